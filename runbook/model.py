@@ -1,0 +1,126 @@
+"""Plain data the engine, the steps and every front end share.
+
+Nothing here does I/O. A step's plan is a list of these actions, rendered
+exactly as they will run (shell lines, curl lines, file edits) with secrets
+already masked, so an operator can read, copy and check them before saying yes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Phase(StrEnum):
+    PREPARE = "prepare"
+    CUTOVER = "cutover"
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    # An action was started but its outcome never came back (connection lost,
+    # timeout, crash). Nothing reruns until the step's check has looked again.
+    IN_DOUBT = "in-doubt"
+    NEEDS_REVIEW = "needs-review"
+
+    @property
+    def finished(self) -> bool:
+        return self in (StepState.DONE, StepState.SKIPPED)
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A command run on the stream manager host, exactly as shown."""
+
+    command: str
+    why: str = ""
+
+    def render(self) -> str:
+        return f"$ {self.command}"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file copied from the operator's machine to the host over SFTP."""
+
+    local: str
+    remote: str
+    why: str = ""
+
+    def render(self) -> str:
+        return f"sftp put {self.local} -> {self.remote}"
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """A Stream Manager REST call; ``curl`` is a copyable line, token masked."""
+
+    method: str
+    path: str
+    curl: str
+    why: str = ""
+
+    def render(self) -> str:
+        return self.curl
+
+
+@dataclass(frozen=True)
+class EditFile:
+    """A file changed in place on the host; ``detail`` is a diff or summary."""
+
+    path: str
+    summary: str
+    detail: str = ""
+
+    def render(self) -> str:
+        text = f"edit {self.path}: {self.summary}"
+        return f"{text}\n{self.detail}" if self.detail else text
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A bounded wait for something the step cannot make happen faster."""
+
+    what: str
+    timeout_s: float
+
+    def render(self) -> str:
+        return f"wait up to {self.timeout_s:g}s: {self.what}"
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the operator should know that is not itself an action."""
+
+    text: str
+
+    def render(self) -> str:
+        return f"note: {self.text}"
+
+
+Action = Shell | Upload | ApiCall | EditFile | Wait | Note
+
+
+@dataclass(frozen=True)
+class Check:
+    """The answer of a step's check or verify: is the outcome in place?"""
+
+    done: bool
+    detail: str = ""
+
+
+@dataclass
+class StepReport:
+    """What a front end is told about a step: enough to draw a checklist row."""
+
+    id: str
+    title: str
+    phase: Phase
+    state: StepState = StepState.PENDING
+    detail: str = ""
+    elapsed_s: float | None = None
+    plan: list[Action] = field(default_factory=list)

@@ -1,0 +1,1 @@
+"""Sample configurations, shipped inside the package as ``runbook.sample_configs``."""
