@@ -1,0 +1,317 @@
+"""The operator's TOML configuration, read with tomlkit into typed settings.
+
+A bad file must never end in a traceback: every problem becomes a
+:class:`ConfigError` that names the file, the line and the key, and says what
+to do. Secrets are never read from the file itself; the file names where they
+come from (an environment variable) and the operator is asked otherwise.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import ParseError
+
+API_VERSIONS = ("3.0", "3.1", "4.0")
+
+
+class ConfigError(Exception):
+    """One clear line: which file, which line and key, what is wrong, what to do."""
+
+    def __init__(
+        self, source: str, message: str, *, line: int | None = None, key: str = ""
+    ) -> None:
+        where = source if line is None else f"{source}:{line}"
+        if key:
+            where = f"{where} [{key}]"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    address: str
+    port: int = 22
+    user: str = "root"
+    sudo: bool = True
+    identity: Path | None = None
+    known_hosts: Path | None = None
+    ssh_config: Path | None = None
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    command: float = 120.0
+    upload: float = 1800.0
+    service_stop: float = 30.0
+    service_start: float = 300.0
+    nodegroups_gone: float = 600.0
+    origins_inservice: float = 900.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: str
+    host: HostSettings
+    install_dir: str
+    upload_dir: str
+    unit_file: str
+    distribution: Path
+    cloud_controller: Path
+    new_db_host: str
+    new_db_port: int | None
+    api_base_url: str
+    api_version: str | None  # None means detect it
+    new_api_version: str | None
+    token_env: str
+    decisions: Path | None = None
+    property_overrides: dict[str, str] = field(default_factory=dict)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    rehearsal: bool = False
+
+    @property
+    def live_dir(self) -> str:
+        return f"{self.install_dir.rstrip('/')}/red5pro"
+
+    @property
+    def backup_dir(self) -> str:
+        return f"{self.install_dir.rstrip('/')}/bak.red5pro"
+
+
+# --- reading -----------------------------------------------------------------
+
+
+def load(path: Path, *, substitutions: Mapping[str, str] | None = None) -> Settings:
+    """Read a config file; `substitutions` fill `{name}` fields (the rehearsal's)."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, "no such file; give the path of your runbook config") from None
+    except IsADirectoryError:
+        raise ConfigError(source, "is a directory; give the path of a .toml file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, "is not UTF-8 text; a runbook config is a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(source, f"cannot be read ({exc.strerror})") from None
+    return loads(text, source=source, base_dir=path.parent, substitutions=substitutions)
+
+
+def loads(
+    text: str,
+    *,
+    source: str = "<config>",
+    base_dir: Path | None = None,
+    substitutions: Mapping[str, str] | None = None,
+) -> Settings:
+    for name, value in (substitutions or {}).items():
+        text = text.replace("{" + name + "}", value)
+    try:
+        doc = tomlkit.parse(text).unwrap()
+    except ParseError as exc:
+        reason = str(exc).split(" at line")[0]
+        raise ConfigError(source, f"not valid TOML ({reason})", line=exc.line) from None
+    reader = _Reader(doc, text, source, base_dir or Path.cwd())
+    return reader.settings()
+
+
+class _Reader:
+    """Pulls typed values out of the parsed document, remembering where they were."""
+
+    def __init__(self, doc: dict[str, Any], text: str, source: str, base_dir: Path) -> None:
+        self.doc = doc
+        self.text = text
+        self.source = source
+        self.base_dir = base_dir
+
+    def settings(self) -> Settings:
+        known = {"host", "install", "artifacts", "new_database", "api", "properties", "timeouts",
+                 "rehearsal"}
+        for name in self.doc:
+            if name not in known:
+                self._fail(name, "", "is not a section runbook knows; check the spelling")
+        host = HostSettings(
+            address=self._str("host", "address"),
+            port=self._int("host", "port", 22, 1, 65535),
+            user=self._str("host", "user"),
+            sudo=self._bool("host", "sudo", True),
+            identity=self._path("host", "identity"),
+            known_hosts=self._path("host", "known_hosts"),
+            ssh_config=self._path("host", "ssh_config"),
+        )
+        install_dir = self._str("install", "dir", "/usr/local")
+        upload_dir = self._str("install", "upload_dir", "/tmp/runbook-upload")
+        unit_file = self._str("install", "unit_file", "/lib/systemd/system/red5pro.service")
+        for key, value in (("dir", install_dir), ("upload_dir", upload_dir),
+                           ("unit_file", unit_file)):
+            if not value.startswith("/"):
+                self._fail("install", key, "must be an absolute path on the host")
+        distribution = self._path("artifacts", "distribution", required=True)
+        controller = self._path("artifacts", "cloud_controller", required=True)
+        assert distribution is not None and controller is not None
+        if not re.fullmatch(r"red5pro-server-.+\.zip", distribution.name):
+            self._fail("artifacts", "distribution",
+                       "should be a Red5 Pro server zip named red5pro-server-*.zip")
+        if not controller.name.endswith(".jar"):
+            self._fail("artifacts", "cloud_controller", "should be the cloud controller .jar")
+        base_url = self._str("api", "base_url").rstrip("/")
+        if not re.match(r"https?://[^/\s]+$", base_url):
+            self._fail("api", "base_url", "should look like http://HOST:5080 (no path)")
+        token_env = self._str("api", "token_env", "SM_API_TOKEN")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
+            self._fail("api", "token_env", "must be the name of an environment variable")
+        if "token" in self.doc.get("api", {}):
+            self._fail("api", "token", "secrets are not read from the config file; put the token "
+                       "in the environment variable named by token_env")
+        overrides = self.doc.get("properties", {}).get("set", {})
+        if not isinstance(overrides, dict) or not all(
+            isinstance(v, str) for v in overrides.values()
+        ):
+            self._fail("properties", "set", "must be a table of key = \"value\" strings")
+        timeouts = Timeouts(**{
+            name: self._float("timeouts", name, getattr(Timeouts, name))
+            for name in Timeouts.__dataclass_fields__
+        })
+        for name in self.doc.get("timeouts", {}):
+            if name not in Timeouts.__dataclass_fields__:
+                self._fail("timeouts", name, "is not a timeout runbook knows")
+        return Settings(
+            source=self.source,
+            host=host,
+            install_dir=install_dir.rstrip("/") or "/",
+            upload_dir=upload_dir.rstrip("/"),
+            unit_file=unit_file,
+            distribution=distribution,
+            cloud_controller=controller,
+            new_db_host=self._str("new_database", "host"),
+            new_db_port=self._int("new_database", "port", None, 1, 65535),
+            api_base_url=base_url,
+            api_version=self._version("version"),
+            new_api_version=self._version("new_version"),
+            token_env=token_env,
+            decisions=self._path("properties", "decisions"),
+            property_overrides=dict(overrides),
+            timeouts=timeouts,
+            rehearsal=self._bool("rehearsal", "enabled", False),
+        )
+
+    # -- typed getters -----------------------------------------------------
+
+    def _get(self, table: str, key: str) -> Any:
+        section = self.doc.get(table, {})
+        if not isinstance(section, dict):
+            self._fail(table, "", "must be a [table]")
+        return section.get(key)
+
+    def _str(self, table: str, key: str, default: str | None = None) -> str:
+        value = self._get(table, key)
+        if value is None:
+            if default is None:
+                self._fail(table, key, "is required")
+            return default  # type: ignore[return-value]
+        if not isinstance(value, str) or not value.strip():
+            self._fail(table, key, "must be a non-empty string")
+        return value.strip()
+
+    def _int(self, table: str, key: str, default: int | None, low: int, high: int) -> Any:
+        value = self._get(table, key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self._fail(table, key, f"must be a whole number from {low} to {high}")
+        return value
+
+    def _float(self, table: str, key: str, default: float) -> float:
+        value = self._get(table, key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self._fail(table, key, "must be a positive number of seconds")
+        return float(value)
+
+    def _bool(self, table: str, key: str, default: bool) -> bool:
+        value = self._get(table, key)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self._fail(table, key, "must be true or false")
+        return value
+
+    def _path(self, table: str, key: str, *, required: bool = False) -> Path | None:
+        value = self._get(table, key)
+        if value is None and not required:
+            return None
+        text = self._str(table, key)
+        path = Path(os.path.expanduser(text))
+        return path if path.is_absolute() else (self.base_dir / path)
+
+    def _version(self, key: str) -> str | None:
+        value = self._str("api", key, "auto")
+        if value == "auto":
+            return None
+        if value not in API_VERSIONS:
+            self._fail("api", key, f"must be auto or one of {', '.join(API_VERSIONS)}")
+        return value
+
+    def _fail(self, table: str, key: str, message: str) -> None:
+        name = f"{table}.{key}" if key else table
+        raise ConfigError(self.source, message, line=self._line_of(table, key), key=name)
+
+    def _line_of(self, table: str, key: str) -> int | None:
+        """The line a key (or its table) is on; tomlkit keeps no positions."""
+        lines = self.text.splitlines()
+        header = re.compile(r"^\s*\[\s*" + re.escape(table) + r"\s*\]")
+        in_table = False
+        table_line = None
+        for number, line in enumerate(lines, start=1):
+            if line.lstrip().startswith("["):
+                in_table = bool(header.match(line))
+                if in_table:
+                    table_line = number
+                continue
+            if in_table and key and re.match(r"\s*\"?" + re.escape(key) + r"\"?\s*=", line):
+                return number
+        return table_line
+
+
+# --- secrets ------------------------------------------------------------------
+
+
+class SecretUnavailable(Exception):
+    pass
+
+
+def api_token(
+    settings: Settings,
+    environ: Mapping[str, str] | None = None,
+    prompt: Callable[[str], str] | None = None,
+) -> str:
+    """The SM API token from the named environment variable, or asked for."""
+    env = os.environ if environ is None else environ
+    token = env.get(settings.token_env, "")
+    if token:
+        return token
+    if prompt is None:
+        raise SecretUnavailable(
+            f"{settings.source}: the Stream Manager API token is not set; export "
+            f"{settings.token_env}=... (the value of rest.administratorToken) and run again"
+        )
+    token = prompt(f"Stream Manager API token ({settings.token_env} is not set): ")
+    if not token:
+        raise SecretUnavailable("no API token given; nothing was changed")
+    return token
+
+
+def interactive_prompt() -> Callable[[str], str] | None:
+    """getpass when a person is at the terminal, otherwise no prompt at all."""
+    import sys
+
+    if sys.stdin.isatty():
+        return getpass.getpass
+    return None

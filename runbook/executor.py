@@ -1,0 +1,361 @@
+"""Runs the procedure strictly in order: check -> plan -> confirm -> run -> verify.
+
+The executor never draws anything. It talks to a front end (headless prompt,
+the Textual app, a test) through the small :class:`FrontEnd` protocol, and
+writes every event to the journal *before* the front end hears of it. All
+text leaving the executor goes through the run's redactor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from runbook.config import Settings
+from runbook.journal import Journal
+from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
+from runbook.redact import Redactor
+from runbook.remote import (
+    CommandResult,
+    OutcomeUnknown,
+    Remote,
+    RemoteError,
+    privileged_script,
+    quote,
+)
+from runbook.step import PlanContext, Step, StepFailed
+
+T = TypeVar("T")
+
+
+class Answer(StrEnum):
+    RUN = "run"
+    SKIP = "skip"
+    STOP = "stop"
+
+
+@dataclass(frozen=True)
+class Decision:
+    answer: Answer
+    reason: str = ""
+
+
+class FrontEnd(Protocol):
+    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision: ...
+
+    def step_state(self, step: StepReport) -> None: ...
+
+    def output(self, step_id: str, stream: str, line: str) -> None: ...
+
+    def progress(self, step_id: str, done: float, total: float | None, label: str) -> None: ...
+
+    def run_event(self, event: str, data: dict[str, Any]) -> None: ...
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+    @property
+    def exit_code(self) -> int:
+        return {Outcome.DONE: 0, Outcome.FAILED: 1, Outcome.STOPPED: 3}[self]
+
+
+ApiFactory = Callable[[bool], Awaitable[Any]]
+
+
+def redact_action(action: Action, redactor: Redactor) -> Action:
+    changes = {
+        f.name: redactor(getattr(action, f.name))
+        for f in dataclasses.fields(action)
+        if isinstance(getattr(action, f.name), str)
+    }
+    return dataclasses.replace(action, **changes)
+
+
+class _OutputBuffer:
+    """Output reaches the front end line by line but the journal in batches:
+    an fsync per line would make a chatty command crawl."""
+
+    def __init__(self, journal: Journal, step_id: str) -> None:
+        self.journal = journal
+        self.step_id = step_id
+        self.lines: list[tuple[str, str]] = []
+        self.last_flush = time.monotonic()
+
+    def add(self, stream: str, line: str) -> None:
+        self.lines.append((stream, line))
+        if len(self.lines) >= 500 or time.monotonic() - self.last_flush > 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.lines:
+            self.journal.write("output", step=self.step_id,
+                               lines=[[stream, line] for stream, line in self.lines])
+            self.lines.clear()
+        self.last_flush = time.monotonic()
+
+
+class RunContext:
+    """The StepContext the executor hands to the running step."""
+
+    def __init__(self, executor: Executor, step: Step) -> None:
+        self._x = executor
+        self._step = step
+        self._action_no = 0
+        self.settings = executor.settings
+        self.facts = executor.facts
+        self.journal_path = executor.journal.path
+
+    # -- journalled actions --------------------------------------------------
+
+    def _start(self, action: Action) -> int:
+        self._action_no += 1
+        shown = redact_action(action, self._x.redactor)
+        self._x.journal.write("action-start", step=self._step.id, n=self._action_no,
+                              kind=type(action).__name__.lower(), text=shown.render())
+        self._x.front.output(self._step.id, "cmd", shown.render())
+        return self._action_no
+
+    def _end(self, n: int, status: str, **fields: Any) -> None:
+        self._x.journal.write("action-end", step=self._step.id, n=n, status=status, **fields)
+
+    async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T:
+        n = self._start(action)
+        try:
+            result = await operation()
+        except OutcomeUnknown as exc:
+            self._end(n, "unknown", error=self._x.redactor(str(exc)))
+            raise
+        except Exception as exc:
+            self._end(n, "failed", error=self._x.redactor(str(exc)))
+            raise
+        self._end(n, "ok")
+        return result
+
+    async def sh(
+        self,
+        command: str,
+        *,
+        why: str = "",
+        timeout: float | None = None,
+        check: bool = True,
+        input: str | None = None,
+        quiet: bool = False,
+    ) -> CommandResult:
+        n = self._start(Shell(command, why))
+        buffer = _OutputBuffer(self._x.journal, self._step.id)
+        redact = self._x.redactor
+
+        def on_output(stream: str, line: str) -> None:
+            line = redact(line)
+            buffer.add(stream, line)
+            if not quiet:
+                self._x.front.output(self._step.id, stream, line)
+
+        try:
+            result = await self._x.remote.run(
+                command, timeout=timeout or self.settings.timeouts.command,
+                on_output=on_output, input=input,
+            )
+        except OutcomeUnknown as exc:
+            buffer.flush()
+            self._end(n, "unknown", error=redact(str(exc)))
+            raise
+        except RemoteError as exc:
+            buffer.flush()
+            self._end(n, "failed", error=redact(str(exc)))
+            raise
+        buffer.flush()
+        self._end(n, "ok" if result.ok else "failed", exit=result.exit_status)
+        if check and not result.ok:
+            detail = result.last_error_line() or f"exit status {result.exit_status}"
+            raise StepFailed(f"`{redact(command)}` failed: {redact(detail)}")
+        return result
+
+    async def probe(self, command: str, *, timeout: float | None = None) -> CommandResult:
+        """A read-only look at the host (checks, verifies): not an action, not journalled
+        as one, but its result still only ever counts when the exit status came back."""
+        return await self._x.remote.run(command, timeout=timeout or self.settings.timeouts.command)
+
+    async def upload(self, local: Path, remote: str) -> None:
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if done == total or now - last[0] > 0.1:
+                last[0] = now
+                self.progress(done, total, f"uploading {local.name}")
+
+        await self.act(Upload(str(local), remote), lambda: self._x.remote.upload(
+            local, remote, timeout=self.settings.timeouts.upload, progress=progress))
+
+    async def write_file(self, path: str, content: str, *, summary: str, detail: str = "") -> None:
+        """Replace a file on the host in one move, keeping its owner and mode.
+
+        The content travels on stdin, so it never appears in a command line,
+        the journal or the process list."""
+        tmp = f"{path}.runbook-new"
+        script = (f"cp -p -- {quote(path)} {quote(tmp)} && cat > {quote(tmp)} && "
+                  f"mv -f -- {quote(tmp)} {quote(path)}")
+        command = privileged_script(script, self.settings.host.sudo)
+
+        async def write() -> None:
+            result = await self._x.remote.run(
+                command, timeout=self.settings.timeouts.command, input=content)
+            if not result.ok:
+                raise StepFailed(f"could not write {path}: "
+                                 f"{self._x.redactor(result.last_error_line())}")
+
+        await self.act(EditFile(path, summary, detail), write)
+
+    async def api(self, *, fresh: bool = False) -> Any:
+        return await self._x.api_factory(fresh)
+
+    # -- telling the operator ------------------------------------------------
+
+    def info(self, text: str) -> None:
+        text = self._x.redactor(text)
+        self._x.journal.write("output", step=self._step.id, lines=[["info", text]])
+        self._x.front.output(self._step.id, "info", text)
+
+    def note(self, kind: str, text: str, **data: Any) -> None:
+        """A fact worth keeping for the report (journalled as its own record)."""
+        text = self._x.redactor(text)
+        self._x.journal.write("note", step=self._step.id, kind=kind, text=text, **data)
+        self._x.front.output(self._step.id, "info", text)
+
+    def progress(self, done: float, total: float | None, label: str) -> None:
+        self._x.front.progress(self._step.id, done, total, label)
+
+    def add_secret(self, value: str) -> None:
+        self._x.redactor.add(value)
+
+    def plan_context(self) -> PlanContext:
+        return self._x.plan_context()
+
+
+class Executor:
+    def __init__(
+        self,
+        steps: Sequence[Step],
+        *,
+        settings: Settings,
+        remote: Remote,
+        api_factory: ApiFactory,
+        curl: Callable[..., str],
+        journal: Journal,
+        front: FrontEnd,
+        redactor: Redactor,
+    ) -> None:
+        self.steps = list(steps)
+        self.settings = settings
+        self.remote = remote
+        self.api_factory = api_factory
+        self.curl = curl
+        self.journal = journal
+        self.front = front
+        self.redactor = redactor
+        self.facts: dict[str, Any] = {"journal": str(journal.path)}
+        self.reports = {s.id: StepReport(s.id, s.title, s.phase) for s in self.steps}
+        self._cutover_started: float | None = None
+
+    def plan_context(self) -> PlanContext:
+        return PlanContext(self.settings, self.curl, self.facts)
+
+    def plan_of(self, step: Step) -> list[Action]:
+        return [redact_action(a, self.redactor) for a in step.plan(self.plan_context())]
+
+    def _set(self, step: Step, state: StepState, detail: str = "", **fields: Any) -> None:
+        report = self.reports[step.id]
+        report.state = state
+        report.detail = self.redactor(detail)
+        if state not in (StepState.RUNNING, StepState.PENDING):
+            self.journal.write("step-end", step=step.id, state=state.value, detail=report.detail,
+                               elapsed_s=report.elapsed_s, **fields)
+        self.front.step_state(report)
+
+    def _event(self, event: str, **data: Any) -> None:
+        self.journal.write(event, **data)
+        self.front.run_event(event, data)
+
+    async def run(self) -> Outcome:
+        self._event("run-start", config=self.settings.source, host=self.remote.target,
+                    rehearsal=self.settings.rehearsal, steps=[s.id for s in self.steps])
+        outcome = Outcome.DONE
+        try:
+            for step in self.steps:
+                outcome = await self._one(step)
+                if outcome is not Outcome.DONE:
+                    break
+        finally:
+            if self._cutover_started is not None:
+                self._event("cutover-end",
+                            downtime_s=round(time.monotonic() - self._cutover_started, 1))
+            self._event("run-end", outcome=outcome.value, exit_code=outcome.exit_code)
+        return outcome
+
+    def _prepare_unfinished(self) -> list[str]:
+        return [s.id for s in self.steps
+                if s.phase is Phase.PREPARE and not self.reports[s.id].state.finished]
+
+    async def _one(self, step: Step) -> Outcome:
+        report = self.reports[step.id]
+        if step.phase is Phase.CUTOVER:
+            unfinished = self._prepare_unfinished()
+            if unfinished:
+                self._set(step, StepState.FAILED,
+                          "cutover cannot begin: these prepare steps are not done or skipped "
+                          f"with a reason: {', '.join(unfinished)}")
+                return Outcome.FAILED
+        ctx = RunContext(self, step)
+        try:
+            already = await step.check(ctx)
+        except (StepFailed, RemoteError, OutcomeUnknown) as exc:
+            self._set(step, StepState.FAILED, f"could not check the host: {exc}")
+            return Outcome.FAILED
+        self.journal.write("check", step=step.id, done=already.done,
+                           detail=self.redactor(already.detail))
+        if already.done:
+            self._set(step, StepState.DONE, f"already done: {already.detail}", already=True)
+            return Outcome.DONE
+
+        decision = await self.front.confirm(report, self.plan_of(step))
+        reason = self.redactor(decision.reason)
+        self.journal.write("confirm", step=step.id, answer=decision.answer.value, reason=reason)
+        if decision.answer is Answer.STOP:
+            return Outcome.STOPPED
+        if decision.answer is Answer.SKIP:
+            self._set(step, StepState.SKIPPED, reason or "skipped by the operator", reason=reason)
+            return Outcome.DONE
+
+        if step.phase is Phase.CUTOVER and self._cutover_started is None:
+            self._cutover_started = time.monotonic()
+            self._event("cutover-start", step=step.id)
+        self.journal.write("step-start", step=step.id)
+        started = time.monotonic()
+        report.elapsed_s = None
+        self._set(step, StepState.RUNNING)
+        state, detail = StepState.DONE, ""
+        try:
+            await step.run(ctx)
+            proof: Check = await step.verify(ctx)
+            detail = proof.detail
+            if not proof.done:
+                state = StepState.FAILED
+                detail = f"the step ran but its outcome is not in place: {proof.detail}"
+        except OutcomeUnknown as exc:
+            state, detail = StepState.IN_DOUBT, f"{exc}. Check the host before running it again."
+        except (StepFailed, RemoteError) as exc:
+            state, detail = StepState.FAILED, str(exc)
+        except Exception as exc:  # the API client and anything unforeseen end the step, not the run
+            state, detail = StepState.FAILED, f"{type(exc).__name__}: {exc}"
+        report.elapsed_s = round(time.monotonic() - started, 1)
+        self._set(step, state, detail)
+        return Outcome.DONE if state is StepState.DONE else Outcome.FAILED

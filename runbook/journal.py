@@ -1,0 +1,124 @@
+"""Append-only JSON Lines journal: what happened, in order, on disk before anywhere else.
+
+Each record is one line, flushed and fsynced before the front end hears of it,
+so after a crash the journal says exactly which action was in flight. Resume
+and the report read it back through :func:`replay`.
+
+Records carry ``event`` plus event-specific fields; text is already redacted
+by the caller (the executor passes everything through the run's redactor).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runbook.model import StepState
+
+
+def default_dir() -> Path:
+    """The user's state dir (XDG), where journals live unless --journal says otherwise."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(base) / "runbook"
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Line buffering is not enough: fsync per record is the promise.
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+
+    def write(self, event: str, **fields: Any) -> dict[str, Any]:
+        record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                  "mono": round(time.monotonic(), 3), "event": event, **fields}
+        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return record
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+
+    def beside(self, suffix: str) -> Path:
+        """A file next to the journal that belongs to this run (e.g. the snapshot)."""
+        return self.path.with_name(self.path.stem + suffix)
+
+
+def read(path: Path) -> Iterator[dict[str, Any]]:
+    """Records of a journal; a torn last line (crash mid-write) is ignored."""
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                continue
+
+
+@dataclass
+class StepHistory:
+    state: StepState = StepState.PENDING
+    detail: str = ""
+    skip_reason: str = ""
+    # Actions started without a recorded end: their outcome is unknown.
+    in_flight: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Replay:
+    """What a journal says about a run, step by step."""
+
+    steps: dict[str, StepHistory] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    cutover_started: str | None = None
+    downtime_s: float | None = None
+    finished: bool = False
+    outcome: str | None = None
+
+    def state(self, step_id: str) -> StepState:
+        return self.steps.get(step_id, StepHistory()).state
+
+
+def replay(path: Path) -> Replay:
+    result = Replay()
+    open_actions: dict[tuple[str, int], str] = {}
+    for record in read(path):
+        event = record.get("event")
+        step = record.get("step", "")
+        history = result.steps.setdefault(step, StepHistory()) if step else None
+        if event == "step-start" and history is not None:
+            history.state = StepState.RUNNING
+        elif event == "action-start":
+            open_actions[(step, record["n"])] = record.get("text", "")
+        elif event == "action-end":
+            open_actions.pop((step, record["n"]), None)
+        elif event == "step-end" and history is not None:
+            history.state = StepState(record["state"])
+            history.detail = record.get("detail", "")
+            history.skip_reason = record.get("reason", "")
+        elif event == "note":
+            result.notes.append(record)
+        elif event == "cutover-start":
+            result.cutover_started = record["ts"]
+        elif event == "cutover-end":
+            result.downtime_s = record.get("downtime_s")
+        elif event == "run-end":
+            result.finished = True
+            result.outcome = record.get("outcome")
+    for (step, _n), text in open_actions.items():
+        history = result.steps.setdefault(step, StepHistory())
+        history.in_flight.append(text)
+        if history.state in (StepState.RUNNING, StepState.PENDING):
+            history.state = StepState.IN_DOUBT
+    for history in result.steps.values():
+        # A step that started and never ended was cut off mid-way.
+        if history.state is StepState.RUNNING:
+            history.state = StepState.IN_DOUBT
+    return result

@@ -1,0 +1,279 @@
+"""One asyncssh connection per host, reused for every command, upload and read.
+
+The rules this module keeps, because each one was learnt the hard way
+(see shared/notes/asyncssh.md):
+
+* the host key is checked against known_hosts, never accepted blindly; an
+  unknown or changed key is refused and its fingerprint shown;
+* keepalive is on, so a dead network ends in seconds, not hours;
+* every remote action runs inside ``asyncio.timeout`` (``run(timeout=)`` does not
+  bound opening the channel); on timeout the remote process is signalled,
+  TERM then KILL, because it would otherwise keep running;
+* a command whose exit status never arrived has an *unknown* outcome, which
+  is reported as such and never treated as success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from runbook.config import HostSettings
+
+OutputSink = Callable[[str, str], None]  # (stream "out" | "err", line without newline)
+ProgressSink = Callable[[int, int], None]  # (bytes done, bytes total)
+
+_LOST = (
+    asyncssh.ConnectionLost,
+    asyncssh.DisconnectError,
+    asyncssh.ChannelOpenError,
+    BrokenPipeError,
+    ConnectionResetError,
+)
+
+
+class RemoteError(Exception):
+    """A remote problem explained in one sentence for the operator."""
+
+
+class HostKeyRefused(RemoteError):
+    pass
+
+
+class OutcomeUnknown(RemoteError):
+    """The action may or may not have happened: check before doing anything else."""
+
+
+class CommandTimeout(OutcomeUnknown):
+    pass
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    command: str
+    exit_status: int | None
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+    def last_error_line(self) -> str:
+        lines = [line for line in self.stderr.splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+
+def quote(value: str | Path) -> str:
+    """Every value put into a shell command goes through here."""
+    return shlex.quote(str(value))
+
+
+def privileged(command: str, sudo: bool) -> str:
+    """`command` run as root when the host config says sudo; never prompts."""
+    return f"sudo -n {command}" if sudo else command
+
+
+def privileged_script(script: str, sudo: bool) -> str:
+    """A compound shell script run as root as one unit (pipes, &&, redirects)."""
+    return f"sudo -n sh -c {quote(script)}" if sudo else script
+
+
+class Remote:
+    def __init__(
+        self,
+        host: HostSettings,
+        *,
+        isolated: bool = False,
+        keepalive_interval: float = 15.0,
+        connect_timeout: float = 20.0,
+        term_grace: float = 5.0,
+    ) -> None:
+        self.host = host
+        # Isolated (rehearsal and tests): read nothing from ~/.ssh and no agent,
+        # so the run depends only on what the config names.
+        self.isolated = isolated
+        self.keepalive_interval = keepalive_interval
+        self.connect_timeout = connect_timeout
+        self.term_grace = term_grace
+        self.fingerprint: str | None = None
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def target(self) -> str:
+        return f"{self.host.user}@{self.host.address}:{self.host.port}"
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed()
+
+    def _options(self) -> dict[str, object]:
+        options: dict[str, object] = {
+            "port": self.host.port,
+            "username": self.host.user,
+            "keepalive_interval": self.keepalive_interval,
+            "keepalive_count_max": 3,
+            "connect_timeout": self.connect_timeout,
+        }
+        if self.host.known_hosts is not None:
+            options["known_hosts"] = str(self.host.known_hosts)
+        if self.host.identity is not None:
+            options["client_keys"] = [str(self.host.identity)]
+        if self.host.ssh_config is not None:
+            options["config"] = [str(self.host.ssh_config)]
+        if self.isolated:
+            options["agent_path"] = None
+            options.setdefault("config", None)
+        return options
+
+    async def connect(self) -> asyncssh.SSHClientConnection:
+        async with self._lock:
+            if self._conn is not None and not self._conn.is_closed():
+                return self._conn
+            try:
+                conn = await asyncssh.connect(self.host.address, **self._options())  # type: ignore[arg-type]
+            except asyncssh.HostKeyNotVerifiable:
+                raise HostKeyRefused(await self._host_key_message()) from None
+            except asyncssh.PermissionDenied:
+                raise RemoteError(
+                    f"{self.target}: the host refused our key for user {self.host.user}; check "
+                    "host.user and host.identity"
+                ) from None
+            except (OSError, asyncssh.Error, TimeoutError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+                raise RemoteError(f"{self.target}: cannot connect over SSH ({reason})") from None
+            key = conn.get_server_host_key()
+            self.fingerprint = key.get_fingerprint() if key is not None else None
+            self._conn = conn
+            return conn
+
+    async def _host_key_message(self) -> str:
+        where = self.host.known_hosts or "~/.ssh/known_hosts"
+        try:
+            probe = asyncssh.get_server_host_key(self.host.address, self.host.port)
+            key = await asyncio.wait_for(probe, self.connect_timeout)
+        except (OSError, asyncssh.Error, TimeoutError):
+            key = None
+        shown = key.get_fingerprint() if key is not None else "unavailable"
+        return (
+            f"{self.target}: refusing the host key {shown}: it is not the key {where} trusts for "
+            "this host. Compare the fingerprint with the host's own "
+            "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before adding it."
+        )
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            await self._conn.wait_closed()
+            self._conn = None
+
+    def _forget(self) -> None:
+        """After a lost connection the next action opens a fresh one."""
+        if self._conn is not None:
+            self._conn.abort()
+        self._conn = None
+
+    async def run(
+        self,
+        command: str,
+        *,
+        timeout: float,
+        on_output: OutputSink | None = None,
+        input: str | None = None,
+    ) -> CommandResult:
+        conn = await self.connect()
+        out: list[str] = []
+        err: list[str] = []
+        process: asyncssh.SSHClientProcess[str] | None = None
+
+        async def pump(stream: asyncssh.SSHReader[str], name: str, into: list[str]) -> None:
+            async for line in stream:
+                if not line:  # the iterator can end with an empty string
+                    continue
+                into.append(line)
+                if on_output is not None:
+                    on_output(name, line.rstrip("\n"))
+
+        try:
+            async with asyncio.timeout(timeout):
+                process = await conn.create_process(
+                    command,
+                    stdin=asyncssh.PIPE if input is not None else asyncssh.DEVNULL,
+                    encoding="utf-8",
+                    errors="replace",
+                )
+                if input is not None:
+                    process.stdin.write(input)
+                    process.stdin.write_eof()
+                # Both streams at once: reading one alone can stall the other.
+                await asyncio.gather(pump(process.stdout, "out", out),
+                                     pump(process.stderr, "err", err))
+                completed = await process.wait()
+        except TimeoutError:
+            await self._stop(process)
+            raise CommandTimeout(
+                f"{self.target}: no result within {timeout:g}s; the command was signalled to stop "
+                "and may have partly run"
+            ) from None
+        except _LOST as exc:
+            self._forget()
+            raise OutcomeUnknown(
+                f"{self.target}: the SSH connection was lost while the command ran "
+                f"({type(exc).__name__}); it may or may not have finished"
+            ) from None
+        status = completed.returncode
+        if status is None:
+            raise OutcomeUnknown(
+                f"{self.target}: the command ended without an exit status; its outcome is unknown"
+            )
+        return CommandResult(command, status, "".join(out), "".join(err))
+
+    async def _stop(self, process: asyncssh.SSHClientProcess[str] | None) -> None:
+        if process is None:
+            return
+        try:
+            process.send_signal("TERM")
+            try:
+                await asyncio.wait_for(process.wait(), self.term_grace)
+            except TimeoutError:
+                process.send_signal("KILL")
+        except (*_LOST, OSError, asyncssh.Error):
+            pass
+        finally:
+            process.close()
+
+    async def upload(
+        self,
+        local: Path,
+        remote: str,
+        *,
+        timeout: float,
+        progress: ProgressSink | None = None,
+    ) -> None:
+        conn = await self.connect()
+
+        def handler(_src: bytes, _dst: bytes, done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total)
+
+        try:
+            async with asyncio.timeout(timeout):
+                async with conn.start_sftp_client() as sftp:
+                    await sftp.put(str(local), remote, progress_handler=handler)
+        except TimeoutError:
+            raise CommandTimeout(
+                f"{self.target}: upload of {local.name} did not finish within {timeout:g}s"
+            ) from None
+        except _LOST:
+            self._forget()
+            raise OutcomeUnknown(
+                f"{self.target}: the SSH connection was lost during the upload of {local.name}"
+            ) from None
+        except asyncssh.SFTPError as exc:
+            raise RemoteError(f"{self.target}: upload to {remote} failed ({exc.reason})") from None

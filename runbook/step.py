@@ -1,0 +1,106 @@
+"""What a step is, and what it may do while it runs.
+
+A step says what it will do (``plan``, pure, no I/O), whether its outcome is
+already in place (``check``: used to skip, and to decide about an in-doubt
+step before anything reruns), how to do it (``run``) and how to prove it
+worked (``verify``). Steps touch the host and the API only through the
+:class:`StepContext`, which journals every action before it starts and after
+it ends; that pairing is what lets a later run find an action "in doubt".
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from runbook.config import Settings
+from runbook.model import Action, Check, Phase
+from runbook.remote import CommandResult
+
+T = TypeVar("T")
+
+
+class StepFailed(Exception):
+    """The step could not do its job; the message says why and what to do."""
+
+
+class CurlRenderer(Protocol):
+    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None) -> str: ...
+
+
+@dataclass
+class PlanContext:
+    """Everything a plan may look at: settings and facts learnt so far, no I/O."""
+
+    settings: Settings
+    curl: CurlRenderer
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class StepContext(Protocol):
+    """The services a running step gets from the executor."""
+
+    settings: Settings
+    facts: dict[str, Any]
+    journal_path: Path
+
+    async def sh(
+        self,
+        command: str,
+        *,
+        why: str = "",
+        timeout: float | None = None,
+        check: bool = True,
+        input: str | None = None,
+        quiet: bool = False,
+    ) -> CommandResult: ...
+
+    async def probe(self, command: str, *, timeout: float | None = None) -> CommandResult: ...
+
+    async def upload(self, local: Path, remote: str) -> None: ...
+
+    async def write_file(self, path: str, content: str, *, summary: str, detail: str = "") -> None:
+        ...
+
+    async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T: ...
+
+    async def api(self, *, fresh: bool = False) -> Any: ...
+
+    def info(self, text: str) -> None: ...
+
+    def note(self, kind: str, text: str, **data: Any) -> None: ...
+
+    def progress(self, done: float, total: float | None, label: str) -> None: ...
+
+    def add_secret(self, value: str) -> None: ...
+
+    def plan_context(self) -> PlanContext: ...
+
+
+class Step(ABC):
+    id: ClassVar[str]
+    title: ClassVar[str]
+    phase: ClassVar[Phase]
+    # Destructive steps delete or move things; a front end asks harder for them.
+    destructive: ClassVar[bool] = False
+    summary: ClassVar[str]
+    caution: ClassVar[str] = ""
+
+    @abstractmethod
+    def plan(self, p: PlanContext) -> list[Action]:
+        """The exact commands, API calls and edits this step will make."""
+
+    async def check(self, ctx: StepContext) -> Check:
+        """Is the outcome already in place? Read-only."""
+        return Check(False)
+
+    @abstractmethod
+    async def run(self, ctx: StepContext) -> None:
+        """Do it. Raise StepFailed with an operator-facing reason on failure."""
+
+    async def verify(self, ctx: StepContext) -> Check:
+        """Prove the outcome; by default the same question as check."""
+        return await self.check(ctx)
