@@ -1,0 +1,588 @@
+"""A stand-in for the Red5 Pro server process with its streammanager webapp.
+
+The rehearsal's systemctl shim starts this module the way red5.sh starts the
+JVM (``exec -a java ... -Dred5.root=DIR ... org.red5.server.Bootstrap 9999``),
+so ``ps aux | grep java`` finds it and ``kill -9`` ends it. Like the real
+server it reads everything from its own install directory, which means the
+runbook's edits to the new install (properties, controller bean, jar,
+LICENSE.KEY) decide how it behaves, failures included.
+
+State (cloud instances, databases) lives in ``runbook.rehearsal.cloud``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import javaproperties
+
+from runbook.rehearsal import cloud
+
+SANDBOX_ENV = "RUNBOOK_SANDBOX"
+READY_LINE = "Stream manager application started"
+UNAVAILABLE_LINE = "The streammanager webapp is unavailable"
+DUMMY_CONTROLLER = "Dummy Cloud Controller (launches nothing)"
+DB_CONNECT_TIMEOUT_S = 2.0
+
+# Active bean class (simple name) -> (what admin/debug/cloudcontroller answers,
+# the jar name prefix that must sit in WEB-INF/lib for the class to load).
+CONTROLLERS: dict[str, tuple[str, str | None]] = {
+    "AWSInstanceController": ("Amazon Web Services", "aws-cloud-controller"),
+    "ComputeInstanceController": ("Google Compute", "google-cloud-controller"),
+    "AzureComputeController": ("Microsoft Azure", "azure-cloud-controller"),
+    "TerraformCloudController": ("Terraform Cloud Service", "terraform-cloud-controller"),
+    "GenericSimulatedCloudController": ("Simulated Cloud Services", "simulated-cloud-controller"),
+    "DummyCloudController": (DUMMY_CONTROLLER, None),
+}
+
+log = logging.getLogger("red5")
+log_sm = logging.getLogger("streammanager")
+
+
+class WebappError(Exception):
+    """The streammanager webapp cannot start; the server itself keeps running."""
+
+
+@dataclass
+class StreamManager:
+    """What the webapp read from its install at startup."""
+
+    api_version: str
+    token: str
+    prefix: str
+    db_host: str
+    db_port: int
+    controller: str
+
+
+# --- reading the install -----------------------------------------------------------
+
+
+def red5_root(argv: list[str]) -> Path | None:
+    for arg in argv:
+        if arg.startswith("-Dred5.root="):
+            return Path(arg.split("=", 1)[1])
+    return None
+
+
+def server_version(home: Path) -> str:
+    for marker in sorted(home.glob("red5pro-server-*-release")):
+        return marker.name[len("red5pro-server-") : -len("-release")]
+    return "unknown"
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    with path.open("r", encoding="latin-1") as handle:
+        return dict(javaproperties.load(handle))
+
+
+def api_version(webinf: Path) -> str:
+    text = (webinf / "web.xml").read_text(encoding="utf-8", errors="replace")
+    match = re.search(r"<url-pattern>\s*/api/(\d+\.\d+)/\*\s*</url-pattern>", text)
+    if match is None:
+        raise WebappError("web.xml maps no /api/<version>/* url-pattern")
+    return match.group(1)
+
+
+def active_controller(webinf: Path) -> str:
+    """The class of the apiBridge bean that is not commented out."""
+    path = webinf / "applicationContext.xml"
+    try:
+        # ElementTree drops XML comments, which is exactly how Spring ignores
+        # the commented-out controller beans.
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise WebappError(f"cannot read {path.name}: {exc}") from None
+    classes = [
+        (element.get("class") or "").strip()
+        for element in root.iter()
+        if element.tag.rsplit("}", 1)[-1] == "bean" and element.get("id") == "apiBridge"
+    ]
+    if not classes:
+        raise WebappError("applicationContext.xml defines no active apiBridge bean")
+    if len(classes) > 1:
+        raise WebappError(
+            "applicationContext.xml defines the apiBridge bean more than once: "
+            + ", ".join(classes)
+        )
+    return classes[0]
+
+
+def load_controller(webinf: Path, bean_class: str) -> str:
+    simple = bean_class.rsplit(".", 1)[-1]
+    if simple not in CONTROLLERS:
+        raise WebappError(f"ClassNotFoundException: {bean_class} (no such cloud controller)")
+    name, jar_prefix = CONTROLLERS[simple]
+    if jar_prefix is not None and not any((webinf / "lib").glob(f"{jar_prefix}*.jar")):
+        raise WebappError(
+            f"ClassNotFoundException: {bean_class}; no {jar_prefix}-*.jar in WEB-INF/lib, "
+            "so the active cloud controller bean cannot be created"
+        )
+    return name
+
+
+def check_database(host: str, port: int) -> None:
+    if not host or "{" in host or "}" in host:
+        raise WebappError(
+            f"Skipping database check: config.dbHost={host!r} is not a usable host name, "
+            "so the stream manager has no database"
+        )
+    try:
+        with socket.create_connection((host, port), timeout=DB_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise WebappError(f"cannot reach the database at {host}:{port}: {exc}") from None
+
+
+def start_webapp(home: Path, sandbox: Path) -> StreamManager:
+    webinf = home / "webapps" / "streammanager" / "WEB-INF"
+    if not webinf.is_dir():
+        raise WebappError(f"{webinf} does not exist")
+    version = api_version(webinf)
+    log_sm.info("Loading the streammanager webapp; REST API version %s", version)
+    try:
+        props = read_properties(webinf / "red5-web.properties")
+    except OSError as exc:
+        raise WebappError(f"cannot read red5-web.properties: {exc}") from None
+    db_host = props.get("config.dbHost", "").strip()
+    try:
+        db_port = int(props.get("config.dbPort", "3306").strip())
+    except ValueError:
+        raise WebappError(
+            f"config.dbPort={props.get('config.dbPort')!r} is not a port number"
+        ) from None
+    log_sm.info("dbURL = jdbc:mysql://%s:%d/cluster", db_host, db_port)
+    token = props.get("rest.administratorToken", "").strip()
+    if not token:
+        log_sm.warning(
+            "No administrator authentication token is set (rest.administratorToken is "
+            "empty); every admin API request will be refused"
+        )
+    controller = load_controller(webinf, active_controller(webinf))
+    log_sm.info("Cloud controller: %s", controller)
+    check_database(db_host, db_port)
+    prefix = props.get("instancecontroller.instanceNamePrefix", "").strip()
+    sm = StreamManager(version, token, prefix, db_host, db_port, controller)
+    sweep(sm, sandbox)
+    return sm
+
+
+def sweep(sm: StreamManager, sandbox: Path) -> None:
+    """Tear down prefixed cloud nodes this database does not know, as a real
+    stream manager does on start (the reason the procedure deletes nodegroups
+    before the cutover)."""
+    if not sm.prefix:
+        log_sm.warning("instancecontroller.instanceNamePrefix is empty; not sweeping the cloud")
+        return
+    now = time.time()
+    with cloud.locked_state(sandbox) as state:
+        db = state.database(sm.db_host, sm.db_port)
+        cloud.settle(state, db, now)
+        swept = cloud.sweep_unknown(state, db, sm.prefix, now)
+    for identifier in swept:
+        log_sm.warning(
+            "Terminating cloud node %s: its name starts with this stream manager's prefix "
+            "%r but it is not in this database (%s:%d)",
+            identifier,
+            sm.prefix,
+            sm.db_host,
+            sm.db_port,
+        )
+
+
+# --- HTTP ----------------------------------------------------------------------------
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HttpError(400, f"request body is not valid JSON: {exc}") from None
+
+
+def _wrapped(body: Any, key: str) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
+        raise HttpError(400, f'request body must be an object of the form {{"{key}": {{...}}}}')
+    inner = body[key]
+    if not isinstance(inner.get("name"), str) or not inner["name"].strip():
+        raise HttpError(400, f"{key} needs a non-empty name")
+    if not isinstance(inner.get("targets"), dict):
+        raise HttpError(400, f"{key} needs targets")
+    return inner
+
+
+class Api:
+    """The admin routes, each run under the state lock against this SM's database."""
+
+    def __init__(self, sm: StreamManager, sandbox: Path) -> None:
+        self.sm = sm
+        self.sandbox = sandbox
+        groups = r"admin/nodegroup"
+        group = groups + r"/(?P<group>[^/]+)"
+        lcs = r"admin/configurations/launchconfig"
+        sps = r"admin/configurations/scalepolicy"
+        self.routes: list[tuple[re.Pattern[str], dict[str, Any]]] = [
+            (re.compile(p + r"\Z"), handlers)
+            for p, handlers in [
+                (r"admin/debug/cloudcontroller", {"GET": self.controller}),
+                (groups, {"GET": self.list_groups, "POST": self.create_group}),
+                (group, {"GET": self.get_group, "DELETE": self.delete_group}),
+                (group + r"/node", {"GET": self.list_nodes}),
+                (group + r"/node/origin", {"GET": self.list_origins, "POST": self.launch_origin}),
+                (lcs, {"GET": self.list_launchconfigs, "POST": self.create_launchconfig}),
+                (lcs + r"/(?P<name>[^/]+)", {"GET": self.get_launchconfig}),
+                (sps, {"GET": self.list_scalepolicies, "POST": self.create_scalepolicy}),
+                (sps + r"/(?P<name>[^/]+)", {"GET": self.get_scalepolicy}),
+            ]
+        ]
+
+    def dispatch(self, method: str, rest: str, body: bytes) -> tuple[int, Any]:
+        for pattern, handlers in self.routes:
+            match = pattern.match(rest)
+            if match is None:
+                continue
+            if method not in handlers:
+                raise HttpError(405, f"{method} is not supported on {rest}")
+            args = {key: unquote(value) for key, value in match.groupdict().items()}
+            return handlers[method](body=body, **args)
+        raise HttpError(404, f"no such API resource: {rest}")
+
+    def _db(self, state: cloud.State, now: float) -> cloud.Database:
+        db = state.database(self.sm.db_host, self.sm.db_port)
+        cloud.settle(state, db, now)
+        return db
+
+    @staticmethod
+    def _group(db: cloud.Database, name: str) -> dict[str, Any]:
+        if name not in db["nodegroups"]:
+            raise HttpError(404, f"nodegroup {name} does not exist")
+        return db["nodegroups"][name]
+
+    def controller(self, body: bytes) -> tuple[int, Any]:
+        return 200, self.sm.controller
+
+    def list_groups(self, body: bytes) -> tuple[int, Any]:
+        now = time.time()
+        with cloud.locked_state(self.sandbox) as state:
+            db = self._db(state, now)
+            return 200, [cloud.public_group(g) for g in db["nodegroups"].values()]
+
+    def get_group(self, body: bytes, group: str) -> tuple[int, Any]:
+        now = time.time()
+        with cloud.locked_state(self.sandbox) as state:
+            return 200, cloud.public_group(self._group(self._db(state, now), group))
+
+    def create_group(self, body: bytes) -> tuple[int, Any]:
+        data = _json_body(body)
+        if not isinstance(data, dict):
+            raise HttpError(400, "request body must be a JSON object")
+        regions = data.get("regions")
+        if not (isinstance(regions, list) and regions and all(isinstance(r, str) for r in regions)):
+            raise HttpError(400, "regions must be a non-empty list of region names")
+        lc, sp, name = data.get("launchConfig"), data.get("scalePolicy"), data.get("name")
+        now = time.time()
+        with cloud.locked_state(self.sandbox) as state:
+            db = self._db(state, now)
+            if lc not in db["launchconfigs"]:
+                raise HttpError(400, f"launch configuration {lc!r} does not exist")
+            if sp not in db["scalepolicies"]:
+                raise HttpError(400, f"scale policy {sp!r} does not exist")
+            if name is not None and (not isinstance(name, str) or name in db["nodegroups"]):
+                raise HttpError(400, f"nodegroup name {name!r} is invalid or already taken")
+            group = cloud.new_nodegroup(db, regions, lc, sp, now, name=name)
+            return 201, cloud.public_group(group)
+
+    def delete_group(self, body: bytes, group: str) -> tuple[int, Any]:
+        now = time.time()
+        with cloud.locked_state(self.sandbox) as state:
+            db = self._db(state, now)
+            self._group(db, group)
+            return 200, cloud.delete_nodegroup(state, db, group, now)
+
+    def list_nodes(self, body: bytes, group: str, role: str | None = None) -> tuple[int, Any]:
+        now = time.time()
+        with cloud.locked_state(self.sandbox) as state:
+            db = self._db(state, now)
+            self._group(db, group)
+            nodes = cloud.group_nodes(state, db, group, now)
+        return 200, [n for n in nodes if role is None or n["role"] == role]
+
+    def list_origins(self, body: bytes, group: str) -> tuple[int, Any]:
+        return self.list_nodes(body, group, role="origin")
+
+    def launch_origin(self, body: bytes, group: str) -> tuple[int, Any]:
+        now = time.time()
+        with cloud.locked_state(self.sandbox) as state:
+            db = self._db(state, now)
+            record = self._group(db, group)
+            if record.get("deleting"):
+                raise HttpError(400, f"nodegroup {group} is being deleted")
+            origins = [n for n in cloud.group_nodes(state, db, group, now) if n["role"] == "origin"]
+            limit = cloud.role_limit(db["scalepolicies"].get(record["scalePolicy"]), "origin")
+            if limit is not None and len(origins) >= limit:
+                raise HttpError(
+                    400,
+                    f"nodegroup {group} already has {len(origins)} origin(s); its scale policy "
+                    f"allows at most {limit}",
+                )
+            region = record["regions"][len(origins) % len(record["regions"])]
+            instance, node_id = cloud.launch_node(
+                state, db, record, "origin", region, self.sm.prefix, now
+            )
+        log_sm.info("Launching origin %s for nodegroup %s", instance["identifier"], group)
+        return 201, {
+            "id": node_id,
+            "identifier": instance["identifier"],
+            "availabilityZone": instance["availabilityZone"],
+            "role": "origin",
+            "group": group,
+            "requestTime": cloud.now_ms(now),
+        }
+
+    def _list_named(self, key: str) -> tuple[int, Any]:
+        with cloud.locked_state(self.sandbox) as state:
+            return 200, sorted(state.database(self.sm.db_host, self.sm.db_port)[key])
+
+    def _get_named(self, key: str, wrapper: str, name: str, what: str) -> tuple[int, Any]:
+        with cloud.locked_state(self.sandbox) as state:
+            found = state.database(self.sm.db_host, self.sm.db_port)[key].get(name)
+        if found is None:
+            raise HttpError(404, f"{what} {name} does not exist")
+        return 200, {wrapper: found}
+
+    def _create_named(self, key: str, wrapper: str, body: bytes, what: str) -> tuple[int, Any]:
+        inner = _wrapped(_json_body(body), wrapper)
+        if key == "launchconfigs":
+            # The API documents both as required even when they carry nothing.
+            for part in ("properties", "metadata"):
+                if not isinstance(inner.get(part), dict):
+                    raise HttpError(400, f"launchconfig needs {part} (it may be empty)")
+        with cloud.locked_state(self.sandbox) as state:
+            store = state.database(self.sm.db_host, self.sm.db_port)[key]
+            if inner["name"] in store:
+                raise HttpError(400, f"{what} {inner['name']} already exists")
+            store[inner["name"]] = inner
+        return 201, {wrapper: inner}
+
+    def list_launchconfigs(self, body: bytes) -> tuple[int, Any]:
+        return self._list_named("launchconfigs")
+
+    def get_launchconfig(self, body: bytes, name: str) -> tuple[int, Any]:
+        return self._get_named("launchconfigs", "launchconfig", name, "launch configuration")
+
+    def create_launchconfig(self, body: bytes) -> tuple[int, Any]:
+        return self._create_named("launchconfigs", "launchconfig", body, "launch configuration")
+
+    def list_scalepolicies(self, body: bytes) -> tuple[int, Any]:
+        return self._list_named("scalepolicies")
+
+    def get_scalepolicy(self, body: bytes, name: str) -> tuple[int, Any]:
+        return self._get_named("scalepolicies", "policy", name, "scale policy")
+
+    def create_scalepolicy(self, body: bytes) -> tuple[int, Any]:
+        return self._create_named("scalepolicies", "policy", body, "scale policy")
+
+
+class Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    # Keep-alive connections would otherwise hold up server_close() on SIGTERM.
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], sandbox: Path) -> None:
+        super().__init__(address, Handler)
+        self.sandbox = sandbox
+        self.api: Api | None = None
+        self.webapp_error: str | None = None  # None while starting and once up
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Request lines carry ?accessToken=..., which must not reach the log.
+        pass
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def _send(self, status: int, payload: Any) -> None:
+        if isinstance(payload, str):
+            data, ctype = payload.encode("utf-8"), "text/plain; charset=utf-8"
+        else:
+            data, ctype = json.dumps(payload).encode("utf-8"), "application/json"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str) -> None:
+        self._send(status, {"errorMessage": message, "timestamp": cloud.now_ms()})
+
+    def _handle(self, method: str) -> None:
+        # Always drain the body so the next request on a kept-alive
+        # connection starts where it should.
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        url = urlsplit(self.path)
+        path = url.path
+        try:
+            if path in ("", "/"):
+                self._send(200, "Red5 Pro is running (rehearsal stand-in)\n")
+                return
+            match = re.match(r"/streammanager/api/(?P<ver>[^/]+)/(?P<rest>.*?)/?\Z", path)
+            if not path.startswith("/streammanager"):
+                raise HttpError(404, f"nothing is served at {path}")
+            api = self.server.api
+            if api is None:
+                reason = self.server.webapp_error or "the stream manager is still starting"
+                raise HttpError(503, reason)
+            if match is None or match["ver"] != api.sm.api_version:
+                raise HttpError(404, f"no Stream Manager API is served at {path}")
+            rest = match["rest"]
+            if rest == "admin" or rest.startswith("admin/"):
+                self._authorize(api.sm.token, parse_qs(url.query).get("accessToken", [""])[0])
+            status, payload = api.dispatch(method, rest, body)
+            self._send(status, payload)
+        except HttpError as exc:
+            self._error(exc.status, exc.message)
+        except Exception as exc:  # a bug here must still answer, like a servlet's 500
+            log_sm.exception("Request %s %s failed", method, path)
+            self._error(500, f"internal error: {type(exc).__name__}")
+
+    @staticmethod
+    def _authorize(expected: str, given: str) -> None:
+        if not expected:
+            raise HttpError(401, "no administrator token is configured on this stream manager")
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            raise HttpError(401, "access token missing or invalid")
+
+
+# --- process ---------------------------------------------------------------------------
+
+
+def _setup_logging(home: Path) -> None:
+    (home / "log").mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(home / "log" / "red5.log", encoding="utf-8")
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s [%(threadName)s] %(levelname)s %(name)s - %(message)s")
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _fatal(message: str) -> int:
+    log.error("%s", message)
+    print(f"red5: {message}", file=sys.stderr)
+    return 1
+
+
+def _bind_address(props: dict[str, str]) -> tuple[str, int]:
+    host = props.get("http.host", "").strip() or "127.0.0.1"
+    # A rehearsal must stay on loopback even when the install says "all interfaces".
+    if host in ("0.0.0.0", "::", "*"):
+        host = "127.0.0.1"
+    return host, int(props.get("http.port", "5080").strip())
+
+
+def _run_webapp(server: Server, home: Path, sandbox: Path) -> None:
+    try:
+        api = Api(start_webapp(home, sandbox), sandbox)
+    except WebappError as exc:
+        server.webapp_error = f"{UNAVAILABLE_LINE}: {exc}"
+        log_sm.error("%s", server.webapp_error)
+        return
+    except Exception as exc:
+        server.webapp_error = f"{UNAVAILABLE_LINE}: {type(exc).__name__}: {exc}"
+        log_sm.exception("%s", server.webapp_error)
+        return
+    server.api = api
+    log_sm.info("%s (API %s, pid %d)", READY_LINE, api.sm.api_version, os.getpid())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    home = red5_root(argv)
+    if home is None:
+        print("red5: -Dred5.root=DIR is required", file=sys.stderr)
+        return 2
+    _setup_logging(home)
+    log.info(
+        "Red5 Pro server %s starting from %s (rehearsal stand-in, pid %d)",
+        server_version(home),
+        home,
+        os.getpid(),
+    )
+    sandbox_raw = os.environ.get(SANDBOX_ENV, "")
+    if not sandbox_raw:
+        return _fatal(f"{SANDBOX_ENV} is not set; cannot find the rehearsal's cloud and databases")
+    sandbox = Path(sandbox_raw)
+    if not (home / "LICENSE.KEY").is_file():
+        return _fatal(f"No license key at {home / 'LICENSE.KEY'}; the server cannot start")
+    try:
+        address = _bind_address(read_properties(home / "conf" / "red5.properties"))
+        server = Server(address, sandbox)
+    except (OSError, ValueError) as exc:
+        return _fatal(f"Cannot open the HTTP listener from conf/red5.properties: {exc}")
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
+    ).start()
+    log.info("HTTP listening on %s:%d", *address)
+    # The webapp starts beside the listener, as in Tomcat: the server answers
+    # (503) while the stream manager is still loading or if it failed to load.
+    threading.Thread(
+        target=_run_webapp, args=(server, home, sandbox), name="streammanager", daemon=True
+    ).start()
+    while not stop.wait(0.5):
+        pass
+    log.info("Shutdown requested by signal; stopping Red5 Pro")
+    server.shutdown()
+    server.server_close()
+    logging.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
