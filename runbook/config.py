@@ -29,9 +29,7 @@ class ConfigError(Exception):
         self, source: str, message: str, *, line: int | None = None, key: str = ""
     ) -> None:
         where = source if line is None else f"{source}:{line}"
-        if key:
-            where = f"{where} [{key}]"
-        super().__init__(f"{where}: {message}")
+        super().__init__(f"{where}: {key} {message}" if key else f"{where}: {message}")
 
 
 @dataclass(frozen=True)

@@ -294,6 +294,11 @@ class Executor:
                 outcome = await self._one(step)
                 if outcome is not Outcome.DONE:
                     break
+        except BaseException:
+            # Cancelled (ctrl+c, the app quitting): the journal must still end
+            # with the run, and say it did not finish on its own.
+            outcome = Outcome.STOPPED
+            raise
         finally:
             if self._cutover_started is not None:
                 self._event("cutover-end",
@@ -332,6 +337,9 @@ class Executor:
         if decision.answer is Answer.STOP:
             return Outcome.STOPPED
         if decision.answer is Answer.SKIP:
+            # Later steps may need to know (start-service reports what skipping
+            # delete-nodegroups does to the old nodes).
+            self.facts.setdefault("skipped", {})[step.id] = reason
             self._set(step, StepState.SKIPPED, reason or "skipped by the operator", reason=reason)
             return Outcome.DONE
 

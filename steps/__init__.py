@@ -1,0 +1,42 @@
+"""The documented upgrade procedure, in order, as runbook steps."""
+
+from __future__ import annotations
+
+from runbook.step import Step
+
+
+def procedure() -> list[Step]:
+    # Imported here so `import steps` stays cheap for tools that only list ids.
+    from steps.cutover import (
+        BackupLive,
+        DeleteNodegroups,
+        PromoteNew,
+        Recreate,
+        StartService,
+        StopService,
+    )
+    from steps.prepare import (
+        CarryOver,
+        CloudController,
+        ExportConfig,
+        NewDatabase,
+        Preflight,
+        StripAutoscale,
+        Unpack,
+        UploadArtifacts,
+    )
+    from steps.properties_step import Properties
+
+    return [
+        Preflight(), NewDatabase(), ExportConfig(), UploadArtifacts(), Unpack(),
+        CloudController(), StripAutoscale(), CarryOver(), Properties(),
+        DeleteNodegroups(), BackupLive(), PromoteNew(), StopService(), StartService(),
+        Recreate(),
+    ]
+
+
+STEP_IDS = (
+    "preflight", "new-database", "export-config", "upload", "unpack", "cloud-controller",
+    "strip-autoscale", "carry-over", "properties", "delete-nodegroups", "backup-live",
+    "promote-new", "stop-service", "start-service", "recreate",
+)

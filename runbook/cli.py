@@ -1,0 +1,289 @@
+"""`runbook` on the command line: plan, run, rehearse, diff.
+
+This is the one module that wires the engine (runbook), the procedure (steps)
+and a front end together. Exit codes: 0 every step done, 1 a step failed,
+2 bad input or configuration (nothing on the host was changed), 3 stopped by
+the operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+from runbook import config as config_mod
+from runbook.config import ConfigError, SecretUnavailable, Settings
+from runbook.executor import Executor, FrontEnd, Outcome
+from runbook.journal import Journal, default_dir
+from runbook.redact import Redactor
+from runbook.remote import Remote
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not a usage dump: what is wrong and where to look.
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="runbook", description=(
+        "Upgrade a Red5 Pro Stream Manager onto a new database, one confirmed step at a time."))
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    plan = commands.add_parser("plan", help="print every step's commands and API calls; "
+                                            "connects to nothing")
+    plan.add_argument("config", nargs="?", type=Path,
+                      help="config file (default: the rehearsal config)")
+    plan.add_argument("--json", action="store_true", help="machine-readable plan")
+
+    run = commands.add_parser("run", help="run the upgrade against the host in CONFIG")
+    run.add_argument("config", type=Path)
+    _run_options(run)
+
+    rehearse = commands.add_parser("rehearse", help="run the whole upgrade against a local "
+                                                    "fake stream manager host")
+    _run_options(rehearse)
+    rehearse.add_argument("--sandbox", type=Path,
+                          help="keep the fake host's state in DIR (reused if it exists)")
+    rehearse.add_argument("--keep", action="store_true",
+                          help="keep the sandbox afterwards and print its path last")
+    rehearse.add_argument("--dist-size", type=int, metavar="BYTES",
+                          help="make the fake distribution about this big (for benchmarks)")
+
+    diff = commands.add_parser("diff", help="review old vs new red5-web.properties key by key")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="decide a key's value (repeatable)")
+    diff.add_argument("--decisions", type=Path, help="TOML decisions file to apply and update")
+    diff.add_argument("--out", type=Path, help="write the merged file here")
+    diff.add_argument("--check", action="store_true", help="plain review; exit 1 if undecided")
+    diff.add_argument("--json", action="store_true", help="JSON review; exit 1 if undecided")
+    return parser
+
+
+def _run_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--headless", action="store_true", help="plain prompts instead of the TUI")
+    sub.add_argument("--yes", action="store_true", help="answer 'run' to every step")
+    sub.add_argument("--journal", type=Path, help="journal file (default: the user's state dir)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "plan":
+            return asyncio.run(_plan(args))
+        if args.command == "run":
+            return asyncio.run(_run(args))
+        if args.command == "rehearse":
+            return asyncio.run(_rehearse(args))
+        return _diff(args)
+    except (ConfigError, SecretUnavailable) as exc:
+        print(f"runbook: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("runbook: interrupted; the journal keeps what happened", file=sys.stderr)
+        return Outcome.STOPPED.exit_code
+
+
+# --- plan ------------------------------------------------------------------------
+
+
+def rehearsal_config_text() -> str:
+    return (resources.files("runbook.sample_configs") / "rehearsal.toml").read_text("utf-8")
+
+
+def _plan_settings(path: Path | None) -> Settings:
+    if path is not None:
+        return config_mod.load(path)
+    # The rehearsal config outside a rehearsal: show where things would go.
+    values = {"sandbox": "/tmp/runbook-rehearsal", "ssh_port": "2222", "user": "red5admin",
+              "api_base_url": "http://127.0.0.1:5080", "new_db_host": "127.0.0.3",
+              "new_db_port": "3306"}
+    return config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
+                            substitutions=_fill(values))
+
+
+def _fill(values: dict[str, str]) -> dict[str, str]:
+    sandbox = values["sandbox"]
+    defaults = {
+        "known_hosts": f"{sandbox}/.rehearsal/known_hosts",
+        "client_key": f"{sandbox}/.rehearsal/id_ed25519",
+        "install_dir": f"{sandbox}/usr/local",
+        "upload_dir": f"{sandbox}/tmp/runbook-upload",
+        "unit_file": f"{sandbox}/lib/systemd/system/red5pro.service",
+        "distribution": f"{sandbox}/.operator/red5pro-server-14.2.0.b1105-release.zip",
+        "cloud_controller": f"{sandbox}/.operator/aws-cloud-controller-14.2.0.jar",
+        "decisions": str(resources.files("runbook.sample_configs") / "rehearsal-decisions.toml"),
+    }
+    return {**defaults, **values}
+
+
+async def _plan(args: argparse.Namespace) -> int:
+    from runbook.smapi import StreamManagerAPI
+    from runbook.step import PlanContext
+    from steps import procedure
+
+    settings = _plan_settings(args.config)
+    api = StreamManagerAPI(settings.api_base_url, "", settings.api_version,
+                           token_hint=f"${settings.token_env}")
+    try:
+        context = PlanContext(settings, api.curl, {})
+        listing: list[dict[str, Any]] = []
+        for step in procedure():
+            listing.append({
+                "id": step.id, "title": step.title, "phase": step.phase.value,
+                "destructive": step.destructive, "summary": step.summary,
+                "caution": step.caution,
+                "actions": [{"kind": type(a).__name__.lower(), "text": a.render()}
+                            for a in step.plan(context)],
+            })
+    finally:
+        await api.aclose()
+    if args.json:
+        print(json.dumps({"config": settings.source, "steps": listing}, indent=2))
+        return 0
+    print(f"plan for {settings.host.user}@{settings.host.address} ({settings.source})")
+    for number, item in enumerate(listing, start=1):
+        flag = " [destructive]" if item["destructive"] else ""
+        print(f"\n{number:2}. {item['id']} - {item['title']} ({item['phase']}){flag}")
+        print(f"    {item['summary']}")
+        if item["caution"]:
+            print(f"    caution: {item['caution']}")
+        for action in item["actions"]:
+            for line in action["text"].splitlines():
+                print(f"      {line}")
+    return 0
+
+
+# --- run and rehearse ------------------------------------------------------------
+
+
+class _Api:
+    """Hands steps the Stream Manager API client; `fresh` starts over after cutover,
+    because the new install may speak another API version."""
+
+    def __init__(self, settings: Settings, token: str) -> None:
+        self.settings = settings
+        self.token = token
+        self.current: Any = None
+
+    async def __call__(self, fresh: bool = False) -> Any:
+        from runbook.smapi import StreamManagerAPI
+
+        if self.current is not None and not fresh:
+            return self.current
+        version = self.settings.new_api_version if fresh else self.settings.api_version
+        api = StreamManagerAPI(self.settings.api_base_url, self.token, version,
+                               token_hint=f"${self.settings.token_env}")
+        try:
+            if api.version is None:
+                await api.detect_version()
+        except BaseException:
+            await api.aclose()
+            raise
+        if self.current is not None:
+            await self.current.aclose()
+        self.current = api
+        return api
+
+    async def aclose(self) -> None:
+        if self.current is not None:
+            await self.current.aclose()
+
+
+async def execute(
+    settings: Settings,
+    *,
+    token: str,
+    front: FrontEnd,
+    journal_path: Path,
+    isolated: bool = False,
+) -> Outcome:
+    """Run the whole procedure against the host in `settings` (the tests call this too)."""
+    from runbook.smapi import StreamManagerAPI
+    from steps import procedure
+
+    redactor = Redactor([token])
+    journal = Journal(journal_path)
+    remote = Remote(settings.host, isolated=isolated)
+    api = _Api(settings, token)
+    shown = StreamManagerAPI(settings.api_base_url, "", settings.api_version,
+                             token_hint=f"${settings.token_env}")
+    try:
+        executor = Executor(procedure(), settings=settings, remote=remote, api_factory=api,
+                            curl=shown.curl, journal=journal, front=front, redactor=redactor)
+        return await executor.run()
+    finally:
+        await shown.aclose()
+        await api.aclose()
+        await remote.close()
+        journal.close()
+
+
+def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
+    if args.journal is not None:
+        return args.journal
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return folder / f"{settings.host.address}-{stamp}.jsonl"
+
+
+def _front(args: argparse.Namespace) -> FrontEnd:
+    from runbook.headless import HeadlessFrontEnd
+    from steps import procedure
+
+    # The TUI arrives with its own issue; until then every run is headless.
+    return HeadlessFrontEnd(assume_yes=args.yes,
+                            summaries={s.id: s.summary for s in procedure()})
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = config_mod.load(args.config)
+    token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+    path = _journal_path(args, settings, default_dir())
+    print(f"journal: {path}")
+    outcome = await execute(settings, token=token, front=_front(args), journal_path=path)
+    return outcome.exit_code
+
+
+async def _rehearse(args: argparse.Namespace) -> int:
+    from runbook.rehearsal.host import RehearsalHost
+
+    host = RehearsalHost(args.sandbox, keep=args.keep, dist_size=args.dist_size)
+    await host.start()
+    try:
+        values = _fill(host.config_values())
+        settings = config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
+                                    substitutions=values)
+        path = _journal_path(args, settings, host.sandbox / ".operator" / "runs")
+        print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
+        if host.adopted_service:
+            print(f"adopted the service left running by an earlier rehearsal "
+                  f"(pid {host.adopted_service})")
+        print(f"journal: {path}")
+        outcome = await execute(settings, token=host.api_token, front=_front(args),
+                                journal_path=path, isolated=True)
+    finally:
+        await host.stop()
+    if args.keep or args.sandbox:
+        print(f"sandbox: {host.sandbox}")
+    return outcome.exit_code
+
+
+# --- diff ------------------------------------------------------------------------
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from runbook.properties_report import diff_command
+
+    return diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
+                        out=args.out, check=args.check or not args.json, as_json=args.json)

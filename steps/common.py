@@ -1,0 +1,83 @@
+"""Paths and small helpers every step of the procedure shares."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from runbook.config import Settings
+from runbook.remote import privileged, quote
+from runbook.step import PlanContext, StepContext, StepFailed
+from steps import red5
+
+
+def new_folder(settings: Settings, facts: dict[str, Any]) -> str:
+    """Name of the folder the new distribution unpacks into.
+
+    Read from the zip when it is on this machine (it is the truth); before
+    that, the zip's own name is the usual folder name."""
+    if "new_top" in facts:
+        return str(facts["new_top"])
+    try:
+        facts["new_top"] = red5.top_folder(settings.distribution)
+    except (OSError, ValueError, KeyError):
+        return settings.distribution.name.removesuffix(".zip")
+    return str(facts["new_top"])
+
+
+def new_dir(p: PlanContext | StepContext) -> str:
+    return f"{p.settings.install_dir}/{new_folder(p.settings, p.facts)}"
+
+
+def root(p: PlanContext | StepContext, command: str) -> str:
+    return privileged(command, p.settings.host.sudo)
+
+
+def uploaded(settings: Settings, local: Path) -> str:
+    return f"{settings.upload_dir}/{local.name}"
+
+
+async def sha256_local(path: Path) -> str:
+    def digest() -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    return await asyncio.to_thread(digest)
+
+
+async def sha256_remote(ctx: StepContext, path: str) -> str | None:
+    result = await ctx.probe(f"sha256sum -- {quote(path)} 2>/dev/null")
+    return result.stdout.split()[0] if result.ok and result.stdout.strip() else None
+
+
+async def exists(ctx: StepContext, path: str, kind: str = "-e") -> bool:
+    result = await ctx.probe(f"test {kind} {quote(path)}")
+    return result.ok
+
+
+async def read_remote(ctx: StepContext, path: str) -> str:
+    result = await ctx.probe(root(ctx, f"cat -- {quote(path)}"))
+    if not result.ok:
+        raise StepFailed(f"cannot read {path} on the host: {result.last_error_line()}")
+    return result.stdout
+
+
+async def install_version(ctx: StepContext, folder: str) -> str | None:
+    result = await ctx.probe(f"ls -1 -- {quote(folder)} 2>/dev/null")
+    return red5.installed_version(result.stdout.splitlines()) if result.ok else None
+
+
+def load_snapshot(ctx: StepContext | PlanContext) -> dict[str, Any] | None:
+    path = ctx.facts.get("snapshot")
+    if not path or not Path(path).is_file():
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None

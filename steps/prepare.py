@@ -1,0 +1,490 @@
+"""Prepare: everything that can be done while the live stream manager keeps serving."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from typing import Any
+
+import javaproperties
+
+from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
+from runbook.remote import quote
+from runbook.step import PlanContext, Step, StepContext, StepFailed
+from steps import red5
+from steps.common import (
+    exists,
+    install_version,
+    new_dir,
+    new_folder,
+    read_remote,
+    root,
+    sha256_local,
+    sha256_remote,
+    uploaded,
+)
+
+# A distribution zip unpacks to a few times its size; keep room for both.
+_DISK_FACTOR = 3
+
+
+class Preflight(Step):
+    id = "preflight"
+    title = "Preflight checks"
+    phase = Phase.PREPARE
+    summary = (
+        "Looks before anything is touched: the host answers over SSH with the key we "
+        "trust, sudo works without a password prompt, the live install is where the "
+        "config says and its version is known, there is disk for the new release, the "
+        "Stream Manager API accepts the token, and the Java the new release needs is there."
+    )
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        s = p.settings
+        live = s.live_dir
+        actions: list[Action] = [Shell("true", "SSH answers and the host key is known")]
+        if s.host.sudo:
+            actions.append(Shell("sudo -n true", "sudo works without a password prompt"))
+        actions += [
+            Shell(f"ls -1 -- {quote(live)}", "the live install exists; its version marker"),
+            Shell(root(p, f"cat -- {quote(live + '/' + red5.PROPERTIES)}"),
+                  "the live properties (secrets masked from here on)"),
+            Shell(f"df -Pk -- {quote(s.install_dir)}", "free disk for the new distribution"),
+            Shell("java -version", "the Java the new release needs"),
+            Shell(f"cat -- {quote(s.unit_file)}", "the installed red5pro.service"),
+            ApiCall("GET", "admin/debug/cloudcontroller",
+                    p.curl("GET", "admin/debug/cloudcontroller"),
+                    "the API answers with the token; its version is detected"),
+        ]
+        return actions
+
+    async def run(self, ctx: StepContext) -> None:
+        s = ctx.settings
+        problems: list[str] = []
+        await ctx.sh("true", why="SSH answers")
+        if s.host.sudo:
+            result = await ctx.sh("sudo -n true", check=False)
+            if not result.ok:
+                problems.append("sudo asks for a password; allow the SSH user password-less "
+                                "sudo for the upgrade, or set host.sudo = false if it is root")
+        listing = await ctx.sh(f"ls -1 -- {quote(s.live_dir)}", check=False, quiet=True)
+        live_version = red5.installed_version(listing.stdout.splitlines())
+        if not listing.ok:
+            raise StepFailed(f"no live install at {s.live_dir}; check install.dir in the config")
+        ctx.facts["live_version"] = live_version
+        ctx.info(f"live install: {s.live_dir}, version {live_version or 'unknown'}")
+
+        text = await read_remote(ctx, f"{s.live_dir}/{red5.PROPERTIES}")
+        live_props = javaproperties.loads(text)
+        for key, value in live_props.items():
+            from runbook.redact import is_secret_key
+
+            if is_secret_key(key):
+                ctx.add_secret(value)
+        ctx.facts["instance_prefix"] = live_props.get("instancecontroller.instanceNamePrefix", "")
+
+        new_version = red5.distribution_version(s.distribution.name)
+        ctx.facts["new_version"] = new_version
+        for local in (s.distribution, s.cloud_controller):
+            if not local.is_file():
+                problems.append(f"{local} is not on this machine; download it first")
+        size = s.distribution.stat().st_size if s.distribution.is_file() else 0
+        if size:
+            try:
+                ctx.facts["new_top"] = red5.top_folder(s.distribution)
+            except ValueError as exc:
+                problems.append(str(exc))
+        df = await ctx.sh(f"df -Pk -- {quote(s.install_dir)}", check=False)
+        free_kb = _free_kb(df.stdout)
+        need_kb = size * _DISK_FACTOR // 1024
+        if free_kb is None:
+            problems.append(f"could not read the free disk space of {s.install_dir}")
+        elif free_kb < need_kb:
+            problems.append(f"{s.install_dir} has {free_kb // 1024} MiB free; the new "
+                            f"distribution needs about {need_kb // 1024} MiB")
+
+        java = await ctx.sh("java -version 2>&1", check=False)
+        have = red5.java_major(java.stdout)
+        want = red5.required_java(red5.major(new_version))
+        ctx.facts["java"] = have
+        if want is not None and have != want:
+            problems.append(f"Red5 Pro {new_version} runs on Java {want}, the host has "
+                            f"{'Java ' + str(have) if have else 'no java on PATH'}; "
+                            f"install Java {want} first")
+        else:
+            ctx.info(f"Java {have} is what {new_version} needs")
+
+        api = await ctx.api()
+        ctx.facts["api_version"] = api.version
+        controller = await ctx.act(
+            ApiCall("GET", "admin/debug/cloudcontroller",
+                    api.curl("GET", "admin/debug/cloudcontroller")),
+            api.cloud_controller)
+        ctx.facts["controller"] = controller
+        ctx.note("live-api", f"live Stream Manager API {api.version} answers; cloud controller: "
+                 f"{controller}", api_version=api.version)
+
+        await self._compare_unit(ctx)
+        if problems:
+            raise StepFailed("; ".join(problems))
+
+    async def _compare_unit(self, ctx: StepContext) -> None:
+        s = ctx.settings
+        installed = await ctx.sh(f"cat -- {quote(s.unit_file)}", check=False, quiet=True)
+        top = ctx.facts.get("new_top")
+        shipped = red5.zip_member(s.distribution, f"{top}/red5pro.service") if top else None
+        if shipped is None:
+            ctx.info("the new distribution ships no red5pro.service to compare with")
+            return
+        if not installed.ok:
+            ctx.info(f"no installed unit at {s.unit_file} to compare with")
+            return
+        new_text = shipped.decode("utf-8", errors="replace")
+        if new_text == installed.stdout:
+            ctx.info("the installed red5pro.service matches the one the new release ships")
+            return
+        diff = difflib.unified_diff(installed.stdout.splitlines(), new_text.splitlines(),
+                                    s.unit_file, "new distribution red5pro.service", lineterm="")
+        ctx.note("unit-differs", "warning: the installed red5pro.service differs from the one "
+                 "the new release ships (Java path?). The procedure keeps the installed unit; "
+                 "review the diff and update it after the upgrade if needed:\n" + "\n".join(diff))
+
+    async def verify(self, ctx: StepContext) -> Check:
+        return Check(True, f"live {ctx.facts.get('live_version')}, new "
+                           f"{ctx.facts.get('new_version')}, API {ctx.facts.get('api_version')}")
+
+
+def _free_kb(df_output: str) -> int | None:
+    lines = df_output.strip().splitlines()
+    try:
+        return int(lines[-1].split()[3])
+    except (IndexError, ValueError):
+        return None
+
+
+class NewDatabase(Step):
+    id = "new-database"
+    title = "Reach the new database"
+    phase = Phase.PREPARE
+    summary = (
+        "Proves the stream manager host itself can open a connection to the new "
+        "autoscaling database. The new database must already exist beside the live one, "
+        "with the same instance settings and credentials, and allow the stream manager in."
+    )
+
+    def _command(self, p: PlanContext | StepContext) -> str:
+        s = p.settings
+        port = s.new_db_port or 3306
+        probe = f"exec 3<>/dev/tcp/{s.new_db_host}/{port}"
+        return f"timeout 5 bash -c {quote(probe)}"
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        return [Shell(self._command(p), "a TCP connection from the stream manager host")]
+
+    async def run(self, ctx: StepContext) -> None:
+        result = await ctx.sh(self._command(ctx), check=False)
+        if not result.ok:
+            s = ctx.settings
+            raise StepFailed(
+                f"the host cannot reach {s.new_db_host}:{s.new_db_port or 3306}; allow the stream "
+                "manager's address in the new database's firewall or security group"
+            )
+
+    async def verify(self, ctx: StepContext) -> Check:
+        s = ctx.settings
+        return Check(True, f"{s.new_db_host}:{s.new_db_port or 3306} answers from the host")
+
+
+class ExportConfig(Step):
+    id = "export-config"
+    title = "Export nodegroups and policies"
+    phase = Phase.PREPARE
+    summary = (
+        "Saves every nodegroup with its launch config, scale policy, regions and origins, "
+        "and the launch configs and scale policies themselves, from the live API to a file "
+        "beside the journal. The new database starts empty; this is what gets rebuilt."
+    )
+
+    def _path(self, ctx: StepContext | PlanContext) -> str:
+        journal = str(ctx.facts.get("journal", "journal.jsonl"))
+        return journal.removesuffix(".jsonl") + ".snapshot.json"
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        return [
+            ApiCall("GET", "admin/nodegroup", p.curl("GET", "admin/nodegroup")),
+            ApiCall("GET", "admin/nodegroup/{name}/node",
+                    p.curl("GET", "admin/nodegroup/{name}/node"), "for each nodegroup"),
+            ApiCall("GET", "admin/configurations/launchconfig",
+                    p.curl("GET", "admin/configurations/launchconfig")),
+            ApiCall("GET", "admin/configurations/scalepolicy",
+                    p.curl("GET", "admin/configurations/scalepolicy")),
+            Note(f"saved to {self._path(p)}"),
+        ]
+
+    async def check(self, ctx: StepContext) -> Check:
+        path = self._path(ctx)
+        if os.path.isfile(path):
+            ctx.facts["snapshot"] = path
+            return Check(True, f"snapshot {path}")
+        return Check(False)
+
+    async def run(self, ctx: StepContext) -> None:
+        api = await ctx.api()
+        listing = ApiCall("GET", "admin/nodegroup", api.curl("GET", "admin/nodegroup"))
+        groups = await ctx.act(listing, api.list_nodegroups)
+        snapshot: dict[str, Any] = {"api_version": api.version, "nodegroups": [],
+                                    "launchconfigs": {}, "scalepolicies": {}}
+        for group in groups:
+            name = group["name"]
+            nodes = await ctx.act(
+                ApiCall("GET", f"admin/nodegroup/{name}/node",
+                        api.curl("GET", f"admin/nodegroup/{name}/node")),
+                lambda name=name: api.list_nodes(name))
+            snapshot["nodegroups"].append({**group, "nodes": nodes})
+            ctx.info(f"{name}: regions {', '.join(group.get('regions', []))}, launch config "
+                     f"{group.get('launchConfig')}, scale policy {group.get('scalePolicy')}, "
+                     f"{sum(1 for n in nodes if n.get('role') == 'origin')} origin(s), "
+                     f"{len(nodes)} node(s)")
+        names = await api.list_launchconfigs()
+        for name in names:
+            snapshot["launchconfigs"][name] = await ctx.act(
+                ApiCall("GET", f"admin/configurations/launchconfig/{name}",
+                        api.curl("GET", f"admin/configurations/launchconfig/{name}")),
+                lambda name=name: api.get_launchconfig(name))
+        for name in await api.list_scalepolicies():
+            snapshot["scalepolicies"][name] = await ctx.act(
+                ApiCall("GET", f"admin/configurations/scalepolicy/{name}",
+                        api.curl("GET", f"admin/configurations/scalepolicy/{name}")),
+                lambda name=name: api.get_scalepolicy(name))
+        missing = {g.get("launchConfig") for g in groups} - set(snapshot["launchconfigs"])
+        missing |= {g.get("scalePolicy") for g in groups} - set(snapshot["scalepolicies"])
+        if missing - {None}:
+            raise StepFailed(f"nodegroups refer to {', '.join(sorted(missing - {None}))}, which "
+                             "the API does not list; the snapshot would be incomplete")
+        path = self._path(ctx)
+        # Launch configs can hold cloud settings: readable by the operator only.
+        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(snapshot, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(path + ".tmp", path)
+        ctx.facts["snapshot"] = path
+        ctx.note("snapshot", f"saved {len(groups)} nodegroup(s), {len(names)} launch config(s), "
+                 f"{len(snapshot['scalepolicies'])} scale polic(ies) to {path}",
+                 path=path, nodegroups=[g["name"] for g in groups])
+
+
+class UploadArtifacts(Step):
+    id = "upload"
+    title = "Upload distribution and controller"
+    phase = Phase.PREPARE
+    summary = (
+        "Copies the new server distribution and the cloud-controller jar from this machine "
+        "to the stream manager over SFTP, then checks their sha256 on the host. A file "
+        "already there with the same checksum is not sent again."
+    )
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        s = p.settings
+        actions: list[Action] = [Shell(f"mkdir -p -- {quote(s.upload_dir)}")]
+        for local in (s.distribution, s.cloud_controller):
+            actions.append(Upload(str(local), uploaded(s, local)))
+            actions.append(Shell(f"sha256sum -- {quote(uploaded(s, local))}"))
+        return actions
+
+    async def _local_sums(self, ctx: StepContext) -> dict[str, str]:
+        sums: dict[str, str] = ctx.facts.setdefault("local_sha256", {})
+        for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
+            if str(local) not in sums:
+                if not local.is_file():
+                    raise StepFailed(f"{local} is not on this machine")
+                sums[str(local)] = await sha256_local(local)
+        return sums
+
+    async def check(self, ctx: StepContext) -> Check:
+        sums = await self._local_sums(ctx)
+        for local, digest in sums.items():
+            remote = f"{ctx.settings.upload_dir}/{os.path.basename(local)}"
+            if await sha256_remote(ctx, remote) != digest:
+                return Check(False)
+        return Check(True, "both files are on the host with matching sha256")
+
+    async def run(self, ctx: StepContext) -> None:
+        s = ctx.settings
+        sums = await self._local_sums(ctx)
+        await ctx.sh(f"mkdir -p -- {quote(s.upload_dir)}")
+        for local in (s.distribution, s.cloud_controller):
+            remote = uploaded(s, local)
+            if await sha256_remote(ctx, remote) == sums[str(local)]:
+                ctx.info(f"{local.name} is already on the host with the same sha256; not sent")
+                continue
+            await ctx.upload(local, remote)
+            got = await sha256_remote(ctx, remote)
+            if got != sums[str(local)]:
+                raise StepFailed(f"{remote} arrived with sha256 {got}, expected "
+                                 f"{sums[str(local)]}; run the step again")
+            ctx.info(f"{local.name}: sha256 {got} matches")
+
+
+class Unpack(Step):
+    id = "unpack"
+    title = "Unpack beside the live install"
+    phase = Phase.PREPARE
+    summary = (
+        "Unzips the new distribution into the install directory, next to the live "
+        "red5pro folder, which is not touched."
+    )
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        s = p.settings
+        zip_path = uploaded(s, s.distribution)
+        return [Shell(root(p, f"unzip -q -o {quote(zip_path)} -d {quote(s.install_dir)}"),
+                      f"creates {new_dir(p)}")]
+
+    async def check(self, ctx: StepContext) -> Check:
+        target = new_dir(ctx)
+        if await exists(ctx, f"{target}/{red5.PROPERTIES}", "-f"):
+            return Check(True, f"{target} is unpacked")
+        if await install_version(ctx, ctx.settings.live_dir) == ctx.facts.get("new_version"):
+            return Check(True, "the live folder already is the new release")
+        return Check(False, f"{target} is not there")
+
+    async def run(self, ctx: StepContext) -> None:
+        new_folder(ctx.settings, ctx.facts)
+        for action in self.plan(ctx.plan_context()):
+            assert isinstance(action, Shell)
+            await ctx.sh(action.command, timeout=ctx.settings.timeouts.upload)
+
+
+class CloudController(Step):
+    id = "cloud-controller"
+    title = "Place the cloud-controller jar"
+    phase = Phase.PREPARE
+    summary = "Copies the cloud-controller jar into the new streammanager webapp's WEB-INF/lib."
+
+    def _target(self, p: PlanContext | StepContext) -> str:
+        return f"{new_dir(p)}/{red5.LIB}/{p.settings.cloud_controller.name}"
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        s = p.settings
+        source = uploaded(s, s.cloud_controller)
+        return [Shell(root(p, f"cp -- {quote(source)} {quote(self._target(p))}"))]
+
+    async def check(self, ctx: StepContext) -> Check:
+        source = await sha256_remote(ctx, uploaded(ctx.settings, ctx.settings.cloud_controller))
+        target = await sha256_remote(ctx, self._target(ctx))
+        if source and source == target:
+            return Check(True, f"{self._target(ctx)} is in place")
+        return Check(False, "the jar is not in WEB-INF/lib")
+
+    async def run(self, ctx: StepContext) -> None:
+        command = self.plan(ctx.plan_context())[0]
+        assert isinstance(command, Shell)
+        await ctx.sh(command.command)
+
+
+class StripAutoscale(Step):
+    id = "strip-autoscale"
+    title = "Remove the autoscale plugin"
+    phase = Phase.PREPARE
+    destructive = True
+    summary = (
+        "Deletes conf/autoscale.xml and plugins/red5pro-autoscale-plugin-*.jar from the NEW "
+        "distribution: they belong on nodes, not on a stream manager."
+    )
+
+    def _find(self, p: PlanContext | StepContext) -> str:
+        base = new_dir(p)
+        return (f"find {quote(base + '/conf')} {quote(base + '/plugins')} -maxdepth 1 "
+                "\\( -name autoscale.xml -o -name 'red5pro-autoscale-plugin-*.jar' \\) -print")
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        base = new_dir(p)
+        return [
+            Shell(root(p, f"rm -f -- {quote(base + '/conf/autoscale.xml')}")),
+            Shell(root(p, f"find {quote(base + '/plugins')} -maxdepth 1 -name "
+                          "'red5pro-autoscale-plugin-*.jar' -delete")),
+        ]
+
+    async def check(self, ctx: StepContext) -> Check:
+        if not await exists(ctx, new_dir(ctx), "-d"):
+            return Check(False, f"{new_dir(ctx)} is not there")
+        found = await ctx.probe(self._find(ctx))
+        if found.ok and not found.stdout.strip():
+            return Check(True, "no autoscale.xml and no autoscale plugin in the new tree")
+        return Check(False, found.stdout.strip())
+
+    async def run(self, ctx: StepContext) -> None:
+        for action in self.plan(ctx.plan_context()):
+            assert isinstance(action, Shell)
+            await ctx.sh(action.command)
+
+
+class CarryOver(Step):
+    id = "carry-over"
+    title = "Carry over licence and controller"
+    phase = Phase.PREPARE
+    summary = (
+        "Copies LICENSE.KEY from the live install and activates, in the new "
+        "applicationContext.xml, the same cloud-controller bean the live install uses: "
+        "a fresh distribution has no licence and runs the dummy controller."
+    )
+    caution = "Without LICENSE.KEY the new server does not start."
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        s = p.settings
+        target = new_dir(p)
+        return [
+            Shell(root(p, f"cp -p -- {quote(s.live_dir + '/LICENSE.KEY')} "
+                          f"{quote(target + '/LICENSE.KEY')}")),
+            EditFile(f"{target}/{red5.APP_CONTEXT}",
+                     "activate the live install's cloud-controller bean, comment out the dummy",
+                     str(p.facts.get("carry_over_diff", ""))),
+        ]
+
+    async def check(self, ctx: StepContext) -> Check:
+        target = new_dir(ctx)
+        if not await exists(ctx, target, "-d"):
+            return Check(False, f"{target} is not there")
+        live_xml = await read_remote(ctx, f"{ctx.settings.live_dir}/{red5.APP_CONTEXT}")
+        new_xml = await read_remote(ctx, f"{target}/{red5.APP_CONTEXT}")
+        try:
+            merged = red5.carry_controller(live_xml, new_xml)
+        except ValueError as exc:
+            raise StepFailed(str(exc)) from None
+        ctx.facts["carry_over_xml"] = merged
+        ctx.facts["carry_over_diff"] = "\n".join(difflib.unified_diff(
+            new_xml.splitlines(), merged.splitlines(), "shipped", "with live controller",
+            lineterm=""))
+        licence = await sha256_remote(ctx, f"{target}/LICENSE.KEY")
+        live_licence = await sha256_remote(ctx, f"{ctx.settings.live_dir}/LICENSE.KEY")
+        if merged == new_xml and licence is not None and licence == live_licence:
+            return Check(True, f"LICENSE.KEY and {red5.active_controller(new_xml)} in place")
+        return Check(False)
+
+    async def run(self, ctx: StepContext) -> None:
+        s = ctx.settings
+        target = new_dir(ctx)
+        if not await exists(ctx, f"{s.live_dir}/LICENSE.KEY", "-f"):
+            raise StepFailed(f"{s.live_dir}/LICENSE.KEY is missing; the new server would not "
+                             "start without a licence")
+        copy = self.plan(ctx.plan_context())[0]
+        assert isinstance(copy, Shell)
+        await ctx.sh(copy.command)
+        diff = str(ctx.facts.get("carry_over_diff", ""))
+        if diff:
+            ctx.info(diff)
+            await ctx.write_file(f"{target}/{red5.APP_CONTEXT}", ctx.facts["carry_over_xml"],
+                                 summary="live cloud-controller bean activated", detail=diff)
+
+    async def verify(self, ctx: StepContext) -> Check:
+        xml = await read_remote(ctx, f"{new_dir(ctx)}/{red5.APP_CONTEXT}")
+        live = await read_remote(ctx, f"{ctx.settings.live_dir}/{red5.APP_CONTEXT}")
+        wanted = red5.active_controller(live)
+        if red5.active_controller(xml) != wanted:
+            return Check(False, f"the new applicationContext.xml does not activate {wanted}")
+        if not await exists(ctx, f"{new_dir(ctx)}/LICENSE.KEY", "-f"):
+            return Check(False, "LICENSE.KEY is not in the new tree")
+        return Check(True, f"LICENSE.KEY copied; {wanted.rsplit('.', 1)[-1]} active")

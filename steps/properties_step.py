@@ -1,0 +1,112 @@
+"""The `properties` step: port the live red5-web.properties into the new template.
+
+The review itself (statuses, merge, decisions) lives in runbook.properties;
+this step only fetches both files, applies the decisions file or the built-in
+safe defaults, and writes the merged file when nothing is left undecided.
+"""
+
+from __future__ import annotations
+
+from runbook.properties_report import render_review
+
+from runbook.decisions import Decisions
+from runbook.model import Action, Check, EditFile, Phase, Shell
+from runbook.properties import Review, review
+from runbook.remote import quote
+from runbook.step import PlanContext, Step, StepContext, StepFailed
+from steps import red5
+from steps.common import exists, new_dir, read_remote, root
+
+
+def overrides(p: PlanContext | StepContext) -> dict[str, str]:
+    """Values the runbook decides: the new database, and the operator's `set` table."""
+    s = p.settings
+    values = {"config.dbHost": s.new_db_host}
+    if s.new_db_port is not None:
+        values["config.dbPort"] = str(s.new_db_port)
+    values.update(s.property_overrides)
+    return values
+
+
+class Properties(Step):
+    id = "properties"
+    title = "Port red5-web.properties"
+    phase = Phase.PREPARE
+    summary = (
+        "Carries the live stream manager settings into the new release's "
+        "red5-web.properties key by key, with config.dbHost pointing at the new "
+        "database. The new template has keys the old file never had, so it is merged, "
+        "never copied."
+    )
+    caution = "Every key the new release added needs a value someone decided."
+
+    def _paths(self, p: PlanContext | StepContext) -> tuple[str, str]:
+        return f"{p.settings.live_dir}/{red5.PROPERTIES}", f"{new_dir(p)}/{red5.PROPERTIES}"
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        live, new = self._paths(p)
+        found: Review | None = p.facts.get("properties_review")
+        detail = render_review(found) if found is not None else ""
+        sets = ", ".join(f"{k} = {v}" for k, v in overrides(p).items())
+        return [
+            Shell(root(p, f"cat -- {quote(live)}"), "the live values"),
+            Shell(root(p, f"cat -- {quote(new)}"), "the new template"),
+            EditFile(new, f"merge key by key; set {sets}", detail),
+        ]
+
+    async def _review(self, ctx: StepContext) -> tuple[Review, str]:
+        live_path, new_path = self._paths(ctx)
+        if not await exists(ctx, new_path, "-f"):
+            raise StepFailed(f"{new_path} is not there; run unpack first")
+        old_text = await read_remote(ctx, live_path)
+        new_text = await read_remote(ctx, new_path)
+        result = review(old_text, new_text, old_name=live_path, new_name=new_path,
+                        overrides=overrides(ctx))
+        for key in result.keys:
+            if key.secret:
+                for value in (key.old, key.new, key.merged):
+                    if value:
+                        ctx.add_secret(value)
+        decisions_path = ctx.settings.decisions
+        if decisions_path is not None:
+            decisions = Decisions.load(decisions_path)
+            outcome = decisions.apply(result, old_text=old_text, new_text=new_text)
+            if outcome.reopened:
+                ctx.info("the live file changed since the review; these keys need a new "
+                         f"decision: {', '.join(outcome.reopened)}")
+        ctx.facts["properties_review"] = result
+        return result, new_text
+
+    async def check(self, ctx: StepContext) -> Check:
+        result, new_text = await self._review(ctx)
+        if result.merged_text() == new_text:
+            return Check(True, "the new file already holds the merged values")
+        return Check(False)
+
+    async def run(self, ctx: StepContext) -> None:
+        result: Review = ctx.facts["properties_review"]
+        ctx.info(render_review(result))
+        if result.undecided:
+            where = ctx.settings.decisions or "a decisions file ([properties] decisions = ...)"
+            raise StepFailed(
+                f"{len(result.undecided)} key(s) need a decision before the file is written: "
+                f"{', '.join(result.undecided)}. Decide them in {where}, or review with "
+                "`runbook diff OLD NEW --decisions FILE`"
+            )
+        _live, new_path = self._paths(ctx)
+        counts = ", ".join(f"{n} {status}" for status, n in result.summary.items() if n)
+        await ctx.write_file(new_path, result.merged_text(), summary=counts)
+
+    async def verify(self, ctx: StepContext) -> Check:
+        result, new_text = await self._review(ctx)
+        import javaproperties
+
+        written = javaproperties.loads(new_text)
+        want = ctx.settings.new_db_host
+        if written.get("config.dbHost") != want:
+            return Check(False, f"config.dbHost is {written.get('config.dbHost')!r}, not {want}")
+        if result.merged_text() != new_text:
+            return Check(False, "the file on the host differs from the reviewed merge")
+        if result.leftover_placeholders:
+            return Check(False, "placeholders remain: " + ", ".join(result.leftover_placeholders))
+        return Check(True, f"merged; config.dbHost = {want}")

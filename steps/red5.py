@@ -1,0 +1,131 @@
+"""What runbook knows about a Red5 Pro install: names, versions, the controller bean.
+
+Pure functions only, so they can be tested on their own and used by plans
+(which must not touch the host).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+WEB_INF = "webapps/streammanager/WEB-INF"
+PROPERTIES = f"{WEB_INF}/red5-web.properties"
+APP_CONTEXT = f"{WEB_INF}/applicationContext.xml"
+LIB = f"{WEB_INF}/lib"
+SERVICE_LOG = "log/red5.log"
+
+_DIST = re.compile(r"red5pro-server-(?:[A-Z]+-)?(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)-release")
+
+
+def distribution_version(name: str) -> str | None:
+    """`red5pro-server-14.2.0.b1105-release.zip` -> `14.2.0.b1105`."""
+    match = _DIST.search(name)
+    return match.group("version") if match else None
+
+
+def major(version: str | None) -> int | None:
+    if not version:
+        return None
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def required_java(server_major: int | None) -> int | None:
+    """The Java a server release runs on: 14 and later need 21, 9 to 13 need 11."""
+    if server_major is None:
+        return None
+    if server_major >= 14:
+        return 21
+    if server_major >= 9:
+        return 11
+    return 8
+
+
+def java_major(version_banner: str) -> int | None:
+    """Major version from `java -version` output (`"21.0.5"` -> 21, `"1.8.0_292"` -> 8)."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_banner)
+    if not match:
+        return None
+    first = int(match.group(1))
+    if first == 1 and match.group(2):
+        return int(match.group(2))
+    return first
+
+
+def installed_version(listing: list[str]) -> str | None:
+    """The version marker file a distribution keeps in its root folder."""
+    for name in listing:
+        version = distribution_version(name.strip())
+        if version and not name.strip().endswith(".zip"):
+            return version
+    return None
+
+
+def top_folder(zip_path: Path) -> str:
+    """The one folder a distribution zip unpacks into; anything else is refused,
+    because the promote step renames exactly that folder."""
+    with zipfile.ZipFile(zip_path) as archive:
+        tops = {name.split("/", 1)[0] for name in archive.namelist() if name.strip("/")}
+    folders = sorted(t for t in tops if t)
+    if len(folders) != 1:
+        shown = ", ".join(folders[:5]) or "nothing"
+        raise ValueError(
+            f"{zip_path.name} should unpack into one red5pro-server-* folder but holds {shown}"
+        )
+    return folders[0]
+
+
+def zip_member(zip_path: Path, member: str) -> bytes | None:
+    with zipfile.ZipFile(zip_path) as archive:
+        try:
+            return archive.read(member)
+        except KeyError:
+            return None
+
+
+# --- the cloud-controller bean of applicationContext.xml ---------------------
+
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_BRIDGE = re.compile(r"<bean\s+id=\"apiBridge\"\s+class=\"(?P<cls>[^\"]+)\".*?(?:/>|</bean>)",
+                     re.DOTALL)
+
+DUMMY_CONTROLLER = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
+
+
+def _active_bridges(xml: str) -> list[re.Match[str]]:
+    comments = [m.span() for m in _COMMENT.finditer(xml)]
+    return [m for m in _BRIDGE.finditer(xml)
+            if not any(start <= m.start() < end for start, end in comments)]
+
+
+def active_controller(xml: str) -> str | None:
+    """Class of the cloud-controller bean that is not commented out."""
+    active = _active_bridges(xml)
+    return active[0].group("cls") if len(active) == 1 else None
+
+
+def carry_controller(live_xml: str, new_xml: str) -> str:
+    """The new applicationContext.xml with the live install's controller active.
+
+    A fresh distribution ships the dummy controller active and the real ones
+    commented out; the live one's class is uncommented in the new file (so the
+    bean keeps any properties the new release added) and the dummy is
+    commented out in its place.
+    """
+    wanted = active_controller(live_xml)
+    if wanted is None:
+        raise ValueError("the live applicationContext.xml has no single active apiBridge bean")
+    active = _active_bridges(new_xml)
+    if len(active) == 1 and active[0].group("cls") == wanted:
+        return new_xml
+    text = new_xml
+    for match in reversed(active):
+        text = text[: match.start()] + f"<!-- {match.group(0)} -->" + text[match.end():]
+    for comment in _COMMENT.finditer(text):
+        inner = comment.group(0)[4:-3]
+        bean = _BRIDGE.search(inner)
+        if bean and bean.group("cls") == wanted:
+            return text[: comment.start()] + inner.strip() + text[comment.end():]
+    raise ValueError(f"the new applicationContext.xml has no bean for {wanted} to activate")

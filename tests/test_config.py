@@ -1,0 +1,103 @@
+"""Config files: good ones load, bad ones give one line naming file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runbook import config
+from runbook.config import ConfigError, SecretUnavailable
+
+EXAMPLE = Path(__file__).parents[1] / "sample-configs" / "production.example.toml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sm.toml"
+    path.write_text(text)
+    return path
+
+
+def example_text() -> str:
+    return EXAMPLE.read_text()
+
+
+def test_production_example_loads_with_expected_values() -> None:
+    settings = config.load(EXAMPLE)
+    assert settings.host.address == "sm1.example.com"
+    assert settings.host.sudo is True
+    assert settings.live_dir == "/usr/local/red5pro"
+    assert settings.backup_dir == "/usr/local/bak.red5pro"
+    assert settings.new_db_host.startswith("sm-db-2.")
+    assert settings.new_db_port == 3306
+    assert settings.api_version is None  # auto
+    assert settings.distribution.name == "red5pro-server-14.2.0.b1105-release.zip"
+    assert settings.timeouts.service_start == 300
+
+
+def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, example_text().replace('port = 22', 'port = = 22'))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:")
+    line = int(message.split(":")[1].split()[0])
+    assert "port = = 22" in path.read_text().splitlines()[line - 1]
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "hint"),
+    [
+        ('port = 22', 'port = 70000', "host.port", "65535"),
+        ('sudo = true', 'sudo = "yes"', "host.sudo", "true or false"),
+        ('version = "auto"', 'version = "5.0"', "api.version", "4.0"),
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "sm1"', "api.base_url", "http"),
+        ('dir = "/usr/local"', 'dir = "usr/local"', "install.dir", "absolute"),
+        ('token_env = "SM_API_TOKEN"', 'token_env = "SM API"', "api.token_env", "environment"),
+    ],
+)
+def test_bad_values_name_the_key_and_its_line(
+    tmp_path: Path, old: str, new: str, key: str, hint: str
+) -> None:
+    text = example_text()
+    assert old in text
+    path = write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert f": {key} " in message and hint in message
+    line = int(message.split(":")[1].split()[0])
+    assert new in path.read_text().splitlines()[line - 1]
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    path = write(tmp_path, example_text().replace('address = "sm1.example.com"\n', ""))
+    with pytest.raises(ConfigError, match=r":7: host.address is required$"):
+        config.load(path)
+
+
+def test_plain_text_token_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, example_text().replace('[api]\n', '[api]\ntoken = "hunter22"\n'))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert "hunter22" not in str(err.value)
+    assert "token_env" in str(err.value)
+
+
+def test_unknown_section_and_missing_file(tmp_path: Path) -> None:
+    path = write(tmp_path, example_text() + "\n[hosts]\nx = 1\n")
+    with pytest.raises(ConfigError, match=r": hosts is not a section"):
+        config.load(path)
+    with pytest.raises(ConfigError, match="no such file"):
+        config.load(tmp_path / "absent.toml")
+    with pytest.raises(ConfigError, match="directory"):
+        config.load(tmp_path)
+
+
+def test_token_comes_from_the_named_environment_variable() -> None:
+    settings = config.load(EXAMPLE)
+    assert config.api_token(settings, environ={"SM_API_TOKEN": "abc123"}) == "abc123"
+    with pytest.raises(SecretUnavailable, match="export SM_API_TOKEN"):
+        config.api_token(settings, environ={})
+    assert config.api_token(settings, environ={}, prompt=lambda _q: "typed") == "typed"

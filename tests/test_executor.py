@@ -1,0 +1,175 @@
+"""The executor's contract, with small steps that need no host.
+
+The steps here are real Step implementations that only talk to the operator;
+the host-facing paths are covered against the rehearsal host elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import ClassVar
+
+from runbook import config
+from runbook.executor import Answer, Decision, Executor, Outcome
+from runbook.journal import Journal, replay
+from runbook.model import Action, Check, Note, Phase, StepState
+from runbook.redact import Redactor
+from runbook.remote import OutcomeUnknown, Remote
+from runbook.step import PlanContext, Step, StepContext, StepFailed
+from tests.scripted import ScriptedFrontEnd
+
+SETTINGS = config.load(Path(__file__).parents[1] / "sample-configs" / "production.example.toml")
+SECRET = "s3cr3t-token-value"
+
+
+class Say(Step):
+    phase: ClassVar[Phase] = Phase.PREPARE
+    summary = "says something"
+
+    def __init__(self, step_id: str, *, phase: Phase = Phase.PREPARE, done: bool = False,
+                 fail: str = "", unknown: bool = False, verify_ok: bool = True) -> None:
+        self.id = step_id  # type: ignore[misc]
+        self.title = step_id.title()  # type: ignore[misc]
+        self.phase = phase  # type: ignore[misc]
+        self.done, self.fail, self.unknown, self.verify_ok = done, fail, unknown, verify_ok
+        self.ran = False
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        return [Note(f"{self.id} uses {SECRET}")]
+
+    async def check(self, ctx: StepContext) -> Check:
+        return Check(self.done, "was done before")
+
+    async def run(self, ctx: StepContext) -> None:
+        self.ran = True
+        ctx.info(f"{self.id} running with {SECRET}")
+        ctx.note("said", f"{self.id} said hello")
+        if self.fail:
+            raise StepFailed(self.fail)
+        if self.unknown:
+            raise OutcomeUnknown("the connection dropped mid-way")
+
+    async def verify(self, ctx: StepContext) -> Check:
+        return Check(self.verify_ok, "looks right" if self.verify_ok else "nothing there")
+
+
+async def run_steps(tmp_path: Path, steps: list[Step], front: ScriptedFrontEnd) -> Outcome:
+    journal = Journal(tmp_path / "run.jsonl")
+    executor = Executor(steps, settings=SETTINGS, remote=Remote(SETTINGS.host),
+                        api_factory=_no_api, curl=lambda *a, **k: "curl",
+                        journal=journal, front=front, redactor=Redactor([SECRET]))
+    try:
+        return await executor.run()
+    finally:
+        journal.close()
+
+
+async def _no_api(fresh: bool) -> None:
+    raise AssertionError("these steps never call the API")
+
+
+def records(tmp_path: Path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+
+
+async def test_steps_run_in_order_after_confirmation(tmp_path: Path) -> None:
+    steps = [Say("a"), Say("b"), Say("c", phase=Phase.CUTOVER)]
+    front = ScriptedFrontEnd()
+    outcome = await run_steps(tmp_path, steps, front)
+    assert outcome is Outcome.DONE and outcome.exit_code == 0
+    assert front.asked == ["a", "b", "c"]
+    assert all(s.ran for s in steps)
+    events = [r["event"] for r in records(tmp_path)]
+    assert events[0] == "run-start" and events[-1] == "run-end"
+    assert events.index("cutover-start") < events.index("cutover-end")
+    assert replay(tmp_path / "run.jsonl").downtime_s is not None
+
+
+async def test_a_step_already_done_is_not_asked_or_run(tmp_path: Path) -> None:
+    steps = [Say("a", done=True), Say("b")]
+    front = ScriptedFrontEnd()
+    await run_steps(tmp_path, steps, front)
+    assert front.asked == ["b"]
+    assert not steps[0].ran
+    assert front.final_state("a") == "done"
+
+
+async def test_failure_stops_the_run_with_exit_1(tmp_path: Path) -> None:
+    steps = [Say("a", fail="disk full on /usr/local"), Say("b")]
+    front = ScriptedFrontEnd()
+    outcome = await run_steps(tmp_path, steps, front)
+    assert outcome is Outcome.FAILED and outcome.exit_code == 1
+    assert not steps[1].ran
+    assert front.final_state("a") == "failed"
+    assert "disk full" in front.text()
+
+
+async def test_verify_failing_fails_the_step(tmp_path: Path) -> None:
+    front = ScriptedFrontEnd()
+    outcome = await run_steps(tmp_path, [Say("a", verify_ok=False)], front)
+    assert outcome is Outcome.FAILED
+    assert "nothing there" in front.states[-1][2]
+
+
+async def test_unknown_outcome_leaves_the_step_in_doubt(tmp_path: Path) -> None:
+    front = ScriptedFrontEnd()
+    outcome = await run_steps(tmp_path, [Say("a", unknown=True)], front)
+    assert outcome is Outcome.FAILED
+    assert front.final_state("a") == "in-doubt"
+    assert replay(tmp_path / "run.jsonl").state("a") is StepState.IN_DOUBT
+
+
+async def test_skip_records_the_reason_and_stop_exits_3(tmp_path: Path) -> None:
+    steps = [Say("a"), Say("b"), Say("c")]
+    front = ScriptedFrontEnd({"a": Decision(Answer.SKIP, "done by hand"),
+                              "b": Decision(Answer.STOP)})
+    outcome = await run_steps(tmp_path, steps, front)
+    assert outcome is Outcome.STOPPED and outcome.exit_code == 3
+    assert not any(s.ran for s in steps)
+    history = replay(tmp_path / "run.jsonl")
+    assert history.state("a") is StepState.SKIPPED
+    assert history.steps["a"].skip_reason == "done by hand"
+    assert history.finished and history.outcome == "stopped"
+
+
+async def test_cutover_refuses_while_a_prepare_step_is_unfinished(tmp_path: Path) -> None:
+    steps = [Say("a"), Say("cut", phase=Phase.CUTOVER)]
+    executor_front = ScriptedFrontEnd()
+    journal = Journal(tmp_path / "run.jsonl")
+    executor = Executor(steps, settings=SETTINGS, remote=Remote(SETTINGS.host),
+                        api_factory=_no_api, curl=lambda *a, **k: "curl", journal=journal,
+                        front=executor_front, redactor=Redactor())
+    # Run only the cutover step, as a resume that lost its prepare state would.
+    outcome = await executor._one(steps[1])
+    journal.close()
+    assert outcome is Outcome.FAILED
+    assert not steps[1].ran
+    assert "prepare steps are not done" in executor_front.states[-1][2]
+
+
+async def test_secrets_never_reach_the_journal_or_the_front_end(tmp_path: Path) -> None:
+    front = ScriptedFrontEnd()
+    await run_steps(tmp_path, [Say("a")], front)
+    journal_text = (tmp_path / "run.jsonl").read_text()
+    assert SECRET not in journal_text
+    assert SECRET not in front.text()
+    assert all(SECRET not in a.render() for a in front.plans["a"])
+    assert "a running with" in front.text()
+
+
+async def test_cancelling_a_run_journals_it_as_stopped(tmp_path: Path) -> None:
+    class Slow(Say):
+        async def run(self, ctx: StepContext) -> None:
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(run_steps(tmp_path, [Slow("slow")], ScriptedFrontEnd()))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    history = replay(tmp_path / "run.jsonl")
+    assert history.outcome == "stopped"
+    assert history.state("slow") is StepState.IN_DOUBT
