@@ -14,7 +14,9 @@ Layout::
 
 Node life cycles are not driven by a clock thread: they are worked out from
 timestamps whenever the state is read, so a node keeps "booting" even while no
-stream manager is running, exactly as a real cloud instance would.
+stream manager is running, exactly as a real cloud instance would. Durations
+scale with RUNBOOK_REHEARSAL_PACE as seen by the process that launched or
+terminated the node (recorded on the instance).
 """
 
 from __future__ import annotations
@@ -59,6 +61,10 @@ class Instance(TypedDict):
     capacity: int
     created: float
     terminated_at: float | None
+    # The pace of the process that caused the current phase (launch, then
+    # termination). Stored so every reader sees the same life cycle whatever
+    # its own environment says.
+    pace: float
 
 
 class Database(TypedDict):
@@ -105,7 +111,7 @@ def now_ms(now: float | None = None) -> int:
 def instance_state(instance: Instance, now: float | None = None) -> str | None:
     """pending, running, inservice or terminating; None once the instance is gone."""
     now = time.time() if now is None else now
-    p = pace()
+    p = float(instance.get("pace", pace()))
     ended = instance.get("terminated_at")
     if ended is not None:
         return "terminating" if now < ended + TERMINATING_S * p else None
@@ -122,6 +128,7 @@ def terminate(instance: Instance, now: float) -> bool:
     if instance.get("terminated_at") is not None:
         return False
     instance["terminated_at"] = now
+    instance["pace"] = pace()
     return True
 
 
@@ -413,6 +420,7 @@ def launch_node(
         "capacity": role_capacity(db["launchconfigs"].get(group["launchConfig"]), role),
         "created": created,
         "terminated_at": None,
+        "pace": pace(),
     }
     state.instances.append(instance)
     db["nodes"].setdefault(group["name"], []).append(instance["identifier"])
@@ -444,7 +452,8 @@ def sweep_unknown(state: State, db: Database, prefix: str, now: float) -> list[s
 # --- for the rehearsal host --------------------------------------------------------
 
 
-def _seed_launch_config() -> dict[str, Any]:
+def rehearsal_launch_config() -> dict[str, Any]:
+    """The live cluster's launch config (the API's inner ``launchconfig`` object)."""
     return {
         "name": SEED_LAUNCH_CONFIG,
         "description": "Origins and edges for the rehearsal cluster",
@@ -461,7 +470,8 @@ def _seed_launch_config() -> dict[str, Any]:
     }
 
 
-def _seed_scale_policy() -> dict[str, Any]:
+def rehearsal_scale_policy() -> dict[str, Any]:
+    """The live cluster's scale policy (the API's inner ``policy`` object)."""
     return {
         "name": SEED_SCALE_POLICY,
         "description": "One to two origins, one to ten edges",
@@ -493,8 +503,8 @@ def seed_live_database(sandbox: Path, db_host: str, db_port: int, instance_prefi
         db = state.database(db_host, db_port)
         if SEED_LAUNCH_CONFIG in db["launchconfigs"]:
             return
-        db["launchconfigs"][SEED_LAUNCH_CONFIG] = _seed_launch_config()
-        db["scalepolicies"][SEED_SCALE_POLICY] = _seed_scale_policy()
+        db["launchconfigs"][SEED_LAUNCH_CONFIG] = rehearsal_launch_config()
+        db["scalepolicies"][SEED_SCALE_POLICY] = rehearsal_scale_policy()
         long_ago = now - 86400.0
         group = new_nodegroup(
             db, SEED_REGIONS, SEED_LAUNCH_CONFIG, SEED_SCALE_POLICY, long_ago, state="active"
