@@ -71,6 +71,25 @@ class Status(StrEnum):
     REMOVED = "removed"
     OVERRIDDEN = "overridden"
 
+    @property
+    def meaning(self) -> str:
+        """One line that says what the status means, for every front end to share."""
+        return _MEANING[self]
+
+
+_MEANING = {
+    Status.UNCHANGED: "same value in the live file and the new template",
+    Status.CARRIED: "both files set it differently; the live value is kept",
+    Status.UNCOMMENTED: "commented out in the new template but set in the live file; "
+    "the line is uncommented with the live value",
+    Status.NEEDS_VALUE: "only the new template has it, as a placeholder or blank; "
+    "someone has to give it a value",
+    Status.NEW_DEFAULT: "only the new template has it, with a default that goes in "
+    "unless someone changes it",
+    Status.REMOVED: "only the live file has it; left out unless someone keeps it",
+    Status.OVERRIDDEN: "set by the runbook itself or by --set",
+}
+
 
 class Choice(StrEnum):
     """An explicit decision on one key; the same words are used in the decisions file."""

@@ -1,0 +1,457 @@
+"""The decisions file: what was decided about each properties key, kept in TOML.
+
+It is written days before the window (``runbook diff`` or the editor) and read by the
+runbook's ``properties`` step during it. It records the sha256 of both inputs and, per
+key, the action plus a fingerprint of the live value it was decided against, so the step
+can tell which decisions still hold if the live file changed in the meantime.
+
+Secret values are never written here. A secret the operator set by hand is stored as
+``value_env = "NAME"``: the step reads it from that environment variable. (Refusing
+outright would leave no headless way to set a secret; a fingerprint alone could not be
+turned back into the value.) A plain ``value`` on a secret key is refused on load, so a
+hand-edited file cannot smuggle one in either.
+
+The document is edited in place with tomlkit, so an operator's comments survive rewrites.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import ParseError
+from tomlkit.items import Table
+from tomlkit.toml_document import TOMLDocument
+
+from runbook.properties import Choice, DecisionError, KeyReview, Review, Status
+from runbook.redact import fingerprint, is_secret_key
+
+__all__ = ["ApplyResult", "Decisions", "DecisionsError", "Entry", "atomic_write"]
+
+HEADER = "written by runbook; edit freely, comments are kept"
+_FIELDS = ("action", "value", "value_env", "old_fingerprint")
+_ACTIONS = ", ".join(c.value for c in Choice)
+
+
+class DecisionsError(ValueError):
+    """A decisions file that cannot be used. ``str()`` is one line: file, line, key, remedy."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One key's record in the file. ``action`` None: a hint table nobody has filled in."""
+
+    key: str
+    action: Choice | None
+    value: str | None
+    value_env: str | None
+    old_fingerprint: str | None
+
+
+@dataclass
+class ApplyResult:
+    """What :meth:`Decisions.apply` did, so a front end can say it plainly."""
+
+    applied: list[str] = field(default_factory=list)
+    # The live value changed since the decision: decide again.
+    reopened: list[str] = field(default_factory=list)
+    # The decision no longer fits the key (e.g. keep on a key that is no longer removed).
+    rejected: dict[str, str] = field(default_factory=dict)
+    # Set by the runbook or --set: that value wins over any recorded decision.
+    skipped: list[str] = field(default_factory=list)
+    # Recorded keys that neither file has any more.
+    stale: list[str] = field(default_factory=list)
+    # key -> environment variable that should hold its (secret) value but is not set.
+    missing_env: dict[str, str] = field(default_factory=dict)
+    old_changed: bool = False
+    new_changed: bool = False
+
+
+def env_name_for(key: str) -> str:
+    """The environment variable a secret key's value is read from, unless the file says."""
+    return "RUNBOOK_" + re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_").upper()
+
+
+class Decisions:
+    """A decisions document plus a validated view of its entries."""
+
+    def __init__(self, document: TOMLDocument | None = None, *, name: str = "decisions") -> None:
+        self.name = name
+        self._doc = document if document is not None else _new_document()
+        self._entries, self._inputs = _validate(self._doc, name)
+        #: (key, environment variable) for every secret the last record() stored by name.
+        self.env_needed: list[tuple[str, str]] = []
+
+    # -- reading -----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: Path | str) -> Decisions:
+        label = str(path)
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            raise DecisionsError(f"{label}: no such file; check the path") from None
+        except IsADirectoryError:
+            raise DecisionsError(f"{label}: is a directory, not a decisions file") from None
+        except OSError as exc:
+            raise DecisionsError(f"{label}: cannot be read ({exc.strerror})") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise DecisionsError(
+                f"{label}: line {line}: not UTF-8 text (TOML must be UTF-8); save it as UTF-8"
+            ) from None
+        return cls.loads(text, name=label)
+
+    @classmethod
+    def loads(cls, text: str, *, name: str = "decisions") -> Decisions:
+        try:
+            document = tomlkit.parse(text)
+        except ParseError as exc:
+            # tomlkit's message ends with its own "at line L col C"; we say the line first.
+            reason = re.sub(r"\s+at line \d+ col \d+$", "", str(exc))
+            raise DecisionsError(f"{name}: line {exc.line}: not valid TOML ({reason})") from None
+        return cls(document, name=name)
+
+    @property
+    def entries(self) -> dict[str, Entry]:
+        return dict(self._entries)
+
+    @property
+    def old_sha256(self) -> str | None:
+        return self._inputs.get("old_sha256")
+
+    @property
+    def new_sha256(self) -> str | None:
+        return self._inputs.get("new_sha256")
+
+    def dumps(self) -> str:
+        return tomlkit.dumps(self._doc)
+
+    def save(self, path: Path | str) -> None:
+        """Write atomically: a crash leaves the previous file or the new one, never half."""
+        atomic_write(path, self.dumps().encode("utf-8"))
+
+    # -- applying ----------------------------------------------------------------------
+
+    def apply(self, review: Review, env: Mapping[str, str] | None = None) -> ApplyResult:
+        """Replay the recorded decisions onto a fresh review.
+
+        When the live file still has the recorded sha256, every decision applies as is.
+        When it changed, a key whose live value no longer matches the recorded fingerprint
+        (including a key that appeared or vanished) is reopened instead: its default stays
+        in the merged file, but it counts as undecided until someone looks again.
+        """
+        environment = os.environ if env is None else env
+        result = ApplyResult(
+            old_changed=self.old_sha256 is not None and self.old_sha256 != review.old_sha256,
+            new_changed=self.new_sha256 is not None and self.new_sha256 != review.new_sha256,
+        )
+        result.stale = [key for key in self._entries if key not in review]
+        for kr in review:
+            key = kr.key
+            entry = self._entries.get(key)
+            if kr.status is Status.OVERRIDDEN:
+                if entry is not None and entry.action is not None:
+                    result.skipped.append(key)
+                continue
+            if result.old_changed:
+                recorded = entry.old_fingerprint if entry is not None else None
+                current = fingerprint(kr.old) if kr.old is not None else None
+                if recorded != current:
+                    review.reopen(key)
+                    result.reopened.append(key)
+                    continue
+            if entry is None or entry.action is None:
+                continue
+            value = entry.value
+            if entry.value_env is not None:
+                value = environment.get(entry.value_env)
+                if value is None:
+                    review.reopen(key)
+                    result.missing_env[key] = entry.value_env
+                    continue
+            try:
+                _apply_one(review, key, entry.action, value)
+            except DecisionError as exc:
+                review.reopen(key)
+                result.rejected[key] = str(exc)
+                continue
+            result.applied.append(key)
+        return result
+
+    # -- recording ---------------------------------------------------------------------
+
+    @classmethod
+    def from_review(
+        cls, review: Review, old_sha: str | None = None, new_sha: str | None = None
+    ) -> Decisions:
+        decisions = cls()
+        decisions.record(review, old_sha, new_sha)
+        return decisions
+
+    def record(
+        self, review: Review, old_sha: str | None = None, new_sha: str | None = None
+    ) -> list[tuple[str, str]]:
+        """Write the review's current decisions into this document, keeping its comments.
+
+        Every key gets a table, defaults included, so a later run can tell which live
+        values changed. Undecided keys get a commented hint instead of an action.
+        Returns (key, environment variable) for each secret stored by name.
+        """
+        doc = self._doc
+        inputs = doc.get("inputs")
+        if not isinstance(inputs, Table):
+            inputs = tomlkit.table()
+            doc["inputs"] = inputs
+        inputs["old_sha256"] = old_sha or review.old_sha256
+        inputs["new_sha256"] = new_sha or review.new_sha256
+        keys = doc.get("keys")
+        if not isinstance(keys, Table):
+            keys = tomlkit.table(is_super_table=True)
+            doc["keys"] = keys
+        self.env_needed = []
+        for kr in review:
+            if kr.status is Status.OVERRIDDEN:
+                continue  # the runbook or --set decides these every time
+            table = keys.get(kr.key)
+            fresh = not isinstance(table, Table)
+            if fresh:
+                table = tomlkit.table()
+            assert isinstance(table, Table)
+            choice = _recorded_choice(kr)
+            if fresh:
+                for line in _hint(kr, choice):
+                    table.add(tomlkit.comment(line))
+            if choice is None:
+                # An undecided (or reopened) key must not keep an old action: its
+                # fingerprint is refreshed below, so that action would apply unseen.
+                for name in ("action", "value", "value_env"):
+                    table.pop(name, None)
+            else:
+                table["action"] = choice.value
+                if choice is Choice.SET and kr.secret:
+                    previous = self._entries.get(kr.key)
+                    env = (previous.value_env if previous else None) or env_name_for(kr.key)
+                    table.pop("value", None)
+                    table["value_env"] = env
+                    self.env_needed.append((kr.key, env))
+                elif choice is Choice.SET:
+                    table.pop("value_env", None)
+                    table["value"] = kr.merged if kr.merged is not None else ""
+                else:
+                    table.pop("value", None)
+                    table.pop("value_env", None)
+            if kr.old is not None:
+                table["old_fingerprint"] = fingerprint(kr.old)
+            else:
+                table.pop("old_fingerprint", None)
+            if fresh:
+                keys[kr.key] = table
+        self._entries, self._inputs = _validate(doc, self.name)
+        return list(self.env_needed)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _new_document() -> TOMLDocument:
+    document = tomlkit.document()
+    document.add(tomlkit.comment(HEADER))
+    return document
+
+
+def _apply_one(review: Review, key: str, action: Choice, value: str | None) -> None:
+    if action is Choice.KEEP_OLD:
+        review.keep_old(key)
+    elif action is Choice.ACCEPT_NEW:
+        review.accept_new(key)
+    elif action is Choice.SET:
+        assert value is not None
+        review.set_value(key, value)
+    elif action is Choice.KEEP:
+        review.keep_removed(key)
+    else:
+        review.drop_removed(key)
+
+
+_DEFAULT_CHOICE = {
+    Status.UNCHANGED: Choice.KEEP_OLD,
+    Status.CARRIED: Choice.KEEP_OLD,
+    Status.UNCOMMENTED: Choice.KEEP_OLD,
+    Status.REMOVED: Choice.DROP,
+    Status.NEW_DEFAULT: Choice.ACCEPT_NEW,
+}
+
+
+def _recorded_choice(kr: KeyReview) -> Choice | None:
+    if not kr.decided or not kr.acknowledged:
+        return None  # nobody has decided or looked yet: leave a hint, not an action
+    return kr.choice or _DEFAULT_CHOICE.get(kr.status)
+
+
+def _hint(kr: KeyReview, choice: Choice | None) -> list[str]:
+    lines = [f"{kr.status}: {kr.status.meaning}"]
+    if choice is not None:
+        return lines
+    if kr.reopened:
+        lines.append("reopened: the live file changed since this key was decided")
+    if kr.status is Status.NEW_DEFAULT:
+        lines.append(f"template default: {kr.show(kr.new)!r}")
+        lines.append('to take it: action = "accept-new"; or action = "set" with a value')
+        return lines
+    lines.append('to decide: action = "set" and then')
+    if kr.secret:
+        lines.append(f'value_env = "{env_name_for(kr.key)}"  (secrets are never written here)')
+    else:
+        lines.append('value = "..."')
+    return lines
+
+
+_TOP_LEVEL = ("inputs", "keys")
+
+
+def _validate(doc: TOMLDocument, name: str) -> tuple[dict[str, Entry], dict[str, str]]:
+    data: dict[str, Any] = doc.unwrap()
+    text: str | None = None
+
+    def fail(problem: str, key: str | None = None, where: str | None = None) -> DecisionsError:
+        nonlocal text
+        if text is None:
+            text = doc.as_string()
+        line = _line_of(text, key, where)
+        at = f" line {line}:" if line else ""
+        subject = f" key {key!r}:" if key is not None else ""
+        return DecisionsError(f"{name}:{at}{subject} {problem}")
+
+    for top in data:
+        if top not in _TOP_LEVEL:
+            problem = f'unknown section "{top}"; only [inputs] and [keys."NAME"] belong here'
+            raise fail(problem, where=top)
+    inputs = data.get("inputs", {})
+    if not isinstance(inputs, dict):
+        raise fail("[inputs] must be a table", where="inputs")
+    for field_name, value in inputs.items():
+        if field_name not in ("old_sha256", "new_sha256") or not isinstance(value, str):
+            problem = f"[inputs] takes old_sha256 and new_sha256 as strings, not {field_name!r}"
+            raise fail(problem, where=field_name)
+    keys = data.get("keys", {})
+    if not isinstance(keys, dict):
+        raise fail('keys must be tables like [keys."config.dbHost"]', where="keys")
+    entries: dict[str, Entry] = {}
+    for key, table in keys.items():
+        if not isinstance(table, dict):
+            raise fail('must be a table like [keys."config.dbHost"] with an action', key)
+        for field_name, value in table.items():
+            if field_name not in _FIELDS:
+                raise fail(
+                    f"unknown field {field_name!r}; use {', '.join(_FIELDS)}", key, field_name
+                )
+            if not isinstance(value, str):
+                raise fail(f"{field_name} must be a quoted string", key, field_name)
+        action_text = table.get("action")
+        try:
+            action = Choice(action_text) if action_text is not None else None
+        except ValueError:
+            problem = f"unknown action {action_text!r}; use one of {_ACTIONS}"
+            raise fail(problem, key, "action") from None
+        value, value_env = table.get("value"), table.get("value_env")
+        if action is Choice.SET:
+            if (value is None) == (value_env is None):
+                raise fail('action "set" needs exactly one of value or value_env', key, "action")
+        elif value is not None or value_env is not None:
+            where = "value" if value is not None else "value_env"
+            raise fail('value and value_env only go with action = "set"', key, where)
+        if value is not None and is_secret_key(key):
+            raise fail(
+                "is a secret, so its value must not be written here; put it in an "
+                f'environment variable and write value_env = "{env_name_for(key)}"',
+                key,
+                "value",
+            )
+        entries[key] = Entry(key, action, value, value_env, table.get("old_fingerprint"))
+    return entries, dict(inputs)
+
+
+_TABLE_HEADER = re.compile(
+    r"""^\s*\[\s*keys\s*\.\s*(?P<name>"(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*\]"""
+)
+
+
+def _toml_key(token: str) -> str | None:
+    if token[0] not in "\"'":
+        return token
+    try:
+        return str(tomllib.loads(f"k = {token}")["k"])
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+def _line_of(text: str, key: str | None, where: str | None) -> int | None:
+    """Best-effort line of a key's table (or of one field in it) for error messages."""
+    lines = text.splitlines()
+    if key is None:
+        if where is None:
+            return None
+        pattern = re.compile(rf"^\s*\[?\s*{re.escape(where)}\b")
+        return next((n for n, line in enumerate(lines, 1) if pattern.match(line)), None)
+    field_rgx = re.compile(rf"^\s*{re.escape(where)}\s*=") if where else None
+    header: int | None = None
+    for number, line in enumerate(lines, 1):
+        if line.lstrip().startswith("["):
+            if header is not None:
+                break
+            match = _TABLE_HEADER.match(line)
+            if match and _toml_key(match["name"]) == key:
+                header = number
+                if field_rgx is None:
+                    return number
+        elif header is not None and field_rgx is not None and field_rgx.match(line):
+            return number
+    if header is None:
+        # Not written as [keys."NAME"] (an inline table, say): the first mention will do.
+        return next((n for n, line in enumerate(lines, 1) if key in line), None)
+    return header
+
+
+def atomic_write(path: Path | str, data: bytes) -> None:
+    """Replace ``path`` with ``data``: readers see the old file or the new one, never half.
+
+    A new file is created private (0600, from mkstemp) because a merged properties file
+    holds the database password and tokens; a file being replaced keeps its mode.
+    """
+    target = Path(path)
+    try:
+        mode: int | None = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    # Make the rename itself durable; some filesystems refuse fsync on a directory.
+    with contextlib.suppress(OSError):
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
