@@ -218,6 +218,19 @@ class RunContext:
     async def api(self, *, fresh: bool = False) -> Any:
         return await self._x.api_factory(fresh)
 
+    async def review(self, subject: Any, **options: Any) -> bool:
+        """Hand an interactive review (the properties diff editor) to the front end.
+
+        Front ends that cannot review (headless) simply do not implement
+        ``review``; the step then relies on the decisions file alone."""
+        review = getattr(self._x.front, "review", None)
+        if review is None:
+            return False
+        self._x.journal.write("review-start", step=self._step.id)
+        finished = bool(await review(self._step.id, subject, **options))
+        self._x.journal.write("review-end", step=self._step.id, finished=finished)
+        return finished
+
     # -- telling the operator ------------------------------------------------
 
     def info(self, text: str) -> None:

@@ -86,6 +86,10 @@ class Properties(Step):
     async def run(self, ctx: StepContext) -> None:
         result: Review = ctx.facts["properties_review"]
         ctx.info(render_review(result))
+        if result.undecided or result.unacknowledged:
+            # A front end with the diff editor lets the operator decide now; the
+            # review is edited in place and the decisions file is updated.
+            await ctx.review(result, decisions_path=ctx.settings.decisions)
         if result.undecided:
             where = ctx.settings.decisions or "a decisions file ([properties] decisions = ...)"
             raise StepFailed(
