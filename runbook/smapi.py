@@ -1,0 +1,358 @@
+"""Client for the Stream Manager 1.x admin REST API (versions 3.0, 3.1 and 4.0).
+
+The runbook talks to two stream managers in one window (the old install and
+the new one, often on different API versions), so the version is a property of
+the client and can be detected by probing. Every failure becomes one
+:class:`SMApiError` sentence an on-call engineer can act on, and the admin
+token never leaves this module in a message, a repr or an exception chain:
+it travels only as the ``accessToken`` query parameter of real requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shlex
+import socket
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from runbook.redact import MASK, Redactor
+
+DEFAULT_VERSIONS = ("4.0", "3.1", "3.0")
+# Shown in a plan's curl lines when no version has been chosen or detected yet.
+VERSION_PLACEHOLDER = "<api-version>"
+
+_ACCESS_TOKEN_IN_URL = re.compile(r"(accessToken=)[^&\s\"']+")
+_ENV_REFERENCE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+
+
+class _MaskAccessToken(logging.Filter):
+    """httpx logs every request URL at INFO, query string included; anyone who
+    turns on INFO logging would otherwise write the admin token to disk."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "accessToken=" in message:
+            record.msg = _ACCESS_TOKEN_IN_URL.sub(rf"\g<1>{MASK}", message)
+            record.args = ()
+        return True
+
+
+logging.getLogger("httpx").addFilter(_MaskAccessToken())
+
+
+class SMApiError(Exception):
+    """A Stream Manager API call failed; ``str()`` is one operator-facing sentence."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a connection failed, found in httpx's chain of wrapped errors."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused (nothing is listening on that port)"
+        if isinstance(current, socket.gaierror):
+            return "the host name could not be resolved"
+        stack.extend([current.__cause__, current.__context__])
+        stack.extend(getattr(current, "exceptions", ()))
+    return str(exc) or type(exc).__name__
+
+
+def _names(data: Any, what: str) -> list[str]:
+    """Names from a list answer; some builds list objects rather than names."""
+    if not isinstance(data, list):
+        raise SMApiError(f"The stream manager listed {what} in an unexpected shape.")
+    names = []
+    for item in data:
+        if isinstance(item, str):
+            names.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("name"), str):
+            names.append(item["name"])
+        else:
+            raise SMApiError(f"The stream manager listed {what} in an unexpected shape.")
+    return names
+
+
+def _unwrap(data: Any, key: str, what: str) -> dict[str, Any]:
+    """The inner object of a launch config or scale policy answer: the docs wrap
+    it in ``{key: {...}}``, Red5's own scripts read it bare, so accept both."""
+    if isinstance(data, dict) and isinstance(data.get(key), dict):
+        return data[key]
+    if isinstance(data, dict) and "name" in data:
+        return data
+    raise SMApiError(f"The stream manager answered with a {what} in an unexpected shape.")
+
+
+class StreamManagerAPI:
+    """One stream manager's admin API at ``base_url`` (scheme, host and port)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        version: str | None = None,
+        *,
+        timeout: float = 10.0,
+        token_hint: str = "$SM_API_TOKEN",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.version = version
+        self.timeout = timeout
+        self.token_hint = token_hint
+        self._token = token
+        self._redact = Redactor([token])
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, timeout=httpx.Timeout(timeout), transport=transport
+        )
+
+    def __repr__(self) -> str:
+        return f"StreamManagerAPI({self._shown_base!r}, version={self.version!r})"
+
+    @property
+    def _shown_base(self) -> str:
+        return self._redact(_without_query(self.base_url))
+
+    async def __aenter__(self) -> StreamManagerAPI:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # --- plumbing -------------------------------------------------------------
+
+    def _api_path(self, rel: str, version: str | None = None) -> str:
+        return f"/streammanager/api/{version or self.version}/{rel.lstrip('/')}"
+
+    async def _send(self, method: str, path: str, body: Any = None) -> httpx.Response:
+        # Errors are built inside the except clauses but raised after them, so
+        # the new exception has no __context__: httpx's exceptions carry the
+        # request, whose URL carries the token.
+        failure: SMApiError
+        where = f"{method} {path}"
+        try:
+            return await self._client.request(
+                method, path, params={"accessToken": self._token}, json=body
+            )
+        except httpx.ConnectTimeout:
+            failure = SMApiError(
+                f"Could not connect to the stream manager at {self._shown_base} within "
+                f"{self.timeout:g} s ({where})."
+            )
+        except httpx.TimeoutException:
+            failure = SMApiError(
+                f"The stream manager at {self._shown_base} gave no answer within "
+                f"{self.timeout:g} s to {where}."
+            )
+        except httpx.ConnectError as exc:
+            failure = SMApiError(
+                f"Could not connect to the stream manager at {self._shown_base}: "
+                f"{self._redact(_reason(exc))}."
+            )
+        except httpx.HTTPError as exc:
+            failure = SMApiError(
+                f"The exchange with the stream manager at {self._shown_base} failed during "
+                f"{where}: {self._redact(_reason(exc))}."
+            )
+        raise failure
+
+    def _error_message(self, response: httpx.Response) -> str:
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("errorMessage"):
+            text = str(data["errorMessage"])
+        else:
+            text = response.text.strip()[:200]
+        return self._redact(text)
+
+    def _check(self, response: httpx.Response, method: str, path: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        detail = self._error_message(response)
+        said = f": {detail}" if detail else ""
+        if status == 401:
+            message = (
+                f"The stream manager at {self._shown_base} refused the API token "
+                f"(HTTP 401{said}). "
+                f"Check that {self.token_hint} holds the value of rest.administratorToken "
+                "in that install's red5-web.properties."
+            )
+        elif status == 404:
+            message = f"Not found (HTTP 404): {method} {path}{said}"
+        elif status < 500:
+            message = f"The stream manager rejected {method} {path} (HTTP {status}){said}"
+        elif status == 503:
+            message = (
+                f"The stream manager at {self._shown_base} is unavailable (HTTP 503) for "
+                f"{method} {path}{said}"
+            )
+        else:
+            message = (
+                f"The stream manager answered {method} {path} with an error (HTTP {status}){said}"
+            )
+        raise SMApiError(message, status)
+
+    async def _ensure_version(self) -> str:
+        if self.version is None:
+            await self.detect_version()
+        assert self.version is not None
+        return self.version
+
+    async def _call(self, method: str, rel: str, body: Any = None, *, text: bool = False) -> Any:
+        await self._ensure_version()
+        path = self._api_path(rel)
+        response = await self._send(method, path, body)
+        self._check(response, method, path)
+        if text:
+            return response.text.strip()
+        try:
+            return response.json()
+        except ValueError:
+            pass  # raised below, outside the handler, so no chained context
+        raise SMApiError(
+            f"The stream manager answered {method} {path} with something that is not JSON.",
+            response.status_code,
+        )
+
+    # --- the API --------------------------------------------------------------
+
+    async def detect_version(self, candidates: tuple[str, ...] = DEFAULT_VERSIONS) -> str:
+        """Find which API version this stream manager serves.
+
+        Only the matching version has a servlet, so the others answer 404; the
+        first answer that is not 404 settles it (a 401 still proves the
+        version, but the token is wrong, which the operator must hear about)."""
+        for version in candidates:
+            path = self._api_path("admin/debug/cloudcontroller", version)
+            response = await self._send("GET", path)
+            if response.status_code == 404:
+                continue
+            self._check(response, "GET", path)
+            self.version = version
+            return version
+        raise SMApiError(
+            f"No Stream Manager API answered at {self._shown_base} (tried versions "
+            f"{', '.join(candidates)}); is the streammanager webapp deployed there?",
+            404,
+        )
+
+    async def cloud_controller(self) -> str:
+        return await self._call("GET", "admin/debug/cloudcontroller", text=True)
+
+    async def list_nodegroups(self) -> list[dict[str, Any]]:
+        return await self._call("GET", "admin/nodegroup")
+
+    async def get_nodegroup(self, name: str) -> dict[str, Any] | None:
+        try:
+            return await self._call("GET", f"admin/nodegroup/{quote(name, safe='')}")
+        except SMApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    async def create_nodegroup(
+        self, regions: list[str], launch_config: str, scale_policy: str
+    ) -> dict[str, Any]:
+        body = {
+            "regions": list(regions),
+            "launchConfig": launch_config,
+            "scalePolicy": scale_policy,
+        }
+        return await self._call("POST", "admin/nodegroup", body)
+
+    async def delete_nodegroup(self, name: str) -> dict[str, Any]:
+        return await self._call("DELETE", f"admin/nodegroup/{quote(name, safe='')}")
+
+    async def launch_origin(self, group: str) -> dict[str, Any]:
+        return await self._call("POST", f"admin/nodegroup/{quote(group, safe='')}/node/origin")
+
+    async def list_nodes(self, group: str) -> list[dict[str, Any]]:
+        return await self._call("GET", f"admin/nodegroup/{quote(group, safe='')}/node")
+
+    async def list_launchconfigs(self) -> list[str]:
+        return _names(
+            await self._call("GET", "admin/configurations/launchconfig"), "launch configurations"
+        )
+
+    async def get_launchconfig(self, name: str) -> dict[str, Any]:
+        data = await self._call("GET", f"admin/configurations/launchconfig/{quote(name, safe='')}")
+        return _unwrap(data, "launchconfig", "launch configuration")
+
+    async def create_launchconfig(self, config: dict[str, Any]) -> dict[str, Any]:
+        inner = _unwrap(config, "launchconfig", "launch configuration")
+        data = await self._call(
+            "POST", "admin/configurations/launchconfig", {"launchconfig": inner}
+        )
+        return _unwrap(data, "launchconfig", "launch configuration")
+
+    async def list_scalepolicies(self) -> list[str]:
+        return _names(await self._call("GET", "admin/configurations/scalepolicy"), "scale policies")
+
+    async def get_scalepolicy(self, name: str) -> dict[str, Any]:
+        data = await self._call("GET", f"admin/configurations/scalepolicy/{quote(name, safe='')}")
+        return _unwrap(data, "policy", "scale policy")
+
+    async def create_scalepolicy(self, policy: dict[str, Any]) -> dict[str, Any]:
+        inner = _unwrap(policy, "policy", "scale policy")
+        data = await self._call("POST", "admin/configurations/scalepolicy", {"policy": inner})
+        return _unwrap(data, "policy", "scale policy")
+
+    # --- for plans --------------------------------------------------------------
+
+    def curl(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
+        """A curl line an operator can copy to make the same call by hand.
+
+        ``path`` is relative to the versioned API root (``admin/nodegroup``) or
+        a full ``/streammanager/...`` path. The token appears only as
+        ``token_hint``; when that is an environment variable reference it is
+        left outside single quotes so the shell expands it.
+        """
+        if path.startswith("/streammanager/"):
+            full = path
+        else:
+            full = self._api_path(path, self.version or VERSION_PLACEHOLDER)
+        url = shlex.quote(f"{_without_query(self.base_url)}{full}?accessToken=")
+        hint = self.token_hint
+        url += f'"{hint}"' if _ENV_REFERENCE.fullmatch(hint) else shlex.quote(hint)
+        parts = ["curl", "-sS", "-X", method.upper(), url]
+        if body is not None:
+            parts += [
+                "-H",
+                shlex.quote("Content-Type: application/json"),
+                "-d",
+                shlex.quote(json.dumps(body, separators=(",", ":"))),
+            ]
+        return self._redact(" ".join(parts))

@@ -1,0 +1,268 @@
+"""The Stream Manager API client against the rehearsal's stand-in stream
+manager over loopback HTTP, plus the transport failures only a real socket
+can produce (a silent server, a closed port)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import time
+import traceback
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from runbook.rehearsal import cloud
+from runbook.smapi import SMApiError, StreamManagerAPI, _names
+from tests.test_fake_service import (
+    PREFIX,
+    TOKEN,
+    Install,
+    StartService,
+    database,  # noqa: F401  (fixture)
+    free_port,
+    make_install,
+    start_service,  # noqa: F401  (fixture)
+    started,
+)
+
+
+def assert_token_hidden(error: BaseException, *tokens: str) -> None:
+    """The token must not appear in anything an error can print or carry."""
+    shown = [str(error), repr(error), "".join(traceback.format_exception(error))]
+    for token in tokens:
+        assert all(token not in text for text in shown), shown
+    assert error.__cause__ is None and error.__context__ is None
+
+
+@pytest.fixture
+async def live(tmp_path: Path, database: int, start_service: StartService) -> Install:  # noqa: F811
+    """The old install: API 3.1 on the seeded live database."""
+    cloud.seed_live_database(tmp_path, "127.0.0.1", database, PREFIX)
+    install = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
+    await started(start_service, install)
+    return install
+
+
+@pytest.fixture
+async def new_db() -> AsyncIterator[int]:
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.fixture
+async def fresh(tmp_path: Path, new_db: int, start_service: StartService) -> Install:  # noqa: F811
+    """The new install: API 4.0 on an empty database."""
+    # Its own prefix: this test's new stream manager runs beside the old one,
+    # so it must not sweep the old cluster (test_fake_service covers the sweep).
+    install = make_install(tmp_path, name="red5pro-server-14.2.0", db_port=new_db, prefix="rhnew")
+    await started(start_service, install)
+    return install
+
+
+async def test_detects_each_install_api_version(live: Install, fresh: Install) -> None:
+    async with StreamManagerAPI(live.base_url, TOKEN) as old:
+        assert await old.detect_version() == "3.1"
+        assert old.version == "3.1"
+    async with StreamManagerAPI(fresh.base_url, TOKEN) as new:
+        # A call made before any detection finds the version on its own.
+        assert await new.cloud_controller() == "Amazon Web Services"
+        assert new.version == "4.0"
+    async with StreamManagerAPI(fresh.base_url, TOKEN) as new:
+        with pytest.raises(SMApiError) as caught:
+            await new.detect_version(("3.1", "3.0"))
+    assert "tried versions 3.1, 3.0" in str(caught.value)
+
+
+async def test_recreates_the_live_cluster_on_the_new_stream_manager(
+    live: Install, fresh: Install
+) -> None:
+    old = StreamManagerAPI(live.base_url, TOKEN, "3.1")
+    new = StreamManagerAPI(fresh.base_url, TOKEN, "4.0")
+    async with old, new:
+        groups = await old.list_nodegroups()
+        assert len(groups) == 1
+        group = groups[0]
+        assert await old.get_nodegroup(group["name"]) == group
+        assert len(await old.list_nodes(group["name"])) == 2
+        assert await old.list_launchconfigs() == ["rehearsal-lc"]
+        assert await old.list_scalepolicies() == ["rehearsal-sp"]
+        lc = await old.get_launchconfig("rehearsal-lc")
+        sp = await old.get_scalepolicy("rehearsal-sp")
+        assert lc == cloud.rehearsal_launch_config()
+        assert sp == cloud.rehearsal_scale_policy()
+
+        assert await new.list_nodegroups() == []
+        # One given wrapped, one bare: both are accepted and both come back bare.
+        assert await new.create_launchconfig({"launchconfig": lc}) == lc
+        assert await new.create_scalepolicy(sp) == sp
+        assert await new.get_launchconfig("rehearsal-lc") == lc
+        created = await new.create_nodegroup(group["regions"], "rehearsal-lc", "rehearsal-sp")
+        assert created["name"].startswith("group-") and created["regions"] == group["regions"]
+        origin = await new.launch_origin(created["name"])
+        assert origin["role"] == "origin" and origin["group"] == created["name"]
+        nodes = await new.list_nodes(created["name"])
+        assert [n["identifier"] for n in nodes] == [origin["identifier"]]
+
+        deleted = await old.delete_nodegroup(group["name"])
+        assert deleted["name"] == group["name"]
+        deadline = time.monotonic() + 5
+        while await old.get_nodegroup(group["name"]) is not None:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        assert await old.list_nodegroups() == []
+
+
+async def test_launchconfig_answers_without_the_wrapper_are_accepted() -> None:
+    # The stand-in always wraps; Red5's own scripts read bare objects, which
+    # only a canned transport can produce here.
+    bare = {"name": "lc-1", "targets": {"target": []}}
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(201 if request.method == "POST" else 200, json=bare)
+
+    api = StreamManagerAPI(
+        "http://sm.test", "tok-123456", "4.0", transport=httpx.MockTransport(handler)
+    )
+    async with api:
+        assert await api.get_launchconfig("lc-1") == bare
+        assert await api.create_launchconfig(bare) == bare
+    assert seen[0].url.path == "/streammanager/api/4.0/admin/configurations/launchconfig/lc-1"
+    assert seen[0].url.params["accessToken"] == "tok-123456"
+    assert json.loads(seen[1].content) == {"launchconfig": bare}
+
+
+async def test_refused_token_says_what_to_check(live: Install) -> None:
+    async with StreamManagerAPI(live.base_url, "not-the-token") as api:
+        with pytest.raises(SMApiError) as caught:
+            await api.detect_version()
+    error = caught.value
+    assert error.status == 401
+    assert "rest.administratorToken" in str(error) and "$SM_API_TOKEN" in str(error)
+    assert_token_hidden(error, "not-the-token", TOKEN)
+
+
+async def test_missing_resource_names_the_path(live: Install) -> None:
+    async with StreamManagerAPI(live.base_url, TOKEN, "3.1") as api:
+        assert await api.get_nodegroup("group-missing") is None
+        with pytest.raises(SMApiError) as caught:
+            await api.get_launchconfig("no-such-lc")
+    error = caught.value
+    assert error.status == 404
+    assert "/streammanager/api/3.1/admin/configurations/launchconfig/no-such-lc" in str(error)
+    assert "does not exist" in str(error)
+    assert_token_hidden(error, TOKEN)
+
+
+async def test_rejected_request_carries_the_server_reason(fresh: Install) -> None:
+    async with StreamManagerAPI(fresh.base_url, TOKEN, "4.0") as api:
+        with pytest.raises(SMApiError) as caught:
+            await api.create_nodegroup(["us-east-1"], "never-created", "nor-this")
+    error = caught.value
+    assert error.status == 400
+    assert "HTTP 400" in str(error) and "'never-created' does not exist" in str(error)
+    assert_token_hidden(error, TOKEN)
+
+
+async def test_unavailable_stream_manager_is_a_503(
+    tmp_path: Path,
+    start_service: StartService,  # noqa: F811
+) -> None:
+    install = make_install(tmp_path, db_port=free_port())  # nothing listens there
+    await start_service(install).settled()
+    async with StreamManagerAPI(install.base_url, TOKEN) as api:
+        with pytest.raises(SMApiError) as caught:
+            await api.detect_version()
+    error = caught.value
+    assert error.status == 503
+    assert "unavailable" in str(error) and "cannot reach the database" in str(error)
+    assert_token_hidden(error, TOKEN)
+
+
+async def test_silent_server_times_out() -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with StreamManagerAPI(f"http://127.0.0.1:{port}", TOKEN, "4.0", timeout=0.3) as api:
+            began = time.monotonic()
+            with pytest.raises(SMApiError) as caught:
+                await api.list_nodegroups()
+            elapsed = time.monotonic() - began
+    finally:
+        server.close()
+    error = caught.value
+    assert error.status is None and elapsed < 2
+    assert "no answer within 0.3 s" in str(error) and "GET /streammanager/api/4.0" in str(error)
+    assert_token_hidden(error, TOKEN)
+
+
+async def test_closed_port_is_a_connection_error() -> None:
+    base = f"http://127.0.0.1:{free_port()}"
+    async with StreamManagerAPI(base, TOKEN) as api:
+        with pytest.raises(SMApiError) as caught:
+            await api.detect_version()
+    error = caught.value
+    assert str(error).startswith(f"Could not connect to the stream manager at {base}")
+    assert "connection refused" in str(error)
+    assert_token_hidden(error, TOKEN)
+
+
+def test_curl_line_is_copyable_and_keeps_the_token_out() -> None:
+    api = StreamManagerAPI("http://10.0.0.5:5080/", TOKEN, "4.0")
+    body = {"regions": ["us-east-1"], "launchConfig": "lc's", "scalePolicy": "sp"}
+    line = api.curl("POST", "admin/nodegroup", body)
+    assert TOKEN not in line
+    assert line.startswith("curl -sS -X POST 'http://10.0.0.5:5080/streammanager/api/4.0/")
+    # The shell the operator pastes into expands the hint and keeps the body whole.
+    words = subprocess.run(
+        ["bash", "-c", f"printf '%s\\n' {line}"],
+        env={"SM_API_TOKEN": "from-env"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert words[:5] == [
+        "curl", "-sS", "-X", "POST",
+        "http://10.0.0.5:5080/streammanager/api/4.0/admin/nodegroup?accessToken=from-env",
+    ]  # fmt: skip
+    assert words[5:7] == ["-H", "Content-Type: application/json"]
+    assert words[7] == "-d" and json.loads(words[8]) == body
+
+    plan_only = StreamManagerAPI("http://sm:5080", TOKEN, token_hint="<token>")
+    get = plan_only.curl("GET", "admin/nodegroup")
+    assert get == (
+        "curl -sS -X GET "
+        "'http://sm:5080/streammanager/api/<api-version>/admin/nodegroup?accessToken=''<token>'"
+    )
+    assert repr(plan_only) == "StreamManagerAPI('http://sm:5080', version=None)"
+
+
+async def test_httpx_request_log_has_the_token_masked(
+    fresh: Install, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="httpx")
+    async with StreamManagerAPI(fresh.base_url, TOKEN, "4.0") as api:
+        await api.list_nodegroups()
+    assert "accessToken=" in caplog.text
+    assert TOKEN not in caplog.text
+
+
+def test_listed_names_accept_objects_and_names() -> None:
+    assert _names(["a", {"name": "b", "type": "x"}], "scale policies") == ["a", "b"]
+    with pytest.raises(SMApiError, match="unexpected shape"):
+        _names({"policies": []}, "scale policies")
