@@ -1,0 +1,92 @@
+"""Red5 facts the steps rely on: versions, Java, the zip layout, the controller bean."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from steps import red5
+
+SHIPPED = (Path(__file__).parent / "data" / "applicationContext.xml.6.2.0.b406").read_text()
+AWS = "com.red5pro.services.cloud.aws.component.AWSInstanceController"
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "major", "java"),
+    [
+        ("red5pro-server-14.2.0.b1105-release.zip", "14.2.0.b1105", 14, 21),
+        ("red5pro-server-11.1.0.b835-release.zip", "11.1.0.b835", 11, 11),
+        ("red5pro-server-NOR-12.2.0.2.b953-release.zip", "12.2.0.2.b953", 12, 11),
+        ("red5pro-server-6.2.0.b406-release", "6.2.0.b406", 6, 8),
+    ],
+)
+def test_versions_and_the_java_they_need(name: str, version: str, major: int, java: int) -> None:
+    assert red5.distribution_version(name) == version
+    assert red5.major(version) == major
+    assert red5.required_java(major) == java
+
+
+def test_java_banner_parsing() -> None:
+    assert red5.java_major('openjdk version "21.0.5" 2024-10-15') == 21
+    assert red5.java_major('java version "1.8.0_292"') == 8
+    assert red5.java_major("bash: java: command not found") is None
+
+
+def test_installed_version_reads_the_marker_file() -> None:
+    listing = ["conf", "lib", "red5pro-server-6.2.0.b406-release", "LICENSE.KEY"]
+    assert red5.installed_version(listing) == "6.2.0.b406"
+    assert red5.installed_version(["conf", "red5pro-server-6.2.0.b406-release.zip"]) is None
+
+
+def test_top_folder_requires_exactly_one(tmp_path: Path) -> None:
+    good = tmp_path / "red5pro-server-14.2.0.b1105-release.zip"
+    with zipfile.ZipFile(good, "w") as archive:
+        archive.writestr("red5pro-server-14.2.0.b1105-release/conf/red5.properties", "x")
+        archive.writestr("red5pro-server-14.2.0.b1105-release/LICENSE.txt", "x")
+    assert red5.top_folder(good) == "red5pro-server-14.2.0.b1105-release"
+    flat = tmp_path / "flat.zip"
+    with zipfile.ZipFile(flat, "w") as archive:
+        archive.writestr("conf/red5.properties", "x")
+        archive.writestr("lib/red5.jar", "x")
+    with pytest.raises(ValueError, match="one red5pro-server"):
+        red5.top_folder(flat)
+
+
+def test_shipped_context_runs_the_dummy_controller() -> None:
+    assert red5.active_controller(SHIPPED) == red5.DUMMY_CONTROLLER
+
+
+def test_carrying_the_live_controller_activates_the_same_bean() -> None:
+    operator_edited = _activate(SHIPPED, AWS)
+    assert red5.active_controller(operator_edited) == AWS
+    merged = red5.carry_controller(operator_edited, SHIPPED)
+    assert red5.active_controller(merged) == AWS
+    # The dummy is kept, commented out, and nothing else in the file moved.
+    assert red5.DUMMY_CONTROLLER in merged
+    assert merged.count("<bean") == SHIPPED.count("<bean")
+    assert "${aws.accessKey}" in merged
+    # Carrying again changes nothing.
+    assert red5.carry_controller(operator_edited, merged) == merged
+
+
+def test_carrying_refuses_when_the_live_controller_is_unclear() -> None:
+    with pytest.raises(ValueError, match="no single active"):
+        red5.carry_controller("<beans></beans>", SHIPPED)
+    no_aws = SHIPPED.replace(AWS, "com.example.Other")
+    with pytest.raises(ValueError, match="no bean for"):
+        red5.carry_controller(_activate(SHIPPED, AWS), no_aws)
+
+
+def _activate(xml: str, cls: str) -> str:
+    """What an operator does by hand: comment out the dummy, uncomment a cloud bean."""
+    import re
+
+    dummy = re.search(r"<bean id=\"apiBridge\"\s+class=\"[^\"]*DummyCloudController\".*?</bean>",
+                      xml, re.DOTALL)
+    assert dummy is not None
+    xml = xml[: dummy.start()] + "<!-- " + dummy.group(0) + " -->" + xml[dummy.end():]
+    start = xml.index(f'<!-- <bean id="apiBridge" class="{cls}"')
+    end = xml.index("-->", start)
+    return xml[:start] + xml[start + 5: end] + xml[end + 3:]
