@@ -7,11 +7,10 @@ safe defaults, and writes the merged file when nothing is left undecided.
 
 from __future__ import annotations
 
-from runbook.properties_report import render_review
-
-from runbook.decisions import Decisions
+from runbook.decisions import Decisions, DecisionsError
 from runbook.model import Action, Check, EditFile, Phase, Shell
-from runbook.properties import Review, review
+from runbook.properties import PropertiesError, Review, review
+from runbook.properties_report import render_review
 from runbook.remote import quote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
@@ -60,8 +59,11 @@ class Properties(Step):
             raise StepFailed(f"{new_path} is not there; run unpack first")
         old_text = await read_remote(ctx, live_path)
         new_text = await read_remote(ctx, new_path)
-        result = review(old_text, new_text, old_name=live_path, new_name=new_path,
-                        overrides=overrides(ctx))
+        try:
+            result = review(old_text, new_text, old_name=live_path, new_name=new_path,
+                            overrides=overrides(ctx))
+        except PropertiesError as exc:
+            raise StepFailed(str(exc)) from None
         for key in result.keys:
             if key.secret:
                 for value in (key.old, key.new, key.merged):
@@ -69,8 +71,10 @@ class Properties(Step):
                         ctx.add_secret(value)
         decisions_path = ctx.settings.decisions
         if decisions_path is not None:
-            decisions = Decisions.load(decisions_path)
-            outcome = decisions.apply(result, old_text=old_text, new_text=new_text)
+            try:
+                outcome = Decisions.load(decisions_path).apply(result)
+            except DecisionsError as exc:
+                raise StepFailed(str(exc)) from None
             if outcome.reopened:
                 ctx.info("the live file changed since the review; these keys need a new "
                          f"decision: {', '.join(outcome.reopened)}")
