@@ -1,0 +1,294 @@
+"""``runbook diff --check`` / ``--json``: the properties review without the editor.
+
+Also the plain-text rendering the runbook's ``properties`` step prints. Secret values are
+masked (with a short fingerprint, so equal secrets can be matched) unless revealed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from runbook.decisions import ApplyResult, Decisions, DecisionsError, atomic_write
+from runbook.properties import (
+    KeyReview,
+    PropertiesError,
+    Review,
+    Status,
+    encode_properties,
+    read_properties,
+    review,
+)
+
+__all__ = ["diff_command", "parse_sets", "render_review", "review_to_json"]
+
+# The order an operator should read the groups in: what needs them first.
+_GROUP_ORDER = (
+    Status.NEEDS_VALUE,
+    Status.NEW_DEFAULT,
+    Status.REMOVED,
+    Status.UNCOMMENTED,
+    Status.OVERRIDDEN,
+    Status.CARRIED,
+    Status.UNCHANGED,
+)
+
+
+def parse_sets(sets: Iterable[str]) -> dict[str, str]:
+    """``--set KEY=VALUE`` arguments -> overrides. Raises ValueError with one line."""
+    values: dict[str, str] = {}
+    for item in sets:
+        key, equals, value = item.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ValueError(
+                f"--set {item!r}: write it as KEY=VALUE, e.g. --set config.dbPort=3306"
+            )
+        if key in values and values[key] != value:
+            raise ValueError(f"--set {key}: given twice with different values; keep one")
+        values[key] = value
+    return values
+
+
+def _text(value: str) -> str:
+    # Blank and whitespace-edged values would be invisible in plain text.
+    if value == "":
+        return "(blank)"
+    if value != value.strip() or not value.isprintable():
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _key_line(kr: KeyReview, reveal: bool) -> str:
+    def shown(value: str) -> str:
+        return _text(kr.show(value, reveal=reveal) or "")
+
+    if kr.merged is None:
+        head = f"{kr.key}  (left out of the merged file)"
+    else:
+        head = f"{kr.key} = {shown(kr.merged)}"
+        if kr.status is Status.REMOVED:
+            head += "  (kept, in the block at the end of the file)"
+    details: list[str] = []
+    if kr.old is not None and kr.old != kr.merged:
+        details.append(f"live: {shown(kr.old)}")
+    if kr.new is not None and kr.new != kr.merged:
+        details.append(f"template: {shown(kr.new)}")
+    if kr.new_commented is not None and kr.merged is not None:
+        details.append(f"template had it commented out as: {shown(kr.new_commented)}")
+    if kr.new_line is not None:
+        details.append(f"template line {kr.new_line}")
+    elif kr.old_line is not None:
+        details.append(f"live line {kr.old_line}")
+    flags: list[str] = []
+    if kr.reopened:
+        flags.append("REOPENED: the live value changed since it was decided")
+    elif not kr.decided:
+        flags.append("NEEDS A DECISION")
+    elif not kr.acknowledged:
+        flags.append("not acknowledged yet")
+    if kr.choice is not None:
+        flags.append(f"decided: {kr.choice}")
+    line = f"  {head}"
+    if details:
+        line += f"\n      {'; '.join(details)}"
+    if flags:
+        line += f"\n      [{'; '.join(flags)}]"
+    return line
+
+
+def _decisions_lines(result: ApplyResult) -> list[str]:
+    lines = ["Decisions file:"]
+    lines.append(f"  applied to {len(result.applied)} keys")
+    if result.old_changed:
+        lines.append("  the live file changed since the decisions were written")
+    if result.new_changed:
+        lines.append("  the new template changed since the decisions were written; look again")
+    if result.reopened:
+        lines.append(f"  reopened (live value changed): {', '.join(result.reopened)}")
+    for key, why in result.rejected.items():
+        lines.append(f"  not applied to {key}: {why}")
+    for key, env in result.missing_env.items():
+        lines.append(f"  {key}: environment variable {env} is not set, so its value is unknown")
+    if result.skipped:
+        lines.append(f"  ignored, the runbook or --set decides these: {', '.join(result.skipped)}")
+    if result.stale:
+        lines.append(f"  recorded but in neither file any more: {', '.join(result.stale)}")
+    return lines
+
+
+def render_review(review: Review, reveal: bool = False) -> str:
+    """The whole review as plain text, grouped by status, most urgent group first."""
+    summary = review.summary
+    counts = ", ".join(f"{summary[status]} {status}" for status in Status)
+    lines = [f"{len(review)} keys: {counts}."]
+    undecided = review.undecided
+    if undecided:
+        lines.append(f"{len(undecided)} still need a decision: {', '.join(undecided)}")
+    else:
+        lines.append("Nothing needs a decision; the merged file can be written.")
+    groups: dict[Status, list[KeyReview]] = {status: [] for status in Status}
+    for kr in review:
+        groups[kr.status].append(kr)
+    for status in _GROUP_ORDER:
+        members = groups[status]
+        if not members:
+            continue
+        lines.append("")
+        lines.append(f"{status} ({len(members)}): {status.meaning}.")
+        if status is Status.UNCHANGED:
+            # Listing dozens of identical keys hides the ones that matter; show only the
+            # few an explicit decision has moved away from the shared value.
+            moved = [kr for kr in members if kr.merged != kr.old or not kr.decided]
+            lines.extend(_key_line(kr, reveal) for kr in moved)
+            if len(moved) < len(members):
+                lines.append(f"  ({len(members) - len(moved)} not listed: nothing to decide)")
+            continue
+        lines.extend(_key_line(kr, reveal) for kr in members)
+    if review.duplicates:
+        lines.append("")
+        lines.append("Keys set more than once (Java uses the last line):")
+        for dup in review.duplicates:
+            where = ", ".join(str(n) for n in dup.lines)
+            lines.append(f"  {dup.key} in {dup.file}, lines {where}")
+    leftover = review.leftover_placeholders
+    if leftover:
+        lines.append("")
+        lines.append(
+            "Placeholders still in the merged file (the stream manager would use them as is):"
+        )
+        for key in leftover:
+            kr = review[key]
+            lines.append(f"  {key} = {_text(kr.show(kr.merged, reveal=reveal) or '')}")
+    if review.decision_result is not None:
+        lines.append("")
+        lines.extend(_decisions_lines(review.decision_result))
+    return "\n".join(lines) + "\n"
+
+
+def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
+    """The ``--json`` document; secrets masked unless revealed."""
+    result = review.decision_result
+    return {
+        "summary": {str(status): count for status, count in review.summary.items()},
+        "keys": [
+            {
+                "key": kr.key,
+                "status": str(kr.status),
+                "old": kr.show(kr.old, reveal=reveal),
+                "new": kr.show(kr.new, reveal=reveal),
+                "merged": kr.show(kr.merged, reveal=reveal),
+                "decided": kr.decided,
+                "acknowledged": kr.acknowledged,
+                "secret": kr.secret,
+                "section": kr.section,
+                "old_line": kr.old_line,
+                "new_line": kr.new_line,
+            }
+            for kr in review
+        ],
+        "undecided": review.undecided,
+        "duplicates": [
+            {"file": d.file, "key": d.key, "lines": list(d.lines)} for d in review.duplicates
+        ],
+        "leftover_placeholders": review.leftover_placeholders,
+        "decisions": None
+        if result is None
+        else {
+            "applied": result.applied,
+            "reopened": result.reopened,
+            "rejected": result.rejected,
+            "missing_env": result.missing_env,
+            "skipped": result.skipped,
+            "stale": result.stale,
+            "old_changed": result.old_changed,
+            "new_changed": result.new_changed,
+        },
+    }
+
+
+def diff_command(
+    old: Path,
+    new: Path,
+    *,
+    sets: list[str],
+    decisions: Path | None,
+    out: Path | None,
+    check: bool,
+    as_json: bool,
+    overrides: dict[str, str] | None = None,
+    stdout: TextIO = sys.stdout,
+    stderr: TextIO = sys.stderr,
+) -> int:
+    """``runbook diff OLD NEW`` in its --check and --json modes.
+
+    Exit 0: nothing needs a decision. 1: something does. 2: bad input (one line on
+    stderr). ``--set`` beats ``overrides`` for the same key: it is the later, more
+    specific instruction. When ``decisions`` names a file that does not exist yet, a
+    starter file with every key (and a hint on each undecided one) is written there.
+    """
+
+    def bad(message: str) -> int:
+        print(message, file=stderr)
+        return 2
+
+    if not check and not as_json:
+        return bad(
+            "runbook diff: the interactive editor is not available here; add --check or --json"
+        )
+    try:
+        values = {**(overrides or {}), **parse_sets(sets)}
+    except ValueError as exc:
+        return bad(str(exc))
+    try:
+        old_text = read_properties(old)
+        new_text = read_properties(new)
+        loaded = Decisions.load(decisions) if decisions is not None and decisions.exists() else None
+        result = review(
+            old_text,
+            new_text,
+            old_name=str(old),
+            new_name=str(new),
+            overrides=values,
+            decisions=loaded,
+        )
+    except (PropertiesError, DecisionsError) as exc:
+        return bad(str(exc))
+
+    if decisions is not None and loaded is None:
+        try:
+            Decisions.from_review(result).save(decisions)
+        except OSError as exc:
+            return bad(f"{decisions}: cannot write the decisions file ({exc.strerror or exc})")
+        print(
+            f"wrote {decisions}: every key with its default; fill in the undecided ones, then "
+            "run again",
+            file=stderr,
+        )
+
+    if as_json:
+        stdout.write(json.dumps(review_to_json(result), indent=2, ensure_ascii=False) + "\n")
+    else:
+        stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
+        stdout.write(render_review(result))
+        if "config.dbHost" in result and result["config.dbHost"].status is not Status.OVERRIDDEN:
+            stdout.write(
+                "\nNote: config.dbHost keeps the live value in this review. The runbook's "
+                "properties step points it at the new database; to preview that, add "
+                "--set config.dbHost=HOST.\n"
+            )
+
+    undecided = result.undecided
+    if out is not None:
+        if undecided:
+            print(f"not writing {out}: {len(undecided)} keys still need a decision", file=stderr)
+        else:
+            try:
+                atomic_write(out, encode_properties(result.merged_text()))
+            except OSError as exc:
+                return bad(f"{out}: cannot write the merged file ({exc.strerror or exc})")
+            print(f"wrote the merged file to {out}", file=stderr)
+    return 1 if undecided else 0
