@@ -219,9 +219,14 @@ async def execute(
     api = _Api(settings, token)
     shown = StreamManagerAPI(settings.api_base_url, "", settings.api_version,
                              token_hint=f"${settings.token_env}")
+
+    def curl(method: str, path: str, body: dict[str, Any] | None = None) -> str:
+        # Plans name the API version once it is known.
+        return str((api.current or shown).curl(method, path, body))
+
     try:
         executor = Executor(procedure(), settings=settings, remote=remote, api_factory=api,
-                            curl=shown.curl, journal=journal, front=front, redactor=redactor)
+                            curl=curl, journal=journal, front=front, redactor=redactor)
         return await executor.run()
     finally:
         await shown.aclose()

@@ -51,7 +51,7 @@ class Preflight(Step):
             Shell(root(p, f"cat -- {quote(live + '/' + red5.PROPERTIES)}"),
                   "the live properties (secrets masked from here on)"),
             Shell(f"df -Pk -- {quote(s.install_dir)}", "free disk for the new distribution"),
-            Shell("java -version", "the Java the new release needs"),
+            Shell("java -version 2>&1", "the Java the new release needs"),
             Shell(f"cat -- {quote(s.unit_file)}", "the installed red5pro.service"),
             ApiCall("GET", "admin/debug/cloudcontroller",
                     p.curl("GET", "admin/debug/cloudcontroller"),
@@ -86,6 +86,9 @@ class Preflight(Step):
 
         new_version = red5.distribution_version(s.distribution.name)
         ctx.facts["new_version"] = new_version
+        if live_version is not None and live_version == new_version:
+            raise StepFailed(f"the live install already runs {new_version}; there is nothing to "
+                             "upgrade with this distribution")
         for local in (s.distribution, s.cloud_controller):
             if not local.is_file():
                 problems.append(f"{local} is not on this machine; download it first")
@@ -271,8 +274,8 @@ class ExportConfig(Step):
             os.fsync(handle.fileno())
         os.replace(path + ".tmp", path)
         ctx.facts["snapshot"] = path
-        ctx.note("snapshot", f"saved {len(groups)} nodegroup(s), {len(names)} launch config(s), "
-                 f"{len(snapshot['scalepolicies'])} scale polic(ies) to {path}",
+        ctx.note("snapshot", f"saved to {path}: nodegroups {len(groups)}, launch configs "
+                 f"{len(names)}, scale policies {len(snapshot['scalepolicies'])}",
                  path=path, nodegroups=[g["name"] for g in groups])
 
 
@@ -475,7 +478,6 @@ class CarryOver(Step):
         await ctx.sh(copy.command)
         diff = str(ctx.facts.get("carry_over_diff", ""))
         if diff:
-            ctx.info(diff)
             await ctx.write_file(f"{target}/{red5.APP_CONTEXT}", ctx.facts["carry_over_xml"],
                                  summary="live cloud-controller bean activated", detail=diff)
 

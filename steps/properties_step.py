@@ -89,7 +89,6 @@ class Properties(Step):
 
     async def run(self, ctx: StepContext) -> None:
         result: Review = ctx.facts["properties_review"]
-        ctx.info(render_review(result))
         if result.undecided or result.unacknowledged:
             # A front end with the diff editor lets the operator decide now; the
             # review is edited in place and the decisions file is updated.

@@ -1,0 +1,35 @@
+"""Shared set-up for tests that drive the procedure against the rehearsal host."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from runbook import config
+from runbook.cli import _fill, execute, rehearsal_config_text
+from runbook.config import Settings
+from runbook.executor import FrontEnd, Outcome
+from runbook.rehearsal.host import RehearsalHost
+
+
+def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
+    filled = _fill({**host.config_values(), **values})
+    return config.loads(rehearsal_config_text(), source="rehearsal.toml", substitutions=filled)
+
+
+@asynccontextmanager
+async def rehearsal_host(tmp_path: Path, **options: Any) -> AsyncIterator[RehearsalHost]:
+    host = RehearsalHost(tmp_path / "sandbox", **options)
+    await host.start()
+    try:
+        yield host
+    finally:
+        await host.stop()
+
+
+async def rehearse(host: RehearsalHost, front: FrontEnd, journal: Path,
+                   settings: Settings | None = None) -> Outcome:
+    return await execute(settings or rehearsal_settings(host), token=host.api_token, front=front,
+                         journal_path=journal, isolated=True)

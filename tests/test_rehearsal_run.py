@@ -1,0 +1,103 @@
+"""The whole procedure, end to end, over real SSH against the rehearsal host."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import javaproperties
+
+from runbook.executor import Answer, Decision, Outcome
+from runbook.rehearsal import cloud
+from runbook.rehearsal.host import RehearsalHost
+from tests.rehearsal import rehearsal_host, rehearse
+from tests.scripted import ScriptedFrontEnd
+
+PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
+NEW = "red5pro-server-14.2.0.b1105-release"
+OLD = "red5pro-server-6.2.0.b406-release"
+
+
+def notes(journal: Path, kind: str) -> list[dict]:
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    return [r for r in records if r["event"] == "note" and r["kind"] == kind]
+
+
+def live_secrets(host: RehearsalHost) -> dict[str, str]:
+    old = javaproperties.loads((host.install_dir / "red5pro" / PROPS).read_text())
+    return {k: old[k] for k in ("config.dbPass", "rest.administratorToken", "aws.accessKey",
+                                "aws.accessSecret", "cluster.password")}
+
+
+async def test_full_rehearsal_upgrades_the_host(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        secrets = live_secrets(host)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal)
+        assert outcome is Outcome.DONE, front.text()[-4000:]
+        new_groups = cloud.list_nodegroups(host.sandbox, *host.new_db)
+        old_groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        instances = cloud.list_instances(host.sandbox)
+    live = host.install_dir / "red5pro"
+    backup = host.install_dir / "bak.red5pro"
+
+    # The new release is live, the old one is kept aside.
+    assert (live / NEW).exists() and not (live / OLD).exists()
+    assert (backup / OLD).exists()
+    assert not list(host.install_dir.glob("red5pro-server-*"))
+    # Prepared as the procedure says.
+    assert (live / "webapps/streammanager/WEB-INF/lib/aws-cloud-controller-14.2.0.jar").is_file()
+    assert not (live / "conf/autoscale.xml").exists()
+    assert not list((live / "plugins").glob("red5pro-autoscale-plugin-*.jar"))
+    assert list((live / "plugins").glob("*.jar")), "other plugins must survive"
+    assert (live / "LICENSE.KEY").read_bytes() == (backup / "LICENSE.KEY").read_bytes()
+    # Properties: the new database, the old secrets and AWS keys carried.
+    merged = javaproperties.loads((live / PROPS).read_text())
+    assert merged["config.dbHost"] == host.new_db[0]
+    assert merged["config.dbPort"] == str(host.new_db[1])
+    for key, value in secrets.items():
+        assert merged[key] == value, key
+    assert merged["default.server.application"] == "live"
+
+    # The journal shows the new install answered, and the nodegroups came back.
+    answered = notes(journal, "service-answered")
+    assert answered and answered[0]["api_version"] == "4.0"
+    assert answered[0]["install_version"] == "14.2.0.b1105"
+    recreated = notes(journal, "nodegroup-recreated")
+    assert len(recreated) == 1
+    assert notes(journal, "origins-in-service")
+    # ... and the fake host agrees: new database has the group, old has none.
+    assert old_groups == []
+    assert len(new_groups) == 1
+    group = new_groups[0]
+    assert group["launchConfig"] == recreated[0]["launch_config"]
+    assert group["scalePolicy"] == recreated[0]["scale_policy"]
+    assert sorted(group["regions"]) == sorted(recreated[0]["regions"])
+    origins = [i for i in instances if i["group"] == group["name"] and i["role"] == "origin"]
+    assert origins and all(i["state"] == "inservice" for i in origins)
+
+    # Secrets never reach the journal or what the operator was shown.
+    text = journal.read_text() + front.text()
+    for value in secrets.values():
+        assert value not in text
+    assert host.api_token not in text
+
+
+async def test_skipping_delete_nodegroups_reports_the_teardown(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    skip = {"delete-nodegroups": Decision(Answer.SKIP, "rehearsing what skipping does")}
+    async with rehearsal_host(tmp_path) as host:
+        old_nodes = {i["identifier"] for i in cloud.list_instances(host.sandbox)}
+        front = ScriptedFrontEnd(skip)
+        outcome = await rehearse(host, front, journal)
+        assert outcome is Outcome.DONE, front.text()[-4000:]
+        after = {i["identifier"]: i["state"] for i in cloud.list_instances(host.sandbox)}
+    assert old_nodes, "the rehearsal seeds a live fleet"
+    # The new stream manager tore down every node it did not know.
+    assert all(after[node] in (None, "terminating") for node in old_nodes)
+    report = notes(journal, "old-nodes-torn-down")
+    assert report, "the run must say what happened to the old nodes"
+    assert set(report[0]["nodes"]) == old_nodes
+    assert report[0]["log_lines"], "the service log shows the teardown"
+    assert "tears them down" in front.text()
