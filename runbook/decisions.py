@@ -272,15 +272,18 @@ def _new_document() -> TOMLDocument:
 
 
 def _apply_one(review: Review, key: str, action: Choice, value: str | None) -> None:
-    if action is Choice.KEEP_OLD:
+    status = review[key].status
+    if action is Choice.SET:
+        assert value is not None
+        review.set_value(key, value)
+    elif action is Choice.KEEP_OLD or action is Choice.KEEP:
+        # "keep" was recorded on a removed key; if a later template (or a re-review of
+        # the merged file) has the key again, keeping the live value is still the intent.
         review.keep_old(key)
     elif action is Choice.ACCEPT_NEW:
         review.accept_new(key)
-    elif action is Choice.SET:
-        assert value is not None
-        review.set_value(key, value)
-    elif action is Choice.KEEP:
-        review.keep_removed(key)
+    elif status is Status.UNCOMMENTED:
+        review.accept_new(key)  # "drop" on a key the template has commented: leave it so
     else:
         review.drop_removed(key)
 
@@ -419,8 +422,10 @@ def _line_of(text: str, key: str | None, where: str | None) -> int | None:
         elif header is not None and field_rgx is not None and field_rgx.match(line):
             return number
     if header is None:
-        # Not written as [keys."NAME"] (an inline table, say): the first mention will do.
-        return next((n for n, line in enumerate(lines, 1) if key in line), None)
+        # Not written as [keys."NAME"] (say `NAME = ...` under [keys]): find it as a key.
+        name = re.escape(key)
+        as_key = re.compile(rf"""^\s*(?:"{name}"|'{name}'|{name})\s*[=.]""")
+        return next((n for n, line in enumerate(lines, 1) if as_key.match(line)), None)
     return header
 
 

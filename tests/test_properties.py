@@ -1,0 +1,616 @@
+"""The properties review against real Red5 files: statuses, merge, secrets, decisions."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import javaproperties
+import pytest
+
+from runbook.decisions import Decisions, DecisionsError
+from runbook.properties import (
+    Choice,
+    DecisionError,
+    Duplicate,
+    PropertiesError,
+    Review,
+    Status,
+    decode_properties,
+    encode_properties,
+    read_properties,
+    review,
+    review_files,
+)
+from runbook.properties_report import render_review, review_to_json
+from runbook.redact import fingerprint
+
+DATA = Path(__file__).parent / "data" / "properties"
+TEMPLATE = DATA / "red5-web.properties.6.2.0.b406"
+DOCS_SAMPLE = DATA / "red5-web.properties.docs-aws-sample"
+LIVE = DATA / "red5-web.properties.live"
+
+NEW_DB = "sm-db-new.c9akciq32xyz.us-east-1.rds.amazonaws.com"
+RUNBOOK_OVERRIDES = {"config.dbHost": NEW_DB, "config.dbPort": "3306"}
+
+# Every secret value in the live file; none may appear in a rendering without reveal.
+LIVE_SECRETS = [
+    "Xk9#live-db-pass",
+    "cl-9f2e-live",
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "live-admin-7f3k",
+]
+
+
+def live_review(**options: object) -> Review:
+    return review(
+        LIVE.read_text(encoding="latin-1"),
+        TEMPLATE.read_text(encoding="latin-1"),
+        old_name="live",
+        new_name="template",
+        overrides=RUNBOOK_OVERRIDES,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def template_lines() -> list[str]:
+    return TEMPLATE.read_text().splitlines(keepends=True)
+
+
+# --- statuses --------------------------------------------------------------------------
+
+EXPECTED = {
+    "webapp.contextPath": Status.UNCHANGED,
+    "webapp.virtualHosts": Status.UNCHANGED,
+    "config.dbHost": Status.OVERRIDDEN,
+    "config.dbPort": Status.OVERRIDDEN,
+    "config.dbUser": Status.CARRIED,
+    "config.dbPass": Status.CARRIED,
+    "store.usageStatsDiscardThresholdDays": Status.NEW_DEFAULT,
+    "instancecontroller.newNodePingTimeThreshold": Status.UNCHANGED,
+    "instancecontroller.replaceDeadClusters": Status.UNCHANGED,
+    "instancecontroller.deleteDeadGroupNodesOnCleanUp": Status.UNCHANGED,
+    "instancecontroller.recycleDeadNodes": Status.REMOVED,
+    "instancecontroller.instanceNamePrefix": Status.CARRIED,
+    "instancecontroller.nodeGroupStateToleranceTime": Status.UNCHANGED,
+    "instancecontroller.nodeStateToleranceTime": Status.UNCHANGED,
+    "instancecontroller.cloudCleanupInterval": Status.UNCHANGED,
+    "instancecontroller.blackListCleanUpTime": Status.UNCHANGED,
+    "instancecontroller.pathMonitorInterval": Status.UNCHANGED,
+    "instancecontroller.minimumNodeFreeMemory": Status.UNCHANGED,
+    "instancecontroller.checkCorruptedNodes": Status.NEW_DEFAULT,
+    "instancecontroller.corruptedNodeCheckInterval": Status.NEW_DEFAULT,
+    "instancecontroller.corruptedNodesEndPoint": Status.NEW_DEFAULT,
+    "instancecontroller.httptimeout": Status.NEW_DEFAULT,
+    "instanceevaluator.streams.metricweight": Status.UNCHANGED,
+    "instanceevaluator.connections.metricweight": Status.UNCHANGED,
+    "instanceevaluator.subscribers.metricweight": Status.UNCHANGED,
+    "instanceevaluator.memory.metricweight": Status.UNCHANGED,
+    "instanceevaluator.restreamer.metricweight": Status.UNCHANGED,
+    "cluster.password": Status.CARRIED,
+    "cluster.publicPort": Status.UNCHANGED,
+    "cluster.accessPort": Status.UNCHANGED,
+    "cluster.reportingSpeed": Status.UNCHANGED,
+    "cluster.retryDuration": Status.UNCHANGED,
+    "cluster.mode": Status.UNCHANGED,
+    "cluster.idleClusterPathThreshold": Status.UNCHANGED,
+    "streammanager.ip": Status.CARRIED,
+    "location.region": Status.UNCHANGED,
+    "location.geozone": Status.UNCHANGED,
+    "location.strict": Status.UNCHANGED,
+    "aws.defaultzone": Status.UNCOMMENTED,
+    "aws.operationTimeoutMilliseconds": Status.UNCOMMENTED,
+    "aws.accessKey": Status.UNCOMMENTED,
+    "aws.accessSecret": Status.UNCOMMENTED,
+    "aws.ec2KeyPairName": Status.UNCOMMENTED,
+    "aws.ec2SecurityGroup": Status.UNCOMMENTED,
+    "aws.defaultVPC": Status.UNCOMMENTED,
+    "aws.vpcName": Status.UNCOMMENTED,
+    "aws.faultZoneBlockMilliseconds": Status.UNCOMMENTED,
+    "serverapi.port": Status.UNCHANGED,
+    "serverapi.protocol": Status.UNCHANGED,
+    "serverapi.version": Status.UNCHANGED,
+    "serverapi.accessToken": Status.NEEDS_VALUE,
+    "rest.administratorToken": Status.CARRIED,
+    "debug.logaccess": Status.UNCHANGED,
+    "debug.logcachexpiretime": Status.UNCHANGED,
+    "proxy.enabled": Status.CARRIED,
+}
+
+
+def test_every_key_of_the_live_file_and_the_template_gets_the_expected_status() -> None:
+    result = live_review()
+    assert {kr.key: kr.status for kr in result} == EXPECTED
+    # In the template's order, the dropped key where it stood in the live file.
+    assert [kr.key for kr in result] == list(EXPECTED)
+    assert result.summary == {
+        Status.UNCHANGED: 30,
+        Status.CARRIED: 7,
+        Status.UNCOMMENTED: 9,
+        Status.NEEDS_VALUE: 1,
+        Status.NEW_DEFAULT: 5,
+        Status.REMOVED: 1,
+        Status.OVERRIDDEN: 2,
+    }
+
+
+def test_only_the_placeholder_key_needs_a_decision_and_new_defaults_await_acknowledgement() -> None:
+    result = live_review()
+    assert result.undecided == ["serverapi.accessToken"]
+    assert result.unacknowledged == [
+        "store.usageStatsDiscardThresholdDays",
+        "instancecontroller.checkCorruptedNodes",
+        "instancecontroller.corruptedNodeCheckInterval",
+        "instancecontroller.corruptedNodesEndPoint",
+        "instancecontroller.httptimeout",
+        "serverapi.accessToken",
+    ]
+    token = result["serverapi.accessToken"]
+    assert (token.old, token.new, token.merged) == (None, "{node api security token}", token.new)
+    assert not token.decided and token.secret
+    default = result["store.usageStatsDiscardThresholdDays"]
+    assert default.decided and not default.acknowledged and default.merged == "7"
+
+
+def test_key_details_lines_and_sections() -> None:
+    result = live_review()
+    host = result["config.dbHost"]
+    assert host.old == "sm-db-live.c9akciq32xyz.us-east-1.rds.amazonaws.com"
+    assert (host.new, host.merged, host.decided) == ("{host}", NEW_DB, True)
+    assert (host.old_line, host.new_line, host.section) == (6, 6, "DATABASE CONFIGURATION SECTION")
+    secret = result["aws.accessSecret"]
+    assert secret.section == "AWS CLOUD CONTROLLER CONFIGURATION"
+    assert (secret.new, secret.new_commented) == (None, "{account-accessSecret}")
+    # The removed key's section and line come from the live file.
+    gone = result["instancecontroller.recycleDeadNodes"]
+    assert (gone.old_line, gone.new_line, gone.merged) == (15, None, None)
+    assert gone.section == "NODE CONTROLLER CONFIGURATION SECTION - MILLISECONDS"
+    # Template line of the REST token; the live file used the older heading.
+    assert result["rest.administratorToken"].section == "STREAM MANAGER REST SECURITY SECTION"
+    assert result["config.dbPass"].secret and not result["config.dbUser"].secret
+
+
+def test_duplicate_in_the_live_file_is_reported_and_the_last_line_wins() -> None:
+    result = live_review()
+    assert result.duplicates == [Duplicate("live", "proxy.enabled", (121, 124))]
+    assert result["proxy.enabled"].old == "true"
+    assert result["proxy.enabled"].old_line == 124
+
+
+# --- the merged file -------------------------------------------------------------------
+
+
+def changed_lines(result: Review) -> dict[int, tuple[str, str]]:
+    before = template_lines()
+    after = result.merged_text().splitlines(keepends=True)
+    assert len(after) == len(before)
+    return {n: (a, b) for n, (a, b) in enumerate(zip(before, after, strict=True), 1) if a != b}
+
+
+def test_merged_file_changes_only_the_decided_lines_of_the_template() -> None:
+    result = live_review()
+    changes = changed_lines(result)
+    assert {n: b for n, (_, b) in changes.items()} == {
+        6: f"config.dbHost={NEW_DB}\n",
+        8: "config.dbUser=smadmin\n",
+        9: "config.dbPass=Xk9\\#live-db-pass\n",
+        19: "instancecontroller.instanceNamePrefix=prodsm\n",
+        39: "cluster.password=cl-9f2e-live\n",
+        48: "streammanager.ip=10.0.1.15\n",
+        58: "aws.defaultzone=us-east-1a\n",
+        59: "aws.operationTimeoutMilliseconds=200000\n",
+        60: "aws.accessKey=AKIAIOSFODNN7EXAMPLE\n",
+        61: "aws.accessSecret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+        62: "aws.ec2KeyPairName=red5pro-prod\n",
+        63: "aws.ec2SecurityGroup=red5pro-nodes-sg\n",
+        64: "aws.defaultVPC=false\n",
+        65: "aws.vpcName=red5pro-vpc\n",
+        66: "aws.faultZoneBlockMilliseconds=3600000\n",
+        123: "rest.administratorToken=live-admin-7f3k\n",
+        130: "proxy.enabled=true\n",
+    }
+    # What the stream manager will read is the decided value of every key.
+    merged = javaproperties.loads(result.merged_text())
+    for kr in result:
+        assert merged.get(kr.key) == kr.merged, kr.key
+    assert "instancecontroller.recycleDeadNodes" not in merged
+    assert "#aws.forUsGovRegions=false\n" in result.merged_text()
+
+
+def test_aws_access_key_is_uncommented_in_place_with_the_live_value() -> None:
+    result = live_review()
+    kr = result["aws.accessKey"]
+    assert kr.status is Status.UNCOMMENTED and kr.merged == "AKIAIOSFODNN7EXAMPLE"
+    lines = result.merged_text().splitlines()
+    assert template_lines()[kr.new_line - 1] == "#aws.accessKey={account-accessKey}\n"
+    assert lines[kr.new_line - 1] == "aws.accessKey=AKIAIOSFODNN7EXAMPLE"
+    assert lines[kr.new_line - 2] == "aws.operationTimeoutMilliseconds=200000"
+    assert lines[kr.new_line] == "aws.accessSecret=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+@pytest.mark.parametrize("path", [TEMPLATE, DOCS_SAMPLE, LIVE], ids=lambda p: p.name)
+def test_merging_a_file_with_itself_returns_it_byte_for_byte(path: Path) -> None:
+    text = read_properties(path)
+    result = review(text, text)
+    assert result.merged_text() == text
+    assert encode_properties(result.merged_text()) == path.read_bytes()
+    assert set(result.summary) == set(Status)
+    assert result.undecided == []
+
+
+@pytest.mark.parametrize("eol", ["\r\n", "\r"])
+def test_line_endings_are_kept_on_changed_and_untouched_lines(eol: str) -> None:
+    new = TEMPLATE.read_text().replace("\n", eol)
+    old = LIVE.read_text().replace("\n", eol)
+    assert review(new, new).merged_text() == new
+    result = review(old, new, overrides=RUNBOOK_OVERRIDES)
+    result.keep_removed("instancecontroller.recycleDeadNodes")
+    merged = result.merged_text()
+    assert merged.count(eol) == merged.count(eol[-1])  # no stray bare LF or CR
+    assert f"aws.accessKey=AKIAIOSFODNN7EXAMPLE{eol}" in merged
+
+
+def test_the_docs_sample_against_the_template() -> None:
+    result = review(DOCS_SAMPLE.read_text(), TEMPLATE.read_text())
+    statuses = {kr.key: kr.status for kr in result}
+    assert statuses["spring.jackson.default-property-inclusion"] is Status.REMOVED
+    assert statuses["aws.accessKey"] is Status.UNCOMMENTED
+    assert statuses["rest.administratorToken"] is Status.CARRIED
+    # Commented in both files: not a key of either, so it has no status at all.
+    assert "az.clientKey" not in result and "limelight.ipmode" not in result
+    assert result.undecided == []
+
+
+def test_removed_key_kept_goes_into_a_marked_block_at_the_end() -> None:
+    result = live_review()
+    dropped = result.merged_text()
+    result.keep_removed("instancecontroller.recycleDeadNodes")
+    text = result.merged_text()
+    head, _, block = text.partition("# ---- Added by runbook ----\n")
+    assert head == dropped + "\n"
+    assert block.endswith("\ninstancecontroller.recycleDeadNodes=true\n")
+    assert result["instancecontroller.recycleDeadNodes"].merged == "true"
+    result.drop_removed("instancecontroller.recycleDeadNodes")
+    assert "Added by runbook" not in result.merged_text()
+
+
+def test_set_key_found_in_neither_file_is_appended_and_overridden() -> None:
+    new = "a=1\nb=2"  # no newline at the end
+    result = review("a=1\n", new, overrides={"c.extra": "x y"})
+    assert result["c.extra"].status is Status.OVERRIDDEN
+    text = result.merged_text()
+    assert text.startswith("a=1\nb=2\n\n# ---- Added by runbook ----\n")
+    assert javaproperties.loads(text)["c.extra"] == "x y"
+
+
+def test_separators_escapes_and_continuations_are_kept_or_reused() -> None:
+    new = (
+        "# header\n"
+        "  spaced : {x}\n"
+        "tabbed\tvalue\n"
+        "multi = first, \\\n"
+        "        second\n"
+        "uni=caf\\u00e9\n"
+        "!bang.key=ignored\n"
+    )
+    old = "spaced=1\ntabbed=other\nmulti=one\nbang.key=on\nuni=café\n"
+    result = review(old, new)
+    assert result["uni"].status is Status.UNCHANGED  # \u00e9 and é are the same value
+    assert result["bang.key"].status is Status.UNCOMMENTED
+    result.set_value("uni", "naïve ☃")
+    assert result.merged_text() == (
+        "# header\n  spaced : 1\ntabbed\tother\nmulti = one\nuni=na\\u00efve \\u2603\nbang.key=on\n"
+    )
+    assert javaproperties.loads(result.merged_text())["uni"] == "naïve ☃"
+
+
+def test_values_are_escaped_the_way_javaproperties_escapes_them() -> None:
+    result = review("k=x\n", "k=y\n")
+    result.set_value("k", " lead#=:\\\ttrail ")
+    line = result.merged_text()
+    assert line == javaproperties.join_key_value("k", " lead#=:\\\ttrail ") + "\n"
+    assert javaproperties.loads(line)["k"] == " lead#=:\\\ttrail "
+
+
+def test_spring_placeholders_are_values_and_prose_comments_are_not_keys() -> None:
+    new = "# Set this before you start\ndriver=${db.driver}\nblank=\n"
+    old = "Set=x\n"
+    result = review(old, new)
+    assert result["driver"].status is Status.NEW_DEFAULT
+    assert result["blank"].status is Status.NEEDS_VALUE
+    assert result["Set"].status is Status.REMOVED
+    assert result.leftover_placeholders == []
+
+
+def test_duplicates_in_the_template_change_only_the_line_java_reads() -> None:
+    new = "a={x}\nb=1\na={y}\n"
+    result = review("a=real\n", new)
+    assert result.duplicates == [Duplicate("new", "a", (1, 3))]
+    assert result["a"].new == "{y}" and result["a"].new_line == 3
+    assert result.merged_text() == "a={x}\nb=1\na=real\n"
+
+
+def test_leftover_placeholders_are_reported_after_the_merge() -> None:
+    result = live_review()
+    assert result.leftover_placeholders == ["serverapi.accessToken"]
+    result.set_value("serverapi.accessToken", "node-token-123")
+    assert result.leftover_placeholders == []
+    carried = review("user={username}\n", "user={user}\n")
+    assert carried["user"].status is Status.CARRIED
+    assert carried.leftover_placeholders == ["user"]
+
+
+# --- decisions in the model ------------------------------------------------------------
+
+
+def test_needs_value_is_decided_only_by_a_value_or_an_explicit_empty() -> None:
+    result = live_review()
+    with pytest.raises(DecisionError, match="placeholder"):
+        result.accept_new("serverapi.accessToken")
+    with pytest.raises(DecisionError, match="no old value"):
+        result.keep_old("serverapi.accessToken")
+    result.set_value("serverapi.accessToken", "node-token-123")
+    assert result.undecided == []
+    assert result["serverapi.accessToken"].choice is Choice.SET
+    empty = review("", "streammanager.ip=\n")
+    assert empty.undecided == ["streammanager.ip"]
+    empty.accept_new("streammanager.ip")
+    assert empty.undecided == [] and empty["streammanager.ip"].merged == ""
+
+
+def test_decision_methods_for_each_status() -> None:
+    result = live_review()
+    with pytest.raises(DecisionError, match="placeholder"):
+        result.accept_new("config.dbUser")
+    result.accept_new("proxy.enabled")
+    assert result["proxy.enabled"].merged == "false"
+    result.keep_old("proxy.enabled")
+    assert result["proxy.enabled"].merged == "true"
+    result.accept_new("aws.vpcName")  # leave the template's line commented out
+    assert result["aws.vpcName"].merged is None
+    assert "#aws.vpcName={vpcname}\n" in result.merged_text()
+    result.accept_new("instancecontroller.httptimeout")
+    assert result["instancecontroller.httptimeout"].acknowledged
+    result.keep_old("instancecontroller.recycleDeadNodes")
+    assert result["instancecontroller.recycleDeadNodes"].choice is Choice.KEEP
+    with pytest.raises(DecisionError, match="runbook"):
+        result.set_value("config.dbHost", "elsewhere")
+    with pytest.raises(DecisionError, match="only a removed key"):
+        result.keep_removed("proxy.enabled")
+    with pytest.raises(DecisionError, match="not a key"):
+        result.set_value("no.such.key", "1")
+    result.reset("proxy.enabled")
+    assert result["proxy.enabled"].choice is None
+
+
+# --- secrets ---------------------------------------------------------------------------
+
+
+def test_renderings_mask_secrets_with_a_fingerprint_unless_revealed() -> None:
+    result = live_review()
+    text = render_review(result)
+    as_json = str(review_to_json(result))
+    for secret in LIVE_SECRETS:
+        assert secret not in text and secret not in as_json
+        assert fingerprint(secret) in text
+    revealed = render_review(result, reveal=True)
+    assert all(secret in revealed for secret in LIVE_SECRETS)
+    assert "us-east-1a" in text  # not a secret
+
+
+def test_equal_secrets_show_the_same_fingerprint() -> None:
+    result = review("a.password=same\nb.token=same\n", "a.password={p}\nb.token=\n")
+    assert result["a.password"].show("same") == result["b.token"].show("same")
+    assert result["a.password"].show("other") != result["a.password"].show("same")
+
+
+# --- decisions files -------------------------------------------------------------------
+
+
+def decided_review() -> Review:
+    result = live_review()
+    result.set_value("serverapi.accessToken", "node-token-123")
+    result.keep_removed("instancecontroller.recycleDeadNodes")
+    result.set_value("instancecontroller.httptimeout", "45000")
+    result.accept_new("store.usageStatsDiscardThresholdDays")
+    return result
+
+
+def test_decisions_round_trip_through_a_file(tmp_path: Path) -> None:
+    result = decided_review()
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(result).save(path)
+    text = path.read_text()
+    assert text.startswith("# written by runbook; edit freely, comments are kept\n")
+    assert "node-token-123" not in text  # a secret: stored by name only
+    assert 'value_env = "RUNBOOK_SERVERAPI_ACCESSTOKEN"' in text
+    assert f'old_fingerprint = "{fingerprint("smadmin")}"' in text
+    assert "smadmin" not in text
+
+    again = live_review(decisions=Decisions.load(path))
+    outcome = again.decision_result
+    assert outcome is not None
+    assert outcome.missing_env == {"serverapi.accessToken": "RUNBOOK_SERVERAPI_ACCESSTOKEN"}
+    assert again.undecided == ["serverapi.accessToken"]
+
+    loaded = Decisions.load(path)
+    again = live_review()
+    outcome = loaded.apply(again, env={"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"})
+    assert outcome.reopened == [] and outcome.rejected == {} and not outcome.old_changed
+    assert sorted(outcome.skipped) == []  # overridden keys are never recorded
+    assert again.undecided == [] and again.unacknowledged == [
+        "instancecontroller.checkCorruptedNodes",
+        "instancecontroller.corruptedNodeCheckInterval",
+        "instancecontroller.corruptedNodesEndPoint",
+    ]
+    assert again.merged_text() == result.merged_text()
+
+
+def test_rewriting_a_decisions_file_keeps_the_operators_comments(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    edited = path.read_text().replace(
+        '[keys."proxy.enabled"]\n', '[keys."proxy.enabled"]\n# WebRTC needs this: keep true\n'
+    )
+    path.write_text(edited)
+    decisions = Decisions.load(path)
+    result = live_review()
+    decisions.apply(result, env={"RUNBOOK_SERVERAPI_ACCESSTOKEN": "t"})
+    result.set_value("debug.logaccess", "true")
+    decisions.record(result)
+    decisions.save(path)
+    text = path.read_text()
+    assert "# WebRTC needs this: keep true\n" in text
+    assert '[keys."debug.logaccess"]' in text and 'value = "true"' in text
+
+
+def test_changed_live_file_reopens_only_the_keys_whose_value_changed(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    changed = (
+        LIVE.read_text()
+        .replace("prodsm", "prodsm2")
+        .replace("instancecontroller.recycleDeadNodes=true\n", "")
+    )
+    result = review(
+        changed,
+        TEMPLATE.read_text(),
+        overrides=RUNBOOK_OVERRIDES,
+        decisions=Decisions.load(path),
+    )
+    outcome = result.decision_result
+    assert outcome is not None and outcome.old_changed and not outcome.new_changed
+    assert outcome.reopened == ["instancecontroller.instanceNamePrefix"]
+    assert outcome.stale == ["instancecontroller.recycleDeadNodes"]
+    assert "instancecontroller.instanceNamePrefix" in result.undecided
+    assert result["instancecontroller.instanceNamePrefix"].reopened
+    # Meanwhile the merged file shows the live value, as the default would.
+    assert result["instancecontroller.instanceNamePrefix"].merged == "prodsm2"
+    assert result["instancecontroller.httptimeout"].merged == "45000"
+
+
+def test_reviewing_the_written_file_again_is_stable(tmp_path: Path) -> None:
+    # The properties step re-reviews the written file to check and verify it.
+    first = decided_review()
+    decisions = Decisions.from_review(first)
+    written = first.merged_text()
+    env = {"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"}
+    second = review(LIVE.read_text(), written, overrides=RUNBOOK_OVERRIDES)
+    outcome = decisions.apply(second, env=env)
+    assert outcome.rejected == {} and second.undecided == []
+    assert second.merged_text() == written
+
+
+def test_a_plain_secret_value_in_a_decisions_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text('[keys."config.dbPass"]\naction = "set"\nvalue = "hunter2"\n')
+    with pytest.raises(DecisionsError) as caught:
+        Decisions.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: line 3: key 'config.dbPass':")
+    assert "hunter2" not in message and "value_env" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "words"),
+    [
+        ('[keys."a.b"]\naction = "keep-olde"\n', 2, "a.b", "unknown action 'keep-olde'"),
+        ('[inputs]\nold_sha256 = "x"\n[keys."a.b"]\naction = "set"\n', 4, "a.b", "exactly one"),
+        ('[keys.k]\naction = "drop"\nvaleu = "x"\n', 3, "k", "unknown field 'valeu'"),
+        ('[keys."k"]\naction = "keep"\nvalue = "x"\n', 3, "k", 'only go with action = "set"'),
+        ('[keys."k"]\naction = "set"\nvalue = 3306\n', 3, "k", "quoted string"),
+        ("[keys]\nk = 1\n", 2, "k", "must be a table"),
+        ('[keys."k"]\naction = "set"\nvalue = \n', 3, None, "not valid TOML"),
+        ('[key."k"]\naction = "set"\n', 1, None, 'unknown section "key"'),
+    ],
+)
+def test_bad_decisions_files_give_one_line_with_file_line_and_key(
+    tmp_path: Path, text: str, line: int, key: str | None, words: str
+) -> None:
+    path = tmp_path / "d.toml"
+    path.write_text(text)
+    with pytest.raises(DecisionsError) as caught:
+        Decisions.load(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: line {line}:")
+    assert words in message
+    if key is not None:
+        assert f"key {key!r}" in message
+
+
+def test_decisions_that_no_longer_fit_are_rejected_and_reopened() -> None:
+    decisions = Decisions.loads(
+        '[keys."proxy.enabled"]\naction = "drop"\n'
+        '[keys."config.dbHost"]\naction = "keep-old"\n'
+        '[keys."serverapi.accessToken"]\naction = "accept-new"\n'
+    )
+    result = live_review(decisions=decisions)
+    outcome = result.decision_result
+    assert outcome is not None
+    assert set(outcome.rejected) == {"proxy.enabled", "serverapi.accessToken"}
+    assert outcome.skipped == ["config.dbHost"]  # the runbook's new database wins
+    assert result["config.dbHost"].merged == NEW_DB
+    assert set(result.undecided) == {"proxy.enabled", "serverapi.accessToken"}
+
+
+# --- bad input -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "words"),
+    [
+        (b"a=1\nb=caf\\u00g9\n", 2, "not a valid \\uXXXX escape"),
+        (b"a=1\nb=one, \\\n   two \\u12\n", 3, "not a valid \\uXXXX escape"),
+        (b"a=1\nb=cut off \\", 2, "ends with a backslash"),
+        (b"a=1\nb=cut off \\\n", 2, "ends with a backslash"),
+        (b"a=1\r\nb=x \\\r\n  y \\\r\n", 3, "ends with a backslash"),
+        (b"a=1\n\x00\x00b\x00=\x001\n", 2, "NUL byte"),
+        (b"a=1\nb=2\n\x07\x01\x02", 3, "control byte"),
+    ],
+)
+def test_bad_files_give_one_line_naming_file_and_line(
+    tmp_path: Path, content: bytes, line: int, words: str
+) -> None:
+    path = tmp_path / "red5-web.properties"
+    path.write_bytes(content)
+    with pytest.raises(PropertiesError) as caught:
+        review_files(path, TEMPLATE)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: line {line}: ")
+    assert words in message
+
+
+def test_missing_file_and_directory_name_the_path(tmp_path: Path) -> None:
+    for path, words in [(tmp_path / "nope.properties", "no such file"), (tmp_path, "directory")]:
+        with pytest.raises(PropertiesError) as caught:
+            review_files(TEMPLATE, path)
+        message = str(caught.value)
+        assert "\n" not in message and message.startswith(f"{path}: ") and words in message
+
+
+def test_bad_template_text_is_named_by_its_name() -> None:
+    with pytest.raises(PropertiesError, match=r"^template: line 1: "):
+        review("a=1\n", "x=\\uZZZZ\n", new_name="template")
+
+
+def test_latin1_bytes_are_read_as_java_reads_them_and_written_back_unchanged() -> None:
+    data = "# caf\u00e9\nname=Z\u00fcrich\n".encode("utf-8") + b"legacy=\xe9\n"
+    text = decode_properties(data, "live")
+    result = review(text, text)
+    assert result["name"].old == "Z\u00c3\u00bcrich"  # what Properties.load sees in UTF-8 bytes
+    assert result["legacy"].old == "\u00e9"
+    assert encode_properties(result.merged_text()) == data
+
+
+def test_diff_of_merge_is_small_and_readable() -> None:
+    # A human-readable sanity check that reviewers can run: the unified diff of the
+    # merge has one hunk line per decided key and nothing else.
+    result = live_review()
+    diff = list(
+        difflib.unified_diff(template_lines(), result.merged_text().splitlines(keepends=True))
+    )
+    removed = [line for line in diff if line.startswith("-") and not line.startswith("---")]
+    assert len(removed) == len(changed_lines(result)) == 17
