@@ -1,0 +1,613 @@
+"""The rehearsal host's file system: a directory tree shaped like the real host.
+
+A sandbox holds what an operator meets on a Stream Manager host that is due
+for an upgrade, and what they bring along for it::
+
+    SANDBOX/usr/local/red5pro/           the live install: Red5 Pro 6.2.0 b406, SM API 3.1
+    SANDBOX/lib/systemd/system/red5pro.service
+    SANDBOX/home/USER/  SANDBOX/tmp/  SANDBOX/run/
+    SANDBOX/.operator/                   the operator's downloads (distribution zip, jar)
+    SANDBOX/.rehearsal/                  keys, known_hosts, state.json, shims, fake cloud
+
+Shell commands on the host see these as plain absolute paths, so everything the
+runbook does (unzip, mv, cp, rm) really happens to files here. Nothing in this
+module reads /work/shared or any other reference copy at run time: the
+templates ship with the package under ``data/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import secrets
+import shutil
+import string
+import zipfile
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from xml.etree import ElementTree
+
+import javaproperties
+
+OLD_VERSION = "6.2.0.b406"
+OLD_API_VERSION = "3.1"
+NEW_VERSION = "14.2.0.b1105"
+NEW_API_VERSION = "4.0"
+DIST_TOP = f"red5pro-server-{NEW_VERSION}-release"
+DISTRIBUTION_NAME = f"{DIST_TOP}.zip"
+CONTROLLER_JAR_NAME = "aws-cloud-controller-14.2.0.jar"
+OLD_CONTROLLER_JAR_NAME = "aws-cloud-controller-6.2.0.jar"
+
+SANDBOX_ENV = "RUNBOOK_SANDBOX"
+STATE_DIRNAME = ".rehearsal"
+OPERATOR_DIRNAME = ".operator"
+WEBINF = "webapps/streammanager/WEB-INF"
+
+# Shipped shim file -> where the sandbox needs it (relative to .rehearsal/).
+SHIMS = {
+    "shim-sudo": "bin/sudo",
+    "shim-systemctl": "bin/systemctl",
+    "shim-java": "bin/java",
+    "shim-red5pro-run": "libexec/red5pro-run",
+}
+
+AWS = "com.red5pro.services.cloud.aws.component.AWSInstanceController"
+DUMMY = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
+
+# The cloud-controller beans an applicationContext.xml carries: class, label and
+# the properties each one is wired with. Only one may be active.
+CONTROLLER_BEANS: list[tuple[str, str, list[tuple[str, str]]]] = [
+    (DUMMY, "Default controller: launches nothing", []),
+    (
+        AWS,
+        "Amazon Web Services",
+        [
+            ("accessKey", "aws.accessKey"),
+            ("accessSecret", "aws.accessSecret"),
+            ("ec2KeyPairName", "aws.ec2KeyPairName"),
+            ("ec2SecurityGroup", "aws.ec2SecurityGroup"),
+            ("defaultZone", "aws.defaultzone"),
+            ("defaultVPC", "aws.defaultVPC"),
+            ("vpcName", "aws.vpcName"),
+            ("operationTimeoutMilliseconds", "aws.operationTimeoutMilliseconds"),
+            ("faultZoneBlockMilliseconds", "aws.faultZoneBlockMilliseconds"),
+            ("forUsGovRegions", "aws.forUsGovRegions"),
+        ],
+    ),
+    (
+        "com.red5pro.services.cloud.google.component.ComputeInstanceController",
+        "Google Compute Engine",
+        [
+            ("project", "compute.project"),
+            ("defaultZone", "compute.defaultzone"),
+            ("defaultDiskType", "compute.defaultdisk"),
+            ("network", "compute.network"),
+            ("operationTimeoutMilliseconds", "compute.operationTimeoutMilliseconds"),
+        ],
+    ),
+    (
+        "com.red5pro.services.cloud.microsoft.component.AzureComputeController",
+        "Microsoft Azure",
+        [
+            ("resourceGroupName", "az.resourceGroupName"),
+            ("resourceGroupRegion", "az.resourceGroupRegion"),
+            ("clientId", "az.clientId"),
+            ("clientKey", "az.clientKey"),
+            ("tenantId", "az.tenantId"),
+            ("subscriptionId", "az.subscriptionId"),
+        ],
+    ),
+    (
+        "com.red5pro.services.simulatedcloud.generic.component.GenericSimulatedCloudController",
+        "Simulated cloud",
+        [
+            ("regionNames", "managed.regionNames"),
+            ("availabilityZoneNames", "managed.availabilityZoneNames"),
+            ("operationTimeoutMilliseconds", "managed.operationTimeoutMilliseconds"),
+        ],
+    ),
+    (
+        "com.red5pro.services.terraform.component.TerraformCloudController",
+        "Terraform service",
+        [
+            ("host", "terra.host"),
+            ("port", "terra.port"),
+            ("token", "terra.token"),
+            ("regionNames", "terra.regionNames"),
+            ("instanceName", "terra.instanceName"),
+        ],
+    ),
+]
+
+
+@dataclass(frozen=True)
+class LiveSecrets:
+    """The values an operator filled into the live install, generated fresh
+    for every new sandbox so no two rehearsals share a credential."""
+
+    db_password: str
+    instance_prefix: str
+    cluster_password: str
+    node_api_token: str
+    api_token: str
+    aws_access_key: str
+    aws_access_secret: str
+    license_key: str
+
+    @classmethod
+    def generate(cls) -> LiveSecrets:
+        upper = string.ascii_uppercase + "234567"
+        secret_chars = string.ascii_letters + string.digits + "+/"
+        return cls(
+            db_password=secrets.token_urlsafe(18),
+            instance_prefix="rehearsal" + secrets.token_hex(2),
+            cluster_password=secrets.token_urlsafe(12),
+            node_api_token=secrets.token_urlsafe(24),
+            api_token=secrets.token_urlsafe(24),
+            aws_access_key="AKIA" + "".join(secrets.choice(upper) for _ in range(16)),
+            # A real secret key has '/' and '+' in it; keeping them tests that
+            # they survive every copy and merge.
+            aws_access_secret="".join(secrets.choice(secret_chars) for _ in range(40)),
+            license_key="-".join(secrets.token_hex(2).upper() for _ in range(4)),
+        )
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+# --- paths ---------------------------------------------------------------------------
+
+
+def state_dir(sandbox: Path) -> Path:
+    return sandbox / STATE_DIRNAME
+
+
+def operator_dir(sandbox: Path) -> Path:
+    return sandbox / OPERATOR_DIRNAME
+
+
+def install_dir(sandbox: Path) -> Path:
+    return sandbox / "usr" / "local"
+
+
+def red5_home(sandbox: Path) -> Path:
+    return install_dir(sandbox) / "red5pro"
+
+
+def unit_file(sandbox: Path) -> Path:
+    return sandbox / "lib" / "systemd" / "system" / "red5pro.service"
+
+
+def home_dir(sandbox: Path, user: str) -> Path:
+    return sandbox / "home" / user
+
+
+def bin_dir(sandbox: Path) -> Path:
+    return state_dir(sandbox) / "bin"
+
+
+# --- templates -----------------------------------------------------------------------
+
+
+def data_text(name: str) -> str:
+    return resources.files("runbook.rehearsal").joinpath("data", name).read_text("utf-8")
+
+
+_PROPERTY_LINE = re.compile(r"^(?P<hash>#?)(?P<key>[A-Za-z0-9_.\-]+)=(?P<value>.*)$")
+
+
+def fill_properties(
+    template: str, values: dict[str, str], after: dict[str, tuple[str, str]] | None = None
+) -> str:
+    """Set keys in a shipped .properties template, line by line.
+
+    A key that the template ships commented out (``#aws.accessKey=...``) is
+    uncommented, which is what an operator does. ``after`` adds keys the
+    template lacks, each right after an existing key, so the file keeps the
+    shape of a hand-edited one. Every key asked for must exist: a template
+    that lost a key is a bug here, not something to paper over.
+    """
+    pending = dict(values)
+    extra = dict(after or {})
+    out: list[str] = []
+    for line in template.splitlines():
+        match = _PROPERTY_LINE.match(line)
+        key = match.group("key") if match else None
+        if key is not None and key in pending:
+            out.append(f"{key}={javaproperties.escape(pending.pop(key))}")
+        else:
+            out.append(line)
+        for new_key, (anchor, value) in list(extra.items()):
+            if key == anchor and not (match and match.group("hash")):
+                out.append(f"{new_key}={javaproperties.escape(value)}")
+                del extra[new_key]
+    missing = sorted(pending) + sorted(extra)
+    if missing:
+        raise ValueError(f"properties template lacks the keys {', '.join(missing)}")
+    return "\n".join(out) + "\n"
+
+
+def old_properties(secrets_: LiveSecrets, old_db: tuple[str, int]) -> str:
+    """The live install's red5-web.properties, filled in the way an operator would."""
+    values = {
+        "config.dbHost": old_db[0],
+        "config.dbPort": str(old_db[1]),
+        "config.dbUser": "smadmin",
+        "config.dbPass": secrets_.db_password,
+        "instancecontroller.instanceNamePrefix": secrets_.instance_prefix,
+        "cluster.password": secrets_.cluster_password,
+        "streammanager.ip": "",
+        "aws.defaultzone": "us-east-1a",
+        "aws.operationTimeoutMilliseconds": "200000",
+        "aws.accessKey": secrets_.aws_access_key,
+        "aws.accessSecret": secrets_.aws_access_secret,
+        "aws.ec2KeyPairName": "red5pro-sm-nodes",
+        "aws.ec2SecurityGroup": "red5pro-nodes-sg",
+        "aws.defaultVPC": "false",
+        "aws.vpcName": "red5pro-vpc",
+        "aws.faultZoneBlockMilliseconds": "3600000",
+        "aws.forUsGovRegions": "false",
+        "serverapi.accessToken": secrets_.node_api_token,
+        "rest.administratorToken": secrets_.api_token,
+        # WebRTC clients go through the stream manager in this deployment.
+        "proxy.enabled": "true",
+    }
+    # An older key that releases after 6.2.0 dropped; the operator's file
+    # still has it, so the merge has a removed key to report.
+    after = {
+        "instancecontroller.recycleDeadNodes": ("instancecontroller.replaceDeadClusters", "true")
+    }
+    return fill_properties(data_text(f"red5-web.properties.{OLD_VERSION}"), values, after)
+
+
+def application_context(active: str) -> str:
+    """applicationContext.xml with ``active`` as the one live apiBridge bean and
+    every other controller bean commented out."""
+    blocks: list[str] = []
+    for bean_class, label, props in CONTROLLER_BEANS:
+        lines = [f'<bean id="apiBridge" class="{bean_class}" init-method="initialize">']
+        lines += [f'\t<property name="{name}" value="${{{key}}}" />' for name, key in props]
+        lines.append("</bean>")
+        if bean_class == active:
+            body = "\n".join("\t" + line for line in lines)
+            blocks.append(f"\t<!-- {label} -->\n{body}\n")
+        else:
+            body = "\n".join("\t\t" + line for line in lines)
+            blocks.append(f"\t<!-- {label} -->\n\t<!--\n{body}\n\t-->\n")
+    if active not in {bean for bean, _, _ in CONTROLLER_BEANS}:
+        raise ValueError(f"unknown cloud controller {active}")
+    return data_text("applicationContext.xml.in").replace("@CONTROLLERS@", "\n".join(blocks))
+
+
+def active_controllers(context_xml: str) -> list[str]:
+    """Classes of the apiBridge beans that are not commented out (a working
+    install has exactly one)."""
+    root = ElementTree.fromstring(context_xml)
+    return [
+        (element.get("class") or "").strip()
+        for element in root.iter()
+        if element.tag.rsplit("}", 1)[-1] == "bean" and element.get("id") == "apiBridge"
+    ]
+
+
+def web_xml(api_version: str) -> str:
+    return data_text("web.xml.in").replace("@API_VERSION@", api_version)
+
+
+def red5_properties(api_port: int) -> str:
+    # The fake service binds http.host:http.port; the rest is there so the
+    # file reads like the real one.
+    return (
+        "# Red5 server network settings (rehearsal host)\n"
+        "http.host=127.0.0.1\n"
+        f"http.port={api_port}\n"
+        "https.port=5443\n"
+        "rtmp.host=0.0.0.0\n"
+        "rtmp.port=1935\n"
+        "rtmps.port=8443\n"
+    )
+
+
+def jar_bytes(title: str, version: str, classes: list[str], main_class: str | None = None) -> bytes:
+    """A small but genuine jar: a zip with a manifest and class-file stubs."""
+    manifest = [
+        "Manifest-Version: 1.0",
+        f"Implementation-Title: {title}",
+        f"Implementation-Version: {version}",
+        "Implementation-Vendor: Infrared5, Inc. (rehearsal stand-in)",
+        "Created-By: runbook rehearsal",
+    ]
+    if main_class:
+        manifest.append(f"Main-Class: {main_class}")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as jar:
+        jar.writestr("META-INF/MANIFEST.MF", "\r\n".join(manifest) + "\r\n\r\n")
+        for name in classes:
+            # Class-file magic and a Java 11 version, so `file` calls it a class.
+            stub = b"\xca\xfe\xba\xbe\x00\x00\x00\x37" + hashlib.sha256(name.encode()).digest()
+            jar.writestr(name.replace(".", "/") + ".class", stub)
+    return buffer.getvalue()
+
+
+# --- the live install ----------------------------------------------------------------
+
+
+def _write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, str):
+        path.write_text(content, encoding="utf-8")
+    else:
+        path.write_bytes(content)
+    path.chmod(mode)
+
+
+def old_install_files(
+    secrets_: LiveSecrets, *, api_port: int, old_db: tuple[str, int]
+) -> dict[str, tuple[str | bytes, int]]:
+    """Relative path -> (content, mode) of the live 6.2.0 install."""
+    return {
+        f"red5pro-server-{OLD_VERSION}-release": ("", 0o644),
+        "LICENSE.KEY": (secrets_.license_key + "\n", 0o644),
+        "red5pro.service": (data_text("red5pro.service.jdk11"), 0o644),
+        "red5pro.sh": (data_text("red5pro.sh"), 0o755),
+        "red5-service.jar": (
+            jar_bytes("red5-service", "1.2.0", ["org.red5.server.Bootstrap"],
+                      "org.red5.server.Bootstrap"),
+            0o644,
+        ),
+        "conf/red5.properties": (red5_properties(api_port), 0o644),
+        "conf/autoscale.xml": (data_text("autoscale.xml"), 0o644),
+        "plugins/red5pro-autoscale-plugin-6.2.0.406-RELEASE.jar": (
+            jar_bytes("red5pro-autoscale-plugin", "6.2.0.406",
+                      ["com.red5pro.clustering.autoscale.Configuration"]),
+            0o644,
+        ),
+        "plugins/red5pro-restreamer-plugin-6.2.0.406-RELEASE.jar": (
+            jar_bytes("red5pro-restreamer-plugin", "6.2.0.406",
+                      ["com.red5pro.restreamer.RestreamerPlugin"]),
+            0o644,
+        ),
+        f"{WEBINF}/red5-web.properties": (old_properties(secrets_, old_db), 0o644),
+        f"{WEBINF}/web.xml": (web_xml(OLD_API_VERSION), 0o644),
+        f"{WEBINF}/applicationContext.xml": (application_context(AWS), 0o644),
+        f"{WEBINF}/lib/{OLD_CONTROLLER_JAR_NAME}": (
+            jar_bytes("aws-cloud-controller", "6.2.0", [AWS]),
+            0o644,
+        ),
+        f"{WEBINF}/lib/streammanager-6.2.0.406.jar": (
+            jar_bytes("streammanager", "6.2.0.406",
+                      ["com.red5pro.services.streammanager.Application", DUMMY]),
+            0o644,
+        ),
+    }
+
+
+def write_old_install(
+    sandbox: Path, secrets_: LiveSecrets, *, api_port: int, old_db: tuple[str, int]
+) -> None:
+    home = red5_home(sandbox)
+    for rel, (content, mode) in old_install_files(
+        secrets_, api_port=api_port, old_db=old_db
+    ).items():
+        _write(home / rel, content, mode)
+    (home / "log").mkdir(exist_ok=True)
+    # What `cp red5pro.service /lib/systemd/system/` left behind at install time.
+    _write(unit_file(sandbox), data_text("red5pro.service.jdk11"))
+
+
+# --- the operator's downloads --------------------------------------------------------
+
+
+def distribution_files(api_port: int) -> dict[str, tuple[str | bytes, int]]:
+    """Relative path (inside the zip's top folder) -> (content, mode)."""
+    return {
+        f"red5pro-server-{NEW_VERSION}-release": ("", 0o644),
+        "red5pro.service": (data_text("red5pro.service.jdk21"), 0o644),
+        "red5pro.sh": (data_text("red5pro.sh"), 0o755),
+        "red5-service.jar": (
+            jar_bytes("red5-service", "2.0.14", ["org.red5.server.Bootstrap"],
+                      "org.red5.server.Bootstrap"),
+            0o644,
+        ),
+        "conf/red5.properties": (red5_properties(api_port), 0o644),
+        "conf/autoscale.xml": (data_text("autoscale.xml"), 0o644),
+        "plugins/red5pro-autoscale-plugin-14.2.0-RELEASE.jar": (
+            jar_bytes("red5pro-autoscale-plugin", "14.2.0",
+                      ["com.red5pro.clustering.autoscale.Configuration"]),
+            0o644,
+        ),
+        "plugins/red5pro-restreamer-plugin-14.2.0-RELEASE.jar": (
+            jar_bytes("red5pro-restreamer-plugin", "14.2.0",
+                      ["com.red5pro.restreamer.RestreamerPlugin"]),
+            0o644,
+        ),
+        f"{WEBINF}/red5-web.properties": (
+            data_text(f"red5-web.properties.{NEW_VERSION}"),
+            0o644,
+        ),
+        f"{WEBINF}/web.xml": (web_xml(NEW_API_VERSION), 0o644),
+        f"{WEBINF}/applicationContext.xml": (application_context(DUMMY), 0o644),
+        f"{WEBINF}/lib/streammanager-14.2.0.1105.jar": (
+            jar_bytes("streammanager", "14.2.0.1105",
+                      ["com.red5pro.services.streammanager.Application", DUMMY]),
+            0o644,
+        ),
+        # unzip only creates directories it sees, and a fresh install has a log dir.
+        "log/.keep": ("", 0o644),
+    }
+
+
+def _zip_info(name: str, mode: int, compress: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=(2025, 6, 2, 12, 0, 0))
+    # Unix permissions, so unzip restores red5pro.sh as executable.
+    info.create_system = 3
+    info.external_attr = mode << 16
+    info.compress_type = compress
+    return info
+
+
+def build_distribution(path: Path, *, api_port: int, dist_size: int | None = None) -> None:
+    """Write the new release zip: one top folder, the real layout.
+
+    ``dist_size`` pads it with incompressible bytes (stored, not deflated) to
+    roughly that many bytes, so uploads and unzips can be measured at a
+    realistic size.
+    """
+    files = distribution_files(api_port)
+    dirs: set[str] = {DIST_TOP + "/"}
+    for rel in files:
+        parts = rel.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            dirs.add(f"{DIST_TOP}/{'/'.join(parts[:depth])}/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("wb") as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as dist:
+        for name in sorted(dirs):
+            dist.writestr(_zip_info(name, 0o40755, zipfile.ZIP_STORED), b"")
+        for rel, (content, mode) in files.items():
+            info = _zip_info(f"{DIST_TOP}/{rel}", 0o100000 | mode, zipfile.ZIP_DEFLATED)
+            dist.writestr(info, content)
+        if dist_size:
+            # About 200 bytes of headers and central directory go with the pad.
+            remaining = dist_size - raw.tell() - 200 - 60 * (len(files) + len(dirs))
+            if remaining > 0:
+                info = _zip_info(
+                    f"{DIST_TOP}/lib/red5pro-bundle-padding.bin", 0o100644, zipfile.ZIP_STORED
+                )
+                with dist.open(info, "w", force_zip64=remaining > 0x7FFFFFFF) as pad:
+                    while remaining > 0:
+                        chunk = min(remaining, 1 << 20)
+                        pad.write(os.urandom(chunk))
+                        remaining -= chunk
+    tmp.replace(path)
+
+
+def build_controller_jar(path: Path) -> None:
+    _write(path, jar_bytes("aws-cloud-controller", "14.2.0", [AWS]))
+
+
+# --- shims ---------------------------------------------------------------------------
+
+
+def install_shims(sandbox: Path) -> None:
+    """Copy the command shims into place. Done at every start, so a kept
+    sandbox always runs the shims of the installed runbook version."""
+    for source, rel in SHIMS.items():
+        target = state_dir(sandbox) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".new")
+        tmp.write_text(data_text(source), encoding="utf-8")
+        tmp.chmod(0o755)
+        tmp.replace(target)
+
+
+# --- the whole tree ------------------------------------------------------------------
+
+
+def create_sandbox(
+    sandbox: Path,
+    *,
+    user: str,
+    api_port: int,
+    old_db: tuple[str, int],
+    secrets_: LiveSecrets,
+    dist_size: int | None = None,
+) -> None:
+    """Lay out a brand-new host in ``sandbox`` (which may exist but holds no host yet)."""
+    for rel in ("tmp", "run", f"home/{user}", STATE_DIRNAME, OPERATOR_DIRNAME):
+        (sandbox / rel).mkdir(parents=True, exist_ok=True)
+    (sandbox / "tmp").chmod(0o1777)
+    write_old_install(sandbox, secrets_, api_port=api_port, old_db=old_db)
+    build_distribution(
+        operator_dir(sandbox) / DISTRIBUTION_NAME, api_port=api_port, dist_size=dist_size
+    )
+    build_controller_jar(operator_dir(sandbox) / CONTROLLER_JAR_NAME)
+    install_shims(sandbox)
+
+
+def remove_sandbox(sandbox: Path) -> None:
+    # The runbook may have left read-only files (unzip keeps modes); make
+    # them writable rather than fail halfway through the cleanup.
+    def onerror(func: object, path: str, exc_info: object) -> None:
+        parent = os.path.dirname(path)
+        os.chmod(parent, 0o755)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.unlink(path)
+
+    shutil.rmtree(sandbox, onerror=onerror)
+
+
+# --- processes -----------------------------------------------------------------------
+# Every process started on the rehearsal host (commands, the service, whatever
+# they leave running) inherits RUNBOOK_SANDBOX=<sandbox> from the SSH server.
+# That marker, not a process name, is what cleanup goes by: it cannot match an
+# unrelated process that merely has a similar name or argument.
+
+
+def _proc_read(pid: int, name: str) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, process group) of a process, or None when it is gone."""
+    raw = _proc_read(pid, "stat")
+    if raw is None:
+        return None
+    # The command name in parentheses may itself contain spaces or ')'.
+    fields = raw[raw.rfind(b")") + 2 :].split()
+    return fields[0].decode(), int(fields[2])
+
+
+def is_running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    stat = proc_stat(pid)
+    return stat is not None and stat[0] not in ("Z", "X")
+
+
+def proc_cmdline(pid: int) -> str:
+    raw = _proc_read(pid, "cmdline") or b""
+    return raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def owned_processes(sandbox: Path, pgids: Collection[int] | None = None) -> list[int]:
+    """Running processes started for ``sandbox`` (optionally only those in the
+    given process groups), never including this process."""
+    marker = f"{SANDBOX_ENV}={sandbox}".encode()
+    found: list[int] = []
+    for pid in _pids():
+        if pid == os.getpid():
+            continue
+        stat = proc_stat(pid)
+        if stat is None or stat[0] in ("Z", "X"):
+            continue
+        if pgids is not None and stat[1] not in pgids:
+            continue
+        environ = _proc_read(pid, "environ")
+        if environ is not None and marker in environ.split(b"\0"):
+            found.append(pid)
+    return found
+
+
+def processes_mentioning(sandbox: Path) -> list[int]:
+    """Running processes whose command line names the sandbox (what an operator
+    would find with ps), never including this process."""
+    needle = str(sandbox)
+    return [
+        pid
+        for pid in _pids()
+        if pid != os.getpid() and is_running(pid) and needle in proc_cmdline(pid)
+    ]
