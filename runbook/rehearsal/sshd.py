@@ -1,0 +1,370 @@
+"""The rehearsal host's SSH server: real asyncssh on loopback, real bash behind it.
+
+Every exec request runs as ``bash -c COMMAND`` in the sandbox, with the shims
+first on PATH, so quoting, pipes, ``&&``, exit codes and signals behave the
+way they will on the real host. Behaviour copies OpenSSH's sshd where the
+runbook can tell the difference:
+
+* only public-key login, only for the one configured user;
+* a command runs in its own session (process group); a client's signal
+  request reaches the whole group;
+* without a PTY a dropped connection does not kill the command: its output
+  pipes are closed (a later write gets SIGPIPE) and it may run on. Such
+  leftovers are remembered so the rehearsal can end them when it stops;
+* SFTP (and scp) work on the same absolute paths the shell sees, refused
+  outside the sandbox, and the SFTP session ends with exit status 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import posixpath
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from runbook.rehearsal.sandbox import owned_processes
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 65536
+# Environment a client may pass through, as Debian's sshd_config allows.
+_ACCEPTED_ENV_PREFIXES = ("LANG", "LC_")
+
+
+def ensure_keys(state_dir: Path) -> tuple[Path, Path]:
+    """Create the host key and the client key pair once; return their paths."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    host_key = state_dir / "ssh_host_ed25519_key"
+    client_key = state_dir / "id_ed25519"
+    for path in (host_key, client_key):
+        if not path.exists():
+            key = asyncssh.generate_private_key("ssh-ed25519", comment=f"rehearsal {path.name}")
+            # Written with owner-only permissions from the start: OpenSSH
+            # refuses a private key others can read, and so should we.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key.export_private_key())
+            key.write_public_key(str(path) + ".pub")
+    return host_key, client_key
+
+
+def known_hosts_line(host_key: Path, port: int) -> str:
+    public = asyncssh.read_private_key(str(host_key)).export_public_key().decode().split()
+    return f"[127.0.0.1]:{port} {public[0]} {public[1]}\n"
+
+
+class _Job:
+    """One running command and the pipes that tie it to its SSH channel."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, pipes: list[asyncio.BaseTransport]):
+        self.proc = proc
+        self.pipes = pipes
+        self.abandoned = False
+
+    def abandon(self) -> None:
+        """The client went away: do what sshd does and let go of the pipes."""
+        if self.abandoned:
+            return
+        self.abandoned = True
+        for transport in self.pipes:
+            transport.close()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+
+    def signal(self, name: str) -> None:
+        signum = getattr(signal, f"SIG{name.upper()}", None)
+        if not isinstance(signum, signal.Signals):
+            log.info("ignoring unknown signal %r from the client", name)
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signum)
+
+
+async def _open_reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    # Our own read end, so it can be closed when the client disappears (the
+    # asyncio subprocess API has no public way to close a child's stdout).
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=_CHUNK * 16)
+    transport, _ = await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+    )
+    return reader, transport
+
+
+class SandboxSFTPServer(asyncssh.SFTPServer):
+    """SFTP on the host's real absolute paths, fenced in at the sandbox."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: Path, home: Path) -> None:
+        super().__init__(chan)
+        self._root = os.fsencode(root)
+        self._home = os.fsencode(home)
+
+    def map_path(self, path: bytes) -> bytes:
+        # Relative paths start in the user's home, as with OpenSSH.
+        local = posixpath.join(self._home, path)
+        real = os.path.realpath(local)
+        if real != self._root and not real.startswith(self._root + b"/"):
+            raise PermissionError(
+                errno.EACCES, "Permission denied: outside the rehearsal host", os.fsdecode(path)
+            )
+        return local
+
+    def exit(self) -> None:
+        # OpenSSH's sftp-server reports exit status 0; asyncssh sends none,
+        # which makes OpenSSH's scp (SFTP mode) fail a copy that worked.
+        with contextlib.suppress(Exception):
+            self.channel.exit(0)
+
+
+class _ServerConnection(asyncssh.SSHServer):
+    def __init__(self, owner: RehearsalSSHServer) -> None:
+        self._owner = owner
+        self._conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._owner._connections[conn] = set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._conn is not None:
+            for job in self._owner._connections.pop(self._conn, set()):
+                job.abandon()
+
+    def begin_auth(self, username: str) -> bool:
+        # Anyone but the configured user gets no keys, so every attempt fails.
+        if username == self._owner.user and self._conn is not None:
+            self._conn.set_authorized_keys(self._owner._authorized_keys)
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def kbdint_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+
+class RehearsalSSHServer:
+    """An SSH server for one sandbox and one user."""
+
+    def __init__(
+        self,
+        *,
+        sandbox: Path,
+        user: str,
+        host_key: Path,
+        client_public_key: Path,
+        env: Mapping[str, str],
+    ) -> None:
+        self.sandbox = sandbox
+        self.user = user
+        self.home = sandbox / "home" / user
+        self.port = 0
+        self._host_key = asyncssh.read_private_key(str(host_key))
+        self._authorized_keys = asyncssh.read_authorized_keys(str(client_public_key))
+        self._env = dict(env)
+        self._acceptor: asyncssh.SSHAcceptor | None = None
+        self._connections: dict[asyncssh.SSHServerConnection, set[_Job]] = {}
+        self._handlers: set[asyncio.Task[Any]] = set()
+        # Process groups of every command ever started: what a leftover
+        # (a command orphaned by a dropped connection, or something it put in
+        # the background) can be found by.
+        self._groups: set[int] = set()
+
+    async def start(self, port: int = 0) -> int:
+        self._acceptor = await asyncssh.listen(
+            "127.0.0.1",
+            port,
+            server_factory=lambda: _ServerConnection(self),
+            server_host_keys=[self._host_key],
+            process_factory=self._handle,
+            sftp_factory=lambda chan: SandboxSFTPServer(chan, self.sandbox, self.home),
+            allow_scp=True,
+            encoding=None,
+            keepalive_interval=15,
+            keepalive_count_max=4,
+        )
+        self.port = self._acceptor.get_port()
+        return self.port
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    def drop_connections(self) -> None:
+        """Cut every client off at once, as a network failure would."""
+        for conn in list(self._connections):
+            conn.abort()
+
+    async def close(self) -> None:
+        if self._acceptor is not None:
+            self._acceptor.close()
+            await self._acceptor.wait_closed()
+            self._acceptor = None
+        for conn in list(self._connections):
+            conn.close()
+        for conn in list(self._connections):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.wait_closed(), 2)
+
+    async def kill_leftovers(self, grace: float = 2.0) -> list[int]:
+        """End every process still running in a command's process group
+        (TERM, then KILL after ``grace`` seconds); return the PIDs found."""
+        found = await asyncio.to_thread(owned_processes, self.sandbox, self._groups)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            alive = await asyncio.to_thread(owned_processes, self.sandbox, self._groups)
+            if not alive:
+                break
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+            deadline = asyncio.get_running_loop().time() + grace
+            while asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+                if not await asyncio.to_thread(owned_processes, self.sandbox, self._groups):
+                    break
+        # Our own children are reaped by asyncio once their handler sees them exit.
+        if self._handlers:
+            await asyncio.wait(list(self._handlers), timeout=grace)
+        return found
+
+    # --- exec requests ---------------------------------------------------------------
+
+    def _command_env(self, process: asyncssh.SSHServerProcess[bytes]) -> dict[str, str]:
+        env = dict(self._env)
+        for key, value in process.env.items():
+            name = key.decode() if isinstance(key, bytes) else key
+            if name.startswith(_ACCEPTED_ENV_PREFIXES):
+                env[name] = value.decode() if isinstance(value, bytes) else value
+        return env
+
+    async def _handle(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+        try:
+            await self._run(process)
+        finally:
+            if task is not None:
+                self._handlers.discard(task)
+
+    async def _run(self, process: asyncssh.SSHServerProcess[bytes]) -> None:
+        command = process.command
+        if command is None:
+            process.stderr.write(
+                b"This rehearsal host runs commands only; ask for a command "
+                b"(ssh host 'COMMAND'), not an interactive shell.\n"
+            )
+            process.exit(1)
+            return
+        conn = process.channel.get_connection()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "bash",
+                "-c",
+                command,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=out_w,
+                stderr=err_w,
+                cwd=self.home if self.home.is_dir() else self.sandbox,
+                env=self._command_env(process),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            for fd in (out_r, err_r):
+                os.close(fd)
+            process.stderr.write(f"rehearsal host: cannot run bash: {exc}\n".encode())
+            process.exit(127)
+            return
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self._groups.add(proc.pid)
+        stdout, out_transport = await _open_reader(out_r)
+        stderr, err_transport = await _open_reader(err_r)
+        job = _Job(proc, [out_transport, err_transport])
+        jobs = self._connections.get(conn)
+        if jobs is None:  # the client vanished while the command was starting
+            job.abandon()
+        else:
+            jobs.add(job)
+        # Hooked directly: asyncssh would otherwise deliver a signal as an
+        # exception from stdin reads, which never come once stdin is at EOF.
+        process.signal_received = job.signal  # type: ignore[method-assign]
+
+        feeder = asyncio.create_task(self._feed_stdin(process, proc))
+        try:
+            await asyncio.gather(
+                self._pump(stdout, process.stdout, job), self._pump(stderr, process.stderr, job)
+            )
+            returncode = await proc.wait()
+        finally:
+            feeder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await feeder
+            out_transport.close()
+            err_transport.close()
+            if jobs is not None:
+                jobs.discard(job)
+        if job.abandoned:
+            return
+        with contextlib.suppress(OSError, asyncssh.Error):
+            if returncode < 0:
+                process.exit_with_signal(signal.Signals(-returncode).name[3:])
+            else:
+                process.exit(returncode)
+
+    @staticmethod
+    async def _pump(
+        source: asyncio.StreamReader, sink: asyncssh.SSHWriter[bytes], job: _Job
+    ) -> None:
+        while True:
+            try:
+                chunk = await source.read(_CHUNK)
+            except OSError:
+                return
+            if not chunk:
+                return
+            if job.abandoned:
+                return
+            try:
+                sink.write(chunk)
+                await sink.drain()
+            except (OSError, asyncssh.Error):
+                job.abandon()
+                return
+
+    @staticmethod
+    async def _feed_stdin(
+        process: asyncssh.SSHServerProcess[bytes], proc: asyncio.subprocess.Process
+    ) -> None:
+        target = proc.stdin
+        assert target is not None
+        try:
+            while True:
+                try:
+                    data = await process.stdin.read(_CHUNK)
+                except (asyncssh.BreakReceived, asyncssh.TerminalSizeChanged):
+                    continue
+                if not data:
+                    break
+                target.write(data)
+                await target.drain()
+        except (OSError, asyncssh.Error):
+            # The command stopped reading (or exited) or the client left;
+            # either way there is nobody to hand input to.
+            pass
+        finally:
+            target.close()
