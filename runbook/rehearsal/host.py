@@ -1,0 +1,495 @@
+"""The rehearsal host: a fake Stream Manager machine the runbook can be pointed at.
+
+``RehearsalHost`` puts together the sandbox (files), the SSH server (commands,
+SFTP), the two database endpoints, and the Red5 Pro service the systemctl shim
+runs. It behaves like a host that was just booted: the live stream manager is
+running (its unit is enabled), SSH answers with a known host key, and the
+operator's downloads sit ready in ``SANDBOX/.operator``.
+
+A sandbox survives a killed rehearsal: ``state.json`` keeps ports, user, keys
+and tokens, and a service left running by the killed rehearsal is adopted by
+the next one on the same sandbox. When a rehearsal ends nothing it started
+keeps running.
+
+Run ``python -m runbook.rehearsal.host [--sandbox DIR]`` to keep a host up by
+hand; it prints the values a runbook config needs as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import runbook
+from runbook.rehearsal import cloud, sandbox
+from runbook.rehearsal.dbfake import DatabaseListeners
+from runbook.rehearsal.service import READY_LINE, UNAVAILABLE_LINE
+from runbook.rehearsal.sshd import RehearsalSSHServer, ensure_keys, known_hosts_line
+
+log = logging.getLogger(__name__)
+
+STATE_FORMAT = 1
+SERVICE_STOP_TIMEOUT = 10.0
+BOOT_TIMEOUT = 20.0
+
+
+class RehearsalError(RuntimeError):
+    """The rehearsal host cannot be set up as asked."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _python_path() -> str:
+    """Where the service's imports come from: this package and the packages
+    installed beside it (the service runs under another name, so the
+    interpreter cannot find a virtualenv's site-packages by itself)."""
+    import site
+
+    entries = [str(Path(runbook.__file__).resolve().parent.parent)]
+    entries += [p for p in site.getsitepackages() if os.path.isdir(p)]
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        entries.append(site.getusersitepackages())
+    return os.pathsep.join(dict.fromkeys(entries))
+
+
+def _python_home() -> str:
+    if sys.base_exec_prefix != sys.base_prefix:
+        return f"{sys.base_prefix}{os.pathsep}{sys.base_exec_prefix}"
+    return sys.base_prefix
+
+
+class RehearsalHost:
+    """A fake Stream Manager host on loopback, for rehearsals and tests.
+
+    ``sandbox`` is kept after ``stop()`` when given (or with ``keep=True``);
+    otherwise a temporary sandbox is created and removed again.
+    ``boot_service=False`` leaves the live service down at start, for tests
+    that only need SSH.
+    """
+
+    def __init__(
+        self,
+        sandbox: Path | None = None,
+        *,
+        keep: bool = False,
+        dist_size: int | None = None,
+        user: str = "red5admin",
+        boot_service: bool = True,
+    ) -> None:
+        self._given_sandbox = sandbox is not None
+        self._sandbox = Path(sandbox).resolve() if sandbox is not None else None
+        self.keep = keep
+        self.dist_size = dist_size
+        self.user = user
+        self.boot_service = boot_service
+        self.ssh_port = 0
+        self.api_token = ""
+        self.api_base_url = ""
+        self.old_db: tuple[str, int] = ("", 0)
+        self.new_db: tuple[str, int] = ("", 0)
+        self.adopted_service: int | None = None
+        self.created = False  # True when start() generated a brand-new sandbox
+        self.boot_error: str | None = None
+        self.state: dict[str, Any] = {}
+        self._db = DatabaseListeners()
+        self._sshd: RehearsalSSHServer | None = None
+        self._started = False
+
+    # --- facts for the runbook's config -------------------------------------------
+
+    @property
+    def sandbox(self) -> Path:
+        if self._sandbox is None:
+            raise RehearsalError("the rehearsal host has no sandbox before start()")
+        return self._sandbox
+
+    @property
+    def state_dir(self) -> Path:
+        return sandbox.state_dir(self.sandbox)
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / "known_hosts"
+
+    @property
+    def client_key(self) -> Path:
+        return self.state_dir / "id_ed25519"
+
+    @property
+    def install_dir(self) -> Path:
+        return sandbox.install_dir(self.sandbox)
+
+    @property
+    def red5_home(self) -> Path:
+        return sandbox.red5_home(self.sandbox)
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.sandbox / "tmp" / "runbook-upload"
+
+    @property
+    def distribution(self) -> Path:
+        return sandbox.operator_dir(self.sandbox) / sandbox.DISTRIBUTION_NAME
+
+    @property
+    def cloud_controller(self) -> Path:
+        return sandbox.operator_dir(self.sandbox) / sandbox.CONTROLLER_JAR_NAME
+
+    @property
+    def home(self) -> Path:
+        return sandbox.home_dir(self.sandbox, self.user)
+
+    def config_values(self) -> dict[str, str]:
+        return {
+            "sandbox": str(self.sandbox),
+            "ssh_port": str(self.ssh_port),
+            "user": self.user,
+            "known_hosts": str(self.known_hosts),
+            "client_key": str(self.client_key),
+            "install_dir": str(self.install_dir),
+            "upload_dir": str(self.upload_dir),
+            "distribution": str(self.distribution),
+            "cloud_controller": str(self.cloud_controller),
+            "api_base_url": self.api_base_url,
+            "new_db_host": self.new_db[0],
+            "new_db_port": str(self.new_db[1]),
+        }
+
+    def command_env(self) -> dict[str, str]:
+        """The environment every command on the host runs with."""
+        env = {
+            "PATH": f"{sandbox.bin_dir(self.sandbox)}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.home),
+            "USER": self.user,
+            "LOGNAME": self.user,
+            "SHELL": "/bin/bash",
+            "LANG": "C.UTF-8",
+            sandbox.SANDBOX_ENV: str(self.sandbox),
+            "RUNBOOK_PYTHON": sys.executable,
+            "RUNBOOK_PYTHONHOME": _python_home(),
+            "RUNBOOK_RED5_HOME": str(self.red5_home),
+            "PYTHONPATH": _python_path(),
+        }
+        # Lets tests run the fake cloud's node life cycle faster.
+        if cloud.PACE_ENV in os.environ:
+            env[cloud.PACE_ENV] = os.environ[cloud.PACE_ENV]
+        return env
+
+    # --- the service ---------------------------------------------------------------
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.sandbox / "run" / "red5pro.pid"
+
+    def service_pid(self) -> int | None:
+        """PID of the running Red5 Pro service of this sandbox, if any."""
+        try:
+            pid = int(self._pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        # The PID may since belong to something else: it must be ours.
+        if sandbox.is_running(pid) and str(self.sandbox) in sandbox.proc_cmdline(pid):
+            return pid
+        return None
+
+    def _set_unit_state(self, state: str) -> None:
+        run = self.sandbox / "run"
+        with contextlib.suppress(OSError):
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "red5pro.state").write_text(state + "\n")
+            if state == "stopped":
+                self._pid_file.unlink(missing_ok=True)
+
+    async def _stop_service(self) -> None:
+        pid = self.service_pid()
+        if pid is not None:
+            for sig, wait in ((signal.SIGTERM, SERVICE_STOP_TIMEOUT), (signal.SIGKILL, 2.0)):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+                deadline = time.monotonic() + wait
+                while time.monotonic() < deadline and sandbox.is_running(pid):
+                    await asyncio.sleep(0.05)
+                if not sandbox.is_running(pid):
+                    break
+        self._set_unit_state("stopped")
+
+    def _adopt_or_clear_orphan(self) -> None:
+        pid = self.service_pid()
+        if pid is not None:
+            log.warning("adopting the Red5 Pro service (pid %d) of an earlier rehearsal", pid)
+            self.adopted_service = pid
+            return
+        # Nothing runs: this is a fresh boot, which forgets earlier failures.
+        if self._pid_file.exists() or (self.sandbox / "run" / "red5pro.state").exists():
+            self._set_unit_state("stopped")
+
+    async def _run_shim(self, *args: str) -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            str(sandbox.bin_dir(self.sandbox) / args[0]),
+            *args[1:],
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=self.home if self.home.is_dir() else self.sandbox,
+            env=self.command_env(),
+        )
+        output, _ = await proc.communicate()
+        return proc.returncode or 0, output.decode("utf-8", "replace")
+
+    async def _boot_service(self) -> None:
+        """Start the enabled unit as systemd does at boot, and wait until the
+        stream manager has loaded (or failed to)."""
+        enabled = self.sandbox / "run" / "red5pro.enabled"
+        if not enabled.exists() or enabled.read_text().strip() != "enabled":
+            return
+        red5_log = self.red5_home / "log" / "red5.log"
+        offset = red5_log.stat().st_size if red5_log.exists() else 0
+        status, output = await self._run_shim("systemctl", "start", "red5pro")
+        if status != 0:
+            self.boot_error = f"systemctl start red5pro failed at boot: {output.strip()}"
+            log.warning("%s", self.boot_error)
+            return
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < deadline:
+            text = ""
+            with contextlib.suppress(OSError), red5_log.open("rb") as handle:
+                handle.seek(offset)
+                text = handle.read().decode("utf-8", "replace")
+            if READY_LINE in text:
+                return
+            for line in text.splitlines():
+                if UNAVAILABLE_LINE in line:
+                    self.boot_error = line
+                    log.warning("the stream manager did not load at boot: %s", line)
+                    return
+            if self.service_pid() is None:
+                self.boot_error = "the Red5 Pro service exited at boot; see log/jsvc-service.log"
+                log.warning("%s", self.boot_error)
+                return
+            await asyncio.sleep(0.05)
+        self.boot_error = f"the stream manager did not finish loading within {BOOT_TIMEOUT:.0f} s"
+        log.warning("%s", self.boot_error)
+
+    # --- life cycle ----------------------------------------------------------------
+
+    def _load_state(self) -> dict[str, Any] | None:
+        path = self.state_dir / "state.json"
+        if not path.exists():
+            return None
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RehearsalError(f"cannot read the rehearsal state {path}: {exc}") from exc
+        if state.get("format") != STATE_FORMAT:
+            raise RehearsalError(
+                f"{path} was written by an incompatible runbook version; use a new sandbox"
+            )
+        return dict(state)
+
+    def _save_state(self) -> None:
+        path = self.state_dir / "state.json"
+        tmp = path.with_name(path.name + ".new")
+        tmp.write_text(json.dumps(self.state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        tmp.replace(path)
+
+    async def _create(self) -> dict[str, Any]:
+        secrets_ = sandbox.LiveSecrets.generate()
+        api_port = _free_port()
+        old_db, new_db = self._db.old.address, self._db.new.address
+        await asyncio.to_thread(
+            sandbox.create_sandbox,
+            self.sandbox,
+            user=self.user,
+            api_port=api_port,
+            old_db=old_db,
+            secrets_=secrets_,
+            dist_size=self.dist_size,
+        )
+        # The live unit was enabled and loaded when the operator installed it.
+        run = self.sandbox / "run"
+        (run / "red5pro.enabled").write_text("enabled\n")
+        (run / "red5pro.state").write_text("stopped\n")
+        status, output = await self._run_shim("systemctl", "daemon-reload")
+        if status != 0:
+            raise RehearsalError(f"the systemctl shim does not work: {output.strip()}")
+        await asyncio.to_thread(
+            cloud.seed_live_database, self.sandbox, old_db[0], old_db[1], secrets_.instance_prefix
+        )
+        return {
+            "format": STATE_FORMAT,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "user": self.user,
+            "ssh_port": 0,
+            "api_port": api_port,
+            "old_db": list(old_db),
+            "new_db": list(new_db),
+            "api_token": secrets_.api_token,
+            "instance_prefix": secrets_.instance_prefix,
+            "old_version": sandbox.OLD_VERSION,
+            "new_version": sandbox.NEW_VERSION,
+            "old_api_version": sandbox.OLD_API_VERSION,
+            "new_api_version": sandbox.NEW_API_VERSION,
+        }
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        if self._sandbox is None:
+            self._sandbox = Path(tempfile.mkdtemp(prefix="runbook-rehearsal-")).resolve()
+        self.sandbox.mkdir(parents=True, exist_ok=True)
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        self._started = True
+        state = self._load_state()
+        if state is None:
+            await self._db.start()
+            self.state = await self._create()
+            self.created = True
+        else:
+            self.state = state
+            if state["user"] != self.user:
+                log.info("sandbox %s belongs to user %s; using that", self.sandbox, state["user"])
+                self.user = state["user"]
+            await self._db.start(
+                (state["old_db"][0], int(state["old_db"][1])),
+                (state["new_db"][0], int(state["new_db"][1])),
+            )
+            await asyncio.to_thread(sandbox.install_shims, self.sandbox)
+        self.old_db = (self.state["old_db"][0], int(self.state["old_db"][1]))
+        self.new_db = (self.state["new_db"][0], int(self.state["new_db"][1]))
+        self.api_token = str(self.state["api_token"])
+        self.api_base_url = f"http://127.0.0.1:{int(self.state['api_port'])}"
+        for rel in ("tmp", "run", f"home/{self.user}"):
+            (self.sandbox / rel).mkdir(parents=True, exist_ok=True)
+
+        host_key, client_key = ensure_keys(self.state_dir)
+        self._sshd = RehearsalSSHServer(
+            sandbox=self.sandbox,
+            user=self.user,
+            host_key=host_key,
+            client_public_key=Path(str(client_key) + ".pub"),
+            env=self.command_env(),
+        )
+        remembered = int(self.state.get("ssh_port") or 0)
+        try:
+            self.ssh_port = await self._sshd.start(remembered)
+        except OSError:
+            log.info("SSH port %d is taken; choosing another", remembered)
+            self.ssh_port = await self._sshd.start(0)
+        self.known_hosts.write_text(known_hosts_line(host_key, self.ssh_port))
+        self.state["ssh_port"] = self.ssh_port
+        self._save_state()
+
+        self._adopt_or_clear_orphan()
+        if self.boot_service and self.adopted_service is None:
+            await self._boot_service()
+
+    async def stop(self) -> None:
+        """Stop everything this rehearsal runs; remove a temporary sandbox."""
+        if not self._started:
+            return
+        self._started = False
+        if self._sandbox is not None and self.sandbox.exists():
+            await self._stop_service()
+        if self._sshd is not None:
+            await self._sshd.kill_leftovers()
+            await self._sshd.close()
+            self._sshd = None
+        await self._db.close()
+        if self._sandbox is not None:
+            await self._kill_strays()
+            if not (self.keep or self._given_sandbox):
+                await asyncio.to_thread(sandbox.remove_sandbox, self.sandbox)
+
+    async def _kill_strays(self) -> None:
+        # Anything still carrying this sandbox's marker (a second service
+        # someone launched by hand, a daemon a command forked off) goes too.
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            strays = await asyncio.to_thread(sandbox.owned_processes, self.sandbox)
+            if not strays:
+                return
+            log.info("ending leftover processes %s with %s", strays, sig.name)
+            for pid in strays:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + 2.0
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                if not await asyncio.to_thread(sandbox.owned_processes, self.sandbox):
+                    return
+
+    def drop_connections(self) -> None:
+        """Abort every SSH client connection (fault injection)."""
+        if self._sshd is not None:
+            self._sshd.drop_connections()
+
+    async def __aenter__(self) -> RehearsalHost:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    host = RehearsalHost(
+        Path(args.sandbox) if args.sandbox else None,
+        keep=args.keep,
+        dist_size=args.dist_size,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with host:
+        print(
+            json.dumps(
+                {**host.config_values(), "adopted_service": host.adopted_service,
+                 "boot_error": host.boot_error}
+            ),
+            flush=True,
+        )
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m runbook.rehearsal.host",
+        description="Run a rehearsal Stream Manager host until interrupted.",
+    )
+    parser.add_argument("--sandbox", help="keep the host's state in this directory")
+    parser.add_argument("--keep", action="store_true", help="keep a temporary sandbox")
+    parser.add_argument("--dist-size", type=int, default=None, metavar="BYTES")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(_serve(args))
+
+
+if __name__ == "__main__":
+    main()
