@@ -1,0 +1,62 @@
+"""Fixtures shared by every test that needs the rehearsal host."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from runbook.rehearsal.host import RehearsalHost
+from runbook.rehearsal.sandbox import processes_mentioning
+
+SSHConnect = Callable[[RehearsalHost], Awaitable[asyncssh.SSHClientConnection]]
+
+
+@pytest.fixture
+async def rehearsal_host(tmp_path: Path) -> AsyncIterator[RehearsalHost]:
+    """A started rehearsal host (live service up) whose sandbox lives in
+    tmp_path, so a failing test leaves it behind for a look. Stopping it must
+    leave no process behind; the teardown checks that."""
+    host = RehearsalHost(tmp_path / "sandbox")
+    await host.start()
+    try:
+        yield host
+    finally:
+        await host.stop()
+    assert processes_mentioning(host.sandbox) == [], "the rehearsal host left processes behind"
+
+
+@pytest.fixture
+async def ssh_connect() -> AsyncIterator[SSHConnect]:
+    """Open SSH connections to a rehearsal host, isolated from ~/.ssh: every
+    option that would otherwise come from the user's files is given here."""
+    opened: list[asyncssh.SSHClientConnection] = []
+
+    async def connect(host: RehearsalHost) -> asyncssh.SSHClientConnection:
+        conn = await asyncssh.connect(
+            "127.0.0.1",
+            host.ssh_port,
+            username=host.user,
+            known_hosts=str(host.known_hosts),
+            client_keys=[str(host.client_key)],
+            config=None,
+            agent_path=None,
+            keepalive_interval=5,
+        )
+        opened.append(conn)
+        return conn
+
+    yield connect
+    for conn in opened:
+        conn.close()
+        await conn.wait_closed()
+
+
+@pytest.fixture
+async def host_ssh(
+    rehearsal_host: RehearsalHost, ssh_connect: SSHConnect
+) -> asyncssh.SSHClientConnection:
+    """One SSH connection to ``rehearsal_host``."""
+    return await ssh_connect(rehearsal_host)

@@ -1,0 +1,376 @@
+"""The rehearsal host over real SSH on loopback: real bash, real files, real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncssh
+import javaproperties
+import pytest
+
+from runbook.rehearsal import cloud, sandbox
+from runbook.rehearsal.host import RehearsalHost
+from runbook.rehearsal.sandbox import owned_processes, processes_mentioning
+from tests.conftest import SSHConnect
+
+WEBINF = "webapps/streammanager/WEB-INF"
+TOP = "red5pro-server-14.2.0.b1105-release"
+
+
+@pytest.fixture
+async def bare_host(tmp_path: Path) -> AsyncIterator[RehearsalHost]:
+    """A host whose live service is left down, for tests of SSH and the shims."""
+    host = RehearsalHost(tmp_path / "sandbox", boot_service=False)
+    await host.start()
+    try:
+        yield host
+    finally:
+        await host.stop()
+    assert processes_mentioning(host.sandbox) == []
+
+
+async def test_commands_run_in_real_bash(bare_host: RehearsalHost, ssh_connect: SSHConnect) -> None:
+    conn = await ssh_connect(bare_host)
+    result = await conn.run("echo out; echo err >&2; exit 7")
+    assert (result.exit_status, result.stdout, result.stderr) == (7, "out\n", "err\n")
+
+    result = await conn.run("printf '%s\\n' c a b | sort | tr a-z A-Z && echo \"it's $USER\"")
+    assert result.stdout == f"A\nB\nC\nit's {bare_host.user}\n"
+    assert (await conn.run("false && echo never")).exit_status == 1
+    assert (await conn.run("no-such-command-here")).exit_status == 127
+
+    # Input from the client reaches the command; bytes come back unchanged.
+    result = await conn.run("wc -c && pwd", input="12345\n")
+    assert result.stdout.split() == ["6", str(bare_host.home)]
+    payload = bytes(range(256)) * 64
+    result = await conn.run("cat", input=payload, encoding=None)
+    assert result.stdout == payload
+
+
+async def test_unknown_host_key_is_refused(bare_host: RehearsalHost, tmp_path: Path) -> None:
+    stranger = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    other = tmp_path / "other_known_hosts"
+    other.write_text(f"[127.0.0.1]:{bare_host.ssh_port} {stranger}")
+    with pytest.raises(asyncssh.HostKeyNotVerifiable):
+        await asyncssh.connect(
+            "127.0.0.1", bare_host.ssh_port, username=bare_host.user,
+            known_hosts=str(other), client_keys=[str(bare_host.client_key)],
+            config=None, agent_path=None, keepalive_interval=5,
+        )
+
+
+async def test_wrong_client_key_or_user_is_refused(bare_host: RehearsalHost) -> None:
+    intruder = asyncssh.generate_private_key("ssh-ed25519")
+    for user, key in ((bare_host.user, intruder), ("root", bare_host.client_key)):
+        with pytest.raises(asyncssh.PermissionDenied):
+            await asyncssh.connect(
+                "127.0.0.1", bare_host.ssh_port, username=user,
+                known_hosts=str(bare_host.known_hosts), client_keys=[key],
+                config=None, agent_path=None, keepalive_interval=5,
+            )
+
+
+async def test_client_signal_ends_the_command_and_its_children(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    conn = await ssh_connect(bare_host)
+    proc = await conn.create_process("sleep 300 & echo $!; wait", stdin=asyncssh.DEVNULL)
+    child = int(await asyncio.wait_for(proc.stdout.readline(), 5))
+    assert sandbox.is_running(child)
+    proc.send_signal("TERM")
+    result = await asyncio.wait_for(proc.wait(), 5)
+    assert result.exit_signal is not None and result.exit_signal[0] == "TERM"
+    for _ in range(100):
+        if not sandbox.is_running(child):
+            break
+        await asyncio.sleep(0.02)
+    assert not sandbox.is_running(child), "the background child must get the signal too"
+
+
+async def test_sftp_upload_agrees_with_sha256sum(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect, tmp_path: Path
+) -> None:
+    local = tmp_path / "payload.bin"
+    local.write_bytes(os.urandom(300_000))
+    remote = bare_host.upload_dir / "payload.bin"
+    conn = await ssh_connect(bare_host)
+    async with conn.start_sftp_client() as sftp:
+        await sftp.makedirs(str(bare_host.upload_dir), exist_ok=True)
+        await sftp.put(str(local), str(remote))
+        assert await sftp.realpath(".") == str(bare_host.home)
+    result = await conn.run(f"sha256sum '{remote}'", check=True)
+    assert result.stdout.split()[0] == hashlib.sha256(local.read_bytes()).hexdigest()
+
+
+async def test_sftp_refuses_paths_outside_the_sandbox(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect, tmp_path: Path
+) -> None:
+    local = tmp_path / "x.txt"
+    local.write_text("x")
+    outside = tmp_path / "outside.txt"
+    (bare_host.home / "escape").symlink_to(tmp_path)
+    conn = await ssh_connect(bare_host)
+    async with conn.start_sftp_client() as sftp:
+        for target in (str(outside), "../../../outside.txt", "escape/outside.txt"):
+            with pytest.raises(asyncssh.SFTPPermissionDenied):
+                await sftp.put(str(local), target)
+        with pytest.raises(asyncssh.SFTPPermissionDenied):
+            await sftp.listdir("/etc")
+    assert not outside.exists()
+
+
+async def test_interactive_shell_is_refused_with_a_reason(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    conn = await ssh_connect(bare_host)
+    proc = await conn.create_process(stdin=asyncssh.DEVNULL)
+    result = await asyncio.wait_for(proc.wait(), 5)
+    assert result.exit_status == 1
+    assert "commands only" in str(result.stderr)
+
+
+def test_live_install_is_a_filled_in_6_2_install(tmp_path: Path) -> None:
+    secrets_ = sandbox.LiveSecrets.generate()
+    root = tmp_path / "sb"
+    sandbox.create_sandbox(
+        root, user="ops", api_port=5080, old_db=("127.0.0.2", 3306), secrets_=secrets_
+    )
+    home = sandbox.red5_home(root)
+    props = javaproperties.loads((home / WEBINF / "red5-web.properties").read_text())
+    assert props["config.dbHost"] == "127.0.0.2" and props["config.dbPort"] == "3306"
+    assert props["config.dbPass"] == secrets_.db_password
+    assert props["rest.administratorToken"] == secrets_.api_token
+    assert props["aws.accessSecret"] == secrets_.aws_access_secret
+    assert props["aws.defaultzone"] == "us-east-1a"
+    assert props["instancecontroller.recycleDeadNodes"] == "true"
+    assert not any("{" in value for value in props.values()), "no placeholder may remain"
+    context = (home / WEBINF / "applicationContext.xml").read_text()
+    assert sandbox.active_controllers(context) == [sandbox.AWS]
+    assert "/api/3.1/*" in (home / WEBINF / "web.xml").read_text()
+    for rel in ("LICENSE.KEY", "red5pro-server-6.2.0.b406-release", "conf/autoscale.xml",
+                "plugins/red5pro-autoscale-plugin-6.2.0.406-RELEASE.jar", "log",
+                f"{WEBINF}/lib/aws-cloud-controller-6.2.0.jar"):
+        assert (home / rel).exists(), rel
+    assert "http.port=5080" in (home / "conf/red5.properties").read_text()
+    unit = sandbox.unit_file(root).read_text()
+    assert unit == (home / "red5pro.service").read_text() and "java-11-openjdk" in unit
+    assert os.access(root / ".rehearsal/bin/systemctl", os.X_OK)
+    assert (root / "home/ops").is_dir() and (root / "tmp").is_dir()
+
+
+def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
+    root = tmp_path / "sb"
+    sandbox.create_sandbox(
+        root, user="ops", api_port=5080, old_db=("127.0.0.2", 3306),
+        secrets_=sandbox.LiveSecrets.generate(),
+    )
+    dist = sandbox.operator_dir(root) / sandbox.DISTRIBUTION_NAME
+    with zipfile.ZipFile(dist) as archive:
+        names = archive.namelist()
+        assert {name.split("/")[0] for name in names} == {TOP}
+        for rel in ("conf/autoscale.xml", "plugins/red5pro-autoscale-plugin-14.2.0-RELEASE.jar",
+                    "plugins/red5pro-restreamer-plugin-14.2.0-RELEASE.jar", "red5pro.sh",
+                    f"{WEBINF}/red5-web.properties", f"{WEBINF}/applicationContext.xml",
+                    f"{WEBINF}/web.xml", "log/", TOP):
+            assert f"{TOP}/{rel}" in names, rel
+        assert f"{TOP}/LICENSE.KEY" not in names
+        assert not any("aws-cloud-controller" in name for name in names)
+        template = javaproperties.loads(archive.read(f"{TOP}/{WEBINF}/red5-web.properties")
+                                        .decode())
+        context = archive.read(f"{TOP}/{WEBINF}/applicationContext.xml").decode()
+        assert "/api/4.0/*" in archive.read(f"{TOP}/{WEBINF}/web.xml").decode()
+        assert "java-21-openjdk" in archive.read(f"{TOP}/red5pro.service").decode()
+    assert template["config.dbHost"] == "{host}"
+    assert template["spring.jackson.default-property-inclusion"] == "non_null"
+    assert template["default.server.application"] == ""
+    assert "instancecontroller.recycleDeadNodes" not in template
+    assert "aws.accessKey" not in template, "cloud keys ship commented out"
+    assert sandbox.active_controllers(context) == [sandbox.DUMMY]
+    jar = sandbox.operator_dir(root) / sandbox.CONTROLLER_JAR_NAME
+    with zipfile.ZipFile(jar) as archive:
+        assert "Implementation-Version: 14.2.0" in archive.read("META-INF/MANIFEST.MF").decode()
+
+
+def test_dist_size_pads_the_zip(tmp_path: Path) -> None:
+    path = tmp_path / "dist.zip"
+    sandbox.build_distribution(path, api_port=5080, dist_size=3_000_000)
+    assert 2_900_000 <= path.stat().st_size <= 3_100_000
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None
+    small = tmp_path / "small.zip"
+    sandbox.build_distribution(small, api_port=5080)
+    assert small.stat().st_size < 1_000_000
+
+
+async def test_distribution_unzips_on_the_host(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    conn = await ssh_connect(bare_host)
+    result = await conn.run(
+        f"cd '{bare_host.install_dir}' && unzip -q '{bare_host.distribution}' && ls -d red5pro*"
+        f" && test -x {TOP}/red5pro.sh && test -d {TOP}/log"
+    )
+    assert result.exit_status == 0, result.stderr
+    assert result.stdout.split() == ["red5pro", TOP]
+
+
+async def test_shims_sudo_java_and_database_endpoints(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    conn = await ssh_connect(bare_host)
+    assert (await conn.run("sudo -n true")).exit_status == 0
+    result = await conn.run("sudo -S -p '' -u root -- sh -c 'echo \"$0\" ran'")
+    assert result.stdout == "sh ran\n"
+    result = await conn.run("java -version")
+    assert result.exit_status == 0 and 'openjdk version "21.' in result.stderr
+    assert (await conn.run("java -jar x.jar")).exit_status == 1
+    for host, port in (bare_host.new_db, bare_host.old_db):
+        result = await conn.run(
+            f"timeout 5 bash -c 'exec 3<>/dev/tcp/{host}/{port}; head -n1 <&3'"
+        )
+        assert result.exit_status == 0, result.stderr
+        assert "MySQL" in result.stdout
+    assert (await conn.run("timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.3/1'")).exit_status != 0
+
+
+async def test_systemctl_runs_the_service_like_systemd(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    conn = await ssh_connect(bare_host)
+    inactive = await conn.run("systemctl is-active red5pro")
+    assert (inactive.stdout, inactive.exit_status) == ("inactive\n", 3)
+    assert (await conn.run("sudo systemctl start red5pro")).exit_status == 0
+    pid = bare_host.service_pid()
+    assert pid is not None
+    ps = await conn.run("ps aux | grep [j]ava")
+    line = next(line for line in ps.stdout.splitlines() if f" {pid} " in line)
+    assert f"java -m runbook.rehearsal.service -Dred5.root={bare_host.red5_home}" in line
+    active = await conn.run("systemctl is-active red5pro.service")
+    assert (active.stdout, active.exit_status) == ("active\n", 0)
+    assert (await conn.run("systemctl start red5pro")).exit_status == 0
+    assert bare_host.service_pid() == pid, "starting a running unit changes nothing"
+
+    assert (await conn.run(f"sudo kill -9 {pid}")).exit_status == 0
+    failed = await conn.run("systemctl is-active red5pro")
+    assert (failed.stdout, failed.exit_status) == ("failed\n", 3)
+    status = await conn.run("systemctl status red5pro")
+    assert status.exit_status == 3 and "signal KILL" in status.stdout
+    zombies = await conn.run(f"ps -o stat= -p {pid} || true")
+    assert "Z" not in zombies.stdout, "a killed service is reaped at once"
+
+    assert (await conn.run("systemctl restart red5pro")).exit_status == 0
+    assert bare_host.service_pid() not in (None, pid)
+    assert (await conn.run("systemctl stop red5pro")).exit_status == 0
+    assert bare_host.service_pid() is None
+    assert (await conn.run("systemctl is-active red5pro")).stdout == "inactive\n"
+    unknown = await conn.run("systemctl start nginx")
+    assert unknown.exit_status == 5 and "nginx.service not found" in unknown.stderr
+    assert (await conn.run("systemctl frobnicate red5pro")).exit_status == 1
+    cat = await conn.run("systemctl cat red5pro")
+    assert "ExecStart=/usr/local/red5pro/red5pro.sh start" in cat.stdout
+    assert (await conn.run("systemctl daemon-reload && systemctl enable red5pro")).exit_status == 0
+
+
+async def test_systemctl_fails_like_systemd_without_unit_or_install(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    conn = await ssh_connect(bare_host)
+    home, unit = bare_host.red5_home, sandbox.unit_file(bare_host.sandbox)
+    result = await conn.run(f"mv '{home}' '{home}.away' && systemctl start red5pro")
+    assert result.exit_status == 1 and "Job for red5pro.service failed" in result.stderr
+    assert (await conn.run("systemctl is-active red5pro")).stdout == "failed\n"
+    result = await conn.run(f"mv '{home}.away' '{home}' && rm '{unit}' && systemctl start red5pro")
+    assert result.exit_status == 5 and "not found" in result.stderr
+    assert bare_host.service_pid() is None
+
+
+async def test_booted_host_serves_the_live_api(
+    rehearsal_host: RehearsalHost, host_ssh: asyncssh.SSHClientConnection
+) -> None:
+    assert rehearsal_host.boot_error is None
+    assert rehearsal_host.service_pid() is not None
+    url = (f"{rehearsal_host.api_base_url}/streammanager/api/3.1/admin/nodegroup"
+           f"?accessToken={rehearsal_host.api_token}")
+    result = await host_ssh.run(f"curl -sf '{url}'")
+    groups = json.loads(result.stdout)
+    assert len(groups) == 1 and groups[0]["state"] == "active"
+    values = rehearsal_host.config_values()
+    assert values["ssh_port"] == str(rehearsal_host.ssh_port)
+    assert values["new_db_host"] == rehearsal_host.new_db[0]
+    assert values["new_db_port"] == str(rehearsal_host.new_db[1])
+    assert cloud.list_nodegroups(rehearsal_host.sandbox, *rehearsal_host.new_db) == []
+
+
+async def test_stop_leaves_no_process_and_removes_a_temporary_sandbox(
+    ssh_connect: SSHConnect,
+) -> None:
+    host = RehearsalHost()
+    await host.start()
+    root = host.sandbox
+    try:
+        assert host.service_pid() is not None
+        conn = await ssh_connect(host)
+        await conn.run("nohup sleep 300 >/dev/null 2>&1 &", check=True)
+        await conn.create_process("sleep 301", stdin=asyncssh.DEVNULL)
+        await asyncio.sleep(0.2)
+        host.drop_connections()  # the second command now runs on, orphaned
+        await asyncio.sleep(0.2)
+        assert len(owned_processes(root)) >= 3
+    finally:
+        await host.stop()
+    assert processes_mentioning(root) == []
+    assert owned_processes(root) == []
+    assert not root.exists()
+
+
+async def test_reused_sandbox_keeps_its_identity_and_adopts_the_service(tmp_path: Path) -> None:
+    root = tmp_path / "sandbox"
+    # A rehearsal in its own process, killed outright (as kill -9 or a crash would).
+    child = subprocess.Popen(
+        [sys.executable, "-m", "runbook.rehearsal.host", "--sandbox", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert child.stdout is not None
+        first = json.loads(await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    state = json.loads((root / ".rehearsal/state.json").read_text())
+    orphan = int((root / "run/red5pro.pid").read_text())
+    assert sandbox.is_running(orphan), "the killed rehearsal's service runs on"
+    key = (root / ".rehearsal/id_ed25519").read_bytes()
+
+    async with RehearsalHost(root) as host:
+        assert host.adopted_service == orphan and host.service_pid() == orphan
+        assert not host.created
+        assert str(host.ssh_port) == first["ssh_port"]
+        assert host.config_values() == {key: first[key] for key in host.config_values()}
+        assert host.api_token == state["api_token"]
+        assert host.client_key.read_bytes() == key
+        async with asyncssh.connect(
+            "127.0.0.1", host.ssh_port, username=host.user, known_hosts=str(host.known_hosts),
+            client_keys=[str(host.client_key)], config=None, agent_path=None,
+            keepalive_interval=5,
+        ) as conn:
+            assert (await conn.run("systemctl is-active red5pro")).stdout == "active\n"
+    assert not sandbox.is_running(orphan)
+    assert processes_mentioning(root) == []
+    assert root.is_dir(), "a sandbox given by the caller is kept"
+
+
+def test_sandbox_helpers_reject_a_template_missing_keys() -> None:
+    with pytest.raises(ValueError, match=r"no\.such\.key"):
+        sandbox.fill_properties("a=1\n", {"no.such.key": "x"})
+    filled = sandbox.fill_properties("#a.b={x}\nc=2\n", {"a.b": "v:1"}, {"d": ("c", "3")})
+    assert javaproperties.load(io.StringIO(filled)) == {"a.b": "v:1", "c": "2", "d": "3"}
