@@ -1,0 +1,146 @@
+"""Steps against the rehearsal host when things are not as they should be.
+
+Each test runs the real steps over real SSH, breaks one thing on the fake host
+or in the config, and checks that the step stops with a reason an operator can
+act on, and that nothing after it ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from runbook.executor import Executor, Outcome
+from runbook.journal import Journal, replay
+from runbook.model import StepState
+from runbook.redact import Redactor
+from runbook.rehearsal.host import RehearsalHost
+from runbook.remote import Remote
+from runbook.smapi import StreamManagerAPI
+from steps import STEP_IDS, procedure
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
+from tests.scripted import ScriptedFrontEnd
+
+
+def test_the_procedure_has_the_documented_ids_in_order() -> None:
+    assert tuple(step.id for step in procedure()) == STEP_IDS
+    assert len(STEP_IDS) == 15
+
+
+async def run_only(host: RehearsalHost, ids: list[str], journal: Path,
+                   front: ScriptedFrontEnd, **changes: object) -> tuple[Outcome, Executor]:
+    """Run some of the procedure's steps, in order, sharing facts like a real run."""
+    from runbook.cli import _Api
+
+    settings = dataclasses.replace(rehearsal_settings(host), **changes)
+    api = _Api(settings, host.api_token)
+    shown = StreamManagerAPI(settings.api_base_url, "", None)
+    steps = [s for s in procedure() if s.id in ids]
+    remote = Remote(settings.host, isolated=True)
+    j = Journal(journal)
+    executor = Executor(steps, settings=settings, remote=remote, api_factory=api,
+                        curl=shown.curl, journal=j, front=front,
+                        redactor=Redactor([host.api_token]))
+    try:
+        return await executor.run(), executor
+    finally:
+        await api.aclose()
+        await shown.aclose()
+        await remote.close()
+        j.close()
+
+
+def detail(front: ScriptedFrontEnd, step_id: str) -> str:
+    return [d for sid, _state, d in front.states if sid == step_id][-1]
+
+
+async def test_unreachable_new_database_stops_before_anything_changes(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, list(STEP_IDS), tmp_path / "j.jsonl", front,
+                                    new_db_port=1)
+        assert outcome is Outcome.FAILED
+        assert front.final_state("new-database") == "failed"
+        assert "cannot reach 127.0.0.3:1" in detail(front, "new-database")
+        assert "export-config" not in front.asked
+        assert not list(host.install_dir.glob("red5pro-server-*"))
+
+
+async def test_properties_without_decisions_lists_the_undecided_keys(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        prepare = list(STEP_IDS[:9])
+        outcome, _ = await run_only(host, prepare, tmp_path / "j.jsonl", front, decisions=None)
+        assert outcome is Outcome.FAILED
+        reason = detail(front, "properties")
+        assert "default.server.application" in reason and "decisions" in reason
+        new_props = next(host.install_dir.glob("red5pro-server-*")) / (
+            "webapps/streammanager/WEB-INF/red5-web.properties")
+        assert "config.dbHost={host}" in new_props.read_text(), "nothing may be written"
+
+
+async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["delete-nodegroups"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.FAILED
+        assert "no snapshot" in detail(front, "delete-nodegroups")
+        assert front.asked == [], "it must refuse before asking"
+        from runbook.rehearsal import cloud
+
+        assert cloud.list_nodegroups(host.sandbox, *host.old_db), "the live groups stay"
+
+
+async def test_upload_is_skipped_when_the_files_are_already_there(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd()
+        ids = ["preflight", "upload"]
+        outcome, _ = await run_only(host, ids, tmp_path / "a.jsonl", first)
+        assert outcome is Outcome.DONE and first.asked == ids
+        again = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ids, tmp_path / "b.jsonl", again)
+        assert outcome is Outcome.DONE
+        assert again.asked == ["preflight"], "upload's check finds both files in place"
+        assert "already done" in detail(again, "upload")
+
+
+async def test_promote_refuses_two_candidate_folders(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        (host.install_dir / "red5pro-server-13.0.0.b999-release").mkdir()
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, list(STEP_IDS), tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.FAILED
+        assert front.final_state("backup-live") == "done"
+        reason = detail(front, "promote-new")
+        assert "exactly one red5pro-server-*" in reason and "13.0.0" in reason
+        assert not (host.install_dir / "red5pro").exists()
+        history = replay(tmp_path / "j.jsonl")
+        assert history.cutover_started is not None and history.downtime_s is not None
+
+
+async def test_backup_refuses_to_overwrite_an_earlier_backup(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        earlier = host.install_dir / "bak.red5pro"
+        earlier.mkdir()
+        (earlier / "red5pro-server-5.1.1.b236-release").write_text("")
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, list(STEP_IDS), tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.FAILED
+        assert "already exists" in detail(front, "backup-live")
+        assert (host.install_dir / "red5pro").is_dir(), "the live install stays in place"
+        assert front.final_state("delete-nodegroups") == "done"
+
+
+async def test_a_finished_upgrade_is_not_run_again(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        assert await rehearse(host, ScriptedFrontEnd(), tmp_path / "a.jsonl") is Outcome.DONE
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "b.jsonl")
+        assert outcome is Outcome.FAILED
+        assert "already runs 14.2.0.b1105" in detail(front, "preflight")
+        records = [json.loads(line) for line in (tmp_path / "b.jsonl").read_text().splitlines()]
+        changed = [r for r in records if r["event"] == "action-start"
+                   and any(word in r["text"] for word in ("mv ", "rm ", "kill", "unzip"))]
+        assert changed == []
+        assert replay(tmp_path / "b.jsonl").state("preflight") is StepState.FAILED
