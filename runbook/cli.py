@@ -292,3 +292,7 @@ def _diff(args: argparse.Namespace) -> int:
 
     return diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
                         out=args.out, check=args.check or not args.json, as_json=args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -75,12 +75,15 @@ class HeadlessFrontEnd:
             if answer.lower() == "y":
                 return Decision(Answer.RUN)
             if answer.lower() == "s":
-                reason = await self._ask("  why skip it? (kept in the journal): ")
-                if reason is None:
-                    return Decision(Answer.STOP)
-                if reason:
-                    return Decision(Answer.SKIP, reason)
-                self._print("  a skip needs a reason")
+                while True:
+                    reason = await self._ask("  why skip it? (kept in the journal): ")
+                    if reason is None:
+                        return Decision(Answer.STOP)
+                    if reason:
+                        return Decision(Answer.SKIP, reason)
+                    self._print("  a skip needs a reason")
+            else:
+                self._print("  answer y, s or q")
 
     def step_state(self, step: StepReport) -> None:
         self.reports[step.id] = step

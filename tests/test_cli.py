@@ -1,0 +1,100 @@
+"""`runbook` as an operator runs it: a real process, real exit codes, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+EXAMPLE = ROOT / "sample-configs" / "production.example.toml"
+
+
+def runbook(*args: str, stdin: str = "", env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "runbook.cli", *args], input=stdin,
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=environ)
+
+
+def test_plan_of_the_production_example_lists_all_15_steps() -> None:
+    result = runbook("plan", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for number in range(1, 16):
+        assert f"\n{number:2}. " in out
+    assert "sudo -n mv -- /usr/local/red5pro /usr/local/bak.red5pro" in out
+    assert "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com" in out
+    assert '"$SM_API_TOKEN"' in out
+
+
+def test_plan_json_is_machine_readable() -> None:
+    result = runbook("plan", str(EXAMPLE), "--json")
+    assert result.returncode == 0
+    plan = json.loads(result.stdout)
+    assert [s["id"] for s in plan["steps"]][-1] == "recreate"
+    assert all(s["actions"] for s in plan["steps"])
+    assert {s["phase"] for s in plan["steps"]} == {"prepare", "cutover"}
+
+
+def test_plan_without_a_config_shows_the_rehearsal() -> None:
+    result = runbook("plan")
+    assert result.returncode == 0 and "15. recreate" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("[host]\naddress = 'x'\nport = 'twenty-two'\n", "host.port must be a whole number"),
+        ("[host\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path, text: str, expect: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text)
+    result = runbook("run", str(bad), "--headless", "--yes")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and expect in result.stderr
+    assert str(bad) in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_missing_token_is_exit_2_before_connecting(tmp_path: Path) -> None:
+    result = runbook("run", str(EXAMPLE), "--headless", "--yes",
+                     "--journal", str(tmp_path / "j.jsonl"))
+    assert result.returncode == 2
+    assert "export SM_API_TOKEN" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "j.jsonl").exists()
+
+
+def test_bad_arguments_are_one_line_and_exit_2() -> None:
+    result = runbook("rehearse", "--dist-size", "big")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_rehearse_headless_yes_keep_ends_with_the_sandbox(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sb"
+    result = runbook("rehearse", "--headless", "--yes", "--keep", "--sandbox", str(sandbox))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert result.stdout.rstrip().splitlines()[-1] == f"sandbox: {sandbox}"
+    assert (sandbox / "usr/local/red5pro/red5pro-server-14.2.0.b1105-release").exists()
+    assert (sandbox / "usr/local/bak.red5pro/red5pro-server-6.2.0.b406-release").exists()
+    # No process of the rehearsal outlives it.
+    leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
+
+
+def test_headless_answers_skip_with_reason_then_stop(tmp_path: Path) -> None:
+    journal = tmp_path / "j.jsonl"
+    result = runbook("rehearse", "--headless", "--journal", str(journal),
+                     stdin="y\ns\n\nchecked by the DBA\nq\n")
+    assert result.returncode == 3, result.stdout[-2000:]
+    assert "a skip needs a reason" in result.stdout
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    skipped = [r for r in records if r["event"] == "step-end" and r["state"] == "skipped"]
+    assert [(r["step"], r["reason"]) for r in skipped] == [("new-database", "checked by the DBA")]
+    assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "stopped"
