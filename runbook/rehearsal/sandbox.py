@@ -25,7 +25,7 @@ import secrets
 import shutil
 import string
 import zipfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -530,17 +530,15 @@ def create_sandbox(
 
 
 def remove_sandbox(sandbox: Path) -> None:
-    # The runbook may have left read-only files (unzip keeps modes); make
-    # them writable rather than fail halfway through the cleanup.
-    def onerror(func: object, path: str, exc_info: object) -> None:
-        parent = os.path.dirname(path)
-        os.chmod(parent, 0o755)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.unlink(path)
+    def retry_writable(func: Callable[[str], object], path: str, exc_info: object) -> None:
+        # A directory the rehearsal made read-only (chmod in a command, say)
+        # blocks removing what is in it; open it up and try once more.
+        if func not in (os.unlink, os.rmdir):
+            raise
+        os.chmod(os.path.dirname(path), 0o755)
+        func(path)
 
-    shutil.rmtree(sandbox, onerror=onerror)
+    shutil.rmtree(sandbox, onerror=retry_writable)
 
 
 # --- processes -----------------------------------------------------------------------

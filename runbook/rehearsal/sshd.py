@@ -220,18 +220,19 @@ class RehearsalSSHServer:
     async def kill_leftovers(self, grace: float = 2.0) -> list[int]:
         """End every process still running in a command's process group
         (TERM, then KILL after ``grace`` seconds); return the PIDs found."""
-        found = await asyncio.to_thread(owned_processes, self.sandbox, self._groups)
+        loop = asyncio.get_running_loop()
+        found = alive = await asyncio.to_thread(owned_processes, self.sandbox, self._groups)
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            alive = await asyncio.to_thread(owned_processes, self.sandbox, self._groups)
             if not alive:
                 break
             for pid in alive:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, sig)
-            deadline = asyncio.get_running_loop().time() + grace
-            while asyncio.get_running_loop().time() < deadline:
+            deadline = loop.time() + grace
+            while loop.time() < deadline:
                 await asyncio.sleep(0.05)
-                if not await asyncio.to_thread(owned_processes, self.sandbox, self._groups):
+                alive = await asyncio.to_thread(owned_processes, self.sandbox, self._groups)
+                if not alive:
                     break
         # Our own children are reaped by asyncio once their handler sees them exit.
         if self._handlers:
