@@ -694,7 +694,7 @@ class Review:
         """The new template with the decided values in it; untouched lines byte for byte."""
         new = self._new
         changed: dict[int, str] = {}
-        appended: list[str] = []
+        appended: list[tuple[str, str]] = []
         for key, kr in self._current.items():
             kind, at = self._targets[key]
             if kind == _ACTIVE:
@@ -706,16 +706,21 @@ class Review:
             elif kind == _COMMENT:
                 changed[at] = _uncomment(new.elements[at], kr.merged)
             else:
-                appended.append(javaproperties.join_key_value(key, kr.merged) + new.eol)
+                appended.append((key, kr.merged))
         if not changed and not appended:
             return new.text
         parts = [changed.get(i, el.source) for i, el in enumerate(new.elements)]
         if appended:
-            if parts and not parts[-1].endswith(("\n", "\r")):
-                parts.append(new.eol)
-            parts.append(new.eol)
-            parts.extend(line + new.eol for line in _KEPT_BLOCK)
-            parts.extend(appended)
+            # Continue with the last line's own break: a file that mixes endings and
+            # ends in CR would otherwise gain an LF that turns it into one CRLF.
+            eol = _line_end(parts[-1]) if parts else ""
+            if not eol:
+                eol = new.eol
+                if parts:
+                    parts.append(eol)
+            parts.append(eol)
+            parts.extend(line + eol for line in _KEPT_BLOCK)
+            parts.extend(f"{javaproperties.join_key_value(k, v)}{eol}" for k, v in appended)
         return "".join(parts)
 
 
