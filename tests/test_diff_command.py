@@ -1,0 +1,287 @@
+"""`runbook diff --check / --json` end to end on real files in a temporary directory."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import javaproperties
+import pytest
+
+from runbook import decisions as decisions_module
+from runbook.properties import Status
+from runbook.properties_report import diff_command
+
+DATA = Path(__file__).parent / "data" / "properties"
+SECRETS = [
+    "Xk9#live-db-pass",
+    "cl-9f2e-live",
+    "AKIAIOSFODNN7EXAMPLE",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "live-admin-7f3k",
+]
+
+
+@pytest.fixture()
+def files(tmp_path: Path) -> dict[str, Path]:
+    paths = {}
+    for name, source in [
+        ("live", "red5-web.properties.live"),
+        ("template", "red5-web.properties.6.2.0.b406"),
+        ("docs", "red5-web.properties.docs-aws-sample"),
+    ]:
+        paths[name] = tmp_path / source
+        shutil.copyfile(DATA / source, paths[name])
+    return paths
+
+
+def run(
+    old: Path,
+    new: Path,
+    *,
+    sets: list[str] | None = None,
+    decisions: Path | None = None,
+    out: Path | None = None,
+    check: bool = True,
+    as_json: bool = False,
+) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = diff_command(
+        old,
+        new,
+        sets=sets or [],
+        decisions=decisions,
+        out=out,
+        check=check,
+        as_json=as_json,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_exit_0_and_the_merged_file_when_nothing_needs_a_decision(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "merged.properties"
+    code, text, err = run(
+        files["docs"], files["template"], sets=["config.dbHost=db2.internal"], out=out
+    )
+    assert code == 0, err
+    assert "Nothing needs a decision" in text
+    assert f"wrote the merged file to {out}" in err
+    merged = javaproperties.loads(out.read_text(encoding="latin-1"))
+    assert merged["config.dbHost"] == "db2.internal"
+    assert merged["aws.accessKey"] == "ABCDEFGHIJKLMNOPQ"
+    assert "spring.jackson.default-property-inclusion" not in merged
+    # Created private: it holds the database password and the tokens.
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_exit_1_lists_what_needs_a_decision_and_writes_nothing(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "merged.properties"
+    code, text, err = run(files["live"], files["template"], out=out)
+    assert code == 1
+    assert "1 still need a decision: serverapi.accessToken" in text
+    assert "needs-value (1):" in text and "NEEDS A DECISION" in text
+    assert "Note: config.dbHost keeps the live value" in text
+    assert not out.exists()
+    assert f"not writing {out}: 1 keys still need a decision" in err
+
+
+def test_set_decides_the_key_and_is_masked_when_secret(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "merged.properties"
+    code, text, err = run(
+        files["live"],
+        files["template"],
+        sets=["serverapi.accessToken=node-tok-99", "config.dbHost=db-new.internal"],
+        out=out,
+    )
+    assert code == 0, err
+    assert "node-tok-99" not in text
+    assert "Note: config.dbHost" not in text
+    written = javaproperties.loads(out.read_text(encoding="latin-1"))
+    assert written["serverapi.accessToken"] == "node-tok-99"
+    assert written["config.dbHost"] == "db-new.internal"
+
+
+def test_runbook_overrides_and_set_together(files: dict[str, Path]) -> None:
+    stdout = io.StringIO()
+    code = diff_command(
+        files["docs"],
+        files["template"],
+        sets=["config.dbPort=3307"],
+        decisions=None,
+        out=None,
+        check=False,
+        as_json=True,
+        overrides={"config.dbHost": "from-runbook", "config.dbPort": "3306"},
+        stdout=stdout,
+        stderr=io.StringIO(),
+    )
+    assert code == 0
+    keys = {entry["key"]: entry for entry in json.loads(stdout.getvalue())["keys"]}
+    assert keys["config.dbHost"]["merged"] == "from-runbook"
+    assert keys["config.dbPort"]["merged"] == "3307"  # --set is the later word
+    assert keys["config.dbPort"]["status"] == "overridden"
+
+
+def test_json_shape_with_secrets_masked(files: dict[str, Path]) -> None:
+    code, text, err = run(files["live"], files["template"], check=False, as_json=True)
+    assert code == 1 and err == ""
+    document = json.loads(text)
+    assert set(document["summary"]) == {str(s) for s in Status}
+    assert document["summary"]["needs-value"] == 1
+    assert sum(document["summary"].values()) == len(document["keys"])
+    for entry in document["keys"]:
+        assert {"key", "status", "old", "new", "merged"} <= set(entry)
+    keys = {entry["key"]: entry for entry in document["keys"]}
+    assert keys["aws.accessKey"]["status"] == "uncommented"
+    assert keys["aws.accessKey"]["new"] is None
+    assert keys["aws.accessKey"]["merged"].startswith("••••••")
+    assert keys["config.dbUser"] == keys["config.dbUser"] | {
+        "status": "carried",
+        "old": "smadmin",
+        "new": "{username}",
+        "merged": "smadmin",
+    }
+    assert keys["instancecontroller.recycleDeadNodes"]["merged"] is None
+    assert document["undecided"] == ["serverapi.accessToken"]
+    assert document["duplicates"] == [
+        {"file": str(files["live"]), "key": "proxy.enabled", "lines": [121, 124]}
+    ]
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_check_output_masks_secrets(files: dict[str, Path]) -> None:
+    _, text, _ = run(files["live"], files["template"])
+    for secret in SECRETS:
+        assert secret not in text
+    assert "•••••• [" in text
+
+
+def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, dict, str]]:
+    binary = tmp_path / "binary.properties"
+    binary.write_bytes(b"a=1\n\x00\x01\x02\x03")
+    escape = tmp_path / "escape.properties"
+    escape.write_text("a=1\n\nb=\\u00zz\n")
+    cut = tmp_path / "cut.properties"
+    cut.write_text("a=1\nb=two \\")
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text('[keys."a"]\naction = keep-old\n')
+    bad_action = tmp_path / "action.toml"
+    bad_action.write_text('[keys."proxy.enabled"]\n\naction = "maybe"\n')
+    template = files["template"]
+    return [
+        (f"{tmp_path / 'missing'}: no such file", {"old": tmp_path / "missing"}, "missing"),
+        (f"{tmp_path}: is a directory", {"new": tmp_path}, "directory"),
+        (f"{binary}: line 2: contains a NUL byte", {"old": binary}, "binary"),
+        (f"{escape}: line 3: ", {"new": escape}, "escape"),
+        (f"{cut}: line 2: the last line ends with a backslash", {"old": cut}, "continuation"),
+        ("--set 'oops': write it as KEY=VALUE", {"sets": ["oops"]}, "set without ="),
+        ("--set '=1': write it as KEY=VALUE", {"sets": ["=1"]}, "set without key"),
+        (f"{bad_toml}: line 2: not valid TOML", {"decisions": bad_toml}, "toml"),
+        (
+            f"{bad_action}: line 3: key 'proxy.enabled': unknown action 'maybe'",
+            {"decisions": bad_action},
+            "action",
+        ),
+        ("runbook diff: the interactive editor", {"check": False}, "editor mode"),
+        (
+            f"{tmp_path / 'no' / 'dir.properties'}: cannot write the merged file",
+            {"out": tmp_path / "no" / "dir.properties", "old": files["docs"]},
+            "unwritable out",
+        ),
+        ("--set a: given twice", {"old": template, "sets": ["a=1", "a=2"]}, "set twice"),
+    ]
+
+
+def test_bad_input_gives_one_line_on_stderr_and_exit_2(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    for expected, options, label in bad_input_cases(tmp_path, files):
+        arguments: dict = {"old": files["live"], "new": files["template"], **options}
+        old, new = arguments.pop("old"), arguments.pop("new")
+        code, text, err = run(old, new, **arguments)
+        assert code == 2, label
+        assert err.count("\n") == 1 and err.endswith("\n"), (label, err)
+        assert err.startswith(expected), (label, err)
+        assert "Traceback" not in err
+        if label != "unwritable out":
+            assert text == "", label
+
+
+def test_a_missing_decisions_file_is_started_and_then_decides(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "decisions.toml"
+    out = tmp_path / "merged.properties"
+    code, _, err = run(files["live"], files["template"], decisions=path)
+    assert code == 1 and f"wrote {path}" in err
+    text = path.read_text()
+    assert '[keys."serverapi.accessToken"]' in text
+    assert '# value_env = "RUNBOOK_SERVERAPI_ACCESSTOKEN"' in text
+    for secret in SECRETS:
+        assert secret not in text
+
+    # The operator fills in the undecided key, by name as it is a secret.
+    path.write_text(
+        text.replace(
+            '[keys."serverapi.accessToken"]\n',
+            '[keys."serverapi.accessToken"]\naction = "set"\n'
+            'value_env = "RUNBOOK_SERVERAPI_ACCESSTOKEN"\n',
+        )
+    )
+    code, report, err = run(files["live"], files["template"], decisions=path, out=out)
+    assert code == 1 and "environment variable RUNBOOK_SERVERAPI_ACCESSTOKEN" in report
+    monkeypatch.setenv("RUNBOOK_SERVERAPI_ACCESSTOKEN", "node-tok-42")
+    before = path.read_text()
+    code, report, err = run(files["live"], files["template"], decisions=path, out=out)
+    assert code == 0, report
+    assert path.read_text() == before  # an existing decisions file is only read
+    written = javaproperties.loads(out.read_text(encoding="latin-1"))
+    assert written["serverapi.accessToken"] == "node-tok-42"
+
+
+def test_reopened_keys_make_the_check_fail(files: dict[str, Path], tmp_path: Path) -> None:
+    path = tmp_path / "decisions.toml"
+    run(files["docs"], files["template"], decisions=path)
+    files["docs"].write_text(files["docs"].read_text().replace("jesnode", "jesnode2"))
+    code, text, _ = run(files["docs"], files["template"], decisions=path)
+    assert code == 1
+    assert "reopened (live value changed): " in text
+    assert "instancecontroller.instanceNamePrefix" in text
+    assert "REOPENED" in text
+
+
+def test_out_replaces_an_existing_file_atomically_and_keeps_its_mode(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "merged.properties"
+    out.write_text("previous\n")
+    os.chmod(out, 0o640)
+
+    def broken_replace(source: str | Path, target: str | Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(decisions_module.os, "replace", broken_replace)
+    code, _, err = run(files["docs"], files["template"], out=out)
+    assert code == 2 and "No space left on device" in err
+    assert out.read_text() == "previous\n"  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+    monkeypatch.undo()
+    code, _, _ = run(files["docs"], files["template"], out=out)
+    assert code == 0
+    assert out.read_text(encoding="latin-1").startswith("## RED5 APP CONFIGURATION SECTION")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
