@@ -16,10 +16,10 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import javaproperties
 from javaproperties import Comment, InvalidUEscapeError, KeyValue, PropertiesElement
@@ -209,17 +209,14 @@ class _Parsed:
     text: str
     elements: list[PropertiesElement]
     starts: list[int]  # first physical line (1-based) of each element
-    active: dict[str, list[int]]  # key -> indexes of its entries, in file order
+    # key -> (index of its last entry, its value). Java keeps the last of duplicate keys,
+    # so that is the line the service reads and the line a merge changes.
+    active: dict[str, tuple[int, str]]
+    repeated: dict[str, list[int]]  # key -> indexes of every entry, for keys set twice or more
     commented: dict[str, tuple[int, str]]  # key -> (index, value) of its first commented line
     heading_at: list[int]  # indexes of `## ...` heading comments, ascending
     heading_text: list[str]
     eol: str
-
-    def value(self, key: str) -> str:
-        # Java keeps the last of duplicate keys, so that is the value the service runs with.
-        element = self.elements[self.active[key][-1]]
-        assert isinstance(element, KeyValue)
-        return element.value
 
     def section(self, index: int) -> str | None:
         at = bisect_right(self.heading_at, index) - 1
@@ -230,11 +227,13 @@ def _parse(text: str, name: str) -> _Parsed:
     elements: list[PropertiesElement] = []
     starts: list[int] = []
     line = 1
+    lf_only = "\r" not in text  # the common case; counting one character is enough then
     try:
         for element in javaproperties.parse(text):
             elements.append(element)
             starts.append(line)
-            line += _line_breaks(element.source)
+            source = element.source
+            line += source.count("\n") if lf_only else _line_breaks(source)
     except InvalidUEscapeError as exc:
         # The generator fails on the entry that starts at `line`; a continued entry may
         # span several lines, so point at the one that holds the bad escape.
@@ -254,7 +253,8 @@ def _parse(text: str, name: str) -> _Parsed:
                 "restore it or remove that backslash"
             )
 
-    active: dict[str, list[int]] = {}
+    active: dict[str, tuple[int, str]] = {}
+    repeated: dict[str, list[int]] = {}
     commented: dict[str, tuple[int, str]] = {}
     heading_at: list[int] = []
     heading_text: list[str] = []
@@ -262,7 +262,10 @@ def _parse(text: str, name: str) -> _Parsed:
         kind = type(element)
         if kind is KeyValue:
             assert isinstance(element, KeyValue)
-            active.setdefault(element.key, []).append(index)
+            key = element.key
+            if key in active:
+                repeated.setdefault(key, [active[key][0]]).append(index)
+            active[key] = (index, element.value)
         elif kind is Comment:
             body = element.source.lstrip(" \t\f")
             if body.startswith("##"):
@@ -281,6 +284,7 @@ def _parse(text: str, name: str) -> _Parsed:
         elements=elements,
         starts=starts,
         active=active,
+        repeated=repeated,
         commented=commented,
         heading_at=heading_at,
         heading_text=heading_text,
@@ -344,7 +348,9 @@ def _line_end(source: str) -> str:
 
 def _rewrite_entry(source: str, value: str) -> str:
     """The same entry with another value: indentation, key text and separator kept."""
-    physical = ascii_splitlines(source)
+    body = source.rstrip("\r\n")
+    # Most entries are one line; only a continued entry needs splitting into lines.
+    physical = [source] if "\n" not in body and "\r" not in body else ascii_splitlines(source)
     indent = physical[0][: len(physical[0]) - len(physical[0].lstrip(" \t\f"))]
     # Join continuation lines exactly as the parser did, to find the key and separator.
     logical = physical[0].lstrip(" \t\f").rstrip("\r\n")
@@ -371,9 +377,13 @@ def _uncomment(element: PropertiesElement, value: str) -> str:
 # The review
 
 
-@dataclass(frozen=True, slots=True)
-class KeyReview:
-    """Everything a front end shows for one key. Values are raw: mask with :meth:`show`."""
+class KeyReview(NamedTuple):
+    """Everything a front end shows for one key. Values are raw: mask with :meth:`show`.
+
+    Immutable, so a front end cannot change a review behind its back; decisions go through
+    :class:`Review`. A NamedTuple rather than a frozen dataclass because a review builds
+    one per key and a frozen dataclass is about seven times slower to construct.
+    """
 
     key: str
     status: Status
@@ -442,73 +452,56 @@ class Review:
 
     # -- construction ------------------------------------------------------------------
 
-    def _add(
-        self,
-        key: str,
-        status: Status,
-        *,
-        merged: str | None,
-        target: tuple[str, int],
-        section: str | None,
-        new: str | None = None,
-        new_commented: str | None = None,
-    ) -> None:
-        old = self._old
-        self._targets[key] = target
-        self._base[key] = KeyReview(
-            key=key,
-            status=status,
-            old=old.value(key) if key in old.active else None,
-            new=new,
-            merged=merged,
-            secret=is_secret_key(key),
-            decided=status is not Status.NEEDS_VALUE,
-            section=section,
-            old_line=old.starts[old.active[key][-1]] if key in old.active else None,
-            new_line=self._new.starts[target[1]] if target[0] != _APPEND else None,
-            acknowledged=status not in (Status.NEEDS_VALUE, Status.NEW_DEFAULT),
-            new_commented=new_commented,
-        )
-
     def _classify(self, overrides: dict[str, str]) -> None:
         old, new = self._old, self._new
-        for key, indexes in new.active.items():
-            at = indexes[-1]  # the line Java uses is the line we change
-            value = new.value(key)
-            section = new.section(at)
+        old_active, new_active, commented = old.active, new.active, new.commented
+        targets, base = self._targets, self._base
+        unchanged, carried = Status.UNCHANGED, Status.CARRIED
+
+        for key, (at, value) in new_active.items():
+            targets[key] = (_ACTIVE, at)
+            found = old_active.get(key)
+            old_value, old_line = (found[1], old.starts[found[0]]) if found else (None, None)
+            decided = acknowledged = True
             if key in overrides:
                 status, merged = Status.OVERRIDDEN, overrides[key]
-            elif key in old.active:
-                merged = old.value(key)
-                status = Status.UNCHANGED if merged == value else Status.CARRIED
+            elif found is not None:
+                merged = old_value
+                status = unchanged if old_value == value else carried
+            elif is_placeholder(value):
+                status, merged = Status.NEEDS_VALUE, value
+                decided = acknowledged = False
             else:
-                merged = value
-                status = Status.NEEDS_VALUE if is_placeholder(value) else Status.NEW_DEFAULT
-            self._add(key, status, merged=merged, target=(_ACTIVE, at), section=section, new=value)
-        elsewhere = [k for k in old.active if k not in new.active]
-        elsewhere += [k for k in overrides if k not in new.active and k not in old.active]
+                status, merged, acknowledged = Status.NEW_DEFAULT, value, False
+            base[key] = KeyReview(
+                key, status, old_value, value, merged, is_secret_key(key), decided,
+                new.section(at), old_line, new.starts[at], acknowledged,
+            )  # fmt: skip
+
+        # Keys the template does not set: from the live file, or from --set alone.
+        elsewhere = [k for k in old_active if k not in new_active]
+        elsewhere += [k for k in overrides if k not in new_active and k not in old_active]
         for key in elsewhere:
+            found = old_active.get(key)
+            old_value, old_line = (found[1], old.starts[found[0]]) if found else (None, None)
             if key in overrides:
                 status, merged = Status.OVERRIDDEN, overrides[key]
-            elif key in new.commented:
-                status, merged = Status.UNCOMMENTED, old.value(key)
+            elif key in commented:
+                status, merged = Status.UNCOMMENTED, old_value
             else:
                 status, merged = Status.REMOVED, None
-            if key in new.commented:
-                at, commented_value = new.commented[key]
-                target, section = (_COMMENT, at), new.section(at)
+            if key in commented:
+                at, commented_value = commented[key]
+                targets[key] = (_COMMENT, at)
+                section, new_line = new.section(at), new.starts[at]
             else:
-                commented_value = None
-                target = (_APPEND, -1)
-                section = old.section(old.active[key][-1]) if key in old.active else None
-            self._add(
-                key,
-                status,
-                merged=merged,
-                target=target,
-                section=section,
-                new_commented=commented_value,
-            )
+                commented_value, new_line = None, None
+                targets[key] = (_APPEND, -1)
+                section = old.section(found[0]) if found else None
+            base[key] = KeyReview(
+                key, status, old_value, None, merged, is_secret_key(key), True,
+                section, old_line, new_line, new_commented=commented_value,
+            )  # fmt: skip
 
     def _display_order(self) -> list[str]:
         """Template order; a key only the live file has goes where it stood there."""
@@ -518,7 +511,8 @@ class Review:
         placed = {key for _, key in in_template}
         after: dict[str | None, list[str]] = {}
         anchor: str | None = None
-        old_order = sorted(self._old.active, key=lambda k: self._old.active[k][-1])
+        old_active = self._old.active
+        old_order = sorted(old_active, key=lambda k: old_active[k][0])
         for key in old_order:
             if key in placed:
                 anchor = key
@@ -573,8 +567,7 @@ class Review:
         return [
             Duplicate(parsed.name, key, tuple(parsed.starts[i] for i in indexes))
             for parsed in (self._old, self._new)
-            for key, indexes in parsed.active.items()
-            if len(indexes) > 1
+            for key, indexes in parsed.repeated.items()
         ]
 
     @property
@@ -629,8 +622,8 @@ class Review:
             self._values[key] = value
         else:
             self._values.pop(key, None)
-        self._current[key] = replace(
-            base, merged=merged, decided=True, acknowledged=True, choice=choice, reopened=False
+        self._current[key] = base._replace(
+            merged=merged, decided=True, acknowledged=True, choice=choice, reopened=False
         )
 
     def keep_old(self, key: str) -> None:
@@ -684,8 +677,8 @@ class Review:
         if key not in self._current:
             raise DecisionError(f"{key}: not a key of either file")
         self._values.pop(key, None)
-        self._current[key] = replace(
-            self._base[key], decided=False, acknowledged=False, reopened=True
+        self._current[key] = self._base[key]._replace(
+            decided=False, acknowledged=False, reopened=True
         )
 
     # -- the merged file ---------------------------------------------------------------
