@@ -26,7 +26,7 @@ import posixpath
 import signal
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import asyncssh
 
@@ -64,7 +64,9 @@ def known_hosts_line(host_key: Path, port: int) -> str:
 class _Job:
     """One running command and the pipes that tie it to its SSH channel."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, pipes: list[asyncio.BaseTransport]):
+    def __init__(
+        self, proc: asyncio.subprocess.Process, pipes: list[asyncio.BaseTransport]
+    ) -> None:
         self.proc = proc
         self.pipes = pipes
         self.abandoned = False
@@ -268,7 +270,7 @@ class RehearsalSSHServer:
             )
             process.exit(1)
             return
-        conn = process.channel.get_connection()
+        conn = cast(asyncssh.SSHServerConnection, process.channel.get_connection())
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
@@ -303,7 +305,7 @@ class RehearsalSSHServer:
             jobs.add(job)
         # Hooked directly: asyncssh would otherwise deliver a signal as an
         # exception from stdin reads, which never come once stdin is at EOF.
-        process.signal_received = job.signal  # type: ignore[method-assign]
+        process.signal_received = job.signal  # type: ignore[method-assign,assignment]
 
         feeder = asyncio.create_task(self._feed_stdin(process, proc))
         try:
