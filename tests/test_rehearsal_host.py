@@ -294,6 +294,20 @@ async def test_systemctl_fails_like_systemd_without_unit_or_install(
     assert bare_host.service_pid() is None
 
 
+async def test_changed_unit_file_warns_until_daemon_reload(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    conn = await ssh_connect(bare_host)
+    unit = sandbox.unit_file(bare_host.sandbox)
+    await conn.run(f"cd '{bare_host.install_dir}' && unzip -q '{bare_host.distribution}'"
+                   f" && sudo cp {TOP}/red5pro.service '{unit}'", check=True)
+    warned = await conn.run("systemctl status red5pro")
+    assert "Run 'systemctl daemon-reload'" in warned.stderr
+    quiet = await conn.run("sudo systemctl daemon-reload && systemctl status red5pro")
+    assert quiet.stderr == "" and "inactive (dead)" in quiet.stdout
+    assert "java-21-openjdk" in (await conn.run("systemctl cat red5pro")).stdout
+
+
 async def test_booted_host_serves_the_live_api(
     rehearsal_host: RehearsalHost, host_ssh: asyncssh.SSHClientConnection
 ) -> None:
