@@ -150,7 +150,9 @@ class Decisions:
         When the live file still has the recorded sha256, every decision applies as is.
         When it changed, a key whose live value no longer matches the recorded fingerprint
         (including a key that appeared or vanished) is reopened instead: its default stays
-        in the merged file, but it counts as undecided until someone looks again.
+        in the merged file, but it counts as undecided until someone looks again. A
+        recorded fingerprint is checked even when the hashes match, because a reopened key
+        saved without a new decision keeps the fingerprint it was last reviewed against.
         """
         environment = os.environ if env is None else env
         result = ApplyResult(
@@ -165,8 +167,8 @@ class Decisions:
                 if entry is not None and entry.action is not None:
                     result.skipped.append(key)
                 continue
-            if result.old_changed:
-                recorded = entry.old_fingerprint if entry is not None else None
+            recorded = entry.old_fingerprint if entry is not None else None
+            if result.old_changed or recorded is not None:
                 current = fingerprint(kr.old) if kr.old is not None else None
                 if recorded != current:
                     review.reopen(key)
@@ -233,9 +235,15 @@ class Decisions:
             if fresh:
                 for line in _hint(kr, choice):
                     table.add(tomlkit.comment(line))
+            if kr.reopened:
+                # Nobody has decided it again: leave its record exactly as it was, so the
+                # next run reopens it again instead of applying the default unseen. With no
+                # record yet, an empty fingerprint matches no live value and does the same.
+                if fresh:
+                    table["old_fingerprint"] = ""
+                    keys[kr.key] = table
+                continue
             if choice is None:
-                # An undecided (or reopened) key must not keep an old action: its
-                # fingerprint is refreshed below, so that action would apply unseen.
                 for name in ("action", "value", "value_env"):
                     table.pop(name, None)
             else:

@@ -121,7 +121,7 @@ def is_placeholder(value: str) -> bool:
 # Reading
 
 
-# Control bytes that never occur in a hand-edited text file. Tab, LF, CR, FF and ESC are
+# Control bytes that never occur in a hand-edited text file. Tab, LF, VT, FF, CR and ESC are
 # allowed; NUL (binary or UTF-16) and the rest mean somebody pointed us at the wrong file.
 _BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
 

@@ -490,6 +490,46 @@ def test_changed_live_file_reopens_only_the_keys_whose_value_changed(tmp_path: P
     assert result["instancecontroller.httptimeout"].merged == "45000"
 
 
+def test_saving_without_deciding_a_reopened_key_keeps_it_reopened(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    changed = LIVE.read_text().replace("prodsm", "prodsm2")
+    env = {"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"}
+
+    def reviewed(decisions: Decisions) -> Review:
+        result = review(changed, TEMPLATE.read_text(), overrides=RUNBOOK_OVERRIDES)
+        decisions.apply(result, env=env)
+        return result
+
+    decisions = Decisions.load(path)
+    first = reviewed(decisions)
+    assert first.undecided == ["instancecontroller.instanceNamePrefix"]
+    decisions.record(first)  # e.g. the editor saves on quit, nothing decided yet
+    decisions.save(path)
+    again = reviewed(Decisions.load(path))
+    assert again.undecided == ["instancecontroller.instanceNamePrefix"]
+    # Once decided and saved, it applies quietly.
+    again.keep_old("instancecontroller.instanceNamePrefix")
+    decisions = Decisions.load(path)
+    decisions.record(again)
+    decisions.save(path)
+    assert reviewed(Decisions.load(path)).undecided == []
+    # A fresh file written from a review with a reopened key keeps it reopened too.
+    fresh = Decisions.loads(Decisions.from_review(first).dumps())
+    assert reviewed(fresh).undecided == ["instancecontroller.instanceNamePrefix"]
+
+
+def test_a_rejected_decision_survives_a_save_and_is_rejected_again() -> None:
+    decisions = Decisions.loads('[keys."proxy.enabled"]\naction = "drop"\n')
+    result = live_review(decisions=decisions)
+    assert result.undecided == ["serverapi.accessToken", "proxy.enabled"]
+    decisions.record(result)
+    assert 'action = "drop"' in decisions.dumps()
+    again = live_review(decisions=Decisions.loads(decisions.dumps()))
+    assert again.decision_result is not None
+    assert list(again.decision_result.rejected) == ["proxy.enabled"]
+
+
 def test_reviewing_the_written_file_again_is_stable(tmp_path: Path) -> None:
     # The properties step re-reviews the written file to check and verify it.
     first = decided_review()
