@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from runbook import config as config_mod
 from runbook.config import ConfigError, SecretUnavailable, Settings
 from runbook.executor import Executor, FrontEnd, Outcome
-from runbook.journal import Journal, default_dir
+from runbook.journal import Journal, Replay, default_dir, replay, unfinished
 from runbook.redact import Redactor
 from runbook.remote import Remote
 
@@ -75,6 +75,8 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--headless", action="store_true", help="plain prompts instead of the TUI")
     sub.add_argument("--yes", action="store_true", help="answer 'run' to every step")
     sub.add_argument("--journal", type=Path, help="journal file (default: the user's state dir)")
+    sub.add_argument("--resume", action="store_true",
+                     help="continue the newest unfinished run (or the one in --journal)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,8 +210,12 @@ async def execute(
     front: FrontEnd,
     journal_path: Path,
     isolated: bool = False,
+    resume: Replay | None = None,
 ) -> Outcome:
-    """Run the whole procedure against the host in `settings` (the tests call this too)."""
+    """Run the whole procedure against the host in `settings` (the tests call this too).
+
+    With `resume` (an unfinished run's journal) the same journal is continued:
+    skipped steps stay skipped, and every other step's check decides again."""
     from runbook.smapi import StreamManagerAPI
     from steps import procedure
 
@@ -226,7 +232,8 @@ async def execute(
 
     try:
         executor = Executor(procedure(), settings=settings, remote=remote, api_factory=api,
-                            curl=curl, journal=journal, front=front, redactor=redactor)
+                            curl=curl, journal=journal, front=front, redactor=redactor,
+                            resume=resume)
         return await executor.run()
     finally:
         await shown.aclose()
@@ -242,6 +249,25 @@ def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) ->
     return folder / f"{settings.host.address}-{stamp}.jsonl"
 
 
+def _resume_from(
+    args: argparse.Namespace, settings: Settings, folder: Path
+) -> tuple[Path, Replay | None]:
+    """Which journal to write, and the unfinished run it continues, if any."""
+    if args.resume:
+        earlier = replay(args.journal) if args.journal and args.journal.is_file() else \
+            unfinished(folder, config=settings.source)
+        if earlier is None or earlier.path is None:
+            raise ConfigError(str(args.journal or folder), "no unfinished run to resume here")
+        if earlier.outcome == "done":
+            raise ConfigError(str(earlier.path), "that run finished; there is nothing to resume")
+        print(f"resuming the run in {earlier.path}")
+        return earlier.path, earlier
+    earlier = unfinished(folder, config=settings.source) if args.journal is None else None
+    if earlier is not None:
+        print(f"note: an unfinished run is in {earlier.path}; --resume continues it")
+    return _journal_path(args, settings, folder), None
+
+
 def _front(args: argparse.Namespace) -> FrontEnd:
     from runbook.headless import HeadlessFrontEnd
     from steps import procedure
@@ -254,9 +280,10 @@ def _front(args: argparse.Namespace) -> FrontEnd:
 async def _run(args: argparse.Namespace) -> int:
     settings = config_mod.load(args.config)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
-    path = _journal_path(args, settings, default_dir())
+    path, earlier = _resume_from(args, settings, default_dir())
     print(f"journal: {path}")
-    outcome = await execute(settings, token=token, front=_front(args), journal_path=path)
+    outcome = await execute(settings, token=token, front=_front(args), journal_path=path,
+                            resume=earlier)
     return outcome.exit_code
 
 
@@ -269,14 +296,14 @@ async def _rehearse(args: argparse.Namespace) -> int:
         values = _fill(host.config_values())
         settings = config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
                                     substitutions=values)
-        path = _journal_path(args, settings, host.sandbox / ".operator" / "runs")
+        path, earlier = _resume_from(args, settings, host.sandbox / ".operator" / "runs")
         print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
         if host.adopted_service:
             print(f"adopted the service left running by an earlier rehearsal "
                   f"(pid {host.adopted_service})")
         print(f"journal: {path}")
         outcome = await execute(settings, token=host.api_token, front=_front(args),
-                                journal_path=path, isolated=True)
+                                journal_path=path, isolated=True, resume=earlier)
     finally:
         await host.stop()
     if args.keep or args.sandbox:

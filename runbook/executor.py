@@ -9,15 +9,17 @@ text leaving the executor goes through the run's redactor.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from runbook.config import Settings
-from runbook.journal import Journal
+from runbook.journal import Journal, Replay, StepHistory
 from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
 from runbook.redact import Redactor
 from runbook.remote import (
@@ -28,6 +30,7 @@ from runbook.remote import (
     privileged_script,
     quote,
 )
+from runbook.smapi import SMApiError
 from runbook.step import PlanContext, Step, StepFailed
 
 T = TypeVar("T")
@@ -100,6 +103,13 @@ class _OutputBuffer:
                                lines=[[stream, line] for stream, line in self.lines])
             self.lines.clear()
         self.last_flush = time.monotonic()
+
+
+def _reason(exc: BaseException) -> str:
+    """Our own errors speak for themselves; anything else is named."""
+    if isinstance(exc, StepFailed | RemoteError | SMApiError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class RunContext:
@@ -266,8 +276,10 @@ class Executor:
         journal: Journal,
         front: FrontEnd,
         redactor: Redactor,
+        resume: Replay | None = None,
     ) -> None:
         self.steps = list(steps)
+        self.resume = resume
         self.settings = settings
         self.remote = remote
         self.api_factory = api_factory
@@ -275,9 +287,17 @@ class Executor:
         self.journal = journal
         self.front = front
         self.redactor = redactor
-        self.facts: dict[str, Any] = {"journal": str(journal.path)}
+        self.facts: dict[str, Any] = {}
+        if resume is not None:
+            self.facts.update(resume.facts)
+            self.facts["resumed"] = True
+        self.facts["journal"] = str(journal.path)
         self.reports = {s.id: StepReport(s.id, s.title, s.phase) for s in self.steps}
+        # Wall clock, not monotonic: a resumed run counts downtime from the
+        # cutover start that an earlier process recorded.
         self._cutover_started: float | None = None
+        if resume is not None and resume.cutover_started:
+            self._cutover_started = datetime.fromisoformat(resume.cutover_started).timestamp()
 
     def plan_context(self) -> PlanContext:
         return PlanContext(self.settings, self.curl, self.facts)
@@ -292,7 +312,22 @@ class Executor:
         if state not in (StepState.RUNNING, StepState.PENDING):
             self.journal.write("step-end", step=step.id, state=state.value, detail=report.detail,
                                elapsed_s=report.elapsed_s, **fields)
+            self._record_facts()
         self.front.step_state(report)
+
+    def _record_facts(self) -> None:
+        """Journal what the steps have learnt, so a resumed run starts from it.
+
+        Only plain values go (objects such as a live properties review are
+        rebuilt by the step's check); every string passes the redactor."""
+        plain: dict[str, Any] = {}
+        for key, value in self.facts.items():
+            try:
+                text = json.dumps(value)
+            except (TypeError, ValueError):
+                continue
+            plain[key] = json.loads(self.redactor(text))
+        self.journal.write("facts", facts=plain)
 
     def _event(self, event: str, **data: Any) -> None:
         self.journal.write(event, **data)
@@ -300,7 +335,8 @@ class Executor:
 
     async def run(self) -> Outcome:
         self._event("run-start", config=self.settings.source, host=self.remote.target,
-                    rehearsal=self.settings.rehearsal, steps=[s.id for s in self.steps])
+                    rehearsal=self.settings.rehearsal, steps=[s.id for s in self.steps],
+                    resumed=self.resume is not None)
         outcome = Outcome.DONE
         try:
             for step in self.steps:
@@ -315,7 +351,7 @@ class Executor:
         finally:
             if self._cutover_started is not None:
                 self._event("cutover-end",
-                            downtime_s=round(time.monotonic() - self._cutover_started, 1))
+                            downtime_s=round(time.time() - self._cutover_started, 1))
             self._event("run-end", outcome=outcome.value, exit_code=outcome.exit_code)
         return outcome
 
@@ -323,8 +359,19 @@ class Executor:
         return [s.id for s in self.steps
                 if s.phase is Phase.PREPARE and not self.reports[s.id].state.finished]
 
+    def _earlier(self, step: Step) -> StepHistory | None:
+        return self.resume.steps.get(step.id) if self.resume is not None else None
+
     async def _one(self, step: Step) -> Outcome:
         report = self.reports[step.id]
+        earlier = self._earlier(step)
+        if earlier is not None and earlier.state is StepState.SKIPPED:
+            # The operator already gave a reason; asking again would only invite
+            # a different answer at 2 a.m.
+            self.facts.setdefault("skipped", {})[step.id] = earlier.skip_reason
+            self._set(step, StepState.SKIPPED, f"skipped in the earlier run: {earlier.skip_reason}",
+                      reason=earlier.skip_reason)
+            return Outcome.DONE
         if step.phase is Phase.CUTOVER:
             unfinished = self._prepare_unfinished()
             if unfinished:
@@ -335,14 +382,29 @@ class Executor:
         ctx = RunContext(self, step)
         try:
             already = await step.check(ctx)
-        except (StepFailed, RemoteError, OutcomeUnknown) as exc:
-            self._set(step, StepState.FAILED, f"could not check the host: {exc}")
+        except Exception as exc:  # any failure to look is a reason not to act
+            if earlier is not None and earlier.state is StepState.DONE:
+                # Mid-cutover the stream manager is down; the journal's word
+                # that this step finished is the best evidence there is.
+                self._set(step, StepState.DONE, "done in the earlier run; its check cannot "
+                          f"look now ({_reason(exc)})", already=True)
+                return Outcome.DONE
+            self._set(step, StepState.FAILED, _reason(exc))
             return Outcome.FAILED
         self.journal.write("check", step=step.id, done=already.done,
                            detail=self.redactor(already.detail))
         if already.done:
             self._set(step, StepState.DONE, f"already done: {already.detail}", already=True)
             return Outcome.DONE
+        if earlier is not None and earlier.state is StepState.IN_DOUBT:
+            started = "; ".join(earlier.in_flight) or "the step"
+            self.front.output(step.id, "info", self.redactor(
+                f"in doubt: the earlier run started {started} and never heard how it ended; "
+                "the check does not find the outcome in place, so it can run again"))
+        elif earlier is not None and earlier.state is StepState.DONE:
+            self.front.output(step.id, "info", self.redactor(
+                "the earlier run finished this step, but its outcome is not in place now; "
+                f"look before running it again ({already.detail or 'no detail'})"))
 
         decision = await self.front.confirm(report, self.plan_of(step))
         reason = self.redactor(decision.reason)
@@ -357,7 +419,8 @@ class Executor:
             return Outcome.DONE
 
         if step.phase is Phase.CUTOVER and self._cutover_started is None:
-            self._cutover_started = time.monotonic()
+            self._cutover_started = time.time()
+            self.facts["cutover_started"] = True
             self._event("cutover-start", step=step.id)
         self.journal.write("step-start", step=step.id)
         started = time.monotonic()
@@ -373,10 +436,8 @@ class Executor:
                 detail = f"the step ran but its outcome is not in place: {proof.detail}"
         except OutcomeUnknown as exc:
             state, detail = StepState.IN_DOUBT, f"{exc}. Check the host before running it again."
-        except (StepFailed, RemoteError) as exc:
-            state, detail = StepState.FAILED, str(exc)
         except Exception as exc:  # the API client and anything unforeseen end the step, not the run
-            state, detail = StepState.FAILED, f"{type(exc).__name__}: {exc}"
+            state, detail = StepState.FAILED, _reason(exc)
         report.elapsed_s = round(time.monotonic() - started, 1)
         self._set(step, state, detail)
         return Outcome.DONE if state is StepState.DONE else Outcome.FAILED

@@ -75,8 +75,13 @@ class StepHistory:
 class Replay:
     """What a journal says about a run, step by step."""
 
+    path: Path | None = None
+    config: str | None = None
+    host: str | None = None
     steps: dict[str, StepHistory] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    # What the steps had learnt (versions, snapshot path...), as last recorded.
+    facts: dict[str, Any] = field(default_factory=dict)
     cutover_started: str | None = None
     downtime_s: float | None = None
     finished: bool = False
@@ -87,13 +92,19 @@ class Replay:
 
 
 def replay(path: Path) -> Replay:
-    result = Replay()
+    result = Replay(path=path)
     open_actions: dict[tuple[str, int], str] = {}
     for record in read(path):
         event = record.get("event")
         step = record.get("step", "")
         history = result.steps.setdefault(step, StepHistory()) if step else None
-        if event == "step-start" and history is not None:
+        if event == "run-start":
+            # A resumed run appends to the same journal: it reopens the story.
+            result.config = record.get("config")
+            result.host = record.get("host")
+            result.finished = False
+            result.outcome = None
+        elif event == "step-start" and history is not None:
             history.state = StepState.RUNNING
         elif event == "action-start":
             open_actions[(step, record["n"])] = record.get("text", "")
@@ -105,8 +116,10 @@ def replay(path: Path) -> Replay:
             history.skip_reason = record.get("reason", "")
         elif event == "note":
             result.notes.append(record)
+        elif event == "facts":
+            result.facts.update(record.get("facts", {}))
         elif event == "cutover-start":
-            result.cutover_started = record["ts"]
+            result.cutover_started = result.cutover_started or record["ts"]
         elif event == "cutover-end":
             result.downtime_s = record.get("downtime_s")
         elif event == "run-end":
@@ -122,3 +135,19 @@ def replay(path: Path) -> Replay:
         if history.state is StepState.RUNNING:
             history.state = StepState.IN_DOUBT
     return result
+
+
+def unfinished(folder: Path, *, config: str | None = None) -> Replay | None:
+    """The newest journal in `folder` whose run did not end with every step done.
+
+    That is the run an operator would want to pick up again: stopped, failed,
+    in doubt, or cut off without a run-end at all."""
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True):
+        history = replay(path)
+        if config is not None and history.config != config:
+            continue
+        if history.outcome != "done":
+            return history
+    return None

@@ -32,6 +32,24 @@ def new_dir(p: PlanContext | StepContext) -> str:
     return f"{p.settings.install_dir}/{new_folder(p.settings, p.facts)}"
 
 
+async def trees(ctx: StepContext) -> tuple[str, str]:
+    """(old install, new tree) wherever the procedure has put them so far.
+
+    Before cutover that is red5pro and the unpacked folder; once promote-new
+    has run, the new tree is red5pro and the old one bak.red5pro. A resumed
+    run's checks must look in the right place, or they would redo work."""
+    s = ctx.settings
+    new = new_dir(ctx)
+    if not await exists(ctx, new, "-d") and (
+        await install_version(ctx, s.live_dir) == ctx.facts.get("new_version")
+    ):
+        new = s.live_dir
+    old = s.live_dir
+    if new == s.live_dir or not await exists(ctx, s.live_dir, "-d"):
+        old = s.backup_dir
+    return old, new
+
+
 def root(p: PlanContext | StepContext, command: str) -> str:
     return privileged(command, p.settings.host.sudo)
 

@@ -10,6 +10,7 @@ from typing import Any
 import javaproperties
 
 from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
+from runbook.redact import is_secret_key
 from runbook.remote import quote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
@@ -22,6 +23,7 @@ from steps.common import (
     root,
     sha256_local,
     sha256_remote,
+    trees,
     uploaded,
 )
 
@@ -68,25 +70,32 @@ class Preflight(Step):
             if not result.ok:
                 problems.append("sudo asks for a password; allow the SSH user password-less "
                                 "sudo for the upgrade, or set host.sudo = false if it is root")
-        listing = await ctx.sh(f"ls -1 -- {quote(s.live_dir)}", check=False, quiet=True)
-        live_version = red5.installed_version(listing.stdout.splitlines())
+        resumed = bool(ctx.facts.get("resumed"))
+        folder = s.live_dir
+        if resumed and not await exists(ctx, folder, "-d") and await exists(
+            ctx, s.backup_dir, "-d"
+        ):
+            folder = s.backup_dir  # resumed mid-cutover: the old install was moved aside
+        listing = await ctx.sh(f"ls -1 -- {quote(folder)}", check=False, quiet=True)
         if not listing.ok:
             raise StepFailed(f"no live install at {s.live_dir}; check install.dir in the config")
+        found = red5.installed_version(listing.stdout.splitlines())
+        # A resumed run keeps the version the first run saw before anything moved.
+        live_version = ctx.facts.get("live_version") if resumed else None
+        live_version = live_version or found
         ctx.facts["live_version"] = live_version
-        ctx.info(f"live install: {s.live_dir}, version {live_version or 'unknown'}")
+        ctx.info(f"live install: {folder}, version {found or 'unknown'}")
 
-        text = await read_remote(ctx, f"{s.live_dir}/{red5.PROPERTIES}")
+        text = await read_remote(ctx, f"{folder}/{red5.PROPERTIES}")
         live_props = javaproperties.loads(text)
         for key, value in live_props.items():
-            from runbook.redact import is_secret_key
-
             if is_secret_key(key):
                 ctx.add_secret(value)
         ctx.facts["instance_prefix"] = live_props.get("instancecontroller.instanceNamePrefix", "")
 
         new_version = red5.distribution_version(s.distribution.name)
         ctx.facts["new_version"] = new_version
-        if live_version is not None and live_version == new_version:
+        if not resumed and live_version is not None and live_version == new_version:
             raise StepFailed(f"the live install already runs {new_version}; there is nothing to "
                              "upgrade with this distribution")
         for local in (s.distribution, s.cloud_controller):
@@ -118,15 +127,22 @@ class Preflight(Step):
         else:
             ctx.info(f"Java {have} is what {new_version} needs")
 
-        api = await ctx.api()
-        ctx.facts["api_version"] = api.version
-        controller = await ctx.act(
-            ApiCall("GET", "admin/debug/cloudcontroller",
-                    api.curl("GET", "admin/debug/cloudcontroller")),
-            api.cloud_controller)
-        ctx.facts["controller"] = controller
-        ctx.note("live-api", f"live Stream Manager API {api.version} answers; cloud controller: "
-                 f"{controller}", api_version=api.version)
+        try:
+            api = await ctx.api()
+            controller = await ctx.act(
+                ApiCall("GET", "admin/debug/cloudcontroller",
+                        api.curl("GET", "admin/debug/cloudcontroller")),
+                api.cloud_controller)
+        except Exception as exc:
+            if not ctx.facts.get("cutover_started"):
+                raise
+            # Resumed during cutover: the stream manager is expected to be down.
+            ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
+        else:
+            ctx.facts["api_version"] = api.version
+            ctx.facts["controller"] = controller
+            ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud controller: "
+                     f"{controller}", api_version=api.version)
 
         await self._compare_unit(ctx)
         if problems:
@@ -367,25 +383,27 @@ class CloudController(Step):
     phase = Phase.PREPARE
     summary = "Copies the cloud-controller jar into the new streammanager webapp's WEB-INF/lib."
 
-    def _target(self, p: PlanContext | StepContext) -> str:
-        return f"{new_dir(p)}/{red5.LIB}/{p.settings.cloud_controller.name}"
+    def _target(self, p: PlanContext | StepContext, tree: str) -> str:
+        return f"{tree}/{red5.LIB}/{p.settings.cloud_controller.name}"
+
+    def _copy(self, p: PlanContext | StepContext, tree: str) -> str:
+        source = uploaded(p.settings, p.settings.cloud_controller)
+        return root(p, f"cp -- {quote(source)} {quote(self._target(p, tree))}")
 
     def plan(self, p: PlanContext) -> list[Action]:
-        s = p.settings
-        source = uploaded(s, s.cloud_controller)
-        return [Shell(root(p, f"cp -- {quote(source)} {quote(self._target(p))}"))]
+        return [Shell(self._copy(p, new_dir(p)))]
 
     async def check(self, ctx: StepContext) -> Check:
+        _old, tree = await trees(ctx)
         source = await sha256_remote(ctx, uploaded(ctx.settings, ctx.settings.cloud_controller))
-        target = await sha256_remote(ctx, self._target(ctx))
+        target = await sha256_remote(ctx, self._target(ctx, tree))
         if source and source == target:
-            return Check(True, f"{self._target(ctx)} is in place")
+            return Check(True, f"{self._target(ctx, tree)} is in place")
         return Check(False, "the jar is not in WEB-INF/lib")
 
     async def run(self, ctx: StepContext) -> None:
-        command = self.plan(ctx.plan_context())[0]
-        assert isinstance(command, Shell)
-        await ctx.sh(command.command)
+        _old, tree = await trees(ctx)
+        await ctx.sh(self._copy(ctx, tree))
 
 
 class StripAutoscale(Step):
@@ -398,13 +416,14 @@ class StripAutoscale(Step):
         "distribution: they belong on nodes, not on a stream manager."
     )
 
-    def _find(self, p: PlanContext | StepContext) -> str:
-        base = new_dir(p)
+    def _find(self, base: str) -> str:
         return (f"find {quote(base + '/conf')} {quote(base + '/plugins')} -maxdepth 1 "
                 "\\( -name autoscale.xml -o -name 'red5pro-autoscale-plugin-*.jar' \\) -print")
 
     def plan(self, p: PlanContext) -> list[Action]:
-        base = new_dir(p)
+        return self._removals(p, new_dir(p))
+
+    def _removals(self, p: PlanContext | StepContext, base: str) -> list[Action]:
         return [
             Shell(root(p, f"rm -f -- {quote(base + '/conf/autoscale.xml')}")),
             Shell(root(p, f"find {quote(base + '/plugins')} -maxdepth 1 -name "
@@ -412,15 +431,17 @@ class StripAutoscale(Step):
         ]
 
     async def check(self, ctx: StepContext) -> Check:
-        if not await exists(ctx, new_dir(ctx), "-d"):
-            return Check(False, f"{new_dir(ctx)} is not there")
-        found = await ctx.probe(self._find(ctx))
+        _old, tree = await trees(ctx)
+        if not await exists(ctx, tree, "-d"):
+            return Check(False, f"{tree} is not there")
+        found = await ctx.probe(self._find(tree))
         if found.ok and not found.stdout.strip():
             return Check(True, "no autoscale.xml and no autoscale plugin in the new tree")
         return Check(False, found.stdout.strip())
 
     async def run(self, ctx: StepContext) -> None:
-        for action in self.plan(ctx.plan_context()):
+        _old, tree = await trees(ctx)
+        for action in self._removals(ctx, tree):
             assert isinstance(action, Shell)
             await ctx.sh(action.command)
 
@@ -448,10 +469,10 @@ class CarryOver(Step):
         ]
 
     async def check(self, ctx: StepContext) -> Check:
-        target = new_dir(ctx)
+        old, target = await trees(ctx)
         if not await exists(ctx, target, "-d"):
             return Check(False, f"{target} is not there")
-        live_xml = await read_remote(ctx, f"{ctx.settings.live_dir}/{red5.APP_CONTEXT}")
+        live_xml = await read_remote(ctx, f"{old}/{red5.APP_CONTEXT}")
         new_xml = await read_remote(ctx, f"{target}/{red5.APP_CONTEXT}")
         try:
             merged = red5.carry_controller(live_xml, new_xml)
@@ -462,31 +483,29 @@ class CarryOver(Step):
             new_xml.splitlines(), merged.splitlines(), "shipped", "with live controller",
             lineterm=""))
         licence = await sha256_remote(ctx, f"{target}/LICENSE.KEY")
-        live_licence = await sha256_remote(ctx, f"{ctx.settings.live_dir}/LICENSE.KEY")
+        live_licence = await sha256_remote(ctx, f"{old}/LICENSE.KEY")
         if merged == new_xml and licence is not None and licence == live_licence:
             return Check(True, f"LICENSE.KEY and {red5.active_controller(new_xml)} in place")
         return Check(False)
 
     async def run(self, ctx: StepContext) -> None:
-        s = ctx.settings
-        target = new_dir(ctx)
-        if not await exists(ctx, f"{s.live_dir}/LICENSE.KEY", "-f"):
-            raise StepFailed(f"{s.live_dir}/LICENSE.KEY is missing; the new server would not "
+        old, target = await trees(ctx)
+        if not await exists(ctx, f"{old}/LICENSE.KEY", "-f"):
+            raise StepFailed(f"{old}/LICENSE.KEY is missing; the new server would not "
                              "start without a licence")
-        copy = self.plan(ctx.plan_context())[0]
-        assert isinstance(copy, Shell)
-        await ctx.sh(copy.command)
+        await ctx.sh(root(ctx, f"cp -p -- {quote(old + '/LICENSE.KEY')} "
+                               f"{quote(target + '/LICENSE.KEY')}"))
         diff = str(ctx.facts.get("carry_over_diff", ""))
         if diff:
             await ctx.write_file(f"{target}/{red5.APP_CONTEXT}", ctx.facts["carry_over_xml"],
                                  summary="live cloud-controller bean activated", detail=diff)
 
     async def verify(self, ctx: StepContext) -> Check:
-        xml = await read_remote(ctx, f"{new_dir(ctx)}/{red5.APP_CONTEXT}")
-        live = await read_remote(ctx, f"{ctx.settings.live_dir}/{red5.APP_CONTEXT}")
-        wanted = red5.active_controller(live)
-        if red5.active_controller(xml) != wanted:
+        old, target = await trees(ctx)
+        xml = await read_remote(ctx, f"{target}/{red5.APP_CONTEXT}")
+        wanted = red5.active_controller(await read_remote(ctx, f"{old}/{red5.APP_CONTEXT}"))
+        if wanted is None or red5.active_controller(xml) != wanted:
             return Check(False, f"the new applicationContext.xml does not activate {wanted}")
-        if not await exists(ctx, f"{new_dir(ctx)}/LICENSE.KEY", "-f"):
+        if not await exists(ctx, f"{target}/LICENSE.KEY", "-f"):
             return Check(False, "LICENSE.KEY is not in the new tree")
         return Check(True, f"LICENSE.KEY copied; {wanted.rsplit('.', 1)[-1]} active")

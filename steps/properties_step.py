@@ -14,7 +14,7 @@ from runbook.properties_report import render_review
 from runbook.remote import quote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
-from steps.common import exists, new_dir, read_remote, root
+from steps.common import exists, new_dir, read_remote, root, trees
 
 
 def overrides(p: PlanContext | StepContext) -> dict[str, str]:
@@ -53,8 +53,12 @@ class Properties(Step):
             EditFile(new, f"merge key by key; set {sets}", detail),
         ]
 
+    async def _where(self, ctx: StepContext) -> tuple[str, str]:
+        old, new = await trees(ctx)
+        return f"{old}/{red5.PROPERTIES}", f"{new}/{red5.PROPERTIES}"
+
     async def _review(self, ctx: StepContext) -> tuple[Review, str]:
-        live_path, new_path = self._paths(ctx)
+        live_path, new_path = await self._where(ctx)
         if not await exists(ctx, new_path, "-f"):
             raise StepFailed(f"{new_path} is not there; run unpack first")
         old_text = await read_remote(ctx, live_path)
@@ -100,7 +104,7 @@ class Properties(Step):
                 f"{', '.join(result.undecided)}. Decide them in {where}, or review with "
                 "`runbook diff OLD NEW --decisions FILE`"
             )
-        _live, new_path = self._paths(ctx)
+        _live, new_path = await self._where(ctx)
         counts = ", ".join(f"{n} {status}" for status, n in result.summary.items() if n)
         await ctx.write_file(new_path, result.merged_text(), summary=counts)
 

@@ -11,6 +11,7 @@ from runbook import config
 from runbook.cli import _fill, execute, rehearsal_config_text
 from runbook.config import Settings
 from runbook.executor import FrontEnd, Outcome
+from runbook.journal import Replay
 from runbook.rehearsal.host import RehearsalHost
 
 
@@ -30,6 +31,6 @@ async def rehearsal_host(tmp_path: Path, **options: Any) -> AsyncIterator[Rehear
 
 
 async def rehearse(host: RehearsalHost, front: FrontEnd, journal: Path,
-                   settings: Settings | None = None) -> Outcome:
+                   settings: Settings | None = None, resume: Replay | None = None) -> Outcome:
     return await execute(settings or rehearsal_settings(host), token=host.api_token, front=front,
-                         journal_path=journal, isolated=True)
+                         journal_path=journal, isolated=True, resume=resume)

@@ -173,3 +173,19 @@ async def test_cancelling_a_run_journals_it_as_stopped(tmp_path: Path) -> None:
     history = replay(tmp_path / "run.jsonl")
     assert history.outcome == "stopped"
     assert history.state("slow") is StepState.IN_DOUBT
+
+
+async def test_a_check_that_cannot_look_fails_the_step_not_the_run(tmp_path: Path) -> None:
+    from runbook.smapi import SMApiError
+
+    class Blind(Say):
+        async def check(self, ctx: StepContext) -> Check:
+            raise SMApiError("Could not connect to the stream manager at http://sm:5080")
+
+    front = ScriptedFrontEnd()
+    outcome = await run_steps(tmp_path, [Blind("blind"), Say("after")], front)
+    assert outcome is Outcome.FAILED
+    assert front.final_state("blind") == "failed"
+    assert front.states[-1][2] == "Could not connect to the stream manager at http://sm:5080"
+    assert front.asked == []
+    assert replay(tmp_path / "run.jsonl").outcome == "failed"

@@ -1,0 +1,92 @@
+"""Picking up an unfinished run: nothing done is redone, nothing in doubt is guessed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from runbook.executor import Answer, Decision, Outcome
+from runbook.journal import Journal, replay
+from runbook.model import StepState
+from runbook.rehearsal import cloud
+from tests.rehearsal import rehearsal_host, rehearse
+from tests.scripted import ScriptedFrontEnd
+
+NEW = "red5pro-server-14.2.0.b1105-release"
+
+
+def shell_actions(journal: Path, after_line: int) -> list[str]:
+    lines = journal.read_text().splitlines()[after_line:]
+    return [r["text"] for r in map(json.loads, lines)
+            if r["event"] == "action-start" and r["kind"] == "shell"]
+
+
+async def test_resume_mid_cutover_finishes_without_redoing_work(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"new-database": Decision(Answer.SKIP, "checked by the DBA"),
+                                  "start-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        # The old server is killed and the new one not started: the worst moment.
+        assert host.service_pid() is None
+        stopped_at = len(journal.read_text().splitlines())
+        cutover_began = replay(journal).cutover_started
+
+        second = ScriptedFrontEnd()
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, second.text()[-3000:]
+        groups = cloud.list_nodegroups(host.sandbox, *host.new_db)
+    # Only the read-only preflight and the two unfinished steps were asked about.
+    assert second.asked == ["preflight", "start-service", "recreate"]
+    assert "skipped in the earlier run: checked by the DBA" in second.text()
+    redone = [a for a in shell_actions(journal, stopped_at)
+              if any(word in a for word in ("mv ", "unzip", "kill", "rm ", "cp "))]
+    assert redone == []
+    history = replay(journal)
+    assert history.outcome == "done" and history.cutover_started == cutover_began
+    assert history.state("new-database") is StepState.SKIPPED
+    assert len(groups) == 1
+    assert (host.install_dir / "red5pro" / NEW).exists()
+
+
+async def _stop_before_promote(tmp_path: Path, host, journal: Path) -> None:  # type: ignore[no-untyped-def]
+    front = ScriptedFrontEnd({"promote-new": Decision(Answer.STOP)})
+    assert await rehearse(host, front, journal) is Outcome.STOPPED
+    # What a crash in the middle of promote-new leaves behind: the step and its
+    # move started, and no word of how they ended.
+    crash = Journal(journal)
+    crash.write("run-start", config="rehearsal.toml", host="crashed")
+    crash.write("step-start", step="promote-new")
+    crash.write("action-start", step="promote-new", n=1, kind="shell",
+                text=f"$ sudo -n mv -- {host.install_dir}/{NEW} {host.install_dir}/red5pro")
+    crash.close()
+
+
+async def test_an_in_doubt_move_that_happened_is_not_redone(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        await _stop_before_promote(tmp_path, host, journal)
+        # The move did happen before the connection died.
+        shutil.move(host.install_dir / NEW, host.install_dir / "red5pro")
+        assert replay(journal).state("promote-new") is StepState.IN_DOUBT
+        resumed_at = len(journal.read_text().splitlines())
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert "promote-new" not in front.asked
+    assert any(sid == "promote-new" and "already done" in detail
+               for sid, _state, detail in front.states)
+    assert not any("mv --" in a for a in shell_actions(journal, resumed_at))
+
+
+async def test_an_in_doubt_move_that_did_not_happen_is_offered_again(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        await _stop_before_promote(tmp_path, host, journal)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert "promote-new" in front.asked
+    assert "in doubt: the earlier run started" in front.text()
+    assert (host.install_dir / "red5pro" / NEW).exists()
