@@ -158,6 +158,11 @@ class _Reader:
                        "should be a Red5 Pro server zip named red5pro-server-*.zip")
         if not controller.name.endswith(".jar"):
             self._fail("artifacts", "cloud_controller", "should be the cloud controller .jar")
+        new_db_host = self._str("new_database", "host")
+        # It ends up inside a bash script run on the host (the /dev/tcp probe),
+        # so only a host name or an IP address is acceptable.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-]*|\[?[0-9A-Fa-f:.]+\]?", new_db_host):
+            self._fail("new_database", "host", "must be a host name or an IP address")
         base_url = self._str("api", "base_url").rstrip("/")
         if not re.match(r"https?://[^/\s]+$", base_url):
             self._fail("api", "base_url", "should look like http://HOST:5080 (no path)")
@@ -187,7 +192,7 @@ class _Reader:
             unit_file=unit_file,
             distribution=distribution,
             cloud_controller=controller,
-            new_db_host=self._str("new_database", "host"),
+            new_db_host=new_db_host,
             new_db_port=self._int("new_database", "port", None, 1, 65535),
             api_base_url=base_url,
             api_version=self._version("version"),
