@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.config import Settings
+from runbook.model import Action, Shell
 from runbook.remote import privileged, quote
 from runbook.step import PlanContext, StepContext, StepFailed
 from steps import red5
@@ -48,6 +49,14 @@ async def trees(ctx: StepContext) -> tuple[str, str]:
     if new == s.live_dir or not await exists(ctx, s.live_dir, "-d"):
         old = s.backup_dir
     return old, new
+
+
+async def run_shell(ctx: StepContext, actions: list[Action], *, timeout: float | None = None
+                    ) -> None:
+    """Run the shell lines of a plan in order, exactly as the plan showed them."""
+    for action in actions:
+        if isinstance(action, Shell):
+            await ctx.sh(action.command, timeout=timeout)
 
 
 def root(p: PlanContext | StepContext, command: str) -> str:

@@ -10,7 +10,7 @@ from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
 from runbook.remote import quote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
-from steps.common import exists, install_version, load_snapshot, root
+from steps.common import exists, install_version, load_snapshot, root, run_shell
 
 _POLL_S = 1.0
 
@@ -102,9 +102,7 @@ class BackupLive(Step):
     async def run(self, ctx: StepContext) -> None:
         if not await exists(ctx, ctx.settings.live_dir, "-d"):
             raise StepFailed(f"{ctx.settings.live_dir} is not there to move")
-        command = self.plan(ctx.plan_context())[0]
-        assert isinstance(command, Shell)
-        await ctx.sh(command.command)
+        await run_shell(ctx, self.plan(ctx.plan_context()))
 
 
 class PromoteNew(Step):
@@ -139,7 +137,7 @@ class PromoteNew(Step):
             version = await install_version(ctx, s.live_dir)
             if version == ctx.facts.get("new_version"):
                 return Check(True, f"{s.live_dir} is {version}")
-            raise StepFailed(f"{s.live_dir} exists and holds {version}; back-up-live has not "
+            raise StepFailed(f"{s.live_dir} exists and holds {version}; backup-live has not "
                              "moved it aside")
         ctx.facts["promote_source"] = await self._source(ctx)
         return Check(False)

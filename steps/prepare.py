@@ -21,6 +21,7 @@ from steps.common import (
     new_folder,
     read_remote,
     root,
+    run_shell,
     sha256_local,
     sha256_remote,
     trees,
@@ -372,9 +373,7 @@ class Unpack(Step):
 
     async def run(self, ctx: StepContext) -> None:
         new_folder(ctx.settings, ctx.facts)
-        for action in self.plan(ctx.plan_context()):
-            assert isinstance(action, Shell)
-            await ctx.sh(action.command, timeout=ctx.settings.timeouts.upload)
+        await run_shell(ctx, self.plan(ctx.plan_context()), timeout=ctx.settings.timeouts.upload)
 
 
 class CloudController(Step):
@@ -441,9 +440,7 @@ class StripAutoscale(Step):
 
     async def run(self, ctx: StepContext) -> None:
         _old, tree = await trees(ctx)
-        for action in self._removals(ctx, tree):
-            assert isinstance(action, Shell)
-            await ctx.sh(action.command)
+        await run_shell(ctx, self._removals(ctx, tree))
 
 
 class CarryOver(Step):
