@@ -1,0 +1,142 @@
+"""``runbook diff OLD NEW`` without --check or --json: the review editor as its own app.
+
+:func:`create_diff_app` is the one way to build it, for the command line and the tests
+alike. Everything that can be wrong with the input (a missing or binary file, a bad
+escape, a broken decisions file, a malformed ``--set``, an output folder that is not
+there) is found while building, before the terminal is taken over, so the operator
+gets one line naming the file and line instead of a half-drawn screen.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from textual.app import App
+
+from runbook.decisions import Decisions, DecisionsError
+from runbook.properties import PropertiesError, Review, read_properties, review
+from runbook.properties_report import parse_sets
+from screens.properties_review import PropertiesReviewScreen, needs_decision
+
+__all__ = ["DiffApp", "DiffInputError", "create_diff_app", "run_diff_app"]
+
+EXIT_DONE = 0
+EXIT_UNDECIDED = 1
+EXIT_BAD_INPUT = 2
+
+
+class DiffInputError(ValueError):
+    """An argument of ``runbook diff`` that is wrong before any file is read."""
+
+
+class DiffApp(App[bool]):
+    """Shows the review screen and ends when the operator writes or leaves."""
+
+    TITLE = "runbook diff"
+    # The footer needs the whole width for the review's own keys.
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(
+        self,
+        review: Review,
+        *,
+        decisions_path: Path | None,
+        merged_path: Path | None,
+    ) -> None:
+        super().__init__()
+        self.review = review
+        self.review_screen = PropertiesReviewScreen(
+            review, decisions_path=decisions_path, merged_path=merged_path
+        )
+
+    def on_mount(self) -> None:
+        self.push_screen(self.review_screen, self._finished)
+
+    def _finished(self, finished: bool | None) -> None:
+        self.exit(bool(finished))
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing is left to decide (written, or nothing to write), else 1.
+
+        Worked out from the review rather than from how the app ended, so ctrl+q is
+        judged by the same rule as q."""
+        open_keys = any(needs_decision(kr) for kr in self.review)
+        return EXIT_UNDECIDED if open_keys else EXIT_DONE
+
+    @property
+    def report(self) -> list[str]:
+        """What was written, to repeat on stderr once the terminal is back."""
+        return list(self.review_screen.written)
+
+
+def _check_target(path: Path | None, option: str) -> None:
+    if path is None:
+        return
+    if path.is_dir():
+        raise DiffInputError(f"{option} {path}: is a directory; name the file to write")
+    if not path.parent.is_dir():
+        raise DiffInputError(f"{option} {path}: the folder {path.parent} does not exist")
+
+
+def create_diff_app(
+    old: Path,
+    new: Path,
+    *,
+    sets: list[str],
+    decisions: Path | None,
+    out: Path | None,
+) -> DiffApp:
+    """Read and review both files, apply the decisions file if there is one, build the app.
+
+    Raises :class:`~runbook.properties.PropertiesError`,
+    :class:`~runbook.decisions.DecisionsError` or :class:`DiffInputError`, each with a
+    one-line message, for input the review cannot use.
+    """
+    try:
+        overrides = parse_sets(sets)
+    except ValueError as exc:
+        raise DiffInputError(str(exc)) from None
+    _check_target(out, "--out")
+    _check_target(decisions, "--decisions")
+    old_text = read_properties(old)
+    new_text = read_properties(new)
+    # A decisions file that does not exist yet is where w will write the first one.
+    loaded = Decisions.load(decisions) if decisions is not None and decisions.exists() else None
+    result = review(
+        old_text,
+        new_text,
+        old_name=str(old),
+        new_name=str(new),
+        overrides=overrides,
+        decisions=loaded,
+    )
+    return DiffApp(result, decisions_path=decisions, merged_path=out)
+
+
+def run_diff_app(
+    old: Path,
+    new: Path,
+    *,
+    sets: list[str],
+    decisions: Path | None,
+    out: Path | None,
+    stderr: TextIO = sys.stderr,
+) -> int:
+    """Run the editor; 0 nothing left to decide, 1 keys left undecided, 2 bad input."""
+    try:
+        app = create_diff_app(old, new, sets=sets, decisions=decisions, out=out)
+    except (PropertiesError, DecisionsError, DiffInputError) as exc:
+        print(exc, file=stderr)
+        return EXIT_BAD_INPUT
+    app.run()
+    for line in app.report:
+        print(line, file=stderr)
+    code = app.exit_code
+    if code == EXIT_UNDECIDED:
+        open_keys = [kr.key for kr in app.review if needs_decision(kr)]
+        print(f"left with keys undecided ({len(open_keys)}): {', '.join(open_keys)}",
+              file=stderr)
+    return code

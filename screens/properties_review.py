@@ -1,0 +1,745 @@
+"""The properties review editor: old red5-web.properties beside the merged one, key by key.
+
+One row per key in the new template's order, grouped under the template's ``## ...``
+headings, with the live value on the left and the value the merged file will hold on the
+right. The operator decides keys with single letters; every decision goes through the
+:class:`~runbook.properties.Review` decision API, so the object the runbook's
+``properties`` step handed in is edited in place and the step writes exactly what was
+decided here. The screen dismisses with True when nothing is left to decide, False when
+the operator leaves with keys still open.
+
+Secret values are masked everywhere (row, detail pane, filter) except on the one row the
+operator explicitly revealed, and only until the cursor leaves it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets._option_list import OptionListContent
+from textual.widgets.option_list import Option, OptionDoesNotExist
+
+from runbook.decisions import Decisions, DecisionsError, atomic_write
+from runbook.properties import (
+    Choice,
+    DecisionError,
+    KeyReview,
+    Review,
+    Status,
+    encode_properties,
+    has_placeholder,
+)
+
+__all__ = ["PropertiesReviewScreen", "needs_decision"]
+
+# Colour per status, always paired with the status word and a glyph, so nothing is
+# told by colour alone. Theme variables keep the palette readable on light themes too.
+_STATUS_STYLE: dict[Status, str] = {
+    Status.NEEDS_VALUE: "bold $text-error",
+    Status.NEW_DEFAULT: "bold $text-warning",
+    Status.REMOVED: "$text-secondary",
+    Status.UNCOMMENTED: "$text-accent",
+    Status.CARRIED: "$text-primary",
+    Status.OVERRIDDEN: "$text-success",
+    Status.UNCHANGED: "$text-muted",
+}
+_HEADING_STYLE = "bold underline $foreground"
+
+# What each explicit decision means, in the words the detail pane uses.
+_CHOICE_TEXT: dict[Choice, str] = {
+    Choice.KEEP_OLD: "keep the live value",
+    Choice.ACCEPT_NEW: "take the template as it is",
+    Choice.SET: "use the value typed here",
+    Choice.KEEP: "keep it, in the block appended at the end",
+    Choice.DROP: "leave it out of the merged file",
+}
+
+# Which letters do something useful on a key of each status (the detail pane's hint).
+_HINT: dict[Status, str] = {
+    Status.NEEDS_VALUE: "e type the value",
+    Status.NEW_DEFAULT: "a take this default · e type another value",
+    Status.CARRIED: "o keep the live value · a take the template's value · e type a value",
+    Status.UNCHANGED: "e type another value",
+    Status.UNCOMMENTED: "o keep the live value · a leave it commented out · e type a value",
+    Status.REMOVED: "x keep it or leave it out · e keep it with another value",
+    Status.OVERRIDDEN: "the runbook or --set owns this value; change it there",
+}
+
+_STATUS_WIDTH = 2 + max(len(s.value) for s in Status)  # glyph, space, longest word
+_GAP = 2
+_MIN_VALUE_WIDTH = 24  # a masked secret with its fingerprint still fits
+_TODO_WORDS = ("todo", "undecided")  # filter words for "keys that still need a decision"
+_STATUS_WORDS = frozenset(s.value for s in Status)
+_SHOWN_IN_MESSAGE = 6  # keys named in a refusal before "and N more"
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
+
+
+def needs_decision(kr: KeyReview) -> bool:
+    """Still open: nobody decided it, or nobody has looked at its new default yet."""
+    return not kr.decided or not kr.acknowledged
+
+
+def _printable(value: str) -> str:
+    """A value as one readable line: blanks and invisible edges made visible."""
+    if value != value.strip() or not value.isprintable():
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def _fit(content: Content, width: int) -> Content:
+    return content.truncate(width, ellipsis=True, pad=True)
+
+
+class _KeyList(OptionList):
+    """The rows. Unlike a menu, the cursor stops at the ends instead of wrapping round,
+    so holding an arrow key never jumps from the last key back to the first."""
+
+    def action_cursor_up(self) -> None:
+        self._step(-1)
+
+    def action_cursor_down(self) -> None:
+        self._step(1)
+
+    def _step(self, direction: int) -> None:
+        if self.highlighted is None:
+            super().action_cursor_down() if direction > 0 else super().action_cursor_up()
+            return
+        index = self.highlighted + direction
+        while 0 <= index < self.option_count:
+            if not self.get_option_at_index(index).disabled:
+                self.highlighted = index
+                return
+            index += direction
+
+
+class PropertiesReviewScreen(Screen[bool]):
+    """Review and decide every key of a :class:`Review`; ``w`` writes, ``q`` leaves."""
+
+    CSS_PATH = "properties_review.tcss"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "next_open", "Next open", id="properties.next"),
+        Binding("shift+n", "previous_open", "Prev open", key_display="N",
+                id="properties.previous"),
+        Binding("a", "accept_new", "Accept new", id="properties.accept-new"),
+        Binding("o", "keep_old", "Keep old", id="properties.keep-old"),
+        Binding("e", "edit", "Edit", id="properties.edit"),
+        Binding("x", "toggle_removed", "Keep/drop", id="properties.toggle-removed"),
+        Binding("v", "reveal", "Reveal", id="properties.reveal"),
+        Binding("slash", "filter", "Filter", key_display="/", id="properties.filter"),
+        Binding("w", "write", "Write", id="properties.write"),
+        Binding("q", "leave", "Leave", id="properties.leave"),
+        Binding("escape", "close_bar", "Cancel", id="properties.cancel"),
+    ]
+
+    # Actions that change or inspect a key; all of them wait while a bar is open.
+    _ROW_ACTIONS = frozenset(
+        {"next_open", "previous_open", "accept_new", "keep_old", "edit", "toggle_removed",
+         "reveal", "filter", "write", "leave"}
+    )
+
+    def __init__(
+        self,
+        review: Review,
+        *,
+        decisions_path: Path | str | None = None,
+        merged_path: Path | str | None = None,
+        old_name: str | None = None,
+        new_name: str | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.review = review
+        self.decisions_path = Path(decisions_path) if decisions_path is not None else None
+        self.merged_path = Path(merged_path) if merged_path is not None else None
+        self.old_name = old_name or review.old_name
+        self.new_name = new_name or review.new_name
+        #: Human lines about what ``w`` wrote, for a front end to repeat after the screen.
+        self.written: list[str] = []
+        #: (key, environment variable) for each secret the decisions file stores by name.
+        self.env_needed: list[tuple[str, str]] = []
+        self._filter = ""
+        self._revealed: str | None = None
+        self._editing: str | None = None
+        self._dirty = False  # decisions taken since the last write
+        self._leave_armed = False  # q pressed once with unwritten decisions
+        self._widths = (_STATUS_WIDTH, 40, _MIN_VALUE_WIDTH, _MIN_VALUE_WIDTH)
+        self._duplicates: dict[str, list[str]] = {}
+        for dup in review.duplicates:
+            lines = ", ".join(str(n) for n in dup.lines)
+            self._duplicates.setdefault(dup.key, []).append(f"{dup.file} (lines {lines})")
+
+    # -- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield Static(id="summary")
+        yield Static(id="message")
+        yield Static(id="columns")
+        yield _KeyList(id="keys")
+        yield Static(id="detail")
+        with Horizontal(id="edit-bar", classes="bar"):
+            yield Label(id="edit-label")
+            yield Input(id="edit-value", compact=True)
+        with Horizontal(id="filter-bar", classes="bar"):
+            yield Label("Filter", id="filter-label")
+            yield Input(
+                id="filter-value",
+                placeholder="text in a key or value, a status such as removed, or todo",
+                compact=True,
+            )
+        # The review's own keys need the whole line; ctrl+p still opens the palette.
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        # One line per file: host paths are long, and a cut path is no use to anyone.
+        self.query_one("#title", Static).update(
+            Content.assemble(
+                ("Properties review", "bold"), "   live      ", self.old_name, "\n",
+                " " * len("Properties review"), "   template  ", self.new_name,
+            )
+        )
+        self._set_widths(self.app.size.width)
+        self._rebuild()
+        self._say(self._opening_message())
+        self.query_one("#keys").focus()
+
+    def on_resize(self) -> None:
+        if self._set_widths(self.size.width):
+            self._rebuild()
+
+    def _set_widths(self, screen_width: int) -> bool:
+        """Share the width between the columns; True when the widths changed.
+
+        The key column takes the longest key when it can, because a cut key name is a
+        guess; the values share the rest (the detail pane shows them whole)."""
+        usable = screen_width - 1 - 2  # the scrollbar gutter and the row padding
+        rest = usable - _STATUS_WIDTH - 3 * _GAP
+        longest = max((len(kr.key) for kr in self.review), default=10)
+        key = max(12, min(longest, rest - 2 * _MIN_VALUE_WIDTH))
+        old = max(8, (rest - key) // 2)
+        widths = (_STATUS_WIDTH, key, old, max(8, rest - key - old))
+        changed = widths != self._widths
+        self._widths = widths
+        return changed
+
+    # -- rendering -------------------------------------------------------------------
+
+    def _shown(self, kr: KeyReview, value: str | None, *, absent: str) -> Content:
+        if value is None:
+            return Content.styled(absent, "$text-muted italic")
+        if value == "":
+            return Content.styled("(blank)", "$text-muted italic")
+        revealed = kr.secret and self._revealed == kr.key
+        text = _printable(kr.show(value, reveal=revealed) or "")
+        return Content.styled(text, "reverse $warning" if revealed else "")
+
+    def _glyph(self, kr: KeyReview) -> tuple[str, str]:
+        if not kr.decided:
+            return "!", "bold $text-error"
+        if not kr.acknowledged:
+            return "?", "bold $text-warning"
+        if kr.choice is not None:
+            return "✓", "bold $text-success"
+        return "·", "$text-muted"
+
+    def _merged(self, kr: KeyReview) -> Content:
+        if kr.merged is None:
+            absent = "(left out)" if kr.status is Status.REMOVED else "(stays commented out)"
+            return self._shown(kr, None, absent=absent)
+        shown = self._shown(kr, kr.merged, absent="")
+        if kr.status is Status.REMOVED:
+            return Content.assemble(shown, (" (kept)", "$text-muted"))
+        return shown
+
+    def _row(self, kr: KeyReview) -> Content:
+        status_w, key_w, old_w, merged_w = self._widths
+        glyph, glyph_style = self._glyph(kr)
+        status = Content.assemble((glyph, glyph_style), " ", (kr.status.value,
+                                                              _STATUS_STYLE[kr.status]))
+        key = Content.styled(kr.key, "bold" if needs_decision(kr) else "")
+        gap = " " * _GAP
+        return Content.assemble(
+            _fit(status, status_w), gap,
+            _fit(key, key_w), gap,
+            _fit(self._shown(kr, kr.old, absent="—"), old_w), gap,
+            _fit(self._merged(kr), merged_w),
+        )
+
+    def _heading(self, text: str) -> Content:
+        return Content.styled(text, _HEADING_STYLE)
+
+    def _columns(self) -> Content:
+        status_w, key_w, old_w, merged_w = self._widths
+        gap = " " * _GAP
+        return Content.styled(
+            gap.join(
+                label.ljust(width)
+                for label, width in (
+                    ("status", status_w), ("key", key_w), ("live value", old_w),
+                    ("merged value", merged_w),
+                )
+            ),
+            "bold $text-muted",
+        )
+
+    def _matches(self, kr: KeyReview, terms: list[str]) -> bool:
+        """Every term must match: a status word or todo matches by status, any other
+        term by text. Only the values as shown are searched, never a secret's real
+        value, so typing a guess into the filter cannot confirm a password."""
+        for term in terms:
+            if term in _TODO_WORDS:
+                if not needs_decision(kr):
+                    return False
+                continue
+            if term in _STATUS_WORDS:
+                if kr.status.value != term:
+                    return False
+                continue
+            haystack = " ".join(
+                text
+                for text in (
+                    kr.key,
+                    kr.status.value,
+                    kr.section,
+                    kr.show(kr.old),
+                    kr.show(kr.new),
+                    kr.show(kr.merged),
+                )
+                if text
+            ).lower()
+            if term not in haystack:
+                return False
+        return True
+
+    def _options(self) -> Iterable[OptionListContent]:
+        terms = self._filter.lower().split()
+        group: str | None = None
+        started = False
+        shown = 0
+        for kr in self.review:
+            if terms and not self._matches(kr, terms):
+                continue
+            # A key the template does not place (removed, or --set only) stays under the
+            # heading around it; its own section from the live file is in the detail pane.
+            section = kr.section if kr.new_line is not None or not started else group
+            if not started or section != group:
+                if section:
+                    yield Option(self._heading(section), disabled=True)
+                group, started = section, True
+            shown += 1
+            yield Option(self._row(kr), id=kr.key)
+        if shown == 0:
+            yield Option(
+                Content.styled(f"No key matches {self._filter!r}; Esc clears the filter.",
+                               "italic"),
+                disabled=True,
+            )
+
+    def _rebuild(self) -> None:
+        """Lay out every row again (after a resize or a filter change)."""
+        keys = self.query_one("#keys", _KeyList)
+        current = self._current_key()
+        keys.set_options(self._options())
+        self.query_one("#columns", Static).update(self._columns())
+        index = self._index_of(current)
+        if index is not None:
+            keys.highlighted = index
+        else:
+            keys.action_first()
+        self._refresh_status()
+
+    def _index_of(self, key: str | None) -> int | None:
+        """The row of a key, or None when the filter hides it."""
+        if key is None:
+            return None
+        try:
+            return self.query_one("#keys", _KeyList).get_option_index(key)
+        except OptionDoesNotExist:
+            return None
+
+    def _refresh_row(self, key: str) -> None:
+        if self._index_of(key) is not None:
+            keys = self.query_one("#keys", _KeyList)
+            keys.replace_option_prompt(key, self._row(self.review[key]))
+
+    def _refresh_status(self) -> None:
+        self._update_summary()
+        self._update_detail()
+        self.refresh_bindings()
+        self._keep_cursor_in_view()
+
+    def _keep_cursor_in_view(self) -> None:
+        # Bars and the filter line change the list's height; scroll once the new
+        # layout is in, or the row being decided can end up just out of sight.
+        self.call_after_refresh(self.query_one("#keys", _KeyList).scroll_to_highlight)
+
+    def _update_summary(self) -> None:
+        review = self.review
+        parts: list[Content | str] = [(f"{len(review)} keys")]
+        for status, count in review.summary.items():
+            if count:
+                parts += [" · ", Content.styled(f"{count} {status}", _STATUS_STYLE[status])]
+        undecided = len(review.undecided)
+        unconfirmed = sum(1 for kr in review if kr.decided and not kr.acknowledged)
+        if undecided or unconfirmed:
+            parts.append("\n")
+            if undecided:
+                parts += [Content.styled(f"! {undecided} to decide", "bold $text-error"), " · "]
+            if unconfirmed:
+                parts += [Content.styled(f"? {_count(unconfirmed, 'new default')} to confirm",
+                                         "bold $text-warning"), " · "]
+            parts.append("n goes to the next one")
+        else:
+            parts += ["\n", Content.styled("✓ Every key is decided", "bold $text-success"),
+                      f"; {self._write_hint()}"]
+        leftover = review.leftover_placeholders
+        if leftover:
+            parts += [" · ", Content.styled(
+                f"⚠ {_count(len(leftover), 'merged value')} still holding a placeholder",
+                "$text-warning")]
+        if self._filter:
+            shown = sum(1 for option in self.query_one("#keys", _KeyList).options if option.id)
+            parts += ["\n", Content.styled(
+                f"Filter {self._filter!r}: {shown} of {len(review)} keys shown "
+                "(/ changes it, Esc in the filter clears it)", "italic")]
+        self.query_one("#summary", Static).update(Content.assemble(*parts))
+
+    def _update_detail(self) -> None:
+        detail = self.query_one("#detail", Static)
+        key = self._current_key()
+        if key is None:
+            detail.update("")
+            return
+        kr = self.review[key]
+        lines: list[Content] = [
+            Content.assemble((kr.key, "bold"), "  ",
+                             (kr.status.value, _STATUS_STYLE[kr.status]), f": {kr.status.meaning}")
+        ]
+        values: list[Content] = []
+        if kr.old is not None:
+            values.append(Content.assemble(f"live (line {kr.old_line}): ",
+                                           self._shown(kr, kr.old, absent="")))
+        if kr.new is not None:
+            values.append(Content.assemble("template: ", self._shown(kr, kr.new, absent="")))
+        elif kr.new_commented is not None:
+            values.append(Content.assemble("template, commented out: ",
+                                           self._shown(kr, kr.new_commented, absent="")))
+        values.append(Content.assemble("merged: ", self._merged(kr)))
+        lines.append(Content("   ").join(values))
+        lines.append(self._decision_line(kr))
+        notes: list[str] = []
+        if kr.new_line is None and kr.section:
+            notes.append(f"In the live file it sits under “{kr.section}”.")
+        for where in self._duplicates.get(key, []):
+            notes.append(f"Set more than once in {where}; Java uses the last one.")
+        if kr.key in self.review.leftover_placeholders:
+            notes.append("The merged value still holds a placeholder; the stream manager "
+                         "would take it literally.")
+        if kr.secret:
+            notes.append("Secret: v shows it on this row until the cursor moves."
+                         if self._revealed != key else "Secret shown: move away to mask it.")
+        if notes:
+            lines.append(Content(" ".join(notes)))
+        detail.update(Content("\n").join(lines))
+
+    def _decision_line(self, kr: KeyReview) -> Content:
+        hint = _HINT[kr.status]
+        if kr.reopened:
+            state = Content.styled("! Reopened: the live value changed since it was decided.",
+                                   "bold $text-error")
+        elif not kr.decided:
+            state = Content.styled("! Needs a decision.", "bold $text-error")
+        elif not kr.acknowledged:
+            state = Content.styled("? New default: confirm it with a, or type another with e.",
+                                   "bold $text-warning")
+        elif kr.choice is not None:
+            state = Content.styled(f"✓ Decided: {_CHOICE_TEXT[kr.choice]}.", "$text-success")
+        else:
+            state = Content.styled("· Nothing to decide: the default stands.", "$text-muted")
+        return Content.assemble(state, "   ", (hint, "$text-muted"))
+
+    def _say(self, text: str, severity: str = "information") -> None:
+        style = {"information": "", "warning": "bold $text-warning", "error": "bold $text-error",
+                 "success": "$text-success"}[severity]
+        self.query_one("#message", Static).update(Content.styled(text, style))
+
+    # -- state helpers ---------------------------------------------------------------
+
+    def _current_key(self) -> str | None:
+        try:
+            option = self.query_one("#keys", _KeyList).highlighted_option
+        except NoMatches:  # asked before compose (bindings are checked early)
+            return None
+        return option.id if option is not None else None
+
+    def _open(self) -> list[str]:
+        return [kr.key for kr in self.review if needs_decision(kr)]
+
+    def _targets(self) -> str:
+        names = [str(p) for p in (self.decisions_path, self.merged_path) if p is not None]
+        return " and ".join(names)
+
+    def _write_hint(self) -> str:
+        targets = self._targets()
+        return f"w writes {targets}" if targets else "w ends the review"
+
+    def _opening_message(self) -> str:
+        result = self.review.decision_result
+        if result is None:
+            return "n goes to the next key to decide; / filters; v shows the selected secret."
+        parts = [f"The decisions file was applied to {len(result.applied)} keys."]
+        if result.new_changed:
+            parts.append("The new template changed since it was written; look again.")
+        if result.reopened:
+            parts.append(f"Live value changed, decide again: {', '.join(result.reopened)}.")
+        if result.missing_env:
+            names = ", ".join(f"{k} (${v})" for k, v in result.missing_env.items())
+            parts.append(f"Secret not in the environment, decide again: {names}.")
+        if result.rejected:
+            parts.append(f"No longer fits, decide again: {', '.join(result.rejected)}.")
+        return " ".join(parts)
+
+    # -- events ----------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#keys")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        # Revealing is for the one row under the cursor: moving on masks it again.
+        if self._revealed is not None and event.option.id != self._revealed:
+            hidden, self._revealed = self._revealed, None
+            self._refresh_row(hidden)
+        self._leave_armed = False
+        self._update_detail()
+        self.refresh_bindings()
+
+    @on(Input.Submitted, "#edit-value")
+    def _edit_submitted(self, event: Input.Submitted) -> None:
+        key = self._editing
+        self._close_bars()
+        if key is None:
+            return
+        self._decide(key, lambda: self.review.set_value(key, event.value),
+                     f"{key}: the merged file takes the value you typed.")
+
+    @on(Input.Changed, "#filter-value")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._filter = event.value.strip()
+        self._rebuild()
+
+    @on(Input.Submitted, "#filter-value")
+    def _filter_submitted(self) -> None:
+        self._close_bars()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the row keys while a bar is open; grey out those that do not fit the key."""
+        bar_open = self._editing is not None or self.query_one("#filter-bar").display
+        if action == "close_bar":
+            return bool(bar_open)
+        if action not in self._ROW_ACTIONS:
+            return True
+        if bar_open:
+            return False
+        key = self._current_key()
+        kr = self.review[key] if key is not None else None
+        if action in ("accept_new", "keep_old", "edit", "toggle_removed", "reveal"):
+            if kr is None or kr.status is Status.OVERRIDDEN:
+                return None
+            if action == "keep_old" and kr.old is None:
+                return None
+            # A placeholder is not a value anyone can accept; e is the way out.
+            if action == "accept_new" and kr.new is not None and has_placeholder(kr.new):
+                return None
+            if action == "toggle_removed" and kr.status is not Status.REMOVED:
+                return None
+            if action == "reveal" and not kr.secret:
+                return None
+        return True
+
+    # -- actions ---------------------------------------------------------------------
+
+    def _jump(self, direction: int) -> None:
+        open_keys = self._open()
+        if not open_keys:
+            self._say(f"Nothing is left to decide; {self._write_hint()}.", "success")
+            return
+        order = [kr.key for kr in self.review]
+        current = self._current_key()
+        start = order.index(current) if current in order else -1
+        ring = order[start + 1:] + order[: start + 1] if direction > 0 else (
+            list(reversed(order[:start])) + list(reversed(order[start:])))
+        target = next(k for k in ring if k in set(open_keys))
+        keys = self.query_one("#keys", _KeyList)
+        if self._index_of(target) is None:
+            # The filter hides it; an operator asking for the next open key wants to see it.
+            self._filter = ""
+            self.query_one("#filter-value", Input).value = ""
+            self._rebuild()
+            self._say(f"The filter hid {target}, so it was cleared.")
+        else:
+            self._say(f"{_count(len(open_keys), 'key')} left to decide.")
+        keys.highlighted = keys.get_option_index(target)
+
+    def action_next_open(self) -> None:
+        self._jump(1)
+
+    def action_previous_open(self) -> None:
+        self._jump(-1)
+
+    def _decide(self, key: str, decide: Callable[[], None], done: str) -> None:
+        try:
+            decide()
+        except DecisionError as exc:
+            self._say(str(exc), "warning")
+            return
+        self._dirty = True
+        self._leave_armed = False
+        self._refresh_row(key)
+        self._refresh_status()
+        left = len(self._open())
+        self._say(f"{done} {_count(left, 'key')} left to decide." if left
+                  else f"{done} Every key is decided; {self._write_hint()}.", "success")
+
+    def action_accept_new(self) -> None:
+        key = self._current_key()
+        if key is None:
+            return
+        kr = self.review[key]
+        if kr.status is Status.REMOVED:
+            self._decide(key, lambda: self.review.drop_removed(key),
+                         f"{key} is left out of the merged file.")
+        elif kr.new is None:
+            self._decide(key, lambda: self.review.accept_new(key),
+                         f"{key} stays commented out, as in the template.")
+        else:
+            self._decide(key, lambda: self.review.accept_new(key),
+                         f"{key} takes the template's value.")
+
+    def action_keep_old(self) -> None:
+        key = self._current_key()
+        if key is None:
+            return
+        self._decide(key, lambda: self.review.keep_old(key), f"{key} keeps the live value.")
+
+    def action_toggle_removed(self) -> None:
+        key = self._current_key()
+        if key is None:
+            return
+        if self.review[key].merged is None:
+            self._decide(key, lambda: self.review.keep_removed(key),
+                         f"{key} is kept, in a block at the end of the merged file.")
+        else:
+            self._decide(key, lambda: self.review.drop_removed(key),
+                         f"{key} is left out of the merged file.")
+
+    def action_reveal(self) -> None:
+        key = self._current_key()
+        if key is None:
+            return
+        self._revealed = None if self._revealed == key else key
+        self._refresh_row(key)
+        self._update_detail()
+
+    def action_edit(self) -> None:
+        key = self._current_key()
+        if key is None:
+            return
+        kr = self.review[key]
+        self._editing = key
+        field = self.query_one("#edit-value", Input)
+        # A secret is typed blind unless the operator revealed this row first.
+        field.password = kr.secret and self._revealed != key
+        # Start from what the merged file would hold, unless that is only a placeholder.
+        start = kr.merged if kr.merged is not None else (kr.old or "")
+        field.value = "" if has_placeholder(start) else start
+        self.query_one("#edit-label", Label).update(f"{key} =")
+        self.query_one("#edit-bar").display = True
+        field.focus()
+        field.action_end()
+        self._say("Enter puts this value in the merged file; Esc leaves the key as it was.")
+        self.refresh_bindings()
+        self._keep_cursor_in_view()
+
+    def action_filter(self) -> None:
+        self.query_one("#filter-bar").display = True
+        self.query_one("#filter-value", Input).focus()
+        self.refresh_bindings()
+        self._keep_cursor_in_view()
+
+    def action_close_bar(self) -> None:
+        if self.query_one("#filter-bar").display:
+            self._filter = ""
+            self.query_one("#filter-value", Input).value = ""
+            self._rebuild()
+        self._close_bars()
+
+    def _close_bars(self) -> None:
+        self._editing = None
+        self.query_one("#edit-bar").display = False
+        self.query_one("#filter-bar").display = False
+        edit = self.query_one("#edit-value", Input)
+        edit.value = ""  # a typed secret should not linger in a hidden widget
+        self.query_one("#keys").focus()
+        self.refresh_bindings()
+
+    def action_write(self) -> None:
+        open_keys = self._open()
+        if open_keys:
+            named = ", ".join(open_keys[:_SHOWN_IN_MESSAGE])
+            if len(open_keys) > _SHOWN_IN_MESSAGE:
+                named += f" and {len(open_keys) - _SHOWN_IN_MESSAGE} more"
+            self._say(f"Not written: {_count(len(open_keys), 'key')} still open: {named}. "
+                      "n goes to the next one.", "error")
+            return
+        written: list[str] = []
+        if self.decisions_path is not None:
+            try:
+                if self.decisions_path.exists():
+                    decisions = Decisions.load(self.decisions_path)
+                else:
+                    decisions = Decisions(name=str(self.decisions_path))
+                self.env_needed = decisions.record(self.review)
+                decisions.save(self.decisions_path)
+            except DecisionsError as exc:
+                self._say(f"Not written: {exc}", "error")
+                return
+            except OSError as exc:
+                self._say(f"Not written: {self.decisions_path}: {exc.strerror or exc}", "error")
+                return
+            written.append(f"wrote the decisions to {self.decisions_path}")
+        if self.merged_path is not None:
+            try:
+                atomic_write(self.merged_path, encode_properties(self.review.merged_text()))
+            except OSError as exc:
+                self._say(f"Not written: {self.merged_path}: {exc.strerror or exc}", "error")
+                return
+            written.append(f"wrote the merged file to {self.merged_path}")
+        for key, env in self.env_needed:
+            written.append(f"{key} is a secret, so the decisions file names ${env} instead of "
+                           f"the value: export {env} before the runbook reads that file")
+        self.written = written
+        self._dirty = False
+        self.dismiss(True)
+
+    def action_leave(self) -> None:
+        if self._dirty and not self._leave_armed and (self.decisions_path or self.merged_path):
+            self._leave_armed = True
+            self._say("Your decisions are not written yet: q again leaves without writing them, "
+                      "w writes them.", "warning")
+            return
+        self.dismiss(not self._open())

@@ -1,0 +1,537 @@
+"""The properties review editor (screens/properties_review.py) and `runbook diff`'s app.
+
+The pair under review is realistic: a live file filled in from the shipped 6.2.0 template
+(database, AWS controller block uncommented, invented credentials) against the newer
+template the rehearsal installs, which adds keys. Pilot tests drive the editor the way an
+operator would; the snapshot tests pin the layout with every secret masked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import javaproperties
+import pytest
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from runbook.decisions import Decisions
+from runbook.properties import Choice, Review, Status, review
+from screens.diff_app import DiffApp, create_diff_app, run_diff_app
+from screens.properties_review import PropertiesReviewScreen, _KeyList
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_6_2_0 = ROOT / "tests/data/properties/red5-web.properties.6.2.0.b406"
+TEMPLATE_NEWER = ROOT / "runbook/rehearsal/data/red5-web.properties.14.2.0.b1105"
+SIZE = (120, 40)
+NEW_DB = "sm-db-new.internal"
+
+# Invented credentials; none of them may ever be drawn on the screen unrevealed.
+SECRETS = {
+    "config.dbPass": "Db-pass-4417-live",
+    "cluster.password": "clu-5521-pw-live",
+    "aws.accessKey": "AKIAEXAMPLE7Q2LIVE",
+    "aws.accessSecret": "wJal-secret-88Zq-live",
+    "serverapi.accessToken": "node-tok-3391-live",
+    "rest.administratorToken": "adm-tok-7720-live",
+}
+FILLED = {
+    "config.dbHost": "sm-db-old.c9akciq32xyz.us-east-1.rds.amazonaws.com",
+    "config.dbUser": "smadmin",
+    "instancecontroller.instanceNamePrefix": "prodsm",
+    "streammanager.ip": "10.0.1.15",
+    "aws.defaultzone": "us-east-1a",
+    "aws.operationTimeoutMilliseconds": "200000",
+    "aws.ec2KeyPairName": "red5pro-prod",
+    "aws.ec2SecurityGroup": "red5pro-nodes-sg",
+    "aws.defaultVPC": "false",
+    "aws.vpcName": "red5pro-vpc",
+    "aws.faultZoneBlockMilliseconds": "3600000",
+    "proxy.enabled": "true",
+    **SECRETS,
+}
+REMOVED_KEY = "instancecontroller.recycleDeadNodes"
+# What the newer template adds: a blank key nobody decided and a concrete new default.
+NEEDS_VALUE_KEY = "default.server.application"
+NEW_DEFAULT_KEY = "spring.jackson.default-property-inclusion"
+
+
+def filled_live_file() -> str:
+    """The 6.2.0 template as an operator left it: placeholders filled, the AWS block
+    uncommented, plus a key that later templates no longer have."""
+    lines = []
+    for line in TEMPLATE_6_2_0.read_text().splitlines():
+        key = line.lstrip("#").partition("=")[0]
+        if "=" in line and key in FILLED:
+            line = f"{key}={FILLED[key]}"
+        lines.append(line)
+        if key == "instancecontroller.replaceDeadClusters":
+            lines.append(f"{REMOVED_KEY}=true")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    # Relative names keep the title line (and so the snapshots) the same on every run.
+    monkeypatch.chdir(tmp_path)
+    Path("live").mkdir()
+    Path("new").mkdir()
+    old = Path("live/red5-web.properties")
+    new = Path("new/red5-web.properties")
+    old.write_text(filled_live_file())
+    new.write_bytes(TEMPLATE_NEWER.read_bytes())
+    return old, new
+
+
+def make_app(pair: tuple[Path, Path], **options: object) -> DiffApp:
+    old, new = pair
+    kwargs: dict[str, object] = {
+        "sets": [f"config.dbHost={NEW_DB}"],
+        "decisions": Path("decisions.toml"),
+        "out": Path("merged.properties"),
+    }
+    kwargs.update(options)
+    return create_diff_app(old, new, **kwargs)  # type: ignore[arg-type]
+
+
+async def editor(pilot: Pilot) -> PropertiesReviewScreen:
+    """The review screen, once the app has pushed it."""
+    for _ in range(50):
+        if isinstance(pilot.app.screen, PropertiesReviewScreen):
+            await pilot.pause()
+            return pilot.app.screen
+        await pilot.pause(0.01)
+    raise AssertionError("the review screen never opened")
+
+
+def key_list(screen: PropertiesReviewScreen) -> _KeyList:
+    return screen.query_one("#keys", _KeyList)
+
+
+def current(screen: PropertiesReviewScreen) -> str | None:
+    option = key_list(screen).highlighted_option
+    return option.id if option is not None else None
+
+
+def visible_keys(screen: PropertiesReviewScreen) -> list[str]:
+    return [option.id for option in key_list(screen).options if option.id is not None]
+
+
+def message(screen: PropertiesReviewScreen) -> str:
+    return str(screen.query_one("#message").render())
+
+
+def screen_text(app: App) -> str:
+    """Every character on the terminal right now, as plain text."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text for strip in strips)
+
+
+async def go_to(pilot: Pilot, screen: PropertiesReviewScreen, key: str) -> None:
+    keys = key_list(screen)
+    keys.highlighted = keys.get_option_index(key)
+    await pilot.pause()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- the realistic pair gets the statuses the tests rely on -------------------------
+
+
+def test_the_pair_has_every_kind_of_key(pair: tuple[Path, Path]) -> None:
+    result = make_app(pair).review
+    assert result[NEEDS_VALUE_KEY].status is Status.NEEDS_VALUE
+    assert result[NEW_DEFAULT_KEY].status is Status.NEW_DEFAULT
+    assert result[REMOVED_KEY].status is Status.REMOVED
+    assert result["aws.accessKey"].status is Status.UNCOMMENTED
+    assert result["config.dbHost"].status is Status.OVERRIDDEN
+    assert result["config.dbPass"].status is Status.CARRIED
+    assert all(result[key].secret for key in SECRETS)
+
+
+# --- deciding, refusing, writing ---------------------------------------------------
+
+
+async def test_decide_every_open_key_then_write(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        open_keys = [kr.key for kr in app.review if not kr.decided or not kr.acknowledged]
+        assert open_keys == [NEW_DEFAULT_KEY, NEEDS_VALUE_KEY]
+
+        # Writing before everything is decided is refused and names what is open.
+        await pilot.press("w")
+        assert isinstance(app.screen, PropertiesReviewScreen)
+        assert "Not written" in message(screen)
+        for key in open_keys:
+            assert key in message(screen)
+        assert not Path("merged.properties").exists()
+        assert not Path("decisions.toml").exists()
+
+        await pilot.press("n")
+        assert current(screen) == NEW_DEFAULT_KEY
+        await pilot.press("a")
+        assert app.review[NEW_DEFAULT_KEY].choice is Choice.ACCEPT_NEW
+
+        await pilot.press("n")
+        assert current(screen) == NEEDS_VALUE_KEY
+        await pilot.press("e")
+        field = screen.query_one("#edit-value", Input)
+        assert field.has_focus and field.value == ""
+        field.value = "live"
+        await pilot.press("enter")
+        assert app.review[NEEDS_VALUE_KEY].merged == "live"
+        assert key_list(screen).has_focus
+
+        # o on a carried key makes the default explicit; it is still the live value.
+        await go_to(pilot, screen, "proxy.enabled")
+        await pilot.press("o")
+        assert app.review["proxy.enabled"].choice is Choice.KEEP_OLD
+
+        await pilot.press("n")
+        assert "Nothing is left to decide" in message(screen)
+        await pilot.press("w")
+        await pilot.pause()
+    assert app.return_value is True
+    assert app.exit_code == 0
+
+    old, new = pair
+    merged_text = Path("merged.properties").read_text()
+    assert merged_text == app.review.merged_text()
+    merged = javaproperties.loads(merged_text)
+    assert merged[NEEDS_VALUE_KEY] == "live"
+    assert merged[NEW_DEFAULT_KEY] == "non_null"
+    assert merged["config.dbHost"] == NEW_DB
+    assert merged["aws.accessKey"] == SECRETS["aws.accessKey"]
+    assert merged["proxy.enabled"] == "true"
+    assert REMOVED_KEY not in merged
+    # Only decided lines differ from the template: same number of lines, same comments.
+    template_lines = new.read_text().splitlines()
+    merged_lines = merged_text.splitlines()
+    assert len(merged_lines) == len(template_lines)
+    assert [ln for ln in merged_lines if ln.startswith("##")] == [
+        ln for ln in template_lines if ln.startswith("##")
+    ]
+
+    decisions = Decisions.load("decisions.toml")
+    assert decisions.old_sha256 == sha256(old)
+    assert decisions.new_sha256 == sha256(new)
+    entries = decisions.entries
+    assert entries[NEEDS_VALUE_KEY].action is Choice.SET
+    assert entries[NEEDS_VALUE_KEY].value == "live"
+    assert entries[NEW_DEFAULT_KEY].action is Choice.ACCEPT_NEW
+    assert entries[REMOVED_KEY].action is Choice.DROP
+    assert "config.dbHost" not in entries  # --set decides it every time
+    text = Path("decisions.toml").read_text()
+    for secret in SECRETS.values():
+        assert secret not in text
+
+    # The file written here settles the same pair without asking again.
+    again = make_app(pair)
+    assert [kr.key for kr in again.review if not kr.decided or not kr.acknowledged] == []
+
+
+async def test_a_secret_typed_in_the_editor_is_hidden_and_stored_by_name(
+    pair: tuple[Path, Path],
+) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "rest.administratorToken")
+        await pilot.press("e")
+        field = screen.query_one("#edit-value", Input)
+        assert field.password  # typed blind: the screen shows bullets only
+        field.value = "adm-tok-NEW-9"
+        await pilot.press("enter")
+        assert "adm-tok-NEW-9" not in screen_text(app)
+        assert field.value == ""  # not left behind in the hidden field
+        await pilot.press("n", "a", "n", "e")
+        screen.query_one("#edit-value", Input).value = "live"
+        await pilot.press("enter", "w")
+        await pilot.pause()
+    assert app.exit_code == 0
+    assert "RUNBOOK_REST_ADMINISTRATORTOKEN" in "\n".join(app.report)
+    assert "adm-tok-NEW-9" not in Path("decisions.toml").read_text()
+    assert "rest.administratorToken=adm-tok-NEW-9" in Path("merged.properties").read_text()
+
+
+async def test_a_reopened_key_is_found_with_n_and_kept_with_o(pair: tuple[Path, Path]) -> None:
+    old, _ = pair
+    first = make_app(pair).review
+    first.accept_new(NEW_DEFAULT_KEY)
+    first.set_value(NEEDS_VALUE_KEY, "live")
+    Decisions.from_review(first).save("decisions.toml")
+    # The live file changes after the review: that one key must be looked at again.
+    old.write_text(old.read_text().replace("proxy.enabled=true", "proxy.enabled=false"))
+
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        assert "proxy.enabled" in message(screen)
+        assert app.review["proxy.enabled"].reopened
+        await pilot.press("n")
+        assert current(screen) == "proxy.enabled"
+        await pilot.press("o")
+        assert app.review["proxy.enabled"].decided
+        assert app.review["proxy.enabled"].merged == "false"
+        await pilot.press("w")
+        await pilot.pause()
+    assert app.exit_code == 0
+    assert javaproperties.loads(Path("merged.properties").read_text())["proxy.enabled"] == "false"
+
+
+async def test_leaving_with_keys_open_reports_them(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n", "a")
+        # Unwritten decisions: the first q warns, the second leaves.
+        await pilot.press("q")
+        assert isinstance(app.screen, PropertiesReviewScreen)
+        assert "not written" in message(screen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value is False
+    assert app.exit_code == 1
+    assert not Path("merged.properties").exists()
+
+
+async def test_toggle_a_removed_key(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, REMOVED_KEY)
+        assert app.review[REMOVED_KEY].merged is None
+        assert "(left out)" in screen_text(app)
+        await pilot.press("x")
+        kept = app.review[REMOVED_KEY]
+        assert kept.choice is Choice.KEEP and kept.merged == "true"
+        assert "(kept)" in screen_text(app)
+        assert f"{REMOVED_KEY}=true" in app.review.merged_text()
+        await pilot.press("x")
+        assert app.review[REMOVED_KEY].choice is Choice.DROP
+        assert REMOVED_KEY not in app.review.merged_text()
+        # x means nothing on a key that is still in the template.
+        await go_to(pilot, screen, "proxy.enabled")
+        await pilot.press("x")
+        assert app.review["proxy.enabled"].choice is None
+
+
+async def test_filter_by_text_and_by_status(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        everything = visible_keys(screen)
+        assert len(everything) == len(app.review)
+
+        await pilot.press("slash")
+        field = screen.query_one("#filter-value", Input)
+        assert field.has_focus
+        field.value = "VPC"  # any case; keys and values alike (red5pro-vpc)
+        await pilot.pause()
+        assert visible_keys(screen) == ["aws.defaultVPC", "aws.vpcName"]
+        assert "Filter 'VPC'" in str(screen.query_one("#summary").render())
+        await pilot.press("escape")  # clears the filter
+        assert visible_keys(screen) == everything
+
+        await pilot.press("slash")
+        field.value = "removed"
+        await pilot.press("enter")  # keeps the filter, back to the list
+        assert visible_keys(screen) == [REMOVED_KEY]
+        assert key_list(screen).has_focus
+
+        await pilot.press("slash")
+        field.value = "todo"
+        await pilot.press("enter")
+        assert visible_keys(screen) == [NEW_DEFAULT_KEY, NEEDS_VALUE_KEY]
+        assert current(screen) == NEW_DEFAULT_KEY
+        await pilot.press("a")
+        assert app.review[NEW_DEFAULT_KEY].acknowledged
+        # A decided row stays put until the filter changes, so nothing moves under the cursor.
+        assert visible_keys(screen) == [NEW_DEFAULT_KEY, NEEDS_VALUE_KEY]
+
+        # A secret's real value is never searched: a guess cannot confirm a password.
+        await pilot.press("slash")
+        field.value = SECRETS["config.dbPass"]
+        await pilot.press("enter")
+        assert visible_keys(screen) == []
+
+        # n goes to an open key even when the filter hides it.
+        await pilot.press("slash")
+        field.value = "aws."
+        await pilot.press("enter", "n")
+        assert current(screen) == NEEDS_VALUE_KEY
+        assert visible_keys(screen) == everything
+
+
+async def test_reveal_shows_one_secret_until_the_cursor_moves(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "config.dbPass")
+        assert SECRETS["config.dbPass"] not in screen_text(app)
+        await pilot.press("v")
+        shown = screen_text(app)
+        assert SECRETS["config.dbPass"] in shown
+        assert SECRETS["cluster.password"] not in shown  # only the selected key
+        await pilot.press("down")
+        assert current(screen) != "config.dbPass"
+        assert SECRETS["config.dbPass"] not in screen_text(app)
+        # v again on a revealed row hides it without moving.
+        await go_to(pilot, screen, "aws.accessSecret")
+        await pilot.press("v", "v")
+        assert SECRETS["aws.accessSecret"] not in screen_text(app)
+
+
+def _secret_free(text: str) -> None:
+    for key, secret in SECRETS.items():
+        assert secret not in text, f"{key}'s value is on the screen"
+
+
+async def test_no_secret_is_ever_drawn_unrevealed(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        _secret_free(screen_text(app))
+        # Each secret under the cursor once: its row and the detail pane stay masked.
+        for key in SECRETS:
+            await go_to(pilot, screen, key)
+            _secret_free(screen_text(app))
+        await go_to(pilot, screen, "serverapi.accessToken")
+        await pilot.press("e")  # editing a secret shows bullets, not the value
+        _secret_free(screen_text(app))
+        await pilot.press("escape")
+        assert app.review["serverapi.accessToken"].choice is None
+        _secret_free(app.export_screenshot())
+
+
+# --- the screen inside the runbook ------------------------------------------------
+
+
+class _Host(App[None]):
+    """What the runbook's TUI does: push the screen with the step's own Review."""
+
+    def __init__(self, result: Review, decisions_path: Path) -> None:
+        super().__init__()
+        self.result = result
+        self.decisions_path = decisions_path
+        self.finished: list[bool | None] = []
+
+    def on_mount(self) -> None:
+        self.push_screen(
+            PropertiesReviewScreen(
+                self.result,
+                decisions_path=self.decisions_path,
+                old_name="sm:/usr/local/red5pro/webapps/streammanager/WEB-INF/red5-web.properties",
+                new_name="sm:/tmp/red5pro-14.2.0/red5-web.properties",
+            ),
+            self.finished.append,
+        )
+
+
+async def test_the_step_review_is_edited_in_place(pair: tuple[Path, Path]) -> None:
+    old, new = pair
+    result = review(old.read_text(), new.read_text(), overrides={"config.dbHost": NEW_DB})
+    app = _Host(result, Path("decisions.toml"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        assert screen.review is result
+        assert "sm:/tmp/red5pro-14.2.0" in screen_text(app)
+        await pilot.press("n", "a", "n", "e")
+        screen.query_one("#edit-value", Input).value = "live"
+        await pilot.press("enter", "w")
+        await pilot.pause()
+        assert app.finished == [True]
+    assert result.undecided == [] and result.unacknowledged == []
+    assert result[NEEDS_VALUE_KEY].merged == "live"
+    assert Decisions.load("decisions.toml").entries[NEEDS_VALUE_KEY].value == "live"
+
+
+def test_every_binding_has_an_id_and_a_footer_label() -> None:
+    for binding in PropertiesReviewScreen.BINDINGS:
+        assert binding.id and binding.id.startswith("properties."), binding  # type: ignore[union-attr]
+        assert binding.show and binding.description, binding  # type: ignore[union-attr]
+
+
+# --- bad input never reaches the terminal ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing", "live/nope.properties: no such file"),
+        ("directory", "live: is a directory"),
+        ("binary", "line 2: contains a NUL byte"),
+        ("escape", "line 3:"),
+        ("set", "--set 'config.dbHost': write it as KEY=VALUE"),
+        ("out", "--out nowhere/merged.properties: the folder nowhere does not exist"),
+        ("decisions", "decisions.toml: line 1: not valid TOML"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    pair: tuple[Path, Path], case: str, expected: str
+) -> None:
+    old, new = pair
+    sets = [f"config.dbHost={NEW_DB}"]
+    out: Path | None = Path("merged.properties")
+    if case == "missing":
+        old = Path("live/nope.properties")
+    elif case == "directory":
+        old = Path("live")
+    elif case == "binary":
+        old.write_bytes(b"a=1\nb=\x00\n")
+    elif case == "escape":
+        old.write_text("a=1\nb=2\nc=\\u12G4\n")
+    elif case == "set":
+        sets = ["config.dbHost"]
+    elif case == "out":
+        out = Path("nowhere/merged.properties")
+    elif case == "decisions":
+        Path("decisions.toml").write_text("[keys\n")
+    stderr = io.StringIO()
+    code = run_diff_app(old, new, sets=sets, decisions=Path("decisions.toml"), out=out,
+                        stderr=stderr)
+    assert code == 2
+    assert stderr.getvalue().count("\n") == 1, stderr.getvalue()
+    assert expected in stderr.getvalue()
+    assert "Traceback" not in stderr.getvalue()
+
+
+# --- snapshots (sync: snap_compare runs its own event loop) -------------------------
+
+
+async def _steady(pilot: Pilot) -> PropertiesReviewScreen:
+    """Wait for the review screen and stop the input cursors from blinking."""
+    screen = await editor(pilot)
+    for field in screen.query(Input):
+        field.cursor_blink = False
+    return screen
+
+
+def test_snapshot_first_look(pair: tuple[Path, Path], snap_compare) -> None:
+    assert snap_compare(make_app(pair), terminal_size=SIZE, run_before=_steady)
+
+
+def test_snapshot_aws_block_with_secrets_masked(pair: tuple[Path, Path], snap_compare) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        screen = await _steady(pilot)
+        await pilot.press("slash")
+        screen.query_one("#filter-value", Input).value = "uncommented"
+        await pilot.press("enter")
+        await go_to(pilot, screen, "aws.accessSecret")
+
+    assert snap_compare(make_app(pair), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_editing_a_new_key(pair: tuple[Path, Path], snap_compare) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await _steady(pilot)
+        await pilot.press("n", "a", "n", "e")
+        pilot.app.screen.query_one("#edit-value", Input).value = "live"
+
+    assert snap_compare(make_app(pair), terminal_size=SIZE, run_before=run_before)
