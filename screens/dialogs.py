@@ -1,0 +1,312 @@
+"""Dialogs: confirm a step, skip it with a reason, leave while something runs,
+and the read-only look at an unfinished earlier run.
+
+Each returns its answer through ``dismiss``; none of them knows the executor.
+Each has its own footer, so the keys that work right now are always on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from runbook.journal import Replay
+from runbook.model import Action, StepState
+from screens.presentation import StepInfo, look, plan_content
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a step's commands go, as the confirmation shows it."""
+
+    address: str
+    port: int
+    user: str
+    sudo: bool
+    rehearsal: bool
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Shows exactly what will run where, and asks for y or the typed step id."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "run", "Run it", id="confirm-yes"),
+        Binding("n", "no", "Back", id="confirm-no"),
+        Binding("escape", "back", "Back", id="confirm-back"),
+    ]
+
+    def __init__(self, step: StepInfo, total: int, target: Target, plan: list[Action]) -> None:
+        super().__init__(classes="dialog")
+        self.step = step
+        self.total = total
+        self.target = target
+        self.plan = plan
+        self.typed = step.needs_typed_confirmation
+
+    def compose(self) -> ComposeResult:
+        step, target = self.step, self.target
+        with Vertical(id="confirm", classes="dialog-box" + (" -destructive" if self.typed else "")):
+            yield Static(Content.assemble(
+                (f"Step {step.number} of {self.total}: ", "$text-muted"),
+                (step.title, "bold"), (f"   ({step.id})", "$text-muted")), id="confirm-title")
+            if self.typed:
+                why = ("cutover: the stream manager is down from the first cutover step "
+                       "until start-service" if step.phase == "cutover"
+                       else "it deletes or moves files on the host")
+                yield Static(Content.assemble((" DESTRUCTIVE ", "bold $text on $error"),
+                                              "  ", (why, "$error")), id="confirm-badge")
+            else:
+                yield Static(Content.styled("Not destructive: it reads, copies or adds, "
+                                            "and changes nothing the live service uses.",
+                                            "$text-muted"), id="confirm-badge")
+            sudo = ("as root through sudo -n" if target.sudo
+                    else "as that user, without sudo")
+            where = "the rehearsal host on this machine" if target.rehearsal else "the host"
+            yield Static(Content.assemble(
+                ("Host  ", "bold"), f"{target.address} port {target.port} ({where})\n",
+                ("User  ", "bold"), f"{target.user}, commands run {sudo}"),
+                id="confirm-target")
+            yield Label("What runs, in order:", classes="section")
+            with VerticalScroll(id="confirm-plan"):
+                yield Static(plan_content(self.plan, indent=""))
+            if self.typed:
+                yield Label(Content.assemble("Type ", (step.id, "bold"),
+                                             " and press enter to run it. Escape goes back."),
+                            id="confirm-prompt")
+                yield Input(placeholder=step.id, id="confirm-input")
+                yield Label("", id="confirm-error", classes="error")
+            else:
+                yield Label(Content.assemble("Press ", ("y", "bold"), " to run it, ",
+                                             ("n", "bold"), " or escape to go back."),
+                            id="confirm-prompt")
+            with Horizontal(classes="buttons"):
+                yield Button("Run it", id="confirm-run", variant="error" if self.typed
+                             else "primary", disabled=self.typed)
+                yield Button("Back", id="confirm-cancel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.typed:
+            self.query_one("#confirm-input", Input).focus()
+        else:
+            self.query_one("#confirm-run", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Only the untyped confirmation takes a bare y or n (and the typed one
+        # keeps them out of the footer): a destructive step needs its id typed.
+        if action in ("run", "no"):
+            return not self.typed
+        return True
+
+    def action_run(self) -> None:
+        self.dismiss(True)
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+    def action_back(self) -> None:
+        self.dismiss(False)
+
+    @on(Input.Changed, "#confirm-input")
+    def _typed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm-run", Button).disabled = event.value.strip() != self.step.id
+        self.query_one("#confirm-error", Label).update("")
+
+    @on(Input.Submitted, "#confirm-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip() == self.step.id:
+            self.dismiss(True)
+        else:
+            self.query_one("#confirm-error", Label).update(
+                f"That is not it: type {self.step.id} exactly to run this step.")
+
+    @on(Button.Pressed, "#confirm-run")
+    def _run(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#confirm-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(False)
+
+
+class SkipDialog(ModalScreen[str | None]):
+    """A skip needs a reason: it goes into the journal and the report."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="skip-back"),
+    ]
+
+    def __init__(self, step: StepInfo) -> None:
+        super().__init__(classes="dialog")
+        self.step = step
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="skip", classes="dialog-box"):
+            yield Static(Content.assemble(("Skip step ", "$text-muted"),
+                                          (f"{self.step.number}: {self.step.title}", "bold")))
+            note = ("Skipping a cutover step leaves the procedure incomplete; later steps "
+                    "may fail or behave differently." if self.step.phase == "cutover"
+                    else "Cutover only begins once every prepare step is done or skipped "
+                    "with a reason.")
+            yield Static(Content.styled(note, "$text-muted"))
+            yield Label("Why skip it? (kept in the journal; enter saves, escape goes back)")
+            yield Input(placeholder="for example: done by hand, see ticket", id="skip-reason")
+            yield Label("", id="skip-error", classes="error")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#skip-reason", Input).focus()
+
+    @on(Input.Submitted, "#skip-reason")
+    def _submitted(self, event: Input.Submitted) -> None:
+        reason = event.value.strip()
+        if reason:
+            self.dismiss(reason)
+        else:
+            self.query_one("#skip-error", Label).update("A reason is required to skip a step.")
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+# What the operator chose when asked about leaving.
+WAIT, ABORT, STOP, STAY = "wait", "abort", "stop", "stay"
+
+
+class QuitDialog(ModalScreen[str]):
+    """Leaving while the runbook is busy, or between steps.
+
+    Busy: wait (stop before the next step), abort (cancel now) or stay. There
+    is deliberately no working detach: see the text below for why.
+    Idle (waiting for the operator): stop here, or stay.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("w", "choose('wait')", "Wait", id="quit-wait"),
+        Binding("a", "choose('abort')", "Abort", id="quit-abort"),
+        Binding("y", "choose('stop')", "Stop and quit", id="quit-stop"),
+        Binding("n", "choose('stay')", "Stay", id="quit-stay-n"),
+        Binding("escape", "choose('stay')", "Stay", id="quit-stay"),
+    ]
+
+    def __init__(self, *, busy: bool, what: str, next_step: str = "") -> None:
+        super().__init__(classes="dialog")
+        self.busy = busy
+        self.what = what
+        self.next_step = next_step
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="quit", classes="dialog-box"):
+            if self.busy:
+                yield Static(Content.assemble(("Busy: ", "bold $warning"), self.what))
+                yield Static(Content.assemble(
+                    ("w  Wait", "bold"), ": let it finish, then stop before the next step "
+                    "and quit. Nothing is cut off.\n",
+                    ("a  Abort", "bold"), ": cancel it now and quit. The SSH connection is "
+                    "closed; this version does not send the remote command a signal, so a "
+                    "command that is still running on the host may finish on its own. The "
+                    "journal records the step as in doubt, and the next run checks the host "
+                    "before doing it again.\n",
+                    ("   Detach", "bold $text-muted"), (
+                        ": not available. The runbook drives every command over the one SSH "
+                        "connection it holds and cannot pick a command up again after "
+                        "leaving, so quitting always ends the connection.", "$text-muted")),
+                    id="quit-text")
+                with Horizontal(classes="buttons"):
+                    yield Button("Wait (w)", id="quit-wait", variant="primary")
+                    yield Button("Detach", id="quit-detach", disabled=True)
+                    yield Button("Abort (a)", id="quit-abort", variant="error")
+                    yield Button("Stay (esc)", id="quit-stay")
+            else:
+                yield Static(Content.assemble(("Stop the run here?", "bold")))
+                where = f" before {self.next_step}" if self.next_step else ""
+                yield Static(
+                    f"Nothing is running. The journal records that you stopped{where}; "
+                    "starting runbook again begins a new run, and steps whose outcome is "
+                    "already in place are recognised as done.", id="quit-text")
+                with Horizontal(classes="buttons"):
+                    yield Button("Stop and quit (y)", id="quit-stop", variant="warning")
+                    yield Button("Stay (n)", id="quit-stay")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#quit-stay", Button).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose" and parameters:
+            allowed = (WAIT, ABORT, STAY) if self.busy else (STOP, STAY)
+            return parameters[0] in allowed
+        return True
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        choice = (event.button.id or "").removeprefix("quit-")
+        if choice in (WAIT, ABORT, STOP, STAY):
+            self.dismiss(choice)
+
+
+class ResumeDialog(ModalScreen[bool]):
+    """What an unfinished earlier run did, read-only, before anything starts."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "choose(False)", "Quit", id="resume-quit"),
+    ]
+
+    def __init__(self, journal: Path, replay: Replay, steps: list[StepInfo]) -> None:
+        super().__init__(classes="dialog")
+        self.journal = journal
+        self.replay = replay
+        self.steps = steps
+
+    def _summary(self) -> Content:
+        parts: list[Content | str | tuple[str, str]] = []
+        for step in self.steps:
+            history = self.replay.steps.get(step.id)
+            state = history.state.value if history else StepState.PENDING.value
+            shown = look(state)
+            parts += [(f"{step.number:>2} {shown.glyph} ", shown.style),
+                      f"{step.title:<36}", (shown.word, shown.style)]
+            if history and history.skip_reason:
+                parts.append((f"  ({history.skip_reason})", "$text-muted"))
+            parts.append("\n")
+            for action in history.in_flight if history else []:
+                parts += [("      in flight when it stopped: ", "$error"), action, "\n"]
+        return Content.assemble(*parts).rstrip()
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="resume", classes="dialog-box"):
+            yield Static(Content.assemble(("An earlier run did not finish", "bold"), "\n",
+                                          (str(self.journal), "$text-muted")))
+            with VerticalScroll(id="resume-steps"):
+                yield Static(self._summary())
+            yield Static(
+                "This version cannot continue that run. A new run starts at the first step; "
+                "each step first checks the host and counts as done when its outcome is "
+                "already there. Look at in-doubt steps on the host before confirming them.",
+                id="resume-text")
+            with Horizontal(classes="buttons"):
+                yield Button("Start a new run", id="resume-start", variant="primary")
+                yield Button("Quit", id="resume-quit")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#resume-start", Button).focus()
+
+    def action_choose(self, start: bool) -> None:
+        self.dismiss(start)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "resume-start")

@@ -1,0 +1,169 @@
+"""How engine facts look on screen: glyphs, words, colours, durations, rows.
+
+Pure functions over engine data, no widgets, so the looks can be checked
+without an app and every widget renders a state the same way. Every state
+gets a glyph AND a word AND a colour: the glyph and the word must carry the
+meaning alone on a terminal without colour or for a colour-blind operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.cells import cell_len
+from textual.content import Content
+
+from runbook.model import Action, ApiCall, EditFile, Note, Shell, StepState, Upload, Wait
+
+# A state the engine does not have: the executor is waiting for the operator
+# to confirm this step. It is the answer to "where am I", so it gets a row look.
+NEXT = "next"
+
+
+@dataclass(frozen=True)
+class Look:
+    glyph: str
+    word: str
+    style: str
+
+
+LOOKS: dict[str, Look] = {
+    StepState.PENDING.value: Look("·", "pending", "$text-muted"),
+    NEXT: Look("▶", "your turn", "bold $accent"),
+    StepState.RUNNING.value: Look("●", "running", "bold $warning"),
+    StepState.DONE.value: Look("✓", "done", "$success"),
+    StepState.FAILED.value: Look("✗", "failed", "bold $error"),
+    StepState.SKIPPED.value: Look("»", "skipped", "$text-muted italic"),
+    StepState.NEEDS_REVIEW.value: Look("?", "needs review", "bold $warning"),
+    StepState.IN_DOUBT.value: Look("!", "in doubt", "bold $error"),
+}
+
+TITLE_WIDTH = 34
+WORD_WIDTH = max(len(look.word) for look in LOOKS.values())
+ELAPSED_WIDTH = 6
+
+
+def look(state: str) -> Look:
+    return LOOKS.get(state, LOOKS[StepState.PENDING.value])
+
+
+def duration(seconds: float | None) -> str:
+    """Short, stable width-ish durations for rows: 4.2s, 12m05s, 1h02m."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
+
+
+def clock(seconds: float | None) -> str:
+    """HH:MM:SS for the header clocks; a dash before the clock has started."""
+    if seconds is None:
+        return "--:--:--"
+    whole = max(0, int(seconds))
+    return f"{whole // 3600:02d}:{(whole % 3600) // 60:02d}:{whole % 60:02d}"
+
+
+def fit(text: str, width: int) -> str:
+    """Pad or cut to exactly `width` cells, with an ellipsis when cut."""
+    if cell_len(text) <= width:
+        return text + " " * (width - cell_len(text))
+    cut = text
+    while cell_len(cut) > width - 1:
+        cut = cut[:-1]
+    return cut + "…"
+
+
+def step_row(number: int, title: str, state: str, elapsed: float | None) -> Content:
+    shown = look(state)
+    title_style = "bold" if state in (NEXT, StepState.RUNNING.value) else ""
+    return Content.assemble(
+        (f"{number:>2} ", "$text-muted"),
+        (f"{shown.glyph} ", shown.style),
+        (fit(title, TITLE_WIDTH), title_style),
+        " ",
+        (fit(shown.word, WORD_WIDTH), shown.style),
+        " ",
+        (f"{duration(elapsed):>{ELAPSED_WIDTH}}", "$text-muted"),
+    )
+
+
+def legend() -> Content:
+    """Every row look in one place, for the operator who has not learnt them yet."""
+    parts: list[Content | str | tuple[str, str]] = []
+    for number, shown in enumerate(LOOKS.values()):
+        parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
+        parts.append("\n" if number == 3 else "   ")
+    return Content.assemble(*parts).rstrip()
+
+
+# --- plans -------------------------------------------------------------------------
+
+_KIND = {
+    Shell: ("shell", "$text"),
+    Upload: ("upload", "$secondary"),
+    ApiCall: ("api", "$primary"),
+    EditFile: ("edit", "$warning"),
+    Wait: ("wait", "$text-muted"),
+    Note: ("note", "$text-muted italic"),
+}
+
+
+def plan_content(plan: list[Action], *, indent: str = "  ") -> Content:
+    """Every action exactly as the engine renders it (already masked), one block
+    each, with a small label saying what kind of thing it is."""
+    if not plan:
+        return Content.styled(f"{indent}(nothing to run)", "$text-muted italic")
+    parts: list[Content | str | tuple[str, str]] = []
+    for number, action in enumerate(plan, start=1):
+        kind, style = _KIND.get(type(action), ("", "$text"))
+        lines = action.render().splitlines() or [""]
+        parts.append((f"{indent}{number:>2}. ", "$text-muted"))
+        parts.append((f"[{kind}] ", f"{style} dim"))
+        parts.append((lines[0], style))
+        parts.append("\n")
+        for extra in lines[1:]:
+            parts.append((f"{indent}      {extra}", style))
+            parts.append("\n")
+    return Content.assemble(*parts).rstrip()
+
+
+# --- output ------------------------------------------------------------------------
+
+# A two-cell gutter tells the streams apart in the text itself (copyable, and
+# readable without colour); the output pane colours lines by the same gutter.
+GUTTER = {"cmd": "$ ", "out": "  ", "err": "! ", "info": "* "}
+STREAM_OF_GUTTER = {mark: stream for stream, mark in GUTTER.items()}
+
+
+def output_lines(stream: str, line: str) -> list[str]:
+    mark = GUTTER.get(stream, "  ")
+    # Shell actions already render as "$ command": keep one dollar, not two.
+    if stream == "cmd" and line.startswith("$ "):
+        line = line[2:]
+    return [mark + part for part in line.splitlines() or [""]]
+
+
+# --- steps -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the screen needs to know about a step before the executor mentions it."""
+
+    number: int
+    id: str
+    title: str
+    phase: str
+    destructive: bool
+    summary: str
+    caution: str
+
+    @property
+    def needs_typed_confirmation(self) -> bool:
+        # Every cutover step takes the service down or changes what runs, even
+        # the ones that do not delete anything, so they all ask for the id.
+        return self.destructive or self.phase == "cutover"
