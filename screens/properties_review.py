@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -133,7 +133,7 @@ class PropertiesReviewScreen(Screen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_open", "Next open", id="properties.next"),
-        Binding("shift+n", "previous_open", "Prev open", key_display="N",
+        Binding("N", "previous_open", "Prev open",
                 id="properties.previous"),
         Binding("a", "accept_new", "Accept new", id="properties.accept-new"),
         Binding("o", "keep_old", "Keep old", id="properties.keep-old"),
@@ -180,6 +180,9 @@ class PropertiesReviewScreen(Screen[bool]):
         self._dirty = False  # decisions taken since the last write
         self._leave_armed = False  # q pressed once with unwritten decisions
         self._widths = (_STATUS_WIDTH, 40, _MIN_VALUE_WIDTH, _MIN_VALUE_WIDTH)
+        # One Option per key, kept across filter changes: building rows is most of the
+        # cost of a rebuild, and only a decision, a reveal or a resize changes one.
+        self._row_options: dict[str, Option] = {}
         self._duplicates: dict[str, list[str]] = {}
         for dup in review.duplicates:
             lines = ", ".join(str(n) for n in dup.lines)
@@ -227,16 +230,19 @@ class PropertiesReviewScreen(Screen[bool]):
     def _set_widths(self, screen_width: int) -> bool:
         """Share the width between the columns; True when the widths changed.
 
-        The key column takes the longest key when it can, because a cut key name is a
-        guess; the values share the rest (the detail pane shows them whole)."""
+        The key column takes the longest key when it can; the values share the rest."""
         usable = screen_width - 1 - 2  # the scrollbar gutter and the row padding
         rest = usable - _STATUS_WIDTH - 3 * _GAP
         longest = max((len(kr.key) for kr in self.review), default=10)
-        key = max(12, min(longest, rest - 2 * _MIN_VALUE_WIDTH))
+        # Narrow terminals squeeze the values before the keys: a value is in the detail
+        # pane anyway, while a row without a readable key name is no use at all.
+        key = max(12, min(longest, max(rest - 2 * _MIN_VALUE_WIDTH, rest * 45 // 100)))
         old = max(8, (rest - key) // 2)
         widths = (_STATUS_WIDTH, key, old, max(8, rest - key - old))
         changed = widths != self._widths
         self._widths = widths
+        if changed:
+            self._row_options.clear()
         return changed
 
     # -- rendering -------------------------------------------------------------------
@@ -344,7 +350,10 @@ class PropertiesReviewScreen(Screen[bool]):
                     yield Option(self._heading(section), disabled=True)
                 group, started = section, True
             shown += 1
-            yield Option(self._row(kr), id=kr.key)
+            option = self._row_options.get(kr.key)
+            if option is None:
+                option = self._row_options[kr.key] = Option(self._row(kr), id=kr.key)
+            yield option
         if shown == 0:
             yield Option(
                 Content.styled(f"No key matches {self._filter!r}; Esc clears the filter.",
@@ -375,9 +384,11 @@ class PropertiesReviewScreen(Screen[bool]):
             return None
 
     def _refresh_row(self, key: str) -> None:
-        if self._index_of(key) is not None:
-            keys = self.query_one("#keys", _KeyList)
-            keys.replace_option_prompt(key, self._row(self.review[key]))
+        if self._index_of(key) is None:
+            self._row_options.pop(key, None)  # drawn afresh when the filter shows it again
+            return
+        # The listed Option is the cached one, so this updates both.
+        self.query_one("#keys", _KeyList).replace_option_prompt(key, self._row(self.review[key]))
 
     def _refresh_status(self) -> None:
         self._update_summary()
@@ -449,7 +460,7 @@ class PropertiesReviewScreen(Screen[bool]):
             notes.append(f"In the live file it sits under “{kr.section}”.")
         for where in self._duplicates.get(key, []):
             notes.append(f"Set more than once in {where}; Java uses the last one.")
-        if kr.key in self.review.leftover_placeholders:
+        if kr.merged is not None and has_placeholder(kr.merged):
             notes.append("The merged value still holds a placeholder; the stream manager "
                          "would take it literally.")
         if kr.secret:
@@ -537,6 +548,15 @@ class PropertiesReviewScreen(Screen[bool]):
         self._decide(key, lambda: self.review.set_value(key, event.value),
                      f"{key}: the merged file takes the value you typed.")
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # Clicking back into the list abandons an edit (and keeps a filter), rather than
+        # leaving a bar open that holds back every other key. Focus merely leaving the
+        # input (the terminal losing focus while the operator copies a value) does not.
+        if event.widget.id == "keys" and (
+            self.query_one("#edit-bar").display or self.query_one("#filter-bar").display
+        ):
+            self._close_bars()
+
     @on(Input.Changed, "#filter-value")
     def _filter_changed(self, event: Input.Changed) -> None:
         self._filter = event.value.strip()
@@ -580,10 +600,16 @@ class PropertiesReviewScreen(Screen[bool]):
             return
         order = [kr.key for kr in self.review]
         current = self._current_key()
-        start = order.index(current) if current in order else -1
-        ring = order[start + 1:] + order[: start + 1] if direction > 0 else (
-            list(reversed(order[:start])) + list(reversed(order[start:])))
-        target = next(k for k in ring if k in set(open_keys))
+        # Search the whole ring starting just past the cursor (or from the matching end
+        # when no row is selected), so n and N always find an open key if there is one.
+        start = order.index(current) if current in order else (-1 if direction > 0 else 0)
+        wanted = set(open_keys)
+        size = len(order)
+        target = next(
+            key
+            for key in (order[(start + direction * step) % size] for step in range(1, size + 1))
+            if key in wanted
+        )
         keys = self.query_one("#keys", _KeyList)
         if self._index_of(target) is None:
             # The filter hides it; an operator asking for the next open key wants to see it.

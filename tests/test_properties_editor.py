@@ -301,6 +301,35 @@ async def test_leaving_with_keys_open_reports_them(pair: tuple[Path, Path]) -> N
     assert not Path("merged.properties").exists()
 
 
+async def test_n_and_shift_n_go_round_the_open_keys(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("N")  # from the top, backwards: the last open key
+        assert current(screen) == NEEDS_VALUE_KEY
+        await pilot.press("N")
+        assert current(screen) == NEW_DEFAULT_KEY
+        await pilot.press("N")  # and round again
+        assert current(screen) == NEEDS_VALUE_KEY
+        await pilot.press("n")
+        assert current(screen) == NEW_DEFAULT_KEY
+
+
+async def test_clicking_the_list_abandons_an_edit(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n", "n", "e")
+        screen.query_one("#edit-value", Input).value = "half-typed"
+        assert not await pilot.press("a") and app.review[NEEDS_VALUE_KEY].choice is None
+        await pilot.click("#keys")
+        assert not screen.query_one("#edit-bar").display
+        assert app.review[NEEDS_VALUE_KEY].merged == ""  # untouched
+        await go_to(pilot, screen, NEW_DEFAULT_KEY)
+        await pilot.press("a")  # the row keys work again
+        assert app.review[NEW_DEFAULT_KEY].choice is Choice.ACCEPT_NEW
+
+
 async def test_toggle_a_removed_key(pair: tuple[Path, Path]) -> None:
     app = make_app(pair)
     async with app.run_test(size=SIZE) as pilot:
