@@ -11,7 +11,10 @@ outright would leave no headless way to set a secret; a fingerprint alone could 
 turned back into the value.) A plain ``value`` on a secret key is refused on load, so a
 hand-edited file cannot smuggle one in either.
 
-The document is edited in place with tomlkit, so an operator's comments survive rewrites.
+Reading uses the standard library's tomllib; tomlkit is only used to rewrite the file in
+place (so an operator's comments survive), because tomlkit's parser slows down
+quadratically with the number of ``[keys."..."]`` tables and the runbook reads this file
+during the maintenance window.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import re
 import stat
 import tempfile
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,10 +87,17 @@ def env_name_for(key: str) -> str:
 class Decisions:
     """A decisions document plus a validated view of its entries."""
 
-    def __init__(self, document: TOMLDocument | None = None, *, name: str = "decisions") -> None:
+    def __init__(self, text: str | None = None, *, name: str = "decisions") -> None:
+        """``text`` is the file's TOML (None: a new, empty file)."""
         self.name = name
-        self._doc = document if document is not None else _new_document()
-        self._entries, self._inputs = _validate(self._doc, name)
+        self._text = text
+        self._doc: TOMLDocument | None = None  # parsed by tomlkit only to rewrite
+        if text is None:
+            self._doc = _new_document()
+            data: dict[str, Any] = {}
+        else:
+            data = _read_toml(text, name)
+        self._entries, self._inputs = _validate(data, lambda: text or "", name)
         #: (key, environment variable) for every secret the last record() stored by name.
         self.env_needed: list[tuple[str, str]] = []
 
@@ -115,13 +125,17 @@ class Decisions:
 
     @classmethod
     def loads(cls, text: str, *, name: str = "decisions") -> Decisions:
-        try:
-            document = tomlkit.parse(text)
-        except ParseError as exc:
-            # tomlkit's message ends with its own "at line L col C"; we say the line first.
-            reason = re.sub(r"\s+at line \d+ col \d+$", "", str(exc))
-            raise DecisionsError(f"{name}: line {exc.line}: not valid TOML ({reason})") from None
-        return cls(document, name=name)
+        return cls(text, name=name)
+
+    def _document(self) -> TOMLDocument:
+        if self._doc is None:
+            try:
+                self._doc = tomlkit.parse(self._text or "")
+            except ParseError as exc:  # tomllib accepted it; tomlkit is stricter in corners
+                raise DecisionsError(
+                    f"{self.name}: line {exc.line}: cannot be rewritten ({exc}); simplify that line"
+                ) from None
+        return self._doc
 
     @property
     def entries(self) -> dict[str, Entry]:
@@ -136,6 +150,8 @@ class Decisions:
         return self._inputs.get("new_sha256")
 
     def dumps(self) -> str:
+        if self._doc is None:
+            return self._text or ""
         return tomlkit.dumps(self._doc)
 
     def save(self, path: Path | str) -> None:
@@ -211,7 +227,7 @@ class Decisions:
         values changed. Undecided keys get a commented hint instead of an action.
         Returns (key, environment variable) for each secret stored by name.
         """
-        doc = self._doc
+        doc = self._document()
         inputs = doc.get("inputs")
         if not isinstance(inputs, Table):
             inputs = tomlkit.table()
@@ -266,7 +282,7 @@ class Decisions:
                 table.pop("old_fingerprint", None)
             if fresh:
                 keys[kr.key] = table
-        self._entries, self._inputs = _validate(doc, self.name)
+        self._entries, self._inputs = _validate(doc.unwrap(), doc.as_string, self.name)
         return list(self.env_needed)
 
 
@@ -332,15 +348,26 @@ def _hint(kr: KeyReview, choice: Choice | None) -> list[str]:
 _TOP_LEVEL = ("inputs", "keys")
 
 
-def _validate(doc: TOMLDocument, name: str) -> tuple[dict[str, Entry], dict[str, str]]:
-    data: dict[str, Any] = doc.unwrap()
-    text: str | None = None
+def _read_toml(text: str, name: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib ends its message with "(at line L, column C)"; we say the line first.
+        message = str(exc)
+        found = re.search(r"\s*\(at line (\d+), column \d+\)$", message)
+        if found is None:
+            raise DecisionsError(f"{name}: not valid TOML ({message})") from None
+        reason = message[: found.start()]
+        raise DecisionsError(f"{name}: line {found.group(1)}: not valid TOML ({reason})") from None
+
+
+def _validate(
+    data: dict[str, Any], text: Callable[[], str], name: str
+) -> tuple[dict[str, Entry], dict[str, str]]:
+    """Check the file's shape; ``text`` is only called to find a line for an error."""
 
     def fail(problem: str, key: str | None = None, where: str | None = None) -> DecisionsError:
-        nonlocal text
-        if text is None:
-            text = doc.as_string()
-        line = _line_of(text, key, where)
+        line = _line_of(text(), key, where)
         at = f" line {line}:" if line else ""
         subject = f" key {key!r}:" if key is not None else ""
         return DecisionsError(f"{name}:{at}{subject} {problem}")
