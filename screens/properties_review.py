@@ -27,7 +27,6 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
-from textual.widgets._option_list import OptionListContent
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from runbook.decisions import Decisions, DecisionsError, atomic_write
@@ -116,7 +115,7 @@ class _KeyList(OptionList):
 
     def _step(self, direction: int) -> None:
         if self.highlighted is None:
-            super().action_cursor_down() if direction > 0 else super().action_cursor_up()
+            self.action_first()
             return
         index = self.highlighted + direction
         while 0 <= index < self.option_count:
@@ -133,8 +132,8 @@ class PropertiesReviewScreen(Screen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "next_open", "Next open", id="properties.next"),
-        Binding("N", "previous_open", "Prev open",
-                id="properties.previous"),
+        # A terminal sends "N" for shift+n (Textual only says shift+n alongside alt).
+        Binding("N", "previous_open", "Prev open", id="properties.previous"),
         Binding("a", "accept_new", "Accept new", id="properties.accept-new"),
         Binding("o", "keep_old", "Keep old", id="properties.keep-old"),
         Binding("e", "edit", "Edit", id="properties.edit"),
@@ -191,19 +190,19 @@ class PropertiesReviewScreen(Screen[bool]):
     # -- layout ----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(id="title")
-        yield Static(id="summary")
-        yield Static(id="message")
-        yield Static(id="columns")
-        yield _KeyList(id="keys")
-        yield Static(id="detail")
-        with Horizontal(id="edit-bar", classes="bar"):
-            yield Label(id="edit-label")
-            yield Input(id="edit-value", compact=True)
-        with Horizontal(id="filter-bar", classes="bar"):
-            yield Label("Filter", id="filter-label")
+        yield Static(id="review-title")
+        yield Static(id="review-summary")
+        yield Static(id="review-message")
+        yield Static(id="review-columns")
+        yield _KeyList(id="review-keys")
+        yield Static(id="review-detail")
+        with Horizontal(id="review-edit-bar", classes="bar"):
+            yield Label(id="review-edit-label")
+            yield Input(id="review-edit", compact=True)
+        with Horizontal(id="review-filter-bar", classes="bar"):
+            yield Label("Filter", id="review-filter-label")
             yield Input(
-                id="filter-value",
+                id="review-filter",
                 placeholder="text in a key or value, a status such as removed, or todo",
                 compact=True,
             )
@@ -212,7 +211,7 @@ class PropertiesReviewScreen(Screen[bool]):
 
     def on_mount(self) -> None:
         # One line per file: host paths are long, and a cut path is no use to anyone.
-        self.query_one("#title", Static).update(
+        self.query_one("#review-title", Static).update(
             Content.assemble(
                 ("Properties review", "bold"), "   live      ", self.old_name, "\n",
                 " " * len("Properties review"), "   template  ", self.new_name,
@@ -221,7 +220,7 @@ class PropertiesReviewScreen(Screen[bool]):
         self._set_widths(self.app.size.width)
         self._rebuild()
         self._say(self._opening_message())
-        self.query_one("#keys").focus()
+        self.query_one("#review-keys").focus()
 
     def on_resize(self) -> None:
         if self._set_widths(self.size.width):
@@ -334,7 +333,7 @@ class PropertiesReviewScreen(Screen[bool]):
                 return False
         return True
 
-    def _options(self) -> Iterable[OptionListContent]:
+    def _options(self) -> Iterable[Option]:
         terms = self._filter.lower().split()
         group: str | None = None
         started = False
@@ -363,10 +362,10 @@ class PropertiesReviewScreen(Screen[bool]):
 
     def _rebuild(self) -> None:
         """Lay out every row again (after a resize or a filter change)."""
-        keys = self.query_one("#keys", _KeyList)
+        keys = self._keys
         current = self._current_key()
         keys.set_options(self._options())
-        self.query_one("#columns", Static).update(self._columns())
+        self.query_one("#review-columns", Static).update(self._columns())
         index = self._index_of(current)
         if index is not None:
             keys.highlighted = index
@@ -379,7 +378,7 @@ class PropertiesReviewScreen(Screen[bool]):
         if key is None:
             return None
         try:
-            return self.query_one("#keys", _KeyList).get_option_index(key)
+            return self._keys.get_option_index(key)
         except OptionDoesNotExist:
             return None
 
@@ -388,7 +387,7 @@ class PropertiesReviewScreen(Screen[bool]):
             self._row_options.pop(key, None)  # drawn afresh when the filter shows it again
             return
         # The listed Option is the cached one, so this updates both.
-        self.query_one("#keys", _KeyList).replace_option_prompt(key, self._row(self.review[key]))
+        self._keys.replace_option_prompt(key, self._row(self.review[key]))
 
     def _refresh_status(self) -> None:
         self._update_summary()
@@ -399,11 +398,11 @@ class PropertiesReviewScreen(Screen[bool]):
     def _keep_cursor_in_view(self) -> None:
         # Bars and the filter line change the list's height; scroll once the new
         # layout is in, or the row being decided can end up just out of sight.
-        self.call_after_refresh(self.query_one("#keys", _KeyList).scroll_to_highlight)
+        self.call_after_refresh(self._keys.scroll_to_highlight)
 
     def _update_summary(self) -> None:
         review = self.review
-        parts: list[Content | str] = [(f"{len(review)} keys")]
+        parts: list[Content | str] = [f"{len(review)} keys"]
         for status, count in review.summary.items():
             if count:
                 parts += [" · ", Content.styled(f"{count} {status}", _STATUS_STYLE[status])]
@@ -426,14 +425,14 @@ class PropertiesReviewScreen(Screen[bool]):
                 f"⚠ {_count(len(leftover), 'merged value')} still holding a placeholder",
                 "$text-warning")]
         if self._filter:
-            shown = sum(1 for option in self.query_one("#keys", _KeyList).options if option.id)
+            shown = sum(1 for option in self._keys.options if option.id)
             parts += ["\n", Content.styled(
                 f"Filter {self._filter!r}: {shown} of {len(review)} keys shown "
                 "(/ changes it, Esc in the filter clears it)", "italic")]
-        self.query_one("#summary", Static).update(Content.assemble(*parts))
+        self.query_one("#review-summary", Static).update(Content.assemble(*parts))
 
     def _update_detail(self) -> None:
-        detail = self.query_one("#detail", Static)
+        detail = self.query_one("#review-detail", Static)
         key = self._current_key()
         if key is None:
             detail.update("")
@@ -489,13 +488,26 @@ class PropertiesReviewScreen(Screen[bool]):
     def _say(self, text: str, severity: str = "information") -> None:
         style = {"information": "", "warning": "bold $text-warning", "error": "bold $text-error",
                  "success": "$text-success"}[severity]
-        self.query_one("#message", Static).update(Content.styled(text, style))
+        self.query_one("#review-message", Static).update(Content.styled(text, style))
 
     # -- state helpers ---------------------------------------------------------------
 
+    @property
+    def _keys(self) -> _KeyList:
+        return self.query_one("#review-keys", _KeyList)
+
+    def _bar_open(self) -> bool:
+        try:
+            return bool(
+                self.query_one("#review-edit-bar").display
+                or self.query_one("#review-filter-bar").display
+            )
+        except NoMatches:  # asked before compose
+            return False
+
     def _current_key(self) -> str | None:
         try:
-            option = self.query_one("#keys", _KeyList).highlighted_option
+            option = self._keys.highlighted_option
         except NoMatches:  # asked before compose (bindings are checked early)
             return None
         return option.id if option is not None else None
@@ -529,7 +541,7 @@ class PropertiesReviewScreen(Screen[bool]):
 
     # -- events ----------------------------------------------------------------------
 
-    @on(OptionList.OptionHighlighted, "#keys")
+    @on(OptionList.OptionHighlighted, "#review-keys")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
         # Revealing is for the one row under the cursor: moving on masks it again.
         if self._revealed is not None and event.option.id != self._revealed:
@@ -539,7 +551,7 @@ class PropertiesReviewScreen(Screen[bool]):
         self._update_detail()
         self.refresh_bindings()
 
-    @on(Input.Submitted, "#edit-value")
+    @on(Input.Submitted, "#review-edit")
     def _edit_submitted(self, event: Input.Submitted) -> None:
         key = self._editing
         self._close_bars()
@@ -552,25 +564,23 @@ class PropertiesReviewScreen(Screen[bool]):
         # Clicking back into the list abandons an edit (and keeps a filter), rather than
         # leaving a bar open that holds back every other key. Focus merely leaving the
         # input (the terminal losing focus while the operator copies a value) does not.
-        if event.widget.id == "keys" and (
-            self.query_one("#edit-bar").display or self.query_one("#filter-bar").display
-        ):
+        if event.widget is self._keys and self._bar_open():
             self._close_bars()
 
-    @on(Input.Changed, "#filter-value")
+    @on(Input.Changed, "#review-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self._filter = event.value.strip()
         self._rebuild()
 
-    @on(Input.Submitted, "#filter-value")
+    @on(Input.Submitted, "#review-filter")
     def _filter_submitted(self) -> None:
         self._close_bars()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the row keys while a bar is open; grey out those that do not fit the key."""
-        bar_open = self._editing is not None or self.query_one("#filter-bar").display
+        bar_open = self._bar_open()
         if action == "close_bar":
-            return bool(bar_open)
+            return bar_open
         if action not in self._ROW_ACTIONS:
             return True
         if bar_open:
@@ -610,11 +620,11 @@ class PropertiesReviewScreen(Screen[bool]):
             for key in (order[(start + direction * step) % size] for step in range(1, size + 1))
             if key in wanted
         )
-        keys = self.query_one("#keys", _KeyList)
+        keys = self._keys
         if self._index_of(target) is None:
             # The filter hides it; an operator asking for the next open key wants to see it.
             self._filter = ""
-            self.query_one("#filter-value", Input).value = ""
+            self.query_one("#review-filter", Input).value = ""
             self._rebuild()
             self._say(f"The filter hid {target}, so it was cleared.")
         else:
@@ -687,14 +697,14 @@ class PropertiesReviewScreen(Screen[bool]):
             return
         kr = self.review[key]
         self._editing = key
-        field = self.query_one("#edit-value", Input)
+        field = self.query_one("#review-edit", Input)
         # A secret is typed blind unless the operator revealed this row first.
         field.password = kr.secret and self._revealed != key
         # Start from what the merged file would hold, unless that is only a placeholder.
         start = kr.merged if kr.merged is not None else (kr.old or "")
         field.value = "" if has_placeholder(start) else start
-        self.query_one("#edit-label", Label).update(f"{key} =")
-        self.query_one("#edit-bar").display = True
+        self.query_one("#review-edit-label", Label).update(f"{key} =")
+        self.query_one("#review-edit-bar").display = True
         field.focus()
         field.action_end()
         self._say("Enter puts this value in the merged file; Esc leaves the key as it was.")
@@ -702,25 +712,25 @@ class PropertiesReviewScreen(Screen[bool]):
         self._keep_cursor_in_view()
 
     def action_filter(self) -> None:
-        self.query_one("#filter-bar").display = True
-        self.query_one("#filter-value", Input).focus()
+        self.query_one("#review-filter-bar").display = True
+        self.query_one("#review-filter", Input).focus()
         self.refresh_bindings()
         self._keep_cursor_in_view()
 
     def action_close_bar(self) -> None:
-        if self.query_one("#filter-bar").display:
+        if self.query_one("#review-filter-bar").display:
             self._filter = ""
-            self.query_one("#filter-value", Input).value = ""
+            self.query_one("#review-filter", Input).value = ""
             self._rebuild()
         self._close_bars()
 
     def _close_bars(self) -> None:
         self._editing = None
-        self.query_one("#edit-bar").display = False
-        self.query_one("#filter-bar").display = False
-        edit = self.query_one("#edit-value", Input)
+        self.query_one("#review-edit-bar").display = False
+        self.query_one("#review-filter-bar").display = False
+        edit = self.query_one("#review-edit", Input)
         edit.value = ""  # a typed secret should not linger in a hidden widget
-        self.query_one("#keys").focus()
+        self.query_one("#review-keys").focus()
         self.refresh_bindings()
 
     def action_write(self) -> None:

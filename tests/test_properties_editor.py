@@ -108,7 +108,7 @@ async def editor(pilot: Pilot) -> PropertiesReviewScreen:
 
 
 def key_list(screen: PropertiesReviewScreen) -> _KeyList:
-    return screen.query_one("#keys", _KeyList)
+    return screen.query_one("#review-keys", _KeyList)
 
 
 def current(screen: PropertiesReviewScreen) -> str | None:
@@ -121,7 +121,7 @@ def visible_keys(screen: PropertiesReviewScreen) -> list[str]:
 
 
 def message(screen: PropertiesReviewScreen) -> str:
-    return str(screen.query_one("#message").render())
+    return str(screen.query_one("#review-message").render())
 
 
 def screen_text(app: App) -> str:
@@ -181,7 +181,7 @@ async def test_decide_every_open_key_then_write(pair: tuple[Path, Path]) -> None
         await pilot.press("n")
         assert current(screen) == NEEDS_VALUE_KEY
         await pilot.press("e")
-        field = screen.query_one("#edit-value", Input)
+        field = screen.query_one("#review-edit", Input)
         assert field.has_focus and field.value == ""
         field.value = "live"
         await pilot.press("enter")
@@ -244,14 +244,14 @@ async def test_a_secret_typed_in_the_editor_is_hidden_and_stored_by_name(
         screen = await editor(pilot)
         await go_to(pilot, screen, "rest.administratorToken")
         await pilot.press("e")
-        field = screen.query_one("#edit-value", Input)
+        field = screen.query_one("#review-edit", Input)
         assert field.password  # typed blind: the screen shows bullets only
         field.value = "adm-tok-NEW-9"
         await pilot.press("enter")
         assert "adm-tok-NEW-9" not in screen_text(app)
         assert field.value == ""  # not left behind in the hidden field
         await pilot.press("n", "a", "n", "e")
-        screen.query_one("#edit-value", Input).value = "live"
+        screen.query_one("#review-edit", Input).value = "live"
         await pilot.press("enter", "w")
         await pilot.pause()
     assert app.exit_code == 0
@@ -320,10 +320,10 @@ async def test_clicking_the_list_abandons_an_edit(pair: tuple[Path, Path]) -> No
     async with app.run_test(size=SIZE) as pilot:
         screen = await editor(pilot)
         await pilot.press("n", "n", "e")
-        screen.query_one("#edit-value", Input).value = "half-typed"
+        screen.query_one("#review-edit", Input).value = "half-typed"
         assert not await pilot.press("a") and app.review[NEEDS_VALUE_KEY].choice is None
-        await pilot.click("#keys")
-        assert not screen.query_one("#edit-bar").display
+        await pilot.click("#review-keys")
+        assert not screen.query_one("#review-edit-bar").display
         assert app.review[NEEDS_VALUE_KEY].merged == ""  # untouched
         await go_to(pilot, screen, NEW_DEFAULT_KEY)
         await pilot.press("a")  # the row keys work again
@@ -359,12 +359,12 @@ async def test_filter_by_text_and_by_status(pair: tuple[Path, Path]) -> None:
         assert len(everything) == len(app.review)
 
         await pilot.press("slash")
-        field = screen.query_one("#filter-value", Input)
+        field = screen.query_one("#review-filter", Input)
         assert field.has_focus
         field.value = "VPC"  # any case; keys and values alike (red5pro-vpc)
         await pilot.pause()
         assert visible_keys(screen) == ["aws.defaultVPC", "aws.vpcName"]
-        assert "Filter 'VPC'" in str(screen.query_one("#summary").render())
+        assert "Filter 'VPC'" in str(screen.query_one("#review-summary").render())
         await pilot.press("escape")  # clears the filter
         assert visible_keys(screen) == everything
 
@@ -472,7 +472,7 @@ async def test_the_step_review_is_edited_in_place(pair: tuple[Path, Path]) -> No
         assert screen.review is result
         assert "sm:/tmp/red5pro-14.2.0" in screen_text(app)
         await pilot.press("n", "a", "n", "e")
-        screen.query_one("#edit-value", Input).value = "live"
+        screen.query_one("#review-edit", Input).value = "live"
         await pilot.press("enter", "w")
         await pilot.pause()
         assert app.finished == [True]
@@ -550,7 +550,7 @@ def test_snapshot_aws_block_with_secrets_masked(pair: tuple[Path, Path], snap_co
     async def run_before(pilot: Pilot) -> None:
         screen = await _steady(pilot)
         await pilot.press("slash")
-        screen.query_one("#filter-value", Input).value = "uncommented"
+        screen.query_one("#review-filter", Input).value = "uncommented"
         await pilot.press("enter")
         await go_to(pilot, screen, "aws.accessSecret")
 
@@ -561,6 +561,6 @@ def test_snapshot_editing_a_new_key(pair: tuple[Path, Path], snap_compare) -> No
     async def run_before(pilot: Pilot) -> None:
         await _steady(pilot)
         await pilot.press("n", "a", "n", "e")
-        pilot.app.screen.query_one("#edit-value", Input).value = "live"
+        pilot.app.screen.query_one("#review-edit", Input).value = "live"
 
     assert snap_compare(make_app(pair), terminal_size=SIZE, run_before=run_before)
