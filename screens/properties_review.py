@@ -200,7 +200,7 @@ class PropertiesReviewScreen(Screen[bool]):
             yield Label(id="review-edit-label")
             yield Input(id="review-edit", compact=True)
         with Horizontal(id="review-filter-bar", classes="bar"):
-            yield Label("Filter", id="review-filter-label")
+            yield Label("Filter:", id="review-filter-label")
             yield Input(
                 id="review-filter",
                 placeholder="text in a key or value, a status such as removed, or todo",
