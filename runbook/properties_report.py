@@ -53,6 +53,10 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
     return values
 
 
+def _keys(count: int) -> str:
+    return "1 key still needs" if count == 1 else f"{count} keys still need"
+
+
 def _text(value: str) -> str:
     # Blank and whitespace-edged values would be invisible in plain text.
     if value == "":
@@ -127,7 +131,7 @@ def render_review(review: Review, reveal: bool = False) -> str:
     lines = [f"{len(review)} keys: {counts}."]
     undecided = review.undecided
     if undecided:
-        lines.append(f"{len(undecided)} still need a decision: {', '.join(undecided)}")
+        lines.append(f"{_keys(len(undecided))} a decision: {', '.join(undecided)}")
     else:
         lines.append("Nothing needs a decision; the merged file can be written.")
     groups: dict[Status, list[KeyReview]] = {status: [] for status in Status}
@@ -284,7 +288,7 @@ def diff_command(
     undecided = result.undecided
     if out is not None:
         if undecided:
-            print(f"not writing {out}: {len(undecided)} keys still need a decision", file=stderr)
+            print(f"not writing {out}: {_keys(len(undecided))} a decision", file=stderr)
         else:
             try:
                 atomic_write(out, encode_properties(result.merged_text()))

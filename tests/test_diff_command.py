@@ -89,11 +89,11 @@ def test_exit_1_lists_what_needs_a_decision_and_writes_nothing(
     out = tmp_path / "merged.properties"
     code, text, err = run(files["live"], files["template"], out=out)
     assert code == 1
-    assert "1 still need a decision: serverapi.accessToken" in text
+    assert "1 key still needs a decision: serverapi.accessToken" in text
     assert "needs-value (1):" in text and "NEEDS A DECISION" in text
     assert "Note: config.dbHost keeps the live value" in text
     assert not out.exists()
-    assert f"not writing {out}: 1 keys still need a decision" in err
+    assert f"not writing {out}: 1 key still needs a decision" in err
 
 
 def test_set_decides_the_key_and_is_masked_when_secret(
