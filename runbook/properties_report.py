@@ -224,8 +224,8 @@ def diff_command(
     check: bool,
     as_json: bool,
     overrides: dict[str, str] | None = None,
-    stdout: TextIO = sys.stdout,
-    stderr: TextIO = sys.stderr,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     """``runbook diff OLD NEW`` in its --check and --json modes.
 
@@ -233,7 +233,11 @@ def diff_command(
     stderr). ``--set`` beats ``overrides`` for the same key: it is the later, more
     specific instruction. When ``decisions`` names a file that does not exist yet, a
     starter file with every key (and a hint on each undecided one) is written there.
+    ``stdout``/``stderr`` default to the streams current at call time (not at import),
+    so a redirected ``sys.stdout`` is honoured.
     """
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
 
     def bad(message: str) -> int:
         print(message, file=stderr)

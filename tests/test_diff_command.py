@@ -285,3 +285,19 @@ def test_out_replaces_an_existing_file_atomically_and_keeps_its_mode(
     assert code == 0
     assert out.read_text(encoding="latin-1").startswith("## RED5 APP CONFIGURATION SECTION")
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def test_default_streams_are_the_ones_current_at_call_time(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = diff_command(
+        files["docs"],
+        files["template"],
+        sets=["config.dbHost=x"],
+        decisions=None,
+        out=None,
+        check=True,
+        as_json=False,
+    )
+    assert code == 0
+    assert "Nothing needs a decision" in capsys.readouterr().out
