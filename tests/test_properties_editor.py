@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import javaproperties
 import pytest
 from textual.app import App
+from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_6_2_0 = ROOT / "tests/data/properties/red5-web.properties.6.2.0.b406"
 TEMPLATE_NEWER = ROOT / "runbook/rehearsal/data/red5-web.properties.14.2.0.b1105"
 SIZE = (120, 40)
+SnapCompare = Callable[..., bool]
 NEW_DB = "sm-db-new.internal"
 
 # Invented credentials; none of them may ever be drawn on the screen unrevealed.
@@ -483,8 +486,9 @@ async def test_the_step_review_is_edited_in_place(pair: tuple[Path, Path]) -> No
 
 def test_every_binding_has_an_id_and_a_footer_label() -> None:
     for binding in PropertiesReviewScreen.BINDINGS:
-        assert binding.id and binding.id.startswith("properties."), binding  # type: ignore[union-attr]
-        assert binding.show and binding.description, binding  # type: ignore[union-attr]
+        assert isinstance(binding, Binding)
+        assert binding.id and binding.id.startswith("properties."), binding
+        assert binding.show and binding.description, binding
 
 
 # --- bad input never reaches the terminal ------------------------------------------
@@ -542,11 +546,13 @@ async def _steady(pilot: Pilot) -> PropertiesReviewScreen:
     return screen
 
 
-def test_snapshot_first_look(pair: tuple[Path, Path], snap_compare) -> None:
+def test_snapshot_first_look(pair: tuple[Path, Path], snap_compare: SnapCompare) -> None:
     assert snap_compare(make_app(pair), terminal_size=SIZE, run_before=_steady)
 
 
-def test_snapshot_aws_block_with_secrets_masked(pair: tuple[Path, Path], snap_compare) -> None:
+def test_snapshot_aws_block_with_secrets_masked(
+    pair: tuple[Path, Path], snap_compare: SnapCompare
+) -> None:
     async def run_before(pilot: Pilot) -> None:
         screen = await _steady(pilot)
         await pilot.press("slash")
@@ -557,7 +563,7 @@ def test_snapshot_aws_block_with_secrets_masked(pair: tuple[Path, Path], snap_co
     assert snap_compare(make_app(pair), terminal_size=SIZE, run_before=run_before)
 
 
-def test_snapshot_editing_a_new_key(pair: tuple[Path, Path], snap_compare) -> None:
+def test_snapshot_editing_a_new_key(pair: tuple[Path, Path], snap_compare: SnapCompare) -> None:
     async def run_before(pilot: Pilot) -> None:
         await _steady(pilot)
         await pilot.press("n", "a", "n", "e")
