@@ -7,25 +7,28 @@ them is a bug here and nowhere else.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
 
 MASK = "••••••"
 
-# Property and setting names whose values are secrets. Matched case-insensitively
-# against the last dotted part of a key and against the whole key, so
-# `config.dbPass`, `aws.accessSecret`, `rest.administratorToken`,
-# `az.clientKey` and `terra.token` all count.
+# Property and setting names whose values are secrets: `config.dbPass`,
+# `aws.accessSecret`, `rest.administratorToken`, `az.clientKey`, `terra.token`,
+# `limelight.pwd`, `cluster.password`. "pass" counts only at the end of a name
+# (dbPass), so bypass-like words in the middle of a name do not.
 _SECRET_NAME = re.compile(
-    r"(pass|pwd|secret|token|accesskey|clientkey|privatekey|apikey|credential|license)",
-    re.IGNORECASE,
+    r"pass$|password|passwd|passphrase|pwd|secret|token|accesskey|clientkey|privatekey"
+    r"|apikey|credential"
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
     """True when a key's name says its value is a secret."""
-    return bool(_SECRET_NAME.search(name.replace("_", "").replace("-", "")))
+    folded = name.lower().replace("_", "").replace("-", "")
+    return _SECRET_NAME.search(folded) is not None
 
 
 def fingerprint(value: str) -> str:
