@@ -16,7 +16,7 @@ from typing import TextIO
 from textual.app import App
 
 from runbook.decisions import Decisions, DecisionsError
-from runbook.properties import PropertiesError, Review, read_properties, review
+from runbook.properties import PropertiesError, Review, review_files
 from runbook.properties_report import parse_sets
 from screens.properties_review import PropertiesReviewScreen, needs_decision
 
@@ -101,18 +101,9 @@ def create_diff_app(
         raise DiffInputError(str(exc)) from None
     _check_target(out, "--out")
     _check_target(decisions, "--decisions")
-    old_text = read_properties(old)
-    new_text = read_properties(new)
     # A decisions file that does not exist yet is where w will write the first one.
     loaded = Decisions.load(decisions) if decisions is not None and decisions.exists() else None
-    result = review(
-        old_text,
-        new_text,
-        old_name=str(old),
-        new_name=str(new),
-        overrides=overrides,
-        decisions=loaded,
-    )
+    result = review_files(old, new, overrides=overrides, decisions=loaded)
     return DiffApp(result, decisions_path=decisions, merged_path=out)
 
 

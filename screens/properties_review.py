@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -74,6 +74,8 @@ _HINT: dict[Status, str] = {
     Status.REMOVED: "x keep it or leave it out · e keep it with another value",
     Status.OVERRIDDEN: "the runbook or --set owns this value; change it there",
 }
+
+Severity = Literal["information", "warning", "error", "success"]
 
 _STATUS_WIDTH = 2 + max(len(s.value) for s in Status)  # glyph, space, longest word
 _GAP = 2
@@ -485,7 +487,7 @@ class PropertiesReviewScreen(Screen[bool]):
             state = Content.styled("· Nothing to decide: the default stands.", "$text-muted")
         return Content.assemble(state, "   ", (hint, "$text-muted"))
 
-    def _say(self, text: str, severity: str = "information") -> None:
+    def _say(self, text: str, severity: Severity = "information") -> None:
         style = {"information": "", "warning": "bold $text-warning", "error": "bold $text-error",
                  "success": "$text-success"}[severity]
         self.query_one("#review-message", Static).update(Content.styled(text, style))
