@@ -35,7 +35,7 @@ class DiffApp(App[bool]):
     """Shows the review screen and ends when the operator writes or leaves."""
 
     TITLE = "runbook diff"
-    # The footer needs the whole width for the review's own keys.
+    # Every review action has its own key in the footer; the palette would add nothing.
     ENABLE_COMMAND_PALETTE = False
 
     def __init__(
