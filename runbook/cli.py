@@ -315,10 +315,15 @@ async def _rehearse(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    if not args.check and not args.json:
+        from screens.diff_app import run_diff_app
+
+        return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,
+                            out=args.out)
     from runbook.properties_report import diff_command
 
     return diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
-                        out=args.out, check=args.check or not args.json, as_json=args.json)
+                        out=args.out, check=args.check, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -134,6 +134,10 @@ def render_review(review: Review, reveal: bool = False) -> str:
         lines.append(f"{_keys(len(undecided))} a decision: {', '.join(undecided)}")
     else:
         lines.append("Nothing needs a decision; the merged file can be written.")
+    unconfirmed = review.unacknowledged
+    if unconfirmed:
+        lines.append("New defaults nobody has confirmed yet (taken as shipped unless someone "
+                     f"decides otherwise): {', '.join(unconfirmed)}")
     groups: dict[Status, list[KeyReview]] = {status: [] for status in Status}
     for kr in review:
         groups[kr.status].append(kr)
@@ -289,7 +293,10 @@ def diff_command(
                 "--set config.dbHost=HOST.\n"
             )
 
-    undecided = result.undecided
+    # A review ahead of the window is only finished when every new default has
+    # been confirmed too, as in the editor; the runbook's step alone falls back
+    # to the shipped defaults.
+    undecided = list(dict.fromkeys(result.undecided + result.unacknowledged))
     if out is not None:
         if undecided:
             print(f"not writing {out}: {_keys(len(undecided))} a decision", file=stderr)

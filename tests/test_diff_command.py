@@ -83,6 +83,26 @@ def test_exit_0_and_the_merged_file_when_nothing_needs_a_decision(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+NEW_DEFAULTS = (
+    "store.usageStatsDiscardThresholdDays",
+    "instancecontroller.checkCorruptedNodes",
+    "instancecontroller.corruptedNodeCheckInterval",
+    "instancecontroller.corruptedNodesEndPoint",
+    "instancecontroller.httptimeout",
+)
+
+
+def confirm_new_defaults(text: str) -> str:
+    """What an operator adds after looking at each new default: accept it."""
+    for key in NEW_DEFAULTS:
+        header = f'[keys."{key}"]\n'
+        if header in text:
+            text = text.replace(header, f'{header}action = "accept-new"\n')
+        else:
+            text += f'\n{header}action = "accept-new"\n'
+    return text
+
+
 def test_exit_1_lists_what_needs_a_decision_and_writes_nothing(
     files: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -93,17 +113,23 @@ def test_exit_1_lists_what_needs_a_decision_and_writes_nothing(
     assert "needs-value (1):" in text and "NEEDS A DECISION" in text
     assert "Note: config.dbHost keeps the live value" in text
     assert not out.exists()
-    assert f"not writing {out}: 1 key still needs a decision" in err
+    # New defaults count too until someone confirms them, as in the editor.
+    assert f"not writing {out}: 6 keys still need a decision" in err
+    assert "New defaults nobody has confirmed yet" in text
+    assert "instancecontroller.httptimeout" in text
 
 
 def test_set_decides_the_key_and_is_masked_when_secret(
     files: dict[str, Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "merged.properties"
+    confirmed = tmp_path / "confirmed.toml"
+    confirmed.write_text(confirm_new_defaults(""))
     code, text, err = run(
         files["live"],
         files["template"],
         sets=["serverapi.accessToken=node-tok-99", "config.dbHost=db-new.internal"],
+        decisions=confirmed,
         out=out,
     )
     assert code == 0, err
@@ -234,14 +260,15 @@ def test_a_missing_decisions_file_is_started_and_then_decides(
     for secret in SECRETS:
         assert secret not in text
 
-    # The operator fills in the undecided key, by name as it is a secret.
-    path.write_text(
+    # The operator fills in the undecided key, by name as it is a secret, and
+    # confirms the new defaults.
+    path.write_text(confirm_new_defaults(
         text.replace(
             '[keys."serverapi.accessToken"]\n',
             '[keys."serverapi.accessToken"]\naction = "set"\n'
             'value_env = "RUNBOOK_SERVERAPI_ACCESSTOKEN"\n',
         )
-    )
+    ))
     code, report, err = run(files["live"], files["template"], decisions=path, out=out)
     assert code == 1 and "environment variable RUNBOOK_SERVERAPI_ACCESSTOKEN" in report
     monkeypatch.setenv("RUNBOOK_SERVERAPI_ACCESSTOKEN", "node-tok-42")
