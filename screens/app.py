@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -51,7 +51,7 @@ from screens.messages import (
     RunEvent,
     StepChanged,
 )
-from screens.presentation import NEXT, StepInfo, clock, duration, look, plan_content
+from screens.presentation import NEXT, StepInfo, clock, duration, look
 
 Clock = Callable[[], float]
 PROPERTIES_STEP = "properties"
@@ -141,7 +141,7 @@ class RunbookApp(App[Outcome | None]):
         self.downtime_s: float | None = None
         self.estimate: EstimateFound | None = None
         self.target = f"{settings.host.user}@{settings.host.address}:{settings.host.port}"
-        self.connection = "not connected"
+        self.connection = "not connected yet"
         self.fingerprint: str | None = None
         self.previous: Replay | None = None
         self.runner: Worker[Outcome] | None = None
@@ -150,6 +150,9 @@ class RunbookApp(App[Outcome | None]):
         self.stop_requested = False
         self.exit_when_done = False
         self.shown_output: str | None = None
+        # Engine events can arrive before the main screen is composed; they only
+        # change state until then, and on_ready draws everything once.
+        self.drawn = False
 
     # --- set-up ---------------------------------------------------------------------
 
@@ -158,9 +161,15 @@ class RunbookApp(App[Outcome | None]):
 
     def on_ready(self) -> None:
         # Ready comes after the main screen is composed and first painted.
+        self.drawn = True
+        for step_id in self.states:
+            self.main.checklist.show_state(step_id, self.states[step_id],
+                                           self._elapsed(step_id))
         self.set_interval(FLUSH_INTERVAL, self.flush_output)
-        self.set_interval(1.0, self._tick)
+        self.set_interval(1.0, self.tick)
         self.main.checklist.focus()
+        if self.asking is not None:
+            self.main.checklist.select_step(self.asking.report.id)
         self.refresh_view()
         self.call_after_refresh(self._initial_plans)
         self._find_estimate()
@@ -223,8 +232,11 @@ class RunbookApp(App[Outcome | None]):
             if self.outcome is None:
                 self.outcome = Outcome.STOPPED
 
-    def start_run(self) -> None:
-        self.runner = self.run_worker(self._procedure(), name="runbook", group="runbook",
+    def start_run(self, procedure: Callable[[], Awaitable[Outcome]] | None = None) -> None:
+        """Start the executor in the one "runbook" worker. `procedure` replaces the
+        whole procedure (tests drive a real Executor over steps that need no host)."""
+        work = procedure() if procedure is not None else self._procedure()
+        self.runner = self.run_worker(work, name="runbook", group="runbook",
                                       exit_on_error=False, exclusive=True)
 
     async def _procedure(self) -> Outcome:
@@ -249,7 +261,7 @@ class RunbookApp(App[Outcome | None]):
             if self.running == report.id:
                 self.running = None
             self.progress.pop(report.id, None)
-            if report.state is StepState.DONE and self.connection == "connecting":
+            if report.state is StepState.DONE and self.connection == "not connected yet":
                 # Every step's check talks to the host: a done step proves the link.
                 self.connection = "connected"
             elif report.state is StepState.IN_DOUBT:
@@ -269,7 +281,8 @@ class RunbookApp(App[Outcome | None]):
         self.states[step_id] = NEXT
         self.refresh_step(step_id)
         # Follow the procedure: the step that needs an answer is the one to see.
-        self.main.checklist.select_step(step_id)
+        if self.drawn:
+            self.main.checklist.select_step(step_id)
         self.refresh_view()
 
     def on_review_requested(self, message: ReviewRequested) -> None:
@@ -287,7 +300,6 @@ class RunbookApp(App[Outcome | None]):
         data = message.data
         if message.event == "run-start":
             self.run_started = now
-            self.connection = "connecting"
             self.target = str(data.get("host") or self.target)
             self.fingerprint = data.get("fingerprint") or self.fingerprint
         elif message.event == "connected":
@@ -346,7 +358,7 @@ class RunbookApp(App[Outcome | None]):
         pending = self.store.take_pending()
         if not pending:
             return
-        if self.connection == "connecting" and any(
+        if self.connection == "not connected yet" and any(
                 not line.startswith(("$ ", "* ")) for lines in pending.values() for line in lines):
             self.connection = "connected"  # the host answered a command
             self.refresh_status()
@@ -365,6 +377,8 @@ class RunbookApp(App[Outcome | None]):
 
     def sync_output(self) -> None:
         """Show the selected step's output, or the latest step's when it has none."""
+        if not self.drawn:
+            return
         wanted = self._wanted_output()
         pane = self.main.output
         if wanted != self.shown_output:
@@ -390,6 +404,8 @@ class RunbookApp(App[Outcome | None]):
         self.sync_progress()
 
     def sync_progress(self) -> None:
+        if not self.drawn:
+            return
         pane = self.main.output
         found = self.progress.get(self.shown_output or "") if self.shown_output else None
         if found is None and self.running is not None:
@@ -403,12 +419,14 @@ class RunbookApp(App[Outcome | None]):
     # --- drawing -----------------------------------------------------------------------
 
     def refresh_view(self) -> None:
+        if not self.drawn:
+            return
         self.refresh_status()
         self.refresh_detail()
         self.refresh_hint()
 
     def refresh_step(self, step_id: str) -> None:
-        if step_id not in self.by_id:
+        if step_id not in self.by_id or not self.drawn:
             return
         self.main.checklist.show_state(step_id, self.states[step_id], self._elapsed(step_id))
         if self.main.checklist.selected_step == step_id:
@@ -422,7 +440,8 @@ class RunbookApp(App[Outcome | None]):
         report = self.reports.get(step_id)
         return report.elapsed_s if report is not None else None
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Once a second: the running step's elapsed time and the header clocks."""
         if self.running is not None:
             self.main.checklist.show_state(self.running, self.states[self.running],
                                            self._elapsed(self.running))
@@ -433,13 +452,23 @@ class RunbookApp(App[Outcome | None]):
         self.sync_output()
 
     def refresh_detail(self) -> None:
+        if not self.drawn:
+            return
         step_id = self.main.checklist.selected_step
         if step_id is None:
             return
-        self.main.detail.show(self.detail_content(step_id))
+        final = step_id in self.final_plans
+        heading = Content.assemble(("Plan", "bold"), (
+            "  exactly what runs, secrets masked" if final
+            else "  as planned now; shown again, final, when its turn comes", "$text-muted"))
+        self.main.detail.show(step_id, self.detail_content(step_id), heading,
+                              self.plans.get(step_id),
+                              empty="(worked out when its turn comes)"
+                              if step_id not in self.plans else "(nothing to run)")
         self.main.detail.border_title = f"Step {self.by_id[step_id].number} of {len(self.steps)}"
 
     def detail_content(self, step_id: str) -> Content:
+        """The selected step in words: what it does, its caution, how it went."""
         info = self.by_id[step_id]
         state = self.states[step_id]
         shown = look(state)
@@ -468,30 +497,23 @@ class RunbookApp(App[Outcome | None]):
         if step_id == PROPERTIES_STEP:
             parts += ["\n", ("d", "bold"), " opens the properties review while this step "
                       "waits for decisions on keys.\n"]
-        final = step_id in self.final_plans
-        parts += ["\n", ("Plan", "bold"), (
-            "  exactly what runs, secrets masked" if final
-            else "  as planned now; shown again, final, when its turn comes", "$text-muted"),
-            "\n"]
-        plan = self.plans.get(step_id)
-        parts.append(plan_content(plan) if plan is not None
-                     else Content.styled("  (the plan is worked out when its turn comes)",
-                                         "$text-muted italic"))
         return Content.assemble(*parts)
 
     def refresh_status(self) -> None:
+        if not self.drawn:
+            return
         now = self.clock()
         host: list[Content | str | tuple[str, str]] = []
         if self.rehearsal:
             host += [(" REHEARSAL ", "bold $text on $warning-darken-1"), " "]
         host += [("runbook ", "bold"), ("→ ", "$text-muted"), (self.target, "bold")]
-        if self.host_label:
-            host += [" ", (f"({self.host_label})", "$text-muted")]
-        link_style = {"connected": "$success", "uncertain": "bold $error",
-                      "connecting": "$warning"}.get(self.connection, "$text-muted")
+        link_style = {"connected": "$success", "uncertain": "bold $error"}.get(
+            self.connection, "$text-muted")
         host += ["   ssh ", (self.connection, link_style), "   host key "]
         host.append((self.fingerprint, "$text") if self.fingerprint
                     else ("checked against known_hosts", "$text-muted"))
+        if self.host_label:
+            host += ["   ", (self.host_label, "$text-muted")]
 
         end = self.run_ended if self.run_ended is not None else now
         elapsed = end - self.run_started if self.run_started is not None else None
@@ -518,6 +540,8 @@ class RunbookApp(App[Outcome | None]):
                                             Content.assemble(*clocks))
 
     def refresh_hint(self) -> None:
+        if not self.drawn:
+            return
         self.main.query_one("#hint", Static).update(self.hint())
 
     def hint(self) -> Content:
@@ -533,8 +557,8 @@ class RunbookApp(App[Outcome | None]):
                                       f"is {self.journal_path}.", "$success")
             if failed:
                 return Content.styled(
-                    f"{failed[0].title} did not succeed: its result is on the right. Fix the "
-                    "cause, then start runbook again; finished steps are recognised. q quits.",
+                    f"Step {failed[0].number} failed; its result is on the right. Fix the cause, "
+                    "then run runbook again (done steps are recognised). q quits.",
                     "$error")
             return Content.styled("The run was stopped. q quits.", "$warning")
         if self.stop_requested:

@@ -21,7 +21,8 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal import Replay
 from runbook.model import Action, StepState
-from screens.presentation import StepInfo, look, plan_content
+from screens.presentation import StepInfo, look
+from screens.widgets import PlanView
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "run", "Run it", id="confirm-yes"),
-        Binding("n", "no", "Back", id="confirm-no"),
+        Binding("n", "no", "Don't run", id="confirm-no"),
         Binding("escape", "back", "Back", id="confirm-back"),
     ]
 
@@ -77,12 +78,12 @@ class ConfirmDialog(ModalScreen[bool]):
                 id="confirm-target")
             yield Label("What runs, in order:", classes="section")
             with VerticalScroll(id="confirm-plan"):
-                yield Static(plan_content(self.plan, indent=""))
+                yield PlanView(self.plan)
             if self.typed:
                 yield Label(Content.assemble("Type ", (step.id, "bold"),
                                              " and press enter to run it. Escape goes back."),
                             id="confirm-prompt")
-                yield Input(placeholder=step.id, id="confirm-input")
+                yield Input(placeholder="the step id", id="confirm-input")
                 yield Label("", id="confirm-error", classes="error")
             else:
                 yield Label(Content.assemble("Press ", ("y", "bold"), " to run it, ",

@@ -103,32 +103,21 @@ def legend() -> Content:
 # --- plans -------------------------------------------------------------------------
 
 _KIND = {
-    Shell: ("shell", "$text"),
-    Upload: ("upload", "$secondary"),
-    ApiCall: ("api", "$primary"),
-    EditFile: ("edit", "$warning"),
+    Shell: ("shell", "$text-muted"),
+    Upload: ("upload", "$text-accent"),
+    ApiCall: ("api", "$text-primary"),
+    EditFile: ("edit", "$text-warning"),
     Wait: ("wait", "$text-muted"),
-    Note: ("note", "$text-muted italic"),
+    Note: ("note", "$text-muted"),
 }
 
 
-def plan_content(plan: list[Action], *, indent: str = "  ") -> Content:
-    """Every action exactly as the engine renders it (already masked), one block
-    each, with a small label saying what kind of thing it is."""
-    if not plan:
-        return Content.styled(f"{indent}(nothing to run)", "$text-muted italic")
-    parts: list[Content | str | tuple[str, str]] = []
-    for number, action in enumerate(plan, start=1):
-        kind, style = _KIND.get(type(action), ("", "$text"))
-        lines = action.render().splitlines() or [""]
-        parts.append((f"{indent}{number:>2}. ", "$text-muted"))
-        parts.append((f"[{kind}] ", f"{style} dim"))
-        parts.append((lines[0], style))
-        parts.append("\n")
-        for extra in lines[1:]:
-            parts.append((f"{indent}      {extra}", style))
-            parts.append("\n")
-    return Content.assemble(*parts).rstrip()
+def action_content(action: Action) -> Content:
+    """One action exactly as the engine renders it (already masked), with a small
+    label saying what kind of thing it is."""
+    kind, style = _KIND.get(type(action), ("", "$text-muted"))
+    # Only the label is coloured: the command itself must read clearly.
+    return Content.assemble((f"[{kind}] ", style), action.render())
 
 
 # --- output ------------------------------------------------------------------------

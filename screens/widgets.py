@@ -9,12 +9,15 @@ from typing import ClassVar
 from rich.highlighter import Highlighter
 from rich.style import Style
 from rich.text import Text
-from textual.containers import Vertical, VerticalScroll
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Label, Log, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from screens.presentation import STREAM_OF_GUTTER, StepInfo, step_row
+from runbook.model import Action
+from screens.presentation import STREAM_OF_GUTTER, StepInfo, action_content, step_row
 
 GROUPS = {
     "prepare": "PREPARE · the live system keeps running",
@@ -40,10 +43,14 @@ class Checklist(OptionList):
         self.steps = {step.id: step for step in steps}
 
     def show_state(self, step_id: str, state: str, elapsed: float | None) -> None:
+        if step_id not in self.steps:
+            return
         step = self.steps[step_id]
         self.replace_option_prompt(step_id, step_row(step.number, step.title, state, elapsed))
 
     def select_step(self, step_id: str) -> None:
+        if step_id not in self.steps:
+            return
         self.highlighted = self.get_option_index(step_id)
 
     @property
@@ -52,15 +59,62 @@ class Checklist(OptionList):
         return option.id if option is not None and option.id in self.steps else None
 
 
+class PlanView(Vertical):
+    """A plan, one numbered row per action. Rows (not one long text) so a wrapped
+    command stays indented under its number instead of running into the margin."""
+
+    DEFAULT_CSS = """
+    PlanView { height: auto; }
+    PlanView > Horizontal { height: auto; }
+    PlanView .plan-no { width: 4; color: $text-muted; }
+    PlanView .plan-action { width: 1fr; }
+    PlanView .plan-empty { color: $text-muted; text-style: italic; }
+    """
+
+    def __init__(self, plan: list[Action] | None = None, *, empty: str = "",
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.plan = plan
+        self.empty = empty
+
+    def compose(self) -> ComposeResult:
+        yield from self._rows()
+
+    def _rows(self) -> Iterable[Widget]:
+        if not self.plan:
+            yield Static(self.empty or "(nothing to run)", classes="plan-empty")
+            return
+        for number, action in enumerate(self.plan, start=1):
+            yield Horizontal(Static(f"{number:>2}.", classes="plan-no"),
+                             Static(action_content(action), classes="plan-action"))
+
+    def show(self, plan: list[Action] | None, *, empty: str = "") -> None:
+        if plan == self.plan and empty == self.empty:
+            return
+        self.plan, self.empty = plan, empty
+        self.remove_children()
+        self.mount_all(list(self._rows()))
+
+
 class StepDetail(VerticalScroll):
     """The selected step in words, then its plan."""
 
-    def compose(self) -> Iterable[Static]:
+    def compose(self) -> ComposeResult:
         yield Static(id="detail-text")
+        yield Static(id="detail-plan-heading")
+        yield PlanView(id="detail-plan")
 
-    def show(self, content: Content) -> None:
-        self.query_one("#detail-text", Static).update(content)
-        self.scroll_home(animate=False)
+    def show(self, step_id: str, about: Content, heading: Content, plan: list[Action] | None,
+             *, empty: str) -> None:
+        self.query_one("#detail-text", Static).update(about)
+        self.query_one("#detail-plan-heading", Static).update(heading)
+        self.query_one("#detail-plan", PlanView).show(plan, empty=empty)
+        if step_id != self.shown:
+            # Another step: start at its top. The same step redrawn keeps its place.
+            self.shown = step_id
+            self.scroll_home(animate=False)
+
+    shown: str | None = None
 
 
 class _StreamHighlighter(Highlighter):
@@ -114,7 +168,7 @@ class OutputPane(Vertical):
         super().__init__(id=id)
         self.max_lines = max_lines
 
-    def compose(self) -> Iterable[Vertical | OutputLog]:
+    def compose(self) -> ComposeResult:
         with Vertical(id="progress-row") as row:
             row.display = False
             yield Label(id="progress-label")
@@ -137,7 +191,7 @@ class OutputPane(Vertical):
 class StatusBar(Vertical):
     """Two lines at the top: where we are connected, and the clocks."""
 
-    def compose(self) -> Iterable[Static]:
+    def compose(self) -> ComposeResult:
         yield Static(id="status-host")
         yield Static(id="status-clocks")
 
