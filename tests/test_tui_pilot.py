@@ -1,0 +1,429 @@
+"""How the TUI behaves, driven with Pilot: confirmation, skip, quit, review, resume,
+output under load. The engine side is either events fed to the app's front end or
+a real Executor over steps that need no host (tests/test_tui_fakes.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.screen import Screen
+from textual.widgets import Button, Input, Static
+
+import screens.app as app_module
+from runbook.executor import Answer, Decision, Outcome
+from runbook.journal import Journal, replay
+from runbook.model import Phase, StepState
+from screens.app import RunbookApp
+from screens.dialogs import ConfirmDialog, QuitDialog, ResumeDialog, SkipDialog
+from screens.main import MainScreen
+from tests.test_tui_fakes import (
+    FakeClock,
+    Talk,
+    ask,
+    executor_for,
+    make_app,
+    plan_of,
+    report,
+    until,
+)
+
+SIZE = (120, 40)
+
+
+def text_of(screen: Screen[Any]) -> str:
+    parts = []
+    for widget in screen.query(Static):
+        content = widget.content
+        parts.append(getattr(content, "plain", None) or str(content))
+    return "\n".join(parts)
+
+
+def collect_notes(app: RunbookApp) -> list[str]:
+    notes: list[str] = []
+
+    def note(message: str, **_: Any) -> None:
+        notes.append(message)
+
+    app.notify = note  # type: ignore[method-assign,assignment]
+    return notes
+
+
+async def started(app: RunbookApp) -> None:
+    await until(lambda: app.drawn, what="the first paint")
+
+
+async def test_enter_confirms_only_the_step_the_runbook_waits_on() -> None:
+    app = make_app()
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        answer = ask(app, "new-database", await plan_of("new-database"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.pause()
+        assert app.main.checklist.selected_step == "new-database"
+
+        # Selecting another step only shows it.
+        app.main.checklist.select_step("preflight")
+        await pilot.pause()
+        assert "Preflight checks" in text_of(app.main)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is app.main
+        assert any("Steps run in order" in n for n in notes)
+        assert not answer.done()
+
+        app.main.checklist.select_step("new-database")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        shown = text_of(app.screen)
+        assert "127.0.0.1 port 2222" in shown and "red5admin" in shown and "sudo -n" in shown
+        assert "/dev/tcp/127.0.0.3/3306" in shown
+        assert "Not destructive" in shown
+        await pilot.press("y")
+        assert await answer == Decision(Answer.RUN)
+        await pilot.pause()
+        assert app.screen is app.main
+
+
+async def test_a_destructive_step_needs_its_id_typed() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        dialog = app.screen
+        assert "DESTRUCTIVE" in text_of(dialog)
+        await pilot.press("y")  # goes into the field, does not confirm
+        await pilot.pause()
+        assert app.screen is dialog and not answer.done()
+        typed = dialog.query_one(Input)
+        typed.value = "delete-nodegroup"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "type delete-nodegroups exactly" in text_of(dialog)
+        assert dialog.query_one("#confirm-run", Button).disabled
+        typed.value = "delete-nodegroups"
+        await pilot.pause()
+        assert not dialog.query_one("#confirm-run", Button).disabled
+        await pilot.press("enter")
+        assert await answer == Decision(Answer.RUN)
+
+
+async def test_going_back_leaves_the_step_waiting() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        answer = ask(app, "preflight", await plan_of("preflight"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.main
+        assert not answer.done() and app.asking is not None
+        answer.cancel()
+
+
+async def test_a_skip_needs_a_reason() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        answer = ask(app, "export-config", await plan_of("export-config"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("s")
+        await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "A reason is required" in text_of(app.screen)
+        assert not answer.done()
+        app.screen.query_one(Input).value = "exported by hand, ticket 42"
+        await pilot.press("enter")
+        assert await answer == Decision(Answer.SKIP, "exported by hand, ticket 42")
+
+
+async def test_roll_back_says_plainly_there_is_none() -> None:
+    app = make_app()
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("r")
+        assert notes and "no rollback" in notes[-1].lower()
+
+
+async def test_the_properties_review_opens_and_its_answer_reaches_the_step(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[dict[str, Any]] = []
+
+    class Review(Screen[bool]):
+        def __init__(self, review: object, **options: Any) -> None:
+            super().__init__()
+            opened.append({"review": review, **options})
+
+    monkeypatch.setattr(app_module, "load_review_screen", lambda: Review)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.front.step_state(report("properties", StepState.RUNNING))
+        subject = type("R", (), {"old_name": "live.properties", "new_name": "new.properties"})()
+        finished = asyncio.ensure_future(
+            app.front.review("properties", subject, decisions_path=Path("d.toml")))
+        await until(lambda: isinstance(app.screen, Review), what="the review screen")
+        assert app.states["properties"] == StepState.NEEDS_REVIEW.value
+        assert opened == [{"review": subject, "decisions_path": Path("d.toml"),
+                           "old_name": "live.properties", "new_name": "new.properties"}]
+        app.screen.dismiss(True)
+        assert await finished is True
+        await pilot.pause()
+        assert app.states["properties"] == StepState.RUNNING.value
+        assert app.reviewing is None
+
+
+async def test_without_the_editor_the_review_is_declined_plainly(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_module, "load_review_screen", lambda: None)
+    app = make_app()
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("d")
+        assert "properties step runs" in notes[-1]
+        assert await app.front.review("properties", object(), decisions_path=None) is False
+        assert "no properties editor" in notes[-1]
+
+
+# --- leaving, with a real executor --------------------------------------------------------
+
+
+async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.start_run(executor_for(app, [Talk("preflight"), Talk("new-database")], journal))
+        await until(lambda: app.asking is not None, what="the first question")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        assert "Nothing is running" in text_of(app.screen)
+        await pilot.press("y")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert app.outcome is Outcome.STOPPED
+    assert app.return_value is Outcome.STOPPED
+    history = replay(journal)
+    assert history.finished and history.outcome == "stopped"
+    assert history.state("preflight") is StepState.PENDING
+
+
+async def test_abort_cancels_the_running_step_and_the_journal_says_in_doubt(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()  # never set: the step "runs" until it is cancelled
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        steps = [Talk("preflight", gate=gate), Talk("new-database")]
+        app.start_run(executor_for(app, steps, journal))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.running == "preflight", what="the step to run")
+        await pilot.press("ctrl+c")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        dialog = app.screen
+        assert dialog.query_one("#quit-detach", Button).disabled
+        assert "not available" in text_of(dialog)
+        await pilot.press("a")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert app.outcome is Outcome.STOPPED
+    history = replay(journal)
+    assert history.finished and history.outcome == "stopped"
+    assert history.state("preflight") is StepState.IN_DOUBT
+
+
+async def test_wait_lets_the_step_finish_then_stops(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        steps = [Talk("preflight", gate=gate), Talk("new-database")]
+        app.start_run(executor_for(app, steps, journal))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.running == "preflight", what="the step to run")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await pilot.press("w")
+        await pilot.pause()
+        assert app.stop_requested and not app.runner.is_finished  # type: ignore[union-attr]
+        gate.set()
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert app.outcome is Outcome.STOPPED
+    history = replay(journal)
+    assert history.state("preflight") is StepState.DONE
+    assert history.state("new-database") is StepState.PENDING
+    assert history.outcome == "stopped"
+
+
+async def test_ctrl_c_inside_a_dialog_asks_before_leaving(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.start_run(executor_for(app, [Talk("preflight")], journal))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("ctrl+c")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog again")
+        await pilot.press("y")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert app.outcome is Outcome.DONE
+    assert app.states["preflight"] == StepState.DONE.value
+
+
+# --- output under load -------------------------------------------------------------------
+
+
+async def test_100000_lines_stay_responsive_and_reach_the_pane_in_batches() -> None:
+    app = make_app()
+    total = 100_000
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.front.step_state(report("upload", StepState.RUNNING))
+        app.main.checklist.select_step("upload")
+        await pilot.pause()
+        log = app.main.log_widget
+        writes = 0
+        original = log.write_lines
+
+        def counting(lines: Any, scroll_end: bool | None = None) -> Any:
+            nonlocal writes
+            writes += 1
+            return original(lines, scroll_end)
+
+        log.write_lines = counting  # type: ignore[method-assign]
+
+        async def stream() -> None:
+            # The way asyncssh hands lines over: bursts, with the loop free in between.
+            for start in range(0, total, 2000):
+                for n in range(start, start + 2000):
+                    app.front.output("upload", "out" if n % 50 else "err", f"line {n}")
+                await asyncio.sleep(0)
+
+        producer = asyncio.ensure_future(stream())
+        slowest = 0.0
+        while not producer.done():
+            began = time.perf_counter()
+            await pilot.press("down", "up")
+            slowest = max(slowest, time.perf_counter() - began)
+        await producer
+        await until(lambda: log.lines and log.lines[-1] == "  line 99999", what="the last line")
+    assert len(app.store.of("upload")) == total
+    assert len(log.lines) == app_module.SHOWN_LINES
+    assert writes < 200, f"{writes} writes: the pane must batch"
+    assert slowest < 2.0, f"a key took {slowest:.2f}s while the output streamed"
+
+
+# --- resume, estimate, bindings ---------------------------------------------------------
+
+
+def unfinished_journal(path: Path) -> Path:
+    journal = Journal(path)
+    journal.write("run-start", config="rehearsal.toml", host="x", rehearsal=True, steps=[])
+    journal.write("step-start", step="preflight")
+    journal.write("step-end", step="preflight", state="done", detail="ok")
+    journal.write("step-end", step="new-database", state="skipped", detail="",
+                  reason="checked by the DBA")
+    journal.write("step-start", step="export-config")
+    journal.write("action-start", step="export-config", n=1, kind="shell",
+                  text="$ curl the nodegroups")
+    journal.close()
+    return path
+
+
+async def test_resume_shows_the_earlier_run_read_only(tmp_path: Path) -> None:
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        shown = text_of(app.screen)
+        assert "did not finish" in shown and "in doubt" in shown
+        assert "$ curl the nodegroups" in shown and "checked by the DBA" in shown
+        assert "cannot continue that run" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.runner is None and app.return_value is Outcome.STOPPED
+    assert not (tmp_path / "now.jsonl").exists()
+
+
+async def test_starting_over_after_the_resume_view_starts_a_run(tmp_path: Path) -> None:
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    starts: list[bool] = []
+    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        await pilot.click("#resume-start")
+        await until(lambda: starts, what="the run to start")
+        app.main.checklist.select_step("export-config")
+        await pilot.pause()
+        assert "in flight: $ curl the nodegroups" in text_of(app.main)
+
+
+async def test_the_downtime_estimate_comes_from_the_newest_earlier_journal(
+        tmp_path: Path) -> None:
+    older = Journal(tmp_path / "a-older.jsonl")
+    older.write("cutover-end", downtime_s=99.0)
+    older.close()
+    newer = Journal(tmp_path / "b-newer.jsonl")
+    newer.write("cutover-end", downtime_s=42.5)
+    newer.close()
+    app = make_app(journal=tmp_path / "now.jsonl", clock_=FakeClock())
+    async with app.run_test(size=SIZE):
+        await until(lambda: app.estimate is not None, what="the estimate")
+        await until(lambda: "42.5s" in text_of(app.main), what="the estimate on screen")
+    assert app.estimate is not None and app.estimate.journal.name == "b-newer.jsonl"
+
+
+def test_every_binding_has_an_id() -> None:
+    for owner in (RunbookApp, MainScreen, ConfirmDialog, SkipDialog, QuitDialog, ResumeDialog):
+        for binding in owner.BINDINGS:
+            assert getattr(binding, "id", None), f"{owner.__name__}: {binding}"
+
+
+async def test_the_footer_and_palette_offer_every_action() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        await started(app)
+        shown = {binding.action for _, binding, _, _ in app.screen.active_bindings.values()
+                 if binding.show}
+        for action in ("run_step", "skip_step", "rollback", "review_properties", "focus_log",
+                       "request_quit"):
+            assert action in shown, action
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for title in ("Run the next step", "Skip the next step", "Roll back",
+                      "Review properties", "Focus the output", "Quit"):
+            assert title in titles
+        assert "Show step 10: Delete the nodegroups" in titles
+        assert titles.count("Quit") == 1
+
+
+def test_cutover_steps_always_ask_for_the_id() -> None:
+    infos = {info.id: info for info in app_module.step_infos()}
+    assert all(info.needs_typed_confirmation for info in infos.values()
+               if info.phase == Phase.CUTOVER.value)
+    assert infos["strip-autoscale"].needs_typed_confirmation
+    assert not infos["preflight"].needs_typed_confirmation

@@ -1,0 +1,92 @@
+"""A whole rehearsal driven through the TUI, the way an operator does it: select the
+step, press enter, read the dialog, confirm (typing the id where it asks), wait.
+The rehearsal host is real (SSH, bash, the service process); only the keys are Pilot's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import javaproperties
+import pytest
+from textual.widgets import Input
+
+from runbook.executor import Outcome
+from runbook.model import StepState
+from runbook.rehearsal import cloud
+from screens.app import create_app, load_review_screen, step_infos
+from screens.dialogs import ConfirmDialog
+from screens.presentation import NEXT
+from tests.rehearsal import rehearsal_host, rehearsal_settings
+from tests.test_tui_fakes import until
+
+PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
+NEW = "red5pro-server-14.2.0.b1105-release"
+OLD = "red5pro-server-6.2.0.b406-release"
+FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
+BUSY = (NEXT, StepState.RUNNING.value, StepState.NEEDS_REVIEW.value)
+
+
+async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # The fake cloud's nodes come up in seconds instead of minutes.
+    monkeypatch.setenv(cloud.PACE_ENV, "0.05")
+    journal = tmp_path / "runs" / "run.jsonl"
+    review_screen = load_review_screen()
+    async with rehearsal_host(tmp_path) as host:
+        app = create_app(rehearsal_settings(host), token=host.api_token, journal_path=journal,
+                         isolated=True, rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(120, 40)) as pilot:
+            for info in step_infos():
+                await until(lambda i=info: (app.asking is not None
+                                            and app.asking.report.id == i.id)
+                            or app.states[i.id] in FINISHED or app.outcome is not None,
+                            timeout=60, what=f"the runbook to reach {info.id}")
+                assert app.outcome is None, f"the run ended early at {info.id}: {app.reports}"
+                if app.states[info.id] in FINISHED:
+                    continue  # its check found it already in place
+                app.main.checklist.select_step(info.id)
+                await pilot.press("enter")
+                await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+                await pilot.pause()
+                if info.needs_typed_confirmation:
+                    app.screen.query_one(Input).value = info.id
+                    await pilot.press("enter")
+                else:
+                    await pilot.press("y")
+                await until(lambda i=info: app.reviewing is not None
+                            or app.states[i.id] not in BUSY,
+                            timeout=60, what=f"{info.id} to run")
+                if app.reviewing is not None:
+                    # The properties editor opened (keys to acknowledge): leave it as an
+                    # operator would who has nothing to change. Its own tests drive it.
+                    await until(lambda: review_screen is not None
+                                and isinstance(app.screen, review_screen), what="the editor")
+                    app.screen.dismiss(False)
+                    await until(lambda i=info: app.states[i.id] not in BUSY,
+                                timeout=60, what=f"{info.id} to finish")
+                assert app.states[info.id] == StepState.DONE.value, app.reports[info.id]
+            await until(lambda: app.outcome is not None, what="the end of the run")
+            assert app.outcome is Outcome.DONE
+            assert "Every step is done" in app.hint().plain
+            await pilot.press("q")
+        new_db_groups = cloud.list_nodegroups(host.sandbox, *host.new_db)
+        old_db_groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+
+    # The host ends as issue 2 says a rehearsal must leave it.
+    live = host.install_dir / "red5pro"
+    backup = host.install_dir / "bak.red5pro"
+    assert (live / NEW).exists() and not (live / OLD).exists()
+    assert (backup / OLD).exists()
+    assert not (live / "conf/autoscale.xml").exists()
+    merged = javaproperties.loads((live / PROPS).read_text())
+    assert merged["config.dbHost"] == host.new_db[0]
+    assert old_db_groups == [] and len(new_db_groups) == 1
+
+    # Every cutover step was confirmed by the operator, and the journal says so.
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    confirmed = {r["step"] for r in records if r["event"] == "confirm" and r["answer"] == "run"}
+    assert {i.id for i in step_infos() if i.phase == "cutover"} <= confirmed
+    assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "done"
+    assert host.api_token not in journal.read_text()
