@@ -6,9 +6,11 @@ The rules this module keeps, because each one was learnt the hard way
 * the host key is checked against known_hosts, never accepted blindly; an
   unknown or changed key is refused and its fingerprint shown;
 * keepalive is on, so a dead network ends in seconds, not hours;
-* every remote action runs inside ``asyncio.timeout`` (``run(timeout=)`` does not
-  bound opening the channel); on timeout the remote process is signalled,
-  TERM then KILL, because it would otherwise keep running;
+* every command runs under the host's own ``timeout`` (TERM to the command's
+  whole process group, KILL after a grace period): OpenSSH refuses SSH signal
+  requests in a root session, so signalling over the channel alone would leave
+  a timed-out command running. A local ``asyncio.timeout`` a little longer is
+  the backstop for a host or network that stops answering altogether;
 * a command whose exit status never arrived has an *unknown* outcome, which
   is reported as such and never treated as success.
 """
@@ -16,7 +18,9 @@ The rules this module keeps, because each one was learnt the hard way
 from __future__ import annotations
 
 import asyncio
+import math
 import shlex
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,15 @@ _LOST = (
     ConnectionResetError,
 )
 
+
+# GNU timeout's answers: the limit passed and TERM ended the command (124);
+# the command outlived the grace period too and the KILL sent to its process
+# group took timeout itself along (the session ends by signal: -9, or 137
+# when a shell reports it).
+_TIMED_OUT = 124
+_KILLED = (-9, 128 + 9)
+# How much longer than the host's own limit we wait before giving up on it.
+_BACKSTOP_S = 10.0
 
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]
 
@@ -163,7 +176,10 @@ class Remote:
     async def _host_key_message(self) -> str:
         where = self.host.known_hosts or "~/.ssh/known_hosts"
         try:
-            probe = asyncssh.get_server_host_key(self.host.address, self.host.port)
+            # Same isolation as the connection itself: no ~/.ssh/config.
+            config = None if self.isolated else ()
+            probe = asyncssh.get_server_host_key(self.host.address, self.host.port,
+                                                 config=config)
             key = await asyncio.wait_for(probe, self.connect_timeout)
         except (OSError, asyncssh.Error, TimeoutError):
             key = None
@@ -207,10 +223,15 @@ class Remote:
                 if on_output is not None:
                     on_output(name, line.rstrip("\n"))
 
+        # The host enforces the limit itself (see the module docstring); the
+        # operator-facing command in plans and the journal stays the plain one.
+        grace = max(1, math.ceil(self.term_grace))
+        wrapped = f"timeout -k {grace}s {timeout:g}s bash -c {quote(command)}"
+        started = time.monotonic()
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout + grace + _BACKSTOP_S):
                 process = await conn.create_process(
-                    command,
+                    wrapped,
                     stdin=asyncssh.PIPE if input is not None else asyncssh.DEVNULL,
                     encoding="utf-8",
                     errors="replace",
@@ -224,9 +245,9 @@ class Remote:
                 completed = await process.wait()
         except TimeoutError:
             await self._stop(process)
-            raise CommandTimeout(
-                f"{self.target}: no result within {timeout:g}s; the command was signalled to stop "
-                "and may have partly run"
+            raise OutcomeUnknown(
+                f"{self.target}: the host stopped answering; the command (limit {timeout:g}s) "
+                "was signalled to stop but whether it ran, stopped or is still running is unknown"
             ) from None
         except _LOST as exc:
             self._forget()
@@ -238,6 +259,12 @@ class Remote:
         if status is None:
             raise OutcomeUnknown(
                 f"{self.target}: the command ended without an exit status; its outcome is unknown"
+            )
+        if (status == _TIMED_OUT or status in _KILLED) and time.monotonic() - started >= timeout:
+            how = "TERM" if status == _TIMED_OUT else f"TERM, then KILL after {grace}s"
+            raise CommandTimeout(
+                f"{self.target}: no result within {timeout:g}s; the host's timeout signalled the "
+                f"command to stop ({how}); it may have partly run"
             )
         return CommandResult(command, status, "".join(out), "".join(err))
 
