@@ -156,6 +156,12 @@ class RunbookApp(App[Outcome | None]):
 
     # --- set-up ---------------------------------------------------------------------
 
+    @property
+    def can_draw(self) -> bool:
+        # Not before the first paint, and not while shutting down: a timer can still
+        # fire after the widgets are gone.
+        return self.drawn and self.is_running
+
     def get_default_screen(self) -> Screen[Any]:
         return self.main
 
@@ -266,6 +272,8 @@ class RunbookApp(App[Outcome | None]):
                 self.connection = "connected"
             elif report.state is StepState.IN_DOUBT:
                 self.connection = "uncertain"
+            if report.state in (StepState.FAILED, StepState.IN_DOUBT) and self.can_draw:
+                self.bell()  # the operator may be looking at another window
         self.refresh_step(report.id)
         self.sync_output()
 
@@ -281,7 +289,7 @@ class RunbookApp(App[Outcome | None]):
         self.states[step_id] = NEXT
         self.refresh_step(step_id)
         # Follow the procedure: the step that needs an answer is the one to see.
-        if self.drawn:
+        if self.can_draw:
             self.main.checklist.select_step(step_id)
         self.refresh_view()
 
@@ -355,6 +363,8 @@ class RunbookApp(App[Outcome | None]):
 
     def flush_output(self) -> None:
         """Move newly arrived lines onto the screen in one write."""
+        if not self.can_draw:
+            return
         pending = self.store.take_pending()
         if not pending:
             return
@@ -377,7 +387,7 @@ class RunbookApp(App[Outcome | None]):
 
     def sync_output(self) -> None:
         """Show the selected step's output, or the latest step's when it has none."""
-        if not self.drawn:
+        if not self.can_draw:
             return
         wanted = self._wanted_output()
         pane = self.main.output
@@ -404,7 +414,7 @@ class RunbookApp(App[Outcome | None]):
         self.sync_progress()
 
     def sync_progress(self) -> None:
-        if not self.drawn:
+        if not self.can_draw:
             return
         pane = self.main.output
         found = self.progress.get(self.shown_output or "") if self.shown_output else None
@@ -419,14 +429,14 @@ class RunbookApp(App[Outcome | None]):
     # --- drawing -----------------------------------------------------------------------
 
     def refresh_view(self) -> None:
-        if not self.drawn:
+        if not self.can_draw:
             return
         self.refresh_status()
         self.refresh_detail()
         self.refresh_hint()
 
     def refresh_step(self, step_id: str) -> None:
-        if step_id not in self.by_id or not self.drawn:
+        if step_id not in self.by_id or not self.can_draw:
             return
         self.main.checklist.show_state(step_id, self.states[step_id], self._elapsed(step_id))
         if self.main.checklist.selected_step == step_id:
@@ -442,6 +452,8 @@ class RunbookApp(App[Outcome | None]):
 
     def tick(self) -> None:
         """Once a second: the running step's elapsed time and the header clocks."""
+        if not self.can_draw:
+            return
         if self.running is not None:
             self.main.checklist.show_state(self.running, self.states[self.running],
                                            self._elapsed(self.running))
@@ -452,7 +464,7 @@ class RunbookApp(App[Outcome | None]):
         self.sync_output()
 
     def refresh_detail(self) -> None:
-        if not self.drawn:
+        if not self.can_draw:
             return
         step_id = self.main.checklist.selected_step
         if step_id is None:
@@ -500,7 +512,7 @@ class RunbookApp(App[Outcome | None]):
         return Content.assemble(*parts)
 
     def refresh_status(self) -> None:
-        if not self.drawn:
+        if not self.can_draw:
             return
         now = self.clock()
         host: list[Content | str | tuple[str, str]] = []
@@ -540,7 +552,7 @@ class RunbookApp(App[Outcome | None]):
                                             Content.assemble(*clocks))
 
     def refresh_hint(self) -> None:
-        if not self.drawn:
+        if not self.can_draw:
             return
         self.main.query_one("#hint", Static).update(self.hint())
 
@@ -579,6 +591,9 @@ class RunbookApp(App[Outcome | None]):
                 "The runbook waits on step ", (f"{info.number}. {info.title}", "bold"),
                 ": select it (↑/↓) and press ", ("enter", "bold"), ".")
         if self.runner is None:
+            if self.resume is not None:
+                return Content("An earlier run did not finish: read what it did, then start "
+                               "a new run or quit.")
             return Content("Not started yet.")
         return Content("Checking the host before the next step…")
 

@@ -95,11 +95,10 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button("Back", id="confirm-cancel")
         yield Footer()
 
-    def on_mount(self) -> None:
-        if self.typed:
-            self.query_one("#confirm-input", Input).focus()
-        else:
-            self.query_one("#confirm-run", Button).focus()
+    @property
+    def AUTO_FOCUS(self) -> str:  # type: ignore[override]
+        # Focus goes where the answer is given: the id field, or the Run button.
+        return "#confirm-input" if self.typed else "#confirm-run"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Only the untyped confirmation takes a bare y or n (and the typed one
@@ -164,8 +163,7 @@ class SkipDialog(ModalScreen[str | None]):
             yield Label("", id="skip-error", classes="error")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.query_one("#skip-reason", Input).focus()
+    AUTO_FOCUS = "#skip-reason"
 
     @on(Input.Submitted, "#skip-reason")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -213,10 +211,10 @@ class QuitDialog(ModalScreen[str]):
                     ("w  Wait", "bold"), ": let it finish, then stop before the next step "
                     "and quit. Nothing is cut off.\n",
                     ("a  Abort", "bold"), ": cancel it now and quit. The SSH connection is "
-                    "closed; this version does not send the remote command a signal, so a "
-                    "command that is still running on the host may finish on its own. The "
-                    "journal records the step as in doubt, and the next run checks the host "
-                    "before doing it again.\n",
+                    "closed but the command is not sent a signal: if it is still running on "
+                    "the host it may finish, at the latest when its time limit there runs out. "
+                    "The journal records the step as in doubt, and the next run checks the "
+                    "host before doing it again.\n",
                     ("   Detach", "bold $text-muted"), (
                         ": not available. The runbook drives every command over the one SSH "
                         "connection it holds and cannot pick a command up again after "
@@ -239,8 +237,7 @@ class QuitDialog(ModalScreen[str]):
                     yield Button("Stay (n)", id="quit-stay")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.query_one("#quit-stay", Button).focus()
+    AUTO_FOCUS = "#quit-stay"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters:
@@ -302,8 +299,7 @@ class ResumeDialog(ModalScreen[bool]):
                 yield Button("Quit", id="resume-quit")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.query_one("#resume-start", Button).focus()
+    AUTO_FOCUS = "#resume-start"
 
     def action_choose(self, start: bool) -> None:
         self.dismiss(start)

@@ -44,19 +44,21 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         with Horizontal(id="body"):
-            with Vertical(id="left"):
+            # Titles are set here, not in on_mount: a screen's Mount can come
+            # before its children are in the DOM.
+            with Vertical(id="left") as left:
+                left.border_title = "Procedure"
                 yield Checklist(self.steps, id="checklist")
                 yield Static(legend(), id="legend")
             with Vertical(id="right"):
-                yield StepDetail(id="detail")
-                yield OutputPane(max_lines=self.max_lines, id="output")
+                detail = StepDetail(id="detail")
+                detail.border_title = "Step"
+                yield detail
+                output = OutputPane(max_lines=self.max_lines, id="output")
+                output.border_title = "Output"
+                yield output
         yield Static(id="hint")
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#left").border_title = "Procedure"
-        self.query_one("#detail", StepDetail).border_title = "Step"
-        self.query_one("#output", OutputPane).border_title = "Output"
 
     @property
     def checklist(self) -> Checklist:

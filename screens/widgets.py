@@ -181,6 +181,9 @@ class OutputPane(Vertical):
 
     def show_progress(self, label: str, done: float, total: float | None) -> None:
         self.query_one("#progress-row").display = True
+        if total and total >= 1 << 20:
+            # Uploads report bytes: say how much, not only what share.
+            label = f"{done / (1 << 20):.1f} of {total / (1 << 20):.1f} MiB · {label}"
         self.query_one("#progress-label", Label).update(label)
         self.query_one("#progress-bar", ProgressBar).update(total=total, progress=done)
 
