@@ -1,0 +1,114 @@
+"""Time to first paint: the runbook TUI against a bare Textual app, same run.
+
+Each measurement is a fresh Python process (imports count: they are most of
+an app's start-up), run headless; "first paint" is Textual's ready moment,
+after the first screen has been composed and drawn. Three subjects:
+
+* bare      a Textual App showing one Static (the baseline)
+* app       runbook's app from create_app() with the rehearsal config, no host
+* rehearse  what `runbook rehearse` does before the operator sees anything:
+            start the rehearsal host (fresh sandbox) and then the app
+
+Prints the median of --rounds runs for each, and the ratios to the baseline.
+
+    .venv/bin/python benchmarks/tui_startup.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+# Each child prints the wall-clock time of its first paint; the parent took the
+# time just before starting it, so process start and imports are included.
+BARE = """
+import sys, time
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("hello")
+
+async def painted(pilot):
+    print(time.time(), flush=True)
+    pilot.app.exit()
+
+Bare().run(headless=True, size=(120, 40), auto_pilot=painted)
+"""
+
+APP = """
+import sys, time
+from pathlib import Path
+from runbook.cli import _plan_settings
+from screens.app import create_app
+
+async def painted(pilot):
+    print(time.time(), flush=True)
+    pilot.app.exit()
+
+app = create_app(_plan_settings(None), token="t", journal_path=Path("/nonexistent/run.jsonl"),
+                 rehearsal=True, start_run=False)
+app.run(headless=True, size=(120, 40), auto_pilot=painted)
+"""
+
+REHEARSE = """
+import asyncio, sys, tempfile, time
+from pathlib import Path
+from runbook import config
+from runbook.cli import _fill, rehearsal_config_text
+from runbook.rehearsal.host import RehearsalHost
+from screens.app import create_app
+
+async def painted(pilot):
+    print(time.time(), flush=True)
+    pilot.app.exit()
+
+async def main():
+    with tempfile.TemporaryDirectory() as folder:
+        host = RehearsalHost(Path(folder) / "sandbox")
+        await host.start()
+        try:
+            settings = config.loads(rehearsal_config_text(), source="rehearsal.toml",
+                                    substitutions=_fill(host.config_values()))
+            app = create_app(settings, token=host.api_token, isolated=True, rehearsal=True,
+                             journal_path=host.sandbox / "run.jsonl", start_run=False)
+            await app.run_async(headless=True, size=(120, 40), auto_pilot=painted)
+        finally:
+            await host.stop()
+
+asyncio.run(main())
+"""
+
+
+def first_paint(script: str) -> float:
+    started = time.time()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    return float(done.stdout.split()[0]) - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    subjects = {"bare": BARE, "app": APP, "rehearse": REHEARSE}
+    times: dict[str, list[float]] = {name: [] for name in subjects}
+    first_paint(BARE)  # warm the OS file cache so the first subject is not penalised
+    for _ in range(args.rounds):
+        # Interleaved, so a busy moment on the machine hits every subject alike.
+        for name, script in subjects.items():
+            times[name].append(first_paint(script))
+    bare = statistics.median(times["bare"])
+    print(f"time to first paint, median of {args.rounds} fresh processes, headless 120x40")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"  {name:<9} {median * 1000:7.0f} ms   x{median / bare:4.2f} of bare   "
+              f"(min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})")
+
+
+if __name__ == "__main__":
+    main()
