@@ -118,7 +118,7 @@ class RunbookApp(App[Outcome | None]):
         self.host_label = host_label
         self.resume = resume
         self.clock = clock
-        self.start_run_on_mount = start_run
+        self.autostart = start_run
         self.steps = steps
         self.by_id = {s.id: s for s in steps}
         self.store = OutputStore()
@@ -183,7 +183,7 @@ class RunbookApp(App[Outcome | None]):
             self.previous = replay(self.resume)
             self.push_screen(ResumeDialog(self.resume, self.previous, self.steps),
                              self._resume_answered)
-        elif self.start_run_on_mount:
+        elif self.autostart:
             self.start_run()
 
     def _resume_answered(self, start: bool | None) -> None:
@@ -400,7 +400,8 @@ class RunbookApp(App[Outcome | None]):
                 dropped = self.store.dropped.get(wanted, 0) + \
                     max(0, len(self.store.of(wanted)) - SHOWN_LINES)
                 if dropped:
-                    log.write_line(f"* {dropped} earlier lines are in the journal only")
+                    log.write_line(f"* {dropped} earlier lines are not shown here; the journal "
+                                   "has every line")
                 log.write_lines(kept)
             self.store.pending.pop(wanted or "", None)
         if wanted is None:
