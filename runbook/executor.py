@@ -365,6 +365,15 @@ class Executor:
     async def _one(self, step: Step) -> Outcome:
         report = self.reports[step.id]
         earlier = self._earlier(step)
+        if earlier is not None and earlier.state is StepState.DONE and not step.read_only:
+            # Trust the journal: after cutover the same check can be looking at
+            # a different stream manager (the new one answers on the same
+            # address), and "not in place" would invite deleting what was
+            # rebuilt. Only steps that were in doubt, failed or never ran are
+            # checked again.
+            self._set(step, StepState.DONE, f"done in the earlier run: {earlier.detail}",
+                      already=True)
+            return Outcome.DONE
         if earlier is not None and earlier.state is StepState.SKIPPED:
             # The operator already gave a reason; asking again would only invite
             # a different answer at 2 a.m.
@@ -383,12 +392,6 @@ class Executor:
         try:
             already = await step.check(ctx)
         except Exception as exc:  # any failure to look is a reason not to act
-            if earlier is not None and earlier.state is StepState.DONE:
-                # Mid-cutover the stream manager is down; the journal's word
-                # that this step finished is the best evidence there is.
-                self._set(step, StepState.DONE, "done in the earlier run; its check cannot "
-                          f"look now ({_reason(exc)})", already=True)
-                return Outcome.DONE
             self._set(step, StepState.FAILED, _reason(exc))
             return Outcome.FAILED
         self.journal.write("check", step=step.id, done=already.done,
@@ -401,15 +404,15 @@ class Executor:
             self.front.output(step.id, "info", self.redactor(
                 f"in doubt: the earlier run started {started} and never heard how it ended; "
                 "the check does not find the outcome in place, so it can run again"))
-        elif earlier is not None and earlier.state is StepState.DONE:
-            self.front.output(step.id, "info", self.redactor(
-                "the earlier run finished this step, but its outcome is not in place now; "
-                f"look before running it again ({already.detail or 'no detail'})"))
 
         decision = await self.front.confirm(report, self.plan_of(step))
         reason = self.redactor(decision.reason)
         self.journal.write("confirm", step=step.id, answer=decision.answer.value, reason=reason)
         if decision.answer is Answer.STOP:
+            return Outcome.STOPPED
+        if decision.answer is Answer.SKIP and not step.can_skip:
+            self._set(step, StepState.FAILED, f"{step.id} cannot be skipped: every later step "
+                      "relies on what it finds; run it, or stop")
             return Outcome.STOPPED
         if decision.answer is Answer.SKIP:
             # Later steps may need to know (start-service reports what skipping

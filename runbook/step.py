@@ -88,6 +88,11 @@ class Step(ABC):
     phase: ClassVar[Phase]
     # Destructive steps delete or move things; a front end asks harder for them.
     destructive: ClassVar[bool] = False
+    # Read-only steps change nothing; a resumed run runs them again because
+    # later steps rely on what they learn (versions, secrets to mask).
+    read_only: ClassVar[bool] = False
+    # Steps whose findings every later step relies on cannot be skipped.
+    can_skip: ClassVar[bool] = True
     summary: ClassVar[str]
     caution: ClassVar[str] = ""
 

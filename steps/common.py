@@ -108,3 +108,24 @@ def load_snapshot(ctx: StepContext | PlanContext) -> dict[str, Any] | None:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
+
+
+async def red5_pids(ctx: StepContext) -> list[int]:
+    """PIDs of the Red5 Pro server running from the install folder.
+
+    Its command line names the folder it started from (-Dred5.root=, the
+    classpath), which stays true after the folder is renamed. Matching the
+    folder as a whole path element keeps other JVMs out, even ones that merely
+    mention a file inside it."""
+    result = await ctx.probe("ps -eo pid=,args=")
+    if not result.ok:
+        raise StepFailed(f"cannot list processes: {result.last_error_line()}")
+    home = ctx.settings.live_dir
+    marks = (f"-Dred5.root={home} ", f"-Dred5.root={home}/", f"{home}/red5-service.jar",
+             f"{home}/commons-daemon")
+    pids = []
+    for line in result.stdout.splitlines():
+        pid, _, args = line.strip().partition(" ")
+        if "java" in args and any(mark in args + " " for mark in marks):
+            pids.append(int(pid))
+    return pids

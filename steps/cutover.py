@@ -8,9 +8,18 @@ from typing import Any
 
 from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
 from runbook.remote import quote
+from runbook.smapi import SMApiError
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
-from steps.common import exists, install_version, load_snapshot, root, run_shell
+from steps.common import (
+    exists,
+    install_version,
+    load_snapshot,
+    new_dir,
+    red5_pids,
+    root,
+    run_shell,
+)
 
 _POLL_S = 1.0
 
@@ -54,19 +63,28 @@ class DeleteNodegroups(Step):
         return actions
 
     async def check(self, ctx: StepContext) -> Check:
-        if load_snapshot(ctx) is None:
+        snapshot = load_snapshot(ctx)
+        if snapshot is None:
             raise StepFailed("refusing to delete nodegroups: export-config has saved no "
                              "snapshot to rebuild them from")
         api = await ctx.api()
-        groups = await api.list_nodegroups()
-        if not groups:
+        live = {g["name"] for g in await api.list_nodegroups()}
+        saved = {g["name"] for g in snapshot["nodegroups"]}
+        if live - saved:
+            raise StepFailed(
+                f"nodegroups {', '.join(sorted(live - saved))} were created after the snapshot; "
+                f"deleting them would lose them. Remove {ctx.facts.get('snapshot')} and run "
+                "again (without --resume) to export them first")
+        if not live:
             return Check(True, "the live stream manager has no nodegroups")
-        return Check(False, f"{len(groups)} nodegroup(s) exist")
+        return Check(False, f"{len(live)} nodegroup(s) exist")
 
     async def run(self, ctx: StepContext) -> None:
         api = await ctx.api()
-        for group in await api.list_nodegroups():
-            name = group["name"]
+        snapshot = load_snapshot(ctx) or {"nodegroups": []}
+        live = {g["name"] for g in await api.list_nodegroups()}
+        # Only what the snapshot can rebuild is deleted.
+        for name in [g["name"] for g in snapshot["nodegroups"] if g["name"] in live]:
             await ctx.act(ApiCall("DELETE", f"admin/nodegroup/{name}",
                                   api.curl("DELETE", f"admin/nodegroup/{name}")),
                           lambda name=name: api.delete_nodegroup(name))
@@ -87,13 +105,13 @@ class BackupLive(Step):
 
     def plan(self, p: PlanContext) -> list[Action]:
         s = p.settings
-        return [Shell(root(p, f"mv -- {quote(s.live_dir)} {quote(s.backup_dir)}"))]
+        return [Shell(root(p, f"mv -T -- {quote(s.live_dir)} {quote(s.backup_dir)}"))]
 
     async def check(self, ctx: StepContext) -> Check:
         s = ctx.settings
         if await exists(ctx, s.backup_dir, "-d"):
             version = await install_version(ctx, s.backup_dir)
-            if version == ctx.facts.get("live_version"):
+            if version is not None and version == ctx.facts.get("live_version"):
                 return Check(True, f"{s.backup_dir} holds the old {version}")
             raise StepFailed(f"{s.backup_dir} already exists and holds {version or 'something'} "
                              "(an earlier backup?); move it elsewhere first")
@@ -118,33 +136,27 @@ class PromoteNew(Step):
 
     def plan(self, p: PlanContext) -> list[Action]:
         s = p.settings
-        source = p.facts.get("promote_source", f"{s.install_dir}/red5pro-server-*")
-        return [Shell(self._find(p), "exactly one match, or stop"),
-                Shell(root(p, f"mv -- {quote(source)} {quote(s.live_dir)}"))]
-
-    async def _source(self, ctx: StepContext) -> str:
-        found = await ctx.probe(self._find(ctx))
-        matches = [line for line in found.stdout.splitlines() if line.strip()]
-        if len(matches) != 1:
-            listed = ", ".join(matches) or "none"
-            raise StepFailed(f"expected exactly one red5pro-server-* folder in "
-                             f"{ctx.settings.install_dir}, found {listed}; leave only the new one")
-        return matches[0]
+        return [Shell(self._find(p), "exactly the unpacked folder, or stop"),
+                Shell(root(p, f"mv -T -- {quote(new_dir(p))} {quote(s.live_dir)}"))]
 
     async def check(self, ctx: StepContext) -> Check:
         s = ctx.settings
         if await exists(ctx, s.live_dir, "-d"):
             version = await install_version(ctx, s.live_dir)
-            if version == ctx.facts.get("new_version"):
+            if version is not None and version == ctx.facts.get("new_version"):
                 return Check(True, f"{s.live_dir} is {version}")
-            raise StepFailed(f"{s.live_dir} exists and holds {version}; backup-live has not "
-                             "moved it aside")
-        ctx.facts["promote_source"] = await self._source(ctx)
+            raise StepFailed(f"{s.live_dir} exists and holds {version or 'an unknown version'}; "
+                             "backup-live has not moved it aside")
+        found = await ctx.probe(self._find(ctx))
+        matches = [line for line in found.stdout.splitlines() if line.strip()]
+        if matches != [new_dir(ctx)]:
+            listed = ", ".join(matches) or "none"
+            raise StepFailed(f"expected exactly one red5pro-server-* folder in {s.install_dir}, "
+                             f"the unpacked {new_dir(ctx)}; found {listed}")
         return Check(False)
 
     async def run(self, ctx: StepContext) -> None:
-        source = ctx.facts["promote_source"]
-        await ctx.sh(root(ctx, f"mv -- {quote(source)} {quote(ctx.settings.live_dir)}"))
+        await run_shell(ctx, self.plan(ctx.plan_context())[1:])
 
 
 class StopService(Step):
@@ -158,43 +170,33 @@ class StopService(Step):
     )
     caution = "Under jsvc there are two processes; both go."
 
-    _ps = "ps -eo pid=,args="
-
     def plan(self, p: PlanContext) -> list[Action]:
         pids = p.facts.get("red5_pids") or ["<PID>"]
-        return [Shell(self._ps, "java processes of this install"),
+        return [Shell("ps -eo pid=,args=", "java processes of this install"),
                 Shell(root(p, "kill -9 " + " ".join(str(pid) for pid in pids)))]
 
-    async def _pids(self, ctx: StepContext) -> list[int]:
-        result = await ctx.probe(self._ps)
-        if not result.ok:
-            raise StepFailed(f"cannot list processes: {result.last_error_line()}")
-        home = ctx.settings.live_dir
-        pids = []
-        for line in result.stdout.splitlines():
-            pid, _, args = line.strip().partition(" ")
-            # The running server's command line still names the folder it
-            # started from, even after that folder was renamed.
-            if "java" in args and (f"{home}/" in args or args.endswith(home)):
-                pids.append(int(pid))
-        return pids
-
     async def check(self, ctx: StepContext) -> Check:
-        pids = await self._pids(ctx)
+        pids = await red5_pids(ctx)
         ctx.facts["red5_pids"] = pids
         if not pids:
             return Check(True, "no Red5 Pro java process runs")
         return Check(False, f"running: {', '.join(map(str, pids))}")
 
     async def run(self, ctx: StepContext) -> None:
-        pids = ctx.facts.get("red5_pids") or await self._pids(ctx)
+        # Only processes the operator saw in the plan, and that still run now:
+        # a PID freed in the meantime may belong to something else.
+        shown = set(ctx.facts.get("red5_pids") or [])
+        pids = sorted(shown & set(await red5_pids(ctx)))
+        if not pids:
+            ctx.info("the processes shown in the plan have already exited")
+            return
         result = await ctx.sh(root(ctx, "kill -9 " + " ".join(map(str, pids))), check=False)
-        if not result.ok and await self._pids(ctx):
+        if not result.ok and set(pids) & set(await red5_pids(ctx)):
             raise StepFailed(f"kill failed: {result.last_error_line()}")
 
     async def verify(self, ctx: StepContext) -> Check:
         async def none_left() -> bool:
-            return not await self._pids(ctx)
+            return not await red5_pids(ctx)
 
         await _wait(ctx, "the java processes to exit", ctx.settings.timeouts.service_stop,
                     none_left)
@@ -216,24 +218,45 @@ class StartService(Step):
                         p.curl("GET", "admin/debug/cloudcontroller"), "until it answers"),
                 Wait("the API to answer", p.settings.timeouts.service_start)]
 
-    async def _answering(self, ctx: StepContext) -> Any:
+    async def _old_server(self, ctx: StepContext) -> list[int]:
+        """PIDs of the server preflight saw that are still running."""
+        return sorted(set(ctx.facts.get("live_pids") or []) & set(await red5_pids(ctx)))
+
+    async def _answering(self, ctx: StepContext, errors: list[str]) -> Any:
         try:
             api = await ctx.api(fresh=True)
             return await api.cloud_controller() and api
-        except Exception:  # not up yet: any answer but success means keep waiting
+        except SMApiError as exc:
+            if exc.status == 401:
+                raise StepFailed(f"the new stream manager refuses the API token: {exc} (the "
+                                 "merged rest.administratorToken should be the live one)") from None
+            errors.append(str(exc))  # not up yet: keep waiting, remember why
             return None
 
     async def check(self, ctx: StepContext) -> Check:
+        if await self._old_server(ctx):
+            return Check(False, "the old server still runs")
         active = await ctx.probe("systemctl is-active red5pro")
         version = await install_version(ctx, ctx.settings.live_dir)
-        if active.ok and version == ctx.facts.get("new_version") and await self._answering(ctx):
+        new = ctx.facts.get("new_version")
+        if active.ok and version is not None and version == new and await self._answering(ctx, []):
             return Check(True, f"the service runs {version} and the API answers")
         return Check(False)
 
     async def run(self, ctx: StepContext) -> None:
+        old = await self._old_server(ctx)
+        if old:
+            raise StepFailed(f"the old server (pid {', '.join(map(str, old))}) still runs and "
+                             "answers on the same port; run stop-service first")
         await ctx.sh(root(ctx, "systemctl start red5pro"))
-        api = await _wait(ctx, "the Stream Manager API", ctx.settings.timeouts.service_start,
-                          lambda: self._answering(ctx))
+        errors: list[str] = []
+        try:
+            api = await _wait(ctx, "the Stream Manager API", ctx.settings.timeouts.service_start,
+                              lambda: self._answering(ctx, errors))
+        except StepFailed as exc:
+            last = errors[-1] if errors else "no answer at all"
+            log = f"{ctx.settings.live_dir}/{red5.SERVICE_LOG}"
+            raise StepFailed(f"{exc} (last answer: {last}); see {log}") from None
         controller = await api.cloud_controller()
         version = await install_version(ctx, ctx.settings.live_dir)
         ctx.facts["new_api_version"] = api.version
@@ -265,8 +288,10 @@ class StartService(Step):
 
     async def verify(self, ctx: StepContext) -> Check:
         version = await install_version(ctx, ctx.settings.live_dir)
-        if version != ctx.facts.get("new_version"):
+        if version is None or version != ctx.facts.get("new_version"):
             return Check(False, f"{ctx.settings.live_dir} is {version}, not the new release")
+        if await self._old_server(ctx) or not await red5_pids(ctx):
+            return Check(False, "the process answering is not a new server")
         return Check(True, f"API {ctx.facts.get('new_api_version')} answers from {version}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 from typing import Any
 
 import javaproperties
@@ -20,6 +21,7 @@ from steps.common import (
     new_dir,
     new_folder,
     read_remote,
+    red5_pids,
     root,
     run_shell,
     sha256_local,
@@ -36,6 +38,8 @@ class Preflight(Step):
     id = "preflight"
     title = "Preflight checks"
     phase = Phase.PREPARE
+    read_only = True
+    can_skip = False
     summary = (
         "Looks before anything is touched: the host answers over SSH with the key we "
         "trust, sudo works without a password prompt, the live install is where the "
@@ -82,10 +86,12 @@ class Preflight(Step):
             raise StepFailed(f"no live install at {s.live_dir}; check install.dir in the config")
         found = red5.installed_version(listing.stdout.splitlines())
         # A resumed run keeps the version the first run saw before anything moved.
-        live_version = ctx.facts.get("live_version") if resumed else None
-        live_version = live_version or found
+        live_version = (ctx.facts.get("live_version") if resumed else None) or found
+        if live_version is None:
+            raise StepFailed(f"{folder} has no red5pro-server-*-release marker, so its version "
+                             "is unknown; every later check compares versions, so runbook stops")
         ctx.facts["live_version"] = live_version
-        ctx.info(f"live install: {folder}, version {found or 'unknown'}")
+        ctx.info(f"live install: {folder}, version {found}")
 
         text = await read_remote(ctx, f"{folder}/{red5.PROPERTIES}")
         live_props = javaproperties.loads(text)
@@ -95,10 +101,18 @@ class Preflight(Step):
         ctx.facts["instance_prefix"] = live_props.get("instancecontroller.instanceNamePrefix", "")
 
         new_version = red5.distribution_version(s.distribution.name)
+        if new_version is None:
+            raise StepFailed(f"{s.distribution.name} does not name a release "
+                             "(red5pro-server-X.Y.Z.bN-release.zip); use the zip as downloaded")
         ctx.facts["new_version"] = new_version
-        if not resumed and live_version is not None and live_version == new_version:
+        if not resumed and live_version == new_version:
             raise StepFailed(f"the live install already runs {new_version}; there is nothing to "
                              "upgrade with this distribution")
+        if not resumed:
+            # The server now running is the one stop-service must end; start-service
+            # uses these to tell the old server from the new one.
+            ctx.facts["live_pids"] = await red5_pids(ctx)
+            problems += await self._leftovers(ctx)
         for local in (s.distribution, s.cloud_controller):
             if not local.is_file():
                 problems.append(f"{local} is not on this machine; download it first")
@@ -117,9 +131,9 @@ class Preflight(Step):
             problems.append(f"{s.install_dir} has {free_kb // 1024} MiB free; the new "
                             f"distribution needs about {need_kb // 1024} MiB")
 
+        want = red5.required_java(red5.major(new_version))
         java = await ctx.sh("java -version 2>&1", check=False)
         have = red5.java_major(java.stdout)
-        want = red5.required_java(red5.major(new_version))
         ctx.facts["java"] = have
         if want is not None and have != want:
             problems.append(f"Red5 Pro {new_version} runs on Java {want}, the host has "
@@ -145,30 +159,69 @@ class Preflight(Step):
             ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud controller: "
                      f"{controller}", api_version=api.version)
 
-        await self._compare_unit(ctx)
+        problems += await self._compare_unit(ctx)
         if problems:
             raise StepFailed("; ".join(problems))
 
-    async def _compare_unit(self, ctx: StepContext) -> None:
+    async def _leftovers(self, ctx: StepContext) -> list[str]:
+        """Folders from an earlier upgrade that cutover would trip over, found
+        now rather than after every nodegroup is gone."""
+        s = ctx.settings
+        problems = []
+        if await exists(ctx, s.backup_dir):
+            problems.append(f"{s.backup_dir} already exists (an earlier backup?); backup-live "
+                            "needs that name: move it elsewhere before the window")
+        found = await ctx.probe(f"find {quote(s.install_dir)} -mindepth 1 -maxdepth 1 -type d "
+                                "-name 'red5pro-server-*'")
+        ours = new_dir(ctx)
+        others = [line for line in found.stdout.splitlines() if line.strip() and line != ours]
+        if others:
+            problems.append(f"other red5pro-server-* folders are in {s.install_dir} "
+                            f"({', '.join(others)}); promote-new needs exactly one: move them")
+        return problems
+
+    async def _compare_unit(self, ctx: StepContext) -> list[str]:
         s = ctx.settings
         installed = await ctx.sh(f"cat -- {quote(s.unit_file)}", check=False, quiet=True)
         top = ctx.facts.get("new_top")
         shipped = red5.zip_member(s.distribution, f"{top}/red5pro.service") if top else None
-        if shipped is None:
-            ctx.info("the new distribution ships no red5pro.service to compare with")
-            return
         if not installed.ok:
             ctx.info(f"no installed unit at {s.unit_file} to compare with")
-            return
+            return []
+        if shipped is None:
+            ctx.info("the new distribution ships no red5pro.service to compare with")
+            return await self._unit_java(ctx, installed.stdout)
         new_text = shipped.decode("utf-8", errors="replace")
         if new_text == installed.stdout:
             ctx.info("the installed red5pro.service matches the one the new release ships")
-            return
+            return await self._unit_java(ctx, installed.stdout)
         diff = difflib.unified_diff(installed.stdout.splitlines(), new_text.splitlines(),
                                     s.unit_file, "new distribution red5pro.service", lineterm="")
         ctx.note("unit-differs", "warning: the installed red5pro.service differs from the one "
-                 "the new release ships (Java path?). The procedure keeps the installed unit; "
-                 "review the diff and update it after the upgrade if needed:\n" + "\n".join(diff))
+                 "the new release ships. The procedure keeps the installed unit; review the "
+                 "diff:\n" + "\n".join(diff))
+        return await self._unit_java(ctx, installed.stdout)
+
+    async def _unit_java(self, ctx: StepContext, unit: str) -> list[str]:
+        """The service starts the JVM of the unit's JAVA_HOME, not the java on our PATH."""
+        match = re.search(r"^Environment=\"?JAVA_HOME=([^\s\"]+)", unit, re.MULTILINE)
+        if not match:
+            return []
+        home = match.group(1)
+        want = red5.required_java(red5.major(ctx.facts.get("new_version")))
+        result = await ctx.sh(f"{quote(home + '/bin/java')} -version 2>&1", check=False,
+                              quiet=True)
+        have = red5.java_major(result.stdout) if result.ok else None
+        if have is None:
+            ctx.note("unit-java-unknown", f"warning: the unit starts Java from JAVA_HOME={home}, "
+                     f"which does not run here; Red5 Pro {ctx.facts.get('new_version')} needs "
+                     f"Java {want}. Check the unit before start-service.")
+            return []
+        if want is not None and have != want:
+            return [f"the installed red5pro.service starts Java {have} (JAVA_HOME={home}) and "
+                    f"Red5 Pro {ctx.facts.get('new_version')} needs Java {want}: point the unit "
+                    f"at Java {want} (the new release ships one) and run systemctl daemon-reload"]
+        return []
 
     async def verify(self, ctx: StepContext) -> Check:
         return Check(True, f"live {ctx.facts.get('live_version')}, new "
@@ -187,6 +240,7 @@ class NewDatabase(Step):
     id = "new-database"
     title = "Reach the new database"
     phase = Phase.PREPARE
+    read_only = True
     summary = (
         "Proves the stream manager host itself can open a connection to the new "
         "autoscaling database. The new database must already exist beside the live one, "

@@ -11,6 +11,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from runbook.executor import Executor, Outcome
 from runbook.journal import Journal, replay
 from runbook.model import StepState
@@ -105,31 +107,36 @@ async def test_upload_is_skipped_when_the_files_are_already_there(tmp_path: Path
         assert "already done" in detail(again, "upload")
 
 
-async def test_promote_refuses_two_candidate_folders(tmp_path: Path) -> None:
+@pytest.mark.parametrize("leftover", ["bak.red5pro", "red5pro-server-13.0.0.b999-release"])
+async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
+    tmp_path: Path, leftover: str
+) -> None:
     async with rehearsal_host(tmp_path) as host:
-        (host.install_dir / "red5pro-server-13.0.0.b999-release").mkdir()
+        (host.install_dir / leftover).mkdir()
         front = ScriptedFrontEnd()
         outcome, _ = await run_only(host, list(STEP_IDS), tmp_path / "j.jsonl", front)
         assert outcome is Outcome.FAILED
-        assert front.final_state("backup-live") == "done"
-        reason = detail(front, "promote-new")
+        assert front.asked == ["preflight"]
+        assert leftover in detail(front, "preflight")
+        from runbook.rehearsal import cloud
+
+        assert cloud.list_nodegroups(host.sandbox, *host.old_db), "nothing was deleted"
+        assert (host.install_dir / "red5pro").is_dir()
+
+
+async def test_promote_moves_only_the_unpacked_folder(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, list(STEP_IDS[:11]), tmp_path / "a.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        # A folder that appears after preflight (someone unzipped by hand).
+        (host.install_dir / "red5pro-server-13.0.0.b999-release").mkdir()
+        again = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["promote-new"], tmp_path / "b.jsonl", again)
+        assert outcome is Outcome.FAILED
+        reason = detail(again, "promote-new")
         assert "exactly one red5pro-server-*" in reason and "13.0.0" in reason
         assert not (host.install_dir / "red5pro").exists()
-        history = replay(tmp_path / "j.jsonl")
-        assert history.cutover_started is not None and history.downtime_s is not None
-
-
-async def test_backup_refuses_to_overwrite_an_earlier_backup(tmp_path: Path) -> None:
-    async with rehearsal_host(tmp_path) as host:
-        earlier = host.install_dir / "bak.red5pro"
-        earlier.mkdir()
-        (earlier / "red5pro-server-5.1.1.b236-release").write_text("")
-        front = ScriptedFrontEnd()
-        outcome, _ = await run_only(host, list(STEP_IDS), tmp_path / "j.jsonl", front)
-        assert outcome is Outcome.FAILED
-        assert "already exists" in detail(front, "backup-live")
-        assert (host.install_dir / "red5pro").is_dir(), "the live install stays in place"
-        assert front.final_state("delete-nodegroups") == "done"
 
 
 async def test_a_finished_upgrade_is_not_run_again(tmp_path: Path) -> None:
