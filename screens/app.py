@@ -33,6 +33,8 @@ from runbook.journal import Replay, replay
 from runbook.model import Action, StepReport, StepState
 from screens.dialogs import (
     ABORT,
+    CONTINUE,
+    START_OVER,
     STOP,
     WAIT,
     ConfirmDialog,
@@ -143,7 +145,9 @@ class RunbookApp(App[Outcome | None]):
         self.target = f"{settings.host.user}@{settings.host.address}:{settings.host.port}"
         self.connection = "not connected yet"
         self.fingerprint: str | None = None
+        # The unfinished earlier run (shown), and the one being continued (if chosen).
         self.previous: Replay | None = None
+        self.continuing: Replay | None = None
         self.runner: Worker[Outcome] | None = None
         self.outcome: Outcome | None = None
         self.run_error: str | None = None
@@ -186,8 +190,15 @@ class RunbookApp(App[Outcome | None]):
         elif self.autostart:
             self.start_run()
 
-    def _resume_answered(self, start: bool | None) -> None:
-        if start:
+    def _resume_answered(self, choice: str | None) -> None:
+        if choice == CONTINUE and self.previous is not None and self.resume is not None:
+            # Continue the earlier run where it stopped, in its own journal.
+            self.journal_path = self.resume
+            self.continuing = self.previous
+            self.start_run()
+        elif choice == START_OVER:
+            self.previous = None  # a new run: the earlier states are no longer news
+            self.refresh_view()
             self.start_run()
         else:
             self.exit(Outcome.STOPPED)
@@ -249,7 +260,8 @@ class RunbookApp(App[Outcome | None]):
         from runbook.cli import execute
 
         return await execute(self.settings, token=self.token, front=self.front,
-                             journal_path=self.journal_path, isolated=self.isolated)
+                             journal_path=self.journal_path, isolated=self.isolated,
+                             resume=self.continuing)
 
     # --- what the executor tells us -------------------------------------------------
 
@@ -593,8 +605,8 @@ class RunbookApp(App[Outcome | None]):
                 ": select it (↑/↓) and press ", ("enter", "bold"), ".")
         if self.runner is None:
             if self.resume is not None:
-                return Content("An earlier run did not finish: read what it did, then start "
-                               "a new run or quit.")
+                return Content("An earlier run did not finish: read what it did, then continue "
+                               "it, start a new run, or quit.")
             return Content("Not started yet.")
         return Content("Checking the host before the next step…")
 
@@ -762,8 +774,13 @@ def create_app(
     clock: Clock | None = None,
     start_run: bool = True,
 ) -> RunbookApp:
-    """The one factory. Tests pass a frozen `clock` and `start_run=False` to feed
-    the app engine events themselves."""
+    """The one factory, for the CLI and the tests.
+
+    `journal_path` is where a new run writes. `resume` names an unfinished earlier
+    run's journal: the app shows what it did and offers to continue it (in that
+    journal, as `runbook run --resume` does), to start a new run, or to quit.
+    Tests pass a frozen `clock`, and `start_run=False` to feed engine events
+    themselves."""
     return RunbookApp(settings, token=token, journal_path=journal_path, steps=step_infos(),
                       isolated=isolated, rehearsal=rehearsal, host_label=host_label,
                       resume=resume, clock=clock or time.monotonic, start_run=start_run)
@@ -786,5 +803,5 @@ async def run_tui(
     await app.run_async()
     await app.finish_run()
     outcome = app.outcome or Outcome.STOPPED
-    print(f"runbook: {outcome.value}; journal: {journal_path}")
+    print(f"runbook: {outcome.value}; journal: {app.journal_path}")
     return outcome

@@ -255,11 +255,18 @@ class QuitDialog(ModalScreen[str]):
             self.dismiss(choice)
 
 
-class ResumeDialog(ModalScreen[bool]):
-    """What an unfinished earlier run did, read-only, before anything starts."""
+# What the operator chose about an unfinished earlier run.
+CONTINUE, START_OVER, QUIT = "continue", "start-over", "quit"
+
+
+class ResumeDialog(ModalScreen[str]):
+    """What an unfinished earlier run did, before anything starts, and whether to
+    continue it, start a new run, or leave."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "choose(False)", "Quit", id="resume-quit"),
+        Binding("c", "choose('continue')", "Continue it", id="resume-continue"),
+        Binding("n", "choose('start-over')", "New run", id="resume-new"),
+        Binding("escape", "choose('quit')", "Quit", id="resume-quit"),
     ]
 
     def __init__(self, journal: Path, replay: Replay, steps: list[StepInfo]) -> None:
@@ -285,25 +292,30 @@ class ResumeDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="resume", classes="dialog-box"):
-            yield Static(Content.assemble(("An earlier run did not finish", "bold"), "\n",
-                                          (str(self.journal), "$text-muted")))
+            how = f"it ended {self.replay.outcome}" if self.replay.outcome \
+                else "it was cut off without an end"
+            yield Static(Content.assemble(("An earlier run did not finish", "bold"),
+                                          f" ({how})\n", (str(self.journal), "$text-muted")))
             with VerticalScroll(id="resume-steps"):
                 yield Static(self._summary())
-            yield Static(
-                "This version cannot continue that run. A new run starts at the first step; "
-                "each step first checks the host and counts as done when its outcome is "
-                "already there. Look at in-doubt steps on the host before confirming them.",
+            yield Static(Content.assemble(
+                ("c  Continue it", "bold"), ": the same journal goes on. Done steps stay done, "
+                "skipped steps keep their reason; a step in doubt is checked on the host first "
+                "and offered again only if its outcome is not there.\n",
+                ("n  New run", "bold"), ": a fresh journal from the first step; each step still "
+                "checks the host and counts as done when its outcome is already there."),
                 id="resume-text")
             with Horizontal(classes="buttons"):
-                yield Button("Start a new run", id="resume-start", variant="primary")
-                yield Button("Quit", id="resume-quit")
+                yield Button("Continue it (c)", id="resume-continue", variant="primary")
+                yield Button("New run (n)", id="resume-start-over")
+                yield Button("Quit (esc)", id="resume-quit")
         yield Footer()
 
-    AUTO_FOCUS = "#resume-start"
+    AUTO_FOCUS = "#resume-continue"
 
-    def action_choose(self, start: bool) -> None:
-        self.dismiss(start)
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "resume-start")
+        self.dismiss((event.button.id or "").removeprefix("resume-"))

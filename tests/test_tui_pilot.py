@@ -361,14 +361,14 @@ async def test_resume_shows_the_earlier_run_read_only(tmp_path: Path) -> None:
         shown = text_of(app.screen)
         assert "did not finish" in shown and "in doubt" in shown
         assert "$ curl the nodegroups" in shown and "checked by the DBA" in shown
-        assert "cannot continue that run" in shown
+        assert "Continue it" in shown and "New run" in shown
         await pilot.press("escape")
         await pilot.pause()
     assert app.runner is None and app.return_value is Outcome.STOPPED
     assert not (tmp_path / "now.jsonl").exists()
 
 
-async def test_starting_over_after_the_resume_view_starts_a_run(tmp_path: Path) -> None:
+async def test_continuing_an_earlier_run_resumes_it_in_its_own_journal(tmp_path: Path) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
     starts: list[bool] = []
@@ -376,11 +376,26 @@ async def test_starting_over_after_the_resume_view_starts_a_run(tmp_path: Path) 
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
         await pilot.pause()
-        await pilot.click("#resume-start")
+        await pilot.press("c")
         await until(lambda: starts, what="the run to start")
+        assert app.journal_path == earlier
+        assert app.continuing is not None and app.continuing.path == earlier
         app.main.checklist.select_step("export-config")
         await pilot.pause()
         assert "in flight: $ curl the nodegroups" in text_of(app.main)
+
+
+async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Path) -> None:
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    starts: list[bool] = []
+    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        await pilot.click("#resume-start-over")
+        await until(lambda: starts, what="the run to start")
+        assert app.journal_path == tmp_path / "now.jsonl" and app.continuing is None
 
 
 async def test_the_downtime_estimate_comes_from_the_newest_earlier_journal(
