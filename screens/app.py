@@ -77,7 +77,9 @@ def load_review_screen() -> type[Screen[bool]] | None:
 def step_infos() -> list[StepInfo]:
     from steps import procedure
 
-    return [StepInfo(number, s.id, s.title, s.phase.value, s.destructive, s.summary, s.caution)
+    return [StepInfo(number, s.id, s.title, s.phase.value, s.destructive, s.summary, s.caution,
+                     # Older engines have no can_skip: every step could be skipped.
+                     bool(getattr(s, "can_skip", True)))
             for number, s in enumerate(procedure(), start=1)]
 
 
@@ -653,6 +655,10 @@ class RunbookApp(App[Outcome | None]):
         if self.main.checklist.selected_step != info.id:
             self.notify(f"Only the step the runbook waits on can be skipped: "
                         f"{info.number}. {info.title}.")
+            return
+        if not info.can_skip:
+            self.notify(f"{info.title} cannot be skipped: the steps after it rely on what it "
+                        "finds. Run it, or quit.", severity="warning")
             return
 
         def answered(reason: str | None) -> None:

@@ -150,6 +150,7 @@ class StepInfo:
     destructive: bool
     summary: str
     caution: str
+    can_skip: bool = True
 
     @property
     def needs_typed_confirmation(self) -> bool:

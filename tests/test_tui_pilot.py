@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,21 @@ async def test_a_skip_needs_a_reason() -> None:
         app.screen.query_one(Input).value = "exported by hand, ticket 42"
         await pilot.press("enter")
         assert await answer == Decision(Answer.SKIP, "exported by hand, ticket 42")
+
+
+async def test_a_step_that_cannot_be_skipped_says_so_before_asking() -> None:
+    app = make_app()
+    notes = collect_notes(app)
+    app.by_id["preflight"] = replace(app.by_id["preflight"], can_skip=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        answer = ask(app, "preflight", await plan_of("preflight"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.screen is app.main and "cannot be skipped" in notes[-1]
+        assert not answer.done()
+        answer.cancel()
 
 
 async def test_roll_back_says_plainly_there_is_none() -> None:
