@@ -21,7 +21,8 @@ from typing import Any, NoReturn
 from runbook import config as config_mod
 from runbook.config import ConfigError, SecretUnavailable, Settings
 from runbook.executor import Executor, FrontEnd, Outcome
-from runbook.journal import Journal, Replay, default_dir, replay, unfinished
+from runbook.journal import Journal, JournalError, Replay, default_dir, replay, unfinished
+from runbook.model import Phase
 from runbook.redact import Redactor
 from runbook.remote import Remote
 
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rehearse":
             return asyncio.run(_rehearse(args))
         return _diff(args)
-    except (ConfigError, SecretUnavailable) as exc:
+    except (ConfigError, SecretUnavailable, JournalError) as exc:
         print(f"runbook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -254,12 +255,17 @@ def _resume_from(
 ) -> tuple[Path, Replay | None]:
     """Which journal to write, and the unfinished run it continues, if any."""
     if args.resume:
-        earlier = replay(args.journal) if args.journal and args.journal.is_file() else \
+        if args.journal is not None and not args.journal.is_file():
+            raise ConfigError(str(args.journal), "no such journal to resume")
+        earlier = replay(args.journal) if args.journal is not None else \
             unfinished(folder, config=settings.source)
         if earlier is None or earlier.path is None:
             raise ConfigError(str(args.journal or folder), "no unfinished run to resume here")
         if earlier.outcome == "done":
             raise ConfigError(str(earlier.path), "that run finished; there is nothing to resume")
+        if earlier.config not in (None, settings.source):
+            raise ConfigError(str(earlier.path), f"that run used {earlier.config}, not "
+                              f"{settings.source}; resume it with its own config")
         print(f"resuming the run in {earlier.path}")
         return earlier.path, earlier
     earlier = unfinished(folder, config=settings.source) if args.journal is None else None
@@ -269,12 +275,12 @@ def _resume_from(
 
 
 def _front(args: argparse.Namespace) -> FrontEnd:
-    from runbook.headless import HeadlessFrontEnd
+    from runbook.headless import HeadlessFrontEnd, StepText
     from steps import procedure
 
-    # The TUI arrives with its own issue; until then every run is headless.
-    return HeadlessFrontEnd(assume_yes=args.yes,
-                            summaries={s.id: s.summary for s in procedure()})
+    texts = {s.id: StepText(s.summary, s.caution, s.destructive or s.phase is Phase.CUTOVER)
+             for s in procedure()}
+    return HeadlessFrontEnd(assume_yes=args.yes, steps=texts)
 
 
 async def _run(args: argparse.Namespace) -> int:

@@ -19,6 +19,8 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import ParseError
 
+from runbook.redact import is_secret_key
+
 API_VERSIONS = ("3.0", "3.1", "4.0")
 
 
@@ -153,9 +155,10 @@ class _Reader:
         distribution = self._path("artifacts", "distribution", required=True)
         controller = self._path("artifacts", "cloud_controller", required=True)
         assert distribution is not None and controller is not None
-        if not re.fullmatch(r"red5pro-server-.+\.zip", distribution.name):
-            self._fail("artifacts", "distribution",
-                       "should be a Red5 Pro server zip named red5pro-server-*.zip")
+        if not re.fullmatch(r"red5pro-server-(?:[A-Z]+-)?\d+(?:\.\d+)*(?:\.b\d+)?-release\.zip",
+                            distribution.name):
+            self._fail("artifacts", "distribution", "should be the Red5 Pro server zip as "
+                       "downloaded: red5pro-server-X.Y.Z.bN-release.zip (its name is the version)")
         if not controller.name.endswith(".jar"):
             self._fail("artifacts", "cloud_controller", "should be the cloud controller .jar")
         new_db_host = self._str("new_database", "host")
@@ -164,8 +167,9 @@ class _Reader:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-]*|\[?[0-9A-Fa-f:.]+\]?", new_db_host):
             self._fail("new_database", "host", "must be a host name or an IP address")
         base_url = self._str("api", "base_url").rstrip("/")
-        if not re.match(r"https?://[^/\s]+$", base_url):
-            self._fail("api", "base_url", "should look like http://HOST:5080 (no path)")
+        if not re.match(r"https?://[^/\s@]+$", base_url):
+            self._fail("api", "base_url", "should look like http://HOST:5080 (no path, no "
+                       "user or password)")
         token_env = self._str("api", "token_env", "SM_API_TOKEN")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
             self._fail("api", "token_env", "must be the name of an environment variable")
@@ -173,6 +177,10 @@ class _Reader:
             self._fail("api", "token", "secrets are not read from the config file; put the token "
                        "in the environment variable named by token_env")
         overrides = self.doc.get("properties", {}).get("set", {})
+        for key in overrides if isinstance(overrides, dict) else ():
+            if is_secret_key(key):
+                self._fail("properties", "set", f"{key} is a secret; secrets are not read from "
+                           "the config file: decide it in the decisions file (value_env)")
         if not isinstance(overrides, dict) or not all(
             isinstance(v, str) for v in overrides.values()
         ):

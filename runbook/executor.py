@@ -30,7 +30,7 @@ from runbook.remote import (
     privileged_script,
     quote,
 )
-from runbook.smapi import SMApiError
+from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import PlanContext, Step, StepFailed
 
 T = TypeVar("T")
@@ -140,7 +140,7 @@ class RunContext:
         n = self._start(action)
         try:
             result = await operation()
-        except OutcomeUnknown as exc:
+        except (OutcomeUnknown, SMApiOutcomeUnknown) as exc:
             self._end(n, "unknown", error=self._x.redactor(str(exc)))
             raise
         except Exception as exc:
@@ -322,12 +322,25 @@ class Executor:
         rebuilt by the step's check); every string passes the redactor."""
         plain: dict[str, Any] = {}
         for key, value in self.facts.items():
+            if key.startswith("_"):  # a step's scratch (file contents): rebuilt by its check
+                continue
             try:
-                text = json.dumps(value)
+                json.dumps(value)
             except (TypeError, ValueError):
                 continue
-            plain[key] = json.loads(self.redactor(text))
+            plain[key] = self._redact_tree(value)
         self.journal.write("facts", facts=plain)
+
+    def _redact_tree(self, value: Any) -> Any:
+        # Redact the strings themselves: once JSON-encoded, escaped quotes or
+        # non-ASCII characters would no longer match the registered secret.
+        if isinstance(value, str):
+            return self.redactor(value)
+        if isinstance(value, dict):
+            return {k: self._redact_tree(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._redact_tree(v) for v in value]
+        return value
 
     def _event(self, event: str, **data: Any) -> None:
         self.journal.write(event, **data)
@@ -350,7 +363,11 @@ class Executor:
             raise
         finally:
             if self._cutover_started is not None:
-                self._event("cutover-end",
+                # Downtime ends only when the last cutover step is done; a run
+                # that stops earlier leaves the stream manager down.
+                last = [s for s in self.steps if s.phase is Phase.CUTOVER][-1:]
+                complete = bool(last) and self.reports[last[0].id].state.finished
+                self._event("cutover-end", complete=complete,
                             downtime_s=round(time.time() - self._cutover_started, 1))
             self._event("run-end", outcome=outcome.value, exit_code=outcome.exit_code)
         return outcome
@@ -437,8 +454,8 @@ class Executor:
             if not proof.done:
                 state = StepState.FAILED
                 detail = f"the step ran but its outcome is not in place: {proof.detail}"
-        except OutcomeUnknown as exc:
-            state, detail = StepState.IN_DOUBT, f"{exc}. Check the host before running it again."
+        except (OutcomeUnknown, SMApiOutcomeUnknown) as exc:
+            state, detail = StepState.IN_DOUBT, f"{exc} Check before running it again."
         except Exception as exc:  # the API client and anything unforeseen end the step, not the run
             state, detail = StepState.FAILED, _reason(exc)
         report.elapsed_s = round(time.monotonic() - started, 1)

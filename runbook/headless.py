@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 import time
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from runbook.executor import Answer, Decision
@@ -25,6 +27,15 @@ _MARK = {
 _PREFIX = {"cmd": "  > ", "out": "  | ", "err": "  ! ", "info": "  * "}
 
 
+@dataclass(frozen=True)
+class StepText:
+    """What the operator reads about a step before answering."""
+
+    summary: str
+    caution: str = ""
+    destructive: bool = False
+
+
 class HeadlessFrontEnd:
     def __init__(
         self,
@@ -32,12 +43,12 @@ class HeadlessFrontEnd:
         assume_yes: bool = False,
         out: TextIO | None = None,
         stdin: TextIO | None = None,
-        summaries: dict[str, str] | None = None,
+        steps: dict[str, StepText] | None = None,
     ) -> None:
         self.assume_yes = assume_yes
         self.out = out or sys.stdout
         self.stdin = stdin or sys.stdin
-        self.summaries = summaries or {}
+        self.steps = steps or {}
         self.reports: dict[str, StepReport] = {}
         self.notes: list[dict[str, Any]] = []
         self._last_progress = 0.0
@@ -49,7 +60,17 @@ class HeadlessFrontEnd:
     async def _ask(self, prompt: str) -> str | None:
         self.out.write(prompt)
         self.out.flush()
-        line = await asyncio.to_thread(self.stdin.readline)
+        # A daemon thread, not asyncio.to_thread: ctrl+c must end runbook at
+        # once, and the default executor would wait for a line first.
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str] = loop.create_future()
+
+        def read() -> None:
+            line = self.stdin.readline()
+            loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+
+        threading.Thread(target=read, daemon=True).start()
+        line = await answer
         return None if line == "" else line.strip()
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
@@ -58,9 +79,13 @@ class HeadlessFrontEnd:
             title = "PREPARE (the live system keeps running)" if step.phase is Phase.PREPARE \
                 else "CUTOVER (downtime starts with the first step you run)"
             self._print(f"\n=== {title} ===")
-        self._print(f"\n[{step.id}] {step.title}")
-        if step.id in self.summaries:
-            self._print(f"  {self.summaries[step.id]}")
+        text = self.steps.get(step.id)
+        flag = "  [DESTRUCTIVE]" if text is not None and text.destructive else ""
+        self._print(f"\n[{step.id}] {step.title}{flag}")
+        if text is not None:
+            self._print(f"  {text.summary}")
+            if text.caution:
+                self._print(f"  caution: {text.caution}")
         self._print("  plan:")
         for action in plan:
             for line in action.render().splitlines():
@@ -109,8 +134,11 @@ class HeadlessFrontEnd:
     def run_event(self, event: str, data: dict[str, Any]) -> None:
         if event == "cutover-start":
             self._print("  ! downtime starts now")
-        elif event == "cutover-end":
+        elif event == "cutover-end" and data.get("complete"):
             self._print(f"\ndowntime: {data.get('downtime_s')}s")
+        elif event == "cutover-end":
+            self._print(f"\ndowntime so far: {data.get('downtime_s')}s; the stream manager is "
+                        "still down until cutover finishes")
         elif event == "run-end":
             self._summary(str(data.get("outcome")))
 

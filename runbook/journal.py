@@ -10,6 +10,7 @@ by the caller (the executor passes everything through the run's redactor).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -31,9 +32,22 @@ def default_dir() -> Path:
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Readable by the operator only: it holds hosts, paths and outputs.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise JournalError(f"{path}: cannot write the journal here "
+                               f"({exc.strerror or exc})") from None
+        try:
+            # Two runs writing one journal would both act on the host.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise JournalError(f"{path}: another runbook is writing this journal; let it "
+                               "finish or stop it first") from None
         # Line buffering is not enough: fsync per record is the promise.
-        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the run
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -52,14 +66,28 @@ class Journal:
         return self.path.with_name(self.path.stem + suffix)
 
 
+class JournalError(Exception):
+    """A journal that cannot be read back; one line naming the file and line."""
+
+
 def read(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a journal; a torn last line (crash mid-write) is ignored."""
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                continue
+    """Records of a journal. A torn LAST line (a crash mid-write) is dropped;
+    damage anywhere else is an error, because replaying around it would guess."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JournalError(f"{path}: cannot be read as a journal ({exc})") from None
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                return
+            raise JournalError(f"{path}:{number}: not a journal record; the file is damaged") \
+                from None
+        if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+            raise JournalError(f"{path}:{number}: not a journal record; the file is damaged")
+        yield record
 
 
 @dataclass
@@ -107,11 +135,15 @@ def replay(path: Path) -> Replay:
         elif event == "step-start" and history is not None:
             history.state = StepState.RUNNING
         elif event == "action-start":
-            open_actions[(step, record["n"])] = record.get("text", "")
+            open_actions[(step, record.get("n", 0))] = record.get("text", "")
         elif event == "action-end":
-            open_actions.pop((step, record["n"]), None)
+            open_actions.pop((step, record.get("n", 0)), None)
         elif event == "step-end" and history is not None:
-            history.state = StepState(record["state"])
+            try:
+                history.state = StepState(record.get("state"))
+            except ValueError:
+                raise JournalError(f"{path}: unknown step state {record.get('state')!r}") \
+                    from None
             history.detail = record.get("detail", "")
             history.skip_reason = record.get("reason", "")
         elif event == "note":
@@ -120,7 +152,7 @@ def replay(path: Path) -> Replay:
             result.facts.update(record.get("facts", {}))
         elif event == "cutover-start":
             result.cutover_started = result.cutover_started or record["ts"]
-        elif event == "cutover-end":
+        elif event == "cutover-end" and record.get("complete", True):
             result.downtime_s = record.get("downtime_s")
         elif event == "run-end":
             result.finished = True
@@ -145,7 +177,10 @@ def unfinished(folder: Path, *, config: str | None = None) -> Replay | None:
     if not folder.is_dir():
         return None
     for path in sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True):
-        history = replay(path)
+        try:
+            history = replay(path)
+        except JournalError:
+            continue  # someone else's damaged file must not stop today's run
         if config is not None and history.config != config:
             continue
         if history.outcome != "done":

@@ -141,8 +141,10 @@ class Remote:
             # Measured with benchmarks/upload.py: 0.62x -> 0.86x OpenSSH's sftp.
             "encryption_algs": _CIPHERS,
         }
-        if self.host.known_hosts is not None:
-            options["known_hosts"] = str(self.host.known_hosts)
+        # Always explicit: left to the ssh config, "UserKnownHostsFile none"
+        # would turn host key checking off without a word.
+        known = self.host.known_hosts or Path("~/.ssh/known_hosts").expanduser()
+        options["known_hosts"] = str(known)
         if self.host.identity is not None:
             options["client_keys"] = [str(self.host.identity)]
         if self.host.ssh_config is not None:
@@ -243,6 +245,11 @@ class Remote:
                 await asyncio.gather(pump(process.stdout, "out", out),
                                      pump(process.stderr, "err", err))
                 completed = await process.wait()
+        except asyncio.CancelledError:
+            # The operator aborted: ask the command to stop, without letting
+            # the cancellation cut the asking short.
+            await asyncio.shield(self._stop(process))
+            raise
         except TimeoutError:
             await self._stop(process)
             raise OutcomeUnknown(

@@ -57,6 +57,11 @@ class SMApiError(Exception):
         return str(self.args[0])
 
 
+class SMApiOutcomeUnknown(SMApiError):
+    """A call that changes something was sent, and no answer came back: it may
+    or may not have taken effect. Check before sending it again."""
+
+
 def _without_query(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
@@ -170,21 +175,25 @@ class StreamManagerAPI:
                 f"{self.timeout:g} s ({where})."
             )
         except httpx.TimeoutException:
-            failure = SMApiError(
-                f"The stream manager at {self._shown_base} gave no answer within "
-                f"{self.timeout:g} s to {where}."
-            )
+            failure = self._lost(method, f"The stream manager at {self._shown_base} gave no "
+                                 f"answer within {self.timeout:g} s to {where}")
         except httpx.ConnectError as exc:
             failure = SMApiError(
                 f"Could not connect to the stream manager at {self._shown_base}: "
                 f"{self._redact(_reason(exc))}."
             )
         except httpx.HTTPError as exc:
-            failure = SMApiError(
-                f"The exchange with the stream manager at {self._shown_base} failed during "
-                f"{where}: {self._redact(_reason(exc))}."
-            )
+            failure = self._lost(method, f"The exchange with the stream manager at "
+                                 f"{self._shown_base} failed during {where}: "
+                                 f"{self._redact(_reason(exc))}")
         raise failure
+
+    @staticmethod
+    def _lost(method: str, message: str) -> SMApiError:
+        """A read can simply be asked again; a change that got no answer is in doubt."""
+        if method.upper() == "GET":
+            return SMApiError(f"{message}.")
+        return SMApiOutcomeUnknown(f"{message}; it may or may not have taken effect.")
 
     def _error_message(self, response: httpx.Response) -> str:
         try:

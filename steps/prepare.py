@@ -362,11 +362,15 @@ class UploadArtifacts(Step):
 
     def plan(self, p: PlanContext) -> list[Action]:
         s = p.settings
-        actions: list[Action] = [Shell(f"mkdir -p -- {quote(s.upload_dir)}")]
+        actions: list[Action] = [Shell(self._prepare_dir(p), "a folder only we can write")]
         for local in (s.distribution, s.cloud_controller):
             actions.append(Upload(str(local), uploaded(s, local)))
             actions.append(Shell(f"sha256sum -- {quote(uploaded(s, local))}"))
         return actions
+
+    def _prepare_dir(self, p: PlanContext | StepContext) -> str:
+        folder = quote(p.settings.upload_dir)
+        return f"mkdir -p -m 700 -- {folder} && test -d {folder} -a ! -L {folder} -a -O {folder}"
 
     async def _local_sums(self, ctx: StepContext) -> dict[str, str]:
         sums: dict[str, str] = ctx.facts.setdefault("local_sha256", {})
@@ -388,7 +392,11 @@ class UploadArtifacts(Step):
     async def run(self, ctx: StepContext) -> None:
         s = ctx.settings
         sums = await self._local_sums(ctx)
-        await ctx.sh(f"mkdir -p -- {quote(s.upload_dir)}")
+        made = await ctx.sh(self._prepare_dir(ctx), check=False)
+        if not made.ok:
+            raise StepFailed(f"{s.upload_dir} is not a folder owned by {s.host.user}; another "
+                             "account could swap the zip before it is unzipped as root. Choose "
+                             "another install.upload_dir")
         for local in (s.distribution, s.cloud_controller):
             remote = uploaded(s, local)
             if await sha256_remote(ctx, remote) == sums[str(local)]:
@@ -411,15 +419,25 @@ class Unpack(Step):
         "red5pro folder, which is not touched."
     )
 
+    def _marker(self, p: PlanContext | StepContext) -> str:
+        # Beside the zip, not in the tree: the distribution stays as shipped.
+        return uploaded(p.settings, p.settings.distribution) + ".unpacked"
+
     def plan(self, p: PlanContext) -> list[Action]:
         s = p.settings
         zip_path = uploaded(s, s.distribution)
         return [Shell(root(p, f"unzip -q -o {quote(zip_path)} -d {quote(s.install_dir)}"),
-                      f"creates {new_dir(p)}")]
+                      f"creates {new_dir(p)}"),
+                Shell(f"touch -- {quote(self._marker(p))}", "records that unzip finished")]
 
     async def check(self, ctx: StepContext) -> Check:
         target = new_dir(ctx)
-        if await exists(ctx, f"{target}/{red5.PROPERTIES}", "-f"):
+        # An unzip cut off half-way leaves some files; only the marker, newer
+        # than the zip, says it went to the end.
+        zip_path = uploaded(ctx.settings, ctx.settings.distribution)
+        marker = quote(self._marker(ctx))
+        finished = await ctx.probe(f"test -e {marker} && ! test {quote(zip_path)} -nt {marker}")
+        if finished.ok and await exists(ctx, f"{target}/{red5.PROPERTIES}", "-f"):
             return Check(True, f"{target} is unpacked")
         if await install_version(ctx, ctx.settings.live_dir) == ctx.facts.get("new_version"):
             return Check(True, "the live folder already is the new release")
@@ -516,7 +534,7 @@ class CarryOver(Step):
                           f"{quote(target + '/LICENSE.KEY')}")),
             EditFile(f"{target}/{red5.APP_CONTEXT}",
                      "activate the live install's cloud-controller bean, comment out the dummy",
-                     str(p.facts.get("carry_over_diff", ""))),
+                     str(p.facts.get("_carry_over_diff", ""))),
         ]
 
     async def check(self, ctx: StepContext) -> Check:
@@ -529,8 +547,8 @@ class CarryOver(Step):
             merged = red5.carry_controller(live_xml, new_xml)
         except ValueError as exc:
             raise StepFailed(str(exc)) from None
-        ctx.facts["carry_over_xml"] = merged
-        ctx.facts["carry_over_diff"] = "\n".join(difflib.unified_diff(
+        ctx.facts["_carry_over_xml"] = merged
+        ctx.facts["_carry_over_diff"] = "\n".join(difflib.unified_diff(
             new_xml.splitlines(), merged.splitlines(), "shipped", "with live controller",
             lineterm=""))
         licence = await sha256_remote(ctx, f"{target}/LICENSE.KEY")
@@ -546,9 +564,9 @@ class CarryOver(Step):
                              "start without a licence")
         await ctx.sh(root(ctx, f"cp -p -- {quote(old + '/LICENSE.KEY')} "
                                f"{quote(target + '/LICENSE.KEY')}"))
-        diff = str(ctx.facts.get("carry_over_diff", ""))
+        diff = str(ctx.facts.get("_carry_over_diff", ""))
         if diff:
-            await ctx.write_file(f"{target}/{red5.APP_CONTEXT}", ctx.facts["carry_over_xml"],
+            await ctx.write_file(f"{target}/{red5.APP_CONTEXT}", ctx.facts["_carry_over_xml"],
                                  summary="live cloud-controller bean activated", detail=diff)
 
     async def verify(self, ctx: StepContext) -> Check:

@@ -7,6 +7,8 @@ safe defaults, and writes the merged file when nothing is left undecided.
 
 from __future__ import annotations
 
+import javaproperties
+
 from runbook.decisions import Decisions, DecisionsError
 from runbook.model import Action, Check, EditFile, Phase, Shell
 from runbook.properties import PropertiesError, Review, review
@@ -87,9 +89,20 @@ class Properties(Step):
 
     async def check(self, ctx: StepContext) -> Check:
         result, new_text = await self._review(ctx)
-        if result.merged_text() == new_text:
-            return Check(True, "the new file already holds the merged values")
-        return Check(False)
+        return self._judge(ctx, result, new_text)
+
+    def _judge(self, ctx: StepContext, result: Review, new_text: str) -> Check:
+        """One verdict for check and verify, so a rerun never calls done what
+        verify would reject."""
+        written = javaproperties.loads(new_text)
+        want = ctx.settings.new_db_host
+        if result.merged_text() != new_text:
+            return Check(False, "the file on the host is not the reviewed merge")
+        if written.get("config.dbHost") != want:
+            return Check(False, f"config.dbHost is {written.get('config.dbHost')!r}, not {want}")
+        if result.leftover_placeholders:
+            return Check(False, "placeholders remain: " + ", ".join(result.leftover_placeholders))
+        return Check(True, f"merged; config.dbHost = {want}")
 
     async def run(self, ctx: StepContext) -> None:
         result: Review = ctx.facts["properties_review"]
@@ -104,20 +117,14 @@ class Properties(Step):
                 f"{', '.join(result.undecided)}. Decide them in {where}, or review with "
                 "`runbook diff OLD NEW --decisions FILE`"
             )
+        if result.leftover_placeholders:
+            raise StepFailed("the merge would still hold placeholders in "
+                             f"{', '.join(result.leftover_placeholders)}; give them values in "
+                             "the decisions file")
         _live, new_path = await self._where(ctx)
         counts = ", ".join(f"{n} {status}" for status, n in result.summary.items() if n)
         await ctx.write_file(new_path, result.merged_text(), summary=counts)
 
     async def verify(self, ctx: StepContext) -> Check:
         result, new_text = await self._review(ctx)
-        import javaproperties
-
-        written = javaproperties.loads(new_text)
-        want = ctx.settings.new_db_host
-        if written.get("config.dbHost") != want:
-            return Check(False, f"config.dbHost is {written.get('config.dbHost')!r}, not {want}")
-        if result.merged_text() != new_text:
-            return Check(False, "the file on the host differs from the reviewed merge")
-        if result.leftover_placeholders:
-            return Check(False, "placeholders remain: " + ", ".join(result.leftover_placeholders))
-        return Check(True, f"merged; config.dbHost = {want}")
+        return self._judge(ctx, result, new_text)

@@ -66,9 +66,15 @@ def installed_version(listing: list[str]) -> str | None:
 def top_folder(zip_path: Path) -> str:
     """The one folder a distribution zip unpacks into; anything else is refused,
     because the promote step renames exactly that folder."""
-    with zipfile.ZipFile(zip_path) as archive:
-        tops = {name.split("/", 1)[0] for name in archive.namelist() if name.strip("/")}
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            tops = {name.split("/", 1)[0] for name in archive.namelist() if name.strip("/")}
+    except zipfile.BadZipFile:
+        raise ValueError(f"{zip_path.name} is not a readable zip; download it again") from None
     folders = sorted(t for t in tops if t)
+    if len(folders) == 1 and not folders[0].startswith("red5pro-server-"):
+        raise ValueError(f"{zip_path.name} unpacks into {folders[0]}, not a red5pro-server-* "
+                         "folder")
     if len(folders) != 1:
         shown = ", ".join(folders[:5]) or "nothing"
         raise ValueError(
@@ -78,11 +84,11 @@ def top_folder(zip_path: Path) -> str:
 
 
 def zip_member(zip_path: Path, member: str) -> bytes | None:
-    with zipfile.ZipFile(zip_path) as archive:
-        try:
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
             return archive.read(member)
-        except KeyError:
-            return None
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return None
 
 
 # --- the cloud-controller bean of applicationContext.xml ---------------------

@@ -28,7 +28,7 @@ def test_plan_of_the_production_example_lists_all_15_steps() -> None:
     out = result.stdout
     for number in range(1, 16):
         assert f"\n{number:2}. " in out
-    assert "sudo -n mv -- /usr/local/red5pro /usr/local/bak.red5pro" in out
+    assert "sudo -n mv -T -- /usr/local/red5pro /usr/local/bak.red5pro" in out
     assert "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com" in out
     assert '"$SM_API_TOKEN"' in out
 
