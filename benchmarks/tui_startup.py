@@ -58,8 +58,7 @@ app.run(headless=True, size=(120, 40), auto_pilot=painted)
 REHEARSE = """
 import asyncio, sys, tempfile, time
 from pathlib import Path
-from runbook import config
-from runbook.cli import _fill, rehearsal_config_text
+from runbook.cli import rehearsal_settings
 from runbook.rehearsal.host import RehearsalHost
 from screens.app import create_app
 
@@ -72,8 +71,7 @@ async def main():
         host = RehearsalHost(Path(folder) / "sandbox")
         await host.start()
         try:
-            settings = config.loads(rehearsal_config_text(), source="rehearsal.toml",
-                                    substitutions=_fill(host.config_values()))
+            settings = rehearsal_settings(host)
             app = create_app(settings, token=host.api_token, isolated=True, rehearsal=True,
                              journal_path=host.sandbox / "run.jsonl", start_run=False)
             await app.run_async(headless=True, size=(120, 40), auto_pilot=painted)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from runbook import config as config_mod
 from runbook.config import ConfigError, SecretUnavailable, Settings
@@ -25,6 +25,9 @@ from runbook.journal import Journal, JournalError, Replay, default_dir, replay, 
 from runbook.model import Phase
 from runbook.redact import Redactor
 from runbook.remote import Remote
+
+if TYPE_CHECKING:
+    from runbook.rehearsal.host import RehearsalHost
 
 EXIT_BAD_INPUT = 2
 
@@ -101,8 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- plan ------------------------------------------------------------------------
 
 
+def _sample(name: str) -> str:
+    return (resources.files("runbook.sample_configs") / name).read_text("utf-8")
+
+
 def rehearsal_config_text() -> str:
-    return (resources.files("runbook.sample_configs") / "rehearsal.toml").read_text("utf-8")
+    return _sample("rehearsal.toml")
 
 
 def _plan_settings(path: Path | None) -> Settings:
@@ -286,30 +293,77 @@ def _front(args: argparse.Namespace) -> FrontEnd:
 async def _run(args: argparse.Namespace) -> int:
     settings = config_mod.load(args.config)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
-    path, earlier = _resume_from(args, settings, default_dir())
-    print(f"journal: {path}")
-    outcome = await execute(settings, token=token, front=_front(args), journal_path=path,
-                            resume=earlier)
+    folder = args.journal.parent if args.journal is not None else default_dir()
+    path, earlier = _resume_from(args, settings, folder)
+    if _headless(args):
+        print(f"journal: {path}")
+        outcome = await execute(settings, token=token, front=_front(args), journal_path=path,
+                                resume=earlier)
+        return outcome.exit_code
+    from screens.app import run_tui
+
+    outcome = await run_tui(settings, token=token, journal_path=path,
+                            resume=_offer(earlier, settings, folder),
+                            host_label=f"{settings.host.user}@{settings.host.address}")
     return outcome.exit_code
+
+
+def _headless(args: argparse.Namespace) -> bool:
+    # --yes answers every question, so there is nothing for the TUI to ask.
+    return bool(args.headless or args.yes)
+
+
+def _offer(earlier: Replay | None, settings: Settings, folder: Path) -> Path | None:
+    """The unfinished run the TUI should offer to continue, if any."""
+    if earlier is not None:
+        return earlier.path
+    found = unfinished(folder, config=settings.source)
+    return found.path if found is not None else None
+
+
+def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
+    """The embedded rehearsal config filled in for a running rehearsal host."""
+    # The rehearsal's decisions are the operator's to edit in the editor: a
+    # copy in the sandbox, never the file shipped inside the package.
+    decisions = host.sandbox / ".operator" / "decisions.toml"
+    if not decisions.exists():
+        decisions.write_text(_sample("rehearsal-decisions.toml"))
+    filled = {**_fill(host.config_values()), "decisions": str(decisions), **values}
+    return config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
+                            substitutions=filled)
 
 
 async def _rehearse(args: argparse.Namespace) -> int:
     from runbook.rehearsal.host import RehearsalHost
 
+    if args.resume and args.sandbox is None:
+        raise ConfigError("rehearse", "--resume needs the --sandbox of the run to continue")
     host = RehearsalHost(args.sandbox, keep=args.keep, dist_size=args.dist_size)
     await host.start()
     try:
-        values = _fill(host.config_values())
-        settings = config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
-                                    substitutions=values)
-        path, earlier = _resume_from(args, settings, host.sandbox / ".operator" / "runs")
+        settings = rehearsal_settings(host)
+        operator = host.sandbox / ".operator"
+        # A sandbox that outlives the run keeps its journals (resume works on
+        # it); a throwaway one must not take them along when it is removed.
+        lasting = args.sandbox is not None or args.keep
+        runs = operator / "runs" if lasting else default_dir() / "rehearsals"
+        path, earlier = _resume_from(args, settings, runs) if lasting else \
+            (_journal_path(args, settings, runs), None)
         print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
         if host.adopted_service:
             print(f"adopted the service left running by an earlier rehearsal "
                   f"(pid {host.adopted_service})")
-        print(f"journal: {path}")
-        outcome = await execute(settings, token=host.api_token, front=_front(args),
-                                journal_path=path, isolated=True, resume=earlier)
+        if _headless(args):
+            print(f"journal: {path}")
+            outcome = await execute(settings, token=host.api_token, front=_front(args),
+                                    journal_path=path, isolated=True, resume=earlier)
+        else:
+            from screens.app import run_tui
+
+            outcome = await run_tui(settings, token=host.api_token, journal_path=path,
+                                    isolated=True, rehearsal=True,
+                                    resume=_offer(earlier, settings, runs) if lasting else None,
+                                    host_label=f"sandbox {host.sandbox}")
     finally:
         await host.stop()
     if args.keep or args.sandbox:

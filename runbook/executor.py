@@ -293,6 +293,8 @@ class Executor:
             self.facts["resumed"] = True
         self.facts["journal"] = str(journal.path)
         self.reports = {s.id: StepReport(s.id, s.title, s.phase) for s in self.steps}
+        remote.on_connect = lambda: self._event("connected", host=remote.target,
+                                                fingerprint=remote.fingerprint)
         # Wall clock, not monotonic: a resumed run counts downtime from the
         # cutover start that an earlier process recorded.
         self._cutover_started: float | None = None

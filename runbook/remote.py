@@ -118,6 +118,8 @@ class Remote:
         self.connect_timeout = connect_timeout
         self.term_grace = term_grace
         self.fingerprint: str | None = None
+        # Told after every successful connect (the executor journals the key).
+        self.on_connect: Callable[[], None] | None = None
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
 
@@ -173,6 +175,8 @@ class Remote:
             key = conn.get_server_host_key()
             self.fingerprint = key.get_fingerprint() if key is not None else None
             self._conn = conn
+            if self.on_connect is not None:
+                self.on_connect()
             return conn
 
     async def _host_key_message(self) -> str:

@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from runbook import config
-from runbook.cli import _fill, execute, rehearsal_config_text
+from runbook import cli
+from runbook.cli import execute
 from runbook.config import Settings
 from runbook.executor import FrontEnd, Outcome
 from runbook.journal import Replay
@@ -16,8 +16,7 @@ from runbook.rehearsal.host import RehearsalHost
 
 
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
-    filled = _fill({**host.config_values(), **values})
-    return config.loads(rehearsal_config_text(), source="rehearsal.toml", substitutions=filled)
+    return cli.rehearsal_settings(host, **values)
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,14 @@ ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "sample-configs" / "production.example.toml"
 
 
+STATE = Path(tempfile.mkdtemp(prefix="runbook-test-state-"))
+
+
 def runbook(*args: str, stdin: str = "", env: dict[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    # Journals of throwaway rehearsals go to the state dir: not the developer's.
+    environ["XDG_STATE_HOME"] = str(STATE)
     environ.update(env or {})
     return subprocess.run([sys.executable, "-m", "runbook.cli", *args], input=stdin,
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=environ)
@@ -98,3 +104,14 @@ def test_headless_answers_skip_with_reason_then_stop(tmp_path: Path) -> None:
     skipped = [r for r in records if r["event"] == "step-end" and r["state"] == "skipped"]
     assert [(r["step"], r["reason"]) for r in skipped] == [("new-database", "checked by the DBA")]
     assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "stopped"
+
+
+def test_a_throwaway_rehearsal_keeps_its_journal_and_the_shipped_files() -> None:
+    shipped = ROOT / "sample-configs" / "rehearsal-decisions.toml"
+    before = shipped.read_text()
+    result = runbook("rehearse", "--headless", "--yes")
+    assert result.returncode == 0, result.stdout[-2000:]
+    journal = Path(result.stdout.split("journal: ", 1)[1].split()[0])
+    assert journal.parent == STATE / "runbook" / "rehearsals" and journal.is_file()
+    assert '"outcome": "done"' in journal.read_text()
+    assert shipped.read_text() == before
