@@ -21,7 +21,9 @@ from steps.common import (
     run_shell,
 )
 
-_POLL_S = 1.0
+# Often enough that a waiting operator sees progress promptly, rarely enough
+# to be nothing to the stream manager.
+_POLL_S = 0.5
 
 
 async def _wait(ctx: StepContext, what: str, timeout: float, probe: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -10,6 +11,11 @@ import pytest
 
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
+
+# The fake cloud's node boot and teardown times, scaled down for the whole
+# session (subprocesses inherit it): the tests prove behaviour, not patience.
+# Tests that are about the timings set their own pace.
+os.environ.setdefault("RUNBOOK_REHEARSAL_PACE", "0.2")
 
 SSHConnect = Callable[[RehearsalHost], Awaitable[asyncssh.SSHClientConnection]]
 
