@@ -695,7 +695,18 @@ class RunbookApp(App[Outcome | None]):
                               decisions_path=request.decisions_path,
                               old_name=getattr(request.review, "old_name", "old"),
                               new_name=getattr(request.review, "new_name", "new"))
-        self.push_screen(screen, lambda finished: self._review_done(request, bool(finished)))
+        def closed(finished: bool | None) -> None:
+            # Secrets typed in the editor serve this run; the decisions file
+            # only names a variable for them, which a later run will need.
+            needed = getattr(screen, "env_needed", [])
+            if needed:
+                names = ", ".join(f"{var} ({key})" for key, var in needed)
+                self.notify(f"The decisions file names these variables instead of the secrets "
+                            f"you typed; export them before another run: {names}",
+                            title="Secrets by name", severity="warning", timeout=20)
+            self._review_done(request, bool(finished))
+
+        self.push_screen(screen, closed)
 
     def _review_done(self, request: ReviewRequested, finished: bool) -> None:
         if not request.finished.done():
