@@ -29,6 +29,10 @@ def default_dir() -> Path:
     return Path(base) / "runbook"
 
 
+class JournalError(Exception):
+    """A journal that cannot be written or read back; one line naming the file."""
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -60,14 +64,6 @@ class Journal:
     def close(self) -> None:
         if not self._file.closed:
             self._file.close()
-
-    def beside(self, suffix: str) -> Path:
-        """A file next to the journal that belongs to this run (e.g. the snapshot)."""
-        return self.path.with_name(self.path.stem + suffix)
-
-
-class JournalError(Exception):
-    """A journal that cannot be read back; one line naming the file and line."""
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:

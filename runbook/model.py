@@ -7,7 +7,7 @@ already masked, so an operator can read, copy and check them before saying yes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -123,4 +123,3 @@ class StepReport:
     state: StepState = StepState.PENDING
     detail: str = ""
     elapsed_s: float | None = None
-    plan: list[Action] = field(default_factory=list)
