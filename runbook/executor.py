@@ -424,14 +424,16 @@ class Executor:
                 f"in doubt: the earlier run started {started} and never heard how it ended; "
                 "the check does not find the outcome in place, so it can run again"))
 
-        decision = await self.front.confirm(report, self.plan_of(step))
-        reason = self.redactor(decision.reason)
-        self.journal.write("confirm", step=step.id, answer=decision.answer.value, reason=reason)
+        while True:
+            decision = await self.front.confirm(report, self.plan_of(step))
+            reason = self.redactor(decision.reason)
+            self.journal.write("confirm", step=step.id, answer=decision.answer.value,
+                               reason=reason)
+            if decision.answer is not Answer.SKIP or step.can_skip:
+                break
+            self.front.output(step.id, "info", f"{step.id} cannot be skipped: every later "
+                              "step relies on what it finds. Run it, or stop.")
         if decision.answer is Answer.STOP:
-            return Outcome.STOPPED
-        if decision.answer is Answer.SKIP and not step.can_skip:
-            self._set(step, StepState.FAILED, f"{step.id} cannot be skipped: every later step "
-                      "relies on what it finds; run it, or stop")
             return Outcome.STOPPED
         if decision.answer is Answer.SKIP:
             # Later steps may need to know (start-service reports what skipping
@@ -457,7 +459,8 @@ class Executor:
                 state = StepState.FAILED
                 detail = f"the step ran but its outcome is not in place: {proof.detail}"
         except (OutcomeUnknown, SMApiOutcomeUnknown) as exc:
-            state, detail = StepState.IN_DOUBT, f"{exc} Check before running it again."
+            detail = f"{str(exc).rstrip('.')}. Check before running it again."
+            state = StepState.IN_DOUBT
         except Exception as exc:  # the API client and anything unforeseen end the step, not the run
             state, detail = StepState.FAILED, _reason(exc)
         report.elapsed_s = round(time.monotonic() - started, 1)

@@ -189,3 +189,23 @@ async def test_a_check_that_cannot_look_fails_the_step_not_the_run(tmp_path: Pat
     assert front.states[-1][2] == "Could not connect to the stream manager at http://sm:5080"
     assert front.asked == []
     assert replay(tmp_path / "run.jsonl").outcome == "failed"
+
+
+async def test_a_step_that_cannot_be_skipped_is_asked_again(tmp_path: Path) -> None:
+    class Essential(Say):
+        can_skip = False
+
+    answers = iter([Decision(Answer.SKIP, "in a hurry"), Decision(Answer.RUN)])
+    front = ScriptedFrontEnd()
+    front.answers = {}
+
+    async def confirm(step, plan):  # type: ignore[no-untyped-def]
+        front.asked.append(step.id)
+        return next(answers)
+
+    front.confirm = confirm  # type: ignore[method-assign]
+    step = Essential("essential")
+    outcome = await run_steps(tmp_path, [step], front)
+    assert outcome is Outcome.DONE and step.ran
+    assert front.asked == ["essential", "essential"]
+    assert "cannot be skipped" in front.text()
