@@ -348,7 +348,19 @@ class Executor:
         self.journal.write(event, **data)
         self.front.run_event(event, data)
 
+    def detach(self) -> None:
+        """Leave the command that runs now running on the host when the run is
+        cancelled next. Its action stays open in the journal: in doubt, so a
+        resumed run checks the host before doing it again."""
+        self.remote.detached = True
+        self._event("detached", steps=[r.id for r in self.reports.values()
+                                       if r.state is StepState.RUNNING])
+
     async def run(self) -> Outcome:
+        # A front end that offers detach needs the executor to ask it of.
+        started = getattr(self.front, "run_started", None)
+        if started is not None:
+            started(self)
         self._event("run-start", config=self.settings.source, host=self.remote.target,
                     rehearsal=self.settings.rehearsal, steps=[s.id for s in self.steps],
                     resumed=self.resume is not None)

@@ -120,6 +120,9 @@ class Remote:
         self.fingerprint: str | None = None
         # Told after every successful connect (the executor journals the key).
         self.on_connect: Callable[[], None] | None = None
+        # Set when the operator detaches: a command abandoned by cancellation
+        # is then left running on the host instead of being told to stop.
+        self.detached = False
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
 
@@ -251,8 +254,9 @@ class Remote:
                 completed = await process.wait()
         except asyncio.CancelledError:
             # The operator aborted: ask the command to stop, without letting
-            # the cancellation cut the asking short.
-            await asyncio.shield(self._stop(process))
+            # the cancellation cut the asking short. Detached: leave it be.
+            if not self.detached:
+                await asyncio.shield(self._stop(process))
             raise
         except TimeoutError:
             await self._stop(process)

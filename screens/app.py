@@ -34,6 +34,7 @@ from runbook.model import Action, StepReport, StepState
 from screens.dialogs import (
     ABORT,
     CONTINUE,
+    DETACH,
     START_OVER,
     STOP,
     WAIT,
@@ -743,7 +744,9 @@ class RunbookApp(App[Outcome | None]):
             if choice == WAIT:
                 self.stop_requested = self.exit_when_done = True
                 self.refresh_hint()
-            elif choice == ABORT and self.runner is not None:
+            elif choice in (ABORT, DETACH) and self.runner is not None:
+                if choice == DETACH:
+                    self.front.detach()
                 self.exit_when_done = True
                 self.runner.cancel()
 

@@ -178,19 +178,20 @@ class SkipDialog(ModalScreen[str | None]):
 
 
 # What the operator chose when asked about leaving.
-WAIT, ABORT, STOP, STAY = "wait", "abort", "stop", "stay"
+WAIT, ABORT, DETACH, STOP, STAY = "wait", "abort", "detach", "stop", "stay"
 
 
 class QuitDialog(ModalScreen[str]):
     """Leaving while the runbook is busy, or between steps.
 
-    Busy: wait (stop before the next step), abort (cancel now) or stay. There
-    is deliberately no working detach: see the text below for why.
+    Busy: wait (stop before the next step), detach (quit, leaving the command
+    running on the host), abort (ask the host to stop it, then quit) or stay.
     Idle (waiting for the operator): stop here, or stay.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("w", "choose('wait')", "Wait", id="quit-wait"),
+        Binding("d", "choose('detach')", "Detach", id="quit-detach"),
         Binding("a", "choose('abort')", "Abort", id="quit-abort"),
         Binding("y", "choose('stop')", "Stop and quit", id="quit-stop"),
         Binding("n", "choose('stay')", "Stay", id="quit-stay-n"),
@@ -210,19 +211,17 @@ class QuitDialog(ModalScreen[str]):
                 yield Static(Content.assemble(
                     ("w  Wait", "bold"), ": let it finish, then stop before the next step "
                     "and quit. Nothing is cut off.\n",
-                    ("a  Abort", "bold"), ": cancel it now and quit. The SSH connection is "
-                    "closed but the command is not sent a signal: if it is still running on "
-                    "the host it may finish, at the latest when its time limit there runs out. "
-                    "The journal records the step as in doubt, and the next run checks the "
-                    "host before doing it again.\n",
-                    ("   Detach", "bold $text-muted"), (
-                        ": not available. The runbook drives every command over the one SSH "
-                        "connection it holds and cannot pick a command up again after "
-                        "leaving, so quitting always ends the connection.", "$text-muted")),
+                    ("d  Detach", "bold"), ": quit now and leave the command running on the "
+                    "host; it ends on its own, at the latest at its time limit there.\n",
+                    ("a  Abort", "bold"), ": ask the host to stop the command (TERM, then KILL "
+                    "after a grace period; a root SSH session may ignore these, and then the "
+                    "host's own time limit ends it) and quit.\n"
+                    "After detach or abort the journal records the step as in doubt; the next "
+                    "run (--resume) checks the host before doing it again."),
                     id="quit-text")
                 with Horizontal(classes="buttons"):
                     yield Button("Wait (w)", id="quit-wait", variant="primary")
-                    yield Button("Detach", id="quit-detach", disabled=True)
+                    yield Button("Detach (d)", id="quit-detach")
                     yield Button("Abort (a)", id="quit-abort", variant="error")
                     yield Button("Stay (esc)", id="quit-stay")
             else:
@@ -241,7 +240,7 @@ class QuitDialog(ModalScreen[str]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters:
-            allowed = (WAIT, ABORT, STAY) if self.busy else (STOP, STAY)
+            allowed = (WAIT, DETACH, ABORT, STAY) if self.busy else (STOP, STAY)
             return parameters[0] in allowed
         return True
 
@@ -251,7 +250,7 @@ class QuitDialog(ModalScreen[str]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         choice = (event.button.id or "").removeprefix("quit-")
-        if choice in (WAIT, ABORT, STOP, STAY):
+        if choice in (WAIT, DETACH, ABORT, STOP, STAY):
             self.dismiss(choice)
 
 

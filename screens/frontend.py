@@ -73,6 +73,18 @@ class TuiFrontEnd:
     def __init__(self, app: Poster, store: OutputStore) -> None:
         self.app = app
         self.store = store
+        # The running executor, for the one thing a front end may ask of it
+        # directly: detach (leave the current command running on the host).
+        self.executor: Any = None
+
+    def run_started(self, executor: Any) -> None:
+        self.executor = executor
+
+    def detach(self) -> bool:
+        if self.executor is None:
+            return False
+        self.executor.detach()
+        return True
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()

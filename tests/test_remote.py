@@ -118,3 +118,19 @@ async def test_upload_reports_progress_and_arrives_intact(tmp_path: Path) -> Non
             await remote.upload(payload, str(outside), timeout=10)
         assert not outside.exists()
         await remote.close()
+
+
+async def test_a_detached_command_keeps_running_an_aborted_one_stops(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        for detach, survives in ((True, True), (False, False)):
+            remote = remote_for(host)
+            marker = tmp_path / f"finished-{detach}"
+            task = asyncio.create_task(remote.run(f"sleep 1.5; touch {marker}", timeout=30))
+            await asyncio.sleep(0.4)
+            remote.detached = detach
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await remote.close()
+            await asyncio.sleep(2.0)
+            assert marker.exists() is survives

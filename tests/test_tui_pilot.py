@@ -5,6 +5,7 @@ a real Executor over steps that need no host (tests/test_tui_fakes.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -252,13 +253,39 @@ async def test_abort_cancels_the_running_step_and_the_journal_says_in_doubt(
         await pilot.press("ctrl+c")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
         dialog = app.screen
-        assert dialog.query_one("#quit-detach", Button).disabled
-        assert "not available" in text_of(dialog)
+        assert not dialog.query_one("#quit-detach", Button).disabled
+        assert "in doubt" in text_of(dialog)
         await pilot.press("a")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     assert app.outcome is Outcome.STOPPED
     history = replay(journal)
     assert history.finished and history.outcome == "stopped"
+    assert history.state("preflight") is StepState.IN_DOUBT
+
+
+async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        steps = [Talk("preflight", gate=gate), Talk("new-database")]
+        app.start_run(executor_for(app, steps, journal))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.running == "preflight", what="the step to run")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await pilot.press("d")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    # The executor the front end was handed told the SSH layer not to signal.
+    assert app.front.executor is not None and app.front.executor.remote.detached
+    events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
+    assert "detached" in events
+    history = replay(journal)
+    assert history.outcome == "stopped"
     assert history.state("preflight") is StepState.IN_DOUBT
 
 
