@@ -41,10 +41,10 @@ async def trees(ctx: StepContext) -> tuple[str, str]:
     run's checks must look in the right place, or they would redo work."""
     s = ctx.settings
     new = new_dir(ctx)
-    if not await exists(ctx, new, "-d") and (
-        await install_version(ctx, s.live_dir) == ctx.facts.get("new_version")
-    ):
-        new = s.live_dir
+    if not await exists(ctx, new, "-d"):
+        live = await install_version(ctx, s.live_dir)
+        if live is not None and live == ctx.facts.get("new_version"):
+            new = s.live_dir
     old = s.live_dir
     if new == s.live_dir or not await exists(ctx, s.live_dir, "-d"):
         old = s.backup_dir

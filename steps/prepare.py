@@ -439,7 +439,8 @@ class Unpack(Step):
         finished = await ctx.probe(f"test -e {marker} && ! test {quote(zip_path)} -nt {marker}")
         if finished.ok and await exists(ctx, f"{target}/{red5.PROPERTIES}", "-f"):
             return Check(True, f"{target} is unpacked")
-        if await install_version(ctx, ctx.settings.live_dir) == ctx.facts.get("new_version"):
+        live = await install_version(ctx, ctx.settings.live_dir)
+        if live is not None and live == ctx.facts.get("new_version"):
             return Check(True, "the live folder already is the new release")
         return Check(False, f"{target} is not there")
 
