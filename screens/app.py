@@ -626,16 +626,25 @@ class RunbookApp(App[Outcome | None]):
             return "The run has not started."
         return "The runbook is checking the host; the next step is ready in a moment."
 
-    def run_selected_step(self) -> None:
+    def _question_on_selected(self, elsewhere: str) -> tuple[ConfirmRequested, StepInfo] | None:
+        """The question the runbook asks now, if the selected step is the one asked
+        about; otherwise say why nothing happens (`elsewhere` names the rule)."""
         asking = self.asking
         if asking is None:
             self.notify(self._why_not_now())
-            return
+            return None
         info = self.by_id[asking.report.id]
         if self.main.checklist.selected_step != info.id:
-            self.notify(f"Steps run in order: next is {info.number}. {info.title}. "
-                        "Select it and press enter.")
+            self.notify(elsewhere.format(step=f"{info.number}. {info.title}"))
+            return None
+        return asking, info
+
+    def run_selected_step(self) -> None:
+        found = self._question_on_selected(
+            "Steps run in order: next is {step}. Select it and press enter.")
+        if found is None:
             return
+        asking, info = found
         target = Target(self.settings.host.address, self.settings.host.port,
                         self.settings.host.user, self.settings.host.sudo, self.rehearsal)
 
@@ -648,15 +657,11 @@ class RunbookApp(App[Outcome | None]):
         self.push_screen(ConfirmDialog(info, len(self.steps), target, asking.plan), answered)
 
     def skip_selected_step(self) -> None:
-        asking = self.asking
-        if asking is None:
-            self.notify(self._why_not_now())
+        found = self._question_on_selected(
+            "Only the step the runbook waits on can be skipped: {step}.")
+        if found is None:
             return
-        info = self.by_id[asking.report.id]
-        if self.main.checklist.selected_step != info.id:
-            self.notify(f"Only the step the runbook waits on can be skipped: "
-                        f"{info.number}. {info.title}.")
-            return
+        asking, info = found
         if not info.can_skip:
             self.notify(f"{info.title} cannot be skipped: the steps after it rely on what it "
                         "finds. Run it, or quit.", severity="warning")
