@@ -51,6 +51,19 @@ async def trees(ctx: StepContext) -> tuple[str, str]:
     return old, new
 
 
+def find_server_folders(p: PlanContext | StepContext) -> str:
+    """The command that lists red5pro-server-* folders in the install dir."""
+    return (f"find {quote(p.settings.install_dir)} -mindepth 1 -maxdepth 1 -type d "
+            "-name 'red5pro-server-*'")
+
+
+async def server_folders(ctx: StepContext) -> list[str]:
+    """Every red5pro-server-* folder now in the install dir (the unpacked one,
+    and any an earlier upgrade or a hand-made unzip left there)."""
+    found = await ctx.probe(find_server_folders(ctx))
+    return [line for line in found.stdout.splitlines() if line.strip()]
+
+
 async def run_shell(ctx: StepContext, actions: list[Action], *, timeout: float | None = None
                     ) -> None:
     """Run the shell lines of a plan in order, exactly as the plan showed them."""

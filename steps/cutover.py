@@ -13,12 +13,14 @@ from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
 from steps.common import (
     exists,
+    find_server_folders,
     install_version,
     load_snapshot,
     new_dir,
     red5_pids,
     root,
     run_shell,
+    server_folders,
 )
 
 # Often enough that a waiting operator sees progress promptly, rarely enough
@@ -132,13 +134,9 @@ class PromoteNew(Step):
     destructive = True
     summary = "Moves the unpacked red5pro-server-* folder into place as red5pro."
 
-    def _find(self, p: PlanContext | StepContext) -> str:
-        return (f"find {quote(p.settings.install_dir)} -mindepth 1 -maxdepth 1 -type d "
-                "-name 'red5pro-server-*'")
-
     def plan(self, p: PlanContext) -> list[Action]:
         s = p.settings
-        return [Shell(self._find(p), "exactly the unpacked folder, or stop"),
+        return [Shell(find_server_folders(p), "exactly the unpacked folder, or stop"),
                 Shell(root(p, f"mv -T -- {quote(new_dir(p))} {quote(s.live_dir)}"))]
 
     async def check(self, ctx: StepContext) -> Check:
@@ -149,8 +147,7 @@ class PromoteNew(Step):
                 return Check(True, f"{s.live_dir} is {version}")
             raise StepFailed(f"{s.live_dir} exists and holds {version or 'an unknown version'}; "
                              "backup-live has not moved it aside")
-        found = await ctx.probe(self._find(ctx))
-        matches = [line for line in found.stdout.splitlines() if line.strip()]
+        matches = await server_folders(ctx)
         if matches != [new_dir(ctx)]:
             listed = ", ".join(matches) or "none"
             raise StepFailed(f"expected exactly one red5pro-server-* folder in {s.install_dir}, "

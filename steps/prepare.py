@@ -24,6 +24,7 @@ from steps.common import (
     red5_pids,
     root,
     run_shell,
+    server_folders,
     sha256_local,
     sha256_remote,
     trees,
@@ -171,10 +172,8 @@ class Preflight(Step):
         if await exists(ctx, s.backup_dir):
             problems.append(f"{s.backup_dir} already exists (an earlier backup?); backup-live "
                             "needs that name: move it elsewhere before the window")
-        found = await ctx.probe(f"find {quote(s.install_dir)} -mindepth 1 -maxdepth 1 -type d "
-                                "-name 'red5pro-server-*'")
         ours = new_dir(ctx)
-        others = [line for line in found.stdout.splitlines() if line.strip() and line != ours]
+        others = [folder for folder in await server_folders(ctx) if folder != ours]
         if others:
             problems.append(f"other red5pro-server-* folders are in {s.install_dir} "
                             f"({', '.join(others)}); promote-new needs exactly one: move them")
