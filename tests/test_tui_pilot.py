@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
@@ -236,22 +237,29 @@ async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> N
     assert history.state("preflight") is StepState.PENDING
 
 
+async def run_until_quit_is_asked(app: RunbookApp, pilot: Pilot[Any], journal: Path,
+                                  gate: asyncio.Event, key: str) -> None:
+    """Start a run whose first step holds until `gate` is set, confirm it, and
+    press `key` while it runs, up to the quit dialog."""
+    await started(app)
+    steps = [Talk("preflight", gate=gate), Talk("new-database")]
+    app.start_run(executor_for(app, steps, journal))
+    await until(lambda: app.asking is not None, what="the question")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+    await pilot.press("y")
+    await until(lambda: app.running == "preflight", what="the step to run")
+    await pilot.press(key)
+    await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+
+
 async def test_abort_cancels_the_running_step_and_the_journal_says_in_doubt(
         tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
     app = make_app(journal=journal)
     gate = asyncio.Event()  # never set: the step "runs" until it is cancelled
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        steps = [Talk("preflight", gate=gate), Talk("new-database")]
-        app.start_run(executor_for(app, steps, journal))
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-        await pilot.press("y")
-        await until(lambda: app.running == "preflight", what="the step to run")
-        await pilot.press("ctrl+c")
-        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await run_until_quit_is_asked(app, pilot, journal, gate, "ctrl+c")
         dialog = app.screen
         assert not dialog.query_one("#quit-detach", Button).disabled
         assert "in doubt" in text_of(dialog)
@@ -268,16 +276,7 @@ async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path)
     app = make_app(journal=journal)
     gate = asyncio.Event()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        steps = [Talk("preflight", gate=gate), Talk("new-database")]
-        app.start_run(executor_for(app, steps, journal))
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-        await pilot.press("y")
-        await until(lambda: app.running == "preflight", what="the step to run")
-        await pilot.press("q")
-        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await run_until_quit_is_asked(app, pilot, journal, gate, "q")
         await pilot.press("d")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     # The executor the front end was handed told the SSH layer not to signal.
@@ -294,16 +293,7 @@ async def test_wait_lets_the_step_finish_then_stops(tmp_path: Path) -> None:
     app = make_app(journal=journal)
     gate = asyncio.Event()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        steps = [Talk("preflight", gate=gate), Talk("new-database")]
-        app.start_run(executor_for(app, steps, journal))
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-        await pilot.press("y")
-        await until(lambda: app.running == "preflight", what="the step to run")
-        await pilot.press("q")
-        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await run_until_quit_is_asked(app, pilot, journal, gate, "q")
         await pilot.press("w")
         await pilot.pause()
         assert app.stop_requested and not app.runner.is_finished  # type: ignore[union-attr]
