@@ -11,13 +11,14 @@ from __future__ import annotations
 import getpass
 import os
 import re
+import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.exceptions import ParseError
+from tomlkit.exceptions import ParseError, TOMLKitError
 
 from runbook.redact import is_secret_key
 
@@ -114,11 +115,48 @@ def loads(
         text = text.replace("{" + name + "}", value)
     try:
         doc = tomlkit.parse(text).unwrap()
-    except ParseError as exc:
-        reason = str(exc).split(" at line")[0]
-        raise ConfigError(source, f"not valid TOML ({reason})", line=exc.line) from None
+    except TOMLKitError as exc:
+        raise _not_toml(exc, text, source) from None
     reader = _Reader(doc, text, source, base_dir or Path.cwd())
     return reader.settings()
+
+
+def _not_toml(exc: TOMLKitError, text: str, source: str) -> ConfigError:
+    reason = str(exc).split(" at line")[0]
+    twice = re.match(r'Key "(.*)" already exists|Redefinition of an existing table', reason)
+    if twice is None:
+        line = exc.line if isinstance(exc, ParseError) else None
+        return ConfigError(source, f"not valid TOML ({reason})", line=line)
+    line = _stdlib_error_line(text)
+    name = _name_on_line(text, line, twice[1])
+    advice = "merge the two into one" if name.startswith("[") else "keep one, delete the other"
+    return ConfigError(source, f"is given twice; {advice}", line=line, key=name)
+
+
+def _stdlib_error_line(text: str) -> int | None:
+    # tomlkit does not say where a second definition is (for a table it
+    # points past the table's end); the standard library's parser stops on it.
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"at line (\d+)", str(exc))
+        return int(found[1]) if found else None
+    return None
+
+
+def _name_on_line(text: str, line: int | None, key: str | None) -> str:
+    """What is defined on `line`, spelled as the operator would: [table] or table.key."""
+    lines = text.splitlines()[: line or 0]
+    if not lines:
+        return key or "a table"
+    header = re.compile(r"\s*\[+\s*([^\]]+?)\s*\]")
+    if match := header.match(lines[-1]):
+        return f"[{match[1]}]"
+    table = next((m[1] for m in map(header.match, reversed(lines)) if m), "")
+    name = lines[-1].split("=", 1)[0].strip()
+    if key and key not in name:  # a key inside an inline table: set = { a = "1", a = "2" }
+        name = f"{name}.{key}"
+    return f"{table}.{name}" if table else name
 
 
 class _Reader:

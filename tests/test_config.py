@@ -103,3 +103,48 @@ def test_token_comes_from_the_named_environment_variable() -> None:
     with pytest.raises(SecretUnavailable, match="export SM_API_TOKEN"):
         config.api_token(settings, environ={})
     assert config.api_token(settings, environ={}, prompt=lambda _q: "typed") == "typed"
+
+
+def error_line(message: str) -> int:
+    """The line number a ConfigError message gives after the file name."""
+    return int(message.split(":")[1].split()[0])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "twice"),
+    [
+        ('port = 22\n', 'port = 22\naddress = "sm2.example.com"\n', "host.address",
+         'address = "sm2.example.com"'),
+        ('[install]\n', '[host]\nport = 23\n\n[install]\n', "[host]", "[host]"),
+        ('# set = { "streammanager.ip" = "10.0.0.12" }',
+         'set = { "streammanager.ip" = "10.0.0.12", "streammanager.ip" = "10.0.0.13" }',
+         "properties.set.streammanager.ip", '"10.0.0.13"'),
+    ],
+)
+def test_something_given_twice_names_the_second_line(
+    tmp_path: Path, old: str, new: str, key: str, twice: str
+) -> None:
+    text = example_text()
+    assert old in text
+    path = write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}:")
+    assert f": {key} is given twice; " in message
+    line = error_line(message)
+    assert twice in path.read_text().splitlines()[line - 1]
+    assert "\n" not in message
+
+
+def test_a_duplicate_key_is_exit_2_and_one_line_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runbook import cli
+
+    path = write(tmp_path, example_text().replace('port = 22\n', 'port = 22\nport = 2222\n', 1))
+    assert cli.main(["plan", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"runbook: {path}:") and "host.port is given twice" in err
