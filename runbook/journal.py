@@ -10,6 +10,7 @@ by the caller (the executor passes everything through the run's redactor).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -33,13 +34,20 @@ class JournalError(Exception):
     """A journal that cannot be written or read back; one line naming the file."""
 
 
+class JournalWriteError(JournalError):
+    """A record that did not reach the disk: the run cannot keep its account."""
+
+
 class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
+        # A one-line account of the torn end healed on opening, for the front end.
+        self.repaired: str | None = None
+        self._failure: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # Readable by the operator only: it holds hosts, paths and outputs.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         except OSError as exc:
             raise JournalError(f"{path}: cannot write the journal here "
                                f"({exc.strerror or exc})") from None
@@ -50,40 +58,124 @@ class Journal:
             os.close(fd)
             raise JournalError(f"{path}: another runbook is writing this journal; let it "
                                "finish or stop it first") from None
-        # Line buffering is not enough: fsync per record is the promise.
-        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        # No buffered file object: a failed flush would leave half a record
+        # queued to be written behind whatever comes next.
+        self._fd: int | None = fd
+        try:
+            self._heal(fd)
+        except BaseException:
+            self.close()
+            raise
+
+    def _heal(self, fd: int) -> None:
+        """Cut a record torn by a crash mid-write off the end, before anything
+        is appended to it and the damage ends up in the middle."""
+        data = _contents(fd)
+        keep = data.rfind(b"\n") + 1
+        tail = data[keep:]
+        if not tail:
+            return
+        line = data.count(b"\n", 0, keep) + 1
+        whole = _record(tail) is not None
+        try:
+            if whole:
+                self._append(b"\n")
+            else:
+                os.ftruncate(fd, keep)
+                os.fsync(fd)
+        except OSError as exc:
+            raise JournalError(f"{self.path}:{line}: cannot repair the torn end of the journal "
+                               f"({exc.strerror or exc})") from None
+        try:
+            # What was cut off stays on record: which action was ending, say.
+            self.write("journal-repaired", line=line, dropped_bytes=0 if whole else len(tail),
+                       fragment="" if whole else tail.decode("utf-8", errors="replace"))
+        except JournalWriteError as exc:
+            # Still opening: nothing was done on the host, so not a failed run.
+            raise JournalError(str(exc)) from None
+        self.repaired = (
+            f"{self.path}:{line}: the last record had lost its line end; added it" if whole
+            else f"{self.path}:{line}: cut off a record torn by a crash mid-write "
+                 f"({len(tail)} bytes; kept in a journal-repaired record)")
 
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                   "mono": round(time.monotonic(), 3), "event": event, **fields}
-        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._failure is not None:
+            # The last record may be half on disk: one more after it would
+            # bury the tear in the middle, where reopening cannot heal it.
+            raise JournalWriteError(self._failure)
+        line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        try:
+            self._append(line.encode("utf-8"))
+        except OSError as exc:
+            self._failure = (f"{self.path}: cannot write the journal ({exc.strerror or exc}); "
+                             "stopped rather than act unrecorded: make room or fix the file, "
+                             "then --resume")
+            raise JournalWriteError(self._failure) from None
         return record
 
+    def _append(self, data: bytes) -> None:
+        if self._fd is None:
+            raise ValueError(f"{self.path}: the journal is closed")
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
+        # Fsync per record is the promise: on disk before the front end hears.
+        os.fsync(self._fd)
+
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        # Every record was fsynced: closing has nothing left to lose.
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _contents(fd: int) -> bytes:
+    # Bounded by the size: a device (such as /dev/full) reads on forever.
+    size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    offset = 0
+    while offset < size and (chunk := os.pread(fd, size - offset, offset)):
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The record on one line, or None if the line is not one."""
+    try:
+        record = json.loads(line)
+    except ValueError:  # not JSON, or not UTF-8 (a character torn in two)
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+        return None
+    return record
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of a journal. A torn LAST line (a crash mid-write) is dropped;
-    damage anywhere else is an error, because replaying around it would guess."""
+    """Records of a journal. A torn LAST line (a crash mid-write, no line end
+    after it) is dropped; damage anywhere else is an error naming the line,
+    because replaying around it would guess."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise JournalError(f"{path}: cannot be read as a journal ({exc})") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot be read as a journal "
+                           f"({exc.strerror or exc})") from None
+    # Split on the line end only: JSON leaves U+2028 and friends unescaped,
+    # and str.splitlines would cut a record at them.
+    *lines, tail = data.split(b"\n")
     for number, line in enumerate(lines, start=1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                return
-            raise JournalError(f"{path}:{number}: not a journal record; the file is damaged") \
-                from None
-        if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+        record = _record(line)
+        if record is None:
             raise JournalError(f"{path}:{number}: not a journal record; the file is damaged")
         yield record
+    # A whole record that lost only its line end still happened.
+    last = _record(tail) if tail else None
+    if last is not None:
+        yield last
 
 
 @dataclass

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
-from runbook.journal import Journal, replay
+import pytest
+
+from runbook.journal import (
+    Journal,
+    JournalError,
+    JournalWriteError,
+    read,
+    replay,
+    unfinished,
+)
 from runbook.model import StepState
 
 
@@ -60,3 +71,162 @@ def test_skip_reason_and_downtime_are_replayed(tmp_path: Path) -> None:
     assert state.steps["new-database"].skip_reason == "checked by DBA"
     assert state.downtime_s == 42.5
     assert state.finished and state.outcome == "done"
+
+
+# --- a journal that heals (issue 7) -------------------------------------------------
+
+
+def _run_so_far(path: Path) -> None:
+    journal = Journal(path)
+    journal.write("run-start", config="x.toml")
+    journal.write("step-start", step="unpack")
+    journal.write("action-start", step="unpack", n=1, text="$ unzip ...")
+    journal.close()
+
+
+def _crash_mid_write(path: Path, fragment: bytes = b'{"event": "action-e') -> None:
+    with open(path, "ab") as handle:
+        handle.write(fragment)
+
+
+def test_a_torn_last_line_is_cut_before_the_next_append(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    _run_so_far(path)
+    _crash_mid_write(path)
+    resumed = Journal(path)
+    resumed.write("run-start", config="x.toml")
+    resumed.close()
+    records = [json.loads(line) for line in path.read_bytes().split(b"\n")[:-1]]
+    assert [r["event"] for r in records] == ["run-start", "step-start", "action-start",
+                                             "journal-repaired", "run-start"]
+    repair = records[3]
+    assert repair["line"] == 4 and repair["dropped_bytes"] == len(b'{"event": "action-e')
+    assert repair["fragment"] == '{"event": "action-e'
+    assert resumed.repaired is not None and f"{path}:4" in resumed.repaired
+    assert "\n" not in resumed.repaired
+    # A second crash: the run must still be there to resume, its action in doubt.
+    _crash_mid_write(path, b'{"ev')
+    found = unfinished(tmp_path, config="x.toml")
+    assert found is not None and found.path == path
+    assert found.state("unpack") is StepState.IN_DOUBT
+
+
+def test_an_intact_journal_is_not_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    _run_so_far(path)
+    before = path.read_bytes()
+    journal = Journal(path)
+    journal.close()
+    assert journal.repaired is None and path.read_bytes() == before
+
+
+def test_a_last_record_without_its_line_end_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    _run_so_far(path)
+    _crash_mid_write(path, b'{"event": "action-end", "step": "unpack", "n": 1}')
+    assert replay(path).state("unpack") is StepState.IN_DOUBT  # running, never ended
+    resumed = Journal(path)
+    resumed.write("step-end", step="unpack", state="done")
+    resumed.close()
+    events = [r["event"] for r in read(path)]
+    assert events == ["run-start", "step-start", "action-start", "action-end",
+                      "journal-repaired", "step-end"]
+    assert resumed.repaired is not None and f"{path}:4" in resumed.repaired
+    assert replay(path).steps["unpack"].in_flight == []
+
+
+def test_a_line_torn_inside_a_character_is_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    _run_so_far(path)
+    whole = json.dumps({"event": "output", "text": "déjà vu — again"}, ensure_ascii=False)
+    encoded = whole.encode()
+    _crash_mid_write(path, encoded[:encoded.index("—".encode()) + 1])
+    assert replay(path).state("unpack") is StepState.IN_DOUBT
+    resumed = Journal(path)
+    resumed.close()
+    assert resumed.repaired is not None
+    assert [r["event"] for r in read(path)][-1] == "journal-repaired"
+
+
+def test_a_line_separator_inside_a_record_is_not_a_line_end(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    for text in ("ok\u2028then", "NEL\x85here", "and\u2029more"):
+        journal.write("output", step="unpack", lines=[["out", text]])
+    journal.close()
+    assert [r["lines"][0][1] for r in read(path)] == ["ok\u2028then", "NEL\x85here",
+                                                      "and\u2029more"]
+
+
+def test_damage_in_the_middle_names_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    _run_so_far(path)
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = lines[1][:10]
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(JournalError, match=rf"^{re.escape(str(path))}:2: .*damaged"):
+        replay(path)
+
+
+def test_a_completed_damaged_last_line_is_named_not_dropped(tmp_path: Path) -> None:
+    # What appending onto a torn line used to leave: a fragment with a whole
+    # record glued on, ended by a line end. No crash writes that.
+    path = tmp_path / "run.jsonl"
+    _run_so_far(path)
+    _crash_mid_write(path, b'{"event": "action-e{"event": "run-start"}\n')
+    with pytest.raises(JournalError, match=rf"^{re.escape(str(path))}:4: "):
+        replay(path)
+
+
+def _descriptor_of(path: Path) -> int:
+    """The descriptor this process has the journal open on (the one it writes)."""
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{name}") == str(path):
+                return int(name)
+        except OSError:
+            continue  # the listing's own descriptor, gone by now
+    raise AssertionError(f"{path} is not open")
+
+
+def _fill_the_disk_under(fd: int) -> None:
+    # ENOSPC on the journal's own descriptor, as a full disk would answer.
+    full = os.open("/dev/full", os.O_WRONLY)
+    try:
+        os.dup2(full, fd)
+    finally:
+        os.close(full)
+
+
+def test_a_journal_that_cannot_be_written_says_which_and_why(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start")
+    _fill_the_disk_under(_descriptor_of(path))
+    with pytest.raises(JournalWriteError) as raised:
+        journal.write("step-start", step="upload")
+    assert isinstance(raised.value, JournalError)
+    message = str(raised.value)
+    assert message.startswith(f"{path}: ") and "No space left on device" in message
+    assert "\n" not in message
+    journal.close()  # the run's cleanup must not raise on top of it
+
+
+def test_after_a_failed_write_nothing_more_is_appended(tmp_path: Path) -> None:
+    # A record after a torn one would put the damage in the middle, where
+    # nothing can tell it from a damaged file; a torn end heals on reopening.
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start")
+    fd = _descriptor_of(path)
+    saved = os.dup(fd)
+    _fill_the_disk_under(fd)
+    with pytest.raises(JournalWriteError):
+        journal.write("step-start", step="upload")
+    # The disk has room again; the journal must still not go on past the tear.
+    os.dup2(saved, fd)
+    os.close(saved)
+    with pytest.raises(JournalWriteError, match="No space left on device"):
+        journal.write("run-end", outcome="failed")
+    journal.close()
+    assert [r["event"] for r in read(path)] == ["run-start"]
