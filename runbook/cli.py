@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from runbook import config as config_mod
 from runbook.config import ConfigError, SecretUnavailable, Settings
 from runbook.executor import Executor, FrontEnd, Outcome
-from runbook.journal import Journal, JournalError, Replay, default_dir, replay, unfinished
+from runbook.journal import (
+    Journal,
+    JournalError,
+    JournalWriteError,
+    Replay,
+    default_dir,
+    replay,
+    unfinished,
+)
 from runbook.model import Phase
 from runbook.redact import Redactor
 from runbook.remote import Remote
@@ -83,6 +91,13 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
                      help="continue the newest unfinished run (or the one in --journal)")
 
 
+def _rehearsal_errors() -> tuple[type[Exception], ...]:
+    # Looked up, not imported: only a rehearsal loads the rehearsal host (and
+    # the SSH server and fakes behind it), and only then can its error occur.
+    host = sys.modules.get("runbook.rehearsal.host")
+    return (host.RehearsalError,) if host is not None else ()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -93,7 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rehearse":
             return asyncio.run(_rehearse(args))
         return _diff(args)
+    except JournalWriteError as exc:
+        # Mid-run: the host may have been changed, so not bad input; a run
+        # that cannot keep its record has failed.
+        print(f"runbook: {exc}", file=sys.stderr)
+        return Outcome.FAILED.exit_code
     except (ConfigError, SecretUnavailable, JournalError) as exc:
+        print(f"runbook: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except _rehearsal_errors() as exc:
+        # The fake host could not be set up (its sandbox is busy, say), so
+        # nothing ran: bad input, like a config error.
         print(f"runbook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

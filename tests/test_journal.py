@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ from runbook.journal import (
     unfinished,
 )
 from runbook.model import StepState
+
+ROOT = Path(__file__).parents[1]
+EXAMPLE = ROOT / "sample-configs" / "production.example.toml"
 
 
 def test_records_are_json_lines_in_order(tmp_path: Path) -> None:
@@ -230,3 +235,18 @@ def test_after_a_failed_write_nothing_more_is_appended(tmp_path: Path) -> None:
         journal.write("run-end", outcome="failed")
     journal.close()
     assert [r["event"] for r in read(path)] == ["run-start"]
+
+
+def test_the_cli_reports_a_journal_it_cannot_write_in_one_line_and_exit_1(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "run", str(EXAMPLE), "--headless", "--yes",
+         "--journal", "/dev/full"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, "SM_API_TOKEN": "not-a-real-token",
+             "XDG_STATE_HOME": str(tmp_path)})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("runbook: /dev/full: ")
+    assert "No space left on device" in result.stderr
