@@ -8,11 +8,12 @@ come from (an environment variable) and the operator is asked otherwise.
 
 from __future__ import annotations
 
+import difflib
 import getpass
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,25 @@ class Settings:
     @property
     def backup_dir(self) -> str:
         return f"{self.install_dir.rstrip('/')}/bak.red5pro"
+
+
+# Every name each section takes: anything else is a typo that would otherwise
+# be ignored in silence, leaving a default in its place.
+_KNOWN: dict[str, tuple[str, ...]] = {
+    "host": tuple(HostSettings.__dataclass_fields__),
+    "install": ("dir", "upload_dir", "unit_file"),
+    "artifacts": ("distribution", "cloud_controller"),
+    "new_database": ("host", "port"),
+    "api": ("base_url", "version", "new_version", "token_env"),
+    "properties": ("decisions", "set"),  # the names under `set` are property names: free
+    "timeouts": tuple(Timeouts.__dataclass_fields__),
+    "rehearsal": ("enabled",),
+}
+
+
+def _closest(name: str, known: Collection[str], prefix: str, otherwise: str) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean {prefix}{close[0]}?" if close else f"{otherwise} {', '.join(known)}"
 
 
 # --- reading -----------------------------------------------------------------
@@ -169,11 +189,7 @@ class _Reader:
         self.base_dir = base_dir
 
     def settings(self) -> Settings:
-        known = {"host", "install", "artifacts", "new_database", "api", "properties", "timeouts",
-                 "rehearsal"}
-        for name in self.doc:
-            if name not in known:
-                self._fail(name, "", "is not a section runbook knows; check the spelling")
+        self._check_names()
         host = HostSettings(
             address=self._str("host", "address"),
             port=self._int("host", "port", 22, 1, 65535),
@@ -211,9 +227,6 @@ class _Reader:
         token_env = self._str("api", "token_env", "SM_API_TOKEN")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
             self._fail("api", "token_env", "must be the name of an environment variable")
-        if "token" in self.doc.get("api", {}):
-            self._fail("api", "token", "secrets are not read from the config file; put the token "
-                       "in the environment variable named by token_env")
         overrides = self.doc.get("properties", {}).get("set", {})
         for key in overrides if isinstance(overrides, dict) else ():
             if is_secret_key(key):
@@ -227,9 +240,6 @@ class _Reader:
             name: self._float("timeouts", name, getattr(Timeouts, name))
             for name in Timeouts.__dataclass_fields__
         })
-        for name in self.doc.get("timeouts", {}):
-            if name not in Timeouts.__dataclass_fields__:
-                self._fail("timeouts", name, "is not a timeout runbook knows")
         return Settings(
             source=self.source,
             host=host,
@@ -249,6 +259,23 @@ class _Reader:
             timeouts=timeouts,
             rehearsal=self._bool("rehearsal", "enabled", False),
         )
+
+    def _check_names(self) -> None:
+        for table, section in self.doc.items():
+            if table not in _KNOWN:
+                # a `name = value` above every [section] is a key of the top level ("")
+                where = ("", table) if not isinstance(section, dict) else (table, "")
+                self._fail(*where, "is not a section runbook knows; "
+                           + _closest(table, _KNOWN, "", "the sections are"))
+            if not isinstance(section, dict):
+                self._fail(table, "", "must be a [table]")
+            for key in section:
+                if (table, key) == ("api", "token"):
+                    self._fail("api", "token", "secrets are not read from the config file; put "
+                               "the token in the environment variable named by token_env")
+                if key not in _KNOWN[table]:
+                    self._fail(table, key, "is not a setting runbook knows; "
+                               + _closest(key, _KNOWN[table], f"{table}.", f"[{table}] takes"))
 
     # -- typed getters -----------------------------------------------------
 
@@ -309,22 +336,26 @@ class _Reader:
         return value
 
     def _fail(self, table: str, key: str, message: str) -> None:
-        name = f"{table}.{key}" if key else table
+        name = ".".join(part for part in (table, key) if part)
         raise ConfigError(self.source, message, line=self._line_of(table, key), key=name)
 
     def _line_of(self, table: str, key: str) -> int | None:
         """The line a key (or its table) is on; tomlkit keeps no positions."""
         lines = self.text.splitlines()
         header = re.compile(r"^\s*\[\s*" + re.escape(table) + r"\s*\]")
-        in_table = False
+        subtable = re.compile(r"^\s*\[\s*" + re.escape(f"{table}.{key}") + r"\s*\]")
+        in_table = not table  # "" is the top level, before any [section]
         table_line = None
         for number, line in enumerate(lines, start=1):
+            if key and subtable.match(line):
+                return number
             if line.lstrip().startswith("["):
                 in_table = bool(header.match(line))
                 if in_table:
                     table_line = number
                 continue
-            if in_table and key and re.match(r"\s*\"?" + re.escape(key) + r"\"?\s*=", line):
+            # `key =`, or `key.sub =` (a dotted key makes a subtable in place)
+            if in_table and key and re.match(r"\s*\"?" + re.escape(key) + r"\"?\s*[=.]", line):
                 return number
         return table_line
 

@@ -148,3 +148,73 @@ def test_a_duplicate_key_is_exit_2_and_one_line_from_the_cli(
     assert out == ""
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith(f"runbook: {path}:") and "host.port is given twice" in err
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('# identity = "~/.ssh/red5-sm.pem"', 'identiy = "~/.ssh/red5-sm.pem"',
+         "host.identiy is not a setting runbook knows; did you mean host.identity?"),
+        ('upload_dir = "/tmp/runbook-upload"', 'upload_dirr = "/tmp/runbook-upload"',
+         "install.upload_dirr is not a setting runbook knows; did you mean install.upload_dir?"),
+        ('cloud_controller = "', 'cloud_controler = "', "artifacts.cloud_controler is not a "
+         "setting runbook knows; did you mean artifacts.cloud_controller?"),
+        ('port = 3306', 'prot = 3306',
+         "new_database.prot is not a setting runbook knows; did you mean new_database.port?"),
+        ('new_version = "auto"', 'new_verison = "auto"',
+         "api.new_verison is not a setting runbook knows; did you mean api.new_version?"),
+        ('# decisions = "sm1-decisions.toml"', 'decision = "sm1-decisions.toml"',
+         "properties.decision is not a setting runbook knows; did you mean properties.decisions?"),
+        ('[host]\n', '[rehearsal]\nenable = false\n\n[host]\n',
+         "rehearsal.enable is not a setting runbook knows; did you mean rehearsal.enabled?"),
+        ('service_start = 300', 'service_starts = 300', "timeouts.service_starts is not a "
+         "setting runbook knows; did you mean timeouts.service_start?"),
+        ('[install]', '[instal]', "instal is not a section runbook knows; did you mean install?"),
+        ('sudo = true', 'sudo = true\ncolour = "blue"', "host.colour is not a setting runbook "
+         "knows; [host] takes address, port, user, sudo, identity, known_hosts, ssh_config"),
+    ],
+)
+def test_a_misspelt_name_is_refused_with_the_closest_known_one(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    text = example_text()
+    assert old in text
+    path = write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    line = error_line(str(err.value))
+    assert str(err.value) == f"{path}:{line}: {message}"
+    misspelt = message.split()[0].split(".")[-1]
+    assert path.read_text().splitlines()[line - 1].lstrip("[").startswith(misspelt)
+
+
+def test_property_names_under_set_are_free(tmp_path: Path) -> None:
+    path = write(tmp_path, example_text().replace(
+        '# set = { "streammanager.ip" = "10.0.0.12" }',
+        'set = { "streammanager.ip" = "10.0.0.12", "anything.at_all" = "x" }'))
+    assert config.load(path).property_overrides == {
+        "streammanager.ip": "10.0.0.12", "anything.at_all": "x"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "written"),
+    [
+        ('origins_inservice = 900\n', 'origins_inservice = 900\n\n[host.extra]\nx = 1\n',
+         "[host.extra]"),
+        ('sudo = true\n', 'sudo = true\nextra.x = 1\n', "extra.x = 1"),
+    ],
+)
+def test_an_unknown_subtable_is_found_on_its_own_line(
+    tmp_path: Path, old: str, new: str, written: str
+) -> None:
+    path = write(tmp_path, example_text().replace(old, new, 1))
+    with pytest.raises(ConfigError, match=r": host.extra is not a setting") as err:
+        config.load(path)
+    assert path.read_text().splitlines()[error_line(str(err.value)) - 1] == written
+
+
+def test_a_setting_above_every_section_is_refused_on_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'adress = "sm1.example.com"\n' + example_text())
+    with pytest.raises(ConfigError, match=r":1: adress is not a section runbook knows; the "
+                       r"sections are host, install,"):
+        config.load(path)
