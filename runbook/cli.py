@@ -91,6 +91,13 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
                      help="continue the newest unfinished run (or the one in --journal)")
 
 
+def _rehearsal_errors() -> tuple[type[Exception], ...]:
+    # Looked up, not imported: only a rehearsal loads the rehearsal host (and
+    # the SSH server and fakes behind it), and only then can its error occur.
+    host = sys.modules.get("runbook.rehearsal.host")
+    return (host.RehearsalError,) if host is not None else ()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -107,6 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"runbook: {exc}", file=sys.stderr)
         return Outcome.FAILED.exit_code
     except (ConfigError, SecretUnavailable, JournalError) as exc:
+        print(f"runbook: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except _rehearsal_errors() as exc:
+        # The fake host could not be set up (its sandbox is busy, say), so
+        # nothing ran: bad input, like a config error.
         print(f"runbook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

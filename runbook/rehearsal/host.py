@@ -9,7 +9,8 @@ operator's downloads sit ready in ``SANDBOX/.operator``.
 A sandbox survives a killed rehearsal: ``state.json`` keeps ports, user, keys
 and tokens, and a service left running by the killed rehearsal is adopted by
 the next one on the same sandbox. When a rehearsal ends nothing it started
-keeps running.
+keeps running. One rehearsal at a time per sandbox: a second is refused
+(``.rehearsal/host.lock``) before it touches anything of the first.
 
 Run ``python -m runbook.rehearsal.host [--sandbox DIR]`` to keep a host up by
 hand; it prints the values a runbook config needs as JSON.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -41,6 +43,10 @@ from runbook.rehearsal.sshd import RehearsalSSHServer, ensure_keys, known_hosts_
 log = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
+# Held by the one rehearsal that runs on a sandbox, from start() to stop().
+# Not the fake cloud's state.lock: its services take that one around every
+# read-modify-write, which a lock held for the whole rehearsal would block.
+LOCK_NAME = "host.lock"
 SERVICE_STOP_TIMEOUT = 10.0
 BOOT_TIMEOUT = 20.0
 
@@ -110,6 +116,7 @@ class RehearsalHost:
         self._db = DatabaseListeners()
         self._sshd: RehearsalSSHServer | None = None
         self._started = False
+        self._lock_fd: int | None = None
 
     # --- facts for the runbook's config -------------------------------------------
 
@@ -352,15 +359,49 @@ class RehearsalHost:
             return
         if self._sandbox is None:
             self._sandbox = Path(tempfile.mkdtemp(prefix="runbook-rehearsal-")).resolve()
-        self.sandbox.mkdir(parents=True, exist_ok=True)
+        # Before anything else: a second rehearsal on this sandbox must not
+        # touch the first one's files, ports or processes, and the stop()
+        # below would end the first one's service.
+        self._lock_sandbox()
+        self._started = True
         try:
             await self._start()
         except BaseException:
             await self.stop()
             raise
 
+    def _lock_sandbox(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / LOCK_NAME
+        # os.open makes a descriptor that is closed on exec, so the service and
+        # the commands never inherit the lock: a service adopted after a killed
+        # rehearsal must not keep its sandbox locked. The kernel drops the lock
+        # of a killed rehearsal with its process.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            by = f" (pid {holder})" if holder.isdigit() else ""
+            raise RehearsalError(
+                f"the sandbox {self.sandbox} is in use by another rehearsal{by}; "
+                "let that one finish (or stop it), or choose another --sandbox"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        # Who holds it, for the message above; only the holder writes here.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock_sandbox(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     async def _start(self) -> None:
-        self._started = True
         state = self._load_state()
         if state is None:
             await self._db.start()
@@ -410,17 +451,22 @@ class RehearsalHost:
         if not self._started:
             return
         self._started = False
-        if self._sandbox is not None and self.sandbox.exists():
-            await self._stop_service()
-        if self._sshd is not None:
-            await self._sshd.kill_leftovers()
-            await self._sshd.close()
-            self._sshd = None
-        await self._db.close()
-        if self._sandbox is not None:
-            await self._kill_strays()
-            if not (self.keep or self._given_sandbox):
-                await asyncio.to_thread(sandbox.remove_sandbox, self.sandbox)
+        try:
+            if self._sandbox is not None and self.sandbox.exists():
+                await self._stop_service()
+            if self._sshd is not None:
+                await self._sshd.kill_leftovers()
+                await self._sshd.close()
+                self._sshd = None
+            await self._db.close()
+            if self._sandbox is not None:
+                await self._kill_strays()
+                if not (self.keep or self._given_sandbox):
+                    await asyncio.to_thread(sandbox.remove_sandbox, self.sandbox)
+        finally:
+            # Only now may the next rehearsal have the sandbox: nothing of
+            # this one runs any more.
+            self._unlock_sandbox()
 
     async def _kill_strays(self) -> None:
         # Anything still carrying this sandbox's marker (a second service
@@ -488,7 +534,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dist-size", type=int, default=None, metavar="BYTES")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(args))
+    try:
+        asyncio.run(_serve(args))
+    except RehearsalError as exc:
+        # One line, as runbook itself reports it: a busy sandbox is no crash.
+        parser.exit(2, f"{parser.prog}: {exc}\n")
 
 
 if __name__ == "__main__":
