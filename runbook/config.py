@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import getpass
+import ipaddress
 import os
 import re
 import tomllib
@@ -98,6 +99,23 @@ _KNOWN: dict[str, tuple[str, ...]] = {
     "timeouts": tuple(Timeouts.__dataclass_fields__),
     "rehearsal": ("enabled",),
 }
+
+
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# POSIX user names (portable file name characters, never a leading hyphen),
+# upper case included because operators have it, and Samba's trailing $.
+_USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\$?")
+
+
+def _is_host_name(text: str) -> bool:
+    """A DNS host name or an IP address: nothing ssh or a shell could read as more."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return len(text) <= 253 and all(map(_HOST_LABEL.fullmatch, text.split(".")))
+    # ipaddress takes anything as the zone of fe80::1%eth0; an interface name is wanted
+    zone = getattr(address, "scope_id", None)
+    return zone is None or re.fullmatch(r"[A-Za-z0-9_.-]+", zone) is not None
 
 
 def _closest(name: str, known: Collection[str], prefix: str, otherwise: str) -> str:
@@ -191,7 +209,9 @@ class _Reader:
     def settings(self) -> Settings:
         self._check_names()
         host = HostSettings(
-            address=self._str("host", "address"),
+            # It also names the journal file, so it must stay a plain name.
+            address=self._host_name("host", "address", " (user@ and :port go in host.user "
+                                    "and host.port)"),
             port=self._int("host", "port", 22, 1, 65535),
             user=self._str("host", "user"),
             sudo=self._bool("host", "sudo", True),
@@ -199,6 +219,9 @@ class _Reader:
             known_hosts=self._path("host", "known_hosts"),
             ssh_config=self._path("host", "ssh_config"),
         )
+        if len(host.user) > 32 or not _USER_NAME.fullmatch(host.user):
+            self._fail("host", "user", "must be a user name on the host: up to 32 letters, "
+                       "digits, '_', '-' or '.', starting with a letter or '_'")
         install_dir = self._str("install", "dir", "/usr/local")
         upload_dir = self._str("install", "upload_dir", "/tmp/runbook-upload")
         unit_file = self._str("install", "unit_file", "/lib/systemd/system/red5pro.service")
@@ -215,11 +238,8 @@ class _Reader:
                        "downloaded: red5pro-server-X.Y.Z.bN-release.zip (its name is the version)")
         if not controller.name.endswith(".jar"):
             self._fail("artifacts", "cloud_controller", "should be the cloud controller .jar")
-        new_db_host = self._str("new_database", "host")
-        # It ends up inside a bash script run on the host (the /dev/tcp probe),
-        # so only a host name or an IP address is acceptable.
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-]*|\[?[0-9A-Fa-f:.]+\]?", new_db_host):
-            self._fail("new_database", "host", "must be a host name or an IP address")
+        # It ends up inside a bash script run on the host (the /dev/tcp probe).
+        new_db_host = self._host_name("new_database", "host")
         base_url = self._str("api", "base_url").rstrip("/")
         if not re.match(r"https?://[^/\s@]+$", base_url):
             self._fail("api", "base_url", "should look like http://HOST:5080 (no path, no "
@@ -326,6 +346,12 @@ class _Reader:
         text = self._str(table, key)
         path = Path(os.path.expanduser(text))
         return path if path.is_absolute() else (self.base_dir / path)
+
+    def _host_name(self, table: str, key: str, hint: str = "") -> str:
+        value = self._str(table, key)
+        if not _is_host_name(value):
+            self._fail(table, key, f"must be a host name or an IP address{hint}")
+        return value
 
     def _version(self, key: str) -> str | None:
         value = self._str("api", key, "auto")

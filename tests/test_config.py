@@ -57,6 +57,21 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
         ('token_env = "SM_API_TOKEN"', 'token_env = "SM API"', "api.token_env", "environment"),
         ('host = "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com"', 'host = "db; rm -rf /"',
          "new_database.host", "host name or an IP"),
+        ('host = "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com"', 'host = "db..example.com"',
+         "new_database.host", "host name or an IP"),
+        ('address = "sm1.example.com"', 'address = "h; touch /tmp/x"', "host.address",
+         "host name or an IP"),
+        ('address = "sm1.example.com"', 'address = "-oProxyCommand=id"', "host.address",
+         "host name or an IP"),
+        ('address = "sm1.example.com"', 'address = "sm1-.example.com"', "host.address",
+         "host name or an IP"),
+        ('address = "sm1.example.com"', 'address = "sm1.example.com:22"', "host.address",
+         "host.port"),
+        ('address = "sm1.example.com"', 'address = "fe80::1%$(id)"', "host.address",
+         "host name or an IP"),
+        ('user = "ubuntu"', 'user = "root$(id)"', "host.user", "user name"),
+        ('user = "ubuntu"', 'user = "-oops"', "host.user", "user name"),
+        ('user = "ubuntu"', f'user = "{"u" * 33}"', "host.user", "32"),
     ],
 )
 def test_bad_values_name_the_key_and_its_line(
@@ -218,3 +233,25 @@ def test_a_setting_above_every_section_is_refused_on_its_line(tmp_path: Path) ->
     with pytest.raises(ConfigError, match=r":1: adress is not a section runbook knows; the "
                        r"sections are host, install,"):
         config.load(path)
+
+
+@pytest.mark.parametrize(
+    ("address", "user", "db_host"),
+    [
+        ("10.0.0.12", "Administrator", "10.0.0.40"),
+        ("2001:db8::12", "svc_red5", "2001:db8::40"),
+        ("SM-1.Example.com", "first.last", "db"),
+        ("sm1", "build$", "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com"),
+        ("fe80::1%eth0", "_runbook", "fe80::40%3"),
+    ],
+)
+def test_host_names_ip_addresses_and_user_names_are_accepted(
+    tmp_path: Path, address: str, user: str, db_host: str
+) -> None:
+    text = (example_text().replace('address = "sm1.example.com"', f'address = "{address}"')
+            .replace('user = "ubuntu"', f'user = "{user}"')
+            .replace('host = "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com"',
+                     f'host = "{db_host}"'))
+    settings = config.load(write(tmp_path, text))
+    assert (settings.host.address, settings.host.user, settings.new_db_host) == (
+        address, user, db_host)
