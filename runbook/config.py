@@ -282,13 +282,14 @@ class _Reader:
 
     def _check_names(self) -> None:
         for table, section in self.doc.items():
+            # a `name = value` above every [section] is a key of the top level ("")
+            where = (table, "") if isinstance(section, dict) else ("", table)
             if table not in _KNOWN:
-                # a `name = value` above every [section] is a key of the top level ("")
-                where = ("", table) if not isinstance(section, dict) else (table, "")
                 self._fail(*where, "is not a section runbook knows; "
                            + _closest(table, _KNOWN, "", "the sections are"))
             if not isinstance(section, dict):
-                self._fail(table, "", "must be a [table]")
+                self._fail(*where, f"is a section: write [{table}] on a line of its own and "
+                           "its settings below it")
             for key in section:
                 if (table, key) == ("api", "token"):
                     self._fail("api", "token", "secrets are not read from the config file; put "
@@ -300,10 +301,7 @@ class _Reader:
     # -- typed getters -----------------------------------------------------
 
     def _get(self, table: str, key: str) -> Any:
-        section = self.doc.get(table, {})
-        if not isinstance(section, dict):
-            self._fail(table, "", "must be a [table]")
-        return section.get(key)
+        return self.doc.get(table, {}).get(key)  # _check_names made every section a table
 
     def _str(self, table: str, key: str, default: str | None = None) -> str:
         value = self._get(table, key)

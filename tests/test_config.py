@@ -255,3 +255,10 @@ def test_host_names_ip_addresses_and_user_names_are_accepted(
     settings = config.load(write(tmp_path, text))
     assert (settings.host.address, settings.host.user, settings.new_db_host) == (
         address, user, db_host)
+
+
+def test_a_section_given_as_a_value_is_refused_on_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "rehearsal = true\n" + example_text())
+    with pytest.raises(ConfigError, match=r":1: rehearsal is a section: write \[rehearsal\] on "
+                       r"a line of its own and its settings below it$"):
+        config.load(path)
