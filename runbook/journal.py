@@ -261,16 +261,36 @@ def unfinished(folder: Path, *, config: str | None = None) -> Replay | None:
     """The newest journal in `folder` whose run did not end with every step done.
 
     That is the run an operator would want to pick up again: stopped, failed,
-    in doubt, or cut off without a run-end at all."""
+    in doubt, or cut off without a run-end at all. A damaged journal newer than
+    that run is a JournalError naming its file and line, unless what it still
+    shows is another config's run."""
     if not folder.is_dir():
         return None
     for path in sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True):
         try:
             history = replay(path)
-        except JournalError:
-            continue  # someone else's damaged file must not stop today's run
+        except JournalError as exc:
+            if config is not None and _config_before_damage(path) not in (None, config):
+                continue  # another config's run: not the one to pick up here
+            # It may be the very run to resume; going past it would pick an
+            # older one, or none, and say nothing of why.
+            raise JournalError(f"{exc}. It may hold the run to resume: repair it, move it "
+                               "aside to look past it, or pass --journal to resume another") \
+                from None
         if config is not None and history.config != config:
             continue
         if history.outcome != "done":
             return history
     return None
+
+
+def _config_before_damage(path: Path) -> str | None:
+    """The config of the last run a damaged journal records before the damage."""
+    config = None
+    try:
+        for record in read(path):
+            if record["event"] == "run-start":
+                config = record.get("config")
+    except JournalError:
+        pass
+    return config

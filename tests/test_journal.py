@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -183,6 +184,46 @@ def test_a_completed_damaged_last_line_is_named_not_dropped(tmp_path: Path) -> N
         replay(path)
 
 
+def _age(path: Path, seconds: float) -> None:
+    stamp = time.time() - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_unfinished_names_a_damaged_journal_newer_than_the_run_it_would_pick(
+    tmp_path: Path,
+) -> None:
+    older, newer = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    _run_so_far(older)
+    _age(older, 3600)
+    _run_so_far(newer)
+    _crash_mid_write(newer, b'{"event": "action-e{"event": "run-start"}\n')
+    with pytest.raises(JournalError) as raised:
+        unfinished(tmp_path, config="x.toml")
+    message = str(raised.value)
+    assert message.startswith(f"{newer}:4: ") and "\n" not in message
+    assert "move it aside" in message and "--journal" in message
+
+
+def test_unfinished_names_a_damaged_journal_when_it_is_the_only_one(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    _run_so_far(path)
+    _crash_mid_write(path, b'garbage\n{"event": "note"}\n')
+    with pytest.raises(JournalError, match=rf"^{re.escape(str(path))}:4: "):
+        unfinished(tmp_path, config="x.toml")
+
+
+def test_unfinished_passes_over_a_damaged_journal_of_another_config(tmp_path: Path) -> None:
+    mine, theirs = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    _run_so_far(mine)
+    _age(mine, 3600)
+    journal = Journal(theirs)
+    journal.write("run-start", config="other.toml")
+    journal.close()
+    _crash_mid_write(theirs, b'garbage\n{"event": "note"}\n')
+    found = unfinished(tmp_path, config="x.toml")
+    assert found is not None and found.path == mine
+
+
 def _descriptor_of(path: Path) -> int:
     """The descriptor this process has the journal open on (the one it writes)."""
     for name in os.listdir("/proc/self/fd"):
@@ -250,3 +291,20 @@ def test_the_cli_reports_a_journal_it_cannot_write_in_one_line_and_exit_1(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("runbook: /dev/full: ")
     assert "No space left on device" in result.stderr
+
+
+def test_resume_names_the_damaged_journal_in_one_line_and_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "runbook" / "sm-20260101T000000Z.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config=str(EXAMPLE))
+    journal.close()
+    _crash_mid_write(path, b'{"event": "action-e{"event": "run-start"}\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "run", str(EXAMPLE), "--headless", "--yes",
+         "--resume"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, "SM_API_TOKEN": "not-a-real-token",
+             "XDG_STATE_HOME": str(tmp_path)})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"runbook: {path}:2: ")
