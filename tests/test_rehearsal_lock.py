@@ -1,9 +1,10 @@
-"""One rehearsal per sandbox."""
+"""One rehearsal per sandbox, and a sandbox whose state only its owner can read."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,68 @@ async def test_the_host_module_on_a_busy_sandbox_is_one_line_and_exit_2(
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "another rehearsal" in result.stderr
+
+
+def _state_paths(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for top in (sandbox.state_dir(root), sandbox.operator_dir(root)):
+        found.append(top)
+        for folder, dirs, files in os.walk(top):
+            found += [Path(folder) / name for name in dirs + files]
+    return found
+
+
+def _loose(root: Path) -> list[str]:
+    """State folders that are not 0700 and state files open to group or others."""
+    wrong: list[str] = []
+    for path in _state_paths(root):
+        info = path.lstat()
+        mode = stat.S_IMODE(info.st_mode)
+        if stat.S_ISLNK(info.st_mode):
+            continue  # a symlink's own mode means nothing on Linux
+        if stat.S_ISDIR(info.st_mode) and mode != 0o700:
+            wrong.append(f"{path.relative_to(root)}/ {mode:o}")
+        elif not stat.S_ISDIR(info.st_mode) and mode & 0o077:
+            wrong.append(f"{path.relative_to(root)} {mode:o}")
+    return wrong
+
+
+def _assert_private(root: Path) -> None:
+    assert _loose(root) == []
+    state = sandbox.state_dir(root)
+    secrets = ["state.json", "known_hosts", "id_ed25519", "id_ed25519.pub",
+               "ssh_host_ed25519_key", "ssh_host_ed25519_key.pub"]
+    for name in secrets:
+        assert stat.S_IMODE((state / name).stat().st_mode) == 0o600, name
+    locks = [path for path in state.iterdir() if path.name.endswith(".lock")]
+    assert locks and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in locks)
+
+
+async def test_state_files_are_0600_and_state_folders_0700(rehearsal_host: RehearsalHost) -> None:
+    _assert_private(rehearsal_host.sandbox)
+    # The fake live install keeps a real host's modes: it is not state.
+    script = rehearsal_host.red5_home / "red5pro.sh"
+    assert stat.S_IMODE(script.stat().st_mode) == 0o755
+
+
+async def test_an_existing_sandbox_with_looser_modes_is_tightened_on_start(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "sandbox"
+    host = RehearsalHost(root, boot_service=False)
+    try:
+        await host.start()
+    finally:
+        await host.stop()
+    # As an older runbook left it.
+    for path in _state_paths(root):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+    assert _loose(root) != []
+
+    host = RehearsalHost(root, boot_service=False)
+    try:
+        await host.start()
+        _assert_private(root)
+    finally:
+        await host.stop()

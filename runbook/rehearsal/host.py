@@ -10,7 +10,8 @@ A sandbox survives a killed rehearsal: ``state.json`` keeps ports, user, keys
 and tokens, and a service left running by the killed rehearsal is adopted by
 the next one on the same sandbox. When a rehearsal ends nothing it started
 keeps running. One rehearsal at a time per sandbox: a second is refused
-(``.rehearsal/host.lock``) before it touches anything of the first.
+(``.rehearsal/host.lock``) before it touches anything of the first. What the
+rehearsal keeps in ``.rehearsal/`` and ``.operator/`` is for its owner only.
 
 Run ``python -m runbook.rehearsal.host [--sandbox DIR]`` to keep a host up by
 hand; it prints the values a runbook config needs as JSON.
@@ -310,10 +311,10 @@ class RehearsalHost:
         return dict(state)
 
     def _save_state(self) -> None:
-        path = self.state_dir / "state.json"
-        tmp = path.with_name(path.name + ".new")
-        tmp.write_text(json.dumps(self.state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        # It holds the API token.
+        sandbox.write_private(
+            self.state_dir / "state.json", json.dumps(self.state, indent=2, sort_keys=True) + "\n"
+        )
 
     async def _create(self) -> dict[str, Any]:
         secrets_ = sandbox.LiveSecrets.generate()
@@ -365,19 +366,23 @@ class RehearsalHost:
         self._lock_sandbox()
         self._started = True
         try:
+            await asyncio.to_thread(sandbox.secure_state, self.sandbox)
             await self._start()
         except BaseException:
             await self.stop()
             raise
 
     def _lock_sandbox(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        # The sandbox itself holds the fake host's secrets (the live install
+        # has them in the clear, as a real one does): a new one is owner-only.
+        self.sandbox.mkdir(mode=sandbox.PRIVATE_DIR, parents=True, exist_ok=True)
+        sandbox.make_private_dir(self.state_dir)
         path = self.state_dir / LOCK_NAME
         # os.open makes a descriptor that is closed on exec, so the service and
         # the commands never inherit the lock: a service adopted after a killed
         # rehearsal must not keep its sandbox locked. The kernel drops the lock
         # of a killed rehearsal with its process.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, sandbox.PRIVATE_FILE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -438,7 +443,7 @@ class RehearsalHost:
         except OSError:
             log.info("SSH port %d is taken; choosing another", remembered)
             self.ssh_port = await self._sshd.start(0)
-        self.known_hosts.write_text(known_hosts_line(host_key, self.ssh_port))
+        sandbox.write_private(self.known_hosts, known_hosts_line(host_key, self.ssh_port))
         self.state["ssh_port"] = self.ssh_port
         self._save_state()
 

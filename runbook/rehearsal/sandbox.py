@@ -7,7 +7,7 @@ for an upgrade, and what they bring along for it::
     SANDBOX/lib/systemd/system/red5pro.service
     SANDBOX/home/USER/  SANDBOX/tmp/  SANDBOX/run/
     SANDBOX/.operator/                   the operator's downloads (distribution zip, jar)
-    SANDBOX/.rehearsal/                  keys, known_hosts, state.json, shims, fake cloud
+    SANDBOX/.rehearsal/                  keys, known_hosts, state.json, shims, fake cloud, lock
 
 Shell commands on the host see these as plain absolute paths, so everything the
 runbook does (unzip, mv, cp, rm) really happens to files here. Nothing in this
@@ -17,12 +17,14 @@ templates ship with the package under ``data/``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
 import secrets
 import shutil
+import stat
 import string
 import zipfile
 from collections.abc import Callable, Collection
@@ -188,6 +190,83 @@ def home_dir(sandbox: Path, user: str) -> Path:
 
 def bin_dir(sandbox: Path) -> Path:
     return state_dir(sandbox) / "bin"
+
+
+# --- the rehearsal's own state -------------------------------------------------------
+# Keys, the API token in state.json, the fake cloud and the operator's journals
+# are the rehearsal's secrets and state: only their owner may read them. The
+# fake live install is not state: it keeps the modes a real host has.
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+# Folders under .rehearsal/ that something other than this module creates later
+# (the fake cloud its db/, the systemctl shim jvm/bin): made here first, private,
+# since `mkdir -p` and exist_ok leave an existing folder's mode alone.
+_STATE_SUBDIRS = ("bin", "libexec", "db", "jvm", "jvm/bin")
+# The fake cloud's lock, which it opens with the default mode when missing.
+_STATE_FILES = ("state.lock",)
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` owner-only if it is missing (missing parents get the
+    default mode: they are the caller's, not the rehearsal's state)."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+
+
+def write_private(path: Path, content: str | bytes, mode: int = PRIVATE_FILE) -> None:
+    """Replace ``path`` in one step with a file that never had a looser mode."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    tmp = path.with_name(path.name + ".new")
+    # A leftover .new from a killed run could have any mode; O_EXCL makes sure
+    # the mode given here is the one the file is born with.
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _restrict(path: Path, is_dir: bool) -> None:
+    # A service adopted from an earlier rehearsal may be replacing its files
+    # meanwhile; one that is gone needs no tightening.
+    with contextlib.suppress(FileNotFoundError):
+        info = path.lstat()
+        # chmod would follow a symlink (jvm/bin/java points at the Python
+        # interpreter), and a Linux symlink has no mode of its own.
+        if stat.S_ISLNK(info.st_mode):
+            return
+        mode = stat.S_IMODE(info.st_mode)
+        wanted = PRIVATE_DIR if is_dir else mode & ~0o077
+        if mode != wanted:
+            path.chmod(wanted)
+
+
+def _tighten(top: Path) -> None:
+    _restrict(top, is_dir=True)
+    # Top-down, so a folder is opened to its owner before the walk lists it.
+    for folder, dirs, files in os.walk(top):
+        for name in dirs:
+            _restrict(Path(folder) / name, is_dir=True)
+        for name in files:
+            _restrict(Path(folder) / name, is_dir=False)
+
+
+def secure_state(sandbox: Path) -> None:
+    """Make the rehearsal's state folders and lay down the files other code
+    creates later, all owner-only; tighten what an older runbook left looser."""
+    for top in (state_dir(sandbox), operator_dir(sandbox)):
+        make_private_dir(top)
+    for rel in _STATE_SUBDIRS:
+        make_private_dir(state_dir(sandbox) / rel)
+    for rel in _STATE_FILES:
+        os.close(os.open(state_dir(sandbox) / rel, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for top in (state_dir(sandbox), operator_dir(sandbox)):
+        _tighten(top)
 
 
 # --- templates -----------------------------------------------------------------------
@@ -463,9 +542,12 @@ def build_distribution(path: Path, *, api_port: int, dist_size: int | None = Non
         parts = rel.split("/")[:-1]
         for depth in range(1, len(parts) + 1):
             dirs.add(f"{DIST_TOP}/{'/'.join(parts[:depth])}/")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_name(path.name + ".part")
-    with tmp.open("wb") as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as dist:
+    tmp.unlink(missing_ok=True)
+    # Born owner-only like everything else in the operator's folder.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", allowZip64=True) as dist:
         for name in sorted(dirs):
             dist.writestr(_zip_info(name, 0o40755, zipfile.ZIP_STORED), b"")
         for rel, (content, mode) in files.items():
@@ -487,7 +569,8 @@ def build_distribution(path: Path, *, api_port: int, dist_size: int | None = Non
 
 
 def build_controller_jar(path: Path) -> None:
-    _write(path, jar_bytes("aws-cloud-controller", "14.2.0", [AWS]))
+    make_private_dir(path.parent)
+    write_private(path, jar_bytes("aws-cloud-controller", "14.2.0", [AWS]))
 
 
 # --- shims ---------------------------------------------------------------------------
@@ -498,11 +581,9 @@ def install_shims(sandbox: Path) -> None:
     sandbox always runs the shims of the installed runbook version."""
     for source, rel in SHIMS.items():
         target = state_dir(sandbox) / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".new")
-        tmp.write_text(data_text(source), encoding="utf-8")
-        tmp.chmod(0o755)
-        tmp.replace(target)
+        make_private_dir(target.parent)
+        # Executable, and like the rest of the state folder, for the owner only.
+        write_private(target, data_text(source), PRIVATE_DIR)
 
 
 # --- the whole tree ------------------------------------------------------------------
@@ -518,8 +599,9 @@ def create_sandbox(
     dist_size: int | None = None,
 ) -> None:
     """Lay out a brand-new host in ``sandbox`` (which may exist but holds no host yet)."""
-    for rel in ("tmp", "run", f"home/{user}", STATE_DIRNAME, OPERATOR_DIRNAME):
+    for rel in ("tmp", "run", f"home/{user}"):
         (sandbox / rel).mkdir(parents=True, exist_ok=True)
+    secure_state(sandbox)
     (sandbox / "tmp").chmod(0o1777)
     write_old_install(sandbox, secrets_, api_port=api_port, old_db=old_db)
     build_distribution(

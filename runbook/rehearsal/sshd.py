@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import asyncssh
 
-from runbook.rehearsal.sandbox import owned_processes
+from runbook.rehearsal.sandbox import make_private_dir, owned_processes, write_private
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +41,18 @@ _ACCEPTED_ENV_PREFIXES = ("LANG", "LC_")
 
 def ensure_keys(state_dir: Path) -> tuple[Path, Path]:
     """Create the host key and the client key pair once; return their paths."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(state_dir)
     host_key = state_dir / "ssh_host_ed25519_key"
     client_key = state_dir / "id_ed25519"
     for path in (host_key, client_key):
         if not path.exists():
             key = asyncssh.generate_private_key("ssh-ed25519", comment=f"rehearsal {path.name}")
-            # Written with owner-only permissions from the start: OpenSSH
-            # refuses a private key others can read, and so should we.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(key.export_private_key())
-            key.write_public_key(str(path) + ".pub")
+            # The public half first: a run killed in between then leaves no
+            # private key, so the next run makes a whole pair again. Both are
+            # owner-only from the start: OpenSSH refuses a private key others
+            # can read, and so should we.
+            write_private(Path(str(path) + ".pub"), key.export_public_key())
+            write_private(path, key.export_private_key())
     return host_key, client_key
 
 
