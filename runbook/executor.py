@@ -396,7 +396,8 @@ class Executor:
     async def _one(self, step: Step) -> Outcome:
         report = self.reports[step.id]
         earlier = self._earlier(step)
-        if earlier is not None and earlier.state is StepState.DONE and not step.read_only:
+        if (earlier is not None and earlier.state is StepState.DONE and not step.read_only
+                and not step.recheck_when_resumed):
             # Trust the journal: after cutover the same check can be looking at
             # a different stream manager (the new one answers on the same
             # address), and "not in place" would invite deleting what was
@@ -405,13 +406,8 @@ class Executor:
             self._set(step, StepState.DONE, f"done in the earlier run: {earlier.detail}",
                       already=True)
             return Outcome.DONE
-        if earlier is not None and earlier.state is StepState.SKIPPED:
-            # The operator already gave a reason; asking again would only invite
-            # a different answer at 2 a.m.
-            self.facts.setdefault("skipped", {})[step.id] = earlier.skip_reason
-            self._set(step, StepState.SKIPPED, f"skipped in the earlier run: {earlier.skip_reason}",
-                      reason=earlier.skip_reason)
-            return Outcome.DONE
+        skipped_before = earlier.skip_reason if earlier is not None and \
+            earlier.state is StepState.SKIPPED else None
         if step.phase is Phase.CUTOVER:
             unfinished = self._prepare_unfinished()
             if unfinished:
@@ -435,24 +431,39 @@ class Executor:
             self.front.output(step.id, "info", self.redactor(
                 f"in doubt: the earlier run started {started} and never heard how it ended; "
                 "the check does not find the outcome in place, so it can run again"))
+        if skipped_before is not None:
+            # A skip is a decision, not a fact about the host: a resumed run
+            # offers the step again, and skipping keeps the earlier reason.
+            report.detail = self.redactor(f"skipped in the earlier run: {skipped_before}")
+            self.front.output(step.id, "info", report.detail + (
+                "; run it now, or skip it again" if step.skippable else
+                "; a cutover step cannot stay skipped while its outcome is not in place"))
 
         while True:
             decision = await self.front.confirm(report, self.plan_of(step))
             reason = self.redactor(decision.reason)
+            if decision.answer is Answer.SKIP and not reason and skipped_before:
+                reason = skipped_before
             self.journal.write("confirm", step=step.id, answer=decision.answer.value,
                                reason=reason)
-            if decision.answer is not Answer.SKIP or step.can_skip:
+            if decision.answer is not Answer.SKIP or step.skippable:
                 break
-            self.front.output(step.id, "info", f"{step.id} cannot be skipped: every later "
-                              "step relies on what it finds. Run it, or stop.")
+            if step.phase is Phase.CUTOVER:
+                why = (f"{step.id} cannot be skipped: its check does not find the outcome in "
+                       f"place ({already.detail or 'not done yet'}), and the stream manager is "
+                       "down until cutover ends. Run it, or stop.")
+            else:
+                why = (f"{step.id} cannot be skipped: every later step relies on what it "
+                       "finds. Run it, or stop.")
+            self.front.output(step.id, "info", self.redactor(why))
         if decision.answer is Answer.STOP:
             return Outcome.STOPPED
         if decision.answer is Answer.SKIP:
-            # Later steps may need to know (start-service reports what skipping
-            # delete-nodegroups does to the old nodes).
+            # Later steps may need to know.
             self.facts.setdefault("skipped", {})[step.id] = reason
             self._set(step, StepState.SKIPPED, reason or "skipped by the operator", reason=reason)
             return Outcome.DONE
+        self.facts.get("skipped", {}).pop(step.id, None)
 
         if step.phase is Phase.CUTOVER and self._cutover_started is None:
             self._cutover_started = time.time()

@@ -93,8 +93,18 @@ class Step(ABC):
     read_only: ClassVar[bool] = False
     # Steps whose findings every later step relies on cannot be skipped.
     can_skip: ClassVar[bool] = True
+    # A step whose outcome can be undone behind the runbook's back (a service
+    # that dies) is checked again by a resumed run even when it was done.
+    recheck_when_resumed: ClassVar[bool] = False
     summary: ClassVar[str]
     caution: ClassVar[str] = ""
+
+    @property
+    def skippable(self) -> bool:
+        """Cutover is never skipped: with the stream manager down, a step whose
+        outcome is not in place leaves it half-upgraded (a step whose outcome is
+        in place is found done by its check, without asking)."""
+        return self.can_skip and self.phase is not Phase.CUTOVER
 
     @abstractmethod
     def plan(self, p: PlanContext) -> list[Action]:

@@ -79,8 +79,7 @@ def step_infos() -> list[StepInfo]:
     from steps import procedure
 
     return [StepInfo(number, s.id, s.title, s.phase.value, s.destructive, s.summary, s.caution,
-                     # Older engines have no can_skip: every step could be skipped.
-                     bool(getattr(s, "can_skip", True)))
+                     s.skippable)
             for number, s in enumerate(procedure(), start=1)]
 
 
@@ -663,8 +662,10 @@ class RunbookApp(App[Outcome | None]):
             return
         asking, info = found
         if not info.can_skip:
-            self.notify(f"{info.title} cannot be skipped: the steps after it rely on what it "
-                        "finds. Run it, or quit.", severity="warning")
+            why = ("the stream manager is down until cutover ends" if info.phase == "cutover"
+                   else "the steps after it rely on what it finds")
+            self.notify(f"{info.title} cannot be skipped: {why}. Run it, or quit.",
+                        severity="warning")
             return
 
         def answered(reason: str | None) -> None:

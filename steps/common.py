@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runbook.config import Settings
 from runbook.model import Action, Shell
-from runbook.remote import privileged, quote
+from runbook.remote import privileged, privileged_script, quote
 from runbook.step import PlanContext, StepContext, StepFailed
 from steps import red5
 
@@ -29,8 +30,26 @@ def new_folder(settings: Settings, facts: dict[str, Any]) -> str:
     return str(facts["new_top"])
 
 
+def install_dir(p: PlanContext | StepContext) -> str:
+    """The install folder as the host resolves it (realpath, found by preflight).
+
+    Every command works on real paths: `find` does not descend into a symlink
+    it is given, and a path through a symlink is a different string from the
+    one the server was started with. Before preflight has looked, the
+    configured path is all there is."""
+    return str(p.facts.get("install_real") or p.settings.install_dir)
+
+
+def live_dir(p: PlanContext | StepContext) -> str:
+    return f"{install_dir(p).rstrip('/')}/red5pro"
+
+
+def backup_dir(p: PlanContext | StepContext) -> str:
+    return f"{install_dir(p).rstrip('/')}/bak.red5pro"
+
+
 def new_dir(p: PlanContext | StepContext) -> str:
-    return f"{p.settings.install_dir}/{new_folder(p.settings, p.facts)}"
+    return f"{install_dir(p).rstrip('/')}/{new_folder(p.settings, p.facts)}"
 
 
 async def trees(ctx: StepContext) -> tuple[str, str]:
@@ -39,21 +58,21 @@ async def trees(ctx: StepContext) -> tuple[str, str]:
     Before cutover that is red5pro and the unpacked folder; once promote-new
     has run, the new tree is red5pro and the old one bak.red5pro. A resumed
     run's checks must look in the right place, or they would redo work."""
-    s = ctx.settings
+    live = live_dir(ctx)
     new = new_dir(ctx)
     if not await exists(ctx, new, "-d"):
-        live = await install_version(ctx, s.live_dir)
-        if live is not None and live == ctx.facts.get("new_version"):
-            new = s.live_dir
-    old = s.live_dir
-    if new == s.live_dir or not await exists(ctx, s.live_dir, "-d"):
-        old = s.backup_dir
+        version = await install_version(ctx, live)
+        if version is not None and version == ctx.facts.get("new_version"):
+            new = live
+    old = live
+    if new == live or not await exists(ctx, live, "-d"):
+        old = backup_dir(ctx)
     return old, new
 
 
 def find_server_folders(p: PlanContext | StepContext) -> str:
     """The command that lists red5pro-server-* folders in the install dir."""
-    return (f"find {quote(p.settings.install_dir)} -mindepth 1 -maxdepth 1 -type d "
+    return (f"find {quote(install_dir(p))} -mindepth 1 -maxdepth 1 -type d "
             "-name 'red5pro-server-*'")
 
 
@@ -123,22 +142,98 @@ def load_snapshot(ctx: StepContext | PlanContext) -> dict[str, Any] | None:
         return None
 
 
-async def red5_pids(ctx: StepContext) -> list[int]:
-    """PIDs of the Red5 Pro server running from the install folder.
+# One listing of every java process with the identity of its working
+# directory and of the folder its -Dred5.root names (device:inode, so a
+# symlink or a rename cannot disguise a folder). Run as root: /proc/PID/cwd of
+# a root service is not readable to anyone else. "[j]ava" keeps the listing's
+# own shell out of its output.
+_JAVA_PROCESSES = (
+    "stat -L -c %d:%i /; for d in /proc/[0-9]*; do "
+    "a=$(tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null) || continue; "
+    "case $a in *[j]ava*) ;; *) continue ;; esac; "
+    "c=$(stat -L -c %d:%i \"$d/cwd\" 2>/dev/null); "
+    "r=${a##*-Dred5.root=}; [ \"$r\" = \"$a\" ] && r=; r=${r%% *}; "
+    "i=; [ -n \"$r\" ] && i=$(stat -L -c %d:%i -- \"$r\" 2>/dev/null); "
+    "printf '%s\\t%s\\t%s\\t%s\\n' \"${d#/proc/}\" \"${c:--}\" \"${i:--}\" \"$a\"; done"
+)
 
-    Its command line names the folder it started from (-Dred5.root=, the
-    classpath), which stays true after the folder is renamed. Matching the
-    folder as a whole path element keeps other JVMs out, even ones that merely
-    mention a file inside it."""
-    result = await ctx.probe("ps -eo pid=,args=")
+
+@dataclass(frozen=True)
+class JavaProcess:
+    pid: int
+    cwd: str | None  # device:inode of its working directory
+    red5_root: str | None  # device:inode of the folder -Dred5.root names
+    args: str
+
+
+def java_processes_command(p: PlanContext | StepContext) -> str:
+    return privileged_script(_JAVA_PROCESSES, p.settings.host.sudo)
+
+
+async def java_processes(ctx: StepContext) -> tuple[list[JavaProcess], str | None]:
+    """Every java process on the host, and the identity of / (to tell a
+    daemon that never changed its working directory)."""
+    result = await ctx.probe(java_processes_command(ctx))
     if not result.ok:
         raise StepFailed(f"cannot list processes: {result.last_error_line()}")
-    home = ctx.settings.live_dir
-    marks = (f"-Dred5.root={home} ", f"-Dred5.root={home}/", f"{home}/red5-service.jar",
-             f"{home}/commons-daemon")
-    pids = []
-    for line in result.stdout.splitlines():
-        pid, _, args = line.strip().partition(" ")
-        if "java" in args and any(mark in args + " " for mark in marks):
-            pids.append(int(pid))
-    return pids
+    lines = result.stdout.splitlines()
+    slash = lines[0].strip() if lines else None
+    found = []
+    for line in lines[1:]:
+        pid, cwd, root_id, args = [*line.split("\t", 3), "", "", ""][:4]
+        if pid.isdigit():
+            found.append(JavaProcess(int(pid), None if cwd == "-" else cwd,
+                                     None if root_id == "-" else root_id, args.strip()))
+    return found, slash
+
+
+async def folder_id(ctx: StepContext, path: str) -> str | None:
+    """device:inode of a folder, following symlinks; None when it is not there."""
+    result = await ctx.probe(f"stat -L -c %d:%i -- {quote(path)}")
+    return result.stdout.strip() if result.ok and result.stdout.strip() else None
+
+
+async def red5_processes(ctx: StepContext, tree: str | None) -> list[JavaProcess]:
+    """The java processes running from the folder whose identity is `tree`.
+
+    A server's working directory is its install folder (jsvc -cwd, red5.sh),
+    and it stays that folder whatever it is renamed to or reached through. The
+    red5.root path is text, and after cutover's renames it names the other
+    tree, so it is trusted only for a process whose working directory says
+    nothing (still /)."""
+    if tree is None:
+        return []
+    found, slash = await java_processes(ctx)
+    ours = []
+    for process in found:
+        if process.cwd is not None and process.cwd != slash:
+            if process.cwd == tree:
+                ours.append(process)
+        elif process.red5_root == tree:
+            ours.append(process)
+    return ours
+
+
+async def red5_pids(ctx: StepContext, tree: str | None) -> list[int]:
+    return [process.pid for process in await red5_processes(ctx, tree)]
+
+
+async def old_tree(ctx: StepContext) -> str | None:
+    """Identity of the live install preflight found, wherever it is now."""
+    known = ctx.facts.get("live_tree")
+    if known:
+        return str(known)
+    old, _new = await trees(ctx)
+    return await folder_id(ctx, old)
+
+
+async def new_tree(ctx: StepContext) -> str | None:
+    """Identity of the unpacked new release, wherever it is now."""
+    known = ctx.facts.get("new_tree")
+    if known:
+        return str(known)
+    _old, new = await trees(ctx)
+    found = await folder_id(ctx, new)
+    if found is not None and await install_version(ctx, new) == ctx.facts.get("new_version"):
+        ctx.facts["new_tree"] = found
+    return found

@@ -12,12 +12,20 @@ from runbook.smapi import SMApiError
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
 from steps.common import (
+    backup_dir,
     exists,
     find_server_folders,
+    folder_id,
+    install_dir,
     install_version,
+    java_processes_command,
+    live_dir,
     load_snapshot,
     new_dir,
+    new_tree,
+    old_tree,
     red5_pids,
+    red5_processes,
     root,
     run_shell,
     server_folders,
@@ -108,22 +116,22 @@ class BackupLive(Step):
     summary = "Moves the live install aside as bak.red5pro; it is the way back if needed."
 
     def plan(self, p: PlanContext) -> list[Action]:
-        s = p.settings
-        return [Shell(root(p, f"mv -T -- {quote(s.live_dir)} {quote(s.backup_dir)}"))]
+        return [Shell(root(p, f"mv -T -- {quote(live_dir(p))} {quote(backup_dir(p))}"))]
 
     async def check(self, ctx: StepContext) -> Check:
-        s = ctx.settings
-        if await exists(ctx, s.backup_dir, "-d"):
-            version = await install_version(ctx, s.backup_dir)
-            if version is not None and version == ctx.facts.get("live_version"):
-                return Check(True, f"{s.backup_dir} holds the old {version}")
-            raise StepFailed(f"{s.backup_dir} already exists and holds {version or 'something'} "
-                             "(an earlier backup?); move it elsewhere first")
+        backup = backup_dir(ctx)
+        if await exists(ctx, backup, "-d"):
+            if await folder_id(ctx, backup) == await old_tree(ctx):
+                return Check(True, f"{backup} is the old install")
+            version = await install_version(ctx, backup)
+            raise StepFailed(f"{backup} already exists and holds {version or 'something'} "
+                             "that is not the install preflight found (an earlier backup?); "
+                             "move it elsewhere first")
         return Check(False)
 
     async def run(self, ctx: StepContext) -> None:
-        if not await exists(ctx, ctx.settings.live_dir, "-d"):
-            raise StepFailed(f"{ctx.settings.live_dir} is not there to move")
+        if not await exists(ctx, live_dir(ctx), "-d"):
+            raise StepFailed(f"{live_dir(ctx)} is not there to move")
         await run_shell(ctx, self.plan(ctx.plan_context()))
 
 
@@ -135,23 +143,22 @@ class PromoteNew(Step):
     summary = "Moves the unpacked red5pro-server-* folder into place as red5pro."
 
     def plan(self, p: PlanContext) -> list[Action]:
-        s = p.settings
         return [Shell(find_server_folders(p), "exactly the unpacked folder, or stop"),
-                Shell(root(p, f"mv -T -- {quote(new_dir(p))} {quote(s.live_dir)}"))]
+                Shell(root(p, f"mv -T -- {quote(new_dir(p))} {quote(live_dir(p))}"))]
 
     async def check(self, ctx: StepContext) -> Check:
-        s = ctx.settings
-        if await exists(ctx, s.live_dir, "-d"):
-            version = await install_version(ctx, s.live_dir)
-            if version is not None and version == ctx.facts.get("new_version"):
-                return Check(True, f"{s.live_dir} is {version}")
-            raise StepFailed(f"{s.live_dir} exists and holds {version or 'an unknown version'}; "
+        live = live_dir(ctx)
+        if await exists(ctx, live, "-d"):
+            if await folder_id(ctx, live) == await new_tree(ctx):
+                return Check(True, f"{live} is the new release")
+            version = await install_version(ctx, live)
+            raise StepFailed(f"{live} exists and holds {version or 'an unknown version'}; "
                              "backup-live has not moved it aside")
         matches = await server_folders(ctx)
         if matches != [new_dir(ctx)]:
             listed = ", ".join(matches) or "none"
-            raise StepFailed(f"expected exactly one red5pro-server-* folder in {s.install_dir}, "
-                             f"the unpacked {new_dir(ctx)}; found {listed}")
+            raise StepFailed(f"expected exactly one red5pro-server-* folder in "
+                             f"{install_dir(ctx)}, the unpacked {new_dir(ctx)}; found {listed}")
         return Check(False)
 
     async def run(self, ctx: StepContext) -> None:
@@ -164,62 +171,79 @@ class StopService(Step):
     phase = Phase.CUTOVER
     destructive = True
     summary = (
-        "Finds the running Red5 Pro java process(es) (the old server still runs from the "
+        "Finds the java process(es) running from the old install (it still runs from the "
         "renamed folder) and kills them with kill -9, as the procedure does."
     )
     caution = "Under jsvc there are two processes; both go."
 
     def plan(self, p: PlanContext) -> list[Action]:
-        pids = p.facts.get("red5_pids") or ["<PID>"]
-        return [Shell("ps -eo pid=,args=", "java processes of this install"),
-                Shell(root(p, "kill -9 " + " ".join(str(pid) for pid in pids)))]
+        shown: list[dict[str, Any]] = p.facts.get("red5_processes") or []
+        actions: list[Action] = [Shell(java_processes_command(p),
+                                       "java processes and the folder each runs from")]
+        actions += [Note(f"pid {proc['pid']}: {proc['args']}") for proc in shown]
+        pids = [str(proc["pid"]) for proc in shown] or ["<PID>"]
+        actions.append(Shell(root(p, "kill -9 " + " ".join(pids))))
+        return actions
 
     async def check(self, ctx: StepContext) -> Check:
-        pids = await red5_pids(ctx)
-        ctx.facts["red5_pids"] = pids
-        if not pids:
-            return Check(True, "no Red5 Pro java process runs")
-        return Check(False, f"running: {', '.join(map(str, pids))}")
+        found = await red5_processes(ctx, await old_tree(ctx))
+        ctx.facts["red5_processes"] = [{"pid": proc.pid, "args": proc.args} for proc in found]
+        if not found:
+            return Check(True, "no java process runs from the old install")
+        return Check(False, f"running: {', '.join(str(proc.pid) for proc in found)}")
 
     async def run(self, ctx: StepContext) -> None:
         # Only processes the operator saw in the plan, and that still run now:
         # a PID freed in the meantime may belong to something else.
-        shown = set(ctx.facts.get("red5_pids") or [])
-        pids = sorted(shown & set(await red5_pids(ctx)))
+        shown = {proc["pid"] for proc in ctx.facts.get("red5_processes") or []}
+        tree = await old_tree(ctx)
+        pids = sorted(shown & set(await red5_pids(ctx, tree)))
         if not pids:
             ctx.info("the processes shown in the plan have already exited")
             return
         result = await ctx.sh(root(ctx, "kill -9 " + " ".join(map(str, pids))), check=False)
-        if not result.ok and set(pids) & set(await red5_pids(ctx)):
+        if not result.ok and set(pids) & set(await red5_pids(ctx, tree)):
             raise StepFailed(f"kill failed: {result.last_error_line()}")
 
     async def verify(self, ctx: StepContext) -> Check:
+        tree = await old_tree(ctx)
+
         async def none_left() -> bool:
-            return not await red5_pids(ctx)
+            return not await red5_pids(ctx, tree)
 
         await _wait(ctx, "the java processes to exit", ctx.settings.timeouts.service_stop,
                     none_left)
-        return Check(True, "no Red5 Pro java process remains")
+        return Check(True, "no java process of the old install remains")
 
 
 class StartService(Step):
     id = "start-service"
     title = "Start the red5pro service"
     phase = Phase.CUTOVER
+    # The service can die after this step (a crash during recreate's wait); a
+    # resumed run looks again instead of trusting the journal.
+    recheck_when_resumed = True
     summary = (
         "Starts the service with systemctl and waits until the Stream Manager API answers "
-        "from the new install."
+        "from the new install, speaking the new release's API version."
     )
 
     def plan(self, p: PlanContext) -> list[Action]:
-        return [Shell(root(p, "systemctl start red5pro")),
-                ApiCall("GET", "admin/debug/cloudcontroller",
-                        p.curl("GET", "admin/debug/cloudcontroller"), "until it answers"),
-                Wait("the API to answer", p.settings.timeouts.service_start)]
+        verb = "restart" if p.facts.get("restart_service") else "start"
+        actions: list[Action] = []
+        if verb == "restart":
+            actions.append(Note("the service runs but its API has not answered within the "
+                                "limit: it is restarted"))
+        return [
+            *actions,
+            Shell(root(p, f"systemctl {verb} red5pro")),
+            ApiCall("GET", "admin/debug/cloudcontroller",
+                    p.curl("GET", "admin/debug/cloudcontroller"), "until it answers"),
+            Wait("the API to answer", p.settings.timeouts.service_start)]
 
     async def _old_server(self, ctx: StepContext) -> list[int]:
-        """PIDs of the server preflight saw that are still running."""
-        return sorted(set(ctx.facts.get("live_pids") or []) & set(await red5_pids(ctx)))
+        """PIDs still running from the old install, wherever it is now."""
+        return await red5_pids(ctx, await old_tree(ctx))
 
     async def _answering(self, ctx: StepContext, errors: list[str]) -> Any:
         try:
@@ -232,66 +256,96 @@ class StartService(Step):
             errors.append(str(exc))  # not up yet: keep waiting, remember why
             return None
 
+    async def _proof(self, ctx: StepContext, api: Any) -> Check:
+        """The answering stream manager is the NEW release: nothing runs from the
+        old install, something runs from the new one, the live folder is the
+        new tree, and the API speaks the new release's version."""
+        old = await self._old_server(ctx)
+        if old:
+            return Check(False, f"the old server (pid {', '.join(map(str, old))}) still runs")
+        tree = await new_tree(ctx)
+        if tree is None or await folder_id(ctx, live_dir(ctx)) != tree:
+            return Check(False, f"{live_dir(ctx)} is not the new release")
+        if not await red5_pids(ctx, tree):
+            return Check(False, "no java process runs from the new install")
+        want = expected_api_version(ctx)
+        if want is not None and api.version != want:
+            return Check(False, f"the API answering speaks {api.version}; Red5 Pro "
+                         f"{ctx.facts.get('new_version')} speaks {want}")
+        return Check(True, f"API {api.version} answers from the new install "
+                     f"({ctx.facts.get('new_version')})")
+
     async def check(self, ctx: StepContext) -> Check:
+        ctx.facts.pop("restart_service", None)
         if await self._old_server(ctx):
             return Check(False, "the old server still runs")
-        active = await ctx.probe("systemctl is-active red5pro")
-        version = await install_version(ctx, ctx.settings.live_dir)
-        new = ctx.facts.get("new_version")
-        if active.ok and version is not None and version == new and await self._answering(ctx, []):
-            return Check(True, f"the service runs {version} and the API answers")
-        return Check(False)
+        active = await ctx.probe(root(ctx, "systemctl is-active red5pro"))
+        if not active.ok:
+            return Check(False)
+        api = await self._answering(ctx, [])
+        if api:
+            return await self._proof(ctx, api)
+        age = await self._age(ctx)
+        if age is not None and age >= ctx.settings.timeouts.service_start:
+            # Booting would have answered by now: a service that runs and does
+            # not answer is hung, and starting it again changes nothing.
+            ctx.facts["restart_service"] = True
+            return Check(False, f"the service has run for {age}s and its API does not answer")
+        return Check(False, "the service runs; its API does not answer yet")
+
+    async def _age(self, ctx: StepContext) -> int | None:
+        pids = await red5_pids(ctx, await new_tree(ctx))
+        if not pids:
+            return None
+        result = await ctx.probe("ps -o etimes= -p " + ",".join(map(str, pids)))
+        ages = [int(word) for word in result.stdout.split() if word.isdigit()]
+        return max(ages) if ages else None
 
     async def run(self, ctx: StepContext) -> None:
         old = await self._old_server(ctx)
         if old:
             raise StepFailed(f"the old server (pid {', '.join(map(str, old))}) still runs and "
                              "answers on the same port; run stop-service first")
-        await ctx.sh(root(ctx, "systemctl start red5pro"))
+        verb = "restart" if ctx.facts.get("restart_service") else "start"
+        await ctx.sh(root(ctx, f"systemctl {verb} red5pro"))
         errors: list[str] = []
         try:
             api = await _wait(ctx, "the Stream Manager API", ctx.settings.timeouts.service_start,
                               lambda: self._answering(ctx, errors))
         except StepFailed as exc:
             last = errors[-1] if errors else "no answer at all"
-            log = f"{ctx.settings.live_dir}/{red5.SERVICE_LOG}"
+            log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
+            if (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok:
+                ctx.facts["restart_service"] = True
+                raise StepFailed(f"{exc}: the service runs but its API does not answer (last "
+                                 f"answer: {last}); see {log}. Run the step again to restart "
+                                 "it") from None
             raise StepFailed(f"{exc} (last answer: {last}); see {log}") from None
+        ctx.facts.pop("restart_service", None)
+        proof = await self._proof(ctx, api)
+        if not proof.done:
+            raise StepFailed(f"an API answers, but not the new release's: {proof.detail}")
         controller = await api.cloud_controller()
-        version = await install_version(ctx, ctx.settings.live_dir)
+        version = await install_version(ctx, live_dir(ctx))
         ctx.facts["new_api_version"] = api.version
         ctx.note("service-answered",
-                 f"the stream manager answers from the new install {ctx.settings.live_dir} "
+                 f"the stream manager answers from the new install {live_dir(ctx)} "
                  f"({version}): API {api.version}, cloud controller {controller}",
                  install_version=version, api_version=api.version, controller=controller)
         if controller and "dummy" in controller.lower():
             raise StepFailed("the new stream manager runs the dummy cloud controller; "
                              "carry-over did not activate the live controller")
-        await self._report_teardown(ctx)
-
-    async def _report_teardown(self, ctx: StepContext) -> None:
-        """When the nodegroups were not deleted, say plainly what happens to their nodes."""
-        snapshot = load_snapshot(ctx) or {}
-        nodes = [n["identifier"] for g in snapshot.get("nodegroups", [])
-                 for n in g.get("nodes", []) if n.get("identifier")]
-        if not nodes or ctx.facts.get("skipped", {}).get("delete-nodegroups") is None:
-            return
-        log = f"{ctx.settings.live_dir}/{red5.SERVICE_LOG}"
-        patterns = " ".join(f"-e {quote(n)}" for n in nodes)
-        seen = await ctx.probe(f"grep -F {patterns} -- {quote(log)}")
-        lines = [line for line in seen.stdout.splitlines() if line.strip()]
-        ctx.note("old-nodes-torn-down",
-                 f"delete-nodegroups was skipped: the new stream manager does not know the "
-                 f"{len(nodes)} old node(s) ({', '.join(nodes)}) and tears them down itself. "
-                 f"Its log says:\n" + ("\n".join(lines) or "(nothing yet)"),
-                 nodes=nodes, log_lines=lines)
 
     async def verify(self, ctx: StepContext) -> Check:
-        version = await install_version(ctx, ctx.settings.live_dir)
-        if version is None or version != ctx.facts.get("new_version"):
-            return Check(False, f"{ctx.settings.live_dir} is {version}, not the new release")
-        if await self._old_server(ctx) or not await red5_pids(ctx):
-            return Check(False, "the process answering is not a new server")
-        return Check(True, f"API {ctx.facts.get('new_api_version')} answers from {version}")
+        api = await self._answering(ctx, [])
+        if not api:
+            return Check(False, "the API does not answer")
+        return await self._proof(ctx, api)
+
+
+def expected_api_version(p: PlanContext | StepContext) -> str | None:
+    """The API version the new release serves: the config's word, else Red5's table."""
+    return p.settings.new_api_version or red5.api_version(p.facts.get("new_version"))
 
 
 def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -16,8 +16,13 @@ from runbook.remote import quote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
 from steps.common import (
+    backup_dir,
     exists,
+    folder_id,
+    install_dir,
     install_version,
+    java_processes_command,
+    live_dir,
     new_dir,
     new_folder,
     read_remote,
@@ -50,15 +55,20 @@ class Preflight(Step):
 
     def plan(self, p: PlanContext) -> list[Action]:
         s = p.settings
-        live = s.live_dir
+        live = live_dir(p)
         actions: list[Action] = [Shell("true", "SSH answers and the host key is known")]
         if s.host.sudo:
             actions.append(Shell("sudo -n true", "sudo works without a password prompt"))
         actions += [
+            Shell(f"realpath -e -- {quote(s.install_dir)}",
+                  "the install folder as the host resolves it; later steps use this path"),
             Shell(f"ls -1 -- {quote(live)}", "the live install exists; its version marker"),
+            Shell(f"stat -L -c %d:%i -- {quote(live)}",
+                  "the live folder's identity, to know its processes by"),
+            Shell(java_processes_command(p), "the java processes running from it"),
             Shell(root(p, f"cat -- {quote(live + '/' + red5.PROPERTIES)}"),
                   "the live properties (secrets masked from here on)"),
-            Shell(f"df -Pk -- {quote(s.install_dir)}", "free disk for the new distribution"),
+            Shell(f"df -Pk -- {quote(install_dir(p))}", "free disk for the new distribution"),
             Shell("java -version 2>&1", "the Java the new release needs"),
             Shell(f"cat -- {quote(s.unit_file)}", "the installed red5pro.service"),
             ApiCall("GET", "admin/debug/cloudcontroller",
@@ -76,15 +86,24 @@ class Preflight(Step):
             if not result.ok:
                 problems.append("sudo asks for a password; allow the SSH user password-less "
                                 "sudo for the upgrade, or set host.sudo = false if it is root")
+        real = await ctx.sh(f"realpath -e -- {quote(s.install_dir)}", check=False, quiet=True)
+        if not real.ok or not real.stdout.strip().startswith("/"):
+            raise StepFailed(f"{s.install_dir} is not a folder on the host; check install.dir "
+                             "in the config")
+        ctx.facts["install_real"] = real.stdout.strip()
+        if ctx.facts["install_real"] != s.install_dir:
+            ctx.info(f"{s.install_dir} is {ctx.facts['install_real']} on the host; every step "
+                     "works on that path")
         resumed = bool(ctx.facts.get("resumed"))
-        folder = s.live_dir
+        folder = live_dir(ctx)
         if resumed and not await exists(ctx, folder, "-d") and await exists(
-            ctx, s.backup_dir, "-d"
+            ctx, backup_dir(ctx), "-d"
         ):
-            folder = s.backup_dir  # resumed mid-cutover: the old install was moved aside
+            folder = backup_dir(ctx)  # resumed mid-cutover: the old install was moved aside
         listing = await ctx.sh(f"ls -1 -- {quote(folder)}", check=False, quiet=True)
         if not listing.ok:
-            raise StepFailed(f"no live install at {s.live_dir}; check install.dir in the config")
+            raise StepFailed(f"no live install at {live_dir(ctx)}; check install.dir in the "
+                             "config")
         found = red5.installed_version(listing.stdout.splitlines())
         # A resumed run keeps the version the first run saw before anything moved.
         live_version = (ctx.facts.get("live_version") if resumed else None) or found
@@ -93,6 +112,13 @@ class Preflight(Step):
                              "is unknown; every later check compares versions, so runbook stops")
         ctx.facts["live_version"] = live_version
         ctx.info(f"live install: {folder}, version {found}")
+        if not (resumed and ctx.facts.get("live_tree")):
+            identity = await ctx.sh(f"stat -L -c %d:%i -- {quote(folder)}", check=False,
+                                    quiet=True)
+            if not identity.ok:
+                raise StepFailed(f"cannot read the identity of {folder}: "
+                                 f"{identity.last_error_line()}")
+            ctx.facts["live_tree"] = identity.stdout.strip()
 
         text = await read_remote(ctx, f"{folder}/{red5.PROPERTIES}")
         live_props = javaproperties.loads(text)
@@ -112,7 +138,7 @@ class Preflight(Step):
         if not resumed:
             # The server now running is the one stop-service must end; start-service
             # uses these to tell the old server from the new one.
-            ctx.facts["live_pids"] = await red5_pids(ctx)
+            ctx.facts["live_pids"] = await red5_pids(ctx, ctx.facts["live_tree"])
             problems += await self._leftovers(ctx)
         for local in (s.distribution, s.cloud_controller):
             if not local.is_file():
@@ -123,7 +149,7 @@ class Preflight(Step):
                 ctx.facts["new_top"] = red5.top_folder(s.distribution)
             except ValueError as exc:
                 problems.append(str(exc))
-        df = await ctx.sh(f"df -Pk -- {quote(s.install_dir)}", check=False)
+        df = await ctx.sh(f"df -Pk -- {quote(install_dir(ctx))}", check=False)
         free_kb = _free_kb(df.stdout)
         need_kb = size * _DISK_FACTOR // 1024
         if free_kb is None:
@@ -167,15 +193,14 @@ class Preflight(Step):
     async def _leftovers(self, ctx: StepContext) -> list[str]:
         """Folders from an earlier upgrade that cutover would trip over, found
         now rather than after every nodegroup is gone."""
-        s = ctx.settings
         problems = []
-        if await exists(ctx, s.backup_dir):
-            problems.append(f"{s.backup_dir} already exists (an earlier backup?); backup-live "
+        if await exists(ctx, backup_dir(ctx)):
+            problems.append(f"{backup_dir(ctx)} already exists (an earlier backup?); backup-live "
                             "needs that name: move it elsewhere before the window")
         ours = new_dir(ctx)
         others = [folder for folder in await server_folders(ctx) if folder != ours]
         if others:
-            problems.append(f"other red5pro-server-* folders are in {s.install_dir} "
+            problems.append(f"other red5pro-server-* folders are in {install_dir(ctx)} "
                             f"({', '.join(others)}); promote-new needs exactly one: move them")
         return problems
 
@@ -425,7 +450,7 @@ class Unpack(Step):
     def plan(self, p: PlanContext) -> list[Action]:
         s = p.settings
         zip_path = uploaded(s, s.distribution)
-        return [Shell(root(p, f"unzip -q -o {quote(zip_path)} -d {quote(s.install_dir)}"),
+        return [Shell(root(p, f"unzip -q -o {quote(zip_path)} -d {quote(install_dir(p))}"),
                       f"creates {new_dir(p)}"),
                 Shell(f"touch -- {quote(self._marker(p))}", "records that unzip finished")]
 
@@ -437,8 +462,10 @@ class Unpack(Step):
         marker = quote(self._marker(ctx))
         finished = await ctx.probe(f"test -e {marker} && ! test {quote(zip_path)} -nt {marker}")
         if finished.ok and await exists(ctx, f"{target}/{red5.PROPERTIES}", "-f"):
+            # Its identity is how cutover tells the new server from the old.
+            ctx.facts["new_tree"] = await folder_id(ctx, target)
             return Check(True, f"{target} is unpacked")
-        live = await install_version(ctx, ctx.settings.live_dir)
+        live = await install_version(ctx, live_dir(ctx))
         if live is not None and live == ctx.facts.get("new_version"):
             return Check(True, "the live folder already is the new release")
         return Check(False, f"{target} is not there")
@@ -527,10 +554,9 @@ class CarryOver(Step):
     caution = "Without LICENSE.KEY the new server does not start."
 
     def plan(self, p: PlanContext) -> list[Action]:
-        s = p.settings
         target = new_dir(p)
         return [
-            Shell(root(p, f"cp -p -- {quote(s.live_dir + '/LICENSE.KEY')} "
+            Shell(root(p, f"cp -p -- {quote(live_dir(p) + '/LICENSE.KEY')} "
                           f"{quote(target + '/LICENSE.KEY')}")),
             EditFile(f"{target}/{red5.APP_CONTEXT}",
                      "activate the live install's cloud-controller bean, comment out the dummy",

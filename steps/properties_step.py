@@ -16,7 +16,7 @@ from runbook.properties_report import render_review
 from runbook.remote import quote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5
-from steps.common import exists, new_dir, read_remote, root, trees
+from steps.common import exists, live_dir, new_dir, read_remote, root, trees
 
 
 def overrides(p: PlanContext | StepContext) -> dict[str, str]:
@@ -42,7 +42,7 @@ class Properties(Step):
     caution = "Every key the new release added needs a value someone decided."
 
     def _paths(self, p: PlanContext | StepContext) -> tuple[str, str]:
-        return f"{p.settings.live_dir}/{red5.PROPERTIES}", f"{new_dir(p)}/{red5.PROPERTIES}"
+        return f"{live_dir(p)}/{red5.PROPERTIES}", f"{new_dir(p)}/{red5.PROPERTIES}"
 
     def plan(self, p: PlanContext) -> list[Action]:
         live, new = self._paths(p)

@@ -43,6 +43,22 @@ def required_java(server_major: int | None) -> int | None:
     return 8
 
 
+def api_version(server_version: str | None) -> str | None:
+    """The Stream Manager API a server release serves (Red5's API overview pages):
+    4.0 from 7.0.0, 3.1 after 5.2.0, 3.0 in 5.1. None where the table says nothing."""
+    numbers = re.findall(r"\d+", server_version or "")[:3]
+    if len(numbers) < 2:
+        return None
+    release = tuple(int(n) for n in numbers) + (0,) * (3 - len(numbers))
+    if release >= (7, 0, 0):
+        return "4.0"
+    if (5, 2, 0) < release < (7, 0, 0):
+        return "3.1"
+    if release[:2] == (5, 1):
+        return "3.0"
+    return None
+
+
 def java_major(version_banner: str) -> int | None:
     """Major version from `java -version` output (`"21.0.5"` -> 21, `"1.8.0_292"` -> 8)."""
     match = re.search(r'version "(\d+)(?:\.(\d+))?', version_banner)

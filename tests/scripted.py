@@ -18,11 +18,13 @@ RUN = Decision(Answer.RUN)
 class ScriptedFrontEnd:
     def __init__(
         self,
-        answers: dict[str, Decision] | None = None,
+        # A list answers the step's questions in turn, then stops the run.
+        answers: dict[str, Decision | list[Decision]] | None = None,
         default: Decision = RUN,
         on_confirm: Callable[[StepReport, list[Action]], None] | None = None,
     ) -> None:
-        self.answers = answers or {}
+        self.answers = {step: list(a) if isinstance(a, list) else a
+                        for step, a in (answers or {}).items()}
         self.default = default
         self.on_confirm = on_confirm
         self.asked: list[str] = []
@@ -37,7 +39,10 @@ class ScriptedFrontEnd:
         self.plans[step.id] = plan
         if self.on_confirm is not None:
             self.on_confirm(step, plan)
-        return self.answers.get(step.id, self.default)
+        answer = self.answers.get(step.id, self.default)
+        if isinstance(answer, list):
+            return answer.pop(0) if answer else Decision(Answer.STOP)
+        return answer
 
     def step_state(self, step: StepReport) -> None:
         self.states.append((step.id, step.state.value, step.detail))

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import javaproperties
+import pytest
 
 from runbook.executor import Answer, Decision, Outcome
 from runbook.rehearsal import cloud
@@ -84,20 +85,22 @@ async def test_full_rehearsal_upgrades_the_host(tmp_path: Path) -> None:
     assert host.api_token not in text
 
 
-async def test_skipping_delete_nodegroups_reports_the_teardown(tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", ["delete-nodegroups", "backup-live"])
+async def test_a_cutover_step_cannot_be_skipped(tmp_path: Path, step: str) -> None:
+    """Skipping backup-live once made promote-new fail on every resume, and a
+    later run then exported the emptied system as its snapshot."""
     journal = tmp_path / "run.jsonl"
-    skip = {"delete-nodegroups": Decision(Answer.SKIP, "rehearsing what skipping does")}
+    answers = {step: [Decision(Answer.SKIP, "in a hurry"), Decision(Answer.STOP)]}
     async with rehearsal_host(tmp_path) as host:
-        old_nodes = {i["identifier"] for i in cloud.list_instances(host.sandbox)}
-        front = ScriptedFrontEnd(skip)
+        before = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        front = ScriptedFrontEnd(answers)
         outcome = await rehearse(host, front, journal)
-        assert outcome is Outcome.DONE, front.text()[-4000:]
-        after = {i["identifier"]: i["state"] for i in cloud.list_instances(host.sandbox)}
-    assert old_nodes, "the rehearsal seeds a live fleet"
-    # The new stream manager tore down every node it did not know.
-    assert all(after[node] in (None, "terminating") for node in old_nodes)
-    report = notes(journal, "old-nodes-torn-down")
-    assert report, "the run must say what happened to the old nodes"
-    assert set(report[0]["nodes"]) == old_nodes
-    assert report[0]["log_lines"], "the service log shows the teardown"
-    assert "tears them down" in front.text()
+        after = cloud.list_nodegroups(host.sandbox, *host.old_db)
+    assert outcome is Outcome.STOPPED
+    assert front.asked.count(step) == 2, "refused, then asked again"
+    assert f"{step} cannot be skipped" in front.text()
+    assert "stream manager is down until cutover ends" in front.text()
+    assert front.final_state(step) != "skipped"
+    assert (host.install_dir / "red5pro" / OLD).exists()
+    if step == "delete-nodegroups":
+        assert after == before and before, "nothing was deleted"

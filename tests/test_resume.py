@@ -33,12 +33,14 @@ async def test_resume_mid_cutover_finishes_without_redoing_work(tmp_path: Path) 
         stopped_at = len(journal.read_text().splitlines())
         cutover_began = replay(journal).cutover_started
 
-        second = ScriptedFrontEnd()
+        # A skip is offered again; skipping without a new reason keeps the old one.
+        second = ScriptedFrontEnd({"new-database": Decision(Answer.SKIP)})
         outcome = await rehearse(host, second, journal, resume=replay(journal))
         assert outcome is Outcome.DONE, second.text()[-3000:]
         groups = cloud.list_nodegroups(host.sandbox, *host.new_db)
-    # Only the read-only preflight and the two unfinished steps were asked about.
-    assert second.asked == ["preflight", "start-service", "recreate"]
+    # Only the read-only preflight, the skipped step and the two unfinished
+    # steps were asked about.
+    assert second.asked == ["preflight", "new-database", "start-service", "recreate"]
     assert "skipped in the earlier run: checked by the DBA" in second.text()
     redone = [a for a in shell_actions(journal, stopped_at)
               if any(word in a for word in ("mv ", "unzip", "kill", "rm ", "cp "))]
@@ -46,6 +48,7 @@ async def test_resume_mid_cutover_finishes_without_redoing_work(tmp_path: Path) 
     history = replay(journal)
     assert history.outcome == "done" and history.cutover_started == cutover_began
     assert history.state("new-database") is StepState.SKIPPED
+    assert history.steps["new-database"].skip_reason == "checked by the DBA"
     assert len(groups) == 1
     assert (host.install_dir / "red5pro" / NEW).exists()
 
@@ -90,3 +93,15 @@ async def test_an_in_doubt_move_that_did_not_happen_is_offered_again(tmp_path: P
     assert "promote-new" in front.asked
     assert "in doubt: the earlier run started" in front.text()
     assert (host.install_dir / "red5pro" / NEW).exists()
+
+
+async def test_a_skip_can_be_taken_back_on_resume(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"new-database": Decision(Answer.SKIP, "later"),
+                                  "upload": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        second = ScriptedFrontEnd({"upload": Decision(Answer.STOP)})
+        assert await rehearse(host, second, journal, resume=replay(journal)) is Outcome.STOPPED
+    assert "new-database" in second.asked
+    assert replay(journal).state("new-database") is StepState.DONE
