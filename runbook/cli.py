@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from runbook import config as config_mod
 from runbook.config import ConfigError, SecretUnavailable, Settings
 from runbook.executor import Executor, FrontEnd, Outcome
+from runbook.hoststate import HostState
 from runbook.journal import (
     Journal,
     JournalError,
@@ -242,13 +243,15 @@ async def execute(
     token: str,
     front: FrontEnd,
     journal_path: Path,
+    state_dir: Path,
     isolated: bool = False,
     resume: Replay | None = None,
 ) -> Outcome:
     """Run the whole procedure against the host in `settings` (the tests call this too).
 
     With `resume` (an unfinished run's journal) the same journal is continued:
-    skipped steps stay skipped, and every other step's check decides again."""
+    finished steps stay finished, and every other step's check decides again.
+    `state_dir` holds what runbook keeps per host between runs (snapshots)."""
     from runbook.smapi import StreamManagerAPI
     from steps import procedure
 
@@ -266,13 +269,27 @@ async def execute(
     try:
         executor = Executor(procedure(), settings=settings, remote=remote, api_factory=api,
                             curl=curl, journal=journal, front=front, redactor=redactor,
-                            resume=resume)
+                            host_state=host_state(settings, state_dir), resume=resume)
         return await executor.run()
     finally:
         await shown.aclose()
         await api.aclose()
         await remote.close()
         journal.close()
+
+
+def host_state(settings: Settings, state_dir: Path) -> HostState:
+    return HostState(state_dir, settings.host.address, settings.host.port)
+
+
+def _refuse_a_second_cutover(state: HostState, continuing: Path | None) -> None:
+    """A cutover under way on the host belongs to the run that began it: a new
+    run would re-export the emptied system and work from the wrong snapshot."""
+    under_way = state.cutover()
+    if under_way is None or (continuing is not None and str(continuing) == under_way.journal):
+        return
+    raise ConfigError(state.target, f"a cutover began here at {under_way.began} and has not "
+                      f"ended; continue it with --resume --journal {under_way.journal}")
 
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
@@ -320,14 +337,16 @@ async def _run(args: argparse.Namespace) -> int:
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     folder = args.journal.parent if args.journal is not None else default_dir()
     path, earlier = _resume_from(args, settings, folder)
+    state_dir = default_dir()
+    _refuse_a_second_cutover(host_state(settings, state_dir), path if earlier else None)
     if _headless(args):
         print(f"journal: {path}")
         outcome = await execute(settings, token=token, front=_front(args), journal_path=path,
-                                resume=earlier)
+                                state_dir=state_dir, resume=earlier)
         return outcome.exit_code
     from screens.app import run_tui
 
-    outcome = await run_tui(settings, token=token, journal_path=path,
+    outcome = await run_tui(settings, token=token, journal_path=path, state_dir=state_dir,
                             resume=_offer(earlier, settings, folder),
                             host_label=f"{settings.host.user}@{settings.host.address}")
     return outcome.exit_code
@@ -374,6 +393,8 @@ async def _rehearse(args: argparse.Namespace) -> int:
         runs = operator / "runs" if lasting else default_dir() / "rehearsals"
         path, earlier = _resume_from(args, settings, runs) if lasting else \
             (_journal_path(args, settings, runs), None)
+        state_dir = operator
+        _refuse_a_second_cutover(host_state(settings, state_dir), path if earlier else None)
         print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
         if host.adopted_service:
             print(f"adopted the service left running by an earlier rehearsal "
@@ -381,12 +402,13 @@ async def _rehearse(args: argparse.Namespace) -> int:
         if _headless(args):
             print(f"journal: {path}")
             outcome = await execute(settings, token=host.api_token, front=_front(args),
-                                    journal_path=path, isolated=True, resume=earlier)
+                                    journal_path=path, state_dir=state_dir, isolated=True,
+                                    resume=earlier)
         else:
             from screens.app import run_tui
 
             outcome = await run_tui(settings, token=host.api_token, journal_path=path,
-                                    isolated=True, rehearsal=True,
+                                    state_dir=state_dir, isolated=True, rehearsal=True,
                                     resume=_offer(earlier, settings, runs) if lasting else None,
                                     host_label=f"sandbox {host.sandbox}")
     finally:

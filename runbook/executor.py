@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from runbook.config import Settings
+from runbook.hoststate import HostState
 from runbook.journal import Journal, Replay, StepHistory
 from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
 from runbook.redact import Redactor
@@ -27,8 +28,6 @@ from runbook.remote import (
     OutcomeUnknown,
     Remote,
     RemoteError,
-    privileged_script,
-    quote,
 )
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import PlanContext, Step, StepFailed
@@ -122,6 +121,7 @@ class RunContext:
         self.settings = executor.settings
         self.facts = executor.facts
         self.journal_path = executor.journal.path
+        self.host_state = executor.host_state
 
     # -- journalled actions --------------------------------------------------
 
@@ -207,23 +207,16 @@ class RunContext:
             local, remote, timeout=self.settings.timeouts.upload, progress=progress))
 
     async def write_file(self, path: str, content: str, *, summary: str, detail: str = "") -> None:
-        """Replace a file on the host in one move, keeping its owner and mode.
+        """Replace a file on the host whole or not at all, keeping its owner and
+        mode and, the first time, a `.runbook-bak` of it (Remote.replace_file).
 
-        The content travels on stdin, so it never appears in a command line,
-        the journal or the process list."""
-        tmp = f"{path}.runbook-new"
-        script = (f"cp -p -- {quote(path)} {quote(tmp)} && cat > {quote(tmp)} && "
-                  f"mv -f -- {quote(tmp)} {quote(path)}")
-        command = privileged_script(script, self.settings.host.sudo)
-
-        async def write() -> None:
-            result = await self._x.remote.run(
-                command, timeout=self.settings.timeouts.command, input=content)
-            if not result.ok:
-                raise StepFailed(f"could not write {path}: "
-                                 f"{self._x.redactor(result.last_error_line())}")
-
-        await self.act(EditFile(path, summary, detail), write)
+        One journalled action: a connection lost on the way leaves it in doubt.
+        The content goes over SFTP, so it never appears in a command line, the
+        journal or the process list."""
+        timeouts = self.settings.timeouts
+        await self.act(EditFile(path, summary, detail), lambda: self._x.remote.replace_file(
+            path, content.encode(), staging_dir=self.settings.upload_dir,
+            timeout=timeouts.command, upload_timeout=timeouts.upload))
 
     async def api(self, *, fresh: bool = False) -> Any:
         return await self._x.api_factory(fresh)
@@ -276,6 +269,7 @@ class Executor:
         journal: Journal,
         front: FrontEnd,
         redactor: Redactor,
+        host_state: HostState,
         resume: Replay | None = None,
     ) -> None:
         self.steps = list(steps)
@@ -287,6 +281,7 @@ class Executor:
         self.journal = journal
         self.front = front
         self.redactor = redactor
+        self.host_state = host_state
         self.facts: dict[str, Any] = {}
         if resume is not None:
             self.facts.update(resume.facts)
@@ -300,9 +295,14 @@ class Executor:
         self._cutover_started: float | None = None
         if resume is not None and resume.cutover_started:
             self._cutover_started = datetime.fromisoformat(resume.cutover_started).timestamp()
+        # The host's own record wins: it survives a lost or restarted journal.
+        under_way = host_state.cutover()
+        if under_way is not None:
+            self._cutover_started = datetime.fromisoformat(under_way.began).timestamp()
+            self.facts["cutover_started"] = True
 
     def plan_context(self) -> PlanContext:
-        return PlanContext(self.settings, self.curl, self.facts)
+        return PlanContext(self.settings, self.curl, self.facts, self.host_state)
 
     def plan_of(self, step: Step) -> list[Action]:
         return [redact_action(a, self.redactor) for a in step.plan(self.plan_context())]
@@ -381,6 +381,8 @@ class Executor:
                 # that stops earlier leaves the stream manager down.
                 last = [s for s in self.steps if s.phase is Phase.CUTOVER][-1:]
                 complete = bool(last) and self.reports[last[0].id].state.finished
+                if complete:
+                    self.host_state.end_cutover("upgraded")
                 self._event("cutover-end", complete=complete,
                             downtime_s=round(time.time() - self._cutover_started, 1))
             self._event("run-end", outcome=outcome.value, exit_code=outcome.exit_code)
@@ -466,7 +468,10 @@ class Executor:
         self.facts.get("skipped", {}).pop(step.id, None)
 
         if step.phase is Phase.CUTOVER and self._cutover_started is None:
-            self._cutover_started = time.time()
+            # On the host's record first: from here on every run rebuilds from
+            # the snapshot taken before this moment.
+            began = self.host_state.begin_cutover(self.journal.path)
+            self._cutover_started = datetime.fromisoformat(began.began).timestamp()
             self.facts["cutover_started"] = True
             self._event("cutover-start", step=step.id)
         self.journal.write("step-start", step=step.id)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from runbook.config import Settings
+from runbook.hoststate import HostState
 from runbook.model import Action, Check, Phase
 from runbook.remote import CommandResult
 
@@ -38,6 +39,9 @@ class PlanContext:
     settings: Settings
     curl: CurlRenderer
     facts: dict[str, Any] = field(default_factory=dict)
+    # What runbook keeps about the host between runs (its snapshots); None
+    # where no host is in view (`runbook plan` of an example config).
+    host_state: HostState | None = None
 
 
 class StepContext(Protocol):
@@ -46,6 +50,7 @@ class StepContext(Protocol):
     settings: Settings
     facts: dict[str, Any]
     journal_path: Path
+    host_state: HostState
 
     async def sh(
         self,

@@ -106,6 +106,7 @@ class RunbookApp(App[Outcome | None]):
         token: str,
         journal_path: Path,
         steps: list[StepInfo],
+        state_dir: Path | None = None,
         isolated: bool = False,
         rehearsal: bool = False,
         host_label: str = "",
@@ -117,6 +118,9 @@ class RunbookApp(App[Outcome | None]):
         self.settings = settings
         self.token = token
         self.journal_path = journal_path
+        # Per-host state (snapshots, the cutover under way); beside the journal
+        # unless the caller says where.
+        self.state_dir = state_dir or journal_path.parent
         self.isolated = isolated
         self.rehearsal = rehearsal or settings.rehearsal
         self.host_label = host_label
@@ -262,8 +266,8 @@ class RunbookApp(App[Outcome | None]):
         from runbook.cli import execute
 
         return await execute(self.settings, token=self.token, front=self.front,
-                             journal_path=self.journal_path, isolated=self.isolated,
-                             resume=self.continuing)
+                             journal_path=self.journal_path, state_dir=self.state_dir,
+                             isolated=self.isolated, resume=self.continuing)
 
     # --- what the executor tells us -------------------------------------------------
 
@@ -793,6 +797,7 @@ def create_app(
     *,
     token: str,
     journal_path: Path,
+    state_dir: Path | None = None,
     isolated: bool = False,
     rehearsal: bool = False,
     host_label: str = "",
@@ -808,7 +813,8 @@ def create_app(
     Tests pass a frozen `clock`, and `start_run=False` to feed engine events
     themselves."""
     return RunbookApp(settings, token=token, journal_path=journal_path, steps=step_infos(),
-                      isolated=isolated, rehearsal=rehearsal, host_label=host_label,
+                      state_dir=state_dir, isolated=isolated, rehearsal=rehearsal,
+                      host_label=host_label,
                       resume=resume, clock=clock or time.monotonic, start_run=start_run)
 
 
@@ -817,6 +823,7 @@ async def run_tui(
     *,
     token: str,
     journal_path: Path,
+    state_dir: Path,
     isolated: bool = False,
     rehearsal: bool = False,
     host_label: str = "",
@@ -824,8 +831,9 @@ async def run_tui(
 ) -> Outcome:
     """Run the app until the operator leaves; the executor's outcome, STOPPED if
     the operator quit before the run ended."""
-    app = create_app(settings, token=token, journal_path=journal_path, isolated=isolated,
-                     rehearsal=rehearsal, host_label=host_label, resume=resume)
+    app = create_app(settings, token=token, journal_path=journal_path, state_dir=state_dir,
+                     isolated=isolated, rehearsal=rehearsal, host_label=host_label,
+                     resume=resume)
     await app.run_async()
     await app.finish_run()
     outcome = app.outcome or Outcome.STOPPED

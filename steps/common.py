@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runbook.config import Settings
+from runbook.hoststate import Snapshot
 from runbook.model import Action, Shell
 from runbook.remote import privileged, privileged_script, quote
 from runbook.step import PlanContext, StepContext, StepFailed
@@ -132,14 +132,30 @@ async def install_version(ctx: StepContext, folder: str) -> str | None:
     return red5.installed_version(result.stdout.splitlines()) if result.ok else None
 
 
-def load_snapshot(ctx: StepContext | PlanContext) -> dict[str, Any] | None:
-    path = ctx.facts.get("snapshot")
-    if not path or not Path(path).is_file():
+def snapshot(p: StepContext | PlanContext) -> Snapshot | None:
+    """The fleet snapshot this run deletes and rebuilds from.
+
+    Once a cutover began on the host, that is the snapshot taken before its
+    first action, whatever this run has learnt since (a re-export would only
+    see the emptied system). Before that, the one export-config took in this
+    run: named by the facts, or found by its journal when the facts record
+    was lost in a crash."""
+    state = p.host_state
+    if state is None:
         return None
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+    if state.cutover() is not None:
+        return state.before_cutover()
+    path = p.facts.get("snapshot")
+    if path and Path(path).is_file():
+        return state.load(Path(path))
+    journal = p.facts.get("journal")
+    mine = [taken for taken in state.snapshots() if taken.data.get("journal") == journal]
+    return mine[-1] if mine else None
+
+
+def load_snapshot(p: StepContext | PlanContext) -> dict[str, Any] | None:
+    found = snapshot(p)
+    return found.data if found is not None else None
 
 
 # One listing of every java process with the identity of its working

@@ -29,6 +29,7 @@ from steps.common import (
     root,
     run_shell,
     server_folders,
+    snapshot,
 )
 
 # Often enough that a waiting operator sees progress promptly, rarely enough
@@ -60,13 +61,13 @@ class DeleteNodegroups(Step):
         "their nodes are terminated. They are rebuilt from the snapshot after the upgrade."
     )
     caution = (
-        "Skipping this does not keep the nodes: the upgraded stream manager finds nodes its "
-        "new database does not know and tears them down itself, without an orderly drain."
+        "Leaving the nodegroups would not keep their nodes: the upgraded stream manager finds "
+        "nodes its new database does not know and tears them down itself, without a drain."
     )
 
     def plan(self, p: PlanContext) -> list[Action]:
-        snapshot = load_snapshot(p)
-        names = [g["name"] for g in snapshot["nodegroups"]] if snapshot else ["{each nodegroup}"]
+        saved = load_snapshot(p)
+        names = [g["name"] for g in saved["nodegroups"]] if saved else ["{each nodegroup}"]
         actions: list[Action] = [
             ApiCall("DELETE", f"admin/nodegroup/{name}",
                     p.curl("DELETE", f"admin/nodegroup/{name}")) for name in names]
@@ -75,28 +76,32 @@ class DeleteNodegroups(Step):
         return actions
 
     async def check(self, ctx: StepContext) -> Check:
-        snapshot = load_snapshot(ctx)
-        if snapshot is None:
+        found = snapshot(ctx)
+        if found is None:
             raise StepFailed("refusing to delete nodegroups: export-config has saved no "
                              "snapshot to rebuild them from")
         api = await ctx.api()
         live = {g["name"] for g in await api.list_nodegroups()}
-        saved = {g["name"] for g in snapshot["nodegroups"]}
+        saved = {g["name"] for g in found.nodegroups}
         if live - saved:
             raise StepFailed(
                 f"nodegroups {', '.join(sorted(live - saved))} were created after the snapshot; "
-                f"deleting them would lose them. Remove {ctx.facts.get('snapshot')} and run "
-                "again (without --resume) to export them first")
+                "deleting them would lose them. Start a new run (without --resume) so "
+                "export-config saves them first")
         if not live:
             return Check(True, "the live stream manager has no nodegroups")
         return Check(False, f"{len(live)} nodegroup(s) exist")
 
     async def run(self, ctx: StepContext) -> None:
         api = await ctx.api()
-        snapshot = load_snapshot(ctx) or {"nodegroups": []}
+        saved = snapshot(ctx)
+        if saved is None:
+            raise StepFailed("refusing to delete nodegroups: there is no snapshot to rebuild "
+                             "them from")
+        ctx.info(f"deleting what {saved.describe()} can rebuild")
         live = {g["name"] for g in await api.list_nodegroups()}
         # Only what the snapshot can rebuild is deleted.
-        for name in [g["name"] for g in snapshot["nodegroups"] if g["name"] in live]:
+        for name in [g["name"] for g in saved.nodegroups if g["name"] in live]:
             await ctx.act(ApiCall("DELETE", f"admin/nodegroup/{name}",
                                   api.curl("DELETE", f"admin/nodegroup/{name}")),
                           lambda name=name: api.delete_nodegroup(name))
@@ -369,9 +374,9 @@ class Recreate(Step):
     )
 
     def plan(self, p: PlanContext) -> list[Action]:
-        snapshot = load_snapshot(p)
+        saved = load_snapshot(p)
         actions: list[Action] = []
-        if snapshot is None:
+        if saved is None:
             return [Note("rebuilds what export-config saved (no snapshot yet)"),
                     ApiCall("POST", "admin/configurations/launchconfig",
                             p.curl("POST", "admin/configurations/launchconfig",
@@ -385,13 +390,13 @@ class Recreate(Step):
                     ApiCall("POST", "admin/nodegroup/{new}/node/origin",
                             p.curl("POST", "admin/nodegroup/{new}/node/origin")),
                     Wait("origins in service", p.settings.timeouts.origins_inservice)]
-        for name, body in snapshot["launchconfigs"].items():
+        for name, body in saved["launchconfigs"].items():
             actions.append(ApiCall("POST", "admin/configurations/launchconfig", p.curl(
                 "POST", "admin/configurations/launchconfig", {"launchconfig": body}), name))
-        for name, body in snapshot["scalepolicies"].items():
+        for name, body in saved["scalepolicies"].items():
             actions.append(ApiCall("POST", "admin/configurations/scalepolicy", p.curl(
                 "POST", "admin/configurations/scalepolicy", {"policy": body}), name))
-        for group in snapshot["nodegroups"]:
+        for group in saved["nodegroups"]:
             actions.append(ApiCall("POST", "admin/nodegroup", p.curl("POST", "admin/nodegroup", {
                 "regions": group.get("regions", []), "launchConfig": group.get("launchConfig"),
                 "scalePolicy": group.get("scalePolicy")}), f"replaces {group['name']}"))
@@ -402,10 +407,10 @@ class Recreate(Step):
         return actions
 
     def _snapshot(self, ctx: StepContext) -> dict[str, Any]:
-        snapshot = load_snapshot(ctx)
-        if snapshot is None:
+        found = load_snapshot(ctx)
+        if found is None:
             raise StepFailed("there is no snapshot from export-config to rebuild from")
-        return snapshot
+        return found
 
     async def _matches(self, ctx: StepContext, api: Any) -> dict[str, dict[str, Any]]:
         """Old nodegroup name -> the new nodegroup that stands for it."""
@@ -421,11 +426,17 @@ class Recreate(Step):
         return found
 
     async def _in_service(self, ctx: StepContext, api: Any) -> bool:
-        matches = await self._matches(ctx, api)
-        snapshot = self._snapshot(ctx)
-        if len(matches) < len(snapshot["nodegroups"]):
+        """Every launch config, scale policy, nodegroup and origin of the snapshot
+        exists on the new stream manager, the origins in service."""
+        saved = self._snapshot(ctx)
+        if set(saved["launchconfigs"]) - set(await api.list_launchconfigs()):
             return False
-        for old in snapshot["nodegroups"]:
+        if set(saved["scalepolicies"]) - set(await api.list_scalepolicies()):
+            return False
+        matches = await self._matches(ctx, api)
+        if len(matches) < len(saved["nodegroups"]):
+            return False
+        for old in saved["nodegroups"]:
             want = max(1, len(_origins(old.get("nodes", []))))
             origins = _origins(await api.list_nodes(matches[old["name"]]["name"]))
             if sum(1 for n in origins if n.get("state") == "inservice") < want:
@@ -439,13 +450,21 @@ class Recreate(Step):
         return Check(False)
 
     async def run(self, ctx: StepContext) -> None:
-        snapshot = self._snapshot(ctx)
+        found = snapshot(ctx)
+        if found is None:
+            raise StepFailed("there is no snapshot from export-config to rebuild from")
+        ctx.info(f"rebuilding from {found.describe()}")
+        saved = found.data
         api = await ctx.api(fresh=True)
-        if snapshot.get("api_version") != api.version:
-            ctx.info(f"the snapshot came from API {snapshot.get('api_version')}; rebuilding "
+        speaks = expected_api_version(ctx)
+        if speaks is not None and api.version != speaks:
+            raise StepFailed(f"the stream manager answering speaks API {api.version}, not the "
+                             f"new release's {speaks}; nothing is rebuilt in the old database")
+        if saved.get("api_version") != api.version:
+            ctx.info(f"the snapshot came from API {saved.get('api_version')}; rebuilding "
                      f"through API {api.version}")
         have = set(await api.list_launchconfigs())
-        for name, body in snapshot["launchconfigs"].items():
+        for name, body in saved["launchconfigs"].items():
             if name in have:
                 ctx.info(f"launch config {name} already exists")
                 continue
@@ -453,7 +472,7 @@ class Recreate(Step):
                 "POST", "admin/configurations/launchconfig", {"launchconfig": body})),
                 lambda body=body: api.create_launchconfig(body))
         have = set(await api.list_scalepolicies())
-        for name, body in snapshot["scalepolicies"].items():
+        for name, body in saved["scalepolicies"].items():
             if name in have:
                 ctx.info(f"scale policy {name} already exists")
                 continue
@@ -462,7 +481,7 @@ class Recreate(Step):
                 lambda body=body: api.create_scalepolicy(body))
 
         matches = await self._matches(ctx, api)
-        for old in snapshot["nodegroups"]:
+        for old in saved["nodegroups"]:
             group = matches.get(old["name"])
             if group is None:
                 body = {"regions": old.get("regions", []), "launchConfig": old["launchConfig"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from typing import Any
@@ -32,6 +31,7 @@ from steps.common import (
     server_folders,
     sha256_local,
     sha256_remote,
+    snapshot,
     trees,
     uploaded,
 )
@@ -300,16 +300,16 @@ class ExportConfig(Step):
     phase = Phase.PREPARE
     summary = (
         "Saves every nodegroup with its launch config, scale policy, regions and origins, "
-        "and the launch configs and scale policies themselves, from the live API to a file "
-        "beside the journal. The new database starts empty; this is what gets rebuilt."
+        "and the launch configs and scale policies themselves, from the live API to the "
+        "host's state folder on this machine. The new database starts empty; this is what "
+        "gets rebuilt."
     )
 
-    def _path(self, ctx: StepContext | PlanContext) -> str:
-        journal = str(ctx.facts.get("journal", "journal.jsonl"))
-        return journal.removesuffix(".jsonl") + ".snapshot.json"
-
     def plan(self, p: PlanContext) -> list[Action]:
+        where = p.host_state.path / "snapshots" if p.host_state else "the host's state folder"
+        shrink = p.facts.get("_export_shrink")
         return [
+            *([Note(f"WARNING: {shrink}")] if shrink else []),
             ApiCall("GET", "admin/nodegroup", p.curl("GET", "admin/nodegroup")),
             ApiCall("GET", "admin/nodegroup/{name}/node",
                     p.curl("GET", "admin/nodegroup/{name}/node"), "for each nodegroup"),
@@ -317,14 +317,41 @@ class ExportConfig(Step):
                     p.curl("GET", "admin/configurations/launchconfig")),
             ApiCall("GET", "admin/configurations/scalepolicy",
                     p.curl("GET", "admin/configurations/scalepolicy")),
-            Note(f"saved to {self._path(p)}"),
+            Note(f"saved in {where} (mode 600)"),
         ]
 
     async def check(self, ctx: StepContext) -> Check:
-        path = self._path(ctx)
-        if os.path.isfile(path):
-            ctx.facts["snapshot"] = path
-            return Check(True, f"snapshot {path}")
+        state = ctx.host_state
+        under_way = state.cutover()
+        if under_way is not None:
+            # The live system is being emptied or already is: exporting it
+            # again would replace the fleet with nothing.
+            pinned = state.before_cutover()
+            if pinned is None:
+                raise StepFailed(f"a cutover began on this host at {under_way.began} and no "
+                                 f"snapshot taken before it is in {state.path}/snapshots; "
+                                 "runbook will not export the emptied system. Put the "
+                                 "snapshot file back there")
+            ctx.facts["snapshot"] = str(pinned.path)
+            return Check(True, f"a cutover began at {under_way.began}; every run rebuilds from "
+                         f"{pinned.describe()}")
+        mine = snapshot(ctx)
+        if mine is not None:
+            ctx.facts["snapshot"] = str(mine.path)
+            return Check(True, mine.describe())
+        earlier = state.latest()
+        if earlier is not None:
+            api = await ctx.api()
+            groups = await api.list_nodegroups()
+            origins = 0
+            for group in groups:
+                nodes = await api.list_nodes(group["name"])
+                origins += sum(1 for n in nodes if n.get("role") == "origin")
+            if len(groups) < len(earlier.nodegroups) or origins < earlier.origins:
+                ctx.facts["_export_shrink"] = (
+                    f"the live stream manager now has {len(groups)} nodegroup(s) and {origins} "
+                    f"origin(s), fewer than {earlier.describe()}. Run this only if the fleet "
+                    "was made smaller on purpose: the new snapshot is what cutover rebuilds")
         return Check(False)
 
     async def run(self, ctx: StepContext) -> None:
@@ -360,18 +387,11 @@ class ExportConfig(Step):
         if missing - {None}:
             raise StepFailed(f"nodegroups refer to {', '.join(sorted(missing - {None}))}, which "
                              "the API does not list; the snapshot would be incomplete")
-        path = self._path(ctx)
-        # Launch configs can hold cloud settings: readable by the operator only.
-        fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(snapshot, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(path + ".tmp", path)
-        ctx.facts["snapshot"] = path
-        ctx.note("snapshot", f"saved to {path}: nodegroups {len(groups)}, launch configs "
+        saved = ctx.host_state.save_snapshot(snapshot, journal=ctx.journal_path)
+        ctx.facts["snapshot"] = str(saved.path)
+        ctx.note("snapshot", f"saved to {saved.path}: nodegroups {len(groups)}, launch configs "
                  f"{len(names)}, scale policies {len(snapshot['scalepolicies'])}",
-                 path=path, nodegroups=[g["name"] for g in groups])
+                 path=str(saved.path), nodegroups=[g["name"] for g in groups])
 
 
 class UploadArtifacts(Step):

@@ -32,4 +32,5 @@ async def rehearsal_host(tmp_path: Path, **options: Any) -> AsyncIterator[Rehear
 async def rehearse(host: RehearsalHost, front: FrontEnd, journal: Path,
                    settings: Settings | None = None, resume: Replay | None = None) -> Outcome:
     return await execute(settings or rehearsal_settings(host), token=host.api_token, front=front,
-                         journal_path=journal, isolated=True, resume=resume)
+                         journal_path=journal, state_dir=host.sandbox / ".operator",
+                         isolated=True, resume=resume)

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from runbook import config
 from runbook.executor import Answer, Decision, Executor, Outcome
+from runbook.hoststate import HostState
 from runbook.journal import Journal, replay
 from runbook.model import Action, Check, Note, Phase, StepState
 from runbook.redact import Redactor
@@ -60,7 +61,8 @@ async def run_steps(tmp_path: Path, steps: list[Step], front: ScriptedFrontEnd) 
     journal = Journal(tmp_path / "run.jsonl")
     executor = Executor(steps, settings=SETTINGS, remote=Remote(SETTINGS.host),
                         api_factory=_no_api, curl=lambda *a, **k: "curl",
-                        journal=journal, front=front, redactor=Redactor([SECRET]))
+                        journal=journal, front=front, redactor=Redactor([SECRET]),
+                        host_state=HostState(tmp_path, "sm", 22))
     try:
         return await executor.run()
     finally:
@@ -141,7 +143,8 @@ async def test_cutover_refuses_while_a_prepare_step_is_unfinished(tmp_path: Path
     journal = Journal(tmp_path / "run.jsonl")
     executor = Executor(steps, settings=SETTINGS, remote=Remote(SETTINGS.host),
                         api_factory=_no_api, curl=lambda *a, **k: "curl", journal=journal,
-                        front=executor_front, redactor=Redactor())
+                        front=executor_front, redactor=Redactor(),
+                        host_state=HostState(tmp_path, "sm", 22))
     # Run only the cutover step, as a resume that lost its prepare state would.
     outcome = await executor._one(steps[1])
     journal.close()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook.cli import host_state
 from runbook.executor import Executor, Outcome
 from runbook.journal import Journal, replay
 from runbook.model import StepState
@@ -43,7 +44,8 @@ async def run_only(host: RehearsalHost, ids: list[str], journal: Path,
     j = Journal(journal)
     executor = Executor(steps, settings=settings, remote=remote, api_factory=api,
                         curl=shown.curl, journal=j, front=front,
-                        redactor=Redactor([host.api_token]))
+                        redactor=Redactor([host.api_token]),
+                        host_state=host_state(settings, host.sandbox / ".operator"))
     try:
         return await executor.run(), executor
     finally:

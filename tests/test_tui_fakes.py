@@ -14,6 +14,7 @@ from typing import ClassVar
 from runbook.cli import _plan_settings
 from runbook.config import Settings
 from runbook.executor import Decision, Executor, Outcome
+from runbook.hoststate import HostState
 from runbook.journal import Journal
 from runbook.model import Action, Check, Note, Phase, Shell, StepReport, StepState
 from runbook.redact import Redactor
@@ -131,7 +132,9 @@ def executor_for(app: RunbookApp, steps: list[Step], journal: Path
         try:
             executor = Executor(steps, settings=s, remote=Remote(s.host), api_factory=no_api,
                                 curl=lambda *a, **k: "curl", journal=with_journal,
-                                front=app.front, redactor=Redactor(["not-a-real-token"]))
+                                front=app.front, redactor=Redactor(["not-a-real-token"]),
+                                host_state=HostState(journal.parent, s.host.address,
+                                                     s.host.port))
             return await executor.run()
         finally:
             with_journal.close()

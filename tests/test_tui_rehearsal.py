@@ -36,7 +36,8 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
     review_screen = load_review_screen()
     async with rehearsal_host(tmp_path) as host:
         app = create_app(rehearsal_settings(host), token=host.api_token, journal_path=journal,
-                         isolated=True, rehearsal=True, host_label="pytest")
+                         state_dir=host.sandbox / ".operator", isolated=True, rehearsal=True,
+                         host_label="pytest")
         async with app.run_test(size=(120, 40)) as pilot:
             for info in step_infos():
                 await until(lambda i=info: (app.asking is not None

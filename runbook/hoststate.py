@@ -1,0 +1,173 @@
+"""What runbook keeps about a host between runs, beside (not inside) the journals.
+
+A journal belongs to one run; some facts belong to the host and must outlive
+any run that is killed, abandoned or started afresh:
+
+* when its cutover began (the stream manager has been down since), and
+* the fleet snapshots taken of it, with their time and API version: the
+  nodegroups a cutover deletes are rebuilt from the one taken before the
+  cutover began, whatever later runs find on the emptied system.
+
+Everything here is the operator's alone: folders 0700, files 0600, written
+whole (a temporary file, fsync, rename) so a crash never leaves half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+class HostStateError(Exception):
+    """The host's state cannot be read or written; one line naming the file."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path
+    taken: str  # ISO time, UTC
+    api_version: str | None
+    data: dict[str, Any]
+
+    @property
+    def nodegroups(self) -> list[dict[str, Any]]:
+        return list(self.data.get("nodegroups", []))
+
+    @property
+    def origins(self) -> int:
+        return sum(1 for group in self.nodegroups for node in group.get("nodes", [])
+                   if node.get("role") == "origin")
+
+    def describe(self) -> str:
+        return (f"the snapshot taken {self.taken} (API {self.api_version}; "
+                f"{len(self.nodegroups)} nodegroup(s), {self.origins} origin(s)), {self.path}")
+
+
+@dataclass(frozen=True)
+class Cutover:
+    began: str  # ISO time, UTC, of the first cutover action on the host
+    journal: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise HostStateError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HostStateError(f"{path}: cannot be read ({exc}); move it aside if it is "
+                             "damaged") from None
+    if not isinstance(data, dict):
+        raise HostStateError(f"{path}: is not a runbook state file; move it aside")
+    return data
+
+
+class HostState:
+    """The state folder of one host (``ROOT/hosts/ADDRESS-PORT``)."""
+
+    def __init__(self, root: Path, address: str, port: int) -> None:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{address}-{port}")
+        self.path = root / "hosts" / name
+        self.target = f"{address}:{port}"
+
+    def _folder(self, *parts: str) -> Path:
+        folder = self.path.joinpath(*parts)
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HostStateError(f"{folder}: cannot be created ({exc.strerror or exc})") \
+                from None
+        return folder
+
+    # --- cutover ----------------------------------------------------------------
+
+    @property
+    def _cutover_file(self) -> Path:
+        return self.path / "cutover.json"
+
+    def cutover(self) -> Cutover | None:
+        """The cutover under way on this host, if one began and has not ended."""
+        if not self._cutover_file.exists():
+            return None
+        data = _read(self._cutover_file)
+        return Cutover(str(data.get("began", "")), str(data.get("journal", "")))
+
+    def begin_cutover(self, journal: Path) -> Cutover:
+        """Record the first cutover action; a cutover already under way keeps
+        its start (a resumed or new run does not restart the clock)."""
+        found = self.cutover()
+        if found is not None:
+            return found
+        self._folder()
+        began = Cutover(_now(), str(journal))
+        _write_private(self._cutover_file, {"began": began.began, "journal": began.journal})
+        return began
+
+    def end_cutover(self, how: str) -> None:
+        """The stream manager is whole again (upgraded or rolled back): the next
+        upgrade of this host starts from a fresh snapshot."""
+        found = self.cutover()
+        if found is None:
+            return
+        done = self._folder("cutovers") / f"{found.began.replace(':', '')}.json"
+        _write_private(done, {"began": found.began, "journal": found.journal, "ended": _now(),
+                              "how": how})
+        self._cutover_file.unlink(missing_ok=True)
+
+    # --- snapshots --------------------------------------------------------------
+
+    def save_snapshot(self, data: dict[str, Any], *, journal: Path) -> Snapshot:
+        taken = _now()
+        path = self._folder("snapshots") / f"{taken.replace(':', '')}.json"
+        record = {**data, "taken": taken, "host": self.target, "journal": str(journal)}
+        _write_private(path, record)
+        return Snapshot(path, taken, data.get("api_version"), record)
+
+    def snapshots(self) -> list[Snapshot]:
+        """Every snapshot of this host, oldest first."""
+        folder = self.path / "snapshots"
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in sorted(folder.glob("*.json")):
+            data = _read(path)
+            found.append(Snapshot(path, str(data.get("taken", "")), data.get("api_version"),
+                                  data))
+        return sorted(found, key=lambda s: s.taken)
+
+    def load(self, path: Path) -> Snapshot:
+        data = _read(path)
+        return Snapshot(path, str(data.get("taken", "")), data.get("api_version"), data)
+
+    def before_cutover(self) -> Snapshot | None:
+        """The snapshot every run rebuilds from once a cutover began: the newest
+        one taken before its first action."""
+        cutover = self.cutover()
+        if cutover is None:
+            return None
+        earlier = [s for s in self.snapshots() if s.taken < cutover.began]
+        return earlier[-1] if earlier else None
+
+    def latest(self) -> Snapshot | None:
+        found = self.snapshots()
+        return found[-1] if found else None

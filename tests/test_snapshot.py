@@ -1,0 +1,102 @@
+"""The fleet snapshot belongs to the host, and a cutover rebuilds from the one
+taken before it began, whatever happens to the journal or to later runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from runbook.executor import Answer, Decision, Outcome
+from runbook.hoststate import HostState
+from runbook.journal import replay
+from runbook.model import Note
+from runbook.rehearsal import cloud
+from runbook.rehearsal.host import RehearsalHost
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
+from tests.scripted import ScriptedFrontEnd
+
+STOP = Decision(Answer.STOP)
+
+
+def state_of(host: RehearsalHost) -> HostState:
+    settings = rehearsal_settings(host)
+    return HostState(host.sandbox / ".operator", settings.host.address, settings.host.port)
+
+
+def cut_after_step_end(journal: Path, step: str) -> None:
+    """What a crash right after `step` ended leaves: its step-end is on disk, the
+    facts record that follows it is not."""
+    lines = journal.read_text().splitlines(keepends=True)
+    for number, line in enumerate(lines):
+        record = json.loads(line)
+        if record["event"] == "step-end" and record["step"] == step:
+            journal.write_text("".join(lines[: number + 1]))
+            return
+    raise AssertionError(f"no step-end of {step}")
+
+
+async def test_a_lost_facts_record_does_not_lose_the_snapshot(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"upload": STOP})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        cut_after_step_end(journal, "export-config")
+        assert "snapshot" not in replay(journal).facts
+        second = ScriptedFrontEnd()
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, second.text()[-3000:]
+        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == 1
+
+
+async def test_a_new_run_mid_cutover_rebuilds_from_the_snapshot_before_it(
+    tmp_path: Path,
+) -> None:
+    """Once the nodegroups are deleted the live system is empty; a run started
+    afresh must not take that emptiness as the fleet to rebuild."""
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"backup-live": STOP})
+        assert await rehearse(host, first, tmp_path / "first.jsonl") is Outcome.STOPPED
+        assert cloud.list_nodegroups(host.sandbox, *host.old_db) == []
+        state = state_of(host)
+        assert state.cutover() is not None
+        taken = state.snapshots()
+
+        second = ScriptedFrontEnd()
+        outcome = await rehearse(host, second, tmp_path / "second.jsonl")
+        assert outcome is Outcome.DONE, second.text()[-3000:]
+        assert state.snapshots() == taken, "nothing was exported again"
+        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == 1
+        assert any(sid == "export-config" and "every run rebuilds from" in detail
+                   for sid, _state, detail in second.states)
+        assert state.cutover() is None, "the finished cutover is closed on the host"
+
+
+async def test_an_export_finding_fewer_nodegroups_warns_first(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"upload": STOP})
+        assert await rehearse(host, first, tmp_path / "first.jsonl") is Outcome.STOPPED
+        (group,) = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        async with httpx.AsyncClient(base_url=host.api_base_url) as client:
+            response = await client.delete(
+                f"/streammanager/api/3.1/admin/nodegroup/{group['name']}",
+                params={"accessToken": host.api_token})
+            assert response.status_code == 200
+
+        second = ScriptedFrontEnd({"export-config": STOP})
+        assert await rehearse(host, second, tmp_path / "second.jsonl") is Outcome.STOPPED
+        warning = [a.text for a in second.plans["export-config"] if isinstance(a, Note)
+                   and a.text.startswith("WARNING")]
+        assert warning and "0 nodegroup(s)" in warning[0] and "1 nodegroup(s)" in warning[0]
+        assert len(state_of(host).snapshots()) == 1, "nothing saved without a yes"
+
+
+async def test_snapshots_are_the_operators_alone(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd({"upload": STOP})
+        assert await rehearse(host, front, tmp_path / "run.jsonl") is Outcome.STOPPED
+        (saved,) = state_of(host).snapshots()
+    assert saved.path.stat().st_mode & 0o777 == 0o600
+    assert saved.path.parent.stat().st_mode & 0o777 == 0o700
+    assert saved.taken and saved.api_version == "3.1"
