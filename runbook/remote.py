@@ -12,13 +12,16 @@ The rules this module keeps, because each one was learnt the hard way
   a timed-out command running. A local ``asyncio.timeout`` a little longer is
   the backstop for a host or network that stops answering altogether;
 * a command whose exit status never arrived has an *unknown* outcome, which
-  is reported as such and never treated as success.
+  is reported as such and never treated as success;
+* a file is replaced whole or not at all (:meth:`Remote.replace_file`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import math
+import posixpath
 import shlex
 import time
 from collections.abc import Callable
@@ -39,6 +42,9 @@ _LOST = (
     BrokenPipeError,
     ConnectionResetError,
 )
+# What a connection cut during SFTP raises: the SFTP layer's own error, or
+# the socket's (shared/notes/asyncssh-2.md section 5).
+_SFTP_LOST = (*_LOST, asyncssh.SFTPConnectionLost, ConnectionAbortedError)
 
 
 # GNU timeout's answers: the limit passed and TERM ended the command (124);
@@ -326,3 +332,135 @@ class Remote:
             ) from None
         except asyncssh.SFTPError as exc:
             raise RemoteError(f"{self.target}: upload to {remote} failed ({exc.reason})") from None
+
+    # -- replacing a file whole ------------------------------------------------
+
+    async def stage(self, data: bytes, remote: str, *, timeout: float) -> None:
+        """Send `data` to the file `remote` over SFTP, carrying on from what an
+        interrupted upload left there.
+
+        What is already there is trusted only as far as its size: parallel SFTP
+        writes can leave holes behind a cut, so whoever uses the file checks its
+        sha256 (see :func:`install_script`)."""
+        conn = await self.connect()
+        try:
+            async with asyncio.timeout(timeout), conn.start_sftp_client() as sftp:
+                try:
+                    have = (await sftp.stat(remote)).size or 0
+                except asyncssh.SFTPNoSuchFile:
+                    have = 0
+                if have == len(data):
+                    return
+                if have > len(data):  # not a start of these bytes: begin again
+                    have = 0
+                # Owner-only from its first byte: the content can hold passwords.
+                attrs = asyncssh.SFTPAttrs(permissions=0o600)
+                async with sftp.open(remote, "r+b" if have else "wb", attrs,
+                                     encoding=None) as file:
+                    for offset in range(have, len(data), _STAGE_CHUNK):
+                        await file.write(data[offset:offset + _STAGE_CHUNK], offset)
+        except TimeoutError:
+            raise CommandTimeout(
+                f"{self.target}: sending {remote} did not finish within {timeout:g}s"
+            ) from None
+        except _SFTP_LOST as exc:
+            self._forget()
+            raise OutcomeUnknown(
+                f"{self.target}: the SSH connection was lost while sending {remote} "
+                f"({type(exc).__name__})"
+            ) from None
+        except asyncssh.SFTPError as exc:
+            raise RemoteError(f"{self.target}: cannot write {remote} ({exc.reason})") from None
+
+    async def replace_file(
+        self, path: str, data: bytes, *, staging_dir: str, timeout: float, upload_timeout: float
+    ) -> None:
+        """Put `data` in place of the file at `path`: whole, or not at all.
+
+        `cat > tmp && mv tmp path` commits whatever arrived when the connection
+        drops, since `cat` takes the cut for the end of its input. So the bytes
+        first travel over SFTP to the SSH user's own `staging_dir`, and only
+        then one privileged script checks them and renames a verified copy over
+        the target (:func:`install_script`). Whatever the connection does, the
+        target is the old file or the whole new one; a cut whose outcome did
+        not come back raises :class:`OutcomeUnknown`. The content is never on a
+        command line, so never in `ps` or the journal.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"{path}: the file to replace must be given by its absolute path")
+        folder = quote(staging_dir)
+        made = await self.run(
+            f"mkdir -p -m 700 -- {folder} && test -d {folder} -a ! -L {folder} -a -O {folder}",
+            timeout=timeout)
+        if not made.ok:
+            raise RemoteError(
+                f"{self.target}: {staging_dir} is not a folder owned by {self.host.user}; "
+                "another account could swap the staged file before it is installed as root. "
+                "Choose another install.upload_dir")
+        digest = hashlib.sha256(data).hexdigest()
+        staged = f"{staging_dir.rstrip('/')}/{posixpath.basename(path)}.{digest}"
+        command = privileged_script(install_script(staged, path, len(data), digest),
+                                    self.host.sudo)
+        try:
+            for _attempt in range(2):
+                await self.stage(data, staged, timeout=upload_timeout)
+                result = await self.run(command, timeout=timeout)
+                # A wrong staged copy has been removed: sending again starts afresh.
+                if result.exit_status != _STAGED_WRONG:
+                    break
+        except OutcomeUnknown as exc:
+            raise type(exc)(f"{exc}; {path} is either as it was or wholly replaced, never "
+                            "cut short: look at it before going on") from None
+        if result.ok:
+            return
+        reason = result.last_error_line() or f"exit status {result.exit_status}"
+        if result.exit_status is not None and result.exit_status < 0:
+            # Killed by a signal from outside: where it stopped is not known.
+            raise OutcomeUnknown(f"{self.target}: replacing {path} was stopped ({reason}); it "
+                                 "is either as it was or wholly replaced, never cut short")
+        raise RemoteError(f"{self.target}: could not replace {path}: {reason}; it is as it was")
+
+
+# The install script's exit status when the staged copy is not the bytes sent.
+_STAGED_WRONG = 3
+_STAGE_CHUNK = 1 << 20
+
+
+def install_script(staged: str, target: str, size: int, digest: str) -> str:
+    """The one script, run as root, that puts the staged file in place of `target`.
+
+    It checks the staged bytes, keeps the target as it was the first time
+    (`.runbook-bak`, never overwritten), copies the bytes beside the target
+    (same folder: the rename is then atomic), gives them the target's owner
+    and mode, checks them again and only then renames them over the target.
+    It prints nothing unless it fails: a dropped connection closes its output,
+    and a write then would kill it half-way through.
+    """
+    s, t = quote(staged), quote(target)
+    new, bak = quote(f"{target}.runbook-new"), quote(f"{target}.runbook-bak")
+
+    def fail(message: str, status: int = 1) -> str:
+        return f"{{ echo {quote(message)} >&2; exit {status}; }}"
+
+    return "\n".join([
+        "set -e",
+        # The copy beside the target holds the content before it has the
+        # target's mode: nobody else may read it meanwhile.
+        "umask 077",
+        f"trap {quote(f'rm -f -- {new}')} EXIT",
+        # openssl is three times faster than sha256sum (asyncssh-2.md section 5).
+        "sha() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r \"$1\"; "
+        "else sha256sum \"$1\"; fi | cut -d' ' -f1; }",
+        f"if [ ! -f {s} ] || [ \"$(wc -c < {s})\" -ne {size} ] || [ \"$(sha {s})\" != {digest} ]",
+        f"then rm -f -- {s}; {fail(f'{staged}: not the bytes sent; sending again', _STAGED_WRONG)}",
+        "fi",
+        f"[ -f {t} ] || {fail(f'{target}: no such file')}",
+        f"if [ ! -e {bak} ]; then cp -p -- {t} {new}; mv -f -- {new} {bak}; fi",
+        f"rm -f -- {new}",
+        f"cp -- {s} {new}",
+        f"chown --reference={t} -- {new}",
+        f"chmod --reference={t} -- {new}",
+        f"[ \"$(sha {new})\" = {digest} ] || {fail(f'{target}: the copy beside it is wrong')}",
+        f"mv -f -- {new} {t}",
+        f"rm -f -- {s}",
+    ])

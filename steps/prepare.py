@@ -562,6 +562,19 @@ class StripAutoscale(Step):
         await run_shell(ctx, self._removals(ctx, tree))
 
 
+_XML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_BEAN = re.compile(r"<bean[\s/>]")
+
+
+def _refuse_cut_short(path: str, xml: str, remedy: str) -> None:
+    """A Spring context without a single bean is a file cut short: merging the
+    controller into it would write a context that starts nothing."""
+    if not _BEAN.search(_XML_COMMENT.sub("", xml)):
+        what = "is empty" if not xml.strip() else "has no <bean> outside comments"
+        raise StepFailed(f"{path} {what}; it may have been cut short. Carry-over will not "
+                         f"merge into it: {remedy}, then run carry-over again")
+
+
 class CarryOver(Step):
     id = "carry-over"
     title = "Carry over licence and controller"
@@ -587,12 +600,18 @@ class CarryOver(Step):
         old, target = await trees(ctx)
         if not await exists(ctx, target, "-d"):
             return Check(False, f"{target} is not there")
-        live_xml = await read_remote(ctx, f"{old}/{red5.APP_CONTEXT}")
-        new_xml = await read_remote(ctx, f"{target}/{red5.APP_CONTEXT}")
+        live_path, new_path = f"{old}/{red5.APP_CONTEXT}", f"{target}/{red5.APP_CONTEXT}"
+        live_xml = await read_remote(ctx, live_path)
+        new_xml = await read_remote(ctx, new_path)
+        _refuse_cut_short(live_path, live_xml, "restore it from your backup of the live install")
+        _refuse_cut_short(new_path, new_xml, (
+            f"put the shipped file back ({red5.APP_CONTEXT} in {ctx.settings.distribution.name}; "
+            "if runbook edited it, the file as it was is beside it as "
+            "applicationContext.xml.runbook-bak)"))
         try:
             merged = red5.carry_controller(live_xml, new_xml)
         except ValueError as exc:
-            raise StepFailed(str(exc)) from None
+            raise StepFailed(f"{exc} (live: {live_path}; new: {new_path})") from None
         ctx.facts["_carry_over_xml"] = merged
         ctx.facts["_carry_over_diff"] = "\n".join(difflib.unified_diff(
             new_xml.splitlines(), merged.splitlines(), "shipped", "with live controller",

@@ -1,0 +1,396 @@
+"""Files the runbook edits on the host arrive whole or not at all (issue 7, case 2).
+
+Every edit goes through ``RunContext.write_file``. These tests drive it over
+real SSH against the rehearsal host and cut the connection at chosen moments:
+while the new bytes travel, while the host puts them in place, and at fixed
+delays. Whatever the connection does, the target must afterwards be byte for
+byte the old file or the new one, and an edit whose outcome never came back
+must be journalled in doubt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, cast
+
+import pytest
+
+from runbook.executor import Outcome, RunContext
+from runbook.journal import Journal
+from runbook.model import Phase
+from runbook.redact import Redactor
+from runbook.rehearsal.host import RehearsalHost
+from runbook.remote import OutcomeUnknown, Remote, RemoteError
+from runbook.step import PlanContext, Step, StepContext
+from steps import red5
+from tests.rehearsal import rehearsal_host as rehearsal_host_at
+from tests.rehearsal import rehearsal_settings
+from tests.scripted import ScriptedFrontEnd
+
+OWNER = (4321, 4322)
+MODE = 0o640
+# Large enough that sending it and checking it on the host take tens of
+# milliseconds, so a drop can land inside each window.
+SIZE = 8 * 1024 * 1024
+OLD = b"# the live file\nconfig.dbHost=old-db\nconfig.dbPass=old-secret\n"
+
+
+class _Edit(Step):
+    id = "edit"
+    title = "Edit one file"
+    phase = Phase.PREPARE
+    summary = "writes one file"
+
+    def plan(self, p: PlanContext) -> list[Any]:
+        return []
+
+    async def run(self, ctx: StepContext) -> None:
+        raise NotImplementedError
+
+
+class _Run:
+    """The parts of an Executor a RunContext uses, so one action can be driven alone."""
+
+    host_state: ClassVar[None] = None
+
+    def __init__(self, host: RehearsalHost, journal: Path) -> None:
+        self.settings = rehearsal_settings(host)
+        self.remote = Remote(self.settings.host, isolated=True, keepalive_interval=1)
+        self.journal = Journal(journal)
+        self.front = ScriptedFrontEnd()
+        self.redactor = Redactor([])
+        self.facts: dict[str, Any] = {}
+
+    def context(self) -> RunContext:
+        return RunContext(cast(Any, self), _Edit())
+
+    def actions(self) -> list[dict[str, Any]]:
+        records = [json.loads(line) for line in self.journal.path.read_text().splitlines()]
+        return [r for r in records if r["event"].startswith("action-")]
+
+    async def close(self) -> None:
+        await self.remote.close()
+        self.journal.close()
+
+
+def _target(host: RehearsalHost) -> Path:
+    target = host.sandbox / "opt" / "red5pro" / "WEB-INF" / "red5-web.properties"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(OLD)
+    os.chown(target, *OWNER)
+    target.chmod(MODE)
+    return target
+
+
+def _content(tag: str) -> str:
+    # Text, as the steps write it; a distinct first line per write so no two
+    # writes share a staged file unless the test means them to.
+    line = "config.filler=" + "x" * 100 + "\n"
+    head = f"# written by {tag}\nconfig.dbHost=new-db\nconfig.dbPass=new-secret-{tag}\n"
+    return head + line * ((SIZE - len(head)) // len(line))
+
+
+def _leftovers(host: RehearsalHost, target: Path) -> list[str]:
+    """Staged copies and temporary files: anything but the target and its backup."""
+    keep = {target.name, f"{target.name}.runbook-bak"}
+    beside = [p.name for p in target.parent.iterdir() if p.name not in keep]
+    staged = [p.name for p in host.upload_dir.iterdir()] if host.upload_dir.exists() else []
+    return beside + staged
+
+
+def _working_on(target: Path) -> list[int]:
+    """Processes whose command line names the target: a write still under way."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if str(target).encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+async def _settle(target: Path, allowed: set[bytes]) -> None:
+    """Wait for a script the drop left running on the host to finish, checking
+    at every look that the target is one of the allowed versions."""
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        busy = _working_on(target)
+        # Read after the look for processes, so the last read sees their final rename.
+        assert target.read_bytes() in allowed, "the target was found cut short"
+        if not busy:
+            return
+        assert asyncio.get_running_loop().time() < deadline, "the write never ended"
+        await asyncio.sleep(0.02)
+
+
+async def _drop_when(host: RehearsalHost, moment: Callable[[], bool]) -> bool:
+    """Cut every connection as soon as `moment` holds (looked at every half millisecond)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        if moment():
+            host.drop_connections()
+            return True
+        await asyncio.sleep(0.0005)
+    return False
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def _sending(host: RehearsalHost, target: Path) -> Callable[[], bool]:
+    """The new bytes are on their way: some file other than the target has part of them."""
+    def moment() -> bool:
+        places = [target.parent, host.upload_dir]
+        sizes = [_size(p) for place in places if place.exists() for p in place.iterdir()
+                 if p != target and not p.name.endswith(".runbook-bak")]
+        return any(len(OLD) < size < SIZE - 4096 for size in sizes)
+    return moment
+
+
+def _installing(target: Path) -> Callable[[], bool]:
+    """The host is putting the new bytes in place beside the target."""
+    beside = target.with_name(target.name + ".runbook-new")
+    return lambda: _size(beside) > len(OLD)
+
+
+async def _write(run: _Run, target: Path, content: str) -> None:
+    await run.context().write_file(str(target), content, summary="test write", detail="")
+
+
+def _check_backup(target: Path) -> None:
+    backup = target.with_name(target.name + ".runbook-bak")
+    assert backup.read_bytes() == OLD, "the first backup holds the file as it was"
+    info = backup.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (*OWNER, MODE)
+
+
+async def _trial(host: RehearsalHost, tmp_path: Path, name: str,
+                 drop: Callable[[], Any]) -> tuple[str, str]:
+    """One write cut off by `drop`, then the same write again.
+
+    Returns how the cut-off write ended ("ok", "unknown" or "failed", as
+    journalled) and what the target held once the host had finished with it
+    ("old" or "new")."""
+    target = _target(host)
+    new = _content(name).encode()
+    run = _Run(host, tmp_path / f"{name}.jsonl")
+    try:
+        await run.remote.run("true", timeout=10)  # a connection open for the drop to cut
+        writing = asyncio.create_task(_write(run, target, new.decode()))
+        dropped = asyncio.create_task(drop())
+        try:
+            await writing
+            ended = "ok"
+        except OutcomeUnknown:
+            ended = "unknown"
+        except RemoteError as exc:
+            # Cut before the host opened a channel for the command: certain
+            # that nothing ran, so a plain failure is the truth.
+            assert "nothing ran" in str(exc), f"a plain failure after a drop: {exc}"
+            ended = "failed"
+        finally:
+            dropped.cancel()
+        await _settle(target, {OLD, new})
+        settled = "new" if target.read_bytes() == new else "old"
+        statuses = [r["status"] for r in run.actions() if r["event"] == "action-end"]
+        assert statuses == [ended], "one journalled action, saying what the caller was told"
+        assert (ended, settled) in (("ok", "new"), ("unknown", "old"), ("unknown", "new"),
+                                    ("failed", "old"))
+        # The same write again finishes the job and leaves nothing behind.
+        await _write(run, target, new.decode())
+        assert target.read_bytes() == new
+        _check_backup(target)
+        assert _leftovers(host, target) == []
+        return ended, settled
+    finally:
+        await run.close()
+
+
+# --- the whole write ------------------------------------------------------------------
+
+
+async def test_a_write_replaces_the_file_whole_keeping_owner_mode_and_the_first_backup(
+    rehearsal_host: RehearsalHost, tmp_path: Path
+) -> None:
+    target = _target(rehearsal_host)
+    run = _Run(rehearsal_host, tmp_path / "j.jsonl")
+    try:
+        first = _content("first")
+        await _write(run, target, first)
+        assert target.read_bytes() == first.encode()
+        info = target.stat()
+        assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (*OWNER, MODE)
+        _check_backup(target)
+        assert _leftovers(rehearsal_host, target) == []
+
+        second = "config.dbHost=second\n"
+        await _write(run, target, second)
+        assert target.read_text() == second
+        _check_backup(target)  # still the file as it was before the first write
+        assert _leftovers(rehearsal_host, target) == []
+
+        journal = run.journal.path.read_text()
+        assert "new-secret-first" not in journal, "the content stays out of the journal"
+        actions = run.actions()
+        assert [(r["event"], r.get("kind")) for r in actions] == [
+            ("action-start", "editfile"), ("action-end", None),
+        ] * 2
+        assert [r["status"] for r in actions if r["event"] == "action-end"] == ["ok", "ok"]
+    finally:
+        await run.close()
+
+
+async def test_a_write_to_a_missing_file_fails_and_creates_nothing(
+    rehearsal_host: RehearsalHost, tmp_path: Path
+) -> None:
+    target = _target(rehearsal_host)
+    missing = target.with_name("no-such.properties")
+    run = _Run(rehearsal_host, tmp_path / "j.jsonl")
+    try:
+        with pytest.raises(Exception, match=r"no-such\.properties") as failed:
+            await _write(run, missing, "a=1\n")
+        assert not isinstance(failed.value, OutcomeUnknown)
+        assert not missing.exists()
+        assert [r["status"] for r in run.actions() if r["event"] == "action-end"] == ["failed"]
+    finally:
+        await run.close()
+
+
+# --- cut off half-way -----------------------------------------------------------------
+
+
+async def test_a_drop_while_the_bytes_travel_leaves_the_old_file_and_an_edit_in_doubt(
+    rehearsal_host: RehearsalHost, tmp_path: Path
+) -> None:
+    host = rehearsal_host
+    target = _target(host)
+    outcome = await _trial(host, tmp_path, "sending",
+                           lambda: _drop_when(host, _sending(host, target)))
+    assert outcome == ("unknown", "old")
+
+
+async def test_a_drop_while_the_host_moves_the_file_in_still_completes_the_move(
+    rehearsal_host: RehearsalHost, tmp_path: Path
+) -> None:
+    host = rehearsal_host
+    target = _target(host)
+    new = _content("installing")
+    run = _Run(host, tmp_path / "j.jsonl")
+    try:
+        await run.remote.run("true", timeout=10)
+        writing = asyncio.create_task(_write(run, target, new))
+        assert await _drop_when(host, _installing(target)), "the install never started"
+        with pytest.raises(OutcomeUnknown):
+            await writing
+        assert [r["status"] for r in run.actions() if r["event"] == "action-end"] == ["unknown"]
+        await _settle(target, {OLD, new.encode()})
+        # Nothing reads the script's output, so losing the reader cannot stop it.
+        assert target.read_bytes() == new.encode()
+        assert _leftovers(host, target) == []
+        _check_backup(target)
+    finally:
+        await run.close()
+
+
+DELAYS_MS = (0, 5, 20, 50, 100, 200, 400)
+
+
+@pytest.mark.parametrize("delay_ms", DELAYS_MS)
+async def test_a_drop_at_any_moment_leaves_the_old_file_or_the_new_one(
+    rehearsal_host: RehearsalHost, tmp_path: Path, delay_ms: int
+) -> None:
+    host = rehearsal_host
+
+    async def drop() -> None:
+        await asyncio.sleep(delay_ms / 1000)
+        host.drop_connections()
+
+    ended, settled = await _trial(host, tmp_path, f"after-{delay_ms}ms", drop)
+    print(f"drop after {delay_ms} ms: the write ended {ended}; the file is the {settled} one")
+
+
+# --- the staging file -----------------------------------------------------------------
+
+
+def _staged(host: RehearsalHost, target: Path, data: bytes) -> Path:
+    return host.upload_dir / f"{target.name}.{hashlib.sha256(data).hexdigest()}"
+
+
+@pytest.mark.parametrize("left", ["prefix", "garbage", "longer"])
+async def test_a_retry_uses_what_an_interrupted_upload_left(
+    rehearsal_host: RehearsalHost, left: str
+) -> None:
+    host = rehearsal_host
+    target = _target(host)
+    data = _content("resumed").encode()
+    staged = _staged(host, target, data)
+    staged.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staged.write_bytes({"prefix": data[:SIZE // 3], "garbage": os.urandom(SIZE // 3),
+                        "longer": data + b"tail"}[left])
+    remote = Remote(rehearsal_settings(host).host, isolated=True)
+    try:
+        await remote.replace_file(str(target), data, staging_dir=str(host.upload_dir),
+                                  timeout=30, upload_timeout=30)
+    finally:
+        await remote.close()
+    assert target.read_bytes() == data
+    assert _leftovers(host, target) == []
+
+
+async def test_an_upload_folder_that_is_not_ours_is_refused(
+    rehearsal_host: RehearsalHost,
+) -> None:
+    host = rehearsal_host
+    target = _target(host)
+    host.upload_dir.parent.mkdir(parents=True, exist_ok=True)
+    elsewhere = host.sandbox / "elsewhere"
+    elsewhere.mkdir()
+    host.upload_dir.symlink_to(elsewhere)
+    remote = Remote(rehearsal_settings(host).host, isolated=True)
+    try:
+        with pytest.raises(RemoteError, match="runbook-upload") as refused:
+            await remote.replace_file(str(target), b"a=1\n", staging_dir=str(host.upload_dir),
+                                      timeout=30, upload_timeout=30)
+    finally:
+        await remote.close()
+    assert not isinstance(refused.value, OutcomeUnknown)
+    assert target.read_bytes() == OLD and list(elsewhere.iterdir()) == []
+
+
+# --- a file found cut short is refused, not merged ------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "<?xml version='1.0'?>\n<beans>\n<!-- <bean id='x'/> -->\n"],
+                         ids=["empty", "beanless"])
+async def test_carry_over_refuses_an_empty_application_context(
+    tmp_path: Path, text: str
+) -> None:
+    from tests.test_steps import detail, run_only
+
+    async with rehearsal_host_at(tmp_path) as host:
+        outcome, _ = await run_only(host, ["preflight", "upload", "unpack"],
+                                    tmp_path / "a.jsonl", ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        xml = next(host.install_dir.glob("red5pro-server-*")) / red5.APP_CONTEXT
+        xml.write_text(text)
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "carry-over"], tmp_path / "b.jsonl",
+                                    front)
+        assert outcome is Outcome.FAILED
+        assert front.asked == ["preflight"], "refused before anything is offered"
+        reason = detail(front, "carry-over")
+        assert reason.startswith(f"{xml} ") and "cut short" in reason
+        assert host.distribution.name in reason, "it says where the shipped file is"
+        assert xml.read_text() == text
