@@ -8,8 +8,11 @@ text leaving the executor goes through the run's redactor.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +23,8 @@ from typing import Any, Protocol, TypeVar
 
 from runbook.config import Settings
 from runbook.hoststate import HostState
-from runbook.journal import Journal, Replay, StepHistory
+from runbook.jobs import job_name
+from runbook.journal import Journal, JournalWriteError, Replay, StepHistory
 from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
 from runbook.redact import Redactor
 from runbook.remote import (
@@ -118,6 +122,9 @@ class RunContext:
         self._x = executor
         self._step = step
         self._action_no = 0
+        # Tells this attempt's actions (and their jobs on the host) from an
+        # earlier attempt's, which numbered theirs from 1 as well.
+        self._attempt = secrets.token_hex(4)
         self.settings = executor.settings
         self.facts = executor.facts
         self.journal_path = executor.journal.path
@@ -125,16 +132,23 @@ class RunContext:
 
     # -- journalled actions --------------------------------------------------
 
-    def _start(self, action: Action) -> int:
+    def _start(self, action: Action, job: str | None = None) -> int:
         self._action_no += 1
         shown = redact_action(action, self._x.redactor)
-        self._x.journal.write("action-start", step=self._step.id, n=self._action_no,
-                              kind=type(action).__name__.lower(), text=shown.render())
+        extra = {"job": job} if job else {}
+        self._x.journal.write("action-start", step=self._step.id, attempt=self._attempt,
+                              n=self._action_no, kind=type(action).__name__.lower(),
+                              text=shown.render(), **extra)
         self._x.front.output(self._step.id, "cmd", shown.render())
         return self._action_no
 
+    def _job(self) -> str:
+        """The name the next action's command runs under on the host."""
+        return job_name(self._step.id, self._attempt, self._action_no + 1)
+
     def _end(self, n: int, status: str, **fields: Any) -> None:
-        self._x.journal.write("action-end", step=self._step.id, n=n, status=status, **fields)
+        self._x.journal.write("action-end", step=self._step.id, attempt=self._attempt, n=n,
+                              status=status, **fields)
 
     async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T:
         n = self._start(action)
@@ -159,20 +173,25 @@ class RunContext:
         input: str | None = None,
         quiet: bool = False,
     ) -> CommandResult:
-        n = self._start(Shell(command, why))
+        job = self._job()
+        n = self._start(Shell(command, why), job)
         buffer = _OutputBuffer(self._x.journal, self._step.id)
         redact = self._x.redactor
 
         def on_output(stream: str, line: str) -> None:
             line = redact(line)
-            buffer.add(stream, line)
+            if self._x.journal.failure is None:
+                # A failing journal must not cut the command off mid-way (it
+                # would run on, unwatched): it fails the step once it ended.
+                with contextlib.suppress(JournalWriteError):
+                    buffer.add(stream, line)
             if not quiet:
                 self._x.front.output(self._step.id, stream, line)
 
         try:
             result = await self._x.remote.run(
                 command, timeout=timeout or self.settings.timeouts.command,
-                on_output=on_output, input=input,
+                on_output=on_output, input=input, job=job,
             )
         except OutcomeUnknown as exc:
             buffer.flush()
@@ -370,23 +389,62 @@ class Executor:
                 outcome = await self._one(step)
                 if outcome is not Outcome.DONE:
                     break
+        except JournalWriteError as exc:
+            # The record ends at the last good line, the step in flight in
+            # doubt: a resume after the disk is fixed checks it first.
+            self.front.run_event("run-end", {"outcome": Outcome.FAILED.value,
+                                             "exit_code": Outcome.FAILED.exit_code,
+                                             "journal_failure": str(exc)})
+            raise
         except BaseException:
             # Cancelled (ctrl+c, the app quitting): the journal must still end
             # with the run, and say it did not finish on its own.
             outcome = Outcome.STOPPED
             raise
         finally:
-            if self._cutover_started is not None:
-                # Downtime ends only when the last cutover step is done; a run
-                # that stops earlier leaves the stream manager down.
-                last = [s for s in self.steps if s.phase is Phase.CUTOVER][-1:]
-                complete = bool(last) and self.reports[last[0].id].state.finished
-                if complete:
-                    self.host_state.end_cutover("upgraded")
-                self._event("cutover-end", complete=complete,
-                            downtime_s=round(time.time() - self._cutover_started, 1))
-            self._event("run-end", outcome=outcome.value, exit_code=outcome.exit_code)
+            if self.journal.failure is None:
+                self._finish(outcome)
         return outcome
+
+    def _finish(self, outcome: Outcome) -> None:
+        if self._cutover_started is not None:
+            # Downtime ends only when the last cutover step is done; a run
+            # that stops earlier leaves the stream manager down.
+            last = [s for s in self.steps if s.phase is Phase.CUTOVER][-1:]
+            complete = bool(last) and self.reports[last[0].id].state.finished
+            if complete:
+                self.host_state.end_cutover("upgraded")
+            self._event("cutover-end", complete=complete,
+                        downtime_s=round(time.time() - self._cutover_started, 1))
+        self._event("run-end", outcome=outcome.value, exit_code=outcome.exit_code)
+
+    async def _settle_earlier_attempt(self, step: Step, jobs: list[str]) -> None:
+        """A command of the earlier attempt may still run on the host (a drop
+        does not stop it). Starting the step again beside it would run it
+        twice at once: wait until it ends (its own time limit bounds that),
+        and stop it if it outlives that."""
+        for job in jobs:
+            found = await self.remote.job_status(job)
+            if found is None:
+                continue
+            say = f"the earlier attempt's command still runs on the host (pids " \
+                  f"{', '.join(map(str, found.pids))}); waiting for it to end, at most " \
+                  f"{found.left:.0f}s"
+            self.front.output(step.id, "info", say)
+            deadline = time.monotonic() + found.left
+            while found is not None and time.monotonic() < deadline:
+                left = deadline - time.monotonic()
+                self.front.progress(step.id, found.most - left, found.most,
+                                    f"waiting for the earlier attempt: {left:.0f}s left")
+                await asyncio.sleep(min(1.0, max(0.1, left)))
+                found = await self.remote.job_status(job)
+            if found is not None:
+                self.front.output(step.id, "info", "it outlived its time limit: stopping it")
+                if not await self.remote.stop_job(job):
+                    raise StepFailed(f"the earlier attempt (session {found.session}) still "
+                                     "runs on the host and could not be stopped; stop it by "
+                                     "hand before running the step again")
+            self.front.output(step.id, "info", "the earlier attempt has ended")
 
     def _prepare_unfinished(self) -> list[str]:
         return [s.id for s in self.steps
@@ -419,7 +477,11 @@ class Executor:
                 return Outcome.FAILED
         ctx = RunContext(self, step)
         try:
+            if earlier is not None and earlier.in_flight_jobs:
+                await self._settle_earlier_attempt(step, earlier.in_flight_jobs)
             already = await step.check(ctx)
+        except JournalWriteError:
+            raise  # nothing more may happen unrecorded
         except Exception as exc:  # any failure to look is a reason not to act
             self._set(step, StepState.FAILED, _reason(exc))
             return Outcome.FAILED
@@ -489,6 +551,8 @@ class Executor:
         except (OutcomeUnknown, SMApiOutcomeUnknown) as exc:
             detail = f"{str(exc).rstrip('.')}. Check before running it again."
             state = StepState.IN_DOUBT
+        except JournalWriteError:
+            raise  # nothing more may happen unrecorded
         except Exception as exc:  # the API client and anything unforeseen end the step, not the run
             state, detail = StepState.FAILED, _reason(exc)
         report.elapsed_s = round(time.monotonic() - started, 1)

@@ -98,6 +98,11 @@ class Journal:
             else f"{self.path}:{line}: cut off a record torn by a crash mid-write "
                  f"({len(tail)} bytes; kept in a journal-repaired record)")
 
+    @property
+    def failure(self) -> str | None:
+        """Why the journal stopped taking records, once a write failed."""
+        return self._failure
+
     def write(self, event: str, **fields: Any) -> dict[str, Any]:
         record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
                   "mono": round(time.monotonic(), 3), "event": event, **fields}
@@ -185,6 +190,8 @@ class StepHistory:
     skip_reason: str = ""
     # Actions started without a recorded end: their outcome is unknown.
     in_flight: list[str] = field(default_factory=list)
+    # Their jobs on the host (runbook.jobs), to look for before a retry.
+    in_flight_jobs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -209,7 +216,8 @@ class Replay:
 
 def replay(path: Path) -> Replay:
     result = Replay(path=path)
-    open_actions: dict[tuple[str, int], str] = {}
+    # Keyed by attempt too: a resumed step numbers its actions from 1 again.
+    open_actions: dict[tuple[str, str, int], tuple[str, str | None]] = {}
     for record in read(path):
         event = record.get("event")
         step = record.get("step", "")
@@ -222,10 +230,16 @@ def replay(path: Path) -> Replay:
             result.outcome = None
         elif event == "step-start" and history is not None:
             history.state = StepState.RUNNING
+            history.in_flight_jobs.clear()  # a new attempt: earlier ones were settled
         elif event == "action-start":
-            open_actions[(step, record.get("n", 0))] = record.get("text", "")
+            key = (step, record.get("attempt", ""), record.get("n", 0))
+            open_actions[key] = (record.get("text", ""), record.get("job"))
         elif event == "action-end":
-            open_actions.pop((step, record.get("n", 0)), None)
+            ended = open_actions.pop((step, record.get("attempt", ""), record.get("n", 0)), None)
+            if ended is not None and ended[1] and record.get("status") == "unknown" \
+                    and history is not None:
+                # Its end never came back: the command may still run on the host.
+                history.in_flight_jobs.append(ended[1])
         elif event == "step-end" and history is not None:
             try:
                 history.state = StepState(record.get("state"))
@@ -245,9 +259,11 @@ def replay(path: Path) -> Replay:
         elif event == "run-end":
             result.finished = True
             result.outcome = record.get("outcome")
-    for (step, _n), text in open_actions.items():
+    for (step, _attempt, _n), (text, job) in open_actions.items():
         history = result.steps.setdefault(step, StepHistory())
         history.in_flight.append(text)
+        if job:
+            history.in_flight_jobs.append(job)
         if history.state in (StepState.RUNNING, StepState.PENDING):
             history.state = StepState.IN_DOUBT
     for history in result.steps.values():

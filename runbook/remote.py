@@ -30,6 +30,7 @@ from pathlib import Path
 
 import asyncssh
 
+from runbook import jobs
 from runbook.config import HostSettings
 
 OutputSink = Callable[[str, str], None]  # (stream "out" | "err", line without newline)
@@ -224,7 +225,12 @@ class Remote:
         timeout: float,
         on_output: OutputSink | None = None,
         input: str | None = None,
+        job: str | None = None,
     ) -> CommandResult:
+        """Run `command` and wait for its exit status.
+
+        `job` names the run on the host while it lasts (runbook.jobs): give it
+        for anything that changes the host, so a later run can find it."""
         conn = await self.connect()
         out: list[str] = []
         err: list[str] = []
@@ -241,16 +247,22 @@ class Remote:
         # The host enforces the limit itself (see the module docstring); the
         # operator-facing command in plans and the journal stays the plain one.
         grace = max(1, math.ceil(self.term_grace))
-        wrapped = f"timeout -k {grace}s {timeout:g}s bash -c {quote(command)}"
+        wrapped = jobs.wrap(command, limit=timeout, grace=grace, job=job)
         started = time.monotonic()
         try:
             async with asyncio.timeout(timeout + grace + _BACKSTOP_S):
-                process = await conn.create_process(
-                    wrapped,
-                    stdin=asyncssh.PIPE if input is not None else asyncssh.DEVNULL,
-                    encoding="utf-8",
-                    errors="replace",
-                )
+                try:
+                    process = await conn.create_process(
+                        wrapped,
+                        stdin=asyncssh.PIPE if input is not None else asyncssh.DEVNULL,
+                        encoding="utf-8",
+                        errors="replace",
+                    )
+                except asyncssh.ChannelOpenError as exc:
+                    # No channel, no exec request: nothing ran.
+                    self._forget()
+                    raise RemoteError(f"{self.target}: the host did not open a channel for "
+                                      f"the command ({exc.reason}); nothing ran") from None
                 if input is not None:
                     process.stdin.write(input)
                     process.stdin.write_eof()
@@ -259,18 +271,22 @@ class Remote:
                                      pump(process.stderr, "err", err))
                 completed = await process.wait()
         except asyncio.CancelledError:
-            # The operator aborted: ask the command to stop, without letting
-            # the cancellation cut the asking short. Detached: leave it be.
+            # The operator aborted: stop the command, without letting the
+            # cancellation cut the stopping short. Detached: leave it be.
             if not self.detached:
-                await asyncio.shield(self._stop(process))
+                await asyncio.shield(self._stop(process, job))
             raise
         except TimeoutError:
-            await self._stop(process)
+            await self._stop(process, job)
             raise OutcomeUnknown(
                 f"{self.target}: the host stopped answering; the command (limit {timeout:g}s) "
                 "was signalled to stop but whether it ran, stopped or is still running is unknown"
             ) from None
-        except _LOST as exc:
+        except RemoteError:
+            raise
+        except (OSError, asyncssh.Error) as exc:
+            # Once the exec request may have gone out, any lost connection
+            # (reset, aborted locally, closed) leaves the outcome unknown.
             self._forget()
             raise OutcomeUnknown(
                 f"{self.target}: the SSH connection was lost while the command ran "
@@ -289,16 +305,37 @@ class Remote:
             )
         return CommandResult(command, status, "".join(out), "".join(err))
 
-    async def _stop(self, process: asyncssh.SSHClientProcess[str] | None) -> None:
+    async def job_status(self, job: str) -> jobs.JobStatus | None:
+        """The job's session and the processes still in it; None once it ended."""
+        result = await self.run(jobs.status_command(job), timeout=30)
+        return jobs.parse_status(result.stdout) if result.ok else None
+
+    async def stop_job(self, job: str) -> bool:
+        """End every process of the job's session (TERM, then KILL); True when
+        nothing of it runs any more."""
+        found = await self.job_status(job)
+        if found is None:
+            return True
+        command = privileged(f"sh -c {quote(jobs.stop_command(found.session, self.term_grace))}",
+                             self.host.sudo)
+        result = await self.run(command, timeout=self.term_grace + 30)
+        return result.ok
+
+    async def _stop(self, process: asyncssh.SSHClientProcess[str] | None,
+                    job: str | None) -> None:
         if process is None:
             return
         try:
+            # Through a second channel: works in a root session, and reaches
+            # the workload in timeout's own process group.
+            if job is not None and await self.stop_job(job):
+                return
             process.send_signal("TERM")
             try:
                 await asyncio.wait_for(process.wait(), self.term_grace)
             except TimeoutError:
                 process.send_signal("KILL")
-        except (*_LOST, OSError, asyncssh.Error):
+        except (*_LOST, OSError, asyncssh.Error, RemoteError):
             pass
         finally:
             process.close()

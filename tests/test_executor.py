@@ -15,7 +15,7 @@ from typing import ClassVar
 from runbook import config
 from runbook.executor import Answer, Decision, Executor, Outcome
 from runbook.hoststate import HostState
-from runbook.journal import Journal, replay
+from runbook.journal import Journal, JournalWriteError, read, replay
 from runbook.model import Action, Check, Note, Phase, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown, Remote
@@ -212,3 +212,28 @@ async def test_a_step_that_cannot_be_skipped_is_asked_again(tmp_path: Path) -> N
     assert outcome is Outcome.DONE and step.ran
     assert front.asked == ["essential", "essential"]
     assert "cannot be skipped" in front.text()
+
+
+async def test_a_journal_that_fails_mid_run_ends_it_as_failed(tmp_path: Path) -> None:
+    """The disk fills during a step: the run stops at once as failed, the front
+    end hears why, and the journal keeps every record up to the failure."""
+    from tests.test_journal import _descriptor_of, _fill_the_disk_under
+
+    class FillsTheDisk(Say):
+        async def run(self, ctx: StepContext) -> None:
+            await super().run(ctx)
+            _fill_the_disk_under(_descriptor_of(tmp_path / "run.jsonl"))
+
+    after = Say("after")
+    front = ScriptedFrontEnd()
+    with contextlib.suppress(JournalWriteError):
+        outcome = await run_steps(tmp_path, [FillsTheDisk("fills"), after], front)
+        raise AssertionError(f"the run went on without its journal ({outcome})")
+    assert not after.ran
+    ended = [data for event, data in front.events if event == "run-end"]
+    assert ended and ended[-1]["outcome"] == "failed"
+    assert "No space left on device" in ended[-1]["journal_failure"]
+    records = list(read(tmp_path / "run.jsonl"))
+    assert not [r for r in records if r["event"] in ("step-end", "run-end")
+                and r.get("step", "fills") == "fills"], "nothing is recorded past the failure"
+    assert replay(tmp_path / "run.jsonl").state("fills") is StepState.IN_DOUBT

@@ -1,0 +1,90 @@
+"""Commands run as jobs the host can account for.
+
+Every journalled command runs in a session of its own (sshd starts one per
+channel) whose id is written to ``~/.runbook/jobs/NAME`` while it runs. That
+record is what lets a later run find a first attempt that outlived a dropped
+connection (and wait for it rather than start a second one beside it), and
+what lets an abort end the whole session from a second channel: OpenSSH
+refuses signal requests in a root session, and `timeout` puts the workload in
+a process group of its own, so signalling the channel's process is not enough
+(shared/notes/asyncssh-2.md, sections 3 and 4).
+
+Pure functions: the shell text here is what runs; runbook.remote sends it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+# Expanded by the SSH user's own shell: under sudo, HOME would be root's.
+_FOLDER = '"$HOME/.runbook/jobs"'
+
+
+def job_name(*parts: object) -> str:
+    """A file name made of the parts (step id, action number, attempt)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(str(p) for p in parts))[:120]
+
+
+def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
+    """`command` under the host's own time limit, recorded as `job` while it runs.
+
+    The recording is best effort (a read-only home must not stop the upgrade);
+    the exit status is the command's, as `timeout` reports it."""
+    run = f"timeout -k {grace}s {limit:g}s bash -c {shlex.quote(command)}"
+    if job is None:
+        return run
+    script = (
+        f'j={_FOLDER}; f="$j/{job}"; '
+        f'{{ mkdir -p -m 700 "$j" && echo "$$ $(date +%s) {limit + grace:g}" > "$f"; }} '
+        f"2>/dev/null; {run}; rc=$?; rm -f \"$f\"; exit $rc"
+    )
+    # exec: the recording shell is the session leader, so $$ is the session id.
+    return f"exec sh -c {shlex.quote(script)}"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    session: int
+    started: int  # host clock, epoch seconds
+    most: float  # how long it may run at most (its limit and grace)
+    now: int  # host clock when asked
+    pids: tuple[int, ...]
+
+    @property
+    def left(self) -> float:
+        """Seconds until the host's own time limit ends it anyway."""
+        return max(0.0, self.started + self.most - self.now)
+
+
+def status_command(job: str) -> str:
+    """Prints `SESSION STARTED MOST NOW` and the session's PIDs, or nothing when
+    the job ended; a record left by a job that was killed outright is removed."""
+    return (f'f={_FOLDER}/{job}; [ -r "$f" ] || exit 0; read -r sid started most < "$f"; '
+            'echo "$sid $started $most $(date +%s)"; '
+            'pgrep -s "$sid" || rm -f "$f"')
+
+
+def parse_status(output: str) -> JobStatus | None:
+    lines = output.split()
+    if len(lines) < 4:
+        return None
+    try:
+        session, started, now = int(lines[0]), int(lines[1]), int(lines[3])
+        most = float(lines[2])
+        pids = tuple(int(word) for word in lines[4:])
+    except ValueError:
+        return None
+    return JobStatus(session, started, most, now, pids) if pids else None
+
+
+def stop_command(session: int, grace: float) -> str:
+    """TERM to every process of the session, KILL to what is left after `grace`
+    seconds; exit 0 once nothing of it runs. Run as root: the job's commands
+    may be."""
+    rounds = max(1, int(grace * 5))
+    return (f"pkill -TERM -s {session}; n=0; "
+            f"while pgrep -s {session} >/dev/null && [ $n -lt {rounds} ]; do "
+            "n=$((n+1)); sleep 0.2; done; "
+            f"pkill -KILL -s {session}; sleep 0.2; ! pgrep -s {session} >/dev/null")

@@ -1,0 +1,158 @@
+"""A command whose end never came back is in doubt, whatever cut it off, and
+its first attempt is found on the host before the step is tried again."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from runbook.executor import Executor, Outcome
+from runbook.hoststate import HostState
+from runbook.journal import Journal, replay
+from runbook.model import Action, Check, Phase, Shell, StepState
+from runbook.redact import Redactor
+from runbook.rehearsal.host import RehearsalHost
+from runbook.remote import OutcomeUnknown, Remote
+from runbook.step import PlanContext, Step, StepContext
+from tests.rehearsal import rehearsal_host, rehearsal_settings
+from tests.scripted import ScriptedFrontEnd
+
+
+def abort_locally(remote: Remote) -> None:
+    """What the kernel reports when the local end of the socket is torn down
+    (`ss -K`, a VPN dropping): asyncio closes the transport with ECONNABORTED."""
+    conn = remote._conn
+    assert conn is not None
+    conn._transport._force_close(  # type: ignore[attr-defined]
+        ConnectionAbortedError(103, "Software caused connection abort"))
+
+
+async def test_a_locally_aborted_connection_leaves_the_command_in_doubt(
+    tmp_path: Path,
+) -> None:
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        remote = Remote(rehearsal_settings(host).host, isolated=True)
+        await remote.connect()
+        asyncio.get_running_loop().call_later(0.5, abort_locally, remote)
+        try:
+            await remote.run("sleep 2", timeout=10)
+        except OutcomeUnknown as exc:
+            assert "may or may not" in str(exc)
+        else:
+            raise AssertionError("a command cut off mid-way must be in doubt")
+        finally:
+            await remote.close()
+
+
+class SlowTouch(Step):
+    """Makes a marker file after a while, as a long unzip makes its tree."""
+
+    id = "slow-touch"
+    title = "Slow touch"
+    phase = Phase.PREPARE
+    summary = "touches a marker after a few seconds"
+
+    def __init__(self, marker: Path, seconds: float) -> None:
+        self.marker = marker
+        self.seconds = seconds
+
+    def command(self) -> str:
+        return f"sleep {self.seconds} && touch {self.marker}"
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        return [Shell(self.command())]
+
+    async def check(self, ctx: StepContext) -> Check:
+        return Check(self.marker.exists(), "marker there")
+
+    async def run(self, ctx: StepContext) -> None:
+        await ctx.sh(self.command(), timeout=30)
+
+
+async def run_step(host: RehearsalHost, step: Step, journal: Path, front: ScriptedFrontEnd,
+                   resume: bool = False) -> Outcome:
+    settings = rehearsal_settings(host)
+    remote = Remote(settings.host, isolated=True)
+    record = Journal(journal)
+
+    async def no_api(fresh: bool) -> None:
+        raise AssertionError("not used")
+
+    executor = Executor([step], settings=settings, remote=remote, api_factory=no_api,
+                        curl=lambda *a, **k: "curl", journal=record, front=front,
+                        redactor=Redactor(), resume=replay(journal) if resume else None,
+                        host_state=HostState(host.sandbox / ".operator", "127.0.0.1", 22))
+    try:
+        return await executor.run()
+    finally:
+        await remote.close()
+        record.close()
+
+
+def sleepers(seconds: float) -> int:
+    """`sleep SECONDS` processes on this machine (tests pick unusual lengths)."""
+    wanted = f"sleep\0{seconds}\0".encode()
+    count = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            count += proc.name.isdigit() and (proc / "cmdline").read_bytes() == wanted
+        except OSError:
+            continue
+    return count
+
+
+async def test_a_resumed_step_waits_for_its_first_attempt_still_running(tmp_path: Path) -> None:
+    """A dropped connection leaves the first attempt running on the host; the
+    old runbook started a second one beside it (a 1 GB unzip ran twice)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "slow-touch.done"
+        step = SlowTouch(marker, 3.017)
+        asyncio.get_running_loop().call_later(1.0, host.drop_connections)
+        first = ScriptedFrontEnd()
+        assert await run_step(host, step, journal, first) is Outcome.FAILED
+        assert replay(journal).state(step.id) is StepState.IN_DOUBT
+        assert not marker.exists(), "the first attempt is still running"
+
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            while True:
+                most = max(most, sleepers(3.017))
+                await asyncio.sleep(0.02)
+
+        watcher = asyncio.create_task(watch())
+        second = ScriptedFrontEnd()
+        try:
+            outcome = await run_step(host, step, journal, second, resume=True)
+        finally:
+            watcher.cancel()
+        assert outcome is Outcome.DONE, second.text()
+        assert most <= 1, "two attempts ran at once"
+        assert second.asked == [], "the first attempt finished the job"
+        assert "still runs on the host" in second.text()
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        starts = [r for r in records if r["event"] == "action-start"]
+        assert len(starts) == 1, "the command ran once"
+
+
+async def test_cancelling_a_command_stops_it_on_the_host(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "never"
+        remote = Remote(rehearsal_settings(host).host, isolated=True)
+        try:
+            task = asyncio.create_task(remote.run(f"sleep 30.017 && touch {marker}",
+                                                  timeout=60, job="cancel-test"))
+            await asyncio.sleep(1.0)
+            assert sleepers(30.017) == 1
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            for _ in range(50):
+                if sleepers(30.017) == 0:
+                    break
+                await asyncio.sleep(0.1)
+            assert sleepers(30.017) == 0, "the command still runs after the abort"
+        finally:
+            await remote.close()
