@@ -717,6 +717,32 @@ class Review:
         return "".join(parts)
 
 
+# Keys every shipped red5-web.properties has (5.1.1.236, 6.2.0.b406, 14.2.0.b1105): where
+# the database is, from the top of the file, and proxy.enabled from near its end, so a
+# file cut off anywhere before its last lines misses at least one.
+_RED5_KEYS = ("config.dbHost", "config.dbPort", "config.dbUser", "config.dbPass", "proxy.enabled")
+
+
+def _refuse_cut_short(file: _Parsed, other: _Parsed, remedy: str) -> None:
+    """A file with no keys, or without the Red5 keys the other file has, was cut short
+    (issue 7): merged, it would replace a working configuration with a few lines."""
+    if not file.active:
+        empty = " (the file is empty)" if not file.text.strip() else ""
+        problem = f"has no keys{empty}"
+    else:
+        missing = [key for key in _RED5_KEYS if key not in file.active]
+        # Checked against the other file, so two files that are not red5-web.properties
+        # at all can still be compared.
+        if not missing or not all(key in other.active for key in _RED5_KEYS):
+            return
+        problem = (f"lacks {', '.join(missing)}, which every Red5 red5-web.properties "
+                   f"has ({other.name} has them)")
+    raise PropertiesError(
+        f"{file.name}: {problem}; it may have been cut short, and nothing is merged into "
+        f"or from it: {remedy}, then review again"
+    )
+
+
 def review(
     old_text: str,
     new_text: str,
@@ -731,9 +757,13 @@ def review(
     ``overrides`` are values the runbook sets itself (config.dbHost and config.dbPort for
     the new database) or that came from ``--set``; they beat any decision. ``decisions``
     (a loaded decisions file) is applied last; what it did is in ``decision_result``.
-    Raises :class:`PropertiesError` for a file Java would not read the same way.
+    Raises :class:`PropertiesError` for a file Java would not read the same way, and for
+    one that looks cut short: no keys, or without the Red5 keys the other file has.
     """
-    result = Review(_parse(old_text, old_name), _parse(new_text, new_name), overrides or {})
+    old, new = _parse(old_text, old_name), _parse(new_text, new_name)
+    _refuse_cut_short(old, new, "restore the live red5-web.properties from a backup")
+    _refuse_cut_short(new, old, "take red5-web.properties again from the new release's zip")
+    result = Review(old, new, overrides or {})
     if decisions is not None:
         result.decision_result = decisions.apply(result)
     return result

@@ -328,3 +328,18 @@ def test_default_streams_are_the_ones_current_at_call_time(
     )
     assert code == 0
     assert "Nothing needs a decision" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("empty", ["", "# nothing but a comment\n"], ids=["empty", "keyless"])
+def test_an_empty_template_is_refused_by_runbook_diff_check(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], empty: str
+) -> None:
+    from runbook import cli
+
+    new = tmp_path / "red5-web.properties"
+    new.write_text(empty)
+    code = cli.main(["diff", str(files["live"]), str(new), "--check"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(f"{new}: ") and "no keys" in err
+    assert "Traceback" not in err and out == ""

@@ -353,10 +353,10 @@ def test_needs_value_is_decided_only_by_a_value_or_an_explicit_empty() -> None:
     result.set_value("serverapi.accessToken", "node-token-123")
     assert result.undecided == []
     assert result["serverapi.accessToken"].choice is Choice.SET
-    empty = review("", "streammanager.ip=\n")
-    assert empty.undecided == ["streammanager.ip"]
-    empty.accept_new("streammanager.ip")
-    assert empty.undecided == [] and empty["streammanager.ip"].merged == ""
+    blank = review("other=1\n", "streammanager.ip=\n")
+    assert blank.undecided == ["streammanager.ip"]
+    blank.accept_new("streammanager.ip")
+    assert blank.undecided == [] and blank["streammanager.ip"].merged == ""
 
 
 def test_decision_methods_for_each_status() -> None:
@@ -654,3 +654,57 @@ def test_diff_of_merge_is_small_and_readable() -> None:
     )
     removed = [line for line in diff if line.startswith("-") and not line.startswith("---")]
     assert len(removed) == len(changed_lines(result)) == 17
+
+
+# --- files that cannot be a red5-web.properties ----------------------------------------
+
+
+KEYLESS = {"empty": "", "blank lines": "\n\n", "only comments": "# webapp.contextPath\n#a=1\n"}
+
+
+@pytest.mark.parametrize("text", KEYLESS.values(), ids=KEYLESS.keys())
+@pytest.mark.parametrize("side", ["old", "new"])
+def test_a_file_without_keys_is_refused_never_merged(side: str, text: str) -> None:
+    live, template = LIVE.read_text(), TEMPLATE.read_text()
+    old, new = (text, template) if side == "old" else (live, text)
+    with pytest.raises(PropertiesError) as refused:
+        review(old, new, old_name="live.properties", new_name="template.properties",
+               overrides=RUNBOOK_OVERRIDES)
+    message = str(refused.value)
+    assert "\n" not in message
+    named = "live.properties" if side == "old" else "template.properties"
+    assert message.startswith(f"{named}: ") and "no keys" in message
+    # What to do differs: the live file comes from a backup, the template from the zip.
+    assert ("backup" if side == "old" else "release") in message
+
+
+def test_a_template_cut_short_is_refused_naming_the_keys_it_lost() -> None:
+    # The 7-line file: it still starts like a template.
+    cut = "".join(template_lines()[:8])
+    with pytest.raises(PropertiesError) as refused:
+        review(LIVE.read_text(), cut, old_name="live", new_name="template")
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("template: ")
+    assert "config.dbPass" in message and "proxy.enabled" in message
+    assert "config.dbHost" not in message  # it is there; only what is missing is named
+
+
+def test_a_live_file_cut_short_is_refused_too() -> None:
+    cut = "".join(LIVE.read_text().splitlines(keepends=True)[:40])
+    with pytest.raises(PropertiesError, match=r"^live: .*proxy\.enabled.*backup"):
+        review(cut, TEMPLATE.read_text(), old_name="live", new_name="template")
+
+
+@pytest.mark.parametrize("path", [
+    Path(__file__).parents[2] / "shared" / "red5pro" / "red5-web.properties.5.1.1.236",
+    Path(__file__).parents[2] / "shared" / "red5pro" / "red5-web.properties.6.2.0.b406",
+    Path(__file__).parents[1] / "runbook" / "rehearsal" / "data"
+    / "red5-web.properties.14.2.0.b1105",
+    DOCS_SAMPLE, LIVE,
+], ids=lambda p: p.name)
+def test_every_shipped_template_and_real_file_passes_the_guard(path: Path) -> None:
+    if not path.exists():
+        pytest.skip(f"{path} is not in this checkout")
+    text = read_properties(path)
+    assert review(text, TEMPLATE.read_text()).keys
+    assert review(LIVE.read_text(), text).keys
