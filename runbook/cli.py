@@ -33,6 +33,7 @@ from runbook.journal import (
 )
 from runbook.model import Phase
 from runbook.redact import Redactor
+from runbook.rehearsal import RehearsalError
 from runbook.remote import Remote
 
 if TYPE_CHECKING:
@@ -92,13 +93,6 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
                      help="continue the newest unfinished run (or the one in --journal)")
 
 
-def _rehearsal_errors() -> tuple[type[Exception], ...]:
-    # Looked up, not imported: only a rehearsal loads the rehearsal host (and
-    # the SSH server and fakes behind it), and only then can its error occur.
-    host = sys.modules.get("runbook.rehearsal.host")
-    return (host.RehearsalError,) if host is not None else ()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -117,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, SecretUnavailable, JournalError) as exc:
         print(f"runbook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except _rehearsal_errors() as exc:
+    except RehearsalError as exc:
         # The fake host could not be set up (its sandbox is busy, say), so
         # nothing ran: bad input, like a config error.
         print(f"runbook: {exc}", file=sys.stderr)
@@ -369,9 +363,11 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     """The embedded rehearsal config filled in for a running rehearsal host."""
     # The rehearsal's decisions are the operator's to edit in the editor: a
     # copy in the sandbox, never the file shipped inside the package.
+    from runbook.rehearsal.sandbox import write_private
+
     decisions = host.sandbox / ".operator" / "decisions.toml"
     if not decisions.exists():
-        decisions.write_text(_sample("rehearsal-decisions.toml"))
+        write_private(decisions, _sample("rehearsal-decisions.toml"))
     filled = {**_fill(host.config_values()), "decisions": str(decisions), **values}
     return config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
                             substitutions=filled)

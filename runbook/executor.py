@@ -383,6 +383,8 @@ class Executor:
         self._event("run-start", config=self.settings.source, host=self.remote.target,
                     rehearsal=self.settings.rehearsal, steps=[s.id for s in self.steps],
                     resumed=self.resume is not None)
+        if self.journal.repaired:
+            self.front.run_event("journal-repaired", {"message": self.journal.repaired})
         outcome = Outcome.DONE
         try:
             for step in self.steps:

@@ -132,7 +132,11 @@ class HeadlessFrontEnd:
         self._print(f"  ~ {label} {shown}".rstrip())
 
     def run_event(self, event: str, data: dict[str, Any]) -> None:
-        if event == "cutover-start":
+        if event == "journal-repaired":
+            self._print(f"note: {data.get('message')}")
+        elif event == "run-end" and data.get("journal_failure"):
+            self._print(f"\nthe journal failed: {data.get('journal_failure')}")
+        elif event == "cutover-start":
             self._print("  ! downtime starts now")
         elif event == "cutover-end" and data.get("complete"):
             self._print(f"\ndowntime: {data.get('downtime_s')}s")

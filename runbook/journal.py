@@ -45,7 +45,8 @@ class Journal:
         self.repaired: str | None = None
         self._failure: str | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # Journals hold hosts, paths and outputs: the operator's alone.
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Readable by the operator only: it holds hosts, paths and outputs.
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         except OSError as exc:

@@ -466,7 +466,8 @@ _STAGE_CHUNK = 1 << 20
 def install_script(staged: str, target: str, size: int, digest: str) -> str:
     """The one script, run as root, that puts the staged file in place of `target`.
 
-    It checks the staged bytes, keeps the target as it was the first time
+    Run one at a time per upload folder, it checks the staged bytes (a waiting
+    run finds them gone and says so), keeps the target as it was the first time
     (`.runbook-bak`, never overwritten), copies the bytes beside the target
     (same folder: the rename is then atomic), gives them the target's owner
     and mode, checks them again and only then renames them over the target.
@@ -484,6 +485,11 @@ def install_script(staged: str, target: str, size: int, digest: str) -> str:
         # The copy beside the target holds the content before it has the
         # target's mode: nobody else may read it meanwhile.
         "umask 077",
+        # One at a time: a resumed run can start the same edit while the first
+        # attempt's script, orphaned by a drop, still runs, and both would use
+        # the same file beside the target.
+        f"exec 9< {quote(posixpath.dirname(staged))}",
+        "if command -v flock >/dev/null 2>&1; then flock 9; fi",
         f"trap {quote(f'rm -f -- {new}')} EXIT",
         # openssl is three times faster than sha256sum (asyncssh-2.md section 5).
         "sha() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r \"$1\"; "

@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 
 from runbook.config import Settings
 from runbook.executor import Answer, Decision, Outcome
-from runbook.journal import Replay, replay
+from runbook.journal import JournalError, Replay, replay
 from runbook.model import Action, StepReport, StepState
 from screens.dialogs import (
     ABORT,
@@ -238,7 +238,8 @@ class RunbookApp(App[Outcome | None]):
         journals = sorted((p for p in folder.glob("*.jsonl") if p != self.journal_path),
                           key=lambda p: p.stat().st_mtime, reverse=True)
         for path in journals[:10]:
-            with contextlib.suppress(OSError, ValueError, KeyError):
+            # Another run's damaged journal is no reason to fail this one.
+            with contextlib.suppress(OSError, ValueError, KeyError, JournalError):
                 found = replay(path).downtime_s
                 if found is not None:
                     self.post_message(EstimateFound(float(found), path))
@@ -336,7 +337,11 @@ class RunbookApp(App[Outcome | None]):
             self.cutover_started = now
         elif message.event == "cutover-end":
             self.downtime_s = data.get("downtime_s")
+        elif message.event == "journal-repaired":
+            self.notify(str(data.get("message")), severity="warning", timeout=30)
         elif message.event == "run-end":
+            if data.get("journal_failure"):
+                self.notify(str(data.get("journal_failure")), severity="error", timeout=60)
             self.run_ended = now
             self.connection = "closed"
             with contextlib.suppress(ValueError):

@@ -470,9 +470,11 @@ class Unpack(Step):
     def plan(self, p: PlanContext) -> list[Action]:
         s = p.settings
         zip_path = uploaded(s, s.distribution)
-        return [Shell(root(p, f"unzip -q -o {quote(zip_path)} -d {quote(install_dir(p))}"),
-                      f"creates {new_dir(p)}"),
-                Shell(f"touch -- {quote(self._marker(p))}", "records that unzip finished")]
+        # One command: an unzip that outlives a dropped connection still
+        # leaves the marker when it finishes, so a resumed run finds it done.
+        unzip = root(p, f"unzip -q -o {quote(zip_path)} -d {quote(install_dir(p))}")
+        return [Shell(f"{unzip} && touch -- {quote(self._marker(p))}",
+                      f"creates {new_dir(p)}; the marker records that unzip finished")]
 
     async def check(self, ctx: StepContext) -> Check:
         target = new_dir(ctx)

@@ -20,6 +20,8 @@ import asyncio
 import contextlib
 import logging
 
+from runbook.rehearsal import RehearsalError
+
 log = logging.getLogger(__name__)
 
 OLD_HOST = "127.0.0.2"
@@ -91,7 +93,7 @@ class DatabaseListeners:
             try:
                 await listener.start(*address)
             except OSError as exc:
-                raise RuntimeError(
+                raise RehearsalError(
                     f"cannot listen as the {listener.label} database on {address[0]}:{address[1]}"
                     f" ({exc.strerror or exc}); is another rehearsal using this sandbox?"
                 ) from exc
@@ -111,7 +113,7 @@ class DatabaseListeners:
             except OSError:
                 await self.old.close()
         else:
-            raise RuntimeError("found no port free on both 127.0.0.2 and 127.0.0.3")
+            raise RehearsalError("found no port free on both 127.0.0.2 and 127.0.0.3")
         await self.old.start(FALLBACK_HOST, 0)
         await self.new.start(FALLBACK_HOST, 0)
 

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Any
 
 import runbook
-from runbook.rehearsal import cloud, sandbox
+from runbook.rehearsal import RehearsalError, cloud, sandbox
 from runbook.rehearsal.dbfake import DatabaseListeners
 from runbook.rehearsal.service import READY_LINE, UNAVAILABLE_LINE
 from runbook.rehearsal.sshd import RehearsalSSHServer, ensure_keys, known_hosts_line
@@ -50,10 +50,6 @@ STATE_FORMAT = 1
 LOCK_NAME = "host.lock"
 SERVICE_STOP_TIMEOUT = 10.0
 BOOT_TIMEOUT = 20.0
-
-
-class RehearsalError(RuntimeError):
-    """The rehearsal host cannot be set up as asked."""
 
 
 def _free_port() -> int:
