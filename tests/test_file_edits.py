@@ -11,6 +11,7 @@ must be journalled in doubt.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -394,3 +395,39 @@ async def test_carry_over_refuses_an_empty_application_context(
         assert reason.startswith(f"{xml} ") and "cut short" in reason
         assert host.distribution.name in reason, "it says where the shipped file is"
         assert xml.read_text() == text
+
+
+async def test_a_second_attempt_beside_a_first_still_running_waits_for_it(
+    rehearsal_host: RehearsalHost,
+) -> None:
+    # A resumed run can start the same edit again while the first attempt's
+    # script, orphaned by the drop, still runs on the host.
+    host = rehearsal_host
+    target = _target(host)
+    data = _content("twice").encode()
+    seen: set[tuple[int, int, int, int]] = set()
+
+    async def watch() -> None:
+        while True:
+            with contextlib.suppress(FileNotFoundError):
+                info = target.stat()
+                seen.add((info.st_size, info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)))
+            await asyncio.sleep(0.0005)
+
+    remotes = [Remote(rehearsal_settings(host).host, isolated=True) for _ in range(2)]
+    watcher = asyncio.create_task(watch())
+    try:
+        for _round in range(3):
+            target.write_bytes(OLD)
+            await asyncio.gather(*(r.replace_file(
+                str(target), data, staging_dir=str(host.upload_dir), timeout=30,
+                upload_timeout=30) for r in remotes))
+            assert target.read_bytes() == data
+    finally:
+        watcher.cancel()
+        for remote in remotes:
+            await remote.close()
+    assert seen <= {(len(OLD), *OWNER, MODE), (len(data), *OWNER, MODE)}, (
+        "the target was seen cut short or with another owner or mode")
+    _check_backup(target)
+    assert _leftovers(host, target) == []
