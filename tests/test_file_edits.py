@@ -15,7 +15,9 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -27,7 +29,7 @@ from runbook.journal import Journal
 from runbook.model import Phase
 from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
-from runbook.remote import OutcomeUnknown, Remote, RemoteError
+from runbook.remote import OutcomeUnknown, Remote, RemoteError, install_script
 from runbook.step import PlanContext, Step, StepContext
 from steps import red5
 from tests.rehearsal import rehearsal_host as rehearsal_host_at
@@ -431,3 +433,34 @@ async def test_a_second_attempt_beside_a_first_still_running_waits_for_it(
         "the target was seen cut short or with another owner or mode")
     _check_backup(target)
     assert _leftovers(host, target) == []
+
+
+def test_the_install_script_checks_with_sha256sum_where_openssl_is_missing(
+    tmp_path: Path,
+) -> None:
+    # Tools linked one by one, so `command -v openssl` finds nothing.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("sh", "sha256sum", "cut", "wc", "cp", "mv", "rm", "chown", "chmod", "flock"):
+        found = shutil.which(name)
+        assert found is not None, name
+        (tools / name).symlink_to(found)
+    target, staging = tmp_path / "app.properties", tmp_path / "upload"
+    target.write_bytes(OLD)
+    staging.mkdir()
+    data = b"config.dbHost=new\n"
+    digest = hashlib.sha256(data).hexdigest()
+    staged = staging / f"{target.name}.{digest}"
+
+    def install(content: bytes) -> subprocess.CompletedProcess[str]:
+        staged.write_bytes(content)
+        script = install_script(str(staged), str(target), len(data), digest)
+        return subprocess.run([str(tools / "sh"), "-c", script], env={"PATH": str(tools)},
+                              capture_output=True, text=True, check=False)
+
+    wrong = install(b"config.dbHost=bad\n")  # same size, other bytes
+    assert wrong.returncode == 3 and "not the bytes sent" in wrong.stderr
+    assert target.read_bytes() == OLD and not staged.exists()
+    done = install(data)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert target.read_bytes() == data and not staged.exists()

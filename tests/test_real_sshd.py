@@ -445,3 +445,37 @@ async def test_sudo_never_prompts(remote: Remote) -> None:
         assert result.exit_status == 1 and "password is required" in result.stderr
     else:
         assert result.stdout == "0\n"
+
+
+# --- replacing a file ------------------------------------------------------
+
+
+async def test_a_file_is_replaced_whole_over_real_sftp_and_bash(
+    sshd: Sshd, remote: Remote
+) -> None:
+    target = sshd.dir / "edit" / "red5-web.properties"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text("config.dbHost=old\n")
+    target.chmod(0o640)
+    if AS_ROOT:
+        os.chown(target, 4321, 4322)
+    owner = (target.stat().st_uid, target.stat().st_gid)
+    staging = sshd.dir / "upload"
+    data = b"config.dbHost=new\n" + os.urandom(3 * 1024 * 1024)
+    # What an upload cut off half-way leaves: the retry carries on from it.
+    staging.mkdir(mode=0o700)
+    staged = staging / f"{target.name}.{hashlib.sha256(data).hexdigest()}"
+    staged.write_bytes(data[: len(data) // 2])
+    await remote.replace_file(str(target), data, staging_dir=str(staging), timeout=30,
+                              upload_timeout=30)
+    assert target.read_bytes() == data
+    info = target.stat()
+    assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (*owner, 0o640)
+    backup = target.with_name(target.name + ".runbook-bak")
+    assert backup.read_text() == "config.dbHost=old\n" and backup.stat().st_mode & 0o777 == 0o640
+    await remote.replace_file(str(target), b"config.dbHost=again\n", staging_dir=str(staging),
+                              timeout=30, upload_timeout=30)
+    assert target.read_text() == "config.dbHost=again\n"
+    assert backup.read_text() == "config.dbHost=old\n", "the first backup is kept"
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name, backup.name]
+    assert list(staging.iterdir()) == []
