@@ -504,6 +504,9 @@ def install_script(staged: str, target: str, size: int, digest: str) -> str:
         f"chown --reference={t} -- {new}",
         f"chmod --reference={t} -- {new}",
         f"[ \"$(sha {new})\" = {digest} ] || {fail(f'{target}: the copy beside it is wrong')}",
+        # On disk before the rename, so a power cut cannot leave the new name
+        # on an empty file (plain sync where coreutils is too old for a name).
+        f"sync -- {new} 2>/dev/null || sync",
         f"mv -f -- {new} {t}",
         f"rm -f -- {s}",
     ])

@@ -234,17 +234,21 @@ class StartService(Step):
     )
 
     def plan(self, p: PlanContext) -> list[Action]:
-        verb = "restart" if p.facts.get("restart_service") else "start"
-        actions: list[Action] = []
-        if verb == "restart":
-            actions.append(Note("the service runs but its API has not answered within the "
-                                "limit: it is restarted"))
+        limit = p.settings.timeouts.service_start
+        first: list[Action] = [Shell(root(p, "systemctl start red5pro"))]
+        if p.facts.get("restart_service"):
+            first = [Note("the service has run longer than the limit without its API "
+                          "answering: it is restarted at once"),
+                     Shell(root(p, "systemctl restart red5pro"))]
         return [
-            *actions,
-            Shell(root(p, f"systemctl {verb} red5pro")),
+            *first,
             ApiCall("GET", "admin/debug/cloudcontroller",
                     p.curl("GET", "admin/debug/cloudcontroller"), "until it answers"),
-            Wait("the API to answer", p.settings.timeouts.service_start)]
+            Wait("the API to answer", limit),
+            Shell(root(p, "systemctl restart red5pro"),
+                  f"only if the service runs and its API has not answered within {limit:g}s: "
+                  "once, then the same wait"),
+        ]
 
     async def _old_server(self, ctx: StepContext) -> list[int]:
         """PIDs still running from the old install, wherever it is now."""
@@ -284,8 +288,7 @@ class StartService(Step):
         ctx.facts.pop("restart_service", None)
         if await self._old_server(ctx):
             return Check(False, "the old server still runs")
-        active = await ctx.probe(root(ctx, "systemctl is-active red5pro"))
-        if not active.ok:
+        if not await self._runs(ctx):
             return Check(False)
         api = await self._answering(ctx, [])
         if api:
@@ -297,6 +300,16 @@ class StartService(Step):
             ctx.facts["restart_service"] = True
             return Check(False, f"the service has run for {age}s and its API does not answer")
         return Check(False, "the service runs; its API does not answer yet")
+
+    async def _runs(self, ctx: StepContext) -> bool:
+        return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
+
+    async def _wait_for_api(self, ctx: StepContext, limit: float, errors: list[str]) -> Any:
+        try:
+            return await _wait(ctx, "the Stream Manager API", limit,
+                               lambda: self._answering(ctx, errors))
+        except StepFailed:
+            return None
 
     async def _age(self, ctx: StepContext) -> int | None:
         pids = await red5_pids(ctx, await new_tree(ctx))
@@ -311,21 +324,26 @@ class StartService(Step):
         if old:
             raise StepFailed(f"the old server (pid {', '.join(map(str, old))}) still runs and "
                              "answers on the same port; run stop-service first")
-        verb = "restart" if ctx.facts.get("restart_service") else "start"
-        await ctx.sh(root(ctx, f"systemctl {verb} red5pro"))
+        limit = ctx.settings.timeouts.service_start
+        restarted = bool(ctx.facts.get("restart_service"))
+        # A service an earlier attempt started has had part of its time already.
+        waited = 0 if restarted else (await self._age(ctx) or 0)
+        await ctx.sh(root(ctx, f"systemctl {'restart' if restarted else 'start'} red5pro"))
         errors: list[str] = []
-        try:
-            api = await _wait(ctx, "the Stream Manager API", ctx.settings.timeouts.service_start,
-                              lambda: self._answering(ctx, errors))
-        except StepFailed as exc:
+        api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors)
+        if not api and not restarted and await self._runs(ctx):
+            # Running and silent for the whole limit: a webapp that failed to
+            # deploy (its database was unreachable at boot, say) does not
+            # come back by waiting. The plan the operator confirmed says so.
+            ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
+                     "restarting it once")
+            await ctx.sh(root(ctx, "systemctl restart red5pro"))
+            api = await self._wait_for_api(ctx, limit, errors)
+        if not api:
             last = errors[-1] if errors else "no answer at all"
             log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
-            if (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok:
-                ctx.facts["restart_service"] = True
-                raise StepFailed(f"{exc}: the service runs but its API does not answer (last "
-                                 f"answer: {last}); see {log}. Run the step again to restart "
-                                 "it") from None
-            raise StepFailed(f"{exc} (last answer: {last}); see {log}") from None
+            raise StepFailed(f"gave up after waiting for the Stream Manager API (last answer: "
+                             f"{last}); see {log}")
         ctx.facts.pop("restart_service", None)
         proof = await self._proof(ctx, api)
         if not proof.done:

@@ -441,7 +441,8 @@ def test_the_install_script_checks_with_sha256sum_where_openssl_is_missing(
     # Tools linked one by one, so `command -v openssl` finds nothing.
     tools = tmp_path / "bin"
     tools.mkdir()
-    for name in ("sh", "sha256sum", "cut", "wc", "cp", "mv", "rm", "chown", "chmod", "flock"):
+    for name in ("sh", "sha256sum", "cut", "wc", "cp", "mv", "rm", "chown", "chmod", "flock",
+                 "sync"):
         found = shutil.which(name)
         assert found is not None, name
         (tools / name).symlink_to(found)
