@@ -20,6 +20,7 @@ from runbook.model import Action, Check, Note, Phase, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown, Remote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
+from tests.polling import DEADLINE_S
 from tests.scripted import ScriptedFrontEnd
 
 SETTINGS = config.load(Path(__file__).parents[1] / "sample-configs" / "production.example.toml")
@@ -164,12 +165,20 @@ async def test_secrets_never_reach_the_journal_or_the_front_end(tmp_path: Path) 
 
 
 async def test_cancelling_a_run_journals_it_as_stopped(tmp_path: Path) -> None:
+    running = asyncio.Event()
+
     class Slow(Say):
         async def run(self, ctx: StepContext) -> None:
-            await asyncio.sleep(30)
+            running.set()
+            await asyncio.Event().wait()  # runs until cancelled
 
     task = asyncio.create_task(run_steps(tmp_path, [Slow("slow")], ScriptedFrontEnd()))
-    await asyncio.sleep(0.1)
+    # Cancel only once the step is really running (not at a guessed moment).
+    reached = asyncio.create_task(running.wait())
+    await asyncio.wait({task, reached}, timeout=DEADLINE_S, return_when=asyncio.FIRST_COMPLETED)
+    reached.cancel()
+    assert not task.done(), f"the run ended before its step ran: {task.result()}"
+    assert running.is_set(), "the step never started running"
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
