@@ -22,9 +22,15 @@ from runbook.rehearsal import cloud, sandbox
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import owned_processes, processes_mentioning
 from tests.conftest import SSHConnect
+from tests.polling import DEADLINE_S, until
 
 WEBINF = "webapps/streammanager/WEB-INF"
 TOP = "red5pro-server-14.2.0.b1105-release"
+
+
+def running_commands(root: Path) -> set[str]:
+    """The command lines of the processes running for the sandbox at ``root``."""
+    return {sandbox.proc_cmdline(pid) for pid in owned_processes(root)}
 
 
 @pytest.fixture
@@ -85,16 +91,13 @@ async def test_client_signal_ends_the_command_and_its_children(
 ) -> None:
     conn = await ssh_connect(bare_host)
     proc = await conn.create_process("sleep 300 & echo $!; wait", stdin=asyncssh.DEVNULL)
-    child = int(await asyncio.wait_for(proc.stdout.readline(), 5))
+    child = int(await asyncio.wait_for(proc.stdout.readline(), DEADLINE_S))
     assert sandbox.is_running(child)
     proc.send_signal("TERM")
-    result = await asyncio.wait_for(proc.wait(), 5)
+    result = await asyncio.wait_for(proc.wait(), DEADLINE_S)
     assert result.exit_signal is not None and result.exit_signal[0] == "TERM"
-    for _ in range(100):
-        if not sandbox.is_running(child):
-            break
-        await asyncio.sleep(0.02)
-    assert not sandbox.is_running(child), "the background child must get the signal too"
+    await until(lambda: not sandbox.is_running(child),
+                what="the background child to get the signal too and end")
 
 
 async def test_sftp_upload_agrees_with_sha256sum(
@@ -134,7 +137,7 @@ async def test_interactive_shell_is_refused_with_a_reason(
 ) -> None:
     conn = await ssh_connect(bare_host)
     proc = await conn.create_process(stdin=asyncssh.DEVNULL)
-    result = await asyncio.wait_for(proc.wait(), 5)
+    result = await asyncio.wait_for(proc.wait(), DEADLINE_S)
     assert result.exit_status == 1
     assert "commands only" in str(result.stderr)
 
@@ -336,9 +339,12 @@ async def test_stop_leaves_no_process_and_removes_a_temporary_sandbox(
         conn = await ssh_connect(host)
         await conn.run("nohup sleep 300 >/dev/null 2>&1 &", check=True)
         await conn.create_process("sleep 301", stdin=asyncssh.DEVNULL)
-        await asyncio.sleep(0.2)
-        host.drop_connections()  # the second command now runs on, orphaned
-        await asyncio.sleep(0.2)
+        await until(lambda: {"sleep 300", "sleep 301"} <= running_commands(root),
+                    what="both sleeps to run on the host")
+        host.drop_connections()
+        await asyncio.wait_for(conn.wait_closed(), DEADLINE_S)
+        # The second command now runs on, orphaned, beside the first and the service.
+        assert {"sleep 300", "sleep 301"} <= running_commands(root)
         assert len(owned_processes(root)) >= 3
     finally:
         await host.stop()
