@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,16 @@ import httpx
 import pytest
 
 from runbook.rehearsal import cloud, service
+from tests.polling import DEADLINE_S, until
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "rehearsal-admin-9f3c27d1"
 PREFIX = "rhnode"
 PACE = "0.2"  # pending 0.3 s, running until 0.6 s, terminating 0.3 s
+# Pending for 25 minutes: under this pace a node changes state only when a test
+# moves its clock (let_time_pass), so what a test sees never depends on how
+# fast the machine is.
+STILL = "1000"
 
 AWS_BEAN = "com.red5pro.services.cloud.aws.component.AWSInstanceController"
 DUMMY_BEAN = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
@@ -135,17 +139,18 @@ class Service:
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )  # fmt: skip
 
-    async def settled(self, timeout: float = 10.0) -> None:
+    async def settled(self, timeout: float = DEADLINE_S) -> None:
         """Wait until the webapp has started or failed, or the process ended."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return
+
+        def settled() -> bool:
             log = self.install.log
-            if service.READY_LINE in log or service.UNAVAILABLE_LINE in log:
-                return
-            await asyncio.sleep(0.03)
-        raise AssertionError(f"service did not settle; log so far:\n{self.install.log}")
+            return (self.proc.poll() is not None or service.READY_LINE in log
+                    or service.UNAVAILABLE_LINE in log)
+
+        try:
+            await until(settled, timeout, "the service to settle")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; log so far:\n{self.install.log}") from None
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -185,8 +190,8 @@ async def database() -> AsyncIterator[int]:
     await server.wait_closed()
 
 
-async def started(start: StartService, install: Install) -> Service:
-    svc = start(install)
+async def started(start: StartService, install: Install, pace: str = PACE) -> Service:
+    svc = start(install, pace)
     await svc.settled()
     assert service.READY_LINE in install.log, install.log
     return svc
@@ -196,15 +201,47 @@ def auth(token: str = TOKEN) -> dict[str, str]:
     return {"accessToken": token}
 
 
-async def wait_for(check: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.03)
+def let_time_pass(sandbox: Path, seconds: float, *identifiers: str) -> None:
+    """Move the fake cloud's clock for some instances: their life cycle goes on
+    as if ``seconds`` (at pace 1, so scaled by each instance's own pace) had
+    passed since they were launched or began terminating."""
+    with cloud.locked_state(sandbox) as state:
+        for identifier in identifiers:
+            instance = state.instance(identifier)
+            assert instance is not None, identifier
+            shift = seconds * instance["pace"]
+            instance["created"] -= shift
+            if instance["terminated_at"] is not None:
+                instance["terminated_at"] -= shift
 
 
 # --- tests ----------------------------------------------------------------------------
+
+
+def test_a_node_life_cycle_follows_its_clock_and_its_own_pace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pending -> running -> inservice, then terminating -> gone, each phase as
+    long as the pace of the process that began it (not of whoever looks)."""
+    p = 0.5
+    node = cloud.Instance(
+        identifier=f"{PREFIX}-us-east-1-1", role="origin", group="g", region="us-east-1",
+        availabilityZone="us-east-1a", address="203.0.113.10", launchConfig="lc", capacity=30,
+        created=1000.0, terminated_at=None, pace=p,
+    )  # fmt: skip
+    ages = [0, cloud.PENDING_S * p - 0.01, cloud.PENDING_S * p,
+            cloud.RUNNING_UNTIL_S * p - 0.01, cloud.RUNNING_UNTIL_S * p, 86400]
+    states = [cloud.instance_state(node, now=1000.0 + age) for age in ages]
+    assert states == ["pending", "pending", "running", "running", "inservice", "inservice"]
+
+    monkeypatch.setenv(cloud.PACE_ENV, "2")  # the pace of the process that terminates it
+    assert cloud.terminate(node, now=5000.0)
+    assert not cloud.terminate(node, now=5001.0), "teardown begins only once"
+    assert (node["terminated_at"], node["pace"]) == (5000.0, 2.0)
+    monkeypatch.setenv(cloud.PACE_ENV, "0.01")  # a reader's own pace changes nothing
+    ends = 5000.0 + cloud.TERMINATING_S * 2
+    states = [cloud.instance_state(node, now=now) for now in (5000.0, ends - 0.01, ends)]
+    assert states == ["terminating", "terminating", None]
 
 
 async def test_serves_only_its_own_api_version(
@@ -251,7 +288,7 @@ async def test_launched_origin_boots_pending_running_inservice(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:
     install = make_install(tmp_path, db_port=database)
-    await started(start_service, install)
+    await started(start_service, install, pace=STILL)
     lc = cloud.rehearsal_launch_config()
     sp = cloud.rehearsal_scale_policy()
     async with httpx.AsyncClient() as http:
@@ -278,20 +315,26 @@ async def test_launched_origin_boots_pending_running_inservice(
         identifier = origin.json()["identifier"]
         assert identifier.startswith(f"{PREFIX}-eu-west-1-")
 
-        seen: list[str] = []
-        deadline = time.monotonic() + 5
-        while "inservice" not in seen and time.monotonic() < deadline:
+        # The node's life cycle runs at the pace of the service that launched it.
+        [instance] = [i for i in cloud.list_instances(tmp_path) if i["identifier"] == identifier]
+        assert instance["pace"] == float(STILL)
+
+        async def look() -> tuple[str, str]:
             nodes = (
                 await http.get(install.api(f"admin/nodegroup/{name}/node"), params=auth())
             ).json()
             assert [n["identifier"] for n in nodes] == [identifier]
-            if not seen or seen[-1] != nodes[0]["state"]:
-                seen.append(nodes[0]["state"])
-            await asyncio.sleep(0.02)
-        final = (await http.get(install.api(f"admin/nodegroup/{name}"), params=auth())).json()
-    assert seen == ["pending", "running", "inservice"]
-    assert nodes[0]["capacity"] == 30 and nodes[0]["address"].startswith("203.0.113.")
-    assert final["state"] == "active"
+            assert nodes[0]["capacity"] == 30 and nodes[0]["address"].startswith("203.0.113.")
+            group = (await http.get(install.api(f"admin/nodegroup/{name}"), params=auth())).json()
+            return nodes[0]["state"], group["state"]
+
+        seen = [await look()]
+        let_time_pass(tmp_path, (cloud.PENDING_S + cloud.RUNNING_UNTIL_S) / 2, identifier)
+        seen.append(await look())
+        let_time_pass(tmp_path, cloud.RUNNING_UNTIL_S, identifier)
+        seen.append(await look())
+    # The group turns active once its origin is in service, not before.
+    assert seen == [("pending", "new"), ("running", "new"), ("inservice", "active")]
 
 
 async def test_delete_nodegroup_terminates_its_nodes_then_the_group_goes(
@@ -299,7 +342,7 @@ async def test_delete_nodegroup_terminates_its_nodes_then_the_group_goes(
 ) -> None:
     cloud.seed_live_database(tmp_path, "127.0.0.1", database, PREFIX)
     install = make_install(tmp_path, db_port=database)
-    await started(start_service, install)
+    await started(start_service, install, pace=STILL)
     async with httpx.AsyncClient() as http:
         groups = (await http.get(install.api("admin/nodegroup"), params=auth())).json()
         assert [g["state"] for g in groups] == ["active"]
@@ -315,15 +358,12 @@ async def test_delete_nodegroup_terminates_its_nodes_then_the_group_goes(
         going = (await http.get(install.api(f"admin/nodegroup/{name}/node"), params=auth())).json()
         assert still.status_code == 200
         assert {n["state"] for n in going} == {"terminating"}
+        assert len(going) == 2
 
-        async def gone() -> bool:
-            answer = await http.get(install.api(f"admin/nodegroup/{name}"), params=auth())
-            return answer.status_code == 404
-
-        deadline = time.monotonic() + 5
-        while not await gone():
-            assert time.monotonic() < deadline, "group never went away"
-            await asyncio.sleep(0.05)
+        # The cloud lets go of the nodes once their teardown time has passed.
+        let_time_pass(tmp_path, cloud.TERMINATING_S, *(n["identifier"] for n in going))
+        gone = await http.get(install.api(f"admin/nodegroup/{name}"), params=auth())
+        assert gone.status_code == 404, gone.text
         assert (await http.get(install.api("admin/nodegroup"), params=auth())).json() == []
     assert {i["state"] for i in cloud.list_instances(tmp_path)} == {None}
     assert cloud.list_nodegroups(tmp_path, "127.0.0.1", database) == []
@@ -342,7 +382,7 @@ async def test_startup_sweep_tears_down_prefixed_nodes_unknown_to_its_database(
     ]
     assert len(ours) == 2
     install = make_install(tmp_path, db_port=database)
-    await started(start_service, install)
+    await started(start_service, install, pace=STILL)
 
     for identifier in ours:
         assert f"Terminating cloud node {identifier}" in install.log
@@ -351,11 +391,10 @@ async def test_startup_sweep_tears_down_prefixed_nodes_unknown_to_its_database(
     assert {states[i] for i in ours} == {"terminating"}
     assert {s for i, s in states.items() if i.startswith("other-team")} == {"inservice"}
 
-    def swept() -> bool:
-        return all(i["state"] is None for i in cloud.list_instances(tmp_path)
-                   if i["identifier"].startswith(PREFIX))  # fmt: skip
-
-    await wait_for(swept)
+    let_time_pass(tmp_path, cloud.TERMINATING_S, *ours)
+    states = {i["identifier"]: i["state"] for i in cloud.list_instances(tmp_path)}
+    assert {states[i] for i in ours} == {None}
+    assert {s for i, s in states.items() if i.startswith("other-team")} == {"inservice"}
     # The old database still lists its group, now with no nodes behind it.
     old_groups = cloud.list_nodegroups(tmp_path, "127.0.0.1", old_db)
     assert len(old_groups) == 1
@@ -369,7 +408,7 @@ async def test_missing_license_key_stops_the_server(
 ) -> None:
     install = make_install(tmp_path, db_port=database, license_key=False)
     svc = start_service(install)
-    assert svc.proc.wait(timeout=10) == 1
+    assert await asyncio.to_thread(svc.proc.wait, DEADLINE_S) == 1
     assert "LICENSE.KEY" in install.log
     with pytest.raises(httpx.ConnectError):
         httpx.get(install.base_url, timeout=1)
@@ -459,12 +498,16 @@ async def test_sigterm_stops_the_service_cleanly(
 ) -> None:
     install = make_install(tmp_path, db_port=database)
     svc = await started(start_service, install)
-    # A kept-alive connection must not hold the shutdown up.
+    # A kept-alive connection must not hold the shutdown up: the process ends
+    # while the client still holds its connection open.
     async with httpx.AsyncClient() as http:
         assert (await http.get(install.base_url + "/")).status_code == 200
-        began = time.monotonic()
         svc.proc.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(svc.proc.wait, 5)
+        try:
+            code = await asyncio.to_thread(svc.proc.wait, DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                "SIGTERM did not stop the service while a kept-alive connection was open"
+            ) from None
     assert code == 0
-    assert time.monotonic() - began < 2
     assert "Shutdown requested" in install.log
