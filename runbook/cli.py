@@ -423,7 +423,7 @@ def _diff(args: argparse.Namespace) -> int:
 
         return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,
                             out=args.out)
-    from runbook.properties_report import diff_command
+    from runbook.properties import diff_command
 
     return diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
                         out=args.out, check=args.check, as_json=args.json)

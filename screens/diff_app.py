@@ -15,9 +15,14 @@ from typing import TextIO
 
 from textual.app import App
 
-from runbook.decisions import Decisions, DecisionsError
-from runbook.properties import PropertiesError, Review, review_files
-from runbook.properties_report import parse_sets
+from runbook.properties import (
+    Decisions,
+    DecisionsError,
+    PropertiesError,
+    Review,
+    parse_sets,
+    review_files,
+)
 from screens.properties_review import PropertiesReviewScreen, needs_decision
 
 __all__ = ["DiffApp", "DiffInputError", "create_diff_app", "run_diff_app"]
@@ -92,7 +97,7 @@ def create_diff_app(
     """Read and review both files, apply the decisions file if there is one, build the app.
 
     Raises :class:`~runbook.properties.PropertiesError`,
-    :class:`~runbook.decisions.DecisionsError` or :class:`DiffInputError`, each with a
+    :class:`~runbook.properties.DecisionsError` or :class:`DiffInputError`, each with a
     one-line message, for input the review cannot use.
     """
     try:

@@ -29,13 +29,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
-from runbook.decisions import Decisions, DecisionsError, atomic_write
 from runbook.properties import (
     Choice,
     DecisionError,
+    Decisions,
+    DecisionsError,
     KeyReview,
     Review,
     Status,
+    atomic_write,
     encode_properties,
     has_placeholder,
 )

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import javaproperties
 
-from runbook.decisions import Decisions, DecisionsError
 from runbook.model import Action, Check, EditFile, Phase, Shell
-from runbook.properties import PropertiesError, Review, review
-from runbook.properties_report import render_review
+from runbook.properties import (
+    Decisions,
+    DecisionsError,
+    PropertiesError,
+    Review,
+    render_review,
+    review,
+)
 from runbook.remote import quote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
 from steps import red5

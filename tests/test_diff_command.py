@@ -12,9 +12,8 @@ from pathlib import Path
 import javaproperties
 import pytest
 
-from runbook import decisions as decisions_module
-from runbook.properties import Status
-from runbook.properties_report import diff_command
+from runbook.properties import Status, diff_command
+from runbook.properties import codec as codec_module
 
 DATA = Path(__file__).parent / "data" / "properties"
 SECRETS = [
@@ -301,7 +300,7 @@ def test_out_replaces_an_existing_file_atomically_and_keeps_its_mode(
     def broken_replace(source: str | Path, target: str | Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(decisions_module.os, "replace", broken_replace)
+    monkeypatch.setattr(codec_module.os, "replace", broken_replace)
     code, _, err = run(files["docs"], files["template"], out=out)
     assert code == 2 and "No space left on device" in err
     assert out.read_text() == "previous\n"  # untouched

@@ -8,10 +8,11 @@ from pathlib import Path
 import javaproperties
 import pytest
 
-from runbook.decisions import Decisions, DecisionsError
 from runbook.properties import (
     Choice,
     DecisionError,
+    Decisions,
+    DecisionsError,
     Duplicate,
     PropertiesError,
     Review,
@@ -19,10 +20,11 @@ from runbook.properties import (
     decode_properties,
     encode_properties,
     read_properties,
+    render_review,
     review,
     review_files,
+    review_to_json,
 )
-from runbook.properties_report import render_review, review_to_json
 from runbook.redact import fingerprint
 
 DATA = Path(__file__).parent / "data" / "properties"

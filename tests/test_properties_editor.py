@@ -20,8 +20,7 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from runbook.decisions import Decisions
-from runbook.properties import Choice, Review, Status, review
+from runbook.properties import Choice, Decisions, Review, Status, review
 from screens.diff_app import DiffApp, create_diff_app, run_diff_app
 from screens.properties_review import PropertiesReviewScreen, _KeyList
 

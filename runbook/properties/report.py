@@ -2,6 +2,9 @@
 
 Also the plain-text rendering the runbook's ``properties`` step prints. Secret values are
 masked (with a short fingerprint, so equal secrets can be matched) unless revealed.
+
+The top of :mod:`runbook.properties`: it reads files (codec), reviews them (model) and
+loads or writes the decisions file (decisions); none of those import it.
 """
 
 from __future__ import annotations
@@ -12,16 +15,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
-from runbook.decisions import ApplyResult, Decisions, DecisionsError, atomic_write
-from runbook.properties import (
-    KeyReview,
+from runbook.properties.codec import (
     PropertiesError,
-    Review,
-    Status,
+    atomic_write,
     encode_properties,
     read_properties,
-    review,
 )
+from runbook.properties.decisions import Decisions, DecisionsError
+from runbook.properties.model import ApplyResult, KeyReview, Review, Status, review
 
 __all__ = ["diff_command", "parse_sets", "render_review", "review_to_json"]
 

@@ -1,61 +1,52 @@
-"""Key-aware review and merge of red5-web.properties: the live file against a new template.
+"""The key-by-key review of red5-web.properties: the live file against a new template.
 
 A text diff sees lines; an upgrade goes wrong on keys. This module classifies every key
 of the live file (``old``) and of the new distribution's template (``new``) with exactly
 one :class:`Status`, lets a front end or a decisions file decide each one, and writes a
 merged file that is the new template with as few lines changed as the decisions allow.
 
-Parsing is javaproperties' job; this module only looks at the elements it yields
-(``KeyValue``, ``Comment``, ``Whitespace``, each with its exact source text), so the
-merged file can reuse every untouched line byte for byte.
+Reading, parsing and rewriting single lines are :mod:`runbook.properties.codec`'s job;
+this module decides what goes into each line. The decisions file
+(:mod:`runbook.properties.decisions`) builds on this one, so :func:`review` takes it as
+:class:`DecisionSource` rather than importing it back.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from bisect import bisect_right
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import javaproperties
-from javaproperties import Comment, InvalidUEscapeError, KeyValue, PropertiesElement
 
-# The parser's own patterns (javaproperties is pinned below 0.9 in pyproject.toml). Using
-# them to split an already-parsed entry into key text and separator guarantees the split
-# agrees with how javaproperties read that entry, which a regex of our own would not.
-from javaproperties.reading import SEPARATOR_RGX
-from javaproperties.util import CONTINUED_RGX, ascii_splitlines
-
+from runbook.properties.codec import (
+    Parsed,
+    PropertiesError,
+    has_placeholder,
+    is_placeholder,
+    line_end,
+    parse,
+    read_properties,
+    rewrite_entry,
+    sha256_text,
+    uncomment,
+)
 from runbook.redact import is_secret_key, mask_value
 
-if TYPE_CHECKING:
-    from runbook.decisions import ApplyResult, Decisions
-
 __all__ = [
+    "ApplyResult",
     "Choice",
     "DecisionError",
+    "DecisionSource",
     "Duplicate",
     "KeyReview",
-    "PropertiesError",
     "Review",
     "Status",
-    "decode_properties",
-    "encode_properties",
-    "has_placeholder",
-    "is_placeholder",
-    "read_properties",
     "review",
     "review_files",
-    "sha256_text",
 ]
-
-
-class PropertiesError(ValueError):
-    """A properties file the review cannot trust. ``str()`` is one line: file, line, remedy."""
 
 
 class DecisionError(ValueError):
@@ -101,276 +92,27 @@ class Choice(StrEnum):
     DROP = "drop"
 
 
-# `{host}`, `{node api security token}`: the shipped templates mark values nobody has
-# filled in with braces. `${...}` is excluded on purpose: that is a Spring placeholder the
-# stream manager resolves at runtime, so it is a deliberate value, not a blank to fill.
-_PLACEHOLDER = re.compile(r"(?<!\$)\{[^{}]+\}")
+@dataclass
+class ApplyResult:
+    """What :meth:`Decisions.apply` did, so a front end can say it plainly.
 
-
-def has_placeholder(value: str) -> bool:
-    """True when a value still contains a template placeholder such as ``{host}``."""
-    return _PLACEHOLDER.search(value) is not None
-
-
-def is_placeholder(value: str) -> bool:
-    """True when nobody has decided this value: empty, or containing a placeholder."""
-    return value == "" or has_placeholder(value)
-
-
-# ---------------------------------------------------------------------------------------
-# Reading
-
-
-# Control bytes that never occur in a hand-edited text file. Tab, LF, VT, FF, CR and ESC are
-# allowed; NUL (binary or UTF-16) and the rest mean somebody pointed us at the wrong file.
-_BINARY = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f]")
-
-
-def decode_properties(data: bytes, name: str) -> str:
-    """Bytes of a .properties file -> the text Java would see.
-
-    Java's ``Properties.load(InputStream)``, which the stream manager's Spring placeholder
-    configurer uses when no file encoding is set, reads every byte as ISO-8859-1. So we
-    decode as Latin-1 too: for the ASCII files Red5 ships this is identical to UTF-8, and
-    for anything else the values we carry over are exactly the ones the live stream
-    manager runs with (a UTF-8 "é" shows up as the two characters Java sees, which is
-    the truth an operator needs). Latin-1 also maps every byte to one character, so
-    :func:`encode_properties` gives back the same bytes for every line we leave alone.
-    Binary content is refused rather than decoded, because Latin-1 would accept it.
+    Defined here rather than beside ``Decisions`` because a :class:`Review` carries it
+    (``decision_result``) and this module must not import the decisions file back.
     """
-    bad = _BINARY.search(data)
-    if bad is not None:
-        line = _line_of_offset(data, bad.start())
-        what = "a NUL byte" if data[bad.start()] == 0 else f"control byte 0x{data[bad.start()]:02x}"
-        hint = " (binary data or UTF-16 text)" if data[bad.start()] == 0 else ""
-        raise PropertiesError(
-            f"{name}: line {line}: contains {what}{hint}, so it is not a text .properties "
-            "file; point at red5-web.properties itself (save it as plain ASCII or UTF-8)"
-        )
-    return data.decode("latin-1")
 
-
-def encode_properties(text: str) -> bytes:
-    """The inverse of :func:`decode_properties`.
-
-    Text read from a file always encodes back to Latin-1. Text handed to :func:`review`
-    directly may hold characters beyond Latin-1; those are written as UTF-8 rather than
-    lost (values we write ourselves are always \\u-escaped ASCII, see ``_escape_value``).
-    """
-    try:
-        return text.encode("latin-1")
-    except UnicodeEncodeError:
-        return text.encode("utf-8")
-
-
-def sha256_text(text: str) -> str:
-    """sha256 of the file bytes this text was decoded from (see :func:`encode_properties`)."""
-    return hashlib.sha256(encode_properties(text)).hexdigest()
-
-
-def read_properties(path: Path | str, name: str | None = None) -> str:
-    """Read a .properties file for :func:`review`; every failure is one PropertiesError line."""
-    p = Path(path)
-    label = name or str(p)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise PropertiesError(f"{label}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise PropertiesError(
-            f"{label}: is a directory; give the path of the red5-web.properties file inside it"
-        ) from None
-    except PermissionError:
-        raise PropertiesError(
-            f"{label}: permission denied; run as a user who can read it, or copy it first"
-        ) from None
-    except OSError as exc:
-        raise PropertiesError(f"{label}: cannot be read ({exc.strerror}); check the path") from None
-    return decode_properties(data, label)
-
-
-def _line_breaks(text: str) -> int:
-    # LF, CRLF and CR each end a line, as in javaproperties' ascii_splitlines.
-    return text.count("\n") + text.count("\r") - text.count("\r\n")
-
-
-def _line_of_offset(data: bytes, offset: int) -> int:
-    prefix = data[:offset]
-    return prefix.count(b"\n") + prefix.count(b"\r") - prefix.count(b"\r\n") + 1
-
-
-# ---------------------------------------------------------------------------------------
-# Parsing (on javaproperties) into what the review needs
-
-
-@dataclass(slots=True)
-class _Parsed:
-    name: str
-    text: str
-    elements: list[PropertiesElement]
-    starts: list[int]  # first physical line (1-based) of each element
-    # key -> (index of its last entry, its value). Java keeps the last of duplicate keys,
-    # so that is the line the service reads and the line a merge changes.
-    active: dict[str, tuple[int, str]]
-    repeated: dict[str, list[int]]  # key -> indexes of every entry, for keys set twice or more
-    commented: dict[str, tuple[int, str]]  # key -> (index, value) of its first commented line
-    heading_at: list[int]  # indexes of `## ...` heading comments, ascending
-    heading_text: list[str]
-    eol: str
-
-    def section(self, index: int) -> str | None:
-        at = bisect_right(self.heading_at, index) - 1
-        return self.heading_text[at] if at >= 0 else None
-
-
-def _parse(text: str, name: str) -> _Parsed:
-    elements: list[PropertiesElement] = []
-    starts: list[int] = []
-    line = 1
-    lf_only = "\r" not in text  # the common case; counting one character is enough then
-    try:
-        for element in javaproperties.parse(text):
-            elements.append(element)
-            starts.append(line)
-            source = element.source
-            line += source.count("\n") if lf_only else _line_breaks(source)
-    except InvalidUEscapeError as exc:
-        # The generator fails on the entry that starts at `line`; a continued entry may
-        # span several lines, so point at the one that holds the bad escape.
-        bad = _find_line(text, line, exc.escape)
-        raise PropertiesError(
-            f"{name}: line {bad}: {exc.escape!r} is not a valid \\uXXXX escape (Java refuses "
-            "the whole file); write four hex digits, or \\\\u for a literal backslash-u"
-        ) from None
-
-    if elements and not isinstance(elements[-1], Comment):
-        last = elements[-1].source
-        if CONTINUED_RGX.search(last):
-            end = line - 1 if last.endswith(("\n", "\r")) else line
-            raise PropertiesError(
-                f"{name}: line {end}: the last line ends with a backslash, which continues "
-                "the value onto a line that does not exist; the file may be cut short: "
-                "restore it or remove that backslash"
-            )
-
-    active: dict[str, tuple[int, str]] = {}
-    repeated: dict[str, list[int]] = {}
-    commented: dict[str, tuple[int, str]] = {}
-    heading_at: list[int] = []
-    heading_text: list[str] = []
-    for index, element in enumerate(elements):
-        kind = type(element)
-        if kind is KeyValue:
-            assert isinstance(element, KeyValue)
-            key = element.key
-            if key in active:
-                repeated.setdefault(key, [active[key][0]]).append(index)
-            active[key] = (index, element.value)
-        elif kind is Comment:
-            body = element.source.lstrip(" \t\f")
-            if body.startswith("##"):
-                heading = body.strip("# \t\f\r\n")
-                if heading:
-                    heading_at.append(index)
-                    heading_text.append(heading)
-                continue
-            found = _commented_entry(element)
-            if found is not None and found[0] not in commented:
-                commented[found[0]] = (index, found[1])
-    first_break = re.search(r"\r\n|\r|\n", text)
-    return _Parsed(
-        name=name,
-        text=text,
-        elements=elements,
-        starts=starts,
-        active=active,
-        repeated=repeated,
-        commented=commented,
-        heading_at=heading_at,
-        heading_text=heading_text,
-        eol=first_break.group() if first_break else "\n",
-    )
-
-
-def _find_line(text: str, start: int, needle: str) -> int:
-    for offset, physical in enumerate(ascii_splitlines(text)[start - 1 :]):
-        if needle in physical:
-            return start + offset
-    return start
-
-
-def _split_comment(element: PropertiesElement) -> tuple[str, str, str, str] | None:
-    """A comment holding one `key=value` -> (indent, key text, separator, value text).
-
-    Templates ship optional keys commented out (``#aws.accessKey={account-accessKey}``).
-    Only comments with an explicit ``=`` or ``:`` count, so prose such as
-    ``# Set this when ...`` is never mistaken for a key called "Set".
-    """
-    source = element.source
-    indent = source[: len(source) - len(source.lstrip(" \t\f"))]
-    body = source[len(indent) + 1 :].rstrip("\r\n").lstrip(" \t\f")
-    if not body or body[0] in "#!":
-        return None
-    match = SEPARATOR_RGX.search(body)
-    if match is None or not match.group(1).strip(" \t\f"):
-        return None
-    return indent, body[: match.start(1)], body[match.start(1) : match.end()], body[match.end() :]
-
-
-def _commented_entry(element: PropertiesElement) -> tuple[str, str] | None:
-    parts = _split_comment(element)
-    if parts is None:
-        return None
-    try:
-        key = javaproperties.unescape(parts[1])
-        value = javaproperties.unescape(parts[3])
-    except InvalidUEscapeError:
-        return None  # a comment Java never reads; not worth refusing the file over
-    return (key, value) if key else None
-
-
-# ---------------------------------------------------------------------------------------
-# Writing changed lines
-
-
-def _escape_value(value: str) -> str:
-    # join_key_value with an empty key and separator is javaproperties' value escaping:
-    # non-ASCII becomes \uXXXX (Java reads the file as Latin-1), a leading space is kept.
-    return javaproperties.join_key_value("", value, "")
-
-
-def _line_end(source: str) -> str:
-    for ending in ("\r\n", "\n", "\r"):
-        if source.endswith(ending):
-            return ending
-    return ""
-
-
-def _rewrite_entry(source: str, value: str) -> str:
-    """The same entry with another value: indentation, key text and separator kept."""
-    body = source.rstrip("\r\n")
-    # Most entries are one line; only a continued entry needs splitting into lines.
-    physical = [source] if "\n" not in body and "\r" not in body else ascii_splitlines(source)
-    indent = physical[0][: len(physical[0]) - len(physical[0].lstrip(" \t\f"))]
-    # Join continuation lines exactly as the parser did, to find the key and separator.
-    logical = physical[0].lstrip(" \t\f").rstrip("\r\n")
-    for more in physical[1:]:
-        if not CONTINUED_RGX.search(logical):
-            break
-        logical = logical[:-1] + more.lstrip(" \t\f").rstrip("\r\n")
-    match = SEPARATOR_RGX.search(logical)
-    if match is None:
-        key_text, separator = logical, "="
-    else:
-        key_text, separator = logical[: match.start(1)], logical[match.start(1) : match.end()]
-    return f"{indent}{key_text}{separator}{_escape_value(value)}{_line_end(source)}"
-
-
-def _uncomment(element: PropertiesElement, value: str) -> str:
-    parts = _split_comment(element)
-    assert parts is not None
-    indent, key_text, separator, _ = parts
-    return f"{indent}{key_text}{separator}{_escape_value(value)}{_line_end(element.source)}"
+    applied: list[str] = field(default_factory=list)
+    # The live value changed since the decision: decide again.
+    reopened: list[str] = field(default_factory=list)
+    # The decision no longer fits the key (e.g. keep on a key that is no longer removed).
+    rejected: dict[str, str] = field(default_factory=dict)
+    # Set by the runbook or --set: that value wins over any recorded decision.
+    skipped: list[str] = field(default_factory=list)
+    # Recorded keys that neither file has any more.
+    stale: list[str] = field(default_factory=list)
+    # key -> environment variable that should hold its (secret) value but is not set.
+    missing_env: dict[str, str] = field(default_factory=dict)
+    old_changed: bool = False
+    new_changed: bool = False
 
 
 # ---------------------------------------------------------------------------------------
@@ -435,7 +177,7 @@ class Review:
     does not fit the key; they never raise for a decision that merely repeats the default.
     """
 
-    def __init__(self, old: _Parsed, new: _Parsed, overrides: Mapping[str, str]) -> None:
+    def __init__(self, old: Parsed, new: Parsed, overrides: Mapping[str, str]) -> None:
         self.old_name = old.name
         self.new_name = new.name
         self._old = old
@@ -693,11 +435,11 @@ class Review:
             if kind == _ACTIVE:
                 assert kr.merged is not None and kr.new is not None
                 if kr.merged != kr.new:
-                    changed[at] = _rewrite_entry(new.elements[at].source, kr.merged)
+                    changed[at] = rewrite_entry(new.elements[at].source, kr.merged)
             elif kr.merged is None:
                 continue
             elif kind == _COMMENT:
-                changed[at] = _uncomment(new.elements[at], kr.merged)
+                changed[at] = uncomment(new.elements[at], kr.merged)
             else:
                 appended.append((key, kr.merged))
         if not changed and not appended:
@@ -706,7 +448,7 @@ class Review:
         if appended:
             # Continue with the last line's own break: a file that mixes endings and
             # ends in CR would otherwise gain an LF that turns it into one CRLF.
-            eol = _line_end(parts[-1]) if parts else ""
+            eol = line_end(parts[-1]) if parts else ""
             if not eol:
                 eol = new.eol
                 if parts:
@@ -723,7 +465,7 @@ class Review:
 _RED5_KEYS = ("config.dbHost", "config.dbPort", "config.dbUser", "config.dbPass", "proxy.enabled")
 
 
-def _refuse_cut_short(file: _Parsed, other: _Parsed, remedy: str) -> None:
+def _refuse_cut_short(file: Parsed, other: Parsed, remedy: str) -> None:
     """A file with no keys, or without the Red5 keys the other file has, was cut short
     (issue 7): merged, it would replace a working configuration with a few lines."""
     if not file.active:
@@ -743,6 +485,16 @@ def _refuse_cut_short(file: _Parsed, other: _Parsed, remedy: str) -> None:
     )
 
 
+class DecisionSource(Protocol):
+    """What :func:`review` needs of a decisions file: replay it onto a fresh review.
+
+    :class:`runbook.properties.decisions.Decisions` is the one implementation; naming it
+    here would import the decisions module, which imports this one.
+    """
+
+    def apply(self, review: Review) -> ApplyResult: ...
+
+
 def review(
     old_text: str,
     new_text: str,
@@ -750,7 +502,7 @@ def review(
     old_name: str = "old",
     new_name: str = "new",
     overrides: dict[str, str] | None = None,
-    decisions: Decisions | None = None,
+    decisions: DecisionSource | None = None,
 ) -> Review:
     """Classify every key of ``old`` (the live file) against ``new`` (the new template).
 
@@ -760,7 +512,7 @@ def review(
     Raises :class:`PropertiesError` for a file Java would not read the same way, and for
     one that looks cut short: no keys, or without the Red5 keys the other file has.
     """
-    old, new = _parse(old_text, old_name), _parse(new_text, new_name)
+    old, new = parse(old_text, old_name), parse(new_text, new_name)
     _refuse_cut_short(old, new, "restore the live red5-web.properties from a backup")
     _refuse_cut_short(new, old, "take red5-web.properties again from the new release's zip")
     result = Review(old, new, overrides or {})

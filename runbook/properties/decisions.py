@@ -15,18 +15,20 @@ Reading uses the standard library's tomllib; tomlkit is only used to rewrite the
 place (so an operator's comments survive), because tomlkit's parser slows down
 quadratically with the number of ``[keys."..."]`` tables and the runbook reads this file
 during the maintenance window.
+
+This module builds on the review model (:mod:`runbook.properties.model`): it replays
+decisions through :class:`~runbook.properties.model.Review`'s decision methods and records
+them from its :class:`~runbook.properties.model.KeyReview` rows. The model never imports
+it back; :func:`~runbook.properties.model.review` only needs its ``apply`` method.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import stat
-import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +37,18 @@ from tomlkit.exceptions import ParseError
 from tomlkit.items import Table
 from tomlkit.toml_document import TOMLDocument
 
-from runbook.properties import Choice, DecisionError, KeyReview, Review, Status
+from runbook.properties.codec import atomic_write
+from runbook.properties.model import (
+    ApplyResult,
+    Choice,
+    DecisionError,
+    KeyReview,
+    Review,
+    Status,
+)
 from runbook.redact import fingerprint, is_secret_key
 
-__all__ = ["ApplyResult", "Decisions", "DecisionsError", "Entry", "atomic_write"]
+__all__ = ["Decisions", "DecisionsError", "Entry"]
 
 HEADER = "written by runbook; edit freely, comments are kept"
 _FIELDS = ("action", "value", "value_env", "old_fingerprint")
@@ -58,25 +68,6 @@ class Entry:
     value: str | None
     value_env: str | None
     old_fingerprint: str | None
-
-
-@dataclass
-class ApplyResult:
-    """What :meth:`Decisions.apply` did, so a front end can say it plainly."""
-
-    applied: list[str] = field(default_factory=list)
-    # The live value changed since the decision: decide again.
-    reopened: list[str] = field(default_factory=list)
-    # The decision no longer fits the key (e.g. keep on a key that is no longer removed).
-    rejected: dict[str, str] = field(default_factory=dict)
-    # Set by the runbook or --set: that value wins over any recorded decision.
-    skipped: list[str] = field(default_factory=list)
-    # Recorded keys that neither file has any more.
-    stale: list[str] = field(default_factory=list)
-    # key -> environment variable that should hold its (secret) value but is not set.
-    missing_env: dict[str, str] = field(default_factory=dict)
-    old_changed: bool = False
-    new_changed: bool = False
 
 
 def env_name_for(key: str) -> str:
@@ -462,36 +453,3 @@ def _line_of(text: str, key: str | None, where: str | None) -> int | None:
         as_key = re.compile(rf"""^\s*(?:"{name}"|'{name}'|{name})\s*[=.]""")
         return next((n for n, line in enumerate(lines, 1) if as_key.match(line)), None)
     return header
-
-
-def atomic_write(path: Path | str, data: bytes) -> None:
-    """Replace ``path`` with ``data``: readers see the old file or the new one, never half.
-
-    A new file is created private (0600, from mkstemp) because a merged properties file
-    holds the database password and tokens; a file being replaced keeps its mode.
-    """
-    target = Path(path)
-    try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = None
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    # Make the rename itself durable; some filesystems refuse fsync on a directory.
-    with contextlib.suppress(OSError):
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)

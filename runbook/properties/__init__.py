@@ -1,0 +1,66 @@
+"""red5-web.properties: the key-by-key review of the live file against a new template.
+
+One door for the rest of the runbook (the ``properties`` step, the review editor,
+``runbook diff``): import from here. Inside, each module does one thing and imports only
+the ones listed before it, never back:
+
+- :mod:`~runbook.properties.codec`: the file as bytes, text and parsed lines (on
+  javaproperties); reading, single-line rewrites, atomic writes, placeholders.
+- :mod:`~runbook.properties.model`: the review (statuses, decisions on keys, the merge).
+- :mod:`~runbook.properties.decisions`: the TOML decisions file, replayed onto a review.
+- :mod:`~runbook.properties.report`: plain text and JSON renderings, ``runbook diff``'s
+  ``--check`` / ``--json`` command.
+"""
+
+from runbook.properties.codec import (
+    PropertiesError,
+    atomic_write,
+    decode_properties,
+    encode_properties,
+    has_placeholder,
+    is_placeholder,
+    read_properties,
+    sha256_text,
+)
+from runbook.properties.decisions import Decisions, DecisionsError, Entry
+from runbook.properties.model import (
+    ApplyResult,
+    Choice,
+    DecisionError,
+    DecisionSource,
+    Duplicate,
+    KeyReview,
+    Review,
+    Status,
+    review,
+    review_files,
+)
+from runbook.properties.report import diff_command, parse_sets, render_review, review_to_json
+
+__all__ = [
+    "ApplyResult",
+    "Choice",
+    "DecisionError",
+    "DecisionSource",
+    "Decisions",
+    "DecisionsError",
+    "Duplicate",
+    "Entry",
+    "KeyReview",
+    "PropertiesError",
+    "Review",
+    "Status",
+    "atomic_write",
+    "decode_properties",
+    "diff_command",
+    "encode_properties",
+    "has_placeholder",
+    "is_placeholder",
+    "parse_sets",
+    "read_properties",
+    "render_review",
+    "review",
+    "review_files",
+    "review_to_json",
+    "sha256_text",
+]
