@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,19 +17,64 @@ import pytest
 from runbook.cli import host_state
 from runbook.executor import Executor, Outcome
 from runbook.journal import Journal, replay
-from runbook.model import StepState
+from runbook.model import Phase, StepState
 from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import Remote
 from runbook.smapi import StreamManagerAPI
-from steps import STEP_IDS, procedure
+from steps import procedure
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
 from tests.scripted import ScriptedFrontEnd
 
+README = Path(__file__).resolve().parents[1] / "README.md"
 
-def test_the_procedure_has_the_documented_ids_in_order() -> None:
-    assert tuple(step.id for step in procedure()) == STEP_IDS
-    assert len(STEP_IDS) == 15
+
+def step_ids(phase: Phase | None = None) -> list[str]:
+    """The procedure's step ids in order, all of them or one phase's."""
+    return [step.id for step in procedure() if phase is None or step.phase is phase]
+
+
+def step_ids_through(last: str) -> list[str]:
+    """The procedure's step ids from the first up to and including ``last``."""
+    ids = step_ids()
+    return ids[: ids.index(last) + 1]
+
+
+def test_the_procedure_is_the_one_the_readme_documents() -> None:
+    """The README's step table is what an operator reads before a run: the
+    procedure must have the same steps, in the same order and phases."""
+    rows = re.findall(r"^\| (\d+) \| `([^`]+)` \| (\w+) \|", README.read_text(), re.MULTILINE)
+    assert rows, "README.md has no step table"
+    assert [int(n) for n, _, _ in rows] == list(range(1, len(rows) + 1)), "numbered 1, 2, 3..."
+    documented = [(step_id, phase) for _, step_id, phase in rows]
+    assert [(step.id, step.phase.value) for step in procedure()] == documented
+
+
+def test_step_ids_are_unique_short_kebab_case_names() -> None:
+    # Ids name steps in the journal and in job files on the host: a resume
+    # finds a step's history by its id, so a duplicate would merge two steps.
+    ids = step_ids()
+    assert len(set(ids)) == len(ids), f"duplicate ids: {ids}"
+    for step_id in ids:
+        assert re.fullmatch(r"[a-z]+(-[a-z]+){0,2}", step_id), f"{step_id!r} is not kebab-case"
+        assert len(step_id) <= 20, f"{step_id!r} is too long for a step id"
+
+
+def test_every_prepare_step_comes_before_cutover() -> None:
+    # The executor refuses cutover while a prepare step is unfinished, so a
+    # prepare step after a cutover step could never run.
+    phases = [step.phase for step in procedure()]
+    assert Phase.PREPARE in phases and Phase.CUTOVER in phases
+    first_cutover = phases.index(Phase.CUTOVER)
+    assert Phase.PREPARE not in phases[first_cutover:], phases
+
+
+def test_every_step_says_what_it_does() -> None:
+    steps = procedure()
+    for step in steps:
+        assert step.title.strip() and step.summary.strip(), f"{step.id} has no title or summary"
+    titles = [step.title for step in steps]
+    assert len(set(titles)) == len(titles), f"two steps share a title: {titles}"
 
 
 async def run_only(host: RehearsalHost, ids: list[str], journal: Path,
@@ -62,7 +108,7 @@ def detail(front: ScriptedFrontEnd, step_id: str) -> str:
 async def test_unreachable_new_database_stops_before_anything_changes(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
-        outcome, _ = await run_only(host, list(STEP_IDS), tmp_path / "j.jsonl", front,
+        outcome, _ = await run_only(host, step_ids(), tmp_path / "j.jsonl", front,
                                     new_db_port=1)
         assert outcome is Outcome.FAILED
         assert front.final_state("new-database") == "failed"
@@ -74,7 +120,7 @@ async def test_unreachable_new_database_stops_before_anything_changes(tmp_path: 
 async def test_properties_without_decisions_lists_the_undecided_keys(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
-        prepare = list(STEP_IDS[:9])
+        prepare = step_ids(Phase.PREPARE)
         outcome, _ = await run_only(host, prepare, tmp_path / "j.jsonl", front, decisions=None)
         assert outcome is Outcome.FAILED
         reason = detail(front, "properties")
@@ -116,7 +162,7 @@ async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
     async with rehearsal_host(tmp_path) as host:
         (host.install_dir / leftover).mkdir()
         front = ScriptedFrontEnd()
-        outcome, _ = await run_only(host, list(STEP_IDS), tmp_path / "j.jsonl", front)
+        outcome, _ = await run_only(host, step_ids(), tmp_path / "j.jsonl", front)
         assert outcome is Outcome.FAILED
         assert front.asked == ["preflight"]
         assert leftover in detail(front, "preflight")
@@ -129,7 +175,8 @@ async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
 async def test_promote_moves_only_the_unpacked_folder(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
-        outcome, _ = await run_only(host, list(STEP_IDS[:11]), tmp_path / "a.jsonl", front)
+        outcome, _ = await run_only(host, step_ids_through("backup-live"), tmp_path / "a.jsonl",
+                                    front)
         assert outcome is Outcome.DONE, front.text()[-2000:]
         # A folder that appears after preflight (someone unzipped by hand).
         (host.install_dir / "red5pro-server-13.0.0.b999-release").mkdir()
