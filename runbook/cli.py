@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from runbook import config as config_mod
 from runbook.config import ConfigError, SecretUnavailable, Settings
-from runbook.executor import Executor, FrontEnd, Outcome
+from runbook.executor import Outcome
 from runbook.hoststate import HostState
 from runbook.journal import (
-    Journal,
     JournalError,
     JournalWriteError,
     Replay,
@@ -31,10 +30,8 @@ from runbook.journal import (
     replay,
     unfinished,
 )
-from runbook.model import Phase
-from runbook.redact import Redactor
 from runbook.rehearsal import RehearsalError
-from runbook.remote import Remote
+from runbook.session import Session, host_state
 
 if TYPE_CHECKING:
     from runbook.rehearsal.host import RehearsalHost
@@ -158,27 +155,39 @@ def _fill(values: dict[str, str]) -> dict[str, str]:
     return {**defaults, **values}
 
 
-async def _plan(args: argparse.Namespace) -> int:
-    from runbook.smapi import StreamManagerAPI
-    from runbook.step import PlanContext
+def session(
+    settings: Settings,
+    *,
+    token: str,
+    journal_path: Path,
+    state_dir: Path,
+    isolated: bool = False,
+    resume: Replay | None = None,
+) -> Session[Any]:
+    """A run of the documented procedure against the host in `settings`: the
+    one place the engine and the procedure meet."""
     from steps import procedure
+    from steps.facts import Red5Facts
 
+    return Session(settings, procedure(), Red5Facts(), token=token, journal_path=journal_path,
+                   state_dir=state_dir, isolated=isolated, resume=resume)
+
+
+async def _plan(args: argparse.Namespace) -> int:
     settings = _plan_settings(args.config)
-    api = StreamManagerAPI(settings.api_base_url, "", settings.api_version,
-                           token_hint=f"${settings.token_env}")
-    try:
-        context = PlanContext(settings, api.curl, {})
-        listing: list[dict[str, Any]] = []
-        for step in procedure():
-            listing.append({
-                "id": step.id, "title": step.title, "phase": step.phase.value,
-                "destructive": step.destructive, "summary": step.summary,
-                "caution": step.caution,
-                "actions": [{"kind": type(a).__name__.lower(), "text": a.render()}
-                            for a in step.plan(context)],
-            })
-    finally:
-        await api.aclose()
+    # Connects to nothing; the host's state folder may say which snapshot
+    # cutover would rebuild from.
+    shown = session(settings, token="", journal_path=default_dir() / "plan.jsonl",
+                    state_dir=default_dir())
+    plans = shown.preview()
+    listing = [{
+        "id": card.id, "title": card.title, "phase": card.phase.value,
+        "destructive": card.destructive,
+        "typed_confirmation": card.needs_typed_confirmation,
+        "skippable": card.skippable, "summary": card.summary, "caution": card.caution,
+        "actions": [{"kind": type(a).__name__.lower(), "text": a.render()}
+                    for a in plans.get(card.id) or []],
+    } for card in shown.cards]
     if args.json:
         print(json.dumps({"config": settings.source, "steps": listing}, indent=2))
         return 0
@@ -198,84 +207,6 @@ async def _plan(args: argparse.Namespace) -> int:
 # --- run and rehearse ------------------------------------------------------------
 
 
-class _Api:
-    """Hands steps the Stream Manager API client; `fresh` starts over after cutover,
-    because the new install may speak another API version."""
-
-    def __init__(self, settings: Settings, token: str) -> None:
-        self.settings = settings
-        self.token = token
-        self.current: Any = None
-
-    async def __call__(self, fresh: bool = False) -> Any:
-        from runbook.smapi import StreamManagerAPI
-
-        if self.current is not None and not fresh:
-            return self.current
-        version = self.settings.new_api_version if fresh else self.settings.api_version
-        api = StreamManagerAPI(self.settings.api_base_url, self.token, version,
-                               token_hint=f"${self.settings.token_env}")
-        try:
-            if api.version is None:
-                await api.detect_version()
-        except BaseException:
-            await api.aclose()
-            raise
-        if self.current is not None:
-            await self.current.aclose()
-        self.current = api
-        return api
-
-    async def aclose(self) -> None:
-        if self.current is not None:
-            await self.current.aclose()
-
-
-async def execute(
-    settings: Settings,
-    *,
-    token: str,
-    front: FrontEnd,
-    journal_path: Path,
-    state_dir: Path,
-    isolated: bool = False,
-    resume: Replay | None = None,
-) -> Outcome:
-    """Run the whole procedure against the host in `settings` (the tests call this too).
-
-    With `resume` (an unfinished run's journal) the same journal is continued:
-    finished steps stay finished, and every other step's check decides again.
-    `state_dir` holds what runbook keeps per host between runs (snapshots)."""
-    from runbook.smapi import StreamManagerAPI
-    from steps import procedure
-
-    redactor = Redactor([token])
-    journal = Journal(journal_path)
-    remote = Remote(settings.host, isolated=isolated)
-    api = _Api(settings, token)
-    shown = StreamManagerAPI(settings.api_base_url, "", settings.api_version,
-                             token_hint=f"${settings.token_env}")
-
-    def curl(method: str, path: str, body: dict[str, Any] | None = None) -> str:
-        # Plans name the API version once it is known.
-        return str((api.current or shown).curl(method, path, body))
-
-    try:
-        executor = Executor(procedure(), settings=settings, remote=remote, api_factory=api,
-                            curl=curl, journal=journal, front=front, redactor=redactor,
-                            host_state=host_state(settings, state_dir), resume=resume)
-        return await executor.run()
-    finally:
-        await shown.aclose()
-        await api.aclose()
-        await remote.close()
-        journal.close()
-
-
-def host_state(settings: Settings, state_dir: Path) -> HostState:
-    return HostState(state_dir, settings.host.address, settings.host.port)
-
-
 def _refuse_a_second_cutover(state: HostState, continuing: Path | None) -> None:
     """A cutover under way on the host belongs to the run that began it: a new
     run would re-export the emptied system and work from the wrong snapshot."""
@@ -288,7 +219,7 @@ def _refuse_a_second_cutover(state: HostState, continuing: Path | None) -> None:
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
     if args.journal is not None:
-        return args.journal
+        return Path(args.journal)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return folder / f"{settings.host.address}-{stamp}.jsonl"
 
@@ -317,54 +248,55 @@ def _resume_from(
     return _journal_path(args, settings, folder), None
 
 
-def _front(args: argparse.Namespace) -> FrontEnd:
-    from runbook.headless import HeadlessFrontEnd, StepText
-    from steps import procedure
+def _headless(args: argparse.Namespace) -> bool:
+    # --yes answers every question, so there is nothing for the TUI to ask.
+    return bool(args.headless or args.yes)
 
-    texts = {s.id: StepText(s.summary, s.caution, s.destructive or s.phase is Phase.CUTOVER)
-             for s in procedure()}
-    return HeadlessFrontEnd(assume_yes=args.yes, steps=texts)
+
+async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
+              state_dir: Path, offer_resume: bool, isolated: bool = False,
+              host_label: str = "") -> Outcome:
+    """Open the session the arguments ask for and hand it to a front end."""
+    path, earlier = _resume_from(args, settings, folder) if offer_resume else \
+        (_journal_path(args, settings, folder), None)
+    _refuse_a_second_cutover(host_state(settings, state_dir),
+                             path if earlier is not None else None)
+
+    def open_session(continuing: Replay | None) -> Session[Any]:
+        return session(settings, token=token, state_dir=state_dir, isolated=isolated,
+                       journal_path=continuing.path if continuing and continuing.path
+                       else path, resume=continuing)
+
+    if _headless(args):
+        from runbook.headless import HeadlessFrontEnd
+
+        print(f"journal: {path}")
+        run = open_session(earlier)
+        return await run.run(HeadlessFrontEnd(run.cards, assume_yes=args.yes))
+    from screens.app import run_tui
+
+    offered = earlier
+    if offered is None and offer_resume and args.journal is None:
+        offered = unfinished(folder, config=settings.source)
+    return await run_tui(open_session, previous=offered, host_label=host_label)
 
 
 async def _run(args: argparse.Namespace) -> int:
     settings = config_mod.load(args.config)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     folder = args.journal.parent if args.journal is not None else default_dir()
-    path, earlier = _resume_from(args, settings, folder)
-    state_dir = default_dir()
-    _refuse_a_second_cutover(host_state(settings, state_dir), path if earlier else None)
-    if _headless(args):
-        print(f"journal: {path}")
-        outcome = await execute(settings, token=token, front=_front(args), journal_path=path,
-                                state_dir=state_dir, resume=earlier)
-        return outcome.exit_code
-    from screens.app import run_tui
-
-    outcome = await run_tui(settings, token=token, journal_path=path, state_dir=state_dir,
-                            resume=_offer(earlier, settings, folder),
-                            host_label=f"{settings.host.user}@{settings.host.address}")
+    outcome = await _go(args, settings, token=token, folder=folder, state_dir=default_dir(),
+                        offer_resume=True,
+                        host_label=f"{settings.host.user}@{settings.host.address}")
     return outcome.exit_code
-
-
-def _headless(args: argparse.Namespace) -> bool:
-    # --yes answers every question, so there is nothing for the TUI to ask.
-    return bool(args.headless or args.yes)
-
-
-def _offer(earlier: Replay | None, settings: Settings, folder: Path) -> Path | None:
-    """The unfinished run the TUI should offer to continue, if any."""
-    if earlier is not None:
-        return earlier.path
-    found = unfinished(folder, config=settings.source)
-    return found.path if found is not None else None
 
 
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     """The embedded rehearsal config filled in for a running rehearsal host."""
-    # The rehearsal's decisions are the operator's to edit in the editor: a
-    # copy in the sandbox, never the file shipped inside the package.
     from runbook.rehearsal.sandbox import write_private
 
+    # The rehearsal's decisions are the operator's to edit in the editor: a
+    # copy in the sandbox, never the file shipped inside the package.
     decisions = host.sandbox / ".operator" / "decisions.toml"
     if not decisions.exists():
         write_private(decisions, _sample("rehearsal-decisions.toml"))
@@ -387,26 +319,13 @@ async def _rehearse(args: argparse.Namespace) -> int:
         # it); a throwaway one must not take them along when it is removed.
         lasting = args.sandbox is not None or args.keep
         runs = operator / "runs" if lasting else default_dir() / "rehearsals"
-        path, earlier = _resume_from(args, settings, runs) if lasting else \
-            (_journal_path(args, settings, runs), None)
-        state_dir = operator
-        _refuse_a_second_cutover(host_state(settings, state_dir), path if earlier else None)
         print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
         if host.adopted_service:
             print(f"adopted the service left running by an earlier rehearsal "
                   f"(pid {host.adopted_service})")
-        if _headless(args):
-            print(f"journal: {path}")
-            outcome = await execute(settings, token=host.api_token, front=_front(args),
-                                    journal_path=path, state_dir=state_dir, isolated=True,
-                                    resume=earlier)
-        else:
-            from screens.app import run_tui
-
-            outcome = await run_tui(settings, token=host.api_token, journal_path=path,
-                                    state_dir=state_dir, isolated=True, rehearsal=True,
-                                    resume=_offer(earlier, settings, runs) if lasting else None,
-                                    host_label=f"sandbox {host.sandbox}")
+        outcome = await _go(args, settings, token=host.api_token, folder=runs,
+                            state_dir=operator, offer_resume=lasting, isolated=True,
+                            host_label=f"sandbox {host.sandbox}")
     finally:
         await host.stop()
     if args.keep or args.sandbox:

@@ -1,9 +1,10 @@
 """Runs the procedure strictly in order: check -> plan -> confirm -> run -> verify.
 
-The executor never draws anything. It talks to a front end (headless prompt,
-the Textual app, a test) through the small :class:`FrontEnd` protocol, and
-writes every event to the journal *before* the front end hears of it. All
-text leaving the executor goes through the run's redactor.
+The executor never draws anything. It tells a front end (headless prompt, the
+Textual app, a test) what happens through typed events (runbook.events) and
+asks it to confirm each step, and it writes every record to the journal
+*before* the front end hears of it. All text leaving the executor goes
+through the run's redactor.
 """
 
 from __future__ import annotations
@@ -11,32 +12,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from runbook.config import Settings
+from runbook.events import (
+    Connected,
+    CutoverEnded,
+    CutoverStarted,
+    Detached,
+    Event,
+    JournalRepaired,
+    Output,
+    Progress,
+    Record,
+    RunEnded,
+    RunStarted,
+    StepChanged,
+)
+from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Replay, StepHistory
 from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
 from runbook.redact import Redactor
-from runbook.remote import (
-    CommandResult,
-    OutcomeUnknown,
-    Remote,
-    RemoteError,
-)
-from runbook.smapi import SMApiError, SMApiOutcomeUnknown
-from runbook.step import PlanContext, Step, StepFailed
+from runbook.remote import CommandResult, OutcomeUnknown, Remote, RemoteError
+from runbook.step import CurlRenderer, PlanContext, Step, StepFailed
+
+if TYPE_CHECKING:
+    from runbook.properties import Review
+    from runbook.smapi import StreamManagerAPI
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Facts)
 
 
 class Answer(StrEnum):
@@ -52,15 +66,18 @@ class Decision:
 
 
 class FrontEnd(Protocol):
-    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision: ...
+    """What the operator sees and answers with: the one door into a run."""
 
-    def step_state(self, step: StepReport) -> None: ...
+    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+        """Show the step's final plan and ask: run it, skip it, or stop."""
 
-    def output(self, step_id: str, stream: str, line: str) -> None: ...
+    def tell(self, event: Event) -> None:
+        """Something happened (already journalled)."""
 
-    def progress(self, step_id: str, done: float, total: float | None, label: str) -> None: ...
-
-    def run_event(self, event: str, data: dict[str, Any]) -> None: ...
+    async def review(self, step_id: str, review: Review, *,
+                     decisions_path: Path | None) -> bool:
+        """Let the operator decide open properties keys; False where this
+        front end cannot (the step then relies on the decisions file)."""
 
 
 class Outcome(StrEnum):
@@ -73,7 +90,7 @@ class Outcome(StrEnum):
         return {Outcome.DONE: 0, Outcome.FAILED: 1, Outcome.STOPPED: 3}[self]
 
 
-ApiFactory = Callable[[bool], Awaitable[Any]]
+ApiFactory = Callable[[bool], Awaitable["StreamManagerAPI"]]
 
 
 def redact_action(action: Action, redactor: Redactor) -> Action:
@@ -102,7 +119,7 @@ class _OutputBuffer:
 
     def flush(self) -> None:
         if self.lines:
-            self.journal.write("output", step=self.step_id,
+            self.journal.write(Record.OUTPUT, step=self.step_id,
                                lines=[[stream, line] for stream, line in self.lines])
             self.lines.clear()
         self.last_flush = time.monotonic()
@@ -110,15 +127,23 @@ class _OutputBuffer:
 
 def _reason(exc: BaseException) -> str:
     """Our own errors speak for themselves; anything else is named."""
+    from runbook.smapi import SMApiError
+
     if isinstance(exc, StepFailed | RemoteError | SMApiError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 
-class RunContext:
+def _outcome_unknown(exc: BaseException) -> bool:
+    from runbook.smapi import SMApiOutcomeUnknown
+
+    return isinstance(exc, OutcomeUnknown | SMApiOutcomeUnknown)
+
+
+class RunContext(Generic[F]):
     """The StepContext the executor hands to the running step."""
 
-    def __init__(self, executor: Executor, step: Step) -> None:
+    def __init__(self, executor: Executor[F], step: Step[F]) -> None:
         self._x = executor
         self._step = step
         self._action_no = 0
@@ -129,17 +154,29 @@ class RunContext:
         self.facts = executor.facts
         self.journal_path = executor.journal.path
         self.host_state = executor.host_state
+        self.resumed = executor.resume is not None
+
+    @property
+    def cutover_under_way(self) -> bool:
+        return self._x.cutover_began is not None
+
+    @property
+    def skipped(self) -> Mapping[str, str]:
+        return self._x.skipped
 
     # -- journalled actions --------------------------------------------------
+
+    def _say(self, stream: str, line: str) -> None:
+        self._x.front.tell(Output(self._step.id, stream, line))
 
     def _start(self, action: Action, job: str | None = None) -> int:
         self._action_no += 1
         shown = redact_action(action, self._x.redactor)
         extra = {"job": job} if job else {}
-        self._x.journal.write("action-start", step=self._step.id, attempt=self._attempt,
+        self._x.journal.write(Record.ACTION_START, step=self._step.id, attempt=self._attempt,
                               n=self._action_no, kind=type(action).__name__.lower(),
                               text=shown.render(), **extra)
-        self._x.front.output(self._step.id, "cmd", shown.render())
+        self._say("cmd", shown.render())
         return self._action_no
 
     def _job(self) -> str:
@@ -147,18 +184,16 @@ class RunContext:
         return job_name(self._step.id, self._attempt, self._action_no + 1)
 
     def _end(self, n: int, status: str, **fields: Any) -> None:
-        self._x.journal.write("action-end", step=self._step.id, attempt=self._attempt, n=n,
-                              status=status, **fields)
+        self._x.journal.write(Record.ACTION_END, step=self._step.id, attempt=self._attempt,
+                              n=n, status=status, **fields)
 
     async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T:
         n = self._start(action)
         try:
             result = await operation()
-        except (OutcomeUnknown, SMApiOutcomeUnknown) as exc:
-            self._end(n, "unknown", error=self._x.redactor(str(exc)))
-            raise
         except Exception as exc:
-            self._end(n, "failed", error=self._x.redactor(str(exc)))
+            status = "unknown" if _outcome_unknown(exc) else "failed"
+            self._end(n, status, error=self._x.redactor(str(exc)))
             raise
         self._end(n, "ok")
         return result
@@ -186,7 +221,7 @@ class RunContext:
                 with contextlib.suppress(JournalWriteError):
                     buffer.add(stream, line)
             if not quiet:
-                self._x.front.output(self._step.id, stream, line)
+                self._say(stream, line)
 
         try:
             result = await self._x.remote.run(
@@ -225,66 +260,62 @@ class RunContext:
         await self.act(Upload(str(local), remote), lambda: self._x.remote.upload(
             local, remote, timeout=self.settings.timeouts.upload, progress=progress))
 
-    async def write_file(self, path: str, content: str, *, summary: str, detail: str = "") -> None:
+    async def write_file(self, edit: EditFile, content: str) -> None:
         """Replace a file on the host whole or not at all, keeping its owner and
         mode and, the first time, a `.runbook-bak` of it (Remote.replace_file).
 
-        One journalled action: a connection lost on the way leaves it in doubt.
-        The content goes over SFTP, so it never appears in a command line, the
-        journal or the process list."""
+        One journalled action, the one the plan showed: a connection lost on
+        the way leaves it in doubt. The content goes over SFTP, so it never
+        appears in a command line, the journal or the process list."""
         timeouts = self.settings.timeouts
-        await self.act(EditFile(path, summary, detail), lambda: self._x.remote.replace_file(
-            path, content.encode(), staging_dir=self.settings.upload_dir,
+        await self.act(edit, lambda: self._x.remote.replace_file(
+            edit.path, content.encode(), staging_dir=self.settings.upload_dir,
             timeout=timeouts.command, upload_timeout=timeouts.upload))
 
-    async def api(self, *, fresh: bool = False) -> Any:
+    async def api(self, *, fresh: bool = False) -> StreamManagerAPI:
         return await self._x.api_factory(fresh)
 
-    async def review(self, subject: Any, **options: Any) -> bool:
-        """Hand an interactive review (the properties diff editor) to the front end.
-
-        Front ends that cannot review (headless) simply do not implement
-        ``review``; the step then relies on the decisions file alone."""
-        review = getattr(self._x.front, "review", None)
-        if review is None:
-            return False
-        self._x.journal.write("review-start", step=self._step.id)
-        finished = bool(await review(self._step.id, subject, **options))
-        self._x.journal.write("review-end", step=self._step.id, finished=finished)
+    async def review(self, subject: Review, *, decisions_path: Path | None) -> bool:
+        """Hand an interactive review (the properties diff editor) to the front end."""
+        self._x.journal.write(Record.REVIEW_START, step=self._step.id)
+        finished = await self._x.front.review(self._step.id, subject,
+                                              decisions_path=decisions_path)
+        self._x.journal.write(Record.REVIEW_END, step=self._step.id, finished=finished)
         return finished
 
     # -- telling the operator ------------------------------------------------
 
     def info(self, text: str) -> None:
         text = self._x.redactor(text)
-        self._x.journal.write("output", step=self._step.id, lines=[["info", text]])
-        self._x.front.output(self._step.id, "info", text)
+        self._x.journal.write(Record.OUTPUT, step=self._step.id, lines=[["info", text]])
+        self._say("info", text)
 
     def note(self, kind: str, text: str, **data: Any) -> None:
         """A fact worth keeping for the report (journalled as its own record)."""
         text = self._x.redactor(text)
-        self._x.journal.write("note", step=self._step.id, kind=kind, text=text, **data)
-        self._x.front.output(self._step.id, "info", text)
+        self._x.journal.write(Record.NOTE, step=self._step.id, kind=kind, text=text, **data)
+        self._say("info", text)
 
     def progress(self, done: float, total: float | None, label: str) -> None:
-        self._x.front.progress(self._step.id, done, total, label)
+        self._x.front.tell(Progress(self._step.id, done, total, label))
 
     def add_secret(self, value: str) -> None:
         self._x.redactor.add(value)
 
-    def plan_context(self) -> PlanContext:
+    def plan_context(self) -> PlanContext[F]:
         return self._x.plan_context()
 
 
-class Executor:
+class Executor(Generic[F]):
     def __init__(
         self,
-        steps: Sequence[Step],
+        steps: Sequence[Step[F]],
         *,
         settings: Settings,
+        facts: F,
         remote: Remote,
         api_factory: ApiFactory,
-        curl: Callable[..., str],
+        curl: CurlRenderer,
         journal: Journal,
         front: FrontEnd,
         redactor: Redactor,
@@ -301,90 +332,82 @@ class Executor:
         self.front = front
         self.redactor = redactor
         self.host_state = host_state
-        self.facts: dict[str, Any] = {}
+        self.facts = facts
+        self.skipped: dict[str, str] = {}
         if resume is not None:
-            self.facts.update(resume.facts)
-            self.facts["resumed"] = True
-        self.facts["journal"] = str(journal.path)
-        self.reports = {s.id: StepReport(s.id, s.title, s.phase) for s in self.steps}
-        remote.on_connect = lambda: self._event("connected", host=remote.target,
-                                                fingerprint=remote.fingerprint)
+            facts.load(resume.facts)
+        self.reports = {s.id: StepReport(s.id) for s in self.steps}
+        remote.on_connect = lambda: self._tell(
+            Connected(remote.target, remote.fingerprint), Record.CONNECTED,
+            host=remote.target, fingerprint=remote.fingerprint)
         # Wall clock, not monotonic: a resumed run counts downtime from the
-        # cutover start that an earlier process recorded.
-        self._cutover_started: float | None = None
+        # cutover start that an earlier process recorded; the host's own
+        # record wins, as it survives a lost or restarted journal.
+        self.cutover_began: float | None = None
         if resume is not None and resume.cutover_started:
-            self._cutover_started = datetime.fromisoformat(resume.cutover_started).timestamp()
-        # The host's own record wins: it survives a lost or restarted journal.
+            self.cutover_began = datetime.fromisoformat(resume.cutover_started).timestamp()
         under_way = host_state.cutover()
         if under_way is not None:
-            self._cutover_started = datetime.fromisoformat(under_way.began).timestamp()
-            self.facts["cutover_started"] = True
+            self.cutover_began = datetime.fromisoformat(under_way.began).timestamp()
 
-    def plan_context(self) -> PlanContext:
-        return PlanContext(self.settings, self.curl, self.facts, self.host_state)
+    # -- plans ---------------------------------------------------------------
 
-    def plan_of(self, step: Step) -> list[Action]:
+    def plan_context(self) -> PlanContext[F]:
+        return PlanContext(self.settings, self.curl, self.facts, self.host_state,
+                           self.journal.path)
+
+    def plan_of(self, step: Step[F]) -> list[Action]:
         return [redact_action(a, self.redactor) for a in step.plan(self.plan_context())]
 
-    def _set(self, step: Step, state: StepState, detail: str = "", **fields: Any) -> None:
+    def preview(self) -> dict[str, list[Action] | None]:
+        """Every step's plan as far as it can be told now (None: it needs what an
+        earlier step learns); a step's final plan comes with its confirmation."""
+        plans: dict[str, list[Action] | None] = {}
+        for step in self.steps:
+            try:
+                plans[step.id] = self.plan_of(step)
+            except Exception:  # a plan that needs run facts waits for them
+                plans[step.id] = None
+        return plans
+
+    # -- telling -------------------------------------------------------------
+
+    def _tell(self, event: Event, record: Record | None = None, **fields: Any) -> None:
+        """Journal first (when the event is a record of its own), then the front end."""
+        if record is not None:
+            self.journal.write(record, **fields)
+        self.front.tell(event)
+
+    def _set(self, step: Step[F], state: StepState, detail: str = "", **fields: Any) -> None:
         report = self.reports[step.id]
         report.state = state
         report.detail = self.redactor(detail)
         if state not in (StepState.RUNNING, StepState.PENDING):
-            self.journal.write("step-end", step=step.id, state=state.value, detail=report.detail,
-                               elapsed_s=report.elapsed_s, **fields)
-            self._record_facts()
-        self.front.step_state(report)
-
-    def _record_facts(self) -> None:
-        """Journal what the steps have learnt, so a resumed run starts from it.
-
-        Only plain values go (objects such as a live properties review are
-        rebuilt by the step's check); every string passes the redactor."""
-        plain: dict[str, Any] = {}
-        for key, value in self.facts.items():
-            if key.startswith("_"):  # a step's scratch (file contents): rebuilt by its check
-                continue
-            try:
-                json.dumps(value)
-            except (TypeError, ValueError):
-                continue
-            plain[key] = self._redact_tree(value)
-        self.journal.write("facts", facts=plain)
-
-    def _redact_tree(self, value: Any) -> Any:
-        # Redact the strings themselves: once JSON-encoded, escaped quotes or
-        # non-ASCII characters would no longer match the registered secret.
-        if isinstance(value, str):
-            return self.redactor(value)
-        if isinstance(value, dict):
-            return {k: self._redact_tree(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self._redact_tree(v) for v in value]
-        return value
-
-    def _event(self, event: str, **data: Any) -> None:
-        self.journal.write(event, **data)
-        self.front.run_event(event, data)
+            self.journal.write(Record.STEP_END, step=step.id, state=state.value,
+                               detail=report.detail, elapsed_s=report.elapsed_s, **fields)
+            # What the steps have learnt, so a resumed run starts from it.
+            self.journal.write(Record.FACTS, facts=self.facts.record(self.redactor))
+        self.front.tell(StepChanged(dataclasses.replace(report)))
 
     def detach(self) -> None:
         """Leave the command that runs now running on the host when the run is
         cancelled next. Its action stays open in the journal: in doubt, so a
         resumed run checks the host before doing it again."""
         self.remote.detached = True
-        self._event("detached", steps=[r.id for r in self.reports.values()
-                                       if r.state is StepState.RUNNING])
+        running = tuple(r.id for r in self.reports.values() if r.state is StepState.RUNNING)
+        self._tell(Detached(running), Record.DETACHED, steps=list(running))
+
+    # -- the run -------------------------------------------------------------
 
     async def run(self) -> Outcome:
-        # A front end that offers detach needs the executor to ask it of.
-        started = getattr(self.front, "run_started", None)
-        if started is not None:
-            started(self)
-        self._event("run-start", config=self.settings.source, host=self.remote.target,
-                    rehearsal=self.settings.rehearsal, steps=[s.id for s in self.steps],
-                    resumed=self.resume is not None)
+        resumed = self.resume is not None
+        ids = tuple(s.id for s in self.steps)
+        self._tell(RunStarted(self.settings.source, self.remote.target,
+                              self.settings.rehearsal, ids, resumed),
+                   Record.RUN_START, config=self.settings.source, host=self.remote.target,
+                   rehearsal=self.settings.rehearsal, steps=list(ids), resumed=resumed)
         if self.journal.repaired:
-            self.front.run_event("journal-repaired", {"message": self.journal.repaired})
+            self.front.tell(JournalRepaired(self.journal.repaired))
         outcome = Outcome.DONE
         try:
             for step in self.steps:
@@ -394,9 +417,7 @@ class Executor:
         except JournalWriteError as exc:
             # The record ends at the last good line, the step in flight in
             # doubt: a resume after the disk is fixed checks it first.
-            self.front.run_event("run-end", {"outcome": Outcome.FAILED.value,
-                                             "exit_code": Outcome.FAILED.exit_code,
-                                             "journal_failure": str(exc)})
+            self.front.tell(RunEnded(Outcome.FAILED.value, Outcome.FAILED.exit_code, str(exc)))
             raise
         except BaseException:
             # Cancelled (ctrl+c, the app quitting): the journal must still end
@@ -409,18 +430,20 @@ class Executor:
         return outcome
 
     def _finish(self, outcome: Outcome) -> None:
-        if self._cutover_started is not None:
+        if self.cutover_began is not None:
             # Downtime ends only when the last cutover step is done; a run
             # that stops earlier leaves the stream manager down.
             last = [s for s in self.steps if s.phase is Phase.CUTOVER][-1:]
             complete = bool(last) and self.reports[last[0].id].state.finished
             if complete:
                 self.host_state.end_cutover("upgraded")
-            self._event("cutover-end", complete=complete,
-                        downtime_s=round(time.time() - self._cutover_started, 1))
-        self._event("run-end", outcome=outcome.value, exit_code=outcome.exit_code)
+            downtime = round(time.time() - self.cutover_began, 1)
+            self._tell(CutoverEnded(complete, downtime), Record.CUTOVER_END,
+                       complete=complete, downtime_s=downtime)
+        self._tell(RunEnded(outcome.value, outcome.exit_code), Record.RUN_END,
+                   outcome=outcome.value, exit_code=outcome.exit_code)
 
-    async def _settle_earlier_attempt(self, step: Step, jobs: list[str]) -> None:
+    async def _settle_earlier_attempt(self, step: Step[F], jobs: list[str]) -> None:
         """A command of the earlier attempt may still run on the host (a drop
         does not stop it). Starting the step again beside it would run it
         twice at once: wait until it ends (its own time limit bounds that),
@@ -429,33 +452,37 @@ class Executor:
             found = await self.remote.job_status(job)
             if found is None:
                 continue
-            say = f"the earlier attempt's command still runs on the host (pids " \
-                  f"{', '.join(map(str, found.pids))}); waiting for it to end, at most " \
-                  f"{found.left:.0f}s"
-            self.front.output(step.id, "info", say)
+            self.front.tell(Output(step.id, "info", (
+                f"the earlier attempt's command still runs on the host (pids "
+                f"{', '.join(map(str, found.pids))}); waiting for it to end, at most "
+                f"{found.left:.0f}s")))
             deadline = time.monotonic() + found.left
             while found is not None and time.monotonic() < deadline:
                 left = deadline - time.monotonic()
-                self.front.progress(step.id, found.most - left, found.most,
-                                    f"waiting for the earlier attempt: {left:.0f}s left")
+                self.front.tell(Progress(step.id, found.most - left, found.most,
+                                         f"waiting for the earlier attempt: {left:.0f}s left"))
                 await asyncio.sleep(min(1.0, max(0.1, left)))
                 found = await self.remote.job_status(job)
             if found is not None:
-                self.front.output(step.id, "info", "it outlived its time limit: stopping it")
+                self.front.tell(Output(step.id, "info", "it outlived its time limit: "
+                                       "stopping it"))
                 if not await self.remote.stop_job(job):
                     raise StepFailed(f"the earlier attempt (session {found.session}) still "
                                      "runs on the host and could not be stopped; stop it by "
                                      "hand before running the step again")
-            self.front.output(step.id, "info", "the earlier attempt has ended")
+            self.front.tell(Output(step.id, "info", "the earlier attempt has ended"))
 
     def _prepare_unfinished(self) -> list[str]:
         return [s.id for s in self.steps
                 if s.phase is Phase.PREPARE and not self.reports[s.id].state.finished]
 
-    def _earlier(self, step: Step) -> StepHistory | None:
+    def _earlier(self, step: Step[F]) -> StepHistory | None:
         return self.resume.steps.get(step.id) if self.resume is not None else None
 
-    async def _one(self, step: Step) -> Outcome:
+    def _info(self, step: Step[F], text: str) -> None:
+        self.front.tell(Output(step.id, "info", self.redactor(text)))
+
+    async def _one(self, step: Step[F]) -> Outcome:
         report = self.reports[step.id]
         earlier = self._earlier(step)
         if (earlier is not None and earlier.state is StepState.DONE and not step.read_only
@@ -487,33 +514,48 @@ class Executor:
         except Exception as exc:  # any failure to look is a reason not to act
             self._set(step, StepState.FAILED, _reason(exc))
             return Outcome.FAILED
-        self.journal.write("check", step=step.id, done=already.done,
+        self.journal.write(Record.CHECK, step=step.id, done=already.done,
                            detail=self.redactor(already.detail))
         if already.done:
             self._set(step, StepState.DONE, f"already done: {already.detail}", already=True)
             return Outcome.DONE
         if earlier is not None and earlier.state is StepState.IN_DOUBT:
             started = "; ".join(earlier.in_flight) or "the step"
-            self.front.output(step.id, "info", self.redactor(
-                f"in doubt: the earlier run started {started} and never heard how it ended; "
-                "the check does not find the outcome in place, so it can run again"))
+            self._info(step, f"in doubt: the earlier run started {started} and never heard how "
+                       "it ended; the check does not find the outcome in place, so it can run "
+                       "again")
         if skipped_before is not None:
             # A skip is a decision, not a fact about the host: a resumed run
             # offers the step again, and skipping keeps the earlier reason.
             report.detail = self.redactor(f"skipped in the earlier run: {skipped_before}")
-            self.front.output(step.id, "info", report.detail + (
+            self._info(step, report.detail + (
                 "; run it now, or skip it again" if step.skippable else
                 "; a cutover step cannot stay skipped while its outcome is not in place"))
 
+        decision = await self._ask(step, report, already, skipped_before)
+        if decision.answer is Answer.STOP:
+            return Outcome.STOPPED
+        if decision.answer is Answer.SKIP:
+            self.skipped[step.id] = decision.reason
+            self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",
+                      reason=decision.reason)
+            return Outcome.DONE
+        self.skipped.pop(step.id, None)
+        return await self._run(step, ctx)
+
+    async def _ask(self, step: Step[F], report: StepReport, already: Check,
+                   skipped_before: str | None) -> Decision:
+        """Confirm until the answer is one the step allows; a skip's reason is
+        masked, and an empty one keeps the reason of the skip it repeats."""
         while True:
-            decision = await self.front.confirm(report, self.plan_of(step))
+            decision = await self.front.confirm(dataclasses.replace(report), self.plan_of(step))
             reason = self.redactor(decision.reason)
             if decision.answer is Answer.SKIP and not reason and skipped_before:
                 reason = skipped_before
-            self.journal.write("confirm", step=step.id, answer=decision.answer.value,
+            self.journal.write(Record.CONFIRM, step=step.id, answer=decision.answer.value,
                                reason=reason)
             if decision.answer is not Answer.SKIP or step.skippable:
-                break
+                return Decision(decision.answer, reason)
             if step.phase is Phase.CUTOVER:
                 why = (f"{step.id} cannot be skipped: its check does not find the outcome in "
                        f"place ({already.detail or 'not done yet'}), and the stream manager is "
@@ -521,24 +563,17 @@ class Executor:
             else:
                 why = (f"{step.id} cannot be skipped: every later step relies on what it "
                        "finds. Run it, or stop.")
-            self.front.output(step.id, "info", self.redactor(why))
-        if decision.answer is Answer.STOP:
-            return Outcome.STOPPED
-        if decision.answer is Answer.SKIP:
-            # Later steps may need to know.
-            self.facts.setdefault("skipped", {})[step.id] = reason
-            self._set(step, StepState.SKIPPED, reason or "skipped by the operator", reason=reason)
-            return Outcome.DONE
-        self.facts.get("skipped", {}).pop(step.id, None)
+            self._info(step, why)
 
-        if step.phase is Phase.CUTOVER and self._cutover_started is None:
+    async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
+        report = self.reports[step.id]
+        if step.phase is Phase.CUTOVER and self.cutover_began is None:
             # On the host's record first: from here on every run rebuilds from
             # the snapshot taken before this moment.
             began = self.host_state.begin_cutover(self.journal.path)
-            self._cutover_started = datetime.fromisoformat(began.began).timestamp()
-            self.facts["cutover_started"] = True
-            self._event("cutover-start", step=step.id)
-        self.journal.write("step-start", step=step.id)
+            self.cutover_began = datetime.fromisoformat(began.began).timestamp()
+            self._tell(CutoverStarted(step.id), Record.CUTOVER_START, step=step.id)
+        self.journal.write(Record.STEP_START, step=step.id)
         started = time.monotonic()
         report.elapsed_s = None
         self._set(step, StepState.RUNNING)
@@ -550,13 +585,14 @@ class Executor:
             if not proof.done:
                 state = StepState.FAILED
                 detail = f"the step ran but its outcome is not in place: {proof.detail}"
-        except (OutcomeUnknown, SMApiOutcomeUnknown) as exc:
-            detail = f"{str(exc).rstrip('.')}. Check before running it again."
-            state = StepState.IN_DOUBT
         except JournalWriteError:
             raise  # nothing more may happen unrecorded
-        except Exception as exc:  # the API client and anything unforeseen end the step, not the run
-            state, detail = StepState.FAILED, _reason(exc)
+        except Exception as exc:  # the API client and anything unforeseen end the step
+            if _outcome_unknown(exc):
+                state = StepState.IN_DOUBT
+                detail = f"{str(exc).rstrip('.')}. Check before running it again."
+            else:
+                state, detail = StepState.FAILED, _reason(exc)
         report.elapsed_s = round(time.monotonic() - started, 1)
         self._set(step, state, detail)
         return Outcome.DONE if state is StepState.DONE else Outcome.FAILED

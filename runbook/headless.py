@@ -11,11 +11,25 @@ import asyncio
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, TextIO
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
+from runbook.events import (
+    CutoverEnded,
+    CutoverStarted,
+    Event,
+    JournalRepaired,
+    Output,
+    Progress,
+    RunEnded,
+    StepChanged,
+)
 from runbook.executor import Answer, Decision
-from runbook.model import Action, Phase, StepReport, StepState
+from runbook.model import Action, Phase, StepCard, StepReport, StepState
+
+if TYPE_CHECKING:
+    from runbook.properties import Review
 
 _MARK = {
     StepState.DONE: "done",
@@ -27,30 +41,20 @@ _MARK = {
 _PREFIX = {"cmd": "  > ", "out": "  | ", "err": "  ! ", "info": "  * "}
 
 
-@dataclass(frozen=True)
-class StepText:
-    """What the operator reads about a step before answering."""
-
-    summary: str
-    caution: str = ""
-    destructive: bool = False
-
-
 class HeadlessFrontEnd:
     def __init__(
         self,
+        cards: Sequence[StepCard],
         *,
         assume_yes: bool = False,
         out: TextIO | None = None,
         stdin: TextIO | None = None,
-        steps: dict[str, StepText] | None = None,
     ) -> None:
+        self.cards = {card.id: card for card in cards}
         self.assume_yes = assume_yes
         self.out = out or sys.stdout
         self.stdin = stdin or sys.stdin
-        self.steps = steps or {}
         self.reports: dict[str, StepReport] = {}
-        self.notes: list[dict[str, Any]] = []
         self._last_progress = 0.0
         self._phase: Phase | None = None
 
@@ -74,18 +78,17 @@ class HeadlessFrontEnd:
         return None if line == "" else line.strip()
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
-        if step.phase is not self._phase:
-            self._phase = step.phase
-            title = "PREPARE (the live system keeps running)" if step.phase is Phase.PREPARE \
+        card = self.cards[step.id]
+        if card.phase is not self._phase:
+            self._phase = card.phase
+            title = "PREPARE (the live system keeps running)" if card.phase is Phase.PREPARE \
                 else "CUTOVER (downtime starts with the first step you run)"
             self._print(f"\n=== {title} ===")
-        text = self.steps.get(step.id)
-        flag = "  [DESTRUCTIVE]" if text is not None and text.destructive else ""
-        self._print(f"\n[{step.id}] {step.title}{flag}")
-        if text is not None:
-            self._print(f"  {text.summary}")
-            if text.caution:
-                self._print(f"  caution: {text.caution}")
+        flag = "  [DESTRUCTIVE]" if card.needs_typed_confirmation else ""
+        self._print(f"\n[{card.id}] {card.title}{flag}")
+        self._print(f"  {card.summary}")
+        if card.caution:
+            self._print(f"  caution: {card.caution}")
         self._print("  plan:")
         for action in plan:
             for line in action.render().splitlines():
@@ -110,41 +113,49 @@ class HeadlessFrontEnd:
             else:
                 self._print("  answer y, s or q")
 
-    def step_state(self, step: StepReport) -> None:
-        self.reports[step.id] = step
-        if step.state in _MARK:
-            took = f" in {step.elapsed_s:g}s" if step.elapsed_s is not None else ""
-            self._print(f"  [{_MARK[step.state]}{took}] {step.detail}".rstrip())
+    async def review(self, step_id: str, review: Review, *,
+                     decisions_path: Path | None) -> bool:
+        # No editor here: the decisions file decides, and the step says which
+        # keys it still lacks.
+        return False
 
-    def output(self, step_id: str, stream: str, line: str) -> None:
-        prefix = _PREFIX.get(stream, "  | ")
-        for part in line.splitlines() or [""]:
-            self._print(prefix + part)
+    def tell(self, event: Event) -> None:
+        match event:
+            case StepChanged(report=report):
+                self.reports[report.id] = report
+                if report.state in _MARK:
+                    took = f" in {report.elapsed_s:g}s" if report.elapsed_s is not None else ""
+                    self._print(f"  [{_MARK[report.state]}{took}] {report.detail}".rstrip())
+            case Output(stream=stream, line=line):
+                prefix = _PREFIX.get(stream, "  | ")
+                for part in line.splitlines() or [""]:
+                    self._print(prefix + part)
+            case Progress():
+                self._progress(event)
+            case JournalRepaired(message=message):
+                self._print(f"note: {message}")
+            case CutoverStarted():
+                self._print("  ! downtime starts now")
+            case CutoverEnded(complete=True, downtime_s=downtime):
+                self._print(f"\ndowntime: {downtime}s")
+            case CutoverEnded(downtime_s=downtime):
+                self._print(f"\ndowntime so far: {downtime}s; the stream manager is still "
+                            "down until cutover finishes")
+            case RunEnded(journal_failure=str(failure)):
+                self._print(f"\nthe journal failed: {failure}")
+            case RunEnded(outcome=outcome):
+                self._summary(outcome)
 
-    def progress(self, step_id: str, done: float, total: float | None, label: str) -> None:
+    def _progress(self, event: Progress) -> None:
         now = time.monotonic()
+        done, total = event.done, event.total
         if total and done < total and now - self._last_progress < 2.0:
             return
         self._last_progress = now
         shown = f"{100 * done / total:.0f}%" if total else ""
         if total and total > 1 << 20:
             shown = f"{done / (1 << 20):.1f}/{total / (1 << 20):.1f} MiB"
-        self._print(f"  ~ {label} {shown}".rstrip())
-
-    def run_event(self, event: str, data: dict[str, Any]) -> None:
-        if event == "journal-repaired":
-            self._print(f"note: {data.get('message')}")
-        elif event == "run-end" and data.get("journal_failure"):
-            self._print(f"\nthe journal failed: {data.get('journal_failure')}")
-        elif event == "cutover-start":
-            self._print("  ! downtime starts now")
-        elif event == "cutover-end" and data.get("complete"):
-            self._print(f"\ndowntime: {data.get('downtime_s')}s")
-        elif event == "cutover-end":
-            self._print(f"\ndowntime so far: {data.get('downtime_s')}s; the stream manager is "
-                        "still down until cutover finishes")
-        elif event == "run-end":
-            self._summary(str(data.get("outcome")))
+        self._print(f"  ~ {event.label} {shown}".rstrip())
 
     def _summary(self, outcome: str) -> None:
         self._print("\n=== summary ===")

@@ -113,13 +113,32 @@ class Check:
     detail: str = ""
 
 
-@dataclass
-class StepReport:
-    """What a front end is told about a step: enough to draw a checklist row."""
+@dataclass(frozen=True)
+class StepCard:
+    """What every front end (TUI, headless, `plan --json`) knows about a step
+    before it runs. One rule decides how hard to ask: every cutover step takes
+    the service down or changes what runs, so it asks for its id typed, as
+    does every destructive step."""
 
+    number: int
     id: str
     title: str
     phase: Phase
+    summary: str
+    caution: str = ""
+    destructive: bool = False
+    skippable: bool = True
+
+    @property
+    def needs_typed_confirmation(self) -> bool:
+        return self.destructive or self.phase is Phase.CUTOVER
+
+
+@dataclass
+class StepReport:
+    """Where a step stands: what a front end is told as the run goes."""
+
+    id: str
     state: StepState = StepState.PENDING
     detail: str = ""
     elapsed_s: float | None = None

@@ -10,10 +10,8 @@ it travels only as the ``accessToken`` query parameter of real requests.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import shlex
 import socket
 from types import TracebackType
 from typing import Any
@@ -21,14 +19,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from runbook.curl import ApiTarget, api_path, curl_line
 from runbook.redact import MASK, Redactor
 
 DEFAULT_VERSIONS = ("4.0", "3.1", "3.0")
-# Shown in a plan's curl lines when no version has been chosen or detected yet.
-VERSION_PLACEHOLDER = "<api-version>"
 
 _ACCESS_TOKEN_IN_URL = re.compile(r"(accessToken=)[^&\s\"']+")
-_ENV_REFERENCE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
 
 
 class _MaskAccessToken(logging.Filter):
@@ -157,7 +153,7 @@ class StreamManagerAPI:
     # --- plumbing -------------------------------------------------------------
 
     def _api_path(self, rel: str, version: str | None = None) -> str:
-        return f"/streammanager/api/{version or self.version}/{rel.lstrip('/')}"
+        return api_path(rel, version or self.version)
 
     async def _send(self, method: str, path: str, body: Any = None) -> httpx.Response:
         # Errors are built inside the except clauses but raised after them, so
@@ -342,26 +338,6 @@ class StreamManagerAPI:
     # --- for plans --------------------------------------------------------------
 
     def curl(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
-        """A curl line an operator can copy to make the same call by hand.
-
-        ``path`` is relative to the versioned API root (``admin/nodegroup``) or
-        a full ``/streammanager/...`` path. The token appears only as
-        ``token_hint``; when that is an environment variable reference it is
-        left outside single quotes so the shell expands it.
-        """
-        if path.startswith("/streammanager/"):
-            full = path
-        else:
-            full = self._api_path(path, self.version or VERSION_PLACEHOLDER)
-        url = shlex.quote(f"{_without_query(self.base_url)}{full}?accessToken=")
-        hint = self.token_hint
-        url += f'"{hint}"' if _ENV_REFERENCE.fullmatch(hint) else shlex.quote(hint)
-        parts = ["curl", "-sS", "-X", method.upper(), url]
-        if body is not None:
-            parts += [
-                "-H",
-                shlex.quote("Content-Type: application/json"),
-                "-d",
-                shlex.quote(json.dumps(body, separators=(",", ":"))),
-            ]
-        return self._redact(" ".join(parts))
+        """The curl line of this call at this client's version (runbook.curl)."""
+        target = ApiTarget(self.base_url, self.version, self.token_hint)
+        return self._redact(curl_line(target, method, path, body))

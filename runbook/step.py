@@ -11,17 +11,23 @@ it ends; that pairing is what lets a later run find an action "in doubt".
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from runbook.config import Settings
+from runbook.facts import Facts
 from runbook.hoststate import HostState
-from runbook.model import Action, Check, Phase
+from runbook.model import Action, Check, EditFile, Phase, StepCard
 from runbook.remote import CommandResult
 
+if TYPE_CHECKING:
+    from runbook.properties import Review
+    from runbook.smapi import StreamManagerAPI
+
 T = TypeVar("T")
+F = TypeVar("F", bound=Facts)
 
 
 class StepFailed(Exception):
@@ -33,24 +39,31 @@ class CurlRenderer(Protocol):
 
 
 @dataclass
-class PlanContext:
+class PlanContext(Generic[F]):
     """Everything a plan may look at: settings and facts learnt so far, no I/O."""
 
     settings: Settings
     curl: CurlRenderer
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: F
     # What runbook keeps about the host between runs (its snapshots); None
     # where no host is in view (`runbook plan` of an example config).
     host_state: HostState | None = None
+    journal_path: Path | None = None
 
 
-class StepContext(Protocol):
+class StepContext(Protocol[F]):
     """The services a running step gets from the executor."""
 
     settings: Settings
-    facts: dict[str, Any]
+    facts: F
     journal_path: Path
     host_state: HostState
+    # This run continues an earlier one's journal.
+    resumed: bool
+    # A cutover began on the host (in this run or an earlier one) and has not ended.
+    cutover_under_way: bool
+    # Steps skipped in this run (or kept skipped from the one it continues): why.
+    skipped: Mapping[str, str]
 
     async def sh(
         self,
@@ -67,14 +80,15 @@ class StepContext(Protocol):
 
     async def upload(self, local: Path, remote: str) -> None: ...
 
-    async def write_file(self, path: str, content: str, *, summary: str, detail: str = "") -> None:
-        ...
+    async def write_file(self, edit: EditFile, content: str) -> None:
+        """Replace the file `edit` names with `content`, whole or not at all;
+        `edit` is the action the plan showed."""
 
     async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T: ...
 
-    async def api(self, *, fresh: bool = False) -> Any: ...
+    async def api(self, *, fresh: bool = False) -> StreamManagerAPI: ...
 
-    async def review(self, subject: Any, **options: Any) -> bool: ...
+    async def review(self, subject: Review, *, decisions_path: Path | None) -> bool: ...
 
     def info(self, text: str) -> None: ...
 
@@ -84,10 +98,10 @@ class StepContext(Protocol):
 
     def add_secret(self, value: str) -> None: ...
 
-    def plan_context(self) -> PlanContext: ...
+    def plan_context(self) -> PlanContext[F]: ...
 
 
-class Step(ABC):
+class Step(ABC, Generic[F]):
     id: ClassVar[str]
     title: ClassVar[str]
     phase: ClassVar[Phase]
@@ -111,18 +125,28 @@ class Step(ABC):
         in place is found done by its check, without asking)."""
         return self.can_skip and self.phase is not Phase.CUTOVER
 
+    def card(self, number: int) -> StepCard:
+        """What every front end shows about this step before it runs."""
+        return StepCard(number=number, id=self.id, title=self.title, phase=self.phase,
+                        summary=self.summary, caution=self.caution,
+                        destructive=self.destructive, skippable=self.skippable)
+
     @abstractmethod
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: PlanContext[F]) -> list[Action]:
         """The exact commands, API calls and edits this step will make."""
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: StepContext[F]) -> Check:
         """Is the outcome already in place? Read-only."""
         return Check(False)
 
     @abstractmethod
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: StepContext[F]) -> None:
         """Do it. Raise StepFailed with an operator-facing reason on failure."""
 
-    async def verify(self, ctx: StepContext) -> Check:
+    async def verify(self, ctx: StepContext[F]) -> Check:
         """Prove the outcome; by default the same question as check."""
         return await self.check(ctx)
+
+
+def cards(steps: list[Step[Any]]) -> list[StepCard]:
+    return [step.card(number) for number, step in enumerate(steps, start=1)]

@@ -20,8 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal import Replay
-from runbook.model import Action, StepState
-from screens.presentation import StepInfo, look
+from runbook.model import Action, StepCard, StepState
+from screens.presentation import look
 from screens.widgets import PlanView
 
 
@@ -45,7 +45,7 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("escape", "back", "Back", id="confirm-back"),
     ]
 
-    def __init__(self, step: StepInfo, total: int, target: Target, plan: list[Action]) -> None:
+    def __init__(self, step: StepCard, total: int, target: Target, plan: list[Action]) -> None:
         super().__init__(classes="dialog")
         self.step = step
         self.total = total
@@ -145,7 +145,7 @@ class SkipDialog(ModalScreen[str | None]):
         Binding("escape", "back", "Back", id="skip-back"),
     ]
 
-    def __init__(self, step: StepInfo) -> None:
+    def __init__(self, step: StepCard) -> None:
         super().__init__(classes="dialog")
         self.step = step
 
@@ -268,7 +268,7 @@ class ResumeDialog(ModalScreen[str]):
         Binding("escape", "choose('quit')", "Quit", id="resume-quit"),
     ]
 
-    def __init__(self, journal: Path, replay: Replay, steps: list[StepInfo]) -> None:
+    def __init__(self, journal: Path, replay: Replay, steps: list[StepCard]) -> None:
         super().__init__(classes="dialog")
         self.journal = journal
         self.replay = replay

@@ -10,7 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
-from screens.presentation import StepInfo, legend
+from runbook.model import StepCard
+from screens.presentation import legend
 from screens.widgets import Checklist, OutputLog, OutputPane, StatusBar, StepDetail
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class MainScreen(Screen[None]):
         Binding("l", "focus_log", "Log", id="focus-log", tooltip="Move the focus to the output"),
     ]
 
-    def __init__(self, steps: list[StepInfo], *, max_lines: int) -> None:
+    def __init__(self, steps: list[StepCard], *, max_lines: int) -> None:
         super().__init__()
         self.steps = steps
         self.max_lines = max_lines
@@ -63,6 +64,10 @@ class MainScreen(Screen[None]):
     @property
     def checklist(self) -> Checklist:
         return self.query_one("#checklist", Checklist)
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one("#status", StatusBar)
 
     @property
     def detail(self) -> StepDetail:

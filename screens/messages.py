@@ -2,8 +2,6 @@
 
 The executor runs in a worker and must never touch a widget; it tells the app
 what happened through these, and the app's handlers own every change on screen.
-Reports are copied before posting: the executor keeps mutating its StepReport,
-and a handler running a moment later must see the state that was reported.
 """
 
 from __future__ import annotations
@@ -11,17 +9,21 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from textual.message import Message
 
+from runbook.events import Event, Progress
 from runbook.executor import Decision
 from runbook.model import Action, StepReport
+from runbook.properties import Review
 
 
 @dataclass
-class StepChanged(Message):
-    report: StepReport
+class EngineEvent(Message):
+    """Anything the engine told the front end, except output lines (a store
+    takes those) and progress (replaceable, below)."""
+
+    event: Event
 
 
 @dataclass
@@ -38,27 +40,19 @@ class ReviewRequested(Message):
     """The properties step waits on `finished` while the operator reviews."""
 
     step_id: str
-    review: Any
+    review: Review
     decisions_path: Path | None
     finished: asyncio.Future[bool]
 
 
 @dataclass
 class ProgressChanged(Message):
-    step_id: str
-    done: float
-    total: float | None
-    label: str
+    progress: Progress
 
     def can_replace(self, message: Message) -> bool:
         # Uploads report many times a second; only the newest one matters.
-        return isinstance(message, ProgressChanged) and message.step_id == self.step_id
-
-
-@dataclass
-class RunEvent(Message):
-    event: str
-    data: dict[str, Any]
+        return isinstance(message, ProgressChanged) and \
+            message.progress.step_id == self.progress.step_id
 
 
 @dataclass

@@ -134,26 +134,3 @@ def output_lines(stream: str, line: str) -> list[str]:
     if stream == "cmd" and line.startswith("$ "):
         line = line[2:]
     return [mark + part for part in line.splitlines() or [""]]
-
-
-# --- steps -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """What the screen needs to know about a step before the executor mentions it."""
-
-    number: int
-    id: str
-    title: str
-    phase: str
-    destructive: bool
-    summary: str
-    caution: str
-    can_skip: bool = True
-
-    @property
-    def needs_typed_confirmation(self) -> bool:
-        # Every cutover step takes the service down or changes what runs, even
-        # the ones that do not delete anything, so they all ask for the id.
-        return self.destructive or self.phase == "cutover"

@@ -16,8 +16,9 @@ from textual.widget import Widget
 from textual.widgets import Label, Log, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
-from runbook.model import Action
-from screens.presentation import STREAM_OF_GUTTER, StepInfo, action_content, step_row
+from runbook.model import Action, StepCard
+from screens.output_store import OutputStore
+from screens.presentation import STREAM_OF_GUTTER, action_content, step_row
 
 GROUPS = {
     "prepare": "PREPARE · the live system keeps running",
@@ -28,7 +29,7 @@ GROUPS = {
 class Checklist(OptionList):
     """One row per step under its phase; the highlighted row is the selected step."""
 
-    def __init__(self, steps: Sequence[StepInfo], *, id: str | None = None) -> None:
+    def __init__(self, steps: Sequence[StepCard], *, id: str | None = None) -> None:
         options: list[Option] = []
         phase = ""
         for step in steps:
@@ -189,6 +190,23 @@ class OutputPane(Vertical):
 
     def hide_progress(self) -> None:
         self.query_one("#progress-row").display = False
+
+    def show_lines(self, store: OutputStore, step_id: str | None, limit: int) -> None:
+        """Everything kept of one step's output (the newest `limit` lines)."""
+        log = self.log_widget
+        log.clear()
+        if step_id is not None:
+            kept = store.of(step_id)
+            dropped = store.dropped.get(step_id, 0) + max(0, len(kept) - limit)
+            if dropped:
+                log.write_line(f"* {dropped} earlier lines are not shown here; the journal "
+                               "has every line")
+            log.write_lines(list(kept)[-limit:])
+        store.pending.pop(step_id or "", None)
+
+    def name_step(self, name: str | None, *, running: bool) -> None:
+        self.border_title = f"Output · {name}" if name else "Output"
+        self.border_subtitle = "running" if running else ""
 
 
 class StatusBar(Vertical):

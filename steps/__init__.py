@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from runbook.step import Step
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from steps.facts import Red5Step
 
 
-def procedure() -> list[Step]:
+def procedure() -> list[Red5Step]:
     # Imported here so `import steps` stays cheap for tools that only list ids.
     from steps.cutover import (
         BackupLive,

@@ -12,47 +12,48 @@ from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Shell
 from runbook.remote import privileged, privileged_script, quote
-from runbook.step import PlanContext, StepContext, StepFailed
+from runbook.step import StepFailed
 from steps import red5
+from steps.facts import AnyContext, Ctx, Red5Facts
 
 
-def new_folder(settings: Settings, facts: dict[str, Any]) -> str:
+def new_folder(settings: Settings, facts: Red5Facts) -> str:
     """Name of the folder the new distribution unpacks into.
 
     Read from the zip when it is on this machine (it is the truth); before
     that, the zip's own name is the usual folder name."""
-    if "new_top" in facts:
-        return str(facts["new_top"])
+    if facts.new_top:
+        return facts.new_top
     try:
-        facts["new_top"] = red5.top_folder(settings.distribution)
+        facts.new_top = red5.top_folder(settings.distribution)
     except (OSError, ValueError, KeyError):
         return settings.distribution.name.removesuffix(".zip")
-    return str(facts["new_top"])
+    return str(facts.new_top)
 
 
-def install_dir(p: PlanContext | StepContext) -> str:
+def install_dir(p: AnyContext) -> str:
     """The install folder as the host resolves it (realpath, found by preflight).
 
     Every command works on real paths: `find` does not descend into a symlink
     it is given, and a path through a symlink is a different string from the
     one the server was started with. Before preflight has looked, the
     configured path is all there is."""
-    return str(p.facts.get("install_real") or p.settings.install_dir)
+    return str(p.facts.install_real or p.settings.install_dir)
 
 
-def live_dir(p: PlanContext | StepContext) -> str:
+def live_dir(p: AnyContext) -> str:
     return f"{install_dir(p).rstrip('/')}/red5pro"
 
 
-def backup_dir(p: PlanContext | StepContext) -> str:
+def backup_dir(p: AnyContext) -> str:
     return f"{install_dir(p).rstrip('/')}/bak.red5pro"
 
 
-def new_dir(p: PlanContext | StepContext) -> str:
+def new_dir(p: AnyContext) -> str:
     return f"{install_dir(p).rstrip('/')}/{new_folder(p.settings, p.facts)}"
 
 
-async def trees(ctx: StepContext) -> tuple[str, str]:
+async def trees(ctx: Ctx) -> tuple[str, str]:
     """(old install, new tree) wherever the procedure has put them so far.
 
     Before cutover that is red5pro and the unpacked folder; once promote-new
@@ -62,7 +63,7 @@ async def trees(ctx: StepContext) -> tuple[str, str]:
     new = new_dir(ctx)
     if not await exists(ctx, new, "-d"):
         version = await install_version(ctx, live)
-        if version is not None and version == ctx.facts.get("new_version"):
+        if version is not None and version == ctx.facts.new_version:
             new = live
     old = live
     if new == live or not await exists(ctx, live, "-d"):
@@ -70,20 +71,20 @@ async def trees(ctx: StepContext) -> tuple[str, str]:
     return old, new
 
 
-def find_server_folders(p: PlanContext | StepContext) -> str:
+def find_server_folders(p: AnyContext) -> str:
     """The command that lists red5pro-server-* folders in the install dir."""
     return (f"find {quote(install_dir(p))} -mindepth 1 -maxdepth 1 -type d "
             "-name 'red5pro-server-*'")
 
 
-async def server_folders(ctx: StepContext) -> list[str]:
+async def server_folders(ctx: Ctx) -> list[str]:
     """Every red5pro-server-* folder now in the install dir (the unpacked one,
     and any an earlier upgrade or a hand-made unzip left there)."""
     found = await ctx.probe(find_server_folders(ctx))
     return [line for line in found.stdout.splitlines() if line.strip()]
 
 
-async def run_shell(ctx: StepContext, actions: list[Action], *, timeout: float | None = None
+async def run_shell(ctx: Ctx, actions: list[Action], *, timeout: float | None = None
                     ) -> None:
     """Run the shell lines of a plan in order, exactly as the plan showed them."""
     for action in actions:
@@ -91,7 +92,7 @@ async def run_shell(ctx: StepContext, actions: list[Action], *, timeout: float |
             await ctx.sh(action.command, timeout=timeout)
 
 
-def root(p: PlanContext | StepContext, command: str) -> str:
+def root(p: AnyContext, command: str) -> str:
     return privileged(command, p.settings.host.sudo)
 
 
@@ -110,29 +111,29 @@ async def sha256_local(path: Path) -> str:
     return await asyncio.to_thread(digest)
 
 
-async def sha256_remote(ctx: StepContext, path: str) -> str | None:
+async def sha256_remote(ctx: Ctx, path: str) -> str | None:
     result = await ctx.probe(f"sha256sum -- {quote(path)} 2>/dev/null")
     return result.stdout.split()[0] if result.ok and result.stdout.strip() else None
 
 
-async def exists(ctx: StepContext, path: str, kind: str = "-e") -> bool:
+async def exists(ctx: Ctx, path: str, kind: str = "-e") -> bool:
     result = await ctx.probe(f"test {kind} {quote(path)}")
     return result.ok
 
 
-async def read_remote(ctx: StepContext, path: str) -> str:
+async def read_remote(ctx: Ctx, path: str) -> str:
     result = await ctx.probe(root(ctx, f"cat -- {quote(path)}"))
     if not result.ok:
         raise StepFailed(f"cannot read {path} on the host: {result.last_error_line()}")
     return result.stdout
 
 
-async def install_version(ctx: StepContext, folder: str) -> str | None:
+async def install_version(ctx: Ctx, folder: str) -> str | None:
     result = await ctx.probe(f"ls -1 -- {quote(folder)} 2>/dev/null")
     return red5.installed_version(result.stdout.splitlines()) if result.ok else None
 
 
-def snapshot(p: StepContext | PlanContext) -> Snapshot | None:
+def snapshot(p: AnyContext) -> Snapshot | None:
     """The fleet snapshot this run deletes and rebuilds from.
 
     Once a cutover began on the host, that is the snapshot taken before its
@@ -145,15 +146,15 @@ def snapshot(p: StepContext | PlanContext) -> Snapshot | None:
         return None
     if state.cutover() is not None:
         return state.before_cutover()
-    path = p.facts.get("snapshot")
+    path = p.facts.snapshot
     if path and Path(path).is_file():
         return state.load(Path(path))
-    journal = p.facts.get("journal")
+    journal = str(p.journal_path)
     mine = [taken for taken in state.snapshots() if taken.data.get("journal") == journal]
     return mine[-1] if mine else None
 
 
-def load_snapshot(p: StepContext | PlanContext) -> dict[str, Any] | None:
+def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
     found = snapshot(p)
     return found.data if found is not None else None
 
@@ -182,11 +183,11 @@ class JavaProcess:
     args: str
 
 
-def java_processes_command(p: PlanContext | StepContext) -> str:
+def java_processes_command(p: AnyContext) -> str:
     return privileged_script(_JAVA_PROCESSES, p.settings.host.sudo)
 
 
-async def java_processes(ctx: StepContext) -> tuple[list[JavaProcess], str | None]:
+async def java_processes(ctx: Ctx) -> tuple[list[JavaProcess], str | None]:
     """Every java process on the host, and the identity of / (to tell a
     daemon that never changed its working directory)."""
     result = await ctx.probe(java_processes_command(ctx))
@@ -203,13 +204,13 @@ async def java_processes(ctx: StepContext) -> tuple[list[JavaProcess], str | Non
     return found, slash
 
 
-async def folder_id(ctx: StepContext, path: str) -> str | None:
+async def folder_id(ctx: Ctx, path: str) -> str | None:
     """device:inode of a folder, following symlinks; None when it is not there."""
     result = await ctx.probe(f"stat -L -c %d:%i -- {quote(path)}")
     return result.stdout.strip() if result.ok and result.stdout.strip() else None
 
 
-async def red5_processes(ctx: StepContext, tree: str | None) -> list[JavaProcess]:
+async def red5_processes(ctx: Ctx, tree: str | None) -> list[JavaProcess]:
     """The java processes running from the folder whose identity is `tree`.
 
     A server's working directory is its install folder (jsvc -cwd, red5.sh),
@@ -230,26 +231,26 @@ async def red5_processes(ctx: StepContext, tree: str | None) -> list[JavaProcess
     return ours
 
 
-async def red5_pids(ctx: StepContext, tree: str | None) -> list[int]:
+async def red5_pids(ctx: Ctx, tree: str | None) -> list[int]:
     return [process.pid for process in await red5_processes(ctx, tree)]
 
 
-async def old_tree(ctx: StepContext) -> str | None:
+async def old_tree(ctx: Ctx) -> str | None:
     """Identity of the live install preflight found, wherever it is now."""
-    known = ctx.facts.get("live_tree")
+    known = ctx.facts.live_tree
     if known:
         return str(known)
     old, _new = await trees(ctx)
     return await folder_id(ctx, old)
 
 
-async def new_tree(ctx: StepContext) -> str | None:
+async def new_tree(ctx: Ctx) -> str | None:
     """Identity of the unpacked new release, wherever it is now."""
-    known = ctx.facts.get("new_tree")
+    known = ctx.facts.new_tree
     if known:
         return str(known)
     _old, new = await trees(ctx)
     found = await folder_id(ctx, new)
-    if found is not None and await install_version(ctx, new) == ctx.facts.get("new_version"):
-        ctx.facts["new_tree"] = found
+    if found is not None and await install_version(ctx, new) == ctx.facts.new_version:
+        ctx.facts.new_tree = found
     return found

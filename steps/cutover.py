@@ -9,7 +9,7 @@ from typing import Any
 from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
 from runbook.remote import quote
 from runbook.smapi import SMApiError
-from runbook.step import PlanContext, Step, StepContext, StepFailed
+from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     backup_dir,
@@ -31,13 +31,14 @@ from steps.common import (
     server_folders,
     snapshot,
 )
+from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 # Often enough that a waiting operator sees progress promptly, rarely enough
 # to be nothing to the stream manager.
 _POLL_S = 0.5
 
 
-async def _wait(ctx: StepContext, what: str, timeout: float, probe: Any) -> Any:
+async def _wait(ctx: Ctx, what: str, timeout: float, probe: Any) -> Any:
     """Poll `probe` until it returns something truthy, with a visible countdown."""
     deadline = time.monotonic() + timeout
     while True:
@@ -51,7 +52,7 @@ async def _wait(ctx: StepContext, what: str, timeout: float, probe: Any) -> Any:
         await asyncio.sleep(min(_POLL_S, left))
 
 
-class DeleteNodegroups(Step):
+class DeleteNodegroups(Red5Step):
     id = "delete-nodegroups"
     title = "Delete the nodegroups"
     phase = Phase.CUTOVER
@@ -65,7 +66,7 @@ class DeleteNodegroups(Step):
         "nodes its new database does not know and tears them down itself, without a drain."
     )
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         saved = load_snapshot(p)
         names = [g["name"] for g in saved["nodegroups"]] if saved else ["{each nodegroup}"]
         actions: list[Action] = [
@@ -75,7 +76,7 @@ class DeleteNodegroups(Step):
                             p.settings.timeouts.nodegroups_gone))
         return actions
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         found = snapshot(ctx)
         if found is None:
             raise StepFailed("refusing to delete nodegroups: export-config has saved no "
@@ -92,7 +93,7 @@ class DeleteNodegroups(Step):
             return Check(True, "the live stream manager has no nodegroups")
         return Check(False, f"{len(live)} nodegroup(s) exist")
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         api = await ctx.api()
         saved = snapshot(ctx)
         if saved is None:
@@ -113,17 +114,17 @@ class DeleteNodegroups(Step):
         ctx.note("nodegroups-deleted", "every nodegroup is deleted on the live database")
 
 
-class BackupLive(Step):
+class BackupLive(Red5Step):
     id = "backup-live"
     title = "Rename red5pro to bak.red5pro"
     phase = Phase.CUTOVER
     destructive = True
     summary = "Moves the live install aside as bak.red5pro; it is the way back if needed."
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         return [Shell(root(p, f"mv -T -- {quote(live_dir(p))} {quote(backup_dir(p))}"))]
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         backup = backup_dir(ctx)
         if await exists(ctx, backup, "-d"):
             if await folder_id(ctx, backup) == await old_tree(ctx):
@@ -134,24 +135,24 @@ class BackupLive(Step):
                              "move it elsewhere first")
         return Check(False)
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         if not await exists(ctx, live_dir(ctx), "-d"):
             raise StepFailed(f"{live_dir(ctx)} is not there to move")
         await run_shell(ctx, self.plan(ctx.plan_context()))
 
 
-class PromoteNew(Step):
+class PromoteNew(Red5Step):
     id = "promote-new"
     title = "Rename the new tree to red5pro"
     phase = Phase.CUTOVER
     destructive = True
     summary = "Moves the unpacked red5pro-server-* folder into place as red5pro."
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         return [Shell(find_server_folders(p), "exactly the unpacked folder, or stop"),
                 Shell(root(p, f"mv -T -- {quote(new_dir(p))} {quote(live_dir(p))}"))]
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         live = live_dir(ctx)
         if await exists(ctx, live, "-d"):
             if await folder_id(ctx, live) == await new_tree(ctx):
@@ -166,11 +167,11 @@ class PromoteNew(Step):
                              f"{install_dir(ctx)}, the unpacked {new_dir(ctx)}; found {listed}")
         return Check(False)
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         await run_shell(ctx, self.plan(ctx.plan_context())[1:])
 
 
-class StopService(Step):
+class StopService(Red5Step):
     id = "stop-service"
     title = "Kill the running Red5 Pro"
     phase = Phase.CUTOVER
@@ -181,26 +182,26 @@ class StopService(Step):
     )
     caution = "Under jsvc there are two processes; both go."
 
-    def plan(self, p: PlanContext) -> list[Action]:
-        shown: list[dict[str, Any]] = p.facts.get("red5_processes") or []
+    def plan(self, p: Plan) -> list[Action]:
+        shown = p.facts.red5_processes
         actions: list[Action] = [Shell(java_processes_command(p),
                                        "java processes and the folder each runs from")]
-        actions += [Note(f"pid {proc['pid']}: {proc['args']}") for proc in shown]
-        pids = [str(proc["pid"]) for proc in shown] or ["<PID>"]
+        actions += [Note(f"pid {pid}: {args}") for pid, args in shown.items()]
+        pids = list(shown) or ["<PID>"]
         actions.append(Shell(root(p, "kill -9 " + " ".join(pids))))
         return actions
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         found = await red5_processes(ctx, await old_tree(ctx))
-        ctx.facts["red5_processes"] = [{"pid": proc.pid, "args": proc.args} for proc in found]
+        ctx.facts.red5_processes = {str(proc.pid): proc.args for proc in found}
         if not found:
             return Check(True, "no java process runs from the old install")
         return Check(False, f"running: {', '.join(str(proc.pid) for proc in found)}")
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         # Only processes the operator saw in the plan, and that still run now:
         # a PID freed in the meantime may belong to something else.
-        shown = {proc["pid"] for proc in ctx.facts.get("red5_processes") or []}
+        shown = {int(pid) for pid in ctx.facts.red5_processes}
         tree = await old_tree(ctx)
         pids = sorted(shown & set(await red5_pids(ctx, tree)))
         if not pids:
@@ -210,7 +211,7 @@ class StopService(Step):
         if not result.ok and set(pids) & set(await red5_pids(ctx, tree)):
             raise StepFailed(f"kill failed: {result.last_error_line()}")
 
-    async def verify(self, ctx: StepContext) -> Check:
+    async def verify(self, ctx: Ctx) -> Check:
         tree = await old_tree(ctx)
 
         async def none_left() -> bool:
@@ -221,7 +222,7 @@ class StopService(Step):
         return Check(True, "no java process of the old install remains")
 
 
-class StartService(Step):
+class StartService(Red5Step):
     id = "start-service"
     title = "Start the red5pro service"
     phase = Phase.CUTOVER
@@ -233,10 +234,10 @@ class StartService(Step):
         "from the new install, speaking the new release's API version."
     )
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         limit = p.settings.timeouts.service_start
         first: list[Action] = [Shell(root(p, "systemctl start red5pro"))]
-        if p.facts.get("restart_service"):
+        if p.facts.restart_service:
             first = [Note("the service has run longer than the limit without its API "
                           "answering: it is restarted at once"),
                      Shell(root(p, "systemctl restart red5pro"))]
@@ -250,11 +251,11 @@ class StartService(Step):
                   "once, then the same wait"),
         ]
 
-    async def _old_server(self, ctx: StepContext) -> list[int]:
+    async def _old_server(self, ctx: Ctx) -> list[int]:
         """PIDs still running from the old install, wherever it is now."""
         return await red5_pids(ctx, await old_tree(ctx))
 
-    async def _answering(self, ctx: StepContext, errors: list[str]) -> Any:
+    async def _answering(self, ctx: Ctx, errors: list[str]) -> Any:
         try:
             api = await ctx.api(fresh=True)
             return await api.cloud_controller() and api
@@ -265,7 +266,7 @@ class StartService(Step):
             errors.append(str(exc))  # not up yet: keep waiting, remember why
             return None
 
-    async def _proof(self, ctx: StepContext, api: Any) -> Check:
+    async def _proof(self, ctx: Ctx, api: Any) -> Check:
         """The answering stream manager is the NEW release: nothing runs from the
         old install, something runs from the new one, the live folder is the
         new tree, and the API speaks the new release's version."""
@@ -280,12 +281,12 @@ class StartService(Step):
         want = expected_api_version(ctx)
         if want is not None and api.version != want:
             return Check(False, f"the API answering speaks {api.version}; Red5 Pro "
-                         f"{ctx.facts.get('new_version')} speaks {want}")
+                         f"{ctx.facts.new_version} speaks {want}")
         return Check(True, f"API {api.version} answers from the new install "
-                     f"({ctx.facts.get('new_version')})")
+                     f"({ctx.facts.new_version})")
 
-    async def check(self, ctx: StepContext) -> Check:
-        ctx.facts.pop("restart_service", None)
+    async def check(self, ctx: Ctx) -> Check:
+        ctx.facts.restart_service = False
         if await self._old_server(ctx):
             return Check(False, "the old server still runs")
         if not await self._runs(ctx):
@@ -297,21 +298,21 @@ class StartService(Step):
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
             # not answer is hung, and starting it again changes nothing.
-            ctx.facts["restart_service"] = True
+            ctx.facts.restart_service = True
             return Check(False, f"the service has run for {age}s and its API does not answer")
         return Check(False, "the service runs; its API does not answer yet")
 
-    async def _runs(self, ctx: StepContext) -> bool:
+    async def _runs(self, ctx: Ctx) -> bool:
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
 
-    async def _wait_for_api(self, ctx: StepContext, limit: float, errors: list[str]) -> Any:
+    async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[str]) -> Any:
         try:
             return await _wait(ctx, "the Stream Manager API", limit,
                                lambda: self._answering(ctx, errors))
         except StepFailed:
             return None
 
-    async def _age(self, ctx: StepContext) -> int | None:
+    async def _age(self, ctx: Ctx) -> int | None:
         pids = await red5_pids(ctx, await new_tree(ctx))
         if not pids:
             return None
@@ -319,13 +320,13 @@ class StartService(Step):
         ages = [int(word) for word in result.stdout.split() if word.isdigit()]
         return max(ages) if ages else None
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         old = await self._old_server(ctx)
         if old:
             raise StepFailed(f"the old server (pid {', '.join(map(str, old))}) still runs and "
                              "answers on the same port; run stop-service first")
         limit = ctx.settings.timeouts.service_start
-        restarted = bool(ctx.facts.get("restart_service"))
+        restarted = bool(ctx.facts.restart_service)
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx) or 0)
         await ctx.sh(root(ctx, f"systemctl {'restart' if restarted else 'start'} red5pro"))
@@ -344,13 +345,13 @@ class StartService(Step):
             log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
             raise StepFailed(f"gave up after waiting for the Stream Manager API (last answer: "
                              f"{last}); see {log}")
-        ctx.facts.pop("restart_service", None)
+        ctx.facts.restart_service = False
         proof = await self._proof(ctx, api)
         if not proof.done:
             raise StepFailed(f"an API answers, but not the new release's: {proof.detail}")
         controller = await api.cloud_controller()
         version = await install_version(ctx, live_dir(ctx))
-        ctx.facts["new_api_version"] = api.version
+        ctx.facts.new_api_version = api.version
         ctx.note("service-answered",
                  f"the stream manager answers from the new install {live_dir(ctx)} "
                  f"({version}): API {api.version}, cloud controller {controller}",
@@ -359,16 +360,16 @@ class StartService(Step):
             raise StepFailed("the new stream manager runs the dummy cloud controller; "
                              "carry-over did not activate the live controller")
 
-    async def verify(self, ctx: StepContext) -> Check:
+    async def verify(self, ctx: Ctx) -> Check:
         api = await self._answering(ctx, [])
         if not api:
             return Check(False, "the API does not answer")
         return await self._proof(ctx, api)
 
 
-def expected_api_version(p: PlanContext | StepContext) -> str | None:
+def expected_api_version(p: AnyContext) -> str | None:
     """The API version the new release serves: the config's word, else Red5's table."""
-    return p.settings.new_api_version or red5.api_version(p.facts.get("new_version"))
+    return p.settings.new_api_version or red5.api_version(p.facts.new_version)
 
 
 def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -381,7 +382,7 @@ def _origins(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [n for n in nodes if n.get("role") == "origin"]
 
 
-class Recreate(Step):
+class Recreate(Red5Step):
     id = "recreate"
     title = "Recreate nodegroups and origins"
     phase = Phase.CUTOVER
@@ -391,7 +392,7 @@ class Recreate(Step):
         "waits until they are in service."
     )
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         saved = load_snapshot(p)
         actions: list[Action] = []
         if saved is None:
@@ -424,13 +425,13 @@ class Recreate(Step):
         actions.append(Wait("origins in service", p.settings.timeouts.origins_inservice))
         return actions
 
-    def _snapshot(self, ctx: StepContext) -> dict[str, Any]:
+    def _snapshot(self, ctx: Ctx) -> dict[str, Any]:
         found = load_snapshot(ctx)
         if found is None:
             raise StepFailed("there is no snapshot from export-config to rebuild from")
         return found
 
-    async def _matches(self, ctx: StepContext, api: Any) -> dict[str, dict[str, Any]]:
+    async def _matches(self, ctx: Ctx, api: Any) -> dict[str, dict[str, Any]]:
         """Old nodegroup name -> the new nodegroup that stands for it."""
         current = await api.list_nodegroups()
         taken: set[str] = set()
@@ -443,7 +444,7 @@ class Recreate(Step):
                     break
         return found
 
-    async def _in_service(self, ctx: StepContext, api: Any) -> bool:
+    async def _in_service(self, ctx: Ctx, api: Any) -> bool:
         """Every launch config, scale policy, nodegroup and origin of the snapshot
         exists on the new stream manager, the origins in service."""
         saved = self._snapshot(ctx)
@@ -461,13 +462,13 @@ class Recreate(Step):
                 return False
         return True
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         api = await ctx.api(fresh=True)
         if await self._in_service(ctx, api):
             return Check(True, "every saved nodegroup has its origins in service")
         return Check(False)
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         found = snapshot(ctx)
         if found is None:
             raise StepFailed("there is no snapshot from export-config to rebuild from")

@@ -12,7 +12,7 @@ import javaproperties
 from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
 from runbook.remote import quote
-from runbook.step import PlanContext, Step, StepContext, StepFailed
+from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     backup_dir,
@@ -35,12 +35,13 @@ from steps.common import (
     trees,
     uploaded,
 )
+from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 # A distribution zip unpacks to a few times its size; keep room for both.
 _DISK_FACTOR = 3
 
 
-class Preflight(Step):
+class Preflight(Red5Step):
     id = "preflight"
     title = "Preflight checks"
     phase = Phase.PREPARE
@@ -53,7 +54,7 @@ class Preflight(Step):
         "Stream Manager API accepts the token, and the Java the new release needs is there."
     )
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         s = p.settings
         live = live_dir(p)
         actions: list[Action] = [Shell("true", "SSH answers and the host key is known")]
@@ -77,7 +78,7 @@ class Preflight(Step):
         ]
         return actions
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         s = ctx.settings
         problems: list[str] = []
         await ctx.sh("true", why="SSH answers")
@@ -90,11 +91,11 @@ class Preflight(Step):
         if not real.ok or not real.stdout.strip().startswith("/"):
             raise StepFailed(f"{s.install_dir} is not a folder on the host; check install.dir "
                              "in the config")
-        ctx.facts["install_real"] = real.stdout.strip()
-        if ctx.facts["install_real"] != s.install_dir:
-            ctx.info(f"{s.install_dir} is {ctx.facts['install_real']} on the host; every step "
+        ctx.facts.install_real = real.stdout.strip()
+        if ctx.facts.install_real != s.install_dir:
+            ctx.info(f"{s.install_dir} is {ctx.facts.install_real} on the host; every step "
                      "works on that path")
-        resumed = bool(ctx.facts.get("resumed"))
+        resumed = ctx.resumed
         folder = live_dir(ctx)
         if resumed and not await exists(ctx, folder, "-d") and await exists(
             ctx, backup_dir(ctx), "-d"
@@ -106,39 +107,39 @@ class Preflight(Step):
                              "config")
         found = red5.installed_version(listing.stdout.splitlines())
         # A resumed run keeps the version the first run saw before anything moved.
-        live_version = (ctx.facts.get("live_version") if resumed else None) or found
+        live_version = (ctx.facts.live_version if resumed else None) or found
         if live_version is None:
             raise StepFailed(f"{folder} has no red5pro-server-*-release marker, so its version "
                              "is unknown; every later check compares versions, so runbook stops")
-        ctx.facts["live_version"] = live_version
+        ctx.facts.live_version = live_version
         ctx.info(f"live install: {folder}, version {found}")
-        if not (resumed and ctx.facts.get("live_tree")):
+        if not (resumed and ctx.facts.live_tree):
             identity = await ctx.sh(f"stat -L -c %d:%i -- {quote(folder)}", check=False,
                                     quiet=True)
             if not identity.ok:
                 raise StepFailed(f"cannot read the identity of {folder}: "
                                  f"{identity.last_error_line()}")
-            ctx.facts["live_tree"] = identity.stdout.strip()
+            ctx.facts.live_tree = identity.stdout.strip()
 
         text = await read_remote(ctx, f"{folder}/{red5.PROPERTIES}")
         live_props = javaproperties.loads(text)
         for key, value in live_props.items():
             if is_secret_key(key):
                 ctx.add_secret(value)
-        ctx.facts["instance_prefix"] = live_props.get("instancecontroller.instanceNamePrefix", "")
+        ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
 
         new_version = red5.distribution_version(s.distribution.name)
         if new_version is None:
             raise StepFailed(f"{s.distribution.name} does not name a release "
                              "(red5pro-server-X.Y.Z.bN-release.zip); use the zip as downloaded")
-        ctx.facts["new_version"] = new_version
+        ctx.facts.new_version = new_version
         if not resumed and live_version == new_version:
             raise StepFailed(f"the live install already runs {new_version}; there is nothing to "
                              "upgrade with this distribution")
         if not resumed:
             # The server now running is the one stop-service must end; start-service
             # uses these to tell the old server from the new one.
-            ctx.facts["live_pids"] = await red5_pids(ctx, ctx.facts["live_tree"])
+            ctx.facts.live_pids = await red5_pids(ctx, ctx.facts.live_tree)
             problems += await self._leftovers(ctx)
         for local in (s.distribution, s.cloud_controller):
             if not local.is_file():
@@ -146,7 +147,7 @@ class Preflight(Step):
         size = s.distribution.stat().st_size if s.distribution.is_file() else 0
         if size:
             try:
-                ctx.facts["new_top"] = red5.top_folder(s.distribution)
+                ctx.facts.new_top = red5.top_folder(s.distribution)
             except ValueError as exc:
                 problems.append(str(exc))
         df = await ctx.sh(f"df -Pk -- {quote(install_dir(ctx))}", check=False)
@@ -161,7 +162,7 @@ class Preflight(Step):
         want = red5.required_java(red5.major(new_version))
         java = await ctx.sh("java -version 2>&1", check=False)
         have = red5.java_major(java.stdout)
-        ctx.facts["java"] = have
+        ctx.facts.java = have
         if want is not None and have != want:
             problems.append(f"Red5 Pro {new_version} runs on Java {want}, the host has "
                             f"{'Java ' + str(have) if have else 'no java on PATH'}; "
@@ -176,13 +177,13 @@ class Preflight(Step):
                         api.curl("GET", "admin/debug/cloudcontroller")),
                 api.cloud_controller)
         except Exception as exc:
-            if not ctx.facts.get("cutover_started"):
+            if not ctx.cutover_under_way:
                 raise
             # Resumed during cutover: the stream manager is expected to be down.
             ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
         else:
-            ctx.facts["api_version"] = api.version
-            ctx.facts["controller"] = controller
+            ctx.facts.api_version = api.version
+            ctx.facts.controller = controller
             ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud controller: "
                      f"{controller}", api_version=api.version)
 
@@ -190,7 +191,7 @@ class Preflight(Step):
         if problems:
             raise StepFailed("; ".join(problems))
 
-    async def _leftovers(self, ctx: StepContext) -> list[str]:
+    async def _leftovers(self, ctx: Ctx) -> list[str]:
         """Folders from an earlier upgrade that cutover would trip over, found
         now rather than after every nodegroup is gone."""
         problems = []
@@ -204,10 +205,10 @@ class Preflight(Step):
                             f"({', '.join(others)}); promote-new needs exactly one: move them")
         return problems
 
-    async def _compare_unit(self, ctx: StepContext) -> list[str]:
+    async def _compare_unit(self, ctx: Ctx) -> list[str]:
         s = ctx.settings
         installed = await ctx.sh(f"cat -- {quote(s.unit_file)}", check=False, quiet=True)
-        top = ctx.facts.get("new_top")
+        top = ctx.facts.new_top
         shipped = red5.zip_member(s.distribution, f"{top}/red5pro.service") if top else None
         if not installed.ok:
             ctx.info(f"no installed unit at {s.unit_file} to compare with")
@@ -226,30 +227,30 @@ class Preflight(Step):
                  "diff:\n" + "\n".join(diff))
         return await self._unit_java(ctx, installed.stdout)
 
-    async def _unit_java(self, ctx: StepContext, unit: str) -> list[str]:
+    async def _unit_java(self, ctx: Ctx, unit: str) -> list[str]:
         """The service starts the JVM of the unit's JAVA_HOME, not the java on our PATH."""
         match = re.search(r"^Environment=\"?JAVA_HOME=([^\s\"]+)", unit, re.MULTILINE)
         if not match:
             return []
         home = match.group(1)
-        want = red5.required_java(red5.major(ctx.facts.get("new_version")))
+        want = red5.required_java(red5.major(ctx.facts.new_version))
         result = await ctx.sh(f"{quote(home + '/bin/java')} -version 2>&1", check=False,
                               quiet=True)
         have = red5.java_major(result.stdout) if result.ok else None
         if have is None:
             ctx.note("unit-java-unknown", f"warning: the unit starts Java from JAVA_HOME={home}, "
-                     f"which does not run here; Red5 Pro {ctx.facts.get('new_version')} needs "
+                     f"which does not run here; Red5 Pro {ctx.facts.new_version} needs "
                      f"Java {want}. Check the unit before start-service.")
             return []
         if want is not None and have != want:
             return [f"the installed red5pro.service starts Java {have} (JAVA_HOME={home}) and "
-                    f"Red5 Pro {ctx.facts.get('new_version')} needs Java {want}: point the unit "
+                    f"Red5 Pro {ctx.facts.new_version} needs Java {want}: point the unit "
                     f"at Java {want} (the new release ships one) and run systemctl daemon-reload"]
         return []
 
-    async def verify(self, ctx: StepContext) -> Check:
-        return Check(True, f"live {ctx.facts.get('live_version')}, new "
-                           f"{ctx.facts.get('new_version')}, API {ctx.facts.get('api_version')}")
+    async def verify(self, ctx: Ctx) -> Check:
+        return Check(True, f"live {ctx.facts.live_version}, new "
+                           f"{ctx.facts.new_version}, API {ctx.facts.api_version}")
 
 
 def _free_kb(df_output: str) -> int | None:
@@ -260,7 +261,7 @@ def _free_kb(df_output: str) -> int | None:
         return None
 
 
-class NewDatabase(Step):
+class NewDatabase(Red5Step):
     id = "new-database"
     title = "Reach the new database"
     phase = Phase.PREPARE
@@ -271,16 +272,16 @@ class NewDatabase(Step):
         "with the same instance settings and credentials, and allow the stream manager in."
     )
 
-    def _command(self, p: PlanContext | StepContext) -> str:
+    def _command(self, p: AnyContext) -> str:
         s = p.settings
         port = s.new_db_port or 3306
         probe = f"exec 3<>/dev/tcp/{s.new_db_host}/{port}"
         return f"timeout 5 bash -c {quote(probe)}"
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         return [Shell(self._command(p), "a TCP connection from the stream manager host")]
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         result = await ctx.sh(self._command(ctx), check=False)
         if not result.ok:
             s = ctx.settings
@@ -289,12 +290,12 @@ class NewDatabase(Step):
                 "manager's address in the new database's firewall or security group"
             )
 
-    async def verify(self, ctx: StepContext) -> Check:
+    async def verify(self, ctx: Ctx) -> Check:
         s = ctx.settings
         return Check(True, f"{s.new_db_host}:{s.new_db_port or 3306} answers from the host")
 
 
-class ExportConfig(Step):
+class ExportConfig(Red5Step):
     id = "export-config"
     title = "Export nodegroups and policies"
     phase = Phase.PREPARE
@@ -305,9 +306,9 @@ class ExportConfig(Step):
         "gets rebuilt."
     )
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         where = p.host_state.path / "snapshots" if p.host_state else "the host's state folder"
-        shrink = p.facts.get("_export_shrink")
+        shrink = p.facts._export_shrink
         return [
             *([Note(f"WARNING: {shrink}")] if shrink else []),
             ApiCall("GET", "admin/nodegroup", p.curl("GET", "admin/nodegroup")),
@@ -320,7 +321,7 @@ class ExportConfig(Step):
             Note(f"saved in {where} (mode 600)"),
         ]
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         state = ctx.host_state
         under_way = state.cutover()
         if under_way is not None:
@@ -332,12 +333,12 @@ class ExportConfig(Step):
                                  f"snapshot taken before it is in {state.path}/snapshots; "
                                  "runbook will not export the emptied system. Put the "
                                  "snapshot file back there")
-            ctx.facts["snapshot"] = str(pinned.path)
+            ctx.facts.snapshot = str(pinned.path)
             return Check(True, f"a cutover began at {under_way.began}; every run rebuilds from "
                          f"{pinned.describe()}")
         mine = snapshot(ctx)
         if mine is not None:
-            ctx.facts["snapshot"] = str(mine.path)
+            ctx.facts.snapshot = str(mine.path)
             return Check(True, mine.describe())
         earlier = state.latest()
         if earlier is not None:
@@ -348,13 +349,13 @@ class ExportConfig(Step):
                 nodes = await api.list_nodes(group["name"])
                 origins += sum(1 for n in nodes if n.get("role") == "origin")
             if len(groups) < len(earlier.nodegroups) or origins < earlier.origins:
-                ctx.facts["_export_shrink"] = (
+                ctx.facts._export_shrink = (
                     f"the live stream manager now has {len(groups)} nodegroup(s) and {origins} "
                     f"origin(s), fewer than {earlier.describe()}. Run this only if the fleet "
                     "was made smaller on purpose: the new snapshot is what cutover rebuilds")
         return Check(False)
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         api = await ctx.api()
         listing = ApiCall("GET", "admin/nodegroup", api.curl("GET", "admin/nodegroup"))
         groups = await ctx.act(listing, api.list_nodegroups)
@@ -388,13 +389,13 @@ class ExportConfig(Step):
             raise StepFailed(f"nodegroups refer to {', '.join(sorted(missing - {None}))}, which "
                              "the API does not list; the snapshot would be incomplete")
         saved = ctx.host_state.save_snapshot(snapshot, journal=ctx.journal_path)
-        ctx.facts["snapshot"] = str(saved.path)
+        ctx.facts.snapshot = str(saved.path)
         ctx.note("snapshot", f"saved to {saved.path}: nodegroups {len(groups)}, launch configs "
                  f"{len(names)}, scale policies {len(snapshot['scalepolicies'])}",
                  path=str(saved.path), nodegroups=[g["name"] for g in groups])
 
 
-class UploadArtifacts(Step):
+class UploadArtifacts(Red5Step):
     id = "upload"
     title = "Upload distribution and controller"
     phase = Phase.PREPARE
@@ -404,7 +405,7 @@ class UploadArtifacts(Step):
         "already there with the same checksum is not sent again."
     )
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         s = p.settings
         actions: list[Action] = [Shell(self._prepare_dir(p), "a folder only we can write")]
         for local in (s.distribution, s.cloud_controller):
@@ -412,12 +413,12 @@ class UploadArtifacts(Step):
             actions.append(Shell(f"sha256sum -- {quote(uploaded(s, local))}"))
         return actions
 
-    def _prepare_dir(self, p: PlanContext | StepContext) -> str:
+    def _prepare_dir(self, p: AnyContext) -> str:
         folder = quote(p.settings.upload_dir)
         return f"mkdir -p -m 700 -- {folder} && test -d {folder} -a ! -L {folder} -a -O {folder}"
 
-    async def _local_sums(self, ctx: StepContext) -> dict[str, str]:
-        sums: dict[str, str] = ctx.facts.setdefault("local_sha256", {})
+    async def _local_sums(self, ctx: Ctx) -> dict[str, str]:
+        sums = ctx.facts.local_sha256
         for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
             if str(local) not in sums:
                 if not local.is_file():
@@ -425,7 +426,7 @@ class UploadArtifacts(Step):
                 sums[str(local)] = await sha256_local(local)
         return sums
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         sums = await self._local_sums(ctx)
         for local, digest in sums.items():
             remote = f"{ctx.settings.upload_dir}/{os.path.basename(local)}"
@@ -433,7 +434,7 @@ class UploadArtifacts(Step):
                 return Check(False)
         return Check(True, "both files are on the host with matching sha256")
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         s = ctx.settings
         sums = await self._local_sums(ctx)
         made = await ctx.sh(self._prepare_dir(ctx), check=False)
@@ -454,7 +455,7 @@ class UploadArtifacts(Step):
             ctx.info(f"{local.name}: sha256 {got} matches")
 
 
-class Unpack(Step):
+class Unpack(Red5Step):
     id = "unpack"
     title = "Unpack beside the live install"
     phase = Phase.PREPARE
@@ -463,11 +464,11 @@ class Unpack(Step):
         "red5pro folder, which is not touched."
     )
 
-    def _marker(self, p: PlanContext | StepContext) -> str:
+    def _marker(self, p: AnyContext) -> str:
         # Beside the zip, not in the tree: the distribution stays as shipped.
         return uploaded(p.settings, p.settings.distribution) + ".unpacked"
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         s = p.settings
         zip_path = uploaded(s, s.distribution)
         # One command: an unzip that outlives a dropped connection still
@@ -476,7 +477,7 @@ class Unpack(Step):
         return [Shell(f"{unzip} && touch -- {quote(self._marker(p))}",
                       f"creates {new_dir(p)}; the marker records that unzip finished")]
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         target = new_dir(ctx)
         # An unzip cut off half-way leaves some files; only the marker, newer
         # than the zip, says it went to the end.
@@ -485,35 +486,35 @@ class Unpack(Step):
         finished = await ctx.probe(f"test -e {marker} && ! test {quote(zip_path)} -nt {marker}")
         if finished.ok and await exists(ctx, f"{target}/{red5.PROPERTIES}", "-f"):
             # Its identity is how cutover tells the new server from the old.
-            ctx.facts["new_tree"] = await folder_id(ctx, target)
+            ctx.facts.new_tree = await folder_id(ctx, target)
             return Check(True, f"{target} is unpacked")
         live = await install_version(ctx, live_dir(ctx))
-        if live is not None and live == ctx.facts.get("new_version"):
+        if live is not None and live == ctx.facts.new_version:
             return Check(True, "the live folder already is the new release")
         return Check(False, f"{target} is not there")
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         new_folder(ctx.settings, ctx.facts)
         await run_shell(ctx, self.plan(ctx.plan_context()), timeout=ctx.settings.timeouts.upload)
 
 
-class CloudController(Step):
+class CloudController(Red5Step):
     id = "cloud-controller"
     title = "Place the cloud-controller jar"
     phase = Phase.PREPARE
     summary = "Copies the cloud-controller jar into the new streammanager webapp's WEB-INF/lib."
 
-    def _target(self, p: PlanContext | StepContext, tree: str) -> str:
+    def _target(self, p: AnyContext, tree: str) -> str:
         return f"{tree}/{red5.LIB}/{p.settings.cloud_controller.name}"
 
-    def _copy(self, p: PlanContext | StepContext, tree: str) -> str:
+    def _copy(self, p: AnyContext, tree: str) -> str:
         source = uploaded(p.settings, p.settings.cloud_controller)
         return root(p, f"cp -- {quote(source)} {quote(self._target(p, tree))}")
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         return [Shell(self._copy(p, new_dir(p)))]
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         _old, tree = await trees(ctx)
         source = await sha256_remote(ctx, uploaded(ctx.settings, ctx.settings.cloud_controller))
         target = await sha256_remote(ctx, self._target(ctx, tree))
@@ -521,12 +522,12 @@ class CloudController(Step):
             return Check(True, f"{self._target(ctx, tree)} is in place")
         return Check(False, "the jar is not in WEB-INF/lib")
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         _old, tree = await trees(ctx)
         await ctx.sh(self._copy(ctx, tree))
 
 
-class StripAutoscale(Step):
+class StripAutoscale(Red5Step):
     id = "strip-autoscale"
     title = "Remove the autoscale plugin"
     phase = Phase.PREPARE
@@ -540,17 +541,17 @@ class StripAutoscale(Step):
         return (f"find {quote(base + '/conf')} {quote(base + '/plugins')} -maxdepth 1 "
                 "\\( -name autoscale.xml -o -name 'red5pro-autoscale-plugin-*.jar' \\) -print")
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: Plan) -> list[Action]:
         return self._removals(p, new_dir(p))
 
-    def _removals(self, p: PlanContext | StepContext, base: str) -> list[Action]:
+    def _removals(self, p: AnyContext, base: str) -> list[Action]:
         return [
             Shell(root(p, f"rm -f -- {quote(base + '/conf/autoscale.xml')}")),
             Shell(root(p, f"find {quote(base + '/plugins')} -maxdepth 1 -name "
                           "'red5pro-autoscale-plugin-*.jar' -delete")),
         ]
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         _old, tree = await trees(ctx)
         if not await exists(ctx, tree, "-d"):
             return Check(False, f"{tree} is not there")
@@ -559,7 +560,7 @@ class StripAutoscale(Step):
             return Check(True, "no autoscale.xml and no autoscale plugin in the new tree")
         return Check(False, found.stdout.strip())
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         _old, tree = await trees(ctx)
         await run_shell(ctx, self._removals(ctx, tree))
 
@@ -577,7 +578,7 @@ def _refuse_cut_short(path: str, xml: str, remedy: str) -> None:
                          f"merge into it: {remedy}, then run carry-over again")
 
 
-class CarryOver(Step):
+class CarryOver(Red5Step):
     id = "carry-over"
     title = "Carry over licence and controller"
     phase = Phase.PREPARE
@@ -588,17 +589,19 @@ class CarryOver(Step):
     )
     caution = "Without LICENSE.KEY the new server does not start."
 
-    def plan(self, p: PlanContext) -> list[Action]:
-        target = new_dir(p)
-        return [
-            Shell(root(p, f"cp -p -- {quote(live_dir(p) + '/LICENSE.KEY')} "
-                          f"{quote(target + '/LICENSE.KEY')}")),
-            EditFile(f"{target}/{red5.APP_CONTEXT}",
-                     "activate the live install's cloud-controller bean, comment out the dummy",
-                     str(p.facts.get("_carry_over_diff", ""))),
-        ]
+    def _copy(self, p: AnyContext, old: str, target: str) -> str:
+        return root(p, f"cp -p -- {quote(old + '/LICENSE.KEY')} {quote(target + '/LICENSE.KEY')}")
 
-    async def check(self, ctx: StepContext) -> Check:
+    def _edit(self, p: AnyContext, target: str) -> EditFile:
+        return EditFile(f"{target}/{red5.APP_CONTEXT}",
+                        "activate the live install's cloud-controller bean, comment out the "
+                        "dummy", p.facts._carry_over_diff)
+
+    def plan(self, p: Plan) -> list[Action]:
+        target = new_dir(p)
+        return [Shell(self._copy(p, live_dir(p), target)), self._edit(p, target)]
+
+    async def check(self, ctx: Ctx) -> Check:
         old, target = await trees(ctx)
         if not await exists(ctx, target, "-d"):
             return Check(False, f"{target} is not there")
@@ -614,8 +617,8 @@ class CarryOver(Step):
             merged = red5.carry_controller(live_xml, new_xml)
         except ValueError as exc:
             raise StepFailed(f"{exc} (live: {live_path}; new: {new_path})") from None
-        ctx.facts["_carry_over_xml"] = merged
-        ctx.facts["_carry_over_diff"] = "\n".join(difflib.unified_diff(
+        ctx.facts._carry_over_xml = merged
+        ctx.facts._carry_over_diff = "\n".join(difflib.unified_diff(
             new_xml.splitlines(), merged.splitlines(), "shipped", "with live controller",
             lineterm=""))
         licence = await sha256_remote(ctx, f"{target}/LICENSE.KEY")
@@ -624,19 +627,17 @@ class CarryOver(Step):
             return Check(True, f"LICENSE.KEY and {red5.active_controller(new_xml)} in place")
         return Check(False)
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: Ctx) -> None:
         old, target = await trees(ctx)
         if not await exists(ctx, f"{old}/LICENSE.KEY", "-f"):
             raise StepFailed(f"{old}/LICENSE.KEY is missing; the new server would not "
                              "start without a licence")
-        await ctx.sh(root(ctx, f"cp -p -- {quote(old + '/LICENSE.KEY')} "
-                               f"{quote(target + '/LICENSE.KEY')}"))
-        diff = str(ctx.facts.get("_carry_over_diff", ""))
-        if diff:
-            await ctx.write_file(f"{target}/{red5.APP_CONTEXT}", ctx.facts["_carry_over_xml"],
-                                 summary="live cloud-controller bean activated", detail=diff)
+        await ctx.sh(self._copy(ctx, old, target))
+        merged = ctx.facts._carry_over_xml
+        if ctx.facts._carry_over_diff and merged is not None:
+            await ctx.write_file(self._edit(ctx, target), merged)
 
-    async def verify(self, ctx: StepContext) -> Check:
+    async def verify(self, ctx: Ctx) -> Check:
         old, target = await trees(ctx)
         xml = await read_remote(ctx, f"{target}/{red5.APP_CONTEXT}")
         wanted = red5.active_controller(await read_remote(ctx, f"{old}/{red5.APP_CONTEXT}"))

@@ -19,12 +19,13 @@ from runbook.properties import (
     review,
 )
 from runbook.remote import quote
-from runbook.step import PlanContext, Step, StepContext, StepFailed
+from runbook.step import StepFailed
 from steps import red5
 from steps.common import exists, live_dir, new_dir, read_remote, root, trees
+from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 
-def overrides(p: PlanContext | StepContext) -> dict[str, str]:
+def overrides(p: AnyContext) -> dict[str, str]:
     """Values the runbook decides: the new database, and the operator's `set` table."""
     s = p.settings
     values = {"config.dbHost": s.new_db_host}
@@ -34,7 +35,7 @@ def overrides(p: PlanContext | StepContext) -> dict[str, str]:
     return values
 
 
-class Properties(Step):
+class Properties(Red5Step):
     id = "properties"
     title = "Port red5-web.properties"
     phase = Phase.PREPARE
@@ -46,25 +47,27 @@ class Properties(Step):
     )
     caution = "Every key the new release added needs a value someone decided."
 
-    def _paths(self, p: PlanContext | StepContext) -> tuple[str, str]:
+    def _paths(self, p: AnyContext) -> tuple[str, str]:
         return f"{live_dir(p)}/{red5.PROPERTIES}", f"{new_dir(p)}/{red5.PROPERTIES}"
 
-    def plan(self, p: PlanContext) -> list[Action]:
-        live, new = self._paths(p)
-        found: Review | None = p.facts.get("properties_review")
-        detail = render_review(found) if found is not None else ""
+    def _edit(self, p: AnyContext, path: str, review: Review | None) -> EditFile:
         sets = ", ".join(f"{k} = {v}" for k, v in overrides(p).items())
+        return EditFile(path, f"merge key by key; set {sets}",
+                        render_review(review) if review is not None else "")
+
+    def plan(self, p: Plan) -> list[Action]:
+        live, new = self._paths(p)
         return [
             Shell(root(p, f"cat -- {quote(live)}"), "the live values"),
             Shell(root(p, f"cat -- {quote(new)}"), "the new template"),
-            EditFile(new, f"merge key by key; set {sets}", detail),
+            self._edit(p, new, p.facts._properties_review),
         ]
 
-    async def _where(self, ctx: StepContext) -> tuple[str, str]:
+    async def _where(self, ctx: Ctx) -> tuple[str, str]:
         old, new = await trees(ctx)
         return f"{old}/{red5.PROPERTIES}", f"{new}/{red5.PROPERTIES}"
 
-    async def _review(self, ctx: StepContext) -> tuple[Review, str]:
+    async def _review(self, ctx: Ctx) -> tuple[Review, str]:
         live_path, new_path = await self._where(ctx)
         if not await exists(ctx, new_path, "-f"):
             raise StepFailed(f"{new_path} is not there; run unpack first")
@@ -89,14 +92,14 @@ class Properties(Step):
             if outcome.reopened:
                 ctx.info("the live file changed since the review; these keys need a new "
                          f"decision: {', '.join(outcome.reopened)}")
-        ctx.facts["properties_review"] = result
+        ctx.facts._properties_review = result
         return result, new_text
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: Ctx) -> Check:
         result, new_text = await self._review(ctx)
         return self._judge(ctx, result, new_text)
 
-    def _judge(self, ctx: StepContext, result: Review, new_text: str) -> Check:
+    def _judge(self, ctx: Ctx, result: Review, new_text: str) -> Check:
         """One verdict for check and verify, so a rerun never calls done what
         verify would reject."""
         written = javaproperties.loads(new_text)
@@ -109,8 +112,10 @@ class Properties(Step):
             return Check(False, "placeholders remain: " + ", ".join(result.leftover_placeholders))
         return Check(True, f"merged; config.dbHost = {want}")
 
-    async def run(self, ctx: StepContext) -> None:
-        result: Review = ctx.facts["properties_review"]
+    async def run(self, ctx: Ctx) -> None:
+        result = ctx.facts._properties_review
+        if result is None:
+            raise StepFailed("the properties review was not prepared; run the step again")
         if result.undecided or result.unacknowledged:
             # A front end with the diff editor lets the operator decide now; the
             # review is edited in place and the decisions file is updated.
@@ -128,8 +133,11 @@ class Properties(Step):
                              "the decisions file")
         _live, new_path = await self._where(ctx)
         counts = ", ".join(f"{n} {status}" for status, n in result.summary.items() if n)
-        await ctx.write_file(new_path, result.merged_text(), summary=counts)
+        ctx.info(f"keys: {counts}")
+        # The review as it stands now: the operator may have decided keys in
+        # the editor since the plan was shown.
+        await ctx.write_file(self._edit(ctx, new_path, result), result.merged_text())
 
-    async def verify(self, ctx: StepContext) -> Check:
+    async def verify(self, ctx: Ctx) -> Check:
         result, new_text = await self._review(ctx)
         return self._judge(ctx, result, new_text)

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from runbook import cli
-from runbook.cli import execute
 from runbook.config import Settings
 from runbook.executor import FrontEnd, Outcome
 from runbook.journal import Replay
 from runbook.rehearsal.host import RehearsalHost
+from runbook.session import Session
 
 
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
@@ -29,8 +29,14 @@ async def rehearsal_host(tmp_path: Path, **options: Any) -> AsyncIterator[Rehear
         await host.stop()
 
 
+def rehearsal_session(host: RehearsalHost, journal: Path, settings: Settings | None = None,
+                      resume: Replay | None = None) -> Session[Any]:
+    """The session `runbook rehearse` would open on this host."""
+    return cli.session(settings or rehearsal_settings(host), token=host.api_token,
+                       journal_path=journal, state_dir=host.sandbox / ".operator",
+                       isolated=True, resume=resume)
+
+
 async def rehearse(host: RehearsalHost, front: FrontEnd, journal: Path,
                    settings: Settings | None = None, resume: Replay | None = None) -> Outcome:
-    return await execute(settings or rehearsal_settings(host), token=host.api_token, front=front,
-                         journal_path=journal, state_dir=host.sandbox / ".operator",
-                         isolated=True, resume=resume)
+    return await rehearsal_session(host, journal, settings, resume).run(front)

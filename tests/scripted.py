@@ -7,10 +7,12 @@ the same seam the headless prompt and the TUI plug into.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
 
+from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Answer, Decision
 from runbook.model import Action, StepReport
+from runbook.properties import Review
 
 RUN = Decision(Answer.RUN)
 
@@ -31,8 +33,8 @@ class ScriptedFrontEnd:
         self.plans: dict[str, list[Action]] = {}
         self.states: list[tuple[str, str, str]] = []
         self.lines: list[tuple[str, str, str]] = []
-        self.progress_calls: list[tuple[str, float, float | None, str]] = []
-        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.progress_calls: list[Progress] = []
+        self.events: list[Event] = []
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         self.asked.append(step.id)
@@ -44,17 +46,19 @@ class ScriptedFrontEnd:
             return answer.pop(0) if answer else Decision(Answer.STOP)
         return answer
 
-    def step_state(self, step: StepReport) -> None:
-        self.states.append((step.id, step.state.value, step.detail))
+    async def review(self, step_id: str, review: Review, *,
+                     decisions_path: Path | None) -> bool:
+        return False
 
-    def output(self, step_id: str, stream: str, line: str) -> None:
-        self.lines.append((step_id, stream, line))
-
-    def progress(self, step_id: str, done: float, total: float | None, label: str) -> None:
-        self.progress_calls.append((step_id, done, total, label))
-
-    def run_event(self, event: str, data: dict[str, Any]) -> None:
-        self.events.append((event, data))
+    def tell(self, event: Event) -> None:
+        self.events.append(event)
+        match event:
+            case StepChanged(report=report):
+                self.states.append((report.id, report.state.value, report.detail))
+            case Output(step_id=step_id, stream=stream, line=line):
+                self.lines.append((step_id, stream, line))
+            case Progress():
+                self.progress_calls.append(event)
 
     def final_state(self, step_id: str) -> str | None:
         found = [state for sid, state, _ in self.states if sid == step_id]

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from runbook import config
+from runbook.events import RunEnded
 from runbook.executor import Answer, Decision, Executor, Outcome
+from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.journal import Journal, JournalWriteError, read, replay
 from runbook.model import Action, Check, Note, Phase, StepState
@@ -60,7 +62,7 @@ class Say(Step):
 
 async def run_steps(tmp_path: Path, steps: list[Step], front: ScriptedFrontEnd) -> Outcome:
     journal = Journal(tmp_path / "run.jsonl")
-    executor = Executor(steps, settings=SETTINGS, remote=Remote(SETTINGS.host),
+    executor = Executor(steps, settings=SETTINGS, facts=Facts(), remote=Remote(SETTINGS.host),
                         api_factory=_no_api, curl=lambda *a, **k: "curl",
                         journal=journal, front=front, redactor=Redactor([SECRET]),
                         host_state=HostState(tmp_path, "sm", 22))
@@ -142,7 +144,7 @@ async def test_cutover_refuses_while_a_prepare_step_is_unfinished(tmp_path: Path
     steps = [Say("a"), Say("cut", phase=Phase.CUTOVER)]
     executor_front = ScriptedFrontEnd()
     journal = Journal(tmp_path / "run.jsonl")
-    executor = Executor(steps, settings=SETTINGS, remote=Remote(SETTINGS.host),
+    executor = Executor(steps, settings=SETTINGS, facts=Facts(), remote=Remote(SETTINGS.host),
                         api_factory=_no_api, curl=lambda *a, **k: "curl", journal=journal,
                         front=executor_front, redactor=Redactor(),
                         host_state=HostState(tmp_path, "sm", 22))
@@ -239,9 +241,9 @@ async def test_a_journal_that_fails_mid_run_ends_it_as_failed(tmp_path: Path) ->
         outcome = await run_steps(tmp_path, [FillsTheDisk("fills"), after], front)
         raise AssertionError(f"the run went on without its journal ({outcome})")
     assert not after.ran
-    ended = [data for event, data in front.events if event == "run-end"]
-    assert ended and ended[-1]["outcome"] == "failed"
-    assert "No space left on device" in ended[-1]["journal_failure"]
+    ended = [event for event in front.events if isinstance(event, RunEnded)]
+    assert ended and ended[-1].outcome == "failed"
+    assert "No space left on device" in (ended[-1].journal_failure or "")
     records = list(read(tmp_path / "run.jsonl"))
     assert not [r for r in records if r["event"] in ("step-end", "run-end")
                 and r.get("step", "fills") == "fills"], "nothing is recorded past the failure"

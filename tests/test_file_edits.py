@@ -25,8 +25,9 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from runbook.executor import Outcome, RunContext
+from runbook.facts import Facts
 from runbook.journal import Journal
-from runbook.model import Phase
+from runbook.model import EditFile, Phase
 from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import OutcomeUnknown, Remote, RemoteError, install_script
@@ -68,7 +69,10 @@ class _Run:
         self.journal = Journal(journal)
         self.front = ScriptedFrontEnd()
         self.redactor = Redactor([])
-        self.facts: dict[str, Any] = {}
+        self.facts = Facts()
+        self.resume = None
+        self.cutover_began = None
+        self.skipped: dict[str, str] = {}
 
     def context(self) -> RunContext:
         return RunContext(cast(Any, self), _Edit())
@@ -169,7 +173,7 @@ def _installing(target: Path) -> Callable[[], bool]:
 
 
 async def _write(run: _Run, target: Path, content: str) -> None:
-    await run.context().write_file(str(target), content, summary="test write", detail="")
+    await run.context().write_file(EditFile(str(target), "test write"), content)
 
 
 def _check_backup(target: Path) -> None:

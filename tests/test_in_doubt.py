@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from runbook.executor import Executor, Outcome
+from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.journal import Journal, replay
 from runbook.model import Action, Check, Phase, Shell, StepState
@@ -79,7 +80,7 @@ async def run_step(host: RehearsalHost, step: Step, journal: Path, front: Script
     async def no_api(fresh: bool) -> None:
         raise AssertionError("not used")
 
-    executor = Executor([step], settings=settings, remote=remote, api_factory=no_api,
+    executor = Executor([step], settings=settings, facts=Facts(), remote=remote, api_factory=no_api,
                         curl=lambda *a, **k: "curl", journal=record, front=front,
                         redactor=Redactor(), resume=replay(journal) if resume else None,
                         host_state=HostState(host.sandbox / ".operator", "127.0.0.1", 22))

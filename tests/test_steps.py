@@ -14,15 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from runbook.cli import host_state
-from runbook.executor import Executor, Outcome
-from runbook.journal import Journal, replay
+from runbook.executor import Outcome
+from runbook.journal import replay
 from runbook.model import Phase, StepState
-from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
-from runbook.remote import Remote
-from runbook.smapi import StreamManagerAPI
+from runbook.session import Session
 from steps import procedure
+from steps.facts import Red5Facts
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
 from tests.scripted import ScriptedFrontEnd
 
@@ -78,27 +76,15 @@ def test_every_step_says_what_it_does() -> None:
 
 
 async def run_only(host: RehearsalHost, ids: list[str], journal: Path,
-                   front: ScriptedFrontEnd, **changes: object) -> tuple[Outcome, Executor]:
-    """Run some of the procedure's steps, in order, sharing facts like a real run."""
-    from runbook.cli import _Api
-
+                   front: ScriptedFrontEnd, **changes: object) -> tuple[Outcome, Red5Facts]:
+    """Run some of the procedure's steps, in order, sharing facts like a real run:
+    the session `runbook rehearse` opens, over fewer steps."""
     settings = dataclasses.replace(rehearsal_settings(host), **changes)
-    api = _Api(settings, host.api_token)
-    shown = StreamManagerAPI(settings.api_base_url, "", None)
-    steps = [s for s in procedure() if s.id in ids]
-    remote = Remote(settings.host, isolated=True)
-    j = Journal(journal)
-    executor = Executor(steps, settings=settings, remote=remote, api_factory=api,
-                        curl=shown.curl, journal=j, front=front,
-                        redactor=Redactor([host.api_token]),
-                        host_state=host_state(settings, host.sandbox / ".operator"))
-    try:
-        return await executor.run(), executor
-    finally:
-        await api.aclose()
-        await shown.aclose()
-        await remote.close()
-        j.close()
+    facts = Red5Facts()
+    run = Session(settings, [s for s in procedure() if s.id in ids], facts,
+                  token=host.api_token, journal_path=journal,
+                  state_dir=host.sandbox / ".operator", isolated=True)
+    return await run.run(front), facts
 
 
 def detail(front: ScriptedFrontEnd, step_id: str) -> str:

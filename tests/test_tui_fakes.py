@@ -7,24 +7,24 @@ front end instead of running a live host, so the pictures never move.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from runbook import cli
 from runbook.cli import _plan_settings
 from runbook.config import Settings
-from runbook.executor import Decision, Executor, Outcome
-from runbook.hoststate import HostState
-from runbook.journal import Journal
+from runbook.events import Event
+from runbook.executor import Decision
+from runbook.facts import Facts
+from runbook.journal import Replay, replay
 from runbook.model import Action, Check, Note, Phase, Shell, StepReport, StepState
-from runbook.redact import Redactor
-from runbook.remote import Remote
-from runbook.smapi import StreamManagerAPI
+from runbook.session import Session
 from runbook.step import PlanContext, Step, StepContext
 from screens.app import RunbookApp, create_app
 from screens.presentation import clock, duration, fit, legend, output_lines, step_row
 
 SNAPSHOT_JOURNAL = Path("/nonexistent/runbook-snapshots/run.jsonl")
+TOKEN = "not-a-real-token"
 
 
 class FakeClock:
@@ -44,30 +44,34 @@ def settings() -> Settings:
 
 def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNAL,
              resume: Path | None = None) -> RunbookApp:
-    return create_app(settings(), token="not-a-real-token", journal_path=journal,
-                      rehearsal=True, clock=clock_ or FakeClock(), start_run=False,
-                      resume=resume)
+    """The app over the real procedure (cards, plans), not started: tests feed
+    its front end engine events, or hand it a session over fake steps."""
+
+    def open_session(continuing: Replay | None) -> Session[Any]:
+        path = continuing.path if continuing is not None and continuing.path else journal
+        return cli.session(settings(), token=TOKEN, state_dir=journal.parent,
+                           journal_path=path, resume=continuing)
+
+    return create_app(open_session, rehearsal=True, clock=clock_ or FakeClock(),
+                      start_run=False, previous=replay(resume) if resume else None)
 
 
 def report(step_id: str, state: StepState = StepState.PENDING, detail: str = "",
            elapsed: float | None = None) -> StepReport:
-    from steps import procedure
+    return StepReport(step_id, state, detail, elapsed)
 
-    step = next(s for s in procedure() if s.id == step_id)
-    return StepReport(step.id, step.title, step.phase, state, detail, elapsed)
+
+def tell(app: RunbookApp, *events: Event) -> None:
+    """What the executor would tell the app's front end."""
+    for event in events:
+        app.front.tell(event)
 
 
 async def plan_of(step_id: str) -> list[Action]:
     """The step's real plan, as the executor would hand it to confirm()."""
-    from steps import procedure
-
-    step = next(s for s in procedure() if s.id == step_id)
-    s = settings()
-    api = StreamManagerAPI(s.api_base_url, "", s.api_version, token_hint=f"${s.token_env}")
-    try:
-        return step.plan(PlanContext(s, api.curl, {"journal": str(SNAPSHOT_JOURNAL)}))
-    finally:
-        await api.aclose()
+    plans = cli.session(settings(), token=TOKEN, journal_path=SNAPSHOT_JOURNAL,
+                        state_dir=SNAPSHOT_JOURNAL.parent).preview()
+    return plans[step_id] or []
 
 
 def ask(app: RunbookApp, step_id: str, plan: list[Action]) -> asyncio.Task[Decision]:
@@ -75,21 +79,10 @@ def ask(app: RunbookApp, step_id: str, plan: list[Action]) -> asyncio.Task[Decis
     return asyncio.ensure_future(app.front.confirm(report(step_id), plan))
 
 
-async def until(condition: Callable[[], object], *, timeout: float = 20.0,
-                what: str = "the condition") -> None:
-    """Poll app state instead of sleeping a fixed time."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+# --- a real Session over steps that need no host --------------------------------------
 
 
-# --- a real Executor over steps that need no host -------------------------------------
-
-
-class Talk(Step):
+class Talk(Step[Facts]):
     """A step that only talks (or waits on an event, like a long remote command)."""
 
     phase: ClassVar[Phase] = Phase.PREPARE
@@ -103,43 +96,28 @@ class Talk(Step):
         self.gate = gate
         self.lines = lines
 
-    def plan(self, p: PlanContext) -> list[Action]:
+    def plan(self, p: PlanContext[Facts]) -> list[Action]:
         return [Shell(f"echo {self.id}"), Note("nothing on any host")]
 
-    async def check(self, ctx: StepContext) -> Check:
+    async def check(self, ctx: StepContext[Facts]) -> Check:
         return Check(False)
 
-    async def run(self, ctx: StepContext) -> None:
+    async def run(self, ctx: StepContext[Facts]) -> None:
         for n in range(self.lines):
             ctx.info(f"{self.id} says {n}")
         if self.gate is not None:
             await self.gate.wait()
 
-    async def verify(self, ctx: StepContext) -> Check:
+    async def verify(self, ctx: StepContext[Facts]) -> Check:
         return Check(True, f"{self.id} talked")
 
 
-def executor_for(app: RunbookApp, steps: list[Step], journal: Path
-                 ) -> Callable[[], Awaitable[Outcome]]:
-    """A procedure for ``app.start_run``: the real executor, journal and redactor."""
-    s = settings()
-
-    async def no_api(fresh: bool) -> None:
-        raise AssertionError("these steps never call the API")
-
-    async def run() -> Outcome:
-        with_journal = Journal(journal)
-        try:
-            executor = Executor(steps, settings=s, remote=Remote(s.host), api_factory=no_api,
-                                curl=lambda *a, **k: "curl", journal=with_journal,
-                                front=app.front, redactor=Redactor(["not-a-real-token"]),
-                                host_state=HostState(journal.parent, s.host.address,
-                                                     s.host.port))
-            return await executor.run()
-        finally:
-            with_journal.close()
-
-    return run
+def run_steps(app: RunbookApp, steps: list[Step[Facts]], journal: Path) -> None:
+    """Start the app's run over `steps`: the real session, executor, journal and
+    redactor, and no host (the steps never touch one)."""
+    app.session = Session(settings(), steps, Facts(), token=TOKEN, journal_path=journal,
+                          state_dir=journal.parent)
+    app.start_run()
 
 
 # --- the presentation helpers ----------------------------------------------------------

@@ -17,21 +17,23 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
 import screens.app as app_module
+from runbook.events import Output, StepChanged
 from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import Journal, replay
 from runbook.model import Phase, StepState
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, QuitDialog, ResumeDialog, SkipDialog
 from screens.main import MainScreen
+from tests.polling import until
 from tests.test_tui_fakes import (
     FakeClock,
     Talk,
     ask,
-    executor_for,
     make_app,
     plan_of,
     report,
-    until,
+    run_steps,
+    tell,
 )
 
 SIZE = (120, 40)
@@ -153,7 +155,7 @@ async def test_a_skip_needs_a_reason() -> None:
 async def test_a_step_that_cannot_be_skipped_says_so_before_asking() -> None:
     app = make_app()
     notes = collect_notes(app)
-    app.by_id["preflight"] = replace(app.by_id["preflight"], can_skip=False)
+    app.by_id["preflight"] = replace(app.by_id["preflight"], skippable=False)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
         answer = ask(app, "preflight", await plan_of("preflight"))
@@ -187,18 +189,18 @@ async def test_the_properties_review_opens_and_its_answer_reaches_the_step(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        app.front.step_state(report("properties", StepState.RUNNING))
+        tell(app, StepChanged(report("properties", StepState.RUNNING)))
         subject = type("R", (), {"old_name": "live.properties", "new_name": "new.properties"})()
         finished = asyncio.ensure_future(
             app.front.review("properties", subject, decisions_path=Path("d.toml")))
         await until(lambda: isinstance(app.screen, Review), what="the review screen")
-        assert app.states["properties"] == StepState.NEEDS_REVIEW.value
+        assert app.run_state.states["properties"] == StepState.NEEDS_REVIEW.value
         assert opened == [{"review": subject, "decisions_path": Path("d.toml"),
                            "old_name": "live.properties", "new_name": "new.properties"}]
         app.screen.dismiss(True)
         assert await finished is True
         await pilot.pause()
-        assert app.states["properties"] == StepState.RUNNING.value
+        assert app.run_state.states["properties"] == StepState.RUNNING.value
         assert app.reviewing is None
 
 
@@ -223,7 +225,7 @@ async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> N
     app = make_app(journal=journal)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        app.start_run(executor_for(app, [Talk("preflight"), Talk("new-database")], journal))
+        run_steps(app, [Talk("preflight"), Talk("new-database")], journal)
         await until(lambda: app.asking is not None, what="the first question")
         await pilot.press("q")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
@@ -243,12 +245,12 @@ async def run_until_quit_is_asked(app: RunbookApp, pilot: Pilot[Any], journal: P
     press `key` while it runs, up to the quit dialog."""
     await started(app)
     steps = [Talk("preflight", gate=gate), Talk("new-database")]
-    app.start_run(executor_for(app, steps, journal))
+    run_steps(app, steps, journal)
     await until(lambda: app.asking is not None, what="the question")
     await pilot.press("enter")
     await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
     await pilot.press("y")
-    await until(lambda: app.running == "preflight", what="the step to run")
+    await until(lambda: app.run_state.running == "preflight", what="the step to run")
     await pilot.press(key)
     await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
 
@@ -279,8 +281,6 @@ async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path)
         await run_until_quit_is_asked(app, pilot, journal, gate, "q")
         await pilot.press("d")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
-    # The executor the front end was handed told the SSH layer not to signal.
-    assert app.front.executor is not None and app.front.executor.remote.detached
     events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
     assert "detached" in events
     history = replay(journal)
@@ -296,7 +296,7 @@ async def test_wait_lets_the_step_finish_then_stops(tmp_path: Path) -> None:
         await run_until_quit_is_asked(app, pilot, journal, gate, "q")
         await pilot.press("w")
         await pilot.pause()
-        assert app.stop_requested and not app.runner.is_finished  # type: ignore[union-attr]
+        assert app.run_state.stop_requested and not app.runner.is_finished  # type: ignore[union-attr]
         gate.set()
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     assert app.outcome is Outcome.STOPPED
@@ -311,7 +311,7 @@ async def test_ctrl_c_inside_a_dialog_asks_before_leaving(tmp_path: Path) -> Non
     app = make_app(journal=journal)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        app.start_run(executor_for(app, [Talk("preflight")], journal))
+        run_steps(app, [Talk("preflight")], journal)
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -322,7 +322,7 @@ async def test_ctrl_c_inside_a_dialog_asks_before_leaving(tmp_path: Path) -> Non
         await pilot.press("y")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     assert app.outcome is Outcome.DONE
-    assert app.states["preflight"] == StepState.DONE.value
+    assert app.run_state.states["preflight"] == StepState.DONE.value
 
 
 # --- output under load -------------------------------------------------------------------
@@ -333,7 +333,7 @@ async def test_100000_lines_stay_responsive_and_reach_the_pane_in_batches() -> N
     total = 100_000
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        app.front.step_state(report("upload", StepState.RUNNING))
+        tell(app, StepChanged(report("upload", StepState.RUNNING)))
         app.main.checklist.select_step("upload")
         await pilot.pause()
         log = app.main.log_widget
@@ -351,7 +351,7 @@ async def test_100000_lines_stay_responsive_and_reach_the_pane_in_batches() -> N
             # The way asyncssh hands lines over: bursts, with the loop free in between.
             for start in range(0, total, 2000):
                 for n in range(start, start + 2000):
-                    app.front.output("upload", "out" if n % 50 else "err", f"line {n}")
+                    app.front.tell(Output("upload", "out" if n % 50 else "err", f"line {n}"))
                 await asyncio.sleep(0)
 
         producer = asyncio.ensure_future(stream())
@@ -412,7 +412,7 @@ async def test_continuing_an_earlier_run_resumes_it_in_its_own_journal(tmp_path:
         await pilot.press("c")
         await until(lambda: starts, what="the run to start")
         assert app.journal_path == earlier
-        assert app.continuing is not None and app.continuing.path == earlier
+        assert app.session.resume is not None and app.session.resume.path == earlier
         app.main.checklist.select_step("export-config")
         await pilot.pause()
         assert "in flight: $ curl the nodegroups" in text_of(app.main)
@@ -428,7 +428,7 @@ async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Pa
         await pilot.pause()
         await pilot.click("#resume-start-over")
         await until(lambda: starts, what="the run to start")
-        assert app.journal_path == tmp_path / "now.jsonl" and app.continuing is None
+        assert app.journal_path == tmp_path / "now.jsonl" and app.session.resume is None
 
 
 async def test_the_downtime_estimate_comes_from_the_newest_earlier_journal(
@@ -441,9 +441,9 @@ async def test_the_downtime_estimate_comes_from_the_newest_earlier_journal(
     newer.close()
     app = make_app(journal=tmp_path / "now.jsonl", clock_=FakeClock())
     async with app.run_test(size=SIZE):
-        await until(lambda: app.estimate is not None, what="the estimate")
+        await until(lambda: app.run_state.estimate_s is not None, what="the estimate")
         await until(lambda: "42.5s" in text_of(app.main), what="the estimate on screen")
-    assert app.estimate is not None and app.estimate.journal.name == "b-newer.jsonl"
+    assert app.run_state.estimate_s == 42.5
 
 
 def test_every_binding_has_an_id() -> None:
@@ -470,8 +470,8 @@ async def test_the_footer_and_palette_offer_every_action() -> None:
 
 
 def test_cutover_steps_always_ask_for_the_id() -> None:
-    infos = {info.id: info for info in app_module.step_infos()}
+    infos = {card.id: card for card in make_app().cards}
     assert all(info.needs_typed_confirmation for info in infos.values()
-               if info.phase == Phase.CUTOVER.value)
+               if info.phase is Phase.CUTOVER)
     assert infos["strip-autoscale"].needs_typed_confirmation
     assert not infos["preflight"].needs_typed_confirmation

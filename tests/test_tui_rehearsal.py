@@ -15,11 +15,11 @@ from textual.widgets import Input
 from runbook.executor import Outcome
 from runbook.model import StepState
 from runbook.rehearsal import cloud
-from screens.app import create_app, load_review_screen, step_infos
+from screens.app import create_app, load_review_screen
 from screens.dialogs import ConfirmDialog
 from screens.presentation import NEXT
-from tests.rehearsal import rehearsal_host, rehearsal_settings
-from tests.test_tui_fakes import until
+from tests.polling import until
+from tests.rehearsal import rehearsal_host, rehearsal_session
 
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
 NEW = "red5pro-server-14.2.0.b1105-release"
@@ -35,17 +35,17 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
     journal = tmp_path / "runs" / "run.jsonl"
     review_screen = load_review_screen()
     async with rehearsal_host(tmp_path) as host:
-        app = create_app(rehearsal_settings(host), token=host.api_token, journal_path=journal,
-                         state_dir=host.sandbox / ".operator", isolated=True, rehearsal=True,
-                         host_label="pytest")
+        app = create_app(lambda continuing: rehearsal_session(host, journal, resume=continuing),
+                         rehearsal=True, host_label="pytest")
         async with app.run_test(size=(120, 40)) as pilot:
-            for info in step_infos():
+            for info in app.cards:
                 await until(lambda i=info: (app.asking is not None
                                             and app.asking.report.id == i.id)
-                            or app.states[i.id] in FINISHED or app.outcome is not None,
+                            or app.run_state.states[i.id] in FINISHED or app.outcome is not None,
                             timeout=60, what=f"the runbook to reach {info.id}")
-                assert app.outcome is None, f"the run ended early at {info.id}: {app.reports}"
-                if app.states[info.id] in FINISHED:
+                assert app.outcome is None, \
+                    f"the run ended early at {info.id}: {app.run_state.reports}"
+                if app.run_state.states[info.id] in FINISHED:
                     continue  # its check found it already in place
                 app.main.checklist.select_step(info.id)
                 await pilot.press("enter")
@@ -57,7 +57,7 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
                 else:
                     await pilot.press("y")
                 await until(lambda i=info: app.reviewing is not None
-                            or app.states[i.id] not in BUSY,
+                            or app.run_state.states[i.id] not in BUSY,
                             timeout=60, what=f"{info.id} to run")
                 if app.reviewing is not None:
                     # The properties editor opened (keys to acknowledge): leave it as an
@@ -65,12 +65,13 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
                     await until(lambda: review_screen is not None
                                 and isinstance(app.screen, review_screen), what="the editor")
                     app.screen.dismiss(False)
-                    await until(lambda i=info: app.states[i.id] not in BUSY,
+                    await until(lambda i=info: app.run_state.states[i.id] not in BUSY,
                                 timeout=60, what=f"{info.id} to finish")
-                assert app.states[info.id] == StepState.DONE.value, app.reports[info.id]
+                assert app.run_state.states[info.id] == StepState.DONE.value, \
+                    app.run_state.reports[info.id]
             await until(lambda: app.outcome is not None, what="the end of the run")
             assert app.outcome is Outcome.DONE
-            assert "Every step is done" in app.hint().plain
+            assert "Every step is done" in str(app.main.query_one("#hint").content)
             await pilot.press("q")
         new_db_groups = cloud.list_nodegroups(host.sandbox, *host.new_db)
         old_db_groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
@@ -88,6 +89,6 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
     # Every cutover step was confirmed by the operator, and the journal says so.
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     confirmed = {r["step"] for r in records if r["event"] == "confirm" and r["answer"] == "run"}
-    assert {i.id for i in step_infos() if i.phase == "cutover"} <= confirmed
+    assert {c.id for c in app.cards if c.phase == "cutover"} <= confirmed
     assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "done"
     assert host.api_token not in journal.read_text()

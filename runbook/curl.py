@@ -1,0 +1,56 @@
+"""Curl lines: what an API call looks like typed by hand, as a pure function.
+
+Plans show every Stream Manager call as a line the operator can copy and run,
+so the line must be exactly the request the runbook makes, with the admin
+token left as a reference (``"$SM_API_TOKEN"``) rather than its value. No
+client, no network: a plan can be printed before anything is connected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+# Shown in a plan's curl lines when no version has been chosen or detected yet.
+VERSION_PLACEHOLDER = "<api-version>"
+
+_ENV_REFERENCE = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*|\{[A-Za-z_][A-Za-z0-9_]*\})")
+
+
+@dataclass(frozen=True)
+class ApiTarget:
+    """Where the calls go: the stream manager's base URL and API version."""
+
+    base_url: str
+    version: str | None
+    token_hint: str = "$SM_API_TOKEN"
+
+
+def api_path(rel: str, version: str | None) -> str:
+    """``admin/nodegroup`` -> ``/streammanager/api/4.0/admin/nodegroup``."""
+    return f"/streammanager/api/{version or VERSION_PLACEHOLDER}/{rel.lstrip('/')}"
+
+
+def curl_line(target: ApiTarget, method: str, path: str,
+              body: dict[str, Any] | None = None) -> str:
+    """The curl command for one call.
+
+    ``path`` is relative to the versioned API root (``admin/nodegroup``) or a
+    full ``/streammanager/...`` path. The token appears only as the target's
+    hint; an environment variable reference stays outside single quotes so the
+    shell expands it."""
+    full = path if path.startswith("/streammanager/") else api_path(path, target.version)
+    parts = urlsplit(target.base_url.rstrip("/"))
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    url = shlex.quote(f"{base}{full}?accessToken=")
+    hint = target.token_hint
+    url += f'"{hint}"' if _ENV_REFERENCE.fullmatch(hint) else shlex.quote(hint)
+    words = ["curl", "-sS", "-X", method.upper(), url]
+    if body is not None:
+        words += ["-H", shlex.quote("Content-Type: application/json"),
+                  "-d", shlex.quote(json.dumps(body, separators=(",", ":")))]
+    return " ".join(words)

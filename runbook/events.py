@@ -1,0 +1,114 @@
+"""Everything the engine tells a front end, and every record it journals, by name.
+
+A front end (headless, the TUI, a test) learns what happens only through the
+events here, each a typed dataclass handed to ``FrontEnd.tell``. The journal's
+record names live here too (:class:`Record`), so that the writer (the
+executor), the readers (resume, reports) and the tests agree on one spelling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from runbook.model import StepReport
+
+
+class Record(StrEnum):
+    """The ``event`` of a journal record."""
+
+    RUN_START = "run-start"
+    RUN_END = "run-end"
+    CONNECTED = "connected"
+    JOURNAL_REPAIRED = "journal-repaired"
+    CHECK = "check"
+    CONFIRM = "confirm"
+    STEP_START = "step-start"
+    STEP_END = "step-end"
+    ACTION_START = "action-start"
+    ACTION_END = "action-end"
+    OUTPUT = "output"
+    NOTE = "note"
+    FACTS = "facts"
+    REVIEW_START = "review-start"
+    REVIEW_END = "review-end"
+    CUTOVER_START = "cutover-start"
+    CUTOVER_END = "cutover-end"
+    DETACHED = "detached"
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    config: str
+    host: str
+    rehearsal: bool
+    steps: tuple[str, ...]
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The SSH connection is up (again); its host key was the trusted one."""
+
+    host: str
+    fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class JournalRepaired:
+    message: str
+
+
+@dataclass(frozen=True)
+class StepChanged:
+    report: StepReport
+
+
+@dataclass(frozen=True)
+class Output:
+    """One line a step produced or said. ``stream``: cmd, out, err or info."""
+
+    step_id: str
+    stream: str
+    line: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    step_id: str
+    done: float
+    total: float | None
+    label: str
+
+
+@dataclass(frozen=True)
+class CutoverStarted:
+    step_id: str
+
+
+@dataclass(frozen=True)
+class CutoverEnded:
+    """The run left the cutover: `complete` when the last cutover step is done;
+    otherwise the stream manager is still down."""
+
+    complete: bool
+    downtime_s: float
+
+
+@dataclass(frozen=True)
+class Detached:
+    """The operator left; these steps' commands go on running on the host."""
+
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    outcome: str
+    exit_code: int
+    # Set when the journal could not be written: why the run stopped.
+    journal_failure: str | None = None
+
+
+Event = (RunStarted | Connected | JournalRepaired | StepChanged | Output | Progress
+         | CutoverStarted | CutoverEnded | Detached | RunEnded)

@@ -1,0 +1,153 @@
+"""One run: the journal, the host's SSH connection, the Stream Manager API and
+the executor, built from settings and a sequence of steps.
+
+cli.py builds a session and hands it to a front end (headless or the TUI);
+tests build one over fake steps. A session does nothing until ``run``: it can
+be built just to show each step's card and its plan as far as it is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from runbook.config import Settings
+from runbook.curl import ApiTarget, curl_line
+from runbook.executor import Executor, FrontEnd, Outcome, redact_action
+from runbook.facts import Facts
+from runbook.hoststate import HostState
+from runbook.journal import Journal, Replay
+from runbook.model import Action, StepCard
+from runbook.redact import Redactor
+from runbook.remote import Remote
+from runbook.step import PlanContext, Step, cards
+
+if TYPE_CHECKING:
+    from runbook.smapi import StreamManagerAPI
+
+F = TypeVar("F", bound=Facts)
+
+
+class ApiClients:
+    """Hands steps the Stream Manager API client; `fresh` starts over after
+    cutover, because the new install may speak another API version."""
+
+    def __init__(self, settings: Settings, token: str) -> None:
+        self.settings = settings
+        self.token = token
+        self.current: StreamManagerAPI | None = None
+
+    @property
+    def version(self) -> str | None:
+        """The version calls go out with now, for plans' curl lines."""
+        if self.current is not None:
+            return self.current.version
+        return self.settings.api_version
+
+    async def __call__(self, fresh: bool = False) -> StreamManagerAPI:
+        from runbook.smapi import StreamManagerAPI
+
+        if self.current is not None and not fresh:
+            return self.current
+        version = self.settings.new_api_version if fresh else self.settings.api_version
+        api = StreamManagerAPI(self.settings.api_base_url, self.token, version,
+                               token_hint=f"${self.settings.token_env}")
+        try:
+            if api.version is None:
+                await api.detect_version()
+        except BaseException:
+            await api.aclose()
+            raise
+        if self.current is not None:
+            await self.current.aclose()
+        self.current = api
+        return api
+
+    async def aclose(self) -> None:
+        if self.current is not None:
+            await self.current.aclose()
+            self.current = None
+
+
+def host_state(settings: Settings, state_dir: Path) -> HostState:
+    return HostState(state_dir, settings.host.address, settings.host.port)
+
+
+class Session(Generic[F]):
+    def __init__(
+        self,
+        settings: Settings,
+        steps: Sequence[Step[F]],
+        facts: F,
+        *,
+        token: str,
+        journal_path: Path,
+        state_dir: Path,
+        isolated: bool = False,
+        resume: Replay | None = None,
+    ) -> None:
+        self.settings = settings
+        self.steps = list(steps)
+        self.facts = facts
+        self.journal_path = journal_path
+        self.isolated = isolated
+        self.resume = resume
+        self.host_state = host_state(settings, state_dir)
+        self.cards: list[StepCard] = cards(list(self.steps))
+        self.redactor = Redactor([token])
+        self.api = ApiClients(settings, token)
+        self._executor: Executor[F] | None = None
+        if resume is not None:
+            facts.load(resume.facts)
+
+    def curl(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
+        """Plans name the API version once it is known."""
+        target = ApiTarget(self.settings.api_base_url, self.api.version,
+                           f"${self.settings.token_env}")
+        return curl_line(target, method, path, body)
+
+    def plan_context(self) -> PlanContext[F]:
+        return PlanContext(self.settings, self.curl, self.facts, self.host_state,
+                           self.journal_path)
+
+    def preview(self) -> dict[str, list[Action] | None]:
+        """Each step's plan as far as it can be told before the run (None where
+        it needs what an earlier step learns); secrets masked."""
+        plans: dict[str, list[Action] | None] = {}
+        for step in self.steps:
+            try:
+                plans[step.id] = [redact_action(a, self.redactor)
+                                  for a in step.plan(self.plan_context())]
+            except Exception:  # a plan that needs run facts waits for them
+                plans[step.id] = None
+        return plans
+
+    async def run(self, front: FrontEnd) -> Outcome:
+        """Run the steps in order against the host, telling `front`.
+
+        A resumed session continues the earlier run's journal: finished steps
+        stay finished, and every other step's check decides again."""
+        journal = Journal(self.journal_path)
+        remote = Remote(self.settings.host, isolated=self.isolated)
+        try:
+            self._executor = Executor(
+                self.steps, settings=self.settings, facts=self.facts, remote=remote,
+                api_factory=self.api, curl=self.curl, journal=journal, front=front,
+                redactor=self.redactor, host_state=self.host_state, resume=self.resume)
+            return await self._executor.run()
+        finally:
+            self._executor = None
+            await self.api.aclose()
+            await remote.close()
+            journal.close()
+
+    def detach(self) -> bool:
+        """Quit leaving the running command on the host (see Executor.detach)."""
+        if self._executor is None:
+            return False
+        self._executor.detach()
+        return True
+
+
+SessionFactory = Callable[[Replay | None], Session[Any]]

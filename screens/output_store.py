@@ -1,0 +1,47 @@
+"""Every step's output lines, kept as plain data for the output pane.
+
+Output arrives far faster than the screen should redraw: the front end adds
+lines here from the executor's side, and the app takes what is pending on a
+timer and writes it with one ``Log.write_lines`` call, because a message per
+line would cost more than the line itself when a step prints 100,000 of them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from screens.presentation import output_lines
+
+
+class OutputStore:
+    """Every step's output lines (with their stream gutter), newest kept.
+
+    ``pending`` holds what arrived since the screen last drew, per step; the
+    app takes it in one go and writes it with one ``Log.write_lines`` call.
+    """
+
+    def __init__(self, per_step: int = 100_000) -> None:
+        self.per_step = per_step
+        self.lines: dict[str, deque[str]] = {}
+        self.dropped: dict[str, int] = {}
+        self.pending: dict[str, list[str]] = {}
+        self.last_step: str | None = None
+
+    def add(self, step_id: str, stream: str, line: str) -> None:
+        kept = self.lines.get(step_id)
+        if kept is None:
+            kept = self.lines[step_id] = deque(maxlen=self.per_step)
+        new = output_lines(stream, line)
+        overflow = len(kept) + len(new) - self.per_step
+        if overflow > 0:
+            self.dropped[step_id] = self.dropped.get(step_id, 0) + overflow
+        kept.extend(new)
+        self.pending.setdefault(step_id, []).extend(new)
+        self.last_step = step_id
+
+    def take_pending(self) -> dict[str, list[str]]:
+        pending, self.pending = self.pending, {}
+        return pending
+
+    def of(self, step_id: str) -> deque[str]:
+        return self.lines.get(step_id, deque())

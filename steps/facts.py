@@ -1,0 +1,51 @@
+"""What the upgrade's steps learn and hand to later steps.
+
+Journalled after every step (masked) and loaded back by a resumed run, so a
+later step (or a later process) never has to ask the host again. Fields that
+start with ``_`` are a step's scratch: rebuilt by its check, never journalled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeAlias
+
+from runbook.facts import Facts
+from runbook.step import PlanContext, Step, StepContext
+
+if TYPE_CHECKING:
+    from runbook.properties import Review
+
+
+@dataclass
+class Red5Facts(Facts):
+    # preflight: the host as found before anything changed
+    install_real: str | None = None  # install.dir resolved on the host
+    live_version: str | None = None
+    new_version: str | None = None
+    live_tree: str | None = None  # device:inode of the live install folder
+    live_pids: list[int] = field(default_factory=list)
+    api_version: str | None = None
+    controller: str | None = None
+    instance_prefix: str = ""
+    java: int | None = None
+    # the new release
+    new_top: str | None = None  # the folder the distribution unpacks into
+    new_tree: str | None = None  # device:inode of the unpacked folder
+    local_sha256: dict[str, str] = field(default_factory=dict)
+    snapshot: str | None = None  # path of the fleet snapshot this run uses
+    # cutover
+    red5_processes: dict[str, str] = field(default_factory=dict)  # pid -> command line
+    restart_service: bool = False
+    new_api_version: str | None = None
+    # scratch, rebuilt by checks
+    _carry_over_xml: str | None = None
+    _carry_over_diff: str = ""
+    _export_shrink: str | None = None
+    _properties_review: Review | None = None
+
+
+Ctx: TypeAlias = StepContext[Red5Facts]
+Plan: TypeAlias = PlanContext[Red5Facts]
+Red5Step: TypeAlias = Step[Red5Facts]
+AnyContext: TypeAlias = "PlanContext[Red5Facts] | StepContext[Red5Facts]"
