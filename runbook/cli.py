@@ -180,7 +180,7 @@ async def _plan(args: argparse.Namespace) -> int:
     shown = session(settings, token="", journal_path=default_dir() / "plan.jsonl",
                     state_dir=default_dir())
     plans = shown.preview()
-    listing = [{
+    listing: list[dict[str, Any]] = [{
         "id": card.id, "title": card.title, "phase": card.phase.value,
         "destructive": card.destructive,
         "typed_confirmation": card.needs_typed_confirmation,

@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import tomlkit
 from tomlkit.exceptions import ParseError, TOMLKitError
@@ -308,7 +308,7 @@ class _Reader:
         if value is None:
             if default is None:
                 self._fail(table, key, "is required")
-            return default  # type: ignore[return-value]
+            return default
         if not isinstance(value, str) or not value.strip():
             self._fail(table, key, "must be a non-empty string")
         return value.strip()
@@ -359,7 +359,7 @@ class _Reader:
             self._fail("api", key, f"must be auto or one of {', '.join(API_VERSIONS)}")
         return value
 
-    def _fail(self, table: str, key: str, message: str) -> None:
+    def _fail(self, table: str, key: str, message: str) -> NoReturn:
         name = ".".join(part for part in (table, key) if part)
         raise ConfigError(self.source, message, line=self._line_of(table, key), key=name)
 

@@ -94,12 +94,14 @@ ApiFactory = Callable[[bool], Awaitable["StreamManagerAPI"]]
 
 
 def redact_action(action: Action, redactor: Redactor) -> Action:
-    changes = {
+    """The action with every string field masked: what the operator is shown."""
+    changes: dict[str, Any] = {
         f.name: redactor(getattr(action, f.name))
         for f in dataclasses.fields(action)
         if isinstance(getattr(action, f.name), str)
     }
-    return dataclasses.replace(action, **changes)
+    masked: Action = dataclasses.replace(action, **changes)
+    return masked
 
 
 class _OutputBuffer:

@@ -69,9 +69,12 @@ class HeadlessFrontEnd:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[str] = loop.create_future()
 
+        def deliver(line: str) -> None:
+            if not answer.done():
+                answer.set_result(line)
+
         def read() -> None:
-            line = self.stdin.readline()
-            loop.call_soon_threadsafe(lambda: answer.done() or answer.set_result(line))
+            loop.call_soon_threadsafe(deliver, self.stdin.readline())
 
         threading.Thread(target=read, daemon=True).start()
         line = await answer

@@ -243,7 +243,7 @@ def replay(path: Path) -> Replay:
                 history.in_flight_jobs.append(ended[1])
         elif event == "step-end" and history is not None:
             try:
-                history.state = StepState(record.get("state"))
+                history.state = StepState(str(record.get("state")))
             except ValueError:
                 raise JournalError(f"{path}: unknown step state {record.get('state')!r}") \
                     from None

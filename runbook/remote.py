@@ -171,7 +171,7 @@ class Remote:
             if self._conn is not None and not self._conn.is_closed():
                 return self._conn
             try:
-                conn = await asyncssh.connect(self.host.address, **self._options())  # type: ignore[arg-type]
+                conn = await asyncssh.connect(self.host.address, **self._options())
             except asyncssh.HostKeyNotVerifiable:
                 raise HostKeyRefused(await self._host_key_message()) from None
             except asyncssh.PermissionDenied:

@@ -100,10 +100,23 @@ def _unwrap(data: Any, key: str, what: str) -> dict[str, Any]:
     """The inner object of a launch config or scale policy answer: the docs wrap
     it in ``{key: {...}}``, Red5's own scripts read it bare, so accept both."""
     if isinstance(data, dict) and isinstance(data.get(key), dict):
-        return data[key]
+        return _object(data[key], what)
     if isinstance(data, dict) and "name" in data:
-        return data
+        return _object(data, what)
     raise SMApiError(f"The stream manager answered with a {what} in an unexpected shape.")
+
+
+def _object(data: Any, what: str) -> dict[str, Any]:
+    """A JSON object from the stream manager, checked before anything relies on it."""
+    if not isinstance(data, dict):
+        raise SMApiError(f"The stream manager answered with a {what} in an unexpected shape.")
+    return {str(key): value for key, value in data.items()}
+
+
+def _objects(data: Any, what: str) -> list[dict[str, Any]]:
+    if not isinstance(data, list):
+        raise SMApiError(f"The stream manager listed {what} in an unexpected shape.")
+    return [_object(item, what) for item in data]
 
 
 class StreamManagerAPI:
@@ -275,14 +288,15 @@ class StreamManagerAPI:
         )
 
     async def cloud_controller(self) -> str:
-        return await self._call("GET", "admin/debug/cloudcontroller", text=True)
+        return str(await self._call("GET", "admin/debug/cloudcontroller", text=True))
 
     async def list_nodegroups(self) -> list[dict[str, Any]]:
-        return await self._call("GET", "admin/nodegroup")
+        return _objects(await self._call("GET", "admin/nodegroup"), "nodegroups")
 
     async def get_nodegroup(self, name: str) -> dict[str, Any] | None:
         try:
-            return await self._call("GET", f"admin/nodegroup/{quote(name, safe='')}")
+            return _object(await self._call("GET", f"admin/nodegroup/{quote(name, safe='')}"),
+                           "nodegroup")
         except SMApiError as exc:
             if exc.status == 404:
                 return None
@@ -296,16 +310,19 @@ class StreamManagerAPI:
             "launchConfig": launch_config,
             "scalePolicy": scale_policy,
         }
-        return await self._call("POST", "admin/nodegroup", body)
+        return _object(await self._call("POST", "admin/nodegroup", body), "nodegroup")
 
     async def delete_nodegroup(self, name: str) -> dict[str, Any]:
-        return await self._call("DELETE", f"admin/nodegroup/{quote(name, safe='')}")
+        return _object(await self._call("DELETE", f"admin/nodegroup/{quote(name, safe='')}"),
+                       "nodegroup")
 
     async def launch_origin(self, group: str) -> dict[str, Any]:
-        return await self._call("POST", f"admin/nodegroup/{quote(group, safe='')}/node/origin")
+        return _object(await self._call(
+            "POST", f"admin/nodegroup/{quote(group, safe='')}/node/origin"), "node")
 
     async def list_nodes(self, group: str) -> list[dict[str, Any]]:
-        return await self._call("GET", f"admin/nodegroup/{quote(group, safe='')}/node")
+        return _objects(await self._call(
+            "GET", f"admin/nodegroup/{quote(group, safe='')}/node"), "nodes")
 
     async def list_launchconfigs(self) -> list[str]:
         return _names(

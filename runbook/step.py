@@ -60,10 +60,14 @@ class StepContext(Protocol[F]):
     host_state: HostState
     # This run continues an earlier one's journal.
     resumed: bool
-    # A cutover began on the host (in this run or an earlier one) and has not ended.
-    cutover_under_way: bool
-    # Steps skipped in this run (or kept skipped from the one it continues): why.
-    skipped: Mapping[str, str]
+
+    @property
+    def cutover_under_way(self) -> bool:
+        """A cutover began on the host (in this run or an earlier one) and has not ended."""
+
+    @property
+    def skipped(self) -> Mapping[str, str]:
+        """Steps skipped in this run (or kept skipped from the one it continues): why."""
 
     async def sh(
         self,

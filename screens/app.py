@@ -45,7 +45,7 @@ from screens.dialogs import (
     SkipDialog,
     Target,
 )
-from screens.frontend import OutputStore, TuiFrontEnd
+from screens.frontend import TuiFrontEnd
 from screens.main import MainScreen
 from screens.messages import (
     ConfirmRequested,
@@ -54,6 +54,7 @@ from screens.messages import (
     ProgressChanged,
     ReviewRequested,
 )
+from screens.output_store import OutputStore
 from screens.run_state import RunState
 from screens.views import Where, detail, hint, plan_heading, status
 
@@ -428,8 +429,11 @@ class RunbookApp(App[Outcome | None]):
         asking, card = found
         host = self.session.settings.host
         target = Target(host.address, host.port, host.user, host.sudo, self.rehearsal)
-        self.push_screen(ConfirmDialog(card, len(self.cards), target, asking.plan),
-                         lambda run: run and self._answer(asking, Decision(Answer.RUN)))
+        def answered(run: bool | None) -> None:
+            if run:
+                self._answer(asking, Decision(Answer.RUN))
+
+        self.push_screen(ConfirmDialog(card, len(self.cards), target, asking.plan), answered)
 
     def skip_selected_step(self) -> None:
         found = self._question_on_selected(
@@ -443,8 +447,11 @@ class RunbookApp(App[Outcome | None]):
             self.notify(f"{card.title} cannot be skipped: {why}. Run it, or quit.",
                         severity="warning")
             return
-        self.push_screen(SkipDialog(card), lambda reason: reason and self._answer(
-            asking, Decision(Answer.SKIP, reason)))
+        def answered(reason: str | None) -> None:
+            if reason:
+                self._answer(asking, Decision(Answer.SKIP, reason))
+
+        self.push_screen(SkipDialog(card), answered)
 
     def roll_back_selected_step(self) -> None:
         step_id = self.main.checklist.selected_step or ""
@@ -469,7 +476,7 @@ class RunbookApp(App[Outcome | None]):
         if any(isinstance(s, screen_class) for s in self.screen_stack):
             return
         review = request.review
-        screen = screen_class(review, decisions_path=request.decisions_path,  # type: ignore[call-arg]
+        screen = screen_class(review, decisions_path=request.decisions_path,  # type: ignore[call-arg,arg-type]
                               old_name=review.old_name, new_name=review.new_name)
 
         def closed(finished: bool | None) -> None:
@@ -582,6 +589,6 @@ async def run_tui(open_session: SessionFactory, *, previous: Replay | None = Non
     app = create_app(open_session, previous=previous, host_label=host_label)
     await app.run_async()
     await app.finish_run()
-    outcome = app.run.outcome or Outcome.STOPPED
+    outcome = app.run_state.outcome or Outcome.STOPPED
     print(f"runbook: {outcome.value}; journal: {app.session.journal_path}")
     return outcome

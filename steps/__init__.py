@@ -36,10 +36,3 @@ def procedure() -> list[Red5Step]:
         DeleteNodegroups(), BackupLive(), PromoteNew(), StopService(), StartService(),
         Recreate(),
     ]
-
-
-STEP_IDS = (
-    "preflight", "new-database", "export-config", "upload", "unpack", "cloud-controller",
-    "strip-autoscale", "carry-over", "properties", "delete-nodegroups", "backup-live",
-    "promote-new", "stop-service", "start-service", "recreate",
-)

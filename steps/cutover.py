@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import Any
 
 from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
@@ -105,7 +106,7 @@ class DeleteNodegroups(Red5Step):
         for name in [g["name"] for g in saved.nodegroups if g["name"] in live]:
             await ctx.act(ApiCall("DELETE", f"admin/nodegroup/{name}",
                                   api.curl("DELETE", f"admin/nodegroup/{name}")),
-                          lambda name=name: api.delete_nodegroup(name))
+                          partial(api.delete_nodegroup, name))
 
         async def gone() -> bool:
             return not await api.list_nodegroups()
@@ -489,7 +490,7 @@ class Recreate(Red5Step):
                 continue
             await ctx.act(ApiCall("POST", "admin/configurations/launchconfig", api.curl(
                 "POST", "admin/configurations/launchconfig", {"launchconfig": body})),
-                lambda body=body: api.create_launchconfig(body))
+                partial(api.create_launchconfig, body))
         have = set(await api.list_scalepolicies())
         for name, body in saved["scalepolicies"].items():
             if name in have:
@@ -497,7 +498,7 @@ class Recreate(Red5Step):
                 continue
             await ctx.act(ApiCall("POST", "admin/configurations/scalepolicy", api.curl(
                 "POST", "admin/configurations/scalepolicy", {"policy": body})),
-                lambda body=body: api.create_scalepolicy(body))
+                partial(api.create_scalepolicy, body))
 
         matches = await self._matches(ctx, api)
         for old in saved["nodegroups"]:
@@ -507,15 +508,15 @@ class Recreate(Red5Step):
                         "scalePolicy": old["scalePolicy"]}
                 group = await ctx.act(
                     ApiCall("POST", "admin/nodegroup", api.curl("POST", "admin/nodegroup", body)),
-                    lambda old=old: api.create_nodegroup(old.get("regions", []),
-                                                         old["launchConfig"], old["scalePolicy"]))
+                    partial(api.create_nodegroup, old.get("regions", []),
+                            old["launchConfig"], old["scalePolicy"]))
             new_name = group["name"]
             want = max(1, len(_origins(old.get("nodes", []))))
             have_origins = len(_origins(await api.list_nodes(new_name)))
             for _ in range(want - have_origins):
                 path = f"admin/nodegroup/{new_name}/node/origin"
                 await ctx.act(ApiCall("POST", path, api.curl("POST", path)),
-                              lambda new_name=new_name: api.launch_origin(new_name))
+                              partial(api.launch_origin, new_name))
             ctx.note("nodegroup-recreated",
                      f"{old['name']} -> {new_name}: regions {', '.join(old.get('regions', []))}, "
                      f"launch config {old['launchConfig']}, scale policy {old['scalePolicy']}, "

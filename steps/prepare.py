@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from functools import partial
 from typing import Any
 
 import javaproperties
@@ -366,7 +367,7 @@ class ExportConfig(Red5Step):
             nodes = await ctx.act(
                 ApiCall("GET", f"admin/nodegroup/{name}/node",
                         api.curl("GET", f"admin/nodegroup/{name}/node")),
-                lambda name=name: api.list_nodes(name))
+                partial(api.list_nodes, name))
             snapshot["nodegroups"].append({**group, "nodes": nodes})
             ctx.info(f"{name}: regions {', '.join(group.get('regions', []))}, launch config "
                      f"{group.get('launchConfig')}, scale policy {group.get('scalePolicy')}, "
@@ -377,16 +378,17 @@ class ExportConfig(Red5Step):
             snapshot["launchconfigs"][name] = await ctx.act(
                 ApiCall("GET", f"admin/configurations/launchconfig/{name}",
                         api.curl("GET", f"admin/configurations/launchconfig/{name}")),
-                lambda name=name: api.get_launchconfig(name))
+                partial(api.get_launchconfig, name))
         for name in await api.list_scalepolicies():
             snapshot["scalepolicies"][name] = await ctx.act(
                 ApiCall("GET", f"admin/configurations/scalepolicy/{name}",
                         api.curl("GET", f"admin/configurations/scalepolicy/{name}")),
-                lambda name=name: api.get_scalepolicy(name))
-        missing = {g.get("launchConfig") for g in groups} - set(snapshot["launchconfigs"])
-        missing |= {g.get("scalePolicy") for g in groups} - set(snapshot["scalepolicies"])
-        if missing - {None}:
-            raise StepFailed(f"nodegroups refer to {', '.join(sorted(missing - {None}))}, which "
+                partial(api.get_scalepolicy, name))
+        referred = {str(g[key]) for g in groups for key in ("launchConfig", "scalePolicy")
+                    if g.get(key)}
+        missing = referred - set(snapshot["launchconfigs"]) - set(snapshot["scalepolicies"])
+        if missing:
+            raise StepFailed(f"nodegroups refer to {', '.join(sorted(missing))}, which "
                              "the API does not list; the snapshot would be incomplete")
         saved = ctx.host_state.save_snapshot(snapshot, journal=ctx.journal_path)
         ctx.facts.snapshot = str(saved.path)

@@ -205,6 +205,7 @@ class Review:
             found = old_active.get(key)
             old_value, old_line = (found[1], old.starts[found[0]]) if found else (None, None)
             decided = acknowledged = True
+            merged: str | None
             if key in overrides:
                 status, merged = Status.OVERRIDDEN, overrides[key]
             elif found is not None:

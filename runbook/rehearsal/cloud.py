@@ -195,7 +195,8 @@ class State:
 
     @property
     def instances(self) -> list[Instance]:
-        return self.cloud["instances"]
+        found: list[Instance] = self.cloud["instances"]
+        return found
 
     def instance(self, identifier: str) -> Instance | None:
         for instance in self.instances:
@@ -266,17 +267,17 @@ def settle(state: State, db: Database, now: float) -> None:
             if instance is not None and instance_state(instance, now) is not None:
                 alive.append(identifier)
         db["nodes"][group] = alive
-    for name, group in list(db["nodegroups"].items()):
+    for name, record in list(db["nodegroups"].items()):
         members = db["nodes"].get(name, [])
-        if group.get("deleting") and not members:
+        if record.get("deleting") and not members:
             del db["nodegroups"][name]
             db["nodes"].pop(name, None)
-        elif group.get("state") == "new" and any(
+        elif record.get("state") == "new" and any(
             instance_state(inst, now) == "inservice"
             for inst in (state.instance(i) for i in members)
             if inst is not None
         ):
-            group["state"] = "active"
+            record["state"] = "active"
     for name in list(db["nodes"]):
         if name not in db["nodegroups"]:
             del db["nodes"][name]
@@ -361,7 +362,7 @@ def role_capacity(launch_config: dict[str, Any] | None, role: str) -> int:
     for target in targets:
         if isinstance(target, dict) and target.get("role") == role:
             try:
-                return int(target.get("connectionCapacity"))
+                return int(str(target.get("connectionCapacity")))
             except (TypeError, ValueError):
                 break
     return 30 if role == "origin" else 300

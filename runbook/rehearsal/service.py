@@ -23,10 +23,11 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import javaproperties
@@ -230,7 +231,13 @@ def _wrapped(body: Any, key: str) -> dict[str, Any]:
         raise HttpError(400, f"{key} needs a non-empty name")
     if not isinstance(inner.get("targets"), dict):
         raise HttpError(400, f"{key} needs targets")
-    return inner
+    return dict(inner)
+
+
+# A route's handler: keyword arguments from the path and the body, and the answer.
+Route = Callable[..., tuple[int, Any]]
+# The collections of a stream manager's database that hold named objects.
+Named = Literal["launchconfigs", "scalepolicies"]
 
 
 class Api:
@@ -243,9 +250,7 @@ class Api:
         group = groups + r"/(?P<group>[^/]+)"
         lcs = r"admin/configurations/launchconfig"
         sps = r"admin/configurations/scalepolicy"
-        self.routes: list[tuple[re.Pattern[str], dict[str, Any]]] = [
-            (re.compile(p + r"\Z"), handlers)
-            for p, handlers in [
+        table: list[tuple[str, dict[str, Route]]] = [
                 (r"admin/debug/cloudcontroller", {"GET": self.controller}),
                 (groups, {"GET": self.list_groups, "POST": self.create_group}),
                 (group, {"GET": self.get_group, "DELETE": self.delete_group}),
@@ -255,8 +260,8 @@ class Api:
                 (lcs + r"/(?P<name>[^/]+)", {"GET": self.get_launchconfig}),
                 (sps, {"GET": self.list_scalepolicies, "POST": self.create_scalepolicy}),
                 (sps + r"/(?P<name>[^/]+)", {"GET": self.get_scalepolicy}),
-            ]
         ]
+        self.routes = [(re.compile(p + r"\Z"), handlers) for p, handlers in table]
 
     def dispatch(self, method: str, rest: str, body: bytes) -> tuple[int, Any]:
         for pattern, handlers in self.routes:
@@ -361,18 +366,18 @@ class Api:
             "requestTime": cloud.now_ms(now),
         }
 
-    def _list_named(self, key: str) -> tuple[int, Any]:
+    def _list_named(self, key: Named) -> tuple[int, Any]:
         with cloud.locked_state(self.sandbox) as state:
             return 200, sorted(state.database(self.sm.db_host, self.sm.db_port)[key])
 
-    def _get_named(self, key: str, wrapper: str, name: str, what: str) -> tuple[int, Any]:
+    def _get_named(self, key: Named, wrapper: str, name: str, what: str) -> tuple[int, Any]:
         with cloud.locked_state(self.sandbox) as state:
             found = state.database(self.sm.db_host, self.sm.db_port)[key].get(name)
         if found is None:
             raise HttpError(404, f"{what} {name} does not exist")
         return 200, {wrapper: found}
 
-    def _create_named(self, key: str, wrapper: str, body: bytes, what: str) -> tuple[int, Any]:
+    def _create_named(self, key: Named, wrapper: str, body: bytes, what: str) -> tuple[int, Any]:
         inner = _wrapped(_json_body(body), wrapper)
         if key == "launchconfigs":
             # The API documents both as required even when they carry nothing.
