@@ -73,6 +73,8 @@ class Preflight(Red5Step):
             Shell(f"df -Pk -- {quote(install_dir(p))}", "free disk for the new distribution"),
             Shell("java -version 2>&1", "the Java the new release needs"),
             Shell(f"cat -- {quote(s.unit_file)}", "the installed red5pro.service"),
+            Shell("<the unit's JAVA_HOME>/bin/java -version 2>&1",
+                  "the Java the service itself starts, when the unit names one"),
             ApiCall("GET", "admin/debug/cloudcontroller",
                     p.curl("GET", "admin/debug/cloudcontroller"),
                     "the API answers with the token; its version is detected"),
@@ -317,8 +319,14 @@ class ExportConfig(Red5Step):
                     p.curl("GET", "admin/nodegroup/{name}/node"), "for each nodegroup"),
             ApiCall("GET", "admin/configurations/launchconfig",
                     p.curl("GET", "admin/configurations/launchconfig")),
+            ApiCall("GET", "admin/configurations/launchconfig/{name}",
+                    p.curl("GET", "admin/configurations/launchconfig/{name}"),
+                    "for each launch config"),
             ApiCall("GET", "admin/configurations/scalepolicy",
                     p.curl("GET", "admin/configurations/scalepolicy")),
+            ApiCall("GET", "admin/configurations/scalepolicy/{name}",
+                    p.curl("GET", "admin/configurations/scalepolicy/{name}"),
+                    "for each scale policy"),
             Note(f"saved in {where} (mode 600)"),
         ]
 

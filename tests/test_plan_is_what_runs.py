@@ -1,0 +1,71 @@
+"""The plan is what runs: every action the journal records was in the plan the
+operator confirmed for its step (a placeholder there may be filled in; a new
+command may not appear)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from runbook.events import Record
+from runbook.executor import Outcome
+from runbook.model import Action, EditFile, Upload
+from tests.rehearsal import rehearsal_host, rehearse
+from tests.scripted import ScriptedFrontEnd
+
+# What a plan shows where a value is only known when the step runs.
+# Words only (<PID>, <api-version>, {each nodegroup}): braces in shell code or
+# a JSON body stay literal.
+_PLACEHOLDER = re.compile(r"<[A-Za-z][A-Za-z' _-]*>|\{[A-Za-z][A-Za-z' _-]*\}")
+
+
+def _pattern(action: Action) -> re.Pattern[str]:
+    # An edit's or an upload's detail (a diff, a review) can change while the step
+    # runs (the operator decides keys in the editor): what it edits must not.
+    shown = action.render().splitlines()[0] if isinstance(action, EditFile | Upload) \
+        else action.render()
+    literal = [re.escape(part) for part in _PLACEHOLDER.split(shown)]
+    return re.compile(".+?".join(literal) + r"\Z", re.S)
+
+
+def unplanned(journal: Path, plans: dict[str, list[Action]]) -> list[str]:
+    """Journalled actions that match nothing in their step's confirmed plan."""
+    found = []
+    for line in journal.read_text().splitlines():
+        record = json.loads(line)
+        if record["event"] != Record.ACTION_START:
+            continue
+        text = record["text"]
+        if record["kind"] in ("editfile", "upload"):
+            text = text.splitlines()[0]
+        patterns = [_pattern(action) for action in plans.get(record["step"], [])]
+        if not any(pattern.match(text) for pattern in patterns):
+            found.append(f"{record['step']}: {text}")
+    return found
+
+
+async def test_every_journalled_action_was_in_the_confirmed_plan(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    actions = sum(1 for line in journal.read_text().splitlines()
+                  if json.loads(line)["event"] == Record.ACTION_START)
+    assert actions > 30, "a whole rehearsal runs many actions"
+    missing = unplanned(journal, front.plans)
+    assert missing == [], "\n".join(missing)
+
+
+def test_a_command_not_in_the_plan_is_found(tmp_path: Path) -> None:
+    """The check itself can fail: a journal with an action its plan never showed."""
+    from runbook.model import Shell
+
+    journal = tmp_path / "run.jsonl"
+    journal.write_text(json.dumps({"event": "action-start", "step": "stop-service",
+                                   "kind": "shell", "text": "$ sudo -n kill -9 4242"}) + "\n"
+                       + json.dumps({"event": "action-start", "step": "stop-service",
+                                     "kind": "shell", "text": "$ rm -rf /"}) + "\n")
+    plans: dict[str, list[Action]] = {"stop-service": [Shell("sudo -n kill -9 <PID>")]}
+    assert unplanned(journal, plans) == ["stop-service: $ rm -rf /"]
