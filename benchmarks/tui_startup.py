@@ -43,14 +43,16 @@ Bare().run(headless=True, size=(120, 40), auto_pilot=painted)
 APP = """
 import sys, time
 from pathlib import Path
-from runbook.cli import _plan_settings
+from runbook.cli import _plan_settings, session
 from screens.app import create_app
 
 async def painted(pilot):
     print(time.time(), flush=True)
     pilot.app.exit()
 
-app = create_app(_plan_settings(None), token="t", journal_path=Path("/nonexistent/run.jsonl"),
+here = Path("/nonexistent/run.jsonl")
+app = create_app(lambda earlier: session(_plan_settings(None), token="t", journal_path=here,
+                                         state_dir=here.parent),
                  rehearsal=True, start_run=False)
 app.run(headless=True, size=(120, 40), auto_pilot=painted)
 """
@@ -58,7 +60,7 @@ app.run(headless=True, size=(120, 40), auto_pilot=painted)
 REHEARSE = """
 import asyncio, sys, tempfile, time
 from pathlib import Path
-from runbook.cli import rehearsal_settings
+from runbook.cli import rehearsal_settings, session
 from runbook.rehearsal.host import RehearsalHost
 from screens.app import create_app
 
@@ -72,8 +74,10 @@ async def main():
         await host.start()
         try:
             settings = rehearsal_settings(host)
-            app = create_app(settings, token=host.api_token, isolated=True, rehearsal=True,
-                             journal_path=host.sandbox / "run.jsonl", start_run=False)
+            app = create_app(lambda earlier: session(
+                settings, token=host.api_token, journal_path=host.sandbox / "run.jsonl",
+                state_dir=host.sandbox / ".operator", isolated=True),
+                rehearsal=True, start_run=False)
             await app.run_async(headless=True, size=(120, 40), auto_pilot=painted)
         finally:
             await host.stop()

@@ -22,8 +22,9 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.widgets import Log
 
-from runbook.cli import _plan_settings
-from runbook.model import Phase, StepReport, StepState
+from runbook.cli import _plan_settings, session
+from runbook.events import Output, StepChanged
+from runbook.model import StepReport, StepState
 from screens.app import SHOWN_LINES, create_app
 
 
@@ -51,20 +52,21 @@ async def baseline(lines: list[str], burst: int) -> float:
 
 
 async def runbook_pane(lines: list[str], burst: int) -> float:
-    app = create_app(_plan_settings(None), token="t", journal_path=Path("/nonexistent/r.jsonl"),
-                     start_run=False)
+    here = Path("/nonexistent/r.jsonl")
+    app = create_app(lambda earlier: session(_plan_settings(None), token="t", journal_path=here,
+                                             state_dir=here.parent), start_run=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(lambda: app.drawn)
-        app.front.step_state(StepReport("upload", "Upload", Phase.PREPARE, StepState.RUNNING))
+        app.front.tell(StepChanged(StepReport("upload", StepState.RUNNING)))
         app.main.checklist.select_step("upload")
         await pilot.pause()
         log = app.main.log_widget
         last = "  " + lines[-1]  # the pane adds the stream's gutter
-        output = app.front.output
+        tell = app.front.tell
         started = time.perf_counter()
         for start in range(0, len(lines), burst):
             for line in lines[start:start + burst]:
-                output("upload", "out", line)
+                tell(Output("upload", "out", line))
             await asyncio.sleep(0)
         await until(lambda: log.lines and log.lines[-1] == last)
         await pilot.pause()

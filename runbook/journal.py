@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runbook.events import Record
 from runbook.model import StepState
 
 
@@ -89,7 +90,7 @@ class Journal:
                                f"({exc.strerror or exc})") from None
         try:
             # What was cut off stays on record: which action was ending, say.
-            self.write("journal-repaired", line=line, dropped_bytes=0 if whole else len(tail),
+            self.write(Record.JOURNAL_REPAIRED, line=line, dropped_bytes=0 if whole else len(tail),
                        fragment="" if whole else tail.decode("utf-8", errors="replace"))
         except JournalWriteError as exc:
             # Still opening: nothing was done on the host, so not a failed run.
@@ -223,25 +224,25 @@ def replay(path: Path) -> Replay:
         event = record.get("event")
         step = record.get("step", "")
         history = result.steps.setdefault(step, StepHistory()) if step else None
-        if event == "run-start":
+        if event == Record.RUN_START:
             # A resumed run appends to the same journal: it reopens the story.
             result.config = record.get("config")
             result.host = record.get("host")
             result.finished = False
             result.outcome = None
-        elif event == "step-start" and history is not None:
+        elif event == Record.STEP_START and history is not None:
             history.state = StepState.RUNNING
             history.in_flight_jobs.clear()  # a new attempt: earlier ones were settled
-        elif event == "action-start":
+        elif event == Record.ACTION_START:
             key = (step, record.get("attempt", ""), record.get("n", 0))
             open_actions[key] = (record.get("text", ""), record.get("job"))
-        elif event == "action-end":
+        elif event == Record.ACTION_END:
             ended = open_actions.pop((step, record.get("attempt", ""), record.get("n", 0)), None)
             if ended is not None and ended[1] and record.get("status") == "unknown" \
                     and history is not None:
                 # Its end never came back: the command may still run on the host.
                 history.in_flight_jobs.append(ended[1])
-        elif event == "step-end" and history is not None:
+        elif event == Record.STEP_END and history is not None:
             try:
                 history.state = StepState(str(record.get("state")))
             except ValueError:
@@ -249,15 +250,15 @@ def replay(path: Path) -> Replay:
                     from None
             history.detail = record.get("detail", "")
             history.skip_reason = record.get("reason", "")
-        elif event == "note":
+        elif event == Record.NOTE:
             result.notes.append(record)
-        elif event == "facts":
+        elif event == Record.FACTS:
             result.facts.update(record.get("facts", {}))
-        elif event == "cutover-start":
+        elif event == Record.CUTOVER_START:
             result.cutover_started = result.cutover_started or record["ts"]
-        elif event == "cutover-end" and record.get("complete", True):
+        elif event == Record.CUTOVER_END and record.get("complete", True):
             result.downtime_s = record.get("downtime_s")
-        elif event == "run-end":
+        elif event == Record.RUN_END:
             result.finished = True
             result.outcome = record.get("outcome")
     for (step, _attempt, _n), (text, job) in open_actions.items():
@@ -306,8 +307,26 @@ def _config_before_damage(path: Path) -> str | None:
     config = None
     try:
         for record in read(path):
-            if record["event"] == "run-start":
+            if record["event"] == Record.RUN_START:
                 config = record.get("config")
     except JournalError:
         pass
     return config
+
+
+def last_downtime(folder: Path, *, besides: Path, look_at: int = 10) -> tuple[float, Path] | None:
+    """The downtime of the newest finished cutover among the journals in
+    `folder` (other than `besides`): what the last rehearsal or run took, as
+    the estimate for this one. Another run's damaged journal is skipped."""
+    if not folder.is_dir():
+        return None
+    journals = sorted((p for p in folder.glob("*.jsonl") if p != besides),
+                      key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in journals[:look_at]:
+        try:
+            found = replay(path).downtime_s
+        except (OSError, ValueError, KeyError, JournalError):
+            continue
+        if found is not None:
+            return float(found), path
+    return None

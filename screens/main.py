@@ -1,8 +1,15 @@
-"""The screen the operator lives in: checklist left, the step and its output right."""
+"""The screen the operator lives in: checklist left, the step and its output right.
+
+It draws itself from the run state (screens/run_state.py) and the output
+store; the app decides when something changed and calls the matching
+``refresh_*``. The operator's keys are the app's actions (``app.run_step``):
+this screen shows, the app acts.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -11,36 +18,39 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
 from runbook.model import StepCard
+from screens.output_store import OutputStore
 from screens.presentation import legend
+from screens.run_state import RunState
+from screens.views import Where, detail, hint, plan_heading, status
 from screens.widgets import Checklist, OutputLog, OutputPane, StatusBar, StepDetail
-
-if TYPE_CHECKING:
-    from screens.app import RunbookApp
 
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority, so enter means "run this step" even while the checklist
         # (whose own enter only selects) has the focus.
-        Binding("enter", "run_step", "Run step", id="run-step", priority=True,
+        Binding("enter", "app.run_step", "Run step", id="run-step", priority=True,
                 tooltip="Open the confirmation for the step the runbook is waiting on"),
-        Binding("s", "skip_step", "Skip", id="skip-step",
+        Binding("s", "app.skip_step", "Skip", id="skip-step",
                 tooltip="Skip the step the runbook is waiting on (asks for a reason)"),
-        Binding("r", "rollback", "Roll back", id="rollback",
+        Binding("r", "app.rollback", "Roll back", id="rollback",
                 tooltip="Roll back the selected step, where it has a rollback"),
-        Binding("d", "review_properties", "Properties", id="review-properties",
+        Binding("d", "app.review_properties", "Properties", id="review-properties",
                 tooltip="Open the properties review of the properties step"),
         Binding("l", "focus_log", "Log", id="focus-log", tooltip="Move the focus to the output"),
     ]
 
-    def __init__(self, steps: list[StepCard], *, max_lines: int) -> None:
+    def __init__(self, state: RunState, store: OutputStore, *, max_lines: int,
+                 clock: Callable[[], float], where: Where) -> None:
         super().__init__()
-        self.steps = steps
+        self.state = state
+        self.store = store
+        self.cards: list[StepCard] = state.cards
         self.max_lines = max_lines
-
-    @property
-    def runbook(self) -> RunbookApp:
-        return self.app  # type: ignore[return-value]
+        self.clock = clock
+        self.where = where
+        self.shown_output: str | None = None
+        self.ready = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -49,12 +59,12 @@ class MainScreen(Screen[None]):
             # before its children are in the DOM.
             with Vertical(id="left") as left:
                 left.border_title = "Procedure"
-                yield Checklist(self.steps, id="checklist")
+                yield Checklist(self.cards, id="checklist")
                 yield Static(legend(), id="legend")
             with Vertical(id="right"):
-                detail = StepDetail(id="detail")
-                detail.border_title = "Step"
-                yield detail
+                step = StepDetail(id="detail")
+                step.border_title = "Step"
+                yield step
                 output = OutputPane(max_lines=self.max_lines, id="output")
                 output.border_title = "Output"
                 yield output
@@ -81,21 +91,112 @@ class MainScreen(Screen[None]):
     def log_widget(self) -> OutputLog:
         return self.query_one("#output-log", OutputLog)
 
+    @property
+    def can_draw(self) -> bool:
+        # Not before the first paint, and not while shutting down: a timer can still
+        # fire after the widgets are gone.
+        return self.ready and self.is_attached and self.app.is_running
+
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         if event.option_id and event.option_id in self.checklist.steps:
-            self.runbook.step_selected(event.option_id)
-
-    def action_run_step(self) -> None:
-        self.runbook.run_selected_step()
-
-    def action_skip_step(self) -> None:
-        self.runbook.skip_selected_step()
-
-    def action_rollback(self) -> None:
-        self.runbook.roll_back_selected_step()
-
-    def action_review_properties(self) -> None:
-        self.runbook.open_properties_review()
+            self.refresh_detail()
+            self.sync_output()
 
     def action_focus_log(self) -> None:
         self.log_widget.focus()
+
+    # --- drawing from the run state -------------------------------------------------
+
+    def refresh_view(self) -> None:
+        if not self.can_draw:
+            return
+        self.refresh_status()
+        self.refresh_detail()
+        self.refresh_hint()
+
+    def refresh_step(self, step_id: str) -> None:
+        if step_id not in self.checklist.steps or not self.can_draw:
+            return
+        self.checklist.show_state(step_id, self.state.states[step_id],
+                                  self.state.elapsed(step_id, self.clock()))
+        if self.checklist.selected_step == step_id:
+            self.refresh_detail()
+        self.refresh_status()
+        self.refresh_hint()
+
+    def tick(self) -> None:
+        """Once a second: the running step's elapsed time and the header clocks."""
+        if not self.can_draw:
+            return
+        if self.state.running is not None:
+            self.refresh_step(self.state.running)
+        self.refresh_status()
+
+    def refresh_detail(self) -> None:
+        if not self.can_draw:
+            return
+        step_id = self.checklist.selected_step
+        if step_id is None:
+            return
+        card = self.state.by_id[step_id]
+        self.detail.show(step_id, detail(self.state, card),
+                         plan_heading(step_id in self.state.final_plans),
+                         self.state.plans.get(step_id),
+                         empty="(worked out when its turn comes)"
+                         if step_id not in self.state.plans else "(nothing to run)")
+        self.detail.border_title = f"Step {card.number} of {len(self.cards)}"
+
+    def refresh_status(self) -> None:
+        if self.can_draw:
+            self.status.show(*status(self.state, self.where, self.clock()))
+
+    def refresh_hint(self) -> None:
+        if self.can_draw:
+            self.query_one("#hint", Static).update(hint(
+                self.state, selected=self.checklist.selected_step, journal=self.where.journal))
+
+    # --- output ----------------------------------------------------------------------
+
+    def flush_output(self) -> None:
+        """Move newly arrived lines onto the screen in one write."""
+        if not self.can_draw:
+            return
+        pending = self.store.take_pending()
+        if not pending:
+            return
+        if self._wanted_output() != self.shown_output:
+            self.sync_output()
+        elif self.shown_output in pending:
+            self.log_widget.write_lines(pending[self.shown_output])
+
+    def _wanted_output(self) -> str | None:
+        selected = self.checklist.selected_step
+        if selected is not None and self.store.of(selected):
+            return selected
+        if self.state.running is not None and self.store.of(self.state.running):
+            return self.state.running
+        return self.store.last_step
+
+    def sync_output(self) -> None:
+        """Show the selected step's output, or the latest step's when it has none."""
+        if not self.can_draw:
+            return
+        wanted = self._wanted_output()
+        if wanted != self.shown_output:
+            self.shown_output = wanted
+            self.output.show_lines(self.store, wanted, self.max_lines)
+        card = self.state.by_id.get(wanted or "")
+        self.output.name_step(f"{card.number}. {card.title}" if card else wanted,
+                              running=wanted is not None and wanted == self.state.running)
+        self.sync_progress()
+
+    def sync_progress(self) -> None:
+        if not self.can_draw:
+            return
+        shown = self.state.progress.get(self.shown_output or "")
+        if shown is None and self.state.running is not None:
+            shown = self.state.progress.get(self.state.running)
+        if shown is None:
+            self.output.hide_progress()
+        else:
+            self.output.show_progress(shown.label, shown.done, shown.total)

@@ -54,6 +54,10 @@ class RunState:
     outcome: Outcome | None = None
     run_error: str | None = None
     stop_requested: bool = False
+    # The session runs (or ran); before it starts, the operator may still be
+    # deciding about an unfinished earlier run.
+    started: bool = False
+    offering_resume: bool = False
 
     def __post_init__(self) -> None:
         for card in self.cards:

@@ -98,8 +98,7 @@ def plan_heading(final: bool) -> Content:
         else "  as planned now; shown again, final, when its turn comes", "$text-muted"))
 
 
-def hint(state: RunState, *, selected: str | None, started: bool, offering_resume: bool,
-         journal: Path) -> Content:
+def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
     """One sentence: what the operator can do right now."""
     if state.run_error is not None:
         return Content.styled(f"The run stopped on an error: {state.run_error}. q quits.",
@@ -131,9 +130,22 @@ def hint(state: RunState, *, selected: str | None, started: bool, offering_resum
         return Content.assemble(
             "The runbook waits on step ", (f"{card.number}. {card.title}", "bold"),
             ": select it (↑/↓) and press ", ("enter", "bold"), ".")
-    if not started:
-        if offering_resume:
+    if not state.started:
+        if state.offering_resume:
             return Content("An earlier run did not finish: read what it did, then continue "
                            "it, start a new run, or quit.")
         return Content("Not started yet.")
     return Content("Checking the host before the next step…")
+
+
+def why_not_now(state: RunState) -> str:
+    """Why a key that answers the runbook's question does nothing at the moment."""
+    if state.outcome is not None:
+        return "The run has ended. Start runbook again to run more steps."
+    if state.running is not None:
+        return f"{state.by_id[state.running].title} is still running."
+    if state.reviewing is not None:
+        return "The properties step waits for its review first (d)."
+    if not state.started:
+        return "The run has not started."
+    return "The runbook is checking the host; the next step is ready in a moment."

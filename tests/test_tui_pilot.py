@@ -458,7 +458,8 @@ async def test_the_footer_and_palette_offer_every_action() -> None:
         await started(app)
         shown = {binding.action for _, binding, _, _ in app.screen.active_bindings.values()
                  if binding.show}
-        for action in ("run_step", "skip_step", "rollback", "review_properties", "focus_log",
+        for action in ("app.run_step", "app.skip_step", "app.rollback", "app.review_properties",
+                       "focus_log",
                        "request_quit"):
             assert action in shown, action
         titles = [command.title for command in app.get_system_commands(app.screen)]

@@ -45,7 +45,7 @@ async def ready(pilot: Pilot[Any]) -> None:
 async def settle(pilot: Pilot[Any]) -> None:
     app: RunbookApp = pilot.app  # type: ignore[assignment]
     await until(lambda: "preflight" in app.run_state.plans, what="the initial plans")
-    app.flush_output()
+    app.main.flush_output()
     await pilot.pause()
 
 
@@ -94,7 +94,7 @@ def test_a_step_running_with_progress_and_output(snap_compare: Any) -> None:
         front.tell(Progress("upload", 96 << 20, 182 << 20,
                             "uploading red5pro-server-14.2.0.b1105-release.zip"))
         await settle(pilot)
-        app.tick()  # the once-a-second redraw, now, so the picture does not race it
+        app.main.tick()  # the once-a-second redraw, now, so the picture does not race it
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
@@ -156,7 +156,7 @@ def test_a_failed_cutover_step(snap_compare: Any) -> None:
         front.tell(CutoverEnded(False, 65.0))
         front.tell(RunEnded(Outcome.FAILED.value, 1))
         await settle(pilot)
-        app.tick()
+        app.main.tick()
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
