@@ -1,0 +1,104 @@
+"""The upgrades a rehearsal can rehearse: real Red5 Pro releases, both sides.
+
+Every fact here (versions, builds, API versions, Java, file names, the shape
+of the service unit) comes from the shared Red5 Pro research; see
+runbook/rehearsal/data/README.md for each one's source, and for what is
+inferred where no release could be read. A scenario is chosen once, when a
+sandbox is created, and kept in its state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Release:
+    """One Red5 Pro server release as the rehearsal lays it out."""
+
+    version: str  # as the root marker and the zip name spell it: 6.2.0.b406
+    api: str  # the Stream Manager API version its streammanager webapp serves
+    java: int  # the Java major version it runs on
+    # The service: "jsvc" (a unit written by hand from the docs, two
+    # processes) or "red5pro.sh" (the unit shipped in the distribution root).
+    unit: str
+    # A root marker file red5pro-server-VERSION-release (5.1.1 has none: its
+    # version is read from lib/red5pro-X.Y.Z.N-RELEASE.jar).
+    marker: bool
+    # Which real red5-web.properties template and cluster.sql it carries.
+    properties: str
+    schema: str
+    # The cloud controller jar in WEB-INF/lib of an install of this release.
+    controller_jar: str
+
+    @property
+    def numbers(self) -> str:
+        """6.2.0.b406 -> 6.2.0 (the plugins' and jars' version)."""
+        return self.version.split(".b")[0]
+
+    @property
+    def build(self) -> str:
+        """6.2.0.b406 -> 406."""
+        return self.version.rsplit(".b", 1)[-1]
+
+    @property
+    def top(self) -> str:
+        """The folder the distribution unpacks into, and its root marker."""
+        return f"red5pro-server-{self.version}-release"
+
+    @property
+    def zip_name(self) -> str:
+        return f"{self.top}.zip"
+
+    @property
+    def lib_jar(self) -> str:
+        """lib/red5pro-6.2.0.406-RELEASE.jar, where the version is written too."""
+        return f"red5pro-{self.numbers}.{self.build}-RELEASE.jar"
+
+
+R5_1 = Release("5.1.1.b236", "3.0", 8, "jsvc", marker=False,
+               properties="red5-web.properties.5.1.1.236", schema="cluster.sql.5.1.1.236",
+               controller_jar="aws-cloud-controller.jar")
+R6_2 = Release("6.2.0.b406", "3.1", 8, "jsvc", marker=True,
+               properties="red5-web.properties.6.2.0.b406", schema="cluster.sql.6.2.0.b406",
+               controller_jar="aws-cloud-controller.jar")
+R10_9 = Release("10.9.2.b735", "4.0", 11, "red5pro.sh", marker=True,
+                properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
+                controller_jar="aws-cloud-controller-10.9.0.jar")
+R11_1 = Release("11.1.0.b835", "4.0", 11, "red5pro.sh", marker=True,
+                properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
+                controller_jar="aws-cloud-controller-11.1.0.jar")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    old: Release
+    new: Release
+    what: str
+
+    @property
+    def controller_jar(self) -> str:
+        """The jar the operator downloads for the new release."""
+        return self.new.controller_jar
+
+
+SCENARIOS = {s.name: s for s in (
+    Scenario("6.2-to-11.1", R6_2, R11_1,
+             "6.2.0 (API 3.1, Java 8 under jsvc) to 11.1.0 (API 4.0, Java 11, the shipped "
+             "red5pro.service)"),
+    Scenario("5.1-to-6.2", R5_1, R6_2,
+             "5.1.1 (API 3.0, no root marker: the version is in lib/) to 6.2.0 (API 3.1); the "
+             "schema gains seven tables"),
+    Scenario("10.9-to-11.1", R10_9, R11_1,
+             "10.9.2 to 11.1.0: API 4.0 and Java 11 on both sides"),
+)}
+DEFAULT = "6.2-to-11.1"
+
+
+def scenario(name: str) -> Scenario:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        known = ", ".join(SCENARIOS)
+        raise ValueError(f"no rehearsal scenario {name!r}; choose one of {known}") from None
