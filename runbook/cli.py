@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
                           help="keep the sandbox afterwards and print its path last")
     rehearse.add_argument("--dist-size", type=int, metavar="BYTES",
                           help="make the fake distribution about this big (for benchmarks)")
+    rehearse.add_argument("--scenario", metavar="NAME",
+                          help="which real upgrade to rehearse (default: 6.2-to-11.1; "
+                               "see --list-scenarios)")
+    rehearse.add_argument("--list-scenarios", action="store_true",
+                          help="list the upgrades a rehearsal can rehearse, and exit")
 
     diff = commands.add_parser("diff", help="review old vs new red5-web.properties key by key")
     diff.add_argument("old", type=Path)
@@ -141,6 +146,9 @@ def _plan_settings(path: Path | None) -> Settings:
 
 
 def _fill(values: dict[str, str]) -> dict[str, str]:
+    from runbook.rehearsal import scenarios
+
+    default = scenarios.scenario(scenarios.DEFAULT)
     sandbox = values["sandbox"]
     defaults = {
         "known_hosts": f"{sandbox}/.rehearsal/known_hosts",
@@ -148,8 +156,8 @@ def _fill(values: dict[str, str]) -> dict[str, str]:
         "install_dir": f"{sandbox}/usr/local",
         "upload_dir": f"{sandbox}/tmp/runbook-upload",
         "unit_file": f"{sandbox}/lib/systemd/system/red5pro.service",
-        "distribution": f"{sandbox}/.operator/red5pro-server-14.2.0.b1105-release.zip",
-        "cloud_controller": f"{sandbox}/.operator/aws-cloud-controller-14.2.0.jar",
+        "distribution": f"{sandbox}/.operator/{default.new.zip_name}",
+        "cloud_controller": f"{sandbox}/.operator/{default.controller_jar}",
         "decisions": str(resources.files("runbook.sample_configs") / "rehearsal-decisions.toml"),
     }
     return {**defaults, **values}
@@ -173,8 +181,20 @@ def session(
                    state_dir=state_dir, isolated=isolated, resume=resume)
 
 
+def _refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
+    """Checked on this machine before anything connects: a distribution this
+    procedure cannot install is bad input, and nothing on the host changes."""
+    from steps import red5
+
+    if settings.distribution.is_file():
+        refused = red5.not_for_this_procedure(settings.distribution)
+        if refused:
+            raise ConfigError(settings.source, refused, key="artifacts.distribution")
+
+
 async def _plan(args: argparse.Namespace) -> int:
     settings = _plan_settings(args.config)
+    _refuse_what_this_procedure_cannot_do(settings)
     # Connects to nothing; the host's state folder may say which snapshot
     # cutover would rebuild from.
     shown = session(settings, token="", journal_path=default_dir() / "plan.jsonl",
@@ -257,6 +277,7 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
               state_dir: Path, offer_resume: bool, isolated: bool = False,
               host_label: str = "") -> Outcome:
     """Open the session the arguments ask for and hand it to a front end."""
+    _refuse_what_this_procedure_cannot_do(settings)
     path, earlier = _resume_from(args, settings, folder) if offer_resume else \
         (_journal_path(args, settings, folder), None)
     _refuse_a_second_cutover(host_state(settings, state_dir),
@@ -306,11 +327,21 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
 
 
 async def _rehearse(args: argparse.Namespace) -> int:
+    from runbook.rehearsal import scenarios
     from runbook.rehearsal.host import RehearsalHost
 
+    if args.list_scenarios:
+        for name, known in scenarios.SCENARIOS.items():
+            mark = " (default)" if name == scenarios.DEFAULT else ""
+            print(f"{name}{mark}: {known.what}")
+        return 0
+    if args.scenario is not None and args.scenario not in scenarios.SCENARIOS:
+        raise ConfigError("rehearse", f"--scenario {args.scenario} is not a rehearsal "
+                          f"scenario; choose one of {', '.join(scenarios.SCENARIOS)}")
     if args.resume and args.sandbox is None:
         raise ConfigError("rehearse", "--resume needs the --sandbox of the run to continue")
-    host = RehearsalHost(args.sandbox, keep=args.keep, dist_size=args.dist_size)
+    host = RehearsalHost(args.sandbox, keep=args.keep, dist_size=args.dist_size,
+                         scenario=args.scenario)
     await host.start()
     try:
         settings = rehearsal_settings(host)

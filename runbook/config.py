@@ -77,6 +77,9 @@ class Settings:
     property_overrides: dict[str, str] = field(default_factory=dict)
     timeouts: Timeouts = field(default_factory=Timeouts)
     rehearsal: bool = False
+    # The node image the recreated launch configs name (a new release wants
+    # new node images); None keeps each launch config's own.
+    node_image: str | None = None
 
     @property
     def live_dir(self) -> str:
@@ -98,6 +101,7 @@ _KNOWN: dict[str, tuple[str, ...]] = {
     "properties": ("decisions", "set"),  # the names under `set` are property names: free
     "timeouts": tuple(Timeouts.__dataclass_fields__),
     "rehearsal": ("enabled",),
+    "nodes": ("image",),
 }
 
 
@@ -278,6 +282,7 @@ class _Reader:
             property_overrides=dict(overrides),
             timeouts=timeouts,
             rehearsal=self._bool("rehearsal", "enabled", False),
+            node_image=self._str("nodes", "image", "") or None,
         )
 
     def _check_names(self) -> None:

@@ -245,10 +245,12 @@ class RunContext(Generic[F]):
             raise StepFailed(f"`{redact(command)}` failed: {redact(detail)}")
         return result
 
-    async def probe(self, command: str, *, timeout: float | None = None) -> CommandResult:
+    async def probe(self, command: str, *, timeout: float | None = None,
+                    input: str | None = None) -> CommandResult:
         """A read-only look at the host (checks, verifies): not an action, not journalled
         as one, but its result still only ever counts when the exit status came back."""
-        return await self._x.remote.run(command, timeout=timeout or self.settings.timeouts.command)
+        return await self._x.remote.run(command, timeout=timeout or self.settings.timeouts.command,
+                                        input=input)
 
     async def upload(self, local: Path, remote: str) -> None:
         last = [0.0]

@@ -15,6 +15,7 @@ def procedure() -> list[Red5Step]:
         DeleteNodegroups,
         PromoteNew,
         Recreate,
+        ServiceUnit,
         StartService,
         StopService,
     )
@@ -24,6 +25,7 @@ def procedure() -> list[Red5Step]:
         ExportConfig,
         NewDatabase,
         Preflight,
+        Schema,
         StripAutoscale,
         Unpack,
         UploadArtifacts,
@@ -32,7 +34,7 @@ def procedure() -> list[Red5Step]:
 
     return [
         Preflight(), NewDatabase(), ExportConfig(), UploadArtifacts(), Unpack(),
-        CloudController(), StripAutoscale(), CarryOver(), Properties(),
-        DeleteNodegroups(), BackupLive(), PromoteNew(), StopService(), StartService(),
-        Recreate(),
+        CloudController(), StripAutoscale(), CarryOver(), Properties(), Schema(),
+        DeleteNodegroups(), BackupLive(), PromoteNew(), StopService(), ServiceUnit(),
+        StartService(), Recreate(),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from functools import partial
 from typing import Any
@@ -25,11 +26,13 @@ from steps.common import (
     new_dir,
     new_tree,
     old_tree,
+    read_remote,
     red5_pids,
     red5_processes,
     root,
     run_shell,
     server_folders,
+    sha256_remote,
     snapshot,
 )
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
@@ -223,6 +226,77 @@ class StopService(Red5Step):
         return Check(True, "no java process of the old install remains")
 
 
+class ServiceUnit(Red5Step):
+    id = "service-unit"
+    title = "Install the new service unit"
+    phase = Phase.CUTOVER
+    summary = (
+        "Installs the red5pro.service the new release ships (the old one stays beside it as "
+        "red5pro.service.bak), reloads systemd, and proves the unit starts the Java the "
+        "release needs (8 up to 8.x, 11 for 9 to 13). A release that ships no unit keeps "
+        "the installed one, which must already name that Java."
+    )
+
+    def _shipped(self, p: AnyContext) -> str:
+        return f"{live_dir(p)}/red5pro.service"
+
+    def plan(self, p: Plan) -> list[Action]:
+        unit = p.settings.unit_file
+        return [
+            Shell(f"test -f {quote(self._shipped(p))}", "does the release ship a unit"),
+            Shell(root(p, f"cp -p -- {quote(unit)} {quote(unit + '.bak')}"),
+                  "the old unit, kept beside"),
+            Shell(root(p, f"cp -- {quote(self._shipped(p))} {quote(unit)}")),
+            Shell(root(p, "systemctl daemon-reload")),
+            Shell("<the unit's JAVA_HOME>/bin/java -version 2>&1",
+                  "the Java the unit starts is the release's"),
+        ]
+
+    async def _java(self, ctx: Ctx) -> tuple[int | None, int | None, str]:
+        """(the unit's Java, the Java the release needs, its JAVA_HOME)."""
+        unit = await read_remote(ctx, ctx.settings.unit_file)
+        home = red5.unit_java_home(unit) or ""
+        want = red5.required_java(red5.major(ctx.facts.new_version))
+        if not home:
+            return None, want, home
+        result = await ctx.probe(f"{quote(home + '/bin/java')} -version 2>&1")
+        have = red5.java_major(result.stdout) if result.ok else None
+        return have, want, home
+
+    async def check(self, ctx: Ctx) -> Check:
+        have, want, home = await self._java(ctx)
+        shipped = self._shipped(ctx)
+        if await exists(ctx, shipped, "-f"):
+            same = await sha256_remote(ctx, shipped) == await sha256_remote(
+                ctx, ctx.settings.unit_file)
+            status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
+            if same and "changed on disk" not in status.stdout and have == want:
+                return Check(True, f"the release's unit is installed and loaded; Java {have}")
+            return Check(False)
+        if have == want:
+            return Check(True, f"the release ships no unit; the installed one starts Java {have}")
+        raise StepFailed(
+            f"the new release ships no red5pro.service and the installed one starts "
+            f"{'Java ' + str(have) if have else 'no Java'} (JAVA_HOME={home or 'unset'}); Red5 "
+            f"Pro {ctx.facts.new_version} needs Java {want}: point the unit's JAVA_HOME at a "
+            f"Java {want} and run systemctl daemon-reload")
+
+    async def run(self, ctx: Ctx) -> None:
+        unit = ctx.settings.unit_file
+        await ctx.sh(f"test -f {quote(self._shipped(ctx))}")
+        if not await exists(ctx, unit + ".bak"):
+            await ctx.sh(root(ctx, f"cp -p -- {quote(unit)} {quote(unit + '.bak')}"))
+        await ctx.sh(root(ctx, f"cp -- {quote(self._shipped(ctx))} {quote(unit)}"))
+        await ctx.sh(root(ctx, "systemctl daemon-reload"))
+
+    async def verify(self, ctx: Ctx) -> Check:
+        have, want, home = await self._java(ctx)
+        if have != want:
+            return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
+                         f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
+        return await self.check(ctx)
+
+
 class StartService(Red5Step):
     id = "start-service"
     title = "Start the red5pro service"
@@ -373,6 +447,27 @@ def expected_api_version(p: AnyContext) -> str | None:
     return p.settings.new_api_version or red5.api_version(p.facts.new_version)
 
 
+def _images(launch_config: dict[str, Any]) -> set[str]:
+    """Every node image a launch config names: its own, and (API 4.0) each target's."""
+    found = {str(launch_config["image"])} if launch_config.get("image") else set()
+    targets = (launch_config.get("targets") or {}).get("target") or []
+    found |= {str(t["image"]) for t in targets if isinstance(t, dict) and t.get("image")}
+    return found
+
+
+def _with_image(launch_config: dict[str, Any], image: str | None) -> dict[str, Any]:
+    """The launch config naming `image` wherever it names one (the docs ask for
+    new node images with a new release); unchanged without one."""
+    if not image:
+        return launch_config
+    changed = copy.deepcopy(launch_config)
+    changed["image"] = image
+    for target in (changed.get("targets") or {}).get("target") or []:
+        if isinstance(target, dict) and "image" in target:
+            target["image"] = image
+    return changed
+
+
 def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:
     return (sorted(old.get("regions", [])) == sorted(new.get("regions", []))
             and old.get("launchConfig") == new.get("launchConfig")
@@ -411,6 +506,11 @@ class Recreate(Red5Step):
                             p.curl("POST", "admin/nodegroup/{new}/node/origin")),
                     Wait("origins in service", p.settings.timeouts.origins_inservice)]
         for name, body in saved["launchconfigs"].items():
+            image = p.settings.node_image
+            if image and _images(body) != {image}:
+                actions.append(Note(f"launch config {name}: node image "
+                                    f"{', '.join(sorted(_images(body))) or '(none)'} -> {image}"))
+            body = _with_image(body, image)
             actions.append(ApiCall("POST", "admin/configurations/launchconfig", p.curl(
                 "POST", "admin/configurations/launchconfig", {"launchconfig": body}), name))
         for name, body in saved["scalepolicies"].items():
@@ -488,6 +588,7 @@ class Recreate(Red5Step):
             if name in have:
                 ctx.info(f"launch config {name} already exists")
                 continue
+            body = _with_image(body, ctx.settings.node_image)
             await ctx.act(ApiCall("POST", "admin/configurations/launchconfig", api.curl(
                 "POST", "admin/configurations/launchconfig", {"launchconfig": body})),
                 partial(api.create_launchconfig, body))

@@ -14,7 +14,7 @@ from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, 
 from runbook.redact import is_secret_key
 from runbook.remote import quote
 from runbook.step import StepFailed
-from steps import red5
+from steps import database, red5
 from steps.common import (
     backup_dir,
     exists,
@@ -65,16 +65,20 @@ class Preflight(Red5Step):
             Shell(f"realpath -e -- {quote(s.install_dir)}",
                   "the install folder as the host resolves it; later steps use this path"),
             Shell(f"ls -1 -- {quote(live)}", "the live install exists; its version marker"),
+            Shell(f"ls -1 -- {quote(live + '/lib')}", "its version, where there is no marker"),
             Shell(f"stat -L -c %d:%i -- {quote(live)}",
                   "the live folder's identity, to know its processes by"),
             Shell(java_processes_command(p), "the java processes running from it"),
             Shell(root(p, f"cat -- {quote(live + '/' + red5.PROPERTIES)}"),
                   "the live properties (secrets masked from here on)"),
             Shell(f"df -Pk -- {quote(install_dir(p))}", "free disk for the new distribution"),
-            Shell("java -version 2>&1", "the Java the new release needs"),
+            Shell("java -version 2>&1", "the Java on the PATH"),
+            Shell("command -v mysql || command -v mariadb",
+                  "a mysql client, for the new database"),
             Shell(f"cat -- {quote(s.unit_file)}", "the installed red5pro.service"),
             Shell("<the unit's JAVA_HOME>/bin/java -version 2>&1",
-                  "the Java the service itself starts, when the unit names one"),
+                  "the Java the service will start: the new release's unit's, else the "
+                  "installed one's"),
             ApiCall("GET", "admin/debug/cloudcontroller",
                     p.curl("GET", "admin/debug/cloudcontroller"),
                     "the API answers with the token; its version is detected"),
@@ -108,12 +112,14 @@ class Preflight(Red5Step):
         if not listing.ok:
             raise StepFailed(f"no live install at {live_dir(ctx)}; check install.dir in the "
                              "config")
-        found = red5.installed_version(listing.stdout.splitlines())
+        lib = await ctx.sh(f"ls -1 -- {quote(folder + '/lib')}", check=False, quiet=True)
+        found = red5.installed_version(listing.stdout.splitlines(), lib.stdout.splitlines())
         # A resumed run keeps the version the first run saw before anything moved.
         live_version = (ctx.facts.live_version if resumed else None) or found
         if live_version is None:
-            raise StepFailed(f"{folder} has no red5pro-server-*-release marker, so its version "
-                             "is unknown; every later check compares versions, so runbook stops")
+            raise StepFailed(f"{folder} has no red5pro-server-*-release marker and no "
+                             "lib/red5pro-X.Y.Z.N-RELEASE.jar, so its version is unknown; every "
+                             "later check compares versions, so runbook stops")
         ctx.facts.live_version = live_version
         ctx.info(f"live install: {folder}, version {found}")
         if not (resumed and ctx.facts.live_tree):
@@ -139,6 +145,9 @@ class Preflight(Red5Step):
         if not resumed and live_version == new_version:
             raise StepFailed(f"the live install already runs {new_version}; there is nothing to "
                              "upgrade with this distribution")
+        if not resumed and red5.older(new_version, live_version):
+            raise StepFailed(f"{s.distribution.name} is {new_version}, older than the live "
+                             f"{live_version}: this procedure upgrades, it does not go back")
         if not resumed:
             # The server now running is the one stop-service must end; start-service
             # uses these to tell the old server from the new one.
@@ -153,6 +162,9 @@ class Preflight(Red5Step):
                 ctx.facts.new_top = red5.top_folder(s.distribution)
             except ValueError as exc:
                 problems.append(str(exc))
+            refused = red5.not_for_this_procedure(s.distribution)
+            if refused:
+                problems.append(refused)
         df = await ctx.sh(f"df -Pk -- {quote(install_dir(ctx))}", check=False)
         free_kb = _free_kb(df.stdout)
         need_kb = size * _DISK_FACTOR // 1024
@@ -162,16 +174,12 @@ class Preflight(Red5Step):
             problems.append(f"{s.install_dir} has {free_kb // 1024} MiB free; the new "
                             f"distribution needs about {need_kb // 1024} MiB")
 
-        want = red5.required_java(red5.major(new_version))
         java = await ctx.sh("java -version 2>&1", check=False)
-        have = red5.java_major(java.stdout)
-        ctx.facts.java = have
-        if want is not None and have != want:
-            problems.append(f"Red5 Pro {new_version} runs on Java {want}, the host has "
-                            f"{'Java ' + str(have) if have else 'no java on PATH'}; "
-                            f"install Java {want} first")
-        else:
-            ctx.info(f"Java {have} is what {new_version} needs")
+        ctx.facts.java = red5.java_major(java.stdout)
+        client = await ctx.sh("command -v mysql || command -v mariadb", check=False)
+        if not client.ok:
+            problems.append("the host has no mysql client, which new-database and schema use: "
+                            "install one (Debian/Ubuntu: apt-get install default-mysql-client)")
 
         try:
             api = await ctx.api()
@@ -209,46 +217,37 @@ class Preflight(Red5Step):
         return problems
 
     async def _compare_unit(self, ctx: Ctx) -> list[str]:
+        """The Java the service will start once cutover installs the new release's
+        unit (or keeps the installed one, when the release ships none) must be
+        on the host already: installing a JDK is no job for the window."""
         s = ctx.settings
         installed = await ctx.sh(f"cat -- {quote(s.unit_file)}", check=False, quiet=True)
         top = ctx.facts.new_top
         shipped = red5.zip_member(s.distribution, f"{top}/red5pro.service") if top else None
-        if not installed.ok:
-            ctx.info(f"no installed unit at {s.unit_file} to compare with")
-            return []
-        if shipped is None:
-            ctx.info("the new distribution ships no red5pro.service to compare with")
-            return await self._unit_java(ctx, installed.stdout)
-        new_text = shipped.decode("utf-8", errors="replace")
-        if new_text == installed.stdout:
-            ctx.info("the installed red5pro.service matches the one the new release ships")
-            return await self._unit_java(ctx, installed.stdout)
-        diff = difflib.unified_diff(installed.stdout.splitlines(), new_text.splitlines(),
-                                    s.unit_file, "new distribution red5pro.service", lineterm="")
-        ctx.note("unit-differs", "warning: the installed red5pro.service differs from the one "
-                 "the new release ships. The procedure keeps the installed unit; review the "
-                 "diff:\n" + "\n".join(diff))
-        return await self._unit_java(ctx, installed.stdout)
-
-    async def _unit_java(self, ctx: Ctx, unit: str) -> list[str]:
-        """The service starts the JVM of the unit's JAVA_HOME, not the java on our PATH."""
-        match = re.search(r"^Environment=\"?JAVA_HOME=([^\s\"]+)", unit, re.MULTILINE)
-        if not match:
-            return []
-        home = match.group(1)
+        if shipped is not None:
+            unit, which = shipped.decode("utf-8", errors="replace"), "the new release's unit"
+            ctx.info("service-unit will install the red5pro.service the new release ships "
+                     "(the installed one is kept as red5pro.service.bak)")
+        elif installed.ok:
+            unit, which = installed.stdout, f"the installed {s.unit_file}"
+            ctx.info("the new release ships no red5pro.service: the installed unit stays")
+        else:
+            return [f"there is no {s.unit_file} and the new release ships none"]
+        home = red5.unit_java_home(unit)
         want = red5.required_java(red5.major(ctx.facts.new_version))
+        if not home:
+            ctx.note("unit-java-unknown", f"warning: {which} sets no JAVA_HOME; Red5 Pro "
+                     f"{ctx.facts.new_version} needs Java {want}")
+            return []
         result = await ctx.sh(f"{quote(home + '/bin/java')} -version 2>&1", check=False,
                               quiet=True)
         have = red5.java_major(result.stdout) if result.ok else None
-        if have is None:
-            ctx.note("unit-java-unknown", f"warning: the unit starts Java from JAVA_HOME={home}, "
-                     f"which does not run here; Red5 Pro {ctx.facts.new_version} needs "
-                     f"Java {want}. Check the unit before start-service.")
-            return []
         if want is not None and have != want:
-            return [f"the installed red5pro.service starts Java {have} (JAVA_HOME={home}) and "
-                    f"Red5 Pro {ctx.facts.new_version} needs Java {want}: point the unit "
-                    f"at Java {want} (the new release ships one) and run systemctl daemon-reload"]
+            found = f"Java {have}" if have else "no Java"
+            return [f"{which} starts Java from JAVA_HOME={home}, and the host has {found} "
+                    f"there; Red5 Pro {ctx.facts.new_version} needs Java {want}: install "
+                    f"Java {want} at {home} before the window"]
+        ctx.info(f"{which} starts Java {have} from {home}, as {ctx.facts.new_version} needs")
         return []
 
     async def verify(self, ctx: Ctx) -> Check:
@@ -270,32 +269,107 @@ class NewDatabase(Red5Step):
     phase = Phase.PREPARE
     read_only = True
     summary = (
-        "Proves the stream manager host itself can open a connection to the new "
-        "autoscaling database. The new database must already exist beside the live one, "
-        "with the same instance settings and credentials, and allow the stream manager in."
+        "Logs in to the new autoscaling database from the stream manager host, with the "
+        "live install's config.dbUser and config.dbPass (the new instance has the same "
+        "credentials), and says whether its cluster database exists and is empty. The "
+        "password travels in a 0600 option file that is removed afterwards."
     )
 
-    def _command(self, p: AnyContext) -> str:
-        s = p.settings
-        port = s.new_db_port or 3306
-        probe = f"exec 3<>/dev/tcp/{s.new_db_host}/{port}"
-        return f"timeout 5 bash -c {quote(probe)}"
-
     def plan(self, p: Plan) -> list[Action]:
-        return [Shell(self._command(p), "a TCP connection from the stream manager host")]
+        return [
+            Shell(database.query(p, "SELECT 1"), "the live login is accepted"),
+            Shell(database.query(p, f"SHOW DATABASES LIKE '{database.DATABASE}'"),
+                  "does the cluster database exist"),
+            Shell(database.query(p, _COUNT_TABLES), "and how many tables it has"),
+        ]
 
     async def run(self, ctx: Ctx) -> None:
-        result = await ctx.sh(self._command(ctx), check=False)
-        if not result.ok:
-            s = ctx.settings
-            raise StepFailed(
-                f"the host cannot reach {s.new_db_host}:{s.new_db_port or 3306}; allow the stream "
-                "manager's address in the new database's firewall or security group"
-            )
+        where = await database.login(ctx)
+        port = where.port
+        await database.run_sql(ctx, where, database.query(ctx, "SELECT 1", port=port))
+        found = await database.run_sql(ctx, where, database.query(
+            ctx, f"SHOW DATABASES LIKE '{database.DATABASE}'", port=port))
+        at = f"{where.host}:{where.port}"
+        if not found.stdout.strip():
+            ctx.note("new-database", f"{at} accepts the live login; it has no cluster database "
+                     "yet (the schema step creates it)", tables=None)
+            return
+        count = await database.run_sql(ctx, where, database.query(ctx, _COUNT_TABLES,
+                                                                    port=port))
+        tables = int((count.stdout.split() or ["0"])[0])
+        state = "is empty (the schema step imports the release's)" if not tables else \
+            f"has {tables} tables (the schema step compares them with the release's)"
+        ctx.note("new-database", f"{at} accepts the live login; its cluster database {state}",
+                 tables=tables)
 
     async def verify(self, ctx: Ctx) -> Check:
-        s = ctx.settings
-        return Check(True, f"{s.new_db_host}:{s.new_db_port or 3306} answers from the host")
+        return Check(True, f"{ctx.settings.new_db_host} accepts the live login")
+
+
+_COUNT_TABLES = ("SELECT COUNT(*) FROM information_schema.tables "
+                 f"WHERE table_schema='{database.DATABASE}'")
+_LIST_TABLES = ("SELECT table_name FROM information_schema.tables "
+                f"WHERE table_schema='{database.DATABASE}'")
+
+
+class Schema(Red5Step):
+    id = "schema"
+    title = "Create the new database's schema"
+    phase = Phase.PREPARE
+    summary = (
+        "Imports the new release's webapps/streammanager/WEB-INF/sql/cluster.sql into the "
+        "new database's cluster schema, and proves every table of that file is there. A "
+        "database that already has tables is never overwritten: it is accepted when its "
+        "tables are the file's, otherwise the step stops and says which differ."
+    )
+
+    def _sql(self, p: AnyContext, tree: str) -> str:
+        return f"{tree}/{red5.WEB_INF}/sql/cluster.sql"
+
+    def plan(self, p: Plan) -> list[Action]:
+        sql = self._sql(p, new_dir(p))
+        return [
+            Shell(root(p, f"cat -- {quote(sql)}"), "the tables the release needs"),
+            Shell(database.query(p, _LIST_TABLES), "the tables the new database has"),
+            Shell(database.query(p, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}")),
+            Shell(database.import_file(p, sql), "only into an empty cluster database"),
+        ]
+
+    async def _compare(self, ctx: Ctx) -> tuple[set[str], set[str], str]:
+        _old, tree = await trees(ctx)
+        sql = self._sql(ctx, tree)
+        wanted = database.tables_in(await read_remote(ctx, sql))
+        if not wanted:
+            raise StepFailed(f"{sql} creates no tables; the distribution looks damaged")
+        where = await database.login(ctx)
+        listed = await database.probe_sql(ctx, where, database.query(
+            ctx, _LIST_TABLES, port=where.port))
+        have = {line.strip().lower() for line in listed.stdout.splitlines() if line.strip()}
+        return wanted, have, sql
+
+    async def check(self, ctx: Ctx) -> Check:
+        wanted, have, _sql = await self._compare(ctx)
+        if have == wanted:
+            return Check(True, f"the cluster database has the release's {len(wanted)} tables")
+        if have:
+            missing, extra = sorted(wanted - have), sorted(have - wanted)
+            raise StepFailed(
+                "the new database's cluster schema is not the release's, and runbook does not "
+                "overwrite a database that has tables: "
+                + "; ".join(part for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"not in the release {', '.join(extra)}" if extra else "") if part)
+                + ". Give the upgrade an empty cluster database")
+        return Check(False, "the cluster database is empty or not there")
+
+    async def run(self, ctx: Ctx) -> None:
+        where = await database.login(ctx)
+        _old, tree = await trees(ctx)
+        sql = self._sql(ctx, tree)
+        await database.run_sql(ctx, where, database.query(
+            ctx, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}", port=where.port))
+        await database.run_sql(ctx, where, database.import_file(ctx, sql, port=where.port),
+                               quiet=False)
 
 
 class ExportConfig(Red5Step):

@@ -43,6 +43,34 @@ def required_java(server_major: int | None) -> int | None:
     return 8
 
 
+def release_numbers(version: str | None) -> tuple[int, ...]:
+    """6.2.0.b406 -> (6, 2, 0, 406), for ordering releases."""
+    return tuple(int(n) for n in re.findall(r"\d+", version or ""))
+
+
+def older(version: str | None, than: str | None) -> bool:
+    return bool(version and than) and release_numbers(version) < release_numbers(than)
+
+
+def not_for_this_procedure(zip_path: Path) -> str | None:
+    """Why a distribution cannot be the target of this procedure, if it cannot.
+
+    From release 14 Red5 Pro ships Stream Manager 2.0, a different,
+    container-based product with no streammanager webapp and no
+    red5-web.properties; this procedure upgrades the Stream Manager 1.x webapp."""
+    version = distribution_version(zip_path.name)
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            webapp = any("/webapps/streammanager/" in f"/{name}" for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return None  # top_folder says what is wrong with the zip
+    if not webapp or (major(version) or 0) >= 14:
+        return (f"{zip_path.name} has no webapps/streammanager: from Red5 Pro 14 the stream "
+                "manager is Stream Manager 2.0, a separate container-based product with its "
+                "own upgrade path; this procedure upgrades the Stream Manager 1.x webapp only")
+    return None
+
+
 def api_version(server_version: str | None) -> str | None:
     """The Stream Manager API a server release serves (Red5's API overview pages):
     4.0 from 7.0.0, 3.1 after 5.2.0, 3.0 in 5.1. None where the table says nothing."""
@@ -70,13 +98,27 @@ def java_major(version_banner: str) -> int | None:
     return first
 
 
-def installed_version(listing: list[str]) -> str | None:
-    """The version marker file a distribution keeps in its root folder."""
+_LIB_JAR = re.compile(r"^red5pro-(\d+\.\d+\.\d+)\.(\d+)-RELEASE\.jar$")
+
+
+def installed_version(listing: list[str], lib: list[str] | None = None) -> str | None:
+    """The release in a folder: its root marker (red5pro-server-X.Y.Z.bN-release),
+    else lib/red5pro-X.Y.Z.N-RELEASE.jar (5.1.1 ships no marker)."""
     for name in listing:
         version = distribution_version(name.strip())
         if version and not name.strip().endswith(".zip"):
             return version
+    for name in lib or []:
+        match = _LIB_JAR.match(name.strip())
+        if match:
+            return f"{match.group(1)}.b{match.group(2)}"
     return None
+
+
+def unit_java_home(unit: str) -> str | None:
+    """JAVA_HOME as a systemd unit sets it (Environment=JAVA_HOME=... or quoted)."""
+    found = re.findall(r'^Environment="?JAVA_HOME=([^\s"]+)', unit, re.MULTILINE)
+    return found[-1] if found else None
 
 
 def top_folder(zip_path: Path) -> str:

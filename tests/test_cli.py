@@ -32,7 +32,7 @@ def test_plan_of_the_production_example_lists_all_15_steps() -> None:
     result = runbook("plan", str(EXAMPLE))
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for number in range(1, 16):
+    for number in range(1, 18):
         assert f"\n{number:2}. " in out
     assert "sudo -n mv -T -- /usr/local/red5pro /usr/local/bak.red5pro" in out
     assert "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com" in out
@@ -50,7 +50,7 @@ def test_plan_json_is_machine_readable() -> None:
 
 def test_plan_without_a_config_shows_the_rehearsal() -> None:
     result = runbook("plan")
-    assert result.returncode == 0 and "15. recreate" in result.stdout
+    assert result.returncode == 0 and "17. recreate" in result.stdout
 
 
 @pytest.mark.parametrize(

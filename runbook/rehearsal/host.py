@@ -36,14 +36,15 @@ from types import TracebackType
 from typing import Any
 
 import runbook
-from runbook.rehearsal import RehearsalError, cloud, sandbox
+from runbook.rehearsal import RehearsalError, cloud, sandbox, scenarios
 from runbook.rehearsal.dbfake import DatabaseListeners
 from runbook.rehearsal.service import READY_LINE, UNAVAILABLE_LINE
 from runbook.rehearsal.sshd import RehearsalSSHServer, ensure_keys, known_hosts_line
 
 log = logging.getLogger(__name__)
 
-STATE_FORMAT = 1
+# 2: the sandbox carries a scenario (real releases on both sides).
+STATE_FORMAT = 2
 # Held by the one rehearsal that runs on a sandbox, from start() to stop().
 # Not the fake cloud's state.lock: its services take that one around every
 # read-modify-write, which a lock held for the whole rehearsal would block.
@@ -94,8 +95,11 @@ class RehearsalHost:
         dist_size: int | None = None,
         user: str = "red5admin",
         boot_service: bool = True,
+        scenario: str | None = None,
     ) -> None:
         self._given_sandbox = sandbox is not None
+        # Asked for; a reused sandbox keeps the one it was made with.
+        self._asked_scenario = scenario
         self._sandbox = Path(sandbox).resolve() if sandbox is not None else None
         self.keep = keep
         self.dist_size = dist_size
@@ -148,12 +152,16 @@ class RehearsalHost:
         return self.sandbox / "tmp" / "runbook-upload"
 
     @property
+    def scenario(self) -> scenarios.Scenario:
+        return scenarios.scenario(str(self.state.get("scenario") or scenarios.DEFAULT))
+
+    @property
     def distribution(self) -> Path:
-        return sandbox.operator_dir(self.sandbox) / sandbox.DISTRIBUTION_NAME
+        return sandbox.operator_dir(self.sandbox) / self.scenario.new.zip_name
 
     @property
     def cloud_controller(self) -> Path:
-        return sandbox.operator_dir(self.sandbox) / sandbox.CONTROLLER_JAR_NAME
+        return sandbox.operator_dir(self.sandbox) / self.scenario.controller_jar
 
     @property
     def home(self) -> Path:
@@ -316,9 +324,11 @@ class RehearsalHost:
         secrets_ = sandbox.LiveSecrets.generate()
         api_port = _free_port()
         old_db, new_db = self._db.old.address, self._db.new.address
+        chosen = scenarios.scenario(self._asked_scenario or scenarios.DEFAULT)
         await asyncio.to_thread(
             sandbox.create_sandbox,
             self.sandbox,
+            chosen,
             user=self.user,
             api_port=api_port,
             old_db=old_db,
@@ -345,10 +355,11 @@ class RehearsalHost:
             "new_db": list(new_db),
             "api_token": secrets_.api_token,
             "instance_prefix": secrets_.instance_prefix,
-            "old_version": sandbox.OLD_VERSION,
-            "new_version": sandbox.NEW_VERSION,
-            "old_api_version": sandbox.OLD_API_VERSION,
-            "new_api_version": sandbox.NEW_API_VERSION,
+            "scenario": chosen.name,
+            "old_version": chosen.old.version,
+            "new_version": chosen.new.version,
+            "old_api_version": chosen.old.api,
+            "new_api_version": chosen.new.api,
         }
 
     async def start(self) -> None:
@@ -410,6 +421,10 @@ class RehearsalHost:
             self.created = True
         else:
             self.state = state
+            if self._asked_scenario and state["scenario"] != self._asked_scenario:
+                raise RehearsalError(
+                    f"the sandbox {self.sandbox} rehearses {state['scenario']}, not "
+                    f"{self._asked_scenario}; use another --sandbox for that scenario")
             if state["user"] != self.user:
                 log.info("sandbox %s belongs to user %s; using that", self.sandbox, state["user"])
                 self.user = state["user"]
@@ -418,6 +433,7 @@ class RehearsalHost:
                 (state["new_db"][0], int(state["new_db"][1])),
             )
             await asyncio.to_thread(sandbox.install_shims, self.sandbox)
+            await asyncio.to_thread(sandbox.install_jvms, self.sandbox, self.scenario)
         self.old_db = (self.state["old_db"][0], int(self.state["old_db"][1]))
         self.new_db = (self.state["new_db"][0], int(self.state["new_db"][1]))
         self.api_token = str(self.state["api_token"])

@@ -35,14 +35,7 @@ from xml.etree import ElementTree
 
 import javaproperties
 
-OLD_VERSION = "6.2.0.b406"
-OLD_API_VERSION = "3.1"
-NEW_VERSION = "14.2.0.b1105"
-NEW_API_VERSION = "4.0"
-DIST_TOP = f"red5pro-server-{NEW_VERSION}-release"
-DISTRIBUTION_NAME = f"{DIST_TOP}.zip"
-CONTROLLER_JAR_NAME = "aws-cloud-controller-14.2.0.jar"
-OLD_CONTROLLER_JAR_NAME = "aws-cloud-controller-6.2.0.jar"
+from runbook.rehearsal.scenarios import Release, Scenario
 
 SANDBOX_ENV = "RUNBOOK_SANDBOX"
 STATE_DIRNAME = ".rehearsal"
@@ -53,7 +46,6 @@ WEBINF = "webapps/streammanager/WEB-INF"
 SHIMS = {
     "shim-sudo": "bin/sudo",
     "shim-systemctl": "bin/systemctl",
-    "shim-java": "bin/java",
     "shim-red5pro-run": "libexec/red5pro-run",
 }
 
@@ -310,8 +302,9 @@ def fill_properties(
     return "\n".join(out) + "\n"
 
 
-def old_properties(secrets_: LiveSecrets, old_db: tuple[str, int]) -> str:
-    """The live install's red5-web.properties, filled in the way an operator would."""
+def old_properties(release: Release, secrets_: LiveSecrets, old_db: tuple[str, int]) -> str:
+    """The live install's red5-web.properties: its release's shipped template,
+    filled in the way an operator would."""
     values = {
         "config.dbHost": old_db[0],
         "config.dbPort": str(old_db[1]),
@@ -329,18 +322,21 @@ def old_properties(secrets_: LiveSecrets, old_db: tuple[str, int]) -> str:
         "aws.defaultVPC": "false",
         "aws.vpcName": "red5pro-vpc",
         "aws.faultZoneBlockMilliseconds": "3600000",
-        "aws.forUsGovRegions": "false",
         "serverapi.accessToken": secrets_.node_api_token,
         "rest.administratorToken": secrets_.api_token,
         # WebRTC clients go through the stream manager in this deployment.
         "proxy.enabled": "true",
     }
-    # An older key that releases after 6.2.0 dropped; the operator's file
-    # still has it, so the merge has a removed key to report.
-    after = {
-        "instancecontroller.recycleDeadNodes": ("instancecontroller.replaceDeadClusters", "true")
-    }
-    return fill_properties(data_text(f"red5-web.properties.{OLD_VERSION}"), values, after)
+    template = data_text(release.properties)
+    if "aws.forUsGovRegions" in template:  # not in 5.1.1
+        values["aws.forUsGovRegions"] = "false"
+    after: dict[str, tuple[str, str]] = {}
+    if "instancecontroller.recycleDeadNodes" not in template:
+        # A key 5.1.1 had and 6.2.0 dropped; an operator's file carried over
+        # from 5.1 still has it, so the merge has a removed key to report.
+        after["instancecontroller.recycleDeadNodes"] = (
+            "instancecontroller.replaceDeadClusters", "true")
+    return fill_properties(template, values, after)
 
 
 def application_context(active: str) -> str:
@@ -412,6 +408,65 @@ def jar_bytes(title: str, version: str, classes: list[str], main_class: str | No
     return buffer.getvalue()
 
 
+# --- a release's files ----------------------------------------------------------------
+# Real names where the research found them (data/README.md says which); a
+# release's install and its distribution share one layout.
+
+JVM_DIRS = {8: "java-8-openjdk-amd64", 11: "java-11-openjdk-amd64"}
+
+
+def jvm_home(sandbox: Path, java: int) -> Path:
+    """Where the host's JDK of that major version lives (as Debian puts it)."""
+    return sandbox / "usr" / "lib" / "jvm" / JVM_DIRS[java]
+
+
+def unit_text(release: Release, sandbox: Path) -> str:
+    """The red5pro.service for a release: the shipped one from 9.0 on, the one
+    the JDK 8 install page has the operator write before that. Paths inside
+    the sandbox, where everything the rehearsal host has lives."""
+    name = "red5pro.service.jdk8" if release.unit == "jsvc" else "red5pro.service.jdk11"
+    return data_text(name).replace("@ROOT@", str(sandbox))
+
+
+def release_files(release: Release, sandbox: Path, *, api_port: int
+                  ) -> dict[str, tuple[str | bytes, int]]:
+    """Relative path -> (content, mode) of what a release's distribution holds."""
+    numbers, build = release.numbers, release.build
+    files: dict[str, tuple[str | bytes, int]] = {
+        f"lib/{release.lib_jar}": (
+            jar_bytes("red5pro", f"{numbers}.{build}", ["com.red5pro.plugin.ProPluginator"]),
+            0o644),
+        "conf/red5.ini": (f"server.version={release.version}-release\n", 0o644),
+        "red5-service.jar": (
+            jar_bytes("red5-service", numbers, ["org.red5.server.Bootstrap"],
+                      "org.red5.server.Bootstrap"), 0o644),
+        "red5.service": (data_text("red5.service"), 0o644),
+        "conf/red5.properties": (red5_properties(api_port), 0o644),
+        "conf/autoscale.xml": (data_text("autoscale.xml"), 0o644),
+        f"plugins/red5pro-autoscale-plugin-{numbers}.{build}-RELEASE.jar": (
+            jar_bytes("red5pro-autoscale-plugin", f"{numbers}.{build}",
+                      ["com.red5pro.clustering.autoscale.Configuration"]), 0o644),
+        f"plugins/red5pro-restreamer-plugin-{numbers}.{build}-RELEASE.jar": (
+            jar_bytes("red5pro-restreamer-plugin", f"{numbers}.{build}",
+                      ["com.red5pro.restreamer.RestreamerPlugin"]), 0o644),
+        f"{WEBINF}/red5-web.properties": (data_text(release.properties), 0o644),
+        f"{WEBINF}/web.xml": (web_xml(release.api), 0o644),
+        f"{WEBINF}/applicationContext.xml": (application_context(DUMMY), 0o644),
+        f"{WEBINF}/sql/cluster.sql": (data_text(release.schema), 0o644),
+        f"{WEBINF}/lib/{release.commons_jar}": (
+            jar_bytes("streammanager-commons", numbers, [DUMMY]), 0o644),
+        # unzip only creates directories it sees, and a fresh install has a log dir.
+        "log/.keep": ("", 0o644),
+    }
+    if release.marker:
+        files[release.top] = ("", 0o644)
+    if release.unit == "red5pro.sh":
+        # From 9.0 the unit and its start script ship in the distribution root.
+        files["red5pro.service"] = (unit_text(release, sandbox), 0o644)
+        files["red5pro.sh"] = (data_text("red5pro.sh"), 0o755)
+    return files
+
+
 # --- the live install ----------------------------------------------------------------
 
 
@@ -425,99 +480,55 @@ def _write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
 
 
 def old_install_files(
-    secrets_: LiveSecrets, *, api_port: int, old_db: tuple[str, int]
+    release: Release, sandbox: Path, secrets_: LiveSecrets, *, api_port: int,
+    old_db: tuple[str, int],
 ) -> dict[str, tuple[str | bytes, int]]:
-    """Relative path -> (content, mode) of the live 6.2.0 install."""
-    return {
-        f"red5pro-server-{OLD_VERSION}-release": ("", 0o644),
+    """Relative path -> (content, mode) of the live install: the release as
+    shipped, configured as the install pages tell an operator to."""
+    files = release_files(release, sandbox, api_port=api_port)
+    files.update({
         "LICENSE.KEY": (secrets_.license_key + "\n", 0o644),
-        "red5pro.service": (data_text("red5pro.service.jdk11"), 0o644),
-        "red5pro.sh": (data_text("red5pro.sh"), 0o755),
-        "red5-service.jar": (
-            jar_bytes("red5-service", "1.2.0", ["org.red5.server.Bootstrap"],
-                      "org.red5.server.Bootstrap"),
-            0o644,
-        ),
-        "conf/red5.properties": (red5_properties(api_port), 0o644),
-        "conf/autoscale.xml": (data_text("autoscale.xml"), 0o644),
-        "plugins/red5pro-autoscale-plugin-6.2.0.406-RELEASE.jar": (
-            jar_bytes("red5pro-autoscale-plugin", "6.2.0.406",
-                      ["com.red5pro.clustering.autoscale.Configuration"]),
-            0o644,
-        ),
-        "plugins/red5pro-restreamer-plugin-6.2.0.406-RELEASE.jar": (
-            jar_bytes("red5pro-restreamer-plugin", "6.2.0.406",
-                      ["com.red5pro.restreamer.RestreamerPlugin"]),
-            0o644,
-        ),
-        f"{WEBINF}/red5-web.properties": (old_properties(secrets_, old_db), 0o644),
-        f"{WEBINF}/web.xml": (web_xml(OLD_API_VERSION), 0o644),
+        f"{WEBINF}/red5-web.properties": (old_properties(release, secrets_, old_db), 0o644),
         f"{WEBINF}/applicationContext.xml": (application_context(AWS), 0o644),
-        f"{WEBINF}/lib/{OLD_CONTROLLER_JAR_NAME}": (
-            jar_bytes("aws-cloud-controller", "6.2.0", [AWS]),
-            0o644,
-        ),
-        f"{WEBINF}/lib/streammanager-6.2.0.406.jar": (
-            jar_bytes("streammanager", "6.2.0.406",
-                      ["com.red5pro.services.streammanager.Application", DUMMY]),
-            0o644,
-        ),
-    }
+        f"{WEBINF}/lib/{release.controller_jar}": (
+            jar_bytes("aws-cloud-controller", release.numbers, [AWS]), 0o644),
+    })
+    # The node-side autoscale pieces were removed when it became a stream manager.
+    for rel in list(files):
+        if rel == "conf/autoscale.xml" or rel.startswith("plugins/red5pro-autoscale-plugin-"):
+            del files[rel]
+    return files
 
 
 def write_old_install(
-    sandbox: Path, secrets_: LiveSecrets, *, api_port: int, old_db: tuple[str, int]
+    sandbox: Path, scenario: Scenario, secrets_: LiveSecrets, *, api_port: int,
+    old_db: tuple[str, int],
 ) -> None:
     home = red5_home(sandbox)
     for rel, (content, mode) in old_install_files(
-        secrets_, api_port=api_port, old_db=old_db
+        scenario.old, sandbox, secrets_, api_port=api_port, old_db=old_db
     ).items():
         _write(home / rel, content, mode)
     (home / "log").mkdir(exist_ok=True)
-    # What `cp red5pro.service /lib/systemd/system/` left behind at install time.
-    _write(unit_file(sandbox), data_text("red5pro.service.jdk11"))
+    # The unit in place when the live release was installed.
+    _write(unit_file(sandbox), unit_text(scenario.old, sandbox))
+
+
+def install_jvms(sandbox: Path, scenario: Scenario) -> None:
+    """The JDKs the host has: the live release's, and the new release's that
+    the operator installed ahead of the window (the upgrade pages ask for it).
+    Each answers -version with its own banner; `java` on PATH is the newest."""
+    for java in sorted({scenario.old.java, scenario.new.java}):
+        target = jvm_home(sandbox, java) / "bin" / "java"
+        _write(target, data_text("shim-java").replace("@MAJOR@", str(java)), 0o755)
+    newest = jvm_home(sandbox, max(scenario.old.java, scenario.new.java)) / "bin" / "java"
+    link = bin_dir(sandbox) / "java"
+    make_private_dir(link.parent)
+    link.unlink(missing_ok=True)
+    link.symlink_to(newest)
 
 
 # --- the operator's downloads --------------------------------------------------------
-
-
-def distribution_files(api_port: int) -> dict[str, tuple[str | bytes, int]]:
-    """Relative path (inside the zip's top folder) -> (content, mode)."""
-    return {
-        f"red5pro-server-{NEW_VERSION}-release": ("", 0o644),
-        "red5pro.service": (data_text("red5pro.service.jdk21"), 0o644),
-        "red5pro.sh": (data_text("red5pro.sh"), 0o755),
-        "red5-service.jar": (
-            jar_bytes("red5-service", "2.0.14", ["org.red5.server.Bootstrap"],
-                      "org.red5.server.Bootstrap"),
-            0o644,
-        ),
-        "conf/red5.properties": (red5_properties(api_port), 0o644),
-        "conf/autoscale.xml": (data_text("autoscale.xml"), 0o644),
-        "plugins/red5pro-autoscale-plugin-14.2.0-RELEASE.jar": (
-            jar_bytes("red5pro-autoscale-plugin", "14.2.0",
-                      ["com.red5pro.clustering.autoscale.Configuration"]),
-            0o644,
-        ),
-        "plugins/red5pro-restreamer-plugin-14.2.0-RELEASE.jar": (
-            jar_bytes("red5pro-restreamer-plugin", "14.2.0",
-                      ["com.red5pro.restreamer.RestreamerPlugin"]),
-            0o644,
-        ),
-        f"{WEBINF}/red5-web.properties": (
-            data_text(f"red5-web.properties.{NEW_VERSION}"),
-            0o644,
-        ),
-        f"{WEBINF}/web.xml": (web_xml(NEW_API_VERSION), 0o644),
-        f"{WEBINF}/applicationContext.xml": (application_context(DUMMY), 0o644),
-        f"{WEBINF}/lib/streammanager-14.2.0.1105.jar": (
-            jar_bytes("streammanager", "14.2.0.1105",
-                      ["com.red5pro.services.streammanager.Application", DUMMY]),
-            0o644,
-        ),
-        # unzip only creates directories it sees, and a fresh install has a log dir.
-        "log/.keep": ("", 0o644),
-    }
 
 
 def _zip_info(name: str, mode: int, compress: int) -> zipfile.ZipInfo:
@@ -529,19 +540,20 @@ def _zip_info(name: str, mode: int, compress: int) -> zipfile.ZipInfo:
     return info
 
 
-def build_distribution(path: Path, *, api_port: int, dist_size: int | None = None) -> None:
+def build_distribution(path: Path, release: Release, sandbox: Path, *, api_port: int,
+                       dist_size: int | None = None) -> None:
     """Write the new release zip: one top folder, the real layout.
 
     ``dist_size`` pads it with incompressible bytes (stored, not deflated) to
     roughly that many bytes, so uploads and unzips can be measured at a
     realistic size.
     """
-    files = distribution_files(api_port)
-    dirs: set[str] = {DIST_TOP + "/"}
+    files = release_files(release, sandbox, api_port=api_port)
+    dirs: set[str] = {release.top + "/"}
     for rel in files:
         parts = rel.split("/")[:-1]
         for depth in range(1, len(parts) + 1):
-            dirs.add(f"{DIST_TOP}/{'/'.join(parts[:depth])}/")
+            dirs.add(f"{release.top}/{'/'.join(parts[:depth])}/")
     make_private_dir(path.parent)
     tmp = path.with_name(path.name + ".part")
     tmp.unlink(missing_ok=True)
@@ -551,14 +563,14 @@ def build_distribution(path: Path, *, api_port: int, dist_size: int | None = Non
         for name in sorted(dirs):
             dist.writestr(_zip_info(name, 0o40755, zipfile.ZIP_STORED), b"")
         for rel, (content, mode) in files.items():
-            info = _zip_info(f"{DIST_TOP}/{rel}", 0o100000 | mode, zipfile.ZIP_DEFLATED)
+            info = _zip_info(f"{release.top}/{rel}", 0o100000 | mode, zipfile.ZIP_DEFLATED)
             dist.writestr(info, content)
         if dist_size:
             # About 200 bytes of headers and central directory go with the pad.
             remaining = dist_size - raw.tell() - 200 - 60 * (len(files) + len(dirs))
             if remaining > 0:
                 info = _zip_info(
-                    f"{DIST_TOP}/lib/red5pro-bundle-padding.bin", 0o100644, zipfile.ZIP_STORED
+                    f"{release.top}/lib/red5pro-bundle-padding.bin", 0o100644, zipfile.ZIP_STORED
                 )
                 with dist.open(info, "w", force_zip64=remaining > 0x7FFFFFFF) as pad:
                     while remaining > 0:
@@ -568,9 +580,9 @@ def build_distribution(path: Path, *, api_port: int, dist_size: int | None = Non
     tmp.replace(path)
 
 
-def build_controller_jar(path: Path) -> None:
+def build_controller_jar(path: Path, release: Release) -> None:
     make_private_dir(path.parent)
-    write_private(path, jar_bytes("aws-cloud-controller", "14.2.0", [AWS]))
+    write_private(path, jar_bytes("aws-cloud-controller", release.numbers, [AWS]))
 
 
 # --- shims ---------------------------------------------------------------------------
@@ -591,6 +603,7 @@ def install_shims(sandbox: Path) -> None:
 
 def create_sandbox(
     sandbox: Path,
+    scenario: Scenario,
     *,
     user: str,
     api_port: int,
@@ -603,11 +616,11 @@ def create_sandbox(
         (sandbox / rel).mkdir(parents=True, exist_ok=True)
     secure_state(sandbox)
     (sandbox / "tmp").chmod(0o1777)
-    write_old_install(sandbox, secrets_, api_port=api_port, old_db=old_db)
-    build_distribution(
-        operator_dir(sandbox) / DISTRIBUTION_NAME, api_port=api_port, dist_size=dist_size
-    )
-    build_controller_jar(operator_dir(sandbox) / CONTROLLER_JAR_NAME)
+    write_old_install(sandbox, scenario, secrets_, api_port=api_port, old_db=old_db)
+    install_jvms(sandbox, scenario)
+    build_distribution(operator_dir(sandbox) / scenario.new.zip_name, scenario.new, sandbox,
+                       api_port=api_port, dist_size=dist_size)
+    build_controller_jar(operator_dir(sandbox) / scenario.controller_jar, scenario.new)
     install_shims(sandbox)
 
 

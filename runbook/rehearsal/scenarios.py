@@ -30,6 +30,8 @@ class Release:
     schema: str
     # The cloud controller jar in WEB-INF/lib of an install of this release.
     controller_jar: str
+    # The streammanager-commons jar in WEB-INF/lib (its own version number).
+    commons: str
 
     @property
     def numbers(self) -> str:
@@ -51,6 +53,10 @@ class Release:
         return f"{self.top}.zip"
 
     @property
+    def commons_jar(self) -> str:
+        return f"streammanager-commons-{self.commons}.jar"
+
+    @property
     def lib_jar(self) -> str:
         """lib/red5pro-6.2.0.406-RELEASE.jar, where the version is written too."""
         return f"red5pro-{self.numbers}.{self.build}-RELEASE.jar"
@@ -58,16 +64,16 @@ class Release:
 
 R5_1 = Release("5.1.1.b236", "3.0", 8, "jsvc", marker=False,
                properties="red5-web.properties.5.1.1.236", schema="cluster.sql.5.1.1.236",
-               controller_jar="aws-cloud-controller.jar")
+               controller_jar="aws-cloud-controller.jar", commons="1.2.10")
 R6_2 = Release("6.2.0.b406", "3.1", 8, "jsvc", marker=True,
                properties="red5-web.properties.6.2.0.b406", schema="cluster.sql.6.2.0.b406",
-               controller_jar="aws-cloud-controller.jar")
+               controller_jar="aws-cloud-controller.jar", commons="6.2.0")
 R10_9 = Release("10.9.2.b735", "4.0", 11, "red5pro.sh", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
-                controller_jar="aws-cloud-controller-10.9.0.jar")
+                controller_jar="aws-cloud-controller-10.9.0.jar", commons="10.9.2")
 R11_1 = Release("11.1.0.b835", "4.0", 11, "red5pro.sh", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
-                controller_jar="aws-cloud-controller-11.1.0.jar")
+                controller_jar="aws-cloud-controller-11.1.0.jar", commons="11.1.0")
 
 
 @dataclass(frozen=True)

@@ -82,8 +82,14 @@ def red5_root(argv: list[str]) -> Path | None:
 
 
 def server_version(home: Path) -> str:
+    """The root marker's version, else lib/red5pro-X.Y.Z.N-RELEASE.jar's (5.1.1 has
+    no marker)."""
     for marker in sorted(home.glob("red5pro-server-*-release")):
         return marker.name[len("red5pro-server-") : -len("-release")]
+    for jar in sorted((home / "lib").glob("red5pro-*-RELEASE.jar")):
+        numbers = jar.name[len("red5pro-") : -len("-RELEASE.jar")].rsplit(".", 1)
+        if len(numbers) == 2:
+            return f"{numbers[0]}.b{numbers[1]}"
     return "unknown"
 
 

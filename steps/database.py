@@ -1,0 +1,114 @@
+"""Talking to the new database from the stream manager host, with its mysql client.
+
+The stream manager logs in with the live red5-web.properties' config.dbUser and
+config.dbPass; the procedure's new database has "the same instance
+configuration and credentials". The password never appears on a command line,
+in `ps` or in the journal: it travels on the command's stdin into a 0600
+option file that is removed when the client ends (shared/notes/mariadb.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import javaproperties
+
+from runbook.properties import is_placeholder
+from runbook.remote import CommandResult, quote
+from runbook.step import StepFailed
+from steps import red5
+from steps.common import read_remote, trees
+from steps.facts import AnyContext, Ctx
+
+# The database name is fixed in the streammanager's Spring config (FACTS §5).
+DATABASE = "cluster"
+_CREATE_TABLE = re.compile(
+    r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`?([A-Za-z0-9_$]+)", re.I | re.M)
+_ERROR = re.compile(r"ERROR (\d+) \([0-9A-Z]+\)(?: at line \d+)?: (.*)")
+
+
+@dataclass(frozen=True)
+class Login:
+    user: str
+    password: str
+    host: str
+    port: int
+
+    def option_file(self) -> str:
+        """[client] options; the password quoted so any character survives."""
+        quoted = self.password.replace("\\", "\\\\").replace('"', '\\"')
+        return f'[client]\nuser={self.user}\npassword="{quoted}"\n'
+
+
+def client(login_host: str, port: str | int, tail: str) -> str:
+    """The command that runs the host's mysql client against the new database.
+
+    stdin carries the option file: `cat` takes it first, so `tail` may still
+    redirect the client's own stdin (an import)."""
+    return ('umask 077; f=$(mktemp) || exit 1; trap \'rm -f -- "$f"\' EXIT; cat > "$f"; '
+            'c=$(command -v mysql || command -v mariadb) || '
+            '{ echo "no mysql client on this host" >&2; exit 127; }; '
+            f'"$c" --defaults-extra-file="$f" --protocol=tcp -h {quote(login_host)} '
+            f"-P {port} --connect-timeout=10 {tail}")
+
+
+def query(p: AnyContext, sql: str, *, port: str | int = "<port>") -> str:
+    return client(p.settings.new_db_host, port, f"-N -B -e {quote(sql)}")
+
+
+def import_file(p: AnyContext, sql_file: str, *, port: str | int = "<port>") -> str:
+    return client(p.settings.new_db_host, port, f"{DATABASE} < {quote(sql_file)}")
+
+
+async def login(ctx: Ctx) -> Login:
+    """The live stream manager's database login, aimed at the new database."""
+    old, _new = await trees(ctx)
+    text = await read_remote(ctx, f"{old}/{red5.PROPERTIES}")
+    live = javaproperties.loads(text)
+    user, password = live.get("config.dbUser", ""), live.get("config.dbPass", "")
+    if not user or is_placeholder(user):
+        raise StepFailed(f"the live {red5.PROPERTIES} names no config.dbUser; the new "
+                         "database is reached with the live login")
+    ctx.add_secret(password)
+    port = ctx.settings.new_db_port or int(live.get("config.dbPort") or 3306)
+    return Login(user, password, ctx.settings.new_db_host, port)
+
+
+def failure(result: CommandResult, where: Login) -> str:
+    """The client's error as an operator reads it, with what to do."""
+    text = result.stderr.strip() or result.stdout.strip()
+    match = _ERROR.search(text)
+    code, message = (int(match.group(1)), match.group(2)) if match else (None, text)
+    at = f"{where.host}:{where.port}"
+    if result.exit_status == 127:
+        return ("the stream manager host has no mysql client; install one (Debian/Ubuntu: "
+                "apt-get install default-mysql-client) and run the step again")
+    if code == 1045:
+        return (f"the new database at {at} refuses the live login {where.user} "
+                f"({message}); create that user with the live password on the new instance")
+    if code in (2002, 2003, 2005, 2013):
+        return (f"the new database at {at} cannot be reached from the stream manager host "
+                f"({message}); allow the stream manager's address in its firewall or "
+                "security group")
+    return f"the new database at {at} answered: {message or 'no reason given'}"
+
+
+async def run_sql(ctx: Ctx, where: Login, command: str, *, quiet: bool = True) -> CommandResult:
+    result = await ctx.sh(command, input=where.option_file(), check=False, quiet=quiet)
+    if not result.ok:
+        raise StepFailed(failure(result, where))
+    return result
+
+
+async def probe_sql(ctx: Ctx, where: Login, command: str) -> CommandResult:
+    """The same, read-only and not journalled as an action (checks)."""
+    result = await ctx.probe(command, input=where.option_file())
+    if not result.ok:
+        raise StepFailed(failure(result, where))
+    return result
+
+
+def tables_in(sql: str) -> set[str]:
+    """The tables a cluster.sql creates (every CREATE TABLE at a line's start)."""
+    return {name.lower() for name in _CREATE_TABLE.findall(sql)}
