@@ -31,7 +31,7 @@ def test_production_example_loads_with_expected_values() -> None:
     assert settings.new_db_host.startswith("sm-db-2.")
     assert settings.new_db_port == 3306
     assert settings.api_version is None  # auto
-    assert settings.distribution.name == "red5pro-server-14.2.0.b1105-release.zip"
+    assert settings.distribution.name == "red5pro-server-11.1.0.b835-release.zip"
     assert settings.timeouts.service_start == 300
 
 

@@ -28,7 +28,7 @@ from runbook.rehearsal.sandbox import processes_mentioning
 from steps import procedure
 
 ROOT = Path(__file__).parents[1]
-NEW = "red5pro-server-14.2.0.b1105-release"
+NEW = "red5pro-server-11.1.0.b835-release"
 OLD = "red5pro-server-6.2.0.b406-release"
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
 STEPS = [step.id for step in procedure()]

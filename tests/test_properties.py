@@ -701,7 +701,7 @@ def test_a_live_file_cut_short_is_refused_too() -> None:
     Path(__file__).parents[2] / "shared" / "red5pro" / "red5-web.properties.5.1.1.236",
     Path(__file__).parents[2] / "shared" / "red5pro" / "red5-web.properties.6.2.0.b406",
     Path(__file__).parents[1] / "runbook" / "rehearsal" / "data"
-    / "red5-web.properties.14.2.0.b1105",
+    / "red5-web.properties.api4",
     DOCS_SAMPLE, LIVE,
 ], ids=lambda p: p.name)
 def test_every_shipped_template_and_real_file_passes_the_guard(path: Path) -> None:

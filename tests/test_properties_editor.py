@@ -26,7 +26,7 @@ from screens.properties_review import PropertiesReviewScreen, _KeyList
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_6_2_0 = ROOT / "tests/data/properties/red5-web.properties.6.2.0.b406"
-TEMPLATE_NEWER = ROOT / "runbook/rehearsal/data/red5-web.properties.14.2.0.b1105"
+TEMPLATE_NEWER = ROOT / "runbook/rehearsal/data/red5-web.properties.api4"
 SIZE = (120, 40)
 SnapCompare = Callable[..., bool]
 NEW_DB = "sm-db-new.internal"
@@ -459,7 +459,7 @@ class _Host(App[None]):
                 self.result,
                 decisions_path=self.decisions_path,
                 old_name="sm:/usr/local/red5pro/webapps/streammanager/WEB-INF/red5-web.properties",
-                new_name="sm:/tmp/red5pro-14.2.0/red5-web.properties",
+                new_name="sm:/tmp/red5pro-11.1.0/red5-web.properties",
             ),
             self.finished.append,
         )
@@ -472,7 +472,7 @@ async def test_the_step_review_is_edited_in_place(pair: tuple[Path, Path]) -> No
     async with app.run_test(size=SIZE) as pilot:
         screen = await editor(pilot)
         assert screen.review is result
-        assert "sm:/tmp/red5pro-14.2.0" in screen_text(app)
+        assert "sm:/tmp/red5pro-11.1.0" in screen_text(app)
         await pilot.press("n", "a", "n", "e")
         screen.query_one("#review-edit", Input).value = "live"
         await pilot.press("enter", "w")

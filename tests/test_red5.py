@@ -16,7 +16,7 @@ AWS = "com.red5pro.services.cloud.aws.component.AWSInstanceController"
 @pytest.mark.parametrize(
     ("name", "version", "major", "java"),
     [
-        ("red5pro-server-14.2.0.b1105-release.zip", "14.2.0.b1105", 14, 21),
+        ("red5pro-server-11.1.0.b835-release.zip", "11.1.0.b835", 11, 11),
         ("red5pro-server-11.1.0.b835-release.zip", "11.1.0.b835", 11, 11),
         ("red5pro-server-NOR-12.2.0.2.b953-release.zip", "12.2.0.2.b953", 12, 11),
         ("red5pro-server-6.2.0.b406-release", "6.2.0.b406", 6, 8),
@@ -41,11 +41,11 @@ def test_installed_version_reads_the_marker_file() -> None:
 
 
 def test_top_folder_requires_exactly_one(tmp_path: Path) -> None:
-    good = tmp_path / "red5pro-server-14.2.0.b1105-release.zip"
+    good = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
     with zipfile.ZipFile(good, "w") as archive:
-        archive.writestr("red5pro-server-14.2.0.b1105-release/conf/red5.properties", "x")
-        archive.writestr("red5pro-server-14.2.0.b1105-release/LICENSE.txt", "x")
-    assert red5.top_folder(good) == "red5pro-server-14.2.0.b1105-release"
+        archive.writestr("red5pro-server-11.1.0.b835-release/conf/red5.properties", "x")
+        archive.writestr("red5pro-server-11.1.0.b835-release/LICENSE.txt", "x")
+    assert red5.top_folder(good) == "red5pro-server-11.1.0.b835-release"
     flat = tmp_path / "flat.zip"
     with zipfile.ZipFile(flat, "w") as archive:
         archive.writestr("conf/red5.properties", "x")

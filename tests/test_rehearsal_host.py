@@ -18,14 +18,15 @@ import asyncssh
 import javaproperties
 import pytest
 
-from runbook.rehearsal import cloud, sandbox
+from runbook.rehearsal import cloud, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import owned_processes, processes_mentioning
 from tests.conftest import SSHConnect
 from tests.polling import DEADLINE_S, until
 
 WEBINF = "webapps/streammanager/WEB-INF"
-TOP = "red5pro-server-14.2.0.b1105-release"
+DEFAULT = scenarios.scenario(scenarios.DEFAULT)
+TOP = DEFAULT.new.top
 
 
 def running_commands(root: Path) -> set[str]:
@@ -146,7 +147,7 @@ def test_live_install_is_a_filled_in_6_2_install(tmp_path: Path) -> None:
     secrets_ = sandbox.LiveSecrets.generate()
     root = tmp_path / "sb"
     sandbox.create_sandbox(
-        root, user="ops", api_port=5080, old_db=("127.0.0.2", 3306), secrets_=secrets_
+        root, DEFAULT, user="ops", api_port=5080, old_db=("127.0.0.2", 3306), secrets_=secrets_
     )
     home = sandbox.red5_home(root)
     props = javaproperties.loads((home / WEBINF / "red5-web.properties").read_text())
@@ -160,31 +161,48 @@ def test_live_install_is_a_filled_in_6_2_install(tmp_path: Path) -> None:
     context = (home / WEBINF / "applicationContext.xml").read_text()
     assert sandbox.active_controllers(context) == [sandbox.AWS]
     assert "/api/3.1/*" in (home / WEBINF / "web.xml").read_text()
-    for rel in ("LICENSE.KEY", "red5pro-server-6.2.0.b406-release", "conf/autoscale.xml",
-                "plugins/red5pro-autoscale-plugin-6.2.0.406-RELEASE.jar", "log",
-                f"{WEBINF}/lib/aws-cloud-controller-6.2.0.jar"):
+    for rel in ("LICENSE.KEY", "red5pro-server-6.2.0.b406-release", "log",
+                "lib/red5pro-6.2.0.406-RELEASE.jar", "conf/red5.ini", "red5.service",
+                f"{WEBINF}/lib/aws-cloud-controller.jar",
+                f"{WEBINF}/lib/streammanager-commons-6.2.0.jar", f"{WEBINF}/sql/cluster.sql"):
         assert (home / rel).exists(), rel
+    # A stream manager is installed without the node-side autoscale pieces.
+    assert not (home / "conf/autoscale.xml").exists()
+    assert not list((home / "plugins").glob("red5pro-autoscale-plugin-*"))
     assert "http.port=5080" in (home / "conf/red5.properties").read_text()
+    # 6.2.0 runs on Java 8 under jsvc, from a unit the install page had written.
     unit = sandbox.unit_file(root).read_text()
-    assert unit == (home / "red5pro.service").read_text() and "java-11-openjdk" in unit
+    assert "jsvc" in unit and f"JAVA_HOME={root}/usr/lib/jvm/java-8-openjdk-amd64" in unit
+    assert not (home / "red5pro.service").exists()
     assert os.access(root / ".rehearsal/bin/systemctl", os.X_OK)
     assert (root / "home/ops").is_dir() and (root / "tmp").is_dir()
+
+
+def test_5_1_keeps_its_version_in_lib_only(tmp_path: Path) -> None:
+    root = tmp_path / "sb"
+    sandbox.create_sandbox(root, scenarios.scenario("5.1-to-6.2"), user="ops", api_port=5080,
+                           old_db=("127.0.0.2", 3306), secrets_=sandbox.LiveSecrets.generate())
+    home = sandbox.red5_home(root)
+    assert not list(home.glob("red5pro-server-*"))
+    assert (home / "lib/red5pro-5.1.1.236-RELEASE.jar").is_file()
+    assert "/api/3.0/*" in (home / WEBINF / "web.xml").read_text()
 
 
 def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
     root = tmp_path / "sb"
     sandbox.create_sandbox(
-        root, user="ops", api_port=5080, old_db=("127.0.0.2", 3306),
+        root, DEFAULT, user="ops", api_port=5080, old_db=("127.0.0.2", 3306),
         secrets_=sandbox.LiveSecrets.generate(),
     )
-    dist = sandbox.operator_dir(root) / sandbox.DISTRIBUTION_NAME
+    dist = sandbox.operator_dir(root) / DEFAULT.new.zip_name
+    assert dist.name == "red5pro-server-11.1.0.b835-release.zip"
     with zipfile.ZipFile(dist) as archive:
         names = archive.namelist()
         assert {name.split("/")[0] for name in names} == {TOP}
-        for rel in ("conf/autoscale.xml", "plugins/red5pro-autoscale-plugin-14.2.0-RELEASE.jar",
-                    "plugins/red5pro-restreamer-plugin-14.2.0-RELEASE.jar", "red5pro.sh",
+        for rel in ("conf/autoscale.xml", "plugins/red5pro-autoscale-plugin-11.1.0.835-RELEASE.jar",
+                    "plugins/red5pro-restreamer-plugin-11.1.0.835-RELEASE.jar", "red5pro.sh",
                     f"{WEBINF}/red5-web.properties", f"{WEBINF}/applicationContext.xml",
-                    f"{WEBINF}/web.xml", "log/", TOP):
+                    f"{WEBINF}/web.xml", f"{WEBINF}/sql/cluster.sql", "log/", TOP):
             assert f"{TOP}/{rel}" in names, rel
         assert f"{TOP}/LICENSE.KEY" not in names
         assert not any("aws-cloud-controller" in name for name in names)
@@ -192,26 +210,26 @@ def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
                                         .decode())
         context = archive.read(f"{TOP}/{WEBINF}/applicationContext.xml").decode()
         assert "/api/4.0/*" in archive.read(f"{TOP}/{WEBINF}/web.xml").decode()
-        assert "java-21-openjdk" in archive.read(f"{TOP}/red5pro.service").decode()
+        assert "java-11-openjdk" in archive.read(f"{TOP}/red5pro.service").decode()
     assert template["config.dbHost"] == "{host}"
     assert template["spring.jackson.default-property-inclusion"] == "non_null"
     assert template["default.server.application"] == ""
     assert "instancecontroller.recycleDeadNodes" not in template
     assert "aws.accessKey" not in template, "cloud keys ship commented out"
     assert sandbox.active_controllers(context) == [sandbox.DUMMY]
-    jar = sandbox.operator_dir(root) / sandbox.CONTROLLER_JAR_NAME
+    jar = sandbox.operator_dir(root) / "aws-cloud-controller-11.1.0.jar"
     with zipfile.ZipFile(jar) as archive:
-        assert "Implementation-Version: 14.2.0" in archive.read("META-INF/MANIFEST.MF").decode()
+        assert "Implementation-Version: 11.1.0" in archive.read("META-INF/MANIFEST.MF").decode()
 
 
 def test_dist_size_pads_the_zip(tmp_path: Path) -> None:
     path = tmp_path / "dist.zip"
-    sandbox.build_distribution(path, api_port=5080, dist_size=3_000_000)
+    sandbox.build_distribution(path, DEFAULT.new, tmp_path, api_port=5080, dist_size=3_000_000)
     assert 2_900_000 <= path.stat().st_size <= 3_100_000
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() is None
     small = tmp_path / "small.zip"
-    sandbox.build_distribution(small, api_port=5080)
+    sandbox.build_distribution(small, DEFAULT.new, tmp_path, api_port=5080)
     assert small.stat().st_size < 1_000_000
 
 
@@ -235,7 +253,7 @@ async def test_shims_sudo_java_and_database_endpoints(
     result = await conn.run("sudo -S -p '' -u root -- sh -c 'echo \"$0\" ran'")
     assert result.stdout == "sh ran\n"
     result = await conn.run("java -version")
-    assert result.exit_status == 0 and 'openjdk version "21.' in result.stderr
+    assert result.exit_status == 0 and 'openjdk version "11.' in result.stderr
     assert (await conn.run("java -jar x.jar")).exit_status == 1
     for host, port in (bare_host.new_db, bare_host.old_db):
         result = await conn.run(
@@ -280,7 +298,7 @@ async def test_systemctl_runs_the_service_like_systemd(
     assert unknown.exit_status == 5 and "nginx.service not found" in unknown.stderr
     assert (await conn.run("systemctl frobnicate red5pro")).exit_status == 1
     cat = await conn.run("systemctl cat red5pro")
-    assert "ExecStart=/usr/local/red5pro/red5pro.sh start" in cat.stdout
+    assert "ExecStart=/usr/bin/jsvc" in cat.stdout and "java-8-openjdk" in cat.stdout
     assert (await conn.run("systemctl daemon-reload && systemctl enable red5pro")).exit_status == 0
 
 
@@ -308,7 +326,7 @@ async def test_changed_unit_file_warns_until_daemon_reload(
     assert "Run 'systemctl daemon-reload'" in warned.stderr
     quiet = await conn.run("sudo systemctl daemon-reload && systemctl status red5pro")
     assert quiet.stderr == "" and "inactive (dead)" in quiet.stdout
-    assert "java-21-openjdk" in (await conn.run("systemctl cat red5pro")).stdout
+    assert "java-11-openjdk" in (await conn.run("systemctl cat red5pro")).stdout
 
 
 async def test_booted_host_serves_the_live_api(

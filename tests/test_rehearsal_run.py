@@ -15,7 +15,7 @@ from tests.rehearsal import rehearsal_host, rehearse
 from tests.scripted import ScriptedFrontEnd
 
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
-NEW = "red5pro-server-14.2.0.b1105-release"
+NEW = "red5pro-server-11.1.0.b835-release"
 OLD = "red5pro-server-6.2.0.b406-release"
 
 
@@ -48,7 +48,7 @@ async def test_full_rehearsal_upgrades_the_host(tmp_path: Path) -> None:
     assert (backup / OLD).exists()
     assert not list(host.install_dir.glob("red5pro-server-*"))
     # Prepared as the procedure says.
-    assert (live / "webapps/streammanager/WEB-INF/lib/aws-cloud-controller-14.2.0.jar").is_file()
+    assert (live / "webapps/streammanager/WEB-INF/lib/aws-cloud-controller-11.1.0.jar").is_file()
     assert not (live / "conf/autoscale.xml").exists()
     assert not list((live / "plugins").glob("red5pro-autoscale-plugin-*.jar"))
     assert list((live / "plugins").glob("*.jar")), "other plugins must survive"
@@ -64,7 +64,7 @@ async def test_full_rehearsal_upgrades_the_host(tmp_path: Path) -> None:
     # The journal shows the new install answered, and the nodegroups came back.
     answered = notes(journal, "service-answered")
     assert answered and answered[0]["api_version"] == "4.0"
-    assert answered[0]["install_version"] == "14.2.0.b1105"
+    assert answered[0]["install_version"] == "11.1.0.b835"
     recreated = notes(journal, "nodegroup-recreated")
     assert len(recreated) == 1
     assert notes(journal, "origins-in-service")

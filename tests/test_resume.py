@@ -13,7 +13,7 @@ from runbook.rehearsal import cloud
 from tests.rehearsal import rehearsal_host, rehearse
 from tests.scripted import ScriptedFrontEnd
 
-NEW = "red5pro-server-14.2.0.b1105-release"
+NEW = "red5pro-server-11.1.0.b835-release"
 
 
 def shell_actions(journal: Path, after_line: int) -> list[str]:

@@ -16,7 +16,7 @@ from runbook.rehearsal.host import RehearsalHost
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
 from tests.scripted import ScriptedFrontEnd
 
-NEW = "red5pro-server-14.2.0.b1105-release"
+NEW = "red5pro-server-11.1.0.b835-release"
 OLD = "red5pro-server-6.2.0.b406-release"
 
 

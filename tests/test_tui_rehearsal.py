@@ -22,7 +22,7 @@ from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_session
 
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
-NEW = "red5pro-server-14.2.0.b1105-release"
+NEW = "red5pro-server-11.1.0.b835-release"
 OLD = "red5pro-server-6.2.0.b406-release"
 FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
 BUSY = (NEXT, StepState.RUNNING.value, StepState.NEEDS_REVIEW.value)

@@ -86,13 +86,13 @@ def test_a_step_running_with_progress_and_output(snap_compare: Any) -> None:
         front.tell(Output("upload", "cmd",
                           "$ mkdir -p -- /tmp/runbook-rehearsal/tmp/runbook-upload"))
         front.tell(Output("upload", "cmd", "sftp put /tmp/runbook-rehearsal/.operator/"
-                          "red5pro-server-14.2.0.b1105-release.zip -> /tmp/runbook-rehearsal/"
-                          "tmp/runbook-upload/red5pro-server-14.2.0.b1105-release.zip"))
+                          "red5pro-server-11.1.0.b835-release.zip -> /tmp/runbook-rehearsal/"
+                          "tmp/runbook-upload/red5pro-server-11.1.0.b835-release.zip"))
         front.tell(Output("upload", "info", "sending 182.4 MiB"))
         front.tell(Output("upload", "out", "a line the host printed"))
         front.tell(Output("upload", "err", "a warning the host printed on stderr"))
         front.tell(Progress("upload", 96 << 20, 182 << 20,
-                            "uploading red5pro-server-14.2.0.b1105-release.zip"))
+                            "uploading red5pro-server-11.1.0.b835-release.zip"))
         await settle(pilot)
         app.main.tick()  # the once-a-second redraw, now, so the picture does not race it
         await pilot.pause()

@@ -460,7 +460,7 @@ class Review:
         return "".join(parts)
 
 
-# Keys every shipped red5-web.properties has (5.1.1.236, 6.2.0.b406, 14.2.0.b1105): where
+# Keys every shipped red5-web.properties has (5.1.1.236, 6.2.0.b406, the API 4.0 one): where
 # the database is, from the top of the file, and proxy.enabled from near its end, so a
 # file cut off anywhere before its last lines misses at least one.
 _RED5_KEYS = ("config.dbHost", "config.dbPort", "config.dbUser", "config.dbPass", "proxy.enabled")
