@@ -511,3 +511,54 @@ async def test_sigterm_stops_the_service_cleanly(
             ) from None
     assert code == 0
     assert "Shutdown requested" in install.log
+
+
+async def test_systemctl_start_returns_once_the_service_runs(tmp_path: Path) -> None:
+    """Type=forking: systemd's start job ends when the daemon has forked. The
+    shim must not add a pause of its own to the downtime it is rehearsing."""
+    sandbox = tmp_path / "sandbox"
+    run, libexec = sandbox / "run", sandbox / ".rehearsal" / "libexec"
+    home = sandbox / "usr" / "local" / "red5pro"
+    unit = sandbox / "lib" / "systemd" / "system" / "red5pro.service"
+    stubs = tmp_path / "stubs"
+    for folder in (run, libexec, home, unit.parent, stubs):
+        folder.mkdir(parents=True)
+    unit.write_text("[Unit]\nDescription=Red5 Pro\n[Service]\nType=forking\n")
+    events = tmp_path / "events"
+    # The sleep every wait uses, recording each pause in order with the
+    # supervisor's own milestones.
+    (stubs / "sleep").write_text('#!/bin/bash\necho "sleep $*" >> "$EVENTS"\n'
+                                 'exec /bin/sleep "$@"\n')
+    (libexec / "red5pro-run").write_text(
+        "#!/bin/bash\n"
+        '"$RUNBOOK_PYTHON" -c "import time; time.sleep(600)" "$RUNBOOK_RUN_DIR" &\n'
+        "pid=$!\n"
+        'echo "service running" >> "$EVENTS"\n'
+        'echo "$pid" > "$RUNBOOK_RUN_DIR/red5pro.pid"\n'
+        "trap 'kill -TERM \"$pid\"' TERM\n"
+        'wait "$pid"; wait "$pid"\n'
+        'echo "$pid exit-code 0" > "$RUNBOOK_RUN_DIR/red5pro.exit"\n'
+    )
+    for script in (stubs / "sleep", libexec / "red5pro-run"):
+        script.chmod(0o755)
+    shim = REPO / "runbook" / "rehearsal" / "data" / "shim-systemctl"
+    env = {
+        "PATH": f"{stubs}:/usr/bin:/bin", "RUNBOOK_SANDBOX": str(sandbox),
+        "RUNBOOK_PYTHON": sys.executable, "EVENTS": str(events),
+    }  # fmt: skip
+
+    def systemctl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(shim), *args], env=env, capture_output=True,
+                              text=True, timeout=DEADLINE_S)
+
+    started_ = systemctl("start", "red5pro")
+    try:
+        assert started_.returncode == 0, started_.stderr
+        assert systemctl("is-active", "red5pro").stdout == "active\n"
+        happened = events.read_text().splitlines()
+        after = happened[happened.index("service running") + 1 :]
+        assert not [e for e in after if e.startswith("sleep")], happened
+    finally:
+        stopped = systemctl("stop", "red5pro")
+    assert stopped.returncode == 0, stopped.stderr
+    assert systemctl("is-active", "red5pro").stdout == "inactive\n"
