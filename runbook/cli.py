@@ -84,6 +84,19 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--out", type=Path, help="write the merged file here")
     diff.add_argument("--check", action="store_true", help="plain review; exit 1 if undecided")
     diff.add_argument("--json", action="store_true", help="JSON review; exit 1 if undecided")
+
+    report = commands.add_parser("report", help="the run in a journal as Markdown (or HTML) "
+                                                "for the change ticket")
+    report.add_argument("journal", nargs="?", type=Path,
+                        help="journal file (default: the newest in the user's state dir)")
+    report.add_argument("--html", action="store_true", help="one self-contained HTML file")
+    report.add_argument("--out", type=Path, help="write the report here, not to stdout")
+
+    log = commands.add_parser("log", help="every line the run showed, with its step")
+    log.add_argument("journal", nargs="?", type=Path,
+                     help="journal file (default: the newest in the user's state dir)")
+    log.add_argument("--step", metavar="ID", help="only this step's lines")
+    log.add_argument("--grep", metavar="TEXT", help="only lines holding TEXT (any case)")
     return parser
 
 
@@ -104,6 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run(args))
         if args.command == "rehearse":
             return asyncio.run(_rehearse(args))
+        if args.command == "report":
+            return _report(args)
+        if args.command == "log":
+            return _log(args)
         return _diff(args)
     except JournalWriteError as exc:
         # Mid-run: the host may have been changed, so not bad input; a run
@@ -377,6 +394,30 @@ def _diff(args: argparse.Namespace) -> int:
 
     return diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
                         out=args.out, check=args.check, as_json=args.json)
+
+
+# --- report and log --------------------------------------------------------------
+
+
+def _report(args: argparse.Namespace) -> int:
+    from runbook.report import build, emit, newest_journal, write_private
+    from runbook.report_html import html
+    from runbook.report_md import markdown
+
+    made = build(args.journal or newest_journal(default_dir()))
+    text = html(made) if args.html else markdown(made)
+    if args.out is not None:
+        write_private(args.out, text)
+        return 0
+    return emit([text])
+
+
+def _log(args: argparse.Namespace) -> int:
+    from runbook.report import emit, log_lines, newest_journal
+
+    lines = log_lines(args.journal or newest_journal(default_dir()), step=args.step,
+                      grep=args.grep)
+    return emit(f"[{step}] {line}\n" for step, line in lines)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,629 @@
+"""A finished (or stopped, or failed) run as its journal tells it, for the change ticket.
+
+:func:`build` reads a journal into a :class:`Report`: who ran it against which
+host, the releases and API versions, when it started and ended, how long the
+stream manager was down against the last rehearsal, every step with its times,
+outcome, actions and output, the warnings, the properties decisions and the
+nodegroups before and after. ``report_md`` and ``report_html`` render it;
+:func:`log_lines` is the run's output for ``runbook log``.
+
+Nothing here adds secrets: the journal is masked as it is written, and of the
+fleet snapshot (whose launch configs hold cloud settings) only names, regions
+and counts are read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pwd
+import re
+import shlex
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from runbook.events import Record
+from runbook.hoststate import HostState, HostStateError, Snapshot
+from runbook.journal import JournalError, default_dir, last_downtime, read
+
+# The few places the record of a Red5 upgrade is read by name.
+PROPERTIES_STEP = "properties"
+SERVICE_ANSWERED = "service-answered"
+NODEGROUP_RECREATED = "nodegroup-recreated"
+# What a shell that died of SIGPIPE reports: `runbook report | head -1`.
+EXIT_CLOSED_PIPE = 141
+
+
+class ReportError(JournalError):
+    """A journal that cannot be reported on, or a report that cannot be
+    written; one line naming the file."""
+
+
+@dataclass
+class Action:
+    """A command, API call, upload or edit as it was run."""
+
+    ts: str
+    kind: str
+    text: str
+    # ok, failed or unknown; None when no end was recorded (in doubt).
+    status: str | None = None
+    exit: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Note:
+    step: str
+    ts: str
+    kind: str
+    text: str
+
+
+@dataclass
+class StepRun:
+    id: str
+    state: str = "not reached"
+    started: str | None = None
+    ended: str | None = None
+    elapsed_s: float | None = None
+    detail: str = ""
+    skip_reason: str = ""
+    attempts: int = 0
+    actions: list[Action] = field(default_factory=list)
+    # (stream, line): out, err or info, as the journal kept them.
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Nodegroup:
+    """A nodegroup by its names and counts only: never a launch config's body."""
+
+    name: str
+    regions: tuple[str, ...]
+    launch_config: str
+    scale_policy: str
+    origins: int | None
+    nodes: int | None = None
+
+
+@dataclass
+class Fleet:
+    snapshot: str | None = None
+    taken: str | None = None
+    api_version: str | None = None
+    # Why the snapshot could not be read, when it could not.
+    problem: str | None = None
+    launch_configs: list[str] = field(default_factory=list)
+    scale_policies: list[str] = field(default_factory=list)
+    rows: list[tuple[Nodegroup | None, Nodegroup | None]] = field(default_factory=list)
+
+
+@dataclass
+class Downtime:
+    began: str | None = None
+    ended: str | None = None
+    seconds: float | None = None
+    # False: the run ended with the stream manager still down.
+    complete: bool = False
+    estimate_s: float | None = None
+    estimate_from: Path | None = None
+    estimate_is_rehearsal: bool = True
+
+
+@dataclass
+class Report:
+    path: Path
+    operator: str = ""
+    host: str = ""
+    fingerprint: str | None = None
+    config: str = ""
+    rehearsal: bool = False
+    started: str | None = None
+    ended: str | None = None
+    outcome: str | None = None
+    exit_code: int | None = None
+    runs: int = 0
+    version_from: str | None = None
+    version_to: str | None = None
+    api_from: str | None = None
+    api_to: str | None = None
+    service: str | None = None
+    steps: list[StepRun] = field(default_factory=list)
+    warnings: list[Note] = field(default_factory=list)
+    # Things about the record itself: a repaired journal, a detached command.
+    remarks: list[str] = field(default_factory=list)
+    downtime: Downtime = field(default_factory=Downtime)
+    fleet: Fleet = field(default_factory=Fleet)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, step_id: str) -> StepRun | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    @property
+    def skipped(self) -> list[StepRun]:
+        return [s for s in self.steps if s.state == "skipped"]
+
+    @property
+    def failed(self) -> list[StepRun]:
+        return [s for s in self.steps if s.state in ("failed", "in-doubt")]
+
+    @property
+    def properties(self) -> StepRun | None:
+        return self.step(PROPERTIES_STEP)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def newest_journal(folder: Path) -> Path:
+    """The newest run in `folder` (the user's state dir unless told otherwise)."""
+    found = sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime) \
+        if folder.is_dir() else []
+    if not found:
+        raise ReportError(f"{folder}: no journal here; name the one to read")
+    return found[-1]
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    # All of it first: a damaged line further down is one error, not half a report.
+    records = list(read(path))
+    if not records:
+        raise ReportError(f"{path}: holds no records; not a runbook journal")
+    return records
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+        else None
+
+
+def _owner(path: Path) -> str:
+    """Who wrote the journal: it is created mode 600 by the operator's run."""
+    try:
+        uid = path.stat().st_uid
+    except OSError:
+        return ""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+class _Reader:
+    """One pass over the records, in order."""
+
+    def __init__(self, path: Path) -> None:
+        self.report = Report(path=path)
+        self.steps: dict[str, StepRun] = {}
+        self.open: dict[tuple[str, str, int], Action] = {}
+        self.stopped_at: str | None = None
+        # The nodegroups the run rebuilt, by the name of the one they replace.
+        self.recreated: dict[str, Nodegroup] = {}
+
+    def step(self, step_id: str) -> StepRun:
+        if step_id not in self.steps:
+            self.steps[step_id] = StepRun(step_id)
+        return self.steps[step_id]
+
+    def take(self, record: dict[str, Any]) -> None:
+        report = self.report
+        event = record["event"]
+        ts = _text(record.get("ts"))
+        step_id = _text(record.get("step"))
+        if event == Record.RUN_START:
+            report.runs += 1
+            report.started = report.started or ts
+            report.config = _text(record.get("config")) or report.config
+            report.host = _text(record.get("host")) or report.host
+            report.rehearsal = bool(record.get("rehearsal"))
+            report.operator = _text(record.get("operator")) or report.operator
+            for listed in record.get("steps") or []:
+                self.step(_text(listed))
+            report.outcome = report.exit_code = None
+            report.ended = None
+        elif event == Record.CONNECTED:
+            report.fingerprint = report.fingerprint or _text(record.get("fingerprint")) or None
+        elif event == Record.JOURNAL_REPAIRED:
+            report.remarks.append(f"{ts}: the journal was repaired at line {record.get('line')} "
+                                  f"({record.get('dropped_bytes', 0)} bytes of a torn record "
+                                  "dropped)")
+        elif event == Record.DETACHED:
+            steps = ", ".join(_text(s) for s in record.get("steps") or []) or "no step"
+            report.remarks.append(f"{ts}: the operator left while {steps} ran on; "
+                                  "its commands went on on the host")
+        elif event == Record.CONFIRM and step_id:
+            self.stopped_at = step_id if record.get("answer") == "stop" else None
+        elif event == Record.STEP_START and step_id:
+            step = self.step(step_id)
+            step.attempts += 1
+            step.started = step.started or ts
+            step.state, step.ended = "in-doubt", None
+        elif event == Record.STEP_END and step_id:
+            self._step_end(self.step(step_id), record, ts)
+        elif event == Record.ACTION_START and step_id:
+            action = Action(ts, _text(record.get("kind")), _text(record.get("text")))
+            self.step(step_id).actions.append(action)
+            self.open[(step_id, _text(record.get("attempt")), int(record.get("n") or 0))] = action
+        elif event == Record.ACTION_END and step_id:
+            key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
+            ended = self.open.pop(key, None)
+            if ended is not None:
+                ended.status = _text(record.get("status")) or None
+                exit_status = record.get("exit")
+                ended.exit = exit_status if isinstance(exit_status, int) else None
+                ended.error = _text(record.get("error"))
+        elif event == Record.OUTPUT and step_id:
+            self.step(step_id).lines.extend(
+                (_text(stream), _text(line)) for stream, line in record.get("lines") or [])
+        elif event == Record.NOTE:
+            note = Note(step_id, ts, _text(record.get("kind")), _text(record.get("text")))
+            if step_id:
+                self.step(step_id).notes.append(note)
+            if note.text.lower().startswith("warning"):
+                report.warnings.append(note)
+            if note.kind == SERVICE_ANSWERED:
+                report.service = note.text
+                report.version_to = report.version_to or _text(record.get("install_version"))
+                report.api_to = report.api_to or _text(record.get("api_version"))
+            if note.kind == NODEGROUP_RECREATED:
+                self._recreated(record)
+        elif event == Record.FACTS and isinstance(record.get("facts"), dict):
+            report.facts.update(record["facts"])
+        elif event == Record.CUTOVER_START:
+            report.downtime.began = report.downtime.began or ts
+        elif event == Record.CUTOVER_END:
+            # A resumed cutover ends again; the complete one is the downtime.
+            if not report.downtime.complete:
+                report.downtime.ended = ts
+                report.downtime.seconds = _number(record.get("downtime_s"))
+                report.downtime.complete = bool(record.get("complete", True))
+        elif event == Record.RUN_END:
+            report.ended = ts
+            report.outcome = _text(record.get("outcome")) or None
+            code = record.get("exit_code")
+            report.exit_code = code if isinstance(code, int) else None
+
+    def _step_end(self, step: StepRun, record: dict[str, Any], ts: str) -> None:
+        state = _text(record.get("state"))
+        if record.get("already") and step.state == "done" and step.ended:
+            return  # a resumed run trusting what this journal already says
+        step.state = state
+        step.ended = ts
+        step.elapsed_s = _number(record.get("elapsed_s"))
+        step.detail = _text(record.get("detail"))
+        step.skip_reason = _text(record.get("reason")) if state == "skipped" else ""
+        if self.stopped_at == step.id:
+            self.stopped_at = None
+
+    def _recreated(self, record: dict[str, Any]) -> None:
+        after = Nodegroup(_text(record.get("new")), _regions(record.get("regions")),
+                          _text(record.get("launch_config")), _text(record.get("scale_policy")),
+                          _count(record.get("origins")))
+        self.recreated[_text(record.get("old"))] = after
+
+    def finish(self) -> Report:
+        report = self.report
+        if self.stopped_at is not None and self.stopped_at in self.steps:
+            stopped = self.steps[self.stopped_at]
+            if stopped.state == "not reached":
+                stopped.state = "stopped"
+                stopped.detail = "the operator stopped the run here"
+        report.steps = list(self.steps.values())
+        facts = report.facts
+        report.version_from = _text(facts.get("live_version")) or None
+        report.version_to = _text(facts.get("new_version")) or report.version_to or None
+        report.api_from = _text(facts.get("api_version")) or None
+        report.api_to = _text(facts.get("new_api_version")) or report.api_to or None
+        report.operator = report.operator or _owner(report.path)
+        return report
+
+
+def _regions(value: Any) -> tuple[str, ...]:
+    return tuple(_text(r) for r in value) if isinstance(value, list) else ()
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
+    """The report of the run in the journal at `path`.
+
+    The downtime estimate is the newest finished cutover among the journals in
+    `estimate_from` (default: the rehearsals in the user's state dir and the
+    journals beside this one)."""
+    records = _records(path)
+    if not any(r["event"] == Record.RUN_START for r in records):
+        raise ReportError(f"{path}: records no run (no {Record.RUN_START} record)")
+    reader = _Reader(path)
+    for number, record in enumerate(records, start=1):
+        try:
+            reader.take(record)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ReportError(f"{path}:{number}: a {record.get('event')} record that does not "
+                              f"read ({exc}); the journal is damaged") from None
+    report = reader.finish()
+    report.fleet = _fleet(report, reader.recreated)
+    folders = estimate_from if estimate_from is not None else \
+        [default_dir() / "rehearsals", path.parent]
+    _estimate(report, folders)
+    return report
+
+
+# --- the fleet, from the snapshot --------------------------------------------------------
+
+
+def _snapshot(report: Report) -> Snapshot:
+    """The snapshot this run took (the facts name it), or the host state's."""
+    named = _text(report.facts.get("snapshot"))
+    if named and Path(named).is_file():
+        return _read_snapshot(Path(named))
+    address, _, port = report.host.rpartition("@")[2].rpartition(":")
+    if not address or not port.isdigit():
+        raise HostStateError(f"{named or 'no snapshot'}: not found, and the host "
+                             f"{report.host!r} names no state folder")
+    journal = report.path.resolve()
+    for root in dict.fromkeys([journal.parent, journal.parent.parent, default_dir()]):
+        snapshots = HostState(root, address, int(port)).snapshots()
+        mine = [s for s in snapshots if Path(_text(s.data.get("journal"))).name == journal.name]
+        if mine:
+            return mine[-1]
+    raise HostStateError(f"{named or 'the snapshot'}: not found here or in the host state")
+
+
+def _read_snapshot(path: Path) -> Snapshot:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise HostStateError(f"{path}: cannot be read ({exc})") from None
+    if not isinstance(data, dict):
+        raise HostStateError(f"{path}: is not a snapshot")
+    return Snapshot(path, _text(data.get("taken")), data.get("api_version"), data)
+
+
+def _group_before(group: Any) -> Nodegroup | None:
+    if not isinstance(group, dict):
+        return None
+    nodes = [n for n in group.get("nodes") or [] if isinstance(n, dict)]
+    return Nodegroup(_text(group.get("name")), _regions(group.get("regions")),
+                     _text(group.get("launchConfig")), _text(group.get("scalePolicy")),
+                     sum(1 for n in nodes if n.get("role") == "origin"), len(nodes))
+
+
+def _fleet(report: Report, recreated: dict[str, Nodegroup]) -> Fleet:
+    fleet = Fleet()
+    before: list[Nodegroup] = []
+    try:
+        snapshot = _snapshot(report)
+    except HostStateError as exc:
+        fleet.problem = str(exc)
+    else:
+        fleet.snapshot, fleet.taken = str(snapshot.path), snapshot.taken
+        fleet.api_version = _text(snapshot.api_version) or None
+        for kind, names in (("launchconfigs", fleet.launch_configs),
+                            ("scalepolicies", fleet.scale_policies)):
+            found = snapshot.data.get(kind)
+            if isinstance(found, dict):
+                names.extend(sorted(_text(name) for name in found))
+        groups = snapshot.data.get("nodegroups")
+        listed = groups if isinstance(groups, list) else []
+        before = [g for g in map(_group_before, listed) if g is not None]
+    left = dict(recreated)
+    fleet.rows = [(group, left.pop(group.name, None)) for group in before]
+    fleet.rows += [(None, group) for group in left.values()]
+    return fleet
+
+
+def _estimate(report: Report, folders: Iterable[Path]) -> None:
+    best: tuple[float, Path] | None = None
+    journal = report.path.resolve()
+    for folder in dict.fromkeys(f.resolve() for f in folders):
+        found = last_downtime(folder, besides=journal)
+        if found is not None and (best is None or _mtime(found[1]) > _mtime(best[1])):
+            best = found
+    if best is None:
+        return
+    report.downtime.estimate_s, report.downtime.estimate_from = best
+    with contextlib.suppress(JournalError, StopIteration):
+        first = next(read(best[1]))
+        report.downtime.estimate_is_rehearsal = bool(first.get("rehearsal", True))
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+# --- runbook log -------------------------------------------------------------------------
+
+
+def log_lines(path: Path, *, step: str | None = None,
+              grep: str | None = None) -> list[tuple[str, str]]:
+    """(step, line) for every line the run showed, in order: the commands as
+    they started, their output and the notes; only `step`'s, and only those
+    holding `grep` (in any case), when given."""
+    records = _records(path)
+    lines: list[tuple[str, str]] = []
+    steps: dict[str, None] = {}
+    for record in records:
+        step_id = _text(record.get("step"))
+        event = record["event"]
+        if event == Record.RUN_START:
+            steps.update(dict.fromkeys(_text(s) for s in record.get("steps") or []))
+        if step_id:
+            steps[step_id] = None
+        if event == Record.OUTPUT:
+            lines += [(step_id, _text(item[1])) for item in record.get("lines") or []
+                      if isinstance(item, list) and len(item) == 2]
+        elif event in (Record.ACTION_START, Record.NOTE):
+            lines += [(step_id, line) for line in _text(record.get("text")).split("\n")]
+    if step is not None and step not in steps:
+        raise ReportError(f"{path}: no step {step!r} in this run; its steps: "
+                          f"{', '.join(steps) or 'none'}")
+    wanted = (grep or "").casefold()
+    return [(s, printable(line)) for s, line in lines
+            if (step is None or s == step) and wanted in line.casefold()]
+
+
+# --- formatting shared by the renderers --------------------------------------------------
+
+
+def moment(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    try:
+        when = datetime.fromisoformat(ts)
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def stamp(ts: str | None) -> str:
+    """2026-11-30 13:59:01 UTC."""
+    when = moment(ts)
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "-"
+
+
+def clock(ts: str | None, day: str | None = None) -> str:
+    """13:59:01, with the date when it is not `day`'s."""
+    when, first = moment(ts), moment(day)
+    if when is None:
+        return "-"
+    if first is not None and when.date() != first.date():
+        return when.strftime("%Y-%m-%d %H:%M:%S")
+    return when.strftime("%H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def between(start: str | None, end: str | None) -> float | None:
+    first, last = moment(start), moment(end)
+    return (last - first).total_seconds() if first and last else None
+
+
+_BODY = re.compile(r""" -d ('(?:[^']|'"'"')*')$""")
+
+
+def shown(step: StepRun, action: Action) -> list[str]:
+    """An action's text as the report shows it: whole, but for two things.
+
+    A launch config's body holds cloud settings: its POST shows the name and
+    size only (the journal, the operator's alone, keeps it). The properties
+    edit's key-by-key review has a section of its own."""
+    lines = action.text.split("\n")
+    if action.kind == "apicall" and "/configurations/launchconfig" in lines[0]:
+        found = _BODY.search(lines[0])
+        if found:
+            try:
+                body = shlex.split(found.group(1))[0]
+            except (ValueError, IndexError):
+                body = found.group(1)
+            try:
+                name = _text(json.loads(body)["launchconfig"]["name"]) or "launchconfig"
+            except (ValueError, KeyError, TypeError):
+                name = "launchconfig"
+            size = len(body.encode())
+            lines[0] = (f"{lines[0][:found.start()]} -d @{shlex.quote(name + '.json')}  "
+                        f"# body not shown ({size} bytes): a launch config holds cloud "
+                        "settings")
+    if step.id == PROPERTIES_STEP and action.kind == "editfile" and len(lines) > 1:
+        lines = [lines[0], "(the key-by-key review is under Properties decisions)"]
+    return lines
+
+
+def action_status(action: Action) -> str:
+    if action.status is None:
+        return "no end recorded (in doubt)"
+    if action.exit is not None:
+        return f"{action.status}, exit {action.exit}"
+    return f"{action.status}: {action.error}" if action.error else action.status
+
+
+def title(report: Report) -> str:
+    outcome = report.outcome or "cut off (no run-end recorded)"
+    kind = "rehearsal" if report.rehearsal else "upgrade"
+    return f"Stream Manager {kind}: {report.host or 'unknown host'} - {outcome}"
+
+
+def versions(old: str | None, new: str | None) -> str:
+    return f"{old or '?'} → {new or '?'}" if old or new else "-"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """Control characters (a terminal escape in an output line) made visible."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def emit(chunks: Iterable[str], stream: TextIO | None = None) -> int:
+    """Write to stdout; a reader that went away (`| head`) ends it quietly."""
+    out = stream or sys.stdout
+    try:
+        for chunk in chunks:
+            _write(out, chunk)
+        out.flush()
+    except BrokenPipeError:
+        # Python flushes stdout again on exit and would complain there: point
+        # it at /dev/null first.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+            os.close(devnull)
+        return EXIT_CLOSED_PIPE
+    return 0
+
+
+def _write(out: TextIO, text: str) -> None:
+    # Unbuffered (PYTHONUNBUFFERED, -u), text writes go straight to the file,
+    # and a write the closing reader cut short counts as whole: the rest is
+    # silently lost and the broken pipe never noticed. Bytes, to the end.
+    raw = getattr(out, "buffer", None)
+    if raw is None:
+        out.write(text)
+        return
+    out.flush()
+    view = memoryview(text.encode(out.encoding or "utf-8", errors="backslashreplace"))
+    while view:
+        written = raw.write(view)
+        if written is None:  # a non-blocking stdout that is full for now
+            time.sleep(0.01)
+        view = view[written or 0:]
+
+
+def write_private(path: Path, text: str) -> None:
+    """The report as a file only the operator can read until they share it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot write the report ({exc.strerror or exc})") from None

@@ -1,0 +1,239 @@
+"""The run report as Markdown, to paste into the change ticket.
+
+Every text from the journal is escaped (or fenced) so that nothing in an
+output line or a detail turns into markup where the ticket renders it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from runbook.report import (
+    Nodegroup,
+    Report,
+    action_status,
+    between,
+    clock,
+    duration,
+    printable,
+    shown,
+    stamp,
+    title,
+    versions,
+)
+
+# Enough to keep text plain: no emphasis, links, HTML, table cells or strikes.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
+
+
+def _md(text: str) -> str:
+    """Plain text that stays plain in Markdown: one line, punctuation escaped."""
+    return _SPECIAL.sub(r"\\\1", printable(" ".join(text.split("\n"))))
+
+
+def _code(text: str) -> str:
+    """An inline code span that holds any backticks in `text`."""
+    text = printable(" ".join(text.split("\n")))
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _block(lines: list[str]) -> list[str]:
+    """A fenced block longer than any fence inside it."""
+    body = [printable(line) for line in lines]
+    longest = max((len(run) for line in body for run in re.findall(r"`{3,}", line)), default=2)
+    fence = "`" * (longest + 1)
+    return [fence, *body, fence]
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown(report: Report) -> str:
+    out = [f"# {_md(title(report))}", ""]
+    for part in (_summary, _downtime, _steps, _warnings, _skipped, _properties, _fleet,
+                 _failed, _commands, _remarks):
+        out += part(report)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _summary(report: Report) -> list[str]:
+    took = between(report.started, report.ended)
+    ended = f"{stamp(report.ended)} (after {duration(took)})" if report.ended else \
+        "no run-end recorded: the run was cut off"
+    outcome = report.outcome or "unknown"
+    if report.exit_code is not None:
+        outcome += f" (exit {report.exit_code})"
+    if report.runs > 1:
+        outcome += f"; resumed {report.runs - 1} time(s)"
+    config = _code(report.config or "?") + (" (a rehearsal)" if report.rehearsal else "")
+    rows = [
+        ("Operator", _md(report.operator or "unknown")),
+        ("Target", _code(report.host or "?")),
+        ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
+        ("Config", config),
+        ("Release", _md(versions(report.version_from, report.version_to))),
+        ("Stream Manager API", _md(versions(report.api_from, report.api_to))),
+        ("After the upgrade", _md(report.service or "the new install was not heard from")),
+        ("Started", stamp(report.started)),
+        ("Ended", ended),
+        ("Outcome", _md(outcome)),
+        ("Journal", _code(str(report.path))),
+    ]
+    return [_row("", ""), _row("---", "---"), *(_row(k, v) for k, v in rows), ""]
+
+
+def _downtime(report: Report) -> list[str]:
+    d = report.downtime
+    out = ["## Downtime", ""]
+    which = "last rehearsal" if d.estimate_is_rehearsal else "last run"
+    if d.began is None:
+        out += ["The run did not reach cutover: the stream manager was not taken down.", ""]
+        if d.estimate_s is not None and d.estimate_from is not None:
+            out += [f"The {which}'s cutover took {duration(d.estimate_s)} "
+                    f"({_code(str(d.estimate_from))}).", ""]
+        return out
+    out += [_row("", "began", "ended", "took"), _row("---", "---", "---", "---"),
+            _row("this run", clock(d.began, report.started),
+                 clock(d.ended, report.started) if d.ended else "-", duration(d.seconds))]
+    if d.estimate_s is not None and d.estimate_from is not None:
+        out.append(_row(f"{which} ({_code(str(d.estimate_from))})", "", "",
+                        duration(d.estimate_s)))
+    out.append("")
+    if not d.complete:
+        out += ["The run ended with the cutover unfinished: the stream manager was still "
+                f"down, {duration(d.seconds)} after it began.", ""]
+    elif d.seconds is not None and d.estimate_s is not None:
+        delta = d.seconds - d.estimate_s
+        word = "longer" if delta > 0 else "shorter"
+        out += [f"{duration(d.seconds)} against {duration(d.estimate_s)}: "
+                f"{duration(abs(delta))} {word}.", ""]
+    elif d.estimate_s is None:
+        out += ["No earlier rehearsal with a finished cutover was found to compare with.", ""]
+    return out
+
+
+def _steps(report: Report) -> list[str]:
+    out = ["## Steps", "", _row("#", "step", "started", "ended", "took", "outcome", "detail"),
+           _row("---", "---", "---", "---", "---", "---", "---")]
+    for number, step in enumerate(report.steps, start=1):
+        detail = step.detail + (f" ({step.attempts} attempts)" if step.attempts > 1 else "")
+        out.append(_row(str(number), _code(step.id), clock(step.started, report.started),
+                        clock(step.ended, report.started), duration(step.elapsed_s),
+                        _md(step.state), _md(detail)))
+    return [*out, ""]
+
+
+def _warnings(report: Report) -> list[str]:
+    out = ["## Warnings", ""]
+    if not report.warnings:
+        return [*out, "None.", ""]
+    for note in report.warnings:
+        first, *rest = note.text.split("\n")
+        out.append(f"- {_code(note.step or 'run')} {clock(note.ts, report.started)}: {_md(first)}")
+        if rest:
+            out += ["", *("  " + line for line in _block(rest)), ""]
+    return [*out, ""]
+
+
+def _skipped(report: Report) -> list[str]:
+    out = ["## Skipped steps", ""]
+    if not report.skipped:
+        return [*out, "None.", ""]
+    out += [f"- {_code(s.id)}: {_md(s.skip_reason or 'no reason recorded')}"
+            for s in report.skipped]
+    return [*out, ""]
+
+
+def _properties(report: Report) -> list[str]:
+    out = ["## Properties decisions", ""]
+    step = report.properties
+    if step is None or step.state == "not reached":
+        return [*out, "The properties step did not run.", ""]
+    out += [f"{_code(step.id)}: {_md(step.state)}; {_md(step.detail)}", ""]
+    said = [line for _stream, line in step.lines] + [n.text for n in step.notes]
+    if said:
+        out += [*_block([line for text in said for line in text.split("\n")]), ""]
+    reviews = [a.text.split("\n") for a in step.actions if a.kind == "editfile"]
+    for first, *review in reviews:
+        out += [_md(first), ""]
+        if review:
+            out += [*_block(review), ""]
+    return out
+
+
+def _group(group: Nodegroup | None, *, counts: bool) -> list[str]:
+    if group is None:
+        return ["-"] * (6 if counts else 3)
+    cells = [_code(group.name), _md(", ".join(group.regions))]
+    if counts:
+        cells += [_md(group.launch_config), _md(group.scale_policy),
+                  str(group.origins if group.origins is not None else "?"),
+                  str(group.nodes if group.nodes is not None else "?")]
+    else:
+        cells.append(str(group.origins if group.origins is not None else "?"))
+    return cells
+
+
+def _fleet(report: Report) -> list[str]:
+    fleet = report.fleet
+    out = ["## Nodegroups and origins", ""]
+    if fleet.problem:
+        out += [f"Before: the snapshot could not be read: {_md(fleet.problem)}", ""]
+    else:
+        api = f" (API {_md(fleet.api_version)})" if fleet.api_version else ""
+        out += [f"Before: the snapshot taken {stamp(fleet.taken)}{api}, "
+                f"{_code(fleet.snapshot or '?')}. Launch configs: "
+                f"{', '.join(map(_code, fleet.launch_configs)) or 'none'}; scale policies: "
+                f"{', '.join(map(_code, fleet.scale_policies)) or 'none'} (names only: their "
+                "bodies hold cloud settings and stay in the snapshot).", ""]
+    if not fleet.rows:
+        return [*out, "No nodegroups before, none recreated.", ""]
+    missing = "not recreated" if report.downtime.began else "untouched (no cutover)"
+    out += [_row("nodegroup before", "regions", "launch config", "scale policy", "origins",
+                 "nodes", "nodegroup after", "regions after", "origins launched"),
+            _row(*["---"] * 9)]
+    for before, after in fleet.rows:
+        right = _group(after, counts=False) if after else [_md(missing), "-", "-"]
+        out.append(_row(*_group(before, counts=True), *right))
+    origins = sum(b.origins or 0 for b, _ in fleet.rows if b)
+    nodes = sum(b.nodes or 0 for b, _ in fleet.rows if b)
+    launched = sum(a.origins or 0 for _, a in fleet.rows if a)
+    out.append(_row("**total**", "", "", "", str(origins), str(nodes),
+                    str(sum(1 for _, a in fleet.rows if a)), "", str(launched)))
+    return [*out, ""]
+
+
+def _failed(report: Report) -> list[str]:
+    out = ["## Output of failed steps", ""]
+    if not report.failed:
+        return [*out, "No step failed.", ""]
+    for step in report.failed:
+        out += [f"### {_code(step.id)}: {_md(step.state)}", "", _md(step.detail), ""]
+        lines = [line for _stream, line in step.lines]
+        out += (_block(lines) if lines else ["It printed nothing."]) + [""]
+    return out
+
+
+def _commands(report: Report) -> list[str]:
+    out = ["## Commands and API calls", "",
+           "As run, in order, secrets masked; each with the time it started and how it ended.",
+           ""]
+    for number, step in enumerate(report.steps, start=1):
+        if not step.actions:
+            continue
+        lines: list[str] = []
+        for action in step.actions:
+            lines += [f"# {clock(action.ts, report.started)} {action_status(action)}",
+                      *shown(step, action)]
+        out += [f"### {number}. {_code(step.id)}", "", *_block(lines), ""]
+    return out
+
+
+def _remarks(report: Report) -> list[str]:
+    if not report.remarks:
+        return []
+    return ["## On the record", "", *(f"- {_md(r)}" for r in report.remarks), ""]

@@ -1,0 +1,400 @@
+"""`runbook report` and `runbook log`: the record of a run, read from its journal.
+
+Two real rehearsals feed most of these tests: one that upgrades the fake host
+and one that fails (upload skipped with a reason, so unpack finds no zip).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import javaproperties
+import pytest
+
+from runbook.executor import Answer, Decision, Outcome
+from runbook.journal import Journal
+from runbook.redact import is_secret_key
+from runbook.rehearsal.host import RehearsalHost
+from runbook.report import build
+from runbook.report_html import html
+from runbook.report_md import markdown
+from tests.rehearsal import rehearsal_host, rehearse
+from tests.scripted import ScriptedFrontEnd
+
+ROOT = Path(__file__).parents[1]
+PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
+SKIP_REASON = "copied by hand <before> the window"
+# Stands in for the cloud settings a real launch config body holds.
+BODY_MARKER = "lc-body-7f3a9e-cloud-setting"
+
+
+@dataclass
+class Rehearsed:
+    journal: Path
+    outcome: Outcome
+    secrets: list[str]
+    records: list[dict]
+
+    def notes(self, kind: str) -> list[dict]:
+        return [r for r in self.records if r["event"] == "note" and r["kind"] == kind]
+
+    def facts(self) -> dict:
+        found: dict = {}
+        for record in self.records:
+            if record["event"] == "facts":
+                found.update(record["facts"])
+        return found
+
+
+def live_secrets(host: RehearsalHost) -> list[str]:
+    """Every secret of the live red5-web.properties, and the API token."""
+    live = javaproperties.loads((host.install_dir / "red5pro" / PROPS).read_text())
+    found = [v for k, v in live.items() if is_secret_key(k) and len(v) >= 6]
+    assert found, "the live properties must hold secrets for this test to mean anything"
+    return [*found, host.api_token]
+
+
+def records(journal: Path) -> list[dict]:
+    return [json.loads(line) for line in journal.read_text().splitlines()]
+
+
+def _rehearse(tmp: Path, answers: dict[str, Decision] | None = None) -> Rehearsed:
+    journal = tmp / "runs" / "run.jsonl"
+
+    async def go() -> Rehearsed:
+        async with rehearsal_host(tmp) as host:
+            secrets = live_secrets(host)
+            outcome = await rehearse(host, ScriptedFrontEnd(answers), journal)
+        return Rehearsed(journal, outcome, secrets, records(journal))
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
+    run = _rehearse(tmp_path_factory.mktemp("upgraded"))
+    assert run.outcome is Outcome.DONE, [r for r in run.records if r["event"] == "step-end"]
+    # What a real launch config carries (cloud settings) must stay in the snapshot.
+    snapshot = Path(run.facts()["snapshot"])
+    data = json.loads(snapshot.read_text())
+    for body in data["launchconfigs"].values():
+        body.setdefault("properties", {}).setdefault("property", []).append(
+            {"name": "aws.instanceSecret", "value": BODY_MARKER})
+    snapshot.write_text(json.dumps(data))
+    # An earlier rehearsal beside the journal: its cutover is the estimate.
+    earlier = Journal(run.journal.parent / "earlier.jsonl")
+    earlier.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1", rehearsal=True)
+    earlier.write("cutover-end", complete=True, downtime_s=42.5)
+    earlier.write("run-end", outcome="done", exit_code=0)
+    earlier.close()
+    os.utime(run.journal.parent / "earlier.jsonl", (1, 1))  # older than the run
+    return run
+
+
+@pytest.fixture(scope="module")
+def failed(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
+    run = _rehearse(tmp_path_factory.mktemp("failed"),
+                    {"upload": Decision(Answer.SKIP, SKIP_REASON)})
+    assert run.outcome is not Outcome.DONE
+    return run
+
+
+def report_of(run: Rehearsed) -> str:
+    return markdown(build(run.journal, estimate_from=[run.journal.parent]))
+
+
+def plain(text: str) -> str:
+    """Markdown text with its backslash escapes undone: what a reader sees."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def section(text: str, title: str) -> str:
+    """The Markdown section under `## title`, up to the next one."""
+    found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
+    assert found, f"no section {title!r} in:\n{text[:3000]}"
+    return found.group(1)
+
+
+# --- the report ------------------------------------------------------------------------
+
+
+def test_the_report_names_who_ran_what_against_which_host(upgraded: Rehearsed) -> None:
+    text = report_of(upgraded)
+    start = next(r for r in upgraded.records if r["event"] == "run-start")
+    connected = next(r for r in upgraded.records if r["event"] == "connected")
+    facts = upgraded.facts()
+    head = plain(text.split("\n## ", 1)[0])
+    assert getpass.getuser() in head
+    assert start["host"] in head and connected["fingerprint"] in head
+    assert "rehearsal.toml" in head
+    assert f"{facts['live_version']} → {facts['new_version']}" in head
+    assert f"{facts['api_version']} → {facts['new_api_version']}" in head
+    answered = upgraded.notes("service-answered")[0]["text"]
+    assert answered.split(" (")[0] in head
+    assert "done" in head.splitlines()[0]
+    # Start and end as the journal has them (to the second, UTC).
+    assert start["ts"][:19].replace("T", " ") in head
+    assert upgraded.records[-1]["ts"][:19].replace("T", " ") in head
+
+
+def test_downtime_is_set_against_the_last_rehearsal(upgraded: Rehearsed) -> None:
+    downtime = section(report_of(upgraded), "Downtime")
+    began = next(r for r in upgraded.records if r["event"] == "cutover-start")
+    ended = next(r for r in upgraded.records if r["event"] == "cutover-end")
+    assert began["ts"][11:19] in downtime and ended["ts"][11:19] in downtime
+    assert f"{ended['downtime_s']:.1f} s" in downtime
+    assert "42.5 s" in downtime and "earlier.jsonl" in downtime
+
+
+def test_every_step_has_its_times_outcome_and_detail(upgraded: Rehearsed) -> None:
+    steps = section(report_of(upgraded), "Steps")
+    ends = {r["step"]: r for r in upgraded.records if r["event"] == "step-end"}
+    starts = {r["step"]: r for r in upgraded.records if r["event"] == "step-start"}
+    start = next(r for r in upgraded.records if r["event"] == "run-start")
+    for number, step in enumerate(start["steps"], start=1):
+        row = next(line for line in steps.splitlines() if f"| `{step}` |" in line)
+        assert row.startswith(f"| {number} |")
+        assert "| done |" in row
+        assert ends[step]["ts"][11:19] in row and starts[step]["ts"][11:19] in row
+        assert ends[step]["detail"][:30] in plain(row)
+
+
+def test_commands_and_api_calls_are_listed_as_run(upgraded: Rehearsed) -> None:
+    commands = section(report_of(upgraded), "Commands and API calls")
+    for record in upgraded.records:
+        if record["event"] == "action-start":
+            first = record["text"].splitlines()[0]
+            if "/configurations/launchconfig" in first and " -d " in first:
+                first = first.split(" -d ")[0]  # the body is cloud settings: not shown
+            assert first in commands
+    assert "-X DELETE" in commands and '"$SM_API_TOKEN"' in commands
+
+
+def test_warnings_properties_and_fleet(upgraded: Rehearsed) -> None:
+    text = report_of(upgraded)
+    warnings = plain(section(text, "Warnings"))
+    for note in upgraded.records:
+        if note["event"] == "note" and note["text"].startswith("warning"):
+            assert note["text"].splitlines()[0][:60] in warnings
+
+    decisions = section(text, "Properties decisions")
+    assert "config.dbHost = " in decisions and "[decided: set]" in decisions
+
+    fleet = plain(section(text, "Nodegroups and origins"))
+    recreated = upgraded.notes("nodegroup-recreated")
+    assert recreated
+    for note in recreated:
+        row = next(line for line in fleet.splitlines() if note["old"] in line)
+        assert note["new"] in row and note["launch_config"] in row
+        assert ", ".join(note["regions"]) in row
+    snapshot = json.loads(Path(upgraded.facts()["snapshot"]).read_text())
+    for name in snapshot["launchconfigs"]:
+        assert name in fleet
+
+
+def _leaves(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_secrets_and_launch_config_bodies_never_reach_the_report(upgraded: Rehearsed) -> None:
+    report = build(upgraded.journal, estimate_from=[upgraded.journal.parent])
+    snapshot = json.loads(Path(upgraded.facts()["snapshot"]).read_text())
+    # The bodies' own words (an image, a description), as the recreate call sent them.
+    bodies = [leaf for name, body in snapshot["launchconfigs"].items()
+              for leaf in _leaves(body) if len(leaf) >= 12 and leaf != name]
+    assert bodies and any(b in upgraded.journal.read_text() for b in bodies)
+    for text in (markdown(report), html(report)):
+        for secret in upgraded.secrets:
+            assert secret not in text
+        for leaf in bodies:
+            assert leaf not in text
+        assert "body not shown" in text
+
+
+def test_a_failed_run_shows_the_failed_steps_output_and_skip_reasons(failed: Rehearsed) -> None:
+    text = report_of(failed)
+    assert failed.records[-1]["outcome"] in text.splitlines()[0]
+    end = next(r for r in failed.records if r["event"] == "step-end" and r["state"] == "failed")
+    lines = [line for r in failed.records if r["event"] == "output" and r["step"] == end["step"]
+             for _stream, line in r["lines"]]
+    assert lines, "the failed step must have said something"
+    output = section(text, "Output of failed steps")
+    assert f"`{end['step']}`" in output
+    for line in lines:
+        assert line in output
+    # Only the failed step's lines: preflight's are not there.
+    assert "live install:" not in output
+    assert SKIP_REASON in plain(section(text, "Skipped steps"))
+    last = next(line for line in section(text, "Steps").splitlines() if "| `recreate` |" in line)
+    assert "| not reached |" in last
+    html_text = html(build(failed.journal, estimate_from=[]))
+    assert "copied by hand &lt;before&gt; the window" in html_text
+    for secret in failed.secrets:
+        assert secret not in text and secret not in html_text
+
+
+def test_the_html_is_self_contained_and_escapes_everything(
+    upgraded: Rehearsed, tmp_path: Path
+) -> None:
+    journal = tmp_path / "run.jsonl"
+    journal.write_bytes(upgraded.journal.read_bytes())
+    with journal.open("a") as more:
+        more.write(json.dumps({"ts": "2026-01-01T00:00:00.000+00:00", "event": "note",
+                               "step": "recreate", "kind": "x",
+                               "text": "warning: <script>alert(1)</script> & "
+                                       '<img src="https://example.com/x.png">'}) + "\n")
+    page = html(build(journal, estimate_from=[]))
+    assert page.startswith("<!DOCTYPE html>") and "<style>" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "<script" not in page.lower() and "<link" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp;" in page
+    assert "&lt;img src=&quot;https://example.com/x.png&quot;&gt;" in page
+
+
+# --- on the command line ---------------------------------------------------------------
+
+
+def runbook(*args: str, state: Path, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "XDG_STATE_HOME": str(state)}
+    return subprocess.run([sys.executable, "-m", "runbook.cli", *args], input=stdin,
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, env=environ)
+
+
+def test_report_reads_the_newest_journal_of_the_state_dir(
+    upgraded: Rehearsed, failed: Rehearsed, tmp_path: Path
+) -> None:
+    folder = tmp_path / "runbook"
+    folder.mkdir()
+    (folder / "old.jsonl").write_bytes(failed.journal.read_bytes())
+    os.utime(folder / "old.jsonl", (1, 1))
+    (folder / "new.jsonl").write_bytes(upgraded.journal.read_bytes())
+    result = runbook("report", state=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("# ") and "done" in result.stdout.splitlines()[0]
+    assert str(folder / "new.jsonl") in result.stdout
+
+    out = tmp_path / "report.html"
+    result = runbook("report", str(folder / "old.jsonl"), "--html", "--out", str(out),
+                     state=tmp_path)
+    assert result.returncode == 0 and result.stdout == "", result.stderr
+    assert out.read_text().startswith("<!DOCTYPE html>") and "failed" in out.read_text()
+
+
+def test_log_shows_every_line_with_its_step(upgraded: Rehearsed, tmp_path: Path) -> None:
+    result = runbook("log", str(upgraded.journal), state=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = iter(result.stdout.splitlines())
+    said = [f"[{r['step']}] {line}" for r in upgraded.records if r["event"] == "output"
+            for _stream, line in r["lines"]]
+    # Every line the steps printed, in order (commands and notes between them).
+    assert all(line in lines for line in said)
+    assert all(re.match(r"\[[a-z-]+\] ", line) for line in result.stdout.splitlines())
+
+    only = runbook("log", str(upgraded.journal), "--step", "upload", state=tmp_path)
+    assert only.returncode == 0 and only.stdout
+    assert all(line.startswith("[upload] ") for line in only.stdout.splitlines())
+
+
+def test_log_grep_finds_a_line_with_its_step(upgraded: Rehearsed, tmp_path: Path) -> None:
+    result = runbook("log", str(upgraded.journal), "--grep", "SHA256 ", state=tmp_path)
+    assert result.returncode == 0, result.stderr
+    found = result.stdout.splitlines()
+    assert found and all("sha256 " in line.lower() for line in found)
+    assert any(line.startswith("[upload] ") and line.endswith(" matches") for line in found)
+    none = runbook("log", str(upgraded.journal), "--grep", "no such line anywhere",
+                   state=tmp_path)
+    assert none.returncode == 0 and none.stdout == ""
+
+
+def _damaged(tmp_path: Path) -> Path:
+    path = tmp_path / "damaged.jsonl"
+    path.write_text('{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00"}\n'
+                    "this is not a record\n"
+                    '{"event": "run-end", "ts": "2026-01-01T00:00:01+00:00"}\n')
+    return path
+
+
+@pytest.mark.parametrize("command", ["report", "log"])
+@pytest.mark.parametrize("which", ["damaged", "missing", "empty state dir"])
+def test_a_damaged_or_missing_journal_is_one_line_and_exit_2(
+    tmp_path: Path, command: str, which: str
+) -> None:
+    args = {"damaged": [str(_damaged(tmp_path))],
+            "missing": [str(tmp_path / "nowhere.jsonl")],
+            "empty state dir": []}[which]
+    result = runbook(command, *args, state=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""
+    if which == "damaged":
+        assert "damaged.jsonl:2" in result.stderr
+
+
+def _chatty(tmp_path: Path) -> Path:
+    """A failed run whose step said a lot: far more than a pipe holds."""
+    journal = Journal(tmp_path / "chatty.jsonl")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["loud"], resumed=False)
+    journal.write("step-start", step="loud")
+    for batch in range(20):
+        journal.write("output", step="loud",
+                      lines=[["out", f"line {batch}-{n} " + "x" * 60] for n in range(500)])
+    journal.write("step-end", step="loud", state="failed", detail="too loud", elapsed_s=1.0)
+    journal.write("run-end", outcome="failed", exit_code=1)
+    journal.close()
+    return journal.path
+
+
+@pytest.mark.parametrize("args", [["report"], ["report", "--html"], ["log"]])
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path, args: list[str]) -> None:
+    journal = _chatty(tmp_path)
+    environ = {**os.environ, "XDG_STATE_HOME": str(tmp_path)}
+    with subprocess.Popen([sys.executable, "-m", "runbook.cli", *args, str(journal)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                          env=environ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        assert process.stdout.readline()
+        process.stdout.close()  # `| head -1`
+        error = process.stderr.read()
+        code = process.wait(timeout=60)
+    assert error == b""
+    assert code == 141
+
+
+def test_a_resumed_run_is_one_story(tmp_path: Path) -> None:
+    """A resume appends to the journal: the first start, the last end, a step
+    done earlier keeps its own times, and an action with no end is in doubt."""
+    journal = Journal(tmp_path / "resumed.jsonl")
+    start = {"config": "c.toml", "host": "u@h:22", "rehearsal": False,
+             "steps": ["one", "two"]}
+    journal.write("run-start", **start, resumed=False)
+    journal.write("step-start", step="one")
+    journal.write("step-end", step="one", state="done", detail="did one", elapsed_s=1.5)
+    journal.write("step-start", step="two")
+    journal.write("action-start", step="two", attempt="a", n=1, kind="shell", text="$ cut off")
+    journal.write("run-start", **start, resumed=True)
+    journal.write("step-end", step="one", state="done", detail="done in the earlier run",
+                  elapsed_s=None, already=True)
+    journal.write("confirm", step="two", answer="stop", reason="")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    one, two = report.steps
+    assert (one.state, one.detail, one.elapsed_s) == ("done", "did one", 1.5)
+    assert two.state == "in-doubt" and two.actions[0].status is None
+    assert report.runs == 2 and report.outcome == "stopped"
+    text = markdown(report)
+    assert "resumed 1 time(s)" in text and "no end recorded (in doubt)" in text
+    assert "### `two`: in-doubt" in text
