@@ -4,7 +4,8 @@
 host, the releases and API versions, when it started and ended, how long the
 stream manager was down against the last rehearsal, every step with its times,
 outcome, actions and output, the warnings, the properties decisions and the
-nodegroups before and after. ``report_md`` and ``report_html`` render it;
+nodegroups before and after. ``report_md`` and ``report_html`` render it
+(with what they share in ``report_format``);
 :func:`log_lines` is the run's output for ``runbook log``.
 
 Nothing here adds secrets: the journal is masked as it is written, and of the
@@ -19,12 +20,10 @@ import json
 import os
 import pwd
 import re
-import shlex
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -477,100 +476,6 @@ def log_lines(path: Path, *, step: str | None = None,
     wanted = (grep or "").casefold()
     return [(s, printable(line)) for s, line in lines
             if (step is None or s == step) and wanted in line.casefold()]
-
-
-# --- formatting shared by the renderers --------------------------------------------------
-
-
-def moment(ts: str | None) -> datetime | None:
-    if not ts:
-        return None
-    try:
-        when = datetime.fromisoformat(ts)
-    except ValueError:
-        return None
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def stamp(ts: str | None) -> str:
-    """2026-11-30 13:59:01 UTC."""
-    when = moment(ts)
-    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "-"
-
-
-def clock(ts: str | None, day: str | None = None) -> str:
-    """13:59:01, with the date when it is not `day`'s."""
-    when, first = moment(ts), moment(day)
-    if when is None:
-        return "-"
-    if first is not None and when.date() != first.date():
-        return when.strftime("%Y-%m-%d %H:%M:%S")
-    return when.strftime("%H:%M:%S")
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def between(start: str | None, end: str | None) -> float | None:
-    first, last = moment(start), moment(end)
-    return (last - first).total_seconds() if first and last else None
-
-
-_BODY = re.compile(r""" -d ('(?:[^']|'"'"')*')$""")
-
-
-def shown(step: StepRun, action: Action) -> list[str]:
-    """An action's text as the report shows it: whole, but for two things.
-
-    A launch config's body holds cloud settings: its POST shows the name and
-    size only (the journal, the operator's alone, keeps it). The properties
-    edit's key-by-key review has a section of its own."""
-    lines = action.text.split("\n")
-    if action.kind == "apicall" and "/configurations/launchconfig" in lines[0]:
-        found = _BODY.search(lines[0])
-        if found:
-            try:
-                body = shlex.split(found.group(1))[0]
-            except (ValueError, IndexError):
-                body = found.group(1)
-            try:
-                name = _text(json.loads(body)["launchconfig"]["name"]) or "launchconfig"
-            except (ValueError, KeyError, TypeError):
-                name = "launchconfig"
-            size = len(body.encode())
-            lines[0] = (f"{lines[0][:found.start()]} -d @{shlex.quote(name + '.json')}  "
-                        f"# body not shown ({size} bytes): a launch config holds cloud "
-                        "settings")
-    if step.id == PROPERTIES_STEP and action.kind == "editfile" and len(lines) > 1:
-        lines = [lines[0], "(the key-by-key review is under Properties decisions)"]
-    return lines
-
-
-def action_status(action: Action) -> str:
-    if action.status is None:
-        return "no end recorded (in doubt)"
-    if action.exit is not None:
-        return f"{action.status}, exit {action.exit}"
-    return f"{action.status}: {action.error}" if action.error else action.status
-
-
-def title(report: Report) -> str:
-    outcome = report.outcome or "cut off (no run-end recorded)"
-    kind = "rehearsal" if report.rehearsal else "upgrade"
-    return f"Stream Manager {kind}: {report.host or 'unknown host'} - {outcome}"
-
-
-def versions(old: str | None, new: str | None) -> str:
-    return f"{old or '?'} → {new or '?'}" if old or new else "-"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from html import escape
 
-from runbook.report import (
-    Nodegroup,
-    Report,
+from runbook.report import Nodegroup, Report, printable
+from runbook.report_format import (
     action_status,
     between,
     clock,
     duration,
-    printable,
     shown,
     stamp,
     title,
