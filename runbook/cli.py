@@ -75,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--list-scenarios", action="store_true",
                           help="list the upgrades a rehearsal can rehearse, and exit")
 
+    rollback = commands.add_parser("rollback", help="back to the old stream manager on the old "
+                                                    "database, from any point of the cutover")
+    rollback.add_argument("config", type=Path)
+    rollback.add_argument("--headless", action="store_true",
+                          help="plain prompts instead of the TUI")
+    rollback.add_argument("--yes", action="store_true", help="answer 'run' to every step")
+    rollback.add_argument("--journal", type=Path,
+                          help="the cutover's journal (default: the one the host's state names)")
+
     diff = commands.add_parser("diff", help="review old vs new red5-web.properties key by key")
     diff.add_argument("old", type=Path)
     diff.add_argument("new", type=Path)
@@ -106,6 +115,8 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--journal", type=Path, help="journal file (default: the user's state dir)")
     sub.add_argument("--resume", action="store_true",
                      help="continue the newest unfinished run (or the one in --journal)")
+    sub.add_argument("--rollback-after", metavar="STEP",
+                     help="once STEP is done, take the way back (to rehearse it)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_run(args))
         if args.command == "rehearse":
             return asyncio.run(_rehearse(args))
+        if args.command == "rollback":
+            return asyncio.run(_rollback(args))
         if args.command == "report":
             return _report(args)
         if args.command == "log":
@@ -188,14 +201,18 @@ def session(
     state_dir: Path,
     isolated: bool = False,
     resume: Replay | None = None,
+    rollback_after: str | None = None,
+    only_back: bool = False,
 ) -> Session[Any]:
     """A run of the documented procedure against the host in `settings`: the
-    one place the engine and the procedure meet."""
-    from steps import procedure
+    one place the engine and the procedure meet. `only_back`: the way back
+    alone (runbook rollback)."""
+    from steps import procedure, way_back
     from steps.facts import Red5Facts
 
-    return Session(settings, procedure(), Red5Facts(), token=token, journal_path=journal_path,
-                   state_dir=state_dir, isolated=isolated, resume=resume)
+    return Session(settings, [] if only_back else procedure(), Red5Facts(), token=token,
+                   journal_path=journal_path, state_dir=state_dir, isolated=isolated,
+                   resume=resume, rollback=way_back(), rollback_after=rollback_after)
 
 
 def _refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
@@ -300,10 +317,19 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
     _refuse_a_second_cutover(host_state(settings, state_dir),
                              path if earlier is not None else None)
 
+    after = getattr(args, "rollback_after", None)
+    if after is not None:
+        from steps import procedure
+
+        ids = [step.id for step in procedure()]
+        if after not in ids:
+            raise ConfigError("--rollback-after", f"{after} is not a step; choose one of "
+                              f"{', '.join(ids)}")
+
     def open_session(continuing: Replay | None) -> Session[Any]:
         return session(settings, token=token, state_dir=state_dir, isolated=isolated,
                        journal_path=continuing.path if continuing and continuing.path
-                       else path, resume=continuing)
+                       else path, resume=continuing, rollback_after=after)
 
     if _headless(args):
         from runbook.headless import HeadlessFrontEnd
@@ -326,6 +352,33 @@ async def _run(args: argparse.Namespace) -> int:
     outcome = await _go(args, settings, token=token, folder=folder, state_dir=default_dir(),
                         offer_resume=True,
                         host_label=f"{settings.host.user}@{settings.host.address}")
+    return outcome.exit_code
+
+
+async def _rollback(args: argparse.Namespace) -> int:
+    """The way back alone, continuing the journal of the cutover it undoes."""
+    settings = config_mod.load(args.config)
+    _refuse_what_this_procedure_cannot_do(settings)
+    state_dir = default_dir()
+    under_way = host_state(settings, state_dir).cutover()
+    journal = args.journal or (Path(under_way.journal) if under_way else None)
+    if journal is None or not journal.is_file():
+        raise ConfigError(str(journal or settings.source), "no cutover is under way on this "
+                          "host to roll back (give its journal with --journal)")
+    token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+    earlier = replay(journal)
+    back = session(settings, token=token, journal_path=journal, state_dir=state_dir,
+                   resume=earlier, only_back=True)
+    print(f"journal: {journal}")
+    if _headless(args):
+        from runbook.headless import HeadlessFrontEnd
+
+        outcome = await back.run(HeadlessFrontEnd(back.cards, assume_yes=args.yes))
+        return outcome.exit_code
+    from screens.app import run_tui
+
+    outcome = await run_tui(lambda _earlier: back,
+                            host_label=f"{settings.host.user}@{settings.host.address}")
     return outcome.exit_code
 
 

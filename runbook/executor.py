@@ -65,6 +65,14 @@ class Decision:
     reason: str = ""
 
 
+class Recovery(StrEnum):
+    """What the operator does after a step failed."""
+
+    RETRY = "retry"  # check again, and run it again where its outcome is not in place
+    ROLLBACK = "rollback"  # back to the old stream manager (cutover only)
+    STOP = "stop"
+
+
 class FrontEnd(Protocol):
     """What the operator sees and answers with: the one door into a run."""
 
@@ -79,18 +87,26 @@ class FrontEnd(Protocol):
         """Let the operator decide open properties keys; False where this
         front end cannot (the step then relies on the decisions file)."""
 
+    async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+        """The step failed (or is in doubt): try it again, roll back, or stop."""
+
 
 class Outcome(StrEnum):
     DONE = "done"
     FAILED = "failed"
     STOPPED = "stopped"
+    # The upgrade did not happen; the old stream manager runs again, whole.
+    ROLLED_BACK = "rolled-back"
 
     @property
     def exit_code(self) -> int:
-        return {Outcome.DONE: 0, Outcome.FAILED: 1, Outcome.STOPPED: 3}[self]
+        return {Outcome.DONE: 0, Outcome.FAILED: 1, Outcome.STOPPED: 3,
+                Outcome.ROLLED_BACK: 4}[self]
 
 
-ApiFactory = Callable[[bool], Awaitable["StreamManagerAPI"]]
+class ApiFactory(Protocol):
+    def __call__(self, fresh: bool = False, old: bool = False
+                 ) -> Awaitable[StreamManagerAPI]: ...
 
 
 def redact_action(action: Action, redactor: Redactor) -> Action:
@@ -276,8 +292,8 @@ class RunContext(Generic[F]):
             edit.path, content.encode(), staging_dir=self.settings.upload_dir,
             timeout=timeouts.command, upload_timeout=timeouts.upload))
 
-    async def api(self, *, fresh: bool = False) -> StreamManagerAPI:
-        return await self._x.api_factory(fresh)
+    async def api(self, *, fresh: bool = False, old: bool = False) -> StreamManagerAPI:
+        return await self._x.api_factory(fresh, old)
 
     async def review(self, subject: Review, *, decisions_path: Path | None) -> bool:
         """Hand an interactive review (the properties diff editor) to the front end."""
@@ -325,8 +341,14 @@ class Executor(Generic[F]):
         redactor: Redactor,
         host_state: HostState,
         resume: Replay | None = None,
+        rollback: Sequence[Step[F]] = (),
+        rollback_after: str | None = None,
     ) -> None:
         self.steps = list(steps)
+        # The way back, offered when a cutover step fails; `rollback_after`
+        # takes it once that step is done (a rehearsal of the way back).
+        self.rollback = list(rollback)
+        self.rollback_after = rollback_after
         self.resume = resume
         self.settings = settings
         self.remote = remote
@@ -340,7 +362,7 @@ class Executor(Generic[F]):
         self.skipped: dict[str, str] = {}
         if resume is not None:
             facts.load(resume.facts)
-        self.reports = {s.id: StepReport(s.id) for s in self.steps}
+        self.reports = {s.id: StepReport(s.id) for s in [*self.steps, *self.rollback]}
         remote.on_connect = lambda: self._tell(
             Connected(remote.target, remote.fingerprint), Record.CONNECTED,
             host=remote.target, fingerprint=remote.fingerprint)
@@ -414,10 +436,8 @@ class Executor(Generic[F]):
             self.front.tell(JournalRepaired(self.journal.repaired))
         outcome = Outcome.DONE
         try:
-            for step in self.steps:
-                outcome = await self._one(step)
-                if outcome is not Outcome.DONE:
-                    break
+            outcome = await self._steps(self.steps, then=self.rollback_after) if self.steps \
+                else await self._roll_back()  # `runbook rollback`: only the way back
         except JournalWriteError as exc:
             # The record ends at the last good line, the step in flight in
             # doubt: a resume after the disk is fixed checks it first.
@@ -433,13 +453,45 @@ class Executor(Generic[F]):
                 self._finish(outcome)
         return outcome
 
+    async def _steps(self, steps: Sequence[Step[F]], *, then: str | None = None) -> Outcome:
+        """The steps in order; a failed one is retried, rolled back from or
+        stopped at, as the operator says."""
+        for step in steps:
+            outcome = await self._one(step)
+            while outcome is Outcome.FAILED:
+                can_roll_back = bool(self.rollback) and self.cutover_began is not None \
+                    and step.phase is Phase.CUTOVER
+                choice = await self.front.recover(dataclasses.replace(self.reports[step.id]),
+                                                  can_roll_back=can_roll_back)
+                if choice is Recovery.RETRY:
+                    self._info(step, "trying again: its check looks first")
+                    outcome = await self._one(step, again=True)
+                elif choice is Recovery.ROLLBACK and can_roll_back:
+                    return await self._roll_back()
+                else:
+                    return outcome
+            if outcome is not Outcome.DONE:
+                return outcome
+            if step.id == then:
+                self._info(step, "rolling back after this step, as asked")
+                return await self._roll_back()
+        return Outcome.DONE
+
+    async def _roll_back(self) -> Outcome:
+        outcome = await self._steps(self.rollback)
+        if outcome is not Outcome.DONE:
+            return outcome
+        self.host_state.end_cutover("rolled back")
+        return Outcome.ROLLED_BACK
+
     def _finish(self, outcome: Outcome) -> None:
         if self.cutover_began is not None:
-            # Downtime ends only when the last cutover step is done; a run
-            # that stops earlier leaves the stream manager down.
+            # Downtime ends only when the last cutover step is done (or the way
+            # back is); a run that stops earlier leaves the stream manager down.
             last = [s for s in self.steps if s.phase is Phase.CUTOVER][-1:]
-            complete = bool(last) and self.reports[last[0].id].state.finished
-            if complete:
+            complete = outcome is Outcome.ROLLED_BACK or (
+                bool(last) and self.reports[last[0].id].state.finished)
+            if complete and outcome is not Outcome.ROLLED_BACK:
                 self.host_state.end_cutover("upgraded")
             downtime = round(time.time() - self.cutover_began, 1)
             self._tell(CutoverEnded(complete, downtime), Record.CUTOVER_END,
@@ -486,9 +538,10 @@ class Executor(Generic[F]):
     def _info(self, step: Step[F], text: str) -> None:
         self.front.tell(Output(step.id, "info", self.redactor(text)))
 
-    async def _one(self, step: Step[F]) -> Outcome:
+    async def _one(self, step: Step[F], *, again: bool = False) -> Outcome:
         report = self.reports[step.id]
-        earlier = self._earlier(step)
+        # Tried again in this run: what the earlier run said about it is past.
+        earlier = None if again else self._earlier(step)
         if (earlier is not None and earlier.state is StepState.DONE and not step.read_only
                 and not step.recheck_when_resumed):
             # Trust the journal: after cutover the same check can be looking at
@@ -501,7 +554,7 @@ class Executor(Generic[F]):
             return Outcome.DONE
         skipped_before = earlier.skip_reason if earlier is not None and \
             earlier.state is StepState.SKIPPED else None
-        if step.phase is Phase.CUTOVER:
+        if step.phase is not Phase.PREPARE:
             unfinished = self._prepare_unfinished()
             if unfinished:
                 self._set(step, StepState.FAILED,
@@ -560,7 +613,7 @@ class Executor(Generic[F]):
                                reason=reason)
             if decision.answer is not Answer.SKIP or step.skippable:
                 return Decision(decision.answer, reason)
-            if step.phase is Phase.CUTOVER:
+            if step.phase is not Phase.PREPARE:
                 why = (f"{step.id} cannot be skipped: its check does not find the outcome in "
                        f"place ({already.detail or 'not done yet'}), and the stream manager is "
                        "down until cutover ends. Run it, or stop.")
@@ -571,7 +624,7 @@ class Executor(Generic[F]):
 
     async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
         report = self.reports[step.id]
-        if step.phase is Phase.CUTOVER and self.cutover_began is None:
+        if step.phase is not Phase.PREPARE and self.cutover_began is None:
             # On the host's record first: from here on every run rebuilds from
             # the snapshot taken before this moment.
             began = self.host_state.begin_cutover(self.journal.path)

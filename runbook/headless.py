@@ -25,7 +25,7 @@ from runbook.events import (
     RunEnded,
     StepChanged,
 )
-from runbook.executor import Answer, Decision
+from runbook.executor import Answer, Decision, Recovery
 from runbook.model import Action, Phase, StepCard, StepReport, StepState
 
 if TYPE_CHECKING:
@@ -115,6 +115,25 @@ class HeadlessFrontEnd:
                     self._print("  a skip needs a reason")
             else:
                 self._print("  answer y, s or q")
+
+    async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+        card = self.cards[step.id]
+        self._print(f"\n[{card.id}] {card.title} did not end well: {step.detail}")
+        if self.assume_yes:
+            # Nobody to ask: stop where it is, as the journal and the exit say.
+            self._print("  -> stop (--yes never retries or rolls back by itself)")
+            return Recovery.STOP
+        choices = "[t] try again  " + ("[b] roll back to the old stream manager  "
+                                       if can_roll_back else "") + "[q] stop"
+        while True:
+            answer = await self._ask(f"  {choices}: ")
+            if answer is None or answer.lower() == "q":
+                return Recovery.STOP
+            if answer.lower() == "t":
+                return Recovery.RETRY
+            if answer.lower() == "b" and can_roll_back:
+                return Recovery.ROLLBACK
+            self._print("  answer " + ("t, b or q" if can_roll_back else "t or q"))
 
     async def review(self, step_id: str, review: Review, *,
                      decisions_path: Path | None) -> bool:

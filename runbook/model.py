@@ -14,6 +14,9 @@ from enum import StrEnum
 class Phase(StrEnum):
     PREPARE = "prepare"
     CUTOVER = "cutover"
+    # Back to the old stream manager on the old database, from any point of
+    # the cutover: like cutover, the service is down until it ends.
+    ROLLBACK = "rollback"
 
 
 class StepState(StrEnum):
@@ -131,7 +134,7 @@ class StepCard:
 
     @property
     def needs_typed_confirmation(self) -> bool:
-        return self.destructive or self.phase is Phase.CUTOVER
+        return self.destructive or self.phase is not Phase.PREPARE
 
 
 @dataclass

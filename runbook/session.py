@@ -45,12 +45,13 @@ class ApiClients:
             return self.current.version
         return self.settings.api_version
 
-    async def __call__(self, fresh: bool = False) -> StreamManagerAPI:
+    async def __call__(self, fresh: bool = False, old: bool = False) -> StreamManagerAPI:
         from runbook.smapi import StreamManagerAPI
 
         if self.current is not None and not fresh:
             return self.current
-        version = self.settings.new_api_version if fresh else self.settings.api_version
+        version = self.settings.new_api_version if fresh and not old \
+            else self.settings.api_version
         api = StreamManagerAPI(self.settings.api_base_url, self.token, version,
                                token_hint=f"${self.settings.token_env}")
         try:
@@ -86,15 +87,19 @@ class Session(Generic[F]):
         state_dir: Path,
         isolated: bool = False,
         resume: Replay | None = None,
+        rollback: Sequence[Step[F]] = (),
+        rollback_after: str | None = None,
     ) -> None:
         self.settings = settings
         self.steps = list(steps)
+        self.rollback = list(rollback)
+        self.rollback_after = rollback_after
         self.facts = facts
         self.journal_path = journal_path
         self.isolated = isolated
         self.resume = resume
         self.host_state = host_state(settings, state_dir)
-        self.cards: list[StepCard] = cards(list(self.steps))
+        self.cards: list[StepCard] = cards([*self.steps, *self.rollback])
         self.redactor = Redactor([token])
         self.api = ApiClients(settings, token)
         self._executor: Executor[F] | None = None
@@ -115,7 +120,7 @@ class Session(Generic[F]):
         """Each step's plan as far as it can be told before the run (None where
         it needs what an earlier step learns); secrets masked."""
         plans: dict[str, list[Action] | None] = {}
-        for step in self.steps:
+        for step in [*self.steps, *self.rollback]:
             try:
                 plans[step.id] = [redact_action(a, self.redactor)
                                   for a in step.plan(self.plan_context())]
@@ -134,7 +139,8 @@ class Session(Generic[F]):
             self._executor = Executor(
                 self.steps, settings=self.settings, facts=self.facts, remote=remote,
                 api_factory=self.api, curl=self.curl, journal=journal, front=front,
-                redactor=self.redactor, host_state=self.host_state, resume=self.resume)
+                redactor=self.redactor, host_state=self.host_state, resume=self.resume,
+                rollback=self.rollback, rollback_after=self.rollback_after)
             return await self._executor.run()
         finally:
             self._executor = None

@@ -91,7 +91,10 @@ class StepContext(Protocol[F]):
 
     async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T: ...
 
-    async def api(self, *, fresh: bool = False) -> StreamManagerAPI: ...
+    async def api(self, *, fresh: bool = False, old: bool = False) -> StreamManagerAPI:
+        """The Stream Manager API client; `fresh` opens a new one (after cutover
+        another install answers), at the new release's configured or detected
+        version, or with `old` at the live release's (the way back)."""
 
     async def review(self, subject: Review, *, decisions_path: Path | None) -> bool: ...
 
@@ -128,7 +131,7 @@ class Step(ABC, Generic[F]):
         """Cutover is never skipped: with the stream manager down, a step whose
         outcome is not in place leaves it half-upgraded (a step whose outcome is
         in place is found done by its check, without asking)."""
-        return self.can_skip and self.phase is not Phase.CUTOVER
+        return self.can_skip and self.phase is Phase.PREPARE
 
     def card(self, number: int) -> StepCard:
         """What every front end shows about this step before it runs."""

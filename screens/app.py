@@ -23,7 +23,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from runbook.events import JournalRepaired, RunEnded
-from runbook.executor import Answer, Decision, Outcome
+from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal import Replay, last_downtime
 from runbook.model import StepCard, StepState
 from runbook.session import Session, SessionFactory
@@ -36,6 +36,7 @@ from screens.dialogs import (
     WAIT,
     ConfirmDialog,
     QuitDialog,
+    RecoverDialog,
     ResumeDialog,
     SkipDialog,
     Target,
@@ -47,6 +48,7 @@ from screens.messages import (
     EngineEvent,
     EstimateFound,
     ProgressChanged,
+    RecoveryRequested,
     ReviewRequested,
 )
 from screens.output_store import OutputStore
@@ -227,6 +229,18 @@ class RunbookApp(App[Outcome | None]):
         if self.main.can_draw:
             self.main.checklist.select_step(step_id)
         self.main.refresh_view()
+
+    def on_recovery_requested(self, message: RecoveryRequested) -> None:
+        card = self.by_id[message.report.id]
+        self.main.checklist.select_step(card.id)
+
+        def answered(choice: str | None) -> None:
+            if not message.answer.done():
+                message.answer.set_result(Recovery(choice) if choice in {
+                    r.value for r in Recovery} else Recovery.STOP)
+
+        self.push_screen(RecoverDialog(card, message.report.detail,
+                                       can_roll_back=message.can_roll_back), answered)
 
     def on_review_requested(self, message: ReviewRequested) -> None:
         self.review.requested(message)

@@ -61,7 +61,9 @@ class ConfirmDialog(ModalScreen[bool]):
                 (step.title, "bold"), (f"   ({step.id})", "$text-muted")), id="confirm-title")
             if self.typed:
                 why = ("cutover: the stream manager is down from the first cutover step "
-                       "until start-service" if step.phase == "cutover"
+                       "until the nodegroups are back" if step.phase == "cutover"
+                       else "the way back: the stream manager is down until it ends"
+                       if step.phase == "rollback"
                        else "it deletes or moves files on the host")
                 yield Static(Content.assemble((" DESTRUCTIVE ", "bold $text on $error"),
                                               "  ", (why, "$error")), id="confirm-badge")
@@ -252,6 +254,58 @@ class QuitDialog(ModalScreen[str]):
         choice = (event.button.id or "").removeprefix("quit-")
         if choice in (WAIT, DETACH, ABORT, STOP, STAY):
             self.dismiss(choice)
+
+
+class RecoverDialog(ModalScreen[str]):
+    """A step failed: try it again (its check looks first), roll back to the old
+    stream manager (cutover only), or stop here."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "choose('retry')", "Try again", id="recover-retry"),
+        Binding("r", "choose('rollback')", "Roll back", id="recover-rollback"),
+        Binding("q", "choose('stop')", "Stop", id="recover-stop"),
+        Binding("escape", "choose('stop')", "Stop", id="recover-escape"),
+    ]
+
+    def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool) -> None:
+        super().__init__(classes="dialog")
+        self.step = step
+        self.detail = detail
+        self.can_roll_back = can_roll_back
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="recover", classes="dialog-box -destructive"):
+            yield Static(Content.assemble((f"Step {self.step.number}: {self.step.title}",
+                                           "bold"), (" did not end well", "bold $error")))
+            yield Static(self.detail, id="recover-detail")
+            text: list[Content | str | tuple[str, str]] = [
+                ("t  Try again", "bold"), ": its check looks at the host first, and it runs "
+                "again only where its outcome is not in place.\n"]
+            if self.can_roll_back:
+                text += [("r  Roll back", "bold"), ": back to the old stream manager on the "
+                         "old database (each step of the way back is confirmed).\n"]
+            text += [("q  Stop", "bold"), ": end the run here; --resume picks it up."]
+            yield Static(Content.assemble(*text), id="recover-text")
+            with Horizontal(classes="buttons"):
+                yield Button("Try again (t)", id="recover-retry", variant="primary")
+                if self.can_roll_back:
+                    yield Button("Roll back (r)", id="recover-rollback", variant="warning")
+                yield Button("Stop (q)", id="recover-stop")
+        yield Footer()
+
+    AUTO_FOCUS = "#recover-retry"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose" and parameters == ("rollback",):
+            return self.can_roll_back
+        return True
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "").removeprefix("recover-"))
 
 
 # What the operator chose about an unfinished earlier run.

@@ -16,10 +16,16 @@ from typing import Protocol
 from textual.message import Message
 
 from runbook.events import Event, Output, Progress
-from runbook.executor import Decision
+from runbook.executor import Decision, Recovery
 from runbook.model import Action, StepReport
 from runbook.properties import Review
-from screens.messages import ConfirmRequested, EngineEvent, ProgressChanged, ReviewRequested
+from screens.messages import (
+    ConfirmRequested,
+    EngineEvent,
+    ProgressChanged,
+    RecoveryRequested,
+    ReviewRequested,
+)
 from screens.output_store import OutputStore
 
 
@@ -37,6 +43,11 @@ class TuiFrontEnd:
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self.app.post_message(ConfirmRequested(step, list(plan), answer))
+        return await answer
+
+    async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+        answer: asyncio.Future[Recovery] = asyncio.get_running_loop().create_future()
+        self.app.post_message(RecoveryRequested(step, can_roll_back, answer))
         return await answer
 
     def tell(self, event: Event) -> None:

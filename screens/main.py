@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
-from runbook.model import StepCard
+from runbook.model import Phase, StepCard
 from screens.output_store import OutputStore
 from screens.presentation import legend
 from screens.run_state import RunState
@@ -144,7 +144,8 @@ class MainScreen(Screen[None]):
                          self.state.plans.get(step_id),
                          empty="(worked out when its turn comes)"
                          if step_id not in self.state.plans else "(nothing to run)")
-        self.detail.border_title = f"Step {card.number} of {len(self.cards)}"
+        self.detail.border_title = f"Step {card.number} of {len(self.state.forward)}" \
+            if card.phase is not Phase.ROLLBACK else f"The way back: step {card.number}"
 
     def refresh_status(self) -> None:
         if self.can_draw:

@@ -13,7 +13,7 @@ from pathlib import Path
 from textual.message import Message
 
 from runbook.events import Event, Progress
-from runbook.executor import Decision
+from runbook.executor import Decision, Recovery
 from runbook.model import Action, StepReport
 from runbook.properties import Review
 
@@ -61,3 +61,12 @@ class EstimateFound(Message):
 
     downtime_s: float
     journal: Path
+
+
+@dataclass
+class RecoveryRequested(Message):
+    """A step failed; the executor waits on `answer` for retry, rollback or stop."""
+
+    report: StepReport
+    can_roll_back: bool
+    answer: asyncio.Future[Recovery]

@@ -21,7 +21,7 @@ from runbook.events import (
 )
 from runbook.executor import Outcome
 from runbook.journal import Replay
-from runbook.model import Action, StepCard, StepReport, StepState
+from runbook.model import Action, Phase, StepCard, StepReport, StepState
 from screens.presentation import NEXT
 
 FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
@@ -132,8 +132,13 @@ class RunState:
         return report.elapsed_s if report is not None else None
 
     @property
+    def forward(self) -> list[StepCard]:
+        """The upgrade's own steps: the way back is counted apart."""
+        return [card for card in self.cards if card.phase is not Phase.ROLLBACK]
+
+    @property
     def finished(self) -> int:
-        return sum(1 for state in self.states.values() if state in FINISHED)
+        return sum(1 for card in self.forward if self.states[card.id] in FINISHED)
 
     @property
     def in_trouble(self) -> list[StepCard]:

@@ -54,7 +54,7 @@ def status(state: RunState, where: Where, now: float) -> tuple[Content, Content]
         clocks.append((f"   last run's cutover took {duration(state.estimate_s)}",
                        "$text-muted"))
     clocks += [("   steps ", "$text-muted"),
-               f"{state.finished}/{len(state.cards)} done or skipped"]
+               f"{state.finished}/{len(state.forward)} done or skipped"]
     if state.outcome is not None:
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}
         clocks += [("   run ", "$text-muted"),

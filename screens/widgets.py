@@ -23,6 +23,7 @@ from screens.presentation import STREAM_OF_GUTTER, action_content, step_row
 GROUPS = {
     "prepare": "PREPARE · the live system keeps running",
     "cutover": "CUTOVER · downtime from the first step run",
+    "rollback": "ROLLBACK · only when a cutover step fails",
 }
 
 

@@ -38,3 +38,10 @@ def procedure() -> list[Red5Step]:
         DeleteNodegroups(), BackupLive(), PromoteNew(), StopService(), ServiceUnit(),
         StartService(), Recreate(),
     ]
+
+
+def way_back() -> list[Red5Step]:
+    """The rollback steps, in order (steps/rollback.py)."""
+    from steps.rollback import way_back as steps
+
+    return steps()

@@ -326,39 +326,56 @@ class StartService(Red5Step):
                   "once, then the same wait"),
         ]
 
+    # Which release must answer: the new one (the way forward) or the old one
+    # (the way back, steps/rollback.py).
+    side = "new"
+
+    async def _tree(self, ctx: Ctx) -> str | None:
+        return await new_tree(ctx)
+
+    async def _other_tree(self, ctx: Ctx) -> str | None:
+        return await old_tree(ctx)
+
+    def _release(self, ctx: Ctx) -> str | None:
+        return ctx.facts.new_version
+
+    def _speaks(self, ctx: Ctx) -> str | None:
+        return expected_api_version(ctx)
+
     async def _old_server(self, ctx: Ctx) -> list[int]:
-        """PIDs still running from the old install, wherever it is now."""
-        return await red5_pids(ctx, await old_tree(ctx))
+        """PIDs still running from the other install, wherever it is now."""
+        return await red5_pids(ctx, await self._other_tree(ctx))
 
     async def _answering(self, ctx: Ctx, errors: list[str]) -> Any:
         try:
-            api = await ctx.api(fresh=True)
+            api = await ctx.api(fresh=True, old=self.side == "old")
             return await api.cloud_controller() and api
         except SMApiError as exc:
             if exc.status == 401:
-                raise StepFailed(f"the new stream manager refuses the API token: {exc} (the "
-                                 "merged rest.administratorToken should be the live one)") from None
+                raise StepFailed(f"the {self.side} stream manager refuses the API token: {exc} "
+                                 "(its rest.administratorToken should be the live one)") from None
             errors.append(str(exc))  # not up yet: keep waiting, remember why
             return None
 
     async def _proof(self, ctx: Ctx, api: Any) -> Check:
-        """The answering stream manager is the NEW release: nothing runs from the
-        old install, something runs from the new one, the live folder is the
-        new tree, and the API speaks the new release's version."""
-        old = await self._old_server(ctx)
-        if old:
-            return Check(False, f"the old server (pid {', '.join(map(str, old))}) still runs")
-        tree = await new_tree(ctx)
+        """The answering stream manager is the release this step starts: nothing
+        runs from the other install, something runs from this one, the live
+        folder is this tree, and the API speaks this release's version."""
+        other = await self._old_server(ctx)
+        if other:
+            return Check(False, f"the {'old' if self.side == 'new' else 'new'} server (pid "
+                         f"{', '.join(map(str, other))}) still runs")
+        tree = await self._tree(ctx)
         if tree is None or await folder_id(ctx, live_dir(ctx)) != tree:
-            return Check(False, f"{live_dir(ctx)} is not the new release")
+            return Check(False, f"{live_dir(ctx)} is not the {self.side} release")
         if not await red5_pids(ctx, tree):
-            return Check(False, "no java process runs from the new install")
-        want = expected_api_version(ctx)
+            return Check(False, f"no java process runs from the {self.side} install")
+        want = self._speaks(ctx)
         if want is not None and api.version != want:
             return Check(False, f"the API answering speaks {api.version}; Red5 Pro "
-                         f"{ctx.facts.new_version} speaks {want}")
-        return Check(True, f"API {api.version} answers from the new install "
-                     f"({ctx.facts.new_version})")
+                         f"{self._release(ctx)} speaks {want}")
+        return Check(True, f"API {api.version} answers from the {self.side} install "
+                     f"({self._release(ctx)})")
 
     async def check(self, ctx: Ctx) -> Check:
         ctx.facts.restart_service = False
@@ -388,7 +405,7 @@ class StartService(Red5Step):
             return None
 
     async def _age(self, ctx: Ctx) -> int | None:
-        pids = await red5_pids(ctx, await new_tree(ctx))
+        pids = await red5_pids(ctx, await self._tree(ctx))
         if not pids:
             return None
         result = await ctx.probe("ps -o etimes= -p " + ",".join(map(str, pids)))
@@ -396,10 +413,11 @@ class StartService(Red5Step):
         return max(ages) if ages else None
 
     async def run(self, ctx: Ctx) -> None:
-        old = await self._old_server(ctx)
-        if old:
-            raise StepFailed(f"the old server (pid {', '.join(map(str, old))}) still runs and "
-                             "answers on the same port; run stop-service first")
+        other = await self._old_server(ctx)
+        if other:
+            raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "
+                             f"{', '.join(map(str, other))}) still runs and answers on the "
+                             "same port; stop it first")
         limit = ctx.settings.timeouts.service_start
         restarted = bool(ctx.facts.restart_service)
         # A service an earlier attempt started has had part of its time already.
@@ -423,16 +441,19 @@ class StartService(Red5Step):
         ctx.facts.restart_service = False
         proof = await self._proof(ctx, api)
         if not proof.done:
-            raise StepFailed(f"an API answers, but not the new release's: {proof.detail}")
+            raise StepFailed(f"an API answers, but not the {self.side} release's: "
+                             f"{proof.detail}")
         controller = await api.cloud_controller()
         version = await install_version(ctx, live_dir(ctx))
-        ctx.facts.new_api_version = api.version
+        if self.side == "new":
+            ctx.facts.new_api_version = api.version
         ctx.note("service-answered",
-                 f"the stream manager answers from the new install {live_dir(ctx)} "
+                 f"the stream manager answers from the {self.side} install {live_dir(ctx)} "
                  f"({version}): API {api.version}, cloud controller {controller}",
-                 install_version=version, api_version=api.version, controller=controller)
+                 install_version=version, api_version=api.version, controller=controller,
+                 side=self.side)
         if controller and "dummy" in controller.lower():
-            raise StepFailed("the new stream manager runs the dummy cloud controller; "
+            raise StepFailed(f"the {self.side} stream manager runs the dummy cloud controller; "
                              "carry-over did not activate the live controller")
 
     async def verify(self, ctx: Ctx) -> Check:
@@ -488,6 +509,16 @@ class Recreate(Red5Step):
         "waits until they are in service."
     )
 
+    # Through which release's API, with which node image: the new one's (the
+    # way back rebuilds the snapshot as it was, through the old API).
+    side = "new"
+
+    def _speaks(self, p: AnyContext) -> str | None:
+        return expected_api_version(p)
+
+    def _image(self, p: AnyContext) -> str | None:
+        return p.settings.node_image
+
     def plan(self, p: Plan) -> list[Action]:
         saved = load_snapshot(p)
         actions: list[Action] = []
@@ -506,7 +537,7 @@ class Recreate(Red5Step):
                             p.curl("POST", "admin/nodegroup/{new}/node/origin")),
                     Wait("origins in service", p.settings.timeouts.origins_inservice)]
         for name, body in saved["launchconfigs"].items():
-            image = p.settings.node_image
+            image = self._image(p)
             if image and _images(body) != {image}:
                 actions.append(Note(f"launch config {name}: node image "
                                     f"{', '.join(sorted(_images(body))) or '(none)'} -> {image}"))
@@ -564,7 +595,7 @@ class Recreate(Red5Step):
         return True
 
     async def check(self, ctx: Ctx) -> Check:
-        api = await ctx.api(fresh=True)
+        api = await ctx.api(fresh=True, old=self.side == "old")
         if await self._in_service(ctx, api):
             return Check(True, "every saved nodegroup has its origins in service")
         return Check(False)
@@ -575,11 +606,12 @@ class Recreate(Red5Step):
             raise StepFailed("there is no snapshot from export-config to rebuild from")
         ctx.info(f"rebuilding from {found.describe()}")
         saved = found.data
-        api = await ctx.api(fresh=True)
-        speaks = expected_api_version(ctx)
+        speaks = self._speaks(ctx)
+        api = await ctx.api(fresh=True, old=self.side == "old")
         if speaks is not None and api.version != speaks:
             raise StepFailed(f"the stream manager answering speaks API {api.version}, not the "
-                             f"new release's {speaks}; nothing is rebuilt in the old database")
+                             f"{self.side} release's {speaks}; nothing is rebuilt in the wrong "
+                             "database")
         if saved.get("api_version") != api.version:
             ctx.info(f"the snapshot came from API {saved.get('api_version')}; rebuilding "
                      f"through API {api.version}")
@@ -588,7 +620,7 @@ class Recreate(Red5Step):
             if name in have:
                 ctx.info(f"launch config {name} already exists")
                 continue
-            body = _with_image(body, ctx.settings.node_image)
+            body = _with_image(body, self._image(ctx))
             await ctx.act(ApiCall("POST", "admin/configurations/launchconfig", api.curl(
                 "POST", "admin/configurations/launchconfig", {"launchconfig": body})),
                 partial(api.create_launchconfig, body))

@@ -38,6 +38,8 @@ class Red5Facts(Facts):
     red5_processes: dict[str, str] = field(default_factory=dict)  # pid -> command line
     restart_service: bool = False
     new_api_version: str | None = None
+    # the way back: when the new tree was set aside (its folder's name)
+    rollback_stamp: str | None = None
     # scratch, rebuilt by checks
     _carry_over_xml: str | None = None
     _carry_over_diff: str = ""

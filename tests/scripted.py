@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runbook.events import Event, Output, Progress, StepChanged
-from runbook.executor import Answer, Decision
+from runbook.executor import Answer, Decision, Recovery
 from runbook.model import Action, StepReport
 from runbook.properties import Review
 
@@ -24,7 +24,11 @@ class ScriptedFrontEnd:
         answers: dict[str, Decision | list[Decision]] | None = None,
         default: Decision = RUN,
         on_confirm: Callable[[StepReport, list[Action]], None] | None = None,
+        # After a failure: what to do, in turn, per step (then stop).
+        recoveries: dict[str, list[Recovery]] | None = None,
     ) -> None:
+        self.recoveries = {step: list(r) for step, r in (recoveries or {}).items()}
+        self.recovered: list[tuple[str, bool]] = []
         self.answers = {step: list(a) if isinstance(a, list) else a
                         for step, a in (answers or {}).items()}
         self.default = default
@@ -45,6 +49,11 @@ class ScriptedFrontEnd:
         if isinstance(answer, list):
             return answer.pop(0) if answer else Decision(Answer.STOP)
         return answer
+
+    async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+        self.recovered.append((step.id, can_roll_back))
+        waiting = self.recoveries.get(step.id, [])
+        return waiting.pop(0) if waiting else Recovery.STOP
 
     async def review(self, step_id: str, review: Review, *,
                      decisions_path: Path | None) -> bool:

@@ -43,9 +43,13 @@ def test_plan_json_is_machine_readable() -> None:
     result = runbook("plan", str(EXAMPLE), "--json")
     assert result.returncode == 0
     plan = json.loads(result.stdout)
-    assert [s["id"] for s in plan["steps"]][-1] == "recreate"
+    ids = [s["id"] for s in plan["steps"]]
+    assert ids.index("recreate") < ids.index("rollback-stop-new"), "the way back comes last"
     assert all(s["actions"] for s in plan["steps"])
-    assert {s["phase"] for s in plan["steps"]} == {"prepare", "cutover"}
+    assert {s["phase"] for s in plan["steps"]} == {"prepare", "cutover", "rollback"}
+    cards = {s["id"]: s for s in plan["steps"]}
+    assert cards["start-service"]["typed_confirmation"] and not cards["upload"]["typed_confirmation"]
+    assert cards["upload"]["skippable"] and not cards["start-service"]["skippable"]
 
 
 def test_plan_without_a_config_shows_the_rehearsal() -> None:

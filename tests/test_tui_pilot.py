@@ -86,7 +86,7 @@ async def test_enter_confirms_only_the_step_the_runbook_waits_on() -> None:
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
         shown = text_of(app.screen)
         assert "127.0.0.1 port 2222" in shown and "red5admin" in shown and "sudo -n" in shown
-        assert "/dev/tcp/127.0.0.3/3306" in shown
+        assert "-h 127.0.0.3" in shown and "SELECT 1" in shown
         assert "Not destructive" in shown
         await pilot.press("y")
         assert await answer == Decision(Answer.RUN)
@@ -466,7 +466,7 @@ async def test_the_footer_and_palette_offer_every_action() -> None:
         for title in ("Run the next step", "Skip the next step", "Roll back",
                       "Review properties", "Focus the output", "Quit"):
             assert title in titles
-        assert "Show step 10: Delete the nodegroups" in titles
+        assert "Show step 11: Delete the nodegroups" in titles
         assert titles.count("Quit") == 1
 
 

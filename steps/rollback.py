@@ -1,0 +1,196 @@
+"""The way back: from any point of the cutover (or after it) to the old stream
+manager on the old database.
+
+Each step looks at where the host is before it acts, so the same steps serve
+a cutover that failed at any point: the new service is stopped, the new tree
+set aside as red5pro.failed-TIMESTAMP, bak.red5pro restored as red5pro, the
+old unit put back, the old service started (and proven to be the old release)
+and the nodegroups rebuilt from the snapshot taken before the cutover,
+through the old API, into the old database.
+"""
+
+from __future__ import annotations
+
+import time
+
+from runbook.model import Action, Check, Note, Phase, Shell
+from runbook.remote import quote
+from runbook.step import StepFailed
+from steps import red5
+from steps.common import (
+    backup_dir,
+    exists,
+    folder_id,
+    java_processes_command,
+    live_dir,
+    new_tree,
+    old_tree,
+    red5_pids,
+    red5_processes,
+    root,
+    sha256_remote,
+)
+from steps.cutover import Recreate, StartService, _wait
+from steps.facts import AnyContext, Ctx, Plan, Red5Step
+
+
+def failed_dir(p: AnyContext) -> str:
+    return f"{live_dir(p)}.failed-{p.facts.rollback_stamp or '<timestamp>'}"
+
+
+class StopNew(Red5Step):
+    id = "rollback-stop-new"
+    title = "Stop the new release"
+    phase = Phase.ROLLBACK
+    summary = ("Stops the service and kills what still runs from the new install, so the "
+               "old release can have the port and the name back.")
+
+    def plan(self, p: Plan) -> list[Action]:
+        shown = p.facts.red5_processes
+        return [Shell(root(p, "systemctl stop red5pro")),
+                Shell(java_processes_command(p), "what still runs from the new install"),
+                *[Note(f"pid {pid}: {args}") for pid, args in shown.items()],
+                Shell(root(p, "kill -9 " + (" ".join(shown) or "<PID>")))]
+
+    async def check(self, ctx: Ctx) -> Check:
+        found = await red5_processes(ctx, await new_tree(ctx))
+        ctx.facts.red5_processes = {str(proc.pid): proc.args for proc in found}
+        if not found:
+            return Check(True, "nothing runs from the new install")
+        return Check(False, f"running: {', '.join(str(proc.pid) for proc in found)}")
+
+    async def run(self, ctx: Ctx) -> None:
+        await ctx.sh(root(ctx, "systemctl stop red5pro"), check=False)
+        tree = await new_tree(ctx)
+        left = sorted({int(pid) for pid in ctx.facts.red5_processes}
+                      & set(await red5_pids(ctx, tree)))
+        if left:
+            await ctx.sh(root(ctx, "kill -9 " + " ".join(map(str, left))), check=False)
+
+    async def verify(self, ctx: Ctx) -> Check:
+        tree = await new_tree(ctx)
+
+        async def none_left() -> bool:
+            return not await red5_pids(ctx, tree)
+
+        await _wait(ctx, "the new release's processes to exit",
+                    ctx.settings.timeouts.service_stop, none_left)
+        return Check(True, "nothing runs from the new install")
+
+
+class SetAsideNew(Red5Step):
+    id = "rollback-set-aside"
+    title = "Set the new tree aside"
+    phase = Phase.ROLLBACK
+    destructive = True
+    summary = "Moves the new release out of red5pro, as red5pro.failed-TIMESTAMP, for a look later."
+
+    def plan(self, p: Plan) -> list[Action]:
+        return [Shell(root(p, f"mv -T -- {quote(live_dir(p))} {quote(failed_dir(p))}"))]
+
+    async def check(self, ctx: Ctx) -> Check:
+        if not ctx.facts.rollback_stamp:
+            ctx.facts.rollback_stamp = time.strftime("%Y%m%dT%H%M%S")
+        here = await folder_id(ctx, live_dir(ctx))
+        if here is None or here != await new_tree(ctx):
+            return Check(True, f"{live_dir(ctx)} is not the new release")
+        return Check(False)
+
+    async def run(self, ctx: Ctx) -> None:
+        await ctx.sh(root(ctx, f"mv -T -- {quote(live_dir(ctx))} {quote(failed_dir(ctx))}"))
+
+
+class RestoreOld(Red5Step):
+    id = "rollback-restore"
+    title = "Put bak.red5pro back as red5pro"
+    phase = Phase.ROLLBACK
+    destructive = True
+    summary = "Moves the old install back into place, unchanged since backup-live moved it."
+
+    def plan(self, p: Plan) -> list[Action]:
+        return [Shell(root(p, f"mv -T -- {quote(backup_dir(p))} {quote(live_dir(p))}"))]
+
+    async def check(self, ctx: Ctx) -> Check:
+        old = await old_tree(ctx)
+        if old is not None and await folder_id(ctx, live_dir(ctx)) == old:
+            return Check(True, f"{live_dir(ctx)} is the old install")
+        if await exists(ctx, live_dir(ctx)):
+            raise StepFailed(f"{live_dir(ctx)} is there and is not the old install; move it "
+                             "aside before putting the old one back")
+        if old is None or await folder_id(ctx, backup_dir(ctx)) != old:
+            raise StepFailed(f"{backup_dir(ctx)} is not the old install preflight found; "
+                             "the way back needs it")
+        return Check(False)
+
+    async def run(self, ctx: Ctx) -> None:
+        await ctx.sh(root(ctx, f"mv -T -- {quote(backup_dir(ctx))} {quote(live_dir(ctx))}"))
+
+
+class RestoreUnit(Red5Step):
+    id = "rollback-unit"
+    title = "Put the old service unit back"
+    phase = Phase.ROLLBACK
+    summary = ("Where service-unit replaced red5pro.service, puts the old one (kept as "
+               "red5pro.service.bak) back and reloads systemd.")
+
+    def plan(self, p: Plan) -> list[Action]:
+        unit = p.settings.unit_file
+        return [Shell(root(p, f"cp -p -- {quote(unit + '.bak')} {quote(unit)}")),
+                Shell(root(p, "systemctl daemon-reload"))]
+
+    async def check(self, ctx: Ctx) -> Check:
+        unit = ctx.settings.unit_file
+        if not await exists(ctx, unit + ".bak", "-f"):
+            return Check(True, "service-unit did not replace the unit")
+        same = await sha256_remote(ctx, unit) == await sha256_remote(ctx, unit + ".bak")
+        status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
+        if same and "changed on disk" not in status.stdout:
+            return Check(True, "the old unit is in place and loaded")
+        return Check(False)
+
+    async def run(self, ctx: Ctx) -> None:
+        unit = ctx.settings.unit_file
+        await ctx.sh(root(ctx, f"cp -p -- {quote(unit + '.bak')} {quote(unit)}"))
+        await ctx.sh(root(ctx, "systemctl daemon-reload"))
+
+
+class StartOld(StartService):
+    id = "rollback-start"
+    title = "Start the old release"
+    phase = Phase.ROLLBACK
+    recheck_when_resumed = True
+    summary = ("Starts the service and waits until the Stream Manager API answers from the "
+               "old install, speaking the old release's API version, on the old database.")
+    side = "old"
+
+    async def _tree(self, ctx: Ctx) -> str | None:
+        return await old_tree(ctx)
+
+    async def _other_tree(self, ctx: Ctx) -> str | None:
+        return await new_tree(ctx)
+
+    def _release(self, ctx: Ctx) -> str | None:
+        return ctx.facts.live_version
+
+    def _speaks(self, ctx: Ctx) -> str | None:
+        return ctx.facts.api_version or red5.api_version(ctx.facts.live_version)
+
+
+class RecreateOld(Recreate):
+    id = "rollback-recreate"
+    title = "Recreate nodegroups on the old database"
+    phase = Phase.ROLLBACK
+    summary = ("Rebuilds, through the old API, the launch configs, scale policies, "
+               "nodegroups and origins of the snapshot taken before the cutover, as they "
+               "were, and waits until they are in service.")
+    side = "old"
+
+    def _speaks(self, p: AnyContext) -> str | None:
+        return p.facts.api_version or red5.api_version(p.facts.live_version)
+
+    def _image(self, p: AnyContext) -> str | None:
+        return None  # the old release's nodes keep the images they had
+
+
+def way_back() -> list[Red5Step]:
+    return [StopNew(), SetAsideNew(), RestoreOld(), RestoreUnit(), StartOld(), RecreateOld()]
