@@ -211,6 +211,10 @@ class StreamManagerAPI:
             data = None
         if isinstance(data, dict) and data.get("errorMessage"):
             text = str(data["errorMessage"])
+        elif "html" in response.headers.get("content-type", "").lower():
+            # The servlet container's own error page (a refused token, a path
+            # no servlet serves): markup that says no more than the status.
+            text = ""
         else:
             text = response.text.strip()[:200]
         return self._redact(text)

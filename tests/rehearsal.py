@@ -11,8 +11,15 @@ from runbook import cli
 from runbook.config import Settings
 from runbook.executor import FrontEnd, Outcome
 from runbook.journal import Replay
+from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
 from runbook.session import Session
+
+
+def seeded_nodegroups() -> int:
+    """How many nodegroups the rehearsal's live database starts with (and a
+    finished upgrade rebuilds)."""
+    return len(cloud.SEED_GROUPS)
 
 
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:

@@ -26,10 +26,12 @@ from tests.polling import DEADLINE_S, until
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "rehearsal-admin-9f3c27d1"
 PREFIX = "rhnode"
-PACE = "0.2"  # pending 0.3 s, running until 0.6 s, terminating 0.3 s
-# Pending for 25 minutes: under this pace a node changes state only when a test
-# moves its clock (let_time_pass), so what a test sees never depends on how
-# fast the machine is.
+# A two-hundredth of the documented durations: in service 0.6 s after launch,
+# gone 0.3 s after teardown begins.
+PACE = "0.005"
+# Pending for half a day: under this pace a node changes state only when a
+# test moves its clock (let_time_pass), so what a test sees never depends on
+# how fast the machine is.
 STILL = "1000"
 
 AWS_BEAN = "com.red5pro.services.cloud.aws.component.AWSInstanceController"
@@ -254,8 +256,8 @@ async def test_serves_only_its_own_api_version(
         other = await http.get("/streammanager/api/4.0/admin/debug/cloudcontroller", params=auth())
         root = await http.get("/")
     assert (ok.status_code, ok.text) == (200, "Amazon Web Services")
-    assert other.status_code == 404
-    assert "4.0" in other.json()["errorMessage"]
+    # No servlet is mapped there: the container's 404, not the API's JSON error.
+    assert other.status_code == 404 and "json" not in other.headers["content-type"]
     assert root.status_code == 200
     assert "6.2.0.b406" in install.log
     assert f"jdbc:mysql://127.0.0.1:{database}/cluster" in install.log
@@ -278,9 +280,11 @@ async def test_admin_calls_need_the_configured_token(
     assert [missing.status_code, wrong.status_code, right.status_code, empty.status_code] == [
         401, 401, 200, 401,
     ]  # fmt: skip
-    body = wrong.json()
-    assert set(body) == {"errorMessage", "timestamp"} and isinstance(body["timestamp"], int)
-    assert "no administrator token" in empty.json()["errorMessage"]
+    # The filter answers with sendError(401): the container's own error page,
+    # not the API's JSON error body (FACTS-scenarios section 0).
+    for refused in (missing, wrong, empty):
+        assert "json" not in refused.headers["content-type"]
+        assert "errorMessage" not in refused.text and TOKEN not in refused.text
     assert "No administrator authentication token" in no_token.log
 
 
@@ -289,8 +293,9 @@ async def test_launched_origin_boots_pending_running_inservice(
 ) -> None:
     install = make_install(tmp_path, db_port=database)
     await started(start_service, install, pace=STILL)
-    lc = cloud.rehearsal_launch_config()
-    sp = cloud.rehearsal_scale_policy()
+    seed = cloud.SEED_GROUPS[1]
+    lc = cloud.seed_launch_config(seed)
+    sp = cloud.seed_scale_policy(seed)
     async with httpx.AsyncClient() as http:
         created_lc = await http.post(
             install.api("admin/configurations/launchconfig"),
@@ -301,7 +306,7 @@ async def test_launched_origin_boots_pending_running_inservice(
             install.api("admin/configurations/scalepolicy"), params=auth(), json={"policy": sp}
         )
         assert (created_lc.status_code, created_sp.status_code) == (201, 201)
-        assert created_lc.json() == {"launchconfig": lc}
+        assert created_lc.json() == lc  # API 4.0 answers the bare launch config
         group = await http.post(
             install.api("admin/nodegroup"),
             params=auth(),
@@ -313,7 +318,8 @@ async def test_launched_origin_boots_pending_running_inservice(
         origin = await http.post(install.api(f"admin/nodegroup/{name}/node/origin"), params=auth())
         assert origin.status_code == 201
         identifier = origin.json()["identifier"]
-        assert identifier.startswith(f"{PREFIX}-eu-west-1-")
+        # Named after its availability zone, as the API's example node is.
+        assert identifier.startswith(f"{PREFIX}-eu-west-1a-")
 
         # The node's life cycle runs at the pace of the service that launched it.
         [instance] = [i for i in cloud.list_instances(tmp_path) if i["identifier"] == identifier]
@@ -323,15 +329,18 @@ async def test_launched_origin_boots_pending_running_inservice(
             nodes = (
                 await http.get(install.api(f"admin/nodegroup/{name}/node"), params=auth())
             ).json()
-            assert [n["identifier"] for n in nodes] == [identifier]
-            assert nodes[0]["capacity"] == 30 and nodes[0]["address"].startswith("203.0.113.")
+            [origin_node] = [n for n in nodes if n["role"] == "origin"]
+            assert origin_node["identifier"] == identifier
+            assert origin_node["capacity"] == 30
+            assert origin_node["address"].startswith("203.0.113.")
             group = (await http.get(install.api(f"admin/nodegroup/{name}"), params=auth())).json()
-            return nodes[0]["state"], group["state"]
+            return origin_node["state"], group["state"]
 
+        everyone = [i["identifier"] for i in cloud.list_instances(tmp_path)]
         seen = [await look()]
-        let_time_pass(tmp_path, (cloud.PENDING_S + cloud.RUNNING_UNTIL_S) / 2, identifier)
+        let_time_pass(tmp_path, (cloud.PENDING_S + cloud.RUNNING_UNTIL_S) / 2, *everyone)
         seen.append(await look())
-        let_time_pass(tmp_path, cloud.RUNNING_UNTIL_S, identifier)
+        let_time_pass(tmp_path, cloud.RUNNING_UNTIL_S, *everyone)
         seen.append(await look())
     # The group turns active once its origin is in service, not before.
     assert seen == [("pending", "new"), ("running", "new"), ("inservice", "active")]
@@ -341,32 +350,65 @@ async def test_delete_nodegroup_terminates_its_nodes_then_the_group_goes(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:
     cloud.seed_live_database(tmp_path, "127.0.0.1", database, PREFIX)
-    install = make_install(tmp_path, db_port=database)
+    install = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
     await started(start_service, install, pace=STILL)
     async with httpx.AsyncClient() as http:
         groups = (await http.get(install.api("admin/nodegroup"), params=auth())).json()
-        assert [g["state"] for g in groups] == ["active"]
-        name = groups[0]["name"]
+        assert [g["state"] for g in groups] == ["active"] * len(cloud.SEED_GROUPS)
+        name, other = groups[0]["name"], groups[1]["name"]
         nodes = (await http.get(install.api(f"admin/nodegroup/{name}/node"), params=auth())).json()
-        assert sorted(n["role"] for n in nodes) == ["edge", "origin"]
+        assert {n["role"] for n in nodes} == {"edge", "origin"}
         assert {n["state"] for n in nodes} == {"inservice"}
 
         deleted = await http.delete(install.api(f"admin/nodegroup/{name}"), params=auth())
-        assert deleted.status_code == 200 and deleted.json()["name"] == name
+        assert deleted.status_code == 200
+        assert (deleted.json()["name"], deleted.json()["state"]) == (name, "terminating")
         # Accepted at once, but the group stays listed while its nodes go.
         still = await http.get(install.api(f"admin/nodegroup/{name}"), params=auth())
+        listed = (await http.get(install.api("admin/nodegroup"), params=auth())).json()
         going = (await http.get(install.api(f"admin/nodegroup/{name}/node"), params=auth())).json()
-        assert still.status_code == 200
+        assert still.status_code == 200 and still.json()["state"] == "terminating"
+        assert {g["name"]: g["state"] for g in listed} == {name: "terminating", other: "active"}
         assert {n["state"] for n in going} == {"terminating"}
-        assert len(going) == 2
+        assert len(going) == len(nodes)
+        again = await http.delete(install.api(f"admin/nodegroup/{name}"), params=auth())
+        assert again.status_code == 404
+        assert again.json()["errorMessage"] == (
+            "Unable delete node group This group is already being terminated."
+        )
 
         # The cloud lets go of the nodes once their teardown time has passed.
         let_time_pass(tmp_path, cloud.TERMINATING_S, *(n["identifier"] for n in going))
         gone = await http.get(install.api(f"admin/nodegroup/{name}"), params=auth())
         assert gone.status_code == 404, gone.text
-        assert (await http.get(install.api("admin/nodegroup"), params=auth())).json() == []
-    assert {i["state"] for i in cloud.list_instances(tmp_path)} == {None}
-    assert cloud.list_nodegroups(tmp_path, "127.0.0.1", database) == []
+        listed = (await http.get(install.api("admin/nodegroup"), params=auth())).json()
+        assert [g["name"] for g in listed] == [other]
+    states = {i["identifier"]: i["state"] for i in cloud.list_instances(tmp_path)}
+    assert {states[n["identifier"]] for n in going} == {None}
+    assert [g["name"] for g in cloud.list_nodegroups(tmp_path, "127.0.0.1", database)] == [other]
+
+
+async def test_deleting_an_empty_nodegroup_removes_it_at_once(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    install = make_install(tmp_path, db_port=database)
+    await started(start_service, install, pace=STILL)
+    seed = cloud.SEED_GROUPS[0]
+    async with httpx.AsyncClient() as http:
+        for path, body in (("launchconfig", {"launchconfig": cloud.seed_launch_config(seed)}),
+                           ("scalepolicy", {"policy": cloud.seed_scale_policy(seed)})):
+            made = await http.post(install.api(f"admin/configurations/{path}"), params=auth(),
+                                   json=body)
+            assert made.status_code == 201, made.text
+        created = await http.post(install.api("admin/nodegroup"), params=auth(), json={
+            "regions": [seed.region], "launchConfig": seed.launch_config,
+            "scalePolicy": seed.scale_policy})
+        name = created.json()["name"]
+        deleted = await http.delete(install.api(f"admin/nodegroup/{name}"), params=auth())
+        gone = await http.get(install.api(f"admin/nodegroup/{name}"), params=auth())
+    assert deleted.status_code == 200 and deleted.json()["name"] == name
+    assert deleted.json()["state"] == "new"
+    assert gone.status_code == 404
 
 
 async def test_startup_sweep_tears_down_prefixed_nodes_unknown_to_its_database(
@@ -380,13 +422,13 @@ async def test_startup_sweep_tears_down_prefixed_nodes_unknown_to_its_database(
         for i in cloud.list_instances(tmp_path)
         if i["identifier"].startswith(PREFIX)
     ]
-    assert len(ours) == 2
+    assert len(ours) == sum(s.origins + s.edges for s in cloud.SEED_GROUPS)
     install = make_install(tmp_path, db_port=database)
     await started(start_service, install, pace=STILL)
 
     for identifier in ours:
         assert f"Terminating cloud node {identifier}" in install.log
-    assert install.log.count("not in this database") == 2
+    assert install.log.count("not in this database") == len(ours)
     states = {i["identifier"]: i["state"] for i in cloud.list_instances(tmp_path)}
     assert {states[i] for i in ours} == {"terminating"}
     assert {s for i, s in states.items() if i.startswith("other-team")} == {"inservice"}
@@ -395,9 +437,9 @@ async def test_startup_sweep_tears_down_prefixed_nodes_unknown_to_its_database(
     states = {i["identifier"]: i["state"] for i in cloud.list_instances(tmp_path)}
     assert {states[i] for i in ours} == {None}
     assert {s for i, s in states.items() if i.startswith("other-team")} == {"inservice"}
-    # The old database still lists its group, now with no nodes behind it.
+    # The old database still lists its groups, now with no nodes behind them.
     old_groups = cloud.list_nodegroups(tmp_path, "127.0.0.1", old_db)
-    assert len(old_groups) == 1
+    assert len(old_groups) == len(cloud.SEED_GROUPS)
     async with httpx.AsyncClient() as http:
         listed = await http.get(install.api("admin/nodegroup"), params=auth())
     assert listed.json() == []  # the new database starts empty
@@ -462,16 +504,19 @@ async def test_bad_requests_are_refused_with_reasons(
     cloud.seed_live_database(tmp_path, "127.0.0.1", database, PREFIX)
     install = make_install(tmp_path, db_port=database)
     await started(start_service, install)
+    seed = cloud.SEED_GROUPS[0]
     async with httpx.AsyncClient() as http:
         groups = (await http.get(install.api("admin/nodegroup"), params=auth())).json()
         group = groups[0]["name"]
+        assert groups[0]["regions"] == [seed.region]
         bad_json = await http.post(
             install.api("admin/nodegroup"), params=auth(), content=b"{not json",
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
         no_lc = await http.post(
             install.api("admin/nodegroup"), params=auth(),
-            json={"regions": ["us-east-1"], "launchConfig": "gone", "scalePolicy": "rehearsal-sp"},
+            json={"regions": ["us-east-1"], "launchConfig": "gone",
+                  "scalePolicy": seed.scale_policy},
         )  # fmt: skip
         no_group = await http.get(install.api("admin/nodegroup/group-nope/node"), params=auth())
         no_policy = await http.get(
@@ -481,6 +526,7 @@ async def test_bad_requests_are_refused_with_reasons(
             install.api("admin/configurations/launchconfig"), params=auth(), json={"name": "x"}
         )
         # The seeded policy allows two origins and the group already has one.
+        assert (seed.origins, seed.max_origins) == (1, 2)
         second = await http.post(install.api(f"admin/nodegroup/{group}/node/origin"), params=auth())
         third = await http.post(install.api(f"admin/nodegroup/{group}/node/origin"), params=auth())
     assert bad_json.status_code == 400 and "JSON" in bad_json.json()["errorMessage"]
@@ -489,7 +535,7 @@ async def test_bad_requests_are_refused_with_reasons(
     assert no_policy.status_code == 404
     assert unwrapped_lc.status_code == 400
     assert second.status_code == 201 and second.json()["identifier"].startswith(PREFIX)
-    assert second.json()["availabilityZone"] == "us-west-2a"  # origins spread over regions
+    assert second.json()["availabilityZone"] == f"{seed.region}a"
     assert third.status_code == 400 and "at most 2" in third.json()["errorMessage"]
 
 
@@ -511,6 +557,217 @@ async def test_sigterm_stops_the_service_cleanly(
             ) from None
     assert code == 0
     assert "Shutdown requested" in install.log
+
+
+# --- issue 9: closer to the real stream manager ----------------------------------------
+
+
+def test_pace_is_fast_by_default_and_the_documented_durations_at_real(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pace 1.0 ("real") is the documented timing: an origin boots in "up to
+    two minutes" (launch-new-origin.md); the default is the fast pace a
+    rehearsal has always had (in service 3 s after launch)."""
+    monkeypatch.delenv(cloud.PACE_ENV, raising=False)
+    assert cloud.pace() == cloud.FAST_PACE
+    assert round(cloud.RUNNING_UNTIL_S * cloud.FAST_PACE, 9) == 3.0
+    for given, meant in (("real", 1.0), ("fast", cloud.FAST_PACE), ("0.5", 0.5)):
+        monkeypatch.setenv(cloud.PACE_ENV, given)
+        assert cloud.pace() == meant
+        assert cloud.parse_pace(given) == meant
+    with pytest.raises(ValueError):
+        cloud.parse_pace("reel")
+
+    assert cloud.RUNNING_UNTIL_S == 120.0
+    node = cloud.Instance(
+        identifier=f"{PREFIX}-us-east-1a-1", role="edge", group="g", region="us-east-1",
+        availabilityZone="us-east-1a", address="198.51.100.10", launchConfig="lc",
+        capacity=300, created=0.0, terminated_at=None, pace=1.0,
+    )  # fmt: skip
+    ages = (0.0, cloud.PENDING_S, 119.9, 120.0)
+    states = [cloud.instance_state(node, now=age) for age in ages]
+    assert states == ["pending", "running", "running", "inservice"]
+    monkeypatch.setenv(cloud.PACE_ENV, "real")
+    assert cloud.terminate(node, now=1000.0) and node["pace"] == 1.0
+    ends = 1000.0 + cloud.TERMINATING_S
+    assert [cloud.instance_state(node, now=t) for t in (ends - 0.1, ends)] == ["terminating", None]
+
+
+async def test_api_errors_follow_the_api_version(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """6.2.0 (API 3.1) answers every controller error with 404; the 4.0 docs
+    give 400 or 404. Both use the {errorMessage, timestamp} body."""
+    old = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
+    new = make_install(tmp_path, name="red5pro-new", db_port=database)
+    await started(start_service, old)
+    await started(start_service, new)
+    body = {"regions": ["us-east-1"], "launchConfig": "never-made", "scalePolicy": "nor-this"}
+    async with httpx.AsyncClient() as http:
+        answers = [await http.post(i.api("admin/nodegroup"), params=auth(), json=body)
+                   for i in (old, new)]
+        unwrapped = [await http.post(i.api("admin/configurations/scalepolicy"), params=auth(),
+                                     json={"name": "x"}) for i in (old, new)]
+        missing = [await http.get(i.api("admin/nodegroup/group-nope"), params=auth())
+                   for i in (old, new)]
+    assert [a.status_code for a in answers] == [404, 400]
+    assert [a.status_code for a in unwrapped] == [404, 400]
+    assert [a.status_code for a in missing] == [404, 404]
+    for answer in (*answers, *unwrapped, *missing):
+        error = answer.json()
+        assert set(error) == {"errorMessage", "timestamp"}, error
+        assert isinstance(error["timestamp"], int) and error["errorMessage"]
+
+
+async def test_the_webapp_answers_404_until_it_has_deployed(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """Connection refused before the server listens, then the container's 404
+    while the streammanager webapp deploys, then the API."""
+    install = make_install(tmp_path, db_port=database)
+    url = install.api("admin/debug/cloudcontroller")
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(url, params=auth())
+        # The webapp's start-up sweep needs the cloud's state lock: holding it
+        # keeps the webapp deploying for as long as this test needs.
+        with cloud.locked_state(tmp_path):
+            svc = start_service(install)
+            await until(lambda: "HTTP listening" in install.log, what="the listener")
+            deploying = await http.get(url, params=auth())
+            assert service.READY_LINE not in install.log
+        await svc.settled()
+        ready = await http.get(url, params=auth())
+    assert deploying.status_code == 404 and "json" not in deploying.headers["content-type"]
+    assert (ready.status_code, ready.text) == (200, "Amazon Web Services")
+
+
+async def test_launch_config_create_answers_bare_on_4_0_and_wrapped_on_3_1(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """The 4.0-era Terraform script reads .name at the top of the create
+    answer; 6.2.0 wraps launch configs; reads are wrapped in both."""
+    old = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
+    new = make_install(tmp_path, name="red5pro-new", db_port=database,
+                       prefix="rhnew")
+    await started(start_service, old)
+    await started(start_service, new)
+    seed = cloud.SEED_GROUPS[0]
+    lc = cloud.seed_launch_config(seed)
+    async with httpx.AsyncClient() as http:
+        created = [await http.post(i.api("admin/configurations/launchconfig"), params=auth(),
+                                   json={"launchconfig": {**lc, "name": f"lc-{i.api_version}"}})
+                   for i in (old, new)]
+        read = [await http.get(i.api(f"admin/configurations/launchconfig/lc-{i.api_version}"),
+                               params=auth()) for i in (old, new)]
+    assert [c.status_code for c in created] == [201, 201]
+    assert created[0].json() == {"launchconfig": {**lc, "name": "lc-3.1"}}
+    assert created[1].json() == {**lc, "name": "lc-4.0"}
+    assert [r.json() for r in read] == [{"launchconfig": {**lc, "name": f"lc-{v}"}}
+                                        for v in ("3.1", "4.0")]
+
+
+async def test_launching_an_origin_fills_edges_up_to_the_policy_minimum(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """"Creating an origin server will also generate at least one edge, per
+    scaling policy min limit" (auto-aws/api-basics.md)."""
+    install = make_install(tmp_path, db_port=database)
+    await started(start_service, install, pace=STILL)
+    seed = cloud.SEED_GROUPS[0]
+    lc, sp = cloud.seed_launch_config(seed), cloud.seed_scale_policy(seed)
+    edge_min = cloud.role_limit(sp, "edge", "minLimit")
+    assert edge_min is not None and edge_min >= 2
+    no_origin = {**sp, "name": "edges-only", "targets": {"region": [{"name": "default", "target": [
+        t for t in sp["targets"]["region"][0]["target"] if t["role"] == "edge"]}]}}
+    async with httpx.AsyncClient() as http:
+        for policy in (sp, no_origin):
+            await http.post(install.api("admin/configurations/scalepolicy"), params=auth(),
+                            json={"policy": policy})
+        await http.post(install.api("admin/configurations/launchconfig"), params=auth(),
+                        json={"launchconfig": lc})
+
+        async def group(policy: str) -> str:
+            made = await http.post(install.api("admin/nodegroup"), params=auth(), json={
+                "regions": [seed.region], "launchConfig": lc["name"], "scalePolicy": policy})
+            assert made.status_code == 201, made.text
+            return str(made.json()["name"])
+
+        async def nodes(name: str) -> list[dict[str, object]]:
+            found = await http.get(install.api(f"admin/nodegroup/{name}/node"), params=auth())
+            return list(found.json())
+
+        name = await group(sp["name"])
+        assert await nodes(name) == []  # a new group is empty until it has an origin
+        first = await http.post(install.api(f"admin/nodegroup/{name}/node/origin"), params=auth())
+        assert first.status_code == 201
+        launched = await nodes(name)
+        assert sorted(n["role"] for n in launched) == ["edge"] * edge_min + ["origin"]
+        assert {n["state"] for n in launched} == {"pending"}
+        edges = [n for n in launched if n["role"] == "edge"]
+        assert {n["capacity"] for n in edges} == {300}
+        assert all(str(n["address"]).startswith("198.51.100.") for n in edges)
+        # A second origin finds the edges already at their minimum.
+        second = await http.post(install.api(f"admin/nodegroup/{name}/node/origin"), params=auth())
+        assert second.status_code == 201
+        assert len(await nodes(name)) == edge_min + 2
+        let_time_pass(tmp_path, cloud.RUNNING_UNTIL_S,
+                      *(str(n["identifier"]) for n in await nodes(name)))
+        assert {n["state"] for n in await nodes(name)} == {"inservice"}
+
+        # With no origin target the maximum is one origin ("If 'origin' is
+        # omitted from the scale policy then the default value for maximum
+        # origins is 1", api-basics.md).
+        lone = await group("edges-only")
+        once = await http.post(install.api(f"admin/nodegroup/{lone}/node/origin"), params=auth())
+        twice = await http.post(install.api(f"admin/nodegroup/{lone}/node/origin"), params=auth())
+    assert once.status_code == 201
+    assert twice.status_code == 400 and "at most 1" in twice.json()["errorMessage"]
+
+
+async def test_the_seeded_live_fleet_looks_like_a_production_one(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    cloud.seed_live_database(tmp_path, "127.0.0.1", database, PREFIX)
+    cloud.seed_live_database(tmp_path, "127.0.0.1", database, PREFIX)  # seeding happens once
+    install = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
+    await started(start_service, install, pace=STILL)
+    async with httpx.AsyncClient() as http:
+        async def get(rel: str) -> object:
+            answer = await http.get(install.api(rel), params=auth())
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        groups = await get("admin/nodegroup")
+        lcs = await get("admin/configurations/launchconfig")
+        sps = await get("admin/configurations/scalepolicy")
+        assert isinstance(groups, list) and len(groups) >= 2
+        assert len({g["regions"][0] for g in groups}) == len(groups), "one region per group"
+        assert len({g["launchConfig"] for g in groups}) == len(groups), "own launch configs"
+        assert len({g["scalePolicy"] for g in groups}) == len(groups), "own scale policies"
+        assert sorted(lcs) == sorted(g["launchConfig"] for g in groups)  # type: ignore[arg-type]
+        assert sorted(sps) == sorted(g["scalePolicy"] for g in groups)  # type: ignore[arg-type]
+        for group in groups:
+            assert group["state"] == "active"
+            lc = await get(f"admin/configurations/launchconfig/{group['launchConfig']}")
+            sp = await get(f"admin/configurations/scalepolicy/{group['scalePolicy']}")
+            assert isinstance(lc, dict) and isinstance(sp, dict)
+            inner_lc, inner_sp = lc["launchconfig"], sp["policy"]
+            # Shaped like the docs' create requests, with origin and edge targets.
+            assert {"name", "description", "image", "version", "targets", "properties",
+                    "metadata"} <= set(inner_lc)
+            assert {t["role"] for t in inner_lc["targets"]["target"]} == {"origin", "edge"}
+            assert inner_sp["type"] == "com.red5pro.services.autoscaling.model.ScalePolicyMaster"
+            [region] = inner_sp["targets"]["region"]
+            assert {t["role"] for t in region["target"]} == {"origin", "edge"}
+            nodes = await get(f"admin/nodegroup/{group['name']}/node")
+            assert isinstance(nodes, list)
+            roles = sorted(n["role"] for n in nodes)
+            want = {t["role"]: t["minLimit"] for t in region["target"]}
+            assert roles.count("origin") == want["origin"] >= 1
+            assert roles.count("edge") == want["edge"] >= 1
+            assert {n["state"] for n in nodes} == {"inservice"}
+            assert {n["availabilityZone"] for n in nodes} == {group["regions"][0] + "a"}
 
 
 async def test_systemctl_start_returns_once_the_service_runs(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def end_state_problems(sandbox: Path) -> list[str]:
     context = install / "red5pro" / "webapps/streammanager/WEB-INF/applicationContext.xml"
     if "AWSInstanceController" not in (context.read_text() if context.exists() else ""):
         problems.append("applicationContext.xml lost the live controller")
-    if len(cloud.list_nodegroups(sandbox, *state["new_db"])) != 1:
+    if len(cloud.list_nodegroups(sandbox, *state["new_db"])) != len(cloud.SEED_GROUPS):
         problems.append("the nodegroup is not rebuilt in the new database")
     if cloud.list_nodegroups(sandbox, *state["old_db"]):
         problems.append("nodegroups are left in the old database")

@@ -11,7 +11,7 @@ import pytest
 from runbook.executor import Answer, Decision, Outcome
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
-from tests.rehearsal import rehearsal_host, rehearse
+from tests.rehearsal import rehearsal_host, rehearse, seeded_nodegroups
 from tests.scripted import ScriptedFrontEnd
 
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
@@ -66,17 +66,18 @@ async def test_full_rehearsal_upgrades_the_host(tmp_path: Path) -> None:
     assert answered and answered[0]["api_version"] == "4.0"
     assert answered[0]["install_version"] == "11.1.0.b835"
     recreated = notes(journal, "nodegroup-recreated")
-    assert len(recreated) == 1
+    assert len(recreated) == seeded_nodegroups()
     assert notes(journal, "origins-in-service")
-    # ... and the fake host agrees: new database has the group, old has none.
+    # ... and the fake host agrees: new database has the groups, old has none.
     assert old_groups == []
-    assert len(new_groups) == 1
-    group = new_groups[0]
-    assert group["launchConfig"] == recreated[0]["launch_config"]
-    assert group["scalePolicy"] == recreated[0]["scale_policy"]
-    assert sorted(group["regions"]) == sorted(recreated[0]["regions"])
-    origins = [i for i in instances if i["group"] == group["name"] and i["role"] == "origin"]
-    assert origins and all(i["state"] == "inservice" for i in origins)
+    assert len(new_groups) == seeded_nodegroups()
+    for group in new_groups:
+        [made] = [r for r in recreated if r["new"] == group["name"]]
+        assert group["launchConfig"] == made["launch_config"]
+        assert group["scalePolicy"] == made["scale_policy"]
+        assert sorted(group["regions"]) == sorted(made["regions"])
+        origins = [i for i in instances if i["group"] == group["name"] and i["role"] == "origin"]
+        assert origins and all(i["state"] == "inservice" for i in origins)
 
     # Secrets never reach the journal or what the operator was shown.
     text = journal.read_text() + front.text()

@@ -90,41 +90,44 @@ async def test_recreates_the_live_cluster_on_the_new_stream_manager(
     new = StreamManagerAPI(fresh.base_url, TOKEN, "4.0")
     async with old, new:
         groups = await old.list_nodegroups()
-        assert len(groups) == 1
+        assert len(groups) == len(cloud.SEED_GROUPS)
         group = groups[0]
+        seed = cloud.SEED_GROUPS[0]
         assert await old.get_nodegroup(group["name"]) == group
-        assert len(await old.list_nodes(group["name"])) == 2
-        assert await old.list_launchconfigs() == ["rehearsal-lc"]
-        assert await old.list_scalepolicies() == ["rehearsal-sp"]
-        lc = await old.get_launchconfig("rehearsal-lc")
-        sp = await old.get_scalepolicy("rehearsal-sp")
-        assert lc == cloud.rehearsal_launch_config()
-        assert sp == cloud.rehearsal_scale_policy()
+        assert len(await old.list_nodes(group["name"])) == seed.origins + seed.edges
+        assert await old.list_launchconfigs() == sorted(s.launch_config for s in cloud.SEED_GROUPS)
+        assert await old.list_scalepolicies() == sorted(s.scale_policy for s in cloud.SEED_GROUPS)
+        lc = await old.get_launchconfig(group["launchConfig"])
+        sp = await old.get_scalepolicy(group["scalePolicy"])
+        assert lc == cloud.seed_launch_config(seed)
+        assert sp == cloud.seed_scale_policy(seed)
 
         assert await new.list_nodegroups() == []
-        # One given wrapped, one bare: both are accepted and both come back bare.
+        # One given wrapped, one bare: both are accepted and both come back bare
+        # (API 4.0 answers a created launch config bare, a policy wrapped).
         assert await new.create_launchconfig({"launchconfig": lc}) == lc
         assert await new.create_scalepolicy(sp) == sp
-        assert await new.get_launchconfig("rehearsal-lc") == lc
-        created = await new.create_nodegroup(group["regions"], "rehearsal-lc", "rehearsal-sp")
+        assert await new.get_launchconfig(lc["name"]) == lc
+        created = await new.create_nodegroup(group["regions"], lc["name"], sp["name"])
         assert created["name"].startswith("group-") and created["regions"] == group["regions"]
         origin = await new.launch_origin(created["name"])
         assert origin["role"] == "origin" and origin["group"] == created["name"]
         nodes = await new.list_nodes(created["name"])
-        assert [n["identifier"] for n in nodes] == [origin["identifier"]]
+        assert [n["identifier"] for n in nodes if n["role"] == "origin"] == [origin["identifier"]]
+        assert sum(n["role"] == "edge" for n in nodes) == seed.edges
 
-        deleted = await old.delete_nodegroup(group["name"])
-        assert deleted["name"] == group["name"]
+        for each in groups:
+            deleted = await old.delete_nodegroup(each["name"])
+            assert (deleted["name"], deleted["state"]) == (each["name"], "terminating")
         deadline = time.monotonic() + 5
-        while await old.get_nodegroup(group["name"]) is not None:
+        while await old.list_nodegroups():
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
-        assert await old.list_nodegroups() == []
 
 
 async def test_launchconfig_answers_without_the_wrapper_are_accepted() -> None:
-    # The stand-in always wraps; Red5's own scripts read bare objects, which
-    # only a canned transport can produce here.
+    # The stand-in answers bare only to a 4.0 create; Red5's own scripts read
+    # bare objects everywhere, which only a canned transport can produce here.
     bare = {"name": "lc-1", "targets": {"target": []}}
     seen: list[httpx.Request] = []
 
@@ -150,6 +153,8 @@ async def test_refused_token_says_what_to_check(live: Install) -> None:
     error = caught.value
     assert error.status == 401
     assert "rest.administratorToken" in str(error) and "$SM_API_TOKEN" in str(error)
+    # The refusal is the container's HTML page (no JSON): none of it is quoted.
+    assert "<" not in str(error) and "HTTP 401)" in str(error)
     assert_token_hidden(error, "not-the-token", TOKEN)
 
 

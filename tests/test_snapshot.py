@@ -14,7 +14,8 @@ from runbook.journal import replay
 from runbook.model import Note
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
-from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
+from tests.polling import until
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
 from tests.scripted import ScriptedFrontEnd
 
 STOP = Decision(Answer.STOP)
@@ -47,7 +48,7 @@ async def test_a_lost_facts_record_does_not_lose_the_snapshot(tmp_path: Path) ->
         second = ScriptedFrontEnd()
         outcome = await rehearse(host, second, journal, resume=replay(journal))
         assert outcome is Outcome.DONE, second.text()[-3000:]
-        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == 1
+        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
 
 
 async def test_a_new_run_mid_cutover_rebuilds_from_the_snapshot_before_it(
@@ -67,7 +68,7 @@ async def test_a_new_run_mid_cutover_rebuilds_from_the_snapshot_before_it(
         outcome = await rehearse(host, second, tmp_path / "second.jsonl")
         assert outcome is Outcome.DONE, second.text()[-3000:]
         assert state.snapshots() == taken, "nothing was exported again"
-        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == 1
+        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
         assert any(sid == "export-config" and "every run rebuilds from" in detail
                    for sid, _state, detail in second.states)
         assert state.cutover() is None, "the finished cutover is closed on the host"
@@ -77,18 +78,22 @@ async def test_an_export_finding_fewer_nodegroups_warns_first(tmp_path: Path) ->
     async with rehearsal_host(tmp_path) as host:
         first = ScriptedFrontEnd({"upload": STOP})
         assert await rehearse(host, first, tmp_path / "first.jsonl") is Outcome.STOPPED
-        (group,) = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        group, *others = cloud.list_nodegroups(host.sandbox, *host.old_db)
         async with httpx.AsyncClient(base_url=host.api_base_url) as client:
             response = await client.delete(
                 f"/streammanager/api/3.1/admin/nodegroup/{group['name']}",
                 params={"accessToken": host.api_token})
             assert response.status_code == 200
+        # A deleted group stays listed (terminating) until its nodes are gone.
+        await until(lambda: len(cloud.list_nodegroups(host.sandbox, *host.old_db))
+                    == len(others), what="the deleted group to go")
 
         second = ScriptedFrontEnd({"export-config": STOP})
         assert await rehearse(host, second, tmp_path / "second.jsonl") is Outcome.STOPPED
         warning = [a.text for a in second.plans["export-config"] if isinstance(a, Note)
                    and a.text.startswith("WARNING")]
-        assert warning and "0 nodegroup(s)" in warning[0] and "1 nodegroup(s)" in warning[0]
+        assert warning and f"{len(others)} nodegroup(s)" in warning[0]
+        assert f"{len(others) + 1} nodegroup(s)" in warning[0]
         assert len(state_of(host).snapshots()) == 1, "nothing saved without a yes"
 
 

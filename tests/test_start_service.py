@@ -17,7 +17,7 @@ from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import replay
 from runbook.model import Shell
 from runbook.rehearsal import cloud
-from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
 from tests.scripted import ScriptedFrontEnd
 
 
@@ -49,7 +49,7 @@ async def test_a_service_that_runs_without_answering_is_restarted_once(
         second = ScriptedFrontEnd()
         outcome = await rehearse(host, second, journal, settings, resume=replay(journal))
         assert outcome is Outcome.DONE, second.text()[-3000:]
-        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == 1
+        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
     plan = [a.command for a in second.plans["start-service"] if isinstance(a, Shell)]
     assert plan[-1].endswith("systemctl restart red5pro"), "the restart was in the plan"
     assert "restarting it once" in second.text()

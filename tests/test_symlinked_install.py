@@ -13,7 +13,7 @@ from pathlib import Path
 from runbook.executor import Outcome
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
-from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
 from tests.scripted import ScriptedFrontEnd
 
 NEW = "red5pro-server-11.1.0.b835-release"
@@ -26,7 +26,7 @@ def assert_upgraded(host: RehearsalHost, front: ScriptedFrontEnd, outcome: Outco
     assert (real / "red5pro" / NEW).exists(), "the new release is live"
     assert (real / "bak.red5pro" / OLD).exists(), "the old install is kept aside"
     assert cloud.list_nodegroups(host.sandbox, *host.old_db) == []
-    assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == 1, \
+    assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups(), \
         "the nodegroups are rebuilt in the NEW database"
     pid = host.service_pid()
     assert pid is not None
@@ -60,7 +60,7 @@ async def test_live_folder_is_a_symlink_to_the_real_install(tmp_path: Path) -> N
         assert outcome is Outcome.DONE, front.text()[-4000:]
         assert (live / NEW).exists() and not live.is_symlink()
         assert (host.install_dir / "bak.red5pro" / OLD).exists()
-        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == 1
+        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
         pid = host.service_pid()
         assert pid is not None
         assert Path(f"/proc/{pid}/cwd").resolve() == live.resolve()

@@ -19,7 +19,7 @@ from screens.app import create_app, load_review_screen
 from screens.dialogs import ConfirmDialog
 from screens.presentation import NEXT
 from tests.polling import until
-from tests.rehearsal import rehearsal_host, rehearsal_session
+from tests.rehearsal import rehearsal_host, rehearsal_session, seeded_nodegroups
 
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
 NEW = "red5pro-server-11.1.0.b835-release"
@@ -31,7 +31,7 @@ BUSY = (NEXT, StepState.RUNNING.value, StepState.NEEDS_REVIEW.value)
 async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # The fake cloud's nodes come up in seconds instead of minutes.
-    monkeypatch.setenv(cloud.PACE_ENV, "0.05")
+    monkeypatch.setenv(cloud.PACE_ENV, "0.00125")
     journal = tmp_path / "runs" / "run.jsonl"
     review_screen = load_review_screen()
     async with rehearsal_host(tmp_path) as host:
@@ -84,7 +84,7 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
     assert not (live / "conf/autoscale.xml").exists()
     merged = javaproperties.loads((live / PROPS).read_text())
     assert merged["config.dbHost"] == host.new_db[0]
-    assert old_db_groups == [] and len(new_db_groups) == 1
+    assert old_db_groups == [] and len(new_db_groups) == seeded_nodegroups()
 
     # Every cutover step was confirmed by the operator, and the journal says so.
     records = [json.loads(line) for line in journal.read_text().splitlines()]

@@ -16,7 +16,12 @@ Node life cycles are not driven by a clock thread: they are worked out from
 timestamps whenever the state is read, so a node keeps "booting" even while no
 stream manager is running, exactly as a real cloud instance would. Durations
 scale with RUNBOOK_REHEARSAL_PACE as seen by the process that launched or
-terminated the node (recorded on the instance).
+terminated the node (recorded on the instance): "real" (1.0) is the documented
+timing, "fast" (the default) runs it forty times faster, and a number is taken
+as the multiplier itself.
+
+Product facts shown here come from shared/red5pro/FACTS.md (section 2) and
+FACTS-scenarios.md (section 4); what they do not say is marked "Inferred".
 """
 
 from __future__ import annotations
@@ -31,21 +36,34 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
 STATE_DIRNAME = ".rehearsal"
 PACE_ENV = "RUNBOOK_REHEARSAL_PACE"
 
-# Seconds at pace 1.0. Short enough for a rehearsal to feel live, long enough
-# that a poller sees every state go by.
-PENDING_S = 1.5
-RUNNING_UNTIL_S = 3.0
-TERMINATING_S = 1.5
+# Seconds at pace 1.0 ("real").
+# "The actual instance boot up may take up to two minutes, depending on the
+# environment." (rest-api-v-400 smapi-groups/launch-new-origin.md; FACTS.md
+# section 2.2, "Add (launch) origin"). The fake takes the whole two minutes.
+RUNNING_UNTIL_S = 120.0
+# Inferred: no source splits the boot between the cloud's "pending" and the
+# node's "running" (Red5 starting, not yet registered); the instance is
+# taken to be pending for its first 45 s.
+PENDING_S = 45.0
+# Inferred: no source gives a teardown time. A minute, like a cloud
+# instance's shutdown; Red5's Terraform script polls node lists 30 s apart
+# (FACTS-scenarios section 2, r5p_create_node_group.sh step 6), so a poller at
+# that rate still sees the state.
+TERMINATING_S = 60.0
 
-SEED_LAUNCH_CONFIG = "rehearsal-lc"
-SEED_SCALE_POLICY = "rehearsal-sp"
-SEED_REGIONS = ["us-east-1", "us-west-2"]
+# The default: the timing a rehearsal has always had (in service 3 s after
+# launch, gone 1.5 s after teardown begins), short enough to feel live and
+# long enough that a poller sees every state go by.
+FAST_PACE = 3.0 / RUNNING_UNTIL_S
+REAL_PACE = 1.0
+PACE_NAMES = {"fast": FAST_PACE, "real": REAL_PACE}
 
 
 class Instance(TypedDict):
@@ -79,14 +97,31 @@ class Database(TypedDict):
     nodes: dict[str, list[str]]
 
 
+def parse_pace(text: str) -> float:
+    """A pace setting: "real", "fast" or a non-negative multiplier of the
+    documented durations. ValueError for anything else."""
+    word = text.strip().lower()
+    if word in PACE_NAMES:
+        return PACE_NAMES[word]
+    try:
+        value = float(word)
+    except ValueError:
+        raise ValueError(
+            f"pace must be one of {', '.join(PACE_NAMES)} or a number, not {text!r}"
+        ) from None
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"pace must be a finite number of at least 0, not {text!r}")
+    return value
+
+
 def pace() -> float:
-    """Multiplier for every life-cycle duration; tests set it small to run fast."""
+    """Multiplier for every life-cycle duration, from RUNBOOK_REHEARSAL_PACE:
+    FAST_PACE when unset (or unusable: a fake service must still answer)."""
     raw = os.environ.get(PACE_ENV, "")
     try:
-        value = float(raw) if raw else 1.0
+        return parse_pace(raw) if raw.strip() else FAST_PACE
     except ValueError:
-        return 1.0
-    return value if value >= 0 else 1.0
+        return FAST_PACE
 
 
 def state_dir(sandbox: Path) -> Path:
@@ -109,7 +144,8 @@ def now_ms(now: float | None = None) -> int:
 
 
 def instance_state(instance: Instance, now: float | None = None) -> str | None:
-    """pending, running, inservice or terminating; None once the instance is gone."""
+    """pending, running, inservice or terminating (the lower-case node states of
+    the API's examples, FACTS.md section 2.4); None once the instance is gone."""
     now = time.time() if now is None else now
     p = float(instance.get("pace", pace()))
     ended = instance.get("terminated_at")
@@ -127,6 +163,8 @@ def terminate(instance: Instance, now: float) -> bool:
     """Start tearing an instance down; False when that had already begun."""
     if instance.get("terminated_at") is not None:
         return False
+    # An instance still booting is torn down from where it is: its boot no
+    # longer matters, only its teardown, which runs at the terminating pace.
     instance["terminated_at"] = now
     instance["pace"] = pace()
     return True
@@ -256,6 +294,17 @@ def known_identifiers(db: Database) -> set[str]:
     return {identifier for members in db["nodes"].values() for identifier in members}
 
 
+# Nodegroup states (FACTS-scenarios section 4: NEW, ACTIVE, TERMINATING,
+# INITIALIZING; lower-case on the wire as in the API's examples).
+GROUP_NEW = "new"
+GROUP_ACTIVE = "active"
+GROUP_TERMINATING = "terminating"
+
+# The answer 6.2.0 and 5.1.1 give to deleting a group already being deleted
+# (FACTS-scenarios section 4, "Delete nodegroup"; status 404).
+ALREADY_TERMINATING = "Unable delete node group This group is already being terminated."
+
+
 def settle(state: State, db: Database, now: float) -> None:
     """Apply what time has done since the last look: forget nodes the cloud no
     longer has, drop groups whose deletion has finished, and call a new group
@@ -268,24 +317,35 @@ def settle(state: State, db: Database, now: float) -> None:
                 alive.append(identifier)
         db["nodes"][group] = alive
     for name, record in list(db["nodegroups"].items()):
+        # Databases written before groups had a terminating state flagged it.
+        if record.pop("deleting", False):
+            record["state"] = GROUP_TERMINATING
         members = db["nodes"].get(name, [])
-        if record.get("deleting") and not members:
+        if record.get("state") == GROUP_TERMINATING and not members:
             del db["nodegroups"][name]
             db["nodes"].pop(name, None)
-        elif record.get("state") == "new" and any(
+        elif record.get("state") == GROUP_NEW and any(
             instance_state(inst, now) == "inservice"
             for inst in (state.instance(i) for i in members)
             if inst is not None
         ):
-            record["state"] = "active"
+            # Inferred: no source says when a new group turns active; here it
+            # is once one of its nodes is in service.
+            record["state"] = GROUP_ACTIVE
     for name in list(db["nodes"]):
         if name not in db["nodegroups"]:
             del db["nodes"][name]
 
 
 def public_group(group: dict[str, Any]) -> dict[str, Any]:
-    """A nodegroup as the REST API shows it (the deleting flag is ours)."""
+    """A nodegroup as the REST API shows it (fields of the API's examples)."""
     return {key: value for key, value in group.items() if key != "deleting"}
+
+
+def public_groups(db: Database) -> list[dict[str, Any]]:
+    """Every nodegroup, oldest first (inferred: the order of their ids, as a
+    table read by primary key gives them; the file keeps them by name)."""
+    return [public_group(g) for g in sorted(db["nodegroups"].values(), key=lambda g: g["id"])]
 
 
 def public_node(instance: Instance, now: float) -> dict[str, Any]:
@@ -323,7 +383,7 @@ def new_nodegroup(
     now: float,
     *,
     name: str | None = None,
-    state: str = "new",
+    state: str = GROUP_NEW,
 ) -> dict[str, Any]:
     group: dict[str, Any] = {
         "id": _next_id(db),
@@ -334,23 +394,37 @@ def new_nodegroup(
         "scalePolicy": scale_policy,
         "state": state,
         "timestamp": now_ms(now),
-        "deleting": False,
     }
     db["nodegroups"][group["name"]] = group
     db["nodes"].setdefault(group["name"], [])
     return group
 
 
+class AlreadyTerminating(Exception):
+    """The group is being deleted already (the API answers 404)."""
+
+
 def delete_nodegroup(state: State, db: Database, name: str, now: float) -> dict[str, Any]:
-    """Mark a group for deletion and start terminating its nodes; the group
-    itself goes away in ``settle`` once the cloud has let go of them."""
+    """Delete a group as 6.2.0 does (FACTS-scenarios section 4; the 4.0 docs'
+    delete-group.md says the same): an empty group goes at once; otherwise it
+    turns "terminating", its nodes are terminated in the background, and it
+    goes away in ``settle`` once the cloud has let go of them. The answer is
+    the group, with the state it has after the call."""
+    settle(state, db, now)
     group = db["nodegroups"][name]
-    answer = public_group(copy.deepcopy(group))
-    group["deleting"] = True
-    for identifier in db["nodes"].get(name, []):
+    if group.get("state") == GROUP_TERMINATING:
+        raise AlreadyTerminating(ALREADY_TERMINATING)
+    members = db["nodes"].get(name, [])
+    if not members:
+        del db["nodegroups"][name]
+        db["nodes"].pop(name, None)
+        return public_group(copy.deepcopy(group))
+    group["state"] = GROUP_TERMINATING
+    for identifier in members:
         instance = state.instance(identifier)
         if instance is not None:
             terminate(instance, now)
+    answer = public_group(copy.deepcopy(group))
     settle(state, db, now)
     return answer
 
@@ -370,7 +444,9 @@ def role_capacity(launch_config: dict[str, Any] | None, role: str) -> int:
 
 def role_limit(policy: dict[str, Any] | None, role: str, key: str = "maxLimit") -> int | None:
     """A role's limit from a scale policy; both the per-region and the flat
-    ``targets`` layouts appear in Red5's material, so both are read."""
+    ``targets`` layouts appear in Red5's material, so both are read. Limits
+    come as numbers (80.0 in Red5's Terraform script) or as strings (the
+    api-basics page's template)."""
     targets = (policy or {}).get("targets") or {}
     flat = list(targets.get("target") or [])
     for region in targets.get("region") or []:
@@ -378,10 +454,18 @@ def role_limit(policy: dict[str, Any] | None, role: str, key: str = "maxLimit") 
     for target in flat:
         if isinstance(target, dict) and target.get("role") == role and key in target:
             try:
-                return int(target[key])
+                return int(float(target[key]))
             except (TypeError, ValueError):
                 return None
     return None
+
+
+def max_origins(policy: dict[str, Any] | None) -> int:
+    """How many origins a group may have: the policy's origin maxLimit, else 1
+    ("If 'origin' is omitted from the scale policy then the default value for
+    maximum origins is 1", auto-aws/api-basics.md; FACTS.md section 2.2)."""
+    limit = role_limit(policy, "origin")
+    return 1 if limit is None else limit
 
 
 def _address(state: State, role: str) -> str:
@@ -401,31 +485,101 @@ def launch_node(
     now: float,
     *,
     created: float | None = None,
+    node_pace: float | None = None,
 ) -> tuple[Instance, int]:
     """Add a node to the cloud and to the database; returns it with its id."""
     created = now if created is None else created
     stamp = now_ms(created)
+    # Availability zone "a" of the region (inferred: AWS zone naming).
+    zone = f"{region}a"
     taken = {inst["identifier"] for inst in state.instances}
-    # The naming scheme <prefix>-<region>-<ms> is what puts the node under the
-    # stream manager's prefix sweep, so it is kept even when stamps collide.
-    while f"{prefix}-{region}-{stamp}" in taken:
+    # <prefix>-<zone>-<ms>, as the API's example node
+    # "node-us-central1-a-1452600712264" (sm-api-v4.0-launch-origin.response.json).
+    # The prefix is what puts the node under the stream manager's sweep, so
+    # the scheme is kept even when stamps collide.
+    while f"{prefix}-{zone}-{stamp}" in taken:
         stamp += 1
     instance: Instance = {
-        "identifier": f"{prefix}-{region}-{stamp}",
+        "identifier": f"{prefix}-{zone}-{stamp}",
         "role": role,
         "group": group["name"],
         "region": region,
-        "availabilityZone": f"{region}a",
+        "availabilityZone": zone,
         "address": _address(state, role),
         "launchConfig": group["launchConfig"],
         "capacity": role_capacity(db["launchconfigs"].get(group["launchConfig"]), role),
         "created": created,
         "terminated_at": None,
-        "pace": pace(),
+        "pace": pace() if node_pace is None else node_pace,
     }
     state.instances.append(instance)
     db["nodes"].setdefault(group["name"], []).append(instance["identifier"])
     return instance, _next_id(db)
+
+
+def live_members(state: State, db: Database, group: str, now: float) -> list[Instance]:
+    """The group's instances the cloud still has and is not tearing down."""
+    found = []
+    for identifier in db["nodes"].get(group, []):
+        instance = state.instance(identifier)
+        if instance is not None and instance_state(instance, now) not in (None, "terminating"):
+            found.append(instance)
+    return found
+
+
+def fill_edges(
+    state: State, db: Database, group: dict[str, Any], prefix: str, origin: Instance
+) -> list[Instance]:
+    """Launch edges until the group has its scale policy's edge minLimit.
+
+    "Creating an origin server will also generate at least one edge, per
+    scaling policy min limit" (auto-aws/api-basics.md), and launching an origin
+    "will initiate the nodegroup and populate it per the nodegroup's scaling
+    policy" (launch-new-origin.md). Inferred: the edges are launched together
+    with the origin (same instant and pace), the minimum counts for the whole
+    group, and they are spread over its regions in turn."""
+    want = role_limit(db["scalepolicies"].get(group["scalePolicy"]), "edge", "minLimit") or 0
+    have = [i for i in live_members(state, db, group["name"], origin["created"])
+            if i["role"] == "edge"]
+    regions = group["regions"] or [origin["region"]]
+    launched = []
+    for index in range(len(have), want):
+        edge, _ = launch_node(
+            state, db, group, "edge", regions[index % len(regions)], prefix, origin["created"],
+            node_pace=origin["pace"],
+        )
+        launched.append(edge)
+    return launched
+
+
+class LaunchRefused(Exception):
+    """The stream manager will not launch that origin; ``str()`` says why."""
+
+
+def launch_origin(
+    state: State, db: Database, group: dict[str, Any], prefix: str, now: float
+) -> tuple[Instance, int, list[Instance]]:
+    """POST .../node/origin: one more origin (up to the policy's maximum), and
+    the edges the policy's minimum asks for. Returns the origin, its id and the
+    edges launched with it."""
+    settle(state, db, now)
+    name = group["name"]
+    if group.get("state") == GROUP_TERMINATING:
+        # Inferred: the sources give no message for this case.
+        raise LaunchRefused(f"Node group {name} is being terminated.")
+    origins = [i for i in live_members(state, db, name, now) if i["role"] == "origin"]
+    limit = max_origins(db["scalepolicies"].get(group["scalePolicy"]))
+    if len(origins) >= limit:
+        # Inferred wording; the limit itself is documented (FACTS.md section 2.2).
+        raise LaunchRefused(
+            f"nodegroup {name} already has {len(origins)} origin(s); its scale policy "
+            f"allows at most {limit}"
+        )
+    regions = group["regions"]
+    origin, node_id = launch_node(
+        state, db, group, "origin", regions[len(origins) % len(regions)], prefix, now
+    )
+    return origin, node_id, fill_edges(state, db, group, prefix, origin)
 
 
 def sweep_unknown(state: State, db: Database, prefix: str, now: float) -> list[str]:
@@ -453,12 +607,42 @@ def sweep_unknown(state: State, db: Database, prefix: str, now: float) -> list[s
 # --- for the rehearsal host --------------------------------------------------------
 
 
-def rehearsal_launch_config() -> dict[str, Any]:
-    """The live cluster's launch config (the API's inner ``launchconfig`` object)."""
+@dataclass(frozen=True)
+class SeedGroup:
+    """One nodegroup of the rehearsal's live fleet, in its own region with its
+    own launch config and scale policy, as a fleet whose node images are
+    per-region (AWS AMIs are) has them."""
+
+    region: str
+    launch_config: str
+    scale_policy: str
+    origins: int  # the policy's origin minLimit, and how many are seeded
+    max_origins: int
+    edges: int  # the policy's edge minLimit, and how many are seeded
+    max_edges: int
+
+
+# Names follow Red5's advice "<imagename>-<nodetypes>" for launch configs
+# (auto-aws/api-basics.md; FACTS-scenarios section 6) and its Terraform
+# script's "...-scale-policy-1o-1e-..." for policies (FACTS-scenarios
+# section 2). Regions and counts are the rehearsal's choice.
+SEED_GROUPS: tuple[SeedGroup, ...] = (
+    SeedGroup("us-east-1", "red5pro-originedge-us-east-1", "scale-policy-1o-2e-us-east-1",
+              origins=1, max_origins=2, edges=2, max_edges=10),
+    SeedGroup("eu-west-1", "red5pro-originedge-eu-west-1", "scale-policy-1o-1e-eu-west-1",
+              origins=1, max_origins=1, edges=1, max_edges=6),
+)
+
+
+def seed_launch_config(seed: SeedGroup) -> dict[str, Any]:
+    """A live launch config (the API's inner ``launchconfig`` object), shaped
+    like sm-api-v4.0-create-launchconfig.request.json with origin and edge
+    targets. One top-level image: per-target images are "an addition with API
+    4.0" (FACTS-scenarios section 6) and the live stream manager may be older."""
     return {
-        "name": SEED_LAUNCH_CONFIG,
-        "description": "Origins and edges for the rehearsal cluster",
-        "image": "red5pro-rehearsal-image",
+        "name": seed.launch_config,
+        "description": f"Origins and edges in {seed.region}",
+        "image": f"red5pro-node-image-{seed.region}",
         "version": "0.0.3",
         "targets": {
             "target": [
@@ -466,16 +650,20 @@ def rehearsal_launch_config() -> dict[str, Any]:
                 {"role": "edge", "instanceType": "c5.large", "connectionCapacity": "300"},
             ]
         },
-        "properties": {"property": [{"name": "rehearsal", "value": "true"}]},
-        "metadata": {"meta": [{"key": "environment", "value": "rehearsal"}]},
+        "properties": {"property": [{"name": "region", "value": seed.region}]},
+        "metadata": {"meta": [{"key": "Name", "value": f"red5pro-node-{seed.region}"}]},
     }
 
 
-def rehearsal_scale_policy() -> dict[str, Any]:
-    """The live cluster's scale policy (the API's inner ``policy`` object)."""
+def seed_scale_policy(seed: SeedGroup) -> dict[str, Any]:
+    """A live scale policy (the API's inner ``policy`` object), shaped like
+    sm-api-v4.0-create-scalepolicy.request.json with origin and edge targets."""
     return {
-        "name": SEED_SCALE_POLICY,
-        "description": "One to two origins, one to ten edges",
+        "name": seed.scale_policy,
+        "description": (
+            f"{seed.origins} to {seed.max_origins} origins, "
+            f"{seed.edges} to {seed.max_edges} edges"
+        ),
         "type": "com.red5pro.services.autoscaling.model.ScalePolicyMaster",
         "version": "0.0.3",
         "targets": {
@@ -483,8 +671,10 @@ def rehearsal_scale_policy() -> dict[str, Any]:
                 {
                     "name": "default",
                     "target": [
-                        {"role": "edge", "minLimit": 1, "maxLimit": 10, "scaleAdjustment": 1},
-                        {"role": "origin", "minLimit": 1, "maxLimit": 2, "scaleAdjustment": 1},
+                        {"role": "edge", "minLimit": seed.edges, "maxLimit": seed.max_edges,
+                         "scaleAdjustment": 1},
+                        {"role": "origin", "minLimit": seed.origins,
+                         "maxLimit": seed.max_origins, "scaleAdjustment": 1},
                     ],
                 }
             ]
@@ -493,29 +683,32 @@ def rehearsal_scale_policy() -> dict[str, Any]:
 
 
 def seed_live_database(sandbox: Path, db_host: str, db_port: int, instance_prefix: str) -> None:
-    """Give the live database what a running cluster has: a launch config, a
-    scale policy, an active nodegroup and an origin and an edge in service.
+    """Give the live database what a running fleet has: per region, a launch
+    config, a scale policy and an active nodegroup whose origins and edges
+    (as many as the policy's minimums) are in service.
 
-    Seeding happens once: a database that already holds the rehearsal launch
-    config is left alone, so a resumed rehearsal does not grow a second group.
+    Seeding happens once: a database that already holds a nodegroup or a
+    launch config is left alone, so a resumed rehearsal does not grow more.
     """
     now = time.time()
     with locked_state(Path(sandbox)) as state:
         db = state.database(db_host, db_port)
-        if SEED_LAUNCH_CONFIG in db["launchconfigs"]:
+        if db["launchconfigs"] or db["nodegroups"]:
             return
-        db["launchconfigs"][SEED_LAUNCH_CONFIG] = rehearsal_launch_config()
-        db["scalepolicies"][SEED_SCALE_POLICY] = rehearsal_scale_policy()
         long_ago = now - 86400.0
-        group = new_nodegroup(
-            db, SEED_REGIONS, SEED_LAUNCH_CONFIG, SEED_SCALE_POLICY, long_ago, state="active"
-        )
-        launch_node(
-            state, db, group, "origin", SEED_REGIONS[0], instance_prefix, now, created=long_ago
-        )
-        launch_node(
-            state, db, group, "edge", SEED_REGIONS[1], instance_prefix, now, created=long_ago
-        )
+        for seed in SEED_GROUPS:
+            db["launchconfigs"][seed.launch_config] = seed_launch_config(seed)
+            db["scalepolicies"][seed.scale_policy] = seed_scale_policy(seed)
+            group = new_nodegroup(
+                db, [seed.region], seed.launch_config, seed.scale_policy, long_ago,
+                state=GROUP_ACTIVE,
+            )
+            for role, count in (("origin", seed.origins), ("edge", seed.edges)):
+                for _ in range(count):
+                    launch_node(
+                        state, db, group, role, seed.region, instance_prefix, now,
+                        created=long_ago,
+                    )
 
 
 def list_instances(sandbox: Path) -> list[dict[str, Any]]:
@@ -534,4 +727,4 @@ def list_nodegroups(sandbox: Path, db_host: str, db_port: int) -> list[dict[str,
         if db is None:
             return []
         settle(state, db, now)
-        return [public_group(group) for group in db["nodegroups"].values()]
+        return public_groups(db)

@@ -216,28 +216,53 @@ def sweep(sm: StreamManager, sandbox: Path) -> None:
 
 
 class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An error answer. A controller's error is the API's JSON body
+    ``{"errorMessage", "timestamp"}`` (SimpleErrorResponse; FACTS.md section
+    2.1, FACTS-scenarios section 4). A ``bare`` one comes from the servlet
+    container instead (sendError), with no JSON body."""
+
+    def __init__(self, status: int, message: str, *, bare: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.bare = bare
 
 
-def _json_body(raw: bytes) -> Any:
+# Tomcat's reason phrases for the statuses the container itself sends.
+_REASONS = {401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+def container_page(status: int) -> str:
+    """What the servlet container answers to sendError(status).
+
+    Inferred: the sources say only that the 6.2.0 auth filter's
+    ``sendError(401)`` is "not a JSON body" (FACTS-scenarios section 0). Red5
+    runs its webapps in an embedded Tomcat, whose ErrorReportValve answers a
+    sendError with an HTML status page like this one (shortened, and without a
+    server version, which no source gives)."""
+    title = f"HTTP Status {status} – {_REASONS.get(status, 'Error')}"
+    return (
+        f'<!doctype html><html lang="en"><head><title>{title}</title></head>'
+        f'<body><h1>{title}</h1><hr class="line" /><p><b>Type</b> Status Report</p>'
+        '<hr class="line" /></body></html>'
+    )
+
+
+def rejection_status(api_version: str) -> int:
+    """The status a controller answers a request it will not carry out with.
+
+    6.2.0 (API 3.1): every error of the NodeGroup, LaunchConfig and ScalePolicy
+    controllers is 404, none is 400 (FACTS-scenarios section 0, from the
+    bytecode); the LaunchConfig and ScalePolicy controllers of 5.1.1 (API 3.0)
+    too (section 4). Inferred: 5.1.1's NodeGroup controller likewise.
+    API 4.0: the docs give "HTTP CODE 400 or 404" (FACTS.md section 2.1).
+    Inferred split: 400 for a request the fake cannot act on, 404 for a name
+    that does not exist."""
     try:
-        return json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HttpError(400, f"request body is not valid JSON: {exc}") from None
-
-
-def _wrapped(body: Any, key: str) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
-        raise HttpError(400, f'request body must be an object of the form {{"{key}": {{...}}}}')
-    inner = body[key]
-    if not isinstance(inner.get("name"), str) or not inner["name"].strip():
-        raise HttpError(400, f"{key} needs a non-empty name")
-    if not isinstance(inner.get("targets"), dict):
-        raise HttpError(400, f"{key} needs targets")
-    return dict(inner)
+        major = int(api_version.split(".", 1)[0])
+    except ValueError:
+        major = 4
+    return 400 if major >= 4 else 404
 
 
 # A route's handler: keyword arguments from the path and the body, and the answer.
@@ -247,11 +272,16 @@ Named = Literal["launchconfigs", "scalepolicies"]
 
 
 class Api:
-    """The admin routes, each run under the state lock against this SM's database."""
+    """The admin routes, each run under the state lock against this SM's database.
+
+    Success statuses: 200 for lists, reads and deletes, 201 for creating a
+    nodegroup, launch config or scale policy and for launching an origin
+    (FACTS.md section 2.2; FACTS-scenarios section 4)."""
 
     def __init__(self, sm: StreamManager, sandbox: Path) -> None:
         self.sm = sm
         self.sandbox = sandbox
+        self.reject = rejection_status(sm.api_version)
         groups = r"admin/nodegroup"
         group = groups + r"/(?P<group>[^/]+)"
         lcs = r"admin/configurations/launchconfig"
@@ -269,16 +299,47 @@ class Api:
         ]
         self.routes = [(re.compile(p + r"\Z"), handlers) for p, handlers in table]
 
+    @property
+    def wraps_created_launchconfigs(self) -> bool:
+        """6.2.0 wraps a launch config in ``launchconfig`` whenever it shows one
+        (FACTS-scenarios section 4, LaunchConfigurationSchema.toJSONObject).
+        Inferred for 4.0-era builds: the create answer is the bare object, as
+        Red5's Terraform script reads ``.name`` at its top (FACTS-scenarios,
+        "Inferred" and section 2; FACTS.md section 2.5)."""
+        return self.reject != 400
+
+    def rejected(self, message: str) -> HttpError:
+        return HttpError(self.reject, message)
+
     def dispatch(self, method: str, rest: str, body: bytes) -> tuple[int, Any]:
         for pattern, handlers in self.routes:
             match = pattern.match(rest)
             if match is None:
                 continue
             if method not in handlers:
-                raise HttpError(405, f"{method} is not supported on {rest}")
+                raise HttpError(405, f"{method} is not supported on {rest}", bare=True)
             args = {key: unquote(value) for key, value in match.groupdict().items()}
             return handlers[method](body=body, **args)
-        raise HttpError(404, f"no such API resource: {rest}")
+        # No handler mapped: Spring's DispatcherServlet leaves it to the container.
+        raise HttpError(404, f"no such API resource: {rest}", bare=True)
+
+    def _json_body(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw.decode("utf-8")) if raw else None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise self.rejected(f"request body is not valid JSON: {exc}") from None
+
+    def _wrapped(self, body: Any, key: str) -> dict[str, Any]:
+        if not isinstance(body, dict) or not isinstance(body.get(key), dict):
+            raise self.rejected(
+                f'request body must be an object of the form {{"{key}": {{...}}}}'
+            )
+        inner = body[key]
+        if not isinstance(inner.get("name"), str) or not inner["name"].strip():
+            raise self.rejected(f"{key} needs a non-empty name")
+        if not isinstance(inner.get("targets"), dict):
+            raise self.rejected(f"{key} needs targets")
+        return dict(inner)
 
     def _db(self, state: cloud.State, now: float) -> cloud.Database:
         db = state.database(self.sm.db_host, self.sm.db_port)
@@ -298,7 +359,7 @@ class Api:
         now = time.time()
         with cloud.locked_state(self.sandbox) as state:
             db = self._db(state, now)
-            return 200, [cloud.public_group(g) for g in db["nodegroups"].values()]
+            return 200, cloud.public_groups(db)
 
     def get_group(self, body: bytes, group: str) -> tuple[int, Any]:
         now = time.time()
@@ -306,22 +367,22 @@ class Api:
             return 200, cloud.public_group(self._group(self._db(state, now), group))
 
     def create_group(self, body: bytes) -> tuple[int, Any]:
-        data = _json_body(body)
+        data = self._json_body(body)
         if not isinstance(data, dict):
-            raise HttpError(400, "request body must be a JSON object")
+            raise self.rejected("request body must be a JSON object")
         regions = data.get("regions")
         if not (isinstance(regions, list) and regions and all(isinstance(r, str) for r in regions)):
-            raise HttpError(400, "regions must be a non-empty list of region names")
+            raise self.rejected("regions must be a non-empty list of region names")
         lc, sp, name = data.get("launchConfig"), data.get("scalePolicy"), data.get("name")
         now = time.time()
         with cloud.locked_state(self.sandbox) as state:
             db = self._db(state, now)
             if lc not in db["launchconfigs"]:
-                raise HttpError(400, f"launch configuration {lc!r} does not exist")
+                raise self.rejected(f"launch configuration {lc!r} does not exist")
             if sp not in db["scalepolicies"]:
-                raise HttpError(400, f"scale policy {sp!r} does not exist")
+                raise self.rejected(f"scale policy {sp!r} does not exist")
             if name is not None and (not isinstance(name, str) or name in db["nodegroups"]):
-                raise HttpError(400, f"nodegroup name {name!r} is invalid or already taken")
+                raise self.rejected(f"nodegroup name {name!r} is invalid or already taken")
             group = cloud.new_nodegroup(db, regions, lc, sp, now, name=name)
             return 201, cloud.public_group(group)
 
@@ -330,7 +391,13 @@ class Api:
         with cloud.locked_state(self.sandbox) as state:
             db = self._db(state, now)
             self._group(db, group)
-            return 200, cloud.delete_nodegroup(state, db, group, now)
+            try:
+                answer = cloud.delete_nodegroup(state, db, group, now)
+            except cloud.AlreadyTerminating as exc:
+                # 404 in 6.2.0 and 5.1.1 (FACTS-scenarios section 4); inferred for 4.0.
+                raise HttpError(404, str(exc)) from None
+        log_sm.info("Deleting nodegroup %s (%s)", group, answer["state"])
+        return 200, answer
 
     def list_nodes(self, body: bytes, group: str, role: str | None = None) -> tuple[int, Any]:
         now = time.time()
@@ -348,25 +415,20 @@ class Api:
         with cloud.locked_state(self.sandbox) as state:
             db = self._db(state, now)
             record = self._group(db, group)
-            if record.get("deleting"):
-                raise HttpError(400, f"nodegroup {group} is being deleted")
-            origins = [n for n in cloud.group_nodes(state, db, group, now) if n["role"] == "origin"]
-            limit = cloud.role_limit(db["scalepolicies"].get(record["scalePolicy"]), "origin")
-            if limit is not None and len(origins) >= limit:
-                raise HttpError(
-                    400,
-                    f"nodegroup {group} already has {len(origins)} origin(s); its scale policy "
-                    f"allows at most {limit}",
+            try:
+                origin, node_id, edges = cloud.launch_origin(
+                    state, db, record, self.sm.prefix, now
                 )
-            region = record["regions"][len(origins) % len(record["regions"])]
-            instance, node_id = cloud.launch_node(
-                state, db, record, "origin", region, self.sm.prefix, now
-            )
-        log_sm.info("Launching origin %s for nodegroup %s", instance["identifier"], group)
+            except cloud.LaunchRefused as exc:
+                raise self.rejected(str(exc)) from None
+        log_sm.info("Launching origin %s for nodegroup %s", origin["identifier"], group)
+        for edge in edges:
+            log_sm.info("Launching edge %s for nodegroup %s (scale policy minimum)",
+                        edge["identifier"], group)
         return 201, {
             "id": node_id,
-            "identifier": instance["identifier"],
-            "availabilityZone": instance["availabilityZone"],
+            "identifier": origin["identifier"],
+            "availabilityZone": origin["availabilityZone"],
             "role": "origin",
             "group": group,
             "requestTime": cloud.now_ms(now),
@@ -383,19 +445,19 @@ class Api:
             raise HttpError(404, f"{what} {name} does not exist")
         return 200, {wrapper: found}
 
-    def _create_named(self, key: Named, wrapper: str, body: bytes, what: str) -> tuple[int, Any]:
-        inner = _wrapped(_json_body(body), wrapper)
+    def _create_named(self, key: Named, wrapper: str, body: bytes, what: str) -> dict[str, Any]:
+        inner = self._wrapped(self._json_body(body), wrapper)
         if key == "launchconfigs":
             # The API documents both as required even when they carry nothing.
             for part in ("properties", "metadata"):
                 if not isinstance(inner.get(part), dict):
-                    raise HttpError(400, f"launchconfig needs {part} (it may be empty)")
+                    raise self.rejected(f"launchconfig needs {part} (it may be empty)")
         with cloud.locked_state(self.sandbox) as state:
             store = state.database(self.sm.db_host, self.sm.db_port)[key]
             if inner["name"] in store:
-                raise HttpError(400, f"{what} {inner['name']} already exists")
+                raise self.rejected(f"{what} {inner['name']} already exists")
             store[inner["name"]] = inner
-        return 201, {wrapper: inner}
+        return inner
 
     def list_launchconfigs(self, body: bytes) -> tuple[int, Any]:
         return self._list_named("launchconfigs")
@@ -404,7 +466,8 @@ class Api:
         return self._get_named("launchconfigs", "launchconfig", name, "launch configuration")
 
     def create_launchconfig(self, body: bytes) -> tuple[int, Any]:
-        return self._create_named("launchconfigs", "launchconfig", body, "launch configuration")
+        inner = self._create_named("launchconfigs", "launchconfig", body, "launch configuration")
+        return 201, ({"launchconfig": inner} if self.wraps_created_launchconfigs else inner)
 
     def list_scalepolicies(self, body: bytes) -> tuple[int, Any]:
         return self._list_named("scalepolicies")
@@ -413,7 +476,10 @@ class Api:
         return self._get_named("scalepolicies", "policy", name, "scale policy")
 
     def create_scalepolicy(self, body: bytes) -> tuple[int, Any]:
-        return self._create_named("scalepolicies", "policy", body, "scale policy")
+        # Wrapped, as the docs' example answer (sm-api-v4.0-create-scalepolicy.
+        # response.json) and Red5's Terraform script (.policy.name) have it.
+        inner = self._create_named("scalepolicies", "policy", body, "scale policy")
+        return 201, {"policy": inner}
 
 
 class Server(ThreadingHTTPServer):
@@ -460,8 +526,16 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _error(self, status: int, message: str) -> None:
-        self._send(status, {"errorMessage": message, "timestamp": cloud.now_ms()})
+    def _error(self, error: HttpError) -> None:
+        if error.bare:
+            data = container_page(error.status).encode("utf-8")
+            self.send_response(error.status)
+            self.send_header("Content-Type", "text/html;charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self._send(error.status, {"errorMessage": error.message, "timestamp": cloud.now_ms()})
 
     def _handle(self, method: str) -> None:
         # Always drain the body so the next request on a kept-alive
@@ -476,30 +550,41 @@ class Handler(BaseHTTPRequestHandler):
                 return
             match = re.match(r"/streammanager/api/(?P<ver>[^/]+)/(?P<rest>.*?)/?\Z", path)
             if not path.startswith("/streammanager"):
-                raise HttpError(404, f"nothing is served at {path}")
+                raise HttpError(404, f"nothing is served at {path}", bare=True)
             api = self.server.api
             if api is None:
-                reason = self.server.webapp_error or "the stream manager is still starting"
-                raise HttpError(503, reason)
+                if self.server.webapp_error is None:
+                    # Still deploying: the container has no /streammanager
+                    # context yet, so its own 404 (before the listener opened,
+                    # connections were refused).
+                    raise HttpError(404, "the streammanager webapp is deploying", bare=True)
+                # A webapp that failed to load. No source says what the real
+                # server answers then; the fake gives 503 and the reason.
+                raise HttpError(503, self.server.webapp_error)
             if match is None or match["ver"] != api.sm.api_version:
-                raise HttpError(404, f"no Stream Manager API is served at {path}")
+                # Only /api/<its version>/* is mapped (web.xml): the container's 404.
+                raise HttpError(404, f"no Stream Manager API is served at {path}", bare=True)
             rest = match["rest"]
             if rest == "admin" or rest.startswith("admin/"):
                 self._authorize(api.sm.token, parse_qs(url.query).get("accessToken", [""])[0])
             status, payload = api.dispatch(method, rest, body)
             self._send(status, payload)
         except HttpError as exc:
-            self._error(exc.status, exc.message)
+            self._error(exc)
         except Exception as exc:  # a bug here must still answer, like a servlet's 500
             log_sm.exception("Request %s %s failed", method, path)
-            self._error(500, f"internal error: {type(exc).__name__}")
+            self._error(HttpError(500, f"internal error: {type(exc).__name__}"))
 
     @staticmethod
     def _authorize(expected: str, given: str) -> None:
+        # The admin filter answers sendError(401): no JSON body (FACTS-scenarios
+        # section 0, 6.2.0's Authenticationfilter). Inferred: the same filter in
+        # 5.1.1 and 4.0-era builds. An empty rest.administratorToken refuses
+        # every request ("All authentication requests will be denied by default").
         if not expected:
-            raise HttpError(401, "no administrator token is configured on this stream manager")
+            raise HttpError(401, "no administrator token is configured", bare=True)
         if not hmac.compare_digest(expected.encode(), given.encode()):
-            raise HttpError(401, "access token missing or invalid")
+            raise HttpError(401, "access token missing or invalid", bare=True)
 
 
 # --- process ---------------------------------------------------------------------------
