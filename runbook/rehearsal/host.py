@@ -1,10 +1,11 @@
 """The rehearsal host: a fake Stream Manager machine the runbook can be pointed at.
 
 ``RehearsalHost`` puts together the sandbox (files), the SSH server (commands,
-SFTP), the two database endpoints, and the Red5 Pro service the systemctl shim
-runs. It behaves like a host that was just booted: the live stream manager is
-running (its unit is enabled), SSH answers with a known host key, and the
-operator's downloads sit ready in ``SANDBOX/.operator``.
+SFTP), the two database servers (real MariaDB where it is installed, else
+stand-ins: ``runbook.rehearsal.databases``), and the Red5 Pro service the
+systemctl shim runs. It behaves like a host that was just booted: the live
+stream manager is running (its unit is enabled), SSH answers with a known host
+key, and the operator's downloads sit ready in ``SANDBOX/.operator``.
 
 A sandbox survives a killed rehearsal: ``state.json`` keeps ports, user, keys
 and tokens, and a service left running by the killed rehearsal is adopted by
@@ -35,9 +36,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import javaproperties
+
 import runbook
-from runbook.rehearsal import RehearsalError, cloud, sandbox, scenarios
-from runbook.rehearsal.dbfake import DatabaseListeners
+from runbook.rehearsal import RehearsalError, cloud, databases, sandbox, scenarios
+from runbook.rehearsal.databases import DatabaseServers
+from runbook.rehearsal.sandbox import LiveSecrets
 from runbook.rehearsal.service import READY_LINE, UNAVAILABLE_LINE
 from runbook.rehearsal.sshd import RehearsalSSHServer, ensure_keys, known_hosts_line
 
@@ -96,10 +100,15 @@ class RehearsalHost:
         user: str = "red5admin",
         boot_service: bool = True,
         scenario: str | None = None,
+        databases: str | None = None,
     ) -> None:
         self._given_sandbox = sandbox is not None
         # Asked for; a reused sandbox keeps the one it was made with.
         self._asked_scenario = scenario
+        # mariadb or fake (else RUNBOOK_REHEARSAL_DATABASES, else MariaDB if
+        # installed); a reused sandbox keeps the kind it was made with.
+        self._asked_databases = databases
+        self.db_kind = ""
         self._sandbox = Path(sandbox).resolve() if sandbox is not None else None
         self.keep = keep
         self.dist_size = dist_size
@@ -114,7 +123,7 @@ class RehearsalHost:
         self.created = False  # True when start() generated a brand-new sandbox
         self.boot_error: str | None = None
         self.state: dict[str, Any] = {}
-        self._db = DatabaseListeners()
+        self._db = DatabaseServers()
         self._sshd: RehearsalSSHServer | None = None
         self._started = False
         self._lock_fd: int | None = None
@@ -300,6 +309,28 @@ class RehearsalHost:
 
     # --- life cycle ----------------------------------------------------------------
 
+    @property
+    def _db_root(self) -> Path:
+        return self.state_dir / "mysql"
+
+    def _db_account(self) -> tuple[str, str]:
+        """The live install's database login (a sandbox made before it was kept
+        in the state has it in the install's red5-web.properties)."""
+        kept = self.state.get("db_account")
+        if not (isinstance(kept, list) and len(kept) == 2):
+            for home in (self.red5_home, self.install_dir / "bak.red5pro"):
+                path = home / sandbox.WEBINF / "red5-web.properties"
+                with contextlib.suppress(OSError):
+                    props = javaproperties.loads(path.read_text(encoding="latin-1"))
+                    if props.get("config.dbUser"):
+                        kept = [props["config.dbUser"], props.get("config.dbPass", "")]
+                        self.state["db_account"] = kept
+                        break
+        if isinstance(kept, list) and len(kept) == 2:
+            return str(kept[0]), str(kept[1])
+        raise RehearsalError(f"the sandbox {self.sandbox} names no database login; "
+                             "use a new --sandbox")
+
     def _load_state(self) -> dict[str, Any] | None:
         path = self.state_dir / "state.json"
         if not path.exists():
@@ -320,11 +351,11 @@ class RehearsalHost:
             self.state_dir / "state.json", json.dumps(self.state, indent=2, sort_keys=True) + "\n"
         )
 
-    async def _create(self) -> dict[str, Any]:
-        secrets_ = sandbox.LiveSecrets.generate()
+    async def _create(
+        self, chosen: scenarios.Scenario, secrets_: LiveSecrets
+    ) -> dict[str, Any]:
         api_port = _free_port()
         old_db, new_db = self._db.old.address, self._db.new.address
-        chosen = scenarios.scenario(self._asked_scenario or scenarios.DEFAULT)
         await asyncio.to_thread(
             sandbox.create_sandbox,
             self.sandbox,
@@ -353,6 +384,9 @@ class RehearsalHost:
             "api_port": api_port,
             "old_db": list(old_db),
             "new_db": list(new_db),
+            "databases": self.db_kind,
+            # The live install's database login, which both servers have.
+            "db_account": [secrets_.db_user, secrets_.db_password],
             "api_token": secrets_.api_token,
             "instance_prefix": secrets_.instance_prefix,
             "scenario": chosen.name,
@@ -416,8 +450,17 @@ class RehearsalHost:
     async def _start(self) -> None:
         state = self._load_state()
         if state is None:
-            await self._db.start()
-            self.state = await self._create()
+            chosen = scenarios.scenario(self._asked_scenario or scenarios.DEFAULT)
+            secrets_ = sandbox.LiveSecrets.generate()
+            self.db_kind = databases.choose_kind(self._asked_databases)
+            await self._db.start(
+                self._db_root,
+                self.db_kind,
+                account=(secrets_.db_user, secrets_.db_password),
+                live_schema=sandbox.data_text(chosen.old.schema),
+                fresh=True,
+            )
+            self.state = await self._create(chosen, secrets_)
             self.created = True
         else:
             self.state = state
@@ -428,12 +471,28 @@ class RehearsalHost:
             if state["user"] != self.user:
                 log.info("sandbox %s belongs to user %s; using that", self.sandbox, state["user"])
                 self.user = state["user"]
+            self.db_kind = str(state.get("databases") or "")
+            asked = self._asked_databases
+            if asked in (databases.MARIADB, databases.FAKE) and self.db_kind not in ("", asked):
+                raise RehearsalError(
+                    f"the sandbox {self.sandbox} has {self.db_kind} databases, not {asked}; "
+                    "use another --sandbox for those")
+            # A sandbox made before its databases were servers gets them now.
+            self.db_kind = self.db_kind or databases.choose_kind(self._asked_databases)
             await self._db.start(
-                (state["old_db"][0], int(state["old_db"][1])),
-                (state["new_db"][0], int(state["new_db"][1])),
+                self._db_root,
+                self.db_kind,
+                account=self._db_account(),
+                live_schema=sandbox.data_text(self.scenario.old.schema),
+                old=(state["old_db"][0], int(state["old_db"][1])),
+                new=(state["new_db"][0], int(state["new_db"][1])),
             )
+            self.state["databases"] = self.db_kind
             await asyncio.to_thread(sandbox.install_shims, self.sandbox)
             await asyncio.to_thread(sandbox.install_jvms, self.sandbox, self.scenario)
+        await asyncio.to_thread(
+            sandbox.install_client_shim, self.sandbox, stand_in=self.db_kind == databases.FAKE
+        )
         self.old_db = (self.state["old_db"][0], int(self.state["old_db"][1]))
         self.new_db = (self.state["new_db"][0], int(self.state["new_db"][1]))
         self.api_token = str(self.state["api_token"])
@@ -534,7 +593,7 @@ async def _serve(args: argparse.Namespace) -> None:
         print(
             json.dumps(
                 {**host.config_values(), "adopted_service": host.adopted_service,
-                 "boot_error": host.boot_error}
+                 "boot_error": host.boot_error, "databases": host.db_kind}
             ),
             flush=True,
         )

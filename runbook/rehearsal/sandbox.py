@@ -131,6 +131,8 @@ class LiveSecrets:
     aws_access_key: str
     aws_access_secret: str
     license_key: str
+    # config.dbUser: the account both rehearsal databases have.
+    db_user: str = "smadmin"
 
     @classmethod
     def generate(cls) -> LiveSecrets:
@@ -308,7 +310,7 @@ def old_properties(release: Release, secrets_: LiveSecrets, old_db: tuple[str, i
     values = {
         "config.dbHost": old_db[0],
         "config.dbPort": str(old_db[1]),
-        "config.dbUser": "smadmin",
+        "config.dbUser": secrets_.db_user,
         "config.dbPass": secrets_.db_password,
         "instancecontroller.instanceNamePrefix": secrets_.instance_prefix,
         "cluster.password": secrets_.cluster_password,
@@ -596,6 +598,22 @@ def install_shims(sandbox: Path) -> None:
         make_private_dir(target.parent)
         # Executable, and like the rest of the state folder, for the owner only.
         write_private(target, data_text(source), PRIVATE_DIR)
+
+
+# The mysql client stand-in, as mysql and mariadb: only where the rehearsal's
+# databases are the built-in stand-ins (with MariaDB the real client answers).
+CLIENT_SHIM = "shim-mysql"
+CLIENT_SHIM_NAMES = ("bin/mysql", "bin/mariadb")
+
+
+def install_client_shim(sandbox: Path, *, stand_in: bool) -> None:
+    for rel in CLIENT_SHIM_NAMES:
+        target = state_dir(sandbox) / rel
+        if stand_in:
+            make_private_dir(target.parent)
+            write_private(target, data_text(CLIENT_SHIM), PRIVATE_DIR)
+        else:
+            target.unlink(missing_ok=True)
 
 
 # --- the whole tree ------------------------------------------------------------------
