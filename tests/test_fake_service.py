@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runbook.rehearsal import cloud, service
+from runbook.rehearsal import cloud, mysqlfake, sandbox, service
 from tests.polling import DEADLINE_S, until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -180,16 +180,17 @@ def start_service(tmp_path: Path) -> Iterator[StartService]:
 
 
 @pytest.fixture
-async def database() -> AsyncIterator[int]:
-    """A TCP listener standing in for MySQL: the service only checks it answers."""
-
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.close()
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+async def database(tmp_path: Path) -> AsyncIterator[int]:
+    """The stand-in MySQL server the installs' red5-web.properties name (on
+    127.0.0.1, the account cluster/db-secret-771, the cluster schema imported):
+    the service logs in and finds its tables, as it must to start."""
+    path = tmp_path / "stand-in-database.json"
+    mysqlfake.provision(path, account=("cluster", "db-secret-771"),
+                        schema=sandbox.data_text("cluster.sql.6.2.0.b406"))
+    server = mysqlfake.StandInServer("test", path)
+    await server.start("127.0.0.1", 0)
+    yield server.address[1]
+    await server.close()
 
 
 async def started(start: StartService, install: Install, pace: str = PACE) -> Service:

@@ -25,10 +25,16 @@ import asyncssh
 import javaproperties
 import pytest
 
-from runbook.rehearsal import databases, mysqlclient, mysqlfake, sandbox
+from runbook.rehearsal import databases, mysqlclient, mysqlfake, sandbox, service
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
 from tests.conftest import SSHConnect
+from tests.test_fake_service import (  # noqa: F401  (start_service is a fixture)
+    Install,
+    StartService,
+    make_install,
+    start_service,
+)
 
 needs_mariadb = pytest.mark.skipif(databases.find_mariadb() is None,
                                    reason="no MariaDB server installed")
@@ -286,6 +292,47 @@ async def test_an_odd_password_survives_a_quoted_option_file_only(
         assert (cut.returncode, cut.stderr) == (
             1, "ERROR 1045 (28000): Access denied for user 'cluster'@'localhost' "
                "(using password: YES)\n")
+    finally:
+        await servers.close()
+
+
+# --- the stream manager's start ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_stream_manager_starts_only_on_its_schema(
+    tmp_path: Path, kind: str, start_service: StartService  # noqa: F811
+) -> None:
+    # The account the test installs carry (tests/test_fake_service.py make_install).
+    account = ("cluster", "db-secret-771")
+    servers = await start_servers(tmp_path / ".rehearsal" / "mysql", kind, account,
+                                  sandbox.data_text("cluster.sql.6.2.0.b406"))
+    try:
+        old, new = servers.old.address, servers.new.address
+        no_schema = make_install(tmp_path, name="red5pro-new", db_host=new[0], db_port=new[1])
+        live = make_install(tmp_path, name="red5pro-live", db_host=old[0], db_port=old[1])
+        wrong = make_install(tmp_path, name="red5pro-wrong", db_host=old[0], db_port=old[1])
+        props = wrong.home / WEBINF / "red5-web.properties"
+        props.write_text(props.read_text().replace("db-secret-771", "db-secret-772"))
+        for install in (no_schema, live, wrong):
+            await start_service(install).settled()
+        assert service.READY_LINE in live.log, live.log
+        assert "Database check passed" in live.log
+        for install in (no_schema, wrong):
+            assert service.READY_LINE not in install.log
+            assert service.UNAVAILABLE_LINE in install.log
+        assert "Unknown database 'cluster'" in no_schema.log
+        assert "Access denied for user 'cluster'@'localhost'" in wrong.log
+
+        # An empty cluster database is no schema either.
+        cnf = write_options(tmp_path / "db.cnf", *account)
+        created = await asyncio.to_thread(run_client, kind, cnf, new, "-N", "-B", "-e",
+                                          "CREATE DATABASE IF NOT EXISTS cluster")
+        assert created.returncode == 0, created.stderr
+        empty = make_install(tmp_path, name="red5pro-empty", db_host=new[0], db_port=new[1])
+        await start_service(empty).settled()
+        assert service.READY_LINE not in empty.log
+        assert "has no tables" in empty.log
     finally:
         await servers.close()
 

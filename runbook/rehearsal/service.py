@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import sys
 import threading
 import time
@@ -32,7 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import javaproperties
 
-from runbook.rehearsal import cloud
+from runbook.rehearsal import cloud, databases
 
 SANDBOX_ENV = "RUNBOOK_SANDBOX"
 READY_LINE = "Stream manager application started"
@@ -53,6 +52,8 @@ CONTROLLERS: dict[str, tuple[str, str | None]] = {
 
 log = logging.getLogger("red5")
 log_sm = logging.getLogger("streammanager")
+# The logger of the real startup database check (c.r.s.s.database.jdbc.sql.SQLTest).
+log_sql = logging.getLogger("c.r.s.s.database.jdbc.sql.SQLTest")
 
 
 class WebappError(Exception):
@@ -143,17 +144,47 @@ def load_controller(webinf: Path, bean_class: str) -> str:
     return name
 
 
-def check_database(host: str, port: int) -> None:
+def check_database(host: str, port: int, user: str, password: str) -> None:
+    """Log in to the database as the stream manager does at startup, and find
+    the tables of its `cluster` schema; WebappError (logged in the style of
+    SQLTest's lines, FACTS section 3) when it cannot.
+
+    The rehearsal's stand-in databases are asked directly; a real MariaDB
+    server through the installed mysql client (runbook.rehearsal.databases)."""
     if not host or "{" in host or "}" in host:
         raise WebappError(
             f"Skipping database check: config.dbHost={host!r} is not a usable host name, "
             "so the stream manager has no database"
         )
+    url = f"jdbc:mysql://{host}:{port}/{databases.DATABASE}"
     try:
-        with socket.create_connection((host, port), timeout=DB_CONNECT_TIMEOUT_S):
-            pass
-    except OSError as exc:
-        raise WebappError(f"cannot reach the database at {host}:{port}: {exc}") from None
+        tables = databases.check_cluster(host, port, user, password, DB_CONNECT_TIMEOUT_S)
+    except databases.CheckFailed as exc:
+        log_sql.error("Database check failed for %s: java.sql.SQLException: %s", url,
+                      exc.message)
+        if exc.code in (1044, 1045, 1698):
+            raise WebappError(
+                f"cannot log in to the database at {host}:{port} as {user!r}: {exc.message}"
+            ) from None
+        if exc.code == 1049:
+            raise WebappError(
+                f"the database at {host}:{port} has no {databases.DATABASE} schema: "
+                f"{exc.message}"
+            ) from None
+        if exc.code is not None and exc.code >= 2000:
+            raise WebappError(
+                f"cannot reach the database at {host}:{port}: Communications link failure "
+                f"({exc.message})"
+            ) from None
+        raise WebappError(f"the database at {host}:{port} answered: {exc.message}") from None
+    if tables == 0:
+        log_sql.error("Database check failed for %s: the %s schema has no tables", url,
+                      databases.DATABASE)
+        raise WebappError(
+            f"the {databases.DATABASE} database at {host}:{port} has no tables; import "
+            "webapps/streammanager/WEB-INF/sql/cluster.sql into it"
+        )
+    log_sql.info("Database check passed for %s (%d tables)", url, tables)
 
 
 def start_webapp(home: Path, sandbox: Path) -> StreamManager:
@@ -182,7 +213,8 @@ def start_webapp(home: Path, sandbox: Path) -> StreamManager:
         )
     controller = load_controller(webinf, active_controller(webinf))
     log_sm.info("Cloud controller: %s", controller)
-    check_database(db_host, db_port)
+    check_database(db_host, db_port, props.get("config.dbUser", "").strip(),
+                   props.get("config.dbPass", ""))
     prefix = props.get("instancecontroller.instanceNamePrefix", "").strip()
     sm = StreamManager(version, token, prefix, db_host, db_port, controller)
     sweep(sm, sandbox)
