@@ -363,10 +363,14 @@ async def test_mariadb_servers_of_a_killed_rehearsal_are_stopped_and_their_data_
         child.wait()
     orphans = mariadb_processes(root)
     assert len(orphans) == 2, "the killed rehearsal's servers run on"
+    sockets = [Path(arg.split("=", 1)[1]).parent for pid in orphans
+               for arg in sandbox.proc_cmdline(pid).split() if arg.startswith("--socket=")]
+    assert len(sockets) == 2 and all(folder.is_dir() for folder in sockets)
 
     async with RehearsalHost(root, boot_service=False) as host:
         assert host.db_kind == databases.MARIADB
         assert not any(sandbox.is_running(pid) for pid in orphans)
+        assert not any(folder.exists() for folder in sockets)
         running = mariadb_processes(root)
         assert len(running) == 2 and not set(running) & set(orphans)
         user, password = live_account(host)

@@ -247,15 +247,6 @@ class MariaDBServer:
         """Servers running on this datadir (left by a killed rehearsal)."""
         return servers_on(self.datadir)
 
-    async def stop_leftovers(self) -> None:
-        for pid in self.leftovers():
-            log.warning("stopping the %s database server (pid %d) an earlier rehearsal left "
-                        "running", self.label, pid)
-            await _end(pid, STOP_TIMEOUT_S)
-        if self.leftovers():
-            raise RehearsalError(
-                f"a MariaDB server on {self.datadir} does not stop; end it and try again")
-
     # --- life cycle ----------------------------------------------------------------
 
     async def install(self) -> None:
@@ -459,6 +450,10 @@ class DatabaseServers:
         """
         self.kind = kind
         _private_dir(root)
+        # Before anything else, whatever the kind: a server a killed rehearsal
+        # left on one of these datadirs.
+        for label in (LIVE, NEW):
+            await stop_leftovers(root / label / "data", label)
         if kind == MARIADB:
             tools = find_mariadb()
             if tools is None:
@@ -480,8 +475,6 @@ class DatabaseServers:
                      new: tuple[str, int] | None, fresh: bool) -> None:
         servers = (self.old, self.new)
         for server in servers:
-            if isinstance(server, MariaDBServer):
-                await server.stop_leftovers()
             if fresh:
                 shutil.rmtree(server.home, ignore_errors=True)
         missing = [s for s in servers if not s.provisioned()]
@@ -633,6 +626,37 @@ def _check_with_client(host: str, port: int, user: str, password: str, timeout: 
 
 
 # --- helpers --------------------------------------------------------------------------
+
+
+async def stop_leftovers(datadir: Path, label: str) -> None:
+    """Stop the servers running on ``datadir`` (left by a killed rehearsal),
+    and remove the private folder of their socket."""
+    for pid in servers_on(datadir):
+        log.warning("stopping the %s database server (pid %d) an earlier rehearsal left "
+                    "running", label, pid)
+        socket_dir = _socket_dir_of(pid)
+        await _end(pid, STOP_TIMEOUT_S)
+        if socket_dir is not None:
+            shutil.rmtree(socket_dir, ignore_errors=True)
+    if servers_on(datadir):
+        raise RehearsalError(f"a MariaDB server on {datadir} does not stop; end it and try again")
+
+
+def _socket_dir_of(pid: int) -> Path | None:
+    """The runbook-db-* folder a server's --socket is in, if that is where it is."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            args = handle.read().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return None
+    for arg in args:
+        if arg.startswith("--socket="):
+            folder = Path(arg.split("=", 1)[1]).parent
+            if folder.parent == Path(tempfile.gettempdir()) and folder.name.startswith(
+                "runbook-db-"
+            ):
+                return folder
+    return None
 
 
 def servers_on(datadir: Path) -> list[int]:
