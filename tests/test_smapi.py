@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from runbook.rehearsal import cloud
+from runbook.rehearsal import cloud, mysqlfake, sandbox
 from runbook.smapi import SMApiError, StreamManagerAPI, _names
 from tests.test_fake_service import (
     PREFIX,
@@ -49,14 +49,16 @@ async def live(tmp_path: Path, database: int, start_service: StartService) -> In
 
 
 @pytest.fixture
-async def new_db() -> AsyncIterator[int]:
-    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.close()
-
-    server = await asyncio.start_server(accept, "127.0.0.1", 0)
-    yield server.sockets[0].getsockname()[1]
-    server.close()
-    await server.wait_closed()
+async def new_db(tmp_path: Path) -> AsyncIterator[int]:
+    """A second stand-in MySQL server, like test_fake_service's ``database``:
+    the service logs in to it and finds the cluster schema before it starts."""
+    path = tmp_path / "new-database.json"
+    mysqlfake.provision(path, account=("cluster", "db-secret-771"),
+                        schema=sandbox.data_text("cluster.sql.6.2.0.b406"))
+    server = mysqlfake.StandInServer("new", path)
+    await server.start("127.0.0.1", 0)
+    yield server.address[1]
+    await server.close()
 
 
 @pytest.fixture
