@@ -6,7 +6,7 @@ import asyncio
 import copy
 import time
 from functools import partial
-from typing import Any
+from typing import Any, NoReturn
 
 from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
 from runbook.remote import quote
@@ -54,6 +54,14 @@ async def _wait(ctx: Ctx, what: str, timeout: float, probe: Any) -> Any:
             raise StepFailed(f"gave up after {timeout:g}s waiting for {what}")
         ctx.progress(timeout - left, timeout, f"waiting for {what}: {left:.0f}s left")
         await asyncio.sleep(min(_POLL_S, left))
+
+
+class _ServiceEnded(Exception):
+    """systemd says the service is gone while start-service waits for it."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(state)
+        self.state = state
 
 
 class DeleteNodegroups(Red5Step):
@@ -398,11 +406,34 @@ class StartService(Red5Step):
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
 
     async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[str]) -> Any:
+        """The API once it answers; None when the limit passes first.
+        _ServiceEnded as soon as systemd says the service is gone: a server
+        that exits as it boots (no license key, say) never answers."""
+
+        async def answering() -> Any:
+            api = await self._answering(ctx, errors)
+            if api:
+                return api
+            state = (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).stdout.strip()
+            if state in ("failed", "inactive"):
+                raise _ServiceEnded(state)
+            return None
+
         try:
-            return await _wait(ctx, "the Stream Manager API", limit,
-                               lambda: self._answering(ctx, errors))
+            return await _wait(ctx, "the Stream Manager API", limit, answering)
         except StepFailed:
             return None
+
+    async def _fail_with_log(self, ctx: Ctx, why: str) -> NoReturn:
+        """Fail, showing the end of the service log: what the server said is
+        usually why, and the operator should not have to go and look."""
+        log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
+        tail = await ctx.probe(root(ctx, f"tail -n 15 -- {quote(log)}"))
+        lines = [line for line in tail.stdout.splitlines() if line.strip()]
+        for line in lines:
+            ctx.info(f"{red5.SERVICE_LOG}: {line}")
+        said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
+        raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}")
 
     async def _age(self, ctx: Ctx) -> int | None:
         pids = await red5_pids(ctx, await self._tree(ctx))
@@ -424,20 +455,23 @@ class StartService(Red5Step):
         waited = 0 if restarted else (await self._age(ctx) or 0)
         await ctx.sh(root(ctx, f"systemctl {'restart' if restarted else 'start'} red5pro"))
         errors: list[str] = []
-        api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors)
-        if not api and not restarted and await self._runs(ctx):
-            # Running and silent for the whole limit: a webapp that failed to
-            # deploy (its database was unreachable at boot, say) does not
-            # come back by waiting. The plan the operator confirmed says so.
-            ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
-                     "restarting it once")
-            await ctx.sh(root(ctx, "systemctl restart red5pro"))
-            api = await self._wait_for_api(ctx, limit, errors)
+        try:
+            api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors)
+            if not api and not restarted and await self._runs(ctx):
+                # Running and silent for the whole limit: a webapp that failed to
+                # deploy (its database was unreachable at boot, say) does not
+                # come back by waiting. The plan the operator confirmed says so.
+                ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
+                         "restarting it once")
+                await ctx.sh(root(ctx, "systemctl restart red5pro"))
+                api = await self._wait_for_api(ctx, limit, errors)
+        except _ServiceEnded as ended:
+            await self._fail_with_log(ctx, f"the red5pro service is {ended.state}: the server "
+                                      "exited as it started")
         if not api:
             last = errors[-1] if errors else "no answer at all"
-            log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
-            raise StepFailed(f"gave up after waiting for the Stream Manager API (last answer: "
-                             f"{last}); see {log}")
+            await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
+                                      f"(last answer: {last})")
         ctx.facts.restart_service = False
         proof = await self._proof(ctx, api)
         if not proof.done:

@@ -69,6 +69,13 @@ class ScriptedFrontEnd:
             case Progress():
                 self.progress_calls.append(event)
 
+    def last_report(self, step_id: str) -> StepReport:
+        return [e.report for e in self.events
+                if isinstance(e, StepChanged) and e.report.id == step_id][-1]
+
+    def detail(self, step_id: str) -> str:
+        return self.last_report(step_id).detail
+
     def final_state(self, step_id: str) -> str | None:
         found = [state for sid, state, _ in self.states if sid == step_id]
         return found[-1] if found else None

@@ -9,14 +9,14 @@ includes one restart when the service runs and does not answer in time.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 
-from runbook.executor import Answer, Decision, Outcome
+from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal import replay
 from runbook.model import Shell
 from runbook.rehearsal import cloud
+from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
 from tests.scripted import ScriptedFrontEnd
 
@@ -35,16 +35,13 @@ async def test_a_service_that_runs_without_answering_is_restarted_once(
         # Boot the new install while its database is unreachable.
         database = host._db.new
         address = database.address
-        await database.close()
+        await database.stop()
         status, output = await host._run_shim("systemctl", "start", "red5pro")
         assert status == 0, output
         log = host.install_dir / "red5pro" / "log" / "red5.log"
-        for _ in range(100):
-            if "webapp is unavailable" in log.read_text():
-                break
-            await asyncio.sleep(0.05)
-        assert "webapp is unavailable" in log.read_text()
-        await database.start(*address)
+        await until(lambda: log.is_file() and "webapp is unavailable" in log.read_text(),
+                    what="the webapp to give up on its database")
+        await database.launch(*address)
 
         second = ScriptedFrontEnd()
         outcome = await rehearse(host, second, journal, settings, resume=replay(journal))
@@ -53,3 +50,23 @@ async def test_a_service_that_runs_without_answering_is_restarted_once(
     plan = [a.command for a in second.plans["start-service"] if isinstance(a, Shell)]
     assert plan[-1].endswith("systemctl restart red5pro"), "the restart was in the plan"
     assert "restarting it once" in second.text()
+
+
+async def test_a_service_that_dies_at_boot_fails_the_step_at_once(tmp_path: Path) -> None:
+    """Without the license key carry-over copies, the new server exits as it
+    starts: systemd marks the unit failed, and waiting out the limit (twice,
+    with the restart) would only keep the operator in the dark."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(
+            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=60))
+        front = ScriptedFrontEnd({"carry-over": Decision(Answer.SKIP, "rehearsing a mistake")},
+                                 recoveries={"start-service": [Recovery.STOP]})
+        outcome = await rehearse(host, front, journal, settings)
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    assert front.final_state("start-service") == "failed"
+    report = front.last_report("start-service")
+    assert report.elapsed_s is not None and report.elapsed_s < 30, report
+    said = report.detail.lower()
+    assert "failed" in said and "license key" in said, said
