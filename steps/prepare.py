@@ -372,6 +372,11 @@ class Schema(Red5Step):
                                quiet=False)
 
 
+def _being_deleted(group: dict[str, Any]) -> bool:
+    """A delete has reached it: it stays listed until its nodes are gone."""
+    return group.get("state") == "terminating"
+
+
 class ExportConfig(Red5Step):
     id = "export-config"
     title = "Export nodegroups and policies"
@@ -426,7 +431,7 @@ class ExportConfig(Red5Step):
         earlier = state.latest()
         if earlier is not None:
             api = await ctx.api()
-            groups = await api.list_nodegroups()
+            groups = [g for g in await api.list_nodegroups() if not _being_deleted(g)]
             origins = 0
             for group in groups:
                 nodes = await api.list_nodes(group["name"])
@@ -442,6 +447,11 @@ class ExportConfig(Red5Step):
         api = await ctx.api()
         listing = ApiCall("GET", "admin/nodegroup", api.curl("GET", "admin/nodegroup"))
         groups = await ctx.act(listing, api.list_nodegroups)
+        for group in groups:
+            if _being_deleted(group):
+                ctx.info(f"{group['name']} is being deleted (state terminating): left out of "
+                         "the snapshot, so cutover does not bring it back")
+        groups = [group for group in groups if not _being_deleted(group)]
         snapshot: dict[str, Any] = {"api_version": api.version, "nodegroups": [],
                                     "launchconfigs": {}, "scalepolicies": {}}
         for group in groups:

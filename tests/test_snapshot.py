@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
 from runbook.executor import Answer, Decision, Outcome
 from runbook.hoststate import HostState
@@ -95,6 +96,29 @@ async def test_an_export_finding_fewer_nodegroups_warns_first(tmp_path: Path) ->
         assert warning and f"{len(others)} nodegroup(s)" in warning[0]
         assert f"{len(others) + 1} nodegroup(s)" in warning[0]
         assert len(state_of(host).snapshots()) == 1, "nothing saved without a yes"
+
+
+async def test_a_nodegroup_being_deleted_is_left_out_of_the_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Someone deleted a group just before the window: it is listed as
+    terminating for a while, and cutover must not bring it back."""
+    monkeypatch.setenv(cloud.PACE_ENV, "0.5")  # its nodes take 30 s to terminate
+    async with rehearsal_host(tmp_path) as host:
+        group, *others = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        async with httpx.AsyncClient(base_url=host.api_base_url) as client:
+            response = await client.delete(
+                f"/streammanager/api/3.1/admin/nodegroup/{group['name']}",
+                params={"accessToken": host.api_token})
+            assert response.status_code == 200
+        front = ScriptedFrontEnd({"upload": STOP})
+        assert await rehearse(host, front, tmp_path / "run.jsonl") is Outcome.STOPPED
+        still = [g["name"] for g in cloud.list_nodegroups(host.sandbox, *host.old_db)]
+        (saved,) = state_of(host).snapshots()
+    assert group["name"] in still, "the group was still terminating during the export"
+    kept = [g["name"] for g in json.loads(saved.path.read_text())["nodegroups"]]
+    assert kept == [g["name"] for g in others]
+    assert f"{group['name']} is being deleted" in front.text()
 
 
 async def test_snapshots_are_the_operators_alone(tmp_path: Path) -> None:
