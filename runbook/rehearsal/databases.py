@@ -77,6 +77,10 @@ SMALL_FOOTPRINT = (
     "--innodb-autoextend-increment=4",
 )
 _SBIN = ("/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin", "/sbin")
+# The fake stream manager logs in the way Java does, with a driver of its own:
+# its stand-in for that driver is the machine's client, wherever the rehearsal
+# host's PATH points (a test may hide the client from the operator's shell).
+_SYSTEM_BIN = ("/usr/local/bin", "/usr/bin", "/bin")
 COUNT_TABLES = f"SELECT COUNT(*) FROM information_schema.tables WHERE table_schema='{DATABASE}'"
 
 
@@ -97,7 +101,7 @@ class MariaDB:
 
 
 def _which(names: tuple[str, ...]) -> str | None:
-    path = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN])
+    path = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN, *_SYSTEM_BIN])
     for name in names:
         found = shutil.which(name, path=path)
         if found is not None and not _is_shim(found):

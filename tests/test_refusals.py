@@ -1,0 +1,195 @@
+"""What the procedure refuses, and how the new database's problems end: each with
+one clear message and the host left safe."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import asyncssh
+import javaproperties
+
+from runbook.executor import Answer, Decision, Outcome, Recovery
+from runbook.rehearsal import cloud, sandbox, scenarios
+from runbook.rehearsal.host import RehearsalHost
+from steps import database
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
+from tests.scripted import ScriptedFrontEnd
+
+ROOT = Path(__file__).parents[1]
+PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
+STOP = Decision(Answer.STOP)
+
+
+def detail(front: ScriptedFrontEnd, step_id: str) -> str:
+    return [d for sid, _state, d in front.states if sid == step_id][-1]
+
+
+def write_config(tmp_path: Path, distribution: Path) -> Path:
+    example = (ROOT / "sample-configs/production.example.toml").read_text()
+    controller = tmp_path / "aws-cloud-controller-11.1.0.jar"
+    controller.write_bytes(b"PK\x05\x06" + bytes(18))
+    text = example.replace('"~/Downloads/red5pro-server-11.1.0.b835-release.zip"',
+                           f'"{distribution}"')
+    text = text.replace('"~/Downloads/aws-cloud-controller-11.1.0.jar"', f'"{controller}"')
+    config = tmp_path / "sm.toml"
+    config.write_text(text)
+    return config
+
+
+def runbook(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), SM_API_TOKEN="t0ken")
+    return subprocess.run([sys.executable, "-m", "runbook.cli", *args], capture_output=True,
+                          text=True, timeout=60, cwd=ROOT, env=env)
+
+
+def test_a_stream_manager_2_distribution_is_refused_before_anything_connects(
+    tmp_path: Path,
+) -> None:
+    # From Red5 Pro 14 the distribution has no streammanager webapp: Stream
+    # Manager 2.0 is a separate product this procedure cannot install.
+    zip_path = tmp_path / "red5pro-server-15.0.0-release.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("red5pro-server-15.0.0/conf/red5.properties", "http.port=5080\n")
+        archive.writestr("red5pro-server-15.0.0/webapps/root/index.html", "<html/>")
+    config = write_config(tmp_path, zip_path)
+    for args in (["plan", str(config)], ["run", str(config), "--headless", "--yes"]):
+        result = runbook(*args, tmp_path=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert "Stream Manager 2.0" in result.stderr and "artifacts.distribution" in result.stderr
+    assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.jsonl"))
+
+
+async def test_an_older_release_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        older = scenarios.scenario("5.1-to-6.2").old
+        zip_path = host.sandbox / ".operator" / older.zip_name
+        sandbox.build_distribution(zip_path, older, host.sandbox, api_port=5080)
+        settings = dataclasses.replace(rehearsal_settings(host), distribution=zip_path)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        assert outcome is Outcome.FAILED
+        assert front.asked == ["preflight"], "nothing ran after preflight"
+        assert "older than the live 6.2.0.b406" in detail(front, "preflight")
+        assert host.service_pid() is not None, "the live stream manager still runs"
+
+
+async def test_a_wrong_database_password_stops_new_database(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        live = host.install_dir / "red5pro" / PROPS
+        values = javaproperties.loads(live.read_text())
+        live.write_text(live.read_text().replace(
+            f"config.dbPass={javaproperties.escape(values['config.dbPass'])}",
+            "config.dbPass=not-the-password"))
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+    assert outcome is Outcome.FAILED and front.final_state("new-database") == "failed"
+    assert "refuses the live login smadmin" in detail(front, "new-database")
+    assert "create that user" in detail(front, "new-database")
+    assert "not-the-password" not in front.text(), "the password is never shown"
+
+
+async def test_an_unreachable_new_database_stops_new_database(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        settings = dataclasses.replace(rehearsal_settings(host), new_db_host="127.0.0.9")
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+    assert outcome is Outcome.FAILED
+    assert "cannot be reached from the stream manager host" in detail(front, "new-database")
+
+
+async def run_on_host(host: RehearsalHost, command: str, input: str = "") -> str:
+    async with asyncssh.connect("127.0.0.1", host.ssh_port, username=host.user,
+                                known_hosts=str(host.known_hosts),
+                                client_keys=[str(host.client_key)], config=None,
+                                agent_path=None) as conn:
+        result = await conn.run(command, input=input)
+    assert result.exit_status == 0, result.stderr
+    return str(result.stdout)
+
+
+async def test_a_new_database_with_other_tables_is_never_overwritten(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        user, password = host.state["db_account"]
+        login = database.Login(user, password, *host.new_db)
+        for sql in ("CREATE DATABASE IF NOT EXISTS cluster",):
+            await run_on_host(host, database.client(host.new_db[0], host.new_db[1],
+                                                    f"-e '{sql}'"), login.option_file())
+        stray = host.sandbox / "tmp" / "stray.sql"
+        stray.write_text("CREATE TABLE `stray_table` (`id` int(11) NOT NULL);\n")
+        await run_on_host(host, database.client(host.new_db[0], host.new_db[1],
+                                                f"cluster < {stray}"), login.option_file())
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        tables = await run_on_host(host, database.client(
+            host.new_db[0], host.new_db[1], "-N -B -e 'SHOW TABLES FROM cluster'"),
+            login.option_file())
+    assert outcome is Outcome.FAILED and front.final_state("schema") == "failed"
+    said = detail(front, "schema")
+    assert "not in the release stray_table" in said and "does not overwrite" in said
+    assert tables.split() == ["stray_table"], "the database was left as it was"
+
+
+class _NoMysqlClient(RehearsalHost):
+    """A host whose PATH has every command but a mysql client."""
+
+    def command_env(self) -> dict[str, str]:
+        env = super().command_env()
+        tools = self.sandbox / "usr-bin-without-mysql"
+        if not tools.is_dir():
+            tools.mkdir()
+            for entry in Path("/usr/bin").iterdir():
+                if not entry.name.startswith(("mysql", "mariadb")):
+                    (tools / entry.name).symlink_to(entry)
+        shim = sandbox.bin_dir(self.sandbox)
+        env["PATH"] = f"{shim}:{tools}"  # /bin is /usr/bin on merged-usr hosts
+        return env
+
+
+async def test_a_host_without_a_mysql_client_is_told_how_to_get_one(tmp_path: Path) -> None:
+    host = _NoMysqlClient(tmp_path / "sandbox", databases="mariadb" if shutil.which(
+        "mariadbd") else None)
+    await host.start()
+    try:
+        for name in ("mysql", "mariadb"):
+            (sandbox.bin_dir(host.sandbox) / name).unlink(missing_ok=True)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+    finally:
+        await host.stop()
+    assert outcome is Outcome.FAILED and front.asked == ["preflight"]
+    assert "no mysql client" in detail(front, "preflight")
+    assert "apt-get install default-mysql-client" in detail(front, "preflight")
+
+
+async def test_without_its_schema_the_new_service_does_not_start_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """The schema step skipped: the new stream manager refuses to start, start-service
+    shows the service log's reason, and the way back gives the old one back whole."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        before = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(
+            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=4))
+        front = ScriptedFrontEnd(
+            {"schema": Decision(Answer.SKIP, "the DBA imports it")},
+            recoveries={"start-service": [Recovery.ROLLBACK]})
+        outcome = await rehearse(host, front, journal, settings)
+        after = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        pid = host.service_pid()
+        serving = Path(f"/proc/{pid}/cwd").resolve() if pid is not None else None
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    said = detail(front, "start-service")
+    assert "red5.log ends with" in said and "schema" in said.lower()
+    assert ("start-service", True) in front.recovered
+    assert serving == (host.install_dir / "red5pro").resolve(), "the old tree serves again"
+    assert (host.install_dir / "red5pro" / scenarios.scenario(scenarios.DEFAULT).old.top).exists()
+    assert len(after) == len(before), "the nodegroups are back on the old database"

@@ -1,0 +1,87 @@
+"""Each rehearsal scenario upgrades a real Red5 Pro release to another, end to end:
+the new release live on its own Java and unit, its schema in the new database,
+the fleet rebuilt there with the new node image, the old install kept aside."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from runbook.executor import Outcome
+from runbook.rehearsal import cloud, scenarios
+from runbook.rehearsal.host import RehearsalHost
+from runbook.smapi import StreamManagerAPI
+from steps import database
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
+from tests.scripted import ScriptedFrontEnd
+
+IMAGE = "red5pro-node-image-after-upgrade"
+
+
+async def new_database_tables(host: RehearsalHost) -> set[str]:
+    """The tables of the new database's cluster schema, asked as the runbook asks:
+    the host's mysql client, the live login in an option file on stdin."""
+    user, password = host.state["db_account"]
+    login = database.Login(user, password, *host.new_db)
+    settings = rehearsal_settings(host)
+    command = database.client(settings.new_db_host, host.new_db[1],
+                              "-N -B -e " + "'SHOW TABLES FROM cluster'")
+    async with asyncssh.connect("127.0.0.1", host.ssh_port, username=host.user,
+                                known_hosts=str(host.known_hosts),
+                                client_keys=[str(host.client_key)], config=None,
+                                agent_path=None) as conn:
+        result = await conn.run(command, input=login.option_file())
+    assert result.exit_status == 0, result.stderr
+    return {line.strip().lower() for line in str(result.stdout).splitlines() if line.strip()}
+
+
+def schema_tables(release: scenarios.Release) -> set[str]:
+    text = (Path(__file__).parents[1] / "runbook/rehearsal/data" / release.schema).read_text()
+    return database.tables_in(text)
+
+
+@pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
+async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> None:
+    scenario = scenarios.scenario(name)
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, scenario=name) as host:
+        before = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        settings = dataclasses.replace(rehearsal_settings(host), node_image=IMAGE)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, settings)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        tables = await new_database_tables(host)
+        after = cloud.list_nodegroups(host.sandbox, *host.new_db)
+        instances = cloud.list_instances(host.sandbox)
+        async with StreamManagerAPI(host.api_base_url, host.api_token,
+                                    scenario.new.api) as api:
+            images = [await api.get_launchconfig(name)
+                      for name in await api.list_launchconfigs()]
+    install = host.install_dir
+    # The versions: the new release live, the old one kept aside.
+    live_marker = install / "red5pro" / scenario.new.top
+    assert live_marker.exists() or (install / "red5pro/lib" / scenario.new.lib_jar).exists()
+    assert (install / "bak.red5pro/lib" / scenario.old.lib_jar).is_file()
+    # The unit: the new release's own where it ships one, with its Java.
+    unit = (host.sandbox / "lib/systemd/system/red5pro.service").read_text()
+    assert f"java-{scenario.new.java}-openjdk" in unit
+    replaced = scenario.new.unit == "red5pro.sh" and scenario.old.unit != scenario.new.unit
+    assert (host.sandbox / "lib/systemd/system/red5pro.service.bak").exists() is replaced
+    # The schema of the new release, in the new database.
+    assert tables == schema_tables(scenario.new)
+    # The fleet: every nodegroup back with as many origins, on the new image.
+    assert len(before) >= 2, "the rehearsal's fleet has several nodegroups"
+    assert cloud.list_nodegroups(host.sandbox, *host.old_db) == []
+    groups = {g["name"] for g in after}
+    origins = [i for i in instances if i["group"] in groups and i["role"] == "origin"]
+    assert origins and all(i["state"] == "inservice" for i in origins)
+    snapshot = json.loads(next((host.sandbox / ".operator").rglob("snapshots/*.json"))
+                          .read_text())
+    saved = sum(1 for g in snapshot["nodegroups"] for n in g["nodes"] if n["role"] == "origin")
+    assert len(origins) == saved
+    assert len(after) == len(snapshot["nodegroups"])
+    assert images and all(config["image"] == IMAGE for config in images)
