@@ -309,7 +309,8 @@ class RunbookApp(App[Outcome | None]):
             if run:
                 self._answer(asking, Decision(Answer.RUN))
 
-        self.push_screen(ConfirmDialog(card, len(self.cards), target, asking.plan), answered)
+        total = len(self.run_state.forward)
+        self.push_screen(ConfirmDialog(card, total, target, asking.plan), answered)
 
     def action_skip_step(self) -> None:
         found = self._question_on_selected(

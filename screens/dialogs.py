@@ -57,7 +57,8 @@ class ConfirmDialog(ModalScreen[bool]):
         step, target = self.step, self.target
         with Vertical(id="confirm", classes="dialog-box" + (" -destructive" if self.typed else "")):
             yield Static(Content.assemble(
-                (f"Step {step.number} of {self.total}: ", "$text-muted"),
+                (f"Step {step.number} of {self.total}: " if step.phase != "rollback"
+                 else f"The way back, step {step.number}: ", "$text-muted"),
                 (step.title, "bold"), (f"   ({step.id})", "$text-muted")), id="confirm-title")
             if self.typed:
                 why = ("cutover: the stream manager is down from the first cutover step "

@@ -48,7 +48,8 @@ def test_plan_json_is_machine_readable() -> None:
     assert all(s["actions"] for s in plan["steps"])
     assert {s["phase"] for s in plan["steps"]} == {"prepare", "cutover", "rollback"}
     cards = {s["id"]: s for s in plan["steps"]}
-    assert cards["start-service"]["typed_confirmation"] and not cards["upload"]["typed_confirmation"]
+    assert cards["start-service"]["typed_confirmation"]
+    assert not cards["upload"]["typed_confirmation"]
     assert cards["upload"]["skippable"] and not cards["start-service"]["skippable"]
 
 

@@ -38,7 +38,7 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
         app = create_app(lambda continuing: rehearsal_session(host, journal, resume=continuing),
                          rehearsal=True, host_label="pytest")
         async with app.run_test(size=(120, 40)) as pilot:
-            for info in app.cards:
+            for info in app.run_state.forward:
                 await until(lambda i=info: (app.asking is not None
                                             and app.asking.report.id == i.id)
                             or app.run_state.states[i.id] in FINISHED or app.outcome is not None,
