@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -445,8 +446,24 @@ def _diff(args: argparse.Namespace) -> int:
                             out=args.out)
     from runbook.properties import diff_command
 
-    return diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
-                        out=args.out, check=args.check, as_json=args.json)
+    try:
+        code = diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
+                            out=args.out, check=args.check, as_json=args.json)
+        sys.stdout.flush()  # here, where a reader that went away can still be heard
+    except BrokenPipeError:
+        return _reader_gone()
+    return code
+
+
+def _reader_gone() -> int:
+    """`runbook diff ... | head`: the reader has all it wanted; end as `cat` would."""
+    from runbook.report import EXIT_CLOSED_PIPE
+
+    # Python flushes stdout once more on the way out: let that go nowhere.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_CLOSED_PIPE
 
 
 # --- report and log --------------------------------------------------------------

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import pty
 import shutil
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import javaproperties
@@ -68,14 +71,15 @@ def test_exit_0_and_the_merged_file_when_nothing_needs_a_decision(
 ) -> None:
     out = tmp_path / "merged.properties"
     code, text, err = run(
-        files["docs"], files["template"], sets=["config.dbHost=db2.internal"], out=out
+        filled_docs(files, tmp_path), files["template"], sets=["config.dbHost=db2.internal"],
+        out=out,
     )
     assert code == 0, err
     assert "Nothing needs a decision" in text
     assert f"wrote the merged file to {out}" in err
     merged = javaproperties.loads(out.read_text(encoding="latin-1"))
     assert merged["config.dbHost"] == "db2.internal"
-    assert merged["aws.accessKey"] == "ABCDEFGHIJKLMNOPQ"
+    assert merged["aws.accessKey"] == "aws.-real-17"
     assert "spring.jackson.default-property-inclusion" not in merged
     # Created private: it holds the database password and the tokens.
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -114,7 +118,7 @@ def test_exit_1_lists_what_needs_a_decision_and_writes_nothing(
     assert not out.exists()
     # New defaults count too until someone confirms them, as in the editor.
     assert f"not writing {out}: 6 keys still need a decision" in err
-    assert "New defaults nobody has confirmed yet" in text
+    assert "5 new defaults nobody has confirmed yet" in text
     assert "instancecontroller.httptimeout" in text
 
 
@@ -139,10 +143,10 @@ def test_set_decides_the_key_and_is_masked_when_secret(
     assert written["config.dbHost"] == "db-new.internal"
 
 
-def test_runbook_overrides_and_set_together(files: dict[str, Path]) -> None:
+def test_runbook_overrides_and_set_together(files: dict[str, Path], tmp_path: Path) -> None:
     stdout = io.StringIO()
     code = diff_command(
-        files["docs"],
+        filled_docs(files, tmp_path),
         files["template"],
         sets=["config.dbPort=3307"],
         decisions=None,
@@ -224,7 +228,7 @@ def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, d
         ("runbook diff: the interactive editor", {"check": False}, "editor mode"),
         (
             f"{tmp_path / 'no' / 'dir.properties'}: cannot write the merged file",
-            {"out": tmp_path / "no" / "dir.properties", "old": files["docs"]},
+            {"out": tmp_path / "no" / "dir.properties", "old": filled_docs(files, tmp_path)},
             "unwritable out",
         ),
         ("--set a: given twice", {"old": template, "sets": ["a=1", "a=2"]}, "set twice"),
@@ -301,23 +305,24 @@ def test_out_replaces_an_existing_file_atomically_and_keeps_its_mode(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(codec_module.os, "replace", broken_replace)
-    code, _, err = run(files["docs"], files["template"], out=out)
+    filled = filled_docs(files, tmp_path)
+    code, _, err = run(filled, files["template"], out=out)
     assert code == 2 and "No space left on device" in err
     assert out.read_text() == "previous\n"  # untouched
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
     monkeypatch.undo()
-    code, _, _ = run(files["docs"], files["template"], out=out)
+    code, _, _ = run(filled, files["template"], out=out)
     assert code == 0
     assert out.read_text(encoding="latin-1").startswith("## RED5 APP CONFIGURATION SECTION")
     assert stat.S_IMODE(out.stat().st_mode) == 0o640
 
 
 def test_default_streams_are_the_ones_current_at_call_time(
-    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = diff_command(
-        files["docs"],
+        filled_docs(files, tmp_path),
         files["template"],
         sets=["config.dbHost=x"],
         decisions=None,
@@ -342,3 +347,167 @@ def test_an_empty_template_is_refused_by_runbook_diff_check(
     assert code == 2
     assert err.count("\n") == 1 and err.startswith(f"{new}: ") and "no keys" in err
     assert "Traceback" not in err and out == ""
+
+
+# --- issue 11: what --check says agrees with its exit code -------------------------------
+
+ROOT = Path(__file__).parents[1]
+# The values Red5 publishes in its sample red5-web.properties (the AWS guide's "sample
+# file content", tests/data/properties/red5-web.properties.docs-aws-sample) and ships
+# in its templates (cluster.password=changeme): never anyone's real settings.
+DOCS_SAMPLES = {
+    "aws.accessKey": "ABCDEFGHIJKLMNOPQ",
+    "aws.accessSecret": "12344556778abcdeFGHIJKLMNOPabud12345",
+    "rest.administratorToken": "123abc",
+    "serverapi.accessToken": "456xyz",
+    "config.dbPass": "123445ffff",
+    "cluster.password": "changeme",
+}
+
+
+def filled_docs(files: dict[str, Path], tmp_path: Path) -> Path:
+    """The docs sample as an operator would have filled it in: no sample value left."""
+    text = files["docs"].read_text()
+    for key, value in DOCS_SAMPLES.items():
+        text = text.replace(f"{key}={value}\n", f"{key}={key[:4]}-real-{len(value)}\n")
+    text = text.replace("streammanager-db.abcdefghi.us-west-1", "sm-db.x7k2.us-west-1")
+    path = tmp_path / "filled.properties"
+    path.write_text(text)
+    return path
+
+
+def runbook_cli(*args: str, env: dict[str, str] | None = None,
+                **options: object) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, **(env or {})}
+    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **options}
+    result: subprocess.CompletedProcess[str] = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", *args], text=True, cwd=ROOT, env=environ,
+        timeout=60, **streams)  # type: ignore[call-overload]
+    return result
+
+
+def test_nothing_needs_a_decision_is_never_said_with_exit_1(files: dict[str, Path]) -> None:
+    # Every key has a value, but five new defaults nobody has confirmed are still open.
+    result = runbook_cli("diff", str(files["live"]), str(files["template"]),
+                         "--set", "serverapi.accessToken=node-tok-99", "--check")
+    assert result.returncode == 1, result.stderr
+    assert "Nothing needs a decision" not in result.stdout
+    assert "5 new defaults nobody has confirmed yet" in result.stdout
+    for key in NEW_DEFAULTS:
+        assert key in result.stdout.split("\n\n")[1]  # named in the headline
+
+
+def test_nothing_needs_a_decision_goes_with_exit_0(files: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    result = runbook_cli("diff", str(filled_docs(files, tmp_path)), str(files["template"]),
+                         "--set", "config.dbHost=db2.internal", "--check")
+    assert result.returncode == 0, result.stdout
+    assert "Nothing needs a decision" in result.stdout
+
+
+def test_placeholders_left_in_the_merged_file_fail_the_check(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    # The live file never had its instance prefix filled in: the placeholder is carried.
+    live = filled_docs(files, tmp_path)
+    live.write_text(live.read_text().replace("NamePrefix=jesnode", "NamePrefix={unique-value}"))
+    out = tmp_path / "merged.properties"
+    code, text, err = run(live, files["template"], sets=["config.dbHost=db2"], out=out)
+    assert code == 1
+    assert "Nothing needs a decision" not in text
+    assert "instancecontroller.instanceNamePrefix = {unique-value}" in text.split(
+        "Placeholders still in the merged file")[1]
+    assert "instancecontroller.instanceNamePrefix" in text.split("\n\n")[1]
+    assert not out.exists() and "not writing" in err
+    document = json.loads(run(live, files["template"], sets=["config.dbHost=db2"],
+                              check=False, as_json=True)[1])
+    assert document["leftover_placeholders"] == ["instancecontroller.instanceNamePrefix"]
+    assert document["open"] == ["instancecontroller.instanceNamePrefix"]
+
+
+def test_sample_values_left_in_the_merged_file_fail_the_check_until_decided(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "merged.properties"
+    code, text, _ = run(files["docs"], files["template"], sets=["config.dbHost=db2"], out=out)
+    assert code == 1
+    assert "Nothing needs a decision" not in text
+    samples = text.split("Sample values still in the merged file")[1]
+    for key in DOCS_SAMPLES:
+        assert f"  {key} = " in samples, key
+    for value in DOCS_SAMPLES.values():  # secrets all: masked like any other
+        assert value not in text
+    assert not out.exists()
+    document = json.loads(run(files["docs"], files["template"], sets=["config.dbHost=db2"],
+                              check=False, as_json=True)[1])
+    assert sorted(document["sample_values"]) == sorted(DOCS_SAMPLES)
+
+    # Someone who looked and means it (cluster.password really is changeme on the nodes)
+    # says so in the decisions file; the rest get real values.
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text('[keys."cluster.password"]\naction = "keep-old"\n')
+    sets = [f"{key}=real-{n}" for n, key in enumerate(DOCS_SAMPLES) if key != "cluster.password"]
+    code, text, _ = run(files["docs"], files["template"], decisions=decisions, out=out,
+                        sets=["config.dbHost=db2", *sets])
+    assert code == 0, text
+    assert "Sample values still" not in text
+    assert javaproperties.loads(out.read_text())["cluster.password"] == "changeme"
+
+
+def test_the_template_s_own_secret_is_a_sample_value(tmp_path: Path) -> None:
+    # cluster.password=changeme ships in both real templates; a live file that kept it
+    # leaves it in the merged file, and so does a new key with a shipped secret.
+    shipped = (ROOT / "runbook/rehearsal/data/red5-web.properties.6.2.0.b406").read_text()
+    assert "\ncluster.password=changeme\n" in shipped
+    new = tmp_path / "new.properties"
+    new.write_text(shipped + "\nstorage.secretKey=s3-sample-key\n")
+    old = tmp_path / "old.properties"
+    old.write_text(shipped.replace("{", "x").replace("}", "x"))
+    code, text, _ = run(old, new)
+    assert code == 1
+    samples = text.split("Sample values still in the merged file")[1]
+    assert "  cluster.password = " in samples and "  storage.secretKey = " in samples
+
+
+def test_output_into_a_closed_pipe_ends_quietly(files: dict[str, Path]) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (`| head`) is gone before the first line
+    try:
+        result = runbook_cli("diff", str(files["live"]), str(files["template"]), "--check",
+                             stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141, result.stderr
+    assert result.stderr == ""
+
+
+def run_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run runbook with its stdout on a pseudo-terminal; what the terminal got."""
+    main, side = pty.openpty()
+    environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
+    process = subprocess.Popen([sys.executable, "-m", "runbook.cli", *args], cwd=ROOT,
+                               stdout=side, stderr=subprocess.DEVNULL,
+                               env={**environ, "TERM": "xterm", **env})
+    os.close(side)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    process.wait(timeout=60)
+    return b"".join(chunks).decode()
+
+
+def test_colour_on_a_terminal_and_none_with_no_color(files: dict[str, Path]) -> None:
+    args = ["diff", str(files["live"]), str(files["template"]), "--check"]
+    coloured = run_on_a_terminal(args, {})
+    assert "\x1b[" in coloured and "NEEDS A DECISION" in coloured
+    plain = run_on_a_terminal(args, {"NO_COLOR": "1"})
+    assert "\x1b" not in plain and "NEEDS A DECISION" in plain
+    # Not a terminal: never colour, whatever the environment says.
+    assert "\x1b" not in runbook_cli(*args).stdout

@@ -141,12 +141,44 @@ class KeyReview(NamedTuple):
     choice: Choice | None = None  # the explicit decision; None = the built-in default
     new_commented: str | None = None  # the template's commented-out value, if any
     reopened: bool = False  # an earlier decision no longer holds (the live file changed)
+    sample: bool = False  # the merged value is one Red5 publishes as an example
+
+    @property
+    def is_open(self) -> bool:
+        """Not ready for the merged file: undecided, unconfirmed, or still a placeholder."""
+        return (not self.decided or not self.acknowledged
+                or (self.merged is not None and has_placeholder(self.merged)))
 
     def show(self, value: str | None, *, reveal: bool = False) -> str | None:
         """A value as it may be shown to a person: secrets masked unless revealed."""
         if value is None or reveal or not self.secret:
             return value
         return mask_value(value)
+
+
+# Values Red5 hands out as examples, which are nobody's real settings: what the shipped
+# 5.1.1 and 6.2.0 templates set (cluster.password), and the "sample red5-web.properties
+# file content" of the AWS guide (shared/red5pro/red5-web.properties.docs-aws-sample),
+# which operators copy from. Found in a merged file, each needs someone's explicit word.
+_SAMPLE_VALUES: dict[str, frozenset[str]] = {
+    "cluster.password": frozenset({"changeme"}),
+    "config.dbHost": frozenset({"streammanager-db.abcdefghi.us-west-1.rds.amazonaws.com"}),
+    "config.dbPass": frozenset({"123445ffff"}),
+    "aws.accessKey": frozenset({"ABCDEFGHIJKLMNOPQ"}),
+    "aws.accessSecret": frozenset({"12344556778abcdeFGHIJKLMNOPabud12345"}),
+    "rest.administratorToken": frozenset({"123abc"}),
+    "serverapi.accessToken": frozenset({"456xyz"}),
+}
+
+
+def is_sample(key: str, value: str | None, shipped: str | None, secret: bool) -> bool:
+    """True when ``value`` is one Red5 publishes as an example for ``key``, or is the
+    template's own value (``shipped``) of a secret: no real secret ships in a template."""
+    if not value:
+        return False
+    if value in _SAMPLE_VALUES.get(key, ()):
+        return True
+    return secret and value == shipped and not has_placeholder(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +248,12 @@ class Review:
                 decided = acknowledged = False
             else:
                 status, merged, acknowledged = Status.NEW_DEFAULT, value, False
+            secret = is_secret_key(key)
+            sample = status is not Status.OVERRIDDEN and is_sample(key, merged, value, secret)
             base[key] = KeyReview(
-                key, status, old_value, value, merged, is_secret_key(key), decided,
-                new.section(at), old_line, new.starts[at], acknowledged,
+                key, status, old_value, value, merged, secret, decided,
+                new.section(at), old_line, new.starts[at], acknowledged and not sample,
+                sample=sample,
             )  # fmt: skip
 
         # Keys the template does not set: from the live file, or from --set alone.
@@ -241,9 +276,12 @@ class Review:
                 commented_value, new_line = None, None
                 targets[key] = (_APPEND, -1)
                 section = old.section(found[0]) if found else None
+            secret = is_secret_key(key)
+            sample = status is not Status.OVERRIDDEN and is_sample(key, merged, None, secret)
             base[key] = KeyReview(
-                key, status, old_value, None, merged, is_secret_key(key), True,
-                section, old_line, new_line, new_commented=commented_value,
+                key, status, old_value, None, merged, secret, True,
+                section, old_line, new_line, not sample, new_commented=commented_value,
+                sample=sample,
             )  # fmt: skip
 
     def _display_order(self) -> list[str]:
@@ -297,6 +335,22 @@ class Review:
     def unacknowledged(self) -> list[str]:
         """Keys a front end should highlight until someone has looked at them."""
         return [k for k, kr in self._current.items() if not kr.acknowledged]
+
+    @property
+    def unconfirmed(self) -> list[str]:
+        """Keys with a value nobody has confirmed: a new default, or Red5's sample value.
+        :meth:`confirm` takes each as it stands."""
+        return [k for k, kr in self._current.items() if kr.decided and not kr.acknowledged]
+
+    @property
+    def open_keys(self) -> list[str]:
+        """Every key that keeps the merged file from being written (:attr:`KeyReview.is_open`)."""
+        return [k for k, kr in self._current.items() if kr.is_open]
+
+    @property
+    def leftover_samples(self) -> list[str]:
+        """Keys whose merged value is Red5's sample and nobody has said it is meant."""
+        return [k for k, kr in self._current.items() if kr.sample and not kr.acknowledged]
 
     @property
     def summary(self) -> dict[Status, int]:
@@ -366,7 +420,8 @@ class Review:
         else:
             self._values.pop(key, None)
         self._current[key] = base._replace(
-            merged=merged, decided=True, acknowledged=True, choice=choice, reopened=False
+            merged=merged, decided=True, acknowledged=True, choice=choice, reopened=False,
+            sample=is_sample(key, merged, base.new, base.secret),
         )
 
     def keep_old(self, key: str) -> None:
@@ -408,6 +463,25 @@ class Review:
                 f"{key}: only a removed key can be dropped; this one is {kr.status}"
             )
         self._decide(key, Choice.DROP)
+
+    def confirm(self, key: str) -> None:
+        """Take the value the merged file holds now as this key's explicit decision:
+        a new default or a sample value someone has looked at and means."""
+        kr = self._decidable(key)
+        if not kr.decided:
+            raise DecisionError(f"{key}: has no value to confirm yet; set one")
+        if kr.merged is not None and has_placeholder(kr.merged):
+            raise DecisionError(f"{key}: holds a placeholder; set a real value")
+        if kr.choice is Choice.SET:
+            self._decide(key, Choice.SET, self._values[key])
+        elif kr.choice is not None:
+            self._decide(key, kr.choice)
+        elif kr.status is Status.NEW_DEFAULT:
+            self._decide(key, Choice.ACCEPT_NEW)
+        elif kr.status is Status.REMOVED:
+            self._decide(key, Choice.DROP)
+        else:
+            self._decide(key, Choice.KEEP_OLD)
 
     def reset(self, key: str) -> None:
         """Forget any decision on this key: back to the built-in default."""

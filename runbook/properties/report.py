@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
+from runbook.colour import PLAIN, Painter
 from runbook.properties.codec import (
     PropertiesError,
     atomic_write,
@@ -67,7 +68,7 @@ def _text(value: str) -> str:
     return value
 
 
-def _key_line(kr: KeyReview, reveal: bool) -> str:
+def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
     def shown(value: str) -> str:
         return _text(kr.show(value, reveal=reveal) or "")
 
@@ -90,11 +91,15 @@ def _key_line(kr: KeyReview, reveal: bool) -> str:
         details.append(f"live line {kr.old_line}")
     flags: list[str] = []
     if kr.reopened:
-        flags.append("REOPENED: the live value changed since it was decided")
+        flags.append(paint("REOPENED: the live value changed since it was decided", "bold", "red"))
     elif not kr.decided:
-        flags.append("NEEDS A DECISION")
+        flags.append(paint("NEEDS A DECISION", "bold", "red"))
+    elif kr.sample and not kr.acknowledged:
+        flags.append(paint("Red5's sample value, not confirmed yet", "bold", "yellow"))
     elif not kr.acknowledged:
-        flags.append("not acknowledged yet")
+        flags.append(paint("not confirmed yet", "bold", "yellow"))
+    elif kr.is_open:
+        flags.append(paint("still a placeholder", "bold", "red"))
     if kr.choice is not None:
         flags.append(f"decided: {kr.choice}")
     line = f"  {head}"
@@ -125,20 +130,41 @@ def _decisions_lines(result: ApplyResult) -> list[str]:
     return lines
 
 
-def render_review(review: Review, reveal: bool = False) -> str:
-    """The whole review as plain text, grouped by status, most urgent group first."""
-    summary = review.summary
-    counts = ", ".join(f"{summary[status]} {status}" for status in Status)
-    lines = [f"{len(review)} keys: {counts}."]
+def _open_lines(review: Review, paint: Painter) -> list[str]:
+    """The headline: what keeps the merged file from being written, or that nothing does.
+    "Nothing needs a decision" is said exactly when ``runbook diff --check`` exits 0."""
+    if not review.open_keys:
+        return [paint("Nothing needs a decision; the merged file can be written.", "green")]
+    lines: list[str] = []
     undecided = review.undecided
     if undecided:
         lines.append(f"{_keys(len(undecided))} a decision: {', '.join(undecided)}")
-    else:
-        lines.append("Nothing needs a decision; the merged file can be written.")
-    unconfirmed = review.unacknowledged
-    if unconfirmed:
-        lines.append("New defaults nobody has confirmed yet (taken as shipped unless someone "
-                     f"decides otherwise): {', '.join(unconfirmed)}")
+    samples = set(review.leftover_samples)
+    defaults = [k for k in review.unconfirmed if k not in samples]
+    if defaults:
+        lines.append(f"{_count(len(defaults), 'new default')} nobody has confirmed yet (confirm "
+                     f"each, or give another value): {', '.join(defaults)}")
+    if samples:
+        lines.append(f"{_count(len(samples), 'key')} still holding Red5's sample value: "
+                     f"{', '.join(k for k in review.leftover_samples)}")
+    placeholders = [k for k in review.leftover_placeholders if review[k].decided]
+    if placeholders:
+        lines.append(f"{_count(len(placeholders), 'key')} still holding a placeholder: "
+                     f"{', '.join(placeholders)}")
+    return [paint(line, "bold", "yellow") for line in lines]
+
+
+def _count(n: int, thing: str) -> str:
+    return f"1 {thing}" if n == 1 else f"{n} {thing}s"
+
+
+def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) -> str:
+    """The whole review as plain text, grouped by status, most urgent group first;
+    ``paint`` colours what needs someone (the plain default colours nothing)."""
+    summary = review.summary
+    counts = ", ".join(f"{summary[status]} {status}" for status in Status)
+    lines = [f"{len(review)} keys: {counts}."]
+    lines.extend(_open_lines(review, paint))
     groups: dict[Status, list[KeyReview]] = {status: [] for status in Status}
     for kr in review:
         groups[kr.status].append(kr)
@@ -147,31 +173,35 @@ def render_review(review: Review, reveal: bool = False) -> str:
         if not members:
             continue
         lines.append("")
-        lines.append(f"{status} ({len(members)}): {status.meaning}.")
+        lines.append(paint(f"{status} ({len(members)})", "bold") + f": {status.meaning}.")
         if status is Status.UNCHANGED:
             # Listing dozens of identical keys hides the ones that matter; show only the
             # few an explicit decision has moved away from the shared value.
             moved = [kr for kr in members if kr.merged != kr.old or not kr.decided]
-            lines.extend(_key_line(kr, reveal) for kr in moved)
+            lines.extend(_key_line(kr, reveal, paint) for kr in moved)
             if len(moved) < len(members):
                 lines.append(f"  ({len(members) - len(moved)} not listed: nothing to decide)")
             continue
-        lines.extend(_key_line(kr, reveal) for kr in members)
+        lines.extend(_key_line(kr, reveal, paint) for kr in members)
     if review.duplicates:
         lines.append("")
         lines.append("Keys set more than once (Java uses the last line):")
         for dup in review.duplicates:
             where = ", ".join(str(n) for n in dup.lines)
             lines.append(f"  {dup.key} in {dup.file}, lines {where}")
-    leftover = review.leftover_placeholders
-    if leftover:
-        lines.append("")
-        lines.append(
-            "Placeholders still in the merged file (the stream manager would use them as is):"
-        )
-        for key in leftover:
-            kr = review[key]
-            lines.append(f"  {key} = {_text(kr.show(kr.merged, reveal=reveal) or '')}")
+    for keys, title in (
+        (review.leftover_placeholders,
+         "Placeholders still in the merged file (the stream manager would use them as is):"),
+        (review.leftover_samples,
+         "Sample values still in the merged file (Red5 publishes them as examples; decide "
+         "each key to keep one on purpose):"),
+    ):
+        if keys:
+            lines.append("")
+            lines.append(title)
+            for key in keys:
+                kr = review[key]
+                lines.append(f"  {key} = {_text(kr.show(kr.merged, reveal=reveal) or '')}")
     if review.decision_result is not None:
         lines.append("")
         lines.extend(_decisions_lines(review.decision_result))
@@ -192,6 +222,7 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
                 "merged": kr.show(kr.merged, reveal=reveal),
                 "decided": kr.decided,
                 "acknowledged": kr.acknowledged,
+                "sample": kr.sample,
                 "secret": kr.secret,
                 "section": kr.section,
                 "old_line": kr.old_line,
@@ -200,6 +231,9 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
             for kr in review
         ],
         "undecided": review.undecided,
+        "unconfirmed": review.unconfirmed,
+        "sample_values": review.leftover_samples,
+        "open": review.open_keys,
         "duplicates": [
             {"file": d.file, "key": d.key, "lines": list(d.lines)} for d in review.duplicates
         ],
@@ -286,7 +320,7 @@ def diff_command(
         stdout.write(json.dumps(review_to_json(result), indent=2, ensure_ascii=False) + "\n")
     else:
         stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
-        stdout.write(render_review(result))
+        stdout.write(render_review(result, paint=Painter.for_stream(stdout)))
         if "config.dbHost" in result and result["config.dbHost"].status is not Status.OVERRIDDEN:
             stdout.write(
                 "\nNote: config.dbHost keeps the live value in this review. The runbook's "
@@ -294,10 +328,9 @@ def diff_command(
                 "--set config.dbHost=HOST.\n"
             )
 
-    # A review ahead of the window is only finished when every new default has
-    # been confirmed too, as in the editor; the runbook's step alone falls back
-    # to the shipped defaults.
-    undecided = list(dict.fromkeys(result.undecided + result.unacknowledged))
+    # A review ahead of the window is only finished when every new default and
+    # sample value has been confirmed too, and no placeholder is left, as in the editor.
+    undecided = result.open_keys
     if out is not None:
         if undecided:
             print(f"not writing {out}: {_keys(len(undecided))} a decision", file=stderr)
