@@ -92,8 +92,9 @@ def _count(n: int, thing: str) -> str:
 
 
 def needs_decision(kr: KeyReview) -> bool:
-    """Still open: nobody decided it, or nobody has looked at its new default yet."""
-    return not kr.decided or not kr.acknowledged
+    """Still open: nobody decided it, nobody has confirmed its new default or sample
+    value yet, or it still holds a placeholder (the rule ``runbook diff --check`` uses)."""
+    return kr.is_open
 
 
 def _printable(value: str) -> str:
@@ -260,7 +261,7 @@ class PropertiesReviewScreen(Screen[bool]):
         return Content.styled(text, "reverse $warning" if revealed else "")
 
     def _glyph(self, kr: KeyReview) -> tuple[str, str]:
-        if not kr.decided:
+        if not kr.decided or (kr.acknowledged and kr.is_open):  # undecided, or a placeholder
             return "!", "bold $text-error"
         if not kr.acknowledged:
             return "?", "bold $text-warning"
@@ -466,6 +467,9 @@ class PropertiesReviewScreen(Screen[bool]):
         if kr.merged is not None and has_placeholder(kr.merged):
             notes.append("The merged value still holds a placeholder; the stream manager "
                          "would take it literally.")
+        elif kr.sample:
+            notes.append("Red5 publishes this value as an example; nobody should be running "
+                         "with it unless they chose to.")
         if kr.secret:
             notes.append("Secret: v shows it on this row until the cursor moves."
                          if self._revealed != key else "Secret shown: move away to mask it.")
@@ -480,6 +484,12 @@ class PropertiesReviewScreen(Screen[bool]):
                                    "bold $text-error")
         elif not kr.decided:
             state = Content.styled("! Needs a decision.", "bold $text-error")
+        elif kr.sample and not kr.acknowledged:
+            state = Content.styled("? Red5's sample value: o or a keeps it if it really is "
+                                   "yours, e types the real one.", "bold $text-warning")
+        elif kr.is_open:
+            state = Content.styled("! Still a placeholder: e types the real value.",
+                                   "bold $text-error")
         elif not kr.acknowledged:
             state = Content.styled("? New default: confirm it with a, or type another with e.",
                                    "bold $text-warning")
@@ -738,28 +748,32 @@ class PropertiesReviewScreen(Screen[bool]):
         self.refresh_bindings()
 
     def action_write(self) -> None:
+        """Write the decisions file and the merged file; with keys still open, save the
+        decisions so far (open keys stay open in the file) and keep reviewing, so a
+        review can be finished in another sitting. The merged file waits for the end."""
         open_keys = self._open()
-        if open_keys:
-            named = ", ".join(open_keys[:_SHOWN_IN_MESSAGE])
-            if len(open_keys) > _SHOWN_IN_MESSAGE:
-                named += f" and {len(open_keys) - _SHOWN_IN_MESSAGE} more"
+        named = ", ".join(open_keys[:_SHOWN_IN_MESSAGE])
+        if len(open_keys) > _SHOWN_IN_MESSAGE:
+            named += f" and {len(open_keys) - _SHOWN_IN_MESSAGE} more"
+        if open_keys and self.decisions_path is None:
             self._say(f"Not written: {_count(len(open_keys), 'key')} still open: {named}. "
-                      "n goes to the next one.", "error")
+                      "n goes to the next one; --decisions FILE would save an unfinished "
+                      "review.", "error")
             return
         written: list[str] = []
         if self.decisions_path is not None:
-            try:
-                if self.decisions_path.exists():
-                    decisions = Decisions.load(self.decisions_path)
-                else:
-                    decisions = Decisions(name=str(self.decisions_path))
-                self.env_needed = decisions.record(self.review)
-                decisions.save(self.decisions_path)
-            except DecisionsError as exc:
-                self._say(f"Not written: {exc}", "error")
+            if not self._save_decisions(self.decisions_path):
                 return
-            except OSError as exc:
-                self._say(f"Not written: {self.decisions_path}: {exc.strerror or exc}", "error")
+            if open_keys:
+                written.append(f"wrote the decisions so far to {self.decisions_path}; "
+                               f"still open: {named}")
+                self._secrets_by_name(written)
+                self.written = written
+                self._dirty = False
+                self._say(f"Saved the decisions so far to {self.decisions_path}; "
+                          f"{_count(len(open_keys), 'key')} still open: {named}. The merged "
+                          "file is written once none is; q leaves, and the same command "
+                          "takes up the review again.", "warning")
                 return
             written.append(f"wrote the decisions to {self.decisions_path}")
         if self.merged_path is not None:
@@ -769,12 +783,28 @@ class PropertiesReviewScreen(Screen[bool]):
                 self._say(f"Not written: {self.merged_path}: {exc.strerror or exc}", "error")
                 return
             written.append(f"wrote the merged file to {self.merged_path}")
-        for key, env in self.env_needed:
-            written.append(f"{key} is a secret, so the decisions file names ${env} instead of "
-                           f"the value: export {env} before the runbook reads that file")
+        self._secrets_by_name(written)
         self.written = written
         self._dirty = False
         self.dismiss(True)
+
+    def _save_decisions(self, path: Path) -> bool:
+        try:
+            decisions = Decisions.load(path) if path.exists() else Decisions(name=str(path))
+            self.env_needed = decisions.record(self.review)
+            decisions.save(path)
+        except DecisionsError as exc:
+            self._say(f"Not written: {exc}", "error")
+            return False
+        except OSError as exc:
+            self._say(f"Not written: {path}: {exc.strerror or exc}", "error")
+            return False
+        return True
+
+    def _secrets_by_name(self, written: list[str]) -> None:
+        for key, env in self.env_needed:
+            written.append(f"{key} is a secret, so the decisions file names ${env} instead of "
+                           f"the value: export {env} before the runbook reads that file")
 
     def action_leave(self) -> None:
         if self._dirty and not self._leave_armed and (self.decisions_path or self.merged_path):

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -166,14 +169,14 @@ async def test_decide_every_open_key_then_write(pair: tuple[Path, Path]) -> None
         open_keys = [kr.key for kr in app.review if not kr.decided or not kr.acknowledged]
         assert open_keys == [NEW_DEFAULT_KEY, NEEDS_VALUE_KEY]
 
-        # Writing before everything is decided is refused and names what is open.
+        # Writing before everything is decided saves the decisions so far, names what
+        # is open, and leaves the merged file unwritten.
         await pilot.press("w")
         assert isinstance(app.screen, PropertiesReviewScreen)
-        assert "Not written" in message(screen)
         for key in open_keys:
             assert key in message(screen)
         assert not Path("merged.properties").exists()
-        assert not Path("decisions.toml").exists()
+        assert Path("decisions.toml").exists()
 
         await pilot.press("n")
         assert current(screen) == NEW_DEFAULT_KEY
@@ -301,6 +304,102 @@ async def test_leaving_with_keys_open_reports_them(pair: tuple[Path, Path]) -> N
     assert app.return_value is False
     assert app.exit_code == 1
     assert not Path("merged.properties").exists()
+
+
+def check(pair: tuple[Path, Path]) -> subprocess.CompletedProcess[str]:
+    """`runbook diff --check` on the pair and the decisions file, as the operator runs it."""
+    old, new = pair
+    return subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "diff", str(old), str(new),
+         "--set", f"config.dbHost={NEW_DB}", "--decisions", "decisions.toml", "--check"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+
+
+async def test_an_unfinished_review_is_saved_and_finished_in_a_second_sitting(
+    pair: tuple[Path, Path],
+) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n", "a")  # the new default confirmed; the blank key left open
+        await pilot.press("w")
+        assert isinstance(app.screen, PropertiesReviewScreen)  # still reviewing
+        said = message(screen)
+        assert "decisions.toml" in said and NEEDS_VALUE_KEY in said and "open" in said
+        await pilot.press("q")  # nothing unsaved: leaves at once
+        await pilot.pause()
+    assert app.exit_code == 1
+    assert "wrote the decisions so far to decisions.toml" in "\n".join(app.report)
+    assert not Path("merged.properties").exists()  # never with a key open
+    entries = Decisions.load("decisions.toml").entries
+    assert entries[NEW_DEFAULT_KEY].action is Choice.ACCEPT_NEW
+    assert entries[NEEDS_VALUE_KEY].action is None  # still open in the file
+
+    # Between the sittings --check says what is left, and fails.
+    between = check(pair)
+    assert between.returncode == 1, between.stderr
+    assert f"1 key still needs a decision: {NEEDS_VALUE_KEY}" in between.stdout
+    assert "nobody has confirmed" not in between.stdout
+    assert "Nothing needs a decision" not in between.stdout
+
+    second = make_app(pair)
+    assert [kr.key for kr in second.review if kr.is_open] == [NEEDS_VALUE_KEY]
+    async with second.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n")
+        assert current(screen) == NEEDS_VALUE_KEY
+        await pilot.press("e")
+        screen.query_one("#review-edit", Input).value = "live"
+        await pilot.press("enter", "w")
+        await pilot.pause()
+    assert second.exit_code == 0
+    assert javaproperties.loads(Path("merged.properties").read_text())[NEEDS_VALUE_KEY] == "live"
+    after = check(pair)
+    assert after.returncode == 0, after.stdout
+    assert "Nothing needs a decision" in after.stdout
+
+
+async def test_without_a_decisions_file_w_says_how_to_save_an_unfinished_review(
+    pair: tuple[Path, Path],
+) -> None:
+    app = make_app(pair, decisions=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("w")
+        assert "Not written" in message(screen) and "--decisions" in message(screen)
+    assert not Path("merged.properties").exists()
+
+
+async def test_a_sample_value_and_a_carried_placeholder_stay_open(
+    pair: tuple[Path, Path],
+) -> None:
+    old, _ = pair
+    old.write_text(old.read_text()
+                   .replace(f"cluster.password={SECRETS['cluster.password']}",
+                            "cluster.password=changeme")
+                   .replace("instanceNamePrefix=prodsm", "instanceNamePrefix={unique-value}"))
+    app = make_app(pair)
+    sample, placeholder = "cluster.password", "instancecontroller.instanceNamePrefix"
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        assert [kr.key for kr in app.review if kr.is_open] == [
+            placeholder, sample, NEW_DEFAULT_KEY, NEEDS_VALUE_KEY]
+        await pilot.press("n")
+        assert current(screen) == placeholder
+        assert "placeholder" in str(screen.query_one("#review-detail").render())
+        await pilot.press("o")  # keeping the live value keeps the placeholder: still open
+        assert app.review[placeholder].is_open
+        await pilot.press("e")
+        screen.query_one("#review-edit", Input).value = "prodsm"
+        await pilot.press("enter")
+        assert not app.review[placeholder].is_open
+
+        await pilot.press("n")
+        assert current(screen) == sample
+        assert "sample value" in str(screen.query_one("#review-detail").render())
+        await pilot.press("o")  # it really is changeme on the nodes: said on purpose
+        assert not app.review[sample].is_open and app.review[sample].merged == "changeme"
+    assert Decisions.from_review(app.review).entries[sample].action is Choice.KEEP_OLD
 
 
 async def test_n_and_shift_n_go_round_the_open_keys(pair: tuple[Path, Path]) -> None:
