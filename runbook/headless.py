@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from runbook.colour import Painter, Style
 from runbook.events import (
     CutoverEnded,
     CutoverStarted,
@@ -39,6 +40,14 @@ _MARK = {
     StepState.NEEDS_REVIEW: "needs review",
 }
 _PREFIX = {"cmd": "  > ", "out": "  | ", "err": "  ! ", "info": "  * "}
+# On a terminal only (runbook.colour), and never the only sign: the words say it too.
+_MARK_STYLE: dict[StepState, tuple[Style, ...]] = {
+    StepState.DONE: ("green",),
+    StepState.FAILED: ("bold", "red"),
+    StepState.IN_DOUBT: ("bold", "red"),
+    StepState.SKIPPED: ("yellow",),
+    StepState.NEEDS_REVIEW: ("bold", "yellow"),
+}
 
 
 class HeadlessFrontEnd:
@@ -57,6 +66,7 @@ class HeadlessFrontEnd:
         self.reports: dict[str, StepReport] = {}
         self._last_progress = 0.0
         self._phase: Phase | None = None
+        self.paint = Painter.for_stream(self.out)
 
     def _print(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
@@ -86,9 +96,10 @@ class HeadlessFrontEnd:
             self._phase = card.phase
             title = "PREPARE (the live system keeps running)" if card.phase is Phase.PREPARE \
                 else "CUTOVER (downtime starts with the first step you run)"
-            self._print(f"\n=== {title} ===")
-        flag = "  [DESTRUCTIVE]" if card.needs_typed_confirmation else ""
-        self._print(f"\n[{card.id}] {card.title}{flag}")
+            self._print("\n" + self.paint(f"=== {title} ===", "bold"))
+        flag = "  " + self.paint("[DESTRUCTIVE]", "bold", "red") \
+            if card.needs_typed_confirmation else ""
+        self._print(f"\n[{self.paint(card.id, 'bold')}] {card.title}{flag}")
         self._print(f"  {card.summary}")
         if card.caution:
             self._print(f"  caution: {card.caution}")
@@ -99,22 +110,44 @@ class HeadlessFrontEnd:
         if self.assume_yes:
             self._print("  -> run (--yes)")
             return Decision(Answer.RUN)
+        skip = "[s] skip" if card.skippable else ""
+        if card.needs_typed_confirmation:
+            # As in the TUI: a step that takes the service down, deletes or moves
+            # files runs only on its id typed in full; y alone is too easy to give.
+            question = f"  type {card.id} to run it, " + (f"{skip} or [q] stop: " if skip
+                                                          else "or [q] stop: ")
+        else:
+            question = f"  run it? [y] run  {skip + '  ' if skip else ''}[q] stop: "
         while True:
-            answer = await self._ask("  run it? [y] run  [s] skip  [q] stop: ")
+            answer = await self._ask(question)
             if answer is None or answer.lower() == "q":
                 return Decision(Answer.STOP)
-            if answer.lower() == "y":
+            if answer == card.id or (answer.lower() == "y"
+                                     and not card.needs_typed_confirmation):
                 return Decision(Answer.RUN)
-            if answer.lower() == "s":
-                while True:
-                    reason = await self._ask("  why skip it? (kept in the journal): ")
-                    if reason is None:
-                        return Decision(Answer.STOP)
-                    if reason:
-                        return Decision(Answer.SKIP, reason)
-                    self._print("  a skip needs a reason")
-            else:
-                self._print("  answer y, s or q")
+            if answer.lower() == "s" and card.skippable:
+                return await self._skip()
+            self._print(self._not_an_answer(card, answer))
+
+    async def _skip(self) -> Decision:
+        while True:
+            reason = await self._ask("  why skip it? (kept in the journal): ")
+            if reason is None:
+                return Decision(Answer.STOP)
+            if reason:
+                return Decision(Answer.SKIP, reason)
+            self._print("  a skip needs a reason")
+
+    def _not_an_answer(self, card: StepCard, answer: str) -> str:
+        if answer.lower() == "s":
+            why = ("the stream manager is down until cutover ends" if card.phase is Phase.CUTOVER
+                   else "the steps after it rely on what it finds")
+            return f"  {card.id} cannot be skipped: {why}; run it, or stop"
+        if not card.needs_typed_confirmation:
+            return "  answer y, s or q" if card.skippable else "  answer y or q"
+        if answer.lower() == "y":
+            return f"  y is not enough here: this step is destructive; type {card.id} to run it"
+        return f"  that is not {card.id}; type it exactly to run this step"
 
     async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
         card = self.cards[step.id]
@@ -147,7 +180,8 @@ class HeadlessFrontEnd:
                 self.reports[report.id] = report
                 if report.state in _MARK:
                     took = f" in {report.elapsed_s:g}s" if report.elapsed_s is not None else ""
-                    self._print(f"  [{_MARK[report.state]}{took}] {report.detail}".rstrip())
+                    mark = self.paint(_MARK[report.state], *_MARK_STYLE[report.state])
+                    self._print(f"  [{mark}{took}] {report.detail}".rstrip())
             case Output(stream=stream, line=line):
                 prefix = _PREFIX.get(stream, "  | ")
                 for part in line.splitlines() or [""]:
@@ -157,7 +191,7 @@ class HeadlessFrontEnd:
             case JournalRepaired(message=message):
                 self._print(f"note: {message}")
             case CutoverStarted():
-                self._print("  ! downtime starts now")
+                self._print(self.paint("  ! downtime starts now", "bold", "yellow"))
             case CutoverEnded(complete=True, downtime_s=downtime):
                 self._print(f"\ndowntime: {downtime}s")
             case CutoverEnded(downtime_s=downtime):
