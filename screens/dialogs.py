@@ -7,9 +7,10 @@ Each has its own footer, so the keys that work right now are always on screen.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -22,7 +23,34 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from runbook.journal import Replay
 from runbook.model import Action, StepCard, StepState
 from screens.presentation import look
-from screens.widgets import PlanView
+from screens.widgets import PlanView, Wrapped
+
+T = TypeVar("T")
+
+
+class Dialog(ModalScreen[T]):
+    """A box over the dimmed main screen: a body that scrolls, and the answer
+    (buttons, a field) docked below it, in view at any terminal size."""
+
+    # Priority: the answer field (a step id, a reason) has no use for them.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("pagedown", "body('scroll_page_down')", "Page down", id="dialog-page-down",
+                show=False, priority=True),
+        Binding("pageup", "body('scroll_page_up')", "Page up", id="dialog-page-up",
+                show=False, priority=True),
+        Binding("home", "body('scroll_home')", "Top", id="dialog-top", show=False,
+                priority=True),
+        Binding("end", "body('scroll_end')", "End", id="dialog-end", show=False,
+                priority=True),
+        Binding("down", "body('scroll_down')", "Down", id="dialog-down", show=False),
+        Binding("up", "body('scroll_up')", "Up", id="dialog-up", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog")
+
+    def action_body(self, method: str) -> None:
+        getattr(self.query_one(".dialog-body", VerticalScroll), method)(animate=False)
 
 
 @dataclass(frozen=True)
@@ -36,7 +64,7 @@ class Target:
     rehearsal: bool
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(Dialog[bool]):
     """Shows exactly what will run where, and asks for y or the typed step id."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -45,58 +73,70 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("escape", "back", "Back", id="confirm-back"),
     ]
 
-    def __init__(self, step: StepCard, total: int, target: Target, plan: list[Action]) -> None:
-        super().__init__(classes="dialog")
+    def __init__(self, step: StepCard, total: int, target: Target, plan: list[Action],
+                 warnings: Sequence[str] = ()) -> None:
+        super().__init__()
         self.step = step
         self.total = total
         self.target = target
         self.plan = plan
+        self.warnings = list(warnings)
         self.typed = step.needs_typed_confirmation
 
     def compose(self) -> ComposeResult:
-        step, target = self.step, self.target
+        step = self.step
         with Vertical(id="confirm", classes="dialog-box" + (" -destructive" if self.typed else "")):
-            yield Static(Content.assemble(
-                (f"Step {step.number} of {self.total}: " if step.phase != "rollback"
-                 else f"The way back, step {step.number}: ", "$text-muted"),
-                (step.title, "bold"), (f"   ({step.id})", "$text-muted")), id="confirm-title")
-            if self.typed:
-                why = ("cutover: the stream manager is down from the first cutover step "
-                       "until the nodegroups are back" if step.phase == "cutover"
-                       else "the way back: the stream manager is down until it ends"
-                       if step.phase == "rollback"
-                       else "it deletes or moves files on the host")
-                yield Static(Content.assemble((" DESTRUCTIVE ", "bold $text on $error"),
-                                              "  ", (why, "$error")), id="confirm-badge")
-            else:
-                yield Static(Content.styled("Not destructive: it reads, copies or adds, "
-                                            "and changes nothing the live service uses.",
-                                            "$text-muted"), id="confirm-badge")
-            sudo = ("as root through sudo -n" if target.sudo
-                    else "as that user, without sudo")
-            where = "the rehearsal host on this machine" if target.rehearsal else "the host"
-            yield Static(Content.assemble(
-                ("Host  ", "bold"), f"{target.address} port {target.port} ({where})\n",
-                ("User  ", "bold"), f"{target.user}, commands run {sudo}"),
-                id="confirm-target")
-            yield Label("What runs, in order:", classes="section")
-            with VerticalScroll(id="confirm-plan"):
-                yield PlanView(self.plan)
-            if self.typed:
-                yield Label(Content.assemble("Type ", (step.id, "bold"),
-                                             " and press enter to run it. Escape goes back."),
-                            id="confirm-prompt")
-                yield Input(placeholder="the step id", id="confirm-input")
-                yield Label("", id="confirm-error", classes="error")
-            else:
-                yield Label(Content.assemble("Press ", ("y", "bold"), " to run it, ",
-                                             ("n", "bold"), " or escape to go back."),
-                            id="confirm-prompt")
-            with Horizontal(classes="buttons"):
-                yield Button("Run it", id="confirm-run", variant="error" if self.typed
-                             else "primary", disabled=self.typed)
-                yield Button("Back", id="confirm-cancel")
+            with VerticalScroll(classes="dialog-body"):
+                yield from self._body()
+            with Vertical(classes="dialog-foot"):
+                if self.typed:
+                    yield Label(Content.assemble("Type ", (step.id, "bold"), " and press enter "
+                                                 "to run it. Escape goes back."),
+                                id="confirm-prompt")
+                    typed = Input(placeholder="the step id", id="confirm-input", compact=True)
+                    typed.cursor_blink = False
+                    yield typed
+                    yield Label("", id="confirm-error", classes="error")
+                else:
+                    yield Label(Content.assemble("Press ", ("y", "bold"), " to run it, ",
+                                                 ("n", "bold"), " or escape to go back."),
+                                id="confirm-prompt")
+                with Horizontal(classes="buttons"):
+                    yield Button("Run it", id="confirm-run", variant="error" if self.typed
+                                 else "primary", disabled=self.typed)
+                    yield Button("Back", id="confirm-cancel")
         yield Footer()
+
+    def _body(self) -> ComposeResult:
+        step, target = self.step, self.target
+        yield Wrapped(Content.assemble(
+            (f"Step {step.number} of {self.total}: " if step.phase != "rollback"
+             else f"The way back, step {step.number}: ", "$text-muted"),
+            (step.title, "bold"), (f"   ({step.id})", "$text-muted")), id="confirm-title")
+        if self.typed:
+            why = ("cutover: the stream manager is down from the first cutover step "
+                   "until the nodegroups are back" if step.phase == "cutover"
+                   else "the way back: the stream manager is down until it ends"
+                   if step.phase == "rollback"
+                   else "it deletes or moves files on the host")
+            yield Wrapped(Content.assemble((" DESTRUCTIVE ", "bold $text on $error"),
+                                           "  ", (why, "$error")), id="confirm-badge")
+        else:
+            yield Wrapped(Content.styled("Not destructive: it reads, copies or adds, "
+                                         "and changes nothing the live service uses.",
+                                         "$text-muted"), id="confirm-badge")
+        for warning in self.warnings:
+            # In full, every time: the operator may not have read it the first time.
+            yield Wrapped(Content.assemble(("Warning  ", "bold $warning"), warning),
+                          indent=9, classes="confirm-warning")
+        sudo = "as root through sudo -n" if target.sudo else "as that user, without sudo"
+        where = "the rehearsal host on this machine" if target.rehearsal else "the host"
+        yield Wrapped(Content.assemble(
+            ("Host  ", "bold"), f"{target.address} port {target.port} ({where})\n",
+            ("User  ", "bold"), f"{target.user}, commands run {sudo}"),
+            indent=6, id="confirm-target")
+        yield Label("What runs, in order:", classes="section")
+        yield PlanView(self.plan, id="confirm-plan")
 
     @property
     def AUTO_FOCUS(self) -> str:  # type: ignore[override]
@@ -123,14 +163,16 @@ class ConfirmDialog(ModalScreen[bool]):
     def _typed(self, event: Input.Changed) -> None:
         self.query_one("#confirm-run", Button).disabled = event.value.strip() != self.step.id
         self.query_one("#confirm-error", Label).update("")
+        self.query_one("#confirm-error", Label).display = False
 
     @on(Input.Submitted, "#confirm-input")
     def _submitted(self, event: Input.Submitted) -> None:
         if event.value.strip() == self.step.id:
             self.dismiss(True)
         else:
-            self.query_one("#confirm-error", Label).update(
-                f"That is not it: type {self.step.id} exactly to run this step.")
+            error = self.query_one("#confirm-error", Label)
+            error.update(f"That is not it: type {self.step.id} exactly to run this step.")
+            error.display = True
 
     @on(Button.Pressed, "#confirm-run")
     def _run(self) -> None:
@@ -141,7 +183,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class SkipDialog(ModalScreen[str | None]):
+class SkipDialog(Dialog[str | None]):
     """A skip needs a reason: it goes into the journal and the report."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -149,32 +191,50 @@ class SkipDialog(ModalScreen[str | None]):
     ]
 
     def __init__(self, step: StepCard) -> None:
-        super().__init__(classes="dialog")
+        super().__init__()
         self.step = step
 
     def compose(self) -> ComposeResult:
         with Vertical(id="skip", classes="dialog-box"):
-            yield Static(Content.assemble(("Skip step ", "$text-muted"),
-                                          (f"{self.step.number}: {self.step.title}", "bold")))
-            note = ("Skipping a cutover step leaves the procedure incomplete; later steps "
-                    "may fail or behave differently." if self.step.phase == "cutover"
-                    else "Cutover only begins once every prepare step is done or skipped "
-                    "with a reason.")
-            yield Static(Content.styled(note, "$text-muted"))
-            yield Label("Why skip it? (kept in the journal; enter saves, escape goes back)")
-            yield Input(placeholder="for example: done by hand, see ticket", id="skip-reason")
-            yield Label("", id="skip-error", classes="error")
+            with VerticalScroll(classes="dialog-body"):
+                yield Wrapped(Content.assemble(("Skip step ", "$text-muted"), (
+                    f"{self.step.number}: {self.step.title}", "bold")))
+                note = ("Skipping a cutover step leaves the procedure incomplete; later steps "
+                        "may fail or behave differently." if self.step.phase == "cutover"
+                        else "Cutover only begins once every prepare step is done or skipped "
+                        "with a reason.")
+                yield Wrapped(Content.styled(note, "$text-muted"))
+            with Vertical(classes="dialog-foot"):
+                yield Label("Why skip it? It goes into the journal and the report.")
+                reason = Input(placeholder="for example: done by hand, see ticket",
+                               id="skip-reason", compact=True)
+                reason.cursor_blink = False
+                yield reason
+                yield Label("", id="skip-error", classes="error")
+                with Horizontal(classes="buttons"):
+                    yield Button("Skip it (enter)", id="skip-save", variant="warning")
+                    yield Button("Back (esc)", id="skip-cancel")
         yield Footer()
 
     AUTO_FOCUS = "#skip-reason"
 
     @on(Input.Submitted, "#skip-reason")
-    def _submitted(self, event: Input.Submitted) -> None:
-        reason = event.value.strip()
+    def _submitted(self) -> None:
+        self._save()
+
+    @on(Button.Pressed, "#skip-save")
+    def _save(self) -> None:
+        reason = self.query_one("#skip-reason", Input).value.strip()
         if reason:
             self.dismiss(reason)
         else:
-            self.query_one("#skip-error", Label).update("A reason is required to skip a step.")
+            error = self.query_one("#skip-error", Label)
+            error.update("A reason is required to skip a step.")
+            error.display = True
+
+    @on(Button.Pressed, "#skip-cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
 
     def action_back(self) -> None:
         self.dismiss(None)
@@ -184,7 +244,7 @@ class SkipDialog(ModalScreen[str | None]):
 WAIT, ABORT, DETACH, STOP, STAY = "wait", "abort", "detach", "stop", "stay"
 
 
-class QuitDialog(ModalScreen[str]):
+class QuitDialog(Dialog[str]):
     """Leaving while the runbook is busy, or between steps.
 
     Busy: wait (stop before the next step), detach (quit, leaving the command
@@ -202,39 +262,41 @@ class QuitDialog(ModalScreen[str]):
     ]
 
     def __init__(self, *, busy: bool, what: str, next_step: str = "") -> None:
-        super().__init__(classes="dialog")
+        super().__init__()
         self.busy = busy
         self.what = what
         self.next_step = next_step
 
     def compose(self) -> ComposeResult:
         with Vertical(id="quit", classes="dialog-box"):
-            if self.busy:
-                yield Static(Content.assemble(("Busy: ", "bold $warning"), self.what))
-                yield Static(Content.assemble(
-                    ("w  Wait", "bold"), ": let it finish, then stop before the next step "
-                    "and quit. Nothing is cut off.\n",
-                    ("d  Detach", "bold"), ": quit now and leave the command running on the "
-                    "host; it ends on its own, at the latest at its time limit there.\n",
-                    ("a  Abort", "bold"), ": ask the host to stop the command (TERM, then KILL "
-                    "after a grace period; a root SSH session may ignore these, and then the "
-                    "host's own time limit ends it) and quit.\n"
-                    "After detach or abort the journal records the step as in doubt; the next "
-                    "run (--resume) checks the host before doing it again."),
-                    id="quit-text")
-                with Horizontal(classes="buttons"):
+            with VerticalScroll(classes="dialog-body"):
+                if self.busy:
+                    yield Wrapped(Content.assemble(("Busy: ", "bold $warning"), self.what))
+                    yield Wrapped(Content.assemble(
+                        ("w  Wait", "bold"), ": let it finish, then stop before the next step "
+                        "and quit. Nothing is cut off.\n",
+                        ("d  Detach", "bold"), ": quit now and leave the command running on "
+                        "the host; it ends on its own, at the latest at its time limit there.\n",
+                        ("a  Abort", "bold"), ": ask the host to stop the command (TERM, then "
+                        "KILL after a grace period; a root SSH session may ignore these, and "
+                        "then the host's own time limit ends it) and quit.\n"
+                        "After detach or abort the journal records the step as in doubt; the "
+                        "next run (--resume) checks the host before doing it again."),
+                        indent=3, id="quit-text")
+                else:
+                    yield Wrapped(Content.assemble(("Stop the run here?", "bold")))
+                    where = f" before {self.next_step}" if self.next_step else ""
+                    yield Wrapped(
+                        f"Nothing is running. The journal records that you stopped{where}; "
+                        "starting runbook again begins a new run, and steps whose outcome is "
+                        "already in place are recognised as done.", id="quit-text")
+            with Horizontal(classes="buttons dialog-foot"):
+                if self.busy:
                     yield Button("Wait (w)", id="quit-wait", variant="primary")
                     yield Button("Detach (d)", id="quit-detach")
                     yield Button("Abort (a)", id="quit-abort", variant="error")
                     yield Button("Stay (esc)", id="quit-stay")
-            else:
-                yield Static(Content.assemble(("Stop the run here?", "bold")))
-                where = f" before {self.next_step}" if self.next_step else ""
-                yield Static(
-                    f"Nothing is running. The journal records that you stopped{where}; "
-                    "starting runbook again begins a new run, and steps whose outcome is "
-                    "already in place are recognised as done.", id="quit-text")
-                with Horizontal(classes="buttons"):
+                else:
                     yield Button("Stop and quit (y)", id="quit-stop", variant="warning")
                     yield Button("Stay (n)", id="quit-stay")
         yield Footer()
@@ -257,7 +319,7 @@ class QuitDialog(ModalScreen[str]):
             self.dismiss(choice)
 
 
-class RecoverDialog(ModalScreen[str]):
+class RecoverDialog(Dialog[str]):
     """A step failed: try it again (its check looks first), roll back to the old
     stream manager (cutover only), or stop here."""
 
@@ -269,25 +331,26 @@ class RecoverDialog(ModalScreen[str]):
     ]
 
     def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool) -> None:
-        super().__init__(classes="dialog")
+        super().__init__()
         self.step = step
         self.detail = detail
         self.can_roll_back = can_roll_back
 
     def compose(self) -> ComposeResult:
         with Vertical(id="recover", classes="dialog-box -destructive"):
-            yield Static(Content.assemble((f"Step {self.step.number}: {self.step.title}",
-                                           "bold"), (" did not end well", "bold $error")))
-            yield Static(self.detail, id="recover-detail")
-            text: list[Content | str | tuple[str, str]] = [
-                ("t  Try again", "bold"), ": its check looks at the host first, and it runs "
-                "again only where its outcome is not in place.\n"]
-            if self.can_roll_back:
-                text += [("r  Roll back", "bold"), ": back to the old stream manager on the "
-                         "old database (each step of the way back is confirmed).\n"]
-            text += [("q  Stop", "bold"), ": end the run here; --resume picks it up."]
-            yield Static(Content.assemble(*text), id="recover-text")
-            with Horizontal(classes="buttons"):
+            with VerticalScroll(classes="dialog-body"):
+                yield Wrapped(Content.assemble((f"Step {self.step.number}: {self.step.title}",
+                                                "bold"), (" did not end well", "bold $error")))
+                yield Wrapped(self.detail, id="recover-detail")
+                text: list[Content | str | tuple[str, str]] = [
+                    ("t  Try again", "bold"), ": its check looks at the host first, and it runs "
+                    "again only where its outcome is not in place.\n"]
+                if self.can_roll_back:
+                    text += [("r  Roll back", "bold"), ": back to the old stream manager on the "
+                             "old database (each step of the way back is confirmed).\n"]
+                text += [("q  Stop", "bold"), ": end the run here; --resume picks it up."]
+                yield Wrapped(Content.assemble(*text), indent=3, id="recover-text")
+            with Horizontal(classes="buttons dialog-foot"):
                 yield Button("Try again (t)", id="recover-retry", variant="primary")
                 if self.can_roll_back:
                     yield Button("Roll back (r)", id="recover-rollback", variant="warning")
@@ -313,7 +376,7 @@ class RecoverDialog(ModalScreen[str]):
 CONTINUE, START_OVER, QUIT = "continue", "start-over", "quit"
 
 
-class ResumeDialog(ModalScreen[str]):
+class ResumeDialog(Dialog[str]):
     """What an unfinished earlier run did, before anything starts, and whether to
     continue it, start a new run, or leave."""
 
@@ -324,7 +387,7 @@ class ResumeDialog(ModalScreen[str]):
     ]
 
     def __init__(self, journal: Path, replay: Replay, steps: list[StepCard]) -> None:
-        super().__init__(classes="dialog")
+        super().__init__()
         self.journal = journal
         self.replay = replay
         self.steps = steps
@@ -346,20 +409,20 @@ class ResumeDialog(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="resume", classes="dialog-box"):
-            how = f"it ended {self.replay.outcome}" if self.replay.outcome \
-                else "it was cut off without an end"
-            yield Static(Content.assemble(("An earlier run did not finish", "bold"),
-                                          f" ({how})\n", (str(self.journal), "$text-muted")))
-            with VerticalScroll(id="resume-steps"):
-                yield Static(self._summary())
-            yield Static(Content.assemble(
-                ("c  Continue it", "bold"), ": the same journal goes on. Done steps stay done, "
-                "skipped steps keep their reason; a step in doubt is checked on the host first "
-                "and offered again only if its outcome is not there.\n",
-                ("n  New run", "bold"), ": a fresh journal from the first step; each step still "
-                "checks the host and counts as done when its outcome is already there."),
-                id="resume-text")
-            with Horizontal(classes="buttons"):
+            with VerticalScroll(classes="dialog-body"):
+                how = f"it ended {self.replay.outcome}" if self.replay.outcome \
+                    else "it was cut off without an end"
+                yield Wrapped(Content.assemble(("An earlier run did not finish", "bold"),
+                                               f" ({how})\n", (str(self.journal), "$text-muted")))
+                yield Static(self._summary(), id="resume-steps")
+                yield Wrapped(Content.assemble(
+                    ("c  Continue it", "bold"), ": the same journal goes on. Done steps stay "
+                    "done, skipped steps keep their reason; a step in doubt is checked on the "
+                    "host first and offered again only if its outcome is not there.\n",
+                    ("n  New run", "bold"), ": a fresh journal from the first step; each step "
+                    "still checks the host and counts as done when its outcome is already "
+                    "there."), indent=3, id="resume-text")
+            with Horizontal(classes="buttons dialog-foot"):
                 yield Button("Continue it (c)", id="resume-continue", variant="primary")
                 yield Button("New run (n)", id="resume-start-over")
                 yield Button("Quit (esc)", id="resume-quit")

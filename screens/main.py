@@ -18,14 +18,20 @@ from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
 from runbook.model import Phase, StepCard
+from screens.output_log import OutputLog
 from screens.output_store import OutputStore
 from screens.presentation import legend
 from screens.run_state import RunState
 from screens.views import Where, detail, hint, plan_heading, status
-from screens.widgets import Checklist, OutputLog, OutputPane, StatusBar, StepDetail
+from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
 
 
 class MainScreen(Screen[None]):
+    # Below 100 columns the checklist gives way to the step and its output
+    # (app.tcss: Screen.-narrow); `c` brings it back, or hides it when wide.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own)
+    # The footer shows these in this order and cuts what does not fit at the
+    # right: what the operator needs in the window comes first.
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority, so enter means "run this step" even while the checklist
         # (whose own enter only selects) has the focus.
@@ -33,11 +39,17 @@ class MainScreen(Screen[None]):
                 tooltip="Open the confirmation for the step the runbook is waiting on"),
         Binding("s", "app.skip_step", "Skip", id="skip-step",
                 tooltip="Skip the step the runbook is waiting on (asks for a reason)"),
-        Binding("r", "app.rollback", "Roll back", id="rollback",
-                tooltip="Roll back the selected step, where it has a rollback"),
+        Binding("c", "toggle_steps", "Steps", id="toggle-steps",
+                tooltip="Show or hide the checklist of steps"),
+        # The app's own q, placed here so the footer keeps it at 80 columns.
+        Binding("q", "app.request_quit", "Quit", id="quit-main", key_display="q/^c",
+                tooltip="Leave; asks first when something is running"),
         Binding("d", "app.review_properties", "Properties", id="review-properties",
                 tooltip="Open the properties review of the properties step"),
-        Binding("l", "focus_log", "Log", id="focus-log", tooltip="Move the focus to the output"),
+        Binding("l", "focus_log", "Output", id="focus-log",
+                tooltip="Move the focus to the output, to scroll it"),
+        Binding("r", "app.rollback", "Roll back", id="rollback",
+                tooltip="Roll back the selected step, where it has a rollback"),
     ]
 
     def __init__(self, state: RunState, store: OutputStore, *, max_lines: int,
@@ -105,6 +117,12 @@ class MainScreen(Screen[None]):
     def action_focus_log(self) -> None:
         self.log_widget.focus()
 
+    def action_toggle_steps(self) -> None:
+        self.toggle_class("-steps-toggled")
+        left = self.query_one("#left")
+        self.call_after_refresh(lambda: self.checklist.focus() if left.display
+                                else self.log_widget.focus())
+
     # --- drawing from the run state -------------------------------------------------
 
     def refresh_view(self) -> None:
@@ -144,8 +162,11 @@ class MainScreen(Screen[None]):
                          self.state.plans.get(step_id),
                          empty="(worked out when its turn comes)"
                          if step_id not in self.state.plans else "(nothing to run)")
-        self.detail.border_title = f"Step {card.number} of {len(self.state.forward)}" \
-            if card.phase is not Phase.ROLLBACK else f"The way back: step {card.number}"
+        # The title too: below 100 columns no checklist says which step this is.
+        self.detail.border_title = (
+            f"Step {card.number} of {len(self.state.forward)} · {card.title}"
+            if card.phase is not Phase.ROLLBACK
+            else f"The way back: step {card.number} · {card.title}")
 
     def refresh_status(self) -> None:
         if self.can_draw:

@@ -4,21 +4,20 @@ the app decides, these show."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
 
-from rich.highlighter import Highlighter
-from rich.style import Style
-from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.geometry import Size
 from textual.widget import Widget
-from textual.widgets import Label, Log, OptionList, ProgressBar, Static
+from textual.widgets import Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
 
 from runbook.model import Action, StepCard
+from screens.output_log import OutputLog
 from screens.output_store import OutputStore
-from screens.presentation import STREAM_OF_GUTTER, action_content, step_row
+from screens.presentation import action_content, step_row
+from screens.wrap import wrap_content
 
 GROUPS = {
     "prepare": "PREPARE · the live system keeps running",
@@ -61,15 +60,44 @@ class Checklist(OptionList):
         return option.id if option is not None and option.id in self.steps else None
 
 
+class Wrapped(Widget):
+    """Text that wraps where screens.wrap says: between words, never inside a
+    secret mask; rows after the first are indented by `indent`."""
+
+    DEFAULT_CSS = "Wrapped { height: auto; }"
+
+    def __init__(self, content: Content | str = "", *, indent: int = 0, hang: bool = False,
+                 classes: str | None = None, id: str | None = None) -> None:
+        super().__init__(classes=classes, id=id)
+        self.content = Content(content) if isinstance(content, str) else content
+        self.indent = indent
+        self.hang = hang
+
+    def update(self, content: Content | str) -> None:
+        content = Content(content) if isinstance(content, str) else content
+        if content != self.content:
+            self.content = content
+            self.refresh(layout=True)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        return max((line.cell_length for line in self.content.split("\n")), default=0)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._rows(width))
+
+    def render(self) -> Content:
+        return Content("\n").join(self._rows(self.content_size.width))
+
+    def _rows(self, width: int) -> list[Content]:
+        return wrap_content(self.content, width, indent=self.indent, hang=self.hang)
+
+
 class PlanView(Vertical):
-    """A plan, one numbered row per action. Rows (not one long text) so a wrapped
-    command stays indented under its number instead of running into the margin."""
+    """A plan, one numbered row per action; a long command wraps under itself,
+    past its number and kind, so the numbers stand out down the left."""
 
     DEFAULT_CSS = """
     PlanView { height: auto; }
-    PlanView > Horizontal { height: auto; }
-    PlanView .plan-no { width: 4; color: $text-muted; }
-    PlanView .plan-action { width: 1fr; }
     PlanView .plan-empty { color: $text-muted; text-style: italic; }
     """
 
@@ -87,8 +115,11 @@ class PlanView(Vertical):
             yield Static(self.empty or "(nothing to run)", classes="plan-empty")
             return
         for number, action in enumerate(self.plan, start=1):
-            yield Horizontal(Static(f"{number:>2}.", classes="plan-no"),
-                             Static(action_content(action), classes="plan-action"))
+            shown = action_content(action)
+            # Under the command, past its "[shell] " label.
+            kind = shown.plain.find("] ") + 2 if shown.plain.startswith("[") else 0
+            yield Wrapped(Content.assemble((f"{number:>2}. ", "$text-muted"), shown),
+                          indent=4 + kind, hang=True, classes="plan-row")
 
     def show(self, plan: list[Action] | None, *, empty: str = "") -> None:
         if plan == self.plan and empty == self.empty:
@@ -117,50 +148,6 @@ class StepDetail(VerticalScroll):
             self.scroll_home(animate=False)
 
     shown: str | None = None
-
-
-class _StreamHighlighter(Highlighter):
-    """Colours a whole output line by its gutter (see presentation.GUTTER)."""
-
-    def __init__(self, log: OutputLog) -> None:
-        self.log = log
-
-    def highlight(self, text: Text) -> None:
-        stream = STREAM_OF_GUTTER.get(text.plain[:2])
-        if stream is not None and stream != "out":
-            style = self.log.stream_style(stream)
-            if style is not None:
-                text.stylize(style)
-
-
-class OutputLog(Log):
-    """Log with one colour per stream. Keeps Log's speed: lines stay plain
-    strings and only the visible ones are styled, at render time."""
-
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"output--cmd", "output--err", "output--info"}
-    DEFAULT_CSS = """
-    OutputLog > .output--cmd { color: $accent; text-style: bold; }
-    OutputLog > .output--err { color: $error; }
-    OutputLog > .output--info { color: $text-muted; text-style: italic; }
-    """
-
-    def __init__(self, *, max_lines: int, id: str | None = None) -> None:
-        super().__init__(highlight=True, max_lines=max_lines, id=id)
-        self.highlighter = _StreamHighlighter(self)
-        self._styles: dict[str, Style] = {}
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-
-    def stream_style(self, stream: str) -> Style | None:
-        if stream not in self._styles:
-            try:
-                self._styles[stream] = self.get_component_rich_style(f"output--{stream}",
-                                                                     partial=True)
-            except KeyError:
-                return None
-        return self._styles[stream]
 
 
 class OutputPane(Vertical):

@@ -7,8 +7,11 @@ front end instead of running a live host, so the pictures never move.
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 from typing import Any, ClassVar
+
+from rich.console import Console
 
 from runbook import cli
 from runbook.cli import _plan_settings
@@ -54,6 +57,16 @@ def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNA
 
     return create_app(open_session, rehearsal=True, clock=clock_ or FakeClock(),
                       start_run=False, previous=replay(resume) if resume else None)
+
+
+def screen_text(app: RunbookApp) -> str:
+    """What the terminal shows now, as plain text: one string per row, joined."""
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True,
+                      color_system=None, record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(
+        full=True, screen_stack=app._background_screens))
+    return console.export_text()
 
 
 def report(step_id: str, state: StepState = StepState.PENDING, detail: str = "",

@@ -24,6 +24,7 @@ from runbook.model import Phase, StepState
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, QuitDialog, ResumeDialog, SkipDialog
 from screens.main import MainScreen
+from screens.widgets import Wrapped
 from tests.polling import until
 from tests.test_tui_fakes import (
     FakeClock,
@@ -44,6 +45,7 @@ def text_of(screen: Screen[Any]) -> str:
     for widget in screen.query(Static):
         content = widget.content
         parts.append(getattr(content, "plain", None) or str(content))
+    parts += [widget.content.plain for widget in screen.query(Wrapped)]
     return "\n".join(parts)
 
 
@@ -459,8 +461,7 @@ async def test_the_footer_and_palette_offer_every_action() -> None:
         shown = {binding.action for _, binding, _, _ in app.screen.active_bindings.values()
                  if binding.show}
         for action in ("app.run_step", "app.skip_step", "app.rollback", "app.review_properties",
-                       "focus_log",
-                       "request_quit"):
+                       "focus_log", "toggle_steps", "app.request_quit"):
             assert action in shown, action
         titles = [command.title for command in app.get_system_commands(app.screen)]
         for title in ("Run the next step", "Skip the next step", "Roll back",

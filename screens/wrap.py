@@ -1,0 +1,93 @@
+"""Where a line may break on screen: between words, and in a long command or URL
+after a path or query separator; never inside a word if a row can hold it, and
+never inside a secret mask (``•••••• [0a1b2c3d]`` has a space in it, and half of
+one on each row reads like two different things).
+
+Pure functions over plain text and Content; the widgets that wrap (plan rows,
+the output pane, the full log) all break lines here, so they all agree.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+from rich.cells import cell_len, get_character_cell_size
+from textual.content import Content
+
+from runbook.redact import MASK
+
+# A mask with its fingerprint, or a bare one (an empty value's, a plan's).
+_MASKED = re.compile(re.escape(MASK) + r"(?: \[[0-9a-f]{8}\])?")
+# A row may end after: a run of spaces; a path, query or list separator; a
+# hyphen inside a name (a-long-nodegroup-name), not an option's (-sS, --to).
+_BREAK_AFTER = re.compile(r"\s+|[/?&=,;|](?=[^\s/?&=,;|])|(?<=[A-Za-z0-9])-(?=[A-Za-z0-9])")
+
+
+def breaks(text: str, width: int, *, indent: int = 0) -> list[int]:
+    """Offsets in `text` where a new row starts so that every row fits `width`
+    cells, continuation rows being `indent` cells narrower (they are indented)."""
+    width = max(1, width)
+    if (len(text) <= width and text.isascii()) or cell_len(text) <= width:
+        return []
+    return list(_breaks(text, width, max(1, width - indent)))
+
+
+def _breaks(text: str, first: int, rest: int) -> list[int]:
+    masks = [m.span() for m in _MASKED.finditer(text)] if MASK[0] in text else []
+    allowed = [m.end() for m in _BREAK_AFTER.finditer(text)
+               if m.end() < len(text) and not any(a < m.end() < b for a, b in masks)]
+    pieces = zip([0, *allowed], [*allowed, len(text)], strict=True)
+    cuts: list[int] = []
+    room, used = first, 0
+    for start, end in pieces:
+        piece = text[start:end]
+        size = cell_len(piece)
+        # Spaces at the end of a row take no room: they are not drawn.
+        if used + cell_len(piece.rstrip()) <= room:
+            used += size
+            continue
+        if used:
+            cuts.append(start)
+            room, used = rest, 0
+        if cell_len(piece.rstrip()) <= room:
+            used = size
+            continue
+        # One piece wider than a row (a hash, a long token): folded, as a last
+        # resort, and still not inside a mask (that row runs over instead).
+        offset = start
+        for char in piece:
+            step = get_character_cell_size(char)
+            if used + step > room and used and not any(a < offset < b for a, b in masks):
+                cuts.append(offset)
+                room, used = rest, 0
+            used += step
+            offset += 1
+    return cuts
+
+
+def wrap_text(text: str, width: int, *, indent: int = 0) -> list[str]:
+    """`text` as rows of at most `width` cells; continuation rows start with
+    `indent` spaces."""
+    cuts = breaks(text, width, indent=indent)
+    if not cuts:
+        return [text]
+    edges = [0, *cuts, len(text)]
+    pad = " " * indent
+    rows = [text[a:b].rstrip() for a, b in pairwise(edges)]
+    return [rows[0], *(pad + row for row in rows[1:])]
+
+
+def wrap_content(content: Content, width: int, *, indent: int = 0,
+                 hang: bool = False) -> list[Content]:
+    """Styled text as rows, broken where `wrap_text` breaks the plain text. A
+    line after a newline starts a paragraph at the left, or, with `hang`, is
+    indented like a continuation (a file edit's diff under its action)."""
+    pad = Content(" " * indent)
+    rows: list[Content] = []
+    for number, line in enumerate(content.split("\n", allow_blank=True)):
+        line = pad + line if number and hang else line
+        cuts = breaks(line.plain, width, indent=indent)
+        pieces = [piece.rstrip() for piece in line.divide(cuts)] if cuts else [line]
+        rows += [pieces[0], *(pad + piece for piece in pieces[1:])]
+    return rows

@@ -1,0 +1,219 @@
+"""The TUI at the sizes an on-call engineer meets: an 80x24 terminal (a laptop
+split, a jump host's console) and a wide 200x60 one. The checklist gives way
+on narrow screens, dialogs scroll and keep their buttons, plan lines wrap
+between words, output wraps and follows its newest line."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button
+
+from runbook.events import Output, StepChanged
+from runbook.model import StepState
+from screens.dialogs import (
+    ConfirmDialog,
+    QuitDialog,
+    RecoverDialog,
+    ResumeDialog,
+    SkipDialog,
+    Target,
+)
+from tests.polling import until
+from tests.test_tui_fakes import (
+    FakeClock,
+    ask,
+    make_app,
+    plan_of,
+    report,
+    screen_text,
+    tell,
+)
+from tests.test_tui_pilot import unfinished_journal
+
+NARROW = (80, 24)
+WIDE = (200, 60)
+PREPARE = ["preflight", "new-database", "export-config", "upload", "unpack",
+           "cloud-controller", "strip-autoscale", "carry-over", "properties"]
+TARGET = Target("127.0.0.1", 2222, "red5admin", True, True)
+
+
+async def test_below_100_columns_the_checklist_gives_way_and_a_key_brings_it_back() -> None:
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        left = app.main.query_one("#left")
+        assert not left.display, "the checklist must collapse at 80 columns"
+        assert app.main.detail.region.width >= 70
+        await pilot.press("c")
+        await pilot.pause()
+        assert left.display and left.region.width >= 60
+        await pilot.press("c")
+        await pilot.pause()
+        assert not left.display
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert left.display, "from 100 columns on the checklist is back by itself"
+
+
+async def test_at_80x24_the_status_and_hint_keep_the_essentials() -> None:
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.pause()
+        rows = screen_text(app).splitlines()
+        assert "REHEARSAL" in rows[0] and "127.0.0.1" in rows[0]
+        assert "downtime" in rows[1] or "down" in rows[1]
+        # With the checklist away, the screen still says which step waits.
+        assert any("11" in row and "Delete the nodegroups" in row for row in rows[:3])
+        footer = rows[-1]
+        for key in ("Run", "Skip", "Steps", "Quit"):
+            assert key in footer, f"{key!r} is missing from the footer: {footer!r}"
+        answer.cancel()
+
+
+async def dialogs(app: Any) -> list[ModalScreen[Any]]:
+    """Every dialog the main screen opens, filled with its longest content."""
+    cards = app.by_id
+    plan = await plan_of("delete-nodegroups")
+    earlier = app.offered
+    found: list[ModalScreen[Any]] = [
+        ConfirmDialog(cards["delete-nodegroups"], 15, TARGET, plan * 3),
+        ConfirmDialog(cards["preflight"], 15, TARGET, (await plan_of("preflight")) * 2),
+        SkipDialog(cards["export-config"]),
+        QuitDialog(busy=True, what="step 4. Upload distribution and controller is running."),
+        QuitDialog(busy=False, what="", next_step="4. Upload distribution and controller"),
+        RecoverDialog(cards["promote-new"], "no red5pro-server-* directory to promote: "
+                      "run unpack first " * 6, can_roll_back=True),
+    ]
+    if earlier is not None:
+        found.append(ResumeDialog(earlier.path, earlier, app.cards))
+    return found
+
+
+async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
+        tmp_path: Any) -> None:
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        app.pop_screen()
+        for dialog in await dialogs(app):
+            name = type(dialog).__name__
+            app.push_screen(dialog)
+            await until(lambda d=dialog: app.screen is d and d.is_attached, what=name)
+            await pilot.pause()
+            screen = app.screen.region
+            buttons = list(dialog.query(Button))
+            assert buttons, name
+            for button in buttons:
+                shown = button.region.intersection(button.parent.region)  # type: ignore[union-attr]
+                assert shown == button.region and screen.contains_region(button.region), \
+                    f"{name}: {button.id} is cut off at 80x24 ({button.region})"
+            # Tab reaches every button from wherever the focus starts.
+            reached = set()
+            for _ in range(len(buttons) + 4):
+                await pilot.press("tab")
+                if isinstance(app.focused, Button):
+                    reached.add(app.focused.id)
+            enabled = {b.id for b in buttons if not b.disabled}
+            assert enabled <= reached, f"{name}: tab never reaches {enabled - reached}"
+            # The body scrolls from the keyboard to its end and back.
+            body = dialog.query_one(".dialog-body", VerticalScroll)
+            if body.max_scroll_y:
+                await pilot.press("pagedown")
+                await pilot.press("end")
+                await until(lambda b=body: b.scroll_y == b.max_scroll_y,
+                            what=f"{name} to scroll to its end")
+                await pilot.press("home")
+                await until(lambda b=body: b.scroll_y == 0, what=f"{name} back at its top")
+            dialog.dismiss(None)
+            await until(lambda d=dialog: app.screen is not d, what=f"{name} to close")
+
+
+WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+async def test_plan_lines_wrap_between_words_and_never_inside_a_mask() -> None:
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        plan = await plan_of("delete-nodegroups")
+        masked = "curl -sS -H 'X-Token: •••••• [0a1b2c3d]' -X DELETE " \
+                 "'http://127.0.0.1:5080/streammanager/api/4.0/admin/nodegroup/" \
+                 "a-nodegroup-with-a-rather-long-name?accessToken=•••••• [9f8e7d6c]'"
+        from runbook.model import ApiCall
+        plan = [*plan, ApiCall("DELETE", "admin/nodegroup/x", masked)]
+        answer = ask(app, "delete-nodegroups", plan)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.pause()
+        dialog = app.screen
+        body = dialog.query_one(".dialog-body", VerticalScroll)
+        await until(lambda: body.max_scroll_y > 0, what="a plan taller than the dialog")
+        words = {w for action in plan for w in WORD.findall(action.render())}
+        rows: list[str] = []
+        for _ in range(20):
+            # The dialog's rows: what lies between its thick side borders.
+            rows += [row[row.index("█") + 1:row.rindex("█")].strip()
+                     for row in screen_text(app).splitlines() if row.count("█") >= 2]
+            if body.scroll_y >= body.max_scroll_y:
+                break
+            body.scroll_down(animate=False)
+            await pilot.pause()
+        seen = "\n".join(rows)
+        assert "•••••• [0a1b2c3d]" in seen and "•••••• [9f8e7d6c]" in seen, \
+            f"a secret mask is split across rows:\n{seen}"
+        assert "a-nodegroup-" in seen and "streammanager/" in seen, seen
+        # Every word on screen is a whole word of the plan or of the dialog's sentences.
+        dialog_words = set(WORD.findall(text_of_dialog(dialog)))
+        cut = {w for w in WORD.findall(seen) if w not in words | dialog_words}
+        assert not cut, f"words cut in two: {cut}\n{seen}"
+        answer.cancel()
+
+
+def text_of_dialog(dialog: Any) -> str:
+    from textual.widgets import Label, Static
+
+    from screens.widgets import Wrapped
+
+    parts = [w.content.plain for w in dialog.query(Wrapped)]
+    parts += [str(getattr(w.content, "plain", w.content)) for w in dialog.query(Static)]
+    parts += [str(getattr(w.label, "plain", w.label)) for w in dialog.query(Button)]
+    parts += [str(getattr(w.content, "plain", w.content)) for w in dialog.query(Label)]
+    return "\n".join(parts) + "\nthe step id"
+
+
+async def test_output_wraps_and_the_pane_follows_its_newest_line() -> None:
+    for size in (NARROW, WIDE):
+        app = make_app(clock_=FakeClock())
+        async with app.run_test(size=size) as pilot:
+            await until(lambda a=app: a.drawn, what="the first paint")
+            tell(app, StepChanged(report("upload", StepState.RUNNING)))
+            app.main.checklist.select_step("upload")
+            long = " ".join(f"word{n:03d}" for n in range(60))  # 479 characters
+            for n in range(300):
+                app.front.tell(Output("upload", "out", f"line {n:03d} {long}"))
+                if n % 50 == 0:
+                    await asyncio.sleep(0)
+            app.front.tell(Output("upload", "err", "the very last line"))
+            await until(lambda a=app: "the very last line" in screen_text(a),
+                        what=f"the newest line on screen at {size}")
+            shown = screen_text(app)
+            # Wrapped, not cut: the end of a long line is on screen too.
+            assert "word059" in shown, f"long lines are cut at {size}"
+            await pilot.press("l")  # the operator's way into the output
+            await until(lambda a=app: a.focused is a.main.log_widget, what="the output's focus")
+            await pilot.press("home")
+            await until(lambda a=app: "the very last line" not in screen_text(a),
+                        what="the top")
+            await pilot.press("end")
+            await until(lambda a=app: "the very last line" in screen_text(a),
+                        what=f"End to reach the last line at {size}")
