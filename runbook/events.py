@@ -20,6 +20,7 @@ class Record(StrEnum):
     RUN_START = "run-start"
     RUN_END = "run-end"
     CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
     JOURNAL_REPAIRED = "journal-repaired"
     CHECK = "check"
     CONFIRM = "confirm"
@@ -52,6 +53,17 @@ class Connected:
 
     host: str
     fingerprint: str | None
+
+
+@dataclass(frozen=True)
+class Reconnecting:
+    """The SSH connection was lost; attempt `attempt` to re-open it starts in
+    `wait_s` seconds. `reason` is why the previous one failed."""
+
+    host: str
+    attempt: int
+    wait_s: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -110,5 +122,5 @@ class RunEnded:
     journal_failure: str | None = None
 
 
-Event = (RunStarted | Connected | JournalRepaired | StepChanged | Output | Progress
+Event = (RunStarted | Connected | Reconnecting | JournalRepaired | StepChanged | Output | Progress
          | CutoverStarted | CutoverEnded | Detached | RunEnded)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ from runbook.events import (
     JournalRepaired,
     Output,
     Progress,
+    Reconnecting,
     Record,
     RunEnded,
     RunStarted,
@@ -143,6 +145,11 @@ class _OutputBuffer:
         self.last_flush = time.monotonic()
 
 
+# How often a step that only looks (preflight) runs in all when connections
+# keep dropping under it, before the operator is asked.
+_READ_ONLY_RERUNS = 3
+
+
 def _reason(exc: BaseException) -> str:
     """Our own errors speak for themselves; anything else is named."""
     from runbook.smapi import SMApiError
@@ -168,6 +175,9 @@ class RunContext(Generic[F]):
         # Tells this attempt's actions (and their jobs on the host) from an
         # earlier attempt's, which numbered theirs from 1 as well.
         self._attempt = secrets.token_hex(4)
+        # Commands of this attempt whose end was never heard (a lost
+        # connection): they may still run on the host.
+        self.jobs_in_doubt: list[str] = []
         self.settings = executor.settings
         self.facts = executor.facts
         self.journal_path = executor.journal.path
@@ -225,6 +235,7 @@ class RunContext(Generic[F]):
         check: bool = True,
         input: str | None = None,
         quiet: bool = False,
+        detach: bool = False,
     ) -> CommandResult:
         job = self._job()
         n = self._start(Shell(command, why), job)
@@ -241,14 +252,19 @@ class RunContext(Generic[F]):
             if not quiet:
                 self._say(stream, line)
 
+        limit = timeout or self.settings.timeouts.command
         try:
-            result = await self._x.remote.run(
-                command, timeout=timeout or self.settings.timeouts.command,
-                on_output=on_output, input=input, job=job,
-            )
+            if detach:
+                assert input is None, "a detached command reads no input"
+                result = await self._x.remote.run_detached(command, timeout=limit, job=job,
+                                                           on_output=on_output)
+            else:
+                result = await self._x.remote.run(command, timeout=limit, on_output=on_output,
+                                                  input=input, job=job)
         except OutcomeUnknown as exc:
             buffer.flush()
             self._end(n, "unknown", error=redact(str(exc)))
+            self.jobs_in_doubt.append(job)
             raise
         except RemoteError as exc:
             buffer.flush()
@@ -264,9 +280,17 @@ class RunContext(Generic[F]):
     async def probe(self, command: str, *, timeout: float | None = None,
                     input: str | None = None) -> CommandResult:
         """A read-only look at the host (checks, verifies): not an action, not journalled
-        as one, but its result still only ever counts when the exit status came back."""
-        return await self._x.remote.run(command, timeout=timeout or self.settings.timeouts.command,
-                                        input=input)
+        as one, but its result still only ever counts when the exit status came back.
+        A look cut off by a lost connection changed nothing: it looks again."""
+        for attempt in itertools.count(1):
+            try:
+                return await self._x.remote.run(
+                    command, timeout=timeout or self.settings.timeouts.command, input=input)
+            except OutcomeUnknown as exc:
+                if attempt >= _READ_ONLY_RERUNS:
+                    raise
+                self.info(f"{str(exc).rstrip('.')}; looking again once reconnected")
+        raise AssertionError("itertools.count never ends")
 
     async def upload(self, local: Path, remote: str) -> None:
         last = [0.0]
@@ -366,6 +390,9 @@ class Executor(Generic[F]):
         remote.on_connect = lambda: self._tell(
             Connected(remote.target, remote.fingerprint), Record.CONNECTED,
             host=remote.target, fingerprint=remote.fingerprint)
+        remote.on_reconnecting = lambda attempt, wait, reason: self._tell(
+            Reconnecting(remote.target, attempt, wait, reason), Record.RECONNECTING,
+            host=remote.target, attempt=attempt, wait_s=round(wait, 1), reason=reason)
         # Wall clock, not monotonic: a resumed run counts downtime from the
         # cutover start that an earlier process recorded; the host's own
         # record wins, as it survives a lost or restarted journal.
@@ -436,8 +463,10 @@ class Executor(Generic[F]):
             self.front.tell(JournalRepaired(self.journal.repaired))
         outcome = Outcome.DONE
         try:
-            outcome = await self._steps(self.steps, then=self.rollback_after) if self.steps \
-                else await self._roll_back()  # `runbook rollback`: only the way back
+            if self.steps and not self._way_back_began():
+                outcome = await self._steps(self.steps, then=self.rollback_after)
+            else:  # `runbook rollback`, or a resumed run that was on its way back
+                outcome = await self._roll_back()
         except JournalWriteError as exc:
             # The record ends at the last good line, the step in flight in
             # doubt: a resume after the disk is fixed checks it first.
@@ -476,6 +505,16 @@ class Executor(Generic[F]):
                 self._info(step, "rolling back after this step, as asked")
                 return await self._roll_back()
         return Outcome.DONE
+
+    def _way_back_began(self) -> bool:
+        """The resumed run had taken the way back: the host is part way back to
+        the old stream manager, so the run goes on back. Going forward from
+        there would redo what the operator chose to undo, on a half-restored host."""
+        if self.resume is None or self.cutover_began is None:
+            return False
+        # Any record of a rollback step counts, its check's included: once the
+        # way back has looked at the host, the operator had chosen it.
+        return any(s.id in self.resume.steps for s in self.rollback)
 
     async def _roll_back(self) -> Outcome:
         outcome = await self._steps(self.rollback)
@@ -528,6 +567,47 @@ class Executor(Generic[F]):
                                      "hand before running the step again")
             self.front.tell(Output(step.id, "info", "the earlier attempt has ended"))
 
+    async def _look(self, step: Step[F], ctx: RunContext[F]) -> Check:
+        """The step's check; a check cut off by a lost connection changed
+        nothing, so it looks again once the connection is back."""
+        for attempt in itertools.count(1):
+            try:
+                return await step.check(ctx)
+            except Exception as exc:
+                if not _outcome_unknown(exc) or attempt >= _READ_ONLY_RERUNS:
+                    raise
+                self._info(step, f"{str(exc).rstrip('.')}; looking again once reconnected")
+        raise AssertionError("itertools.count never ends")
+
+    async def _find_out(self, step: Step[F], ctx: RunContext[F],
+                        lost: Exception) -> tuple[StepState, str]:
+        """After an action whose end was never heard: re-open the connection,
+        let what still runs of it end, and ask the step's own check whether
+        its outcome is in place. Nothing is run again here: a step that only
+        looks comes back PENDING (to run again), any other IN_DOUBT (the
+        operator decides) unless its check and verify prove it done."""
+        said = str(lost).rstrip(".")
+        self._info(step, f"{said}; reconnecting to find out what it did")
+        try:
+            await self.remote.connect()
+            await self._settle_earlier_attempt(step, ctx.jobs_in_doubt)
+            found = await step.check(ctx)
+            proof = await step.verify(ctx) if found.done else found
+        except JournalWriteError:
+            raise
+        except Exception as exc:  # could not look: the outcome stays unknown
+            return StepState.IN_DOUBT, (f"{said}, and finding out what it did failed too: "
+                                        f"{_reason(exc)}. Check before running it again.")
+        self._info(step, "reconnected")
+        if proof.done:
+            return StepState.DONE, f"{proof.detail} (found in place after the connection was lost)"
+        if step.read_only:
+            self._info(step, "it only looks at the host: running it again")
+            return StepState.PENDING, ""
+        return StepState.IN_DOUBT, (f"{said}. Reconnected: the check does not find the outcome "
+                                    f"in place ({found.detail or 'not done'}); retry runs the "
+                                    "step again from its check")
+
     def _prepare_unfinished(self) -> list[str]:
         return [s.id for s in self.steps
                 if s.phase is Phase.PREPARE and not self.reports[s.id].state.finished]
@@ -554,7 +634,9 @@ class Executor(Generic[F]):
             return Outcome.DONE
         skipped_before = earlier.skip_reason if earlier is not None and \
             earlier.state is StepState.SKIPPED else None
-        if step.phase is not Phase.PREPARE:
+        # The way back needs no prepare step: it undoes a cutover, whatever
+        # a resumed run has not looked at again.
+        if step.phase is Phase.CUTOVER:
             unfinished = self._prepare_unfinished()
             if unfinished:
                 self._set(step, StepState.FAILED,
@@ -565,7 +647,7 @@ class Executor(Generic[F]):
         try:
             if earlier is not None and earlier.in_flight_jobs:
                 await self._settle_earlier_attempt(step, earlier.in_flight_jobs)
-            already = await step.check(ctx)
+            already = await self._look(step, ctx)
         except JournalWriteError:
             raise  # nothing more may happen unrecorded
         except Exception as exc:  # any failure to look is a reason not to act
@@ -634,22 +716,28 @@ class Executor(Generic[F]):
         started = time.monotonic()
         report.elapsed_s = None
         self._set(step, StepState.RUNNING)
-        state, detail = StepState.DONE, ""
-        try:
-            await step.run(ctx)
-            proof: Check = await step.verify(ctx)
-            detail = proof.detail
-            if not proof.done:
-                state = StepState.FAILED
-                detail = f"the step ran but its outcome is not in place: {proof.detail}"
-        except JournalWriteError:
-            raise  # nothing more may happen unrecorded
-        except Exception as exc:  # the API client and anything unforeseen end the step
-            if _outcome_unknown(exc):
-                state = StepState.IN_DOUBT
-                detail = f"{str(exc).rstrip('.')}. Check before running it again."
-            else:
-                state, detail = StepState.FAILED, _reason(exc)
+        for attempt in itertools.count(1):
+            state, detail = StepState.DONE, ""
+            try:
+                await step.run(ctx)
+                proof: Check = await step.verify(ctx)
+                detail = proof.detail
+                if not proof.done:
+                    state = StepState.FAILED
+                    detail = f"the step ran but its outcome is not in place: {proof.detail}"
+            except JournalWriteError:
+                raise  # nothing more may happen unrecorded
+            except Exception as exc:  # the API client and anything unforeseen end the step
+                if not _outcome_unknown(exc):
+                    state, detail = StepState.FAILED, _reason(exc)
+                else:
+                    state, detail = await self._find_out(step, ctx, exc)
+                    if state is StepState.PENDING and attempt < _READ_ONLY_RERUNS:
+                        ctx = RunContext(self, step)
+                        continue  # it only looks: looking again is safe
+                    if state is StepState.PENDING:
+                        state = StepState.IN_DOUBT
+            break
         report.elapsed_s = round(time.monotonic() - started, 1)
         self._set(step, state, detail)
         return Outcome.DONE if state is StepState.DONE else Outcome.FAILED

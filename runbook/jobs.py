@@ -88,3 +88,46 @@ def stop_command(session: int, grace: float) -> str:
             f"while pgrep -s {session} >/dev/null && [ $n -lt {rounds} ]; do "
             "n=$((n+1)); sleep 0.2; done; "
             f"pkill -KILL -s {session}; sleep 0.2; ! pgrep -s {session} >/dev/null")
+
+
+# --- detached jobs ---------------------------------------------------------------------
+#
+# A long command (unzip, a service start) must not die with the connection
+# that started it: it runs in a session of its own with its output going to
+# a file on the host, and the runbook follows that file from a byte offset,
+# again after a reconnect (shared/notes/asyncssh-2.md section 3).
+
+# The attach command's exit status when the job left none (it was killed
+# outright): the outcome is unknown.
+NO_STATUS = 255
+NO_STATUS_MARK = "runbook: the command ended without leaving its exit status"
+
+
+def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
+    """Start `command` in its own session under the host's time limit, output
+    to JOB.log, exit status to JOB.rc, recorded as `job` while it runs; prints
+    nothing and returns at once."""
+    inner = (f'echo "$$ $(date +%s) {limit + grace:g}" > "$0"; '
+             f'timeout -k {grace}s {limit:g}s bash -c "$1"; rc=$?; '
+             'echo "$rc" > "$0.rc"; rm -f "$0"; exit "$rc"')
+    # Separate statements: `a && b &` would background a subshell that keeps
+    # the channel's stdout open, and the launch would never return.
+    return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 "$j" || exit 1; '
+            'rm -f "$f.rc" "$f.log" "$f.pid"; '
+            f'setsid sh -c {shlex.quote(inner)} "$f" {shlex.quote(command)} '
+            '> "$f.log" 2>&1 < /dev/null & echo $! > "$f.pid"')
+
+
+def attach_command(job: str, offset: int) -> str:
+    """Print the job's output from byte `offset` on as it comes, until the
+    job ends; exit with its exit status (NO_STATUS with a mark on stderr when
+    it left none)."""
+    return (f'f={_FOLDER}/{job}; pid=$(cat "$f.pid" 2>/dev/null) || exit {NO_STATUS}; '
+            f'tail -c +{offset + 1} -s 0.2 --pid="$pid" -f "$f.log" 2>/dev/null; '
+            '[ -r "$f.rc" ] && exit "$(cat "$f.rc")"; '
+            f'echo {shlex.quote(NO_STATUS_MARK)} >&2; exit {NO_STATUS}')
+
+
+def forget_command(job: str) -> str:
+    """Remove what a finished detached job left: its log, status and pid."""
+    return f'f={_FOLDER}/{job}; rm -f "$f.rc" "$f.log" "$f.pid"'

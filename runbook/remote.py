@@ -19,14 +19,18 @@ The rules this module keeps, because each one was learnt the hard way
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import itertools
 import math
 import posixpath
+import random
 import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -56,6 +60,11 @@ _TIMED_OUT = 124
 _KILLED = (-9, 128 + 9)
 # How much longer than the host's own limit we wait before giving up on it.
 _BACKSTOP_S = 10.0
+# Upload chunk: asyncssh sends each in parallel requests; the next starts
+# once it is whole on the host (shared/notes/asyncssh-2.md section 5).
+_UPLOAD_CHUNK = 8 << 20
+# The longest pause between two attempts to re-open a lost connection.
+_BACKOFF_CAP_S = 10.0
 
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]
 
@@ -66,6 +75,10 @@ class RemoteError(Exception):
 
 class HostKeyRefused(RemoteError):
     pass
+
+
+class KeyRefused(RemoteError):
+    """The host does not accept our key for the user."""
 
 
 class OutcomeUnknown(RemoteError):
@@ -116,6 +129,7 @@ class Remote:
         keepalive_interval: float = 15.0,
         connect_timeout: float = 20.0,
         term_grace: float = 5.0,
+        reconnect_within: float = 120.0,
     ) -> None:
         self.host = host
         # Isolated (rehearsal and tests): read nothing from ~/.ssh and no agent,
@@ -127,6 +141,13 @@ class Remote:
         self.fingerprint: str | None = None
         # Told after every successful connect (the executor journals the key).
         self.on_connect: Callable[[], None] | None = None
+        # Told before each attempt to re-open a lost connection:
+        # (attempt number, seconds until it, why the last one failed).
+        self.on_reconnecting: Callable[[int, float, str], None] | None = None
+        # A connection that worked once and was lost is re-opened with
+        # backoff for this long before the action in hand gives up.
+        self.reconnect_within = reconnect_within
+        self._was_connected = False
         # Set when the operator detaches: a command abandoned by cancellation
         # is then left running on the host instead of being told to stop.
         self.detached = False
@@ -167,27 +188,57 @@ class Remote:
         return options
 
     async def connect(self) -> asyncssh.SSHClientConnection:
+        """The open connection; a lost one is re-opened, with backoff (the
+        first connection fails at once: a wrong address should say so)."""
         async with self._lock:
             if self._conn is not None and not self._conn.is_closed():
                 return self._conn
+            if not self._was_connected:
+                return await self._open()
+            return await self._reopen()
+
+    async def _reopen(self) -> asyncssh.SSHClientConnection:
+        deadline = time.monotonic() + self.reconnect_within
+        reason = "the connection was lost"
+        for attempt in itertools.count(1):
+            # Exponential, capped, with jitter: a host coming back is not
+            # met by every client at the same instant.
+            wait = 0.0 if attempt == 1 else \
+                min(_BACKOFF_CAP_S, 0.5 * 2 ** (attempt - 2)) * random.uniform(0.5, 1.0)
+            if time.monotonic() + wait > deadline:
+                raise RemoteError(f"{self.target}: the SSH connection was lost and could not be "
+                                  f"re-opened in {self.reconnect_within:g}s ({reason})")
+            if self.on_reconnecting is not None:
+                self.on_reconnecting(attempt, wait, reason)
+            await asyncio.sleep(wait)
             try:
-                conn = await asyncssh.connect(self.host.address, **self._options())
-            except asyncssh.HostKeyNotVerifiable:
-                raise HostKeyRefused(await self._host_key_message()) from None
-            except asyncssh.PermissionDenied:
-                raise RemoteError(
-                    f"{self.target}: the host refused our key for user {self.host.user}; check "
-                    "host.user and host.identity"
-                ) from None
-            except (OSError, asyncssh.Error, TimeoutError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-                raise RemoteError(f"{self.target}: cannot connect over SSH ({reason})") from None
-            key = conn.get_server_host_key()
-            self.fingerprint = key.get_fingerprint() if key is not None else None
-            self._conn = conn
-            if self.on_connect is not None:
-                self.on_connect()
-            return conn
+                return await self._open()
+            except (HostKeyRefused, KeyRefused):
+                raise  # another host, or another key policy: waiting will not help
+            except RemoteError as exc:
+                reason = str(exc).split(": ", 1)[-1]
+        raise AssertionError("itertools.count never ends")
+
+    async def _open(self) -> asyncssh.SSHClientConnection:
+        try:
+            conn = await asyncssh.connect(self.host.address, **self._options())
+        except asyncssh.HostKeyNotVerifiable:
+            raise HostKeyRefused(await self._host_key_message()) from None
+        except asyncssh.PermissionDenied:
+            raise KeyRefused(
+                f"{self.target}: the host refused our key for user {self.host.user}; check "
+                "host.user and host.identity"
+            ) from None
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise RemoteError(f"{self.target}: cannot connect over SSH ({reason})") from None
+        key = conn.get_server_host_key()
+        self.fingerprint = key.get_fingerprint() if key is not None else None
+        self._conn = conn
+        self._was_connected = True
+        if self.on_connect is not None:
+            self.on_connect()
+        return conn
 
     async def _host_key_message(self) -> str:
         where = self.host.known_hosts or "~/.ssh/known_hosts"
@@ -292,18 +343,102 @@ class Remote:
                 f"{self.target}: the SSH connection was lost while the command ran "
                 f"({type(exc).__name__}); it may or may not have finished"
             ) from None
-        status = completed.returncode
+        return self._result(command, completed.returncode, "".join(out), "".join(err),
+                            time.monotonic() - started, timeout, grace)
+
+    def _result(self, command: str, status: int | None, out: str, err: str, took: float,
+                timeout: float, grace: int) -> CommandResult:
         if status is None:
             raise OutcomeUnknown(
                 f"{self.target}: the command ended without an exit status; its outcome is unknown"
             )
-        if (status == _TIMED_OUT or status in _KILLED) and time.monotonic() - started >= timeout:
+        if (status == _TIMED_OUT or status in _KILLED) and took >= timeout:
             how = "TERM" if status == _TIMED_OUT else f"TERM, then KILL after {grace}s"
             raise CommandTimeout(
                 f"{self.target}: no result within {timeout:g}s; the host's timeout signalled the "
                 f"command to stop ({how}); it may have partly run"
             )
-        return CommandResult(command, status, "".join(out), "".join(err))
+        return CommandResult(command, status, out, err)
+
+    async def run_detached(
+        self,
+        command: str,
+        *,
+        timeout: float,
+        job: str,
+        on_output: OutputSink | None = None,
+    ) -> CommandResult:
+        """Run a long `command` so that a lost connection does not end it: it
+        runs in its own session on the host, its output into a file that is
+        followed from where it stopped, again after reconnecting. Its stdout
+        and stderr come as one stream (both fields of the result hold it)."""
+        grace = max(1, math.ceil(self.term_grace))
+        started = time.monotonic()
+        launched = await self.run(jobs.launch_detached(command, limit=timeout, grace=grace,
+                                                       job=job), timeout=30)
+        if not launched.ok:
+            raise RemoteError(f"{self.target}: could not start the command on the host "
+                              f"({launched.last_error_line() or launched.exit_status})")
+        received = bytearray()  # what the log held so far: where to follow on from
+        pending = b""
+        deadline = started + timeout + grace + _BACKSTOP_S
+
+        def take(chunk: bytes) -> None:
+            nonlocal pending
+            received.extend(chunk)
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                if on_output is not None:
+                    on_output("out", line.decode("utf-8", "replace"))
+
+        status: int | None = None
+        while True:
+            process: asyncssh.SSHClientProcess[bytes] | None = None
+            try:
+                try:
+                    conn = await self.connect()  # re-opened with backoff after a drop
+                except (HostKeyRefused, KeyRefused):
+                    raise
+                except RemoteError as exc:
+                    raise OutcomeUnknown(f"{exc}; the command runs on by itself on the host, "
+                                         "and a resumed run waits for it") from None
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                async with asyncio.timeout(left):
+                    process = await conn.create_process(
+                        jobs.attach_command(job, len(received)), stdin=asyncssh.DEVNULL,
+                        encoding=None)
+                    while chunk := await process.stdout.read(65536):
+                        take(chunk)
+                    errors = await process.stderr.read()
+                    completed = await process.wait()
+                status = completed.returncode
+                if status is None:
+                    raise asyncssh.ConnectionLost("no exit status")
+                break
+            except asyncio.CancelledError:
+                if not self.detached:
+                    await asyncio.shield(self._stop(process, job))
+                raise
+            except TimeoutError:
+                await self._stop(process, job)
+                raise OutcomeUnknown(
+                    f"{self.target}: the host stopped answering about the command (limit "
+                    f"{timeout:g}s); it was signalled to stop, with an unknown outcome") from None
+            except (*_SFTP_LOST, OSError, asyncssh.Error):
+                self._forget()  # and follow on from `received` once reconnected
+        if pending and on_output is not None:
+            on_output("out", pending.decode("utf-8", "replace"))
+        text = received.decode("utf-8", "replace")
+        if status == jobs.NO_STATUS and jobs.NO_STATUS_MARK in errors.decode("utf-8", "replace"):
+            raise OutcomeUnknown(f"{self.target}: the command ended without leaving its exit "
+                                 "status (it was killed); its outcome is unknown")
+        result = self._result(command, status, text, text, time.monotonic() - started,
+                              timeout, grace)
+        with contextlib.suppress(RemoteError):
+            await self.run(jobs.forget_command(job), timeout=30)
+        return result
 
     async def job_status(self, job: str) -> jobs.JobStatus | None:
         """The job's session and the processes still in it; None once it ended."""
@@ -321,7 +456,7 @@ class Remote:
         result = await self.run(command, timeout=self.term_grace + 30)
         return result.ok
 
-    async def _stop(self, process: asyncssh.SSHClientProcess[str] | None,
+    async def _stop(self, process: asyncssh.SSHClientProcess[Any] | None,
                     job: str | None) -> None:
         if process is None:
             return
@@ -348,27 +483,63 @@ class Remote:
         timeout: float,
         progress: ProgressSink | None = None,
     ) -> None:
-        conn = await self.connect()
-
-        def handler(_src: bytes, _dst: bytes, done: int, total: int) -> None:
-            if progress is not None:
-                progress(done, total)
-
+        """Copy `local` to `remote` over SFTP. A connection lost on the way is
+        re-opened and the copy goes on from the last whole chunk that reached
+        the host; the caller proves the result with a checksum."""
+        total = local.stat().st_size
+        # Bytes known to be on the host, in order, without holes: chunks go
+        # one at a time, each in parallel requests, so a cut can leave holes
+        # only in the chunk under way, and the copy starts that one again.
+        whole = [0]
         try:
             async with asyncio.timeout(timeout):
-                async with conn.start_sftp_client() as sftp:
-                    await sftp.put(str(local), remote, progress_handler=handler)
+                while True:
+                    try:
+                        await self._send(local, remote, whole, total, progress)
+                        return
+                    except _SFTP_LOST:
+                        self._forget()
+                    # Less, if the file on the host is shorter than we think.
+                    whole[0] = min(whole[0], await self._size_on_host(remote))
         except TimeoutError:
             raise CommandTimeout(
                 f"{self.target}: upload of {local.name} did not finish within {timeout:g}s"
             ) from None
-        except _LOST:
-            self._forget()
-            raise OutcomeUnknown(
-                f"{self.target}: the SSH connection was lost during the upload of {local.name}"
-            ) from None
+        except (HostKeyRefused, KeyRefused):
+            raise
+        except RemoteError as exc:
+            if isinstance(exc, OutcomeUnknown):
+                raise
+            raise OutcomeUnknown(f"{exc}; the upload of {local.name} stopped part-way") from None
         except asyncssh.SFTPError as exc:
             raise RemoteError(f"{self.target}: upload to {remote} failed ({exc.reason})") from None
+
+    async def _send(self, local: Path, remote: str, whole: list[int], total: int,
+                    progress: ProgressSink | None) -> None:
+        """Send `local` from byte whole[0] on, moving whole[0] past each chunk
+        once the host has all of it."""
+        conn = await self.connect()
+        async with conn.start_sftp_client() as sftp:
+            mode = "r+b" if whole[0] else "wb"
+            async with sftp.open(remote, mode, encoding=None) as target:
+                with local.open("rb") as source:
+                    source.seek(whole[0])
+                    while chunk := source.read(_UPLOAD_CHUNK):
+                        await target.write(chunk, whole[0])
+                        whole[0] += len(chunk)
+                        if progress is not None:
+                            progress(whole[0], total)
+                    await target.truncate(whole[0])
+            if progress is not None and total == 0:
+                progress(0, 0)
+
+    async def _size_on_host(self, remote: str) -> int:
+        conn = await self.connect()
+        async with conn.start_sftp_client() as sftp:
+            try:
+                return (await sftp.stat(remote)).size or 0
+            except asyncssh.SFTPNoSuchFile:
+                return 0
 
     # -- replacing a file whole ------------------------------------------------
 

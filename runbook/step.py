@@ -78,7 +78,10 @@ class StepContext(Protocol[F]):
         check: bool = True,
         input: str | None = None,
         quiet: bool = False,
-    ) -> CommandResult: ...
+        detach: bool = False,
+    ) -> CommandResult:
+        """Run a journalled command; `detach` for a long one that must outlive
+        a lost connection (no input; its output comes as one stream)."""
 
     async def probe(self, command: str, *, timeout: float | None = None,
                     input: str | None = None) -> CommandResult: ...

@@ -72,9 +72,9 @@ class SlowTouch(Step):
 
 
 async def run_step(host: RehearsalHost, step: Step, journal: Path, front: ScriptedFrontEnd,
-                   resume: bool = False) -> Outcome:
+                   resume: bool = False, reconnect_within: float = 120.0) -> Outcome:
     settings = rehearsal_settings(host)
-    remote = Remote(settings.host, isolated=True)
+    remote = Remote(settings.host, isolated=True, reconnect_within=reconnect_within)
     record = Journal(journal)
 
     async def no_api(fresh: bool) -> None:
@@ -112,7 +112,9 @@ async def test_a_resumed_step_waits_for_its_first_attempt_still_running(tmp_path
         step = SlowTouch(marker, 3.017)
         asyncio.get_running_loop().call_later(1.0, host.drop_connections)
         first = ScriptedFrontEnd()
-        assert await run_step(host, step, journal, first) is Outcome.FAILED
+        # This run cannot reconnect (a network that stays down), so it ends
+        # with the step in doubt and the command still running.
+        assert await run_step(host, step, journal, first, reconnect_within=0) is Outcome.FAILED
         assert replay(journal).state(step.id) is StepState.IN_DOUBT
         assert not marker.exists(), "the first attempt is still running"
 
@@ -137,6 +139,26 @@ async def test_a_resumed_step_waits_for_its_first_attempt_still_running(tmp_path
         records = [json.loads(line) for line in journal.read_text().splitlines()]
         starts = [r for r in records if r["event"] == "action-start"]
         assert len(starts) == 1, "the command ran once"
+
+
+async def test_after_a_drop_the_same_run_waits_for_the_command_and_checks(
+    tmp_path: Path,
+) -> None:
+    """The connection comes back: the run re-opens it, lets the command it
+    lost sight of finish, and its check finds the work done; nothing runs
+    twice and the operator is not asked."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "slow-touch.done"
+        step = SlowTouch(marker, 3.019)
+        asyncio.get_running_loop().call_later(1.0, host.drop_connections)
+        front = ScriptedFrontEnd()
+        assert await run_step(host, step, journal, front) is Outcome.DONE, front.text()
+    assert front.recovered == []
+    assert "still runs on the host" in front.text() and "reconnected" in front.text()
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [r["status"] for r in records if r["event"] == "action-end"] == ["unknown"]
+    assert len([r for r in records if r["event"] == "action-start"]) == 1
 
 
 async def test_cancelling_a_command_stops_it_on_the_host(tmp_path: Path) -> None:

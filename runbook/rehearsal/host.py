@@ -566,6 +566,24 @@ class RehearsalHost:
         if self._sshd is not None:
             self._sshd.drop_connections()
 
+    def arm_ssh_drop(self, step_id: str, *, skip: int = 0) -> None:
+        """Cut the SSH connection during the next command or SFTP write, after
+        `skip` commands (or bytes written over SFTP): called as `step_id`
+        starts running, so the drop lands in its work."""
+        if self._sshd is not None:
+            log.info("the SSH connection will drop during %s", step_id)
+            self._sshd.arm_drop(skip)
+
+    @property
+    def ssh_drops(self) -> int:
+        """How many armed drops have happened."""
+        return self._sshd.drops if self._sshd is not None else 0
+
+    @property
+    def sftp_bytes(self) -> int:
+        """Bytes written to the host over SFTP since it started."""
+        return self._sshd.sftp_bytes if self._sshd is not None else 0
+
     async def __aenter__(self) -> RehearsalHost:
         await self.start()
         return self

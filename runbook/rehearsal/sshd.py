@@ -104,10 +104,23 @@ async def _open_reader(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTrans
 class SandboxSFTPServer(asyncssh.SFTPServer):
     """SFTP on the host's real absolute paths, fenced in at the sandbox."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: Path, home: Path) -> None:
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: Path, home: Path,
+                 owner: RehearsalSSHServer | None = None) -> None:
         super().__init__(chan)
         self._root = os.fsencode(root)
         self._home = os.fsencode(home)
+        self._owner = owner
+
+    def write(self, file_obj: object, offset: int, data: bytes) -> Any:
+        # A drop armed for the next transfer lands once data has started
+        # to arrive: what reached the host is a part file, as on a real drop.
+        if self._owner is not None:
+            self._owner.sftp_bytes += len(data)
+        if self._owner is not None and self._owner.take_armed_drop(len(data)):
+            result = super().write(file_obj, offset, data)
+            self._owner.drop_connections()
+            return result
+        return super().write(file_obj, offset, data)
 
     def map_path(self, path: bytes) -> bytes:
         # Relative paths start in the user's home, as with OpenSSH.
@@ -178,6 +191,13 @@ class RehearsalSSHServer:
         self._acceptor: asyncssh.SSHAcceptor | None = None
         self._connections: dict[asyncssh.SSHServerConnection, set[_Job]] = {}
         self._handlers: set[asyncio.Task[Any]] = set()
+        # A drop armed by a rehearsed fault: cut the connection during the
+        # next command (after it ran, before its exit status goes back) or
+        # the next SFTP write.
+        self._drop_armed = False
+        self._drop_skip = 0
+        self.drops = 0
+        self.sftp_bytes = 0  # written through SFTP, all sessions together
         # Process groups of every command ever started: what a leftover
         # (a command orphaned by a dropped connection, or something it put in
         # the background) can be found by.
@@ -190,7 +210,7 @@ class RehearsalSSHServer:
             server_factory=lambda: _ServerConnection(self),
             server_host_keys=[self._host_key],
             process_factory=self._handle,
-            sftp_factory=lambda chan: SandboxSFTPServer(chan, self.sandbox, self.home),
+            sftp_factory=lambda chan: SandboxSFTPServer(chan, self.sandbox, self.home, self),
             allow_scp=True,
             encoding=None,
             keepalive_interval=15,
@@ -207,6 +227,25 @@ class RehearsalSSHServer:
         """Cut every client off at once, as a network failure would."""
         for conn in list(self._connections):
             conn.abort()
+
+    def arm_drop(self, skip: int = 0) -> None:
+        """Cut the clients off during the next command or SFTP write: the
+        command runs, and the client never hears how it ended. `skip` lets
+        that many commands, or bytes of SFTP writes, through first."""
+        self._drop_armed = True
+        self._drop_skip = skip
+
+    def take_armed_drop(self, size: int = 1) -> bool:
+        """Whether this command (or SFTP write of `size` bytes) is where the
+        armed drop lands."""
+        if not self._drop_armed:
+            return False
+        if self._drop_skip > 0:
+            self._drop_skip -= size
+            return False
+        self._drop_armed = False
+        self.drops += 1
+        return True
 
     async def close(self) -> None:
         if self._acceptor is not None:
@@ -308,6 +347,12 @@ class RehearsalSSHServer:
         process.signal_received = job.signal  # type: ignore[method-assign,assignment]
 
         feeder = asyncio.create_task(self._feed_stdin(process, proc))
+        if self.take_armed_drop():
+            # Give the command its time (a short one ends), then cut the
+            # connection before its exit status can go back.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), 0.5)
+            self.drop_connections()
         try:
             await asyncio.gather(
                 self._pump(stdout, process.stdout, job), self._pump(stderr, process.stderr, job)

@@ -1,0 +1,116 @@
+"""A dropped SSH connection during any step: the runbook reconnects, finds out
+what the interrupted command did, and the upgrade ends right.
+
+The rehearsal host cuts the connection during the step's next command, after
+the command ran and before its exit status goes back (or during the next SFTP
+write): the worst case, where the host changed and the runbook never heard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runbook.events import Event, Output, Reconnecting, StepChanged
+from runbook.executor import Outcome, Recovery
+from runbook.model import StepState
+from runbook.rehearsal import cloud
+from runbook.rehearsal.host import RehearsalHost
+from steps import procedure
+from tests.rehearsal import rehearsal_host, rehearse, seeded_nodegroups
+from tests.scripted import ScriptedFrontEnd
+
+FORWARD = [step.id for step in procedure()]
+
+
+class DroppingFrontEnd(ScriptedFrontEnd):
+    """Arms a drop on the host as each chosen step starts running (once each)."""
+
+    def __init__(self, host: RehearsalHost, steps: list[str]) -> None:
+        # A step the check does not find done after the drop is retried.
+        super().__init__(recoveries={step: [Recovery.RETRY] * 3 for step in FORWARD})
+        self.host = host
+        self.waiting = set(steps)
+
+    def tell(self, event: Event) -> None:
+        super().tell(event)
+        if isinstance(event, StepChanged) and event.report.state is StepState.RUNNING \
+                and event.report.id in self.waiting:
+            self.waiting.discard(event.report.id)
+            self.host.arm_ssh_drop(event.report.id)
+
+
+def assert_upgraded(host: RehearsalHost) -> None:
+    assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
+    pid = host.service_pid()
+    assert pid is not None
+    assert Path(f"/proc/{pid}/cwd").resolve() == (host.install_dir / "red5pro").resolve()
+
+
+async def test_a_drop_in_every_step_of_one_run(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        front = DroppingFrontEnd(host, FORWARD)
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-4000:]
+        assert_upgraded(host)
+        drops = host.ssh_drops
+    assert drops >= len(FORWARD) - 3, f"only {drops} drops landed"
+    assert "reconnected" in front.text()
+
+
+@pytest.mark.parametrize("step", FORWARD)
+async def test_a_drop_in_one_step(tmp_path: Path, step: str) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        front = DroppingFrontEnd(host, [step])
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-4000:]
+        assert_upgraded(host)
+
+
+class DropOnCommand(ScriptedFrontEnd):
+    """Arms one drop when the runbook shows a command line containing `text`."""
+
+    def __init__(self, host: RehearsalHost, text: str, skip: int = 0) -> None:
+        super().__init__()
+        self.host, self.text, self.skip = host, text, skip
+        self.armed = False
+
+    def tell(self, event: Event) -> None:
+        super().tell(event)
+        if isinstance(event, Output) and event.stream == "cmd" and self.text in event.line \
+                and not self.armed:
+            self.armed = True
+            self.host.arm_ssh_drop(event.step_id, skip=self.skip)
+
+
+async def test_an_upload_cut_off_goes_on_from_what_reached_the_host(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path, dist_size=24 << 20) as host:
+        # Let 12 MiB through, then cut the connection.
+        front = DropOnCommand(host, "sftp put", skip=12 << 20)
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert host.ssh_drops == 1
+        sent = host.sftp_bytes
+        size = host.distribution.stat().st_size
+    assert front.recovered == [], "the operator was not asked: the copy went on"
+    assert any(isinstance(e, Reconnecting) for e in front.events)
+    # About 12 MiB before the cut (what was in flight lands too), then from
+    # the last whole 8 MiB chunk on: at most one chunk twice. Starting again
+    # would have sent the whole file a second time.
+    assert sent <= size + (8 << 20) + (1 << 20), f"{sent} bytes sent for a {size}-byte file"
+
+
+async def test_an_unzip_outlives_a_lost_connection(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        # The launch goes through; the drop lands while the runbook follows it.
+        front = DropOnCommand(host, "unzip", skip=1)
+        outcome = await rehearse(host, front, journal)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert host.ssh_drops == 1
+    assert front.recovered == []
+    assert any(isinstance(e, Reconnecting) for e in front.events)
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    unzips = [r for r in records if r.get("event") == "action-end" and r["step"] == "unpack"]
+    assert [r["status"] for r in unzips] == ["ok"], "one unzip, heard to the end"
