@@ -50,6 +50,10 @@ _MARK_STYLE: dict[StepState, tuple[Style, ...]] = {
 }
 
 
+def _count(n: int, thing: str) -> str:
+    return f"1 {thing}" if n == 1 else f"{n} {thing}s"
+
+
 class HeadlessFrontEnd:
     def __init__(
         self,
@@ -170,9 +174,50 @@ class HeadlessFrontEnd:
 
     async def review(self, step_id: str, review: Review, *,
                      decisions_path: Path | None) -> bool:
-        # No editor here: the decisions file decides, and the step says which
-        # keys it still lacks.
-        return False
+        """No editor here: a key without a value is the decisions file's to give
+        (the step says so); a value nobody has confirmed, a new default or Red5's
+        sample, is listed and taken only on a yes, as `a` takes it in the editor."""
+        where = str(decisions_path) if decisions_path else "a decisions file"
+        waiting = [k for k in review.open_keys if k not in review.unconfirmed]
+        if waiting:
+            self._print(f"  {_count(len(waiting), 'key')} still without a value, which only "
+                        f"{where} or `runbook diff` can give:")
+            self._keys(review, waiting)
+            return False
+        unconfirmed = review.unconfirmed
+        if not unconfirmed:
+            return True
+        samples = set(review.leftover_samples)
+        defaults = [k for k in unconfirmed if k not in samples]
+        if defaults:
+            self._print(f"  {_count(len(defaults), 'new default')} nobody has confirmed yet:")
+            self._keys(review, defaults)
+        if samples:
+            self._print(f"  {_count(len(samples), 'key')} holding Red5's sample value, "
+                        "which nobody has confirmed is meant:")
+            self._keys(review, [k for k in unconfirmed if k in samples])
+        if self.assume_yes:
+            self._print("  -> taken as they are (--yes)")
+        else:
+            while True:
+                answer = await self._ask(f"  [y] take them as they are  [n] not now (decide "
+                                         f"them in {where}, then try again): ")
+                if answer is None or answer.lower() == "n":
+                    return False
+                if answer.lower() == "y":
+                    break
+                self._print("  answer y or n")
+        for key in unconfirmed:
+            review.confirm(key)
+        return not review.open_keys
+
+    def _keys(self, review: Review, keys: Sequence[str]) -> None:
+        for key in keys:
+            kr = review[key]
+            shown = kr.show(kr.merged)
+            where = f"template line {kr.new_line}" if kr.new_line is not None else \
+                f"live line {kr.old_line}"
+            self._print(f"    {key} = {shown if shown else '(blank)'}   ({where})")
 
     def tell(self, event: Event) -> None:
         match event:

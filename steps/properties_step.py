@@ -116,16 +116,28 @@ class Properties(Red5Step):
         result = ctx.facts._properties_review
         if result is None:
             raise StepFailed("the properties review was not prepared; run the step again")
-        if result.undecided or result.unacknowledged:
-            # A front end with the diff editor lets the operator decide now; the
-            # review is edited in place and the decisions file is updated.
+        unconfirmed = result.unconfirmed
+        if result.open_keys:
+            # The front end asks now (the diff editor, or headless a yes for the
+            # values nobody confirmed); the review is edited in place.
             await ctx.review(result, decisions_path=ctx.settings.decisions)
+        confirmed = [key for key in unconfirmed if key not in result.unconfirmed]
+        if confirmed:
+            ctx.info(f"confirmed during the run: {', '.join(confirmed)}")
+        where = ctx.settings.decisions or "a decisions file ([properties] decisions = ...)"
         if result.undecided:
-            where = ctx.settings.decisions or "a decisions file ([properties] decisions = ...)"
             raise StepFailed(
                 f"{len(result.undecided)} key(s) need a decision before the file is written: "
                 f"{', '.join(result.undecided)}. Decide them in {where}, or review with "
                 "`runbook diff OLD NEW --decisions FILE`"
+            )
+        if result.unconfirmed:
+            # A new default (or Red5's sample value) goes in only on someone's word.
+            raise StepFailed(
+                f"{len(result.unconfirmed)} value(s) not confirmed: "
+                f"{', '.join(result.unconfirmed)}; the file was not written. Confirm them when "
+                f"asked, or give each an action (accept-new, keep-old or set) in {where}, "
+                "then try again"
             )
         if result.leftover_placeholders:
             raise StepFailed("the merge would still hold placeholders in "

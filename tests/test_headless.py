@@ -17,12 +17,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+import javaproperties
 import pytest
 
 from runbook.events import StepChanged
-from runbook.executor import Answer, Decision
+from runbook.executor import Answer, Decision, Outcome
 from runbook.headless import HeadlessFrontEnd
 from runbook.model import Phase, StepCard, StepReport, StepState
+from runbook.properties import Review, review_files
+from tests.rehearsal import rehearsal_host, rehearsal_session, rehearsal_settings
+
+NEW_RELEASE = "red5pro-server-11.1.0.b835-release"
+PROPERTIES = "webapps/streammanager/WEB-INF/red5-web.properties"
 
 ROOT = Path(__file__).parents[1]
 STATE = Path(tempfile.mkdtemp(prefix="runbook-test-state-"))
@@ -148,3 +154,97 @@ def test_colour_on_a_terminal_and_none_with_no_color(monkeypatch: pytest.MonkeyP
     assert "\x1b" not in plain and "[DESTRUCTIVE]" in plain and "[FAILED" in plain
     # NO_COLOR set but empty does not count (no-color.org).
     assert "\x1b[" in on_a_terminal(monkeypatch, "")
+
+
+# --- new defaults are asked about, not taken in silence ----------------------------
+
+DATA = ROOT / "tests" / "data" / "properties"
+NEW_DEFAULTS = [
+    "store.usageStatsDiscardThresholdDays",
+    "instancecontroller.checkCorruptedNodes",
+    "instancecontroller.corruptedNodeCheckInterval",
+    "instancecontroller.corruptedNodesEndPoint",
+    "instancecontroller.httptimeout",
+]
+
+
+def new_defaults_review(**sets: str) -> Review:
+    """The live fixture against the 6.2.0 template: five new defaults nobody confirmed."""
+    return review_files(DATA / "red5-web.properties.live",
+                        DATA / "red5-web.properties.6.2.0.b406",
+                        overrides={"serverapi.accessToken": "node-tok-9", **sets})
+
+
+def ask_review(headless: HeadlessFrontEnd, subject: Review) -> bool:
+    return asyncio.run(headless.review("properties", subject, decisions_path=None))
+
+
+def test_new_defaults_are_listed_and_taken_only_on_a_yes() -> None:
+    subject = new_defaults_review()
+    assert subject.unconfirmed == NEW_DEFAULTS
+    headless, shown = front("n\n", UPLOAD)
+    assert ask_review(headless, subject) is False
+    assert subject.unconfirmed == NEW_DEFAULTS  # nothing taken
+    text = shown.getvalue()
+    assert "5 new defaults nobody has confirmed" in text
+    assert "instancecontroller.httptimeout = 30000" in text
+    assert "[y] take them as they are" in text
+
+    headless, shown = front("y\n", UPLOAD)
+    assert ask_review(headless, subject) is True
+    assert subject.unconfirmed == [] and subject.open_keys == []
+    assert subject["instancecontroller.httptimeout"].merged == "30000"
+
+
+def test_yes_takes_the_new_defaults_and_names_them() -> None:
+    subject = new_defaults_review()
+    headless, shown = front("", UPLOAD, assume_yes=True)
+    assert ask_review(headless, subject) is True
+    assert subject.open_keys == []
+    assert "taken as they are (--yes)" in shown.getvalue()
+    for key in NEW_DEFAULTS:
+        assert key in shown.getvalue()
+
+
+def test_a_key_without_a_value_is_not_asked_about_here() -> None:
+    # serverapi.accessToken has no value: only the decisions file or the editor gives one.
+    subject = review_files(DATA / "red5-web.properties.live",
+                           DATA / "red5-web.properties.6.2.0.b406")
+    headless, shown = front("", UPLOAD, assume_yes=True)
+    assert ask_review(headless, subject) is False
+    assert "serverapi.accessToken" in shown.getvalue()
+    assert subject.undecided == ["serverapi.accessToken"]
+
+
+async def test_the_properties_step_in_a_rehearsal_asks_before_new_defaults_go_in(
+    tmp_path: Path,
+) -> None:
+    # The review ahead of the window decided the blank key but never confirmed the
+    # release's new default, spring.jackson.default-property-inclusion.
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text('[keys."default.server.application"]\naction = "set"\n'
+                         'value = "live"\n')
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host, decisions=str(decisions))
+        answers = (PREPARE_ANSWERS.rsplit("y\n", 2)[0]  # up to the properties step
+                   + "y\n" + "n\n"     # run it; the new default: not now
+                   + "t\n" + "y\n"     # the step failed: try again, run it
+                   + "y\n"             # take the new default
+                   + "q\n")            # stop before the schema
+        shown = io.StringIO()
+        run = rehearsal_session(host, tmp_path / "j.jsonl", settings)
+        outcome = await run.run(HeadlessFrontEnd(run.cards, out=shown,
+                                                 stdin=io.StringIO(answers)))
+        merged = javaproperties.loads(
+            (host.install_dir / NEW_RELEASE / PROPERTIES).read_text())
+    text = shown.getvalue()
+    assert outcome is Outcome.STOPPED, text[-3000:]
+    assert "1 new default nobody has confirmed" in text
+    assert "spring.jackson.default-property-inclusion = non_null" in text
+    # Declined, the step stopped short of writing and said what to do.
+    assert "not confirmed: spring.jackson.default-property-inclusion" in text
+    assert merged["spring.jackson.default-property-inclusion"] == "non_null"
+    assert merged["config.dbHost"] == host.new_db[0]
+    records = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    ends = [(r["step"], r["state"]) for r in records if r["event"] == "step-end"]
+    assert ("properties", "failed") in ends and ends[-1] == ("properties", "done")
