@@ -262,3 +262,21 @@ def test_a_section_given_as_a_value_is_refused_on_its_line(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=r":1: rehearsal is a section: write \[rehearsal\] on "
                        r"a line of its own and its settings below it$"):
         config.load(path)
+
+
+def test_an_unknown_key_is_one_line_from_the_command_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    path = write(tmp_path, example_text().replace('# identity = "~/.ssh/red5-sm.pem"',
+                                                  'identiy = "~/.ssh/red5-sm.pem"', 1))
+    line = path.read_text().splitlines().index('identiy = "~/.ssh/red5-sm.pem"') + 1
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "run", str(path), "--headless"],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "SM_API_TOKEN": "not-used"})
+    assert result.returncode == 2
+    assert result.stderr == (f"runbook: {path}:{line}: host.identiy is not a setting runbook "
+                             "knows; did you mean host.identity?\n")
+    assert result.stdout == ""

@@ -511,3 +511,30 @@ def test_colour_on_a_terminal_and_none_with_no_color(files: dict[str, Path]) -> 
     assert "\x1b" not in plain and "NEEDS A DECISION" in plain
     # Not a terminal: never colour, whatever the environment says.
     assert "\x1b" not in runbook_cli(*args).stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[keys."proxy.enabled"]\nacton = "keep-old"\n',
+         "line 2: key 'proxy.enabled': unknown field 'acton'; did you mean action?"),
+        ('[keys."proxy.enabled"]\naction = "keep_old"\n',
+         "line 2: key 'proxy.enabled': unknown action 'keep_old'; did you mean keep-old?"),
+        ('[key."proxy.enabled"]\naction = "keep-old"\n',
+         'line 1: unknown section "key"; did you mean [keys."NAME"]?'),
+        ('[input]\nold_sha256 = "x"\n', 'line 1: unknown section "input"; did you mean [inputs]?'),
+        ('[inputs]\nold_sha = "x"\n',
+         "line 2: [inputs] has no 'old_sha'; did you mean old_sha256?"),
+    ],
+    ids=["field", "action", "keys", "inputs", "input field"],
+)
+def test_a_misspelt_name_in_the_decisions_file_gets_the_closest_known_one(
+    files: dict[str, Path], tmp_path: Path, text: str, expected: str
+) -> None:
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text(text)
+    result = runbook_cli("diff", str(files["live"]), str(files["template"]), "--check",
+                         "--decisions", str(decisions))
+    assert result.returncode == 2
+    assert result.stderr == f"{decisions}: {expected}\n"
+    assert result.stdout == ""

@@ -24,10 +24,11 @@ it back; :func:`~runbook.properties.model.review` only needs its ``apply`` metho
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -337,6 +338,13 @@ def _hint(kr: KeyReview, choice: Choice | None) -> list[str]:
 
 
 _TOP_LEVEL = ("inputs", "keys")
+_INPUTS = ("old_sha256", "new_sha256")
+
+
+def _closest(name: str, known: Sequence[str]) -> str | None:
+    """The known name a misspelt one most likely meant, if any is close (difflib)."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return close[0] if close else None
 
 
 def _read_toml(text: str, name: str) -> dict[str, Any]:
@@ -365,13 +373,21 @@ def _validate(
 
     for top in data:
         if top not in _TOP_LEVEL:
-            problem = f'unknown section "{top}"; only [inputs] and [keys."NAME"] belong here'
+            close = _closest(top, _TOP_LEVEL)
+            shown = {"inputs": "[inputs]", "keys": '[keys."NAME"]'}
+            problem = f'unknown section "{top}"; ' + (
+                f"did you mean {shown[close]}?" if close
+                else 'only [inputs] and [keys."NAME"] belong here')
             raise fail(problem, where=top)
     inputs = data.get("inputs", {})
     if not isinstance(inputs, dict):
         raise fail("[inputs] must be a table", where="inputs")
     for field_name, value in inputs.items():
-        if field_name not in ("old_sha256", "new_sha256") or not isinstance(value, str):
+        close = _closest(field_name, _INPUTS)
+        if field_name not in _INPUTS and close:
+            raise fail(f"[inputs] has no {field_name!r}; did you mean {close}?",
+                       where=field_name)
+        if field_name not in _INPUTS or not isinstance(value, str):
             problem = f"[inputs] takes old_sha256 and new_sha256 as strings, not {field_name!r}"
             raise fail(problem, where=field_name)
     keys = data.get("keys", {})
@@ -383,17 +399,18 @@ def _validate(
             raise fail('must be a table like [keys."config.dbHost"] with an action', key)
         for field_name, value in table.items():
             if field_name not in _FIELDS:
-                raise fail(
-                    f"unknown field {field_name!r}; use {', '.join(_FIELDS)}", key, field_name
-                )
+                close = _closest(field_name, _FIELDS)
+                advice = f"did you mean {close}?" if close else f"use {', '.join(_FIELDS)}"
+                raise fail(f"unknown field {field_name!r}; {advice}", key, field_name)
             if not isinstance(value, str):
                 raise fail(f"{field_name} must be a quoted string", key, field_name)
         action_text = table.get("action")
         try:
             action = Choice(action_text) if action_text is not None else None
         except ValueError:
-            problem = f"unknown action {action_text!r}; use one of {_ACTIONS}"
-            raise fail(problem, key, "action") from None
+            close = _closest(str(action_text), [c.value for c in Choice])
+            advice = f"did you mean {close}?" if close else f"use one of {_ACTIONS}"
+            raise fail(f"unknown action {action_text!r}; {advice}", key, "action") from None
         value, value_env = table.get("value"), table.get("value_env")
         if action is Choice.SET:
             if (value is None) == (value_env is None):
