@@ -538,3 +538,14 @@ def test_a_misspelt_name_in_the_decisions_file_gets_the_closest_known_one(
     assert result.returncode == 2
     assert result.stderr == f"{decisions}: {expected}\n"
     assert result.stdout == ""
+
+
+def test_a_started_decisions_file_says_how_to_keep_a_sample_value(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    path = tmp_path / "decisions.toml"
+    code, _, _ = run(files["docs"], files["template"], sets=["config.dbHost=db2"], decisions=path)
+    assert code == 1
+    table = path.read_text().split('[keys."cluster.password"]\n')[1].split("\n[")[0]
+    assert "Red5's sample value" in table and 'action = "keep-old"' in table
+    assert "\naction" not in table  # a hint, not a decision: the key stays open

@@ -325,10 +325,14 @@ def _hint(kr: KeyReview, choice: Choice | None) -> list[str]:
         return lines
     if kr.reopened:
         lines.append("reopened: the live file changed since this key was decided")
-    if kr.status is Status.NEW_DEFAULT:
+    if kr.status is Status.NEW_DEFAULT and not kr.sample:
         lines.append(f"template default: {kr.show(kr.new)!r}")
         lines.append('to take it: action = "accept-new"; or action = "set" with a value')
         return lines
+    if kr.sample:
+        keep = "keep-old" if kr.old is not None and kr.merged == kr.old else "accept-new"
+        lines.append("Red5's sample value, nobody's real setting; if it really is yours, "
+                     f'write action = "{keep}"')
     lines.append('to decide: action = "set" and then')
     if kr.secret:
         lines.append(f'value_env = "{env_name_for(kr.key)}"  (secrets are never written here)')
