@@ -54,9 +54,11 @@ from screens.messages import (
 from screens.output_store import OutputStore
 from screens.palette import operator_commands
 from screens.review_handoff import ReviewHandoff, load_review_screen
-from screens.run_state import RunState
+from screens.run_state import RunState, down_since
 from screens.views import Where, why_not_now
 
+# A wall clock (seconds since the epoch): the downtime is counted from a moment
+# an earlier process recorded, and only the wall clock spans processes.
 Clock = Callable[[], float]
 # How often new output reaches the screen. One Log.write_lines per tick keeps
 # a step that prints 100,000 lines from starving the keyboard.
@@ -81,7 +83,7 @@ class RunbookApp(App[Outcome | None]):
     ]
 
     def __init__(self, open_session: SessionFactory, *, previous: Replay | None = None,
-                 rehearsal: bool = False, host_label: str = "", clock: Clock = time.monotonic,
+                 rehearsal: bool = False, host_label: str = "", clock: Clock = time.time,
                  start_run: bool = True) -> None:
         super().__init__()
         self.open_session = open_session
@@ -94,7 +96,8 @@ class RunbookApp(App[Outcome | None]):
         self.by_id = {card.id: card for card in self.cards}
         self.run_state = RunState(self.cards, f"{settings.host.user}@{settings.host.address}:"
                                               f"{settings.host.port}", previous=previous,
-                                  offering_resume=previous is not None)
+                                  offering_resume=previous is not None,
+                                  down_since=down_since(self.session, previous))
         self.offered = previous
         self.store = OutputStore()
         self.front = TuiFrontEnd(self, self.store)
@@ -158,7 +161,9 @@ class RunbookApp(App[Outcome | None]):
             self.show_previews()
             self.start_run()
         elif choice == START_OVER:
-            self.run_state.previous = None  # a new run: the earlier states are no longer news
+            self.run_state.forget_previous()  # a new run: each step checks afresh
+            for card in self.cards:
+                self.main.refresh_step(card.id)
             self.main.refresh_view()
             self.start_run()
         else:
@@ -210,9 +215,11 @@ class RunbookApp(App[Outcome | None]):
                 self.notify(failure, severity="error", timeout=60)
         report = getattr(event, "report", None)
         if report is not None:
+            self.main.refresh_step(report.id)
             if report.state in (StepState.FAILED, StepState.IN_DOUBT) and self.main.can_draw:
                 self.bell()  # the operator may be looking at another window
-            self.main.refresh_step(report.id)
+                # What failed, and how, is what to look at now.
+                self.main.checklist.select_step(report.id)
             self.main.sync_output()
         self.main.refresh_view()
 
@@ -310,7 +317,8 @@ class RunbookApp(App[Outcome | None]):
                 self._answer(asking, Decision(Answer.RUN))
 
         total = len(self.run_state.forward)
-        self.push_screen(ConfirmDialog(card, total, target, asking.plan), answered)
+        self.push_screen(ConfirmDialog(card, total, target, asking.plan,
+                                       self.run_state.warnings_for(card)), answered)
 
     def action_skip_step(self) -> None:
         found = self._question_on_selected(
@@ -397,7 +405,7 @@ def create_app(open_session: SessionFactory, *, previous: Replay | None = None,
     or to quit. Tests pass a frozen `clock`, and `start_run=False` to feed
     engine events themselves."""
     return RunbookApp(open_session, previous=previous, rehearsal=rehearsal,
-                      host_label=host_label, clock=clock or time.monotonic,
+                      host_label=host_label, clock=clock or time.time,
                       start_run=start_run)
 
 

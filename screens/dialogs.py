@@ -127,8 +127,8 @@ class ConfirmDialog(Dialog[bool]):
                                          "$text-muted"), id="confirm-badge")
         for warning in self.warnings:
             # In full, every time: the operator may not have read it the first time.
-            yield Wrapped(Content.assemble(("Warning  ", "bold $warning"), warning),
-                          indent=9, classes="confirm-warning")
+            yield Wrapped(Content.assemble(("⚠ ", "bold $warning"), warning),
+                          indent=2, classes="confirm-warning")
         sudo = "as root through sudo -n" if target.sudo else "as that user, without sudo"
         where = "the rehearsal host on this machine" if target.rehearsal else "the host"
         yield Wrapped(Content.assemble(

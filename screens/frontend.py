@@ -27,6 +27,7 @@ from screens.messages import (
     ReviewRequested,
 )
 from screens.output_store import OutputStore
+from screens.run_state import is_warning
 
 
 class Poster(Protocol):
@@ -54,6 +55,9 @@ class TuiFrontEnd:
         match event:
             case Output(step_id=step_id, stream=stream, line=line):
                 self.store.add(step_id, stream, line)
+                if stream == "info" and is_warning(line):
+                    # Rare, and the run state keeps them: the store does not say.
+                    self.app.post_message(EngineEvent(event))
             case Progress():
                 self.app.post_message(ProgressChanged(event))
             case _:

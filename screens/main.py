@@ -22,7 +22,7 @@ from screens.output_log import OutputLog
 from screens.output_store import OutputStore
 from screens.presentation import legend
 from screens.run_state import RunState
-from screens.views import Where, detail, hint, plan_heading, status
+from screens.views import Where, deletions, detail, hint, plan_heading, status
 from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
 
 
@@ -135,7 +135,7 @@ class MainScreen(Screen[None]):
     def refresh_step(self, step_id: str) -> None:
         if step_id not in self.checklist.steps or not self.can_draw:
             return
-        self.checklist.show_state(step_id, self.state.states[step_id],
+        self.checklist.show_state(step_id, self.state.shown_state(step_id),
                                   self.state.elapsed(step_id, self.clock()))
         if self.checklist.selected_step == step_id:
             self.refresh_detail()
@@ -170,7 +170,8 @@ class MainScreen(Screen[None]):
 
     def refresh_status(self) -> None:
         if self.can_draw:
-            self.status.show(*status(self.state, self.where, self.clock()))
+            self.status.show(*status(self.state, self.where, self.clock(),
+                                     narrow=self.has_class("-narrow")))
 
     def refresh_hint(self) -> None:
         if self.can_draw:
@@ -215,10 +216,20 @@ class MainScreen(Screen[None]):
     def sync_progress(self) -> None:
         if not self.can_draw:
             return
-        shown = self.state.progress.get(self.shown_output or "")
+        step_id = self.shown_output or ""
+        shown = self.state.progress.get(step_id)
         if shown is None and self.state.running is not None:
-            shown = self.state.progress.get(self.state.running)
-        if shown is None:
+            step_id = self.state.running
+            shown = self.state.progress.get(step_id)
+        note = deletions(self.state.plans.get(step_id), self.store.commands.get(step_id, ()))
+        if shown is None and note is None:
             self.output.hide_progress()
+        elif shown is None:
+            self.output.show_progress(note or "", 0, None, bar=False)
         else:
-            self.output.show_progress(shown.label, shown.done, shown.total)
+            label = f"{note} · {shown.label}" if note else shown.label
+            self.output.show_progress(label, shown.done, shown.total)
+
+    def on_resize(self) -> None:
+        # The breakpoint class may have changed: the status line has two lengths.
+        self.refresh_status()

@@ -26,11 +26,15 @@ class OutputStore:
         self.dropped: dict[str, int] = {}
         self.pending: dict[str, list[str]] = {}
         self.last_step: str | None = None
+        # The actions each step has started, as their cmd lines render them.
+        self.commands: dict[str, set[str]] = {}
 
     def add(self, step_id: str, stream: str, line: str) -> None:
         kept = self.lines.get(step_id)
         if kept is None:
             kept = self.lines[step_id] = deque(maxlen=self.per_step)
+        if stream == "cmd":
+            self.commands.setdefault(step_id, set()).add(line)
         new = output_lines(stream, line)
         overflow = len(kept) + len(new) - self.per_step
         if overflow > 0:

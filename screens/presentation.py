@@ -18,6 +18,8 @@ from runbook.model import Action, ApiCall, EditFile, Note, Shell, StepState, Upl
 # A state the engine does not have: the executor is waiting for the operator
 # to confirm this step. It is the answer to "where am I", so it gets a row look.
 NEXT = "next"
+# Nor this one: done, but the step said something the operator must read.
+WARNED = "warned"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ LOOKS: dict[str, Look] = {
     NEXT: Look("▶", "your turn", "bold $accent"),
     StepState.RUNNING.value: Look("●", "running", "bold $warning"),
     StepState.DONE.value: Look("✓", "done", "$success"),
+    WARNED: Look("⚠", "warnings", "bold $warning"),
     StepState.FAILED.value: Look("✗", "failed", "bold $error"),
     StepState.SKIPPED.value: Look("»", "skipped", "$text-muted italic"),
     StepState.NEEDS_REVIEW.value: Look("?", "needs review", "bold $warning"),
@@ -96,7 +99,7 @@ def legend() -> Content:
     parts: list[Content | str | tuple[str, str]] = []
     for number, shown in enumerate(LOOKS.values()):
         parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
-        parts.append("\n" if number == 3 else "   ")
+        parts.append("\n" if number == 4 else "   ")
     return Content.assemble(*parts).rstrip()
 
 

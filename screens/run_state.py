@@ -7,25 +7,54 @@ apart from drawing is what lets a test check it without a terminal.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from runbook.events import (
     Connected,
     CutoverEnded,
     CutoverStarted,
     Event,
+    Output,
     Progress,
     RunEnded,
     RunStarted,
     StepChanged,
 )
 from runbook.executor import Outcome
+from runbook.hoststate import HostStateError
 from runbook.journal import Replay
 from runbook.model import Action, Phase, StepCard, StepReport, StepState
-from screens.presentation import NEXT
+from screens.presentation import NEXT, WARNED
+
+if TYPE_CHECKING:
+    from runbook.session import Session
 
 FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
 TROUBLE = (StepState.FAILED.value, StepState.IN_DOUBT.value)
+# What the earlier run found that a continued run starts from.
+SETTLED = (*FINISHED, *TROUBLE)
+
+
+def down_since(session: Session[Any], previous: Replay | None) -> float | None:
+    """When the stream manager went down, if it is down now: the host's own
+    record first (it outlives a lost or restarted journal, and the executor
+    counts from it too), else the unfinished earlier run's cutover-start."""
+    with contextlib.suppress(HostStateError, ValueError, OSError):
+        under_way = session.host_state.cutover()
+        if under_way is not None:
+            return datetime.fromisoformat(under_way.began).timestamp()
+    if previous is not None and previous.cutover_started and previous.downtime_s is None:
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(previous.cutover_started).timestamp()
+    return None
+
+
+def is_warning(line: str) -> bool:
+    """Steps say a warning as an info line that starts with the word (ctx.note)."""
+    return line[:8].lower() == "warning:"
 
 
 @dataclass
@@ -44,7 +73,10 @@ class RunState:
     running: str | None = None
     run_started: float | None = None
     run_ended: float | None = None
-    cutover_started: float | None = None
+    # When the first cutover action ran (the clock's time, a wall clock): from
+    # the host's record or the journal when this run did not start it.
+    down_since: float | None = None
+    # Set once the cutover (or the way back) is complete: the service is up.
     downtime_s: float | None = None
     estimate_s: float | None = None
     connection: str = "not connected yet"
@@ -58,11 +90,29 @@ class RunState:
     # deciding about an unfinished earlier run.
     started: bool = False
     offering_resume: bool = False
+    # Warnings the steps said, in full, by the step that said them.
+    warnings: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for card in self.cards:
             self.states.setdefault(card.id, StepState.PENDING.value)
         self.by_id = {card.id: card for card in self.cards}
+        if self.previous is not None:
+            self.show_previous()
+
+    def show_previous(self) -> None:
+        """The earlier run's finished steps as finished at once, not pending
+        until the continued run reaches them (it starts from them too)."""
+        for step_id, history in (self.previous.steps if self.previous else {}).items():
+            if step_id in self.states and history.state.value in SETTLED:
+                self.states[step_id] = history.state.value
+
+    def forget_previous(self) -> None:
+        """A new run: every step is checked afresh."""
+        self.previous = None
+        for step_id in self.states:
+            if step_id not in self.reports:
+                self.states[step_id] = StepState.PENDING.value
 
     # --- events ---------------------------------------------------------------------
 
@@ -78,9 +128,14 @@ class RunState:
             case Connected(fingerprint=fingerprint):
                 self.connection = "connected"
                 self.fingerprint = fingerprint or self.fingerprint
+            case Output(step_id=step_id, line=line) if is_warning(line):
+                self.warnings.setdefault(step_id, []).append(line)
             case CutoverStarted():
-                self.cutover_started = now
+                if self.down_since is None:
+                    self.down_since = now
             case CutoverEnded(complete=complete, downtime_s=downtime):
+                # Not complete: the run stopped with the stream manager down,
+                # and its clock goes on.
                 if complete:
                     self.downtime_s = downtime
             case RunEnded(outcome=outcome):
@@ -130,6 +185,35 @@ class RunState:
             return now - self.started_at[step_id]
         report = self.reports.get(step_id)
         return report.elapsed_s if report is not None else None
+
+    @property
+    def service_down(self) -> bool:
+        return self.down_since is not None and self.downtime_s is None
+
+    def down_for(self, now: float) -> float | None:
+        return now - self.down_since if self.service_down and self.down_since else None
+
+    @property
+    def clocks_running(self) -> bool:
+        """Something on screen changes by the second: the run, a step, downtime."""
+        going = self.run_started is not None and self.outcome is None
+        return going or self.service_down
+
+    def shown_state(self, step_id: str) -> str:
+        """The row's state: done with warnings is not a plain done."""
+        state = self.states[step_id]
+        if state == StepState.DONE.value and self.warnings.get(step_id):
+            return WARNED
+        return state
+
+    def warnings_for(self, card: StepCard) -> list[str]:
+        """Warnings to repeat in a step's confirmation. Which step a warning is
+        about is not said with it, so every destructive step after the one that
+        warned repeats it: the cutover steps among them."""
+        if not card.needs_typed_confirmation:
+            return []
+        earlier = [c.id for c in self.cards[:self.cards.index(card)]]
+        return [text for step_id in earlier for text in self.warnings.get(step_id, [])]
 
     @property
     def forward(self) -> list[StepCard]:

@@ -4,13 +4,15 @@ in, Content out), so how the screen reads can be checked without an app."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual.content import Content
 
 from runbook.executor import Outcome
-from runbook.model import StepCard
+from runbook.model import Action, ApiCall, StepCard
 from screens.presentation import clock, duration, look
 from screens.run_state import RunState
 
@@ -27,34 +29,32 @@ class Where:
     journal: Path
 
 
-def status(state: RunState, where: Where, now: float) -> tuple[Content, Content]:
-    """(host and connection, clocks and counts)."""
+def status(state: RunState, where: Where, now: float, *,
+           narrow: bool = False) -> tuple[Content, Content]:
+    """(host and connection, clocks and counts); `narrow` keeps what matters
+    in 80 columns: where, the connection, downtime, the count of steps."""
     host: Parts = []
     if where.rehearsal:
         host += [(" REHEARSAL ", "bold $text on $warning-darken-1"), " "]
-    host += [("runbook ", "bold"), ("→ ", "$text-muted"), (state.target, "bold")]
+    if not narrow:
+        host += [("runbook ", "bold"), ("→ ", "$text-muted")]
+    host.append((state.target, "bold"))
     link_style = {"connected": "$success", "uncertain": "bold $error"}.get(
-        state.connection, "$text-muted")
-    host += ["   ssh ", (state.connection, link_style), "   host key "]
-    host.append((state.fingerprint, "$text") if state.fingerprint
-                else ("checked against known_hosts", "$text-muted"))
-    if where.host_label:
-        host += ["   ", (where.host_label, "$text-muted")]
+        state.connection, "$text-muted" if state.connection != "closed" else "")
+    host += ["   ssh ", (state.connection, link_style)]
+    if not narrow:
+        host.append("   host key ")
+        host.append((state.fingerprint, "$text") if state.fingerprint
+                    else ("checked against known_hosts", "$text-muted"))
+        if where.host_label:
+            host += ["   ", (where.host_label, "$text-muted")]
 
     end = state.run_ended if state.run_ended is not None else now
     elapsed = end - state.run_started if state.run_started is not None else None
-    clocks: Parts = [("elapsed ", "$text-muted"), clock(elapsed), ("   downtime ", "$text-muted")]
-    if state.downtime_s is not None:
-        clocks.append((f"{clock(state.downtime_s)} (ended)", "bold"))
-    elif state.cutover_started is not None:
-        clocks.append((clock(end - state.cutover_started), "bold $error"))
-    else:
-        clocks.append(("not started", "$text-muted"))
-    if state.estimate_s is not None:
-        clocks.append((f"   last run's cutover took {duration(state.estimate_s)}",
-                       "$text-muted"))
-    clocks += [("   steps ", "$text-muted"),
-               f"{state.finished}/{len(state.forward)} done or skipped"]
+    clocks: Parts = [*downtime(state, now, narrow=narrow), "   "]
+    clocks += [("elapsed ", "$text-muted"), clock(elapsed), "   "]
+    done = f"{state.finished}/{len(state.forward)}"
+    clocks += [(f"{done} done" if narrow else f"steps {done} done or skipped", "")]
     if state.outcome is not None:
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}
         clocks += [("   run ", "$text-muted"),
@@ -62,21 +62,57 @@ def status(state: RunState, where: Where, now: float) -> tuple[Content, Content]
     return Content.assemble(*host), Content.assemble(*clocks)
 
 
+def downtime(state: RunState, now: float, *, narrow: bool = False) -> Parts:
+    """How long the stream manager has been down, counted from the first
+    cutover action on record, and what the last run says is left."""
+    down = state.down_for(now)
+    if down is None:
+        if state.downtime_s is not None:
+            return [("was down ", "$text-muted"), (clock(state.downtime_s), "bold")]
+        if state.estimate_s is not None:
+            return [("downtime not started", "$text-muted"), (
+                f" (last: {duration(state.estimate_s)})" if narrow
+                else f" (the last cutover took {duration(state.estimate_s)})", "$text-muted")]
+        return [("downtime not started", "$text-muted")]
+    parts: Parts = [("down ", "bold $error"), (clock(down), "bold $error")]
+    if state.down_since is not None and not narrow:
+        parts.append((f" since {wall_clock(state.down_since)}", "$text-muted"))
+    if state.estimate_s is not None:
+        left = state.estimate_s - down
+        if left >= 0:
+            parts.append((f" · about {duration(left)} left" if not narrow
+                           else f" · ~{duration(left)} left", "$warning"))
+        else:
+            parts.append((f" · {duration(-left)} over", "bold $warning"))
+        if not narrow:
+            parts.append((f" (the last cutover took {duration(state.estimate_s)})",
+                          "$text-muted"))
+    return parts
+
+
+def wall_clock(seconds: float) -> str:
+    """A moment as the operator's clock on the wall shows it."""
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
 def detail(state: RunState, card: StepCard) -> Content:
     """The selected step in words: what it does, its caution, how it went."""
-    shown = look(state.states[card.id])
+    shown = look(state.shown_state(card.id))
     kind = "destructive: asks for its id" if card.needs_typed_confirmation else "asks for y"
     parts: Parts = [
         (card.title, "bold"), "  ", (f"{shown.glyph} {shown.word}", shown.style), "\n",
-        (f"{card.id} · {card.phase.value} · {kind}", "$text-muted"), "\n\n",
-        card.summary, "\n",
+        (f"{card.id} · {card.phase.value} · {kind}", "$text-muted"), "\n",
     ]
-    if card.caution:
-        parts += ["\n", ("Caution: ", "bold $warning"), card.caution, "\n"]
+    # How it went comes first: after a failure it is what the operator looks for.
     report = state.reports.get(card.id)
     if report is not None and report.detail:
         took = f" after {duration(report.elapsed_s)}" if report.elapsed_s is not None else ""
         parts += ["\n", (f"Result{took}: ", f"bold {shown.style}"), report.detail, "\n"]
+    for warning in state.warnings.get(card.id, []):
+        parts += ["\n", ("⚠ ", "bold $warning"), warning, "\n"]
+    parts += ["\n", card.summary, "\n"]
+    if card.caution:
+        parts += ["\n", ("Caution: ", "bold $warning"), card.caution, "\n"]
     history = state.previous.steps.get(card.id) if state.previous else None
     if history is not None:
         earlier = look(history.state.value)
@@ -90,6 +126,19 @@ def detail(state: RunState, card: StepCard) -> Content:
         parts += ["\n", ("d", "bold"), " opens the properties review while this step "
                   "waits for decisions on keys.\n"]
     return Content.assemble(*parts)
+
+
+def deletions(plan: list[Action] | None, started: Collection[str]) -> str | None:
+    """How far a step that deletes nodegroups has got, from its plan's DELETE
+    calls and the ones it has started; None for any other step."""
+    calls = [a for a in plan or [] if isinstance(a, ApiCall) and a.method == "DELETE"
+             and a.path.startswith("admin/nodegroup/")]
+    if not calls:
+        return None
+    left = [a.path.removeprefix("admin/nodegroup/") for a in calls if a.curl not in started]
+    sent = len(calls) - len(left)
+    text = f"nodegroups: {sent} of {len(calls)} deletions sent"
+    return text + (f", {len(left)} left ({', '.join(left)})" if left else "")
 
 
 def plan_heading(final: bool) -> Content:

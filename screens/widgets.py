@@ -133,13 +133,13 @@ class StepDetail(VerticalScroll):
     """The selected step in words, then its plan."""
 
     def compose(self) -> ComposeResult:
-        yield Static(id="detail-text")
+        yield Wrapped(id="detail-text")
         yield Static(id="detail-plan-heading")
         yield PlanView(id="detail-plan")
 
     def show(self, step_id: str, about: Content, heading: Content, plan: list[Action] | None,
              *, empty: str) -> None:
-        self.query_one("#detail-text", Static).update(about)
+        self.query_one("#detail-text", Wrapped).update(about)
         self.query_one("#detail-plan-heading", Static).update(heading)
         self.query_one("#detail-plan", PlanView).show(plan, empty=empty)
         if step_id != self.shown:
@@ -168,13 +168,18 @@ class OutputPane(Vertical):
     def log_widget(self) -> OutputLog:
         return self.query_one("#output-log", OutputLog)
 
-    def show_progress(self, label: str, done: float, total: float | None) -> None:
+    def show_progress(self, label: str, done: float, total: float | None, *,
+                      bar: bool = True) -> None:
         self.query_one("#progress-row").display = True
         if total and total >= 1 << 20:
             # Uploads report bytes: say how much, not only what share.
             label = f"{done / (1 << 20):.1f} of {total / (1 << 20):.1f} MiB · {label}"
         self.query_one("#progress-label", Label).update(label)
-        self.query_one("#progress-bar", ProgressBar).update(total=total, progress=done)
+        progress = self.query_one("#progress-bar", ProgressBar)
+        # Without a total the bar would animate, forever, for nothing.
+        progress.display = bar and total is not None
+        if progress.display:
+            progress.update(total=total, progress=done)
 
     def hide_progress(self) -> None:
         self.query_one("#progress-row").display = False

@@ -8,8 +8,11 @@ run. Test functions are sync on purpose: snap_compare runs its own event loop.
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -35,6 +38,16 @@ PREPARE = ["preflight", "new-database", "export-config", "upload", "unpack",
            "cloud-controller", "strip-autoscale", "carry-over", "properties"]
 # Tasks created while a picture is set up; kept so they are not collected early.
 _pending: list[asyncio.Task[Any]] = []
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Wall-clock times on screen ("down since 01:27:20") read the same anywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 async def ready(pilot: Pilot[Any]) -> None:

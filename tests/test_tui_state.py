@@ -1,0 +1,241 @@
+"""What the screen says about the run must be true: the downtime clock across
+quits, resumes and failures, steps done with warnings, the nodegroups being
+deleted, the resumed run's finished steps, and the failed step in view."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from runbook.events import (
+    CutoverEnded,
+    CutoverStarted,
+    Output,
+    Progress,
+    RunEnded,
+    RunStarted,
+    StepChanged,
+)
+from runbook.executor import Outcome
+from runbook.hoststate import HostState
+from runbook.model import StepState
+from screens.dialogs import ConfirmDialog, ResumeDialog
+from tests.polling import until
+from tests.test_tui_fakes import (
+    FakeClock,
+    ask,
+    make_app,
+    plan_of,
+    report,
+    screen_text,
+    settings,
+    tell,
+)
+from tests.test_tui_pilot import text_of
+
+SIZE = (120, 40)
+PREPARE = ["preflight", "new-database", "export-config", "upload", "unpack",
+           "cloud-controller", "strip-autoscale", "carry-over", "properties", "schema"]
+# 2026-03-14 02:14:07 UTC: when the earlier run's first cutover action ran.
+BEGAN = datetime(2026, 3, 14, 2, 14, 7, tzinfo=UTC).timestamp()
+
+
+def records(path: Path, *lines: dict[str, object]) -> Path:
+    """A journal with these records, stamped as given (not now)."""
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def stamp(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+
+
+def cut_off_in_cutover(path: Path) -> Path:
+    """A run stopped (quit) during the cutover: the stream manager is down."""
+    steps = [{"ts": stamp(BEGAN - 600), "event": "step-end", "step": step, "state": "done",
+              "detail": "ok"} for step in PREPARE]
+    return records(
+        path,
+        {"ts": stamp(BEGAN - 900), "event": "run-start", "config": "rehearsal.toml",
+         "host": "x", "rehearsal": True, "steps": []},
+        *steps,
+        {"ts": stamp(BEGAN), "event": "cutover-start", "step": "delete-nodegroups"},
+        {"ts": stamp(BEGAN), "event": "step-start", "step": "delete-nodegroups"},
+        {"ts": stamp(BEGAN + 40), "event": "step-end", "step": "delete-nodegroups",
+         "state": "done", "detail": "3 nodegroups deleted"},
+        {"ts": stamp(BEGAN + 60), "event": "cutover-end", "complete": False,
+         "downtime_s": 60.0},
+        {"ts": stamp(BEGAN + 60), "event": "run-end", "outcome": "stopped", "exit_code": 3},
+    )
+
+
+def status_line(app: object) -> str:
+    return screen_text(app).splitlines()[1]  # type: ignore[arg-type]
+
+
+async def test_the_downtime_clock_counts_from_the_journals_cutover_start_across_a_resume(
+        tmp_path: Path) -> None:
+    earlier = cut_off_in_cutover(tmp_path / "earlier.jsonl")
+    clock = FakeClock(BEGAN + 600)  # ten minutes after the first cutover action
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier, clock_=clock)
+    starts: list[bool] = []
+    app.start_run = lambda: starts.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        # Before the operator decides: the service is down, and has been for 10 minutes.
+        assert "down 00:10:00" in status_line(app), status_line(app)
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to continue")
+        assert "not started" not in status_line(app) and "ended" not in status_line(app)
+        clock.now += 5
+        app.main.tick()
+        await pilot.pause()
+        assert "down 00:10:05" in status_line(app), status_line(app)
+        # The continued run fails: the stream manager is still down, the clock goes on.
+        tell(app, RunStarted("rehearsal.toml", "x", True, (), True),
+             StepChanged(report("backup-live", StepState.FAILED, "mv: cannot move", 0.2)),
+             CutoverEnded(False, 605.0), RunEnded(Outcome.FAILED.value, 1))
+        await pilot.pause()
+        clock.now += 60
+        app.main.tick()
+        await pilot.pause()
+        assert "down 00:11:05" in status_line(app), status_line(app)
+        assert "ended" not in status_line(app)
+
+
+async def test_a_new_run_while_the_host_is_down_says_so_from_the_hosts_record(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "now.jsonl"
+    host = settings().host
+    HostState(tmp_path, host.address, host.port).begin_cutover(tmp_path / "old.jsonl")
+    began = HostState(tmp_path, host.address, host.port).cutover()
+    assert began is not None
+    clock = FakeClock(datetime.fromisoformat(began.began).timestamp() + 75)
+    app = make_app(journal=journal, clock_=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await pilot.pause()
+        assert "down 00:01:15" in status_line(app), status_line(app)
+
+
+async def test_the_clock_shows_what_is_left_by_the_last_rehearsal(tmp_path: Path) -> None:
+    records(tmp_path / "rehearsal.jsonl",
+            {"ts": stamp(BEGAN - 86400), "event": "run-start", "rehearsal": True},
+            {"ts": stamp(BEGAN - 86000), "event": "cutover-end", "complete": True,
+             "downtime_s": 420.0})
+    clock = FakeClock(BEGAN)
+    app = make_app(journal=tmp_path / "now.jsonl", clock_=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.run_state.estimate_s == 420.0, what="the estimate")
+        tell(app, CutoverStarted("delete-nodegroups"))
+        await until(lambda: app.run_state.down_since is not None, what="the cutover")
+        clock.now += 120
+        await pilot.pause()
+        app.main.tick()
+        await pilot.pause()
+        line = status_line(app)
+        assert "down 00:02:00" in line and "5m00s left" in line, line
+        tell(app, CutoverEnded(True, 300.0))
+        await pilot.pause()
+        assert "was down 00:05:00" in status_line(app), status_line(app)
+
+
+JAVA = ("warning: the new release's unit sets no JAVA_HOME; Red5 Pro 11.1.0.b835 needs Java "
+        "21, and the service will start with whatever java is first on its PATH, which on this "
+        "host may be the Java 11 the old release ran on")
+
+
+async def test_preflight_with_warnings_is_done_with_warnings_and_later_confirmations_repeat_them(
+        ) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        app.front.tell(Output("preflight", "info", JAVA))
+        tell(app, StepChanged(report("preflight", StepState.DONE, "live 6.2, new 11.1", 1.2)))
+        await pilot.pause()
+        assert app.run_state.shown_state("preflight") == "warned"
+        row = next(r for r in screen_text(app).splitlines()
+                   if "Preflight checks" in r and "Step" not in r)
+        assert "⚠" in row and "warnings" in row and "✓" not in row, row
+        app.main.checklist.select_step("preflight")
+        await pilot.pause()
+        assert JAVA in text_of(app.main)
+        for step in ["new-database", *PREPARE[2:]]:
+            tell(app, StepChanged(report(step, StepState.DONE, "ok", 0.1)))
+        answer = ask(app, "start-service", await plan_of("start-service"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+        await pilot.pause()
+        assert JAVA in text_of(app.screen), "the warning, in full, before start-service"
+        shown = screen_text(app)
+        assert "Java 11 the old" in shown or "old release ran on" in shown, \
+            "a long warning wraps instead of being cut"
+        answer.cancel()
+
+
+async def test_delete_nodegroups_says_how_many_are_left() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        from runbook.model import ApiCall, Wait
+        names = ["eu-west", "us-east", "ap-south"]
+        plan = [ApiCall("DELETE", f"admin/nodegroup/{n}",
+                        f"curl -sS -X DELETE 'http://h/admin/nodegroup/{n}'") for n in names]
+        plan.append(Wait("GET admin/nodegroup lists none", 600))
+        answer = ask(app, "delete-nodegroups", plan)
+        await until(lambda: app.asking is not None, what="the question")
+        tell(app, StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+        app.front.tell(Output("delete-nodegroups", "cmd", plan[0].render()))
+        await pilot.pause()
+        app.main.flush_output()
+        await until(lambda: "1 of 3" in screen_text(app) and "2 left" in screen_text(app),
+                    what="the count of nodegroups")
+        app.front.tell(Output("delete-nodegroups", "cmd", plan[1].render()))
+        app.front.tell(Output("delete-nodegroups", "cmd", plan[2].render()))
+        app.front.tell(Progress("delete-nodegroups", 10, 600,
+                                "waiting for the nodegroups to be gone: 590s left"))
+        await until(lambda: "3 of 3" in screen_text(app)
+                    and "to be gone: 590s left" in screen_text(app),
+                    what="every deletion sent, and the wait")
+        answer.cancel()
+
+
+async def test_resuming_shows_the_earlier_runs_finished_steps_at_once(tmp_path: Path) -> None:
+    earlier = cut_off_in_cutover(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier,
+                   clock_=FakeClock(BEGAN + 600))
+    starts: list[bool] = []
+    app.start_run = lambda: starts.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to continue")
+        await pilot.pause()
+        rows = screen_text(app).splitlines()
+        for title in ("Preflight checks", "Delete the nodegroups"):
+            row = next(r for r in rows if title in r and "Step" not in r)
+            assert "✓" in row and "done" in row, row
+        row = next(r for r in rows if "Rename red5pro to bak.red5pro" in r and "Step" not in r)
+        assert "pending" in row, row
+
+
+async def test_after_a_failed_step_it_is_selected_and_its_result_shown() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, StepChanged(report("preflight", StepState.DONE, "ok", 1.0)))
+        app.main.checklist.select_step("preflight")
+        await pilot.pause()
+        tell(app, StepChanged(report("new-database", StepState.RUNNING)))
+        app.front.tell(Output("new-database", "err", "ERROR 1045: Access denied"))
+        tell(app, StepChanged(report("new-database", StepState.FAILED,
+                                     "the new database refused the login", 0.4)))
+        await pilot.pause()
+        app.main.flush_output()
+        await pilot.pause()
+        assert app.main.checklist.selected_step == "new-database"
+        assert "the new database refused the login" in text_of(app.main)
+        assert "ERROR 1045: Access denied" in screen_text(app)
