@@ -214,6 +214,18 @@ class Preflight(Red5Step):
         if others:
             problems.append(f"other red5pro-server-* folders are in {install_dir(ctx)} "
                             f"({', '.join(others)}); promote-new needs exactly one: move them")
+        # service-unit keeps the installed unit as .bak only where no .bak is
+        # there yet (a retry must not save the new unit over the old one), and
+        # the way back puts back whatever .bak holds: one left by an earlier
+        # upgrade would give the old release that upgrade's unit, not its own.
+        unit = ctx.settings.unit_file
+        kept = unit + ".bak"
+        if await exists(ctx, kept) and \
+                await sha256_remote(ctx, kept) != await sha256_remote(ctx, unit):
+            problems.append(f"{kept} already exists and is not the installed unit (an earlier "
+                            "upgrade's?); service-unit keeps the installed one under that name "
+                            "and a rollback puts it back from there: move it elsewhere before "
+                            "the window")
         return problems
 
     async def _compare_unit(self, ctx: Ctx) -> list[str]:

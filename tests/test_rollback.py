@@ -1,0 +1,364 @@
+"""The way back, from every point of the cutover: each test rehearses the
+upgrade to a point, takes the way back, and then looks at the host itself (the
+process that serves, its folder, its unit, its database, the fleet in the old
+database) rather than at what the runbook says about it.
+
+The rehearsal host is real (SSH, bash, systemctl shim, the service process,
+the fake cloud, MariaDB where installed); the front end is a scripted one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import javaproperties
+import pytest
+
+from runbook import cli
+from runbook.config import Settings
+from runbook.events import Output
+from runbook.executor import Outcome, Recovery
+from runbook.hoststate import HostState
+from runbook.journal import Replay
+from runbook.model import Phase
+from runbook.rehearsal import cloud, sandbox, scenarios
+from runbook.rehearsal.host import RehearsalHost
+from runbook.rehearsal.sandbox import processes_mentioning
+from runbook.session import Session
+from runbook.smapi import StreamManagerAPI
+from steps import procedure, way_back
+from tests.rehearsal import rehearsal_host, rehearsal_settings
+from tests.scripted import ScriptedFrontEnd
+
+ROOT = Path(__file__).parents[1]
+PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
+CUTOVER = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
+BACK = [step.id for step in way_back()]
+# From this step on the new tree has been live as red5pro: the way back sets
+# it aside as red5pro.failed-TIMESTAMP. Before it, the unpacked folder stays
+# where unpack put it, ready for the next attempt.
+PROMOTED_BY = CUTOVER.index("promote-new")
+
+
+def session(host: RehearsalHost, journal: Path, *, settings: Settings | None = None,
+            rollback_after: str | None = None, resume: Replay | None = None,
+            only_back: bool = False) -> Session[Any]:
+    """The session `runbook rehearse` (or, only_back, `runbook rollback`) opens."""
+    return cli.session(settings or rehearsal_settings(host), token=host.api_token,
+                       journal_path=journal, state_dir=host.sandbox / ".operator",
+                       isolated=True, resume=resume, rollback_after=rollback_after,
+                       only_back=only_back)
+
+
+def host_state(host: RehearsalHost) -> HostState:
+    settings = rehearsal_settings(host)
+    return HostState(host.sandbox / ".operator", settings.host.address, settings.host.port)
+
+
+Shape = tuple[tuple[str, ...], str, str]
+
+
+@dataclass
+class Before:
+    """The old stream manager as the host had it before the upgrade began."""
+
+    tree: tuple[int, int]  # device, inode of /usr/local/red5pro
+    unit: bytes
+    db_host: str
+    api: str
+
+
+@dataclass
+class After:
+    outcome: Outcome
+    serving_cwd: tuple[int, int] | None
+    unit: bytes
+    loaded_unit: bytes | None  # what systemd loaded at the last daemon-reload
+    unit_style: str | None  # how the systemctl shim started the service
+    db_host: str | None
+    api: str | None
+    # (regions, launch config, scale policy) -> origins in service, old database
+    fleet: dict[Shape, int] = field(default_factory=dict)
+    snapshot: dict[Shape, int] = field(default_factory=dict)
+    failed_trees: list[Path] = field(default_factory=list)
+    leftovers: list[Path] = field(default_factory=list)
+    cutover_open: bool = True
+
+
+def _ident(path: Path) -> tuple[int, int]:
+    found = os.stat(path)
+    return found.st_dev, found.st_ino
+
+
+def _live_db_host(host: RehearsalHost) -> str | None:
+    path = host.install_dir / "red5pro" / PROPS
+    if not path.is_file():
+        return None
+    return str(javaproperties.loads(path.read_text()).get("config.dbHost"))
+
+
+def before(host: RehearsalHost) -> Before:
+    return Before(_ident(host.install_dir / "red5pro"),
+                  (host.sandbox / "lib/systemd/system/red5pro.service").read_bytes(),
+                  _live_db_host(host) or "", host.scenario.old.api)
+
+
+def _shape(group: dict[str, Any]) -> Shape:
+    return (tuple(sorted(group.get("regions", []))), str(group.get("launchConfig")),
+            str(group.get("scalePolicy")))
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
+
+
+async def after(host: RehearsalHost, outcome: Outcome) -> After:
+    """The host as it is now, looked at from outside the runbook."""
+    pid = host.service_pid()
+    run = host.sandbox / "run"
+    seen = After(
+        outcome,
+        _ident(Path(f"/proc/{pid}/cwd")) if pid else None,
+        (host.sandbox / "lib/systemd/system/red5pro.service").read_bytes(),
+        (run / "red5pro.unit").read_bytes() if (run / "red5pro.unit").is_file() else None,
+        _environ(pid).get("RUNBOOK_UNIT_STYLE") if pid else None,
+        _live_db_host(host),
+        None,
+    )
+    api = StreamManagerAPI(host.api_base_url, host.api_token)
+    try:
+        seen.api = await api.detect_version()
+        for group in await api.list_nodegroups():
+            nodes = await api.list_nodes(group["name"])
+            seen.fleet[_shape(group)] = sum(1 for n in nodes if n.get("role") == "origin"
+                                            and n.get("state") == "inservice")
+    except Exception as exc:  # the assertions say what is missing
+        seen.api = seen.api or f"no answer: {exc}"
+    finally:
+        await api.aclose()
+    state = host_state(host)
+    taken = state.snapshots()
+    if taken:
+        for group in taken[-1].nodegroups:
+            seen.snapshot[_shape(group)] = max(1, sum(
+                1 for n in group.get("nodes", []) if n.get("role") == "origin"))
+    seen.cutover_open = state.cutover() is not None
+    seen.failed_trees = sorted(host.install_dir.glob("red5pro.failed-*"))
+    seen.leftovers = sorted(host.install_dir.glob("bak.red5pro*"))
+    return seen
+
+
+def problems(old: Before, now: After, host: RehearsalHost, *, promoted: bool) -> list[str]:
+    """What is not as a rollback must leave it; empty when all is right."""
+    found = []
+    if now.outcome is not Outcome.ROLLED_BACK:
+        found.append(f"the run ended {now.outcome.value}, not rolled back")
+    if now.serving_cwd != old.tree:
+        found.append("the serving process does not run from the old install "
+                     f"({now.serving_cwd} != {old.tree})")
+    live = host.install_dir / "red5pro"
+    if not live.is_dir() or _ident(live) != old.tree:
+        found.append("red5pro is not the old install")
+    if now.api != old.api:
+        found.append(f"the API speaks {now.api}, the old release {old.api}")
+    if now.unit != old.unit:
+        found.append("the unit file is not the old one, byte for byte")
+    if now.loaded_unit is not None and now.loaded_unit != old.unit:
+        found.append("systemd has another unit loaded than the old one")
+    want_style = "jsvc" if host.scenario.old.unit == "jsvc" else "red5pro.sh"
+    if now.unit_style != want_style:
+        found.append(f"the service was started as {now.unit_style}, the old unit is "
+                     f"{want_style}")
+    if now.db_host != old.db_host:
+        found.append(f"config.dbHost is {now.db_host}, the old database is {old.db_host}")
+    if not now.snapshot:
+        found.append("no snapshot to compare with")
+    for shape, origins in now.snapshot.items():
+        if now.fleet.get(shape, 0) < origins:
+            found.append(f"nodegroup {shape} has {now.fleet.get(shape, 0)} origin(s) in "
+                         f"service, the snapshot {origins}")
+    if set(now.fleet) - set(now.snapshot):
+        found.append(f"nodegroups not in the snapshot: {set(now.fleet) - set(now.snapshot)}")
+    if now.leftovers:
+        found.append(f"left over: {[p.name for p in now.leftovers]}")
+    new_top = host.scenario.new.top
+    if promoted:
+        if len(now.failed_trees) != 1 or not (now.failed_trees[0] / new_top).exists():
+            found.append(f"the new tree is not set aside once: {now.failed_trees}")
+    else:
+        if now.failed_trees:
+            found.append(f"a tree was set aside that never went live: {now.failed_trees}")
+        if not (host.install_dir / new_top / new_top).exists():
+            found.append("the unpacked new release is gone")
+    if now.cutover_open:
+        found.append("the host still records a cutover under way")
+    return found
+
+
+def journal_says(journal: Path) -> dict[str, str]:
+    """Each step's last recorded state."""
+    states: dict[str, str] = {}
+    for line in journal.read_text().splitlines():
+        record = json.loads(line)
+        if record.get("event") == "step-end":
+            states[record["step"]] = record["state"]
+    return states
+
+
+@pytest.mark.parametrize("step", CUTOVER)
+async def test_the_way_back_after_each_cutover_step(tmp_path: Path, step: str) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, rollback_after=step).run(front)
+        now = await after(host, outcome)
+        promoted = CUTOVER.index(step) >= PROMOTED_BY
+        wrong = problems(old, now, host, promoted=promoted)
+    assert processes_mentioning(host.sandbox) == []
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+    states = journal_says(journal)
+    assert all(states.get(s) == "done" for s in BACK), states
+    assert front.recovered == []
+
+
+class MovesAside(ScriptedFrontEnd):
+    """An operator who, told a step failed, moves a file out of the way (as the
+    message asks) before trying again."""
+
+    def __init__(self, move: tuple[Path, Path], **options: Any) -> None:
+        super().__init__(**options)
+        self.move = move
+
+    async def recover(self, step: Any, *, can_roll_back: bool) -> Recovery:
+        if self.move[0].exists():
+            self.move[0].rename(self.move[1])
+        return await super().recover(step, can_roll_back=can_roll_back)
+
+
+async def test_the_way_back_puts_back_the_unit_this_upgrade_replaced(tmp_path: Path) -> None:
+    """10.9 to 11.1 on a host that came to 10.9 by this same procedure: its
+    red5pro.service.bak is the 6.2 unit (Java 8, jsvc) that upgrade replaced.
+    The way back must give 10.9 its own unit, never that older one."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
+        unit = host.sandbox / "lib/systemd/system/red5pro.service"
+        stale = unit.with_name("red5pro.service.bak")
+        stale.write_text(sandbox.unit_text(scenarios.R6_2, host.sandbox))
+        old = before(host)
+        front = MovesAside((stale, tmp_path / "red5pro.service.6.2"),
+                           recoveries={"preflight": [Recovery.RETRY]})
+        outcome = await session(host, journal, rollback_after="start-service").run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    refused = [d for sid, state, d in front.states if sid == "preflight" and state == "failed"]
+    assert refused and f"{stale} already exists and is not the installed unit" in refused[0]
+    assert front.recovered[0] == ("preflight", False), "nothing to roll back before cutover"
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+
+
+class DropsDuring(ScriptedFrontEnd):
+    """Cuts the SSH connection during the first command of `step` (the host
+    runs it; its exit status never comes back)."""
+
+    def __init__(self, host: RehearsalHost, step: str, **options: Any) -> None:
+        super().__init__(**options)
+        self.host = host
+        self.step = step
+
+    async def confirm(self, step: Any, plan: list[Any]) -> Any:
+        if step.id == self.step:
+            self.host.arm_ssh_drop(step.id)
+        return await super().confirm(step, plan)
+
+
+async def test_the_connection_lost_on_the_way_back(tmp_path: Path) -> None:
+    """The connection drops while rollback-set-aside's mv runs: the mv
+    happened, the runbook never heard. The way back must see that on the host
+    and go on, setting the new tree aside once, not twice."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        # Should the drop leave the step in doubt, trying again is the answer:
+        # its check looks at the host first.
+        front = DropsDuring(host, "rollback-set-aside",
+                            recoveries={"rollback-set-aside": [Recovery.RETRY]})
+        outcome = await session(host, journal, rollback_after="promote-new").run(front)
+        drops = host.ssh_drops
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert drops == 1
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+
+
+class CrashesWhileDeleting(ScriptedFrontEnd):
+    """The old stream manager dies (kill -9) as the runbook is about to delete
+    the second nodegroup: one is gone, the other is left."""
+
+    def __init__(self, host: RehearsalHost, **options: Any) -> None:
+        super().__init__(**options)
+        self.host = host
+        self.deletes = 0
+
+    def tell(self, event: Any) -> None:
+        super().tell(event)
+        if isinstance(event, Output) and event.step_id == "delete-nodegroups" \
+                and event.stream == "cmd" and "DELETE" in event.line:
+            self.deletes += 1
+            pid = self.host.service_pid()
+            if self.deletes == 2 and pid is not None:
+                os.kill(pid, signal.SIGKILL)
+
+
+async def test_the_way_back_after_delete_nodegroups_failed_half_way(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        survivor = cloud.list_nodegroups(host.sandbox, *host.old_db)[1]
+        front = CrashesWhileDeleting(host, recoveries={"delete-nodegroups": [Recovery.ROLLBACK]})
+        outcome = await session(host, journal).run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=False)
+        groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+    assert processes_mentioning(host.sandbox) == []
+    assert front.recovered == [("delete-nodegroups", True)]
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+    assert survivor["name"] in [g["name"] for g in groups], \
+        "the nodegroup that was never deleted is kept, not rebuilt beside itself"
+    rebuilt = [r for r in map(json.loads, journal.read_text().splitlines())
+               if r.get("kind") == "nodegroup-recreated" and r["old"] != r["new"]]
+    assert len(rebuilt) == 1, rebuilt
+
+
+async def test_the_way_back_after_the_new_release_would_not_start(tmp_path: Path) -> None:
+    """The new release exits as it starts (its LICENSE.KEY is missing): the
+    operator takes the way back from the failed start-service."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        license_key = host.install_dir / "red5pro" / "LICENSE.KEY"
+
+        def lose_the_key(step: Any, plan: list[Any]) -> None:
+            if step.id == "start-service":
+                license_key.unlink()
+
+        front = ScriptedFrontEnd(on_confirm=lose_the_key,
+                                 recoveries={"start-service": [Recovery.ROLLBACK]})
+        outcome = await session(host, journal).run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+        kept_aside = now.failed_trees[0] if now.failed_trees else None
+    assert processes_mentioning(host.sandbox) == []
+    assert front.recovered == [("start-service", True)]
+    assert "No license key" in [d for sid, _s, d in front.states if sid == "start-service"][-1]
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+    assert kept_aside is not None and not (kept_aside / "LICENSE.KEY").exists(), \
+        "the failed tree is kept as it failed, for a look"
