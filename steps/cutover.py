@@ -56,6 +56,12 @@ async def _wait(ctx: Ctx, what: str, timeout: float, probe: Any) -> Any:
         await asyncio.sleep(min(_POLL_S, left))
 
 
+# The lines of `systemctl status` that describe the unit rather than say why
+# it failed; what is left is systemd's (or the journal's) reason.
+_STATUS_HEADERS = ("●", "×", "Loaded:", "Active:", "Main PID:", "Docs:", "Process:", "Tasks:",
+                   "Memory:", "CPU:", "CGroup:", "Warning:", "Drop-In:", "TriggeredBy:")
+
+
 class _ServiceEnded(Exception):
     """systemd says the service is gone while start-service waits for it."""
 
@@ -435,6 +441,20 @@ class StartService(Red5Step):
         said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
         raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}")
 
+    async def _systemctl(self, ctx: Ctx, verb: str) -> None:
+        """systemctl start or restart; where systemd refuses, the step says what
+        systemd said, as its own answer only points at `systemctl status`."""
+        result = await ctx.sh(root(ctx, f"systemctl {verb} red5pro"), check=False)
+        if result.ok:
+            return
+        status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
+        lines = [line.strip() for line in status.stdout.splitlines() if line.strip()]
+        for line in lines:
+            ctx.info(f"systemctl status: {line}")
+        why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
+            or [result.last_error_line() or f"exit status {result.exit_status}"]
+        raise StepFailed(f"systemd could not {verb} red5pro: {why[0]}")
+
     async def _age(self, ctx: Ctx) -> int | None:
         pids = await red5_pids(ctx, await self._tree(ctx))
         if not pids:
@@ -453,7 +473,7 @@ class StartService(Red5Step):
         restarted = bool(ctx.facts.restart_service)
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx) or 0)
-        await ctx.sh(root(ctx, f"systemctl {'restart' if restarted else 'start'} red5pro"))
+        await self._systemctl(ctx, "restart" if restarted else "start")
         errors: list[str] = []
         try:
             api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors)
@@ -463,7 +483,7 @@ class StartService(Red5Step):
                 # come back by waiting. The plan the operator confirmed says so.
                 ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
                          "restarting it once")
-                await ctx.sh(root(ctx, "systemctl restart red5pro"))
+                await self._systemctl(ctx, "restart")
                 api = await self._wait_for_api(ctx, limit, errors)
         except _ServiceEnded as ended:
             await self._fail_with_log(ctx, f"the red5pro service is {ended.state}: the server "

@@ -362,3 +362,47 @@ async def test_the_way_back_after_the_new_release_would_not_start(tmp_path: Path
     assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
     assert kept_aside is not None and not (kept_aside / "LICENSE.KEY").exists(), \
         "the failed tree is kept as it failed, for a look"
+
+
+class PutsBack(ScriptedFrontEnd):
+    """Hides a folder as `step` is confirmed, and puts it back when told the
+    step failed: an operator fixing the cause before trying again."""
+
+    def __init__(self, step: str, folder: Path, **options: Any) -> None:
+        super().__init__(**options)
+        self.step = step
+        self.folder = folder
+        self.hidden = folder.with_name(folder.name + ".hidden")
+        self.done = False
+
+    async def confirm(self, step: Any, plan: list[Any]) -> Any:
+        if step.id == self.step and not self.done:
+            self.done = True
+            self.folder.rename(self.hidden)
+        return await super().confirm(step, plan)
+
+    async def recover(self, step: Any, *, can_roll_back: bool) -> Recovery:
+        if self.hidden.exists():
+            self.hidden.rename(self.folder)
+        return await super().recover(step, can_roll_back=can_roll_back)
+
+
+async def test_a_failed_step_of_the_way_back_says_why_and_can_be_tried_again(
+    tmp_path: Path,
+) -> None:
+    """The old unit's Java is missing when rollback-start starts the service:
+    systemd refuses, the step says why (not just "see systemctl status"), and
+    once the Java is back, trying again ends the way back."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        jvm = sandbox.jvm_home(host.sandbox, host.scenario.old.java)
+        front = PutsBack("rollback-start", jvm, recoveries={"rollback-start": [Recovery.RETRY]})
+        outcome = await session(host, journal, rollback_after="stop-service").run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert front.recovered == [("rollback-start", False)], "no way back from the way back"
+    said = [d for sid, state, d in front.states if sid == "rollback-start" and state == "failed"]
+    assert said and f"no java in JAVA_HOME={jvm}" in said[0], said
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
