@@ -42,6 +42,9 @@ class StopNew(Red5Step):
     id = "rollback-stop-new"
     title = "Stop the new release"
     phase = Phase.ROLLBACK
+    # Nothing keeps the new service stopped: a host that boots (or an
+    # operator who starts it) brings it back while the way back is under way.
+    recheck_when_resumed = True
     summary = ("Stops the service and kills what still runs from the new install, so the "
                "old release can have the port and the name back.")
 

@@ -9,9 +9,13 @@ the fake cloud, MariaDB where installed); the front end is a scripted one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from runbook.config import Settings
 from runbook.events import Output
 from runbook.executor import Outcome, Recovery
 from runbook.hoststate import HostState
-from runbook.journal import Replay
+from runbook.journal import Replay, replay
 from runbook.model import Phase
 from runbook.rehearsal import cloud, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost
@@ -405,4 +409,70 @@ async def test_a_failed_step_of_the_way_back_says_why_and_can_be_tried_again(
     assert front.recovered == [("rollback-start", False)], "no way back from the way back"
     said = [d for sid, state, d in front.states if sid == "rollback-start" and state == "failed"]
     assert said and f"no java in JAVA_HOME={jvm}" in said[0], said
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+
+
+def _records(sandbox_dir: Path) -> list[dict[str, Any]]:
+    runs = sandbox_dir / ".operator" / "runs"
+    found: list[dict[str, Any]] = []
+    for journal in sorted(runs.glob("*.jsonl")) if runs.is_dir() else []:
+        for line in journal.read_bytes().split(b"\n"):
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                continue  # the writer is mid-line
+    return found
+
+
+def _kill_when(process: subprocess.Popen[str], sandbox_dir: Path, step: str) -> None:
+    """SIGKILL the runbook as `step` starts its first action."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"the run ended before {step}: {out[-2000:]}")
+        if any(r.get("event") == "action-start" and r.get("step") == step
+               for r in _records(sandbox_dir)):
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"{step} never started")
+
+
+@pytest.mark.parametrize("step", ["rollback-set-aside", "rollback-start", "rollback-recreate"])
+async def test_the_way_back_resumes_after_kill_9(tmp_path: Path, step: str) -> None:
+    """`runbook rehearse --rollback-after start-service` is killed with SIGKILL as
+    `step` acts; resuming its journal (as `--resume` does, with no mention of a
+    rollback) goes on with the way back, never forward again."""
+    sandbox_dir = tmp_path / "sandbox"
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    env.pop("SM_API_TOKEN", None)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes",
+         "--sandbox", str(sandbox_dir), "--rollback-after", "start-service"],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        await asyncio.to_thread(_kill_when, first, sandbox_dir, step)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+        if first.stdout is not None:
+            first.stdout.close()
+    journal = next((sandbox_dir / ".operator" / "runs").glob("*.jsonl"))
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal)).run(front)
+        now = await after(host, outcome)
+        # What `before` would have seen, from the facts preflight recorded.
+        facts = replay(journal).facts
+        device, inode = (int(n) for n in str(facts["live_tree"]).split(":"))
+        old = Before((device, inode), sandbox.unit_text(host.scenario.old, host.sandbox).encode(),
+                     host.old_db[0], host.scenario.old.api)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    asked = [s for s in front.asked if s in CUTOVER]
+    assert asked == [], f"the resumed run went forward again: {asked}"
     assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
