@@ -308,6 +308,28 @@ def _headless(args: argparse.Namespace) -> bool:
     return bool(args.headless or args.yes)
 
 
+def _rollback_after(args: argparse.Namespace) -> str | None:
+    """The --rollback-after step, when it names one the way back can follow."""
+    from runbook.model import Phase
+    from steps import procedure
+
+    after: str | None = getattr(args, "rollback_after", None)
+    if after is None:
+        return None
+    ids = [step.id for step in procedure()]
+    # Only a cutover step has something to go back from: before the first
+    # one the live stream manager has not changed.
+    cutover = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
+    if after not in ids:
+        raise ConfigError("--rollback-after", f"{after} is not a step; choose one of "
+                          f"{', '.join(cutover)}")
+    if after not in cutover:
+        raise ConfigError("--rollback-after", f"{after} comes before the cutover, when "
+                          "nothing of the live stream manager has changed and there is no "
+                          f"way back to take; choose a cutover step: {', '.join(cutover)}")
+    return after
+
+
 async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
               state_dir: Path, offer_resume: bool, isolated: bool = False,
               host_label: str = "") -> Outcome:
@@ -318,14 +340,7 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
     _refuse_a_second_cutover(host_state(settings, state_dir),
                              path if earlier is not None else None)
 
-    after = getattr(args, "rollback_after", None)
-    if after is not None:
-        from steps import procedure
-
-        ids = [step.id for step in procedure()]
-        if after not in ids:
-            raise ConfigError("--rollback-after", f"{after} is not a step; choose one of "
-                              f"{', '.join(ids)}")
+    after = _rollback_after(args)
 
     def open_session(continuing: Replay | None) -> Session[Any]:
         return session(settings, token=token, state_dir=state_dir, isolated=isolated,
@@ -411,6 +426,7 @@ async def _rehearse(args: argparse.Namespace) -> int:
                           f"scenario; choose one of {', '.join(scenarios.SCENARIOS)}")
     if args.resume and args.sandbox is None:
         raise ConfigError("rehearse", "--resume needs the --sandbox of the run to continue")
+    _rollback_after(args)  # refused before a host is made for it
     host = RehearsalHost(args.sandbox, keep=args.keep, dist_size=args.dist_size,
                          scenario=args.scenario)
     await host.start()

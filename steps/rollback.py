@@ -56,6 +56,12 @@ class StopNew(Red5Step):
                 Shell(root(p, "kill -9 " + (" ".join(shown) or "<PID>")))]
 
     async def check(self, ctx: Ctx) -> Check:
+        if not ctx.cutover_under_way:
+            # Nothing of the live stream manager has changed: "rolling back"
+            # would only restart it and rebuild nodegroups that were never
+            # deleted, beside themselves.
+            raise StepFailed("no cutover began on this host, so there is nothing to roll back: "
+                             "the live stream manager still runs as it did, with its nodegroups")
         found = await red5_processes(ctx, await new_tree(ctx))
         ctx.facts.red5_processes = {str(proc.pid): proc.args for proc in found}
         if not found:

@@ -476,3 +476,42 @@ async def test_the_way_back_resumes_after_kill_9(tmp_path: Path, step: str) -> N
     asked = [s for s in front.asked if s in CUTOVER]
     assert asked == [], f"the resumed run went forward again: {asked}"
     assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+
+
+async def test_no_way_back_where_no_cutover_began(tmp_path: Path) -> None:
+    """Before the first cutover step nothing of the live stream manager has
+    changed: the way back refuses, in one line, and touches nothing, whether
+    reached by --rollback-after a prepare step or by `runbook rollback` on
+    that run's journal."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        pid = host.service_pid()
+        groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, rollback_after="schema").run(front)
+        back = ScriptedFrontEnd()
+        again = await session(host, journal, resume=replay(journal), only_back=True).run(back)
+        still = host.service_pid(), cloud.list_nodegroups(host.sandbox, *host.old_db)
+        under_way = host_state(host).cutover()
+    assert processes_mentioning(host.sandbox) == []
+    for ended, said in ((outcome, front), (again, back)):
+        assert ended is Outcome.FAILED
+        refusal = said.detail("rollback-stop-new")
+        assert refusal.startswith("no cutover began on this host"), refusal
+        assert [s for s in said.asked if s in BACK] == [], "nothing of the way back is offered"
+    assert still == (pid, groups), "the live stream manager and its nodegroups are untouched"
+    assert under_way is None
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert not [r for r in records if r["event"] == "cutover-start"]
+
+
+def test_rehearse_refuses_to_roll_back_after_a_prepare_step(tmp_path: Path) -> None:
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes",
+         "--rollback-after", "schema"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120)
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = (result.stdout + result.stderr).strip().splitlines()
+    assert any("--rollback-after" in line and "delete-nodegroups" in line for line in said), said
+    assert "Traceback" not in result.stderr
