@@ -173,3 +173,80 @@ def test_a_failed_cutover_step(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
+# --- at the sizes an operator meets: 80x24 and 200x60 ----------------------------------
+
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)],
+                                ids=["80x24", "120x40", "200x60"])
+JAVA = ("warning: the new release's unit sets no JAVA_HOME; Red5 Pro 11.1.0.b835 needs "
+        "Java 21")
+
+
+async def mid_cutover(pilot: Pilot[Any], clock: FakeClock) -> None:
+    """Prepare done (preflight with a warning), the cutover two minutes in,
+    delete-nodegroups deleting its second nodegroup."""
+    app: RunbookApp = pilot.app  # type: ignore[assignment]
+    await ready(pilot)
+    started(app)
+    app.front.tell(Output("preflight", "info", JAVA))
+    for step_id in PREPARE + ["schema"]:
+        tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.9)))
+    await pilot.pause()
+    plan = await plan_of("delete-nodegroups")
+    names = ["eu-west-1", "us-east-1", "ap-south-1"]
+    plan = [replace_path(plan[0], name) for name in names] + plan[1:]
+    _pending.append(ask(app, "delete-nodegroups", plan))
+    await pilot.pause()
+    tell(app, CutoverStarted("delete-nodegroups"))
+    await until(lambda: app.run_state.down_since is not None, what="the cutover")
+    tell(app, StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+    await pilot.pause()
+    clock.now += 125
+    front = app.front
+    front.tell(Output("delete-nodegroups", "info", "deleting what the snapshot taken "
+                      "2026-03-14T01:58:12Z (API 4.0; 3 nodegroup(s), 6 origin(s)) can rebuild"))
+    for action in plan[:2]:
+        front.tell(Output("delete-nodegroups", "cmd", action.render()))
+        front.tell(Output("delete-nodegroups", "out", '{"status": "deleting"}'))
+    await settle(pilot)
+    app.main.tick()
+    await pilot.pause()
+
+
+def replace_path(action: Any, name: str) -> Any:
+    from dataclasses import replace
+
+    return replace(action, path=f"admin/nodegroup/{name}",
+                   curl=action.curl.replace("{each nodegroup}", name))
+
+
+@SIZES
+def test_the_main_screen_mid_cutover(snap_compare: Any, size: tuple[int, int]) -> None:
+    clock = FakeClock(1_773_450_000.0)  # 2026-03-14 01:00:00 UTC
+    app = make_app(clock_=clock)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await mid_cutover(pilot, clock)
+
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=["80x24", "200x60"])
+def test_the_confirmation_at(snap_compare: Any, size: tuple[int, int]) -> None:
+    app = make_app()
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        started(app)
+        app.front.tell(Output("preflight", "info", JAVA))
+        for step_id in PREPARE:
+            tell(app, StepChanged(report(step_id, StepState.DONE, "done", 0.5)))
+        _pending.append(ask(app, "delete-nodegroups", await plan_of("delete-nodegroups")))
+        await settle(pilot)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        app.screen.query_one(Input).value = "delete-node"
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run_before, terminal_size=size)
