@@ -146,7 +146,7 @@ def _open_lines(review: Review, paint: Painter) -> list[str]:
                      f"each, or give another value): {', '.join(defaults)}")
     if samples:
         lines.append(f"{_count(len(samples), 'key')} still holding Red5's sample value: "
-                     f"{', '.join(k for k in review.leftover_samples)}")
+                     f"{', '.join(review.leftover_samples)}")
     placeholders = [k for k in review.leftover_placeholders if review[k].decided]
     if placeholders:
         lines.append(f"{_count(len(placeholders), 'key')} still holding a placeholder: "
@@ -177,7 +177,7 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
         if status is Status.UNCHANGED:
             # Listing dozens of identical keys hides the ones that matter; show only the
             # few an explicit decision has moved away from the shared value.
-            moved = [kr for kr in members if kr.merged != kr.old or not kr.decided]
+            moved = [kr for kr in members if kr.merged != kr.old or kr.is_open]
             lines.extend(_key_line(kr, reveal, paint) for kr in moved)
             if len(moved) < len(members):
                 lines.append(f"  ({len(members) - len(moved)} not listed: nothing to decide)")
