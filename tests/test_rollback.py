@@ -26,7 +26,7 @@ import pytest
 from runbook import cli
 from runbook.config import Settings
 from runbook.events import Output
-from runbook.executor import Outcome, Recovery
+from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.hoststate import HostState
 from runbook.journal import Replay, replay
 from runbook.model import Phase
@@ -515,3 +515,98 @@ def test_rehearse_refuses_to_roll_back_after_a_prepare_step(tmp_path: Path) -> N
     said = (result.stdout + result.stderr).strip().splitlines()
     assert any("--rollback-after" in line and "delete-nodegroups" in line for line in said), said
     assert "Traceback" not in result.stderr
+
+
+async def test_r_after_a_failed_cutover_step_takes_the_way_back_in_the_app(
+    tmp_path: Path,
+) -> None:
+    """Through the TUI: start-service fails, the dialog offers the way back,
+    `r` takes it, and each of its steps is confirmed as the others are (the
+    destructive ones by typing their id) until the old stream manager is back."""
+    from textual.widgets import Input
+
+    from screens.app import create_app
+    from screens.dialogs import ConfirmDialog, RecoverDialog
+    from tests.polling import until
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        # Up to start-service headless; the app continues the run from there.
+        ahead = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        assert await session(host, journal).run(ahead) is Outcome.STOPPED
+        (host.install_dir / "red5pro" / "LICENSE.KEY").unlink()
+        app = create_app(lambda _earlier: session(host, journal, resume=replay(journal)),
+                         rehearsal=True, host_label="pytest")
+        dialogs: list[str] = []
+        asked: list[str] = []
+        async with app.run_test(size=(120, 40)) as pilot:
+            # Answer whatever the runbook asks, as an operator would, until it ends.
+            while app.outcome is None:
+                await until(lambda: app.outcome is not None or isinstance(app.screen, RecoverDialog)
+                            or (app.asking is not None and app.screen is app.main),
+                            timeout=60, what="a question or the end of the run")
+                if app.outcome is not None:
+                    break
+                if isinstance(app.screen, RecoverDialog):
+                    await pilot.pause()
+                    dialogs.append(str(app.screen.query_one("#recover-text").render()))
+                    await pilot.press("r")
+                    await until(lambda: not isinstance(app.screen, RecoverDialog),
+                                what="the dialog to close")
+                    continue
+                assert app.asking is not None
+                card = app.by_id[app.asking.report.id]
+                asked.append(card.id)
+                app.main.checklist.select_step(card.id)
+                await pilot.press("enter")
+                await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+                await pilot.pause()
+                if card.needs_typed_confirmation:
+                    app.screen.query_one(Input).value = card.id
+                    await pilot.press("enter")
+                else:
+                    await pilot.press("y")
+                await until(lambda c=card: app.asking is None or app.asking.report.id != c.id
+                            or app.outcome is not None, timeout=60, what=f"{card.id} to run")
+            await until(lambda: app.outcome is not None, timeout=60, what="the end of the run")
+            outcome = app.outcome
+            await pilot.press("q")
+        now = await after(host, outcome or Outcome.STOPPED)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert len(dialogs) == 1 and "Roll back" in dialogs[0], dialogs
+    assert "start-service" in asked and [s for s in asked if s in CUTOVER] == ["start-service"]
+    assert outcome is Outcome.ROLLED_BACK
+    assert not wrong, "\n".join(wrong)
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    confirmed = {r["step"] for r in records if r["event"] == "confirm" and r["answer"] == "run"}
+    ran = {r["step"] for r in records if r["event"] == "step-start"}
+    assert ran & set(BACK) <= confirmed, "every step of the way back that ran was confirmed"
+
+
+@pytest.mark.xfail(strict=True, reason="screens: the main screen's r still says no step has a "
+                   "rollback (issue 8 report: RunbookApp.action_rollback)")
+async def test_r_on_the_main_screen_after_a_failed_cutover_step_points_at_the_way_back() -> None:
+    """The operator chose Stop when start-service failed; the stream manager is
+    down. `r` on the main screen must not say there is no rollback: it says how
+    to take the way back."""
+    from runbook.events import CutoverStarted, RunEnded, StepChanged
+    from runbook.model import StepReport, StepState
+    from tests.polling import until
+    from tests.test_tui_fakes import make_app, tell
+
+    app = make_app()
+    notes: list[str] = []
+    app.notify = lambda message, **_: notes.append(message)  # type: ignore[method-assign,assignment]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups"),
+             StepChanged(StepReport("start-service", StepState.FAILED, "the service died")),
+             RunEnded(Outcome.FAILED.value, Outcome.FAILED.exit_code))
+        app.main.checklist.select_step("start-service")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+    assert notes, "r says something"
+    assert "no step has" not in notes[-1] and "runbook rollback" in notes[-1], notes[-1]
