@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
 from runbook.remote import quote
-from runbook.smapi import SMApiError
+from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
@@ -439,7 +439,13 @@ class StartService(Red5Step):
         for line in lines:
             ctx.info(f"{red5.SERVICE_LOG}: {line}")
         said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
-        raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}")
+        back = ", or roll back to the old stream manager" if self.side == "new" else ""
+        if await self._runs(ctx):
+            now = ("The service still runs without answering (it may still be loading): try "
+                   f"the step again, which restarts it once more{back}")
+        else:
+            now = f"Nothing runs now: once the log's cause is fixed, try the step again{back}"
+        raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}. {now}")
 
     async def _systemctl(self, ctx: Ctx, verb: str) -> None:
         """systemctl start or restart; where systemd refuses, the step says what
@@ -654,7 +660,37 @@ class Recreate(Red5Step):
             return Check(True, "every saved nodegroup has its origins in service")
         return Check(False)
 
+    def _next(self) -> str:
+        """Where a failed rebuild leaves the operator, and what they can do."""
+        back = ", or roll back to the old stream manager" if self.side == "new" else ""
+        return (f"the {self.side} stream manager runs, and what this step rebuilt so far stays "
+                f"(trying again creates nothing twice): try the step again{back}")
+
+    async def _late_origins(self, ctx: Ctx, api: Any) -> str:
+        """The saved nodegroups whose origins are not in service, and how they are."""
+        matches = await self._matches(ctx, api)
+        late = []
+        for old in self._snapshot(ctx)["nodegroups"]:
+            group = matches.get(old["name"])
+            if group is None:
+                late.append(f"{old['name']} has not been recreated")
+                continue
+            origins = _origins(await api.list_nodes(group["name"]))
+            states = [f"{n.get('identifier')} {n.get('state')}" for n in origins
+                      if n.get("state") != "inservice"]
+            if states or not origins:
+                late.append(f"{group['name']}: {', '.join(states) or 'no origin'}")
+        return "; ".join(late)
+
     async def run(self, ctx: Ctx) -> None:
+        try:
+            await self._rebuild(ctx)
+        except SMApiOutcomeUnknown:
+            raise
+        except SMApiError as exc:
+            raise StepFailed(f"{str(exc).rstrip('.')}; {self._next()}") from None
+
+    async def _rebuild(self, ctx: Ctx) -> None:
         found = snapshot(ctx)
         if found is None:
             raise StepFailed("there is no snapshot from export-config to rebuild from")
@@ -712,6 +748,12 @@ class Recreate(Red5Step):
                      launch_config=old["launchConfig"], scale_policy=old["scalePolicy"],
                      origins=want)
 
-        await _wait(ctx, "the origins to be in service", ctx.settings.timeouts.origins_inservice,
-                    lambda: self._in_service(ctx, api))
+        limit = ctx.settings.timeouts.origins_inservice
+        try:
+            await _wait(ctx, "the origins to be in service", limit,
+                        lambda: self._in_service(ctx, api))
+        except StepFailed:
+            raise StepFailed(f"gave up after {limit:g}s waiting for the origins to be in "
+                             f"service; not in service yet: {await self._late_origins(ctx, api)}"
+                             f". {self._next().capitalize()}") from None
         ctx.note("origins-in-service", "every recreated nodegroup has its origins in service")

@@ -81,17 +81,21 @@ def failure(result: CommandResult, where: Login) -> str:
     match = _ERROR.search(text)
     code, message = (int(match.group(1)), match.group(2)) if match else (None, text)
     at = f"{where.host}:{where.port}"
+    # Only prepare steps talk to the new database: the live install is as it was.
+    unchanged = ("; nothing on the host has changed and the live stream manager still "
+                 "serves, so the step can be tried again once that is fixed")
     if result.exit_status == 127:
         return ("the stream manager host has no mysql client; install one (Debian/Ubuntu: "
                 "apt-get install default-mysql-client) and run the step again")
     if code == 1045:
         return (f"the new database at {at} refuses the live login {where.user} "
-                f"({message}); create that user with the live password on the new instance")
+                f"({message}); create that user with the live password on the new "
+                f"instance{unchanged}")
     if code in (2002, 2003, 2005, 2013):
         return (f"the new database at {at} cannot be reached from the stream manager host "
                 f"({message}); allow the stream manager's address in its firewall or "
-                "security group")
-    return f"the new database at {at} answered: {message or 'no reason given'}"
+                f"security group{unchanged}")
+    return f"the new database at {at} answered: {message or 'no reason given'}{unchanged}"
 
 
 async def run_sql(ctx: Ctx, where: Login, command: str, *, quiet: bool = True) -> CommandResult:

@@ -12,7 +12,8 @@ import javaproperties
 
 from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
-from runbook.remote import quote
+from runbook.remote import OutcomeUnknown, RemoteError, quote
+from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import database, red5
 from steps.common import (
@@ -88,7 +89,15 @@ class Preflight(Red5Step):
     async def run(self, ctx: Ctx) -> None:
         s = ctx.settings
         problems: list[str] = []
-        await ctx.sh("true", why="SSH answers")
+        try:
+            await ctx.sh("true", why="SSH answers")
+        except OutcomeUnknown:
+            raise
+        except RemoteError as exc:
+            # Not even connected (a refused host key, say): the host is as it was.
+            raise StepFailed(f"{str(exc).rstrip('.')}. Nothing ran on the host and nothing "
+                             "there has changed; once that is settled, try the step "
+                             "again") from None
         if s.host.sudo:
             result = await ctx.sh("sudo -n true", check=False)
             if not result.ok:
@@ -189,6 +198,8 @@ class Preflight(Red5Step):
                 api.cloud_controller)
         except Exception as exc:
             if not ctx.cutover_under_way:
+                if isinstance(exc, SMApiError) and not isinstance(exc, SMApiOutcomeUnknown):
+                    raise StepFailed(_api_refused(exc)) from None
                 raise
             # Resumed during cutover: the stream manager is expected to be down.
             ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
@@ -265,6 +276,15 @@ class Preflight(Red5Step):
     async def verify(self, ctx: Ctx) -> Check:
         return Check(True, f"live {ctx.facts.live_version}, new "
                            f"{ctx.facts.new_version}, API {ctx.facts.api_version}")
+
+
+def _api_refused(exc: SMApiError) -> str:
+    said = f"{str(exc).rstrip('.')}. Nothing on the host has changed (preflight only looks)"
+    if exc.status == 401:
+        return (f"{said}; once the token is right, try the step again (a token from the "
+                "environment is read when runbook starts: for another one, quit and start "
+                "again with --resume)")
+    return f"{said}; once the API answers, try the step again"
 
 
 def _free_kb(df_output: str) -> int | None:
@@ -553,7 +573,16 @@ class UploadArtifacts(Red5Step):
             if await sha256_remote(ctx, remote) == sums[str(local)]:
                 ctx.info(f"{local.name} is already on the host with the same sha256; not sent")
                 continue
-            await ctx.upload(local, remote)
+            try:
+                await ctx.upload(local, remote)
+            except OutcomeUnknown:
+                raise
+            except RemoteError as exc:
+                # Refused by the host (full, not ours to write): what arrived stays.
+                raise StepFailed(f"{str(exc).rstrip('.')}; part of {local.name} may be left in "
+                                 f"{s.upload_dir}. The live stream manager is untouched: free "
+                                 "the space or fix the permission on the host, then try the "
+                                 "step again (it sends the file whole)") from None
             got = await sha256_remote(ctx, remote)
             if got != sums[str(local)]:
                 raise StepFailed(f"{remote} arrived with sha256 {got}, expected "
