@@ -38,7 +38,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
+
+from runbook.rehearsal import armed
 
 STATE_DIRNAME = ".rehearsal"
 PACE_ENV = "RUNBOOK_REHEARSAL_PACE"
@@ -83,6 +85,9 @@ class Instance(TypedDict):
     # termination). Stored so every reader sees the same life cycle whatever
     # its own environment says.
     pace: float
+    # An origin launched while the rehearsal's origins-stuck fault was armed:
+    # it boots but never comes into service until the fault is lifted.
+    stuck: NotRequired[bool]
 
 
 class Database(TypedDict):
@@ -154,7 +159,7 @@ def instance_state(instance: Instance, now: float | None = None) -> str | None:
     age = now - instance["created"]
     if age < PENDING_S * p:
         return "pending"
-    if age < RUNNING_UNTIL_S * p:
+    if age < RUNNING_UNTIL_S * p or instance.get("stuck"):
         return "running"
     return "inservice"
 
@@ -216,6 +221,11 @@ class State:
         self._cloud: dict[str, Any] | None = None
         self._databases: dict[Path, Database] = {}
         self._loaded: dict[Path, str] = {}
+
+    @property
+    def root(self) -> Path:
+        """The rehearsal's state folder (SANDBOX/.rehearsal)."""
+        return self._root
 
     def _remember(self, path: Path, data: Any) -> None:
         self._loaded[path] = json.dumps(data, sort_keys=True)
@@ -579,7 +589,17 @@ def launch_origin(
     origin, node_id = launch_node(
         state, db, group, "origin", regions[len(origins) % len(regions)], prefix, now
     )
+    if armed.armed(state.root.parent, "origins-stuck") is not None:
+        origin["stuck"] = True
     return origin, node_id, fill_edges(state, db, group, prefix, origin)
+
+
+def unstick(sandbox: Path) -> None:
+    """Let the origins the origins-stuck fault held back go on: being past
+    their boot time, they are in service at once."""
+    with locked_state(Path(sandbox)) as state:
+        for instance in state.instances:
+            instance.pop("stuck", None)
 
 
 def sweep_unknown(state: State, db: Database, prefix: str, now: float) -> list[str]:

@@ -177,6 +177,9 @@ class Server(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def set_password(self, user: str, password: str) -> None:
+        """Give an existing account another password (a rehearsed fault)."""
+
 
 class StandInDatabase:
     """A stand-in server: a listener in this process over stand-in.json."""
@@ -210,6 +213,14 @@ class StandInDatabase:
         if self._server is not None:
             await self._server.close()
             self._server = None
+
+    async def set_password(self, user: str, password: str) -> None:
+        # The running server's own copy when it runs, so its next login sees it.
+        state = self._server.state if self._server is not None else \
+            mysqlfake.ServerState.load(self.state_path)
+        account = state.accounts[user]
+        state.create_user(user, password, account["grants"])
+        await asyncio.to_thread(state.save)
 
 
 class MariaDBServer:
@@ -336,6 +347,9 @@ class MariaDBServer:
         await self.sql(f"CREATE USER {grantee} IDENTIFIED BY {sql_string(password)};\n"
                        f"GRANT ALL PRIVILEGES ON `{DATABASE}`.* TO {grantee};\n")
         self.marker.write_text("the account and the schema are in place\n")
+
+    async def set_password(self, user: str, password: str) -> None:
+        await self.sql(f"ALTER USER {sql_string(user)}@'%' IDENTIFIED BY {sql_string(password)};\n")
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -540,6 +554,9 @@ class _Unstarted:
 
     async def stop(self) -> None:
         pass
+
+    async def set_password(self, user: str, password: str) -> None:
+        raise RehearsalError("the databases have not been set up")
 
 
 def _free_addresses() -> tuple[tuple[str, int], tuple[str, int]]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -32,18 +33,25 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import asyncssh
 import javaproperties
 
 import runbook
-from runbook.rehearsal import RehearsalError, cloud, databases, sandbox, scenarios
+from runbook.rehearsal import RehearsalError, armed, cloud, databases, sandbox, scenarios
 from runbook.rehearsal.databases import DatabaseServers
 from runbook.rehearsal.sandbox import LiveSecrets
 from runbook.rehearsal.service import READY_LINE, UNAVAILABLE_LINE
-from runbook.rehearsal.sshd import RehearsalSSHServer, ensure_keys, known_hosts_line
+from runbook.rehearsal.sshd import (
+    RehearsalSSHServer,
+    SandboxSFTPServer,
+    ensure_keys,
+    known_hosts_line,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +88,52 @@ def _python_home() -> str:
     if sys.base_exec_prefix != sys.base_prefix:
         return f"{sys.base_prefix}{os.pathsep}{sys.base_exec_prefix}"
     return sys.base_prefix
+
+
+def _lift_faults(root: Path) -> None:
+    armed.lift_all(root)
+    cloud.unstick(root)
+
+
+class _FaultedSFTPServer(SandboxSFTPServer):
+    """The host's SFTP server while a file fault is armed: a full disk takes
+    half of the next block and refuses the rest; a denied permission refuses
+    every write and every change to the tree. Both answer as the kernel would
+    (ENOSPC, EACCES), which SFTP passes on to the client."""
+
+    def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: Path, *rest: Any) -> None:
+        super().__init__(chan, root, *rest)
+        self._sandbox = root
+
+    def _refuse(self, path: bytes | None = None) -> None:
+        if armed.armed(self._sandbox, "permission-denied") is not None:
+            raise PermissionError(errno.EACCES, "Permission denied",
+                                  os.fsdecode(path) if path else None)
+
+    def open(self, path: bytes, pflags: int, attrs: asyncssh.SFTPAttrs) -> object:
+        if pflags & (asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC):
+            self._refuse(path)
+        return super().open(path, pflags, attrs)
+
+    def write(self, file_obj: object, offset: int, data: bytes) -> Any:
+        self._refuse()
+        if armed.armed(self._sandbox, "disk-full") is not None:
+            # What fits is written, as on a disk that fills up mid-file.
+            super().write(file_obj, offset, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(file_obj, offset, data)
+
+    def remove(self, path: bytes) -> Awaitable[None] | None:
+        self._refuse(path)
+        return super().remove(path)
+
+    def rename(self, oldpath: bytes, newpath: bytes) -> Awaitable[None] | None:
+        self._refuse(oldpath)
+        return super().rename(oldpath, newpath)
+
+    def mkdir(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> Awaitable[None] | None:
+        self._refuse(path)
+        return super().mkdir(path, attrs)
 
 
 class RehearsalHost:
@@ -307,6 +361,50 @@ class RehearsalHost:
         self.boot_error = f"the stream manager did not finish loading within {BOOT_TIMEOUT:.0f} s"
         log.warning("%s", self.boot_error)
 
+    # --- rehearsed faults (runbook.rehearsal.faults) ---------------------------------
+
+    @property
+    def databases(self) -> DatabaseServers:
+        """The live and the new database server."""
+        return self._db
+
+    @property
+    def db_account(self) -> tuple[str, str]:
+        """The live install's database login (user, password), which both servers have."""
+        return self._db_account()
+
+    def _trust_known_hosts(self, host_key: Path, port_before: int) -> None:
+        """known_hosts is the operator's: written once, with the host's key, and
+        then kept (a changed host key must meet the key it trusted). Only the
+        port follows the host when it had to move."""
+        if not self.known_hosts.exists():
+            sandbox.write_private(self.known_hosts, known_hosts_line(host_key, self.ssh_port))
+            return
+        if port_before and port_before != self.ssh_port:
+            text = self.known_hosts.read_text(encoding="utf-8")
+            sandbox.write_private(self.known_hosts, text.replace(
+                f"[127.0.0.1]:{port_before} ", f"[127.0.0.1]:{self.ssh_port} "))
+
+    async def change_host_key(self) -> None:
+        """Give the host a new SSH key, as a reinstalled host has; known_hosts
+        keeps trusting the old one. Connections made from now on see the new key."""
+        key = asyncssh.generate_private_key("ssh-ed25519", comment="rehearsal new host key")
+        path = self.state_dir / "ssh_host_ed25519_key"
+        sandbox.write_private(Path(str(path) + ".pub"), key.export_public_key())
+        sandbox.write_private(path, key.export_private_key())
+        if self._sshd is not None and self._sshd._acceptor is not None:
+            self._sshd._acceptor.update(server_host_keys=[key])
+
+    def _install_fault_seams(self) -> None:
+        """The SFTP server of every connection from now on looks for the file
+        faults (disk-full, permission-denied) before it writes."""
+        server = self._sshd
+        if server is None or server._acceptor is None:
+            return
+        root, home = self.sandbox, self.home
+        server._acceptor.update(
+            sftp_factory=lambda chan: _FaultedSFTPServer(chan, root, home, server))
+
     # --- life cycle ----------------------------------------------------------------
 
     @property
@@ -514,10 +612,13 @@ class RehearsalHost:
         except OSError:
             log.info("SSH port %d is taken; choosing another", remembered)
             self.ssh_port = await self._sshd.start(0)
-        sandbox.write_private(self.known_hosts, known_hosts_line(host_key, self.ssh_port))
+        self._install_fault_seams()
+        self._trust_known_hosts(host_key, int(self.state.get("ssh_port") or 0))
         self.state["ssh_port"] = self.ssh_port
         self._save_state()
 
+        # Faults are a rehearsal's own: one killed mid-run leaves its flags behind.
+        await asyncio.to_thread(_lift_faults, self.sandbox)
         self._adopt_or_clear_orphan()
         if self.boot_service and self.adopted_service is None:
             await self._boot_service()

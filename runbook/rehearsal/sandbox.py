@@ -195,9 +195,10 @@ PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
 
 # Folders under .rehearsal/ that something other than this module creates later
-# (the fake cloud its db/, the systemctl shim jvm/bin): made here first, private,
-# since `mkdir -p` and exist_ok leave an existing folder's mode alone.
-_STATE_SUBDIRS = ("bin", "libexec", "db", "jvm", "jvm/bin")
+# (the fake cloud its db/, the systemctl shim jvm/bin, rehearsed faults their
+# flags): made here first, private, since `mkdir -p` and exist_ok leave an
+# existing folder's mode alone.
+_STATE_SUBDIRS = ("bin", "libexec", "db", "jvm", "jvm/bin", "faults")
 # The fake cloud's lock, which it opens with the default mode when missing.
 _STATE_FILES = ("state.lock",)
 

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import javaproperties
 
-from runbook.rehearsal import cloud, databases
+from runbook.rehearsal import armed, cloud, databases
 
 SANDBOX_ENV = "RUNBOOK_SANDBOX"
 READY_LINE = "Stream manager application started"
@@ -598,7 +598,14 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(404, f"no Stream Manager API is served at {path}", bare=True)
             rest = match["rest"]
             if rest == "admin" or rest.startswith("admin/"):
+                if armed.armed(self.server.sandbox, "token-rejected") is not None:
+                    # Rehearsed: the token given is not this install's.
+                    raise HttpError(401, "access token missing or invalid", bare=True)
                 self._authorize(api.sm.token, parse_qs(url.query).get("accessToken", [""])[0])
+            if armed.armed(self.server.sandbox, "api-error") is not None:
+                # Rehearsed: a controller fails. Inferred: no source gives the
+                # body of a 500, so it has the controllers' error shape.
+                raise HttpError(500, "internal error (rehearsal fault api-error)")
             status, payload = api.dispatch(method, rest, body)
             self._send(status, payload)
         except HttpError as exc:
@@ -648,6 +655,14 @@ def _bind_address(props: dict[str, str]) -> tuple[str, int]:
 
 
 def _run_webapp(server: Server, home: Path, sandbox: Path) -> None:
+    slow = armed.armed(sandbox, "slow-start")
+    if slow is not None:
+        # Rehearsed: a webapp that takes its time to deploy. Until it has,
+        # the container answers 404 for /streammanager, as while any deploy.
+        delay = float(slow.get("delay") or 0)
+        log_sm.info("Starting up context: streammanager (slowly: about %gs; rehearsal fault "
+                    "slow-start)", delay)
+        time.sleep(delay)
     try:
         api = Api(start_webapp(home, sandbox), sandbox)
     except WebappError as exc:
@@ -681,6 +696,10 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = Path(sandbox_raw)
     if not (home / "LICENSE.KEY").is_file():
         return _fatal(f"No license key at {home / 'LICENSE.KEY'}; the server cannot start")
+    if armed.armed(sandbox, "start-fails") is not None:
+        # Rehearsed: the same end as a licence the server will not take.
+        return _fatal(f"The license key at {home / 'LICENSE.KEY'} was not accepted; the "
+                      "server cannot start (rehearsal fault start-fails)")
     try:
         address = _bind_address(read_properties(home / "conf" / "red5.properties"))
         server = Server(address, sandbox)
