@@ -21,6 +21,7 @@ from steps.common import (
     backup_dir,
     exists,
     folder_id,
+    install_dir,
     java_processes_command,
     live_dir,
     new_tree,
@@ -97,16 +98,41 @@ class SetAsideNew(Red5Step):
     def plan(self, p: Plan) -> list[Action]:
         return [Shell(root(p, f"mv -T -- {quote(live_dir(p))} {quote(failed_dir(p))}"))]
 
+    async def _aside(self, ctx: Ctx, new: str | None) -> str | None:
+        """The red5pro.failed-* folder that holds the new tree, if one does."""
+        if new is None:
+            return None
+        found = await ctx.probe(f"find {quote(install_dir(ctx))} -mindepth 1 -maxdepth 1 "
+                                f"-type d -name {quote(live_dir(ctx).rsplit('/', 1)[-1])}"
+                                "'.failed-*'")
+        for folder in (line.strip() for line in found.stdout.splitlines()):
+            if folder and await folder_id(ctx, folder) == new:
+                return folder
+        return None
+
     async def check(self, ctx: Ctx) -> Check:
-        if not ctx.facts.rollback_stamp:
-            ctx.facts.rollback_stamp = time.strftime("%Y%m%dT%H%M%S")
-        here = await folder_id(ctx, live_dir(ctx))
-        if here is None or here != await new_tree(ctx):
-            return Check(True, f"{live_dir(ctx)} is not the new release")
-        return Check(False)
+        new = await new_tree(ctx)
+        if new is not None and await folder_id(ctx, live_dir(ctx)) == new:
+            if not ctx.facts.rollback_stamp:
+                ctx.facts.rollback_stamp = time.strftime("%Y%m%dT%H%M%S")
+            return Check(False, f"{live_dir(ctx)} is the new release")
+        aside = await self._aside(ctx, new)
+        if aside is not None:
+            # Set aside by an attempt whose end went unrecorded: the journal
+            # and the report name the folder it is really in.
+            ctx.facts.rollback_stamp = aside.rsplit(".failed-", 1)[-1]
+            return Check(True, f"the new release is set aside as {aside}")
+        return Check(True, f"the new release never went live as {live_dir(ctx)}; it stays "
+                     "where unpack put it")
 
     async def run(self, ctx: Ctx) -> None:
         await ctx.sh(root(ctx, f"mv -T -- {quote(live_dir(ctx))} {quote(failed_dir(ctx))}"))
+
+    async def verify(self, ctx: Ctx) -> Check:
+        if await folder_id(ctx, failed_dir(ctx)) != await new_tree(ctx):
+            return Check(False, f"{failed_dir(ctx)} does not hold the new release")
+        return Check(True, f"the new release is set aside as {failed_dir(ctx)}, for a look "
+                     "later")
 
 
 class RestoreOld(Red5Step):

@@ -230,6 +230,12 @@ async def test_the_way_back_after_each_cutover_step(tmp_path: Path, step: str) -
     states = journal_says(journal)
     assert all(states.get(s) == "done" for s in BACK), states
     assert front.recovered == []
+    # The operator is told where the new tree went, for the look later.
+    aside = front.detail("rollback-set-aside")
+    if promoted:
+        assert str(now.failed_trees[0]) in aside, aside
+    else:
+        assert "never went live" in aside, aside
 
 
 class MovesAside(ScriptedFrontEnd):
