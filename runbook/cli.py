@@ -13,7 +13,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -75,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
                                "see --list-scenarios)")
     rehearse.add_argument("--list-scenarios", action="store_true",
                           help="list the upgrades a rehearsal can rehearse, and exit")
+    rehearse.add_argument("--fault", action="append", default=[], metavar="NAME[@STEP]",
+                          help="make the fake host fail on purpose as STEP runs (repeatable; "
+                               "see --list-faults)")
+    rehearse.add_argument("--list-faults", action="store_true",
+                          help="list the failures a rehearsal can bring about, and exit")
 
     rollback = commands.add_parser("rollback", help="back to the old stream manager on the old "
                                                     "database, from any point of the cutover")
@@ -332,8 +337,10 @@ def _rollback_after(args: argparse.Namespace) -> str | None:
 
 async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
               state_dir: Path, offer_resume: bool, isolated: bool = False,
-              host_label: str = "") -> Outcome:
-    """Open the session the arguments ask for and hand it to a front end."""
+              host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None
+              ) -> Outcome:
+    """Open the session the arguments ask for and hand it to a front end
+    (through `tap`, which a rehearsal's faults listen with)."""
     _refuse_what_this_procedure_cannot_do(settings)
     path, earlier = _resume_from(args, settings, folder) if offer_resume else \
         (_journal_path(args, settings, folder), None)
@@ -343,9 +350,10 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
     after = _rollback_after(args)
 
     def open_session(continuing: Replay | None) -> Session[Any]:
-        return session(settings, token=token, state_dir=state_dir, isolated=isolated,
-                       journal_path=continuing.path if continuing and continuing.path
-                       else path, resume=continuing, rollback_after=after)
+        opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
+                         journal_path=continuing.path if continuing and continuing.path
+                         else path, resume=continuing, rollback_after=after)
+        return tap(opened) if tap is not None else opened
 
     if _headless(args):
         from runbook.headless import HeadlessFrontEnd
@@ -413,9 +421,12 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
 
 
 async def _rehearse(args: argparse.Namespace) -> int:
-    from runbook.rehearsal import scenarios
+    from runbook.rehearsal import faults, scenarios
     from runbook.rehearsal.host import RehearsalHost
 
+    if args.list_faults:
+        print("\n".join(faults.listing()))
+        return 0
     if args.list_scenarios:
         for name, known in scenarios.SCENARIOS.items():
             mark = " (default)" if name == scenarios.DEFAULT else ""
@@ -427,9 +438,14 @@ async def _rehearse(args: argparse.Namespace) -> int:
     if args.resume and args.sandbox is None:
         raise ConfigError("rehearse", "--resume needs the --sandbox of the run to continue")
     _rollback_after(args)  # refused before a host is made for it
+    try:
+        asked = faults.parse(args.fault, RehearsalHost)
+    except faults.FaultError as exc:
+        raise ConfigError("rehearse", str(exc)) from None
     host = RehearsalHost(args.sandbox, keep=args.keep, dist_size=args.dist_size,
                          scenario=args.scenario)
     await host.start()
+    switch: faults.FaultSwitch | None = None
     try:
         settings = rehearsal_settings(host)
         operator = host.sandbox / ".operator"
@@ -441,14 +457,41 @@ async def _rehearse(args: argparse.Namespace) -> int:
         if host.adopted_service:
             print(f"adopted the service left running by an earlier rehearsal "
                   f"(pid {host.adopted_service})")
+        if asked:
+            switch = faults.FaultSwitch(host, asked, settings)
+            await switch.at_start()
+            print(f"rehearsing faults: {', '.join(map(str, asked))}")
         outcome = await _go(args, settings, token=host.api_token, folder=runs,
                             state_dir=operator, offer_resume=lasting, isolated=True,
-                            host_label=f"sandbox {host.sandbox}")
+                            host_label=f"sandbox {host.sandbox}",
+                            tap=switch.tapped if switch is not None else None)
+        under_way = host_state(settings, operator).cutover() is not None
     finally:
+        if switch is not None:
+            await switch.lift_all()
         await host.stop()
+    if switch is not None:
+        missed = [str(a) for a in asked if a not in switch.fired]
+        if missed:
+            print(f"faults that never came up (their step did not run): {', '.join(missed)}")
+    if outcome in (Outcome.FAILED, Outcome.STOPPED):
+        print(_rehearsal_next(args, host.sandbox, under_way))
     if args.keep or args.sandbox:
         print(f"sandbox: {host.sandbox}")
     return outcome.exit_code
+
+
+def _rehearsal_next(args: argparse.Namespace, sandbox: Path, under_way: bool) -> str:
+    """Where a rehearsal that did not finish left its fake host, and how to go on."""
+    where = ("the cutover is under way, so the stream manager is down until it ends or is "
+             "rolled back" if under_way else
+             "the cutover has not begun: the live stream manager serves as before")
+    if args.sandbox is None and not args.keep:
+        return (f"rehearsal ended: {where}. This sandbox is removed now; rehearse with "
+                "--sandbox DIR to practise going on from here")
+    back = " (or take the way back when it offers it)" if under_way else ""
+    return (f"rehearsal ended: {where}. Go on with: runbook rehearse --resume --sandbox "
+            f"{sandbox}{back}")
 
 
 # --- diff ------------------------------------------------------------------------

@@ -1,0 +1,418 @@
+"""Faults on purpose (issue 8): each one rehearsed against the real rehearsal host.
+
+Every test arms one fault as `runbook rehearse --fault` does, runs the
+procedure, and checks the message the operator gets, the outcome, the host as
+it is when the failure is reported, and that retrying (or rolling back) from
+there ends with a working stream manager.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+import pytest
+
+from runbook.config import Settings
+from runbook.events import StepChanged
+from runbook.executor import Outcome, Recovery
+from runbook.journal import replay
+from runbook.model import StepReport
+from runbook.rehearsal import armed, cloud, faults, scenarios
+from runbook.rehearsal.host import RehearsalHost
+from runbook.rehearsal.sshd import known_hosts_line
+from steps import procedure, way_back
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
+from tests.scripted import ScriptedFrontEnd
+
+ROOT = Path(__file__).parents[1]
+SCENARIO = scenarios.scenario(scenarios.DEFAULT)
+
+
+class Operator(ScriptedFrontEnd):
+    """Answers from a script; when a step fails, first looks at (or fixes) the
+    host, as an operator would before choosing what to do."""
+
+    def __init__(self, *, at_failure: Callable[[str], Awaitable[None]] | None = None,
+                 **script: Any) -> None:
+        super().__init__(**script)
+        self.at_failure = at_failure
+
+    async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+        if self.at_failure is not None:
+            await self.at_failure(step.id)
+        return await super().recover(step, can_roll_back=can_roll_back)
+
+
+async def faulted(host: RehearsalHost, asked: list[str], front: ScriptedFrontEnd,
+                  journal: Path, settings: Settings | None = None) -> Outcome:
+    """The run `runbook rehearse --fault ...` makes, over this front end."""
+    settings = settings or rehearsal_settings(host)
+    switch = faults.FaultSwitch(host, faults.parse(asked, RehearsalHost), settings)
+    await switch.at_start()
+    try:
+        return await rehearse(host, switch.wrap(front), journal, settings)
+    finally:
+        await switch.lift_all()
+        assert not list(armed.folder(host.sandbox).glob("*")), "every fault was lifted"
+
+
+def failure(front: ScriptedFrontEnd, step_id: str) -> str:
+    """What the operator was told when the step failed (its first failure)."""
+    said = [detail for sid, state, detail in front.states
+            if sid == step_id and state in ("failed", "in-doubt")]
+    assert said, f"{step_id} never failed: {front.states}"
+    return said[0]
+
+
+def with_timeouts(host: RehearsalHost, **limits: float) -> Settings:
+    settings = rehearsal_settings(host)
+    return dataclasses.replace(settings, timeouts=dataclasses.replace(settings.timeouts,
+                                                                      **limits))
+
+
+def serving_from(host: RehearsalHost) -> Path | None:
+    pid = host.service_pid()
+    return Path(f"/proc/{pid}/cwd").resolve() if pid is not None else None
+
+
+def live(host: RehearsalHost) -> Path:
+    return host.install_dir / "red5pro"
+
+
+def backup(host: RehearsalHost) -> Path:
+    return host.install_dir / "bak.red5pro"
+
+
+def unpacked(host: RehearsalHost) -> Path:
+    return host.install_dir / SCENARIO.new.top
+
+
+def upgraded(host: RehearsalHost) -> bool:
+    """The new release serves from red5pro, with the snapshot rebuilt on the new database."""
+    return ((live(host) / SCENARIO.new.top).exists()
+            and serving_from(host) == live(host).resolve()
+            and len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups())
+
+
+def rolled_back(host: RehearsalHost, groups_before: int) -> bool:
+    """The old release serves from red5pro again, its nodegroups back on the old database."""
+    return ((live(host) / SCENARIO.old.top).exists()
+            and serving_from(host) == live(host).resolve()
+            and len(cloud.list_nodegroups(host.sandbox, *host.old_db)) == groups_before)
+
+
+# --- the new database -----------------------------------------------------------------
+
+
+async def test_db_unreachable_stops_new_database_and_a_retry_goes_on(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        before = host.service_pid()
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            seen.update(pid=host.service_pid(), uploaded=host.upload_dir.exists())
+
+        front = Operator(recoveries={"new-database": [Recovery.RETRY]}, at_failure=look)
+        outcome = await faulted(host, ["db-unreachable"], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "new-database")
+    assert "cannot be reached from the stream manager host" in said
+    assert "firewall" in said and "nothing on the host has changed" in said, said
+    assert seen == {"pid": before, "uploaded": False}, "the live stream manager is untouched"
+
+
+async def test_db_auth_fails_stops_new_database_and_a_resume_goes_on(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        before = host.service_pid()
+        _user, password = host.db_account
+        first = Operator(recoveries={"new-database": [Recovery.STOP]})
+        outcome = await faulted(host, ["db-auth-fails"], first, journal)
+        assert outcome is Outcome.FAILED
+        assert host.service_pid() == before and not host.upload_dir.exists()
+        second = ScriptedFrontEnd()
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, second.text()[-3000:]
+        assert upgraded(host)
+    said = failure(first, "new-database")
+    assert "refuses the live login smadmin" in said and "create that user" in said
+    assert "nothing on the host has changed" in said, said
+    assert password not in first.text(), "the live password is never shown"
+
+
+# --- the stream manager API -------------------------------------------------------------
+
+
+async def test_api_error_during_recreate_fails_it_and_a_retry_finishes(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            seen.update(serving=serving_from(host), backup=(backup(host) / SCENARIO.old.top)
+                        .exists())
+
+        front = Operator(recoveries={"recreate": [Recovery.RETRY]}, at_failure=look)
+        outcome = await faulted(host, ["api-error@recreate"], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "recreate")
+    assert "HTTP 500" in said, said
+    assert "the new stream manager runs" in said and "try the step again" in said, said
+    assert seen == {"serving": live(host).resolve(), "backup": True}
+
+
+async def test_a_rejected_token_stops_preflight_and_a_retry_goes_on(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        before = host.service_pid()
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            seen.update(pid=host.service_pid(), uploaded=host.upload_dir.exists())
+
+        front = Operator(recoveries={"preflight": [Recovery.RETRY]}, at_failure=look)
+        outcome = await faulted(host, ["token-rejected"], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "preflight")
+    assert "refused the API token (HTTP 401)" in said and "rest.administratorToken" in said
+    assert "nothing on the host has changed" in said.lower(), said
+    assert host.api_token not in front.text()
+    assert seen == {"pid": before, "uploaded": False}
+
+
+# --- the new service ---------------------------------------------------------------------
+
+
+async def test_a_slow_start_fails_start_service_and_a_retry_finds_it_up(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            seen.update(serving=serving_from(host))
+
+        front = Operator(recoveries={"start-service": [Recovery.RETRY]}, at_failure=look)
+        settings = with_timeouts(host, service_start=4)
+        outcome = await faulted(host, ["slow-start"], front, tmp_path / "run.jsonl", settings)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "start-service")
+    assert "gave up" in said and "still runs" in said, said
+    assert "try the step again" in said and "roll back" in said, said
+    assert seen == {"serving": live(host).resolve()}, "the slow service was left running"
+
+
+async def test_a_start_that_fails_at_once_is_rolled_back(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        groups = len(cloud.list_nodegroups(host.sandbox, *host.old_db))
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            seen.update(serving=serving_from(host))
+
+        front = Operator(recoveries={"start-service": [Recovery.ROLLBACK]}, at_failure=look)
+        settings = with_timeouts(host, service_start=60)
+        outcome = await faulted(host, ["start-fails"], front, tmp_path / "run.jsonl", settings)
+        assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+        assert rolled_back(host, groups)
+    report = next(e.report for e in front.events if isinstance(e, StepChanged)
+                  and e.report.id == "start-service" and e.report.state.value == "failed")
+    said = failure(front, "start-service").lower()
+    assert "exited as it started" in said and "licen" in said, said
+    assert "roll back" in said, said
+    assert report.elapsed_s is not None and report.elapsed_s < 30
+    assert seen == {"serving": None}, "nothing runs once the new server has exited"
+
+
+# --- the host ----------------------------------------------------------------------------
+
+
+async def test_a_full_disk_during_upload_leaves_a_part_and_a_retry_sends_it(
+    tmp_path: Path,
+) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        sent = host.upload_dir / host.distribution.name
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            seen.update(part=sent.stat().st_size if sent.exists() else None,
+                        pid=host.service_pid())
+
+        before = host.service_pid()
+        front = Operator(recoveries={"upload": [Recovery.RETRY]}, at_failure=look)
+        outcome = await faulted(host, ["disk-full"], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "upload")
+    assert "No space left on device" in said, said
+    assert "free" in said and "try the step again" in said, said
+    part = seen["part"]
+    assert isinstance(part, int) and part < host.distribution.stat().st_size, seen
+    assert seen["pid"] == before
+
+
+async def test_a_changed_host_key_is_refused_until_the_operator_trusts_it(
+    tmp_path: Path,
+) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        trusted = host.known_hosts.read_text()
+        before = host.service_pid()
+        seen: dict[str, object] = {}
+
+        async def trust_the_new_key(step: str) -> None:
+            # The operator compares the fingerprint with the host's own key
+            # (here in the sandbox), then replaces the line in known_hosts.
+            seen.update(uploaded=host.upload_dir.exists(), pid=host.service_pid())
+            key = host.state_dir / "ssh_host_ed25519_key"
+            seen["fingerprint"] = asyncssh.read_private_key(str(key)).get_fingerprint()
+            host.known_hosts.write_text(known_hosts_line(key, host.ssh_port))
+
+        front = Operator(recoveries={"preflight": [Recovery.RETRY]}, at_failure=trust_the_new_key)
+        outcome = await faulted(host, ["host-key-changed"], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "preflight")
+    assert "refusing the host key" in said and str(seen["fingerprint"]) in said, said
+    assert "nothing ran on the host" in said.lower(), said
+    assert seen["uploaded"] is False and seen["pid"] == before
+    assert trusted != host.known_hosts.read_text()
+
+
+async def test_the_rehearsal_keeps_its_known_hosts(tmp_path: Path) -> None:
+    """known_hosts is the operator's to keep: a second start on the same sandbox
+    leaves what it trusts as it was (only the port may follow the host)."""
+    sandbox = tmp_path / "sandbox"
+    async with RehearsalHost(sandbox, boot_service=False) as host:
+        first = host.known_hosts.read_text()
+    note = "# trusted by the operator on the first day\n"
+    host.known_hosts.write_text(note + first)
+    async with RehearsalHost(sandbox, boot_service=False) as host:
+        kept = host.known_hosts.read_text()
+        async with asyncssh.connect("127.0.0.1", host.ssh_port, username=host.user,
+                                    known_hosts=str(host.known_hosts),
+                                    client_keys=[str(host.client_key)], config=None,
+                                    agent_path=None) as conn:
+            assert (await conn.run("true")).exit_status == 0
+    assert kept.startswith(note)
+    assert kept.split()[-2:] == first.split()[-2:], "the same key is trusted"
+
+
+async def test_a_denied_permission_at_promote_new_is_rolled_back(tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        groups = len(cloud.list_nodegroups(host.sandbox, *host.old_db))
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            seen.update(live=live(host).exists(), backup=backup(host).exists(),
+                        unpacked=unpacked(host).exists(), serving=serving_from(host))
+
+        front = Operator(recoveries={"promote-new": [Recovery.ROLLBACK]}, at_failure=look)
+        outcome = await faulted(host, ["permission-denied@promote-new"], front,
+                                tmp_path / "run.jsonl")
+        assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+        assert rolled_back(host, groups)
+    said = failure(front, "promote-new")
+    assert "sudo" in said and "password" in said and "nothing ran" in said, said
+    assert "roll back" in said, said
+    # The old server still ran from the moved-aside install; nothing else moved.
+    assert seen == {"live": False, "backup": True, "unpacked": True,
+                    "serving": backup(host).resolve()}, seen
+
+
+async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(
+    tmp_path: Path,
+) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            seen.update(groups=len(cloud.list_nodegroups(host.sandbox, *host.new_db)))
+
+        front = Operator(recoveries={"recreate": [Recovery.RETRY]}, at_failure=look)
+        settings = with_timeouts(host, origins_inservice=5)
+        outcome = await faulted(host, ["origins-stuck"], front, tmp_path / "run.jsonl",
+                                settings)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "recreate")
+    assert "not in service" in said and "running" in said, said
+    assert "try the step again" in said and "roll back" in said, said
+    assert seen == {"groups": seeded_nodegroups()}, "the nodegroups were created"
+
+
+# --- the registry and the command line ------------------------------------------------
+
+
+def test_every_step_a_fault_names_is_a_step_of_the_procedure() -> None:
+    ids = {step.id for step in [*procedure(), *way_back()]}
+    for fault in faults.FAULTS.values():
+        assert set(fault.steps) <= ids, fault.name
+        assert fault.default is None or fault.default in fault.steps, fault.name
+    wanted = {"db-unreachable", "db-auth-fails", "api-error", "token-rejected", "slow-start",
+              "start-fails", "disk-full", "host-key-changed", "origins-stuck",
+              "permission-denied", "ssh-drop"}
+    assert wanted <= set(faults.FAULTS)
+
+
+@pytest.mark.parametrize(("value", "expect"), [
+    ("no-such-fault", "there is no fault 'no-such-fault'"),
+    ("api-error", "api-error needs @STEP"),
+    ("api-error@unpack", "api-error cannot hit unpack"),
+    ("disk-full@nowhere", "disk-full cannot hit nowhere"),
+    ("host-key-changed@preflight", "takes no @STEP"),
+])
+def test_a_fault_that_cannot_be_armed_is_one_line(value: str, expect: str) -> None:
+    with pytest.raises(faults.FaultError, match=expect):
+        faults.parse([value], RehearsalHost)
+
+
+def test_a_fault_the_host_cannot_bring_about_is_refused() -> None:
+    with pytest.raises(faults.FaultError, match="cannot bring about ssh-drop"):
+        faults.parse(["ssh-drop@unpack"], object)
+
+
+def runbook(*args: str, tmp_path: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    return subprocess.run([sys.executable, "-m", "runbook.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_list_faults_describes_each_and_exits_0(tmp_path: Path) -> None:
+    result = runbook("rehearse", "--list-faults", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for fault in faults.FAULTS.values():
+        assert f"{fault.usage()}: " in result.stdout
+    assert "api-error@STEP: " in result.stdout and "disk-full[@STEP]: " in result.stdout
+
+
+@pytest.mark.parametrize("value", ["no-such-fault", "api-error@unpack", "api-error"])
+def test_a_bad_fault_is_exit_2_before_the_host_starts(tmp_path: Path, value: str) -> None:
+    sandbox = tmp_path / "sandbox"
+    result = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox),
+                     "--fault", value, tmp_path=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert f"--fault {value}" in result.stderr
+    assert not sandbox.exists(), "the host was never set up"
+
+
+def test_a_rehearsed_fault_ends_in_one_clear_message(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    result = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox),
+                     "--fault", "token-rejected", tmp_path=tmp_path)
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "refused the API token (HTTP 401)" in result.stdout
+    last = result.stdout.rstrip().splitlines()[-2:]
+    assert any(f"runbook rehearse --resume --sandbox {sandbox}" in line for line in last), last
+    leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
+    assert not list(armed.folder(sandbox).glob("*")), "no fault outlives the rehearsal"
