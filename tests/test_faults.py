@@ -19,6 +19,7 @@ from typing import Any
 import asyncssh
 import pytest
 
+from runbook import cli
 from runbook.config import Settings
 from runbook.events import StepChanged
 from runbook.executor import Outcome, Recovery
@@ -371,6 +372,20 @@ def test_every_step_a_fault_names_is_a_step_of_the_procedure() -> None:
 def test_a_fault_that_cannot_be_armed_is_one_line(value: str, expect: str) -> None:
     with pytest.raises(faults.FaultError, match=expect):
         faults.parse([value], RehearsalHost)
+
+
+def test_a_tapped_session_is_the_session_it_taps(tmp_path: Path) -> None:
+    """What the run sets on the tapped session (its executor, which a signal
+    handler detaches) is set on the session cli.py built, and the other way."""
+    settings = cli._plan_settings(None)
+    built = cli.session(settings, token="", journal_path=tmp_path / "run.jsonl",
+                        state_dir=tmp_path)
+    tapped = faults.FaultSwitch(RehearsalHost(tmp_path / "unused"), [], settings).tapped(built)
+    assert tapped.cards == built.cards and tapped.preview() == built.preview()
+    tapped.resume = None
+    built.rollback_after = "recreate"
+    assert vars(tapped).keys() == {"_built", "_switch"} and tapped.rollback_after == "recreate"
+    assert not tapped.detach() and not built.detach(), "nothing runs yet"
 
 
 def test_a_fault_the_host_cannot_bring_about_is_refused() -> None:

@@ -378,13 +378,21 @@ class _Tap:
 class _TappedSession(Session[Any]):
     """The session cli.py built, run through a FaultSwitch's tap.
 
-    It takes the built session's state whole rather than building a second one
-    from the same arguments: only ``run`` differs (the TUI and the headless
-    prompt both hand their front end to ``run``)."""
+    Only ``run`` differs (the TUI and the headless prompt both hand their
+    front end to it). Every other attribute is the built session's own, read
+    and written there, so whoever holds the built session (the signal handler
+    that detaches it, say) sees the run this one starts."""
 
     def __init__(self, built: Session[Any], switch: FaultSwitch) -> None:
-        vars(self).update(vars(built))
-        self._switch = switch
+        vars(self)["_built"] = built
+        vars(self)["_switch"] = switch
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(vars(self)["_built"], name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(vars(self)["_built"], name, value)
 
     async def run(self, front: FrontEnd) -> Outcome:
-        return await super().run(self._switch.wrap(front))
+        switch: FaultSwitch = vars(self)["_switch"]
+        return await super().run(switch.wrap(front))
