@@ -417,5 +417,6 @@ async def run_tui(open_session: SessionFactory, *, previous: Replay | None = Non
     await app.run_async()
     await app.finish_run()
     outcome = app.run_state.outcome or Outcome.STOPPED
-    print(f"runbook: {outcome.value}; journal: {app.session.journal_path}")
+    with contextlib.suppress(OSError):  # a terminal that closed hears nothing
+        print(f"runbook: {outcome.value}; journal: {app.session.journal_path}")
     return outcome

@@ -19,6 +19,7 @@ from runbook.events import (
     Event,
     Output,
     Progress,
+    Reconnecting,
     RunEnded,
     RunStarted,
     StepChanged,
@@ -128,6 +129,9 @@ class RunState:
             case Connected(fingerprint=fingerprint):
                 self.connection = "connected"
                 self.fingerprint = fingerprint or self.fingerprint
+            case Reconnecting(attempt=attempt, wait_s=wait):
+                self.connection = f"lost, reconnecting (attempt {attempt}" + (
+                    f", in {wait:.0f}s)" if wait >= 1 else ")")
             case Output(step_id=step_id, line=line) if is_warning(line):
                 self.warnings.setdefault(step_id, []).append(line)
             case CutoverStarted():

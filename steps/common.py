@@ -84,12 +84,13 @@ async def server_folders(ctx: Ctx) -> list[str]:
     return [line for line in found.stdout.splitlines() if line.strip()]
 
 
-async def run_shell(ctx: Ctx, actions: list[Action], *, timeout: float | None = None
-                    ) -> None:
-    """Run the shell lines of a plan in order, exactly as the plan showed them."""
+async def run_shell(ctx: Ctx, actions: list[Action], *, timeout: float | None = None,
+                    detach: bool = False) -> None:
+    """Run the shell lines of a plan in order, exactly as the plan showed them
+    (`detach`: each outlives a lost connection, see StepContext.sh)."""
     for action in actions:
         if isinstance(action, Shell):
-            result = await ctx.sh(action.command, timeout=timeout, check=False)
+            result = await ctx.sh(action.command, timeout=timeout, detach=detach, check=False)
             if not result.ok:
                 raise StepFailed(command_failed(ctx, action.command, result))
 

@@ -450,7 +450,9 @@ class StartService(Red5Step):
     async def _systemctl(self, ctx: Ctx, verb: str) -> None:
         """systemctl start or restart; where systemd refuses, the step says what
         systemd said, as its own answer only points at `systemctl status`."""
-        result = await ctx.sh(root(ctx, f"systemctl {verb} red5pro"), check=False)
+        # Detached: systemd waits for jsvc to fork, which can take a while;
+        # a lost connection must not leave the start half-known.
+        result = await ctx.sh(root(ctx, f"systemctl {verb} red5pro"), check=False, detach=True)
         if result.ok:
             return
         status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))

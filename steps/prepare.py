@@ -630,7 +630,10 @@ class Unpack(Red5Step):
 
     async def run(self, ctx: Ctx) -> None:
         new_folder(ctx.settings, ctx.facts)
-        await run_shell(ctx, self.plan(ctx.plan_context()), timeout=ctx.settings.timeouts.upload)
+        # Detached: a large distribution takes a while, and a dropped
+        # connection must not cut the unzip short.
+        await run_shell(ctx, self.plan(ctx.plan_context()), timeout=ctx.settings.timeouts.upload,
+                        detach=True)
 
 
 class CloudController(Red5Step):
