@@ -59,9 +59,11 @@ def session(host: RehearsalHost, journal: Path, *, settings: Settings | None = N
                        only_back=only_back)
 
 
-def host_state(host: RehearsalHost) -> HostState:
+def host_state(host: RehearsalHost, folder: Path | None = None) -> HostState:
+    """The host's record in `folder` (a rehearsal keeps it in the sandbox)."""
     settings = rehearsal_settings(host)
-    return HostState(host.sandbox / ".operator", settings.host.address, settings.host.port)
+    return HostState(folder or host.sandbox / ".operator", settings.host.address,
+                     settings.host.port)
 
 
 Shape = tuple[tuple[str, ...], str, str]
@@ -122,7 +124,7 @@ def _environ(pid: int) -> dict[str, str]:
     return dict(item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
 
 
-async def after(host: RehearsalHost, outcome: Outcome) -> After:
+async def after(host: RehearsalHost, outcome: Outcome, state_dir: Path | None = None) -> After:
     """The host as it is now, looked at from outside the runbook."""
     pid = host.service_pid()
     run = host.sandbox / "run"
@@ -146,7 +148,7 @@ async def after(host: RehearsalHost, outcome: Outcome) -> After:
         seen.api = seen.api or f"no answer: {exc}"
     finally:
         await api.aclose()
-    state = host_state(host)
+    state = host_state(host, state_dir)
     taken = state.snapshots()
     if taken:
         for group in taken[-1].nodegroups:
@@ -616,3 +618,45 @@ async def test_r_on_the_main_screen_after_a_failed_cutover_step_points_at_the_wa
         await pilot.pause()
     assert notes, "r says something"
     assert "no step has" not in notes[-1] and "runbook rollback" in notes[-1], notes[-1]
+
+
+async def test_runbook_rollback_brings_back_a_cutover_that_was_left_half_way(
+    tmp_path: Path,
+) -> None:
+    """The operator stopped the run at service-unit (the old server killed,
+    the new tree live) and walks away; `runbook rollback CONFIG --yes` finds the
+    cutover from the host's record, continues its journal and ends rolled back
+    (exit 4)."""
+    from runbook import config as config_mod
+
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        text = cli.rehearsal_config_text()
+        for name, value in {**cli._fill(host.config_values()),
+                            "decisions": str(rehearsal_settings(host).decisions)}.items():
+            text = text.replace("{" + name + "}", value)
+        config = tmp_path / "sm.toml"
+        config.write_text(text)
+        state = tmp_path / "state" / "runbook"  # default_dir() under that XDG_STATE_HOME
+        journal = state / "run.jsonl"
+        settings = config_mod.load(config)
+        first = cli.session(settings, token=host.api_token, journal_path=journal,
+                            state_dir=state, isolated=True)
+        stopped = await first.run(ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)}))
+        result = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "runbook.cli", "rollback", str(config),
+                             "--headless", "--yes"],
+            cwd=ROOT, env=dict(env, SM_API_TOKEN=host.api_token), capture_output=True,
+            text=True, timeout=300)
+        now = await after(host, Outcome.ROLLED_BACK if result.returncode == 4
+                          else Outcome.FAILED, state)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert stopped is Outcome.STOPPED
+    assert result.returncode == 4, result.stdout[-3000:] + result.stderr[-2000:]
+    assert f"journal: {journal}" in result.stdout
+    assert "Traceback" not in result.stderr and host.api_token not in result.stdout
+    assert not wrong, "\n".join(wrong) + "\n" + result.stdout[-3000:]
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "rolled-back"
