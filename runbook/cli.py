@@ -295,8 +295,9 @@ def _resume_from(
             unfinished(folder, config=settings.source)
         if earlier is None or earlier.path is None:
             raise ConfigError(str(args.journal or folder), "no unfinished run to resume here")
-        if earlier.outcome == "done":
-            raise ConfigError(str(earlier.path), "that run finished; there is nothing to resume")
+        if earlier.outcome in ("done", "rolled-back"):
+            ended = "finished" if earlier.outcome == "done" else "rolled back"
+            raise ConfigError(str(earlier.path), f"that run {ended}; there is nothing to resume")
         if earlier.config not in (None, settings.source):
             raise ConfigError(str(earlier.path), f"that run used {earlier.config}, not "
                               f"{settings.source}; resume it with its own config")

@@ -297,7 +297,9 @@ def unfinished(folder: Path, *, config: str | None = None) -> Replay | None:
                 from None
         if config is not None and history.config != config:
             continue
-        if history.outcome != "done":
+        # Rolled back is an end too: the old stream manager is whole again, and
+        # the next attempt starts afresh from a new snapshot.
+        if history.outcome not in ("done", "rolled-back"):
             return history
     return None
 

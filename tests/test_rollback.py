@@ -28,7 +28,7 @@ from runbook.config import Settings
 from runbook.events import Output
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.hoststate import HostState
-from runbook.journal import Replay, replay
+from runbook.journal import Replay, replay, unfinished
 from runbook.model import Phase
 from runbook.rehearsal import cloud, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost
@@ -232,6 +232,9 @@ async def test_the_way_back_after_each_cutover_step(tmp_path: Path, step: str) -
     states = journal_says(journal)
     assert all(states.get(s) == "done" for s in BACK), states
     assert front.recovered == []
+    # Rolled back is an end: the next run starts afresh, it is not offered
+    # this one to resume.
+    assert unfinished(journal.parent) is None
     # The operator is told where the new tree went, for the look later.
     aside = front.detail("rollback-set-aside")
     if promoted:
