@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -33,6 +35,8 @@ from runbook.journal import (
 )
 from runbook.rehearsal import RehearsalError
 from runbook.session import Session, host_state
+from runbook.standing import going_on, service_state
+from runbook.stopping import Stopper
 
 if TYPE_CHECKING:
     from runbook.rehearsal.host import RehearsalHost
@@ -130,12 +134,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return asyncio.run(_plan(args))
+        stopper = Stopper()
         if args.command == "run":
-            return asyncio.run(_run(args))
+            return asyncio.run(stopper.run(_run(args, stopper)))
         if args.command == "rehearse":
-            return asyncio.run(_rehearse(args))
+            return asyncio.run(stopper.run(_rehearse(args, stopper)))
         if args.command == "rollback":
-            return asyncio.run(_rollback(args))
+            return asyncio.run(stopper.run(_rollback(args, stopper)))
         if args.command == "report":
             return _report(args)
         if args.command == "log":
@@ -337,7 +342,7 @@ def _rollback_after(args: argparse.Namespace) -> str | None:
 
 
 async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
-              state_dir: Path, offer_resume: bool, isolated: bool = False,
+              state_dir: Path, offer_resume: bool, stopper: Stopper, isolated: bool = False,
               host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None
               ) -> Outcome:
     """Open the session the arguments ask for and hand it to a front end
@@ -354,6 +359,7 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
         opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
                          journal_path=continuing.path if continuing and continuing.path
                          else path, resume=continuing, rollback_after=after)
+        stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
     if _headless(args):
@@ -370,17 +376,50 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
     return await run_tui(open_session, previous=offered, host_label=host_label)
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     settings = config_mod.load(args.config)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     folder = args.journal.parent if args.journal is not None else default_dir()
-    outcome = await _go(args, settings, token=token, folder=folder, state_dir=default_dir(),
-                        offer_resume=True,
-                        host_label=f"{settings.host.user}@{settings.host.address}")
+    try:
+        outcome = await _go(args, settings, token=token, folder=folder, state_dir=default_dir(),
+                            offer_resume=True, stopper=stopper,
+                            host_label=f"{settings.host.user}@{settings.host.address}")
+    finally:
+        _where_it_stands(stopper, settings)
     return outcome.exit_code
 
 
-async def _rollback(args: argparse.Namespace) -> int:
+def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
+                     resume: str | None = None) -> None:
+    """The exit lines of every run: what serves now and the command that goes
+    on from here. Said even on a closed terminal's way out, where nobody may
+    read them (so a write that fails is let go)."""
+    if not stopper.sessions:
+        return  # refused before anything ran: the refusal said why
+    journal = stopper.sessions[-1].journal_path
+    if not journal.is_file():
+        return  # never written (or not a file to read back: /dev/full)
+    try:
+        history = replay(journal)
+    except (OSError, JournalError):
+        return  # the journal's own error was said where it happened
+    where = shlex.quote(str(journal))
+    rollback = None
+    if settings is not None and not settings.rehearsal:
+        config = shlex.quote(settings.source)
+        resume = resume or f"runbook run {config} --resume --journal {where}"
+        rollback = f"runbook rollback {config} --journal {where}"
+    lines = [f"runbook: {service_state(history)}",
+             *(f"runbook: {line}" for line in going_on(history, resume=resume,
+                                                       rollback=rollback))]
+    if stopper.caught is not None:
+        lines.insert(0, f"runbook: {stopper.caught.name} received: stopped, leaving what runs "
+                        "on the host to finish there; the journal is closed")
+    with contextlib.suppress(OSError):
+        print("\n".join(lines), flush=True)
+
+
+async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     """The way back alone, continuing the journal of the cutover it undoes."""
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
@@ -392,8 +431,8 @@ async def _rollback(args: argparse.Namespace) -> int:
                           "host to roll back (give its journal with --journal)")
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     earlier = replay(journal)
-    back = session(settings, token=token, journal_path=journal, state_dir=state_dir,
-                   resume=earlier, only_back=True)
+    back = stopper.watch(session(settings, token=token, journal_path=journal,
+                                 state_dir=state_dir, resume=earlier, only_back=True))
     print(f"journal: {journal}")
     if _headless(args):
         from runbook.headless import HeadlessFrontEnd
@@ -421,7 +460,7 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
                             substitutions=filled)
 
 
-async def _rehearse(args: argparse.Namespace) -> int:
+async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     from runbook.rehearsal import faults, scenarios
     from runbook.rehearsal.host import RehearsalHost
 
@@ -464,35 +503,26 @@ async def _rehearse(args: argparse.Namespace) -> int:
             print(f"rehearsing faults: {', '.join(map(str, asked))}")
         outcome = await _go(args, settings, token=host.api_token, folder=runs,
                             state_dir=operator, offer_resume=lasting, isolated=True,
+                            stopper=stopper,
                             host_label=f"sandbox {host.sandbox}",
                             tap=switch.tapped if switch is not None else None)
-        under_way = host_state(settings, operator).cutover() is not None
     finally:
         if switch is not None:
             await switch.lift_all()
         await host.stop()
+        again = f"runbook rehearse --resume --sandbox {shlex.quote(str(host.sandbox))}" \
+            if args.sandbox is not None or args.keep else None
+        _where_it_stands(stopper, None, resume=again)
     if switch is not None:
         missed = [str(a) for a in asked if a not in switch.fired]
         if missed:
             print(f"faults that never came up (their step did not run): {', '.join(missed)}")
-    if outcome in (Outcome.FAILED, Outcome.STOPPED):
-        print(_rehearsal_next(args, host.sandbox, under_way))
+    if outcome in (Outcome.FAILED, Outcome.STOPPED) and again is None:
+        print("runbook: this sandbox is removed now; rehearse with --sandbox DIR to practise "
+              "going on from a stop")
     if args.keep or args.sandbox:
         print(f"sandbox: {host.sandbox}")
     return outcome.exit_code
-
-
-def _rehearsal_next(args: argparse.Namespace, sandbox: Path, under_way: bool) -> str:
-    """Where a rehearsal that did not finish left its fake host, and how to go on."""
-    where = ("the cutover is under way, so the stream manager is down until it ends or is "
-             "rolled back" if under_way else
-             "the cutover has not begun: the live stream manager serves as before")
-    if args.sandbox is None and not args.keep:
-        return (f"rehearsal ended: {where}. This sandbox is removed now; rehearse with "
-                "--sandbox DIR to practise going on from here")
-    back = " (or take the way back when it offers it)" if under_way else ""
-    return (f"rehearsal ended: {where}. Go on with: runbook rehearse --resume --sandbox "
-            f"{sandbox}{back}")
 
 
 # --- diff ------------------------------------------------------------------------

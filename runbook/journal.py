@@ -209,6 +209,8 @@ class Replay:
     facts: dict[str, Any] = field(default_factory=dict)
     cutover_started: str | None = None
     downtime_s: float | None = None
+    # The steps of the run, in order, as its latest start listed them.
+    step_ids: list[str] = field(default_factory=list)
     finished: bool = False
     outcome: str | None = None
 
@@ -228,6 +230,7 @@ def replay(path: Path) -> Replay:
             # A resumed run appends to the same journal: it reopens the story.
             result.config = record.get("config")
             result.host = record.get("host")
+            result.step_ids = [str(s) for s in record.get("steps") or []]
             result.finished = False
             result.outcome = None
         elif event == Record.STEP_START and history is not None:

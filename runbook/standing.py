@@ -1,0 +1,62 @@
+"""Where a run left the stream manager, said from its journal.
+
+Every way out of a run (done, failed, stopped, a closed terminal) ends with
+these lines, so the operator who comes back, or the one who takes over,
+reads the service state and the command that goes on from there, not only
+an outcome word. Pure: the journal in, the sentences out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from runbook.journal import Replay
+from runbook.model import StepState
+
+_FINISHED = (StepState.DONE, StepState.SKIPPED)
+
+
+def _clock(iso: str) -> str:
+    """The local wall-clock time of a journal timestamp (with the date when
+    it is not today): what the operator's watch says."""
+    when = datetime.fromisoformat(iso).astimezone()
+    today = datetime.now().astimezone().date()
+    return when.strftime("%H:%M:%S" if when.date() == today else "%Y-%m-%d %H:%M:%S")
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def service_state(history: Replay) -> str:
+    """One sentence: what serves now, and since when it is down if it is."""
+    ids = history.step_ids or list(history.steps)
+    done = sum(1 for step in ids if history.state(step) in _FINISHED)
+    count = f"{done} of {len(ids)} steps done"
+    if history.outcome == "rolled-back":
+        return f"rolled back: the old stream manager serves again ({count} before the way back)"
+    if history.downtime_s is not None:
+        return (f"the new stream manager serves; the downtime was "
+                f"{_duration(history.downtime_s)} ({count})")
+    if history.cutover_started is not None:
+        began = history.cutover_started
+        down_for = datetime.now().astimezone() - datetime.fromisoformat(began).astimezone()
+        return (f"the stream manager is down since {_clock(began)} "
+                f"({_duration(down_for.total_seconds())} so far), {count}")
+    return f"the cutover has not begun: the live stream manager serves as before ({count})"
+
+
+def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> list[str]:
+    """The commands that go on from here: resume, and the way back while the
+    cutover is under way. None where the run cannot be continued."""
+    if history.outcome in ("done", "rolled-back"):
+        return []
+    lines = [f"to go on: {resume}"] if resume else []
+    under_way = history.cutover_started is not None and history.downtime_s is None
+    if under_way and rollback:
+        lines.append(f"to go back to the old stream manager instead: {rollback}")
+    return lines

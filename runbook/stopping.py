@@ -1,0 +1,71 @@
+"""SIGHUP and SIGTERM: stop the run the way quit-with-detach does.
+
+A terminal that closes (an SSH session to a jump host that drops, a laptop
+lid) sends SIGHUP; a supervisor's kill sends SIGTERM. Python's default for
+both ends the process at once: no run-end in the journal, and a rehearsal's
+fake host, service and databases left running. Here either one detaches the
+session (a command that runs on the host goes on there, in doubt for the
+next run to check) and cancels the work, so every `finally` runs: the
+journal is closed, the rehearsal host stopped, the exit lines printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Awaitable
+from typing import Any
+
+from runbook.session import Session
+
+SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+class Stopper:
+    def __init__(self) -> None:
+        self.sessions: list[Session[Any]] = []
+        self.caught: signal.Signals | None = None
+
+    def watch(self, session: Session[Any]) -> Session[Any]:
+        """Remember `session`, to detach it when a signal comes."""
+        self.sessions.append(session)
+        return session
+
+    async def run(self, work: Awaitable[int]) -> int:
+        """`work`'s exit code; 128 + the signal's number when one stopped it."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop(sig: signal.Signals) -> None:
+            if self.caught is not None:
+                return  # already stopping: a second signal must not cut that short
+            self.caught = sig
+            if sig is signal.SIGHUP:
+                # The terminal is gone: a write to it fails (EIO), and the
+                # way out must not stumble on the lines nobody can read. At
+                # the descriptors: a TUI puts its own sys.stdout back.
+                quiet = os.open(os.devnull, os.O_WRONLY)
+                for fd in (1, 2):
+                    os.dup2(quiet, fd)
+                os.close(quiet)
+            for session in self.sessions:
+                session.detach()
+            task.cancel()
+
+        for sig in SIGNALS:
+            loop.add_signal_handler(sig, stop, sig)
+        try:
+            code = await work  # a front end may end quietly when cancelled
+        except asyncio.CancelledError:
+            if self.caught is None:
+                raise
+            code = 0
+        finally:
+            for sig in SIGNALS:
+                loop.remove_signal_handler(sig)
+        if self.caught is None:
+            return code
+        task.uncancel()
+        return 128 + self.caught

@@ -1,0 +1,147 @@
+"""A terminal that closes (SIGHUP) or a kill (SIGTERM) in the middle of the
+cutover: the run stops as a quit-with-detach would, the journal is closed
+cleanly, the exit says where the stream manager stands and how to go on, and
+nothing of the rehearsal is left running."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+RUNBOOK = [sys.executable, "-c", "import sys; from runbook.cli import main; sys.exit(main())"]
+
+
+def env_for(tmp_path: Path) -> dict[str, str]:
+    # Nodes take their documented time, so the cutover lasts long enough to
+    # be interrupted in the middle of it.
+    return {**os.environ, "RUNBOOK_REHEARSAL_PACE": "real", "HOME": str(tmp_path / "home"),
+            "NO_COLOR": "1"}
+
+
+def left_running(sandbox: Path) -> list[str]:
+    """Command lines of processes that still mention the sandbox."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            line = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(sandbox) in line:
+            found.append(f"{proc.name}: {line}")
+    return found
+
+
+def journal_of(sandbox: Path) -> Path:
+    (path,) = sorted((sandbox / ".operator" / "runs").glob("*.jsonl"))
+    return path
+
+
+def records(journal: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in journal.read_text().splitlines()]
+
+
+def read_until(stream: int, wanted: bytes, timeout: float) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while wanted not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"never saw {wanted!r}; got:\n{seen[-3000:].decode(errors='replace')}"
+        ready, _, _ = select.select([stream], [], [], min(left, 1.0))
+        if ready:
+            try:
+                chunk = os.read(stream, 65536)
+            except OSError:
+                chunk = b""
+            assert chunk, f"output ended before {wanted!r}:\n{seen[-3000:].decode()}"
+            seen += chunk
+    return seen
+
+
+def end_leftovers(sandbox: Path) -> None:
+    """Whatever a failing test left, so no other test meets it."""
+    for entry in left_running(sandbox):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(entry.split(":")[0]), signal.SIGKILL)
+
+
+@pytest.mark.timeout(900)
+def test_sigterm_then_sighup_mid_cutover(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    try:
+        interrupted_twice(tmp_path, sandbox)
+    finally:
+        end_leftovers(sandbox)
+
+
+def interrupted_twice(tmp_path: Path, sandbox: Path) -> None:
+    env = env_for(tmp_path)
+
+    # 1. Headless, killed with SIGTERM while delete-nodegroups waits.
+    run = subprocess.Popen([*RUNBOOK, "rehearse", "--headless", "--yes", "--sandbox",
+                            str(sandbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=env, cwd=tmp_path)
+    try:
+        assert run.stdout is not None
+        said = read_until(run.stdout.fileno(), b"downtime starts now", 240)
+        time.sleep(1.0)
+        run.send_signal(signal.SIGTERM)
+        rest, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    said += rest
+    text = said.decode(errors="replace")
+    assert run.returncode == 128 + signal.SIGTERM, text[-3000:]
+    assert "Traceback" not in text
+    assert "stream manager is down since" in text, text[-2000:]
+    assert f"runbook rehearse --resume --sandbox {sandbox}" in text
+    journal = journal_of(sandbox)
+    last = records(journal)[-1]
+    assert last["event"] == "run-end" and last["outcome"] == "stopped"
+    assert left_running(sandbox) == []
+
+    # 2. The TUI picks the run up; its terminal closes while it waits for the
+    # operator: the same clean end, and nothing left behind.
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+
+    def controlling_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    tui = subprocess.Popen([*RUNBOOK, "rehearse", "--resume", "--sandbox", str(sandbox)],
+                           stdin=side, stdout=side, stderr=side, env={**env, "TERM": "xterm"},
+                           cwd=tmp_path, start_new_session=True,
+                           preexec_fn=controlling_terminal)
+    os.close(side)
+    try:
+        read_until(main, b"Continue it", 120)
+        os.write(main, b"c")
+        # The run goes on: preflight looks again first, and waits for the
+        # operator.
+        read_until(main, b"asks for y", 120)
+        time.sleep(2.0)
+        os.close(main)  # the terminal goes away: the kernel sends SIGHUP
+        tui.wait(timeout=120)
+    finally:
+        if tui.poll() is None:
+            tui.kill()
+    assert tui.returncode == 128 + signal.SIGHUP
+    lines = journal.read_text().splitlines()
+    assert all(json.loads(line) for line in lines), "every record whole"
+    assert json.loads(lines[-1])["event"] == "run-end"
+    assert left_running(sandbox) == []
