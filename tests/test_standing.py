@@ -1,0 +1,43 @@
+"""The exit lines, from a journal's story."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from runbook.journal import Replay, StepHistory
+from runbook.model import StepState
+from runbook.standing import going_on, service_state
+
+IDS = ["preflight", "delete-nodegroups", "start-service"]
+
+
+def story(**fields: object) -> Replay:
+    history = Replay(step_ids=IDS, **fields)  # type: ignore[arg-type]
+    history.steps["preflight"] = StepHistory(state=StepState.DONE)
+    return history
+
+
+def test_a_stop_before_the_cutover_leaves_the_live_system_serving() -> None:
+    said = service_state(story(outcome="stopped"))
+    assert "has not begun" in said and "1 of 3 steps done" in said
+    assert going_on(story(outcome="stopped"), resume="R", rollback="B") == ["to go on: R"]
+
+
+def test_a_stop_mid_cutover_says_since_when_it_is_down_and_offers_the_way_back() -> None:
+    began = (datetime.now(UTC) - timedelta(minutes=6, seconds=12)).isoformat()
+    history = story(outcome="stopped", cutover_started=began)
+    said = service_state(history)
+    assert "down since" in said and "6m1" in said, said
+    assert going_on(history, resume="R", rollback="B") == [
+        "to go on: R", "to go back to the old stream manager instead: B"]
+
+
+def test_finished_runs_have_nothing_to_go_on_with() -> None:
+    upgraded = story(outcome="done", cutover_started="2026-01-01T00:00:00+00:00",
+                     downtime_s=133.0)
+    assert "new stream manager serves" in service_state(upgraded)
+    assert "2m13s" in service_state(upgraded)
+    assert going_on(upgraded, resume="R", rollback="B") == []
+    back = story(outcome="rolled-back", cutover_started="2026-01-01T00:00:00+00:00")
+    assert "old stream manager serves again" in service_state(back)
+    assert going_on(back, resume="R", rollback="B") == []
