@@ -663,3 +663,22 @@ async def test_runbook_rollback_brings_back_a_cutover_that_was_left_half_way(
     assert not wrong, "\n".join(wrong) + "\n" + result.stdout[-3000:]
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "rolled-back"
+
+
+@pytest.mark.parametrize("scenario", [name for name in scenarios.SCENARIOS
+                                      if name != scenarios.DEFAULT])
+async def test_the_way_back_after_a_whole_upgrade_in_each_scenario(
+    tmp_path: Path, scenario: str,
+) -> None:
+    """After the last cutover step, in the other scenarios: 5.1 (API 3.0, its
+    version only in lib/) and 10.9 (API 4.0 and Java 11, as the new release:
+    only the tree tells the two servers apart)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, scenario=scenario) as host:
+        old = before(host)
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, rollback_after="recreate").run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
