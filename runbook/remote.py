@@ -418,11 +418,13 @@ class Remote:
                     raise asyncssh.ConnectionLost("no exit status")
                 break
             except asyncio.CancelledError:
+                # The job runs on without us: stop it by its record, even when
+                # no attach was open (cancelled while reconnecting).
                 if not self.detached:
-                    await asyncio.shield(self._stop(process, job))
+                    await asyncio.shield(self._end_detached(process, job))
                 raise
             except TimeoutError:
-                await self._stop(process, job)
+                await self._end_detached(process, job)
                 raise OutcomeUnknown(
                     f"{self.target}: the host stopped answering about the command (limit "
                     f"{timeout:g}s); it was signalled to stop, with an unknown outcome") from None
@@ -439,6 +441,13 @@ class Remote:
         with contextlib.suppress(RemoteError):
             await self.run(jobs.forget_command(job), timeout=30)
         return result
+
+    async def _end_detached(self, attach: asyncssh.SSHClientProcess[Any] | None,
+                            job: str) -> None:
+        with contextlib.suppress(*_LOST, OSError, asyncssh.Error, RemoteError):
+            await self.stop_job(job)
+        if attach is not None:
+            attach.close()
 
     async def job_status(self, job: str) -> jobs.JobStatus | None:
         """The job's session and the processes still in it; None once it ended."""

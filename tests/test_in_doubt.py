@@ -7,6 +7,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from runbook.executor import Executor, Outcome
 from runbook.facts import Facts
 from runbook.hoststate import HostState
@@ -16,6 +18,7 @@ from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import OutcomeUnknown, Remote
 from runbook.step import PlanContext, Step, StepContext
+from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd
 
@@ -159,6 +162,31 @@ async def test_after_a_drop_the_same_run_waits_for_the_command_and_checks(
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [r["status"] for r in records if r["event"] == "action-end"] == ["unknown"]
     assert len([r for r in records if r["event"] == "action-start"]) == 1
+
+
+@pytest.mark.parametrize("cut_first", [False, True], ids=["attached", "while-reconnecting"])
+async def test_cancelling_a_detached_command_stops_it_on_the_host(
+    tmp_path: Path, cut_first: bool,
+) -> None:
+    """A detached command outlives its connection on purpose; an abort must
+    still end it, also when it comes while the runbook is reconnecting."""
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "never"
+        remote = Remote(rehearsal_settings(host).host, isolated=True)
+        try:
+            task = asyncio.create_task(remote.run_detached(
+                f"sleep 30.023 && touch {marker}", timeout=60, job="cancel-detached"))
+            await until(lambda: sleepers(30.023) == 1, what="the command to start")
+            if cut_first:
+                host.drop_connections()
+                await asyncio.sleep(0.05)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await until(lambda: sleepers(30.023) == 0, timeout=15,
+                        what="the abort to end the command on the host")
+        finally:
+            await remote.close()
+    assert not marker.exists()
 
 
 async def test_cancelling_a_command_stops_it_on_the_host(tmp_path: Path) -> None:
