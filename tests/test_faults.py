@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -372,6 +373,15 @@ def test_every_step_a_fault_names_is_a_step_of_the_procedure() -> None:
 def test_a_fault_that_cannot_be_armed_is_one_line(value: str, expect: str) -> None:
     with pytest.raises(faults.FaultError, match=expect):
         faults.parse([value], RehearsalHost)
+
+
+def test_a_fault_flag_is_the_owners_alone_and_goes_with_lift_all(tmp_path: Path) -> None:
+    armed.arm(tmp_path, "slow-start", step="start-service", delay=8.0)
+    flag = armed.folder(tmp_path) / "slow-start"
+    assert stat.S_IMODE(flag.stat().st_mode) == 0o600
+    assert armed.armed(tmp_path, "slow-start") == {"step": "start-service", "delay": 8.0}
+    armed.lift_all(tmp_path)
+    assert armed.armed(tmp_path, "slow-start") is None and not list(flag.parent.iterdir())
 
 
 def test_a_tapped_session_is_the_session_it_taps(tmp_path: Path) -> None:

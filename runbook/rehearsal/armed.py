@@ -30,7 +30,11 @@ def arm(sandbox: Path, name: str, **params: Any) -> None:
     where = folder(sandbox)
     where.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = where / f".{name}.new"
-    tmp.write_text(json.dumps(params, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.unlink(missing_ok=True)
+    # Owner-only from birth, like the rest of the rehearsal's state.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(params, sort_keys=True) + "\n")
     # In one step: a reader in another process never sees half the parameters.
     os.replace(tmp, where / name)
 
