@@ -38,6 +38,7 @@ from runbook.smapi import StreamManagerAPI
 from steps import procedure, way_back
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd
+from tests.test_plan_is_what_runs import unplanned
 
 ROOT = Path(__file__).parents[1]
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
@@ -232,6 +233,8 @@ async def test_the_way_back_after_each_cutover_step(tmp_path: Path, step: str) -
     states = journal_says(journal)
     assert all(states.get(s) == "done" for s in BACK), states
     assert front.recovered == []
+    # What ran on the way back is what each of its steps showed and had confirmed.
+    assert unplanned(journal, front.plans) == []
     # Rolled back is an end: the next run starts afresh, it is not offered
     # this one to resume.
     assert unfinished(journal.parent) is None
