@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from runbook import config as config_mod
 from runbook.config import ConfigError, SecretUnavailable, Settings
@@ -131,10 +131,22 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    stdout = sys.stdout
+    try:
+        return _command(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "plan":
             return asyncio.run(_plan(args))
         stopper = Stopper()
+        if args.command in ("run", "rehearse", "rollback"):
+            # A run's work matters more than its lines: a reader that goes
+            # away (`| head`) must not stop it half-way.
+            sys.stdout = _GoesOn(sys.stdout)
         if args.command == "run":
             return asyncio.run(stopper.run(_run(args, stopper)))
         if args.command == "rehearse":
@@ -162,6 +174,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("runbook: interrupted; the journal keeps what happened", file=sys.stderr)
         return Outcome.STOPPED.exit_code
+    except BrokenPipeError:
+        return _reader_gone()  # `runbook plan | head`
+
+
+class _GoesOn:
+    """stdout that, once its reader has gone, sends what follows nowhere."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, self._stream.fileno())
+        os.close(quiet)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 # --- plan ------------------------------------------------------------------------
