@@ -23,6 +23,7 @@ from runbook.events import (
     JournalRepaired,
     Output,
     Progress,
+    Reconnecting,
     RunEnded,
     StepChanged,
 )
@@ -235,6 +236,10 @@ class HeadlessFrontEnd:
                 self._progress(event)
             case JournalRepaired(message=message):
                 self._print(f"note: {message}")
+            case Reconnecting(attempt=attempt, wait_s=wait, reason=reason):
+                later = f" in {wait:.0f}s" if wait >= 1 else ""
+                self._print(self.paint(f"  ~ SSH connection lost ({reason}): reconnecting"
+                                       f"{later}, attempt {attempt}", "yellow"))
             case CutoverStarted():
                 self._print(self.paint("  ! downtime starts now", "bold", "yellow"))
             case CutoverEnded(complete=True, downtime_s=downtime):

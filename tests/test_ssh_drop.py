@@ -8,6 +8,9 @@ write): the worst case, where the host changed and the runbook never heard."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +117,20 @@ async def test_an_unzip_outlives_a_lost_connection(tmp_path: Path) -> None:
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     unzips = [r for r in records if r.get("event") == "action-end" and r["step"] == "unpack"]
     assert [r["status"] for r in unzips] == ["ok"], "one unzip, heard to the end"
+
+
+def test_the_ssh_drop_fault_is_rehearsed_from_the_command_line(tmp_path: Path) -> None:
+    """`rehearse --fault ssh-drop@start-service`: the connection drops as the
+    service is started; the run reconnects, finds the service up, and ends
+    done with nobody asked."""
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from runbook.cli import main; sys.exit(main())",
+         "rehearse", "--headless", "--yes", "--fault", "ssh-drop@start-service"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said[-3000:]
+    assert "Traceback" not in said
+    assert "SSH connection lost" in said and "reconnecting" in said, \
+        said[-3000:]
+    assert "faults that never came up" not in said
