@@ -98,7 +98,7 @@ async def test_unreachable_new_database_stops_before_anything_changes(tmp_path: 
                                     new_db_port=1)
         assert outcome is Outcome.FAILED
         assert front.final_state("new-database") == "failed"
-        assert "cannot reach 127.0.0.3:1" in detail(front, "new-database")
+        assert "127.0.0.3:1 cannot be reached" in detail(front, "new-database")
         assert "export-config" not in front.asked
         assert not list(host.install_dir.glob("red5pro-server-*"))
 
