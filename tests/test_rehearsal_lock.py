@@ -137,8 +137,8 @@ def _assert_private(root: Path) -> None:
 async def test_state_files_are_0600_and_state_folders_0700(rehearsal_host: RehearsalHost) -> None:
     _assert_private(rehearsal_host.sandbox)
     # The fake live install keeps a real host's modes: it is not state.
-    script = rehearsal_host.red5_home / "red5pro.sh"
-    assert stat.S_IMODE(script.stat().st_mode) == 0o755
+    shipped = rehearsal_host.red5_home / "webapps/streammanager/WEB-INF/red5-web.properties"
+    assert stat.S_IMODE(shipped.stat().st_mode) == 0o644
 
 
 async def test_an_existing_sandbox_with_looser_modes_is_tightened_on_start(

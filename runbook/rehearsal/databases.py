@@ -301,9 +301,12 @@ class MariaDBServer:
             f"--datadir={self.datadir}", f"--socket={self.socket}", *network,
             f"--pid-file={self.pid_file}", f"--log-error={self.error_log}", *SMALL_FOOTPRINT,
         ]
+        # mariadbd makes its files 0660 unless told otherwise: the rehearsal's
+        # state is its owner's alone, passwords included.
+        private = {**os.environ, "UMASK": "0600", "UMASK_DIR": "0700"}
         self._proc = await asyncio.create_subprocess_exec(
             *args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True, env=private,
         )
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
