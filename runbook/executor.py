@@ -273,9 +273,20 @@ class RunContext(Generic[F]):
         buffer.flush()
         self._end(n, "ok" if result.ok else "failed", exit=result.exit_status)
         if check and not result.ok:
-            detail = result.last_error_line() or f"exit status {result.exit_status}"
-            raise StepFailed(f"`{redact(command)}` failed: {redact(detail)}")
+            raise StepFailed(redact(self._failed(command, result)))
         return result
+
+    def _failed(self, command: str, result: CommandResult) -> str:
+        """Why a command failed; a refusal by sudo says that nothing ran."""
+        lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
+        said = lines[-1].strip() if lines else f"exit status {result.exit_status}"
+        if not said.startswith("sudo: "):
+            return f"`{command}` failed: {said}"
+        back = ", or take the way back" if self.cutover_under_way else \
+            "; nothing of the live system was changed by it"
+        return (f"sudo refused to run `{command}` ({said.removeprefix('sudo: ')}), so nothing "
+                "ran. The SSH user needs password-less sudo on the host for the upgrade: once "
+                f"it has it again, try the step again{back}")
 
     async def probe(self, command: str, *, timeout: float | None = None,
                     input: str | None = None) -> CommandResult:

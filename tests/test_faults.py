@@ -322,7 +322,7 @@ async def test_a_denied_permission_at_promote_new_is_rolled_back(tmp_path: Path)
         assert rolled_back(host, groups)
     said = failure(front, "promote-new")
     assert "sudo" in said and "password" in said and "nothing ran" in said, said
-    assert "roll back" in said, said
+    assert "the way back" in said, said
     # The old server still ran from the moved-aside install; nothing else moved.
     assert seen == {"live": False, "backup": True, "unpacked": True,
                     "serving": backup(host).resolve()}, seen
