@@ -19,49 +19,40 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from runbook.events import JournalRepaired, RunEnded
-from runbook.executor import Answer, Decision, Outcome, Recovery
+from runbook.executor import Outcome
 from runbook.journal import Replay, last_downtime
-from runbook.model import StepCard, StepState
+from runbook.model import StepState
 from runbook.session import Session, SessionFactory
-from screens.dialogs import (
-    ABORT,
-    CONTINUE,
-    DETACH,
-    START_OVER,
-    STOP,
-    WAIT,
-    ConfirmDialog,
-    QuitDialog,
-    RecoverDialog,
-    ResumeDialog,
-    SkipDialog,
-    Target,
-)
+from screens.dialogs import CONTINUE, START_OVER, ResumeDialog
 from screens.frontend import TuiFrontEnd
 from screens.main import MainScreen
 from screens.messages import (
     ConfirmRequested,
     EngineEvent,
     EstimateFound,
+    OutputArrived,
     ProgressChanged,
     RecoveryRequested,
     ReviewRequested,
 )
 from screens.output_store import OutputStore
 from screens.palette import operator_commands
+from screens.questions import Questions
+from screens.records import EarlierLines, Records, ReportWritten
 from screens.review_handoff import ReviewHandoff, load_review_screen
 from screens.run_state import RunState, down_since
-from screens.views import Where, why_not_now
+from screens.views import Where
 
 # A wall clock (seconds since the epoch): the downtime is counted from a moment
 # an earlier process recorded, and only the wall clock spans processes.
 Clock = Callable[[], float]
-# How often new output reaches the screen. One Log.write_lines per tick keeps
-# a step that prints 100,000 lines from starving the keyboard.
+# How soon new output reaches the screen after the first line of a burst. One
+# write per burst keeps a step that prints 100,000 lines from starving the
+# keyboard; no output, no timer.
 FLUSH_INTERVAL = 0.05
 SHOWN_LINES = 20_000
 
@@ -110,6 +101,8 @@ class RunbookApp(App[Outcome | None]):
                                     lambda: load_review_screen())
         self.runner: Worker[Outcome] | None = None
         self.exit_when_done = False
+        self.questions = Questions(self)
+        self.records = Records(self, self.run_state, self.store, lambda: self.journal_path)
 
     @property
     def reviewing(self) -> ReviewRequested | None:
@@ -139,8 +132,10 @@ class RunbookApp(App[Outcome | None]):
         self.main.ready = True
         for card in self.cards:
             self.main.refresh_step(card.id)
-        self.set_interval(FLUSH_INTERVAL, self.main.flush_output)
-        self.set_interval(1.0, self.main.tick)
+        # The clocks tick once a second while one runs and the main screen shows.
+        self.ticker = self.set_interval(1.0, self.main.tick, pause=True, name="clock")
+        self.screen_change_signal.subscribe(self, lambda _: self.keep_time())
+        self.flush()  # whatever came before the first paint
         self.main.checklist.focus()
         if self.asking is not None:
             self.main.checklist.select_step(self.asking.report.id)
@@ -152,6 +147,28 @@ class RunbookApp(App[Outcome | None]):
                              self._resume_answered)
         elif self.autostart:
             self.start_run()
+        self.keep_time()
+
+    def keep_time(self) -> None:
+        """Tick only while something on the main screen changes by the second
+        and the main screen is in view (under a dialog counts)."""
+        stack = self.screen_stack
+        if not self.main.ready or not stack:
+            return
+        shown = stack[-1] is self.main or (
+            isinstance(stack[-1], ModalScreen) and len(stack) > 1 and stack[-2] is self.main)
+        if shown and self.run_state.clocks_running:
+            self.ticker.resume()
+        else:
+            self.ticker.pause()
+
+    def on_output_arrived(self, _: OutputArrived) -> None:
+        self.set_timer(FLUSH_INTERVAL, self.flush)
+
+    def flush(self) -> None:
+        if self.main.can_draw:
+            self.main.flush_output()
+            self.records.catch_up()
 
     def _resume_answered(self, choice: str | None) -> None:
         if choice == CONTINUE and self.offered is not None:
@@ -159,7 +176,8 @@ class RunbookApp(App[Outcome | None]):
             self.session = self.open_session(self.offered)
             self.main.where = replace(self.main.where, journal=self.session.journal_path)
             self.show_previews()
-            self.start_run()
+            # The earlier lines first, for the full log: then the run appends.
+            self.records.load_earlier(self.session.journal_path)
         elif choice == START_OVER:
             self.run_state.forget_previous()  # a new run: each step checks afresh
             for card in self.cards:
@@ -222,32 +240,13 @@ class RunbookApp(App[Outcome | None]):
                 self.main.checklist.select_step(report.id)
             self.main.sync_output()
         self.main.refresh_view()
+        self.keep_time()
 
     def on_confirm_requested(self, message: ConfirmRequested) -> None:
-        if self.run_state.stop_requested:
-            # The operator chose to wait for the running step and then stop.
-            message.answer.set_result(Decision(Answer.STOP))
-            return
-        self.asking = message
-        step_id = message.report.id
-        self.run_state.asked(step_id, message.plan)
-        self.main.refresh_step(step_id)
-        # Follow the procedure: the step that needs an answer is the one to see.
-        if self.main.can_draw:
-            self.main.checklist.select_step(step_id)
-        self.main.refresh_view()
+        self.questions.confirm_requested(message)
 
     def on_recovery_requested(self, message: RecoveryRequested) -> None:
-        card = self.by_id[message.report.id]
-        self.main.checklist.select_step(card.id)
-
-        def answered(choice: str | None) -> None:
-            if not message.answer.done():
-                message.answer.set_result(Recovery(choice) if choice in {
-                    r.value for r in Recovery} else Recovery.STOP)
-
-        self.push_screen(RecoverDialog(card, message.report.detail,
-                                       can_roll_back=message.can_roll_back), answered)
+        self.questions.recovery_requested(message)
 
     def on_review_requested(self, message: ReviewRequested) -> None:
         self.review.requested(message)
@@ -255,6 +254,22 @@ class RunbookApp(App[Outcome | None]):
     def on_progress_changed(self, message: ProgressChanged) -> None:
         self.run_state.apply(message.progress, self.clock())
         self.main.sync_progress()
+
+    def on_earlier_lines(self, message: EarlierLines) -> None:
+        self.store.earlier = message.lines
+        if message.problem:
+            self.notify(f"The full log leaves out the earlier run: {message.problem}",
+                        severity="warning", timeout=15)
+        self.start_run()
+
+    def on_report_written(self, message: ReportWritten) -> None:
+        if message.path is None:
+            self.notify(f"No report: {message.problem}", severity="error", timeout=30)
+            return
+        self.run_state.report = message.path
+        self.notify(f"The report for the change ticket is in {message.path}",
+                    title="Report written", timeout=30)
+        self.main.refresh_hint()
 
     def on_estimate_found(self, message: EstimateFound) -> None:
         self.run_state.estimate_s = message.downtime_s
@@ -280,63 +295,29 @@ class RunbookApp(App[Outcome | None]):
         for step_id in touched:
             self.main.refresh_step(str(step_id))
         self.main.refresh_view()
+        self.keep_time()
+        self.refresh_bindings()  # the report key
         if self.exit_when_done:
             self.exit(self.run_state.outcome)
 
     # --- operator actions (bindings and the command palette) ---------------------------
 
-    def _question_on_selected(self, elsewhere: str) -> tuple[ConfirmRequested, StepCard] | None:
-        """The question the runbook asks now, if the selected step is the one asked
-        about; otherwise say why nothing happens (`elsewhere` names the rule)."""
-        asking = self.asking
-        if asking is None:
-            self.notify(why_not_now(self.run_state))
-            return None
-        card = self.by_id[asking.report.id]
-        if self.main.checklist.selected_step != card.id:
-            self.notify(elsewhere.format(step=f"{card.number}. {card.title}"))
-            return None
-        return asking, card
-
-    def _answer(self, asking: ConfirmRequested, decision: Decision) -> None:
-        if self.asking is asking and not asking.answer.done():
-            asking.answer.set_result(decision)
-            self.asking = None
-            self.main.refresh_hint()
-
     def action_run_step(self) -> None:
-        found = self._question_on_selected(
-            "Steps run in order: next is {step}. Select it and press enter.")
-        if found is None:
-            return
-        asking, card = found
-        host = self.session.settings.host
-        target = Target(host.address, host.port, host.user, host.sudo, self.rehearsal)
-        def answered(run: bool | None) -> None:
-            if run:
-                self._answer(asking, Decision(Answer.RUN))
-
-        total = len(self.run_state.forward)
-        self.push_screen(ConfirmDialog(card, total, target, asking.plan,
-                                       self.run_state.warnings_for(card)), answered)
+        self.questions.run_step()
 
     def action_skip_step(self) -> None:
-        found = self._question_on_selected(
-            "Only the step the runbook waits on can be skipped: {step}.")
-        if found is None:
-            return
-        asking, card = found
-        if not card.skippable:
-            why = ("the stream manager is down until cutover ends" if card.phase == "cutover"
-                   else "the steps after it rely on what it finds")
-            self.notify(f"{card.title} cannot be skipped: {why}. Run it, or quit.",
-                        severity="warning")
-            return
-        def answered(reason: str | None) -> None:
-            if reason:
-                self._answer(asking, Decision(Answer.SKIP, reason))
+        self.questions.skip_step()
 
-        self.push_screen(SkipDialog(card), answered)
+    def action_show_log(self) -> None:
+        self.records.show_log()
+
+    def action_copy_commands(self) -> None:
+        step_id = self.main.checklist.selected_step
+        if step_id is not None:
+            self.records.copy_commands(self.by_id[step_id])
+
+    def action_write_report(self) -> None:
+        self.records.write_report()
 
     def action_rollback(self) -> None:
         step_id = self.main.checklist.selected_step or ""
@@ -349,46 +330,23 @@ class RunbookApp(App[Outcome | None]):
         self.review.open()
 
     def action_request_quit(self) -> None:
-        if isinstance(self.screen, QuitDialog):
-            return
-        if self.runner is None or self.runner.is_finished:
-            self.exit(self.run_state.outcome)
-            return
-        asking = self.asking
-        if asking is not None and self.run_state.running is None:
-            card = self.by_id[asking.report.id]
+        self.questions.quit()
 
-            def idle_answer(choice: str | None) -> None:
-                if choice == STOP and not asking.answer.done():
-                    self.exit_when_done = True
-                    asking.answer.set_result(Decision(Answer.STOP))
-
-            self.push_screen(QuitDialog(busy=False, what="",
-                                        next_step=f"{card.number}. {card.title}"), idle_answer)
-            return
-        running = self.by_id.get(self.run_state.running or "")
-        what = (f"step {running.number}. {running.title} is running." if running
-                else "the runbook is checking the host.")
-
-        def busy_answer(choice: str | None) -> None:
-            if choice == WAIT:
-                self.run_state.stop_requested = self.exit_when_done = True
-                self.main.refresh_hint()
-            elif choice in (ABORT, DETACH) and self.runner is not None:
-                if choice == DETACH:
-                    self.session.detach()
-                self.exit_when_done = True
-                self.runner.cancel()
-
-        self.push_screen(QuitDialog(busy=True, what=what), busy_answer)
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "write_report":  # out of the footer until there is a run to report
+            return self.run_state.outcome is not None
+        return True
 
     async def action_quit(self) -> None:
         # The palette's own "Quit" must ask the same questions as q.
         self.action_request_quit()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from operator_commands(self, self.cards, self.main.log_widget.focus,
-                                     self.main.checklist.select_step)
+        selected = self.by_id.get(self.main.checklist.selected_step or "")
+        yield from operator_commands(
+            self, self.cards, self.main.log_widget.focus, self.main.checklist.select_step,
+            selected=selected, plan=self.run_state.plans.get(selected.id) if selected else None,
+            copy=self.records.copy)
         for command in super().get_system_commands(screen):
             if command.title.lower() != "quit":  # ours asks first
                 yield command

@@ -2,9 +2,9 @@
 
 Everything here is called from the executor's worker. Nothing touches a
 widget: state changes become messages the app handles, and output lines go
-into an :class:`OutputStore` (plain data) that the app drains on a timer, because a
-message per line would cost more than the line itself when a step prints
-100,000 of them.
+into an :class:`OutputStore` (plain data) that the app drains a moment after
+the first line of a burst, because a message per line would cost more than
+the line itself when a step prints 100,000 of them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from runbook.properties import Review
 from screens.messages import (
     ConfirmRequested,
     EngineEvent,
+    OutputArrived,
     ProgressChanged,
     RecoveryRequested,
     ReviewRequested,
@@ -54,7 +55,8 @@ class TuiFrontEnd:
     def tell(self, event: Event) -> None:
         match event:
             case Output(step_id=step_id, stream=stream, line=line):
-                self.store.add(step_id, stream, line)
+                if self.store.add(step_id, stream, line):
+                    self.app.post_message(OutputArrived())
                 if stream == "info" and is_warning(line):
                     # Rare, and the run state keeps them: the store does not say.
                     self.app.post_message(EngineEvent(event))

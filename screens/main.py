@@ -44,6 +44,12 @@ class MainScreen(Screen[None]):
         # The app's own q, placed here so the footer keeps it at 80 columns.
         Binding("q", "app.request_quit", "Quit", id="quit-main", key_display="q/^c",
                 tooltip="Leave; asks first when something is running"),
+        Binding("L", "app.show_log", "Full log", id="show-log",
+                tooltip="Every line of the run with its step; / searches it"),
+        Binding("y", "app.copy_commands", "Copy", id="copy-commands",
+                tooltip="Copy the selected step's commands to the clipboard"),
+        Binding("w", "app.write_report", "Report", id="write-report",
+                tooltip="Write the report for the change ticket beside the journal"),
         Binding("d", "app.review_properties", "Properties", id="review-properties",
                 tooltip="Open the properties review of the properties step"),
         Binding("l", "focus_log", "Output", id="focus-log",

@@ -70,3 +70,11 @@ class RecoveryRequested(Message):
     report: StepReport
     can_roll_back: bool
     answer: asyncio.Future[Recovery]
+
+
+class OutputArrived(Message):
+    """Output lines are waiting in the store: the first of a burst says so,
+    and the app draws the burst a moment later in one write."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, OutputArrived)

@@ -197,16 +197,15 @@ class OutputLog(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         row = round(self.scroll_y) + y
         width = self.scrollable_content_region.width
+        if row >= len(self._rows):  # below the last line: blank, and not kept
+            return Strip.blank(width, self.rich_style)
         strip = self._cache.get(row)
         if strip is None:
-            strip = self._render_row(row)
-            self._cache[row] = strip
+            strip = self._cache[row] = self._render_row(row)
         return strip.adjust_cell_length(width, self.rich_style)
 
     def _render_row(self, row: int) -> Strip:
         base = self.rich_style
-        if row >= len(self._rows):
-            return Strip.blank(self._width, base)
         absolute, start, end = self._rows[row]
         index = absolute - self._dropped
         line = self._lines[index]

@@ -8,7 +8,8 @@ from typing import Protocol
 
 from textual.app import SystemCommand
 
-from runbook.model import StepCard
+from runbook.model import Action, StepCard
+from screens.presentation import copyable
 
 
 class Operator(Protocol):
@@ -24,9 +25,18 @@ class Operator(Protocol):
 
     def action_request_quit(self) -> None: ...
 
+    def action_show_log(self) -> None: ...
+
+    def action_copy_commands(self) -> None: ...
+
+    def action_write_report(self) -> None: ...
+
 
 def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Callable[[], object],
-                      select: Callable[[str], None]) -> Iterable[SystemCommand]:
+                      select: Callable[[str], None], *, selected: StepCard | None = None,
+                      plan: list[Action] | None = None,
+                      copy: Callable[[str, str], None] | None = None,
+                      ) -> Iterable[SystemCommand]:
     yield SystemCommand("Run the next step", "Confirm and run the step the runbook waits on",
                         operator.action_run_step)
     yield SystemCommand("Skip the next step", "Skip it, with a reason for the journal",
@@ -36,6 +46,20 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
     yield SystemCommand("Review properties", "Open the properties review of the properties "
                         "step", operator.action_review_properties)
     yield SystemCommand("Focus the output", "Scroll the output with the keyboard", focus_log)
+    yield SystemCommand("Full log", "Every line of the run with its step; / searches it",
+                        operator.action_show_log)
+    yield SystemCommand("Copy the step's commands", "The selected step's commands, to paste "
+                        "into a shell", operator.action_copy_commands)
+    yield SystemCommand("Write the report", "The run as Markdown for the change ticket, "
+                        "beside the journal", operator.action_write_report)
+    if selected is not None and plan and copy is not None:
+        # One line of the plan (a single curl line, say): found by typing part of it.
+        for number, action in enumerate(plan, start=1):
+            text = copyable([action])
+            yield SystemCommand(f"Copy {number}. {action.render().splitlines()[0]}",
+                                f"one command of step {selected.number}", _copier(
+                                    copy, text, f"command {number} of step {selected.number}"),
+                                discover=False)
     yield SystemCommand("Quit", "Leave; asks first when something is running",
                         operator.action_request_quit)
     for card in cards:
@@ -46,3 +70,7 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
 
 def _selector(select: Callable[[str], None], step_id: str) -> Callable[[], None]:
     return lambda: select(step_id)
+
+
+def _copier(copy: Callable[[str, str], None], text: str, what: str) -> Callable[[], None]:
+    return lambda: copy(text, what)

@@ -123,6 +123,21 @@ def action_content(action: Action) -> Content:
     return Content.assemble((f"[{kind}] ", style), action.render())
 
 
+def copyable(plan: list[Action]) -> str:
+    """A plan as lines to paste into a shell: commands and curl lines as they
+    are (secrets masked: the token is read from its variable), the rest as
+    comments, so pasting the whole block runs nothing it did not show."""
+    lines: list[str] = []
+    for action in plan:
+        if isinstance(action, Shell):
+            lines.append(action.command)
+        elif isinstance(action, ApiCall):
+            lines.append(action.curl)
+        else:
+            lines += [f"# {line}" for line in action.render().splitlines()]
+    return "\n".join(lines)
+
+
 # --- output ------------------------------------------------------------------------
 
 # A two-cell gutter tells the streams apart in the text itself (copyable, and

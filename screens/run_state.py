@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook.events import (
@@ -93,6 +94,8 @@ class RunState:
     offering_resume: bool = False
     # Warnings the steps said, in full, by the step that said them.
     warnings: dict[str, list[str]] = field(default_factory=dict)
+    # The report written for the change ticket (`w`), once it is.
+    report: Path | None = None
 
     def __post_init__(self) -> None:
         for card in self.cards:

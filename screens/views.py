@@ -149,19 +149,22 @@ def plan_heading(final: bool) -> Content:
 
 def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
     """One sentence: what the operator can do right now."""
+    report = (f" The report is in {state.report}." if state.report
+              else " w writes the report for the change ticket.")
     if state.run_error is not None:
-        return Content.styled(f"The run stopped on an error: {state.run_error}. q quits.",
-                              "$error")
+        return Content.styled(f"The run stopped on an error: {state.run_error}.{report} "
+                              "q quits.", "$error")
     if state.outcome is not None:
         if state.outcome is Outcome.DONE:
-            return Content.styled("Every step is done or skipped. q quits; the journal "
-                                  f"is {journal}.", "$success")
+            return Content.styled(f"Every step is done or skipped.{report} q quits; the "
+                                  f"journal is {journal}.", "$success")
         trouble = state.in_trouble
         if trouble:
             return Content.styled(
                 f"Step {trouble[0].number} failed; its result is on the right. Fix the cause, "
-                "then run runbook again (done steps are recognised). q quits.", "$error")
-        return Content.styled("The run was stopped. q quits.", "$warning")
+                f"then run runbook again (done steps are recognised).{report} q quits.",
+                "$error")
+        return Content.styled(f"The run was stopped.{report} q quits.", "$warning")
     if state.stop_requested:
         return Content.styled("Stopping once the running step has finished.", "$warning")
     if state.reviewing is not None:

@@ -10,7 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
-from textual.widgets import Label, OptionList, ProgressBar, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from runbook.model import Action, StepCard
@@ -150,6 +150,31 @@ class StepDetail(VerticalScroll):
     shown: str | None = None
 
 
+class Meter(Widget):
+    """How far the running action has got, as a bar and a percentage. Not
+    Textual's ProgressBar: that one keeps a timer going for its ETA, and
+    animates at 15 frames a second until it has a total, shown or not."""
+
+    DEFAULT_CSS = "Meter { height: 1; }"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.fraction = 0.0
+
+    def show(self, done: float, total: float) -> None:
+        fraction = max(0.0, min(1.0, done / total)) if total else 0.0
+        if fraction != self.fraction:
+            self.fraction = fraction
+            self.refresh()
+
+    def render(self) -> Content:
+        width = max(0, self.content_size.width - 5)
+        filled = round(width * self.fraction)
+        return Content.assemble(("━" * filled, "$accent"),
+                                ("━" * (width - filled), "$foreground 15%"),
+                                f" {self.fraction:4.0%}")
+
+
 class OutputPane(Vertical):
     """The progress of the running action (when it reports one) above the output."""
 
@@ -161,7 +186,7 @@ class OutputPane(Vertical):
         with Vertical(id="progress-row") as row:
             row.display = False
             yield Label(id="progress-label")
-            yield ProgressBar(id="progress-bar", show_eta=False)
+            yield Meter(id="progress-bar")
         yield OutputLog(max_lines=self.max_lines, id="output-log")
 
     @property
@@ -175,11 +200,10 @@ class OutputPane(Vertical):
             # Uploads report bytes: say how much, not only what share.
             label = f"{done / (1 << 20):.1f} of {total / (1 << 20):.1f} MiB · {label}"
         self.query_one("#progress-label", Label).update(label)
-        progress = self.query_one("#progress-bar", ProgressBar)
-        # Without a total the bar would animate, forever, for nothing.
-        progress.display = bar and total is not None
-        if progress.display:
-            progress.update(total=total, progress=done)
+        meter = self.query_one("#progress-bar", Meter)
+        meter.display = bar and bool(total)
+        if meter.display and total:
+            meter.show(done, total)
 
     def hide_progress(self) -> None:
         self.query_one("#progress-row").display = False
@@ -210,5 +234,9 @@ class StatusBar(Vertical):
         yield Static(id="status-clocks")
 
     def show(self, host: Content, clocks: Content) -> None:
-        self.query_one("#status-host", Static).update(host)
-        self.query_one("#status-clocks", Static).update(clocks)
+        # Every second: Static.update repaints even unchanged text, and by
+        # default lays the whole screen out again; these lines are one row each.
+        for line, content in (("#status-host", host), ("#status-clocks", clocks)):
+            static = self.query_one(line, Static)
+            if static.content != content:
+                static.update(content, layout=False)

@@ -62,11 +62,11 @@ async def test_below_100_columns_the_checklist_gives_way_and_a_key_brings_it_bac
 
 async def test_at_80x24_the_status_and_hint_keep_the_essentials() -> None:
     app = make_app()
-    async with app.run_test(size=NARROW) as pilot:
+    async with app.run_test(size=NARROW):
         await until(lambda: app.drawn, what="the first paint")
         answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
         await until(lambda: app.asking is not None, what="the question")
-        await pilot.pause()
+        await until(lambda: "Run" in screen_text(app).splitlines()[-1], what="the footer")
         rows = screen_text(app).splitlines()
         assert "REHEARSAL" in rows[0] and "127.0.0.1" in rows[0]
         assert "downtime" in rows[1] or "down" in rows[1]
@@ -217,3 +217,17 @@ async def test_output_wraps_and_the_pane_follows_its_newest_line() -> None:
             await pilot.press("end")
             await until(lambda a=app: "the very last line" in screen_text(a),
                         what=f"End to reach the last line at {size}")
+
+
+async def test_a_line_that_comes_later_shows_below_the_first() -> None:
+    # The rows under the last line were drawn blank once; a later line must not
+    # stay hidden behind that blank.
+    app = make_app(clock_=FakeClock())
+    async with app.run_test(size=WIDE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, StepChanged(report("upload", StepState.RUNNING)))
+        app.front.tell(Output("upload", "out", "the first line"))
+        await until(lambda: "the first line" in screen_text(app), what="the first line")
+        await pilot.pause()
+        app.front.tell(Output("upload", "out", "the second line"))
+        await until(lambda: "the second line" in screen_text(app), what="the second line")

@@ -190,7 +190,7 @@ async def mid_cutover(pilot: Pilot[Any], clock: FakeClock) -> None:
     await ready(pilot)
     started(app)
     app.front.tell(Output("preflight", "info", JAVA))
-    for step_id in PREPARE + ["schema"]:
+    for step_id in [*PREPARE, "schema"]:
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.9)))
     await pilot.pause()
     plan = await plan_of("delete-nodegroups")

@@ -1,0 +1,154 @@
+"""CPU the TUI uses while the operator reads: the runbook app against a bare
+Textual app, same run, same terminal.
+
+Each subject runs in a fresh process on a pseudo-terminal (80x24 by default)
+whose output the parent drains, as a terminal would; after a warm-up, its CPU
+(user + system, from /proc) is counted over a window and given as a share of
+one core. Subjects:
+
+* bare      a Textual App showing one Static (the baseline)
+* clock     the same with a second Static showing the time, updated each
+            second: what any screen with a clock costs at the least
+* quiet     runbook's app before any run: nothing on screen changes
+* waiting   runbook's app waiting on the operator's answer mid-run: the
+            elapsed clock ticks once a second
+* down      as waiting, during the cutover: the downtime clock ticks as well
+
+    .venv/bin/python benchmarks/tui_idle.py [--seconds 20] [--warmup 10] [--size 80x24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import select
+import struct
+import sys
+import termios
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BARE = """
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("hello")
+
+Bare().run()
+"""
+
+CLOCK = """
+import time
+from textual.app import App
+from textual.widgets import Static
+
+class Clock(App):
+    def compose(self):
+        yield Static("hello")
+        yield Static(id="clock")
+
+    def on_mount(self):
+        self.set_interval(1, lambda: self.query_one("#clock").update(
+            time.strftime("%H:%M:%S"), layout=False))
+
+Clock().run()
+"""
+
+APP = """
+import asyncio
+from pathlib import Path
+from runbook.cli import _plan_settings, session
+from runbook.events import CutoverStarted, RunStarted
+from runbook.model import Shell, StepReport
+from screens.app import create_app
+
+here = Path("/nonexistent/run.jsonl")
+app = create_app(lambda earlier: session(_plan_settings(None), token="t", journal_path=here,
+                                         state_dir=here.parent),
+                 rehearsal=True, start_run=False)
+WHAT = {what!r}
+
+async def scene():
+    # Not Textual's auto_pilot: the screen is not drawn until an auto pilot ends.
+    while not app.drawn:
+        await asyncio.sleep(0.1)
+    if WHAT == "quiet":
+        return
+    app.front.tell(RunStarted("rehearsal.toml", "red5admin@127.0.0.1:2222", True, (), False))
+    if WHAT == "down":
+        app.front.tell(CutoverStarted("delete-nodegroups"))
+    step = "delete-nodegroups" if WHAT == "down" else "preflight"
+    await app.front.confirm(StepReport(step), [Shell("true")])
+
+async def main():
+    task = asyncio.ensure_future(scene())
+    await app.run_async()
+    task.cancel()
+
+asyncio.run(main())
+"""
+
+SUBJECTS = {"bare": BARE, "clock": CLOCK, "quiet": APP.format(what="quiet"),
+            "waiting": APP.format(what="waiting"), "down": APP.format(what="down")}
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drain(fd: int, until: float) -> None:
+    while (left := until - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                os.read(fd, 65536)
+            except OSError:
+                return
+
+
+def measure(script: str, *, warmup: float, seconds: float, size: tuple[int, int]) -> float:
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the subject, on the terminal's far side
+        os.chdir(ROOT)
+        os.environ.update(TERM="xterm-256color", TEXTUAL_ANIMATIONS="none")
+        os.execv(sys.executable, [sys.executable, "-c", script])
+    columns, rows = size
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    try:
+        drain(fd, time.monotonic() + warmup)
+        before = cpu_seconds(pid)
+        drain(fd, time.monotonic() + seconds)
+        return (cpu_seconds(pid) - before) / seconds
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    # Generous: start-up on a busy machine must not leak into the window.
+    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--size", default="80x24")
+    args = parser.parse_args()
+    columns, rows = (int(n) for n in args.size.split("x"))
+    shares = {name: measure(script, warmup=args.warmup, seconds=args.seconds,
+                            size=(columns, rows))
+              for name, script in SUBJECTS.items()}
+    print(f"CPU while idle, share of one core over {args.seconds:g}s after "
+          f"{args.warmup:g}s, {columns}x{rows} pseudo-terminal")
+    bare = shares["bare"] or 1e-9
+    for name, share in shares.items():
+        print(f"  {name:<8} {share * 100:5.2f} %   x{share / bare:5.2f} of bare")
+
+
+if __name__ == "__main__":
+    main()

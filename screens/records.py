@@ -1,0 +1,121 @@
+"""What the operator takes away from the screen: the whole log (`L`), a step's
+commands on the clipboard (`y`), and the report for the change ticket (`w`).
+
+Reading a journal and writing a report happen in thread workers (a long run's
+journal is big); they post what they found, and the app's handlers show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+from runbook.model import StepCard
+from runbook.report import ReportError, build, log_lines, write_private
+from runbook.report_md import markdown
+from screens.log_view import LogView
+from screens.output_store import OutputStore
+from screens.presentation import GUTTER, copyable
+from screens.run_state import RunState
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+
+def report_path(journal: Path) -> Path:
+    """Beside the journal, named after it: the ticket's attachment."""
+    return journal.with_name(f"{journal.stem}-report.md")
+
+
+@dataclass
+class EarlierLines(Message):
+    """A continued run's earlier lines, read from its journal."""
+
+    lines: list[tuple[str, str]]
+    problem: str | None = None
+
+
+@dataclass
+class ReportWritten(Message):
+    path: Path | None
+    problem: str | None = None
+
+
+class Records:
+    def __init__(self, app: App[Any], state: RunState, store: OutputStore,
+                 journal: Callable[[], Path]) -> None:
+        self.app = app
+        self.state = state
+        self.store = store
+        self.journal = journal
+
+    # --- the full log --------------------------------------------------------------------
+
+    def show_log(self) -> None:
+        if isinstance(self.app.screen, LogView):
+            return
+        self.app.push_screen(LogView(self.store, self._step_name, self.copy))
+
+    def _step_name(self, step_id: str) -> str:
+        card = self.state.by_id.get(step_id)
+        return f"{card.number}. {card.title}" if card else step_id
+
+    def catch_up(self) -> None:
+        stack = self.app.screen_stack  # empty once the app is closing
+        if stack and isinstance(stack[-1], LogView):
+            stack[-1].catch_up()
+
+    def load_earlier(self, path: Path) -> None:
+        """In a thread, before the continued run writes more to the journal."""
+        self.app.run_worker(partial(self._read_earlier, path), thread=True,
+                            group="earlier-lines", exit_on_error=False)
+
+    def _read_earlier(self, path: Path) -> None:
+        try:
+            found = log_lines(path)
+        except (ReportError, OSError) as exc:
+            self.app.post_message(EarlierLines([], str(exc)))
+            return
+        lines = [(step, line if line.startswith("$ ") else GUTTER["out"] + line)
+                 for step, line in found]
+        self.app.post_message(EarlierLines(lines))
+
+    # --- the clipboard --------------------------------------------------------------------
+
+    def copy_commands(self, card: StepCard) -> None:
+        plan = self.state.plans.get(card.id)
+        if not plan:
+            self.app.notify(f"Step {card.number} has no commands to copy yet: its plan is "
+                            "worked out when its turn comes.")
+            return
+        self.copy(copyable(plan), f"the commands of step {card.number}. {card.title}")
+
+    def copy(self, text: str, what: str) -> None:
+        self.app.copy_to_clipboard(text)
+        # The terminal never says whether the copy arrived: say what was sent.
+        self.app.notify(f"Copied {what} to the clipboard (secrets stay masked). If nothing "
+                        "arrives, the terminal does not take OSC 52 copies (in tmux: "
+                        "set -g set-clipboard on).", title="Copied", timeout=8)
+
+    # --- the report -------------------------------------------------------------------------
+
+    def write_report(self) -> None:
+        if self.state.outcome is None:
+            self.app.notify("The report is written once the run has ended.")
+            return
+        self.app.run_worker(partial(self._write, self.journal()), thread=True,
+                            group="report", exit_on_error=False)
+
+    def _write(self, journal: Path) -> None:
+        target = report_path(journal)
+        try:
+            write_private(target, markdown(build(journal)))
+        except (ReportError, OSError) as exc:
+            self.app.post_message(ReportWritten(None, str(exc)))
+            return
+        self.app.post_message(ReportWritten(target))

@@ -1,0 +1,184 @@
+"""What the operator takes away from the TUI: the full log (`L`, searchable with
+`/`, `n`, `N`), commands on the clipboard (`y`), and the report for the change
+ticket at the end of the run (`w`)."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from runbook.events import Output, StepChanged
+from runbook.executor import Outcome
+from runbook.model import StepState
+from screens.app import RunbookApp
+from screens.dialogs import ConfirmDialog, ResumeDialog
+from screens.log_view import LogView
+from tests.polling import until
+from tests.test_tui_fakes import (
+    TOKEN,
+    Talk,
+    ask,
+    make_app,
+    plan_of,
+    report,
+    run_steps,
+    screen_text,
+    tell,
+)
+from tests.test_tui_pilot import unfinished_journal
+
+SIZE = (120, 40)
+
+
+def clipboard_writes(app: RunbookApp) -> list[str]:
+    """What the app sends the terminal (where OSC 52 carries a copy)."""
+    sent: list[str] = []
+    driver = app._driver
+    assert driver is not None
+    write = driver.write
+
+    def recording(data: str) -> None:
+        sent.append(data)
+        write(data)
+
+    driver.write = recording  # type: ignore[method-assign]
+    return sent
+
+
+def osc52(text: str) -> str:
+    return f"\x1b]52;c;{base64.b64encode(text.encode()).decode()}\a"
+
+
+def feed(app: RunbookApp) -> None:
+    tell(app, StepChanged(report("preflight", StepState.RUNNING)))
+    app.front.tell(Output("preflight", "cmd", "$ cat /usr/local/red5pro/conf/red5.properties"))
+    app.front.tell(Output("preflight", "out", "http.port=5080"))
+    tell(app, StepChanged(report("preflight", StepState.DONE, "ok", 1.0)))
+    tell(app, StepChanged(report("export-config", StepState.RUNNING)))
+    for name in ("eu-west", "us-east"):
+        app.front.tell(Output("export-config", "cmd", f"curl -sS 'http://h/admin/nodegroup/"
+                                                      f"{name}?accessToken=$SM_API_TOKEN'"))
+        app.front.tell(Output("export-config", "out", f'{{"name": "{name}"}}'))
+    app.front.tell(Output("export-config", "err", "warning-free stderr line"))
+
+
+async def test_the_full_log_has_every_line_with_its_step_and_finds_text() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        feed(app)
+        await until(lambda: app.store.added == 7, what="the lines")
+        await pilot.press("L")
+        await until(lambda: isinstance(app.screen, LogView), what="the full log")
+        view: LogView = app.screen  # type: ignore[assignment]
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "preflight" in shown and "export-config" in shown
+        assert "http.port=5080" in shown and '{"name": "us-east"}' in shown
+        assert [step for step, _ in view.entries] == ["preflight"] * 2 + ["export-config"] * 5
+        await pilot.press("home", "slash")
+        await until(lambda: app.focused is not None and app.focused.id == "log-find",
+                    what="the search field")
+        for key in "NODEGROUP":  # any case
+            await pilot.press(key)
+        await pilot.press("enter")
+        await until(lambda: view.view.marked == 2, what="the first line that holds it")
+        assert "2 lines hold" in screen_text(app)
+        await pilot.press("n")
+        await until(lambda: view.view.marked == 4, what="the next")
+        await pilot.press("n")
+        await until(lambda: view.view.marked == 2, what="round to the first again")
+        await pilot.press("N")
+        await until(lambda: view.view.marked == 4, what="the previous")
+        # Lines that arrive while it is open join it.
+        app.front.tell(Output("export-config", "info", "saved 2 nodegroups"))
+        await until(lambda: "saved 2 nodegroups" in screen_text(app), what="a new line")
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="back to the main screen")
+
+
+async def test_y_copies_the_selected_steps_commands_and_the_log_one_line() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        sent = clipboard_writes(app)
+        plan = await plan_of("delete-nodegroups")
+        answer = ask(app, "delete-nodegroups", plan)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("y")
+        copied = app.clipboard
+        assert copied.splitlines()[0].startswith("curl -sS -X DELETE")
+        assert copied.splitlines()[-1].startswith("# wait up to")  # not a command: a comment
+        assert '"$SM_API_TOKEN"' in copied and TOKEN not in copied
+        assert osc52(copied) in sent, "the copy went to the terminal as OSC 52"
+        feed(app)
+        await until(lambda: app.store.added == 7, what="the lines")
+        await pilot.press("L")
+        await until(lambda: isinstance(app.screen, LogView), what="the full log")
+        await pilot.press("home", "down", "down")
+        await pilot.press("y")
+        assert app.clipboard == "curl -sS 'http://h/admin/nodegroup/eu-west?accessToken=" \
+                               "$SM_API_TOKEN'"
+        answer.cancel()
+
+
+async def test_the_palette_copies_one_line_of_the_plan() -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        plan = await plan_of("export-config")
+        answer = ask(app, "export-config", plan)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.pause()
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        one = next(c for title, c in commands.items() if title.startswith("Copy 1. "))
+        one.callback()
+        assert app.clipboard.count("\n") == 0 and app.clipboard in plan[0].render()
+        answer.cancel()
+
+
+async def test_at_the_end_w_writes_the_report_beside_the_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    notes: list[str] = []
+    app.notify = lambda message, **_: notes.append(message)  # type: ignore[method-assign,assignment]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        run_steps(app, [Talk("preflight", lines=3)], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        assert not any(b.action == "app.write_report" for _, b, enabled, _ in
+                       app.screen.active_bindings.values() if enabled and b.show), \
+            "no report key before the run has ended"
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.outcome is Outcome.DONE, what="the end of the run")
+        await until(lambda: "w writes the report" in screen_text(app), what="the offer")
+        await pilot.press("w")
+        written = tmp_path / "run-report.md"
+        await until(written.exists, what="the report")
+        await until(lambda: any(str(written) in n for n in notes), what="where it is")
+        assert str(written) in screen_text(app).replace("\n", "") or \
+            "The report is in" in screen_text(app)
+    text = written.read_text()
+    assert text.startswith("#") and "preflight" in text
+    assert TOKEN not in text
+    assert written.stat().st_mode & 0o077 == 0, "the report is the operator's until shared"
+
+
+async def test_a_continued_runs_full_log_starts_with_the_earlier_lines(
+        tmp_path: Path) -> None:
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    starts: list[Any] = []
+    app.start_run = lambda: starts.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to continue")
+        await pilot.press("L")
+        await until(lambda: isinstance(app.screen, LogView), what="the full log")
+        await pilot.pause()
+        assert "$ curl the nodegroups" in screen_text(app)
+        assert "the earlier run" in screen_text(app)
