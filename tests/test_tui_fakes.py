@@ -25,6 +25,7 @@ from runbook.session import Session
 from runbook.step import PlanContext, Step, StepContext
 from screens.app import RunbookApp, create_app
 from screens.presentation import clock, duration, fit, legend, output_lines, step_row
+from screens.wrap import wrap_text
 
 SNAPSHOT_JOURNAL = Path("/nonexistent/runbook-snapshots/run.jsonl")
 TOKEN = "not-a-real-token"
@@ -168,3 +169,23 @@ def test_output_lines_tell_the_streams_apart_in_the_text() -> None:
     assert output_lines("out", "a\nb") == ["  a", "  b"]
     assert output_lines("err", "boom") == ["! boom"]
     assert output_lines("info", "") == ["* "]
+
+
+CURL = ("curl -sS -H 'X-Token: •••••• [0a1b2c3d]' -X DELETE 'http://127.0.0.1:5080/"
+        "streammanager/api/4.0/admin/nodegroup/a-nodegroup-with-a-long-name?"
+        "accessToken=•••••• [9f8e7d6c]'")
+
+
+def test_lines_wrap_between_words_and_after_separators_never_inside_a_mask() -> None:
+    for width in range(20, 90):
+        rows = wrap_text(CURL, width, indent=3)
+        assert all(len(row) <= width for row in rows if "••" not in row), (width, rows)
+        joined = "\n".join(rows)
+        assert "•••••• [0a1b2c3d]" in joined and "•••••• [9f8e7d6c]" in joined, (width, rows)
+        assert "".join(row.strip() for row in rows).replace(" ", "") == CURL.replace(" ", "")
+        assert all(row.startswith("   ") for row in rows[1:])
+    rows = wrap_text(CURL, 60)
+    # A URL breaks after a slash, a name after a hyphen: never inside a word.
+    assert rows[0].endswith("'http://") and rows[1].endswith("nodegroup/a-"), rows
+    assert wrap_text("short", 10) == ["short"]
+    assert wrap_text("x" * 25, 10, indent=2) == ["x" * 10, "  " + "x" * 8, "  " + "x" * 7]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -250,3 +251,22 @@ def test_the_confirmation_at(snap_compare: Any, size: tuple[int, int]) -> None:
         await pilot.pause()
 
     assert snap_compare(app, run_before=run_before, terminal_size=size)
+
+
+# --- the README's pictures are these snapshots ------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+README_PICTURES = {
+    "docs/screenshots/main-screen.svg":
+        "tests/__snapshots__/test_tui_snapshots/test_the_main_screen_mid_cutover[120x40].svg",
+    "docs/screenshots/properties-review.svg":
+        "tests/__snapshots__/test_properties_editor/test_snapshot_first_look.svg",
+}
+
+
+@pytest.mark.parametrize("picture", sorted(README_PICTURES))
+def test_the_readmes_pictures_are_the_snapshots(picture: str) -> None:
+    snapshot = README_PICTURES[picture]
+    assert f"]({picture})" in (ROOT / "README.md").read_text()
+    assert (ROOT / picture).read_bytes() == (ROOT / snapshot).read_bytes(), (
+        f"the snapshot changed: cp '{snapshot}' {picture}")
