@@ -9,37 +9,26 @@ the operator.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import json
 import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from runbook import config as config_mod
-from runbook.config import ConfigError, SecretUnavailable, Settings
-from runbook.executor import Outcome
-from runbook.hoststate import HostState
-from runbook.journal import (
-    JournalError,
-    JournalWriteError,
-    Replay,
-    default_dir,
-    replay,
-    unfinished,
-)
-from runbook.rehearsal import RehearsalError
-from runbook.session import Session, host_state
-from runbook.standing import going_on, service_state
-from runbook.stopping import Stopper
-
+# Only what parsing the command line needs is imported here: `--help`, `diff`
+# and the first paint of the TUI must not wait for SSH, HTTP or Textual they
+# have not used yet (issue 12; tests/test_cli_imports.py keeps it so). Each
+# command imports what it uses when it runs.
 if TYPE_CHECKING:
+    from runbook.config import Settings
+    from runbook.executor import Outcome
+    from runbook.hoststate import HostState
+    from runbook.journal import Replay
     from runbook.rehearsal.host import RehearsalHost
+    from runbook.session import Session
+    from runbook.stopping import Stopper
 
 EXIT_BAD_INPUT = 2
 
@@ -140,42 +129,64 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace) -> int:
     try:
-        if args.command == "plan":
-            return asyncio.run(_plan(args))
-        stopper = Stopper()
-        if args.command in ("run", "rehearse", "rollback"):
-            # A run's work matters more than its lines: a reader that goes
-            # away (`| head`) must not stop it half-way.
-            sys.stdout = _GoesOn(sys.stdout)
-        if args.command == "run":
-            return asyncio.run(stopper.run(_run(args, stopper)))
-        if args.command == "rehearse":
-            return asyncio.run(stopper.run(_rehearse(args, stopper)))
-        if args.command == "rollback":
-            return asyncio.run(stopper.run(_rollback(args, stopper)))
-        if args.command == "report":
-            return _report(args)
-        if args.command == "log":
-            return _log(args)
-        return _diff(args)
-    except JournalWriteError as exc:
-        # Mid-run: the host may have been changed, so not bad input; a run
-        # that cannot keep its record has failed.
-        print(f"runbook: {exc}", file=sys.stderr)
-        return Outcome.FAILED.exit_code
-    except (ConfigError, SecretUnavailable, JournalError) as exc:
-        print(f"runbook: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except RehearsalError as exc:
-        # The fake host could not be set up (its sandbox is busy, say), so
-        # nothing ran: bad input, like a config error.
-        print(f"runbook: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _dispatch(args)
     except KeyboardInterrupt:
+        from runbook.executor import Outcome
+
         print("runbook: interrupted; the journal keeps what happened", file=sys.stderr)
         return Outcome.STOPPED.exit_code
     except BrokenPipeError:
         return _reader_gone()  # `runbook plan | head`
+    except Exception as exc:
+        code = _refusal(exc)
+        if code is None:
+            raise
+        return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "report":
+        return _report(args)
+    if args.command == "log":
+        return _log(args)
+    if args.command == "diff":
+        return _diff(args)
+    import asyncio
+
+    from runbook.stopping import Stopper
+
+    if args.command == "plan":
+        return asyncio.run(_plan(args))
+    stopper = Stopper()
+    # A run's work matters more than its lines: a reader that goes away
+    # (`| head`) must not stop it half-way.
+    sys.stdout = _GoesOn(sys.stdout)
+    if args.command == "run":
+        return asyncio.run(stopper.run(_run(args, stopper)))
+    if args.command == "rehearse":
+        return asyncio.run(stopper.run(_rehearse(args, stopper)))
+    return asyncio.run(stopper.run(_rollback(args, stopper)))
+
+
+def _refusal(exc: Exception) -> int | None:
+    """The exit code of a failure that ends a command with one line, said
+    here; None for anything else (a bug, shown whole)."""
+    from runbook.config import ConfigError, SecretUnavailable
+    from runbook.executor import Outcome
+    from runbook.journal import JournalError, JournalWriteError
+    from runbook.rehearsal import RehearsalError
+
+    if isinstance(exc, JournalWriteError):
+        # Mid-run: the host may have been changed, so not bad input; a run
+        # that cannot keep its record has failed.
+        print(f"runbook: {exc}", file=sys.stderr)
+        return Outcome.FAILED.exit_code
+    if isinstance(exc, ConfigError | SecretUnavailable | JournalError | RehearsalError):
+        # A rehearsal host that could not be set up (its sandbox is busy,
+        # say) ran nothing either: bad input, like a config error.
+        print(f"runbook: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return None
 
 
 class _GoesOn:
@@ -210,6 +221,8 @@ class _GoesOn:
 
 
 def _sample(name: str) -> str:
+    from importlib import resources
+
     return (resources.files("runbook.sample_configs") / name).read_text("utf-8")
 
 
@@ -218,6 +231,8 @@ def rehearsal_config_text() -> str:
 
 
 def _plan_settings(path: Path | None) -> Settings:
+    from runbook import config as config_mod
+
     if path is not None:
         return config_mod.load(path)
     # The rehearsal config outside a rehearsal: show where things would go.
@@ -229,6 +244,8 @@ def _plan_settings(path: Path | None) -> Settings:
 
 
 def _fill(values: dict[str, str]) -> dict[str, str]:
+    from importlib import resources
+
     from runbook.rehearsal import scenarios
 
     default = scenarios.scenario(scenarios.DEFAULT)
@@ -260,6 +277,7 @@ def session(
     """A run of the documented procedure against the host in `settings`: the
     one place the engine and the procedure meet. `only_back`: the way back
     alone (runbook rollback)."""
+    from runbook.session import Session
     from steps import procedure, way_back
     from steps.facts import Red5Facts
 
@@ -271,6 +289,7 @@ def session(
 def _refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
     """Checked on this machine before anything connects: a distribution this
     procedure cannot install is bad input, and nothing on the host changes."""
+    from runbook.config import ConfigError
     from steps import red5
 
     if settings.distribution.is_file():
@@ -280,6 +299,10 @@ def _refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
 
 
 async def _plan(args: argparse.Namespace) -> int:
+    import json
+
+    from runbook.journal import default_dir
+
     settings = _plan_settings(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
     # Connects to nothing; the host's state folder may say which snapshot
@@ -317,6 +340,8 @@ async def _plan(args: argparse.Namespace) -> int:
 def _refuse_a_second_cutover(state: HostState, continuing: Path | None) -> None:
     """A cutover under way on the host belongs to the run that began it: a new
     run would re-export the emptied system and work from the wrong snapshot."""
+    from runbook.config import ConfigError
+
     under_way = state.cutover()
     if under_way is None or (continuing is not None and str(continuing) == under_way.journal):
         return
@@ -325,6 +350,8 @@ def _refuse_a_second_cutover(state: HostState, continuing: Path | None) -> None:
 
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
+    from datetime import UTC, datetime
+
     if args.journal is not None:
         return Path(args.journal)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -335,6 +362,9 @@ def _resume_from(
     args: argparse.Namespace, settings: Settings, folder: Path
 ) -> tuple[Path, Replay | None]:
     """Which journal to write, and the unfinished run it continues, if any."""
+    from runbook.config import ConfigError
+    from runbook.journal import replay, unfinished
+
     if args.resume:
         if args.journal is not None and not args.journal.is_file():
             raise ConfigError(str(args.journal), "no such journal to resume")
@@ -363,6 +393,7 @@ def _headless(args: argparse.Namespace) -> bool:
 
 def _rollback_after(args: argparse.Namespace) -> str | None:
     """The --rollback-after step, when it names one the way back can follow."""
+    from runbook.config import ConfigError
     from runbook.model import Phase
     from steps import procedure
 
@@ -389,6 +420,9 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
               ) -> Outcome:
     """Open the session the arguments ask for and hand it to a front end
     (through `tap`, which a rehearsal's faults listen with)."""
+    from runbook.journal import unfinished
+    from runbook.session import host_state
+
     _refuse_what_this_procedure_cannot_do(settings)
     path, earlier = _resume_from(args, settings, folder) if offer_resume else \
         (_journal_path(args, settings, folder), None)
@@ -419,6 +453,9 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
 
 
 async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
+    from runbook import config as config_mod
+    from runbook.journal import default_dir
+
     settings = config_mod.load(args.config)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     folder = args.journal.parent if args.journal is not None else default_dir()
@@ -436,6 +473,9 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
     """The exit lines of every run: what serves now and the command that goes
     on from here. Said even on a closed terminal's way out, where nobody may
     read them (so a write that fails is let go)."""
+    from runbook.journal import JournalError, replay
+    from runbook.standing import going_on, service_state
+
     if not stopper.sessions:
         return  # refused before anything ran: the refusal said why
     journal = stopper.sessions[-1].journal_path
@@ -463,6 +503,11 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
 
 async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     """The way back alone, continuing the journal of the cutover it undoes."""
+    from runbook import config as config_mod
+    from runbook.config import ConfigError
+    from runbook.journal import default_dir, replay
+    from runbook.session import host_state
+
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
     state_dir = default_dir()
@@ -490,6 +535,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     """The embedded rehearsal config filled in for a running rehearsal host."""
+    from runbook import config as config_mod
     from runbook.rehearsal.sandbox import write_private
 
     # The rehearsal's decisions are the operator's to edit in the editor: a
@@ -503,6 +549,9 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
 
 
 async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
+    from runbook.config import ConfigError
+    from runbook.executor import Outcome
+    from runbook.journal import default_dir
     from runbook.rehearsal import faults, scenarios
     from runbook.rehearsal.host import RehearsalHost
 
@@ -602,6 +651,7 @@ def _reader_gone() -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    from runbook.journal import default_dir
     from runbook.report import build, emit, newest_journal, write_private
     from runbook.report_html import html
     from runbook.report_md import markdown
@@ -615,6 +665,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _log(args: argparse.Namespace) -> int:
+    from runbook.journal import default_dir
     from runbook.report import emit, log_lines, newest_journal
 
     lines = log_lines(args.journal or newest_journal(default_dir()), step=args.step,

@@ -1,0 +1,44 @@
+"""What `runbook` imports before it needs it: `--help`, `diff --json` and the
+first paint must not pay for SSH, HTTP or Textual they have not used yet
+(issue 12: asyncssh alone cost 121 ms, with two `ldconfig` spawns)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+PROPERTIES = ROOT / "tests" / "data" / "properties"
+HEAVY = ("asyncssh", "httpx", "textual", "asyncio", "cryptography", "tomlkit")
+
+
+def loaded_after(code: str) -> set[str]:
+    """Top-level packages a fresh interpreter holds after running `code`."""
+    probe = (f"{code}\nimport json, sys\n"
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def test_importing_the_cli_imports_none_of_the_heavy_libraries() -> None:
+    assert loaded_after("import runbook.cli") & set(HEAVY) == set()
+
+
+def test_help_imports_none_of_them() -> None:
+    code = ("import contextlib\nfrom runbook.cli import main\n"
+            "with contextlib.redirect_stdout(None), contextlib.suppress(SystemExit):\n"
+            "    main(['--help'])")
+    assert loaded_after(code) & set(HEAVY) == set()
+
+
+def test_diff_json_imports_no_ssh_http_or_textual() -> None:
+    old = PROPERTIES / "red5-web.properties.live"
+    new = PROPERTIES / "red5-web.properties.6.2.0.b406"
+    code = ("import contextlib, io\nfrom runbook.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    main(['diff', {str(old)!r}, {str(new)!r}, '--json'])")
+    assert loaded_after(code) & {"asyncssh", "httpx", "textual", "asyncio", "cryptography"} \
+        == set()
