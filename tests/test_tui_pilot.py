@@ -21,7 +21,15 @@ from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import Journal, replay
 from runbook.model import Phase, StepState
 from screens.app import RunbookApp
-from screens.dialogs import ConfirmDialog, QuitDialog, ResumeDialog, SkipDialog
+from screens.dialogs import (
+    ConfirmDialog,
+    Dialog,
+    QuitDialog,
+    RecoverDialog,
+    ResumeDialog,
+    SkipDialog,
+)
+from screens.log_view import LogView
 from screens.main import MainScreen
 from screens.widgets import Wrapped
 from tests.polling import until
@@ -446,7 +454,8 @@ async def test_the_downtime_estimate_comes_from_the_newest_earlier_journal(
 
 
 def test_every_binding_has_an_id() -> None:
-    for owner in (RunbookApp, MainScreen, ConfirmDialog, SkipDialog, QuitDialog, ResumeDialog):
+    for owner in (RunbookApp, MainScreen, ConfirmDialog, SkipDialog, QuitDialog, ResumeDialog,
+                  RecoverDialog, Dialog, LogView):
         for binding in owner.BINDINGS:
             assert getattr(binding, "id", None), f"{owner.__name__}: {binding}"
 
