@@ -474,7 +474,7 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
     on from here. Said even on a closed terminal's way out, where nobody may
     read them (so a write that fails is let go)."""
     from runbook.journal import JournalError, replay
-    from runbook.standing import going_on, service_state
+    from runbook.standing import going_on, rollback_command, service_state
 
     if not stopper.sessions:
         return  # refused before anything ran: the refusal said why
@@ -490,7 +490,7 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
     if settings is not None and not settings.rehearsal:
         config = shlex.quote(settings.source)
         resume = resume or f"runbook run {config} --resume --journal {where}"
-        rollback = f"runbook rollback {config} --journal {where}"
+        rollback = rollback_command(settings.source, journal)
     lines = [f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback))]

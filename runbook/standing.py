@@ -8,7 +8,9 @@ an outcome word. Pure: the journal in, the sentences out.
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
+from pathlib import Path
 
 from runbook.journal import Replay
 from runbook.model import StepState
@@ -60,3 +62,9 @@ def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> li
     if under_way and rollback:
         lines.append(f"to go back to the old stream manager instead: {rollback}")
     return lines
+
+
+def rollback_command(config: str, journal: Path) -> str:
+    """The way back from outside a run: `runbook rollback` on the cutover's
+    own journal, quoted for a shell."""
+    return f"runbook rollback {shlex.quote(config)} --journal {shlex.quote(str(journal))}"

@@ -27,6 +27,7 @@ from runbook.executor import Outcome
 from runbook.journal import Replay, last_downtime
 from runbook.model import StepState
 from runbook.session import Session, SessionFactory
+from runbook.standing import rollback_command
 from screens.dialogs import CONTINUE, START_OVER, ResumeDialog
 from screens.frontend import TuiFrontEnd
 from screens.main import MainScreen
@@ -45,7 +46,7 @@ from screens.questions import Questions
 from screens.records import EarlierLines, Records, ReportWritten
 from screens.review_handoff import ReviewHandoff, load_review_screen
 from screens.run_state import RunState, down_since
-from screens.views import Where
+from screens.views import Where, way_back
 
 # A wall clock (seconds since the epoch): the downtime is counted from a moment
 # an earlier process recorded, and only the wall clock spans processes.
@@ -320,11 +321,12 @@ class RunbookApp(App[Outcome | None]):
         self.records.write_report()
 
     def action_rollback(self) -> None:
-        step_id = self.main.checklist.selected_step or ""
-        title = self.by_id[step_id].title if step_id in self.by_id else "this step"
-        self.notify(f"There is no rollback for {title} yet: no step has one so far. To undo "
-                    "it, reverse its plan by hand (the journal shows what ran).",
-                    title="No rollback", severity="warning", timeout=12)
+        settings = self.session.settings
+        command = None if settings.rehearsal else rollback_command(settings.source,
+                                                                   self.journal_path)
+        text, down = way_back(self.run_state, command)
+        self.notify(text, title="Roll back", severity="warning" if down else "information",
+                    timeout=30 if down else 8)
 
     def action_review_properties(self) -> None:
         self.review.open()

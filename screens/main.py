@@ -55,7 +55,8 @@ class MainScreen(Screen[None]):
         Binding("l", "focus_log", "Output", id="focus-log",
                 tooltip="Move the focus to the output, to scroll it"),
         Binding("r", "app.rollback", "Roll back", id="rollback",
-                tooltip="Roll back the selected step, where it has a rollback"),
+                tooltip="Where the way back to the old stream manager starts, once the "
+                "cutover has begun"),
     ]
 
     def __init__(self, state: RunState, store: OutputStore, *, max_lines: int,

@@ -41,8 +41,8 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
                         operator.action_run_step)
     yield SystemCommand("Skip the next step", "Skip it, with a reason for the journal",
                         operator.action_skip_step)
-    yield SystemCommand("Roll back", "Roll back the selected step (none has one yet)",
-                        operator.action_rollback)
+    yield SystemCommand("Roll back", "Where the way back to the old stream manager starts, "
+                        "once the cutover has begun", operator.action_rollback)
     yield SystemCommand("Review properties", "Open the properties review of the properties "
                         "step", operator.action_review_properties)
     yield SystemCommand("Focus the output", "Scroll the output with the keyboard", focus_log)

@@ -12,7 +12,7 @@ from pathlib import Path
 from textual.content import Content
 
 from runbook.executor import Outcome
-from runbook.model import Action, ApiCall, StepCard
+from runbook.model import Action, ApiCall, Phase, StepCard
 from screens.presentation import clock, duration, look
 from screens.run_state import RunState
 
@@ -188,6 +188,31 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
                            "it, start a new run, or quit.")
         return Content("Not started yet.")
     return Content("Checking the host before the next step…")
+
+
+def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
+    """What `r` says about going back to the old stream manager, and whether
+    it is a warning. `command` is `runbook rollback` for this run, exactly;
+    None in a rehearsal, whose host does not outlive the app."""
+    if state.outcome is Outcome.ROLLED_BACK:
+        return "Rolled back already: the old stream manager serves again.", False
+    running = state.by_id.get(state.running or "")
+    if running is not None and running.phase is Phase.ROLLBACK:
+        return "The way back is under way: each of its steps is confirmed.", False
+    if not state.service_down:
+        if state.downtime_s is not None:
+            return ("Nothing to roll back here: the cutover is complete and the new stream "
+                    "manager serves."), False
+        return ("Nothing to roll back: the cutover has not started, and the live stream "
+                "manager serves as before."), False
+    later = (f"quit (q), then run: {command}" if command is not None else
+             "in a real run, quit (q), then run: runbook rollback CONFIG --journal JOURNAL; "
+             "a rehearsal practises the way back when a cutover step fails")
+    if state.outcome is None:
+        return ("The stream manager is down. When a cutover step fails, its dialog offers "
+                f"the way back (r). To go back now, {later}."), True
+    return ("The stream manager is down, and this run has ended: the way back cannot start "
+            f"from here. To go back to the old stream manager, {later}."), True
 
 
 def why_not_now(state: RunState) -> str:

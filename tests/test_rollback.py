@@ -599,8 +599,6 @@ async def test_r_after_a_failed_cutover_step_takes_the_way_back_in_the_app(
     assert ran & set(BACK) <= confirmed, "every step of the way back that ran was confirmed"
 
 
-@pytest.mark.xfail(strict=True, reason="screens: the main screen's r still says no step has a "
-                   "rollback (issue 8 report: RunbookApp.action_rollback)")
 async def test_r_on_the_main_screen_after_a_failed_cutover_step_points_at_the_way_back() -> None:
     """The operator chose Stop when start-service failed; the stream manager is
     down. `r` on the main screen must not say there is no rollback: it says how

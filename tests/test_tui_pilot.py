@@ -176,13 +176,49 @@ async def test_a_step_that_cannot_be_skipped_says_so_before_asking() -> None:
         answer.cancel()
 
 
-async def test_roll_back_says_plainly_there_is_none() -> None:
+async def test_before_the_cutover_r_says_there_is_nothing_to_roll_back() -> None:
     app = make_app()
     notes = collect_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
+        tell(app, StepChanged(report("preflight", StepState.DONE, "ok", 1.0)))
+        app.main.checklist.select_step("preflight")
         await pilot.press("r")
-        assert notes and "no rollback" in notes[-1].lower()
+        await pilot.pause()
+    assert notes, "r says something"
+    assert "nothing to roll back" in notes[-1].lower(), notes[-1]
+    assert "no step has" not in notes[-1] and "runbook rollback" not in notes[-1], notes[-1]
+
+
+async def test_r_while_a_cutover_step_runs_says_where_the_way_back_starts() -> None:
+    from runbook.events import CutoverStarted
+
+    app = make_app()
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups"),
+             StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+        await pilot.press("r")
+        await pilot.pause()
+    assert notes and "nothing to roll back" not in notes[-1].lower(), notes
+    assert "fails" in notes[-1] and "runbook rollback" in notes[-1], notes[-1]
+
+
+def test_the_rollback_key_says_what_it_does_in_the_footer_and_palette() -> None:
+    from screens.palette import operator_commands
+
+    binding = next(b for b in MainScreen.BINDINGS if getattr(b, "id", "") == "rollback")
+    assert "selected step" not in (binding.tooltip or "")
+    assert "way back" in (binding.tooltip or "")
+
+    class Nobody:
+        def __getattr__(self, name: str) -> Any:
+            return lambda: None
+
+    palette = next(c for c in operator_commands(Nobody(), [], lambda: None, lambda _: None)
+                   if c.title == "Roll back")
+    assert "none has one" not in palette.help and "way back" in palette.help
 
 
 async def test_the_properties_review_opens_and_its_answer_reaches_the_step(
@@ -483,3 +519,17 @@ def test_cutover_steps_always_ask_for_the_id() -> None:
                if info.phase is Phase.CUTOVER)
     assert infos["strip-autoscale"].needs_typed_confirmation
     assert not infos["preflight"].needs_typed_confirmation
+
+
+def test_after_a_real_runs_cutover_stopped_r_names_the_exact_command(tmp_path: Path) -> None:
+    from runbook.standing import rollback_command
+    from screens.run_state import RunState
+    from screens.views import way_back
+
+    app = make_app()
+    state = RunState(app.cards, "x", down_since=1000.0)
+    state.ended(Outcome.STOPPED)
+    command = rollback_command("/etc/runbook/sm 1.toml", tmp_path / "run.jsonl")
+    text, down = way_back(state, command)
+    assert down and command in text, text
+    assert command == f"runbook rollback '/etc/runbook/sm 1.toml' --journal {tmp_path}/run.jsonl"
