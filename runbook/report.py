@@ -355,9 +355,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
                               f"read ({exc}); the journal is damaged") from None
     report = reader.finish()
     report.fleet = _fleet(report, reader.recreated)
-    folders = estimate_from if estimate_from is not None else \
-        [default_dir() / "rehearsals", path.parent]
-    _estimate(report, folders)
+    _estimate(report, estimate_from)
     return report
 
 
@@ -425,13 +423,24 @@ def _fleet(report: Report, recreated: dict[str, Nodegroup]) -> Fleet:
     return fleet
 
 
-def _estimate(report: Report, folders: Iterable[Path]) -> None:
+def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None,
+                      ) -> tuple[float, Path] | None:
+    """The downtime of the newest finished cutover in `folders` (default: the
+    rehearsals in the user's state dir and the journals beside `journal`),
+    and the journal that says it: the estimate for the run in `journal`."""
+    if folders is None:
+        folders = [default_dir() / "rehearsals", journal.parent]
     best: tuple[float, Path] | None = None
-    journal = report.path.resolve()
+    journal = journal.resolve()
     for folder in dict.fromkeys(f.resolve() for f in folders):
         found = last_downtime(folder, besides=journal)
         if found is not None and (best is None or _mtime(found[1]) > _mtime(best[1])):
             best = found
+    return best
+
+
+def _estimate(report: Report, folders: Iterable[Path] | None) -> None:
+    best = downtime_estimate(report.path, folders)
     if best is None:
         return
     report.downtime.estimate_s, report.downtime.estimate_from = best

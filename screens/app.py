@@ -24,8 +24,9 @@ from textual.worker import Worker, WorkerState
 
 from runbook.events import JournalRepaired, RunEnded
 from runbook.executor import Outcome
-from runbook.journal import Replay, last_downtime
+from runbook.journal import Replay
 from runbook.model import StepState
+from runbook.report import downtime_estimate
 from runbook.session import Session, SessionFactory
 from runbook.standing import rollback_command
 from screens.dialogs import CONTINUE, START_OVER, ResumeDialog
@@ -199,8 +200,8 @@ class RunbookApp(App[Outcome | None]):
     @work(thread=True, group="estimate", exit_on_error=False)
     def _find_estimate(self) -> None:
         """In a thread: journals of long runs are big."""
-        found = last_downtime(self.session.journal_path.parent,
-                              besides=self.session.journal_path)
+        # Where `runbook report` looks too: the rehearsals, and beside this journal.
+        found = downtime_estimate(self.session.journal_path)
         if found is not None:
             self.post_message(EstimateFound(*found))
 

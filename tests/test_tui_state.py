@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from runbook.events import (
     CutoverEnded,
     CutoverStarted,
@@ -140,6 +142,26 @@ async def test_the_clock_shows_what_is_left_by_the_last_rehearsal(tmp_path: Path
         tell(app, CutoverEnded(True, 300.0))
         await pilot.pause()
         assert "was down 00:05:00" in status_line(app), status_line(app)
+
+
+async def test_a_run_finds_the_estimate_of_a_rehearsal_kept_with_the_rehearsals(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`runbook rehearse` keeps its journals in the state dir's rehearsals/,
+    `runbook run` its own in the state dir: the run's clock must find the
+    rehearsal's downtime there, as `runbook report` does."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    state = tmp_path / "runbook"
+    (state / "rehearsals").mkdir(parents=True)
+    records(state / "rehearsals" / "rehearsal.jsonl",
+            {"ts": stamp(BEGAN - 86400), "event": "run-start", "rehearsal": True},
+            {"ts": stamp(BEGAN - 86000), "event": "cutover-end", "complete": True,
+             "downtime_s": 420.0})
+    app = make_app(journal=state / "now.jsonl", clock_=FakeClock(BEGAN))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await until(lambda: app.run_state.estimate_s == 420.0, what="the rehearsal's estimate")
+        await pilot.pause()
+        assert "7m00s" in status_line(app), status_line(app)
 
 
 JAVA = ("warning: the new release's unit sets no JAVA_HOME; Red5 Pro 11.1.0.b835 needs Java "
