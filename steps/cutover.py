@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
@@ -42,17 +43,19 @@ from steps.facts import AnyContext, Ctx, Plan, Red5Step
 _POLL_S = 0.5
 
 
-async def _wait(ctx: Ctx, what: str, timeout: float, probe: Any) -> Any:
-    """Poll `probe` until it returns something truthy, with a visible countdown."""
+async def _wait(ctx: Ctx, what: str | Callable[[], str], timeout: float, probe: Any) -> Any:
+    """Poll `probe` until it returns something truthy, with a visible countdown.
+    `what` may be worked out after each probe (how many are left, say)."""
     deadline = time.monotonic() + timeout
     while True:
         result = await probe()
         if result:
             return result
+        waited_for = what() if callable(what) else what
         left = deadline - time.monotonic()
         if left <= 0:
-            raise StepFailed(f"gave up after {timeout:g}s waiting for {what}")
-        ctx.progress(timeout - left, timeout, f"waiting for {what}: {left:.0f}s left")
+            raise StepFailed(f"gave up after {timeout:g}s waiting for {waited_for}")
+        ctx.progress(timeout - left, timeout, f"waiting for {waited_for}: {left:.0f}s left")
         await asyncio.sleep(min(_POLL_S, left))
 
 
@@ -125,10 +128,20 @@ class DeleteNodegroups(Red5Step):
                                   api.curl("DELETE", f"admin/nodegroup/{name}")),
                           partial(api.delete_nodegroup, name))
 
-        async def gone() -> bool:
-            return not await api.list_nodegroups()
+        # The cloud takes the groups down one by one: how many are still
+        # there is what the operator waits on, more than the seconds.
+        still = sorted(live)
 
-        await _wait(ctx, "the nodegroups to be gone", ctx.settings.timeouts.nodegroups_gone, gone)
+        async def gone() -> bool:
+            listed = [g["name"] for g in await api.list_nodegroups()]
+            if listed and listed != still:
+                ctx.info(f"{len(listed)} of {len(live)} nodegroups still there: "
+                         f"{', '.join(listed)}")
+            still[:] = listed
+            return not listed
+
+        await _wait(ctx, lambda: f"{len(still)} of {len(live)} nodegroups to be gone",
+                    ctx.settings.timeouts.nodegroups_gone, gone)
         ctx.note("nodegroups-deleted", "every nodegroup is deleted on the live database")
 
 

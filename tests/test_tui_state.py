@@ -261,3 +261,56 @@ async def test_after_a_failed_step_it_is_selected_and_its_result_shown() -> None
         assert app.main.checklist.selected_step == "new-database"
         assert "the new database refused the login" in text_of(app.main)
         assert "ERROR 1045: Access denied" in screen_text(app)
+
+
+async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every DELETE is sent in a moment; the wait for the cloud to take the
+    groups down is the long part, and its line must count what is left, not
+    only the seconds."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    import steps.cutover as cutover
+
+    listings = [["eu-west", "us-east", "ap-south"],  # before the deletions
+                ["eu-west", "us-east", "ap-south"], ["us-east", "ap-south"], ["ap-south"], []]
+    said: list[str] = []
+
+    class Api:
+        async def list_nodegroups(self) -> list[dict[str, str]]:
+            return [{"name": n} for n in (listings.pop(0) if len(listings) > 1 else [])]
+
+        async def delete_nodegroup(self, name: str) -> None:
+            return None
+
+        def curl(self, method: str, path: str) -> str:
+            return f"curl -X {method} {path}"
+
+    class Ctx:
+        settings = SimpleNamespace(timeouts=SimpleNamespace(nodegroups_gone=600.0))
+
+        async def api(self) -> Api:
+            return Api()
+
+        async def act(self, action: Any, call: Any) -> Any:
+            return await call()
+
+        def info(self, text: str) -> None:
+            said.append(text)
+
+        def note(self, kind: str, text: str, **_: Any) -> None:
+            said.append(text)
+
+        def progress(self, done: float, total: float | None, label: str) -> None:
+            said.append(label)
+
+    saved = SimpleNamespace(nodegroups=[{"name": n} for n in ("eu-west", "us-east", "ap-south")],
+                            describe=lambda: "the snapshot")
+    monkeypatch.setattr(cutover, "snapshot", lambda _ctx: saved)
+    monkeypatch.setattr(cutover, "_POLL_S", 0.0)
+    await cutover.DeleteNodegroups().run(Ctx())  # type: ignore[arg-type]
+    waiting = [line for line in said if "left" in line]
+    assert any("3 of 3 nodegroups" in line for line in waiting), said
+    assert any("1 of 3 nodegroups" in line for line in waiting), said
+    assert any("ap-south" in line for line in said), "the one still there is named"
