@@ -1,89 +1,131 @@
-"""Upload throughput of runbook's SFTP path against OpenSSH's sftp, same host, same run.
+"""The upload step against what an operator would do by hand, to a real OpenSSH sshd.
 
-Starts a rehearsal host in its own process with a large distribution
-(--dist-size), then uploads it several times with runbook.remote.Remote.upload
-and with OpenSSH's `sftp` client (the baseline), alternating, and prints MB/s
-for both and their ratio. Loopback only; client and server share the
-machine's cores, so read the ratio, not the absolute figures.
+Two comparisons, interleaved round by round, medians printed with their spread:
 
-    .venv/bin/python benchmarks/upload.py [--size-mb 200] [--rounds 3]
+* copy      runbook's Remote.upload (a fresh connection each time) against `scp`
+            with OpenSSH's default cipher, same file, same server
+* step      what the upload step does for a file (its size on the host, the copy
+            hashed as it is sent, the host's sha256 by steps.common's command)
+            against `scp` followed by `ssh host sha256sum FILE`
+
+The server is a throwaway OpenSSH sshd on 127.0.0.1 (benchmarks/realsshd.py, a clean
+HOME so the baseline's `ssh` pays no slow .bashrc); without sshd installed, the
+rehearsal host (asyncssh) stands in, and the output says so. Client and server share
+this machine's cores: read the ratios, not the absolute MB/s.
+
+    .venv/bin/python benchmarks/upload.py [--size-mb 300] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import shutil
-import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import realsshd
+
 from runbook.config import HostSettings
-from runbook.remote import Remote
+from runbook.remote import Remote, quote, sha256_command
 
 
-def openssh_upload(host: dict[str, str], local: Path, remote: str) -> float:
-    batch = f"put {local} {remote}\n"
+def make_file(path: Path, size: int) -> None:
+    with path.open("wb") as sink:
+        for _ in range(size >> 20):
+            sink.write(os.urandom(1 << 20))
+
+
+async def timed(action: Callable[[], Awaitable[object]]) -> float:
     started = time.perf_counter()
-    subprocess.run(
-        ["sftp", "-q", "-b", "-", "-P", host["ssh_port"], "-i", host["client_key"],
-         "-o", f"UserKnownHostsFile={host['known_hosts']}", "-o", "StrictHostKeyChecking=yes",
-         "-o", "IdentitiesOnly=yes", "-F", "/dev/null", f"{host['user']}@127.0.0.1"],
-        input=batch, text=True, check=True, capture_output=True,
-    )
+    await action()
     return time.perf_counter() - started
 
 
+def spread(values: list[float]) -> str:
+    return f"median {statistics.median(values):6.2f} s  (min {min(values):.2f}, " \
+           f"max {max(values):.2f})"
+
+
 async def main(size_mb: int, rounds: int) -> None:
-    if shutil.which("sftp") is None:
-        raise SystemExit("OpenSSH's sftp client is needed for the baseline")
-    with tempfile.TemporaryDirectory() as folder:
-        # The host runs in its own process, as a real stream manager would;
-        # sharing our event loop would halve our side's throughput.
-        server = subprocess.Popen(
-            [sys.executable, "-m", "runbook.rehearsal.host", "--sandbox", f"{folder}/sb",
-             "--dist-size", str(size_mb << 20)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            assert server.stdout is not None
-            host = json.loads(server.stdout.readline())
-            local = Path(host["distribution"])
-            size = local.stat().st_size
-            remote = Remote(HostSettings(address="127.0.0.1", port=int(host["ssh_port"]),
-                                         user=host["user"], identity=Path(host["client_key"]),
-                                         known_hosts=Path(host["known_hosts"])),
-                            isolated=True)
-            upload_dir = host["upload_dir"]
-            await remote.run(f"mkdir -p {upload_dir}", timeout=30)
-            ours: list[float] = []
-            theirs: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="runbook-bench-upload-") as folder:
+        root = Path(folder)
+        local = root / "red5pro-server.zip"
+        make_file(local, size_mb << 20)
+        home = realsshd.make_home(root / "home", realsshd.CLEAN_BASHRC)
+        target_dir = root / "uploads"
+        target_dir.mkdir()
+        with realsshd.running(root / "sshd", home=home) as sshd:
+            settings = HostSettings(address="127.0.0.1", port=sshd.port, user=realsshd.USER,
+                                    identity=sshd.client_key, known_hosts=sshd.known_hosts)
+            print(f"server: OpenSSH sshd on 127.0.0.1:{sshd.port} ({realsshd.version()}), "
+                  f"file {size_mb} MiB, {rounds} rounds interleaved")
+
+            async def ours_copy(name: str) -> None:
+                remote = Remote(settings, isolated=True)
+                try:
+                    await remote.upload(local, str(target_dir / name), timeout=600)
+                finally:
+                    await remote.close()
+
+            async def ours_step(name: str) -> None:
+                remote = Remote(settings, isolated=True)
+                path = str(target_dir / name)
+                try:
+                    await remote.run(f"stat -L -c %s -- {quote(path)} 2>/dev/null", timeout=60)
+                    sent = await remote.upload(local, path, timeout=600)
+                    got = await remote.run(sha256_command(path), timeout=600)
+                    assert got.stdout.split()[0] == sent, "the host's copy differs"
+                finally:
+                    await remote.close()
+
+            def scp(name: str) -> None:
+                subprocess.run(["scp", "-q", *sshd.ssh_options(), "-P", str(sshd.port),
+                                str(local), f"{realsshd.USER}@127.0.0.1:{target_dir / name}"],
+                               check=True)
+
+            def scp_and_sum(name: str) -> None:
+                scp(name)
+                subprocess.run([*sshd.ssh("-T"), f"sha256sum {target_dir / name}"], check=True,
+                               capture_output=True)
+
+            def clean() -> None:
+                for leftover in target_dir.iterdir():
+                    leftover.unlink()
+
+            times: dict[str, list[float]] = {k: [] for k in
+                                             ("copy", "scp", "step", "scp+sha256sum")}
             for n in range(rounds):
-                started = time.perf_counter()
-                await remote.upload(local, f"{upload_dir}/ours-{n}.zip", timeout=600)
-                ours.append(time.perf_counter() - started)
-                theirs.append(await asyncio.to_thread(
-                    openssh_upload, host, local, f"{upload_dir}/theirs-{n}.zip"))
-                await remote.run(f"rm -f {upload_dir}/*-{n}.zip", timeout=30)
-            await remote.close()
-        finally:
-            os.kill(server.pid, signal.SIGTERM)
-            server.wait(30)
-    mb = size / 1e6
-    best_ours, best_theirs = min(ours), min(theirs)
-    print(f"file: {mb:.1f} MB, best of {rounds}")
-    print(f"OpenSSH sftp (baseline): {mb / best_theirs:7.1f} MB/s  ({best_theirs:.2f} s)")
-    print(f"runbook Remote.upload:   {mb / best_ours:7.1f} MB/s  ({best_ours:.2f} s)")
-    print(f"ratio runbook/OpenSSH:   {best_theirs / best_ours:.2f}x the baseline's speed")
+                # Alternating order, so neither side always runs on a warm cache.
+                # Each copy goes to a new file: nothing on the host to go on from.
+                pairs = [("copy", lambda: ours_copy("ours")),
+                         ("scp", lambda: asyncio.to_thread(scp, "scp")),
+                         ("step", lambda: ours_step("step")),
+                         ("scp+sha256sum", lambda: asyncio.to_thread(scp_and_sum, "sum"))]
+                if n % 2:
+                    pairs = [pairs[1], pairs[0], pairs[3], pairs[2]]
+                for name, action in pairs:
+                    times[name].append(await timed(action))
+                    clean()
+    mb = (size_mb << 20) / 1e6
+    for name, values in times.items():
+        print(f"  {name:<14} {spread(values)}   {mb / statistics.median(values):6.1f} MB/s")
+    copy = statistics.median(times["scp"]) / statistics.median(times["copy"])
+    step = statistics.median(times["scp+sha256sum"]) / statistics.median(times["step"])
+    print(f"copy: runbook is {copy:.2f}x the speed of scp (goal: at least 1.0x)")
+    print(f"step: runbook is {step:.2f}x the speed of scp + ssh sha256sum (goal: at least 1.3x)")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument("--size-mb", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     asyncio.run(main(args.size_mb, args.rounds))

@@ -303,7 +303,7 @@ class RunContext(Generic[F]):
                 self.info(f"{str(exc).rstrip('.')}; looking again once reconnected")
         raise AssertionError("itertools.count never ends")
 
-    async def upload(self, local: Path, remote: str) -> None:
+    async def upload(self, local: Path, remote: str) -> str:
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -312,7 +312,7 @@ class RunContext(Generic[F]):
                 last[0] = now
                 self.progress(done, total, f"uploading {local.name}")
 
-        await self.act(Upload(str(local), remote), lambda: self._x.remote.upload(
+        return await self.act(Upload(str(local), remote), lambda: self._x.remote.upload(
             local, remote, timeout=self.settings.timeouts.upload, progress=progress))
 
     async def write_file(self, edit: EditFile, content: str) -> None:

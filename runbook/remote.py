@@ -19,6 +19,7 @@ The rules this module keeps, because each one was learnt the hard way
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import itertools
@@ -29,6 +30,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +62,16 @@ _TIMED_OUT = 124
 _KILLED = (-9, 128 + 9)
 # How much longer than the host's own limit we wait before giving up on it.
 _BACKSTOP_S = 10.0
-# Upload chunk: asyncssh sends each in parallel requests; the next starts
-# once it is whole on the host (shared/notes/asyncssh-2.md section 5).
-_UPLOAD_CHUNK = 8 << 20
+# Uploads: the file is read and hashed in chunks a thread ahead of the
+# network, and sent in SFTP writes of at most _BLOCK (OpenSSH's sftp-server
+# takes 255 KiB), with writes for up to _IN_FLIGHT bytes unconfirmed at once.
+# No pause between chunks: the pipe stays full. A cut can leave holes only in
+# the last _IN_FLIGHT bytes of what reached the host, so a later run trusts
+# what is below that, in whole _RESUME_GRAINs, once its sha256 matches ours.
+_READ_CHUNK = 8 << 20
+_BLOCK = 256 << 10
+_IN_FLIGHT = 8 << 20
+_RESUME_GRAIN = 1 << 20
 # The longest pause between two attempts to re-open a lost connection.
 _BACKOFF_CAP_S = 10.0
 
@@ -491,25 +500,30 @@ class Remote:
         *,
         timeout: float,
         progress: ProgressSink | None = None,
-    ) -> None:
-        """Copy `local` to `remote` over SFTP. A connection lost on the way is
-        re-opened and the copy goes on from the last whole chunk that reached
-        the host; the caller proves the result with a checksum."""
+    ) -> str:
+        """Copy `local` to `remote` over SFTP; the sha256 of the bytes sent.
+
+        The file is read and hashed in a thread a chunk ahead of the network,
+        so the hash costs no time of its own, and it is of the very bytes
+        that went out. What an earlier run left at `remote` is kept as far as
+        its sha256 matches ours (:meth:`_resume_point`); a connection lost on
+        the way is re-opened and the copy goes on from the first byte the host
+        had not confirmed. The caller proves the result with the host's own
+        checksum of the file."""
         total = local.stat().st_size
-        # Bytes known to be on the host, in order, without holes: chunks go
-        # one at a time, each in parallel requests, so a cut can leave holes
-        # only in the chunk under way, and the copy starts that one again.
-        whole = [0]
+        at: _Sent | None = None
         try:
             async with asyncio.timeout(timeout):
                 while True:
                     try:
-                        await self._send(local, remote, whole, total, progress)
-                        return
+                        if at is None:
+                            at = await self._resume_point(local, remote, total, timeout)
+                        return await self._send(local, remote, at, total, progress)
                     except _SFTP_LOST:
                         self._forget()
-                    # Less, if the file on the host is shorter than we think.
-                    whole[0] = min(whole[0], await self._size_on_host(remote))
+                    # Shorter than we think (cut, or changed meanwhile): look again.
+                    if at is not None and await self._size_on_host(remote) < at.offset:
+                        at = None
         except TimeoutError:
             raise CommandTimeout(
                 f"{self.target}: upload of {local.name} did not finish within {timeout:g}s"
@@ -523,24 +537,78 @@ class Remote:
         except asyncssh.SFTPError as exc:
             raise RemoteError(f"{self.target}: upload to {remote} failed ({exc.reason})") from None
 
-    async def _send(self, local: Path, remote: str, whole: list[int], total: int,
-                    progress: ProgressSink | None) -> None:
-        """Send `local` from byte whole[0] on, moving whole[0] past each chunk
-        once the host has all of it."""
+    async def _resume_point(self, local: Path, remote: str, total: int,
+                            timeout: float) -> _Sent:
+        """Where to start: past what an earlier run (or attempt) left on the
+        host, as far as it provably is the start of our file.
+
+        Parallel writes cut off can leave holes anywhere in the last
+        _IN_FLIGHT bytes, so those are sent again; the rest counts only once
+        the host's sha256 of it equals ours (both taken at once)."""
+        have = min(await self._size_on_host(remote), total)
+        trusted = (have - _IN_FLIGHT) // _RESUME_GRAIN * _RESUME_GRAIN
+        if trusted <= 0:
+            return _Sent(0, hashlib.sha256())
+        ours = asyncio.create_task(asyncio.to_thread(_hash_prefix, local, trusted))
+        try:
+            theirs = await self.run(sha256_command(remote, first=trusted), timeout=timeout)
+        finally:
+            hashed = await ours
+        if theirs.ok and theirs.stdout.split()[:1] == [hashed.hexdigest()]:
+            return _Sent(trusted, hashed)
+        return _Sent(0, hashlib.sha256())
+
+    async def _send(self, local: Path, remote: str, at: _Sent, total: int,
+                    progress: ProgressSink | None) -> str:
+        """Send `local` from `at` on; `at` follows the bytes the host confirmed,
+        in order, with the hash of everything before them."""
         conn = await self.connect()
+        loop = asyncio.get_running_loop()
         async with conn.start_sftp_client() as sftp:
-            mode = "r+b" if whole[0] else "wb"
+            block = min(sftp.limits.max_write_len or _BLOCK, _BLOCK)
+            window = max(1, _IN_FLIGHT // block)
+            mode = "r+b" if at.offset else "wb"
             async with sftp.open(remote, mode, encoding=None) as target:
                 with local.open("rb") as source:
-                    source.seek(whole[0])
-                    while chunk := source.read(_UPLOAD_CHUNK):
-                        await target.write(chunk, whole[0])
-                        whole[0] += len(chunk)
-                        if progress is not None:
-                            progress(whole[0], total)
-                    await target.truncate(whole[0])
+                    source.seek(at.offset)
+                    hasher = at.hasher.copy()
+                    # (offset, bytes, hash through them): read one chunk ahead.
+                    reading = loop.run_in_executor(None, _read_blocks, source, at.offset,
+                                                   hasher, block)
+                    flying: collections.deque[tuple[int, int, Any, asyncio.Task[int]]] = \
+                        collections.deque()
+                    try:
+                        while blocks := await reading:
+                            end = blocks[-1][0] + len(blocks[-1][1])
+                            reading = loop.run_in_executor(None, _read_blocks, source, end,
+                                                           blocks[-1][2], block)
+                            for offset, data, through in blocks:
+                                if len(flying) >= window:
+                                    await self._landed(flying, at, total, progress)
+                                flying.append((offset, len(data), through, asyncio.ensure_future(
+                                    target.write(data, offset))))
+                        while flying:
+                            await self._landed(flying, at, total, progress)
+                    finally:
+                        for *_, task in flying:
+                            task.cancel()
+                        with contextlib.suppress(BaseException):
+                            await reading
+                    await target.truncate(total)
             if progress is not None and total == 0:
                 progress(0, 0)
+        return str(at.hasher.hexdigest())
+
+    @staticmethod
+    async def _landed(flying: collections.deque[tuple[int, int, Any, asyncio.Task[int]]],
+                      at: _Sent, total: int, progress: ProgressSink | None) -> None:
+        """Wait for the oldest write; once the host has it, `at` moves past it."""
+        offset, size, through, task = flying[0]
+        await task
+        flying.popleft()
+        at.offset, at.hasher = offset + size, through
+        if progress is not None:
+            progress(at.offset, total)
 
     async def _size_on_host(self, remote: str) -> int:
         conn = await self.connect()
@@ -636,6 +704,51 @@ class Remote:
             raise OutcomeUnknown(f"{self.target}: replacing {path} was stopped ({reason}); it "
                                  "is either as it was or wholly replaced, never cut short")
         raise RemoteError(f"{self.target}: could not replace {path}: {reason}; it is as it was")
+
+
+@dataclass
+class _Sent:
+    """How far the host has an upload, in order, and the sha256 of those bytes."""
+
+    offset: int
+    hasher: Any
+
+
+def _read_blocks(source: BufferedReader, offset: int, hasher: Any,
+                 block: int) -> list[tuple[int, bytes, Any]]:
+    """The next chunk of `source` as SFTP writes, each with the hash of the
+    file through it (hashlib lets go of the GIL: this runs beside the
+    network). Empty at the end of the file."""
+    data = source.read(_READ_CHUNK)
+    blocks = []
+    hasher = hasher.copy()
+    for start in range(0, len(data), block):
+        piece = data[start:start + block]
+        hasher.update(piece)
+        blocks.append((offset + start, piece, hasher.copy()))
+    return blocks
+
+
+def _hash_prefix(local: Path, size: int) -> Any:
+    hasher = hashlib.sha256()
+    with local.open("rb") as source:
+        while size > 0 and (data := source.read(min(size, _READ_CHUNK))):
+            hasher.update(data)
+            size -= len(data)
+    return hasher
+
+
+def sha256_command(path: str, *, first: int | None = None) -> str:
+    """The host's sha256 of the file `path` (or of its first `first` bytes),
+    printed first on the line, by the fastest tool it has: `openssl dgst` is
+    three to six times faster than coreutils' sha256sum (asyncssh-2.md section
+    5; issue 12 measured 0.34 s against 1.8-2.4 s for 300 MiB). The file is
+    read through a redirect, so no path is ever taken for an option."""
+    tool = ("if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; "
+            "else sha256sum; fi")
+    if first is None:
+        return f"{{ {tool}; }} < {quote(path)}"
+    return f"head -c {first} < {quote(path)} | {{ {tool}; }}"
 
 
 # The install script's exit status when the staged copy is not the bytes sent.

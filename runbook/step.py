@@ -86,7 +86,9 @@ class StepContext(Protocol[F]):
     async def probe(self, command: str, *, timeout: float | None = None,
                     input: str | None = None) -> CommandResult: ...
 
-    async def upload(self, local: Path, remote: str) -> None: ...
+    async def upload(self, local: Path, remote: str) -> str:
+        """Copy `local` to `remote`; the sha256 of the bytes sent, for the
+        caller to check the host's copy against."""
 
     async def write_file(self, edit: EditFile, content: str) -> None:
         """Replace the file `edit` names with `content`, whole or not at all;

@@ -11,7 +11,7 @@ from typing import Any
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Shell
-from runbook.remote import privileged, privileged_script, quote
+from runbook.remote import privileged, privileged_script, quote, sha256_command
 from runbook.step import StepFailed
 from steps import red5
 from steps.facts import AnyContext, Ctx, Red5Facts
@@ -113,8 +113,17 @@ async def sha256_local(path: Path) -> str:
 
 
 async def sha256_remote(ctx: Ctx, path: str) -> str | None:
-    result = await ctx.probe(f"sha256sum -- {quote(path)} 2>/dev/null")
+    """The host's sha256 of `path` (None when it cannot read it), by the
+    fastest tool there (runbook.remote.sha256_command)."""
+    result = await ctx.probe(sha256_command(path))
     return result.stdout.split()[0] if result.ok and result.stdout.strip() else None
+
+
+async def size_remote(ctx: Ctx, path: str) -> int | None:
+    """The size of the file `path` on the host; None when there is none."""
+    result = await ctx.probe(f"stat -L -c %s -- {quote(path)} 2>/dev/null")
+    text = result.stdout.strip()
+    return int(text) if result.ok and text.isdigit() else None
 
 
 async def exists(ctx: Ctx, path: str, kind: str = "-e") -> bool:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import os
 import re
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import javaproperties
 
 from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
-from runbook.remote import OutcomeUnknown, RemoteError, quote
+from runbook.remote import OutcomeUnknown, RemoteError, quote, sha256_command
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import database, red5
@@ -33,6 +35,7 @@ from steps.common import (
     server_folders,
     sha256_local,
     sha256_remote,
+    size_remote,
     snapshot,
     trees,
     uploaded,
@@ -527,8 +530,9 @@ class UploadArtifacts(Red5Step):
     phase = Phase.PREPARE
     summary = (
         "Copies the new server distribution and the cloud-controller jar from this machine "
-        "to the stream manager over SFTP, then checks their sha256 on the host. A file "
-        "already there with the same checksum is not sent again."
+        "to the stream manager over SFTP, hashing each as it is sent, then checks their "
+        "sha256 on the host. A file already there with the same checksum is not sent again; "
+        "one an earlier attempt left half-way goes on from where it stopped."
     )
 
     def plan(self, p: Plan) -> list[Action]:
@@ -536,33 +540,52 @@ class UploadArtifacts(Red5Step):
         actions: list[Action] = [Shell(self._prepare_dir(p), "a folder only we can write")]
         for local in (s.distribution, s.cloud_controller):
             actions.append(Upload(str(local), uploaded(s, local)))
-            actions.append(Shell(f"sha256sum -- {quote(uploaded(s, local))}"))
+            actions.append(Shell(sha256_command(uploaded(s, local)),
+                                 "its sha256 on the host (openssl where installed), against "
+                                 "ours of the bytes sent"))
         return actions
 
     def _prepare_dir(self, p: AnyContext) -> str:
         folder = quote(p.settings.upload_dir)
         return f"mkdir -p -m 700 -- {folder} && test -d {folder} -a ! -L {folder} -a -O {folder}"
 
-    async def _local_sums(self, ctx: Ctx) -> dict[str, str]:
+    @staticmethod
+    def _local(ctx: Ctx, local: Path) -> os.stat_result:
+        if not local.is_file():
+            raise StepFailed(f"{local} is not on this machine")
+        return local.stat()
+
+    @staticmethod
+    def _key(local: Path, info: os.stat_result) -> str:
+        # A file changed on this machine since it was hashed is another file.
+        return f"{local}|{info.st_size}|{info.st_mtime_ns}"
+
+    async def _on_host(self, ctx: Ctx, local: Path) -> bool:
+        """Whether the host has `local` whole: the size first (no hashing at
+        all for a file that is missing or short), then the sha256 of both
+        copies, taken at once."""
+        info = self._local(ctx, local)
+        remote = uploaded(ctx.settings, local)
+        if await size_remote(ctx, remote) != info.st_size:
+            return False
         sums = ctx.facts.local_sha256
-        for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
-            if str(local) not in sums:
-                if not local.is_file():
-                    raise StepFailed(f"{local} is not on this machine")
-                sums[str(local)] = await sha256_local(local)
-        return sums
+        key = self._key(local, info)
+        ours = None if key in sums else asyncio.create_task(sha256_local(local))
+        try:
+            theirs = await sha256_remote(ctx, remote)
+        finally:
+            if ours is not None:
+                sums[key] = await ours
+        return theirs == sums[key]
 
     async def check(self, ctx: Ctx) -> Check:
-        sums = await self._local_sums(ctx)
-        for local, digest in sums.items():
-            remote = f"{ctx.settings.upload_dir}/{os.path.basename(local)}"
-            if await sha256_remote(ctx, remote) != digest:
+        for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
+            if not await self._on_host(ctx, local):
                 return Check(False)
         return Check(True, "both files are on the host with matching sha256")
 
     async def run(self, ctx: Ctx) -> None:
         s = ctx.settings
-        sums = await self._local_sums(ctx)
         made = await ctx.sh(self._prepare_dir(ctx), check=False)
         if not made.ok:
             raise StepFailed(f"{s.upload_dir} is not a folder owned by {s.host.user}; another "
@@ -570,11 +593,12 @@ class UploadArtifacts(Red5Step):
                              "another install.upload_dir")
         for local in (s.distribution, s.cloud_controller):
             remote = uploaded(s, local)
-            if await sha256_remote(ctx, remote) == sums[str(local)]:
+            if await self._on_host(ctx, local):
                 ctx.info(f"{local.name} is already on the host with the same sha256; not sent")
                 continue
+            info = self._local(ctx, local)
             try:
-                await ctx.upload(local, remote)
+                sent = await ctx.upload(local, remote)
             except OutcomeUnknown:
                 raise
             except RemoteError as exc:
@@ -582,11 +606,12 @@ class UploadArtifacts(Red5Step):
                 raise StepFailed(f"{str(exc).rstrip('.')}; part of {local.name} may be left in "
                                  f"{s.upload_dir}. The live stream manager is untouched: free "
                                  "the space or fix the permission on the host, then try the "
-                                 "step again (it sends the file whole)") from None
+                                 "step again (it goes on from what arrived)") from None
             got = await sha256_remote(ctx, remote)
-            if got != sums[str(local)]:
-                raise StepFailed(f"{remote} arrived with sha256 {got}, expected "
-                                 f"{sums[str(local)]}; run the step again")
+            if got != sent:
+                raise StepFailed(f"{remote} arrived with sha256 {got}, expected {sent} (the "
+                                 "bytes sent); run the step again")
+            ctx.facts.local_sha256[self._key(local, info)] = sent
             ctx.info(f"{local.name}: sha256 {got} matches")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,64 @@ async def test_a_detached_command_keeps_running_an_aborted_one_stops(tmp_path: P
             await remote.close()
             await asyncio.sleep(2.0)
             assert marker.exists() is survives
+
+
+async def test_an_upload_an_earlier_run_left_half_way_goes_on_from_there(tmp_path: Path) -> None:
+    """A run that died (or was stopped) mid-upload leaves part of the file on
+    the host; the next run checks that part against ours and sends the rest."""
+    data = os.urandom(24 << 20)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(data)
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        remote = remote_for(host)
+        host.upload_dir.mkdir(parents=True, exist_ok=True)
+        target = host.upload_dir / "payload.bin"
+        # What a cut leaves: a prefix, its last stretch with holes where
+        # parallel writes had not landed yet.
+        target.write_bytes(data[: 12 << 20] + bytes(2 << 20))
+        before = host.sftp_bytes
+        digest = await remote.upload(payload, str(target), timeout=60)
+        resent = host.sftp_bytes - before
+        assert target.read_bytes() == data
+        assert resent <= (24 - 12 + 8) << 20, f"{resent} bytes sent again: it started over"
+        assert digest == hashlib.sha256(data).hexdigest(), "the sha256 of what was sent"
+
+        # Not a prefix of ours (another file of the same name): sent whole.
+        spoilt = bytearray(data[: 12 << 20])
+        spoilt[1 << 20] ^= 0xFF
+        target.write_bytes(bytes(spoilt))
+        before = host.sftp_bytes
+        await remote.upload(payload, str(target), timeout=60)
+        assert host.sftp_bytes - before >= len(data)
+        assert target.read_bytes() == data
+        await remote.close()
+
+
+@pytest.mark.parametrize("with_openssl", [True, False], ids=["openssl", "sha256sum"])
+def test_the_hosts_sha256_comes_from_openssl_or_else_sha256sum(
+    tmp_path: Path, with_openssl: bool,
+) -> None:
+    import shutil
+    import subprocess
+
+    from runbook.remote import sha256_command
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    # Linked one by one, so `command -v openssl` finds it only when asked.
+    for name in ("bash", "head", "sha256sum", *(("openssl",) if with_openssl else ())):
+        found = shutil.which(name)
+        assert found is not None, name
+        (tools / name).symlink_to(found)
+    data = os.urandom(3 << 20)
+    path = tmp_path / "a file, with spaces"
+    path.write_bytes(data)
+    for first, expected in ((None, data), (1 << 20, data[: 1 << 20])):
+        done = subprocess.run([str(tools / "bash"), "-c", sha256_command(str(path), first=first)],
+                              env={"PATH": str(tools)}, capture_output=True, text=True,
+                              check=False)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split()[0] == hashlib.sha256(expected).hexdigest()
+    missing = subprocess.run([str(tools / "bash"), "-c", sha256_command(str(tmp_path / "no"))],
+                             env={"PATH": str(tools)}, capture_output=True, text=True)
+    assert missing.returncode != 0
