@@ -32,7 +32,10 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
 
     The recording is best effort (a read-only home must not stop the upgrade);
     the exit status is the command's, as `timeout` reports it."""
-    run = f"timeout -k {grace}s {limit:g}s bash -c {shlex.quote(command)}"
+    # --norc: the login shell sshd started has read .bashrc already (bash does
+    # for ssh commands); a second read doubles every command's cost on a host
+    # whose .bashrc is slow (issue 12 measured 0.35 s a command with pyenv's).
+    run = f"timeout -k {grace}s {limit:g}s bash --norc -c {shlex.quote(command)}"
     if job is None:
         return run
     script = (
@@ -108,7 +111,7 @@ def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
     to JOB.log, exit status to JOB.rc, recorded as `job` while it runs; prints
     nothing and returns at once."""
     inner = (f'echo "$$ $(date +%s) {limit + grace:g}" > "$0"; '
-             f'timeout -k {grace}s {limit:g}s bash -c "$1"; rc=$?; '
+             f'timeout -k {grace}s {limit:g}s bash --norc -c "$1"; rc=$?; '
              'echo "$rc" > "$0.rc"; rm -f "$0"; exit "$rc"')
     # Separate statements: `a && b &` would background a subshell that keeps
     # the channel's stdout open, and the launch would never return.
@@ -122,8 +125,17 @@ def attach_command(job: str, offset: int) -> str:
     """Print the job's output from byte `offset` on as it comes, until the
     job ends; exit with its exit status (NO_STATUS with a mark on stderr when
     it left none)."""
+    # tail follows a watcher rather than the job: a finished job stays a
+    # zombie until the host's init reaps it, which some inits (containers,
+    # this project's CI) leave for seconds, and `tail --pid` counts a zombie
+    # as running. The watcher ends once the job has written its status (its
+    # last act) or is gone without one; this shell reaps the watcher itself.
+    watch = ('while [ ! -e "$f.rc" ] && kill -0 "$pid" 2>/dev/null; do '
+             'read -r s < "/proc/$pid/stat" 2>/dev/null || break; '
+             'case "${s##*) }" in Z*|X*) break;; esac; sleep 0.1; done')
     return (f'f={_FOLDER}/{job}; pid=$(cat "$f.pid" 2>/dev/null) || exit {NO_STATUS}; '
-            f'tail -c +{offset + 1} -s 0.2 --pid="$pid" -f "$f.log" 2>/dev/null; '
+            f'( {watch} ) & w=$!; '
+            f'tail -c +{offset + 1} -s 0.1 --pid="$w" -f "$f.log" 2>/dev/null; '
             '[ -r "$f.rc" ] && exit "$(cat "$f.rc")"; '
             f'echo {shlex.quote(NO_STATUS_MARK)} >&2; exit {NO_STATUS}')
 

@@ -162,7 +162,7 @@ def _running(sshd: Sshd, command: str) -> list[int]:
     return [pid for pid in _started_by(sshd.port) if _cmdline(pid) == command]
 
 
-def _start(root: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start(root: Path, *extra: str) -> tuple[subprocess.Popen[bytes], int]:
     config = root / "sshd_config"
     for _attempt in range(3):  # the free port can be taken before sshd binds it
         port = _free_port()
@@ -179,6 +179,7 @@ def _start(root: Path) -> tuple[subprocess.Popen[bytes], int]:
             "PermitRootLogin prohibit-password",
             f"AllowUsers {USER}",
             "Subsystem sftp internal-sftp",
+            *extra,
             "",
         ]))
         check = subprocess.run([SSHD, "-t", "-f", str(config)], capture_output=True, text=True)
@@ -363,7 +364,7 @@ async def test_a_timed_out_command_is_stopped_on_the_host(sshd: Sshd, remote: Re
         await asyncio.sleep(max(0.0, 3.6 - (time.monotonic() - started)))
         assert not marker.exists(), "the command went on after its timeout"
     finally:
-        _kill(_running(sshd, "sleep 3.101") + _running(sshd, f"bash -c {command}"))
+        _kill(_running(sshd, "sleep 3.101") + _running(sshd, f"bash --norc -c {command}"))
 
 
 async def test_a_command_that_ignores_term_is_killed(sshd: Sshd, remote: Remote) -> None:
@@ -381,7 +382,7 @@ async def test_a_command_that_ignores_term_is_killed(sshd: Sshd, remote: Remote)
         await asyncio.sleep(max(0.0, 3.6 - (time.monotonic() - started)))
         assert not marker.exists(), "the command went on after its timeout"
     finally:
-        _kill(_running(sshd, "sleep 3.102") + _running(sshd, f"bash -c {command}"))
+        _kill(_running(sshd, "sleep 3.102") + _running(sshd, f"bash --norc -c {command}"))
 
 
 async def test_a_killed_connection_leaves_the_outcome_unknown(sshd: Sshd, remote: Remote) -> None:
@@ -406,7 +407,7 @@ async def test_a_killed_connection_leaves_the_outcome_unknown(sshd: Sshd, remote
     finally:
         task.cancel()
         _kill(_running(sshd, "sleep 29.103")
-              + _running(sshd, "bash -c ps -o ppid= -p $PPID; sleep 29.103"))
+              + _running(sshd, "bash --norc -c ps -o ppid= -p $PPID; sleep 29.103"))
 
 
 # --- upload ----------------------------------------------------------------
@@ -479,3 +480,42 @@ async def test_a_file_is_replaced_whole_over_real_sftp_and_bash(
     assert backup.read_text() == "config.dbHost=old\n", "the first backup is kept"
     assert sorted(p.name for p in target.parent.iterdir()) == [target.name, backup.name]
     assert list(staging.iterdir()) == []
+
+
+def test_a_command_pays_the_hosts_bashrc_once(tmp_path: Path) -> None:
+    """sshd runs every command through the login shell, which reads .bashrc
+    (bash does so for ssh commands); the command itself must not read it a
+    second time: on a host with a slow .bashrc that doubles every command."""
+    root = tmp_path / "sshd"
+    root.mkdir()
+    root.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    # Appends a line each time any bash reads it, interactive or not.
+    (home / ".bashrc").write_text('echo rc >> "$HOME/rc-read"\n')
+    _keygen(root / "host_key")
+    _keygen(root / "client_key")
+    shutil.copy(root / "client_key.pub", root / "authorized_keys")
+    proc, port = _start(root, f"SetEnv HOME={home}")
+    try:
+        key_type, key_blob = (root / "host_key.pub").read_text().split()[:2]
+        known_hosts = root / "known_hosts"
+        known_hosts.write_text(f"[127.0.0.1]:{port} {key_type} {key_blob}\n")
+        server = Sshd(root, port, proc.pid, root / "host_key", root / "client_key", known_hosts,
+                      root / "sshd.log")
+
+        async def count(job: str | None) -> int:
+            remote = server.remote()
+            try:
+                before = await remote.run('wc -l < "$HOME/rc-read"', timeout=10)
+                await remote.run("true", timeout=10, job=job)
+                after = await remote.run('wc -l < "$HOME/rc-read"', timeout=10)
+            finally:
+                await remote.close()
+            return int(after.stdout) - int(before.stdout) - 1  # the second wc's own shell
+
+        assert asyncio.run(count(None)) == 1, "a probe read .bashrc twice"
+        assert asyncio.run(count("bashrc-once")) == 1, "a journalled command read .bashrc twice"
+    finally:
+        proc.terminate()
+        proc.wait(5)

@@ -196,3 +196,41 @@ def test_the_hosts_sha256_comes_from_openssl_or_else_sha256sum(
     missing = subprocess.run([str(tools / "bash"), "-c", sha256_command(str(tmp_path / "no"))],
                              env={"PATH": str(tools)}, capture_output=True, text=True)
     assert missing.returncode != 0
+
+
+def test_attaching_ends_once_the_job_left_its_status_though_init_has_not_reaped_it(
+    tmp_path: Path,
+) -> None:
+    """A detached job's last act is to write its exit status; its process is
+    then a zombie until the host's init reaps it, which a container's init can
+    leave for seconds. Attaching must end on the status, not on the reaping:
+    every detached command (unzip, the service start) paid that wait in the
+    downtime."""
+    import subprocess
+
+    from runbook import jobs
+
+    home = tmp_path / "home"
+    folder = home / ".runbook" / "jobs"
+    folder.mkdir(parents=True)
+    # A parent that never reaps: its child ends at once and stays a zombie
+    # while the parent sleeps on.
+    parent = subprocess.Popen(["sh", "-c", "sh -c 'echo $$ > child; exit 0' & exec sleep 30"],
+                              cwd=tmp_path)
+    try:
+        for _ in range(100):
+            if (tmp_path / "child").is_file() and (tmp_path / "child").read_text().strip():
+                break
+            time.sleep(0.05)
+        child = (tmp_path / "child").read_text().strip()
+        (folder / "j.pid").write_text(f"{child}\n")
+        (folder / "j.log").write_text("all of it\n")
+        (folder / "j.rc").write_text("0\n")
+        done = subprocess.run(["sh", "-c", jobs.attach_command("j", 0)],
+                              env={"HOME": str(home), "PATH": os.environ["PATH"]},
+                              capture_output=True, text=True, timeout=10)
+        assert parent.poll() is None, "the zombie was reaped before attaching ended"
+        assert done.returncode == 0 and done.stdout == "all of it\n"
+    finally:
+        parent.kill()
+        parent.wait()
