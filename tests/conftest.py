@@ -21,6 +21,16 @@ os.environ.setdefault("RUNBOOK_REHEARSAL_PACE", "0.005")
 SSHConnect = Callable[[RehearsalHost], Awaitable[asyncssh.SSHClientConnection]]
 
 
+@pytest.fixture(autouse=True)
+def tui_state_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI looks for the last rehearsal's downtime in the user's state dir:
+    its tests get an empty one of their own, so no rehearsal run on this
+    machine shows up in a picture or a clock."""
+    if request.module.__name__.rpartition(".")[2].startswith("test_tui_"):
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 async def rehearsal_host(tmp_path: Path) -> AsyncIterator[RehearsalHost]:
     """A started rehearsal host (live service up) whose sandbox lives in
