@@ -1,0 +1,122 @@
+"""The runbook's own share of the downtime, from the journals of whole rehearsals.
+
+Runs `runbook rehearse --headless --yes` in fresh sandboxes (--runs of them) at the
+"fast" pace and reads each run's journal: the downtime is cutover-start to
+cutover-end. What others spend in it is taken out:
+
+* the fake cloud   each deleted nodegroup's teardown (TERMINATING_S at the pace),
+                   counted from the last DELETE's answer; each new origin's boot
+                   (RUNNING_UNTIL_S at the pace), from the last launch's answer
+* the service      from `systemctl start` being sent to the stream manager's
+                   "application started" line in the new install's red5.log
+
+What remains is the runbook's: its SSH round trips, checks and verifications,
+polling slack, journal writes. The baseline is 0 (a perfect tool); the goal is
+under 0.5 s. Prints each run, the median and spread, and where the time went by
+step for the median run.
+
+    .venv/bin/python benchmarks/cutover_overhead.py [--runs 3] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from runbook.rehearsal import cloud
+from runbook.rehearsal import sandbox as layout
+from runbook.rehearsal.service import READY_LINE
+
+
+@dataclass
+class Measured:
+    downtime: float
+    teardown: float
+    boot: float
+    service: float
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def overhead(self) -> float:
+        return self.downtime - self.teardown - self.boot - self.service
+
+
+def _log_time(line: str) -> float:
+    # red5.log: "2026-11-30 16:36:39,226 [..." in the host's local time.
+    return datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def _epoch(record: dict[str, object]) -> float:
+    return datetime.fromisoformat(str(record["ts"])).timestamp()
+
+
+def measure(journal: Path, sandbox: Path, pace: float) -> Measured:
+    records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    start = next(r for r in records if r["event"] == "cutover-start")
+    end = next(r for r in records if r["event"] == "cutover-end")
+    calls = [r for r in records if r["event"] == "action-end" and r.get("status") == "ok"]
+    starts = {(r["step"], r["attempt"], r["n"]): r for r in records
+              if r["event"] == "action-start"}
+
+    def text(r: dict[str, object]) -> str:
+        return str(starts[(r["step"], r["attempt"], r["n"])]["text"])
+
+    deletes = [r for r in calls if r["step"] == "delete-nodegroups" and " DELETE " in text(r)]
+    launches = [r for r in calls if r["step"] == "recreate" and "/nodegroup/" in text(r)
+                and " POST " in text(r)]
+    teardown = cloud.TERMINATING_S * pace if deletes else 0.0
+    boot = cloud.RUNNING_UNTIL_S * pace if launches else 0.0
+    started = [r for r in starts.values() if r["step"] == "start-service"
+               and "systemctl start" in str(r["text"])]
+    log = layout.red5_home(sandbox) / "log" / "red5.log"
+    ready = [line for line in log.read_text().splitlines() if READY_LINE in line]
+    service = _log_time(ready[-1]) - _epoch(started[-1]) if started and ready else 0.0
+    steps: dict[str, float] = {}
+    for r in records:
+        if r["event"] == "step-end" and float(r["mono"]) >= float(start["mono"]):
+            steps[str(r["step"])] = float(r.get("elapsed_s") or 0)
+    return Measured(float(end["mono"]) - float(start["mono"]), teardown, boot, service, steps)
+
+
+def rehearse(folder: Path, pace_name: str) -> Measured:
+    if folder.exists():
+        raise SystemExit(f"{folder} exists: give a folder that does not")
+    env = {**os.environ, cloud.PACE_ENV: pace_name}
+    done = subprocess.run([sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes",
+                           "--sandbox", str(folder)], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the rehearsal failed ({done.returncode}):\n{done.stdout[-2000:]}")
+    journal = max((folder / ".operator" / "runs").glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+    return measure(journal, folder, cloud.parse_pace(pace_name))
+
+
+def main(runs: int, keep: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="runbook-bench-cutover-") as scratch:
+        root = keep or Path(scratch)
+        results = [rehearse(root / f"run{n}", "fast") for n in range(runs)]
+    for n, m in enumerate(results, 1):
+        print(f"run {n}: downtime {m.downtime:5.2f} s = cloud teardown {m.teardown:.2f} + "
+              f"origin boot {m.boot:.2f} + service start {m.service:.2f} + runbook "
+              f"{m.overhead:.2f}")
+    overheads = [m.overhead for m in results]
+    middle = sorted(results, key=lambda m: m.overhead)[len(results) // 2]
+    print("steps of the median run (elapsed, s): " +
+          ", ".join(f"{step} {took:.1f}" for step, took in middle.steps.items()))
+    print(f"runbook's own time in the downtime: median {statistics.median(overheads):.2f} s "
+          f"(min {min(overheads):.2f}, max {max(overheads):.2f}); goal: under 0.5 s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="keep the sandboxes under this new folder")
+    args = parser.parse_args()
+    main(args.runs, args.keep)
