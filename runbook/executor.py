@@ -44,11 +44,12 @@ from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Replay, StepHistory
 from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
 from runbook.redact import Redactor
-from runbook.remote import CommandResult, OutcomeUnknown, Remote, RemoteError
+from runbook.shell import CommandResult, OutcomeUnknown, RemoteError
 from runbook.step import CurlRenderer, PlanContext, Step, StepFailed
 
 if TYPE_CHECKING:
     from runbook.properties import Review
+    from runbook.remote import Remote
     from runbook.smapi import StreamManagerAPI
 
 T = TypeVar("T")

@@ -20,7 +20,6 @@ from runbook.hoststate import HostState
 from runbook.journal import Journal, Replay
 from runbook.model import Action, StepCard
 from runbook.redact import Redactor
-from runbook.remote import Remote
 from runbook.step import PlanContext, Step, cards
 
 if TYPE_CHECKING:
@@ -133,6 +132,10 @@ class Session(Generic[F]):
 
         A resumed session continues the earlier run's journal: finished steps
         stay finished, and every other step's check decides again."""
+        # Here, not at the top: asyncssh takes a quarter of a second to load,
+        # and a front end should be drawn before the host is reached.
+        from runbook.remote import Remote
+
         journal = Journal(self.journal_path)
         remote = Remote(self.settings.host, isolated=self.isolated)
         try:

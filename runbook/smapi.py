@@ -14,13 +14,14 @@ import logging
 import re
 import socket
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
-
-import httpx
 
 from runbook.curl import ApiTarget, api_path, curl_line
 from runbook.redact import MASK, Redactor
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_VERSIONS = ("4.0", "3.1", "3.0")
 
@@ -138,6 +139,10 @@ class StreamManagerAPI:
         self.token_hint = token_hint
         self._token = token
         self._redact = Redactor([token])
+        # Here, not at the top: the procedure imports this module for its
+        # errors, and httpx need not load before the first request.
+        import httpx
+
         self._client = httpx.AsyncClient(
             base_url=self.base_url, timeout=httpx.Timeout(timeout), transport=transport
         )
@@ -172,6 +177,8 @@ class StreamManagerAPI:
         # Errors are built inside the except clauses but raised after them, so
         # the new exception has no __context__: httpx's exceptions carry the
         # request, whose URL carries the token.
+        import httpx  # loaded by __init__ already: a dictionary lookup
+
         failure: SMApiError
         where = f"{method} {path}"
         try:

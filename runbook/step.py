@@ -20,7 +20,7 @@ from runbook.config import Settings
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.model import Action, Check, EditFile, Phase, StepCard
-from runbook.remote import CommandResult
+from runbook.shell import CommandResult
 
 if TYPE_CHECKING:
     from runbook.properties import Review

@@ -11,7 +11,7 @@ from typing import Any
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Shell
-from runbook.remote import privileged, privileged_script, quote, sha256_command
+from runbook.shell import privileged, privileged_script, quote, sha256_command
 from runbook.step import StepFailed
 from steps import red5
 from steps.facts import AnyContext, Ctx, Red5Facts

@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any, NoReturn
 
 from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
-from runbook.remote import quote
+from runbook.shell import quote
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import red5

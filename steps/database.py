@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import javaproperties
 
 from runbook.properties import is_placeholder
-from runbook.remote import CommandResult, quote
+from runbook.shell import CommandResult, quote
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import read_remote, trees

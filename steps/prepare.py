@@ -14,7 +14,7 @@ import javaproperties
 
 from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
-from runbook.remote import OutcomeUnknown, RemoteError, quote, sha256_command
+from runbook.shell import OutcomeUnknown, RemoteError, quote, sha256_command
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import database, red5

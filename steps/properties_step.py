@@ -18,7 +18,7 @@ from runbook.properties import (
     render_review,
     review,
 )
-from runbook.remote import quote
+from runbook.shell import quote
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import exists, live_dir, new_dir, read_remote, root, trees

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 
 from runbook.model import Action, Check, Note, Phase, Shell
-from runbook.remote import quote
+from runbook.shell import quote
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import (

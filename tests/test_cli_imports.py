@@ -42,3 +42,16 @@ def test_diff_json_imports_no_ssh_http_or_textual() -> None:
             f"    main(['diff', {str(old)!r}, {str(new)!r}, '--json'])")
     assert loaded_after(code) & {"asyncssh", "httpx", "textual", "asyncio", "cryptography"} \
         == set()
+
+
+def test_the_first_screen_of_a_run_loads_no_ssh_or_http() -> None:
+    """The app, its session and the procedure are built before anything is
+    reached: asyncssh (about 270 ms here) and httpx load with the first
+    connection and the first request, after the first paint."""
+    code = ("from pathlib import Path\n"
+            "from runbook.cli import _plan_settings, session\n"
+            "from screens.app import create_app\n"
+            "here = Path('/nonexistent/run.jsonl')\n"
+            "create_app(lambda earlier: session(_plan_settings(None), token='t', "
+            "journal_path=here, state_dir=here.parent), rehearsal=True, start_run=False)")
+    assert loaded_after(code) & {"asyncssh", "httpx", "cryptography"} == set()
