@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import bytecode
+
 DATA = Path(__file__).resolve().parent.parent / "runbook" / "rehearsal" / "data"
 OLD = DATA / "red5-web.properties.6.2.0.b406"
 NEW = DATA / "red5-web.properties.api4"
@@ -43,7 +45,7 @@ SUBJECTS: dict[str, list[str]] = {
 def once(command: list[str]) -> float:
     started = time.perf_counter()
     # diff exits 1 while keys wait for a decision: that is its answer, not a failure.
-    done = subprocess.run(command, capture_output=True)
+    done = subprocess.run(command, capture_output=True, env=bytecode.ENV)
     took = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"{command} failed: {done.stderr.decode()[-500:]}")
@@ -52,7 +54,7 @@ def once(command: list[str]) -> float:
 
 def imported(command: list[str]) -> list[str]:
     done = subprocess.run([command[0], "-X", "importtime", *command[1:]], capture_output=True,
-                          text=True)
+                          text=True, env=bytecode.ENV)
     names = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines()}
     return sorted(names & set(HEAVY))
 
@@ -60,6 +62,7 @@ def imported(command: list[str]) -> list[str]:
 def main(rounds: int) -> None:
     times: dict[str, list[float]] = {name: [] for name in SUBJECTS}
     names = list(SUBJECTS)
+    bytecode.compile_sources()
     for name in names:
         once(SUBJECTS[name])  # warm the page cache and the bytecode
     for n in range(rounds):

@@ -31,12 +31,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import tomlkit
-from tomlkit.exceptions import ParseError
-from tomlkit.items import Table
-from tomlkit.toml_document import TOMLDocument
+from typing import TYPE_CHECKING, Any
 
 from runbook.properties.codec import atomic_write
 from runbook.properties.model import (
@@ -48,6 +43,9 @@ from runbook.properties.model import (
     Status,
 )
 from runbook.redact import fingerprint, is_secret_key
+
+if TYPE_CHECKING:
+    from tomlkit.toml_document import TOMLDocument
 
 __all__ = ["Decisions", "DecisionsError", "Entry"]
 
@@ -120,6 +118,11 @@ class Decisions:
         return cls(text, name=name)
 
     def _document(self) -> TOMLDocument:
+        # tomlkit loads only to rewrite a file: a plain review (runbook diff
+        # --json) never pays for it.
+        import tomlkit
+        from tomlkit.exceptions import ParseError
+
         if self._doc is None:
             try:
                 self._doc = tomlkit.parse(self._text or "")
@@ -144,6 +147,8 @@ class Decisions:
     def dumps(self) -> str:
         if self._doc is None:
             return self._text or ""
+        import tomlkit
+
         return tomlkit.dumps(self._doc)
 
     def save(self, path: Path | str) -> None:
@@ -219,6 +224,9 @@ class Decisions:
         values changed. Undecided keys get a commented hint instead of an action.
         Returns (key, environment variable) for each secret stored by name.
         """
+        import tomlkit
+        from tomlkit.items import Table
+
         doc = self._document()
         inputs = doc.get("inputs")
         if not isinstance(inputs, Table):
@@ -282,6 +290,8 @@ class Decisions:
 
 
 def _new_document() -> TOMLDocument:
+    import tomlkit
+
     document = tomlkit.document()
     document.add(tomlkit.comment(HEADER))
     return document
