@@ -159,6 +159,12 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
             return Content.styled(f"Every step is done or skipped.{report} q quits; the "
                                   f"journal is {journal}.", "$success")
         trouble = state.in_trouble
+        if trouble and state.service_down:
+            # The worst moment of the night: both ways on, in one line.
+            return Content.styled(
+                f"Step {trouble[0].number} failed and the stream manager is down; its result "
+                "is on the right. Fix the cause and run runbook again to go on from here, or "
+                f"r shows the way back to the old one.{report} q quits.", "$error")
         if trouble:
             return Content.styled(
                 f"Step {trouble[0].number} failed; its result is on the right. Fix the cause, "

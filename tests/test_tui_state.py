@@ -314,3 +314,20 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
     assert any("3 of 3 nodegroups" in line for line in waiting), said
     assert any("1 of 3 nodegroups" in line for line in waiting), said
     assert any("ap-south" in line for line in said), "the one still there is named"
+
+
+async def test_after_a_failed_cutover_step_the_hint_names_the_way_back_too() -> None:
+    """The stream manager is down: 'fix it and run again' is half the answer
+    at that moment; the other half is that there is a way back, and where."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups"))
+        tell(app, StepChanged(report("delete-nodegroups", StepState.DONE, "ok", 1.0)))
+        tell(app, StepChanged(report("backup-live", StepState.FAILED, "mv refused", 0.1)))
+        tell(app, CutoverEnded(False, 1.1))
+        tell(app, RunEnded(Outcome.FAILED.value, Outcome.FAILED.exit_code))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "stream manager is down" in shown
+        assert "r " in shown and "way back" in shown
