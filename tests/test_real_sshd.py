@@ -218,16 +218,18 @@ async def _probe(sshd: Sshd) -> None:
         await remote.close()
 
 
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    root = tmp_path_factory.mktemp("real-sshd")
+@contextlib.contextmanager
+def _serving(root: Path, *extra: str) -> Iterator[Sshd]:
+    """A real sshd with its own keys in `root` (extra lines for its config),
+    stopped with everything its sessions left behind."""
+    root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)  # sshd reads AuthorizedKeysFile as the logged-in user
     if AS_ROOT:
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)  # privsep dir
     _keygen(root / "host_key")
     _keygen(root / "client_key")
     shutil.copy(root / "client_key.pub", root / "authorized_keys")
-    proc, port = _start(root)
+    proc, port = _start(root, *extra)
     try:
         key_type, key_blob = (root / "host_key.pub").read_text().split()[:2]
         known_hosts = root / "known_hosts"
@@ -249,6 +251,12 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
         described = [f"{pid} {_cmdline(pid)}" for pid in left]
         _kill(left)
     assert not described, f"the real-sshd tests left processes behind: {described}"
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    with _serving(tmp_path_factory.mktemp("real-sshd")) as server:
+        yield server
 
 
 @pytest.fixture
@@ -486,23 +494,11 @@ def test_a_command_pays_the_hosts_bashrc_once(tmp_path: Path) -> None:
     """sshd runs every command through the login shell, which reads .bashrc
     (bash does so for ssh commands); the command itself must not read it a
     second time: on a host with a slow .bashrc that doubles every command."""
-    root = tmp_path / "sshd"
-    root.mkdir()
-    root.chmod(0o755)
     home = tmp_path / "home"
     home.mkdir()
     # Appends a line each time any bash reads it, interactive or not.
     (home / ".bashrc").write_text('echo rc >> "$HOME/rc-read"\n')
-    _keygen(root / "host_key")
-    _keygen(root / "client_key")
-    shutil.copy(root / "client_key.pub", root / "authorized_keys")
-    proc, port = _start(root, f"SetEnv HOME={home}")
-    try:
-        key_type, key_blob = (root / "host_key.pub").read_text().split()[:2]
-        known_hosts = root / "known_hosts"
-        known_hosts.write_text(f"[127.0.0.1]:{port} {key_type} {key_blob}\n")
-        server = Sshd(root, port, proc.pid, root / "host_key", root / "client_key", known_hosts,
-                      root / "sshd.log")
+    with _serving(tmp_path / "sshd", f"SetEnv HOME={home}") as server:
 
         async def count(job: str | None) -> int:
             remote = server.remote()
@@ -516,6 +512,3 @@ def test_a_command_pays_the_hosts_bashrc_once(tmp_path: Path) -> None:
 
         assert asyncio.run(count(None)) == 1, "a probe read .bashrc twice"
         assert asyncio.run(count("bashrc-once")) == 1, "a journalled command read .bashrc twice"
-    finally:
-        proc.terminate()
-        proc.wait(5)
