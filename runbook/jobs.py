@@ -112,7 +112,8 @@ def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
     nothing and returns at once."""
     inner = (f'echo "$$ $(date +%s) {limit + grace:g}" > "$0"; '
              f'timeout -k {grace}s {limit:g}s bash --norc -c "$1"; rc=$?; '
-             'echo "$rc" > "$0.rc"; rm -f "$0"; exit "$rc"')
+             # Whole or not at all: a reader must never see the file empty.
+             'echo "$rc" > "$0.rc.new" && mv -f "$0.rc.new" "$0.rc"; rm -f "$0"; exit "$rc"')
     # Separate statements: `a && b &` would background a subshell that keeps
     # the channel's stdout open, and the launch would never return.
     return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 "$j" || exit 1; '
@@ -130,16 +131,20 @@ def attach_command(job: str, offset: int) -> str:
     # this project's CI) leave for seconds, and `tail --pid` counts a zombie
     # as running. The watcher ends once the job has written its status (its
     # last act) or is gone without one; this shell reaps the watcher itself.
-    watch = ('while [ ! -e "$f.rc" ] && kill -0 "$pid" 2>/dev/null; do '
-             'read -r s < "/proc/$pid/stat" 2>/dev/null || break; '
-             'case "${s##*) }" in Z*|X*) break;; esac; sleep 0.1; done')
+    # Without a readable /proc, kill -0 alone decides, as tail's would.
+    watch = ('while [ ! -s "$f.rc" ] && kill -0 "$pid" 2>/dev/null; do '
+             'if read -r s < "/proc/$pid/stat" 2>/dev/null; then '
+             'case "${s##*) }" in Z*|X*) break;; esac; fi; sleep 0.1; done')
+    # The watcher writes nothing and is ended with tail: were tail to stop
+    # early (no log), it must not hold the channel open until the job ends.
     return (f'f={_FOLDER}/{job}; pid=$(cat "$f.pid" 2>/dev/null) || exit {NO_STATUS}; '
-            f'( {watch} ) & w=$!; '
+            f'( {watch} ) </dev/null >/dev/null 2>&1 & w=$!; '
             f'tail -c +{offset + 1} -s 0.1 --pid="$w" -f "$f.log" 2>/dev/null; '
-            '[ -r "$f.rc" ] && exit "$(cat "$f.rc")"; '
+            'kill "$w" 2>/dev/null; rc=$(cat "$f.rc" 2>/dev/null); '
+            'case "$rc" in ""|*[!0-9]*) ;; *) exit "$rc";; esac; '
             f'echo {shlex.quote(NO_STATUS_MARK)} >&2; exit {NO_STATUS}')
 
 
 def forget_command(job: str) -> str:
     """Remove what a finished detached job left: its log, status and pid."""
-    return f'f={_FOLDER}/{job}; rm -f "$f.rc" "$f.log" "$f.pid"'
+    return f'f={_FOLDER}/{job}; rm -f "$f.rc" "$f.rc.new" "$f.log" "$f.pid"'

@@ -234,3 +234,53 @@ def test_attaching_ends_once_the_job_left_its_status_though_init_has_not_reaped_
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_attaching_waits_for_the_whole_exit_status_not_an_empty_file(tmp_path: Path) -> None:
+    """A status file that exists but is still empty (created, not yet written)
+    is no status yet: reading it then turned a command that succeeded into
+    exit status 2 ('Illegal number')."""
+    import subprocess
+
+    from runbook import jobs
+
+    home = tmp_path / "home"
+    folder = home / ".runbook" / "jobs"
+    folder.mkdir(parents=True)
+    job = subprocess.Popen(["sleep", "1"])
+    try:
+        (folder / "j.pid").write_text(f"{job.pid}\n")
+        (folder / "j.log").write_text("started\n")
+        (folder / "j.rc").write_text("")  # created; the 0 comes a moment later
+        writer = subprocess.Popen(["sh", "-c", f"sleep 0.4; echo 0 > {folder / 'j.rc'}"])
+        done = subprocess.run(["sh", "-c", jobs.attach_command("j", 0)],
+                              env={"HOME": str(home), "PATH": os.environ["PATH"]},
+                              capture_output=True, text=True, timeout=10)
+        writer.wait()
+        assert (done.returncode, done.stdout) == (0, "started\n"), done.stderr
+    finally:
+        job.kill()
+        job.wait()
+
+
+def test_attaching_ends_with_the_job_when_its_output_cannot_be_followed(tmp_path: Path) -> None:
+    """With no log to follow, tail ends at once; the watcher it followed must
+    not hold the channel open until the job ends."""
+    import subprocess
+
+    from runbook import jobs
+
+    home = tmp_path / "home"
+    folder = home / ".runbook" / "jobs"
+    folder.mkdir(parents=True)
+    job = subprocess.Popen(["sleep", "30"])
+    try:
+        (folder / "j.pid").write_text(f"{job.pid}\n")
+        done = subprocess.run(["sh", "-c", jobs.attach_command("j", 0)],
+                              env={"HOME": str(home), "PATH": os.environ["PATH"]},
+                              capture_output=True, text=True, timeout=40)
+        assert job.poll() is None, "attach waited for the job to end"
+        assert done.returncode == jobs.NO_STATUS and jobs.NO_STATUS_MARK in done.stderr
+    finally:
+        job.kill()
+        job.wait()
