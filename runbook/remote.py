@@ -548,10 +548,18 @@ class Remote:
                         while flying:
                             await self._landed(flying, at, total, progress)
                     finally:
+                        # Writes still out and the read ahead end unheard: their
+                        # errors are taken as they come (never raised, never
+                        # logged unread at garbage collection), whatever way
+                        # this upload ends.
                         for *_, task in flying:
+                            task.add_done_callback(_taken)
                             task.cancel()
-                        with contextlib.suppress(BaseException):
-                            await reading
+                        reading.add_done_callback(_taken)
+                        # The thread must be done with `source` before it is
+                        # closed. A cancel in this wait (an abort, the time
+                        # limit) goes through.
+                        await asyncio.wait([reading])
                     await target.truncate(total)
             if progress is not None and total == 0:
                 progress(0, 0)
@@ -662,6 +670,12 @@ class Remote:
             raise OutcomeUnknown(f"{self.target}: replacing {path} was stopped ({reason}); it "
                                  "is either as it was or wholly replaced, never cut short")
         raise RemoteError(f"{self.target}: could not replace {path}: {reason}; it is as it was")
+
+
+def _taken(future: asyncio.Future[Any]) -> None:
+    """Retrieve a finished future's error, so that nobody is told of it later."""
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass

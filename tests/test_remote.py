@@ -8,8 +8,10 @@ import os
 import time
 from pathlib import Path
 
+import asyncssh
 import pytest
 
+import runbook.remote as rm
 from runbook.config import HostSettings
 from runbook.remote import CommandTimeout, HostKeyRefused, OutcomeUnknown, Remote, RemoteError
 from tests.rehearsal import rehearsal_host, rehearsal_settings
@@ -284,3 +286,90 @@ def test_attaching_ends_with_the_job_when_its_output_cannot_be_followed(tmp_path
     finally:
         job.kill()
         job.wait()
+
+
+class _FakeFile:
+    def __init__(self, store: bytearray, state: dict) -> None:
+        self.store, self.state = store, state
+
+    async def write(self, data: bytes, offset: int) -> int:
+        await asyncio.sleep(0.01)
+        if self.state["fail_next"]:
+            self.state["fail_next"] = False
+            raise asyncssh.SFTPConnectionLost("cut")
+        end = offset + len(data)
+        if len(self.store) < end:
+            self.store.extend(bytes(end - len(self.store)))
+        self.store[offset:end] = data
+        return len(data)
+
+    async def truncate(self, size: int) -> None:
+        del self.store[size:]
+
+    async def __aenter__(self): return self
+    async def __aexit__(self, *a): return None
+
+
+class _FakeSFTP:
+    class limits:
+        max_write_len = 256 << 10
+
+    def __init__(self, store, state): self.store, self.state = store, state
+    def open(self, path, mode, encoding=None):
+        if "w" in mode:
+            self.store.clear()
+        return _FakeFile(self.store, self.state)
+    async def stat(self, path):
+        self.state["stats"] += 1
+        return asyncssh.SFTPAttrs(size=len(self.store))
+    async def __aenter__(self): return self
+    async def __aexit__(self, *a): return None
+
+
+class _FakeConn:
+    def __init__(self, store, state): self.store, self.state = store, state
+    def start_sftp_client(self): return _FakeSFTP(self.store, self.state)
+    def abort(self): pass
+    def is_closed(self): return False
+
+
+async def test_an_abort_while_the_upload_waits_for_its_read_ahead_is_not_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A write fails (the connection dropped) and the upload waits for the
+    thread reading ahead; an abort (or the upload's own time limit) arriving
+    in that wait must end the upload, not be swallowed so that it reconnects
+    and carries on. The window is a race with a thread that a real host
+    cannot be made to hit on purpose: the SFTP session here is a stand-in."""
+    data = os.urandom(1 << 20)
+    local = tmp_path / "f.bin"
+    local.write_bytes(data)
+    store, state = bytearray(), {"fail_next": True, "stats": 0}
+    remote = Remote(HostSettings(address="h", user="u"))
+    conn = _FakeConn(store, state)
+
+    async def connect():
+        return conn
+    monkeypatch.setattr(remote, "connect", connect)
+    monkeypatch.setattr(rm, "_IN_FLIGHT", 512 << 10)  # window of 2 writes: small file suffices
+    real = rm._read_blocks
+    calls = [0]
+
+    def slow_read(*a):  # a slow local disk: the read-ahead takes 0.5 s
+        calls[0] += 1
+        if calls[0] == 2:
+            time.sleep(0.5)
+        return real(*a)
+    monkeypatch.setattr(rm, "_read_blocks", slow_read)
+
+    task = asyncio.create_task(remote.upload(local, "/up/f.bin", timeout=60))
+    await asyncio.sleep(0.2)  # the first write has failed; finally waits for the read-ahead
+    task.cancel()             # the operator aborts
+    outcome = None
+    try:
+        outcome = await task
+    except asyncio.CancelledError:
+        outcome = "cancelled"
+    assert outcome == "cancelled", (
+        f"abort swallowed: upload returned {outcome!r}, looked at the host "
+        f"{state['stats']} more time(s), host file intact={bytes(store) == data}")
