@@ -558,7 +558,10 @@ class UploadArtifacts(Red5Step):
     @staticmethod
     def _key(local: Path, info: os.stat_result) -> str:
         # A file changed on this machine since it was hashed is another file.
-        return f"{local}|{info.st_size}|{info.st_mtime_ns}"
+        # ctime too: a copy that keeps the old mtime (cp -p, touch -r) still
+        # moves it, and nothing can set it back.
+        return (f"{local}|{info.st_dev}:{info.st_ino}|{info.st_size}|{info.st_mtime_ns}|"
+                f"{info.st_ctime_ns}")
 
     async def _on_host(self, ctx: Ctx, local: Path) -> bool:
         """Whether the host has `local` whole: the size first (no hashing at
@@ -574,9 +577,12 @@ class UploadArtifacts(Red5Step):
         try:
             theirs = await sha256_remote(ctx, remote)
         finally:
-            if ours is not None:
-                sums[key] = await ours
-        return theirs == sums[key]
+            digest = await ours if ours is not None else sums[key]
+        # Changed while hashed: the hash is of no one file, and not kept.
+        if self._key(local, self._local(ctx, local)) != key:
+            return False
+        sums[key] = digest
+        return theirs == digest
 
     async def check(self, ctx: Ctx) -> Check:
         for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
@@ -607,6 +613,12 @@ class UploadArtifacts(Red5Step):
                                  f"{s.upload_dir}. The live stream manager is untouched: free "
                                  "the space or fix the permission on the host, then try the "
                                  "step again (it goes on from what arrived)") from None
+            # The host's copy is checked against the bytes sent; whether those
+            # were one file, only this machine can say.
+            if self._key(local, self._local(ctx, local)) != self._key(local, info):
+                raise StepFailed(f"{local} changed on this machine while it was sent, so the "
+                                 "host has part of each version. Wait until nothing writes "
+                                 "to it, then try the step again (it sends what differs)")
             got = await sha256_remote(ctx, remote)
             if got != sent:
                 raise StepFailed(f"{remote} arrived with sha256 {got}, expected {sent} (the "

@@ -141,6 +141,36 @@ async def test_upload_is_skipped_when_the_files_are_already_there(tmp_path: Path
         assert "already done" in detail(again, "upload")
 
 
+async def test_a_distribution_changed_while_it_is_sent_is_not_taken(tmp_path: Path) -> None:
+    """Rewritten in place mid-upload (a download still finishing, a copy over
+    it), the host gets part old bytes, part new: their sha256 matches the bytes
+    sent, so only the file's own record on this machine can tell."""
+    import os
+
+    from runbook.events import Event, Progress
+
+    class RewritesMidUpload(ScriptedFrontEnd):
+        rewritten = False
+
+        def tell(self, event: Event) -> None:
+            super().tell(event)
+            if (isinstance(event, Progress) and event.step_id == "upload"
+                    and event.total and 0 < event.done < event.total / 4
+                    and not self.rewritten):
+                with settings.distribution.open("r+b") as zip_file:
+                    zip_file.seek(-(16 << 20), os.SEEK_END)
+                    zip_file.write(os.urandom(16 << 20))
+                self.rewritten = True
+
+    async with rehearsal_host(tmp_path, dist_size=96 << 20) as host:
+        settings = rehearsal_settings(host)
+        front = RewritesMidUpload()
+        outcome, _ = await run_only(host, ["preflight", "upload"], tmp_path / "j.jsonl", front)
+        assert front.rewritten, "the upload was over before the test could change the file"
+        assert outcome is Outcome.FAILED
+        assert "changed on this machine while it was sent" in detail(front, "upload")
+
+
 @pytest.mark.parametrize("leftover", ["bak.red5pro", "red5pro-server-13.0.0.b999-release"])
 async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
     tmp_path: Path, leftover: str
