@@ -177,15 +177,15 @@ def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
 # directory and of the folder its -Dred5.root names (device:inode, so a
 # symlink or a rename cannot disguise a folder). Run as root: /proc/PID/cwd of
 # a root service is not readable to anyone else. "[j]ava" keeps the listing's
-# own shell out of its output. pgrep narrows the walk to processes that name
-# java at all: reading every process's cmdline through `tr` took a fork per
-# process, about half a second a listing on a host running 300, and cutover
-# lists them ten times while the stream manager is down.
+# own shell out of its output. One grep narrows the walk to processes whose
+# command line names java at all: reading every one through `tr` took a fork
+# per process, about half a second a listing on a host running 300, and
+# cutover lists them ten times while the stream manager is down. (Not pgrep
+# -f: procps 3.3 matches only a command line's first 4 KiB, and a jsvc line
+# with a long classpath can name java only after that.)
 _JAVA_PROCESSES = (
     "stat -L -c %d:%i /; "
-    "if command -v pgrep >/dev/null 2>&1; then p=$(pgrep -f '[j]ava'); "
-    "else p=$(cd /proc && echo [0-9]*); fi; "
-    "for n in $p; do d=/proc/$n; "
+    "for f in $(grep -lsa '[j]ava' /proc/[0-9]*/cmdline); do d=${f%/cmdline}; "
     "a=$(tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null) || continue; "
     "case $a in *[j]ava*) ;; *) continue ;; esac; "
     "c=$(stat -L -c %d:%i \"$d/cwd\" 2>/dev/null); "
