@@ -148,6 +148,8 @@ def main() -> None:
     bare = shares["bare"] or 1e-9
     for name, share in shares.items():
         print(f"  {name:<8} {share * 100:5.2f} %   x{share / bare:5.2f} of bare")
+    worst = max(shares["quiet"], shares["waiting"], shares["down"])
+    print(f"runbook's app at most {worst * 100:.2f} % of a core while idle (goal: under 0.5 %)")
 
 
 if __name__ == "__main__":

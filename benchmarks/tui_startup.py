@@ -113,6 +113,9 @@ def main() -> None:
         median = statistics.median(values)
         print(f"  {name:<9} {median * 1000:7.0f} ms   x{median / bare:4.2f} of bare   "
               f"(min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})")
+    for name, goal in (("app", 1.3), ("rehearse", 1.5)):
+        ratio = statistics.median(times[name]) / bare
+        print(f"{name}: first paint {ratio:.2f}x a bare Textual app's (goal: at most {goal}x)")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ Two comparisons, interleaved round by round, medians printed with their spread:
             against `scp` followed by `ssh host sha256sum FILE`
 
 The server is a throwaway OpenSSH sshd on 127.0.0.1 (benchmarks/realsshd.py, a clean
-HOME so the baseline's `ssh` pays no slow .bashrc); without sshd installed, the
-rehearsal host (asyncssh) stands in, and the output says so. Client and server share
+HOME so the baseline's `ssh` pays no slow .bashrc); without sshd installed
+(openssh-server) it says so and stops. Client and server share
 this machine's cores: read the ratios, not the absolute MB/s.
 
     .venv/bin/python benchmarks/upload.py [--size-mb 300] [--rounds 3]
