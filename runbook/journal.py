@@ -319,19 +319,23 @@ def _config_before_damage(path: Path) -> str | None:
     return config
 
 
-def last_downtime(folder: Path, *, besides: Path, look_at: int = 10) -> tuple[float, Path] | None:
+def last_downtime(folder: Path, *, besides: Path, before: float | None = None,
+                  look_at: int = 10) -> tuple[float, Path] | None:
     """The downtime of the newest finished cutover among the journals in
-    `folder` (other than `besides`): what the last rehearsal or run took, as
-    the estimate for this one. Another run's damaged journal is skipped."""
+    `folder` (other than `besides`, and last written before `before` when
+    given): what the last rehearsal or run took, as the estimate for this one.
+    A way back's time is not a cutover's; another run's damaged journal is
+    skipped."""
     if not folder.is_dir():
         return None
-    journals = sorted((p for p in folder.glob("*.jsonl") if p != besides),
+    journals = sorted((p for p in folder.glob("*.jsonl") if p != besides
+                       and (before is None or p.stat().st_mtime < before)),
                       key=lambda p: p.stat().st_mtime, reverse=True)
     for path in journals[:look_at]:
         try:
-            found = replay(path).downtime_s
+            earlier = replay(path)
         except (OSError, ValueError, KeyError, JournalError):
             continue
-        if found is not None:
-            return float(found), path
+        if earlier.downtime_s is not None and earlier.outcome != "rolled-back":
+            return float(earlier.downtime_s), path
     return None

@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -163,11 +164,13 @@ class Report:
 
 
 def newest_journal(folder: Path) -> Path:
-    """The newest run in `folder` (the user's state dir unless told otherwise)."""
-    found = sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime) \
-        if folder.is_dir() else []
+    """The newest run in `folder` (the user's state dir unless told otherwise)
+    or its rehearsals/, where `runbook rehearse` keeps its journals."""
+    found = sorted((path for where in (folder, folder / "rehearsals") if where.is_dir()
+                    for path in where.glob("*.jsonl")), key=_mtime)
     if not found:
-        raise ReportError(f"{folder}: no journal here; name the one to read")
+        raise ReportError(f"{folder}: no journal here or in its rehearsals/; name the one "
+                          "to read")
     return found[-1]
 
 
@@ -432,8 +435,11 @@ def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None,
         folders = [default_dir() / "rehearsals", journal.parent]
     best: tuple[float, Path] | None = None
     journal = journal.resolve()
+    # Only runs over before this one began: a report made later says what it
+    # would have said then, whatever was rehearsed since.
+    began = _began(journal)
     for folder in dict.fromkeys(f.resolve() for f in folders):
-        found = last_downtime(folder, besides=journal)
+        found = last_downtime(folder, besides=journal, before=began)
         if found is not None and (best is None or _mtime(found[1]) > _mtime(best[1])):
             best = found
     return best
@@ -447,6 +453,13 @@ def _estimate(report: Report, folders: Iterable[Path] | None) -> None:
     with contextlib.suppress(JournalError, StopIteration):
         first = next(read(best[1]))
         report.downtime.estimate_is_rehearsal = bool(first.get("rehearsal", True))
+
+
+def _began(journal: Path) -> float | None:
+    """When the run in `journal` started; None for a run not begun yet."""
+    with contextlib.suppress(OSError, JournalError, StopIteration, KeyError, ValueError):
+        return datetime.fromisoformat(str(next(read(journal))["ts"])).timestamp()
+    return None
 
 
 def _mtime(path: Path) -> float:

@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import javaproperties
@@ -398,3 +399,44 @@ def test_a_resumed_run_is_one_story(tmp_path: Path) -> None:
     text = markdown(report)
     assert "resumed 1 time(s)" in text and "no end recorded (in doubt)" in text
     assert "### `two`: in-doubt" in text
+
+
+def test_report_and_log_find_a_rehearsal_when_it_is_the_newest_run(
+    upgraded: Rehearsed, tmp_path: Path
+) -> None:
+    """`runbook rehearse` keeps its journals in rehearsals/ of the state dir;
+    right after one, `runbook report` with no journal must read it."""
+    folder = tmp_path / "runbook" / "rehearsals"
+    folder.mkdir(parents=True)
+    (folder / "rehearsed.jsonl").write_bytes(upgraded.journal.read_bytes())
+    for command in ("report", "log"):
+        result = runbook(command, state=tmp_path)
+        assert result.returncode == 0, result.stderr
+    assert str(folder / "rehearsed.jsonl") in runbook("report", state=tmp_path).stdout
+
+
+def test_the_estimate_is_an_earlier_finished_cutover_not_a_later_run_or_a_way_back(
+    upgraded: Rehearsed, tmp_path: Path
+) -> None:
+    """A report made later must say what it said at the time: a run finished
+    after this one started is no estimate for it, nor is a rollback's time."""
+    import time as clock
+
+    from runbook.report import downtime_estimate
+
+    run = tmp_path / "run.jsonl"
+    run.write_bytes(upgraded.journal.read_bytes())
+    started = datetime.fromisoformat(upgraded.records[0]["ts"]).timestamp()
+
+    def journal(name: str, outcome: str, downtime: float, mtime: float) -> None:
+        written = Journal(tmp_path / name)
+        written.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1", rehearsal=True)
+        written.write("cutover-end", complete=True, downtime_s=downtime)
+        written.write("run-end", outcome=outcome, exit_code=0)
+        written.close()
+        os.utime(tmp_path / name, (mtime, mtime))
+
+    journal("before.jsonl", "done", 42.5, started - 3600)
+    journal("rolled-back.jsonl", "rolled-back", 9.3, started - 60)
+    journal("after.jsonl", "done", 7.0, clock.time())
+    assert downtime_estimate(run, [tmp_path]) == (42.5, tmp_path / "before.jsonl")
