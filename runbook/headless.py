@@ -99,8 +99,12 @@ class HeadlessFrontEnd:
         card = self.cards[step.id]
         if card.phase is not self._phase:
             self._phase = card.phase
-            title = "PREPARE (the live system keeps running)" if card.phase is Phase.PREPARE \
-                else "CUTOVER (downtime starts with the first step you run)"
+            title = {
+                Phase.PREPARE: "PREPARE (the live system keeps running)",
+                Phase.CUTOVER: "CUTOVER (downtime starts with the first step you run)",
+                Phase.ROLLBACK: "THE WAY BACK (to the old stream manager; it is down until "
+                                "this ends)",
+            }[card.phase]
             self._print("\n" + self.paint(f"=== {title} ===", "bold"))
         flag = "  " + self.paint("[DESTRUCTIVE]", "bold", "red") \
             if card.needs_typed_confirmation else ""

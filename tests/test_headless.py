@@ -248,3 +248,16 @@ async def test_the_properties_step_in_a_rehearsal_asks_before_new_defaults_go_in
     records = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
     ends = [(r["step"], r["state"]) for r in records if r["event"] == "step-end"]
     assert ("properties", "failed") in ends and ends[-1] == ("properties", "done")
+
+
+def test_the_way_back_has_its_own_heading_not_the_cutovers() -> None:
+    """The rollback steps come after the cutover's: the stream manager has been
+    down all along, and 'downtime starts with the first step' would be false."""
+    back = StepCard(18, "rollback-stop-new", "Stop the new release", Phase.ROLLBACK,
+                    "Stops it.", skippable=False)
+    headless, shown = front("y\ny\n", CUTOVER, back, assume_yes=True)
+    confirm(headless, "delete-nodegroups")
+    confirm(headless, "rollback-stop-new")
+    headings = [line for line in shown.getvalue().splitlines() if line.startswith("===")]
+    assert len(headings) == 2 and headings[0].startswith("=== CUTOVER")
+    assert "WAY BACK" in headings[1] and "downtime starts" not in headings[1]
