@@ -609,8 +609,10 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         if missed:
             print(f"faults that never came up (their step did not run): {', '.join(missed)}")
     if outcome in (Outcome.FAILED, Outcome.STOPPED) and again is None:
-        print("runbook: this sandbox is removed now; rehearse with --sandbox DIR to practise "
-              "going on from a stop")
+        # The state line above was the rehearsal host's as it stopped; that
+        # host is gone now, and says so, lest it read as something to go on from.
+        print("runbook: that was the rehearsal host as it stopped; it is removed now with "
+              "its sandbox. Rehearse with --sandbox DIR to practise going on from a stop")
     if args.keep or args.sandbox:
         print(f"sandbox: {host.sandbox}")
     return outcome.exit_code
