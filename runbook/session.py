@@ -105,9 +105,10 @@ class Session(Generic[F]):
         if resume is not None:
             facts.load(resume.facts)
 
-    def curl(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
+    def curl(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+             version: str | None = None) -> str:
         """Plans name the API version once it is known."""
-        target = ApiTarget(self.settings.api_base_url, self.api.version,
+        target = ApiTarget(self.settings.api_base_url, version or self.api.version,
                            f"${self.settings.token_env}")
         return curl_line(target, method, path, body)
 

@@ -35,7 +35,10 @@ class StepFailed(Exception):
 
 
 class CurlRenderer(Protocol):
-    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None) -> str: ...
+    def __call__(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                 version: str | None = None) -> str:
+        """`version`: the API version the call will reach when it is not the one
+        spoken now (start-service waits on the release it starts)."""
 
 
 @dataclass

@@ -346,7 +346,8 @@ class StartService(Red5Step):
         return [
             *first,
             ApiCall("GET", "admin/debug/cloudcontroller",
-                    p.curl("GET", "admin/debug/cloudcontroller"), "until it answers"),
+                    p.curl("GET", "admin/debug/cloudcontroller", version=self._speaks(p)),
+                    "until it answers"),
             Wait("the API to answer", limit),
             Shell(root(p, "systemctl restart red5pro"),
                   f"only if the service runs and its API has not answered within {limit:g}s: "
@@ -366,8 +367,8 @@ class StartService(Red5Step):
     def _release(self, ctx: Ctx) -> str | None:
         return ctx.facts.new_version
 
-    def _speaks(self, ctx: Ctx) -> str | None:
-        return expected_api_version(ctx)
+    def _speaks(self, p: AnyContext) -> str | None:
+        return expected_api_version(p)
 
     async def _old_server(self, ctx: Ctx) -> list[int]:
         """PIDs still running from the other install, wherever it is now."""

@@ -207,8 +207,8 @@ class StartOld(StartService):
     def _release(self, ctx: Ctx) -> str | None:
         return ctx.facts.live_version
 
-    def _speaks(self, ctx: Ctx) -> str | None:
-        return ctx.facts.api_version or red5.api_version(ctx.facts.live_version)
+    def _speaks(self, p: AnyContext) -> str | None:
+        return p.facts.api_version or red5.api_version(p.facts.live_version)
 
 
 class RecreateOld(Recreate):
