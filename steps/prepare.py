@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import os
 import re
 from functools import partial
 from pathlib import Path
@@ -550,36 +549,34 @@ class UploadArtifacts(Red5Step):
         return f"mkdir -p -m 700 -- {folder} && test -d {folder} -a ! -L {folder} -a -O {folder}"
 
     @staticmethod
-    def _local(ctx: Ctx, local: Path) -> os.stat_result:
+    def _local(local: Path) -> tuple[int, str]:
+        """The file's size and its identity on this machine: the key its hash
+        is kept under, and what tells that it changed."""
         if not local.is_file():
             raise StepFailed(f"{local} is not on this machine")
-        return local.stat()
-
-    @staticmethod
-    def _key(local: Path, info: os.stat_result) -> str:
+        info = local.stat()
         # A file changed on this machine since it was hashed is another file.
         # ctime too: a copy that keeps the old mtime (cp -p, touch -r) still
         # moves it, and nothing can set it back.
-        return (f"{local}|{info.st_dev}:{info.st_ino}|{info.st_size}|{info.st_mtime_ns}|"
-                f"{info.st_ctime_ns}")
+        return info.st_size, (f"{local}|{info.st_dev}:{info.st_ino}|{info.st_size}|"
+                              f"{info.st_mtime_ns}|{info.st_ctime_ns}")
 
     async def _on_host(self, ctx: Ctx, local: Path) -> bool:
         """Whether the host has `local` whole: the size first (no hashing at
         all for a file that is missing or short), then the sha256 of both
         copies, taken at once."""
-        info = self._local(ctx, local)
+        size, key = self._local(local)
         remote = uploaded(ctx.settings, local)
-        if await size_remote(ctx, remote) != info.st_size:
+        if await size_remote(ctx, remote) != size:
             return False
         sums = ctx.facts.local_sha256
-        key = self._key(local, info)
         ours = None if key in sums else asyncio.create_task(sha256_local(local))
         try:
             theirs = await sha256_remote(ctx, remote)
         finally:
             digest = await ours if ours is not None else sums[key]
         # Changed while hashed: the hash is of no one file, and not kept.
-        if self._key(local, self._local(ctx, local)) != key:
+        if self._local(local)[1] != key:
             return False
         sums[key] = digest
         return theirs == digest
@@ -602,7 +599,7 @@ class UploadArtifacts(Red5Step):
             if await self._on_host(ctx, local):
                 ctx.info(f"{local.name} is already on the host with the same sha256; not sent")
                 continue
-            info = self._local(ctx, local)
+            _size, key = self._local(local)
             try:
                 sent = await ctx.upload(local, remote)
             except OutcomeUnknown:
@@ -615,7 +612,7 @@ class UploadArtifacts(Red5Step):
                                  "step again (it goes on from what arrived)") from None
             # The host's copy is checked against the bytes sent; whether those
             # were one file, only this machine can say.
-            if self._key(local, self._local(ctx, local)) != self._key(local, info):
+            if self._local(local)[1] != key:
                 raise StepFailed(f"{local} changed on this machine while it was sent, so the "
                                  "host has part of each version. Wait until nothing writes "
                                  "to it, then try the step again (it sends what differs)")
@@ -623,7 +620,7 @@ class UploadArtifacts(Red5Step):
             if got != sent:
                 raise StepFailed(f"{remote} arrived with sha256 {got}, expected {sent} (the "
                                  "bytes sent); run the step again")
-            ctx.facts.local_sha256[self._key(local, info)] = sent
+            ctx.facts.local_sha256[key] = sent
             ctx.info(f"{local.name}: sha256 {got} matches")
 
 
