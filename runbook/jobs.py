@@ -27,15 +27,21 @@ def job_name(*parts: object) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(str(p) for p in parts))[:120]
 
 
+def _limited(word: str, *, limit: float, grace: int) -> str:
+    """The command the shell word `word` names, in bash under the host's time
+    limit (TERM, then KILL after `grace`)."""
+    # --norc: the login shell sshd started has read .bashrc already (bash does
+    # for ssh commands); a second read doubles every command's cost on a host
+    # whose .bashrc is slow (issue 12 measured 0.35 s a command with pyenv's).
+    return f"timeout -k {grace}s {limit:g}s bash --norc -c {word}"
+
+
 def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
     """`command` under the host's own time limit, recorded as `job` while it runs.
 
     The recording is best effort (a read-only home must not stop the upgrade);
     the exit status is the command's, as `timeout` reports it."""
-    # --norc: the login shell sshd started has read .bashrc already (bash does
-    # for ssh commands); a second read doubles every command's cost on a host
-    # whose .bashrc is slow (issue 12 measured 0.35 s a command with pyenv's).
-    run = f"timeout -k {grace}s {limit:g}s bash --norc -c {shlex.quote(command)}"
+    run = _limited(shlex.quote(command), limit=limit, grace=grace)
     if job is None:
         return run
     script = (
@@ -110,8 +116,9 @@ def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
     """Start `command` in its own session under the host's time limit, output
     to JOB.log, exit status to JOB.rc, recorded as `job` while it runs; prints
     nothing and returns at once."""
+    run = _limited('"$1"', limit=limit, grace=grace)
     inner = (f'echo "$$ $(date +%s) {limit + grace:g}" > "$0"; '
-             f'timeout -k {grace}s {limit:g}s bash --norc -c "$1"; rc=$?; '
+             f'{run}; rc=$?; '
              # Whole or not at all: a reader must never see the file empty.
              'echo "$rc" > "$0.rc.new" && mv -f "$0.rc.new" "$0.rc"; rm -f "$0"; exit "$rc"')
     # Separate statements: `a && b &` would background a subshell that keeps

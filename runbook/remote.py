@@ -37,6 +37,7 @@ import asyncssh
 
 from runbook import jobs
 from runbook.config import HostSettings
+from runbook.shell import SHA256_OF_STDIN
 from runbook.shell import CommandResult as CommandResult
 from runbook.shell import CommandTimeout as CommandTimeout
 from runbook.shell import HostKeyRefused as HostKeyRefused
@@ -743,9 +744,7 @@ def install_script(staged: str, target: str, size: int, digest: str) -> str:
         f"exec 9< {quote(posixpath.dirname(staged))}",
         "if command -v flock >/dev/null 2>&1; then flock 9; fi",
         f"trap {quote(f'rm -f -- {new}')} EXIT",
-        # openssl is three times faster than sha256sum (asyncssh-2.md section 5).
-        "sha() { if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r \"$1\"; "
-        "else sha256sum \"$1\"; fi | cut -d' ' -f1; }",
+        f"sha() {{ {{ {SHA256_OF_STDIN}; }} < \"$1\" | cut -d' ' -f1; }}",
         f"if [ ! -f {s} ] || [ \"$(wc -c < {s})\" -ne {size} ] || [ \"$(sha {s})\" != {digest} ]",
         f"then rm -f -- {s}; {fail(f'{staged}: not the bytes sent; sending again', _STAGED_WRONG)}",
         "fi",

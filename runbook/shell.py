@@ -70,8 +70,12 @@ def sha256_command(path: str, *, first: int | None = None) -> str:
     three to six times faster than coreutils' sha256sum (asyncssh-2.md section
     5; issue 12 measured 0.34 s against 1.8-2.4 s for 300 MiB). The file is
     read through a redirect, so no path is ever taken for an option."""
-    tool = ("if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; "
-            "else sha256sum; fi")
     if first is None:
-        return f"{{ {tool}; }} < {quote(path)}"
-    return f"head -c {first} < {quote(path)} | {{ {tool}; }}"
+        return f"{{ {SHA256_OF_STDIN}; }} < {quote(path)}"
+    return f"head -c {first} < {quote(path)} | {{ {SHA256_OF_STDIN}; }}"
+
+
+# The sha256 of standard input, hex first on the line, by the fastest tool the
+# host has (sha256_command; runbook.remote's install script uses it too).
+SHA256_OF_STDIN = ("if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; "
+                   "else sha256sum; fi")

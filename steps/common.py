@@ -114,7 +114,7 @@ async def sha256_local(path: Path) -> str:
 
 async def sha256_remote(ctx: Ctx, path: str) -> str | None:
     """The host's sha256 of `path` (None when it cannot read it), by the
-    fastest tool there (runbook.remote.sha256_command)."""
+    fastest tool there (runbook.shell.sha256_command)."""
     result = await ctx.probe(sha256_command(path))
     return result.stdout.split()[0] if result.ok and result.stdout.strip() else None
 
