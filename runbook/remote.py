@@ -530,10 +530,9 @@ class Remote:
             async with sftp.open(remote, mode, encoding=None) as target:
                 with local.open("rb") as source:
                     source.seek(at.offset)
-                    hasher = at.hasher.copy()
                     # (offset, bytes, hash through them): read one chunk ahead.
                     reading = loop.run_in_executor(None, _read_blocks, source, at.offset,
-                                                   hasher, block)
+                                                   at.hasher, block)
                     flying: collections.deque[tuple[int, int, Any, asyncio.Task[int]]] = \
                         collections.deque()
                     try:
@@ -580,10 +579,7 @@ class Remote:
     async def _size_on_host(self, remote: str) -> int:
         conn = await self.connect()
         async with conn.start_sftp_client() as sftp:
-            try:
-                return (await sftp.stat(remote)).size or 0
-            except asyncssh.SFTPNoSuchFile:
-                return 0
+            return await _size_in(sftp, remote)
 
     # -- replacing a file whole ------------------------------------------------
 
@@ -597,10 +593,7 @@ class Remote:
         conn = await self.connect()
         try:
             async with asyncio.timeout(timeout), conn.start_sftp_client() as sftp:
-                try:
-                    have = (await sftp.stat(remote)).size or 0
-                except asyncssh.SFTPNoSuchFile:
-                    have = 0
+                have = await _size_in(sftp, remote)
                 if have == len(data):
                     return
                 if have > len(data):  # not a start of these bytes: begin again
@@ -671,6 +664,14 @@ class Remote:
             raise OutcomeUnknown(f"{self.target}: replacing {path} was stopped ({reason}); it "
                                  "is either as it was or wholly replaced, never cut short")
         raise RemoteError(f"{self.target}: could not replace {path}: {reason}; it is as it was")
+
+
+async def _size_in(sftp: asyncssh.SFTPClient, path: str) -> int:
+    """The size of `path` over an open SFTP session; 0 when there is no such file."""
+    try:
+        return (await sftp.stat(path)).size or 0
+    except asyncssh.SFTPNoSuchFile:
+        return 0
 
 
 def _taken(future: asyncio.Future[Any]) -> None:
