@@ -34,7 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realsshd
 
-from runbook.config import HostSettings
 from runbook.remote import Remote
 
 
@@ -44,8 +43,7 @@ def spread(values: list[float]) -> str:
 
 
 async def measure(sshd: realsshd.Sshd, root: Path, commands: int) -> dict[str, list[float]]:
-    settings = HostSettings(address="127.0.0.1", port=sshd.port, user=realsshd.USER,
-                            identity=sshd.client_key, known_hosts=sshd.known_hosts)
+    settings = sshd.host_settings()
     root.mkdir(parents=True, exist_ok=True)
     control = root / "ctl"
     master = subprocess.Popen([*sshd.ssh("-M", "-N", "-o", f"ControlPath={control}")],

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from runbook.config import HostSettings
+
 USER = pwd.getpwuid(os.getuid()).pw_name
 
 
@@ -48,6 +50,11 @@ class Sshd:
         return ["-F", "/dev/null", "-i", str(self.client_key), "-o", "IdentitiesOnly=yes",
                 "-o", f"UserKnownHostsFile={self.known_hosts}",
                 "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes"]
+
+    def host_settings(self) -> HostSettings:
+        """What runbook's Remote needs to reach this server, as the ssh client does."""
+        return HostSettings(address="127.0.0.1", port=self.port, user=USER,
+                            identity=self.client_key, known_hosts=self.known_hosts)
 
     def ssh(self, *extra: str) -> list[str]:
         return ["ssh", *self.ssh_options(), "-p", str(self.port), *extra, f"{USER}@127.0.0.1"]

@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realsshd
 
-from runbook.config import HostSettings
 from runbook.remote import Remote, quote, sha256_command
 
 
@@ -63,8 +62,7 @@ async def main(size_mb: int, rounds: int) -> None:
         target_dir = root / "uploads"
         target_dir.mkdir()
         with realsshd.running(root / "sshd", home=home) as sshd:
-            settings = HostSettings(address="127.0.0.1", port=sshd.port, user=realsshd.USER,
-                                    identity=sshd.client_key, known_hosts=sshd.known_hosts)
+            settings = sshd.host_settings()
             print(f"server: OpenSSH sshd on 127.0.0.1:{sshd.port} ({realsshd.version()}), "
                   f"file {size_mb} MiB, {rounds} rounds interleaved")
 
