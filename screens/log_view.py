@@ -9,7 +9,8 @@ window, `runbook log` prints the same from the journal.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from itertools import chain, islice
 from typing import ClassVar
 
 from textual import on
@@ -59,7 +60,8 @@ class LogView(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="log-title")
-        width = max((len(step) for step, _ in self._all()), default=8)
+        width = max((len(step) for step, _ in chain(self.store.earlier, self.store.history)),
+                    default=8)
         log = OutputLog(lead=width + 1, id="log-lines")
         log.can_focus = False  # the screen's keys move the selected line
         yield log
@@ -69,9 +71,6 @@ class LogView(Screen[None]):
         search.display = search.can_focus = False  # until `/`
         yield search
         yield Footer()
-
-    def _all(self) -> Sequence[tuple[str, str]]:
-        return [*self.store.earlier, *self.store.history]
 
     @property
     def view(self) -> OutputLog:
@@ -97,7 +96,9 @@ class LogView(Screen[None]):
         """Lines that arrived since: the run goes on while this is open."""
         count = min(self.store.added - self.taken, len(self.store.history))
         self.taken = self.store.added
-        new = list(self.store.history)[-count:] if count > 0 else []
+        # The newest `count` only, from the end: the history holds up to
+        # 500,000 lines, and this runs at every burst of output.
+        new = list(islice(reversed(self.store.history), count))[::-1] if count > 0 else []
         if new:
             self.entries += new
             self.view.write_lines([self._row(step, line) for step, line in new])
