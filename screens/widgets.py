@@ -72,6 +72,8 @@ class Wrapped(Widget):
         self.content = Content(content) if isinstance(content, str) else content
         self.indent = indent
         self.hang = hang
+        # The last wrap: (content, width, rows).
+        self._wrapped: tuple[Content, int, list[Content]] | None = None
 
     def update(self, content: Content | str) -> None:
         content = Content(content) if isinstance(content, str) else content
@@ -89,7 +91,12 @@ class Wrapped(Widget):
         return Content("\n").join(self._rows(self.content_size.width))
 
     def _rows(self, width: int) -> list[Content]:
-        return wrap_content(self.content, width, indent=self.indent, hang=self.hang)
+        # Layout asks for the height and then renders, at the same width: wrap once.
+        kept = self._wrapped
+        if kept is None or kept[0] is not self.content or kept[1] != width:
+            kept = self._wrapped = (self.content, width, wrap_content(
+                self.content, width, indent=self.indent, hang=self.hang))
+        return kept[2]
 
 
 class PlanView(Vertical):
