@@ -53,6 +53,41 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
     return f"exec sh -c {shlex.quote(script)}"
 
 
+# --- the shared shell ---------------------------------------------------------------
+#
+# sshd runs each exec request through the user's login shell, and bash reads
+# .bashrc for ssh commands: on a host with pyenv or conda set up there, that is
+# a third of a second a command. So each connection keeps a bash of its own
+# running, started once, and sends it one command at a time on its stdin; the
+# end of each command is a random mark with the exit status on stdout and the
+# same mark on stderr, so both streams are known to be complete.
+
+# What the runbook asks sshd to run for a shared shell. The first line it
+# prints names the shell's PID (whatever a noisy .bashrc printed comes before).
+SHARED_SHELL = 'echo "runbook-shell $$"; exec bash --norc -s'
+SHARED_SHELL_READY = "runbook-shell "
+
+
+def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str) -> str:
+    """The line the shared shell runs for `command`: under the time limit (and
+    recorded as `job`), with stdin closed (it would read the shell's own), then
+    `mark` and the exit status on stdout and `mark` on stderr."""
+    run = f"{_limited(shlex.quote(command), limit=limit, grace=grace)} </dev/null"
+    if job is not None:
+        # The job's session is its own (setsid, in place: a background child
+        # of this shell leads no group), so its PID is the session id, and the
+        # shared shell writes the record with builtins alone, before it waits:
+        # a connection lost meanwhile does not stop the shell from writing it.
+        run = (f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 "$j" 2>/dev/null; '
+               f"setsid {run} & "
+               f"printf '%s %(%s)T %s\\n' \"$!\" -1 {limit + grace:g} 2>/dev/null > \"$f\"; "
+               'wait "$!"; rc=$?; rm -f "$f"')
+    else:
+        run += "; rc=$?"
+    return (f"{run}; printf '%s %d\\n' {mark} \"$rc\"; "
+            f"printf '%s\\n' {mark} >&2\n")
+
+
 @dataclass(frozen=True)
 class JobStatus:
     session: int

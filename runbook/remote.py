@@ -37,6 +37,7 @@ import asyncssh
 
 from runbook import jobs
 from runbook.config import HostSettings
+from runbook.sharedshell import SharedShell, ShellUnavailable
 from runbook.shell import SHA256_OF_STDIN
 from runbook.shell import CommandResult as CommandResult
 from runbook.shell import CommandTimeout as CommandTimeout
@@ -85,6 +86,10 @@ _RESUME_GRAIN = 1 << 20
 # The longest pause between two attempts to re-open a lost connection.
 _BACKOFF_CAP_S = 10.0
 
+# Shared shells kept open per connection for the next commands (sshd allows
+# ten sessions a connection by default; uploads and attaches need some).
+_IDLE_SHELLS = 3
+
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]
 
 
@@ -121,6 +126,10 @@ class Remote:
         self.detached = False
         self._conn: asyncssh.SSHClientConnection | None = None
         self._lock = asyncio.Lock()
+        # Commands run in the connection's shared shells (runbook.jobs) unless
+        # the host could not start one; then each has an exec request.
+        self.shared_shells = True
+        self._idle: list[SharedShell] = []
 
     @property
     def target(self) -> str:
@@ -226,6 +235,7 @@ class Remote:
         )
 
     async def close(self) -> None:
+        self._drop_shells()
         if self._conn is not None:
             self._conn.close()
             await self._conn.wait_closed()
@@ -233,9 +243,49 @@ class Remote:
 
     def _forget(self) -> None:
         """After a lost connection the next action opens a fresh one."""
+        self._drop_shells()
         if self._conn is not None:
             self._conn.abort()
         self._conn = None
+
+    def _drop_shells(self) -> None:
+        for shell in self._idle:
+            shell.close()
+        self._idle.clear()
+
+    async def _shell(self, conn: asyncssh.SSHClientConnection) -> SharedShell | None:
+        """An idle shared shell on `conn`, opened if none is; None when the
+        command should have an exec request of its own instead."""
+        while self._idle:
+            shell = self._idle.pop()
+            if shell.conn is conn and shell.usable:
+                shell.busy = True
+                return shell
+            shell.close()
+        if not self.shared_shells:
+            return None
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                shell = await SharedShell.open(conn)
+        except ShellUnavailable:
+            self.shared_shells = False
+            return None
+        except (asyncssh.ChannelOpenError, TimeoutError):
+            # No session to spare, or slow to start: this command goes the
+            # exec way, which tells a lost connection apart itself.
+            return None
+        except (OSError, asyncssh.Error) as exc:
+            self._forget()
+            raise RemoteError(f"{self.target}: the SSH connection was lost before the command "
+                              f"was sent ({type(exc).__name__}); nothing ran") from None
+        shell.busy = True
+        return shell
+
+    def _release(self, shell: SharedShell) -> None:
+        if shell.usable and shell.conn is self._conn and len(self._idle) < _IDLE_SHELLS:
+            self._idle.append(shell)
+        else:
+            shell.close()
 
     async def run(
         self,
@@ -251,6 +301,11 @@ class Remote:
         `job` names the run on the host while it lasts (runbook.jobs): give it
         for anything that changes the host, so a later run can find it."""
         conn = await self.connect()
+        if input is None:
+            shell = await self._shell(conn)
+            if shell is not None:
+                return await self._run_in(shell, command, timeout=timeout, job=job,
+                                          on_output=on_output)
         out: list[str] = []
         err: list[str] = []
         process: asyncssh.SSHClientProcess[str] | None = None
@@ -313,6 +368,60 @@ class Remote:
             ) from None
         return self._result(command, completed.returncode, "".join(out), "".join(err),
                             time.monotonic() - started, timeout, grace)
+
+    async def _run_in(self, shell: SharedShell, command: str, *, timeout: float,
+                      job: str | None, on_output: OutputSink | None) -> CommandResult:
+        """`command` in a shared shell: the same limits and outcomes as an exec
+        request of its own."""
+        grace = max(1, math.ceil(self.term_grace))
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(timeout + grace + _BACKSTOP_S):
+                status, out, err = await shell.run(command, limit=timeout, grace=grace,
+                                                   job=job, on_output=on_output)
+        except asyncio.CancelledError:
+            if not self.detached:
+                await asyncio.shield(self._stop_in(shell, job))
+            shell.close()
+            raise
+        except TimeoutError:
+            await self._stop_in(shell, job)
+            raise OutcomeUnknown(
+                f"{self.target}: the host stopped answering; the command (limit {timeout:g}s) "
+                "was signalled to stop but whether it ran, stopped or is still running is unknown"
+            ) from None
+        except (OSError, asyncssh.Error) as exc:
+            shell.close()
+            self._forget()
+            raise OutcomeUnknown(
+                f"{self.target}: the SSH connection was lost while the command ran "
+                f"({type(exc).__name__}); it may or may not have finished"
+            ) from None
+        if status is None:
+            shell.close()
+            if shell.conn.is_closed() or shell.conn is not self._conn:
+                self._forget()
+                raise OutcomeUnknown(
+                    f"{self.target}: the SSH connection was lost while the command ran; "
+                    "it may or may not have finished")
+            raise OutcomeUnknown(f"{self.target}: the host's shell ended before the command's "
+                                 "exit status came back; its outcome is unknown")
+        self._release(shell)
+        return self._result(command, status, out, err, time.monotonic() - started,
+                            timeout, grace)
+
+    async def _stop_in(self, shell: SharedShell, job: str | None) -> None:
+        """Stop the command a shared shell runs, from another channel: by its
+        job record, else TERM to the shell's children (`timeout` passes it on
+        to the command and sends KILL after the grace period)."""
+        try:
+            if job is not None and await self.stop_job(job):
+                return
+            await self.run(f"pkill -TERM -P {shell.pid}", timeout=10)
+        except (*_LOST, OSError, asyncssh.Error, RemoteError):
+            pass
+        finally:
+            shell.close()
 
     def _result(self, command: str, status: int | None, out: str, err: str, took: float,
                 timeout: float, grace: int) -> CommandResult:

@@ -670,14 +670,14 @@ def _proc_read(pid: int, name: str) -> bytes | None:
         return None
 
 
-def proc_stat(pid: int) -> tuple[str, int] | None:
-    """(state letter, process group) of a process, or None when it is gone."""
+def proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state letter, process group, session) of a process, or None when it is gone."""
     raw = _proc_read(pid, "stat")
     if raw is None:
         return None
     # The command name in parentheses may itself contain spaces or ')'.
     fields = raw[raw.rfind(b")") + 2 :].split()
-    return fields[0].decode(), int(fields[2])
+    return fields[0].decode(), int(fields[2]), int(fields[3])
 
 
 def is_running(pid: int) -> bool:
@@ -696,8 +696,8 @@ def _pids() -> list[int]:
 
 
 def owned_processes(sandbox: Path, pgids: Collection[int] | None = None) -> list[int]:
-    """Running processes started for ``sandbox`` (optionally only those in the
-    given process groups), never including this process."""
+    """Running processes started for ``sandbox`` (optionally only those whose
+    process group or session is one of ``pgids``), never including this process."""
     marker = f"{SANDBOX_ENV}={sandbox}".encode()
     found: list[int] = []
     for pid in _pids():
@@ -706,7 +706,7 @@ def owned_processes(sandbox: Path, pgids: Collection[int] | None = None) -> list
         stat = proc_stat(pid)
         if stat is None or stat[0] in ("Z", "X"):
             continue
-        if pgids is not None and stat[1] not in pgids:
+        if pgids is not None and stat[1] not in pgids and stat[2] not in pgids:
             continue
         environ = _proc_read(pid, "environ")
         if environ is not None and marker in environ.split(b"\0"):

@@ -30,6 +30,7 @@ from typing import Any, cast
 
 import asyncssh
 
+from runbook.jobs import SHARED_SHELL
 from runbook.rehearsal.sandbox import make_private_dir, owned_processes, write_private
 
 log = logging.getLogger(__name__)
@@ -70,12 +71,17 @@ class _Job:
         self.proc = proc
         self.pipes = pipes
         self.abandoned = False
+        # Cleared while an armed drop waits to land: nothing more goes back.
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.held_err = asyncio.Event()  # stderr had something to say meanwhile
 
     def abandon(self) -> None:
         """The client went away: do what sshd does and let go of the pipes."""
         if self.abandoned:
             return
         self.abandoned = True
+        self.flowing.set()  # the pumps find it abandoned and end
         for transport in self.pipes:
             transport.close()
         if self.proc.stdin is not None:
@@ -262,7 +268,10 @@ class RehearsalSSHServer:
         """End every process still running in a command's process group
         (TERM, then KILL after ``grace`` seconds); return the PIDs found."""
         loop = asyncio.get_running_loop()
-        found = alive = await asyncio.to_thread(owned_processes, self.sandbox, self._groups)
+        # A command in a shared shell runs in the shell's session, and one
+        # with a job record in a session of its own, which the record names.
+        groups = self._groups | self._recorded_sessions()
+        found = alive = await asyncio.to_thread(owned_processes, self.sandbox, groups)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if not alive:
                 break
@@ -272,12 +281,22 @@ class RehearsalSSHServer:
             deadline = loop.time() + grace
             while loop.time() < deadline:
                 await asyncio.sleep(0.05)
-                alive = await asyncio.to_thread(owned_processes, self.sandbox, self._groups)
+                alive = await asyncio.to_thread(owned_processes, self.sandbox, groups)
                 if not alive:
                     break
         # Our own children are reaped by asyncio once their handler sees them exit.
         if self._handlers:
             await asyncio.wait(list(self._handlers), timeout=grace)
+        return found
+
+    def _recorded_sessions(self) -> set[int]:
+        """Sessions named by the job records runbook.jobs leaves in the home."""
+        found: set[int] = set()
+        with contextlib.suppress(OSError):
+            for record in (self.home / ".runbook" / "jobs").iterdir():
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    if "." not in record.name:
+                        found.add(int(record.read_text().split()[0]))
         return found
 
     # --- exec requests ---------------------------------------------------------------
@@ -346,8 +365,12 @@ class RehearsalSSHServer:
         # exception from stdin reads, which never come once stdin is at EOF.
         process.signal_received = job.signal  # type: ignore[method-assign,assignment]
 
-        feeder = asyncio.create_task(self._feed_stdin(process, proc))
-        if self.take_armed_drop():
+        # A runbook's shared shell reads one command after another on its
+        # stdin: there, each command (not the shell's start) is where an armed
+        # drop can land.
+        shared = command == SHARED_SHELL
+        feeder = asyncio.create_task(self._feed_stdin(process, proc, job if shared else None))
+        if not shared and self.take_armed_drop():
             # Give the command its time (a short one ends), then cut the
             # connection before its exit status can go back.
             with contextlib.suppress(TimeoutError):
@@ -355,7 +378,8 @@ class RehearsalSSHServer:
             self.drop_connections()
         try:
             await asyncio.gather(
-                self._pump(stdout, process.stdout, job), self._pump(stderr, process.stderr, job)
+                self._pump(stdout, process.stdout, job),
+                self._pump(stderr, process.stderr, job, job.held_err),
             )
             returncode = await proc.wait()
         finally:
@@ -376,7 +400,8 @@ class RehearsalSSHServer:
 
     @staticmethod
     async def _pump(
-        source: asyncio.StreamReader, sink: asyncssh.SSHWriter[bytes], job: _Job
+        source: asyncio.StreamReader, sink: asyncssh.SSHWriter[bytes], job: _Job,
+        held: asyncio.Event | None = None,
     ) -> None:
         while True:
             try:
@@ -385,6 +410,10 @@ class RehearsalSSHServer:
                 return
             if not chunk:
                 return
+            if not job.flowing.is_set():
+                if held is not None:
+                    held.set()
+                await job.flowing.wait()
             if job.abandoned:
                 return
             try:
@@ -394,10 +423,12 @@ class RehearsalSSHServer:
                 job.abandon()
                 return
 
-    @staticmethod
     async def _feed_stdin(
-        process: asyncssh.SSHServerProcess[bytes], proc: asyncio.subprocess.Process
+        self, process: asyncssh.SSHServerProcess[bytes], proc: asyncio.subprocess.Process,
+        shared: _Job | None,
     ) -> None:
+        """Hand the client's input to the command; in a shared shell (`shared`),
+        each piece of input is a command an armed drop can land in."""
         target = proc.stdin
         assert target is not None
         try:
@@ -408,8 +439,20 @@ class RehearsalSSHServer:
                     continue
                 if not data:
                     break
+                dropping = shared is not None and self.take_armed_drop()
+                if dropping:
+                    assert shared is not None
+                    shared.flowing.clear()
                 target.write(data)
                 await target.drain()
+                if dropping:
+                    assert shared is not None
+                    # As for an exec request: the command has its time (a short
+                    # one ends: its end mark is the last thing on stderr), and
+                    # the connection is cut before its exit status goes back.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(shared.held_err.wait(), 0.5)
+                    self.drop_connections()
         except (OSError, asyncssh.Error):
             # The command stopped reading (or exited) or the client left;
             # either way there is nobody to hand input to.
