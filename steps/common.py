@@ -240,7 +240,16 @@ async def red5_processes(ctx: Ctx, tree: str | None) -> list[JavaProcess]:
     nothing (still /)."""
     if tree is None:
         return []
-    found, slash = await java_processes(ctx)
+    return running_from(await java_processes(ctx), tree)
+
+
+def running_from(listing: tuple[list[JavaProcess], str | None],
+                 tree: str | None) -> list[JavaProcess]:
+    """Of one java_processes listing, those running from the folder `tree`
+    (see red5_processes)."""
+    found, slash = listing
+    if tree is None:
+        return []
     ours = []
     for process in found:
         if process.cwd is not None and process.cwd != slash:

@@ -21,6 +21,7 @@ from steps.common import (
     folder_id,
     install_dir,
     install_version,
+    java_processes,
     java_processes_command,
     live_dir,
     load_snapshot,
@@ -32,6 +33,7 @@ from steps.common import (
     red5_processes,
     root,
     run_shell,
+    running_from,
     server_folders,
     sha256_remote,
     snapshot,
@@ -41,12 +43,21 @@ from steps.facts import AnyContext, Ctx, Plan, Red5Step
 # Often enough that a waiting operator sees progress promptly, rarely enough
 # to be nothing to the stream manager.
 _POLL_S = 0.5
+# Everything a wait overshoots is downtime: a short wait is looked at more
+# often, so the overshoot stays within a tenth of what was waited anyway.
+_FIRST_POLL_S = 0.1
+
+
+def next_look(waited: float) -> float:
+    """Seconds until the next look, after `waited` seconds of waiting."""
+    return min(_POLL_S, max(_FIRST_POLL_S, waited / 10))
 
 
 async def _wait(ctx: Ctx, what: str | Callable[[], str], timeout: float, probe: Any) -> Any:
     """Poll `probe` until it returns something truthy, with a visible countdown.
     `what` may be worked out after each probe (how many are left, say)."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     while True:
         result = await probe()
         if result:
@@ -56,7 +67,7 @@ async def _wait(ctx: Ctx, what: str | Callable[[], str], timeout: float, probe: 
         if left <= 0:
             raise StepFailed(f"gave up after {timeout:g}s waiting for {waited_for}")
         ctx.progress(timeout - left, timeout, f"waiting for {waited_for}: {left:.0f}s left")
-        await asyncio.sleep(min(_POLL_S, left))
+        await asyncio.sleep(min(next_look(time.monotonic() - started), left))
 
 
 # The lines of `systemctl status` that describe the unit rather than say why
@@ -370,9 +381,13 @@ class StartService(Red5Step):
     def _speaks(self, p: AnyContext) -> str | None:
         return expected_api_version(p)
 
-    async def _old_server(self, ctx: Ctx) -> list[int]:
-        """PIDs still running from the other install, wherever it is now."""
-        return await red5_pids(ctx, await self._other_tree(ctx))
+    async def _servers(self, ctx: Ctx) -> tuple[list[int], list[int]]:
+        """PIDs running from the other install and from this step's, from one
+        listing: each listing is a root shell walking /proc, in the downtime."""
+        other, tree = await self._other_tree(ctx), await self._tree(ctx)
+        listing = await java_processes(ctx)
+        return ([proc.pid for proc in running_from(listing, other)],
+                [proc.pid for proc in running_from(listing, tree)])
 
     async def _answering(self, ctx: Ctx, errors: list[str]) -> Any:
         try:
@@ -389,14 +404,14 @@ class StartService(Red5Step):
         """The answering stream manager is the release this step starts: nothing
         runs from the other install, something runs from this one, the live
         folder is this tree, and the API speaks this release's version."""
-        other = await self._old_server(ctx)
+        other, ours = await self._servers(ctx)
         if other:
             return Check(False, f"the {'old' if self.side == 'new' else 'new'} server (pid "
                          f"{', '.join(map(str, other))}) still runs")
         tree = await self._tree(ctx)
         if tree is None or await folder_id(ctx, live_dir(ctx)) != tree:
             return Check(False, f"{live_dir(ctx)} is not the {self.side} release")
-        if not await red5_pids(ctx, tree):
+        if not ours:
             return Check(False, f"no java process runs from the {self.side} install")
         want = self._speaks(ctx)
         if want is not None and api.version != want:
@@ -407,14 +422,15 @@ class StartService(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         ctx.facts.restart_service = False
-        if await self._old_server(ctx):
+        other, ours = await self._servers(ctx)
+        if other:
             return Check(False, "the old server still runs")
         if not await self._runs(ctx):
             return Check(False)
         api = await self._answering(ctx, [])
         if api:
             return await self._proof(ctx, api)
-        age = await self._age(ctx)
+        age = await self._age(ctx, ours)
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
             # not answer is hung, and starting it again changes nothing.
@@ -477,8 +493,8 @@ class StartService(Red5Step):
             or [result.last_error_line() or f"exit status {result.exit_status}"]
         raise StepFailed(f"systemd could not {verb} red5pro: {why[0]}")
 
-    async def _age(self, ctx: Ctx) -> int | None:
-        pids = await red5_pids(ctx, await self._tree(ctx))
+    async def _age(self, ctx: Ctx, pids: list[int]) -> int | None:
+        """How long the oldest of this install's `pids` has run, in seconds."""
         if not pids:
             return None
         result = await ctx.probe("ps -o etimes= -p " + ",".join(map(str, pids)))
@@ -486,7 +502,7 @@ class StartService(Red5Step):
         return max(ages) if ages else None
 
     async def run(self, ctx: Ctx) -> None:
-        other = await self._old_server(ctx)
+        other, ours = await self._servers(ctx)
         if other:
             raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "
                              f"{', '.join(map(str, other))}) still runs and answers on the "
@@ -494,7 +510,7 @@ class StartService(Red5Step):
         limit = ctx.settings.timeouts.service_start
         restarted = bool(ctx.facts.restart_service)
         # A service an earlier attempt started has had part of its time already.
-        waited = 0 if restarted else (await self._age(ctx) or 0)
+        waited = 0 if restarted else (await self._age(ctx, ours) or 0)
         await self._systemctl(ctx, "restart" if restarted else "start")
         errors: list[str] = []
         try:
