@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
 from runbook.events import Event, Output, Progress
 from runbook.executor import Decision, Recovery
 from runbook.model import Action, StepReport
-from runbook.properties import Review
 from screens.messages import (
     ConfirmRequested,
     EngineEvent,
@@ -29,6 +28,9 @@ from screens.messages import (
 )
 from screens.output_store import OutputStore
 from screens.run_state import is_warning
+
+if TYPE_CHECKING:
+    from runbook.properties import Review  # loaded when a review opens
 
 
 class Poster(Protocol):

@@ -9,13 +9,18 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 from runbook.events import Event, Progress
 from runbook.executor import Decision, Recovery
 from runbook.model import Action, StepReport
-from runbook.properties import Review
+
+if TYPE_CHECKING:
+    # Only named here: the properties code loads when a review opens, not
+    # before the first screen paints.
+    from runbook.properties import Review
 
 
 @dataclass

@@ -12,9 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import javaproperties
-
-from runbook.properties import is_placeholder
 from runbook.shell import CommandResult, quote
 from runbook.step import StepFailed
 from steps import red5
@@ -65,6 +62,10 @@ async def login(ctx: Ctx) -> Login:
     """The live stream manager's database login, aimed at the new database."""
     old, _new = await trees(ctx)
     text = await read_remote(ctx, f"{old}/{red5.PROPERTIES}")
+    import javaproperties  # here: the procedure is built before the first paint
+
+    from runbook.properties import is_placeholder
+
     live = javaproperties.loads(text)
     user, password = live.get("config.dbUser", ""), live.get("config.dbPass", "")
     if not user or is_placeholder(user):

@@ -9,8 +9,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import javaproperties
-
 from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
 from runbook.shell import OutcomeUnknown, RemoteError, quote, sha256_command
@@ -142,6 +140,8 @@ class Preflight(Red5Step):
             ctx.facts.live_tree = identity.stdout.strip()
 
         text = await read_remote(ctx, f"{folder}/{red5.PROPERTIES}")
+        import javaproperties  # here: the procedure is built before the first paint
+
         live_props = javaproperties.loads(text)
         for key, value in live_props.items():
             if is_secret_key(key):

@@ -7,22 +7,20 @@ safe defaults, and writes the merged file when nothing is left undecided.
 
 from __future__ import annotations
 
-import javaproperties
+from typing import TYPE_CHECKING
 
 from runbook.model import Action, Check, EditFile, Phase, Shell
-from runbook.properties import (
-    Decisions,
-    DecisionsError,
-    PropertiesError,
-    Review,
-    render_review,
-    review,
-)
 from runbook.shell import quote
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import exists, live_dir, new_dir, read_remote, root, trees
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
+
+if TYPE_CHECKING:
+    from runbook.properties import Review
+
+# runbook.properties and javaproperties are imported where they are used: the
+# procedure is built before the first screen paints, and they cost 60 ms.
 
 
 def overrides(p: AnyContext) -> dict[str, str]:
@@ -52,8 +50,11 @@ class Properties(Red5Step):
 
     def _edit(self, p: AnyContext, path: str, review: Review | None) -> EditFile:
         sets = ", ".join(f"{k} = {v}" for k, v in overrides(p).items())
-        return EditFile(path, f"merge key by key; set {sets}",
-                        render_review(review) if review is not None else "")
+        if review is None:
+            return EditFile(path, f"merge key by key; set {sets}", "")
+        from runbook.properties import render_review
+
+        return EditFile(path, f"merge key by key; set {sets}", render_review(review))
 
     def plan(self, p: Plan) -> list[Action]:
         live, new = self._paths(p)
@@ -68,6 +69,8 @@ class Properties(Red5Step):
         return f"{old}/{red5.PROPERTIES}", f"{new}/{red5.PROPERTIES}"
 
     async def _review(self, ctx: Ctx) -> tuple[Review, str]:
+        from runbook.properties import Decisions, DecisionsError, PropertiesError, review
+
         live_path, new_path = await self._where(ctx)
         if not await exists(ctx, new_path, "-f"):
             raise StepFailed(f"{new_path} is not there; run unpack first")
@@ -102,6 +105,8 @@ class Properties(Red5Step):
     def _judge(self, ctx: Ctx, result: Review, new_text: str) -> Check:
         """One verdict for check and verify, so a rerun never calls done what
         verify would reject."""
+        import javaproperties
+
         written = javaproperties.loads(new_text)
         want = ctx.settings.new_db_host
         if result.merged_text() != new_text:

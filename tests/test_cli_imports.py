@@ -55,3 +55,17 @@ def test_the_first_screen_of_a_run_loads_no_ssh_or_http() -> None:
             "create_app(lambda earlier: session(_plan_settings(None), token='t', "
             "journal_path=here, state_dir=here.parent), rehearsal=True, start_run=False)")
     assert loaded_after(code) & {"asyncssh", "httpx", "cryptography"} == set()
+
+
+def test_the_first_screen_loads_neither_the_properties_code_nor_tomlkit() -> None:
+    """Issue 12: the properties review (javaproperties, about 60 ms) loads when
+    a review opens, and the config is read with the standard library's TOML
+    parser (tomlkit, about 35 ms, only words a parse error)."""
+    code = ("import sys\nfrom pathlib import Path\n"
+            "from runbook.cli import _plan_settings, session\n"
+            "from screens.app import create_app\n"
+            "here = Path('/nonexistent/run.jsonl')\n"
+            "create_app(lambda earlier: session(_plan_settings(None), token='t', "
+            "journal_path=here, state_dir=here.parent), rehearsal=True, start_run=False)\n"
+            "assert 'runbook.properties' not in sys.modules, 'runbook.properties'")
+    assert loaded_after(code) & {"tomlkit", "javaproperties"} == set()
