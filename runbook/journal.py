@@ -1,8 +1,12 @@
 """Append-only JSON Lines journal: what happened, in order, on disk before anywhere else.
 
-Each record is one line, flushed and fsynced before the front end hears of it,
-so after a crash the journal says exactly which action was in flight. Resume
-and the report read it back through :func:`replay`.
+Each record is one line, written before the front end hears of it, so after
+a crash the journal says exactly which action was in flight. A record that
+precedes a change (an action about to run, a step or the cutover ending) is
+fsynced, and with it everything before it; the records between (output,
+checks, answers) are synced with the next one: a kill -9 loses none of them,
+and a power cut at worst the last lines of a step whose next action had not
+started. Resume and the report read it back through :func:`replay`.
 
 Records carry ``event`` plus event-specific fields; text is already redacted
 by the caller (the executor passes everything through the run's redactor).
@@ -23,6 +27,14 @@ from typing import Any
 
 from runbook.events import Record
 from runbook.model import StepState
+
+# Records that must be on disk before the run goes on (see the docstring).
+# Anything else is synced with the next of these, or when the journal closes.
+_SYNCED = frozenset({
+    Record.RUN_START, Record.RUN_END, Record.STEP_END, Record.ACTION_START,
+    Record.NOTE, Record.REVIEW_END, Record.CUTOVER_START, Record.CUTOVER_END,
+    Record.DETACHED, Record.JOURNAL_REPAIRED,
+})
 
 
 def default_dir() -> Path:
@@ -63,6 +75,7 @@ class Journal:
         # No buffered file object: a failed flush would leave half a record
         # queued to be written behind whatever comes next.
         self._fd: int | None = fd
+        self._unsynced = False
         try:
             self._heal(fd)
         except BaseException:
@@ -114,7 +127,7 @@ class Journal:
             raise JournalWriteError(self._failure)
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
         try:
-            self._append(line.encode("utf-8"))
+            self._append(line.encode("utf-8"), sync=event in _SYNCED)
         except OSError as exc:
             self._failure = (f"{self.path}: cannot write the journal ({exc.strerror or exc}); "
                              "stopped rather than act unrecorded: make room or fix the file, "
@@ -122,21 +135,23 @@ class Journal:
             raise JournalWriteError(self._failure) from None
         return record
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, *, sync: bool = True) -> None:
         if self._fd is None:
             raise ValueError(f"{self.path}: the journal is closed")
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view):]
-        # Fsync per record is the promise: on disk before the front end hears.
-        os.fsync(self._fd)
+        if sync:
+            os.fsync(self._fd)
+        self._unsynced = not sync
 
     def close(self) -> None:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
-        # Every record was fsynced: closing has nothing left to lose.
         with contextlib.suppress(OSError):
+            if self._unsynced:
+                os.fsync(fd)
             os.close(fd)
 
 

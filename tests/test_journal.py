@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook.events import Record
 from runbook.journal import (
     Journal,
     JournalError,
@@ -308,3 +309,30 @@ def test_resume_names_the_damaged_journal_in_one_line_and_exit_2(tmp_path: Path)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"runbook: {path}:2: ")
+
+
+def test_the_disk_is_waited_for_before_the_host_changes_not_for_every_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12: an fsync (1-3 ms here) per record added up in the downtime.
+    What must be on disk before anything happens on the host is the action
+    about to run, and everything before it, which one fsync covers; the lines
+    between are written at once (a kill -9 keeps them) and synced with it."""
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    synced.clear()
+    journal.write(Record.CHECK, step="s", done=False, detail="")
+    journal.write(Record.CONFIRM, step="s", answer="run", reason="")
+    journal.write(Record.STEP_START, step="s")
+    for n in range(10):
+        journal.write(Record.OUTPUT, step="s", lines=[["out", f"line {n}"]])
+    assert synced == [], "records that precede no change were each waited for"
+    assert len(path.read_text().splitlines()) == 13, "a record was held back"
+    journal.write(Record.ACTION_START, step="s", attempt="a", n=1, kind="shell", text="true")
+    assert len(synced) == 1
+    journal.write(Record.ACTION_END, step="s", attempt="a", n=1, status="ok")
+    journal.write(Record.OUTPUT, step="s", lines=[["out", "last"]])
+    journal.close()
+    assert len(synced) == 2, "closing left records unsynced"
