@@ -177,21 +177,23 @@ def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
 # directory and of the folder its -Dred5.root names (device:inode, so a
 # symlink or a rename cannot disguise a folder). Run as root: /proc/PID/cwd of
 # a root service is not readable to anyone else. "[j]ava" keeps the listing's
-# own shell out of its output. One grep narrows the walk to processes whose
-# command line names java at all: reading every one through `tr` took a fork
-# per process, about half a second a listing on a host running 300, and
-# cutover lists them ten times while the stream manager is down. (Not pgrep
-# -f: procps 3.3 matches only a command line's first 4 KiB, and a jsvc line
-# with a long classpath can name java only after that.)
+# own shell out of its output. A fixed number of processes whatever the host
+# runs: one grep prints the command line of each process that names java (its
+# NULs made spaces by one tr), one stat names every folder. Cutover lists them
+# about ten times while the stream manager is down; a fork or two per process
+# was most of each listing. (Not pgrep -f: procps 3.3 matches only a command
+# line's first 4 KiB, and a jsvc line with a long classpath can name java only
+# after that.) Lines: "/" first, then P<TAB>pid<TAB>red5.root<TAB>command line
+# for each process, then S<TAB>path<TAB>identity for each folder found.
 _JAVA_PROCESSES = (
     "stat -L -c %d:%i /; "
-    "for f in $(grep -lsa '[j]ava' /proc/[0-9]*/cmdline); do d=${f%/cmdline}; "
-    "a=$(tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null) || continue; "
-    "case $a in *[j]ava*) ;; *) continue ;; esac; "
-    "c=$(stat -L -c %d:%i \"$d/cwd\" 2>/dev/null); "
+    "grep -Hsa '[j]ava' /proc/[0-9]*/cmdline | tr '\\0' ' ' | { "
+    "while IFS= read -r l; do d=${l%%/cmdline:*}; d=${d#/proc/}; a=${l#*/cmdline:}; "
+    "case $d in ''|*[!0-9]*) continue ;; esac; "
     "r=${a##*-Dred5.root=}; [ \"$r\" = \"$a\" ] && r=; r=${r%% *}; "
-    "i=; [ -n \"$r\" ] && i=$(stat -L -c %d:%i -- \"$r\" 2>/dev/null); "
-    "printf '%s\\t%s\\t%s\\t%s\\n' \"${d#/proc/}\" \"${c:--}\" \"${i:--}\" \"$a\"; done"
+    "printf 'P\\t%s\\t%s\\t%s\\n' \"$d\" \"$r\" \"$a\"; "
+    "set -- \"$@\" \"/proc/$d/cwd\"; [ -n \"$r\" ] && set -- \"$@\" \"$r\"; done; "
+    "[ $# -eq 0 ] || stat -L --printf 'S\\t%n\\t%d:%i\\n' -- \"$@\" 2>/dev/null; true; }"
 )
 
 
@@ -213,14 +215,27 @@ async def java_processes(ctx: Ctx) -> tuple[list[JavaProcess], str | None]:
     result = await ctx.probe(java_processes_command(ctx))
     if not result.ok:
         raise StepFailed(f"cannot list processes: {result.last_error_line()}")
-    lines = result.stdout.splitlines()
+    return parse_java_processes(result.stdout)
+
+
+def parse_java_processes(output: str) -> tuple[list[JavaProcess], str | None]:
+    """What the listing script printed, as processes and the identity of /."""
+    lines = output.splitlines()
     slash = lines[0].strip() if lines else None
-    found = []
+    listed: list[tuple[str, str, str]] = []
+    ids: dict[str, str] = {}
     for line in lines[1:]:
-        pid, cwd, root_id, args = [*line.split("\t", 3), "", "", ""][:4]
-        if pid.isdigit():
-            found.append(JavaProcess(int(pid), None if cwd == "-" else cwd,
-                                     None if root_id == "-" else root_id, args.strip()))
+        kind, _, rest = line.partition("\t")
+        if kind == "P":
+            pid, root_path, args = [*rest.split("\t", 2), "", ""][:3]
+            if pid.isdigit():
+                listed.append((pid, root_path, args))
+        elif kind == "S":
+            path, _, identity = rest.rpartition("\t")
+            ids[path] = identity
+    found = [JavaProcess(int(pid), ids.get(f"/proc/{pid}/cwd"),
+                         ids.get(root_path) if root_path else None, args.strip())
+             for pid, root_path, args in listed]
     return found, slash
 
 

@@ -229,3 +229,48 @@ def test_a_short_wait_overshoots_by_a_tenth_at_most_and_a_long_one_polls_gently(
         assert next_look(waited) <= max(0.1, waited / 10)
     assert all(next_look(waited) == 0.5 for waited in (5.0, 60.0, 120.0))
     assert all(next_look(waited) >= 0.1 for waited in (0.0, 0.2))
+
+
+def test_the_java_listing_finds_each_server_by_its_folder(tmp_path: Path) -> None:
+    """The listing script, run by a real sh against real processes named java:
+    each found once with the identity of its working directory and of the
+    folder -Dred5.root names, also past 4 KiB of command line; nothing else."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from steps.common import _JAVA_PROCESSES, parse_java_processes
+
+    def java(*args: str) -> list[str]:
+        # A process whose command line starts with "java", as a server's does.
+        sleep = "import time; time.sleep(30)"
+        return ["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}" ' + " ".join(args)]
+
+    tree, other = tmp_path / "red5pro", tmp_path / "bak.red5pro"
+    tree.mkdir()
+    other.mkdir()
+    (tmp_path / "link").symlink_to(tree)
+    started = [
+        subprocess.Popen(java(f"-Dred5.root={other}", "x"), cwd=tmp_path / "link"),
+        subprocess.Popen(java("-cp " * 1200, f"-Dred5.root={tree}"), cwd="/"),
+        subprocess.Popen(["bash", "-c", "exec -a notjav sleep 30"], cwd=tree),
+    ]
+    try:
+        time.sleep(0.3)
+        done = subprocess.run(["sh", "-c", _JAVA_PROCESSES], capture_output=True, text=True,
+                              timeout=30)
+        found, slash = parse_java_processes(done.stdout)
+        ids = {p: f"{os.stat(p).st_dev}:{os.stat(p).st_ino}" for p in (tree, other, "/")}
+        mine = {p.pid: p for p in found if p.pid in {s.pid for s in started}}
+        assert slash == ids["/"]
+        assert set(mine) == {started[0].pid, started[1].pid}
+        assert (mine[started[0].pid].cwd, mine[started[0].pid].red5_root) == \
+            (ids[tree], ids[other])
+        assert (mine[started[1].pid].cwd, mine[started[1].pid].red5_root) == \
+            (ids["/"], ids[tree])
+        assert mine[started[0].pid].args.startswith("java -c import time")
+    finally:
+        for process in started:
+            process.kill()
+            process.wait()
