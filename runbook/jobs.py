@@ -62,9 +62,11 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
 # end of each command is a random mark with the exit status on stdout and the
 # same mark on stderr, so both streams are known to be complete.
 
-# What the runbook asks sshd to run for a shared shell. The first line it
-# prints names the shell's PID (whatever a noisy .bashrc printed comes before).
-SHARED_SHELL = 'echo "runbook-shell $$"; exec bash --norc -s'
+# What the runbook asks sshd to run for a shared shell, and the first line it
+# sends it: bash itself answers with its PID (whatever a noisy .bashrc printed
+# comes before), so a host without bash has no shell that seems to be ready.
+SHARED_SHELL = "exec bash --norc -s"
+SHARED_SHELL_HELLO = 'echo "runbook-shell $$"\n'
 SHARED_SHELL_READY = "runbook-shell "
 
 

@@ -51,6 +51,7 @@ class SharedShell:
         ShellUnavailable when the shell did not come up."""
         process = await conn.create_process(jobs.SHARED_SHELL, encoding="utf-8",
                                             errors="replace")
+        process.stdin.write(jobs.SHARED_SHELL_HELLO)
         # Whatever a noisy .bashrc prints comes before the shell's own line.
         while line := await process.stdout.readline():
             if line.startswith(jobs.SHARED_SHELL_READY):

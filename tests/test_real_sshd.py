@@ -527,3 +527,40 @@ def test_commands_after_the_first_pay_no_login_shell(tmp_path: Path) -> None:
         # Once, by the login shell that started the shared shell: the
         # commands' own bash never reads it (--norc), nor a second login shell.
         assert read.read_text().count("rc") - before == 1, "a command read .bashrc"
+
+
+async def test_a_shared_shell_keeps_output_exact_and_shells_apart(remote: Remote) -> None:
+    """The end mark follows output that has no line end of its own, on both
+    streams; two commands at once run in two shells, each with its own result."""
+    bare = await remote.run("printf abc; printf err >&2; exit 3", timeout=10)
+    assert (bare.stdout, bare.stderr, bare.exit_status) == ("abc", "err", 3)
+    first, second = await asyncio.gather(
+        remote.run("sleep 0.3; echo one", timeout=10),
+        remote.run("echo two; echo deux >&2", timeout=10))
+    assert (first.stdout, second.stdout, second.stderr) == ("one\n", "two\n", "deux\n")
+    after = await remote.run("echo three", timeout=10)
+    assert after.stdout == "three\n"
+
+
+async def test_an_aborted_command_in_a_shared_shell_is_stopped_on_the_host(
+        sshd: Sshd, remote: Remote) -> None:
+    """Cancelling a command with no job record (a probe) ends it on the host:
+    the shared shell outlives it, so nothing else would."""
+    task = asyncio.create_task(remote.run("sleep 29.104", timeout=60))
+    try:
+        for _ in range(100):
+            if _running(sshd, "sleep 29.104"):
+                break
+            await asyncio.sleep(0.05)
+        assert _running(sshd, "sleep 29.104")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(60):
+            if not _running(sshd, "sleep 29.104"):
+                break
+            await asyncio.sleep(0.1)
+        assert not _running(sshd, "sleep 29.104"), "the aborted command runs on"
+        assert (await remote.run("echo next", timeout=10)).stdout == "next\n"
+    finally:
+        _kill(_running(sshd, "sleep 29.104"))

@@ -30,12 +30,13 @@ from typing import Any, cast
 
 import asyncssh
 
-from runbook.jobs import SHARED_SHELL
+from runbook.jobs import SHARED_SHELL, SHARED_SHELL_HELLO
 from runbook.rehearsal.sandbox import make_private_dir, owned_processes, write_private
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 65536
+_HELLO = SHARED_SHELL_HELLO.encode()
 # Environment a client may pass through, as Debian's sshd_config allows.
 _ACCEPTED_ENV_PREFIXES = ("LANG", "LC_")
 
@@ -439,7 +440,9 @@ class RehearsalSSHServer:
                     continue
                 if not data:
                     break
-                dropping = shared is not None and self.take_armed_drop()
+                # The shell's greeting is not a command.
+                dropping = (shared is not None and data != _HELLO
+                            and self.take_armed_drop())
                 if dropping:
                     assert shared is not None
                     shared.flowing.clear()
