@@ -302,12 +302,16 @@ class ServiceUnit(Red5Step):
         return have, want, home
 
     async def check(self, ctx: Ctx) -> Check:
-        have, want, home = await self._java(ctx)
         shipped = self._shipped(ctx)
-        if await exists(ctx, shipped, "-f"):
-            same = await sha256_remote(ctx, shipped) == await sha256_remote(
-                ctx, ctx.settings.unit_file)
-            status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
+        # Looks that do not depend on each other go out together: each is a
+        # round trip, and this check runs twice in the downtime (check, verify).
+        (have, want, home), ships = await asyncio.gather(self._java(ctx),
+                                                         exists(ctx, shipped, "-f"))
+        if ships:
+            new, installed, status = await asyncio.gather(
+                sha256_remote(ctx, shipped), sha256_remote(ctx, ctx.settings.unit_file),
+                ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
+            same = new == installed
             if same and "changed on disk" not in status.stdout and have == want:
                 return Check(True, f"the release's unit is installed and loaded; Java {have}")
             return Check(False)
@@ -404,12 +408,13 @@ class StartService(Red5Step):
         """The answering stream manager is the release this step starts: nothing
         runs from the other install, something runs from this one, the live
         folder is this tree, and the API speaks this release's version."""
-        other, ours = await self._servers(ctx)
+        (other, ours), live = await asyncio.gather(self._servers(ctx),
+                                                   folder_id(ctx, live_dir(ctx)))
         if other:
             return Check(False, f"the {'old' if self.side == 'new' else 'new'} server (pid "
                          f"{', '.join(map(str, other))}) still runs")
         tree = await self._tree(ctx)
-        if tree is None or await folder_id(ctx, live_dir(ctx)) != tree:
+        if tree is None or live != tree:
             return Check(False, f"{live_dir(ctx)} is not the {self.side} release")
         if not ours:
             return Check(False, f"no java process runs from the {self.side} install")
@@ -422,10 +427,10 @@ class StartService(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         ctx.facts.restart_service = False
-        other, ours = await self._servers(ctx)
+        (other, ours), runs = await asyncio.gather(self._servers(ctx), self._runs(ctx))
         if other:
             return Check(False, "the old server still runs")
-        if not await self._runs(ctx):
+        if not runs:
             return Check(False)
         api = await self._answering(ctx, [])
         if api:
