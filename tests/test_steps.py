@@ -218,7 +218,7 @@ async def test_a_finished_upgrade_is_not_run_again(tmp_path: Path) -> None:
         assert replay(tmp_path / "b.jsonl").state("preflight") is StepState.FAILED
 
 
-def test_a_short_wait_overshoots_by_a_tenth_at_most_and_a_long_one_polls_gently() -> None:
+def test_a_short_wait_overshoots_by_a_twentieth_at_most_and_a_long_one_polls_gently() -> None:
     """Issue 12: what a wait overshoots is downtime. Looking every half second
     added up to a quarter second to each of the cutover's four waits in a
     rehearsal (1.5 s teardowns, 3 s boots); a real two-minute boot must still
@@ -226,8 +226,8 @@ def test_a_short_wait_overshoots_by_a_tenth_at_most_and_a_long_one_polls_gently(
     from steps.cutover import next_look
 
     for waited in (0.0, 0.05, 0.5, 1.0, 1.5, 3.0, 5.0):
-        assert next_look(waited) <= max(0.1, waited / 10)
-    assert all(next_look(waited) == 0.5 for waited in (5.0, 60.0, 120.0))
+        assert next_look(waited) <= max(0.1, waited / 20)
+    assert all(next_look(waited) == 0.5 for waited in (10.0, 60.0, 120.0))
     assert all(next_look(waited) >= 0.1 for waited in (0.0, 0.2))
 
 
