@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import shlex
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -22,10 +23,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 # have not used yet (issue 12; tests/test_cli_imports.py keeps it so). Each
 # command imports what it uses when it runs.
 if TYPE_CHECKING:
+    import asyncio
+
     from runbook.config import Settings
     from runbook.executor import Outcome
     from runbook.hoststate import HostState
     from runbook.journal import Replay
+    from runbook.opening import Opening
+    from runbook.rehearsal.faults import FaultSwitch, Requested
     from runbook.rehearsal.host import RehearsalHost
     from runbook.session import Session
     from runbook.stopping import Stopper
@@ -359,7 +364,7 @@ def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) ->
 
 
 def _resume_from(
-    args: argparse.Namespace, settings: Settings, folder: Path
+    args: argparse.Namespace, settings: Settings, folder: Path, say: Callable[[str], None] = print
 ) -> tuple[Path, Replay | None]:
     """Which journal to write, and the unfinished run it continues, if any."""
     from runbook.config import ConfigError
@@ -378,11 +383,11 @@ def _resume_from(
         if earlier.config not in (None, settings.source):
             raise ConfigError(str(earlier.path), f"that run used {earlier.config}, not "
                               f"{settings.source}; resume it with its own config")
-        print(f"resuming the run in {earlier.path}")
+        say(f"resuming the run in {earlier.path}")
         return earlier.path, earlier
     earlier = unfinished(folder, config=settings.source) if args.journal is None else None
     if earlier is not None:
-        print(f"note: an unfinished run is in {earlier.path}; --resume continues it")
+        say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
     return _journal_path(args, settings, folder), None
 
 
@@ -393,13 +398,13 @@ def _headless(args: argparse.Namespace) -> bool:
 
 def _rollback_after(args: argparse.Namespace) -> str | None:
     """The --rollback-after step, when it names one the way back can follow."""
+    after: str | None = getattr(args, "rollback_after", None)
+    if after is None:
+        return None  # before the procedure is imported: the first paint waits for this
     from runbook.config import ConfigError
     from runbook.model import Phase
     from steps import procedure
 
-    after: str | None = getattr(args, "rollback_after", None)
-    if after is None:
-        return None
     ids = [step.id for step in procedure()]
     # Only a cutover step has something to go back from: before the first
     # one the live stream manager has not changed.
@@ -414,17 +419,19 @@ def _rollback_after(args: argparse.Namespace) -> str | None:
     return after
 
 
-async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
+def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
               state_dir: Path, offer_resume: bool, stopper: Stopper, isolated: bool = False,
-              host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None
-              ) -> Outcome:
-    """Open the session the arguments ask for and hand it to a front end
-    (through `tap`, which a rehearsal's faults listen with)."""
+              host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None,
+              say: Callable[[str], None] = print) -> tuple[Opening, Path, Replay | None]:
+    """The session the arguments ask for, ready to open (through `tap`, which a
+    rehearsal's faults listen with), after the refusals; its journal and the
+    earlier run it continues. The opening offers the TUI an unfinished run too."""
     from runbook.journal import unfinished
+    from runbook.opening import Opening
     from runbook.session import host_state
 
     _refuse_what_this_procedure_cannot_do(settings)
-    path, earlier = _resume_from(args, settings, folder) if offer_resume else \
+    path, earlier = _resume_from(args, settings, folder, say) if offer_resume else \
         (_journal_path(args, settings, folder), None)
     _refuse_a_second_cutover(host_state(settings, state_dir),
                              path if earlier is not None else None)
@@ -438,18 +445,25 @@ async def _go(args: argparse.Namespace, settings: Settings, *, token: str, folde
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
+    offered = earlier
+    if offered is None and offer_resume and args.journal is None and not _headless(args):
+        offered = unfinished(folder, config=settings.source)
+    return Opening(open_session, offered, host_label), path, earlier
+
+
+async def _go(args: argparse.Namespace, opening: Opening, path: Path,
+              earlier: Replay | None) -> Outcome:
+    """Hand the opening to the front end the arguments ask for."""
     if _headless(args):
         from runbook.headless import HeadlessFrontEnd
 
         print(f"journal: {path}")
-        run = open_session(earlier)
+        run = opening.open_session(earlier)
         return await run.run(HeadlessFrontEnd(run.cards, assume_yes=args.yes))
-    from screens.app import run_tui
+    from screens.tui import run_tui
 
-    offered = earlier
-    if offered is None and offer_resume and args.journal is None:
-        offered = unfinished(folder, config=settings.source)
-    return await run_tui(open_session, previous=offered, host_label=host_label)
+    return await run_tui(opening.open_session, previous=opening.previous,
+                         host_label=opening.host_label)
 
 
 async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
@@ -460,9 +474,10 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     folder = args.journal.parent if args.journal is not None else default_dir()
     try:
-        outcome = await _go(args, settings, token=token, folder=folder, state_dir=default_dir(),
-                            offer_resume=True, stopper=stopper,
-                            host_label=f"{settings.host.user}@{settings.host.address}")
+        outcome = await _go(args, *_prepared(
+            args, settings, token=token, folder=folder, state_dir=default_dir(),
+            offer_resume=True, stopper=stopper,
+            host_label=f"{settings.host.user}@{settings.host.address}"))
     finally:
         _where_it_stands(stopper, settings)
     return outcome.exit_code
@@ -526,7 +541,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
         outcome = await back.run(HeadlessFrontEnd(back.cards, assume_yes=args.yes))
         return outcome.exit_code
-    from screens.app import run_tui
+    from screens.tui import run_tui
 
     outcome = await run_tui(lambda _earlier: back,
                             host_label=f"{settings.host.user}@{settings.host.address}")
@@ -548,72 +563,150 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
                             substitutions=filled)
 
 
+class _Rehearsal:
+    """One `runbook rehearse`: its host, the settings that reach it, its faults.
+
+    The TUI paints before the host starts (issue 12): it asks for the run
+    through `opening`, after its first paint. The start runs in a task of this
+    command's own, so an app that ends meanwhile only stops waiting for it;
+    `stop` lets the start finish and then stops the host."""
+
+    def __init__(self, args: argparse.Namespace, asked: list[Requested]) -> None:
+        self.args = args
+        self.asked = asked
+        self.host: RehearsalHost | None = None
+        self.switch: FaultSwitch | None = None
+        self.starting: asyncio.Task[Opening] | None = None
+        # A sandbox that outlives the run keeps its journals (resume works on
+        # it); a throwaway one must not take them along when it is removed.
+        self.lasting = bool(args.sandbox is not None or args.keep)
+
+    async def start(self, stopper: Stopper, say: Callable[[str], None]
+                    ) -> tuple[Opening, Path, Replay | None]:
+        import asyncio
+
+        from runbook.journal import default_dir
+
+        # SSH and the fake service take a while to import: in a thread, so
+        # that the app that waits meanwhile goes on answering its keys.
+        module = await asyncio.to_thread(importlib.import_module, "runbook.rehearsal.host")
+        args = self.args
+        host = self.host = module.RehearsalHost(args.sandbox, keep=args.keep,
+                                                dist_size=args.dist_size,
+                                                scenario=args.scenario)
+        await host.start()
+        settings = rehearsal_settings(host)
+        operator = host.sandbox / ".operator"
+        runs = operator / "runs" if self.lasting else default_dir() / "rehearsals"
+        say(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
+        if host.adopted_service:
+            say(f"adopted the service left running by an earlier rehearsal "
+                f"(pid {host.adopted_service})")
+        if self.asked:
+            from runbook.rehearsal import faults
+
+            self.switch = faults.FaultSwitch(host, self.asked, settings)
+            await self.switch.at_start()
+            say(f"rehearsing faults: {', '.join(map(str, self.asked))}")
+        return _prepared(args, settings, token=host.api_token, folder=runs,
+                         state_dir=operator, offer_resume=self.lasting, isolated=True,
+                         stopper=stopper, host_label=f"sandbox {host.sandbox}",
+                         tap=self.switch.tapped if self.switch is not None else None, say=say)
+
+    def opening(self, stopper: Stopper) -> Callable[[], Awaitable[Opening]]:
+        """What the TUI awaits after its first paint; what the start says meanwhile
+        goes with the run, for the app to show and to print as it ends."""
+        import asyncio
+        from dataclasses import replace
+
+        async def begin() -> Opening:
+            notes: list[str] = []
+            opening, _, _ = await self.start(stopper, notes.append)
+            return replace(opening, notes=tuple(notes))
+
+        def started() -> Awaitable[Opening]:
+            if self.starting is None:
+                self.starting = asyncio.ensure_future(begin())
+            return asyncio.shield(self.starting)
+
+        return started
+
+    async def stop(self) -> None:
+        import asyncio
+
+        if self.starting is not None:
+            # Let a start the app stopped waiting for finish (a second or so),
+            # not cut it short: a database server half-way up ignores SIGTERM
+            # and would hold the way out for its 30 s grace.
+            await asyncio.gather(self.starting, return_exceptions=True)
+        if self.switch is not None:
+            await self.switch.lift_all()
+        if self.host is not None:
+            await self.host.stop()
+
+
 async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
+    # Only what an option asks for is imported here: the TUI's first paint
+    # waits for it, and the host and faults load after that paint (issue 12).
     from runbook.config import ConfigError
-    from runbook.executor import Outcome
-    from runbook.journal import default_dir
-    from runbook.rehearsal import faults, scenarios
-    from runbook.rehearsal.host import RehearsalHost
 
     if args.list_faults:
+        from runbook.rehearsal import faults
+
         print("\n".join(faults.listing()))
         return 0
-    if args.list_scenarios:
-        for name, known in scenarios.SCENARIOS.items():
-            mark = " (default)" if name == scenarios.DEFAULT else ""
-            print(f"{name}{mark}: {known.what}")
-        return 0
-    if args.scenario is not None and args.scenario not in scenarios.SCENARIOS:
-        raise ConfigError("rehearse", f"--scenario {args.scenario} is not a rehearsal "
-                          f"scenario; choose one of {', '.join(scenarios.SCENARIOS)}")
+    if args.list_scenarios or args.scenario is not None:
+        from runbook.rehearsal import scenarios
+
+        if args.list_scenarios:
+            for name, known in scenarios.SCENARIOS.items():
+                mark = " (default)" if name == scenarios.DEFAULT else ""
+                print(f"{name}{mark}: {known.what}")
+            return 0
+        if args.scenario not in scenarios.SCENARIOS:
+            raise ConfigError("rehearse", f"--scenario {args.scenario} is not a rehearsal "
+                              f"scenario; choose one of {', '.join(scenarios.SCENARIOS)}")
     if args.resume and args.sandbox is None:
         raise ConfigError("rehearse", "--resume needs the --sandbox of the run to continue")
     _rollback_after(args)  # refused before a host is made for it
+    asked: list[Requested] = []
+    if args.fault:
+        from runbook.rehearsal import faults
+        from runbook.rehearsal.host import RehearsalHost
+
+        try:
+            # The host class says whether it can bring a fault about.
+            asked = faults.parse(args.fault, RehearsalHost)
+        except faults.FaultError as exc:
+            raise ConfigError("rehearse", str(exc)) from None
+    rehearsal = _Rehearsal(args, asked)
     try:
-        asked = faults.parse(args.fault, RehearsalHost)
-    except faults.FaultError as exc:
-        raise ConfigError("rehearse", str(exc)) from None
-    host = RehearsalHost(args.sandbox, keep=args.keep, dist_size=args.dist_size,
-                         scenario=args.scenario)
-    await host.start()
-    switch: faults.FaultSwitch | None = None
-    try:
-        settings = rehearsal_settings(host)
-        operator = host.sandbox / ".operator"
-        # A sandbox that outlives the run keeps its journals (resume works on
-        # it); a throwaway one must not take them along when it is removed.
-        lasting = args.sandbox is not None or args.keep
-        runs = operator / "runs" if lasting else default_dir() / "rehearsals"
-        print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
-        if host.adopted_service:
-            print(f"adopted the service left running by an earlier rehearsal "
-                  f"(pid {host.adopted_service})")
-        if asked:
-            switch = faults.FaultSwitch(host, asked, settings)
-            await switch.at_start()
-            print(f"rehearsing faults: {', '.join(map(str, asked))}")
-        outcome = await _go(args, settings, token=host.api_token, folder=runs,
-                            state_dir=operator, offer_resume=lasting, isolated=True,
-                            stopper=stopper,
-                            host_label=f"sandbox {host.sandbox}",
-                            tap=switch.tapped if switch is not None else None)
+        if _headless(args):
+            outcome = await _go(args, *await rehearsal.start(stopper, print))
+        else:
+            from screens.tui import run_tui
+
+            outcome = await run_tui(opening=rehearsal.opening(stopper),
+                                    waiting="Starting the rehearsal host…")
     finally:
-        if switch is not None:
-            await switch.lift_all()
-        await host.stop()
+        await rehearsal.stop()
+        host = rehearsal.host
         again = f"runbook rehearse --resume --sandbox {shlex.quote(str(host.sandbox))}" \
-            if args.sandbox is not None or args.keep else None
+            if host is not None and rehearsal.lasting else None
         _where_it_stands(stopper, None, resume=again)
+    from runbook.executor import Outcome
+
+    switch = rehearsal.switch
     if switch is not None:
         missed = [str(a) for a in asked if a not in switch.fired]
         if missed:
             print(f"faults that never came up (their step did not run): {', '.join(missed)}")
-    if outcome in (Outcome.FAILED, Outcome.STOPPED) and again is None:
+    if outcome in (Outcome.FAILED, Outcome.STOPPED) and again is None and stopper.sessions:
         # The state line above was the rehearsal host's as it stopped; that
         # host is gone now, and says so, lest it read as something to go on from.
         print("runbook: that was the rehearsal host as it stopped; it is removed now with "
               "its sandbox. Rehearse with --sandbox DIR to practise going on from a stop")
-    if args.keep or args.sandbox:
+    if rehearsal.lasting and host is not None:
         print(f"sandbox: {host.sandbox}")
     return outcome.exit_code
 

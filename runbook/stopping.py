@@ -15,9 +15,10 @@ import asyncio
 import os
 import signal
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runbook.session import Session
+if TYPE_CHECKING:
+    from runbook.session import Session
 
 SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 

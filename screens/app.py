@@ -9,12 +9,11 @@ the main screen draws it, and nothing runs until a dialog is confirmed.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -22,32 +21,26 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
-from runbook.events import JournalRepaired, RunEnded
-from runbook.executor import Outcome
-from runbook.journal import Replay
-from runbook.model import StepState
-from runbook.report import downtime_estimate
-from runbook.session import Session, SessionFactory
-from runbook.standing import rollback_command
-from screens.dialogs import CONTINUE, START_OVER, ResumeDialog
-from screens.frontend import TuiFrontEnd
-from screens.main import MainScreen
-from screens.messages import (
-    ConfirmRequested,
-    EngineEvent,
-    EstimateFound,
-    OutputArrived,
-    ProgressChanged,
-    RecoveryRequested,
-    ReviewRequested,
-)
-from screens.output_store import OutputStore
-from screens.palette import operator_commands
-from screens.questions import Questions
-from screens.records import EarlierLines, Records, ReportWritten
-from screens.review_handoff import ReviewHandoff, load_review_screen
-from screens.run_state import RunState, down_since
-from screens.views import Where, way_back
+from runbook.opening import Opening
+from screens.starting import Opened, OpeningFailed, Preparing, StartingScreen, prepare
+
+# The first screen is drawn before the engine and the main screen are imported
+# (issue 12: a rehearsal paints before its host starts): what only an open run
+# uses is imported where the run uses it.
+if TYPE_CHECKING:
+    from runbook.executor import Outcome
+    from runbook.journal import Replay
+    from runbook.session import Session, SessionFactory
+    from screens.messages import (
+        ConfirmRequested,
+        EngineEvent,
+        EstimateFound,
+        OutputArrived,
+        ProgressChanged,
+        RecoveryRequested,
+        ReviewRequested,
+    )
+    from screens.records import EarlierLines, ReportWritten
 
 # A wall clock (seconds since the epoch): the downtime is counted from a moment
 # an earlier process recorded, and only the wall clock spans processes.
@@ -59,7 +52,15 @@ FLUSH_INTERVAL = 0.05
 SHOWN_LINES = 20_000
 
 
-class RunbookApp(App[Outcome | None]):
+def load_review_screen() -> type[Screen[bool]] | None:
+    """The properties editor's screen, imported when a review opens (tests
+    replace this)."""
+    from screens.review_handoff import load_review_screen as load
+
+    return load()
+
+
+class RunbookApp(App["Outcome | None"]):
     CSS_PATH = "app.tcss"
     TITLE = "runbook"
     ENABLE_COMMAND_PALETTE = True
@@ -75,36 +76,59 @@ class RunbookApp(App[Outcome | None]):
                 show=False, tooltip="Every action, searchable"),
     ]
 
-    def __init__(self, open_session: SessionFactory, *, previous: Replay | None = None,
-                 rehearsal: bool = False, host_label: str = "", clock: Clock = time.time,
-                 start_run: bool = True) -> None:
+    def __init__(self, open_session: SessionFactory | None = None, *,
+                 opening: Preparing | None = None, waiting: str = "",
+                 previous: Replay | None = None, rehearsal: bool = False, host_label: str = "",
+                 clock: Clock = time.time, start_run: bool = True) -> None:
         super().__init__()
-        self.open_session = open_session
-        self.session: Session[Any] = open_session(None)
-        settings = self.session.settings
-        self.rehearsal = rehearsal or settings.rehearsal
+        self.rehearsal = rehearsal
         self.clock = clock
         self.autostart = start_run
+        self.preparing = opening
+        self.waiting = waiting
+        self.opened = False
+        self.opening_error: Exception | None = None
+        self.runner: Worker[Outcome] | None = None
+        self.exit_when_done = False
+        if open_session is not None:
+            self._open(Opening(open_session, previous, host_label))
+
+    def _open(self, opening: Opening) -> None:
+        """Everything that needs the run: its session, its state, the main screen."""
+        from screens.frontend import TuiFrontEnd
+        from screens.main import MainScreen
+        from screens.output_store import OutputStore
+        from screens.questions import Questions
+        from screens.records import Records
+        from screens.review_handoff import ReviewHandoff
+        from screens.run_state import RunState, down_since
+        from screens.views import Where
+
+        self.open_session = opening.open_session
+        self.session: Session[Any] = self.open_session(None)
+        settings = self.session.settings
+        self.rehearsal = self.rehearsal or settings.rehearsal
         self.cards = self.session.cards
         self.by_id = {card.id: card for card in self.cards}
+        previous = opening.previous
         self.run_state = RunState(self.cards, f"{settings.host.user}@{settings.host.address}:"
                                               f"{settings.host.port}", previous=previous,
                                   offering_resume=previous is not None,
                                   down_since=down_since(self.session, previous))
         self.offered = previous
+        self.notes = opening.notes
         self.store = OutputStore()
         self.front = TuiFrontEnd(self, self.store)
-        self.main = MainScreen(self.run_state, self.store, max_lines=SHOWN_LINES, clock=clock,
-                               where=Where(self.rehearsal, host_label,
-                                           self.session.journal_path))
+        self.main = MainScreen(self.run_state, self.store, max_lines=SHOWN_LINES,
+                               clock=self.clock, where=Where(self.rehearsal, opening.host_label,
+                                                             self.session.journal_path))
         # The question the runbook waits on; its future is the answer.
         self.asking: ConfirmRequested | None = None
         self.review = ReviewHandoff(self, self.run_state, self.main.refresh_step,
                                     lambda: load_review_screen())
-        self.runner: Worker[Outcome] | None = None
-        self.exit_when_done = False
         self.questions = Questions(self)
         self.records = Records(self, self.run_state, self.store, lambda: self.journal_path)
+        self.opened = True
 
     @property
     def reviewing(self) -> ReviewRequested | None:
@@ -112,7 +136,7 @@ class RunbookApp(App[Outcome | None]):
 
     @property
     def outcome(self) -> Outcome | None:
-        return self.run_state.outcome
+        return self.run_state.outcome if self.opened else None
 
     @property
     def journal_path(self) -> Path:
@@ -127,10 +151,29 @@ class RunbookApp(App[Outcome | None]):
         return self.main.ready
 
     def get_default_screen(self) -> Screen[Any]:
-        return self.main
+        return self.main if self.opened else StartingScreen(self.waiting)
 
     def on_ready(self) -> None:
-        # Ready comes after the main screen is composed and first painted.
+        # Ready comes after the first screen is composed and painted.
+        if self.opened:
+            self.show_run()
+        elif self.preparing is not None:
+            self.run_worker(prepare(self, self.preparing), name="opening", group="opening",
+                            exit_on_error=False)
+
+    async def on_opened(self, message: Opened) -> None:
+        self._open(message.opening)
+        await self.push_screen(self.main)  # over the starting screen, for good
+        self.show_run()
+
+    def on_opening_failed(self, message: OpeningFailed) -> None:
+        self.opening_error = message.error  # run_tui raises it, for the CLI to say
+        self.exit()
+
+    def show_run(self) -> None:
+        """Once the main screen is composed and painted: draw the run, start it."""
+        from screens.dialogs import ResumeDialog
+
         self.main.ready = True
         for card in self.cards:
             self.main.refresh_step(card.id)
@@ -143,6 +186,8 @@ class RunbookApp(App[Outcome | None]):
             self.main.checklist.select_step(self.asking.report.id)
         self.show_previews()
         self.main.refresh_view()
+        for note in self.notes:
+            self.notify(note, timeout=10)
         self._find_estimate()
         if self.offered is not None and self.offered.path is not None:
             self.push_screen(ResumeDialog(self.offered.path, self.offered, self.cards),
@@ -173,6 +218,9 @@ class RunbookApp(App[Outcome | None]):
             self.records.catch_up()
 
     def _resume_answered(self, choice: str | None) -> None:
+        from runbook.executor import Outcome
+        from screens.dialogs import CONTINUE, START_OVER
+
         if choice == CONTINUE and self.offered is not None:
             # Continue the earlier run where it stopped, in its own journal.
             self.session = self.open_session(self.offered)
@@ -200,21 +248,13 @@ class RunbookApp(App[Outcome | None]):
     @work(thread=True, group="estimate", exit_on_error=False)
     def _find_estimate(self) -> None:
         """In a thread: journals of long runs are big."""
+        from runbook.report import downtime_estimate
+        from screens.messages import EstimateFound
+
         # Where `runbook report` looks too: the rehearsals, and beside this journal.
         found = downtime_estimate(self.session.journal_path)
         if found is not None:
             self.post_message(EstimateFound(*found))
-
-    async def finish_run(self) -> None:
-        """After the app has closed: a run still going is cancelled and awaited, so
-        the journal ends with the run and the SSH connection is closed on return."""
-        runner = self.runner
-        if runner is not None and not runner.is_finished:
-            runner.cancel()
-            with contextlib.suppress(Exception, BaseException):
-                await runner.wait()
-            if self.run_state.outcome is None:
-                self.run_state.outcome = Outcome.STOPPED
 
     def start_run(self) -> None:
         """Run the session in the one "runbook" worker."""
@@ -226,6 +266,9 @@ class RunbookApp(App[Outcome | None]):
     # --- what the executor tells us -------------------------------------------------
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        from runbook.events import JournalRepaired, RunEnded
+        from runbook.model import StepState
+
         event = message.event
         self.run_state.apply(event, self.clock())
         match event:
@@ -278,6 +321,8 @@ class RunbookApp(App[Outcome | None]):
         self.main.refresh_status()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        from runbook.executor import Outcome
+
         if event.worker is not self.runner or not event.worker.is_finished:
             return
         touched = {self.run_state.running, self.run_state.asking} - {None}
@@ -322,6 +367,9 @@ class RunbookApp(App[Outcome | None]):
         self.records.write_report()
 
     def action_rollback(self) -> None:
+        from runbook.standing import rollback_command
+        from screens.views import way_back
+
         settings = self.session.settings
         command = None if settings.rehearsal else rollback_command(settings.source,
                                                                    self.journal_path)
@@ -333,9 +381,14 @@ class RunbookApp(App[Outcome | None]):
         self.review.open()
 
     def action_request_quit(self) -> None:
+        if not self.opened:
+            self.exit()  # nothing runs yet (stopped); the caller stops what it started
+            return
         self.questions.quit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.opened:
+            return action == "request_quit"
         if action == "write_report":  # out of the footer until there is a run to report
             return self.run_state.outcome is not None
         return True
@@ -345,6 +398,10 @@ class RunbookApp(App[Outcome | None]):
         self.action_request_quit()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        if not self.opened:
+            return
+        from screens.palette import operator_commands
+
         selected = self.by_id.get(self.main.checklist.selected_step or "")
         yield from operator_commands(
             self, self.cards, self.main.log_widget.focus, self.main.checklist.select_step,
@@ -355,29 +412,21 @@ class RunbookApp(App[Outcome | None]):
                 yield command
 
 
-def create_app(open_session: SessionFactory, *, previous: Replay | None = None,
-               rehearsal: bool = False, host_label: str = "", clock: Clock | None = None,
+
+def create_app(open_session: SessionFactory | None = None, *, opening: Preparing | None = None,
+               waiting: str = "", previous: Replay | None = None, rehearsal: bool = False,
+               host_label: str = "", clock: Clock | None = None,
                start_run: bool = True) -> RunbookApp:
     """The one factory, for the CLI and the tests.
 
     `open_session(None)` is the new run; `open_session(previous)` continues the
     unfinished earlier run `previous`, which the app shows and offers to continue
     (in its own journal, as `runbook run --resume` does), or to start a new run,
-    or to quit. Tests pass a frozen `clock`, and `start_run=False` to feed
-    engine events themselves."""
-    return RunbookApp(open_session, previous=previous, rehearsal=rehearsal,
-                      host_label=host_label, clock=clock or time.time,
+    or to quit. Or, instead, `opening`: awaited after the first paint, which
+    shows `waiting` until it gives the run (a rehearsal host starting). Tests pass
+    a frozen `clock`, and `start_run=False` to feed engine events themselves."""
+    assert (open_session is None) != (opening is None), "one of open_session and opening"
+    return RunbookApp(open_session, opening=opening, waiting=waiting, previous=previous,
+                      rehearsal=rehearsal, host_label=host_label, clock=clock or time.time,
                       start_run=start_run)
 
-
-async def run_tui(open_session: SessionFactory, *, previous: Replay | None = None,
-                  host_label: str = "") -> Outcome:
-    """Run the app until the operator leaves; the run's outcome, STOPPED if the
-    operator quit before the run ended."""
-    app = create_app(open_session, previous=previous, host_label=host_label)
-    await app.run_async()
-    await app.finish_run()
-    outcome = app.run_state.outcome or Outcome.STOPPED
-    with contextlib.suppress(OSError):  # a terminal that closed hears nothing
-        print(f"runbook: {outcome.value}; journal: {app.session.journal_path}")
-    return outcome

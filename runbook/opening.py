@@ -1,0 +1,31 @@
+"""What a front end is handed to open a run, apart from the session itself.
+
+Light on purpose: the TUI's first screen is drawn before the engine is
+imported (issue 12), and this is all that screen needs to know of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runbook.journal import Replay
+    from runbook.session import SessionFactory
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A run ready to open: `open_session(None)` starts a new run,
+    `open_session(previous)` continues the unfinished earlier run `previous`
+    (offered first). `host_label` says where it runs; `notes`, what getting it
+    ready found worth saying (the rehearsal host's address, an unfinished
+    run), to show and to print on the way out.
+
+    A front end may be handed one after it has started (a rehearsal host
+    starts after the first paint), so it is a value of its own."""
+
+    open_session: SessionFactory
+    previous: Replay | None = None
+    host_label: str = ""
+    notes: tuple[str, ...] = ()

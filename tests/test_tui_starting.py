@@ -1,0 +1,183 @@
+"""`runbook rehearse` paints first and starts the rehearsal host after (issue 12).
+
+The operator sees the app at once, with a line saying the host is starting; the
+host starts in the background, and the checklist fills in once the run is open.
+A host that cannot start ends the app with today's one line and exit 2, and
+quitting while it starts stops it: nothing of the rehearsal is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partialmethod
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from runbook import cli
+from runbook.executor import Outcome
+from runbook.rehearsal import sandbox
+from runbook.rehearsal.host import RehearsalHost
+from screens.app import RunbookApp, create_app
+from screens.main import MainScreen
+from tests.polling import until
+from tests.test_tui_fakes import make_app, screen_text
+
+ROOT = Path(__file__).parents[1]
+SIZE = (120, 40)
+Autopilot = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+@pytest.fixture
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("SM_API_TOKEN", raising=False)
+    yield tmp_path / "state"
+
+
+def drive(monkeypatch: pytest.MonkeyPatch, autopilot: Autopilot) -> None:
+    """`runbook rehearse` in this process, its app headless and driven by `autopilot`."""
+    monkeypatch.setattr(RunbookApp, "run_async", partialmethod(
+        RunbookApp.run_async, headless=True, size=SIZE, auto_pilot=autopilot))
+
+
+def spy_on_start(monkeypatch: pytest.MonkeyPatch, gate: asyncio.Event | None = None
+                 ) -> list[RehearsalHost]:
+    """The hosts whose start() has been called; each waits for `gate` first."""
+    calls: list[RehearsalHost] = []
+    real_start = RehearsalHost.start
+
+    async def start(self: RehearsalHost) -> None:
+        calls.append(self)
+        if gate is not None:
+            await gate.wait()
+        await real_start(self)
+
+    monkeypatch.setattr(RehearsalHost, "start", start)
+    return calls
+
+
+async def test_the_app_paints_before_its_run_opens_and_fills_in_after() -> None:
+    from runbook.opening import Opening
+    from screens.starting import StartingScreen
+
+    gate = asyncio.Event()
+    inner = make_app()
+
+    async def opening() -> Opening:
+        await gate.wait()  # a rehearsal host that takes its time
+        return Opening(inner.open_session, host_label="sandbox /tmp/x")
+
+    app = create_app(opening=opening, waiting="Starting the rehearsal host…",
+                     rehearsal=True, start_run=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, StartingScreen)
+        assert "Starting the rehearsal host…" in screen_text(app)
+        assert not app.opened
+        gate.set()
+        await until(lambda: isinstance(app.screen, MainScreen) and app.main.ready,
+                    what="the main screen")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert inner.cards[0].title in shown and "Starting the rehearsal host" not in shown
+        assert app.main.checklist.has_focus
+
+
+def test_rehearse_paints_before_the_host_starts(
+    state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = asyncio.Event()
+    starts = spy_on_start(monkeypatch, gate)
+    seen: dict[str, Any] = {}
+
+    async def look(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, RunbookApp)
+        seen["starts at first paint"] = len(starts)
+        await pilot.pause()
+        seen["first"] = screen_text(app)
+        gate.set()
+        await until(lambda: app.opened and app.main.ready, what="the run to open")
+        await pilot.pause()
+        seen["then"] = screen_text(app)
+        app.exit()
+
+    drive(monkeypatch, look)
+    code = cli.main(["rehearse", "--sandbox", str(tmp_path / "sandbox")])
+    assert seen["starts at first paint"] == 0
+    assert "Starting the rehearsal host" in seen["first"]
+    assert "Starting the rehearsal host" not in seen["then"]
+    assert "Procedure" in seen["then"]
+    assert code == Outcome.STOPPED.exit_code
+    assert sandbox.processes_mentioning(tmp_path / "sandbox") == []
+
+
+def test_quitting_while_the_host_starts_stops_it(
+    state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starts = spy_on_start(monkeypatch)
+
+    async def quit_at_once(pilot: Pilot[Any]) -> None:
+        await until(lambda: starts, what="the host to begin starting")
+        await asyncio.sleep(0.3)  # well into its start
+        await pilot.press("q")
+
+    drive(monkeypatch, quit_at_once)
+    code = cli.main(["rehearse", "--sandbox", str(tmp_path / "sandbox")])
+    assert code == Outcome.STOPPED.exit_code
+    assert sandbox.processes_mentioning(tmp_path / "sandbox") == []
+
+
+def test_a_host_that_cannot_start_ends_the_app_with_one_line_and_exit_2(
+    state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    busy = tmp_path / "sandbox"
+    # Another rehearsal holds the sandbox's lock (a second process, as in real use).
+    holder = RehearsalHost(busy, boot_service=False)
+    holder._lock_sandbox()
+    painted: list[bool] = []
+
+    async def wait(pilot: Pilot[Any]) -> None:
+        painted.append(True)
+        await until(lambda: not pilot.app.is_running, what="the app to end")
+
+    drive(monkeypatch, wait)
+    try:
+        code = cli.main(["rehearse", "--sandbox", str(busy)])
+    finally:
+        holder._unlock_sandbox()
+    assert painted and code == cli.EXIT_BAD_INPUT
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("runbook: ")
+    assert "in use by another rehearsal" in lines[0]
+
+
+def test_the_first_paint_of_a_rehearsal_waits_for_neither_the_engine_nor_ssh(
+    state_home: Path,
+) -> None:
+    """What keeps the first paint near a bare app's (benchmarks/tui_startup.py):
+    the engine, the main screen, SSH and the procedure load after it."""
+    code = (
+        "import json, sys\nfrom functools import partialmethod\nfrom runbook import cli\n"
+        "from screens.app import RunbookApp\n"
+        "async def painted(pilot):\n"
+        "    print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+        "    pilot.app.exit()\n"
+        "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
+        "size=(120, 40), auto_pilot=painted)\n"
+        "cli.main(['rehearse'])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, stdin=subprocess.DEVNULL)
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    later = {"asyncssh", "httpx", "steps", "runbook.executor", "runbook.session",
+             "runbook.rehearsal.host", "screens.main", "screens.dialogs"}
+    assert loaded & later == set()
+    assert "screens.starting" in loaded
