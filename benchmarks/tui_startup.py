@@ -6,8 +6,8 @@ after the first screen has been composed and drawn. Three subjects:
 
 * bare      a Textual App showing one Static (the baseline)
 * app       runbook's app from create_app() with the rehearsal config, no host
-* rehearse  what `runbook rehearse` does before the operator sees anything:
-            start the rehearsal host (fresh sandbox) and then the app
+* rehearse  `runbook rehearse` itself (fresh sandbox), its app run headless;
+            the rehearsal host starts after the first paint (issue 12)
 
 Prints the median of --rounds runs for each, and the ratios to the baseline.
 
@@ -60,31 +60,19 @@ app.run(headless=True, size=(120, 40), auto_pilot=painted)
 """
 
 REHEARSE = """
-import asyncio, sys, tempfile, time
-from pathlib import Path
-from runbook.cli import rehearsal_settings, session
-from runbook.rehearsal.host import RehearsalHost
-from screens.app import create_app
+import sys, time
+from functools import partialmethod
+from runbook import cli
+from screens.app import RunbookApp
 
 async def painted(pilot):
     print(time.time(), flush=True)
     pilot.app.exit()
 
-async def main():
-    with tempfile.TemporaryDirectory() as folder:
-        host = RehearsalHost(Path(folder) / "sandbox")
-        await host.start()
-        try:
-            settings = rehearsal_settings(host)
-            app = create_app(lambda earlier: session(
-                settings, token=host.api_token, journal_path=host.sandbox / "run.jsonl",
-                state_dir=host.sandbox / ".operator", isolated=True),
-                rehearsal=True, start_run=False)
-            await app.run_async(headless=True, size=(120, 40), auto_pilot=painted)
-        finally:
-            await host.stop()
-
-asyncio.run(main())
+# `runbook rehearse` itself (a fresh sandbox), its app run headless.
+RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, size=(120, 40),
+                                     auto_pilot=painted)
+cli.main(["rehearse"])
 """
 
 
