@@ -33,6 +33,11 @@ def status(state: RunState, where: Where, now: float, *,
            narrow: bool = False) -> tuple[Content, Content]:
     """(host and connection, clocks and counts); `narrow` keeps what matters
     in 80 columns: where, the connection, downtime, the count of steps."""
+    return status_host(state, where, narrow=narrow), status_clocks(state, now, narrow=narrow)
+
+
+def status_host(state: RunState, where: Where, *, narrow: bool = False) -> Content:
+    """The status line's first row: where the run goes and how it is connected."""
     host: Parts = []
     if where.rehearsal:
         host += [(" REHEARSAL ", "bold $text on $warning-darken-1"), " "]
@@ -48,7 +53,12 @@ def status(state: RunState, where: Where, now: float, *,
                     else ("checked against known_hosts", "$text-muted"))
         if where.host_label:
             host += ["   ", (where.host_label, "$text-muted")]
+    return Content.assemble(*host)
 
+
+def status_clocks(state: RunState, now: float, *, narrow: bool = False) -> Content:
+    """The status line's second row, the one that changes by the second:
+    downtime, the run's elapsed time, the count of steps, the outcome."""
     end = state.run_ended if state.run_ended is not None else now
     elapsed = end - state.run_started if state.run_started is not None else None
     clocks: Parts = [*downtime(state, now, narrow=narrow), "   "]
@@ -59,7 +69,7 @@ def status(state: RunState, where: Where, now: float, *,
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}
         clocks += [("   run ", "$text-muted"),
                    (state.outcome.value, outcome_style.get(state.outcome, "bold $warning"))]
-    return Content.assemble(*host), Content.assemble(*clocks)
+    return Content.assemble(*clocks)
 
 
 def downtime(state: RunState, now: float, *, narrow: bool = False) -> Parts:
