@@ -22,7 +22,15 @@ from screens.output_log import OutputLog
 from screens.output_store import OutputStore
 from screens.presentation import legend
 from screens.run_state import RunState
-from screens.views import Where, deletions, detail, hint, plan_heading, status
+from screens.views import (
+    Where,
+    deletions,
+    detail,
+    hint,
+    plan_heading,
+    status,
+    status_clocks,
+)
 from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
 
 
@@ -73,22 +81,26 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
-        with Horizontal(id="body"):
-            # Titles are set here, not in on_mount: a screen's Mount can come
-            # before its children are in the DOM.
-            with Vertical(id="left") as left:
-                left.border_title = "Procedure"
-                yield Checklist(self.cards, id="checklist")
-                yield Static(legend(), id="legend")
-            with Vertical(id="right"):
-                step = StepDetail(id="detail")
-                step.border_title = "Step"
-                yield step
-                output = OutputPane(max_lines=self.max_lines, id="output")
-                output.border_title = "Output"
-                yield output
-        yield Static(id="hint")
-        yield Footer()
+        # One container for all below the status bar: a repaint draws every child
+        # of the screen whose clip it touches, so the clocks' tick draws its
+        # background alone, not the body, the hint and the footer.
+        with Vertical(id="page"):
+            with Horizontal(id="body"):
+                # Titles are set here, not in on_mount: a screen's Mount can come
+                # before its children are in the DOM.
+                with Vertical(id="left") as left:
+                    left.border_title = "Procedure"
+                    yield Checklist(self.cards, id="checklist")
+                    yield Static(legend(), id="legend")
+                with Vertical(id="right"):
+                    step = StepDetail(id="detail")
+                    step.border_title = "Step"
+                    yield step
+                    output = OutputPane(max_lines=self.max_lines, id="output")
+                    output.border_title = "Output"
+                    yield output
+            yield Static(id="hint")
+            yield Footer()
 
     @property
     def checklist(self) -> Checklist:
@@ -150,12 +162,16 @@ class MainScreen(Screen[None]):
         self.refresh_hint()
 
     def tick(self) -> None:
-        """Once a second: the running step's elapsed time and the header clocks."""
+        """Once a second: the running step's elapsed time and the clocks row;
+        nothing else on the screen changes with the time."""
         if not self.can_draw:
             return
-        if self.state.running is not None:
-            self.refresh_step(self.state.running)
-        self.refresh_status()
+        running = self.state.running
+        if running is not None and running in self.checklist.steps:
+            self.checklist.show_state(running, self.state.shown_state(running),
+                                      self.state.elapsed(running, self.clock()))
+        self.status.show_row(1, status_clocks(self.state, self.clock(),
+                                              narrow=self.has_class("-narrow")))
 
     def refresh_detail(self) -> None:
         if not self.can_draw:

@@ -4,11 +4,17 @@ the app decides, these show."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.geometry import Size
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import Visual
 from textual.widget import Widget
 from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -233,17 +239,96 @@ class OutputPane(Vertical):
         self.border_subtitle = "running" if running else ""
 
 
-class StatusBar(Vertical):
-    """Two lines at the top: where we are connected, and the clocks."""
+class Drawing(NamedTuple):
+    """Rows as they were last drawn, at which width and in which style."""
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="status-host")
-        yield Static(id="status-clocks")
+    rows: list[Content]
+    width: int
+    style: Style
+    strips: list[Strip]
+
+
+class StatusBar(Widget):
+    """Two rows at the top: where we are connected, and the clocks.
+
+    The clocks row changes every second, as a rule only in its digits: it is
+    then drawn again from the segments it was last drawn with, holding the new
+    characters, and no text is laid out afresh (that would cost more than the
+    rest of the repaint). One widget, not a Static per row, because a repaint
+    costs something for every widget it touches."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows = [Content(), Content()]
+        self.drawn: Drawing | None = None
+
+    def render(self) -> Content:
+        # What text selection reads; the rows are drawn by render_line.
+        return Content("\n").join(self.rows)
 
     def show(self, host: Content, clocks: Content) -> None:
-        # Every second: Static.update repaints even unchanged text, and by
-        # default lays the whole screen out again; these lines are one row each.
-        for line, content in (("#status-host", host), ("#status-clocks", clocks)):
-            static = self.query_one(line, Static)
-            if static.content != content:
-                static.update(content, layout=False)
+        self.show_row(0, host)
+        self.show_row(1, clocks)
+
+    def show_row(self, y: int, content: Content) -> None:
+        if not same_content(self.rows[y], content):
+            self.rows[y] = content
+            self.refresh(Region(0, y, self.size.width, 1))  # that row alone
+
+    def notify_style_update(self) -> None:
+        self.drawn = None
+        super().notify_style_update()
+
+    def render_line(self, y: int) -> Strip:
+        strips = self._strips(self.size.width)
+        return strips[y] if y < len(strips) else Strip.blank(self.size.width,
+                                                               self.visual_style.rich_style)
+
+    def _strips(self, width: int) -> list[Strip]:
+        style = self.visual_style
+        if self.text_selection is not None:
+            # Drawn with the selection's highlight, and not kept.
+            return self._lay_out(width, style)
+        drawn = self.drawn
+        if drawn is not None and drawn.width == width and drawn.style == style:
+            strips = [kept if same_content(old, new) else redraw(old, kept, new)
+                      for old, kept, new in zip(drawn.rows, drawn.strips, self.rows,
+                                                strict=True)]
+            if all(strip is not None for strip in strips):
+                self.drawn = Drawing(list(self.rows), width, style,
+                                     [strip for strip in strips if strip is not None])
+                return self.drawn.strips
+        self.drawn = Drawing(list(self.rows), width, style, self._lay_out(width, style))
+        return self.drawn.strips
+
+    def _lay_out(self, width: int, style: Style) -> list[Strip]:
+        # Both rows as one text, as a Static draws it: each character's offset
+        # (which text selection reads) then names its own row.
+        return Visual.to_strips(self, self.render(), width, len(self.rows), style)
+
+
+def same_content(a: Content, b: Content) -> bool:
+    """Same text and same styles (Content's == compares the text alone)."""
+    return a.plain == b.plain and a.spans == b.spans
+
+
+def redraw(old: Content, strip: Strip, new: Content) -> Strip | None:
+    """`new` drawn from `strip`, the drawing of `old`, or None when it needs
+    laying out. It does not when the two differ only in characters (same
+    length, same styles over the same places, one cell per character) and
+    `strip` holds exactly the old text (not cut short, not padded): then each
+    segment's style, offsets included, is right for the new characters too."""
+    text = new.plain
+    if (len(text) != len(old.plain) or new.spans != old.spans
+            or cell_len(text) != len(text) or "\t" in text
+            or strip.text != old.plain or strip.cell_length != len(text)):
+        return None
+    segments: list[Segment] = []
+    start = 0
+    for segment in strip:
+        if segment.control:
+            return None
+        end = start + len(segment.text)
+        segments.append(Segment(text[start:end], segment.style))
+        start = end
+    return Strip(segments, len(text))

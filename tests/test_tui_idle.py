@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from textual.visual import Visual
+from textual.widget import Widget
+
 from runbook.events import CutoverEnded, CutoverStarted, Output, RunEnded, RunStarted
 from runbook.executor import Outcome
 from screens.app import RunbookApp
 from screens.log_view import LogView
 from tests.polling import until
-from tests.test_tui_fakes import make_app, tell
+from tests.test_tui_fakes import FakeClock, make_app, screen_text, tell
 
 SIZE = (80, 24)
 
@@ -60,3 +64,70 @@ async def test_the_downtime_clock_ticks_on_after_a_run_that_left_the_service_dow
              RunEnded(Outcome.FAILED.value, 1))
         await until(lambda: app.outcome is Outcome.FAILED, what="the end of the run")
         assert running_timers(app) == ["RunbookApp: clock"], "the stream manager is down"
+
+
+async def test_a_clock_tick_draws_the_clocks_row_and_nothing_beside_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a second only the clocks change, and only their digits: a tick lays
+    no text out afresh, and Textual draws no widget beside the status bar (it
+    draws every child of the screen whose clip touches a change, so all that
+    lies below the status bar sits in one container that draws a background)."""
+    clock = FakeClock()
+    app = make_app(clock_=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, RunStarted("rehearsal.toml", "x", True, (), False),
+             CutoverStarted("delete-nodegroups"))
+        await pilot.pause()
+        clock.now += 1
+        app.main.tick()
+        await pilot.pause()
+        assert "down 00:00:01" in screen_text(app).splitlines()[1]
+
+        drawn: set[Widget] = set()
+        laid_out: list[Widget] = []
+        render_lines, to_strips = Widget.render_lines, Visual.to_strips
+
+        def draw(widget: Widget, crop: Any) -> Any:
+            drawn.add(widget)
+            return render_lines(widget, crop)
+
+        def lay_out(widget: Widget, *args: Any, **kwargs: Any) -> Any:
+            laid_out.append(widget)
+            return to_strips(widget, *args, **kwargs)
+
+        monkeypatch.setattr(Widget, "render_lines", draw)
+        monkeypatch.setattr(Visual, "to_strips", lay_out)
+        clock.now += 1
+        app.main.tick()
+        await until(lambda: drawn, what="the tick drawn")
+        await pilot.pause()
+        monkeypatch.undo()
+        beside = drawn - {app.main, app.main.status, *app.main.query("#page")}
+        assert beside == set(), f"drawn beside the clocks: {beside}"
+        assert laid_out == [], f"text laid out afresh: {laid_out}"
+        row = screen_text(app).splitlines()[1]
+        assert "down 00:00:02" in row and "elapsed 00:00:02" in row, row
+
+
+async def test_the_clocks_row_drawn_again_is_the_row_laid_out_afresh() -> None:
+    """The tick's shortcut (new digits in the old segments) must draw exactly
+    what laying the row out would: the same characters, styles and offsets."""
+    clock = FakeClock()
+    app = make_app(clock_=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        status = app.main.status
+        tell(app, RunStarted("rehearsal.toml", "x", True, (), False),
+             CutoverStarted("delete-nodegroups"))
+        await pilot.pause()
+        for seconds in (1, 9, 10, 59, 61, 3600, 3661):
+            clock.now = 1000.0 + seconds
+            app.main.tick()
+            await pilot.pause()
+            width = status.size.width
+            kept = status._strips(width)
+            assert status.drawn is not None and status.drawn.strips is kept
+            fresh = status._lay_out(width, status.visual_style)
+            assert [list(strip) for strip in kept] == [list(strip) for strip in fresh]
+        assert "down 01:01:01" in screen_text(app).splitlines()[1]

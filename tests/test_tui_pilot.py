@@ -31,7 +31,7 @@ from screens.dialogs import (
 )
 from screens.log_view import LogView
 from screens.main import MainScreen
-from screens.widgets import Wrapped
+from screens.widgets import StatusBar, Wrapped
 from tests.polling import until
 from tests.test_tui_fakes import (
     FakeClock,
@@ -53,6 +53,7 @@ def text_of(screen: Screen[Any]) -> str:
         content = widget.content
         parts.append(getattr(content, "plain", None) or str(content))
     parts += [widget.content.plain for widget in screen.query(Wrapped)]
+    parts += [row.plain for bar in screen.query(StatusBar) for row in bar.rows]
     return "\n".join(parts)
 
 
