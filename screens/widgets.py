@@ -319,9 +319,11 @@ def redraw(old: Content, strip: Strip, new: Content) -> Strip | None:
     `strip` holds exactly the old text (not cut short, not padded): then each
     segment's style, offsets included, is right for the new characters too."""
     text = new.plain
-    if (len(text) != len(old.plain) or new.spans != old.spans
-            or cell_len(text) != len(text) or "\t" in text
+    if (len(text) != len(old.plain) or new.spans != old.spans or "\t" in text
             or strip.text != old.plain or strip.cell_length != len(text)):
+        return None
+    # Digits and other ASCII take one cell each; rich measures the rest, slowly.
+    if not ((text.isascii() and text.isprintable()) or cell_len(text) == len(text)):
         return None
     segments: list[Segment] = []
     start = 0
