@@ -116,7 +116,12 @@ async def test_y_copies_the_selected_steps_commands_and_the_log_one_line() -> No
         await until(lambda: app.store.added == 7, what="the lines")
         await pilot.press("L")
         await until(lambda: isinstance(app.screen, LogView), what="the full log")
+        view: LogView = app.screen  # type: ignore[assignment]
+        # Mounted (its last line selected) before keys go to it: pushed is not
+        # yet mounted, and a `y` then reached the main screen's binding.
+        await until(lambda: view.view.marked == 6, what="the log mounted")
         await pilot.press("home", "down", "down")
+        await until(lambda: view.view.marked == 2, what="the third line selected")
         await pilot.press("y")
         assert app.clipboard == "curl -sS 'http://h/admin/nodegroup/eu-west?accessToken=" \
                                "$SM_API_TOKEN'"
