@@ -75,19 +75,20 @@ def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str
     recorded as `job`), with stdin closed (it would read the shell's own), then
     `mark` and the exit status on stdout and `mark` on stderr."""
     run = f"{_limited(shlex.quote(command), limit=limit, grace=grace)} </dev/null"
-    if job is not None:
-        # The job's session is its own (setsid, in place: a background child
-        # of this shell leads no group), so its PID is the session id, and the
-        # shared shell writes the record with builtins alone, before it waits:
-        # a connection lost meanwhile does not stop the shell from writing it.
-        run = (f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 "$j" 2>/dev/null; '
-               f"setsid {run} & "
-               f"printf '%s %(%s)T %s\\n' \"$!\" -1 {limit + grace:g} 2>/dev/null > \"$f\"; "
-               'wait "$!"; rc=$?; rm -f "$f"')
-    else:
-        run += "; rc=$?"
-    return (f"{run}; printf '%s %d\\n' {mark} \"$rc\"; "
-            f"printf '%s\\n' {mark} >&2\n")
+    marks = f"printf '%s %d\\n' {mark} \"$rc\"; printf '%s\\n' {mark} >&2"
+    if job is None:
+        return f"{run}; rc=$?; {marks}\n"
+    # The job's session is its own (setsid, in place: a background child of
+    # this shell leads no group), so its PID is the session id, and the shared
+    # shell writes the record with builtins alone, before it waits: a
+    # connection lost meanwhile does not stop the shell from writing it. The
+    # record is removed after the marks, in the background: the status goes
+    # back at once, and a look at a job whose session has ended clears its
+    # record anyway (status_command).
+    return (f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 "$j" 2>/dev/null; '
+            f"setsid {run} & "
+            f"printf '%s %(%s)T %s\\n' \"$!\" -1 {limit + grace:g} 2>/dev/null > \"$f\"; "
+            f'wait "$!"; rc=$?; {marks}; rm -f "$f" 2>/dev/null &\n')
 
 
 @dataclass(frozen=True)
