@@ -44,13 +44,13 @@ from runbook.shell import CommandTimeout as CommandTimeout
 from runbook.shell import HostKeyRefused as HostKeyRefused
 from runbook.shell import KeyRefused as KeyRefused
 from runbook.shell import OutcomeUnknown as OutcomeUnknown
+from runbook.shell import OutputSink as OutputSink
 from runbook.shell import RemoteError as RemoteError
 from runbook.shell import privileged as privileged
 from runbook.shell import privileged_script as privileged_script
 from runbook.shell import quote as quote
 from runbook.shell import sha256_command as sha256_command
 
-OutputSink = Callable[[str, str], None]  # (stream "out" | "err", line without newline)
 ProgressSink = Callable[[int, int], None]  # (bytes done, bytes total)
 
 _LOST = (
@@ -259,7 +259,6 @@ class Remote:
         while self._idle:
             shell = self._idle.pop()
             if shell.conn is conn and shell.usable:
-                shell.busy = True
                 return shell
             shell.close()
         if not self.shared_shells:
@@ -278,7 +277,6 @@ class Remote:
             self._forget()
             raise RemoteError(f"{self.target}: the SSH connection was lost before the command "
                               f"was sent ({type(exc).__name__}); nothing ran") from None
-        shell.busy = True
         return shell
 
     def _release(self, shell: SharedShell) -> None:

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Callable
 
 import asyncssh
 
 from runbook import jobs
-
-OutputSink = Callable[[str, str], None]  # (stream "out" | "err", line without newline)
-
+from runbook.shell import OutputSink
 
 # bash reports a command ended by signal N as 128 + N; an exec request's
 # exit-signal reads as -N, and the rest of the runbook tells "killed" from

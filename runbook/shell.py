@@ -9,8 +9,13 @@ a second at start-up and is needed only once the host is reached.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+# Told each line of a command's output: (stream "out" | "err", the line
+# without its newline).
+OutputSink = Callable[[str, str], None]
 
 
 class RemoteError(Exception):
