@@ -10,6 +10,7 @@ it travels only as the ``accessToken`` query parameter of real requests.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import socket
@@ -21,6 +22,8 @@ from runbook.curl import ApiTarget, api_path, curl_line
 from runbook.redact import MASK, Redactor
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 DEFAULT_VERSIONS = ("4.0", "3.1", "3.0")
@@ -120,6 +123,15 @@ def _objects(data: Any, what: str) -> list[dict[str, Any]]:
     return [_object(item, what) for item in data]
 
 
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default TLS setup, made once: it loads the CA bundle (50 ms
+    here), and the downtime makes a fresh client for each look after start."""
+    import httpx
+
+    return httpx.create_ssl_context()
+
+
 class StreamManagerAPI:
     """One stream manager's admin API at ``base_url`` (scheme, host and port)."""
 
@@ -144,7 +156,8 @@ class StreamManagerAPI:
         import httpx
 
         self._client = httpx.AsyncClient(
-            base_url=self.base_url, timeout=httpx.Timeout(timeout), transport=transport
+            base_url=self.base_url, timeout=httpx.Timeout(timeout), transport=transport,
+            verify=_tls(),
         )
 
     def __repr__(self) -> str:
