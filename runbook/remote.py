@@ -88,7 +88,8 @@ _BACKOFF_CAP_S = 10.0
 
 # Shared shells kept open per connection for the next commands (sshd allows
 # ten sessions a connection by default; uploads and attaches need some).
-_IDLE_SHELLS = 3
+# Five: the widest look in the downtime (service-unit's) sends five at once.
+_IDLE_SHELLS = 5
 
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]
 

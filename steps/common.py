@@ -140,10 +140,10 @@ async def read_remote(ctx: Ctx, path: str) -> str:
 
 async def install_version(ctx: Ctx, folder: str) -> str | None:
     """The release installed in `folder` (its marker, else its lib jar)."""
-    result = await ctx.probe(f"ls -1 -- {quote(folder)} 2>/dev/null")
+    result, lib = await asyncio.gather(ctx.probe(f"ls -1 -- {quote(folder)} 2>/dev/null"),
+                                       ctx.probe(f"ls -1 -- {quote(folder + '/lib')} 2>/dev/null"))
     if not result.ok:
         return None
-    lib = await ctx.probe(f"ls -1 -- {quote(folder + '/lib')} 2>/dev/null")
     return red5.installed_version(result.stdout.splitlines(), lib.stdout.splitlines())
 
 

@@ -305,16 +305,21 @@ class ServiceUnit(Red5Step):
         return have, want, home
 
     async def check(self, ctx: Ctx) -> Check:
-        shipped = self._shipped(ctx)
-        # Looks that do not depend on each other go out together: each is a
-        # round trip, and this check runs twice in the downtime (check, verify).
-        (have, want, home), ships = await asyncio.gather(self._java(ctx),
-                                                         exists(ctx, shipped, "-f"))
+        return await self._looked(ctx, after_run=False)
+
+    async def _looked(self, ctx: Ctx, *, after_run: bool) -> Check:
+        shipped, unit = self._shipped(ctx), ctx.settings.unit_file
+        # Every look goes out at once: each is a round trip, and this runs
+        # twice in the downtime (check, verify). A release that ships no unit
+        # reads as no checksum and makes the status look unneeded, not wrong.
+        (have, want, home), ships, new, installed, status = await asyncio.gather(
+            self._java(ctx), exists(ctx, shipped, "-f"), sha256_remote(ctx, shipped),
+            sha256_remote(ctx, unit), ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
+        if after_run and have != want:
+            return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
+                         f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
         if ships:
-            new, installed, status = await asyncio.gather(
-                sha256_remote(ctx, shipped), sha256_remote(ctx, ctx.settings.unit_file),
-                ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
-            same = new == installed
+            same = new is not None and new == installed
             if same and "changed on disk" not in status.stdout and have == want:
                 return Check(True, f"the release's unit is installed and loaded; Java {have}")
             return Check(False)
@@ -335,11 +340,7 @@ class ServiceUnit(Red5Step):
         await ctx.sh(root(ctx, "systemctl daemon-reload"))
 
     async def verify(self, ctx: Ctx) -> Check:
-        have, want, home = await self._java(ctx)
-        if have != want:
-            return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
-                         f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
-        return await self.check(ctx)
+        return await self._looked(ctx, after_run=True)
 
 
 class StartService(Red5Step):
@@ -455,10 +456,13 @@ class StartService(Red5Step):
         that exits as it boots (no license key, say) never answers."""
 
         async def answering() -> Any:
-            api = await self._answering(ctx, errors)
+            # systemd is asked at the same time as the API, not after it fails
+            # to answer: the look costs one round trip, not two.
+            api, active = await asyncio.gather(
+                self._answering(ctx, errors), ctx.probe(root(ctx, "systemctl is-active red5pro")))
             if api:
                 return api
-            state = (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).stdout.strip()
+            state = active.stdout.strip()
             if state in ("failed", "inactive"):
                 raise _ServiceEnded(state)
             return None
@@ -539,12 +543,12 @@ class StartService(Red5Step):
             await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
                                       f"(last answer: {last})")
         ctx.facts.restart_service = False
-        proof = await self._proof(ctx, api)
+        # Each of these is a round trip in the downtime; none needs another's answer.
+        proof, controller, version = await asyncio.gather(
+            self._proof(ctx, api), api.cloud_controller(), install_version(ctx, live_dir(ctx)))
         if not proof.done:
             raise StepFailed(f"an API answers, but not the {self.side} release's: "
                              f"{proof.detail}")
-        controller = await api.cloud_controller()
-        version = await install_version(ctx, live_dir(ctx))
         if self.side == "new":
             ctx.facts.new_api_version = api.version
         ctx.note("service-answered",
