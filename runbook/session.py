@@ -10,19 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from runbook.config import Settings
 from runbook.curl import ApiTarget, curl_line
-from runbook.executor import Executor, FrontEnd, Outcome, redact_action
 from runbook.facts import Facts
 from runbook.hoststate import HostState
-from runbook.journal import Journal, Replay
 from runbook.model import Action, StepCard
 from runbook.redact import Redactor
 from runbook.step import PlanContext, Step, cards
 
+# The executor and the journal (with every event's dataclass) load when a plan
+# is previewed or the run starts, after a front end's first paint (issue 12).
 if TYPE_CHECKING:
+    from runbook.executor import Executor, FrontEnd, Outcome
+    from runbook.journal import Replay
     from runbook.smapi import StreamManagerAPI
 
 F = TypeVar("F", bound=Facts)
@@ -119,6 +121,8 @@ class Session(Generic[F]):
     def preview(self) -> dict[str, list[Action] | None]:
         """Each step's plan as far as it can be told before the run (None where
         it needs what an earlier step learns); secrets masked."""
+        from runbook.executor import redact_action
+
         plans: dict[str, list[Action] | None] = {}
         for step in [*self.steps, *self.rollback]:
             try:
@@ -135,6 +139,8 @@ class Session(Generic[F]):
         stay finished, and every other step's check decides again."""
         # Here, not at the top: asyncssh takes a quarter of a second to load,
         # and a front end should be drawn before the host is reached.
+        from runbook.executor import Executor
+        from runbook.journal import Journal
         from runbook.remote import Remote
 
         journal = Journal(self.journal_path)
@@ -160,4 +166,5 @@ class Session(Generic[F]):
         return True
 
 
-SessionFactory = Callable[[Replay | None], Session[Any]]
+# A string, so that Replay (the journal) is not needed to define it.
+SessionFactory: TypeAlias = "Callable[[Replay | None], Session[Any]]"

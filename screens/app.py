@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from runbook.executor import Outcome
     from runbook.journal import Replay
     from runbook.session import Session, SessionFactory
+    from screens.frontend import TuiFrontEnd
     from screens.messages import (
         ConfirmRequested,
         EngineEvent,
@@ -40,7 +42,9 @@ if TYPE_CHECKING:
         RecoveryRequested,
         ReviewRequested,
     )
-    from screens.records import EarlierLines, ReportWritten
+    from screens.questions import Questions
+    from screens.records import EarlierLines, Records, ReportWritten
+    from screens.review_handoff import ReviewHandoff
 
 # A wall clock (seconds since the epoch): the downtime is counted from a moment
 # an earlier process recorded, and only the wall clock spans processes.
@@ -90,17 +94,20 @@ class RunbookApp(App["Outcome | None"]):
         self.opening_error: Exception | None = None
         self.runner: Worker[Outcome] | None = None
         self.exit_when_done = False
+        # Built on first use (see _open).
+        self._records: Records | None = None
+        self._review: ReviewHandoff | None = None
         if open_session is not None:
             self._open(Opening(open_session, previous, host_label))
 
     def _open(self, opening: Opening) -> None:
-        """Everything that needs the run: its session, its state, the main screen."""
-        from screens.frontend import TuiFrontEnd
+        """Everything that needs the run: its session, its state, the main screen.
+
+        Only what the first paint draws is built here; what answers the engine
+        and the operator's keys (the front end, the questions, the records, the
+        review) is built, and its modules imported, on first use (issue 12)."""
         from screens.main import MainScreen
         from screens.output_store import OutputStore
-        from screens.questions import Questions
-        from screens.records import Records
-        from screens.review_handoff import ReviewHandoff
         from screens.run_state import RunState, down_since
         from screens.views import Where
 
@@ -118,21 +125,46 @@ class RunbookApp(App["Outcome | None"]):
         self.offered = previous
         self.notes = opening.notes
         self.store = OutputStore()
-        self.front = TuiFrontEnd(self, self.store)
         self.main = MainScreen(self.run_state, self.store, max_lines=SHOWN_LINES,
                                clock=self.clock, where=Where(self.rehearsal, opening.host_label,
                                                              self.session.journal_path))
         # The question the runbook waits on; its future is the answer.
         self.asking: ConfirmRequested | None = None
-        self.review = ReviewHandoff(self, self.run_state, self.main.refresh_step,
-                                    lambda: load_review_screen())
-        self.questions = Questions(self)
-        self.records = Records(self, self.run_state, self.store, lambda: self.journal_path)
         self.opened = True
+
+    @cached_property
+    def front(self) -> TuiFrontEnd:
+        """The executor's front end: the run's worker talks to the app through it."""
+        from screens.frontend import TuiFrontEnd
+
+        return TuiFrontEnd(self, self.store)
+
+    @property
+    def review(self) -> ReviewHandoff:
+        if self._review is None:
+            from screens.review_handoff import ReviewHandoff
+
+            self._review = ReviewHandoff(self, self.run_state, self.main.refresh_step,
+                                         lambda: load_review_screen())
+        return self._review
+
+    @cached_property
+    def questions(self) -> Questions:
+        from screens.questions import Questions
+
+        return Questions(self)
+
+    @property
+    def records(self) -> Records:
+        if self._records is None:
+            from screens.records import Records
+
+            self._records = Records(self, self.run_state, self.store, lambda: self.journal_path)
+        return self._records
 
     @property
     def reviewing(self) -> ReviewRequested | None:
-        return self.review.pending
+        return self._review.pending if self._review is not None else None
 
     @property
     def outcome(self) -> Outcome | None:
@@ -215,7 +247,8 @@ class RunbookApp(App["Outcome | None"]):
     def flush(self) -> None:
         if self.main.can_draw:
             self.main.flush_output()
-            self.records.catch_up()
+            if self._records is not None:  # none before the full log was first shown
+                self._records.catch_up()
 
     def _resume_answered(self, choice: str | None) -> None:
         from runbook.executor import Outcome
@@ -337,7 +370,8 @@ class RunbookApp(App["Outcome | None"]):
             self.run_state.ended(Outcome.STOPPED)
         if self.asking is not None and not self.asking.answer.done():
             self.asking.answer.cancel()
-        self.review.cancel()
+        if self._review is not None:
+            self._review.cancel()
         self.asking = None
         for step_id in touched:
             self.main.refresh_step(str(step_id))

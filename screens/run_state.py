@@ -13,25 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.events import (
-    Connected,
-    CutoverEnded,
-    CutoverStarted,
-    Event,
-    Output,
-    Progress,
-    Reconnecting,
-    RunEnded,
-    RunStarted,
-    StepChanged,
-)
-from runbook.executor import Outcome
 from runbook.hoststate import HostStateError
-from runbook.journal import Replay
 from runbook.model import Action, Phase, StepCard, StepReport, StepState
 from screens.presentation import NEXT, WARNED
 
+# The events, the executor and the journal load with the first event, after
+# the first paint (issue 12): the first screen draws the cards alone.
 if TYPE_CHECKING:
+    from runbook.events import Event, Progress
+    from runbook.executor import Outcome
+    from runbook.journal import Replay
     from runbook.session import Session
 
 FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
@@ -121,6 +112,19 @@ class RunState:
     # --- events ---------------------------------------------------------------------
 
     def apply(self, event: Event, now: float) -> None:
+        from runbook.events import (
+            Connected,
+            CutoverEnded,
+            CutoverStarted,
+            Output,
+            Progress,
+            Reconnecting,
+            RunEnded,
+            RunStarted,
+            StepChanged,
+        )
+        from runbook.executor import Outcome
+
         match event:
             case StepChanged(report=report):
                 self._step_changed(report, now)
@@ -173,6 +177,8 @@ class RunState:
 
     def ended(self, outcome: Outcome, error: str | None = None) -> None:
         """The run's worker finished (or was cancelled, or raised)."""
+        from runbook.executor import Outcome
+
         self.outcome = outcome
         self.run_error = error
         if error is None and outcome is Outcome.STOPPED and self.running is not None:

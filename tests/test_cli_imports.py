@@ -69,3 +69,34 @@ def test_the_first_screen_loads_neither_the_properties_code_nor_tomlkit() -> Non
             "journal_path=here, state_dir=here.parent), rehearsal=True, start_run=False)\n"
             "assert 'runbook.properties' not in sys.modules, 'runbook.properties'")
     assert loaded_after(code) & {"tomlkit", "javaproperties"} == set()
+
+
+
+def loaded_at_first_paint() -> set[str]:
+    """Every module a fresh interpreter holds once the run's app has painted its
+    first screen (Ready), before the app draws the run on it (show_run)."""
+    code = ("import json, sys\nfrom pathlib import Path\n"
+            "from runbook.cli import _plan_settings, session\n"
+            "from screens.app import RunbookApp, create_app\n"
+            "def show_run(app):\n"
+            "    print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+            "    app.exit()\n"
+            "RunbookApp.show_run = show_run\n"
+            "here = Path('/nonexistent/run.jsonl')\n"
+            "create_app(lambda earlier: session(_plan_settings(None), token='t', "
+            "journal_path=here, state_dir=here.parent), rehearsal=True, start_run=False"
+            ").run(headless=True, size=(120, 40))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
+def test_the_first_paint_of_a_run_loads_no_engine_dialogs_or_report() -> None:
+    """Issue 12: the first screen draws the cards alone. The executor, the
+    journal and every event's dataclass load when the run is drawn or started;
+    the dialogs, the full log and the report when the operator first needs them."""
+    late = {"runbook.executor", "runbook.events", "runbook.journal", "runbook.report",
+            "screens.frontend", "screens.messages", "screens.dialogs", "screens.questions",
+            "screens.records", "screens.log_view", "screens.review_handoff"}
+    assert loaded_at_first_paint() & late == set()
