@@ -245,6 +245,14 @@ async def folder_id(ctx: Ctx, path: str) -> str | None:
     return result.stdout.strip() if result.ok and result.stdout.strip() else None
 
 
+async def directory_id(ctx: Ctx, path: str) -> str | None:
+    """device:inode of `path` when it is a folder (following symlinks); None
+    when nothing or something else is there. One look where `exists` then
+    `folder_id` take two, for the cutover's renames."""
+    result = await ctx.probe(f"test -d {quote(path)} && stat -L -c %d:%i -- {quote(path)}")
+    return result.stdout.strip() if result.ok and result.stdout.strip() else None
+
+
 async def red5_processes(ctx: Ctx, tree: str | None) -> list[JavaProcess]:
     """The java processes running from the folder whose identity is `tree`.
 

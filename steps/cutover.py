@@ -16,6 +16,7 @@ from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     backup_dir,
+    directory_id,
     exists,
     find_server_folders,
     folder_id,
@@ -49,6 +50,11 @@ _POLL_S = 0.5
 # Each look is a few small requests, nothing to a stream manager that serves
 # no one in the downtime.
 _FIRST_POLL_S = 0.025
+
+
+# How often a wait for the API also asks systemd whether the service still
+# runs: a server that exits as it boots is seen within this, not at the limit.
+_SYSTEMD_EVERY_S = 0.25
 
 
 def next_look(waited: float) -> float:
@@ -171,8 +177,8 @@ class BackupLive(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         backup = backup_dir(ctx)
-        if await exists(ctx, backup, "-d"):
-            if await folder_id(ctx, backup) == await old_tree(ctx):
+        if (found := await directory_id(ctx, backup)) is not None:
+            if found == await old_tree(ctx):
                 return Check(True, f"{backup} is the old install")
             version = await install_version(ctx, backup)
             raise StepFailed(f"{backup} already exists and holds {version or 'something'} "
@@ -199,13 +205,15 @@ class PromoteNew(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         live = live_dir(ctx)
-        if await exists(ctx, live, "-d"):
-            if await folder_id(ctx, live) == await new_tree(ctx):
+        # Both looks at once: the second is wanted only when the first finds
+        # nothing, which is the usual case in the downtime.
+        found, matches = await asyncio.gather(directory_id(ctx, live), server_folders(ctx))
+        if found is not None:
+            if found == await new_tree(ctx):
                 return Check(True, f"{live} is the new release")
             version = await install_version(ctx, live)
             raise StepFailed(f"{live} exists and holds {version or 'an unknown version'}; "
                              "backup-live has not moved it aside")
-        matches = await server_folders(ctx)
         if matches != [new_dir(ctx)]:
             listed = ", ".join(matches) or "none"
             raise StepFailed(f"expected exactly one red5pro-server-* folder in "
@@ -455,14 +463,20 @@ class StartService(Red5Step):
         _ServiceEnded as soon as systemd says the service is gone: a server
         that exits as it boots (no license key, say) never answers."""
 
+        asked = -_SYSTEMD_EVERY_S
+
         async def answering() -> Any:
-            # systemd is asked at the same time as the API, not after it fails
-            # to answer: the look costs one round trip, not two.
-            api, active = await asyncio.gather(
-                self._answering(ctx, errors), ctx.probe(root(ctx, "systemctl is-active red5pro")))
+            nonlocal asked
+            api = await self._answering(ctx, errors)
             if api:
                 return api
-            state = active.stdout.strip()
+            # The API is asked at every look, systemd only every so often: its
+            # look costs several times the API's, and the waits between looks
+            # must stay short for the overshoot to (next_look).
+            if time.monotonic() - asked < _SYSTEMD_EVERY_S:
+                return None
+            asked = time.monotonic()
+            state = (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).stdout.strip()
             if state in ("failed", "inactive"):
                 raise _ServiceEnded(state)
             return None
