@@ -23,7 +23,6 @@ from textual.screen import ModalScreen, Screen
 from textual.worker import Worker, WorkerState
 
 from runbook.opening import Opening
-from screens.starting import Opened, OpeningFailed, Preparing, StartingScreen, prepare
 
 # The first screen is drawn before the engine and the main screen are imported
 # (issue 12: a rehearsal paints before its host starts): what only an open run
@@ -45,6 +44,7 @@ if TYPE_CHECKING:
     from screens.questions import Questions
     from screens.records import EarlierLines, Records, ReportWritten
     from screens.review_handoff import ReviewHandoff
+    from screens.starting import Opened, OpeningFailed, Preparing
 
 # A wall clock (seconds since the epoch): the downtime is counted from a moment
 # an earlier process recorded, and only the wall clock spans processes.
@@ -183,13 +183,19 @@ class RunbookApp(App["Outcome | None"]):
         return self.main.ready
 
     def get_default_screen(self) -> Screen[Any]:
-        return self.main if self.opened else StartingScreen(self.waiting)
+        if self.opened:
+            return self.main
+        from screens.starting import StartingScreen  # a rehearsal's, while its host starts
+
+        return StartingScreen(self.waiting)
 
     def on_ready(self) -> None:
         # Ready comes after the first screen is composed and painted.
         if self.opened:
             self.show_run()
         elif self.preparing is not None:
+            from screens.starting import prepare
+
             self.run_worker(prepare(self, self.preparing), name="opening", group="opening",
                             exit_on_error=False)
 

@@ -95,8 +95,10 @@ def loaded_at_first_paint() -> set[str]:
 def test_the_first_paint_of_a_run_loads_no_engine_dialogs_or_report() -> None:
     """Issue 12: the first screen draws the cards alone. The executor, the
     journal and every event's dataclass load when the run is drawn or started;
-    the dialogs, the full log and the report when the operator first needs them."""
+    the dialogs, the full log and the report when the operator first needs them;
+    the starting screen is a rehearsal's alone."""
     late = {"runbook.executor", "runbook.events", "runbook.journal", "runbook.report",
             "screens.frontend", "screens.messages", "screens.dialogs", "screens.questions",
-            "screens.records", "screens.log_view", "screens.review_handoff"}
+            "screens.records", "screens.log_view", "screens.review_handoff",
+            "screens.starting"}
     assert loaded_at_first_paint() & late == set()
