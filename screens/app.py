@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from runbook.opening import Opening
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from runbook.executor import Outcome
     from runbook.journal import Replay
     from runbook.session import Session, SessionFactory
+    from screens.dialogs import Dialog
     from screens.frontend import TuiFrontEnd
     from screens.messages import (
         ConfirmRequested,
@@ -215,8 +216,8 @@ class RunbookApp(App["Outcome | None"]):
         self.main.ready = True
         for card in self.cards:
             self.main.refresh_step(card.id)
-        # The clocks tick once a second while one runs and the main screen shows.
-        self.ticker = self.set_interval(1.0, self.main.tick, pause=True, name="clock")
+        # The clocks tick once a second while one runs and they show.
+        self.ticker = self.set_interval(1.0, self.tick, pause=True, name="clock")
         self.screen_change_signal.subscribe(self, lambda _: self.keep_time())
         self.flush()  # whatever came before the first paint
         self.main.checklist.focus()
@@ -235,17 +236,33 @@ class RunbookApp(App["Outcome | None"]):
         self.keep_time()
 
     def keep_time(self) -> None:
-        """Tick only while something on the main screen changes by the second
-        and the main screen is in view (under a dialog counts)."""
-        stack = self.screen_stack
-        if not self.main.ready or not stack:
+        """Tick only while something changes by the second and the clocks are
+        in view: on the main screen, or on one of our dialogs over it (the main
+        screen's wait beneath). Whichever shows is brought up to date now."""
+        if not self.main.ready or not self.screen_stack:
             return
-        shown = stack[-1] is self.main or (
-            isinstance(stack[-1], ModalScreen) and len(stack) > 1 and stack[-2] is self.main)
+        shown = self.screen_stack[-1] is self.main or self._dialog_over_main() is not None
         if shown and self.run_state.clocks_running:
             self.ticker.resume()
         else:
             self.ticker.pause()
+        if shown:
+            self.tick()
+
+    def _dialog_over_main(self) -> Dialog[Any] | None:
+        from screens.dialogs import Dialog
+
+        stack = self.screen_stack
+        if isinstance(stack[-1], Dialog) and len(stack) > 1 and stack[-2] is self.main:
+            return stack[-1]
+        return None
+
+    def tick(self) -> None:
+        """Once a second: the clocks where they show."""
+        if self.screen_stack[-1] is self.main:
+            self.main.tick()
+        elif (dialog := self._dialog_over_main()) is not None and self.main.can_draw:
+            dialog.show_clocks(self.main.clocks())
 
     def on_output_arrived(self, _: OutputArrived) -> None:
         self.set_timer(FLUSH_INTERVAL, self.flush)

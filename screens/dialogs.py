@@ -23,14 +23,20 @@ from textual.widgets import Button, Footer, Input, Label, Static
 from runbook.journal import Replay
 from runbook.model import Action, StepCard, StepState
 from screens.presentation import look
-from screens.widgets import PlanView, Wrapped
+from screens.widgets import ClocksRow, PlanView, Wrapped
 
 T = TypeVar("T")
 
 
 class Dialog(ModalScreen[T]):
     """A box over the dimmed main screen: a body that scrolls, and the answer
-    (buttons, a field) docked below it, in view at any terminal size."""
+    (buttons, a field) docked below it, in view at any terminal size.
+
+    Above the dimmed main screen, where it shows its clocks row, the dialog
+    shows that row undimmed, and the app ticks it (`show_clocks`) in place of
+    the main screen's: the operator watches the downtime while deciding, and
+    a change beneath a dialog makes Textual draw the whole dimmed screen again,
+    which once a second costs some 2 % of a core."""
 
     # Priority: the answer field (a step id, a reason) has no use for them.
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -48,6 +54,23 @@ class Dialog(ModalScreen[T]):
 
     def __init__(self) -> None:
         super().__init__(classes="dialog")
+        self.clocks = Content()
+
+    def compose(self) -> ComposeResult:
+        clocks = ClocksRow(id="dialog-clocks")
+        clocks.rows[0] = self.clocks
+        yield clocks
+        yield from self.compose_box()
+
+    def compose_box(self) -> ComposeResult:
+        """The box, its body and its answer: each dialog's own."""
+        yield from ()
+
+    def show_clocks(self, clocks: Content) -> None:
+        # The app may call this as the dialog opens, before it is composed.
+        self.clocks = clocks
+        for row in self.query("#dialog-clocks").results(ClocksRow):
+            row.show_row(0, clocks)
 
     def action_body(self, method: str) -> None:
         getattr(self.query_one(".dialog-body", VerticalScroll), method)(animate=False)
@@ -83,7 +106,7 @@ class ConfirmDialog(Dialog[bool]):
         self.warnings = list(warnings)
         self.typed = step.needs_typed_confirmation
 
-    def compose(self) -> ComposeResult:
+    def compose_box(self) -> ComposeResult:
         step = self.step
         with Vertical(id="confirm", classes="dialog-box" + (" -destructive" if self.typed else "")):
             with VerticalScroll(classes="dialog-body"):
@@ -194,7 +217,7 @@ class SkipDialog(Dialog[str | None]):
         super().__init__()
         self.step = step
 
-    def compose(self) -> ComposeResult:
+    def compose_box(self) -> ComposeResult:
         with Vertical(id="skip", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
                 yield Wrapped(Content.assemble(("Skip step ", "$text-muted"), (
@@ -267,7 +290,7 @@ class QuitDialog(Dialog[str]):
         self.what = what
         self.next_step = next_step
 
-    def compose(self) -> ComposeResult:
+    def compose_box(self) -> ComposeResult:
         with Vertical(id="quit", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
                 if self.busy:
@@ -336,7 +359,7 @@ class RecoverDialog(Dialog[str]):
         self.detail = detail
         self.can_roll_back = can_roll_back
 
-    def compose(self) -> ComposeResult:
+    def compose_box(self) -> ComposeResult:
         with Vertical(id="recover", classes="dialog-box -destructive"):
             with VerticalScroll(classes="dialog-body"):
                 yield Wrapped(Content.assemble((f"Step {self.step.number}: {self.step.title}",
@@ -407,7 +430,7 @@ class ResumeDialog(Dialog[str]):
                 parts += [("      in flight when it stopped: ", "$error"), action, "\n"]
         return Content.assemble(*parts).rstrip()
 
-    def compose(self) -> ComposeResult:
+    def compose_box(self) -> ComposeResult:
         with Vertical(id="resume", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
                 how = f"it ended {self.replay.outcome}" if self.replay.outcome \

@@ -14,6 +14,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
@@ -170,8 +171,11 @@ class MainScreen(Screen[None]):
         if running is not None and running in self.checklist.steps:
             self.checklist.show_state(running, self.state.shown_state(running),
                                       self.state.elapsed(running, self.clock()))
-        self.status.show_row(1, status_clocks(self.state, self.clock(),
-                                              narrow=self.has_class("-narrow")))
+        self.status.show_row(1, self.clocks())
+
+    def clocks(self) -> Content:
+        """The clocks row as it reads now (a dialog shows it too)."""
+        return status_clocks(self.state, self.clock(), narrow=self.has_class("-narrow"))
 
     def refresh_detail(self) -> None:
         if not self.can_draw:

@@ -248,27 +248,21 @@ class Drawing(NamedTuple):
     strips: list[Strip]
 
 
-class StatusBar(Widget):
-    """Two rows at the top: where we are connected, and the clocks.
+class Rows(Widget):
+    """Rows of text that change by the second, as a rule only in their digits:
+    a changed row is then drawn again from the segments it was last drawn with,
+    holding the new characters, and no text is laid out afresh (that would cost
+    more than the rest of the repaint). One widget, not a Static per row,
+    because a repaint costs something for every widget it touches."""
 
-    The clocks row changes every second, as a rule only in its digits: it is
-    then drawn again from the segments it was last drawn with, holding the new
-    characters, and no text is laid out afresh (that would cost more than the
-    rest of the repaint). One widget, not a Static per row, because a repaint
-    costs something for every widget it touches."""
-
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, rows: int, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.rows = [Content(), Content()]
+        self.rows = [Content() for _ in range(rows)]
         self.drawn: Drawing | None = None
 
     def render(self) -> Content:
         # What text selection reads; the rows are drawn by render_line.
         return Content("\n").join(self.rows)
-
-    def show(self, host: Content, clocks: Content) -> None:
-        self.show_row(0, host)
-        self.show_row(1, clocks)
 
     def show_row(self, y: int, content: Content) -> None:
         if not same_content(self.rows[y], content):
@@ -305,6 +299,25 @@ class StatusBar(Widget):
         # Both rows as one text, as a Static draws it: each character's offset
         # (which text selection reads) then names its own row.
         return Visual.to_strips(self, self.render(), width, len(self.rows), style)
+
+
+class StatusBar(Rows):
+    """Two rows at the top of the main screen: where we are connected, and the
+    clocks."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(2, id=id)
+
+    def show(self, host: Content, clocks: Content) -> None:
+        self.show_row(0, host)
+        self.show_row(1, clocks)
+
+
+class ClocksRow(Rows):
+    """The clocks row alone: a dialog shows it where the main screen does."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(1, id=id)
 
 
 def same_content(a: Content, b: Content) -> bool:

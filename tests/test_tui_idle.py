@@ -1,18 +1,23 @@
 """An idle TUI does nothing: no timer runs while nothing on screen changes, and the
-clocks tick once a second only while one runs and the main screen is in view.
+clocks tick once a second only while one runs and they are in view: on the main
+screen, or in a dialog over it.
 The CPU this leaves is measured by benchmarks/tui_idle.py."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from textual.command import CommandPalette
 from textual.visual import Visual
 from textual.widget import Widget
 
 from runbook.events import CutoverEnded, CutoverStarted, Output, RunEnded, RunStarted
 from runbook.executor import Outcome
+from runbook.model import Shell, StepReport
 from screens.app import RunbookApp
+from screens.dialogs import ConfirmDialog
 from screens.log_view import LogView
 from tests.polling import until
 from tests.test_tui_fakes import FakeClock, make_app, screen_text, tell
@@ -131,3 +136,79 @@ async def test_the_clocks_row_drawn_again_is_the_row_laid_out_afresh() -> None:
             fresh = status._lay_out(width, status.visual_style)
             assert [list(strip) for strip in kept] == [list(strip) for strip in fresh]
         assert "down 01:01:01" in screen_text(app).splitlines()[1]
+
+
+async def open_confirmation(app: RunbookApp, pilot: Any) -> asyncio.Task[Any]:
+    """Mid-cutover, the confirmation of delete-nodegroups open over the main screen."""
+    tell(app, RunStarted("rehearsal.toml", "x", True, (), False),
+         CutoverStarted("delete-nodegroups"))
+    asked = asyncio.ensure_future(app.front.confirm(StepReport("delete-nodegroups"),
+                                                    [Shell("true")]))
+    await until(lambda: app.asking is not None, what="the question")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+    await pilot.pause()
+    return asked
+
+
+async def test_a_tick_under_a_dialog_draws_the_dialogs_clocks_and_nothing_beneath(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator watches the downtime while a dialog is open, so the clocks
+    tick on in the dialog, where the main screen shows them. The main screen's
+    own clocks wait beneath: a change under a dialog makes Textual draw the
+    whole dimmed screen again (2 % of a core at one tick a second)."""
+    clock = FakeClock()
+    app = make_app(clock_=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        asked = await open_confirmation(app, pilot)
+        assert running_timers(app) == ["RunbookApp: clock"], "the downtime shows"
+        clock.now += 1
+        app.tick()
+        await pilot.pause()
+        assert "down 00:00:01" in screen_text(app).splitlines()[1]
+
+        drawn: set[Widget] = set()
+        render_lines = Widget.render_lines
+
+        def draw(widget: Widget, crop: Any) -> Any:
+            drawn.add(widget)
+            return render_lines(widget, crop)
+
+        monkeypatch.setattr(Widget, "render_lines", draw)
+        clock.now += 1
+        app.tick()
+        await until(lambda: drawn, what="the tick drawn")
+        await pilot.pause()
+        monkeypatch.undo()
+        beneath = drawn & {app.main, *app.main.walk_children()}
+        assert beneath == set(), f"drawn beneath the dialog: {beneath}"
+        assert app.screen.query_one("#dialog-clocks") in drawn
+        row = screen_text(app).splitlines()[1]
+        assert "down 00:00:02" in row and "elapsed 00:00:02" in row, row
+
+        # Back on the main screen its own clocks are current at once.
+        clock.now += 3
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="the main screen")
+        await pilot.pause()
+        row = screen_text(app).splitlines()[1]
+        assert "down 00:00:05" in row, row
+        asked.cancel()
+
+
+async def test_no_clock_ticks_under_the_command_palette() -> None:
+    """Only our dialogs carry the clocks; under anything else they wait."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, RunStarted("rehearsal.toml", "x", True, (), False))
+        await until(lambda: running_timers(app) == ["RunbookApp: clock"], what="the clock")
+        await pilot.press("ctrl+p")
+        await until(lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        # The palette's own cursor blinks: that is its business.
+        await until(lambda: "RunbookApp: clock" not in running_timers(app),
+                    what="no clock under the palette")
+        await pilot.press("escape")
+        await until(lambda: running_timers(app) == ["RunbookApp: clock"],
+                    what="the clock again")
