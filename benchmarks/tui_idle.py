@@ -13,8 +13,14 @@ one core. Subjects:
 * waiting   runbook's app waiting on the operator's answer mid-run: the
             elapsed clock ticks once a second
 * down      as waiting, during the cutover: the downtime clock ticks as well
+* dialog    as down, with the step's confirmation open over the main screen:
+            the operator reads it while the downtime clock runs
 
-    .venv/bin/python benchmarks/tui_idle.py [--seconds 20] [--warmup 10] [--size 80x24]
+/proc counts CPU in ticks of 10 ms: over the default 30 s window one tick is
+0.03 % of a core, so the figures resolve the 0.1 % steps the goal is argued in
+(a 10 s window could not tell 0.4 % from 0.5 %). Run it on a quiet machine.
+
+    .venv/bin/python benchmarks/tui_idle.py [--seconds 30] [--warmup 10] [--size 80x24]
 """
 
 from __future__ import annotations
@@ -81,10 +87,15 @@ async def scene():
     if WHAT == "quiet":
         return
     app.front.tell(RunStarted("rehearsal.toml", "red5admin@127.0.0.1:2222", True, (), False))
-    if WHAT == "down":
+    if WHAT in ("down", "dialog"):
         app.front.tell(CutoverStarted("delete-nodegroups"))
-    step = "delete-nodegroups" if WHAT == "down" else "preflight"
-    await app.front.confirm(StepReport(step), [Shell("true")])
+    step = "delete-nodegroups" if WHAT in ("down", "dialog") else "preflight"
+    asked = asyncio.ensure_future(app.front.confirm(StepReport(step), [Shell("true")]))
+    if WHAT == "dialog":
+        while app.asking is None:
+            await asyncio.sleep(0.1)
+        app.call_later(app.action_run_step)  # enter: in the app's context, as a key is
+    await asked
 
 async def main():
     task = asyncio.ensure_future(scene())
@@ -95,7 +106,8 @@ asyncio.run(main())
 """
 
 SUBJECTS = {"bare": BARE, "clock": CLOCK, "quiet": APP.format(what="quiet"),
-            "waiting": APP.format(what="waiting"), "down": APP.format(what="down")}
+            "waiting": APP.format(what="waiting"), "down": APP.format(what="down"),
+            "dialog": APP.format(what="dialog")}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -134,7 +146,8 @@ def measure(script: str, *, warmup: float, seconds: float, size: tuple[int, int]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
+    # /proc's 10 ms ticks are 0.03 % of a core over 30 s.
+    parser.add_argument("--seconds", type=float, default=30.0)
     # Generous: start-up on a busy machine must not leak into the window.
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--size", default="80x24")
@@ -148,7 +161,7 @@ def main() -> None:
     bare = shares["bare"] or 1e-9
     for name, share in shares.items():
         print(f"  {name:<8} {share * 100:5.2f} %   x{share / bare:5.2f} of bare")
-    worst = max(shares["quiet"], shares["waiting"], shares["down"])
+    worst = max(shares[name] for name in ("quiet", "waiting", "down", "dialog"))
     print(f"runbook's app at most {worst * 100:.2f} % of a core while idle (goal: under 0.5 %)")
 
 
