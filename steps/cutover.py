@@ -471,8 +471,8 @@ class StartService(Red5Step):
             if api:
                 return api
             # The API is asked at every look, systemd only every so often: its
-            # look costs several times the API's, and the waits between looks
-            # must stay short for the overshoot to (next_look).
+            # look costs several API looks, and would stretch the gaps between
+            # looks that next_look keeps short.
             if time.monotonic() - asked < _SYSTEMD_EVERY_S:
                 return None
             asked = time.monotonic()
@@ -557,12 +557,13 @@ class StartService(Red5Step):
             await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
                                       f"(last answer: {last})")
         ctx.facts.restart_service = False
-        # Each of these is a round trip in the downtime; none needs another's answer.
-        proof, controller, version = await asyncio.gather(
-            self._proof(ctx, api), api.cloud_controller(), install_version(ctx, live_dir(ctx)))
+        # Looks at the host, together: each is a round trip in the downtime.
+        proof, version = await asyncio.gather(self._proof(ctx, api),
+                                              install_version(ctx, live_dir(ctx)))
         if not proof.done:
             raise StepFailed(f"an API answers, but not the {self.side} release's: "
                              f"{proof.detail}")
+        controller = await api.cloud_controller()
         if self.side == "new":
             ctx.facts.new_api_version = api.version
         ctx.note("service-answered",
