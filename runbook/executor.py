@@ -43,6 +43,10 @@ from runbook.hoststate import HostState
 from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Replay, StepHistory
 from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
+
+# At home in the model, which screens load before the engine; the engine's
+# callers name it here still.
+from runbook.model import Outcome as Outcome
 from runbook.redact import Redactor
 from runbook.shell import CommandResult, OutcomeUnknown, RemoteError
 from runbook.step import CurlRenderer, PlanContext, Step, StepFailed
@@ -92,19 +96,6 @@ class FrontEnd(Protocol):
 
     async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
         """The step failed (or is in doubt): try it again, roll back, or stop."""
-
-
-class Outcome(StrEnum):
-    DONE = "done"
-    FAILED = "failed"
-    STOPPED = "stopped"
-    # The upgrade did not happen; the old stream manager runs again, whole.
-    ROLLED_BACK = "rolled-back"
-
-    @property
-    def exit_code(self) -> int:
-        return {Outcome.DONE: 0, Outcome.FAILED: 1, Outcome.STOPPED: 3,
-                Outcome.ROLLED_BACK: 4}[self]
 
 
 class ApiFactory(Protocol):

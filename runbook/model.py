@@ -19,6 +19,21 @@ class Phase(StrEnum):
     ROLLBACK = "rollback"
 
 
+class Outcome(StrEnum):
+    """How a run ended. Here, with the other words a screen needs before
+    the engine is loaded (issue 12: the first paint loads no executor)."""
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    # The upgrade did not happen; the old stream manager runs again, whole.
+    ROLLED_BACK = "rolled-back"
+
+    @property
+    def exit_code(self) -> int:
+        return {Outcome.DONE: 0, Outcome.FAILED: 1, Outcome.STOPPED: 3,
+                Outcome.ROLLED_BACK: 4}[self]
+
+
 class StepState(StrEnum):
     PENDING = "pending"
     RUNNING = "running"

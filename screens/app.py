@@ -22,13 +22,13 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from runbook.model import Outcome
 from runbook.opening import Opening
 
 # The first screen is drawn before the engine and the main screen are imported
 # (issue 12: a rehearsal paints before its host starts): what only an open run
 # uses is imported where the run uses it.
 if TYPE_CHECKING:
-    from runbook.executor import Outcome
     from runbook.journal import Replay
     from runbook.session import Session, SessionFactory
     from screens.dialogs import Dialog
@@ -274,7 +274,6 @@ class RunbookApp(App["Outcome | None"]):
                 self._records.catch_up()
 
     def _resume_answered(self, choice: str | None) -> None:
-        from runbook.executor import Outcome
         from screens.dialogs import CONTINUE, START_OVER
 
         if choice == CONTINUE and self.offered is not None:
@@ -377,8 +376,6 @@ class RunbookApp(App["Outcome | None"]):
         self.main.refresh_status()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        from runbook.executor import Outcome
-
         if event.worker is not self.runner or not event.worker.is_finished:
             return
         touched = {self.run_state.running, self.run_state.asking} - {None}

@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook.hoststate import HostStateError
-from runbook.model import Action, Phase, StepCard, StepReport, StepState
+from runbook.model import Action, Outcome, Phase, StepCard, StepReport, StepState
 from screens.presentation import NEXT, WARNED
 
-# The events, the executor and the journal load with the first event, after
-# the first paint (issue 12): the first screen draws the cards alone.
+# The events and the journal load with the first event, after the first
+# paint (issue 12): the first screen draws the cards alone.
 if TYPE_CHECKING:
     from runbook.events import Event, Progress
-    from runbook.executor import Outcome
     from runbook.journal import Replay
     from runbook.session import Session
 
@@ -123,7 +122,6 @@ class RunState:
             RunStarted,
             StepChanged,
         )
-        from runbook.executor import Outcome
 
         match event:
             case StepChanged(report=report):
@@ -177,8 +175,6 @@ class RunState:
 
     def ended(self, outcome: Outcome, error: str | None = None) -> None:
         """The run's worker finished (or was cancelled, or raised)."""
-        from runbook.executor import Outcome
-
         self.outcome = outcome
         self.run_error = error
         if error is None and outcome is Outcome.STOPPED and self.running is not None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from runbook.model import Outcome
 from screens.app import create_app
 
 if TYPE_CHECKING:
-    from runbook.executor import Outcome
     from runbook.journal import Replay
     from runbook.session import SessionFactory
     from screens.app import RunbookApp
@@ -24,8 +24,6 @@ async def run_tui(open_session: SessionFactory | None = None, *,
     app = create_app(open_session, opening=opening, waiting=waiting, previous=previous,
                      host_label=host_label)
     await app.run_async()
-    from runbook.executor import Outcome  # after the first paint, not before it
-
     await finish_run(app)
     if app.opening_error is not None:
         raise app.opening_error
@@ -41,8 +39,6 @@ async def run_tui(open_session: SessionFactory | None = None, *,
 async def finish_run(app: RunbookApp) -> None:
     """After the app has closed: a run still going is cancelled and awaited, so
     the journal ends with the run and the SSH connection is closed on return."""
-    from runbook.executor import Outcome
-
     runner = app.runner
     if runner is not None and not runner.is_finished:
         runner.cancel()

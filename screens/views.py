@@ -11,7 +11,7 @@ from pathlib import Path
 
 from textual.content import Content
 
-from runbook.model import Action, ApiCall, Phase, StepCard
+from runbook.model import Action, ApiCall, Outcome, Phase, StepCard
 from screens.presentation import clock, duration, look
 from screens.run_state import RunState
 
@@ -65,8 +65,6 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False) -> Conte
     done = f"{state.finished}/{len(state.forward)}"
     clocks += [(f"{done} done" if narrow else f"steps {done} done or skipped", "")]
     if state.outcome is not None:
-        from runbook.executor import Outcome  # loaded by then: the run has ended
-
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}
         clocks += [("   run ", "$text-muted"),
                    (state.outcome.value, outcome_style.get(state.outcome, "bold $warning"))]
@@ -166,8 +164,6 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
         return Content.styled(f"The run stopped on an error: {state.run_error}.{report} "
                               "q quits.", "$error")
     if state.outcome is not None:
-        from runbook.executor import Outcome  # loaded by then: the run has ended
-
         if state.outcome is Outcome.DONE:
             return Content.styled(f"Every step is done or skipped.{report} q quits; the "
                                   f"journal is {journal}.", "$success")
@@ -213,8 +209,6 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
     """What `r` says about going back to the old stream manager, and whether
     it is a warning. `command` is `runbook rollback` for this run, exactly;
     None in a rehearsal, whose host does not outlive the app."""
-    from runbook.executor import Outcome  # after the first paint (issue 12)
-
     if state.outcome is Outcome.ROLLED_BACK:
         return "Rolled back already: the old stream manager serves again.", False
     running = state.by_id.get(state.running or "")
