@@ -1,11 +1,12 @@
 """Time to first paint: the runbook TUI against a bare Textual app, same run.
 
 Each measurement is a fresh Python process (imports count: they are most of
-an app's start-up), run headless; "first paint" is Textual's ready moment,
-after the first screen has been composed and drawn. Three subjects:
+an app's start-up), run headless; "first paint" is Textual's Ready, posted
+once the first screen has been composed, laid out and drawn. Three subjects:
 
 * bare      a Textual App showing one Static (the baseline)
-* app       runbook's app from create_app() with the rehearsal config, no host
+* app       `runbook run` itself, on the sample production config aimed at
+            a closed port on 127.0.0.1 (the host is reached after the paint)
 * rehearse  `runbook rehearse` itself (fresh sandbox), its app run headless;
             the rehearsal host starts after the first paint (issue 12)
 
@@ -17,70 +18,88 @@ Prints the median of --rounds runs for each, and the ratios to the baseline.
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import bytecode
 
-# Each child prints the wall-clock time of its first paint; the parent took the
-# time just before starting it, so process start and imports are included.
-BARE = """
-import sys, time
+ROOT = Path(__file__).resolve().parents[1]
+
+# Each child prints the wall-clock time of its first paint: the moment Textual
+# posts Ready, once the first frame is on the screen. (auto_pilot would run
+# earlier, before the first layout and render, and miss what they cost.) The
+# parent took the time just before starting the child, so process start and
+# imports are included.
+READY = """
+import time
+from textual import events
 from textual.app import App
+
+_post = App.post_message
+def post_message(self, message):
+    if isinstance(message, events.Ready):
+        print(time.time(), flush=True)
+        self.call_later(self.exit)
+    return _post(self, message)
+App.post_message = post_message
+"""
+
+BARE = READY + """
 from textual.widgets import Static
 
 class Bare(App):
     def compose(self):
         yield Static("hello")
 
-async def painted(pilot):
-    print(time.time(), flush=True)
-    pilot.app.exit()
-
-Bare().run(headless=True, size=(120, 40), auto_pilot=painted)
+Bare().run(headless=True, size=(120, 40))
 """
 
-APP = """
-import sys, time
-from pathlib import Path
-from runbook.cli import _plan_settings, session
-from screens.app import create_app
-
-async def painted(pilot):
-    print(time.time(), flush=True)
-    pilot.app.exit()
-
-here = Path("/nonexistent/run.jsonl")
-app = create_app(lambda earlier: session(_plan_settings(None), token="t", journal_path=here,
-                                         state_dir=here.parent),
-                 rehearsal=True, start_run=False)
-app.run(headless=True, size=(120, 40), auto_pilot=painted)
-"""
-
-REHEARSE = """
-import sys, time
+# `runbook run` itself, on the sample production config aimed at a closed port
+# here, its app run headless, in a throwaway HOME (its journal goes there).
+APP = READY + """
+import sys
 from functools import partialmethod
 from runbook import cli
 from screens.app import RunbookApp
 
-async def painted(pilot):
-    print(time.time(), flush=True)
-    pilot.app.exit()
+RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, size=(120, 40))
+cli.main(["run", sys.argv[1]])
+"""
+
+REHEARSE = READY + """
+from functools import partialmethod
+from runbook import cli
+from screens.app import RunbookApp
 
 # `runbook rehearse` itself (a fresh sandbox), its app run headless.
-RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, size=(120, 40),
-                                     auto_pilot=painted)
+RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, size=(120, 40))
 cli.main(["rehearse"])
 """
 
 
-def first_paint(script: str) -> float:
+def first_paint(script: str, home: Path) -> float:
+    env = {**bytecode.ENV, "HOME": str(home), "XDG_STATE_HOME": str(home / "state"),
+           "SM_API_TOKEN": "benchmark"}
     started = time.time()
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True, env=bytecode.ENV)
+    done = subprocess.run([sys.executable, "-c", script, str(home / "run.toml")],
+                          capture_output=True, text=True, check=True, env=env)
     return float(done.stdout.split()[0]) - started
+
+
+def closed_port_config(home: Path) -> None:
+    """The sample production config, its host on a port nothing listens on."""
+    sample = (ROOT / "sample-configs" / "production.example.toml").read_text()
+    with socket.socket() as probe:  # a free port, closed again: connects are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"') \
+        .replace("port = 22\n", f"port = {port}\n", 1)
+    (home / "run.toml").write_text(config)
 
 
 def main() -> None:
@@ -90,11 +109,14 @@ def main() -> None:
     subjects = {"bare": BARE, "app": APP, "rehearse": REHEARSE}
     times: dict[str, list[float]] = {name: [] for name in subjects}
     bytecode.compile_sources()
-    first_paint(BARE)  # warm the OS file cache so the first subject is not penalised
-    for _ in range(args.rounds):
-        # Interleaved, so a busy moment on the machine hits every subject alike.
-        for name, script in subjects.items():
-            times[name].append(first_paint(script))
+    with tempfile.TemporaryDirectory(prefix="runbook-bench-startup-") as folder:
+        home = Path(folder)
+        closed_port_config(home)
+        first_paint(BARE, home)  # warm the OS file cache so the first subject is not penalised
+        for _ in range(args.rounds):
+            # Interleaved, so a busy moment on the machine hits every subject alike.
+            for name, script in subjects.items():
+                times[name].append(first_paint(script, home))
     bare = statistics.median(times["bare"])
     print(f"time to first paint, median of {args.rounds} fresh processes, headless 120x40")
     for name, values in times.items():

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from runbook.collector import held_for_start_up, start_up_over
+
 # Only what parsing the command line needs is imported here: `--help`, `diff`
 # and the first paint of the TUI must not wait for SSH, HTTP or Textual they
 # have not used yet (issue 12; tests/test_cli_imports.py keeps it so). Each
@@ -124,12 +126,13 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    stdout = sys.stdout
-    try:
-        return _command(args)
-    finally:
-        sys.stdout = stdout
+    with held_for_start_up():
+        args = _parser().parse_args(argv)
+        stdout = sys.stdout
+        try:
+            return _command(args)
+        finally:
+            sys.stdout = stdout
 
 
 def _command(args: argparse.Namespace) -> int:
@@ -150,6 +153,8 @@ def _command(args: argparse.Namespace) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if not _paints(args):
+        start_up_over()  # only a first paint is worth holding the collector for
     if args.command == "report":
         return _report(args)
     if args.command == "log":
@@ -389,6 +394,13 @@ def _resume_from(
     if earlier is not None:
         say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
     return _journal_path(args, settings, folder), None
+
+
+def _paints(args: argparse.Namespace) -> bool:
+    """Whether the command opens a screen (its app ends start-up at its first paint)."""
+    if args.command == "diff":
+        return not (args.check or args.json)
+    return args.command in ("run", "rehearse", "rollback") and not _headless(args)
 
 
 def _headless(args: argparse.Namespace) -> bool:

@@ -22,6 +22,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from runbook.collector import start_up_over
 from runbook.model import Outcome
 from runbook.opening import Opening
 
@@ -192,6 +193,7 @@ class RunbookApp(App["Outcome | None"]):
 
     def on_ready(self) -> None:
         # Ready comes after the first screen is composed and painted.
+        start_up_over()
         if self.opened:
             self.show_run()
         elif self.preparing is not None:

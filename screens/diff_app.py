@@ -15,6 +15,7 @@ from typing import TextIO
 
 from textual.app import App
 
+from runbook.collector import start_up_over
 from runbook.properties import (
     Decisions,
     DecisionsError,
@@ -58,6 +59,9 @@ class DiffApp(App[bool]):
 
     def on_mount(self) -> None:
         self.push_screen(self.review_screen, self._finished)
+
+    def on_ready(self) -> None:
+        start_up_over()  # the review is painted
 
     def _finished(self, finished: bool | None) -> None:
         self.exit(bool(finished))
