@@ -66,10 +66,13 @@ class Clock(App):
 Clock().run()
 """
 
+# The app as the CLI runs it: under held_for_start_up, as runbook.cli.main does,
+# so the collector is frozen at the first paint as it is for the operator.
 APP = """
 import asyncio
 from pathlib import Path
 from runbook.cli import _plan_settings, session
+from runbook.collector import held_for_start_up
 from runbook.events import CutoverStarted, RunStarted
 from runbook.model import Shell, StepReport
 from screens.app import create_app
@@ -102,7 +105,8 @@ async def main():
     await app.run_async()
     task.cancel()
 
-asyncio.run(main())
+with held_for_start_up():
+    asyncio.run(main())
 """
 
 SUBJECTS = {"bare": BARE, "clock": CLOCK, "quiet": APP.format(what="quiet"),

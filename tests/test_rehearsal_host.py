@@ -280,6 +280,11 @@ async def test_systemctl_runs_the_service_like_systemd(
     assert f"java -m runbook.rehearsal.service -Dred5.root={bare_host.red5_home}" in line
     active = await conn.run("systemctl is-active red5pro.service")
     assert (active.stdout, active.exit_status) == ("active\n", 0)
+    running = await conn.run("systemctl status red5pro")
+    assert running.exit_status == 0 and running.stderr == ""
+    assert running.stdout.startswith("● red5pro.service - Red5 Pro\n")
+    assert "Active: active (running) since " in running.stdout
+    assert f"Main PID: {pid} (java)" in running.stdout
     assert (await conn.run("systemctl start red5pro")).exit_status == 0
     assert bare_host.service_pid() == pid, "starting a running unit changes nothing"
 
