@@ -15,7 +15,13 @@ polling slack, journal writes. The baseline is 0 (a perfect tool); the goal is
 under 0.5 s. Prints each run, the median and spread, and where the time went by
 step for the median run.
 
-    .venv/bin/python benchmarks/cutover_overhead.py [--runs 3] [--keep DIR]
+In `runbook rehearse` the rehearsal host (its SSH server, API and cloud) runs in
+the runbook's own process and event loop. With --host-apart it runs in a process
+of its own (`python -m runbook.rehearsal.host`) and `runbook run --headless --yes`
+drives it through the rehearsal config, as it would a production host: the two
+figures tell what the shared process costs.
+
+    .venv/bin/python benchmarks/cutover_overhead.py [--runs 3] [--keep DIR] [--host-apart]
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -31,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from runbook.cli import _fill, rehearsal_config_text
 from runbook.rehearsal import cloud
 from runbook.rehearsal import sandbox as layout
 from runbook.rehearsal.service import READY_LINE
@@ -98,10 +106,48 @@ def rehearse(folder: Path, pace_name: str) -> Measured:
     return measure(journal, folder, cloud.parse_pace(pace_name))
 
 
-def main(runs: int, keep: Path | None) -> None:
+def run_apart(folder: Path, pace_name: str) -> Measured:
+    """The same procedure, its host in a process of its own, `runbook run` against it."""
+    if folder.exists():
+        raise SystemExit(f"{folder} exists: give a folder that does not")
+    env = {**os.environ, cloud.PACE_ENV: pace_name}
+    host = subprocess.Popen([sys.executable, "-m", "runbook.rehearsal.host", "--sandbox",
+                             str(folder)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert host.stdout is not None
+        started = json.loads(host.stdout.readline() or "{}")
+        if not started:
+            raise SystemExit("the rehearsal host did not start")
+        config = rehearsal_config_text()
+        for name, value in _fill({k: v for k, v in started.items()
+                                  if isinstance(v, str)}).items():
+            config = config.replace("{" + name + "}", value)
+        path = folder / ".operator" / "apart.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config)
+        # The token the host made, from its own state file (never printed).
+        state = json.loads((folder / ".rehearsal" / "state.json").read_text())
+        journal = folder / ".operator" / "apart.jsonl"
+        done = subprocess.run([sys.executable, "-m", "runbook.cli", "run", str(path),
+                               "--headless", "--yes", "--journal", str(journal)],
+                              env={**env, "SM_API_TOKEN": state["api_token"],
+                                   "XDG_STATE_HOME": str(folder / ".operator")},
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"the run failed ({done.returncode}):\n{done.stdout[-2000:]}")
+    finally:
+        host.send_signal(signal.SIGTERM)
+        host.wait(timeout=60)
+    return measure(journal, folder, cloud.parse_pace(pace_name))
+
+
+def main(runs: int, keep: Path | None, apart: bool) -> None:
+    once = run_apart if apart else rehearse
     with tempfile.TemporaryDirectory(prefix="runbook-bench-cutover-") as scratch:
         root = keep or Path(scratch)
-        results = [rehearse(root / f"run{n}", "fast") for n in range(runs)]
+        results = [once(root / f"run{n}", "fast") for n in range(runs)]
+    print("host: " + ("a process of its own, `runbook run` against it" if apart
+                      else "in the runbook's process (`runbook rehearse`)"))
     for n, m in enumerate(results, 1):
         print(f"run {n}: downtime {m.downtime:5.2f} s = cloud teardown {m.teardown:.2f} + "
               f"origin boot {m.boot:.2f} + service start {m.service:.2f} + runbook "
@@ -118,5 +164,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="keep the sandboxes under this new folder")
+    parser.add_argument("--host-apart", action="store_true",
+                        help="run the rehearsal host in a process of its own")
     args = parser.parse_args()
-    main(args.runs, args.keep)
+    main(args.runs, args.keep, args.host_apart)
