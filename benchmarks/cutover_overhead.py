@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import signal
 import statistics
 import subprocess
@@ -111,13 +112,19 @@ def run_apart(folder: Path, pace_name: str) -> Measured:
     if folder.exists():
         raise SystemExit(f"{folder} exists: give a folder that does not")
     env = {**os.environ, cloud.PACE_ENV: pace_name}
+    # What the host logs goes beside its sandbox, not over the figures.
+    log = (folder.parent / f"{folder.name}-host.log").open("w")
     host = subprocess.Popen([sys.executable, "-m", "runbook.rehearsal.host", "--sandbox",
-                             str(folder)], env=env, stdout=subprocess.PIPE, text=True)
+                             str(folder)], env=env, stdout=subprocess.PIPE, stderr=log,
+                            text=True, start_new_session=True)
     try:
         assert host.stdout is not None
-        started = json.loads(host.stdout.readline() or "{}")
+        # The host prints its settings once it serves: a few seconds (minutes
+        # with MariaDB to set up); the run's limit is the whole rehearsal's.
+        ready, _, _ = select.select([host.stdout], [], [], 300)
+        started = json.loads(host.stdout.readline() or "{}") if ready else {}
         if not started:
-            raise SystemExit("the rehearsal host did not start")
+            raise SystemExit(f"the rehearsal host did not start (see {log.name})")
         config = rehearsal_config_text()
         for name, value in _fill({k: v for k, v in started.items()
                                   if isinstance(v, str)}).items():
@@ -132,12 +139,19 @@ def run_apart(folder: Path, pace_name: str) -> Measured:
                                "--headless", "--yes", "--journal", str(journal)],
                               env={**env, "SM_API_TOKEN": state["api_token"],
                                    "XDG_STATE_HOME": str(folder / ".operator")},
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, timeout=900)
         if done.returncode != 0:
             raise SystemExit(f"the run failed ({done.returncode}):\n{done.stdout[-2000:]}")
     finally:
         host.send_signal(signal.SIGTERM)
-        host.wait(timeout=60)
+        try:
+            host.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # Never left running over a sandbox about to be removed: the host
+            # and what it started (the service) share its session's group.
+            os.killpg(host.pid, signal.SIGKILL)
+            host.wait()
+        log.close()
     return measure(journal, folder, cloud.parse_pace(pace_name))
 
 

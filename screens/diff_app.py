@@ -61,7 +61,7 @@ class DiffApp(App[bool]):
         self.push_screen(self.review_screen, self._finished)
 
     def on_ready(self) -> None:
-        start_up_over()  # the review is painted
+        start_up_over()  # painted: the collector no longer holds the operator up
 
     def _finished(self, finished: bool | None) -> None:
         self.exit(bool(finished))
