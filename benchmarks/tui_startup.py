@@ -37,19 +37,24 @@ ROOT = Path(__file__).resolve().parents[1]
 # imports are included.
 READY = """
 import time
-from textual import events
-from textual.app import App
+from functools import partialmethod
 
-_post = App.post_message
-def post_message(self, message):
-    if isinstance(message, events.Ready):
-        print(time.time(), flush=True)
-        self.call_later(self.exit)
-    return _post(self, message)
-App.post_message = post_message
+def watch_ready():
+    from textual import events
+    from textual.app import App
+
+    post = App.post_message
+    def post_message(self, message):
+        if isinstance(message, events.Ready):
+            print(time.time(), flush=True)
+            self.call_later(self.exit)
+        return post(self, message)
+    App.post_message = post_message
 """
 
 BARE = READY + """
+watch_ready()
+from textual.app import App
 from textual.widgets import Static
 
 class Bare(App):
@@ -59,25 +64,33 @@ class Bare(App):
 Bare().run(headless=True, size=(120, 40))
 """
 
-# `runbook run` itself, on the sample production config aimed at a closed port
-# here, its app run headless, in a throwaway HOME (its journal goes there).
-APP = READY + """
+# runbook's subjects load Textual where the CLI does, inside main() (where the
+# collector is held for start-up): the watch goes in just before the app is
+# made, by wrapping the CLI function that makes it, headless at 120x40.
+RUNBOOK = READY + """
 import sys
-from functools import partialmethod
 from runbook import cli
-from screens.app import RunbookApp
 
-RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, size=(120, 40))
+def headless(make):
+    def made(*args, **kwargs):
+        watch_ready()
+        from screens.app import RunbookApp
+        RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True,
+                                             size=(120, 40))
+        return make(*args, **kwargs)
+    return made
+"""
+
+# `runbook run` itself, on the sample production config aimed at a closed port
+# here, in a throwaway HOME (its journal goes there).
+APP = RUNBOOK + """
+cli._go = headless(cli._go)
 cli.main(["run", sys.argv[1]])
 """
 
-REHEARSE = READY + """
-from functools import partialmethod
-from runbook import cli
-from screens.app import RunbookApp
-
-# `runbook rehearse` itself (a fresh sandbox), its app run headless.
-RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, size=(120, 40))
+# `runbook rehearse` itself, in a fresh sandbox.
+REHEARSE = RUNBOOK + """
+cli._Rehearsal.opening = headless(cli._Rehearsal.opening)
 cli.main(["rehearse"])
 """
 
