@@ -40,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runbook.cli import _fill, rehearsal_config_text
+from runbook.config import filled
 from runbook.rehearsal import cloud
 from runbook.rehearsal import sandbox as layout
 from runbook.rehearsal.service import READY_LINE
@@ -125,10 +126,8 @@ def run_apart(folder: Path, pace_name: str) -> Measured:
         started = json.loads(host.stdout.readline() or "{}") if ready else {}
         if not started:
             raise SystemExit(f"the rehearsal host did not start (see {log.name})")
-        config = rehearsal_config_text()
-        for name, value in _fill({k: v for k, v in started.items()
-                                  if isinstance(v, str)}).items():
-            config = config.replace("{" + name + "}", value)
+        config = filled(rehearsal_config_text(),
+                        _fill({k: v for k, v in started.items() if isinstance(v, str)}))
         path = folder / ".operator" / "apart.toml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config)

@@ -727,7 +727,7 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    if not args.check and not args.json:
+    if _paints(args):  # the editor, unless --check or --json asks for text
         from screens.diff_app import run_diff_app
 
         return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,

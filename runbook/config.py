@@ -143,6 +143,13 @@ def load(path: Path, *, substitutions: Mapping[str, str] | None = None) -> Setti
     return loads(text, source=source, base_dir=path.parent, substitutions=substitutions)
 
 
+def filled(text: str, substitutions: Mapping[str, str]) -> str:
+    """`text` with each `{name}` field replaced by its value (the rehearsal's config)."""
+    for name, value in substitutions.items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
+
 def loads(
     text: str,
     *,
@@ -150,8 +157,7 @@ def loads(
     base_dir: Path | None = None,
     substitutions: Mapping[str, str] | None = None,
 ) -> Settings:
-    for name, value in (substitutions or {}).items():
-        text = text.replace("{" + name + "}", value)
+    text = filled(text, substitutions or {})
     try:
         # The standard library's parser: a tenth of tomlkit's start-up, which
         # every front end paid before its first screen. tomlkit only words
