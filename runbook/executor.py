@@ -48,7 +48,7 @@ from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, Ste
 # callers name it here still.
 from runbook.model import Outcome as Outcome
 from runbook.redact import Redactor
-from runbook.shell import CommandResult, OutcomeUnknown, RemoteError
+from runbook.shell import CommandResult, OutcomeUnknown, RemoteError, Uploaded
 from runbook.step import CurlRenderer, PlanContext, Step, StepFailed
 
 if TYPE_CHECKING:
@@ -295,7 +295,7 @@ class RunContext(Generic[F]):
                 self.info(f"{str(exc).rstrip('.')}; looking again once reconnected")
         raise AssertionError("itertools.count never ends")
 
-    async def upload(self, local: Path, remote: str) -> str:
+    async def upload(self, local: Path, remote: str) -> Uploaded:
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -305,7 +305,8 @@ class RunContext(Generic[F]):
                 self.progress(done, total, f"uploading {local.name}")
 
         return await self.act(Upload(str(local), remote), lambda: self._x.remote.upload(
-            local, remote, timeout=self.settings.timeouts.upload, progress=progress))
+            local, remote, timeout=self.settings.timeouts.upload, progress=progress,
+            host_hash=True))
 
     async def write_file(self, edit: EditFile, content: str) -> None:
         """Replace a file on the host whole or not at all, keeping its owner and

@@ -38,7 +38,7 @@ import asyncssh
 from runbook import jobs
 from runbook.config import HostSettings
 from runbook.sharedshell import SharedShell, ShellUnavailable
-from runbook.shell import SHA256_OF_STDIN
+from runbook.shell import SHA256_OF_STDIN, landing_sha256_command
 from runbook.shell import CommandResult as CommandResult
 from runbook.shell import CommandTimeout as CommandTimeout
 from runbook.shell import HostKeyRefused as HostKeyRefused
@@ -46,6 +46,7 @@ from runbook.shell import KeyRefused as KeyRefused
 from runbook.shell import OutcomeUnknown as OutcomeUnknown
 from runbook.shell import OutputSink as OutputSink
 from runbook.shell import RemoteError as RemoteError
+from runbook.shell import Uploaded as Uploaded
 from runbook.shell import privileged as privileged
 from runbook.shell import privileged_script as privileged_script
 from runbook.shell import quote as quote
@@ -83,6 +84,13 @@ _READ_CHUNK = 8 << 20
 _BLOCK = 256 << 10
 _IN_FLIGHT = 8 << 20
 _RESUME_GRAIN = 1 << 20
+# The host reading an upload as it lands is told every this many bytes: few
+# enough lines (a `head` each) to be nothing to the host, and little enough
+# left to read once the copy ends.
+_TELL_EVERY = 16 << 20
+# How long a finished upload waits for the host's hash of it before it takes
+# the file's sha256 again the usual way.
+_HOST_READ_WAIT_S = 60.0
 # The longest pause between two attempts to re-open a lost connection.
 _BACKOFF_CAP_S = 10.0
 
@@ -567,8 +575,9 @@ class Remote:
         *,
         timeout: float,
         progress: ProgressSink | None = None,
-    ) -> str:
-        """Copy `local` to `remote` over SFTP; the sha256 of the bytes sent.
+        host_hash: bool = False,
+    ) -> Uploaded:
+        """Copy `local` to `remote` over SFTP, hashing the bytes as they go.
 
         The file is read and hashed in a thread a chunk ahead of the network,
         so the hash costs no time of its own, and it is of the very bytes
@@ -576,7 +585,8 @@ class Remote:
         its sha256 matches ours (:meth:`_resume_point`); a connection lost on
         the way is re-opened and the copy goes on from the first byte the host
         had not confirmed. The caller proves the result with the host's own
-        checksum of the file."""
+        checksum of the file: with `host_hash`, the host reads each part once
+        it is written, so that checksum is ready when the copy ends."""
         total = local.stat().st_size
         at: _Sent | None = None
         try:
@@ -585,7 +595,8 @@ class Remote:
                     try:
                         if at is None:
                             at = await self._resume_point(local, remote, total, timeout)
-                        return await self._send(local, remote, at, total, progress)
+                        return await self._send(local, remote, at, total, progress,
+                                                host_hash=host_hash, limit=timeout)
                     except _SFTP_LOST:
                         self._forget()
                     # Shorter than we think (cut, or changed meanwhile): look again.
@@ -626,61 +637,81 @@ class Remote:
         return _Sent(0, hashlib.sha256())
 
     async def _send(self, local: Path, remote: str, at: _Sent, total: int,
-                    progress: ProgressSink | None) -> str:
+                    progress: ProgressSink | None, *, host_hash: bool,
+                    limit: float) -> Uploaded:
         """Send `local` from `at` on; `at` follows the bytes the host confirmed,
         in order, with the hash of everything before them."""
         conn = await self.connect()
         loop = asyncio.get_running_loop()
-        async with conn.start_sftp_client() as sftp:
-            block = min(sftp.limits.max_write_len or _BLOCK, _BLOCK)
-            window = max(1, _IN_FLIGHT // block)
-            mode = "r+b" if at.offset else "wb"
-            async with sftp.open(remote, mode, encoding=None) as target:
-                with local.open("rb") as source:
-                    source.seek(at.offset)
-                    # (offset, bytes, hash through them): read one chunk ahead.
-                    reading = loop.run_in_executor(None, _read_blocks, source, at.offset,
-                                                   at.hasher, block)
-                    flying: collections.deque[tuple[int, int, Any, asyncio.Task[int]]] = \
-                        collections.deque()
-                    try:
-                        while blocks := await reading:
-                            end = blocks[-1][0] + len(blocks[-1][1])
-                            reading = loop.run_in_executor(None, _read_blocks, source, end,
-                                                           blocks[-1][2], block)
-                            for offset, data, through in blocks:
-                                if len(flying) >= window:
-                                    await self._landed(flying, at, total, progress)
-                                flying.append((offset, len(data), through, asyncio.ensure_future(
-                                    target.write(data, offset))))
-                        while flying:
-                            await self._landed(flying, at, total, progress)
-                    finally:
-                        # Writes still out and the read ahead end unheard: their
-                        # errors are taken as they come (never raised, never
-                        # logged unread at garbage collection), whatever way
-                        # this upload ends.
-                        for *_, task in flying:
-                            task.add_done_callback(_taken)
-                            task.cancel()
-                        reading.add_done_callback(_taken)
-                        # The thread must be done with `source` before it is
-                        # closed. A cancel in this wait (an abort, the time
-                        # limit) goes through.
-                        await asyncio.wait([reading])
-                    await target.truncate(total)
-            if progress is not None and total == 0:
-                progress(0, 0)
-        return str(at.hasher.hexdigest())
+        host: _HostReading | None = None
+        try:
+            async with conn.start_sftp_client() as sftp:
+                block = min(sftp.limits.max_write_len or _BLOCK, _BLOCK)
+                window = max(1, _IN_FLIGHT // block)
+                mode = "r+b" if at.offset else "wb"
+                async with sftp.open(remote, mode, encoding=None) as target:
+                    # Opened once the file is ours (created, or cut to nothing).
+                    if host_hash:
+                        host = await _HostReading.start(conn, remote, limit=limit,
+                                                        grace=max(1, math.ceil(self.term_grace)))
+                    await self._write_all(target, local, at, total, block, window, progress,
+                                          host, loop)
+                if progress is not None and total == 0:
+                    progress(0, 0)
+            # The file is closed, whole: the host reads what it was not yet told of.
+            theirs = await host.sha256() if host is not None else None
+        finally:
+            if host is not None:
+                host.close()
+        return Uploaded(str(at.hasher.hexdigest()), theirs)
+
+    async def _write_all(self, target: asyncssh.SFTPClientFile, local: Path, at: _Sent,
+                         total: int, block: int, window: int, progress: ProgressSink | None,
+                         host: _HostReading | None, loop: asyncio.AbstractEventLoop) -> None:
+        """The writes of `_send`, `window` of them in flight, then the file cut to size."""
+        with local.open("rb") as source:
+            source.seek(at.offset)
+            # (offset, bytes, hash through them): read one chunk ahead.
+            reading = loop.run_in_executor(None, _read_blocks, source, at.offset, at.hasher,
+                                           block)
+            flying: collections.deque[tuple[int, int, Any, asyncio.Task[int]]] = \
+                collections.deque()
+            try:
+                while blocks := await reading:
+                    end = blocks[-1][0] + len(blocks[-1][1])
+                    reading = loop.run_in_executor(None, _read_blocks, source, end,
+                                                   blocks[-1][2], block)
+                    for offset, data, through in blocks:
+                        if len(flying) >= window:
+                            await self._landed(flying, at, total, progress, host)
+                        flying.append((offset, len(data), through, asyncio.ensure_future(
+                            target.write(data, offset))))
+                while flying:
+                    await self._landed(flying, at, total, progress, host)
+            finally:
+                # Writes still out and the read ahead end unheard: their
+                # errors are taken as they come (never raised, never logged
+                # unread at garbage collection), whatever way this upload ends.
+                for *_, task in flying:
+                    task.add_done_callback(_taken)
+                    task.cancel()
+                reading.add_done_callback(_taken)
+                # The thread must be done with `source` before it is closed.
+                # A cancel in this wait (an abort, the time limit) goes through.
+                await asyncio.wait([reading])
+            await target.truncate(total)
 
     @staticmethod
     async def _landed(flying: collections.deque[tuple[int, int, Any, asyncio.Task[int]]],
-                      at: _Sent, total: int, progress: ProgressSink | None) -> None:
+                      at: _Sent, total: int, progress: ProgressSink | None,
+                      host: _HostReading | None) -> None:
         """Wait for the oldest write; once the host has it, `at` moves past it."""
         offset, size, through, task = flying[0]
         await task
         flying.popleft()
         at.offset, at.hasher = offset + size, through
+        if host is not None:
+            host.landed(at.offset)
         if progress is not None:
             progress(at.offset, total)
 
@@ -786,6 +817,58 @@ def _taken(future: asyncio.Future[Any]) -> None:
     """Retrieve a finished future's error, so that nobody is told of it later."""
     if not future.cancelled():
         future.exception()
+
+
+class _HostReading:
+    """A command on the host hashing the file an upload writes, told as each
+    stretch is known to be written (runbook.shell.landing_sha256_command).
+
+    Only ever a shortcut: whatever goes wrong with it leaves no hash, and the
+    caller reads the whole file again."""
+
+    def __init__(self, process: asyncssh.SSHClientProcess[str] | None) -> None:
+        self._process = process
+        self._told = 0
+
+    @classmethod
+    async def start(cls, conn: asyncssh.SSHClientConnection, path: str, *, limit: float,
+                    grace: int) -> _HostReading:
+        command = jobs.wrap(landing_sha256_command(path), limit=limit, grace=grace, job=None)
+        try:
+            process = await conn.create_process(command, encoding="utf-8", errors="replace")
+        except (OSError, asyncssh.Error):
+            process = None
+        return cls(process)
+
+    def landed(self, offset: int) -> None:
+        """The file is written up to `offset`."""
+        if self._process is not None and offset - self._told >= _TELL_EVERY:
+            try:
+                self._process.stdin.write(f"{offset - self._told}\n")
+            except (OSError, asyncssh.Error):
+                self.close()
+                return
+            self._told = offset
+
+    async def sha256(self) -> str | None:
+        """The host's sha256 of the whole file, once the last write is in."""
+        if self._process is None:
+            return None
+        try:
+            self._process.stdin.write_eof()
+            async with asyncio.timeout(_HOST_READ_WAIT_S):
+                done = await self._process.wait()
+        except (TimeoutError, OSError, asyncssh.Error):
+            return None
+        words = str(done.stdout or "").split()
+        if done.exit_status != 0 or not words or len(words[0]) != 64:
+            return None
+        return words[0].lower()
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.close()
+            self._process = None
 
 
 @dataclass

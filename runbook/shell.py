@@ -59,6 +59,16 @@ def quote(value: str | Path) -> str:
     return shlex.quote(str(value))
 
 
+@dataclass(frozen=True)
+class Uploaded:
+    """What an upload sent, and what the host read of it."""
+
+    sha256: str  # of the bytes sent, hashed as they went
+    # The host's sha256 of the file, read part by part as the parts were
+    # written; None when not asked for, or the host could not say.
+    host_sha256: str | None = None
+
+
 def privileged(command: str, sudo: bool) -> str:
     """`command` run as root when the host config says sudo; never prompts."""
     return f"sudo -n {command}" if sudo else command
@@ -78,6 +88,22 @@ def sha256_command(path: str, *, first: int | None = None) -> str:
     if first is None:
         return f"{{ {SHA256_OF_STDIN}; }} < {quote(path)}"
     return f"head -c {first} < {quote(path)} | {{ {SHA256_OF_STDIN}; }}"
+
+
+def landing_sha256_command(path: str) -> str:
+    """The host's sha256 of the file `path`, read while it is still being
+    written, printed as sha256_command prints it.
+
+    Each line on standard input is a number of bytes known to be written
+    past what was read so far; the host reads exactly those (the file is
+    open once, so each read goes on where the last stopped). At the end of
+    input it reads the rest of the file. Any read that fails fails the whole
+    command (pipefail), so it never prints the hash of part of the file."""
+    # head -c N copies exactly N bytes from a shared descriptor: it reads in
+    # pieces no longer than what is left.
+    return (f"set -o pipefail; exec 3< {quote(path)} || exit 1; "
+            '{ while read -r n; do head -c "$n" <&3 || exit 1; done; cat <&3; } '
+            f"| {{ {SHA256_OF_STDIN}; }}")
 
 
 # The sha256 of standard input, hex first on the line, by the fastest tool the

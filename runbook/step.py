@@ -20,7 +20,7 @@ from runbook.config import Settings
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.model import Action, Check, EditFile, Phase, StepCard
-from runbook.shell import CommandResult
+from runbook.shell import CommandResult, Uploaded
 
 if TYPE_CHECKING:
     from runbook.properties import Review
@@ -89,9 +89,10 @@ class StepContext(Protocol[F]):
     async def probe(self, command: str, *, timeout: float | None = None,
                     input: str | None = None) -> CommandResult: ...
 
-    async def upload(self, local: Path, remote: str) -> str:
+    async def upload(self, local: Path, remote: str) -> Uploaded:
         """Copy `local` to `remote`; the sha256 of the bytes sent, for the
-        caller to check the host's copy against."""
+        caller to check the host's copy against, and the host's own, read as
+        the file landed (None when it could not say)."""
 
     async def write_file(self, edit: EditFile, content: str) -> None:
         """Replace the file `edit` names with `content`, whole or not at all;

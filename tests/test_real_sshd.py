@@ -449,6 +449,25 @@ async def test_an_upload_lands_intact_with_progress(
         await remote.upload(payload, str(sshd.dir / "no-such-dir" / "x.bin"), timeout=10)
 
 
+async def test_openssh_hashes_an_upload_as_it_lands(
+    sshd: Sshd, remote: Remote, tmp_path: Path
+) -> None:
+    """OpenSSH's sftp-server answers a write once it is in the file: the host's
+    reader, told of each stretch, hashes the very bytes on disk."""
+    data = os.urandom(40 << 20)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(data)
+    target = sshd.dir / "uploads" / "landing.bin"
+    await remote.run(f"mkdir -p {target.parent}", timeout=10)
+    sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
+    assert sent.sha256 == sent.host_sha256 == hashlib.sha256(data).hexdigest()
+    # Half of it left by an earlier run: the host reads that half too.
+    target.write_bytes(data[: 20 << 20])
+    sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
+    assert sent.host_sha256 == hashlib.sha256(data).hexdigest()
+    assert target.read_bytes() == data
+
+
 # --- sudo ------------------------------------------------------------------
 
 

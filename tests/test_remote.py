@@ -153,11 +153,11 @@ async def test_an_upload_an_earlier_run_left_half_way_goes_on_from_there(tmp_pat
         # parallel writes had not landed yet.
         target.write_bytes(data[: 12 << 20] + bytes(2 << 20))
         before = host.sftp_bytes
-        digest = await remote.upload(payload, str(target), timeout=60)
+        sent = await remote.upload(payload, str(target), timeout=60)
         resent = host.sftp_bytes - before
         assert target.read_bytes() == data
         assert resent <= (24 - 12 + 8) << 20, f"{resent} bytes sent again: it started over"
-        assert digest == hashlib.sha256(data).hexdigest(), "the sha256 of what was sent"
+        assert sent.sha256 == hashlib.sha256(data).hexdigest(), "the sha256 of what was sent"
 
         # Not a prefix of ours (another file of the same name): sent whole.
         spoilt = bytearray(data[: 12 << 20])
@@ -373,3 +373,62 @@ async def test_an_abort_while_the_upload_waits_for_its_read_ahead_is_not_swallow
     assert outcome == "cancelled", (
         f"abort swallowed: upload returned {outcome!r}, looked at the host "
         f"{state['stats']} more time(s), host file intact={bytes(store) == data}")
+
+
+async def test_the_host_hashes_the_file_as_it_lands(tmp_path: Path) -> None:
+    """The host reads each part once it is written: when the copy ends, its
+    sha256 of the file is ready, without a second pass over the whole file
+    (issue 12: that pass took as long as a third of the copy)."""
+    data = os.urandom(20 << 20)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(data)
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        remote = remote_for(host)
+        host.upload_dir.mkdir(parents=True, exist_ok=True)
+        target = host.upload_dir / "payload.bin"
+        sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
+        assert sent.sha256 == sent.host_sha256 == hashlib.sha256(data).hexdigest()
+
+        # Going on from a part an earlier run left: the host reads that part
+        # too, so its sha256 is of the whole file.
+        target.write_bytes(data[: 12 << 20])
+        before = host.sftp_bytes
+        sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
+        assert host.sftp_bytes - before < len(data), "it started over"
+        assert sent.host_sha256 == hashlib.sha256(data).hexdigest()
+
+        # Not asked: no reader on the host, no hash from it.
+        plain = await remote.upload(payload, str(target) + ".2", timeout=60)
+        assert plain.sha256 == hashlib.sha256(data).hexdigest() and plain.host_sha256 is None
+        await remote.close()
+
+
+async def test_bytes_the_host_stores_wrong_show_in_its_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A host that writes other bytes than it was sent (a failing disk, a
+    full one that truncates): what it read back is not what was sent."""
+    from runbook.rehearsal.sshd import SandboxSFTPServer
+
+    plain_write = SandboxSFTPServer.write
+
+    def flips_a_byte(self, file_obj, offset, data):  # type: ignore[no-untyped-def]
+        if offset <= (5 << 20) < offset + len(data):
+            spoilt = bytearray(data)
+            spoilt[(5 << 20) - offset] ^= 0xFF
+            data = bytes(spoilt)
+        return plain_write(self, file_obj, offset, data)
+
+    monkeypatch.setattr(SandboxSFTPServer, "write", flips_a_byte)
+    data = os.urandom(12 << 20)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(data)
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        remote = remote_for(host)
+        host.upload_dir.mkdir(parents=True, exist_ok=True)
+        target = host.upload_dir / "payload.bin"
+        sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
+        assert sent.sha256 == hashlib.sha256(data).hexdigest()
+        assert sent.host_sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
+        assert sent.host_sha256 != sent.sha256
+        await remote.close()

@@ -171,6 +171,85 @@ async def test_a_distribution_changed_while_it_is_sent_is_not_taken(tmp_path: Pa
         assert "changed on this machine while it was sent" in detail(front, "upload")
 
 
+def commands_run(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every command the run sends to the host, in order (they still run)."""
+    from runbook.remote import Remote
+
+    sent: list[str] = []
+    plain_run = Remote.run
+
+    async def recorded(self, command, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(command)
+        return await plain_run(self, command, **kwargs)
+
+    monkeypatch.setattr(Remote, "run", recorded)
+    return sent
+
+
+async def test_the_upload_step_takes_the_hosts_hash_as_the_files_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No second read of a 300 MiB file on the host after it arrived: the
+    host hashed it as it landed (issue 12's upload goal)."""
+    from runbook.shell import sha256_command
+    from steps.common import uploaded
+
+    sent = commands_run(monkeypatch)
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "upload"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        for local in (settings.distribution, settings.cloud_controller):
+            assert (host.upload_dir / local.name).read_bytes() == local.read_bytes()
+            assert sha256_command(uploaded(settings, local)) not in sent, local.name
+        assert "matches" in front.text()
+
+
+async def test_a_host_that_stores_other_bytes_fails_the_upload(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runbook.rehearsal.sshd import SandboxSFTPServer
+
+    plain_write = SandboxSFTPServer.write
+
+    def flips_a_byte(self, file_obj, offset, data):  # type: ignore[no-untyped-def]
+        if offset == 0 and data:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        return plain_write(self, file_obj, offset, data)
+
+    monkeypatch.setattr(SandboxSFTPServer, "write", flips_a_byte)
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "upload"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.FAILED
+        assert "arrived with sha256" in detail(front, "upload")
+
+
+async def test_a_wrong_hash_read_as_the_file_landed_is_looked_at_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hash taken as the file landed only spares the second read when it
+    agrees; any other answer (a reader cut short, a host whose head reads
+    ahead) is settled by reading the whole file again."""
+    import dataclasses as dc
+
+    from runbook.remote import Remote
+
+    plain_upload = Remote.upload
+
+    async def misread(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        got = await plain_upload(self, *args, **kwargs)
+        return dc.replace(got, host_sha256="0" * 64)
+
+    monkeypatch.setattr(Remote, "upload", misread)
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "upload"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        assert "matches" in front.text()
+
+
 @pytest.mark.parametrize("leftover", ["bak.red5pro", "red5pro-server-13.0.0.b999-release"])
 async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
     tmp_path: Path, leftover: str
