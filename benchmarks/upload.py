@@ -5,8 +5,9 @@ Two comparisons, interleaved round by round, medians printed with their spread:
 * copy      runbook's Remote.upload (a fresh connection each time) against `scp`
             with OpenSSH's default cipher, same file, same server
 * step      what the upload step does for a file (its size on the host, the copy
-            hashed as it is sent, the host's sha256 by steps.common's command)
-            against `scp` followed by `ssh host sha256sum FILE`
+            hashed as it is sent while the host hashes each part as it lands,
+            the whole file read again only if the two differ) against `scp`
+            followed by `ssh host sha256sum FILE`
 
 The server is a throwaway OpenSSH sshd on 127.0.0.1 (benchmarks/realsshd.py, a clean
 HOME so the baseline's `ssh` pays no slow .bashrc); without sshd installed

@@ -26,6 +26,7 @@ import itertools
 import math
 import posixpath
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ _TELL_EVERY = 16 << 20
 # How long a finished upload waits for the host's hash of it before it takes
 # the file's sha256 again the usual way.
 _HOST_READ_WAIT_S = 60.0
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # The longest pause between two attempts to re-open a lost connection.
 _BACKOFF_CAP_S = 10.0
 
@@ -861,7 +863,7 @@ class _HostReading:
         except (TimeoutError, OSError, asyncssh.Error):
             return None
         words = str(done.stdout or "").split()
-        if done.exit_status != 0 or not words or len(words[0]) != 64:
+        if done.exit_status != 0 or not words or not _SHA256_HEX.fullmatch(words[0]):
             return None
         return words[0].lower()
 
