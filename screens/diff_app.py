@@ -23,6 +23,7 @@ from runbook.properties import (
     Review,
     parse_sets,
     review_files,
+    unknown_sets,
 )
 from screens.properties_review import PropertiesReviewScreen, needs_decision
 
@@ -132,7 +133,7 @@ def run_diff_app(
         print(exc, file=stderr)
         return EXIT_BAD_INPUT
     app.run()
-    for line in app.report:
+    for line in [*app.report, *unknown_sets(app.review, parse_sets(sets))]:
         print(line, file=stderr)
     code = app.exit_code
     if code == EXIT_UNDECIDED:

@@ -552,3 +552,21 @@ def test_a_started_decisions_file_says_how_to_keep_a_sample_value(
     table = path.read_text().split('[keys."cluster.password"]\n')[1].split("\n[")[0]
     assert "Red5's sample value" in table and 'action = "keep-old"' in table
     assert "\naction" not in table  # a hint, not a decision: the key stays open
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["check", "json"])
+def test_a_set_key_neither_file_has_is_named_with_the_closest_known_one(
+    files: dict[str, Path], as_json: bool
+) -> None:
+    """A typo in --set would add a key nobody reads and leave the real one as it
+    was: with --json nothing else on screen would say so."""
+    code, text, err = run(files["live"], files["template"], check=not as_json, as_json=as_json,
+                          sets=["config.dbHots=db-new.internal", "config.dbPort=3307"])
+    assert err == ("runbook diff: --set config.dbHots: neither file has this key, so it goes "
+                   "in as a new one; did you mean config.dbHost?\n")
+    assert code == 1
+    # Kept as asked: a key of one's own is allowed, and said once.
+    if as_json:
+        added = [k for k in json.loads(text)["keys"] if k["key"] == "config.dbHots"]
+        assert [(k["old"], k["new"], k["merged"]) for k in added] == \
+            [(None, None, "db-new.internal")]

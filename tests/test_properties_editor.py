@@ -668,3 +668,25 @@ def test_snapshot_editing_a_new_key(pair: tuple[Path, Path], snap_compare: SnapC
         pilot.app.screen.query_one("#review-edit", Input).value = "live"
 
     assert snap_compare(make_app(pair), terminal_size=SIZE, run_before=run_before)
+
+
+def test_the_editor_names_a_set_key_neither_file_has_when_it_closes(
+    pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Said after the editor closes: before it opens, the screen it takes
+    over would hide the line."""
+    from textual.app import App
+
+    def closes_at_once(self: DiffApp) -> None:
+        async def leave(pilot: Pilot) -> None:
+            pilot.app.exit()
+
+        App.run(self, headless=True, auto_pilot=leave)
+
+    monkeypatch.setattr(DiffApp, "run", closes_at_once)
+    old, new = pair
+    stderr = io.StringIO()
+    run_diff_app(old, new, sets=["config.dbHots=db-new.internal"], decisions=None, out=None,
+                 stderr=stderr)
+    assert ("runbook diff: --set config.dbHots: neither file has this key, so it goes in as a "
+            "new one; did you mean config.dbHost?") in stderr.getvalue().splitlines()

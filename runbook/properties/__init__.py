@@ -35,7 +35,13 @@ from runbook.properties.model import (
     review,
     review_files,
 )
-from runbook.properties.report import diff_command, parse_sets, render_review, review_to_json
+from runbook.properties.report import (
+    diff_command,
+    parse_sets,
+    render_review,
+    review_to_json,
+    unknown_sets,
+)
 
 __all__ = [
     "ApplyResult",
@@ -63,4 +69,5 @@ __all__ = [
     "review_files",
     "review_to_json",
     "sha256_text",
+    "unknown_sets",
 ]

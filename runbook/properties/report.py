@@ -9,6 +9,7 @@ loads or writes the decisions file (decisions); none of those import it.
 
 from __future__ import annotations
 
+import difflib
 import json
 import sys
 from collections.abc import Iterable
@@ -53,6 +54,24 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
             raise ValueError(f"--set {key}: given twice with different values; keep one")
         values[key] = value
     return values
+
+
+def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
+    """A line for each ``--set`` key neither file has, active or commented out.
+
+    Such a key goes into the merged file as a new one, as asked; but a typo
+    does the same, and leaves the key that was meant as it was, so it is said
+    once, with the known key closest to it."""
+    known = [kr.key for kr in review
+             if kr.old is not None or kr.new is not None or kr.new_commented is not None]
+    lines = []
+    for key in sets:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        lines.append(f"runbook diff: --set {key}: neither file has this key, so it goes in as "
+                     f"a new one{'; did you mean ' + close[0] + '?' if close else ''}")
+    return lines
 
 
 def _keys(count: int) -> str:
@@ -287,9 +306,10 @@ def diff_command(
             "runbook diff: the interactive editor is not available here; add --check or --json"
         )
     try:
-        values = {**(overrides or {}), **parse_sets(sets)}
+        asked = parse_sets(sets)
     except ValueError as exc:
         return bad(str(exc))
+    values = {**(overrides or {}), **asked}
     try:
         old_text = read_properties(old)
         new_text = read_properties(new)
@@ -305,6 +325,8 @@ def diff_command(
     except (PropertiesError, DecisionsError) as exc:
         return bad(str(exc))
 
+    for line in unknown_sets(result, asked):
+        print(line, file=stderr)
     if decisions is not None and loaded is None:
         try:
             Decisions.from_review(result).save(decisions)
