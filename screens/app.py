@@ -333,6 +333,8 @@ class RunbookApp(App["Outcome | None"]):
                 self.notify(text, severity="warning", timeout=30)
             case RunEnded(journal_failure=str(failure)):
                 self.notify(failure, severity="error", timeout=60)
+        if isinstance(event, RunEnded):
+            self.refresh_bindings()  # the report key in, run and skip out
         report = getattr(event, "report", None)
         if report is not None:
             self.main.refresh_step(report.id)
@@ -399,7 +401,7 @@ class RunbookApp(App["Outcome | None"]):
             self.main.refresh_step(str(step_id))
         self.main.refresh_view()
         self.keep_time()
-        self.refresh_bindings()  # the report key
+        self.refresh_bindings()  # the report key in, run and skip out
         if self.exit_when_done:
             self.exit(self.run_state.outcome)
 
@@ -447,6 +449,11 @@ class RunbookApp(App["Outcome | None"]):
             return action == "request_quit"
         if action == "write_report":  # out of the footer until there is a run to report
             return self.run_state.outcome is not None
+        if action in ("run_step", "skip_step"):
+            # Nothing is left to run or skip once the run has ended (the hint
+            # says to start runbook again); at 80 columns this is what lets
+            # the report's key show.
+            return self.run_state.outcome is None
         return True
 
     async def action_quit(self) -> None:

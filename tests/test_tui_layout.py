@@ -78,6 +78,28 @@ async def test_at_80x24_the_status_and_hint_keep_the_essentials() -> None:
         answer.cancel()
 
 
+async def test_at_80x24_the_footer_of_an_ended_run_offers_the_report() -> None:
+    """Once the run has ended there is no step to run or skip (the hint says to
+    start runbook again): those keys leave the footer, and the report, which
+    the change ticket wants now, fits at 80 columns."""
+    from runbook.events import RunEnded, RunStarted
+    from runbook.model import Outcome
+
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        app.front.tell(RunStarted("rehearsal.toml", "x", True, (), False))
+        await until(lambda: "Run" in screen_text(app).splitlines()[-1], what="the footer")
+        app.front.tell(RunEnded(Outcome.FAILED.value, 1))
+        await until(lambda: app.outcome is Outcome.FAILED, what="the end of the run")
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        for key in ("Report", "Quit", "Full log"):
+            assert key in footer, f"{key!r} is missing from the footer: {footer!r}"
+        assert "Run step" not in footer and "Skip" not in footer, footer
+        await pilot.press("enter")  # nothing to run: still nothing breaks
+
+
 async def dialogs(app: Any) -> list[ModalScreen[Any]]:
     """Every dialog the main screen opens, filled with its longest content."""
     cards = app.by_id
