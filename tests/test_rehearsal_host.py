@@ -320,6 +320,22 @@ async def test_systemctl_fails_like_systemd_without_unit_or_install(
     result = await conn.run(f"mv '{home}.away' '{home}' && rm '{unit}' && systemctl start red5pro")
     assert result.exit_status == 5 and "not found" in result.stderr
     assert bare_host.service_pid() is None
+    # systemctl(1): status exits 4 for a unit that does not exist.
+    status = await conn.run("systemctl status red5pro")
+    assert (status.exit_status, status.stdout, status.stderr) == (
+        4, "", "Unit red5pro.service could not be found.\n")
+
+
+async def test_systemctl_status_reads_a_description_on_the_unit_files_last_line(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    unit = sandbox.unit_file(bare_host.sandbox)
+    text = unit.read_text()
+    kept = [line for line in text.splitlines() if not line.startswith("Description=")]
+    unit.write_text("\n".join([*kept, "Description=Red5 Pro, last"]))  # no newline at the end
+    conn = await ssh_connect(bare_host)
+    status = await conn.run("sudo systemctl daemon-reload && systemctl status red5pro")
+    assert status.stdout.startswith("● red5pro.service - Red5 Pro, last\n"), status.stdout
 
 
 async def test_changed_unit_file_warns_until_daemon_reload(
