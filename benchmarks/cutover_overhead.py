@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from runbook.cli import _fill, rehearsal_config_text
+from runbook.cli import rehearsal_config_text, rehearsal_values
 from runbook.config import filled
 from runbook.rehearsal import cloud
 from runbook.rehearsal import sandbox as layout
@@ -127,7 +127,7 @@ def run_apart(folder: Path, pace_name: str) -> Measured:
         if not started:
             raise SystemExit(f"the rehearsal host did not start (see {log.name})")
         config = filled(rehearsal_config_text(),
-                        _fill({k: v for k, v in started.items() if isinstance(v, str)}))
+                        rehearsal_values({k: v for k, v in started.items() if isinstance(v, str)}))
         path = folder / ".operator" / "apart.toml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config)

@@ -250,10 +250,12 @@ def _plan_settings(path: Path | None) -> Settings:
               "api_base_url": "http://127.0.0.1:5080", "new_db_host": "127.0.0.3",
               "new_db_port": "3306"}
     return config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
-                            substitutions=_fill(values))
+                            substitutions=rehearsal_values(values))
 
 
-def _fill(values: dict[str, str]) -> dict[str, str]:
+def rehearsal_values(values: dict[str, str]) -> dict[str, str]:
+    """The rehearsal config's fields for a sandbox: where its files go, then
+    `values` (the host's own: its sandbox, port, API address...) over them."""
     from importlib import resources
 
     from runbook.rehearsal import scenarios
@@ -570,7 +572,7 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     decisions = host.sandbox / ".operator" / "decisions.toml"
     if not decisions.exists():
         write_private(decisions, _sample("rehearsal-decisions.toml"))
-    filled = {**_fill(host.config_values()), "decisions": str(decisions), **values}
+    filled = {**rehearsal_values(host.config_values()), "decisions": str(decisions), **values}
     return config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
                             substitutions=filled)
 

@@ -637,7 +637,7 @@ async def test_runbook_rollback_brings_back_a_cutover_that_was_left_half_way(
     async with rehearsal_host(tmp_path) as host:
         old = before(host)
         text = cli.rehearsal_config_text()
-        for name, value in {**cli._fill(host.config_values()),
+        for name, value in {**cli.rehearsal_values(host.config_values()),
                             "decisions": str(rehearsal_settings(host).decisions)}.items():
             text = text.replace("{" + name + "}", value)
         config = tmp_path / "sm.toml"
