@@ -92,6 +92,9 @@ _TELL_EVERY = 16 << 20
 # How long a finished upload waits for the host's hash of it before it takes
 # the file's sha256 again the usual way.
 _HOST_READ_WAIT_S = 60.0
+# Starting that reading is an exec request through the login shell: if the
+# host does not take it this soon, the upload goes on without it.
+_HOST_READ_START_S = 10.0
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # The longest pause between two attempts to re-open a lost connection.
 _BACKOFF_CAP_S = 10.0
@@ -591,6 +594,7 @@ class Remote:
         it is written, so that checksum is ready when the copy ends."""
         total = local.stat().st_size
         at: _Sent | None = None
+        deadline = time.monotonic() + timeout
         try:
             async with asyncio.timeout(timeout):
                 while True:
@@ -598,7 +602,8 @@ class Remote:
                         if at is None:
                             at = await self._resume_point(local, remote, total, timeout)
                         return await self._send(local, remote, at, total, progress,
-                                                host_hash=host_hash, limit=timeout)
+                                                host_hash=host_hash, limit=timeout,
+                                                deadline=deadline)
                     except _SFTP_LOST:
                         self._forget()
                     # Shorter than we think (cut, or changed meanwhile): look again.
@@ -640,7 +645,7 @@ class Remote:
 
     async def _send(self, local: Path, remote: str, at: _Sent, total: int,
                     progress: ProgressSink | None, *, host_hash: bool,
-                    limit: float) -> Uploaded:
+                    limit: float, deadline: float) -> Uploaded:
         """Send `local` from `at` on; `at` follows the bytes the host confirmed,
         in order, with the hash of everything before them."""
         conn = await self.connect()
@@ -661,7 +666,10 @@ class Remote:
                 if progress is not None and total == 0:
                     progress(0, 0)
             # The file is closed, whole: the host reads what it was not yet told of.
-            theirs = await host.sha256() if host is not None else None
+            # Never what fails the upload: a second before its limit, the
+            # copy stands and the caller reads the file the usual way.
+            theirs = None if host is None else await host.sha256(
+                min(_HOST_READ_WAIT_S, deadline - time.monotonic() - 1))
         finally:
             if host is not None:
                 host.close()
@@ -837,8 +845,10 @@ class _HostReading:
                     grace: int) -> _HostReading:
         command = jobs.wrap(landing_sha256_command(path), limit=limit, grace=grace, job=None)
         try:
-            process = await conn.create_process(command, encoding="utf-8", errors="replace")
-        except (OSError, asyncssh.Error):
+            async with asyncio.timeout(_HOST_READ_START_S):
+                process = await conn.create_process(command, encoding="utf-8",
+                                                    errors="replace")
+        except (TimeoutError, OSError, asyncssh.Error):
             process = None
         return cls(process)
 
@@ -852,17 +862,20 @@ class _HostReading:
                 return
             self._told = offset
 
-    async def sha256(self) -> str | None:
-        """The host's sha256 of the whole file, once the last write is in."""
+    async def sha256(self, within: float) -> str | None:
+        """The host's sha256 of the whole file, once the last write is in;
+        None if it does not come `within` seconds."""
         if self._process is None:
             return None
         try:
             self._process.stdin.write_eof()
-            async with asyncio.timeout(_HOST_READ_WAIT_S):
+            async with asyncio.timeout(max(0.0, within)):
                 done = await self._process.wait()
         except (TimeoutError, OSError, asyncssh.Error):
             return None
-        words = str(done.stdout or "").split()
+        # The last line: a login shell's .bashrc may print before the command.
+        lines = str(done.stdout or "").strip().splitlines()
+        words = lines[-1].split() if lines else []
         if done.exit_status != 0 or not words or not _SHA256_HEX.fullmatch(words[0]):
             return None
         return words[0].lower()

@@ -99,8 +99,9 @@ def landing_sha256_command(path: str) -> str:
     open once, so each read goes on where the last stopped). At the end of
     input it reads the rest of the file. Any read that fails fails the whole
     command (pipefail), so it never prints the hash of part of the file."""
-    # head -c N copies exactly N bytes from a shared descriptor: it reads in
-    # pieces no longer than what is left.
+    # GNU head -c N copies exactly N bytes from a shared descriptor (it reads
+    # no more than is left); one that reads ahead (busybox) makes the hash
+    # come out wrong, and the caller then reads the whole file again.
     return (f"set -o pipefail; exec 3< {quote(path)} || exit 1; "
             '{ while read -r n; do head -c "$n" <&3 || exit 1; done; cat <&3; } '
             f"| {{ {SHA256_OF_STDIN}; }}")

@@ -11,7 +11,13 @@ from typing import Any
 
 from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
-from runbook.shell import OutcomeUnknown, RemoteError, quote, sha256_command
+from runbook.shell import (
+    OutcomeUnknown,
+    RemoteError,
+    landing_sha256_command,
+    quote,
+    sha256_command,
+)
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import database, red5
@@ -539,11 +545,14 @@ class UploadArtifacts(Red5Step):
         s = p.settings
         actions: list[Action] = [Shell(self._prepare_dir(p), "a folder only we can write")]
         for local in (s.distribution, s.cloud_controller):
-            actions.append(Upload(str(local), uploaded(s, local)))
-            actions.append(Shell(sha256_command(uploaded(s, local)),
-                                 "its sha256 on the host (openssl where installed), taken as "
-                                 "it lands and read whole again only if it differs from ours "
-                                 "of the bytes sent"))
+            path = uploaded(s, local)
+            actions.append(Upload(str(local), path))
+            actions.append(Shell(landing_sha256_command(path),
+                                 "beside the copy: the host's sha256 of the file, read as each "
+                                 "16 MiB lands (openssl where installed), against ours of the "
+                                 "bytes sent"))
+            actions.append(Shell(sha256_command(path),
+                                 "only if the two differ: the host reads the whole file again"))
         return actions
 
     def _prepare_dir(self, p: AnyContext) -> str:
@@ -596,12 +605,16 @@ class UploadArtifacts(Red5Step):
             raise StepFailed(f"{s.upload_dir} is not a folder owned by {s.host.user}; another "
                              "account could swap the zip before it is unzipped as root. Choose "
                              "another install.upload_dir")
+        ctx.facts._proven.clear()  # only what this run proves counts for its verify
         for local in (s.distribution, s.cloud_controller):
             remote = uploaded(s, local)
             if await self._on_host(ctx, local):
                 ctx.info(f"{local.name} is already on the host with the same sha256; not sent")
                 size, key = self._local(local)
-                ctx.facts._proven[remote] = (size, ctx.facts.local_sha256[key])
+                # A file changed since _on_host looked has no sha256 here yet:
+                # then verify reads both copies again.
+                if (proven := ctx.facts.local_sha256.get(key)) is not None:
+                    ctx.facts._proven[remote] = (size, proven)
                 continue
             size, key = self._local(local)
             try:
@@ -634,9 +647,13 @@ class UploadArtifacts(Red5Step):
 
     async def verify(self, ctx: Ctx) -> Check:
         """What the run proved a moment ago is not read again (300 MiB read
-        on the host is a third of the copy's time): a file whose sha256 the
+        on the host is a sixth of the step's time): a file whose sha256 the
         run took, still its size there, stands. Anything else is checked as
-        check does."""
+        check does.
+
+        So a change made on the host between the run's hash and this look,
+        keeping the size, is not seen here; the upload folder is the SSH
+        user's alone (mode 700, checked by run), so only that account could."""
         for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
             remote = uploaded(ctx.settings, local)
             proven = ctx.facts._proven.pop(remote, None)

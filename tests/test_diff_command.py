@@ -562,7 +562,7 @@ def test_a_set_key_neither_file_has_is_named_with_the_closest_known_one(
     was: with --json nothing else on screen would say so."""
     code, text, err = run(files["live"], files["template"], check=not as_json, as_json=as_json,
                           sets=["config.dbHots=db-new.internal", "config.dbPort=3307"])
-    assert err == ("runbook diff: --set config.dbHots: neither file has this key, so it goes "
+    assert err == ("runbook diff: --set config.dbHots: neither file sets this key, so it goes "
                    "in as a new one; did you mean config.dbHost?\n")
     assert code == 1
     # Kept as asked: a key of one's own is allowed, and said once.

@@ -688,5 +688,5 @@ def test_the_editor_names_a_set_key_neither_file_has_when_it_closes(
     stderr = io.StringIO()
     run_diff_app(old, new, sets=["config.dbHots=db-new.internal"], decisions=None, out=None,
                  stderr=stderr)
-    assert ("runbook diff: --set config.dbHots: neither file has this key, so it goes in as a "
+    assert ("runbook diff: --set config.dbHots: neither file sets this key, so it goes in as a "
             "new one; did you mean config.dbHost?") in stderr.getvalue().splitlines()

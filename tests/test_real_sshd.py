@@ -548,6 +548,29 @@ def test_commands_after_the_first_pay_no_login_shell(tmp_path: Path) -> None:
         assert read.read_text().count("rc") - before == 1, "a command read .bashrc"
 
 
+def test_a_login_shell_that_prints_does_not_spoil_the_hosts_hash(tmp_path: Path) -> None:
+    """The host's reading of an upload is an exec request of its own, so the
+    login shell's .bashrc runs before it: a banner there comes before the hash."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text('echo "Welcome to the stream manager; 3 updates"\n')
+    data = os.urandom(3 << 20)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(data)
+    with _serving(tmp_path / "sshd", f"SetEnv HOME={home}") as server:
+
+        async def upload() -> str | None:
+            remote = server.remote()
+            try:
+                sent = await remote.upload(payload, str(tmp_path / "landed.bin"), timeout=30,
+                                           host_hash=True)
+            finally:
+                await remote.close()
+            return sent.host_sha256
+
+        assert asyncio.run(upload()) == hashlib.sha256(data).hexdigest()
+
+
 async def test_a_shared_shell_keeps_output_exact_and_shells_apart(remote: Remote) -> None:
     """The end mark follows output that has no line end of its own, on both
     streams; two commands at once run in two shells, each with its own result."""

@@ -432,3 +432,54 @@ async def test_bytes_the_host_stores_wrong_show_in_its_hash(
         assert sent.host_sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
         assert sent.host_sha256 != sent.sha256
         await remote.close()
+
+
+def _landing_reader_position(path: Path) -> int | None:
+    """How far the host's reader of `path` has read (its fd 3, shared by the
+    shell and each head it runs); None while no reader is found."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            if b"exec 3<" not in cmdline or str(path).encode() not in cmdline:
+                continue
+            fdinfo = (proc / "fdinfo" / "3").read_text()
+        except OSError:
+            continue
+        return int(fdinfo.split("pos:")[1].split()[0])
+    return None
+
+
+async def test_the_host_has_read_all_but_the_tail_when_the_copy_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The point of reading as the file lands: when the last write is in, the
+    host has read everything it was told of, and only the last stretch is
+    left to read (not a second pass over the whole file)."""
+    monkeypatch.setattr(rm, "_TELL_EVERY", 1 << 20)
+    read_by_then: list[int | None] = []
+    plain_sha256 = rm._HostReading.sha256
+
+    async def looks_first(self, within):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + 10
+        while ((at := _landing_reader_position(target)) or 0) < self._told \
+                and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        read_by_then.append(at)
+        return await plain_sha256(self, within)
+
+    monkeypatch.setattr(rm._HostReading, "sha256", looks_first)
+    data = os.urandom(24 << 20)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(data)
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        remote = remote_for(host)
+        host.upload_dir.mkdir(parents=True, exist_ok=True)
+        target = host.upload_dir / "payload.bin"
+        sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
+        assert sent.host_sha256 == hashlib.sha256(data).hexdigest()
+        assert read_by_then and read_by_then[0] is not None, "no reader on the host"
+        assert read_by_then[0] >= len(data) - (1 << 20), read_by_then
+        await remote.close()
+

@@ -250,6 +250,28 @@ async def test_a_wrong_hash_read_as_the_file_landed_is_looked_at_again(
         assert "matches" in front.text()
 
 
+async def test_the_upload_verify_sees_a_file_cut_short_after_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """verify takes the sha256 the run proved, but only for a file still its
+    size on the host: one cut short since fails the step."""
+    from steps.prepare import UploadArtifacts
+
+    plain_run = UploadArtifacts.run
+
+    async def then_cut(self, ctx):  # type: ignore[no-untyped-def]
+        await plain_run(self, ctx)
+        with (host.upload_dir / ctx.settings.distribution.name).open("r+b") as copy:
+            copy.truncate(1 << 20)
+
+    monkeypatch.setattr(UploadArtifacts, "run", then_cut)
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "upload"], tmp_path / "j.jsonl", front)
+        assert outcome is not Outcome.DONE
+        assert front.final_state("upload") != "done"
+
+
 @pytest.mark.parametrize("leftover", ["bak.red5pro", "red5pro-server-13.0.0.b999-release"])
 async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
     tmp_path: Path, leftover: str

@@ -57,7 +57,8 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
 
 
 def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
-    """A line for each ``--set`` key neither file has, active or commented out.
+    """A line for each ``--set`` key that neither file sets (a key the template
+    has commented out counts as known).
 
     Such a key goes into the merged file as a new one, as asked; but a typo
     does the same, and leaves the key that was meant as it was, so it is said
@@ -69,8 +70,8 @@ def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
         if key in known:
             continue
         close = difflib.get_close_matches(key, known, n=1)
-        lines.append(f"runbook diff: --set {key}: neither file has this key, so it goes in as "
-                     f"a new one{'; did you mean ' + close[0] + '?' if close else ''}")
+        lines.append(f"runbook diff: --set {key}: neither file sets this key, so it goes in "
+                     f"as a new one{'; did you mean ' + close[0] + '?' if close else ''}")
     return lines
 
 
