@@ -10,6 +10,7 @@ gets one line naming the file and line instead of a half-drawn screen.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -51,9 +52,12 @@ class DiffApp(App[bool]):
         *,
         decisions_path: Path | None,
         merged_path: Path | None,
+        cautions: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.review = review
+        # Said as the editor opens and again on stderr once it has closed.
+        self.cautions = list(cautions)
         self.review_screen = PropertiesReviewScreen(
             review, decisions_path=decisions_path, merged_path=merged_path
         )
@@ -63,6 +67,8 @@ class DiffApp(App[bool]):
 
     def on_ready(self) -> None:
         start_up_over()  # painted: the collector no longer holds the operator up
+        for caution in self.cautions:
+            self.notify(caution, severity="warning", timeout=30)
 
     def _finished(self, finished: bool | None) -> None:
         self.exit(bool(finished))
@@ -114,7 +120,8 @@ def create_diff_app(
     # A decisions file that does not exist yet is where w will write the first one.
     loaded = Decisions.load(decisions) if decisions is not None and decisions.exists() else None
     result = review_files(old, new, overrides=overrides, decisions=loaded)
-    return DiffApp(result, decisions_path=decisions, merged_path=out)
+    return DiffApp(result, decisions_path=decisions, merged_path=out,
+                   cautions=unknown_sets(result, overrides))
 
 
 def run_diff_app(
@@ -133,7 +140,7 @@ def run_diff_app(
         print(exc, file=stderr)
         return EXIT_BAD_INPUT
     app.run()
-    for line in [*app.report, *unknown_sets(app.review, parse_sets(sets))]:
+    for line in [*app.report, *app.cautions]:
         print(line, file=stderr)
     code = app.exit_code
     if code == EXIT_UNDECIDED:

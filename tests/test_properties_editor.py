@@ -690,3 +690,16 @@ def test_the_editor_names_a_set_key_neither_file_has_when_it_closes(
                  stderr=stderr)
     assert ("runbook diff: --set config.dbHots: neither file sets this key, so it goes in as a "
             "new one; did you mean config.dbHost?") in stderr.getvalue().splitlines()
+
+
+async def test_the_editor_says_at_once_which_set_key_neither_file_sets(
+    pair: tuple[Path, Path]
+) -> None:
+    """While the operator edits, not only after: the key meant is the one
+    to look at in the editor."""
+    app = make_app(pair, sets=[f"config.dbHost={NEW_DB}", "config.dbHots=x"])
+    async with app.run_test(size=SIZE) as pilot:
+        await editor(pilot)
+        said = [n.message for n in app._notifications]
+        assert any("config.dbHots" in m and "config.dbHost?" in m for m in said), said
+        assert not any("config.dbHost:" in m for m in said), "a known key is not named"
