@@ -4,10 +4,11 @@ Two comparisons, interleaved round by round, medians printed with their spread:
 
 * copy      runbook's Remote.upload (a fresh connection each time) against `scp`
             with OpenSSH's default cipher, same file, same server
-* step      what the upload step does for a file (its size on the host, the copy
-            hashed as it is sent while the host hashes each part as it lands,
-            the whole file read again only if the two differ) against `scp`
-            followed by `ssh host sha256sum FILE`
+* step      what the upload step does for a file, run and verify (its size on
+            the host, the copy hashed as it is sent while the host hashes each
+            part as it lands, the whole file read again only if the two differ,
+            then verify's look at its size) against `scp` followed by
+            `ssh host sha256sum FILE`
 
 The server is a throwaway OpenSSH sshd on 127.0.0.1 (benchmarks/realsshd.py, a clean
 HOME so the baseline's `ssh` pays no slow .bashrc); without sshd installed
@@ -85,6 +86,8 @@ async def main(size_mb: int, rounds: int) -> None:
                         theirs = (await remote.run(sha256_command(path),
                                                    timeout=600)).stdout.split()[0]
                     assert theirs == sent.sha256, "the host's copy differs"
+                    # verify: the run's proof stands for a file still its size.
+                    await remote.run(f"stat -L -c %s -- {quote(path)}", timeout=60)
                 finally:
                     await remote.close()
 
