@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import pytest
@@ -375,16 +378,27 @@ async def test_an_abort_while_the_upload_waits_for_its_read_ahead_is_not_swallow
         f"{state['stats']} more time(s), host file intact={bytes(store) == data}")
 
 
-async def test_the_host_hashes_the_file_as_it_lands(tmp_path: Path) -> None:
-    """The host reads each part once it is written: when the copy ends, its
-    sha256 of the file is ready, without a second pass over the whole file
-    (issue 12: that pass took as long as a third of the copy)."""
-    data = os.urandom(20 << 20)
+@contextlib.asynccontextmanager
+async def uploading(tmp_path: Path, size: int) -> AsyncIterator[tuple[Any, Remote, Path, bytes]]:
+    """A rehearsal host (no service), a remote to it, and a payload of `size`
+    random bytes to upload into its upload folder."""
+    data = os.urandom(size)
     payload = tmp_path / "payload.bin"
     payload.write_bytes(data)
     async with rehearsal_host(tmp_path, boot_service=False) as host:
         remote = remote_for(host)
         host.upload_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            yield host, remote, payload, data
+        finally:
+            await remote.close()
+
+
+async def test_the_host_hashes_the_file_as_it_lands(tmp_path: Path) -> None:
+    """The host reads each part once it is written: when the copy ends, its
+    sha256 of the file is ready, without a second pass over the whole file
+    (issue 12: that pass took as long as a third of the copy)."""
+    async with uploading(tmp_path, 20 << 20) as (host, remote, payload, data):
         target = host.upload_dir / "payload.bin"
         sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
         assert sent.sha256 == sent.host_sha256 == hashlib.sha256(data).hexdigest()
@@ -400,7 +414,6 @@ async def test_the_host_hashes_the_file_as_it_lands(tmp_path: Path) -> None:
         # Not asked: no reader on the host, no hash from it.
         plain = await remote.upload(payload, str(target) + ".2", timeout=60)
         assert plain.sha256 == hashlib.sha256(data).hexdigest() and plain.host_sha256 is None
-        await remote.close()
 
 
 async def test_bytes_the_host_stores_wrong_show_in_its_hash(
@@ -420,18 +433,12 @@ async def test_bytes_the_host_stores_wrong_show_in_its_hash(
         return plain_write(self, file_obj, offset, data)
 
     monkeypatch.setattr(SandboxSFTPServer, "write", flips_a_byte)
-    data = os.urandom(12 << 20)
-    payload = tmp_path / "payload.bin"
-    payload.write_bytes(data)
-    async with rehearsal_host(tmp_path, boot_service=False) as host:
-        remote = remote_for(host)
-        host.upload_dir.mkdir(parents=True, exist_ok=True)
+    async with uploading(tmp_path, 12 << 20) as (host, remote, payload, data):
         target = host.upload_dir / "payload.bin"
         sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
         assert sent.sha256 == hashlib.sha256(data).hexdigest()
         assert sent.host_sha256 == hashlib.sha256(target.read_bytes()).hexdigest()
         assert sent.host_sha256 != sent.sha256
-        await remote.close()
 
 
 def _landing_reader_position(path: Path) -> int | None:
@@ -470,16 +477,10 @@ async def test_the_host_has_read_all_but_the_tail_when_the_copy_ends(
         return await plain_sha256(self, within)
 
     monkeypatch.setattr(rm._HostReading, "sha256", looks_first)
-    data = os.urandom(24 << 20)
-    payload = tmp_path / "payload.bin"
-    payload.write_bytes(data)
-    async with rehearsal_host(tmp_path, boot_service=False) as host:
-        remote = remote_for(host)
-        host.upload_dir.mkdir(parents=True, exist_ok=True)
+    async with uploading(tmp_path, 24 << 20) as (host, remote, payload, data):
         target = host.upload_dir / "payload.bin"
         sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
         assert sent.host_sha256 == hashlib.sha256(data).hexdigest()
         assert read_by_then and read_by_then[0] is not None, "no reader on the host"
         assert read_by_then[0] >= len(data) - (1 << 20), read_by_then
-        await remote.close()
 
