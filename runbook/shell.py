@@ -98,11 +98,15 @@ def landing_sha256_command(path: str) -> str:
     past what was read so far; the host reads exactly those (the file is
     open once, so each read goes on where the last stopped). At the end of
     input it reads the rest of the file. Any read that fails fails the whole
-    command (pipefail), so it never prints the hash of part of the file."""
+    command (pipefail), so it never prints the hash of part of the file.
+
+    It runs niced (renice, where the host has it): the copy is made while the
+    live stream manager serves, and this is the host's work that can wait."""
     # GNU head -c N copies exactly N bytes from a shared descriptor (it reads
     # no more than is left); one that reads ahead (busybox) makes the hash
     # come out wrong, and the caller then reads the whole file again.
-    return (f"set -o pipefail; exec 3< {quote(path)} || exit 1; "
+    return ("renice -n 10 -p $$ >/dev/null 2>&1; "
+            f"set -o pipefail; exec 3< {quote(path)} || exit 1; "
             '{ while read -r n; do head -c "$n" <&3 || exit 1; done; cat <&3; } '
             f"| {{ {SHA256_OF_STDIN}; }}")
 

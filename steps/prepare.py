@@ -548,9 +548,9 @@ class UploadArtifacts(Red5Step):
             path = uploaded(s, local)
             actions.append(Upload(str(local), path))
             actions.append(Shell(landing_sha256_command(path),
-                                 "beside the copy: the host's sha256 of the file, read as each "
-                                 "16 MiB lands (openssl where installed), against ours of the "
-                                 "bytes sent"))
+                                 "beside the copy, below the live service's priority: the "
+                                 "host's sha256 of the file, read as each 16 MiB lands "
+                                 "(openssl where installed), against ours of the bytes sent"))
             actions.append(Shell(sha256_command(path),
                                  "only if the two differ: the host reads the whole file again"))
         return actions
