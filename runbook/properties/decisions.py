@@ -355,7 +355,7 @@ _TOP_LEVEL = ("inputs", "keys")
 _INPUTS = ("old_sha256", "new_sha256")
 
 
-def _closest(name: str, known: Sequence[str]) -> str | None:
+def closest(name: str, known: Sequence[str]) -> str | None:
     """The known name a misspelt one most likely meant, if any is close (difflib)."""
     close = difflib.get_close_matches(name, known, n=1)
     return close[0] if close else None
@@ -387,7 +387,7 @@ def _validate(
 
     for top in data:
         if top not in _TOP_LEVEL:
-            close = _closest(top, _TOP_LEVEL)
+            close = closest(top, _TOP_LEVEL)
             shown = {"inputs": "[inputs]", "keys": '[keys."NAME"]'}
             problem = f'unknown section "{top}"; ' + (
                 f"did you mean {shown[close]}?" if close
@@ -397,7 +397,7 @@ def _validate(
     if not isinstance(inputs, dict):
         raise fail("[inputs] must be a table", where="inputs")
     for field_name, value in inputs.items():
-        close = _closest(field_name, _INPUTS)
+        close = closest(field_name, _INPUTS)
         if field_name not in _INPUTS and close:
             raise fail(f"[inputs] has no {field_name!r}; did you mean {close}?",
                        where=field_name)
@@ -413,7 +413,7 @@ def _validate(
             raise fail('must be a table like [keys."config.dbHost"] with an action', key)
         for field_name, value in table.items():
             if field_name not in _FIELDS:
-                close = _closest(field_name, _FIELDS)
+                close = closest(field_name, _FIELDS)
                 advice = f"did you mean {close}?" if close else f"use {', '.join(_FIELDS)}"
                 raise fail(f"unknown field {field_name!r}; {advice}", key, field_name)
             if not isinstance(value, str):
@@ -422,7 +422,7 @@ def _validate(
         try:
             action = Choice(action_text) if action_text is not None else None
         except ValueError:
-            close = _closest(str(action_text), [c.value for c in Choice])
+            close = closest(str(action_text), [c.value for c in Choice])
             advice = f"did you mean {close}?" if close else f"use one of {_ACTIONS}"
             raise fail(f"unknown action {action_text!r}; {advice}", key, "action") from None
         value, value_env = table.get("value"), table.get("value_env")

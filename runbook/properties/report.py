@@ -9,7 +9,6 @@ loads or writes the decisions file (decisions); none of those import it.
 
 from __future__ import annotations
 
-import difflib
 import json
 import sys
 from collections.abc import Iterable
@@ -23,7 +22,7 @@ from runbook.properties.codec import (
     encode_properties,
     read_properties,
 )
-from runbook.properties.decisions import Decisions, DecisionsError
+from runbook.properties.decisions import Decisions, DecisionsError, closest
 from runbook.properties.model import ApplyResult, KeyReview, Review, Status, review
 
 __all__ = ["diff_command", "parse_sets", "render_review", "review_to_json"]
@@ -69,9 +68,9 @@ def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
     for key in sets:
         if key in known:
             continue
-        close = difflib.get_close_matches(key, known, n=1)
+        close = closest(key, known)
         lines.append(f"runbook diff: --set {key}: neither file sets this key, so it goes in "
-                     f"as a new one{'; did you mean ' + close[0] + '?' if close else ''}")
+                     f"as a new one{'; did you mean ' + close + '?' if close else ''}")
     return lines
 
 
