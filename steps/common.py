@@ -240,15 +240,9 @@ def parse_java_processes(output: str) -> tuple[list[JavaProcess], str | None]:
 
 
 async def folder_id(ctx: Ctx, path: str) -> str | None:
-    """device:inode of a folder, following symlinks; None when it is not there."""
-    result = await ctx.probe(f"stat -L -c %d:%i -- {quote(path)}")
-    return result.stdout.strip() if result.ok and result.stdout.strip() else None
-
-
-async def directory_id(ctx: Ctx, path: str) -> str | None:
     """device:inode of `path` when it is a folder (following symlinks); None
-    when nothing or something else is there. One look where `exists` then
-    `folder_id` take two, for the cutover's renames."""
+    when nothing or something else is there. One look, not a test then a stat:
+    the cutover's renames ask it in the downtime."""
     result = await ctx.probe(f"test -d {quote(path)} && stat -L -c %d:%i -- {quote(path)}")
     return result.stdout.strip() if result.ok and result.stdout.strip() else None
 

@@ -16,7 +16,6 @@ from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     backup_dir,
-    directory_id,
     exists,
     find_server_folders,
     folder_id,
@@ -177,7 +176,7 @@ class BackupLive(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         backup = backup_dir(ctx)
-        if (found := await directory_id(ctx, backup)) is not None:
+        if (found := await folder_id(ctx, backup)) is not None:
             if found == await old_tree(ctx):
                 return Check(True, f"{backup} is the old install")
             version = await install_version(ctx, backup)
@@ -207,7 +206,7 @@ class PromoteNew(Red5Step):
         live = live_dir(ctx)
         # Both looks at once: the second is wanted only when the first finds
         # nothing, which is the usual case in the downtime.
-        found, matches = await asyncio.gather(directory_id(ctx, live), server_folders(ctx))
+        found, matches = await asyncio.gather(folder_id(ctx, live), server_folders(ctx))
         if found is not None:
             if found == await new_tree(ctx):
                 return Check(True, f"{live} is the new release")
