@@ -310,9 +310,10 @@ class QuitDialog(Dialog[str]):
                     yield Wrapped(Content.assemble(("Stop the run here?", "bold")))
                     where = f" before {self.next_step}" if self.next_step else ""
                     yield Wrapped(
-                        f"Nothing is running. The journal records that you stopped{where}; "
-                        "starting runbook again begins a new run, and steps whose outcome is "
-                        "already in place are recognised as done.", id="quit-text")
+                        f"Nothing is running. The journal records that you stopped{where}. "
+                        "As it quits, runbook prints the command that goes on from here; "
+                        "steps whose outcome is already in place are recognised as done.",
+                        id="quit-text")
             with Horizontal(classes="buttons dialog-foot"):
                 if self.busy:
                     yield Button("Wait (w)", id="quit-wait", variant="primary")
