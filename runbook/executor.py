@@ -196,7 +196,14 @@ class RunContext(Generic[F]):
         self._x.journal.write(Record.ACTION_START, step=self._step.id, attempt=self._attempt,
                               n=self._action_no, kind=type(action).__name__.lower(),
                               text=shown.render(), **extra)
-        self._say("cmd", shown.render())
+        command, detail = shown.render(), ""
+        if isinstance(shown, EditFile):
+            # The edit is the command; its diff is runbook's account of it, and
+            # shown as commands its lines read as ones that ran.
+            command, _, detail = command.partition("\n")
+        self._say("cmd", command)
+        if detail:
+            self._say("info", detail)
         return self._action_no
 
     def _job(self) -> str:

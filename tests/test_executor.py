@@ -18,7 +18,7 @@ from runbook.executor import Answer, Decision, Executor, Outcome
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.journal import Journal, JournalWriteError, read, replay
-from runbook.model import Action, Check, Note, Phase, StepState
+from runbook.model import Action, Check, EditFile, Note, Phase, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown, Remote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
@@ -248,3 +248,28 @@ async def test_a_journal_that_fails_mid_run_ends_it_as_failed(tmp_path: Path) ->
     assert not [r for r in records if r["event"] in ("step-end", "run-end")
                 and r.get("step", "fills") == "fills"], "nothing is recorded past the failure"
     assert replay(tmp_path / "run.jsonl").state("fills") is StepState.IN_DOUBT
+
+
+class Edits(Say):
+    async def run(self, ctx: StepContext) -> None:
+        async def nothing() -> None:
+            return None
+
+        await ctx.act(EditFile("/etc/x.conf", "set a", "--- shipped\n+++ edited\n-a=1\n+a=2"),
+                      nothing)
+
+
+async def test_an_edit_is_one_command_line_and_its_diff_is_not_commands(tmp_path: Path) -> None:
+    """The operator saw `$ @@ -48,7 +47,6 @@` in the output: every line of an
+    edit's diff was told as a command. The edit is the command; its diff is
+    what runbook says about it."""
+    front = ScriptedFrontEnd()
+    await run_steps(tmp_path, [Edits("edit")], front)
+    told = [(stream, part) for step, stream, line in front.lines if step == "edit"
+            for part in line.splitlines()]
+    assert [line for stream, line in told if stream == "cmd"] == ["edit /etc/x.conf: set a"]
+    assert [line for stream, line in told if stream == "info" and line[:1] in "-+"] == [
+        "--- shipped", "+++ edited", "-a=1", "+a=2"]
+    # The journal keeps the whole action as it ran.
+    started = [r for r in records(tmp_path) if r["event"] == "action-start"]
+    assert started[0]["text"] == "edit /etc/x.conf: set a\n--- shipped\n+++ edited\n-a=1\n+a=2"
