@@ -63,6 +63,9 @@ class RunState:
     asking: str | None = None
     reviewing: str | None = None
     running: str | None = None
+    # The step this run ran last, once it has ended: the next question says
+    # how it went, since the view has moved on from its page.
+    last_ended: str | None = None
     run_started: float | None = None
     run_ended: float | None = None
     # When the first cutover action ran (the clock's time, a wall clock): from
@@ -164,6 +167,7 @@ class RunState:
             return
         if self.running == report.id:
             self.running = None
+            self.last_ended = report.id
         if report.state is StepState.IN_DOUBT:
             self.connection = "uncertain"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from textual.content import Content
 
-from runbook.model import Action, ApiCall, Outcome, Phase, StepCard
+from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState
 from screens.presentation import clock, duration, look
 from screens.run_state import RunState
 
@@ -156,6 +156,17 @@ def plan_heading(final: bool) -> Content:
         else "  as planned now; shown again, final, when its turn comes", "$text-muted"))
 
 
+def _last_result(state: RunState) -> Parts:
+    """How the step run last ended, after the question: the view has moved on
+    from its page. Last, so a narrow terminal cuts it before the question."""
+    report = state.reports.get(state.last_ended or "")
+    if report is None or not report.detail or report.state is not StepState.DONE:
+        return []
+    shown = look(state.shown_state(report.id))
+    return ["  ", (f"{shown.glyph} Step {state.by_id[report.id].number} {shown.word}: ",
+                   shown.style), report.detail.rstrip(".") + "."]
+
+
 def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
     """One sentence: what the operator can do right now."""
     report = (f" The report is in {state.report}." if state.report
@@ -193,10 +204,11 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
         if selected == card.id:
             return Content.assemble(
                 ("enter", "bold"), " shows exactly what ", (card.title, "bold"),
-                " will run and asks to confirm; ", ("s", "bold"), " skips it with a reason.")
+                " will run and asks to confirm; ", ("s", "bold"), " skips it with a reason.",
+                *_last_result(state))
         return Content.assemble(
             "The runbook waits on step ", (f"{card.number}. {card.title}", "bold"),
-            ": select it (↑/↓) and press ", ("enter", "bold"), ".")
+            ": select it (↑/↓) and press ", ("enter", "bold"), ".", *_last_result(state))
     if not state.started:
         if state.offering_resume:
             return Content("An earlier run did not finish: read what it did, then continue "

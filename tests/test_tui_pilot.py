@@ -266,6 +266,28 @@ async def test_without_the_editor_the_review_is_declined_plainly(
 # --- leaving, with a real executor --------------------------------------------------------
 
 
+async def test_the_next_question_says_how_the_last_step_ended(tmp_path: Path) -> None:
+    """Once a step is done the view moves on to the next one, and its result
+    ("no java process of the old install remains") was only on the finished
+    step's own page: the operator went on without reading it."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("preflight"), Talk("new-database")], journal)
+        await until(lambda: app.asking is not None, what="the first question")
+        assert "talked" not in str(app.main.query_one("#hint", Static).render())
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.asking is not None and app.asking.report.id == "new-database",
+                    what="the second question")
+        await pilot.pause()
+        hint = str(app.main.query_one("#hint", Static).render())
+        assert "enter" in hint and "preflight talked" in hint
+        app.exit()
+
+
 async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
     app = make_app(journal=journal)
