@@ -475,8 +475,8 @@ def _mtime(path: Path) -> float:
 def log_lines(path: Path, *, step: str | None = None,
               grep: str | None = None) -> list[tuple[str, str]]:
     """(step, line) for every line the run showed, in order: the commands as
-    they started, their output and the notes; only `step`'s, and only those
-    holding `grep` (in any case), when given."""
+    they started, their output, the notes and how each step ended; only
+    `step`'s, and only those holding `grep` (in any case), when given."""
     records = _records(path)
     lines: list[tuple[str, str]] = []
     steps: dict[str, None] = {}
@@ -492,6 +492,9 @@ def log_lines(path: Path, *, step: str | None = None,
                       if isinstance(item, list) and len(item) == 2]
         elif event in (Record.ACTION_START, Record.NOTE):
             lines += [(step_id, line) for line in _text(record.get("text")).split("\n")]
+        elif event == Record.STEP_END and record.get("detail"):
+            # How it ended, as the step's page and headless said it.
+            lines.append((step_id, f"{_text(record.get('state'))}: {_text(record['detail'])}"))
     if step is not None and step not in steps:
         raise ReportError(f"{path}: no step {step!r} in this run; its steps: "
                           f"{', '.join(steps) or 'none'}")

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
-from runbook.events import Event, Output, Progress
+from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Decision, Recovery
-from runbook.model import Action, StepReport
+from runbook.model import Action, StepReport, StepState
 from screens.messages import (
     ConfirmRequested,
     EngineEvent,
@@ -32,6 +32,9 @@ from screens.run_state import is_warning
 if TYPE_CHECKING:
     from runbook.properties import Review  # loaded when a review opens
 
+
+# A step in these states has not ended: no result to show yet.
+_UNDER_WAY = (StepState.PENDING, StepState.RUNNING)
 
 class Poster(Protocol):
     def post_message(self, message: Message) -> bool: ...
@@ -64,6 +67,14 @@ class TuiFrontEnd:
                     self.app.post_message(EngineEvent(event))
             case Progress():
                 self.app.post_message(ProgressChanged(event))
+            case StepChanged(report=report):
+                # The step's transcript ends with how it ended, as the
+                # journal's step-end (and `runbook log`) says it.
+                ended = bool(report.detail) and report.state not in _UNDER_WAY
+                if ended and self.store.add(report.id, "info",
+                                            f"{report.state.value}: {report.detail}"):
+                    self.app.post_message(OutputArrived())
+                self.app.post_message(EngineEvent(event))
             case _:
                 self.app.post_message(EngineEvent(event))
 

@@ -307,6 +307,15 @@ def test_log_shows_every_line_with_its_step(upgraded: Rehearsed, tmp_path: Path)
     assert only.returncode == 0 and only.stdout
     assert all(line.startswith("[upload] ") for line in only.stdout.splitlines())
 
+    # How each step ended is a line the run showed too: a step's log that ends
+    # on its last command (`kill -9 ...`) does not say what came of it.
+    ended = [f"[{r['step']}] {r['state']}: {r['detail']}" for r in upgraded.records
+             if r["event"] == "step-end" and r.get("detail")]
+    assert ended and all(line in result.stdout.splitlines() for line in ended)
+    stop = runbook("log", str(upgraded.journal), "--step", "stop-service", state=tmp_path)
+    assert stop.stdout.splitlines()[-1] == (
+        "[stop-service] done: no java process of the old install remains")
+
 
 def test_log_grep_finds_a_line_with_its_step(upgraded: Rehearsed, tmp_path: Path) -> None:
     result = runbook("log", str(upgraded.journal), "--grep", "SHA256 ", state=tmp_path)

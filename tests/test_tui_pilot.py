@@ -285,6 +285,8 @@ async def test_the_next_question_says_how_the_last_step_ended(tmp_path: Path) ->
         await pilot.pause()
         hint = str(app.main.query_one("#hint", Static).render())
         assert "enter" in hint and "preflight talked" in hint
+        # Its page's output, and the full log, end with it too, as `runbook log` does.
+        assert list(app.store.lines["preflight"])[-1] == "* done: preflight talked"
         app.exit()
 
 

@@ -68,7 +68,8 @@ async def test_the_full_log_has_every_line_with_its_step_and_finds_text() -> Non
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
         feed(app)
-        await until(lambda: app.store.added == 7, what="the lines")
+        # Seven lines told, and preflight's end (done: ok) as its own last line.
+        await until(lambda: app.store.added == 8, what="the lines")
         await pilot.press("L")
         await until(lambda: isinstance(app.screen, LogView), what="the full log")
         view: LogView = app.screen  # type: ignore[assignment]
@@ -76,21 +77,21 @@ async def test_the_full_log_has_every_line_with_its_step_and_finds_text() -> Non
         shown = screen_text(app)
         assert "preflight" in shown and "export-config" in shown
         assert "http.port=5080" in shown and '{"name": "us-east"}' in shown
-        assert [step for step, _ in view.entries] == ["preflight"] * 2 + ["export-config"] * 5
+        assert [step for step, _ in view.entries] == ["preflight"] * 3 + ["export-config"] * 5
         await pilot.press("home", "slash")
         await until(lambda: app.focused is not None and app.focused.id == "log-find",
                     what="the search field")
         for key in "NODEGROUP":  # any case
             await pilot.press(key)
         await pilot.press("enter")
-        await until(lambda: view.view.marked == 2, what="the first line that holds it")
+        await until(lambda: view.view.marked == 3, what="the first line that holds it")
         assert "2 lines hold" in screen_text(app)
         await pilot.press("n")
-        await until(lambda: view.view.marked == 4, what="the next")
+        await until(lambda: view.view.marked == 5, what="the next")
         await pilot.press("n")
-        await until(lambda: view.view.marked == 2, what="round to the first again")
+        await until(lambda: view.view.marked == 3, what="round to the first again")
         await pilot.press("N")
-        await until(lambda: view.view.marked == 4, what="the previous")
+        await until(lambda: view.view.marked == 5, what="the previous")
         # Lines that arrive while it is open join it.
         app.front.tell(Output("export-config", "info", "saved 2 nodegroups"))
         await until(lambda: "saved 2 nodegroups" in screen_text(app), what="a new line")
@@ -113,15 +114,15 @@ async def test_y_copies_the_selected_steps_commands_and_the_log_one_line() -> No
         assert '"$SM_API_TOKEN"' in copied and TOKEN not in copied
         assert osc52(copied) in sent, "the copy went to the terminal as OSC 52"
         feed(app)
-        await until(lambda: app.store.added == 7, what="the lines")
+        await until(lambda: app.store.added == 8, what="the lines")
         await pilot.press("L")
         await until(lambda: isinstance(app.screen, LogView), what="the full log")
         view: LogView = app.screen  # type: ignore[assignment]
         # Mounted (its last line selected) before keys go to it: pushed is not
         # yet mounted, and a `y` then reached the main screen's binding.
-        await until(lambda: view.view.marked == 6, what="the log mounted")
-        await pilot.press("home", "down", "down")
-        await until(lambda: view.view.marked == 2, what="the third line selected")
+        await until(lambda: view.view.marked == 7, what="the log mounted")
+        await pilot.press("home", "down", "down", "down")
+        await until(lambda: view.view.marked == 3, what="the fourth line selected")
         await pilot.press("y")
         assert app.clipboard == "curl -sS 'http://h/admin/nodegroup/eu-west?accessToken=" \
                                "$SM_API_TOKEN'"
