@@ -152,7 +152,7 @@ class DeleteNodegroups(Red5Step):
         still = sorted(live)
 
         async def gone() -> bool:
-            listed = [g["name"] for g in await api.list_nodegroups()]
+            listed = sorted(g["name"] for g in await api.list_nodegroups())
             if listed and listed != still:
                 ctx.info(f"{len(listed)} of {len(live)} nodegroups still there: "
                          f"{', '.join(listed)}")

@@ -314,6 +314,9 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
     assert any("3 of 3 nodegroups" in line for line in waiting), said
     assert any("1 of 3 nodegroups" in line for line in waiting), said
     assert any("ap-south" in line for line in said), "the one still there is named"
+    # A line only when some are gone: the API's order is not news, and "3 of 3
+    # still there" right after the deletions read as if none had worked.
+    assert not any("3 of 3 nodegroups still there" in line for line in said), said
 
 
 async def test_after_a_failed_cutover_step_the_hint_names_the_way_back_too() -> None:
