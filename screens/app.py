@@ -324,7 +324,7 @@ class RunbookApp(App["Outcome | None"]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         from runbook.events import JournalRepaired, RunEnded
-        from runbook.model import StepState
+        from runbook.model import Phase, StepState
 
         event = message.event
         self.run_state.apply(event, self.clock())
@@ -335,6 +335,10 @@ class RunbookApp(App["Outcome | None"]):
                 self.notify(failure, severity="error", timeout=60)
         if isinstance(event, RunEnded):
             self.refresh_bindings()  # the report key in, run and skip out
+            if self.run_state.outcome is Outcome.DONE and self.main.can_draw:
+                from screens.widgets import NOT_NEEDED
+
+                self.main.checklist.retitle_group(Phase.ROLLBACK, NOT_NEEDED)
         report = getattr(event, "report", None)
         if report is not None:
             self.main.refresh_step(report.id)

@@ -30,6 +30,9 @@ GROUPS = {
     "cutover": "CUTOVER · downtime from the first step run",
     "rollback": "ROLLBACK · only when a cutover step fails",
 }
+# Once the upgrade is done, its rows stay pending (none of them ran), which
+# would read as work left.
+NOT_NEEDED = "ROLLBACK · not needed: the upgrade is done"
 
 
 class Checklist(OptionList):
@@ -48,6 +51,10 @@ class Checklist(OptionList):
                                   id=step.id))
         super().__init__(*options, id=id)
         self.steps = {step.id: step for step in steps}
+
+    def retitle_group(self, phase: str, title: str) -> None:
+        if any(step.phase == phase for step in self.steps.values()):
+            self.replace_option_prompt(f"group-{phase}", Content.styled(title, "bold"))
 
     def show_state(self, step_id: str, state: str, elapsed: float | None) -> None:
         if step_id not in self.steps:

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
 import screens.app as app_module
-from runbook.events import Output, StepChanged
+from runbook.events import Output, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import Journal, replay
 from runbook.model import Phase, StepState
@@ -288,6 +288,20 @@ async def test_the_next_question_says_how_the_last_step_ended(tmp_path: Path) ->
         # Its page's output, and the full log, end with it too, as `runbook log` does.
         assert list(app.store.lines["preflight"])[-1] == "* done: preflight talked"
         app.exit()
+
+
+async def test_after_an_upgrade_the_way_back_reads_as_not_needed() -> None:
+    """Its rows stay pending (nothing of it ran), which after a finished
+    upgrade read as work left; its heading now says it is not needed."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        heading = app.main.checklist.get_option("group-rollback")
+        assert "not needed" not in str(heading.prompt)
+        tell(app, RunEnded(Outcome.DONE.value, 0))
+        await pilot.pause()
+        heading = app.main.checklist.get_option("group-rollback")
+        assert "not needed" in str(heading.prompt)
 
 
 async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> None:
