@@ -190,6 +190,9 @@ class Preflight(Red5Step):
         elif free_kb < need_kb:
             problems.append(f"{s.install_dir} has {free_kb // 1024} MiB free; the new "
                             f"distribution needs about {need_kb // 1024} MiB")
+        else:
+            ctx.info(f"{s.install_dir} has {free_kb // 1024} MiB free; the new distribution "
+                     f"needs about {need_kb // 1024} MiB")
 
         java = await ctx.sh("java -version 2>&1", check=False)
         ctx.facts.java = red5.java_major(java.stdout)

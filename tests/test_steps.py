@@ -272,6 +272,18 @@ async def test_the_upload_verify_sees_a_file_cut_short_after_the_run(
         assert front.final_state("upload") != "done"
 
 
+async def test_preflight_says_what_it_found_of_the_disk_not_only_df(tmp_path: Path) -> None:
+    """An operator saw df's table and no verdict: enough room or not?"""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        said = [line for step, stream, line in front.lines
+                if step == "preflight" and stream == "info"]
+        assert any(re.search(r"MiB free; the new distribution needs about \d+ MiB", line)
+                   for line in said), said
+
+
 @pytest.mark.parametrize("leftover", ["bak.red5pro", "red5pro-server-13.0.0.b999-release"])
 async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
     tmp_path: Path, leftover: str
