@@ -311,7 +311,7 @@ class QuitDialog(Dialog[str]):
                     where = f" before {self.next_step}" if self.next_step else ""
                     yield Wrapped(
                         f"Nothing is running. The journal records that you stopped{where}. "
-                        "As it quits, runbook prints the command that goes on from here; "
+                        "As it quits, runbook says how to go on from here; "
                         "steps whose outcome is already in place are recognised as done.",
                         id="quit-text")
             with Horizontal(classes="buttons dialog-foot"):

@@ -315,10 +315,10 @@ async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> N
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
         said = text_of(app.screen)
         assert "Nothing is running" in said
-        # What goes on from here is the command runbook prints as it quits
+        # How to go on is what runbook says as it quits
         # (--resume for a rehearsal), not "start again": that began a new run.
         assert "begins a new run" not in said
-        assert "prints the command that goes on from here" in said
+        assert "says how to go on from here" in said
         await pilot.press("y")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     assert app.outcome is Outcome.STOPPED
