@@ -493,8 +493,10 @@ def log_lines(path: Path, *, step: str | None = None,
         elif event in (Record.ACTION_START, Record.NOTE):
             lines += [(step_id, line) for line in _text(record.get("text")).split("\n")]
         elif event == Record.STEP_END and record.get("detail"):
-            # How it ended, as the step's page and headless said it.
-            lines.append((step_id, f"{_text(record.get('state'))}: {_text(record['detail'])}"))
+            # How it ended, as the step's page and headless said it (a failure
+            # can quote an API's stack trace: one entry a line, as above).
+            ended = f"{_text(record.get('state'))}: {_text(record['detail'])}"
+            lines += [(step_id, line) for line in ended.split("\n")]
     if step is not None and step not in steps:
         raise ReportError(f"{path}: no step {step!r} in this run; its steps: "
                           f"{', '.join(steps) or 'none'}")

@@ -46,6 +46,7 @@ class TuiFrontEnd:
     def __init__(self, app: Poster, store: OutputStore) -> None:
         self.app = app
         self.store = store
+        self._ran: set[str] = set()  # steps that ran (not only checked) in this run
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
@@ -68,9 +69,13 @@ class TuiFrontEnd:
             case Progress():
                 self.app.post_message(ProgressChanged(event))
             case StepChanged(report=report):
-                # The step's transcript ends with how it ended, as the
-                # journal's step-end (and `runbook log`) says it.
-                ended = bool(report.detail) and report.state not in _UNDER_WAY
+                # The transcript of a step that ran ends with how it ended, as
+                # the journal's step-end (and `runbook log`) says it. Not one
+                # only checked: the pane shows the step whose output came last.
+                if report.state is StepState.RUNNING:
+                    self._ran.add(report.id)
+                ended = (bool(report.detail) and report.state not in _UNDER_WAY
+                         and report.id in self._ran)
                 if ended and self.store.add(report.id, "info",
                                             f"{report.state.value}: {report.detail}"):
                     self.app.post_message(OutputArrived())

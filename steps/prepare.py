@@ -190,7 +190,7 @@ class Preflight(Red5Step):
         elif free_kb < need_kb:
             problems.append(f"{s.install_dir} has {free_kb // 1024} MiB free; the new "
                             f"distribution needs about {need_kb // 1024} MiB")
-        else:
+        elif need_kb:  # no zip here (a problem already), no size to speak of
             ctx.info(f"{s.install_dir} has {free_kb // 1024} MiB free; the new distribution "
                      f"needs about {need_kb // 1024} MiB")
 

@@ -24,7 +24,7 @@ from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import Journal
 from runbook.redact import is_secret_key
 from runbook.rehearsal.host import RehearsalHost
-from runbook.report import build
+from runbook.report import build, log_lines
 from runbook.report_html import html
 from runbook.report_md import markdown
 from tests.rehearsal import rehearsal_host, rehearse
@@ -326,6 +326,19 @@ def test_log_grep_finds_a_line_with_its_step(upgraded: Rehearsed, tmp_path: Path
     none = runbook("log", str(upgraded.journal), "--grep", "no such line anywhere",
                    state=tmp_path)
     assert none.returncode == 0 and none.stdout == ""
+
+
+def test_a_result_of_several_lines_is_several_log_lines(tmp_path: Path) -> None:
+    """A failure's detail can hold an API's stack trace; as one entry, `runbook
+    log` printed its second line untagged and the TUI's full log copied the
+    wrong line below it."""
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["recreate"]}\n'
+        '{"event": "step-end", "ts": "2026-01-01T00:00:01+00:00", "step": "recreate", '
+        '"state": "failed", "detail": "the API answered 500: NPE\\n\\tat foo"}\n')
+    assert log_lines(path) == [("recreate", "failed: the API answered 500: NPE"),
+                               ("recreate", "\tat foo")]
 
 
 def _damaged(tmp_path: Path) -> Path:

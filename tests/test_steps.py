@@ -284,6 +284,19 @@ async def test_preflight_says_what_it_found_of_the_disk_not_only_df(tmp_path: Pa
                    for line in said), said
 
 
+async def test_preflight_without_the_zip_says_nothing_of_the_room_it_needs(
+        tmp_path: Path) -> None:
+    """No zip, no size: "needs about 0 MiB" beside "not on this machine"."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        missing = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front,
+                                    distribution=missing)
+        assert outcome is Outcome.FAILED
+        assert "not on this machine" in detail(front, "preflight")
+        assert "0 MiB" not in front.text()
+
+
 @pytest.mark.parametrize("leftover", ["bak.red5pro", "red5pro-server-13.0.0.b999-release"])
 async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
     tmp_path: Path, leftover: str

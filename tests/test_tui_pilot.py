@@ -18,8 +18,10 @@ from textual.widgets import Button, Input, Static
 import screens.app as app_module
 from runbook.events import Output, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome
+from runbook.facts import Facts
 from runbook.journal import Journal, replay
-from runbook.model import Phase, StepState
+from runbook.model import Check, Phase, StepState
+from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import (
     ConfirmDialog,
@@ -287,6 +289,32 @@ async def test_the_next_question_says_how_the_last_step_ended(tmp_path: Path) ->
         assert "enter" in hint and "preflight talked" in hint
         # Its page's output, and the full log, end with it too, as `runbook log` does.
         assert list(app.store.lines["preflight"])[-1] == "* done: preflight talked"
+        app.exit()
+
+
+class AlreadyDone(Talk):
+    async def check(self, ctx: StepContext[Facts]) -> Check:
+        return Check(True, "it was there already")
+
+
+async def test_a_step_found_done_does_not_take_the_output_pane(tmp_path: Path) -> None:
+    """Only a step that ran gets its result as an output line: a step found
+    done by its check, between the one that ran and the next question, took
+    the pane (which shows the step whose output came last) from it."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("preflight"), AlreadyDone("new-database"),
+                        Talk("export-config")], journal)
+        await until(lambda: app.asking is not None, what="the first question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.asking is not None and app.asking.report.id == "export-config",
+                    what="the question after the step found done")
+        assert app.store.last_step == "preflight"
+        assert "new-database" not in app.store.lines
         app.exit()
 
 
