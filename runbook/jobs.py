@@ -160,11 +160,14 @@ def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
              # Whole or not at all: a reader must never see the file empty.
              'echo "$rc" > "$0.rc.new" && mv -f "$0.rc.new" "$0.rc"; rm -f "$0"; exit "$rc"')
     # Separate statements: `a && b &` would background a subshell that keeps
-    # the channel's stdout open, and the launch would never return.
+    # the channel's stdout open, and the launch would never return. The log is
+    # made here, before the job: made by the job's own redirect, it could be
+    # missing when a quick attach came, which then read the job as ended
+    # without a status while it ran.
     return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 "$j" || exit 1; '
-            'rm -f "$f.rc" "$f.log" "$f.pid"; '
+            'rm -f "$f.rc" "$f.log" "$f.pid"; : > "$f.log" || exit 1; '
             f'setsid sh -c {shlex.quote(inner)} "$f" {shlex.quote(command)} '
-            '> "$f.log" 2>&1 < /dev/null & echo $! > "$f.pid"')
+            '>> "$f.log" 2>&1 < /dev/null & echo $! > "$f.pid"')
 
 
 def attach_command(job: str, offset: int) -> str:

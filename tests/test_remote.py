@@ -241,6 +241,27 @@ def test_attaching_ends_once_the_job_left_its_status_though_init_has_not_reaped_
         parent.wait()
 
 
+def test_a_launched_job_has_its_log_when_the_launch_returns(tmp_path: Path) -> None:
+    """The log was created by the job's own redirect, after the launch had
+    returned: an attach quick enough found no log, so tail ended at once and
+    the job, still running, read as ended without a status (in doubt). A
+    reviewer saw it 12 times in 400 quick attaches; here 300 launches, each
+    looked at the moment it returns."""
+    import subprocess
+
+    from runbook import jobs
+
+    home = tmp_path / "home"
+    env = {"HOME": str(home), "PATH": os.environ["PATH"]}
+    missing = 0
+    for n in range(300):
+        subprocess.run(["sh", "-c", jobs.launch_detached("sleep 0.2", limit=5, grace=1,
+                                                         job=f"j{n}")],
+                       env=env, check=True, timeout=10)
+        missing += not (home / ".runbook" / "jobs" / f"j{n}.log").exists()
+    assert missing == 0, f"{missing} of 300 launches returned before their log existed"
+
+
 def test_attaching_waits_for_the_whole_exit_status_not_an_empty_file(tmp_path: Path) -> None:
     """A status file that exists but is still empty (created, not yet written)
     is no status yet: reading it then turned a command that succeeded into
