@@ -607,7 +607,17 @@ def _with_image(launch_config: dict[str, Any], image: str | None) -> dict[str, A
     return changed
 
 
+# A deleted group with nodes answers "state":"terminating" and stays listed
+# until the cloud has taken its nodes down (FACTS-scenarios section 4, "Delete
+# nodegroup"; group states NEW, ACTIVE, TERMINATING, INITIALIZING).
+_TERMINATING = "terminating"
+
+
 def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """`new` stands for the saved group `old`: made the same way, and not on
+    its way out (a group being deleted would take its origins with it)."""
+    if str(new.get("state", "")).lower() == _TERMINATING:
+        return False
     return (sorted(old.get("regions", [])) == sorted(new.get("regions", []))
             and old.get("launchConfig") == new.get("launchConfig")
             and old.get("scalePolicy") == new.get("scalePolicy"))

@@ -36,6 +36,7 @@ from runbook.rehearsal.sandbox import processes_mentioning
 from runbook.session import Session
 from runbook.smapi import StreamManagerAPI
 from steps import procedure, way_back
+from steps.rollback import RecreateOld
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd
 from tests.test_plan_is_what_runs import unplanned
@@ -334,6 +335,32 @@ class CrashesWhileDeleting(ScriptedFrontEnd):
             pid = self.host.service_pid()
             if self.deletes == 2 and pid is not None:
                 os.kill(pid, signal.SIGKILL)
+
+
+async def test_a_nodegroup_being_deleted_does_not_stand_for_its_rebuild(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A DELETE answers at once and the group stays listed, "terminating",
+    until the cloud has taken its nodes down. The way back after a half-done
+    delete-nodegroups took such a group for the saved one, kept it, and then
+    waited for its origins, which were going away, until its limit."""
+    import steps.cutover as cutover
+
+    saved = {"nodegroups": [{"name": "g1", "regions": ["us-east-1"], "launchConfig": "lc",
+                             "scalePolicy": "sp"}], "launchconfigs": {}, "scalepolicies": {}}
+    monkeypatch.setattr(cutover, "load_snapshot", lambda _ctx: saved)
+
+    class Api:
+        def __init__(self, state: str) -> None:
+            self.state = state
+
+        async def list_nodegroups(self) -> list[dict[str, Any]]:
+            return [{"name": "g1", "regions": ["us-east-1"], "launchConfig": "lc",
+                     "scalePolicy": "sp", "state": self.state}]
+
+    recreate = RecreateOld()
+    assert await recreate._matches(object(), Api("active")) == {  # type: ignore[arg-type]
+        "g1": (await Api("active").list_nodegroups())[0]}
+    assert await recreate._matches(object(), Api("terminating")) == {}  # type: ignore[arg-type]
 
 
 async def test_the_way_back_after_delete_nodegroups_failed_half_way(tmp_path: Path) -> None:
