@@ -268,6 +268,13 @@ async def test_without_the_editor_the_review_is_declined_plainly(
 # --- leaving, with a real executor --------------------------------------------------------
 
 
+async def first_question(app: RunbookApp, steps: list[Any], journal: Path) -> None:
+    """Start a run over `steps` (a real executor and journal) up to its first question."""
+    await started(app)
+    run_steps(app, steps, journal)
+    await until(lambda: app.asking is not None, what="the first question")
+
+
 async def test_the_next_question_says_how_the_last_step_ended(tmp_path: Path) -> None:
     """Once a step is done the view moves on to the next one, and its result
     ("no java process of the old install remains") was only on the finished
@@ -275,9 +282,7 @@ async def test_the_next_question_says_how_the_last_step_ended(tmp_path: Path) ->
     journal = tmp_path / "run.jsonl"
     app = make_app(journal=journal)
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        run_steps(app, [Talk("preflight"), Talk("new-database")], journal)
-        await until(lambda: app.asking is not None, what="the first question")
+        await first_question(app, [Talk("preflight"), Talk("new-database")], journal)
         assert "talked" not in str(app.main.query_one("#hint", Static).render())
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -304,10 +309,8 @@ async def test_a_step_found_done_does_not_take_the_output_pane(tmp_path: Path) -
     journal = tmp_path / "run.jsonl"
     app = make_app(journal=journal)
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        run_steps(app, [Talk("preflight"), AlreadyDone("new-database"),
-                        Talk("export-config")], journal)
-        await until(lambda: app.asking is not None, what="the first question")
+        await first_question(app, [Talk("preflight"), AlreadyDone("new-database"),
+                                   Talk("export-config")], journal)
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
         await pilot.press("y")
@@ -336,9 +339,7 @@ async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> N
     journal = tmp_path / "run.jsonl"
     app = make_app(journal=journal)
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        run_steps(app, [Talk("preflight"), Talk("new-database")], journal)
-        await until(lambda: app.asking is not None, what="the first question")
+        await first_question(app, [Talk("preflight"), Talk("new-database")], journal)
         await pilot.press("q")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
         said = text_of(app.screen)
