@@ -187,12 +187,14 @@ class Preflight(Red5Step):
         need_kb = size * _DISK_FACTOR // 1024
         if free_kb is None:
             problems.append(f"could not read the free disk space of {s.install_dir}")
-        elif free_kb < need_kb:
-            problems.append(f"{s.install_dir} has {free_kb // 1024} MiB free; the new "
-                            f"distribution needs about {need_kb // 1024} MiB")
         elif need_kb:  # no zip here (a problem already), no size to speak of
-            ctx.info(f"{s.install_dir} has {free_kb // 1024} MiB free; the new distribution "
-                     f"needs about {need_kb // 1024} MiB")
+            room = (f"{s.install_dir} has {free_kb // 1024} MiB free; the new distribution "
+                    f"needs about {need_kb // 1024} MiB")
+            # The same words either way: a refusal, or what preflight found.
+            if free_kb < need_kb:
+                problems.append(room)
+            else:
+                ctx.info(room)
 
         java = await ctx.sh("java -version 2>&1", check=False)
         ctx.facts.java = red5.java_major(java.stdout)
