@@ -152,6 +152,12 @@ class StepCard:
         return self.destructive or self.phase is not Phase.PREPARE
 
 
+def result_line(state: str, detail: str) -> str:
+    """How a step ended, as the last line of its transcript (`runbook log`, the
+    TUI's output): `done: …`, `failed: …`."""
+    return f"{state}: {detail}"
+
+
 @dataclass
 class StepReport:
     """Where a step stands: what a front end is told as the run goes."""

@@ -31,6 +31,7 @@ from typing import Any, TextIO
 from runbook.events import Record
 from runbook.hoststate import HostState, HostStateError, Snapshot
 from runbook.journal import JournalError, default_dir, last_downtime, read
+from runbook.model import result_line
 
 # The few places the record of a Red5 upgrade is read by name.
 PROPERTIES_STEP = "properties"
@@ -495,7 +496,7 @@ def log_lines(path: Path, *, step: str | None = None,
         elif event == Record.STEP_END and record.get("detail"):
             # How it ended, as the step's page and headless said it (a failure
             # can quote an API's stack trace: one entry a line, as above).
-            ended = f"{_text(record.get('state'))}: {_text(record['detail'])}"
+            ended = result_line(_text(record.get("state")), _text(record["detail"]))
             lines += [(step_id, line) for line in ended.split("\n")]
     if step is not None and step not in steps:
         raise ReportError(f"{path}: no step {step!r} in this run; its steps: "

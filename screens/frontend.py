@@ -17,7 +17,7 @@ from textual.message import Message
 
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Decision, Recovery
-from runbook.model import Action, StepReport, StepState
+from runbook.model import Action, StepReport, StepState, result_line
 from screens.messages import (
     ConfirmRequested,
     EngineEvent,
@@ -77,7 +77,7 @@ class TuiFrontEnd:
                 ended = (bool(report.detail) and report.state not in _UNDER_WAY
                          and report.id in self._ran)
                 if ended and self.store.add(report.id, "info",
-                                            f"{report.state.value}: {report.detail}"):
+                                            result_line(report.state.value, report.detail)):
                     self.app.post_message(OutputArrived())
                 self.app.post_message(EngineEvent(event))
             case _:
