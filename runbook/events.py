@@ -1,41 +1,15 @@
-"""Everything the engine tells a front end, and every record it journals, by name.
+"""Everything the engine tells a front end, by name.
 
 A front end (headless, the TUI, a test) learns what happens only through the
 events here, each a typed dataclass handed to ``FrontEnd.tell``. The journal's
-record names live here too (:class:`Record`), so that the writer (the
-executor), the readers (resume, reports) and the tests agree on one spelling.
+record names are runbook.journal.Record.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from runbook.model import StepReport
-
-
-class Record(StrEnum):
-    """The ``event`` of a journal record."""
-
-    RUN_START = "run-start"
-    RUN_END = "run-end"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    JOURNAL_REPAIRED = "journal-repaired"
-    CHECK = "check"
-    CONFIRM = "confirm"
-    STEP_START = "step-start"
-    STEP_END = "step-end"
-    ACTION_START = "action-start"
-    ACTION_END = "action-end"
-    OUTPUT = "output"
-    NOTE = "note"
-    FACTS = "facts"
-    REVIEW_START = "review-start"
-    REVIEW_END = "review-end"
-    CUTOVER_START = "cutover-start"
-    CUTOVER_END = "cutover-end"
-    DETACHED = "detached"
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,6 @@ from runbook.events import (
     Output,
     Progress,
     Reconnecting,
-    Record,
     RunEnded,
     RunStarted,
     StepChanged,
@@ -41,7 +40,7 @@ from runbook.events import (
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.jobs import job_name
-from runbook.journal import Journal, JournalWriteError, Replay, StepHistory
+from runbook.journal import Journal, JournalWriteError, Record, Replay, StepHistory
 from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
 
 # At home in the model, which screens load before the engine; the engine's

@@ -22,11 +22,39 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from runbook.events import Record
 from runbook.model import StepState
+
+
+class Record(StrEnum):
+    """The ``event`` of a journal record: one spelling for the writer (the
+    executor), the readers (resume, reports) and the tests. It lives here, not
+    with the events, so that finding an unfinished run before the first paint
+    does not load every event class (issue 12)."""
+
+    RUN_START = "run-start"
+    RUN_END = "run-end"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    JOURNAL_REPAIRED = "journal-repaired"
+    CHECK = "check"
+    CONFIRM = "confirm"
+    STEP_START = "step-start"
+    STEP_END = "step-end"
+    ACTION_START = "action-start"
+    ACTION_END = "action-end"
+    OUTPUT = "output"
+    NOTE = "note"
+    FACTS = "facts"
+    REVIEW_START = "review-start"
+    REVIEW_END = "review-end"
+    CUTOVER_START = "cutover-start"
+    CUTOVER_END = "cutover-end"
+    DETACHED = "detached"
+
 
 # Records that must be on disk before the run goes on (see the docstring).
 # Anything else is synced with the next of these, or when the journal closes.

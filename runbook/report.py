@@ -28,9 +28,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from runbook.events import Record
 from runbook.hoststate import HostState, HostStateError, Snapshot
-from runbook.journal import JournalError, default_dir, last_downtime, read
+from runbook.journal import JournalError, Record, default_dir, last_downtime, read
 from runbook.model import result_line
 
 # The few places the record of a Red5 upgrade is read by name.

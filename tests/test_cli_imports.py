@@ -102,3 +102,31 @@ def test_the_first_paint_of_a_run_loads_no_engine_dialogs_or_report() -> None:
             "screens.records", "screens.log_view", "screens.review_handoff",
             "screens.starting"}
     assert loaded_at_first_paint() & late == set()
+
+
+def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> None:
+    """The same, through `runbook run` itself: the CLI looks for an unfinished
+    run in the journals before the paint, and reading a journal needs only the
+    records' names, not the events' eleven dataclasses (about 7 ms)."""
+    sample = (ROOT / "sample-configs" / "production.example.toml").read_text()
+    config = tmp_path / "run.toml"
+    # Port 9 on loopback: nothing listens, and nothing is reached before the paint.
+    config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
+                      .replace("port = 22\n", "port = 9\n", 1))
+    code = ("import json, sys\nfrom functools import partialmethod\n"
+            "from runbook import cli\n"
+            "from screens.app import RunbookApp\n"
+            "def show_run(app):\n"
+            "    print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+            "    app.exit()\n"
+            "RunbookApp.show_run = show_run\n"
+            "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
+            "size=(120, 40))\n"
+            f"cli.main(['run', {str(config)!r}])")
+    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state"),
+           "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, env=env)
+    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert "runbook.cli" in loaded and "screens.main" in loaded
+    assert loaded & {"runbook.events", "runbook.executor", "screens.messages"} == set()

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook.events import Record
 from runbook.journal import (
     Journal,
     JournalError,
     JournalWriteError,
+    Record,
     read,
     replay,
     unfinished,

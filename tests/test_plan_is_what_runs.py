@@ -8,8 +8,8 @@ import json
 import re
 from pathlib import Path
 
-from runbook.events import Record
 from runbook.executor import Outcome
+from runbook.journal import Record
 from runbook.model import Action, EditFile, Upload
 from tests.rehearsal import rehearsal_host, rehearse
 from tests.scripted import ScriptedFrontEnd
