@@ -29,6 +29,7 @@ from runbook.events import (
 )
 from runbook.executor import Answer, Decision, Recovery
 from runbook.model import Action, Phase, StepCard, StepReport, StepState
+from runbook.standing import duration
 
 if TYPE_CHECKING:
     from runbook.properties import Review
@@ -247,9 +248,9 @@ class HeadlessFrontEnd:
             case CutoverStarted():
                 self._print(self.paint("  ! downtime starts now", "bold", "yellow"))
             case CutoverEnded(complete=True, downtime_s=downtime):
-                self._print(f"\ndowntime: {downtime}s")
+                self._print(f"\ndowntime: {duration(downtime)}")
             case CutoverEnded(downtime_s=downtime):
-                self._print(f"\ndowntime so far: {downtime}s; the stream manager is still "
+                self._print(f"\ndowntime so far: {duration(downtime)}; the stream manager is still "
                             "down until cutover finishes")
             case RunEnded(journal_failure=str(failure)):
                 self._print(f"\nthe journal failed: {failure}")

@@ -26,7 +26,11 @@ def _clock(iso: str) -> str:
     return when.strftime("%H:%M:%S" if when.date() == today else "%Y-%m-%d %H:%M:%S")
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """5.1s, 2m13s, 1h02m: tenths under a minute, as the TUI's step clocks
+    show them, so a short rehearsal's downtime reads the same everywhere."""
+    if round(seconds, 1) < 60:
+        return f"{seconds:.1f}s"
     minutes, secs = divmod(round(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
@@ -43,12 +47,12 @@ def service_state(history: Replay) -> str:
         return f"rolled back: the old stream manager serves again ({count} before the way back)"
     if history.downtime_s is not None:
         return (f"the new stream manager serves; the downtime was "
-                f"{_duration(history.downtime_s)} ({count})")
+                f"{duration(history.downtime_s)} ({count})")
     if history.cutover_started is not None:
         began = history.cutover_started
         down_for = datetime.now().astimezone() - datetime.fromisoformat(began).astimezone()
         return (f"the stream manager is down since {_clock(began)} "
-                f"({_duration(down_for.total_seconds())} so far), {count}")
+                f"({duration(down_for.total_seconds())} so far), {count}")
     return f"the cutover has not begun: the live stream manager serves as before ({count})"
 
 

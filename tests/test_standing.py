@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
+from runbook.events import CutoverEnded
+from runbook.headless import HeadlessFrontEnd
 from runbook.journal import Replay, StepHistory
 from runbook.model import StepState
 from runbook.standing import going_on, service_state
@@ -41,3 +44,17 @@ def test_finished_runs_have_nothing_to_go_on_with() -> None:
     back = story(outcome="rolled-back", cutover_started="2026-01-01T00:00:00+00:00")
     assert "old stream manager serves again" in service_state(back)
     assert going_on(back, resume="R", rollback="B") == []
+
+
+def test_the_exit_line_gives_the_downtime_as_the_run_printed_it() -> None:
+    """A rehearsal's headless run printed `downtime: 5.1s` and then the exit line
+    `the downtime was 5s`: two figures for one downtime. Both now say it one way,
+    tenths under a minute, as the TUI's clocks of a step do."""
+    for seconds, words in ((5.1, "5.1s"), (133.0, "2m13s")):
+        said = service_state(story(outcome="done", cutover_started="2026-01-01T00:00:00+00:00",
+                                   downtime_s=seconds))
+        out = io.StringIO()
+        HeadlessFrontEnd([], out=out, stdin=io.StringIO("")).tell(
+            CutoverEnded(complete=True, downtime_s=seconds))
+        assert f"the downtime was {words} " in said, said
+        assert f"downtime: {words}\n" in out.getvalue(), out.getvalue()
