@@ -108,21 +108,43 @@ _IDLE_SHELLS = 5
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]
 
 
-def _acknowledge_now(opened: list[asyncssh.SSHClientConnection]) -> None:
-    """ACK what the host sent at once, once it has announced its host keys.
+# For this long after a login, pending ACKs go out every this often (see
+# _acknowledge_early).
+_EARLY_ACKS_S = 0.1
+_EARLY_ACK_EVERY_S = 0.002
 
-    OpenSSH's sshd announces its host keys right after the login, and turns
-    Nagle's algorithm off only once a session starts (packet.c,
-    ssh_packet_set_interactive). So its answer to our first channel waits
-    until we ACK that announcement, which Linux delays by up to 40 ms: every
-    fresh connection's first command or upload paid it (measured on loopback:
-    a first SFTP start 45 ms, a later one 2 ms; now 3 ms). TCP_QUICKACK sends
-    the pending ACK now. Hosts that announce nothing, and systems without the
-    option, keep the old wait."""
-    sock = opened[0].get_extra_info("socket") if opened else None
-    if sock is not None and hasattr(socket, "TCP_QUICKACK"):
+
+def _acknowledge_early(conn: asyncssh.SSHClientConnection) -> None:
+    """Send our ACKs at once for the first tenth of a second of a connection.
+
+    OpenSSH's sshd sends a few small packets right after the login (its host
+    keys, a debug line per key option) and turns Nagle's algorithm off only
+    once a session starts (packet.c, ssh_packet_set_interactive). So its answer
+    to our first channel waited for our ACK of those packets, which Linux
+    delays by 40 ms: every fresh connection's first command or upload paid it.
+    TCP_QUICKACK sends a pending ACK now and leaves delayed-ACK mode, but only
+    until the next exchange, so it is asked again every few milliseconds while
+    those packets can arrive (benchmarks/first_channel.py, loopback: a first
+    `true` 52 -> 11 ms, a first SFTP start 47 -> 6 ms, a later one 3.5 ms; at
+    5 ms steps the first SFTP start took 9 ms). Asking from asyncssh's host-keys
+    handler came too late where known_hosts lacks one of the host's keys:
+    asyncssh first asks the host to prove the others, a round trip that stalls
+    the same way. Systems without the option keep the old wait."""
+    sock = conn.get_extra_info("socket")
+    if sock is None or not hasattr(socket, "TCP_QUICKACK"):
+        return
+    loop = asyncio.get_running_loop()
+    until = loop.time() + _EARLY_ACKS_S
+
+    def acknowledge() -> None:
+        if conn.is_closed():
+            return
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        if loop.time() < until:
+            loop.call_later(_EARLY_ACK_EVERY_S, acknowledge)
+
+    acknowledge()
 
 
 class Remote:
@@ -229,12 +251,8 @@ class Remote:
         raise AssertionError("itertools.count never ends")
 
     async def _open(self) -> asyncssh.SSHClientConnection:
-        opened: list[asyncssh.SSHClientConnection] = []
         try:
-            conn = await asyncssh.connect(
-                self.host.address, **self._options(),
-                server_host_keys_handler=lambda *_keys: _acknowledge_now(opened))
-            opened.append(conn)
+            conn = await asyncssh.connect(self.host.address, **self._options())
         except asyncssh.HostKeyNotVerifiable:
             raise HostKeyRefused(await self._host_key_message()) from None
         except asyncssh.PermissionDenied:
@@ -245,6 +263,7 @@ class Remote:
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
             raise RemoteError(f"{self.target}: cannot connect over SSH ({reason})") from None
+        _acknowledge_early(conn)
         key = conn.get_server_host_key()
         self.fingerprint = key.get_fingerprint() if key is not None else None
         self._conn = conn

@@ -275,6 +275,20 @@ async def remote(sshd: Sshd) -> AsyncIterator[Remote]:
 # --- commands through real bash ---------------------------------------------
 
 
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
+async def test_a_fresh_connection_leaves_delayed_ack_mode_at_once(remote: Remote) -> None:
+    """sshd keeps Nagle's algorithm on until a session starts, so its answer to
+    our first channel waited for our delayed ACK of what it sent after the
+    login: 40 ms on every new connection (benchmarks/first_channel.py). The
+    runbook takes its socket out of delayed-ACK mode as the connection opens,
+    which TCP_QUICKACK reads back as 1; Linux has the handshake leave it in
+    that mode (0) otherwise."""
+    conn = await remote.connect()
+    sock = conn.get_extra_info("socket")
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK) == 1
+    assert (await remote.run("echo still here", timeout=10)).stdout == "still here\n"
+
+
 async def test_exit_statuses_come_from_real_bash(remote: Remote) -> None:
     assert (await remote.run("true", timeout=10)).exit_status == 0
     assert (await remote.run("exit 7", timeout=10)).exit_status == 7
