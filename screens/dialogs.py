@@ -38,7 +38,6 @@ class Dialog(ModalScreen[T]):
     a change beneath a dialog makes Textual draw the whole dimmed screen again,
     which once a second costs some 2 % of a core."""
 
-    CSS_PATH = "dialogs.tcss"
     # Priority: the answer field (a step id, a reason) has no use for them.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pagedown", "body('scroll_page_down')", "Page down", id="dialog-page-down",
