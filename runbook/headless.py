@@ -28,8 +28,7 @@ from runbook.events import (
     StepChanged,
 )
 from runbook.executor import Answer, Decision, Recovery
-from runbook.model import Action, Phase, StepCard, StepReport, StepState
-from runbook.standing import duration
+from runbook.model import Action, Phase, StepCard, StepReport, StepState, duration
 
 if TYPE_CHECKING:
     from runbook.properties import Review

@@ -152,6 +152,19 @@ class StepCard:
         return self.destructive or self.phase is not Phase.PREPARE
 
 
+def duration(seconds: float) -> str:
+    """4.2s, 12m05s, 1h02m: tenths under a minute, then cut to whole seconds
+    (as a clock is, never rounded up), then to minutes. One way everywhere a
+    run's times are said: the TUI, the headless run, the exit lines."""
+    tenths = int(max(0.0, seconds) * 10)
+    if tenths < 600:
+        return f"{tenths // 10}.{tenths % 10}s"
+    whole = tenths // 10
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
+
+
 def result_line(state: str, detail: str) -> str:
     """How a step ended, as the last line of its transcript (`runbook log`, the
     TUI's output): `done: …`, `failed: …`."""

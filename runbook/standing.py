@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from runbook.journal import Replay
-from runbook.model import StepState
+from runbook.model import StepState, duration
 
 _FINISHED = (StepState.DONE, StepState.SKIPPED)
 
@@ -24,18 +24,6 @@ def _clock(iso: str) -> str:
     when = datetime.fromisoformat(iso).astimezone()
     today = datetime.now().astimezone().date()
     return when.strftime("%H:%M:%S" if when.date() == today else "%Y-%m-%d %H:%M:%S")
-
-
-def duration(seconds: float) -> str:
-    """5.1s, 2m13s, 1h02m: tenths under a minute, as the TUI's step clocks
-    show them, so a short rehearsal's downtime reads the same everywhere."""
-    if round(seconds, 1) < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 def service_state(history: Replay) -> str:

@@ -14,6 +14,7 @@ from rich.cells import cell_len
 from textual.content import Content
 
 from runbook.model import Action, ApiCall, EditFile, Note, Shell, StepState, Upload, Wait
+from runbook.model import duration as said_duration
 
 # A state the engine does not have: the executor is waiting for the operator
 # to confirm this step. It is the answer to "where am I", so it gets a row look.
@@ -51,15 +52,8 @@ def look(state: str) -> Look:
 
 
 def duration(seconds: float | None) -> str:
-    """Short, stable width-ish durations for rows: 4.2s, 12m05s, 1h02m."""
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
+    """A row's time (runbook.model.duration); nothing before it has one."""
+    return "" if seconds is None else said_duration(seconds)
 
 
 def clock(seconds: float | None) -> str:

@@ -10,6 +10,7 @@ from runbook.headless import HeadlessFrontEnd
 from runbook.journal import Replay, StepHistory
 from runbook.model import StepState
 from runbook.standing import going_on, service_state
+from screens.presentation import duration as shown_as
 
 IDS = ["preflight", "delete-nodegroups", "start-service"]
 
@@ -46,11 +47,13 @@ def test_finished_runs_have_nothing_to_go_on_with() -> None:
     assert going_on(back, resume="R", rollback="B") == []
 
 
-def test_the_exit_line_gives_the_downtime_as_the_run_printed_it() -> None:
+def test_the_exit_line_gives_the_downtime_as_the_run_and_the_tui_showed_it() -> None:
     """A rehearsal's headless run printed `downtime: 5.1s` and then the exit line
-    `the downtime was 5s`: two figures for one downtime. Both now say it one way,
-    tenths under a minute, as the TUI's clocks of a step do."""
-    for seconds, words in ((5.1, "5.1s"), (133.0, "2m13s")):
+    `the downtime was 5s`: two figures for one downtime. The headless line, the
+    exit line and the TUI now say it one way: tenths under a minute, then cut
+    (as a clock is) to whole seconds, so 119.6 s is 1m59s everywhere."""
+    for seconds, words in ((5.1, "5.1s"), (59.96, "59.9s"), (119.6, "1m59s"),
+                           (133.0, "2m13s")):
         said = service_state(story(outcome="done", cutover_started="2026-01-01T00:00:00+00:00",
                                    downtime_s=seconds))
         out = io.StringIO()
@@ -58,3 +61,7 @@ def test_the_exit_line_gives_the_downtime_as_the_run_printed_it() -> None:
             CutoverEnded(complete=True, downtime_s=seconds))
         assert f"the downtime was {words} " in said, said
         assert f"downtime: {words}\n" in out.getvalue(), out.getvalue()
+        assert shown_as(seconds) == words
+    # A clock set back on this machine reads as no time, not as a negative one.
+    assert "(0.0s so far)" in service_state(story(
+        outcome="stopped", cutover_started=(datetime.now(UTC) + timedelta(seconds=3)).isoformat()))
