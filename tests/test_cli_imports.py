@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from runbook.journal import Journal, Record
+
 ROOT = Path(__file__).parents[1]
 PROPERTIES = ROOT / "tests" / "data" / "properties"
 HEAVY = ("asyncssh", "httpx", "textual", "asyncio", "cryptography", "tomlkit")
@@ -105,19 +107,24 @@ def test_the_first_paint_of_a_run_loads_no_engine_dialogs_or_report() -> None:
 
 
 def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> None:
-    """The same, through `runbook run` itself: the CLI looks for an unfinished
-    run in the journals before the paint, and reading a journal needs only the
+    """The same, through `runbook run` itself: before the paint the CLI reads
+    the journals for an unfinished run to offer, and reading one needs only the
     records' names, not the events' eleven dataclasses (about 7 ms)."""
     sample = (ROOT / "sample-configs" / "production.example.toml").read_text()
     config = tmp_path / "run.toml"
     # Port 9 on loopback: nothing listens, and nothing is reached before the paint.
     config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
                       .replace("port = 22\n", "port = 9\n", 1))
+    earlier = Journal(tmp_path / "state" / "runbook" / "127.0.0.1-earlier.jsonl")
+    earlier.write(Record.RUN_START, config=str(config), host="127.0.0.1", rehearsal=False,
+                  steps=["preflight"], resumed=False)
+    earlier.write(Record.STEP_END, step="preflight", state="failed", detail="")
+    earlier.close()
     code = ("import json, sys\nfrom functools import partialmethod\n"
             "from runbook import cli\n"
             "from screens.app import RunbookApp\n"
             "def show_run(app):\n"
-            "    print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+            "    print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
             "    app.exit()\n"
             "RunbookApp.show_run = show_run\n"
             "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
@@ -127,6 +134,9 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
            "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, env=env)
-    loaded = set(json.loads(done.stderr.strip().splitlines()[-1]))
+    assert "an unfinished run is in" in done.stdout, done.stdout + done.stderr
+    listed = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
+    assert listed, done.stderr
+    loaded = set(json.loads(listed[-1].removeprefix("MODULES ")))
     assert "runbook.cli" in loaded and "screens.main" in loaded
     assert loaded & {"runbook.events", "runbook.executor", "screens.messages"} == set()
