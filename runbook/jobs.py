@@ -126,15 +126,23 @@ def parse_status(output: str) -> JobStatus | None:
     return JobStatus(session, started, most, now, pids) if pids else None
 
 
+# How often a stop looks whether the session is empty yet: an operator's abort
+# waits for it, so a job that dies at the TERM should not cost a long sleep.
+_STOP_LOOK_S = 0.05
+
+
 def stop_command(session: int, grace: float) -> str:
     """TERM to every process of the session, KILL to what is left after `grace`
     seconds; exit 0 once nothing of it runs. Run as root: the job's commands
-    may be."""
-    rounds = max(1, int(grace * 5))
-    return (f"pkill -TERM -s {session}; n=0; "
-            f"while pgrep -s {session} >/dev/null && [ $n -lt {rounds} ]; do "
-            "n=$((n+1)); sleep 0.2; done; "
-            f"pkill -KILL -s {session}; sleep 0.2; ! pgrep -s {session} >/dev/null")
+    may be. Sleeps only while something of the session is left."""
+    def until_gone(seconds: float) -> str:
+        rounds = max(1, int(seconds / _STOP_LOOK_S))
+        return (f"n=0; while pgrep -s {session} >/dev/null && [ $n -lt {rounds} ]; do "
+                f"n=$((n+1)); sleep {_STOP_LOOK_S}; done")
+
+    return (f"pkill -TERM -s {session}; {until_gone(grace)}; "
+            f"if pkill -KILL -s {session}; then {until_gone(1)}; fi; "
+            f"! pgrep -s {session} >/dev/null")
 
 
 # --- detached jobs ---------------------------------------------------------------------

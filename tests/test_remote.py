@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -511,3 +512,47 @@ async def test_the_host_has_read_all_but_the_tail_when_the_copy_ends(
         # gives way to it.
         assert nice == 10, nice
 
+
+
+def test_stopping_a_job_that_is_gone_waits_for_nothing(tmp_path: Path) -> None:
+    """An abort stops the job's session: TERM, then KILL to what is left. It
+    slept 0.2 s after the KILL even when nothing was left to kill, and in 0.2 s
+    steps while a process died of the TERM. `sleep` here writes down what it
+    is asked for: nothing, for a session that is already empty; and a job that
+    dies of the TERM is gone with at most a tenth of a second asked for."""
+    import subprocess
+
+    from runbook import jobs
+
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    asked = tmp_path / "asked"
+    (shims / "sleep").write_text(f'#!/bin/sh\necho "$1" >> {asked}\nexec /bin/sleep "$1"\n')
+    (shims / "sleep").chmod(0o755)
+    env = {"PATH": f"{shims}:{os.environ['PATH']}"}
+
+    def stop(session: int) -> list[float]:
+        asked.write_text("")
+        done = subprocess.run(["sh", "-c", jobs.stop_command(session, 3.0)], env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+        return [float(line) for line in asked.read_text().split()]
+
+    assert stop(2 ** 22 - 1) == []  # no process is in a session with that id
+    job = subprocess.Popen(["setsid", "/bin/sleep", "60"])
+    # Reaped the moment it dies, as a job's own shell reaps it: a zombie would
+    # still be in the session for pgrep.
+    reaper = threading.Thread(target=job.wait)
+    reaper.start()
+    try:
+        for _ in range(100):  # setsid has made the session once sleep is its leader
+            if os.getsid(job.pid) == job.pid:
+                break
+            time.sleep(0.01)
+        slept = stop(job.pid)
+        reaper.join(5)
+        assert job.returncode == -15  # it died of the TERM
+        assert sum(slept) <= 0.1, slept
+    finally:
+        job.kill()
+        reaper.join(5)
