@@ -134,15 +134,22 @@ _STOP_LOOK_S = 0.05
 def stop_command(session: int, grace: float) -> str:
     """TERM to every process of the session, KILL to what is left after `grace`
     seconds; exit 0 once nothing of it runs. Run as root: the job's commands
-    may be. Sleeps only while something of the session is left."""
+    may be. Sleeps only while something of the session is left.
+
+    A zombie is not left: it has ended and waits for its parent (an orphan's
+    for init, which some hosts reap late). Without ps or pkill it cannot tell,
+    and exits 3 rather than say the job is gone."""
+    alive = f"ps -o stat= -s {session} | grep -qv '^Z'"
+
     def until_gone(seconds: float) -> str:
         rounds = max(1, int(seconds / _STOP_LOOK_S))
-        return (f"n=0; while pgrep -s {session} >/dev/null && [ $n -lt {rounds} ]; do "
+        return (f"n=0; while {alive} && [ $n -lt {rounds} ]; do "
                 f"n=$((n+1)); sleep {_STOP_LOOK_S}; done")
 
-    return (f"pkill -TERM -s {session}; {until_gone(grace)}; "
+    return ("command -v ps >/dev/null && command -v pkill >/dev/null || exit 3; "
+            f"pkill -TERM -s {session}; {until_gone(grace)}; "
             f"if pkill -KILL -s {session}; then {until_gone(1)}; fi; "
-            f"! pgrep -s {session} >/dev/null")
+            f"! {alive}")
 
 
 # --- detached jobs ---------------------------------------------------------------------

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -513,7 +515,6 @@ async def test_the_host_has_read_all_but_the_tail_when_the_copy_ends(
         assert nice == 10, nice
 
 
-
 def test_stopping_a_job_that_is_gone_waits_for_nothing(tmp_path: Path) -> None:
     """An abort stops the job's session: TERM, then KILL to what is left. It
     slept 0.2 s after the KILL even when nothing was left to kill, and in 0.2 s
@@ -539,20 +540,68 @@ def test_stopping_a_job_that_is_gone_waits_for_nothing(tmp_path: Path) -> None:
         return [float(line) for line in asked.read_text().split()]
 
     assert stop(2 ** 22 - 1) == []  # no process is in a session with that id
-    job = subprocess.Popen(["setsid", "/bin/sleep", "60"])
-    # Reaped the moment it dies, as a job's own shell reaps it: a zombie would
-    # still be in the session for pgrep.
-    reaper = threading.Thread(target=job.wait)
-    reaper.start()
+    job, reaper = _in_own_session("/bin/sleep", "60")
     try:
-        for _ in range(100):  # setsid has made the session once sleep is its leader
-            if os.getsid(job.pid) == job.pid:
-                break
-            time.sleep(0.01)
         slept = stop(job.pid)
         reaper.join(5)
         assert job.returncode == -15  # it died of the TERM
         assert sum(slept) <= 0.1, slept
+    finally:
+        job.kill()
+        reaper.join(5)
+
+
+def _in_own_session(*command: str) -> tuple[subprocess.Popen[bytes], threading.Thread]:
+    """`command` as the leader of a new session, reaped the moment it dies (as
+    a job's own shell reaps it: a zombie would still be in the session)."""
+    job = subprocess.Popen(["setsid", *command])
+    reaper = threading.Thread(target=job.wait)
+    reaper.start()
+    for _ in range(100):
+        if os.getsid(job.pid) == job.pid:
+            break
+        time.sleep(0.01)
+    return job, reaper
+
+
+def test_a_job_that_ignores_term_is_killed_after_the_grace(tmp_path: Path) -> None:
+    from runbook import jobs
+
+    job, reaper = _in_own_session("sh", "-c", "trap '' TERM; exec /bin/sleep 60")
+    try:
+        time.sleep(0.1)  # the trap is set before the TERM comes
+        done = subprocess.run(["sh", "-c", jobs.stop_command(job.pid, 0.3)],
+                              capture_output=True, text=True, timeout=30)
+        reaper.join(5)
+        assert done.returncode == 0, done.stderr
+        assert job.returncode == -9
+    finally:
+        job.kill()
+        reaper.join(5)
+
+
+def test_a_stop_without_the_tools_to_look_does_not_say_the_job_is_gone(
+        tmp_path: Path) -> None:
+    """Without pgrep (procps), `! pgrep` read as "nothing left": the stop said
+    the job had ended while it ran on, and gave no grace before the KILL."""
+    from runbook import jobs
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("sh", "pkill", "sleep", "ps", "grep"):
+        found = shutil.which(name)
+        assert found is not None
+        (tools / name).symlink_to(found)
+    job, reaper = _in_own_session("/bin/sleep", "60")
+    try:
+        for missing in ("pkill", "ps"):
+            (tools / missing).rename(tools / f"{missing}.away")
+            done = subprocess.run([str(tools / "sh"), "-c", jobs.stop_command(job.pid, 0.2)],
+                                  env={"PATH": str(tools)}, capture_output=True, text=True,
+                                  timeout=30)
+            (tools / f"{missing}.away").rename(tools / missing)
+            assert done.returncode != 0, missing
+            assert job.poll() is None, f"without {missing}, the job was still stopped"
     finally:
         job.kill()
         reaper.join(5)
