@@ -229,7 +229,7 @@ class HeadlessFrontEnd:
             case StepChanged(report=report):
                 self.reports[report.id] = report
                 if report.state in _MARK:
-                    took = f" in {report.elapsed_s:g}s" if report.elapsed_s is not None else ""
+                    took = "" if report.elapsed_s is None else f" in {duration(report.elapsed_s)}"
                     mark = self.paint(_MARK[report.state], *_MARK_STYLE[report.state])
                     self._print(f"  [{mark}{took}] {report.detail}".rstrip())
             case Output(stream=stream, line=line):

@@ -7,6 +7,7 @@ already masked, so an operator can read, copy and check them before saying yes.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -152,14 +153,24 @@ class StepCard:
         return self.destructive or self.phase is not Phase.PREPARE
 
 
+def cut_duration(seconds: float) -> tuple[int, int] | None:
+    """(whole seconds, tenths) of `seconds`: cut, as a clock is, never rounded up
+    and never below zero; None for what a damaged journal can hold (Infinity,
+    NaN). Every way a run's times are said starts from this."""
+    if not math.isfinite(seconds):
+        return None
+    whole, tenths = divmod(int(max(0.0, seconds) * 10), 10)
+    return whole, tenths
+
+
 def duration(seconds: float) -> str:
-    """4.2s, 12m05s, 1h02m: tenths under a minute, then cut to whole seconds
-    (as a clock is, never rounded up), then to minutes. One way everywhere a
-    run's times are said: the TUI, the headless run, the exit lines."""
-    tenths = int(max(0.0, seconds) * 10)
-    if tenths < 600:
-        return f"{tenths // 10}.{tenths % 10}s"
-    whole = tenths // 10
+    """4.2s, 12m05s, 1h02m: for the TUI, the headless run and the exit lines."""
+    cut = cut_duration(seconds)
+    if cut is None:
+        return "?"
+    whole, tenths = cut
+    if whole < 60:
+        return f"{whole}.{tenths}s"
     if whole < 3600:
         return f"{whole // 60}m{whole % 60:02d}s"
     return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"

@@ -11,6 +11,7 @@ import re
 import shlex
 from datetime import UTC, datetime
 
+from runbook.model import cut_duration
 from runbook.report import PROPERTIES_STEP, Action, Report, StepRun
 
 
@@ -41,15 +42,17 @@ def clock(ts: str | None, day: str | None = None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    if seconds is None:
+    """4.2 s, 1 min 59 s, 1 h 02 min: runbook.model.duration's figures in a
+    document's words."""
+    cut = None if seconds is None else cut_duration(seconds)
+    if cut is None:
         return "-"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    whole, tenths = cut
+    if whole < 60:
+        return f"{whole}.{tenths} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {(whole % 3600) // 60:02d} min"
 
 
 def between(start: str | None, end: str | None) -> float | None:

@@ -65,3 +65,20 @@ def test_the_exit_line_gives_the_downtime_as_the_run_and_the_tui_showed_it() -> 
     # A clock set back on this machine reads as no time, not as a negative one.
     assert "(0.0s so far)" in service_state(story(
         outcome="stopped", cutover_started=(datetime.now(UTC) + timedelta(seconds=3)).isoformat()))
+
+
+def test_the_report_and_the_headless_step_lines_cut_times_the_same_way() -> None:
+    """The report rounded (119.6 s: "2 min 00 s") and headless printed a step's
+    raw seconds ("in 119.6s") where the TUI and the exit line say 1m59s."""
+    from runbook.events import StepChanged
+    from runbook.model import StepReport, StepState, duration
+    from runbook.report_format import duration as written
+
+    assert written(119.6) == "1 min 59 s" and written(59.96) == "59.9 s"
+    assert written(-2.0) == "0.0 s"
+    out = io.StringIO()
+    HeadlessFrontEnd([], out=out, stdin=io.StringIO("")).tell(StepChanged(StepReport(
+        "upload", state=StepState.DONE, detail="both files are on the host", elapsed_s=119.6)))
+    assert "in 1m59s]" in out.getvalue(), out.getvalue()
+    # A damaged journal's Infinity or NaN reads as unknown; it does not end the exit lines.
+    assert duration(float("inf")) == duration(float("nan")) == "?"
