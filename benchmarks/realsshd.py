@@ -67,10 +67,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(root: Path, *, home: Path, more_host_keys: tuple[str, ...] = ()) -> Iterator[Sshd]:
-    """`more_host_keys`: key types (rsa, ecdsa) the server holds besides its
-    ed25519 key and known_hosts does not list, as a host that known_hosts
-    learnt from one connection."""
+def running(root: Path, *, home: Path) -> Iterator[Sshd]:
     sshd = find_sshd()
     if sshd is None:
         raise SystemExit("no OpenSSH sshd here: apt-get install openssh-server")
@@ -78,11 +75,9 @@ def running(root: Path, *, home: Path, more_host_keys: tuple[str, ...] = ()) -> 
     root.chmod(0o755)  # sshd reads AuthorizedKeysFile as the logged-in user
     if os.getuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, parents=True, exist_ok=True)
-    keys = {"host_key": "ed25519", "client_key": "ed25519"} | {
-        f"host_key_{kind}": kind for kind in more_host_keys}
-    for name, kind in keys.items():
+    for name in ("host_key", "client_key"):
         if not (root / name).exists():
-            subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "", "-f",
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f",
                             str(root / name)], check=True)
     shutil.copy(root / "client_key.pub", root / "authorized_keys")
     proc = None
@@ -91,7 +86,6 @@ def running(root: Path, *, home: Path, more_host_keys: tuple[str, ...] = ()) -> 
         config = root / "sshd_config"
         config.write_text("\n".join([
             "ListenAddress 127.0.0.1", f"Port {port}", f"HostKey {root / 'host_key'}",
-            *(f"HostKey {root / f'host_key_{kind}'}" for kind in more_host_keys),
             f"PidFile {root / 'sshd.pid'}", f"AuthorizedKeysFile {root / 'authorized_keys'}",
             "StrictModes no", "UsePAM no", "PasswordAuthentication no",
             "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
