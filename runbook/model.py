@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Phase(StrEnum):
@@ -153,27 +154,36 @@ class StepCard:
         return self.destructive or self.phase is not Phase.PREPARE
 
 
-def cut_duration(seconds: float) -> tuple[int, int] | None:
-    """(whole seconds, tenths) of `seconds`: cut, as a clock is, never rounded up
-    and never below zero; None for what a damaged journal can hold (Infinity,
-    NaN). Every way a run's times are said starts from this."""
+class Spelling(NamedTuple):
+    """How `duration` writes a time's units: tersely on screens and in output
+    lines, in words in a report."""
+
+    gap: str
+    second: str
+    minute: str
+    hour: str
+    unknown: str
+
+
+TERSE = Spelling("", "s", "m", "h", "?")
+WORDS = Spelling(" ", "s", "min", "h", "-")
+
+
+def duration(seconds: float, spelling: Spelling = TERSE) -> str:
+    """4.2s, 12m05s, 1h02m (in WORDS: 4.2 s, 12 min 05 s, 1 h 02 min): tenths
+    under a minute, then cut, as a clock is, never rounded up and never below
+    zero. The one rule for a run's times: the TUI, the headless run, the exit
+    lines, the report. `unknown` for what a damaged journal can hold
+    (Infinity, NaN)."""
     if not math.isfinite(seconds):
-        return None
+        return spelling.unknown
     whole, tenths = divmod(int(max(0.0, seconds) * 10), 10)
-    return whole, tenths
-
-
-def duration(seconds: float) -> str:
-    """4.2s, 12m05s, 1h02m: for the TUI, the headless run and the exit lines."""
-    cut = cut_duration(seconds)
-    if cut is None:
-        return "?"
-    whole, tenths = cut
+    gap, second, minute, hour = spelling[:4]
     if whole < 60:
-        return f"{whole}.{tenths}s"
+        return f"{whole}.{tenths}{gap}{second}"
     if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
+        return f"{whole // 60}{gap}{minute}{gap}{whole % 60:02d}{gap}{second}"
+    return f"{whole // 3600}{gap}{hour}{gap}{(whole % 3600) // 60:02d}{gap}{minute}"
 
 
 def result_line(state: str, detail: str) -> str:

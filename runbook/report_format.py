@@ -11,7 +11,8 @@ import re
 import shlex
 from datetime import UTC, datetime
 
-from runbook.model import cut_duration
+from runbook.model import WORDS
+from runbook.model import duration as model_duration
 from runbook.report import PROPERTIES_STEP, Action, Report, StepRun
 
 
@@ -42,17 +43,8 @@ def clock(ts: str | None, day: str | None = None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """4.2 s, 1 min 59 s, 1 h 02 min: runbook.model.duration's figures in a
-    document's words."""
-    cut = None if seconds is None else cut_duration(seconds)
-    if cut is None:
-        return "-"
-    whole, tenths = cut
-    if whole < 60:
-        return f"{whole}.{tenths} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60:02d} s"
-    return f"{whole // 3600} h {(whole % 3600) // 60:02d} min"
+    """4.2 s, 1 min 59 s, 1 h 02 min: runbook.model.duration in a document's words."""
+    return "-" if seconds is None else model_duration(seconds, WORDS)
 
 
 def between(start: str | None, end: str | None) -> float | None:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 # A step in these states has not ended: no result to show yet.
 _UNDER_WAY = (StepState.PENDING, StepState.RUNNING)
 
+
 class Poster(Protocol):
     def post_message(self, message: Message) -> bool: ...
 
