@@ -34,11 +34,14 @@ from screens.views import (
 )
 from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
 
+# From this many columns the checklist stands beside the step (app.tcss).
+WIDE_FROM = 100
+
 
 class MainScreen(Screen[None]):
     # Below 100 columns the checklist gives way to the step and its output
     # (app.tcss: Screen.-narrow); `c` brings it back, or hides it when wide.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]  # noqa: RUF012 (Textual's own)
     # The footer shows these in this order and cuts what does not fit at the
     # right: what the operator needs in the window comes first.
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -81,6 +84,10 @@ class MainScreen(Screen[None]):
         self.ready = False
 
     def compose(self) -> ComposeResult:
+        # The breakpoint class the first resize would give, given now while the
+        # screen is still empty: set by that resize, it restyled every widget
+        # of the screen once more before the first paint (issue 12).
+        self.add_class("-wide" if self.app.size.width >= WIDE_FROM else "-narrow")
         yield StatusBar(id="status")
         # One container for all below the status bar: a repaint draws every child
         # of the screen whose clip it touches, so the clocks' tick draws its

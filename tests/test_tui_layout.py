@@ -9,6 +9,7 @@ import asyncio
 import re
 from typing import Any
 
+import pytest
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button
@@ -23,6 +24,7 @@ from screens.dialogs import (
     SkipDialog,
     Target,
 )
+from screens.widgets import Checklist
 from tests.polling import until
 from tests.test_tui_fakes import (
     FakeClock,
@@ -58,6 +60,27 @@ async def test_below_100_columns_the_checklist_gives_way_and_a_key_brings_it_bac
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert left.display, "from 100 columns on the checklist is back by itself"
+
+
+@pytest.mark.parametrize(("size", "breakpoint"), [(NARROW, "-narrow"), (WIDE, "-wide")])
+async def test_the_widgets_are_first_styled_for_the_width_the_terminal_has(
+        size: tuple[int, int], breakpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The breakpoint class is on the screen before its widgets mount. Left to
+    the first resize, it came after them and every widget was styled again
+    before the first paint (issue 12)."""
+    seen: list[set[str]] = []
+    mounted = Checklist._on_mount
+
+    def on_mount(self: Checklist, event: Any) -> None:
+        seen.append(set(self.screen.classes))
+        mounted(self, event)
+
+    monkeypatch.setattr(Checklist, "_on_mount", on_mount)
+    app = make_app()
+    async with app.run_test(size=size):
+        await until(lambda: app.drawn, what="the first paint")
+        assert seen, "the checklist never mounted"
+        assert breakpoint in seen[0], f"the screen had {seen[0] or 'no classes'} as it mounted"
 
 
 async def test_at_80x24_the_status_and_hint_keep_the_essentials() -> None:
