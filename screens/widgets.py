@@ -16,7 +16,7 @@ from textual.strip import Strip
 from textual.style import Style
 from textual.visual import Visual
 from textual.widget import Widget
-from textual.widgets import Label, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from runbook.model import Action, StepCard
@@ -205,7 +205,9 @@ class OutputPane(Vertical):
     def compose(self) -> ComposeResult:
         with Vertical(id="progress-row") as row:
             row.display = False
-            yield Label(id="progress-label")
+            # A Static, not a Label: the same text, without the Label's variant
+            # rules that every restyle matches against it (issue 12).
+            yield Static(id="progress-label")
             yield Meter(id="progress-bar")
         yield OutputLog(max_lines=self.max_lines, id="output-log")
 
@@ -219,7 +221,7 @@ class OutputPane(Vertical):
         if total and total >= 1 << 20:
             # Uploads report bytes: say how much, not only what share.
             label = f"{done / (1 << 20):.1f} of {total / (1 << 20):.1f} MiB · {label}"
-        self.query_one("#progress-label", Label).update(label)
+        self.query_one("#progress-label", Static).update(label)
         meter = self.query_one("#progress-bar", Meter)
         meter.display = bar and bool(total)
         if meter.display and total:
