@@ -137,16 +137,17 @@ def stop_command(session: int, grace: float) -> str:
     may be. Sleeps only while something of the session is left.
 
     A zombie is not left: it has ended and waits for its parent (an orphan's
-    for init, which some hosts reap late). Without ps or pkill it cannot tell,
-    and exits 3 rather than say the job is gone."""
+    for init, which some hosts reap late). Without ps, pkill or timeout it
+    cannot tell, and exits 3 rather than say the job is gone."""
     alive = f"ps -o stat= -s {session} | grep -qv '^Z'"
 
     def until_gone(seconds: float) -> str:
-        rounds = max(1, int(seconds / _STOP_LOOK_S))
-        return (f"n=0; while {alive} && [ $n -lt {rounds} ]; do "
-                f"n=$((n+1)); sleep {_STOP_LOOK_S}; done")
+        # Bounded by the clock, not by a count of looks: each look (ps) takes
+        # time of its own, more on a busy host.
+        looks = f"while {alive}; do sleep {_STOP_LOOK_S}; done"
+        return f"timeout {seconds:g}s sh -c {shlex.quote(looks)}"
 
-    return ("command -v ps >/dev/null && command -v pkill >/dev/null || exit 3; "
+    return ("for tool in ps pkill timeout; do command -v $tool >/dev/null || exit 3; done; "
             f"pkill -TERM -s {session}; {until_gone(grace)}; "
             f"if pkill -KILL -s {session}; then {until_gone(1)}; fi; "
             f"! {alive}")

@@ -580,6 +580,37 @@ def test_a_job_that_ignores_term_is_killed_after_the_grace(tmp_path: Path) -> No
         reaper.join(5)
 
 
+def test_the_grace_before_the_kill_is_time_not_a_count_of_looks(tmp_path: Path) -> None:
+    """The grace was counted in looks of 50 ms each, as if a look took no time:
+    a look (ps) costs time of its own, so a 5 s grace took 6.15 s on a host
+    with a hundred processes. Here `sleep` returns at once, so counted looks
+    end (and the KILL comes) long before the grace has passed; the grace must
+    be the seconds it says, however long a look takes."""
+    from runbook import jobs
+
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "sleep").write_text("#!/bin/sh\nexit 0\n")
+    (shims / "sleep").chmod(0o755)
+    grace = 1.5
+    job, reaper = _in_own_session("sh", "-c", "trap '' TERM; exec /bin/sleep 60")
+    try:
+        time.sleep(0.1)  # the trap is set before the TERM comes
+        started = time.monotonic()
+        done = subprocess.run(["sh", "-c", jobs.stop_command(job.pid, grace)],
+                              env={"PATH": f"{shims}:{os.environ['PATH']}"},
+                              capture_output=True, text=True, timeout=30)
+        reaper.join(5)
+        survived = time.monotonic() - started
+        assert done.returncode == 0, done.stderr
+        assert job.returncode == -9
+        # A lower bound only: a slow machine makes the stop longer, not shorter.
+        assert survived >= grace, f"killed after {survived:.2f}s of a {grace}s grace"
+    finally:
+        job.kill()
+        reaper.join(5)
+
+
 def test_a_stop_without_the_tools_to_look_does_not_say_the_job_is_gone(
         tmp_path: Path) -> None:
     """Without pgrep (procps), `! pgrep` read as "nothing left": the stop said
@@ -588,13 +619,13 @@ def test_a_stop_without_the_tools_to_look_does_not_say_the_job_is_gone(
 
     tools = tmp_path / "bin"
     tools.mkdir()
-    for name in ("sh", "pkill", "sleep", "ps", "grep"):
+    for name in ("sh", "pkill", "sleep", "ps", "grep", "timeout"):
         found = shutil.which(name)
         assert found is not None
         (tools / name).symlink_to(found)
     job, reaper = _in_own_session("/bin/sleep", "60")
     try:
-        for missing in ("pkill", "ps"):
+        for missing in ("pkill", "ps", "timeout"):
             (tools / missing).rename(tools / f"{missing}.away")
             done = subprocess.run([str(tools / "sh"), "-c", jobs.stop_command(job.pid, 0.2)],
                                   env={"PATH": str(tools)}, capture_output=True, text=True,
