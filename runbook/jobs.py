@@ -145,7 +145,8 @@ def stop_command(session: int, grace: float) -> str:
         # Bounded by the clock, not by a count of looks: each look (ps) takes
         # time of its own, more on a busy host.
         looks = f"while {alive}; do sleep {_STOP_LOOK_S}; done"
-        return f"timeout {seconds:g}s sh -c {shlex.quote(looks)}"
+        # At least one look: to timeout, 0s would mean no limit at all.
+        return f"timeout {max(seconds, _STOP_LOOK_S):g}s sh -c {shlex.quote(looks)}"
 
     return ("for tool in ps pkill timeout; do command -v $tool >/dev/null || exit 3; done; "
             f"pkill -TERM -s {session}; {until_gone(grace)}; "

@@ -611,6 +611,25 @@ def test_the_grace_before_the_kill_is_time_not_a_count_of_looks(tmp_path: Path) 
         reaper.join(5)
 
 
+def test_a_stop_with_no_grace_kills_at_once_and_ends(tmp_path: Path) -> None:
+    """`timeout 0s` means no limit at all (review): a grace of nothing kept
+    looking for as long as the job ignored the TERM, as root, and never sent
+    the KILL. No grace is one look, then the KILL."""
+    from runbook import jobs
+
+    job, reaper = _in_own_session("sh", "-c", "trap '' TERM; exec /bin/sleep 60")
+    try:
+        time.sleep(0.1)  # the trap is set before the TERM comes
+        done = subprocess.run(["sh", "-c", jobs.stop_command(job.pid, 0)],
+                              capture_output=True, text=True, timeout=10)
+        reaper.join(5)
+        assert done.returncode == 0, done.stderr
+        assert job.returncode == -9
+    finally:
+        job.kill()
+        reaper.join(5)
+
+
 def test_a_stop_without_the_tools_to_look_does_not_say_the_job_is_gone(
         tmp_path: Path) -> None:
     """Without pgrep (procps), `! pgrep` read as "nothing left": the stop said
