@@ -206,8 +206,9 @@ class OutputPane(Vertical):
         with Vertical(id="progress-row") as row:
             row.display = False
             # A Static, not a Label: the same text, without the Label's variant
-            # rules that every restyle matches against it (issue 12).
-            yield Static(id="progress-label")
+            # rules that every restyle matches against it (issue 12). Plain
+            # text: what it says may name things in square brackets.
+            yield Static(id="progress-label", markup=False)
             yield Meter(id="progress-bar")
         yield OutputLog(max_lines=self.max_lines, id="output-log")
 

@@ -225,6 +225,24 @@ async def test_delete_nodegroups_says_how_many_are_left() -> None:
         answer.cancel()
 
 
+async def test_a_progress_line_shows_square_brackets_as_they_are() -> None:
+    """The progress line read its text as Textual markup (review): a name in
+    square brackets, as a folder or a nodegroup may be, vanished or restyled
+    what followed it."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+        await until(lambda: app.asking is not None, what="the question")
+        tell(app, StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+        await pilot.pause()
+        app.front.tell(Progress("delete-nodegroups", 10, 600,
+                                "[b]edge[/b] [link] 590s"))
+        await until(lambda: "[b]edge[/b] [link] 590s" in screen_text(app),
+                    what="the progress line, brackets and all")
+        answer.cancel()
+
+
 async def test_resuming_shows_the_earlier_runs_finished_steps_at_once(tmp_path: Path) -> None:
     earlier = cut_off_in_cutover(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier,
