@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -459,6 +460,13 @@ class RunbookApp(App["Outcome | None"]):
             # the report's key show.
             return self.run_state.outcome is None
         return True
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        # Plain text unless a caller asks for markup: notices carry paths, error
+        # text and host output, where a "[/x]" stopped the app (Textual raised
+        # MarkupError drawing it) and a red5.log "[main]" vanished.
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     async def action_quit(self) -> None:
         # The palette's own "Quit" must ask the same questions as q.

@@ -202,7 +202,7 @@ class PropertiesReviewScreen(Screen[bool]):
         yield _KeyList(id="review-keys")
         yield Static(id="review-detail")
         with Horizontal(id="review-edit-bar", classes="bar"):
-            yield Label(id="review-edit-label")
+            yield Label(id="review-edit-label", markup=False)  # a key, as it is written
             yield Input(id="review-edit", compact=True)
         with Horizontal(id="review-filter-bar", classes="bar"):
             yield Label("Filter:", id="review-filter-label")

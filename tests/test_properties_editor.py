@@ -290,6 +290,43 @@ async def test_a_reopened_key_is_found_with_n_and_kept_with_o(pair: tuple[Path, 
     assert javaproperties.loads(Path("merged.properties").read_text())["proxy.enabled"] == "false"
 
 
+async def test_a_caution_shows_the_key_as_typed_and_never_stops_the_editor(
+        pair: tuple[Path, Path]) -> None:
+    """The caution for an unknown --set key was read as Textual markup: a key
+    with "[/x]" in it raised MarkupError as the notice was drawn, and the
+    editor stopped."""
+    app = make_app(pair, sets=[f"config.dbHost={NEW_DB}", "red5[/x].key=1"])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await editor(pilot)
+        await pilot.pause(0.2)
+        assert app.is_running and app.return_code is None
+        from textual.widgets._toast import Toast
+
+        shown = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert any("--set red5[/x].key" in text for text in shown), shown
+
+
+async def test_a_key_with_square_brackets_is_shown_and_edited_as_it_is(
+        tmp_path: Path) -> None:
+    """The edit bar read the key's name as Textual markup: a key such as
+    "list[/a].url" raised MarkupError on `e` and stopped the editor, and
+    "a.[b].c" lost its "[b]"."""
+    old, new = tmp_path / "old.properties", tmp_path / "new.properties"
+    old.write_text("config.dbHost=localhost\n")
+    new.write_text("config.dbHost=localhost\nlist[/a].url=\na.[b].c=\n")
+    app = create_diff_app(old, new, sets=[], decisions=None, out=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        for key in ("list[/a].url", "a.[b].c"):
+            await go_to(pilot, screen, key)
+            await pilot.press("e")
+            await pilot.pause()
+            assert app.is_running and app.return_code is None
+            label = screen.query_one("#review-edit-label")
+            assert str(label.render()) == f"{key} =", label.render()
+            await pilot.press("escape")
+
+
 async def test_leaving_with_keys_open_reports_them(pair: tuple[Path, Path]) -> None:
     app = make_app(pair)
     async with app.run_test(size=SIZE) as pilot:

@@ -243,6 +243,22 @@ async def test_a_progress_line_shows_square_brackets_as_they_are() -> None:
         answer.cancel()
 
 
+async def test_a_notice_shows_its_text_as_it_is_and_never_stops_the_app() -> None:
+    """Notices carry paths, error text and host output. Read as Textual markup,
+    a "[/...]" in one raised MarkupError as it was drawn and stopped the app,
+    and a "[main]" (as in a red5.log line) vanished."""
+    failure = ("/srv/runs/[/b]/sm1.jsonl: cannot write the journal (No space left on "
+               "device); [main] stopped")
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, RunEnded("failed", 1, journal_failure=failure))
+        await until(lambda: "[/b]/sm1.jsonl" in screen_text(app)
+                    and "[main] stopped" in screen_text(app), what="the notice, as it is")
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+
+
 async def test_resuming_shows_the_earlier_runs_finished_steps_at_once(tmp_path: Path) -> None:
     earlier = cut_off_in_cutover(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier,
