@@ -336,10 +336,13 @@ class RunbookApp(App["Outcome | None"]):
                 self.notify(failure, severity="error", timeout=60)
         if isinstance(event, RunEnded):
             self.refresh_bindings()  # the report key in, run and skip out
-            if self.run_state.outcome is Outcome.DONE and self.main.can_draw:
-                from screens.widgets import NOT_NEEDED
+            if self.run_state.outcome in (Outcome.DONE, Outcome.ROLLED_BACK) \
+                    and self.main.can_draw:
+                from screens.widgets import NOT_NEEDED, WENT_BACK
 
-                self.main.checklist.retitle_group(Phase.ROLLBACK, NOT_NEEDED)
+                self.main.checklist.retitle_group(
+                    Phase.ROLLBACK,
+                    NOT_NEEDED if self.run_state.outcome is Outcome.DONE else WENT_BACK)
         report = getattr(event, "report", None)
         if report is not None:
             self.main.refresh_step(report.id)

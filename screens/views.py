@@ -179,6 +179,12 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
             return Content.styled(f"Every step is done or skipped.{report} q quits; the "
                                   f"journal is {journal}.", "$success")
         trouble = state.in_trouble
+        if state.outcome is Outcome.ROLLED_BACK:
+            # Not "fix it and run again": that would start the upgrade over.
+            failed = f" Step {trouble[0].number} had failed; its result is on the right." \
+                if trouble else ""
+            return Content.styled(f"The way back is done: the old stream manager serves "
+                                  f"again.{failed}{report} q quits.", "$warning")
         if trouble and state.service_down:
             # The worst moment of the night: both ways on, in one line.
             return Content.styled(

@@ -33,6 +33,8 @@ GROUPS = {
 # Once the upgrade is done, its rows stay pending (none of them ran), which
 # would read as work left.
 NOT_NEEDED = "ROLLBACK · not needed: the upgrade is done"
+# Once the way back is done: it no longer waits on a failure.
+WENT_BACK = "ROLLBACK · done: the old stream manager serves again"
 
 
 class Checklist(OptionList):

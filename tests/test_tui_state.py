@@ -353,6 +353,31 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
     assert not any("3 of 3 nodegroups still there" in line for line in said), said
 
 
+async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() -> None:
+    """Operator trial: once every rollback step was done, the hint still said
+    the cutover step had failed and to fix the cause and run runbook again,
+    which would start the upgrade over, and the way back's heading still read
+    as if it might be needed."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups"))
+        for step_id in ("delete-nodegroups", "backup-live", "promote-new", "stop-service",
+                        "service-unit"):
+            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+        tell(app, StepChanged(report("start-service", StepState.FAILED, "no answer", 0.1)))
+        for step_id in ("rollback-stop-new", "rollback-set-aside", "rollback-restore",
+                        "rollback-unit", "rollback-start", "rollback-recreate"):
+            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+        tell(app, CutoverEnded(True, 4.0))
+        tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "old stream manager serves again" in shown, shown
+        assert "run runbook again" not in shown and "Fix the cause" not in shown, shown
+        assert "only when a cutover step fails" not in shown, shown
+
+
 async def test_after_a_failed_cutover_step_the_hint_names_the_way_back_too() -> None:
     """The stream manager is down: 'fix it and run again' is half the answer
     at that moment; the other half is that there is a way back, and where."""
