@@ -149,9 +149,7 @@ class HeadlessFrontEnd:
 
     def _not_an_answer(self, card: StepCard, answer: str) -> str:
         if answer.lower() == "s":
-            why = ("the stream manager is down until cutover ends" if card.phase is Phase.CUTOVER
-                   else "the steps after it rely on what it finds")
-            return f"  {card.id} cannot be skipped: {why}; run it, or stop"
+            return f"  {card.id} cannot be skipped: {card.not_skippable_because}; run it, or stop"
         if not card.needs_typed_confirmation:
             return "  answer y, s or q" if card.skippable else "  answer y or q"
         if answer.lower() == "y":

@@ -153,6 +153,19 @@ class StepCard:
     def needs_typed_confirmation(self) -> bool:
         return self.destructive or self.phase is not Phase.PREPARE
 
+    @property
+    def not_skippable_because(self) -> str | None:
+        """Why this step cannot be skipped, in a few words; None when it can."""
+        if self.skippable:
+            return None
+        if self.phase is Phase.PREPARE:
+            return "the steps after it rely on what it finds"
+        # True before the first cutover step too, when the stream manager still
+        # serves: a step left out is what would leave it down.
+        return "a step left out would leave the stream manager down, half upgraded" \
+            if self.phase is Phase.CUTOVER else \
+            "a step left out would leave the stream manager down, half restored"
+
 
 class Spelling(NamedTuple):
     """How `duration` writes a time's units: tersely on screens and in output

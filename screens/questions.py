@@ -107,11 +107,9 @@ class Questions:
         if found is None:
             return
         asking, card = found
-        if not card.skippable:
-            why = ("the stream manager is down until cutover ends" if card.phase == "cutover"
-                   else "the steps after it rely on what it finds")
-            self.app.notify(f"{card.title} cannot be skipped: {why}. Run it, or quit.",
-                            severity="warning")
+        if card.not_skippable_because is not None:
+            self.app.notify(f"{card.title} cannot be skipped: {card.not_skippable_because}. "
+                            "Run it, or quit.", severity="warning")
             return
 
         def answered(reason: str | None) -> None:

@@ -208,10 +208,11 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
     if state.asking is not None:
         card = state.by_id[state.asking]
         if selected == card.id:
+            skip: Parts = ["; ", ("s", "bold"), " skips it with a reason."] if card.skippable \
+                else ["."]
             return Content.assemble(
                 ("enter", "bold"), " shows exactly what ", (card.title, "bold"),
-                " will run and asks to confirm; ", ("s", "bold"), " skips it with a reason.",
-                *_last_result(state))
+                " will run and asks to confirm", *skip, *_last_result(state))
         return Content.assemble(
             "The runbook waits on step ", (f"{card.number}. {card.title}", "bold"),
             ": select it (↑/↓) and press ", ("enter", "bold"), ".", *_last_result(state))

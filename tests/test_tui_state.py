@@ -34,7 +34,7 @@ from tests.test_tui_fakes import (
     settings,
     tell,
 )
-from tests.test_tui_pilot import text_of
+from tests.test_tui_pilot import collect_notes, text_of
 
 SIZE = (120, 40)
 PREPARE = ["preflight", "new-database", "export-config", "upload", "unpack",
@@ -351,6 +351,35 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
     # A line only when some are gone: the API's order is not news, and "3 of 3
     # still there" right after the deletions read as if none had worked.
     assert not any("3 of 3 nodegroups still there" in line for line in said), said
+
+
+async def test_skip_is_offered_only_for_a_step_that_can_be_skipped() -> None:
+    """Operator trial: every cutover step's hint said "s skips it with a
+    reason", and s then said the step could not be skipped because the stream
+    manager was down, before anything was. (s stays a key: pressed, it says
+    why not.)"""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "export-config", await plan_of("export-config"))
+        await until(lambda: app.asking is not None, what="the question")
+        await until(lambda: "Skip" in screen_text(app).splitlines()[-1], what="the footer")
+        assert "s skips it" in screen_text(app)
+        answer.cancel()
+        await pilot.pause()
+        tell(app, StepChanged(report("export-config", StepState.SKIPPED, "kept", 0.0)))
+        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+        await until(lambda: app.asking is not None
+                    and app.asking.report.id == "delete-nodegroups", what="the cutover question")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "s skips" not in shown, shown
+        notes = collect_notes(app)
+        await pilot.press("s")
+        await pilot.pause()
+        assert notes and "stream manager down, half upgraded" in notes[-1], notes
+        assert "is down until" not in notes[-1]
+        answer.cancel()
 
 
 async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() -> None:
