@@ -52,8 +52,9 @@ class ReviewHandoff:
     def open(self) -> None:
         request = self.pending
         if request is None:
-            self.app.notify("The properties review opens while the properties step runs, "
-                            "when some keys still need a decision.")
+            self.app.notify("The properties review opens when the properties step runs and "
+                            "keys still need a decision. To read the two files side by side "
+                            "before then: runbook diff OLD NEW.")
             return
         screen_class = self.load()
         if screen_class is None:

@@ -132,8 +132,8 @@ def detail(state: RunState, card: StepCard) -> Content:
             parts += ["\n", ("  in flight: ", "$error"), action]
         parts.append("\n")
     if card.id == PROPERTIES_STEP:
-        parts += ["\n", ("d", "bold"), " opens the properties review while this step "
-                  "waits for decisions on keys.\n"]
+        parts += ["\n", "When this step runs and keys still need a decision, the properties "
+                  "review opens; ", ("d", "bold"), " opens it again until they are decided.\n"]
     return Content.assemble(*parts)
 
 
