@@ -284,15 +284,22 @@ class QuitDialog(Dialog[str]):
         Binding("escape", "choose('stay')", "Stay", id="quit-stay"),
     ]
 
-    def __init__(self, *, busy: bool, what: str, next_step: str = "") -> None:
+    def __init__(self, *, busy: bool, what: str, next_step: str = "",
+                 down: bool = False) -> None:
         super().__init__()
         self.busy = busy
         self.what = what
         self.next_step = next_step
+        self.down = down
 
     def compose_box(self) -> ComposeResult:
         with Vertical(id="quit", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
+                if self.down:
+                    # What leaving costs, first: in the cutover it is downtime.
+                    yield Wrapped(Content.styled(
+                        "The stream manager is down: it stays down after you leave, until a "
+                        "run goes on from here or takes the way back.", "bold $error"))
                 if self.busy:
                     yield Wrapped(Content.assemble(("Busy: ", "bold $warning"), self.what))
                     yield Wrapped(Content.assemble(

@@ -139,7 +139,8 @@ class Questions:
                     asking.answer.set_result(Decision(Answer.STOP))
 
             app.push_screen(QuitDialog(busy=False, what="",
-                                       next_step=f"{card.number}. {card.title}"), idle_answer)
+                                       next_step=f"{card.number}. {card.title}",
+                                       down=app.run_state.service_down), idle_answer)
             return
         running = app.by_id.get(app.run_state.running or "")
         what = (f"step {running.number}. {running.title} is running." if running
@@ -155,4 +156,5 @@ class Questions:
                 app.exit_when_done = True
                 runner.cancel()
 
-        app.push_screen(QuitDialog(busy=True, what=what), busy_answer)
+        app.push_screen(QuitDialog(busy=True, what=what, down=app.run_state.service_down),
+                        busy_answer)

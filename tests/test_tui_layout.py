@@ -132,8 +132,8 @@ async def dialogs(app: Any) -> list[ModalScreen[Any]]:
         ConfirmDialog(cards["delete-nodegroups"], 15, TARGET, plan * 3),
         ConfirmDialog(cards["preflight"], 15, TARGET, (await plan_of("preflight")) * 2),
         SkipDialog(cards["export-config"]),
-        QuitDialog(busy=True, what="step 4. Upload distribution and controller is running."),
-        QuitDialog(busy=False, what="", next_step="4. Upload distribution and controller"),
+        QuitDialog(busy=True, what="step 13. Stop the running server is running.", down=True),
+        QuitDialog(busy=False, what="", next_step="14. Install the service unit", down=True),
         RecoverDialog(cards["promote-new"], "no red5pro-server-* directory to promote: "
                       "run unpack first " * 6, can_roll_back=True),
     ]

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
 import screens.app as app_module
-from runbook.events import Output, RunEnded, StepChanged
+from runbook.events import CutoverStarted, Output, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome
 from runbook.facts import Facts
 from runbook.journal import Journal, replay
@@ -355,6 +355,21 @@ async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> N
     history = replay(journal)
     assert history.finished and history.outcome == "stopped"
     assert history.state("preflight") is StepState.PENDING
+
+
+async def test_quitting_while_the_stream_manager_is_down_says_so(tmp_path: Path) -> None:
+    """Operator trial: in the cutover, with the nodegroups deleted, q said only
+    "Nothing is running" and where the journal stopped; leaving then leaves
+    the stream manager down, which the dialog must say before the operator
+    goes."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await first_question(app, [Talk("preflight"), Talk("new-database")], journal)
+        tell(app, CutoverStarted("delete-nodegroups"))
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        assert "stream manager is down" in text_of(app.screen), text_of(app.screen)
 
 
 async def run_until_quit_is_asked(app: RunbookApp, pilot: Pilot[Any], journal: Path,
