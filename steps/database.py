@@ -50,12 +50,18 @@ def client(login_host: str, port: str | int, tail: str) -> str:
             f"-P {port} --connect-timeout=10 {tail}")
 
 
-def query(p: AnyContext, sql: str, *, port: str | int = "<port>") -> str:
-    return client(p.settings.new_db_host, port, f"-N -B -e {quote(sql)}")
+def _port(p: AnyContext) -> str | int:
+    """The new database's port as far as it is known yet: the config's, else
+    the one a step read from the live login (see login), else a placeholder."""
+    return p.settings.new_db_port or p.facts.db_port or "<port>"
 
 
-def import_file(p: AnyContext, sql_file: str, *, port: str | int = "<port>") -> str:
-    return client(p.settings.new_db_host, port, f"{DATABASE} < {quote(sql_file)}")
+def query(p: AnyContext, sql: str, *, port: str | int | None = None) -> str:
+    return client(p.settings.new_db_host, port or _port(p), f"-N -B -e {quote(sql)}")
+
+
+def import_file(p: AnyContext, sql_file: str, *, port: str | int | None = None) -> str:
+    return client(p.settings.new_db_host, port or _port(p), f"{DATABASE} < {quote(sql_file)}")
 
 
 async def login(ctx: Ctx) -> Login:
@@ -73,6 +79,7 @@ async def login(ctx: Ctx) -> Login:
                          "database is reached with the live login")
     ctx.add_secret(password)
     port = ctx.settings.new_db_port or int(live.get("config.dbPort") or 3306)
+    ctx.facts.db_port = port  # for the plans shown from here on
     return Login(user, password, ctx.settings.new_db_host, port)
 
 

@@ -29,6 +29,7 @@ class Red5Facts(Facts):
     controller: str | None = None
     instance_prefix: str = ""
     java: int | None = None
+    db_port: int | None = None  # the new database's, once a step has read the login
     # the new release
     new_top: str | None = None  # the folder the distribution unpacks into
     new_tree: str | None = None  # device:inode of the unpacked folder

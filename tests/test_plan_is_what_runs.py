@@ -59,6 +59,12 @@ async def test_every_journalled_action_was_in_the_confirmed_plan(tmp_path: Path)
     # Not journalled, still shown: start-service waits on the NEW release's API.
     waits = [a.curl for a in front.plans["start-service"] if getattr(a, "curl", None)]
     assert waits and all("/api/4.0/" in curl for curl in waits), waits
+    # A value learnt before the question is shown, not left a placeholder
+    # (operator trial: the schema dialog showed -P <port> after the new
+    # database's port had been printed).
+    for step in ("new-database", "schema"):
+        shown = "\n".join(action.render() for action in front.plans[step])
+        assert "<port>" not in shown and f"-P {host.new_db[1]}" in shown, shown
 
 
 def test_a_command_not_in_the_plan_is_found(tmp_path: Path) -> None:
