@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import errno
 import hashlib
 import itertools
 import math
+import os
 import posixpath
 import random
 import re
@@ -106,6 +108,24 @@ _BACKOFF_CAP_S = 10.0
 _IDLE_SHELLS = 5
 
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]
+
+
+def _unreachable(exc: BaseException) -> str:
+    """Why a connection could not be made, in words, with the setting to check
+    (asyncio's own words name a socket call: "Connect call failed (...)")."""
+    if isinstance(exc, socket.gaierror):
+        return "no such host, or its name cannot be resolved now; check host.address"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time; check host.address, the network and any firewall"
+    number = getattr(exc, "errno", None)
+    if number == errno.ECONNREFUSED:
+        return "connection refused: nothing listens on that port; check host.port and that " \
+            "sshd runs"
+    if number in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return f"{os.strerror(number).lower()}; check host.address and the network"
+    if isinstance(exc, OSError) and number is not None and number > 0:
+        return os.strerror(number)
+    return str(exc) or type(exc).__name__
 
 
 # For this long after a login, pending ACKs go out every this often (see
@@ -261,8 +281,8 @@ class Remote:
                 "host.user and host.identity"
             ) from None
         except (OSError, asyncssh.Error, TimeoutError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-            raise RemoteError(f"{self.target}: cannot connect over SSH ({reason})") from None
+            raise RemoteError(f"{self.target}: cannot connect over SSH: {_unreachable(exc)}") \
+                from None
         _acknowledge_early(conn)
         key = conn.get_server_host_key()
         self.fingerprint = key.get_fingerprint() if key is not None else None

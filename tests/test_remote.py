@@ -71,6 +71,28 @@ async def test_an_unknown_host_key_is_refused_with_its_fingerprint(tmp_path: Pat
         await trusted.close()
 
 
+async def test_a_host_that_cannot_be_reached_is_said_in_words_with_what_to_check(
+        tmp_path: Path) -> None:
+    """Operator trial: a wrong port read "cannot connect over SSH (Connect call
+    failed ('127.0.0.1', 2))", asyncio's words, with nothing to check."""
+    import socket
+
+    async with rehearsal_host(tmp_path) as host:
+        with socket.socket() as probe:  # a free port, closed again: refused
+            probe.bind(("127.0.0.1", 0))
+            closed = probe.getsockname()[1]
+        for changes, said, check in (({"port": closed}, "connection refused", "host.port"),
+                                     ({"address": "no-such-host.invalid"}, "no such host",
+                                      "host.address")):
+            remote = Remote(HostSettings(**{**rehearsal_settings(host).host.__dict__,
+                                            **changes}), isolated=True, reconnect_within=0)
+            with pytest.raises(RemoteError) as err:
+                await remote.run("true", timeout=10)
+            message = str(err.value)
+            assert "Connect call failed" not in message, message
+            assert said in message and check in message, message
+
+
 async def test_a_wrong_client_key_is_refused(tmp_path: Path) -> None:
     import asyncssh
 
