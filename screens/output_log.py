@@ -75,6 +75,10 @@ class OutputLog(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self.marked: int | None = None  # a line index in `lines`, highlighted
         self.match = ""
+        # Whether the view keeps to the newest line: set by where the view is
+        # moved to, kept when the pane's height changes under it (a progress
+        # line appearing above pushes the end a row further down).
+        self._following = True
 
     # --- what is in it ----------------------------------------------------------
 
@@ -92,7 +96,7 @@ class OutputLog(ScrollView, can_focus=True):
     def write_lines(self, lines: Iterable[str], scroll_end: bool | None = None) -> None:
         """Add lines at the end; follow them if the view was at the end."""
         following = self.auto_scroll if scroll_end is None else scroll_end
-        following = following and self._at_end()
+        following = following and self._following
         new = [clean(part) for line in lines for part in line.splitlines() or [""]]
         first = self._dropped + len(self._lines)
         self._lines.extend(new)
@@ -162,7 +166,7 @@ class OutputLog(ScrollView, can_focus=True):
 
     def _rewrap(self, width: int) -> None:
         top = self.line_at_row(round(self.scroll_y))
-        following = self._at_end()
+        following = self._following
         self._width = width
         self._rows.clear()
         self._cache.clear()
@@ -181,6 +185,12 @@ class OutputLog(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         if width > 0 and width != self._width:
             self._rewrap(width)
+        elif self._following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._following = self._at_end()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

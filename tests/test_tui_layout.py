@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button
 
-from runbook.events import Output, StepChanged
+from runbook.events import Output, Progress, StepChanged
 from runbook.model import StepState
 from screens.dialogs import (
     ConfirmDialog,
@@ -262,6 +262,27 @@ async def test_output_wraps_and_the_pane_follows_its_newest_line() -> None:
             await pilot.press("end")
             await until(lambda a=app: "the very last line" in screen_text(a),
                         what=f"End to reach the last line at {size}")
+
+
+async def test_the_output_still_follows_after_the_progress_line_takes_a_row() -> None:
+    """Operator trial: at the end of recreate the pane stopped short of the
+    last lines until l and End. The progress line appearing above the output
+    made the pane shorter; the view, at the end a moment before, was then a
+    row above it, and new lines were no longer followed."""
+    app = make_app(clock_=FakeClock())
+    async with app.run_test(size=WIDE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, StepChanged(report("recreate", StepState.RUNNING)))
+        app.main.checklist.select_step("recreate")
+        for n in range(200):
+            app.front.tell(Output("recreate", "out", f"line {n:03d}"))
+        await until(lambda: "line 199" in screen_text(app), what="the output, followed")
+        app.front.tell(Progress("recreate", 1, 30, "waiting for the origins: 29s left"))
+        await until(lambda: "29s left" in screen_text(app), what="the progress line")
+        await pilot.pause()
+        app.front.tell(Output("recreate", "info", "done: every nodegroup has its origins"))
+        await until(lambda: "every nodegroup has its origins" in screen_text(app),
+                    what="the last line, followed", timeout=5)
 
 
 async def test_a_line_that_comes_later_shows_below_the_first() -> None:
