@@ -71,6 +71,7 @@ class HeadlessFrontEnd:
         self.reports: dict[str, StepReport] = {}
         self._last_progress = 0.0
         self._phase: Phase | None = None
+        self._headed: str | None = None  # the step whose heading was printed last
         self.paint = Painter.for_stream(self.out)
 
     def _print(self, text: str = "") -> None:
@@ -95,8 +96,9 @@ class HeadlessFrontEnd:
         line = await answer
         return None if line == "" else line.strip()
 
-    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
-        card = self.cards[step.id]
+    def _heading(self, card: StepCard, flag: str = "") -> None:
+        """The step's heading, under its phase's when that changes: before what
+        the step asks or says, so every line stands under its own step."""
         if card.phase is not self._phase:
             self._phase = card.phase
             title = {
@@ -106,9 +108,20 @@ class HeadlessFrontEnd:
                                 "this ends)",
             }[card.phase]
             self._print("\n" + self.paint(f"=== {title} ===", "bold"))
+        self._print(f"\n[{self.paint(card.id, 'bold')}] {card.title}{flag}")
+        self._headed = card.id
+
+    def _under(self, step_id: str) -> None:
+        """A line of `step_id` follows: its heading first, if it is not the last."""
+        card = self.cards.get(step_id)
+        if card is not None and step_id != self._headed:
+            self._heading(card)
+
+    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+        card = self.cards[step.id]
         flag = "  " + self.paint("[DESTRUCTIVE]", "bold", "red") \
             if card.needs_typed_confirmation else ""
-        self._print(f"\n[{self.paint(card.id, 'bold')}] {card.title}{flag}")
+        self._heading(card, flag)
         self._print(f"  {card.summary}")
         if card.caution:
             self._print(f"  caution: {card.caution}")
@@ -227,10 +240,12 @@ class HeadlessFrontEnd:
             case StepChanged(report=report):
                 self.reports[report.id] = report
                 if report.state in _MARK:
+                    self._under(report.id)
                     took = "" if report.elapsed_s is None else f" in {duration(report.elapsed_s)}"
                     mark = self.paint(_MARK[report.state], *_MARK_STYLE[report.state])
                     self._print(f"  [{mark}{took}] {report.detail}".rstrip())
-            case Output(stream=stream, line=line):
+            case Output(step_id=step_id, stream=stream, line=line):
+                self._under(step_id)
                 prefix = _PREFIX.get(stream, "  | ")
                 for part in line.splitlines() or [""]:
                     self._print(prefix + part)

@@ -64,6 +64,25 @@ def runbook(*args: str, stdin: str = "", env: dict[str, str] | None = None,
                           env=environ)
 
 
+# --- what a line belongs to ---------------------------------------------------------
+
+
+def test_a_step_found_done_without_asking_gets_its_own_heading() -> None:
+    """Operator trial: a step whose check found it done was never asked about,
+    so its "already done" line printed under the step before, even under the
+    previous phase's heading."""
+    headless, shown = front("", UPLOAD, UNPACK, CUTOVER, assume_yes=True)
+    confirm(headless, "upload")
+    headless.tell(StepChanged(StepReport("upload", StepState.DONE, "copied", 1.0)))
+    headless.tell(StepChanged(StepReport("unpack", StepState.DONE, "already done: unpacked")))
+    headless.tell(StepChanged(StepReport("delete-nodegroups", StepState.DONE,
+                                         "already done: none left")))
+    text = shown.getvalue()
+    assert text.index("[unpack] Unpack") < text.index("already done: unpacked"), text
+    assert text.index("=== CUTOVER") < text.index("[delete-nodegroups]") \
+        < text.index("already done: none left"), text
+
+
 # --- typed confirmation ------------------------------------------------------------
 
 
