@@ -113,8 +113,10 @@ def action_content(action: Action) -> Content:
     """One action exactly as the engine renders it (already masked), with a small
     label saying what kind of thing it is."""
     kind, style = _KIND.get(type(action), ("", "$text-muted"))
+    # A note's label says it is one ("[note] note: ..." said it twice).
+    shown = action.text if isinstance(action, Note) else action.render()
     # Only the label is coloured: the command itself must read clearly.
-    return Content.assemble((f"[{kind}] ", style), action.render())
+    return Content.assemble((f"[{kind}] ", style), shown)
 
 
 def copyable(plan: list[Action]) -> str:

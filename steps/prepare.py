@@ -189,7 +189,7 @@ class Preflight(Red5Step):
             problems.append(f"could not read the free disk space of {s.install_dir}")
         elif need_kb:  # no zip here (a problem already), no size to speak of
             room = (f"{s.install_dir} has {free_kb // 1024} MiB free; the new distribution "
-                    f"needs about {need_kb // 1024} MiB")
+                    f"needs about {-(-need_kb // 1024)} MiB")  # rounded up: never "0 MiB"
             # The same words either way: a refusal, or what preflight found.
             if free_kb < need_kb:
                 problems.append(room)

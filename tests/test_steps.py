@@ -282,6 +282,8 @@ async def test_preflight_says_what_it_found_of_the_disk_not_only_df(tmp_path: Pa
                 if step == "preflight" and stream == "info"]
         assert any(re.search(r"MiB free; the new distribution needs about \d+ MiB", line)
                    for line in said), said
+        # The rehearsal's distribution is under a MiB: rounded up, not "about 0 MiB".
+        assert not any("needs about 0 MiB" in line for line in said), said
 
 
 async def test_preflight_without_the_zip_says_nothing_of_the_room_it_needs(

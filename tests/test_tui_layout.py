@@ -185,6 +185,15 @@ async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
 WORD = re.compile(r"[A-Za-z]{3,}")
 
 
+def test_a_note_in_a_plan_says_note_once() -> None:
+    """Operator trial: plans read "[note] note: ..."."""
+    from runbook.model import Note
+    from screens.presentation import action_content
+
+    shown = action_content(Note("the service is restarted at once")).plain
+    assert shown == "[note] the service is restarted at once", shown
+
+
 async def test_plan_lines_wrap_between_words_and_never_inside_a_mask() -> None:
     app = make_app()
     async with app.run_test(size=NARROW) as pilot:
