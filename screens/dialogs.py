@@ -326,7 +326,7 @@ class QuitDialog(Dialog[str]):
                     yield Button("Wait (w)", id="quit-wait", variant="primary")
                     yield Button("Detach (d)", id="quit-detach")
                     yield Button("Abort (a)", id="quit-abort", variant="error")
-                    yield Button("Stay (esc)", id="quit-stay")
+                    yield Button("Stay (n)", id="quit-stay")
                 else:
                     yield Button("Stop and quit (y)", id="quit-stop", variant="warning")
                     yield Button("Stay (n)", id="quit-stay")
