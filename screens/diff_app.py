@@ -138,7 +138,7 @@ def run_diff_app(
     try:
         app = create_diff_app(old, new, sets=sets, decisions=decisions, out=out)
     except (PropertiesError, DecisionsError, DiffInputError) as exc:
-        print(exc, file=stderr)
+        print(f"runbook diff: {exc}", file=stderr)
         return EXIT_BAD_INPUT
     app.run()
     for line in [*app.report, *app.cautions]:

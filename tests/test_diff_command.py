@@ -244,7 +244,9 @@ def test_bad_input_gives_one_line_on_stderr_and_exit_2(
         code, text, err = run(old, new, **arguments)
         assert code == 2, label
         assert err.count("\n") == 1 and err.endswith("\n"), (label, err)
-        assert err.startswith(expected), (label, err)
+        # Whose line it is, as every other runbook command says (operator trial).
+        assert err.startswith("runbook diff: " + expected.removeprefix("runbook diff: ")), \
+            (label, err)
         assert "Traceback" not in err
         if label != "unwritable out":
             assert text == "", label
@@ -345,7 +347,7 @@ def test_an_empty_template_is_refused_by_runbook_diff_check(
     code = cli.main(["diff", str(files["live"]), str(new), "--check"])
     out, err = capsys.readouterr()
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith(f"{new}: ") and "no keys" in err
+    assert err.count("\n") == 1 and err.startswith(f"runbook diff: {new}: ") and "no keys" in err
     assert "Traceback" not in err and out == ""
 
 
@@ -539,7 +541,7 @@ def test_a_misspelt_name_in_the_decisions_file_gets_the_closest_known_one(
     result = runbook_cli("diff", str(files["live"]), str(files["template"]), "--check",
                          "--decisions", str(decisions))
     assert result.returncode == 2
-    assert result.stderr == f"{decisions}: {expected}\n"
+    assert result.stderr == f"runbook diff: {decisions}: {expected}\n"
     assert result.stdout == ""
 
 

@@ -668,6 +668,8 @@ def test_bad_input_is_one_line_and_exit_2(
     assert stderr.getvalue().count("\n") == 1, stderr.getvalue()
     assert expected in stderr.getvalue()
     assert "Traceback" not in stderr.getvalue()
+    # Whose line it is, as every other runbook command says (operator trial).
+    assert stderr.getvalue().startswith("runbook diff: "), stderr.getvalue()
 
 
 # --- snapshots (sync: snap_compare runs its own event loop) -------------------------

@@ -298,13 +298,11 @@ def diff_command(
     stderr = stderr if stderr is not None else sys.stderr
 
     def bad(message: str) -> int:
-        print(message, file=stderr)
+        print(f"runbook diff: {message}", file=stderr)
         return 2
 
     if not check and not as_json:
-        return bad(
-            "runbook diff: the interactive editor is not available here; add --check or --json"
-        )
+        return bad("the interactive editor is not available here; add --check or --json")
     try:
         asked = parse_sets(sets)
     except ValueError as exc:
