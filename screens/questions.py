@@ -54,8 +54,12 @@ class Questions:
     def recovery_requested(self, message: RecoveryRequested) -> None:
         card = self.app.by_id[message.report.id]
         self.app.main.checklist.select_step(card.id)
+        self.app.run_state.recovering = card.id
+        self.app.main.refresh_hint()
 
         def answered(choice: str | None) -> None:
+            self.app.run_state.recovering = None
+            self.app.main.refresh_hint()
             if not message.answer.done():
                 message.answer.set_result(Recovery(choice) if choice in {
                     r.value for r in Recovery} else Recovery.STOP)

@@ -62,6 +62,8 @@ class RunState:
     progress: dict[str, Progress] = field(default_factory=dict)
     asking: str | None = None
     reviewing: str | None = None
+    # The failed step whose dialog asks what now (try again, roll back, stop).
+    recovering: str | None = None
     running: str | None = None
     # The step this run ran last, once it has ended: the next question says
     # how it went, since the view has moved on from its page.

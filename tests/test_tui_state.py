@@ -4,6 +4,7 @@ deleted, the resumed run's finished steps, and the failed step in view."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -257,6 +258,24 @@ async def test_a_notice_shows_its_text_as_it_is_and_never_stops_the_app() -> Non
                     and "[main] stopped" in screen_text(app), what="the notice, as it is")
         await pilot.pause()
         assert app.is_running and app.return_code is None
+
+
+async def test_while_a_failed_step_asks_what_now_the_hint_says_so() -> None:
+    """Operator trial: "Checking the host before the next step..." stayed under
+    the dialog of a failed step that waited for t, r or q."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, StepChanged(report("backup-live", StepState.FAILED, "mv refused", 0.1)))
+        failed = report("backup-live", StepState.FAILED, "mv refused", 0.1)
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: app.screen is not app.main, what="the dialog")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Checking the host" not in shown, shown
+        assert "backup" in shown.lower() or "12" in shown
+        assert "waits for your answer" in shown, shown
+        answer.cancel()
 
 
 async def test_resuming_shows_the_earlier_runs_finished_steps_at_once(tmp_path: Path) -> None:
