@@ -70,6 +70,8 @@ class HeadlessFrontEnd:
         self.stdin = stdin or sys.stdin
         self.reports: dict[str, StepReport] = {}
         self._last_progress = 0.0
+        self._progress_of: str | None = None  # the step whose progress is shown
+        self._progress_since = 0.0
         self._phase: Phase | None = None
         self._headed: str | None = None  # the step whose heading was printed last
         self.paint = Painter.for_stream(self.out)
@@ -272,7 +274,12 @@ class HeadlessFrontEnd:
     def _progress(self, event: Progress) -> None:
         now = time.monotonic()
         done, total = event.done, event.total
-        if total and done < total and now - self._last_progress < 2.0:
+        if event.step_id != self._progress_of:
+            self._progress_of, self._progress_since = event.step_id, now
+        # Every 2 s at first, when the end may be near; then further apart, up
+        # to every 30 s: a 5-minute wait printed 150 lines.
+        gap = min(30.0, max(2.0, (now - self._progress_since) / 10))
+        if total and done < total and now - self._last_progress < gap:
             return
         self._last_progress = now
         shown = f"{100 * done / total:.0f}%" if total else ""

@@ -83,6 +83,25 @@ def test_a_step_found_done_without_asking_gets_its_own_heading() -> None:
         < text.index("already done: none left"), text
 
 
+def test_a_long_wait_prints_fewer_lines_as_it_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: a line every 2 s, so 150 lines for a 5-minute wait.
+    Often at first, when the end may be near; then further apart."""
+    from runbook import headless as module
+    from runbook.events import Progress
+
+    now = [1000.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+    headless, shown = front("", CUTOVER, assume_yes=True)
+    for tick in range(600):  # a look every half second for 300 s
+        now[0] = 1000.0 + tick * 0.5
+        headless.tell(Progress("delete-nodegroups", tick * 0.5, 600,
+                               f"waiting for the nodegroups: {600 - tick * 0.5:.0f}s left"))
+    lines = [line for line in shown.getvalue().splitlines() if "~ waiting" in line]
+    first_ten = [line for line in lines if int(line.split(": ")[1].split("s")[0]) >= 590]
+    assert len(first_ten) >= 5, lines  # prompt at first
+    assert len(lines) <= 50, len(lines)
+
+
 # --- typed confirmation ------------------------------------------------------------
 
 
