@@ -228,15 +228,21 @@ class RunbookApp(App["Outcome | None"]):
             self.main.checklist.select_step(self.asking.report.id)
         self.show_previews()
         self.main.refresh_view()
-        for note in self.notes:
-            self.notify(note, timeout=10)
         self._find_estimate()
         if self.offered is not None and self.offered.path is not None:
+            # The opening's notes come once it is answered: over the dialog
+            # they covered its buttons for their ten seconds.
             self.push_screen(ResumeDialog(self.offered.path, self.offered, self.cards),
                              self._resume_answered)
-        elif self.autostart:
-            self.start_run()
+        else:
+            self._say_notes()
+            if self.autostart:
+                self.start_run()
         self.keep_time()
+
+    def _say_notes(self) -> None:
+        for note in self.notes:
+            self.notify(note, timeout=10)
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are
@@ -279,6 +285,8 @@ class RunbookApp(App["Outcome | None"]):
     def _resume_answered(self, choice: str | None) -> None:
         from screens.dialogs import CONTINUE, START_OVER
 
+        if choice in (CONTINUE, START_OVER):
+            self._say_notes()
         if choice == CONTINUE and self.offered is not None:
             # Continue the earlier run where it stopped, in its own journal.
             self.session = self.open_session(self.offered)

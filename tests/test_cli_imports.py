@@ -125,6 +125,7 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
             "from screens.app import RunbookApp\n"
             "def show_run(app):\n"
             "    print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
+            "    print('OFFERED ' + str(app.offered and app.offered.path), file=sys.stderr)\n"
             "    app.exit()\n"
             "RunbookApp.show_run = show_run\n"
             "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
@@ -134,7 +135,7 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
            "SM_API_TOKEN": "t", "PATH": "/usr/bin:/bin"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, env=env)
-    assert "an unfinished run is in" in done.stdout, done.stdout + done.stderr
+    assert f"OFFERED {earlier.path}" in done.stderr, done.stdout + done.stderr
     listed = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
     assert listed, done.stderr
     loaded = set(json.loads(listed[-1].removeprefix("MODULES ")))

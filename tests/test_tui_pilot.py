@@ -549,6 +549,24 @@ async def test_continuing_an_earlier_run_resumes_it_in_its_own_journal(tmp_path:
         assert "in flight: $ curl the nodegroups" in text_of(app.main)
 
 
+async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: Path) -> None:
+    """Operator trial: the opening's notices sat over the resume dialog's
+    buttons ("Continue it (c)") for their 10 seconds."""
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    app.notes = ("rehearsal host: red5admin@127.0.0.1:2222, sandbox /tmp/x",)
+    notes = collect_notes(app)
+    starts: list[bool] = []
+    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        assert notes == [], "a notice over the dialog"
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to start")
+        assert notes == list(app.notes)
+
+
 async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Path) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
