@@ -117,6 +117,9 @@ class OutputLog(ScrollView, can_focus=True):
         self.marked = None
         self._resize()
         self.scroll_to(y=0, animate=False, immediate=True, force=True)
+        # Empty, it is at its end: set here, as a view already at the top
+        # does not move and so never says so (review).
+        self._following = True
         self.refresh()
 
     # --- where a line is -------------------------------------------------------------

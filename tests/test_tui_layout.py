@@ -294,6 +294,32 @@ async def test_the_output_still_follows_after_the_progress_line_takes_a_row() ->
                     what="the last line, followed", timeout=5)
 
 
+async def test_the_next_steps_output_is_followed_after_the_last_was_read_from_its_top(
+) -> None:
+    """Review: clearing the pane scrolled to the top, which the view was at
+    already after Home, so nothing said "follow" again and the next step's
+    output stayed at its first line."""
+    app = make_app(clock_=FakeClock())
+    async with app.run_test(size=WIDE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, StepChanged(report("start-service", StepState.RUNNING)))
+        app.main.checklist.select_step("start-service")
+        for n in range(200):
+            app.front.tell(Output("start-service", "out", f"start {n:03d}"))
+        await until(lambda: "start 199" in screen_text(app), what="the output, followed")
+        await pilot.press("l")
+        await until(lambda: app.focused is app.main.log_widget, what="the output's focus")
+        await pilot.press("home")
+        await until(lambda: "start 000" in screen_text(app), what="the top")
+        tell(app, StepChanged(report("start-service", StepState.DONE, "ok", 1.0)))
+        tell(app, StepChanged(report("recreate", StepState.RUNNING)))
+        app.main.checklist.select_step("recreate")
+        for n in range(200):
+            app.front.tell(Output("recreate", "out", f"recreate {n:03d}"))
+        await until(lambda: "recreate 199" in screen_text(app),
+                    what="the next step's newest line", timeout=5)
+
+
 async def test_a_line_that_comes_later_shows_below_the_first() -> None:
     # The rows under the last line were drawn blank once; a later line must not
     # stay hidden behind that blank.
