@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -242,7 +241,7 @@ class RunbookApp(App["Outcome | None"]):
 
     def _say_notes(self) -> None:
         for note in self.notes:
-            self.notify(note, timeout=10)
+            self.notify(note, timeout=10, markup=False)
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are
@@ -339,9 +338,9 @@ class RunbookApp(App["Outcome | None"]):
         self.run_state.apply(event, self.clock())
         match event:
             case JournalRepaired(message=text):
-                self.notify(text, severity="warning", timeout=30)
+                self.notify(text, severity="warning", timeout=30, markup=False)
             case RunEnded(journal_failure=str(failure)):
-                self.notify(failure, severity="error", timeout=60)
+                self.notify(failure, severity="error", timeout=60, markup=False)
         if isinstance(event, RunEnded):
             self.refresh_bindings()  # the report key in, run and skip out
             if self.run_state.outcome in (Outcome.DONE, Outcome.ROLLED_BACK) \
@@ -379,16 +378,16 @@ class RunbookApp(App["Outcome | None"]):
         self.store.earlier = message.lines
         if message.problem:
             self.notify(f"The full log leaves out the earlier run: {message.problem}",
-                        severity="warning", timeout=15)
+                        severity="warning", timeout=15, markup=False)
         self.start_run()
 
     def on_report_written(self, message: ReportWritten) -> None:
         if message.path is None:
-            self.notify(f"No report: {message.problem}", severity="error", timeout=30)
+            self.notify(f"No report: {message.problem}", severity="error", timeout=30, markup=False)
             return
         self.run_state.report = message.path
         self.notify(f"The report for the change ticket is in {message.path}",
-                    title="Report written", timeout=30)
+                    title="Report written", timeout=30, markup=False)
         self.main.refresh_hint()
 
     def on_estimate_found(self, message: EstimateFound) -> None:
@@ -405,7 +404,7 @@ class RunbookApp(App["Outcome | None"]):
             error = f"{type(event.worker.error).__name__}: {event.worker.error}"
             self.run_state.ended(Outcome.FAILED, error)
             self.notify(error, title="The run stopped on an error", severity="error",
-                        timeout=30)
+                        timeout=30, markup=False)
         else:
             self.run_state.ended(Outcome.STOPPED)
         if self.asking is not None and not self.asking.answer.done():
@@ -449,7 +448,7 @@ class RunbookApp(App["Outcome | None"]):
                                                                    self.journal_path)
         text, down = way_back(self.run_state, command)
         self.notify(text, title="Roll back", severity="warning" if down else "information",
-                    timeout=30 if down else 8)
+                    timeout=30 if down else 8, markup=False)
 
     def action_review_properties(self) -> None:
         self.review.open()
@@ -471,13 +470,6 @@ class RunbookApp(App["Outcome | None"]):
             # the report's key show.
             return self.run_state.outcome is None
         return True
-
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
-        # Plain text unless a caller asks for markup: notices carry paths, error
-        # text and host output, where a "[/x]" stopped the app (Textual raised
-        # MarkupError drawing it) and a red5.log "[main]" vanished.
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     async def action_quit(self) -> None:
         # The palette's own "Quit" must ask the same questions as q.

@@ -75,11 +75,11 @@ class Questions:
         app = self.app
         asking = app.asking
         if asking is None:
-            app.notify(why_not_now(app.run_state))
+            app.notify(why_not_now(app.run_state), markup=False)
             return None
         card = app.by_id[asking.report.id]
         if app.main.checklist.selected_step != card.id:
-            app.notify(elsewhere.format(step=f"{card.number}. {card.title}"))
+            app.notify(elsewhere.format(step=f"{card.number}. {card.title}"), markup=False)
             return None
         return asking, card
 
@@ -113,7 +113,7 @@ class Questions:
         asking, card = found
         if card.not_skippable_because is not None:
             self.app.notify(f"{card.title} cannot be skipped: {card.not_skippable_because}. "
-                            "Run it, or quit.", severity="warning")
+                            "Run it, or quit.", severity="warning", markup=False)
             return
 
         def answered(reason: str | None) -> None:

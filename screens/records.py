@@ -91,7 +91,7 @@ class Records:
         plan = self.state.plans.get(card.id)
         if not plan:
             self.app.notify(f"Step {card.number} has no commands to copy yet: its plan is "
-                            "worked out when its turn comes.")
+                            "worked out when its turn comes.", markup=False)
             return
         self.copy(copyable(plan), f"the commands of step {card.number}. {card.title}")
 
@@ -100,13 +100,13 @@ class Records:
         # The terminal never says whether the copy arrived: say what was sent.
         self.app.notify(f"Copied {what} to the clipboard (secrets stay masked). If nothing "
                         "arrives, the terminal does not take OSC 52 copies (in tmux: "
-                        "set -g set-clipboard on).", title="Copied", timeout=8)
+                        "set -g set-clipboard on).", title="Copied", timeout=8, markup=False)
 
     # --- the report -------------------------------------------------------------------------
 
     def write_report(self) -> None:
         if self.state.outcome is None:
-            self.app.notify("The report is written once the run has ended.")
+            self.app.notify("The report is written once the run has ended.", markup=False)
             return
         self.app.run_worker(partial(self._write, self.journal()), thread=True,
                             group="report", exit_on_error=False)

@@ -54,13 +54,13 @@ class ReviewHandoff:
         if request is None:
             self.app.notify("The properties review opens when the properties step runs and "
                             "keys still need a decision. To read the two files side by side "
-                            "before then: runbook diff OLD NEW.")
+                            "before then: runbook diff OLD NEW.", markup=False)
             return
         screen_class = self.load()
         if screen_class is None:
             self.app.notify("This build has no properties editor. Decide the keys in the "
                             "decisions file named in the config, then run again.",
-                            severity="warning", timeout=15)
+                            severity="warning", timeout=15, markup=False)
             self.done(request, False)
             return
         if any(isinstance(s, screen_class) for s in self.app.screen_stack):
@@ -77,7 +77,8 @@ class ReviewHandoff:
                 names = ", ".join(f"{var} ({key})" for key, var in needed)
                 self.app.notify(f"The decisions file names these variables instead of the "
                                 f"secrets you typed; export them before another run: {names}",
-                                title="Secrets by name", severity="warning", timeout=20)
+                                title="Secrets by name", severity="warning", timeout=20,
+                                markup=False)
             self.done(request, bool(finished))
 
         self.app.push_screen(screen, closed)

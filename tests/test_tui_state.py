@@ -278,6 +278,36 @@ async def test_while_a_failed_step_asks_what_now_the_hint_says_so() -> None:
         answer.cancel()
 
 
+def test_every_notice_of_runbook_is_plain_text() -> None:
+    """Each of runbook's notices says markup=False, at the call: the app's
+    notify is Textual's, whose own notices (a saved screenshot) use markup."""
+    import ast
+
+    unmarked = []
+    for path in sorted((Path(__file__).parents[1] / "screens").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr == "notify" \
+                    and not any(k.arg == "markup" and isinstance(k.value, ast.Constant)
+                                and k.value.value is False for k in node.keywords):
+                unmarked.append(f"{path.name}:{node.lineno}")
+    assert unmarked == []
+
+
+async def test_textuals_own_notices_keep_their_markup() -> None:
+    """Review: a plain default for the whole app showed Textual's own notice
+    as "Saved screenshot to [$text-success]'...'"."""
+    from textual.widgets._toast import Toast
+
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        app.notify("Saved screenshot to [b]/tmp/shot.svg[/b]")
+        await pilot.pause()
+        shown = [str(toast.render()) for toast in app.screen.query(Toast)]
+        assert shown == ["Saved screenshot to /tmp/shot.svg"], shown
+
+
 async def test_resuming_shows_the_earlier_runs_finished_steps_at_once(tmp_path: Path) -> None:
     earlier = cut_off_in_cutover(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier,
