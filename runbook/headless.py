@@ -98,7 +98,7 @@ class HeadlessFrontEnd:
         line = await answer
         return None if line == "" else line.strip()
 
-    def _heading(self, card: StepCard, flag: str = "") -> None:
+    def _heading(self, card: StepCard) -> None:
         """The step's heading, under its phase's when that changes: before what
         the step asks or says, so every line stands under its own step."""
         if card.phase is not self._phase:
@@ -110,6 +110,8 @@ class HeadlessFrontEnd:
                                 "this ends)",
             }[card.phase]
             self._print("\n" + self.paint(f"=== {title} ===", "bold"))
+        flag = "  " + self.paint("[DESTRUCTIVE]", "bold", "red") \
+            if card.needs_typed_confirmation else ""
         self._print(f"\n[{self.paint(card.id, 'bold')}] {card.title}{flag}")
         self._headed = card.id
 
@@ -121,9 +123,7 @@ class HeadlessFrontEnd:
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         card = self.cards[step.id]
-        flag = "  " + self.paint("[DESTRUCTIVE]", "bold", "red") \
-            if card.needs_typed_confirmation else ""
-        self._heading(card, flag)
+        self._under(card.id)  # once: what it said before asking may have headed it
         self._print(f"  {card.summary}")
         if card.caution:
             self._print(f"  caution: {card.caution}")

@@ -83,6 +83,20 @@ def test_a_step_found_done_without_asking_gets_its_own_heading() -> None:
         < text.index("already done: none left"), text
 
 
+def test_a_step_that_speaks_before_its_question_is_headed_once() -> None:
+    """Review: a line said before the question ("skipped in the earlier run")
+    brought the heading, and the question printed it again, the second time
+    with the destructive tag the first lacked."""
+    from runbook.events import Output
+
+    headless, shown = front("", UNPACK, assume_yes=True)
+    headless.tell(Output("unpack", "info", "in doubt: the earlier run started it"))
+    confirm(headless, "unpack")
+    text = shown.getvalue()
+    assert text.count("[unpack] Unpack") == 1, text
+    assert "[DESTRUCTIVE]" in text.split("in doubt")[0], text
+
+
 def test_a_long_wait_prints_fewer_lines_as_it_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """Operator trial: a line every 2 s, so 150 lines for a 5-minute wait.
     Often at first, when the end may be near; then further apart."""
