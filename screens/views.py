@@ -181,8 +181,13 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
         trouble = state.in_trouble
         if state.outcome is Outcome.ROLLED_BACK:
             # Not "fix it and run again": that would start the upgrade over.
-            failed = f" Step {trouble[0].number} had failed; its result is on the right." \
-                if trouble else ""
+            # Its word (failed, in doubt), and where to read why: the view
+            # beside the hint shows the way back's last step by now (review).
+            failed = ""
+            if trouble:
+                ended = "failed" if state.states[trouble[0].id] == StepState.FAILED.value \
+                    else "was left in doubt"
+                failed = f" Select step {trouble[0].number} to read why it {ended}."
             return Content.styled(f"The way back is done: the old stream manager serves "
                                   f"again.{failed}{report} q quits.", "$warning")
         if trouble and state.service_down:
