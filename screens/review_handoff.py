@@ -16,6 +16,7 @@ from textual.screen import Screen
 from runbook.model import StepState
 from screens.messages import ReviewRequested
 from screens.run_state import RunState
+from screens.views import PROPERTIES_STEP
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -52,9 +53,12 @@ class ReviewHandoff:
     def open(self) -> None:
         request = self.pending
         if request is None:
-            self.app.notify("The properties review opens when the properties step runs and "
-                            "keys still need a decision. To read the two files side by side "
-                            "before then: runbook diff OLD NEW.", markup=False)
+            self.app.notify(
+                "The properties review was closed; the step goes on with the keys as decided."
+                if self.state.running == PROPERTIES_STEP else
+                "The properties review opens when the properties step runs and keys still "
+                "need a decision. To read the two files side by side before then: runbook "
+                "diff OLD NEW.", markup=False)
             return
         screen_class = self.load()
         if screen_class is None:

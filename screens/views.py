@@ -133,7 +133,8 @@ def detail(state: RunState, card: StepCard) -> Content:
         parts.append("\n")
     if card.id == PROPERTIES_STEP:
         parts += ["\n", "When this step runs and keys still need a decision, the properties "
-                  "review opens; ", ("d", "bold"), " opens it again until they are decided.\n"]
+                  "review opens. Leaving it with keys undecided fails the step; trying the "
+                  "step again opens the review again.\n"]
     return Content.assemble(*parts)
 
 

@@ -549,6 +549,24 @@ async def test_continuing_an_earlier_run_resumes_it_in_its_own_journal(tmp_path:
         assert "in flight: $ curl the nodegroups" in text_of(app.main)
 
 
+async def test_d_says_what_it_can_while_the_properties_step_runs_without_its_review(
+) -> None:
+    """Review: with the review left (keys still open) and the step running on,
+    d said the review opens when the step runs, as it ran."""
+    app = make_app()
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await pilot.press("d")
+        await pilot.pause()
+        assert "runbook diff OLD NEW" in notes[-1], notes
+        tell(app, StepChanged(report("properties", StepState.RUNNING)))
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        assert "review was closed" in notes[-1], notes
+
+
 async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: Path) -> None:
     """Operator trial: the opening's notices sat over the resume dialog's
     buttons ("Continue it (c)") for their 10 seconds."""
