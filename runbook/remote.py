@@ -110,22 +110,29 @@ _IDLE_SHELLS = 5
 _CIPHERS = ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]
 
 
-def _unreachable(exc: BaseException) -> str:
-    """Why a connection could not be made, in words, with the setting to check
-    (asyncio's own words name a socket call: "Connect call failed (...)")."""
-    if isinstance(exc, socket.gaierror):
-        return "no such host, or its name cannot be resolved now; check host.address"
-    if isinstance(exc, TimeoutError):
-        return "no answer in time; check host.address, the network and any firewall"
+def _unreachable(exc: BaseException, *, advise: bool = True) -> str:
+    """Why a connection could not be made, in words (asyncio's own name a
+    socket call: "Connect call failed (...)"), with the setting to check when
+    `advise`: not on a reconnect, where the settings had just worked."""
     number = getattr(exc, "errno", None)
-    if number == errno.ECONNREFUSED:
-        return "connection refused: nothing listens on that port; check host.port and that " \
-            "sshd runs"
-    if number in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        return f"{os.strerror(number).lower()}; check host.address and the network"
-    if isinstance(exc, OSError) and number is not None and number > 0:
-        return os.strerror(number)
-    return str(exc) or type(exc).__name__
+    if number is None and isinstance(exc, OSError):
+        # A name with several addresses fails as one OSError listing each
+        # address's, without an errno of its own: one errno for all, if so.
+        found = set(re.findall(r"\[Errno (\d+)\]", str(exc)))
+        number = int(found.pop()) if len(found) == 1 else None
+    what, check = str(exc) or type(exc).__name__, ""
+    if isinstance(exc, socket.gaierror):
+        what, check = "no such host, or its name cannot be resolved now", "host.address"
+    elif isinstance(exc, TimeoutError):
+        what, check = "no answer in time", "host.address, the network and any firewall"
+    elif number == errno.ECONNREFUSED:
+        what = "connection refused: nothing listens on that port"
+        check = "host.port and that sshd runs"
+    elif number in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        what, check = os.strerror(number).lower(), "host.address and the network"
+    elif number is not None and number > 0:
+        what = os.strerror(number)
+    return f"{what}; check {check}" if advise and check else what
 
 
 # For this long after a login, pending ACKs go out every this often (see
@@ -281,8 +288,9 @@ class Remote:
                 "host.user and host.identity"
             ) from None
         except (OSError, asyncssh.Error, TimeoutError) as exc:
-            raise RemoteError(f"{self.target}: cannot connect over SSH: {_unreachable(exc)}") \
-                from None
+            # A reconnect's settings had just worked: the reason, without advice.
+            said = _unreachable(exc, advise=self.fingerprint is None)
+            raise RemoteError(f"{self.target}: cannot connect over SSH: {said}") from None
         _acknowledge_early(conn)
         key = conn.get_server_host_key()
         self.fingerprint = key.get_fingerprint() if key is not None else None

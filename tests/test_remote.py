@@ -93,6 +93,19 @@ async def test_a_host_that_cannot_be_reached_is_said_in_words_with_what_to_check
             assert said in message and check in message, message
 
 
+def test_a_name_with_two_addresses_is_said_in_words_and_a_reconnect_names_no_setting(
+) -> None:
+    """Review: a name with two addresses (localhost as ::1 and 127.0.0.1) fails
+    as one OSError without an errno, in asyncio's words; and after a drop, a
+    refused reconnect said to check host.port, which had just worked."""
+    both = OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 22, 0, 0), "
+                   "[Errno 111] Connect call failed ('127.0.0.1', 22)")
+    said = rm._unreachable(both)
+    assert said.startswith("connection refused") and "host.port" in said, said
+    again = rm._unreachable(ConnectionRefusedError(111, "Connect call failed"), advise=False)
+    assert again.startswith("connection refused") and "check" not in again, again
+
+
 async def test_a_wrong_client_key_is_refused(tmp_path: Path) -> None:
     import asyncssh
 
