@@ -346,6 +346,27 @@ async def test_a_finished_upgrade_is_not_run_again(tmp_path: Path) -> None:
         assert replay(tmp_path / "b.jsonl").state("preflight") is StepState.FAILED
 
 
+def test_a_database_command_shows_the_port_a_step_read_from_the_live_login() -> None:
+    """Review: the rehearsal's config names the port, so the port a step
+    reads from the live login (no new_database.port in the config) went
+    untested. Until one is known, the plan says <port>."""
+    from types import SimpleNamespace
+
+    from steps import database
+
+    def plan(config: int | None, learnt: int | None) -> str:
+        p = SimpleNamespace(settings=SimpleNamespace(new_db_host="db", new_db_port=config),
+                            facts=SimpleNamespace(db_port=learnt))
+        return database.query(p, "SELECT 1")  # type: ignore[arg-type]
+
+    assert "-P <port>" in plan(None, None)
+    assert "-P 3307" in plan(None, 3307)
+    assert "-P 3310" in plan(3310, 3307)  # the config's, as login() takes it
+    assert "-P 4000" in database.query(SimpleNamespace(  # type: ignore[arg-type]
+        settings=SimpleNamespace(new_db_host="db", new_db_port=None),
+        facts=SimpleNamespace(db_port=None)), "SELECT 1", port=4000)
+
+
 def test_a_short_wait_overshoots_by_a_fortieth_at_most_and_a_long_one_polls_gently() -> None:
     """Issue 12: what a wait overshoots is downtime. Looking every half second
     added up to a quarter second to each of the cutover's waits in a rehearsal
