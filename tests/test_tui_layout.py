@@ -273,6 +273,17 @@ async def test_output_wraps_and_the_pane_follows_its_newest_line() -> None:
                         what=f"End to reach the last line at {size}")
 
 
+async def run_with_output(app: Any, step_id: str, word: str) -> None:
+    """`step_id` running and selected, 200 lines of it told; its newest line
+    must come on screen: the pane follows it."""
+    tell(app, StepChanged(report(step_id, StepState.RUNNING)))
+    app.main.checklist.select_step(step_id)
+    for n in range(200):
+        app.front.tell(Output(step_id, "out", f"{word} {n:03d}"))
+    await until(lambda: f"{word} 199" in screen_text(app), what=f"{step_id}'s newest line",
+                timeout=5)
+
+
 async def test_the_output_still_follows_after_the_progress_line_takes_a_row() -> None:
     """Operator trial: at the end of recreate the pane stopped short of the
     last lines until l and End. The progress line appearing above the output
@@ -281,11 +292,7 @@ async def test_the_output_still_follows_after_the_progress_line_takes_a_row() ->
     app = make_app(clock_=FakeClock())
     async with app.run_test(size=WIDE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, StepChanged(report("recreate", StepState.RUNNING)))
-        app.main.checklist.select_step("recreate")
-        for n in range(200):
-            app.front.tell(Output("recreate", "out", f"line {n:03d}"))
-        await until(lambda: "line 199" in screen_text(app), what="the output, followed")
+        await run_with_output(app, "recreate", "line")
         app.front.tell(Progress("recreate", 1, 30, "waiting for the origins: 29s left"))
         await until(lambda: "29s left" in screen_text(app), what="the progress line")
         await pilot.pause()
@@ -302,22 +309,13 @@ async def test_the_next_steps_output_is_followed_after_the_last_was_read_from_it
     app = make_app(clock_=FakeClock())
     async with app.run_test(size=WIDE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, StepChanged(report("start-service", StepState.RUNNING)))
-        app.main.checklist.select_step("start-service")
-        for n in range(200):
-            app.front.tell(Output("start-service", "out", f"start {n:03d}"))
-        await until(lambda: "start 199" in screen_text(app), what="the output, followed")
+        await run_with_output(app, "start-service", "start")
         await pilot.press("l")
         await until(lambda: app.focused is app.main.log_widget, what="the output's focus")
         await pilot.press("home")
         await until(lambda: "start 000" in screen_text(app), what="the top")
         tell(app, StepChanged(report("start-service", StepState.DONE, "ok", 1.0)))
-        tell(app, StepChanged(report("recreate", StepState.RUNNING)))
-        app.main.checklist.select_step("recreate")
-        for n in range(200):
-            app.front.tell(Output("recreate", "out", f"recreate {n:03d}"))
-        await until(lambda: "recreate 199" in screen_text(app),
-                    what="the next step's newest line", timeout=5)
+        await run_with_output(app, "recreate", "recreate")
 
 
 async def test_a_line_that_comes_later_shows_below_the_first() -> None:
