@@ -393,7 +393,9 @@ def _resume_from(
         say(f"resuming the run in {earlier.path}")
         return earlier.path, earlier
     earlier = unfinished(folder, config=settings.source) if args.journal is None else None
-    if earlier is not None and _headless(args):  # the TUI offers it in a dialog instead
+    if earlier is not None:
+        # Also in the TUI, which offers it in a dialog: an operator who leaves
+        # there reads it on the way out (review).
         say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
     return _journal_path(args, settings, folder), None
 

@@ -239,9 +239,11 @@ class RunbookApp(App["Outcome | None"]):
                 self.start_run()
         self.keep_time()
 
-    def _say_notes(self) -> None:
+    def _say_notes(self, *, but: str | None = None) -> None:
+        """The opening's notes, but those naming `but`."""
         for note in self.notes:
-            self.notify(note, timeout=10, markup=False)
+            if but is None or but not in note:
+                self.notify(note, timeout=10, markup=False)
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are
@@ -285,7 +287,9 @@ class RunbookApp(App["Outcome | None"]):
         from screens.dialogs import CONTINUE, START_OVER
 
         if choice in (CONTINUE, START_OVER):
-            self._say_notes()
+            # Continued, the note that an unfinished run is there is answered.
+            self._say_notes(but=str(self.offered.path) if choice == CONTINUE and self.offered
+                            else None)
         if choice == CONTINUE and self.offered is not None:
             # Continue the earlier run where it stopped, in its own journal.
             self.session = self.open_session(self.offered)

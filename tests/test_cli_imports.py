@@ -136,6 +136,8 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, env=env)
     assert f"OFFERED {earlier.path}" in done.stderr, done.stdout + done.stderr
+    # Left at the dialog, the run says where the unfinished one is (review).
+    assert "an unfinished run is in" in done.stdout, done.stdout + done.stderr
     listed = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
     assert listed, done.stderr
     loaded = set(json.loads(listed[-1].removeprefix("MODULES ")))
