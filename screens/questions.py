@@ -133,6 +133,12 @@ class Questions:
         if runner is None or runner.is_finished:
             app.exit(app.run_state.outcome)
             return
+        if app.run_state.recovering is not None:
+            # Nothing runs: the failed step's dialog is the question, and its q
+            # stops the run (review: this asked as if the runbook were busy).
+            app.notify("The failed step's dialog waits for an answer: q there stops the run.",
+                       markup=False)
+            return
         asking = app.asking
         if asking is not None and app.run_state.running is None:
             card = app.by_id[asking.report.id]

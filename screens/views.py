@@ -203,13 +203,13 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
                 f"then run runbook again (done steps are recognised).{report} q quits.",
                 "$error")
         return Content.styled(f"The run was stopped.{report} q quits.", "$warning")
-    if state.stop_requested:
-        return Content.styled("Stopping once the running step has finished.", "$warning")
     if state.recovering is not None:
         card = state.by_id[state.recovering]
         return Content.styled(f"Step {card.number} did not end well; its dialog waits for your "
                               "answer: try it again, or stop (and the way back, where offered).",
                               "$error")
+    if state.stop_requested:
+        return Content.styled("Stopping once the running step has finished.", "$warning")
     if state.reviewing is not None:
         return Content("The properties step waits for the review: d opens it.")
     if state.running is not None:

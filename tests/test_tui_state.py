@@ -273,8 +273,24 @@ async def test_while_a_failed_step_asks_what_now_the_hint_says_so() -> None:
         await pilot.pause()
         shown = screen_text(app)
         assert "Checking the host" not in shown, shown
-        assert "backup" in shown.lower() or "12" in shown
         assert "waits for your answer" in shown, shown
+        # Review: ctrl+c then asked as if a step ran ("Busy: checking the host"),
+        # and after "wait" the hint said a running step would finish.
+        from types import SimpleNamespace
+
+        from screens.dialogs import QuitDialog
+
+        notes = collect_notes(app)
+        app.runner = SimpleNamespace(is_finished=False)  # type: ignore[assignment]
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not isinstance(app.screen, QuitDialog)
+        assert notes and "dialog waits for an answer" in notes[-1], notes
+        app.run_state.stop_requested = True
+        app.main.refresh_hint()
+        await pilot.pause()
+        assert "waits for your answer" in screen_text(app)
+        app.runner = None
         answer.cancel()
 
 
