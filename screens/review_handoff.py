@@ -54,7 +54,8 @@ class ReviewHandoff:
         request = self.pending
         if request is None:
             self.app.notify(
-                "The properties review was closed; the step goes on with the keys as decided."
+                "No properties review is open now: the step opens one when keys need a "
+                "decision, and goes on with the keys as decided once it is closed."
                 if self.state.running == PROPERTIES_STEP else
                 "The properties review opens when the properties step runs and keys still "
                 "need a decision. To read the two files side by side before then: runbook "

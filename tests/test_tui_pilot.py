@@ -551,8 +551,9 @@ async def test_continuing_an_earlier_run_resumes_it_in_its_own_journal(tmp_path:
 
 async def test_d_says_what_it_can_while_the_properties_step_runs_without_its_review(
 ) -> None:
-    """Review: with the review left (keys still open) and the step running on,
-    d said the review opens when the step runs, as it ran."""
+    """Review: with the step running and no review open (left already, or none
+    needed), d said the review opens when the step runs, as it ran; then that
+    it was closed, when none had been opened."""
     app = make_app()
     notes = collect_notes(app)
     async with app.run_test(size=SIZE) as pilot:
@@ -564,7 +565,7 @@ async def test_d_says_what_it_can_while_the_properties_step_runs_without_its_rev
         await pilot.pause()
         await pilot.press("d")
         await pilot.pause()
-        assert "review was closed" in notes[-1], notes
+        assert "No properties review is open now" in notes[-1], notes
 
 
 async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: Path) -> None:
@@ -572,7 +573,8 @@ async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: 
     buttons ("Continue it (c)") for their 10 seconds."""
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
-    app.notes = ("rehearsal host: red5admin@127.0.0.1:2222, sandbox /tmp/x",)
+    app.notes = ("rehearsal host: red5admin@127.0.0.1:2222, sandbox /tmp/x",
+                 f"note: an unfinished run is in {earlier}; --resume continues it")
     notes = collect_notes(app)
     starts: list[bool] = []
     app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
@@ -582,7 +584,8 @@ async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: 
         assert notes == [], "a notice over the dialog"
         await pilot.press("c")
         await until(lambda: starts, what="the run to start")
-        assert notes == list(app.notes)
+        # Continued: the note offering to continue it is not said again.
+        assert notes == list(app.notes[:1])
 
 
 async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Path) -> None:
