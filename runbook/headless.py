@@ -72,6 +72,7 @@ class HeadlessFrontEnd:
         self._last_progress = 0.0
         self._progress_of: str | None = None  # the step whose progress is shown
         self._progress_since = 0.0
+        self._progress_done = 0.0
         self._phase: Phase | None = None
         self._headed: str | None = None  # the step whose heading was printed last
         self.paint = Painter.for_stream(self.out)
@@ -123,6 +124,7 @@ class HeadlessFrontEnd:
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         card = self.cards[step.id]
+        self._progress_of = None  # time at the prompt is not time waited
         self._under(card.id)  # once: what it said before asking may have headed it
         self._print(f"  {card.summary}")
         if card.caution:
@@ -173,6 +175,7 @@ class HeadlessFrontEnd:
 
     async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
         card = self.cards[step.id]
+        self._progress_of = None  # a try again is a new wait
         self._print(f"\n[{card.id}] {card.title} did not end well: {step.detail}")
         if self.assume_yes:
             # Nobody to ask: stop where it is, as the journal and the exit say.
@@ -274,8 +277,11 @@ class HeadlessFrontEnd:
     def _progress(self, event: Progress) -> None:
         now = time.monotonic()
         done, total = event.done, event.total
-        if event.step_id != self._progress_of:
+        # A new wait (another step's, or this step's next one, whose count
+        # starts again) is followed closely again at first (review).
+        if event.step_id != self._progress_of or done < self._progress_done:
             self._progress_of, self._progress_since = event.step_id, now
+        self._progress_done = done
         # Every 2 s at first, when the end may be near; then further apart, up
         # to every 30 s: a 5-minute wait printed 150 lines.
         gap = min(30.0, max(2.0, (now - self._progress_since) / 10))
