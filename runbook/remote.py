@@ -131,7 +131,9 @@ def _unreachable(exc: BaseException, *, advise: bool = True) -> str:
     elif number in (errno.EHOSTUNREACH, errno.ENETUNREACH):
         what, check = os.strerror(number).lower(), "host.address and the network"
     elif number is not None and number > 0:
-        what = os.strerror(number)
+        # A file's error (a missing identity or ProxyCommand) names the file.
+        named = getattr(exc, "filename", None)
+        what = f"{os.strerror(number)}: {named}" if named else os.strerror(number)
     return f"{what}; check {check}" if advise and check else what
 
 
@@ -289,7 +291,7 @@ class Remote:
             ) from None
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             # A reconnect's settings had just worked: the reason, without advice.
-            said = _unreachable(exc, advise=self.fingerprint is None)
+            said = _unreachable(exc, advise=not self._was_connected)
             raise RemoteError(f"{self.target}: cannot connect over SSH: {said}") from None
         _acknowledge_early(conn)
         key = conn.get_server_host_key()

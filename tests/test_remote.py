@@ -104,6 +104,10 @@ def test_a_name_with_two_addresses_is_said_in_words_and_a_reconnect_names_no_set
     assert said.startswith("connection refused") and "host.port" in said, said
     again = rm._unreachable(ConnectionRefusedError(111, "Connect call failed"), advise=False)
     assert again.startswith("connection refused") and "check" not in again, again
+    # A file's error names the file (review: a missing ProxyCommand read "No
+    # such file or directory", naming nothing).
+    missing = rm._unreachable(FileNotFoundError(2, "No such file or directory", "/opt/jump"))
+    assert missing == "No such file or directory: /opt/jump", missing
 
 
 async def test_a_wrong_client_key_is_refused(tmp_path: Path) -> None:
