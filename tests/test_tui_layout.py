@@ -280,8 +280,7 @@ async def run_with_output(app: Any, step_id: str, word: str) -> None:
     app.main.checklist.select_step(step_id)
     for n in range(200):
         app.front.tell(Output(step_id, "out", f"{word} {n:03d}"))
-    await until(lambda: f"{word} 199" in screen_text(app), what=f"{step_id}'s newest line",
-                timeout=5)
+    await until(lambda: f"{word} 199" in screen_text(app), what=f"{step_id}'s newest line")
 
 
 async def test_the_output_still_follows_after_the_progress_line_takes_a_row() -> None:
@@ -298,7 +297,7 @@ async def test_the_output_still_follows_after_the_progress_line_takes_a_row() ->
         await pilot.pause()
         app.front.tell(Output("recreate", "info", "done: every nodegroup has its origins"))
         await until(lambda: "every nodegroup has its origins" in screen_text(app),
-                    what="the last line, followed", timeout=5)
+                    what="the last line, followed")
 
 
 async def test_the_next_steps_output_is_followed_after_the_last_was_read_from_its_top(
