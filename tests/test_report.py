@@ -179,6 +179,17 @@ def test_commands_and_api_calls_are_listed_as_run(upgraded: Rehearsed) -> None:
     assert "-X DELETE" in commands and '"$SM_API_TOKEN"' in commands
 
 
+def test_the_commands_section_says_what_it_leaves_out(upgraded: Rehearsed) -> None:
+    """The read-only looks (probes) are not journalled: a report that says it
+    lists the run's commands "as run" must not let the reader think it is all."""
+    probes = ("systemctl is-active red5pro", "sha256sum")
+    commands = section(report_of(upgraded), "Commands and API calls")
+    assert not any(probe in commands for probe in probes)  # what the claim is about
+    page = " ".join(html(build(upgraded.journal, estimate_from=[])).split())
+    for text in (" ".join(commands.split()), page):
+        assert "read-only looks" in text and "are not recorded, so not listed" in text
+
+
 def test_warnings_properties_and_fleet(upgraded: Rehearsed) -> None:
     text = report_of(upgraded)
     warnings = plain(section(text, "Warnings"))
