@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import importlib
 import os
 import shlex
@@ -575,8 +576,11 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     if not decisions.exists():
         write_private(decisions, _sample("rehearsal-decisions.toml"))
     filled = {**rehearsal_values(host.config_values()), "decisions": str(decisions), **values}
-    return config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
-                            substitutions=filled)
+    settings = config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
+                                substitutions=filled)
+    # The journal records it: a fast rehearsal's cutover time is no estimate
+    # for a real one.
+    return dataclasses.replace(settings, rehearsal_pace=host.pace)
 
 
 class _Rehearsal:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from runbook.model import REAL_PACE
 from runbook.redact import is_secret_key
 
 API_VERSIONS = ("3.0", "3.1", "4.0")
@@ -77,6 +78,17 @@ class Settings:
     # The node image the recreated launch configs name (a new release wants
     # new node images); None keeps each launch config's own.
     node_image: str | None = None
+    # How fast a rehearsal host's fake cloud runs (1.0 the documented
+    # durations): set by `runbook rehearse` from its host, never by a config
+    # file, which cannot know it. None: a real host, or a rehearsal that did
+    # not say.
+    rehearsal_pace: float | None = None
+
+    @property
+    def pace(self) -> float | None:
+        """The pace of this run's host, as a journal records it (journal.run_pace):
+        only runs at the same pace can stand for each other's times."""
+        return self.rehearsal_pace if self.rehearsal else REAL_PACE
 
     @property
     def live_dir(self) -> str:

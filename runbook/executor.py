@@ -465,10 +465,15 @@ class Executor(Generic[F]):
     async def run(self) -> Outcome:
         resumed = self.resume is not None
         ids = tuple(s.id for s in self.steps)
+        # A rehearsal's times stand only for runs at its pace (the downtime
+        # estimate); a production run goes at the real one by definition.
+        pace = self.settings.rehearsal_pace
+        paced = {"pace": pace} if self.settings.rehearsal and pace is not None else {}
         self._tell(RunStarted(self.settings.source, self.remote.target,
                               self.settings.rehearsal, ids, resumed),
                    Record.RUN_START, config=self.settings.source, host=self.remote.target,
-                   rehearsal=self.settings.rehearsal, steps=list(ids), resumed=resumed)
+                   rehearsal=self.settings.rehearsal, **paced, steps=list(ids),
+                   resumed=resumed)
         if self.journal.repaired:
             self.front.tell(JournalRepaired(self.journal.repaired))
         outcome = Outcome.DONE

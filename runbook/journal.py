@@ -17,16 +17,17 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from runbook.model import StepState
+from runbook.model import REAL_PACE, StepState
 
 
 class Record(StrEnum):
@@ -252,6 +253,8 @@ class Replay:
     facts: dict[str, Any] = field(default_factory=dict)
     cutover_started: str | None = None
     downtime_s: float | None = None
+    # The pace the run went at (journal_pace): None when unknown.
+    pace: float | None = None
     # The steps of the run, in order, as its latest start listed them.
     step_ids: list[str] = field(default_factory=list)
     finished: bool = False
@@ -265,11 +268,13 @@ def replay(path: Path) -> Replay:
     result = Replay(path=path)
     # Keyed by attempt too: a resumed step numbers its actions from 1 again.
     open_actions: dict[tuple[str, str, int], tuple[str, str | None]] = {}
+    starts: list[dict[str, Any]] = []
     for record in read(path):
         event = record.get("event")
         step = record.get("step", "")
         history = result.steps.setdefault(step, StepHistory()) if step else None
         if event == Record.RUN_START:
+            starts.append(record)
             # A resumed run appends to the same journal: it reopens the story.
             result.config = record.get("config")
             result.host = record.get("host")
@@ -318,6 +323,7 @@ def replay(path: Path) -> Replay:
         # A step that started and never ended was cut off mid-way.
         if history.state is StepState.RUNNING:
             history.state = StepState.IN_DOUBT
+    result.pace = journal_pace(starts)
     return result
 
 
@@ -360,6 +366,36 @@ def _config_before_damage(path: Path) -> str | None:
     except JournalError:
         pass
     return config
+
+
+def run_pace(start: dict[str, Any]) -> float | None:
+    """The pace a run-start record says its run went at: REAL_PACE for a run
+    on a real host, a rehearsal's own as recorded. None when the record does
+    not say: a rehearsal journalled before the pace was, whose fake cloud may
+    have run at any pace."""
+    rehearsal = start.get("rehearsal")
+    if rehearsal is False:
+        return REAL_PACE
+    pace = start.get("pace")
+    if rehearsal is not True or isinstance(pace, bool) or not isinstance(pace, int | float):
+        return None
+    return float(pace) if math.isfinite(pace) and pace >= 0 else None
+
+
+def journal_pace(starts: Iterable[dict[str, Any]]) -> float | None:
+    """The pace of the run in a journal, from its run-start records: None when
+    one of them does not say, or a resume went at another pace than the start
+    (its cutover may have run partly at each)."""
+    paces = [run_pace(start) for start in starts]
+    if not paces or not all(same_pace(paces[0], pace) for pace in paces):
+        return None
+    return paces[0]
+
+
+def same_pace(mine: float | None, theirs: float | None) -> bool:
+    """Whether one run's times can stand for another's: both paces known, and
+    equal (a production run and a real-pace rehearsal go at the same)."""
+    return mine is not None and theirs is not None and math.isclose(mine, theirs)
 
 
 def last_downtime(folder: Path, *, besides: Path, before: float | None = None,

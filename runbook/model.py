@@ -178,6 +178,12 @@ class Spelling(NamedTuple):
     unknown: str
 
 
+# The pace of a real host: the documented durations, what a rehearsal's fake
+# cloud calls its REAL_PACE. A production run goes at it by definition; only
+# runs at the same pace can stand for each other's times.
+REAL_PACE = 1.0
+
+
 TERSE = Spelling("", "s", "m", "h", "?")
 WORDS = Spelling(" ", "s", "min", "h", "-")
 

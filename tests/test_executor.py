@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -91,6 +92,31 @@ async def test_steps_run_in_order_after_confirmation(tmp_path: Path) -> None:
     assert events[0] == "run-start" and events[-1] == "run-end"
     assert events.index("cutover-start") < events.index("cutover-end")
     assert replay(tmp_path / "run.jsonl").downtime_s is not None
+
+
+async def test_a_rehearsals_opening_record_says_its_pace_and_a_runs_none(
+        tmp_path: Path) -> None:
+    """A fast rehearsal's cutover time is no estimate for a real one: the
+    journal must say which pace each ran at. A production run's is the real
+    pace by definition; a rehearsal that does not know its own records none."""
+    for name, settings, recorded in (
+            ("run", SETTINGS, {"rehearsal": False}),
+            ("fast", replace(SETTINGS, rehearsal=True, rehearsal_pace=0.025),
+             {"rehearsal": True, "pace": 0.025}),
+            ("unsaid", replace(SETTINGS, rehearsal=True), {"rehearsal": True})):
+        journal = Journal(tmp_path / f"{name}.jsonl")
+        executor = Executor([Say("a")], settings=settings, facts=Facts(),
+                            remote=Remote(settings.host), api_factory=_no_api,
+                            curl=lambda *a, **k: "curl", journal=journal,
+                            front=ScriptedFrontEnd(), redactor=Redactor([SECRET]),
+                            host_state=HostState(tmp_path, name, 22))
+        try:
+            await executor.run()
+        finally:
+            journal.close()
+        start = next(read(journal.path))
+        assert {k: start[k] for k in ("rehearsal", "pace") if k in start} == recorded, name
+        assert replay(journal.path).pace == settings.pace
 
 
 async def test_a_step_already_done_is_not_asked_or_run(tmp_path: Path) -> None:

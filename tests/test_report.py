@@ -23,6 +23,7 @@ import pytest
 from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import Journal
 from runbook.redact import is_secret_key
+from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
 from runbook.report import build, log_lines
 from runbook.report_html import html
@@ -153,6 +154,11 @@ def test_downtime_is_set_against_the_last_rehearsal(upgraded: Rehearsed) -> None
     assert began["ts"][11:19] in downtime and ended["ts"][11:19] in downtime
     assert f"{ended['downtime_s']:.1f} s" in downtime
     assert "42.5 s" in downtime and "earlier.jsonl" in downtime
+
+
+def test_a_rehearsal_records_the_pace_its_host_ran_at(upgraded: Rehearsed) -> None:
+    """conftest sets the fake cloud's pace for the whole session."""
+    assert upgraded.records[0]["pace"] == cloud.parse_pace(os.environ[cloud.PACE_ENV])
 
 
 def test_every_step_has_its_times_outcome_and_detail(upgraded: Rehearsed) -> None:

@@ -230,6 +230,12 @@ class RehearsalHost:
     def home(self) -> Path:
         return sandbox.home_dir(self.sandbox, self.user)
 
+    @property
+    def pace(self) -> float:
+        """How fast the fake cloud's nodes boot and go: this process's
+        RUNBOOK_REHEARSAL_PACE, which command_env hands on to the service."""
+        return cloud.pace()
+
     def config_values(self) -> dict[str, str]:
         return {
             "sandbox": str(self.sandbox),
