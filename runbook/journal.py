@@ -66,6 +66,11 @@ _SYNCED = frozenset({
 })
 
 
+# A run-start record is a few hundred bytes; a first line longer than this is
+# no journal's opening, and is not read on to its end to find out.
+_FIRST_LINE_MAX = 1 << 20
+
+
 def default_dir() -> Path:
     """The user's state dir (XDG), where journals live unless --journal says otherwise."""
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
@@ -398,23 +403,49 @@ def same_pace(mine: float | None, theirs: float | None) -> bool:
     return mine is not None and theirs is not None and math.isclose(mine, theirs)
 
 
-def last_downtime(folder: Path, *, besides: Path, before: float | None = None,
-                  look_at: int = 10) -> tuple[float, Path] | None:
+def first_record(path: Path) -> dict[str, Any] | None:
+    """A journal's opening record (a run-start), without reading the rest:
+    the journals of long runs are big."""
+    try:
+        with path.open("rb") as file:
+            line = file.readline(_FIRST_LINE_MAX)
+    except OSError:
+        return None
+    return _record(line)
+
+
+def last_downtime(folder: Path, *, besides: Path, pace: float | None,
+                  before: float | None = None, look_at: int = 10,
+                  ) -> tuple[float, Path] | None:
     """The downtime of the newest finished cutover among the journals in
     `folder` (other than `besides`, and last written before `before` when
-    given): what the last rehearsal or run took, as the estimate for this one.
-    A way back's time is not a cutover's; another run's damaged journal is
-    skipped."""
-    if not folder.is_dir():
+    given) of runs at `pace` (see same_pace): what the last comparable
+    rehearsal or run took, as the estimate for this one. A run of unknown pace
+    has none. A way back's time is not a cutover's; another run's damaged
+    journal is skipped.
+
+    At most `look_at` journals are read whole. A run at another pace is passed
+    over on its first line alone, without counting: a morning of fast
+    rehearsals must not hide the last production run."""
+    if pace is None or not folder.is_dir():
         return None
     journals = sorted((p for p in folder.glob("*.jsonl") if p != besides
                        and (before is None or p.stat().st_mtime < before)),
                       key=lambda p: p.stat().st_mtime, reverse=True)
-    for path in journals[:look_at]:
+    read_whole = 0
+    for path in journals:
+        if read_whole >= look_at:
+            break
+        opening = first_record(path)
+        if opening is None or not same_pace(pace, run_pace(opening)):
+            continue
+        read_whole += 1
         try:
             earlier = replay(path)
         except (OSError, ValueError, KeyError, JournalError):
             continue
+        if not same_pace(pace, earlier.pace):
+            continue  # resumed at another pace
         if earlier.downtime_s is not None and earlier.outcome != "rolled-back":
             return float(earlier.downtime_s), path
     return None

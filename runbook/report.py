@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runbook.hoststate import HostState, HostStateError, Snapshot
-from runbook.journal import JournalError, Record, default_dir, last_downtime, read
+from runbook.journal import (
+    JournalError,
+    Record,
+    default_dir,
+    journal_pace,
+    last_downtime,
+    read,
+)
 from runbook.model import result_line
 
 # The few places the record of a Red5 upgrade is read by name.
@@ -126,6 +133,8 @@ class Report:
     fingerprint: str | None = None
     config: str = ""
     rehearsal: bool = False
+    # The pace the run went at (journal_pace): None when unknown.
+    pace: float | None = None
     started: str | None = None
     ended: str | None = None
     outcome: str | None = None
@@ -345,7 +354,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
 
     The downtime estimate is the newest finished cutover among the journals in
     `estimate_from` (default: the rehearsals in the user's state dir and the
-    journals beside this one)."""
+    journals beside this one) of a run at this run's pace."""
     records = _records(path)
     if not any(r["event"] == Record.RUN_START for r in records):
         raise ReportError(f"{path}: records no run (no {Record.RUN_START} record)")
@@ -357,6 +366,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
             raise ReportError(f"{path}:{number}: a {record.get('event')} record that does not "
                               f"read ({exc}); the journal is damaged") from None
     report = reader.finish()
+    report.pace = journal_pace(r for r in records if r["event"] == Record.RUN_START)
     report.fleet = _fleet(report, reader.recreated)
     _estimate(report, estimate_from)
     return report
@@ -426,11 +436,13 @@ def _fleet(report: Report, recreated: dict[str, Nodegroup]) -> Fleet:
     return fleet
 
 
-def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None,
-                      ) -> tuple[float, Path] | None:
+def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None, *,
+                      pace: float | None) -> tuple[float, Path] | None:
     """The downtime of the newest finished cutover in `folders` (default: the
-    rehearsals in the user's state dir and the journals beside `journal`),
-    and the journal that says it: the estimate for the run in `journal`."""
+    rehearsals in the user's state dir and the journals beside `journal`) of a
+    run at `pace`, the pace of the run in `journal` (journal.run_pace), and
+    the journal that says it: the estimate for that run. A fast rehearsal's
+    time says nothing of a real cutover's, nor the other way round."""
     if folders is None:
         folders = [default_dir() / "rehearsals", journal.parent]
     best: tuple[float, Path] | None = None
@@ -439,14 +451,14 @@ def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None,
     # would have said then, whatever was rehearsed since.
     began = _began(journal)
     for folder in dict.fromkeys(f.resolve() for f in folders):
-        found = last_downtime(folder, besides=journal, before=began)
+        found = last_downtime(folder, besides=journal, pace=pace, before=began)
         if found is not None and (best is None or _mtime(found[1]) > _mtime(best[1])):
             best = found
     return best
 
 
 def _estimate(report: Report, folders: Iterable[Path] | None) -> None:
-    best = downtime_estimate(report.path, folders)
+    best = downtime_estimate(report.path, folders, pace=report.pace)
     if best is None:
         return
     report.downtime.estimate_s, report.downtime.estimate_from = best

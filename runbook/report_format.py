@@ -11,7 +11,8 @@ import re
 import shlex
 from datetime import UTC, datetime
 
-from runbook.model import WORDS
+from runbook.journal import same_pace
+from runbook.model import REAL_PACE, WORDS
 from runbook.model import duration as model_duration
 from runbook.report import PROPERTIES_STEP, Action, Report, StepRun
 
@@ -94,6 +95,18 @@ def title(report: Report) -> str:
     outcome = report.outcome or "cut off (no run-end recorded)"
     kind = "rehearsal" if report.rehearsal else "upgrade"
     return f"Stream Manager {kind}: {report.host or 'unknown host'} - {outcome}"
+
+
+def no_estimate(report: Report) -> str:
+    """Why the downtime has nothing to set it against: only a run at the same
+    pace counts, so it says which runs were looked for."""
+    if report.pace is None:
+        return ("No earlier run compares with this one: its pace is not on record, or "
+                "changed when it was resumed.")
+    if same_pace(report.pace, REAL_PACE):
+        return ("No earlier run or real-pace rehearsal with a finished cutover was found to "
+                "compare with.")
+    return "No earlier rehearsal at this pace with a finished cutover was found to compare with."
 
 
 def versions(old: str | None, new: str | None) -> str:

@@ -15,6 +15,7 @@ from runbook.report_format import (
     between,
     clock,
     duration,
+    no_estimate,
     shown,
     stamp,
     title,
@@ -123,8 +124,7 @@ def _downtime(report: Report) -> str:
         out.append(f"<p>{_e(duration(d.seconds))} against {_e(duration(d.estimate_s))}: "
                    f"{_e(duration(abs(delta)))} {word}.</p>")
     elif d.estimate_s is None:
-        out.append("<p>No earlier rehearsal with a finished cutover was found to compare "
-                   "with.</p>")
+        out.append(f"<p>{_e(no_estimate(report))}</p>")
     return "\n".join(out)
 
 

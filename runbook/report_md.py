@@ -14,6 +14,7 @@ from runbook.report_format import (
     between,
     clock,
     duration,
+    no_estimate,
     shown,
     stamp,
     title,
@@ -110,7 +111,7 @@ def _downtime(report: Report) -> list[str]:
         out += [f"{duration(d.seconds)} against {duration(d.estimate_s)}: "
                 f"{duration(abs(delta))} {word}.", ""]
     elif d.estimate_s is None:
-        out += ["No earlier rehearsal with a finished cutover was found to compare with.", ""]
+        out += [_md(no_estimate(report)), ""]
     return out
 
 

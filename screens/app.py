@@ -320,8 +320,9 @@ class RunbookApp(App["Outcome | None"]):
         from runbook.report import downtime_estimate
         from screens.messages import EstimateFound
 
-        # Where `runbook report` looks too: the rehearsals, and beside this journal.
-        found = downtime_estimate(self.session.journal_path)
+        # Where `runbook report` looks too: the rehearsals, and beside this
+        # journal; and only runs at this one's pace, as the report takes them.
+        found = downtime_estimate(self.session.journal_path, pace=self.session.settings.pace)
         if found is not None:
             self.post_message(EstimateFound(*found))
 

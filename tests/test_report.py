@@ -93,7 +93,9 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
     snapshot.write_text(json.dumps(data))
     # An earlier rehearsal beside the journal: its cutover is the estimate.
     earlier = Journal(run.journal.parent / "earlier.jsonl")
-    earlier.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1", rehearsal=True)
+    # At the pace of this one: any other's time would say nothing of it.
+    earlier.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1", rehearsal=True,
+                  pace=run.records[0]["pace"])
     earlier.write("cutover-end", complete=True, downtime_s=42.5)
     earlier.write("run-end", outcome="done", exit_code=0)
     earlier.close()
@@ -159,6 +161,7 @@ def test_downtime_is_set_against_the_last_rehearsal(upgraded: Rehearsed) -> None
 def test_a_rehearsal_records_the_pace_its_host_ran_at(upgraded: Rehearsed) -> None:
     """conftest sets the fake cloud's pace for the whole session."""
     assert upgraded.records[0]["pace"] == cloud.parse_pace(os.environ[cloud.PACE_ENV])
+    assert build(upgraded.journal, estimate_from=[]).pace == upgraded.records[0]["pace"]
 
 
 def test_every_step_has_its_times_outcome_and_detail(upgraded: Rehearsed) -> None:
@@ -466,10 +469,12 @@ def test_the_estimate_is_an_earlier_finished_cutover_not_a_later_run_or_a_way_ba
     run = tmp_path / "run.jsonl"
     run.write_bytes(upgraded.journal.read_bytes())
     started = datetime.fromisoformat(upgraded.records[0]["ts"]).timestamp()
+    pace = upgraded.records[0]["pace"]
 
     def journal(name: str, outcome: str, downtime: float, mtime: float) -> None:
         written = Journal(tmp_path / name)
-        written.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1", rehearsal=True)
+        written.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1",
+                      rehearsal=True, pace=pace)
         written.write("cutover-end", complete=True, downtime_s=downtime)
         written.write("run-end", outcome=outcome, exit_code=0)
         written.close()
@@ -478,4 +483,4 @@ def test_the_estimate_is_an_earlier_finished_cutover_not_a_later_run_or_a_way_ba
     journal("before.jsonl", "done", 42.5, started - 3600)
     journal("rolled-back.jsonl", "rolled-back", 9.3, started - 60)
     journal("after.jsonl", "done", 7.0, clock.time())
-    assert downtime_estimate(run, [tmp_path]) == (42.5, tmp_path / "before.jsonl")
+    assert downtime_estimate(run, [tmp_path], pace=pace) == (42.5, tmp_path / "before.jsonl")

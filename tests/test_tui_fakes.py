@@ -47,13 +47,14 @@ def settings() -> Settings:
 
 
 def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNAL,
-             resume: Path | None = None) -> RunbookApp:
+             resume: Path | None = None, settings_: Settings | None = None) -> RunbookApp:
     """The app over the real procedure (cards, plans), not started: tests feed
-    its front end engine events, or hand it a session over fake steps."""
+    its front end engine events, or hand it a session over fake steps.
+    `settings_`: another run's settings (a production run's, say)."""
 
     def open_session(continuing: Replay | None) -> Session[Any]:
         path = continuing.path if continuing is not None and continuing.path else journal
-        return cli.session(settings(), token=TOKEN, state_dir=journal.parent,
+        return cli.session(settings_ or settings(), token=TOKEN, state_dir=journal.parent,
                            journal_path=path, resume=continuing)
 
     return create_app(open_session, rehearsal=True, clock=clock_ or FakeClock(),

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from runbook.executor import Answer, Decision, Outcome
 from runbook.facts import Facts
 from runbook.journal import Journal, replay
 from runbook.model import Check, Phase, StepState
+from runbook.rehearsal import cloud
 from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import (
@@ -43,6 +46,7 @@ from tests.test_tui_fakes import (
     plan_of,
     report,
     run_steps,
+    settings,
     tell,
 )
 
@@ -603,13 +607,21 @@ async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Pa
 
 async def test_the_downtime_estimate_comes_from_the_newest_earlier_journal(
         tmp_path: Path) -> None:
-    older = Journal(tmp_path / "a-older.jsonl")
-    older.write("cutover-end", downtime_s=99.0)
-    older.close()
-    newer = Journal(tmp_path / "b-newer.jsonl")
-    newer.write("cutover-end", downtime_s=42.5)
-    newer.close()
-    app = make_app(journal=tmp_path / "now.jsonl", clock_=FakeClock())
+    """Of a rehearsal at this one's pace: one at another pace (here the real
+    one, newer still) took a time that says nothing of this one's."""
+    for ago, (name, pace, downtime) in enumerate((("c-real.jsonl", cloud.REAL_PACE, 410.0),
+                                                  ("b-newer.jsonl", cloud.FAST_PACE, 42.5),
+                                                  ("a-older.jsonl", cloud.FAST_PACE, 99.0)),
+                                                 start=1):
+        written = Journal(tmp_path / name)
+        written.write("run-start", config="rehearsal.toml", host="u@127.0.0.1:1",
+                      rehearsal=True, pace=pace, steps=[], resumed=False)
+        written.write("cutover-end", complete=True, downtime_s=downtime)
+        written.close()
+        when = time.time() - 60 * ago
+        os.utime(written.path, (when, when))
+    fast = replace(settings(), rehearsal_pace=cloud.FAST_PACE)
+    app = make_app(journal=tmp_path / "now.jsonl", clock_=FakeClock(), settings_=fast)
     async with app.run_test(size=SIZE):
         await until(lambda: app.run_state.estimate_s is not None, what="the estimate")
         await until(lambda: "42.5s" in text_of(app.main), what="the estimate on screen")

@@ -5,12 +5,16 @@ deleted, the resumed run's finished steps, and the failed step in view."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from runbook.config import Settings
 from runbook.events import (
     CutoverEnded,
     CutoverStarted,
@@ -22,7 +26,9 @@ from runbook.events import (
 )
 from runbook.executor import Outcome
 from runbook.hoststate import HostState
+from runbook.journal import Journal
 from runbook.model import StepState
+from runbook.rehearsal import cloud
 from screens.dialogs import ConfirmDialog, ResumeDialog
 from tests.polling import until
 from tests.test_tui_fakes import (
@@ -48,6 +54,11 @@ def records(path: Path, *lines: dict[str, object]) -> Path:
     """A journal with these records, stamped as given (not now)."""
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
+
+
+def production() -> Settings:
+    """A production run's settings: its estimate is a real-pace rehearsal's or a run's."""
+    return dataclasses.replace(settings(), rehearsal=False)
 
 
 def stamp(seconds: float) -> str:
@@ -125,11 +136,12 @@ async def test_a_new_run_while_the_host_is_down_says_so_from_the_hosts_record(
 
 async def test_the_clock_shows_what_is_left_by_the_last_rehearsal(tmp_path: Path) -> None:
     records(tmp_path / "rehearsal.jsonl",
-            {"ts": stamp(BEGAN - 86400), "event": "run-start", "rehearsal": True},
+            {"ts": stamp(BEGAN - 86400), "event": "run-start", "rehearsal": True,
+             "pace": cloud.REAL_PACE},
             {"ts": stamp(BEGAN - 86000), "event": "cutover-end", "complete": True,
              "downtime_s": 420.0})
     clock = FakeClock(BEGAN)
-    app = make_app(journal=tmp_path / "now.jsonl", clock_=clock)
+    app = make_app(journal=tmp_path / "now.jsonl", clock_=clock, settings_=production())
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.run_state.estimate_s == 420.0, what="the estimate")
         tell(app, CutoverStarted("delete-nodegroups"))
@@ -154,15 +166,39 @@ async def test_a_run_finds_the_estimate_of_a_rehearsal_kept_with_the_rehearsals(
     state = tmp_path / "runbook"
     (state / "rehearsals").mkdir(parents=True)
     records(state / "rehearsals" / "rehearsal.jsonl",
-            {"ts": stamp(BEGAN - 86400), "event": "run-start", "rehearsal": True},
+            {"ts": stamp(BEGAN - 86400), "event": "run-start", "rehearsal": True,
+             "pace": cloud.REAL_PACE},
             {"ts": stamp(BEGAN - 86000), "event": "cutover-end", "complete": True,
              "downtime_s": 420.0})
-    app = make_app(journal=state / "now.jsonl", clock_=FakeClock(BEGAN))
+    app = make_app(journal=state / "now.jsonl", clock_=FakeClock(BEGAN), settings_=production())
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
         await until(lambda: app.run_state.estimate_s == 420.0, what="the rehearsal's estimate")
         await pilot.pause()
         assert "7m00s" in status_line(app), status_line(app)
+
+
+async def test_a_run_takes_no_estimate_from_a_fast_rehearsal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An operator trial: a production run said "the last cutover took 5.2s",
+    the time of a rehearsal whose fake cloud ran forty times faster than a
+    real one. A run's estimate is a real-pace rehearsal's (or a run's)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    rehearsals = tmp_path / "runbook" / "rehearsals"
+    for name, pace, downtime, ago in (("real.jsonl", cloud.REAL_PACE, 420.0, 7200),
+                                      ("fast.jsonl", cloud.FAST_PACE, 5.2, 3600)):
+        written = Journal(rehearsals / name)
+        written.write("run-start", config="rehearsal.toml", host="u@127.0.0.1:1",
+                      rehearsal=True, pace=pace, steps=[], resumed=False)
+        written.write("cutover-end", complete=True, downtime_s=downtime)
+        written.write("run-end", outcome="done", exit_code=0)
+        written.close()
+        when = time.time() - ago
+        os.utime(written.path, (when, when))
+    app = make_app(journal=tmp_path / "runbook" / "now.jsonl", settings_=production())
+    async with app.run_test(size=SIZE):
+        await until(lambda: app.run_state.estimate_s is not None, what="the estimate")
+    assert app.run_state.estimate_s == 420.0
 
 
 JAVA = ("warning: the new release's unit sets no JAVA_HOME; Red5 Pro 11.1.0.b835 needs Java "

@@ -1,0 +1,139 @@
+"""Which earlier run's cutover time is the estimate for this one.
+
+An operator trial showed a production run "the last cutover took 5.2s": the
+time of a rehearsal whose fake cloud ran forty times faster than a real one.
+An estimate is only worth showing when it comes from a run at the same pace:
+a production run (or a rehearsal at the real pace) from production runs and
+real-pace rehearsals, a faster rehearsal from rehearsals at its own pace.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from runbook.journal import Journal
+from runbook.model import REAL_PACE
+from runbook.rehearsal import cloud
+from runbook.report import build
+from runbook.report_html import html
+from runbook.report_md import markdown
+
+FAST = cloud.FAST_PACE
+HOUR = 3600.0
+
+
+def journal(path: Path, *, rehearsal: bool | None, pace: float | None = None,
+            downtime: float | None = None, ago: float | None = None,
+            paces: tuple[float | None, ...] = ()) -> Path:
+    """A finished run's journal, as the journal writes it, last written `ago`
+    seconds back. `pace` None: a rehearsal recorded before the pace was (or a
+    production run, which has none). `paces`: each later start (a resume)."""
+    written = Journal(path)
+    start: dict[str, object] = {"config": "x.toml", "host": "u@h:22", "steps": []}
+    if rehearsal is not None:
+        start["rehearsal"] = rehearsal
+    for n, at in enumerate((pace, *paces)):
+        written.write("run-start", **start, **({} if at is None else {"pace": at}),
+                      resumed=n > 0)
+    if downtime is not None:
+        written.write("cutover-start", step="delete-nodegroups")
+        written.write("cutover-end", complete=True, downtime_s=downtime)
+    written.write("run-end", outcome="done", exit_code=0)
+    written.close()
+    if ago is not None:
+        when = time.time() - ago
+        os.utime(path, (when, when))
+    return path
+
+
+def estimate(run: Path, folder: Path) -> float | None:
+    return build(run, estimate_from=[folder]).downtime.estimate_s
+
+
+def test_a_production_run_takes_no_estimate_from_a_fast_rehearsal(tmp_path: Path) -> None:
+    """The trial's bug: the newest cutover on record was a fast rehearsal's."""
+    now = journal(tmp_path / "now.jsonl", rehearsal=False)
+    journal(tmp_path / "production.jsonl", rehearsal=False, downtime=300.0, ago=3 * HOUR)
+    journal(tmp_path / "fast.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR)
+    assert estimate(now, tmp_path) == 300.0
+
+
+def test_a_production_run_takes_a_real_pace_rehearsal(tmp_path: Path) -> None:
+    now = journal(tmp_path / "now.jsonl", rehearsal=False)
+    journal(tmp_path / "real.jsonl", rehearsal=True, pace=cloud.REAL_PACE, downtime=410.0,
+            ago=2 * HOUR)
+    journal(tmp_path / "fast.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR)
+    report = build(now, estimate_from=[tmp_path])
+    assert report.downtime.estimate_s == 410.0
+    assert report.downtime.estimate_from == tmp_path / "real.jsonl"
+    assert report.downtime.estimate_is_rehearsal
+
+
+def test_a_fast_rehearsal_takes_only_a_rehearsal_at_its_own_pace(tmp_path: Path) -> None:
+    now = journal(tmp_path / "now.jsonl", rehearsal=True, pace=FAST)
+    journal(tmp_path / "fast.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=4 * HOUR)
+    journal(tmp_path / "production.jsonl", rehearsal=False, downtime=300.0, ago=3 * HOUR)
+    journal(tmp_path / "real.jsonl", rehearsal=True, pace=cloud.REAL_PACE, downtime=410.0,
+            ago=2 * HOUR)
+    journal(tmp_path / "half.jsonl", rehearsal=True, pace=0.5, downtime=200.0, ago=HOUR)
+    assert estimate(now, tmp_path) == 5.2
+
+
+def test_a_real_pace_rehearsal_takes_a_production_run(tmp_path: Path) -> None:
+    now = journal(tmp_path / "now.jsonl", rehearsal=True, pace=cloud.REAL_PACE)
+    journal(tmp_path / "production.jsonl", rehearsal=False, downtime=300.0, ago=2 * HOUR)
+    journal(tmp_path / "fast.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR)
+    report = build(now, estimate_from=[tmp_path])
+    assert report.downtime.estimate_s == 300.0
+    assert not report.downtime.estimate_is_rehearsal
+
+
+def test_a_rehearsal_of_unknown_pace_is_no_estimate_and_gets_none(tmp_path: Path) -> None:
+    """Journals written before the pace was recorded: it could have been any."""
+    journal(tmp_path / "production.jsonl", rehearsal=False, downtime=300.0, ago=3 * HOUR)
+    journal(tmp_path / "older.jsonl", rehearsal=True, downtime=5.2, ago=2 * HOUR)
+    journal(tmp_path / "unsaid.jsonl", rehearsal=None, downtime=6.0, ago=HOUR)
+    production = journal(tmp_path / "now.jsonl", rehearsal=False)
+    assert estimate(production, tmp_path) == 300.0
+    unknown = journal(tmp_path / "unknown.jsonl", rehearsal=True)
+    assert estimate(unknown, tmp_path) is None
+
+
+def test_a_rehearsal_resumed_at_another_pace_is_no_estimate(tmp_path: Path) -> None:
+    """Its cutover ran partly at one pace and partly at another."""
+    journal(tmp_path / "production.jsonl", rehearsal=False, downtime=300.0, ago=2 * HOUR)
+    journal(tmp_path / "mixed.jsonl", rehearsal=True, pace=cloud.REAL_PACE, paces=(FAST,),
+            downtime=60.0, ago=HOUR)
+    now = journal(tmp_path / "now.jsonl", rehearsal=False)
+    assert estimate(now, tmp_path) == 300.0
+
+
+def test_many_fast_rehearsals_do_not_hide_the_last_production_run(tmp_path: Path) -> None:
+    """A morning of fast rehearsals before the window must not push the last
+    comparable run out of reach of the search."""
+    journal(tmp_path / "production.jsonl", rehearsal=False, downtime=300.0, ago=5 * HOUR)
+    for n in range(25):
+        journal(tmp_path / f"fast-{n:02}.jsonl", rehearsal=True, pace=FAST, downtime=5.2,
+                ago=HOUR + n)
+    now = journal(tmp_path / "now.jsonl", rehearsal=False)
+    assert estimate(now, tmp_path) == 300.0
+
+
+def test_the_report_says_which_runs_it_looked_for(tmp_path: Path) -> None:
+    """With only a fast rehearsal on record, "no earlier rehearsal was found"
+    would be wrong: one was, at a pace that does not compare."""
+    journal(tmp_path / "fast.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR)
+    production = journal(tmp_path / "now.jsonl", rehearsal=False, downtime=290.0)
+    text = markdown(build(production, estimate_from=[tmp_path]))
+    assert "No earlier run or real-pace rehearsal with a finished cutover was found" in text
+    half = journal(tmp_path / "half.jsonl", rehearsal=True, pace=0.5, downtime=150.0)
+    page = html(build(half, estimate_from=[tmp_path]))
+    assert "No earlier rehearsal at this pace with a finished cutover was found" in page
+    unknown = journal(tmp_path / "unknown.jsonl", rehearsal=True, downtime=9.0)
+    assert "its pace is not on record" in markdown(build(unknown, estimate_from=[tmp_path]))
+
+
+def test_the_engine_and_the_fake_cloud_mean_the_same_real_pace() -> None:
+    assert REAL_PACE == cloud.REAL_PACE
