@@ -28,7 +28,7 @@ from runbook.events import (
     StepChanged,
 )
 from runbook.executor import Answer, Decision, Recovery
-from runbook.model import Action, Phase, StepCard, StepReport, StepState, duration
+from runbook.model import Action, Phase, StepCard, StepReport, StepState, duration, outcome_words
 
 if TYPE_CHECKING:
     from runbook.properties import Review
@@ -298,4 +298,4 @@ class HeadlessFrontEnd:
         for report in self.reports.values():
             mark = _MARK.get(report.state, report.state.value)
             self._print(f"  {report.id:<18} {mark}")
-        self._print(f"outcome: {outcome}")
+        self._print(f"outcome: {outcome_words(outcome)}")

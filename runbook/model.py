@@ -35,6 +35,28 @@ class Outcome(StrEnum):
         return {Outcome.DONE: 0, Outcome.FAILED: 1, Outcome.STOPPED: 3,
                 Outcome.ROLLED_BACK: 4}[self]
 
+    @property
+    def words(self) -> str:
+        return outcome_words(self.value)
+
+
+# How a run's end reads wherever the operator reads it: the exit line, the
+# headless summary, the TUI's status row, the report. The values above are the
+# journal's tokens and stay as they are, so that old journals still read; an
+# operator trial read `rolled-back` as a code, not as what had happened.
+_OUTCOME_WORDS = {
+    Outcome.DONE.value: "done",
+    Outcome.FAILED.value: "failed",
+    Outcome.STOPPED.value: "stopped",
+    Outcome.ROLLED_BACK.value: "rolled back",
+}
+
+
+def outcome_words(value: str) -> str:
+    """A run's outcome as a journal stores it, in words. A value this build
+    does not know (a newer runbook's journal) is shown as stored, not hidden."""
+    return _OUTCOME_WORDS.get(value, value)
+
 
 class StepState(StrEnum):
     PENDING = "pending"

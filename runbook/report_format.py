@@ -12,7 +12,7 @@ import shlex
 from datetime import UTC, datetime
 
 from runbook.journal import same_pace
-from runbook.model import REAL_PACE, WORDS
+from runbook.model import REAL_PACE, WORDS, outcome_words
 from runbook.model import duration as model_duration
 from runbook.report import PROPERTIES_STEP, Action, Report, StepRun
 
@@ -92,7 +92,8 @@ def action_status(action: Action) -> str:
 
 
 def title(report: Report) -> str:
-    outcome = report.outcome or "cut off (no run-end recorded)"
+    outcome = outcome_words(report.outcome) if report.outcome else \
+        "cut off (no run-end recorded)"
     kind = "rehearsal" if report.rehearsal else "upgrade"
     return f"Stream Manager {kind}: {report.host or 'unknown host'} - {outcome}"
 

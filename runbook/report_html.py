@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
+from runbook.model import outcome_words
 from runbook.report import Nodegroup, Report, printable
 from runbook.report_format import (
     action_status,
@@ -76,7 +77,7 @@ def _summary(report: Report) -> str:
     took = between(report.started, report.ended)
     ended = f"{stamp(report.ended)} (after {duration(took)})" if report.ended else \
         "no run-end recorded: the run was cut off"
-    outcome = report.outcome or "unknown"
+    outcome = outcome_words(report.outcome) if report.outcome else "unknown"
     if report.exit_code is not None:
         outcome += f" (exit {report.exit_code})"
     if report.runs > 1:

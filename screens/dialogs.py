@@ -21,7 +21,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal import Replay
-from runbook.model import Action, StepCard, StepState
+from runbook.model import Action, StepCard, StepState, outcome_words
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped
 
@@ -441,7 +441,7 @@ class ResumeDialog(Dialog[str]):
     def compose_box(self) -> ComposeResult:
         with Vertical(id="resume", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
-                how = f"it ended {self.replay.outcome}" if self.replay.outcome \
+                how = f"it ended {outcome_words(self.replay.outcome)}" if self.replay.outcome \
                     else "it was cut off without an end"
                 yield Wrapped(Content.assemble(("An earlier run did not finish", "bold"),
                                                f" ({how})\n", (str(self.journal), "$text-muted")))

@@ -31,8 +31,8 @@ async def run_tui(open_session: SessionFactory | None = None, *,
     with contextlib.suppress(OSError):  # a terminal that closed hears nothing
         for note in app.notes if app.opened else ():
             print(note)  # what opening the run said, as before the app it would have
-        print(f"runbook: {outcome.value}; journal: {app.session.journal_path}" if app.opened
-              else f"runbook: {outcome.value} before the run began")
+        print(f"runbook: {outcome.words}; journal: {app.session.journal_path}" if app.opened
+              else f"runbook: {outcome.words} before the run began")
     return outcome
 
 

@@ -67,7 +67,7 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False) -> Conte
     if state.outcome is not None:
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}
         clocks += [("   run ", "$text-muted"),
-                   (state.outcome.value, outcome_style.get(state.outcome, "bold $warning"))]
+                   (state.outcome.words, outcome_style.get(state.outcome, "bold $warning"))]
     return Content.assemble(*clocks)
 
 

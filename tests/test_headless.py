@@ -320,3 +320,16 @@ def test_the_way_back_has_its_own_heading_not_the_cutovers() -> None:
     headings = [line for line in shown.getvalue().splitlines() if line.startswith("===")]
     assert len(headings) == 2 and headings[0].startswith("=== CUTOVER")
     assert "WAY BACK" in headings[1] and "downtime starts" not in headings[1]
+
+
+@pytest.mark.parametrize(("outcome", "words"), [
+    (Outcome.DONE, "done"), (Outcome.FAILED, "failed"), (Outcome.STOPPED, "stopped"),
+    (Outcome.ROLLED_BACK, "rolled back")])
+def test_the_summary_says_how_the_run_ended_in_words(outcome: Outcome, words: str) -> None:
+    """Operator trial: a headless way back ended on `outcome: rolled-back`, the
+    journal's token, where the TUI and the report say it in words."""
+    from runbook.events import RunEnded
+
+    headless, shown = front("")
+    headless.tell(RunEnded(outcome.value, outcome.exit_code))
+    assert shown.getvalue().endswith(f"\noutcome: {words}\n"), shown.getvalue()

@@ -443,6 +443,29 @@ def test_a_resumed_run_is_one_story(tmp_path: Path) -> None:
     assert "### `two`: in-doubt" in text
 
 
+def test_a_rolled_back_run_is_said_in_words_in_the_title_and_the_summary(
+    tmp_path: Path
+) -> None:
+    """Operator trial: the change ticket's title read `... - rolled-back`, the
+    journal's token. The journal keeps its token (old journals still read);
+    the report says it as the TUI and the exit line do."""
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["delete-nodegroups"], resumed=False)
+    journal.write("run-end", outcome="rolled-back", exit_code=4)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    assert report.outcome == "rolled-back"
+    text = plain(markdown(report))
+    assert text.startswith("# Stream Manager upgrade: u@h:22 - rolled back\n"), text[:200]
+    assert "| Outcome | rolled back (exit 4) |" in text, text
+    page = html(report)
+    assert "<title>Stream Manager upgrade: u@h:22 - rolled back</title>" in page
+    assert "<h1>Stream Manager upgrade: u@h:22 - rolled back</h1>" in page
+    assert "<th>Outcome</th><td>rolled back (exit 4)</td>" in page
+    assert "rolled-back" not in text and "rolled-back" not in page
+
+
 def test_report_and_log_find_a_rehearsal_when_it_is_the_newest_run(
     upgraded: Rehearsed, tmp_path: Path
 ) -> None:

@@ -509,6 +509,41 @@ async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() 
         assert "only when a cutover step fails" not in shown, shown
 
 
+async def test_the_status_row_says_how_the_run_ended_in_words() -> None:
+    """Operator trial: after the way back the status row read `run rolled-back`,
+    the journal's token, beside clocks and counts said in words."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups"), CutoverEnded(True, 4.0),
+             RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+        await pilot.pause()
+        status = screen_text(app).splitlines()[1]
+        assert "run rolled back" in status and "rolled-back" not in status, status
+
+
+async def test_the_exit_line_after_the_tui_says_how_the_run_ended_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The line the CLI prints once the TUI has closed read `runbook:
+    rolled-back; journal: ...`. The app's terminal loop is the one part left
+    out: here the whole session in it is a run that was rolled back."""
+    from runbook import cli
+    from screens.app import RunbookApp
+    from screens.tui import run_tui
+    from tests.test_tui_fakes import TOKEN
+
+    async def rolled_back(app: RunbookApp, **_: object) -> None:
+        app.run_state.ended(Outcome.ROLLED_BACK)
+
+    monkeypatch.setattr(RunbookApp, "run_async", rolled_back)
+    journal = tmp_path / "run.jsonl"
+    outcome = await run_tui(lambda _earlier: cli.session(
+        settings(), token=TOKEN, state_dir=tmp_path, journal_path=journal))
+    assert outcome is Outcome.ROLLED_BACK
+    assert capsys.readouterr().out == f"runbook: rolled back; journal: {journal}\n"
+
+
 async def test_after_a_failed_cutover_step_the_hint_names_the_way_back_too() -> None:
     """The stream manager is down: 'fix it and run again' is half the answer
     at that moment; the other half is that there is a way back, and where."""
