@@ -78,6 +78,10 @@ def wrap_text(text: str, width: int, *, indent: int = 0) -> list[str]:
     return [rows[0], *(pad + row for row in rows[1:])]
 
 
+# Where Textual puts a tab stop when it draws a row.
+TAB = 8
+
+
 def wrap_content(content: Content, width: int, *, indent: int = 0,
                  hang: bool = False) -> list[Content]:
     """Styled text as rows, broken where `wrap_text` breaks the plain text. A
@@ -87,6 +91,11 @@ def wrap_content(content: Content, width: int, *, indent: int = 0,
     rows: list[Content] = []
     for number, line in enumerate(content.split("\n", allow_blank=True)):
         line = pad + line if number and hang else line
+        if "\t" in line.plain:
+            # As wide as Textual draws it: cell_len counts a tab as no cell, so
+            # a row of XML indented with tabs ran over, and Textual broke it
+            # again at the widget's left edge, before any indent or marker.
+            line = line.expand_tabs(TAB)
         cuts = breaks(line.plain, width, indent=indent)
         pieces = [piece.rstrip() for piece in line.divide(cuts)] if cuts else [line]
         rows += [pieces[0], *(pad + piece for piece in pieces[1:])]

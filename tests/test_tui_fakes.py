@@ -190,3 +190,20 @@ def test_lines_wrap_between_words_and_after_separators_never_inside_a_mask() -> 
     assert rows[0].endswith("'http://") and rows[1].endswith("nodegroup/a-"), rows
     assert wrap_text("short", 10) == ["short"]
     assert wrap_text("x" * 25, 10, indent=2) == ["x" * 10, "  " + "x" * 8, "  " + "x" * 7]
+
+
+def test_a_tab_takes_the_cells_it_is_drawn_in() -> None:
+    """Textual draws a tab to the next stop of 8 cells; measured as no cell, a
+    line of XML indented with tabs ran over its row, and Textual broke it
+    again at the widget's left edge, in front of the plan's indent."""
+    from textual.content import Content
+
+    from screens.wrap import wrap_content
+
+    text = Content('edit f: x\n\t\t\t<property name="accessSecret" value="${aws.accessSecret}" />')
+    # From where a row holds the line's indentation (32 cells) and first word.
+    for width in range(42, 80):
+        rows = wrap_content(text, width, indent=11, hang=True)
+        assert all(row.expand_tabs(8).cell_length <= width for row in rows), \
+            (width, [row.plain for row in rows])
+        assert all(row.plain.startswith(" " * 11) for row in rows[1:]), (width, rows)
