@@ -9,6 +9,7 @@ meaning alone on a terminal without colour or for a colour-blind operator.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from rich.cells import cell_len
 from textual.content import Content
@@ -109,10 +110,38 @@ _KIND = {
 }
 
 
+# A unified diff's lines by their first character, as diff tools colour them:
+# what goes, what comes, and where in the file (muted: it is not content).
+_DIFF_STYLES = {"-": "$text-error", "+": "$text-success", "@": "$text-muted"}
+# The markers a wrapped diff line keeps on its continuation rows (screens.wrap).
+DIFF_MARKS = "-+"
+
+
+def is_diff(action: Action) -> TypeGuard[EditFile]:
+    """A file edit whose detail is a unified diff (carry-over's), not a summary
+    (the properties step's review): only a diff's lines are told by a marker."""
+    return isinstance(action, EditFile) and action.detail.startswith("--- ") \
+        and "\n+++ " in action.detail
+
+
+def diff_content(diff: str) -> Content:
+    """A unified diff with each line in its marker's colour; the two file
+    names at the top in bold, as headings rather than a removal and an addition."""
+    lines = diff.split("\n")
+    return Content("\n").join(
+        Content.styled(line, "bold" if number < 2 and line.startswith(("--- ", "+++ "))
+                       else _DIFF_STYLES.get(line[:1], ""))
+        for number, line in enumerate(lines))
+
+
 def action_content(action: Action) -> Content:
     """One action exactly as the engine renders it (already masked), with a small
     label saying what kind of thing it is."""
     kind, style = _KIND.get(type(action), ("", "$text-muted"))
+    if is_diff(action):
+        # The same text as render(): what is shown is what runs.
+        return Content.assemble((f"[{kind}] ", style), f"edit {action.path}: {action.summary}",
+                                "\n", diff_content(action.detail))
     # A note's label says it is one ("[note] note: ..." said it twice).
     shown = action.text if isinstance(action, Note) else action.render()
     # Only the label is coloured: the command itself must read clearly.

@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 from runbook.model import Action, StepCard
 from screens.output_log import OutputLog
 from screens.output_store import OutputStore
-from screens.presentation import action_content, step_row
+from screens.presentation import DIFF_MARKS, action_content, is_diff, step_row
 from screens.wrap import wrap_content
 
 GROUPS = {
@@ -82,11 +82,12 @@ class Wrapped(Widget):
     DEFAULT_CSS = "Wrapped { height: auto; }"
 
     def __init__(self, content: Content | str = "", *, indent: int = 0, hang: bool = False,
-                 classes: str | None = None, id: str | None = None) -> None:
+                 marks: str = "", classes: str | None = None, id: str | None = None) -> None:
         super().__init__(classes=classes, id=id)
         self.content = Content(content) if isinstance(content, str) else content
         self.indent = indent
         self.hang = hang
+        self.marks = marks
         # The last wrap: (content, width, rows).
         self._wrapped: tuple[Content, int, list[Content]] | None = None
 
@@ -110,7 +111,7 @@ class Wrapped(Widget):
         kept = self._wrapped
         if kept is None or kept[0] is not self.content or kept[1] != width:
             kept = self._wrapped = (self.content, width, wrap_content(
-                self.content, width, indent=self.indent, hang=self.hang))
+                self.content, width, indent=self.indent, hang=self.hang, marks=self.marks))
         return kept[2]
 
 
@@ -141,7 +142,8 @@ class PlanView(Vertical):
             # Under the command, past its "[shell] " label.
             kind = shown.plain.find("] ") + 2 if shown.plain.startswith("[") else 0
             yield Wrapped(Content.assemble((f"{number:>2}. ", "$text-muted"), shown),
-                          indent=4 + kind, hang=True, classes="plan-row")
+                          indent=4 + kind, hang=True, classes="plan-row",
+                          marks=DIFF_MARKS if is_diff(action) else "")
 
     def show(self, plan: list[Action] | None, *, empty: str = "") -> None:
         if plan == self.plan and empty == self.empty:

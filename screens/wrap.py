@@ -83,20 +83,36 @@ TAB = 8
 
 
 def wrap_content(content: Content, width: int, *, indent: int = 0,
-                 hang: bool = False) -> list[Content]:
+                 hang: bool = False, marks: str = "") -> list[Content]:
     """Styled text as rows, broken where `wrap_text` breaks the plain text. A
     line after a newline starts a paragraph at the left, or, with `hang`, is
-    indented like a continuation (a file edit's diff under its action)."""
+    indented like a continuation (a file edit's diff under its action).
+
+    With `marks` (a diff's ``-+``) the hung lines are a diff's: each begins
+    with its marker, and its continuation rows repeat a marker in `marks`, in
+    its style, then start past the line's own indentation and two more. A
+    removed line's tail with only spaces before it read as context; under the
+    line's text it would read as a line of its own."""
     pad = Content(" " * indent)
     rows: list[Content] = []
     for number, line in enumerate(content.split("\n", allow_blank=True)):
-        line = pad + line if number and hang else line
+        hung = bool(number and hang)
+        line = pad + line if hung else line
         if "\t" in line.plain:
             # As wide as Textual draws it: cell_len counts a tab as no cell, so
             # a row of XML indented with tabs ran over, and Textual broke it
             # again at the widget's left edge, before any indent or marker.
             line = line.expand_tabs(TAB)
-        cuts = breaks(line.plain, width, indent=indent)
+        lead, rest = pad, indent
+        if hung and marks and len(line.plain) > indent:
+            marker = line[indent:indent + 1] if line.plain[indent] in marks else Content(" ")
+            body = line.plain[indent + 1:]
+            # Never more than half the room past the marker: a deep line must
+            # keep room for its text.
+            under = min(len(body) - len(body.lstrip(" ")) + 2, (width - indent - 1) // 2)
+            lead = pad + marker + " " * max(0, under)
+            rest = lead.cell_length
+        cuts = breaks(line.plain, width, indent=rest)
         pieces = [piece.rstrip() for piece in line.divide(cuts)] if cuts else [line]
-        rows += [pieces[0], *(pad + piece for piece in pieces[1:])]
+        rows += [pieces[0], *(lead + piece for piece in pieces[1:])]
     return rows

@@ -207,3 +207,34 @@ def test_a_tab_takes_the_cells_it_is_drawn_in() -> None:
         assert all(row.expand_tabs(8).cell_length <= width for row in rows), \
             (width, [row.plain for row in rows])
         assert all(row.plain.startswith(" " * 11) for row in rows[1:]), (width, rows)
+
+
+def test_a_diff_lines_next_rows_keep_its_marker_and_hang_under_its_text() -> None:
+    """The layout chosen for a wrapped diff line: its marker again, in its
+    style, then two cells past the line's own indentation; a context line's
+    rows hang the same way behind a blank marker; a tab is 8 cells wide, and
+    the hang never takes more than half the row."""
+    from textual.content import Content
+
+    from screens.wrap import wrap_content
+
+    diff = Content("\n").join([
+        Content("edit f: x"),
+        Content.styled("-  alpha beta gamma delta", "red"),
+        Content("   alpha beta gamma delta"),
+        Content.styled("+\tone two three", "green"),
+    ])
+    rows = wrap_content(diff, 16, indent=2, hang=True, marks="-+")
+    assert [row.plain for row in rows] == [
+        "edit f: x",
+        "  -  alpha beta",
+        "  -    gamma",
+        "  -    delta",
+        "     alpha beta",
+        "       gamma",
+        "       delta",
+        "  +     one two",
+        "  +      three",  # held to half the room past the marker: 6 of 13
+    ]
+    assert all(row.spans[0].style == "red" and row.spans[0].start == 2 for row in rows[1:4])
+    assert [row.spans[0].style for row in rows[7:]] == ["green", "green"]

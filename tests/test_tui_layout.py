@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button
 
@@ -230,6 +231,81 @@ async def test_plan_lines_wrap_between_words_and_never_inside_a_mask() -> None:
         dialog_words = set(WORD.findall(text_of_dialog(dialog)))
         cut = {w for w in WORD.findall(seen) if w not in words | dialog_words}
         assert not cut, f"words cut in two: {cut}\n{seen}"
+        answer.cancel()
+
+
+def carry_over_diff() -> str:
+    """The diff the carry-over step shows, of the rehearsal's own files: the
+    live install on AWS, the new release shipping the dummy controller. XML
+    indented with tabs, and bean lines longer than any dialog is wide."""
+    import difflib
+
+    from runbook.rehearsal.sandbox import CONTROLLER_BEANS, application_context
+    from steps import red5
+
+    shipped = application_context(CONTROLLER_BEANS[0][0])
+    merged = red5.carry_controller(application_context(CONTROLLER_BEANS[1][0]), shipped)
+    return "\n".join(difflib.unified_diff(shipped.splitlines(), merged.splitlines(),
+                                          "shipped", "with live controller", lineterm=""))
+
+
+async def test_a_wrapped_diff_line_keeps_its_marker_and_colour_on_every_row() -> None:
+    """Operator trial: in the carry-over confirmation a long removed line of
+    applicationContext.xml wrapped, and its tail read like context. Every row
+    of a removed or added line has its - or + in the marker column, in the
+    line's colour; every row fits (a tab is as wide as Textual draws it, or
+    the row runs over and Textual breaks it again at the left edge)."""
+    from runbook.model import EditFile, Shell
+    from screens.widgets import Wrapped
+
+    diff = carry_over_diff()
+    edit = EditFile("/usr/local/red5pro-server-11.1.0.b835-release/webapps/streammanager/"
+                    "WEB-INF/applicationContext.xml", "activate the live install's "
+                    "cloud-controller bean, comment out the dummy", diff)
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "carry-over", [Shell("cp -p LICENSE.KEY new/"), edit])
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.pause()
+        row = list(app.screen.query(".plan-row").results(Wrapped))[-1]
+        assert row.content.plain == " 2. [edit] " + edit.render()
+        width = row.content_size.width
+        rows = row.render().split("\n", allow_blank=True)
+        assert all(r.expand_tabs(8).cell_length <= width for r in rows), \
+            [r.plain for r in rows if r.expand_tabs(8).cell_length > width]
+        at = next(n for n, r in enumerate(rows) if r.plain.strip() == "--- shipped")
+        column = rows[at].plain.index("-")
+
+        def style(r: Content) -> list[str]:
+            return [str(span.style) for span in r.spans if span.start <= column < span.end]
+
+        colours: dict[str, list[str]] = {}
+        wrapped = 0
+        lines = iter(rows[at:])
+        for line in diff.split("\n"):
+            first = next(lines)
+            mark, want = line[0], "".join(line[1:].split())
+            assert first.plain[column] == mark, (line, first.plain)
+            got = "".join(first.plain[column + 1:].split())
+            colour = style(first)
+            if mark in "-+" and not line.startswith(("--- ", "+++ ")):
+                assert colour, f"a {mark} line in no colour: {first.plain!r}"
+                assert colours.setdefault(mark, colour) == colour, (line, colour)
+            while len(got) < len(want):
+                more = next(lines)
+                wrapped += 1
+                shown = more.plain
+                assert not shown[:column].strip(), f"a row left of the marker: {shown!r}"
+                assert shown[column] == (mark if mark in "-+" else " "), \
+                    f"the row after {first.plain!r} reads {shown!r}"
+                assert style(more) == colour, (shown, style(more), colour)
+                got += "".join(shown[column + 1:].split())
+            assert got == want, (line, got)
+        assert wrapped >= 4, "no line of the diff wrapped: the test shows nothing"
+        assert colours["-"] != colours["+"]
         answer.cancel()
 
 
