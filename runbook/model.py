@@ -85,6 +85,16 @@ class Shell:
         return f"$ {self.command}"
 
 
+def state_words(value: str) -> str:
+    """A step's state as a journal stores it, in words (`in-doubt` is the
+    token, "in doubt" what the operator reads). A value this build does not
+    know is shown as stored."""
+    return value.replace("-", " ") if value in _STATE_TOKENS else value
+
+
+_STATE_TOKENS = frozenset(state.value for state in StepState)
+
+
 @dataclass(frozen=True)
 class Upload:
     """A file copied from the operator's machine to the host over SFTP."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from html import escape
 
-from runbook.model import outcome_words
+from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, printable
 from runbook.report_format import (
     action_status,
@@ -60,7 +60,8 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
 
 
 def _state(state: str) -> str:
-    return f'<span class="{_e(state.replace(" ", "-"))}">{_e(state)}</span>'
+    # The token names the class its colour hangs on; the operator reads words.
+    return f'<span class="{_e(state.replace(" ", "-"))}">{_e(state_words(state))}</span>'
 
 
 def html(report: Report) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from runbook.model import outcome_words
+from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, printable
 from runbook.report_format import (
     action_status,
@@ -123,7 +123,7 @@ def _steps(report: Report) -> list[str]:
         detail = step.detail + (f" ({step.attempts} attempts)" if step.attempts > 1 else "")
         out.append(_row(str(number), _code(step.id), clock(step.started, report.started),
                         clock(step.ended, report.started), duration(step.elapsed_s),
-                        _md(step.state), _md(detail)))
+                        _md(state_words(step.state)), _md(detail)))
     return [*out, ""]
 
 
@@ -153,7 +153,7 @@ def _properties(report: Report) -> list[str]:
     step = report.properties
     if step is None or step.state == "not reached":
         return [*out, "The properties step did not run.", ""]
-    out += [f"{_code(step.id)}: {_md(step.state)}; {_md(step.detail)}", ""]
+    out += [f"{_code(step.id)}: {_md(state_words(step.state))}; {_md(step.detail)}", ""]
     said = [line for _stream, line in step.lines] + [n.text for n in step.notes]
     if said:
         out += [*_block([line for text in said for line in text.split("\n")]), ""]
@@ -212,7 +212,7 @@ def _failed(report: Report) -> list[str]:
     if not report.failed:
         return [*out, "No step failed.", ""]
     for step in report.failed:
-        out += [f"### {_code(step.id)}: {_md(step.state)}", "", _md(step.detail), ""]
+        out += [f"### {_code(step.id)}: {_md(state_words(step.state))}", "", _md(step.detail), ""]
         lines = [line for _stream, line in step.lines]
         out += (_block(lines) if lines else ["It printed nothing."]) + [""]
     return out
