@@ -69,6 +69,9 @@ _SYNCED = frozenset({
 # A run-start record is a few hundred bytes; a first line longer than this is
 # no journal's opening, and is not read on to its end to find out.
 _FIRST_LINE_MAX = 1 << 20
+# The records before a journal's first run-start: none, or a repair of a
+# start torn by a crash (each start that tears adds one).
+_OPENING_RECORDS = 4
 
 
 def default_dir() -> Path:
@@ -384,7 +387,11 @@ def run_pace(start: dict[str, Any]) -> float | None:
     pace = start.get("pace")
     if rehearsal is not True or isinstance(pace, bool) or not isinstance(pace, int | float):
         return None
-    return float(pace) if math.isfinite(pace) and pace >= 0 else None
+    try:
+        value = float(pace)
+    except OverflowError:  # an int of hundreds of digits: a damaged journal's
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def journal_pace(starts: Iterable[dict[str, Any]]) -> float | None:
@@ -404,14 +411,18 @@ def same_pace(mine: float | None, theirs: float | None) -> bool:
 
 
 def first_record(path: Path) -> dict[str, Any] | None:
-    """A journal's opening record (a run-start), without reading the rest:
-    the journals of long runs are big."""
+    """A journal's first run-start, without reading the rest: the journals of
+    long runs are big. A journal healed at its start opens with the
+    journal-repaired record, so a few records are looked at, not one."""
     try:
         with path.open("rb") as file:
-            line = file.readline(_FIRST_LINE_MAX)
+            for _ in range(_OPENING_RECORDS):
+                record = _record(file.readline(_FIRST_LINE_MAX))
+                if record is None or record.get("event") == Record.RUN_START:
+                    return record
     except OSError:
         return None
-    return _record(line)
+    return None
 
 
 def last_downtime(folder: Path, *, besides: Path, pace: float | None,

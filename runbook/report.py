@@ -33,6 +33,7 @@ from runbook.journal import (
     JournalError,
     Record,
     default_dir,
+    first_record,
     journal_pace,
     last_downtime,
     read,
@@ -462,15 +463,18 @@ def _estimate(report: Report, folders: Iterable[Path] | None) -> None:
     if best is None:
         return
     report.downtime.estimate_s, report.downtime.estimate_from = best
-    with contextlib.suppress(JournalError, StopIteration):
-        first = next(read(best[1]))
+    first = first_record(best[1])
+    if first is not None:
         report.downtime.estimate_is_rehearsal = bool(first.get("rehearsal", True))
 
 
 def _began(journal: Path) -> float | None:
     """When the run in `journal` started; None for a run not begun yet."""
-    with contextlib.suppress(OSError, JournalError, StopIteration, KeyError, ValueError):
-        return datetime.fromisoformat(str(next(read(journal))["ts"])).timestamp()
+    first = first_record(journal)
+    if first is None:
+        return None
+    with contextlib.suppress(KeyError, ValueError):
+        return datetime.fromisoformat(str(first["ts"])).timestamp()
     return None
 
 

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from runbook.journal import Journal
+from runbook.journal import Journal, run_pace
 from runbook.model import REAL_PACE
 from runbook.rehearsal import cloud
 from runbook.report import build
@@ -137,3 +137,27 @@ def test_the_report_says_which_runs_it_looked_for(tmp_path: Path) -> None:
 
 def test_the_engine_and_the_fake_cloud_mean_the_same_real_pace() -> None:
     assert REAL_PACE == cloud.REAL_PACE
+
+
+def test_a_pace_no_float_can_hold_is_unknown_not_a_crash(tmp_path: Path) -> None:
+    """Review: a damaged or hand-edited journal's `"pace": 1000…0` read back as
+    an int too big for a float, and math.isfinite raised OverflowError out of
+    every command that looks for an estimate or an unfinished run."""
+    for odd in (10**400, float("nan"), float("inf"), -1, True, "0.025", None):
+        assert run_pace({"rehearsal": True, "pace": odd}) is None, odd
+    assert run_pace({"rehearsal": True, "pace": 0.025}) == 0.025
+    journal(tmp_path / "production.jsonl", rehearsal=False, downtime=300.0, ago=2 * HOUR)
+    journal(tmp_path / "odd.jsonl", rehearsal=True, pace=10**400, downtime=5.0, ago=HOUR)
+    now = journal(tmp_path / "now.jsonl", rehearsal=False)
+    assert estimate(now, tmp_path) == 300.0
+
+
+def test_a_journal_repaired_at_its_start_still_counts(tmp_path: Path) -> None:
+    """Review: a run-start torn by a crash is healed into a journal-repaired
+    record, which then opens the journal; the run after it is a run like any."""
+    repaired = tmp_path / "repaired.jsonl"
+    repaired.write_bytes(b'{"ts": "2026-12-01T00:00:00+00:00", "event": "run-st')
+    journal(repaired, rehearsal=False, downtime=300.0, ago=HOUR)
+    assert '"journal-repaired"' in repaired.read_text().splitlines()[0]
+    now = journal(tmp_path / "now.jsonl", rehearsal=False)
+    assert estimate(now, tmp_path) == 300.0
