@@ -227,13 +227,14 @@ class RunbookApp(App["Outcome | None"]):
             self.main.checklist.select_step(self.asking.report.id)
         self.show_previews()
         self.main.refresh_view()
-        self._find_estimate()
         if self.offered is not None and self.offered.path is not None:
             # The opening's notes come once it is answered: over the dialog
-            # they covered its buttons for their ten seconds.
+            # they covered its buttons for their ten seconds. So does the
+            # estimate: which journal is this run's is not known before.
             self.push_screen(ResumeDialog(self.offered.path, self.offered, self.cards),
                              self._resume_answered)
         else:
+            self._find_estimate(self.session.journal_path, self.session.settings.pace)
             self._say_notes()
             if self.autostart:
                 self.start_run()
@@ -297,7 +298,15 @@ class RunbookApp(App["Outcome | None"]):
             self.show_previews()
             # The earlier lines first, for the full log: then the run appends.
             self.records.load_earlier(self.session.journal_path)
+            from runbook.journal import same_pace
+
+            # Its journal goes on at this run's pace: a pace of its own no
+            # longer, if it was another, as the report will take it.
+            now = self.session.settings.pace
+            self._find_estimate(self.session.journal_path,
+                                now if same_pace(self.offered.pace, now) else None)
         elif choice == START_OVER:
+            self._find_estimate(self.session.journal_path, self.session.settings.pace)
             self.run_state.forget_previous()  # a new run: each step checks afresh
             for card in self.cards:
                 self.main.refresh_step(card.id)
@@ -315,14 +324,15 @@ class RunbookApp(App["Outcome | None"]):
         self.main.refresh_detail()
 
     @work(thread=True, group="estimate", exit_on_error=False)
-    def _find_estimate(self) -> None:
-        """In a thread: journals of long runs are big."""
+    def _find_estimate(self, journal: Path, pace: float | None) -> None:
+        """In a thread: journals of long runs are big. `journal` is this run's
+        (new, or the one it continues), `pace` the pace it goes at."""
         from runbook.report import downtime_estimate
         from screens.messages import EstimateFound
 
         # Where `runbook report` looks too: the rehearsals, and beside this
-        # journal; and only runs at this one's pace, as the report takes them.
-        found = downtime_estimate(self.session.journal_path, pace=self.session.settings.pace)
+        # journal, before this run began; and only runs at this one's pace.
+        found = downtime_estimate(journal, pace=pace)
         if found is not None:
             self.post_message(EstimateFound(*found))
 

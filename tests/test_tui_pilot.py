@@ -605,6 +605,43 @@ async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Pa
         assert app.journal_path == tmp_path / "now.jsonl" and app.session.resume is None
 
 
+async def test_a_continued_run_is_not_its_own_estimate(tmp_path: Path) -> None:
+    """Review: the estimate was looked for once, for the fresh journal the run
+    would have had; continued, the run's own journal (its cutover timed before
+    it failed) was the newest at its pace, and the clock counted down from
+    the run's own first try. Continued, the estimate is looked for again as
+    the report looks for it: before the run began, not the run itself."""
+    older = Journal(tmp_path / "older.jsonl")
+    older.write("run-start", config="rehearsal.toml", host="u@127.0.0.1:1", rehearsal=True,
+                pace=cloud.FAST_PACE, steps=[], resumed=False)
+    older.write("cutover-end", complete=True, downtime_s=42.5)
+    older.write("run-end", outcome="done", exit_code=0)
+    older.close()
+    when = time.time() - 7200
+    os.utime(older.path, (when, when))
+    earlier = Journal(tmp_path / "earlier.jsonl")
+    earlier.write("run-start", config="rehearsal.toml", host="u@127.0.0.1:1", rehearsal=True,
+                  pace=cloud.FAST_PACE, steps=["recreate"], resumed=False)
+    earlier.write("cutover-start", step="delete-nodegroups")
+    earlier.write("cutover-end", complete=True, downtime_s=123.0)
+    earlier.write("step-start", step="recreate")
+    earlier.write("step-end", step="recreate", state="failed", detail="an origin did not start")
+    earlier.write("run-end", outcome="failed", exit_code=1)
+    earlier.close()
+    fast = replace(settings(), rehearsal_pace=cloud.FAST_PACE)
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier.path, settings_=fast)
+    starts: list[bool] = []
+    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to start")
+        await until(lambda: app.run_state.estimate_s is not None, what="the estimate")
+        await pilot.pause()
+    assert app.run_state.estimate_s == 42.5
+
+
 async def test_the_downtime_estimate_comes_from_the_newest_earlier_journal(
         tmp_path: Path) -> None:
     """Of a rehearsal at this one's pace: one at another pace (here the real
