@@ -33,12 +33,13 @@ from runbook.model import Action, Phase, StepCard, StepReport, StepState, durati
 if TYPE_CHECKING:
     from runbook.properties import Review
 
+# The two that call for the operator shout, on any terminal.
 _MARK = {
-    StepState.DONE: "done",
-    StepState.FAILED: "FAILED",
-    StepState.SKIPPED: "skipped",
-    StepState.IN_DOUBT: "IN DOUBT",
-    StepState.NEEDS_REVIEW: "needs review",
+    StepState.DONE: StepState.DONE.words,
+    StepState.FAILED: StepState.FAILED.words.upper(),
+    StepState.SKIPPED: StepState.SKIPPED.words,
+    StepState.IN_DOUBT: StepState.IN_DOUBT.words.upper(),
+    StepState.NEEDS_REVIEW: StepState.NEEDS_REVIEW.words,
 }
 _PREFIX = {"cmd": "  > ", "out": "  | ", "err": "  ! ", "info": "  * "}
 # On a terminal only (runbook.colour), and never the only sign: the words say it too.

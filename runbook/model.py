@@ -73,6 +73,20 @@ class StepState(StrEnum):
     def finished(self) -> bool:
         return self in (StepState.DONE, StepState.SKIPPED)
 
+    @property
+    def words(self) -> str:
+        """The state as the operator reads it: `in-doubt` is the journal's token."""
+        return self.value.replace("-", " ")
+
+
+def state_words(value: str) -> str:
+    """A step's state as a journal stores it, in words. A value this build
+    does not know (a newer runbook's journal) is shown as stored."""
+    return StepState(value).words if value in _STATE_TOKENS else value
+
+
+_STATE_TOKENS = frozenset(state.value for state in StepState)
+
 
 @dataclass(frozen=True)
 class Shell:
@@ -83,16 +97,6 @@ class Shell:
 
     def render(self) -> str:
         return f"$ {self.command}"
-
-
-def state_words(value: str) -> str:
-    """A step's state as a journal stores it, in words (`in-doubt` is the
-    token, "in doubt" what the operator reads). A value this build does not
-    know is shown as stored."""
-    return value.replace("-", " ") if value in _STATE_TOKENS else value
-
-
-_STATE_TOKENS = frozenset(state.value for state in StepState)
 
 
 @dataclass(frozen=True)
@@ -239,8 +243,8 @@ def duration(seconds: float, spelling: Spelling = TERSE) -> str:
 
 def result_line(state: str, detail: str) -> str:
     """How a step ended, as the last line of its transcript (`runbook log`, the
-    TUI's output): `done: …`, `failed: …`."""
-    return f"{state}: {detail}"
+    TUI's output): `done: …`, `in doubt: …`."""
+    return f"{state_words(state)}: {detail}"
 
 
 @dataclass

@@ -32,15 +32,15 @@ class Look:
 
 
 LOOKS: dict[str, Look] = {
-    StepState.PENDING.value: Look("·", "pending", "$text-muted"),
+    StepState.PENDING.value: Look("·", StepState.PENDING.words, "$text-muted"),
     NEXT: Look("▶", "your turn", "bold $accent"),
-    StepState.RUNNING.value: Look("●", "running", "bold $warning"),
-    StepState.DONE.value: Look("✓", "done", "$success"),
+    StepState.RUNNING.value: Look("●", StepState.RUNNING.words, "bold $warning"),
+    StepState.DONE.value: Look("✓", StepState.DONE.words, "$success"),
     WARNED: Look("⚠", "warnings", "bold $warning"),
-    StepState.FAILED.value: Look("✗", "failed", "bold $error"),
-    StepState.SKIPPED.value: Look("»", "skipped", "$text-muted italic"),
-    StepState.NEEDS_REVIEW.value: Look("?", "needs review", "bold $warning"),
-    StepState.IN_DOUBT.value: Look("!", "in doubt", "bold $error"),
+    StepState.FAILED.value: Look("✗", StepState.FAILED.words, "bold $error"),
+    StepState.SKIPPED.value: Look("»", StepState.SKIPPED.words, "$text-muted italic"),
+    StepState.NEEDS_REVIEW.value: Look("?", StepState.NEEDS_REVIEW.words, "bold $warning"),
+    StepState.IN_DOUBT.value: Look("!", StepState.IN_DOUBT.words, "bold $error"),
 }
 
 TITLE_WIDTH = 34

@@ -361,6 +361,20 @@ def test_a_result_of_several_lines_is_several_log_lines(tmp_path: Path) -> None:
                                ("recreate", "\tat foo")]
 
 
+def test_a_steps_result_line_says_its_state_in_words(tmp_path: Path) -> None:
+    """Review: `runbook log` and the TUI's output said `in-doubt: …` and
+    `needs-review: …`, the journal's tokens, where the report says words."""
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["a", "b"]}\n'
+        '{"event": "step-end", "ts": "2026-01-01T00:00:01+00:00", "step": "a", '
+        '"state": "in-doubt", "detail": "reconnected"}\n'
+        '{"event": "step-end", "ts": "2026-01-01T00:00:02+00:00", "step": "b", '
+        '"state": "needs-review", "detail": "3 keys undecided"}\n')
+    assert log_lines(path) == [("a", "in doubt: reconnected"),
+                               ("b", "needs review: 3 keys undecided")]
+
+
 def _damaged(tmp_path: Path) -> Path:
     path = tmp_path / "damaged.jsonl"
     path.write_text('{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00"}\n'
