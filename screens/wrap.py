@@ -103,16 +103,25 @@ def wrap_content(content: Content, width: int, *, indent: int = 0,
             # a row of XML indented with tabs ran over, and Textual broke it
             # again at the widget's left edge, before any indent or marker.
             line = line.expand_tabs(TAB)
-        lead, rest = pad, indent
         if hung and marks and len(line.plain) > indent:
             marker = line[indent:indent + 1] if line.plain[indent] in marks else Content(" ")
             body = line.plain[indent + 1:]
+            own = len(body) - len(body.lstrip(" "))
             # Never more than half the room past the marker: a deep line must
             # keep room for its text.
-            under = min(len(body) - len(body.lstrip(" ")) + 2, (width - indent - 1) // 2)
+            under = min(own + 2, (width - indent - 1) // 2)
             lead = pad + marker + " " * max(0, under)
-            rest = lead.cell_length
-        cuts = breaks(line.plain, width, indent=rest)
+            # Broken in its text only: a break in the pad or the line's own
+            # indentation left the line's row empty and its text on the next,
+            # behind the marker twice (`-  -AAA…`).
+            head = indent + 1 + own
+            first = width - head
+            cuts = [head + cut for cut in
+                    breaks(line.plain[head:], first, indent=first - (width - lead.cell_length))
+                    ] if first > 0 else breaks(line.plain, width, indent=lead.cell_length)
+        else:
+            lead = pad
+            cuts = breaks(line.plain, width, indent=indent)
         pieces = [piece.rstrip() for piece in line.divide(cuts)] if cuts else [line]
         rows += [pieces[0], *(lead + piece for piece in pieces[1:])]
     return rows

@@ -209,6 +209,22 @@ def test_a_tab_takes_the_cells_it_is_drawn_in() -> None:
         assert all(row.plain.startswith(" " * 11) for row in rows[1:]), (width, rows)
 
 
+def test_a_diff_line_whose_first_word_is_wider_than_its_row_starts_on_its_own_row() -> None:
+    """Review: a break was allowed in the pad before the marker, so a line
+    whose first word (a hash, a class name) did not fit left its own row empty
+    and its next row read `-  -AAA…`: a removed line whose text began with -."""
+    from textual.content import Content
+
+    from screens.wrap import wrap_content
+
+    for first_word in ("A" * 50, "設定値説明" * 6):
+        diff = Content(" 2. [edit] edit f: x\n-" + first_word + " tail")
+        rows = [row.plain for row in wrap_content(diff, 40, indent=11, hang=True, marks="-+")]
+        assert rows[1] == " " * 11 + "-" + first_word[:len(rows[1]) - 12], rows
+        assert all(row.strip() and "-  -" not in row for row in rows), rows
+        assert all(row[11] == "-" for row in rows[1:]), rows
+
+
 def test_a_diff_lines_next_rows_keep_its_marker_and_hang_under_its_text() -> None:
     """The layout chosen for a wrapped diff line: its marker again, in its
     style, then two cells past the line's own indentation; a context line's
