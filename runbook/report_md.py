@@ -222,8 +222,8 @@ def _commands(report: Report) -> list[str]:
     out = ["## Commands and API calls", "",
            "The actions of each step's plan as run, in order, secrets masked; each with the time",
            "it started and how it ended. The read-only looks a step takes to decide or to wait",
-           "(file tests and reads, checksums, service status, Stream Manager API and database reads)",
-           "are not recorded, so not listed.",
+           "(file tests and reads, checksums, service status, Stream Manager API and database",
+           "reads) are not recorded, so not listed.",
            ""]
     for number, step in enumerate(report.steps, start=1):
         if not step.actions:
