@@ -431,6 +431,33 @@ async def test_reused_sandbox_keeps_its_identity_and_adopts_the_service(tmp_path
     assert root.is_dir(), "a sandbox given by the caller is kept"
 
 
+async def test_a_service_adopted_at_another_pace_leaves_the_pace_unknown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: the journal took this process's pace, but an adopted service
+    tears the deleted nodegroups down at the pace it was started with, inside
+    the downtime. A cutover timed at two paces stands for no other run."""
+    root = tmp_path / "sandbox"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "runbook.rehearsal.host", "--sandbox", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, cloud.PACE_ENV: "2"},
+    )
+    try:
+        assert child.stdout is not None
+        await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    monkeypatch.delenv(cloud.PACE_ENV, raising=False)
+    async with RehearsalHost(root) as host:
+        assert host.adopted_service is not None
+        assert host.pace is None
+    monkeypatch.setenv(cloud.PACE_ENV, "2")
+    async with RehearsalHost(root) as host:  # its service stopped: a fresh boot
+        assert host.adopted_service is None and host.pace == 2.0
+    assert processes_mentioning(root) == []
+
+
 def test_sandbox_helpers_reject_a_template_missing_keys() -> None:
     with pytest.raises(ValueError, match=r"no\.such\.key"):
         sandbox.fill_properties("a=1\n", {"no.such.key": "x"})

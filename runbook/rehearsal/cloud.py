@@ -34,7 +34,7 @@ import re
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,10 +119,11 @@ def parse_pace(text: str) -> float:
     return value
 
 
-def pace() -> float:
-    """Multiplier for every life-cycle duration, from RUNBOOK_REHEARSAL_PACE:
-    FAST_PACE when unset (or unusable: a fake service must still answer)."""
-    raw = os.environ.get(PACE_ENV, "")
+def pace(environ: Mapping[str, str] | None = None) -> float:
+    """Multiplier for every life-cycle duration, from RUNBOOK_REHEARSAL_PACE
+    (in this process's environment, or `environ`): FAST_PACE when unset (or
+    unusable: a fake service must still answer)."""
+    raw = (os.environ if environ is None else environ).get(PACE_ENV, "")
     try:
         return parse_pace(raw) if raw.strip() else FAST_PACE
     except ValueError:

@@ -27,6 +27,7 @@ import errno
 import fcntl
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -231,10 +232,23 @@ class RehearsalHost:
         return sandbox.home_dir(self.sandbox, self.user)
 
     @property
-    def pace(self) -> float:
+    def pace(self) -> float | None:
         """How fast the fake cloud's nodes boot and go: this process's
-        RUNBOOK_REHEARSAL_PACE, which command_env hands on to the service."""
-        return cloud.pace()
+        RUNBOOK_REHEARSAL_PACE, which command_env hands on to the service.
+        A service adopted from an earlier rehearsal tears nodegroups down at
+        the pace it was started with, within the downtime: when that is
+        another (or cannot be read), the run's pace is not known."""
+        mine = cloud.pace()
+        if self.adopted_service is None:
+            return mine
+        try:
+            raw = Path(f"/proc/{self.adopted_service}/environ").read_bytes()
+        except OSError:
+            return None
+        pairs = (item.partition(b"=") for item in raw.split(b"\0") if item)
+        theirs = cloud.pace({k.decode(errors="replace"): v.decode(errors="replace")
+                             for k, _, v in pairs})
+        return mine if math.isclose(mine, theirs) else None
 
     def config_values(self) -> dict[str, str]:
         return {
