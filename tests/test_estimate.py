@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from runbook.journal import Journal, run_pace
-from runbook.model import REAL_PACE
 from runbook.rehearsal import cloud
 from runbook.report import build
 from runbook.report_html import html
@@ -133,10 +132,6 @@ def test_the_report_says_which_runs_it_looked_for(tmp_path: Path) -> None:
     assert "No earlier rehearsal at this pace with a finished cutover was found" in page
     unknown = journal(tmp_path / "unknown.jsonl", rehearsal=True, downtime=9.0)
     assert "its pace is not on record" in markdown(build(unknown, estimate_from=[tmp_path]))
-
-
-def test_the_engine_and_the_fake_cloud_mean_the_same_real_pace() -> None:
-    assert REAL_PACE == cloud.REAL_PACE
 
 
 def test_a_pace_no_float_can_hold_is_unknown_not_a_crash(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from runbook.model import REAL_PACE
 from runbook.rehearsal import armed
 
 STATE_DIRNAME = ".rehearsal"
@@ -64,7 +65,6 @@ TERMINATING_S = 60.0
 # launch, gone 1.5 s after teardown begins), short enough to feel live and
 # long enough that a poller sees every state go by.
 FAST_PACE = 3.0 / RUNNING_UNTIL_S
-REAL_PACE = 1.0
 PACE_NAMES = {"fast": FAST_PACE, "real": REAL_PACE}
 
 
