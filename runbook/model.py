@@ -52,10 +52,12 @@ _OUTCOME_WORDS = {
 }
 
 
-def outcome_words(value: str) -> str:
+def outcome_words(value: object) -> str:
     """A run's outcome as a journal stores it, in words. A value this build
-    does not know (a newer runbook's journal) is shown as stored, not hidden."""
-    return _OUTCOME_WORDS.get(value, value)
+    does not know (a newer runbook's journal, a damaged one's list) is shown
+    as stored, not hidden."""
+    text = value if isinstance(value, str) else str(value)
+    return _OUTCOME_WORDS.get(text, text)
 
 
 class StepState(StrEnum):

@@ -536,6 +536,20 @@ async def test_resume_shows_the_earlier_run_read_only(tmp_path: Path) -> None:
     assert not (tmp_path / "now.jsonl").exists()
 
 
+async def test_a_damaged_outcome_in_the_earlier_run_is_shown_as_stored(tmp_path: Path) -> None:
+    """Review: the outcome is whatever the journal's JSON holds; a list in its
+    place raised TypeError (unhashable) where the dialog puts it in words."""
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    written = Journal(earlier)
+    written.write("run-end", outcome=["odd"], exit_code=1)
+    written.close()
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        assert "it ended ['odd']" in text_of(app.screen)
+
+
 async def test_continuing_an_earlier_run_resumes_it_in_its_own_journal(tmp_path: Path) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
