@@ -520,6 +520,21 @@ def unfinished_journal(path: Path) -> Path:
     return path
 
 
+def hold_the_run(app: RunbookApp) -> list[bool]:
+    """The app's run is not started; the list says whether it would have been."""
+    starts: list[bool] = []
+    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    return starts
+
+
+async def continue_it(app: RunbookApp, pilot: Pilot[Any], starts: list[bool]) -> None:
+    """Answer the resume dialog with "Continue it", and wait for the run."""
+    await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+    await pilot.pause()
+    await pilot.press("c")
+    await until(lambda: starts, what="the run to start")
+
+
 async def test_resume_shows_the_earlier_run_read_only(tmp_path: Path) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
@@ -553,13 +568,9 @@ async def test_a_damaged_outcome_in_the_earlier_run_is_shown_as_stored(tmp_path:
 async def test_continuing_an_earlier_run_resumes_it_in_its_own_journal(tmp_path: Path) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
-    starts: list[bool] = []
-    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    starts = hold_the_run(app)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
-        await pilot.pause()
-        await pilot.press("c")
-        await until(lambda: starts, what="the run to start")
+        await continue_it(app, pilot, starts)
         assert app.journal_path == earlier
         assert app.session.resume is not None and app.session.resume.path == earlier
         app.main.checklist.select_step("export-config")
@@ -594,8 +605,7 @@ async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: 
     app.notes = ("rehearsal host: red5admin@127.0.0.1:2222, sandbox /tmp/x",
                  f"note: an unfinished run is in {earlier}; --resume continues it")
     notes = collect_notes(app)
-    starts: list[bool] = []
-    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    starts = hold_the_run(app)
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
         await pilot.pause()
@@ -609,8 +619,7 @@ async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: 
 async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Path) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
-    starts: list[bool] = []
-    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    starts = hold_the_run(app)
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
         await pilot.pause()
@@ -644,13 +653,9 @@ async def test_a_continued_run_is_not_its_own_estimate(tmp_path: Path) -> None:
     earlier.close()
     fast = replace(settings(), rehearsal_pace=cloud.FAST_PACE)
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier.path, settings_=fast)
-    starts: list[bool] = []
-    app.start_run = lambda procedure=None: starts.append(True)  # type: ignore[method-assign]
+    starts = hold_the_run(app)
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
-        await pilot.pause()
-        await pilot.press("c")
-        await until(lambda: starts, what="the run to start")
+        await continue_it(app, pilot, starts)
         await until(lambda: app.run_state.estimate_s is not None, what="the estimate")
         await pilot.pause()
     assert app.run_state.estimate_s == 42.5
