@@ -87,6 +87,22 @@ def test_bad_arguments_are_one_line_and_exit_2() -> None:
     assert result.returncode == 2 and result.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize(("args", "typo"), [
+    (("run", "/no/such/config.toml", "--headless", "--ye"), "--ye"),
+    (("run", "/no/such/config.toml", "--y"), "--y"),
+    (("rehearse", "--headles", "--list-faults"), "--headles"),
+    (("rollback", "/no/such/config.toml", "--ye"), "--ye"),
+])
+def test_a_cut_short_option_is_refused_not_taken_for_the_whole(
+        args: tuple[str, ...], typo: str) -> None:
+    """Operator trial: argparse took `--ye` for `--yes` (a prefix), so a typo
+    answered yes to every step, the destructive ones too."""
+    result = runbook(*args)
+    assert result.returncode == 2, result.stdout[-500:] + result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "unrecognized arguments" in result.stderr and typo in result.stderr, result.stderr
+
+
 def test_rehearse_headless_yes_keep_ends_with_the_sandbox(tmp_path: Path) -> None:
     sandbox = tmp_path / "sb"
     result = runbook("rehearse", "--headless", "--yes", "--keep", "--sandbox", str(sandbox))
