@@ -162,3 +162,25 @@ async def test_an_existing_sandbox_with_looser_modes_is_tightened_on_start(
         _assert_private(root)
     finally:
         await host.stop()
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_a_sandbox_that_cannot_be_a_folder_is_one_line_and_exit_2(
+    tmp_path: Path, where: str,
+) -> None:
+    """Operator trial: `--sandbox /etc/passwd` ended in a traceback and exit 1,
+    which the README keeps for a failed step."""
+    (tmp_path / "a-file").write_text("not a sandbox\n")
+    environ = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    environ["XDG_STATE_HOME"] = str(tmp_path / "state")
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes",
+         "--sandbox", str(tmp_path / where)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env=environ,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert str(tmp_path / where) in lines[0] and "--sandbox" in lines[0], lines[0]
+    assert (tmp_path / "a-file").read_text() == "not a sandbox\n"

@@ -534,8 +534,16 @@ class RehearsalHost:
     def _lock_sandbox(self) -> None:
         # The sandbox itself holds the fake host's secrets (the live install
         # has them in the clear, as a real one does): a new one is owner-only.
-        self.sandbox.mkdir(mode=sandbox.PRIVATE_DIR, parents=True, exist_ok=True)
-        sandbox.make_private_dir(self.state_dir)
+        try:
+            self.sandbox.mkdir(mode=sandbox.PRIVATE_DIR, parents=True, exist_ok=True)
+            sandbox.make_private_dir(self.state_dir)
+        except OSError as exc:  # a file there, or a folder not ours to write in
+            why = "a file is in the way" if isinstance(
+                exc, FileExistsError | NotADirectoryError) else exc.strerror or str(exc)
+            raise RehearsalError(
+                f"the sandbox {self.sandbox} cannot be a folder of this rehearsal ({why}); "
+                "give --sandbox a new folder or an earlier rehearsal's"
+            ) from None
         path = self.state_dir / LOCK_NAME
         # os.open makes a descriptor that is closed on exec, so the service and
         # the commands never inherit the lock: a service adopted after a killed
