@@ -184,3 +184,21 @@ def test_a_sandbox_that_cannot_be_a_folder_is_one_line_and_exit_2(
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert str(tmp_path / where) in lines[0] and "--sandbox" in lines[0], lines[0]
     assert (tmp_path / "a-file").read_text() == "not a sandbox\n"
+
+
+@pytest.mark.parametrize("pace", ["banana", "rael", "-1"])
+def test_a_pace_that_is_none_is_one_line_and_exit_2(tmp_path: Path, pace: str) -> None:
+    """Operator trial: RUNBOOK_REHEARSAL_PACE=rael ran at the fast pace and
+    journalled it, and the operator believed a real-pace rehearsal was timed."""
+    environ = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    environ.update(XDG_STATE_HOME=str(tmp_path / "state"), RUNBOOK_REHEARSAL_PACE=pace)
+    result = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes",
+         "--sandbox", str(tmp_path / "sandbox")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=environ,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "RUNBOOK_REHEARSAL_PACE" in lines[0] and pace in lines[0]
+    assert not (tmp_path / "sandbox").exists()

@@ -517,6 +517,15 @@ class RehearsalHost:
     async def start(self) -> None:
         if self._started:
             return
+        # Refused before anything is made: the fake service would take a pace
+        # it cannot read for the fast one, and the journal would say so.
+        raw = os.environ.get(cloud.PACE_ENV, "")
+        if raw.strip():
+            try:
+                cloud.parse_pace(raw)
+            except ValueError as exc:
+                raise RehearsalError(f"{cloud.PACE_ENV}: {exc}; unset it for the fast "
+                                     "pace") from None
         if self._sandbox is None:
             self._sandbox = Path(tempfile.mkdtemp(prefix="runbook-rehearsal-")).resolve()
         # Before anything else: a second rehearsal on this sandbox must not
