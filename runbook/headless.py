@@ -98,7 +98,12 @@ class HeadlessFrontEnd:
 
         threading.Thread(target=read, daemon=True).start()
         line = await answer
-        return None if line == "" else line.strip()
+        if line == "":
+            # Said, not only acted on: the caller stops, and the summary that
+            # follows would not say why.
+            self._print("\n  no more input (stdin is closed): stopping here")
+            return None
+        return line.strip()
 
     def _heading(self, card: StepCard) -> None:
         """The step's heading, under its phase's when that changes: before what
@@ -182,7 +187,8 @@ class HeadlessFrontEnd:
             # Nobody to ask: stop where it is, as the journal and the exit say.
             self._print("  -> stop (--yes never retries or rolls back by itself)")
             return Recovery.STOP
-        choices = "[t] try again  " + ("[b] roll back to the old stream manager  "
+        # r as in the TUI's dialog; b, this prompt's key before, still works.
+        choices = "[t] try again  " + ("[r] roll back to the old stream manager  "
                                        if can_roll_back else "") + "[q] stop"
         while True:
             answer = await self._ask(f"  {choices}: ")
@@ -190,9 +196,9 @@ class HeadlessFrontEnd:
                 return Recovery.STOP
             if answer.lower() == "t":
                 return Recovery.RETRY
-            if answer.lower() == "b" and can_roll_back:
+            if answer.lower() in ("r", "b") and can_roll_back:
                 return Recovery.ROLLBACK
-            self._print("  answer " + ("t, b or q" if can_roll_back else "t or q"))
+            self._print("  answer " + ("t, r or q" if can_roll_back else "t or q"))
 
     async def review(self, step_id: str, review: Review, *,
                      decisions_path: Path | None) -> bool:

@@ -21,7 +21,7 @@ import javaproperties
 import pytest
 
 from runbook.events import StepChanged
-from runbook.executor import Answer, Decision, Outcome
+from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.headless import HeadlessFrontEnd
 from runbook.model import Phase, StepCard, StepReport, StepState
 from runbook.properties import Review, review_files
@@ -333,3 +333,29 @@ def test_the_summary_says_how_the_run_ended_in_words(outcome: Outcome, words: st
     headless, shown = front("")
     headless.tell(RunEnded(outcome.value, outcome.exit_code))
     assert shown.getvalue().endswith(f"\noutcome: {words}\n"), shown.getvalue()
+
+
+def test_the_way_back_is_r_as_in_the_tui() -> None:
+    """Operator trial: the TUI's failure dialog takes r to roll back, the
+    headless prompt took b and refused r. Both keys now take it; r is shown."""
+    for key in ("r", "b"):
+        headless, shown = front(f"{key}\n", CUTOVER)
+        chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"),
+                                              can_roll_back=True))
+        assert chosen is Recovery.ROLLBACK, shown.getvalue()
+        assert "[r] roll back" in shown.getvalue()
+    headless, shown = front("r\n", CUTOVER)
+    chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"),
+                                          can_roll_back=False))
+    assert chosen is Recovery.STOP and "answer t or q" in shown.getvalue()
+
+
+def test_closed_input_is_said_not_only_acted_on() -> None:
+    """Operator trial: with stdin closed the prompt was followed on its own
+    line by the summary, exit 3, and nothing said why the run stopped."""
+    headless, shown = front("", CUTOVER)
+    chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"),
+                                          can_roll_back=True))
+    assert chosen is Recovery.STOP
+    after = shown.getvalue().split("[q] stop: ", 1)[1]
+    assert after.startswith("\n") and "no more input" in after, shown.getvalue()
