@@ -454,6 +454,8 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
     from runbook.session import host_state
 
     _refuse_what_this_procedure_cannot_do(settings)
+    if args.yes:  # the journal says so: such a run's times are no estimate for one at the keys
+        settings = dataclasses.replace(settings, unattended=True)
     path, earlier = _resume_from(args, settings, folder, say) if offer_resume else \
         (_journal_path(args, settings, folder), None)
     _refuse_a_second_cutover(host_state(settings, state_dir),

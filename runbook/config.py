@@ -83,6 +83,9 @@ class Settings:
     # file, which cannot know it. None: a real host, or a rehearsal that did
     # not say.
     rehearsal_pace: float | None = None
+    # --yes answers every step: nobody reads a plan or types an id, so the
+    # run's times are no estimate for a run at the keys (set by the CLI).
+    unattended: bool = False
 
     @property
     def pace(self) -> float | None:

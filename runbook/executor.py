@@ -468,11 +468,13 @@ class Executor(Generic[F]):
         # A rehearsal's times stand only for runs at its pace (the downtime
         # estimate); a production run goes at the real one by definition.
         pace = self.settings.rehearsal_pace
-        paced = {"pace": pace} if self.settings.rehearsal and pace is not None else {}
+        timed_as = {"pace": pace} if self.settings.rehearsal and pace is not None else {}
+        if self.settings.unattended:  # only said when so: older journals never are
+            timed_as["unattended"] = True
         self._tell(RunStarted(self.settings.source, self.remote.target,
                               self.settings.rehearsal, ids, resumed),
                    Record.RUN_START, config=self.settings.source, host=self.remote.target,
-                   rehearsal=self.settings.rehearsal, **paced, steps=list(ids),
+                   rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
                    resumed=resumed)
         if self.journal.repaired:
             self.front.tell(JournalRepaired(self.journal.repaired))

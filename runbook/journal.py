@@ -263,6 +263,9 @@ class Replay:
     downtime_s: float | None = None
     # The pace the run went at (journal_pace): None when unknown.
     pace: float | None = None
+    # Whether --yes answered every step (journal_unattended): None when a
+    # resume changed it.
+    unattended: bool | None = False
     # The steps of the run, in order, as its latest start listed them.
     step_ids: list[str] = field(default_factory=list)
     finished: bool = False
@@ -332,6 +335,7 @@ def replay(path: Path) -> Replay:
         if history.state is StepState.RUNNING:
             history.state = StepState.IN_DOUBT
     result.pace = journal_pace(starts)
+    result.unattended = journal_unattended(starts)
     return result
 
 
@@ -404,6 +408,14 @@ def journal_pace(starts: Iterable[dict[str, Any]]) -> float | None:
     return paces[0]
 
 
+def journal_unattended(starts: Iterable[dict[str, Any]]) -> bool | None:
+    """Whether --yes answered every step of the run in a journal (its
+    run-starts say `unattended`); None when a resume answered otherwise than
+    the start: its times hold some of an operator's pauses, not all."""
+    answered = {start.get("unattended") is True for start in starts}
+    return answered.pop() if len(answered) == 1 else None if answered else False
+
+
 def same_pace(mine: float | None, theirs: float | None) -> bool:
     """Whether one run's times can stand for another's: both paces known, and
     equal (a production run and a real-pace rehearsal go at the same)."""
@@ -426,19 +438,20 @@ def first_record(path: Path) -> dict[str, Any] | None:
 
 
 def last_downtime(folder: Path, *, besides: Path, pace: float | None,
-                  before: float | None = None, look_at: int = 10,
-                  ) -> tuple[float, Path] | None:
+                  unattended: bool | None = False, before: float | None = None,
+                  look_at: int = 10) -> tuple[float, Path] | None:
     """The downtime of the newest finished cutover among the journals in
     `folder` (other than `besides`, and last written before `before` when
-    given) of runs at `pace` (see same_pace): what the last comparable
-    rehearsal or run took, as the estimate for this one. A run of unknown pace
-    has none. A way back's time is not a cutover's; another run's damaged
-    journal is skipped.
+    given) of runs at `pace` (see same_pace), answered the same way (by an
+    operator, or `unattended` by --yes: a scripted cutover holds none of an
+    operator's pauses): what the last comparable rehearsal or run took, as the
+    estimate for this one. A run of unknown pace has none. A way back's time
+    is not a cutover's; another run's damaged journal is skipped.
 
     At most `look_at` journals are read whole. A run at another pace is passed
     over on its first line alone, without counting: a morning of fast
     rehearsals must not hide the last production run."""
-    if pace is None or not folder.is_dir():
+    if pace is None or unattended is None or not folder.is_dir():
         return None
     journals = sorted((p for p in folder.glob("*.jsonl") if p != besides
                        and (before is None or p.stat().st_mtime < before)),
@@ -448,15 +461,16 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
         if read_whole >= look_at:
             break
         opening = first_record(path)
-        if opening is None or not same_pace(pace, run_pace(opening)):
+        if opening is None or not same_pace(pace, run_pace(opening)) \
+                or (opening.get("unattended") is True) != unattended:
             continue
         read_whole += 1
         try:
             earlier = replay(path)
         except (OSError, ValueError, KeyError, JournalError):
             continue
-        if not same_pace(pace, earlier.pace):
-            continue  # resumed at another pace
+        if not same_pace(pace, earlier.pace) or earlier.unattended is not unattended:
+            continue  # resumed at another pace, or answered otherwise
         if earlier.downtime_s is not None and earlier.outcome != "rolled-back":
             return float(earlier.downtime_s), path
     return None

@@ -35,6 +35,7 @@ from runbook.journal import (
     default_dir,
     first_record,
     journal_pace,
+    journal_unattended,
     last_downtime,
     read,
 )
@@ -136,6 +137,8 @@ class Report:
     rehearsal: bool = False
     # The pace the run went at (journal_pace): None when unknown.
     pace: float | None = None
+    # --yes answered every step (journal_unattended): None when mixed.
+    unattended: bool | None = False
     started: str | None = None
     ended: str | None = None
     outcome: str | None = None
@@ -367,7 +370,9 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
             raise ReportError(f"{path}:{number}: a {record.get('event')} record that does not "
                               f"read ({exc}); the journal is damaged") from None
     report = reader.finish()
-    report.pace = journal_pace(r for r in records if r["event"] == Record.RUN_START)
+    starts = [r for r in records if r["event"] == Record.RUN_START]
+    report.pace = journal_pace(starts)
+    report.unattended = journal_unattended(starts)
     report.fleet = _fleet(report, reader.recreated)
     _estimate(report, estimate_from)
     return report
@@ -438,7 +443,8 @@ def _fleet(report: Report, recreated: dict[str, Nodegroup]) -> Fleet:
 
 
 def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None, *,
-                      pace: float | None) -> tuple[float, Path] | None:
+                      pace: float | None, unattended: bool | None = False,
+                      ) -> tuple[float, Path] | None:
     """The downtime of the newest finished cutover in `folders` (default: the
     rehearsals in the user's state dir and the journals beside `journal`) of a
     run at `pace`, the pace of the run in `journal` (journal.run_pace), and
@@ -452,14 +458,16 @@ def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None, *,
     # would have said then, whatever was rehearsed since.
     began = _began(journal)
     for folder in dict.fromkeys(f.resolve() for f in folders):
-        found = last_downtime(folder, besides=journal, pace=pace, before=began)
+        found = last_downtime(folder, besides=journal, pace=pace, unattended=unattended,
+                              before=began)
         if found is not None and (best is None or _mtime(found[1]) > _mtime(best[1])):
             best = found
     return best
 
 
 def _estimate(report: Report, folders: Iterable[Path] | None) -> None:
-    best = downtime_estimate(report.path, folders, pace=report.pace)
+    best = downtime_estimate(report.path, folders, pace=report.pace,
+                             unattended=report.unattended)
     if best is None:
         return
     report.downtime.estimate_s, report.downtime.estimate_from = best

@@ -104,6 +104,12 @@ def no_estimate(report: Report) -> str:
     if report.pace is None:
         return ("No earlier run compares with this one: its pace is not on record, or "
                 "changed when it was resumed.")
+    if report.unattended is None:
+        return ("No earlier run compares with this one: --yes answered only some of its "
+                "steps.")
+    if report.unattended:
+        return ("No earlier run answered by --yes at this pace with a finished cutover was "
+                "found to compare with.")
     if same_pace(report.pace, REAL_PACE):
         return ("No earlier run or real-pace rehearsal with a finished cutover was found to "
                 "compare with.")

@@ -113,6 +113,11 @@ def test_rehearse_headless_yes_keep_ends_with_the_sandbox(tmp_path: Path) -> Non
     # No process of the rehearsal outlives it.
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
+    # Answered by --yes, and journalled so: its cutover is no estimate for a
+    # run at the keys (operator trial).
+    journal = next((sandbox / ".operator" / "runs").glob("*.jsonl"))
+    start = json.loads(journal.read_text().splitlines()[0])
+    assert start["event"] == "run-start" and start["unattended"] is True
 
 
 def test_headless_answers_skip_with_reason_then_stop(tmp_path: Path) -> None:
@@ -122,6 +127,7 @@ def test_headless_answers_skip_with_reason_then_stop(tmp_path: Path) -> None:
     assert result.returncode == 3, result.stdout[-2000:]
     assert "a skip needs a reason" in result.stdout
     records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert "unattended" not in records[0]  # answered at the keys
     skipped = [r for r in records if r["event"] == "step-end" and r["state"] == "skipped"]
     assert [(r["step"], r["reason"]) for r in skipped] == [("new-database", "checked by the DBA")]
     assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "stopped"

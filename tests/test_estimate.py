@@ -25,7 +25,7 @@ HOUR = 3600.0
 
 def journal(path: Path, *, rehearsal: bool | None, pace: float | None = None,
             downtime: float | None = None, ago: float | None = None,
-            paces: tuple[float | None, ...] = ()) -> Path:
+            paces: tuple[float | None, ...] = (), unattended: bool = False) -> Path:
     """A finished run's journal, as the journal writes it, last written `ago`
     seconds back. `pace` None: a rehearsal recorded before the pace was (or a
     production run, which has none). `paces`: each later start (a resume)."""
@@ -33,6 +33,8 @@ def journal(path: Path, *, rehearsal: bool | None, pace: float | None = None,
     start: dict[str, object] = {"config": "x.toml", "host": "u@h:22", "steps": []}
     if rehearsal is not None:
         start["rehearsal"] = rehearsal
+    if unattended:
+        start["unattended"] = True
     for n, at in enumerate((pace, *paces)):
         written.write("run-start", **start, **({} if at is None else {"pace": at}),
                       resumed=n > 0)
@@ -156,3 +158,23 @@ def test_a_journal_repaired_at_its_start_still_counts(tmp_path: Path) -> None:
     assert '"journal-repaired"' in repaired.read_text().splitlines()[0]
     now = journal(tmp_path / "now.jsonl", rehearsal=False)
     assert estimate(now, tmp_path) == 300.0
+
+
+def test_a_run_at_the_keys_takes_no_estimate_from_one_answered_by_yes(tmp_path: Path) -> None:
+    """Operator trial: after one `--yes` rehearsal (5.2 s: nobody read a plan
+    or typed a step's id), every rehearsal confirmed by hand was "10.8s over".
+    A cutover's time holds the operator's pauses or it does not: only runs
+    answered the same way stand for each other."""
+    journal(tmp_path / "by-hand.jsonl", rehearsal=True, pace=FAST, downtime=16.0, ago=2 * HOUR)
+    journal(tmp_path / "yes.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR,
+            unattended=True)
+    now = journal(tmp_path / "now.jsonl", rehearsal=True, pace=FAST)
+    assert estimate(now, tmp_path) == 16.0
+    scripted = journal(tmp_path / "scripted.jsonl", rehearsal=True, pace=FAST, unattended=True)
+    assert estimate(scripted, tmp_path) == 5.2
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    lone = journal(alone / "lone.jsonl", rehearsal=True, pace=FAST, unattended=True,
+                   downtime=5.0)
+    assert "No earlier run answered by --yes at this pace" in markdown(
+        build(lone, estimate_from=[alone]))

@@ -103,7 +103,10 @@ async def test_a_rehearsals_opening_record_says_its_pace_and_a_runs_none(
             ("run", SETTINGS, {"rehearsal": False}),
             ("fast", replace(SETTINGS, rehearsal=True, rehearsal_pace=0.025),
              {"rehearsal": True, "pace": 0.025}),
-            ("unsaid", replace(SETTINGS, rehearsal=True), {"rehearsal": True})):
+            ("unsaid", replace(SETTINGS, rehearsal=True), {"rehearsal": True}),
+            # --yes: its cutover holds none of an operator's pauses.
+            ("yes", replace(SETTINGS, unattended=True), {"rehearsal": False,
+                                                         "unattended": True})):
         journal = Journal(tmp_path / f"{name}.jsonl")
         executor = Executor([Say("a")], settings=settings, facts=Facts(),
                             remote=Remote(settings.host), api_factory=_no_api,
@@ -115,8 +118,10 @@ async def test_a_rehearsals_opening_record_says_its_pace_and_a_runs_none(
         finally:
             journal.close()
         start = next(read(journal.path))
-        assert {k: start[k] for k in ("rehearsal", "pace") if k in start} == recorded, name
+        assert {k: start[k] for k in ("rehearsal", "pace", "unattended")
+                if k in start} == recorded, name
         assert replay(journal.path).pace == settings.pace
+        assert replay(journal.path).unattended is settings.unattended
 
 
 async def test_a_step_already_done_is_not_asked_or_run(tmp_path: Path) -> None:
