@@ -484,7 +484,8 @@ async def _go(args: argparse.Namespace, opening: Opening, path: Path,
 
         print(f"journal: {path}")
         run = opening.open_session(earlier)
-        return await run.run(HeadlessFrontEnd(run.cards, assume_yes=args.yes))
+        return await run.run(HeadlessFrontEnd(run.cards, assume_yes=args.yes,
+                                              estimate=run.downtime_estimate()))
     from screens.tui import run_tui
 
     return await run_tui(opening.open_session, previous=opening.previous,

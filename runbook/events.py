@@ -19,6 +19,9 @@ class RunStarted:
     rehearsal: bool
     steps: tuple[str, ...]
     resumed: bool
+    # A run that continues a cutover: when the stream manager went down (a
+    # wall clock), for front ends to say at once (hoststate.down_since).
+    down_since: float | None = None
 
 
 @dataclass(frozen=True)

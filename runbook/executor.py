@@ -38,7 +38,7 @@ from runbook.events import (
     StepChanged,
 )
 from runbook.facts import Facts
-from runbook.hoststate import HostState
+from runbook.hoststate import HostState, down_since
 from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Record, Replay, StepHistory
 from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
@@ -472,7 +472,8 @@ class Executor(Generic[F]):
         if self.settings.unattended:  # only said when so: older journals never are
             timed_as["unattended"] = True
         self._tell(RunStarted(self.settings.source, self.remote.target,
-                              self.settings.rehearsal, ids, resumed),
+                              self.settings.rehearsal, ids, resumed,
+                              down_since(self.host_state, self.resume)),
                    Record.RUN_START, config=self.settings.source, host=self.remote.target,
                    rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
                    resumed=resumed)

@@ -25,6 +25,7 @@ from runbook.events import (
     Progress,
     Reconnecting,
     RunEnded,
+    RunStarted,
     StepChanged,
 )
 from runbook.executor import Answer, Decision, Recovery
@@ -52,6 +53,11 @@ _MARK_STYLE: dict[StepState, tuple[Style, ...]] = {
 }
 
 
+def _wall_clock(seconds: float) -> str:
+    """A moment as the operator's clock on the wall shows it."""
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
 def _count(n: int, thing: str) -> str:
     return f"1 {thing}" if n == 1 else f"{n} {thing}s"
 
@@ -64,7 +70,10 @@ class HeadlessFrontEnd:
         assume_yes: bool = False,
         out: TextIO | None = None,
         stdin: TextIO | None = None,
+        estimate: tuple[float, Path] | None = None,
     ) -> None:
+        """`estimate`: the last comparable cutover's downtime and its journal
+        (Session.downtime_estimate), said at the cutover and against its clock."""
         self.cards = {card.id: card for card in cards}
         self.assume_yes = assume_yes
         self.out = out or sys.stdout
@@ -76,6 +85,12 @@ class HeadlessFrontEnd:
         self._progress_done = 0.0
         self._phase: Phase | None = None
         self._headed: str | None = None  # the step whose heading was printed last
+        self.estimate = estimate
+        # When the stream manager went down (wall clock), while it is down:
+        # from the run's start when it continues a cutover, else from its start.
+        self.down_since: float | None = None
+        # Once the way back has begun, an upgrade's cutover time is no estimate.
+        self.going_back = False
         self.paint = Painter.for_stream(self.out)
 
     def _print(self, text: str = "") -> None:
@@ -108,19 +123,46 @@ class HeadlessFrontEnd:
     def _heading(self, card: StepCard) -> None:
         """The step's heading, under its phase's when that changes: before what
         the step asks or says, so every line stands under its own step."""
+        if card.phase is Phase.ROLLBACK:
+            self.going_back = True
         if card.phase is not self._phase:
             self._phase = card.phase
-            title = {
-                Phase.PREPARE: "PREPARE (the live system keeps running)",
-                Phase.CUTOVER: "CUTOVER (downtime starts with the first step you run)",
-                Phase.ROLLBACK: "THE WAY BACK (to the old stream manager; it is down until "
-                                "this ends)",
-            }[card.phase]
-            self._print("\n" + self.paint(f"=== {title} ===", "bold"))
+            self._print("\n" + self.paint(f"=== {self._phase_title(card.phase)} ===", "bold"))
+            if card.phase is Phase.CUTOVER and self.estimate is not None:
+                took, journal = self.estimate
+                self._print(f"the last comparable cutover took {duration(took)} "
+                            f"(journal {journal})")
         flag = "  " + self.paint("[DESTRUCTIVE]", "bold", "red") \
             if card.needs_typed_confirmation else ""
         self._print(f"\n[{self.paint(card.id, 'bold')}] {card.title}{flag}")
         self._headed = card.id
+
+    def _phase_title(self, phase: Phase) -> str:
+        """A continued cutover's phases say the stream manager is down: a
+        resumed run checks prepare again, and its cutover began long ago."""
+        if phase is Phase.ROLLBACK:
+            return "THE WAY BACK (to the old stream manager; it is down until this ends)"
+        if self.down_since is None:
+            return {Phase.PREPARE: "PREPARE (the live system keeps running)",
+                    Phase.CUTOVER: "CUTOVER (downtime starts with the first step you run)",
+                    }[phase]
+        since = _wall_clock(self.down_since)
+        if phase is Phase.PREPARE:
+            return f"PREPARE (checked again; the stream manager is down since {since})"
+        return f"CUTOVER (under way; the stream manager is down since {since})"
+
+    def _down_for(self) -> float | None:
+        return None if self.down_since is None else time.time() - self.down_since
+
+    def _left(self, down: float) -> str:
+        """What is left of the estimate, or how far over it; nothing on the way back."""
+        if self.estimate is None or self.going_back:
+            return ""
+        left = self.estimate[0] - down
+        if left >= 0:
+            return f"; about {duration(left)} left by the last comparable cutover"
+        return f"; {duration(-left)} over the last comparable cutover's " \
+            f"{duration(self.estimate[0])}"
 
     def _under(self, step_id: str) -> None:
         """A line of `step_id` follows: its heading first, if it is not the last."""
@@ -132,6 +174,10 @@ class HeadlessFrontEnd:
         card = self.cards[step.id]
         self._progress_of = None  # time at the prompt is not time waited
         self._under(card.id)  # once: what it said before asking may have headed it
+        down = self._down_for()
+        if down is not None:
+            # Where the operator looks before answering; steps found done pass without it.
+            self._print(self.paint(f"  (down {duration(down)}{self._left(down)})", "yellow"))
         self._print(f"  {card.summary}")
         if card.caution:
             self._print(f"  caution: {card.caution}")
@@ -269,9 +315,18 @@ class HeadlessFrontEnd:
                 later = f" in {wait:.0f}s" if wait >= 1 else ""
                 self._print(self.paint(f"  ~ SSH connection lost ({reason}): reconnecting"
                                        f"{later}, attempt {attempt}", "yellow"))
+            case RunStarted(down_since=float(since)):
+                self.down_since = since
+                self._print(self.paint(
+                    f"the stream manager has been down since {_wall_clock(since)} (for "
+                    f"{duration(time.time() - since)}): the cutover began then and has not "
+                    "ended", "bold", "yellow"))
             case CutoverStarted():
+                if self.down_since is None:
+                    self.down_since = time.time()
                 self._print(self.paint("  ! downtime starts now", "bold", "yellow"))
             case CutoverEnded(complete=True, downtime_s=downtime):
+                self.down_since = None
                 self._print(f"\ndowntime: {duration(downtime)}")
             case CutoverEnded(downtime_s=downtime):
                 self._print(f"\ndowntime so far: {duration(downtime)}; the stream manager is still "

@@ -14,13 +14,17 @@ whole (a temporary file, fsync, rename) so a crash never leaves half of one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runbook.journal import Replay
 
 
 class HostStateError(Exception):
@@ -171,3 +175,18 @@ class HostState:
     def latest(self) -> Snapshot | None:
         found = self.snapshots()
         return found[-1] if found else None
+
+
+def down_since(host: HostState, previous: Replay | None) -> float | None:
+    """When the stream manager went down, if it is down now: the host's own
+    record first (it outlives a lost or restarted journal, and the executor
+    counts from it too), else the unfinished earlier run's cutover-start.
+    What every front end says at the start of a run that continues a cutover."""
+    with contextlib.suppress(HostStateError, ValueError, OSError):
+        under_way = host.cutover()
+        if under_way is not None:
+            return datetime.fromisoformat(under_way.began).timestamp()
+    if previous is not None and previous.cutover_started and previous.downtime_s is None:
+        with contextlib.suppress(ValueError):
+            return datetime.fromisoformat(previous.cutover_started).timestamp()
+    return None

@@ -132,6 +132,19 @@ class Session(Generic[F]):
                 plans[step.id] = None
         return plans
 
+    def downtime_estimate(self) -> tuple[float, Path] | None:
+        """The last comparable cutover's downtime and the journal that says it
+        (runbook.report.downtime_estimate): what this run's cutover may take.
+        A continued run goes on in its journal at this run's pace; a journal
+        begun at another pace has no estimate, as the report takes it."""
+        from runbook.journal import same_pace
+        from runbook.report import downtime_estimate
+
+        pace = self.settings.pace
+        if self.resume is not None and not same_pace(self.resume.pace, pace):
+            pace = None
+        return downtime_estimate(self.journal_path, pace=pace)
+
     async def run(self, front: FrontEnd) -> Outcome:
         """Run the steps in order against the host, telling `front`.
 

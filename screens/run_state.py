@@ -7,13 +7,10 @@ apart from drawing is what lets a test check it without a terminal.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.hoststate import HostStateError
 from runbook.model import Action, Outcome, Phase, StepCard, StepReport, StepState
 from screens.presentation import NEXT, WARNED
 
@@ -31,17 +28,10 @@ SETTLED = (*FINISHED, *TROUBLE)
 
 
 def down_since(session: Session[Any], previous: Replay | None) -> float | None:
-    """When the stream manager went down, if it is down now: the host's own
-    record first (it outlives a lost or restarted journal, and the executor
-    counts from it too), else the unfinished earlier run's cutover-start."""
-    with contextlib.suppress(HostStateError, ValueError, OSError):
-        under_way = session.host_state.cutover()
-        if under_way is not None:
-            return datetime.fromisoformat(under_way.began).timestamp()
-    if previous is not None and previous.cutover_started and previous.downtime_s is None:
-        with contextlib.suppress(ValueError):
-            return datetime.fromisoformat(previous.cutover_started).timestamp()
-    return None
+    """When the stream manager went down, if it is down now (runbook.hoststate)."""
+    from runbook.hoststate import down_since as said_by_host
+
+    return said_by_host(session.host_state, previous)
 
 
 def is_warning(line: str) -> bool:

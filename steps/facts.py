@@ -46,6 +46,9 @@ class Red5Facts(Facts):
     _carry_over_diff: str = ""
     _export_shrink: str | None = None
     _properties_review: Review | None = None
+    # preflight: the API did not answer this time (mid-cutover), so its
+    # version is the earlier run's, not one this run saw
+    _api_silent: bool = False
     # upload: host path -> (size, sha256) its run just proved on the host, for
     # its verify to take instead of reading the file again; never carried on
     _proven: dict[str, tuple[int, str]] = field(default_factory=dict)

@@ -44,10 +44,11 @@ UNPACK = StepCard(5, "unpack", "Unpack", Phase.PREPARE, "Unzips it.", destructiv
 
 
 def front(answers: str, *cards: StepCard, assume_yes: bool = False,
-          out: io.StringIO | None = None) -> tuple[HeadlessFrontEnd, io.StringIO]:
+          out: io.StringIO | None = None,
+          estimate: tuple[float, Path] | None = None) -> tuple[HeadlessFrontEnd, io.StringIO]:
     shown = out or io.StringIO()
     return HeadlessFrontEnd(cards, assume_yes=assume_yes, out=shown,
-                            stdin=io.StringIO(answers)), shown
+                            stdin=io.StringIO(answers), estimate=estimate), shown
 
 
 def confirm(headless: HeadlessFrontEnd, step_id: str) -> Decision:
@@ -359,3 +360,83 @@ def test_closed_input_is_said_not_only_acted_on() -> None:
     assert chosen is Recovery.STOP
     after = shown.getvalue().split("[q] stop: ", 1)[1]
     assert after.startswith("\n") and "no more input" in after, shown.getvalue()
+
+
+# --- the downtime, said as it is --------------------------------------------------
+
+START = StepCard(16, "start-service", "Start the service", Phase.CUTOVER, "Starts it.",
+                 skippable=False)
+BACK = StepCard(18, "rollback-stop-new", "Stop the new release", Phase.ROLLBACK, "Stops it.",
+                skippable=False)
+
+
+def test_the_cutover_banner_gives_the_estimate_and_each_step_the_time_left(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: headless never said what the TUI says, the last
+    comparable cutover's time and what is left of it; and (review) the way
+    back's steps are not timed against an upgrade's cutover."""
+    from runbook import headless as module
+    from runbook.events import CutoverStarted
+
+    now = [1000.0]
+    monkeypatch.setattr(module.time, "time", lambda: now[0])
+    headless, shown = front("", CUTOVER, START, BACK, assume_yes=True,
+                            estimate=(5.2, Path("/runs/last.jsonl")))
+    confirm(headless, "delete-nodegroups")
+    banner = shown.getvalue()
+    assert "the last comparable cutover took 5.2s (journal /runs/last.jsonl)" in banner, banner
+    headless.tell(CutoverStarted("delete-nodegroups"))
+    now[0] = 1003.0
+    confirm(headless, "start-service")
+    started = shown.getvalue()[len(banner):]
+    assert "down 3.0s" in started and "about 2.2s left" in started, started
+    now[0] = 1065.0
+    before = shown.getvalue()
+    confirm(headless, "rollback-stop-new")
+    back = shown.getvalue()[len(before):]
+    assert "down 1m05s" in back, back
+    assert "over" not in back and "left" not in back and "5.2s" not in back, back
+
+
+async def test_a_headless_resume_mid_cutover_says_the_stream_manager_is_down(
+        tmp_path: Path) -> None:
+    """Operator trial: resumed after a SIGHUP that followed stop-service, headless
+    said "PREPARE (the live system keeps running)", then "CUTOVER (downtime
+    starts with the first step you run)", with no word of the downtime, and
+    preflight's line claimed an API version from an API that did not answer."""
+    from runbook.journal import Journal, replay
+    from tests.scripted import ScriptedFrontEnd
+
+    journal = tmp_path / "runs" / "run.jsonl"
+    journal.parent.mkdir()
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        # An earlier rehearsal at this pace, its cutover timed: the estimate.
+        last = Journal(journal.parent / "last.jsonl")
+        last.write("run-start", config="rehearsal.toml", host="x", rehearsal=True,
+                   pace=settings.pace, steps=[], resumed=False)
+        last.write("cutover-end", complete=True, downtime_s=5.2)
+        last.write("run-end", outcome="done", exit_code=0)
+        last.close()
+        os.utime(last.path, (1.0e9, 1.0e9))
+        first = ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)})
+        first_run = rehearsal_session(host, journal, settings)
+        assert await first_run.run(first) is Outcome.STOPPED
+        assert host.service_pid() is None  # stop-service ran: the stream manager is down
+        shown = io.StringIO()
+        run = rehearsal_session(host, journal, settings, resume=replay(journal))
+        outcome = await run.run(HeadlessFrontEnd(
+            run.cards, out=shown, stdin=io.StringIO("y\ny\nq\n"),
+            estimate=run.downtime_estimate()))
+    text = shown.getvalue()
+    assert outcome is Outcome.STOPPED, text[-3000:]
+    first_banner = text.index("=== ")
+    assert "the stream manager has been down since" in text[:first_banner], text[:2000]
+    banners = [line for line in text.splitlines() if line.startswith("=== ")]
+    assert len(banners) == 3 and banners[2] == "=== summary ===", banners
+    assert "keeps running" not in banners[0], banners
+    assert "downtime starts" not in banners[1], banners
+    assert "the last comparable cutover took 5.2s" in text, text[-2000:]
+    # Preflight says what it found, not what the earlier run did.
+    done = [line for line in text.splitlines() if line.startswith("  [done") and "live " in line]
+    assert done and "API 3.1" not in done[0] and "does not answer" in done[0], done
