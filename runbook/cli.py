@@ -592,6 +592,22 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     return dataclasses.replace(settings, rehearsal_pace=host.pace)
 
 
+def _boot_said(error: str, settings: Settings, state_dir: Path) -> str:
+    """The rehearsal host starts its enabled service as a booted machine does;
+    when that fails, what it means: mid-cutover it is the downtime going on
+    (operator trial: the bare systemctl line read as a new fault)."""
+    from runbook.hoststate import HostStateError
+    from runbook.session import host_state
+
+    under_way = None
+    with contextlib.suppress(HostStateError, OSError, ValueError):
+        under_way = host_state(settings, state_dir).cutover()
+    if under_way is not None:
+        return (f"rehearsal host: its Red5 Pro service did not start at boot, as expected "
+                f"while a cutover is under way ({error})")
+    return f"rehearsal host: its Red5 Pro service did not start at boot ({error})"
+
+
 class _Rehearsal:
     """One `runbook rehearse`: its host, the settings that reach it, its faults.
 
@@ -631,6 +647,8 @@ class _Rehearsal:
         if host.adopted_service:
             say(f"adopted the service left running by an earlier rehearsal "
                 f"(pid {host.adopted_service})")
+        if host.boot_error:
+            say(_boot_said(host.boot_error, settings, operator))
         if self.asked:
             from runbook.rehearsal import faults
 

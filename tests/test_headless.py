@@ -440,3 +440,27 @@ async def test_a_headless_resume_mid_cutover_says_the_stream_manager_is_down(
     # Preflight says what it found, not what the earlier run did.
     done = [line for line in text.splitlines() if line.startswith("  [done") and "live " in line]
     assert done and "API 3.1" not in done[0] and "does not answer" in done[0], done
+
+
+def test_a_headless_rehearsal_resumed_mid_cutover_says_why_the_service_did_not_boot(
+        tmp_path: Path) -> None:
+    """Operator trial: resumed after stop-service, `runbook rehearse --headless
+    --resume` first printed, alone, "systemctl start red5pro failed at boot:
+    Job for red5pro.service failed ...", and no word that the stream manager
+    had been down all along."""
+    sandbox = tmp_path / "sandbox"
+    cutover = "y\n" + "delete-nodegroups\nbackup-live\npromote-new\nstop-service\nq\n"
+    first = runbook("rehearse", "--headless", "--sandbox", str(sandbox),
+                    stdin=PREPARE_ANSWERS + cutover)
+    assert first.returncode == 3, first.stdout[-3000:] + first.stderr
+    again = runbook("rehearse", "--headless", "--resume", "--sandbox", str(sandbox),
+                    stdin="q\n")
+    said = again.stdout + again.stderr
+    assert again.returncode == 3, said[-3000:]
+    lines = said.splitlines()
+    # Said once, by the rehearsal, with what it means; not a bare log line.
+    boot = [line for line in lines if "at boot" in line]
+    assert len(boot) == 1 and "cutover is under way" in boot[0], boot
+    assert not boot[0].startswith("systemctl"), boot
+    assert any(line.startswith("the stream manager has been down since") for line in lines), \
+        said[:3000]

@@ -327,7 +327,8 @@ class RehearsalHost:
     def _adopt_or_clear_orphan(self) -> None:
         pid = self.service_pid()
         if pid is not None:
-            log.warning("adopting the Red5 Pro service (pid %d) of an earlier rehearsal", pid)
+            # Info, not a warning: runbook says it in its own words (cli).
+            log.info("adopting the Red5 Pro service (pid %d) of an earlier rehearsal", pid)
             self.adopted_service = pid
             return
         # Nothing runs: this is a fresh boot, which forgets earlier failures.
@@ -357,8 +358,11 @@ class RehearsalHost:
         offset = red5_log.stat().st_size if red5_log.exists() else 0
         status, output = await self._run_shim("systemctl", "start", "red5pro")
         if status != 0:
-            self.boot_error = f"systemctl start red5pro failed at boot: {output.strip()}"
-            log.warning("%s", self.boot_error)
+            said = output.strip().splitlines()[0] if output.strip() else f"exit status {status}"
+            self.boot_error = f"systemctl start red5pro failed: {said}"
+            # Info: runbook says boot_error with what it means (cli); a bare
+            # warning printed before anything else read as a fault of its own.
+            log.info("%s", self.boot_error)
             return
         deadline = time.monotonic() + BOOT_TIMEOUT
         while time.monotonic() < deadline:
@@ -371,15 +375,15 @@ class RehearsalHost:
             for line in text.splitlines():
                 if UNAVAILABLE_LINE in line:
                     self.boot_error = line
-                    log.warning("the stream manager did not load at boot: %s", line)
+                    log.info("the stream manager did not load at boot: %s", line)
                     return
             if self.service_pid() is None:
                 self.boot_error = "the Red5 Pro service exited at boot; see log/jsvc-service.log"
-                log.warning("%s", self.boot_error)
+                log.info("%s", self.boot_error)
                 return
             await asyncio.sleep(0.05)
         self.boot_error = f"the stream manager did not finish loading within {BOOT_TIMEOUT:.0f} s"
-        log.warning("%s", self.boot_error)
+        log.info("%s", self.boot_error)
 
     # --- rehearsed faults (runbook.rehearsal.faults) ---------------------------------
 
