@@ -27,6 +27,7 @@ from screens.views import (
     Where,
     deletions,
     detail,
+    group_titles,
     hint,
     plan_heading,
     status,
@@ -206,6 +207,9 @@ class MainScreen(Screen[None]):
         if self.can_draw:
             self.status.show(*status(self.state, self.where, self.clock(),
                                      narrow=self.has_class("-narrow")))
+            # The phase headings say what the status says: down or not, going back.
+            for phase, title in group_titles(self.state).items():
+                self.checklist.retitle_group(phase, title)
 
     def refresh_hint(self) -> None:
         if self.can_draw:

@@ -17,6 +17,19 @@ from textual.content import Content
 from runbook.model import Action, ApiCall, EditFile, Note, Shell, StepState, Upload, Wait
 from runbook.model import duration as said_duration
 
+# The checklist's phase headings, as they read before the run says otherwise
+# (screens.views.group_titles).
+GROUPS = {
+    "prepare": "PREPARE · the live system keeps running",
+    "cutover": "CUTOVER · downtime from the first step run",
+    "rollback": "ROLLBACK · only when a cutover step fails",
+}
+# Once the upgrade is done, its rows stay pending (none of them ran), which
+# would read as work left.
+NOT_NEEDED = "ROLLBACK · not needed: the upgrade is done"
+# Once the way back is done: it no longer waits on a failure.
+WENT_BACK = "ROLLBACK · done: the old stream manager serves again"
+
 # A state the engine does not have: the executor is waiting for the operator
 # to confirm this step. It is the answer to "where am I", so it gets a row look.
 NEXT = "next"

@@ -199,6 +199,16 @@ class RunState:
         return now - self.down_since if self.service_down and self.down_since else None
 
     @property
+    def going_back(self) -> bool:
+        """The way back has begun (in this run or the one it continues) or is
+        done: an upgrade's cutover time is no estimate for it."""
+        if self.outcome is Outcome.ROLLED_BACK:
+            return True
+        earlier = self.previous.steps if self.previous is not None else {}
+        return any(self.states[card.id] != StepState.PENDING.value or card.id in earlier
+                   for card in self.cards if card.phase is Phase.ROLLBACK)
+
+    @property
     def clocks_running(self) -> bool:
         """Something on screen changes by the second: the run, a step, downtime."""
         going = self.run_started is not None and self.outcome is None

@@ -12,7 +12,7 @@ from pathlib import Path
 from textual.content import Content
 
 from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState
-from screens.presentation import clock, duration, look
+from screens.presentation import GROUPS, NOT_NEEDED, WENT_BACK, clock, duration, look
 from screens.run_state import RunState
 
 PROPERTIES_STEP = "properties"
@@ -86,7 +86,8 @@ def downtime(state: RunState, now: float, *, narrow: bool = False) -> Parts:
     parts: Parts = [("down ", "bold $error"), (clock(down), "bold $error")]
     if state.down_since is not None and not narrow:
         parts.append((f" since {wall_clock(state.down_since)}", "$text-muted"))
-    if state.estimate_s is not None:
+    # The way back is not an upgrade's cutover: its time is no estimate for it.
+    if state.estimate_s is not None and not state.going_back:
         left = state.estimate_s - down
         if left >= 0:
             parts.append((f" · about {duration(left)} left" if not narrow
@@ -97,6 +98,23 @@ def downtime(state: RunState, now: float, *, narrow: bool = False) -> Parts:
             parts.append((f" (the last cutover took {duration(state.estimate_s)})",
                           "$text-muted"))
     return parts
+
+
+def group_titles(state: RunState) -> dict[str, str]:
+    """The checklist's phase headings as the run stands: while the stream
+    manager is down none says the live system keeps running (operator trial:
+    a run continued mid-cutover re-ran preflight under that heading)."""
+    titles = dict(GROUPS)
+    if state.service_down and state.down_since is not None:
+        titles[Phase.PREPARE] = "PREPARE · the stream manager is down: the cutover has begun"
+        titles[Phase.CUTOVER] = f"CUTOVER · under way, down since {wall_clock(state.down_since)}"
+    if state.outcome is Outcome.DONE:
+        titles[Phase.ROLLBACK] = NOT_NEEDED
+    elif state.outcome is Outcome.ROLLED_BACK:
+        titles[Phase.ROLLBACK] = WENT_BACK
+    elif state.going_back:
+        titles[Phase.ROLLBACK] = "ROLLBACK · under way: the stream manager is down until it ends"
+    return titles
 
 
 def wall_clock(seconds: float) -> str:

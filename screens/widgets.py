@@ -20,22 +20,16 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from runbook.model import Action, StepCard
+from screens import presentation
 from screens.output_log import OutputLog
 from screens.output_store import OutputStore
-from screens.presentation import DIFF_MARKS, action_content, is_diff, step_row
+from screens.presentation import DIFF_MARKS, GROUPS, action_content, is_diff, step_row
 from screens.wrap import wrap_content
 
-GROUPS = {
-    "prepare": "PREPARE · the live system keeps running",
-    "cutover": "CUTOVER · downtime from the first step run",
-    "rollback": "ROLLBACK · only when a cutover step fails",
-}
-# Once the upgrade is done, its rows stay pending (none of them ran), which
-# would read as work left.
-NOT_NEEDED = "ROLLBACK · not needed: the upgrade is done"
-# Once the way back is done: it no longer waits on a failure.
-WENT_BACK = "ROLLBACK · done: the old stream manager serves again"
-
+# The app retitles the way back's group by these names from here (screens.app);
+# they live with the other headings in screens.presentation.
+NOT_NEEDED = presentation.NOT_NEEDED
+WENT_BACK = presentation.WENT_BACK
 
 class Checklist(OptionList):
     """One row per step under its phase; the highlighted row is the selected step."""
@@ -53,9 +47,13 @@ class Checklist(OptionList):
                                   id=step.id))
         super().__init__(*options, id=id)
         self.steps = {step.id: step for step in steps}
+        self.titles: dict[str, str] = {phase: GROUPS.get(phase, phase.upper())
+                       for phase in dict.fromkeys(step.phase for step in steps)}
 
     def retitle_group(self, phase: str, title: str) -> None:
-        if any(step.phase == phase for step in self.steps.values()):
+        # Asked on every refresh of the status: an unchanged title is not redrawn.
+        if phase in self.titles and self.titles[phase] != title:
+            self.titles[phase] = title
             self.replace_option_prompt(f"group-{phase}", Content.styled(title, "bold"))
 
     def show_state(self, step_id: str, state: str, elapsed: float | None) -> None:

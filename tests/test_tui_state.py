@@ -559,3 +559,65 @@ async def test_after_a_failed_cutover_step_the_hint_names_the_way_back_too() -> 
         shown = screen_text(app)
         assert "stream manager is down" in shown
         assert "r " in shown and "way back" in shown
+
+
+def heading(app: object, phase: str) -> str:
+    return str(app.main.checklist.get_option(f"group-{phase}").prompt)  # type: ignore[attr-defined]
+
+
+async def test_the_phase_headings_do_not_say_the_live_system_runs_while_it_is_down(
+        tmp_path: Path) -> None:
+    """Operator trial: a run continued mid-cutover re-ran preflight under
+    "PREPARE · the live system keeps running", the stream manager down."""
+    host = settings().host
+    HostState(tmp_path, host.address, host.port).begin_cutover(tmp_path / "old.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", clock_=FakeClock(BEGAN))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await pilot.pause()
+        assert "keeps running" not in heading(app, "prepare"), heading(app, "prepare")
+        assert "down" in heading(app, "prepare")
+        assert "downtime from the first step" not in heading(app, "cutover")
+        assert "down since" in heading(app, "cutover"), heading(app, "cutover")
+    # A fresh run: so until its cutover starts, and then no longer.
+    app = make_app(journal=tmp_path / "fresh" / "now.jsonl", clock_=FakeClock(BEGAN))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await pilot.pause()
+        assert "keeps running" in heading(app, "prepare")
+        tell(app, CutoverStarted("delete-nodegroups"))
+        await pilot.pause()
+        assert "keeps running" not in heading(app, "prepare"), heading(app, "prepare")
+        assert "down since" in heading(app, "cutover"), heading(app, "cutover")
+
+
+async def test_the_way_back_is_not_timed_against_the_cutover_estimate(tmp_path: Path) -> None:
+    """Operator trial: during the way back the status row said "54.8s over (the
+    last cutover took 5.2s)": an upgrade's cutover time is no estimate for a
+    way back. The down-since clock stays."""
+    clock = FakeClock(BEGAN)
+    app = make_app(journal=tmp_path / "now.jsonl", clock_=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        app.run_state.estimate_s = 5.2
+        tell(app, CutoverStarted("delete-nodegroups"))
+        await until(lambda: app.run_state.down_since is not None, what="the cutover")
+        clock.now += 3
+        app.main.tick()
+        await pilot.pause()
+        assert "left" in status_line(app), status_line(app)  # the upgrade's own cutover
+        tell(app, StepChanged(report("delete-nodegroups", StepState.FAILED, "timed out", 3.0)),
+             StepChanged(report("rollback-stop-new", StepState.RUNNING)))
+        clock.now += 57
+        app.main.tick()
+        await pilot.pause()
+        line = status_line(app)
+        assert "down 00:01:00" in line and "since" in line, line
+        assert "over" not in line and "left" not in line and "5.2s" not in line, line
+        tell(app, StepChanged(report("rollback-stop-new", StepState.DONE, "stopped", 1.0)))
+        app.main.tick()
+        await pilot.pause()
+        line = status_line(app)
+        assert "over" not in line and "5.2s" not in line, line
+        assert "ROLLBACK" in heading(app, "rollback") and \
+            "only when a cutover step fails" not in heading(app, "rollback")
