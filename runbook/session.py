@@ -135,15 +135,20 @@ class Session(Generic[F]):
     def downtime_estimate(self) -> tuple[float, Path] | None:
         """The last comparable cutover's downtime and the journal that says it
         (runbook.report.downtime_estimate): what this run's cutover may take.
-        A continued run goes on in its journal at this run's pace; a journal
-        begun at another pace has no estimate, as the report takes it."""
+        A continued run goes on in its journal at this run's pace, answered as
+        this run answers (--yes or not); a journal begun otherwise has no
+        estimate, as the report takes it."""
         from runbook.journal import same_pace
         from runbook.report import downtime_estimate
 
-        pace = self.settings.pace
-        if self.resume is not None and not same_pace(self.resume.pace, pace):
-            pace = None
-        return downtime_estimate(self.journal_path, pace=pace)
+        pace: float | None = self.settings.pace
+        unattended: bool | None = self.settings.unattended
+        if self.resume is not None:
+            if not same_pace(self.resume.pace, pace):
+                pace = None
+            if self.resume.unattended is not unattended:
+                unattended = None
+        return downtime_estimate(self.journal_path, pace=pace, unattended=unattended)
 
     async def run(self, front: FrontEnd) -> Outcome:
         """Run the steps in order against the host, telling `front`.

@@ -234,7 +234,7 @@ class RunbookApp(App["Outcome | None"]):
             self.push_screen(ResumeDialog(self.offered.path, self.offered, self.cards),
                              self._resume_answered)
         else:
-            self._find_estimate(self.session.journal_path, self.session.settings.pace)
+            self._find_estimate()
             self._say_notes()
             if self.autostart:
                 self.start_run()
@@ -298,15 +298,9 @@ class RunbookApp(App["Outcome | None"]):
             self.show_previews()
             # The earlier lines first, for the full log: then the run appends.
             self.records.load_earlier(self.session.journal_path)
-            from runbook.journal import same_pace
-
-            # Its journal goes on at this run's pace: a pace of its own no
-            # longer, if it was another, as the report will take it.
-            now = self.session.settings.pace
-            self._find_estimate(self.session.journal_path,
-                                now if same_pace(self.offered.pace, now) else None)
+            self._find_estimate()  # for the journal it goes on in
         elif choice == START_OVER:
-            self._find_estimate(self.session.journal_path, self.session.settings.pace)
+            self._find_estimate()
             self.run_state.forget_previous()  # a new run: each step checks afresh
             for card in self.cards:
                 self.main.refresh_step(card.id)
@@ -324,15 +318,13 @@ class RunbookApp(App["Outcome | None"]):
         self.main.refresh_detail()
 
     @work(thread=True, group="estimate", exit_on_error=False)
-    def _find_estimate(self, journal: Path, pace: float | None) -> None:
-        """In a thread: journals of long runs are big. `journal` is this run's
-        (new, or the one it continues), `pace` the pace it goes at."""
-        from runbook.report import downtime_estimate
+    def _find_estimate(self) -> None:
+        """In a thread: journals of long runs are big. Asked once this run's
+        journal is known (new, or the one it continues)."""
         from screens.messages import EstimateFound
 
-        # Where `runbook report` looks too: the rehearsals, and beside this
-        # journal, before this run began; and only runs at this one's pace.
-        found = downtime_estimate(journal, pace=pace)
+        # Where `runbook report` looks too, and as headless asks it.
+        found = self.session.downtime_estimate()
         if found is not None:
             self.post_message(EstimateFound(*found))
 

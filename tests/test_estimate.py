@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import pytest
 
 from runbook.journal import Journal, run_pace
 from runbook.rehearsal import cloud
@@ -178,3 +181,21 @@ def test_a_run_at_the_keys_takes_no_estimate_from_one_answered_by_yes(tmp_path: 
                    downtime=5.0)
     assert "No earlier run answered by --yes at this pace" in markdown(
         build(lone, estimate_from=[alone]))
+
+
+def test_a_session_asks_for_runs_answered_as_it_is(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The TUI and headless ask the session: a --yes run (headless only) is
+    timed against --yes runs, one at the keys against runs at the keys."""
+    from runbook.cli import _plan_settings, session
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    journal(tmp_path / "by-hand.jsonl", rehearsal=True, pace=FAST, downtime=16.0, ago=2 * HOUR)
+    journal(tmp_path / "yes.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR,
+            unattended=True)
+    for unattended, expected in ((True, 5.2), (False, 16.0)):
+        settings = replace(_plan_settings(None), rehearsal_pace=FAST, unattended=unattended)
+        run = session(settings, token="t0ken", state_dir=tmp_path / "state",
+                      journal_path=tmp_path / "now.jsonl")
+        found = run.downtime_estimate()
+        assert found is not None and found[0] == expected, unattended
