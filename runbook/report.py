@@ -75,20 +75,74 @@ class Note:
     text: str
 
 
+# How an attempt can end that leaves the step not done: a report says so even
+# when a later attempt (a retry, a resume) got the step done.
+BAD_ENDS = ("failed", "in-doubt")
+
+
+@dataclass
+class Attempt:
+    """One go at a step: its check and, when the check did not find it done,
+    its run, up to the end the journal records. A resume that trusts an
+    earlier run's "done" is no attempt."""
+
+    # Which run of the journal it belongs to: 1, then 2 for the first resume...
+    run: int
+    started: str | None = None
+    ended: str | None = None
+    # As the step-end says; "in-doubt" too for an attempt cut off with no end.
+    state: str = "in-doubt"
+    detail: str = ""
+    elapsed_s: float | None = None
+    # Its check found the outcome in place: nothing ran.
+    found: bool = False
+    # What the step showed from the end of the attempt before to this one's.
+    lines: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def bad(self) -> bool:
+        return self.state in BAD_ENDS
+
+
 @dataclass
 class StepRun:
     id: str
     state: str = "not reached"
+    # The first attempt's start and the last one's end.
     started: str | None = None
     ended: str | None = None
+    # The last attempt's running time; `took` adds every attempt's up.
     elapsed_s: float | None = None
     detail: str = ""
     skip_reason: str = ""
-    attempts: int = 0
+    tries: list[Attempt] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     # (stream, line): out, err or info, as the journal kept them.
     lines: list[tuple[str, str]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+
+    @property
+    def attempts(self) -> int:
+        return len(self.tries)
+
+    @property
+    def took(self) -> float | None:
+        """The running time of every attempt, added up: not the waits between
+        them (a prompt, a night between a stop and a resume)."""
+        known = [t.elapsed_s for t in self.tries if t.elapsed_s is not None]
+        return round(sum(known), 1) if known else None
+
+    @property
+    def failures(self) -> list[Attempt]:
+        """The attempts that did not get the step done, its last one included
+        when the step ended that way."""
+        return [t for t in self.tries if t.bad]
+
+    @property
+    def recovered(self) -> bool:
+        """A step that failed (or was left in doubt) in some attempt and came
+        to another end later: a report must not show it as a plain "done"."""
+        return bool(self.failures) and self.state not in BAD_ENDS
 
 
 @dataclass(frozen=True)
@@ -166,7 +220,11 @@ class Report:
 
     @property
     def failed(self) -> list[StepRun]:
-        return [s for s in self.steps if s.state in ("failed", "in-doubt")]
+        return [s for s in self.steps if s.state in BAD_ENDS]
+
+    @property
+    def recovered(self) -> list[StepRun]:
+        return [s for s in self.steps if s.recovered]
 
     @property
     def properties(self) -> StepRun | None:
@@ -226,6 +284,10 @@ class _Reader:
         self.stopped_at: str | None = None
         # The nodegroups the run rebuilt, by the name of the one they replace.
         self.recreated: dict[str, Nodegroup] = {}
+        # Each step's attempt under way (started, no end yet).
+        self.going: dict[str, Attempt] = {}
+        # What each step showed since its last attempt ended: the next one's.
+        self.said: dict[str, list[tuple[str, str]]] = {}
 
     def step(self, step_id: str) -> StepRun:
         if step_id not in self.steps:
@@ -238,6 +300,10 @@ class _Reader:
         ts = _text(record.get("ts"))
         step_id = _text(record.get("step"))
         if event == Record.RUN_START:
+            # An attempt still going when the run was cut off ended there, in doubt.
+            for step_id, cut in self.going.items():
+                cut.lines = self.said.pop(step_id, [])
+            self.going.clear()
             report.runs += 1
             report.started = report.started or ts
             report.config = _text(record.get("config")) or report.config
@@ -262,7 +328,9 @@ class _Reader:
             self.stopped_at = step_id if record.get("answer") == "stop" else None
         elif event == Record.STEP_START and step_id:
             step = self.step(step_id)
-            step.attempts += 1
+            attempt = Attempt(report.runs, started=ts)
+            step.tries.append(attempt)
+            self.going[step_id] = attempt
             step.started = step.started or ts
             step.state, step.ended = "in-doubt", None
         elif event == Record.STEP_END and step_id:
@@ -280,8 +348,9 @@ class _Reader:
                 ended.exit = exit_status if isinstance(exit_status, int) else None
                 ended.error = _text(record.get("error"))
         elif event == Record.OUTPUT and step_id:
-            self.step(step_id).lines.extend(
-                (_text(stream), _text(line)) for stream, line in record.get("lines") or [])
+            lines = [(_text(stream), _text(line)) for stream, line in record.get("lines") or []]
+            self.step(step_id).lines.extend(lines)
+            self.said.setdefault(step_id, []).extend(lines)
         elif event == Record.NOTE:
             note = Note(step_id, ts, _text(record.get("kind")), _text(record.get("text")))
             if step_id:
@@ -314,6 +383,14 @@ class _Reader:
         state = _text(record.get("state"))
         if record.get("already") and step.state == "done" and step.ended:
             return  # a resumed run trusting what this journal already says
+        attempt = self.going.pop(step.id, None)
+        if attempt is None:  # ended at its check: found done, or could not look
+            attempt = Attempt(self.report.runs, found=bool(record.get("already")))
+            step.tries.append(attempt)
+        attempt.ended, attempt.state = ts, state
+        attempt.detail = _text(record.get("detail"))
+        attempt.elapsed_s = _number(record.get("elapsed_s"))
+        attempt.lines = self.said.pop(step.id, [])
         step.state = state
         step.ended = ts
         step.elapsed_s = _number(record.get("elapsed_s"))
@@ -330,6 +407,11 @@ class _Reader:
 
     def finish(self) -> Report:
         report = self.report
+        # Said after a step's last end (or while it was cut off): its last attempt's.
+        for step_id, lines in self.said.items():
+            step = self.steps.get(step_id)
+            if step is not None and step.tries:
+                step.tries[-1].lines.extend(lines)
         if self.stopped_at is not None and self.stopped_at in self.steps:
             stopped = self.steps[self.stopped_at]
             if stopped.state == "not reached":

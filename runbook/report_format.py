@@ -12,9 +12,9 @@ import shlex
 from datetime import UTC, datetime
 
 from runbook.journal import same_pace
-from runbook.model import REAL_PACE, WORDS, outcome_words
+from runbook.model import REAL_PACE, WORDS, outcome_words, result_line, state_words
 from runbook.model import duration as model_duration
-from runbook.report import PROPERTIES_STEP, Action, Report, StepRun
+from runbook.report import BAD_ENDS, PROPERTIES_STEP, Action, Attempt, Report, StepRun
 
 
 def moment(ts: str | None) -> datetime | None:
@@ -118,3 +118,74 @@ def no_estimate(report: Report) -> str:
 
 def versions(old: str | None, new: str | None) -> str:
     return f"{old or '?'} → {new or '?'}" if old or new else "-"
+
+
+# --- a step's attempts ------------------------------------------------------------------
+
+# Under the steps table when a step took more than one attempt (operator trial:
+# `started` and `ended` spanned three runs while `took` was the last one's).
+TOOK_NOTE = ("A step tried more than once: started is its first attempt's start, ended its "
+             "last one's end, and took adds up the attempts' running times (not the waits "
+             "between them).")
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def history(step: StepRun) -> str:
+    """How a step that failed (or was left in doubt) in some attempt came to
+    its end: "failed once, then found done on resume"; "" when none did."""
+    bad = step.failures
+    if not bad or not step.tries:
+        return ""
+    last = step.tries[-1]
+    earlier = [t for t in bad if t is not last]
+    if not earlier:
+        return ""
+    states = {t.state for t in earlier}
+    what = ("failed" if states == {"failed"} else "was left in doubt" if "failed" not in states
+            else "failed or was left in doubt")
+    said = f"{what} {_times(len(earlier))}"
+    # A later run of the journal is a resume; the same run, a retry.
+    when = "on resume" if last.run > earlier[-1].run else "on retry"
+    if last.bad:
+        return f"{said} before" + (", in an earlier run" if when == "on resume" else "")
+    if last.found:
+        return f"{said}, then found {state_words(last.state)} {when}"
+    return f"{said}, then {state_words(last.state)} {when}"
+
+
+def outcome_cell(step: StepRun) -> str:
+    """The steps table's outcome: the state, and how it came to it."""
+    how = history(step)
+    return f"{state_words(step.state)} ({how})" if how else state_words(step.state)
+
+
+def took_cell(step: StepRun) -> str:
+    if step.attempts > 1:
+        return f"{duration(step.took)} ({step.attempts} attempts)"
+    return duration(step.elapsed_s)
+
+
+def failed_heading(step: StepRun) -> str:
+    """A failed step's heading; one that came back from it says so first."""
+    if step.state not in BAD_ENDS:
+        return f"recovered ({history(step)})"
+    return outcome_cell(step)
+
+
+def attempt_line(report: Report, step: StepRun, attempt: Attempt) -> str:
+    """Attempt 1 of 2 (first run), 17:34:32 to 17:36:30, 2 min 00 s: failed: ..."""
+    number = step.tries.index(attempt) + 1
+    run = "first run" if attempt.run <= 1 else f"resume {attempt.run - 1}"
+    began = clock(attempt.started, report.started) if attempt.started else None
+    ended = clock(attempt.ended, report.started) if attempt.ended else None
+    when = (f"{began} to {ended}" if began and ended else began or ended or "-")
+    took = f", {duration(attempt.elapsed_s)}" if attempt.elapsed_s is not None else ""
+    if attempt.ended is None:
+        end = "no end recorded (the run was cut off while it ran)"
+    else:
+        end = result_line(attempt.state, attempt.detail) if attempt.detail else \
+            state_words(attempt.state)
+    return f"Attempt {number} of {step.attempts} ({run}), {when}{took}: {end}"

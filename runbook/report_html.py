@@ -10,16 +10,21 @@ from __future__ import annotations
 from html import escape
 
 from runbook.model import outcome_words, state_words
-from runbook.report import Nodegroup, Report, printable
+from runbook.report import Nodegroup, Report, StepRun, printable
 from runbook.report_format import (
+    TOOK_NOTE,
     action_status,
+    attempt_line,
     between,
     clock,
     duration,
+    failed_heading,
     no_estimate,
+    outcome_cell,
     shown,
     stamp,
     title,
+    took_cell,
     versions,
 )
 
@@ -59,9 +64,10 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _state(state: str) -> str:
+def _state(state: str, words: str | None = None) -> str:
     # The token names the class its colour hangs on; the operator reads words.
-    return f'<span class="{_e(state.replace(" ", "-"))}">{_e(state_words(state))}</span>'
+    said = state_words(state) if words is None else words
+    return f'<span class="{_e(state.replace(" ", "-"))}">{_e(said)}</span>'
 
 
 def html(report: Report) -> str:
@@ -133,12 +139,13 @@ def _downtime(report: Report) -> str:
 def _steps(report: Report) -> str:
     rows = []
     for number, step in enumerate(report.steps, start=1):
-        detail = step.detail + (f" ({step.attempts} attempts)" if step.attempts > 1 else "")
         rows.append([str(number), _code(step.id), _e(clock(step.started, report.started)),
-                     _e(clock(step.ended, report.started)), _e(duration(step.elapsed_s)),
-                     _state(step.state), _e(detail)])
+                     _e(clock(step.ended, report.started)), _e(took_cell(step)),
+                     _state(step.state, outcome_cell(step)), _e(step.detail)])
+    note = f'\n<p class="muted">{_e(TOOK_NOTE)}</p>' \
+        if any(step.attempts > 1 for step in report.steps) else ""
     return "<h2>Steps</h2>\n" + _table(
-        ["#", "step", "started", "ended", "took", "outcome", "detail"], rows)
+        ["#", "step", "started", "ended", "took", "outcome", "detail"], rows) + note
 
 
 def _warnings(report: Report) -> str:
@@ -220,13 +227,30 @@ def _fleet(report: Report) -> str:
 
 def _failed(report: Report) -> str:
     out = ["<h2>Output of failed steps</h2>"]
-    if not report.failed:
+    steps = [step for step in report.steps if step.failures]
+    if not steps:
         return out[0] + "\n<p>No step failed.</p>"
-    for step in report.failed:
-        lines = [line for _stream, line in step.lines]
-        out += [f"<h3>{_code(step.id)}: {_state(step.state)}</h3>", f"<p>{_e(step.detail)}</p>",
-                _pre(lines) if lines else "<p>It printed nothing.</p>"]
+    for step in steps:
+        heading = _state(step.state, failed_heading(step))
+        out += [f"<h3>{_code(step.id)}: {heading}</h3>", *_attempts(report, step)]
     return "\n".join(out)
+
+
+def _attempts(report: Report, step: StepRun) -> list[str]:
+    """Each attempt that failed with what it printed; how the step ended after."""
+    if step.attempts == 1:
+        return [f"<p>{_e(step.detail)}</p>", _said(step.lines)]
+    out: list[str] = []
+    for attempt in step.tries:
+        if attempt.bad:
+            out += [f"<p>{_e(attempt_line(report, step, attempt))}</p>", _said(attempt.lines)]
+    if step.recovered:
+        out.append(f"<p>{_e(attempt_line(report, step, step.tries[-1]))}</p>")
+    return out
+
+
+def _said(lines: list[tuple[str, str]]) -> str:
+    return _pre([line for _stream, line in lines]) if lines else "<p>It printed nothing.</p>"
 
 
 def _commands(report: Report) -> str:

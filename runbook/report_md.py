@@ -9,16 +9,21 @@ from __future__ import annotations
 import re
 
 from runbook.model import outcome_words, state_words
-from runbook.report import Nodegroup, Report, printable
+from runbook.report import Nodegroup, Report, StepRun, printable
 from runbook.report_format import (
+    TOOK_NOTE,
     action_status,
+    attempt_line,
     between,
     clock,
     duration,
+    failed_heading,
     no_estimate,
+    outcome_cell,
     shown,
     stamp,
     title,
+    took_cell,
     versions,
 )
 
@@ -120,11 +125,13 @@ def _steps(report: Report) -> list[str]:
     out = ["## Steps", "", _row("#", "step", "started", "ended", "took", "outcome", "detail"),
            _row("---", "---", "---", "---", "---", "---", "---")]
     for number, step in enumerate(report.steps, start=1):
-        detail = step.detail + (f" ({step.attempts} attempts)" if step.attempts > 1 else "")
         out.append(_row(str(number), _code(step.id), clock(step.started, report.started),
-                        clock(step.ended, report.started), duration(step.elapsed_s),
-                        _md(state_words(step.state)), _md(detail)))
-    return [*out, ""]
+                        clock(step.ended, report.started), took_cell(step),
+                        _md(outcome_cell(step)), _md(step.detail)))
+    out.append("")
+    if any(step.attempts > 1 for step in report.steps):
+        out += [_md(TOOK_NOTE), ""]
+    return out
 
 
 def _warnings(report: Report) -> list[str]:
@@ -209,13 +216,30 @@ def _fleet(report: Report) -> list[str]:
 
 def _failed(report: Report) -> list[str]:
     out = ["## Output of failed steps", ""]
-    if not report.failed:
+    steps = [step for step in report.steps if step.failures]
+    if not steps:
         return [*out, "No step failed.", ""]
-    for step in report.failed:
-        out += [f"### {_code(step.id)}: {_md(state_words(step.state))}", "", _md(step.detail), ""]
-        lines = [line for _stream, line in step.lines]
-        out += (_block(lines) if lines else ["It printed nothing."]) + [""]
+    for step in steps:
+        out += [f"### {_code(step.id)}: {_md(failed_heading(step))}", ""]
+        out += _attempts(report, step)
     return out
+
+
+def _attempts(report: Report, step: StepRun) -> list[str]:
+    """Each attempt that failed with what it printed; how the step ended after."""
+    if step.attempts == 1:
+        return [_md(step.detail), "", *_said(step.lines), ""]
+    out: list[str] = []
+    for attempt in step.tries:
+        if attempt.bad:
+            out += [_md(attempt_line(report, step, attempt)), "", *_said(attempt.lines), ""]
+    if step.recovered:
+        out += [_md(attempt_line(report, step, step.tries[-1])), ""]
+    return out
+
+
+def _said(lines: list[tuple[str, str]]) -> list[str]:
+    return _block([line for _stream, line in lines]) if lines else ["It printed nothing."]
 
 
 def _commands(report: Report) -> list[str]:

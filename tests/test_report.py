@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import httpx
 import javaproperties
 import pytest
 
+from runbook.curl import api_path
 from runbook.executor import Answer, Decision, Outcome
-from runbook.journal import Journal
+from runbook.journal import Journal, replay
 from runbook.redact import is_secret_key
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
@@ -30,6 +32,7 @@ from runbook.report_html import html
 from runbook.report_md import markdown
 from tests.rehearsal import rehearsal_host, rehearse
 from tests.scripted import ScriptedFrontEnd
+from tests.test_faults import Operator, faulted, with_timeouts
 
 ROOT = Path(__file__).parents[1]
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
@@ -528,3 +531,125 @@ def test_the_estimate_is_an_earlier_finished_cutover_not_a_later_run_or_a_way_ba
     journal("rolled-back.jsonl", "rolled-back", 9.3, started - 60)
     journal("after.jsonl", "done", 7.0, clock.time())
     assert downtime_estimate(run, [tmp_path], pace=pace) == (42.5, tmp_path / "before.jsonl")
+
+
+# --- a failure the run came back from ----------------------------------------------------
+
+
+def _row(text: str, step: str) -> str:
+    """The steps table's row of `step`, as a reader sees it."""
+    return plain(next(line for line in section(text, "Steps").splitlines()
+                      if f"| `{step}` |" in line))
+
+
+async def _api_answers(host: RehearsalHost, version: str, within: float = 60.0) -> None:
+    """Until the stream manager answers on API `version`, as the step's check asks."""
+    url = host.api_base_url + api_path("admin/debug/cloudcontroller", version)
+    deadline = asyncio.get_running_loop().time() + within
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                answer = await client.get(url, params={"accessToken": host.api_token})
+                if answer.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            assert asyncio.get_running_loop().time() < deadline, f"{url} never answered"
+            await asyncio.sleep(0.5)
+
+
+def test_a_failure_before_a_resume_stays_in_the_report(tmp_path: Path) -> None:
+    """Operator trial: `--fault slow-start`; start-service gave up, the operator
+    stopped, resumed, and the step's check found it done. The report said
+    `done | already done: ...` and "No step failed.", leaving the downtime
+    unexplained; only `runbook log` showed the failure."""
+    journal = tmp_path / "runs" / "run.jsonl"
+
+    async def go() -> tuple[Outcome, Outcome]:
+        async with rehearsal_host(tmp_path) as host:
+            settings = with_timeouts(host, service_start=4)
+            first = await faulted(host, ["slow-start"], Operator(), journal, settings)
+            # The slow service comes up after all, as in the trial, before the resume.
+            await _api_answers(host, host.scenario.new.api)
+            again = await rehearse(host, ScriptedFrontEnd(), journal, settings,
+                                   resume=replay(journal))
+        return first, again
+
+    first, again = asyncio.run(go())
+    assert first is Outcome.FAILED and again is Outcome.DONE, (first, again)
+    written = records(journal)
+    failure = next(r for r in written if r["event"] == "step-end"
+                   and r["step"] == "start-service" and r["state"] == "failed")
+    assert "gave up after waiting for the Stream Manager API" in failure["detail"]
+    said = [line for r in written[:written.index(failure)]
+            if r["event"] == "output" and r["step"] == "start-service"
+            for _stream, line in r["lines"]]
+    assert said, "the failed attempt printed something"
+
+    report = build(journal, estimate_from=[])
+    text = markdown(report)
+    row = _row(text, "start-service")
+    assert "| done (failed once, then found done on resume) |" in row, row
+    output = plain(section(text, "Output of failed steps"))
+    assert "No step failed." not in output
+    assert "### `start-service`: recovered" in output, output
+    assert failure["detail"].split("\n")[0] in output
+    for line in said:
+        assert line in output
+    page = html(report)
+    assert "done (failed once, then found done on resume)" in page
+    assert "gave up after waiting for the Stream Manager API" in page
+    assert "No step failed." not in page
+
+
+def _journal(tmp_path: Path, name: str = "run.jsonl", *, rehearsal: bool = False,
+             pace: float | None = None, steps: list[str] | None = None) -> Journal:
+    journal = Journal(tmp_path / name)
+    paced = {} if pace is None else {"pace": pace}
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=rehearsal, **paced,
+                  steps=steps or ["one", "two"], resumed=False)
+    return journal
+
+
+def test_a_step_that_failed_and_was_retried_in_the_same_run_says_so(tmp_path: Path) -> None:
+    """The same fault in one sitting: failed, tried again, done."""
+    journal = _journal(tmp_path)
+    journal.write("step-start", step="one")
+    journal.write("output", step="one", lines=[["err", "first try: connection refused"]])
+    journal.write("step-end", step="one", state="failed", detail="the API did not answer",
+                  elapsed_s=2.0)
+    journal.write("output", step="one", lines=[["info", "trying again: its check looks first"]])
+    journal.write("step-start", step="one")
+    journal.write("output", step="one", lines=[["out", "second try: up"]])
+    journal.write("step-end", step="one", state="done", detail="API answers", elapsed_s=3.5)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    text = markdown(build(journal.path, estimate_from=[]))
+    assert "| done (failed once, then done on retry) |" in _row(text, "one")
+    output = plain(section(text, "Output of failed steps"))
+    assert "the API did not answer" in output and "first try: connection refused" in output
+    # The attempt that worked is not a failure's output.
+    assert "second try: up" not in output
+
+
+def test_a_step_tried_in_several_runs_has_times_that_add_up(tmp_path: Path) -> None:
+    """Operator trial: `preflight | 17:29:24 | 17:30:59 | 0.4 s | ... (3 attempts)`:
+    started and ended span three runs while `took` was the last attempt's."""
+    journal = _journal(tmp_path, steps=["one"])
+    for n, elapsed in enumerate((0.4, 0.5, 0.4)):
+        if n:
+            journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                          steps=["one"], resumed=True)
+        journal.write("step-start", step="one")
+        journal.write("step-end", step="one", state="done", detail="looked", elapsed_s=elapsed)
+        journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    text = markdown(report)
+    row = _row(text, "one")
+    assert "| 1.3 s (3 attempts) |" in row, row
+    assert "(3 attempts)" not in row.split("|")[-2], "said once, beside the time"
+    steps = " ".join(plain(section(text, "Steps")).split())
+    assert "took adds up the attempts" in steps, steps
+    page = " ".join(html(report).split())
+    assert "1.3 s (3 attempts)" in page and "took adds up the attempts" in page
