@@ -189,3 +189,16 @@ def attempt_line(report: Report, step: StepRun, attempt: Attempt) -> str:
         end = result_line(attempt.state, attempt.detail) if attempt.detail else \
             state_words(attempt.state)
     return f"Attempt {number} of {step.attempts} ({run}), {when}{took}: {end}"
+
+
+def failed_while_down(report: Report) -> list[tuple[str, str]]:
+    """(step, how it went) for each step with an attempt that failed after the
+    cutover began: what a downtime longer than expected is likely to be made of."""
+    began = moment(report.downtime.began)
+    if began is None:
+        return []
+    found = []
+    for step in report.steps:
+        if any((moment(t.ended or t.started) or began) >= began for t in step.failures):
+            found.append((step.id, history(step) or state_words(step.state)))
+    return found

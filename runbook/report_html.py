@@ -19,6 +19,7 @@ from runbook.report_format import (
     clock,
     duration,
     failed_heading,
+    failed_while_down,
     no_estimate,
     outcome_cell,
     shown,
@@ -123,6 +124,11 @@ def _downtime(report: Report) -> str:
         rows.append([f"{which} ({_code(str(d.estimate_from))})", "", "",
                      _e(duration(d.estimate_s))])
     out.append(_table(["", "began", "ended", "took"], rows))
+    failed = failed_while_down(report)
+    if failed:
+        out.append("<p>Failed while the stream manager was down: "
+                   + "; ".join(f"{_code(step)} ({_e(how)})" for step, how in failed)
+                   + " (see Output of failed steps).</p>")
     if not d.complete:
         out.append("<p>The run ended with the cutover unfinished: the stream manager was still "
                    f"down, {_e(duration(d.seconds))} after it began.</p>")

@@ -18,6 +18,7 @@ from runbook.report_format import (
     clock,
     duration,
     failed_heading,
+    failed_while_down,
     no_estimate,
     outcome_cell,
     shown,
@@ -108,6 +109,11 @@ def _downtime(report: Report) -> list[str]:
         out.append(_row(f"{which} ({_code(str(d.estimate_from))})", "", "",
                         duration(d.estimate_s)))
     out.append("")
+    failed = failed_while_down(report)
+    if failed:
+        out += ["Failed while the stream manager was down: "
+                + "; ".join(f"{_code(step)} ({_md(how)})" for step, how in failed)
+                + " (see Output of failed steps).", ""]
     if not d.complete:
         out += ["The run ended with the cutover unfinished: the stream manager was still "
                 f"down, {duration(d.seconds)} after it began.", ""]

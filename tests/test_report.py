@@ -596,10 +596,14 @@ def test_a_failure_before_a_resume_stays_in_the_report(tmp_path: Path) -> None:
     assert failure["detail"].split("\n")[0] in output
     for line in said:
         assert line in output
+    # The downtime it cost is explained where the downtime is.
+    downtime = plain(section(text, "Downtime"))
+    assert "`start-service` (failed once, then found done on resume)" in downtime, downtime
     page = html(report)
     assert "done (failed once, then found done on resume)" in page
     assert "gave up after waiting for the Stream Manager API" in page
     assert "No step failed." not in page
+    assert "<code>start-service</code> (failed once, then found done on resume)" in page
 
 
 def _journal(tmp_path: Path, name: str = "run.jsonl", *, rehearsal: bool = False,
