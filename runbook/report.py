@@ -39,7 +39,7 @@ from runbook.journal import (
     last_downtime,
     read,
 )
-from runbook.model import result_line
+from runbook.model import Outcome, result_line
 
 # The few places the record of a Red5 upgrade is read by name.
 PROPERTIES_STEP = "properties"
@@ -202,7 +202,11 @@ class Report:
     version_to: str | None = None
     api_from: str | None = None
     api_to: str | None = None
+    # What the new release said when it first answered.
     service: str | None = None
+    # What the old release said when it answered again on the way back.
+    service_back: str | None = None
+    api_back: str | None = None
     steps: list[StepRun] = field(default_factory=list)
     warnings: list[Note] = field(default_factory=list)
     # Things about the record itself: a repaired journal, a detached command.
@@ -229,6 +233,11 @@ class Report:
     @property
     def properties(self) -> StepRun | None:
         return self.step(PROPERTIES_STEP)
+
+    @property
+    def rolled_back(self) -> bool:
+        """The way back ended: the old release serves again, and no upgrade stands."""
+        return self.outcome == Outcome.ROLLED_BACK.value
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -357,8 +366,12 @@ class _Reader:
                 self.step(step_id).notes.append(note)
             if note.text.lower().startswith("warning"):
                 report.warnings.append(note)
-            if note.kind == SERVICE_ANSWERED:
-                report.service = note.text
+            if note.kind == SERVICE_ANSWERED and record.get("side") == "old":
+                # The old release on the way back: not what the upgrade went to.
+                report.service_back = note.text
+                report.api_back = _text(record.get("api_version")) or report.api_back
+            elif note.kind == SERVICE_ANSWERED:
+                report.service = report.service or note.text
                 report.version_to = report.version_to or _text(record.get("install_version"))
                 report.api_to = report.api_to or _text(record.get("api_version"))
             if note.kind == NODEGROUP_RECREATED:

@@ -202,3 +202,30 @@ def failed_while_down(report: Report) -> list[tuple[str, str]]:
         if any((moment(t.ended or t.started) or began) >= began for t in step.failures):
             found.append((step.id, history(step) or state_words(step.state)))
     return found
+
+
+# --- where the stream manager stands ------------------------------------------------------
+
+
+def releases(report: Report) -> list[tuple[str, str]]:
+    """The summary's rows on the releases, in plain words. A run that went back
+    says what stands now: the old release again, not an upgrade (operator
+    trial: "3.1 → 4.0" beside "answers from the old install")."""
+    if not report.rolled_back:
+        return [("Release", versions(report.version_from, report.version_to)),
+                ("Stream Manager API", versions(report.api_from, report.api_to)),
+                ("After the upgrade", report.service or "the new install was not heard from")]
+    release = f"{report.version_from or '?'} again"
+    if report.version_to:
+        release += f": the upgrade to {report.version_to} was rolled back"
+    api = f"{report.api_back or report.api_from or '?'} again"
+    if report.service is not None and report.api_to:
+        api += f" ({report.api_to} answered from the new release before the way back)"
+    return [("Release", release), ("Stream Manager API", api),
+            ("After the way back", report.service_back or "the old install was not heard from")]
+
+
+# A way back's downtime next to an upgrade's reads as "took longer": it is not
+# the same work (operator trial: "59.8 s longer").
+NOT_COMPARED = ("This downtime includes the way back to the old release; an upgrade's "
+                "cutover does not, so it is not compared with one.")

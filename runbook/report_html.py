@@ -12,6 +12,7 @@ from html import escape
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun, printable
 from runbook.report_format import (
+    NOT_COMPARED,
     TOOK_NOTE,
     action_status,
     attempt_line,
@@ -22,11 +23,11 @@ from runbook.report_format import (
     failed_while_down,
     no_estimate,
     outcome_cell,
+    releases,
     shown,
     stamp,
     title,
     took_cell,
-    versions,
 )
 
 _STYLE = """
@@ -95,9 +96,7 @@ def _summary(report: Report) -> str:
         ("Target", _code(report.host or "?")),
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", _code(report.config or "?") + (" (a rehearsal)" if report.rehearsal else "")),
-        ("Release", _e(versions(report.version_from, report.version_to))),
-        ("Stream Manager API", _e(versions(report.api_from, report.api_to))),
-        ("After the upgrade", _e(report.service or "the new install was not heard from")),
+        *((name, _e(value)) for name, value in releases(report)),
         ("Started", _e(stamp(report.started))),
         ("Ended", _e(ended)),
         ("Outcome", _e(outcome)),
@@ -120,7 +119,8 @@ def _downtime(report: Report) -> str:
         return "\n".join(out)
     rows = [["this run", _e(clock(d.began, report.started)),
              _e(clock(d.ended, report.started)) if d.ended else "-", _e(duration(d.seconds))]]
-    if d.estimate_s is not None and d.estimate_from is not None:
+    compared = not report.rolled_back
+    if compared and d.estimate_s is not None and d.estimate_from is not None:
         rows.append([f"{which} ({_code(str(d.estimate_from))})", "", "",
                      _e(duration(d.estimate_s))])
     out.append(_table(["", "began", "ended", "took"], rows))
@@ -132,6 +132,8 @@ def _downtime(report: Report) -> str:
     if not d.complete:
         out.append("<p>The run ended with the cutover unfinished: the stream manager was still "
                    f"down, {_e(duration(d.seconds))} after it began.</p>")
+    elif not compared:
+        out.append(f"<p>{_e(NOT_COMPARED)}</p>")
     elif d.seconds is not None and d.estimate_s is not None:
         delta = d.seconds - d.estimate_s
         word = "longer" if delta > 0 else "shorter"

@@ -11,6 +11,7 @@ import re
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun, printable
 from runbook.report_format import (
+    NOT_COMPARED,
     TOOK_NOTE,
     action_status,
     attempt_line,
@@ -21,11 +22,11 @@ from runbook.report_format import (
     failed_while_down,
     no_estimate,
     outcome_cell,
+    releases,
     shown,
     stamp,
     title,
     took_cell,
-    versions,
 )
 
 # Enough to keep text plain: no emphasis, links, HTML, table cells or strikes.
@@ -81,9 +82,7 @@ def _summary(report: Report) -> list[str]:
         ("Target", _code(report.host or "?")),
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", config),
-        ("Release", _md(versions(report.version_from, report.version_to))),
-        ("Stream Manager API", _md(versions(report.api_from, report.api_to))),
-        ("After the upgrade", _md(report.service or "the new install was not heard from")),
+        *((name, _md(value)) for name, value in releases(report)),
         ("Started", stamp(report.started)),
         ("Ended", ended),
         ("Outcome", _md(outcome)),
@@ -105,7 +104,8 @@ def _downtime(report: Report) -> list[str]:
     out += [_row("", "began", "ended", "took"), _row("---", "---", "---", "---"),
             _row("this run", clock(d.began, report.started),
                  clock(d.ended, report.started) if d.ended else "-", duration(d.seconds))]
-    if d.estimate_s is not None and d.estimate_from is not None:
+    compared = not report.rolled_back
+    if compared and d.estimate_s is not None and d.estimate_from is not None:
         out.append(_row(f"{which} ({_code(str(d.estimate_from))})", "", "",
                         duration(d.estimate_s)))
     out.append("")
@@ -117,6 +117,8 @@ def _downtime(report: Report) -> list[str]:
     if not d.complete:
         out += ["The run ended with the cutover unfinished: the stream manager was still "
                 f"down, {duration(d.seconds)} after it began.", ""]
+    elif not compared:
+        out += [_md(NOT_COMPARED), ""]
     elif d.seconds is not None and d.estimate_s is not None:
         delta = d.seconds - d.estimate_s
         word = "longer" if delta > 0 else "shorter"

@@ -657,3 +657,108 @@ def test_a_step_tried_in_several_runs_has_times_that_add_up(tmp_path: Path) -> N
     assert "took adds up the attempts" in steps, steps
     page = " ".join(html(report).split())
     assert "1.3 s (3 attempts)" in page and "took adds up the attempts" in page
+
+
+# --- a run that went back ----------------------------------------------------------------
+
+
+def _earlier_cutover(beside: Path, pace: float, downtime: float = 42.5) -> Path:
+    """A finished cutover at `pace`, older than the run in the folder: the estimate."""
+    earlier = Journal(beside / "earlier.jsonl")
+    earlier.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1", rehearsal=True,
+                  pace=pace)
+    earlier.write("cutover-end", complete=True, downtime_s=downtime)
+    earlier.write("run-end", outcome="done", exit_code=0)
+    earlier.close()
+    os.utime(earlier.path, (1, 1))
+    return earlier.path
+
+
+@pytest.fixture(scope="module")
+def went_back(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
+    """`runbook rehearse --rollback-after recreate`: the new release served, then
+    the way back put the old one in its place."""
+    from runbook import cli
+
+    tmp = tmp_path_factory.mktemp("went-back")
+    journal = tmp / "runs" / "run.jsonl"
+
+    async def go() -> Rehearsed:
+        async with rehearsal_host(tmp) as host:
+            secrets = live_secrets(host)
+            session = cli.session(cli.rehearsal_settings(host), token=host.api_token,
+                                  journal_path=journal, state_dir=host.sandbox / ".operator",
+                                  isolated=True, rollback_after="recreate")
+            outcome = await session.run(ScriptedFrontEnd())
+        return Rehearsed(journal, outcome, secrets, records(journal))
+
+    run = asyncio.run(go())
+    assert run.outcome is Outcome.ROLLED_BACK, run.records[-5:]
+    _earlier_cutover(journal.parent, run.records[0]["pace"])
+    return run
+
+
+def _head(text: str) -> dict[str, str]:
+    """The summary table at the top, as a reader sees it: row name -> value."""
+    rows = [line.split(" | ") for line in plain(text.split("\n## ", 1)[0]).splitlines()
+            if line.startswith("| ") and " | " in line]
+    return {row[0].lstrip("| ").strip(): row[1].rstrip(" |") for row in rows if len(row) == 2}
+
+
+def test_a_rolled_back_runs_header_says_the_old_release_serves_again(
+    went_back: Rehearsed
+) -> None:
+    """Operator trial: the header said "Release 6.2.0.b406 → 11.1.0.b835" and
+    "Stream Manager API 3.1 → 4.0" (the new release had answered before the way
+    back), beside "After the upgrade | ... answers from the old install"."""
+    facts = went_back.facts()
+    assert facts["new_api_version"] != facts["api_version"], "the new release answered"
+    for text in (report_of(went_back),):
+        head = _head(text)
+        assert not any("→" in value for value in head.values()), head
+        assert "After the upgrade" not in head, head
+        release = head["Release"]
+        assert release.startswith(f"{facts['live_version']} again"), release
+        assert f"the upgrade to {facts['new_version']} was rolled back" in release, release
+        assert head["Stream Manager API"].startswith(f"{facts['api_version']} again"), head
+        back = [n for n in went_back.notes("service-answered") if n.get("side") == "old"]
+        assert back and head["After the way back"] == back[-1]["text"], head
+    page = html(build(went_back.journal, estimate_from=[]))
+    assert "→" not in page.split("<h2>", 1)[0] and "After the upgrade" not in page
+    assert "<th>After the way back</th>" in page
+
+
+def test_a_rolled_back_runs_downtime_is_not_compared_with_an_upgrade(
+    went_back: Rehearsed
+) -> None:
+    """Operator trial: "59.8 s longer" than the last cutover, for a downtime
+    that held the way back too."""
+    report = build(went_back.journal, estimate_from=[went_back.journal.parent])
+    assert report.downtime.estimate_s == 42.5, "there is an upgrade's cutover to compare"
+    for text in (plain(section(markdown(report), "Downtime")),
+                 html(report).split("<h2>Downtime</h2>")[1].split("<h2>")[0]):
+        assert "longer" not in text and "shorter" not in text, text
+        assert "42.5 s" not in text, text
+        said = " ".join(text.split())
+        assert "includes the way back" in said and "not compared" in said, said
+
+
+def test_a_run_rolled_back_before_the_new_release_answered(tmp_path: Path) -> None:
+    """Operator trial: "Stream Manager API 3.1 → 3.1": the old release's answer on
+    the way back was taken for the new release's."""
+    journal = _journal(tmp_path, steps=["stop-service", "start-service"])
+    journal.write("facts", facts={"live_version": "6.2.0.b406", "new_version": "11.1.0.b835",
+                                  "api_version": "3.1"})
+    journal.write("cutover-start", step="stop-service")
+    journal.write("note", step="rollback-start", kind="service-answered",
+                  text="the stream manager answers from the old install /x/red5pro "
+                       "(6.2.0.b406): API 3.1, cloud controller Amazon Web Services",
+                  install_version="6.2.0.b406", api_version="3.1",
+                  controller="Amazon Web Services", side="old")
+    journal.write("cutover-end", complete=True, downtime_s=61.0)
+    journal.write("run-end", outcome="rolled-back", exit_code=4)
+    journal.close()
+    head = _head(markdown(build(journal.path, estimate_from=[])))
+    assert head["Release"] == "6.2.0.b406 again: the upgrade to 11.1.0.b835 was rolled back"
+    assert head["Stream Manager API"] == "3.1 again", head
+    assert head["After the way back"].startswith("the stream manager answers from the old")
