@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from runbook.journal import same_pace
 from runbook.model import REAL_PACE, WORDS, outcome_words, result_line, state_words
 from runbook.model import duration as model_duration
+from runbook.rehearsal.cloud import FAST_PACE
 from runbook.report import BAD_ENDS, PROPERTIES_STEP, Action, Attempt, Report, StepRun
 
 
@@ -229,3 +230,41 @@ def releases(report: Report) -> list[tuple[str, str]]:
 # the same work (operator trial: "59.8 s longer").
 NOT_COMPARED = ("This downtime includes the way back to the old release; an upgrade's "
                 "cutover does not, so it is not compared with one.")
+
+
+# --- the pace ----------------------------------------------------------------------------
+
+
+def pace_words(pace: float | None) -> str:
+    """A rehearsal's pace for its report: its name or multiplier, and what it
+    means for the fake cloud's times (README, Rehearsal)."""
+    if pace is None:
+        return ("not on record (journalled before the pace was, or resumed at another pace): "
+                "its times compare with no other run's")
+    if same_pace(pace, REAL_PACE):
+        return "real: the fake cloud takes as long as a real one"
+    name = "fast" if same_pace(pace, FAST_PACE) else f"{pace:g}"
+    if pace == 0:
+        return f"{name}: the fake cloud's nodes come and go at once"
+    if pace < REAL_PACE:
+        return f"{name}: the fake cloud goes {REAL_PACE / pace:.3g} times faster than a real one"
+    return f"{name}: the fake cloud takes {pace / REAL_PACE:.3g} times as long as a real one"
+
+
+def pace_name(pace: float | None) -> str:
+    if pace is None:
+        return "an unknown pace"
+    if same_pace(pace, REAL_PACE):
+        return "the real pace"
+    return "the fast pace" if same_pace(pace, FAST_PACE) else f"pace {pace:g}"
+
+
+def estimate_source(report: Report) -> str:
+    """Which run the downtime is set against, "last rehearsal at the fast pace":
+    the pace is the point, since only a run at this one's counts. A production
+    run set against another needs no word of it."""
+    d = report.downtime
+    which = "last rehearsal" if d.estimate_is_rehearsal else "last run"
+    if report.rehearsal or d.estimate_is_rehearsal:
+        which += f" at {pace_name(report.pace)}"
+    return which

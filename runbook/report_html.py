@@ -19,10 +19,12 @@ from runbook.report_format import (
     between,
     clock,
     duration,
+    estimate_source,
     failed_heading,
     failed_while_down,
     no_estimate,
     outcome_cell,
+    pace_words,
     releases,
     shown,
     stamp,
@@ -96,6 +98,7 @@ def _summary(report: Report) -> str:
         ("Target", _code(report.host or "?")),
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", _code(report.config or "?") + (" (a rehearsal)" if report.rehearsal else "")),
+        *([("Pace", _e(pace_words(report.pace)))] if report.rehearsal else []),
         *((name, _e(value)) for name, value in releases(report)),
         ("Started", _e(stamp(report.started))),
         ("Ended", _e(ended)),
@@ -109,19 +112,19 @@ def _summary(report: Report) -> str:
 def _downtime(report: Report) -> str:
     d = report.downtime
     out = ["<h2>Downtime</h2>"]
-    which = "last rehearsal" if d.estimate_is_rehearsal else "last run"
+    which = estimate_source(report)
     if d.began is None:
         out.append("<p>The run did not reach cutover: the stream manager was not taken "
                    "down.</p>")
         if d.estimate_s is not None and d.estimate_from is not None:
-            out.append(f"<p>The {which}'s cutover took {_e(duration(d.estimate_s))} "
+            out.append(f"<p>The {_e(which)} took {_e(duration(d.estimate_s))} for its cutover "
                        f"({_code(str(d.estimate_from))}).</p>")
         return "\n".join(out)
     rows = [["this run", _e(clock(d.began, report.started)),
              _e(clock(d.ended, report.started)) if d.ended else "-", _e(duration(d.seconds))]]
     compared = not report.rolled_back
     if compared and d.estimate_s is not None and d.estimate_from is not None:
-        rows.append([f"{which} ({_code(str(d.estimate_from))})", "", "",
+        rows.append([f"{_e(which)} ({_code(str(d.estimate_from))})", "", "",
                      _e(duration(d.estimate_s))])
     out.append(_table(["", "began", "ended", "took"], rows))
     failed = failed_while_down(report)

@@ -18,10 +18,12 @@ from runbook.report_format import (
     between,
     clock,
     duration,
+    estimate_source,
     failed_heading,
     failed_while_down,
     no_estimate,
     outcome_cell,
+    pace_words,
     releases,
     shown,
     stamp,
@@ -82,6 +84,7 @@ def _summary(report: Report) -> list[str]:
         ("Target", _code(report.host or "?")),
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", config),
+        *([("Pace", _md(pace_words(report.pace)))] if report.rehearsal else []),
         *((name, _md(value)) for name, value in releases(report)),
         ("Started", stamp(report.started)),
         ("Ended", ended),
@@ -94,11 +97,11 @@ def _summary(report: Report) -> list[str]:
 def _downtime(report: Report) -> list[str]:
     d = report.downtime
     out = ["## Downtime", ""]
-    which = "last rehearsal" if d.estimate_is_rehearsal else "last run"
+    which = estimate_source(report)
     if d.began is None:
         out += ["The run did not reach cutover: the stream manager was not taken down.", ""]
         if d.estimate_s is not None and d.estimate_from is not None:
-            out += [f"The {which}'s cutover took {duration(d.estimate_s)} "
+            out += [f"The {which} took {duration(d.estimate_s)} for its cutover "
                     f"({_code(str(d.estimate_from))}).", ""]
         return out
     out += [_row("", "began", "ended", "took"), _row("---", "---", "---", "---"),

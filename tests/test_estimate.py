@@ -199,3 +199,55 @@ def test_a_session_asks_for_runs_answered_as_it_is(
                       journal_path=tmp_path / "now.jsonl")
         found = run.downtime_estimate()
         assert found is not None and found[0] == expected, unattended
+
+
+def _head(text: str) -> dict[str, str]:
+    """The summary table at the top: row name -> value, as a reader sees it."""
+    rows = [line.replace("\\", "").split(" | ") for line in text.split("\n## ", 1)[0].splitlines()
+            if line.startswith("| ")]
+    return {row[0].lstrip("| ").strip(): row[1].rstrip(" |") for row in rows if len(row) == 2}
+
+
+def _downtime(text: str) -> str:
+    return text.split("## Downtime", 1)[1].split("\n## ", 1)[0].replace("\\", "")
+
+
+def test_a_rehearsals_report_says_the_pace_it_ran_at(tmp_path: Path) -> None:
+    """Operator trial: the pace was never shown, so a reader could not tell a
+    fast rehearsal's 5 s from a real cutover's, nor what the estimate was."""
+    fast = journal(tmp_path / "fast.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR)
+    now = journal(tmp_path / "now.jsonl", rehearsal=True, pace=FAST, downtime=4.9)
+    report = build(now, estimate_from=[tmp_path])
+    text = markdown(report)
+    assert _head(text)["Pace"] == "fast: the fake cloud goes 40 times faster than a real one"
+    row = next(line for line in _downtime(text).splitlines() if "fast.jsonl" in line)
+    assert row.startswith(f"| last rehearsal at the fast pace (`{fast}`) |"), row
+    page = html(report)
+    assert "<th>Pace</th><td>fast: the fake cloud goes 40 times faster than a real one</td>" \
+        in page
+    assert "last rehearsal at the fast pace" in page
+
+    real = journal(tmp_path / "real.jsonl", rehearsal=True, pace=cloud.REAL_PACE)
+    assert _head(markdown(build(real, estimate_from=[])))["Pace"] == \
+        "real: the fake cloud takes as long as a real one"
+    half = journal(tmp_path / "half.jsonl", rehearsal=True, pace=0.5)
+    assert _head(markdown(build(half, estimate_from=[])))["Pace"] == \
+        "0.5: the fake cloud goes 2 times faster than a real one"
+    slow = journal(tmp_path / "slow.jsonl", rehearsal=True, pace=3.0)
+    assert _head(markdown(build(slow, estimate_from=[])))["Pace"] == \
+        "3: the fake cloud takes 3 times as long as a real one"
+    unknown = journal(tmp_path / "unknown.jsonl", rehearsal=True)
+    assert _head(markdown(build(unknown, estimate_from=[])))["Pace"].startswith(
+        "not on record")
+
+
+def test_a_production_runs_report_has_no_pace_line(tmp_path: Path) -> None:
+    """A production run goes at a real cloud's pace by definition; the
+    estimate's source still says its pace when it was a rehearsal."""
+    journal(tmp_path / "real.jsonl", rehearsal=True, pace=cloud.REAL_PACE, downtime=410.0,
+            ago=HOUR)
+    now = journal(tmp_path / "now.jsonl", rehearsal=False, downtime=380.0)
+    report = build(now, estimate_from=[tmp_path])
+    text = markdown(report)
+    assert "Pace" not in _head(text) and "<th>Pace</th>" not in html(report)
+    assert "| last rehearsal at the real pace (`" in _downtime(text)
