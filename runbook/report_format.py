@@ -261,10 +261,13 @@ def pace_name(pace: float | None) -> str:
 
 def estimate_source(report: Report) -> str:
     """Which run the downtime is set against, "last rehearsal at the fast pace":
-    the pace is the point, since only a run at this one's counts. A production
-    run set against another needs no word of it."""
+    the pace is the point, since only a run at this one's counts (and, for a
+    run answered by --yes, only one answered so). A production run set
+    against another needs no word of the pace."""
     d = report.downtime
     which = "last rehearsal" if d.estimate_is_rehearsal else "last run"
     if report.rehearsal or d.estimate_is_rehearsal:
         which += f" at {pace_name(report.pace)}"
+    if report.unattended:
+        which += ", answered by --yes"  # only runs answered so compare (journal_unattended)
     return which

@@ -251,3 +251,15 @@ def test_a_production_runs_report_has_no_pace_line(tmp_path: Path) -> None:
     text = markdown(report)
     assert "Pace" not in _head(text) and "<th>Pace</th>" not in html(report)
     assert "| last rehearsal at the real pace (`" in _downtime(text)
+
+
+def test_the_estimates_source_says_it_was_answered_by_yes_too(tmp_path: Path) -> None:
+    """A run answered by --yes is set only against runs answered so: its
+    report says so beside the pace, or "last rehearsal at the fast pace" reads
+    as any fast rehearsal."""
+    journal(tmp_path / "yes.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR,
+            unattended=True)
+    now = journal(tmp_path / "now.jsonl", rehearsal=True, pace=FAST, unattended=True,
+                  downtime=5.0)
+    text = markdown(build(now, estimate_from=[tmp_path]))
+    assert "| last rehearsal at the fast pace, answered by --yes (`" in _downtime(text)
