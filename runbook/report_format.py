@@ -271,3 +271,20 @@ def estimate_source(report: Report) -> str:
     if report.unattended:
         which += ", answered by --yes"  # only runs answered so compare (journal_unattended)
     return which
+
+
+def before_totals(report: Report) -> tuple[str, str]:
+    """The origins and nodes before the cutover, summed over the snapshot's
+    nodegroups: "?" when the snapshot could not be read (a throwaway
+    rehearsal's went with its sandbox), which is not none."""
+    if report.fleet.problem:
+        return "?", "?"
+    rows = [before for before, _ in report.fleet.rows if before]
+    return (str(sum(b.origins or 0 for b in rows)), str(sum(b.nodes or 0 for b in rows)))
+
+
+def nothing_recreated(report: Report) -> str:
+    """The fleet section with no rows: none before, or none known."""
+    if report.fleet.problem:
+        return "None recreated; the nodegroups before are not known."
+    return "No nodegroups before, none recreated."

@@ -16,6 +16,7 @@ from runbook.report_format import (
     TOOK_NOTE,
     action_status,
     attempt_line,
+    before_totals,
     between,
     clock,
     duration,
@@ -23,6 +24,7 @@ from runbook.report_format import (
     failed_heading,
     failed_while_down,
     no_estimate,
+    nothing_recreated,
     outcome_cell,
     pace_words,
     releases,
@@ -218,16 +220,14 @@ def _fleet(report: Report) -> str:
                    f"{', '.join(map(_code, fleet.scale_policies)) or 'none'} (names only: "
                    "their bodies hold cloud settings and stay in the snapshot).</p>")
     if not fleet.rows:
-        return "\n".join([*out, "<p>No nodegroups before, none recreated.</p>"])
+        return "\n".join([*out, f"<p>{_e(nothing_recreated(report))}</p>"])
     missing = "not recreated" if report.downtime.began else "untouched (no cutover)"
     rows = []
     for before, after in fleet.rows:
         left = _cells(before, counts=True) if before else ["-"] * 6
         right = _cells(after, counts=False) if after else [_e(missing), "-", "-"]
         rows.append(left + right)
-    rows.append(["<b>total</b>", "", "", "",
-                 str(sum(b.origins or 0 for b, _ in fleet.rows if b)),
-                 str(sum(b.nodes or 0 for b, _ in fleet.rows if b)),
+    rows.append(["<b>total</b>", "", "", "", *before_totals(report),
                  str(sum(1 for _, a in fleet.rows if a)), "",
                  str(sum(a.origins or 0 for _, a in fleet.rows if a))])
     out.append(_table(["nodegroup before", "regions", "launch config", "scale policy",

@@ -15,6 +15,7 @@ from runbook.report_format import (
     TOOK_NOTE,
     action_status,
     attempt_line,
+    before_totals,
     between,
     clock,
     duration,
@@ -22,6 +23,7 @@ from runbook.report_format import (
     failed_heading,
     failed_while_down,
     no_estimate,
+    nothing_recreated,
     outcome_cell,
     pace_words,
     releases,
@@ -209,7 +211,7 @@ def _fleet(report: Report) -> list[str]:
                 f"{', '.join(map(_code, fleet.scale_policies)) or 'none'} (names only: their "
                 "bodies hold cloud settings and stay in the snapshot).", ""]
     if not fleet.rows:
-        return [*out, "No nodegroups before, none recreated.", ""]
+        return [*out, _md(nothing_recreated(report)), ""]
     missing = "not recreated" if report.downtime.began else "untouched (no cutover)"
     out += [_row("nodegroup before", "regions", "launch config", "scale policy", "origins",
                  "nodes", "nodegroup after", "regions after", "origins launched"),
@@ -217,10 +219,9 @@ def _fleet(report: Report) -> list[str]:
     for before, after in fleet.rows:
         right = _group(after, counts=False) if after else [_md(missing), "-", "-"]
         out.append(_row(*_group(before, counts=True), *right))
-    origins = sum(b.origins or 0 for b, _ in fleet.rows if b)
-    nodes = sum(b.nodes or 0 for b, _ in fleet.rows if b)
+    origins, nodes = before_totals(report)
     launched = sum(a.origins or 0 for _, a in fleet.rows if a)
-    out.append(_row("**total**", "", "", "", str(origins), str(nodes),
+    out.append(_row("**total**", "", "", "", origins, nodes,
                     str(sum(1 for _, a in fleet.rows if a)), "", str(launched)))
     return [*out, ""]
 

@@ -204,6 +204,40 @@ def test_the_commands_section_says_what_it_leaves_out(upgraded: Rehearsed) -> No
         assert "API and database reads" in text
 
 
+def test_a_fleet_whose_snapshot_is_gone_has_no_counts_before(upgraded: Rehearsed) -> None:
+    """Operator trial: reported after a throwaway rehearsal (its snapshot went
+    with the sandbox), the table's total said 0 origins and 0 nodes before,
+    as if there had been none."""
+    snapshot = Path(upgraded.facts()["snapshot"])
+    aside = snapshot.with_name(snapshot.name + ".aside")
+    snapshot.rename(aside)
+    try:
+        report = build(upgraded.journal, estimate_from=[])
+    finally:
+        aside.rename(snapshot)
+    assert report.fleet.problem
+    fleet = plain(section(markdown(report), "Nodegroups and origins"))
+    total = next(line for line in fleet.splitlines() if line.startswith("| **total**"))
+    assert total.split(" | ")[4:6] == ["?", "?"], total
+    page = html(report)
+    assert "<td><b>total</b></td><td></td><td></td><td></td><td>?</td><td>?</td>" in page, \
+        page[page.find("<b>total</b>") - 20:][:200]
+
+
+def test_no_snapshot_and_nothing_recreated_is_not_no_nodegroups(tmp_path: Path) -> None:
+    """Without the snapshot the report cannot say there were no nodegroups."""
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["preflight"], resumed=False)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    assert report.fleet.problem
+    for text in (plain(markdown(report)), html(report)):
+        assert "No nodegroups before" not in text
+        assert "the nodegroups before are not known" in text
+
+
 def test_warnings_properties_and_fleet(upgraded: Rehearsed) -> None:
     text = report_of(upgraded)
     warnings = plain(section(text, "Warnings"))
