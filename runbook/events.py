@@ -68,6 +68,9 @@ class Progress:
     done: float
     total: float | None
     label: str
+    # done and total are seconds of a time limit, not work: a share of them
+    # would read as the wait being that far along.
+    of_limit: bool = False
 
 
 @dataclass(frozen=True)

@@ -350,8 +350,9 @@ class RunContext(Generic[F]):
         self._x.journal.write(Record.NOTE, step=self._step.id, kind=kind, text=text, **data)
         self._say("info", text)
 
-    def progress(self, done: float, total: float | None, label: str) -> None:
-        self._x.front.tell(Progress(self._step.id, done, total, label))
+    def progress(self, done: float, total: float | None, label: str, *,
+                 of_limit: bool = False) -> None:
+        self._x.front.tell(Progress(self._step.id, done, total, label, of_limit))
 
     def add_secret(self, value: str) -> None:
         self._x.redactor.add(value)
@@ -573,7 +574,8 @@ class Executor(Generic[F]):
             while found is not None and time.monotonic() < deadline:
                 left = deadline - time.monotonic()
                 self.front.tell(Progress(step.id, found.most - left, found.most,
-                                         f"waiting for the earlier attempt: {left:.0f}s left"))
+                                         f"waiting for the earlier attempt: {left:.0f}s left",
+                                         of_limit=True))
                 await asyncio.sleep(min(1.0, max(0.1, left)))
                 found = await self.remote.job_status(job)
             if found is not None:

@@ -350,7 +350,8 @@ class HeadlessFrontEnd:
         if total and done < total and now - self._last_progress < gap:
             return
         self._last_progress = now
-        shown = f"{100 * done / total:.0f}%" if total else ""
+        # A wait's label says the seconds left; a share of its limit is no progress.
+        shown = f"{100 * done / total:.0f}%" if total and not event.of_limit else ""
         if total and total > 1 << 20:
             shown = f"{done / (1 << 20):.1f}/{total / (1 << 20):.1f} MiB"
         self._print(f"  ~ {event.label} {shown}".rstrip())

@@ -266,7 +266,7 @@ class MainScreen(Screen[None]):
             self.output.show_progress(note or "", 0, None, bar=False)
         else:
             label = f"{note} · {shown.label}" if note else shown.label
-            self.output.show_progress(label, shown.done, shown.total)
+            self.output.show_progress(label, shown.done, shown.total, share=not shown.of_limit)
 
     def on_resize(self) -> None:
         # The breakpoint class may have changed: the status line has two lengths.

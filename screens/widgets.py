@@ -182,11 +182,12 @@ class Meter(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.fraction = 0.0
+        self.share = True
 
-    def show(self, done: float, total: float) -> None:
+    def show(self, done: float, total: float, *, share: bool = True) -> None:
         fraction = max(0.0, min(1.0, done / total)) if total else 0.0
-        if fraction != self.fraction:
-            self.fraction = fraction
+        if (fraction, share) != (self.fraction, self.share):
+            self.fraction, self.share = fraction, share
             self.refresh()
 
     def render(self) -> Content:
@@ -194,7 +195,7 @@ class Meter(Widget):
         filled = round(width * self.fraction)
         return Content.assemble(("━" * filled, "$accent"),
                                 ("━" * (width - filled), "$foreground 15%"),
-                                f" {self.fraction:4.0%}")
+                                f" {self.fraction:4.0%}" if self.share else "")
 
 
 class OutputPane(Vertical):
@@ -219,7 +220,9 @@ class OutputPane(Vertical):
         return self.query_one("#output-log", OutputLog)
 
     def show_progress(self, label: str, done: float, total: float | None, *,
-                      bar: bool = True) -> None:
+                      bar: bool = True, share: bool = True) -> None:
+        """`share`: say what share is done; not for a wait, whose bar runs
+        down its time limit and whose label says the seconds left."""
         self.query_one("#progress-row").display = True
         if total and total >= 1 << 20:
             # Uploads report bytes: say how much, not only what share.
@@ -228,7 +231,7 @@ class OutputPane(Vertical):
         meter = self.query_one("#progress-bar", Meter)
         meter.display = bar and bool(total)
         if meter.display and total:
-            meter.show(done, total)
+            meter.show(done, total, share=share)
 
     def hide_progress(self) -> None:
         self.query_one("#progress-row").display = False

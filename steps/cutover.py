@@ -74,7 +74,8 @@ async def _wait(ctx: Ctx, what: str | Callable[[], str], timeout: float, probe: 
         left = deadline - time.monotonic()
         if left <= 0:
             raise StepFailed(f"gave up after {timeout:g}s waiting for {waited_for}")
-        ctx.progress(timeout - left, timeout, f"waiting for {waited_for}: {left:.0f}s left")
+        ctx.progress(timeout - left, timeout, f"waiting for {waited_for}: {left:.0f}s left",
+                     of_limit=True)
         await asyncio.sleep(min(next_look(time.monotonic() - started), left))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import javaproperties
 import pytest
 
-from runbook.events import StepChanged
+from runbook.events import Progress, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.headless import HeadlessFrontEnd
 from runbook.model import Phase, StepCard, StepReport, StepState
@@ -464,3 +464,13 @@ def test_a_headless_rehearsal_resumed_mid_cutover_says_why_the_service_did_not_b
     assert not boot[0].startswith("systemctl"), boot
     assert any(line.startswith("the stream manager has been down since") for line in lines), \
         said[:3000]
+
+
+def test_a_wait_prints_no_share_that_reads_as_progress() -> None:
+    """Operator trial: "163s left 10%" read as a wait one tenth done."""
+    headless, shown = front("", CUTOVER)
+    headless.tell(Progress("delete-nodegroups", 17, 180,
+                           "waiting for 2 of 2 nodegroups to be gone: 163s left", of_limit=True))
+    headless.tell(Progress("delete-nodegroups", 90, 180, "copying"))
+    lines = [line for line in shown.getvalue().splitlines() if line.startswith("  ~ ")]
+    assert lines[0].endswith("163s left") and "%" not in lines[0], lines

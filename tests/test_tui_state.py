@@ -280,6 +280,27 @@ async def test_a_progress_line_shows_square_brackets_as_they_are() -> None:
         answer.cancel()
 
 
+async def test_a_wait_shows_no_share_that_reads_as_progress() -> None:
+    """Operator trial: "waiting for 2 of 2 nodegroups to be gone: 163s left"
+    beside a bar at 10%: the share of the time limit used, read as work done.
+    A wait's bar runs down its limit with no percentage; an upload's keeps it."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+        await until(lambda: app.asking is not None, what="the question")
+        tell(app, StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+        await pilot.pause()
+        app.front.tell(Progress("delete-nodegroups", 17, 180,
+                                "waiting for 2 of 2 nodegroups to be gone: 163s left",
+                                of_limit=True))
+        await until(lambda: "163s left" in screen_text(app), what="the wait's line")
+        assert "9%" not in screen_text(app) and "10%" not in screen_text(app)
+        app.front.tell(Progress("delete-nodegroups", 90, 180, "copying"))
+        await until(lambda: "50%" in screen_text(app), what="a share of work done")
+        answer.cancel()
+
+
 async def test_a_notice_shows_its_text_as_it_is_and_never_stops_the_app() -> None:
     """Notices carry paths, error text and host output. Read as Textual markup,
     a "[/...]" in one raised MarkupError as it was drawn and stopped the app,
@@ -437,7 +458,8 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
         def note(self, kind: str, text: str, **_: Any) -> None:
             said.append(text)
 
-        def progress(self, done: float, total: float | None, label: str) -> None:
+        def progress(self, done: float, total: float | None, label: str, *,
+                     of_limit: bool = False) -> None:
             said.append(label)
 
     saved = SimpleNamespace(nodegroups=[{"name": n} for n in ("eu-west", "us-east", "ap-south")],
