@@ -603,8 +603,9 @@ def _boot_said(error: str, settings: Settings, state_dir: Path) -> str:
     with contextlib.suppress(HostStateError, OSError, ValueError):
         under_way = host_state(settings, state_dir).cutover()
     if under_way is not None:
-        return (f"rehearsal host: its Red5 Pro service did not start at boot, as expected "
-                f"while a cutover is under way ({error})")
+        # Not "as expected": the failure may be one of its own (review).
+        return (f"rehearsal host: its Red5 Pro service did not start at boot ({error}); "
+                "a cutover is under way, which may be why")
     return f"rehearsal host: its Red5 Pro service did not start at boot ({error})"
 
 

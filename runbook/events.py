@@ -88,6 +88,14 @@ class CutoverEnded:
 
 
 @dataclass(frozen=True)
+class WayBackStarted:
+    """The way back to the old stream manager begins (chosen after a failure,
+    `runbook rollback`, or a resumed run that was on it): from here no
+    upgrade's cutover time is an estimate, even if it stops at its first
+    question."""
+
+
+@dataclass(frozen=True)
 class Detached:
     """The operator left; these steps' commands go on running on the host."""
 
@@ -103,4 +111,4 @@ class RunEnded:
 
 
 Event = (RunStarted | Connected | Reconnecting | JournalRepaired | StepChanged | Output | Progress
-         | CutoverStarted | CutoverEnded | Detached | RunEnded)
+         | CutoverStarted | CutoverEnded | WayBackStarted | Detached | RunEnded)

@@ -36,6 +36,7 @@ from runbook.events import (
     RunEnded,
     RunStarted,
     StepChanged,
+    WayBackStarted,
 )
 from runbook.facts import Facts
 from runbook.hoststate import HostState, down_since
@@ -536,6 +537,7 @@ class Executor(Generic[F]):
         return any(s.id in self.resume.steps for s in self.rollback)
 
     async def _roll_back(self) -> Outcome:
+        self._tell(WayBackStarted(), Record.WAY_BACK)
         outcome = await self._steps(self.rollback)
         if outcome is not Outcome.DONE:
             return outcome

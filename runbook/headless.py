@@ -27,6 +27,7 @@ from runbook.events import (
     RunEnded,
     RunStarted,
     StepChanged,
+    WayBackStarted,
 )
 from runbook.executor import Answer, Decision, Recovery
 from runbook.model import Action, Phase, StepCard, StepReport, StepState, duration, outcome_words
@@ -148,7 +149,7 @@ class HeadlessFrontEnd:
                     }[phase]
         since = _wall_clock(self.down_since)
         if phase is Phase.PREPARE:
-            return f"PREPARE (checked again; the stream manager is down since {since})"
+            return f"PREPARE (the stream manager is down since {since}: the cutover has begun)"
         return f"CUTOVER (under way; the stream manager is down since {since})"
 
     def _down_for(self) -> float | None:
@@ -333,6 +334,8 @@ class HeadlessFrontEnd:
                             "down until cutover finishes")
             case RunEnded(journal_failure=str(failure)):
                 self._print(f"\nthe journal failed: {failure}")
+            case WayBackStarted():
+                self.going_back = True
             case RunEnded(outcome=outcome):
                 self._summary(outcome)
 

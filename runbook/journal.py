@@ -41,6 +41,8 @@ class Record(StrEnum):
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
     JOURNAL_REPAIRED = "journal-repaired"
+    # The way back began: the report says what stands even if it did not finish.
+    WAY_BACK = "way-back"
     CHECK = "check"
     CONFIRM = "confirm"
     STEP_START = "step-start"

@@ -193,6 +193,8 @@ class Report:
     pace: float | None = None
     # --yes answered every step (journal_unattended): None when mixed.
     unattended: bool | None = False
+    # The journal says the way back began (Record.WAY_BACK).
+    way_back_began: bool = False
     started: str | None = None
     ended: str | None = None
     outcome: str | None = None
@@ -238,6 +240,12 @@ class Report:
     def rolled_back(self) -> bool:
         """The way back ended: the old release serves again, and no upgrade stands."""
         return self.outcome == Outcome.ROLLED_BACK.value
+
+    @property
+    def went_back(self) -> bool:
+        """The way back began (finished or not): no upgrade stands as it was,
+        and the downtime holds more than a cutover."""
+        return self.rolled_back or self.way_back_began
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -386,6 +394,8 @@ class _Reader:
                 report.downtime.ended = ts
                 report.downtime.seconds = _number(record.get("downtime_s"))
                 report.downtime.complete = bool(record.get("complete", True))
+        elif event == Record.WAY_BACK:
+            report.way_back_began = True
         elif event == Record.RUN_END:
             report.ended = ts
             report.outcome = _text(record.get("outcome")) or None

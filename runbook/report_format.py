@@ -212,14 +212,22 @@ def releases(report: Report) -> list[tuple[str, str]]:
     """The summary's rows on the releases, in plain words. A run that went back
     says what stands now: the old release again, not an upgrade (operator
     trial: "3.1 → 4.0" beside "answers from the old install")."""
-    if not report.rolled_back:
+    if not report.went_back:
         return [("Release", versions(report.version_from, report.version_to)),
                 ("Stream Manager API", versions(report.api_from, report.api_to)),
                 ("After the upgrade", report.service or "the new install was not heard from")]
-    release = f"{report.version_from or '?'} again"
+    if not report.rolled_back:
+        return [("Release", f"{versions(report.version_from, report.version_to)}; the way "
+                            "back began and did not finish"),
+                ("Stream Manager API", versions(report.api_from, report.api_to)),
+                ("After the way back", report.service_back or "the old install was not heard "
+                                                              "from")]
+    old = report.version_from or "the old release (its version is not on record)"
+    release = f"{old} again"
     if report.version_to:
         release += f": the upgrade to {report.version_to} was rolled back"
-    api = f"{report.api_back or report.api_from or '?'} again"
+    api_old = report.api_back or report.api_from or "the old API (its version is not on record)"
+    api = f"{api_old} again"
     if report.service is not None and report.api_to:
         api += f" ({report.api_to} answered from the new release before the way back)"
     return [("Release", release), ("Stream Manager API", api),
@@ -269,7 +277,7 @@ def estimate_source(report: Report) -> str:
     if report.rehearsal or d.estimate_is_rehearsal:
         which += f" at {pace_name(report.pace)}"
     if report.unattended:
-        which += ", answered by --yes"  # only runs answered so compare (journal_unattended)
+        which += " answered by --yes"  # only runs answered so compare (journal_unattended)
     return which
 
 

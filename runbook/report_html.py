@@ -124,7 +124,7 @@ def _downtime(report: Report) -> str:
         return "\n".join(out)
     rows = [["this run", _e(clock(d.began, report.started)),
              _e(clock(d.ended, report.started)) if d.ended else "-", _e(duration(d.seconds))]]
-    compared = not report.rolled_back
+    compared = not report.went_back
     if compared and d.estimate_s is not None and d.estimate_from is not None:
         rows.append([f"{_e(which)} ({_code(str(d.estimate_from))})", "", "",
                      _e(duration(d.estimate_s))])

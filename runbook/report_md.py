@@ -109,7 +109,7 @@ def _downtime(report: Report) -> list[str]:
     out += [_row("", "began", "ended", "took"), _row("---", "---", "---", "---"),
             _row("this run", clock(d.began, report.started),
                  clock(d.ended, report.started) if d.ended else "-", duration(d.seconds))]
-    compared = not report.rolled_back
+    compared = not report.went_back
     if compared and d.estimate_s is not None and d.estimate_from is not None:
         out.append(_row(f"{which} ({_code(str(d.estimate_from))})", "", "",
                         duration(d.estimate_s)))

@@ -52,6 +52,9 @@ class RunState:
     progress: dict[str, Progress] = field(default_factory=dict)
     asking: str | None = None
     reviewing: str | None = None
+    # The engine said the way back began (WayBackStarted): it stays begun when
+    # its first step is left pending at its question.
+    way_back: bool = False
     # The failed step whose dialog asks what now (try again, roll back, stop).
     recovering: str | None = None
     running: str | None = None
@@ -116,6 +119,7 @@ class RunState:
             RunEnded,
             RunStarted,
             StepChanged,
+            WayBackStarted,
         )
 
         match event:
@@ -137,6 +141,8 @@ class RunState:
             case CutoverStarted():
                 if self.down_since is None:
                     self.down_since = now
+            case WayBackStarted():
+                self.way_back = True
             case CutoverEnded(complete=complete, downtime_s=downtime):
                 # Not complete: the run stopped with the stream manager down,
                 # and its clock goes on.
@@ -202,7 +208,7 @@ class RunState:
     def going_back(self) -> bool:
         """The way back has begun (in this run or the one it continues) or is
         done: an upgrade's cutover time is no estimate for it."""
-        if self.outcome is Outcome.ROLLED_BACK:
+        if self.outcome is Outcome.ROLLED_BACK or self.way_back:
             return True
         earlier = self.previous.steps if self.previous is not None else {}
         return any(self.states[card.id] != StepState.PENDING.value or card.id in earlier

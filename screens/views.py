@@ -113,7 +113,7 @@ def group_titles(state: RunState) -> dict[str, str]:
     elif state.outcome is Outcome.ROLLED_BACK:
         titles[Phase.ROLLBACK] = WENT_BACK
     elif state.going_back:
-        titles[Phase.ROLLBACK] = "ROLLBACK · under way: the stream manager is down until it ends"
+        titles[Phase.ROLLBACK] = "ROLLBACK · under way: down until it is done"
     return titles
 
 

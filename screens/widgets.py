@@ -191,11 +191,18 @@ class Meter(Widget):
             self.refresh()
 
     def render(self) -> Content:
+        if not self.share:
+            # A wait: the bar is the time left of its limit, running down, as
+            # its label's "163s left" says; no share, which read as progress.
+            width = self.content_size.width
+            left = round(width * (1 - self.fraction))
+            return Content.assemble(("━" * left, "$accent"),
+                                    ("━" * (width - left), "$foreground 15%"))
         width = max(0, self.content_size.width - 5)
         filled = round(width * self.fraction)
         return Content.assemble(("━" * filled, "$accent"),
                                 ("━" * (width - filled), "$foreground 15%"),
-                                f" {self.fraction:4.0%}" if self.share else "")
+                                f" {self.fraction:4.0%}")
 
 
 class OutputPane(Vertical):

@@ -262,4 +262,9 @@ def test_the_estimates_source_says_it_was_answered_by_yes_too(tmp_path: Path) ->
     now = journal(tmp_path / "now.jsonl", rehearsal=True, pace=FAST, unattended=True,
                   downtime=5.0)
     text = markdown(build(now, estimate_from=[tmp_path]))
-    assert "| last rehearsal at the fast pace, answered by --yes (`" in _downtime(text)
+    assert "| last rehearsal at the fast pace answered by --yes (`" in _downtime(text)
+    # Review: a run that never reached the cutover read "The last rehearsal at
+    # the fast pace, answered by --yes took 5.2 s": one comma, not a pair.
+    short = journal(tmp_path / "short.jsonl", rehearsal=True, pace=FAST, unattended=True)
+    said = markdown(build(short, estimate_from=[tmp_path])).replace("\\", "")
+    assert "The last rehearsal at the fast pace answered by --yes took " in said, said

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 from runbook import config
 from runbook.events import RunEnded
-from runbook.executor import Answer, Decision, Executor, Outcome
+from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.journal import Journal, JournalWriteError, read, replay
@@ -304,3 +304,32 @@ async def test_an_edit_is_one_command_line_and_its_diff_is_not_commands(tmp_path
     # The journal keeps the whole action as it ran.
     started = [r for r in records(tmp_path) if r["event"] == "action-start"]
     assert started[0]["text"] == "edit /etc/x.conf: set a\n--- shipped\n+++ edited\n-a=1\n+a=2"
+
+
+async def test_the_way_back_is_said_and_journalled_before_its_first_question(
+        tmp_path: Path) -> None:
+    """Review: the TUI took the way back as begun only from a rollback step's
+    state, which went back to pending when the operator stopped at its first
+    question; the report had no record of a way back that did not finish."""
+    from runbook.events import WayBackStarted
+
+    front = ScriptedFrontEnd(answers={"back": Decision(Answer.STOP)},
+                             recoveries={"cut": [Recovery.ROLLBACK]})
+    journal = Journal(tmp_path / "run.jsonl")
+    executor = Executor([Say("cut", phase=Phase.CUTOVER, fail="boom")], settings=SETTINGS,
+                        facts=Facts(), remote=Remote(SETTINGS.host), api_factory=_no_api,
+                        curl=lambda *a, **k: "curl", journal=journal, front=front,
+                        redactor=Redactor([SECRET]), host_state=HostState(tmp_path, "sm", 22),
+                        rollback=[Say("back", phase=Phase.ROLLBACK)])
+    try:
+        await executor.run()
+    finally:
+        journal.close()
+    told = [type(event).__name__ for event in front.events]
+    assert "WayBackStarted" in told
+    assert front.asked == ["cut", "back"]
+    events = [r["event"] for r in records(tmp_path)]
+    assert "way-back" in events
+    assert events.index("way-back") < next(
+        n for n, r in enumerate(records(tmp_path)) if r.get("step") == "back")
+    assert isinstance(front.events[told.index("WayBackStarted")], WayBackStarted)

@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -796,3 +797,35 @@ def test_a_run_rolled_back_before_the_new_release_answered(tmp_path: Path) -> No
     assert head["Release"] == "6.2.0.b406 again: the upgrade to 11.1.0.b835 was rolled back"
     assert head["Stream Manager API"] == "3.1 again", head
     assert head["After the way back"].startswith("the stream manager answers from the old")
+
+
+def test_a_way_back_that_did_not_finish_says_so(tmp_path: Path) -> None:
+    """Review: only a finished way back changed the header, so a run that
+    failed part-way back read "After the upgrade | 4.0 answers", and its
+    downtime, way back and all, was set against an upgrade's."""
+    journal = _journal(tmp_path, steps=["stop-service", "start-service"])
+    journal.write("facts", facts={"live_version": "6.2.0.b406", "new_version": "11.1.0.b835",
+                                  "api_version": "3.1"})
+    journal.write("cutover-start", step="stop-service")
+    journal.write("way-back")
+    journal.write("step-start", step="rollback-start")
+    journal.write("step-end", step="rollback-start", state="failed",
+                  detail="the old release did not answer")
+    journal.write("run-end", outcome="failed", exit_code=1)
+    journal.close()
+    earlier_runs = tmp_path / "earlier"
+    earlier_runs.mkdir()
+    earlier = _journal(earlier_runs, "earlier.jsonl")
+    earlier.write("cutover-start", step="stop-service")
+    earlier.write("cutover-end", complete=True, downtime_s=50.0)
+    earlier.write("run-end", outcome="done", exit_code=0)
+    earlier.close()
+    when = time.time() - 3600
+    os.utime(earlier.path, (when, when))
+    report = build(journal.path, estimate_from=[earlier_runs])
+    assert report.downtime.estimate_s == 50.0  # found, and not set against this one
+    text = plain(markdown(report))
+    head = _head(markdown(report))
+    assert "After the upgrade" not in head, head
+    assert "the way back began and did not finish" in head["Release"], head
+    assert "earlier.jsonl" not in text.split("## Downtime", 1)[1].split("\n## ", 1)[0]

@@ -20,7 +20,7 @@ from runbook.events import Event
 from runbook.executor import Decision
 from runbook.facts import Facts
 from runbook.journal import Replay, replay
-from runbook.model import Action, Check, Note, Phase, Shell, StepReport, StepState
+from runbook.model import Action, Check, Note, Phase, Shell, StepCard, StepReport, StepState
 from runbook.session import Session
 from runbook.step import PlanContext, Step, StepContext
 from screens.app import RunbookApp, create_app
@@ -254,3 +254,25 @@ def test_a_diff_lines_next_rows_keep_its_marker_and_hang_under_its_text() -> Non
     ]
     assert all(row.spans[0].style == "red" and row.spans[0].start == 2 for row in rows[1:4])
     assert [row.spans[0].style for row in rows[7:]] == ["green", "green"]
+
+
+def test_every_phase_heading_fits_the_checklist_on_one_row() -> None:
+    """Review: "ROLLBACK · under way: the stream manager is down until it ends"
+    was 62 cells in a 61-cell checklist, and wrapped at every wide size."""
+    from itertools import product
+
+    from runbook.model import Outcome
+    from screens.presentation import GROUPS, NOT_NEEDED, WENT_BACK
+    from screens.run_state import RunState
+    from screens.views import group_titles
+
+    inside = 63 - 2  # #left's width in app.tcss, less its border
+    headings = {*GROUPS.values(), NOT_NEEDED, WENT_BACK}
+    back = StepCard(18, "stop-new", "Stop the new release", Phase.ROLLBACK, "Stops it.")
+    for down, step, outcome in product((None, 1e9), ("pending", "running"),
+                                       (None, Outcome.DONE, Outcome.ROLLED_BACK)):
+        state = RunState(cards=[back], target="u@h:22", states={back.id: step},
+                         down_since=down, outcome=outcome)
+        headings |= set(group_titles(state).values())
+    assert all(len(title) <= inside for title in headings), \
+        [title for title in headings if len(title) > inside]

@@ -30,6 +30,7 @@ from runbook.journal import Journal
 from runbook.model import StepState
 from runbook.rehearsal import cloud
 from screens.dialogs import ConfirmDialog, ResumeDialog
+from screens.widgets import Meter
 from tests.polling import until
 from tests.test_tui_fakes import (
     FakeClock,
@@ -296,6 +297,13 @@ async def test_a_wait_shows_no_share_that_reads_as_progress() -> None:
                                 of_limit=True))
         await until(lambda: "163s left" in screen_text(app), what="the wait's line")
         assert "9%" not in screen_text(app) and "10%" not in screen_text(app)
+        # Review: the bar filled with the time used, as progress does; it
+        # shows the time left, across the whole row.
+        bar = app.query_one("#progress-bar", Meter)
+        drawn = bar.render()
+        left = drawn.plain.split(" ")[0]
+        assert len(drawn.plain) == bar.content_size.width
+        assert drawn.spans[0].end == round(len(left) * 163 / 180), drawn.spans
         app.front.tell(Progress("delete-nodegroups", 90, 180, "copying"))
         await until(lambda: "50%" in screen_text(app), what="a share of work done")
         answer.cancel()
@@ -611,6 +619,31 @@ async def test_the_phase_headings_do_not_say_the_live_system_runs_while_it_is_do
         await pilot.pause()
         assert "keeps running" not in heading(app, "prepare"), heading(app, "prepare")
         assert "down since" in heading(app, "cutover"), heading(app, "cutover")
+
+
+async def test_a_way_back_stopped_at_its_first_question_is_still_the_way_back(
+        tmp_path: Path) -> None:
+    """Review: the way back counted as begun from a rollback step's state, which
+    went back to pending when the operator stopped at its first question; the
+    status row returned to the cutover's estimate ("54.8s over") and the
+    heading to "only when a cutover step fails". The engine says it began."""
+    from runbook.events import WayBackStarted
+
+    clock = FakeClock(BEGAN)
+    app = make_app(journal=tmp_path / "now.jsonl", clock_=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        app.run_state.estimate_s = 5.2
+        tell(app, CutoverStarted("delete-nodegroups"),
+             StepChanged(report("delete-nodegroups", StepState.FAILED, "timed out", 3.0)),
+             WayBackStarted(),
+             StepChanged(report("rollback-stop-new", StepState.PENDING)))
+        clock.now += 60
+        app.main.tick()
+        await pilot.pause()
+        line = status_line(app)
+        assert "over" not in line and "5.2s" not in line, line
+        assert "only when a cutover step fails" not in heading(app, "rollback")
 
 
 async def test_the_way_back_is_not_timed_against_the_cutover_estimate(tmp_path: Path) -> None:
