@@ -551,6 +551,8 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
+    if args.yes:  # journalled as _prepared does for run and rehearse (review)
+        settings = dataclasses.replace(settings, unattended=True)
     state_dir = default_dir()
     under_way = host_state(settings, state_dir).cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
