@@ -165,6 +165,11 @@ def outcome_cell(step: StepRun) -> str:
 
 def took_cell(step: StepRun) -> str:
     if step.attempts > 1:
+        # An attempt cut off has no running time on record: the sum is a floor.
+        cut = sum(1 for t in step.tries if t.elapsed_s is None)
+        if cut:
+            return (f"at least {duration(step.took)} ({step.attempts} attempts, {cut} cut off: "
+                    "time unknown)")
         return f"{duration(step.took)} ({step.attempts} attempts)"
     return duration(step.elapsed_s)
 

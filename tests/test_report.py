@@ -829,3 +829,22 @@ def test_a_way_back_that_did_not_finish_says_so(tmp_path: Path) -> None:
     assert "After the upgrade" not in head, head
     assert "the way back began and did not finish" in head["Release"], head
     assert "earlier.jsonl" not in text.split("## Downtime", 1)[1].split("\n## ", 1)[0]
+
+
+def test_a_cut_off_attempt_makes_took_a_lower_bound(tmp_path: Path) -> None:
+    """Review: an attempt cut off (no step-end) has no running time and was
+    left out of the sum, so a step that ran for minutes before a crash read
+    "0.1 s (2 attempts)"."""
+    journal = _journal(tmp_path, steps=["upload"])
+    journal.write("step-start", step="upload")
+    journal.write("action-start", step="upload", attempt="a", n=1, kind="shell", text="$ cp")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["upload"], resumed=True)
+    journal.write("step-start", step="upload")
+    journal.write("step-end", step="upload", state="done", detail="found done",
+                  elapsed_s=0.1, already=True)
+    journal.write("run-end", outcome="done", exit_code=0)
+    journal.close()
+    steps = section(plain(markdown(build(journal.path, estimate_from=[]))), "Steps")
+    row = next(line for line in steps.splitlines() if "`upload`" in line)
+    assert "at least 0.1 s" in row and "cut off" in row, row
