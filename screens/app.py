@@ -367,6 +367,8 @@ class RunbookApp(App["Outcome | None"]):
             self.main.sync_output()
         self.main.refresh_view()
         self.keep_time()
+        if report is not None or isinstance(event, RunEnded):
+            self._run_moved()
 
     def on_confirm_requested(self, message: ConfirmRequested) -> None:
         self.questions.confirm_requested(message)
@@ -426,6 +428,14 @@ class RunbookApp(App["Outcome | None"]):
         self.refresh_bindings()  # the report key in, run and skip out
         if self.exit_when_done:
             self.exit(self.run_state.outcome)
+        else:
+            self._run_moved()
+
+    def _run_moved(self) -> None:
+        """An open quit dialog says what is so now (the questions are built
+        with the first question or quit: none before, no dialog to tell)."""
+        if "questions" in self.__dict__:
+            self.questions.run_moved()
 
     # --- operator actions (bindings and the command palette) ---------------------------
 

@@ -265,14 +265,33 @@ class SkipDialog(Dialog[str | None]):
 
 # What the operator chose when asked about leaving.
 WAIT, ABORT, DETACH, STOP, STAY = "wait", "abort", "detach", "stop", "stay"
+QUITTING = (WAIT, ABORT, DETACH, STOP)
+# What leaving means now: a step (or a check) runs, the runbook waits on the
+# operator, or the run has ended.
+BUSY, IDLE, ENDED = "busy", "idle", "ended"
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """What the quit dialog says, taken from the run as it is now."""
+
+    kind: str
+    what: str = ""  # busy: what runs
+    next_step: str = ""  # idle: the step the runbook waits on
+    ended: str = ""  # ended: how the run ended, in words
+    down: bool = False  # the stream manager is down (the cutover has not ended)
 
 
 class QuitDialog(Dialog[str]):
-    """Leaving while the runbook is busy, or between steps.
+    """Leaving while the runbook is busy, between steps, or after the run.
 
     Busy: wait (stop before the next step), detach (quit, leaving the command
     running on the host), abort (ask the host to stop it, then quit) or stay.
-    Idle (waiting for the operator): stop here, or stay.
+    Idle (waiting for the operator): stop here, or stay. Ended: quit, or stay.
+    The run goes on behind the dialog: the app tells it what is so now
+    (`show`), and it says that instead (operator trial: it said a finished
+    step was running). A key of what it said a moment ago that quits (w, d,
+    a) still quits: the app does what the run allows by then.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -280,28 +299,58 @@ class QuitDialog(Dialog[str]):
         Binding("d", "choose('detach')", "Detach", id="quit-detach"),
         Binding("a", "choose('abort')", "Abort", id="quit-abort"),
         Binding("y", "choose('stop')", "Stop and quit", id="quit-stop"),
+        Binding("y", "leave", "Quit", id="quit-leave"),
         Binding("n", "choose('stay')", "Stay", id="quit-stay-n"),
         Binding("escape", "choose('stay')", "Stay", id="quit-stay"),
+        # The busy dialog's keys once it no longer is: out of the footer, and
+        # they quit as y does (each said "and quit").
+        Binding("w", "late('wait')", "Quit", id="quit-wait-late", show=False),
+        Binding("d", "late('detach')", "Quit", id="quit-detach-late", show=False),
+        Binding("a", "late('abort')", "Quit", id="quit-abort-late", show=False),
     ]
 
-    def __init__(self, *, busy: bool, what: str, next_step: str = "",
-                 down: bool = False) -> None:
+    def __init__(self, leaving: Leaving) -> None:
         super().__init__()
-        self.busy = busy
-        self.what = what
-        self.next_step = next_step
-        self.down = down
+        self.leaving = leaving
+        self._redrawing = False
+
+    @property
+    def busy(self) -> bool:
+        return self.leaving.kind == BUSY
+
+    def show(self, leaving: Leaving) -> None:
+        """The run moved on: say what is so now."""
+        if leaving != self.leaving:
+            self.leaving = leaving
+            if not self._redrawing:
+                self._redrawing = True
+                self.call_later(self._redraw)
+
+    async def _redraw(self) -> None:
+        # One at a time: a step's end, the run's end and its worker's come
+        # together, and two recomposes at once leave the box empty.
+        try:
+            drawn = None
+            while drawn != self.leaving:
+                drawn = self.leaving
+                await self.recompose()
+        finally:
+            self._redrawing = False
+        for button in self.query("#quit-stay").results(Button):
+            button.focus()
+        self.refresh_bindings()
 
     def compose_box(self) -> ComposeResult:
+        leaving = self.leaving
         with Vertical(id="quit", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
-                if self.down:
+                if leaving.down:
                     # What leaving costs, first: in the cutover it is downtime.
                     yield Wrapped(Content.styled(
                         "The stream manager is down: it stays down after you leave, until a "
                         "run goes on from here or takes the way back.", "bold $error"))
-                if self.busy:
-                    yield Wrapped(Content.assemble(("Busy: ", "bold $warning"), self.what))
+                if leaving.kind == BUSY:
+                    yield Wrapped(Content.assemble(("Busy: ", "bold $warning"), leaving.what))
                     yield Wrapped(Content.assemble(
                         ("w  Wait", "bold"), ": let it finish, then stop before the next step "
                         "and quit. Nothing is cut off.\n",
@@ -313,40 +362,58 @@ class QuitDialog(Dialog[str]):
                         "After detach or abort the journal records the step as in doubt; the "
                         "next run (--resume) checks the host before doing it again."),
                         indent=3, id="quit-text")
-                else:
+                elif leaving.kind == IDLE:
                     yield Wrapped(Content.assemble(("Stop the run here?", "bold")))
-                    where = f" before {self.next_step}" if self.next_step else ""
+                    where = f" before {leaving.next_step}" if leaving.next_step else ""
                     yield Wrapped(
                         f"Nothing is running. The journal records that you stopped{where}. "
                         "As it quits, runbook says how to go on from here; "
                         "steps whose outcome is already in place are recognised as done.",
                         id="quit-text")
+                else:
+                    yield Wrapped(Content.assemble(("The run has ended", "bold"),
+                                                   f": {leaving.ended}." if leaving.ended
+                                                   else "."))
+                    yield Wrapped("Nothing is running, and leaving stops nothing. As it quits, "
+                                  "runbook says where the stream manager stands and how to go "
+                                  "on from here.", id="quit-text")
             with Horizontal(classes="buttons dialog-foot"):
-                if self.busy:
+                if leaving.kind == BUSY:
                     yield Button("Wait (w)", id="quit-wait", variant="primary")
                     yield Button("Detach (d)", id="quit-detach")
                     yield Button("Abort (a)", id="quit-abort", variant="error")
-                    yield Button("Stay (n)", id="quit-stay")
                 else:
-                    yield Button("Stop and quit (y)", id="quit-stop", variant="warning")
-                    yield Button("Stay (n)", id="quit-stay")
+                    yield Button("Quit (y)" if leaving.kind == ENDED else "Stop and quit (y)",
+                                 id="quit-stop", variant="warning")
+                yield Button("Stay (n)", id="quit-stay")
         yield Footer()
 
     AUTO_FOCUS = "#quit-stay"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        kind = self.leaving.kind
         if action == "choose" and parameters:
-            allowed = (WAIT, DETACH, ABORT, STAY) if self.busy else (STOP, STAY)
-            return parameters[0] in allowed
+            allowed = {BUSY: (WAIT, DETACH, ABORT), IDLE: (STOP,)}.get(kind, ())
+            return parameters[0] in (*allowed, STAY)
+        if action == "leave":
+            return kind == ENDED
+        if action == "late":
+            return kind != BUSY
         return True
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
 
+    def action_leave(self) -> None:
+        self.dismiss(STOP)
+
+    def action_late(self, choice: str) -> None:
+        self.dismiss(choice)
+
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         choice = (event.button.id or "").removeprefix("quit-")
-        if choice in (WAIT, DETACH, ABORT, STOP, STAY):
+        if choice in (*QUITTING, STAY):
             self.dismiss(choice)
 
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runbook.executor import Answer, Decision, Recovery
-from runbook.model import StepCard
+from runbook.model import StepCard, outcome_words
 from screens.dialogs import (
-    ABORT,
+    BUSY,
     DETACH,
+    ENDED,
+    IDLE,
+    QUITTING,
+    STAY,
     STOP,
     WAIT,
     ConfirmDialog,
+    Leaving,
     QuitDialog,
     RecoverDialog,
     SkipDialog,
@@ -50,12 +55,14 @@ class Questions:
         if app.main.can_draw:
             app.main.checklist.select_step(step_id)
         app.main.refresh_view()
+        self.run_moved()
 
     def recovery_requested(self, message: RecoveryRequested) -> None:
         card = self.app.by_id[message.report.id]
         self.app.main.checklist.select_step(card.id)
         self.app.run_state.recovering = card.id
         self.app.main.refresh_hint()
+        self.run_moved()
 
         def answered(choice: str | None) -> None:
             self.app.run_state.recovering = None
@@ -127,7 +134,7 @@ class Questions:
     def quit(self) -> None:
         """Leave at once when nothing runs; otherwise ask how."""
         app = self.app
-        if isinstance(app.screen, QuitDialog):
+        if any(isinstance(screen, QuitDialog) for screen in app.screen_stack):
             return
         runner = app.runner
         if runner is None or runner.is_finished:
@@ -139,32 +146,58 @@ class Questions:
             app.notify("The failed step's dialog waits for an answer: q there stops the run.",
                        markup=False)
             return
+        app.push_screen(QuitDialog(self.leaving()), self.left)
+
+    def leaving(self) -> Leaving:
+        """What quitting means now."""
+        app, state = self.app, self.app.run_state
+        down = state.service_down
+        if app.runner is None or app.runner.is_finished:
+            return Leaving(ENDED, ended=outcome_words(state.outcome) if state.outcome else "",
+                           down=down)
         asking = app.asking
-        if asking is not None and app.run_state.running is None:
+        if asking is not None and state.running is None:
             card = app.by_id[asking.report.id]
+            return Leaving(IDLE, next_step=f"{card.number}. {card.title}", down=down)
+        running = app.by_id.get(state.running or "")
+        return Leaving(BUSY, what=f"step {running.number}. {running.title} is running."
+                       if running else "the runbook is checking the host.", down=down)
 
-            def idle_answer(choice: str | None) -> None:
-                if choice == STOP and not asking.answer.done():
-                    app.exit_when_done = True
-                    asking.answer.set_result(Decision(Answer.STOP))
+    def run_moved(self) -> None:
+        """The run moved on (a step started or ended, a question came, the run
+        ended): an open quit dialog says what is so now. A failed step's
+        question takes its place: what leaving means is answered there (q)."""
+        for screen in self.app.screen_stack:
+            if isinstance(screen, QuitDialog):
+                if self.app.run_state.recovering is not None and screen is self.app.screen:
+                    screen.dismiss(STAY)
+                else:
+                    screen.show(self.leaving())
 
-            app.push_screen(QuitDialog(busy=False, what="",
-                                       next_step=f"{card.number}. {card.title}",
-                                       down=app.run_state.service_down), idle_answer)
+    def left(self, choice: str | None) -> None:
+        """The quit dialog's answer, done as the run now allows: it may have
+        moved on since the dialog was drawn, and an answer that said "and
+        quit" quits whatever it found (operator trial: once the step had
+        ended behind the dialog, w and a only closed it)."""
+        app = self.app
+        if choice not in QUITTING:
             return
-        running = app.by_id.get(app.run_state.running or "")
-        what = (f"step {running.number}. {running.title} is running." if running
-                else "the runbook is checking the host.")
-
-        def busy_answer(choice: str | None) -> None:
-            if choice == WAIT:
-                app.run_state.stop_requested = app.exit_when_done = True
-                app.main.refresh_hint()
-            elif choice in (ABORT, DETACH):
-                if choice == DETACH:
-                    app.session.detach()
-                app.exit_when_done = True
-                runner.cancel()
-
-        app.push_screen(QuitDialog(busy=True, what=what, down=app.run_state.service_down),
-                        busy_answer)
+        runner = app.runner
+        if runner is None or runner.is_finished:
+            app.exit(app.run_state.outcome)
+            return
+        asking = app.asking
+        if asking is not None and app.run_state.running is None and not asking.answer.done():
+            # The runbook waits on the operator: nothing to wait for or cut
+            # off, so every way of leaving is a stop here.
+            app.exit_when_done = True
+            asking.answer.set_result(Decision(Answer.STOP))
+            return
+        if choice in (WAIT, STOP):
+            app.run_state.stop_requested = app.exit_when_done = True
+            app.main.refresh_hint()
+        else:
+            if choice == DETACH:
+                app.session.detach()
+            app.exit_when_done = True
+            runner.cancel()

@@ -18,7 +18,11 @@ from textual.widgets import Button
 from runbook.events import Output, Progress, StepChanged
 from runbook.model import StepState
 from screens.dialogs import (
+    BUSY,
+    ENDED,
+    IDLE,
     ConfirmDialog,
+    Leaving,
     QuitDialog,
     RecoverDialog,
     ResumeDialog,
@@ -133,8 +137,10 @@ async def dialogs(app: Any) -> list[ModalScreen[Any]]:
         ConfirmDialog(cards["delete-nodegroups"], 15, TARGET, plan * 3),
         ConfirmDialog(cards["preflight"], 15, TARGET, (await plan_of("preflight")) * 2),
         SkipDialog(cards["export-config"]),
-        QuitDialog(busy=True, what="step 13. Stop the running server is running.", down=True),
-        QuitDialog(busy=False, what="", next_step="14. Install the service unit", down=True),
+        QuitDialog(Leaving(BUSY, what="step 13. Stop the running server is running.",
+                           down=True)),
+        QuitDialog(Leaving(IDLE, next_step="14. Install the service unit", down=True)),
+        QuitDialog(Leaving(ENDED, ended="stopped by the operator", down=True)),
         RecoverDialog(cards["promote-new"], "no red5pro-server-* directory to promote: "
                       "run unpack first " * 6, can_roll_back=True),
     ]

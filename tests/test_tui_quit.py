@@ -1,0 +1,148 @@
+"""The quit dialog while the run moves on behind it (operator trial): what it
+says stays true, and every answer that says "and quit" quits.
+
+A real executor and journal over steps that need no host (tests/test_tui_fakes.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from runbook.executor import Outcome
+from runbook.facts import Facts
+from runbook.journal import replay
+from runbook.model import Check, Phase, StepState
+from runbook.step import StepContext
+from screens.dialogs import ConfirmDialog, QuitDialog, RecoverDialog
+from tests.polling import until
+from tests.test_tui_fakes import Talk, make_app, run_steps
+from tests.test_tui_pilot import SIZE, started, text_of
+
+# How long a key that does nothing is given to do something, before the test
+# says it did nothing: what the operator waited in the trial.
+GRACE_S = 2.0
+
+
+class Gated(Talk):
+    """A step whose check holds until `checking` is set: the runbook is busy
+    looking at the host, and no question is asked yet."""
+
+    def __init__(self, step_id: str, checking: asyncio.Event) -> None:
+        super().__init__(step_id)
+        self.checking = checking
+
+    async def check(self, ctx: StepContext[Facts]) -> Check:
+        await self.checking.wait()
+        return Check(False)
+
+
+class Fails(Talk):
+    async def verify(self, ctx: StepContext[Facts]) -> Check:
+        return Check(False, "the nodegroups did not come back")
+
+
+async def exited(app: object, what: str) -> None:
+    """The app was told to exit (its return value is set only then)."""
+    try:
+        await until(lambda: getattr(app, "return_value", None) is not None, timeout=GRACE_S,
+                    what=what)
+    except AssertionError:
+        raise AssertionError(f"the app stayed open: {what}") from None
+
+
+@pytest.mark.parametrize("key", ["w", "a", "d", "y"])
+async def test_the_last_step_ending_behind_the_busy_quit_dialog(tmp_path: Path,
+                                                                 key: str) -> None:
+    """Operator trial (100x30, 120x36): q while `recreate` ran; it finished
+    behind the dialog (the stream manager back up, 17/17, the run done) and
+    the dialog still said the stream manager was down and step 17 running;
+    then w ("then stop ... and quit") or a ("... and quit") only closed it,
+    and a second q was needed. Now the dialog says what is so, and whichever
+    quitting key the operator presses (the old dialog's or the new one's)
+    quits."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press(*"recreate", "enter")
+        await until(lambda: app.run_state.running == "recreate", what="the step to run")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        before = text_of(app.screen)
+        assert "stream manager is down" in before and "Busy: step 17" in before, before
+        gate.set()
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+        await until(lambda: "The run has ended" in text_of(app.screen), timeout=GRACE_S,
+                    what="the dialog to say the run has ended")
+        after = text_of(app.screen)
+        assert isinstance(app.screen, QuitDialog)
+        assert "stream manager is down" not in after, after
+        assert "Busy" not in after and "origins is running" not in after, after
+        await pilot.press(key)
+        await exited(app, f"{key} after the run ended behind the dialog")
+    assert app.return_value is Outcome.DONE
+    assert replay(journal).outcome == "done"
+
+
+async def test_a_question_asked_behind_the_busy_quit_dialog(tmp_path: Path) -> None:
+    """The other way round: q while the runbook checks the host (the dialog:
+    busy, w waits for the step); the check ends and the next step is asked
+    about, behind the dialog. It said busy still, and w then waited for a
+    next question that had come already: neither stopped nor quit."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    checking = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Gated("preflight", checking), Talk("new-database")], journal)
+        await pilot.pause()
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        assert "checking the host" in text_of(app.screen)
+        checking.set()
+        await until(lambda: app.asking is not None, what="the question behind the dialog")
+        await until(lambda: "Nothing is running" in text_of(app.screen), timeout=GRACE_S,
+                    what="the dialog to say nothing runs")
+        assert "Busy" not in text_of(app.screen)
+        await pilot.press("w")  # the busy dialog's key, pressed as it changed
+        await exited(app, "w with the runbook waiting on the operator")
+    assert app.return_value is Outcome.STOPPED
+    history = replay(journal)
+    assert history.outcome == "stopped"
+    assert history.state("preflight") is StepState.PENDING
+
+
+async def test_a_step_failing_behind_the_quit_dialog_gives_way_to_its_question(
+        tmp_path: Path) -> None:
+    """A failed step asks what now (try again, roll back, stop); the quit
+    dialog saying the step runs does not wait beneath it to be read after."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        failing = Fails("recreate", phase=Phase.CUTOVER, gate=gate)
+        run_steps(app, [failing], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press(*"recreate", "enter")
+        await until(lambda: app.run_state.running == "recreate", what="the step to run")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        gate.set()
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
+        assert not any(isinstance(s, QuitDialog) for s in app.screen_stack)
+        await pilot.press("q")  # stop, there
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+        await pilot.pause()
+        assert not isinstance(app.screen, QuitDialog)
+    assert app.outcome is Outcome.FAILED
