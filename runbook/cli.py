@@ -369,10 +369,15 @@ def _refuse_a_second_cutover(state: HostState, continuing: Path | None) -> None:
 
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
-    from datetime import UTC, datetime
-
     if args.journal is not None:
         return Path(args.journal)
+    return _fresh_journal(settings, folder)
+
+
+def _fresh_journal(settings: Settings, folder: Path) -> Path:
+    """A new run's journal in `folder`: the host and the time it begins."""
+    from datetime import UTC, datetime
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return folder / f"{settings.host.address}-{stamp}.jsonl"
 
@@ -462,11 +467,16 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
                              path if earlier is not None else None)
 
     after = _rollback_after(args)
+    # With --resume, `path` is the earlier run's journal. A new run chosen in
+    # the TUI's resume dialog instead writes a journal of its own beside it
+    # (operator trial: it appended a fresh start to the run it did not
+    # continue, and the report counted it as resumed).
+    new_run = path if earlier is None else _fresh_journal(settings, path.parent)
 
     def open_session(continuing: Replay | None) -> Session[Any]:
         opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
                          journal_path=continuing.path if continuing and continuing.path
-                         else path, resume=continuing, rollback_after=after)
+                         else new_run, resume=continuing, rollback_after=after)
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
@@ -499,27 +509,32 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     settings = config_mod.load(args.config)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     folder = args.journal.parent if args.journal is not None else default_dir()
+    prepared = _prepared(args, settings, token=token, folder=folder, state_dir=default_dir(),
+                         offer_resume=True, stopper=stopper,
+                         host_label=f"{settings.host.user}@{settings.host.address}")
     try:
-        outcome = await _go(args, *_prepared(
-            args, settings, token=token, folder=folder, state_dir=default_dir(),
-            offer_resume=True, stopper=stopper,
-            host_label=f"{settings.host.user}@{settings.host.address}"))
+        outcome = await _go(args, *prepared)
     finally:
-        _where_it_stands(stopper, settings)
+        _where_it_stands(stopper, settings, earlier=prepared[2])
     return outcome.exit_code
 
 
 def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
-                     resume: str | None = None) -> None:
+                     resume: str | None = None, earlier: Replay | None = None) -> None:
     """The exit lines of every run: what serves now and the command that goes
     on from here. Said even on a closed terminal's way out, where nobody may
-    read them (so a write that fails is let go)."""
+    read them (so a write that fails is let go). `earlier`: the run --resume
+    named, spoken of when the operator left before a run of this process
+    wrote anything (the TUI's resume dialog: its new run has a journal of
+    its own)."""
     from runbook.journal import JournalError, replay
     from runbook.standing import going_on, rollback_command, service_state
 
     if not stopper.sessions:
         return  # refused before anything ran: the refusal said why
     journal = stopper.sessions[-1].journal_path
+    if not journal.is_file() and earlier is not None and earlier.path is not None:
+        journal = earlier.path
     if not journal.is_file():
         return  # never written (or not a file to read back: /dev/full)
     try:
@@ -625,6 +640,8 @@ class _Rehearsal:
         self.host: RehearsalHost | None = None
         self.switch: FaultSwitch | None = None
         self.starting: asyncio.Task[Opening] | None = None
+        # The run --resume names, once the host is up to find it on.
+        self.earlier: Replay | None = None
         # A sandbox that outlives the run keeps its journals (resume works on
         # it); a throwaway one must not take them along when it is removed.
         self.lasting = bool(args.sandbox is not None or args.keep)
@@ -658,10 +675,13 @@ class _Rehearsal:
             self.switch = faults.FaultSwitch(host, self.asked, settings)
             await self.switch.at_start()
             say(f"rehearsing faults: {', '.join(map(str, self.asked))}")
-        return _prepared(args, settings, token=host.api_token, folder=runs,
-                         state_dir=operator, offer_resume=self.lasting, isolated=True,
-                         stopper=stopper, host_label=f"sandbox {host.sandbox}",
-                         tap=self.switch.tapped if self.switch is not None else None, say=say)
+        prepared = _prepared(args, settings, token=host.api_token, folder=runs,
+                             state_dir=operator, offer_resume=self.lasting, isolated=True,
+                             stopper=stopper, host_label=f"sandbox {host.sandbox}",
+                             tap=self.switch.tapped if self.switch is not None else None,
+                             say=say)
+        self.earlier = prepared[2]
+        return prepared
 
     def opening(self, stopper: Stopper) -> Callable[[], Awaitable[Opening]]:
         """What the TUI awaits after its first paint; what the start says meanwhile
@@ -743,7 +763,7 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         host = rehearsal.host
         again = f"runbook rehearse --resume --sandbox {shlex.quote(str(host.sandbox))}" \
             if host is not None and rehearsal.lasting else None
-        _where_it_stands(stopper, None, resume=again)
+        _where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier)
     from runbook.executor import Outcome
 
     switch = rehearsal.switch

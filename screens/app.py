@@ -231,7 +231,10 @@ class RunbookApp(App["Outcome | None"]):
             # The opening's notes come once it is answered: over the dialog
             # they covered its buttons for their ten seconds. So does the
             # estimate: which journal is this run's is not known before.
-            self.push_screen(ResumeDialog(self.offered.path, self.offered, self.cards),
+            # Down now by the host's record or that run's journal: its cutover
+            # is under way, and only continuing it is offered.
+            self.push_screen(ResumeDialog(self.offered.path, self.offered, self.cards,
+                                          mid_cutover=self.run_state.down_since is not None),
                              self._resume_answered)
         else:
             self._find_estimate()
@@ -287,10 +290,18 @@ class RunbookApp(App["Outcome | None"]):
     def _resume_answered(self, choice: str | None) -> None:
         from screens.dialogs import CONTINUE, START_OVER
 
-        if choice in (CONTINUE, START_OVER):
-            # Continued, the note that an unfinished run is there is answered.
-            self._say_notes(but=str(self.offered.path) if choice == CONTINUE and self.offered
-                            else None)
+        earlier = str(self.offered.path) if self.offered is not None else None
+        if choice == CONTINUE:
+            # The note that an unfinished run is there (or that it resumes) is answered.
+            self._say_notes(but=earlier)
+        elif choice == START_OVER:
+            # Not "resuming the run in ...": that run is left as it was (operator trial).
+            self._say_notes(but=earlier)
+            kept = f" The earlier run's journal is kept as it was: {earlier}." if earlier \
+                else ""
+            self.notify(f"A new run, in a journal of its own: {self.session.journal_path}. "
+                        f"Every step checks the host again.{kept}", title="New run",
+                        timeout=15, markup=False)
         if choice == CONTINUE and self.offered is not None:
             # Continue the earlier run where it stopped, in its own journal.
             self.session = self.open_session(self.offered)

@@ -476,7 +476,13 @@ CONTINUE, START_OVER, QUIT = "continue", "start-over", "quit"
 
 class ResumeDialog(Dialog[str]):
     """What an unfinished earlier run did, before anything starts, and whether to
-    continue it, start a new run, or leave."""
+    continue it, start a new run, or leave.
+
+    `mid_cutover`: that run's cutover began and has not ended (the stream
+    manager is down). A new run is then not offered, and the dialog says why:
+    the CLI refuses one for the same reason (operator trial: offered there,
+    "New run" went on in the same journal and showed its done steps as to
+    do again)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "choose('continue')", "Continue it", id="resume-continue"),
@@ -484,11 +490,13 @@ class ResumeDialog(Dialog[str]):
         Binding("escape", "choose('quit')", "Quit", id="resume-quit"),
     ]
 
-    def __init__(self, journal: Path, replay: Replay, steps: list[StepCard]) -> None:
+    def __init__(self, journal: Path, replay: Replay, steps: list[StepCard], *,
+                 mid_cutover: bool = False) -> None:
         super().__init__()
         self.journal = journal
         self.replay = replay
         self.steps = steps
+        self.mid_cutover = mid_cutover
 
     def _summary(self) -> Content:
         parts: list[Content | str | tuple[str, str]] = []
@@ -513,20 +521,37 @@ class ResumeDialog(Dialog[str]):
                 yield Wrapped(Content.assemble(("An earlier run did not finish", "bold"),
                                                f" ({how})\n", (str(self.journal), "$text-muted")))
                 yield Static(self._summary(), id="resume-steps")
-                yield Wrapped(Content.assemble(
+                go_on: list[Content | str | tuple[str, str]] = [
                     ("c  Continue it", "bold"), ": the same journal goes on. Done steps stay "
                     "done, skipped steps keep their reason; a step in doubt is checked on the "
-                    "host first and offered again only if its outcome is not there.\n",
-                    ("n  New run", "bold"), ": a fresh journal from the first step; each step "
-                    "still checks the host and counts as done when its outcome is already "
-                    "there."), indent=3, id="resume-text")
+                    "host first and offered again only if its outcome is not there."]
+                if not self.mid_cutover:
+                    go_on += ["\n", ("n  New run", "bold"), ": a journal of its own from the "
+                              "first step, the earlier one kept as it is; each step checks the "
+                              "host again and counts as done when its outcome is already there."]
+                yield Wrapped(Content.assemble(*go_on), indent=3, id="resume-text")
+                if self.mid_cutover:
+                    yield Wrapped(Content.assemble(
+                        ("New run is not offered: ", "bold $warning"),
+                        "this run's cutover began and has not ended, so the stream manager is "
+                        "down and the host is half changed. A cutover belongs to the run that "
+                        "began it: a new run would begin again at preflight on that host, and "
+                        "runbook refuses one until the cutover ends. Continue it to finish the "
+                        "cutover; once it runs, r says how to take the way back instead."),
+                        id="resume-no-new-run")
             with Horizontal(classes="buttons dialog-foot"):
                 yield Button("Continue it (c)", id="resume-continue", variant="primary")
-                yield Button("New run (n)", id="resume-start-over")
+                if not self.mid_cutover:
+                    yield Button("New run (n)", id="resume-start-over")
                 yield Button("Quit (esc)", id="resume-quit")
         yield Footer()
 
     AUTO_FOCUS = "#resume-continue"
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose" and parameters == (START_OVER,):
+            return not self.mid_cutover
+        return True
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)

@@ -247,8 +247,10 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
             ": select it (↑/↓) and press ", ("enter", "bold"), ".", *_last_result(state))
     if not state.started:
         if state.offering_resume:
-            return Content("An earlier run did not finish: read what it did, then continue "
-                           "it, start a new run, or quit.")
+            # Mid-cutover the dialog offers no new run (the stream manager is down).
+            choices = "continue it or quit" if state.down_since is not None \
+                else "continue it, start a new run, or quit"
+            return Content(f"An earlier run did not finish: read what it did, then {choices}.")
         return Content("Not started yet.")
     return Content("Checking the host before the next step…")
 

@@ -1,0 +1,174 @@
+"""The resume dialog's "New run" over an earlier run stopped part way
+(operator trial): what it offers, and what the run, its journal and the
+notices then do, wired as the CLI wires them (runbook.cli._prepared).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button, Static
+
+from runbook import cli
+from runbook.config import ConfigError
+from runbook.journal import Journal
+from runbook.session import host_state
+from runbook.stopping import Stopper
+from screens.app import RunbookApp, create_app
+from screens.dialogs import ResumeDialog
+from tests.polling import until
+from tests.test_tui_fakes import TOKEN, FakeClock, settings
+from tests.test_tui_pilot import SIZE, collect_notes, hold_the_run, text_of
+
+PREPARED = ("preflight", "new-database", "export-config", "upload", "unpack")
+# As the trial's journal was named: the host and the time it began.
+EARLIER = "127.0.0.1-20250101T172916Z.jsonl"
+
+
+def stopped_part_way(path: Path, *, cutover: bool) -> Path:
+    """A rehearsal's journal as the executor leaves it when the operator stops:
+    five prepare steps done; with `cutover`, the nodegroups deleted, the live
+    install moved aside, and the stream manager down."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(path)
+    journal.write("run-start", config=settings().source, host="red5admin@127.0.0.1:2222",
+                  rehearsal=True, steps=[], resumed=False)
+    for step in PREPARED:
+        journal.write("step-start", step=step)
+        journal.write("step-end", step=step, state="done", detail="ok")
+    if cutover:
+        for step in ("strip-autoscale", "carry-over", "properties", "schema"):
+            journal.write("step-end", step=step, state="done", detail="ok")
+        journal.write("cutover-start", step="delete-nodegroups")
+        for step in ("delete-nodegroups", "backup-live"):
+            journal.write("step-start", step=step)
+            journal.write("step-end", step=step, state="done", detail="ok")
+        journal.write("cutover-end", complete=False, downtime_s=24.0)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    return path
+
+
+def opened(tmp_path: Path, *words: str, host_says_down: Path | None = None
+           ) -> tuple[RunbookApp, list[str]]:
+    """The app as `runbook rehearse --sandbox DIR WORDS` opens it (the host
+    already started): its session factory, the earlier run offered, and the
+    notes said on the way; `host_says_down`: the journal whose cutover the
+    host's own record says is under way."""
+    state_dir = tmp_path / "operator"
+    if host_says_down is not None:
+        host_state(settings(), state_dir).begin_cutover(host_says_down)
+    args = cli._parser().parse_args(["rehearse", "--sandbox", str(tmp_path), *words])
+    said: list[str] = []
+    opening, _, _ = cli._prepared(args, settings(), token=TOKEN, folder=tmp_path / "runs",
+                                  state_dir=state_dir, offer_resume=True, stopper=Stopper(),
+                                  isolated=True, say=said.append)
+    app = create_app(opening.open_session, previous=opening.previous, rehearsal=True,
+                     clock=FakeClock(), start_run=False)
+    app.notes = tuple(said)
+    return app, said
+
+
+async def the_dialog(app: RunbookApp) -> ResumeDialog:
+    await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+    await until(lambda: app.screen.query("#resume-continue"), what="its buttons")
+    assert isinstance(app.screen, ResumeDialog)
+    return app.screen
+
+
+async def test_mid_cutover_resume_offers_no_new_run_and_says_why(tmp_path: Path) -> None:
+    """Operator trial: `rehearse --resume` over a run stopped in the cutover;
+    "New run (n)" appended a fresh start to the same journal (the report:
+    "resumed 2 time(s)"), the notice still said "resuming the run in ...",
+    and the five steps the dialog showed done went back to "your turn". A
+    cutover under way is that run's (its snapshot, what is in doubt), and a
+    new run is refused by the CLI for it: the dialog does not offer one, and
+    says why."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
+    notes = collect_notes(app)
+    starts = hold_the_run(app)
+    before = earlier.read_bytes()
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await the_dialog(app)
+        shown = text_of(dialog)
+        assert not dialog.query("#resume-start-over"), "a New run button mid-cutover"
+        assert "New run is not offered" in shown and "cutover" in shown, shown
+        assert "New run" not in " ".join(str(b.label) for b in dialog.query(Button))
+        hint = app.main.query_one("#hint", Static).content
+        assert "new run" not in str(hint), hint
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is dialog and not starts
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to go on")
+        assert app.journal_path == earlier and app.session.resume is not None
+        assert app.run_state.finished == len(PREPARED) + 6
+    assert earlier.read_bytes() == before
+    assert not any("new run" in note.lower() for note in notes), notes
+
+
+async def test_mid_cutover_by_the_journal_alone_offers_no_new_run(tmp_path: Path) -> None:
+    """Without --resume the CLI refuses a new run while the host's record
+    says a cutover is under way; with that record gone, the earlier run's
+    journal still says the stream manager went down and never came back, and
+    the dialog offers no new run either."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    with pytest.raises(ConfigError, match="continue it with --resume"):
+        opened(tmp_path, host_says_down=earlier)
+    record = host_state(settings(), tmp_path / "operator")
+    (record.path / "cutover.json").unlink()  # lost: the state folder wiped, say
+    assert record.cutover() is None
+    app, _ = opened(tmp_path)
+    assert app.offered is not None and app.offered.path == earlier
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await the_dialog(app)
+        assert not dialog.query("#resume-start-over")
+        assert "New run is not offered" in text_of(dialog)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is dialog
+
+
+async def test_a_new_run_asked_for_after_resume_gets_its_own_journal(tmp_path: Path) -> None:
+    """Before the cutover a new run is the operator's to choose, also after
+    --resume: it goes into a fresh journal beside the earlier one (which is
+    left as it was), every step is checked afresh, and the notices say so
+    instead of "resuming the run in ..."."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    app, said = opened(tmp_path, "--resume")
+    assert any("resuming the run in" in note for note in said)
+    notes = collect_notes(app)
+    starts = hold_the_run(app)
+    before = earlier.read_bytes()
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await the_dialog(app)
+        assert app.run_state.finished == len(PREPARED)
+        assert dialog.query("#resume-start-over")
+        await pilot.press("n")
+        await until(lambda: starts, what="the new run to start")
+        assert app.session.resume is None
+        assert app.journal_path != earlier and app.journal_path.parent == earlier.parent
+        assert app.main.where.journal == app.journal_path
+        assert app.run_state.finished == 0
+    assert earlier.read_bytes() == before
+    assert not any("resuming the run in" in note for note in notes), notes
+    assert any(str(app.journal_path) in note and str(earlier) in note for note in notes), notes
+
+
+def test_leaving_at_the_resume_dialog_still_says_where_the_earlier_run_stands(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A new run's journal is its own now, and is not written before the
+    operator answers the dialog: leaving there, the exit lines speak of the
+    run --resume named, as they did when that was the session's journal."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
+    stopper = Stopper()
+    stopper.watch(app.session)
+    assert not app.session.journal_path.exists()
+    cli._where_it_stands(stopper, None, resume="runbook rehearse --resume --sandbox S",
+                         earlier=app.offered)
+    said = capsys.readouterr().out
+    assert "the stream manager is down" in said, said
+    assert "runbook rehearse --resume --sandbox S" in said, said
