@@ -500,12 +500,14 @@ class ResumeDialog(Dialog[str]):
 
     def _summary(self) -> Content:
         parts: list[Content | str | tuple[str, str]] = []
+        # The longest title (the way back's) still leaves a space before its state.
+        width = max((len(step.title) + 1 for step in self.steps), default=0)
         for step in self.steps:
             history = self.replay.steps.get(step.id)
             state = history.state.value if history else StepState.PENDING.value
             shown = look(state)
             parts += [(f"{step.number:>2} {shown.glyph} ", shown.style),
-                      f"{step.title:<36}", (shown.word, shown.style)]
+                      f"{step.title:<{width}}", (shown.word, shown.style)]
             if history and history.skip_reason:
                 parts.append((f"  ({history.skip_reason})", "$text-muted"))
             parts.append("\n")

@@ -172,3 +172,17 @@ def test_leaving_at_the_resume_dialog_still_says_where_the_earlier_run_stands(
     said = capsys.readouterr().out
     assert "the stream manager is down" in said, said
     assert "runbook rehearse --resume --sandbox S" in said, said
+
+
+async def test_the_earlier_runs_steps_keep_their_columns(tmp_path: Path) -> None:
+    """Seen beside the trial: the way back's longest title ran into its
+    state ("...on the old databasepending")."""
+    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume")
+    hold_the_run(app)
+    async with app.run_test(size=SIZE):
+        dialog = await the_dialog(app)
+        rows = dialog.query_one("#resume-steps", Static).content
+        words = [line.rstrip().rsplit(" ", 1) for line in str(rows).splitlines()
+                 if "in flight" not in line]
+        assert len({len(head) for head, _ in words}) == 1, words
