@@ -350,7 +350,7 @@ class RunbookApp(App["Outcome | None"]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         from runbook.events import JournalRepaired, RunEnded
-        from runbook.model import Phase, StepState
+        from runbook.model import StepState
 
         event = message.event
         self.run_state.apply(event, self.clock())
@@ -360,14 +360,9 @@ class RunbookApp(App["Outcome | None"]):
             case RunEnded(journal_failure=str(failure)):
                 self.notify(failure, severity="error", timeout=60, markup=False)
         if isinstance(event, RunEnded):
-            self.refresh_bindings()  # the report key in, run and skip out
-            if self.run_state.outcome in (Outcome.DONE, Outcome.ROLLED_BACK) \
-                    and self.main.can_draw:
-                from screens.widgets import NOT_NEEDED, WENT_BACK
-
-                self.main.checklist.retitle_group(
-                    Phase.ROLLBACK,
-                    NOT_NEEDED if self.run_state.outcome is Outcome.DONE else WENT_BACK)
+            # The report key in, run and skip out; the headings follow the
+            # outcome through refresh_view (views.group_titles).
+            self.refresh_bindings()
         report = getattr(event, "report", None)
         if report is not None:
             self.main.refresh_step(report.id)

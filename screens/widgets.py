@@ -20,16 +20,11 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from runbook.model import Action, StepCard
-from screens import presentation
 from screens.output_log import OutputLog
 from screens.output_store import OutputStore
 from screens.presentation import DIFF_MARKS, GROUPS, action_content, is_diff, step_row
 from screens.wrap import wrap_content
 
-# The app retitles the way back's group by these names from here (screens.app);
-# they live with the other headings in screens.presentation.
-NOT_NEEDED = presentation.NOT_NEEDED
-WENT_BACK = presentation.WENT_BACK
 
 class Checklist(OptionList):
     """One row per step under its phase; the highlighted row is the selected step."""
