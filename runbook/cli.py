@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import importlib
 import os
 import shlex
@@ -454,13 +453,15 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
     """The session the arguments ask for, ready to open (through `tap`, which a
     rehearsal's faults listen with), after the refusals; its journal and the
     earlier run it continues. The opening offers the TUI an unfinished run too."""
+    from dataclasses import replace  # here: it brings inspect, which --help never needs
+
     from runbook.journal import unfinished
     from runbook.opening import Opening
     from runbook.session import host_state
 
     _refuse_what_this_procedure_cannot_do(settings)
     if args.yes:  # the journal says so: such a run's times are no estimate for one at the keys
-        settings = dataclasses.replace(settings, unattended=True)
+        settings = replace(settings, unattended=True)
     path, earlier = _resume_from(args, settings, folder, say) if offer_resume else \
         (_journal_path(args, settings, folder), None)
     _refuse_a_second_cutover(host_state(settings, state_dir),
@@ -559,6 +560,8 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
 
 async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     """The way back alone, continuing the journal of the cutover it undoes."""
+    from dataclasses import replace
+
     from runbook import config as config_mod
     from runbook.config import ConfigError
     from runbook.journal import default_dir, replay
@@ -567,7 +570,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
     if args.yes:  # journalled as _prepared does for run and rehearse (review)
-        settings = dataclasses.replace(settings, unattended=True)
+        settings = replace(settings, unattended=True)
     state_dir = default_dir()
     under_way = host_state(settings, state_dir).cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
@@ -593,6 +596,8 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     """The embedded rehearsal config filled in for a running rehearsal host."""
+    from dataclasses import replace
+
     from runbook import config as config_mod
     from runbook.rehearsal.sandbox import write_private
 
@@ -606,7 +611,7 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
                                 substitutions=filled)
     # The journal records it: a fast rehearsal's cutover time is no estimate
     # for a real one.
-    return dataclasses.replace(settings, rehearsal_pace=host.pace)
+    return replace(settings, rehearsal_pace=host.pace)
 
 
 def _boot_said(error: str, settings: Settings, state_dir: Path) -> str:
