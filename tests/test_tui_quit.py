@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.journal import replay
 from runbook.model import Check, Phase, StepState
 from runbook.step import StepContext
+from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, QuitDialog, RecoverDialog
 from tests.polling import until
 from tests.test_tui_fakes import Talk, make_app, run_steps
@@ -53,6 +56,17 @@ async def exited(app: object, what: str) -> None:
         raise AssertionError(f"the app stayed open: {what}") from None
 
 
+async def quit_while_recreate_runs(app: RunbookApp, pilot: Pilot[Any]) -> None:
+    """Confirm recreate (asked about), then q while it runs: the busy dialog."""
+    await until(lambda: app.asking is not None, what="the question")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+    await pilot.press(*"recreate", "enter")
+    await until(lambda: app.run_state.running == "recreate", what="the step to run")
+    await pilot.press("q")
+    await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+
+
 @pytest.mark.parametrize("key", ["w", "a", "d", "y"])
 async def test_the_last_step_ending_behind_the_busy_quit_dialog(tmp_path: Path,
                                                                  key: str) -> None:
@@ -69,13 +83,7 @@ async def test_the_last_step_ending_behind_the_busy_quit_dialog(tmp_path: Path,
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
         run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-        await pilot.press(*"recreate", "enter")
-        await until(lambda: app.run_state.running == "recreate", what="the step to run")
-        await pilot.press("q")
-        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await quit_while_recreate_runs(app, pilot)
         before = text_of(app.screen)
         assert "stream manager is down" in before and "Busy: step 17" in before, before
         gate.set()
@@ -131,13 +139,7 @@ async def test_a_step_failing_behind_the_quit_dialog_gives_way_to_its_question(
         await started(app)
         failing = Fails("recreate", phase=Phase.CUTOVER, gate=gate)
         run_steps(app, [failing], journal)
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-        await pilot.press(*"recreate", "enter")
-        await until(lambda: app.run_state.running == "recreate", what="the step to run")
-        await pilot.press("q")
-        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await quit_while_recreate_runs(app, pilot)
         gate.set()
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
         assert not any(isinstance(s, QuitDialog) for s in app.screen_stack)

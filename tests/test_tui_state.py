@@ -11,8 +11,10 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from runbook.config import Settings
 from runbook.events import (
@@ -24,11 +26,12 @@ from runbook.events import (
     RunStarted,
     StepChanged,
 )
-from runbook.executor import Outcome
+from runbook.executor import Decision, Outcome
 from runbook.hoststate import HostState
 from runbook.journal import Journal
 from runbook.model import StepState
 from runbook.rehearsal import cloud
+from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, ResumeDialog
 from screens.widgets import Meter
 from tests.polling import until
@@ -263,17 +266,24 @@ async def test_delete_nodegroups_says_how_many_are_left() -> None:
         answer.cancel()
 
 
+async def deleting(app: RunbookApp, pilot: Pilot[Any]) -> asyncio.Task[Decision]:
+    """delete-nodegroups asked about and running: what a progress line needs.
+    The answer is the question's, for the test to cancel at its end."""
+    await until(lambda: app.drawn, what="the first paint")
+    answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+    await until(lambda: app.asking is not None, what="the question")
+    tell(app, StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+    await pilot.pause()
+    return answer
+
+
 async def test_a_progress_line_shows_square_brackets_as_they_are() -> None:
     """The progress line read its text as Textual markup (review): a name in
     square brackets, as a folder or a nodegroup may be, vanished or restyled
     what followed it."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: app.drawn, what="the first paint")
-        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
-        await until(lambda: app.asking is not None, what="the question")
-        tell(app, StepChanged(report("delete-nodegroups", StepState.RUNNING)))
-        await pilot.pause()
+        answer = await deleting(app, pilot)
         app.front.tell(Progress("delete-nodegroups", 10, 600,
                                 "[b]edge[/b] [link] 590s"))
         await until(lambda: "[b]edge[/b] [link] 590s" in screen_text(app),
@@ -287,11 +297,7 @@ async def test_a_wait_shows_no_share_that_reads_as_progress() -> None:
     A wait's bar runs down its limit with no percentage; an upload's keeps it."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: app.drawn, what="the first paint")
-        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
-        await until(lambda: app.asking is not None, what="the question")
-        tell(app, StepChanged(report("delete-nodegroups", StepState.RUNNING)))
-        await pilot.pause()
+        answer = await deleting(app, pilot)
         app.front.tell(Progress("delete-nodegroups", 17, 180,
                                 "waiting for 2 of 2 nodegroups to be gone: 163s left",
                                 of_limit=True))
@@ -433,7 +439,6 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
     groups down is the long part, and its line must count what is left, not
     only the seconds."""
     from types import SimpleNamespace
-    from typing import Any
 
     import steps.cutover as cutover
 
