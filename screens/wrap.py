@@ -54,15 +54,24 @@ def _breaks(text: str, first: int, rest: int) -> list[int]:
             used = size
             continue
         # One piece wider than a row (a hash, a long token): folded, as a last
-        # resort, and still not inside a mask (that row runs over instead).
-        offset = start
+        # resort, and still not inside a mask (that row runs over instead). A
+        # dotted name (a Java class) folds after its last dot on the row when
+        # that keeps at least half the row: `...sample.` / `component.Dummy...`,
+        # not `...sample.c` / `omponent...`.
+        offset, row_start, after_dot = start, start, None
         for char in piece:
             step = get_character_cell_size(char)
             if used + step > room and used and not any(a < offset < b for a, b in masks):
-                cuts.append(offset)
-                room, used = rest, 0
+                cut = offset
+                if after_dot is not None and after_dot > row_start \
+                        and cell_len(text[row_start:after_dot]) * 2 >= room:
+                    cut = after_dot
+                cuts.append(cut)
+                room, used, row_start, after_dot = rest, cell_len(text[cut:offset]), cut, None
             used += step
             offset += 1
+            if char == ".":
+                after_dot = offset
     return cuts
 
 

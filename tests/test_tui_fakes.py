@@ -192,6 +192,22 @@ def test_lines_wrap_between_words_and_after_separators_never_inside_a_mask() -> 
     assert wrap_text("x" * 25, 10, indent=2) == ["x" * 10, "  " + "x" * 8, "  " + "x" * 7]
 
 
+def test_a_dotted_name_wider_than_its_row_folds_after_a_dot() -> None:
+    """Operator trial: a Java class name wider than the row was cut wherever
+    the row ended (`...cloud.sample.c` / `omponent.DummyCloudController`). A
+    piece too wide for any row still folds, but after a dot when one is near."""
+    name = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
+    line = f'<bean class="{name}" />'
+    for width in (30, 40, 50):
+        rows = wrap_text(line, width)
+        assert "".join(rows).replace(" ", "") == line.replace(" ", ""), rows
+        # Every row the name runs on but its last ends after a dot.
+        inner = [row for row in rows if "." in row and "Dummy" not in row]
+        assert inner and all(row.endswith(".") for row in inner), (width, rows)
+        assert all(len(row) <= width for row in rows), (width, rows)
+    assert wrap_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]  # no dot: as before
+
+
 def test_a_tab_takes_the_cells_it_is_drawn_in() -> None:
     """Textual draws a tab to the next stop of 8 cells; measured as no cell, a
     line of XML indented with tabs ran over its row, and Textual broke it
