@@ -14,6 +14,7 @@ from typing import ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
@@ -65,6 +66,16 @@ class Dialog(ModalScreen[T]):
     def compose_box(self) -> ComposeResult:
         """The box, its body and its answer: each dialog's own."""
         yield from ()
+
+    def dismiss(self, result: T | None = None) -> AwaitComplete:
+        """Answered only while on top: Textual's dismiss pops whatever screen is.
+        An answer that comes after this dialog gave way (a click queued as a
+        step failed, and its question took the place) popped that question
+        unanswered, and the run hung with no dialog to answer (review)."""
+        if self.app.screen is not self:
+            done: AwaitComplete = AwaitComplete.nothing()  # type: ignore[no-untyped-call]
+            return done
+        return super().dismiss(result)
 
     def show_clocks(self, clocks: Content) -> None:
         # The app may call this as the dialog opens, before it is composed.

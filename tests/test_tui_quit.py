@@ -148,3 +148,25 @@ async def test_a_step_failing_behind_the_quit_dialog_gives_way_to_its_question(
         await pilot.pause()
         assert not isinstance(app.screen, QuitDialog)
     assert app.outcome is Outcome.FAILED
+
+
+async def test_a_quit_answer_that_comes_late_does_not_answer_the_failure(
+        tmp_path: Path) -> None:
+    """Review: Textual's dismiss pops whatever screen is on top. A click on the
+    busy quit dialog queued as the step failed reached that dialog after the
+    failure's question had taken its place, and popped the question unanswered:
+    the run hung, with no dialog left to answer."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Fails("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        await quit_while_recreate_runs(app, pilot)
+        quitting = app.screen
+        assert isinstance(quitting, QuitDialog)
+        gate.set()
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
+        quitting.dismiss("wait")  # the late answer, as a queued click would give it
+        await pilot.pause()
+        assert isinstance(app.screen, RecoverDialog), app.screen_stack
