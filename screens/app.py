@@ -243,11 +243,10 @@ class RunbookApp(App["Outcome | None"]):
                 self.start_run()
         self.keep_time()
 
-    def _say_notes(self, *, but: str | None = None) -> None:
-        """The opening's notes, but those naming `but`."""
+    def _say_notes(self) -> None:
+        """The opening's notes, as notices."""
         for note in self.notes:
-            if but is None or but not in note:
-                self.notify(note, timeout=10, markup=False)
+            self.notify(note, timeout=10, markup=False)
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are
@@ -291,12 +290,14 @@ class RunbookApp(App["Outcome | None"]):
         from screens.dialogs import CONTINUE, START_OVER
 
         earlier = str(self.offered.path) if self.offered is not None else None
-        if choice == CONTINUE:
-            # The note that an unfinished run is there (or that it resumes) is answered.
-            self._say_notes(but=earlier)
-        elif choice == START_OVER:
-            # Not "resuming the run in ...": that run is left as it was (operator trial).
-            self._say_notes(but=earlier)
+        if choice in (CONTINUE, START_OVER) and earlier is not None:
+            # The notes about the earlier run (that it is there, that it
+            # resumes) are answered: said neither now nor on the way out
+            # (review: a new run's exit repeated "resuming the run in ...").
+            self.notes = tuple(note for note in self.notes if earlier not in note)
+        if choice in (CONTINUE, START_OVER):
+            self._say_notes()
+        if choice == START_OVER:
             kept = f" The earlier run's journal is kept as it was: {earlier}." if earlier \
                 else ""
             self.notify(f"A new run, in a journal of its own: {self.session.journal_path}. "

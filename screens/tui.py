@@ -31,7 +31,13 @@ async def run_tui(open_session: SessionFactory | None = None, *,
     with contextlib.suppress(OSError):  # a terminal that closed hears nothing
         for note in app.notes if app.opened else ():
             print(note)  # what opening the run said, as before the app it would have
-        print(f"runbook: {outcome.words}; journal: {app.session.journal_path}" if app.opened
+        # Left at the resume dialog, no run wrote its journal: the earlier
+        # run's is the one there is (review).
+        journal = app.session.journal_path if app.opened else None
+        if app.opened and app.runner is None and app.offered is not None \
+                and app.offered.path is not None:
+            journal = app.offered.path
+        print(f"runbook: {outcome.words}; journal: {journal}" if app.opened
               else f"runbook: {outcome.words} before the run began")
     return outcome
 

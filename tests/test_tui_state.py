@@ -579,6 +579,32 @@ async def test_the_exit_line_after_the_tui_says_how_the_run_ended_in_words(
     assert capsys.readouterr().out == f"runbook: rolled back; journal: {journal}\n"
 
 
+async def test_leaving_at_the_resume_dialog_names_the_journal_that_exists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Review: leaving at the resume dialog, the exit line named the new run's
+    journal, a file nobody wrote, beside lines about the earlier run's."""
+    from runbook import cli
+    from runbook.journal import replay
+    from screens.app import RunbookApp
+    from screens.tui import run_tui
+    from tests.test_tui_fakes import TOKEN
+    from tests.test_tui_pilot import unfinished_journal
+
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+
+    async def left_at_the_dialog(app: RunbookApp, **_: object) -> None:
+        app.run_state.ended(Outcome.STOPPED)
+
+    monkeypatch.setattr(RunbookApp, "run_async", left_at_the_dialog)
+    fresh = tmp_path / "fresh.jsonl"
+    await run_tui(lambda _earlier: cli.session(
+        settings(), token=TOKEN, state_dir=tmp_path, journal_path=fresh),
+        previous=replay(earlier))
+    out = capsys.readouterr().out
+    assert f"journal: {earlier}" in out and str(fresh) not in out, out
+
+
 async def test_after_a_failed_cutover_step_the_hint_names_the_way_back_too() -> None:
     """The stream manager is down: 'fix it and run again' is half the answer
     at that moment; the other half is that there is a way back, and where."""
