@@ -377,8 +377,13 @@ def _fresh_journal(settings: Settings, folder: Path) -> Path:
     """A new run's journal in `folder`: the host and the time it begins."""
     from datetime import UTC, datetime
 
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return folder / f"{settings.host.address}-{stamp}.jsonl"
+    name = f"{settings.host.address}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    path, n = folder / f"{name}.jsonl", 2
+    # Named to the second and opened to append: a run begun in the same
+    # second as the one beside it would write into that one's journal (review).
+    while path.exists():
+        path, n = folder / f"{name}-{n}.jsonl", n + 1
+    return path
 
 
 def _resume_from(
@@ -516,7 +521,8 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     try:
         outcome = await _go(args, *prepared)
     finally:
-        _where_it_stands(stopper, settings, earlier=prepared[2])
+        # The run --resume named, or the one the TUI offered (review).
+        _where_it_stands(stopper, settings, earlier=prepared[2] or prepared[0].previous)
     return outcome.exit_code
 
 
@@ -685,7 +691,7 @@ class _Rehearsal:
                              stopper=stopper, host_label=f"sandbox {host.sandbox}",
                              tap=self.switch.tapped if self.switch is not None else None,
                              say=say)
-        self.earlier = prepared[2]
+        self.earlier = prepared[2] or prepared[0].previous
         return prepared
 
     def opening(self, stopper: Stopper) -> Callable[[], Awaitable[Opening]]:

@@ -168,8 +168,8 @@ def took_cell(step: StepRun) -> str:
         # An attempt cut off has no running time on record: the sum is a floor.
         cut = sum(1 for t in step.tries if t.elapsed_s is None)
         if cut:
-            return (f"at least {duration(step.took)} ({step.attempts} attempts, {cut} cut off: "
-                    "time unknown)")
+            floor = f"at least {duration(step.took)}" if step.took is not None else "unknown"
+            return f"{floor} ({step.attempts} attempts, {cut} cut off: time unknown)"
         return f"{duration(step.took)} ({step.attempts} attempts)"
     return duration(step.elapsed_s)
 

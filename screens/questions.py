@@ -152,7 +152,9 @@ class Questions:
         """What quitting means now."""
         app, state = self.app, self.app.run_state
         down = state.service_down
-        if app.runner is None or app.runner.is_finished:
+        # Ended once the run says so: its worker may still be closing the
+        # connection to a dead host (review: "checking the host" after the end).
+        if app.runner is None or app.runner.is_finished or state.outcome is not None:
             return Leaving(ENDED, ended=outcome_words(state.outcome) if state.outcome else "",
                            down=down)
         asking = app.asking

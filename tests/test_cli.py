@@ -142,3 +142,16 @@ def test_a_throwaway_rehearsal_keeps_its_journal_and_the_shipped_files() -> None
     assert journal.parent == STATE / "runbook" / "rehearsals" and journal.is_file()
     assert '"outcome": "done"' in journal.read_text()
     assert shipped.read_text() == before
+
+
+def test_a_new_journal_never_takes_an_existing_ones_name(tmp_path: Path) -> None:
+    """Review: journals are named to the second and opened to append, so a new
+    run begun in the same second as the run it sits beside (a --resume that
+    chose a new run, a fast rehearsal) wrote into that run's journal."""
+    from runbook.cli import _fresh_journal, _plan_settings
+
+    settings = _plan_settings(None)
+    first = _fresh_journal(settings, tmp_path)
+    first.write_text("")
+    second = _fresh_journal(settings, tmp_path)
+    assert second != first and not second.exists()

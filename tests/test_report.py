@@ -848,3 +848,17 @@ def test_a_cut_off_attempt_makes_took_a_lower_bound(tmp_path: Path) -> None:
     steps = section(plain(markdown(build(journal.path, estimate_from=[]))), "Steps")
     row = next(line for line in steps.splitlines() if "`upload`" in line)
     assert "at least 0.1 s" in row and "cut off" in row, row
+
+
+def test_every_attempt_cut_off_is_an_unknown_time(tmp_path: Path) -> None:
+    """Review: with no attempt's time on record the cell read "at least -"."""
+    journal = _journal(tmp_path, steps=["upload"])
+    journal.write("step-start", step="upload")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["upload"], resumed=True)
+    journal.write("step-start", step="upload")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    steps = section(plain(markdown(build(journal.path, estimate_from=[]))), "Steps")
+    row = next(line for line in steps.splitlines() if "`upload`" in line)
+    assert "unknown (2 attempts, 2 cut off" in row and "at least -" not in row, row
