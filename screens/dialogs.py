@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal import Replay
-from runbook.model import Action, StepCard, StepState, outcome_words
+from runbook.model import Action, Phase, StepCard, StepState, outcome_words
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped
 
@@ -544,14 +544,20 @@ class ResumeDialog(Dialog[str]):
                               "host again and counts as done when its outcome is already there."]
                 yield Wrapped(Content.assemble(*go_on), indent=3, id="resume-text")
                 if self.mid_cutover:
+                    # Continued, a run that took the way back goes on back
+                    # (the executor's rule); and whether the host's record
+                    # also refuses a new run is not this dialog's to know.
+                    went_back = any(card.phase is Phase.ROLLBACK and card.id in
+                                    self.replay.steps for card in self.steps)
+                    then = ("Continued, it goes on with the way back it began." if went_back
+                            else "Continue it to finish the cutover; once it runs, r says how "
+                                 "to take the way back instead.")
                     yield Wrapped(Content.assemble(
                         ("New run is not offered: ", "bold $warning"),
                         "this run's cutover began and has not ended, so the stream manager is "
                         "down and the host is half changed. A cutover belongs to the run that "
-                        "began it: a new run would begin again at preflight on that host, and "
-                        "runbook refuses one until the cutover ends. Continue it to finish the "
-                        "cutover; once it runs, r says how to take the way back instead."),
-                        id="resume-no-new-run")
+                        "began it: a new run would begin again at preflight on that host. "
+                        f"{then}"), id="resume-no-new-run")
             with Horizontal(classes="buttons dialog-foot"):
                 yield Button("Continue it (c)", id="resume-continue", variant="primary")
                 if not self.mid_cutover:

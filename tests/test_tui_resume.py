@@ -126,9 +126,29 @@ async def test_mid_cutover_by_the_journal_alone_offers_no_new_run(tmp_path: Path
         dialog = await the_dialog(app)
         assert not dialog.query("#resume-start-over")
         assert "New run is not offered" in text_of(dialog)
+        # Review: "runbook refuses one until the cutover ends" is the host's
+        # record's to say, and here only the journal says it.
+        assert "refuses" not in text_of(dialog)
         await pilot.press("n")
         await pilot.pause()
         assert app.screen is dialog
+
+
+async def test_a_run_stopped_on_its_way_back_is_said_to_go_on_back(tmp_path: Path) -> None:
+    """Review: the dialog said "continue it to finish the cutover" of a run
+    that had taken the way back; continued, it goes on back."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    journal = Journal(earlier)
+    journal.write("way-back")
+    journal.write("step-start", step="rollback-stop-new")
+    journal.write("step-end", step="rollback-stop-new", state="done", detail="ok")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    host_state(settings(), tmp_path / "operator").path.mkdir(parents=True, exist_ok=True)
+    app, _ = opened(tmp_path, "--resume")
+    async with app.run_test(size=SIZE):
+        shown = " ".join(text_of(await the_dialog(app)).split())
+        assert "way back" in shown and "finish the cutover" not in shown, shown
 
 
 async def test_a_new_run_asked_for_after_resume_gets_its_own_journal(tmp_path: Path) -> None:
