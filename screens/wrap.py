@@ -59,12 +59,14 @@ def _breaks(text: str, first: int, rest: int) -> list[int]:
         # that keeps at least half the row: `...sample.` / `component.Dummy...`,
         # not `...sample.c` / `omponent...`.
         offset, row_start, after_dot = start, start, None
-        for char in piece:
+        body = piece.rstrip()  # its trailing spaces take no room at a row's end
+        for char in body:
             step = get_character_cell_size(char)
             if used + step > room and used and not any(a < offset < b for a, b in masks):
                 cut = offset
                 if after_dot is not None and after_dot > row_start \
-                        and cell_len(text[row_start:after_dot]) * 2 >= room:
+                        and cell_len(text[row_start:after_dot]) * 2 >= room \
+                        and cell_len(text[after_dot:offset]) < rest:
                     cut = after_dot
                 cuts.append(cut)
                 room, used, row_start, after_dot = rest, cell_len(text[cut:offset]), cut, None
@@ -72,6 +74,7 @@ def _breaks(text: str, first: int, rest: int) -> list[int]:
             offset += 1
             if char == ".":
                 after_dot = offset
+        used += size - cell_len(body)
     return cuts
 
 

@@ -206,6 +206,10 @@ def test_a_dotted_name_wider_than_its_row_folds_after_a_dot() -> None:
         assert inner and all(row.endswith(".") for row in inner), (width, rows)
         assert all(len(row) <= width for row in rows), (width, rows)
     assert wrap_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]  # no dot: as before
+    # Review: a row's trailing space took room in the fold, and the text
+    # carried past a dot was not held to the narrower continuation rows.
+    assert wrap_text("aaaaaaaaaaaaaaa.bbbb next", 10) == ["aaaaaaaaaa", "aaaaa.bbbb", "next"]
+    assert all(len(row) <= 10 for row in wrap_text("aaaa." + "b" * 17, 10, indent=8))
 
 
 def test_a_tab_takes_the_cells_it_is_drawn_in() -> None:
