@@ -301,3 +301,23 @@ def nothing_recreated(report: Report) -> str:
     if report.fleet.problem:
         return "None recreated; the nodegroups before are not known."
     return "No nodegroups before, none recreated."
+
+
+def downtime_verdict(report: Report) -> str | None:
+    """The sentence under a run's downtime: unfinished, not comparable (a way
+    back's), set against the estimate, or why there is none. One wording for
+    Markdown and HTML; None when there is nothing to say."""
+    d = report.downtime
+    if not d.complete:
+        return ("The run ended with the cutover unfinished: the stream manager was still "
+                f"down, {duration(d.seconds)} after it began.")
+    if report.went_back:
+        return NOT_COMPARED
+    if d.seconds is not None and d.estimate_s is not None:
+        delta = d.seconds - d.estimate_s
+        word = "longer" if delta > 0 else "shorter"
+        return (f"{duration(d.seconds)} against {duration(d.estimate_s)}: "
+                f"{duration(abs(delta))} {word}.")
+    if d.estimate_s is None:
+        return no_estimate(report)
+    return None

@@ -12,18 +12,17 @@ from html import escape
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun, printable
 from runbook.report_format import (
-    NOT_COMPARED,
     TOOK_NOTE,
     action_status,
     attempt_line,
     before_totals,
     between,
     clock,
+    downtime_verdict,
     duration,
     estimate_source,
     failed_heading,
     failed_while_down,
-    no_estimate,
     nothing_recreated,
     outcome_cell,
     pace_words,
@@ -134,18 +133,9 @@ def _downtime(report: Report) -> str:
         out.append("<p>Failed while the stream manager was down: "
                    + "; ".join(f"{_code(step)} ({_e(how)})" for step, how in failed)
                    + " (see Output of failed steps).</p>")
-    if not d.complete:
-        out.append("<p>The run ended with the cutover unfinished: the stream manager was still "
-                   f"down, {_e(duration(d.seconds))} after it began.</p>")
-    elif not compared:
-        out.append(f"<p>{_e(NOT_COMPARED)}</p>")
-    elif d.seconds is not None and d.estimate_s is not None:
-        delta = d.seconds - d.estimate_s
-        word = "longer" if delta > 0 else "shorter"
-        out.append(f"<p>{_e(duration(d.seconds))} against {_e(duration(d.estimate_s))}: "
-                   f"{_e(duration(abs(delta)))} {word}.</p>")
-    elif d.estimate_s is None:
-        out.append(f"<p>{_e(no_estimate(report))}</p>")
+    verdict = downtime_verdict(report)
+    if verdict is not None:
+        out.append(f"<p>{_e(verdict)}</p>")
     return "\n".join(out)
 
 

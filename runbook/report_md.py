@@ -11,18 +11,17 @@ import re
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun, printable
 from runbook.report_format import (
-    NOT_COMPARED,
     TOOK_NOTE,
     action_status,
     attempt_line,
     before_totals,
     between,
     clock,
+    downtime_verdict,
     duration,
     estimate_source,
     failed_heading,
     failed_while_down,
-    no_estimate,
     nothing_recreated,
     outcome_cell,
     pace_words,
@@ -119,18 +118,9 @@ def _downtime(report: Report) -> list[str]:
         out += ["Failed while the stream manager was down: "
                 + "; ".join(f"{_code(step)} ({_md(how)})" for step, how in failed)
                 + " (see Output of failed steps).", ""]
-    if not d.complete:
-        out += ["The run ended with the cutover unfinished: the stream manager was still "
-                f"down, {duration(d.seconds)} after it began.", ""]
-    elif not compared:
-        out += [_md(NOT_COMPARED), ""]
-    elif d.seconds is not None and d.estimate_s is not None:
-        delta = d.seconds - d.estimate_s
-        word = "longer" if delta > 0 else "shorter"
-        out += [f"{duration(d.seconds)} against {duration(d.estimate_s)}: "
-                f"{duration(abs(delta))} {word}.", ""]
-    elif d.estimate_s is None:
-        out += [_md(no_estimate(report)), ""]
+    verdict = downtime_verdict(report)
+    if verdict is not None:
+        out += [_md(verdict), ""]
     return out
 
 
