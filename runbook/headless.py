@@ -30,7 +30,16 @@ from runbook.events import (
     WayBackStarted,
 )
 from runbook.executor import Answer, Decision, Recovery
-from runbook.model import Action, Phase, StepCard, StepReport, StepState, duration, outcome_words
+from runbook.model import (
+    Action,
+    Phase,
+    StepCard,
+    StepReport,
+    StepState,
+    duration,
+    outcome_words,
+    wall_clock,
+)
 
 if TYPE_CHECKING:
     from runbook.properties import Review
@@ -52,11 +61,6 @@ _MARK_STYLE: dict[StepState, tuple[Style, ...]] = {
     StepState.SKIPPED: ("yellow",),
     StepState.NEEDS_REVIEW: ("bold", "yellow"),
 }
-
-
-def _wall_clock(seconds: float) -> str:
-    """A moment as the operator's clock on the wall shows it."""
-    return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
 def _count(n: int, thing: str) -> str:
@@ -147,7 +151,7 @@ class HeadlessFrontEnd:
             return {Phase.PREPARE: "PREPARE (the live system keeps running)",
                     Phase.CUTOVER: "CUTOVER (downtime starts with the first step you run)",
                     }[phase]
-        since = _wall_clock(self.down_since)
+        since = wall_clock(self.down_since)
         if phase is Phase.PREPARE:
             return f"PREPARE (the stream manager is down since {since}: the cutover has begun)"
         return f"CUTOVER (under way; the stream manager is down since {since})"
@@ -319,7 +323,7 @@ class HeadlessFrontEnd:
             case RunStarted(down_since=float(since)):
                 self.down_since = since
                 self._print(self.paint(
-                    f"the stream manager has been down since {_wall_clock(since)} (for "
+                    f"the stream manager has been down since {wall_clock(since)} (for "
                     f"{duration(time.time() - since)}): the cutover began then and has not "
                     "ended", "bold", "yellow"))
             case CutoverStarted():

@@ -8,6 +8,7 @@ already masked, so an operator can read, copy and check them before saying yes.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -241,6 +242,12 @@ def duration(seconds: float, spelling: Spelling = TERSE) -> str:
     if whole < 3600:
         return f"{whole // 60}{gap}{minute}{gap}{whole % 60:02d}{gap}{second}"
     return f"{whole // 3600}{gap}{hour}{gap}{(whole % 3600) // 60:02d}{gap}{minute}"
+
+
+def wall_clock(seconds: float) -> str:
+    """A moment (seconds since the epoch) as the operator's wall clock shows it:
+    the TUI's and headless's "down since"."""
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
 def result_line(state: str, detail: str) -> str:

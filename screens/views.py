@@ -4,14 +4,13 @@ in, Content out), so how the screen reads can be checked without an app."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from textual.content import Content
 
-from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState
+from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState, wall_clock
 from screens.presentation import GROUPS, NOT_NEEDED, WENT_BACK, clock, duration, look
 from screens.run_state import RunState
 
@@ -115,11 +114,6 @@ def group_titles(state: RunState) -> dict[str, str]:
     elif state.going_back:
         titles[Phase.ROLLBACK] = "ROLLBACK · under way: down until it is done"
     return titles
-
-
-def wall_clock(seconds: float) -> str:
-    """A moment as the operator's clock on the wall shows it."""
-    return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
 def detail(state: RunState, card: StepCard) -> Content:
