@@ -108,9 +108,10 @@ class RunbookApp(App["Outcome | None"]):
         Only what the first paint draws is built here; what answers the engine
         and the operator's keys (the front end, the questions, the records, the
         review) is built, and its modules imported, on first use (issue 12)."""
+        from runbook.hoststate import down_since
         from screens.main import MainScreen
         from screens.output_store import OutputStore
-        from screens.run_state import RunState, down_since
+        from screens.run_state import RunState
         from screens.views import Where
 
         self.open_session = opening.open_session
@@ -123,7 +124,7 @@ class RunbookApp(App["Outcome | None"]):
         self.run_state = RunState(self.cards, f"{settings.host.user}@{settings.host.address}:"
                                               f"{settings.host.port}", previous=previous,
                                   offering_resume=previous is not None,
-                                  down_since=down_since(self.session, previous))
+                                  down_since=down_since(self.session.host_state, previous))
         self.offered = previous
         self.notes = opening.notes
         self.store = OutputStore()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from runbook.model import Action, Outcome, Phase, StepCard, StepReport, StepState
 from screens.presentation import NEXT, WARNED
@@ -19,19 +19,11 @@ from screens.presentation import NEXT, WARNED
 if TYPE_CHECKING:
     from runbook.events import Event, Progress
     from runbook.journal import Replay
-    from runbook.session import Session
 
 FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
 TROUBLE = (StepState.FAILED.value, StepState.IN_DOUBT.value)
 # What the earlier run found that a continued run starts from.
 SETTLED = (*FINISHED, *TROUBLE)
-
-
-def down_since(session: Session[Any], previous: Replay | None) -> float | None:
-    """When the stream manager went down, if it is down now (runbook.hoststate)."""
-    from runbook.hoststate import down_since as said_by_host
-
-    return said_by_host(session.host_state, previous)
 
 
 def is_warning(line: str) -> bool:
