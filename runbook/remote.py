@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+from asyncssh.constants import MSG_IGNORE
 
 from runbook import jobs
 from runbook.config import HostSettings
@@ -141,6 +142,28 @@ def _unreachable(exc: BaseException, *, advise: bool = True) -> str:
 # _acknowledge_early).
 _EARLY_ACKS_S = 0.1
 _EARLY_ACK_EVERY_S = 0.002
+
+
+def _send_no_ignore_packets(conn: asyncssh.SSHClientConnection) -> None:
+    """Leave out the SSH_MSG_IGNORE asyncssh sends ahead of every packet.
+
+    It is RFC 4251's guard (section 9.3.1) against an attack on CBC ciphers,
+    whose next IV an eavesdropper could otherwise predict. This connection
+    offers only AEAD ciphers (_CIPHERS), which take a fresh nonce per packet
+    and need no such guard; OpenSSH sends none with them. Every packet of an
+    upload had one before it: leaving them out made the copy about 5 % faster
+    (benchmarks/upload.py, 300 MiB to a real sshd: 0.99x -> 1.04x scp). A
+    connection on any other cipher is left as asyncssh made it."""
+    if conn.get_extra_info("send_cipher") not in _CIPHERS:
+        return
+    send = conn.send_packet
+
+    def send_packet(pkttype: int, *args: bytes, handler: Any = None) -> None:
+        if pkttype != MSG_IGNORE:
+            send(pkttype, *args, handler=handler)
+
+    # asyncssh sends every packet, its own IGNOREs included, through this name.
+    conn.send_packet = send_packet  # type: ignore[method-assign]
 
 
 def _acknowledge_early(conn: asyncssh.SSHClientConnection) -> None:
@@ -294,6 +317,7 @@ class Remote:
             said = _unreachable(exc, advise=not self._was_connected)
             raise RemoteError(f"{self.target}: cannot connect over SSH: {said}") from None
         _acknowledge_early(conn)
+        _send_no_ignore_packets(conn)
         key = conn.get_server_host_key()
         self.fingerprint = key.get_fingerprint() if key is not None else None
         self._conn = conn
