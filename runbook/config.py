@@ -37,6 +37,7 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class HostSettings:
+    """How to reach the stream manager host over SSH, and as whom."""
     address: str
     port: int = 22
     user: str = "root"
@@ -48,6 +49,7 @@ class HostSettings:
 
 @dataclass(frozen=True)
 class Timeouts:
+    """The longest each kind of remote action may take, in seconds."""
     command: float = 120.0
     upload: float = 1800.0
     service_stop: float = 30.0
@@ -58,6 +60,7 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class Settings:
+    """A run's configuration, read and checked from its TOML file."""
     source: str
     host: HostSettings
     install_dir: str

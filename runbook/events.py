@@ -14,6 +14,7 @@ from runbook.model import StepReport
 
 @dataclass(frozen=True)
 class RunStarted:
+    """A run began (or continued, `resumed`) against `host` with these steps."""
     config: str
     host: str
     rehearsal: bool
@@ -45,11 +46,13 @@ class Reconnecting:
 
 @dataclass(frozen=True)
 class JournalRepaired:
+    """The journal's last record, torn by a crash, was mended; `message` says how."""
     message: str
 
 
 @dataclass(frozen=True)
 class StepChanged:
+    """A step moved on: its state, detail and outcome as they now stand."""
     report: StepReport
 
 
@@ -64,6 +67,7 @@ class Output:
 
 @dataclass(frozen=True)
 class Progress:
+    """How far a long action (an upload, a wait) has come."""
     step_id: str
     done: float
     total: float | None
@@ -75,6 +79,7 @@ class Progress:
 
 @dataclass(frozen=True)
 class CutoverStarted:
+    """The first cutover step began: from here the stream manager is down."""
     step_id: str
 
 
@@ -104,6 +109,7 @@ class Detached:
 
 @dataclass(frozen=True)
 class RunEnded:
+    """The run is over, with its outcome and the exit code the CLI gives."""
     outcome: str
     exit_code: int
     # Set when the journal could not be written: why the run stopped.

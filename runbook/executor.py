@@ -68,6 +68,7 @@ class Answer(StrEnum):
 
 @dataclass(frozen=True)
 class Decision:
+    """The operator's answer to a step's confirmation; `reason` says why a skip."""
     answer: Answer
     reason: str = ""
 

@@ -33,6 +33,7 @@ class HostStateError(Exception):
 
 @dataclass(frozen=True)
 class Snapshot:
+    """The nodegroups as the API listed them before the cutover deleted them."""
     path: Path
     taken: str  # ISO time, UTC
     api_version: str | None
@@ -54,6 +55,7 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Cutover:
+    """The host's record that a cutover began, and which journal began it."""
     began: str  # ISO time, UTC, of the first cutover action on the host
     journal: str
 

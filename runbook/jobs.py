@@ -93,6 +93,7 @@ def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str
 
 @dataclass(frozen=True)
 class JobStatus:
+    """A job on the host as its status file and process list show it."""
     session: int
     started: int  # host clock, epoch seconds
     most: float  # how long it may run at most (its limit and grace)

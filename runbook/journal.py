@@ -241,6 +241,7 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
 
 @dataclass
 class StepHistory:
+    """What the journal says of one step: where it got to, and what is in doubt."""
     state: StepState = StepState.PENDING
     detail: str = ""
     skip_reason: str = ""

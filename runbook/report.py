@@ -69,6 +69,7 @@ class Action:
 
 @dataclass(frozen=True)
 class Note:
+    """A note a step left in the journal, such as a warning, for the report."""
     step: str
     ts: str
     kind: str
@@ -106,6 +107,7 @@ class Attempt:
 
 @dataclass
 class StepRun:
+    """One step as the report shows it: its attempts, actions and output."""
     id: str
     state: str = "not reached"
     # The first attempt's start and the last one's end.
@@ -159,6 +161,7 @@ class Nodegroup:
 
 @dataclass
 class Fleet:
+    """The nodegroups before the cutover and after it, side by side."""
     snapshot: str | None = None
     taken: str | None = None
     api_version: str | None = None
@@ -171,6 +174,7 @@ class Fleet:
 
 @dataclass
 class Downtime:
+    """How long the stream manager was down, against the estimate if there is one."""
     began: str | None = None
     ended: str | None = None
     seconds: float | None = None
@@ -183,6 +187,7 @@ class Downtime:
 
 @dataclass
 class Report:
+    """Everything the change ticket's report says, read from one journal."""
     path: Path
     operator: str = ""
     host: str = ""

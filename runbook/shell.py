@@ -40,6 +40,7 @@ class CommandTimeout(OutcomeUnknown):
 
 @dataclass(frozen=True)
 class CommandResult:
+    """A finished remote command: its exit status (None: unknown) and output."""
     command: str
     exit_status: int | None
     stdout: str

@@ -52,6 +52,7 @@ class ReviewRequested(Message):
 
 @dataclass
 class ProgressChanged(Message):
+    """A long action's progress, for the step pane and the status bar."""
     progress: Progress
 
     def can_replace(self, message: Message) -> bool:

@@ -39,6 +39,7 @@ WARNED = "warned"
 
 @dataclass(frozen=True)
 class Look:
+    """How a step state is drawn: its glyph, its word and its style."""
     glyph: str
     word: str
     style: str

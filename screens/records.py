@@ -42,6 +42,7 @@ class EarlierLines(Message):
 
 @dataclass
 class ReportWritten(Message):
+    """The report was written to `path`, or could not be (`problem`)."""
     path: Path | None
     problem: str | None = None
 

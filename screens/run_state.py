@@ -33,6 +33,7 @@ def is_warning(line: str) -> bool:
 
 @dataclass
 class RunState:
+    """What the TUI knows of the run, kept apart from the widgets that show it."""
     cards: list[StepCard]
     target: str
     states: dict[str, str] = field(default_factory=dict)

@@ -26,6 +26,7 @@ Preparing = Callable[[], Awaitable[Opening]]
 
 @dataclass
 class Opened(Message):
+    """A run is ready to open (a rehearsal's once its host has started)."""
     opening: Opening
 
 

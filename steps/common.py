@@ -199,6 +199,7 @@ _JAVA_PROCESSES = (
 
 @dataclass(frozen=True)
 class JavaProcess:
+    """A running Java process, and the folders it runs from (device:inode)."""
     pid: int
     cwd: str | None  # device:inode of its working directory
     red5_root: str | None  # device:inode of the folder -Dred5.root names

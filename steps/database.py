@@ -27,6 +27,7 @@ _ERROR = re.compile(r"ERROR (\d+) \([0-9A-Z]+\)(?: at line \d+)?: (.*)")
 
 @dataclass(frozen=True)
 class Login:
+    """The live properties' user and password, aimed at the new database's host and port."""
     user: str
     password: str
     host: str

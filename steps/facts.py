@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Red5Facts(Facts):
+    """What the steps learn about the host as they go, for the steps after them."""
     # preflight: the host as found before anything changed
     install_real: str | None = None  # install.dir resolved on the host
     live_version: str | None = None

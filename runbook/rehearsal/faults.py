@@ -81,6 +81,7 @@ Act = Callable[[Context, str], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Fault:
+    """A failure the rehearsal host can bring about, for the operator to practise."""
     name: str
     rehearses: str  # what it rehearses, in the operator's words
     how: str  # how the rehearsal host brings it about
@@ -227,6 +228,7 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
 
 @dataclass(frozen=True)
 class Requested:
+    """A fault asked for on the command line, and the step it is timed to."""
     fault: Fault
     step: str | None  # None: not step-timed
 

@@ -390,6 +390,7 @@ class UsageError(Exception):
 
 @dataclass
 class Options:
+    """The mysql client's command-line options this stand-in understands."""
     host: str = "localhost"
     port: int = 3306
     user: str | None = None

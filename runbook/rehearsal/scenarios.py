@@ -78,6 +78,7 @@ R11_1 = Release("11.1.0.b835", "4.0", 11, "red5pro.sh", marker=True,
 
 @dataclass(frozen=True)
 class Scenario:
+    """An upgrade path to rehearse: the release it starts from and the one it goes to."""
     name: str
     old: Release
     new: Release
