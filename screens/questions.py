@@ -135,6 +135,11 @@ class Questions:
         """Leave at once when nothing runs; otherwise ask how."""
         app = self.app
         if any(isinstance(screen, QuitDialog) for screen in app.screen_stack):
+            if not isinstance(app.screen, QuitDialog):
+                # The properties review or the full log went over it: said,
+                # or the key seems to do nothing (review).
+                app.notify("The quit dialog is still open, under this screen: close this "
+                           "screen to answer it.", markup=False)
             return
         runner = app.runner
         if runner is None or runner.is_finished:

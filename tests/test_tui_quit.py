@@ -170,3 +170,26 @@ async def test_a_quit_answer_that_comes_late_does_not_answer_the_failure(
         quitting.dismiss("wait")  # the late answer, as a queued click would give it
         await pilot.pause()
         assert isinstance(app.screen, RecoverDialog), app.screen_stack
+
+
+async def test_quitting_again_with_a_screen_over_the_quit_dialog_says_where_it_is(
+        tmp_path: Path) -> None:
+    """Review: with another screen over an open quit dialog (the full log, or
+    the properties review the step opened), ctrl+c did nothing and said
+    nothing: the operator could not tell a quit was already being asked."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        await quit_while_recreate_runs(app, pilot)
+        app.action_show_log()
+        await until(lambda: not isinstance(app.screen, QuitDialog), what="the log over it")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any("quit dialog" in line and "under" in line for line in said), said
+        assert sum(isinstance(s, QuitDialog) for s in app.screen_stack) == 1
+        gate.set()
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
