@@ -189,6 +189,32 @@ async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
             await until(lambda d=dialog: app.screen is not d, what=f"{name} to close")
 
 
+async def test_a_notice_over_a_dialog_at_80x24_leaves_its_buttons_uncovered(
+        tmp_path: Any) -> None:
+    """Operator trial: at 80x24 a notice (what a key that does nothing there
+    says) lay over the dialog's buttons, bottom right, for its seconds."""
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    async with app.run_test(size=NARROW, notifications=True) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        app.pop_screen()
+        for dialog in await dialogs(app):
+            name = type(dialog).__name__
+            app.push_screen(dialog)
+            await until(lambda d=dialog: app.screen is d and d.is_attached, what=name)
+            app.notify("The failed step's dialog waits for an answer: q there stops the run. "
+                       "A second sentence makes it as long as the longest notices.")
+            await until(lambda d=dialog: bool(d.query("Toast")), what=f"a notice on {name}")
+            await pilot.pause()
+            for toast in dialog.query("Toast"):
+                for button in dialog.query(Button):
+                    assert not toast.region.overlaps(button.region), \
+                        f"{name}: the notice {toast.region} covers {button.id} {button.region}"
+            app.clear_notifications()
+            dialog.dismiss(None)
+            await until(lambda d=dialog: app.screen is not d, what=f"{name} to close")
+
+
 WORD = re.compile(r"[A-Za-z]{3,}")
 
 
