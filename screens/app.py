@@ -112,7 +112,7 @@ class RunbookApp(App["Outcome | None"]):
         from screens.main import MainScreen
         from screens.output_store import OutputStore
         from screens.run_state import RunState
-        from screens.views import Where
+        from screens.views import Where, pace_shown
 
         self.open_session = opening.open_session
         self.session: Session[Any] = self.open_session(None)
@@ -130,7 +130,8 @@ class RunbookApp(App["Outcome | None"]):
         self.store = OutputStore()
         self.main = MainScreen(self.run_state, self.store, max_lines=SHOWN_LINES,
                                clock=self.clock, where=Where(self.rehearsal, opening.host_label,
-                                                             self.session.journal_path))
+                                                             self.session.journal_path,
+                                                             pace_shown(settings)))
         # The question the runbook waits on; its future is the answer.
         self.asking: ConfirmRequested | None = None
         self.opened = True

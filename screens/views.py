@@ -7,12 +7,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 
 from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState, wall_clock
 from screens.presentation import GROUPS, NOT_NEEDED, WENT_BACK, clock, duration, look
 from screens.run_state import RunState
+
+if TYPE_CHECKING:
+    from runbook.config import Settings
 
 PROPERTIES_STEP = "properties"
 Parts = list[Content | str | tuple[str, str]]
@@ -25,6 +29,20 @@ class Where:
     rehearsal: bool
     host_label: str
     journal: Path
+    # A rehearsal's pace, in words ("at the fast pace"): its times are
+    # production's only at the real one.
+    pace: str = ""
+
+
+def pace_shown(settings: Settings) -> str:
+    """A rehearsal's pace for the status line ("at the fast pace"). Nothing for a
+    production run, nor for a run whose pace is not known (`runbook run` against
+    a rehearsal host; a rehearsal that adopted a service of another pace)."""
+    if not settings.rehearsal or settings.rehearsal_pace is None:
+        return ""
+    from runbook.report_format import pace_name  # a rehearsal's: not before the first paint
+
+    return f"at {pace_name(settings.rehearsal_pace)}"
 
 
 def status(state: RunState, where: Where, now: float, *,
@@ -39,6 +57,8 @@ def status_host(state: RunState, where: Where, *, narrow: bool = False) -> Conte
     host: Parts = []
     if where.rehearsal:
         host += [(" REHEARSAL ", "bold $text on $warning-darken-1"), " "]
+        if where.pace:
+            host += [(where.pace, "$warning"), "   "]
     if not narrow:
         host += [("runbook ", "bold"), ("→ ", "$text-muted")]
     host.append((state.target, "bold"))

@@ -115,6 +115,8 @@ def test_rehearse_paints_before_the_host_starts(
     assert "Starting the rehearsal host" in seen["first"]
     assert "Starting the rehearsal host" not in seen["then"]
     assert "Procedure" in seen["then"]
+    # The status line says the pace the fake cloud goes at (operator trial).
+    assert "at pace 0.005" in seen["then"].splitlines()[0], seen["then"].splitlines()[0]
     assert code == Outcome.STOPPED.exit_code
     assert sandbox.processes_mentioning(tmp_path / "sandbox") == []
 
