@@ -38,6 +38,7 @@ class Outcome(StrEnum):
 
     @property
     def words(self) -> str:
+        """How the operator reads this outcome ("rolled back", not the token)."""
         return outcome_words(self.value)
 
 

@@ -323,8 +323,8 @@ class _Reader:
         step_id = _text(record.get("step"))
         if event == Record.RUN_START:
             # An attempt still going when the run was cut off ended there, in doubt.
-            for step_id, cut in self.going.items():
-                cut.lines = self.said.pop(step_id, [])
+            for going_id, cut in self.going.items():
+                cut.lines = self.said.pop(going_id, [])
             self.going.clear()
             report.runs += 1
             report.started = report.started or ts
