@@ -35,14 +35,24 @@ from screens.views import (
 )
 from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
 
-# From this many columns the checklist stands beside the step (app.tcss).
-WIDE_FROM = 100
+# From this many columns the checklist stands beside the step (app.tcss);
+# from WIDE_FROM its rows say each state's word too.
+BESIDE_FROM = 100
+WIDE_FROM = 120
+
+
+def breakpoint_for(width: int) -> str:
+    return "-wide" if width >= WIDE_FROM else "-medium" if width >= BESIDE_FROM else "-narrow"
 
 
 class MainScreen(Screen[None]):
     # Below 100 columns the checklist gives way to the step and its output
-    # (app.tcss: Screen.-narrow); `c` brings it back, or hides it when wide.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]  # noqa: RUF012 (Textual's own)
+    # (app.tcss: Screen.-narrow); `c` brings it back, or hides it when beside.
+    # Up to 119 its rows leave out the state's word, keeping the glyph (the
+    # legend names them): with it, the step and its plan had 37 to 56 columns
+    # (operator trial).
+    HORIZONTAL_BREAKPOINTS = [  # noqa: RUF012 (Textual's own)
+        (0, "-narrow"), (BESIDE_FROM, "-medium"), (WIDE_FROM, "-wide")]
     # The footer shows these in this order and cuts what does not fit at the
     # right: what the operator needs in the window comes first.
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -88,7 +98,7 @@ class MainScreen(Screen[None]):
         # The breakpoint class the first resize would give, given now while the
         # screen is still empty: set by that resize, it restyled every widget
         # of the screen once more before the first paint (issue 12).
-        self.add_class("-wide" if self.app.size.width >= WIDE_FROM else "-narrow")
+        self.add_class(breakpoint_for(self.app.size.width))
         yield StatusBar(id="status")
         # One container for all below the status bar: a repaint draws every child
         # of the screen whose clip it touches, so the clocks' tick draws its
@@ -99,8 +109,9 @@ class MainScreen(Screen[None]):
                 # before its children are in the DOM.
                 with Vertical(id="left") as left:
                     left.border_title = "Procedure"
-                    yield Checklist(self.cards, id="checklist")
-                    yield Static(legend(), id="legend")
+                    yield Checklist(self.cards, words=not self.has_class("-medium"),
+                                    id="checklist")
+                    yield Static(legend(3 if self.has_class("-medium") else 5), id="legend")
                 with Vertical(id="right"):
                     step = StepDetail(id="detail")
                     step.border_title = "Step"
@@ -269,5 +280,11 @@ class MainScreen(Screen[None]):
             self.output.show_progress(label, shown.done, shown.total, share=not shown.of_limit)
 
     def on_resize(self) -> None:
-        # The breakpoint class may have changed: the status line has two lengths.
+        # The breakpoint class may have changed: the status line has two
+        # lengths, the checklist's rows two widths.
         self.refresh_status()
+        beside = not self.has_class("-medium")
+        for checklist in self.query("#checklist").results(Checklist):
+            if checklist.words != beside:
+                checklist.show_words(beside)
+                self.query_one("#legend", Static).update(legend(5 if beside else 3))

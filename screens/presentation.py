@@ -89,26 +89,30 @@ def fit(text: str, width: int) -> str:
     return cut + "…"
 
 
-def step_row(number: int, title: str, state: str, elapsed: float | None) -> Content:
+def step_row(number: int, title: str, state: str, elapsed: float | None, *,
+             word: bool = True) -> Content:
+    """A checklist row; without `word`, the state shows by its glyph alone."""
     shown = look(state)
     title_style = "bold" if state in (NEXT, StepState.RUNNING.value) else ""
+    said: list[str | tuple[str, str]] = [(fit(shown.word, WORD_WIDTH), shown.style), " "] \
+        if word else []
     return Content.assemble(
         (f"{number:>2} ", "$text-muted"),
         (f"{shown.glyph} ", shown.style),
         (fit(title, TITLE_WIDTH), title_style),
         " ",
-        (fit(shown.word, WORD_WIDTH), shown.style),
-        " ",
+        *said,
         (f"{duration(elapsed):>{ELAPSED_WIDTH}}", "$text-muted"),
     )
 
 
-def legend() -> Content:
-    """Every row look in one place, for the operator who has not learnt them yet."""
+def legend(per_row: int = 5) -> Content:
+    """Every row look in one place, for the operator who has not learnt them
+    yet: `per_row` of them to a row (3 where the checklist is narrow)."""
     parts: list[Content | str | tuple[str, str]] = []
-    for number, shown in enumerate(LOOKS.values()):
+    for number, shown in enumerate(LOOKS.values(), start=1):
         parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
-        parts.append("\n" if number == 4 else "   ")
+        parts.append("\n" if number % per_row == 0 else "   ")
     return Content.assemble(*parts).rstrip()
 
 

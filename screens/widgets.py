@@ -29,7 +29,12 @@ from screens.wrap import wrap_content
 class Checklist(OptionList):
     """One row per step under its phase; the highlighted row is the selected step."""
 
-    def __init__(self, steps: Sequence[StepCard], *, id: str | None = None) -> None:
+    def __init__(self, steps: Sequence[StepCard], *, words: bool = True,
+                 id: str | None = None) -> None:
+        # Whether the rows say each state's word beside its glyph, and what
+        # each row shows now, to draw it again when that changes.
+        self.words = words
+        self.shown: dict[str, tuple[str, float | None]] = {}
         options: list[Option] = []
         phase = ""
         for step in steps:
@@ -38,8 +43,8 @@ class Checklist(OptionList):
                 options.append(Option(Content.styled(GROUPS.get(phase, phase.upper()),
                                                      "bold"), id=f"group-{phase}",
                                       disabled=True))
-            options.append(Option(step_row(step.number, step.title, "pending", None),
-                                  id=step.id))
+            options.append(Option(step_row(step.number, step.title, "pending", None,
+                                           word=words), id=step.id))
         super().__init__(*options, id=id)
         self.steps = {step.id: step for step in steps}
         self.titles: dict[str, str] = {phase: GROUPS.get(phase, phase.upper())
@@ -55,7 +60,16 @@ class Checklist(OptionList):
         if step_id not in self.steps:
             return
         step = self.steps[step_id]
-        self.replace_option_prompt(step_id, step_row(step.number, step.title, state, elapsed))
+        self.shown[step_id] = (state, elapsed)
+        self.replace_option_prompt(step_id, step_row(step.number, step.title, state, elapsed,
+                                                     word=self.words))
+
+    def show_words(self, words: bool) -> None:
+        """Rows with each state's word, or its glyph alone (less room)."""
+        if words != self.words:
+            self.words = words
+            for step_id in self.steps:
+                self.show_state(step_id, *self.shown.get(step_id, ("pending", None)))
 
     def select_step(self, step_id: str) -> None:
         if step_id not in self.steps:

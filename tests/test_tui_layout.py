@@ -29,6 +29,7 @@ from screens.dialogs import (
     SkipDialog,
     Target,
 )
+from screens.presentation import TITLE_WIDTH, fit
 from screens.widgets import Checklist
 from tests.polling import until
 from tests.test_tui_fakes import (
@@ -65,6 +66,33 @@ async def test_below_100_columns_the_checklist_gives_way_and_a_key_brings_it_bac
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert left.display, "from 100 columns on the checklist is back by itself"
+
+
+@pytest.mark.parametrize("width", [100, 110, 119])
+async def test_from_100_to_119_columns_the_step_pane_keeps_room_for_its_plan(width: int) -> None:
+    """Operator trial: at 100 to 119 columns the checklist kept its 63 columns
+    and left the step and its plan 37 to 56, where every command wrapped into a
+    column of fragments. There the rows go without the state's word (the glyph
+    stays; the legend below names each one), and the step pane gets the room."""
+    app = make_app()
+    async with app.run_test(size=(width, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        assert app.main.query_one("#left").display
+        assert app.main.detail.region.width >= width - 50, app.main.detail.region
+
+        def first_row() -> str:
+            return next(row for row in screen_text(app).splitlines()
+                        if row.startswith("│ 1 · Preflight checks"))
+
+        checklist = screen_text(app).splitlines()
+        for card in app.cards:  # every title as wide rows show it, beside its number
+            shown = fit(card.title, TITLE_WIDTH).rstrip()
+            assert any(f"{card.number:>2} · {shown}" in row for row in checklist), card.title
+        assert "pending" not in first_row().split("│")[1], first_row()
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert "pending" in first_row().split("│")[1], "from 120 columns the word is back"
+        assert app.main.detail.region.width == 120 - 63
 
 
 @pytest.mark.parametrize(("size", "breakpoint"), [(NARROW, "-narrow"), (WIDE, "-wide")])
