@@ -734,7 +734,8 @@ class Executor(Generic[F]):
             # the snapshot taken before this moment.
             began = self.host_state.begin_cutover(self.journal.path)
             self.cutover_began = datetime.fromisoformat(began.began).timestamp()
-            self._tell(CutoverStarted(step.id), Record.CUTOVER_START, step=step.id)
+            self._tell(CutoverStarted(step.id, self.cutover_began), Record.CUTOVER_START,
+                       step=step.id, began=began.began)
         self.journal.write(Record.STEP_START, step=step.id)
         started = time.monotonic()
         report.elapsed_s = None

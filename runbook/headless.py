@@ -326,9 +326,9 @@ class HeadlessFrontEnd:
                     f"the stream manager has been down since {wall_clock(since)} (for "
                     f"{duration(time.time() - since)}): the cutover began then and has not "
                     "ended", "bold", "yellow"))
-            case CutoverStarted():
+            case CutoverStarted(began=began):
                 if self.down_since is None:
-                    self.down_since = time.time()
+                    self.down_since = began
                 self._print(self.paint("  ! downtime starts now", "bold", "yellow"))
             case CutoverEnded(complete=True, downtime_s=downtime):
                 self.down_since = None

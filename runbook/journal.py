@@ -320,7 +320,10 @@ def replay(path: Path) -> Replay:
         elif event == Record.FACTS:
             result.facts.update(record.get("facts", {}))
         elif event == Record.CUTOVER_START:
-            result.cutover_started = result.cutover_started or record["ts"]
+            # The host's record of the moment; older journals have only their own.
+            began = record.get("began")
+            result.cutover_started = result.cutover_started or (
+                began if isinstance(began, str) and began else record["ts"])
         elif event == Record.CUTOVER_END and record.get("complete", True):
             result.downtime_s = record.get("downtime_s")
         elif event == Record.RUN_END:

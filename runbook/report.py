@@ -392,7 +392,8 @@ class _Reader:
         elif event == Record.FACTS and isinstance(record.get("facts"), dict):
             report.facts.update(record["facts"])
         elif event == Record.CUTOVER_START:
-            report.downtime.began = report.downtime.began or ts
+            # The host's record of the moment (older journals: the record's own).
+            report.downtime.began = report.downtime.began or _text(record.get("began")) or ts
         elif event == Record.CUTOVER_END:
             # A resumed cutover ends again; the complete one is the downtime.
             if not report.downtime.complete:

@@ -131,9 +131,9 @@ class RunState:
                     f", in {wait:.0f}s)" if wait >= 1 else ")")
             case Output(step_id=step_id, line=line) if is_warning(line):
                 self.warnings.setdefault(step_id, []).append(line)
-            case CutoverStarted():
+            case CutoverStarted(began=began):
                 if self.down_since is None:
-                    self.down_since = now
+                    self.down_since = began
             case WayBackStarted():
                 self.way_back = True
             case CutoverEnded(complete=complete, downtime_s=downtime):

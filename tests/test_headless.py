@@ -385,7 +385,7 @@ def test_the_cutover_banner_gives_the_estimate_and_each_step_the_time_left(
     confirm(headless, "delete-nodegroups")
     banner = shown.getvalue()
     assert "the last comparable cutover took 5.2s (journal /runs/last.jsonl)" in banner, banner
-    headless.tell(CutoverStarted("delete-nodegroups"))
+    headless.tell(CutoverStarted("delete-nodegroups", now[0]))
     now[0] = 1003.0
     confirm(headless, "start-service")
     started = shown.getvalue()[len(banner):]

@@ -640,7 +640,7 @@ async def test_r_on_the_main_screen_after_a_failed_cutover_step_points_at_the_wa
     app.notify = lambda message, **_: notes.append(message)  # type: ignore[method-assign,assignment]
     async with app.run_test(size=(120, 40)) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, CutoverStarted("delete-nodegroups"),
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
              StepChanged(StepReport("start-service", StepState.FAILED, "the service died")),
              RunEnded(Outcome.FAILED.value, Outcome.FAILED.exit_code))
         app.main.checklist.select_step("start-service")

@@ -65,7 +65,7 @@ async def test_the_downtime_clock_ticks_on_after_a_run_that_left_the_service_dow
     async with app.run_test(size=SIZE):
         await until(lambda: app.drawn, what="the first paint")
         tell(app, RunStarted("rehearsal.toml", "x", True, (), False),
-             CutoverStarted("delete-nodegroups"), CutoverEnded(False, 30.0),
+             CutoverStarted("delete-nodegroups", app.clock()), CutoverEnded(False, 30.0),
              RunEnded(Outcome.FAILED.value, 1))
         await until(lambda: app.outcome is Outcome.FAILED, what="the end of the run")
         assert running_timers(app) == ["RunbookApp: clock"], "the stream manager is down"
@@ -82,7 +82,7 @@ async def test_a_clock_tick_draws_the_clocks_row_and_nothing_beside_it(
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
         tell(app, RunStarted("rehearsal.toml", "x", True, (), False),
-             CutoverStarted("delete-nodegroups"))
+             CutoverStarted("delete-nodegroups", app.clock()))
         await pilot.pause()
         clock.now += 1
         app.main.tick()
@@ -124,7 +124,7 @@ async def test_the_clocks_row_drawn_again_is_the_row_laid_out_afresh() -> None:
         await until(lambda: app.drawn, what="the first paint")
         status = app.main.status
         tell(app, RunStarted("rehearsal.toml", "x", True, (), False),
-             CutoverStarted("delete-nodegroups"))
+             CutoverStarted("delete-nodegroups", app.clock()))
         await pilot.pause()
         for seconds in (1, 9, 10, 59, 61, 3600, 3661):
             clock.now = 1000.0 + seconds
@@ -141,7 +141,7 @@ async def test_the_clocks_row_drawn_again_is_the_row_laid_out_afresh() -> None:
 async def open_confirmation(app: RunbookApp, pilot: Any) -> asyncio.Task[Any]:
     """Mid-cutover, the confirmation of delete-nodegroups open over the main screen."""
     tell(app, RunStarted("rehearsal.toml", "x", True, (), False),
-         CutoverStarted("delete-nodegroups"))
+         CutoverStarted("delete-nodegroups", app.clock()))
     asked = asyncio.ensure_future(app.front.confirm(StepReport("delete-nodegroups"),
                                                     [Shell("true")]))
     await until(lambda: app.asking is not None, what="the question")

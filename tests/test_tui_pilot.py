@@ -204,7 +204,7 @@ async def test_r_while_a_cutover_step_runs_says_where_the_way_back_starts() -> N
     notes = collect_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        tell(app, CutoverStarted("delete-nodegroups"),
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
              StepChanged(report("delete-nodegroups", StepState.RUNNING)))
         await pilot.press("r")
         await pilot.pause()
@@ -370,7 +370,7 @@ async def test_quitting_while_the_stream_manager_is_down_says_so(tmp_path: Path)
     app = make_app(journal=journal)
     async with app.run_test(size=SIZE) as pilot:
         await first_question(app, [Talk("preflight"), Talk("new-database")], journal)
-        tell(app, CutoverStarted("delete-nodegroups"))
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
         await pilot.press("q")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
         assert "stream manager is down" in text_of(app.screen), text_of(app.screen)

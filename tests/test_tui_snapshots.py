@@ -149,7 +149,7 @@ def test_a_failed_cutover_step(snap_compare: Any) -> None:
                                     StepState.SKIPPED else 0.8)))
         await pilot.pause()
         clock.now += 240
-        front.tell(CutoverStarted("delete-nodegroups"))
+        front.tell(CutoverStarted("delete-nodegroups", app.clock()))
         for step_id in ("delete-nodegroups", "backup-live"):
             front.tell(StepChanged(report(step_id, StepState.DONE, "ok", 3.0)))
         _pending.append(ask(app, "promote-new", [
@@ -199,7 +199,7 @@ async def mid_cutover(pilot: Pilot[Any], clock: FakeClock) -> None:
     plan = [replace_path(plan[0], name) for name in names] + plan[1:]
     _pending.append(ask(app, "delete-nodegroups", plan))
     await pilot.pause()
-    tell(app, CutoverStarted("delete-nodegroups"))
+    tell(app, CutoverStarted("delete-nodegroups", app.clock()))
     await until(lambda: app.run_state.down_since is not None, what="the cutover")
     tell(app, StepChanged(report("delete-nodegroups", StepState.RUNNING)))
     await pilot.pause()

@@ -29,7 +29,7 @@ from runbook.events import (
 from runbook.executor import Decision, Outcome
 from runbook.hoststate import HostState
 from runbook.journal import Journal
-from runbook.model import StepState
+from runbook.model import Phase, StepState
 from runbook.rehearsal import cloud
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, ResumeDialog
@@ -123,6 +123,31 @@ async def test_the_downtime_clock_counts_from_the_journals_cutover_start_across_
         assert "ended" not in status_line(app)
 
 
+async def test_the_clock_counts_from_the_moment_the_report_says_the_cutover_began(
+        tmp_path: Path) -> None:
+    """Operator trial: the TUI counted the downtime from when it heard the
+    cutover begin, the report from the journal's record, and the two said
+    different seconds ("down since 02:14:08" against "began 02:14:07"). Here
+    the app's clock is a fixed one far from the engine's: they agree only if
+    the TUI takes the engine's moment."""
+    from runbook.report import build
+    from tests.test_tui_fakes import Talk, run_steps
+
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal, clock_=FakeClock(BEGAN))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        run_steps(app, [Talk("delete-nodegroups", phase=Phase.CUTOVER)], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press(*"delete-nodegroups", "enter")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    began = build(journal).downtime.began
+    assert began is not None and app.run_state.down_since is not None
+    assert abs(datetime.fromisoformat(began).timestamp() - app.run_state.down_since) < 0.001
+
+
 async def test_a_new_run_while_the_host_is_down_says_so_from_the_hosts_record(
         tmp_path: Path) -> None:
     journal = tmp_path / "now.jsonl"
@@ -148,7 +173,7 @@ async def test_the_clock_shows_what_is_left_by_the_last_rehearsal(tmp_path: Path
     app = make_app(journal=tmp_path / "now.jsonl", clock_=clock, settings_=production())
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.run_state.estimate_s == 420.0, what="the estimate")
-        tell(app, CutoverStarted("delete-nodegroups"))
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
         await until(lambda: app.run_state.down_since is not None, what="the cutover")
         clock.now += 120
         await pilot.pause()
@@ -526,7 +551,7 @@ async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, CutoverStarted("delete-nodegroups"))
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
         for step_id in ("delete-nodegroups", "backup-live", "promote-new", "stop-service",
                         "service-unit"):
             tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
@@ -550,7 +575,7 @@ async def test_the_status_row_says_how_the_run_ended_in_words() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, CutoverStarted("delete-nodegroups"), CutoverEnded(True, 4.0),
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()), CutoverEnded(True, 4.0),
              RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
         await pilot.pause()
         status = screen_text(app).splitlines()[1]
@@ -611,7 +636,7 @@ async def test_after_a_failed_cutover_step_the_hint_names_the_way_back_too() -> 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, CutoverStarted("delete-nodegroups"))
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
         tell(app, StepChanged(report("delete-nodegroups", StepState.DONE, "ok", 1.0)))
         tell(app, StepChanged(report("backup-live", StepState.FAILED, "mv refused", 0.1)))
         tell(app, CutoverEnded(False, 1.1))
@@ -646,7 +671,7 @@ async def test_the_phase_headings_do_not_say_the_live_system_runs_while_it_is_do
         await until(lambda: app.drawn, what="the first paint")
         await pilot.pause()
         assert "keeps running" in heading(app, "prepare")
-        tell(app, CutoverStarted("delete-nodegroups"))
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
         await pilot.pause()
         assert "keeps running" not in heading(app, "prepare"), heading(app, "prepare")
         assert "down since" in heading(app, "cutover"), heading(app, "cutover")
@@ -665,7 +690,7 @@ async def test_a_way_back_stopped_at_its_first_question_is_still_the_way_back(
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
         app.run_state.estimate_s = 5.2
-        tell(app, CutoverStarted("delete-nodegroups"),
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
              StepChanged(report("delete-nodegroups", StepState.FAILED, "timed out", 3.0)),
              WayBackStarted(),
              StepChanged(report("rollback-stop-new", StepState.PENDING)))
@@ -686,7 +711,7 @@ async def test_the_way_back_is_not_timed_against_the_cutover_estimate(tmp_path: 
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
         app.run_state.estimate_s = 5.2
-        tell(app, CutoverStarted("delete-nodegroups"))
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
         await until(lambda: app.run_state.down_since is not None, what="the cutover")
         clock.now += 3
         app.main.tick()
