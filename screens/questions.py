@@ -134,22 +134,25 @@ class Questions:
     def quit(self) -> None:
         """Leave at once when nothing runs; otherwise ask how."""
         app = self.app
-        if any(isinstance(screen, QuitDialog) for screen in app.screen_stack):
-            if not isinstance(app.screen, QuitDialog):
-                # The properties review or the full log went over it: said,
-                # or the key seems to do nothing (review).
-                app.notify("The quit dialog is still open, under this screen: close this "
-                           "screen to answer it.", markup=False)
-            return
         runner = app.runner
-        if runner is None or runner.is_finished:
-            app.exit(app.run_state.outcome)
-            return
-        if app.run_state.recovering is not None:
+        running = runner is not None and not runner.is_finished
+        if running and app.run_state.recovering is not None:
             # Nothing runs: the failed step's dialog is the question, and its q
             # stops the run (review: this asked as if the runbook were busy).
+            # It is on top, over a quit dialog too if one was open.
             app.notify("The failed step's dialog waits for an answer: q there stops the run.",
                        markup=False)
+            return
+        if any(isinstance(screen, QuitDialog) for screen in app.screen_stack):
+            if not isinstance(app.screen, QuitDialog):
+                # The full log or the properties review went over it: said, or
+                # the key seems to do nothing (review).
+                app.notify("The quit dialog is still open, under this screen: leave this "
+                           "screen (escape; q in the properties review) to answer it.",
+                           markup=False)
+            return
+        if not running:
+            app.exit(app.run_state.outcome)
             return
         app.push_screen(QuitDialog(self.leaving()), self.left)
 

@@ -193,3 +193,27 @@ async def test_quitting_again_with_a_screen_over_the_quit_dialog_says_where_it_i
         assert sum(isinstance(s, QuitDialog) for s in app.screen_stack) == 1
         gate.set()
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+
+
+async def test_quitting_while_a_failed_step_asks_points_to_its_dialog_not_the_quit_dialog(
+        tmp_path: Path) -> None:
+    """Review: with the full log over the quit dialog, a step failed and its
+    question came on top. ctrl+c then said to close "this screen" to reach the
+    quit dialog, and on the failure's dialog escape stops the run."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Fails("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        await quit_while_recreate_runs(app, pilot)
+        app.action_show_log()
+        await until(lambda: not isinstance(app.screen, QuitDialog), what="the log over it")
+        gate.set()
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert said and "failed step" in said[-1] and "quit dialog" not in said[-1], said
+        await pilot.press("q")  # stop, there
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
