@@ -217,10 +217,12 @@ async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
             await until(lambda d=dialog: app.screen is not d, what=f"{name} to close")
 
 
-async def test_a_notice_over_a_dialog_at_80x24_leaves_its_buttons_uncovered(
+async def test_a_notice_over_a_dialog_at_80x24_leaves_the_dialog_uncovered(
         tmp_path: Any) -> None:
     """Operator trial: at 80x24 a notice (what a key that does nothing there
-    says) lay over the dialog's buttons, bottom right, for its seconds."""
+    says) lay over the dialog's buttons, bottom right, for its seconds; moved
+    into the box's top it hid the failure's text and the destructive badge
+    (review). It goes above the box, over the dimmed screen."""
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
     async with app.run_test(size=NARROW, notifications=True) as pilot:
@@ -230,14 +232,14 @@ async def test_a_notice_over_a_dialog_at_80x24_leaves_its_buttons_uncovered(
             name = type(dialog).__name__
             app.push_screen(dialog)
             await until(lambda d=dialog: app.screen is d and d.is_attached, what=name)
-            app.notify("The failed step's dialog waits for an answer: q there stops the run. "
-                       "A second sentence makes it as long as the longest notices.")
+            app.notify("The quit dialog is still open, under this screen: leave this screen "
+                       "(escape; q in the properties review) to answer it.", markup=False)
             await until(lambda d=dialog: bool(d.query("Toast")), what=f"a notice on {name}")
             await pilot.pause()
+            box = dialog.query_one(".dialog-box").region
             for toast in dialog.query("Toast"):
-                for button in dialog.query(Button):
-                    assert not toast.region.overlaps(button.region), \
-                        f"{name}: the notice {toast.region} covers {button.id} {button.region}"
+                assert not toast.region.overlaps(box), \
+                    f"{name}: the notice {toast.region} covers the box {box}"
             app.clear_notifications()
             dialog.dismiss(None)
             await until(lambda d=dialog: app.screen is not d, what=f"{name} to close")
