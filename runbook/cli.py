@@ -675,17 +675,18 @@ class _Rehearsal:
         operator = host.sandbox / ".operator"
         runs = operator / "runs" if self.lasting else default_dir() / "rehearsals"
         say(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
+        if host.adopted_service:
+            say(f"adopted the service left running by an earlier rehearsal "
+                f"(pid {host.adopted_service})")
         # Its times are not production's unless it goes at the real pace
         # (operator trial: nothing said which pace a rehearsal went at).
         from runbook.report_format import pace_words
 
         pace = host.pace
-        say(f"rehearsal pace {pace_words(pace)} (RUNBOOK_REHEARSAL_PACE)" if pace is not None
-            else "rehearsal pace unknown: the service adopted from an earlier rehearsal goes "
-                 "at another pace, so this run's times compare with no other run's")
-        if host.adopted_service:
-            say(f"adopted the service left running by an earlier rehearsal "
-                f"(pid {host.adopted_service})")
+        say(f"rehearsal pace {pace_words(pace)}; RUNBOOK_REHEARSAL_PACE sets it"
+            if pace is not None else
+            "rehearsal pace unknown: the adopted service goes at another pace, or its pace "
+            "cannot be read, so this run's times compare with no other run's")
         if host.boot_error:
             say(_boot_said(host.boot_error, settings, operator))
         if self.asked:

@@ -35,12 +35,16 @@ class Where:
 
 
 def pace_shown(settings: Settings) -> str:
-    """A rehearsal's pace for the status line ("at the fast pace"). Nothing for a
-    production run, nor for a run whose pace is not known (`runbook run` against
-    a rehearsal host; a rehearsal that adopted a service of another pace)."""
-    if not settings.rehearsal or settings.rehearsal_pace is None:
+    """A rehearsal's pace for the status line ("at the fast pace"; "at an
+    unknown pace" for `runbook run` against a rehearsal host, or a rehearsal
+    that adopted a service of another pace). Nothing for a production run."""
+    if not settings.rehearsal:
         return ""
-    from runbook.report_format import pace_name  # a rehearsal's: not before the first paint
+    if settings.rehearsal_pace is None:
+        return "at an unknown pace"
+    # Only `runbook rehearse` knows its pace, and it has this module loaded by
+    # now (its start says the pace); `runbook run` does not load the report here.
+    from runbook.report_format import pace_name
 
     return f"at {pace_name(settings.rehearsal_pace)}"
 
@@ -57,7 +61,7 @@ def status_host(state: RunState, where: Where, *, narrow: bool = False) -> Conte
     host: Parts = []
     if where.rehearsal:
         host += [(" REHEARSAL ", "bold $text on $warning-darken-1"), " "]
-        if where.pace:
+        if where.pace and not narrow:  # at 80 columns the connection's state comes first
             host += [(where.pace, "$warning"), "   "]
     if not narrow:
         host += [("runbook ", "bold"), ("→ ", "$text-muted")]

@@ -127,8 +127,9 @@ def test_headless_answers_skip_with_reason_then_stop(tmp_path: Path) -> None:
     assert result.returncode == 3, result.stdout[-2000:]
     assert "a skip needs a reason" in result.stdout
     # Which pace its times are at, said before the first step (operator trial).
-    assert "rehearsal pace 0.005: the fake cloud goes 200 times faster than a real one" \
-        in result.stdout.split("preflight", 1)[0], result.stdout[:2000]
+    said = ("rehearsal pace 0.005: the fake cloud goes 200 times faster than a real one; "
+            "RUNBOOK_REHEARSAL_PACE sets it")
+    assert said in result.stdout.split("preflight", 1)[0], result.stdout[:2000]
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     assert "unattended" not in records[0]  # answered at the keys
     skipped = [r for r in records if r["event"] == "step-end" and r["state"] == "skipped"]

@@ -296,3 +296,24 @@ def test_every_phase_heading_fits_the_checklist_on_one_row() -> None:
         headings |= set(group_titles(state).values())
     assert all(len(title) <= inside for title in headings), \
         [title for title in headings if len(title) > inside]
+
+
+def test_the_status_line_says_a_rehearsals_pace_known_or_not_and_not_at_80_columns() -> None:
+    """Review: a rehearsal of unknown pace (`runbook run` against a rehearsal
+    host; an adopted service of another pace) showed no pace at all, though it
+    is the one the operator most needs told of; and at 80 columns the pace
+    pushed the connection's state off the row."""
+    from dataclasses import replace
+
+    from screens.run_state import RunState
+    from screens.views import Where, pace_shown, status_host
+
+    rehearsal = settings()
+    assert pace_shown(replace(rehearsal, rehearsal_pace=None)) == "at an unknown pace"
+    assert pace_shown(replace(rehearsal, rehearsal_pace=1.0)) == "at the real pace"
+    assert pace_shown(replace(rehearsal, rehearsal=False)) == ""
+    state = RunState(cards=[], target="red5admin@127.0.0.1:2222", connection="connected")
+    where = Where(True, "sandbox /tmp/x", Path("run.jsonl"), "at the fast pace")
+    assert "at the fast pace" in status_host(state, where).plain
+    narrow = status_host(state, where, narrow=True).plain
+    assert "at the fast pace" not in narrow and "ssh connected" in narrow, narrow
