@@ -49,7 +49,7 @@ class HostSettings:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """The longest each kind of remote action may take, in seconds."""
+    """The longest each kind of remote action or API wait may take, in seconds."""
     command: float = 120.0
     upload: float = 1800.0
     service_stop: float = 30.0
@@ -60,7 +60,8 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class Settings:
-    """A run's configuration, read and checked from its TOML file."""
+    """A run's configuration: its TOML file, read and checked, and what the
+    command line adds (a rehearsal's pace, --yes)."""
     source: str
     host: HostSettings
     install_dir: str

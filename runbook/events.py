@@ -52,7 +52,7 @@ class JournalRepaired:
 
 @dataclass(frozen=True)
 class StepChanged:
-    """A step moved on: its state, detail and outcome as they now stand."""
+    """A step moved on: its state, detail and time as they now stand."""
     report: StepReport
 
 

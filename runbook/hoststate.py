@@ -33,7 +33,8 @@ class HostStateError(Exception):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The nodegroups as the API listed them before the cutover deleted them."""
+    """What export-config kept of the fleet (nodegroups, launch configs, scale
+    policies) before the cutover deleted the nodegroups."""
     path: Path
     taken: str  # ISO time, UTC
     api_version: str | None

@@ -157,8 +157,8 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
 
 def test_every_dataclass_says_what_it_is() -> None:
     """A dataclass without a docstring gets one made at import from
-    inspect.signature, about a quarter of a millisecond each; most are imported
-    before the first paint (issue 12). And a reader is told what it holds."""
+    inspect.signature: some 80 microseconds each here, a dozen of them before
+    the first paint (issue 12). And a reader is told what it holds."""
     import dataclasses
     import importlib
     import inspect
