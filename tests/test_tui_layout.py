@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -177,17 +178,27 @@ async def dialogs(app: Any) -> list[ModalScreen[Any]]:
     return found
 
 
+async def each_dialog(app: Any) -> AsyncIterator[ModalScreen[Any]]:
+    """Past the resume dialog, every dialog (dialogs()) in turn, open on top;
+    each is closed again once the caller has looked at it."""
+    await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+    app.pop_screen()
+    for dialog in await dialogs(app):
+        name = type(dialog).__name__
+        app.push_screen(dialog)
+        await until(lambda d=dialog: app.screen is d and d.is_attached, what=name)
+        yield dialog
+        dialog.dismiss(None)
+        await until(lambda d=dialog: app.screen is not d, what=f"{name} to close")
+
+
 async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
         tmp_path: Any) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
     async with app.run_test(size=NARROW) as pilot:
-        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
-        app.pop_screen()
-        for dialog in await dialogs(app):
+        async for dialog in each_dialog(app):
             name = type(dialog).__name__
-            app.push_screen(dialog)
-            await until(lambda d=dialog: app.screen is d and d.is_attached, what=name)
             await pilot.pause()
             screen = app.screen.region
             buttons = list(dialog.query(Button))
@@ -213,8 +224,6 @@ async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
                             what=f"{name} to scroll to its end")
                 await pilot.press("home")
                 await until(lambda b=body: b.scroll_y == 0, what=f"{name} back at its top")
-            dialog.dismiss(None)
-            await until(lambda d=dialog: app.screen is not d, what=f"{name} to close")
 
 
 async def test_a_notice_over_a_dialog_at_80x24_leaves_the_dialog_uncovered(
@@ -226,12 +235,8 @@ async def test_a_notice_over_a_dialog_at_80x24_leaves_the_dialog_uncovered(
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
     async with app.run_test(size=NARROW, notifications=True) as pilot:
-        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
-        app.pop_screen()
-        for dialog in await dialogs(app):
+        async for dialog in each_dialog(app):
             name = type(dialog).__name__
-            app.push_screen(dialog)
-            await until(lambda d=dialog: app.screen is d and d.is_attached, what=name)
             app.notify("The quit dialog is still open, under this screen: leave this screen "
                        "(escape; q in the properties review) to answer it.", markup=False)
             await until(lambda d=dialog: bool(d.query("Toast")), what=f"a notice on {name}")
@@ -241,8 +246,6 @@ async def test_a_notice_over_a_dialog_at_80x24_leaves_the_dialog_uncovered(
                 assert not toast.region.overlaps(box), \
                     f"{name}: the notice {toast.region} covers the box {box}"
             app.clear_notifications()
-            dialog.dismiss(None)
-            await until(lambda d=dialog: app.screen is not d, what=f"{name} to close")
 
 
 WORD = re.compile(r"[A-Za-z]{3,}")

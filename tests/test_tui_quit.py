@@ -67,6 +67,19 @@ async def quit_while_recreate_runs(app: RunbookApp, pilot: Pilot[Any]) -> None:
     await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
 
 
+async def log_over_the_quit_dialog(app: RunbookApp, pilot: Pilot[Any]) -> None:
+    """The busy quit dialog (q while recreate runs), then the full log over it."""
+    await quit_while_recreate_runs(app, pilot)
+    app.action_show_log()
+    await until(lambda: not isinstance(app.screen, QuitDialog), what="the log over it")
+
+
+async def said_after_ctrl_c(app: RunbookApp, pilot: Pilot[Any]) -> list[str]:
+    await pilot.press("ctrl+c")
+    await pilot.pause()
+    return [n.message for n in app._notifications]
+
+
 @pytest.mark.parametrize("key", ["w", "a", "d", "y"])
 async def test_the_last_step_ending_behind_the_busy_quit_dialog(tmp_path: Path,
                                                                  key: str) -> None:
@@ -183,12 +196,8 @@ async def test_quitting_again_with_a_screen_over_the_quit_dialog_says_where_it_i
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
         run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
-        await quit_while_recreate_runs(app, pilot)
-        app.action_show_log()
-        await until(lambda: not isinstance(app.screen, QuitDialog), what="the log over it")
-        await pilot.press("ctrl+c")
-        await pilot.pause()
-        said = [n.message for n in app._notifications]
+        await log_over_the_quit_dialog(app, pilot)
+        said = await said_after_ctrl_c(app, pilot)
         assert any("quit dialog" in line and "under" in line for line in said), said
         assert sum(isinstance(s, QuitDialog) for s in app.screen_stack) == 1
         gate.set()
@@ -206,14 +215,10 @@ async def test_quitting_while_a_failed_step_asks_points_to_its_dialog_not_the_qu
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
         run_steps(app, [Fails("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
-        await quit_while_recreate_runs(app, pilot)
-        app.action_show_log()
-        await until(lambda: not isinstance(app.screen, QuitDialog), what="the log over it")
+        await log_over_the_quit_dialog(app, pilot)
         gate.set()
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
-        await pilot.press("ctrl+c")
-        await pilot.pause()
-        said = [n.message for n in app._notifications]
+        said = await said_after_ctrl_c(app, pilot)
         assert said and "failed step" in said[-1] and "quit dialog" not in said[-1], said
         await pilot.press("q")  # stop, there
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
