@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
@@ -93,12 +94,15 @@ class MainScreen(Screen[None]):
         self.where = where
         self.shown_output: str | None = None
         self.ready = False
+        # The breakpoint class of the last width seen (set again as it composes).
+        self.width_class = "-wide"
 
     def compose(self) -> ComposeResult:
         # The breakpoint class the first resize would give, given now while the
         # screen is still empty: set by that resize, it restyled every widget
         # of the screen once more before the first paint (issue 12).
-        self.add_class(breakpoint_for(self.app.size.width))
+        self.width_class = breakpoint_for(self.app.size.width)
+        self.add_class(self.width_class)
         yield StatusBar(id="status")
         # One container for all below the status bar: a repaint draws every child
         # of the screen whose clip it touches, so the clocks' tick draws its
@@ -109,9 +113,8 @@ class MainScreen(Screen[None]):
                 # before its children are in the DOM.
                 with Vertical(id="left") as left:
                     left.border_title = "Procedure"
-                    yield Checklist(self.cards, words=not self.has_class("-medium"),
-                                    id="checklist")
-                    yield Static(legend(3 if self.has_class("-medium") else 5), id="legend")
+                    yield Checklist(self.cards, words=self.words, id="checklist")
+                    yield Static(legend(5 if self.words else 3), id="legend")
                 with Vertical(id="right"):
                     step = StepDetail(id="detail")
                     step.border_title = "Step"
@@ -194,7 +197,7 @@ class MainScreen(Screen[None]):
 
     def clocks(self) -> Content:
         """The clocks row as it reads now (a dialog shows it too)."""
-        return status_clocks(self.state, self.clock(), narrow=self.has_class("-narrow"))
+        return status_clocks(self.state, self.clock(), narrow=self.narrow)
 
     def refresh_detail(self) -> None:
         if not self.can_draw:
@@ -217,7 +220,7 @@ class MainScreen(Screen[None]):
     def refresh_status(self) -> None:
         if self.can_draw:
             self.status.show(*status(self.state, self.where, self.clock(),
-                                     narrow=self.has_class("-narrow")))
+                                     narrow=self.narrow))
             # The phase headings say what the status says: down or not, going back.
             for phase, title in group_titles(self.state).items():
                 self.checklist.retitle_group(phase, title)
@@ -279,12 +282,23 @@ class MainScreen(Screen[None]):
             label = f"{note} · {shown.label}" if note else shown.label
             self.output.show_progress(label, shown.done, shown.total, share=not shown.of_limit)
 
-    def on_resize(self) -> None:
-        # The breakpoint class may have changed: the status line has two
-        # lengths, the checklist's rows two widths.
+    @property
+    def narrow(self) -> bool:
+        """Below 100 columns: the status line keeps to what matters there."""
+        return self.width_class == "-narrow"
+
+    @property
+    def words(self) -> bool:
+        """The checklist's rows say each state's word (all but 100 to 119)."""
+        return self.width_class != "-medium"
+
+    def on_resize(self, event: Resize) -> None:
+        # From the new size, not the breakpoint class: Textual sets that after
+        # this handler, and a screen under a dialog hears of one resize only
+        # (review: closing the dialog left rows cut, or without their word).
+        self.width_class = breakpoint_for(event.size.width)
         self.refresh_status()
-        beside = not self.has_class("-medium")
         for checklist in self.query("#checklist").results(Checklist):
-            if checklist.words != beside:
-                checklist.show_words(beside)
-                self.query_one("#legend", Static).update(legend(5 if beside else 3))
+            if checklist.words != self.words:
+                checklist.show_words(self.words)
+                self.query_one("#legend", Static).update(legend(5 if self.words else 3))

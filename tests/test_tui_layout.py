@@ -96,6 +96,26 @@ async def test_from_100_to_119_columns_the_step_pane_keeps_room_for_its_plan(wid
         assert app.main.detail.region.width == 120 - 63
 
 
+async def test_a_resize_behind_a_dialog_leaves_the_rows_fit_for_the_new_width() -> None:
+    """Review: the screen's own resize handler ran before Textual changed its
+    breakpoint class, and a screen under a dialog gets that one resize only:
+    closed again, the dialog left 59-cell rows cut to 48, or rows without the
+    word at full width."""
+    app = make_app()
+    async with app.run_test(size=(130, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        for width, words in ((110, False), (130, True), (105, False), (125, True)):
+            dialog = SkipDialog(app.by_id["export-config"])
+            app.push_screen(dialog)
+            await until(lambda d=dialog: app.screen is d, what="the dialog")
+            await pilot.resize_terminal(width, 40)
+            await pilot.pause()
+            dialog.dismiss(None)
+            await until(lambda d=dialog: app.screen is not d, what="the dialog to close")
+            await pilot.pause()
+            assert app.main.checklist.words is words, (width, app.main.classes)
+
+
 @pytest.mark.parametrize(("size", "breakpoint"), [(NARROW, "-narrow"), (WIDE, "-wide")])
 async def test_the_widgets_are_first_styled_for_the_width_the_terminal_has(
         size: tuple[int, int], breakpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
