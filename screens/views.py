@@ -61,14 +61,16 @@ def status_host(state: RunState, where: Where, *, narrow: bool = False) -> Conte
     host: Parts = []
     if where.rehearsal:
         host += [(" REHEARSAL ", "bold $text on $warning-darken-1"), " "]
-        if where.pace and not narrow:  # at 80 columns the connection's state comes first
-            host += [(where.pace, "$warning"), "   "]
     if not narrow:
         host += [("runbook ", "bold"), ("→ ", "$text-muted")]
     host.append((state.target, "bold"))
     link_style = {"connected": "$success", "uncertain": "bold $error"}.get(
         state.connection, "$text-muted" if state.connection != "closed" else "")
     host += ["   ssh ", (state.connection, link_style)]
+    # After the connection's state, which matters more when the row is cut;
+    # below 100 columns there is no room for it (review).
+    if where.pace and not narrow:
+        host += ["   ", (where.pace, "$warning")]
     if not narrow:
         host.append("   host key ")
         host.append((state.fingerprint, "$text") if state.fingerprint

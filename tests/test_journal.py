@@ -80,6 +80,20 @@ def test_skip_reason_and_downtime_are_replayed(tmp_path: Path) -> None:
     assert state.finished and state.outcome == "done"
 
 
+def test_the_cutover_began_when_the_hosts_record_says_and_else_at_the_record(
+        tmp_path: Path) -> None:
+    """The cutover-start record carries the host's record of the moment, which
+    every clock counts from; a journal from before it has only its own time."""
+    now = Journal(tmp_path / "now.jsonl")
+    now.write("cutover-start", step="delete-nodegroups", began="2026-03-14T02:14:07.998+00:00")
+    now.close()
+    assert replay(tmp_path / "now.jsonl").cutover_started == "2026-03-14T02:14:07.998+00:00"
+    older = Journal(tmp_path / "older.jsonl")
+    record = older.write("cutover-start", step="delete-nodegroups")
+    older.close()
+    assert replay(tmp_path / "older.jsonl").cutover_started == record["ts"]
+
+
 # --- a journal that heals (issue 7) -------------------------------------------------
 
 

@@ -314,6 +314,9 @@ def test_the_status_line_says_a_rehearsals_pace_known_or_not_and_not_at_80_colum
     assert pace_shown(replace(rehearsal, rehearsal=False)) == ""
     state = RunState(cards=[], target="red5admin@127.0.0.1:2222", connection="connected")
     where = Where(True, "sandbox /tmp/x", Path("run.jsonl"), "at the fast pace")
-    assert "at the fast pace" in status_host(state, where).plain
+    wide = status_host(state, where).plain
+    assert "at the fast pace" in wide
+    # After the connection's state: a cut row keeps that first (review).
+    assert wide.index("ssh connected") < wide.index("at the fast pace"), wide
     narrow = status_host(state, where, narrow=True).plain
     assert "at the fast pace" not in narrow and "ssh connected" in narrow, narrow
