@@ -32,6 +32,7 @@ import pty
 import select
 import struct
 import sys
+import tempfile
 import termios
 import time
 from pathlib import Path
@@ -70,6 +71,8 @@ Clock().run()
 # so the collector is frozen at the first paint as it is for the operator.
 APP = """
 import asyncio
+import os
+import traceback
 from pathlib import Path
 from runbook.cli import _plan_settings, session
 from runbook.collector import held_for_start_up
@@ -83,22 +86,35 @@ app = create_app(lambda earlier: session(_plan_settings(None), token="t", journa
                  rehearsal=True, start_run=False)
 WHAT = {what!r}
 
-async def scene():
+async def set_up():
     # Not Textual's auto_pilot: the screen is not drawn until an auto pilot ends.
     while not app.drawn:
         await asyncio.sleep(0.1)
     if WHAT == "quiet":
-        return
+        return None
     app.front.tell(RunStarted("rehearsal.toml", "red5admin@127.0.0.1:2222", True, (), False))
     if WHAT in ("down", "dialog"):
-        app.front.tell(CutoverStarted("delete-nodegroups"))
+        app.front.tell(CutoverStarted("delete-nodegroups", app.clock()))
     step = "delete-nodegroups" if WHAT in ("down", "dialog") else "preflight"
     asked = asyncio.ensure_future(app.front.confirm(StepReport(step), [Shell("true")]))
     if WHAT == "dialog":
         while app.asking is None:
             await asyncio.sleep(0.1)
         app.call_later(app.action_run_step)  # enter: in the app's context, as a key is
-    await asked
+    return asked
+
+async def scene():
+    # Said to the parent, which measures only a scene that came about: one that
+    # raised would leave an idle app to measure, under the scene's name.
+    said = Path(os.environ["RUNBOOK_BENCH_SCENE"])
+    try:
+        asked = await set_up()
+    except BaseException:
+        said.write_text(traceback.format_exc())
+        raise
+    said.write_text("set")
+    if asked is not None:
+        await asked
 
 async def main():
     task = asyncio.ensure_future(scene())
@@ -129,16 +145,23 @@ def drain(fd: int, until: float) -> None:
                 return
 
 
-def measure(script: str, *, warmup: float, seconds: float, size: tuple[int, int]) -> float:
+def measure(name: str, script: str, *, warmup: float, seconds: float,
+            size: tuple[int, int], said: Path) -> float:
+    said.unlink(missing_ok=True)
     pid, fd = pty.fork()
     if pid == 0:  # the child: the subject, on the terminal's far side
         os.chdir(ROOT)
-        os.environ.update(TERM="xterm-256color", TEXTUAL_ANIMATIONS="none")
+        os.environ.update(TERM="xterm-256color", TEXTUAL_ANIMATIONS="none",
+                          RUNBOOK_BENCH_SCENE=str(said))
         os.execv(sys.executable, [sys.executable, "-c", script])
     columns, rows = size
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     try:
         drain(fd, time.monotonic() + warmup)
+        if "RUNBOOK_BENCH_SCENE" in script:
+            came = said.read_text() if said.exists() else "nothing said by then"
+            if came != "set":
+                raise SystemExit(f"{name}: the scene did not come about: {came}")
         before = cpu_seconds(pid)
         drain(fd, time.monotonic() + seconds)
         return (cpu_seconds(pid) - before) / seconds
@@ -157,9 +180,11 @@ def main() -> None:
     parser.add_argument("--size", default="80x24")
     args = parser.parse_args()
     columns, rows = (int(n) for n in args.size.split("x"))
-    shares = {name: measure(script, warmup=args.warmup, seconds=args.seconds,
-                            size=(columns, rows))
-              for name, script in SUBJECTS.items()}
+    with tempfile.TemporaryDirectory(prefix="runbook-bench-idle-") as folder:
+        said = Path(folder) / "scene"
+        shares = {name: measure(name, script, warmup=args.warmup, seconds=args.seconds,
+                                size=(columns, rows), said=said)
+                  for name, script in SUBJECTS.items()}
     print(f"CPU while idle, share of one core over {args.seconds:g}s after "
           f"{args.warmup:g}s, {columns}x{rows} pseudo-terminal")
     bare = shares["bare"] or 1e-9
