@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -185,6 +187,19 @@ class RunbookApp(App["Outcome | None"]):
         # Engine events can arrive before the main screen is composed; they only
         # change state until then, and on_ready draws everything once.
         return self.main.ready
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Over a dialog, its own line says it (Dialog.say), as plain text;
+        elsewhere Textual's toast."""
+        say = getattr(self.screen, "say", None) if self.screen_stack else None
+        if say is None:
+            super().notify(message, title=title, severity=severity, timeout=timeout,
+                           markup=markup)
+            return
+        text = Content.from_markup(message).plain if markup else message
+        say(f"{title}: {text}" if title else text, severity != "information",
+            self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
 
     def get_default_screen(self) -> Screen[Any]:
         if self.opened:

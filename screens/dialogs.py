@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal import Replay
@@ -56,12 +57,39 @@ class Dialog(ModalScreen[T]):
     def __init__(self) -> None:
         super().__init__(classes="dialog")
         self.clocks = Content()
+        self._notice_ends: Timer | None = None
+        self._notice_early: tuple[str, bool, float] | None = None
 
     def compose(self) -> ComposeResult:
         clocks = ClocksRow(id="dialog-clocks")
         clocks.rows[0] = self.clocks
         yield clocks
         yield from self.compose_box()
+        # Below the box, above the footer: what a key pressed here said (say).
+        yield Static(id="dialog-notice")
+
+    def on_mount(self) -> None:
+        # No toasts over a dialog: at the bottom right they lay over its
+        # buttons, in a band at the top over its clocks, title and DESTRUCTIVE
+        # line (operator trial, review). What is said while it is up is its
+        # own line; what was said before waits on the main screen.
+        self.query("ToastRack").remove()
+        if self._notice_early is not None:
+            self.say(*self._notice_early)
+
+    def say(self, message: str, warning: bool, seconds: float) -> None:
+        """A notice while this dialog is up, for `seconds`; the newest only."""
+        notice = next(iter(self.query("#dialog-notice").results(Static)), None)
+        if notice is None:  # said as it opens, before it is composed: shown on mount
+            self._notice_early = (message, warning, seconds)
+            return
+        self._notice_early = None
+        notice.update(Content(message))
+        notice.set_class(warning, "-warning")
+        notice.display = True
+        if self._notice_ends is not None:
+            self._notice_ends.stop()
+        self._notice_ends = self.set_timer(seconds, lambda: setattr(notice, "display", False))
 
     def compose_box(self) -> ComposeResult:
         """The box, its body and its answer: each dialog's own."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -198,11 +199,14 @@ async def dialogs(app: Any) -> list[ModalScreen[Any]]:
     return found
 
 
-async def each_dialog(app: Any) -> AsyncIterator[ModalScreen[Any]]:
-    """Past the resume dialog, every dialog (dialogs()) in turn, open on top;
-    each is closed again once the caller has looked at it."""
+async def each_dialog(app: Any, *, first: Callable[[], object] = lambda: None
+                      ) -> AsyncIterator[ModalScreen[Any]]:
+    """Past the resume dialog (and `first`, on the main screen), every dialog
+    (dialogs()) in turn, open on top; each is closed again once the caller has
+    looked at it."""
     await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
     app.pop_screen()
+    first()
     for dialog in await dialogs(app):
         name = type(dialog).__name__
         app.push_screen(dialog)
@@ -246,26 +250,36 @@ async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
                 await until(lambda b=body: b.scroll_y == 0, what=f"{name} back at its top")
 
 
-async def test_a_notice_over_a_dialog_at_80x24_leaves_the_dialog_uncovered(
-        tmp_path: Any) -> None:
-    """Operator trial: at 80x24 a notice (what a key that does nothing there
-    says) lay over the dialog's buttons, bottom right, for its seconds; moved
-    into the box's top it hid the failure's text and the destructive badge
-    (review). It goes above the box, over the dimmed screen."""
+@pytest.mark.parametrize("size", [NARROW, (120, 40)], ids=["80x24", "120x40"])
+async def test_a_notice_on_a_dialog_is_a_line_of_its_own_that_covers_nothing(
+        tmp_path: Any, size: tuple[int, int]) -> None:
+    """Operator trial: a notice lay over the dialog's buttons (bottom right);
+    moved to a band across the top, it covered the clocks row and, stacked,
+    the dialog's title and DESTRUCTIVE line (review, trial). A notice said
+    while a dialog is up is now a line of the dialog's own, below its box;
+    notices said before it opened wait on the main screen."""
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
-    async with app.run_test(size=NARROW, notifications=True) as pilot:
-        async for dialog in each_dialog(app):
+    async with app.run_test(size=size, notifications=True) as pilot:
+        said_first = partial(app.notify, "Said on the main screen before the dialog opened.",
+                             markup=False)
+        async for dialog in each_dialog(app, first=said_first):
             name = type(dialog).__name__
-            app.notify("The quit dialog is still open, under this screen: leave this screen "
-                       "(escape; q in the properties review) to answer it.", markup=False)
-            await until(lambda d=dialog: bool(d.query("Toast")), what=f"a notice on {name}")
+            for _ in range(2):  # a second one takes the first's place, not another row
+                app.notify("The quit dialog is still open, under this screen: leave this "
+                           "screen (escape; q in the properties review) to answer it.",
+                           title="Roll back", markup=False)
             await pilot.pause()
-            box = dialog.query_one(".dialog-box").region
-            for toast in dialog.query("Toast"):
-                assert not toast.region.overlaps(box), \
-                    f"{name}: the notice {toast.region} covers the box {box}"
-            app.clear_notifications()
+            await pilot.pause()
+            assert not dialog.query("Toast"), f"{name}: a toast over the dialog"
+            text = screen_text(app)
+            assert text.count("The quit dialog is still open") == 1, text
+            assert "Said on the main screen" not in text, text
+            notice = dialog.query_one("#dialog-notice").region
+            covered = [dialog.query_one(".dialog-box").region,
+                       dialog.query_one("#dialog-clocks").region,
+                       *(button.region for button in dialog.query(Button))]
+            assert not any(notice.overlaps(region) for region in covered), (name, notice)
 
 
 WORD = re.compile(r"[A-Za-z]{3,}")

@@ -75,9 +75,12 @@ async def log_over_the_quit_dialog(app: RunbookApp, pilot: Pilot[Any]) -> None:
 
 
 async def said_after_ctrl_c(app: RunbookApp, pilot: Pilot[Any]) -> list[str]:
+    """What ctrl+c said: a toast, or over a dialog the dialog's own notice line."""
     await pilot.press("ctrl+c")
     await pilot.pause()
-    return [n.message for n in app._notifications]
+    lines = [str(notice.render()) for notice in app.screen.query("#dialog-notice")
+             if notice.display]
+    return [n.message for n in app._notifications] + lines
 
 
 @pytest.mark.parametrize("key", ["w", "a", "d", "y"])
