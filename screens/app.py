@@ -267,11 +267,11 @@ class RunbookApp(App["Outcome | None"]):
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are
-        in view: on the main screen, or on one of our dialogs over it (the main
+        in view: on the main screen, or on one of our dialogs on top (the main
         screen's wait beneath). Whichever shows is brought up to date now."""
         if not self.main.ready or not self.screen_stack:
             return
-        shown = self.screen_stack[-1] is self.main or self._dialog_over_main() is not None
+        shown = self.screen_stack[-1] is self.main or self._dialog_on_top() is not None
         if shown and self.run_state.clocks_running:
             self.ticker.resume()
         else:
@@ -279,19 +279,19 @@ class RunbookApp(App["Outcome | None"]):
         if shown:
             self.tick()
 
-    def _dialog_over_main(self) -> Dialog[Any] | None:
+    def _dialog_on_top(self) -> Dialog[Any] | None:
+        """One of our dialogs, on top: it shows the clocks row, whatever is
+        beneath (operator trial: over another dialog its row stayed empty)."""
         from screens.dialogs import Dialog
 
-        stack = self.screen_stack
-        if isinstance(stack[-1], Dialog) and len(stack) > 1 and stack[-2] is self.main:
-            return stack[-1]
-        return None
+        top = self.screen_stack[-1]
+        return top if isinstance(top, Dialog) else None
 
     def tick(self) -> None:
         """Once a second: the clocks where they show."""
         if self.screen_stack[-1] is self.main:
             self.main.tick()
-        elif (dialog := self._dialog_over_main()) is not None and self.main.can_draw:
+        elif (dialog := self._dialog_on_top()) is not None and self.main.can_draw:
             dialog.show_clocks(self.main.clocks())
 
     def on_output_arrived(self, _: OutputArrived) -> None:

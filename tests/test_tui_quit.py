@@ -225,3 +225,21 @@ async def test_quitting_while_a_failed_step_asks_points_to_its_dialog_not_the_qu
         assert said and "failed step" in said[-1] and "quit dialog" not in said[-1], said
         await pilot.press("q")  # stop, there
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+
+
+async def test_a_dialog_over_a_dialog_still_shows_the_clocks(tmp_path: Path) -> None:
+    """Operator trial: q over a step's confirmation (or from the full log)
+    opened the quit dialog with an empty row where the downtime clock was:
+    only a dialog right over the main screen was given the clocks."""
+    from screens.dialogs import BUSY, Leaving, SkipDialog
+
+    app = make_app(journal=tmp_path / "run.jsonl")
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.push_screen(SkipDialog(app.by_id["export-config"]))
+        await pilot.pause()
+        app.push_screen(QuitDialog(Leaving(BUSY, what="step 3 is running.")))
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await pilot.pause()
+        row = str(app.screen.query_one("#dialog-clocks").render_line(0).text)
+        assert "elapsed" in row and "downtime" in row, repr(row)
