@@ -514,7 +514,8 @@ class Executor(Generic[F]):
                 choice = await self.front.recover(dataclasses.replace(self.reports[step.id]),
                                                   can_roll_back=can_roll_back)
                 if choice is Recovery.RETRY:
-                    self._info(step, "trying again: its check looks first")
+                    self._info(step, "trying again: its check looks first; a step it does "
+                                     "not find done waits for its confirmation again")
                     outcome = await self._one(step, again=True)
                 elif choice is Recovery.ROLLBACK and can_roll_back:
                     return await self._roll_back()

@@ -30,7 +30,7 @@ def service_state(history: Replay) -> str:
     """One sentence: what serves now, and since when it is down if it is."""
     ids = history.step_ids or list(history.steps)
     done = sum(1 for step in ids if history.state(step) in _FINISHED)
-    count = f"{done} of {len(ids)} steps done"
+    count = f"{done} of {len(ids)} steps done or skipped"
     if history.outcome == "rolled-back":
         return f"rolled back: the old stream manager serves again ({count} before the way back)"
     if history.downtime_s is not None:

@@ -23,7 +23,14 @@ def story(**fields: object) -> Replay:
 
 def test_a_stop_before_the_cutover_leaves_the_live_system_serving() -> None:
     said = service_state(story(outcome="stopped"))
-    assert "has not begun" in said and "1 of 3 steps done" in said
+    assert "has not begun" in said and "1 of 3 steps done or skipped" in said
+
+
+def test_the_count_of_finished_steps_says_skipped_ones_are_in_it() -> None:
+    """Operator trial: "(6 of 17 steps done)" after five done and one skipped."""
+    history = story(outcome="stopped")
+    history.steps["delete-nodegroups"] = StepHistory(state=StepState.SKIPPED)
+    assert "2 of 3 steps done or skipped" in service_state(history)
     assert going_on(story(outcome="stopped"), resume="R", rollback="B") == ["to go on: R"]
 
 
