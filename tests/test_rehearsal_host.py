@@ -309,6 +309,34 @@ async def test_systemctl_runs_the_service_like_systemd(
     assert (await conn.run("systemctl daemon-reload && systemctl enable red5pro")).exit_status == 0
 
 
+async def test_systemctl_start_counts_a_service_caught_mid_exec_as_started(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Operator trial: under load, start-service failed ("Job for red5pro.service
+    failed") while status showed it running. The supervisor writes the PID as
+    its child execs the service, and for that instant the child's command line
+    is empty, so the check that it names the sandbox failed. systemd counts a
+    forking unit started once its PID file names a live process. Here the
+    child's command line names no sandbox for a whole second."""
+    supervisor = bare_host.sandbox / ".rehearsal/libexec/red5pro-run"
+    supervisor.write_text(
+        "#!/bin/bash\n"
+        "( exec -a early bash -c 'sleep 1; exec -a java \"$RUNBOOK_JVM\" "
+        "-m runbook.rehearsal.service -Dred5.root=\"$RED5_HOME\" "
+        "-Dred5.config_root=\"$RED5_HOME/conf\" "
+        "-cp \"$RED5_HOME/red5-service.jar:$RED5_HOME/conf\" org.red5.server.Bootstrap 9999' ) &\n"
+        "pid=$!\n"
+        "echo \"$pid\" > \"$RUNBOOK_RUN_DIR/red5pro.pid\"\n"
+        "wait \"$pid\"\n")
+    conn = await ssh_connect(bare_host)
+    started = await conn.run("sudo systemctl start red5pro")
+    assert started.exit_status == 0, started.stderr
+    await until(lambda: bare_host.service_pid() is not None, what="the service")
+    active = await conn.run("systemctl is-active red5pro")
+    assert active.stdout == "active\n"
+    assert (await conn.run("systemctl stop red5pro")).exit_status == 0
+
+
 async def test_systemctl_fails_like_systemd_without_unit_or_install(
     bare_host: RehearsalHost, ssh_connect: SSHConnect
 ) -> None:
