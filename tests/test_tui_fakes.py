@@ -278,7 +278,9 @@ def test_a_diff_lines_next_rows_keep_its_marker_and_hang_under_its_text() -> Non
 
 def test_every_phase_heading_fits_the_checklist_on_one_row() -> None:
     """Review: "ROLLBACK · under way: the stream manager is down until it ends"
-    was 62 cells in a 61-cell checklist, and wrapped at every wide size."""
+    was 62 cells in a 61-cell checklist, and wrapped at every wide size. From
+    120 columns, that is; from 100 to 119 the checklist is 48 cells inside and
+    the two longest headings take a second row, between words."""
     from itertools import product
 
     from runbook.model import Outcome
