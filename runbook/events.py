@@ -80,10 +80,10 @@ class Progress:
 @dataclass(frozen=True)
 class CutoverStarted:
     """The first cutover step began: from here the stream manager is down.
-    `began` (wall clock) is the host's record of that moment, which the
-    journal and the report keep too: every clock counts from it (operator
-    trial: counted from when a front end heard of it, they differed by a
-    second)."""
+    `began` (wall clock) is runbook's record of that moment for this host,
+    kept on the operator's machine (runbook.hoststate), which the journal and
+    the report keep too: every clock counts from it (operator trial: counted
+    from when a front end heard of it, they differed by a second)."""
     step_id: str
     began: float
 

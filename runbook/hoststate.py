@@ -33,8 +33,9 @@ class HostStateError(Exception):
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What export-config kept of the fleet (nodegroups, launch configs, scale
-    policies) before the cutover deleted the nodegroups."""
+    """What export-config kept of the fleet before the cutover deleted the
+    nodegroups: each nodegroup with its regions and origins, the launch
+    configs and the scale policies."""
     path: Path
     taken: str  # ISO time, UTC
     api_version: str | None
