@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -216,8 +216,17 @@ class RunbookApp(App["Outcome | None"]):
         elif self.preparing is not None:
             from screens.starting import prepare
 
-            self.run_worker(prepare(self, self.preparing), name="opening", group="opening",
-                            exit_on_error=False)
+            # The work, not its coroutine: a worker the app ends before it runs
+            # never makes one, so none is collected unawaited (its warning, in
+            # the middle of the CLI's next import, broke that import).
+            preparing = self.preparing
+
+            async def opening() -> None:
+                await prepare(self, preparing)
+
+            started: Worker[None] = self.run_worker(opening, name="opening", group="opening",
+                                                    exit_on_error=False)
+            del started  # typed, for Textual's generic run_worker; the app keeps no handle
 
     async def on_opened(self, message: Opened) -> None:
         self._open(message.opening)
@@ -361,7 +370,7 @@ class RunbookApp(App["Outcome | None"]):
         """Run the session in the one "runbook" worker."""
         self.run_state.started = True
         self.run_state.offering_resume = False
-        self.runner = self.run_worker(self.session.run(self.front), name="runbook",
+        self.runner = self.run_worker(partial(self.session.run, self.front), name="runbook",
                                       group="runbook", exit_on_error=False, exclusive=True)
 
     # --- what the executor tells us -------------------------------------------------

@@ -90,6 +90,39 @@ async def test_the_app_paints_before_its_run_opens_and_fills_in_after() -> None:
         assert app.main.checklist.has_focus
 
 
+async def test_an_app_left_at_its_first_paint_leaves_no_coroutine_unawaited(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quitting at the first paint left the opening's coroutine, handed to a
+    worker that never ran, to be collected unawaited; its warning came in the
+    middle of the CLI's next import, which then failed with a KeyError from
+    importlib's module lock (benchmarks/tui_startup.py, 1 run in 10)."""
+    import gc
+    import warnings
+
+    from runbook.opening import Opening
+
+    async def opening() -> Opening:
+        raise AssertionError("not reached: the app ends first")
+
+    ready = RunbookApp.on_ready
+
+    def leave_at_once(self: RunbookApp) -> None:  # as the operator's q at the first paint
+        self.exit()
+        ready(self)
+
+    monkeypatch.setattr(RunbookApp, "on_ready", leave_at_once)
+    app = create_app(opening=opening, waiting="Starting the rehearsal host…",
+                     rehearsal=True, start_run=False)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        async with app.run_test(size=SIZE):
+            pass
+        del app
+        gc.collect()
+    unawaited = [str(w.message) for w in said if "never awaited" in str(w.message)]
+    assert unawaited == []
+
+
 def test_rehearse_paints_before_the_host_starts(
     state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
