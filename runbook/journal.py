@@ -278,6 +278,15 @@ class Replay:
         return self.steps.get(step_id, StepHistory()).state
 
 
+def cutover_began(record: dict[str, Any], ts: str) -> str:
+    """When a cutover-start record says the cutover began: runbook's record of
+    the moment for the host, or, in journals from before it (or a damaged
+    field), `ts`, the record's own time. The replay and the report both count
+    from it."""
+    began = record.get("began")
+    return began if isinstance(began, str) and began else ts
+
+
 def replay(path: Path) -> Replay:
     result = Replay(path=path)
     # Keyed by attempt too: a resumed step numbers its actions from 1 again.
@@ -320,10 +329,7 @@ def replay(path: Path) -> Replay:
         elif event == Record.FACTS:
             result.facts.update(record.get("facts", {}))
         elif event == Record.CUTOVER_START:
-            # The host's record of the moment; older journals have only their own.
-            began = record.get("began")
-            result.cutover_started = result.cutover_started or (
-                began if isinstance(began, str) and began else record["ts"])
+            result.cutover_started = result.cutover_started or cutover_began(record, record["ts"])
         elif event == Record.CUTOVER_END and record.get("complete", True):
             result.downtime_s = record.get("downtime_s")
         elif event == Record.RUN_END:

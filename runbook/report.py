@@ -32,6 +32,7 @@ from runbook.hoststate import HostState, HostStateError, Snapshot
 from runbook.journal import (
     JournalError,
     Record,
+    cutover_began,
     default_dir,
     first_record,
     journal_pace,
@@ -392,8 +393,7 @@ class _Reader:
         elif event == Record.FACTS and isinstance(record.get("facts"), dict):
             report.facts.update(record["facts"])
         elif event == Record.CUTOVER_START:
-            # The host's record of the moment (older journals: the record's own).
-            report.downtime.began = report.downtime.began or _text(record.get("began")) or ts
+            report.downtime.began = report.downtime.began or cutover_began(record, ts)
         elif event == Record.CUTOVER_END:
             # A resumed cutover ends again; the complete one is the downtime.
             if not report.downtime.complete:
