@@ -114,7 +114,7 @@ class MainScreen(Screen[None]):
                 with Vertical(id="left") as left:
                     left.border_title = "Procedure"
                     yield Checklist(self.cards, words=self.words, id="checklist")
-                    yield Static(legend(5 if self.words else 3), id="legend")
+                    yield Static(self.legend(), id="legend")
                 with Vertical(id="right"):
                     step = StepDetail(id="detail")
                     step.border_title = "Step"
@@ -292,6 +292,10 @@ class MainScreen(Screen[None]):
         """The checklist's rows say each state's word (all but 100 to 119)."""
         return self.width_class != "-medium"
 
+    def legend(self) -> Content:
+        """The legend, three looks to a row beside the narrower checklist."""
+        return legend(5 if self.words else 3)
+
     def on_resize(self, event: Resize) -> None:
         # From the new size, not the breakpoint class: Textual sets that after
         # this handler, and a screen under a dialog hears of one resize only
@@ -301,4 +305,4 @@ class MainScreen(Screen[None]):
         for checklist in self.query("#checklist").results(Checklist):
             if checklist.words != self.words:
                 checklist.show_words(self.words)
-                self.query_one("#legend", Static).update(legend(5 if self.words else 3))
+                self.query_one("#legend", Static).update(self.legend())
