@@ -34,7 +34,6 @@ from runbook.opening import Opening
 if TYPE_CHECKING:
     from runbook.journal import Replay
     from runbook.session import Session, SessionFactory
-    from screens.dialogs import Dialog
     from screens.frontend import TuiFrontEnd
     from screens.messages import (
         ConfirmRequested,
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
     from screens.records import EarlierLines, Records, ReportWritten
     from screens.review_handoff import ReviewHandoff
     from screens.starting import Opened, OpeningFailed, Preparing
+    from screens.widgets import ShowsClocks
 
 # A wall clock (seconds since the epoch): the downtime is counted from a moment
 # an earlier process recorded, and only the wall clock spans processes.
@@ -276,11 +276,12 @@ class RunbookApp(App["Outcome | None"]):
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are
-        in view: on the main screen, or on one of our dialogs on top (the main
-        screen's wait beneath). Whichever shows is brought up to date now."""
+        in view: on the main screen, or on a screen on top with a clocks row
+        of its own (a dialog, the full log; the main screen's wait beneath).
+        Whichever shows is brought up to date now."""
         if not self.main.ready or not self.screen_stack:
             return
-        shown = self.screen_stack[-1] is self.main or self._dialog_on_top() is not None
+        shown = self.screen_stack[-1] is self.main or self._clocks_on_top() is not None
         if shown and self.run_state.clocks_running:
             self.ticker.resume()
         else:
@@ -288,20 +289,22 @@ class RunbookApp(App["Outcome | None"]):
         if shown:
             self.tick()
 
-    def _dialog_on_top(self) -> Dialog[Any] | None:
-        """One of our dialogs, on top: it shows the clocks row, whatever is
-        beneath (operator trial: over another dialog its row stayed empty)."""
-        from screens.dialogs import Dialog
+    def _clocks_on_top(self) -> ShowsClocks | None:
+        """A screen with its own clocks row, on top: one of our dialogs,
+        whatever is beneath (operator trial: over another dialog its row
+        stayed empty), or the full log (trial: read during the cutover, it
+        showed no downtime)."""
+        from screens.widgets import ShowsClocks
 
         top = self.screen_stack[-1]
-        return top if isinstance(top, Dialog) else None
+        return top if top is not self.main and isinstance(top, ShowsClocks) else None
 
     def tick(self) -> None:
         """Once a second: the clocks where they show."""
         if self.screen_stack[-1] is self.main:
             self.main.tick()
-        elif (dialog := self._dialog_on_top()) is not None and self.main.can_draw:
-            dialog.show_clocks(self.main.clocks())
+        elif (shows := self._clocks_on_top()) is not None and self.main.can_draw:
+            shows.show_clocks(self.main.clocks())
 
     def on_output_arrived(self, _: OutputArrived) -> None:
         self.set_timer(FLUSH_INTERVAL, self.flush)

@@ -16,6 +16,7 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
@@ -23,6 +24,7 @@ from textual.widgets import Footer, Input, Static
 from screens.output_log import OutputLog
 from screens.output_store import OutputStore
 from screens.presentation import STREAM_OF_GUTTER
+from screens.widgets import ClocksRow
 
 
 def plain(line: str) -> str:
@@ -31,6 +33,19 @@ def plain(line: str) -> str:
 
 
 class LogView(Screen[None]):
+    """The whole run's output, under its title and the main screen's clocks
+    row (the app ticks it, `show_clocks`): read during the cutover, the
+    downtime stays in view."""
+
+    DEFAULT_CSS = """
+    LogView #log-page { height: 1fr; }
+    LogView #log-clocks {
+        height: 1;
+        background: $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
     # Nothing to focus until `/`: the screen's keys move the selected line.
     AUTO_FOCUS = None
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -57,20 +72,35 @@ class LogView(Screen[None]):
         self.entries: list[tuple[str, str]] = []
         self.taken = 0
         self.query_text = ""
+        self.clocks = Content()
 
     def compose(self) -> ComposeResult:
         yield Static(id="log-title")
+        clocks = ClocksRow(id="log-clocks")
+        clocks.rows[0] = self.clocks
+        yield clocks
         width = max((len(step) for step, _ in chain(self.store.earlier, self.store.history)),
                     default=8)
-        log = OutputLog(lead=width + 1, id="log-lines")
-        log.can_focus = False  # the screen's keys move the selected line
-        yield log
-        search = Input(placeholder="text to find (any case); enter finds it, escape closes",
-                       id="log-find", compact=True)
-        search.cursor_blink = False
-        search.display = search.can_focus = False  # until `/`
-        yield search
-        yield Footer()
+        # All below the clocks in one container: Textual draws every child of
+        # the screen a change touches, so the clocks' tick draws that one's
+        # background, not the lines, the search and the footer (as on the
+        # main screen).
+        with Vertical(id="log-page"):
+            log = OutputLog(lead=width + 1, id="log-lines")
+            log.can_focus = False  # the screen's keys move the selected line
+            yield log
+            search = Input(placeholder="text to find (any case); enter finds it, escape "
+                                       "closes", id="log-find", compact=True)
+            search.cursor_blink = False
+            search.display = search.can_focus = False  # until `/`
+            yield search
+            yield Footer()
+
+    def show_clocks(self, clocks: Content) -> None:
+        # The app may call this as the screen opens, before it is composed.
+        self.clocks = clocks
+        for row in self.query("#log-clocks").results(ClocksRow):
+            row.show_row(0, clocks)
 
     @property
     def view(self) -> OutputLog:

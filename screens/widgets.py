@@ -4,7 +4,7 @@ the app decides, these show."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -345,10 +345,19 @@ class StatusBar(Rows):
 
 
 class ClocksRow(Rows):
-    """The clocks row alone: a dialog shows it where the main screen does."""
+    """The clocks row alone: a dialog and the full log show it where the main
+    screen does."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(1, id=id)
+
+
+@runtime_checkable
+class ShowsClocks(Protocol):
+    """A screen with a clocks row of its own (a dialog, the full log): while it
+    is on top, the app ticks its row in place of the main screen's."""
+
+    def show_clocks(self, clocks: Content) -> None: ...
 
 
 def same_content(a: Content, b: Content) -> bool:

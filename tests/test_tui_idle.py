@@ -1,6 +1,6 @@
 """An idle TUI does nothing: no timer runs while nothing on screen changes, and the
 clocks tick once a second only while one runs and they are in view: on the main
-screen, or in a dialog over it.
+screen, in a dialog over it, or on the full log.
 The CPU this leaves is measured by benchmarks/tui_idle.py."""
 
 from __future__ import annotations
@@ -49,15 +49,47 @@ async def test_nothing_ticks_until_a_clock_runs_and_only_while_it_shows() -> Non
         tell(app, RunStarted("rehearsal.toml", "x", True, (), False))
         await until(lambda: running_timers(app) == ["RunbookApp: clock"],
                     what="the clock ticking during the run")
-        await pilot.press("L")
-        await until(lambda: isinstance(app.screen, LogView), what="the full log")
-        await until(lambda: running_timers(app) == [], what="no clock while it is not shown")
-        await pilot.press("escape")
-        await until(lambda: running_timers(app) == ["RunbookApp: clock"],
-                    what="the clock again")
 
         tell(app, RunEnded(Outcome.DONE.value, 0))
         await until(lambda: running_timers(app) == [], what="no clock after the run")
+
+
+async def test_the_full_log_shows_the_clocks_and_they_tick_there(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: in the full log, read during the cutover, the downtime
+    clock was nowhere: the screen had no clocks row. It has the main screen's,
+    in the same place (the second row), and a tick draws that row, not the
+    lines below it."""
+    clock = FakeClock()
+    app = make_app(clock_=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, RunStarted("rehearsal.toml", "x", True, (), False),
+             CutoverStarted("delete-nodegroups", clock.now),
+             Output("delete-nodegroups", "out", "a line"))
+        await pilot.press("L")
+        await until(lambda: isinstance(app.screen, LogView), what="the full log")
+        await pilot.pause()
+        assert "down 00:00:00" in screen_text(app).splitlines()[1]
+        assert running_timers(app) == ["RunbookApp: clock"], "the downtime shows"
+
+        drawn: set[Widget] = set()
+        render_lines = Widget.render_lines
+
+        def draw(widget: Widget, crop: Any) -> Any:
+            drawn.add(widget)
+            return render_lines(widget, crop)
+
+        monkeypatch.setattr(Widget, "render_lines", draw)
+        clock.now += 2
+        app.tick()
+        await until(lambda: drawn, what="the tick drawn")
+        await pilot.pause()
+        monkeypatch.undo()
+        assert app.screen.query_one("#log-clocks") in drawn
+        assert app.screen.query_one("#log-lines") not in drawn, "the lines drawn again"
+        row = screen_text(app).splitlines()[1]
+        assert "down 00:00:02" in row and "elapsed 00:00:02" in row, row
 
 
 async def test_the_downtime_clock_ticks_on_after_a_run_that_left_the_service_down() -> None:
@@ -198,7 +230,8 @@ async def test_a_tick_under_a_dialog_draws_the_dialogs_clocks_and_nothing_beneat
 
 
 async def test_no_clock_ticks_under_the_command_palette() -> None:
-    """Only our dialogs carry the clocks; under anything else they wait."""
+    """Only our dialogs and the full log carry the clocks; under anything else
+    (Textual's palette) they wait."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
