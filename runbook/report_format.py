@@ -259,9 +259,19 @@ def pace_words(pace: float | None) -> str:
     name = "fast" if same_pace(pace, FAST_PACE) else f"{pace:g}"
     if pace == 0:
         return f"{name}: the fake cloud's nodes come and go at once"
-    if pace < REAL_PACE:
-        return f"{name}: the fake cloud goes {REAL_PACE / pace:.3g} times faster than a real one"
-    return f"{name}: the fake cloud takes {pace / REAL_PACE:.3g} times as long as a real one"
+    faster = pace < REAL_PACE
+    times = _multiplier(REAL_PACE / pace if faster else pace / REAL_PACE)
+    if times == "1":
+        return f"{name}: the fake cloud goes about as fast as a real one"
+    if faster:
+        return f"{name}: the fake cloud goes {times} times faster than a real one"
+    return f"{name}: the fake cloud takes {times} times as long as a real one"
+
+
+def _multiplier(ratio: float) -> str:
+    """A multiplier to three figures, in plain digits: 40, 2.5, 100,000 (not 1e+05)."""
+    shown = f"{ratio:.3g}"
+    return f"{float(shown):,.0f}" if "e" in shown else shown
 
 
 def pace_name(pace: float | None) -> str:

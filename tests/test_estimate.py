@@ -19,6 +19,7 @@ import pytest
 from runbook.journal import Journal, run_pace
 from runbook.rehearsal import cloud
 from runbook.report import build
+from runbook.report_format import pace_words
 from runbook.report_html import html
 from runbook.report_md import markdown
 
@@ -239,6 +240,19 @@ def test_a_rehearsals_report_says_the_pace_it_ran_at(tmp_path: Path) -> None:
     unknown = journal(tmp_path / "unknown.jsonl", rehearsal=True)
     assert _head(markdown(build(unknown, estimate_from=[])))["Pace"].startswith(
         "not on record")
+
+
+def test_the_pace_reads_as_plain_numbers_at_its_extremes() -> None:
+    """Review: a pace of 0.00001 read "1e+05 times faster", and one a hair
+    under real "1 times faster"."""
+    assert pace_words(0.00001) == \
+        "1e-05: the fake cloud goes 100,000 times faster than a real one"
+    assert pace_words(0.001) == "0.001: the fake cloud goes 1,000 times faster than a real one"
+    assert pace_words(0.999999) == \
+        "0.999999: the fake cloud goes about as fast as a real one"
+    assert pace_words(1.0004) == "1.0004: the fake cloud goes about as fast as a real one"
+    assert pace_words(2500) == \
+        "2500: the fake cloud takes 2,500 times as long as a real one"
 
 
 def test_a_production_runs_report_has_no_pace_line(tmp_path: Path) -> None:
