@@ -53,13 +53,7 @@ class ReviewHandoff:
     def open(self) -> None:
         request = self.pending
         if request is None:
-            self.app.notify(
-                "No properties review is open now: the step opens one when keys need a "
-                "decision, and goes on with the keys as decided once it is closed."
-                if self.state.running == PROPERTIES_STEP else
-                "The properties review opens when the properties step runs and keys still "
-                "need a decision. To read the two files side by side before then: runbook "
-                "diff OLD NEW.", markup=False)
+            self.app.notify(self._none_open(), markup=False)
             return
         screen_class = self.load()
         if screen_class is None:
@@ -87,6 +81,19 @@ class ReviewHandoff:
             self.done(request, bool(finished))
 
         self.app.push_screen(screen, closed)
+
+    def _none_open(self) -> str:
+        """What `d` says with no review to open, as the properties step stands."""
+        if self.state.running == PROPERTIES_STEP:
+            return ("No properties review is open now: the step opens one when keys need a "
+                    "decision, and goes on with the keys as decided once it is closed.")
+        ended = self.state.states.get(PROPERTIES_STEP)
+        if ended in (StepState.DONE.value, StepState.SKIPPED.value):
+            return (f"The properties step has ended ({ended}): its review is over. To read "
+                    "two properties files side by side: runbook diff OLD NEW.")
+        return ("The properties review opens when the properties step runs and keys still "
+                "need a decision. To read the two files side by side before then: runbook "
+                "diff OLD NEW.")
 
     def done(self, request: ReviewRequested, finished: bool) -> None:
         if not request.finished.done():

@@ -597,6 +597,23 @@ async def test_d_says_what_it_can_while_the_properties_step_runs_without_its_rev
         assert "No properties review is open now" in notes[-1], notes
 
 
+@pytest.mark.parametrize("state", [StepState.DONE, StepState.SKIPPED])
+async def test_d_after_the_properties_step_says_its_review_is_over(state: StepState) -> None:
+    """Stop 21's trial: once the step had run, d still said its review opens
+    when it runs."""
+    app = make_app()
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, StepChanged(report("properties", state)))
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        said = notes[-1]
+        assert "opens when the properties step runs" not in said, said
+        assert f"has ended ({state.value})" in said and "runbook diff OLD NEW" in said, said
+
+
 async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: Path) -> None:
     """Operator trial: the opening's notices sat over the resume dialog's
     buttons ("Continue it (c)") for their 10 seconds."""
