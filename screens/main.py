@@ -31,8 +31,8 @@ from screens.views import (
     group_titles,
     hint,
     plan_heading,
-    status,
     status_clocks,
+    status_host,
 )
 from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
 
@@ -196,8 +196,15 @@ class MainScreen(Screen[None]):
         self.status.show_row(1, self.clocks())
 
     def clocks(self) -> Content:
-        """The clocks row as it reads now (a dialog shows it too)."""
-        return status_clocks(self.state, self.clock(), narrow=self.narrow)
+        """The clocks row as it reads now (a dialog and the full log show it
+        too): whole where it fits, else each clock the short way, as below 100
+        columns, so the count of steps stays in view (stop 21's trial: with
+        the last cutover's time beside the downtime, it ran off the row)."""
+        now = self.clock()
+        row = status_clocks(self.state, now, narrow=self.narrow)
+        if not self.narrow and row.cell_length > self.size.width - 2:  # the row's padding
+            return status_clocks(self.state, now, narrow=True)
+        return row
 
     def refresh_detail(self) -> None:
         if not self.can_draw:
@@ -219,8 +226,8 @@ class MainScreen(Screen[None]):
 
     def refresh_status(self) -> None:
         if self.can_draw:
-            self.status.show(*status(self.state, self.where, self.clock(),
-                                     narrow=self.narrow))
+            self.status.show(status_host(self.state, self.where, narrow=self.narrow),
+                             self.clocks())
             # The phase headings say what the status says: down or not, going back.
             for phase, title in group_titles(self.state).items():
                 self.checklist.retitle_group(phase, title)

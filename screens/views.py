@@ -49,13 +49,6 @@ def pace_shown(settings: Settings) -> str:
     return f"at {pace_name(settings.rehearsal_pace)}"
 
 
-def status(state: RunState, where: Where, now: float, *,
-           narrow: bool = False) -> tuple[Content, Content]:
-    """(host and connection, clocks and counts); `narrow` keeps what matters
-    in 80 columns: where, the connection, downtime, the count of steps."""
-    return status_host(state, where, narrow=narrow), status_clocks(state, now, narrow=narrow)
-
-
 def status_host(state: RunState, where: Where, *, narrow: bool = False) -> Content:
     """The status line's first row: where the run goes and how it is connected."""
     host: Parts = []

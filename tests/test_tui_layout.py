@@ -504,3 +504,23 @@ async def test_a_line_that_comes_later_shows_below_the_first() -> None:
         await pilot.pause()
         app.front.tell(Output("upload", "out", "the second line"))
         await until(lambda: "the second line" in screen_text(app), what="the second line")
+
+
+@pytest.mark.parametrize("width", [100, 110, 119, 120, 130])
+async def test_the_clocks_row_keeps_the_step_count_when_an_estimate_runs(width: int) -> None:
+    """Stop 21's trial: from 100 columns up, mid-cutover with the last
+    cutover's time to go by, the clocks row ran past the edge of the screen
+    and lost the count of steps. Where the whole row does not fit, it says
+    each clock the short way, as below 100 columns."""
+    from tests.test_tui_snapshots import mid_cutover
+
+    clock = FakeClock(1_773_450_000.0)
+    app = make_app(clock_=clock)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await mid_cutover(pilot, clock)
+        app.run_state.estimate_s = 300.0
+        app.main.tick()
+        await pilot.pause()
+        row = screen_text(app).splitlines()[1].rstrip()
+        assert "10/17 done" in row and "…" not in row, row
+        assert "left" in row, row
