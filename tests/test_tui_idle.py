@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from textual.command import CommandPalette
+from textual.pilot import Pilot
 from textual.visual import Visual
 from textual.widget import Widget
 
@@ -33,6 +34,24 @@ def running_timers(app: RunbookApp) -> list[str]:
     return [f"{type(node).__name__}: {timer.name}" for node in nodes
             for timer in list(node._timers)
             if timer._task is not None and not timer._task.done() and timer._active.is_set()]
+
+
+async def drawn_by_a_tick(app: RunbookApp, pilot: Pilot[Any],
+                          monkeypatch: pytest.MonkeyPatch) -> set[Widget]:
+    """The widgets Textual draws for one tick of the clocks."""
+    drawn: set[Widget] = set()
+    render_lines = Widget.render_lines
+
+    def draw(widget: Widget, crop: Any) -> Any:
+        drawn.add(widget)
+        return render_lines(widget, crop)
+
+    monkeypatch.setattr(Widget, "render_lines", draw)
+    app.tick()
+    await until(lambda: drawn, what="the tick drawn")
+    await pilot.pause()
+    monkeypatch.undo()
+    return drawn
 
 
 async def test_nothing_ticks_until_a_clock_runs_and_only_while_it_shows() -> None:
@@ -73,19 +92,8 @@ async def test_the_full_log_shows_the_clocks_and_they_tick_there(
         assert "down 00:00:00" in screen_text(app).splitlines()[1]
         assert running_timers(app) == ["RunbookApp: clock"], "the downtime shows"
 
-        drawn: set[Widget] = set()
-        render_lines = Widget.render_lines
-
-        def draw(widget: Widget, crop: Any) -> Any:
-            drawn.add(widget)
-            return render_lines(widget, crop)
-
-        monkeypatch.setattr(Widget, "render_lines", draw)
         clock.now += 2
-        app.tick()
-        await until(lambda: drawn, what="the tick drawn")
-        await pilot.pause()
-        monkeypatch.undo()
+        drawn = await drawn_by_a_tick(app, pilot, monkeypatch)
         assert app.screen.query_one("#log-clocks") in drawn
         assert app.screen.query_one("#log-lines") not in drawn, "the lines drawn again"
         row = screen_text(app).splitlines()[1]
@@ -200,19 +208,8 @@ async def test_a_tick_under_a_dialog_draws_the_dialogs_clocks_and_nothing_beneat
         await pilot.pause()
         assert "down 00:00:01" in screen_text(app).splitlines()[1]
 
-        drawn: set[Widget] = set()
-        render_lines = Widget.render_lines
-
-        def draw(widget: Widget, crop: Any) -> Any:
-            drawn.add(widget)
-            return render_lines(widget, crop)
-
-        monkeypatch.setattr(Widget, "render_lines", draw)
         clock.now += 1
-        app.tick()
-        await until(lambda: drawn, what="the tick drawn")
-        await pilot.pause()
-        monkeypatch.undo()
+        drawn = await drawn_by_a_tick(app, pilot, monkeypatch)
         beneath = drawn & {app.main, *app.main.walk_children()}
         assert beneath == set(), f"drawn beneath the dialog: {beneath}"
         assert app.screen.query_one("#dialog-clocks") in drawn
