@@ -124,7 +124,7 @@ def group_titles(state: RunState) -> dict[str, str]:
     a run continued mid-cutover re-ran preflight under that heading)."""
     titles = dict(GROUPS)
     if state.service_down and state.down_since is not None:
-        titles[Phase.PREPARE] = "PREPARE · over: the stream manager is down"
+        titles[Phase.PREPARE] = "PREPARE · the stream manager is down"
         titles[Phase.CUTOVER] = f"CUTOVER · under way, down since {wall_clock(state.down_since)}"
     if state.outcome is Outcome.DONE:
         titles[Phase.ROLLBACK] = NOT_NEEDED
