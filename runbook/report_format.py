@@ -10,6 +10,7 @@ import json
 import re
 import shlex
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from runbook.journal import same_pace
 from runbook.model import REAL_PACE, WORDS, outcome_words, result_line, state_words
@@ -256,7 +257,7 @@ def pace_words(pace: float | None) -> str:
                 "its times compare with no other run's")
     if same_pace(pace, REAL_PACE):
         return "real: the fake cloud takes as long as a real one"
-    name = "fast" if same_pace(pace, FAST_PACE) else f"{pace:g}"
+    name = "fast" if same_pace(pace, FAST_PACE) else _plain(pace)
     if pace == 0:
         return f"{name}: the fake cloud's nodes come and go at once"
     faster = pace < REAL_PACE
@@ -269,9 +270,20 @@ def pace_words(pace: float | None) -> str:
 
 
 def _multiplier(ratio: float) -> str:
-    """A multiplier to three figures, in plain digits: 40, 2.5, 100,000 (not 1e+05)."""
+    """A multiplier to three figures, in plain digits: 40, 2.5, 100,000 (not
+    1e+05); past a million, no digits worth reading."""
+    if ratio > 1e6:
+        return "over a million"
     shown = f"{ratio:.3g}"
     return f"{float(shown):,.0f}" if "e" in shown else shown
+
+
+def _plain(pace: float) -> str:
+    """A pace as the operator would write it: 0.00001, 2500 (not 1e-05,
+    2.5e+03); one past any sense stays in exponent form."""
+    if not 1e-6 <= pace < 1e7:
+        return f"{pace:g}"
+    return format(Decimal(repr(pace)).normalize(), "f")
 
 
 def pace_name(pace: float | None) -> str:
@@ -279,7 +291,7 @@ def pace_name(pace: float | None) -> str:
         return "an unknown pace"
     if same_pace(pace, REAL_PACE):
         return "the real pace"
-    return "the fast pace" if same_pace(pace, FAST_PACE) else f"pace {pace:g}"
+    return "the fast pace" if same_pace(pace, FAST_PACE) else f"pace {_plain(pace)}"
 
 
 def estimate_source(report: Report) -> str:

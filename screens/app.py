@@ -297,7 +297,7 @@ class RunbookApp(App["Outcome | None"]):
         from screens.widgets import ShowsClocks
 
         top = self.screen_stack[-1]
-        return top if top is not self.main and isinstance(top, ShowsClocks) else None
+        return top if isinstance(top, ShowsClocks) else None
 
     def tick(self) -> None:
         """Once a second: the clocks where they show."""

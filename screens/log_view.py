@@ -38,13 +38,13 @@ class LogView(Screen[None]):
     downtime stays in view."""
 
     DEFAULT_CSS = """
-    LogView #log-page { height: 1fr; }
-    LogView #log-clocks {
+    LogView #log-title {
         height: 1;
-        background: $panel;
+        padding: 0 1;
         text-wrap: nowrap;
         text-overflow: ellipsis;
     }
+    LogView #log-page { height: 1fr; }
     """
     # Nothing to focus until `/`: the screen's keys move the selected line.
     AUTO_FOCUS = None

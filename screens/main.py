@@ -36,6 +36,10 @@ from screens.views import (
 )
 from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
 
+# The clocks row's forms, longest first: whole; without the last cutover's
+# time; each part the short way, as below 100 columns.
+CLOCKS_FORMS: tuple[dict[str, bool], ...] = ({}, {"brief": True}, {"narrow": True})
+
 # From this many columns the checklist stands beside the step (app.tcss);
 # from WIDE_FROM its rows say each state's word too.
 BESIDE_FROM = 100
@@ -96,6 +100,8 @@ class MainScreen(Screen[None]):
         self.ready = False
         # The breakpoint class of the last width seen (set again as it composes).
         self.width_class = "-wide"
+        # The width the clocks row was last fitted to and the form it took.
+        self.clocks_fit = (0, 0)
 
     def compose(self) -> ComposeResult:
         # The breakpoint class the first resize would give, given now while the
@@ -197,13 +203,22 @@ class MainScreen(Screen[None]):
 
     def clocks(self) -> Content:
         """The clocks row as it reads now (a dialog and the full log show it
-        too): whole where it fits, else each clock the short way, as below 100
-        columns, so the count of steps stays in view (stop 21's trial: with
-        the last cutover's time beside the downtime, it ran off the row)."""
+        too), in the longest of its forms that fits (CLOCKS_FORMS): the count
+        of steps stays in view (stop 21's trial: with the last cutover's time
+        beside the downtime, it ran off the row). Once a form did not fit at
+        this width, the row keeps a shorter one: its numbers change width by
+        the second, and it changed form by turns as the time left ran out
+        (review)."""
         now = self.clock()
-        row = status_clocks(self.state, now, narrow=self.narrow)
-        if not self.narrow and row.cell_length > self.size.width - 2:  # the row's padding
+        if self.narrow:
             return status_clocks(self.state, now, narrow=True)
+        width = self.status.content_region.width
+        fitted_width, fitted = self.clocks_fit
+        for form in range(fitted if fitted_width == width else 0, len(CLOCKS_FORMS)):
+            row = status_clocks(self.state, now, **CLOCKS_FORMS[form])
+            if row.cell_length <= width:
+                break
+        self.clocks_fit = (width, form)
         return row
 
     def refresh_detail(self) -> None:

@@ -28,7 +28,7 @@ GROUPS = {
 # would read as work left.
 NOT_NEEDED = "ROLLBACK · not needed: the upgrade is done"
 # Once the way back is done: it no longer waits on a failure.
-WENT_BACK = "ROLLBACK · done: the old stream manager is back"
+WENT_BACK = "ROLLBACK · done: the old release serves again"
 
 # A state the engine does not have: the executor is waiting for the operator
 # to confirm this step. It is the answer to "where am I", so it gets a row look.

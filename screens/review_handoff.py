@@ -88,9 +88,11 @@ class ReviewHandoff:
             return ("No properties review is open now: the step opens one when keys need a "
                     "decision, and goes on with the keys as decided once it is closed.")
         ended = self.state.states.get(PROPERTIES_STEP)
-        if ended in (StepState.DONE.value, StepState.SKIPPED.value):
-            return (f"The properties step has ended ({ended}): its review is over. To read "
-                    "two properties files side by side: runbook diff OLD NEW.")
+        diff = "To read two properties files side by side: runbook diff OLD NEW."
+        if ended == StepState.DONE.value:
+            return f"The properties step is done: its review is over. {diff}"
+        if ended == StepState.SKIPPED.value:
+            return f"The properties step was skipped: no keys were reviewed or written. {diff}"
         return ("The properties review opens when the properties step runs and keys still "
                 "need a decision. To read the two files side by side before then: runbook "
                 "diff OLD NEW.")

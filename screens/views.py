@@ -73,12 +73,15 @@ def status_host(state: RunState, where: Where, *, narrow: bool = False) -> Conte
     return Content.assemble(*host)
 
 
-def status_clocks(state: RunState, now: float, *, narrow: bool = False) -> Content:
+def status_clocks(state: RunState, now: float, *, narrow: bool = False,
+                  brief: bool = False) -> Content:
     """The status line's second row, the one that changes by the second:
-    downtime, the run's elapsed time, the count of steps, the outcome."""
+    downtime, the run's elapsed time, the count of steps, the outcome.
+    `brief` leaves out the last cutover's time beside a running downtime;
+    `narrow` says each part the short way (below 100 columns)."""
     end = state.run_ended if state.run_ended is not None else now
     elapsed = end - state.run_started if state.run_started is not None else None
-    clocks: Parts = [*downtime(state, now, narrow=narrow), "   "]
+    clocks: Parts = [*downtime(state, now, narrow=narrow, brief=brief), "   "]
     clocks += [("elapsed ", "$text-muted"), clock(elapsed), "   "]
     done = f"{state.finished}/{len(state.forward)}"
     clocks += [(f"{done} done" if narrow else f"steps {done} done or skipped", "")]
@@ -89,7 +92,8 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False) -> Conte
     return Content.assemble(*clocks)
 
 
-def downtime(state: RunState, now: float, *, narrow: bool = False) -> Parts:
+def downtime(state: RunState, now: float, *, narrow: bool = False,
+             brief: bool = False) -> Parts:
     """How long the stream manager has been down, counted from the first
     cutover action on record, and what the last run says is left."""
     down = state.down_for(now)
@@ -112,7 +116,7 @@ def downtime(state: RunState, now: float, *, narrow: bool = False) -> Parts:
                            else f" · ~{duration(left)} left", "$warning"))
         else:
             parts.append((f" · {duration(-left)} over", "bold $warning"))
-        if not narrow:
+        if not (narrow or brief):
             parts.append((f" (the last cutover took {duration(state.estimate_s)})",
                           "$text-muted"))
     return parts
@@ -124,7 +128,7 @@ def group_titles(state: RunState) -> dict[str, str]:
     a run continued mid-cutover re-ran preflight under that heading)."""
     titles = dict(GROUPS)
     if state.service_down and state.down_since is not None:
-        titles[Phase.PREPARE] = "PREPARE · the stream manager is down"
+        titles[Phase.PREPARE] = "PREPARE · stream manager down for the cutover"
         titles[Phase.CUTOVER] = f"CUTOVER · under way, down since {wall_clock(state.down_since)}"
     if state.outcome is Outcome.DONE:
         titles[Phase.ROLLBACK] = NOT_NEEDED

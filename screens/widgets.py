@@ -346,7 +346,17 @@ class StatusBar(Rows):
 
 class ClocksRow(Rows):
     """The clocks row alone: a dialog and the full log show it where the main
-    screen does."""
+    screen does, and as it looks there (app.tcss, #status)."""
+
+    DEFAULT_CSS = """
+    ClocksRow {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(1, id=id)

@@ -246,13 +246,17 @@ def test_the_pace_reads_as_plain_numbers_at_its_extremes() -> None:
     """Review: a pace of 0.00001 read "1e+05 times faster", and one a hair
     under real "1 times faster"."""
     assert pace_words(0.00001) == \
-        "1e-05: the fake cloud goes 100,000 times faster than a real one"
+        "0.00001: the fake cloud goes 100,000 times faster than a real one"
     assert pace_words(0.001) == "0.001: the fake cloud goes 1,000 times faster than a real one"
     assert pace_words(0.999999) == \
         "0.999999: the fake cloud goes about as fast as a real one"
     assert pace_words(1.0004) == "1.0004: the fake cloud goes about as fast as a real one"
     assert pace_words(2500) == \
         "2500: the fake cloud takes 2,500 times as long as a real one"
+    assert pace_words(1e6) == \
+        "1000000: the fake cloud takes 1,000,000 times as long as a real one"
+    assert pace_words(1e23) == \
+        "1e+23: the fake cloud takes over a million times as long as a real one"
 
 
 def test_a_production_runs_report_has_no_pace_line(tmp_path: Path) -> None:

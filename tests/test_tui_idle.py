@@ -94,10 +94,21 @@ async def test_the_full_log_shows_the_clocks_and_they_tick_there(
 
         clock.now += 2
         drawn = await drawn_by_a_tick(app, pilot, monkeypatch)
-        assert app.screen.query_one("#log-clocks") in drawn
-        assert app.screen.query_one("#log-lines") not in drawn, "the lines drawn again"
+        log = app.screen
+        assert log.query_one("#log-clocks") in drawn
+        # The row, and what draws no lines: the screen's and the page's
+        # backgrounds, the one-line title.
+        assert drawn <= {log, *log.query("#log-clocks, #log-page, #log-title")}, drawn
         row = screen_text(app).splitlines()[1]
         assert "down 00:00:02" in row and "elapsed 00:00:02" in row, row
+
+        # Back on the main screen, its own row ticks, current at once.
+        clock.now += 3
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="the main screen")
+        await pilot.pause()
+        assert running_timers(app) == ["RunbookApp: clock"]
+        assert "down 00:00:05" in screen_text(app).splitlines()[1]
 
 
 async def test_the_downtime_clock_ticks_on_after_a_run_that_left_the_service_down() -> None:

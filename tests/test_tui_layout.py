@@ -506,21 +506,37 @@ async def test_a_line_that_comes_later_shows_below_the_first() -> None:
         await until(lambda: "the second line" in screen_text(app), what="the second line")
 
 
-@pytest.mark.parametrize("width", [100, 110, 119, 120, 130])
-async def test_the_clocks_row_keeps_the_step_count_when_an_estimate_runs(width: int) -> None:
+def clocks_form(row: str) -> int:
+    """Which form a clocks row is in: 0 whole, 1 without the last cutover's
+    time, 2 the short form of below 100 columns."""
+    return 0 if "the last cutover took" in row else 1 if "done or skipped" in row else 2
+
+
+@pytest.mark.parametrize("width", [100, 110, 119, 120, 121, 127, 130])
+async def test_the_clocks_row_keeps_the_step_count_and_its_form_as_the_estimate_runs_out(
+        width: int) -> None:
     """Stop 21's trial: from 100 columns up, mid-cutover with the last
     cutover's time to go by, the clocks row ran past the edge of the screen
-    and lost the count of steps. Where the whole row does not fit, it says
-    each clock the short way, as below 100 columns."""
+    and lost the count of steps. Then (review) it took its short form by the
+    second's length: long and short by turns as the time left ran out. Now
+    it drops what matters least first (the last cutover's time, then the
+    long words), keeps every clock and the count, and, at a width, never
+    goes back to a longer form it once had to leave."""
     from tests.test_tui_snapshots import mid_cutover
 
     clock = FakeClock(1_773_450_000.0)
     app = make_app(clock_=clock)
     async with app.run_test(size=(width, 30)) as pilot:
-        await mid_cutover(pilot, clock)
+        await mid_cutover(pilot, clock)  # 2 min 5 s down
         app.run_state.estimate_s = 300.0
-        app.main.tick()
-        await pilot.pause()
-        row = screen_text(app).splitlines()[1].rstrip()
-        assert "10/17 done" in row and "…" not in row, row
-        assert "left" in row, row
+        forms = []
+        for _ in range(22):  # 2:05 to 5:20 down, across the estimate's end
+            app.main.tick()
+            await pilot.pause()
+            row = screen_text(app).splitlines()[1].rstrip()
+            assert "10/17 done" in row and "…" not in row, row
+            assert ("left" in row) or ("over" in row), row
+            assert width < 110 or "since 01:00:00" in row, row
+            forms.append(clocks_form(row))
+            clock.now += 9
+        assert forms == sorted(forms), f"the row changed its form back and forth: {forms}"

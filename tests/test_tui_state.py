@@ -565,7 +565,7 @@ async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() 
         tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
         await pilot.pause()
         shown = screen_text(app)
-        assert "old stream manager is back" in shown, shown
+        assert "the old release serves again" in shown, shown
         assert "Select step 16 to read why it failed." in shown, shown
         assert "run runbook again" not in shown and "Fix the cause" not in shown, shown
         assert "only when a cutover step fails" not in shown, shown
