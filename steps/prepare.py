@@ -136,7 +136,11 @@ class Preflight(Red5Step):
                              "lib/red5pro-X.Y.Z.N-RELEASE.jar, so its version is unknown; every "
                              "later check compares versions, so runbook stops")
         ctx.facts.live_version = live_version
-        ctx.info(f"live install: {folder}, version {found}")
+        if found in (None, live_version):
+            ctx.info(f"live install: {folder}, version {live_version}")
+        else:  # resumed mid-cutover: the new release went live there
+            ctx.info(f"{folder} holds {found} now; the old release, recorded before the "
+                     f"cutover, is {live_version}")
         if not (resumed and ctx.facts.live_tree):
             identity = await ctx.sh(f"stat -L -c %d:%i -- {quote(folder)}", check=False,
                                     quiet=True)
@@ -219,10 +223,20 @@ class Preflight(Red5Step):
             ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
             ctx.facts._api_silent = True
         else:
-            ctx.facts.api_version = api.version
-            ctx.facts.controller = controller
-            ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud controller: "
-                     f"{controller}", api_version=api.version)
+            recorded = ctx.facts.api_version if resumed else None
+            if recorded and recorded != api.version:
+                # Resumed mid-cutover with the new release serving: the old
+                # release's API, recorded before anything moved, is the one
+                # the way back must hear again (operator trial: this run's
+                # answer replaced it, and the way back waited for an old
+                # release speaking the new API).
+                ctx.info(f"the API answering now speaks {api.version}, the new release's; "
+                         f"the old release's {recorded}, recorded before the cutover, stands")
+            else:
+                ctx.facts.api_version = api.version
+                ctx.facts.controller = controller
+                ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud "
+                         f"controller: {controller}", api_version=api.version)
 
         problems += await self._compare_unit(ctx)
         if problems:

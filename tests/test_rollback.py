@@ -247,6 +247,29 @@ async def test_the_way_back_after_each_cutover_step(tmp_path: Path, step: str) -
         assert "never went live" in aside, aside
 
 
+async def test_the_way_back_after_a_run_resumed_with_the_new_release_serving(
+        tmp_path: Path) -> None:
+    """Operator trial: stopped at recreate (the new release serving), the run
+    resumed; its preflight found the new release's API answering and
+    recorded its version as the live one's. The way back then waited for an
+    old release speaking the new API, and failed at rollback-start with the
+    old release serving, again on every try."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        stopped = await session(host, journal).run(
+            ScriptedFrontEnd({"recreate": Decision(Answer.STOP)}))
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                rollback_after="start-service").run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert stopped is Outcome.STOPPED
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+    assert replay(journal).facts["api_version"] == old.api
+
+
 class MovesAside(ScriptedFrontEnd):
     """An operator who, told a step failed, moves a file out of the way (as the
     message asks) before trying again."""
