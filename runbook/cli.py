@@ -581,10 +581,12 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     under_way = host_state(settings, state_dir).cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
     if journal is None or not journal.is_file():
-        raise ConfigError(str(journal or settings.source), "no cutover is under way on this "
+        raise ConfigError(str(journal or settings.source),
+                          "no such journal; give the journal of the cutover to roll back"
+                          if args.journal is not None else "no cutover is under way on this "
                           "host to roll back (give its journal with --journal)")
+    earlier = _cutover_to_undo(replay(journal), settings)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
-    earlier = replay(journal)
     back = stopper.watch(session(settings, token=token, journal_path=journal,
                                  state_dir=state_dir, resume=earlier, only_back=True))
     print(f"journal: {journal}")
@@ -598,6 +600,29 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     outcome = await run_tui(lambda _earlier: back,
                             host_label=f"{settings.host.user}@{settings.host.address}")
     return outcome.exit_code
+
+
+def _cutover_to_undo(earlier: Replay, settings: Settings) -> Replay:
+    """The journal's run, if it is a cutover this host's way back can undo:
+    refused (ConfigError) when it went against another host, never began a
+    cutover, or ended (done, or rolled back already). Operator trial: the
+    journal of a finished upgrade on another host was taken, its run said
+    to be down, and a failed way back appended to it."""
+    from runbook.config import ConfigError
+    from runbook.model import outcome_words
+
+    target = f"{settings.host.user}@{settings.host.address}:{settings.host.port}"
+    where = str(earlier.path)
+    if earlier.host and earlier.host.rpartition("@")[2] != target.rpartition("@")[2]:
+        raise ConfigError(where, f"its run went against {earlier.host}, not {target} as "
+                          f"{settings.source} says: give this host's journal")
+    if earlier.outcome in ("done", "rolled-back"):
+        raise ConfigError(where, f"its run ended {outcome_words(earlier.outcome)}: no "
+                          "cutover is under way there to undo")
+    if earlier.cutover_started is None:
+        raise ConfigError(where, "its run never began a cutover: the live stream manager "
+                          "was not changed and there is no way back to take")
+    return earlier
 
 
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:

@@ -159,3 +159,54 @@ def test_a_new_journal_never_takes_an_existing_ones_name(tmp_path: Path) -> None
     first.write_text("")
     second = _fresh_journal(settings, tmp_path)
     assert second != first and not second.exists()
+
+
+def _journal_of(path: Path, host: str, *, outcome: str | None,
+                cutover: bool = True) -> bytes:
+    """A journal whose run went against `host`, its cutover begun (or not),
+    ended with `outcome` (None: cut off); its bytes."""
+    from runbook.journal import Journal
+
+    journal = Journal(path)
+    journal.write("run-start", config=str(EXAMPLE), host=host, steps=["delete-nodegroups"],
+                  rehearsal=False)
+    if cutover:
+        journal.write("cutover-start", step="delete-nodegroups")
+    if outcome is not None:
+        journal.write("cutover-end", complete=True, downtime_s=30.0)
+        journal.write("run-end", outcome=outcome, exit_code=0)
+    journal.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(("host", "outcome", "cutover", "said"), [
+    ("ubuntu@10.9.8.7:22", None, True, "went against ubuntu@10.9.8.7:22, not"),
+    ("ubuntu@sm1.example.com:22", "done", True, "ended done"),
+    ("ubuntu@sm1.example.com:22", "rolled-back", True, "ended rolled back"),
+    ("ubuntu@sm1.example.com:22", None, False, "never began a cutover"),
+])
+def test_rollback_refuses_a_journal_that_is_not_this_hosts_cutover_under_way(
+        tmp_path: Path, host: str, outcome: str | None, cutover: bool, said: str) -> None:
+    """Operator trial: `runbook rollback CONFIG --journal J` took the journal of
+    a finished upgrade on another host, said the stream manager was down,
+    set out to stop the new release, and appended a failed run to that
+    journal, whose report then named the wrong host."""
+    journal = tmp_path / "other.jsonl"
+    before = _journal_of(journal, host, outcome=outcome, cutover=cutover)
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(journal),
+                     env={"SM_API_TOKEN": "not-a-real-token"})
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert result.stderr.count("\n") == 1 and said in result.stderr, result.stderr
+    assert str(journal) in result.stderr and "Traceback" not in result.stderr
+    assert journal.read_bytes() == before, "the journal was written to"
+
+
+def test_rollback_says_a_journal_given_is_not_there(tmp_path: Path) -> None:
+    """Operator trial: a --journal path that does not exist was answered with
+    "no cutover is under way on this host (give its journal with --journal)"."""
+    missing = tmp_path / "typo.jsonl"
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal",
+                     str(missing), env={"SM_API_TOKEN": "not-a-real-token"})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "no such journal" in result.stderr, result.stderr
+    assert str(missing) in result.stderr and not missing.exists()
