@@ -355,16 +355,34 @@ async def _plan(args: argparse.Namespace) -> int:
 # --- run and rehearse ------------------------------------------------------------
 
 
-def _refuse_a_second_cutover(state: HostState, continuing: Path | None) -> None:
+def _refuse_a_second_cutover(state: HostState, continuing: Path | None,
+                             resume_command: Callable[[str], str]) -> None:
     """A cutover under way on the host belongs to the run that began it: a new
-    run would re-export the emptied system and work from the wrong snapshot."""
+    run would re-export the emptied system and work from the wrong snapshot.
+    The refusal names the command that goes on with it (`resume_command`,
+    given its journal) and the moment the cutover began as the operator's
+    clock shows it."""
+    from datetime import datetime
+
     from runbook.config import ConfigError
+    from runbook.model import wall_clock
 
     under_way = state.cutover()
     if under_way is None or (continuing is not None and str(continuing) == under_way.journal):
         return
-    raise ConfigError(state.target, f"a cutover began here at {under_way.began} and has not "
-                      f"ended; continue it with --resume --journal {under_way.journal}")
+    try:
+        began = wall_clock(datetime.fromisoformat(under_way.began).timestamp())
+    except ValueError:
+        began = under_way.began
+    raise ConfigError(state.target, f"a cutover began here at {began} and has not ended; "
+                      f"go on with it: {resume_command(under_way.journal)}")
+
+
+def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) -> str:
+    """The command that continues the run in `journal`, as this one was started."""
+    if args.command == "rehearse" and getattr(args, "sandbox", None) is not None:
+        return f"runbook rehearse --resume --sandbox {shlex.quote(str(args.sandbox))}"
+    return f"runbook run {shlex.quote(settings.source)} --resume --journal {shlex.quote(journal)}"
 
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
@@ -469,8 +487,14 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
         settings = replace(settings, unattended=True)
     path, earlier = _resume_from(args, settings, folder, say) if offer_resume else \
         (_journal_path(args, settings, folder), None)
+    offered = earlier
+    if offered is None and offer_resume and args.journal is None and not _headless(args):
+        offered = unfinished(folder, config=settings.source)
+    # The TUI offers the cutover's own run (only continuing it, while the
+    # stream manager is down): not refused, as a new run beside it is.
     _refuse_a_second_cutover(host_state(settings, state_dir),
-                             path if earlier is not None else None)
+                             offered.path if offered is not None else None,
+                             lambda journal: _resume_command(args, settings, journal))
 
     after = _rollback_after(args)
     # With --resume, `path` is the earlier run's journal. A new run chosen in
@@ -486,9 +510,6 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
-    offered = earlier
-    if offered is None and offer_resume and args.journal is None and not _headless(args):
-        offered = unfinished(folder, config=settings.source)
     return Opening(open_session, offered, host_label), path, earlier
 
 

@@ -109,14 +109,45 @@ async def test_mid_cutover_resume_offers_no_new_run_and_says_why(tmp_path: Path)
     assert not any("new run" in note.lower() for note in notes), notes
 
 
-async def test_mid_cutover_by_the_journal_alone_offers_no_new_run(tmp_path: Path) -> None:
-    """Without --resume the CLI refuses a new run while the host's record
-    says a cutover is under way; with that record gone, the earlier run's
-    journal still says the stream manager went down and never came back, and
-    the dialog offers no new run either."""
+async def test_without_resume_the_app_offers_the_cutover_under_way_and_only_it(
+        tmp_path: Path) -> None:
+    """Operator trial: started again after a kill -9 mid-cutover, without
+    --resume, the app refused to open (exit 2), where the README says it shows
+    that run first and offers only continuing it."""
     earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
-    with pytest.raises(ConfigError, match="continue it with --resume"):
-        opened(tmp_path, host_says_down=earlier)
+    app, _ = opened(tmp_path, host_says_down=earlier)
+    assert app.offered is not None and app.offered.path == earlier
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await the_dialog(app)
+        assert not dialog.query("#resume-start-over")
+        assert "New run is not offered" in text_of(dialog)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is dialog
+
+
+def test_headless_without_resume_refuses_the_cutover_under_way_with_the_command_that_goes_on(
+        tmp_path: Path) -> None:
+    """Operator trial: the refusal said "continue it with --resume --journal J",
+    which `rehearse` then refused (it needs the --sandbox), and named the
+    moment as an ISO timestamp in UTC where every other line says the local
+    time."""
+    import re
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    with pytest.raises(ConfigError) as refused:
+        opened(tmp_path, "--headless", host_says_down=earlier)
+    said = str(refused.value)
+    assert f"runbook rehearse --resume --sandbox {tmp_path}" in said, said
+    assert re.search(r"began here at \d\d:\d\d:\d\d ", said) and "+00:00" not in said, said
+
+
+async def test_mid_cutover_by_the_journal_alone_offers_no_new_run(tmp_path: Path) -> None:
+    """With the host's record of the cutover gone, the earlier run's journal
+    still says the stream manager went down and never came back, and the
+    dialog offers no new run either."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    host_state(settings(), tmp_path / "operator").begin_cutover(earlier)
     record = host_state(settings(), tmp_path / "operator")
     (record.path / "cutover.json").unlink()  # lost: the state folder wiped, say
     assert record.cutover() is None
