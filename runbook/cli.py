@@ -341,7 +341,8 @@ async def _plan(args: argparse.Namespace) -> int:
         return 0
     print(f"plan for {settings.host.user}@{settings.host.address} ({settings.source})")
     for number, item in enumerate(listing, start=1):
-        flag = " [destructive]" if item["destructive"] else ""
+        # As the TUI and headless mark it: every step that asks for its id.
+        flag = " [destructive]" if item["typed_confirmation"] else ""
         print(f"\n{number:2}. {item['id']} - {item['title']} ({item['phase']}){flag}")
         print(f"    {item['summary']}")
         if item["caution"]:

@@ -53,6 +53,20 @@ def test_plan_json_is_machine_readable() -> None:
     assert cards["upload"]["skippable"] and not cards["start-service"]["skippable"]
 
 
+def test_plan_marks_every_step_that_asks_for_its_id_as_destructive() -> None:
+    """Operator trial: `plan` marked 8 steps [destructive] where the TUI and
+    headless ask for the id (and say DESTRUCTIVE) at 17: every cutover step
+    and the way back's too, as the README says."""
+    from steps import procedure, way_back
+
+    result = runbook("plan", str(EXAMPLE))
+    marked = {line.split(". ", 1)[1].split(" - ")[0] for line in result.stdout.splitlines()
+              if line.endswith("[destructive]")}
+    asking = {step.card(1).id for step in [*procedure(), *way_back()]
+              if step.card(1).needs_typed_confirmation}
+    assert marked == asking and {"start-service", "recreate", "rollback-start"} <= marked
+
+
 def test_plan_without_a_config_shows_the_rehearsal() -> None:
     result = runbook("plan")
     assert result.returncode == 0 and "17. recreate" in result.stdout
