@@ -334,8 +334,10 @@ class HeadlessFrontEnd:
                 self.down_since = None
                 self._print(f"\ndowntime: {duration(downtime)}")
             case CutoverEnded(downtime_s=downtime):
+                ends = "the way back ends" if self.going_back else \
+                    "a run finishes the cutover or takes the way back"
                 self._print(f"\ndowntime so far: {duration(downtime)}; the stream manager is still "
-                            "down until cutover finishes")
+                            f"down until {ends}")
             case RunEnded(journal_failure=str(failure)):
                 self._print(f"\nthe journal failed: {failure}")
             case WayBackStarted():

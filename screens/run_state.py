@@ -120,9 +120,14 @@ class RunState:
                 self._step_changed(report, now)
             case Progress(step_id=step_id):
                 self.progress[step_id] = event
-            case RunStarted(host=host):
+            case RunStarted(host=host, down_since=since):
                 self.run_started = now
                 self.target = host or self.target
+                # A run that continues a cutover (the way back alone, say):
+                # down since that cutover began (operator trial: `runbook
+                # rollback` said "downtime not started" all the way back).
+                if since is not None and self.down_since is None:
+                    self.down_since = since
             case Connected(fingerprint=fingerprint):
                 self.connection = "connected"
                 self.fingerprint = fingerprint or self.fingerprint

@@ -322,3 +322,25 @@ def test_the_status_line_says_a_rehearsals_pace_known_or_not_and_not_at_80_colum
     assert wide.index("ssh connected") < wide.index("at the fast pace"), wide
     narrow = status_host(state, where, narrow=True).plain
     assert "at the fast pace" not in narrow and "ssh connected" in narrow, narrow
+
+
+def test_the_way_back_alone_shows_the_downtime_it_continues_and_counts_its_own_steps() -> None:
+    """Operator trial (`runbook rollback`, the TUI): the clocks row said
+    "downtime not started ... steps 0/0 done or skipped" for the whole way
+    back, with the stream manager down all along: the run's start said when
+    it went down, and the TUI took no note; and a way back alone has no
+    upgrade steps to count."""
+    from runbook.events import RunStarted, StepChanged
+    from screens.run_state import RunState
+    from screens.views import status_clocks
+
+    back = [StepCard(n, f"rollback-{n}", f"Back {n}", Phase.ROLLBACK, "Goes back.")
+            for n in (1, 2, 3)]
+    state = RunState(cards=back, target="u@h:22")
+    state.apply(RunStarted("sm.toml", "u@h:22", False, tuple(c.id for c in back), True,
+                           down_since=1000.0), 1030.0)
+    state.apply(StepChanged(StepReport("rollback-1", StepState.DONE, "ok", 1.0)), 1031.0)
+    row = status_clocks(state, 1090.0).plain
+    assert "down 00:01:30" in row, row
+    assert "way back 1/3 done" in row and "0/0" not in row, row
+    assert "way back 1/3 done" in status_clocks(state, 1090.0, narrow=True).plain
