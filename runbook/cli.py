@@ -576,6 +576,8 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
         config = shlex.quote(settings.source)
         resume = resume or f"runbook run {config} --resume --journal {where}"
         rollback = rollback_command(settings.source, journal)
+        if rollback == resume:  # the way back alone: it goes on as itself
+            rollback = None
     lines = [f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback))]
@@ -594,6 +596,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     from runbook.config import ConfigError
     from runbook.journal import default_dir, replay
     from runbook.session import host_state
+    from runbook.standing import rollback_command
 
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
@@ -612,15 +615,20 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     back = stopper.watch(session(settings, token=token, journal_path=journal,
                                  state_dir=state_dir, resume=earlier, only_back=True))
     print(f"journal: {journal}")
-    if _headless(args):
-        from runbook.headless import HeadlessFrontEnd
+    try:
+        if _headless(args):
+            from runbook.headless import HeadlessFrontEnd
 
-        outcome = await back.run(HeadlessFrontEnd(back.cards, assume_yes=args.yes))
-        return outcome.exit_code
-    from screens.tui import run_tui
+            outcome = await back.run(HeadlessFrontEnd(back.cards, assume_yes=args.yes))
+        else:
+            from screens.tui import run_tui
 
-    outcome = await run_tui(lambda _earlier: back,
-                            host_label=f"{settings.host.user}@{settings.host.address}")
+            outcome = await run_tui(lambda _earlier: back,
+                                    host_label=f"{settings.host.user}@{settings.host.address}")
+    finally:
+        # As every run ends (operator trial: a way back that failed said
+        # neither what serves nor how to go on); it goes on as itself.
+        _where_it_stands(stopper, settings, resume=rollback_command(settings.source, journal))
     return outcome.exit_code
 
 

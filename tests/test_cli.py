@@ -224,3 +224,18 @@ def test_rollback_says_a_journal_given_is_not_there(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "no such journal" in result.stderr, result.stderr
     assert str(missing) in result.stderr and not missing.exists()
+
+
+def test_rollback_ends_saying_where_the_stream_manager_stands_and_how_to_go_on(
+        tmp_path: Path) -> None:
+    """Operator trial: a way back that failed ended on its summary and
+    "outcome: failed", with none of the lines every run ends with: what
+    serves now, and the command that goes on."""
+    journal = tmp_path / "cutover.jsonl"
+    _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None)
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(journal),
+                     env={"SM_API_TOKEN": "not-a-real-token"})
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr
+    tail = result.stdout.rstrip().splitlines()[-2:]
+    assert tail[0].startswith("runbook: the stream manager is down since"), tail
+    assert tail[1] == f"runbook: to go on: runbook rollback {EXAMPLE} --journal {journal}", tail
