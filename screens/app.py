@@ -517,6 +517,10 @@ class RunbookApp(App["Outcome | None"]):
             return action == "request_quit"
         if action == "write_report":  # out of the footer until there is a run to report
             return self.run_state.outcome is not None
+        if action == "rollback":
+            # Nothing to go back from once the upgrade is done or the old
+            # release serves again (operator trial: the key stayed shown).
+            return self.run_state.outcome not in (Outcome.DONE, Outcome.ROLLED_BACK)
         if action in ("run_step", "skip_step"):
             # Nothing is left to run or skip once the run has ended (the hint
             # says to start runbook again); at 80 columns this is what lets

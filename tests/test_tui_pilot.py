@@ -727,6 +727,22 @@ async def test_the_footer_and_palette_offer_every_action() -> None:
         assert titles.count("Quit") == 1
 
 
+@pytest.mark.parametrize("outcome", [Outcome.DONE, Outcome.ROLLED_BACK])
+async def test_roll_back_leaves_the_footer_once_there_is_nothing_to_go_back_from(
+        outcome: Outcome) -> None:
+    """Operator trial: "r Roll back" stayed in the footer after the upgrade
+    was done, and after the way back."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, RunEnded(outcome.value, outcome.exit_code))
+        await until(lambda: app.outcome is outcome, what="the end of the run")
+        await pilot.pause()
+        shown = {binding.action for _, binding, _, _ in app.screen.active_bindings.values()
+                 if binding.show and app.check_action(binding.action.removeprefix("app."), ())}
+        assert "app.rollback" not in shown, shown
+
+
 def test_cutover_steps_always_ask_for_the_id() -> None:
     infos = {card.id: card for card in make_app().cards}
     assert all(info.needs_typed_confirmation for info in infos.values()
