@@ -269,7 +269,7 @@ class Replay:
     # Whether --yes answered every step (journal_unattended): None when a
     # resume changed it.
     unattended: bool | None = False
-    # The steps of the run, in order, as its latest start listed them.
+    # The steps of the run, in order, as its latest start that listed any did.
     step_ids: list[str] = field(default_factory=list)
     finished: bool = False
     outcome: str | None = None
@@ -301,7 +301,10 @@ def replay(path: Path) -> Replay:
             # A resumed run appends to the same journal: it reopens the story.
             result.config = record.get("config")
             result.host = record.get("host")
-            result.step_ids = [str(s) for s in record.get("steps") or []]
+            # The way back alone (`runbook rollback`) lists no upgrade steps:
+            # the upgrade's are still the run's (operator trial: its exit
+            # line counted every step held, the way back's too).
+            result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
             result.finished = False
             result.outcome = None
         elif event == Record.STEP_START and history is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from runbook.events import CutoverEnded
 from runbook.headless import HeadlessFrontEnd
@@ -89,3 +90,29 @@ def test_the_report_and_the_headless_step_lines_cut_times_the_same_way() -> None
     assert "in 1m59s]" in out.getvalue(), out.getvalue()
     # A damaged journal's Infinity or NaN reads as unknown; it does not end the exit lines.
     assert duration(float("inf")) == duration(float("nan")) == "?"
+
+
+def test_the_way_back_alone_counts_the_upgrades_steps_before_it(tmp_path: Path) -> None:
+    """Operator trial: after `runbook rollback` the exit line said "20 of 22
+    steps done or skipped before the way back" where the upgrade had 17 steps
+    (the TUI: 15/17): the way back's own run lists no upgrade steps, and every
+    step the journal holds, the way back's too, was counted instead."""
+    from runbook.journal import Journal, replay
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=IDS)
+    for step in ("preflight", "delete-nodegroups"):
+        journal.write("step-end", step=step, state="done", detail="ok")
+    journal.write("cutover-start", step="delete-nodegroups")
+    journal.write("step-end", step="start-service", state="failed", detail="no answer")
+    journal.write("run-end", outcome="failed", exit_code=1)
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=[], resumed=True)
+    journal.write("way-back")
+    for step in ("rollback-stop-new", "rollback-start"):
+        journal.write("step-end", step=step, state="done", detail="ok")
+    journal.write("cutover-end", complete=True, downtime_s=60.0)
+    journal.write("run-end", outcome="rolled-back", exit_code=4)
+    journal.close()
+    said = service_state(replay(path))
+    assert "(2 of 3 steps done or skipped before the way back)" in said, said
