@@ -167,7 +167,8 @@ def outcome_cell(step: StepRun) -> str:
 def took_cell(step: StepRun) -> str:
     if step.attempts > 1:
         # An attempt cut off has no running time on record: the sum is a floor.
-        cut = sum(1 for t in step.tries if t.elapsed_s is None)
+        # One whose check found the step done ran nothing, and was not cut off.
+        cut = sum(1 for t in step.tries if t.elapsed_s is None and not t.found)
         if cut:
             floor = f"at least {duration(step.took)}" if step.took is not None else "unknown"
             return f"{floor} ({step.attempts} attempts, {cut} cut off: time unknown)"
@@ -198,17 +199,23 @@ def attempt_line(report: Report, step: StepRun, attempt: Attempt) -> str:
     return f"Attempt {number} of {step.attempts} ({run}), {when}{took}: {end}"
 
 
-def failed_while_down(report: Report) -> list[tuple[str, str]]:
-    """(step, how it went) for each step with an attempt that failed after the
-    cutover began: what a downtime longer than expected is likely to be made of."""
+def failed_while_down(report: Report) -> tuple[str, list[tuple[str, str]]]:
+    """What went wrong after the cutover began, what a downtime longer than
+    expected is likely to be made of: its words ("Failed", "Cut off", both)
+    and (step, how it went) for each step with such an attempt. An attempt
+    left in doubt was cut off (a kill, a stop, a detach), not failed
+    (operator trial)."""
     began = moment(report.downtime.began)
     if began is None:
-        return []
-    found = []
+        return "", []
+    found, kinds = [], set()
     for step in report.steps:
-        if any((moment(t.ended or t.started) or began) >= began for t in step.failures):
+        bad = [t for t in step.failures if (moment(t.ended or t.started) or began) >= began]
+        if bad:
             found.append((step.id, history(step) or state_words(step.state)))
-    return found
+            kinds |= {"Cut off" if t.state == "in-doubt" else "Failed" for t in bad}
+    words = " or ".join(sorted(kinds, reverse=True)).capitalize()  # Failed or cut off
+    return words, found
 
 
 # --- where the stream manager stands ------------------------------------------------------

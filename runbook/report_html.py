@@ -128,9 +128,9 @@ def _downtime(report: Report) -> str:
         rows.append([f"{_e(which)} ({_code(str(d.estimate_from))})", "", "",
                      _e(duration(d.estimate_s))])
     out.append(_table(["", "began", "ended", "took"], rows))
-    failed = failed_while_down(report)
+    words, failed = failed_while_down(report)
     if failed:
-        out.append("<p>Failed while the stream manager was down: "
+        out.append(f"<p>{_e(words)} while the stream manager was down: "
                    + "; ".join(f"{_code(step)} ({_e(how)})" for step, how in failed)
                    + " (see Output of failed steps).</p>")
     verdict = downtime_verdict(report)

@@ -113,9 +113,9 @@ def _downtime(report: Report) -> list[str]:
         out.append(_row(f"{which} ({_code(str(d.estimate_from))})", "", "",
                         duration(d.estimate_s)))
     out.append("")
-    failed = failed_while_down(report)
+    words, failed = failed_while_down(report)
     if failed:
-        out += ["Failed while the stream manager was down: "
+        out += [f"{words} while the stream manager was down: "
                 + "; ".join(f"{_code(step)} ({_md(how)})" for step, how in failed)
                 + " (see Output of failed steps).", ""]
     verdict = downtime_verdict(report)

@@ -863,3 +863,29 @@ def test_every_attempt_cut_off_is_an_unknown_time(tmp_path: Path) -> None:
     steps = section(plain(markdown(build(journal.path, estimate_from=[]))), "Steps")
     row = next(line for line in steps.splitlines() if "`upload`" in line)
     assert "unknown (2 attempts, 2 cut off" in row and "at least -" not in row, row
+
+
+def test_a_step_cut_off_in_the_downtime_is_not_called_failed(tmp_path: Path) -> None:
+    """Operator trial: a run killed (and so left in doubt) while the nodegroups
+    were being deleted was listed under "Failed while the stream manager was
+    down", though nothing failed; the step was found done on resume."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=["delete-nodegroups"])
+    journal.write("cutover-start", step="delete-nodegroups")
+    journal.write("step-start", step="delete-nodegroups", attempt="a1")
+    journal.write("action-start", step="delete-nodegroups", attempt="a1", n=1, text="curl x")
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=["delete-nodegroups"],
+                  resumed=True)
+    journal.write("check", step="delete-nodegroups", done=True, detail="no nodegroups left")
+    journal.write("step-end", step="delete-nodegroups", state="done", already=True,
+                  detail="already done: no nodegroups left", elapsed_s=None)
+    journal.write("cutover-end", complete=True, downtime_s=60.0)
+    journal.write("run-end", outcome="done", exit_code=0)
+    journal.close()
+    text = plain(markdown(build(path)))
+    assert "Failed while the stream manager was down" not in text, text
+    assert "Cut off while the stream manager was down: `delete-nodegroups`" in text, text
+    # Two attempts: one cut off, one that found the step done (operator
+    # trial: "2 attempts, 2 cut off").
+    assert "(2 attempts, 1 cut off: time unknown)" in text, text
