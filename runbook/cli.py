@@ -896,7 +896,7 @@ def _report(args: argparse.Namespace) -> int:
     from runbook.report_html import html
     from runbook.report_md import markdown
 
-    made = build(args.journal or newest_journal(default_dir()))
+    made = build(args.journal or _newest_said(newest_journal(default_dir())))
     text = html(made) if args.html else markdown(made)
     if args.out is not None:
         write_private(args.out, text)
@@ -908,9 +908,17 @@ def _log(args: argparse.Namespace) -> int:
     from runbook.journal import default_dir
     from runbook.report import emit, log_lines, newest_journal
 
-    lines = log_lines(args.journal or newest_journal(default_dir()), step=args.step,
-                      grep=args.grep)
+    lines = log_lines(args.journal or _newest_said(newest_journal(default_dir())),
+                      step=args.step, grep=args.grep)
     return emit(f"[{step}] {line}\n" for step, line in lines)
+
+
+def _newest_said(journal: Path) -> Path:
+    """The journal chosen for the operator, named on stderr: the newest in the
+    state dir need not be the run they have in mind (operator trial: a
+    sandbox's run keeps its journal in the sandbox)."""
+    print(f"runbook: read the newest journal, {journal}", file=sys.stderr)
+    return journal
 
 
 if __name__ == "__main__":

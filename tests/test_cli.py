@@ -239,3 +239,19 @@ def test_rollback_ends_saying_where_the_stream_manager_stands_and_how_to_go_on(
     tail = result.stdout.rstrip().splitlines()[-2:]
     assert tail[0].startswith("runbook: the stream manager is down since"), tail
     assert tail[1] == f"runbook: to go on: runbook rollback {EXAMPLE} --journal {journal}", tail
+
+
+@pytest.mark.parametrize("command", ["log", "report"])
+def test_log_and_report_name_the_journal_they_chose(tmp_path: Path, command: str) -> None:
+    """Operator trial: with no journal named, `log` and `report` read the
+    newest one in the state dir, not the sandbox run just done, and `log`
+    never said which file it read."""
+    state = tmp_path / "state"
+    journal = state / "runbook" / "rehearsals" / "run.jsonl"
+    journal.parent.mkdir(parents=True)
+    _journal_of(journal, "u@h:22", outcome="done")
+    result = runbook(command, env={"XDG_STATE_HOME": str(state)})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"runbook: read the newest journal, {journal}\n", result.stderr
+    named = runbook(command, str(journal), env={"XDG_STATE_HOME": str(state)})
+    assert named.returncode == 0 and named.stderr == "", named.stderr
