@@ -59,6 +59,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 F = TypeVar("F", bound=Facts)
 
+# What a step trusted from an earlier run's journal says first.
+EARLIER_DONE = "done in the earlier run: "
+
 
 class Answer(StrEnum):
     RUN = "run"
@@ -653,8 +656,10 @@ class Executor(Generic[F]):
             # address), and "not in place" would invite deleting what was
             # rebuilt. Only steps that were in doubt, failed or never ran are
             # checked again.
-            self._set(step, StepState.DONE, f"done in the earlier run: {earlier.detail}",
-                      already=True)
+            # Said once, however many runs back (operator trial: each resume
+            # wrapped the words of the one before).
+            said = earlier.detail.removeprefix(EARLIER_DONE)
+            self._set(step, StepState.DONE, f"{EARLIER_DONE}{said}", already=True)
             return Outcome.DONE
         skipped_before = earlier.skip_reason if earlier is not None and \
             earlier.state is StepState.SKIPPED else None

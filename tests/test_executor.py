@@ -333,3 +333,28 @@ async def test_the_way_back_is_said_and_journalled_before_its_first_question(
     assert events.index("way-back") < next(
         n for n, r in enumerate(records(tmp_path)) if r.get("step") == "back")
     assert isinstance(front.events[told.index("WayBackStarted")], WayBackStarted)
+
+
+async def test_a_step_done_two_runs_back_says_so_once(tmp_path: Path) -> None:
+    """Operator trial: each resume wrapped the earlier run's words in its own,
+    so `runbook log` read "done: done in the earlier run: done in the earlier
+    run: ..."."""
+    path = tmp_path / "run.jsonl"
+    earlier = Journal(path)
+    earlier.write("run-start", config=SETTINGS.source, host="u@h:22", steps=["one", "two"])
+    earlier.write("step-end", step="one", state="done",
+                  detail="done in the earlier run: looks right")
+    earlier.write("run-end", outcome="stopped", exit_code=3)
+    earlier.close()
+    journal = Journal(path)
+    executor = Executor([Say("one"), Say("two")], settings=SETTINGS, facts=Facts(),
+                        remote=Remote(SETTINGS.host), api_factory=_no_api,
+                        curl=lambda *a, **k: "curl", journal=journal, front=ScriptedFrontEnd(),
+                        redactor=Redactor([SECRET]), host_state=HostState(tmp_path, "sm", 22),
+                        resume=replay(path))
+    try:
+        await executor.run()
+    finally:
+        journal.close()
+    ends = [r for r in records(tmp_path) if r["event"] == "step-end" and r["step"] == "one"]
+    assert ends[-1]["detail"] == "done in the earlier run: looks right", ends[-1]
