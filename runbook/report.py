@@ -345,8 +345,10 @@ class _Reader:
                                   "dropped)")
         elif event == Record.DETACHED:
             steps = ", ".join(_text(s) for s in record.get("steps") or []) or "no step"
-            report.remarks.append(f"{ts}: the operator left while {steps} ran on; "
-                                  "its commands went on on the host")
+            # A step may be waiting on the Stream Manager API, not on a
+            # command (operator trial: recreate "went on on the host").
+            report.remarks.append(f"{ts}: the operator left while {steps} ran on; what it "
+                                  "had started went on without runbook")
         elif event == Record.CONFIRM and step_id:
             self.stopped_at = step_id if record.get("answer") == "stop" else None
         elif event == Record.STEP_START and step_id:

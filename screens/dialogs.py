@@ -393,8 +393,9 @@ class QuitDialog(Dialog[str]):
                     yield Wrapped(Content.assemble(
                         ("w  Wait", "bold"), ": let it finish, then stop before the next step "
                         "and quit. Nothing is cut off.\n",
-                        ("d  Detach", "bold"), ": quit now and leave the command running on "
-                        "the host; it ends on its own, at the latest at its time limit there.\n",
+                        ("d  Detach", "bold"), ": quit now; what the step started goes on "
+                        "without runbook and ends on its own (a command on the host at the "
+                        "latest at its time limit there).\n",
                         ("a  Abort", "bold"), ": ask the host to stop the command (TERM, then "
                         "KILL after a grace period; a root SSH session may ignore these, and "
                         "then the host's own time limit ends it) and quit.\n"

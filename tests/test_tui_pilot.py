@@ -423,6 +423,12 @@ async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path)
     history = replay(journal)
     assert history.outcome == "stopped"
     assert history.state("preflight") is StepState.IN_DOUBT
+    # The report says what went on in words true of a command and of an API
+    # wait alike (operator trial: recreate's wait "went on on the host").
+    from runbook.report import build
+
+    remarks = build(journal).remarks
+    assert any("what it had started went on without runbook" in r for r in remarks), remarks
 
 
 async def test_wait_lets_the_step_finish_then_stops(tmp_path: Path) -> None:
