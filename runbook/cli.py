@@ -363,16 +363,14 @@ def _refuse_a_second_cutover(state: HostState, continuing: Path | None,
     The refusal names the command that goes on with it (`resume_command`,
     given its journal) and the moment the cutover began as the operator's
     clock shows it."""
-    from datetime import datetime
-
     from runbook.config import ConfigError
-    from runbook.model import wall_clock
+    from runbook.standing import local_time
 
     under_way = state.cutover()
     if under_way is None or (continuing is not None and str(continuing) == under_way.journal):
         return
     try:
-        began = wall_clock(datetime.fromisoformat(under_way.began).timestamp())
+        began = local_time(under_way.began)
     except ValueError:
         began = under_way.began
     raise ConfigError(state.target, f"a cutover began here at {began} and has not ended; "
@@ -380,10 +378,13 @@ def _refuse_a_second_cutover(state: HostState, continuing: Path | None,
 
 
 def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) -> str:
-    """The command that continues the run in `journal`, as this one was started."""
+    """The command that continues the run in `journal`, as this one was started
+    (a rehearsal's needs its sandbox; headless stays headless)."""
+    headless = " --headless" if args.headless else ""
+    where = f"--resume --journal {shlex.quote(journal)}{headless}"
     if args.command == "rehearse" and getattr(args, "sandbox", None) is not None:
-        return f"runbook rehearse --resume --sandbox {shlex.quote(str(args.sandbox))}"
-    return f"runbook run {shlex.quote(settings.source)} --resume --journal {shlex.quote(journal)}"
+        return f"runbook rehearse --sandbox {shlex.quote(str(args.sandbox))} {where}"
+    return f"runbook run {shlex.quote(settings.source)} {where}"
 
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
@@ -639,16 +640,20 @@ def _cutover_to_undo(earlier: Replay, settings: Settings) -> Replay:
     journal of a finished upgrade on another host was taken, its run said
     to be down, and a failed way back appended to it."""
     from runbook.config import ConfigError
-    from runbook.model import outcome_words
 
     target = f"{settings.host.user}@{settings.host.address}:{settings.host.port}"
     where = str(earlier.path)
-    if earlier.host and earlier.host.rpartition("@")[2] != target.rpartition("@")[2]:
+    # Host names are not case-sensitive; the user may have changed.
+    if earlier.host and earlier.host.rpartition("@")[2].lower() != \
+            target.rpartition("@")[2].lower():
         raise ConfigError(where, f"its run went against {earlier.host}, not {target} as "
                           f"{settings.source} says: give this host's journal")
-    if earlier.outcome in ("done", "rolled-back"):
-        raise ConfigError(where, f"its run ended {outcome_words(earlier.outcome)}: no "
-                          "cutover is under way there to undo")
+    if earlier.outcome == "rolled-back":
+        raise ConfigError(where, "that run went back already: the old stream manager "
+                          "serves again")
+    if earlier.outcome == "done" or earlier.downtime_s is not None:
+        raise ConfigError(where, "that upgrade's cutover is complete; the way back only "
+                          "undoes a cutover still under way")
     if earlier.cutover_started is None:
         raise ConfigError(where, "its run never began a cutover: the live stream manager "
                           "was not changed and there is no way back to take")

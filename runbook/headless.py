@@ -334,7 +334,7 @@ class HeadlessFrontEnd:
                 self.down_since = None
                 self._print(f"\ndowntime: {duration(downtime)}")
             case CutoverEnded(downtime_s=downtime):
-                ends = "the way back ends" if self.going_back else \
+                ends = "a way back completes" if self.going_back else \
                     "a run finishes the cutover or takes the way back"
                 self._print(f"\ndowntime so far: {duration(downtime)}; the stream manager is still "
                             f"down until {ends}")

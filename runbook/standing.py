@@ -18,7 +18,7 @@ from runbook.model import StepState, duration
 _FINISHED = (StepState.DONE, StepState.SKIPPED)
 
 
-def _clock(iso: str) -> str:
+def local_time(iso: str) -> str:
     """The local wall-clock time of a journal timestamp (with the date when
     it is not today): what the operator's watch says."""
     when = datetime.fromisoformat(iso).astimezone()
@@ -39,7 +39,7 @@ def service_state(history: Replay) -> str:
     if history.cutover_started is not None:
         began = history.cutover_started
         down_for = datetime.now().astimezone() - datetime.fromisoformat(began).astimezone()
-        return (f"the stream manager is down since {_clock(began)} "
+        return (f"the stream manager is down since {local_time(began)} "
                 f"({duration(down_for.total_seconds())} so far), {count}")
     return f"the cutover has not begun: the live stream manager serves as before ({count})"
 

@@ -50,6 +50,9 @@ class Red5Facts(Facts):
     # preflight: the API did not answer this time (mid-cutover), so its
     # version is the earlier run's, not one this run saw
     _api_silent: bool = False
+    # preflight: resumed mid-cutover, the API answering is the new release's
+    # (its version), not the old one's the facts keep for the way back
+    _api_answering: str | None = None
     # upload: host path -> (size, sha256) its run just proved on the host, for
     # its verify to take instead of reading the file again; never carried on
     _proven: dict[str, tuple[int, str]] = field(default_factory=dict)

@@ -208,6 +208,7 @@ class Preflight(Red5Step):
                             "install one (Debian/Ubuntu: apt-get install default-mysql-client)")
 
         ctx.facts._api_silent = False
+        ctx.facts._api_answering = None
         try:
             api = await ctx.api()
             controller = await ctx.act(
@@ -223,8 +224,9 @@ class Preflight(Red5Step):
             ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
             ctx.facts._api_silent = True
         else:
-            recorded = ctx.facts.api_version if resumed else None
+            recorded = ctx.facts.api_version if resumed and ctx.cutover_under_way else None
             if recorded and recorded != api.version:
+                ctx.facts._api_answering = api.version
                 # Resumed mid-cutover with the new release serving: the old
                 # release's API, recorded before anything moved, is the one
                 # the way back must hear again (operator trial: this run's
@@ -308,6 +310,10 @@ class Preflight(Red5Step):
             # The version the earlier run saw is no proof the API answers now
             # (operator trial: "API 3.1" with the stream manager down).
             return Check(True, f"{versions}; the API does not answer, as expected mid-cutover")
+        answering = ctx.facts._api_answering
+        if answering:  # the new release's, mid-cutover: not the version kept (review)
+            return Check(True, f"{versions}; API {answering} answers (the new release's), "
+                               f"{ctx.facts.api_version} kept for the way back")
         return Check(True, f"{versions}, API {ctx.facts.api_version}")
 
 

@@ -195,8 +195,8 @@ def _journal_of(path: Path, host: str, *, outcome: str | None,
 
 @pytest.mark.parametrize(("host", "outcome", "cutover", "said"), [
     ("ubuntu@10.9.8.7:22", None, True, "went against ubuntu@10.9.8.7:22, not"),
-    ("ubuntu@sm1.example.com:22", "done", True, "ended done"),
-    ("ubuntu@sm1.example.com:22", "rolled-back", True, "ended rolled back"),
+    ("ubuntu@sm1.example.com:22", "done", True, "cutover is complete"),
+    ("ubuntu@sm1.example.com:22", "rolled-back", True, "went back already"),
     ("ubuntu@sm1.example.com:22", None, False, "never began a cutover"),
 ])
 def test_rollback_refuses_a_journal_that_is_not_this_hosts_cutover_under_way(
@@ -255,3 +255,31 @@ def test_log_and_report_name_the_journal_they_chose(tmp_path: Path, command: str
     assert result.stderr == f"runbook: read the newest journal, {journal}\n", result.stderr
     named = runbook(command, str(journal), env={"XDG_STATE_HOME": str(state)})
     assert named.returncode == 0 and named.stderr == "", named.stderr
+
+
+@pytest.mark.parametrize("host", ["", "admin@SM1.Example.com:22"])
+def test_rollback_takes_this_hosts_journal_whoever_ran_it(tmp_path: Path, host: str) -> None:
+    """Review: the host check must not refuse this host's own cutover: a
+    journal from before runs named their host, another user's run, the
+    name in other letters. The way back sets out (and here, with no such
+    host to reach, fails at its first step: exit 1, not a refusal)."""
+    journal = tmp_path / "cutover.jsonl"
+    _journal_of(journal, host, outcome=None)
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(journal),
+                     env={"SM_API_TOKEN": "not-a-real-token"})
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr
+    assert "THE WAY BACK" in result.stdout and "rollback-stop-new" in result.stdout
+
+
+def test_rollback_refuses_a_complete_cutover_whose_run_was_cut_off_after(tmp_path: Path) -> None:
+    """Review: killed between the cutover's end and the run's, a journal has
+    no outcome, but nothing is left to undo."""
+    journal = tmp_path / "cutover.jsonl"
+    _journal_of(journal, "ubuntu@sm1.example.com:22", outcome="done")
+    lines = journal.read_text().splitlines()
+    journal.write_text("\n".join(lines[:-1]) + "\n")  # no run-end
+    before = journal.read_bytes()
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(journal),
+                     env={"SM_API_TOKEN": "not-a-real-token"})
+    assert result.returncode == 2 and "cutover is complete" in result.stderr, result.stderr
+    assert journal.read_bytes() == before

@@ -889,3 +889,21 @@ def test_a_step_cut_off_in_the_downtime_is_not_called_failed(tmp_path: Path) -> 
     # Two attempts: one cut off, one that found the step done (operator
     # trial: "2 attempts, 2 cut off").
     assert "(2 attempts, 1 cut off: time unknown)" in text, text
+
+
+def test_failed_and_cut_off_in_the_downtime_are_both_named(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=["a", "b"])
+    journal.write("cutover-start", step="a")
+    journal.write("step-start", step="a")
+    journal.write("action-start", step="a", attempt="1", n=1, text="curl x")
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=["a", "b"], resumed=True)
+    journal.write("step-start", step="a")
+    journal.write("step-end", step="a", state="done", detail="ok", elapsed_s=1.0)
+    journal.write("step-start", step="b")
+    journal.write("step-end", step="b", state="failed", detail="no answer", elapsed_s=1.0)
+    journal.write("run-end", outcome="failed", exit_code=1)
+    journal.close()
+    text = plain(markdown(build(path)))
+    assert "Failed or cut off while the stream manager was down: `a`" in text, text

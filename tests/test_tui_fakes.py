@@ -337,8 +337,8 @@ def test_the_way_back_alone_shows_the_downtime_it_continues_and_counts_its_own_s
     back = [StepCard(n, f"rollback-{n}", f"Back {n}", Phase.ROLLBACK, "Goes back.")
             for n in (1, 2, 3)]
     state = RunState(cards=back, target="u@h:22")
-    state.apply(RunStarted("sm.toml", "u@h:22", False, tuple(c.id for c in back), True,
-                           down_since=1000.0), 1030.0)
+    # As `runbook rollback` starts: no upgrade steps of its own.
+    state.apply(RunStarted("sm.toml", "u@h:22", False, (), True, down_since=1000.0), 1030.0)
     state.apply(StepChanged(StepReport("rollback-1", StepState.DONE, "ok", 1.0)), 1031.0)
     row = status_clocks(state, 1090.0).plain
     assert "down 00:01:30" in row, row

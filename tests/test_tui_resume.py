@@ -138,7 +138,8 @@ def test_headless_without_resume_refuses_the_cutover_under_way_with_the_command_
     with pytest.raises(ConfigError) as refused:
         opened(tmp_path, "--headless", host_says_down=earlier)
     said = str(refused.value)
-    assert f"runbook rehearse --resume --sandbox {tmp_path}" in said, said
+    assert f"runbook rehearse --sandbox {tmp_path} --resume --journal {earlier} --headless" \
+        in said, said
     assert re.search(r"began here at \d\d:\d\d:\d\d ", said) and "+00:00" not in said, said
 
 
