@@ -366,8 +366,22 @@ class HeadlessFrontEnd:
         self._print(f"  ~ {event.label} {shown}".rstrip())
 
     def _summary(self, outcome: str) -> None:
+        """Every step of the upgrade (of the way back, run alone), then any of
+        the way back that ran: one still running when the run ended was cut
+        off, one never reported was not reached (operator trial: after
+        SIGTERM it said "running", and left those out)."""
         self._print("\n=== summary ===")
-        for report in self.reports.values():
-            mark = _MARK.get(report.state, report.state.value)
-            self._print(f"  {report.id:<18} {mark}")
+        cards = list(self.cards.values())
+        listed = [card.id for card in cards if card.phase is not Phase.ROLLBACK] or \
+            [card.id for card in cards]
+        listed += [step for step in self.reports if step not in listed]
+        for step in listed:
+            report = self.reports.get(step)
+            if report is None:
+                mark = "not reached"
+            elif report.state is StepState.RUNNING:
+                mark = "cut off while running (in doubt)"
+            else:
+                mark = _MARK.get(report.state, report.state.value)
+            self._print(f"  {step:<18} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

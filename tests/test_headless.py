@@ -20,7 +20,7 @@ from pathlib import Path
 import javaproperties
 import pytest
 
-from runbook.events import Progress, StepChanged
+from runbook.events import Progress, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.headless import HeadlessFrontEnd
 from runbook.model import Phase, StepCard, StepReport, StepState
@@ -475,3 +475,16 @@ def test_a_wait_prints_no_share_that_reads_as_progress() -> None:
     headless.tell(Progress("delete-nodegroups", 90, 180, "copying"))
     lines = [line for line in shown.getvalue().splitlines() if line.startswith("  ~ ")]
     assert lines[0].endswith("163s left") and "%" not in lines[0], lines
+
+
+def test_the_summary_of_a_run_cut_off_names_the_step_cut_off_and_those_never_reached() -> None:
+    """Operator trial: after SIGTERM the summary still said the step that was
+    running was "running", and left out the steps never reached."""
+    headless, shown = front("", UPLOAD, UNPACK, CUTOVER)
+    headless.tell(StepChanged(StepReport("upload", StepState.DONE, "ok", 1.0)))
+    headless.tell(StepChanged(StepReport("unpack", StepState.RUNNING)))
+    headless.tell(RunEnded(Outcome.STOPPED.value, Outcome.STOPPED.exit_code))
+    summary = shown.getvalue().split("=== summary ===")[1].splitlines()
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
+    assert rows == {"upload": "done", "unpack": "cut off while running (in doubt)",
+                    "delete-nodegroups": "not reached"}, summary
