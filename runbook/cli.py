@@ -641,7 +641,7 @@ def _cutover_to_undo(earlier: Replay, settings: Settings) -> Replay:
     to be down, and a failed way back appended to it."""
     from runbook.config import ConfigError
 
-    target = f"{settings.host.user}@{settings.host.address}:{settings.host.port}"
+    target = settings.host.target
     where = str(earlier.path)
     # Host names are not case-sensitive; the user may have changed.
     if earlier.host and earlier.host.rpartition("@")[2].lower() != \

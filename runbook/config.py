@@ -46,6 +46,11 @@ class HostSettings:
     known_hosts: Path | None = None
     ssh_config: Path | None = None
 
+    @property
+    def target(self) -> str:
+        """user@address:port, as the journal, the status line and the refusals say it."""
+        return f"{self.user}@{self.address}:{self.port}"
+
 
 @dataclass(frozen=True)
 class Timeouts:

@@ -243,7 +243,7 @@ class Remote:
 
     @property
     def target(self) -> str:
-        return f"{self.host.user}@{self.host.address}:{self.host.port}"
+        return self.host.target
 
     @property
     def connected(self) -> bool:

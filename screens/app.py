@@ -123,8 +123,7 @@ class RunbookApp(App["Outcome | None"]):
         self.cards = self.session.cards
         self.by_id = {card.id: card for card in self.cards}
         previous = opening.previous
-        self.run_state = RunState(self.cards, f"{settings.host.user}@{settings.host.address}:"
-                                              f"{settings.host.port}", previous=previous,
+        self.run_state = RunState(self.cards, settings.host.target, previous=previous,
                                   offering_resume=previous is not None,
                                   down_since=down_since(self.session.host_state, previous))
         self.offered = previous
