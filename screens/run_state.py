@@ -240,8 +240,14 @@ class RunState:
         return [card for card in self.cards if card.phase is not Phase.ROLLBACK]
 
     @property
+    def counted(self) -> list[StepCard]:
+        """The steps the count of those done is of: the upgrade's, or the way
+        back's when it runs alone (`runbook rollback`)."""
+        return self.forward or self.cards
+
+    @property
     def finished(self) -> int:
-        return sum(1 for card in self.forward if self.states[card.id] in FINISHED)
+        return sum(1 for card in self.counted if self.states[card.id] in FINISHED)
 
     @property
     def in_trouble(self) -> list[StepCard]:

@@ -13,7 +13,7 @@ from textual.content import Content
 
 from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState, wall_clock
 from screens.presentation import GROUPS, NOT_NEEDED, WENT_BACK, clock, duration, look
-from screens.run_state import FINISHED, RunState
+from screens.run_state import RunState
 
 if TYPE_CHECKING:
     from runbook.config import Settings
@@ -83,13 +83,11 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False,
     elapsed = end - state.run_started if state.run_started is not None else None
     clocks: Parts = [*downtime(state, now, narrow=narrow, brief=brief), "   "]
     clocks += [("elapsed ", "$text-muted"), clock(elapsed), "   "]
+    done = f"{state.finished}/{len(state.counted)}"
     if state.forward:
-        done = f"{state.finished}/{len(state.forward)}"
         clocks += [(f"{done} done" if narrow else f"steps {done} done or skipped", "")]
     else:  # the way back alone (`runbook rollback`): its steps are all there is
-        back = [card for card in state.cards if card.phase is Phase.ROLLBACK]
-        gone = sum(1 for card in back if state.states[card.id] in FINISHED)
-        clocks += [(f"way back {gone}/{len(back)} done", "")]
+        clocks += [(f"way back {done} done", "")]
     if state.outcome is not None:
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}
         clocks += [("   run ", "$text-muted"),
