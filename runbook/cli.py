@@ -319,7 +319,7 @@ def _refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
 async def _plan(args: argparse.Namespace) -> int:
     import json
 
-    from runbook.journal import default_dir
+    from runbook.statedir import default_dir
 
     settings = _plan_settings(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
@@ -533,7 +533,7 @@ async def _go(args: argparse.Namespace, opening: Opening, path: Path,
 
 async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     from runbook import config as config_mod
-    from runbook.journal import default_dir
+    from runbook.statedir import default_dir
 
     settings = config_mod.load(args.config)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
@@ -595,9 +595,10 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
     from runbook import config as config_mod
     from runbook.config import ConfigError
-    from runbook.journal import default_dir, replay
+    from runbook.journal import replay
     from runbook.session import host_state
     from runbook.standing import rollback_command
+    from runbook.statedir import default_dir
 
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
@@ -721,7 +722,7 @@ class _Rehearsal:
                     ) -> tuple[Opening, Path, Replay | None]:
         import asyncio
 
-        from runbook.journal import default_dir
+        from runbook.statedir import default_dir
 
         # SSH and the fake service take a while to import: in a thread, so
         # that the app that waits meanwhile goes on answering its keys.
@@ -896,10 +897,10 @@ def _reader_gone() -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from runbook.journal import default_dir
     from runbook.report import build, emit, newest_journal, write_private
     from runbook.report_html import html
     from runbook.report_md import markdown
+    from runbook.statedir import default_dir
 
     made = build(args.journal or _newest_said(newest_journal(default_dir())))
     text = html(made) if args.html else markdown(made)
@@ -910,8 +911,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _log(args: argparse.Namespace) -> int:
-    from runbook.journal import default_dir
     from runbook.report import emit, log_lines, newest_journal
+    from runbook.statedir import default_dir
 
     lines = log_lines(args.journal or _newest_said(newest_journal(default_dir())),
                       step=args.step, grep=args.grep)

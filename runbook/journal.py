@@ -76,12 +76,6 @@ _FIRST_LINE_MAX = 1 << 20
 _OPENING_RECORDS = 4
 
 
-def default_dir() -> Path:
-    """The user's state dir (XDG), where journals live unless --journal says otherwise."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return Path(base) / "runbook"
-
-
 class JournalError(Exception):
     """A journal that cannot be written or read back; one line naming the file."""
 

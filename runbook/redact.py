@@ -7,12 +7,19 @@ them is a bug here and nowhere else.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
+
+from runbook.statedir import default_dir
 
 MASK = "••••••"
+KEY_FILE = "tag-key"
+_KEY_BYTES = 32
 
 # Property and setting names whose values are secrets: `config.dbPass`,
 # `aws.accessSecret`, `rest.administratorToken`, `az.clientKey`, `terra.token`,
@@ -31,10 +38,67 @@ def is_secret_key(name: str) -> bool:
     return _SECRET_NAME.search(folded) is not None
 
 
+# The key tags are made with: this user's, read from the state dir the first time
+# a tag is needed (None until then). A plain hash would let anyone holding a
+# report or a journal confirm a guessed password by hashing the guess.
+_tag_key: bytes | None = None
+
+
+def use_tag_key(key: bytes | None) -> bytes | None:
+    """Tag with `key` from now on (None: this user's, read when next needed).
+    Returns the key it replaces, so a caller can put it back."""
+    global _tag_key
+    before, _tag_key = _tag_key, key
+    return before
+
+
+def kept_key(folder: Path) -> bytes:
+    """The tag key kept in `folder`, made on first use. Written whole or not at
+    all, so a crash cannot leave a short key for every later run to trust. A
+    folder that cannot hold it gets a key for this process alone: its tags
+    still match each other, only not those of another run."""
+    path = folder / KEY_FILE
+    kept = _read_key(path)
+    if len(kept) == _KEY_BYTES:
+        return kept
+    key = os.urandom(_KEY_BYTES)
+    draft = folder / f".{KEY_FILE}.{os.getpid()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            out.write(key)
+            out.flush()
+            os.fsync(out.fileno())
+        if kept:
+            os.replace(draft, path)  # a damaged key: nothing tagged with it can be read back
+        else:
+            try:
+                os.link(draft, path)  # two first runs at once: the one that lands first wins
+            except FileExistsError:
+                landed = _read_key(path)
+                return landed if len(landed) == _KEY_BYTES else key
+    except OSError:
+        return key
+    finally:
+        with contextlib.suppress(OSError):
+            draft.unlink(missing_ok=True)
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
 def fingerprint(value: str) -> str:
     """A short, stable tag that lets an operator see two secrets are equal
-    without seeing either of them."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+    without seeing either of them; keyed, so it confirms no guess."""
+    global _tag_key
+    if _tag_key is None:
+        _tag_key = kept_key(default_dir())
+    return hashlib.blake2b(value.encode("utf-8"), key=_tag_key, digest_size=4).hexdigest()
 
 
 def mask_value(value: str) -> str:

@@ -33,7 +33,6 @@ from runbook.journal import (
     JournalError,
     Record,
     cutover_began,
-    default_dir,
     first_record,
     journal_pace,
     journal_unattended,
@@ -41,6 +40,7 @@ from runbook.journal import (
     read,
 )
 from runbook.model import Outcome, result_line
+from runbook.statedir import default_dir
 
 # The few places the record of a Red5 upgrade is read by name.
 PROPERTIES_STEP = "properties"

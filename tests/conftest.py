@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncssh
 import pytest
 
+from runbook.redact import use_tag_key
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
 
@@ -19,6 +20,16 @@ from runbook.rehearsal.sandbox import processes_mentioning
 os.environ.setdefault("RUNBOOK_REHEARSAL_PACE", "0.005")
 
 SSHConnect = Callable[[RehearsalHost], Awaitable[asyncssh.SSHClientConnection]]
+
+
+@pytest.fixture(autouse=True)
+def fixed_tag_key() -> Iterator[None]:
+    """Masked secrets are tagged with the user's own key: every test tags with one
+    fixed key instead, so a picture of a masked value is the same on every
+    machine and no test writes a key into the user's state dir."""
+    before = use_tag_key(b"the tests' tag key, not a secret")
+    yield
+    use_tag_key(before)
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import re
 from pathlib import Path
 
 import javaproperties
@@ -427,7 +429,8 @@ def test_decisions_round_trip_through_a_file(tmp_path: Path) -> None:
     assert text.startswith("# written by runbook; edit freely, comments are kept\n")
     assert "node-token-123" not in text  # a secret: stored by name only
     assert 'value_env = "RUNBOOK_SERVERAPI_ACCESSTOKEN"' in text
-    assert f'old_fingerprint = "{fingerprint("smadmin")}"' in text
+    plain = hashlib.sha256(b"smadmin").hexdigest()[:8]  # not a secret: a plain hash will do
+    assert f'old_fingerprint = "{plain}"' in text
     assert "smadmin" not in text
 
     again = live_review(decisions=Decisions.load(path))
@@ -710,3 +713,77 @@ def test_every_shipped_template_and_real_file_passes_the_guard(path: Path) -> No
     text = read_properties(path)
     assert review(text, TEMPLATE.read_text()).keys
     assert review(LIVE.read_text(), text).keys
+
+
+def test_a_decisions_file_holds_no_tag_a_reader_could_check_a_guess_against() -> None:
+    """The file is prepared days ahead and passed between engineers: the tag of a
+    live secret must not confirm a guessed password by hashing it."""
+    text = Decisions.from_review(decided_review()).dumps()
+    for secret in LIVE_SECRETS:
+        assert secret not in text
+        assert hashlib.sha256(secret.encode()).hexdigest()[:8] not in text
+        assert fingerprint(secret) not in text  # nor this user's screen tag
+    assert 'old_fingerprint = "scrypt:' in text
+
+
+def test_secret_decisions_hold_on_another_engineers_machine(tmp_path: Path) -> None:
+    from runbook.redact import use_tag_key
+
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    before = use_tag_key(b"another engineer's key, not ours")
+    try:
+        again = live_review()
+        outcome = Decisions.load(path).apply(
+            again, env={"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"})
+    finally:
+        use_tag_key(before)
+    assert outcome.reopened == [] and again.undecided == []
+
+
+def test_a_changed_live_secret_reopens_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    changed = LIVE.read_text().replace("Xk9#live-db-pass", "Xk9#rotated-db-pass")
+    result = review(changed, TEMPLATE.read_text(), overrides=RUNBOOK_OVERRIDES,
+                    decisions=Decisions.load(path))
+    outcome = result.decision_result
+    assert outcome is not None and outcome.old_changed
+    secret_keys = [kr.key for kr in result if kr.old == "Xk9#rotated-db-pass"]
+    assert secret_keys and outcome.reopened == secret_keys
+
+
+def test_an_older_files_plain_secret_tags_still_apply_and_are_salted_on_save(
+        tmp_path: Path) -> None:
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    salted = path.read_text()
+    # As written before tags were salted: sha256(value)[:8] for every key.
+    live = {kr.key: kr.old for kr in live_review() if kr.old is not None}
+
+    def plain(match: re.Match[str]) -> str:
+        digest = hashlib.sha256(live[match.group(1)].encode()).hexdigest()[:8]
+        return f'{match.group(0).split("old_fingerprint")[0]}old_fingerprint = "{digest}"'
+
+    older = re.sub(r'\[keys\."([^"]+)"\](?:\n#[^\n]*)*(?:\n\w+ = "[^"]*")*?\n'
+                   r'old_fingerprint = "[^"]*"', plain, salted)
+    assert "scrypt:" not in older
+    path.write_text(older)
+    decisions = Decisions.load(path)
+    again = live_review()
+    outcome = decisions.apply(again, env={"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"})
+    assert outcome.reopened == [] and again.undecided == []
+    decisions.record(again)
+    rewritten = decisions.dumps()
+    for secret in LIVE_SECRETS:
+        assert hashlib.sha256(secret.encode()).hexdigest()[:8] not in rewritten
+
+
+def test_saving_again_keeps_a_secrets_tag(tmp_path: Path) -> None:
+    """No churn: a file kept in version control changes only where a decision did."""
+    decisions = Decisions.from_review(decided_review())
+    first = decisions.dumps()
+    again = live_review()
+    decisions.apply(again, env={"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"})
+    decisions.record(again)
+    assert decisions.dumps() == first

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 import pytest
 
 from runbook.redact import MASK, Redactor, fingerprint, is_secret_key, mask_value
@@ -42,3 +45,59 @@ def test_equal_secrets_share_a_fingerprint() -> None:
     assert mask_value("s3cret-value") == mask_value("s3cret-value")
     assert mask_value("s3cret-value") != mask_value("other-value")
     assert mask_value("") == ""
+
+
+# --- tags a reader of a report cannot check a guess against ----------------------------
+
+def test_a_tag_cannot_confirm_a_guessed_secret_without_the_users_key() -> None:
+    """A report or journal holding the tag of a weak password (the rehearsal's
+    `changeme`) must not let its reader confirm a guess by hashing it."""
+    import hashlib
+
+    guess = "changeme"
+    plain = hashlib.sha256(guess.encode()).hexdigest()[:8]
+    assert fingerprint(guess) != plain
+    assert plain not in mask_value(guess)
+
+
+def test_the_users_key_is_made_once_kept_private_and_read_back(tmp_path: Path) -> None:
+    from runbook.redact import kept_key
+
+    folder = tmp_path / "state" / "runbook"
+    made = kept_key(folder)
+    assert len(made) == 32
+    kept = folder / "tag-key"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert kept_key(folder) == made  # the next run (a resume) tags alike
+    assert kept_key(tmp_path / "elsewhere") != made  # another user's tags differ
+
+
+def test_a_damaged_key_file_is_replaced_whole(tmp_path: Path) -> None:
+    from runbook.redact import kept_key
+
+    (tmp_path / "tag-key").write_bytes(b"cut sho")
+    made = kept_key(tmp_path)
+    assert len(made) == 32 and (tmp_path / "tag-key").read_bytes() == made
+    assert not [p for p in tmp_path.iterdir() if p.name != "tag-key"]  # no leftovers
+
+
+def test_an_unwritable_state_dir_still_tags_within_the_process(tmp_path: Path) -> None:
+    from runbook.redact import kept_key
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    key = kept_key(blocked / "runbook")
+    assert len(key) == 32
+
+
+def test_tags_follow_the_key_in_use() -> None:
+    from runbook.redact import use_tag_key
+
+    first = fingerprint("s3cret-value")
+    before = use_tag_key(b"k" * 32)
+    try:
+        assert fingerprint("s3cret-value") != first
+        assert fingerprint("s3cret-value") == fingerprint("s3cret-value")
+    finally:
+        use_tag_key(before)
+    assert fingerprint("s3cret-value") == first

@@ -25,6 +25,9 @@ it back; :func:`~runbook.properties.model.review` only needs its ``apply`` metho
 from __future__ import annotations
 
 import difflib
+import functools
+import hashlib
+import hmac
 import os
 import re
 import tomllib
@@ -42,7 +45,7 @@ from runbook.properties.model import (
     Review,
     Status,
 )
-from runbook.redact import fingerprint, is_secret_key
+from runbook.redact import is_secret_key
 
 if TYPE_CHECKING:
     from tomlkit.toml_document import TOMLDocument
@@ -181,12 +184,11 @@ class Decisions:
                     result.skipped.append(key)
                 continue
             recorded = entry.old_fingerprint if entry is not None else None
-            if result.old_changed or recorded is not None:
-                current = fingerprint(kr.old) if kr.old is not None else None
-                if recorded != current:
-                    review.reopen(key)
-                    result.reopened.append(key)
-                    continue
+            if ((result.old_changed or recorded is not None)
+                    and not _same_old_value(recorded, kr)):
+                review.reopen(key)
+                result.reopened.append(key)
+                continue
             if entry is None or entry.action is None:
                 continue
             value = entry.value
@@ -277,7 +279,10 @@ class Decisions:
                     table.pop("value", None)
                     table.pop("value_env", None)
             if kr.old is not None:
-                table["old_fingerprint"] = fingerprint(kr.old)
+                kept = table.get("old_fingerprint")
+                if not (isinstance(kept, str) and kept.startswith(_SALTED)
+                        and _same_old_value(kept, kr)):
+                    table["old_fingerprint"] = _old_value_tag(kr)
             else:
                 table.pop("old_fingerprint", None)
             if fresh:
@@ -287,6 +292,46 @@ class Decisions:
 
 
 # ---------------------------------------------------------------------------------------
+
+# A live value's tag. The file travels between engineers and may sit in version
+# control, so a secret's tag is salted and slow to compute (scrypt, about 10 ms):
+# a plain hash would confirm a guessed password to anyone holding the file.
+# Other values are in the live file for anyone to read; a plain hash does.
+# Tags written before secrets were salted (sha256, 8 hex digits) are still read.
+_SALTED = "scrypt:"
+_SCRYPT = {"n": 2**12, "r": 8, "p": 1, "dklen": 8}
+
+
+def _old_value_tag(kr: KeyReview, salt: bytes | None = None) -> str:
+    assert kr.old is not None
+    if not kr.secret:
+        return _plain_tag(kr.old)
+    salt = os.urandom(8) if salt is None else salt
+    return f"{_SALTED}{salt.hex()}:{_scrypt(kr.old, salt).hex()}"
+
+
+def _same_old_value(recorded: str | None, kr: KeyReview) -> bool:
+    """Whether the tag recorded for a key still matches its live value."""
+    if kr.old is None or recorded is None:
+        return kr.old is None and recorded is None
+    if not recorded.startswith(_SALTED):
+        return hmac.compare_digest(recorded, _plain_tag(kr.old))
+    salt, _, _ = recorded[len(_SALTED):].partition(":")
+    try:
+        current = _old_value_tag(kr, bytes.fromhex(salt))
+    except ValueError:
+        return False  # a hand-edited tag: the key is looked at again
+    return hmac.compare_digest(recorded, current)
+
+
+def _plain_tag(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+
+
+@functools.lru_cache(maxsize=256)
+def _scrypt(value: str, salt: bytes) -> bytes:
+    # Cached: the editor records the whole review on every save.
+    return hashlib.scrypt(value.encode("utf-8"), salt=salt, **_SCRYPT)
 
 
 def _new_document() -> TOMLDocument:
