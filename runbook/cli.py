@@ -612,6 +612,11 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
                           "no such journal; give the journal of the cutover to roll back"
                           if args.journal is not None else "no cutover is under way on this "
                           "host to roll back (give its journal with --journal)")
+    if args.journal is not None and under_way is not None:
+        recorded = Path(under_way.journal)
+        if recorded.is_file() and not os.path.samefile(recorded, journal):
+            raise ConfigError(str(journal), f"this host's cutover under way is journalled in "
+                              f"{recorded}: give that journal, or leave --journal out")
     earlier = _cutover_to_undo(replay(journal), settings)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     back = stopper.watch(session(settings, token=token, journal_path=journal,

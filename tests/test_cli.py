@@ -283,3 +283,34 @@ def test_rollback_refuses_a_complete_cutover_whose_run_was_cut_off_after(tmp_pat
                      env={"SM_API_TOKEN": "not-a-real-token"})
     assert result.returncode == 2 and "cutover is complete" in result.stderr, result.stderr
     assert journal.read_bytes() == before
+
+
+def test_rollback_refuses_a_journal_other_than_the_one_this_hosts_cutover_is_recorded_in(
+        tmp_path: Path) -> None:
+    """Review: the host's record names the journal of the cutover under way;
+    `--journal` naming another (an older cutover that never ended, a copy)
+    was taken, so the way back would read the wrong run's nodegroups and
+    leave the recorded journal saying the stream manager is still down."""
+    from runbook.hoststate import HostState
+
+    state = tmp_path / "state"
+    recorded = tmp_path / "tonight.jsonl"
+    other = tmp_path / "last-month.jsonl"
+    _journal_of(recorded, "ubuntu@sm1.example.com:22", outcome=None)
+    before = _journal_of(other, "ubuntu@sm1.example.com:22", outcome=None)
+    HostState(state / "runbook", "sm1.example.com", 22).begin_cutover(recorded)
+    env = {"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)}
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
+                     env=env)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert result.stderr.count("\n") == 1 and str(recorded) in result.stderr, result.stderr
+    assert other.read_bytes() == before, "the journal was written to"
+    # The recorded journal itself, by another spelling of its path, is taken.
+    same = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal",
+                   os.path.join(tmp_path, "..", tmp_path.name, "tonight.jsonl"), env=env)
+    assert same.returncode == 1 and "THE WAY BACK" in same.stdout, same.stderr
+    # With the recorded journal gone (a lost disk), a copy given is the way back's.
+    recorded.unlink()
+    copy = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
+                   env=env)
+    assert copy.returncode == 1 and "THE WAY BACK" in copy.stdout, copy.stderr
