@@ -40,6 +40,7 @@ from runbook.journal import (
     read,
 )
 from runbook.model import Outcome, result_line
+from runbook.standing import local_time
 from runbook.statedir import default_dir
 
 # The few places the record of a Red5 upgrade is read by name.
@@ -617,11 +618,18 @@ def log_lines(path: Path, *, step: str | None = None,
     records = _records(path)
     lines: list[tuple[str, str]] = []
     steps: dict[str, None] = {}
+    runs = 0
+    running = False  # a run began and has recorded no end
     for record in records:
         step_id = _text(record.get("step"))
         event = record["event"]
         if event == Record.RUN_START:
             steps.update(dict.fromkeys(_text(s) for s in record.get("steps") or []))
+            lines += _run_boundary(record, cut_off=running, first=runs == 0)
+            runs += 1
+            running = True
+        elif event == Record.RUN_END:
+            running = False
         if step_id:
             steps[step_id] = None
         if event == Record.OUTPUT:
@@ -639,7 +647,24 @@ def log_lines(path: Path, *, step: str | None = None,
                           f"{', '.join(steps) or 'none'}")
     wanted = (grep or "").casefold()
     return [(s, printable(line)) for s, line in lines
-            if (step is None or s == step) and wanted in line.casefold()]
+            if (step is None or s in (step, RUN_MARK)) and wanted in line.casefold()]
+
+
+RUN_MARK = "runbook"  # the "step" of the lines that mark where a run stopped and began
+
+
+def _run_boundary(record: dict[str, Any], *, cut_off: bool,
+                  first: bool) -> list[tuple[str, str]]:
+    """Where a later run of the journal begins: said, so one run's lines do
+    not read on into the next's (kept beside a single step's lines too: a
+    step can run across the cut)."""
+    if first and not cut_off:
+        return []
+    when = local_time(_text(record.get("ts"))) if record.get("ts") else "at a time not recorded"
+    marks = [(RUN_MARK, "cut off here: that run recorded no end (stopped by a kill, a lost "
+                        "terminal or its machine going down)")] if cut_off else []
+    began = "resumed" if record.get("resumed") else "a new run began"
+    return [*marks, (RUN_MARK, f"{began} {when}")]
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

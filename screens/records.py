@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 from runbook.model import StepCard
-from runbook.report import ReportError, build, log_lines, write_private
+from runbook.report import RUN_MARK, ReportError, build, log_lines, write_private
 from runbook.report_md import markdown
 from screens.log_view import LogView
 from screens.output_store import OutputStore
@@ -82,7 +82,8 @@ class Records:
         except (ReportError, OSError) as exc:
             self.app.post_message(EarlierLines([], str(exc)))
             return
-        lines = [(step, line if line.startswith("$ ") else GUTTER["out"] + line)
+        lines = [("", f"* {line}") if step == RUN_MARK  # as this view's own headings
+                 else (step, line if line.startswith("$ ") else GUTTER["out"] + line)
                  for step, line in found]
         self.app.post_message(EarlierLines(lines))
 

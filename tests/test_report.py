@@ -907,3 +907,34 @@ def test_failed_and_cut_off_in_the_downtime_are_both_named(tmp_path: Path) -> No
     journal.close()
     text = plain(markdown(build(path)))
     assert "Failed or cut off while the stream manager was down: `a`" in text, text
+
+
+def test_log_marks_where_a_run_was_cut_off_and_resumed(tmp_path: Path) -> None:
+    """Operator trial (stop 23, item 7): `runbook log` ran a killed run's lines
+    straight into its resume's, with nothing to say the run had stopped,
+    when, or that the lines after were a later run's."""
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["upload"]}\n'
+        '{"event": "output", "ts": "2026-01-01T00:00:01+00:00", "step": "upload", '
+        '"lines": [["out", "sent 40%"]]}\n'
+        '{"event": "run-start", "ts": "2026-01-01T00:05:00+00:00", "steps": ["upload"], '
+        '"resumed": true}\n'
+        '{"event": "output", "ts": "2026-01-01T00:05:01+00:00", "step": "upload", '
+        '"lines": [["out", "sent 100%"]]}\n'
+        '{"event": "run-end", "ts": "2026-01-01T00:05:02+00:00", "outcome": "done"}\n'
+        '{"event": "run-start", "ts": "2026-01-01T00:09:00+00:00", "steps": ["upload"]}\n')
+    from runbook.standing import local_time
+
+    lines = log_lines(path)
+    assert lines[0] == ("upload", "sent 40%") and lines[3] == ("upload", "sent 100%")
+    cut, resumed = lines[1], lines[2]
+    assert cut[0] == resumed[0] == "runbook"
+    assert "cut off" in cut[1] and "no end" in cut[1]
+    assert resumed[1].startswith("resumed") and local_time("2026-01-01T00:05:00+00:00") \
+        in resumed[1]
+    assert lines[4][0] == "runbook" and lines[4][1].startswith("a new run began")
+    assert len(lines) == 5
+    # Kept beside one step's lines, which can run across the cut.
+    assert [line for _, line in log_lines(path, step="upload")] == [
+        line for _, line in lines]

@@ -10,6 +10,7 @@ from typing import Any
 
 from runbook.events import Output, StepChanged
 from runbook.executor import Outcome
+from runbook.journal import Journal
 from runbook.model import StepState
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, ResumeDialog
@@ -188,3 +189,29 @@ async def test_a_continued_runs_full_log_starts_with_the_earlier_lines(
         await pilot.pause()
         assert "$ curl the nodegroups" in screen_text(app)
         assert "the earlier run" in screen_text(app)
+
+
+async def test_the_full_log_marks_where_the_earlier_runs_were_cut_off(
+        tmp_path: Path) -> None:
+    """A journal resumed before (killed, resumed, killed again): its lines
+    read as one run in the full log, with no sign of either cut."""
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    journal = Journal(earlier)
+    journal.write("run-start", config="rehearsal.toml", host="x", rehearsal=True, steps=[],
+                  resumed=True)
+    journal.write("action-start", step="export-config", n=1, kind="shell",
+                  text="$ curl the nodegroups again")
+    journal.close()
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    starts: list[Any] = []
+    app.start_run = lambda: starts.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to continue")
+        await pilot.press("L")
+        await until(lambda: isinstance(app.screen, LogView), what="the full log")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert shown.index("$ curl the nodegroups") < shown.index("* cut off here") \
+            < shown.index("* resumed") < shown.index("$ curl the nodegroups again"), shown
