@@ -579,6 +579,8 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
         rollback = rollback_command(settings.source, journal)
         if rollback == resume:  # the way back alone: it goes on as itself
             rollback = None
+    elif resume is not None:
+        rollback = _practised_way_back(history, resume)
     lines = [f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback))]
@@ -587,6 +589,22 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
                         "on the host to finish there; the journal is closed")
     with contextlib.suppress(OSError):
         print("\n".join(lines), flush=True)
+
+
+def _practised_way_back(history: Replay, resume: str) -> str | None:
+    """A lasting rehearsal's way back from where its cutover stands: resumed,
+    going back after the last cutover step it finished (as `runbook rollback`
+    would from there), or after the first if none finished. None once its
+    way back began: resumed, it goes on back by itself."""
+    from runbook.model import Phase, StepState
+    from steps import procedure, way_back
+
+    if any(step.id in history.steps for step in way_back()):
+        return None
+    cutover = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
+    finished = [step for step in cutover
+                if history.state(step) in (StepState.DONE, StepState.SKIPPED)]
+    return f"{resume} --rollback-after {finished[-1] if finished else cutover[0]}"
 
 
 async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:

@@ -291,8 +291,9 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
         return ("Nothing to roll back: the cutover has not started, and the live stream "
                 "manager serves as before."), False
     later = (f"quit (q), then run: {command}" if command is not None else
-             "in a real run, quit (q), then run: runbook rollback CONFIG --journal JOURNAL; "
-             "a rehearsal practises the way back when a cutover step fails")
+             "in a real run, quit (q), then run: runbook rollback CONFIG --journal JOURNAL. "
+             "To practise that here, quit (q): a rehearsal with --sandbox names, as it ends, "
+             "the command that takes its way back from where it stands")
     if state.outcome is None:
         return ("The stream manager is down. When a cutover step fails, its dialog offers "
                 f"the way back (r). To go back now, {later}."), True

@@ -441,3 +441,26 @@ def test_a_rehearsed_fault_ends_in_one_clear_message(tmp_path: Path) -> None:
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
     assert not list(armed.folder(sandbox).glob("*")), "no fault outlives the rehearsal"
+
+
+def test_a_rehearsal_stopped_mid_cutover_names_the_way_back_and_it_works(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 23, item 5): a rehearsal stopped with the stream
+    manager down named only the command that goes on; its hints for the way
+    back named `runbook rollback CONFIG`, which a rehearsal has no config for.
+    The command it names must take the way back from where the run stands."""
+    sandbox = tmp_path / "sandbox"
+    stopped = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox),
+                      "--fault", "api-error@recreate", tmp_path=tmp_path)
+    assert stopped.returncode == 1, stopped.stdout[-3000:] + stopped.stderr
+    last = stopped.stdout.rstrip().splitlines()
+    back = [line for line in last if line.startswith("runbook: to go back")]
+    assert back == ["runbook: to go back to the old stream manager instead: runbook rehearse "
+                    f"--resume --sandbox {sandbox} --rollback-after start-service"], last[-4:]
+    command = back[0].split(": ", 2)[2].split()
+    went_back = runbook(*command[1:], "--headless", "--yes", tmp_path=tmp_path)
+    assert went_back.returncode == 4, went_back.stdout[-3000:] + went_back.stderr
+    assert "rolled back: the old stream manager serves again" in went_back.stdout
+    assert "rolling back after this step, as asked" in went_back.stdout
+    leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""

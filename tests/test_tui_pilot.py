@@ -212,6 +212,22 @@ async def test_r_while_a_cutover_step_runs_says_where_the_way_back_starts() -> N
     assert "fails" in notes[-1] and "runbook rollback" in notes[-1], notes[-1]
 
 
+async def test_r_in_a_rehearsal_says_how_to_practise_the_way_back_from_here() -> None:
+    """Operator trial (stop 23, item 5): a rehearsal's `r` named only `runbook
+    rollback CONFIG`, which a rehearsal has no config for."""
+    from runbook.events import CutoverStarted
+
+    app = make_app()
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
+             StepChanged(report("delete-nodegroups", StepState.FAILED, "HTTP 500")))
+        await pilot.press("r")
+        await pilot.pause()
+    assert "practise" in notes[-1] and "--sandbox" in notes[-1], notes[-1]
+
+
 def test_the_rollback_key_says_what_it_does_in_the_footer_and_palette() -> None:
     from screens.palette import operator_commands
 
