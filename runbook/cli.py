@@ -773,6 +773,9 @@ class _Rehearsal:
             "cannot be read, so this run's times compare with no other run's")
         if host.boot_error:
             say(_boot_said(host.boot_error, settings, operator))
+        if host.kept_down:
+            say("rehearsal host: its Red5 Pro service was down when the last rehearsal on "
+                "this sandbox ended, and stays down, as on a real host that nobody rebooted")
         if self.asked:
             from runbook.rehearsal import faults
 

@@ -464,3 +464,25 @@ def test_a_rehearsal_stopped_mid_cutover_names_the_way_back_and_it_works(
     assert "rolling back after this step, as asked" in went_back.stdout
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
+
+
+def test_a_service_that_failed_to_start_is_still_down_when_the_rehearsal_resumes(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 23, item 6): after `--fault start-fails` and a
+    stop, the resumed rehearsal's host booted its enabled unit afresh, and
+    start-service found the new release "already done". On a real host
+    nothing starts it until the operator does: the step must run again."""
+    sandbox = tmp_path / "sandbox"
+    stopped = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox),
+                      "--fault", "start-fails", tmp_path=tmp_path)
+    assert stopped.returncode == 1, stopped.stdout[-3000:] + stopped.stderr
+    assert "[start-service]" in stopped.stdout
+    resumed = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox), "--resume",
+                      tmp_path=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+    assert "stays down, as on a real host" in resumed.stdout
+    step = resumed.stdout.split("\n[start-service] ", 1)[1].split("\n[", 1)[0]
+    assert "> $ sudo -n systemctl start red5pro" in step, step  # it ran again
+    assert "already" not in step, step
+    leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""

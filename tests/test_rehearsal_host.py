@@ -486,6 +486,32 @@ async def test_a_service_adopted_at_another_pace_leaves_the_pace_unknown(
     assert processes_mentioning(root) == []
 
 
+@pytest.mark.parametrize("how", ["systemctl stop red5pro", "sudo kill -9 $(cat run/red5pro.pid)"])
+async def test_a_service_down_when_a_rehearsal_ended_stays_down_in_the_next(
+        tmp_path: Path, ssh_connect: SSHConnect, how: str) -> None:
+    """Operator trial (stop 23, item 6): the next rehearsal on a sandbox
+    booted the host afresh and started the enabled unit, so a service the
+    cutover had left down (killed, or failed to start) came back by itself
+    and start-service found itself "already done". A real host does not
+    reboot because runbook was restarted: its service stays down."""
+    root = tmp_path / "sandbox"
+    async with RehearsalHost(root) as host:
+        conn = await ssh_connect(host)
+        await conn.run(f"cd {root} && {how}", check=True)
+        await until(lambda: host.service_pid() is None, what="the service to end")
+        said = (await conn.run("systemctl is-active red5pro")).stdout
+    async with RehearsalHost(root) as host:
+        assert host.service_pid() is None and host.adopted_service is None
+        assert host.kept_down
+        conn = await ssh_connect(host)
+        assert (await conn.run("systemctl is-active red5pro")).stdout == said
+        # Started again by the operator, it is up in the rehearsal after.
+        assert (await conn.run("sudo systemctl start red5pro")).exit_status == 0
+    async with RehearsalHost(root) as host:
+        assert host.service_pid() is not None and not host.kept_down
+    assert processes_mentioning(root) == []
+
+
 def test_sandbox_helpers_reject_a_template_missing_keys() -> None:
     with pytest.raises(ValueError, match=r"no\.such\.key"):
         sandbox.fill_properties("a=1\n", {"no.such.key": "x"})

@@ -9,7 +9,10 @@ key, and the operator's downloads sit ready in ``SANDBOX/.operator``.
 
 A sandbox survives a killed rehearsal: ``state.json`` keeps ports, user, keys
 and tokens, and a service left running by the killed rehearsal is adopted by
-the next one on the same sandbox. When a rehearsal ends nothing it started
+the next one on the same sandbox. The next rehearsal is the same machine going
+on, not a reboot: a service that was down when the last one ended (killed, or
+failed to start) stays down; one that rehearsal stopped only because it was
+ending is started again. When a rehearsal ends nothing it started
 keeps running. One rehearsal at a time per sandbox: a second is refused
 (``.rehearsal/host.lock``) before it touches anything of the first. What the
 rehearsal keeps in ``.rehearsal/`` and ``.operator/`` is for its owner only.
@@ -177,6 +180,10 @@ class RehearsalHost:
         self.adopted_service: int | None = None
         self.created = False  # True when start() generated a brand-new sandbox
         self.boot_error: str | None = None
+        # The service was down when the last rehearsal on this sandbox ended
+        # (killed, or failed to start): it stays down, as on a real host that
+        # runbook's restart did not reboot.
+        self.kept_down = False
         self.state: dict[str, Any] = {}
         self._db = DatabaseServers()
         self._sshd: RehearsalSSHServer | None = None
@@ -312,17 +319,29 @@ class RehearsalHost:
                 self._pid_file.unlink(missing_ok=True)
 
     async def _stop_service(self) -> None:
+        """The rehearsal is ending: its service stops with it, to be started
+        again by the next rehearsal on this sandbox. One that is down already
+        is left as it is (the next one finds its unit so)."""
         pid = self.service_pid()
-        if pid is not None:
-            for sig, wait in ((signal.SIGTERM, SERVICE_STOP_TIMEOUT), (signal.SIGKILL, 2.0)):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, sig)
-                deadline = time.monotonic() + wait
-                while time.monotonic() < deadline and sandbox.is_running(pid):
-                    await asyncio.sleep(0.05)
-                if not sandbox.is_running(pid):
-                    break
+        if pid is None:
+            return
+        with contextlib.suppress(OSError):
+            self._stopped_at_teardown.touch()
+        for sig, wait in ((signal.SIGTERM, SERVICE_STOP_TIMEOUT), (signal.SIGKILL, 2.0)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and sandbox.is_running(pid):
+                await asyncio.sleep(0.05)
+            if not sandbox.is_running(pid):
+                break
         self._set_unit_state("stopped")
+
+    @property
+    def _stopped_at_teardown(self) -> Path:
+        # The service ran when the last rehearsal ended and was stopped only
+        # because the rehearsal did: the next one brings it back.
+        return self.sandbox / "run" / "red5pro.stopped-at-teardown"
 
     def _adopt_or_clear_orphan(self) -> None:
         pid = self.service_pid()
@@ -331,8 +350,16 @@ class RehearsalHost:
             log.info("adopting the Red5 Pro service (pid %d) of an earlier rehearsal", pid)
             self.adopted_service = pid
             return
-        # Nothing runs: this is a fresh boot, which forgets earlier failures.
-        if self._pid_file.exists() or (self.sandbox / "run" / "red5pro.state").exists():
+        used = not self.created
+        if used and not self._stopped_at_teardown.exists():
+            # Down when the last rehearsal ended, by the operator's doing or
+            # the service's own: the unit keeps the state it was left in.
+            self.kept_down = True
+            return
+        # A fresh sandbox, or a service this host stopped on its way out: the
+        # host comes up as booted, its enabled unit started.
+        self._stopped_at_teardown.unlink(missing_ok=True)
+        if used:
             self._set_unit_state("stopped")
 
     async def _run_shim(self, *args: str) -> tuple[int, str]:
@@ -661,7 +688,7 @@ class RehearsalHost:
         # Faults are a rehearsal's own: one killed mid-run leaves its flags behind.
         await asyncio.to_thread(_lift_faults, self.sandbox)
         self._adopt_or_clear_orphan()
-        if self.boot_service and self.adopted_service is None:
+        if self.boot_service and self.adopted_service is None and not self.kept_down:
             await self._boot_service()
 
     async def stop(self) -> None:
