@@ -250,6 +250,26 @@ async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
                 await until(lambda b=body: b.scroll_y == 0, what=f"{name} back at its top")
 
 
+async def test_at_80x24_the_nodegroups_confirmation_shows_its_whole_plan() -> None:
+    """Operator trial (stop 23, item 10): at 80x24 the confirmation of the
+    first cutover step showed one of its two actions above the id field;
+    the wait that follows the deletes was below the fold."""
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+        await pilot.pause()
+        body = app.screen.query_one(".dialog-body", VerticalScroll)
+        shown = screen_text(app)
+        assert body.max_scroll_y == 0, f"the plan scrolls by {body.max_scroll_y}:\n{shown}"
+        assert "1. [api] curl" in shown and "2. [wait] wait up to" in shown, shown
+        assert "Run it" in shown and "Back" in shown
+        answer.cancel()
+
+
 @pytest.mark.parametrize("size", [NARROW, (120, 40)], ids=["80x24", "120x40"])
 async def test_a_notice_on_a_dialog_is_a_line_of_its_own_that_covers_nothing(
         tmp_path: Any, size: tuple[int, int]) -> None:
