@@ -763,6 +763,11 @@ async def test_roll_back_leaves_the_footer_once_there_is_nothing_to_go_back_from
         shown = {binding.action for _, binding, _, _ in app.screen.active_bindings.values()
                  if binding.show and app.check_action(binding.action.removeprefix("app."), ())}
         assert "app.rollback" not in shown, shown
+        # Nor in the palette, with the steps there are none left to run or skip.
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for gone in ("Roll back", "Run the next step", "Skip the next step"):
+            assert gone not in titles, titles
+        assert "Write the report" in titles and "Full log" in titles
 
 
 def test_cutover_steps_always_ask_for_the_id() -> None:
