@@ -174,9 +174,8 @@ async def test_at_the_end_w_writes_the_report_beside_the_journal(tmp_path: Path)
     assert written.stat().st_mode & 0o077 == 0, "the report is the operator's until shared"
 
 
-async def test_a_continued_runs_full_log_starts_with_the_earlier_lines(
-        tmp_path: Path) -> None:
-    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+async def full_log_of_the_run_continued(tmp_path: Path, earlier: Path) -> str:
+    """The full log (L) as it shows once the run in `earlier` is continued."""
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
     starts: list[Any] = []
     app.start_run = lambda: starts.append(True)  # type: ignore[method-assign]
@@ -187,8 +186,15 @@ async def test_a_continued_runs_full_log_starts_with_the_earlier_lines(
         await pilot.press("L")
         await until(lambda: isinstance(app.screen, LogView), what="the full log")
         await pilot.pause()
-        assert "$ curl the nodegroups" in screen_text(app)
-        assert "the earlier run" in screen_text(app)
+        return screen_text(app)
+
+
+async def test_a_continued_runs_full_log_starts_with_the_earlier_lines(
+        tmp_path: Path) -> None:
+    shown = await full_log_of_the_run_continued(
+        tmp_path, unfinished_journal(tmp_path / "earlier.jsonl"))
+    assert "$ curl the nodegroups" in shown
+    assert "the earlier run" in shown
 
 
 async def test_the_full_log_marks_where_the_earlier_runs_were_cut_off(
@@ -202,16 +208,6 @@ async def test_the_full_log_marks_where_the_earlier_runs_were_cut_off(
     journal.write("action-start", step="export-config", n=1, kind="shell",
                   text="$ curl the nodegroups again")
     journal.close()
-    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
-    starts: list[Any] = []
-    app.start_run = lambda: starts.append(True)  # type: ignore[method-assign]
-    async with app.run_test(size=SIZE) as pilot:
-        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
-        await pilot.press("c")
-        await until(lambda: starts, what="the run to continue")
-        await pilot.press("L")
-        await until(lambda: isinstance(app.screen, LogView), what="the full log")
-        await pilot.pause()
-        shown = screen_text(app)
-        assert shown.index("$ curl the nodegroups") < shown.index("* cut off here") \
-            < shown.index("* resumed") < shown.index("$ curl the nodegroups again"), shown
+    shown = await full_log_of_the_run_continued(tmp_path, earlier)
+    assert shown.index("$ curl the nodegroups") < shown.index("* cut off here") \
+        < shown.index("* resumed") < shown.index("$ curl the nodegroups again"), shown
