@@ -77,6 +77,8 @@ def kept_key(folder: Path) -> bytes:
             except FileExistsError:
                 landed = _read_key(path)
                 return landed if len(landed) == _KEY_BYTES else key
+            except OSError:  # a file system without hard links: whole, if not first
+                os.replace(draft, path)
     except OSError:
         return key
     finally:

@@ -81,6 +81,18 @@ def test_a_damaged_key_file_is_replaced_whole(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name != "tag-key"]  # no leftovers
 
 
+def test_a_key_is_kept_on_a_file_system_without_hard_links(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runbook.redact import kept_key
+
+    def no_links(*_: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("os.link", no_links)
+    made = kept_key(tmp_path)
+    assert (tmp_path / "tag-key").read_bytes() == made and kept_key(tmp_path) == made
+
+
 def test_an_unwritable_state_dir_still_tags_within_the_process(tmp_path: Path) -> None:
     from runbook.redact import kept_key
 
