@@ -364,17 +364,22 @@ def _refuse_a_second_cutover(state: HostState, continuing: Path | None,
     given its journal) and the moment the cutover began as the operator's
     clock shows it."""
     from runbook.config import ConfigError
-    from runbook.standing import local_time
 
     under_way = state.cutover()
-    if under_way is None or (continuing is not None and str(continuing) == under_way.journal):
+    if under_way is None or (continuing is not None and under_way.journalled_in(continuing)):
         return
+    raise ConfigError(state.target, f"a cutover began here at {_when(under_way.began)} and "
+                      f"has not ended; go on with it: {resume_command(under_way.journal)}")
+
+
+def _when(iso: str) -> str:
+    """A recorded moment on the operator's clock; as recorded, if it cannot be read."""
+    from runbook.standing import local_time
+
     try:
-        began = local_time(under_way.began)
+        return local_time(iso)
     except ValueError:
-        began = under_way.began
-    raise ConfigError(state.target, f"a cutover began here at {began} and has not ended; "
-                      f"go on with it: {resume_command(under_way.journal)}")
+        return iso
 
 
 def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) -> str:
@@ -630,12 +635,17 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
                           "no such journal; give the journal of the cutover to roll back"
                           if args.journal is not None else "no cutover is under way on this "
                           "host to roll back (give its journal with --journal)")
-    if args.journal is not None and under_way is not None:
-        recorded = Path(under_way.journal)
-        if recorded.is_file() and not os.path.samefile(recorded, journal):
+    history = replay(journal)
+    if under_way is not None and not under_way.journalled_in(journal):
+        if Path(under_way.journal).is_file():
             raise ConfigError(str(journal), f"this host's cutover under way is journalled in "
-                              f"{recorded}: give that journal, or leave --journal out")
-    earlier = _cutover_to_undo(replay(journal), settings)
+                              f"{under_way.journal}: give that journal, or leave --journal out")
+        # That journal is gone (a lost disk): a copy of it will do, no other run's.
+        if history.cutover_started != under_way.began:
+            raise ConfigError(str(journal), "this is not the journal of the cutover under way "
+                              f"on this host, which began {_when(under_way.began)} (its "
+                              f"journal was {under_way.journal}): give a copy of that one")
+    earlier = _cutover_to_undo(history, settings)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     back = stopper.watch(session(settings, token=token, journal_path=journal,
                                  state_dir=state_dir, resume=earlier, only_back=True))

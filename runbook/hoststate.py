@@ -59,7 +59,14 @@ class Snapshot:
 class Cutover:
     """The host's record that a cutover began, and which journal began it."""
     began: str  # ISO time, UTC, of the first cutover action on the host
-    journal: str
+    journal: str  # absolute: a command run from another folder reads the same file
+
+    def journalled_in(self, path: Path) -> bool:
+        """Whether `path` is this cutover's journal, however it is spelt."""
+        recorded = Path(self.journal)
+        with contextlib.suppress(OSError):
+            return os.path.samefile(recorded, path)
+        return recorded.resolve() == path.resolve()
 
 
 def _now() -> str:
@@ -127,7 +134,7 @@ class HostState:
         if found is not None:
             return found
         self._folder()
-        began = Cutover(_now(), str(journal))
+        began = Cutover(_now(), str(journal.resolve()))
         _write_private(self._cutover_file, {"began": began.began, "journal": began.journal})
         return began
 

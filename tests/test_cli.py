@@ -176,7 +176,7 @@ def test_a_new_journal_never_takes_an_existing_ones_name(tmp_path: Path) -> None
 
 
 def _journal_of(path: Path, host: str, *, outcome: str | None,
-                cutover: bool = True) -> bytes:
+                cutover: bool = True, began: str | None = None) -> bytes:
     """A journal whose run went against `host`, its cutover begun (or not),
     ended with `outcome` (None: cut off); its bytes."""
     from runbook.journal import Journal
@@ -185,7 +185,8 @@ def _journal_of(path: Path, host: str, *, outcome: str | None,
     journal.write("run-start", config=str(EXAMPLE), host=host, steps=["delete-nodegroups"],
                   rehearsal=False)
     if cutover:
-        journal.write("cutover-start", step="delete-nodegroups")
+        journal.write("cutover-start", step="delete-nodegroups",
+                      **({"began": began} if began else {}))
     if outcome is not None:
         journal.write("cutover-end", complete=True, downtime_s=30.0)
         journal.write("run-end", outcome=outcome, exit_code=0)
@@ -296,9 +297,10 @@ def test_rollback_refuses_a_journal_other_than_the_one_this_hosts_cutover_is_rec
     state = tmp_path / "state"
     recorded = tmp_path / "tonight.jsonl"
     other = tmp_path / "last-month.jsonl"
-    _journal_of(recorded, "ubuntu@sm1.example.com:22", outcome=None)
-    before = _journal_of(other, "ubuntu@sm1.example.com:22", outcome=None)
-    HostState(state / "runbook", "sm1.example.com", 22).begin_cutover(recorded)
+    tonight = HostState(state / "runbook", "sm1.example.com", 22).begin_cutover(recorded)
+    _journal_of(recorded, "ubuntu@sm1.example.com:22", outcome=None, began=tonight.began)
+    before = _journal_of(other, "ubuntu@sm1.example.com:22", outcome=None,
+                         began="2026-10-30T01:02:03.000+00:00")
     env = {"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)}
     result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
                      env=env)
@@ -309,8 +311,35 @@ def test_rollback_refuses_a_journal_other_than_the_one_this_hosts_cutover_is_rec
     same = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal",
                    os.path.join(tmp_path, "..", tmp_path.name, "tonight.jsonl"), env=env)
     assert same.returncode == 1 and "THE WAY BACK" in same.stdout, same.stderr
-    # With the recorded journal gone (a lost disk), a copy given is the way back's.
+    # With the recorded journal gone (a lost disk), a copy of it is the way
+    # back's; another cutover's journal still is not (review).
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(recorded.read_bytes())
     recorded.unlink()
-    copy = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
-                   env=env)
-    assert copy.returncode == 1 and "THE WAY BACK" in copy.stdout, copy.stderr
+    refused = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
+                      env=env)
+    assert refused.returncode == 2 and "began" in refused.stderr, refused.stderr
+    assert refused.stderr.count("\n") == 1 and other.read_bytes() == before
+    taken = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(copy),
+                    env=env)
+    assert taken.returncode == 1 and "THE WAY BACK" in taken.stdout, taken.stderr
+
+
+def test_the_hosts_record_names_its_journal_from_any_working_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: a run started with `--journal tonight.jsonl` recorded that
+    relative name; `rollback` run from another folder found no such file,
+    took the record's journal for gone, and accepted any journal."""
+    from runbook.hoststate import HostState
+
+    state = tmp_path / "state"
+    (tmp_path / "ops").mkdir()
+    monkeypatch.chdir(tmp_path / "ops")
+    _journal_of(tmp_path / "ops" / "tonight.jsonl", "ubuntu@sm1.example.com:22", outcome=None)
+    HostState(state / "runbook", "sm1.example.com", 22).begin_cutover(Path("tonight.jsonl"))
+    other = tmp_path / "last-month.jsonl"
+    _journal_of(other, "ubuntu@sm1.example.com:22", outcome=None)
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
+                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert str(tmp_path / "ops" / "tonight.jsonl") in result.stderr, result.stderr
