@@ -777,6 +777,8 @@ def test_an_older_files_plain_secret_tags_still_apply_and_are_salted_on_save(
     rewritten = decisions.dumps()
     for secret in LIVE_SECRETS:
         assert hashlib.sha256(secret.encode()).hexdigest()[:8] not in rewritten
+    assert rewritten.count('old_fingerprint = "scrypt:') == salted.count(
+        'old_fingerprint = "scrypt:') > 0
 
 
 def test_saving_again_keeps_a_secrets_tag(tmp_path: Path) -> None:
@@ -787,3 +789,37 @@ def test_saving_again_keeps_a_secrets_tag(tmp_path: Path) -> None:
     decisions.apply(again, env={"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"})
     decisions.record(again)
     assert decisions.dumps() == first
+
+
+@pytest.mark.parametrize("tag", ["“hand-typed”", "scrypt:zz:00", "scrypt:", "12345678"])
+def test_a_hand_edited_tag_reopens_its_key_and_nothing_else(tmp_path: Path, tag: str) -> None:
+    """Review: a tag with a curly quote in it (a hand edit) made the
+    comparison raise, and the properties step fell over with a traceback."""
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    text = path.read_text()
+    key = "config.dbPass"
+    table = text.index(f'[keys."{key}"]')
+    start = text.index("old_fingerprint = ", table)
+    end = text.index("\n", start)
+    path.write_text(text[:start] + f'old_fingerprint = "{tag}"' + text[end:])
+    again = live_review()
+    outcome = Decisions.load(path).apply(
+        again, env={"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"})
+    assert outcome.reopened == [key], outcome.reopened
+
+
+def test_a_secret_tag_holds_after_its_key_stops_counting_as_secret() -> None:
+    """Review: the tag's own form says how it was made; a key whose name no
+    longer read as a secret (a change of the secret-name rule) kept its
+    salted tag and was reopened on every run."""
+    from runbook.properties.decisions import _same_old_value
+
+    text = Decisions.from_review(decided_review()).dumps()
+    table = text[text.index('[keys."config.dbPass"]'):]
+    tag = re.search(r'old_fingerprint = "([^"]+)"', table)
+    assert tag is not None and tag.group(1).startswith("scrypt:")
+    kr = live_review()["config.dbPass"]
+    assert _same_old_value(tag.group(1), kr)
+    assert _same_old_value(tag.group(1), kr._replace(secret=False))
+    assert not _same_old_value(tag.group(1), kr._replace(old="rotated"))

@@ -294,34 +294,40 @@ class Decisions:
 # ---------------------------------------------------------------------------------------
 
 # A live value's tag. The file travels between engineers and may sit in version
-# control, so a secret's tag is salted and slow to compute (scrypt, about 10 ms):
-# a plain hash would confirm a guessed password to anyone holding the file.
-# Other values are in the live file for anyone to read; a plain hash does.
-# Tags written before secrets were salted (sha256, 8 hex digits) are still read.
+# control, so a secret's tag is salted and slow to compute: scrypt at the cost
+# its paper gives for interactive logins (N=2**14, 16 MiB, some 50 ms here), paid
+# once per secret key when the file is read. A plain hash would confirm a
+# guessed password to anyone holding the file; this makes each guess costly, not
+# impossible (a weak password stays weak). Other values are in the live file
+# for anyone to read; a plain hash does. Tags written before secrets were salted
+# (sha256, 8 hex digits) are still read.
 _SALTED = "scrypt:"
-_SCRYPT = {"n": 2**12, "r": 8, "p": 1, "dklen": 8}
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 8, "maxmem": 64 * 2**20}
 
 
-def _old_value_tag(kr: KeyReview, salt: bytes | None = None) -> str:
+def _old_value_tag(kr: KeyReview) -> str:
     assert kr.old is not None
     if not kr.secret:
         return _plain_tag(kr.old)
-    salt = os.urandom(8) if salt is None else salt
+    salt = os.urandom(8)
     return f"{_SALTED}{salt.hex()}:{_scrypt(kr.old, salt).hex()}"
 
 
 def _same_old_value(recorded: str | None, kr: KeyReview) -> bool:
-    """Whether the tag recorded for a key still matches its live value."""
+    """Whether the tag recorded for a key still matches its live value. The
+    tag's own form says how it was made; one that is neither form (a hand
+    edit) matches nothing, so its key is looked at again."""
     if kr.old is None or recorded is None:
         return kr.old is None and recorded is None
-    if not recorded.startswith(_SALTED):
-        return hmac.compare_digest(recorded, _plain_tag(kr.old))
-    salt, _, _ = recorded[len(_SALTED):].partition(":")
-    try:
-        current = _old_value_tag(kr, bytes.fromhex(salt))
-    except ValueError:
-        return False  # a hand-edited tag: the key is looked at again
-    return hmac.compare_digest(recorded, current)
+    expected = recorded.encode("utf-8")
+    if recorded.startswith(_SALTED):
+        salt, _, _ = recorded[len(_SALTED):].partition(":")
+        try:
+            current = f"{_SALTED}{salt}:{_scrypt(kr.old, bytes.fromhex(salt)).hex()}"
+        except ValueError:
+            return False
+        return hmac.compare_digest(expected, current.encode("utf-8"))
+    return hmac.compare_digest(expected, _plain_tag(kr.old).encode("utf-8"))
 
 
 def _plain_tag(value: str) -> str:
