@@ -364,22 +364,13 @@ def _refuse_a_second_cutover(state: HostState, continuing: Path | None,
     given its journal) and the moment the cutover began as the operator's
     clock shows it."""
     from runbook.config import ConfigError
+    from runbook.standing import said_time
 
     under_way = state.cutover()
     if under_way is None or (continuing is not None and under_way.journalled_in(continuing)):
         return
-    raise ConfigError(state.target, f"a cutover began here at {_when(under_way.began)} and "
+    raise ConfigError(state.target, f"a cutover began here at {said_time(under_way.began)} and "
                       f"has not ended; go on with it: {resume_command(under_way.journal)}")
-
-
-def _when(iso: str) -> str:
-    """A recorded moment on the operator's clock; as recorded, if it cannot be read."""
-    from runbook.standing import local_time
-
-    try:
-        return local_time(iso)
-    except ValueError:
-        return iso
 
 
 def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) -> str:
@@ -620,7 +611,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     from runbook.config import ConfigError
     from runbook.journal import replay
     from runbook.session import host_state
-    from runbook.standing import rollback_command
+    from runbook.standing import rollback_command, said_time
     from runbook.statedir import default_dir
 
     settings = config_mod.load(args.config)
@@ -643,7 +634,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
         # That journal is gone (a lost disk): a copy of it will do, no other run's.
         if history.cutover_started != under_way.began:
             raise ConfigError(str(journal), "this is not the journal of the cutover under way "
-                              f"on this host, which began {_when(under_way.began)} (its "
+                              f"on this host, which began {said_time(under_way.began)} (its "
                               f"journal was {under_way.journal}): give a copy of that one")
     earlier = _cutover_to_undo(history, settings)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())

@@ -40,7 +40,7 @@ from runbook.journal import (
     read,
 )
 from runbook.model import Outcome, result_line
-from runbook.standing import local_time
+from runbook.standing import said_time
 from runbook.statedir import default_dir
 
 # The few places the record of a Red5 upgrade is read by name.
@@ -658,9 +658,9 @@ def _run_boundary(record: dict[str, Any], *, cut_off: bool,
     """Where a later run of the journal begins: said, so one run's lines do
     not read on into the next's (kept beside a single step's lines too: a
     step can run across the cut)."""
-    if first and not cut_off:
+    if first:
         return []
-    when = local_time(_text(record.get("ts"))) if record.get("ts") else "at a time not recorded"
+    when = said_time(_text(record.get("ts"))) if record.get("ts") else "at a time not recorded"
     marks = [(RUN_MARK, "cut off here: that run recorded no end (stopped by a kill, a lost "
                         "terminal or its machine going down)")] if cut_off else []
     began = "resumed" if record.get("resumed") else "a new run began"

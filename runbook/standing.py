@@ -26,6 +26,15 @@ def local_time(iso: str) -> str:
     return when.strftime("%H:%M:%S" if when.date() == today else "%Y-%m-%d %H:%M:%S")
 
 
+def said_time(iso: str) -> str:
+    """`local_time`, or the moment as recorded when it cannot be read (a
+    damaged journal or record): said, not a reason to fail."""
+    try:
+        return local_time(iso)
+    except ValueError:
+        return iso
+
+
 def service_state(history: Replay) -> str:
     """One sentence: what serves now, and since when it is down if it is."""
     ids = history.step_ids or list(history.steps)

@@ -938,3 +938,13 @@ def test_log_marks_where_a_run_was_cut_off_and_resumed(tmp_path: Path) -> None:
     # Kept beside one step's lines, which can run across the cut.
     assert [line for _, line in log_lines(path, step="upload")] == [
         line for _, line in lines]
+
+
+def test_a_damaged_time_in_a_journal_is_shown_as_recorded(tmp_path: Path) -> None:
+    """Review: a run-start whose time could not be read made `runbook log`
+    end in a traceback, and the TUI's full log leave the earlier run out."""
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["a"]}\n'
+        '{"event": "run-start", "ts": "not-a-time", "steps": ["a"], "resumed": true}\n')
+    assert log_lines(path)[-1] == ("runbook", "resumed not-a-time")
