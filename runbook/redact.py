@@ -7,6 +7,7 @@ them is a bug here and nowhere else.
 
 from __future__ import annotations
 
+import _thread  # threading's own lock, without loading threading for `diff`
 import contextlib
 import functools
 import hashlib
@@ -42,6 +43,7 @@ def is_secret_key(name: str) -> bool:
 # a tag is needed (None until then). A plain hash would let anyone holding a
 # report or a journal confirm a guessed password by hashing the guess.
 _tag_key: bytes | None = None
+_making_key = _thread.allocate_lock()
 
 
 def use_tag_key(key: bytes | None) -> bytes | None:
@@ -54,37 +56,44 @@ def use_tag_key(key: bytes | None) -> bytes | None:
 
 def kept_key(folder: Path) -> bytes:
     """The tag key kept in `folder`, made on first use. Written whole or not at
-    all, so a crash cannot leave a short key for every later run to trust. A
-    folder that cannot hold it gets a key for this process alone: its tags
-    still match each other, only not those of another run."""
+    all, so a crash cannot leave a short key for every later run to trust; a
+    damaged one (empty, short) is replaced. A folder that cannot hold it gets
+    a key for this process alone: its tags still match each other, only not
+    those of another run."""
     path = folder / KEY_FILE
     kept = _read_key(path)
     if len(kept) == _KEY_BYTES:
         return kept
+    import tempfile  # only the first run on a machine writes one
+
     key = os.urandom(_KEY_BYTES)
-    draft = folder / f".{KEY_FILE}.{os.getpid()}"
+    draft: Path | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+        handle, name = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=folder)  # 0600, its own
+        draft = Path(name)
+        with open(handle, "wb") as out:
             out.write(key)
             out.flush()
             os.fsync(out.fileno())
-        if kept:
-            os.replace(draft, path)  # a damaged key: nothing tagged with it can be read back
-        else:
-            try:
-                os.link(draft, path)  # two first runs at once: the one that lands first wins
-            except FileExistsError:
-                landed = _read_key(path)
-                return landed if len(landed) == _KEY_BYTES else key
-            except OSError:  # a file system without hard links: whole, if not first
-                os.replace(draft, path)
+        try:
+            os.link(draft, path)  # two first runs at once: the one that lands first wins
+        except FileExistsError:
+            landed = _read_key(path)
+            if len(landed) == _KEY_BYTES:
+                return landed
+            os.replace(draft, path)  # damaged: nothing tagged with it can be read back
+        except OSError:  # a file system without hard links
+            os.replace(draft, path)
     except OSError:
         return key
     finally:
-        with contextlib.suppress(OSError):
-            draft.unlink(missing_ok=True)
-    return key
+        if draft is not None:
+            with contextlib.suppress(OSError):
+                draft.unlink(missing_ok=True)
+    # Two runs that replaced a damaged key at once: the one on disk is the key.
+    landed = _read_key(path)
+    return landed if len(landed) == _KEY_BYTES else key
 
 
 def _read_key(path: Path) -> bytes:
@@ -99,7 +108,9 @@ def fingerprint(value: str) -> str:
     without seeing either of them; keyed, so it confirms no guess."""
     global _tag_key
     if _tag_key is None:
-        _tag_key = kept_key(default_dir())
+        with _making_key:  # the TUI's worker threads tag too
+            if _tag_key is None:
+                _tag_key = kept_key(default_dir())
     return hashlib.blake2b(value.encode("utf-8"), key=_tag_key, digest_size=4).hexdigest()
 
 

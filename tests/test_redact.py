@@ -72,10 +72,13 @@ def test_the_users_key_is_made_once_kept_private_and_read_back(tmp_path: Path) -
     assert kept_key(tmp_path / "elsewhere") != made  # another user's tags differ
 
 
-def test_a_damaged_key_file_is_replaced_whole(tmp_path: Path) -> None:
+@pytest.mark.parametrize("left", [b"cut sho", b""], ids=["short", "empty"])
+def test_a_damaged_key_file_is_replaced_whole(tmp_path: Path, left: bytes) -> None:
+    """An empty key file is what a crash or a full disk leaves (review: it
+    was kept, and every run made a key of its own without a word)."""
     from runbook.redact import kept_key
 
-    (tmp_path / "tag-key").write_bytes(b"cut sho")
+    (tmp_path / "tag-key").write_bytes(left)
     made = kept_key(tmp_path)
     assert len(made) == 32 and (tmp_path / "tag-key").read_bytes() == made
     assert not [p for p in tmp_path.iterdir() if p.name != "tag-key"]  # no leftovers
