@@ -512,6 +512,48 @@ async def test_a_service_down_when_a_rehearsal_ended_stays_down_in_the_next(
     assert processes_mentioning(root) == []
 
 
+async def test_a_sandbox_from_before_boots_its_service_as_it_did(tmp_path: Path) -> None:
+    """Review: a sandbox made by an earlier runbook has no mark of a service
+    its last rehearsal stopped on the way out; it is booted as before, not
+    said to have been down."""
+    root = tmp_path / "sandbox"
+    async with RehearsalHost(root):
+        pass
+    (root / "run" / "red5pro.stopped-at-teardown").unlink()
+    state = json.loads((root / ".rehearsal/state.json").read_text())
+    state.pop("keeps_the_service_state", None)
+    (root / ".rehearsal/state.json").write_text(json.dumps(state))
+    async with RehearsalHost(root) as host:
+        assert host.service_pid() is not None and not host.kept_down
+    assert processes_mentioning(root) == []
+
+
+async def test_an_adopted_service_forgets_the_last_teardowns_mark(
+        tmp_path: Path, ssh_connect: SSHConnect) -> None:
+    """Review: a mark left beside a service that ran on (its rehearsal killed
+    as it ended, after marking) outlived the rehearsal that adopted the
+    service, and a service that rehearsal left down was booted by the next."""
+    root = tmp_path / "sandbox"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "runbook.rehearsal.host", "--sandbox", str(root)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert child.stdout is not None
+        await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    (root / "run" / "red5pro.stopped-at-teardown").touch()  # marked, then killed
+    async with RehearsalHost(root) as host:
+        assert host.adopted_service is not None
+        conn = await ssh_connect(host)
+        await conn.run("sudo systemctl stop red5pro", check=True)
+    async with RehearsalHost(root) as host:
+        assert host.kept_down and host.service_pid() is None
+    assert processes_mentioning(root) == []
+
+
 def test_sandbox_helpers_reject_a_template_missing_keys() -> None:
     with pytest.raises(ValueError, match=r"no\.such\.key"):
         sandbox.fill_properties("a=1\n", {"no.such.key": "x"})

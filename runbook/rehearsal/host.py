@@ -140,6 +140,10 @@ class _FaultedSFTPServer(SandboxSFTPServer):
         return super().mkdir(path, attrs)
 
 
+# state.json's note that this sandbox's teardowns mark a service they stop.
+_MARKS_TEARDOWNS = "keeps_the_service_state"
+
+
 class RehearsalHost:
     """A fake Stream Manager host on loopback, for rehearsals and tests.
 
@@ -344,22 +348,30 @@ class RehearsalHost:
         return self.sandbox / "run" / "red5pro.stopped-at-teardown"
 
     def _adopt_or_clear_orphan(self) -> None:
+        # A sandbox made before teardowns left their mark cannot tell a
+        # service it stopped from one that was down: it boots, as it did.
+        marks_teardowns = self.created or bool(self.state.get(_MARKS_TEARDOWNS))
+        stopped_at_teardown = self._stopped_at_teardown.exists()
+        # Read once: a mark left beside a service that ran on must not
+        # outlive the rehearsal that finds it (review).
+        self._stopped_at_teardown.unlink(missing_ok=True)
+        if not self.state.get(_MARKS_TEARDOWNS):
+            self.state[_MARKS_TEARDOWNS] = True
+            self._save_state()
         pid = self.service_pid()
         if pid is not None:
             # Info, not a warning: runbook says it in its own words (cli).
             log.info("adopting the Red5 Pro service (pid %d) of an earlier rehearsal", pid)
             self.adopted_service = pid
             return
-        used = not self.created
-        if used and not self._stopped_at_teardown.exists():
+        if marks_teardowns and not self.created and not stopped_at_teardown:
             # Down when the last rehearsal ended, by the operator's doing or
             # the service's own: the unit keeps the state it was left in.
             self.kept_down = True
             return
         # A fresh sandbox, or a service this host stopped on its way out: the
         # host comes up as booted, its enabled unit started.
-        self._stopped_at_teardown.unlink(missing_ok=True)
-        if used:
+        if not self.created:
             self._set_unit_state("stopped")
 
     async def _run_shim(self, *args: str) -> tuple[int, str]:
