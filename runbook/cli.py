@@ -589,9 +589,10 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
 
 def _practised_way_back(history: Replay, resume: str) -> str | None:
     """A lasting rehearsal's way back from where its cutover stands: resumed,
-    going back after the last cutover step it finished (as `runbook rollback`
-    would from there), or after the first if none finished. None once its
-    way back began: resumed, it goes on back by itself."""
+    going back after the last cutover step it finished, as `runbook
+    rollback` would from there. With none finished it can only go back
+    after the first, which then runs again: said. None once its way back
+    began: resumed, it goes on back by itself."""
     from runbook.model import Phase, StepState
     from steps import procedure, way_back
 
@@ -600,7 +601,10 @@ def _practised_way_back(history: Replay, resume: str) -> str | None:
     cutover = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
     finished = [step for step in cutover
                 if history.state(step) in (StepState.DONE, StepState.SKIPPED)]
-    return f"{resume} --rollback-after {finished[-1] if finished else cutover[0]}"
+    if finished:
+        return f"{resume} --rollback-after {finished[-1]}"
+    return (f"{resume} --rollback-after {cutover[0]} (it runs {cutover[0]} again first: "
+            "no cutover step finished)")
 
 
 async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:

@@ -486,3 +486,17 @@ def test_a_service_that_failed_to_start_is_still_down_when_the_rehearsal_resumes
     assert "already" not in step, step
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
+
+
+def test_with_no_cutover_step_finished_the_way_back_says_it_runs_the_first_again(
+        tmp_path: Path) -> None:
+    """Review: stopped in the first cutover step, the way back named
+    `--rollback-after delete-nodegroups`, which runs that step again (the
+    fault lifted) before it goes back; `runbook rollback` would not."""
+    sandbox = tmp_path / "sandbox"
+    stopped = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox),
+                      "--fault", "api-error@delete-nodegroups", tmp_path=tmp_path)
+    assert stopped.returncode == 1, stopped.stdout[-3000:] + stopped.stderr
+    back = [line for line in stopped.stdout.splitlines() if line.startswith("runbook: to go back")]
+    assert len(back) == 1 and "--rollback-after delete-nodegroups" in back[0], back
+    assert "runs delete-nodegroups again" in back[0], back[0]
