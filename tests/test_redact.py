@@ -116,3 +116,19 @@ def test_tags_follow_the_key_in_use() -> None:
     finally:
         use_tag_key(before)
     assert fingerprint("s3cret-value") == first
+
+
+def test_tags_use_the_key_kept_in_the_users_state_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    from runbook.redact import use_tag_key
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    before = use_tag_key(None)  # as a run starts: read when first needed
+    try:
+        tag = fingerprint("s3cret-value")
+    finally:
+        use_tag_key(before)
+    key = (tmp_path / "runbook" / "tag-key").read_bytes()
+    assert tag == hashlib.blake2b(b"s3cret-value", key=key, digest_size=4).hexdigest()
