@@ -537,15 +537,13 @@ class RunbookApp(App["Outcome | None"]):
         from screens.palette import operator_commands
 
         selected = self.by_id.get(self.main.checklist.selected_step or "")
-        for command in operator_commands(
-                self, self.cards, self.main.log_widget.focus, self.main.checklist.select_step,
-                selected=selected, plan=self.run_state.plans.get(selected.id) if selected
-                else None, copy=self.records.copy):
-            # What the footer leaves out now, the palette does too (review: it
-            # still offered the way back after the upgrade was done).
-            action = getattr(command.callback, "__name__", "").removeprefix("action_")
-            if self.check_action(action, ()) is not False:
-                yield command
+        # What the footer leaves out now, the palette does too (review: it
+        # still offered the way back after the upgrade was done).
+        yield from operator_commands(
+            self, self.cards, self.main.log_widget.focus, self.main.checklist.select_step,
+            selected=selected, plan=self.run_state.plans.get(selected.id) if selected else None,
+            copy=self.records.copy,
+            offered=lambda action: self.check_action(action, ()) is not False)
         for command in super().get_system_commands(screen):
             if command.title.lower() != "quit":  # ours asks first
                 yield command

@@ -36,22 +36,30 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
                       select: Callable[[str], None], *, selected: StepCard | None = None,
                       plan: list[Action] | None = None,
                       copy: Callable[[str, str], None] | None = None,
+                      offered: Callable[[str], bool] = lambda _action: True,
                       ) -> Iterable[SystemCommand]:
-    yield SystemCommand("Run the next step", "Confirm and run the step the runbook waits on",
-                        operator.action_run_step)
-    yield SystemCommand("Skip the next step", "Skip it, with a reason for the journal",
-                        operator.action_skip_step)
-    yield SystemCommand("Roll back", "Where the way back to the old stream manager starts, "
-                        "once the cutover has begun", operator.action_rollback)
-    yield SystemCommand("Review properties", "Open the properties review of the properties "
-                        "step", operator.action_review_properties)
-    yield SystemCommand("Focus the output", "Scroll the output with the keyboard", focus_log)
-    yield SystemCommand("Full log", "Every line of the run with its step; / searches it",
-                        operator.action_show_log)
-    yield SystemCommand("Copy the step's commands", "The selected step's commands, to paste "
-                        "into a shell", operator.action_copy_commands)
-    yield SystemCommand("Write the report", "The run as Markdown for the change ticket, "
-                        "beside the journal", operator.action_write_report)
+    """`offered(action)`: whether the app offers that action now (its footer's
+    check); what it does not is left out here too."""
+    actions = (
+        ("run_step", "Run the next step", "Confirm and run the step the runbook waits on",
+         operator.action_run_step),
+        ("skip_step", "Skip the next step", "Skip it, with a reason for the journal",
+         operator.action_skip_step),
+        ("rollback", "Roll back", "Where the way back to the old stream manager starts, "
+         "once the cutover has begun", operator.action_rollback),
+        ("review_properties", "Review properties", "Open the properties review of the "
+         "properties step", operator.action_review_properties),
+        ("focus_log", "Focus the output", "Scroll the output with the keyboard", focus_log),
+        ("show_log", "Full log", "Every line of the run with its step; / searches it",
+         operator.action_show_log),
+        ("copy_commands", "Copy the step's commands", "The selected step's commands, to "
+         "paste into a shell", operator.action_copy_commands),
+        ("write_report", "Write the report", "The run as Markdown for the change ticket, "
+         "beside the journal", operator.action_write_report),
+    )
+    for name, title, help_text, callback in actions:
+        if offered(name):
+            yield SystemCommand(title, help_text, callback)
     if selected is not None and plan and copy is not None:
         # One line of the plan (a single curl line, say): found by typing part of it.
         for number, action in enumerate(plan, start=1):
