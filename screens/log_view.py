@@ -189,7 +189,8 @@ class LogView(Screen[None]):
             if wanted in self.entries[index][1].lower():
                 hits = sum(1 for _, line in self.entries if wanted in line.lower())
                 wrapped = (index < marked) if direction > 0 else (index > marked)
-                note = f"{hits} lines hold {self.query_text!r}" + (
+                holds = "line holds" if hits == 1 else "lines hold"
+                note = f"{hits} {holds} {self.query_text!r}" + (
                     "; from the top again" if wrapped and direction > 0 and not start_here
                     else "; from the end again" if wrapped and direction < 0 else "")
                 self._select(index, note)

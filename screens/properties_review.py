@@ -487,12 +487,12 @@ class PropertiesReviewScreen(Screen[bool]):
         elif kr.sample and not kr.acknowledged:
             state = Content.styled("? Red5's sample value: o or a keeps it if it really is "
                                    "yours, e types the real one.", "bold $text-warning")
+        elif not kr.acknowledged:  # before is_open, which counts it too
+            state = Content.styled("? New default: confirm it with a, or type another with e.",
+                                   "bold $text-warning")
         elif kr.is_open:
             state = Content.styled("! Still a placeholder: e types the real value.",
                                    "bold $text-error")
-        elif not kr.acknowledged:
-            state = Content.styled("? New default: confirm it with a, or type another with e.",
-                                   "bold $text-warning")
         elif kr.choice is not None:
             state = Content.styled(f"✓ Decided: {_CHOICE_TEXT[kr.choice]}.", "$text-success")
         else:

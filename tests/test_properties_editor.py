@@ -439,6 +439,20 @@ async def test_a_sample_value_and_a_carried_placeholder_stay_open(
     assert Decisions.from_review(app.review).entries[sample].action is Choice.KEEP_OLD
 
 
+async def test_a_new_default_is_asked_to_be_confirmed_not_called_a_placeholder(
+    pair: tuple[Path, Path],
+) -> None:
+    """Operator trial: on a new default the editor said "Still a placeholder:
+    e types the real value", where `a` confirms it."""
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        while current(screen) != NEW_DEFAULT_KEY:
+            await pilot.press("n")
+        shown = str(screen.query_one("#review-detail").render())
+        assert "New default" in shown and "placeholder" not in shown, shown
+
+
 async def test_n_and_shift_n_go_round_the_open_keys(pair: tuple[Path, Path]) -> None:
     app = make_app(pair)
     async with app.run_test(size=SIZE) as pilot:
