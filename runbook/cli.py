@@ -873,8 +873,11 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     finally:
         await rehearsal.stop()
         host = rehearsal.host
-        again = f"runbook rehearse --resume --sandbox {shlex.quote(str(host.sandbox))}" \
-            if host is not None and rehearsal.lasting else None
+        again = None
+        if host is not None and rehearsal.lasting:
+            again = f"runbook rehearse --resume --sandbox {shlex.quote(str(host.sandbox))}"
+            if args.journal is not None:  # not in the sandbox's runs, where --resume looks
+                again += f" --journal {shlex.quote(str(args.journal.resolve()))}"
         _where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier)
     from runbook.executor import Outcome
 

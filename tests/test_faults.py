@@ -500,3 +500,28 @@ def test_with_no_cutover_step_finished_the_way_back_says_it_runs_the_first_again
     back = [line for line in stopped.stdout.splitlines() if line.startswith("runbook: to go back")]
     assert len(back) == 1 and "--rollback-after delete-nodegroups" in back[0], back
     assert "runs delete-nodegroups again" in back[0], back[0]
+
+
+def test_a_rehearsal_given_a_journal_names_it_in_the_commands_that_go_on(
+        tmp_path: Path) -> None:
+    """Operator trial: started with `--journal rel.jsonl`, a rehearsal ended
+    naming `runbook rehearse --resume --sandbox S`, which looks in the
+    sandbox's runs and finds no run to resume (exit 2); so did its way back."""
+    sandbox = tmp_path / "sandbox"
+    (tmp_path / "ops").mkdir()
+    stopped = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes", "--sandbox",
+         str(sandbox), "--journal", "rel.jsonl", "--fault", "api-error@recreate"],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path / "ops",
+        env={**{k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"},
+             "XDG_STATE_HOME": str(tmp_path / "state"),
+             "PYTHONPATH": str(ROOT)})
+    assert stopped.returncode == 1, stopped.stdout[-3000:] + stopped.stderr
+    journal = tmp_path / "ops" / "rel.jsonl"
+    lines = stopped.stdout.splitlines()
+    go_on = next(line for line in lines if line.startswith("runbook: to go on: "))
+    back = next(line for line in lines if line.startswith("runbook: to go back"))
+    assert f"--journal {journal}" in go_on and f"--journal {journal}" in back, (go_on, back)
+    resumed = runbook(*go_on.split(": ", 2)[2].split()[1:], "--headless", "--yes",
+                      tmp_path=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
