@@ -97,6 +97,12 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+def cutover_under_way_in(root: Path) -> bool:
+    """Whether a cutover is recorded under way for a host kept under `root` (a
+    rehearsal sandbox's own state dir holds its one host)."""
+    return any((root / "hosts").glob("*/cutover.json"))
+
+
 class HostState:
     """The state folder of one host (``ROOT/hosts/ADDRESS-PORT``)."""
 

@@ -18,6 +18,7 @@ import asyncssh
 import javaproperties
 import pytest
 
+from runbook.hoststate import HostState
 from runbook.rehearsal import cloud, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import owned_processes, processes_mentioning
@@ -496,6 +497,7 @@ async def test_a_service_down_when_a_rehearsal_ended_stays_down_in_the_next(
     reboot because runbook was restarted: its service stays down."""
     root = tmp_path / "sandbox"
     async with RehearsalHost(root) as host:
+        cutover_under_way(root, host)
         conn = await ssh_connect(host)
         await conn.run(f"cd {root} && {how}", check=True)
         await until(lambda: host.service_pid() is None, what="the service to end")
@@ -507,6 +509,27 @@ async def test_a_service_down_when_a_rehearsal_ended_stays_down_in_the_next(
         assert (await conn.run("systemctl is-active red5pro")).stdout == said
         # Started again by the operator, it is up in the rehearsal after.
         assert (await conn.run("sudo systemctl start red5pro")).exit_status == 0
+    async with RehearsalHost(root) as host:
+        assert host.service_pid() is not None and not host.kept_down
+    assert processes_mentioning(root) == []
+
+
+def cutover_under_way(root: Path, host: RehearsalHost) -> None:
+    """As runbook records it in the sandbox's own state dir once a cutover begins."""
+    HostState(root / ".operator", "127.0.0.1", host.ssh_port).begin_cutover(root / "run.jsonl")
+
+
+async def test_a_service_that_died_before_the_cutover_is_up_in_the_next_rehearsal(
+        tmp_path: Path, ssh_connect: SSHConnect) -> None:
+    """Operator trial: the live service killed during prepare (a laptop that
+    slept, processes killed) stayed down in every later rehearsal, whose
+    preflight then failed for ever: the fake host runs only while a
+    rehearsal does, so nobody could start it. Before the cutover nothing of
+    the procedure is down; the host comes up with its live stream manager."""
+    root = tmp_path / "sandbox"
+    async with RehearsalHost(root) as host:
+        conn = await ssh_connect(host)
+        await conn.run("sudo systemctl stop red5pro", check=True)
     async with RehearsalHost(root) as host:
         assert host.service_pid() is not None and not host.kept_down
     assert processes_mentioning(root) == []
@@ -547,6 +570,7 @@ async def test_an_adopted_service_forgets_the_last_teardowns_mark(
     (root / "run" / "red5pro.stopped-at-teardown").touch()  # marked, then killed
     async with RehearsalHost(root) as host:
         assert host.adopted_service is not None
+        cutover_under_way(root, host)
         conn = await ssh_connect(host)
         await conn.run("sudo systemctl stop red5pro", check=True)
     async with RehearsalHost(root) as host:

@@ -10,9 +10,10 @@ key, and the operator's downloads sit ready in ``SANDBOX/.operator``.
 A sandbox survives a killed rehearsal: ``state.json`` keeps ports, user, keys
 and tokens, and a service left running by the killed rehearsal is adopted by
 the next one on the same sandbox. The next rehearsal is the same machine going
-on, not a reboot: a service that was down when the last one ended (killed, or
-failed to start) stays down; one that rehearsal stopped only because it was
-ending is started again. When a rehearsal ends nothing it started
+on, not a reboot: a service that was down when the last one ended mid-cutover
+(killed, or failed to start) stays down; one that rehearsal stopped only
+because it was ending, or a live one that died before the cutover, is started
+again. When a rehearsal ends nothing it started
 keeps running. One rehearsal at a time per sandbox: a second is refused
 (``.rehearsal/host.lock``) before it touches anything of the first. What the
 rehearsal keeps in ``.rehearsal/`` and ``.operator/`` is for its owner only.
@@ -46,6 +47,7 @@ import asyncssh
 import javaproperties
 
 import runbook
+from runbook.hoststate import cutover_under_way_in
 from runbook.rehearsal import RehearsalError, armed, cloud, databases, sandbox, scenarios
 from runbook.rehearsal.databases import DatabaseServers
 from runbook.rehearsal.sandbox import LiveSecrets
@@ -364,13 +366,17 @@ class RehearsalHost:
             log.info("adopting the Red5 Pro service (pid %d) of an earlier rehearsal", pid)
             self.adopted_service = pid
             return
-        if marks_teardowns and not self.created and not stopped_at_teardown:
-            # Down when the last rehearsal ended, by the operator's doing or
-            # the service's own: the unit keeps the state it was left in.
+        if marks_teardowns and not self.created and not stopped_at_teardown \
+                and cutover_under_way_in(sandbox.operator_dir(self.sandbox)):
+            # Down when the last rehearsal ended, mid-cutover, by the
+            # operator's doing or the service's own: the unit keeps the state
+            # it was left in, as the procedure left it.
             self.kept_down = True
             return
-        # A fresh sandbox, or a service this host stopped on its way out: the
-        # host comes up as booted, its enabled unit started.
+        # A fresh sandbox, a service this host stopped on its way out, or a
+        # live service that died before the cutover (nothing of the procedure
+        # is down; this host runs only while a rehearsal does, so nobody
+        # could start it): the host comes up as booted, its unit started.
         if not self.created:
             self._set_unit_state("stopped")
 
