@@ -642,6 +642,10 @@ def log_lines(path: Path, *, step: str | None = None,
             # can quote an API's stack trace: one entry a line, as above).
             ended = result_line(_text(record.get("state")), _text(record["detail"]))
             lines += [(step_id, line) for line in ended.split("\n")]
+    if running:
+        # The last run has no end on record: cut off (nothing marks that till
+        # a later run begins), or still going as this is read.
+        lines.append((RUN_MARK, "that run has recorded no end: cut off, or still going"))
     if step is not None and step not in steps:
         raise ReportError(f"{path}: no step {step!r} in this run; its steps: "
                           f"{', '.join(steps) or 'none'}")
