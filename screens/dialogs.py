@@ -401,10 +401,12 @@ class QuitDialog(Dialog[str]):
                         "latest at its time limit there).\n",
                         ("a  Abort", "bold"), ": ask the host to stop the command (TERM, then "
                         "KILL after a grace period; a root SSH session may ignore these, and "
-                        "then the host's own time limit ends it) and quit.\n"
-                        "After detach or abort the journal records the step as in doubt; the "
-                        "next run (--resume) checks the host before doing it again."),
+                        "then the host's own time limit ends it) and quit."),
                         indent=3, id="quit-text")
+                    # Not one of the choices: not indented as one (operator trial).
+                    yield Wrapped("After detach or abort the journal records the step as in "
+                                  "doubt; the next run (--resume) checks the host before doing "
+                                  "it again.")
                 elif leaving.kind == IDLE:
                     yield Wrapped(Content.assemble(("Stop the run here?", "bold")))
                     where = f" before {leaving.next_step}" if leaving.next_step else ""
