@@ -265,7 +265,8 @@ def newest_journal(folder: Path) -> Path:
                     for path in where.glob("*.jsonl")), key=_mtime)
     if not found:
         raise ReportError(f"{folder}: no journal here or in its rehearsals/; name the one "
-                          "to read")
+                          "to read (a rehearsal with --sandbox keeps its own in "
+                          "SANDBOX/.operator/runs/)")
     return found[-1]
 
 

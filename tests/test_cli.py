@@ -343,3 +343,13 @@ def test_the_hosts_record_names_its_journal_from_any_working_folder(
                      env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr
     assert str(tmp_path / "ops" / "tonight.jsonl") in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("command", ["log", "report"])
+def test_with_no_journal_to_read_log_and_report_say_where_a_sandbox_keeps_its_own(
+        tmp_path: Path, command: str) -> None:
+    """Operator trial: the refusal named the state dir and its rehearsals/
+    only, not where a rehearsal with --sandbox keeps its journals."""
+    result = runbook(command, env={"XDG_STATE_HOME": str(tmp_path / "empty")})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert ".operator/runs/" in result.stderr
