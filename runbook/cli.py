@@ -877,7 +877,10 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         if host is not None and rehearsal.lasting:
             again = f"runbook rehearse --resume --sandbox {shlex.quote(str(host.sandbox))}"
             if args.journal is not None:  # not in the sandbox's runs, where --resume looks
-                again += f" --journal {shlex.quote(str(args.journal.resolve()))}"
+                # The run's own: a new run chosen in the resume dialog writes one beside it.
+                journal = stopper.sessions[-1].journal_path if stopper.sessions \
+                    else args.journal
+                again += f" --journal {shlex.quote(str(journal.resolve()))}"
         _where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier)
     from runbook.executor import Outcome
 
