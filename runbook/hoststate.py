@@ -50,6 +50,13 @@ class Snapshot:
         return sum(1 for group in self.nodegroups for node in group.get("nodes", [])
                    if node.get("role") == "origin")
 
+    def taken_by(self, journal: Path) -> bool:
+        """Whether the run journalled in `journal` took it, however the path
+        is spelt (snapshots from before kept it as given: read from here)."""
+        recorded = self.data.get("journal")
+        return isinstance(recorded, str) and bool(recorded) and \
+            _same_file(Path(recorded), journal)
+
     def describe(self) -> str:
         return (f"the snapshot taken {self.taken} (API {self.api_version}; "
                 f"{len(self.nodegroups)} nodegroup(s), {self.origins} origin(s)), {self.path}")
@@ -63,10 +70,15 @@ class Cutover:
 
     def journalled_in(self, path: Path) -> bool:
         """Whether `path` is this cutover's journal, however it is spelt."""
-        recorded = Path(self.journal)
-        with contextlib.suppress(OSError):
-            return os.path.samefile(recorded, path)
-        return recorded.resolve() == path.resolve()
+        return _same_file(Path(self.journal), path)
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    """The same file however spelt (links included); the same absolute path
+    when either is not there to compare."""
+    with contextlib.suppress(OSError):
+        return os.path.samefile(one, other)
+    return one.resolve() == other.resolve()
 
 
 def _now() -> str:
@@ -160,7 +172,8 @@ class HostState:
     def save_snapshot(self, data: dict[str, Any], *, journal: Path) -> Snapshot:
         taken = _now()
         path = self._folder("snapshots") / f"{taken.replace(':', '')}.json"
-        record = {**data, "taken": taken, "host": self.target, "journal": str(journal)}
+        record = {**data, "taken": taken, "host": self.target,
+                  "journal": str(journal.resolve())}  # found again from any folder
         _write_private(path, record)
         return Snapshot(path, taken, data.get("api_version"), record)
 

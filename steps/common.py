@@ -163,8 +163,8 @@ def snapshot(p: AnyContext) -> Snapshot | None:
     path = p.facts.snapshot
     if path and Path(path).is_file():
         return state.load(Path(path))
-    journal = str(p.journal_path)
-    mine = [taken for taken in state.snapshots() if taken.data.get("journal") == journal]
+    journal = p.journal_path
+    mine = [taken for taken in state.snapshots() if journal and taken.taken_by(journal)]
     return mine[-1] if mine else None
 
 

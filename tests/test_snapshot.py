@@ -52,6 +52,25 @@ async def test_a_lost_facts_record_does_not_lose_the_snapshot(tmp_path: Path) ->
         assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
 
 
+async def test_a_lost_facts_record_does_not_lose_the_snapshot_of_a_relative_journal(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial (read in the code): the snapshot named its journal as
+    given (`--journal run.jsonl`), and a resume naming it another way (from
+    another folder) did not find its snapshot when the facts record was lost."""
+    (tmp_path / "ops").mkdir()
+    monkeypatch.chdir(tmp_path / "ops")
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"upload": STOP})
+        assert await rehearse(host, first, Path("run.jsonl")) is Outcome.STOPPED
+        journal = tmp_path / "ops" / "run.jsonl"
+        cut_after_step_end(journal, "export-config")
+        monkeypatch.chdir(tmp_path)
+        second = ScriptedFrontEnd()
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, second.text()[-3000:]
+        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
+
+
 async def test_a_new_run_mid_cutover_rebuilds_from_the_snapshot_before_it(
     tmp_path: Path,
 ) -> None:
