@@ -520,7 +520,8 @@ async def _go(args: argparse.Namespace, opening: Opening, path: Path,
         print(f"journal: {path}")
         run = opening.open_session(earlier)
         return await run.run(HeadlessFrontEnd(run.cards, assume_yes=args.yes,
-                                              estimate=run.downtime_estimate()))
+                                              estimate=run.downtime_estimate(),
+                                              earlier=run.resume))
     from screens.tui import run_tui
 
     return await run_tui(opening.open_session, previous=opening.previous,
@@ -649,7 +650,8 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
         if _headless(args):
             from runbook.headless import HeadlessFrontEnd
 
-            outcome = await back.run(HeadlessFrontEnd(back.cards, assume_yes=args.yes))
+            outcome = await back.run(HeadlessFrontEnd(back.cards, assume_yes=args.yes,
+                                                      earlier=earlier))
         else:
             from screens.tui import run_tui
 

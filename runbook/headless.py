@@ -42,6 +42,7 @@ from runbook.model import (
 )
 
 if TYPE_CHECKING:
+    from runbook.journal import Replay
     from runbook.properties import Review
 
 # The two that call for the operator shout, on any terminal.
@@ -76,10 +77,14 @@ class HeadlessFrontEnd:
         out: TextIO | None = None,
         stdin: TextIO | None = None,
         estimate: tuple[float, Path] | None = None,
+        earlier: Replay | None = None,
     ) -> None:
         """`estimate`: the last comparable cutover's downtime and its journal
-        (Session.downtime_estimate), said at the cutover and against its clock."""
+        (Session.downtime_estimate), said at the cutover and against its clock.
+        `earlier`: the run this one resumes, for the summary of steps it finished
+        that this run did not reach."""
         self.cards = {card.id: card for card in cards}
+        self.earlier = earlier
         self.assume_yes = assume_yes
         self.out = out or sys.stdout
         self.stdin = stdin or sys.stdin
@@ -377,7 +382,11 @@ class HeadlessFrontEnd:
         listed += [step for step in self.reports if step not in listed]
         for step in listed:
             report = self.reports.get(step)
-            if report is None:
+            before = self.earlier.state(step) if self.earlier is not None else None
+            if report is None and before in (StepState.DONE, StepState.SKIPPED):
+                # Not "not reached" alone: its outcome stands on the host.
+                mark = f"{_MARK[before]} in the earlier run"
+            elif report is None:
                 mark = "not reached"
             elif report.state is StepState.RUNNING:
                 mark = "cut off while running (in doubt)"

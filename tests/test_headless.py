@@ -477,6 +477,26 @@ def test_a_wait_prints_no_share_that_reads_as_progress() -> None:
     assert lines[0].endswith("163s left") and "%" not in lines[0], lines
 
 
+def test_the_summary_of_a_resumed_run_says_what_the_earlier_run_finished() -> None:
+    """Operator trial: a resumed run stopped early listed the cutover steps
+    the earlier run had done as "not reached", beside "16 of 17 steps done":
+    at 2 a.m. it read as if nothing had been torn down."""
+    from runbook.journal import Replay, StepHistory
+
+    earlier = Replay(steps={"upload": StepHistory(StepState.DONE, "ok"),
+                            "delete-nodegroups": StepHistory(StepState.DONE, "2 deleted"),
+                            "unpack": StepHistory(StepState.SKIPPED, skip_reason="by hand")})
+    shown = io.StringIO()
+    headless = HeadlessFrontEnd([UPLOAD, UNPACK, CUTOVER], out=shown, stdin=io.StringIO(""),
+                                earlier=earlier)
+    headless.tell(StepChanged(StepReport("upload", StepState.DONE, "done in the earlier run")))
+    headless.tell(RunEnded(Outcome.STOPPED.value, Outcome.STOPPED.exit_code))
+    summary = shown.getvalue().split("=== summary ===")[1].splitlines()
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
+    assert rows == {"upload": "done", "unpack": "skipped in the earlier run",
+                    "delete-nodegroups": "done in the earlier run"}, summary
+
+
 def test_the_summary_of_a_run_cut_off_names_the_step_cut_off_and_those_never_reached() -> None:
     """Operator trial: after SIGTERM the summary still said the step that was
     running was "running", and left out the steps never reached."""
