@@ -626,12 +626,23 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     state_dir = default_dir()
     under_way = host_state(settings, state_dir).cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
-    if journal is None or not journal.is_file():
-        raise ConfigError(str(journal or settings.source),
-                          "no such journal; give the journal of the cutover to roll back"
-                          if args.journal is not None else "no cutover is under way on this "
-                          "host to roll back (give its journal with --journal)")
+    if args.journal is not None and not args.journal.is_file():
+        raise ConfigError(str(args.journal), "no such journal; give the journal of the "
+                          "cutover to roll back")
+    if under_way is not None and (journal is None or not journal.is_file()):
+        raise ConfigError(settings.source, f"the cutover under way on this host since "
+                          f"{said_time(under_way.began)} is journalled in {under_way.journal}, "
+                          "which is not there: give a copy of it with --journal")
+    if journal is None:
+        raise ConfigError(settings.source, "no cutover is under way on this host to roll "
+                          "back (give its journal with --journal)")
     history = replay(journal)
+    how = host_state(settings, state_dir).ended(history.cutover_started) \
+        if history.cutover_started else None
+    if how is not None:  # a copy from before it ended knows nothing of its end
+        raise ConfigError(str(journal), f"this host's record says that cutover (begun "
+                          f"{said_time(history.cutover_started or '')}) ended: {how}; the way "
+                          "back only undoes a cutover still under way")
     if under_way is not None and not under_way.journalled_in(journal):
         if Path(under_way.journal).is_file():
             raise ConfigError(str(journal), f"this host's cutover under way is journalled in "

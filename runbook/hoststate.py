@@ -162,10 +162,22 @@ class HostState:
         found = self.cutover()
         if found is None:
             return
-        done = self._folder("cutovers") / f"{found.began.replace(':', '')}.json"
+        done = self._ended_file(found.began)
+        self._folder("cutovers")
         _write_private(done, {"began": found.began, "journal": found.journal, "ended": _now(),
                               "how": how})
         self._cutover_file.unlink(missing_ok=True)
+
+    def ended(self, began: str) -> str | None:
+        """How the cutover that began at `began` ended ("upgraded", "rolled
+        back"), if this host's record says it did; None if it knows of no end."""
+        path = self._ended_file(began)
+        if not path.is_file():
+            return None
+        return str(_read(path).get("how") or "ended")
+
+    def _ended_file(self, began: str) -> Path:
+        return self.path / "cutovers" / f"{began.replace(':', '')}.json"
 
     # --- snapshots --------------------------------------------------------------
 

@@ -353,3 +353,41 @@ def test_with_no_journal_to_read_log_and_report_say_where_a_sandbox_keeps_its_ow
     result = runbook(command, env={"XDG_STATE_HOME": str(tmp_path / "empty")})
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert ".operator/runs/" in result.stderr
+
+
+def test_rollback_says_the_cutover_under_way_when_only_its_journal_is_gone(
+        tmp_path: Path) -> None:
+    """Operator trial: with the host's record of a cutover under way and its
+    journal moved, rollback said "no cutover is under way on this host",
+    which at 2 a.m. reads as "nothing is down"."""
+    from runbook.hoststate import HostState
+
+    state = tmp_path / "state"
+    gone = tmp_path / "moved-away.jsonl"
+    HostState(state / "runbook", "sm1.example.com", 22).begin_cutover(gone)
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "no cutover is under way" not in result.stderr, result.stderr
+    assert "under way" in result.stderr and str(gone) in result.stderr and "--journal" in \
+        result.stderr, result.stderr
+
+
+def test_rollback_refuses_a_copy_of_a_cutover_the_host_records_as_ended(
+        tmp_path: Path) -> None:
+    """Operator trial: with no cutover record (a wiped state dir, another
+    machine's), an old copy of a journal whose cutover had since gone back
+    was taken, and the way back set out from a run long over."""
+    from runbook.hoststate import HostState
+
+    state = tmp_path / "state"
+    host = HostState(state / "runbook", "sm1.example.com", 22)
+    journal = tmp_path / "j1.jsonl"
+    began = host.begin_cutover(journal).began
+    before = _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None, began=began)
+    host.end_cutover("rolled back")
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(journal),
+                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "rolled back" in result.stderr, result.stderr
+    assert journal.read_bytes() == before
