@@ -97,8 +97,9 @@ def kept_key(folder: Path) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
+    # Only a regular file: reading a FIFO put in its place would wait for ever.
     try:
-        return path.read_bytes()
+        return path.read_bytes() if path.is_file() else b""
     except OSError:
         return b""
 

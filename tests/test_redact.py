@@ -132,3 +132,25 @@ def test_tags_use_the_key_kept_in_the_users_state_dir(
         use_tag_key(before)
     key = (tmp_path / "runbook" / "tag-key").read_bytes()
     assert tag == hashlib.blake2b(b"s3cret-value", key=key, digest_size=4).hexdigest()
+
+
+def test_a_fifo_in_place_of_the_key_file_does_not_hang_a_run(tmp_path: Path) -> None:
+    """Operator trial: a FIFO named tag-key made `runbook diff` wait for ever
+    for a writer (reading a FIFO blocks)."""
+    import os
+    import threading
+
+    from runbook.redact import kept_key
+
+    fifo = tmp_path / "tag-key"
+    os.mkfifo(fifo)
+    made: list[bytes] = []
+    reader = threading.Thread(target=lambda: made.append(kept_key(tmp_path)), daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():  # let the stuck read go, so the test ends
+        with open(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK), "wb"):
+            pass
+        reader.join(5)
+        raise AssertionError("reading the key file waited on a FIFO")
+    assert len(made[0]) == 32 and (tmp_path / "tag-key").read_bytes() == made[0]
