@@ -611,8 +611,8 @@ def _mtime(path: Path) -> float:
 # --- runbook log -------------------------------------------------------------------------
 
 
-def log_lines(path: Path, *, step: str | None = None,
-              grep: str | None = None) -> list[tuple[str, str]]:
+def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
+              continued: bool = False) -> list[tuple[str, str]]:
     """(step, line) for every line the run showed, in order: the commands as
     they started, their output, the notes and how each step ended; only
     `step`'s, and only those holding `grep` (in any case), when given."""
@@ -621,16 +621,20 @@ def log_lines(path: Path, *, step: str | None = None,
     steps: dict[str, None] = {}
     runs = 0
     running = False  # a run began and has recorded no end
+    last = ""  # the time of the record before this one: a cut came after it
     for record in records:
         step_id = _text(record.get("step"))
         event = record["event"]
         if event == Record.RUN_START:
             steps.update(dict.fromkeys(_text(s) for s in record.get("steps") or []))
-            lines += _run_boundary(record, cut_off=running, first=runs == 0)
+            if running:
+                lines.append(_cut_off(last))
+            lines += _run_began(record, first=runs == 0)
             runs += 1
             running = True
         elif event == Record.RUN_END:
             running = False
+        last = _text(record.get("ts")) or last
         if step_id:
             steps[step_id] = None
         if event == Record.OUTPUT:
@@ -643,10 +647,13 @@ def log_lines(path: Path, *, step: str | None = None,
             # can quote an API's stack trace: one entry a line, as above).
             ended = result_line(_text(record.get("state")), _text(record["detail"]))
             lines += [(step_id, line) for line in ended.split("\n")]
-    if running:
-        # The last run has no end on record: cut off (nothing marks that till
-        # a later run begins), or still going as this is read.
-        lines.append((RUN_MARK, "that run has recorded no end: cut off, or still going"))
+    if running and continued:  # this process goes on with it: it was cut off
+        lines.append(_cut_off(last))
+    elif running:
+        # No end on record: cut off (nothing else marks it till a later run
+        # begins), or still going as this is read.
+        lines.append((RUN_MARK, f"no end on record after {_said(last)}: the run was cut off "
+                                "then, or is still going"))
     if step is not None and step not in steps:
         raise ReportError(f"{path}: no step {step!r} in this run; its steps: "
                           f"{', '.join(steps) or 'none'}")
@@ -658,18 +665,23 @@ def log_lines(path: Path, *, step: str | None = None,
 RUN_MARK = "runbook"  # the "step" of the lines that mark where a run stopped and began
 
 
-def _run_boundary(record: dict[str, Any], *, cut_off: bool,
-                  first: bool) -> list[tuple[str, str]]:
+def _run_began(record: dict[str, Any], *, first: bool) -> list[tuple[str, str]]:
     """Where a later run of the journal begins: said, so one run's lines do
     not read on into the next's (kept beside a single step's lines too: a
     step can run across the cut)."""
     if first:
         return []
-    when = said_time(_text(record.get("ts"))) if record.get("ts") else "at a time not recorded"
-    marks = [(RUN_MARK, "cut off here: that run recorded no end (stopped by a kill, a lost "
-                        "terminal or its machine going down)")] if cut_off else []
     began = "resumed" if record.get("resumed") else "a new run began"
-    return [*marks, (RUN_MARK, f"{began} {when}")]
+    return [(RUN_MARK, f"{began} {_said(_text(record.get('ts')))}")]
+
+
+def _cut_off(last: str) -> tuple[str, str]:
+    return (RUN_MARK, f"cut off here, after {_said(last)}: that run recorded no end (stopped "
+                      "by a kill, a lost terminal or its machine going down)")
+
+
+def _said(ts: str) -> str:
+    return said_time(ts) if ts else "a time not recorded"
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -78,7 +78,7 @@ class Records:
 
     def _read_earlier(self, path: Path) -> None:
         try:
-            found = log_lines(path)
+            found = log_lines(path, continued=True)
         except (ReportError, OSError) as exc:
             self.app.post_message(EarlierLines([], str(exc)))
             return

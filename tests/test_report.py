@@ -928,13 +928,15 @@ def test_log_marks_where_a_run_was_cut_off_and_resumed(tmp_path: Path) -> None:
         '{"event": "run-start", "ts": "2026-01-01T00:09:00+00:00", "steps": ["upload"]}\n')
     from runbook.standing import local_time
 
+    first, later = "2026-01-01T00:00:01+00:00", "2026-01-01T00:09:00+00:00"
     lines = log_lines(path)
-    assert lines[-1] == ("runbook", "that run has recorded no end: cut off, or still going")
+    assert lines[-1] == ("runbook", f"no end on record after {local_time(later)}: the run was "
+                                    "cut off then, or is still going")
     lines = lines[:-1]
     assert lines[0] == ("upload", "sent 40%") and lines[3] == ("upload", "sent 100%")
     cut, resumed = lines[1], lines[2]
     assert cut[0] == resumed[0] == "runbook"
-    assert "cut off" in cut[1] and "no end" in cut[1]
+    assert cut[1].startswith(f"cut off here, after {local_time(first)}") and "no end" in cut[1]
     assert resumed[1].startswith("resumed") and local_time("2026-01-01T00:05:00+00:00") \
         in resumed[1]
     assert lines[4][0] == "runbook" and lines[4][1].startswith("a new run began")
@@ -942,6 +944,9 @@ def test_log_marks_where_a_run_was_cut_off_and_resumed(tmp_path: Path) -> None:
     # Kept beside one step's lines, which can run across the cut.
     assert [line for _, line in log_lines(path, step="upload")][:-1] == [
         line for _, line in lines]
+    # Read by the run that continues it: the last run was cut off, not going.
+    assert log_lines(path, continued=True)[-1][1].startswith(
+        f"cut off here, after {local_time(later)}")
 
 
 def test_a_damaged_time_in_a_journal_is_shown_as_recorded(tmp_path: Path) -> None:
