@@ -377,10 +377,11 @@ def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) 
     """The command that continues the run in `journal`, as this one was started
     (a rehearsal's needs its sandbox; headless stays headless)."""
     headless = " --headless" if args.headless else ""
-    where = f"--resume --journal {shlex.quote(journal)}{headless}"
+    # Absolute: to work from any folder.
+    where = f"--resume --journal {shlex.quote(str(Path(journal).resolve()))}{headless}"
     if args.command == "rehearse" and getattr(args, "sandbox", None) is not None:
-        return f"runbook rehearse --sandbox {shlex.quote(str(args.sandbox))} {where}"
-    return f"runbook run {shlex.quote(settings.source)} {where}"
+        return f"runbook rehearse --sandbox {shlex.quote(str(args.sandbox.resolve()))} {where}"
+    return f"runbook run {shlex.quote(str(Path(settings.source).resolve()))} {where}"
 
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
@@ -568,10 +569,10 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
         history = replay(journal)
     except (OSError, JournalError):
         return  # the journal's own error was said where it happened
-    where = shlex.quote(str(journal))
+    where = shlex.quote(str(journal.resolve()))  # absolute: to work from any folder
     rollback = None
     if settings is not None and not settings.rehearsal:
-        config = shlex.quote(settings.source)
+        config = shlex.quote(str(Path(settings.source).resolve()))
         resume = resume or f"runbook run {config} --resume --journal {where}"
         rollback = rollback_command(settings.source, journal)
         if rollback == resume:  # the way back alone: it goes on as itself

@@ -67,5 +67,6 @@ def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> li
 
 def rollback_command(config: str, journal: Path) -> str:
     """The way back from outside a run: `runbook rollback` on the cutover's
-    own journal, quoted for a shell."""
-    return f"runbook rollback {shlex.quote(config)} --journal {shlex.quote(str(journal))}"
+    own journal, quoted for a shell; absolute, to work from any folder."""
+    return (f"runbook rollback {shlex.quote(str(Path(config).resolve()))} "
+            f"--journal {shlex.quote(str(journal.resolve()))}")

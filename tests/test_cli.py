@@ -391,3 +391,16 @@ def test_rollback_refuses_a_copy_of_a_cutover_the_host_records_as_ended(
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "rolled back" in result.stderr, result.stderr
     assert journal.read_bytes() == before
+
+
+def test_the_commands_that_go_on_name_absolute_paths(tmp_path: Path) -> None:
+    """Operator trial: given relative paths, rollback's "to go on" line
+    echoed them, and the command worked only from the folder it ran in."""
+    journal = tmp_path / "cutover.jsonl"
+    _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None)
+    result = runbook("rollback", os.path.relpath(EXAMPLE, ROOT), "--headless", "--yes",
+                     "--journal", os.path.relpath(journal, ROOT),
+                     env={"SM_API_TOKEN": "not-a-real-token"})
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr
+    tail = result.stdout.rstrip().splitlines()[-1]
+    assert tail == f"runbook: to go on: runbook rollback {EXAMPLE} --journal {journal}", tail
