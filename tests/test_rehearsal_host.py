@@ -424,19 +424,26 @@ async def test_stop_leaves_no_process_and_removes_a_temporary_sandbox(
     assert not root.exists()
 
 
-async def test_reused_sandbox_keeps_its_identity_and_adopts_the_service(tmp_path: Path) -> None:
-    root = tmp_path / "sandbox"
-    # A rehearsal in its own process, killed outright (as kill -9 or a crash would).
+async def killed_outright(root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """A rehearsal host in its own process on `root`, killed outright once up
+    (as kill -9 or a crash would): its service runs on. The values it printed."""
     child = subprocess.Popen(
         [sys.executable, "-m", "runbook.rehearsal.host", "--sandbox", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     try:
         assert child.stdout is not None
-        first = json.loads(await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30))
+        line = await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30)
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
+    values: dict[str, str] = json.loads(line)
+    return values
+
+
+async def test_reused_sandbox_keeps_its_identity_and_adopts_the_service(tmp_path: Path) -> None:
+    root = tmp_path / "sandbox"
+    first = await killed_outright(root)
     state = json.loads((root / ".rehearsal/state.json").read_text())
     orphan = int((root / "run/red5pro.pid").read_text())
     assert sandbox.is_running(orphan), "the killed rehearsal's service runs on"
@@ -466,17 +473,7 @@ async def test_a_service_adopted_at_another_pace_leaves_the_pace_unknown(
     tears the deleted nodegroups down at the pace it was started with, inside
     the downtime. A cutover timed at two paces stands for no other run."""
     root = tmp_path / "sandbox"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "runbook.rehearsal.host", "--sandbox", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, cloud.PACE_ENV: "2"},
-    )
-    try:
-        assert child.stdout is not None
-        await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    await killed_outright(root, env={**os.environ, cloud.PACE_ENV: "2"})
     monkeypatch.delenv(cloud.PACE_ENV, raising=False)
     async with RehearsalHost(root) as host:
         assert host.adopted_service is not None
@@ -557,16 +554,7 @@ async def test_an_adopted_service_forgets_the_last_teardowns_mark(
     as it ended, after marking) outlived the rehearsal that adopted the
     service, and a service that rehearsal left down was booted by the next."""
     root = tmp_path / "sandbox"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "runbook.rehearsal.host", "--sandbox", str(root)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    try:
-        assert child.stdout is not None
-        await asyncio.wait_for(asyncio.to_thread(child.stdout.readline), 30)
-    finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+    await killed_outright(root)
     (root / "run" / "red5pro.stopped-at-teardown").touch()  # marked, then killed
     async with RehearsalHost(root) as host:
         assert host.adopted_service is not None
