@@ -189,6 +189,7 @@ def _refusal(exc: Exception) -> int | None:
     here; None for anything else (a bug, shown whole)."""
     from runbook.config import ConfigError, SecretUnavailable
     from runbook.executor import Outcome
+    from runbook.hoststate import HostStateError
     from runbook.journal import JournalError, JournalWriteError
     from runbook.rehearsal import RehearsalError
 
@@ -197,9 +198,11 @@ def _refusal(exc: Exception) -> int | None:
         # that cannot keep its record has failed.
         print(f"runbook: {exc}", file=sys.stderr)
         return Outcome.FAILED.exit_code
-    if isinstance(exc, ConfigError | SecretUnavailable | JournalError | RehearsalError):
+    if isinstance(exc, ConfigError | SecretUnavailable | JournalError | RehearsalError |
+                  HostStateError):
         # A rehearsal host that could not be set up (its sandbox is busy,
-        # say) ran nothing either: bad input, like a config error.
+        # say) ran nothing either: bad input, like a config error. So does a
+        # damaged record of the host's, read before anything runs.
         print(f"runbook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return None
@@ -639,7 +642,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
                           "back (give its journal with --journal)")
     history = replay(journal)
     how = host_state(settings, state_dir).ended(history.cutover_started) \
-        if history.cutover_started else None
+        if under_way is None and history.cutover_started else None
     if how is not None:  # a copy from before it ended knows nothing of its end
         raise ConfigError(str(journal), f"this host's record says that cutover (begun "
                           f"{said_time(history.cutover_started or '')}) ended: {how}; the way "

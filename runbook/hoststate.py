@@ -76,9 +76,12 @@ class Cutover:
 def _same_file(one: Path, other: Path) -> bool:
     """The same file however spelt (links included); the same absolute path
     when either is not there to compare."""
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a NUL in a recorded path
         return os.path.samefile(one, other)
-    return one.resolve() == other.resolve()
+    try:
+        return one.resolve() == other.resolve()
+    except (OSError, ValueError):
+        return False
 
 
 def _now() -> str:
@@ -171,10 +174,14 @@ class HostState:
     def ended(self, began: str) -> str | None:
         """How the cutover that began at `began` ended ("upgraded", "rolled
         back"), if this host's record says it did; None if it knows of no end."""
+        try:
+            datetime.fromisoformat(began)  # a name made of it stays in cutovers/
+        except ValueError:
+            return None
         path = self._ended_file(began)
         if not path.is_file():
             return None
-        return str(_read(path).get("how") or "ended")
+        return str(_read(path).get("how") or "no word of how")
 
     def _ended_file(self, began: str) -> Path:
         return self.path / "cutovers" / f"{began.replace(':', '')}.json"

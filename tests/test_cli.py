@@ -404,3 +404,42 @@ def test_the_commands_that_go_on_name_absolute_paths(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr
     tail = result.stdout.rstrip().splitlines()[-1]
     assert tail == f"runbook: to go on: runbook rollback {EXAMPLE} --journal {journal}", tail
+
+
+def test_rollback_names_the_cutover_under_way_before_calling_a_journal_ended(
+        tmp_path: Path) -> None:
+    """Review: given the journal of an ended cutover while another is under
+    way, rollback said only that the one given had ended: with the stream
+    manager down, that read as "nothing is under way"."""
+    from runbook.hoststate import HostState
+
+    state = tmp_path / "state"
+    host = HostState(state / "runbook", "sm1.example.com", 22)
+    old = tmp_path / "last-month.jsonl"
+    _journal_of(old, "ubuntu@sm1.example.com:22", outcome=None,
+                began=host.begin_cutover(old).began)
+    host.end_cutover("rolled back")
+    tonight = tmp_path / "tonight.jsonl"
+    _journal_of(tonight, "ubuntu@sm1.example.com:22", outcome=None,
+                began=host.begin_cutover(tonight).began)
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(old),
+                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2 and str(tonight) in result.stderr, result.stderr
+
+
+def test_a_damaged_record_of_an_ended_cutover_is_one_line(tmp_path: Path) -> None:
+    """Review: a damaged cutovers/*.json ended rollback in a traceback."""
+    from runbook.hoststate import HostState
+
+    state = tmp_path / "state"
+    host = HostState(state / "runbook", "sm1.example.com", 22)
+    journal = tmp_path / "j.jsonl"
+    _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None,
+                began=host.begin_cutover(journal).began)
+    host.end_cutover("rolled back")
+    for ended in (host.path / "cutovers").iterdir():
+        ended.write_text("{not json")
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(journal),
+                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr and "move it aside" in result.stderr
