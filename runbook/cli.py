@@ -380,11 +380,12 @@ def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) 
     """The command that continues the run in `journal`, as this one was started
     (a rehearsal's needs its sandbox; headless stays headless)."""
     headless = " --headless" if args.headless else ""
-    # Absolute: to work from any folder.
-    where = f"--resume --journal {shlex.quote(str(Path(journal).resolve()))}{headless}"
+    # Absolute, as the operator spells it: to work from any folder.
+    where = f"--resume --journal {shlex.quote(os.path.abspath(journal))}{headless}"
     if args.command == "rehearse" and getattr(args, "sandbox", None) is not None:
-        return f"runbook rehearse --sandbox {shlex.quote(str(args.sandbox.resolve()))} {where}"
-    return f"runbook run {shlex.quote(str(Path(settings.source).resolve()))} {where}"
+        return f"runbook rehearse --sandbox {shlex.quote(os.path.abspath(args.sandbox))} {where}"
+    config = settings.source if settings.rehearsal else os.path.abspath(settings.source)
+    return f"runbook run {shlex.quote(config)} {where}"
 
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
@@ -561,21 +562,18 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
     from runbook.journal import JournalError, replay
     from runbook.standing import going_on, rollback_command, service_state
 
-    if not stopper.sessions:
-        return  # refused before anything ran: the refusal said why
-    journal = stopper.sessions[-1].journal_path
-    if not journal.is_file() and earlier is not None and earlier.path is not None:
-        journal = earlier.path
-    if not journal.is_file():
-        return  # never written (or not a file to read back: /dev/full)
+    journal = _last_journal(stopper, earlier)
+    if journal is None or not journal.is_file():
+        return  # refused before anything ran (the refusal said why), or never written
     try:
         history = replay(journal)
     except (OSError, JournalError):
         return  # the journal's own error was said where it happened
-    where = shlex.quote(str(journal.resolve()))  # absolute: to work from any folder
+    # Absolute, as the operator spells it: to work from any folder.
+    where = shlex.quote(os.path.abspath(journal))
     rollback = None
     if settings is not None and not settings.rehearsal:
-        config = shlex.quote(str(Path(settings.source).resolve()))
+        config = shlex.quote(os.path.abspath(settings.source))
         resume = resume or f"runbook run {config} --resume --journal {where}"
         rollback = rollback_command(settings.source, journal)
         if rollback == resume:  # the way back alone: it goes on as itself
@@ -590,6 +588,18 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
                         "on the host to finish there; the journal is closed")
     with contextlib.suppress(OSError):
         print("\n".join(lines), flush=True)
+
+
+def _last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
+    """The journal that holds where this command left the run: its last run's,
+    or, if that was never written (the operator left at the resume dialog),
+    the earlier run's. None if nothing ran."""
+    if not stopper.sessions:
+        return None
+    journal = stopper.sessions[-1].journal_path
+    if not journal.is_file() and earlier is not None and earlier.path is not None:
+        return earlier.path
+    return journal
 
 
 def _practised_way_back(history: Replay, resume: str) -> str | None:
@@ -894,10 +904,12 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         if host is not None and rehearsal.lasting:
             again = f"runbook rehearse --resume --sandbox {shlex.quote(str(host.sandbox))}"
             if args.journal is not None:  # not in the sandbox's runs, where --resume looks
-                # The run's own: a new run chosen in the resume dialog writes one beside it.
-                journal = stopper.sessions[-1].journal_path if stopper.sessions \
-                    else args.journal
-                again += f" --journal {shlex.quote(str(journal.resolve()))}"
+                # The run's own (a new run chosen in the resume dialog writes one
+                # beside it), or the earlier one's if it never wrote a line.
+                journal = _last_journal(stopper, rehearsal.earlier) or args.journal
+                again += f" --journal {shlex.quote(os.path.abspath(journal))}"
+            if args.headless:  # as it was started
+                again += " --headless"
         _where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier)
     from runbook.executor import Outcome
 

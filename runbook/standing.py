@@ -8,6 +8,7 @@ an outcome word. Pure: the journal in, the sentences out.
 
 from __future__ import annotations
 
+import os
 import shlex
 from datetime import datetime
 from pathlib import Path
@@ -67,6 +68,7 @@ def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> li
 
 def rollback_command(config: str, journal: Path) -> str:
     """The way back from outside a run: `runbook rollback` on the cutover's
-    own journal, quoted for a shell; absolute, to work from any folder."""
-    return (f"runbook rollback {shlex.quote(str(Path(config).resolve()))} "
-            f"--journal {shlex.quote(str(journal.resolve()))}")
+    own journal, quoted for a shell; absolute (as spelt, not through its
+    links) to work from any folder."""
+    return (f"runbook rollback {shlex.quote(os.path.abspath(config))} "
+            f"--journal {shlex.quote(os.path.abspath(journal))}")

@@ -456,9 +456,10 @@ def test_a_rehearsal_stopped_mid_cutover_names_the_way_back_and_it_works(
     last = stopped.stdout.rstrip().splitlines()
     back = [line for line in last if line.startswith("runbook: to go back")]
     assert back == ["runbook: to go back to the old stream manager instead: runbook rehearse "
-                    f"--resume --sandbox {sandbox} --rollback-after start-service"], last[-4:]
+                    f"--resume --sandbox {sandbox} --headless --rollback-after start-service"], \
+        last[-4:]
     command = back[0].split(": ", 2)[2].split()
-    went_back = runbook(*command[1:], "--headless", "--yes", tmp_path=tmp_path)
+    went_back = runbook(*command[1:], "--yes", tmp_path=tmp_path)
     assert went_back.returncode == 4, went_back.stdout[-3000:] + went_back.stderr
     assert "rolled back: the old stream manager serves again" in went_back.stdout
     assert "rolling back after this step, as asked" in went_back.stdout
@@ -522,6 +523,6 @@ def test_a_rehearsal_given_a_journal_names_it_in_the_commands_that_go_on(
     go_on = next(line for line in lines if line.startswith("runbook: to go on: "))
     back = next(line for line in lines if line.startswith("runbook: to go back"))
     assert f"--journal {journal}" in go_on and f"--journal {journal}" in back, (go_on, back)
-    resumed = runbook(*go_on.split(": ", 2)[2].split()[1:], "--headless", "--yes",
-                      tmp_path=tmp_path)
+    assert go_on.endswith(" --headless"), go_on  # as it was started
+    resumed = runbook(*go_on.split(": ", 2)[2].split()[1:], "--yes", tmp_path=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
