@@ -383,8 +383,9 @@ class HeadlessFrontEnd:
         for step in listed:
             report = self.reports.get(step)
             before = self.earlier.state(step) if self.earlier is not None else None
-            if report is None and before in (StepState.DONE, StepState.SKIPPED):
-                # Not "not reached" alone: its outcome stands on the host.
+            if report is None and before in _MARK:
+                # Not "not reached" alone: the earlier run left its mark on the
+                # host (half-deleted nodegroups do not read as untouched).
                 mark = f"{_MARK[before]} in the earlier run"
             elif report is None:
                 mark = "not reached"

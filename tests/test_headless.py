@@ -484,7 +484,7 @@ def test_the_summary_of_a_resumed_run_says_what_the_earlier_run_finished() -> No
     from runbook.journal import Replay, StepHistory
 
     earlier = Replay(steps={"upload": StepHistory(StepState.DONE, "ok"),
-                            "delete-nodegroups": StepHistory(StepState.DONE, "2 deleted"),
+                            "delete-nodegroups": StepHistory(StepState.IN_DOUBT, "cut off"),
                             "unpack": StepHistory(StepState.SKIPPED, skip_reason="by hand")})
     shown = io.StringIO()
     headless = HeadlessFrontEnd([UPLOAD, UNPACK, CUTOVER], out=shown, stdin=io.StringIO(""),
@@ -494,7 +494,7 @@ def test_the_summary_of_a_resumed_run_says_what_the_earlier_run_finished() -> No
     summary = shown.getvalue().split("=== summary ===")[1].splitlines()
     rows = {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
     assert rows == {"upload": "done", "unpack": "skipped in the earlier run",
-                    "delete-nodegroups": "done in the earlier run"}, summary
+                    "delete-nodegroups": "IN DOUBT in the earlier run"}, summary
 
 
 def test_the_summary_of_a_run_cut_off_names_the_step_cut_off_and_those_never_reached() -> None:
