@@ -375,9 +375,10 @@ def test_rollback_says_the_cutover_under_way_when_only_its_journal_is_gone(
 
 def test_rollback_refuses_a_copy_of_a_cutover_the_host_records_as_ended(
         tmp_path: Path) -> None:
-    """Operator trial: with no cutover record (a wiped state dir, another
-    machine's), an old copy of a journal whose cutover had since gone back
-    was taken, and the way back set out from a run long over."""
+    """Operator trial: with the record of the cutover under way moved away,
+    an old copy of a journal whose cutover had since gone back was taken,
+    and the way back set out from a run long over. (The host's record of
+    ended cutovers says so; a state dir wiped whole cannot.)"""
     from runbook.hoststate import HostState
 
     state = tmp_path / "state"
@@ -400,7 +401,8 @@ def test_the_commands_that_go_on_name_absolute_paths(tmp_path: Path) -> None:
     _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None)
     result = runbook("rollback", os.path.relpath(EXAMPLE, ROOT), "--headless", "--yes",
                      "--journal", os.path.relpath(journal, ROOT),
-                     env={"SM_API_TOKEN": "not-a-real-token"})
+                     env={"SM_API_TOKEN": "not-a-real-token",
+                          "XDG_STATE_HOME": str(tmp_path / "state")})
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr
     tail = result.stdout.rstrip().splitlines()[-1]
     assert tail == f"runbook: to go on: runbook rollback {EXAMPLE} --journal {journal}", tail

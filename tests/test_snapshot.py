@@ -64,9 +64,10 @@ async def test_a_lost_facts_record_does_not_lose_the_snapshot_of_a_relative_jour
         assert await rehearse(host, first, Path("run.jsonl")) is Outcome.STOPPED
         journal = tmp_path / "ops" / "run.jsonl"
         cut_after_step_end(journal, "export-config")
-        monkeypatch.chdir(tmp_path)
+        monkeypatch.chdir(tmp_path)  # named another way from another folder
         second = ScriptedFrontEnd()
-        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        outcome = await rehearse(host, second, Path("ops/run.jsonl"),
+                                 resume=replay(Path("ops/run.jsonl")))
         assert outcome is Outcome.DONE, second.text()[-3000:]
         assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
 
