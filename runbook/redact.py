@@ -13,6 +13,7 @@ import functools
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -97,11 +98,17 @@ def kept_key(folder: Path) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    # Only a regular file: reading a FIFO put in its place would wait for ever.
+    # A regular file only, opened without waiting (a FIFO put in its place
+    # would wait for a writer for ever), and no more of it than a key and a byte.
     try:
-        return path.read_bytes() if path.is_file() else b""
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return b""
+    with open(handle, "rb") as kept:
+        try:
+            return kept.read(_KEY_BYTES + 1) if stat.S_ISREG(os.fstat(handle).st_mode) else b""
+        except OSError:
+            return b""
 
 
 def fingerprint(value: str) -> str:
