@@ -807,7 +807,8 @@ class _Rehearsal:
             say(_boot_said(host.boot_error, settings, operator))
         if host.kept_down:
             say("rehearsal host: its Red5 Pro service was down when the last rehearsal on "
-                "this sandbox ended, and stays down, as on a real host that nobody rebooted")
+                "this sandbox ended mid-cutover, and stays down, as on a real host that "
+                "nobody rebooted")
         if self.asked:
             from runbook.rehearsal import faults
 
