@@ -17,8 +17,6 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from runbook.statedir import default_dir
-
 MASK = "••••••"
 KEY_FILE = "tag-key"
 _KEY_BYTES = 32
@@ -118,6 +116,8 @@ def fingerprint(value: str) -> str:
     if _tag_key is None:
         with _making_key:  # the TUI's worker threads tag too
             if _tag_key is None:
+                from runbook.statedir import default_dir  # only once a secret is shown
+
                 _tag_key = kept_key(default_dir())
     return hashlib.blake2b(value.encode("utf-8"), key=_tag_key, digest_size=4).hexdigest()
 
