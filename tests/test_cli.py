@@ -8,8 +8,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from runbook.hoststate import HostState
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "sample-configs" / "production.example.toml"
@@ -194,6 +198,28 @@ def _journal_of(path: Path, host: str, *, outcome: str | None,
     return path.read_bytes()
 
 
+def _example_host(state: Path) -> HostState:
+    """This machine's record of the example config's host, kept in `state`."""
+    from runbook.hoststate import HostState
+
+    return HostState(state / "runbook", "sm1.example.com", 22)
+
+
+def _cutover_under_way(host: HostState, journal: Path) -> bytes:
+    """A cutover begun on `host`, journalled in `journal` as its run writes
+    it (the host's moment in its cutover-start); the journal's bytes."""
+    return _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None,
+                       began=host.begin_cutover(journal).began)
+
+
+def _rollback(state: Path, *journal: str) -> subprocess.CompletedProcess[str]:
+    """`runbook rollback` of the example config, headless, with this state dir;
+    `journal`: nothing, or the path given to --journal."""
+    given = ["--journal", *journal] if journal else []
+    return runbook("rollback", str(EXAMPLE), "--headless", "--yes", *given,
+                   env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+
+
 @pytest.mark.parametrize(("host", "outcome", "cutover", "said"), [
     ("ubuntu@10.9.8.7:22", None, True, "went against ubuntu@10.9.8.7:22, not"),
     ("ubuntu@sm1.example.com:22", "done", True, "cutover is complete"),
@@ -292,36 +318,28 @@ def test_rollback_refuses_a_journal_other_than_the_one_this_hosts_cutover_is_rec
     `--journal` naming another (an older cutover that never ended, a copy)
     was taken, so the way back would read the wrong run's nodegroups and
     leave the recorded journal saying the stream manager is still down."""
-    from runbook.hoststate import HostState
-
     state = tmp_path / "state"
     recorded = tmp_path / "tonight.jsonl"
     other = tmp_path / "last-month.jsonl"
-    tonight = HostState(state / "runbook", "sm1.example.com", 22).begin_cutover(recorded)
-    _journal_of(recorded, "ubuntu@sm1.example.com:22", outcome=None, began=tonight.began)
+    _cutover_under_way(_example_host(state), recorded)
     before = _journal_of(other, "ubuntu@sm1.example.com:22", outcome=None,
                          began="2026-10-30T01:02:03.000+00:00")
-    env = {"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)}
-    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
-                     env=env)
+    result = _rollback(state, str(other))
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr
     assert result.stderr.count("\n") == 1 and str(recorded) in result.stderr, result.stderr
     assert other.read_bytes() == before, "the journal was written to"
     # The recorded journal itself, by another spelling of its path, is taken.
-    same = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal",
-                   os.path.join(tmp_path, "..", tmp_path.name, "tonight.jsonl"), env=env)
+    same = _rollback(state, os.path.join(tmp_path, "..", tmp_path.name, "tonight.jsonl"))
     assert same.returncode == 1 and "THE WAY BACK" in same.stdout, same.stderr
     # With the recorded journal gone (a lost disk), a copy of it is the way
     # back's; another cutover's journal still is not (review).
     copy = tmp_path / "copy.jsonl"
     copy.write_bytes(recorded.read_bytes())
     recorded.unlink()
-    refused = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
-                      env=env)
+    refused = _rollback(state, str(other))
     assert refused.returncode == 2 and "began" in refused.stderr, refused.stderr
     assert refused.stderr.count("\n") == 1 and other.read_bytes() == before
-    taken = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(copy),
-                    env=env)
+    taken = _rollback(state, str(copy))
     assert taken.returncode == 1 and "THE WAY BACK" in taken.stdout, taken.stderr
 
 
@@ -330,17 +348,14 @@ def test_the_hosts_record_names_its_journal_from_any_working_folder(
     """Review: a run started with `--journal tonight.jsonl` recorded that
     relative name; `rollback` run from another folder found no such file,
     took the record's journal for gone, and accepted any journal."""
-    from runbook.hoststate import HostState
-
     state = tmp_path / "state"
     (tmp_path / "ops").mkdir()
     monkeypatch.chdir(tmp_path / "ops")
     _journal_of(tmp_path / "ops" / "tonight.jsonl", "ubuntu@sm1.example.com:22", outcome=None)
-    HostState(state / "runbook", "sm1.example.com", 22).begin_cutover(Path("tonight.jsonl"))
+    _example_host(state).begin_cutover(Path("tonight.jsonl"))
     other = tmp_path / "last-month.jsonl"
     _journal_of(other, "ubuntu@sm1.example.com:22", outcome=None)
-    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(other),
-                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    result = _rollback(state, str(other))
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr
     assert str(tmp_path / "ops" / "tonight.jsonl") in result.stderr, result.stderr
 
@@ -360,13 +375,10 @@ def test_rollback_says_the_cutover_under_way_when_only_its_journal_is_gone(
     """Operator trial: with the host's record of a cutover under way and its
     journal moved, rollback said "no cutover is under way on this host",
     which at 2 a.m. reads as "nothing is down"."""
-    from runbook.hoststate import HostState
-
     state = tmp_path / "state"
     gone = tmp_path / "moved-away.jsonl"
-    HostState(state / "runbook", "sm1.example.com", 22).begin_cutover(gone)
-    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes",
-                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    _example_host(state).begin_cutover(gone)
+    result = _rollback(state)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "no cutover is under way" not in result.stderr, result.stderr
     assert "under way" in result.stderr and str(gone) in result.stderr and "--journal" in \
@@ -379,16 +391,12 @@ def test_rollback_refuses_a_copy_of_a_cutover_the_host_records_as_ended(
     an old copy of a journal whose cutover had since gone back was taken,
     and the way back set out from a run long over. (The host's record of
     ended cutovers says so; a state dir wiped whole cannot.)"""
-    from runbook.hoststate import HostState
-
     state = tmp_path / "state"
-    host = HostState(state / "runbook", "sm1.example.com", 22)
+    host = _example_host(state)
     journal = tmp_path / "j1.jsonl"
-    began = host.begin_cutover(journal).began
-    before = _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None, began=began)
+    before = _cutover_under_way(host, journal)
     host.end_cutover("rolled back")
-    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(journal),
-                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    result = _rollback(state, str(journal))
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "rolled back" in result.stderr, result.stderr
     assert journal.read_bytes() == before
@@ -413,35 +421,26 @@ def test_rollback_names_the_cutover_under_way_before_calling_a_journal_ended(
     """Review: given the journal of an ended cutover while another is under
     way, rollback said only that the one given had ended: with the stream
     manager down, that read as "nothing is under way"."""
-    from runbook.hoststate import HostState
-
     state = tmp_path / "state"
-    host = HostState(state / "runbook", "sm1.example.com", 22)
+    host = _example_host(state)
     old = tmp_path / "last-month.jsonl"
-    _journal_of(old, "ubuntu@sm1.example.com:22", outcome=None,
-                began=host.begin_cutover(old).began)
+    _cutover_under_way(host, old)
     host.end_cutover("rolled back")
     tonight = tmp_path / "tonight.jsonl"
-    _journal_of(tonight, "ubuntu@sm1.example.com:22", outcome=None,
-                began=host.begin_cutover(tonight).began)
-    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(old),
-                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    _cutover_under_way(host, tonight)
+    result = _rollback(state, str(old))
     assert result.returncode == 2 and str(tonight) in result.stderr, result.stderr
 
 
 def test_a_damaged_record_of_an_ended_cutover_is_one_line(tmp_path: Path) -> None:
     """Review: a damaged cutovers/*.json ended rollback in a traceback."""
-    from runbook.hoststate import HostState
-
     state = tmp_path / "state"
-    host = HostState(state / "runbook", "sm1.example.com", 22)
+    host = _example_host(state)
     journal = tmp_path / "j.jsonl"
-    _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None,
-                began=host.begin_cutover(journal).began)
+    _cutover_under_way(host, journal)
     host.end_cutover("rolled back")
     for ended in (host.path / "cutovers").iterdir():
         ended.write_text("{not json")
-    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes", "--journal", str(journal),
-                     env={"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)})
+    result = _rollback(state, str(journal))
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr and "move it aside" in result.stderr
