@@ -112,10 +112,16 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
+# Where a host's folder is kept under the state dir, and its record of the
+# cutover under way in that folder.
+_HOSTS = "hosts"
+_CUTOVER = "cutover.json"
+
+
 def cutover_under_way_in(root: Path) -> bool:
     """Whether a cutover is recorded under way for a host kept under `root` (a
     rehearsal sandbox's own state dir holds its one host)."""
-    return any((root / "hosts").glob("*/cutover.json"))
+    return any((root / _HOSTS).glob(f"*/{_CUTOVER}"))
 
 
 class HostState:
@@ -123,7 +129,7 @@ class HostState:
 
     def __init__(self, root: Path, address: str, port: int) -> None:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{address}-{port}")
-        self.path = root / "hosts" / name
+        self.path = root / _HOSTS / name
         self.target = f"{address}:{port}"
 
     def _folder(self, *parts: str) -> Path:
@@ -139,7 +145,7 @@ class HostState:
 
     @property
     def _cutover_file(self) -> Path:
-        return self.path / "cutover.json"
+        return self.path / _CUTOVER
 
     def cutover(self) -> Cutover | None:
         """The cutover under way on this host, if one began and has not ended."""
