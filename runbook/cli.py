@@ -379,13 +379,16 @@ def _refuse_a_second_cutover(state: HostState, continuing: Path | None,
 def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) -> str:
     """The command that continues the run in `journal`, as this one was started
     (a rehearsal's needs its sandbox; headless stays headless)."""
-    headless = " --headless" if args.headless else ""
-    # Absolute, as the operator spells it: to work from any folder.
-    where = f"--resume --journal {shlex.quote(os.path.abspath(journal))}{headless}"
+    from runbook.standing import resume_command
+
+    headless = bool(args.headless)
     if args.command == "rehearse" and getattr(args, "sandbox", None) is not None:
-        return f"runbook rehearse --sandbox {shlex.quote(os.path.abspath(args.sandbox))} {where}"
-    config = settings.source if settings.rehearsal else os.path.abspath(settings.source)
-    return f"runbook run {shlex.quote(config)} {where}"
+        # Absolute, as the operator spells it: to work from any folder.
+        return (f"runbook rehearse --sandbox {shlex.quote(os.path.abspath(args.sandbox))} "
+                f"--resume --journal {shlex.quote(os.path.abspath(journal))}"
+                + (" --headless" if headless else ""))
+    # (A rehearsal without --sandbox has a fresh one: no cutover there to go on with.)
+    return resume_command(settings.source, journal, headless=headless)
 
 
 def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
@@ -560,7 +563,7 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
     wrote anything (the TUI's resume dialog: its new run has a journal of
     its own)."""
     from runbook.journal import JournalError, replay
-    from runbook.standing import going_on, rollback_command, service_state
+    from runbook.standing import going_on, resume_command, rollback_command, service_state
 
     journal = _last_journal(stopper, earlier)
     if journal is None or not journal.is_file():
@@ -569,12 +572,9 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
         history = replay(journal)
     except (OSError, JournalError):
         return  # the journal's own error was said where it happened
-    # Absolute, as the operator spells it: to work from any folder.
-    where = shlex.quote(os.path.abspath(journal))
     rollback = None
     if settings is not None and not settings.rehearsal:
-        config = shlex.quote(os.path.abspath(settings.source))
-        resume = resume or f"runbook run {config} --resume --journal {where}"
+        resume = resume or resume_command(settings.source, journal)
         rollback = rollback_command(settings.source, journal)
         if rollback == resume:  # the way back alone: it goes on as itself
             rollback = None

@@ -66,6 +66,13 @@ def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> li
     return lines
 
 
+def resume_command(config: str, journal: Path | str, *, headless: bool = False) -> str:
+    """The run in `journal` continued from outside: `runbook run --resume`,
+    quoted for a shell and absolute (as spelt) to work from any folder."""
+    return (f"runbook run {shlex.quote(os.path.abspath(config))} --resume --journal "
+            f"{shlex.quote(os.path.abspath(journal))}" + (" --headless" if headless else ""))
+
+
 def rollback_command(config: str, journal: Path) -> str:
     """The way back from outside a run: `runbook rollback` on the cutover's
     own journal, quoted for a shell; absolute (as spelt, not through its
