@@ -638,7 +638,8 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     if args.yes:  # journalled as _prepared does for run and rehearse (review)
         settings = replace(settings, unattended=True)
     state_dir = default_dir()
-    under_way = host_state(settings, state_dir).cutover()
+    host = host_state(settings, state_dir)
+    under_way = host.cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
     if args.journal is not None and not args.journal.is_file():
         raise ConfigError(str(args.journal), "no such journal; give the journal of the "
@@ -651,7 +652,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
         raise ConfigError(settings.source, "no cutover is under way on this host to roll "
                           "back (give its journal with --journal)")
     history = replay(journal)
-    how = host_state(settings, state_dir).ended(history.cutover_started) \
+    how = host.ended(history.cutover_started) \
         if under_way is None and history.cutover_started else None
     if how is not None:  # a copy from before it ended knows nothing of its end
         raise ConfigError(str(journal), f"this host's record says that cutover (begun "
@@ -745,7 +746,8 @@ def _boot_said(error: str, settings: Settings, state_dir: Path) -> str:
 
     under_way = None
     with contextlib.suppress(HostStateError, OSError, ValueError):
-        under_way = host_state(settings, state_dir).cutover()
+        host = host_state(settings, state_dir)
+    under_way = host.cutover()
     if under_way is not None:
         # Not "as expected": the failure may be one of its own (review).
         return (f"rehearsal host: its Red5 Pro service did not start at boot ({error}); "
