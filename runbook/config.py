@@ -9,7 +9,6 @@ come from (an environment variable) and the operator is asked otherwise.
 from __future__ import annotations
 
 import difflib
-import getpass
 import ipaddress
 import os
 import re
@@ -466,5 +465,12 @@ def interactive_prompt() -> Callable[[str], str] | None:
     import sys
 
     if sys.stdin.isatty():
-        return getpass.getpass
+        return _ask_unseen
     return None
+
+
+def _ask_unseen(prompt: str) -> str:
+    # getpass is loaded only when a token is asked for (issue 12: start-up).
+    import getpass
+
+    return getpass.getpass(prompt)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import _thread  # threading's own lock, without loading threading for `diff`
 import contextlib
 import functools
-import hashlib
 import os
 import re
 import stat
@@ -119,6 +118,8 @@ def fingerprint(value: str) -> str:
                 from runbook.statedir import default_dir  # only once a secret is shown
 
                 _tag_key = kept_key(default_dir())
+    import hashlib  # here: only a shown secret needs it, and the first paint does not (issue 12)
+
     return hashlib.blake2b(value.encode("utf-8"), key=_tag_key, digest_size=4).hexdigest()
 
 

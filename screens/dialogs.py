@@ -40,7 +40,8 @@ class Dialog(ModalScreen[T]):
     a change beneath a dialog makes Textual draw the whole dimmed screen again,
     which once a second costs some 2 % of a core."""
 
-    # Below 30 rows the answer takes less room (app.tcss: Dialog.-short), so
+    CSS_PATH = "dialogs.tcss"
+    # Below 30 rows the answer takes less room (dialogs.tcss: Dialog.-short), so
     # that at 80x24 the plan being confirmed shows whole (operator trial).
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (Textual's own)
     # Priority: the answer field (a step id, a reason) has no use for them.

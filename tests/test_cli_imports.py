@@ -116,6 +116,13 @@ def test_the_first_paint_of_a_run_loads_no_engine_dialogs_or_report() -> None:
     assert loaded_at_first_paint() & late == set()
 
 
+def test_the_first_paint_of_a_run_loads_no_hashing_or_password_prompt() -> None:
+    """Issue 12: hashlib (2-3 ms here) serves a shown secret's tag and an
+    upload's checksum, getpass a token typed at the prompt; the first screen
+    needs neither."""
+    assert loaded_at_first_paint() & {"hashlib", "_hashlib", "getpass"} == set()
+
+
 def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> None:
     """The same, through `runbook run` itself: before the paint the CLI reads
     the journals for an unfinished run to offer, and reading one needs only the
