@@ -119,7 +119,12 @@ class MainScreen(Screen[None]):
                 # before its children are in the DOM.
                 with Vertical(id="left") as left:
                     left.border_title = "Procedure"
-                    yield Checklist(self.cards, words=self.words, id="checklist")
+                    now = self.clock()
+                    yield Checklist(self.cards, words=self.words, id="checklist",
+                                    shown={card.id: (self.state.shown_state(card.id),
+                                                     self.state.elapsed(card.id, now))
+                                           for card in self.cards},
+                                    titles=group_titles(self.state))
                     yield Static(self.legend(), id="legend")
                 with Vertical(id="right"):
                     step = StepDetail(id="detail")

@@ -3,7 +3,7 @@ the app decides, these show."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple, Protocol, runtime_checkable
 
 from rich.cells import cell_len
@@ -29,26 +29,33 @@ from screens.wrap import wrap_content
 class Checklist(OptionList):
     """One row per step under its phase; the highlighted row is the selected step."""
 
-    def __init__(self, steps: Sequence[StepCard], *, words: bool = True,
+    def __init__(self, steps: Sequence[StepCard], *,
+                 shown: Mapping[str, tuple[str, float | None]] | None = None,
+                 titles: Mapping[str, str] | None = None, words: bool = True,
                  id: str | None = None) -> None:
-        # Whether the rows say each state's word beside its glyph, and what
-        # each row shows now, to draw it again when that changes.
+        # Drawn from the start as the run stands (`shown`: each step's state
+        # and time; `titles`: the phases' headings): a resumed run's first
+        # frame showed every step pending. Whether the rows say each state's
+        # word beside its glyph, and what each row shows now, to draw it
+        # again when that changes.
         self.words = words
-        self.shown: dict[str, tuple[str, float | None]] = {}
+        self.shown = {step.id: (shown or {}).get(step.id, ("pending", None)) for step in steps}
+        self.titles: dict[str, str] = {
+            phase: (titles or {}).get(phase, GROUPS.get(phase, phase.upper()))
+            for phase in dict.fromkeys(step.phase for step in steps)}
         options: list[Option] = []
         phase = ""
         for step in steps:
             if step.phase != phase:
                 phase = step.phase
-                options.append(Option(Content.styled(GROUPS.get(phase, phase.upper()),
-                                                     "bold"), id=f"group-{phase}",
-                                      disabled=True))
-            options.append(Option(step_row(step.number, step.title, "pending", None,
-                                           word=words), id=step.id))
+                options.append(Option(Content.styled(self.titles[phase], "bold"),
+                                      id=f"group-{phase}", disabled=True))
+            options.append(Option(self._row(step), id=step.id))
         super().__init__(*options, id=id)
         self.steps = {step.id: step for step in steps}
-        self.titles: dict[str, str] = {phase: GROUPS.get(phase, phase.upper())
-                       for phase in dict.fromkeys(step.phase for step in steps)}
+
+    def _row(self, step: StepCard) -> Content:
+        return step_row(step.number, step.title, *self.shown[step.id], word=self.words)
 
     def retitle_group(self, phase: str, title: str) -> None:
         # Asked on every refresh of the status: an unchanged title is not redrawn.
@@ -57,19 +64,19 @@ class Checklist(OptionList):
             self.replace_option_prompt(f"group-{phase}", Content.styled(title, "bold"))
 
     def show_state(self, step_id: str, state: str, elapsed: float | None) -> None:
-        if step_id not in self.steps:
+        # An unchanged row is not drawn again: the app asks for every row
+        # once the run is drawn, most of them as the first frame showed them.
+        if step_id not in self.steps or self.shown[step_id] == (state, elapsed):
             return
-        step = self.steps[step_id]
         self.shown[step_id] = (state, elapsed)
-        self.replace_option_prompt(step_id, step_row(step.number, step.title, state, elapsed,
-                                                     word=self.words))
+        self.replace_option_prompt(step_id, self._row(self.steps[step_id]))
 
     def show_words(self, words: bool) -> None:
         """Rows with each state's word, or its glyph alone (less room)."""
         if words != self.words:
             self.words = words
-            for step_id in self.steps:
-                self.show_state(step_id, *self.shown.get(step_id, ("pending", None)))
+            for step_id, step in self.steps.items():
+                self.replace_option_prompt(step_id, self._row(step))
 
     def select_step(self, step_id: str) -> None:
         if step_id not in self.steps:

@@ -238,3 +238,30 @@ async def test_the_earlier_runs_steps_keep_their_columns(tmp_path: Path) -> None
         words = [line.rstrip().rsplit(" ", 1) for line in str(rows).splitlines()
                  if "in flight" not in line]
         assert len({len(head) for head, _ in words}) == 1, words
+
+
+async def test_the_first_paint_shows_the_earlier_runs_states(tmp_path: Path) -> None:
+    """The checklist's first frame is the run's: a resumed run's done steps do
+    not show as pending until the frame after (they did, all of them)."""
+    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume")
+    hold_the_run(app)
+    seen: list[list[str]] = []
+    show_run = app.show_run
+
+    def rows() -> list[str]:
+        checklist = app.main.checklist
+        return [str(checklist.get_option_at_index(index).prompt)
+                for index in range(checklist.option_count)]
+
+    def painted_then_drawn() -> None:
+        seen.append(rows())  # the first frame's rows, as Ready found them
+        show_run()
+        seen.append(rows())
+
+    app.show_run = painted_then_drawn  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE):
+        await the_dialog(app)
+        first, drawn = seen
+        assert any("done" in row for row in drawn), drawn
+        assert first == drawn
