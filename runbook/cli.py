@@ -432,12 +432,36 @@ def _resume_from(
                               f"{settings.source}; resume it with its own config")
         say(f"resuming the run in {earlier.path}")
         return earlier.path, earlier
+    if args.journal is not None:
+        _refuse_a_journal_in_use(args.journal)
     earlier = unfinished(folder, config=settings.source) if args.journal is None else None
     if earlier is not None:
         # Also in the TUI, which offers it in a dialog: an operator who leaves
         # there reads it on the way out (review).
         say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
     return _journal_path(args, settings, folder), None
+
+
+def _refuse_a_journal_in_use(path: Path) -> None:
+    """A new run writes a journal of its own. Appended to one that holds a run,
+    it read afterwards as that run resumed: in the report, the log and the
+    lookups of the way back (operator trial)."""
+    from runbook.config import ConfigError
+    from runbook.journal import JournalError, replay
+
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return  # none yet, or one made empty for this run; not a regular file: as before
+        earlier = replay(path)
+    except (OSError, JournalError):
+        raise ConfigError(str(path), "holds something runbook cannot read as a journal; "
+                          "give --journal a file that does not exist yet") from None
+    if earlier.outcome in ("done", "rolled-back"):
+        ended = "finished" if earlier.outcome == "done" else "rolled back"
+        raise ConfigError(str(path), f"holds a run that {ended}; give --journal a file "
+                          "that does not exist yet")
+    raise ConfigError(str(path), "holds an unfinished run; --resume continues it, or give "
+                      "--journal a file that does not exist yet for a new run")
 
 
 def _paints(args: argparse.Namespace) -> bool:

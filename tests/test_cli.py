@@ -444,3 +444,37 @@ def test_a_damaged_record_of_an_ended_cutover_is_one_line(tmp_path: Path) -> Non
     result = _rollback(state, str(journal))
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr and "move it aside" in result.stderr
+
+
+def _closed_port_config(folder: Path) -> Path:
+    """The production example aimed at a port on 127.0.0.1 that nothing
+    listens on: a run that got as far as connecting is refused at once."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = folder / "closed.toml"
+    config.write_text(EXAMPLE.read_text().replace('address = "sm1.example.com"',
+                                                  'address = "127.0.0.1"')
+                      .replace("port = 22\n", f"port = {port}\n", 1))
+    return config
+
+
+@pytest.mark.parametrize(("outcome", "says"), [
+    ("stopped", "--resume continues it"), (None, "--resume continues it"),
+    ("done", "finished")])
+def test_a_new_run_never_writes_into_a_journal_that_holds_one(
+        tmp_path: Path, outcome: str | None, says: str) -> None:
+    """Operator trial: `run --journal J` with J holding an earlier run appended
+    the new run to it, and the report then read it as that run resumed."""
+    journal = tmp_path / "tonight.jsonl"
+    before = _journal_of(journal, "ubuntu@127.0.0.1:22", outcome=outcome, cutover=False)
+    result = runbook("run", str(_closed_port_config(tmp_path)), "--headless", "--yes",
+                     "--journal", str(journal),
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(journal) in lines[0] and says in lines[0], result.stderr
+    assert "a file that does not exist yet" in lines[0]
+    assert journal.read_bytes() == before
