@@ -148,6 +148,14 @@ async def install_version(ctx: Ctx, folder: str) -> str | None:
     return red5.installed_version(result.stdout.splitlines(), lib.stdout.splitlines())
 
 
+def being_deleted(group: dict[str, Any]) -> bool:
+    """A DELETE has reached this nodegroup: with nodes, it answers "state":
+    "terminating" and stays listed until the cloud has taken them down
+    (FACTS-scenarios section 4, "Delete nodegroup"; group states NEW, ACTIVE,
+    TERMINATING, INITIALIZING). Another DELETE of it answers 404."""
+    return str(group.get("state", "")).lower() == "terminating"
+
+
 def snapshot(p: AnyContext) -> Snapshot | None:
     """The fleet snapshot this run deletes and rebuilds from.
 

@@ -16,6 +16,7 @@ from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     backup_dir,
+    being_deleted,
     exists,
     find_server_folders,
     folder_id,
@@ -123,7 +124,8 @@ class DeleteNodegroups(Red5Step):
             raise StepFailed("refusing to delete nodegroups: export-config has saved no "
                              "snapshot to rebuild them from")
         api = await ctx.api()
-        live = {g["name"] for g in await api.list_nodegroups()}
+        listed = await api.list_nodegroups()
+        live = {g["name"] for g in listed}
         saved = {g["name"] for g in found.nodegroups}
         if live - saved:
             raise StepFailed(
@@ -132,7 +134,9 @@ class DeleteNodegroups(Red5Step):
                 "export-config saves them first")
         if not live:
             return Check(True, "the live stream manager has no nodegroups")
-        return Check(False, f"{len(live)} nodegroup(s) exist")
+        going = sum(1 for g in listed if being_deleted(g))
+        return Check(False, f"{len(live)} nodegroup(s) exist" +
+                     (f", {going} of them being deleted already" if going else ""))
 
     async def run(self, ctx: Ctx) -> None:
         api = await ctx.api()
@@ -141,9 +145,17 @@ class DeleteNodegroups(Red5Step):
             raise StepFailed("refusing to delete nodegroups: there is no snapshot to rebuild "
                              "them from")
         ctx.info(f"deleting what {saved.describe()} can rebuild")
-        live = {g["name"] for g in await api.list_nodegroups()}
+        listed = await api.list_nodegroups()
+        live = {g["name"] for g in listed}
+        # A group the API is deleting already (an earlier attempt's DELETE,
+        # before a crash or a drop) is waited for, not sent another: the API
+        # answers that one 404 (FACTS-scenarios section 4), and the step failed.
+        going = sorted(g["name"] for g in listed if being_deleted(g))
+        if going:
+            ctx.info(f"being deleted already, by an earlier attempt: {', '.join(going)}")
         # Only what the snapshot can rebuild is deleted.
-        for name in [g["name"] for g in saved.nodegroups if g["name"] in live]:
+        for name in [g["name"] for g in saved.nodegroups
+                     if g["name"] in live and g["name"] not in going]:
             await ctx.act(ApiCall("DELETE", f"admin/nodegroup/{name}",
                                   api.curl("DELETE", f"admin/nodegroup/{name}")),
                           partial(api.delete_nodegroup, name))
@@ -608,16 +620,10 @@ def _with_image(launch_config: dict[str, Any], image: str | None) -> dict[str, A
     return changed
 
 
-# A deleted group with nodes answers "state":"terminating" and stays listed
-# until the cloud has taken its nodes down (FACTS-scenarios section 4, "Delete
-# nodegroup"; group states NEW, ACTIVE, TERMINATING, INITIALIZING).
-_TERMINATING = "terminating"
-
-
 def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """`new` stands for the saved group `old`: made the same way, and not on
     its way out (a group being deleted would take its origins with it)."""
-    if str(new.get("state", "")).lower() == _TERMINATING:
+    if being_deleted(new):
         return False
     return (sorted(old.get("regions", [])) == sorted(new.get("regions", []))
             and old.get("launchConfig") == new.get("launchConfig")

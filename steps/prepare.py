@@ -23,6 +23,7 @@ from runbook.step import StepFailed
 from steps import database, red5
 from steps.common import (
     backup_dir,
+    being_deleted,
     exists,
     folder_id,
     install_dir,
@@ -443,11 +444,6 @@ class Schema(Red5Step):
                                quiet=False)
 
 
-def _being_deleted(group: dict[str, Any]) -> bool:
-    """A delete has reached it: it stays listed until its nodes are gone."""
-    return group.get("state") == "terminating"
-
-
 class ExportConfig(Red5Step):
     id = "export-config"
     title = "Export nodegroups and policies"
@@ -502,7 +498,7 @@ class ExportConfig(Red5Step):
         earlier = state.latest()
         if earlier is not None:
             api = await ctx.api()
-            groups = [g for g in await api.list_nodegroups() if not _being_deleted(g)]
+            groups = [g for g in await api.list_nodegroups() if not being_deleted(g)]
             origins = 0
             for group in groups:
                 nodes = await api.list_nodes(group["name"])
@@ -519,10 +515,10 @@ class ExportConfig(Red5Step):
         listing = ApiCall("GET", "admin/nodegroup", api.curl("GET", "admin/nodegroup"))
         groups = await ctx.act(listing, api.list_nodegroups)
         for group in groups:
-            if _being_deleted(group):
+            if being_deleted(group):
                 ctx.info(f"{group['name']} is being deleted (state terminating): left out of "
                          "the snapshot, so cutover does not bring it back")
-        groups = [group for group in groups if not _being_deleted(group)]
+        groups = [group for group in groups if not being_deleted(group)]
         snapshot: dict[str, Any] = {"api_version": api.version, "nodegroups": [],
                                     "launchconfigs": {}, "scalepolicies": {}}
         for group in groups:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from runbook.executor import Outcome
+from runbook.executor import Decision, Outcome
 from runbook.journal import replay
-from runbook.model import Phase, StepState
+from runbook.model import Action, Phase, StepReport, StepState
 from runbook.rehearsal.host import RehearsalHost
 from runbook.session import Session
 from steps import procedure
@@ -424,3 +424,42 @@ def test_the_java_listing_finds_each_server_by_its_folder(tmp_path: Path) -> Non
         for process in started:
             process.kill()
             process.wait()
+
+
+class DeletesFirst(ScriptedFrontEnd):
+    """Sends every nodegroup's DELETE itself as delete-nodegroups is confirmed:
+    the requests a run killed while waiting for the groups to go had sent."""
+
+    def __init__(self, host: RehearsalHost) -> None:
+        super().__init__()
+        self.host = host
+
+    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+        if step.id == "delete-nodegroups":
+            from runbook.smapi import StreamManagerAPI
+
+            settings = rehearsal_settings(self.host)
+            async with StreamManagerAPI(settings.api_base_url, self.host.api_token,
+                                        settings.api_version) as api:
+                for group in await api.list_nodegroups():
+                    await api.delete_nodegroup(group["name"])
+                going = await api.list_nodegroups()
+            assert going and {g["state"] for g in going} == {"terminating"}, going
+        return await super().confirm(step, plan)
+
+
+async def test_delete_nodegroups_waits_for_the_groups_an_earlier_attempt_deletes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: killed while the groups went, the resumed step sent
+    each DELETE again; the API answers 404 for a group it is deleting already,
+    and the step failed (offering the way back) until they were gone."""
+    monkeypatch.setenv("RUNBOOK_REHEARSAL_PACE", "0.05")  # a group goes in about 3 s
+    async with rehearsal_host(tmp_path) as host:
+        front = DeletesFirst(host)
+        outcome, _ = await run_only(host, ["preflight", "export-config", "delete-nodegroups"],
+                                    tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, detail(front, "delete-nodegroups")
+        assert "being deleted already" in "\n".join(line for _, _, line in front.lines)
+        from runbook.rehearsal import cloud
+
+        assert cloud.list_nodegroups(host.sandbox, *host.old_db) == []
