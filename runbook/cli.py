@@ -673,8 +673,11 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
                           f"{said_time(under_way.began)} is journalled in {under_way.journal}, "
                           "which is not there: give a copy of it with --journal")
     if journal is None:
-        raise ConfigError(settings.source, "no cutover is under way on this host to roll "
-                          "back (give its journal with --journal)")
+        # The record is this machine's: a cutover begun from another one, or
+        # with another state dir, is not in it (operator trial).
+        raise ConfigError(settings.source, f"this machine has no record of a cutover under "
+                          f"way on {settings.host.address}; if one was begun elsewhere, give "
+                          "its journal with --journal")
     history = replay(journal)
     how = host.ended(history.cutover_started) \
         if under_way is None and history.cutover_started else None

@@ -51,6 +51,14 @@ def service_state(history: Replay) -> str:
         down_for = datetime.now().astimezone() - datetime.fromisoformat(began).astimezone()
         return (f"the stream manager is down since {local_time(began)} "
                 f"({duration(down_for.total_seconds())} so far), {count}")
+    if history.state("preflight") not in _FINISHED:
+        # Nothing was looked at, or what was found was not a live install
+        # (operator trial: its folder moved aside by a cutover this run knew
+        # nothing of): what serves is not this run's to say.
+        if not done:
+            return f"this run began no cutover and changed nothing on the host ({count})"
+        return (f"the cutover has not begun, and preflight did not pass: what serves now "
+                f"was not looked at ({count})")
     return f"the cutover has not begun: the live stream manager serves as before ({count})"
 
 

@@ -125,6 +125,15 @@ class Preflight(Red5Step):
         ):
             folder = backup_dir(ctx)  # resumed mid-cutover: the old install was moved aside
         listing = await ctx.sh(f"ls -1 -- {quote(folder)}", check=False, quiet=True)
+        if not listing.ok and not resumed and await exists(ctx, backup_dir(ctx), "-d"):
+            # A cutover begun by a run this one knows nothing of (another
+            # journal, another machine): not a config mistake (operator trial).
+            raise StepFailed(
+                f"no live install at {live_dir(ctx)}, but {backup_dir(ctx)} is there: a cutover "
+                "looks under way, begun by another run (another journal, or another machine). "
+                "Go on with that run's journal: runbook run "
+                f"{quote(ctx.settings.source)} --resume --journal JOURNAL; or go back: runbook "
+                f"rollback {quote(ctx.settings.source)} --journal JOURNAL. Nothing was changed")
         if not listing.ok:
             raise StepFailed(f"no live install at {live_dir(ctx)}; check install.dir in the "
                              "config")

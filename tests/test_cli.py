@@ -478,3 +478,15 @@ def test_a_new_run_never_writes_into_a_journal_that_holds_one(
     assert len(lines) == 1 and str(journal) in lines[0] and says in lines[0], result.stderr
     assert "a file that does not exist yet" in lines[0]
     assert journal.read_bytes() == before
+
+
+def test_rollback_with_no_record_says_the_record_is_this_machines(tmp_path: Path) -> None:
+    """Operator trial: on a second machine, mid-cutover, rollback said "no
+    cutover is under way on this host"; the host was down. The record it
+    reads is this machine's."""
+    result = runbook("rollback", str(EXAMPLE), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "this machine has no record" in line, result.stderr
+    assert "sm1.example.com" in line and "--journal" in line

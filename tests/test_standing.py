@@ -116,3 +116,23 @@ def test_the_way_back_alone_counts_the_upgrades_steps_before_it(tmp_path: Path) 
     journal.close()
     said = service_state(replay(path))
     assert "(2 of 3 steps done or skipped before the way back)" in said, said
+
+
+def test_a_run_whose_preflight_did_not_pass_says_nothing_of_what_serves() -> None:
+    """Operator trial: from a machine that had no record of a cutover under way,
+    preflight found no live install (it was bak.red5pro), and the exit line
+    still said the live stream manager served as before."""
+    history = story(outcome="failed")
+    history.steps["preflight"] = StepHistory(state=StepState.FAILED)
+    said = service_state(history)
+    assert "serves" not in said, said
+    assert "changed nothing" in said and "0 of 3 steps done or skipped" in said, said
+
+
+def test_a_resumed_run_whose_preflight_failed_does_not_say_it_changed_nothing() -> None:
+    history = story(outcome="failed")
+    history.steps["preflight"] = StepHistory(state=StepState.FAILED)
+    history.steps["delete-nodegroups"] = StepHistory(state=StepState.SKIPPED)
+    said = service_state(history)
+    assert "serves as before" not in said and "changed nothing" not in said, said
+    assert "preflight did not pass" in said, said

@@ -463,3 +463,17 @@ async def test_delete_nodegroups_waits_for_the_groups_an_earlier_attempt_deletes
         from runbook.rehearsal import cloud
 
         assert cloud.list_nodegroups(host.sandbox, *host.old_db) == []
+
+
+async def test_preflight_says_a_cutover_looks_under_way_when_only_the_backup_is_there(
+        tmp_path: Path) -> None:
+    """Operator trial: run from a second machine mid-cutover, preflight said
+    "no live install; check install.dir", as if the config were wrong."""
+    async with rehearsal_host(tmp_path) as host:
+        (host.install_dir / "red5pro").rename(host.install_dir / "bak.red5pro")
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
+        said = detail(front, "preflight")
+        assert outcome is Outcome.FAILED
+        assert "bak.red5pro" in said and "cutover" in said and "--resume" in said, said
+        assert "runbook rollback" in said, said
