@@ -508,11 +508,18 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
     earlier run it continues. The opening offers the TUI an unfinished run too."""
     from dataclasses import replace  # here: it brings inspect, which --help never needs
 
+    from runbook.config import ConfigError
     from runbook.journal import unfinished
     from runbook.opening import Opening
     from runbook.session import host_state
 
     _refuse_what_this_procedure_cannot_do(settings)
+    if settings.decisions is not None and not settings.decisions.is_file():
+        # Read at the properties step, eight steps in (operator trial); `plan`
+        # still shows the way, as it may come before `runbook diff` writes it.
+        raise ConfigError(settings.source, f"{settings.decisions} is not there; check the path, "
+                          "or write it first with runbook diff OLD NEW --decisions FILE",
+                          key="properties.decisions")
     if args.yes:  # the journal says so: such a run's times are no estimate for one at the keys
         settings = replace(settings, unattended=True)
     path, earlier = _resume_from(args, settings, folder, say) if offer_resume else \
@@ -659,6 +666,12 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
+    if settings.decisions is not None and not settings.decisions.is_file():
+        # Read at the properties step, eight steps in (operator trial); `plan`
+        # still shows the way, as it may come before `runbook diff` writes it.
+        raise ConfigError(settings.source, f"{settings.decisions} is not there; check the path, "
+                          "or write it first with runbook diff OLD NEW --decisions FILE",
+                          key="properties.decisions")
     if args.yes:  # journalled as _prepared does for run and rehearse (review)
         settings = replace(settings, unattended=True)
     state_dir = default_dir()

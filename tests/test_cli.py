@@ -490,3 +490,19 @@ def test_rollback_with_no_record_says_the_record_is_this_machines(tmp_path: Path
     line = result.stderr.strip()
     assert "\n" not in line and "this machine has no record" in line, result.stderr
     assert "sm1.example.com" in line and "--journal" in line
+
+
+def test_a_decisions_file_that_is_not_there_is_refused_before_the_run(tmp_path: Path) -> None:
+    """Operator trial: a mistyped [properties] decisions path was found only at
+    the properties step, eight steps into the run."""
+    config = _closed_port_config(tmp_path)
+    missing = tmp_path / "typo-decisions.toml"
+    config.write_text(config.read_text().replace('# decisions = "sm1-decisions.toml"',
+                                                 f'decisions = "{missing}"'))
+    result = runbook("run", str(config), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and str(missing) in line and "decisions" in line, result.stderr
+    assert "journal:" not in result.stdout, "refused before any run began"
+    assert not missing.exists()
