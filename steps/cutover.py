@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 import time
 from collections.abc import Callable
 from functools import partial
@@ -476,12 +477,21 @@ class StartService(Red5Step):
         that exits as it boots (no license key, say) never answers."""
 
         asked = -_SYSTEMD_EVERY_S
+        said: set[str] = set()
 
         async def answering() -> Any:
             nonlocal asked
             api = await self._answering(ctx, errors)
             if api:
                 return api
+            # What the API answers instead, once each thing it says: the cause
+            # (a database it cannot log in to, say) is often there from the
+            # first look, long before the limit (operator trial).
+            # (The same answer at another API version, as the version is
+            # looked for, is the same answer.)
+            if errors and (answer := re.sub(r"/api/[\d.]+/", "/api/", errors[-1])) not in said:
+                said.add(answer)
+                ctx.info(f"the API does not answer yet: {errors[-1]}")
             # The API is asked at every look, systemd only every so often: its
             # look costs several API looks, and would stretch the gaps between
             # looks that next_look keeps short.

@@ -526,3 +526,22 @@ def test_a_rehearsal_given_a_journal_names_it_in_the_commands_that_go_on(
     assert go_on.endswith(" --headless"), go_on  # as it was started
     resumed = runbook(*go_on.split(": ", 2)[2].split()[1:], "--yes", tmp_path=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr
+
+
+async def test_start_service_says_what_the_api_answers_while_it_waits(tmp_path: Path) -> None:
+    """Operator trial: the new release could not log in to its database and the
+    API said so from the first second, but start-service showed a countdown
+    alone, restarted the service, waited again, and only then showed why:
+    some ten minutes of downtime at production's limits."""
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"start-service": [Recovery.STOP]})
+        settings = with_timeouts(host, service_start=3)
+        outcome = await faulted(host, ["db-auth-fails@start-service"], front,
+                                tmp_path / "run.jsonl", settings)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    lines = [line for step, _, line in front.lines if step == "start-service"]
+    told = [n for n, line in enumerate(lines) if "cannot log in to the database" in line]
+    restarted = [n for n, line in enumerate(lines) if "has not answered in" in line]
+    assert told and restarted and told[0] < restarted[0], "\n".join(lines)
+    assert sum("cannot log in to the database" in line for line in lines[:restarted[0]]) == 1, \
+        "said once, not at every look"
