@@ -403,6 +403,9 @@ class Executor(Generic[F]):
         if resume is not None:
             facts.load(resume.facts)
         self.reports = {s.id: StepReport(s.id) for s in [*self.steps, *self.rollback]}
+        # The exit code a signal ends the process with (128 + its number),
+        # once one detached the run: the run-end record says that one.
+        self.ended_by: int | None = None
         remote.on_connect = lambda: self._tell(
             Connected(remote.target, remote.fingerprint), Record.CONNECTED,
             host=remote.target, fingerprint=remote.fingerprint)
@@ -458,10 +461,12 @@ class Executor(Generic[F]):
             self.journal.write(Record.FACTS, facts=self.facts.record(self.redactor))
         self.front.tell(StepChanged(dataclasses.replace(report)))
 
-    def detach(self) -> None:
+    def detach(self, *, exit_code: int | None = None) -> None:
         """Leave the command that runs now running on the host when the run is
         cancelled next. Its action stays open in the journal: in doubt, so a
-        resumed run checks the host before doing it again."""
+        resumed run checks the host before doing it again. `exit_code`: the
+        one the process will end with, when not the outcome's (a signal's)."""
+        self.ended_by = exit_code
         self.remote.detached = True
         running = tuple(r.id for r in self.reports.values() if r.state is StepState.RUNNING)
         self._tell(Detached(running), Record.DETACHED, steps=list(running))
@@ -561,8 +566,11 @@ class Executor(Generic[F]):
             downtime = round(time.time() - self.cutover_began, 1)
             self._tell(CutoverEnded(complete, downtime), Record.CUTOVER_END,
                        complete=complete, downtime_s=downtime)
-        self._tell(RunEnded(outcome.value, outcome.exit_code), Record.RUN_END,
-                   outcome=outcome.value, exit_code=outcome.exit_code)
+        # (Operator trial: a run a SIGTERM stopped was journalled, and reported,
+        # as exit 3, where the shell saw 143.)
+        exit_code = outcome.exit_code if self.ended_by is None else self.ended_by
+        self._tell(RunEnded(outcome.value, exit_code), Record.RUN_END,
+                   outcome=outcome.value, exit_code=exit_code)
 
     async def _settle_earlier_attempt(self, step: Step[F], jobs: list[str]) -> None:
         """A command of the earlier attempt may still run on the host (a drop

@@ -176,11 +176,11 @@ class Session(Generic[F]):
             await remote.close()
             journal.close()
 
-    def detach(self) -> bool:
+    def detach(self, *, exit_code: int | None = None) -> bool:
         """Quit leaving the running command on the host (see Executor.detach)."""
         if self._executor is None:
             return False
-        self._executor.detach()
+        self._executor.detach(exit_code=exit_code)
         return True
 
 

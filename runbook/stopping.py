@@ -52,7 +52,7 @@ class Stopper:
                     os.dup2(quiet, fd)
                 os.close(quiet)
             for session in self.sessions:
-                session.detach()
+                session.detach(exit_code=128 + sig)
             task.cancel()
 
         for sig in SIGNALS:

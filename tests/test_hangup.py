@@ -113,6 +113,9 @@ def interrupted_twice(tmp_path: Path, sandbox: Path) -> None:
     journal = journal_of(sandbox)
     last = records(journal)[-1]
     assert last["event"] == "run-end" and last["outcome"] == "stopped"
+    # The exit code the process ended with (operator trial: the journal, and
+    # the report from it, said 3 where the shell saw 143).
+    assert last["exit_code"] == 128 + signal.SIGTERM, last
     assert left_running(sandbox) == []
 
     # 2. The TUI picks the run up; its terminal closes while it waits for the
@@ -144,4 +147,5 @@ def interrupted_twice(tmp_path: Path, sandbox: Path) -> None:
     lines = journal.read_text().splitlines()
     assert all(json.loads(line) for line in lines), "every record whole"
     assert json.loads(lines[-1])["event"] == "run-end"
+    assert json.loads(lines[-1])["exit_code"] == 128 + signal.SIGHUP, lines[-1]
     assert left_running(sandbox) == []
