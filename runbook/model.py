@@ -188,6 +188,9 @@ class StepCard:
     caution: str = ""
     destructive: bool = False
     skippable: bool = True
+    # It only looks at the host: a resumed run runs it again, done or skipped,
+    # since later steps rely on what it finds.
+    looks_again: bool = False
 
     @property
     def needs_typed_confirmation(self) -> bool:

@@ -147,7 +147,8 @@ class Step(ABC, Generic[F]):
         """What every front end shows about this step before it runs."""
         return StepCard(number=number, id=self.id, title=self.title, phase=self.phase,
                         summary=self.summary, caution=self.caution,
-                        destructive=self.destructive, skippable=self.skippable)
+                        destructive=self.destructive, skippable=self.skippable,
+                        looks_again=self.read_only)
 
     @abstractmethod
     def plan(self, p: PlanContext[F]) -> list[Action]:

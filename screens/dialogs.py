@@ -569,10 +569,16 @@ class ResumeDialog(Dialog[str]):
                 yield Wrapped(Content.assemble(("An earlier run did not finish", "bold"),
                                                f" ({how})\n", (str(self.journal), "$text-muted")))
                 yield Static(self._summary(), id="resume-steps")
+                # (Operator trial: "done steps stay done", and then preflight
+                # asked again.)
+                looks = [card.id for card in self.steps if card.looks_again]
+                again = (f", except {' and '.join(looks)}: they only look at the host, and "
+                         "look again, as later steps rely on what they find" if looks else "")
                 go_on: list[Content | str | tuple[str, str]] = [
                     ("c  Continue it", "bold"), ": the same journal goes on. Done steps stay "
-                    "done, skipped steps keep their reason; a step in doubt is checked on the "
-                    "host first and offered again only if its outcome is not there."]
+                    f"done and skipped steps keep their reason{again}; a step in doubt is "
+                    "checked on the host first and offered again only if its outcome is not "
+                    "there."]
                 if not self.mid_cutover:
                     go_on += ["\n", ("n  New run", "bold"), ": a journal of its own from the "
                               "first step, the earlier one kept as it is; each step checks the "

@@ -265,3 +265,15 @@ async def test_the_first_paint_shows_the_earlier_runs_states(tmp_path: Path) -> 
         first, drawn = seen
         assert any("done" in row for row in drawn), drawn
         assert first == drawn
+
+
+async def test_the_resume_dialog_says_which_steps_look_again(tmp_path: Path) -> None:
+    """Operator trial: the dialog said done steps stay done, and continuing
+    then asked for preflight again, the count of steps done going down."""
+    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume")
+    hold_the_run(app)
+    async with app.run_test(size=SIZE):
+        dialog = await the_dialog(app)
+        said = str(dialog.query_one("#resume-text").content)
+        assert "except preflight and new-database" in said and "look again" in said, said
