@@ -477,3 +477,20 @@ async def test_preflight_says_a_cutover_looks_under_way_when_only_the_backup_is_
         assert outcome is Outcome.FAILED
         assert "bak.red5pro" in said and "cutover" in said and "--resume" in said, said
         assert "runbook rollback" in said, said
+
+
+async def test_preflight_without_the_zip_gives_no_java_advice_from_the_old_unit(
+        tmp_path: Path) -> None:
+    """Operator trial: with the distribution not downloaded yet, preflight judged
+    the installed unit's Java 8 against the new release and said to install
+    Java 11 there; the new release's own unit uses the Java 11 already there."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        missing = tmp_path / "elsewhere" / settings.distribution.name
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front,
+                                    distribution=missing)
+        said = detail(front, "preflight")
+        assert outcome is Outcome.FAILED
+        assert f"{missing} is not on this machine" in said, said
+        assert "Java" not in said, said
