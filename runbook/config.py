@@ -447,15 +447,19 @@ def api_token(
     """The SM API token from the named environment variable, or asked for."""
     env = os.environ if environ is None else environ
     token = env.get(settings.token_env, "")
-    if token:
+    if token.strip():
         return token
+    if token and prompt is None:  # set, but to spaces: no token (operator trial)
+        raise SecretUnavailable(
+            f"{settings.source}: {settings.token_env} is set but blank; export it with the "
+            "value of rest.administratorToken and run again")
     if prompt is None:
         raise SecretUnavailable(
             f"{settings.source}: the Stream Manager API token is not set; export "
             f"{settings.token_env}=... (the value of rest.administratorToken) and run again"
         )
     token = prompt(f"Stream Manager API token ({settings.token_env} is not set): ")
-    if not token:
+    if not token.strip():
         raise SecretUnavailable("no API token given; nothing was changed")
     return token
 

@@ -345,8 +345,10 @@ def downtime_verdict(report: Report) -> str | None:
     if d.seconds is not None and d.estimate_s is not None:
         delta = d.seconds - d.estimate_s
         word = "longer" if delta > 0 else "shorter"
-        return (f"{duration(d.seconds)} against {duration(d.estimate_s)}: "
-                f"{duration(abs(delta))} {word}.")
+        against = f"{duration(d.seconds)} against {duration(d.estimate_s)}"
+        if duration(abs(delta)) == duration(0):  # "0.0 s shorter" (operator trial)
+            return f"{against}: as estimated, within a tenth of a second."
+        return f"{against}: {duration(abs(delta))} {word}."
     if d.estimate_s is None:
         return no_estimate(report)
     return None

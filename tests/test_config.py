@@ -120,6 +120,16 @@ def test_token_comes_from_the_named_environment_variable() -> None:
     assert config.api_token(settings, environ={}, prompt=lambda _q: "typed") == "typed"
 
 
+def test_a_token_of_spaces_is_no_token() -> None:
+    """Operator trial: SM_API_TOKEN="  " was taken, and the first API call
+    was refused in the window."""
+    settings = config.load(EXAMPLE)
+    with pytest.raises(SecretUnavailable, match="blank"):
+        config.api_token(settings, environ={"SM_API_TOKEN": "  "})
+    with pytest.raises(SecretUnavailable, match="no API token"):
+        config.api_token(settings, environ={}, prompt=lambda _q: " \t")
+
+
 def error_line(message: str) -> int:
     """The line number a ConfigError message gives after the file name."""
     return int(message.split(":")[1].split()[0])

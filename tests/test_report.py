@@ -957,3 +957,15 @@ def test_a_damaged_time_in_a_journal_is_shown_as_recorded(tmp_path: Path) -> Non
         '{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["a"]}\n'
         '{"event": "run-start", "ts": "not-a-time", "steps": ["a"], "resumed": true}\n')
     assert log_lines(path)[-2] == ("runbook", "resumed not-a-time")
+
+
+def test_a_downtime_as_long_as_its_estimate_is_not_called_shorter() -> None:
+    """Operator trial: "5.2 s against 5.3 s: 0.0 s shorter"."""
+    from runbook.report import Downtime, Report
+    from runbook.report_format import downtime_verdict
+
+    report = Report(Path("run.jsonl"))
+    report.downtime = Downtime(seconds=5.25, complete=True, estimate_s=5.3)
+    said = downtime_verdict(report) or ""
+    assert "0.0 s" not in said and "shorter" not in said, said
+    assert "5.2 s against 5.3 s" in said, said
