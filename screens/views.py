@@ -233,11 +233,11 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
             # The worst moment of the night: both ways on, in one line.
             return Content.styled(
                 f"Step {trouble[0].number} failed and the stream manager is down; its result "
-                "is on the right. Fix the cause and run runbook again to go on from here, or "
+                "is in the Step pane. Fix the cause and run runbook again to go on from here, or "
                 f"r shows the way back to the old one.{report} q quits.", "$error")
         if trouble:
             return Content.styled(
-                f"Step {trouble[0].number} failed; its result is on the right. Fix the cause, "
+                f"Step {trouble[0].number} failed; its result is in the Step pane. Fix the cause, "
                 f"then run runbook again (done steps are recognised).{report} q quits.",
                 "$error")
         return Content.styled(f"The run was stopped.{report} q quits.", "$warning")
