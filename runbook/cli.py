@@ -920,6 +920,14 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
                               f"scenario; choose one of {', '.join(scenarios.SCENARIOS)}")
     if args.resume and args.sandbox is None:
         raise ConfigError("rehearse", "--resume needs the --sandbox of the run to continue")
+    # Refused before a sandbox is made and a host started for nothing (operator
+    # trial); the journal itself is read once the host is up.
+    if args.journal is not None and args.journal.is_dir():
+        raise ConfigError(str(args.journal), "is a folder; --journal names a journal file")
+    if args.resume and args.journal is None and \
+            not any((Path(args.sandbox) / ".operator" / "runs").glob("*.jsonl")):
+        raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "
+                          "is none to resume; leave out --resume to begin one")
     _rollback_after(args)  # refused before a host is made for it
     asked: list[Requested] = []
     if args.fault:

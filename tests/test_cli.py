@@ -506,3 +506,17 @@ def test_a_decisions_file_that_is_not_there_is_refused_before_the_run(tmp_path: 
     assert "\n" not in line and str(missing) in line and "decisions" in line, result.stderr
     assert "journal:" not in result.stdout, "refused before any run began"
     assert not missing.exists()
+
+
+@pytest.mark.parametrize("journal_is_a_folder", [False, True])
+def test_a_rehearsal_with_nothing_to_resume_starts_no_host(tmp_path: Path,
+                                                           journal_is_a_folder: bool) -> None:
+    """Operator trial: `rehearse --resume --sandbox NEW` (and a --journal that
+    is a folder) made the sandbox and started its host before refusing."""
+    sandbox = tmp_path / "new-sandbox"
+    given = ["--journal", str(tmp_path)] if journal_is_a_folder else []
+    result = runbook("rehearse", "--headless", "--resume", "--sandbox", str(sandbox), *given,
+                     env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert not sandbox.exists(), "no host was set up for it"
