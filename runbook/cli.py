@@ -442,6 +442,25 @@ def _resume_from(
     return _journal_path(args, settings, folder), None
 
 
+def _refuse_a_missing_decisions_file(settings: Settings, earlier: Replay | None) -> None:
+    """The properties step reads the decisions file, eight steps in: a path
+    that leads nowhere is said before the run begins (operator trial). Not for
+    a run going on past that step (review: a mid-cutover resume from another
+    machine), nor for `plan`, which may come before `runbook diff` writes it,
+    nor for the way back, which never reads it."""
+    from runbook.config import ConfigError
+    from runbook.model import StepState
+
+    if settings.decisions is None or settings.decisions.is_file():
+        return
+    if earlier is not None and (earlier.cutover_started is not None or earlier.state(
+            "properties") in (StepState.DONE, StepState.SKIPPED)):
+        return
+    raise ConfigError(settings.source, f"{settings.decisions} is not there; check the path, "
+                      "or write it first with runbook diff OLD NEW --decisions FILE --check",
+                      key="properties.decisions")
+
+
 def _refuse_a_journal_in_use(path: Path) -> None:
     """A new run writes a journal of its own. Appended to one that holds a run,
     it read afterwards as that run resumed: in the report, the log and the
@@ -508,22 +527,16 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
     earlier run it continues. The opening offers the TUI an unfinished run too."""
     from dataclasses import replace  # here: it brings inspect, which --help never needs
 
-    from runbook.config import ConfigError
     from runbook.journal import unfinished
     from runbook.opening import Opening
     from runbook.session import host_state
 
     _refuse_what_this_procedure_cannot_do(settings)
-    if settings.decisions is not None and not settings.decisions.is_file():
-        # Read at the properties step, eight steps in (operator trial); `plan`
-        # still shows the way, as it may come before `runbook diff` writes it.
-        raise ConfigError(settings.source, f"{settings.decisions} is not there; check the path, "
-                          "or write it first with runbook diff OLD NEW --decisions FILE",
-                          key="properties.decisions")
     if args.yes:  # the journal says so: such a run's times are no estimate for one at the keys
         settings = replace(settings, unattended=True)
     path, earlier = _resume_from(args, settings, folder, say) if offer_resume else \
         (_journal_path(args, settings, folder), None)
+    _refuse_a_missing_decisions_file(settings, earlier)
     offered = earlier
     if offered is None and offer_resume and args.journal is None and not _headless(args):
         offered = unfinished(folder, config=settings.source)
@@ -666,12 +679,6 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
-    if settings.decisions is not None and not settings.decisions.is_file():
-        # Read at the properties step, eight steps in (operator trial); `plan`
-        # still shows the way, as it may come before `runbook diff` writes it.
-        raise ConfigError(settings.source, f"{settings.decisions} is not there; check the path, "
-                          "or write it first with runbook diff OLD NEW --decisions FILE",
-                          key="properties.decisions")
     if args.yes:  # journalled as _prepared does for run and rehearse (review)
         settings = replace(settings, unattended=True)
     state_dir = default_dir()

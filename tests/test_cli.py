@@ -520,3 +520,43 @@ def test_a_rehearsal_with_nothing_to_resume_starts_no_host(tmp_path: Path,
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     assert not sandbox.exists(), "no host was set up for it"
+
+
+def _missing_decisions_config(folder: Path) -> Path:
+    config = _closed_port_config(folder)
+    config.write_text(config.read_text().replace('# decisions = "sm1-decisions.toml"',
+                                                 f'decisions = "{folder / "gone.toml"}"'))
+    return config
+
+
+def test_the_way_back_does_not_need_the_decisions_file(tmp_path: Path) -> None:
+    """Review: the refusal of a missing decisions file reached `rollback` too,
+    which never reads it: with the stream manager down, from a machine the
+    file was not copied to, the way back would have been refused."""
+    config = _missing_decisions_config(tmp_path)
+    result = runbook("rollback", str(config), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert "decisions" not in result.stderr, result.stderr
+    assert "this machine has no record" in result.stderr, result.stderr
+
+
+def test_a_resume_past_the_properties_step_does_not_need_the_decisions_file(
+        tmp_path: Path) -> None:
+    """Review: `run --resume` mid-cutover was refused over a decisions file the
+    run had used up already."""
+    from runbook.journal import Journal
+
+    config = _missing_decisions_config(tmp_path)
+    journal = tmp_path / "tonight.jsonl"
+    written = Journal(journal)
+    written.write("run-start", config=str(config), host="ubuntu@127.0.0.1:22",
+                  steps=["properties", "delete-nodegroups"], rehearsal=False)
+    written.write("step-start", step="properties")
+    written.write("step-end", step="properties", state="done", detail="merged")
+    written.write("run-end", outcome="stopped", exit_code=3)
+    written.close()
+    result = runbook("run", str(config), "--headless", "--yes", "--resume", "--journal",
+                     str(journal),
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert "properties.decisions" not in result.stderr, result.stderr
+    assert "resuming the run in" in result.stdout, result.stdout + result.stderr
