@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import os
 import re
 from functools import partial
 from pathlib import Path
@@ -119,21 +120,26 @@ class Preflight(Red5Step):
             ctx.info(f"{s.install_dir} is {ctx.facts.install_real} on the host; every step "
                      "works on that path")
         resumed = ctx.resumed
+        # Only a cutover this run's journal (or this machine's record of the
+        # host) began may have moved the live install aside: a resumed run
+        # that began none took another run's bak.red5pro for its own (review).
+        ours = ctx.cutover_under_way
         folder = live_dir(ctx)
-        if resumed and not await exists(ctx, folder, "-d") and await exists(
+        if ours and not await exists(ctx, folder, "-d") and await exists(
             ctx, backup_dir(ctx), "-d"
         ):
             folder = backup_dir(ctx)  # resumed mid-cutover: the old install was moved aside
         listing = await ctx.sh(f"ls -1 -- {quote(folder)}", check=False, quiet=True)
-        if not listing.ok and not resumed and await exists(ctx, backup_dir(ctx), "-d"):
+        if not listing.ok and not ours and await exists(ctx, backup_dir(ctx), "-d"):
             # A cutover begun by a run this one knows nothing of (another
             # journal, another machine): not a config mistake (operator trial).
+            config = quote(os.path.abspath(ctx.settings.source))
             raise StepFailed(
                 f"no live install at {live_dir(ctx)}, but {backup_dir(ctx)} is there: a cutover "
                 "looks under way, begun by another run (another journal, or another machine). "
-                "Go on with that run's journal: runbook run "
-                f"{quote(ctx.settings.source)} --resume --journal JOURNAL; or go back: runbook "
-                f"rollback {quote(ctx.settings.source)} --journal JOURNAL. Nothing was changed")
+                f"Go on with that run's journal: runbook run {config} --resume --journal "
+                f"JOURNAL; or go back: runbook rollback {config} --journal JOURNAL. Nothing "
+                "was changed")
         if not listing.ok:
             raise StepFailed(f"no live install at {live_dir(ctx)}; check install.dir in the "
                              "config")

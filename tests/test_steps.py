@@ -494,3 +494,22 @@ async def test_preflight_without_the_zip_gives_no_java_advice_from_the_old_unit(
         assert outcome is Outcome.FAILED
         assert f"{missing} is not on this machine" in said, said
         assert "Java" not in said, said
+
+
+async def test_a_resumed_run_that_began_no_cutover_does_not_take_the_backup_for_its_own(
+        tmp_path: Path) -> None:
+    """Review: resumed, a run refused because another run's cutover was under
+    way took bak.red5pro for its own old install, passed preflight, and went
+    towards a second cutover beside the first."""
+    from runbook.executor import Answer
+
+    async with rehearsal_host(tmp_path) as host:
+        journal = tmp_path / "j.jsonl"
+        first = ScriptedFrontEnd(answers={"new-database": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        (host.install_dir / "red5pro").rename(host.install_dir / "bak.red5pro")
+        second = ScriptedFrontEnd()
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        said = detail(second, "preflight")
+        assert outcome is Outcome.FAILED, said
+        assert "looks under way" in said, said
