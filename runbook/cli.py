@@ -931,6 +931,10 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     # trial); the journal itself is read once the host is up.
     if args.journal is not None and args.journal.is_dir():
         raise ConfigError(str(args.journal), "is a folder; --journal names a journal file")
+    if args.journal is not None and args.resume and not args.journal.is_file():
+        raise ConfigError(str(args.journal), "no such journal to resume")
+    if args.journal is not None and not args.resume:
+        _refuse_a_journal_in_use(args.journal)  # a throwaway rehearsal's too (review)
     if args.resume and args.journal is None and \
             not any((Path(args.sandbox) / ".operator" / "runs").glob("*.jsonl")):
         raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "

@@ -508,18 +508,30 @@ def test_a_decisions_file_that_is_not_there_is_refused_before_the_run(tmp_path: 
     assert not missing.exists()
 
 
-@pytest.mark.parametrize("journal_is_a_folder", [False, True])
+@pytest.mark.parametrize("journal", ["none", "a folder", "missing", "used"])
 def test_a_rehearsal_with_nothing_to_resume_starts_no_host(tmp_path: Path,
-                                                           journal_is_a_folder: bool) -> None:
+                                                           journal: str) -> None:
     """Operator trial: `rehearse --resume --sandbox NEW` (and a --journal that
-    is a folder) made the sandbox and started its host before refusing."""
+    is a folder) made the sandbox and started its host before refusing; so
+    did a missing --journal to resume (review), and a throwaway rehearsal
+    wrote into a --journal that held a run (review)."""
     sandbox = tmp_path / "new-sandbox"
-    given = ["--journal", str(tmp_path)] if journal_is_a_folder else []
-    result = runbook("rehearse", "--headless", "--resume", "--sandbox", str(sandbox), *given,
-                     env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    used = tmp_path / "used.jsonl"
+    _journal_of(used, "red5admin@127.0.0.1:2222", outcome="done", cutover=False)
+    given = {"none": [], "a folder": ["--journal", str(tmp_path)],
+             "missing": ["--journal", str(tmp_path / "typo.jsonl")]}.get(journal)
+    if given is None:  # used, by a rehearsal that resumes nothing and keeps no sandbox
+        before = used.read_bytes()
+        result = runbook("rehearse", "--headless", "--journal", str(used),
+                         env={"XDG_STATE_HOME": str(tmp_path / "state")})
+        assert used.read_bytes() == before
+    else:
+        result = runbook("rehearse", "--headless", "--resume", "--sandbox", str(sandbox),
+                         *given, env={"XDG_STATE_HOME": str(tmp_path / "state")})
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
-    assert not sandbox.exists(), "no host was set up for it"
+    assert not sandbox.exists() and "rehearsal host" not in result.stdout, \
+        "no host was set up for it"
 
 
 def _missing_decisions_config(folder: Path) -> Path:
