@@ -427,24 +427,28 @@ def test_the_java_listing_finds_each_server_by_its_folder(tmp_path: Path) -> Non
 
 
 class DeletesFirst(ScriptedFrontEnd):
-    """Sends every nodegroup's DELETE itself as delete-nodegroups is confirmed:
-    the requests a run killed while waiting for the groups to go had sent."""
+    """Sends nodegroups' DELETEs itself as step `before` is confirmed (`count`
+    of them, None: all): the requests a run killed while waiting for the
+    groups to go had sent, or someone else's."""
 
-    def __init__(self, host: RehearsalHost) -> None:
+    def __init__(self, host: RehearsalHost, before: str = "delete-nodegroups",
+                 count: int | None = None) -> None:
         super().__init__()
         self.host = host
+        self.before = before
+        self.count = count
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
-        if step.id == "delete-nodegroups":
+        if step.id == self.before:
             from runbook.smapi import StreamManagerAPI
 
             settings = rehearsal_settings(self.host)
             async with StreamManagerAPI(settings.api_base_url, self.host.api_token,
                                         settings.api_version) as api:
-                for group in await api.list_nodegroups():
+                for group in (await api.list_nodegroups())[:self.count]:
                     await api.delete_nodegroup(group["name"])
                 going = await api.list_nodegroups()
-            assert going and {g["state"] for g in going} == {"terminating"}, going
+            assert "terminating" in {g["state"] for g in going}, going
         return await super().confirm(step, plan)
 
 
@@ -479,20 +483,25 @@ async def test_preflight_says_a_cutover_looks_under_way_when_only_the_backup_is_
         assert "runbook rollback" in said, said
 
 
+@pytest.mark.parametrize("zip_is", ["missing", "damaged"])
 async def test_preflight_without_the_zip_gives_no_java_advice_from_the_old_unit(
-        tmp_path: Path) -> None:
+        tmp_path: Path, zip_is: str) -> None:
     """Operator trial: with the distribution not downloaded yet, preflight judged
     the installed unit's Java 8 against the new release and said to install
-    Java 11 there; the new release's own unit uses the Java 11 already there."""
+    Java 11 there; the new release's own unit uses the Java 11 already there.
+    So did a zip that cannot be read (review)."""
     async with rehearsal_host(tmp_path) as host:
         settings = rehearsal_settings(host)
         missing = tmp_path / "elsewhere" / settings.distribution.name
+        if zip_is == "damaged":
+            missing.parent.mkdir()
+            missing.write_bytes(b"PK not really")
         front = ScriptedFrontEnd()
         outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front,
                                     distribution=missing)
         said = detail(front, "preflight")
         assert outcome is Outcome.FAILED
-        assert f"{missing} is not on this machine" in said, said
+        assert f"{missing} is not on this machine" in said or "not a readable zip" in said, said
         assert "Java" not in said, said
 
 
@@ -513,3 +522,15 @@ async def test_a_resumed_run_that_began_no_cutover_does_not_take_the_backup_for_
         said = detail(second, "preflight")
         assert outcome is Outcome.FAILED, said
         assert "looks under way" in said, said
+
+
+async def test_delete_nodegroups_goes_on_when_a_group_was_going_at_export_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: export-config leaves a group being deleted out of the snapshot,
+    and delete-nodegroups then refused it as "created after the snapshot"."""
+    monkeypatch.setenv("RUNBOOK_REHEARSAL_PACE", "0.05")  # a group goes in about 3 s
+    async with rehearsal_host(tmp_path) as host:
+        front = DeletesFirst(host, before="export-config", count=1)
+        outcome, _ = await run_only(host, ["preflight", "export-config", "delete-nodegroups"],
+                                    tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, detail(front, "delete-nodegroups")
