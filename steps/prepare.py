@@ -291,10 +291,10 @@ class Preflight(Red5Step):
         unit (or keeps the installed one, when the release ships none) must be
         on the host already: installing a JDK is no job for the window."""
         s = ctx.settings
-        if not s.distribution.is_file():
+        if not s.distribution.is_file() or not ctx.facts.new_top:
             # Which unit the release brings, so which Java it starts, is in the
             # zip: judging the installed unit instead gave wrong advice (operator
-            # trial). The missing zip is a problem of its own already.
+            # trial). A zip missing or unreadable is a problem of its own already.
             return []
         installed = await ctx.sh(f"cat -- {quote(s.unit_file)}", check=False, quiet=True)
         top = ctx.facts.new_top
