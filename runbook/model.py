@@ -188,8 +188,9 @@ class StepCard:
     caution: str = ""
     destructive: bool = False
     skippable: bool = True
-    # It only looks at the host: a resumed run runs it again, done or skipped,
-    # since later steps rely on what it finds.
+    # Done in an earlier run, a resumed run looks at the host for it again:
+    # it only looks (later steps rely on what it finds), or what it did can be
+    # undone behind the runbook's back (a service that dies).
     looks_again: bool = False
 
     @property

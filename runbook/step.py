@@ -148,7 +148,7 @@ class Step(ABC, Generic[F]):
         return StepCard(number=number, id=self.id, title=self.title, phase=self.phase,
                         summary=self.summary, caution=self.caution,
                         destructive=self.destructive, skippable=self.skippable,
-                        looks_again=self.read_only)
+                        looks_again=self.read_only or self.recheck_when_resumed)
 
     @abstractmethod
     def plan(self, p: PlanContext[F]) -> list[Action]:

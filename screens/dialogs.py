@@ -570,15 +570,18 @@ class ResumeDialog(Dialog[str]):
                                                f" ({how})\n", (str(self.journal), "$text-muted")))
                 yield Static(self._summary(), id="resume-steps")
                 # (Operator trial: "done steps stay done", and then preflight
-                # asked again.)
-                looks = [card.id for card in self.steps if card.looks_again]
-                again = (f", except {' and '.join(looks)}: they only look at the host, and "
-                         "look again, as later steps rely on what they find" if looks else "")
+                # asked again. The way back's own are named once it began.)
+                went_back = any(card.phase is Phase.ROLLBACK and card.id in self.replay.steps
+                                for card in self.steps)
+                looks = [card.id for card in self.steps if card.looks_again
+                         and (went_back or card.phase is not Phase.ROLLBACK)]
+                again = f", except {_listed(looks)}, which look at the host again" if looks \
+                    else ""
                 go_on: list[Content | str | tuple[str, str]] = [
                     ("c  Continue it", "bold"), ": the same journal goes on. Done steps stay "
-                    f"done and skipped steps keep their reason{again}; a step in doubt is "
-                    "checked on the host first and offered again only if its outcome is not "
-                    "there."]
+                    f"done{again}; a skipped step is offered again with its reason; a step in "
+                    "doubt is checked on the host first and offered again only if its outcome "
+                    "is not there."]
                 if not self.mid_cutover:
                     go_on += ["\n", ("n  New run", "bold"), ": a journal of its own from the "
                               "first step, the earlier one kept as it is; each step checks the "
@@ -588,8 +591,6 @@ class ResumeDialog(Dialog[str]):
                     # Continued, a run that took the way back goes on back
                     # (the executor's rule); and whether the host's record
                     # also refuses a new run is not this dialog's to know.
-                    went_back = any(card.phase is Phase.ROLLBACK and card.id in
-                                    self.replay.steps for card in self.steps)
                     then = ("Continued, it goes on with the way back it began." if went_back
                             else "Continue it to finish the cutover; once it runs, r says how "
                                  "to take the way back instead.")
@@ -619,3 +620,8 @@ class ResumeDialog(Dialog[str]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss((event.button.id or "").removeprefix("resume-"))
+
+
+def _listed(names: list[str]) -> str:
+    """a, b and c."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
