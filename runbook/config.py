@@ -458,7 +458,8 @@ def api_token(
             f"{settings.source}: the Stream Manager API token is not set; export "
             f"{settings.token_env}=... (the value of rest.administratorToken) and run again"
         )
-    token = prompt(f"Stream Manager API token ({settings.token_env} is not set): ")
+    unset = "is blank" if token else "is not set"
+    token = prompt(f"Stream Manager API token ({settings.token_env} {unset}): ")
     if not token.strip():
         raise SecretUnavailable("no API token given; nothing was changed")
     return token

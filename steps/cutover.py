@@ -484,6 +484,7 @@ class StartService(Red5Step):
 
         async def answering() -> Any:
             nonlocal asked
+            before = len(errors)
             api = await self._answering(ctx, errors)
             if api:
                 return api
@@ -492,7 +493,9 @@ class StartService(Red5Step):
             # first look, long before the limit (operator trial).
             # (The same answer at another API version, as the version is
             # looked for, is the same answer.)
-            if errors and (answer := re.sub(r"/api/[\d.]+/", "/api/", errors[-1])) not in said:
+            # Only what this look heard: an answer of before the restart is not now's.
+            if len(errors) > before and \
+                    (answer := re.sub(r"/api/[\d.]+/", "/api/", errors[-1])) not in said:
                 said.add(answer)
                 ctx.info(f"the API does not answer yet: {errors[-1]}")
             # The API is asked at every look, systemd only every so often: its
