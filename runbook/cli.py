@@ -585,6 +585,13 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     from runbook.statedir import default_dir
 
     settings = config_mod.load(args.config)
+    # What this machine alone can refuse is refused before a token is typed
+    # (review); _prepared looks again, with the run to resume in view.
+    _refuse_what_this_procedure_cannot_do(settings)
+    if args.journal is not None and not args.resume:
+        _refuse_a_journal_in_use(args.journal)
+    if not args.resume:
+        _refuse_a_missing_decisions_file(settings, None)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     folder = args.journal.parent if args.journal is not None else default_dir()
     prepared = _prepared(args, settings, token=token, folder=folder, state_dir=default_dir(),

@@ -572,3 +572,20 @@ def test_a_resume_past_the_properties_step_does_not_need_the_decisions_file(
                      env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
     assert "properties.decisions" not in result.stderr, result.stderr
     assert "resuming the run in" in result.stdout, result.stdout + result.stderr
+
+
+def test_what_can_be_refused_here_is_refused_before_the_token_is_asked_for(
+        tmp_path: Path) -> None:
+    """Review: `run` asked for the API token (typed, at a terminal) before it
+    refused a journal in use or a missing decisions file: the operator typed
+    the secret, then heard the path was wrong."""
+    used = tmp_path / "used.jsonl"
+    _journal_of(used, "ubuntu@127.0.0.1:22", outcome="stopped", cutover=False)
+    result = runbook("run", str(_closed_port_config(tmp_path)), "--headless",
+                     "--journal", str(used), env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2
+    assert "holds an unfinished run" in result.stderr, result.stderr
+    result = runbook("run", str(_missing_decisions_config(tmp_path)), "--headless",
+                     env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2
+    assert "properties.decisions" in result.stderr, result.stderr
