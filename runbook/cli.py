@@ -800,8 +800,7 @@ def _boot_said(error: str, settings: Settings, state_dir: Path) -> str:
 
     under_way = None
     with contextlib.suppress(HostStateError, OSError, ValueError):
-        host = host_state(settings, state_dir)
-    under_way = host.cutover()
+        under_way = host_state(settings, state_dir).cutover()
     if under_way is not None:
         # Not "as expected": the failure may be one of its own (review).
         return (f"rehearsal host: its Red5 Pro service did not start at boot ({error}); "

@@ -589,3 +589,17 @@ def test_what_can_be_refused_here_is_refused_before_the_token_is_asked_for(
                      env={"XDG_STATE_HOME": str(tmp_path / "state")})
     assert result.returncode == 2
     assert "properties.decisions" in result.stderr, result.stderr
+
+
+def test_a_damaged_host_record_does_not_break_the_boot_line(tmp_path: Path) -> None:
+    """The rehearsal host's boot failure is said with the cutover under way if
+    the record can tell; a record that cannot be read leaves the plain line."""
+    from runbook.cli import _boot_said, _plan_settings
+    from runbook.session import host_state
+
+    settings = _plan_settings(None)
+    record = host_state(settings, tmp_path)._cutover_file
+    record.parent.mkdir(parents=True)
+    record.write_text("{not json")
+    said = _boot_said("exit status 1", settings, tmp_path)
+    assert said == "rehearsal host: its Red5 Pro service did not start at boot (exit status 1)"
