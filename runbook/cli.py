@@ -432,8 +432,8 @@ def _resume_from(
                               f"{settings.source}; resume it with its own config")
         say(f"resuming the run in {earlier.path}")
         return earlier.path, earlier
-    if args.journal is not None:
-        _refuse_a_journal_in_use(args.journal)
+    # (A --journal that holds a run was refused already: _run and _rehearse
+    # refuse it before a token is asked for or a host started.)
     earlier = unfinished(folder, config=settings.source) if args.journal is None else None
     if earlier is not None:
         # Also in the TUI, which offers it in a dialog: an operator who leaves
