@@ -121,8 +121,7 @@ class MainScreen(Screen[None]):
                     left.border_title = "Procedure"
                     now = self.clock()
                     yield Checklist(self.cards, words=self.words, id="checklist",
-                                    shown={card.id: (self.state.shown_state(card.id),
-                                                     self.state.elapsed(card.id, now))
+                                    shown={card.id: self.row_now(card.id, now)
                                            for card in self.cards},
                                     titles=group_titles(self.state))
                     yield Static(self.legend(), id="legend")
@@ -185,11 +184,14 @@ class MainScreen(Screen[None]):
         self.refresh_detail()
         self.refresh_hint()
 
+    def row_now(self, step_id: str, now: float) -> tuple[str, float | None]:
+        """A checklist row's state and time as the run stands at `now`."""
+        return self.state.shown_state(step_id), self.state.elapsed(step_id, now)
+
     def refresh_step(self, step_id: str) -> None:
         if step_id not in self.checklist.steps or not self.can_draw:
             return
-        self.checklist.show_state(step_id, self.state.shown_state(step_id),
-                                  self.state.elapsed(step_id, self.clock()))
+        self.checklist.show_state(step_id, *self.row_now(step_id, self.clock()))
         if self.checklist.selected_step == step_id:
             self.refresh_detail()
         self.refresh_status()
@@ -202,8 +204,7 @@ class MainScreen(Screen[None]):
             return
         running = self.state.running
         if running is not None and running in self.checklist.steps:
-            self.checklist.show_state(running, self.state.shown_state(running),
-                                      self.state.elapsed(running, self.clock()))
+            self.checklist.show_state(running, *self.row_now(running, self.clock()))
         self.status.show_row(1, self.clocks())
 
     def clocks(self) -> Content:
