@@ -495,6 +495,12 @@ class RunbookApp(App["Outcome | None"]):
         from runbook.standing import rollback_command
         from screens.views import way_back
 
+        if self.questions.recovery is not None:
+            # A failed step's question laid aside (escape): the way back, where
+            # there is one, is a choice in it.
+            self.questions.show_recovery()
+            return
+
         settings = self.session.settings
         command = None if settings.rehearsal else rollback_command(settings.source,
                                                                    self.journal_path)

@@ -463,15 +463,17 @@ class QuitDialog(Dialog[str]):
             self.dismiss(choice)
 
 
-class RecoverDialog(Dialog[str]):
+class RecoverDialog(Dialog[str | None]):
     """A step failed: try it again (its check looks first), roll back to the old
-    stream manager (cutover only), or stop here."""
+    stream manager (cutover only), or stop here. Escape only lays the question
+    aside (None), to read the output first: it stopped the run once, and with
+    it the way back (operator trial)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "choose('retry')", "Try again", id="recover-retry"),
         Binding("r", "choose('rollback')", "Roll back", id="recover-rollback"),
         Binding("q", "choose('stop')", "Stop", id="recover-stop"),
-        Binding("escape", "choose('stop')", "Stop", id="recover-escape"),
+        Binding("escape", "back", "Back", id="recover-back"),
     ]
 
     def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool) -> None:
@@ -492,7 +494,9 @@ class RecoverDialog(Dialog[str]):
                 if self.can_roll_back:
                     text += [("r  Roll back", "bold"), ": back to the old stream manager on the "
                              "old database (each step of the way back is confirmed).\n"]
-                text += [("q  Stop", "bold"), ": end the run here; --resume picks it up."]
+                text += [("q  Stop", "bold"), ": end the run here; --resume picks it up.\n",
+                         ("escape", "bold"), ": read the output first; the run waits, and "
+                         "enter brings these choices back."]
                 yield Wrapped(Content.assemble(*text), indent=3, id="recover-text")
             with Horizontal(classes="buttons dialog-foot"):
                 yield Button("Try again (t)", id="recover-retry", variant="primary")
@@ -510,6 +514,9 @@ class RecoverDialog(Dialog[str]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

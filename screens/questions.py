@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 class Questions:
     def __init__(self, app: RunbookApp) -> None:
         self.app = app
+        # A failed step's question, until it is answered.
+        self.recovery: RecoveryRequested | None = None
 
     # --- asked by the executor ---------------------------------------------------------
 
@@ -61,15 +63,30 @@ class Questions:
         card = self.app.by_id[message.report.id]
         self.app.main.checklist.select_step(card.id)
         self.app.run_state.recovering = card.id
+        self.recovery = message
         self.app.main.refresh_hint()
         self.run_moved()
+        self.show_recovery()
+
+    def show_recovery(self) -> None:
+        """The failed step's question, again if escape laid it aside: the run
+        waits on it, and enter, r or q bring it back."""
+        message = self.recovery
+        if message is None or any(isinstance(s, RecoverDialog) for s in self.app.screen_stack):
+            return
+        card = self.app.by_id[message.report.id]
 
         def answered(choice: str | None) -> None:
+            if message.answer.done() or self.recovery is not message:
+                return
+            if choice is None:  # laid aside (escape): the question stands
+                self.app.main.refresh_hint()
+                return
+            self.recovery = None
             self.app.run_state.recovering = None
             self.app.main.refresh_hint()
-            if not message.answer.done():
-                message.answer.set_result(Recovery(choice) if choice in {
-                    r.value for r in Recovery} else Recovery.STOP)
+            message.answer.set_result(Recovery(choice) if choice in {
+                r.value for r in Recovery} else Recovery.STOP)
 
         self.app.push_screen(RecoverDialog(card, message.report.detail,
                                            can_roll_back=message.can_roll_back), answered)
@@ -97,6 +114,9 @@ class Questions:
             self.app.main.refresh_hint()
 
     def run_step(self) -> None:
+        if self.recovery is not None:
+            self.show_recovery()
+            return
         found = self._on_selected("Steps run in order: next is {step}. Select it and press "
                                   "enter.")
         if found is None:
@@ -139,9 +159,14 @@ class Questions:
         if running and app.run_state.recovering is not None:
             # Nothing runs: the failed step's dialog is the question, and its q
             # stops the run (review: this asked as if the runbook were busy).
-            # It is on top, over a quit dialog too if one was open.
-            app.notify("The failed step's dialog waits for an answer: q there stops the run.",
-                       markup=False)
+            # It is on top, over a quit dialog too if one was open, or was
+            # laid aside (escape) and comes back.
+            if any(isinstance(s, RecoverDialog) for s in app.screen_stack) \
+                    or self.recovery is None:
+                app.notify("The failed step's dialog waits for an answer: q there stops the "
+                           "run.", markup=False)
+            else:
+                self.show_recovery()
             return
         if any(isinstance(screen, QuitDialog) for screen in app.screen_stack):
             if not isinstance(app.screen, QuitDialog):

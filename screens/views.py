@@ -243,9 +243,9 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
         return Content.styled(f"The run was stopped.{report} q quits.", "$warning")
     if state.recovering is not None:
         card = state.by_id[state.recovering]
-        return Content.styled(f"Step {card.number} did not end well; its dialog waits for your "
-                              "answer: try it again, or stop (and the way back, where offered).",
-                              "$error")
+        return Content.styled(f"Step {card.number} did not end well, and the run waits for your "
+                              "answer: enter shows the choices (try it again, stop, and the way "
+                              "back where offered).", "$error")
     if state.stop_requested:
         return Content.styled("Stopping once the running step has finished.", "$warning")
     if state.reviewing is not None:

@@ -243,3 +243,41 @@ async def test_a_dialog_over_a_dialog_still_shows_the_clocks(tmp_path: Path) -> 
         await pilot.pause()
         row = str(app.screen.query_one("#dialog-clocks").render_line(0).text)
         assert "elapsed" in row and "downtime" in row, repr(row)
+
+
+async def failed_recreate(app: RunbookApp, pilot: Pilot[Any], journal: Path) -> None:
+    """Run a cutover step that fails: its dialog (try again, roll back, stop) is up."""
+    run_steps(app, [Fails("recreate", phase=Phase.CUTOVER)], journal)
+    await until(lambda: app.asking is not None, what="the question")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+    await pilot.press(*"recreate", "enter")
+    await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
+
+
+async def test_escape_on_a_failed_steps_dialog_goes_back_to_read_and_stops_nothing(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 26): escape on the failure's dialog meant Stop. A
+    tired operator pressing it to read the output ended the run mid-cutover,
+    and with it the way back the dialog offered. Escape now only lays the
+    question aside: the run waits, and enter (or q) brings the dialog back."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        await failed_recreate(app, pilot, journal)
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, RecoverDialog), what="the dialog to go")
+        await asyncio.sleep(GRACE_S / 4)
+        assert app.runner is not None and not app.runner.is_finished
+        assert app.run_state.recovering == "recreate"
+        assert "enter" in str(app.main.query_one("#hint").render())
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the dialog again")
+        await pilot.press("escape")
+        await until(lambda: not isinstance(app.screen, RecoverDialog), what="the dialog to go")
+        await pilot.press("q")  # leaving asks there: its q stops
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the dialog on q")
+        await pilot.press("q")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert app.outcome is Outcome.FAILED
