@@ -517,8 +517,11 @@ class Executor(Generic[F]):
         for step in steps:
             outcome = await self._one(step)
             while outcome is Outcome.FAILED:
+                # Any forward step once a cutover is under way: a resumed run
+                # looks at prepare's steps again, and one failing then (the new
+                # database gone) is when the way back is needed most (operator trial).
                 can_roll_back = bool(self.rollback) and self.cutover_began is not None \
-                    and step.phase is Phase.CUTOVER
+                    and step.phase is not Phase.ROLLBACK
                 choice = await self.front.recover(dataclasses.replace(self.reports[step.id]),
                                                   can_roll_back=can_roll_back)
                 if choice is Recovery.RETRY:

@@ -84,15 +84,20 @@ async def login(ctx: Ctx) -> Login:
     return Login(user, password, ctx.settings.new_db_host, port)
 
 
-def failure(result: CommandResult, where: Login) -> str:
+def failure(result: CommandResult, where: Login, *, cutover_under_way: bool) -> str:
     """The client's error as an operator reads it, with what to do."""
     text = result.stderr.strip() or result.stdout.strip()
     match = _ERROR.search(text)
     code, message = (int(match.group(1)), match.group(2)) if match else (None, text)
     at = f"{where.host}:{where.port}"
-    # Only prepare steps talk to the new database: the live install is as it was.
-    unchanged = ("; nothing on the host has changed and the live stream manager still "
-                 "serves, so the step can be tried again once that is fixed")
+    # Only prepare steps talk to the new database, so the live install is as it
+    # was; unless a resumed run looks again mid-cutover, with the stream manager
+    # down (operator trial: it was told the live one still served).
+    unchanged = ("; the cutover is under way and the stream manager is down: try the step "
+                 "again once that is fixed, or take the way back to the old stream manager, "
+                 "which does not need the new database") if cutover_under_way else \
+        ("; nothing on the host has changed and the live stream manager still serves, so "
+         "the step can be tried again once that is fixed")
     if result.exit_status == 127:
         return ("the stream manager host has no mysql client; install one (Debian/Ubuntu: "
                 "apt-get install default-mysql-client) and run the step again")
@@ -110,7 +115,7 @@ def failure(result: CommandResult, where: Login) -> str:
 async def run_sql(ctx: Ctx, where: Login, command: str, *, quiet: bool = True) -> CommandResult:
     result = await ctx.sh(command, input=where.option_file(), check=False, quiet=quiet)
     if not result.ok:
-        raise StepFailed(failure(result, where))
+        raise StepFailed(failure(result, where, cutover_under_way=ctx.cutover_under_way))
     return result
 
 
@@ -118,7 +123,7 @@ async def probe_sql(ctx: Ctx, where: Login, command: str) -> CommandResult:
     """The same, read-only and not journalled as an action (checks)."""
     result = await ctx.probe(command, input=where.option_file())
     if not result.ok:
-        raise StepFailed(failure(result, where))
+        raise StepFailed(failure(result, where, cutover_under_way=ctx.cutover_under_way))
     return result
 
 

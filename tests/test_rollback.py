@@ -270,6 +270,33 @@ async def test_the_way_back_after_a_run_resumed_with_the_new_release_serving(
     assert replay(journal).facts["api_version"] == old.api
 
 
+async def test_the_new_database_gone_mid_cutover_leaves_the_way_back_open(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 26): stopped at start-service, the new database then
+    down, and resumed to take the way back. new-database, looking again, failed
+    with "nothing on the host has changed and the live stream manager still
+    serves" while the stream manager was down mid-cutover, and offered no way
+    back: a down new database is when the operator most needs it."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        stopped = await session(host, journal).run(
+            ScriptedFrontEnd({"start-service": Decision(Answer.STOP)}))
+        await host.databases.new.stop()
+        front = ScriptedFrontEnd(recoveries={"new-database": [Recovery.ROLLBACK]})
+        outcome = await session(host, journal, resume=replay(journal),
+                                rollback_after="service-unit").run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert stopped is Outcome.STOPPED
+    said = [d for sid, state, d in front.states if sid == "new-database" and state == "failed"]
+    assert said and "cannot be reached" in said[0], front.text()[-3000:]
+    assert "still serves" not in said[0] and "down" in said[0], said[0]
+    assert front.recovered[0] == ("new-database", True), front.recovered
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+
+
 class MovesAside(ScriptedFrontEnd):
     """An operator who, told a step failed, moves a file out of the way (as the
     message asks) before trying again."""
