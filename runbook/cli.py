@@ -198,8 +198,10 @@ def _refusal(exc: Exception) -> int | None:
         # that cannot keep its record has failed.
         print(f"runbook: {exc}", file=sys.stderr)
         return Outcome.FAILED.exit_code
+    from runbook.properties.decisions import DecisionsError
+
     if isinstance(exc, ConfigError | SecretUnavailable | JournalError | RehearsalError |
-                  HostStateError):
+                  HostStateError | DecisionsError):
         # A rehearsal host that could not be set up (its sandbox is busy,
         # say) ran nothing either: bad input, like a config error. So does a
         # damaged record of the host's, read before anything runs.
@@ -442,23 +444,34 @@ def _resume_from(
     return _journal_path(args, settings, folder), None
 
 
-def _refuse_a_missing_decisions_file(settings: Settings, earlier: Replay | None) -> None:
+def _refuse_decisions_the_run_cannot_use(settings: Settings, earlier: Replay | None) -> None:
     """The properties step reads the decisions file, eight steps in: a path
-    that leads nowhere is said before the run begins (operator trial). Not for
-    a run going on past that step (review: a mid-cutover resume from another
-    machine), nor for `plan`, which may come before `runbook diff` writes it,
-    nor for the way back, which never reads it."""
+    that leads nowhere, a file it cannot read, and a secret it names whose
+    variable is not set are said before the run begins (operator trials). Not
+    for a run going on past that step (review: a mid-cutover resume from
+    another machine), nor for `plan`, which may come before `runbook diff`
+    writes it, nor for the way back, which never reads it."""
     from runbook.config import ConfigError
     from runbook.model import StepState
 
-    if settings.decisions is None or settings.decisions.is_file():
+    if settings.decisions is None:
         return
     if earlier is not None and (earlier.cutover_started is not None or earlier.state(
             "properties") in (StepState.DONE, StepState.SKIPPED)):
         return
-    raise ConfigError(settings.source, f"{settings.decisions} is not there; check the path, "
-                      "or write it first with runbook diff OLD NEW --decisions FILE --check",
-                      key="properties.decisions")
+    if not settings.decisions.is_file():
+        raise ConfigError(settings.source, f"{settings.decisions} is not there; check the "
+                          "path, or write it first with runbook diff OLD NEW --decisions FILE "
+                          "--check", key="properties.decisions")
+    from runbook.properties.decisions import Decisions
+
+    unset = {key: name for key, name in Decisions.load(settings.decisions).secret_sources()
+             if name not in os.environ}
+    if unset:
+        named = ", ".join(f"{key} from ${name}" for key, name in unset.items())
+        raise ConfigError(str(settings.decisions), f"takes secrets from environment variables "
+                          f"that are not set: {named}; export them in this shell (their values "
+                          "are never written to the file), then run again")
 
 
 def _refuse_a_journal_in_use(path: Path) -> None:
@@ -536,7 +549,7 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
         settings = replace(settings, unattended=True)
     path, earlier = _resume_from(args, settings, folder, say) if offer_resume else \
         (_journal_path(args, settings, folder), None)
-    _refuse_a_missing_decisions_file(settings, earlier)
+    _refuse_decisions_the_run_cannot_use(settings, earlier)
     offered = earlier
     if offered is None and offer_resume and args.journal is None and not _headless(args):
         offered = unfinished(folder, config=settings.source)
@@ -591,7 +604,7 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     if args.journal is not None and not args.resume:
         _refuse_a_journal_in_use(args.journal)
     if not args.resume:
-        _refuse_a_missing_decisions_file(settings, None)
+        _refuse_decisions_the_run_cannot_use(settings, None)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     folder = args.journal.parent if args.journal is not None else default_dir()
     prepared = _prepared(args, settings, token=token, folder=folder, state_dir=default_dir(),

@@ -480,8 +480,7 @@ class PropertiesReviewScreen(Screen[bool]):
     def _decision_line(self, kr: KeyReview) -> Content:
         hint = _HINT[kr.status]
         if kr.reopened:
-            state = Content.styled("! Reopened: the live value changed since it was decided.",
-                                   "bold $text-error")
+            state = Content.styled(f"! Reopened: {kr.reopened}.", "bold $text-error")
         elif not kr.decided:
             state = Content.styled("! Needs a decision.", "bold $text-error")
         elif kr.sample and not kr.acknowledged:

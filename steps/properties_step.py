@@ -92,9 +92,13 @@ class Properties(Red5Step):
                 outcome = Decisions.load(decisions_path).apply(result)
             except DecisionsError as exc:
                 raise StepFailed(str(exc)) from None
+            result.decision_result = outcome  # what run() says about keys it left open
             if outcome.reopened:
                 ctx.info("the live file changed since the review; these keys need a new "
                          f"decision: {', '.join(outcome.reopened)}")
+            for secret, name in outcome.missing_env.items():
+                ctx.info(f"{secret} takes its value from ${name}, which is not set in runbook's "
+                         "environment")
         ctx.facts._properties_review = result
         return result, new_text
 
@@ -130,6 +134,15 @@ class Properties(Red5Step):
         if confirmed:
             ctx.info(f"confirmed during the run: {', '.join(confirmed)}")
         where = ctx.settings.decisions or "a decisions file ([properties] decisions = ...)"
+        unset = {key: name for key, name in (result.decision_result.missing_env.items()
+                                             if result.decision_result else ())
+                 if key in result.undecided}
+        if unset:
+            # One export fixes it, not another review (operator trial).
+            raise StepFailed(
+                "the decisions file takes these secrets from environment variables that are "
+                "not set: " + ", ".join(f"{key} (${name})" for key, name in unset.items())
+                + "; export them where runbook runs, then try again")
         if result.undecided:
             raise StepFailed(
                 f"{len(result.undecided)} key(s) need a decision before the file is written: "

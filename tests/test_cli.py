@@ -508,6 +508,31 @@ def test_a_decisions_file_that_is_not_there_is_refused_before_the_run(tmp_path: 
     assert not missing.exists()
 
 
+def test_a_secret_the_decisions_file_names_but_the_shell_lacks_is_refused_before_the_run(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 26): with a secret decided by name (value_env) and
+    the variable not exported, the run began, and eight steps in the properties
+    step called the key's live value changed. One export fixes it: said first."""
+    config = _closed_port_config(tmp_path)
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text('[keys."cluster.password"]\naction = "set"\n'
+                         'value_env = "RUNBOOK_CLUSTER_PASSWORD"\n')
+    config.write_text(config.read_text().replace('# decisions = "sm1-decisions.toml"',
+                                                 f'decisions = "{decisions}"'))
+    env = {"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")}
+    result = runbook("run", str(config), "--headless", "--yes", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and str(decisions) in line, result.stderr
+    assert "RUNBOOK_CLUSTER_PASSWORD" in line and "cluster.password" in line, line
+    assert "export" in line and "Traceback" not in result.stderr
+    assert "journal:" not in result.stdout, "refused before any run began"
+    decisions.write_text('[keys."cluster.password"]\naction = "sett"\n')
+    result = runbook("run", str(config), "--headless", "--yes", env=env)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "sett" in result.stderr and "Traceback" not in result.stderr
+
+
 @pytest.mark.parametrize("journal", ["none", "a folder", "missing", "used"])
 def test_a_rehearsal_with_nothing_to_resume_starts_no_host(tmp_path: Path,
                                                            journal: str) -> None:

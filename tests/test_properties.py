@@ -547,6 +547,21 @@ def test_reviewing_the_written_file_again_is_stable(tmp_path: Path) -> None:
     assert second.merged_text() == written
 
 
+def test_a_secret_whose_variable_is_not_set_is_not_called_a_changed_live_value(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 26): a secret decided by name (value_env), with that
+    variable not exported, was flagged "REOPENED: the live value changed since
+    it was decided", the live file unchanged. The fix is one export; the words
+    sent the operator to review the file again."""
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    again = live_review(decisions=Decisions.load(path))
+    text = render_review(again)
+    assert "live value changed" not in text, text
+    assert "REOPENED: its value comes from $RUNBOOK_SERVERAPI_ACCESSTOKEN, which is not set" \
+        in text, text
+
+
 def test_a_plain_secret_value_in_a_decisions_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "d.toml"
     path.write_text('[keys."config.dbPass"]\naction = "set"\nvalue = "hunter2"\n')

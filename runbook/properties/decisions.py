@@ -119,6 +119,11 @@ class Decisions:
     def loads(cls, text: str, *, name: str = "decisions") -> Decisions:
         return cls(text, name=name)
 
+    def secret_sources(self) -> list[tuple[str, str]]:
+        """(key, environment variable) for each value the file takes from one."""
+        return [(key, entry.value_env) for key, entry in self._entries.items()
+                if entry.value_env is not None]
+
     def _document(self) -> TOMLDocument:
         # tomlkit loads only to rewrite a file: a plain review (runbook diff
         # --json) never pays for it.
@@ -194,13 +199,14 @@ class Decisions:
             if entry.value_env is not None:
                 value = environment.get(entry.value_env)
                 if value is None:
-                    review.reopen(key)
+                    review.reopen(key, f"its value comes from ${entry.value_env}, which is "
+                                       "not set here")
                     result.missing_env[key] = entry.value_env
                     continue
             try:
                 _apply_one(review, key, entry.action, value)
             except DecisionError as exc:
-                review.reopen(key)
+                review.reopen(key, f"the recorded decision does not apply: {exc}")
                 result.rejected[key] = str(exc)
                 continue
             result.applied.append(key)
@@ -386,7 +392,7 @@ def _hint(kr: KeyReview, choice: Choice | None) -> list[str]:
     if choice is not None:
         return lines
     if kr.reopened:
-        lines.append("reopened: the live file changed since this key was decided")
+        lines.append(f"reopened: {kr.reopened}")
     if kr.status is Status.NEW_DEFAULT and not kr.sample:
         lines.append(f"template default: {kr.show(kr.new)!r}")
         lines.append('to take it: action = "accept-new"; or action = "set" with a value')

@@ -119,6 +119,10 @@ class ApplyResult:
 # The review
 
 
+# Why a decided key is looked at again, when its live value is what moved.
+CHANGED_SINCE_DECIDED = "the live value changed since it was decided"
+
+
 class KeyReview(NamedTuple):
     """Everything a front end shows for one key. Values are raw: mask with :meth:`show`.
 
@@ -140,7 +144,9 @@ class KeyReview(NamedTuple):
     acknowledged: bool = True  # False for a new default nobody has looked at yet
     choice: Choice | None = None  # the explicit decision; None = the built-in default
     new_commented: str | None = None  # the template's commented-out value, if any
-    reopened: bool = False  # an earlier decision no longer holds (the live file changed)
+    # Why an earlier decision no longer holds (the live value changed, its
+    # secret's variable is not set); empty while it holds.
+    reopened: str = ""
     sample: bool = False  # the merged value is one Red5 publishes as an example
 
     @property
@@ -420,7 +426,7 @@ class Review:
         else:
             self._values.pop(key, None)
         self._current[key] = base._replace(
-            merged=merged, decided=True, acknowledged=True, choice=choice, reopened=False,
+            merged=merged, decided=True, acknowledged=True, choice=choice, reopened="",
             sample=is_sample(key, merged, base.new, base.secret),
         )
 
@@ -489,13 +495,14 @@ class Review:
         self._values.pop(key, None)
         self._current[key] = self._base[key]
 
-    def reopen(self, key: str) -> None:
-        """Mark a key as needing a fresh look; the default stays in the merged file meanwhile."""
+    def reopen(self, key: str, why: str = CHANGED_SINCE_DECIDED) -> None:
+        """Mark a key as needing a fresh look, saying `why`; the default stays in
+        the merged file meanwhile."""
         if key not in self._current:
             raise DecisionError(f"{key}: not a key of either file")
         self._values.pop(key, None)
         self._current[key] = self._base[key]._replace(
-            decided=False, acknowledged=False, reopened=True
+            decided=False, acknowledged=False, reopened=why
         )
 
     # -- the merged file ---------------------------------------------------------------

@@ -110,7 +110,7 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
         details.append(f"live line {kr.old_line}")
     flags: list[str] = []
     if kr.reopened:
-        flags.append(paint("REOPENED: the live value changed since it was decided", "bold", "red"))
+        flags.append(paint(f"REOPENED: {kr.reopened}", "bold", "red"))
     elif not kr.decided:
         flags.append(paint("NEEDS A DECISION", "bold", "red"))
     elif kr.sample and not kr.acknowledged:
