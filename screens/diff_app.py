@@ -121,6 +121,7 @@ def create_diff_app(
     # A decisions file that does not exist yet is where w will write the first one.
     loaded = Decisions.load(decisions) if decisions is not None and decisions.exists() else None
     result = review_files(old, new, overrides=overrides, decisions=loaded)
+    result.asked = overrides
     return DiffApp(result, decisions_path=decisions, merged_path=out,
                    cautions=unknown_sets(result, overrides))
 

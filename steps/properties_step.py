@@ -25,8 +25,10 @@ if TYPE_CHECKING:
 
 def overrides(p: AnyContext) -> dict[str, str]:
     """Values the runbook decides: the new database, and the operator's `set` table."""
+    from runbook.properties.model import NEW_DATABASE_KEY  # not before the first paint
+
     s = p.settings
-    values = {"config.dbHost": s.new_db_host}
+    values = {NEW_DATABASE_KEY: s.new_db_host}
     if s.new_db_port is not None:
         values["config.dbPort"] = str(s.new_db_port)
     values.update(s.property_overrides)

@@ -15,7 +15,7 @@ from pathlib import Path
 import javaproperties
 import pytest
 
-from runbook.properties import Status, diff_command
+from runbook.properties import Decisions, Status, diff_command, review_files
 from runbook.properties import codec as codec_module
 
 DATA = Path(__file__).parent / "data" / "properties"
@@ -283,6 +283,28 @@ def test_a_missing_decisions_file_is_started_and_then_decides(
     assert path.read_text() == before  # an existing decisions file is only read
     written = javaproperties.loads(out.read_text(encoding="latin-1"))
     assert written["serverapi.accessToken"] == "node-tok-42"
+
+
+def test_a_decisions_file_written_with_set_keeps_what_set_decided(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Operator trial (stop 26): the editor, opened with --set, said every key
+    was decided and w wrote the decisions file; that file alone then left the
+    --set keys undecided. What --set decided is a decision: the file keeps it,
+    a secret by name only (and --set is told to leave secrets off the command line)."""
+    path = tmp_path / "decisions.toml"
+    _, _, err = run(files["live"], files["template"], decisions=path,
+                       sets=["instancecontroller.instanceNamePrefix=nightly",
+                             "serverapi.accessToken=node-tok-77"])
+    assert f"wrote {path}" in err
+    assert "shell" in err and "serverapi.accessToken" in err, err
+    text = path.read_text()
+    assert "node-tok-77" not in text
+    again = review_files(files["live"], files["template"], decisions=Decisions.load(path))
+    assert again["instancecontroller.instanceNamePrefix"].merged == "nightly"
+    outcome = again.decision_result
+    assert outcome is not None
+    assert outcome.missing_env == {"serverapi.accessToken": "RUNBOOK_SERVERAPI_ACCESSTOKEN"}
 
 
 def test_reopened_keys_make_the_check_fail(files: dict[str, Path], tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ async def test_decide_every_open_key_then_write(pair: tuple[Path, Path]) -> None
     assert entries[NEEDS_VALUE_KEY].value == "live"
     assert entries[NEW_DEFAULT_KEY].action is Choice.ACCEPT_NEW
     assert entries[REMOVED_KEY].action is Choice.DROP
-    assert "config.dbHost" not in entries  # --set decides it every time
+    assert "config.dbHost" not in entries  # the run decides it every time
     text = Path("decisions.toml").read_text()
     for secret in SECRETS.values():
         assert secret not in text

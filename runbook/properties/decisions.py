@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.properties.codec import atomic_write
 from runbook.properties.model import (
+    NEW_DATABASE_KEY,
     ApplyResult,
     Choice,
     DecisionError,
@@ -247,14 +248,18 @@ class Decisions:
             doc["keys"] = keys
         self.env_needed = []
         for kr in review:
-            if kr.status is Status.OVERRIDDEN:
-                continue  # the runbook or --set decides these every time
+            # What --set decided (in either file) is kept as decided; what the
+            # runbook overrides, it decides again every time (operator trial).
+            asked = kr.key in review.asked and kr.key != NEW_DATABASE_KEY \
+                and (kr.old is not None or kr.new is not None)
+            if kr.status is Status.OVERRIDDEN and not asked:
+                continue
             table = keys.get(kr.key)
             fresh = not isinstance(table, Table)
             if fresh:
                 table = tomlkit.table()
             assert isinstance(table, Table)
-            choice = _recorded_choice(kr)
+            choice = Choice.SET if asked else _recorded_choice(kr)
             if fresh:
                 for line in _hint(kr, choice):
                     table.add(tomlkit.comment(line))

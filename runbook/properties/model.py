@@ -119,6 +119,10 @@ class ApplyResult:
 # The review
 
 
+# The key a run points at the new database itself (steps/properties_step.py),
+# over any decision: so none about it is recorded.
+NEW_DATABASE_KEY = "config.dbHost"
+
 # Why a decided key is looked at again, when its live value is what moved.
 CHANGED_SINCE_DECIDED = "the live value changed since it was decided"
 
@@ -226,6 +230,10 @@ class Review:
         self._values: dict[str, str] = {}  # the value behind each Choice.SET
         #: What the last Decisions.apply did, for front ends to report.
         self.decision_result: ApplyResult | None = None
+        #: Values the operator gave (`runbook diff --set`): overrides here, and
+        #: decisions in a decisions file written from this review. The runbook's
+        #: own overrides (config.dbHost in a run) are decided afresh every time.
+        self.asked: dict[str, str] = {}
         self._classify(dict(overrides))
         self._order = self._display_order()
         self._current = {key: self._base[key] for key in self._order}

@@ -22,7 +22,7 @@ from runbook.properties.codec import (
     encode_properties,
     read_properties,
 )
-from runbook.properties.decisions import Decisions, DecisionsError, closest
+from runbook.properties.decisions import Decisions, DecisionsError, closest, env_name_for
 from runbook.properties.model import ApplyResult, KeyReview, Review, Status, review
 
 __all__ = ["diff_command", "parse_sets", "render_review", "review_to_json"]
@@ -57,15 +57,21 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
 
 def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
     """A line for each ``--set`` key that neither file sets (a key the template
-    has commented out counts as known).
+    has commented out counts as known), and for each secret given on the
+    command line.
 
     Such a key goes into the merged file as a new one, as asked; but a typo
     does the same, and leaves the key that was meant as it was, so it is said
-    once, with the known key closest to it."""
+    once, with the known key closest to it. A secret's value stays in the
+    shell's history (operator trial)."""
     known = [kr.key for kr in review
              if kr.old is not None or kr.new is not None or kr.new_commented is not None]
     lines = []
     for key in sets:
+        if key in review and review[key].secret:
+            lines.append(f"runbook diff: --set {key}: a secret on the command line stays in "
+                         "the shell's history; the editor (e) takes it unseen, and a decisions "
+                         f"file names it as ${env_name_for(key)}")
         if key in known:
             continue
         close = closest(key, known)
@@ -322,6 +328,7 @@ def diff_command(
         )
     except (PropertiesError, DecisionsError) as exc:
         return bad(str(exc))
+    result.asked = asked
 
     for line in unknown_sets(result, asked):
         print(line, file=stderr)
