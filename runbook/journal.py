@@ -267,6 +267,9 @@ class Replay:
     step_ids: list[str] = field(default_factory=list)
     finished: bool = False
     outcome: str | None = None
+    # The steps of the way back that began, in order: empty until it is taken.
+    way_back: list[str] = field(default_factory=list)
+    way_back_taken: bool = False
 
     def state(self, step_id: str) -> StepState:
         return self.steps.get(step_id, StepHistory()).state
@@ -301,6 +304,8 @@ def replay(path: Path) -> Replay:
             result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
             result.finished = False
             result.outcome = None
+        elif event == Record.WAY_BACK:
+            result.way_back_taken = True
         elif event == Record.STEP_START and history is not None:
             history.state = StepState.RUNNING
             history.in_flight_jobs.clear()  # a new attempt: earlier ones were settled
@@ -332,6 +337,8 @@ def replay(path: Path) -> Replay:
         elif event == Record.RUN_END:
             result.finished = True
             result.outcome = record.get("outcome")
+    if result.way_back_taken:
+        result.way_back = [step for step in result.steps if step not in result.step_ids]
     for (step, _attempt, _n), (text, job) in open_actions.items():
         history = result.steps.setdefault(step, StepHistory())
         history.in_flight.append(text)

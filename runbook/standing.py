@@ -49,8 +49,15 @@ def service_state(history: Replay) -> str:
     if history.cutover_started is not None:
         began = history.cutover_started
         down_for = datetime.now().astimezone() - datetime.fromisoformat(began).astimezone()
-        return (f"the stream manager is down since {local_time(began)} "
-                f"({duration(down_for.total_seconds())} so far), {count}")
+        down = (f"the stream manager is down since {local_time(began)} "
+                f"({duration(down_for.total_seconds())} so far)")
+        if history.way_back_taken:
+            # Part way back, the host is neither release as it was (operator
+            # trial: no red5pro at all after rollback-set-aside).
+            back = sum(1 for step in history.way_back if history.state(step) in _FINISHED)
+            return (f"{down}, part way back to the old one: {back} of its steps done "
+                    f"({count} before the way back)")
+        return f"{down}, {count}"
     if history.state("preflight") not in _FINISHED:
         # Nothing was looked at, or what was found was not a live install
         # (operator trial: its folder moved aside by a cutover this run knew
@@ -67,8 +74,13 @@ def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> li
     cutover is under way. None where the run cannot be continued."""
     if history.outcome in ("done", "rolled-back"):
         return []
-    lines = [f"to go on: {resume}"] if resume else []
     under_way = history.cutover_started is not None and history.downtime_s is None
+    if under_way and history.way_back_taken:
+        # A resumed run goes on back from there (runbook.executor), and so
+        # does the way back alone.
+        return [f"to go on back to the old stream manager: {resume or rollback}"] \
+            if resume or rollback else []
+    lines = [f"to go on: {resume}"] if resume else []
     if under_way and rollback:
         lines.append(f"to go back to the old stream manager instead: {rollback}")
     return lines

@@ -136,3 +136,31 @@ def test_a_resumed_run_whose_preflight_failed_does_not_say_it_changed_nothing() 
     said = service_state(history)
     assert "serves as before" not in said and "changed nothing" not in said, said
     assert "preflight did not pass" in said, said
+
+
+def test_a_stop_part_way_back_says_the_way_back_is_under_way(tmp_path: Path) -> None:
+    """Operator trial (stop 26): stopped after rollback-set-aside, the exit line
+    said only "down since ..., 15 of 17 steps done; to go on: ...", as if the
+    upgrade stood where it had failed. The host had no red5pro at all then:
+    the way back was part done, and going on goes on back."""
+    from runbook.journal import Journal, replay
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=IDS)
+    journal.write("step-end", step="preflight", state="done", detail="ok")
+    journal.write("cutover-start", step="delete-nodegroups")
+    journal.write("step-end", step="delete-nodegroups", state="done", detail="ok")
+    journal.write("step-end", step="start-service", state="failed", detail="no answer")
+    journal.write("way-back")
+    journal.write("step-end", step="rollback-stop-new", state="done", detail="ok")
+    journal.write("step-end", step="rollback-set-aside", state="done", detail="ok")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    history = replay(path)
+    said = service_state(history)
+    assert "down since" in said and "way back" in said, said
+    assert "2 of its steps done" in said, said
+    lines = going_on(history, resume="R", rollback="B")
+    assert lines and "back" in lines[0] and "R" in lines[0], lines
+    assert not any("instead" in line for line in lines), lines
