@@ -259,7 +259,8 @@ class RunbookApp(App["Outcome | None"]):
             # Down now by the host's record or that run's journal: its cutover
             # is under way, and only continuing it is offered.
             self.push_screen(ResumeDialog(self.offered.path, self.offered, self.cards,
-                                          mid_cutover=self.run_state.down_since is not None),
+                                          mid_cutover=self.run_state.down_since is not None,
+                                          rollback_after=self.session.rollback_after),
                              self._resume_answered)
         else:
             self._find_estimate()

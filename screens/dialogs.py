@@ -544,12 +544,14 @@ class ResumeDialog(Dialog[str]):
     ]
 
     def __init__(self, journal: Path, replay: Replay, steps: list[StepCard], *,
-                 mid_cutover: bool = False) -> None:
+                 mid_cutover: bool = False, rollback_after: str | None = None) -> None:
         super().__init__()
         self.journal = journal
         self.replay = replay
         self.steps = steps
         self.mid_cutover = mid_cutover
+        # The step after which this run was asked to take the way back.
+        self.rollback_after = rollback_after
 
     def _summary(self) -> Content:
         parts: list[Content | str | tuple[str, str]] = []
@@ -593,12 +595,21 @@ class ResumeDialog(Dialog[str]):
                     go_on += ["\n", ("n  New run", "bold"), ": a journal of its own from the "
                               "first step, the earlier one kept as it is; each step checks the "
                               "host again and counts as done when its outcome is already there."]
+                after = next((card for card in self.steps if card.id == self.rollback_after),
+                             None)
+                if after is not None and not went_back:
+                    # (Operator trial: asked for, and not said.)
+                    go_on += ["\n", ("As asked", "bold"), ", the way back to the old stream "
+                              f"manager begins once step {after.number}, {after.title}, is "
+                              "done" + (" (it is done: at once)." if self.replay.state(after.id)
+                                        is StepState.DONE else ".")]
                 yield Wrapped(Content.assemble(*go_on), indent=3, id="resume-text")
                 if self.mid_cutover:
                     # Continued, a run that took the way back goes on back
                     # (the executor's rule); and whether the host's record
                     # also refuses a new run is not this dialog's to know.
                     then = ("Continued, it goes on with the way back it began." if went_back
+                            else "Continued, it takes the way back, as asked." if after
                             else "Continue it to finish the cutover; once it runs, r says how "
                                  "to take the way back instead.")
                     yield Wrapped(Content.assemble(

@@ -77,6 +77,20 @@ async def the_dialog(app: RunbookApp) -> ResumeDialog:
     return app.screen
 
 
+async def test_a_resume_asked_to_roll_back_says_so_in_its_dialog(tmp_path: Path) -> None:
+    """Operator trial (stop 26): `rehearse --resume --rollback-after
+    service-unit`, mid-cutover, opened a dialog that said "Continue it to
+    finish the cutover": the way back the operator had asked for was not in it."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume", "--rollback-after", "backup-live",
+                    host_says_down=earlier)
+    hold_the_run(app)
+    async with app.run_test(size=SIZE):
+        shown = text_of(await the_dialog(app))
+    assert "finish the cutover" not in shown, shown
+    assert "way back" in shown and "Rename red5pro to bak.red5pro" in shown, shown
+
+
 async def test_mid_cutover_resume_offers_no_new_run_and_says_why(tmp_path: Path) -> None:
     """Operator trial: `rehearse --resume` over a run stopped in the cutover;
     "New run (n)" appended a fresh start to the same journal (the report:
