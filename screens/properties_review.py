@@ -445,7 +445,8 @@ class PropertiesReviewScreen(Screen[bool]):
         kr = self.review[key]
         lines: list[Content] = [
             Content.assemble((kr.key, "bold"), "  ",
-                             (kr.status.value, _STATUS_STYLE[kr.status]), f": {kr.status.meaning}")
+                             (kr.status.value, _STATUS_STYLE[kr.status]),
+                             f": {kr.status.found if kr.choice else kr.status.meaning}")
         ]
         values: list[Content] = []
         if kr.old is not None:

@@ -21,7 +21,7 @@ import pytest
 from textual.app import App
 from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from runbook.properties import Choice, Decisions, Review, Status, review
 from screens.diff_app import DiffApp, create_diff_app, run_diff_app
@@ -263,6 +263,25 @@ async def test_a_secret_typed_in_the_editor_is_hidden_and_stored_by_name(
     assert "RUNBOOK_REST_ADMINISTRATORTOKEN" in "\n".join(app.report)
     assert "adm-tok-NEW-9" not in Path("decisions.toml").read_text()
     assert "rest.administratorToken=adm-tok-NEW-9" in Path("merged.properties").read_text()
+
+
+async def test_a_carried_key_given_another_value_no_longer_says_the_live_one_is_kept(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial (stop 26): a carried key given a typed value read
+    "carried: ... the live value is kept" above "Decided: use the value typed here"."""
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        key = next(kr.key for kr in screen.review if kr.status is Status.CARRIED
+                   and not kr.secret)
+        await go_to(pilot, screen, key)
+        await pilot.press("e")
+        screen.query_one("#review-edit", Input).value = "typed-here"
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = str(screen.query_one("#review-detail", Static).render())
+    assert "use the value typed here" in shown, shown
+    assert "the live value is kept" not in shown, shown
 
 
 async def test_a_reopened_key_is_found_with_n_and_kept_with_o(pair: tuple[Path, Path]) -> None:

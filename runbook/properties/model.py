@@ -65,20 +65,29 @@ class Status(StrEnum):
     @property
     def meaning(self) -> str:
         """One line that says what the status means, for every front end to share."""
-        return _MEANING[self]
+        found, unless_decided = _MEANING[self]
+        return f"{found}; {unless_decided}" if unless_decided else found
+
+    @property
+    def found(self) -> str:
+        """What the two files say of the key, without what happens by default:
+        for a key decided otherwise (operator trial: "the live value is kept"
+        above a typed value)."""
+        return _MEANING[self][0]
 
 
+# What the files say of a key, and what happens to it unless someone decides.
 _MEANING = {
-    Status.UNCHANGED: "same value in the live file and the new template",
-    Status.CARRIED: "both files set it differently; the live value is kept",
-    Status.UNCOMMENTED: "commented out in the new template but set in the live file; "
-    "the line is uncommented with the live value",
-    Status.NEEDS_VALUE: "only the new template has it, as a placeholder or blank; "
-    "someone has to give it a value",
-    Status.NEW_DEFAULT: "only the new template has it, with a default that goes in "
-    "unless someone changes it",
-    Status.REMOVED: "only the live file has it; left out unless someone keeps it",
-    Status.OVERRIDDEN: "set by the runbook itself or by --set",
+    Status.UNCHANGED: ("same value in the live file and the new template", ""),
+    Status.CARRIED: ("both files set it differently", "the live value is kept"),
+    Status.UNCOMMENTED: ("commented out in the new template but set in the live file",
+                         "the line is uncommented with the live value"),
+    Status.NEEDS_VALUE: ("only the new template has it, as a placeholder or blank",
+                         "someone has to give it a value"),
+    Status.NEW_DEFAULT: ("only the new template has it, with a default",
+                         "it goes in unless someone changes it"),
+    Status.REMOVED: ("only the live file has it", "left out unless someone keeps it"),
+    Status.OVERRIDDEN: ("set by the runbook itself or by --set", ""),
 }
 
 
