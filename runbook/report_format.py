@@ -225,6 +225,13 @@ def releases(report: Report) -> list[tuple[str, str]]:
     """The summary's rows on the releases, in plain words. A run that went back
     says what stands now: the old release again, not an upgrade (operator
     trial: "3.1 → 4.0" beside "answers from the old install")."""
+    if report.downtime.began is None:
+        # No cutover: nothing was upgraded (operator trial: "6.2.0 → 11.1.0"
+        # and "After the upgrade" for a run stopped in prepare).
+        live = report.version_from or "the live release (its version is not on record)"
+        to = f" to {report.version_to}" if report.version_to else ""
+        return [("Release", f"{live}, as before: the cutover{to} did not begin"),
+                ("Stream Manager API", report.api_from or "-")]
     if not report.went_back:
         return [("Release", versions(report.version_from, report.version_to)),
                 ("Stream Manager API", versions(report.api_from, report.api_to)),

@@ -969,3 +969,26 @@ def test_a_downtime_as_long_as_its_estimate_is_not_called_shorter() -> None:
     said = downtime_verdict(report) or ""
     assert "0.0 s" not in said and "shorter" not in said, said
     assert "5.2 s against 5.3 s" in said, said
+
+
+def test_a_run_stopped_before_the_cutover_reports_no_upgrade(tmp_path: Path) -> None:
+    """Operator trial (stop 26): a run stopped in prepare was reported with
+    "Release 6.2.0 → 11.1.0" and "After the upgrade: the new install was not
+    heard from", which reads as an upgrade that happened."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="u@h:22",
+                  steps=["preflight", "upload", "delete-nodegroups"])
+    journal.write("step-end", step="preflight", state="done", detail="ok")
+    journal.write("facts", facts={"live_version": "6.2.0.b406", "new_version": "11.1.0.b835",
+                                  "api_version": "3.1"})
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(path, estimate_from=[])
+    head = _head(markdown(report))
+    assert "After the upgrade" not in head, head
+    assert "→" not in head["Release"], head
+    assert head["Release"].startswith("6.2.0.b406") and "11.1.0.b835" in head["Release"], head
+    assert "not begun" in head["Release"] or "did not begin" in head["Release"], head
+    page = html(report)
+    assert "After the upgrade" not in page and "→" not in page.split("<h2>", 1)[0]
