@@ -39,7 +39,7 @@ from runbook.journal import (
     last_downtime,
     read,
 )
-from runbook.model import Outcome, result_line
+from runbook.model import Outcome, outcome_words, result_line
 from runbook.standing import said_time
 from runbook.statedir import default_dir
 
@@ -621,6 +621,7 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
     steps: dict[str, None] = {}
     runs = 0
     running = False  # a run began and has recorded no end
+    previous_end: dict[str, Any] | None = None  # the run before's run-end record
     last = ""  # the time of the record before this one: a cut came after it
     for record in records:
         step_id = _text(record.get("step"))
@@ -629,11 +630,15 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
             steps.update(dict.fromkeys(_text(s) for s in record.get("steps") or []))
             if running:
                 lines.append(_cut_off(last))
+            elif previous_end is not None:
+                # (Operator trial: "resumed" with no word of how the run before ended.)
+                lines.append(_run_ended(previous_end))
             lines += _run_began(record, first=runs == 0)
             runs += 1
             running = True
         elif event == Record.RUN_END:
             running = False
+            previous_end = record
         last = _text(record.get("ts")) or last
         if step_id:
             steps[step_id] = None
@@ -673,6 +678,14 @@ def _run_began(record: dict[str, Any], *, first: bool) -> list[tuple[str, str]]:
         return []
     began = "resumed" if record.get("resumed") else "a new run began"
     return [(RUN_MARK, f"{began} {_said(_text(record.get('ts')))}")]
+
+
+def _run_ended(record: dict[str, Any]) -> tuple[str, str]:
+    """How a run that a later one continues ended, and when."""
+    outcome = _text(record.get("outcome")) or "ended"
+    code = record.get("exit_code")
+    exit_code = f" (exit {code})" if isinstance(code, int) else ""
+    return (RUN_MARK, f"{outcome_words(outcome)} {_said(_text(record.get('ts')))}{exit_code}")
 
 
 def _cut_off(last: str) -> tuple[str, str]:

@@ -55,7 +55,7 @@ def service_state(history: Replay) -> str:
             # Part way back, the host is neither release as it was (operator
             # trial: no red5pro at all after rollback-set-aside).
             back = sum(1 for step in history.way_back if history.state(step) in _FINISHED)
-            return (f"{down}, part way back to the old one: {back} of its steps done "
+            return (f"{down}, on the way back to the old one: {back} of its steps done "
                     f"({count} before the way back)")
         return f"{down}, {count}"
     if history.state("preflight") not in _FINISHED:

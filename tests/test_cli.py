@@ -265,7 +265,8 @@ def test_rollback_ends_saying_where_the_stream_manager_stands_and_how_to_go_on(
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr
     tail = result.stdout.rstrip().splitlines()[-2:]
     assert tail[0].startswith("runbook: the stream manager is down since"), tail
-    assert tail[1] == f"runbook: to go on: runbook rollback {EXAMPLE} --journal {journal}", tail
+    assert tail[1] == ("runbook: to go on back to the old stream manager: runbook rollback "
+                       f"{EXAMPLE} --journal {journal}"), tail
 
 
 @pytest.mark.parametrize("command", ["log", "report"])
@@ -413,7 +414,8 @@ def test_the_commands_that_go_on_name_absolute_paths(tmp_path: Path) -> None:
                           "XDG_STATE_HOME": str(tmp_path / "state")})
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr
     tail = result.stdout.rstrip().splitlines()[-1]
-    assert tail == f"runbook: to go on: runbook rollback {EXAMPLE} --journal {journal}", tail
+    assert tail == ("runbook: to go on back to the old stream manager: runbook rollback "
+                    f"{EXAMPLE} --journal {journal}"), tail
 
 
 def test_rollback_names_the_cutover_under_way_before_calling_a_journal_ended(

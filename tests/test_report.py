@@ -939,8 +939,9 @@ def test_log_marks_where_a_run_was_cut_off_and_resumed(tmp_path: Path) -> None:
     assert cut[1].startswith(f"cut off here, after {local_time(first)}") and "no end" in cut[1]
     assert resumed[1].startswith("resumed") and local_time("2026-01-01T00:05:00+00:00") \
         in resumed[1]
-    assert lines[4][0] == "runbook" and lines[4][1].startswith("a new run began")
-    assert len(lines) == 5
+    assert lines[4] == ("runbook", f"done {local_time('2026-01-01T00:05:02+00:00')}")
+    assert lines[5][0] == "runbook" and lines[5][1].startswith("a new run began")
+    assert len(lines) == 6
     # Kept beside one step's lines, which can run across the cut.
     assert [line for _, line in log_lines(path, step="upload")][:-1] == [
         line for _, line in lines]
@@ -992,3 +993,25 @@ def test_a_run_stopped_before_the_cutover_reports_no_upgrade(tmp_path: Path) -> 
     assert "not begun" in head["Release"] or "did not begin" in head["Release"], head
     page = html(report)
     assert "After the upgrade" not in page and "→" not in page.split("<h2>", 1)[0]
+
+
+def test_log_says_when_a_run_that_a_later_one_continues_ended(tmp_path: Path) -> None:
+    """Operator trial (stop 26): `runbook log` said "resumed 09:51:21" with no
+    line saying when, or how, the run before it ended."""
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["upload"]}\n'
+        '{"event": "output", "ts": "2026-01-01T00:00:01+00:00", "step": "upload", '
+        '"lines": [["out", "sent 40%"]]}\n'
+        '{"event": "run-end", "ts": "2026-01-01T00:00:02+00:00", "outcome": "stopped", '
+        '"exit_code": 3}\n'
+        '{"event": "run-start", "ts": "2026-01-01T00:05:00+00:00", "steps": ["upload"], '
+        '"resumed": true}\n'
+        '{"event": "run-end", "ts": "2026-01-01T00:05:02+00:00", "outcome": "done", '
+        '"exit_code": 0}\n')
+    from runbook.standing import local_time
+
+    lines = log_lines(path)
+    assert lines[1][0] == "runbook" and "stopped" in lines[1][1], lines
+    assert local_time("2026-01-01T00:00:02+00:00") in lines[1][1] and "exit 3" in lines[1][1]
+    assert lines[2][1].startswith("resumed") and len(lines) == 3, lines
