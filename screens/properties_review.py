@@ -142,11 +142,13 @@ class PropertiesReviewScreen(Screen[bool]):
         Binding("a", "accept_new", "Accept new", id="properties.accept-new"),
         Binding("o", "keep_old", "Keep old", id="properties.keep-old"),
         Binding("e", "edit", "Edit", id="properties.edit"),
+        # Write and leave end every review: kept ahead of the rest so a narrow
+        # footer (80 columns) still shows them.
+        Binding("w", "write", "Write", id="properties.write"),
+        Binding("q", "leave", "Leave", id="properties.leave"),
         Binding("x", "toggle_removed", "Keep/drop", id="properties.toggle-removed"),
         Binding("v", "reveal", "Reveal", id="properties.reveal"),
         Binding("slash", "filter", "Filter", key_display="/", id="properties.filter"),
-        Binding("w", "write", "Write", id="properties.write"),
-        Binding("q", "leave", "Leave", id="properties.leave"),
         Binding("escape", "close_bar", "Cancel", id="properties.cancel"),
     ]
 

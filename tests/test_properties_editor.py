@@ -284,6 +284,18 @@ async def test_a_carried_key_given_another_value_no_longer_says_the_live_one_is_
     assert "the live value is kept" not in shown, shown
 
 
+async def test_at_80_columns_the_footer_shows_how_to_write_and_leave(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial (stop 26): at 80x24 the footer ended at "v Reve": w Write
+    and q Leave, the two keys every review ends with, were never on screen."""
+    app = make_app(pair)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await editor(pilot)
+        await pilot.pause()
+        bottom = screen_text(app).rstrip().splitlines()[-1]
+    assert "w Write" in bottom and "q Leave" in bottom, bottom
+
+
 async def test_a_reopened_key_is_found_with_n_and_kept_with_o(pair: tuple[Path, Path]) -> None:
     old, _ = pair
     first = make_app(pair).review
