@@ -383,15 +383,17 @@ class RunbookApp(App["Outcome | None"]):
         from runbook.model import StepState
 
         event = message.event
+        was_down = self.run_state.service_down
         self.run_state.apply(event, self.clock())
         match event:
             case JournalRepaired(message=text):
                 self.notify(text, severity="warning", timeout=30, markup=False)
             case RunEnded(journal_failure=str(failure)):
                 self.notify(failure, severity="error", timeout=60, markup=False)
-        if isinstance(event, RunEnded):
-            # The report key in, run and skip out; the headings follow the
-            # outcome through refresh_view (views.group_titles).
+        if isinstance(event, RunEnded) or self.run_state.service_down != was_down:
+            # The report key in, run and skip out, the way back's while the
+            # service is down; the headings follow the outcome through
+            # refresh_view (views.group_titles).
             self.refresh_bindings()
         report = getattr(event, "report", None)
         if report is not None:
@@ -509,6 +511,9 @@ class RunbookApp(App["Outcome | None"]):
         self.notify(text, title="Roll back", severity="warning" if down else "information",
                     timeout=30 if down else 8, markup=False)
 
+    def action_where_the_way_back_stands(self) -> None:
+        self.action_rollback()
+
     def action_review_properties(self) -> None:
         self.review.open()
 
@@ -519,6 +524,15 @@ class RunbookApp(App["Outcome | None"]):
         self.questions.quit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rollback":
+            # In the footer while the stream manager is down; otherwise r falls
+            # to the hidden binding, which says where the way back stands.
+            return self.offers(action) and self.run_state.service_down
+        return self.offers(action)
+
+    def offers(self, action: str) -> bool:
+        """Whether the app offers `action` now, whichever key shows it: the
+        footer's check and the palette's."""
         if not self.opened:
             return action == "request_quit"
         if action == "write_report":  # out of the footer until there is a run to report
@@ -550,7 +564,7 @@ class RunbookApp(App["Outcome | None"]):
             self, self.cards, self.main.log_widget.focus, self.main.checklist.select_step,
             selected=selected, plan=self.run_state.plans.get(selected.id) if selected else None,
             copy=self.records.copy,
-            offered=lambda action: self.check_action(action, ()) is not False)
+            offered=self.offers)
         for command in super().get_system_commands(screen):
             if command.title.lower() != "quit":  # ours asks first
                 yield command

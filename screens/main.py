@@ -72,6 +72,10 @@ class MainScreen(Screen[None]):
         # The app's own q, placed here so the footer keeps it at 80 columns.
         Binding("q", "app.request_quit", "Quit", id="quit-main", key_display="q/^c",
                 tooltip="Leave; asks first when something is running"),
+        # Shown while the stream manager is down, where an 80-column footer
+        # keeps it (operator trial: it was cut off all through the cutover).
+        Binding("r", "app.rollback", "Roll back", id="rollback",
+                tooltip="Where the way back to the old stream manager starts"),
         Binding("L", "app.show_log", "Full log", id="show-log",
                 tooltip="Every line of the run with its step; / searches it"),
         Binding("y", "app.copy_commands", "Copy", id="copy-commands",
@@ -82,9 +86,10 @@ class MainScreen(Screen[None]):
                 tooltip="Open the properties review of the properties step"),
         Binding("l", "focus_log", "Output", id="focus-log",
                 tooltip="Move the focus to the output, to scroll it"),
-        Binding("r", "app.rollback", "Roll back", id="rollback",
-                tooltip="Where the way back to the old stream manager starts, once the "
-                "cutover has begun"),
+        # The rest of the time r still says where the way back stands (nothing
+        # to go back from yet, or any more), out of the footer.
+        Binding("r", "app.where_the_way_back_stands", "Roll back", id="rollback-where",
+                show=False),
     ]
 
     def __init__(self, state: RunState, store: OutputStore, *, max_lines: int,

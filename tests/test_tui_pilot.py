@@ -46,6 +46,7 @@ from tests.test_tui_fakes import (
     plan_of,
     report,
     run_steps,
+    screen_text,
     settings,
     tell,
 )
@@ -733,9 +734,16 @@ def test_every_binding_has_an_id() -> None:
 
 
 async def test_the_footer_and_palette_offer_every_action() -> None:
+    """Roll back joins the footer once the stream manager is down (stop 26);
+    the palette offers it all along."""
+    from runbook.events import CutoverStarted
+
     app = make_app()
-    async with app.run_test(size=SIZE):
+    async with app.run_test(size=SIZE) as pilot:
         await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
+        await until(lambda: app.run_state.service_down, what="the cutover")
+        await pilot.pause()
         shown = {binding.action for _, binding, _, _ in app.screen.active_bindings.values()
                  if binding.show}
         for action in ("app.run_step", "app.skip_step", "app.rollback", "app.review_properties",
@@ -768,6 +776,28 @@ async def test_roll_back_leaves_the_footer_once_there_is_nothing_to_go_back_from
         for gone in ("Roll back", "Run the next step", "Skip the next step"):
             assert gone not in titles, titles
         assert "Write the report" in titles and "Full log" in titles
+
+
+async def test_at_80_columns_the_footer_keeps_the_way_back_while_the_service_is_down() -> None:
+    """Operator trial (stop 26): at 80x24 the footer ended before "r Roll back"
+    all through the cutover, when the way back matters most; before it, the
+    keys of the preparation keep their places."""
+    from runbook.events import CutoverStarted
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app)
+        await pilot.pause()
+        before = screen_text(app).rstrip().splitlines()[-1]
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
+        await until(lambda: app.run_state.service_down, what="the cutover")
+        await pilot.pause()
+        during = screen_text(app).rstrip().splitlines()[-1]
+        # The palette still offers it, once.
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+    assert "r Roll back" in during, during
+    assert "r Roll back" not in before and "y Copy" in before, before
+    assert titles.count("Roll back") == 1, titles
 
 
 def test_cutover_steps_always_ask_for_the_id() -> None:
