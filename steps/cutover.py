@@ -650,6 +650,13 @@ def _origins(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [n for n in nodes if n.get("role") == "origin"]
 
 
+# What the rebuild's plan shows where it learns a value only as it runs, the way
+# it shows <api-version>: the new nodegroup's name comes from the API's answer
+# (operator trial: `{new}` read as a template left unfilled).
+NEW_ORIGIN = "admin/nodegroup/<new nodegroup>/node/origin"
+FROM_SNAPSHOT = "<from the snapshot>"
+
+
 class Recreate(Red5Step):
     id = "recreate"
     title = "Recreate nodegroups and origins"
@@ -677,15 +684,15 @@ class Recreate(Red5Step):
             return [Note("rebuilds what export-config saved (no snapshot yet)"),
                     ApiCall("POST", "admin/configurations/launchconfig",
                             p.curl("POST", "admin/configurations/launchconfig",
-                                   {"launchconfig": "{saved}"})),
+                                   {"launchconfig": FROM_SNAPSHOT})),
                     ApiCall("POST", "admin/configurations/scalepolicy",
                             p.curl("POST", "admin/configurations/scalepolicy",
-                                   {"policy": "{saved}"})),
+                                   {"policy": FROM_SNAPSHOT})),
                     ApiCall("POST", "admin/nodegroup", p.curl("POST", "admin/nodegroup", {
-                        "regions": ["{saved}"], "launchConfig": "{saved}",
-                        "scalePolicy": "{saved}"})),
-                    ApiCall("POST", "admin/nodegroup/{new}/node/origin",
-                            p.curl("POST", "admin/nodegroup/{new}/node/origin")),
+                        "regions": [FROM_SNAPSHOT], "launchConfig": FROM_SNAPSHOT,
+                        "scalePolicy": FROM_SNAPSHOT})),
+                    ApiCall("POST", NEW_ORIGIN,
+                            p.curl("POST", NEW_ORIGIN)),
                     Wait("origins in service", p.settings.timeouts.origins_inservice)]
         for name, body in saved["launchconfigs"].items():
             image = self._image(p)
@@ -703,8 +710,8 @@ class Recreate(Red5Step):
                 "regions": group.get("regions", []), "launchConfig": group.get("launchConfig"),
                 "scalePolicy": group.get("scalePolicy")}), f"replaces {group['name']}"))
             for _ in range(max(1, len(_origins(group.get("nodes", []))))):
-                actions.append(ApiCall("POST", "admin/nodegroup/{new}/node/origin",
-                                       p.curl("POST", "admin/nodegroup/{new}/node/origin")))
+                actions.append(ApiCall("POST", NEW_ORIGIN,
+                                       p.curl("POST", NEW_ORIGIN)))
         actions.append(Wait("origins in service", p.settings.timeouts.origins_inservice))
         return actions
 

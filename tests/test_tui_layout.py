@@ -560,3 +560,13 @@ async def test_the_clocks_row_keeps_the_step_count_and_its_form_as_the_estimate_
             forms.append(clocks_form(row))
             clock.now += 9
         assert forms == sorted(forms), f"the row changed its form back and forth: {forms}"
+
+
+async def test_the_rebuild_plan_says_what_it_learns_only_as_it_runs() -> None:
+    """Operator trial (stop 26): the rebuild's plan showed
+    `admin/nodegroup/{new}/node/origin`, which read as a template left unfilled;
+    the new nodegroup's name comes from the API's answer, and the plan says so
+    the way it shows <api-version>."""
+    shown = "\n".join(action.render() for action in await plan_of("recreate"))
+    assert "{new}" not in shown and "{saved}" not in shown, shown
+    assert "admin/nodegroup/<new nodegroup>/node/origin" in shown, shown
