@@ -194,15 +194,15 @@ def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
 # line's first 4 KiB, and a jsvc line with a long classpath can name java only
 # after that.) Lines: "/" first, then P<TAB>pid<TAB>red5.root<TAB>command line
 # for each process, then S<TAB>path<TAB>identity for each folder found.
-_JAVA_PROCESSES = (
+_JAVA_PROCESSES = (  # double quotes only: shown inside sh -c '...', it reads as written
     "stat -L -c %d:%i /; "
-    "grep -Hsa '[j]ava' /proc/[0-9]*/cmdline | tr '\\0' ' ' | { "
+    "grep -Hsa \"[j]ava\" /proc/[0-9]*/cmdline | tr \"\\0\" \" \" | { "
     "while IFS= read -r l; do d=${l%%/cmdline:*}; d=${d#/proc/}; a=${l#*/cmdline:}; "
-    "case $d in ''|*[!0-9]*) continue ;; esac; "
+    "case $d in \"\"|*[!0-9]*) continue ;; esac; "
     "r=${a##*-Dred5.root=}; [ \"$r\" = \"$a\" ] && r=; r=${r%% *}; "
-    "printf 'P\\t%s\\t%s\\t%s\\n' \"$d\" \"$r\" \"$a\"; "
+    "printf \"P\\t%s\\t%s\\t%s\\n\" \"$d\" \"$r\" \"$a\"; "
     "set -- \"$@\" \"/proc/$d/cwd\"; [ -n \"$r\" ] && set -- \"$@\" \"$r\"; done; "
-    "[ $# -eq 0 ] || stat -L --printf 'S\\t%n\\t%d:%i\\n' -- \"$@\" 2>/dev/null; true; }"
+    "[ $# -eq 0 ] || stat -L --printf \"S\\t%n\\t%d:%i\\n\" -- \"$@\" 2>/dev/null; true; }"
 )
 
 

@@ -570,3 +570,14 @@ async def test_the_rebuild_plan_says_what_it_learns_only_as_it_runs() -> None:
     shown = "\n".join(action.render() for action in await plan_of("recreate"))
     assert "{new}" not in shown and "{saved}" not in shown, shown
     assert "admin/nodegroup/<new nodegroup>/node/origin" in shown, shown
+
+
+async def test_the_process_listing_reads_as_one_quoted_script() -> None:
+    """Operator trial (stop 26): the preflight's listing of java processes
+    showed as `sudo -n sh -c '...'"'"'[j]ava'"'"'...'`, its quotes escaped a
+    dozen times: the script keeps to double quotes, so the one pair around
+    it is the only single quotes the operator reads."""
+    shown = [action.render() for action in await plan_of("preflight")]
+    listing = next(line for line in shown if "cmdline" in line)
+    assert "'\"'\"'" not in listing, listing
+    assert listing.count("'") == 2, listing
