@@ -439,3 +439,24 @@ def test_the_stand_in_refuses_what_a_server_refuses(tmp_path: Path) -> None:
         session.execute("GRANT ALL ON *.* TO smadmin")
     assert session.execute("SHOW TABLES").rows == [["t"]]
     assert state.authenticate("smadmin", "pw") and not state.authenticate("smadmin", "pW")
+
+
+def test_the_stand_in_shows_the_tables_of_a_database_named_in_the_statement(
+        tmp_path: Path) -> None:
+    """`SHOW TABLES FROM cluster`, as the scenario and refusal tests ask it: on a
+    machine without MariaDB the stand-in refused it with ERROR 1064, and four
+    tests failed there (stop 26). A database the account may not see, or that
+    is not there, is refused as a server refuses it."""
+    state = mysqlfake.ServerState.create(tmp_path / "s.json")
+    state.create_user("smadmin", "pw", ["cluster"])
+    admin = mysqlfake.Session(state, "root", admin=True)
+    admin.execute("CREATE DATABASE cluster")
+    admin.execute("CREATE DATABASE other")
+    admin.execute("CREATE TABLE cluster.`t` (a int)")
+    session = mysqlfake.Session(state, "smadmin")
+    assert session.execute("SHOW TABLES FROM cluster").rows == [["t"]]
+    assert session.execute("show tables in `cluster`").rows == [["t"]]
+    with pytest.raises(mysqlclient.SqlError, match="1044"):
+        session.execute("SHOW TABLES FROM other")
+    with pytest.raises(mysqlclient.SqlError, match="1049"):
+        admin.execute("SHOW TABLES FROM nothere")

@@ -224,7 +224,7 @@ class Session:
             (r"SELECT\s+(table_name)\s+FROM\s+information_schema\s*\.\s*tables\s+"
              r"WHERE\s+table_schema\s*=\s*'([^']*)'", self._list_tables),
             (r"SHOW\s+(?:DATABASES|SCHEMAS)(?:\s+LIKE\s+'([^']*)')?", self._show_databases),
-            (r"SHOW\s+TABLES", self._show_tables),
+            (rf"SHOW\s+TABLES(?:\s+(?:FROM|IN)\s+({_IDENT}))?", self._show_tables),
         ]
 
     @staticmethod
@@ -308,10 +308,15 @@ class Session:
         return Result(["Database"], [[n] for n in sorted(names)])
 
     def _show_tables(self, match: re.Match[str]) -> Result:
-        if self.database is None:
+        # SHOW TABLES FROM db asks of that database, whichever is in use.
+        database = _unquote(match[1]) if match[1] is not None else self.database
+        if database is None:
             raise SqlError(1046, "3D000", "No database selected")
-        return Result([f"Tables_in_{self.database}"],
-                      [[t] for t in self.state.tables(self.database)])
+        if not self._may(database):
+            raise self._denied(database)
+        if database not in self.state.databases:
+            raise SqlError(1049, "42000", f"Unknown database '{database}'")
+        return Result([f"Tables_in_{database}"], [[t] for t in self.state.tables(database)])
 
 
 def run_script(session: Session, text: str) -> None:
