@@ -47,9 +47,10 @@ def drive(monkeypatch: pytest.MonkeyPatch, autopilot: Autopilot) -> None:
         RunbookApp.run_async, headless=True, size=SIZE, auto_pilot=autopilot))
 
 
-def spy_on_start(monkeypatch: pytest.MonkeyPatch, gate: asyncio.Event | None = None
-                 ) -> list[RehearsalHost]:
-    """The hosts whose start() has been called; each waits for `gate` first."""
+def spy_on_start(monkeypatch: pytest.MonkeyPatch, gate: asyncio.Event | None = None,
+                 *, held: asyncio.Event | None = None) -> list[RehearsalHost]:
+    """The hosts whose start() has been called; each waits for `gate` first,
+    and, once its processes run, for `held` before start() returns."""
     calls: list[RehearsalHost] = []
     real_start = RehearsalHost.start
 
@@ -58,6 +59,9 @@ def spy_on_start(monkeypatch: pytest.MonkeyPatch, gate: asyncio.Event | None = N
         if gate is not None:
             await gate.wait()
         await real_start(self)
+        if held is not None:
+            calls.append(self)  # a second time: its processes run
+            await held.wait()
 
     monkeypatch.setattr(RehearsalHost, "start", start)
     return calls
@@ -157,12 +161,16 @@ def test_rehearse_paints_before_the_host_starts(
 def test_quitting_while_the_host_starts_stops_it(
     state_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    starts = spy_on_start(monkeypatch)
+    # The start is held with the host's processes running: without MariaDB it
+    # took under 0.3 s, the app opened before q, and its quit dialog waited
+    # for an answer until the test timed out (stop 26).
+    held = asyncio.Event()  # q comes while start() is under way; it ends after
+    starts = spy_on_start(monkeypatch, held=held)
 
     async def quit_at_once(pilot: Pilot[Any]) -> None:
-        await until(lambda: starts, what="the host to begin starting")
-        await asyncio.sleep(0.3)  # well into its start
+        await until(lambda: len(starts) == 2, what="the host's processes")
         await pilot.press("q")
+        held.set()
 
     drive(monkeypatch, quit_at_once)
     code = cli.main(["rehearse", "--sandbox", str(tmp_path / "sandbox")])
