@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -40,6 +42,32 @@ def tui_state_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     machine shows up in a picture or a clock."""
     if request.module.__name__.rpartition(".")[2].startswith("test_tui_"):
         monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What still names a test's tmp_path once the test is torn down is ended,
+    with its process group: a test that fails part way (pytest-timeout in the
+    middle of a rehearsal) left the sandbox's service running for the rest of
+    the session and after (stop 26). Each test that starts something checks
+    on its own that it stopped it; this is the net under a failed one."""
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is None:
+        return
+    left = processes_mentioning(tmp)
+    for pid in left:
+        try:
+            group = os.getpgid(pid)
+            if group == os.getpgrp():  # the test run's own group: that process alone
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass  # ended meanwhile
+    if left:
+        warnings.warn(f"{request.node.nodeid} left processes running: {left} (ended now)",
+                      stacklevel=1)
 
 
 @pytest.fixture

@@ -1,0 +1,49 @@
+"""A test that fails part way (a timeout in the middle of a rehearsal, say) must
+not leave what it started running for the rest of the session and after: stop
+26 found a rehearsal's service still up, long after its test had timed out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from runbook.rehearsal.sandbox import processes_mentioning
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Starts a process that names the test's tmp_path on its command line (as a
+# rehearsal's service names its sandbox), says where, and fails at once.
+_FAILS_LEAVING_A_PROCESS = '''
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_fails_with_its_process_running(tmp_path: Path) -> None:
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)",
+                      str(tmp_path / "service")], start_new_session=True)
+    Path(os.environ["LEFT_AT"]).write_text(str(tmp_path))
+    raise AssertionError("fails as a timed-out test does")
+'''
+
+
+def test_a_failed_test_leaves_no_process_naming_its_tmp_path(tmp_path: Path) -> None:
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / "test_inner.py").write_text(textwrap.dedent(_FAILS_LEAVING_A_PROCESS))
+    left_at = tmp_path / "left-at"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
+         "--rootdir", str(inner), "--basetemp", str(tmp_path / "base"), str(inner)],
+        cwd=ROOT, env={**os.environ, "LEFT_AT": str(left_at)}, capture_output=True,
+        text=True, timeout=120)
+    assert "1 failed" in done.stdout, done.stdout + done.stderr
+    started_in = Path(left_at.read_text())
+    left = processes_mentioning(started_in)
+    for pid in left:  # never left for the rest of this session either
+        os.kill(pid, 9)
+    assert left == [], f"still running after the failed test: {left}"
