@@ -20,6 +20,7 @@ import pytest
 
 import runbook.remote as rm
 from runbook.config import HostSettings
+from runbook.rehearsal.sandbox import processes_mentioning
 from runbook.remote import CommandTimeout, HostKeyRefused, OutcomeUnknown, Remote, RemoteError
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 
@@ -302,7 +303,12 @@ def test_a_launched_job_has_its_log_when_the_launch_returns(tmp_path: Path) -> N
                                                          job=f"j{n}")],
                        env=env, check=True, timeout=10)
         missing += not (home / ".runbook" / "jobs" / f"j{n}.log").exists()
+    # The last jobs (0.2 s each) end on their own: waited for, not left running.
+    deadline = time.monotonic() + 10
+    while processes_mentioning(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert missing == 0, f"{missing} of 300 launches returned before their log existed"
+    assert processes_mentioning(tmp_path) == []
 
 
 def test_attaching_waits_for_the_whole_exit_status_not_an_empty_file(tmp_path: Path) -> None:
