@@ -68,11 +68,15 @@ class Questions:
         self.run_moved()
         self.show_recovery()
 
+    def _recovery_shown(self) -> bool:
+        """The failed step's dialog is open, on top or under another screen."""
+        return any(isinstance(screen, RecoverDialog) for screen in self.app.screen_stack)
+
     def show_recovery(self) -> None:
         """The failed step's question, again if escape laid it aside: the run
         waits on it, and enter, r or q bring it back."""
         message = self.recovery
-        if message is None or any(isinstance(s, RecoverDialog) for s in self.app.screen_stack):
+        if message is None or self._recovery_shown():
             return
         card = self.app.by_id[message.report.id]
 
@@ -161,8 +165,7 @@ class Questions:
             # stops the run (review: this asked as if the runbook were busy).
             # It is on top, over a quit dialog too if one was open, or was
             # laid aside (escape) and comes back.
-            if any(isinstance(s, RecoverDialog) for s in app.screen_stack) \
-                    or self.recovery is None:
+            if self._recovery_shown() or self.recovery is None:
                 app.notify("The failed step's dialog waits for an answer: q there stops the "
                            "run.", markup=False)
             else:
