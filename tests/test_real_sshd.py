@@ -620,3 +620,32 @@ async def test_an_aborted_command_in_a_shared_shell_is_stopped_on_the_host(
         assert (await remote.run("echo next", timeout=10)).stdout == "next\n"
     finally:
         _kill(_running(sshd, "sleep 29.104"))
+
+
+async def test_a_journalled_command_in_a_shared_shell_is_found_and_stopped_by_its_record(
+        sshd: Sshd, remote: Remote) -> None:
+    """While a journalled command runs, its record names a session holding it
+    (a later run waits on that); an abort ends it through the record; once it
+    ends, by itself or stopped, the record says nothing runs."""
+    done = await remote.run("true", timeout=10, job="test-quick")
+    assert done.ok and await remote.job_status("test-quick") is None
+    task = asyncio.create_task(remote.run("sleep 29.105", timeout=60, job="test-long"))
+    try:
+        found = None
+        for _ in range(100):
+            found = await remote.job_status("test-long")
+            if found is not None and _running(sshd, "sleep 29.105"):
+                break
+            await asyncio.sleep(0.05)
+        assert found is not None, "no record while the command ran"
+        sleeping = _running(sshd, "sleep 29.105")
+        assert sleeping and set(sleeping) <= set(found.pids), (sleeping, found)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not _running(sshd, "sleep 29.105"), "the aborted command runs on"
+        left = await remote.job_status("test-long")
+        assert left is None, (left, [(p, _cmdline(p)) for p in left.pids])
+        assert (await remote.run("echo next", timeout=10, job="test-next")).stdout == "next\n"
+    finally:
+        _kill(_running(sshd, "sleep 29.105"))

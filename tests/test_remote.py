@@ -597,6 +597,40 @@ def test_stopping_a_job_that_is_gone_waits_for_nothing(tmp_path: Path) -> None:
         reaper.join(5)
 
 
+def test_a_job_whose_session_holds_only_the_dead_has_ended(tmp_path: Path) -> None:
+    """A job's status counted a zombie as running: a killed job's shell leaves
+    its children for init to reap, which some inits do seconds late (this
+    machine's, CI's), and a later run then waited on a job that had ended. A
+    session of the living still reads as running."""
+    from runbook import jobs
+
+    folder = tmp_path / ".runbook" / "jobs"
+    folder.mkdir(parents=True)
+    env = {**os.environ, "HOME": str(tmp_path)}
+
+    def status(session: int) -> jobs.JobStatus | None:
+        (folder / "j").write_text(f"{session} {int(time.time())} 60\n")
+        done = subprocess.run(["sh", "-c", jobs.status_command("j")], env=env,
+                              capture_output=True, text=True, timeout=30)
+        return jobs.parse_status(done.stdout)
+
+    dead = subprocess.Popen(["setsid", "true"])  # not reaped until waited for
+    living, reaper = _in_own_session("/bin/sleep", "60")
+    try:
+        for _ in range(100):
+            if Path(f"/proc/{dead.pid}/stat").read_text().split(") ")[1].startswith("Z"):
+                break
+            time.sleep(0.01)
+        assert status(dead.pid) is None
+        assert not (folder / "j").exists(), "the ended job's record was kept"
+        running = status(living.pid)
+        assert running is not None and running.pids == (living.pid,)
+    finally:
+        dead.wait()
+        living.kill()
+        reaper.join(5)
+
+
 def _in_own_session(*command: str) -> tuple[subprocess.Popen[bytes], threading.Thread]:
     """`command` as the leader of a new session, reaped the moment it dies (as
     a job's own shell reaps it: a zombie would still be in the session)."""
