@@ -24,12 +24,10 @@ it back; :func:`~runbook.properties.model.review` only needs its ``apply`` metho
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -420,11 +418,15 @@ _INPUTS = ("old_sha256", "new_sha256")
 
 def closest(name: str, known: Sequence[str]) -> str | None:
     """The known name a misspelt one most likely meant, if any is close (difflib)."""
+    import difflib  # here, as tomllib below: only a mistake or a decisions file needs them
+
     close = difflib.get_close_matches(name, known, n=1)
     return close[0] if close else None
 
 
 def _read_toml(text: str, name: str) -> dict[str, Any]:
+    import tomllib
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -514,6 +516,8 @@ _TABLE_HEADER = re.compile(
 def _toml_key(token: str) -> str | None:
     if token[0] not in "\"'":
         return token
+    import tomllib
+
     try:
         return str(tomllib.loads(f"k = {token}")["k"])
     except tomllib.TOMLDecodeError:
