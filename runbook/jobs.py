@@ -86,29 +86,29 @@ def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str
     marks = f"printf '%s %d\\n' {mark} \"$rc\"; printf '%s\\n' {mark} >&2"
     if job is None:
         return f"{run}; rc=$?; {marks}\n"
-    # The shared shell writes the record with builtins alone: a connection
-    # lost while the command runs does not stop it from being written. The
-    # record is removed after the marks, in the background: the status goes
-    # back at once, and a look at a job whose session has ended clears its
-    # record anyway (status_command).
+    # The shared shell keeps the record with builtins alone: a connection
+    # lost while the command runs does not stop it from being written, and
+    # the record is emptied (status_command: the job has ended) before the
+    # exit status goes back, so whatever runs next, in this shell or not,
+    # reads the job as ended. The file itself goes in the background: a
+    # slow `rm` on a busy host must not hold the status back.
     folder = f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 "$j" 2>/dev/null; '
 
     def record(session: str) -> str:
         return (f"printf '%s %(%s)T %s\\n' \"{session}\" -1 {limit + grace:g} "
                 '2>/dev/null > "$f"')
 
-    cleared = 'rm -f "$f" 2>/dev/null &'
+    ended = f'rc=$?; : 2>/dev/null > "$f"; {marks}; rm -f "$f" 2>/dev/null &\n'
     if leads_session:
         # The job's session is the shell's own: while the command runs it
         # holds the shell and the command, nothing else (one command at a
-        # time), and the record goes as the command ends. No `setsid` to
-        # start: where starting a program costs 1.4 ms, that was a fifth of
-        # a journalled command's time (issue 12).
-        return f"{folder}{record('$$')}; {run}; rc=$?; {marks}; {cleared}\n"
+        # time). No `setsid` to start: where starting a program costs 1.4 ms,
+        # that was a fifth of a journalled command's time (issue 12).
+        return f"{folder}{record('$$')}; {run}; {ended}"
     # Otherwise a session of its own (setsid, in place: a background child of
     # this shell leads no group), so its PID is the session id, recorded
     # before the shell waits.
-    return f'{folder}setsid {run} & {record("$!")}; wait "$!"; rc=$?; {marks}; {cleared}\n'
+    return f'{folder}setsid {run} & {record("$!")}; wait "$!"; {ended}'
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,9 @@ class JobStatus:
 
 def status_command(job: str) -> str:
     """Prints `SESSION STARTED MOST NOW` and the PIDs of the session's living
-    processes, or nothing when the job ended; the record of a job that ended
-    without removing it (killed outright) is removed.
+    processes, or nothing when the job ended: its record is empty (the shared
+    shell empties it as the job ends), or its session has no living process
+    left, and then the record of a job killed outright is removed.
 
     A zombie has ended: a killed job's shell leaves its children for init to
     reap, which some inits (containers, CI) do seconds late. Where ps cannot
@@ -137,7 +138,7 @@ def status_command(job: str) -> str:
     living = ('if l=$(ps -o pid=,stat= -s "$sid" 2>/dev/null); then '
               "p=$(echo \"$l\" | awk '$2 !~ /^Z/ {print $1}'); "
               'else p=$(pgrep -s "$sid"); fi')
-    return (f'f={_FOLDER}/{job}; [ -r "$f" ] || exit 0; read -r sid started most < "$f"; '
+    return (f'f={_FOLDER}/{job}; [ -s "$f" ] || exit 0; read -r sid started most < "$f"; '
             'echo "$sid $started $most $(date +%s)"; '
             f'{living}; if [ -n "$p" ]; then echo "$p"; else rm -f "$f"; fi')
 

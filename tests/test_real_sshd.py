@@ -585,6 +585,43 @@ def test_a_login_shell_that_prints_does_not_spoil_the_hosts_hash(tmp_path: Path)
         assert asyncio.run(upload()) == hashlib.sha256(data).hexdigest()
 
 
+def test_a_journalled_command_has_ended_for_whatever_the_shell_runs_next(
+        tmp_path: Path) -> None:
+    """A journalled command's record named its shared shell's session, and the
+    record was removed in the background after the exit status went back: a
+    look at the job that came first, in the same shell, counted its own
+    processes as the job's (seen under load in the whole suite). Here `rm` is
+    slow, as a busy host makes it: the record must say the job ended all the
+    same, from the moment its status is back."""
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "rm").write_text('#!/bin/sh\nsleep 0.5\nexec /bin/rm "$@"\n')
+    (home / "bin" / "rm").chmod(0o755)
+    (home / ".bashrc").write_text('export PATH="$HOME/bin:$PATH"\n')
+    with _serving(tmp_path / "sshd", f"SetEnv HOME={home}") as server:
+
+        async def look_after_each() -> list[object]:
+            remote = server.remote()
+            try:
+                found = []
+                for n in range(3):
+                    done = await remote.run(f"exit {n}", timeout=10, job=f"quick-{n}")
+                    assert done.exit_status == n
+                    found.append(await remote.job_status(f"quick-{n}"))
+                return found
+            finally:
+                await remote.close()
+
+        assert asyncio.run(look_after_each()) == [None, None, None]
+        # And the records do go, once the slow `rm`s are done.
+        records = home / ".runbook" / "jobs"
+        for _ in range(100):
+            if not any(records.iterdir()):
+                break
+            time.sleep(0.05)
+        assert not any(records.iterdir())
+
+
 async def test_a_shared_shell_keeps_output_exact_and_shells_apart(remote: Remote) -> None:
     """The end mark follows output that has no line end of its own, on both
     streams; two commands at once run in two shells, each with its own result."""
