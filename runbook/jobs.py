@@ -63,52 +63,36 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
 # same mark on stderr, so both streams are known to be complete.
 
 # What the runbook asks sshd to run for a shared shell, and the first line it
-# sends it: bash itself answers with its PID and its session's id (whatever a
-# noisy .bashrc printed comes before), so a host without bash has no shell that
-# seems to be ready. The session id comes from /proc (0 without it): field 6 of
-# the stat line, the 4th after the command name's closing parenthesis.
+# sends it: bash itself answers with its PID (whatever a noisy .bashrc printed
+# comes before), so a host without bash has no shell that seems to be ready.
 SHARED_SHELL = "exec bash --norc -s"
-SHARED_SHELL_HELLO = ('s=; read -r s < /proc/$$/stat 2>/dev/null; set -- ${s##*) }; '
-                      'echo "runbook-shell $$ ${4:-0}"\n')
+SHARED_SHELL_HELLO = 'echo "runbook-shell $$"\n'
 SHARED_SHELL_READY = "runbook-shell "
 
 
-def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str,
-           leads_session: bool) -> str:
+def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str) -> str:
     """The line the shared shell runs for `command`: under the time limit (and
     recorded as `job`), with stdin closed (it would read the shell's own), then
-    `mark` and the exit status on stdout and `mark` on stderr.
-
-    `leads_session`: the shell is its session's leader, as sshd makes each
-    channel's process; a command it runs is then in a session of its own
-    already."""
+    `mark` and the exit status on stdout and `mark` on stderr."""
     run = f"{_limited(shlex.quote(command), limit=limit, grace=grace)} </dev/null"
     marks = f"printf '%s %d\\n' {mark} \"$rc\"; printf '%s\\n' {mark} >&2"
     if job is None:
         return f"{run}; rc=$?; {marks}\n"
-    # The shared shell keeps the record with builtins alone: a connection
-    # lost while the command runs does not stop it from being written, and
-    # the record is emptied (status_command: the job has ended) before the
-    # exit status goes back, so whatever runs next, in this shell or not,
-    # reads the job as ended. The file itself goes in the background: a
-    # slow `rm` on a busy host must not hold the status back.
-    folder = f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 "$j" 2>/dev/null; '
-
-    def record(session: str) -> str:
-        return (f"printf '%s %(%s)T %s\\n' \"{session}\" -1 {limit + grace:g} "
-                '2>/dev/null > "$f"')
-
-    ended = f'rc=$?; : 2>/dev/null > "$f"; {marks}; rm -f "$f" 2>/dev/null &\n'
-    if leads_session:
-        # The job's session is the shell's own: while the command runs it
-        # holds the shell and the command, nothing else (one command at a
-        # time). No `setsid` to start: where starting a program costs 1.4 ms,
-        # that was a fifth of a journalled command's time (issue 12).
-        return f"{folder}{record('$$')}; {run}; {ended}"
-    # Otherwise a session of its own (setsid, in place: a background child of
-    # this shell leads no group), so its PID is the session id, recorded
-    # before the shell waits.
-    return f'{folder}setsid {run} & {record("$!")}; wait "$!"; {ended}'
+    # The job's session is its own (setsid, in place: a background child of
+    # this shell leads no group), so its PID is the session id. Not the shell's
+    # own session, though sshd gives it one and that would save `setsid`'s
+    # 1.4 ms: whatever earlier commands left running there (`nohup ... &`)
+    # would count as the job and die with it (review).
+    # The shared shell keeps the record with builtins alone, before it waits:
+    # a connection lost meanwhile does not stop it from being written. It is
+    # emptied (status_command: the job has ended) before the exit status goes
+    # back, so a look that comes next reads the job as ended whatever its
+    # session still holds; the file goes in the background, a slow `rm` on a
+    # busy host must not hold the status back.
+    return (f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 "$j" 2>/dev/null; '
+            f"setsid {run} & "
+            f"printf '%s %(%s)T %s\\n' \"$!\" -1 {limit + grace:g} 2>/dev/null > \"$f\"; "
+            f'wait "$!"; rc=$?; : 2>/dev/null > "$f"; {marks}; rm -f "$f" 2>/dev/null &\n')
 
 
 @dataclass(frozen=True)
@@ -136,8 +120,8 @@ def status_command(job: str) -> str:
     reap, which some inits (containers, CI) do seconds late. Where ps cannot
     list a session (busybox), pgrep counts every process in it."""
     living = ('if l=$(ps -o pid=,stat= -s "$sid" 2>/dev/null); then '
-              "p=$(echo \"$l\" | awk '$2 !~ /^Z/ {print $1}'); "
-              'else p=$(pgrep -s "$sid"); fi')
+              'p=$(echo "$l" | while read -r n st; do case $st in Z*) ;; *) echo "$n" ;; '
+              'esac; done); else p=$(pgrep -s "$sid"); fi')
     return (f'f={_FOLDER}/{job}; [ -s "$f" ] || exit 0; read -r sid started most < "$f"; '
             'echo "$sid $started $most $(date +%s)"; '
             f'{living}; if [ -n "$p" ]; then echo "$p"; else rm -f "$f"; fi')

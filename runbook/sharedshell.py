@@ -36,13 +36,10 @@ class ShellUnavailable(Exception):
 
 class SharedShell:
     def __init__(self, conn: asyncssh.SSHClientConnection,
-                 process: asyncssh.SSHClientProcess[str], pid: int, session: int) -> None:
+                 process: asyncssh.SSHClientProcess[str], pid: int) -> None:
         self.conn = conn
         self.process = process
         self.pid = pid  # on the host: what a command in it is the child of
-        # sshd starts each channel's process in a session of its own; where
-        # the shell does not lead one, each journalled command is given one.
-        self.leads_session = session == pid
         self.busy = False
 
     @classmethod
@@ -56,10 +53,9 @@ class SharedShell:
         while line := await process.stdout.readline():
             if line.startswith(jobs.SHARED_SHELL_READY):
                 try:
-                    pid, session = map(int, line[len(jobs.SHARED_SHELL_READY):].split())
+                    return cls(conn, process, int(line[len(jobs.SHARED_SHELL_READY):]))
                 except ValueError:
                     break
-                return cls(conn, process, pid, session)
         process.close()
         raise ShellUnavailable("the host's login shell did not start bash")
 
@@ -79,7 +75,7 @@ class SharedShell:
         out: list[str] = []
         err: list[str] = []
         self.process.stdin.write(jobs.framed(command, limit=limit, grace=grace, job=job,
-                                             mark=mark, leads_session=self.leads_session))
+                                             mark=mark))
         status, ended = await asyncio.gather(
             self._read(self.process.stdout, "out", out, mark, on_output),
             self._read(self.process.stderr, "err", err, mark, on_output))

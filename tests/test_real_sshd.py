@@ -622,6 +622,35 @@ def test_a_journalled_command_has_ended_for_whatever_the_shell_runs_next(
         assert not any(records.iterdir())
 
 
+async def test_a_job_is_not_what_earlier_commands_left_running_in_its_shell(
+        sshd: Sshd, remote: Remote) -> None:
+    """A command may leave a process behind in its shell (`nohup ... &`). A
+    later job in the same shell is not that process: its status does not count
+    it, and stopping the job does not kill it (review: with the job's record
+    naming the shell's own session, both did)."""
+    left = await remote.run("nohup sleep 29.106 >/dev/null 2>&1 &", timeout=10, job="test-left")
+    assert left.ok
+    task = asyncio.create_task(remote.run("sleep 29.107", timeout=60, job="test-later"))
+    try:
+        await asyncio.sleep(0.2)  # the job takes the idle shell before any look does
+        found = None
+        for _ in range(100):
+            found = await remote.job_status("test-later")
+            if found is not None and _running(sshd, "sleep 29.107"):
+                break
+            await asyncio.sleep(0.05)
+        assert found is not None
+        behind = _running(sshd, "sleep 29.106")
+        assert behind and not set(behind) & set(found.pids), (behind, found)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not _running(sshd, "sleep 29.107"), "the aborted job runs on"
+        assert _running(sshd, "sleep 29.106") == behind, "stopping the job killed another's"
+    finally:
+        _kill(_running(sshd, "sleep 29.106") + _running(sshd, "sleep 29.107"))
+
+
 async def test_a_shared_shell_keeps_output_exact_and_shells_apart(remote: Remote) -> None:
     """The end mark follows output that has no line end of its own, on both
     streams; two commands at once run in two shells, each with its own result."""
