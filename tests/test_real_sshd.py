@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from runbook.config import HostSettings
+from runbook.jobs import JobStatus
 from runbook.remote import (
     CommandResult,
     CommandTimeout,
@@ -585,6 +586,17 @@ def test_a_login_shell_that_prints_does_not_spoil_the_hosts_hash(tmp_path: Path)
         assert asyncio.run(upload()) == hashlib.sha256(data).hexdigest()
 
 
+async def _record_while_running(sshd: Sshd, remote: Remote, job: str,
+                                command: str) -> JobStatus:
+    """The job's status once its `command` runs on the host."""
+    for _ in range(100):
+        found = await remote.job_status(job)
+        if found is not None and _running(sshd, command):
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no record of {job} while {command!r} ran")
+
+
 def test_a_journalled_command_has_ended_for_whatever_the_shell_runs_next(
         tmp_path: Path) -> None:
     """A journalled command's record named its shared shell's session, and the
@@ -633,13 +645,7 @@ async def test_a_job_is_not_what_earlier_commands_left_running_in_its_shell(
     task = asyncio.create_task(remote.run("sleep 29.107", timeout=60, job="test-later"))
     try:
         await asyncio.sleep(0.2)  # the job takes the idle shell before any look does
-        found = None
-        for _ in range(100):
-            found = await remote.job_status("test-later")
-            if found is not None and _running(sshd, "sleep 29.107"):
-                break
-            await asyncio.sleep(0.05)
-        assert found is not None
+        found = await _record_while_running(sshd, remote, "test-later", "sleep 29.107")
         behind = _running(sshd, "sleep 29.106")
         assert behind and not set(behind) & set(found.pids), (behind, found)
         task.cancel()
@@ -697,13 +703,7 @@ async def test_a_journalled_command_in_a_shared_shell_is_found_and_stopped_by_it
     assert done.ok and await remote.job_status("test-quick") is None
     task = asyncio.create_task(remote.run("sleep 29.105", timeout=60, job="test-long"))
     try:
-        found = None
-        for _ in range(100):
-            found = await remote.job_status("test-long")
-            if found is not None and _running(sshd, "sleep 29.105"):
-                break
-            await asyncio.sleep(0.05)
-        assert found is not None, "no record while the command ran"
+        found = await _record_while_running(sshd, remote, "test-long", "sleep 29.105")
         sleeping = _running(sshd, "sleep 29.105")
         assert sleeping and set(sleeping) <= set(found.pids), (sleeping, found)
         task.cancel()
