@@ -599,12 +599,12 @@ async def _record_while_running(sshd: Sshd, remote: Remote, job: str,
 
 def test_a_journalled_command_has_ended_for_whatever_the_shell_runs_next(
         tmp_path: Path) -> None:
-    """A journalled command's record named its shared shell's session, and the
-    record was removed in the background after the exit status went back: a
-    look at the job that came first, in the same shell, counted its own
-    processes as the job's (seen under load in the whole suite). Here `rm` is
-    slow, as a busy host makes it: the record must say the job ended all the
-    same, from the moment its status is back."""
+    """The record is removed in the background after the exit status goes
+    back. While a job's record named its shared shell's own session (a design
+    taken back since), a look sent to that shell before the removal counted
+    its own processes as the job's (seen under load in the whole suite). Here
+    `rm` is slow, as a busy host makes it: the record says the job ended all
+    the same, from the moment its status is back."""
     home = tmp_path / "home"
     (home / "bin").mkdir(parents=True)
     (home / "bin" / "rm").write_text('#!/bin/sh\nsleep 0.5\nexec /bin/rm "$@"\n')
