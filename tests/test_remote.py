@@ -748,3 +748,20 @@ async def test_an_upload_sends_its_data_without_a_padding_packet_before_each(
         assert not [p for p in packets if "MSG_IGNORE" in p], packets
         assert sent.sha256 == hashlib.sha256(data).hexdigest()
         assert (host.upload_dir / "payload.bin").read_bytes() == data
+
+
+@pytest.mark.timeout(10)
+def test_a_plain_command_is_told_from_shell_syntax() -> None:
+    """What the host may start under `timeout` as it is (no bash of its own):
+    one program and words that no shell expands. A long command that is not
+    plain is told at once, as every command sent to the host is asked this."""
+    from runbook import jobs
+
+    plain = ["true", "sudo -n mv -T -- /a/b '/c d/e'", "test -d /usr/local/red5pro",
+             "'ls' -1 --", "stat -L -c %s:%U -- /x", "ls \"x y\""]
+    not_plain = ["a=b", "exit 3", "test -v HOME", "test -d /a -a ! -L /a", "A=1 ls", "echo a | cat",
+                 "ls ~", "ls *", "ls $HOME", "ls \"$HOME\"", "ls `pwd`", "ls x\nrm y", "cd /",
+                 "if true; then :; fi", "-x", "", "  ", "ls 'unclosed", "ls \\x", "time ls",
+                 "mkdir -p -- " + "/tmp/a/b " * 2000 + "&& test -d /tmp/a"]
+    assert [c for c in plain if not jobs.plain(c)] == []
+    assert [c for c in not_plain if jobs.plain(c)] == []
