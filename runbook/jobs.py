@@ -32,6 +32,7 @@ def job_name(*parts: object) -> str:
 # quotes, and double quotes with nothing inside that expands; no newline, no
 # operator, no glob, no `~`, no `$`.
 _PLAIN_TEXT = re.compile(r"""(?:[A-Za-z0-9_@%+=:,./-]|'[^']*'|"[^"$`\\!]*"|[ \t])+""")
+_EQUALS_WORD = re.compile(r"(?:^|[ \t])=")
 # Shell builtins that are also programs doing the same: `true` and `false`,
 # and `test` asked about one file in a way coreutils' and bash's agree on.
 _AS_PROGRAMS = frozenset({"true", "false"})
@@ -53,14 +54,18 @@ _SHELL_WORDS = frozenset((
 def plain(command: str) -> bool:
     """Whether a shell would run `command` as one program with its words as
     written: then the host can start it under `timeout` as it is."""
-    if not _PLAIN_TEXT.fullmatch(command):
+    # A bare word that begins with `=` is a program's path to zsh, which may
+    # be the login shell that reads an exec request (review).
+    if not _PLAIN_TEXT.fullmatch(command) or _EQUALS_WORD.search(command):
         return False
     words = shlex.split(command)
     if not words or "=" in words[0] or words[0].startswith("-"):
         return False  # an assignment; or an option to `timeout` itself
     if words[0] == "test":
         return len(words) == 3 and words[1] in _FILE_TESTS
-    return words[0] in _AS_PROGRAMS or words[0] not in _SHELL_WORDS
+    if words[0] in _AS_PROGRAMS:
+        return len(words) == 1  # coreutils' answer --help, bash's do not
+    return words[0] not in _SHELL_WORDS
 
 
 def _limited(command: str, *, limit: float, grace: int) -> str:
@@ -69,6 +74,9 @@ def _limited(command: str, *, limit: float, grace: int) -> str:
     # A plain command spares the host starting bash, which would only exec it
     # (issue 12: an exec is 1.4 ms on the CI machine, a fifth of a command).
     # `timeout` reports a program it cannot start as bash does: 127, 126.
+    # What bash alone would add (review, each tried): functions exported to
+    # it or defined by $BASH_ENV shadow no program now, and a script without
+    # `#!` runs in sh, not bash; none is how a runbook command is meant.
     if plain(command):
         return f"timeout -k {grace}s {limit:g}s {command}"
     return _in_bash(shlex.quote(command), limit=limit, grace=grace)

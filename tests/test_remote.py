@@ -762,6 +762,10 @@ def test_a_plain_command_is_told_from_shell_syntax() -> None:
     not_plain = ["a=b", "exit 3", "test -v HOME", "test -d /a -a ! -L /a", "A=1 ls", "echo a | cat",
                  "ls ~", "ls *", "ls $HOME", "ls \"$HOME\"", "ls `pwd`", "ls x\nrm y", "cd /",
                  "if true; then :; fi", "-x", "", "  ", "ls 'unclosed", "ls \\x", "time ls",
-                 "mkdir -p -- " + "/tmp/a/b " * 2000 + "&& test -d /tmp/a"]
+                 "mkdir -p -- " + "/tmp/a/b " * 2000 + "&& test -d /tmp/a",
+                 # A zsh login shell expands a word that begins with `=` (the
+                 # one-channel-each way); coreutils' true and false answer
+                 # --help where bash's print nothing (review).
+                 "expr 1 == 1", "ls =ls", "true --help", "false --version"]
     assert [c for c in plain if not jobs.plain(c)] == []
     assert [c for c in not_plain if jobs.plain(c)] == []
