@@ -91,12 +91,19 @@ def _in_bash(word: str, *, limit: float, grace: int) -> str:
     return f"timeout -k {grace}s {limit:g}s bash --norc -c {word}"
 
 
+# Before whatever the login shell runs: a bash that is not interactive reads
+# the file $BASH_ENV names whatever its options, and a .bashrc may export one
+# (a second rc file a command, issue 12). The shared shell runs with it empty,
+# so the commands sent to it inherit that.
+_NO_BASH_ENV = "BASH_ENV= "
+
+
 def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
     """`command` under the host's own time limit, recorded as `job` while it runs.
 
     The recording is best effort (a read-only home must not stop the upgrade);
     the exit status is the command's, as `timeout` reports it."""
-    run = _limited(command, limit=limit, grace=grace)
+    run = _NO_BASH_ENV + _limited(command, limit=limit, grace=grace)
     if job is None:
         return run
     script = (
@@ -120,7 +127,7 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
 # What the runbook asks sshd to run for a shared shell, and the first line it
 # sends it: bash itself answers with its PID (whatever a noisy .bashrc printed
 # comes before), so a host without bash has no shell that seems to be ready.
-SHARED_SHELL = "exec bash --norc -s"
+SHARED_SHELL = f"{_NO_BASH_ENV}exec bash --norc -s"
 SHARED_SHELL_HELLO = 'echo "runbook-shell $$"\n'
 SHARED_SHELL_READY = "runbook-shell "
 
@@ -240,7 +247,7 @@ def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
     """Start `command` in its own session under the host's time limit, output
     to JOB.log, exit status to JOB.rc, recorded as `job` while it runs; prints
     nothing and returns at once."""
-    run = _in_bash('"$1"', limit=limit, grace=grace)
+    run = _NO_BASH_ENV + _in_bash('"$1"', limit=limit, grace=grace)
     inner = (f'echo "$$ $(date +%s) {limit + grace:g}" > "$0"; '
              f'{run}; rc=$?; '
              # Whole or not at all: a reader must never see the file empty.

@@ -765,3 +765,34 @@ def test_a_plain_command_starts_no_bash_and_ends_as_bash_would(tmp_path: Path) -
     # The shim can see a command's bash: the shell-syntax ones each had one.
     assert [c for c in _SHELL if f"--norc -c {c}" not in started] == []
     assert [line for line in started if any(line.endswith(f"-c {c}") for c in _PLAIN)] == []
+
+
+def test_a_command_in_bash_does_not_read_bash_env(tmp_path: Path) -> None:
+    """Issue 12: a command never reads an rc file a second time. --norc keeps
+    its bash from .bashrc, but a non-interactive bash reads the file that
+    $BASH_ENV names whatever the options; the login shell exported it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "env.sh").write_text('echo read >> "$HOME/env-read"\n')
+    (home / ".bashrc").write_text(f'export BASH_ENV={home}/env.sh\n')
+    with _serving(tmp_path / "sshd", f"SetEnv HOME={home}") as server:
+
+        async def each_way() -> list[int | None]:
+            statuses = []
+            for shared in (True, False):
+                remote = server.remote()
+                remote.shared_shells = shared
+                try:
+                    for job in (None, f"env-{shared}"):
+                        done = await remote.run("echo a | cat", timeout=10, job=job)
+                        statuses.append(done.exit_status)
+                    detached = await remote.run_detached("echo a | cat", timeout=10,
+                                                         job=f"env-detached-{shared}")
+                    statuses.append(detached.exit_status)
+                finally:
+                    await remote.close()
+            return statuses
+
+        assert asyncio.run(each_way()) == [0] * 6
+    read = home / "env-read"
+    assert not read.exists(), f"$BASH_ENV was read {read.read_text().count('read')} times"
