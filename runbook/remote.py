@@ -79,6 +79,9 @@ _TIMED_OUT = 124
 _KILLED = (-9, 128 + 9)
 # How much longer than the host's own limit we wait before giving up on it.
 _BACKSTOP_S = 10.0
+# An assignment and its expansion: every Bourne-style shell reads it, and csh
+# and fish do not (tcsh: "r=bourne: Command not found.").
+_BOURNE_PROBE = 'r=bourne; echo "$r"'
 # Uploads: the file is read and hashed in chunks a thread ahead of the
 # network, and sent in SFTP writes of at most _BLOCK (OpenSSH's sftp-server
 # takes 255 KiB), with writes for up to _IN_FLIGHT bytes unconfirmed at once.
@@ -380,6 +383,7 @@ class Remote:
             async with asyncio.timeout(self.connect_timeout):
                 shell = await SharedShell.open(conn)
         except ShellUnavailable:
+            await self._refuse_a_login_shell_that_is_not_bourne_style(conn)
             self.shared_shells = False
             return None
         except (asyncssh.ChannelOpenError, TimeoutError):
@@ -391,6 +395,22 @@ class Remote:
             raise RemoteError(f"{self.target}: the SSH connection was lost before the command "
                               f"was sent ({type(exc).__name__}); nothing ran") from None
         return shell
+
+    async def _refuse_a_login_shell_that_is_not_bourne_style(
+            self, conn: asyncssh.SSHClientConnection) -> None:
+        """sshd hands each command to the user's login shell, and every command
+        the runbook sends is POSIX sh syntax: under csh, tcsh or fish each one
+        would fail on its own first word, with nothing said about why."""
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                said = await conn.run(_BOURNE_PROBE, stdin=asyncssh.DEVNULL)
+        except (OSError, asyncssh.Error, TimeoutError):
+            return  # the command that comes next tells a lost connection itself
+        if said.exit_status is not None and (said.stdout or "").strip() != "bourne":
+            raise RemoteError(
+                f"{self.target}: {self.host.user}'s login shell does not read POSIX sh "
+                "syntax (csh, tcsh or fish?), and every command is written in it: make it "
+                f"bash, dash, zsh or sh (chsh -s /bin/bash {self.host.user}); nothing ran")
 
     def _release(self, shell: SharedShell) -> None:
         if shell.usable and shell.conn is self._conn and len(self._idle) < _IDLE_SHELLS:

@@ -226,9 +226,10 @@ async def _probe(sshd: Sshd) -> None:
 
 
 @contextlib.contextmanager
-def _serving(root: Path, *extra: str) -> Iterator[Sshd]:
+def _serving(root: Path, *extra: str, probe: bool = True) -> Iterator[Sshd]:
     """A real sshd with its own keys in `root` (extra lines for its config),
-    stopped with everything its sessions left behind."""
+    proven to log us in with a command unless `probe` is false, stopped with
+    everything its sessions left behind."""
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o755)  # sshd reads AuthorizedKeysFile as the logged-in user
     if AS_ROOT:
@@ -243,7 +244,8 @@ def _serving(root: Path, *extra: str) -> Iterator[Sshd]:
         known_hosts.write_text(f"[127.0.0.1]:{port} {key_type} {key_blob}\n")
         server = Sshd(root, port, proc.pid, root / "host_key", root / "client_key", known_hosts,
                       root / "sshd.log")
-        asyncio.run(_probe(server))
+        if probe:
+            asyncio.run(_probe(server))
         yield server
     finally:
         sessions = _children(proc.pid)
@@ -796,3 +798,27 @@ def test_a_command_in_bash_does_not_read_bash_env(tmp_path: Path) -> None:
         assert asyncio.run(each_way()) == [0] * 6
     read = home / "env-read"
     assert not read.exists(), f"$BASH_ENV was read {read.read_text().count('read')} times"
+
+
+@pytest.mark.skipif(shutil.which("tcsh") is None, reason="no tcsh (apt-get install tcsh)")
+def test_a_login_shell_that_is_not_bourne_style_is_named_in_one_line(tmp_path: Path) -> None:
+    """sshd hands every command to the user's login shell, and what the runbook
+    sends is POSIX sh syntax. Under csh (here sshd's ForceCommand hands each
+    command to tcsh, as a tcsh login shell would) the first command stops with
+    one line that says why and what to change, and nothing ran."""
+    tcsh = shutil.which("tcsh")
+    with _serving(tmp_path / "sshd", f'ForceCommand {tcsh} -c "$SSH_ORIGINAL_COMMAND"',
+                  probe=False) as server:
+
+        async def first_command() -> str:
+            remote = server.remote()
+            try:
+                with pytest.raises(RemoteError) as refused:
+                    await remote.run("touch ran", timeout=10)
+                return str(refused.value)
+            finally:
+                await remote.close()
+
+        said = asyncio.run(first_command())
+    assert "\n" not in said and "login shell" in said and "bash" in said, said
+    assert not (Path.home() / "ran").exists()
