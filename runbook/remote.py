@@ -410,7 +410,7 @@ class Remote:
             raise RemoteError(
                 f"{self.target}: {self.host.user}'s login shell does not read POSIX sh "
                 "syntax (csh, tcsh or fish?), and every command is written in it: make it "
-                f"bash, dash, zsh or sh (chsh -s /bin/bash {self.host.user}); nothing ran")
+                f"bash, dash, zsh or sh (chsh -s /bin/bash {self.host.user})")
 
     def _release(self, shell: SharedShell) -> None:
         if shell.usable and shell.conn is self._conn and len(self._idle) < _IDLE_SHELLS:
