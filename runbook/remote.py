@@ -406,7 +406,9 @@ class Remote:
                 said = await conn.run(_BOURNE_PROBE, stdin=asyncssh.DEVNULL)
         except (OSError, asyncssh.Error, TimeoutError):
             return  # the command that comes next tells a lost connection itself
-        if said.exit_status is not None and (said.stdout or "").strip() != "bourne":
+        # The last line, as for the upload's hash: a login shell may print first.
+        lines = str(said.stdout or "").strip().splitlines()
+        if said.exit_status is not None and lines[-1:] != ["bourne"]:
             raise RemoteError(
                 f"{self.target}: {self.host.user}'s login shell does not read POSIX sh "
                 "syntax (csh, tcsh or fish?), and every command is written in it: make it "

@@ -822,3 +822,25 @@ def test_a_login_shell_that_is_not_bourne_style_is_named_in_one_line(tmp_path: P
         said = asyncio.run(first_command())
     assert "\n" not in said and "login shell" in said and "bash" in said, said
     assert not (Path.home() / "ran").exists()
+
+
+def test_a_bourne_login_shell_that_prints_and_has_no_bash_is_not_refused(tmp_path: Path) -> None:
+    """The login-shell look runs only where the shared shell did not start (a
+    host without bash). A login shell that prints a banner first still reads
+    POSIX sh: its commands go one channel each, as before, not refused."""
+    login = tmp_path / "login"
+    login.write_text('#!/bin/sh\necho "Welcome to the stream manager"\n'
+                     'case "$SSH_ORIGINAL_COMMAND" in *"exec bash"*) exit 127 ;; esac\n'
+                     'eval "$SSH_ORIGINAL_COMMAND"\n')
+    login.chmod(0o755)
+    with _serving(tmp_path / "sshd", f"ForceCommand {login}", probe=False) as server:
+
+        async def first_command() -> CommandResult:
+            remote = server.remote()
+            try:
+                return await remote.run("echo ran", timeout=10)
+            finally:
+                await remote.close()
+
+        done = asyncio.run(first_command())
+    assert done.exit_status == 0 and done.stdout.splitlines()[-1] == "ran", done
