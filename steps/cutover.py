@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any, NoReturn
 
 from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
-from runbook.shell import quote
+from runbook.shell import CommandResult, quote
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import red5
@@ -37,7 +37,6 @@ from steps.common import (
     run_shell,
     running_from,
     server_folders,
-    sha256_remote,
     snapshot,
 )
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
@@ -291,6 +290,12 @@ class StopService(Red5Step):
         return Check(True, "no java process of the old install remains")
 
 
+def _same_content(hashed: CommandResult) -> bool:
+    """Whether `sha256sum A B` found both files and the same bytes in each."""
+    digests = [line.split()[0] for line in hashed.stdout.splitlines() if line.strip()]
+    return hashed.ok and len(digests) == 2 and digests[0] == digests[1]
+
+
 class ServiceUnit(Red5Step):
     id = "service-unit"
     title = "Install the new service unit"
@@ -334,16 +339,19 @@ class ServiceUnit(Red5Step):
     async def _looked(self, ctx: Ctx, *, after_run: bool) -> Check:
         shipped, unit = self._shipped(ctx), ctx.settings.unit_file
         # Every look goes out at once: each is a round trip, and this runs
-        # twice in the downtime (check, verify). A release that ships no unit
-        # reads as no checksum and makes the status look unneeded, not wrong.
-        (have, want, home), ships, new, installed, status = await asyncio.gather(
-            self._java(ctx), exists(ctx, shipped, "-f"), sha256_remote(ctx, shipped),
-            sha256_remote(ctx, unit), ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
+        # twice in the downtime (check, verify). Both units are hashed by one
+        # coreutils sha256sum: for two files of a few hundred bytes it is done
+        # before openssl has started. A release that ships no unit reads as
+        # not the same and makes the status look unneeded, not wrong.
+        (have, want, home), ships, hashed, status = await asyncio.gather(
+            self._java(ctx), exists(ctx, shipped, "-f"),
+            ctx.probe(f"sha256sum -- {quote(shipped)} {quote(unit)}"),
+            ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
         if after_run and have != want:
             return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
                          f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
         if ships:
-            same = new is not None and new == installed
+            same = _same_content(hashed)
             if same and "changed on disk" not in status.stdout and have == want:
                 return Check(True, f"the release's unit is installed and loaded; Java {have}")
             return Check(False)

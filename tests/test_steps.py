@@ -534,3 +534,31 @@ async def test_delete_nodegroups_goes_on_when_a_group_was_going_at_export_time(
         outcome, _ = await run_only(host, ["preflight", "export-config", "delete-nodegroups"],
                                     tmp_path / "j.jsonl", front)
         assert outcome is Outcome.DONE, detail(front, "delete-nodegroups")
+
+
+def test_the_installed_unit_is_the_release_s_only_when_sha256sum_finds_both_the_same(
+        tmp_path: Path) -> None:
+    """service-unit hashes both units with one sha256sum (issue 12: two openssl
+    starts per look, twice in the downtime). Read from the real tool's answer:
+    the same bytes, one byte apart, and a unit missing (sha256sum still hashes
+    the other and fails)."""
+    import subprocess
+
+    from runbook.shell import CommandResult
+    from steps.cutover import _same_content
+
+    shipped, installed = tmp_path / "shipped.service", tmp_path / "installed.service"
+    shipped.write_text("[Service]\nEnvironment=JAVA_HOME=/usr/lib/jvm/java-11\n")
+
+    def hashed() -> CommandResult:
+        done = subprocess.run(["sha256sum", "--", str(shipped), str(installed)],
+                              capture_output=True, text=True)
+        return CommandResult("sha256sum", done.returncode, done.stdout, done.stderr)
+
+    installed.write_text(shipped.read_text())
+    assert _same_content(hashed())
+    installed.write_text(shipped.read_text().replace("11", "8"))
+    assert not _same_content(hashed())
+    installed.unlink()
+    assert not _same_content(hashed())
+    assert not _same_content(CommandResult("sha256sum", None, "", ""))  # unknown: not the same
