@@ -920,7 +920,24 @@ class _Rehearsal:
         if self.switch is not None:
             await self.switch.lift_all()
         if self.host is not None:
+            self._keep_snapshots(self.host.sandbox / ".operator")
             await self.host.stop()
+
+    def _keep_snapshots(self, operator: Path) -> None:
+        """A throwaway sandbox goes now, and the nodegroup snapshot its run took
+        with it: kept with the rehearsals' journals in the state dir, where the
+        report of its journal looks for it."""
+        from runbook.hoststate import HostStateError, keep_snapshots
+        from runbook.statedir import default_dir
+
+        if self.lasting:
+            return
+        try:
+            keep_snapshots(operator, default_dir() / "rehearsals")
+        except HostStateError as exc:
+            print(f"runbook: the rehearsal's nodegroup snapshot was not kept ({exc}); the "
+                  "report of its journal will not show the fleet before the cutover",
+                  file=sys.stderr)
 
 
 async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:

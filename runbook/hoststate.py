@@ -124,6 +124,21 @@ def cutover_under_way_in(root: Path) -> bool:
     return any((root / _HOSTS).glob(f"*/{_CUTOVER}"))
 
 
+def keep_snapshots(source: Path, target: Path) -> None:
+    """Every host's snapshots under the state dir `source`, written to the same
+    place under `target`, as private as they were. A throwaway rehearsal's
+    state dir goes with its sandbox, while its journal stays: the report of
+    that journal finds its snapshot beside it."""
+    for path in sorted((source / _HOSTS).glob("*/snapshots/*.json")):
+        folder = target / path.relative_to(source).parent
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HostStateError(f"{folder}: cannot be created ({exc.strerror or exc})") \
+                from None
+        _write_private(folder / path.name, _read(path))
+
+
 class HostState:
     """The state folder of one host (``ROOT/hosts/ADDRESS-PORT``)."""
 

@@ -506,7 +506,10 @@ def _snapshot(report: Report) -> Snapshot:
         raise HostStateError(f"{named or 'no snapshot'}: not found, and the host "
                              f"{report.host!r} names no state folder")
     journal = report.path.resolve()
-    for root in dict.fromkeys([journal.parent, journal.parent.parent, default_dir()]):
+    # A throwaway rehearsal's snapshot outlives its sandbox in the rehearsals'
+    # folder, whichever folder its journal was written to.
+    roots = [journal.parent, journal.parent.parent, default_dir(), default_dir() / "rehearsals"]
+    for root in dict.fromkeys(roots):
         snapshots = HostState(root, address, int(port)).snapshots()
         mine = [s for s in snapshots if Path(_text(s.data.get("journal"))).name == journal.name]
         if mine:

@@ -155,7 +155,11 @@ def test_headless_answers_skip_with_reason_then_stop(tmp_path: Path) -> None:
     assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "stopped"
 
 
-def test_a_throwaway_rehearsal_keeps_its_journal_and_the_shipped_files() -> None:
+def test_a_throwaway_rehearsal_keeps_its_journal_snapshot_and_the_shipped_files() -> None:
+    """The sandbox goes when the rehearsal ends; its journal stays in the state
+    dir, and so must the nodegroup snapshot it took: `runbook report` of the
+    kept journal lost the fleet's "before" half, its snapshot gone with the
+    sandbox (seen in a trial of the report after a rehearsal)."""
     shipped = ROOT / "sample-configs" / "rehearsal-decisions.toml"
     before = shipped.read_text()
     result = runbook("rehearse", "--headless", "--yes")
@@ -164,6 +168,16 @@ def test_a_throwaway_rehearsal_keeps_its_journal_and_the_shipped_files() -> None
     assert journal.parent == STATE / "runbook" / "rehearsals" and journal.is_file()
     assert '"outcome": "done"' in journal.read_text()
     assert shipped.read_text() == before
+    sandbox = Path(result.stdout.split("sandbox ", 1)[1].split()[0])
+    assert not sandbox.exists()
+    report = runbook("report", str(journal))
+    assert report.returncode == 0, report.stderr
+    fleet = report.stdout.split("## Nodegroups and origins", 1)[1].split("\n## ", 1)[0]
+    assert "could not be read" not in fleet, fleet
+    total = next(line for line in fleet.splitlines() if line.startswith("| **total**"))
+    assert total.split("|")[5:7] == [" 2 ", " 5 "], total  # origins and nodes before
+    kept = list((journal.parent / "hosts").glob("*/snapshots/*.json"))
+    assert kept and all(path.stat().st_mode & 0o777 == 0o600 for path in kept)
 
 
 def test_a_new_journal_never_takes_an_existing_ones_name(tmp_path: Path) -> None:
@@ -630,3 +644,17 @@ def test_a_damaged_host_record_does_not_break_the_boot_line(tmp_path: Path) -> N
     record.write_text("{not json")
     said = _boot_said("exit status 1", settings, tmp_path)
     assert said == "rehearsal host: its Red5 Pro service did not start at boot (exit status 1)"
+
+
+def test_the_report_of_a_throwaway_rehearsal_journalled_elsewhere_finds_its_snapshot(
+        tmp_path: Path) -> None:
+    """With --journal the journal goes where the operator said; the snapshot
+    stays with the rehearsals' (no folder is made beside the operator's file)."""
+    journal = tmp_path / "practice.jsonl"
+    result = runbook("rehearse", "--headless", "--yes", "--journal", str(journal))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["practice.jsonl"]
+    report = runbook("report", str(journal))
+    assert report.returncode == 0, report.stderr
+    fleet = report.stdout.split("## Nodegroups and origins", 1)[1].split("\n## ", 1)[0]
+    assert "could not be read" not in fleet and "Before: the snapshot taken" in fleet, fleet
