@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -373,7 +374,9 @@ class _Reader:
         value = self._get(table, key)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        # TOML has nan and inf, and nan <= 0 is false: a limit of either never ends.
+        if isinstance(value, bool) or not isinstance(value, int | float) or \
+                not math.isfinite(value) or value <= 0:
             self._fail(table, key, "must be a positive number of seconds")
         return float(value)
 

@@ -290,3 +290,19 @@ def test_an_unknown_key_is_one_line_from_the_command_line(tmp_path: Path) -> Non
     assert result.stderr == (f"runbook: {path}:{line}: host.identiy is not a setting runbook "
                              "knows; did you mean host.identity?\n")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf", "-inf", "0", "-5", '"300"', "true"])
+def test_a_timeout_that_is_no_positive_number_of_seconds_is_refused(
+        tmp_path: Path, value: str) -> None:
+    """Operator trial: TOML's nan and inf passed the check (nan <= 0 is false),
+    and `service_start = nan` made the cutover wait "nans" for the API with the
+    stream manager down, for ever; `command = nan` sent `timeout nans` to the host."""
+    text = example_text()
+    assert "service_start = 300" in text
+    path = write(tmp_path, text.replace("service_start = 300", f"service_start = {value}", 1))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    line = error_line(str(err.value))
+    assert str(err.value).endswith("timeouts.service_start must be a positive number of seconds")
+    assert path.read_text().splitlines()[line - 1].startswith("service_start")
