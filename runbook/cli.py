@@ -920,7 +920,8 @@ class _Rehearsal:
         if self.switch is not None:
             await self.switch.lift_all()
         if self.host is not None:
-            self._keep_snapshots(self.host.sandbox / ".operator")
+            if self.host.started:  # a host refused at its start has no sandbox
+                self._keep_snapshots(self.host.sandbox / ".operator")
             await self.host.stop()
 
     def _keep_snapshots(self, operator: Path) -> None:

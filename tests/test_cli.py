@@ -658,3 +658,14 @@ def test_the_report_of_a_throwaway_rehearsal_journalled_elsewhere_finds_its_snap
     assert report.returncode == 0, report.stderr
     fleet = report.stdout.split("## Nodegroups and origins", 1)[1].split("\n## ", 1)[0]
     assert "could not be read" not in fleet and "Before: the snapshot taken" in fleet, fleet
+
+
+@pytest.mark.parametrize("pace", ["abc", "-1", "nan"])
+def test_a_rehearsal_pace_it_cannot_read_is_named_in_one_line(pace: str) -> None:
+    """Operator trial: the refusal came out as "the rehearsal host has no
+    sandbox before start()", the way out asking for a sandbox never made."""
+    result = runbook("rehearse", "--headless", "--yes", env={"RUNBOOK_REHEARSAL_PACE": pace})
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("runbook: RUNBOOK_REHEARSAL_PACE: pace must be"), \
+        result.stderr

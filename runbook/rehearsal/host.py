@@ -205,6 +205,11 @@ class RehearsalHost:
         return self._sandbox
 
     @property
+    def started(self) -> bool:
+        """Started and not stopped yet: its sandbox and service are there."""
+        return self._started
+
+    @property
     def state_dir(self) -> Path:
         return sandbox.state_dir(self.sandbox)
 
