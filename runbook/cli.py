@@ -941,6 +941,27 @@ class _Rehearsal:
                   file=sys.stderr)
 
 
+def _refuse_a_distribution_the_sandbox_cannot_hold(size: int, sandbox: Path | None) -> None:
+    """The fake distribution is on the disk three times over (made, uploaded,
+    unpacked): one the disk cannot hold fills it before the upload step ends."""
+    import shutil
+    import tempfile
+
+    from runbook.config import ConfigError
+
+    if size < 0:
+        raise ConfigError("rehearse", f"--dist-size {size} is negative; give a size in bytes")
+    # The nearest folder there is: a --sandbox that does not exist yet is made.
+    where = Path(sandbox).resolve() if sandbox is not None else Path(tempfile.gettempdir())
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free
+    if 3 * size > free:
+        raise ConfigError("rehearse", f"--dist-size {size} needs about {3 * size / 1e9:.1f} GB "
+                          f"free in {where} (made, uploaded, unpacked), and it has "
+                          f"{free / 1e9:.1f} GB; give a smaller size")
+
+
 async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     # Only what an option asks for is imported here: the TUI's first paint
     # waits for it, and the host and faults load after that paint (issue 12).
@@ -972,6 +993,8 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         raise ConfigError(str(args.journal), "no such journal to resume")
     if args.journal is not None and not args.resume:
         _refuse_a_journal_in_use(args.journal)  # a throwaway rehearsal's too (review)
+    if args.dist_size is not None:
+        _refuse_a_distribution_the_sandbox_cannot_hold(args.dist_size, args.sandbox)
     if args.resume and args.journal is None and \
             not any((Path(args.sandbox) / ".operator" / "runs").glob("*.jsonl")):
         raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "

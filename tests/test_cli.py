@@ -669,3 +669,16 @@ def test_a_rehearsal_pace_it_cannot_read_is_named_in_one_line(pace: str) -> None
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("runbook: RUNBOOK_REHEARSAL_PACE: pace must be"), \
         result.stderr
+
+
+@pytest.mark.parametrize("size", ["-5", str(10**16)])
+def test_a_distribution_size_the_sandbox_cannot_hold_is_refused_before_anything_is_made(
+        size: str) -> None:
+    """Operator trial: --dist-size took any number; a huge one filled the disk
+    in silence (2.4 GB in 8 s), a negative one passed unsaid."""
+    before = set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*"))
+    result = runbook("rehearse", "--headless", "--yes", "--dist-size", size)
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("runbook: rehearse: --dist-size"), result.stderr
+    assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before
