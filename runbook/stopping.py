@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,15 @@ if TYPE_CHECKING:
     from runbook.session import Session
 
 SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+def _a_terminal(fd: int) -> bool:
+    """Whether `fd` writes to a character device (a terminal, hung up or not),
+    not to a file, a pipe or a socket."""
+    try:
+        return stat.S_ISCHR(os.fstat(fd).st_mode)
+    except OSError:
+        return True  # closed or unusable: nothing can be written there anyway
 
 
 class Stopper:
@@ -46,10 +56,14 @@ class Stopper:
             if sig is signal.SIGHUP:
                 # The terminal is gone: a write to it fails (EIO), and the
                 # way out must not stumble on the lines nobody can read. At
-                # the descriptors: a TUI puts its own sys.stdout back.
+                # the descriptors: a TUI puts its own sys.stdout back. Only
+                # a terminal: output to a file or a pipe (nohup, a log) still
+                # ends with where the run stands (operator trial). A terminal
+                # that hung up fails isatty() (EIO): it is known by its kind.
                 quiet = os.open(os.devnull, os.O_WRONLY)
                 for fd in (1, 2):
-                    os.dup2(quiet, fd)
+                    if _a_terminal(fd):
+                        os.dup2(quiet, fd)
                 os.close(quiet)
             for session in self.sessions:
                 session.detach(exit_code=128 + sig)

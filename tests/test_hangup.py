@@ -149,3 +149,36 @@ def interrupted_twice(tmp_path: Path, sandbox: Path) -> None:
     assert json.loads(lines[-1])["event"] == "run-end"
     assert json.loads(lines[-1])["exit_code"] == 128 + signal.SIGHUP, lines[-1]
     assert left_running(sandbox) == []
+
+
+def test_sighup_with_output_to_a_file_still_ends_with_where_it_stands(tmp_path: Path) -> None:
+    """Operator trial: a hangup silenced stdout and stderr whatever they were,
+    so a run whose output went to a file (nohup, a log) ended mid-line, without
+    the down-since line and the command that goes on. Only a terminal that
+    hung up is silenced."""
+    sandbox = tmp_path / "sandbox"
+    log = tmp_path / "run.log"
+    try:
+        with log.open("wb") as out:
+            run = subprocess.Popen([*RUNBOOK, "rehearse", "--headless", "--yes", "--sandbox",
+                                    str(sandbox)], stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env_for(tmp_path), cwd=tmp_path)
+            try:
+                deadline = time.monotonic() + 240
+                while b"downtime starts now" not in log.read_bytes():
+                    assert time.monotonic() < deadline and run.poll() is None, \
+                        log.read_text()[-3000:]
+                    time.sleep(0.2)
+                run.send_signal(signal.SIGHUP)
+                run.wait(timeout=120)
+            finally:
+                if run.poll() is None:
+                    run.kill()
+        text = log.read_text(errors="replace")
+        assert run.returncode == 128 + signal.SIGHUP, text[-3000:]
+        assert "Traceback" not in text
+        assert "stream manager is down since" in text, text[-2000:]
+        assert f"runbook rehearse --resume --sandbox {sandbox}" in text
+        assert left_running(sandbox) == []
+    finally:
+        end_leftovers(sandbox)
