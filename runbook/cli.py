@@ -845,7 +845,7 @@ class _Rehearsal:
                     ) -> tuple[Opening, Path, Replay | None]:
         import asyncio
 
-        from runbook.statedir import default_dir
+        from runbook.statedir import rehearsals_dir
 
         # SSH and the fake service take a while to import: in a thread, so
         # that the app that waits meanwhile goes on answering its keys.
@@ -857,7 +857,7 @@ class _Rehearsal:
         await host.start()
         settings = rehearsal_settings(host)
         operator = host.sandbox / ".operator"
-        runs = operator / "runs" if self.lasting else default_dir() / "rehearsals"
+        runs = operator / "runs" if self.lasting else rehearsals_dir()
         say(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
         if host.adopted_service:
             say(f"adopted the service left running by an earlier rehearsal "
@@ -929,12 +929,12 @@ class _Rehearsal:
         with it: kept with the rehearsals' journals in the state dir, where the
         report of its journal looks for it."""
         from runbook.hoststate import HostStateError, keep_snapshots
-        from runbook.statedir import default_dir
+        from runbook.statedir import rehearsals_dir
 
         if self.lasting:
             return
         try:
-            keep_snapshots(operator, default_dir() / "rehearsals")
+            keep_snapshots(operator, rehearsals_dir())
         except HostStateError as exc:
             print(f"runbook: the rehearsal's nodegroup snapshot was not kept ({exc}); the "
                   "report of its journal will not show the fleet before the cutover",

@@ -101,6 +101,15 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
         raise HostStateError(f"{path}: cannot be written ({exc.strerror or exc})") from None
 
 
+def _private_folder(folder: Path) -> Path:
+    """`folder`, made if missing, for the owner alone."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HostStateError(f"{folder}: cannot be created ({exc.strerror or exc})") from None
+    return folder
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -130,12 +139,7 @@ def keep_snapshots(source: Path, target: Path) -> None:
     state dir goes with its sandbox, while its journal stays: the report of
     that journal finds its snapshot beside it."""
     for path in sorted((source / _HOSTS).glob("*/snapshots/*.json")):
-        folder = target / path.relative_to(source).parent
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise HostStateError(f"{folder}: cannot be created ({exc.strerror or exc})") \
-                from None
+        folder = _private_folder(target / path.relative_to(source).parent)
         _write_private(folder / path.name, _read(path))
 
 
@@ -148,13 +152,7 @@ class HostState:
         self.target = f"{address}:{port}"
 
     def _folder(self, *parts: str) -> Path:
-        folder = self.path.joinpath(*parts)
-        try:
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise HostStateError(f"{folder}: cannot be created ({exc.strerror or exc})") \
-                from None
-        return folder
+        return _private_folder(self.path.joinpath(*parts))
 
     # --- cutover ----------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from runbook.journal import (
 )
 from runbook.model import Outcome, outcome_words, result_line
 from runbook.standing import said_time
-from runbook.statedir import default_dir
+from runbook.statedir import default_dir, rehearsals_dir
 
 # The few places the record of a Red5 upgrade is read by name.
 PROPERTIES_STEP = "properties"
@@ -508,7 +508,7 @@ def _snapshot(report: Report) -> Snapshot:
     journal = report.path.resolve()
     # A throwaway rehearsal's snapshot outlives its sandbox in the rehearsals'
     # folder, whichever folder its journal was written to.
-    roots = [journal.parent, journal.parent.parent, default_dir(), default_dir() / "rehearsals"]
+    roots = [journal.parent, journal.parent.parent, default_dir(), rehearsals_dir()]
     for root in dict.fromkeys(roots):
         snapshots = HostState(root, address, int(port)).snapshots()
         mine = [s for s in snapshots if Path(_text(s.data.get("journal"))).name == journal.name]
@@ -569,7 +569,7 @@ def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None, *,
     the journal that says it: the estimate for that run. A fast rehearsal's
     time says nothing of a real cutover's, nor the other way round."""
     if folders is None:
-        folders = [default_dir() / "rehearsals", journal.parent]
+        folders = [rehearsals_dir(), journal.parent]
     best: tuple[float, Path] | None = None
     journal = journal.resolve()
     # Only runs over before this one began: a report made later says what it
