@@ -155,6 +155,11 @@ def test_headless_answers_skip_with_reason_then_stop(tmp_path: Path) -> None:
     assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "stopped"
 
 
+def fleet_section(report: str) -> str:
+    """The "Nodegroups and origins" section of a Markdown report."""
+    return report.split("## Nodegroups and origins", 1)[1].split("\n## ", 1)[0]
+
+
 def test_a_throwaway_rehearsal_keeps_its_journal_snapshot_and_the_shipped_files() -> None:
     """The sandbox goes when the rehearsal ends; its journal stays in the state
     dir, and so must the nodegroup snapshot it took: `runbook report` of the
@@ -172,7 +177,7 @@ def test_a_throwaway_rehearsal_keeps_its_journal_snapshot_and_the_shipped_files(
     assert not sandbox.exists()
     report = runbook("report", str(journal))
     assert report.returncode == 0, report.stderr
-    fleet = report.stdout.split("## Nodegroups and origins", 1)[1].split("\n## ", 1)[0]
+    fleet = fleet_section(report.stdout)
     assert "could not be read" not in fleet, fleet
     total = next(line for line in fleet.splitlines() if line.startswith("| **total**"))
     assert total.split("|")[5:7] == [" 2 ", " 5 "], total  # origins and nodes before
@@ -656,7 +661,7 @@ def test_the_report_of_a_throwaway_rehearsal_journalled_elsewhere_finds_its_snap
     assert sorted(p.name for p in tmp_path.iterdir()) == ["practice.jsonl"]
     report = runbook("report", str(journal))
     assert report.returncode == 0, report.stderr
-    fleet = report.stdout.split("## Nodegroups and origins", 1)[1].split("\n## ", 1)[0]
+    fleet = fleet_section(report.stdout)
     assert "could not be read" not in fleet and "Before: the snapshot taken" in fleet, fleet
 
 
