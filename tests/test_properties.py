@@ -317,6 +317,23 @@ def test_values_are_escaped_the_way_javaproperties_escapes_them() -> None:
     assert javaproperties.loads(line)["k"] == " lead#=:\\\ttrail "
 
 
+def test_a_value_of_another_kind_than_the_templates_is_refused() -> None:
+    """Operator trial: `abc` went into the merged file for a key whose template
+    value is `false`. Red5 reads these keys as booleans and numbers; a word
+    there is a broken stream manager found only after the cutover."""
+    result = review("flag=true\ncount=30000\nname=sm1\nlater=true\n",
+                    "flag=false\ncount=45000\nname=sm2\n#later=true\nneg=-1\n")
+    for key, wrong in (("flag", "abc"), ("flag", ""), ("flag", "yes "), ("count", "30s"),
+                       ("count", "3.5"), ("count", ""), ("later", "maybe"), ("neg", "x")):
+        with pytest.raises(DecisionError, match=re.escape(key)) as refused:
+            result.set_value(key, wrong)
+        assert "\n" not in str(refused.value)
+    for key, right in (("flag", "TRUE"), ("flag", "false"), ("count", "60000"),
+                       ("count", "-1"), ("later", "false"), ("neg", "5"), ("name", "any text")):
+        result.set_value(key, right)
+        assert result[key].merged == right
+
+
 def test_spring_placeholders_are_values_and_prose_comments_are_not_keys() -> None:
     new = "# Set this before you start\ndriver=${db.driver}\nblank=\n"
     old = "Set=x\n"

@@ -13,6 +13,7 @@ this module decides what goes into each line. The decisions file
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -77,6 +78,29 @@ class Status(StrEnum):
 
 
 # What the files say of a key, and what happens to it unless someone decides.
+_WHOLE_NUMBER = re.compile(r"-?[0-9]+")
+_BOOLEAN = ("true", "false")
+
+
+def _refuse_another_kind(kr: KeyReview, value: str) -> None:
+    """A typed value must be of the kind the key's template (or live) value
+    is: true or false, or a whole number. Red5 reads such keys as booleans and
+    numbers when its webapp starts (inferred: it fails there, or reads a
+    word as false), so a typo would be found only with the stream manager
+    down (operator trial: `abc` for a key that is false in the template).
+    The value is not repeated: it may be a secret typed blind."""
+    like = next((seen for seen in (kr.new, kr.new_commented, kr.old)
+                 if seen is not None and not is_placeholder(seen)), None)
+    if like is None:
+        return
+    if like.lower() in _BOOLEAN and value.lower() not in _BOOLEAN:
+        raise DecisionError(f"{kr.key}: the template has {like} here, so the value must be "
+                            "true or false; type one of them")
+    if _WHOLE_NUMBER.fullmatch(like) and not _WHOLE_NUMBER.fullmatch(value):
+        raise DecisionError(f"{kr.key}: the template has the whole number {like} here, so "
+                            "the value must be a whole number too (digits only, no unit)")
+
+
 _MEANING = {
     Status.UNCHANGED: ("same value in the live file and the new template", ""),
     Status.CARRIED: ("both files set it differently", "the live value is kept"),
@@ -468,9 +492,10 @@ class Review:
 
     def set_value(self, key: str, value: str) -> None:
         """Use this exact value (for a commented key: uncomment it; removed: keep it)."""
-        self._decidable(key)
+        kr = self._decidable(key)
         if not isinstance(value, str):
             raise DecisionError(f"{key}: a value must be text")
+        _refuse_another_kind(kr, value)
         self._decide(key, Choice.SET, value)
 
     def keep_removed(self, key: str) -> None:
