@@ -362,20 +362,41 @@ async def _plan(args: argparse.Namespace) -> int:
 
 
 def _refuse_a_second_cutover(state: HostState, continuing: Path | None,
-                             resume_command: Callable[[str], str]) -> None:
+                             resume_command: Callable[[str], str],
+                             way_back: Callable[[str], str | None]) -> None:
     """A cutover under way on the host belongs to the run that began it: a new
     run would re-export the emptied system and work from the wrong snapshot.
-    The refusal names the command that goes on with it (`resume_command`,
-    given its journal) and the moment the cutover began as the operator's
-    clock shows it."""
+    The refusal names the commands that go on with it (`resume_command`,
+    given its journal) and that take the way back (`way_back`; operator
+    trial: after a kill -9 it named only going on), and the moment the
+    cutover began as the operator's clock shows it."""
     from runbook.config import ConfigError
     from runbook.standing import said_time
 
     under_way = state.cutover()
     if under_way is None or (continuing is not None and under_way.journalled_in(continuing)):
         return
+    back = way_back(under_way.journal)
     raise ConfigError(state.target, f"a cutover began here at {said_time(under_way.began)} and "
-                      f"has not ended; go on with it: {resume_command(under_way.journal)}")
+                      f"has not ended; go on with it: {resume_command(under_way.journal)}"
+                      + (f"; or go back to the old stream manager: {back}" if back else ""))
+
+
+def _way_back_command(args: argparse.Namespace, settings: Settings, journal: str) -> str | None:
+    """The command that takes the run in `journal` back to the old stream
+    manager, as this one was started: a rehearsal's from the cutover step it
+    got to (None if its journal cannot be read: going on is then the only
+    way said)."""
+    from runbook.journal import JournalError, replay
+    from runbook.standing import rollback_command
+
+    if args.command == "rehearse":
+        try:
+            history = replay(Path(journal))
+        except (OSError, JournalError):
+            return None
+        return _practised_way_back(history, _resume_command(args, settings, journal))
+    return rollback_command(settings.source, Path(journal))
 
 
 def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) -> str:
@@ -393,29 +414,50 @@ def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) 
     return resume_command(settings.source, journal, headless=headless)
 
 
-def _journal_path(args: argparse.Namespace, settings: Settings, folder: Path) -> Path:
-    if args.journal is not None:
-        return Path(args.journal)
-    return _fresh_journal(settings, folder)
-
-
 def _fresh_journal(settings: Settings, folder: Path) -> Path:
-    """A new run's journal in `folder`: the host and the time it begins."""
+    """A new run's journal in `folder`, named for the host and the time it
+    begins, and claimed: made, empty and the operator's alone. Named to the
+    second: a run begun in the same second beside it takes the next name
+    (review: both had written one journal; operator trial: two rehearsals
+    started together chose one name, and the second printed the first's
+    progress as its own). `_drop_if_unwritten` removes one no run used."""
     from datetime import UTC, datetime
 
+    from runbook.config import ConfigError
+
     name = f"{settings.host.address}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(folder), f"cannot make the journals' folder "
+                          f"({exc.strerror or exc})") from None
     path, n = folder / f"{name}.jsonl", 2
-    # Named to the second and opened to append: a run begun in the same
-    # second as the one beside it would write into that one's journal (review).
-    while path.exists():
-        path, n = folder / f"{name}-{n}.jsonl", n + 1
-    return path
+    while True:
+        try:
+            # O_EXCL: of two runs choosing at once, one gets the name.
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            return path
+        except FileExistsError:
+            path, n = folder / f"{name}-{n}.jsonl", n + 1
+        except OSError as exc:
+            raise ConfigError(str(path), f"cannot write a journal here "
+                              f"({exc.strerror or exc})") from None
+
+
+def _drop_if_unwritten(journal: Path | None) -> None:
+    """Remove a journal claimed for a new run that never began one: the
+    operator continued the earlier run, or left before either."""
+    if journal is None:
+        return
+    with contextlib.suppress(OSError):
+        if journal.stat().st_size == 0:
+            journal.unlink()
 
 
 def _resume_from(
     args: argparse.Namespace, settings: Settings, folder: Path, say: Callable[[str], None] = print
-) -> tuple[Path, Replay | None]:
-    """Which journal to write, and the unfinished run it continues, if any."""
+) -> Replay | None:
+    """The unfinished run --resume continues; None for a new run."""
     from runbook.config import ConfigError
     from runbook.journal import replay, unfinished
 
@@ -433,7 +475,7 @@ def _resume_from(
             raise ConfigError(str(earlier.path), f"that run used {earlier.config}, not "
                               f"{settings.source}; resume it with its own config")
         say(f"resuming the run in {earlier.path}")
-        return earlier.path, earlier
+        return earlier
     # (A --journal that holds a run was refused already: _run and _rehearse
     # refuse it before a token is asked for or a host started.)
     earlier = unfinished(folder, config=settings.source) if args.journal is None else None
@@ -441,7 +483,7 @@ def _resume_from(
         # Also in the TUI, which offers it in a dialog: an operator who leaves
         # there reads it on the way out (review).
         say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
-    return _journal_path(args, settings, folder), None
+    return None
 
 
 def _refuse_decisions_the_run_cannot_use(settings: Settings, earlier: Replay | None) -> None:
@@ -547,8 +589,7 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
     _refuse_what_this_procedure_cannot_do(settings)
     if args.yes:  # the journal says so: such a run's times are no estimate for one at the keys
         settings = replace(settings, unattended=True)
-    path, earlier = _resume_from(args, settings, folder, say) if offer_resume else \
-        (_journal_path(args, settings, folder), None)
+    earlier = _resume_from(args, settings, folder, say) if offer_resume else None
     _refuse_decisions_the_run_cannot_use(settings, earlier)
     offered = earlier
     if offered is None and offer_resume and args.journal is None and not _headless(args):
@@ -557,14 +598,20 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
     # stream manager is down): not refused, as a new run beside it is.
     _refuse_a_second_cutover(host_state(settings, state_dir),
                              offered.path if offered is not None else None,
-                             lambda journal: _resume_command(args, settings, journal))
+                             lambda journal: _resume_command(args, settings, journal),
+                             lambda journal: _way_back_command(args, settings, journal))
 
     after = _rollback_after(args)
-    # With --resume, `path` is the earlier run's journal. A new run chosen in
-    # the TUI's resume dialog instead writes a journal of its own beside it
-    # (operator trial: it appended a fresh start to the run it did not
-    # continue, and the report counted it as resumed).
-    new_run = path if earlier is None else _fresh_journal(settings, path.parent)
+    # Claimed last, once nothing is left to refuse. With --resume, `path` is
+    # the earlier run's journal; a new run chosen in the TUI's resume dialog
+    # instead writes a journal of its own beside it (operator trial: it
+    # appended a fresh start to the run it did not continue, and the report
+    # counted it as resumed).
+    if earlier is not None and earlier.path is not None:
+        path, new_run = earlier.path, _fresh_journal(settings, earlier.path.parent)
+    else:
+        path = new_run = args.journal if args.journal is not None else \
+            _fresh_journal(settings, folder)
 
     def open_session(continuing: Replay | None) -> Session[Any]:
         opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
@@ -573,7 +620,8 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
-    return Opening(open_session, offered, host_label), path, earlier
+    fresh = None if new_run == args.journal else new_run
+    return Opening(open_session, offered, host_label, new_journal=fresh), path, earlier
 
 
 async def _go(args: argparse.Namespace, opening: Opening, path: Path,
@@ -613,6 +661,7 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     try:
         outcome = await _go(args, *prepared)
     finally:
+        _drop_if_unwritten(prepared[0].new_journal)
         # The run --resume named, or the one the TUI offered (review).
         _where_it_stands(stopper, settings, earlier=prepared[2] or prepared[0].previous)
     return outcome.exit_code
@@ -630,7 +679,7 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
     from runbook.standing import going_on, resume_command, rollback_command, service_state
 
     journal = _last_journal(stopper, earlier)
-    if journal is None or not journal.is_file():
+    if journal is None or not journal.is_file() or journal.stat().st_size == 0:
         return  # refused before anything ran (the refusal said why), or never written
     try:
         history = replay(journal)
@@ -661,7 +710,9 @@ def _last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
     if not stopper.sessions:
         return None
     journal = stopper.sessions[-1].journal_path
-    if not journal.is_file() and earlier is not None and earlier.path is not None:
+    # Empty: claimed for a new run that never began (_fresh_journal).
+    unwritten = not journal.is_file() or journal.stat().st_size == 0
+    if unwritten and earlier is not None and earlier.path is not None:
         return earlier.path
     return journal
 
@@ -837,6 +888,7 @@ class _Rehearsal:
         self.starting: asyncio.Task[Opening] | None = None
         # The run --resume names, once the host is up to find it on.
         self.earlier: Replay | None = None
+        self.new_journal: Path | None = None
         # A sandbox that outlives the run keeps its journals (resume works on
         # it); a throwaway one must not take them along when it is removed.
         self.lasting = bool(args.sandbox is not None or args.keep)
@@ -889,6 +941,7 @@ class _Rehearsal:
                              tap=self.switch.tapped if self.switch is not None else None,
                              say=say)
         self.earlier = prepared[2] or prepared[0].previous
+        self.new_journal = prepared[0].new_journal
         return prepared
 
     def opening(self, stopper: Stopper) -> Callable[[], Awaitable[Opening]]:
@@ -1021,6 +1074,7 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
                                     waiting="Starting the rehearsal host…")
     finally:
         await rehearsal.stop()
+        _drop_if_unwritten(rehearsal.new_journal)
         host = rehearsal.host
         again = None
         if host is not None and rehearsal.lasting:

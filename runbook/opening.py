@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from runbook.journal import Replay
     from runbook.session import SessionFactory
 
@@ -20,7 +22,8 @@ class Opening:
     `open_session(previous)` continues the unfinished earlier run `previous`
     (offered first). `host_label` says where it runs; `notes`, what getting it
     ready found worth saying (the rehearsal host's address, an unfinished
-    run), to show and to print on the way out.
+    run), to show and to print on the way out. `new_journal`: the journal
+    claimed for a new run, removed on the way out if no run wrote it.
 
     A front end may be handed one after it has started (a rehearsal host
     starts after the first paint), so it is a value of its own."""
@@ -29,3 +32,4 @@ class Opening:
     previous: Replay | None = None
     host_label: str = ""
     notes: tuple[str, ...] = ()
+    new_journal: Path | None = None

@@ -260,9 +260,10 @@ class Report:
 
 def newest_journal(folder: Path) -> Path:
     """The newest run in `folder` (the user's state dir unless told otherwise)
-    or its rehearsals/, where `runbook rehearse` keeps its journals."""
+    or its rehearsals/, where `runbook rehearse` keeps its journals. Not an
+    empty one: a run starting now has claimed it and written nothing yet."""
     found = sorted((path for where in (folder, folder / "rehearsals") if where.is_dir()
-                    for path in where.glob("*.jsonl")), key=_mtime)
+                    for path in where.glob("*.jsonl") if path.stat().st_size), key=_mtime)
     if not found:
         raise ReportError(f"{folder}: no journal here or in its rehearsals/; name the one "
                           "to read (a rehearsal with --sandbox keeps its own in "

@@ -188,14 +188,18 @@ def test_a_throwaway_rehearsal_keeps_its_journal_snapshot_and_the_shipped_files(
 def test_a_new_journal_never_takes_an_existing_ones_name(tmp_path: Path) -> None:
     """Review: journals are named to the second and opened to append, so a new
     run begun in the same second as the run it sits beside (a --resume that
-    chose a new run, a fast rehearsal) wrote into that run's journal."""
+    chose a new run, a fast rehearsal) wrote into that run's journal. Operator
+    trial: two rehearsals started together both found the name free, and the
+    second, refused, printed the first's progress as its own; so the name is
+    claimed as it is chosen."""
     from runbook.cli import _fresh_journal, _plan_settings
 
     settings = _plan_settings(None)
-    first = _fresh_journal(settings, tmp_path)
-    first.write_text("")
-    second = _fresh_journal(settings, tmp_path)
-    assert second != first and not second.exists()
+    first = _fresh_journal(settings, tmp_path / "journals")
+    assert first.exists(), "claimed as it is chosen: a run beside it finds the name taken"
+    assert first.stat().st_mode & 0o777 == 0o600 and first.stat().st_size == 0
+    second = _fresh_journal(settings, tmp_path / "journals")
+    assert second != first and second.exists()
 
 
 def _journal_of(path: Path, host: str, *, outcome: str | None,
@@ -618,6 +622,8 @@ def test_a_resume_past_the_properties_step_does_not_need_the_decisions_file(
                      env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
     assert "properties.decisions" not in result.stderr, result.stderr
     assert "resuming the run in" in result.stdout, result.stdout + result.stderr
+    # The journal claimed for a new run (the TUI offers one) went unused.
+    assert [path.name for path in tmp_path.glob("*.jsonl")] == ["tonight.jsonl"]
 
 
 def test_what_can_be_refused_here_is_refused_before_the_token_is_asked_for(

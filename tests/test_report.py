@@ -342,6 +342,9 @@ def test_report_reads_the_newest_journal_of_the_state_dir(
     (folder / "old.jsonl").write_bytes(failed.journal.read_bytes())
     os.utime(folder / "old.jsonl", (1, 1))
     (folder / "new.jsonl").write_bytes(upgraded.journal.read_bytes())
+    # Newer still, and empty: claimed by a run that has written nothing yet.
+    (folder / "starting.jsonl").write_bytes(b"")
+    os.utime(folder / "starting.jsonl", (time.time() + 60, time.time() + 60))
     result = runbook("report", state=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("# ") and "done" in result.stdout.splitlines()[0]

@@ -5,6 +5,7 @@ notices then do, wired as the CLI wires them (runbook.cli._prepared).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -155,6 +156,30 @@ def test_headless_without_resume_refuses_the_cutover_under_way_with_the_command_
     assert f"runbook rehearse --sandbox {tmp_path} --resume --journal {earlier} --headless" \
         in said, said
     assert re.search(r"began here at \d\d:\d\d:\d\d ", said) and "+00:00" not in said, said
+    # Operator trial: after a kill -9 it named going on alone; the way back
+    # goes after the last cutover step the run finished.
+    assert f"--resume --journal {earlier} --headless --rollback-after backup-live" in said, said
+
+
+def test_a_run_refused_over_the_cutover_under_way_names_the_way_back_too(
+        tmp_path: Path) -> None:
+    """As `runbook run` says it: with the stream manager down after a kill -9,
+    going back may be the operator's choice, and the refusal was the only
+    line that knew the cutover's journal."""
+    from dataclasses import replace
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    production = replace(settings(), rehearsal=False)
+    state_dir = tmp_path / "operator"
+    host_state(production, state_dir).begin_cutover(earlier)
+    args = cli._parser().parse_args(["run", production.source, "--headless"])
+    with pytest.raises(ConfigError) as refused:
+        cli._prepared(args, production, token=TOKEN, folder=tmp_path / "runs",
+                      state_dir=state_dir, offer_resume=True, stopper=Stopper(), say=print)
+    said = str(refused.value)
+    assert "--resume --journal" in said and "\n" not in said, said
+    assert "go back to the old stream manager: runbook rollback " \
+           f"{os.path.abspath(production.source)} --journal {earlier}" in said, said
 
 
 async def test_mid_cutover_by_the_journal_alone_offers_no_new_run(tmp_path: Path) -> None:
@@ -232,7 +257,8 @@ def test_leaving_at_the_resume_dialog_still_says_where_the_earlier_run_stands(
     app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
     stopper = Stopper()
     stopper.watch(app.session)
-    assert not app.session.journal_path.exists()
+    # Claimed for the new run (made, empty), not written.
+    assert app.session.journal_path.stat().st_size == 0
     cli._where_it_stands(stopper, None, resume="runbook rehearse --resume --sandbox S",
                          earlier=app.offered)
     said = capsys.readouterr().out
