@@ -156,6 +156,29 @@ async def test_at_80x24_the_status_and_hint_keep_the_essentials() -> None:
         answer.cancel()
 
 
+async def test_at_80x24_notices_take_few_rows_and_leave_the_plan_in_view() -> None:
+    """Operator trial: at 80x24 a notice took Textual's half width, padded a
+    row above and below, so two of them stood 14 rows high over the step's
+    plan. Below 100 columns they span the screen, a row each per line."""
+    app = make_app()
+    async with app.run_test(size=NARROW, notifications=True) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+        await until(lambda: app.asking is not None, what="the question")
+        said = ("Copied the commands of step 11 to the clipboard (secrets stay masked). "
+                "If nothing arrives, this terminal does not pass the clipboard on.")
+        app.notify(said, markup=False)
+        app.notify(said, markup=False)
+        await until(lambda: len(app.main.query("Toast")) == 2, what="both notices")
+        await pilot.pause()
+        toasts = [toast.region for toast in app.main.query("Toast")]
+        assert all(region.width >= NARROW[0] - 2 for region in toasts), toasts
+        # Two lines of text each at this width, and nothing around them.
+        assert sum(region.height for region in toasts) <= 4, toasts
+        assert said[:60] in screen_text(app)
+        answer.cancel()
+
+
 async def test_at_80x24_the_footer_of_an_ended_run_offers_the_report() -> None:
     """Once the run has ended there is no step to run or skip (the hint says to
     start runbook again): those keys leave the footer, and the report, which
