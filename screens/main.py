@@ -335,6 +335,9 @@ class MainScreen(Screen[None]):
         # (review: closing the dialog left rows cut, or without their word).
         self.width_class = breakpoint_for(event.size.width)
         self.refresh_status()
+        # Keys closer together: at 80 columns the last one's word was cut.
+        for footer in self.query(Footer):
+            footer.compact = self.narrow
         for checklist in self.query("#checklist").results(Checklist):
             if checklist.words != self.words:
                 checklist.show_words(self.words)
