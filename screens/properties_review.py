@@ -108,6 +108,17 @@ def _fit(content: Content, width: int) -> Content:
     return content.truncate(width, ellipsis=True, pad=True)
 
 
+def _fit_key(content: Content, width: int) -> Content:
+    """A key cut at its start: keys share long prefixes (instancecontroller.),
+    and cut at the end two of them read alike (operator trial, 80 columns)."""
+    if content.cell_length <= width:
+        return _fit(content, width)
+    tail = content[len(content) - (width - 1):]
+    while tail.cell_length > width - 1:  # a wide character takes two cells
+        tail = tail[1:]
+    return Content.assemble("…", tail)
+
+
 class _KeyList(OptionList):
     """The rows. Unlike a menu, the cursor stops at the ends instead of wrapping round,
     so holding an arrow key never jumps from the last key back to the first."""
@@ -289,7 +300,7 @@ class PropertiesReviewScreen(Screen[bool]):
         gap = " " * _GAP
         return Content.assemble(
             _fit(status, status_w), gap,
-            _fit(key, key_w), gap,
+            _fit_key(key, key_w), gap,
             _fit(self._shown(kr, kr.old, absent="—"), old_w), gap,
             _fit(self._merged(kr), merged_w),
         )

@@ -296,6 +296,24 @@ async def test_at_80_columns_the_footer_shows_how_to_write_and_leave(
     assert "w Write" in bottom and "q Leave" in bottom, bottom
 
 
+async def test_at_80_columns_a_cut_key_keeps_the_end_that_tells_it_apart(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial: at 80x24 keys were cut at their end, and keys with a
+    long prefix in common read alike ("instancecontroller.corrup…" twice).
+    The end of a key is what tells it from its neighbours."""
+    app = make_app(pair)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await editor(pilot)
+        status_w, key_w, _, _ = screen._widths
+        start = status_w + 2
+        cells = {kr.key: screen._row(kr).plain[start:start + key_w].rstrip()
+                 for kr in screen.review}
+    cut = {key: cell for key, cell in cells.items() if cell != key}
+    assert cut, "the pair has keys longer than the column at 80 columns"
+    assert all(cell.startswith("…") and key.endswith(cell[1:]) for key, cell in cut.items()), cut
+    assert len(set(cells.values())) == len(cells), "two keys read alike"
+
+
 async def test_a_reopened_key_is_found_with_n_and_kept_with_o(pair: tuple[Path, Path]) -> None:
     old, _ = pair
     first = make_app(pair).review
