@@ -232,6 +232,8 @@ def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, d
             "unwritable out",
         ),
         ("--set a: given twice", {"old": template, "sets": ["a=1", "a=2"]}, "set twice"),
+        ("--set proxy.enabled: the template has", {"sets": ["proxy.enabled=maybe"]},
+         "set of another kind"),
     ]
 
 

@@ -95,7 +95,7 @@ def _refuse_another_kind(kr: KeyReview, value: str) -> None:
         return
     if like.lower() in _BOOLEAN and value.lower() not in _BOOLEAN:
         raise DecisionError(f"{kr.key}: the template has {like} here, so the value must be "
-                            "true or false; type one of them")
+                            "true or false")
     if _WHOLE_NUMBER.fullmatch(like) and not _WHOLE_NUMBER.fullmatch(value):
         raise DecisionError(f"{kr.key}: the template has the whole number {like} here, so "
                             "the value must be a whole number too (digits only, no unit)")
@@ -640,6 +640,11 @@ def review(
     _refuse_cut_short(old, new, "restore the live red5-web.properties from a backup")
     _refuse_cut_short(new, old, "take red5-web.properties again from the new release's zip")
     result = Review(old, new, overrides or {})
+    for key, value in (overrides or {}).items():
+        try:
+            _refuse_another_kind(result[key], value)
+        except DecisionError as exc:
+            raise PropertiesError(f"--set {exc}") from None
     if decisions is not None:
         result.decision_result = decisions.apply(result)
     return result
