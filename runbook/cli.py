@@ -396,7 +396,7 @@ def _way_back_command(args: argparse.Namespace, settings: Settings, journal: str
         except (OSError, JournalError):
             return None
         return _practised_way_back(history, _resume_command(args, settings, journal))
-    return rollback_command(settings.source, Path(journal))
+    return rollback_command(settings.source, Path(journal), headless=_headless(args))
 
 
 def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) -> str:
@@ -404,7 +404,7 @@ def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) 
     (a rehearsal's needs its sandbox; headless stays headless)."""
     from runbook.standing import resume_command
 
-    headless = bool(args.headless)
+    headless = _headless(args)  # --yes is headless too
     if args.command == "rehearse" and getattr(args, "sandbox", None) is not None:
         # Absolute, as the operator spells it: to work from any folder.
         return (f"runbook rehearse --sandbox {shlex.quote(os.path.abspath(args.sandbox))} "
@@ -663,12 +663,14 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     finally:
         _drop_if_unwritten(prepared[0].new_journal)
         # The run --resume named, or the one the TUI offered (review).
-        _where_it_stands(stopper, settings, earlier=prepared[2] or prepared[0].previous)
+        _where_it_stands(stopper, settings, earlier=prepared[2] or prepared[0].previous,
+                         headless=_headless(args))
     return outcome.exit_code
 
 
 def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
-                     resume: str | None = None, earlier: Replay | None = None) -> None:
+                     resume: str | None = None, earlier: Replay | None = None,
+                     headless: bool = False) -> None:
     """The exit lines of every run: what serves now and the command that goes
     on from here. Said even on a closed terminal's way out, where nobody may
     read them (so a write that fails is let go). `earlier`: the run --resume
@@ -687,8 +689,8 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
         return  # the journal's own error was said where it happened
     rollback = None
     if settings is not None and not settings.rehearsal:
-        resume = resume or resume_command(settings.source, journal)
-        rollback = rollback_command(settings.source, journal)
+        resume = resume or resume_command(settings.source, journal, headless=headless)
+        rollback = rollback_command(settings.source, journal, headless=headless)
         if rollback == resume:  # the way back alone: it goes on as itself
             rollback = None
     elif resume is not None:
@@ -804,7 +806,8 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     finally:
         # As every run ends (operator trial: a way back that failed said
         # neither what serves nor how to go on); it goes on as itself.
-        _where_it_stands(stopper, settings, resume=rollback_command(settings.source, journal))
+        _where_it_stands(stopper, settings, resume=rollback_command(
+            settings.source, journal, headless=_headless(args)), headless=_headless(args))
     return outcome.exit_code
 
 
@@ -1084,7 +1087,7 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
                 # beside it), or the earlier one's if it never wrote a line.
                 journal = _last_journal(stopper, rehearsal.earlier) or args.journal
                 again += f" --journal {shlex.quote(os.path.abspath(journal))}"
-            if args.headless:  # as it was started
+            if _headless(args):  # as it was started (--yes is headless too)
                 again += " --headless"
         _where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier)
     from runbook.executor import Outcome

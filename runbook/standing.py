@@ -93,9 +93,11 @@ def resume_command(config: str, journal: Path | str, *, headless: bool = False) 
             f"{shlex.quote(os.path.abspath(journal))}" + (" --headless" if headless else ""))
 
 
-def rollback_command(config: str, journal: Path) -> str:
+def rollback_command(config: str, journal: Path, *, headless: bool = False) -> str:
     """The way back from outside a run: `runbook rollback` on the cutover's
     own journal, quoted for a shell; absolute (as spelt, not through its
-    links) to work from any folder."""
+    links) to work from any folder. `headless` as the run was (operator
+    trial: pasted without it into a script, the TUI hung there)."""
     return (f"runbook rollback {shlex.quote(os.path.abspath(config))} "
-            f"--journal {shlex.quote(os.path.abspath(journal))}")
+            f"--journal {shlex.quote(os.path.abspath(journal))}"
+            + (" --headless" if headless else ""))

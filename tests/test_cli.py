@@ -288,8 +288,10 @@ def test_rollback_ends_saying_where_the_stream_manager_stands_and_how_to_go_on(
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr
     tail = result.stdout.rstrip().splitlines()[-2:]
     assert tail[0].startswith("runbook: the stream manager is down since"), tail
+    # Headless as it was started (operator trial: pasted without it into a
+    # script, the TUI hung there).
     assert tail[1] == ("runbook: to go on back to the old stream manager: runbook rollback "
-                       f"{EXAMPLE} --journal {journal}"), tail
+                       f"{EXAMPLE} --journal {journal} --headless"), tail
 
 
 @pytest.mark.parametrize("command", ["log", "report"])
@@ -438,7 +440,7 @@ def test_the_commands_that_go_on_name_absolute_paths(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr
     tail = result.stdout.rstrip().splitlines()[-1]
     assert tail == ("runbook: to go on back to the old stream manager: runbook rollback "
-                    f"{EXAMPLE} --journal {journal}"), tail
+                    f"{EXAMPLE} --journal {journal} --headless"), tail
 
 
 def test_rollback_names_the_cutover_under_way_before_calling_a_journal_ended(

@@ -178,8 +178,27 @@ def test_a_run_refused_over_the_cutover_under_way_names_the_way_back_too(
                       state_dir=state_dir, offer_resume=True, stopper=Stopper(), say=print)
     said = str(refused.value)
     assert "--resume --journal" in said and "\n" not in said, said
+    # Operator trial: pasted as said, without --headless, the way back drew
+    # the full screen into a script's output and hung there.
     assert "go back to the old stream manager: runbook rollback " \
-           f"{os.path.abspath(production.source)} --journal {earlier}" in said, said
+           f"{os.path.abspath(production.source)} --journal {earlier} --headless" in said, said
+
+
+def test_a_headless_run_s_exit_lines_name_headless_commands(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The exit lines of a headless run stopped mid-cutover: both commands go
+    on as the run was started, headless (operator trial)."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    stopper = Stopper()
+    stopper.sessions.append(SimpleNamespace(journal_path=earlier))  # type: ignore[arg-type]
+    cli._where_it_stands(stopper, replace(settings(), rehearsal=False), headless=True)
+    said = capsys.readouterr().out
+    going_on = [line for line in said.splitlines() if "runbook run " in line
+                or "runbook rollback " in line]
+    assert len(going_on) == 2 and all(line.endswith(" --headless") for line in going_on), said
 
 
 async def test_mid_cutover_by_the_journal_alone_offers_no_new_run(tmp_path: Path) -> None:
