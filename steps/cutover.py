@@ -470,7 +470,13 @@ class StartService(Red5Step):
             return Check(False)
         api = await self._answering(ctx, [])
         if api:
-            return await self._proof(ctx, api)
+            proof = await self._proof(ctx, api)
+            if proof.done:
+                # Found serving, the step does not run: said here as run says
+                # it, or the report has not heard the release it proved
+                # (operator trial: a way back from before stop-service).
+                self._answered(ctx, api, version=self._release(ctx), controller=None)
+            return proof
         age = await self._age(ctx, ours)
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
@@ -602,14 +608,21 @@ class StartService(Red5Step):
         controller = await api.cloud_controller()
         if self.side == "new":
             ctx.facts.new_api_version = api.version
-        ctx.note("service-answered",
-                 f"the stream manager answers from the {self.side} install {live_dir(ctx)} "
-                 f"({version}): API {api.version}, cloud controller {controller}",
-                 install_version=version, api_version=api.version, controller=controller,
-                 side=self.side)
+        self._answered(ctx, api, version=version, controller=controller)
         if controller and "dummy" in controller.lower():
             raise StepFailed(f"the {self.side} stream manager runs the dummy cloud controller; "
                              "carry-over did not activate the live controller")
+
+    def _answered(self, ctx: Ctx, api: Any, *, version: str | None,
+                  controller: str | None) -> None:
+        """On record: which release answers, for the report's "after" row."""
+        release = f" ({version})" if version else ""
+        said = f", cloud controller {controller}" if controller is not None else ""
+        ctx.note("service-answered",
+                 f"the stream manager answers from the {self.side} install {live_dir(ctx)}"
+                 f"{release}: API {api.version}{said}",
+                 install_version=version, api_version=api.version, controller=controller,
+                 side=self.side)
 
     async def verify(self, ctx: Ctx) -> Check:
         api = await self._answering(ctx, [])

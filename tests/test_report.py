@@ -769,6 +769,32 @@ def test_a_rolled_back_runs_header_says_the_old_release_serves_again(
     assert "<th>After the way back</th>" in page
 
 
+def test_a_way_back_that_finds_the_old_release_serving_says_it_serves(
+        tmp_path: Path) -> None:
+    """Operator trial: back after backup-live, the old server had never
+    stopped, and rollback-start found its API answering ("already done");
+    the report said "the old install was not heard from" above the step
+    that had heard it."""
+    from runbook import cli
+
+    journal = tmp_path / "runs" / "run.jsonl"
+
+    async def go() -> Outcome:
+        async with rehearsal_host(tmp_path) as host:
+            session = cli.session(cli.rehearsal_settings(host), token=host.api_token,
+                                  journal_path=journal, state_dir=host.sandbox / ".operator",
+                                  isolated=True, rollback_after="backup-live")
+            return await session.run(ScriptedFrontEnd())
+
+    assert asyncio.run(go()) is Outcome.ROLLED_BACK
+    started = [r for r in records(journal)
+               if r["event"] == "step-end" and r.get("step") == "rollback-start"]
+    assert started and started[-1].get("already"), "the old release was found serving"
+    head = _head(markdown(build(journal, estimate_from=[])))
+    assert head["After the way back"].startswith("the stream manager answers from the old"), \
+        head
+
+
 def test_a_rolled_back_runs_downtime_is_not_compared_with_an_upgrade(
     went_back: Rehearsed
 ) -> None:
