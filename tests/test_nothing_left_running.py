@@ -47,3 +47,38 @@ def test_a_failed_test_leaves_no_process_naming_its_tmp_path(tmp_path: Path) -> 
     for pid in left:  # never left for the rest of this session either
         os.kill(pid, 9)
     assert left == [], f"still running after the failed test: {left}"
+
+
+def test_a_throwaway_rehearsal_killed_with_9_leaves_nothing_running(tmp_path: Path) -> None:
+    """Operator trial: `runbook rehearse` without --sandbox, killed with -9,
+    left its two database servers, its service and its sandbox behind, for
+    good: no later rehearsal could know of them. (A rehearsal with --sandbox
+    leaves them on purpose, as a real host would: the next one adopts them.)"""
+    import signal
+    import time
+
+    temp = tmp_path / "tmp"  # the sandbox lands here; conftest ends what names it
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "XDG_STATE_HOME": str(tmp_path / "state")}
+    run = subprocess.Popen([sys.executable, "-m", "runbook.cli", "rehearse", "--headless",
+                            "--yes"], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           start_new_session=True)
+    assert run.stdout is not None
+    said = []
+    for line in run.stdout:  # until the upload, when everything is up
+        said.append(line)
+        if line.startswith("[upload]"):
+            break
+    sandboxes = list(temp.glob("runbook-rehearsal-*"))
+    assert len(sandboxes) == 1 and processes_mentioning(sandboxes[0]), "".join(said)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (processes_mentioning(sandboxes[0])
+                                           or sandboxes[0].exists()):
+        time.sleep(0.2)
+    left = processes_mentioning(sandboxes[0])
+    assert not left, [open(f"/proc/{pid}/cmdline", "rb").read()[:120] for pid in left]
+    assert not sandboxes[0].exists(), "the throwaway sandbox outlived its rehearsal"
+    assert not list(temp.glob("runbook-db-*")), "a database server's socket folder was left"

@@ -658,7 +658,7 @@ async def stop_leftovers(datadir: Path, label: str) -> None:
     for pid in servers_on(datadir):
         log.warning("stopping the %s database server (pid %d) an earlier rehearsal left "
                     "running", label, pid)
-        socket_dir = _socket_dir_of(pid)
+        socket_dir = socket_dir_of(pid)
         await _end(pid, STOP_TIMEOUT_S)
         if socket_dir is not None:
             shutil.rmtree(socket_dir, ignore_errors=True)
@@ -666,7 +666,7 @@ async def stop_leftovers(datadir: Path, label: str) -> None:
         raise RehearsalError(f"a MariaDB server on {datadir} does not stop; end it and try again")
 
 
-def _socket_dir_of(pid: int) -> Path | None:
+def socket_dir_of(pid: int) -> Path | None:
     """The runbook-db-* folder a server's --socket is in, if that is where it is."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:

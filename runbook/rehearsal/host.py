@@ -35,6 +35,7 @@ import math
 import os
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -195,6 +196,7 @@ class RehearsalHost:
         self._sshd: RehearsalSSHServer | None = None
         self._started = False
         self._lock_fd: int | None = None
+        self._keeper: subprocess.Popen[bytes] | None = None
 
     # --- facts for the runbook's config -------------------------------------------
 
@@ -587,6 +589,8 @@ class RehearsalHost:
         # below would end the first one's service.
         self._lock_sandbox()
         self._started = True
+        if not (self.keep or self._given_sandbox):
+            self._keeper = self._start_keeper()
         try:
             await asyncio.to_thread(sandbox.secure_state, self.sandbox)
             await self._start()
@@ -630,6 +634,29 @@ class RehearsalHost:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
+
+    def _start_keeper(self) -> subprocess.Popen[bytes]:
+        """The throwaway sandbox's keeper (runbook.rehearsal.watchdog): it
+        tidies the sandbox if this process dies without stopping the host.
+        A session of its own: a kill of this one's process group spares it."""
+        env = {key: value for key, value in os.environ.items() if key != sandbox.SANDBOX_ENV}
+        return subprocess.Popen(
+            [sys.executable, "-m", "runbook.rehearsal.watchdog", str(self.sandbox),
+             str(self.state_dir / LOCK_NAME)],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, start_new_session=True)
+
+    async def _release_keeper(self) -> None:
+        """The host stopped and its sandbox is gone: the keeper has nothing to do."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is None:
+            return
+        assert keeper.stdin is not None
+        keeper.stdin.close()
+        try:
+            await asyncio.to_thread(keeper.wait, 5)
+        except subprocess.TimeoutExpired:
+            keeper.kill()  # it would only find the sandbox gone
 
     def _unlock_sandbox(self) -> None:
         if self._lock_fd is not None:
@@ -735,6 +762,7 @@ class RehearsalHost:
             # Only now may the next rehearsal have the sandbox: nothing of
             # this one runs any more.
             self._unlock_sandbox()
+            await self._release_keeper()
 
     async def _kill_strays(self) -> None:
         # Anything still carrying this sandbox's marker (a second service
