@@ -285,8 +285,12 @@ class RunContext(Generic[F]):
         said = lines[-1].strip() if lines else f"exit status {result.exit_status}"
         if not said.startswith("sudo: "):
             return f"`{command}` failed: {said}"
-        back = ", or take the way back" if self.cutover_under_way else \
-            "; nothing of the live system was changed by it"
+        if self._step.phase is Phase.ROLLBACK:
+            back = ""  # on the way back already: its question offers going on with it
+        elif self.cutover_under_way:
+            back = ", or take the way back"
+        else:
+            back = "; nothing of the live system was changed by it"
         return (f"sudo refused to run `{command}` ({said.removeprefix('sudo: ')}), so nothing "
                 "ran. The SSH user needs password-less sudo on the host for the upgrade: once "
                 f"it has it again, try the step again{back}")

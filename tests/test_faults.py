@@ -328,6 +328,22 @@ async def test_a_denied_permission_at_promote_new_is_rolled_back(tmp_path: Path)
                     "serving": backup(host).resolve()}, seen
 
 
+async def test_a_denied_permission_on_the_way_back_offers_no_way_back(tmp_path: Path) -> None:
+    """Operator trial: a way back step refused by sudo said "try the step
+    again, or take the way back": the run was on the way back already, and
+    its question offered only trying again or stopping."""
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"promote-new": [Recovery.ROLLBACK],
+                                     "rollback-restore": [Recovery.STOP]})
+        outcome = await faulted(host, ["permission-denied@promote-new",
+                                       "permission-denied@rollback-restore"], front,
+                                tmp_path / "run.jsonl")
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "rollback-restore")
+    assert "sudo" in said and "nothing ran" in said and "try the step again" in said, said
+    assert "way back" not in said, said
+
+
 async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(
     tmp_path: Path,
 ) -> None:

@@ -79,6 +79,6 @@ def test_a_throwaway_rehearsal_killed_with_9_leaves_nothing_running(tmp_path: Pa
                                            or sandboxes[0].exists()):
         time.sleep(0.2)
     left = processes_mentioning(sandboxes[0])
-    assert not left, [open(f"/proc/{pid}/cmdline", "rb").read()[:120] for pid in left]
+    assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes()[:120] for pid in left]
     assert not sandboxes[0].exists(), "the throwaway sandbox outlived its rehearsal"
     assert not list(temp.glob("runbook-db-*")), "a database server's socket folder was left"
