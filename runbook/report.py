@@ -182,6 +182,8 @@ class Downtime:
     seconds: float | None = None
     # False: the run ended with the stream manager still down.
     complete: bool = False
+    # The time of the journal's last record: as far as it knows of a run cut off.
+    last_seen: str | None = None
     estimate_s: float | None = None
     estimate_from: Path | None = None
     estimate_is_rehearsal: bool = True
@@ -325,6 +327,7 @@ class _Reader:
         event = record["event"]
         ts = _text(record.get("ts"))
         step_id = _text(record.get("step"))
+        report.downtime.last_seen = ts or report.downtime.last_seen
         if event == Record.RUN_START:
             # An attempt still going when the run was cut off ended there, in doubt.
             for going_id, cut in self.going.items():

@@ -16,7 +16,7 @@ from runbook.journal import same_pace
 from runbook.model import REAL_PACE, WORDS, outcome_words, result_line, state_words
 from runbook.model import duration as model_duration
 from runbook.rehearsal.cloud import FAST_PACE
-from runbook.report import BAD_ENDS, PROPERTIES_STEP, Action, Attempt, Report, StepRun
+from runbook.report import BAD_ENDS, PROPERTIES_STEP, Action, Attempt, Downtime, Report, StepRun
 
 
 def moment(ts: str | None) -> datetime | None:
@@ -339,11 +339,24 @@ def nothing_recreated(report: Report) -> str:
     return "No nodegroups before, none recreated."
 
 
+def downtime_took(d: Downtime) -> str:
+    """The downtime's length; for a run cut off with no end of its cutover on
+    record, at least the time to the journal's last record."""
+    if d.seconds is not None or d.complete:
+        return duration(d.seconds)
+    seen = between(d.began, d.last_seen)
+    return f"at least {duration(seen)}" if seen is not None else "-"
+
+
 def downtime_verdict(report: Report) -> str | None:
     """The sentence under a run's downtime: unfinished, not comparable (a way
     back's), set against the estimate, or why there is none. One wording for
     Markdown and HTML; None when there is nothing to say."""
     d = report.downtime
+    if not d.complete and d.seconds is None:
+        return ("The run was cut off with the cutover unfinished: the stream manager was "
+                f"still down at the journal's last record, {downtime_took(d)} after the "
+                "cutover began, and may have stayed down longer.")
     if not d.complete:
         return ("The run ended with the cutover unfinished: the stream manager was still "
                 f"down, {duration(d.seconds)} after it began.")

@@ -18,6 +18,7 @@ from runbook.report_format import (
     before_totals,
     between,
     clock,
+    downtime_took,
     downtime_verdict,
     duration,
     estimate_source,
@@ -122,7 +123,7 @@ def _downtime(report: Report) -> str:
                        f"({_code(str(d.estimate_from))}).</p>")
         return "\n".join(out)
     rows = [["this run", _e(clock(d.began, report.started)),
-             _e(clock(d.ended, report.started)) if d.ended else "-", _e(duration(d.seconds))]]
+             _e(clock(d.ended, report.started)) if d.ended else "-", _e(downtime_took(d))]]
     compared = not report.went_back
     if compared and d.estimate_s is not None and d.estimate_from is not None:
         rows.append([f"{_e(which)} ({_code(str(d.estimate_from))})", "", "",

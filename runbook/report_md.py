@@ -17,6 +17,7 @@ from runbook.report_format import (
     before_totals,
     between,
     clock,
+    downtime_took,
     downtime_verdict,
     duration,
     estimate_source,
@@ -107,7 +108,7 @@ def _downtime(report: Report) -> list[str]:
         return out
     out += [_row("", "began", "ended", "took"), _row("---", "---", "---", "---"),
             _row("this run", clock(d.began, report.started),
-                 clock(d.ended, report.started) if d.ended else "-", duration(d.seconds))]
+                 clock(d.ended, report.started) if d.ended else "-", downtime_took(d))]
     compared = not report.went_back
     if compared and d.estimate_s is not None and d.estimate_from is not None:
         out.append(_row(f"{which} ({_code(str(d.estimate_from))})", "", "",

@@ -656,6 +656,31 @@ def _journal(tmp_path: Path, name: str = "run.jsonl", *, rehearsal: bool = False
     return journal
 
 
+def test_a_run_cut_off_mid_cutover_says_how_long_it_was_down_at_least(tmp_path: Path) -> None:
+    """Operator trial: killed with -9 after promote-new, the report read "the
+    stream manager was still down, - after it began", and its downtime row
+    had no figure at all. The journal's last record is as far as it knows."""
+    journal = _journal(tmp_path, steps=["backup-live", "promote-new"])
+    journal.write("cutover-start", step="backup-live")
+    journal.write("step-start", step="backup-live")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.write("step-start", step="promote-new")
+    journal.close()
+    records = [json.loads(line) for line in journal.path.read_text().splitlines()]
+    began = datetime.fromisoformat(records[1]["ts"])
+    records[-1]["ts"] = began.replace(second=(began.second + 12) % 60,
+                                      minute=began.minute + (began.second + 12) // 60
+                                      ).isoformat(timespec="milliseconds")
+    journal.path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    report = build(journal.path, estimate_from=[])
+    for text in (plain(section(markdown(report), "Downtime")),
+                 html(report).split("<h2>Downtime</h2>")[1].split("<h2>")[0]):
+        said = " ".join(text.split())
+        assert " - after" not in said, said
+        assert "at least 12.0 s" in said, said
+        assert "cut off" in said, said
+
+
 def test_a_step_that_failed_and_was_retried_in_the_same_run_says_so(tmp_path: Path) -> None:
     """The same fault in one sitting: failed, tried again, done."""
     journal = _journal(tmp_path)
