@@ -343,6 +343,12 @@ class _Reader:
                 self.step(_text(listed))
             report.outcome = report.exit_code = None
             report.ended = None
+        elif event == Record.RECONNECTING and record.get("attempt") == 1:
+            # Each loss once, with why (operator trial: a drop mid-cutover left
+            # no trace in the report, which read as a quiet night).
+            report.remarks.append(f"{ts}: the SSH connection to {_text(record.get('host'))} "
+                                  f"was lost ({_text(record.get('reason'))}); the run "
+                                  "reconnected or gave up as the steps below say")
         elif event == Record.CONNECTED:
             report.fingerprint = report.fingerprint or _text(record.get("fingerprint")) or None
         elif event == Record.JOURNAL_REPAIRED:

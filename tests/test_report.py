@@ -681,6 +681,27 @@ def test_a_run_cut_off_mid_cutover_says_how_long_it_was_down_at_least(tmp_path: 
         assert "cut off" in said, said
 
 
+def test_a_lost_connection_is_on_the_record(tmp_path: Path) -> None:
+    """Operator trial: the SSH connection dropped mid-cutover and the run
+    reconnected; the report said nothing of it (Warnings: None), and the
+    ticket read as a quiet night."""
+    journal = _journal(tmp_path, steps=["backup-live"])
+    journal.write("step-start", step="backup-live")
+    journal.write("reconnecting", host="u@h:22", attempt=1, wait_s=0.0,
+                  reason="ConnectionLost")
+    journal.write("reconnecting", host="u@h:22", attempt=2, wait_s=1.0,
+                  reason="ConnectionRefusedError")
+    journal.write("connected", host="u@h:22", fingerprint="SHA256:x")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    for text in (plain(section(markdown(report), "On the record")),
+                 html(report)):
+        said = " ".join(text.split())
+        assert said.count("the SSH connection to u@h:22 was lost") == 1, said
+        assert "ConnectionLost" in said, said
+
+
 def test_a_step_that_failed_and_was_retried_in_the_same_run_says_so(tmp_path: Path) -> None:
     """The same fault in one sitting: failed, tried again, done."""
     journal = _journal(tmp_path)
