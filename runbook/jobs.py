@@ -98,6 +98,13 @@ def _in_bash(word: str, *, limit: float, grace: int) -> str:
 _NO_BASH_ENV = "BASH_ENV= "
 
 
+def keeps_a_record(command: str) -> bool:
+    """Whether a wrapped or framed command keeps a job record on the host: the
+    actions that change it do, the looks do not. (The rehearsal's ssh-drop
+    fault lands in the first of a step's actions.)"""
+    return _FOLDER in command
+
+
 def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
     """`command` under the host's own time limit, recorded as `job` while it runs.
 

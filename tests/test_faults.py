@@ -9,6 +9,7 @@ there ends with a working stream manager.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import stat
 import subprocess
@@ -342,6 +343,23 @@ async def test_a_denied_permission_on_the_way_back_offers_no_way_back(tmp_path: 
     said = failure(front, "rollback-restore")
     assert "sudo" in said and "nothing ran" in said and "try the step again" in said, said
     assert "way back" not in said, said
+
+
+async def test_an_ssh_drop_lands_in_the_steps_first_change(tmp_path: Path) -> None:
+    """Operator trial: `--fault ssh-drop@backup-live` cut the connection during
+    a look before the move, which changed nothing and was simply taken again:
+    the moment worth practising, a drop while the live install is being
+    renamed, could not be had. The drop now lands in the step's first command
+    that changes the host, and its end is unknown."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"backup-live": [Recovery.RETRY]})
+        outcome = await faulted(host, ["ssh-drop@backup-live"], front, journal)
+        assert host.ssh_drops == 1
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    ends = [r for r in map(json.loads, journal.read_text().splitlines())
+            if r["event"] == "action-end" and r.get("step") == "backup-live"]
+    assert ends and ends[0]["status"] == "unknown", ends
 
 
 async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(

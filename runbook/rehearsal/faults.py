@@ -156,10 +156,12 @@ async def _new_host_key(ctx: Context, step: str) -> None:
 async def _ssh_drop(ctx: Context, step: str) -> None:
     # The host's drop comes with SSH reconnection; parse() refuses the fault
     # on a host without it.
-    drop: Callable[[str], None] | None = getattr(ctx.host, "arm_ssh_drop", None)
+    drop: Callable[..., None] | None = getattr(ctx.host, "arm_ssh_drop", None)
     if drop is None:
         raise FaultError("this rehearsal host cannot drop its SSH connection on cue")
-    drop(step)
+    # In the first command that changes the host (operator trial: a drop in
+    # a look before the move changed nothing and was simply looked at again).
+    drop(step, in_a_change=True)
 
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
@@ -217,8 +219,10 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "writes with Permission denied",
           HOST_STEPS, None, _flag("permission-denied"), _unflag("permission-denied")),
     Fault("ssh-drop",
-          "the SSH connection is cut while the step's next command runs",
-          "the rehearsal host drops the connection when that command starts",
+          "the SSH connection is cut while the step's first command that changes the host "
+          "runs (for upload, while the file is sent)",
+          "the rehearsal host drops the connection when that command starts, so its end "
+          "is not known",
           HOST_STEPS, None, _ssh_drop, needs="arm_ssh_drop"),
 )}
 

@@ -786,13 +786,14 @@ class RehearsalHost:
         if self._sshd is not None:
             self._sshd.drop_connections()
 
-    def arm_ssh_drop(self, step_id: str, *, skip: int = 0) -> None:
+    def arm_ssh_drop(self, step_id: str, *, skip: int = 0, in_a_change: bool = False) -> None:
         """Cut the SSH connection during the next command or SFTP write, after
         `skip` commands (or bytes written over SFTP): called as `step_id`
-        starts running, so the drop lands in its work."""
+        starts running, so the drop lands in its work; `in_a_change`, in its
+        first command that changes the host, past the looks before it."""
         if self._sshd is not None:
             log.info("the SSH connection will drop during %s", step_id)
-            self._sshd.arm_drop(skip)
+            self._sshd.arm_drop(skip, in_a_change=in_a_change)
 
     @property
     def ssh_drops(self) -> int:

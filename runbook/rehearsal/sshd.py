@@ -30,7 +30,7 @@ from typing import Any, cast
 
 import asyncssh
 
-from runbook.jobs import SHARED_SHELL, SHARED_SHELL_HELLO
+from runbook.jobs import SHARED_SHELL, SHARED_SHELL_HELLO, keeps_a_record
 from runbook.rehearsal.sandbox import make_private_dir, owned_processes, write_private
 
 log = logging.getLogger(__name__)
@@ -203,6 +203,7 @@ class RehearsalSSHServer:
         # the next SFTP write.
         self._drop_armed = False
         self._drop_skip = 0
+        self._drop_in_a_change = False
         self.drops = 0
         self.sftp_bytes = 0  # written through SFTP, all sessions together
         # Process groups of every command ever started: what a leftover
@@ -235,17 +236,21 @@ class RehearsalSSHServer:
         for conn in list(self._connections):
             conn.abort()
 
-    def arm_drop(self, skip: int = 0) -> None:
+    def arm_drop(self, skip: int = 0, *, in_a_change: bool = False) -> None:
         """Cut the clients off during the next command or SFTP write: the
         command runs, and the client never hears how it ended. `skip` lets
-        that many commands, or bytes of SFTP writes, through first."""
+        that many commands, or bytes of SFTP writes, through first;
+        `in_a_change`, every look (a command that keeps no job record)."""
         self._drop_armed = True
         self._drop_skip = skip
+        self._drop_in_a_change = in_a_change
 
-    def take_armed_drop(self, size: int = 1) -> bool:
+    def take_armed_drop(self, size: int = 1, *, command: str | None = None) -> bool:
         """Whether this command (or SFTP write of `size` bytes) is where the
         armed drop lands."""
         if not self._drop_armed:
+            return False
+        if self._drop_in_a_change and command is not None and not keeps_a_record(command):
             return False
         if self._drop_skip > 0:
             self._drop_skip -= size
@@ -371,7 +376,7 @@ class RehearsalSSHServer:
         # drop can land.
         shared = command == SHARED_SHELL
         feeder = asyncio.create_task(self._feed_stdin(process, proc, job if shared else None))
-        if not shared and self.take_armed_drop():
+        if not shared and self.take_armed_drop(command=command):
             # Give the command its time (a short one ends), then cut the
             # connection before its exit status can go back.
             with contextlib.suppress(TimeoutError):
@@ -442,7 +447,7 @@ class RehearsalSSHServer:
                     break
                 # The shell's greeting is not a command.
                 dropping = (shared is not None and data != _HELLO
-                            and self.take_armed_drop())
+                            and self.take_armed_drop(command=data.decode(errors="replace")))
                 if dropping:
                     assert shared is not None
                     shared.flowing.clear()
