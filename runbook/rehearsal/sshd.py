@@ -240,7 +240,8 @@ class RehearsalSSHServer:
         """Cut the clients off during the next command or SFTP write: the
         command runs, and the client never hears how it ended. `skip` lets
         that many commands, or bytes of SFTP writes, through first;
-        `in_a_change`, every look (a command that keeps no job record)."""
+        `in_a_change` lets every look through as well (a command that keeps
+        no job record), so the drop lands in a change."""
         self._drop_armed = True
         self._drop_skip = skip
         self._drop_in_a_change = in_a_change
