@@ -475,6 +475,8 @@ class StartService(Red5Step):
                 # Found serving, the step does not run: said here as run says
                 # it, or the report has not heard the release it proved
                 # (operator trial: a way back from before stop-service).
+                if self.side == "new":
+                    ctx.facts.new_api_version = api.version
                 self._answered(ctx, api, version=self._release(ctx), controller=None)
             return proof
         age = await self._age(ctx, ours)
