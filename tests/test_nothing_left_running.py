@@ -74,6 +74,7 @@ def test_a_throwaway_rehearsal_killed_with_9_leaves_nothing_running(tmp_path: Pa
     assert len(sandboxes) == 1 and processes_mentioning(sandboxes[0]), "".join(said)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
+    run.stdout.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (processes_mentioning(sandboxes[0])
                                            or sandboxes[0].exists()):
