@@ -416,41 +416,26 @@ def _resume_command(args: argparse.Namespace, settings: Settings, journal: str) 
 
 def _fresh_journal(settings: Settings, folder: Path) -> Path:
     """A new run's journal in `folder`, named for the host and the time it
-    begins, and claimed: made, empty and the operator's alone. Named to the
-    second: a run begun in the same second beside it takes the next name
-    (review: both had written one journal; operator trial: two rehearsals
-    started together chose one name, and the second printed the first's
-    progress as its own). `_drop_if_unwritten` removes one no run used."""
+    begins, and claimed (journal.claim): a run begun in the same second beside
+    it takes the next name (review: both had written one journal; operator
+    trial: two rehearsals started together chose one name, and the second
+    printed the first's progress as its own). `_drop_if_unwritten` removes
+    one no run used."""
     from datetime import UTC, datetime
 
-    from runbook.config import ConfigError
+    from runbook.journal import claim
 
-    name = f"{settings.host.address}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(str(folder), f"cannot make the journals' folder "
-                          f"({exc.strerror or exc})") from None
-    path, n = folder / f"{name}.jsonl", 2
-    while True:
-        try:
-            # O_EXCL: of two runs choosing at once, one gets the name.
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-            return path
-        except FileExistsError:
-            path, n = folder / f"{name}-{n}.jsonl", n + 1
-        except OSError as exc:
-            raise ConfigError(str(path), f"cannot write a journal here "
-                              f"({exc.strerror or exc})") from None
+    return claim(folder, f"{settings.host.address}-"
+                         f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
 
 
 def _drop_if_unwritten(journal: Path | None) -> None:
     """Remove a journal claimed for a new run that never began one: the
     operator continued the earlier run, or left before either."""
-    if journal is None:
-        return
-    with contextlib.suppress(OSError):
-        if journal.stat().st_size == 0:
+    from runbook.journal import unwritten
+
+    if journal is not None and unwritten(journal):
+        with contextlib.suppress(OSError):
             journal.unlink()
 
 
@@ -607,11 +592,16 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
     # instead writes a journal of its own beside it (operator trial: it
     # appended a fresh start to the run it did not continue, and the report
     # counted it as resumed).
+    # `fresh`: the journal claimed here, to drop on the way out if unused.
+    fresh: Path | None
     if earlier is not None and earlier.path is not None:
         path, new_run = earlier.path, _fresh_journal(settings, earlier.path.parent)
+        fresh = new_run
+    elif args.journal is not None:
+        path = new_run = args.journal
+        fresh = None  # the operator's own: not this run's to remove
     else:
-        path = new_run = args.journal if args.journal is not None else \
-            _fresh_journal(settings, folder)
+        path = new_run = fresh = _fresh_journal(settings, folder)
 
     def open_session(continuing: Replay | None) -> Session[Any]:
         opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
@@ -620,7 +610,6 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
-    fresh = None if new_run == args.journal else new_run
     return Opening(open_session, offered, host_label, new_journal=fresh), path, earlier
 
 
@@ -677,11 +666,11 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
     named, spoken of when the operator left before a run of this process
     wrote anything (the TUI's resume dialog: its new run has a journal of
     its own)."""
-    from runbook.journal import JournalError, replay
+    from runbook.journal import JournalError, replay, unwritten
     from runbook.standing import going_on, resume_command, rollback_command, service_state
 
     journal = _last_journal(stopper, earlier)
-    if journal is None or not journal.is_file() or journal.stat().st_size == 0:
+    if journal is None or unwritten(journal):
         return  # refused before anything ran (the refusal said why), or never written
     try:
         history = replay(journal)
@@ -711,10 +700,10 @@ def _last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
     the earlier run's. None if nothing ran."""
     if not stopper.sessions:
         return None
+    from runbook.journal import unwritten
+
     journal = stopper.sessions[-1].journal_path
-    # Empty: claimed for a new run that never began (_fresh_journal).
-    unwritten = not journal.is_file() or journal.stat().st_size == 0
-    if unwritten and earlier is not None and earlier.path is not None:
+    if unwritten(journal) and earlier is not None and earlier.path is not None:
         return earlier.path
     return journal
 
@@ -806,8 +795,9 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     finally:
         # As every run ends (operator trial: a way back that failed said
         # neither what serves nor how to go on); it goes on as itself.
-        _where_it_stands(stopper, settings, resume=rollback_command(
-            settings.source, journal, headless=_headless(args)), headless=_headless(args))
+        headless = _headless(args)
+        _where_it_stands(stopper, settings, headless=headless,
+                         resume=rollback_command(settings.source, journal, headless=headless))
     return outcome.exit_code
 
 

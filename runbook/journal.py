@@ -76,6 +76,11 @@ _FIRST_LINE_MAX = 1 << 20
 _OPENING_RECORDS = 4
 
 
+# Journals hold hosts, paths and outputs: the operator's alone.
+_PRIVATE_FOLDER = 0o700
+_PRIVATE_FILE = 0o600
+
+
 class JournalError(Exception):
     """A journal that cannot be written or read back; one line naming the file."""
 
@@ -91,10 +96,8 @@ class Journal:
         self.repaired: str | None = None
         self._failure: str | None = None
         try:
-            # Journals hold hosts, paths and outputs: the operator's alone.
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Readable by the operator only: it holds hosts, paths and outputs.
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            path.parent.mkdir(mode=_PRIVATE_FOLDER, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, _PRIVATE_FILE)
         except OSError as exc:
             raise JournalError(f"{path}: cannot write the journal here "
                                f"({exc.strerror or exc})") from None
@@ -208,6 +211,36 @@ def _record(line: bytes) -> dict[str, Any] | None:
     if not isinstance(record, dict) or not isinstance(record.get("event"), str):
         return None
     return record
+
+
+def claim(folder: Path, name: str) -> Path:
+    """A new journal `name`.jsonl in `folder`, made now, empty and private; if
+    that name is taken, `name`-2.jsonl and on. Made, not only named: of two
+    runs choosing at once, each gets a name of its own (O_EXCL)."""
+    try:
+        folder.mkdir(mode=_PRIVATE_FOLDER, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JournalError(f"{folder}: cannot make the journals' folder "
+                           f"({exc.strerror or exc})") from None
+    path, n = folder / f"{name}.jsonl", 2
+    while True:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE))
+            return path
+        except FileExistsError:
+            path, n = folder / f"{name}-{n}.jsonl", n + 1
+        except OSError as exc:
+            raise JournalError(f"{path}: cannot write the journal here "
+                               f"({exc.strerror or exc})") from None
+
+
+def unwritten(path: Path) -> bool:
+    """No journal at `path`, or one claimed for a run that has written
+    nothing yet (claim)."""
+    try:
+        return not path.is_file() or path.stat().st_size == 0
+    except OSError:
+        return True
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:

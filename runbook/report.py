@@ -38,6 +38,7 @@ from runbook.journal import (
     journal_unattended,
     last_downtime,
     read,
+    unwritten,
 )
 from runbook.model import Outcome, outcome_words, result_line
 from runbook.standing import said_time
@@ -265,7 +266,7 @@ def newest_journal(folder: Path) -> Path:
     or its rehearsals/, where `runbook rehearse` keeps its journals. Not an
     empty one: a run starting now has claimed it and written nothing yet."""
     found = sorted((path for where in (folder, folder / "rehearsals") if where.is_dir()
-                    for path in where.glob("*.jsonl") if path.stat().st_size), key=_mtime)
+                    for path in where.glob("*.jsonl") if not unwritten(path)), key=_mtime)
     if not found:
         raise ReportError(f"{folder}: no journal here or in its rehearsals/; name the one "
                           "to read (a rehearsal with --sandbox keeps its own in "

@@ -77,7 +77,6 @@ class Status(StrEnum):
         return _MEANING[self][0]
 
 
-# What the files say of a key, and what happens to it unless someone decides.
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 _BOOLEAN = ("true", "false")
 
@@ -101,6 +100,7 @@ def _refuse_another_kind(kr: KeyReview, value: str) -> None:
                             "the value must be a whole number too (digits only, no unit)")
 
 
+# What the files say of a key, and what happens to it unless someone decides.
 _MEANING = {
     Status.UNCHANGED: ("same value in the live file and the new template", ""),
     Status.CARRIED: ("both files set it differently", "the live value is kept"),
