@@ -659,13 +659,14 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
 
 def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
                      resume: str | None = None, earlier: Replay | None = None,
-                     headless: bool = False) -> None:
+                     headless: bool = False, own_host: bool = False) -> None:
     """The exit lines of every run: what serves now and the command that goes
     on from here. Said even on a closed terminal's way out, where nobody may
     read them (so a write that fails is let go). `earlier`: the run --resume
     named, spoken of when the operator left before a run of this process
     wrote anything (the TUI's resume dialog: its new run has a journal of
-    its own)."""
+    its own). `own_host`: the host is this process's rehearsal host, which
+    stops with it."""
     from runbook.journal import JournalError, replay, unwritten
     from runbook.standing import going_on, resume_command, rollback_command, service_state
 
@@ -688,8 +689,13 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback))]
     if stopper.caught is not None:
-        lines.insert(0, f"runbook: {stopper.caught.name} received: stopped, leaving what runs "
-                        "on the host to finish there; the journal is closed")
+        # A real host goes on with a detached command (the unzip, the
+        # service's start); the rehearsal's stops with this process, and
+        # what ran on it ends (operator trial: it said otherwise).
+        host = "the rehearsal host stops with it, and what ran there ends" if own_host \
+            else "leaving what runs on the host to finish there"
+        lines.insert(0, f"runbook: {stopper.caught.name} received: stopped, {host}; "
+                        "the journal is closed")
     with contextlib.suppress(OSError):
         print("\n".join(lines), flush=True)
 
@@ -1079,7 +1085,8 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
                 again += f" --journal {shlex.quote(os.path.abspath(journal))}"
             if _headless(args):  # as it was started (--yes is headless too)
                 again += " --headless"
-        _where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier)
+        _where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier,
+                         own_host=True)
     from runbook.executor import Outcome
 
     switch = rehearsal.switch

@@ -182,3 +182,30 @@ def test_sighup_with_output_to_a_file_still_ends_with_where_it_stands(tmp_path: 
         assert left_running(sandbox) == []
     finally:
         end_leftovers(sandbox)
+
+
+@pytest.mark.timeout(300)
+def test_a_rehearsal_stopped_by_a_signal_says_its_host_stops_with_it(tmp_path: Path) -> None:
+    """Operator trial: a rehearsal killed with SIGTERM said it left "what runs
+    on the host to finish there", as a run against a real host rightly does;
+    but the rehearsal's host is its own, and stops with it."""
+    sandbox = tmp_path / "sandbox"
+    env = {**env_for(tmp_path), "RUNBOOK_REHEARSAL_PACE": "fast"}
+    run = subprocess.Popen([*RUNBOOK, "rehearse", "--headless", "--yes", "--sandbox",
+                            str(sandbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           env=env, cwd=tmp_path)
+    try:
+        assert run.stdout is not None
+        said = read_until(run.stdout.fileno(), b"[upload]", 120)
+        run.send_signal(signal.SIGTERM)
+        rest, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        end_leftovers(sandbox)
+    text = (said + rest).decode(errors="replace")
+    assert run.returncode == 128 + signal.SIGTERM, text[-3000:]
+    stopped = next(line for line in text.splitlines() if "SIGTERM received" in line)
+    assert "to finish there" not in stopped, stopped
+    assert "rehearsal host stops with it" in stopped, stopped
+    assert left_running(sandbox) == []
