@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runbook.statedir import make_private
+
 if TYPE_CHECKING:
     from runbook.journal import Replay
 
@@ -104,7 +106,7 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
 def _private_folder(folder: Path) -> Path:
     """`folder`, made if missing, for the owner alone."""
     try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private(folder)
     except OSError as exc:
         raise HostStateError(f"{folder}: cannot be created ({exc.strerror or exc})") from None
     return folder

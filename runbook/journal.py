@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.model import REAL_PACE, StepState
+from runbook.statedir import make_private
 
 
 class Record(StrEnum):
@@ -76,8 +77,8 @@ _FIRST_LINE_MAX = 1 << 20
 _OPENING_RECORDS = 4
 
 
-# Journals hold hosts, paths and outputs: the operator's alone.
-_PRIVATE_FOLDER = 0o700
+# Journals hold hosts, paths and outputs: the operator's alone (their
+# folders too: statedir.make_private).
 _PRIVATE_FILE = 0o600
 
 
@@ -96,7 +97,7 @@ class Journal:
         self.repaired: str | None = None
         self._failure: str | None = None
         try:
-            path.parent.mkdir(mode=_PRIVATE_FOLDER, parents=True, exist_ok=True)
+            make_private(path.parent)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, _PRIVATE_FILE)
         except OSError as exc:
             raise JournalError(f"{path}: cannot write the journal here "
@@ -218,7 +219,7 @@ def claim(folder: Path, name: str) -> Path:
     that name is taken, `name`-2.jsonl and on. Made, not only named: of two
     runs choosing at once, each gets a name of its own (O_EXCL)."""
     try:
-        folder.mkdir(mode=_PRIVATE_FOLDER, parents=True, exist_ok=True)
+        make_private(folder)
     except OSError as exc:
         raise JournalError(f"{folder}: cannot make the journals' folder "
                            f"({exc.strerror or exc})") from None

@@ -16,6 +16,8 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from runbook.statedir import make_private
+
 MASK = "••••••"
 KEY_FILE = "tag-key"
 _KEY_BYTES = 32
@@ -67,7 +69,7 @@ def kept_key(folder: Path) -> bytes:
     key = os.urandom(_KEY_BYTES)
     draft: Path | None = None
     try:
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private(folder)
         handle, name = tempfile.mkstemp(prefix=f".{KEY_FILE}.", dir=folder)  # 0600, its own
         draft = Path(name)
         with open(handle, "wb") as out:

@@ -17,3 +17,17 @@ def rehearsals_dir() -> Path:
     """Where throwaway rehearsals keep their journals (and the snapshots their
     runs took), which outlive the sandbox."""
     return default_dir() / "rehearsals"
+
+
+def make_private(folder: Path) -> None:
+    """`folder`, made if missing, and every folder missing on the way to it,
+    for the owner alone (0700, as XDG asks of a state dir's). Not
+    `mkdir(parents=True)`, which makes the parents with the umask's mode:
+    a 0755 `hosts/` let anyone list which hosts were upgraded. Raises
+    OSError; folders that were there are left as they are."""
+    missing: list[Path] = []
+    while not folder.is_dir() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)

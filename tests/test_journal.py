@@ -17,6 +17,7 @@ from runbook.journal import (
     JournalError,
     JournalWriteError,
     Record,
+    claim,
     read,
     replay,
     unfinished,
@@ -350,3 +351,15 @@ def test_the_disk_is_waited_for_before_the_host_changes_not_for_every_line(
     journal.write(Record.OUTPUT, step="s", lines=[["out", "last"]])
     journal.close()
     assert len(synced) == 2, "closing left records unsynced"
+
+
+def test_the_folders_made_for_a_journal_are_the_operators_alone(tmp_path: Path) -> None:
+    """A first run on a machine makes ~/.local/state/runbook and what is missing
+    above it: all 0700, not only the last one (mkdir(parents=True) made the
+    others with the umask's mode)."""
+    folder = tmp_path / "state" / "runbook" / "rehearsals"
+    claim(folder, "run")
+    Journal(tmp_path / "elsewhere" / "runs" / "mine.jsonl").close()
+    made = [path for path in tmp_path.rglob("*") if path.is_dir()]
+    assert made and all(path.stat().st_mode & 0o777 == 0o700 for path in made), \
+        [f"{path} {path.stat().st_mode & 0o777:o}" for path in made]

@@ -149,3 +149,17 @@ async def test_snapshots_are_the_operators_alone(tmp_path: Path) -> None:
     assert saved.path.stat().st_mode & 0o777 == 0o600
     assert saved.path.parent.stat().st_mode & 0o777 == 0o700
     assert saved.taken and saved.api_version == "3.1"
+
+
+def test_every_folder_made_for_a_hosts_state_is_the_operators_alone(tmp_path: Path) -> None:
+    """Operator trial: the snapshot and the cutover record were 0600 in a 0700
+    folder, but the folders made on the way to it (`hosts/`, the host's own)
+    were 0755: which hosts this operator upgraded, for anyone to list."""
+    root = tmp_path / "state" / "runbook"
+    state = HostState(root, "sm1.example.com", 22)
+    state.save_snapshot({"nodegroups": []}, journal=tmp_path / "run.jsonl")
+    state.begin_cutover(tmp_path / "run.jsonl")
+    made = [root.parent, *(path for path in root.parent.rglob("*") if path.is_dir())]
+    loose = [f"{path.relative_to(tmp_path)} {path.stat().st_mode & 0o777:o}" for path in made
+             if path.stat().st_mode & 0o777 != 0o700]
+    assert loose == []
