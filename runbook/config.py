@@ -280,10 +280,13 @@ class _Reader:
         distribution = self._path("artifacts", "distribution", required=True)
         controller = self._path("artifacts", "cloud_controller", required=True)
         assert distribution is not None and controller is not None
-        if not re.fullmatch(r"red5pro-server-(?:[A-Z]+-)?\d+(?:\.\d+)*(?:\.b\d+)?-release\.zip",
-                            distribution.name):
-            self._fail("artifacts", "distribution", "should be the Red5 Pro server zip as "
-                       "downloaded: red5pro-server-X.Y.Z.bN-release.zip (its name is the version)")
+        # Named by its release as Red5 publishes it, or by the account's
+        # download (red5pro-server-us-<uuid>.zip), whose release preflight
+        # reads inside. Its name goes to the host: plain characters only.
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._+-]*\.zip", distribution.name):
+            self._fail("artifacts", "distribution", "should be the Red5 Pro server "
+                       "distribution, a .zip whose name has only letters, digits, '.', '_', "
+                       "'+' and '-' (rename it if not)")
         if not controller.name.endswith(".jar"):
             self._fail("artifacts", "cloud_controller", "should be the cloud controller .jar")
         # It ends up inside a bash script run on the host (the /dev/tcp probe).

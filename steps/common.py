@@ -20,12 +20,15 @@ def new_folder(settings: Settings, facts: Red5Facts) -> str:
     """Name of the folder the new distribution unpacks into.
 
     Read from the zip when it is on this machine (it is the truth); before
-    that, the zip's own name is the usual folder name."""
+    that, a zip named by its release is named as its folder usually is, and
+    one named otherwise (an account download's uuid) gives no guess."""
     if facts.new_top:
         return facts.new_top
     try:
         facts.new_top = red5.top_folder(settings.distribution)
     except (OSError, ValueError, KeyError):
+        if red5.distribution_version(settings.distribution.name) is None:
+            return "<the folder the zip unpacks into>"
         return settings.distribution.name.removesuffix(".zip")
     return str(facts.new_top)
 

@@ -174,10 +174,14 @@ class Preflight(Red5Step):
                 ctx.add_secret(value)
         ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
 
-        new_version = red5.distribution_version(s.distribution.name)
-        if new_version is None:
-            raise StepFailed(f"{s.distribution.name} does not name a release "
-                             "(red5pro-server-X.Y.Z.bN-release.zip); use the zip as downloaded")
+        # Read inside the zip when its name does not say it (an account
+        # download's red5pro-server-us-<uuid>.zip); a zip not here yet is
+        # said below, with what else is missing.
+        new_version = red5.zip_version(s.distribution)
+        if new_version is None and s.distribution.is_file():
+            raise StepFailed(f"{s.distribution} says no release: not in its name, and it holds "
+                             "no conf/red5.ini, root marker or lib/red5pro-*-RELEASE.jar; is it "
+                             "the Red5 Pro server distribution?")
         ctx.facts.new_version = new_version
         if not resumed and live_version == new_version:
             raise StepFailed(f"the live install already runs {new_version}; there is nothing to "

@@ -25,6 +25,36 @@ def distribution_version(name: str) -> str | None:
     return match.group("version") if match else None
 
 
+_INI_VERSION = re.compile(
+    r"^server\.version=(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)(?:-release)?\s*$", re.MULTILINE)
+
+
+def zip_version(zip_path: Path) -> str | None:
+    """The release a distribution zip holds. Its name says it as Red5 publishes
+    it (red5pro-server-X.Y.Z.bN-release.zip); a zip downloaded from the Red5
+    account is named red5pro-server-us-<uuid>.zip (FACTS-scenarios §2), and
+    is read inside as Red5's installer reads an install: conf/red5.ini's
+    server.version, else the root marker, else lib/red5pro-*-RELEASE.jar
+    (FACTS §5). None if neither says, or the zip cannot be read."""
+    named = distribution_version(zip_path.name)
+    if named is not None:
+        return named
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            entries = [name.split("/", 1) for name in archive.namelist() if "/" in name]
+            ini = next((f"{top}/{rest}" for top, rest in entries if rest == "conf/red5.ini"),
+                       None)
+            text = archive.read(ini).decode("utf-8", "replace") if ini else ""
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    found = _INI_VERSION.search(text)
+    if found:
+        return found.group("version")
+    return installed_version([rest for _top, rest in entries if "/" not in rest],
+                             [rest.removeprefix("lib/") for _top, rest in entries
+                              if rest.startswith("lib/")])
+
+
 def major(version: str | None) -> int | None:
     if not version:
         return None
@@ -58,7 +88,7 @@ def not_for_this_procedure(zip_path: Path) -> str | None:
     From release 14 Red5 Pro ships Stream Manager 2.0, a different,
     container-based product with no streammanager webapp and no
     red5-web.properties; this procedure upgrades the Stream Manager 1.x webapp."""
-    version = distribution_version(zip_path.name)
+    version = zip_version(zip_path)
     try:
         with zipfile.ZipFile(zip_path) as archive:
             webapp = any("/webapps/streammanager/" in f"/{name}" for name in archive.namelist())

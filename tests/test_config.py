@@ -306,3 +306,16 @@ def test_a_timeout_that_is_no_positive_number_of_seconds_is_refused(
     line = error_line(str(err.value))
     assert str(err.value).endswith("timeouts.service_start must be a positive number of seconds")
     assert path.read_text().splitlines()[line - 1].startswith("service_start")
+
+
+def test_a_distribution_under_its_account_download_name_is_taken(tmp_path: Path) -> None:
+    """A zip downloaded from the Red5 account is red5pro-server-us-<uuid>.zip
+    (FACTS-scenarios, section 2): the config refused it for not being named by
+    its release, "as downloaded"; preflight reads the release inside it."""
+    name = "red5pro-server-us-3f2b9c7e-8d41-4a6b-b0e5-1c9d2f7a6e10.zip"
+    path = write(tmp_path, example_text().replace("red5pro-server-11.1.0.b835-release.zip", name))
+    assert config.load(path).distribution.name == name
+    wrong = write(tmp_path, example_text().replace("red5pro-server-11.1.0.b835-release.zip",
+                                                   "red5pro-server-11.1.0.b835-release.tar.gz"))
+    with pytest.raises(ConfigError, match=r"artifacts\.distribution .*\.zip"):
+        config.load(wrong)

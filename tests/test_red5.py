@@ -90,3 +90,30 @@ def _activate(xml: str, cls: str) -> str:
     start = xml.index(f'<!-- <bean id="apiBridge" class="{cls}"')
     end = xml.index("-->", start)
     return xml[:start] + xml[start + 5: end] + xml[end + 3:]
+
+
+def _distribution(path: Path, files: dict[str, str]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
+
+
+@pytest.mark.parametrize(("inside", "found"), [
+    ({"conf/red5.ini": "server.version=11.1.0.b835-release\n"}, "11.1.0.b835"),
+    ({"red5pro-server-6.2.0.b406-release": ""}, "6.2.0.b406"),
+    ({"lib/red5pro-6.2.0.406-RELEASE.jar": "x"}, "6.2.0.b406"),
+    ({"conf/red5.properties": "x"}, None),
+])
+def test_a_zip_not_named_by_its_release_is_read_inside_for_it(
+        tmp_path: Path, inside: dict[str, str], found: str | None) -> None:
+    """Account downloads are red5pro-server-us-<uuid>.zip (FACTS-scenarios,
+    section 2): the release is in conf/red5.ini (as the installer reads it), the
+    root marker or the lib jar (FACTS, section 5)."""
+    top = "red5pro-server-build"
+    zipped = _distribution(tmp_path / "red5pro-server-us-3f2b9c7e.zip",
+                           {f"{top}/{name}": text for name, text in inside.items()})
+    assert red5.zip_version(zipped) == found
+    named = _distribution(tmp_path / "red5pro-server-11.1.0.b835-release.zip",
+                          {f"{top}/conf/red5.ini": "server.version=6.2.0.b406-release\n"})
+    assert red5.zip_version(named) == "11.1.0.b835"  # its name, as published, comes first

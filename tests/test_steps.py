@@ -562,3 +562,23 @@ def test_the_installed_unit_is_the_release_s_only_when_sha256sum_finds_both_the_
     installed.unlink()
     assert not _same_content(hashed())
     assert not _same_content(CommandResult("sha256sum", None, "", ""))  # unknown: not the same
+
+
+async def test_a_distribution_saved_under_its_account_download_name_is_read_for_its_release(
+        tmp_path: Path) -> None:
+    """A zip downloaded from the Red5 account is named red5pro-server-us-<uuid>.zip
+    (FACTS-scenarios, section 2), not by its release: preflight refused it,
+    telling the operator to "use the zip as downloaded", which they had. The
+    release is read inside it, as Red5's installer reads it (conf/red5.ini)."""
+    from steps import red5
+
+    async with rehearsal_host(tmp_path) as host:
+        release = red5.distribution_version(host.distribution.name)
+        downloaded = tmp_path / "red5pro-server-us-3f2b9c7e-8d41-4a6b-b0e5-1c9d2f7a6e10.zip"
+        downloaded.write_bytes(host.distribution.read_bytes())
+        front = ScriptedFrontEnd()
+        outcome, facts = await run_only(host, ["preflight", "upload", "unpack"],
+                                        tmp_path / "j.jsonl", front, distribution=downloaded)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        assert release and facts.new_version == release
+        assert (host.install_dir / red5.top_folder(downloaded)).is_dir()
