@@ -36,11 +36,15 @@ from runbook.rehearsal import armed, cloud, databases
 SANDBOX_ENV = "RUNBOOK_SANDBOX"
 READY_LINE = "Stream manager application started"
 UNAVAILABLE_LINE = "The streammanager webapp is unavailable"
-DUMMY_CONTROLLER = "Dummy Cloud Controller (launches nothing)"
+# What the shipped Dummy controller answers (commons CloudPlatform, 6.2.0
+# bytecode: FACTS-scenarios §5; the only source for it, taken for every release).
+DUMMY_CONTROLLER = "Streammanager Placebo"
 DB_CONNECT_TIMEOUT_S = 2.0
 
 # Active bean class (simple name) -> (what admin/debug/cloudcontroller answers,
-# the jar name prefix that must sit in WEB-INF/lib for the class to load).
+# the jar name prefix that must sit in WEB-INF/lib for the class to load). The
+# answers are the API 4.0-era docs' (FACTS §4, the auto-*/api-basics pages);
+# _API_3_ANSWERS holds the 5.x/6.x releases' own where their bytecode differs.
 CONTROLLERS: dict[str, tuple[str, str | None]] = {
     "AWSInstanceController": ("Amazon Web Services", "aws-cloud-controller"),
     "ComputeInstanceController": ("Google Compute", "google-cloud-controller"),
@@ -48,6 +52,12 @@ CONTROLLERS: dict[str, tuple[str, str | None]] = {
     "TerraformCloudController": ("Terraform Cloud Service", "terraform-cloud-controller"),
     "GenericSimulatedCloudController": ("Simulated Cloud Services", "simulated-cloud-controller"),
     "DummyCloudController": (DUMMY_CONTROLLER, None),
+}
+# FACTS-scenarios §5 (commons CloudPlatform of 6.2.0, and 5.1.1 for the
+# simulated one): hyphenated names where the later docs have words.
+_API_3_ANSWERS = {
+    "TerraformCloudController": "Terraform-Cloud-Platform",
+    "GenericSimulatedCloudController": "Simulated-Cloud-Platform",
 }
 
 log = logging.getLogger("red5")
@@ -131,11 +141,15 @@ def active_controller(webinf: Path) -> str:
     return classes[0]
 
 
-def load_controller(webinf: Path, bean_class: str) -> str:
+def load_controller(webinf: Path, bean_class: str, api: str = "4.0") -> str:
+    """What the controller bean answers as its platform, for a webapp speaking
+    `api`; WebappError if its class cannot load."""
     simple = bean_class.rsplit(".", 1)[-1]
     if simple not in CONTROLLERS:
         raise WebappError(f"ClassNotFoundException: {bean_class} (no such cloud controller)")
     name, jar_prefix = CONTROLLERS[simple]
+    if api.startswith("3."):
+        name = _API_3_ANSWERS.get(simple, name)
     if jar_prefix is not None and not any((webinf / "lib").glob(f"{jar_prefix}*.jar")):
         raise WebappError(
             f"ClassNotFoundException: {bean_class}; no {jar_prefix}-*.jar in WEB-INF/lib, "
@@ -207,11 +221,11 @@ def start_webapp(home: Path, sandbox: Path) -> StreamManager:
     log_sm.info("dbURL = jdbc:mysql://%s:%d/cluster", db_host, db_port)
     token = props.get("rest.administratorToken", "").strip()
     if not token:
-        log_sm.warning(
-            "No administrator authentication token is set (rest.administratorToken is "
-            "empty); every admin API request will be refused"
-        )
-    controller = load_controller(webinf, active_controller(webinf))
+        # The real line, by its real logger (FACTS §3, 6.2.0's red5.log).
+        logging.getLogger("c.r.s.s.r.s.RestTokenAuthenticator").warning(
+            "No administrator authentication token set in configuration. All "
+            "authentication requests will be denied by default")
+    controller = load_controller(webinf, active_controller(webinf), version)
     log_sm.info("Cloud controller: %s", controller)
     check_database(db_host, db_port, props.get("config.dbUser", "").strip(),
                    props.get("config.dbPass", ""))
