@@ -32,11 +32,11 @@ def detail(front: ScriptedFrontEnd, step_id: str) -> str:
 
 def write_config(tmp_path: Path, distribution: Path) -> Path:
     example = (ROOT / "sample-configs/production.example.toml").read_text()
-    controller = tmp_path / "aws-cloud-controller-11.1.0.jar"
+    controller = tmp_path / "aws-cloud-controller-11.0.0.jar"
     controller.write_bytes(b"PK\x05\x06" + bytes(18))
     text = example.replace('"~/Downloads/red5pro-server-11.1.0.b835-release.zip"',
                            f'"{distribution}"')
-    text = text.replace('"~/Downloads/aws-cloud-controller-11.1.0.jar"', f'"{controller}"')
+    text = text.replace('"~/Downloads/aws-cloud-controller-11.0.0.jar"', f'"{controller}"')
     config = tmp_path / "sm.toml"
     config.write_text(text)
     return config

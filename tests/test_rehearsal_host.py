@@ -218,7 +218,7 @@ def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
     assert "instancecontroller.recycleDeadNodes" not in template
     assert "aws.accessKey" not in template, "cloud keys ship commented out"
     assert sandbox.active_controllers(context) == [sandbox.DUMMY]
-    jar = sandbox.operator_dir(root) / "aws-cloud-controller-11.1.0.jar"
+    jar = sandbox.operator_dir(root) / "aws-cloud-controller-11.0.0.jar"
     with zipfile.ZipFile(jar) as archive:
         assert "Implementation-Version: 11.1.0" in archive.read("META-INF/MANIFEST.MF").decode()
 

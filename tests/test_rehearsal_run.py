@@ -48,7 +48,7 @@ async def test_full_rehearsal_upgrades_the_host(tmp_path: Path) -> None:
     assert (backup / OLD).exists()
     assert not list(host.install_dir.glob("red5pro-server-*"))
     # Prepared as the procedure says.
-    assert (live / "webapps/streammanager/WEB-INF/lib/aws-cloud-controller-11.1.0.jar").is_file()
+    assert (live / "webapps/streammanager/WEB-INF/lib/aws-cloud-controller-11.0.0.jar").is_file()
     assert not (live / "conf/autoscale.xml").exists()
     assert not list((live / "plugins").glob("red5pro-autoscale-plugin-*.jar"))
     assert list((live / "plugins").glob("*.jar")), "other plugins must survive"

@@ -73,7 +73,7 @@ R10_9 = Release("10.9.2.b735", "4.0", 11, "red5pro.sh", marker=True,
                 controller_jar="aws-cloud-controller-10.9.0.jar", commons="10.9.2")
 R11_1 = Release("11.1.0.b835", "4.0", 11, "red5pro.sh", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
-                controller_jar="aws-cloud-controller-11.1.0.jar", commons="11.1.0")
+                controller_jar="aws-cloud-controller-11.0.0.jar", commons="11.1.0")
 
 
 @dataclass(frozen=True)
