@@ -20,7 +20,7 @@ _DIST = re.compile(r"red5pro-server-(?:[A-Z]+-)?(?P<version>\d+(?:\.\d+)*(?:\.b\
 
 
 def distribution_version(name: str) -> str | None:
-    """`red5pro-server-14.2.0.b1105-release.zip` -> `14.2.0.b1105`."""
+    """`red5pro-server-11.1.0.b835-release.zip` -> `11.1.0.b835`."""
     match = _DIST.search(name)
     return match.group("version") if match else None
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from runbook.rehearsal import cloud, mysqlfake, sandbox, service
+from runbook.rehearsal.sandbox import data_text
 from tests.polling import DEADLINE_S, until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +92,7 @@ def make_install(
     controller: str = AWS_BEAN,
     controller_jar: bool = True,
     license_key: bool = True,
-    release: str = "14.2.0.b1105",
+    release: str = "11.1.0.b835",
 ) -> Install:
     home = sandbox / "usr" / "local" / name
     webinf = home / "webapps" / "streammanager" / "WEB-INF"
@@ -116,8 +117,12 @@ def make_install(
         f"instancecontroller.instanceNamePrefix={prefix}\n"
         f"rest.administratorToken={token}\n"
     )
+    # The schema a release ships, which its stream manager loads into an empty
+    # cluster database at start (FACTS section 5).
+    (webinf / "sql").mkdir()
+    (webinf / "sql" / "cluster.sql").write_text(data_text("cluster.sql.6.2.0.b406"))
     if controller_jar:
-        (webinf / "lib" / "aws-cloud-controller-14.2.0.jar").write_bytes(b"PK\x05\x06" + bytes(18))
+        (webinf / "lib" / "aws-cloud-controller-11.0.0.jar").write_bytes(b"PK\x05\x06" + bytes(18))
     return Install(home, port, api_version)
 
 

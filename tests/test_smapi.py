@@ -66,7 +66,8 @@ async def fresh(tmp_path: Path, new_db: int, start_service: StartService) -> Ins
     """The new install: API 4.0 on an empty database."""
     # Its own prefix: this test's new stream manager runs beside the old one,
     # so it must not sweep the old cluster (test_fake_service covers the sweep).
-    install = make_install(tmp_path, name="red5pro-server-14.2.0", db_port=new_db, prefix="rhnew")
+    install = make_install(tmp_path, name="red5pro-server-11.1.0.b835-release", db_port=new_db,
+                           prefix="rhnew")
     await started(start_service, install)
     return install
 

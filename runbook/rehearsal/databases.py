@@ -618,8 +618,39 @@ def check_cluster(host: str, port: int, user: str, password: str, timeout: float
     return int(rows[0][0] or 0) if rows else 0
 
 
+def load_schema(host: str, port: int, user: str, password: str, sql: str,
+                timeout: float) -> None:
+    """Run the schema script `sql` in `cluster` with the stream manager's
+    account, as a stream manager does with its own cluster.sql on an empty
+    database; CheckFailed with the server's error otherwise."""
+    try:
+        connection = mysqlclient.Connection.open(host, port, timeout)
+    except mysqlclient.NotTheStandIn:
+        _run_with_client(host, port, user, password, timeout, [DATABASE], sql)
+        return
+    except mysqlclient.SqlError as exc:
+        raise CheckFailed(exc.code, exc.message) from None
+    try:
+        with connection:
+            connection.login(user, password, DATABASE)
+            for _line, statement in mysqlclient.split_statements(sql):
+                connection.query(statement)
+    except mysqlclient.SqlError as exc:
+        raise CheckFailed(exc.code, exc.message) from None
+
+
 def _check_with_client(host: str, port: int, user: str, password: str, timeout: float) -> int:
     """The same through the real mysql client, for a real server."""
+    out = _run_with_client(host, port, user, password, timeout,
+                           ["-N", "-B", DATABASE, "-e", COUNT_TABLES])
+    words = out.split()
+    return int(words[0]) if words and words[0].isdigit() else 0
+
+
+def _run_with_client(host: str, port: int, user: str, password: str, timeout: float,
+                     args: list[str], stdin: str | None = None) -> str:
+    """The installed mysql client's output for `args` (and `stdin`) on
+    host:port as `user`; CheckFailed with its error otherwise."""
     client = _which(("mariadb", "mysql"))
     if client is None:
         raise CheckFailed(None, f"{host}:{port} is a real MySQL server and no mysql client is "
@@ -630,10 +661,9 @@ def _check_with_client(host: str, port: int, user: str, password: str, timeout: 
             handle.write(mysqlclient.option_file(user, password))
         result = subprocess.run(
             [client, f"--defaults-extra-file={name}", "--protocol=tcp", "-h", host, "-P",
-             str(port), f"--connect-timeout={max(1, math.ceil(timeout))}", "-N", "-B",
-             DATABASE, "-e", COUNT_TABLES],
+             str(port), f"--connect-timeout={max(1, math.ceil(timeout))}", *args],
             capture_output=True, text=True, timeout=timeout + 30, check=False,
-            stdin=subprocess.DEVNULL,
+            input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise CheckFailed(None, f"cannot run {client}: {exc}") from None
@@ -645,8 +675,7 @@ def _check_with_client(host: str, port: int, user: str, password: str, timeout: 
         if match is None:
             raise CheckFailed(None, result.stderr.strip() or f"{client} failed")
         raise CheckFailed(int(match.group(1)), match.group(2).strip())
-    words = result.stdout.split()
-    return int(words[0]) if words and words[0].isdigit() else 0
+    return result.stdout
 
 
 # --- helpers --------------------------------------------------------------------------

@@ -158,7 +158,8 @@ def load_controller(webinf: Path, bean_class: str, api: str = "4.0") -> str:
     return name
 
 
-def check_database(host: str, port: int, user: str, password: str) -> None:
+def check_database(host: str, port: int, user: str, password: str,
+                   schema: Path | None = None) -> None:
     """Log in to the database as the stream manager does at startup, and find
     the tables of its `cluster` schema; WebappError (logged in the style of
     SQLTest's lines, FACTS section 3) when it cannot.
@@ -192,13 +193,36 @@ def check_database(host: str, port: int, user: str, password: str) -> None:
             ) from None
         raise WebappError(f"the database at {host}:{port} answered: {exc.message}") from None
     if tables == 0:
-        log_sql.error("Database check failed for %s: the %s schema has no tables", url,
-                      databases.DATABASE)
-        raise WebappError(
-            f"the {databases.DATABASE} database at {host}:{port} has no tables; import "
-            "webapps/streammanager/WEB-INF/sql/cluster.sql into it"
-        )
+        # The stream manager fills an empty cluster database itself at its
+        # start (FACTS §5: the DigitalOcean page; FACTS-scenarios infers it
+        # from Red5's installers), from the cluster.sql it ships.
+        tables = _populate(url, host, port, user, password, schema)
     log_sql.info("Database check passed for %s (%d tables)", url, tables)
+
+
+def _populate(url: str, host: str, port: int, user: str, password: str,
+              schema: Path | None) -> int:
+    """The tables an empty cluster database has once the webapp's own
+    cluster.sql has run in it; WebappError if it cannot."""
+    try:
+        sql = schema.read_text(encoding="utf-8") if schema is not None else None
+    except OSError:
+        sql = None
+    if sql is None:
+        log_sql.error("Database check failed for %s: the %s schema has no tables and "
+                      "WEB-INF/sql/cluster.sql cannot be read", url, databases.DATABASE)
+        raise WebappError(f"the {databases.DATABASE} database at {host}:{port} has no tables, "
+                          "and this webapp has no WEB-INF/sql/cluster.sql to create them from")
+    log_sql.info("The %s schema at %s has no tables: creating them from "
+                 "WEB-INF/sql/cluster.sql", databases.DATABASE, url)
+    try:
+        databases.load_schema(host, port, user, password, sql, DB_CONNECT_TIMEOUT_S)
+        return databases.check_cluster(host, port, user, password, DB_CONNECT_TIMEOUT_S)
+    except databases.CheckFailed as exc:
+        log_sql.error("Creating the %s schema at %s failed: %s", databases.DATABASE, url,
+                      exc.message)
+        raise WebappError(f"cannot create the {databases.DATABASE} tables at {host}:{port}: "
+                          f"{exc.message}") from None
 
 
 def start_webapp(home: Path, sandbox: Path) -> StreamManager:
@@ -228,7 +252,7 @@ def start_webapp(home: Path, sandbox: Path) -> StreamManager:
     controller = load_controller(webinf, active_controller(webinf), version)
     log_sm.info("Cloud controller: %s", controller)
     check_database(db_host, db_port, props.get("config.dbUser", "").strip(),
-                   props.get("config.dbPass", ""))
+                   props.get("config.dbPass", ""), webinf / "sql" / "cluster.sql")
     prefix = props.get("instancecontroller.instanceNamePrefix", "").strip()
     sm = StreamManager(version, token, prefix, db_host, db_port, controller)
     sweep(sm, sandbox)
