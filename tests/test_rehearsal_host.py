@@ -571,3 +571,13 @@ def test_sandbox_helpers_reject_a_template_missing_keys() -> None:
         sandbox.fill_properties("a=1\n", {"no.such.key": "x"})
     filled = sandbox.fill_properties("#a.b={x}\nc=2\n", {"a.b": "v:1"}, {"d": ("c", "3")})
     assert javaproperties.load(io.StringIO(filled)) == {"a.b": "v:1", "c": "2", "d": "3"}
+
+
+def test_a_5_1_installs_unit_names_the_commons_daemon_of_its_time(tmp_path: Path) -> None:
+    """The JDK 8 install page's unit named commons-daemon 1.0.15 before 5.6.0
+    (FACTS, section 3); the 5.1.1 rehearsal's unit said 1.1.0."""
+    from runbook.rehearsal import scenarios
+
+    old = sandbox.unit_text(scenarios.R5_1, tmp_path)
+    assert "commons-daemon-1.0.15.jar" in old and "1.1.0.jar" not in old
+    assert "commons-daemon-1.1.0.jar" in sandbox.unit_text(scenarios.R6_2, tmp_path)

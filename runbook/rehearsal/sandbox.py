@@ -377,16 +377,15 @@ def web_xml(api_version: str) -> str:
 
 
 def red5_properties(api_port: int) -> str:
-    # The fake service binds http.host:http.port; the rest is there so the
-    # file reads like the real one.
+    # The fake service binds http.host:http.port; the other ports are the ones
+    # FACTS §3 gives (https.port in this file, RTMP on 1935), so the file
+    # reads like the real one. Its comment line and rtmp.port's key are inferred.
     return (
         "# Red5 server network settings (rehearsal host)\n"
         "http.host=127.0.0.1\n"
         f"http.port={api_port}\n"
         "https.port=5443\n"
-        "rtmp.host=0.0.0.0\n"
         "rtmp.port=1935\n"
-        "rtmps.port=8443\n"
     )
 
 
@@ -428,7 +427,11 @@ def unit_text(release: Release, sandbox: Path) -> str:
     the JDK 8 install page has the operator write before that. Paths inside
     the sandbox, where everything the rehearsal host has lives."""
     name = "red5pro.service.jdk8" if release.unit == "jsvc" else "red5pro.service.jdk11"
-    return data_text(name).replace("@ROOT@", str(sandbox))
+    text = data_text(name).replace("@ROOT@", str(sandbox))
+    if release.unit == "jsvc" and tuple(map(int, release.numbers.split("."))) < (5, 6, 0):
+        # Before 5.6.0 the page's classpath named commons-daemon 1.0.15 (FACTS §3).
+        text = text.replace("commons-daemon-1.1.0.jar", "commons-daemon-1.0.15.jar")
+    return text
 
 
 def release_files(release: Release, sandbox: Path, *, api_port: int
