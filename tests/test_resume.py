@@ -105,3 +105,29 @@ async def test_a_skip_can_be_taken_back_on_resume(tmp_path: Path) -> None:
         assert await rehearse(host, second, journal, resume=replay(journal)) is Outcome.STOPPED
     assert "new-database" in second.asked
     assert replay(journal).state("new-database") is StepState.DONE
+
+
+async def test_a_rehearsal_stopped_after_the_rename_comes_back_with_the_old_server_serving(
+        tmp_path: Path) -> None:
+    """Found in a trial: a lasting rehearsal stopped between promote-new and
+    stop-service stops its service on the way out; the next one booted the unit
+    on the new tree, with the old unit's Java, and it failed. On a real host the
+    old server runs on from bak.red5pro until stop-service kills it, and its
+    API answers as before: so must the sandbox's when the rehearsal goes on."""
+    from runbook.rehearsal.host import RehearsalHost
+
+    journal = tmp_path / "run.jsonl"
+    root = tmp_path / "sandbox"
+    async with RehearsalHost(root) as host:
+        front = ScriptedFrontEnd({"stop-service": Decision(Answer.STOP)})
+        assert await rehearse(host, front, journal) is Outcome.STOPPED
+    async with RehearsalHost(root) as host:
+        assert host.boot_error is None, host.boot_error
+        pid = host.service_pid()
+        assert pid is not None, "the old server is not running"
+        assert Path(f"/proc/{pid}/cwd").resolve() == (host.install_dir / "bak.red5pro").resolve()
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    killed = [d for sid, _state, d in front.states if sid == "stop-service"]
+    assert killed and not any("no java process runs" in d for d in killed), killed

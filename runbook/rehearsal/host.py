@@ -13,7 +13,9 @@ the next one on the same sandbox. The next rehearsal is the same machine going
 on, not a reboot: a service that was down when the last one ended mid-cutover
 (killed, or failed to start) stays down; one that rehearsal stopped only
 because it was ending, or a live one that died before the cutover, is started
-again. When a rehearsal ends nothing it started
+again, from the folder it ran from (the old release runs on from bak.red5pro
+once the cutover has moved it, until stop-service kills it). When a rehearsal
+ends nothing it started
 keeps running. One rehearsal at a time per sandbox: a second is refused
 (``.rehearsal/host.lock``) before it touches anything of the first. What the
 rehearsal keeps in ``.rehearsal/`` and ``.operator/`` is for its owner only.
@@ -185,6 +187,9 @@ class RehearsalHost:
         self.old_db: tuple[str, int] = ("", 0)
         self.new_db: tuple[str, int] = ("", 0)
         self.adopted_service: int | None = None
+        # Where the next boot starts the service from, when not the live
+        # folder: the old release, moved aside while it ran (see _stop_service).
+        self._boot_from: Path | None = None
         self.created = False  # True when start() generated a brand-new sandbox
         self.boot_error: str | None = None
         # The service was down when the last rehearsal on this sandbox ended
@@ -338,8 +343,13 @@ class RehearsalHost:
         pid = self.service_pid()
         if pid is None:
             return
+        # Where it ran from: after promote-new, the old server runs on from
+        # bak.red5pro, and the next rehearsal starts it there again.
+        ran_from = ""
         with contextlib.suppress(OSError):
-            self._stopped_at_teardown.touch()
+            ran_from = os.readlink(f"/proc/{pid}/cwd")
+        with contextlib.suppress(OSError):
+            self._stopped_at_teardown.write_text(ran_from + "\n")
         for sig, wait in ((signal.SIGTERM, SERVICE_STOP_TIMEOUT), (signal.SIGKILL, 2.0)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
@@ -361,9 +371,19 @@ class RehearsalHost:
         # service it stopped from one that was down: it boots, as it did.
         marks_teardowns = self.created or bool(self.state.get(_MARKS_TEARDOWNS))
         stopped_at_teardown = self._stopped_at_teardown.exists()
+        ran_from = ""
+        with contextlib.suppress(OSError):
+            ran_from = self._stopped_at_teardown.read_text().strip()
         # Read once: a mark left beside a service that ran on must not
         # outlive the rehearsal that finds it (review).
         self._stopped_at_teardown.unlink(missing_ok=True)
+        # A server stopped only because its rehearsal ended, running from a
+        # folder the procedure had moved (the old release in bak.red5pro):
+        # a real host's would still run there, so it is started there again.
+        moved = Path(ran_from) if ran_from else None
+        if moved is not None and moved.is_dir() and moved != self.red5_home \
+                and moved.resolve() != self.red5_home.resolve():
+            self._boot_from = moved
         if not self.state.get(_MARKS_TEARDOWNS):
             self.state[_MARKS_TEARDOWNS] = True
             self._save_state()
@@ -387,7 +407,7 @@ class RehearsalHost:
         if not self.created:
             self._set_unit_state("stopped")
 
-    async def _run_shim(self, *args: str) -> tuple[int, str]:
+    async def _run_shim(self, *args: str, red5_home: Path | None = None) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
             str(sandbox.bin_dir(self.sandbox) / args[0]),
             *args[1:],
@@ -395,7 +415,8 @@ class RehearsalHost:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             cwd=self.home if self.home.is_dir() else self.sandbox,
-            env=self.command_env(),
+            env={**self.command_env(),
+                 **({"RUNBOOK_RED5_HOME": str(red5_home)} if red5_home else {})},
         )
         output, _ = await proc.communicate()
         return proc.returncode or 0, output.decode("utf-8", "replace")
@@ -406,9 +427,10 @@ class RehearsalHost:
         enabled = self.sandbox / "run" / "red5pro.enabled"
         if not enabled.exists() or enabled.read_text().strip() != "enabled":
             return
-        red5_log = self.red5_home / "log" / "red5.log"
+        home = self._boot_from or self.red5_home
+        red5_log = home / "log" / "red5.log"
         offset = red5_log.stat().st_size if red5_log.exists() else 0
-        status, output = await self._run_shim("systemctl", "start", "red5pro")
+        status, output = await self._run_shim("systemctl", "start", "red5pro", red5_home=home)
         if status != 0:
             said = output.strip().splitlines()[0] if output.strip() else f"exit status {status}"
             self.boot_error = f"systemctl start red5pro failed: {said}"
