@@ -1108,6 +1108,14 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        over = _read_by_the_review(args.out, args.old, args.new, args.decisions)
+        if over is not None:
+            # Operator trial: the merged file, secrets in clear, replaced the
+            # decisions file meant to be shared, or the live copy; exit 0.
+            print(f"runbook diff: --out {args.out} is {over}, which the review reads; "
+                  "write the merged file to a path of its own", file=sys.stderr)
+            return 2
     if _paints(args):  # the editor, unless --check or --json asks for text
         from screens.diff_app import run_diff_app
 
@@ -1122,6 +1130,20 @@ def _diff(args: argparse.Namespace) -> int:
     except BrokenPipeError:
         return _reader_gone()
     return code
+
+
+def _read_by_the_review(out: Path, *read: Path | None) -> Path | None:
+    """The file of `read` that `out` names too (through a symlink or another
+    spelling), if one does."""
+    for path in read:
+        if path is None:
+            continue
+        with contextlib.suppress(OSError):
+            if out.exists() and path.exists() and os.path.samefile(out, path):
+                return path
+        if os.path.realpath(out) == os.path.realpath(path):
+            return path
+    return None
 
 
 def _reader_gone() -> int:

@@ -74,14 +74,24 @@ class DiffApp(App[bool]):
     def _finished(self, finished: bool | None) -> None:
         self.exit(bool(finished))
 
+    async def action_quit(self) -> None:
+        """ctrl+q (which ctrl+c points to) leaves as q does, asking first about
+        decisions not yet written (operator trial: it dropped them at once)."""
+        if self.screen is self.review_screen:
+            self.review_screen.action_leave()
+        else:
+            await super().action_quit()
+
     @property
     def exit_code(self) -> int:
-        """0 when nothing is left to decide (written, or nothing to write), else 1.
+        """0 when nothing is left to decide (written, or nothing to write) and
+        the merged file asked for is written, else 1.
 
-        Worked out from the review rather than from how the app ended, so ctrl+q is
-        judged by the same rule as q."""
+        Worked out from the review rather than from how the app ended, so every
+        way out is judged by the same rule."""
         open_keys = any(needs_decision(kr) for kr in self.review)
-        return EXIT_UNDECIDED if open_keys else EXIT_DONE
+        unwritten = self.review_screen.merged_unwritten or self.review_screen.left_unwritten
+        return EXIT_UNDECIDED if open_keys or unwritten else EXIT_DONE
 
     @property
     def report(self) -> list[str]:

@@ -195,6 +195,10 @@ class PropertiesReviewScreen(Screen[bool]):
         self._revealed: str | None = None
         self._editing: str | None = None
         self._dirty = False  # decisions taken since the last write
+        # w wrote the decisions but the merged file (--out) failed: said on leaving.
+        self.merged_unwritten = False
+        # Left with decisions taken and not written to the decisions file.
+        self.left_unwritten = False
         self._leave_armed = False  # q pressed once with unwritten decisions
         self._widths = (_STATUS_WIDTH, 40, _MIN_VALUE_WIDTH, _MIN_VALUE_WIDTH)
         # One Option per key, kept across filter changes: building rows is most of the
@@ -789,12 +793,18 @@ class PropertiesReviewScreen(Screen[bool]):
                           "takes up the review again.", "warning")
                 return
             written.append(f"wrote the decisions to {self.decisions_path}")
+            # Kept, whatever becomes of the merged file below.
+            self.written = list(written)
+            self._dirty = False
         if self.merged_path is not None:
             try:
                 atomic_write(self.merged_path, encode_properties(self.review.merged_text()))
             except OSError as exc:
                 self._say(f"Not written: {self.merged_path}: {exc.strerror or exc}", "error")
+                self.merged_unwritten = True
+                self._leave_armed = False
                 return
+            self.merged_unwritten = False
             written.append(f"wrote the merged file to {self.merged_path}")
         self._secrets_by_name(written)
         self.written = written
@@ -820,9 +830,28 @@ class PropertiesReviewScreen(Screen[bool]):
                            f"the value: export {env} before the runbook reads that file")
 
     def action_leave(self) -> None:
-        if self._dirty and not self._leave_armed and (self.decisions_path or self.merged_path):
+        if not self._leave_armed and self._dirty and (self.decisions_path or self.merged_path):
             self._leave_armed = True
             self._say("Your decisions are not written yet: q again leaves without writing them, "
                       "w writes them.", "warning")
             return
-        self.dismiss(not self._open())
+        if not self._leave_armed and self._dirty:
+            # Nowhere to keep them (operator trial: a whole review gone in silence).
+            self._leave_armed = True
+            self._say("This review keeps nothing: it was started without --decisions FILE. "
+                      "q again leaves and drops the decisions taken.", "warning")
+            return
+        if self._dirty and self.decisions_path is not None:
+            self.left_unwritten = True
+            self.written.append(f"left without writing the decisions taken since the last w "
+                                f"to {self.decisions_path}")
+        if not self._leave_armed and self.merged_unwritten:
+            # The decisions are written; the merged file is what is missing
+            # (operator trial: this said the decisions were not written).
+            self._leave_armed = True
+            self._say(f"The merged file {self.merged_path} is not written: w tries again, "
+                      "q again leaves without it.", "warning")
+            return
+        if self.merged_unwritten:
+            self.written.append(f"the merged file {self.merged_path} was not written")
+        self.dismiss(not self._open() and not self.merged_unwritten)

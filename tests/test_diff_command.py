@@ -596,3 +596,43 @@ def test_a_set_key_neither_file_has_is_named_with_the_closest_known_one(
         added = [k for k in json.loads(text)["keys"] if k["key"] == "config.dbHots"]
         assert [(k["old"], k["new"], k["merged"]) for k in added] == \
             [(None, None, "db-new.internal")]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("which", ["old", "decisions"])
+def test_a_fifo_is_refused_not_waited_on(files: dict[str, Path], tmp_path: Path,
+                                         which: str) -> None:
+    """Operator trial: `runbook diff` of a FIFO hung for ever, with no word."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    if which == "old":
+        code, _text, err = run(fifo, files["template"])
+    else:
+        code, _text, err = run(files["live"], files["template"], decisions=fifo)
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{fifo}: is not a regular file" in err, err
+
+
+@pytest.mark.parametrize("over", ["old", "new", "decisions"])
+def test_out_never_writes_over_a_file_the_review_reads(
+        files: dict[str, Path], tmp_path: Path, over: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Operator trial: `--out` naming the decisions file wrote the merged
+    properties, secrets in clear, over it (a file meant to be shared), and
+    `--out` naming the live copy replaced it; both with exit 0."""
+    from runbook import cli
+
+    decisions = tmp_path / "decisions.toml"
+    run(files["live"], files["template"], decisions=decisions)  # a starter file
+    paths = {"old": files["live"], "new": files["template"], "decisions": decisions}
+    before = {name: path.read_bytes() for name, path in paths.items()}
+    # Named another way than it was given: through a symlink.
+    alias = tmp_path / "alias"
+    alias.symlink_to(paths[over])
+    for mode in (["--check"], []):  # the check and the editor alike
+        code = cli.main(["diff", str(files["live"]), str(files["template"]), "--decisions",
+                         str(decisions), "--out", str(alias), *mode])
+        err = capsys.readouterr().err
+        assert code == 2, (mode, err)
+        assert err.count("\n") == 1 and "--out" in err and str(paths[over]) in err, err
+    assert {name: path.read_bytes() for name, path in paths.items()} == before

@@ -805,3 +805,80 @@ async def test_the_editor_says_at_once_which_set_key_neither_file_sets(
         said = [n.message for n in app._notifications]
         assert any("config.dbHots" in m and "config.dbHost?" in m for m in said), said
         assert not any("config.dbHost:" in m for m in said), "a known key is not named"
+
+
+async def test_ctrl_q_leaves_as_q_does_asking_first_about_unwritten_decisions(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial: ctrl+c said "press ctrl+q to quit", and ctrl+q left at once,
+    dropping the decisions taken, where q asks first."""
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n", "a")
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, PropertiesReviewScreen)
+        assert "not written" in message(screen)
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_value is False and app.exit_code == 1
+
+
+async def test_a_merged_file_that_could_not_be_written_is_said_on_the_way_out(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial: with the decisions written and the merged file refused
+    (its folder went away), q said the decisions were not written, and the
+    editor then ended with exit 0 and no word of the missing merged file."""
+    Path("out").mkdir()
+    app = make_app(pair, out=Path("out/merged.properties"))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n", "a", "n", "e")
+        screen.query_one("#review-edit", Input).value = "live"
+        await pilot.press("enter")
+        Path("out").rmdir()
+        await pilot.press("w")
+        await pilot.pause()
+        assert "Not written" in message(screen)
+        assert Path("decisions.toml").exists()
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running, "left at once, with the merged file unwritten"
+        assert "merged file" in message(screen) and "decisions are not written" \
+            not in message(screen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.exit_code == 1
+    assert any("out/merged.properties" in line and "not written" in line
+               for line in app.report), app.report
+
+
+async def test_a_review_with_nowhere_to_keep_it_says_so_before_it_is_dropped(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial: the README's try-it command has no --decisions; a whole
+    review, a typed secret included, ended with q and exit 0 and was gone."""
+    app = make_app(pair, decisions=None, out=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n", "a")
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running and "--decisions" in message(screen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value is False
+
+
+async def test_leaving_with_unwritten_decisions_says_they_were_not_written(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial: after q q the exit line counted the dropped decision as
+    taken ("left with keys undecided (5)"), with exit 1 only by chance."""
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        await editor(pilot)
+        await pilot.press("n", "a", "n", "e")
+        app.screen.query_one("#review-edit", Input).value = "live"
+        await pilot.press("enter", "q", "q")
+        await pilot.pause()
+    assert app.exit_code == 1
+    assert any("without writing" in line for line in app.report), app.report

@@ -121,10 +121,24 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(encode_properties(text)).hexdigest()
 
 
+def special_file(path: Path) -> bool:
+    """Whether `path` is there and neither a regular file nor a folder: a
+    FIFO or a device, whose reading could wait for ever (operator trial: a
+    FIFO given to `runbook diff` hung with no word)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # reading it says what is wrong
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def read_properties(path: Path | str, name: str | None = None) -> str:
     """Read a .properties file for :func:`review`; every failure is one PropertiesError line."""
     p = Path(path)
     label = name or str(p)
+    if special_file(p):
+        raise PropertiesError(f"{label}: is not a regular file; give the path of a "
+                              "red5-web.properties file")
     try:
         data = p.read_bytes()
     except FileNotFoundError:

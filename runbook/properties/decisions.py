@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.properties.codec import atomic_write
+from runbook.properties.codec import atomic_write, special_file
 from runbook.properties.model import (
     NEW_DATABASE_KEY,
     ApplyResult,
@@ -97,6 +97,9 @@ class Decisions:
     @classmethod
     def load(cls, path: Path | str) -> Decisions:
         label = str(path)
+        if special_file(Path(path)):
+            raise DecisionsError(f"{label}: is not a regular file; give the path of a "
+                                 "decisions file")
         try:
             data = Path(path).read_bytes()
         except FileNotFoundError:
