@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pty
+import re
 import shutil
 import stat
 import subprocess
@@ -636,3 +637,41 @@ def test_out_never_writes_over_a_file_the_review_reads(
         assert code == 2, (mode, err)
         assert err.count("\n") == 1 and "--out" in err and str(paths[over]) in err, err
     assert {name: path.read_bytes() for name, path in paths.items()} == before
+
+
+def test_a_default_the_template_changed_since_it_was_accepted_is_reopened(
+        files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: a finished decisions file reused against a template whose
+    defaults changed passed --check with exit 0, and `accept-new` took the new
+    value nobody had seen; only a line at the bottom said the template changed."""
+    live = files["live"]
+    result = review_files(live, files["template"])
+    accepted = [kr.key for kr in result if kr.status is Status.NEW_DEFAULT and not kr.secret
+                and (kr.new or "").isdigit()]
+    assert accepted, "the pair has a numeric new default"
+    for kr in list(result):
+        if not kr.decided or not kr.acknowledged:
+            if kr.status is Status.NEW_DEFAULT:
+                result.accept_new(kr.key)
+            else:
+                result.set_value(kr.key, kr.merged or "x")
+    decisions = tmp_path / "decisions.toml"
+    Decisions.from_review(result).save(decisions)
+    monkeypatch.setenv("RUNBOOK_SERVERAPI_ACCESSTOKEN", "node-token-7")  # the secret set
+    assert run(live, files["template"], decisions=decisions)[0] == 0
+
+    key = accepted[0]
+    changed = tmp_path / "template-changed.properties"
+    text = files["template"].read_text()
+    old_line = f"{key}={result[key].new}\n"
+    assert old_line in text
+    changed.write_text(text.replace(old_line, f"{key}=5\n"))
+    code, out, _err = run(live, changed, decisions=decisions)
+    assert code == 1, out
+    def row(name: str) -> str:  # the key's line and the indented lines under it
+        return re.split(r"\n  (?=\S)", out.split(f"\n  {name} ", 1)[1], maxsplit=1)[0]
+
+    assert "REOPENED" in row(key) and "template" in row(key), row(key)
+    # An untouched default stays decided: only what changed is asked again.
+    for other in accepted[1:]:
+        assert "REOPENED" not in row(other), row(other)

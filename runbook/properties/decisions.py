@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from runbook.properties.codec import atomic_write, special_file
 from runbook.properties.model import (
     NEW_DATABASE_KEY,
+    TEMPLATE_CHANGED_SINCE_ACCEPTED,
     ApplyResult,
     Choice,
     DecisionError,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["Decisions", "DecisionsError", "Entry"]
 
 HEADER = "written by runbook; edit freely, comments are kept"
-_FIELDS = ("action", "value", "value_env", "old_fingerprint")
+_FIELDS = ("action", "value", "value_env", "old_fingerprint", "new_fingerprint")
 _ACTIONS = ", ".join(c.value for c in Choice)
 
 
@@ -68,6 +69,8 @@ class Entry:
     value: str | None
     value_env: str | None
     old_fingerprint: str | None
+    # The template's value an accept-new took, so a changed template reopens it.
+    new_fingerprint: str | None = None
 
 
 def env_name_for(key: str) -> str:
@@ -197,6 +200,13 @@ class Decisions:
                 continue
             if entry is None or entry.action is None:
                 continue
+            if entry.action is Choice.ACCEPT_NEW and _template_moved(entry, kr,
+                                                                      result.new_changed):
+                # It took the template's value, and that value is another now
+                # (operator trial: a new default nobody saw passed --check).
+                review.reopen(key, TEMPLATE_CHANGED_SINCE_ACCEPTED)
+                result.reopened_new.append(key)
+                continue
             value = entry.value
             if entry.value_env is not None:
                 value = environment.get(entry.value_env)
@@ -289,6 +299,12 @@ class Decisions:
                 else:
                     table.pop("value", None)
                     table.pop("value_env", None)
+            if choice is Choice.ACCEPT_NEW and kr.new is not None:
+                kept_new = table.get("new_fingerprint")
+                if not (isinstance(kept_new, str) and _same_value(kept_new, kr.new)):
+                    table["new_fingerprint"] = _value_tag(kr.new, kr.secret)
+            else:
+                table.pop("new_fingerprint", None)
             if kr.old is not None:
                 kept = table.get("old_fingerprint")
                 if not (isinstance(kept, str) and kept.startswith(_SALTED)
@@ -318,29 +334,47 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 8, "maxmem": 64 * 2**20}
 
 def _old_value_tag(kr: KeyReview) -> str:
     assert kr.old is not None
-    if not kr.secret:
-        return _plain_tag(kr.old)
+    return _value_tag(kr.old, kr.secret)
+
+
+def _value_tag(value: str, secret: bool) -> str:
+    if not secret:
+        return _plain_tag(value)
     salt = os.urandom(8)
-    return f"{_SALTED}{salt.hex()}:{_scrypt(kr.old, salt).hex()}"
+    return f"{_SALTED}{salt.hex()}:{_scrypt(value, salt).hex()}"
 
 
 def _same_old_value(recorded: str | None, kr: KeyReview) -> bool:
-    """Whether the tag recorded for a key still matches its live value. The
-    tag's own form says how it was made; one that is neither form (a hand
-    edit) matches nothing, so its key is looked at again."""
-    import hmac  # here: `diff` without a decisions file never compares a tag
-
+    """Whether the tag recorded for a key still matches its live value."""
     if kr.old is None or recorded is None:
         return kr.old is None and recorded is None
+    return _same_value(recorded, kr.old)
+
+
+def _template_moved(entry: Entry, kr: KeyReview, template_changed: bool) -> bool:
+    """Whether the template's value an accept-new took is another now. A file
+    written before the template's value was recorded cannot tell which
+    value changed: once the template has, each of its accept-new is asked again."""
+    if entry.new_fingerprint is None:
+        return template_changed
+    return kr.new is None or not _same_value(entry.new_fingerprint, kr.new)
+
+
+def _same_value(recorded: str, value: str) -> bool:
+    """Whether a recorded tag matches `value`. The tag's own form says how it
+    was made; one that is neither form (a hand edit) matches nothing, so its
+    key is looked at again."""
+    import hmac  # here: `diff` without a decisions file never compares a tag
+
     expected = recorded.encode("utf-8")
     if recorded.startswith(_SALTED):
         salt, _, _ = recorded[len(_SALTED):].partition(":")
         try:
-            current = f"{_SALTED}{salt}:{_scrypt(kr.old, bytes.fromhex(salt)).hex()}"
+            current = f"{_SALTED}{salt}:{_scrypt(value, bytes.fromhex(salt)).hex()}"
         except ValueError:
             return False
         return hmac.compare_digest(expected, current.encode("utf-8"))
-    return hmac.compare_digest(expected, _plain_tag(kr.old).encode("utf-8"))
+    return hmac.compare_digest(expected, _plain_tag(value).encode("utf-8"))
 
 
 def _plain_tag(value: str) -> str:
@@ -507,7 +541,8 @@ def _validate(
                 key,
                 "value",
             )
-        entries[key] = Entry(key, action, value, value_env, table.get("old_fingerprint"))
+        entries[key] = Entry(key, action, value, value_env, table.get("old_fingerprint"),
+                             table.get("new_fingerprint"))
     return entries, dict(inputs)
 
 

@@ -136,6 +136,8 @@ class ApplyResult:
     applied: list[str] = field(default_factory=list)
     # The live value changed since the decision: decide again.
     reopened: list[str] = field(default_factory=list)
+    # accept-new decisions whose template value changed since.
+    reopened_new: list[str] = field(default_factory=list)
     # The decision no longer fits the key (e.g. keep on a key that is no longer removed).
     rejected: dict[str, str] = field(default_factory=dict)
     # Set by the runbook or --set: that value wins over any recorded decision.
@@ -158,6 +160,8 @@ NEW_DATABASE_KEY = "config.dbHost"
 
 # Why a decided key is looked at again, when its live value is what moved.
 CHANGED_SINCE_DECIDED = "the live value changed since it was decided"
+TEMPLATE_CHANGED_SINCE_ACCEPTED = ("the template's value changed since its default "
+                                   "was accepted")
 
 
 class KeyReview(NamedTuple):

@@ -144,6 +144,8 @@ def _decisions_lines(result: ApplyResult) -> list[str]:
         lines.append("  the new template changed since the decisions were written; look again")
     if result.reopened:
         lines.append(f"  reopened (live value changed): {', '.join(result.reopened)}")
+    if result.reopened_new:
+        lines.append(f"  reopened (template value changed): {', '.join(result.reopened_new)}")
     for key, why in result.rejected.items():
         lines.append(f"  not applied to {key}: {why}")
     for key, env in result.missing_env.items():
@@ -268,6 +270,7 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
         else {
             "applied": result.applied,
             "reopened": result.reopened,
+            "reopened_template_changed": result.reopened_new,
             "rejected": result.rejected,
             "missing_env": result.missing_env,
             "skipped": result.skipped,
