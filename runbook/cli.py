@@ -492,13 +492,14 @@ def _refuse_decisions_the_run_cannot_use(settings: Settings, earlier: Replay | N
                           "--check", key="properties.decisions")
     from runbook.properties.decisions import Decisions
 
+    # Empty counts as unset: an `export X=$(...)` whose command failed.
     unset = {key: name for key, name in Decisions.load(settings.decisions).secret_sources()
-             if name not in os.environ}
+             if not os.environ.get(name)}
     if unset:
         named = ", ".join(f"{key} from ${name}" for key, name in unset.items())
         raise ConfigError(str(settings.decisions), f"takes secrets from environment variables "
-                          f"that are not set: {named}; export them in this shell (their values "
-                          "are never written to the file), then run again")
+                          f"that are not set or empty: {named}; export them in this shell "
+                          "(their values are never written to the file), then run again")
 
 
 def _refuse_a_journal_in_use(path: Path) -> None:

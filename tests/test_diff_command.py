@@ -675,3 +675,19 @@ def test_a_default_the_template_changed_since_it_was_accepted_is_reopened(
     # An untouched default stays decided: only what changed is asked again.
     for other in accepted[1:]:
         assert "REOPENED" not in row(other), row(other)
+
+
+def test_a_secret_whose_variable_is_empty_is_not_taken_as_set(
+        files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: `export RUNBOOK_SERVERAPI_ACCESSTOKEN=$(...)` whose command
+    failed left it empty, and --check passed with the token blank, "decided"."""
+    path = tmp_path / "decisions.toml"
+    run(files["live"], files["template"], decisions=path,
+        sets=["serverapi.accessToken=node-tok-77"])
+    monkeypatch.setenv("RUNBOOK_SERVERAPI_ACCESSTOKEN", "")
+    again = review_files(files["live"], files["template"], decisions=Decisions.load(path))
+    assert again.decision_result is not None
+    assert again.decision_result.missing_env == {
+        "serverapi.accessToken": "RUNBOOK_SERVERAPI_ACCESSTOKEN"}
+    assert "serverapi.accessToken" in again.open_keys
+    assert "empty" in again["serverapi.accessToken"].reopened

@@ -210,9 +210,12 @@ class Decisions:
             value = entry.value
             if entry.value_env is not None:
                 value = environment.get(entry.value_env)
-                if value is None:
+                if not value:
+                    # Empty is not a secret's value: an `export X=$(...)` whose
+                    # command failed (operator trial: taken as a blank token).
+                    state = "not set" if value is None else "empty"
                     review.reopen(key, f"its value comes from ${entry.value_env}, which is "
-                                       "not set here")
+                                       f"{state} here")
                     result.missing_env[key] = entry.value_env
                     continue
             try:

@@ -149,7 +149,8 @@ def _decisions_lines(result: ApplyResult) -> list[str]:
     for key, why in result.rejected.items():
         lines.append(f"  not applied to {key}: {why}")
     for key, env in result.missing_env.items():
-        lines.append(f"  {key}: environment variable {env} is not set, so its value is unknown")
+        lines.append(f"  {key}: environment variable {env} is not set or empty, so its value "
+                     "is unknown")
     if result.skipped:
         lines.append(f"  ignored, the runbook or --set decides these: {', '.join(result.skipped)}")
     if result.stale:
