@@ -691,3 +691,15 @@ def test_a_secret_whose_variable_is_empty_is_not_taken_as_set(
         "serverapi.accessToken": "RUNBOOK_SERVERAPI_ACCESSTOKEN"}
     assert "serverapi.accessToken" in again.open_keys
     assert "empty" in again["serverapi.accessToken"].reopened
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_an_out_that_cannot_be_written_is_said_before_any_review_is_printed(
+        files: dict[str, Path], tmp_path: Path, as_json: bool) -> None:
+    """Operator trial: --check or --json with an --out in a folder that is not
+    there printed the whole review (a script reading the JSON saw a normal one)
+    and only then the one line, with exit 2."""
+    code, text, err = run(filled_docs(files, tmp_path), files["template"],
+                          out=tmp_path / "no" / "merged.properties", as_json=as_json)
+    assert code == 2 and text == "", text[:200]
+    assert err.count("\n") == 1 and "no/merged.properties" in err, err
