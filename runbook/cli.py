@@ -328,6 +328,7 @@ async def _plan(args: argparse.Namespace) -> int:
 
     settings = _plan_settings(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
+    _note_what_the_run_would_refuse(settings)
     # Connects to nothing; the host's state folder may say which snapshot
     # cutover would rebuild from.
     shown = session(settings, token="", journal_path=default_dir() / "plan.jsonl",
@@ -469,6 +470,20 @@ def _resume_from(
         # there reads it on the way out (review).
         say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
     return None
+
+
+def _note_what_the_run_would_refuse(settings: Settings) -> None:
+    """The plan may come before `runbook diff` writes the decisions file, so a
+    file not there yet is no reason to refuse it; it is said, on stderr, so
+    the day-before check does not pass what the window refuses (operator trial)."""
+    from runbook.config import ConfigError
+    from runbook.properties.decisions import DecisionsError
+
+    try:
+        _refuse_decisions_the_run_cannot_use(settings, None)
+    except (ConfigError, DecisionsError) as exc:
+        print(f"runbook: note: `runbook run` refuses this config as it stands: {exc}",
+              file=sys.stderr)
 
 
 def _refuse_decisions_the_run_cannot_use(settings: Settings, earlier: Replay | None) -> None:

@@ -695,3 +695,18 @@ def test_a_distribution_size_the_sandbox_cannot_hold_is_refused_before_anything_
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("runbook: rehearse: --dist-size"), result.stderr
     assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before
+
+
+def test_plan_says_what_the_run_would_refuse_in_its_properties(tmp_path: Path) -> None:
+    """Operator trial: `plan` the day before passed (exit 0) a config whose
+    decisions file was not there; `run` refused it in the window. The plan may
+    come before the file is written, so it says so and still shows the plan."""
+    config = tmp_path / "sm.toml"
+    text = EXAMPLE.read_text()
+    missing = tmp_path / "nothere.toml"
+    assert "[properties]" in text
+    config.write_text(text.replace("[properties]", f'[properties]\ndecisions = "{missing}"', 1))
+    result = runbook("plan", str(config))
+    assert result.returncode == 0, result.stderr
+    assert "\n 1. " in result.stdout
+    assert "runbook run" in result.stderr and str(missing) in result.stderr, result.stderr
