@@ -736,8 +736,13 @@ class Unpack(Red5Step):
         # One command: an unzip that outlives a dropped connection still
         # leaves the marker when it finishes, so a resumed run finds it done.
         unzip = root(p, f"unzip -q -o {quote(zip_path)} -d {quote(install_dir(p))}")
+        creates = new_dir(p)
+        # Without the zip here its folder's name is a guess (FACTS: it cannot
+        # be assumed), said as one until preflight reads it from the zip.
+        if not p.facts.new_top:
+            creates += " (the folder the zip holds; named so until the zip is on this machine)"
         return [Shell(f"{unzip} && touch -- {quote(self._marker(p))}",
-                      f"creates {new_dir(p)}; the marker records that unzip finished")]
+                      f"creates {creates}; the marker records that unzip finished")]
 
     async def check(self, ctx: Ctx) -> Check:
         target = new_dir(ctx)
