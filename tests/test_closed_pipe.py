@@ -20,7 +20,8 @@ def closed_after_first_line(args: list[str], env: dict[str, str], cwd: Path
     assert run.stdout is not None and run.stderr is not None
     run.stdout.readline()
     run.stdout.close()  # as `head -1` does once it has its line
-    err = run.stderr.read().decode(errors="replace")
+    with run.stderr:
+        err = run.stderr.read().decode(errors="replace")
     return run.wait(timeout=600), err
 
 

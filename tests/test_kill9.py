@@ -124,6 +124,9 @@ def run_trial(tmp_path: Path, trial: Trial) -> str | None:
         if first.poll() is None:
             first.kill()
             first.wait()
+        for stream in (first.stdout, first.stderr):
+            if stream is not None:
+                stream.close()
     if not killed:
         return f"the first run ended before the trigger ({first.returncode})"
     second = _rehearse(sandbox, tmp_path, "--resume")

@@ -437,6 +437,8 @@ async def killed_outright(root: Path, env: dict[str, str] | None = None) -> dict
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
     values: dict[str, str] = json.loads(line)
     return values
 
