@@ -299,7 +299,7 @@ async def test_preflight_without_the_zip_says_nothing_of_the_room_it_needs(
         assert "0 MiB" not in front.text()
 
 
-@pytest.mark.parametrize("leftover", ["bak.red5pro", "red5pro-server-13.0.0.b999-release"])
+@pytest.mark.parametrize("leftover", ["bak.red5pro", "red5pro-server-10.9.2.b735-release"])
 async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
     tmp_path: Path, leftover: str
 ) -> None:
@@ -323,12 +323,12 @@ async def test_promote_moves_only_the_unpacked_folder(tmp_path: Path) -> None:
                                     front)
         assert outcome is Outcome.DONE, front.text()[-2000:]
         # A folder that appears after preflight (someone unzipped by hand).
-        (host.install_dir / "red5pro-server-13.0.0.b999-release").mkdir()
+        (host.install_dir / "red5pro-server-10.9.2.b735-release").mkdir()
         again = ScriptedFrontEnd()
         outcome, _ = await run_only(host, ["promote-new"], tmp_path / "b.jsonl", again)
         assert outcome is Outcome.FAILED
         reason = detail(again, "promote-new")
-        assert "exactly one red5pro-server-*" in reason and "13.0.0" in reason
+        assert "exactly one red5pro-server-*" in reason and "10.9.2" in reason
         assert not (host.install_dir / "red5pro").exists()
 
 
