@@ -22,6 +22,7 @@ from runbook.properties import (
     DecisionsError,
     PropertiesError,
     Review,
+    cannot_write_to,
     parse_sets,
     review_files,
     unknown_sets,
@@ -100,12 +101,9 @@ class DiffApp(App[bool]):
 
 
 def _check_target(path: Path | None, option: str) -> None:
-    if path is None:
-        return
-    if path.is_dir():
-        raise DiffInputError(f"{option} {path}: is a directory; name the file to write")
-    if not path.parent.is_dir():
-        raise DiffInputError(f"{option} {path}: the folder {path.parent} does not exist")
+    why = cannot_write_to(path) if path is not None else None
+    if why is not None:
+        raise DiffInputError(f"{option} {path}: {why}")
 
 
 def create_diff_app(

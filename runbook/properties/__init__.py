@@ -15,6 +15,7 @@ the ones listed before it, never back:
 from runbook.properties.codec import (
     PropertiesError,
     atomic_write,
+    cannot_write_to,
     decode_properties,
     encode_properties,
     has_placeholder,
@@ -57,6 +58,7 @@ __all__ = [
     "Review",
     "Status",
     "atomic_write",
+    "cannot_write_to",
     "decode_properties",
     "diff_command",
     "encode_properties",

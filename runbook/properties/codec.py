@@ -349,6 +349,17 @@ def uncomment(element: PropertiesElement, value: str) -> str:
 # Writing the file
 
 
+def cannot_write_to(path: Path) -> str | None:
+    """Why a file cannot be written at `path`, said before any work that
+    would be lost if it cannot (the editor's review, --check's output); None
+    if it can be tried."""
+    if path.is_dir():
+        return "is a directory; name the file to write"
+    if not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist"
+    return None
+
+
 def atomic_write(path: Path | str, data: bytes) -> None:
     """Replace ``path`` with ``data``: readers see the old file or the new one, never half.
 

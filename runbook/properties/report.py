@@ -19,6 +19,7 @@ from runbook.colour import PLAIN, Painter
 from runbook.properties.codec import (
     PropertiesError,
     atomic_write,
+    cannot_write_to,
     encode_properties,
     read_properties,
 )
@@ -313,15 +314,11 @@ def diff_command(
 
     if not check and not as_json:
         return bad("the interactive editor is not available here; add --check or --json")
-    if out is not None:
-        # Said before the review is printed: a script reading the JSON must
-        # not take a review that ends in a failure for a good one (operator trial).
-        if out.is_dir():
-            return bad(f"{out}: cannot write the merged file: it is a directory; name the "
-                       "file to write")
-        if not out.parent.is_dir():
-            return bad(f"{out}: cannot write the merged file: the folder {out.parent} does "
-                       "not exist")
+    # Said before the review is printed: a script reading the JSON must not
+    # take a review that ends in a failure for a good one (operator trial).
+    why = cannot_write_to(out) if out is not None else None
+    if why is not None:
+        return bad(f"{out}: cannot write the merged file: {why}")
     try:
         asked = parse_sets(sets)
     except ValueError as exc:
