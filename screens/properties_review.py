@@ -784,8 +784,7 @@ class PropertiesReviewScreen(Screen[bool]):
             if open_keys:
                 written.append(f"wrote the decisions so far to {self.decisions_path}; "
                                f"still open: {named}")
-                self._secrets_by_name(written)
-                self.written = written
+                self._keep_report(written)
                 self._dirty = False
                 self._say(f"Saved the decisions so far to {self.decisions_path}; "
                           f"{_count(len(open_keys), 'key')} still open: {named}. The merged "
@@ -793,8 +792,6 @@ class PropertiesReviewScreen(Screen[bool]):
                           "takes up the review again.", "warning")
                 return
             written.append(f"wrote the decisions to {self.decisions_path}")
-            # Kept, whatever becomes of the merged file below.
-            self.written = list(written)
             self._dirty = False
         if self.merged_path is not None:
             try:
@@ -803,11 +800,11 @@ class PropertiesReviewScreen(Screen[bool]):
                 self._say(f"Not written: {self.merged_path}: {exc.strerror or exc}", "error")
                 self.merged_unwritten = True
                 self._leave_armed = False
+                self._keep_report(written)  # the decisions file, if any, is written
                 return
             self.merged_unwritten = False
             written.append(f"wrote the merged file to {self.merged_path}")
-        self._secrets_by_name(written)
-        self.written = written
+        self._keep_report(written)
         self._dirty = False
         self.dismiss(True)
 
@@ -824,34 +821,40 @@ class PropertiesReviewScreen(Screen[bool]):
             return False
         return True
 
-    def _secrets_by_name(self, written: list[str]) -> None:
+    def _keep_report(self, written: list[str]) -> None:
+        """What was written, and each secret's variable, to say on stderr once
+        the editor has closed."""
         for key, env in self.env_needed:
             written.append(f"{key} is a secret, so the decisions file names ${env} instead of "
                            f"the value: export {env} before the runbook reads that file")
+        self.written = written
 
     def action_leave(self) -> None:
-        if not self._leave_armed and self._dirty and (self.decisions_path or self.merged_path):
+        """Leave; what leaving would drop is said first, and a second q leaves."""
+        unwritten = self._what_leaving_drops()
+        if unwritten is not None and not self._leave_armed:
             self._leave_armed = True
-            self._say("Your decisions are not written yet: q again leaves without writing them, "
-                      "w writes them.", "warning")
-            return
-        if not self._leave_armed and self._dirty:
-            # Nowhere to keep them (operator trial: a whole review gone in silence).
-            self._leave_armed = True
-            self._say("This review keeps nothing: it was started without --decisions FILE. "
-                      "q again leaves and drops the decisions taken.", "warning")
+            self._say(unwritten, "warning")
             return
         if self._dirty and self.decisions_path is not None:
             self.left_unwritten = True
             self.written.append(f"left without writing the decisions taken since the last w "
                                 f"to {self.decisions_path}")
-        if not self._leave_armed and self.merged_unwritten:
-            # The decisions are written; the merged file is what is missing
-            # (operator trial: this said the decisions were not written).
-            self._leave_armed = True
-            self._say(f"The merged file {self.merged_path} is not written: w tries again, "
-                      "q again leaves without it.", "warning")
-            return
         if self.merged_unwritten:
             self.written.append(f"the merged file {self.merged_path} was not written")
         self.dismiss(not self._open() and not self.merged_unwritten)
+
+    def _what_leaving_drops(self) -> str | None:
+        if self._dirty and (self.decisions_path or self.merged_path):
+            return ("Your decisions are not written yet: q again leaves without writing them, "
+                    "w writes them.")
+        if self._dirty:
+            # Nowhere to keep them (operator trial: a whole review gone in silence).
+            return ("This review keeps nothing: it was started without --decisions FILE. "
+                    "q again leaves and drops the decisions taken.")
+        if self.merged_unwritten:
+            # The decisions are written; the merged file is what is missing
+            # (operator trial: this said the decisions were not written).
+            return (f"The merged file {self.merged_path} is not written: w tries again, "
+                    "q again leaves without it.")
+        return None
