@@ -72,6 +72,14 @@ def read_until(stream: int, wanted: bytes, timeout: float) -> bytes:
     return seen
 
 
+def headless_rehearsal(sandbox: Path, env: dict[str, str], cwd: Path
+                       ) -> subprocess.Popen[bytes]:
+    """`runbook rehearse --headless --yes` on `sandbox`, its output on one pipe."""
+    return subprocess.Popen([*RUNBOOK, "rehearse", "--headless", "--yes", "--sandbox",
+                             str(sandbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env, cwd=cwd)
+
+
 def end_leftovers(sandbox: Path) -> None:
     """Whatever a failing test left, so no other test meets it."""
     for entry in left_running(sandbox):
@@ -92,9 +100,7 @@ def interrupted_twice(tmp_path: Path, sandbox: Path) -> None:
     env = env_for(tmp_path)
 
     # 1. Headless, killed with SIGTERM while delete-nodegroups waits.
-    run = subprocess.Popen([*RUNBOOK, "rehearse", "--headless", "--yes", "--sandbox",
-                            str(sandbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           env=env, cwd=tmp_path)
+    run = headless_rehearsal(sandbox, env, tmp_path)
     try:
         assert run.stdout is not None
         said = read_until(run.stdout.fileno(), b"downtime starts now", 240)
@@ -191,9 +197,7 @@ def test_a_rehearsal_stopped_by_a_signal_says_its_host_stops_with_it(tmp_path: P
     but the rehearsal's host is its own, and stops with it."""
     sandbox = tmp_path / "sandbox"
     env = {**env_for(tmp_path), "RUNBOOK_REHEARSAL_PACE": "fast"}
-    run = subprocess.Popen([*RUNBOOK, "rehearse", "--headless", "--yes", "--sandbox",
-                            str(sandbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           env=env, cwd=tmp_path)
+    run = headless_rehearsal(sandbox, env, tmp_path)
     try:
         assert run.stdout is not None
         said = read_until(run.stdout.fileno(), b"[upload]", 120)

@@ -381,7 +381,7 @@ class RehearsalHost:
         # folder the procedure had moved (the old release in bak.red5pro):
         # a real host's would still run there, so it is started there again.
         moved = Path(ran_from) if ran_from else None
-        if moved is not None and moved.is_dir() and moved != self.red5_home \
+        if moved is not None and moved.is_dir() \
                 and moved.resolve() != self.red5_home.resolve():
             self._boot_from = moved
         if not self.state.get(_MARKS_TEARDOWNS):
