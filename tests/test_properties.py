@@ -645,6 +645,10 @@ def test_decisions_that_no_longer_fit_are_rejected_and_reopened() -> None:
         (b"a=1\r\nb=x \\\r\n  y \\\r\n", 3, "ends with a backslash"),
         (b"a=1\n\x00\x00b\x00=\x001\n", 2, "NUL byte"),
         (b"a=1\nb=2\n\x07\x01\x02", 3, "control byte"),
+        # Saved by an editor that marks UTF-8: Java reads the mark as three characters
+        # of the first line, so its first key is not the key the operator sees.
+        (b"\xef\xbb\xbfa=1\nb=2\n", 1, "byte order mark"),
+        (b"\xef\xbb\xbf## Red5 Pro\nb=2\n", 1, "byte order mark"),
     ],
 )
 def test_bad_files_give_one_line_naming_file_and_line(

@@ -14,6 +14,7 @@ merged file can reuse every untouched line byte for byte.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import os
@@ -90,7 +91,15 @@ def decode_properties(data: bytes, name: str) -> str:
     the truth an operator needs). Latin-1 also maps every byte to one character, so
     :func:`encode_properties` gives back the same bytes for every line we leave alone.
     Binary content is refused rather than decoded, because Latin-1 would accept it.
+    So is a leading UTF-8 byte order mark: Java reads it as the three characters
+    "\u00ef\u00bb\u00bf" at the start of the first line, which then is not the key
+    (or comment) the operator sees in an editor that hides the mark.
     """
+    if data.startswith(codecs.BOM_UTF8):
+        raise PropertiesError(
+            f"{name}: line 1: starts with a UTF-8 byte order mark, which Java reads as part "
+            "of the first line; save the file without it (as plain UTF-8 or ASCII)"
+        )
     bad = _BINARY.search(data)
     if bad is not None:
         line = _line_of_offset(data, bad.start())
