@@ -323,16 +323,18 @@ class RunContext(Generic[F]):
             local, remote, timeout=self.settings.timeouts.upload, progress=progress,
             host_hash=True))
 
-    async def write_file(self, edit: EditFile, content: str) -> None:
+    async def write_file(self, edit: EditFile, content: str | bytes) -> None:
         """Replace a file on the host whole or not at all, keeping its owner and
         mode and, the first time, a `.runbook-bak` of it (Remote.replace_file).
+        Text is written as UTF-8; bytes as they are.
 
         One journalled action, the one the plan showed: a connection lost on
         the way leaves it in doubt. The content goes over SFTP, so it never
         appears in a command line, the journal or the process list."""
         timeouts = self.settings.timeouts
+        data = content.encode() if isinstance(content, str) else content
         await self.act(edit, lambda: self._x.remote.replace_file(
-            edit.path, content.encode(), staging_dir=self.settings.upload_dir,
+            edit.path, data, staging_dir=self.settings.upload_dir,
             timeout=timeouts.command, upload_timeout=timeouts.upload))
 
     async def api(self, *, fresh: bool = False, old: bool = False) -> StreamManagerAPI:

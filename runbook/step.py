@@ -94,9 +94,9 @@ class StepContext(Protocol[F]):
         caller to check the host's copy against, and the host's own, read as
         the file landed (None when it could not say)."""
 
-    async def write_file(self, edit: EditFile, content: str) -> None:
-        """Replace the file `edit` names with `content`, whole or not at all;
-        `edit` is the action the plan showed."""
+    async def write_file(self, edit: EditFile, content: str | bytes) -> None:
+        """Replace the file `edit` names with `content` (text as UTF-8, bytes
+        as they are), whole or not at all; `edit` is the action the plan showed."""
 
     async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T: ...
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,6 +135,23 @@ async def size_remote(ctx: Ctx, path: str) -> int | None:
 async def exists(ctx: Ctx, path: str, kind: str = "-e") -> bool:
     result = await ctx.probe(f"test {kind} {quote(path)}")
     return result.ok
+
+
+def read_bytes_command(p: AnyContext, path: str) -> str:
+    """The look that reads a file's bytes exactly: a command's output comes back
+    as UTF-8 text, where a byte that is not UTF-8 would turn into U+FFFD."""
+    return root(p, f"base64 -w 0 -- {quote(path)}")
+
+
+async def read_remote_bytes(ctx: Ctx, path: str) -> bytes:
+    result = await ctx.probe(read_bytes_command(ctx, path))
+    if not result.ok:
+        raise StepFailed(f"cannot read {path} on the host: {result.last_error_line()}")
+    try:
+        return base64.b64decode(result.stdout.strip(), validate=True)
+    except binascii.Error:
+        raise StepFailed(f"the host's base64 of {path} is not base64; read the file by "
+                         "hand to see what the host printed") from None
 
 
 async def read_remote(ctx: Ctx, path: str) -> str:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runbook.model import Action, Check, EditFile, Phase, Shell
-from runbook.shell import quote
 from runbook.step import StepFailed
 from steps import red5
-from steps.common import exists, live_dir, new_dir, read_remote, root, trees
+from steps.common import exists, live_dir, new_dir, read_bytes_command, read_remote_bytes, trees
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 if TYPE_CHECKING:
@@ -61,8 +60,9 @@ class Properties(Red5Step):
     def plan(self, p: Plan) -> list[Action]:
         live, new = self._paths(p)
         return [
-            Shell(root(p, f"cat -- {quote(live)}"), "the live values"),
-            Shell(root(p, f"cat -- {quote(new)}"), "the new template"),
+            # Byte for byte, as Java reads them (ISO-8859-1), like `runbook diff`.
+            Shell(read_bytes_command(p, live), "the live values"),
+            Shell(read_bytes_command(p, new), "the new template"),
             self._edit(p, new, p.facts._properties_review),
         ]
 
@@ -71,14 +71,22 @@ class Properties(Red5Step):
         return f"{old}/{red5.PROPERTIES}", f"{new}/{red5.PROPERTIES}"
 
     async def _review(self, ctx: Ctx) -> tuple[Review, str]:
-        from runbook.properties import Decisions, DecisionsError, PropertiesError, review
+        from runbook.properties import (
+            Decisions,
+            DecisionsError,
+            PropertiesError,
+            decode_properties,
+            review,
+        )
 
         live_path, new_path = await self._where(ctx)
         if not await exists(ctx, new_path, "-f"):
             raise StepFailed(f"{new_path} is not there; run unpack first")
-        old_text = await read_remote(ctx, live_path)
-        new_text = await read_remote(ctx, new_path)
+        old_data = await read_remote_bytes(ctx, live_path)
+        new_data = await read_remote_bytes(ctx, new_path)
         try:
+            old_text = decode_properties(old_data, live_path)
+            new_text = decode_properties(new_data, new_path)
             result = review(old_text, new_text, old_name=live_path, new_name=new_path,
                             overrides=overrides(ctx))
         except PropertiesError as exc:
@@ -168,7 +176,10 @@ class Properties(Red5Step):
         ctx.info(f"keys: {counts}")
         # The review as it stands now: the operator may have decided keys in
         # the editor since the plan was shown.
-        await ctx.write_file(self._edit(ctx, new_path, result), result.merged_text())
+        from runbook.properties import encode_properties
+
+        await ctx.write_file(self._edit(ctx, new_path, result),
+                             encode_properties(result.merged_text()))
 
     async def verify(self, ctx: Ctx) -> Check:
         result, new_text = await self._review(ctx)

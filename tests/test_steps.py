@@ -582,3 +582,28 @@ async def test_a_distribution_saved_under_its_account_download_name_is_read_for_
         assert outcome is Outcome.DONE, front.text()[-2000:]
         assert release and facts.new_version == release
         assert (host.install_dir / red5.top_folder(downloaded)).is_dir()
+
+
+async def test_a_live_value_beyond_ascii_is_carried_over_as_java_reads_it(tmp_path: Path) -> None:
+    """Java reads red5-web.properties byte by byte as ISO-8859-1, and so does
+    `runbook diff`; the run must too, or a live value holding a byte that is not
+    UTF-8 (a file saved in Latin-1) reaches the new file as U+FFFD, and one in
+    UTF-8 differs from the value the review fingerprinted."""
+    import javaproperties
+
+    async with rehearsal_host(tmp_path) as host:
+        webinf = "webapps/streammanager/WEB-INF/red5-web.properties"
+        live = host.install_dir / "red5pro" / webinf
+        data = live.read_bytes()
+        assert b"\nlocation.geozone=\n" in data
+        live.write_bytes(data.replace(b"\nlocation.geozone=\n",
+                                      b"\nlocation.geozone=Z\xfcrich caf\xc3\xa9\n"))
+        java_sees = javaproperties.loads(live.read_bytes().decode("latin-1"))
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "j.jsonl",
+                                    front)
+        assert outcome is Outcome.DONE, front.states[-3:]
+        new = next(host.install_dir.glob("red5pro-server-*")) / webinf
+        merged = javaproperties.loads(new.read_bytes().decode("latin-1"))
+        java_value = "Z\u00fcrich caf\u00c3\u00a9"  # the UTF-8 e-acute is two characters to Java
+        assert merged["location.geozone"] == java_sees["location.geozone"] == java_value
