@@ -67,6 +67,13 @@ class Answer(StrEnum):
     RUN = "run"
     SKIP = "skip"
     STOP = "stop"
+    # Instead of this step, back to the old stream manager: once the cutover
+    # has begun, the operator need not wait for a failure to choose it.
+    ROLLBACK = "rollback"
+
+
+class _WayBackChosen(Exception):
+    """The operator answered a step's confirmation with the way back."""
 
 
 @dataclass(frozen=True)
@@ -520,30 +527,37 @@ class Executor(Generic[F]):
     async def _steps(self, steps: Sequence[Step[F]], *, then: str | None = None) -> Outcome:
         """The steps in order; a failed one is retried, rolled back from or
         stopped at, as the operator says."""
-        for step in steps:
-            outcome = await self._one(step)
-            while outcome is Outcome.FAILED:
-                # Any forward step once a cutover is under way: a resumed run
-                # looks at prepare's steps again, and one failing then (the new
-                # database gone) is when the way back is needed most (operator trial).
-                can_roll_back = bool(self.rollback) and self.cutover_began is not None \
-                    and step.phase is not Phase.ROLLBACK
-                choice = await self.front.recover(dataclasses.replace(self.reports[step.id]),
-                                                  can_roll_back=can_roll_back)
-                if choice is Recovery.RETRY:
-                    self._info(step, "trying again: its check looks first; a step it does "
-                                     "not find done waits for its confirmation again")
-                    outcome = await self._one(step, again=True)
-                elif choice is Recovery.ROLLBACK and can_roll_back:
-                    return await self._roll_back()
-                else:
+        try:
+            for step in steps:
+                outcome = await self._one(step)
+                while outcome is Outcome.FAILED:
+                    can_roll_back = self._way_back_open(step)
+                    choice = await self.front.recover(
+                        dataclasses.replace(self.reports[step.id]), can_roll_back=can_roll_back)
+                    if choice is Recovery.RETRY:
+                        self._info(step, "trying again: its check looks first; a step it does "
+                                         "not find done waits for its confirmation again")
+                        outcome = await self._one(step, again=True)
+                    elif choice is Recovery.ROLLBACK and can_roll_back:
+                        return await self._roll_back()
+                    else:
+                        return outcome
+                if outcome is not Outcome.DONE:
                     return outcome
-            if outcome is not Outcome.DONE:
-                return outcome
-            if step.id == then:
-                self._info(step, "rolling back after this step, as asked")
-                return await self._roll_back()
+                if step.id == then:
+                    self._info(step, "rolling back after this step, as asked")
+                    return await self._roll_back()
+        except _WayBackChosen:
+            return await self._roll_back()
         return Outcome.DONE
+
+    def _way_back_open(self, step: Step[F]) -> bool:
+        """Whether the way back can be taken at `step`: any forward step once a
+        cutover is under way. A resumed run looks at prepare's steps again, and
+        one failing then (the new database gone) is when the way back is needed
+        most (operator trial)."""
+        return bool(self.rollback) and self.cutover_began is not None \
+            and step.phase is not Phase.ROLLBACK
 
     def _way_back_began(self) -> bool:
         """The resumed run had taken the way back: the host is part way back to
@@ -720,6 +734,10 @@ class Executor(Generic[F]):
         decision = await self._ask(step, report, already, skipped_before)
         if decision.answer is Answer.STOP:
             return Outcome.STOPPED
+        if decision.answer is Answer.ROLLBACK:
+            self._info(step, "not run: the operator chose the way back to the old stream "
+                             "manager instead")
+            raise _WayBackChosen
         if decision.answer is Answer.SKIP:
             self.skipped[step.id] = decision.reason
             self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",
@@ -739,6 +757,12 @@ class Executor(Generic[F]):
                 reason = skipped_before
             self.journal.write(Record.CONFIRM, step=step.id, answer=decision.answer.value,
                                reason=reason)
+            if decision.answer is Answer.ROLLBACK and not self._way_back_open(step):
+                self._info(step, "nothing to go back from: the cutover has not begun, and the "
+                           "live stream manager serves as before. Run the step, or stop."
+                           if step.phase is not Phase.ROLLBACK else
+                           "this is the way back already. Run the step, or stop.")
+                continue
             if decision.answer is not Answer.SKIP or step.skippable:
                 return Decision(decision.answer, reason)
             if step.phase is not Phase.PREPARE:

@@ -198,14 +198,19 @@ class HeadlessFrontEnd:
         if self.assume_yes:
             self._print("  -> run (--yes)")
             return Decision(Answer.RUN)
-        skip = "[s] skip" if card.skippable else ""
+        # With the stream manager down, the way back is an answer too (as r in the TUI).
+        back = down is not None and not self.going_back and card.phase is not Phase.ROLLBACK
+        others = [choice for choice, offered in (
+            ("[s] skip", card.skippable),
+            ("[r] roll back to the old stream manager", back)) if offered]
         if card.needs_typed_confirmation:
             # As in the TUI: a step that takes the service down, deletes or moves
             # files runs only on its id typed in full; y alone is too easy to give.
-            question = f"  type {card.id} to run it, " + (f"{skip} or [q] stop: " if skip
-                                                          else "or [q] stop: ")
+            question = f"  type {card.id} to run it, " + "".join(
+                f"{choice} " if i == len(others) - 1 else f"{choice}, "
+                for i, choice in enumerate(others)) + "or [q] stop: "
         else:
-            question = f"  run it? [y] run  {skip + '  ' if skip else ''}[q] stop: "
+            question = f"  run it? [y] run  {''.join(c + '  ' for c in others)}[q] stop: "
         while True:
             answer = await self._ask(question)
             if answer is None or answer.lower() == "q":
@@ -215,6 +220,8 @@ class HeadlessFrontEnd:
                 return Decision(Answer.RUN)
             if answer.lower() == "s" and card.skippable:
                 return await self._skip()
+            if answer.lower() == "r" and back:
+                return Decision(Answer.ROLLBACK)
             self._print(self._not_an_answer(card, answer))
 
     async def _skip(self) -> Decision:

@@ -503,6 +503,10 @@ class RunbookApp(App["Outcome | None"]):
             # there is one, is a choice in it.
             self.questions.show_recovery()
             return
+        if self.questions.can_go_back_now():
+            # Nothing failed, but the operator will not go on.
+            self.questions.roll_back()
+            return
 
         settings = self.session.settings
         command = None if settings.rehearsal else rollback_command(settings.source,

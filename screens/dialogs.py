@@ -523,6 +523,48 @@ class RecoverDialog(Dialog[str | None]):
         self.dismiss((event.button.id or "").removeprefix("recover-"))
 
 
+class RollBackDialog(Dialog[bool]):
+    """Nothing failed, but the operator will not go on: instead of the step the
+    runbook waits on, the way back to the old stream manager. Asked once, with
+    escape (and enter, on Back) keeping the step; r, the key that opened it,
+    takes the way back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "choose(True)", "Roll back", id="rollback-now"),
+        Binding("escape", "choose(False)", "Back", id="rollback-back"),
+    ]
+
+    def __init__(self, step: StepCard, way_back: list[StepCard]) -> None:
+        super().__init__()
+        self.step = step
+        self.way_back = way_back
+
+    def compose_box(self) -> ComposeResult:
+        with Vertical(id="rollback", classes="dialog-box -destructive"):
+            with VerticalScroll(classes="dialog-body"):
+                yield Wrapped(Content.assemble(("Roll back instead of step ", "bold"), (
+                    f"{self.step.number}: {self.step.title}", "bold $warning"), ("?", "bold")))
+                yield Wrapped(Content.styled(
+                    "This step does not run. The way back takes over, its steps asked one "
+                    "at a time as these are:", "$text-muted"))
+                yield Wrapped("\n".join(f"{card.number}. {card.title}" for card in self.way_back),
+                              indent=3, id="rollback-steps")
+            with Horizontal(classes="buttons dialog-foot"):
+                yield Button("Roll back (r)", id="rollback-go", variant="warning")
+                yield Button("Back (esc)", id="rollback-stay")
+        yield Footer()
+
+    # Enter keeps the step: going back is chosen with r, as it was asked for.
+    AUTO_FOCUS = "#rollback-stay"
+
+    def action_choose(self, go: bool) -> None:
+        self.dismiss(go)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "rollback-go")
+
+
 # What the operator chose about an unfinished earlier run.
 CONTINUE, START_OVER, QUIT = "continue", "start-over", "quit"
 

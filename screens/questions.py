@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runbook.executor import Answer, Decision, Recovery
-from runbook.model import StepCard, outcome_words
+from runbook.model import Phase, StepCard, outcome_words
 from screens.dialogs import (
     BUSY,
     DETACH,
@@ -25,6 +25,7 @@ from screens.dialogs import (
     Leaving,
     QuitDialog,
     RecoverDialog,
+    RollBackDialog,
     SkipDialog,
     Target,
 )
@@ -152,6 +153,29 @@ class Questions:
                 self._answer(asking, Decision(Answer.SKIP, reason))
 
         self.app.push_screen(SkipDialog(card), answered)
+
+    def can_go_back_now(self) -> bool:
+        """The runbook waits on a forward step with the stream manager down:
+        the way back can be the answer (the engine checks it again)."""
+        app = self.app
+        asking = app.asking
+        return (asking is not None and not asking.answer.done()
+                and app.run_state.running is None and app.run_state.service_down
+                and app.by_id[asking.report.id].phase is not Phase.ROLLBACK)
+
+    def roll_back(self) -> None:
+        """Ask once, then answer the step the runbook waits on with the way back."""
+        asking = self.app.asking
+        if asking is None or not self.can_go_back_now():
+            return
+        card = self.app.by_id[asking.report.id]
+        back = [c for c in self.app.cards if c.phase is Phase.ROLLBACK]
+
+        def answered(go: bool | None) -> None:
+            if go:
+                self._answer(asking, Decision(Answer.ROLLBACK))
+
+        self.app.push_screen(RollBackDialog(card, back), answered)
 
     # --- leaving -------------------------------------------------------------------------
 

@@ -295,8 +295,10 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
              "To practise that here, quit (q): a rehearsal with --sandbox names, as it ends, "
              "the command that takes its way back from where it stands")
     if state.outcome is None:
-        return ("The stream manager is down. When a cutover step fails, its dialog offers "
-                f"the way back (r). To go back now, {later}."), True
+        busy = f"{running.title} is running" if running is not None else \
+            "the runbook is checking the host"
+        return (f"The stream manager is down, and {busy}. Once the runbook waits on a step "
+                "(or a step fails), r goes back to the old stream manager from there."), True
     return ("The stream manager is down, and this run has ended: the way back cannot start "
             f"from here. To go back to the old stream manager, {later}."), True
 

@@ -15,12 +15,13 @@ import pty
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import javaproperties
 import pytest
 
-from runbook.events import Progress, RunEnded, StepChanged
+from runbook.events import CutoverStarted, Progress, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.headless import HeadlessFrontEnd
 from runbook.model import Phase, StepCard, StepReport, StepState
@@ -349,6 +350,22 @@ def test_the_way_back_is_r_as_in_the_tui() -> None:
     chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"),
                                           can_roll_back=False))
     assert chosen is Recovery.STOP and "answer t or q" in shown.getvalue()
+
+
+def test_while_the_stream_manager_is_down_a_step_can_be_answered_with_the_way_back() -> None:
+    """Nothing failed, but the operator will not go on: with the cutover begun,
+    r at the step's question chooses the way back (the engine takes it); before
+    the cutover began, r is no answer and is not offered."""
+    stop = StepCard(14, "stop-service", "Stop the old server", Phase.CUTOVER,
+                    "Kills it.", skippable=False, destructive=True)
+    headless, shown = front("r\n", CUTOVER, stop)
+    headless.tell(CutoverStarted("delete-nodegroups", time.time()))
+    assert confirm(headless, "stop-service") == Decision(Answer.ROLLBACK)
+    assert "type stop-service to run it, [r] roll back to the old stream manager or [q] " \
+        "stop" in shown.getvalue()
+    headless, shown = front("r\nq\n", CUTOVER)
+    assert confirm(headless, "delete-nodegroups") == Decision(Answer.STOP)
+    assert "[r] roll back" not in shown.getvalue()
 
 
 def test_closed_input_is_said_not_only_acted_on() -> None:

@@ -270,6 +270,46 @@ async def test_the_way_back_after_a_run_resumed_with_the_new_release_serving(
     assert replay(journal).facts["api_version"] == old.api
 
 
+async def test_the_way_back_chosen_at_a_cutover_steps_confirmation(tmp_path: Path) -> None:
+    """Nothing failed, but the operator will not go on (the window is running
+    out, say): with the stream manager down, the answer to the step the
+    runbook waits on can be the way back. That step does not run; the way
+    back's own steps run, each confirmed, and the old stream manager serves."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        front = ScriptedFrontEnd({"stop-service": Decision(Answer.ROLLBACK)})
+        outcome = await session(host, journal).run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert not [r for r in records if r["event"] == "step-start" and r["step"] == "stop-service"]
+    assert {"event": "confirm", "step": "stop-service", "answer": "rollback"}.items() <= next(
+        r for r in records if r["event"] == "confirm" and r["step"] == "stop-service").items()
+    assert [s for s in front.asked if s in BACK] == [s for s in BACK if s in front.asked] != []
+
+
+async def test_no_way_back_is_taken_at_a_confirmation_before_the_cutover_began(
+        tmp_path: Path) -> None:
+    """At delete-nodegroups nothing of the live stream manager has changed yet:
+    a way back answered there is refused with a line, and the question stands."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        front = ScriptedFrontEnd({"delete-nodegroups": [Decision(Answer.ROLLBACK),
+                                                        Decision(Answer.STOP)]})
+        outcome = await session(host, journal).run(front)
+        still = cloud.list_nodegroups(host.sandbox, *host.old_db)
+    assert outcome is Outcome.STOPPED
+    assert front.asked.count("delete-nodegroups") == 2
+    assert [s for s in front.asked if s in BACK] == []
+    said = " ".join(line for step, _stream, line in front.lines if step == "delete-nodegroups")
+    assert "nothing to go back from" in said, said
+    assert still == groups
+
+
 async def test_the_new_database_gone_mid_cutover_leaves_the_way_back_open(
         tmp_path: Path) -> None:
     """Operator trial (stop 26): stopped at start-service, the new database then
@@ -674,6 +714,62 @@ async def test_r_after_a_failed_cutover_step_takes_the_way_back_in_the_app(
     confirmed = {r["step"] for r in records if r["event"] == "confirm" and r["answer"] == "run"}
     ran = {r["step"] for r in records if r["event"] == "step-start"}
     assert ran & set(BACK) <= confirmed, "every step of the way back that ran was confirmed"
+
+
+async def test_r_while_a_cutover_step_waits_offers_the_way_back_in_the_app(
+    tmp_path: Path,
+) -> None:
+    """Through the TUI, nothing failed: the run waits on stop-service with the
+    stream manager down, and the operator will not go on. r asks once (escape
+    keeps the step), then the way back starts: its first step is asked next,
+    and stop-service never ran."""
+    from screens.app import create_app
+    from screens.dialogs import ConfirmDialog, QuitDialog, RollBackDialog
+    from tests.polling import until
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        ahead = ScriptedFrontEnd({"stop-service": Decision(Answer.STOP)})
+        assert await session(host, journal).run(ahead) is Outcome.STOPPED
+        app = create_app(lambda _earlier: session(host, journal, resume=replay(journal)),
+                         rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(120, 40)) as pilot:
+            while True:  # a resumed run asks preflight again first
+                await until(lambda: app.asking is not None and app.screen is app.main,
+                            timeout=60, what="a question")
+                assert app.asking is not None
+                if app.asking.report.id == "stop-service":
+                    break
+                asked = app.asking.report.id
+                assert not app.by_id[asked].needs_typed_confirmation, asked
+                app.main.checklist.select_step(asked)
+                await pilot.press("enter")
+                await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+                await pilot.press("y")
+                await until(lambda a=asked: app.asking is None or app.asking.report.id != a,
+                            timeout=60, what=f"{asked} to run")
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, RollBackDialog), what="the dialog")
+            await pilot.press("escape")
+            await until(lambda: app.screen is app.main, what="the dialog to close")
+            assert app.asking is not None and app.asking.report.id == "stop-service"
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, RollBackDialog), what="the dialog")
+            await pilot.press("r")
+            await until(lambda: app.asking is not None and app.asking.report.id in BACK,
+                        timeout=60, what="the way back's first question")
+            first_back = app.asking.report.id
+            await pilot.press("q")
+            await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+            await pilot.press("y")  # stop here
+            await until(lambda: app.outcome is not None, timeout=60, what="the end")
+    assert processes_mentioning(host.sandbox) == []
+    assert first_back in BACK
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    answers = [r["answer"] for r in records if r["event"] == "confirm"
+               and r["step"] == "stop-service"]
+    assert answers[-1] == "rollback", answers
+    assert not [r for r in records if r["event"] == "step-start" and r["step"] == "stop-service"]
 
 
 async def test_r_on_the_main_screen_after_a_failed_cutover_step_points_at_the_way_back() -> None:
