@@ -795,7 +795,8 @@ class PropertiesReviewScreen(Screen[bool]):
             self._dirty = False
         if self.merged_path is not None:
             try:
-                atomic_write(self.merged_path, encode_properties(self.review.merged_text()))
+                atomic_write(self.merged_path, encode_properties(self.review.merged_text()),
+                             private=True)
             except OSError as exc:
                 self._say(f"Not written: {self.merged_path}: {exc.strerror or exc}", "error")
                 self.merged_unwritten = True

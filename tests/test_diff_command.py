@@ -219,7 +219,12 @@ def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, d
         (f"{escape}: line 3: ", {"new": escape}, "escape"),
         (f"{cut}: line 2: the last line ends with a backslash", {"old": cut}, "continuation"),
         ("--set 'oops': write it as KEY=VALUE", {"sets": ["oops"]}, "set without ="),
-        ("--set '=1': write it as KEY=VALUE", {"sets": ["=1"]}, "set without key"),
+        ("--set '=…': write it as KEY=VALUE", {"sets": ["=1"]}, "set without key"),
+        # Written the way Java also reads, the value may be a secret: not shown.
+        ("--set 'cluster.password:…': write it as KEY=VALUE",
+         {"sets": ["cluster.password:SECRET-ECHO-1"]}, "set with a colon"),
+        ("--set 'cluster.password …': write it as KEY=VALUE",
+         {"sets": ["cluster.password SECRET-ECHO-1"]}, "set with a space"),
         (f"{bad_toml}: line 2: not valid TOML", {"decisions": bad_toml}, "toml"),
         (
             f"{bad_action}: line 3: key 'proxy.enabled': unknown action 'maybe'",
@@ -321,7 +326,7 @@ def test_reopened_keys_make_the_check_fail(files: dict[str, Path], tmp_path: Pat
     assert "REOPENED" in text
 
 
-def test_out_replaces_an_existing_file_atomically_and_keeps_its_mode(
+def test_out_replaces_an_existing_file_atomically_owner_only(
     files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "merged.properties"
@@ -342,7 +347,9 @@ def test_out_replaces_an_existing_file_atomically_and_keeps_its_mode(
     code, _, _ = run(filled, files["template"], out=out)
     assert code == 0
     assert out.read_text(encoding="latin-1").startswith("## RED5 APP CONFIGURATION SECTION")
-    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    # It holds the passwords in clear: a file made by `touch` (0644), or shared
+    # with a group, does not share them (operator trial).
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
 def test_default_streams_are_the_ones_current_at_call_time(
@@ -637,6 +644,66 @@ def test_out_never_writes_over_a_file_the_review_reads(
         assert code == 2, (mode, err)
         assert err.count("\n") == 1 and "--out" in err and str(paths[over]) in err, err
     assert {name: path.read_bytes() for name, path in paths.items()} == before
+
+
+def _finished_decisions(files: dict[str, Path], tmp_path: Path,
+                        monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A decisions file that decides every key, so --out is written."""
+    result = review_files(files["live"], files["template"])
+    for kr in list(result):
+        if not kr.decided or not kr.acknowledged:
+            if kr.status is Status.NEW_DEFAULT:
+                result.accept_new(kr.key)
+            else:
+                result.set_value(kr.key, kr.merged or "x")
+    decisions = tmp_path / "decisions.toml"
+    Decisions.from_review(result).save(decisions)
+    monkeypatch.setenv("RUNBOOK_SERVERAPI_ACCESSTOKEN", "node-token-7")  # the secret set
+    return decisions
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_out_never_replaces_a_pipe_or_a_device(
+        files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        kind: str) -> None:
+    """Operator trial: `--out /dev/full` (run as root) replaced the device with
+    a regular file of mode 0666 holding every secret of the merge, and said
+    it wrote the merged file; `--out /dev/null` did the same to /dev/null."""
+    decisions = _finished_decisions(files, tmp_path, monkeypatch)
+    if kind == "fifo":
+        target = tmp_path / "pipe"
+        os.mkfifo(target)
+    else:  # a /dev/null of its own: the machine's must not be the one at stake
+        target = tmp_path / "null"
+        try:
+            os.mknod(target, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except PermissionError:
+            pytest.skip("making a device node needs root")
+    before = target.stat()
+    code, _text, err = run(files["live"], files["template"], decisions=decisions, out=target)
+    after = target.stat()
+    assert (after.st_mode, after.st_ino, after.st_rdev) == \
+        (before.st_mode, before.st_ino, before.st_rdev), "the pipe or device is still there"
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"{target}: cannot write the merged file" in err and "not a regular file" in err, err
+
+
+def test_out_through_a_symlink_writes_the_file_it_names_owner_only(
+        files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The link stays a link; the merged file, which holds the passwords and
+    tokens in clear, is readable by its owner alone even where the file it
+    replaces was not."""
+    decisions = _finished_decisions(files, tmp_path, monkeypatch)
+    real = tmp_path / "merged.properties"
+    real.write_text("old\n")
+    real.chmod(0o644)
+    link = tmp_path / "link.properties"
+    link.symlink_to(real)
+    code, _text, err = run(files["live"], files["template"], decisions=decisions, out=link)
+    assert code == 0, err
+    assert link.is_symlink() and link.resolve() == real
+    assert "node-token-7" in real.read_text()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
 
 
 def test_a_default_the_template_changed_since_it_was_accepted_is_reopened(

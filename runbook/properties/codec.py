@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -364,22 +365,33 @@ def cannot_write_to(path: Path) -> str | None:
     if it can be tried."""
     if path.is_dir():
         return "is a directory; name the file to write"
+    if special_file(path):
+        # Replaced, /dev/null became a file of secrets anyone could read (operator trial).
+        return "is not a regular file (a device or a pipe); name a file to write"
     if not path.parent.is_dir():
         return f"the folder {path.parent} does not exist"
     return None
 
 
-def atomic_write(path: Path | str, data: bytes) -> None:
+def atomic_write(path: Path | str, data: bytes, *, private: bool = False) -> None:
     """Replace ``path`` with ``data``: readers see the old file or the new one, never half.
 
-    A new file is created private (0600, from mkstemp) because a merged properties file
-    holds the database password and tokens; a file being replaced keeps its mode.
+    A new file is created private (0600, from mkstemp); a file being replaced keeps its
+    mode, less what group and others had when `private` (a merged properties file holds
+    the database password and tokens). A symlink stays: the file it names is replaced.
+    Anything but a regular file is refused (OSError), never replaced.
     """
     target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
     try:
-        mode: int | None = stat.S_IMODE(target.stat().st_mode)
+        found = target.stat()
     except FileNotFoundError:
-        mode = None
+        mode: int | None = None
+    else:
+        if not stat.S_ISREG(found.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        mode = stat.S_IMODE(found.st_mode) & (0o7700 if private else 0o7777)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:

@@ -10,6 +10,7 @@ loads or writes the decisions file (decisions); none of those import it.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,8 +48,11 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
         key, equals, value = item.partition("=")
         key = key.strip()
         if not equals or not key:
+            # Up to its first separator only: the rest may be a secret.
+            cut = re.search(r"[=:\s]", item)
+            shown = item if cut is None else item[:cut.end()] + "…"
             raise ValueError(
-                f"--set {item!r}: write it as KEY=VALUE, e.g. --set config.dbPort=3306"
+                f"--set {shown!r}: write it as KEY=VALUE, e.g. --set config.dbPort=3306"
             )
         if key in values and values[key] != value:
             raise ValueError(f"--set {key}: given twice with different values; keep one")
@@ -373,7 +377,7 @@ def diff_command(
             print(f"not writing {out}: {_keys(len(undecided))} a decision", file=stderr)
         else:
             try:
-                atomic_write(out, encode_properties(result.merged_text()))
+                atomic_write(out, encode_properties(result.merged_text()), private=True)
             except OSError as exc:
                 return bad(f"{out}: cannot write the merged file ({exc.strerror or exc})")
             print(f"wrote the merged file to {out}", file=stderr)
