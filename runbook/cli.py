@@ -451,24 +451,61 @@ def _resume_from(
         if args.journal is not None and not args.journal.is_file():
             raise ConfigError(str(args.journal), "no such journal to resume")
         earlier = replay(args.journal) if args.journal is not None else \
-            unfinished(folder, config=settings.source)
+            unfinished(folder, **_runs_of(settings))
         if earlier is None or earlier.path is None:
             raise ConfigError(str(args.journal or folder), "no unfinished run to resume here")
+        if earlier.empty:
+            raise ConfigError(str(earlier.path), "holds no records; not a runbook journal, so "
+                              "there is no run in it to resume")
         if earlier.outcome in ("done", "rolled-back"):
             ended = "finished" if earlier.outcome == "done" else "rolled back"
             raise ConfigError(str(earlier.path), f"that run {ended}; there is nothing to resume")
-        if earlier.config not in (None, settings.source):
-            raise ConfigError(str(earlier.path), f"that run used {earlier.config}, not "
-                              f"{settings.source}; resume it with its own config")
+        why = _not_this_configs(earlier, settings)
+        if why is not None:
+            raise ConfigError(str(earlier.path), why)
+        if not settings.rehearsal and earlier.config is not None and \
+                Path(earlier.config).resolve() != Path(settings.source).resolve():
+            say(f"note: that run used {earlier.config}; it goes on with {settings.source}, "
+                "which aims at the same host")
         say(f"resuming the run in {earlier.path}")
         return earlier
     # (A --journal that holds a run was refused already: _run and _rehearse
     # refuse it before a token is asked for or a host started.)
-    earlier = unfinished(folder, config=settings.source) if args.journal is None else None
+    earlier = unfinished(folder, **_runs_of(settings)) if args.journal is None else None
     if earlier is not None:
         # Also in the TUI, which offers it in a dialog: an operator who leaves
         # there reads it on the way out (review).
         say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
+    return None
+
+
+def _runs_of(settings: Settings) -> dict[str, str]:
+    """How this config's runs are told from others' in a journal folder: a
+    host's by the host, whatever path its config was given by (operator
+    trial: the command a run printed to go on, with the config's absolute
+    path, was refused for a run started with a relative one); a rehearsal's
+    by its sandbox's config, as its port can change from one start to the next.
+    (A journal that does not say its host is told by its config.)"""
+    return {"config": settings.source} if settings.rehearsal else \
+        {"host": settings.host.target, "config": settings.source}
+
+
+def _not_this_configs(earlier: Replay, settings: Settings) -> str | None:
+    """Why the run in a journal is not one this config may go on with; None
+    when it may (operator trial: a rehearsal's journal, resumed with a
+    production config of the same file name, went on against production)."""
+    if earlier.rehearsal is not None and earlier.rehearsal != settings.rehearsal:
+        return ("that run was a rehearsal; go on with it with `runbook rehearse --resume` "
+                "in its sandbox" if earlier.rehearsal else
+                "that run went against a real host; go on with it with `runbook run --resume` "
+                "and that host's config")
+    if settings.rehearsal:
+        if earlier.config not in (None, settings.source):
+            return (f"that run used {earlier.config}, not {settings.source}; resume it with "
+                    "its own config")
+    elif earlier.host not in (None, settings.host.target):
+        return (f"that run went against {earlier.host}, and this config aims at "
+                f"{settings.host.target}; resume it with that host's config")
     return None
 
 
@@ -594,7 +631,7 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
     _refuse_decisions_the_run_cannot_use(settings, earlier)
     offered = earlier
     if offered is None and offer_resume and args.journal is None and not _headless(args):
-        offered = unfinished(folder, config=settings.source)
+        offered = unfinished(folder, **_runs_of(settings))
     # The TUI offers the cutover's own run (only continuing it, while the
     # stream manager is down): not refused, as a new run beside it is.
     _refuse_a_second_cutover(host_state(settings, state_dir),

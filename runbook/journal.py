@@ -286,6 +286,10 @@ class Replay:
     path: Path | None = None
     config: str | None = None
     host: str | None = None
+    # Whether the run was a rehearsal; None when no run-start says.
+    rehearsal: bool | None = None
+    # Whether the journal held any record at all.
+    empty: bool = True
     steps: dict[str, StepHistory] = field(default_factory=dict)
     notes: list[dict[str, Any]] = field(default_factory=list)
     # What the steps had learnt (versions, snapshot path...), as last recorded.
@@ -324,6 +328,7 @@ def replay(path: Path) -> Replay:
     open_actions: dict[tuple[str, str, int], tuple[str, str | None]] = {}
     starts: list[dict[str, Any]] = []
     for record in read(path):
+        result.empty = False
         event = record.get("event")
         step = record.get("step", "")
         history = result.steps.setdefault(step, StepHistory()) if step else None
@@ -332,6 +337,8 @@ def replay(path: Path) -> Replay:
             # A resumed run appends to the same journal: it reopens the story.
             result.config = record.get("config")
             result.host = record.get("host")
+            rehearsal = record.get("rehearsal")
+            result.rehearsal = rehearsal if isinstance(rehearsal, bool) else None
             # The way back alone (`runbook rollback`) lists no upgrade steps:
             # the upgrade's are still the run's (operator trial: its exit
             # line counted every step held, the way back's too).
@@ -389,27 +396,36 @@ def replay(path: Path) -> Replay:
     return result
 
 
-def unfinished(folder: Path, *, config: str | None = None) -> Replay | None:
-    """The newest journal in `folder` whose run did not end with every step done.
+def unfinished(folder: Path, *, config: str | None = None,
+               host: str | None = None) -> Replay | None:
+    """The newest journal in `folder` whose run did not end with every step done,
+    of `host` (user@address:port) if given and the journal says its host, else
+    of `config` if given.
 
     That is the run an operator would want to pick up again: stopped, failed,
     in doubt, or cut off without a run-end at all. A damaged journal newer than
     that run is a JournalError naming its file and line, unless what it still
-    shows is another config's run."""
+    shows is another host's (or config's) run."""
+    def another(found_config: str | None, found_host: str | None) -> bool:
+        if host is not None and found_host is not None:
+            return found_host != host
+        return config is not None and found_config != config
+
     if not folder.is_dir():
         return None
     for path in sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True):
         try:
             history = replay(path)
         except JournalError as exc:
-            if config is not None and _config_before_damage(path) not in (None, config):
-                continue  # another config's run: not the one to pick up here
+            before = _run_before_damage(path)
+            if before is not None and another(*before):
+                continue  # another host's run: not the one to pick up here
             # It may be the very run to resume; going past it would pick an
             # older one, or none, and say nothing of why.
             raise JournalError(f"{exc}. It may hold the run to resume: repair it, move it "
                                "aside to look past it, or pass --journal to resume another") \
                 from None
-        if config is not None and history.config != config:
+        if another(history.config, history.host):
             continue
         # Rolled back is an end too: the old stream manager is whole again, and
         # the next attempt starts afresh from a new snapshot.
@@ -418,16 +434,17 @@ def unfinished(folder: Path, *, config: str | None = None) -> Replay | None:
     return None
 
 
-def _config_before_damage(path: Path) -> str | None:
-    """The config of the last run a damaged journal records before the damage."""
-    config = None
+def _run_before_damage(path: Path) -> tuple[str | None, str | None] | None:
+    """The config and host of the last run a damaged journal records before
+    the damage; None if it records none."""
+    run = None
     try:
         for record in read(path):
             if record["event"] == Record.RUN_START:
-                config = record.get("config")
+                run = record.get("config"), record.get("host")
     except JournalError:
         pass
-    return config
+    return run
 
 
 def run_pace(start: dict[str, Any]) -> float | None:

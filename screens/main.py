@@ -75,7 +75,7 @@ class MainScreen(Screen[None]):
         # Shown while the stream manager is down, where an 80-column footer
         # keeps it (operator trial: it was cut off all through the cutover).
         Binding("r", "app.rollback", "Roll back", id="rollback",
-                tooltip="Back to the old stream manager instead of the step waiting"),
+                tooltip="The way back to the old stream manager, instead of the step waiting"),
         Binding("L", "app.show_log", "Full log", id="show-log",
                 tooltip="Every line of the run with its step; / searches it"),
         Binding("y", "app.copy_commands", "Copy", id="copy-commands",

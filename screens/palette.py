@@ -45,8 +45,8 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
          operator.action_run_step),
         ("skip_step", "Skip the next step", "Skip it, with a reason for the journal",
          operator.action_skip_step),
-        ("rollback", "Roll back", "Where the way back to the old stream manager starts, "
-         "once the cutover has begun", operator.action_rollback),
+        ("rollback", "Roll back", "The way back to the old stream manager, instead of the step "
+         "waiting, once the cutover has begun", operator.action_rollback),
         ("review_properties", "Review properties", "Open the properties review of the "
          "properties step", operator.action_review_properties),
         ("focus_log", "Focus the output", "Scroll the output with the keyboard", focus_log),

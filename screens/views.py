@@ -298,7 +298,8 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
         busy = f"{running.title} is running" if running is not None else \
             "the runbook is checking the host"
         return (f"The stream manager is down, and {busy}. Once the runbook waits on a step "
-                "(or a step fails), r goes back to the old stream manager from there."), True
+                "(or a step fails), r goes back to the old stream manager from there. "
+                f"Or, to go back without the app, {later}."), True
     return ("The stream manager is down, and this run has ended: the way back cannot start "
             f"from here. To go back to the old stream manager, {later}."), True
 

@@ -608,12 +608,13 @@ def test_a_resume_past_the_properties_step_does_not_need_the_decisions_file(
         tmp_path: Path) -> None:
     """Review: `run --resume` mid-cutover was refused over a decisions file the
     run had used up already."""
+    from runbook.config import load
     from runbook.journal import Journal
 
     config = _missing_decisions_config(tmp_path)
     journal = tmp_path / "tonight.jsonl"
     written = Journal(journal)
-    written.write("run-start", config=str(config), host="ubuntu@127.0.0.1:22",
+    written.write("run-start", config=str(config), host=load(config).host.target,
                   steps=["properties", "delete-nodegroups"], rehearsal=False)
     written.write("step-start", step="properties")
     written.write("step-end", step="properties", state="done", detail="merged")
@@ -710,3 +711,74 @@ def test_plan_says_what_the_run_would_refuse_in_its_properties(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     assert "\n 1. " in result.stdout
     assert "runbook run" in result.stderr and str(missing) in result.stderr, result.stderr
+
+
+def test_the_command_a_run_prints_to_go_on_is_taken_from_anywhere(tmp_path: Path) -> None:
+    """Operator trial: a run started with a relative config path printed "to go
+    on: runbook run /abs/closed.toml --resume ...", and that very command was
+    refused ("that run used closed.toml, not /abs/closed.toml"); from another
+    folder `--resume` found no run at all."""
+    import shlex
+
+    work = tmp_path / "w"
+    work.mkdir()
+    _closed_port_config(work)
+    env = {**{k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"},
+           "SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state"),
+           "PYTHONPATH": str(ROOT)}
+    first = subprocess.run([sys.executable, "-m", "runbook.cli", "run", "closed.toml",
+                            "--headless", "--yes"], cwd=work, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert first.returncode == 1, first.stdout + first.stderr
+    go_on = [line for line in (first.stdout + first.stderr).splitlines()
+             if "to go on: " in line][-1].split("to go on: ", 1)[1]
+    argv = shlex.split(go_on)
+    assert argv[:2] == ["runbook", "run"], go_on
+    for cwd, args in ((work, argv[1:]), (tmp_path, ["run", "w/closed.toml", "--resume",
+                                                     "--headless"])):
+        again = subprocess.run([sys.executable, "-m", "runbook.cli", *args], cwd=cwd, env=env,
+                               capture_output=True, text=True, timeout=120)
+        said = again.stdout + again.stderr
+        # Resumed: it stops at its first question (no --yes, no input), exit 3.
+        assert again.returncode == 3 and "resuming the run in" in said, (cwd, said)
+        assert "note: that run used" not in said, said  # the same file, however named
+
+
+def test_a_journal_of_another_host_is_not_resumed(tmp_path: Path) -> None:
+    """Operator trial: a production config saved under the rehearsal config's
+    name resumed a rehearsal's journal, cutover and all, against the
+    production address: only the config's file name was compared."""
+    journal = tmp_path / "other.jsonl"
+    before = _journal_of(journal, "red5admin@127.0.0.1:45869", outcome=None)
+    config = _closed_port_config(tmp_path)
+    for kind in ("other host", "rehearsal"):
+        if kind == "rehearsal":
+            before = _journal_of(journal.with_name("reh.jsonl"), "ubuntu@127.0.0.1:1",
+                                 outcome=None)
+            text = journal.with_name("reh.jsonl").read_text().replace(
+                '"rehearsal": false', '"rehearsal": true')
+            journal = journal.with_name("reh.jsonl")
+            journal.write_text(text)
+            before = journal.read_bytes()
+        result = runbook("run", str(config), "--headless", "--yes", "--resume",
+                         "--journal", str(journal),
+                         env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+        assert result.returncode == 2, (kind, result.stdout + result.stderr)
+        line = result.stderr.strip()
+        assert "\n" not in line and str(journal) in line, line
+        assert ("127.0.0.1:45869" in line) if kind == "other host" else ("rehearsal" in line), line
+        assert journal.read_bytes() == before
+
+
+def test_an_empty_journal_is_not_a_run_to_resume(tmp_path: Path) -> None:
+    """Operator trial: `--resume --journal EMPTY` said "resuming the run in"
+    it and connected, where report and log say it holds no records."""
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = runbook("run", str(_closed_port_config(tmp_path)), "--headless", "--yes",
+                     "--resume", "--journal", str(empty),
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and str(empty) in line and "no records" in line, line
+    assert "resuming" not in result.stdout
