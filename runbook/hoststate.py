@@ -115,7 +115,7 @@ def _private_folder(folder: Path) -> Path:
 def _read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise HostStateError(f"{path}: cannot be read ({exc}); move it aside if it is "
                              "damaged") from None
     if not isinstance(data, dict):

@@ -207,7 +207,9 @@ def _record(line: bytes) -> dict[str, Any] | None:
     """The record on one line, or None if the line is not one."""
     try:
         record = json.loads(line)
-    except ValueError:  # not JSON, or not UTF-8 (a character torn in two)
+    # Not JSON, not UTF-8 (a character torn in two), or nested past what the
+    # parser recurses into (operator trial: a crash out of every command).
+    except (ValueError, RecursionError):
         return None
     if not isinstance(record, dict) or not isinstance(record.get("event"), str):
         return None

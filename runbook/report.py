@@ -531,7 +531,7 @@ def _snapshot(report: Report) -> Snapshot:
 def _read_snapshot(path: Path) -> Snapshot:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise HostStateError(f"{path}: cannot be read ({exc})") from None
     if not isinstance(data, dict):
         raise HostStateError(f"{path}: is not a snapshot")

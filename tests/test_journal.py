@@ -190,6 +190,18 @@ def test_damage_in_the_middle_names_the_file_and_line(tmp_path: Path) -> None:
         replay(path)
 
 
+def test_a_line_nested_too_deep_for_json_is_damage_not_a_crash(tmp_path: Path) -> None:
+    """Operator trial: a line of 100000 nested brackets raised RecursionError
+    out of report, log, run --resume and rollback, and out of rehearse and
+    report when it only lay beside the journal they read."""
+    path = tmp_path / "run.jsonl"
+    _run_so_far(path)
+    with path.open("ab") as journal:
+        journal.write(b"[" * 100000 + b"]" * 100000 + b"\n")
+    with pytest.raises(JournalError, match=rf"^{re.escape(str(path))}:4: .*damaged"):
+        replay(path)
+
+
 def test_a_completed_damaged_last_line_is_named_not_dropped(tmp_path: Path) -> None:
     # What appending onto a torn line used to leave: a fragment with a whole
     # record glued on, ended by a line end. No crash writes that.
