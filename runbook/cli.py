@@ -207,6 +207,13 @@ def _refusal(exc: Exception) -> int | None:
         # damaged record of the host's, read before anything runs.
         print(f"runbook: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if isinstance(exc, PermissionError) and exc.filename:
+        # A file of this machine's that runbook may not read or write: the
+        # engine keeps the host's own in its steps, so this comes before any
+        # run (operator trial: an artifact in a folder of another user's).
+        print(f"runbook: {exc.filename}: permission denied; run as a user who can reach it, "
+              "or move it where you can", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return None
 
 
@@ -1214,7 +1221,7 @@ def _reader_gone() -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from runbook.report import build, emit, newest_journal, write_private
+    from runbook.report import ReportError, build, emit, newest_journal, write_private
     from runbook.report_html import html
     from runbook.report_md import markdown
     from runbook.statedir import default_dir
@@ -1222,6 +1229,10 @@ def _report(args: argparse.Namespace) -> int:
     made = build(args.journal or _newest_said(newest_journal(default_dir())))
     text = html(made) if args.html else markdown(made)
     if args.out is not None:
+        if args.out.resolve() == made.path.resolve():
+            # Operator trial: it became its own report, the run's record gone.
+            raise ReportError(f"--out {args.out} is {made.path}, the journal this reports "
+                              "on; name another file for the report")
         write_private(args.out, text)
         return 0
     return emit([text])

@@ -782,3 +782,29 @@ def test_an_empty_journal_is_not_a_run_to_resume(tmp_path: Path) -> None:
     line = result.stderr.strip()
     assert "\n" not in line and str(empty) in line and "no records" in line, line
     assert "resuming" not in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(),
+                    reason="needs root and setpriv, to be root without the override")
+def test_an_artifact_in_a_folder_runbook_cannot_enter_is_one_line(tmp_path: Path) -> None:
+    """Operator trial: a distribution in a folder of another user's (0700)
+    gave `plan` and `run` a PermissionError traceback."""
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    zip_path = locked / "red5pro-server-11.1.0.b835-release.zip"
+    zip_path.write_bytes(b"")
+    os.chown(locked, 65534, 65534)  # nobody's
+    config = tmp_path / "locked.toml"
+    config.write_text(EXAMPLE.read_text().replace(
+        '"~/Downloads/red5pro-server-11.1.0.b835-release.zip"', f'"{zip_path}"'))
+    assert str(zip_path) in config.read_text()
+    result = subprocess.run(
+        ["/usr/bin/setpriv", "--bounding-set=-dac_override,-dac_read_search",
+         "--inh-caps=-dac_override,-dac_read_search",
+         sys.executable, "-m", "runbook.cli", "plan", str(config)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line and str(zip_path) in line, line
+    assert "permission denied" in line.lower(), line

@@ -1090,3 +1090,19 @@ def test_log_says_when_a_run_that_a_later_one_continues_ended(tmp_path: Path) ->
     assert lines[1][0] == "runbook" and "stopped" in lines[1][1], lines
     assert local_time("2026-01-01T00:00:02+00:00") in lines[1][1] and "exit 3" in lines[1][1]
     assert lines[2][1].startswith("resumed") and len(lines) == 3, lines
+
+
+def test_out_never_writes_over_the_journal_it_reports(upgraded: Rehearsed,
+                                                      tmp_path: Path) -> None:
+    """Operator trial: `report J --out J` replaced the journal with its own
+    report, exit 0 and no word; the run's record was gone."""
+    journal = tmp_path / "copy.jsonl"
+    journal.write_bytes(upgraded.journal.read_bytes())
+    alias = tmp_path / "alias.md"
+    alias.symlink_to(journal)
+    for out in (journal, alias):
+        result = runbook("report", str(journal), "--out", str(out), state=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        line = result.stderr.strip()
+        assert "\n" not in line and "--out" in line and str(journal) in line, line
+    assert journal.read_bytes() == upgraded.journal.read_bytes()
