@@ -328,6 +328,39 @@ def _refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
             raise ConfigError(settings.source, refused, key="artifacts.distribution")
 
 
+def _refuse_ssh_files_it_cannot_use(settings: Settings) -> None:
+    """The SSH files the config names, looked at before anything connects:
+    each failed preflight (exit 1) in the SSH library's own words, naming no
+    setting (operator trial). Not for `plan`, which may be made on a machine
+    that does not hold the key."""
+    from runbook.config import ConfigError
+
+    host = settings.host
+    for key, path in (("host.identity", host.identity), ("host.known_hosts", host.known_hosts),
+                      ("host.ssh_config", host.ssh_config)):
+        if path is not None and not path.is_file():
+            raise ConfigError(settings.source, f"{path} is not there (or is not a file); "
+                              "check the path", key=key)
+    if host.identity is None:
+        return
+    # Imported only for a key of the config's: the run imports it to connect anyway.
+    import asyncssh
+
+    try:
+        asyncssh.read_private_key(host.identity)
+    except asyncssh.KeyImportError as exc:
+        why = ("is protected by a passphrase, which runbook does not ask for: load it into "
+               "ssh-agent (ssh-add) and leave host.identity out"
+               if "passphrase" in str(exc).lower() else
+               "is not a private key runbook can read (OpenSSH, PEM or PKCS#8); give the key "
+               "you log in to the host with")
+        raise ConfigError(settings.source, f"{host.identity} {why}", key="host.identity") \
+            from None
+    except OSError as exc:
+        raise ConfigError(settings.source, f"{host.identity} cannot be read "
+                          f"({exc.strerror or exc})", key="host.identity") from None
+
+
 async def _plan(args: argparse.Namespace) -> int:
     import json
 
@@ -698,6 +731,7 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     # What this machine alone can refuse is refused before a token is typed
     # (review); _prepared looks again, with the run to resume in view.
     _refuse_what_this_procedure_cannot_do(settings)
+    _refuse_ssh_files_it_cannot_use(settings)
     if args.journal is not None and not args.resume:
         _refuse_a_journal_in_use(args.journal)
     if not args.resume:
@@ -807,6 +841,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
+    _refuse_ssh_files_it_cannot_use(settings)
     if args.yes:  # journalled as _prepared does for run and rehearse (review)
         settings = replace(settings, unattended=True)
     state_dir = default_dir()

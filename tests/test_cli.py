@@ -808,3 +808,27 @@ def test_an_artifact_in_a_folder_runbook_cannot_enter_is_one_line(tmp_path: Path
     line = result.stderr.strip()
     assert "\n" not in line and "Traceback" not in line and str(zip_path) in line, line
     assert "permission denied" in line.lower(), line
+
+
+@pytest.mark.parametrize("kind", ["missing", "not a key", "passphrase"])
+def test_a_key_ssh_cannot_use_is_refused_before_the_run(tmp_path: Path, kind: str) -> None:
+    """Operator trial: a missing identity, a file that is not a key, and a key
+    under a passphrase each failed preflight (exit 1) with the SSH library's
+    own words, naming no setting and no way on."""
+    key = tmp_path / "sm.pem"
+    if kind == "not a key":
+        key.write_text("this is not a key\n")
+    elif kind == "passphrase":
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret phrase", "-f",
+                        str(key)], check=True, capture_output=True)
+    config = _closed_port_config(tmp_path)
+    config.write_text(config.read_text().replace('# identity = "~/.ssh/red5-sm.pem"',
+                                                 f'identity = "{key}"'))
+    result = runbook("run", str(config), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "host.identity" in line and str(key) in line, line
+    assert {"missing": "is not there", "not a key": "not a private key",
+            "passphrase": "ssh-add"}[kind] in line, line
+    assert "journal:" not in result.stdout, "refused before any run began"

@@ -133,7 +133,7 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
     config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
                       .replace("port = 22\n", "port = 9\n", 1))
     earlier = Journal(tmp_path / "state" / "runbook" / "127.0.0.1-earlier.jsonl")
-    earlier.write(Record.RUN_START, config=str(config), host="127.0.0.1", rehearsal=False,
+    earlier.write(Record.RUN_START, config=str(config), host="ubuntu@127.0.0.1:9", rehearsal=False,
                   steps=["preflight"], resumed=False)
     earlier.write(Record.STEP_END, step="preflight", state="failed", detail="")
     earlier.close()
