@@ -155,7 +155,8 @@ def load(path: Path, *, substitutions: Mapping[str, str] | None = None) -> Setti
     """Read a config file; `substitutions` fill `{name}` fields (the rehearsal's)."""
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: an editor's byte order mark is no part of the TOML (operator trial).
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(source, "no such file; give the path of your runbook config") from None
     except IsADirectoryError:

@@ -92,6 +92,16 @@ def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path, text: str, expect: 
     assert str(bad) in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Operator trial: a config saved by an editor that marks UTF-8 gave
+    "not valid TOML (Empty key)" at line 1, which nothing on screen explains."""
+    marked = tmp_path / "marked.toml"
+    marked.write_bytes(b"\xef\xbb\xbf" + EXAMPLE.read_bytes())
+    result = runbook("plan", str(marked))
+    assert result.returncode == 0, result.stderr
+    assert "17. recreate" in result.stdout
+
+
 def test_a_missing_token_is_exit_2_before_connecting(tmp_path: Path) -> None:
     result = runbook("run", str(EXAMPLE), "--headless", "--yes",
                      "--journal", str(tmp_path / "j.jsonl"))

@@ -646,6 +646,16 @@ def test_out_never_writes_over_a_file_the_review_reads(
     assert {name: path.read_bytes() for name, path in paths.items()} == before
 
 
+def test_a_decisions_file_saved_with_a_byte_order_mark_is_read(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Operator trial: it gave "line 1: not valid TOML (Invalid statement)"."""
+    path = tmp_path / "decisions.toml"
+    run(files["live"], files["template"], decisions=path, sets=["config.dbPort=3307"])
+    marked = tmp_path / "marked.toml"
+    marked.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert Decisions.load(marked).dumps() == Decisions.load(path).dumps()
+
+
 def _finished_decisions(files: dict[str, Path], tmp_path: Path,
                         monkeypatch: pytest.MonkeyPatch) -> Path:
     """A decisions file that decides every key, so --out is written."""

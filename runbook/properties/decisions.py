@@ -112,7 +112,8 @@ class Decisions:
         except OSError as exc:
             raise DecisionsError(f"{label}: cannot be read ({exc.strerror})") from None
         try:
-            text = data.decode("utf-8")
+            # utf-8-sig: an editor's byte order mark is no part of the TOML (operator trial).
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             raise DecisionsError(
