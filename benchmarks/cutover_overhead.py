@@ -128,6 +128,10 @@ def run_apart(folder: Path, pace_name: str) -> Measured:
             raise SystemExit(f"the rehearsal host did not start (see {log.name})")
         config = filled(rehearsal_config_text(),
                         rehearsal_values({k: v for k, v in started.items() if isinstance(v, str)}))
+        # Driven as a production host is: `runbook run` takes no rehearsal's config.
+        marked = "[rehearsal]\nenabled = true\n"
+        assert marked in config, "the rehearsal config's table moved"
+        config = config.replace(marked, "")
         path = folder / ".operator" / "apart.toml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config)

@@ -328,6 +328,18 @@ def _refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
             raise ConfigError(settings.source, refused, key="artifacts.distribution")
 
 
+def _refuse_a_rehearsals_config(settings: Settings) -> None:
+    """`run` and `rollback` go against a real host; a config marked as a
+    rehearsal's would be journalled and reported as one, with no way on
+    named (operator trial). `runbook rehearse` fills its own."""
+    from runbook.config import ConfigError
+
+    if settings.rehearsal:
+        raise ConfigError(settings.source, "is true: this config is a rehearsal's, which "
+                          "`runbook rehearse` makes and runs itself; for a real host, remove "
+                          "the [rehearsal] table", key="rehearsal.enabled")
+
+
 def _refuse_ssh_files_it_cannot_use(settings: Settings) -> None:
     """The SSH files the config names, looked at before anything connects:
     each failed preflight (exit 1) in the SSH library's own words, naming no
@@ -731,6 +743,7 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     # What this machine alone can refuse is refused before a token is typed
     # (review); _prepared looks again, with the run to resume in view.
     _refuse_what_this_procedure_cannot_do(settings)
+    _refuse_a_rehearsals_config(settings)
     _refuse_ssh_files_it_cannot_use(settings)
     if args.journal is not None and not args.resume:
         _refuse_a_journal_in_use(args.journal)
@@ -841,6 +854,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
 
     settings = config_mod.load(args.config)
     _refuse_what_this_procedure_cannot_do(settings)
+    _refuse_a_rehearsals_config(settings)
     _refuse_ssh_files_it_cannot_use(settings)
     if args.yes:  # journalled as _prepared does for run and rehearse (review)
         settings = replace(settings, unattended=True)

@@ -842,3 +842,19 @@ def test_a_key_ssh_cannot_use_is_refused_before_the_run(tmp_path: Path, kind: st
     assert {"missing": "is not there", "not a key": "not a private key",
             "passphrase": "ssh-add"}[kind] in line, line
     assert "journal:" not in result.stdout, "refused before any run began"
+
+
+@pytest.mark.parametrize("command", ["run", "rollback"])
+def test_a_config_marked_as_a_rehearsal_is_not_run_against_a_host(tmp_path: Path,
+                                                                  command: str) -> None:
+    """Operator trial: `[rehearsal] enabled = true` in a production config was
+    taken without a word: the run was journalled and reported as a rehearsal,
+    and the way to go on was left out. Rehearsals are `runbook rehearse`'s."""
+    config = _closed_port_config(tmp_path)
+    config.write_text("[rehearsal]\nenabled = true\n\n" + config.read_text())
+    result = runbook(command, str(config), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "rehearsal.enabled" in line and "runbook rehearse" in line, line
+    assert "journal:" not in result.stdout
