@@ -28,6 +28,7 @@ from runbook.properties import (
     unknown_sets,
 )
 from screens.properties_review import PropertiesReviewScreen, needs_decision
+from screens.terminal import drawing_survives_a_closed_terminal
 
 __all__ = ["DiffApp", "DiffInputError", "create_diff_app", "run_diff_app"]
 
@@ -149,7 +150,8 @@ def run_diff_app(
     except (PropertiesError, DecisionsError, DiffInputError) as exc:
         print(f"runbook diff: {exc}", file=stderr)
         return EXIT_BAD_INPUT
-    app.run()
+    with drawing_survives_a_closed_terminal():
+        app.run()
     for line in [*app.report, *app.cautions]:
         print(line, file=stderr)
     code = app.exit_code

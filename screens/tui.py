@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from runbook.model import Outcome
 from screens.app import create_app
+from screens.terminal import drawing_survives_a_closed_terminal
 
 if TYPE_CHECKING:
     from runbook.journal import Replay
@@ -23,7 +24,8 @@ async def run_tui(open_session: SessionFactory | None = None, *,
     for the CLI to say in its one line."""
     app = create_app(open_session, opening=opening, waiting=waiting, previous=previous,
                      host_label=host_label)
-    await app.run_async()
+    with drawing_survives_a_closed_terminal():
+        await app.run_async()
     await finish_run(app)
     if app.opening_error is not None:
         raise app.opening_error

@@ -211,6 +211,8 @@ def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, d
     bad_toml.write_text('[keys."a"]\naction = keep-old\n')
     bad_action = tmp_path / "action.toml"
     bad_action.write_text('[keys."proxy.enabled"]\n\naction = "maybe"\n')
+    bad_env = tmp_path / "env.toml"
+    bad_env.write_text('[keys."cluster.password"]\naction = "set"\nvalue_env = "bad name"\n')
     template = files["template"]
     return [
         (f"{tmp_path / 'missing'}: no such file", {"old": tmp_path / "missing"}, "missing"),
@@ -231,6 +233,8 @@ def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, d
             {"decisions": bad_action},
             "action",
         ),
+        (f"{bad_env}: line 3: key 'cluster.password': value_env 'bad name' is not the name "
+         "of an environment variable", {"decisions": bad_env}, "variable name"),
         ("runbook diff: the interactive editor", {"check": False}, "editor mode"),
         (
             f"{tmp_path / 'no' / 'dir.properties'}: cannot write the merged file",

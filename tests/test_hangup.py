@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[1]
 RUNBOOK = [sys.executable, "-c", "import sys; from runbook.cli import main; sys.exit(main())"]
 
 
@@ -213,3 +214,55 @@ def test_a_rehearsal_stopped_by_a_signal_says_its_host_stops_with_it(tmp_path: P
     assert "to finish there" not in stopped, stopped
     assert "rehearsal host stops with it" in stopped, stopped
     assert left_running(sandbox) == []
+
+
+BUSY_APP = """
+import signal, sys
+from textual.app import App
+from textual.widgets import Static
+from screens.terminal import drawing_survives_a_closed_terminal
+
+signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the app goes on drawing, as runbook's does
+
+class Busy(App):
+    def compose(self):
+        yield Static()
+    def on_mount(self):
+        self.n = 0
+        self.set_interval(0.005, self.tick)
+        self.set_timer(3, self.exit)
+    def tick(self):
+        self.n += 1
+        self.query_one(Static).update(str(self.n) * 50)
+
+with drawing_survives_a_closed_terminal():
+    Busy().run()
+open(sys.argv[1], "w").write("ended")
+"""
+
+
+def test_an_app_drawing_when_its_terminal_closes_still_ends(tmp_path: Path) -> None:
+    """Operator trial: the terminal closed during the upload (its progress
+    drawn ten times a second) and runbook hung for good, ignoring SIGTERM, its
+    sandbox claimed: Textual's writer thread had died on EIO and the frames
+    after it filled its queue. Here an app goes on drawing after its terminal
+    closed: it must still end when it means to."""
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    ended = tmp_path / "ended"
+    app = subprocess.Popen([sys.executable, "-c", BUSY_APP, str(ended)], stdin=side,
+                           stdout=side, stderr=side, cwd=ROOT,
+                           env={**os.environ, "TERM": "xterm"}, start_new_session=True)
+    os.close(side)
+    try:
+        read_until(main, b"1", 30)
+        time.sleep(0.5)
+        os.close(main)
+        app.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the app hung once its terminal had gone")
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    assert ended.read_text() == "ended"

@@ -538,6 +538,10 @@ def _validate(
         elif value is not None or value_env is not None:
             where = "value" if value is not None else "value_env"
             raise fail('value and value_env only go with action = "set"', key, where)
+        if value_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value_env):
+            raise fail(f"value_env {value_env!r} is not the name of an environment variable "
+                       f'(letters, digits and _); for example value_env = "{env_name_for(key)}"',
+                       key, "value_env")
         if value is not None and is_secret_key(key):
             raise fail(
                 "is a secret, so its value must not be written here; put it in an "
