@@ -86,6 +86,15 @@ _STATUS_HEADERS = ("●", "×", "Loaded:", "Active:", "Main PID:", "Docs:", "Pro
                    "Memory:", "CPU:", "CGroup:", "Warning:", "Drop-In:", "TriggeredBy:")
 
 
+# How long the new release's API may stay silent before the new database is
+# looked at once, from the host as the new release reaches it.
+_DATABASE_LOOK_AFTER_S = 10.0
+
+
+class _NoDatabase(Exception):
+    """The new release's API is silent and the host cannot use the new database."""
+
+
 class _ServiceEnded(Exception):
     """systemd says the service is gone while start-service waits for it."""
 
@@ -479,6 +488,11 @@ class StartService(Red5Step):
                     ctx.facts.new_api_version = api.version
                 self._answered(ctx, api, version=self._release(ctx), controller=None)
             return proof
+        if ctx.facts.started_without_database:
+            # It loaded without its database, which is back (or the step would
+            # fail again): waiting would not bring its webapp up.
+            ctx.facts.restart_service = True
+            return Check(False, "the service started while its database could not be reached")
         age = await self._age(ctx, ours)
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
@@ -497,13 +511,20 @@ class StartService(Red5Step):
 
         asked = -_SYSTEMD_EVERY_S
         said: set[str] = set()
+        began = time.monotonic()
+        database_looked = self.side != "new"  # the way back's old release uses the old one
 
         async def answering() -> Any:
-            nonlocal asked
+            nonlocal asked, database_looked
             before = len(errors)
             api = await self._answering(ctx, errors)
             if api:
                 return api
+            if not database_looked and time.monotonic() - began >= _DATABASE_LOOK_AFTER_S:
+                # A release that cannot reach its database does not come up by
+                # waiting, nor by a restart (operator trial: two whole waits).
+                database_looked = True
+                await self._look_at_the_database(ctx)
             # What the API answers instead, once each thing it says: the cause
             # (a database it cannot log in to, say) is often there from the
             # first look, long before the limit (operator trial).
@@ -529,6 +550,17 @@ class StartService(Red5Step):
             return await _wait(ctx, "the Stream Manager API", limit, answering)
         except StepFailed:
             return None
+
+    async def _look_at_the_database(self, ctx: Ctx) -> None:
+        """_NoDatabase when the host cannot log in to the new database."""
+        from steps import database
+
+        try:
+            where = await database.login(ctx)
+            await database.probe_sql(ctx, where, database.query(ctx, "SELECT 1",
+                                                                port=where.port))
+        except StepFailed as exc:
+            raise _NoDatabase(str(exc)) from None
 
     async def _fail_with_log(self, ctx: Ctx, why: str) -> NoReturn:
         """Fail, showing the end of the service log: what the server said is
@@ -596,11 +628,14 @@ class StartService(Red5Step):
         except _ServiceEnded as ended:
             await self._fail_with_log(ctx, f"the red5pro service is {ended.state}: the server "
                                       "exited as it started")
+        except _NoDatabase as missing:
+            ctx.facts.started_without_database = True
+            raise StepFailed(f"the new release's API does not answer, and {missing}") from None
         if not api:
             last = errors[-1] if errors else "no answer at all"
             await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
                                       f"(last answer: {last})")
-        ctx.facts.restart_service = False
+        ctx.facts.restart_service = ctx.facts.started_without_database = False
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(self._proof(ctx, api),
                                               install_version(ctx, live_dir(ctx)))

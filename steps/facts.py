@@ -39,6 +39,9 @@ class Red5Facts(Facts):
     # cutover
     red5_processes: dict[str, str] = field(default_factory=dict)  # pid -> command line
     restart_service: bool = False
+    # The new release was started while its database could not be reached: it
+    # is restarted at once when the step is tried again.
+    started_without_database: bool = False
     new_api_version: str | None = None
     # the way back: when the new tree was set aside (its folder's name)
     rollback_stamp: str | None = None

@@ -14,6 +14,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,29 @@ async def test_db_unreachable_stops_new_database_and_a_retry_goes_on(tmp_path: P
     assert "cannot be reached from the stream manager host" in said
     assert "firewall" in said and "nothing on the host has changed" in said, said
     assert seen == {"pid": before, "uploaded": False}, "the live stream manager is untouched"
+
+
+async def test_db_unreachable_at_start_service_fails_at_once_without_a_blind_restart(
+        tmp_path: Path) -> None:
+    """Operator trial: with the new database out of reach as the new release
+    started, start-service waited its whole limit, restarted the service and
+    waited again, then said the server "may still be loading": minutes more
+    downtime, and a restart cannot bring a database back. It looks at the
+    database once the API is slow to answer, and says what is wrong."""
+    async with rehearsal_host(tmp_path) as host:
+        limit = 120.0
+        front = Operator(recoveries={"start-service": [Recovery.RETRY]})
+        began = time.monotonic()
+        outcome = await faulted(host, ["db-unreachable@start-service"], front,
+                                tmp_path / "run.jsonl", with_timeouts(host, service_start=limit))
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "start-service")
+    assert "cannot be reached from the stream manager host" in said, said
+    assert "way back" in said and "firewall" in said, said
+    lines = " ".join(line for step, _stream, line in front.lines if step == "start-service")
+    assert "restarting it once" not in lines, lines
+    assert time.monotonic() - began < limit, "failed long before the limit"
 
 
 async def test_db_auth_fails_stops_new_database_and_a_resume_goes_on(tmp_path: Path) -> None:
