@@ -472,7 +472,7 @@ def _fresh_journal(settings: Settings, folder: Path) -> Path:
     begins, and claimed (journal.claim): a run begun in the same second beside
     it takes the next name (review: both had written one journal; operator
     trial: two rehearsals started together chose one name, and the second
-    printed the first's progress as its own). `_drop_if_unwritten` removes
+    printed the first's progress as its own). `drop_if_unwritten` removes
     one no run used."""
     from datetime import UTC, datetime
 
@@ -480,16 +480,6 @@ def _fresh_journal(settings: Settings, folder: Path) -> Path:
 
     return claim(folder, f"{settings.host.address}-"
                          f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
-
-
-def _drop_if_unwritten(journal: Path | None) -> None:
-    """Remove a journal claimed for a new run that never began one: the
-    operator continued the earlier run, or left before either."""
-    from runbook.journal import unwritten
-
-    if journal is not None and unwritten(journal):
-        with contextlib.suppress(OSError):
-            journal.unlink()
 
 
 def _resume_from(
@@ -732,7 +722,7 @@ async def _go(args: argparse.Namespace, opening: Opening, path: Path,
     from screens.tui import run_tui
 
     return await run_tui(opening.open_session, previous=opening.previous,
-                         host_label=opening.host_label)
+                         host_label=opening.host_label, new_journal=opening.new_journal)
 
 
 async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
@@ -757,7 +747,9 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     try:
         outcome = await _go(args, *prepared)
     finally:
-        _drop_if_unwritten(prepared[0].new_journal)
+        from runbook.journal import drop_if_unwritten
+
+        drop_if_unwritten(prepared[0].new_journal)
         # The run --resume named, or the one the TUI offered (review).
         _where_it_stands(stopper, settings, earlier=prepared[2] or prepared[0].previous,
                          headless=_headless(args))
@@ -1181,8 +1173,10 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             outcome = await run_tui(opening=rehearsal.opening(stopper),
                                     waiting="Starting the rehearsal host…")
     finally:
+        from runbook.journal import drop_if_unwritten
+
         await rehearsal.stop()
-        _drop_if_unwritten(rehearsal.new_journal)
+        drop_if_unwritten(rehearsal.new_journal)
         host = rehearsal.host
         again = None
         if host is not None and rehearsal.lasting:

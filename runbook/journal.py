@@ -246,6 +246,14 @@ def unwritten(path: Path) -> bool:
         return True
 
 
+def drop_if_unwritten(path: Path | None) -> None:
+    """Remove a journal claimed for a new run that never began one: the
+    operator continued the earlier run, or left before either."""
+    if path is not None and unwritten(path):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
 def read(path: Path) -> Iterator[dict[str, Any]]:
     """Records of a journal. A torn LAST line (a crash mid-write, no line end
     after it) is dropped; damage anywhere else is an error naming the line,

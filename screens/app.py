@@ -87,7 +87,8 @@ class RunbookApp(App["Outcome | None"]):
     def __init__(self, open_session: SessionFactory | None = None, *,
                  opening: Preparing | None = None, waiting: str = "",
                  previous: Replay | None = None, rehearsal: bool = False, host_label: str = "",
-                 clock: Clock = time.time, start_run: bool = True) -> None:
+                 clock: Clock = time.time, start_run: bool = True,
+                 new_journal: Path | None = None) -> None:
         super().__init__()
         self.rehearsal = rehearsal
         self.clock = clock
@@ -98,11 +99,13 @@ class RunbookApp(App["Outcome | None"]):
         self.opening_error: Exception | None = None
         self.runner: Worker[Outcome] | None = None
         self.exit_when_done = False
+        # The journal claimed for a new run (see Opening), until one is chosen.
+        self.new_journal: Path | None = None
         # Built on first use (see _open).
         self._records: Records | None = None
         self._review: ReviewHandoff | None = None
         if open_session is not None:
-            self._open(Opening(open_session, previous, host_label))
+            self._open(Opening(open_session, previous, host_label, new_journal=new_journal))
 
     def _open(self, opening: Opening) -> None:
         """Everything that needs the run: its session, its state, the main screen.
@@ -117,6 +120,7 @@ class RunbookApp(App["Outcome | None"]):
         from screens.views import Where, pace_shown
 
         self.open_session = opening.open_session
+        self.new_journal = opening.new_journal
         self.session: Session[Any] = self.open_session(None)
         settings = self.session.settings
         self.rehearsal = self.rehearsal or settings.rehearsal
@@ -316,6 +320,7 @@ class RunbookApp(App["Outcome | None"]):
                 self._records.catch_up()
 
     def _resume_answered(self, choice: str | None) -> None:
+        from runbook.journal import drop_if_unwritten
         from screens.dialogs import CONTINUE, START_OVER
 
         earlier = str(self.offered.path) if self.offered is not None else None
@@ -333,7 +338,10 @@ class RunbookApp(App["Outcome | None"]):
                         f"Every step checks the host again.{kept}", title="New run",
                         timeout=15, markup=False)
         if choice == CONTINUE and self.offered is not None:
-            # Continue the earlier run where it stopped, in its own journal.
+            # Continue the earlier run where it stopped, in its own journal:
+            # the one claimed for a new run goes now, not as the app ends
+            # (operator trial: empty beside it all run, "not a journal").
+            drop_if_unwritten(self.new_journal)
             self.session = self.open_session(self.offered)
             self.main.where = replace(self.main.where, journal=self.session.journal_path)
             self.show_previews()
@@ -578,7 +586,7 @@ class RunbookApp(App["Outcome | None"]):
 def create_app(open_session: SessionFactory | None = None, *, opening: Preparing | None = None,
                waiting: str = "", previous: Replay | None = None, rehearsal: bool = False,
                host_label: str = "", clock: Clock | None = None,
-               start_run: bool = True) -> RunbookApp:
+               start_run: bool = True, new_journal: Path | None = None) -> RunbookApp:
     """The one factory, for the CLI and the tests.
 
     `open_session(None)` is the new run; `open_session(previous)` continues the
@@ -586,9 +594,11 @@ def create_app(open_session: SessionFactory | None = None, *, opening: Preparing
     (in its own journal, as `runbook run --resume` does), or to start a new run,
     or to quit. Or, instead, `opening`: awaited after the first paint, which
     shows `waiting` until it gives the run (a rehearsal host starting). Tests pass
-    a frozen `clock`, and `start_run=False` to feed engine events themselves."""
+    a frozen `clock`, and `start_run=False` to feed engine events themselves.
+    `new_journal`: the journal claimed for a new run, removed if the operator
+    continues the earlier one instead."""
     assert (open_session is None) != (opening is None), "one of open_session and opening"
     return RunbookApp(open_session, opening=opening, waiting=waiting, previous=previous,
                       rehearsal=rehearsal, host_label=host_label, clock=clock or time.time,
-                      start_run=start_run)
+                      start_run=start_run, new_journal=new_journal)
 

@@ -10,6 +10,8 @@ from screens.app import create_app
 from screens.terminal import drawing_survives_a_closed_terminal
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from runbook.journal import Replay
     from runbook.session import SessionFactory
     from screens.app import RunbookApp
@@ -18,12 +20,13 @@ if TYPE_CHECKING:
 
 async def run_tui(open_session: SessionFactory | None = None, *,
                   opening: Preparing | None = None, waiting: str = "",
-                  previous: Replay | None = None, host_label: str = "") -> Outcome:
+                  previous: Replay | None = None, host_label: str = "",
+                  new_journal: Path | None = None) -> Outcome:
     """Run the app until the operator leaves; the run's outcome, STOPPED if the
     operator quit before the run ended. An `opening` that failed is raised,
     for the CLI to say in its one line."""
     app = create_app(open_session, opening=opening, waiting=waiting, previous=previous,
-                     host_label=host_label)
+                     host_label=host_label, new_journal=new_journal)
     with drawing_survives_a_closed_terminal():
         await app.run_async()
     await finish_run(app)

@@ -66,7 +66,7 @@ def opened(tmp_path: Path, *words: str, host_says_down: Path | None = None
                                   state_dir=state_dir, offer_resume=True, stopper=Stopper(),
                                   isolated=True, say=said.append)
     app = create_app(opening.open_session, previous=opening.previous, rehearsal=True,
-                     clock=FakeClock(), start_run=False)
+                     clock=FakeClock(), start_run=False, new_journal=opening.new_journal)
     app.notes = tuple(said)
     return app, said
 
@@ -120,6 +120,9 @@ async def test_mid_cutover_resume_offers_no_new_run_and_says_why(tmp_path: Path)
         await until(lambda: starts, what="the run to go on")
         assert app.journal_path == earlier and app.session.resume is not None
         assert app.run_state.finished == len(PREPARED) + 6
+        # Operator trial: the journal claimed for a new run stayed beside it,
+        # empty, all through the run ("holds no records" to report and log).
+        assert list(earlier.parent.glob("*.jsonl")) == [earlier]
     assert earlier.read_bytes() == before
     assert not any("new run" in note.lower() for note in notes), notes
 
