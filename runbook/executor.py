@@ -508,7 +508,8 @@ class Executor(Generic[F]):
             if self.steps and not self._way_back_began():
                 outcome = await self._steps(self.steps, then=self.rollback_after)
             else:  # `runbook rollback`, or a resumed run that was on its way back
-                outcome = await self._roll_back()
+                outcome = await self._roll_back(
+                    "a resumed run goes on back" if self.steps else "runbook rollback")
         except JournalWriteError as exc:
             # The record ends at the last good line, the step in flight in
             # doubt: a resume after the disk is fixed checks it first.
@@ -539,16 +540,19 @@ class Executor(Generic[F]):
                                          "not find done waits for its confirmation again")
                         outcome = await self._one(step, again=True)
                     elif choice is Recovery.ROLLBACK and can_roll_back:
-                        return await self._roll_back()
+                        return await self._roll_back(f"{step.id} failed, and the operator "
+                                                     "chose the way back")
                     else:
                         return outcome
                 if outcome is not Outcome.DONE:
                     return outcome
                 if step.id == then:
                     self._info(step, "rolling back after this step, as asked")
-                    return await self._roll_back()
-        except _WayBackChosen:
-            return await self._roll_back()
+                    return await self._roll_back(f"--rollback-after {step.id}: practised "
+                                                 "from there")
+        except _WayBackChosen as chosen:
+            return await self._roll_back(f"the operator chose it at {chosen}'s question, "
+                                         "instead of running that step")
         return Outcome.DONE
 
     def _way_back_open(self, step: Step[F]) -> bool:
@@ -569,8 +573,9 @@ class Executor(Generic[F]):
         # way back has looked at the host, the operator had chosen it.
         return any(s.id in self.resume.steps for s in self.rollback)
 
-    async def _roll_back(self) -> Outcome:
-        self._tell(WayBackStarted(), Record.WAY_BACK)
+    async def _roll_back(self, why: str) -> Outcome:
+        """The way back's steps; `why` goes into the journal, for the report."""
+        self._tell(WayBackStarted(), Record.WAY_BACK, why=why)
         outcome = await self._steps(self.rollback)
         if outcome is not Outcome.DONE:
             return outcome
@@ -674,7 +679,11 @@ class Executor(Generic[F]):
         return self.resume.steps.get(step.id) if self.resume is not None else None
 
     def _info(self, step: Step[F], text: str) -> None:
-        self.front.tell(Output(step.id, "info", self.redactor(text)))
+        """What the runbook says of a step, journalled as the step's own info
+        lines are: `runbook log` shows what the screen did (operator trial)."""
+        said = self.redactor(text)
+        self.journal.write(Record.OUTPUT, step=step.id, lines=[["info", said]])
+        self.front.tell(Output(step.id, "info", said))
 
     async def _one(self, step: Step[F], *, again: bool = False) -> Outcome:
         report = self.reports[step.id]
@@ -737,7 +746,7 @@ class Executor(Generic[F]):
         if decision.answer is Answer.ROLLBACK:
             self._info(step, "not run: the operator chose the way back to the old stream "
                              "manager instead")
-            raise _WayBackChosen
+            raise _WayBackChosen(step.id)
         if decision.answer is Answer.SKIP:
             self.skipped[step.id] = decision.reason
             self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",

@@ -203,8 +203,10 @@ class Report:
     pace: float | None = None
     # --yes answered every step (journal_unattended): None when mixed.
     unattended: bool | None = False
-    # The journal says the way back began (Record.WAY_BACK).
+    # The journal says the way back began (Record.WAY_BACK), and why (the last
+    # time; journals before it was said have none).
     way_back_began: bool = False
+    way_back_why: str | None = None
     started: str | None = None
     ended: str | None = None
     outcome: str | None = None
@@ -417,6 +419,8 @@ class _Reader:
                 report.downtime.complete = bool(record.get("complete", True))
         elif event == Record.WAY_BACK:
             report.way_back_began = True
+            why = record.get("why")
+            report.way_back_why = why if isinstance(why, str) else report.way_back_why
         elif event == Record.RUN_END:
             report.ended = ts
             report.outcome = _text(record.get("outcome")) or None
@@ -637,6 +641,7 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
     running = False  # a run began and has recorded no end
     previous_end: dict[str, Any] | None = None  # the run before's run-end record
     last = ""  # the time of the record before this one: a cut came after it
+    current = ""  # the step of the last record that named one
     for record in records:
         step_id = _text(record.get("step"))
         event = record["event"]
@@ -656,7 +661,13 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
         last = _text(record.get("ts")) or last
         if step_id:
             steps[step_id] = None
-        if event == Record.OUTPUT:
+            current = step_id
+        if event == Record.RECONNECTING:
+            # Under the step it cut, as the screen shows it (operator trial).
+            lines.append((current or RUN_MARK, f"SSH connection lost "
+                          f"({_text(record.get('reason'))}): reconnecting, attempt "
+                          f"{_text(record.get('attempt'))}"))
+        elif event == Record.OUTPUT:
             lines += [(step_id, _text(item[1])) for item in record.get("lines") or []
                       if isinstance(item, list) and len(item) == 2]
         elif event in (Record.ACTION_START, Record.NOTE):

@@ -105,6 +105,7 @@ def _summary(report: Report) -> str:
         ("Started", _e(stamp(report.started))),
         ("Ended", _e(ended)),
         ("Outcome", _e(outcome)),
+        *([("Way back", _e(report.way_back_why))] if report.way_back_why else []),
         ("Journal", _code(str(report.path))),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)

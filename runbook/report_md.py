@@ -91,6 +91,7 @@ def _summary(report: Report) -> list[str]:
         ("Started", stamp(report.started)),
         ("Ended", ended),
         ("Outcome", _md(outcome)),
+        *([("Way back", _md(report.way_back_why))] if report.way_back_why else []),
         ("Journal", _code(str(report.path))),
     ]
     return [_row("", ""), _row("---", "---"), *(_row(k, v) for k, v in rows), ""]

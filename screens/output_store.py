@@ -56,6 +56,13 @@ class OutputStore:
         self.last_step = step_id
         return first
 
+    def add_to_log(self, step_id: str, stream: str, line: str) -> None:
+        """Keep a line for the full log only: the step's pane, and which step
+        the pane follows, stay as they were."""
+        new = output_lines(stream, line)
+        self.history.extend(zip(repeat(step_id), new))
+        self.added += len(new)
+
     def take_pending(self) -> dict[str, list[str]]:
         pending, self.pending = self.pending, {}
         return pending

@@ -238,7 +238,8 @@ class Preflight(Red5Step):
         except Exception as exc:
             if not ctx.cutover_under_way:
                 if isinstance(exc, SMApiError) and not isinstance(exc, SMApiOutcomeUnknown):
-                    raise StepFailed(_api_refused(exc)) from None
+                    raise StepFailed(_api_refused(exc, rehearsal=ctx.settings.rehearsal)) \
+                        from None
                 raise
             # Resumed during cutover: the stream manager is expected to be down.
             ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
@@ -342,8 +343,11 @@ class Preflight(Red5Step):
         return Check(True, f"{versions}, API {ctx.facts.api_version}")
 
 
-def _api_refused(exc: SMApiError) -> str:
+def _api_refused(exc: SMApiError, *, rehearsal: bool) -> str:
     said = f"{str(exc).rstrip('.')}. Nothing on the host has changed (preflight only looks)"
+    if exc.status == 401 and rehearsal:
+        # Its own token, made by the rehearsal host: nothing to export.
+        return f"{said}; try the step again"
     if exc.status == 401:
         return (f"{said}; once the token is right, try the step again (a token from the "
                 "environment is read when runbook starts: for another one, quit and start "

@@ -211,6 +211,9 @@ async def test_a_rejected_token_stops_preflight_and_a_retry_goes_on(tmp_path: Pa
     said = failure(front, "preflight")
     assert "refused the API token (HTTP 401)" in said and "rest.administratorToken" in said
     assert "nothing on the host has changed" in said.lower(), said
+    # Operator trial: a throwaway rehearsal was told to start again with
+    # --resume, which it cannot; its token is the rehearsal host's own.
+    assert "--resume" not in said and "try the step again" in said, said
     assert host.api_token not in front.text()
     assert seen == {"pid": before, "uploaded": False}
 

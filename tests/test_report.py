@@ -1106,3 +1106,21 @@ def test_out_never_writes_over_the_journal_it_reports(upgraded: Rehearsed,
         line = result.stderr.strip()
         assert "\n" not in line and "--out" in line and str(journal) in line, line
     assert journal.read_bytes() == upgraded.journal.read_bytes()
+
+
+def test_the_log_says_where_the_connection_was_lost(tmp_path: Path) -> None:
+    """Operator trial: the TUI said the SSH connection was lost and came back;
+    `runbook log` of the same run did not."""
+    from runbook.journal import Journal
+    from runbook.report import log_lines
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["upload"])
+    journal.write("step-start", step="upload")
+    journal.write("reconnecting", host="u@h:22", attempt=1, wait_s=0.5,
+                  reason="connection reset")
+    journal.write("output", step="upload", lines=[["out", "sent"]])
+    journal.close()
+    assert log_lines(path)[:2] == [("upload", "SSH connection lost (connection reset): "
+                                              "reconnecting, attempt 1"), ("upload", "sent")]

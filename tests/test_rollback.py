@@ -289,6 +289,19 @@ async def test_the_way_back_chosen_at_a_cutover_steps_confirmation(tmp_path: Pat
     assert {"event": "confirm", "step": "stop-service", "answer": "rollback"}.items() <= next(
         r for r in records if r["event"] == "confirm" and r["step"] == "stop-service").items()
     assert [s for s in front.asked if s in BACK] == [s for s in BACK if s in front.asked] != []
+    # Operator trial: the report of a way back said "rolled back" and not why.
+    from runbook.report import build
+    from runbook.report_md import markdown
+
+    why = [r.get("why", "") for r in records if r["event"] == "way-back"]
+    assert len(why) == 1 and "stop-service" in why[0] and "chose" in why[0], why
+    assert f"| Way back | {why[0]} |" in markdown(build(journal))
+    # What the engine said on screen is in `runbook log` too (operator trial:
+    # "rolling back after this step, as asked" was the TUI's alone).
+    from runbook.report import log_lines
+
+    assert ("stop-service", "not run: the operator chose the way back to the old stream "
+            "manager instead") in log_lines(journal)
 
 
 async def test_no_way_back_is_taken_at_a_confirmation_before_the_cutover_began(
@@ -813,8 +826,10 @@ async def test_runbook_rollback_brings_back_a_cutover_that_was_left_half_way(
         for name, value in {**cli.rehearsal_values(host.config_values()),
                             "decisions": str(rehearsal_settings(host).decisions)}.items():
             text = text.replace("{" + name + "}", value)
+        # As a production host's config: `runbook rollback` takes no rehearsal's.
+        assert "[rehearsal]\nenabled = true\n" in text
         config = tmp_path / "sm.toml"
-        config.write_text(text)
+        config.write_text(text.replace("[rehearsal]\nenabled = true\n", ""))
         state = tmp_path / "state" / "runbook"  # default_dir() under that XDG_STATE_HOME
         journal = state / "run.jsonl"
         settings = config_mod.load(config)

@@ -820,3 +820,20 @@ def test_after_a_real_runs_cutover_stopped_r_names_the_exact_command(tmp_path: P
     text, down = way_back(state, command)
     assert down and command in text, text
     assert command == f"runbook rollback '/etc/runbook/sm 1.toml' --journal {tmp_path}/run.jsonl"
+
+
+async def test_a_step_found_done_is_in_the_full_log_but_keeps_the_pane_where_it_was() -> None:
+    """Operator trial: after a resume, the full log (L) never said why the step
+    cut off was counted done ("already done: every saved nodegroup has its
+    origins in service"), where `runbook log` did. The output pane still
+    stays on the step whose output came last."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, Output("upload", "out", "sent 300 MiB"),
+             StepChanged(report("recreate", StepState.DONE,
+                                "already done: every saved nodegroup has its origins")))
+        await pilot.pause()
+        history = [line for step, line in app.store.history if step == "recreate"]
+        assert any("already done: every saved nodegroup" in line for line in history), history
+        assert app.store.last_step == "upload"
