@@ -278,6 +278,9 @@ class _Reader:
                            ("unit_file", unit_file)):
             if not value.startswith("/"):
                 self._fail("install", key, "must be an absolute path on the host")
+            if any(ord(c) < 32 or ord(c) == 127 for c in value):
+                self._fail("install", key, "holds a line break or another control "
+                           "character; give the path on one line")
         distribution = self._path("artifacts", "distribution", required=True)
         controller = self._path("artifacts", "cloud_controller", required=True)
         assert distribution is not None and controller is not None

@@ -54,6 +54,8 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
         ('version = "auto"', 'version = "5.0"', "api.version", "4.0"),
         ('base_url = "http://sm1.example.com:5080"', 'base_url = "sm1"', "api.base_url", "http"),
         ('dir = "/usr/local"', 'dir = "usr/local"', "install.dir", "absolute"),
+        # Quoted, it runs safely, but the plan shows it over two lines (operator trial).
+        ('dir = "/usr/local"', 'dir = "/usr/local\\nrm -rf /"', "install.dir", "line break"),
         ('token_env = "SM_API_TOKEN"', 'token_env = "SM API"', "api.token_env", "environment"),
         ('host = "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com"', 'host = "db; rm -rf /"',
          "new_database.host", "host name or an IP"),
