@@ -22,7 +22,8 @@ from runbook.model import duration as said_duration
 GROUPS = {
     "prepare": "PREPARE · the live system keeps running",
     "cutover": "CUTOVER · downtime from the first step run",
-    "rollback": "ROLLBACK · only when a cutover step fails",
+    # Once the stream manager is down, also when the operator chooses it (r).
+    "rollback": "ROLLBACK · if a step fails, or press r",
 }
 # Once the upgrade is done, its rows stay pending (none of them ran), which
 # would read as work left.

@@ -568,7 +568,7 @@ async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() 
         assert "the old release serves again" in shown, shown
         assert "Select step 16 to read why it failed." in shown, shown
         assert "run runbook again" not in shown and "Fix the cause" not in shown, shown
-        assert "only when a cutover step fails" not in shown, shown
+        assert "if a step fails, or press r" not in shown, shown
 
 
 async def test_the_status_row_says_how_the_run_ended_in_words() -> None:
@@ -684,7 +684,7 @@ async def test_a_way_back_stopped_at_its_first_question_is_still_the_way_back(
     """Review: the way back counted as begun from a rollback step's state, which
     went back to pending when the operator stopped at its first question; the
     status row returned to the cutover's estimate ("54.8s over") and the
-    heading to "only when a cutover step fails". The engine says it began."""
+    heading to "if a step fails, or press r". The engine says it began."""
     from runbook.events import WayBackStarted
 
     clock = FakeClock(BEGAN)
@@ -701,7 +701,7 @@ async def test_a_way_back_stopped_at_its_first_question_is_still_the_way_back(
         await pilot.pause()
         line = status_line(app)
         assert "over" not in line and "5.2s" not in line, line
-        assert "only when a cutover step fails" not in heading(app, "rollback")
+        assert "if a step fails, or press r" not in heading(app, "rollback")
 
 
 async def test_the_way_back_is_not_timed_against_the_cutover_estimate(tmp_path: Path) -> None:
@@ -733,4 +733,4 @@ async def test_the_way_back_is_not_timed_against_the_cutover_estimate(tmp_path: 
         line = status_line(app)
         assert "over" not in line and "5.2s" not in line, line
         assert "ROLLBACK" in heading(app, "rollback") and \
-            "only when a cutover step fails" not in heading(app, "rollback")
+            "if a step fails, or press r" not in heading(app, "rollback")
