@@ -482,7 +482,9 @@ class Executor(Generic[F]):
         self.ended_by = exit_code
         self.remote.detached = True
         running = tuple(r.id for r in self.reports.values() if r.state is StepState.RUNNING)
-        self._tell(Detached(running), Record.DETACHED, steps=list(running))
+        # The signal's exit code says who left: a closed terminal is no choice.
+        signal = {} if exit_code is None else {"exit_code": exit_code}
+        self._tell(Detached(running), Record.DETACHED, steps=list(running), **signal)
 
     # -- the run -------------------------------------------------------------
 

@@ -362,8 +362,12 @@ class _Reader:
             steps = ", ".join(_text(s) for s in record.get("steps") or []) or "no step"
             # A step may be waiting on the Stream Manager API, not on a
             # command (operator trial: recreate "went on on the host").
-            report.remarks.append(f"{ts}: the operator left while {steps} ran on; what it "
-                                  "had started went on without runbook")
+            code = record.get("exit_code")
+            who = {129: "the terminal closed (SIGHUP)",
+                   143: "runbook was stopped (SIGTERM)"}.get(
+                code if isinstance(code, int) else 0, "the operator left")
+            report.remarks.append(f"{ts}: {who} while {steps} ran on; what it had started "
+                                  "went on without runbook")
         elif event == Record.CONFIRM and step_id:
             self.stopped_at = step_id if record.get("answer") == "stop" else None
         elif event == Record.STEP_START and step_id:

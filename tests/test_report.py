@@ -1124,3 +1124,25 @@ def test_the_log_says_where_the_connection_was_lost(tmp_path: Path) -> None:
     journal.close()
     assert log_lines(path)[:2] == [("upload", "SSH connection lost (connection reset): "
                                               "reconnecting, attempt 1"), ("upload", "sent")]
+
+
+@pytest.mark.parametrize(("exit_code", "words"), [
+    (None, "the operator left while upload ran on"),
+    (129, "the terminal closed (SIGHUP) while upload ran on"),
+    (143, "runbook was stopped (SIGTERM) while upload ran on")])
+def test_the_record_says_who_left_a_step_running(tmp_path: Path, exit_code: int | None,
+                                                 words: str) -> None:
+    """Operator trial: a terminal killed mid-upload was reported as "the
+    operator left", as if someone had chosen to."""
+    from runbook.journal import Journal
+    from runbook.report import build
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["upload"])
+    journal.write("step-start", step="upload")
+    journal.write("detached", steps=["upload"],
+                  **({} if exit_code is None else {"exit_code": exit_code}))
+    journal.write("run-end", outcome="stopped", exit_code=exit_code or 3)
+    journal.close()
+    assert any(words in remark for remark in build(path).remarks), build(path).remarks
