@@ -526,6 +526,9 @@ class RunbookApp(App["Outcome | None"]):
     def action_where_the_way_back_stands(self) -> None:
         self.action_rollback()
 
+    def action_why_no_skip(self) -> None:
+        self.questions.skip_step()  # says why the step asked cannot be skipped
+
     def action_review_properties(self) -> None:
         self.review.open()
 
@@ -553,11 +556,16 @@ class RunbookApp(App["Outcome | None"]):
             # Nothing to go back from once the upgrade is done or the old
             # release serves again (operator trial: the key stayed shown).
             return self.run_state.outcome not in (Outcome.DONE, Outcome.ROLLED_BACK)
-        if action in ("run_step", "skip_step"):
+        if action in ("run_step", "skip_step") and self.run_state.outcome is not None:
             # Nothing is left to run or skip once the run has ended (the hint
             # says to start runbook again); at 80 columns this is what lets
             # the report's key show.
-            return self.run_state.outcome is None
+            return False
+        if action == "skip_step" and self.asking is not None:
+            # A step that refuses a skip (every cutover step) does not show
+            # the key: at 80 columns mid-cutover the footer ran over its end
+            # (operator trial). While none is asked, s says why not now.
+            return self.by_id[self.asking.report.id].skippable
         return True
 
     async def action_quit(self) -> None:

@@ -90,6 +90,8 @@ class MainScreen(Screen[None]):
         # to go back from yet, or any more), out of the footer.
         Binding("r", "app.where_the_way_back_stands", "Roll back", id="rollback-where",
                 show=False),
+        # Out of the footer while the step asked refuses a skip, s still says why.
+        Binding("s", "app.why_no_skip", "Skip", id="skip-step-why", show=False),
     ]
 
     def __init__(self, state: RunState, store: OutputStore, *, max_lines: int,

@@ -51,6 +51,7 @@ class Questions:
             message.answer.set_result(Decision(Answer.STOP))
             return
         app.asking = message
+        app.refresh_bindings()  # the skip key follows the step asked about
         step_id = message.report.id
         app.run_state.asked(step_id, message.plan)
         app.main.refresh_step(step_id)
@@ -116,6 +117,7 @@ class Questions:
         if self.app.asking is asking and not asking.answer.done():
             asking.answer.set_result(decision)
             self.app.asking = None
+            self.app.refresh_bindings()
             self.app.main.refresh_hint()
 
     def run_step(self) -> None:

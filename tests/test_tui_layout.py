@@ -153,8 +153,42 @@ async def test_at_80x24_the_status_and_hint_keep_the_essentials() -> None:
         footer = rows[-1]
         # Operator trial: the last key's word was cut ("d Prop▏"); the keys
         # stand closer together below 100 columns.
-        for key in ("Run", "Skip", "Steps", "Quit", "Full log", "Copy", "Properties"):
+        for key in ("Run", "Steps", "Quit", "Full log", "Copy", "Properties"):
             assert key in footer, f"{key!r} is missing from the footer: {footer!r}"
+        # No cutover step can be skipped: its key would only say so.
+        assert "Skip" not in footer, footer
+        answer.cancel()
+
+
+async def test_at_80x24_mid_cutover_the_footer_holds_the_way_back_whole() -> None:
+    """Operator trial: during the cutover the 80-column footer showed "s Skip"
+    for steps that refuse a skip, and ran over its end; the way back's key
+    must stay whole."""
+    from runbook.events import CutoverStarted
+
+    app = make_app()
+    async with app.run_test(size=NARROW):
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
+        answer = ask(app, "stop-service", await plan_of("stop-service"))
+        await until(lambda: app.asking is not None, what="the question")
+        await until(lambda: "Roll back" in screen_text(app).splitlines()[-1],
+                    what="the way back in the footer")
+        footer = screen_text(app).splitlines()[-1]
+        # What does not fit is cut at the right, by design.
+        assert "Skip" not in footer, footer
+        for key in ("Run", "Quit", "Roll back", "Full log"):
+            assert key in footer, f"{key!r} is missing from the footer: {footer!r}"
+        answer.cancel()
+
+
+async def test_a_step_that_can_be_skipped_shows_the_skip_key() -> None:
+    app = make_app()
+    async with app.run_test(size=NARROW):
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "upload", await plan_of("upload"))
+        await until(lambda: app.asking is not None, what="the question")
+        await until(lambda: "Skip" in screen_text(app).splitlines()[-1], what="the skip key")
         answer.cancel()
 
 
