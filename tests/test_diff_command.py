@@ -730,15 +730,7 @@ def test_a_default_the_template_changed_since_it_was_accepted_is_reopened(
     accepted = [kr.key for kr in result if kr.status is Status.NEW_DEFAULT and not kr.secret
                 and (kr.new or "").isdigit()]
     assert accepted, "the pair has a numeric new default"
-    for kr in list(result):
-        if not kr.decided or not kr.acknowledged:
-            if kr.status is Status.NEW_DEFAULT:
-                result.accept_new(kr.key)
-            else:
-                result.set_value(kr.key, kr.merged or "x")
-    decisions = tmp_path / "decisions.toml"
-    Decisions.from_review(result).save(decisions)
-    monkeypatch.setenv("RUNBOOK_SERVERAPI_ACCESSTOKEN", "node-token-7")  # the secret set
+    decisions = _finished_decisions(files, tmp_path, monkeypatch)
     assert run(live, files["template"], decisions=decisions)[0] == 0
 
     key = accepted[0]
