@@ -483,8 +483,8 @@ class Executor(Generic[F]):
         self.remote.detached = True
         running = tuple(r.id for r in self.reports.values() if r.state is StepState.RUNNING)
         # The signal's exit code says who left: a closed terminal is no choice.
-        signal = {} if exit_code is None else {"exit_code": exit_code}
-        self._tell(Detached(running), Record.DETACHED, steps=list(running), **signal)
+        by_signal = {} if exit_code is None else {"exit_code": exit_code}
+        self._tell(Detached(running), Record.DETACHED, steps=list(running), **by_signal)
 
     # -- the run -------------------------------------------------------------
 
