@@ -206,9 +206,8 @@ class HeadlessFrontEnd:
         if card.needs_typed_confirmation:
             # As in the TUI: a step that takes the service down, deletes or moves
             # files runs only on its id typed in full; y alone is too easy to give.
-            question = f"  type {card.id} to run it, " + "".join(
-                f"{choice} " if i == len(others) - 1 else f"{choice}, "
-                for i, choice in enumerate(others)) + "or [q] stop: "
+            question = f"  type {card.id} to run it, " + \
+                (", ".join(others) + " " if others else "") + "or [q] stop: "
         else:
             question = f"  run it? [y] run  {''.join(c + '  ' for c in others)}[q] stop: "
         while True:

@@ -75,16 +75,15 @@ class TuiFrontEnd:
                 # only checked: the pane shows the step whose output came last.
                 if report.state is StepState.RUNNING:
                     self._ran.add(report.id)
-                ended = bool(report.detail) and report.state not in _UNDER_WAY
-                verdict = result_line(report.state.value, report.detail)
-                if ended and report.id in self._ran:
-                    if self.store.add(report.id, "info", verdict):
+                if report.detail and report.state not in _UNDER_WAY:
+                    verdict = result_line(report.state.value, report.detail)
+                    if report.id not in self._ran:
+                        # Found so by its check: in the full log, as in `runbook
+                        # log` (operator trial), but not where the pane would follow.
+                        self.store.add_to_log(report.id, "info", verdict)
                         self.app.post_message(OutputArrived())
-                elif ended:
-                    # Found so by its check: in the full log, as in `runbook
-                    # log` (operator trial), but not where the pane would follow.
-                    self.store.add_to_log(report.id, "info", verdict)
-                    self.app.post_message(OutputArrived())
+                    elif self.store.add(report.id, "info", verdict):
+                        self.app.post_message(OutputArrived())
                 self.app.post_message(EngineEvent(event))
             case _:
                 self.app.post_message(EngineEvent(event))

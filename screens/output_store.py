@@ -50,8 +50,7 @@ class OutputStore:
         if overflow > 0:
             self.dropped[step_id] = self.dropped.get(step_id, 0) + overflow
         kept.extend(new)
-        self.history.extend(zip(repeat(step_id), new))
-        self.added += len(new)
+        self._to_history(step_id, new)
         self.pending.setdefault(step_id, []).extend(new)
         self.last_step = step_id
         return first
@@ -59,7 +58,9 @@ class OutputStore:
     def add_to_log(self, step_id: str, stream: str, line: str) -> None:
         """Keep a line for the full log only: the step's pane, and which step
         the pane follows, stay as they were."""
-        new = output_lines(stream, line)
+        self._to_history(step_id, output_lines(stream, line))
+
+    def _to_history(self, step_id: str, new: list[str]) -> None:
         self.history.extend(zip(repeat(step_id), new))
         self.added += len(new)
 
