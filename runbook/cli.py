@@ -487,7 +487,7 @@ def _resume_from(
 ) -> Replay | None:
     """The unfinished run --resume continues; None for a new run."""
     from runbook.config import ConfigError
-    from runbook.journal import replay, unfinished
+    from runbook.journal import in_use, replay, unfinished
 
     if args.resume:
         if args.journal is not None and not args.journal.is_file():
@@ -505,6 +505,11 @@ def _resume_from(
         why = _not_this_configs(earlier, settings)
         if why is not None:
             raise ConfigError(str(earlier.path), why)
+        if in_use(earlier.path):
+            # Before anything is said of going on: the commands that go on
+            # would name the very run refused here (trial).
+            raise ConfigError(str(earlier.path), "another runbook is writing this journal; let "
+                              "it finish or stop it first")
         if not settings.rehearsal and earlier.config is not None and \
                 Path(earlier.config).resolve() != Path(settings.source).resolve():
             say(f"note: that run used {earlier.config}; it goes on with {settings.source}, "
@@ -1120,6 +1125,16 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     # waits for it, and the host and faults load after that paint (issue 12).
     from runbook.config import ConfigError
 
+    asked: list[Requested] = []
+    if args.fault:  # refused also beside --list-faults, which would seem to take it
+        from runbook.rehearsal import faults
+        from runbook.rehearsal.host import RehearsalHost
+
+        try:
+            # The host class says whether it can bring a fault about.
+            asked = faults.parse(args.fault, RehearsalHost)
+        except faults.FaultError as exc:
+            raise ConfigError("rehearse", str(exc)) from None
     if args.list_faults:
         from runbook.rehearsal import faults
 
@@ -1153,16 +1168,6 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "
                           "is none to resume; leave out --resume to begin one")
     _rollback_after(args)  # refused before a host is made for it
-    asked: list[Requested] = []
-    if args.fault:
-        from runbook.rehearsal import faults
-        from runbook.rehearsal.host import RehearsalHost
-
-        try:
-            # The host class says whether it can bring a fault about.
-            asked = faults.parse(args.fault, RehearsalHost)
-        except faults.FaultError as exc:
-            raise ConfigError("rehearse", str(exc)) from None
     rehearsal = _Rehearsal(args, asked)
     try:
         if _headless(args):

@@ -201,6 +201,7 @@ class RunContext(Generic[F]):
         self._x.front.tell(Output(self._step.id, stream, line))
 
     def _start(self, action: Action, job: str | None = None) -> int:
+        self._x.begin_cutover(self._step)
         self._action_no += 1
         shown = redact_action(action, self._x.redactor)
         extra = {"job": job} if job else {}
@@ -419,6 +420,8 @@ class Executor(Generic[F]):
         # The exit code a signal ends the process with (128 + its number),
         # once one detached the run: the run-end record says that one.
         self.ended_by: int | None = None
+        # The jobs of an attempt left in doubt, waited for before a retry.
+        self._left_running: dict[str, list[str]] = {}
         remote.on_connect = lambda: self._tell(
             Connected(remote.target, remote.fingerprint), Record.CONNECTED,
             host=remote.target, fingerprint=remote.fingerprint)
@@ -486,6 +489,15 @@ class Executor(Generic[F]):
         by_signal = {} if exit_code is None else {"exit_code": exit_code}
         self._tell(Detached(running), Record.DETACHED, steps=list(running), **by_signal)
 
+    def abort(self) -> None:
+        """The operator aborts the steps running, before the run is cancelled:
+        their commands are stopped on the host (Remote.run), and the journal
+        says it was their choice, not a crash or a lost connection (trial: the
+        report read "cut off", "no end recorded")."""
+        running = [r.id for r in self.reports.values() if r.state is StepState.RUNNING]
+        if running:  # at a question nothing runs: that is a stop
+            self.journal.write(Record.ABORTED, steps=running)
+
     # -- the run -------------------------------------------------------------
 
     async def run(self) -> Outcome:
@@ -532,6 +544,10 @@ class Executor(Generic[F]):
         stopped at, as the operator says."""
         try:
             for step in steps:
+                if step.id == then:  # a drill: whoever confirms it must know
+                    self._info(step, f"--rollback-after {step.id}: once this step is done, "
+                               "runbook takes the way back to the old stream manager instead "
+                               "of going on")
                 outcome = await self._one(step)
                 while outcome is Outcome.FAILED:
                     can_roll_back = self._way_back_open(step)
@@ -652,6 +668,14 @@ class Executor(Generic[F]):
         looks comes back PENDING (to run again), any other IN_DOUBT (the
         operator decides) unless its check and verify prove it done."""
         said = str(lost).rstrip(".")
+        if self.remote.gave_up and isinstance(lost, OutcomeUnknown):
+            # It has just waited out the reconnect limit: a second wait as long,
+            # with the stream manager perhaps down, would learn nothing new
+            # (trial: 4m29s against the 120s it names). Retry settles first.
+            return StepState.IN_DOUBT, (f"{said}. What it did is not known: check on the "
+                                        "host, or retry, which waits for what the first "
+                                        "attempt left running and looks before it runs "
+                                        "anything")
         self._info(step, f"{said}; reconnecting to find out what it did")
         try:
             await self.remote.connect()
@@ -679,6 +703,20 @@ class Executor(Generic[F]):
 
     def _earlier(self, step: Step[F]) -> StepHistory | None:
         return self.resume.steps.get(step.id) if self.resume is not None else None
+
+    def begin_cutover(self, step: Step[F]) -> None:
+        """The first change a cutover step makes begins the cutover, and its
+        downtime: a step that fails before it (the API refusing the listing
+        before any DELETE) changed nothing, and the live stream manager serves
+        as before (operator trial: it was said to be down, with the way back
+        offered). On the host's record first, before the change is sent: from
+        here on every run rebuilds from the snapshot taken before this moment."""
+        if step.phase is Phase.PREPARE or self.cutover_began is not None:
+            return
+        began = self.host_state.begin_cutover(self.journal.path)
+        self.cutover_began = datetime.fromisoformat(began.began).timestamp()
+        self._tell(CutoverStarted(step.id, self.cutover_began), Record.CUTOVER_START,
+                   step=step.id, began=began.began)
 
     def _info(self, step: Step[F], text: str) -> None:
         """What the runbook says of a step, journalled as the step's own info
@@ -715,9 +753,14 @@ class Executor(Generic[F]):
                           f"with a reason: {', '.join(unfinished)}")
                 return Outcome.FAILED
         ctx = RunContext(self, step)
+        # What an earlier attempt left running on the host: a resumed run's, in
+        # the journal; this run's, from the attempt left in doubt (review: once
+        # the reconnect had given up, a retry ran the unzip beside the first).
+        left = [*(earlier.in_flight_jobs if earlier is not None else []),
+                *self._left_running.pop(step.id, [])]
         try:
-            if earlier is not None and earlier.in_flight_jobs:
-                await self._settle_earlier_attempt(step, earlier.in_flight_jobs)
+            if left:
+                await self._settle_earlier_attempt(step, left)
             already = await self._look(step, ctx)
         except JournalWriteError:
             raise  # nothing more may happen unrecorded
@@ -731,9 +774,11 @@ class Executor(Generic[F]):
             return Outcome.DONE
         if earlier is not None and earlier.state is StepState.IN_DOUBT:
             started = "; ".join(earlier.in_flight) or "the step"
-            self._info(step, f"in doubt: the earlier run started {started} and never heard how "
-                       "it ended; the check does not find the outcome in place, so it can run "
-                       "again")
+            how = (f"the operator aborted the earlier run while it ran {started} (a command "
+                   "was told to stop; a request already sent stands)" if earlier.aborted else
+                   f"the earlier run started {started} and never heard how it ended")
+            self._info(step, f"in doubt: {how}; the check does not find the outcome in place, "
+                       "so it can run again")
         if skipped_before is not None:
             # A skip is a decision, not a fact about the host: a resumed run
             # offers the step again, and skipping keeps the earlier reason.
@@ -787,13 +832,6 @@ class Executor(Generic[F]):
 
     async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
         report = self.reports[step.id]
-        if step.phase is not Phase.PREPARE and self.cutover_began is None:
-            # On the host's record first: from here on every run rebuilds from
-            # the snapshot taken before this moment.
-            began = self.host_state.begin_cutover(self.journal.path)
-            self.cutover_began = datetime.fromisoformat(began.began).timestamp()
-            self._tell(CutoverStarted(step.id, self.cutover_began), Record.CUTOVER_START,
-                       step=step.id, began=began.began)
         self.journal.write(Record.STEP_START, step=step.id)
         started = time.monotonic()
         report.elapsed_s = None
@@ -821,5 +859,7 @@ class Executor(Generic[F]):
                         state = StepState.IN_DOUBT
             break
         report.elapsed_s = round(time.monotonic() - started, 1)
+        if state is StepState.IN_DOUBT:
+            self._left_running[step.id] = list(ctx.jobs_in_doubt)
         self._set(step, state, detail)
         return Outcome.DONE if state is StepState.DONE else Outcome.FAILED

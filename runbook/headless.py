@@ -154,7 +154,7 @@ class HeadlessFrontEnd:
             return "THE WAY BACK (to the old stream manager; it is down until this ends)"
         if self.down_since is None:
             return {Phase.PREPARE: "PREPARE (the live system keeps running)",
-                    Phase.CUTOVER: "CUTOVER (downtime starts with the first step you run)",
+                    Phase.CUTOVER: "CUTOVER (downtime starts with the first change a step makes)",
                     }[phase]
         since = wall_clock(self.down_since)
         if phase is Phase.PREPARE:

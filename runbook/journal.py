@@ -58,6 +58,8 @@ class Record(StrEnum):
     CUTOVER_START = "cutover-start"
     CUTOVER_END = "cutover-end"
     DETACHED = "detached"
+    # The operator aborted the steps running: their commands were stopped.
+    ABORTED = "aborted"
 
 
 # Records that must be on disk before the run goes on (see the docstring).
@@ -65,7 +67,7 @@ class Record(StrEnum):
 _SYNCED = frozenset({
     Record.RUN_START, Record.RUN_END, Record.STEP_END, Record.ACTION_START,
     Record.NOTE, Record.REVIEW_END, Record.CUTOVER_START, Record.CUTOVER_END,
-    Record.DETACHED, Record.JOURNAL_REPAIRED,
+    Record.DETACHED, Record.ABORTED, Record.JOURNAL_REPAIRED,
 })
 
 
@@ -287,6 +289,9 @@ class StepHistory:
     in_flight: list[str] = field(default_factory=list)
     # Their jobs on the host (runbook.jobs), to look for before a retry.
     in_flight_jobs: list[str] = field(default_factory=list)
+    # Its last attempt was aborted by the operator (its commands stopped), not
+    # cut off by a crash or a lost connection.
+    aborted: bool = False
 
 
 @dataclass
@@ -315,6 +320,8 @@ class Replay:
     step_ids: list[str] = field(default_factory=list)
     finished: bool = False
     outcome: str | None = None
+    # The exit code its last run ended with (128 + a signal's number when one ended it).
+    exit_code: int | None = None
     # The steps of the way back that began, in order: empty until it is taken.
     way_back: list[str] = field(default_factory=list)
     way_back_taken: bool = False
@@ -330,6 +337,21 @@ def cutover_began(record: dict[str, Any], ts: str) -> str:
     from it."""
     began = record.get("began")
     return began if isinstance(began, str) and began else ts
+
+
+def in_use(path: Path) -> bool:
+    """Whether another runbook holds `path` to write (its lock, see Journal)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # and with it the lock just taken
+    return False
 
 
 def replay(path: Path) -> Replay:
@@ -360,6 +382,11 @@ def replay(path: Path) -> Replay:
         elif event == Record.STEP_START and history is not None:
             history.state = StepState.RUNNING
             history.in_flight_jobs.clear()  # a new attempt: earlier ones were settled
+            history.aborted = False
+        elif event == Record.ABORTED:
+            for aborted in record.get("steps") or []:
+                if isinstance(aborted, str) and aborted in result.steps:
+                    result.steps[aborted].aborted = True
         elif event == Record.ACTION_START:
             key = (step, record.get("attempt", ""), record.get("n", 0))
             open_actions[key] = (record.get("text", ""), record.get("job"))
@@ -388,6 +415,8 @@ def replay(path: Path) -> Replay:
         elif event == Record.RUN_END:
             result.finished = True
             result.outcome = record.get("outcome")
+            code = record.get("exit_code")
+            result.exit_code = code if isinstance(code, int) else None
     if result.way_back_taken:
         result.way_back = [step for step in result.steps if step not in result.step_ids]
     for (step, _attempt, _n), (text, job) in open_actions.items():

@@ -54,6 +54,27 @@ _OUTCOME_WORDS = {
 }
 
 
+# What ended a run or left its steps running, by the exit code runbook ends
+# with on that signal (128 + its number; runbook.stopping).
+BY_SIGNAL = {129: "the terminal closed (SIGHUP)", 143: "runbook was stopped (SIGTERM)"}
+
+_ENDED = {
+    Outcome.DONE.value: "it finished",
+    Outcome.FAILED.value: "a step failed",
+    Outcome.STOPPED.value: "it was stopped",
+    Outcome.ROLLED_BACK.value: "it was rolled back",
+}
+
+
+def how_it_ended(outcome: object, exit_code: object = None) -> str:
+    """A run's end as a clause ("it was stopped: the terminal closed (SIGHUP)");
+    an outcome this build does not know is shown as stored."""
+    said = _ENDED.get(outcome if isinstance(outcome, str) else "",
+                      f"it ended {outcome_words(outcome)}")
+    cause = BY_SIGNAL.get(exit_code) if isinstance(exit_code, int) else None
+    return f"{said}: {cause}" if cause else said
+
+
 def outcome_words(value: object) -> str:
     """A run's outcome as a journal stores it, in words. A value this build
     does not know (a newer runbook's journal, a damaged one's list) is shown

@@ -24,6 +24,7 @@ import contextlib
 import errno
 import hashlib
 import itertools
+import logging
 import math
 import os
 import posixpath
@@ -206,6 +207,20 @@ def _acknowledge_early(conn: asyncssh.SSHClientConnection) -> None:
     acknowledge()
 
 
+class _WritesAfterALoss(logging.Filter):
+    """asyncio logs "socket.send() raised exception." for every write after the
+    fifth on a transport that is gone; SFTP's writes in flight when a session
+    dies are dozens of them (trial: 39 lines on stderr, which read as a crash,
+    and over the TUI). The loss itself is what Remote acts on: it reconnects,
+    or says the outcome is unknown. The lines add nothing to that."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "socket.send() raised exception."
+
+
+_QUIET_LOSSES = _WritesAfterALoss()
+
+
 class Remote:
     def __init__(
         self,
@@ -218,6 +233,7 @@ class Remote:
         reconnect_within: float = 120.0,
     ) -> None:
         self.host = host
+        logging.getLogger("asyncio").addFilter(_QUIET_LOSSES)  # once: filters are a set
         # Isolated (rehearsal and tests): read nothing from ~/.ssh and no agent,
         # so the run depends only on what the config names.
         self.isolated = isolated
@@ -233,6 +249,9 @@ class Remote:
         # A connection that worked once and was lost is re-opened with
         # backoff for this long before the action in hand gives up.
         self.reconnect_within = reconnect_within
+        # The last reconnect waited out its limit and no connection has opened
+        # since: a look right after it would only wait the whole limit again.
+        self.gave_up = False
         self._was_connected = False
         # Set when the operator detaches: a command abandoned by cancellation
         # is then left running on the host instead of being told to stop.
@@ -296,6 +315,7 @@ class Remote:
             wait = 0.0 if attempt == 1 else \
                 min(_BACKOFF_CAP_S, 0.5 * 2 ** (attempt - 2)) * random.uniform(0.5, 1.0)
             if time.monotonic() + wait > deadline:
+                self.gave_up = True
                 raise RemoteError(f"{self.target}: the SSH connection was lost and could not be "
                                   f"re-opened in {self.reconnect_within:g}s ({reason})")
             if self.on_reconnecting is not None:
@@ -323,6 +343,7 @@ class Remote:
             # A reconnect's settings had just worked: the reason, without advice.
             said = _unreachable(exc, advise=not self._was_connected)
             raise RemoteError(f"{self.target}: cannot connect over SSH: {said}") from None
+        self.gave_up = False
         _acknowledge_early(conn)
         _send_no_ignore_packets(conn)
         key = conn.get_server_host_key()
@@ -741,7 +762,8 @@ class Remote:
                 raise
             raise OutcomeUnknown(f"{exc}; the upload of {local.name} stopped part-way") from None
         except asyncssh.SFTPError as exc:
-            raise RemoteError(f"{self.target}: upload to {remote} failed ({exc.reason})") from None
+            raise RemoteError(f"{self.target}: upload to {remote} failed "
+                              f"{_sftp_reason(exc)}") from None
 
     async def _resume_point(self, local: Path, remote: str, total: int,
                             timeout: float) -> _Sent:
@@ -885,7 +907,8 @@ class Remote:
                 f"({type(exc).__name__})"
             ) from None
         except asyncssh.SFTPError as exc:
-            raise RemoteError(f"{self.target}: cannot write {remote} ({exc.reason})") from None
+            raise RemoteError(f"{self.target}: cannot write {remote} "
+                              f"{_sftp_reason(exc)}") from None
 
     async def replace_file(
         self, path: str, data: bytes, *, staging_dir: str, timeout: float, upload_timeout: float
@@ -926,6 +949,10 @@ class Remote:
         except OutcomeUnknown as exc:
             raise type(exc)(f"{exc}; {path} is either as it was or wholly replaced, never "
                             "cut short: look at it before going on") from None
+        except RemoteError as exc:
+            # Refused while staging: the target was never touched.
+            raise RemoteError(f"{exc}; {path} is as it was, and what arrived of the new "
+                              f"one waits in {staging_dir} for the next try") from None
         if result.ok:
             return
         reason = result.last_error_line() or f"exit status {result.exit_status}"
@@ -934,6 +961,18 @@ class Remote:
             raise OutcomeUnknown(f"{self.target}: replacing {path} was stopped ({reason}); it "
                                  "is either as it was or wholly replaced, never cut short")
         raise RemoteError(f"{self.target}: could not replace {path}: {reason}; it is as it was")
+
+
+def _sftp_reason(exc: asyncssh.SFTPError) -> str:
+    """Why the host's SFTP server refused a write, in brackets. OpenSSH's
+    sftp-server answers every errno it has no code for (a full disk, a quota,
+    a file size limit) with the bare "Failure" (errno_to_portable): said with
+    what it most likely means (trial, real sshd with `ulimit -f`)."""
+    if exc.code == asyncssh.FX_FAILURE and exc.reason.strip().lower() in ("failure", ""):
+        return (f"({exc.reason or 'Failure'}: the host's SFTP server gives no reason; it "
+                "answers so for a full disk, a quota or a file size limit: free some space "
+                "on the host, then try again)")
+    return f"({exc.reason})"
 
 
 async def _size_in(sftp: asyncssh.SFTPClient, path: str) -> int:

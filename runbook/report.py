@@ -21,7 +21,6 @@ import os
 import pwd
 import re
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,9 +39,10 @@ from runbook.journal import (
     read,
     unwritten,
 )
-from runbook.model import Outcome, outcome_words, result_line
+from runbook.model import BY_SIGNAL, Outcome, outcome_words, result_line
 from runbook.standing import said_time
 from runbook.statedir import default_dir, rehearsals_dir
+from runbook.streams import write_whole
 
 # The few places the record of a Red5 upgrade is read by name.
 PROPERTIES_STEP = "properties"
@@ -100,6 +100,8 @@ class Attempt:
     elapsed_s: float | None = None
     # Its check found the outcome in place: nothing ran.
     found: bool = False
+    # The operator aborted it: what runbook did about it, in words ("" if not).
+    aborted: str = ""
     # What the step showed from the end of the attempt before to this one's.
     lines: list[tuple[str, str]] = field(default_factory=list)
 
@@ -203,8 +205,8 @@ class Report:
     pace: float | None = None
     # --yes answered every step (journal_unattended): None when mixed.
     unattended: bool | None = False
-    # The journal says the way back began (Record.WAY_BACK), and why (the last
-    # time; journals before it was said have none).
+    # The journal says the way back began (Record.WAY_BACK), and why (the first
+    # time: who chose it; journals before it was said have none).
     way_back_began: bool = False
     way_back_why: str | None = None
     started: str | None = None
@@ -312,6 +314,8 @@ class _Reader:
         self.report = Report(path=path)
         self.steps: dict[str, StepRun] = {}
         self.open: dict[tuple[str, str, int], Action] = {}
+        # The keys of `open` this run added (since its run-start).
+        self.open_this_run: set[tuple[str, str, int]] = set()
         self.stopped_at: str | None = None
         # The nodegroups the run rebuilt, by the name of the one they replace.
         self.recreated: dict[str, Nodegroup] = {}
@@ -336,6 +340,7 @@ class _Reader:
             for going_id, cut in self.going.items():
                 cut.lines = self.said.pop(going_id, [])
             self.going.clear()
+            self.open_this_run.clear()
             report.runs += 1
             report.started = report.started or ts
             report.config = _text(record.get("config")) or report.config
@@ -351,7 +356,7 @@ class _Reader:
             # no trace in the report, which read as a quiet night).
             report.remarks.append(f"{ts}: the SSH connection to {_text(record.get('host'))} "
                                   f"was lost ({_text(record.get('reason'))}); the run "
-                                  "reconnected or gave up as the steps below say")
+                                  "reconnected or gave up as the steps say")
         elif event == Record.CONNECTED:
             report.fingerprint = report.fingerprint or _text(record.get("fingerprint")) or None
         elif event == Record.JOURNAL_REPAIRED:
@@ -363,11 +368,38 @@ class _Reader:
             # A step may be waiting on the Stream Manager API, not on a
             # command (operator trial: recreate "went on on the host").
             code = record.get("exit_code")
-            who = {129: "the terminal closed (SIGHUP)",
-                   143: "runbook was stopped (SIGTERM)"}.get(
-                code if isinstance(code, int) else 0, "the operator left")
-            report.remarks.append(f"{ts}: {who} while {steps} ran on; what it had started "
-                                  "went on without runbook")
+            who = BY_SIGNAL.get(code if isinstance(code, int) else 0, "the operator left")
+            if not record.get("steps"):
+                # At a question nothing ran (trial: "while no step ran on").
+                report.remarks.append(f"{ts}: {who} while the run waited on the operator; "
+                                      "no step was running")
+            elif report.rehearsal:
+                # The rehearsal host stops with runbook (trial: the terminal
+                # said so, the report said it all went on).
+                report.remarks.append(f"{ts}: {who} while {steps} ran; the rehearsal host "
+                                      "stopped with runbook, and what ran there ended")
+            else:
+                report.remarks.append(f"{ts}: {who} while {steps} ran on; what it had "
+                                      "started went on without runbook")
+        elif event == Record.ABORTED:
+            aborted_steps = [_text(s) for s in record.get("steps") or []]
+            for aborted in aborted_steps:
+                # This run's actions only: one an earlier run left open was
+                # cut off by that run's end, not by this abort (review).
+                going = [self.open[key] for key in self.open_this_run & self.open.keys()
+                         if key[0] == aborted]
+                # A command is told to stop (told, not known: the link may be
+                # down); a request already sent stands, and a wait just ends
+                # (trial: "was stopped" of DELETEs sent and a service started).
+                commands = [action for action in going if action.kind == "shell"]
+                for action in commands:
+                    action.status, action.error = "told to stop", "the operator aborted the step"
+                what = ("runbook told the host to stop the command it ran" if commands else
+                        "no command of it was running; runbook stopped waiting")
+                if aborted in self.going:
+                    self.going[aborted].aborted = what
+                report.remarks.append(f"{ts}: the operator aborted {aborted}: {what}, and what "
+                                      "it had done by then stands")
         elif event == Record.CONFIRM and step_id:
             self.stopped_at = step_id if record.get("answer") == "stop" else None
         elif event == Record.STEP_START and step_id:
@@ -382,7 +414,9 @@ class _Reader:
         elif event == Record.ACTION_START and step_id:
             action = Action(ts, _text(record.get("kind")), _text(record.get("text")))
             self.step(step_id).actions.append(action)
-            self.open[(step_id, _text(record.get("attempt")), int(record.get("n") or 0))] = action
+            key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
+            self.open[key] = action
+            self.open_this_run.add(key)
         elif event == Record.ACTION_END and step_id:
             key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
             ended = self.open.pop(key, None)
@@ -424,7 +458,9 @@ class _Reader:
         elif event == Record.WAY_BACK:
             report.way_back_began = True
             why = record.get("why")
-            report.way_back_why = why if isinstance(why, str) else report.way_back_why
+            # The first says who chose it; a resumed run only goes on back (trial).
+            if isinstance(why, str) and report.way_back_why is None:
+                report.way_back_why = why
         elif event == Record.RUN_END:
             report.ended = ts
             report.outcome = _text(record.get("outcome")) or None
@@ -742,7 +778,7 @@ def emit(chunks: Iterable[str], stream: TextIO | None = None) -> int:
     out = stream or sys.stdout
     try:
         for chunk in chunks:
-            _write(out, chunk)
+            write_whole(out, chunk)
         out.flush()
     except BrokenPipeError:
         # Python flushes stdout again on exit and would complain there: point
@@ -753,23 +789,6 @@ def emit(chunks: Iterable[str], stream: TextIO | None = None) -> int:
             os.close(devnull)
         return EXIT_CLOSED_PIPE
     return 0
-
-
-def _write(out: TextIO, text: str) -> None:
-    # Unbuffered (PYTHONUNBUFFERED, -u), text writes go straight to the file,
-    # and a write the closing reader cut short counts as whole: the rest is
-    # silently lost and the broken pipe never noticed. Bytes, to the end.
-    raw = getattr(out, "buffer", None)
-    if raw is None:
-        out.write(text)
-        return
-    out.flush()
-    view = memoryview(text.encode(out.encoding or "utf-8", errors="backslashreplace"))
-    while view:
-        written = raw.write(view)
-        if written is None:  # a non-blocking stdout that is full for now
-            time.sleep(0.01)
-        view = view[written or 0:]
 
 
 def write_private(path: Path, text: str) -> None:

@@ -191,12 +191,25 @@ def attempt_line(report: Report, step: StepRun, attempt: Attempt) -> str:
     ended = clock(attempt.ended, report.started) if attempt.ended else None
     when = (f"{began} to {ended}" if began and ended else began or ended or "-")
     took = f", {duration(attempt.elapsed_s)}" if attempt.elapsed_s is not None else ""
+    return f"Attempt {number} of {step.attempts} ({run}), {when}{took}: {attempt_end(attempt)}"
+
+
+def attempt_end(attempt: Attempt) -> str:
+    """How an attempt ended, in words."""
+    if attempt.ended is None and attempt.aborted:
+        return f"aborted by the operator ({attempt.aborted})"
     if attempt.ended is None:
-        end = "no end recorded (the run was cut off while it ran)"
-    else:
-        end = result_line(attempt.state, attempt.detail) if attempt.detail else \
-            state_words(attempt.state)
-    return f"Attempt {number} of {step.attempts} ({run}), {when}{took}: {end}"
+        return "no end recorded (the run was cut off while it ran)"
+    return result_line(attempt.state, attempt.detail) if attempt.detail else \
+        state_words(attempt.state)
+
+
+def verdict(step: StepRun) -> str:
+    """How a step's only attempt ended, in a line: its own words, or, where it
+    ended with none (aborted, cut off), the attempt's (trial: a blank)."""
+    if step.detail or not step.tries:
+        return step.detail
+    return attempt_end(step.tries[-1])
 
 
 def failed_while_down(report: Report) -> tuple[str, list[tuple[str, str]]]:
@@ -213,7 +226,8 @@ def failed_while_down(report: Report) -> tuple[str, list[tuple[str, str]]]:
         bad = [t for t in step.failures if (moment(t.ended or t.started) or began) >= began]
         if bad:
             found.append((step.id, history(step) or state_words(step.state)))
-            kinds |= {"Cut off" if t.state == "in-doubt" else "Failed" for t in bad}
+            kinds |= {"Aborted" if t.aborted else "Cut off" if t.state == "in-doubt" else
+                      "Failed" for t in bad}
     words = " or ".join(sorted(kinds, reverse=True)).capitalize()  # Failed or cut off
     return words, found
 

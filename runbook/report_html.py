@@ -32,6 +32,7 @@ from runbook.report_format import (
     stamp,
     title,
     took_cell,
+    verdict,
 )
 
 _STYLE = """
@@ -242,7 +243,7 @@ def _failed(report: Report) -> str:
 def _attempts(report: Report, step: StepRun) -> list[str]:
     """Each attempt that failed with what it printed; how the step ended after."""
     if step.attempts == 1:
-        return [f"<p>{_e(step.detail)}</p>", _said(step.lines)]
+        return [f"<p>{_e(verdict(step))}</p>", _said(step.lines)]
     out: list[str] = []
     for attempt in step.tries:
         if attempt.bad:

@@ -31,6 +31,7 @@ from runbook.report_format import (
     stamp,
     title,
     took_cell,
+    verdict,
 )
 
 # Enough to keep text plain: no emphasis, links, HTML, table cells or strikes.
@@ -232,7 +233,7 @@ def _failed(report: Report) -> list[str]:
 def _attempts(report: Report, step: StepRun) -> list[str]:
     """Each attempt that failed with what it printed; how the step ended after."""
     if step.attempts == 1:
-        return [_md(step.detail), "", *_said(step.lines), ""]
+        return [_md(verdict(step)), "", *_said(step.lines), ""]
     out: list[str] = []
     for attempt in step.tries:
         if attempt.bad:

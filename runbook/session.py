@@ -176,6 +176,11 @@ class Session(Generic[F]):
             await remote.close()
             journal.close()
 
+    def abort(self) -> None:
+        """Quit stopping the running command (see Executor.abort)."""
+        if self._executor is not None:
+            self._executor.abort()
+
     def detach(self, *, exit_code: int | None = None) -> bool:
         """Quit leaving the running command on the host (see Executor.detach)."""
         if self._executor is None:

@@ -69,8 +69,27 @@ class Stopper:
                 session.detach(exit_code=128 + sig)
             task.cancel()
 
+        def aborted() -> None:
+            for session in self.sessions:
+                session.abort()
+
+        # ctrl+c (a headless run; the TUI reads it as a key) is the operator's
+        # abort, as the TUI's is: the journal says whose choice it was first
+        # (review). The loop runs that before the cancellation asyncio.run's
+        # own handler starts, which is kept for the rest: what runs is stopped
+        # on the host, and the run ends as interrupted.
+        interrupt = signal.getsignal(signal.SIGINT)
+
+        def on_interrupt(signum: int, frame: Any) -> None:
+            loop.call_soon_threadsafe(aborted)
+            if callable(interrupt):
+                interrupt(signum, frame)
+            else:
+                raise KeyboardInterrupt
+
         for sig in SIGNALS:
             loop.add_signal_handler(sig, stop, sig)
+        signal.signal(signal.SIGINT, on_interrupt)
         try:
             code = await work  # a front end may end quietly when cancelled
         except asyncio.CancelledError:
@@ -80,6 +99,7 @@ class Stopper:
         finally:
             for sig in SIGNALS:
                 loop.remove_signal_handler(sig)
+            signal.signal(signal.SIGINT, interrupt)
         if self.caught is None:
             return code
         task.uncancel()

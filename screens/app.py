@@ -529,6 +529,9 @@ class RunbookApp(App["Outcome | None"]):
     def action_why_no_skip(self) -> None:
         self.questions.skip_step()  # says why the step asked cannot be skipped
 
+    def action_why_no_run(self) -> None:
+        self.questions.run_step()  # says why nothing can be run now
+
     def action_review_properties(self) -> None:
         self.review.open()
 
@@ -554,13 +557,21 @@ class RunbookApp(App["Outcome | None"]):
             return self.run_state.outcome is not None
         if action == "rollback":
             # Nothing to go back from once the upgrade is done or the old
-            # release serves again (operator trial: the key stayed shown).
-            return self.run_state.outcome not in (Outcome.DONE, Outcome.ROLLED_BACK)
+            # release serves again (operator trial: the key stayed shown),
+            # nor while the way back is under way (trial).
+            return self.run_state.outcome not in (Outcome.DONE, Outcome.ROLLED_BACK) \
+                and not self.run_state.way_back
         if action in ("run_step", "skip_step") and self.run_state.outcome is not None:
             # Nothing is left to run or skip once the run has ended (the hint
             # says to start runbook again); at 80 columns this is what lets
             # the report's key show.
             return False
+        if action in ("run_step", "skip_step") and self.run_state.running is not None:
+            # Nor while a step runs: at 80 columns they pushed Output off the
+            # footer (trial). The keys still say why, out of it.
+            return False
+        if action == "skip_step" and self.run_state.recovering is not None:
+            return False  # a failed step's choices wait (enter shows them); skip is none
         if action == "skip_step" and self.asking is not None:
             # A step that refuses a skip (every cutover step) does not show
             # the key: at 80 columns mid-cutover the footer ran over its end

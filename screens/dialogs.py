@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal import Replay
-from runbook.model import Action, Phase, StepCard, StepState, outcome_words
+from runbook.model import Action, Phase, StepCard, StepState, how_it_ended
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped
 
@@ -180,8 +180,8 @@ class ConfirmDialog(Dialog[bool]):
              else f"The way back, step {step.number}: ", "$text-muted"),
             (step.title, "bold"), (f"   ({step.id})", "$text-muted")), id="confirm-title")
         if self.typed:
-            why = ("cutover: the stream manager is down from the first cutover step "
-                   "until the nodegroups are back" if step.phase == "cutover"
+            why = ("cutover: the stream manager is down from the first change a cutover "
+                   "step makes until the nodegroups are back" if step.phase == "cutover"
                    else "the way back: the stream manager is down until it ends"
                    if step.phase == "rollback"
                    else "it deletes or moves files on the host")
@@ -615,7 +615,8 @@ class ResumeDialog(Dialog[str]):
     def compose_box(self) -> ComposeResult:
         with Vertical(id="resume", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
-                how = f"it ended {outcome_words(self.replay.outcome)}" if self.replay.outcome \
+                how = how_it_ended(self.replay.outcome, self.replay.exit_code) \
+                    if self.replay.outcome \
                     else "it was cut off without an end"
                 yield Wrapped(Content.assemble(("An earlier run did not finish", "bold"),
                                                f" ({how})\n", (str(self.journal), "$text-muted")))
@@ -652,8 +653,8 @@ class ResumeDialog(Dialog[str]):
                     # also refuses a new run is not this dialog's to know.
                     then = ("Continued, it goes on with the way back it began." if went_back
                             else "Continued, it takes the way back, as asked." if after
-                            else "Continue it to finish the cutover; once it runs, r says how "
-                                 "to take the way back instead.")
+                            else "Continue it to finish the cutover; at any step it asks "
+                                 "about, r takes the way back instead.")
                     yield Wrapped(Content.assemble(
                         ("New run is not offered: ", "bold $warning"),
                         "this run's cutover began and has not ended, so the stream manager is "

@@ -9,6 +9,8 @@ gets one line naming the file and line instead of a half-drawn screen.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ from runbook.properties import (
     PropertiesError,
     Review,
     cannot_write_to,
+    names,
     parse_sets,
     review_files,
     unknown_sets,
@@ -60,12 +63,25 @@ class DiffApp(App[bool]):
         self.review = review
         # Said as the editor opens and again on stderr once it has closed.
         self.cautions = list(cautions)
+        self.stopped_by: signal.Signals | None = None
         self.review_screen = PropertiesReviewScreen(
             review, decisions_path=decisions_path, merged_path=merged_path
         )
 
     def on_mount(self) -> None:
         self.push_screen(self.review_screen, self._finished)
+        # Python's default for either ends the process where it stands, the
+        # terminal left in the alternate screen with mouse reporting on (trial:
+        # the prompt drew over the editor, clicks typed escape codes). Leave as
+        # q q does instead, nothing written, and exit 128 + the signal.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, self._stopped_by, sig)
+
+    def _stopped_by(self, sig: signal.Signals) -> None:
+        if self.stopped_by is None:
+            self.stopped_by = sig
+            self.exit(False, return_code=128 + sig)
 
     def on_ready(self) -> None:
         start_up_over()  # painted: the collector no longer holds the operator up
@@ -91,6 +107,8 @@ class DiffApp(App[bool]):
 
         Worked out from the review rather than from how the app ended, so every
         way out is judged by the same rule."""
+        if self.stopped_by is not None:
+            return 128 + self.stopped_by
         open_keys = any(needs_decision(kr) for kr in self.review)
         unwritten = self.review_screen.merged_unwritten or self.review_screen.left_unwritten
         return EXIT_UNDECIDED if open_keys or unwritten else EXIT_DONE
@@ -144,7 +162,8 @@ def run_diff_app(
     out: Path | None,
     stderr: TextIO = sys.stderr,
 ) -> int:
-    """Run the editor; 0 nothing left to decide, 1 keys left undecided, 2 bad input."""
+    """Run the editor; 0 nothing left to decide, 1 keys left undecided, 2 bad input,
+    128 + the signal when SIGTERM or SIGHUP stopped it."""
     try:
         app = create_diff_app(old, new, sets=sets, decisions=decisions, out=out)
     except (PropertiesError, DecisionsError, DiffInputError) as exc:
@@ -152,11 +171,22 @@ def run_diff_app(
         return EXIT_BAD_INPUT
     with drawing_survives_a_closed_terminal():
         app.run()
-    for line in [*app.report, *app.cautions]:
-        print(line, file=stderr)
-    code = app.exit_code
-    if code == EXIT_UNDECIDED:
-        open_keys = [kr.key for kr in app.review if needs_decision(kr)]
-        print(f"left with keys undecided ({len(open_keys)}): {', '.join(open_keys)}",
-              file=stderr)
-    return code
+    try:
+        for line in closing_lines(app):
+            print(line, file=stderr)
+    except OSError:
+        pass  # the terminal has gone (SIGHUP): nobody is there to read them (review)
+    return app.exit_code
+
+
+def closing_lines(app: DiffApp) -> list[str]:
+    """What the editor says on stderr once the terminal is back: what was
+    written or not, the cautions, and the keys left open, if any (a merged file
+    left unwritten is not an open key: it is said among the first)."""
+    lines = [*app.report, *app.cautions]
+    if app.stopped_by is not None:
+        lines.append(f"stopped by {app.stopped_by.name}: nothing more was written")
+    open_keys = [kr.key for kr in app.review if needs_decision(kr)]
+    if open_keys:
+        lines.append(f"left with keys undecided ({len(open_keys)}): {names(open_keys)}")
+    return lines

@@ -90,8 +90,11 @@ class MainScreen(Screen[None]):
         # to go back from yet, or any more), out of the footer.
         Binding("r", "app.where_the_way_back_stands", "Roll back", id="rollback-where",
                 show=False),
-        # Out of the footer while the step asked refuses a skip, s still says why.
+        # Out of the footer while the step asked refuses a skip, or a step
+        # runs, s still says why; and enter, while a step runs.
         Binding("s", "app.why_no_skip", "Skip", id="skip-step-why", show=False),
+        Binding("enter", "app.why_no_run", "Run step", id="run-step-why", show=False,
+                priority=True),
     ]
 
     def __init__(self, state: RunState, store: OutputStore, *, max_lines: int,
@@ -337,9 +340,12 @@ class MainScreen(Screen[None]):
         # (review: closing the dialog left rows cut, or without their word).
         self.width_class = breakpoint_for(event.size.width)
         self.refresh_status()
-        # Keys closer together: at 80 columns the last one's word was cut.
+        # Keys closer together: at 80 columns the last one's word was cut. The
+        # command palette's key, docked at the right, covered the last keys
+        # there: it leaves the footer below 100 columns (^p still opens it).
         for footer in self.query(Footer):
             footer.compact = self.narrow
+            footer.show_command_palette = not self.narrow
         for checklist in self.query("#checklist").results(Checklist):
             if checklist.words != self.words:
                 checklist.show_words(self.words)

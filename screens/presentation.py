@@ -21,7 +21,7 @@ from runbook.model import duration as said_duration
 # (screens.views.group_titles).
 GROUPS = {
     "prepare": "PREPARE · the live system keeps running",
-    "cutover": "CUTOVER · downtime from the first step run",
+    "cutover": "CUTOVER · downtime from its first change",
     # Once the stream manager is down, also when the operator chooses it (r).
     "rollback": "ROLLBACK · if a step fails, or press r",
 }

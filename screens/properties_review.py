@@ -15,6 +15,7 @@ operator explicitly revealed, and only until the cursor leaves it.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -40,6 +41,7 @@ from runbook.properties import (
     atomic_write,
     encode_properties,
     has_placeholder,
+    visible,
 )
 
 __all__ = ["PropertiesReviewScreen", "needs_decision"]
@@ -98,9 +100,10 @@ def needs_decision(kr: KeyReview) -> bool:
 
 
 def _printable(value: str) -> str:
-    """A value as one readable line: blanks and invisible edges made visible."""
+    """A value as one readable line: blanks, invisible edges and controls made
+    visible (a raw control character would act on the terminal)."""
     if value != value.strip() or not value.isprintable():
-        return json.dumps(value, ensure_ascii=False)
+        return visible(json.dumps(value, ensure_ascii=False))
     return value
 
 
@@ -142,6 +145,10 @@ class _KeyList(OptionList):
 
 
 class PropertiesReviewScreen(Screen[bool]):
+    # Below 100 columns notices span the screen a row per line (the tcss):
+    # at half width, --set's cautions covered the table (trial).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own)
+
     """Review and decide every key of a :class:`Review`; ``w`` writes, ``q`` leaves."""
 
     CSS_PATH = "properties_review.tcss"
@@ -195,11 +202,17 @@ class PropertiesReviewScreen(Screen[bool]):
         self._revealed: str | None = None
         self._editing: str | None = None
         self._dirty = False  # decisions taken since the last write
-        # w wrote the decisions but the merged file (--out) failed: said on leaving.
-        self.merged_unwritten = False
+        # The merged file asked for (--out) is not written yet: said on leaving
+        # (operator trial: a review reopened, every key decided, to write it
+        # was left with q at once, exit 0 and no merged file).
+        self.merged_unwritten = self.merged_path is not None
         # Left with decisions taken and not written to the decisions file.
         self.left_unwritten = False
         self._leave_armed = False  # q pressed once with unwritten decisions
+        # The decisions file as this review read it: w does not write over
+        # another hand's edit made meanwhile without saying so once (trial).
+        self._decisions_read = _contents(self.decisions_path)
+        self._overwrite_armed = False
         self._widths = (_STATUS_WIDTH, 40, _MIN_VALUE_WIDTH, _MIN_VALUE_WIDTH)
         # One Option per key, kept across filter changes: building rows is most of the
         # cost of a rebuild, and only a decision, a reveal or a resize changes one.
@@ -247,6 +260,10 @@ class PropertiesReviewScreen(Screen[bool]):
     def on_resize(self) -> None:
         if self._set_widths(self.size.width):
             self._rebuild()
+        # Keys closer together below 100 columns, and those that do not fit
+        # the row out of the footer (check_action): all of w, q and / fit.
+        self.query_one(Footer).compact = self.size.width < 100
+        self.refresh_bindings()
 
     def _set_widths(self, screen_width: int) -> bool:
         """Share the width between the columns; True when the widths changed.
@@ -300,7 +317,7 @@ class PropertiesReviewScreen(Screen[bool]):
         glyph, glyph_style = self._glyph(kr)
         status = Content.assemble((glyph, glyph_style), " ", (kr.status.value,
                                                               _STATUS_STYLE[kr.status]))
-        key = Content.styled(kr.key, "bold" if needs_decision(kr) else "")
+        key = Content.styled(visible(kr.key), "bold" if needs_decision(kr) else "")
         gap = " " * _GAP
         return Content.assemble(
             _fit(status, status_w), gap,
@@ -310,7 +327,7 @@ class PropertiesReviewScreen(Screen[bool]):
         )
 
     def _heading(self, text: str) -> Content:
-        return Content.styled(text, _HEADING_STYLE)
+        return Content.styled(visible(text), _HEADING_STYLE)  # a file's words, as keys are
 
     def _columns(self) -> Content:
         status_w, key_w, old_w, merged_w = self._widths
@@ -461,11 +478,15 @@ class PropertiesReviewScreen(Screen[bool]):
             return
         kr = self.review[key]
         lines: list[Content] = [
-            Content.assemble((kr.key, "bold"), "  ",
+            Content.assemble((visible(kr.key), "bold"), "  ",
                              (kr.status.value, _STATUS_STYLE[kr.status]),
                              f": {kr.status.found if kr.choice else kr.status.meaning}")
         ]
-        values: list[Content] = []
+        # The decision and the merged value first: a long value wraps over
+        # rows, and these are what the operator must read (trial: at 80x24 a
+        # 140-character value pushed both out of the pane).
+        lines.append(self._decision_line(kr))
+        values: list[Content] = [Content.assemble("merged: ", self._merged(kr))]
         if kr.old is not None:
             values.append(Content.assemble(f"live (line {kr.old_line}): ",
                                            self._shown(kr, kr.old, absent="")))
@@ -474,12 +495,11 @@ class PropertiesReviewScreen(Screen[bool]):
         elif kr.new_commented is not None:
             values.append(Content.assemble("template, commented out: ",
                                            self._shown(kr, kr.new_commented, absent="")))
-        values.append(Content.assemble("merged: ", self._merged(kr)))
-        lines.append(Content("   ").join(values))
-        lines.append(self._decision_line(kr))
+        long = sum(value.cell_length + 3 for value in values) > self.size.width - 2
+        lines.extend(values) if long else lines.append(Content("   ").join(values))
         notes: list[str] = []
         if kr.new_line is None and kr.section:
-            notes.append(f"In the live file it sits under “{kr.section}”.")
+            notes.append(f"In the live file it sits under “{visible(kr.section)}”.")
         for where in self._duplicates.get(key, []):
             notes.append(f"Set more than once in {where}; Java uses the last one.")
         if kr.merged is not None and has_placeholder(kr.merged):
@@ -519,7 +539,7 @@ class PropertiesReviewScreen(Screen[bool]):
     def _say(self, text: str, severity: Severity = "information") -> None:
         style = {"information": "", "warning": "bold $text-warning", "error": "bold $text-error",
                  "success": "$text-success"}[severity]
-        self.query_one("#review-message", Static).update(Content.styled(text, style))
+        self.query_one("#review-message", Static).update(Content.styled(visible(text), style))
 
     # -- state helpers ---------------------------------------------------------------
 
@@ -618,18 +638,21 @@ class PropertiesReviewScreen(Screen[bool]):
             return False
         key = self._current_key()
         kr = self.review[key] if key is not None else None
+        # Greyed out where there is room; below 100 columns a key that does not
+        # fit the row leaves the footer, or / Filter never showed (trial).
+        not_here = None if self.size.width >= 100 else False
         if action in ("accept_new", "keep_old", "edit", "toggle_removed", "reveal"):
             if kr is None or kr.status is Status.OVERRIDDEN:
-                return None
+                return not_here
             if action == "keep_old" and kr.old is None:
-                return None
+                return not_here
             # A placeholder is not a value anyone can accept; e is the way out.
             if action == "accept_new" and kr.new is not None and has_placeholder(kr.new):
-                return None
+                return not_here
             if action == "toggle_removed" and kr.status is not Status.REMOVED:
-                return None
+                return not_here
             if action == "reveal" and not kr.secret:
-                return None
+                return not_here
         return True
 
     # -- actions ---------------------------------------------------------------------
@@ -733,12 +756,19 @@ class PropertiesReviewScreen(Screen[bool]):
         field.password = kr.secret and self._revealed != key
         # Start from what the merged file would hold, unless that is only a placeholder.
         start = kr.merged if kr.merged is not None else (kr.old or "")
-        field.value = "" if has_placeholder(start) else start
-        self.query_one("#review-edit-label", Label).update(f"{key} =")
+        # Nor from one holding control characters: raw in the field they act on
+        # the terminal, and escaped they would be a different value once Enter
+        # took them (the detail above shows it escaped). A no-break space or a
+        # tab is no control: it stays (review).
+        controls = any(unicodedata.category(c) == "Cc" and c != "\t" for c in start)
+        field.value = "" if has_placeholder(start) or controls else start
+        self.query_one("#review-edit-label", Label).update(f"{visible(key)} =")
         self.query_one("#review-edit-bar").display = True
         field.focus()
         field.action_end()
-        self._say("Enter puts this value in the merged file; Esc leaves the key as it was.")
+        self._say(("The value holds control characters, shown escaped above: type the whole "
+                   "new one. " if controls else "") +
+                  "Enter puts this value in the merged file; Esc leaves the key as it was.")
         self.refresh_bindings()
         self._keep_cursor_in_view()
 
@@ -810,6 +840,13 @@ class PropertiesReviewScreen(Screen[bool]):
         self.dismiss(True)
 
     def _save_decisions(self, path: Path) -> bool:
+        if _contents(path) != self._decisions_read and not self._overwrite_armed:
+            self._overwrite_armed = True
+            self._say(f"Not written: {path} changed on disk since this review read it "
+                      "(another edit?). Every decision here would replace what it says "
+                      "now: w again writes over it; q q leaves, and the same command "
+                      "reads it afresh.", "warning")
+            return False
         try:
             decisions = Decisions.load(path) if path.exists() else Decisions(name=str(path))
             self.env_needed = decisions.record(self.review)
@@ -820,14 +857,16 @@ class PropertiesReviewScreen(Screen[bool]):
         except OSError as exc:
             self._say(f"Not written: {path}: {exc.strerror or exc}", "error")
             return False
+        self._decisions_read = _contents(path)
+        self._overwrite_armed = False
         return True
 
     def _keep_report(self, written: list[str]) -> None:
         """What was written, and each secret's variable, to say on stderr once
         the editor has closed."""
         for key, env in self.env_needed:
-            written.append(f"{key} is a secret, so the decisions file names ${env} instead of "
-                           f"the value: export {env} before the runbook reads that file")
+            written.append(f"{visible(key)} is a secret, so the decisions file names ${env} "
+                           f"instead of the value: export {env} before the runbook reads it")
         self.written = written
 
     def action_leave(self) -> None:
@@ -853,9 +892,17 @@ class PropertiesReviewScreen(Screen[bool]):
             # Nowhere to keep them (operator trial: a whole review gone in silence).
             return ("This review keeps nothing: it was started without --decisions FILE. "
                     "q again leaves and drops the decisions taken.")
-        if self.merged_unwritten:
+        if self.merged_unwritten and not self._open():
             # The decisions are written; the merged file is what is missing
             # (operator trial: this said the decisions were not written).
-            return (f"The merged file {self.merged_path} is not written: w tries again, "
+            return (f"The merged file {self.merged_path} is not written: w writes it, "
                     "q again leaves without it.")
+        return None
+
+
+def _contents(path: Path | None) -> bytes | None:
+    """A file's bytes, to tell whether it changed; None when there is none."""
+    try:
+        return path.read_bytes() if path is not None else None
+    except OSError:
         return None

@@ -263,5 +263,7 @@ class Questions:
         else:
             if choice == DETACH:
                 app.session.detach()
+            else:
+                app.session.abort()
             app.exit_when_done = True
             runner.cancel()

@@ -164,7 +164,10 @@ class RunState:
         if self.running == report.id:
             self.running = None
             self.last_ended = report.id
-        if report.state is StepState.IN_DOUBT:
+        if report.state is StepState.IN_DOUBT and self.connection != "connected":
+            # Only while no connection has opened since it was lost: a step
+            # left in doubt after a reconnect (or by the API) says nothing of
+            # the link (trial: "ssh uncertain" through minutes of steps done).
             self.connection = "uncertain"
 
     def asked(self, step_id: str, plan: list[Action]) -> None:

@@ -282,7 +282,7 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
     if state.outcome is Outcome.ROLLED_BACK:
         return "Rolled back already: the old stream manager serves again.", False
     running = state.by_id.get(state.running or "")
-    if running is not None and running.phase is Phase.ROLLBACK:
+    if state.way_back or (running is not None and running.phase is Phase.ROLLBACK):
         return "The way back is under way: each of its steps is confirmed.", False
     if not state.service_down:
         if state.downtime_s is not None:
@@ -310,6 +310,10 @@ def why_not_now(state: RunState) -> str:
         return "The run has ended. Start runbook again to run more steps."
     if state.running is not None:
         return f"{state.by_id[state.running].title} is still running."
+    if state.recovering is not None:
+        # (Trial: s said "checking the host" while the failure's choices waited.)
+        return (f"{state.by_id[state.recovering].title} failed: enter shows what can be done "
+                "now (try again, or stop; the way back once the stream manager is down).")
     if state.reviewing is not None:
         return "The properties step waits for its review first (d)."
     if not state.started:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,34 @@ async def read_remote_bytes(ctx: Ctx, path: str) -> bytes:
     except binascii.Error:
         raise StepFailed(f"the host's base64 of {path} is not base64; read the file by "
                          "hand to see what the host printed") from None
+
+
+async def read_properties(ctx: Ctx, path: str) -> dict[str, str]:
+    """A red5-web.properties on the host, key by key, as the stream manager reads it:
+    Java's Properties takes each byte as ISO-8859-1, so a value beyond ASCII (a
+    password, say) is the one the live stream manager runs with, and the same one
+    the properties step and `runbook diff` read. A file Java would misread (a byte
+    order mark, binary bytes) fails the step in one line."""
+    import javaproperties  # here: the procedure is built before the first paint
+
+    from runbook.properties import PropertiesError, decode_properties
+
+    try:
+        text = decode_properties(await read_remote_bytes(ctx, path), path)
+    except PropertiesError as exc:
+        raise StepFailed(str(exc)) from None
+    return dict(javaproperties.loads(text))
+
+
+def secret_forms(value: str) -> set[str]:
+    """A secret read as Java reads the file (ISO-8859-1), and as it reads in a
+    UTF-8 text where the file's bytes are UTF-8 (a command's output, a log):
+    both are masked, so the secret is hidden whichever way it shows (review)."""
+    forms = {value}
+    # Not a UTF-8 text's bytes: Java's form is the only one.
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        forms.add(value.encode("latin-1").decode("utf-8"))
+    return forms
 
 
 async def read_remote(ctx: Ctx, path: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from runbook.shell import CommandResult, quote
 from runbook.step import StepFailed
 from steps import red5
-from steps.common import read_remote, trees
+from steps.common import read_properties, secret_forms, trees
 from steps.facts import AnyContext, Ctx
 
 # The database name is fixed in the streammanager's Spring config (FACTS §5).
@@ -68,17 +68,18 @@ def import_file(p: AnyContext, sql_file: str, *, port: str | int | None = None) 
 async def login(ctx: Ctx) -> Login:
     """The live stream manager's database login, aimed at the new database."""
     old, _new = await trees(ctx)
-    text = await read_remote(ctx, f"{old}/{red5.PROPERTIES}")
-    import javaproperties  # here: the procedure is built before the first paint
-
+    # Read as Java reads it; the password goes to the client as UTF-8 (the input's
+    # encoding), as the MySQL driver sends it (inferred: Connector/J's
+    # passwordCharacterEncoding falls back to UTF-8).
+    live = await read_properties(ctx, f"{old}/{red5.PROPERTIES}")
     from runbook.properties import is_placeholder
 
-    live = javaproperties.loads(text)
     user, password = live.get("config.dbUser", ""), live.get("config.dbPass", "")
     if not user or is_placeholder(user):
         raise StepFailed(f"the live {red5.PROPERTIES} names no config.dbUser; the new "
                          "database is reached with the live login")
-    ctx.add_secret(password)
+    for form in secret_forms(password):
+        ctx.add_secret(form)
     port = ctx.settings.new_db_port or int(live.get("config.dbPort") or 3306)
     ctx.facts.db_port = port  # for the plans shown from here on
     return Login(user, password, ctx.settings.new_db_host, port)

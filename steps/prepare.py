@@ -33,10 +33,13 @@ from steps.common import (
     live_dir,
     new_dir,
     new_folder,
+    read_bytes_command,
+    read_properties,
     read_remote,
     red5_pids,
     root,
     run_shell,
+    secret_forms,
     server_folders,
     sha256_local,
     sha256_remote,
@@ -78,7 +81,7 @@ class Preflight(Red5Step):
             Shell(f"stat -L -c %d:%i -- {quote(live)}",
                   "the live folder's identity, to know its processes by"),
             Shell(java_processes_command(p), "the java processes running from it"),
-            Shell(root(p, f"cat -- {quote(live + '/' + red5.PROPERTIES)}"),
+            Shell(read_bytes_command(p, f"{live}/{red5.PROPERTIES}"),
                   "the live properties (secrets masked from here on)"),
             Shell(f"df -Pk -- {quote(install_dir(p))}", "free disk for the new distribution"),
             Shell("java -version 2>&1", "the Java on the PATH"),
@@ -165,13 +168,11 @@ class Preflight(Red5Step):
                                  f"{identity.last_error_line()}")
             ctx.facts.live_tree = identity.stdout.strip()
 
-        text = await read_remote(ctx, f"{folder}/{red5.PROPERTIES}")
-        import javaproperties  # here: the procedure is built before the first paint
-
-        live_props = javaproperties.loads(text)
+        live_props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")
         for key, value in live_props.items():
             if is_secret_key(key):
-                ctx.add_secret(value)
+                for form in secret_forms(value):
+                    ctx.add_secret(form)
         ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
 
         # Read inside the zip when its name does not say it (an account

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 from runbook.model import Action, Check, EditFile, Phase, Shell
 from runbook.step import StepFailed
 from steps import red5
-from steps.common import exists, live_dir, new_dir, read_bytes_command, read_remote_bytes, trees
+from steps.common import (
+    exists,
+    live_dir,
+    new_dir,
+    read_bytes_command,
+    read_remote_bytes,
+    secret_forms,
+    trees,
+)
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 if TYPE_CHECKING:
@@ -95,7 +103,8 @@ class Properties(Red5Step):
             if key.secret:
                 for value in (key.old, key.new, key.merged):
                     if value:
-                        ctx.add_secret(value)
+                        for form in secret_forms(value):
+                            ctx.add_secret(form)
         decisions_path = ctx.settings.decisions
         if decisions_path is not None:
             try:

@@ -780,6 +780,34 @@ def test_a_journal_of_another_host_is_not_resumed(tmp_path: Path) -> None:
         assert journal.read_bytes() == before
 
 
+def test_a_journal_another_runbook_writes_is_refused_before_anything_is_said(
+        tmp_path: Path) -> None:
+    """Trial: a second `--resume` of a run still going said "resuming the run",
+    then "to go on: runbook run ... --resume", the very command just refused,
+    and only last that another runbook writes the journal."""
+    import re
+
+    from runbook.journal import Journal
+
+    config = _closed_port_config(tmp_path)
+    port = re.search(r"^port = (\d+)$", config.read_text(), re.M)
+    assert port is not None
+    journal = tmp_path / "going.jsonl"
+    _journal_of(journal, f"ubuntu@127.0.0.1:{port.group(1)}", outcome=None, cutover=False)
+    held = Journal(journal)  # the runbook still writing it
+    try:
+        result = runbook("run", str(config), "--headless", "--yes", "--resume",
+                         "--journal", str(journal),
+                         env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    finally:
+        held.close()
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "another runbook is writing" in line, line
+    assert "resuming" not in result.stdout and "to go on" not in result.stdout + line, \
+        result.stdout
+
+
 def test_an_empty_journal_is_not_a_run_to_resume(tmp_path: Path) -> None:
     """Operator trial: `--resume --journal EMPTY` said "resuming the run in"
     it and connected, where report and log say it holds no records."""

@@ -566,8 +566,12 @@ def test_colour_on_a_terminal_and_none_with_no_color(files: dict[str, Path]) -> 
         ('[input]\nold_sha256 = "x"\n', 'line 1: unknown section "input"; did you mean [inputs]?'),
         ('[inputs]\nold_sha = "x"\n',
          "line 2: [inputs] has no 'old_sha'; did you mean old_sha256?"),
+        # Trial: a dotted key left unquoted is a nest of tables to TOML.
+        ('\n[keys.instancecontroller.httptimeout]\naction = "keep-old"\n',
+         "line 2: [keys.instancecontroller.httptimeout]: a key with dots must be quoted, "
+         'as in [keys."instancecontroller.httptimeout"]'),
     ],
-    ids=["field", "action", "keys", "inputs", "input field"],
+    ids=["field", "action", "keys", "inputs", "input field", "unquoted key"],
 )
 def test_a_misspelt_name_in_the_decisions_file_gets_the_closest_known_one(
     files: dict[str, Path], tmp_path: Path, text: str, expected: str
@@ -776,3 +780,77 @@ def test_an_out_that_cannot_be_written_is_said_before_any_review_is_printed(
                           out=tmp_path / "no" / "merged.properties", as_json=as_json)
     assert code == 2 and text == "", text[:200]
     assert err.count("\n") == 1 and "no/merged.properties" in err, err
+
+
+def test_control_characters_in_keys_and_values_never_reach_the_terminal_raw(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Operator trial: a key holding ESC [2J cleared the terminal from `--check`
+    and blanked the editor; values were escaped, keys were not. C1 controls
+    (a UTF-8 file read as Latin-1 has them: the euro sign's 0x82) went raw too,
+    and U+009B is a CSI to a terminal that takes 8-bit controls."""
+    import re
+
+    old, new = tmp_path / "old.properties", tmp_path / "new.properties"
+    old.write_bytes(files["live"].read_bytes() + b"esc\x1b[2Jkey=1\nprice=5 \xe2\x82\xac\n")
+    new.write_bytes(files["template"].read_bytes() + b"esc\x1b[2Jkey=2\nprice=\x9b31m\n")
+    raw = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    for as_json in (False, True):
+        _code, text, err = run(old, new, as_json=as_json)
+        assert not raw.search(text + err), [m.group() for m in raw.finditer(text + err)]
+        assert "esc" in text and "2Jkey" in text
+    _code, text, _err = run(old, new, as_json=True)
+    keys = {entry["key"] for entry in json.loads(text)["keys"]}
+    assert "esc\x1b[2Jkey" in keys  # the JSON still says the key as it is
+
+
+@pytest.mark.parametrize("form", ["--json", "--check"])
+def test_a_reader_that_leaves_part_way_ends_the_review_with_141(
+    tmp_path: Path, form: str
+) -> None:
+    """Trial: `runbook diff BIG BIG --json | head -c 10` exited 0. The document
+    went out in one write, which the pipe took only in part: the rest was
+    lost, no error came back, and the exit said all was written."""
+    old, new = tmp_path / "old.properties", tmp_path / "new.properties"
+    old.write_text("".join(f"key{n}=value{n}\n" for n in range(6000)))
+    new.write_text("".join(f"key{n}=value{n}x\n" for n in range(6000)))
+    process = subprocess.Popen([sys.executable, "-m", "runbook.cli", "diff", str(old),
+                                str(new), form], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert len(process.stdout.read(10)) == 10
+    process.stdout.close()  # `head -c 10` has what it wanted
+    err = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 141, err
+    assert err == b""
+
+
+def test_a_decision_for_a_key_neither_file_has_is_named_with_the_closest_known_one(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Trial: a misspelt key in the decisions file was said to be "in neither
+    file any more", as if it had been, and nothing pointed at the key meant."""
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text('[keys."proxy.enabeld"]\naction = "set"\nvalue = "false"\n')
+    _code, text, _err = run(files["live"], files["template"], decisions=decisions)
+    line = next(line for line in text.splitlines() if "proxy.enabeld" in line)
+    assert "any more" not in line, line
+    assert "did you mean proxy.enabled?" in line, line
+
+
+def test_a_set_key_close_to_a_secret_is_masked_as_one(files: dict[str, Path]) -> None:
+    """Trial: `--set cluster.pasword=...` (a typo of a secret's name) showed its
+    value in clear, while the warning itself named cluster.password."""
+    _code, text, err = run(files["live"], files["template"], sets=["cluster.pasword=Sup3rS3cret"])
+    assert "did you mean cluster.password?" in err
+    assert "Sup3rS3cret" not in text + err
+    _code, text, _err = run(files["live"], files["template"], as_json=True,
+                            sets=["cluster.pasword=Sup3rS3cret"])
+    assert "Sup3rS3cret" not in text
+    # Review: only a near miss of a secret's name; cluster.passive is no
+    # secret (masked, its value "3600" would be masked all through a run).
+    _code, text, _err = run(files["live"], files["template"], as_json=True,
+                            sets=["cluster.passive=3600"])
+    entry = next(k for k in json.loads(text)["keys"] if k["key"] == "cluster.passive")
+    assert entry["secret"] is False and entry["merged"] == "3600", entry

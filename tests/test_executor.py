@@ -11,7 +11,7 @@ import contextlib
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from runbook import config
 from runbook.events import RunEnded
@@ -19,7 +19,7 @@ from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.journal import Journal, JournalWriteError, read, replay
-from runbook.model import Action, Check, EditFile, Note, Phase, StepState
+from runbook.model import Action, Check, EditFile, Note, Phase, Shell, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown, Remote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
@@ -35,11 +35,13 @@ class Say(Step):
     summary = "says something"
 
     def __init__(self, step_id: str, *, phase: Phase = Phase.PREPARE, done: bool = False,
-                 fail: str = "", unknown: bool = False, verify_ok: bool = True) -> None:
+                 fail: str = "", unknown: bool = False, verify_ok: bool = True,
+                 changes: bool = False) -> None:
         self.id = step_id  # type: ignore[misc]
         self.title = step_id.title()  # type: ignore[misc]
         self.phase = phase  # type: ignore[misc]
         self.done, self.fail, self.unknown, self.verify_ok = done, fail, unknown, verify_ok
+        self.changes = changes  # a change on the host, before any failure
         self.ran = False
 
     def plan(self, p: PlanContext) -> list[Action]:
@@ -52,6 +54,8 @@ class Say(Step):
         self.ran = True
         ctx.info(f"{self.id} running with {SECRET}")
         ctx.note("said", f"{self.id} said hello")
+        if self.changes:
+            await ctx.act(Shell(f"touch /{self.id}", "a change"), _nothing)
         if self.fail:
             raise StepFailed(self.fail)
         if self.unknown:
@@ -61,16 +65,24 @@ class Say(Step):
         return Check(self.verify_ok, "looks right" if self.verify_ok else "nothing there")
 
 
-async def run_steps(tmp_path: Path, steps: list[Step], front: ScriptedFrontEnd) -> Outcome:
-    journal = Journal(tmp_path / "run.jsonl")
+async def run_steps(tmp_path: Path, steps: list[Step], front: ScriptedFrontEnd, *,
+                    resume: bool = False, **options: Any) -> Outcome:
+    """`steps` run in tmp_path/run.jsonl; `resume`: continuing the run in it."""
+    path = tmp_path / "run.jsonl"
+    earlier = replay(path) if resume else None
+    journal = Journal(path)
     executor = Executor(steps, settings=SETTINGS, facts=Facts(), remote=Remote(SETTINGS.host),
                         api_factory=_no_api, curl=lambda *a, **k: "curl",
                         journal=journal, front=front, redactor=Redactor([SECRET]),
-                        host_state=HostState(tmp_path, "sm", 22))
+                        host_state=HostState(tmp_path, "sm", 22), resume=earlier, **options)
     try:
         return await executor.run()
     finally:
         journal.close()
+
+
+async def _nothing() -> None:
+    return None
 
 
 async def _no_api(fresh: bool) -> None:
@@ -82,7 +94,7 @@ def records(tmp_path: Path) -> list[dict]:
 
 
 async def test_steps_run_in_order_after_confirmation(tmp_path: Path) -> None:
-    steps = [Say("a"), Say("b"), Say("c", phase=Phase.CUTOVER)]
+    steps = [Say("a"), Say("b"), Say("c", phase=Phase.CUTOVER, changes=True)]
     front = ScriptedFrontEnd()
     outcome = await run_steps(tmp_path, steps, front)
     assert outcome is Outcome.DONE and outcome.exit_code == 0
@@ -316,7 +328,8 @@ async def test_the_way_back_is_said_and_journalled_before_its_first_question(
     front = ScriptedFrontEnd(answers={"back": Decision(Answer.STOP)},
                              recoveries={"cut": [Recovery.ROLLBACK]})
     journal = Journal(tmp_path / "run.jsonl")
-    executor = Executor([Say("cut", phase=Phase.CUTOVER, fail="boom")], settings=SETTINGS,
+    executor = Executor([Say("cut", phase=Phase.CUTOVER, fail="boom", changes=True)],
+                        settings=SETTINGS,
                         facts=Facts(), remote=Remote(SETTINGS.host), api_factory=_no_api,
                         curl=lambda *a, **k: "curl", journal=journal, front=front,
                         redactor=Redactor([SECRET]), host_state=HostState(tmp_path, "sm", 22),
@@ -335,6 +348,45 @@ async def test_the_way_back_is_said_and_journalled_before_its_first_question(
     assert isinstance(front.events[told.index("WayBackStarted")], WayBackStarted)
 
 
+async def test_the_step_the_way_back_follows_says_so_before_it_is_asked(tmp_path: Path) -> None:
+    """Operator trial: with --rollback-after, nothing said the run would turn
+    back until it did; the operator confirming that step must know that the
+    way back follows it."""
+    said_before: list[str] = []
+    front = ScriptedFrontEnd(on_confirm=lambda step, _plan: said_before.extend(
+        line for sid, stream, line in front.lines if sid == step.id and stream == "info"))
+    outcome = await run_steps(tmp_path, [Say("cut", phase=Phase.CUTOVER),
+                                         Say("more", phase=Phase.CUTOVER)], front,
+                              rollback=[Say("back", phase=Phase.ROLLBACK)], rollback_after="cut")
+    assert outcome is Outcome.ROLLED_BACK
+    assert front.asked == ["cut", "back"]
+    assert any("--rollback-after" in line and "way back" in line for line in said_before), \
+        said_before
+    journalled = [line for r in records(tmp_path) if r.get("step") == "cut"
+                  and r["event"] == "output" for _stream, line in r["lines"]]
+    assert any("--rollback-after" in line for line in journalled), journalled
+
+
+async def test_a_step_the_operator_aborted_is_said_so_when_the_run_goes_on(
+        tmp_path: Path) -> None:
+    """Trial: after an abort (its command stopped on the host), the resumed run
+    said the earlier run "never heard how it ended", as after a crash."""
+    path = tmp_path / "run.jsonl"
+    earlier = Journal(path)
+    earlier.write("run-start", config=SETTINGS.source, host="u@h:22", steps=["one"])
+    earlier.write("step-start", step="one")
+    earlier.write("action-start", step="one", attempt="a1", n=1, kind="shell",
+                  text="sleep 40")
+    earlier.write("aborted", steps=["one"])
+    earlier.write("run-end", outcome="stopped", exit_code=3)
+    earlier.close()
+    front = ScriptedFrontEnd()
+    await run_steps(tmp_path, [Say("one")], front, resume=True)
+    said = [line for sid, stream, line in front.lines if sid == "one" and stream == "info"]
+    assert any("aborted" in line and "sleep 40" in line for line in said), said
+    assert not any("never heard" in line for line in said), said
+
+
 async def test_a_step_done_two_runs_back_says_so_once(tmp_path: Path) -> None:
     """Operator trial: each resume wrapped the earlier run's words in its own,
     so `runbook log` read "done: done in the earlier run: done in the earlier
@@ -346,15 +398,6 @@ async def test_a_step_done_two_runs_back_says_so_once(tmp_path: Path) -> None:
                   detail="done in the earlier run: looks right")
     earlier.write("run-end", outcome="stopped", exit_code=3)
     earlier.close()
-    journal = Journal(path)
-    executor = Executor([Say("one"), Say("two")], settings=SETTINGS, facts=Facts(),
-                        remote=Remote(SETTINGS.host), api_factory=_no_api,
-                        curl=lambda *a, **k: "curl", journal=journal, front=ScriptedFrontEnd(),
-                        redactor=Redactor([SECRET]), host_state=HostState(tmp_path, "sm", 22),
-                        resume=replay(path))
-    try:
-        await executor.run()
-    finally:
-        journal.close()
+    await run_steps(tmp_path, [Say("one"), Say("two")], ScriptedFrontEnd(), resume=True)
     ends = [r for r in records(tmp_path) if r["event"] == "step-end" and r["step"] == "one"]
     assert ends[-1]["detail"] == "done in the earlier run: looks right", ends[-1]

@@ -196,6 +196,36 @@ async def test_api_error_during_recreate_fails_it_and_a_retry_finishes(tmp_path:
     assert seen == {"serving": live(host).resolve(), "backup": True}
 
 
+async def test_an_api_error_before_the_first_delete_begins_no_cutover(tmp_path: Path) -> None:
+    """Operator trial: the API failing as delete-nodegroups lists the groups,
+    before any DELETE, left the run saying the stream manager was down and
+    offering the way back, while nothing had changed and the live one served.
+    The cutover, and its downtime, begin with the first change a step makes."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        seen: dict[str, object] = {}
+
+        async def look(step: str) -> None:
+            records = [json.loads(line) for line in journal.read_text().splitlines()]
+            seen.update(began=[r for r in records if r["event"] == "cutover-start"],
+                        serving=serving_from(host))
+
+        front = Operator(recoveries={"delete-nodegroups": [Recovery.RETRY]}, at_failure=look)
+        outcome = await faulted(host, ["api-error@delete-nodegroups"], front, journal)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    assert "HTTP 500" in failure(front, "delete-nodegroups")
+    assert front.recovered == [("delete-nodegroups", False)], "no way back from no change"
+    assert seen == {"began": [], "serving": live(host).resolve()}, seen
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    events = [(r["event"], r.get("step"), r.get("state")) for r in records]
+    failed = events.index(("step-end", "delete-nodegroups", "failed"))
+    began = events.index(("cutover-start", "delete-nodegroups", None))
+    first_delete = next(n for n, r in enumerate(records) if r["event"] == "action-start"
+                        and r.get("step") == "delete-nodegroups")
+    assert failed < began < first_delete, events[failed:first_delete + 1]
+
+
 async def test_a_rejected_token_stops_preflight_and_a_retry_goes_on(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         before = host.service_pid()
@@ -281,11 +311,28 @@ async def test_a_full_disk_during_upload_leaves_a_part_and_a_retry_sends_it(
         assert outcome is Outcome.DONE, front.text()[-3000:]
         assert upgraded(host)
     said = failure(front, "upload")
-    assert "No space left on device" in said, said
+    # OpenSSH's sftp-server answers a full disk with the bare "Failure" (its
+    # errno_to_portable); the rehearsal says what production will (trial).
+    assert "(Failure:" in said and "No space left" not in said, said
+    assert "a full disk" in said, said
     assert "free" in said and "try the step again" in said, said
     part = seen["part"]
     assert isinstance(part, int) and part < host.distribution.stat().st_size, seen
     assert seen["pid"] == before
+
+
+async def test_a_full_disk_as_the_properties_are_written_says_what_failure_means(
+    tmp_path: Path,
+) -> None:
+    """Trial (real OpenSSH, `ulimit -f`): carry-over's write failed with the
+    bare "cannot write ... (Failure)" and nothing of what to do."""
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"properties": [Recovery.RETRY]})
+        outcome = await faulted(host, ["disk-full@properties"], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    said = failure(front, "properties")
+    assert "(Failure:" in said and "a full disk" in said and "free" in said, said
+    assert "as it was" in said, said  # the live file is untouched
 
 
 async def test_a_changed_host_key_is_refused_until_the_operator_trusts_it(
@@ -389,6 +436,29 @@ async def test_an_ssh_drop_lands_in_the_steps_first_change(tmp_path: Path) -> No
     assert ends and ends[0]["status"] == "unknown", ends
 
 
+async def test_an_ssh_drop_at_upload_lands_while_the_file_is_sent(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Trial: `--fault ssh-drop@upload`, said to cut the connection "while the
+    file is sent", landed in the mkdir before any byte went, so the partial
+    upload that goes on from what arrived was never practised. And a drop in
+    the middle of SFTP writes filled stderr with asyncio's "socket.send()
+    raised exception." lines, 39 of them, which read as a crash."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        size = host.distribution.stat().st_size
+        front = Operator()
+        outcome = await faulted(host, ["ssh-drop@upload"], front, journal)
+        assert host.ssh_drops == 1
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        sent = host.sftp_bytes
+    assert front.recovered == [], "the upload goes on by itself once reconnected"
+    # Half went before the drop; the rest after it, not the whole file again.
+    assert sent < size * 1.5 + (1 << 20), (sent, size)
+    noise = [r.getMessage() for r in caplog.records if "socket.send()" in r.getMessage()]
+    assert noise == [], noise
+
+
 async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(
     tmp_path: Path,
 ) -> None:
@@ -471,6 +541,14 @@ def runbook(*args: str, tmp_path: Path, timeout: float = 180) -> subprocess.Comp
                           text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
+def test_list_faults_beside_a_fault_that_does_not_exist_refuses_it(tmp_path: Path) -> None:
+    """Review: `--list-faults --fault nosuch` listed and exited 0, as if the
+    fault had been accepted."""
+    result = runbook("rehearse", "--list-faults", "--fault", "nosuch", tmp_path=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "there is no fault 'nosuch'" in result.stderr and result.stdout == ""
+
+
 def test_list_faults_describes_each_and_exits_0(tmp_path: Path) -> None:
     result = runbook("rehearse", "--list-faults", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -550,18 +628,33 @@ def test_a_service_that_failed_to_start_is_still_down_when_the_rehearsal_resumes
     assert leftovers.stdout.strip() == ""
 
 
-def test_with_no_cutover_step_finished_the_way_back_says_it_runs_the_first_again(
+def test_an_api_error_before_the_first_delete_ends_with_the_live_one_serving(
         tmp_path: Path) -> None:
-    """Review: stopped in the first cutover step, the way back named
-    `--rollback-after delete-nodegroups`, which runs that step again (the
-    fault lifted) before it goes back; `runbook rollback` would not."""
+    """The rehearsal's last lines say what serves: with no change made, the live
+    stream manager, and no way back to take (it said the stream manager was
+    down, and named one)."""
     sandbox = tmp_path / "sandbox"
     stopped = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox),
                       "--fault", "api-error@delete-nodegroups", tmp_path=tmp_path)
     assert stopped.returncode == 1, stopped.stdout[-3000:] + stopped.stderr
-    back = [line for line in stopped.stdout.splitlines() if line.startswith("runbook: to go back")]
-    assert len(back) == 1 and "--rollback-after delete-nodegroups" in back[0], back
-    assert "runs delete-nodegroups again" in back[0], back[0]
+    said = stopped.stdout + stopped.stderr
+    assert "the live stream manager serves as before" in said, said[-3000:]
+    assert "to go back" not in said and "is down" not in said, said[-3000:]
+    assert "--resume --sandbox" in said, said[-3000:]
+
+
+def test_with_no_cutover_step_finished_the_way_back_says_it_runs_the_first_again() -> None:
+    """Review: stopped in the first cutover step once it had changed the host
+    (a DELETE sent), the way back named `--rollback-after delete-nodegroups`,
+    which runs that step again before it goes back; `runbook rollback` would not."""
+    from runbook.journal import Replay, StepHistory
+    from runbook.model import StepState
+
+    history = Replay(cutover_started="2026-12-03T12:55:31+00:00",
+                     steps={"delete-nodegroups": StepHistory(state=StepState.FAILED)})
+    back = cli._practised_way_back(history, "runbook rehearse --resume")
+    assert back is not None and "--rollback-after delete-nodegroups" in back, back
+    assert "runs delete-nodegroups again" in back, back
 
 
 def test_a_rehearsal_given_a_journal_names_it_in_the_commands_that_go_on(

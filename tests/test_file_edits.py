@@ -74,6 +74,9 @@ class _Run:
         self.cutover_began = None
         self.skipped: dict[str, str] = {}
 
+    def begin_cutover(self, step: object) -> None:
+        """The edit is a prepare step's: it begins no cutover."""
+
     def context(self) -> RunContext:
         return RunContext(cast(Any, self), _Edit())
 

@@ -73,12 +73,46 @@ def read_until(stream: int, wanted: bytes, timeout: float) -> bytes:
     return seen
 
 
+def read_to_the_end(stream: int, timeout: float) -> bytes:
+    """All a terminal's program writes until it closes its side."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 1.0)
+        if ready:
+            try:
+                chunk = os.read(stream, 65536)
+            except OSError:  # EIO: every writer has gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+    return seen
+
+
 def headless_rehearsal(sandbox: Path, env: dict[str, str], cwd: Path
                        ) -> subprocess.Popen[bytes]:
     """`runbook rehearse --headless --yes` on `sandbox`, its output on one pipe."""
     return subprocess.Popen([*RUNBOOK, "rehearse", "--headless", "--yes", "--sandbox",
                              str(sandbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=env, cwd=cwd)
+
+
+def signalled_mid_cutover(sandbox: Path, env: dict[str, str], cwd: Path,
+                          sig: signal.Signals) -> tuple[int, str]:
+    """A headless rehearsal sent `sig` a second into delete-nodegroups: its
+    exit code and all it printed."""
+    run = headless_rehearsal(sandbox, env, cwd)
+    try:
+        assert run.stdout is not None
+        said = read_until(run.stdout.fileno(), b"downtime starts now", 240)
+        time.sleep(1.0)
+        run.send_signal(sig)
+        rest, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    return run.returncode, (said + rest).decode(errors="replace")
 
 
 def end_leftovers(sandbox: Path) -> None:
@@ -101,19 +135,8 @@ def interrupted_twice(tmp_path: Path, sandbox: Path) -> None:
     env = env_for(tmp_path)
 
     # 1. Headless, killed with SIGTERM while delete-nodegroups waits.
-    run = headless_rehearsal(sandbox, env, tmp_path)
-    try:
-        assert run.stdout is not None
-        said = read_until(run.stdout.fileno(), b"downtime starts now", 240)
-        time.sleep(1.0)
-        run.send_signal(signal.SIGTERM)
-        rest, _ = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
-    said += rest
-    text = said.decode(errors="replace")
-    assert run.returncode == 128 + signal.SIGTERM, text[-3000:]
+    code, text = signalled_mid_cutover(sandbox, env, tmp_path, signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM, text[-3000:]
     assert "Traceback" not in text
     assert "stream manager is down since" in text, text[-2000:]
     assert f"runbook rehearse --resume --sandbox {sandbox}" in text
@@ -266,3 +289,84 @@ def test_an_app_drawing_when_its_terminal_closes_still_ends(tmp_path: Path) -> N
             app.kill()
             app.wait()
     assert ended.read_text() == "ended"
+
+
+def test_sigterm_to_the_properties_editor_gives_the_terminal_back(tmp_path: Path) -> None:
+    """Trial: `runbook diff` killed with SIGTERM (exit 143) left the terminal
+    in the alternate screen with mouse reporting on, so the prompt drew over
+    the editor and every click typed escape codes into the shell. The editor
+    must leave as q q does: the terminal put back, nothing written."""
+    data = ROOT / "tests" / "data" / "properties"
+    decisions = tmp_path / "decisions.toml"
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    editor = subprocess.Popen(
+        [*RUNBOOK, "diff", str(data / "red5-web.properties.live"),
+         str(data / "red5-web.properties.6.2.0.b406"), "--decisions", str(decisions)],
+        stdin=side, stdout=side, stderr=side, cwd=ROOT,
+        env={**os.environ, "TERM": "xterm"}, start_new_session=True)
+    os.close(side)
+    seen = b""
+    try:
+        seen = read_until(main, b"Properties review", 60)
+        time.sleep(0.5)
+        editor.send_signal(signal.SIGTERM)
+        seen += read_to_the_end(main, 30)
+        code = editor.wait(timeout=30)
+    finally:
+        if editor.poll() is None:
+            editor.kill()
+            editor.wait()
+        os.close(main)
+    assert code == 143
+    after = seen.rsplit(b"\x1b[?1049h", 1)[-1]  # what came after it entered the screen
+    assert b"\x1b[?1049l" in after, after[-400:]  # left the alternate screen
+    assert b"\x1b[?1000l" in after, after[-400:]  # and mouse reporting
+    assert not decisions.exists()
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_in_a_headless_run_is_journalled_as_the_operators_abort(tmp_path: Path) -> None:
+    """Review (stop 33): the TUI's abort is journalled as the operator's, but
+    ctrl+c in a headless run, the same choice, still read in the report as a
+    run cut off with no end recorded."""
+    sandbox = tmp_path / "sandbox"
+    try:
+        code, text = signalled_mid_cutover(sandbox, env_for(tmp_path), tmp_path, signal.SIGINT)
+        assert code == 3, text[-3000:]
+        assert "Traceback" not in text, text[-3000:]
+        events = records(journal_of(sandbox))
+        aborted = [r for r in events if r["event"] == "aborted"]
+        assert aborted and aborted[0]["steps"] == ["delete-nodegroups"], events[-6:]
+        assert left_running(sandbox) == []
+    finally:
+        end_leftovers(sandbox)
+
+
+def test_the_properties_editor_whose_terminal_closes_exits_129_without_a_traceback(
+        tmp_path: Path) -> None:
+    """Review: with the terminal gone, the editor's closing lines went to the
+    dead terminal's stderr, raised EIO, and it ended with a traceback, exit 1."""
+    data = ROOT / "tests" / "data" / "properties"
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+
+    def controlling_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    editor = subprocess.Popen(
+        [*RUNBOOK, "diff", str(data / "red5-web.properties.live"),
+         str(data / "red5-web.properties.6.2.0.b406")],
+        stdin=side, stdout=side, stderr=side, cwd=ROOT, env={**os.environ, "TERM": "xterm"},
+        start_new_session=True, preexec_fn=controlling_terminal)
+    os.close(side)
+    try:
+        read_until(main, b"Properties review", 60)
+        time.sleep(0.5)
+        os.close(main)  # the terminal closes: the kernel sends SIGHUP
+        code = editor.wait(timeout=30)
+    finally:
+        if editor.poll() is None:
+            editor.kill()
+            editor.wait()
+    assert code == 128 + signal.SIGHUP

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.executor import Executor, Outcome
+from runbook.executor import Decision, Executor, Outcome
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.journal import Journal, replay
@@ -57,9 +57,10 @@ class SlowTouch(Step):
     phase = Phase.PREPARE
     summary = "touches a marker after a few seconds"
 
-    def __init__(self, marker: Path, seconds: float) -> None:
+    def __init__(self, marker: Path, seconds: float, *, detach: bool = False) -> None:
         self.marker = marker
         self.seconds = seconds
+        self.detach = detach  # run as the unzip and systemctl start are
 
     def command(self) -> str:
         return f"sleep {self.seconds} && touch {self.marker}"
@@ -71,7 +72,7 @@ class SlowTouch(Step):
         return Check(self.marker.exists(), "marker there")
 
     async def run(self, ctx: StepContext) -> None:
-        await ctx.sh(self.command(), timeout=30)
+        await ctx.sh(self.command(), timeout=30, detach=self.detach)
 
 
 async def run_step(host: RehearsalHost, step: Step, journal: Path, front: ScriptedFrontEnd,
@@ -207,3 +208,108 @@ async def test_cancelling_a_command_stops_it_on_the_host(tmp_path: Path) -> None
             assert sleepers(30.017) == 0, "the command still runs after the abort"
         finally:
             await remote.close()
+
+
+async def test_a_host_that_stays_unreachable_is_waited_for_once(tmp_path: Path) -> None:
+    """Trial (real sshd): with the host unreachable mid-step, runbook waited out
+    its reconnect limit, then a whole second one to find out what the command
+    did: 4m29s against the 120s it names, the stream manager down meanwhile."""
+    import dataclasses
+    import socket
+    import time
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        step = SlowTouch(host.sandbox / "tmp" / "never.done", 4.019, detach=True)
+        settings = rehearsal_settings(host)
+        remote = Remote(settings.host, isolated=True, reconnect_within=2)
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            nowhere = closed.getsockname()[1]  # nothing listens there once closed
+
+        def unreachable() -> None:
+            remote.host = dataclasses.replace(remote.host, port=nowhere)
+            host.drop_connections()
+
+        asyncio.get_running_loop().call_later(1.0, unreachable)
+        record = Journal(journal)
+
+        async def no_api(fresh: bool) -> None:
+            raise AssertionError("not used")
+
+        executor = Executor([step], settings=settings, facts=Facts(), remote=remote,
+                            api_factory=no_api, curl=lambda *a, **k: "curl", journal=record,
+                            front=ScriptedFrontEnd(), redactor=Redactor(),
+                            host_state=HostState(host.sandbox / ".operator", "127.0.0.1", 22))
+        started = time.monotonic()
+        try:
+            assert await executor.run() is Outcome.FAILED
+        finally:
+            await remote.close()
+            record.close()
+        took = time.monotonic() - started
+    rounds = [r for r in map(json.loads, journal.read_text().splitlines())
+              if r["event"] == "reconnecting" and r.get("attempt") == 1]
+    assert len(rounds) == 1, rounds
+    assert took < 1.0 + 2 + 2, took  # the drop, one limit, and room to spare
+    assert replay(journal).state(step.id) is StepState.IN_DOUBT
+
+
+async def test_a_retry_after_the_host_came_back_waits_for_the_first_attempt(
+        tmp_path: Path) -> None:
+    """Review: once the reconnect had given up, the step was in doubt at once,
+    and a retry in the same run ran the command again beside the first attempt
+    still running on the host (a second unzip into the same tree)."""
+    import dataclasses
+    import socket
+
+    from runbook.executor import Recovery
+    from runbook.model import StepReport
+
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "slow-touch.done"
+        step = SlowTouch(marker, 5.021, detach=True)
+        settings = rehearsal_settings(host)
+        remote = Remote(settings.host, isolated=True, reconnect_within=1)
+        reachable = remote.host
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            nowhere = closed.getsockname()[1]
+
+        def unreachable() -> None:
+            remote.host = dataclasses.replace(remote.host, port=nowhere)
+            host.drop_connections()
+
+        most = 0
+
+        class BackThenRetry(ScriptedFrontEnd):
+            async def recover(self, report: StepReport, *, can_roll_back: bool) -> Recovery:
+                remote.host = reachable  # the host is back
+                await super().recover(report, can_roll_back=can_roll_back)
+                return Recovery.RETRY if len(self.recovered) == 1 else Recovery.STOP
+
+            async def confirm(self, report: StepReport, plan: list[Action]) -> Decision:
+                nonlocal most
+                most = max(most, sleepers(5.021))
+                return await super().confirm(report, plan)
+
+        asyncio.get_running_loop().call_later(1.0, unreachable)
+        record = Journal(tmp_path / "run.jsonl")
+
+        async def no_api(fresh: bool) -> None:
+            raise AssertionError("not used")
+
+        front = BackThenRetry()
+        executor = Executor([step], settings=settings, facts=Facts(), remote=remote,
+                            api_factory=no_api, curl=lambda *a, **k: "curl", journal=record,
+                            front=front, redactor=Redactor(),
+                            host_state=HostState(host.sandbox / ".operator", "127.0.0.1", 22))
+        try:
+            outcome = await executor.run()
+        finally:
+            await remote.close()
+            record.close()
+    assert front.recovered and front.recovered[0][0] == step.id
+    assert outcome is Outcome.DONE, front.text()
+    assert front.asked == [step.id], "the first attempt finished the job: nothing to confirm"
+    assert most == 0

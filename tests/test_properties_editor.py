@@ -24,7 +24,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from runbook.properties import Choice, Decisions, Review, Status, review
-from screens.diff_app import DiffApp, create_diff_app, run_diff_app
+from screens.diff_app import DiffApp, closing_lines, create_diff_app, run_diff_app
 from screens.properties_review import PropertiesReviewScreen, _KeyList
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -294,6 +294,9 @@ async def test_at_80_columns_the_footer_shows_how_to_write_and_leave(
         await pilot.pause()
         bottom = screen_text(app).rstrip().splitlines()[-1]
     assert "w Write" in bottom and "q Leave" in bottom, bottom
+    # Trial (stop 33): "/ Filter" was never on screen; the keys that do not
+    # apply to the row (x, v) took its room, greyed out.
+    assert "/ Filter" in bottom and "Keep/drop" not in bottom, bottom
 
 
 async def test_at_80_columns_a_cut_key_keeps_the_end_that_tells_it_apart(
@@ -443,6 +446,140 @@ async def test_an_unfinished_review_is_saved_and_finished_in_a_second_sitting(
     after = check(pair)
     assert after.returncode == 0, after.stdout
     assert "Nothing needs a decision" in after.stdout
+
+
+async def test_a_finished_review_reopened_for_its_merged_file_asks_before_leaving_without_it(
+    pair: tuple[Path, Path],
+) -> None:
+    """Operator trial: reopened with every key decided by the decisions file,
+    to write the merged file (--out), q left at once with exit 0 and no
+    merged file; and once asked, the exit line listed "keys undecided (0)"."""
+    first = make_app(pair, out=None)
+    async with first.run_test(size=SIZE) as pilot:
+        await editor(pilot)
+        await pilot.press("n", "a", "n", "e")
+        first.screen.query_one("#review-edit", Input).value = "live"
+        await pilot.press("enter", "w")
+        await pilot.pause()
+    assert first.exit_code == 0 and not Path("merged.properties").exists()
+
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running, "q left without the merged file it was asked for"
+        assert "merged.properties" in message(screen) and "not written" in message(screen)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.exit_code == 1
+    assert not Path("merged.properties").exists()
+    assert "the merged file merged.properties was not written" in app.report
+    said = closing_lines(app)
+    assert not any("undecided" in line for line in said), said
+
+
+async def test_w_does_not_write_over_a_decisions_file_changed_since_it_was_read(
+    pair: tuple[Path, Path],
+) -> None:
+    """Operator trial: a colleague's edit to the decisions file, made while the
+    review was open, was written over by w without a word, leaving their
+    comment above a decision that says the opposite."""
+    first = make_app(pair, out=None)
+    async with first.run_test(size=SIZE) as pilot:
+        await editor(pilot)
+        await pilot.press("n", "a", "w")
+        await pilot.pause()
+    app = make_app(pair, out=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        theirs = Path("decisions.toml").read_text() + "# COLLEAGUE: looked at this\n"
+        Path("decisions.toml").write_text(theirs)
+        await pilot.press("n", "e")
+        screen.query_one("#review-edit", Input).value = "live"
+        await pilot.press("enter", "w")
+        await pilot.pause()
+        assert app.is_running
+        assert "changed" in message(screen) and "decisions.toml" in message(screen)
+        assert Path("decisions.toml").read_text() == theirs
+        await pilot.press("w")  # said once: a second w writes over it
+        await pilot.pause()
+    assert Path("decisions.toml").read_text() != theirs
+    assert Decisions.load("decisions.toml").entries[NEEDS_VALUE_KEY].value == "live"
+
+
+async def test_control_characters_in_a_key_or_value_are_shown_escaped(
+    pair: tuple[Path, Path],
+) -> None:
+    """Operator trial: a template key holding ESC [2J blanked the editor's table
+    for good; values were escaped, keys were not, and C1 controls in neither."""
+    import re
+
+    old, new = pair
+    # A section heading too (review): Czech "e-caron" read as Latin-1 holds
+    # U+009B, and a heading holding ESC [2J; and a key only the live file has,
+    # whose detail names the heading it sits under there.
+    old.write_bytes(old.read_bytes() + b"## Nastaven\xc4\x9b \x1b[2J\nesc\x1b[2Jkey=1\n"
+                    b"price=5 \xe2\x82\xac\nonly.live=1\n")
+    new.write_bytes(new.read_bytes() + b"## Nastaven\xc4\x9b \x1b[2J\nesc\x1b[2Jkey=2\n"
+                    b"price=\x9b31m\n")
+    raw = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        for key in ("esc\x1b[2Jkey", "price", "only.live"):
+            await go_to(pilot, screen, key)
+            await pilot.press("e")
+            await pilot.pause()
+            shown = screen_text(app)
+            assert not raw.search(shown), [m.group() for m in raw.finditer(shown)]
+            assert "esc\\u001b[2Jkey" in shown and "\\u009b" in shown, shown
+            await pilot.press("escape")
+        await pilot.press("w")  # keys open: the message names them
+        await pilot.pause()
+        assert not raw.search(message(screen)), message(screen)
+
+
+@pytest.mark.parametrize(("size", "length"), [((80, 24), 140), ((120, 40), 500)])
+async def test_a_long_value_leaves_the_merged_value_and_the_decision_in_view(
+    pair: tuple[Path, Path], size: tuple[int, int], length: int
+) -> None:
+    """Trial: at 80x24 a 140-character value filled the fixed detail pane, so
+    the merged value, the one the operator must read, and the decision line
+    were never shown, with empty table rows above; 500 characters did the same
+    at 120x40."""
+    old, new = pair
+    value = ", ".join(f"region-{n:03d}" for n in range(length // 12))
+    old.write_text(old.read_text() + f"regions.long={value}\n")
+    new.write_text(new.read_text() + f"regions.long={value}-new\n")
+    app = make_app(pair)
+    async with app.run_test(size=size) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "regions.long")
+        await pilot.pause()
+        shown = screen_text(app)
+        merged = shown.split("merged: ", 1)[1]
+        assert "region-010" in merged.split("live (line", 1)[0], shown  # its end too
+        assert "Nothing to decide" in shown, shown
+
+
+async def test_at_80x24_the_cautions_take_few_rows_and_leave_the_table_readable(
+    pair: tuple[Path, Path],
+) -> None:
+    """Trial: two --set typo cautions, 30-second notices at Textual's half
+    width, covered half the table and the detail at 80x24."""
+    app = make_app(pair, sets=[f"config.dbHost={NEW_DB}", "config.dbHots=x",
+                               "cluster.pasword=y"])
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await editor(pilot)
+        for _ in range(50):
+            if len(app.screen.query("Toast")) == 3:  # two typos, one secret in the shell
+                break
+            await pilot.pause(0.05)
+        toasts = [toast.region for toast in app.screen.query("Toast")]
+        assert len(toasts) == 3, toasts
+        assert all(region.width >= 78 for region in toasts), toasts
+        assert sum(region.height for region in toasts) <= 9, toasts  # it was 20 of 24
 
 
 async def test_without_a_decisions_file_w_says_how_to_save_an_unfinished_review(

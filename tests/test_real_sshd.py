@@ -468,6 +468,36 @@ async def test_an_upload_lands_intact_with_progress(
         await remote.upload(payload, str(sshd.dir / "no-such-dir" / "x.bin"), timeout=10)
 
 
+async def test_a_session_killed_mid_upload_is_resumed_without_asyncio_noise(
+    sshd: Sshd, remote: Remote, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Trial: the sshd session killed during a 3 GB upload; runbook reconnected
+    and went on, but stderr filled with 39 lines of asyncio's "socket.send()
+    raised exception.", writes issued on the dead transport, which at 3 a.m.
+    read as a crash."""
+    payload = tmp_path / "big.bin"
+    with payload.open("wb") as out:
+        for _ in range(192):
+            out.write(os.urandom(1 << 20))
+    target = sshd.dir / "uploads" / "big.bin"
+    await remote.run(f"mkdir -p {target.parent}", timeout=10)
+    killed: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        if not killed and done > total // 4:
+            # Every session the listener serves (SFTP is internal-sftp here), as
+            # `pkill -9 -P LISTENER -x sshd` did in the trial.
+            killed.extend(_children(sshd.pid))
+            _kill(killed)
+
+    sent = await remote.upload(payload, str(target), timeout=120, progress=progress)
+    assert killed, "no session was found to kill"
+    on_host = await remote.run(f"sha256sum {target}", timeout=30)
+    assert on_host.stdout.split()[0] == sent.sha256
+    noise = [r.getMessage() for r in caplog.records if "socket.send()" in r.getMessage()]
+    assert noise == [], f"{len(noise)} lines of asyncio noise"
+
+
 async def test_openssh_hashes_an_upload_as_it_lands(
     sshd: Sshd, remote: Remote, tmp_path: Path
 ) -> None:

@@ -1146,3 +1146,115 @@ def test_the_record_says_who_left_a_step_running(tmp_path: Path, exit_code: int 
     journal.write("run-end", outcome="stopped", exit_code=exit_code or 3)
     journal.close()
     assert any(words in remark for remark in build(path).remarks), build(path).remarks
+
+
+@pytest.mark.parametrize(("rehearsal", "steps", "words"), [
+    (False, [], "while the run waited on the operator; no step was running"),
+    (True, ["upload"], "the rehearsal host stopped with runbook, and what ran there ended")])
+def test_a_departure_is_told_as_it_left_the_host(tmp_path: Path, rehearsal: bool,
+                                                 steps: list[str], words: str) -> None:
+    """Trial: a terminal closed at a question read "while no step ran on;
+    what it had started went on without runbook", and a rehearsal's SIGTERM
+    "went on without runbook" where its host stopped with it."""
+    from runbook.report import build
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["upload"],
+                  rehearsal=rehearsal)
+    journal.write("detached", steps=steps, exit_code=143)
+    journal.write("run-end", outcome="stopped", exit_code=143)
+    journal.close()
+    remarks = build(path).remarks
+    assert any(words in remark for remark in remarks), remarks
+    assert not any("went on without runbook" in remark for remark in remarks), remarks
+
+
+def test_an_abort_in_a_wait_on_the_api_says_nothing_was_stopped(tmp_path: Path) -> None:
+    """Trial: aborted while delete-nodegroups waited for the groups to go, the
+    report said what it had started "was stopped", while both DELETEs stood
+    and the groups went on terminating."""
+    from runbook.report import build
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["delete-nodegroups"])
+    journal.write("step-start", step="delete-nodegroups")
+    journal.write("action-start", step="delete-nodegroups", attempt="a", n=1, kind="apicall",
+                  text="curl -X DELETE one")
+    journal.write("action-end", step="delete-nodegroups", attempt="a", n=1, status="ok")
+    journal.write("aborted", steps=["delete-nodegroups"])
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    remarks = build(path).remarks
+    assert any("no command of it was running; runbook stopped waiting" in r for r in remarks), \
+        remarks
+    assert not any("was stopped" in r or "told the host to stop" in r for r in remarks), remarks
+
+
+def test_an_abort_names_only_what_its_own_run_had_started(tmp_path: Path) -> None:
+    """Review: the abort marked every open action of the step as stopped by
+    it, an earlier run's cut off by a crash too, and said "was stopped" where
+    runbook can only have told the host to stop (the link may be down)."""
+    from runbook.report import build
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["unpack"])
+    journal.write("step-start", step="unpack")
+    journal.write("action-start", step="unpack", attempt="a1", n=1, kind="shell",
+                  text="unzip (first run)")
+    # a crash: no end of that run
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["unpack"], resumed=True)
+    journal.write("step-start", step="unpack")
+    journal.write("action-start", step="unpack", attempt="b1", n=1, kind="shell",
+                  text="unzip (resumed)")
+    journal.write("aborted", steps=["unpack"])
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(path)
+    (step,) = [s for s in report.steps if s.id == "unpack"]
+    status = {action.text: action.status for action in step.actions}
+    assert status == {"unzip (first run)": None, "unzip (resumed)": "told to stop"}, status
+    assert any("told the host to stop" in r for r in report.remarks), report.remarks
+
+
+def test_a_step_cut_short_in_its_only_attempt_says_how_in_its_section(tmp_path: Path) -> None:
+    """Trial: an upload aborted mid-transfer had a section headed "in doubt"
+    with a blank where its verdict belongs, then "It printed nothing."."""
+    from runbook.report import build
+    from runbook.report_html import html
+    from runbook.report_md import markdown
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["upload"])
+    journal.write("step-start", step="upload")
+    journal.write("action-start", step="upload", attempt="a", n=1, kind="upload",
+                  text="sftp put x")
+    journal.write("aborted", steps=["upload"])
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(path)
+    section = markdown(report).split("### `upload`", 1)[1].split("\n###", 1)[0]
+    assert "aborted by the operator" in section, section
+    assert "aborted by the operator" in html(report).split("upload</code>:", 1)[1]
+
+
+def test_the_way_back_row_keeps_who_chose_it_across_a_resume(tmp_path: Path) -> None:
+    """Trial: chosen at backup-live's question, aborted, resumed: the report's
+    way back row said only "a resumed run goes on back"."""
+    from runbook.report import build
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["backup-live"])
+    journal.write("cutover-start", step="backup-live")
+    journal.write("way-back", why="the operator chose it at backup-live's question, "
+                                  "instead of running that step")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["backup-live"],
+                  resumed=True)
+    journal.write("way-back", why="a resumed run goes on back")
+    journal.close()
+    assert "chose it at backup-live's question" in (build(path).way_back_why or "")

@@ -607,3 +607,39 @@ async def test_a_live_value_beyond_ascii_is_carried_over_as_java_reads_it(tmp_pa
         merged = javaproperties.loads(new.read_bytes().decode("latin-1"))
         java_value = "Z\u00fcrich caf\u00c3\u00a9"  # the UTF-8 e-acute is two characters to Java
         assert merged["location.geozone"] == java_sees["location.geozone"] == java_value
+
+
+async def test_a_live_password_beyond_ascii_logs_in_as_the_stream_manager_would(
+    tmp_path: Path
+) -> None:
+    """The stream manager reads config.dbPass as ISO-8859-1 (Java's Properties),
+    and its MySQL driver sends the password as UTF-8 (inferred: Connector/J's
+    passwordCharacterEncoding falls back to UTF-8). The run's login to the new
+    database must read the same password, not the file's bytes taken as UTF-8,
+    where a Latin-1 byte turns into U+FFFD and the new database refuses it."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.install_dir / "red5pro" / "webapps/streammanager/WEB-INF/red5-web.properties"
+        user, password = host.db_account
+        data = live.read_bytes()
+        assert f"\nconfig.dbPass={password}\n".encode() in data
+        live.write_bytes(data.replace(f"\nconfig.dbPass={password}\n".encode(),
+                                      f"\nconfig.dbPass={password}\xe9\n".encode("latin-1")))
+        java_sees = password + "\u00e9"
+        await host.databases.new.set_password(user, java_sees)
+        front = ScriptedFrontEnd()
+        journal = tmp_path / "j.jsonl"
+        outcome, _ = await run_only(host, step_ids_through("schema"), journal, front)
+        assert outcome is Outcome.DONE, front.states[-3:]
+        assert front.final_state("schema") == "done"
+        assert java_sees not in journal.read_text(encoding="utf-8")
+
+
+def test_a_secret_is_masked_as_java_reads_it_and_as_its_utf8_bytes_read() -> None:
+    """Review: a password saved as UTF-8 is registered as Java reads it
+    (ISO-8859-1, two characters for the e-acute); a command's output or a log
+    shows it as UTF-8, which that form does not match."""
+    from steps.common import secret_forms
+
+    java_sees = "p\u00c3\u00a9ss-w0rd"
+    assert secret_forms(java_sees) == {java_sees, "p\u00e9ss-w0rd"}
+    assert secret_forms("p\u00e9ss") == {"p\u00e9ss"}  # Latin-1 bytes: no UTF-8 text

@@ -97,6 +97,10 @@ def ask(app: RunbookApp, step_id: str, plan: list[Action]) -> asyncio.Task[Decis
 # --- a real Session over steps that need no host --------------------------------------
 
 
+async def _nothing() -> None:
+    return None
+
+
 class Talk(Step[Facts]):
     """A step that only talks (or waits on an event, like a long remote command)."""
 
@@ -120,6 +124,10 @@ class Talk(Step[Facts]):
     async def run(self, ctx: StepContext[Facts]) -> None:
         for n in range(self.lines):
             ctx.info(f"{self.id} says {n}")
+        if self.phase is not Phase.PREPARE:
+            # As a real cutover step does, it changes something first: the
+            # cutover, and its downtime, begin with that change.
+            await ctx.act(Note(f"{self.id} changes nothing on any host"), _nothing)
         if self.gate is not None:
             await self.gate.wait()
 
@@ -344,3 +352,36 @@ def test_the_way_back_alone_shows_the_downtime_it_continues_and_counts_its_own_s
     assert "down 00:01:30" in row, row
     assert "way back 1/3 done" in row and "0/0" not in row, row
     assert "way back 1/3 done" in status_clocks(state, 1090.0, narrow=True).plain
+
+
+def test_the_link_reads_connected_again_once_a_reconnect_opened_it() -> None:
+    """Trial: after a drop and a reconnect, the step left in doubt set the
+    status to "ssh uncertain", which stayed through minutes of steps that
+    succeeded over the re-opened connection. A step in doubt says the link is
+    uncertain only when no connection opened after it was lost."""
+    from runbook.events import Connected, Reconnecting, StepChanged
+    from screens.run_state import RunState
+
+    for reopened, expected in ((True, "connected"), (False, "uncertain")):
+        state = RunState(cards=[], target="u@h:22")
+        state.apply(Connected("u@h:22", "SHA256:x"), 0.0)
+        state.apply(StepChanged(StepReport("upload", StepState.RUNNING)), 1.0)
+        state.apply(Reconnecting("u@h:22", 1, 0.0, "the connection was lost"), 2.0)
+        if reopened:
+            state.apply(Connected("u@h:22", "SHA256:x"), 3.0)
+        state.apply(StepChanged(StepReport("upload", StepState.IN_DOUBT)), 4.0)
+        assert state.connection == expected, (reopened, state.connection)
+
+
+def test_with_a_failures_choices_put_aside_s_says_they_wait() -> None:
+    """Trial: a step failed, the operator put its choices aside (Esc), and s
+    said "the runbook is checking the host; the next step is ready in a
+    moment", while the run waited on the operator's answer to the failure."""
+    from screens.run_state import RunState
+    from screens.views import why_not_now
+
+    card = StepCard(11, "delete-nodegroups", "Delete the nodegroups", Phase.CUTOVER, "Deletes.")
+    state = RunState(cards=[card], target="u@h:22", states={card.id: "failed"},
+                     recovering=card.id, run_started=1.0)
+    said = why_not_now(state)
+    assert "Delete the nodegroups failed" in said and "enter shows" in said, said

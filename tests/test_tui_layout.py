@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button
 
 from runbook.events import Output, Progress, StepChanged
-from runbook.model import StepState
+from runbook.model import StepReport, StepState
 from screens.dialogs import (
     BUSY,
     ENDED,
@@ -175,10 +175,56 @@ async def test_at_80x24_mid_cutover_the_footer_holds_the_way_back_whole() -> Non
         await until(lambda: "Roll back" in screen_text(app).splitlines()[-1],
                     what="the way back in the footer")
         footer = screen_text(app).splitlines()[-1]
-        # What does not fit is cut at the right, by design.
         assert "Skip" not in footer, footer
-        for key in ("Run", "Quit", "Roll back", "Full log"):
+        # Below 100 columns the command palette's key leaves the footer (^p
+        # still opens it): it sat over the last key, "d Proper▏^p Commandst".
+        for key in ("Run", "Quit", "Roll back", "Full log", "Copy", "d Properties"):
             assert key in footer, f"{key!r} is missing from the footer: {footer!r}"
+        assert "Commands" not in footer, footer
+        answer.cancel()
+
+
+async def test_at_80x24_a_running_step_leaves_run_and_skip_out_of_the_footer() -> None:
+    """Trial: while a cutover step ran, the 80-column footer offered "Run step"
+    and "Skip", which nothing could be then, and cut "Output" off."""
+    from runbook.events import CutoverStarted
+
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
+        tell(app, StepChanged(StepReport("start-service", StepState.RUNNING)))
+        await until(lambda: app.run_state.running == "start-service", what="the running step")
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "Run step" not in footer and "Skip" not in footer, footer
+        assert "Roll back" in footer and "l Output" in footer, footer
+        await pilot.press("enter")  # still says why, out of the footer
+        await pilot.pause()
+        assert any("still running" in str(n.message) for n in app._notifications), \
+            [n.message for n in app._notifications]
+
+
+async def test_on_the_way_back_r_says_so_and_leaves_the_footer() -> None:
+    """Trial: while the way back waited on one of its steps, r said "once the
+    runbook waits on a step, r goes back", and the footer offered it."""
+    from runbook.events import CutoverStarted, WayBackStarted
+
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
+        tell(app, WayBackStarted())
+        answer = ask(app, "rollback-restore", await plan_of("rollback-restore"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "Roll back" not in footer, footer
+        await pilot.press("r")
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        assert any("way back is under way" in m for m in said), said
+        assert not any("Once the runbook waits" in m for m in said), said
         answer.cancel()
 
 

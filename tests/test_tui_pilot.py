@@ -425,6 +425,17 @@ async def test_abort_cancels_the_running_step_and_the_journal_says_in_doubt(
     history = replay(journal)
     assert history.finished and history.outcome == "stopped"
     assert history.state("preflight") is StepState.IN_DOUBT
+    # Trial: nothing said it was aborted: the report read "Cut off" and "no end
+    # recorded", as for a crash, and a resumed run "never heard how it ended".
+    events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
+    assert "aborted" in events
+    assert history.steps["preflight"].aborted
+    from runbook.report import build
+    from runbook.report_md import markdown
+
+    text = markdown(build(journal))
+    assert "the operator aborted preflight" in text, text
+    assert "no end recorded" not in text, text
 
 
 async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path) -> None:
@@ -445,7 +456,8 @@ async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path)
     from runbook.report import build
 
     remarks = build(journal).remarks
-    assert any("what it had started went on without runbook" in r for r in remarks), remarks
+    # A rehearsal's host stops with runbook (trial: "went on without runbook").
+    assert any("the rehearsal host stopped with runbook" in r for r in remarks), remarks
 
 
 async def test_wait_lets_the_step_finish_then_stops(tmp_path: Path) -> None:
@@ -586,6 +598,22 @@ async def test_a_damaged_outcome_in_the_earlier_run_is_shown_as_stored(tmp_path:
         await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
         await pilot.pause()
         assert "it ended ['odd']" in text_of(app.screen)
+
+
+async def test_the_resume_dialog_says_how_the_earlier_run_ended(tmp_path: Path) -> None:
+    """Operator trial: a run whose terminal closed was shown as "it ended
+    stopped", which says neither what stopped it nor reads as a sentence."""
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    written = Journal(earlier)
+    written.write("run-end", outcome="stopped", exit_code=129)
+    written.close()
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        shown = text_of(app.screen)
+        assert "it was stopped: the terminal closed (SIGHUP)" in shown, shown
+        assert "ended stopped" not in shown
 
 
 async def test_continuing_an_earlier_run_resumes_it_in_its_own_journal(tmp_path: Path) -> None:

@@ -38,10 +38,12 @@ from runbook.properties.model import (
 )
 from runbook.properties.report import (
     diff_command,
+    names,
     parse_sets,
     render_review,
     review_to_json,
     unknown_sets,
+    visible,
 )
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "encode_properties",
     "has_placeholder",
     "is_placeholder",
+    "names",
     "parse_sets",
     "read_properties",
     "render_review",
@@ -72,4 +75,5 @@ __all__ = [
     "review_to_json",
     "sha256_text",
     "unknown_sets",
+    "visible",
 ]

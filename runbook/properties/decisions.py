@@ -517,6 +517,15 @@ def _validate(
     for key, table in keys.items():
         if not isinstance(table, dict):
             raise fail('must be a table like [keys."config.dbHost"] with an action', key)
+        nested = _unquoted_dotted_key(key, table)
+        if nested is not None:
+            # [keys.a.b] is a table "b" inside "a" to TOML (trial: it was said
+            # as an unknown field of key 'a', with no line).
+            header = f"[keys.{'.'.join(nested)}]"
+            line = _line_of_header(text(), nested)
+            at = f" line {line}:" if line else ""
+            raise DecisionsError(f"{name}:{at} {header}: a key with dots must be quoted, as "
+                                 f'in [keys."{".".join(nested)}"]')
         for field_name, value in table.items():
             if field_name not in _FIELDS:
                 close = closest(field_name, _FIELDS)
@@ -552,6 +561,29 @@ def _validate(
         entries[key] = Entry(key, action, value, value_env, table.get("old_fingerprint"),
                              table.get("new_fingerprint"))
     return entries, dict(inputs)
+
+
+def _unquoted_dotted_key(key: str, table: dict[str, Any]) -> list[str] | None:
+    """The parts of a dotted key written without quotes ([keys.a.b] reads as
+    table b in table a), if that is what `table` is; else None."""
+    parts = [key]
+    while not any(name in _FIELDS for name in table):
+        inner = [(name, value) for name, value in table.items() if isinstance(value, dict)]
+        if not inner:
+            break
+        name, table = inner[0]
+        parts.append(name)
+    return parts if len(parts) > 1 else None
+
+
+def _line_of_header(text: str, parts: list[str]) -> int | None:
+    """The line of the table header [keys.PART.PART...], spaces allowed about the dots."""
+    header = re.compile(r"^\s*\[\s*keys" + "".join(rf"\s*\.\s*{re.escape(p)}" for p in parts)
+                        + r"\s*\]")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if header.match(line):
+            return number
+    return None
 
 
 _TABLE_HEADER = re.compile(

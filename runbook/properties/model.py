@@ -218,6 +218,17 @@ _SAMPLE_VALUES: dict[str, frozenset[str]] = {
 }
 
 
+def _near_a_secret(key: str, known: list[str]) -> bool:
+    """A key only --set names, closest to a secret's: masked as one, since the
+    likeliest reason is a misspelt secret (trial: cluster.pasword in clear)."""
+    import difflib
+
+    # A near miss only (cluster.pasword, cluster.passwd): cluster.passive is
+    # no secret, and a secret's value is masked all through a run (review).
+    return any(is_secret_key(close)
+               for close in difflib.get_close_matches(key, known, n=1, cutoff=0.9))
+
+
 def is_sample(key: str, value: str | None, shipped: str | None, secret: bool) -> bool:
     """True when ``value`` is one Red5 publishes as an example for ``key``, or is the
     template's own value (``shipped``) of a secret: no real secret ships in a template."""
@@ -327,7 +338,8 @@ class Review:
                 commented_value, new_line = None, None
                 targets[key] = (_APPEND, -1)
                 section = old.section(found[0]) if found else None
-            secret = is_secret_key(key)
+            secret = is_secret_key(key) or (found is None and key not in commented
+                                            and _near_a_secret(key, [*new_active, *old_active]))
             sample = status is not Status.OVERRIDDEN and is_sample(key, merged, None, secret)
             base[key] = KeyReview(
                 key, status, old_value, None, merged, secret, True,

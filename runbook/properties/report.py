@@ -26,6 +26,7 @@ from runbook.properties.codec import (
 )
 from runbook.properties.decisions import Decisions, DecisionsError, closest, env_name_for
 from runbook.properties.model import ApplyResult, KeyReview, Review, Status, review
+from runbook.streams import write_whole
 
 __all__ = ["diff_command", "parse_sets", "render_review", "review_to_json"]
 
@@ -74,14 +75,15 @@ def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
     lines = []
     for key in sets:
         if key in review and review[key].secret:
-            lines.append(f"runbook diff: --set {key}: a secret on the command line stays in "
-                         "the shell's history; the editor (e) takes it unseen, and a decisions "
-                         f"file names it as ${env_name_for(key)}")
+            lines.append(f"runbook diff: --set {visible(key)}: a secret on the command line "
+                         "stays in the shell's history; the editor (e) takes it unseen, and a "
+                         f"decisions file names it as ${env_name_for(key)}")
         if key in known:
             continue
         close = closest(key, known)
-        lines.append(f"runbook diff: --set {key}: neither file sets this key, so it goes in "
-                     f"as a new one{'; did you mean ' + close + '?' if close else ''}")
+        meant = f"; did you mean {visible(close)}?" if close else ""
+        lines.append(f"runbook diff: --set {visible(key)}: neither file sets this key, so it "
+                     f"goes in as a new one{meant}")
     return lines
 
 
@@ -89,12 +91,28 @@ def _keys(count: int) -> str:
     return "1 key still needs" if count == 1 else f"{count} keys still need"
 
 
+def visible(text: str) -> str:
+    """A key or value as a terminal shows it as it is: every character that is
+    not printable (C0 and C1 controls, DEL, line and paragraph separators,
+    zero-width ones) as a \\uXXXX escape. Raw, ESC [2J clears the screen, and a
+    UTF-8 file read as Latin-1, as Java reads it, holds C1 characters (the
+    euro sign's 0x82; U+009B starts an escape sequence on some terminals)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
+def names(keys: Iterable[str]) -> str:
+    """Keys listed in a line, each as a terminal can show it."""
+    return ", ".join(visible(key) for key in keys)
+
+
 def _text(value: str) -> str:
     # Blank and whitespace-edged values would be invisible in plain text.
     if value == "":
         return "(blank)"
     if value != value.strip() or not value.isprintable():
-        return json.dumps(value, ensure_ascii=False)
+        return visible(json.dumps(value, ensure_ascii=False))
     return value
 
 
@@ -103,9 +121,9 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
         return _text(kr.show(value, reveal=reveal) or "")
 
     if kr.merged is None:
-        head = f"{kr.key}  (left out of the merged file)"
+        head = f"{visible(kr.key)}  (left out of the merged file)"
     else:
-        head = f"{kr.key} = {shown(kr.merged)}"
+        head = f"{visible(kr.key)} = {shown(kr.merged)}"
         if kr.status is Status.REMOVED:
             head += "  (kept, in the block at the end of the file)"
     details: list[str] = []
@@ -140,7 +158,7 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
     return line
 
 
-def _decisions_lines(result: ApplyResult) -> list[str]:
+def _decisions_lines(result: ApplyResult, review: Review) -> list[str]:
     lines = ["Decisions file:"]
     lines.append(f"  applied to {len(result.applied)} keys")
     if result.old_changed:
@@ -148,18 +166,26 @@ def _decisions_lines(result: ApplyResult) -> list[str]:
     if result.new_changed:
         lines.append("  the new template changed since the decisions were written; look again")
     if result.reopened:
-        lines.append(f"  reopened (live value changed): {', '.join(result.reopened)}")
+        lines.append(f"  reopened (live value changed): {names(result.reopened)}")
     if result.reopened_new:
-        lines.append(f"  reopened (template value changed): {', '.join(result.reopened_new)}")
+        lines.append(f"  reopened (template value changed): {names(result.reopened_new)}")
     for key, why in result.rejected.items():
-        lines.append(f"  not applied to {key}: {why}")
+        lines.append(f"  not applied to {visible(key)}: {why}")
     for key, env in result.missing_env.items():
-        lines.append(f"  {key}: environment variable {env} is not set or empty, so its value "
-                     "is unknown")
+        lines.append(f"  {visible(key)}: environment variable {env} is not set or empty, "
+                     "so its value is unknown")
     if result.skipped:
-        lines.append(f"  ignored, the runbook or --set decides these: {', '.join(result.skipped)}")
+        lines.append(f"  ignored, the runbook or --set decides these: {names(result.skipped)}")
     if result.stale:
-        lines.append(f"  recorded but in neither file any more: {', '.join(result.stale)}")
+        # Removed from a later template, or misspelt by hand (trial): the file
+        # cannot say which, the closest key can point at the one meant.
+        known = [kr.key for kr in review]
+        shown = []
+        for key in result.stale:
+            close = closest(key, known)
+            shown.append(visible(key) + (f" (did you mean {visible(close)}?)" if close else ""))
+        lines.append("  recorded for keys neither file has (gone from the template, or "
+                     f"misspelt), so not applied: {', '.join(shown)}")
     return lines
 
 
@@ -171,19 +197,19 @@ def _open_lines(review: Review, paint: Painter) -> list[str]:
     lines: list[str] = []
     undecided = review.undecided
     if undecided:
-        lines.append(f"{_keys(len(undecided))} a decision: {', '.join(undecided)}")
+        lines.append(f"{_keys(len(undecided))} a decision: {names(undecided)}")
     samples = set(review.leftover_samples)
     defaults = [k for k in review.unconfirmed if k not in samples]
     if defaults:
         lines.append(f"{_count(len(defaults), 'new default')} nobody has confirmed yet (confirm "
-                     f"each, or give another value): {', '.join(defaults)}")
+                     f"each, or give another value): {names(defaults)}")
     if samples:
         lines.append(f"{_count(len(samples), 'key')} still holding Red5's sample value: "
-                     f"{', '.join(review.leftover_samples)}")
+                     f"{names(review.leftover_samples)}")
     placeholders = [k for k in review.leftover_placeholders if review[k].decided]
     if placeholders:
         lines.append(f"{_count(len(placeholders), 'key')} still holding a placeholder: "
-                     f"{', '.join(placeholders)}")
+                     f"{names(placeholders)}")
     return [paint(line, "bold", "yellow") for line in lines]
 
 
@@ -221,7 +247,7 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
         lines.append("Keys set more than once (Java uses the last line):")
         for dup in review.duplicates:
             where = ", ".join(str(n) for n in dup.lines)
-            lines.append(f"  {dup.key} in {dup.file}, lines {where}")
+            lines.append(f"  {visible(dup.key)} in {dup.file}, lines {where}")
     for keys, title in (
         (review.leftover_placeholders,
          "Placeholders still in the merged file (the stream manager would use them as is):"),
@@ -234,11 +260,19 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
             lines.append(title)
             for key in keys:
                 kr = review[key]
-                lines.append(f"  {key} = {_text(kr.show(kr.merged, reveal=reveal) or '')}")
+                lines.append(f"  {visible(key)} = {_text(kr.show(kr.merged, reveal=reveal) or '')}")
     if review.decision_result is not None:
         lines.append("")
-        lines.extend(_decisions_lines(review.decision_result))
+        lines.extend(_decisions_lines(review.decision_result, review))
     return "\n".join(lines) + "\n"
+
+
+def _json_text(document: dict[str, Any]) -> str:
+    """The --json document: readable beyond ASCII, but with the characters JSON
+    may leave raw and a terminal would act on (C1, DEL, the separators)
+    escaped, so the JSON means the same and is safe to print."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return re.sub("[\x7f-\x9f\u2028\u2029]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
@@ -358,10 +392,10 @@ def diff_command(
         )
 
     if as_json:
-        stdout.write(json.dumps(review_to_json(result), indent=2, ensure_ascii=False) + "\n")
+        write_whole(stdout, _json_text(review_to_json(result)) + "\n")
     else:
         stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
-        stdout.write(render_review(result, paint=Painter.for_stream(stdout)))
+        write_whole(stdout, render_review(result, paint=Painter.for_stream(stdout)))
         if "config.dbHost" in result and result["config.dbHost"].status is not Status.OVERRIDDEN:
             stdout.write(
                 "\nNote: config.dbHost keeps the live value in this review. The runbook's "

@@ -160,8 +160,13 @@ async def _ssh_drop(ctx: Context, step: str) -> None:
     if drop is None:
         raise FaultError("this rehearsal host cannot drop its SSH connection on cue")
     # In the first command that changes the host (operator trial: a drop in
-    # a look before the move changed nothing and was simply looked at again).
-    drop(step, in_a_change=True)
+    # a look before the move changed nothing and was simply looked at again);
+    # for the upload, half way through sending the distribution, as its
+    # listing says (trial: it landed in the mkdir before any byte went).
+    if step == "upload":
+        drop(step, in_a_write=True, skip=ctx.host.distribution.stat().st_size // 2)
+    else:
+        drop(step, in_a_change=True)
 
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
@@ -196,8 +201,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           ("start-service",), "start-service", _flag("start-fails"), _unflag("start-fails")),
     Fault("disk-full",
           "the host's disk fills up while files are written to it",
-          "the host's SFTP server writes half of the next block, then answers No space "
-          "left on device",
+          "the host's SFTP server writes half of the next block, then answers Failure, "
+          "as OpenSSH's does for a full disk",
           ("upload", "carry-over", "properties"), "upload", _flag("disk-full"),
           _unflag("disk-full")),
     Fault("host-key-changed",

@@ -107,8 +107,8 @@ def _lift_faults(root: Path) -> None:
 class _FaultedSFTPServer(SandboxSFTPServer):
     """The host's SFTP server while a file fault is armed: a full disk takes
     half of the next block and refuses the rest; a denied permission refuses
-    every write and every change to the tree. Both answer as the kernel would
-    (ENOSPC, EACCES), which SFTP passes on to the client."""
+    every write and every change to the tree. Both answer as OpenSSH's
+    sftp-server does: EACCES as "Permission denied", ENOSPC as "Failure"."""
 
     def __init__(self, chan: asyncssh.SSHServerChannel[bytes], root: Path, *rest: Any) -> None:
         super().__init__(chan, root, *rest)
@@ -127,9 +127,11 @@ class _FaultedSFTPServer(SandboxSFTPServer):
     def write(self, file_obj: object, offset: int, data: bytes) -> Any:
         self._refuse()
         if armed.armed(self._sandbox, "disk-full") is not None:
-            # What fits is written, as on a disk that fills up mid-file.
+            # What fits is written, as on a disk that fills up mid-file; then
+            # the answer OpenSSH's sftp-server gives ENOSPC: the bare "Failure"
+            # (errno_to_portable has no code for it), not the errno's words.
             super().write(file_obj, offset, data[: len(data) // 2])
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise asyncssh.SFTPFailure("Failure")
         return super().write(file_obj, offset, data)
 
     def remove(self, path: bytes) -> Awaitable[None] | None:
@@ -808,14 +810,16 @@ class RehearsalHost:
         if self._sshd is not None:
             self._sshd.drop_connections()
 
-    def arm_ssh_drop(self, step_id: str, *, skip: int = 0, in_a_change: bool = False) -> None:
+    def arm_ssh_drop(self, step_id: str, *, skip: int = 0, in_a_change: bool = False,
+                     in_a_write: bool = False) -> None:
         """Cut the SSH connection during the next command or SFTP write, after
         `skip` commands (or bytes written over SFTP): called as `step_id`
         starts running, so the drop lands in its work; `in_a_change`, in its
-        first command that changes the host, past the looks before it."""
+        first command that changes the host, past the looks before it;
+        `in_a_write`, in an SFTP write, past every command."""
         if self._sshd is not None:
             log.info("the SSH connection will drop during %s", step_id)
-            self._sshd.arm_drop(skip, in_a_change=in_a_change)
+            self._sshd.arm_drop(skip, in_a_change=in_a_change, in_a_write=in_a_write)
 
     @property
     def ssh_drops(self) -> int:

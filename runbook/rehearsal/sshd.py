@@ -204,6 +204,7 @@ class RehearsalSSHServer:
         self._drop_armed = False
         self._drop_skip = 0
         self._drop_in_a_change = False
+        self._drop_in_a_write = False
         self.drops = 0
         self.sftp_bytes = 0  # written through SFTP, all sessions together
         # Process groups of every command ever started: what a leftover
@@ -236,15 +237,18 @@ class RehearsalSSHServer:
         for conn in list(self._connections):
             conn.abort()
 
-    def arm_drop(self, skip: int = 0, *, in_a_change: bool = False) -> None:
+    def arm_drop(self, skip: int = 0, *, in_a_change: bool = False,
+                 in_a_write: bool = False) -> None:
         """Cut the clients off during the next command or SFTP write: the
         command runs, and the client never hears how it ended. `skip` lets
         that many commands, or bytes of SFTP writes, through first;
         `in_a_change` lets every look through as well (a command that keeps
-        no job record), so the drop lands in a change."""
+        no job record), so the drop lands in a change; `in_a_write` lets
+        every command through, so it lands in an SFTP write."""
         self._drop_armed = True
         self._drop_skip = skip
         self._drop_in_a_change = in_a_change
+        self._drop_in_a_write = in_a_write
 
     def take_armed_drop(self, size: int = 1, *, command: str | None = None) -> bool:
         """Whether this command (or SFTP write of `size` bytes) is where the
@@ -252,6 +256,8 @@ class RehearsalSSHServer:
         if not self._drop_armed:
             return False
         if self._drop_in_a_change and command is not None and not keeps_a_record(command):
+            return False
+        if self._drop_in_a_write and command is not None:
             return False
         if self._drop_skip > 0:
             self._drop_skip -= size
