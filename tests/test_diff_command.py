@@ -854,3 +854,25 @@ def test_a_set_key_close_to_a_secret_is_masked_as_one(files: dict[str, Path]) ->
                             sets=["cluster.passive=3600"])
     entry = next(k for k in json.loads(text)["keys"] if k["key"] == "cluster.passive")
     assert entry["secret"] is False and entry["merged"] == "3600", entry
+
+
+def test_json_stays_json_on_a_stdout_that_cannot_say_every_character(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A value beyond what stdout's encoding holds (a terminal or pipe under an
+    old locale) went out backslash-replaced, as \\xe9 or \\U0001f600, which is
+    not JSON: `| jq` failed on the whole document."""
+    encoding = "ascii"
+    old, new = tmp_path / "old.properties", tmp_path / "new.properties"
+    old.write_text(files["live"].read_text() + "name=caf\u00e9 \u20ac \U0001f600\n", "utf-8")
+    new.write_text(files["template"].read_text() + "name=x\n", "utf-8")
+    result = subprocess.run([sys.executable, "-m", "runbook.cli", "diff", str(old), str(new),
+                             "--json"], cwd=ROOT, capture_output=True, timeout=60,
+                            env={**os.environ, "PYTHONIOENCODING": encoding})
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout.decode(encoding))
+    entry = next(e for e in document["keys"] if e["key"] == "name")
+    # The file is read as ISO-8859-1, as Java reads it: the same characters
+    # must come back whatever stdout's encoding.
+    expected = "caf\u00e9 \u20ac \U0001f600".encode("utf-8").decode("latin-1")
+    assert entry["old"] == expected

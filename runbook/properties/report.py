@@ -267,11 +267,17 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
     return "\n".join(lines) + "\n"
 
 
-def _json_text(document: dict[str, Any]) -> str:
+def _json_text(document: dict[str, Any], encoding: str | None = None) -> str:
     """The --json document: readable beyond ASCII, but with the characters JSON
     may leave raw and a terminal would act on (C1, DEL, the separators)
-    escaped, so the JSON means the same and is safe to print."""
+    escaped, so the JSON means the same and is safe to print. All of it
+    escaped where the stream's `encoding` cannot hold some character: the
+    stream would otherwise replace it with an escape JSON does not have."""
     text = json.dumps(document, indent=2, ensure_ascii=False)
+    try:
+        text.encode(encoding or "utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(document, indent=2)
     return re.sub("[\x7f-\x9f\u2028\u2029]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -392,7 +398,7 @@ def diff_command(
         )
 
     if as_json:
-        write_whole(stdout, _json_text(review_to_json(result)) + "\n")
+        write_whole(stdout, _json_text(review_to_json(result), stdout.encoding) + "\n")
     else:
         stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
         write_whole(stdout, render_review(result, paint=Painter.for_stream(stdout)))
