@@ -40,6 +40,7 @@ from runbook.model import (
     outcome_words,
     wall_clock,
 )
+from runbook.visible import visible
 
 if TYPE_CHECKING:
     from runbook.journal import Replay
@@ -322,7 +323,7 @@ class HeadlessFrontEnd:
                 self._under(step_id)
                 prefix = _PREFIX.get(stream, "  | ")
                 for part in line.splitlines() or [""]:
-                    self._print(prefix + part)
+                    self._print(prefix + visible(part, keep="\t"))
             case Progress():
                 self._progress(event)
             case JournalRepaired(message=message):

@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import pwd
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from runbook.model import BY_SIGNAL, Outcome, outcome_words, result_line
 from runbook.standing import said_time
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import write_whole
+from runbook.visible import visible
 
 # The few places the record of a Red5 upgrade is read by name.
 PROPERTIES_STEP = "properties"
@@ -762,12 +762,10 @@ def _said(ts: str) -> str:
     return said_time(ts) if ts else "a time not recorded"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
 def printable(text: str) -> str:
-    """Control characters (a terminal escape in an output line) made visible."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """A line from the host as a reader's terminal can show it: its tabs kept,
+    every other control character (a terminal escape) as an escape."""
+    return visible(text, keep="\t")
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -15,7 +15,6 @@ both, so a continuation never reads as a new line.
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 from typing import ClassVar
@@ -28,15 +27,14 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from runbook.visible import visible
 from screens.presentation import STREAM_OF_GUTTER
 from screens.wrap import breaks
 
-# What a terminal would act on in a line the host printed: shown, not obeyed.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
 
 def clean(line: str) -> str:
-    return _CONTROL.sub("�", line.expandtabs()) if not line.isprintable() else line
+    """What a terminal would act on in a line the host printed: shown, not obeyed."""
+    return visible(line.expandtabs()) if not line.isprintable() else line
 
 
 class OutputLog(ScrollView, can_focus=True):

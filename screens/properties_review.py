@@ -14,7 +14,6 @@ operator explicitly revealed, and only until the cursor leaves it.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -41,6 +40,7 @@ from runbook.properties import (
     atomic_write,
     encode_properties,
     has_placeholder,
+    one_line,
     visible,
 )
 
@@ -97,14 +97,6 @@ def needs_decision(kr: KeyReview) -> bool:
     """Still open: nobody decided it, nobody has confirmed its new default or sample
     value yet, or it still holds a placeholder (the rule ``runbook diff --check`` uses)."""
     return kr.is_open
-
-
-def _printable(value: str) -> str:
-    """A value as one readable line: blanks, invisible edges and controls made
-    visible (a raw control character would act on the terminal)."""
-    if value != value.strip() or not value.isprintable():
-        return visible(json.dumps(value, ensure_ascii=False))
-    return value
 
 
 def _fit(content: Content, width: int) -> Content:
@@ -291,7 +283,7 @@ class PropertiesReviewScreen(Screen[bool]):
         if value == "":
             return Content.styled("(blank)", "$text-muted italic")
         revealed = kr.secret and self._revealed == kr.key
-        text = _printable(kr.show(value, reveal=revealed) or "")
+        text = one_line(kr.show(value, reveal=revealed) or "")
         return Content.styled(text, "reverse $warning" if revealed else "")
 
     def _glyph(self, kr: KeyReview) -> tuple[str, str]:

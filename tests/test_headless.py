@@ -527,3 +527,18 @@ def test_the_summary_of_a_run_cut_off_names_the_step_cut_off_and_those_never_rea
     rows = {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
     assert rows == {"upload": "done", "unpack": "cut off while running (in doubt)",
                     "delete-nodegroups": "not reached"}, summary
+
+
+def test_a_host_s_control_characters_are_printed_as_escapes() -> None:
+    """A remote line holding ESC [2J cleared the operator's terminal mid-run,
+    and an 8-bit CSI (U+009B) or OSC 52 would act on it too; tabs stay."""
+    import re
+
+    from runbook.events import Output
+
+    headless, shown = front("", UNPACK, assume_yes=True)
+    headless.tell(Output("unpack", "err", "inflating: \x1b[2J \x9b31m \x1b]52;c;aGk=\x07\tdone"))
+    text = shown.getvalue()
+    assert "inflating:" in text and "\tdone" in text, text
+    raw = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    assert not raw.search(text), [m.group() for m in raw.finditer(text)]

@@ -1258,3 +1258,26 @@ def test_the_way_back_row_keeps_who_chose_it_across_a_resume(tmp_path: Path) -> 
     journal.write("way-back", why="a resumed run goes on back")
     journal.close()
     assert "chose it at backup-live's question" in (build(path).way_back_why or "")
+
+
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_a_host_s_control_characters_never_reach_the_reader_raw(tmp_path: Path) -> None:
+    """A remote line holding terminal escapes (OSC 52 sets the clipboard, ESC [2J
+    clears the screen, U+009B is an 8-bit CSI) went into the report and `runbook
+    log` with the C1 ones raw: printed, the terminal acts on them."""
+    line = "unzip: \x1b]52;c;aGk=\x07 \x1b[2J \x9b31m red\tcolumn"
+    journal = _journal(tmp_path, steps=["one"])
+    journal.write("step-start", step="one")
+    journal.write("output", step="one", lines=[["err", line]])
+    journal.write("step-end", step="one", state="failed", detail=f"failed: {line}",
+                  elapsed_s=1.0)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    shown = [markdown(report), html(report),
+             "\n".join(text for _step, text in log_lines(journal.path))]
+    for text in shown:
+        assert "column" in text and "red" in text
+        assert not RAW_CONTROL.search(text), [m.group() for m in RAW_CONTROL.finditer(text)]

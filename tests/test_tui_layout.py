@@ -631,6 +631,22 @@ async def test_a_line_that_comes_later_shows_below_the_first() -> None:
         await until(lambda: "the second line" in screen_text(app), what="the second line")
 
 
+async def test_a_host_s_control_characters_show_as_escapes_in_the_output() -> None:
+    """A line holding ESC [2J showed as a replacement mark, and an 8-bit CSI
+    (U+009B) went to the terminal raw, as the terminal's to act on."""
+    import re
+
+    app = make_app(clock_=FakeClock())
+    async with app.run_test(size=WIDE):
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, StepChanged(report("upload", StepState.RUNNING)))
+        app.front.tell(Output("upload", "err", "inflating: \x1b[2J \x9b31m red"))
+        await until(lambda: "inflating:" in screen_text(app), what="the line")
+        row = next(r for r in screen_text(app).splitlines() if "inflating:" in r)
+        assert "\\u001b[2J \\u009b31m red" in row, row
+        assert not re.search("[\x00-\x1f\x7f-\x9f]", row), row
+
+
 def clocks_form(row: str) -> int:
     """Which form a clocks row is in: 0 whole, 1 without the last cutover's
     time, 2 the short form of below 100 columns."""

@@ -39,12 +39,13 @@ from runbook.properties.model import (
 from runbook.properties.report import (
     diff_command,
     names,
+    one_line,
     parse_sets,
     render_review,
     review_to_json,
     unknown_sets,
-    visible,
 )
+from runbook.visible import visible
 
 __all__ = [
     "ApplyResult",
@@ -67,6 +68,7 @@ __all__ = [
     "has_placeholder",
     "is_placeholder",
     "names",
+    "one_line",
     "parse_sets",
     "read_properties",
     "render_review",

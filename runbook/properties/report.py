@@ -27,6 +27,7 @@ from runbook.properties.codec import (
 from runbook.properties.decisions import Decisions, DecisionsError, closest, env_name_for
 from runbook.properties.model import ApplyResult, KeyReview, Review, Status, review
 from runbook.streams import write_whole
+from runbook.visible import visible
 
 __all__ = ["diff_command", "parse_sets", "render_review", "review_to_json"]
 
@@ -91,29 +92,22 @@ def _keys(count: int) -> str:
     return "1 key still needs" if count == 1 else f"{count} keys still need"
 
 
-def visible(text: str) -> str:
-    """A key or value as a terminal shows it as it is: every character that is
-    not printable (C0 and C1 controls, DEL, line and paragraph separators,
-    zero-width ones) as a \\uXXXX escape. Raw, ESC [2J clears the screen, and a
-    UTF-8 file read as Latin-1, as Java reads it, holds C1 characters (the
-    euro sign's 0x82; U+009B starts an escape sequence on some terminals)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
-
-
 def names(keys: Iterable[str]) -> str:
     """Keys listed in a line, each as a terminal can show it."""
     return ", ".join(visible(key) for key in keys)
 
 
-def _text(value: str) -> str:
-    # Blank and whitespace-edged values would be invisible in plain text.
-    if value == "":
-        return "(blank)"
+def one_line(value: str) -> str:
+    """A value as one readable line: invisible edges and controls shown
+    quoted and escaped (a raw control character would act on the terminal)."""
     if value != value.strip() or not value.isprintable():
         return visible(json.dumps(value, ensure_ascii=False))
     return value
+
+
+def _text(value: str) -> str:
+    # A blank value would be invisible in plain text.
+    return "(blank)" if value == "" else one_line(value)
 
 
 def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
