@@ -50,6 +50,7 @@ from runbook.model import Outcome as Outcome
 from runbook.redact import Redactor
 from runbook.shell import CommandResult, OutcomeUnknown, RemoteError, Uploaded
 from runbook.step import CurlRenderer, PlanContext, Step, StepFailed
+from runbook.visible import visible
 
 if TYPE_CHECKING:
     from runbook.properties import Review
@@ -469,7 +470,9 @@ class Executor(Generic[F]):
     def _set(self, step: Step[F], state: StepState, detail: str = "", **fields: Any) -> None:
         report = self.reports[step.id]
         report.state = state
-        report.detail = self.redactor(detail)
+        # A result often quotes the host (a command's error line): the
+        # terminal escapes in it are shown, never acted on, wherever it goes.
+        report.detail = visible(self.redactor(detail), keep="\n\t")
         if state not in (StepState.RUNNING, StepState.PENDING):
             self.journal.write(Record.STEP_END, step=step.id, state=state.value,
                                detail=report.detail, elapsed_s=report.elapsed_s, **fields)

@@ -155,6 +155,21 @@ async def test_failure_stops_the_run_with_exit_1(tmp_path: Path) -> None:
     assert "disk full" in front.text()
 
 
+async def test_a_result_quoting_the_host_shows_its_control_characters_as_escapes(
+        tmp_path: Path) -> None:
+    """A step's result often quotes the host (a command's error line): its
+    ESC [2J and 8-bit CSI (U+009B) went raw to the headless terminal, the
+    TUI's detail pane and the failure's dialog."""
+    import re
+
+    front = ScriptedFrontEnd()
+    await run_steps(tmp_path, [Say("a", fail="unzip said: \x1b[2J \x9b31m bad\n\tline two")],
+                    front)
+    detail = front.detail("a")
+    assert "unzip said: \\u001b[2J \\u009b31m bad\n\tline two" in detail, detail
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", front.text())
+
+
 async def test_verify_failing_fails_the_step(tmp_path: Path) -> None:
     front = ScriptedFrontEnd()
     outcome = await run_steps(tmp_path, [Say("a", verify_ok=False)], front)

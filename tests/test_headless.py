@@ -542,3 +542,4 @@ def test_a_host_s_control_characters_are_printed_as_escapes() -> None:
     assert "inflating:" in text and "\tdone" in text, text
     raw = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
     assert not raw.search(text), [m.group() for m in raw.finditer(text)]
+
