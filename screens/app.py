@@ -391,14 +391,14 @@ class RunbookApp(App["Outcome | None"]):
         from runbook.model import StepState
 
         event = message.event
-        was_down = self.run_state.service_down
+        offered = self._what_the_keys_follow()
         self.run_state.apply(event, self.clock())
         match event:
             case JournalRepaired(message=text):
                 self.notify(text, severity="warning", timeout=30, markup=False)
             case RunEnded(journal_failure=str(failure)):
                 self.notify(failure, severity="error", timeout=60, markup=False)
-        if isinstance(event, RunEnded) or self.run_state.service_down != was_down:
+        if self._what_the_keys_follow() != offered:
             # The report key in, run and skip out, the way back's while the
             # service is down; the headings follow the outcome through
             # refresh_view (views.group_titles).
@@ -547,6 +547,14 @@ class RunbookApp(App["Outcome | None"]):
             # to the hidden binding, which says where the way back stands.
             return self.offers(action) and self.run_state.service_down
         return self.offers(action)
+
+    def _what_the_keys_follow(self) -> tuple[object, ...]:
+        """What of the run `offers` reads: when any of it changes, the footer
+        is worked out again (a step that began running kept "Run step" in it
+        when only the service going down or the run's end did that)."""
+        state = self.run_state
+        return (state.outcome, state.way_back, state.running, state.recovering,
+                state.service_down)
 
     def offers(self, action: str) -> bool:
         """Whether the app offers `action` now, whichever key shows it: the

@@ -205,6 +205,26 @@ async def test_at_80x24_a_running_step_leaves_run_and_skip_out_of_the_footer() -
             [n.message for n in app._notifications]
 
 
+async def test_the_footer_follows_a_step_from_running_to_its_end() -> None:
+    """The footer's keys were worked out again only when the service went down
+    or up or the run ended: a prepare step that started running kept "Run
+    step" in the footer all through (the mid-cutover snapshot had it too)."""
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await until(lambda: "Run step" in screen_text(app).splitlines()[-1],
+                    what="Run step in the footer")
+        tell(app, StepChanged(StepReport("preflight", StepState.RUNNING)))
+        await until(lambda: app.run_state.running == "preflight", what="the running step")
+        await pilot.pause()
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "Run step" not in footer, footer
+        tell(app, StepChanged(StepReport("preflight", StepState.DONE, "ok")))
+        await until(lambda: "Run step" in screen_text(app).splitlines()[-1],
+                    what="Run step back in the footer")
+
+
 async def test_on_the_way_back_r_says_so_and_leaves_the_footer() -> None:
     """Trial: while the way back waited on one of its steps, r said "once the
     runbook waits on a step, r goes back", and the footer offered it."""
