@@ -386,15 +386,12 @@ async def test_a_step_the_operator_aborted_is_said_so_when_the_run_goes_on(
         tmp_path: Path) -> None:
     """Trial: after an abort (its command stopped on the host), the resumed run
     said the earlier run "never heard how it ended", as after a crash."""
+    from tests.test_report import aborted_in
+
     path = tmp_path / "run.jsonl"
     earlier = Journal(path)
     earlier.write("run-start", config=SETTINGS.source, host="u@h:22", steps=["one"])
-    earlier.write("step-start", step="one")
-    earlier.write("action-start", step="one", attempt="a1", n=1, kind="shell",
-                  text="sleep 40")
-    earlier.write("aborted", steps=["one"])
-    earlier.write("run-end", outcome="stopped", exit_code=3)
-    earlier.close()
+    aborted_in(earlier, "one", "sleep 40")
     front = ScriptedFrontEnd()
     await run_steps(tmp_path, [Say("one")], front, resume=True)
     said = [line for sid, stream, line in front.lines if sid == "one" and stream == "info"]

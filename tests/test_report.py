@@ -1170,6 +1170,19 @@ def test_a_departure_is_told_as_it_left_the_host(tmp_path: Path, rehearsal: bool
     assert not any("went on without runbook" in remark for remark in remarks), remarks
 
 
+def aborted_in(journal: Journal, step: str, command: str, *, kind: str = "shell",
+               attempt: str = "a1", ended: bool = False) -> None:
+    """The rest of a run whose operator aborted `step` while `command` ran
+    (or, `ended`, once it had ended)."""
+    journal.write("step-start", step=step)
+    journal.write("action-start", step=step, attempt=attempt, n=1, kind=kind, text=command)
+    if ended:
+        journal.write("action-end", step=step, attempt=attempt, n=1, status="ok")
+    journal.write("aborted", steps=[step])
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+
+
 def test_an_abort_in_a_wait_on_the_api_says_nothing_was_stopped(tmp_path: Path) -> None:
     """Trial: aborted while delete-nodegroups waited for the groups to go, the
     report said what it had started "was stopped", while both DELETEs stood
@@ -1179,13 +1192,7 @@ def test_an_abort_in_a_wait_on_the_api_says_nothing_was_stopped(tmp_path: Path) 
     path = tmp_path / "run.jsonl"
     journal = Journal(path)
     journal.write("run-start", config="c.toml", host="u@h:22", steps=["delete-nodegroups"])
-    journal.write("step-start", step="delete-nodegroups")
-    journal.write("action-start", step="delete-nodegroups", attempt="a", n=1, kind="apicall",
-                  text="curl -X DELETE one")
-    journal.write("action-end", step="delete-nodegroups", attempt="a", n=1, status="ok")
-    journal.write("aborted", steps=["delete-nodegroups"])
-    journal.write("run-end", outcome="stopped", exit_code=3)
-    journal.close()
+    aborted_in(journal, "delete-nodegroups", "curl -X DELETE one", kind="apicall", ended=True)
     remarks = build(path).remarks
     assert any("no command of it was running; runbook stopped waiting" in r for r in remarks), \
         remarks
@@ -1206,12 +1213,7 @@ def test_an_abort_names_only_what_its_own_run_had_started(tmp_path: Path) -> Non
                   text="unzip (first run)")
     # a crash: no end of that run
     journal.write("run-start", config="c.toml", host="u@h:22", steps=["unpack"], resumed=True)
-    journal.write("step-start", step="unpack")
-    journal.write("action-start", step="unpack", attempt="b1", n=1, kind="shell",
-                  text="unzip (resumed)")
-    journal.write("aborted", steps=["unpack"])
-    journal.write("run-end", outcome="stopped", exit_code=3)
-    journal.close()
+    aborted_in(journal, "unpack", "unzip (resumed)", attempt="b1")
     report = build(path)
     (step,) = [s for s in report.steps if s.id == "unpack"]
     status = {action.text: action.status for action in step.actions}
@@ -1229,12 +1231,7 @@ def test_a_step_cut_short_in_its_only_attempt_says_how_in_its_section(tmp_path: 
     path = tmp_path / "run.jsonl"
     journal = Journal(path)
     journal.write("run-start", config="c.toml", host="u@h:22", steps=["upload"])
-    journal.write("step-start", step="upload")
-    journal.write("action-start", step="upload", attempt="a", n=1, kind="upload",
-                  text="sftp put x")
-    journal.write("aborted", steps=["upload"])
-    journal.write("run-end", outcome="stopped", exit_code=3)
-    journal.close()
+    aborted_in(journal, "upload", "sftp put x", kind="upload")
     report = build(path)
     section = markdown(report).split("### `upload`", 1)[1].split("\n###", 1)[0]
     assert "aborted by the operator" in section, section
