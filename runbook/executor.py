@@ -760,10 +760,13 @@ class Executor(Generic[F]):
         # the journal; this run's, from the attempt left in doubt (review: once
         # the reconnect had given up, a retry ran the unzip beside the first).
         left = [*(earlier.in_flight_jobs if earlier is not None else []),
-                *self._left_running.pop(step.id, [])]
+                *self._left_running.get(step.id, [])]
         try:
             if left:
                 await self._settle_earlier_attempt(step, left)
+            # Forgotten only once settled: a retry while the host is still
+            # away fails here, and the one after it must wait all the same.
+            self._left_running.pop(step.id, None)
             already = await self._look(step, ctx)
         except JournalWriteError:
             raise  # nothing more may happen unrecorded
