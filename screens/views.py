@@ -282,7 +282,10 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
     if state.outcome is Outcome.ROLLED_BACK:
         return "Rolled back already: the old stream manager serves again.", False
     running = state.by_id.get(state.running or "")
-    if state.way_back or (running is not None and running.phase is Phase.ROLLBACK):
+    if state.outcome is None and (state.way_back or (
+            running is not None and running.phase is Phase.ROLLBACK)):
+        # Only while this run goes on: a way back that failed or was stopped
+        # ends the run, and the operator needs the command that goes on from there.
         return "The way back is under way: each of its steps is confirmed.", False
     if not state.service_down:
         if state.downtime_s is not None:

@@ -248,6 +248,28 @@ async def test_on_the_way_back_r_says_so_and_leaves_the_footer() -> None:
         answer.cancel()
 
 
+async def test_after_a_way_back_that_failed_r_says_how_to_go_back_from_here() -> None:
+    """Review: once the way back had failed and the run ended with the stream
+    manager down, r still said "the way back is under way", and not the one
+    thing the operator needs then: the command that goes back."""
+    from runbook.events import CutoverStarted, RunEnded, WayBackStarted
+    from runbook.model import Outcome
+
+    app = make_app()
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
+        tell(app, WayBackStarted())
+        tell(app, StepChanged(StepReport("rollback-restore", StepState.FAILED, "no")))
+        tell(app, RunEnded(Outcome.FAILED.value, 1))
+        await until(lambda: app.run_state.outcome is not None, what="the run's end")
+        await pilot.press("r")
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        assert not any("under way" in m for m in said), said
+        assert any("this run has ended" in m and "runbook rollback" in m for m in said), said
+
+
 async def test_a_step_that_can_be_skipped_shows_the_skip_key() -> None:
     app = make_app()
     async with app.run_test(size=NARROW):
