@@ -79,6 +79,9 @@ class Stopper:
         # own handler starts, which is kept for the rest: what runs is stopped
         # on the host, and the run ends as interrupted.
         interrupt = signal.getsignal(signal.SIGINT)
+        # Started with ctrl+c ignored (`runbook ... &` from a script), it stays
+        # ignored: that ctrl+c is meant for the foreground job (review).
+        catch_interrupt = interrupt is not signal.SIG_IGN
 
         def on_interrupt(signum: int, frame: Any) -> None:
             loop.call_soon_threadsafe(aborted)
@@ -89,7 +92,8 @@ class Stopper:
 
         for sig in SIGNALS:
             loop.add_signal_handler(sig, stop, sig)
-        signal.signal(signal.SIGINT, on_interrupt)
+        if catch_interrupt:
+            signal.signal(signal.SIGINT, on_interrupt)
         try:
             code = await work  # a front end may end quietly when cancelled
         except asyncio.CancelledError:
@@ -99,7 +103,9 @@ class Stopper:
         finally:
             for sig in SIGNALS:
                 loop.remove_signal_handler(sig)
-            signal.signal(signal.SIGINT, interrupt)
+            if catch_interrupt:  # None: set outside Python, which we cannot put back
+                signal.signal(signal.SIGINT,
+                              signal.SIG_DFL if interrupt is None else interrupt)
         if self.caught is None:
             return code
         task.uncancel()

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import termios
+import textwrap
 import time
 from pathlib import Path
 
@@ -370,3 +371,36 @@ def test_the_properties_editor_whose_terminal_closes_exits_129_without_a_traceba
             editor.kill()
             editor.wait()
     assert code == 128 + signal.SIGHUP
+
+
+def test_a_run_started_with_ctrl_c_ignored_keeps_ignoring_it() -> None:
+    """Review: a run started with SIGINT ignored (`runbook ... &` from a script,
+    nohup-style wrappers) was aborted by a ctrl+c meant for the foreground
+    job: the handler took the ignored disposition for Python's default and
+    raised KeyboardInterrupt."""
+    script = textwrap.dedent("""
+        import asyncio, os, signal
+        from runbook.stopping import Stopper
+
+        class Session:
+            def abort(self): print("aborted")
+            def detach(self, exit_code=None): print("detached")
+
+        async def work():
+            os.kill(os.getpid(), signal.SIGINT)
+            await asyncio.sleep(0.3)
+            return 7
+
+        async def main():
+            stopper = Stopper()
+            stopper.watch(Session())
+            return await stopper.run(work())
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("code", asyncio.run(main()))
+        print("after", signal.getsignal(signal.SIGINT) is signal.SIG_IGN)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == ["code 7", "after True"], done.stdout
