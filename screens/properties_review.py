@@ -137,11 +137,11 @@ class _KeyList(OptionList):
 
 
 class PropertiesReviewScreen(Screen[bool]):
+    """Review and decide every key of a :class:`Review`; ``w`` writes, ``q`` leaves."""
+
     # Below 100 columns notices span the screen a row per line (the tcss):
     # at half width, --set's cautions covered the table (trial).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own)
-
-    """Review and decide every key of a :class:`Review`; ``w`` writes, ``q`` leaves."""
 
     CSS_PATH = "properties_review.tcss"
 
