@@ -148,11 +148,17 @@ class Redactor:
             self.add(secret)
 
     def add(self, secret: str | None) -> None:
+        """Register `secret`. One read from a properties file as Java reads it
+        (ISO-8859-1) shows in UTF-8 text (a command's output, a log) as the
+        characters its bytes spell in UTF-8: both forms are masked (review)."""
         # Very short values ("1", "no") would mask unrelated text everywhere;
         # they are not secrets anyone relies on, so they are not registered.
         if not secret or len(secret) < 4 or secret in self._secrets:
             return
         self._secrets.add(secret)
+        # Not a UTF-8 text's bytes: the form given is the only one.
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            self._secrets.add(secret.encode("latin-1").decode("utf-8"))
         ordered = sorted(self._secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -170,17 +169,6 @@ async def read_properties(ctx: Ctx, path: str) -> dict[str, str]:
     except PropertiesError as exc:
         raise StepFailed(str(exc)) from None
     return dict(javaproperties.loads(text))
-
-
-def secret_forms(value: str) -> set[str]:
-    """A secret read as Java reads the file (ISO-8859-1), and as it reads in a
-    UTF-8 text where the file's bytes are UTF-8 (a command's output, a log):
-    both are masked, so the secret is hidden whichever way it shows (review)."""
-    forms = {value}
-    # Not a UTF-8 text's bytes: Java's form is the only one.
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        forms.add(value.encode("latin-1").decode("utf-8"))
-    return forms
 
 
 async def read_remote(ctx: Ctx, path: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from runbook.shell import CommandResult, quote
 from runbook.step import StepFailed
 from steps import red5
-from steps.common import read_properties, secret_forms, trees
+from steps.common import read_properties, trees
 from steps.facts import AnyContext, Ctx
 
 # The database name is fixed in the streammanager's Spring config (FACTS §5).
@@ -78,8 +78,7 @@ async def login(ctx: Ctx) -> Login:
     if not user or is_placeholder(user):
         raise StepFailed(f"the live {red5.PROPERTIES} names no config.dbUser; the new "
                          "database is reached with the live login")
-    for form in secret_forms(password):
-        ctx.add_secret(form)
+    ctx.add_secret(password)
     port = ctx.settings.new_db_port or int(live.get("config.dbPort") or 3306)
     ctx.facts.db_port = port  # for the plans shown from here on
     return Login(user, password, ctx.settings.new_db_host, port)

@@ -39,7 +39,6 @@ from steps.common import (
     red5_pids,
     root,
     run_shell,
-    secret_forms,
     server_folders,
     sha256_local,
     sha256_remote,
@@ -171,8 +170,7 @@ class Preflight(Red5Step):
         live_props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")
         for key, value in live_props.items():
             if is_secret_key(key):
-                for form in secret_forms(value):
-                    ctx.add_secret(form)
+                ctx.add_secret(value)
         ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
 
         # Read inside the zip when its name does not say it (an account

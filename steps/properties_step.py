@@ -18,7 +18,6 @@ from steps.common import (
     new_dir,
     read_bytes_command,
     read_remote_bytes,
-    secret_forms,
     trees,
 )
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
@@ -103,8 +102,7 @@ class Properties(Red5Step):
             if key.secret:
                 for value in (key.old, key.new, key.merged):
                     if value:
-                        for form in secret_forms(value):
-                            ctx.add_secret(form)
+                        ctx.add_secret(value)
         decisions_path = ctx.settings.decisions
         if decisions_path is not None:
             try:
