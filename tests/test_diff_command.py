@@ -876,3 +876,30 @@ def test_json_stays_json_on_a_stdout_that_cannot_say_every_character(
     # must come back whatever stdout's encoding.
     expected = "caf\u00e9 \u20ac \U0001f600".encode("utf-8").decode("latin-1")
     assert entry["old"] == expected
+
+
+def test_json_escapes_what_a_terminal_would_not_show_as_it_is(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Review: --json escaped only C1 and the line separators by a rule of its
+    own; a right-to-left override (U+202E) went to the terminal raw and
+    turned the rest of the line around. The JSON still says the value as it is."""
+    old, new = tmp_path / "old.properties", tmp_path / "new.properties"
+    value = "abc\u202edef\u200b\U000e0001"
+    old.write_text(files["live"].read_text() + f"name={value}\n".replace("\\", "\\\\")
+                   .encode("ascii", "backslashreplace").decode("ascii")
+                   .replace("\\U000e0001", "\\udb40\\udc01"))
+    new.write_text(files["template"].read_text() + "name=x\n")
+    result = runbook_cli("diff", str(old), str(new), "--json")
+    assert not any(c in result.stdout for c in "\u202e\u200b\U000e0001"), \
+        [c for c in result.stdout if not (c.isprintable() or c == "\n")]
+    entry = next(e for e in json.loads(result.stdout)["keys"] if e["key"] == "name")
+    assert entry["old"] == value
+
+
+def test_a_character_beyond_the_basic_plane_is_escaped_unambiguously() -> None:
+    """Review: U+E0001 came out as \\ue0001, which reads as U+E000 and a 1."""
+    from runbook.visible import visible
+
+    assert visible("a\U000e0001b") == "a\\U000e0001b"
+    assert visible("a\u202eb") == "a\\u202eb"

@@ -27,7 +27,7 @@ from runbook.properties.codec import (
 from runbook.properties.decisions import Decisions, DecisionsError, closest, env_name_for
 from runbook.properties.model import ApplyResult, KeyReview, Review, Status, review
 from runbook.streams import write_whole
-from runbook.visible import visible
+from runbook.visible import visible, visible_json
 
 __all__ = ["diff_command", "parse_sets", "render_review", "review_to_json"]
 
@@ -262,17 +262,17 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
 
 
 def _json_text(document: dict[str, Any], encoding: str | None = None) -> str:
-    """The --json document: readable beyond ASCII, but with the characters JSON
-    may leave raw and a terminal would act on (C1, DEL, the separators)
-    escaped, so the JSON means the same and is safe to print. All of it
-    escaped where the stream's `encoding` cannot hold some character: the
-    stream would otherwise replace it with an escape JSON does not have."""
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+    """The --json document: readable beyond ASCII, but with what a terminal
+    would act on or not show (controls, direction marks) escaped, so the JSON
+    means the same and is safe to print. All of it escaped where the stream's
+    `encoding` cannot hold some character: the stream would otherwise replace
+    it with an escape JSON does not have."""
+    text = visible_json(json.dumps(document, indent=2, ensure_ascii=False))
     try:
         text.encode(encoding or "utf-8")
     except UnicodeEncodeError:
         return json.dumps(document, indent=2)
-    return re.sub("[\x7f-\x9f\u2028\u2029]", lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
 
 
 def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
