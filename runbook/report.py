@@ -763,9 +763,10 @@ def _said(ts: str) -> str:
 
 
 def printable(text: str) -> str:
-    """A line from the host as a reader's terminal can show it: its tabs kept,
-    every other control character (a terminal escape) as an escape."""
-    return visible(text, keep="\t")
+    """What the host said as a reader's terminal can show it: its tabs and
+    line breaks kept, every other control character (a terminal escape) as
+    an escape."""
+    return visible(text, keep="\t\n")
 
 
 # --- writing ---------------------------------------------------------------------------

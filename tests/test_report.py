@@ -1278,3 +1278,18 @@ def test_a_host_s_control_characters_never_reach_the_reader_raw(tmp_path: Path) 
     for text in shown:
         assert "column" in text and "red" in text
         assert not RAW_CONTROL.search(text), [m.group() for m in RAW_CONTROL.finditer(text)]
+
+
+def test_a_result_over_two_lines_reads_as_two_lines_not_an_escape(tmp_path: Path) -> None:
+    """Review: a step's result may hold a line break (an API's error message),
+    which the HTML report showed as a literal \\u000a."""
+    journal = _journal(tmp_path, steps=["one"])
+    journal.write("step-start", step="one")
+    journal.write("step-end", step="one", state="failed",
+                  detail="the API said: no such nodegroup\nsecond line", elapsed_s=1.0)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    for text in (markdown(report), html(report)):
+        assert "second line" in text
+        assert "\\u000a" not in text, text
