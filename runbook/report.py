@@ -391,11 +391,12 @@ class _Reader:
                 # A command is told to stop (told, not known: the link may be
                 # down); a request already sent stands, and a wait just ends
                 # (trial: "was stopped" of DELETEs sent and a service started).
-                commands = [action for action in going if action.kind == "shell"]
-                for action in commands:
-                    action.status, action.error = "told to stop", "the operator aborted the step"
-                what = ("runbook told the host to stop the command it ran" if commands else
-                        "no command of it was running; runbook stopped waiting")
+                cut = [action for action in going if action.kind in _CUT_SHORT]
+                for action in cut:
+                    action.status = _CUT_SHORT[action.kind][0]
+                    action.error = "the operator aborted the step"
+                what = "; ".join(dict.fromkeys(_CUT_SHORT[a.kind][1] for a in cut)) or \
+                    "no command of it was running; runbook stopped waiting"
                 if aborted in self.going:
                     self.going[aborted].aborted = what
                 report.remarks.append(f"{ts}: the operator aborted {aborted}: {what}, and what "
@@ -760,6 +761,20 @@ def _cut_off(last: str) -> tuple[str, str]:
 
 def _said(ts: str) -> str:
     return said_time(ts) if ts else "a time not recorded"
+
+
+# What an abort did to an action it cut short, by the action's kind: its
+# status, and the words the report says it in. An API request or a wait is
+# not here: the request stands once sent, and runbook only stopped waiting.
+_CUT_SHORT = {
+    "shell": ("told to stop", "runbook told the host to stop the command it ran"),
+    # Staged, then put in place by one rename (Remote.replace_file).
+    "editfile": ("stopped", "runbook stopped its edit: the file it edited is as it was or "
+                 "whole as edited"),
+    # A new attempt keeps the part whose checksum matches (Remote.upload).
+    "upload": ("stopped part-way", "runbook stopped the transfer: what reached the host "
+               "stays, and a new attempt goes on from it"),
+}
 
 
 def printable(text: str) -> str:

@@ -1293,3 +1293,20 @@ def test_a_result_over_two_lines_reads_as_two_lines_not_an_escape(tmp_path: Path
     for text in (markdown(report), html(report)):
         assert "second line" in text
         assert "\\u000a" not in text, text
+
+
+@pytest.mark.parametrize(("kind", "said"), [
+    ("shell", "told the host to stop the command it ran"),
+    ("editfile", "the file it edited is as it was or whole as edited"),
+    ("upload", "what reached the host stays"),
+])
+def test_an_abort_says_what_it_stopped_by_the_kind_of_action(
+        tmp_path: Path, kind: str, said: str) -> None:
+    """Review: only a shell command counted as stopped; an edit (whose install
+    runs as a command) and a transfer cut off were said to have had "no
+    command running", as if runbook had only stopped waiting."""
+    journal = _journal(tmp_path, steps=["one"])
+    aborted_in(journal, "one", "the action", kind=kind)
+    remarks = build(journal.path, estimate_from=[]).remarks
+    assert any(said in r for r in remarks), remarks
+    assert not any("stopped waiting" in r for r in remarks), remarks
