@@ -391,11 +391,11 @@ class _Reader:
                 # A command is told to stop (told, not known: the link may be
                 # down); a request already sent stands, and a wait just ends
                 # (trial: "was stopped" of DELETEs sent and a service started).
-                cut = [action for action in going if action.kind in _CUT_SHORT]
-                for action in cut:
+                stopped = [action for action in going if action.kind in _CUT_SHORT]
+                for action in stopped:
                     action.status = _CUT_SHORT[action.kind][0]
                     action.error = "the operator aborted the step"
-                what = "; ".join(dict.fromkeys(_CUT_SHORT[a.kind][1] for a in cut)) or \
+                what = "; ".join(dict.fromkeys(_CUT_SHORT[a.kind][1] for a in stopped)) or \
                     "no command of it was running; runbook stopped waiting"
                 if aborted in self.going:
                     self.going[aborted].aborted = what
