@@ -487,7 +487,7 @@ def _resume_from(
 ) -> Replay | None:
     """The unfinished run --resume continues; None for a new run."""
     from runbook.config import ConfigError
-    from runbook.journal import in_use, replay, unfinished
+    from runbook.journal import IN_USE, in_use, replay, unfinished
 
     if args.resume:
         if args.journal is not None and not args.journal.is_file():
@@ -508,8 +508,7 @@ def _resume_from(
         if in_use(earlier.path):
             # Before anything is said of going on: the commands that go on
             # would name the very run refused here (trial).
-            raise ConfigError(str(earlier.path), "another runbook is writing this journal; let "
-                              "it finish or stop it first")
+            raise ConfigError(str(earlier.path), IN_USE)
         if not settings.rehearsal and earlier.config is not None and \
                 Path(earlier.config).resolve() != Path(settings.source).resolve():
             say(f"note: that run used {earlier.config}; it goes on with {settings.source}, "

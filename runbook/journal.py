@@ -109,8 +109,7 @@ class Journal:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise JournalError(f"{path}: another runbook is writing this journal; let it "
-                               "finish or stop it first") from None
+            raise JournalError(f"{path}: {IN_USE}") from None
         # No buffered file object: a failed flush would leave half a record
         # queued to be written behind whatever comes next.
         self._fd: int | None = fd
@@ -337,6 +336,9 @@ def cutover_began(record: dict[str, Any], ts: str) -> str:
     from it."""
     began = record.get("began")
     return began if isinstance(began, str) and began else ts
+
+
+IN_USE = "another runbook is writing this journal; let it finish or stop it first"
 
 
 def in_use(path: Path) -> bool:

@@ -218,7 +218,9 @@ class _WritesAfterALoss(logging.Filter):
         return record.getMessage() != "socket.send() raised exception."
 
 
-_QUIET_LOSSES = _WritesAfterALoss()
+# On the process's asyncio logger once, at import: a Remote is what opens
+# the connections whose losses it would otherwise report.
+logging.getLogger("asyncio").addFilter(_WritesAfterALoss())
 
 
 class Remote:
@@ -233,7 +235,6 @@ class Remote:
         reconnect_within: float = 120.0,
     ) -> None:
         self.host = host
-        logging.getLogger("asyncio").addFilter(_QUIET_LOSSES)  # once: filters are a set
         # Isolated (rehearsal and tests): read nothing from ~/.ssh and no agent,
         # so the run depends only on what the config names.
         self.isolated = isolated
