@@ -204,7 +204,9 @@ class PropertiesReviewScreen(Screen[bool]):
         # The decisions file as this review read it: w does not write over
         # another hand's edit made meanwhile without saying so once (trial).
         self._decisions_read = _contents(self.decisions_path)
-        self._overwrite_armed = False
+        # What the decisions file held when w said it had changed on disk
+        # (None inside: it was gone); None: not said.
+        self._warned_of: tuple[bytes | None] | None = None
         self._widths = (_STATUS_WIDTH, 40, _MIN_VALUE_WIDTH, _MIN_VALUE_WIDTH)
         # One Option per key, kept across filter changes: building rows is most of the
         # cost of a rebuild, and only a decision, a reveal or a resize changes one.
@@ -832,8 +834,11 @@ class PropertiesReviewScreen(Screen[bool]):
         self.dismiss(True)
 
     def _save_decisions(self, path: Path) -> bool:
-        if _contents(path) != self._decisions_read and not self._overwrite_armed:
-            self._overwrite_armed = True
+        on_disk = _contents(path)
+        # w again writes over the change it was told of, and only that one:
+        # an edit made after the warning is warned of in turn (review).
+        if on_disk != self._decisions_read and (on_disk,) != self._warned_of:
+            self._warned_of = (on_disk,)
             self._say(f"Not written: {path} changed on disk since this review read it "
                       "(another edit?). Every decision here would replace what it says "
                       "now: w again writes over it; q q leaves, and the same command "
@@ -850,7 +855,7 @@ class PropertiesReviewScreen(Screen[bool]):
             self._say(f"Not written: {path}: {exc.strerror or exc}", "error")
             return False
         self._decisions_read = _contents(path)
-        self._overwrite_armed = False
+        self._warned_of = None
         return True
 
     def _keep_report(self, written: list[str]) -> None:

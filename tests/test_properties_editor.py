@@ -508,6 +508,35 @@ async def test_w_does_not_write_over_a_decisions_file_changed_since_it_was_read(
     assert Decisions.load("decisions.toml").entries[NEEDS_VALUE_KEY].value == "live"
 
 
+async def test_a_second_change_on_disk_after_the_warning_is_warned_of_again(
+    pair: tuple[Path, Path],
+) -> None:
+    """Review: once warned of one change, w wrote over the file whatever it
+    held by then: a second edit, made after the warning, went without a word."""
+    first = make_app(pair, out=None)
+    async with first.run_test(size=SIZE) as pilot:
+        await editor(pilot)
+        await pilot.press("n", "a", "w")
+        await pilot.pause()
+    app = make_app(pair, out=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        Path("decisions.toml").write_text(Path("decisions.toml").read_text() + "# one\n")
+        await pilot.press("n", "a", "w")
+        await pilot.pause()
+        assert "changed" in message(screen), message(screen)
+        theirs = Path("decisions.toml").read_text() + "# COLLEAGUE: and another\n"
+        Path("decisions.toml").write_text(theirs)
+        await pilot.press("w")
+        await pilot.pause()
+        assert app.is_running
+        assert Path("decisions.toml").read_text() == theirs
+        assert "changed" in message(screen), message(screen)
+        await pilot.press("w")  # this change was said: w now writes over it
+        await pilot.pause()
+    assert Path("decisions.toml").read_text() != theirs
+
+
 async def test_control_characters_in_a_key_or_value_are_shown_escaped(
     pair: tuple[Path, Path],
 ) -> None:
