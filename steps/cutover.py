@@ -646,9 +646,11 @@ class StartService(Red5Step):
         if self.side == "new":
             ctx.facts.new_api_version = api.version
         self._answered(ctx, api, version=version, controller=controller)
-        if controller and "dummy" in controller.lower():
-            raise StepFailed(f"the {self.side} stream manager runs the dummy cloud controller; "
-                             "carry-over did not activate the live controller")
+        if controller is not None and controller.strip() == red5.DUMMY_ANSWER:
+            raise StepFailed(f"the {self.side} stream manager runs the Dummy cloud controller "
+                             f"(its API answers \"{red5.DUMMY_ANSWER}\"), which launches no "
+                             "node: carry-over did not make the live install's controller "
+                             "the active one")
 
     def _answered(self, ctx: Ctx, api: Any, *, version: str | None,
                   controller: str | None) -> None:

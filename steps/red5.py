@@ -186,6 +186,10 @@ _BRIDGE = re.compile(r"<bean\s+id=\"apiBridge\"\s+class=\"(?P<cls>[^\"]+)\".*?(?
                      re.DOTALL)
 
 DUMMY_CONTROLLER = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
+# What the API's cloudcontroller call answers while the Dummy controller is the
+# active one (FACTS-scenarios §5, commons CloudPlatform): a stream manager on
+# it launches no node.
+DUMMY_ANSWER = "Streammanager Placebo"
 
 
 def _active_bridges(xml: str) -> list[re.Match[str]]:

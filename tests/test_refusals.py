@@ -193,3 +193,34 @@ async def test_without_its_schema_the_new_service_does_not_start_and_says_why(
     assert serving == (host.install_dir / "red5pro").resolve(), "the old tree serves again"
     assert (host.install_dir / "red5pro" / scenarios.scenario(scenarios.DEFAULT).old.top).exists()
     assert len(after) == len(before), "the nodegroups are back on the old database"
+
+
+async def test_a_new_release_left_on_the_dummy_controller_does_not_pass_start_service(
+    tmp_path: Path,
+) -> None:
+    """Facts audit: start-service looked for "dummy" in the cloud controller's
+    name, but the Dummy controller calls itself "Streammanager Placebo"
+    (FACTS-scenarios §5): a new stream manager left on the controller it
+    ships with (here: its applicationContext.xml put back as shipped after
+    carry-over), unable to launch a node, passed the step."""
+    from runbook.model import Action, StepReport
+    from steps import red5
+
+    journal = tmp_path / "run.jsonl"
+    shipped: dict[str, bytes] = {}
+    async with rehearsal_host(tmp_path) as host:
+        new_top = scenarios.scenario(scenarios.DEFAULT).new.top
+
+        def undo_the_controller(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "carry-over":
+                shipped["xml"] = (host.install_dir / new_top / red5.APP_CONTEXT).read_bytes()
+            if step.id == "start-service":
+                (host.install_dir / "red5pro" / red5.APP_CONTEXT).write_bytes(shipped["xml"])
+
+        front = ScriptedFrontEnd(on_confirm=undo_the_controller,
+                                 recoveries={"start-service": [Recovery.STOP]})
+        outcome = await rehearse(host, front, journal, rehearsal_settings(host))
+    assert outcome is not Outcome.DONE, front.text()[-3000:]
+    assert front.final_state("start-service") == "failed", front.text()[-3000:]
+    said = detail(front, "start-service")
+    assert "Streammanager Placebo" in said and "carry-over" in said, said
