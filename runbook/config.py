@@ -84,8 +84,9 @@ class Settings:
     property_overrides: dict[str, str] = field(default_factory=dict)
     timeouts: Timeouts = field(default_factory=Timeouts)
     rehearsal: bool = False
-    # The node image the recreated launch configs name (a new release wants
-    # new node images); None keeps each launch config's own.
+    # The node image the recreated launch configs name, when the operator
+    # gives one (the upgrade docs say nothing of node images); None keeps each
+    # launch config's own.
     node_image: str | None = None
     # How fast a rehearsal host's fake cloud runs (1.0 the documented
     # durations): set by `runbook rehearse` from its host, never by a config

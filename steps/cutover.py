@@ -684,8 +684,9 @@ def _images(launch_config: dict[str, Any]) -> set[str]:
 
 
 def _with_image(launch_config: dict[str, Any], image: str | None) -> dict[str, Any]:
-    """The launch config naming `image` wherever it names one (the docs ask for
-    new node images with a new release); unchanged without one."""
+    """The launch config naming `image` wherever it names one (the operator's
+    [nodes] image: the upgrade docs say nothing of node images, so it is never
+    assumed); unchanged without one."""
     if not image:
         return launch_config
     changed = copy.deepcopy(launch_config)

@@ -35,7 +35,7 @@ def zip_version(zip_path: Path) -> str | None:
     account is named red5pro-server-us-<uuid>.zip (FACTS-scenarios §2), and
     is read inside as Red5's installer reads an install: conf/red5.ini's
     server.version, else the root marker, else lib/red5pro-*-RELEASE.jar
-    (FACTS §5). None if neither says, or the zip cannot be read."""
+    (FACTS-scenarios §5). None if neither says, or the zip cannot be read."""
     named = distribution_version(zip_path.name)
     if named is not None:
         return named

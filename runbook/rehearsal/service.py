@@ -43,7 +43,7 @@ DB_CONNECT_TIMEOUT_S = 2.0
 
 # Active bean class (simple name) -> (what admin/debug/cloudcontroller answers,
 # the jar name prefix that must sit in WEB-INF/lib for the class to load). The
-# answers are the API 4.0-era docs' (FACTS §4, the auto-*/api-basics pages);
+# answers are the API 4.0-era docs' (FACTS §2.3, the auto-*/api-basics pages);
 # _API_3_ANSWERS holds the 5.x/6.x releases' own where their bytecode differs.
 CONTROLLERS: dict[str, tuple[str, str | None]] = {
     "AWSInstanceController": ("Amazon Web Services", "aws-cloud-controller"),
