@@ -27,7 +27,7 @@ def new_folder(settings: Settings, facts: Red5Facts) -> str:
     if facts.new_top:
         return facts.new_top
     try:
-        facts.new_top = red5.top_folder(settings.distribution)
+        facts.new_top, facts.new_flat = red5.layout(settings.distribution)
     except (OSError, ValueError, KeyError):
         if red5.distribution_version(settings.distribution.name) is None:
             return "<the folder the zip unpacks into>"

@@ -33,6 +33,7 @@ class Red5Facts(Facts):
     db_port: int | None = None  # the new database's, once a step has read the login
     # the new release
     new_top: str | None = None  # the folder the distribution unpacks into
+    new_flat: bool = False  # the zip holds no top folder: unzipped into new_top
     new_tree: str | None = None  # device:inode of the unpacked folder
     local_sha256: dict[str, str] = field(default_factory=dict)
     snapshot: str | None = None  # path of the fleet snapshot this run uses

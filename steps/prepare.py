@@ -199,7 +199,7 @@ class Preflight(Red5Step):
         size = s.distribution.stat().st_size if s.distribution.is_file() else 0
         if size:
             try:
-                ctx.facts.new_top = red5.top_folder(s.distribution)
+                ctx.facts.new_top, ctx.facts.new_flat = red5.layout(s.distribution)
             except ValueError as exc:
                 problems.append(str(exc))
             refused = red5.not_for_this_procedure(s.distribution)
@@ -301,8 +301,8 @@ class Preflight(Red5Step):
             # trial). A zip missing or unreadable is a problem of its own already.
             return []
         installed = await ctx.sh(f"cat -- {quote(s.unit_file)}", check=False, quiet=True)
-        top = ctx.facts.new_top
-        shipped = red5.zip_member(s.distribution, f"{top}/red5pro.service") if top else None
+        inside = "" if ctx.facts.new_flat else f"{ctx.facts.new_top}/"
+        shipped = red5.zip_member(s.distribution, f"{inside}red5pro.service")
         if shipped is not None:
             unit, which = shipped.decode("utf-8", errors="replace"), "the new release's unit"
             ctx.info("service-unit will install the red5pro.service the new release ships "
@@ -738,8 +738,11 @@ class Unpack(Red5Step):
         zip_path = uploaded(s, s.distribution)
         # One command: an unzip that outlives a dropped connection still
         # leaves the marker when it finishes, so a resumed run finds it done.
-        unzip = root(p, f"unzip -q -o {quote(zip_path)} -d {quote(install_dir(p))}")
         creates = new_dir(p)
+        # A flat zip holds the install's folders at its top: into a folder of
+        # its own, never loose beside red5pro.
+        into = creates if p.facts.new_flat else install_dir(p)
+        unzip = root(p, f"unzip -q -o {quote(zip_path)} -d {quote(into)}")
         # Without the zip here its folder's name is a guess (FACTS: it cannot
         # be assumed), said as one until preflight reads it from the zip.
         if not p.facts.new_top:

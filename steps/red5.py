@@ -41,17 +41,19 @@ def zip_version(zip_path: Path) -> str | None:
         return named
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            entries = [name.split("/", 1) for name in archive.namelist() if "/" in name]
-            ini = next((f"{top}/{rest}" for top, rest in entries if rest == "conf/red5.ini"),
-                       None)
+            names = archive.namelist()
+            # In the install's own terms: without the top folder, if it has one.
+            inside = names if _is_flat(names) else [name.partition("/")[2] for name in names]
+            ini = next((name for name, rest in zip(names, inside, strict=True)
+                        if rest == "conf/red5.ini"), None)
             text = archive.read(ini).decode("utf-8", "replace") if ini else ""
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
     found = _INI_VERSION.search(text)
     if found:
         return found.group("version")
-    return installed_version([rest for _top, rest in entries if "/" not in rest],
-                             [rest.removeprefix("lib/") for _top, rest in entries
+    return installed_version([rest for rest in inside if rest and "/" not in rest],
+                             [rest.removeprefix("lib/") for rest in inside
                               if rest.startswith("lib/")])
 
 
@@ -151,14 +153,39 @@ def unit_java_home(unit: str) -> str | None:
     return found[-1] if found else None
 
 
-def top_folder(zip_path: Path) -> str:
-    """The one folder a distribution zip unpacks into; anything else is refused,
-    because the promote step renames exactly that folder."""
+# A Red5 Pro install's own folders: a zip that holds them at its root is flat.
+_INSTALL_FOLDERS = ("conf/", "webapps/")
+
+
+def _is_flat(names: list[str]) -> bool:
+    return any(name.startswith(_INSTALL_FOLDERS) for name in names)
+
+
+def layout(zip_path: Path) -> tuple[str, bool]:
+    """The folder a distribution zip's release ends up in beside red5pro, and
+    whether the zip is flat (the install's folders at its root, no top folder).
+
+    Red5's installer takes either form, so the folder cannot be assumed
+    (FACTS §4). A zip with one red5pro-server-* top folder unpacks into it; a
+    flat one is unpacked into a folder runbook names after its release
+    (red5pro-server-<version>-release, as 6.2.0's own is named: a choice),
+    else after the zip. Anything else is refused: the promote step renames
+    exactly that folder, and nothing may land in red5pro or bak.red5pro."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            tops = {name.split("/", 1)[0] for name in archive.namelist() if name.strip("/")}
+            names = [name for name in archive.namelist() if name.strip("/")]
     except zipfile.BadZipFile:
         raise ValueError(f"{zip_path.name} is not a readable zip; download it again") from None
+    if _is_flat(names):
+        version = zip_version(zip_path)
+        folder = f"red5pro-server-{version}-release" if version else \
+            zip_path.name.removesuffix(".zip")
+        if folder in ("red5pro", "bak.red5pro") or folder.startswith("."):
+            raise ValueError(f"{zip_path.name} holds the install's folders at its top and "
+                             f"would be unpacked into {folder}; rename the zip after its "
+                             "release (red5pro-server-X.Y.Z.bN-release.zip)")
+        return folder, True
+    tops = {name.split("/", 1)[0] for name in names}
     folders = sorted(t for t in tops if t)
     if len(folders) == 1 and not folders[0].startswith("red5pro-server-"):
         raise ValueError(f"{zip_path.name} unpacks into {folders[0]}, not a red5pro-server-* "
@@ -166,9 +193,15 @@ def top_folder(zip_path: Path) -> str:
     if len(folders) != 1:
         shown = ", ".join(folders[:5]) or "nothing"
         raise ValueError(
-            f"{zip_path.name} should unpack into one red5pro-server-* folder but holds {shown}"
+            f"{zip_path.name} should unpack into one red5pro-server-* folder, or hold a "
+            f"Red5 Pro install's conf and webapps folders, but holds {shown}"
         )
-    return folders[0]
+    return folders[0], False
+
+
+def top_folder(zip_path: Path) -> str:
+    """The folder a distribution zip's release ends up in beside red5pro."""
+    return layout(zip_path)[0]
 
 
 def zip_member(zip_path: Path, member: str) -> bytes | None:

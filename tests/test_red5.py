@@ -46,12 +46,14 @@ def test_top_folder_requires_exactly_one(tmp_path: Path) -> None:
         archive.writestr("red5pro-server-11.1.0.b835-release/conf/red5.properties", "x")
         archive.writestr("red5pro-server-11.1.0.b835-release/LICENSE.txt", "x")
     assert red5.top_folder(good) == "red5pro-server-11.1.0.b835-release"
-    flat = tmp_path / "flat.zip"
-    with zipfile.ZipFile(flat, "w") as archive:
-        archive.writestr("conf/red5.properties", "x")
+    # Two folders, neither the install's own: not a distribution (a flat one,
+    # with conf/ or webapps/ at its top, is taken: FACTS §4).
+    mixed = tmp_path / "mixed.zip"
+    with zipfile.ZipFile(mixed, "w") as archive:
+        archive.writestr("docs/readme.txt", "x")
         archive.writestr("lib/red5.jar", "x")
     with pytest.raises(ValueError, match="one red5pro-server"):
-        red5.top_folder(flat)
+        red5.top_folder(mixed)
 
 
 def test_shipped_context_runs_the_dummy_controller() -> None:
@@ -117,3 +119,31 @@ def test_a_zip_not_named_by_its_release_is_read_inside_for_it(
     named = _distribution(tmp_path / "red5pro-server-11.1.0.b835-release.zip",
                           {f"{top}/conf/red5.ini": "server.version=6.2.0.b406-release\n"})
     assert red5.zip_version(named) == "11.1.0.b835"  # its name, as published, comes first
+
+
+@pytest.mark.parametrize(("inside", "found"), [
+    ({"conf/red5.ini": "server.version=11.1.0.b835-release\n"}, "11.1.0.b835"),
+    ({"red5pro-server-6.2.0.b406-release": ""}, "6.2.0.b406"),
+    ({"lib/red5pro-6.2.0.406-RELEASE.jar": "x"}, "6.2.0.b406"),
+    ({}, None),
+])
+def test_a_flat_zip_is_read_for_its_release_and_named_after_it(
+        tmp_path: Path, inside: dict[str, str], found: str | None) -> None:
+    """A zip with the install's folders at its top, no top folder (Red5's
+    installer takes one, FACTS §4), is unpacked into a folder of its own,
+    named after the release inside it, else after the zip."""
+    zipped = _distribution(tmp_path / "red5pro-server-us-3f2b9c7e.zip",
+                           {"conf/red5.properties": "http.port=5080\n", **inside})
+    assert red5.zip_version(zipped) == found
+    folder = f"red5pro-server-{found}-release" if found else "red5pro-server-us-3f2b9c7e"
+    assert red5.layout(zipped) == (folder, True)
+
+
+@pytest.mark.parametrize("name", ["red5pro.zip", "bak.red5pro.zip", ".hidden.zip"])
+def test_a_flat_zip_that_would_land_on_the_live_install_is_refused(
+        tmp_path: Path, name: str) -> None:
+    """Named after nothing but itself, a flat red5pro.zip would be unpacked
+    into the live install's own folder."""
+    zipped = _distribution(tmp_path / name, {"webapps/root/index.html": "<html/>"})
+    with pytest.raises(ValueError, match="rename the zip"):
+        red5.layout(zipped)

@@ -584,6 +584,48 @@ async def test_a_distribution_saved_under_its_account_download_name_is_read_for_
         assert (host.install_dir / red5.top_folder(downloaded)).is_dir()
 
 
+def flattened(zip_path: Path, into: Path) -> Path:
+    """`zip_path` as a flat zip: its top folder's contents at the zip's root."""
+    import zipfile
+
+    flat = into / zip_path.name
+    with zipfile.ZipFile(zip_path) as source, zipfile.ZipFile(flat, "w") as target:
+        for info in source.infolist():
+            _top, _, rest = info.filename.partition("/")
+            if rest:
+                data = b"" if info.is_dir() else source.read(info)
+                info.filename = rest
+                target.writestr(info, data)
+    return flat
+
+
+@pytest.mark.timeout(600)
+async def test_a_flat_distribution_zip_is_unpacked_into_a_folder_of_its_own(
+        tmp_path: Path) -> None:
+    """Facts audit: Red5's installer takes a zip with a red5pro* top folder and
+    a flat one alike, so the folder cannot be assumed (FACTS §4), and the
+    top folder of the 10.9 and 11.1 zips is not known (FACTS-scenarios §2).
+    Preflight refused a flat zip outright; unzipped as the others are, it
+    would have spilled over the install folder, beside red5pro."""
+    from steps import red5
+
+    async with rehearsal_host(tmp_path) as host:
+        (tmp_path / "flat").mkdir()
+        flat = flattened(host.distribution, tmp_path / "flat")
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl",
+                                 dataclasses.replace(rehearsal_settings(host),
+                                                     distribution=flat))
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        release = red5.distribution_version(flat.name)
+        assert release and release in detail(front, "start-service")
+        assert (host.install_dir / "red5pro" / red5.PROPERTIES).is_file()
+        assert (host.install_dir / "bak.red5pro" / red5.PROPERTIES).is_file()
+        # Nothing of the zip landed loose in the install folder.
+        assert not (host.install_dir / "webapps").exists()
+        assert not (host.install_dir / "conf").exists()
+
+
 async def test_a_live_value_beyond_ascii_is_carried_over_as_java_reads_it(tmp_path: Path) -> None:
     """Java reads red5-web.properties byte by byte as ISO-8859-1, and so does
     `runbook diff`; the run must too, or a live value holding a byte that is not
