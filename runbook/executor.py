@@ -696,6 +696,12 @@ class Executor(Generic[F]):
         if step.read_only:
             self._info(step, "it only looks at the host: running it again")
             return StepState.PENDING, ""
+        if found.under_way:
+            # Offered the way back from a healthy upgrade (operator trial: a
+            # drop as the service started; it answered ten seconds later).
+            self._info(step, f"it is under way on the host ({found.detail}): running the "
+                             "step again waits for it, and does nothing twice")
+            return StepState.PENDING, ""
         return StepState.IN_DOUBT, (f"{said}. Reconnected: the check does not find the outcome "
                                     f"in place ({found.detail or 'not done'}); retry runs the "
                                     "step again from its check")

@@ -192,6 +192,10 @@ class Check:
 
     done: bool
     detail: str = ""
+    # Not in place yet, but coming: what the step started goes on by itself
+    # (a service that boots), and running the step again waits for it
+    # without doing anything twice.
+    under_way: bool = False
 
 
 @dataclass(frozen=True)

@@ -499,7 +499,9 @@ class StartService(Red5Step):
             # not answer is hung, and starting it again changes nothing.
             ctx.facts.restart_service = True
             return Check(False, f"the service has run for {age}s and its API does not answer")
-        return Check(False, "the service runs; its API does not answer yet")
+        # Running the step again starts nothing twice (systemctl start of a
+        # running service does nothing) and waits out what is left of the limit.
+        return Check(False, "the service runs; its API does not answer yet", under_way=True)
 
     async def _runs(self, ctx: Ctx) -> bool:
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok

@@ -436,6 +436,32 @@ async def test_an_ssh_drop_lands_in_the_steps_first_change(tmp_path: Path) -> No
     assert ends and ends[0]["status"] == "unknown", ends
 
 
+async def test_an_ssh_drop_while_the_service_starts_waits_for_it_instead_of_failing(
+        tmp_path: Path) -> None:
+    """Operator trial: `--fault ssh-drop@start-service` cut the connection as
+    systemd started the service; reconnected, the step found it running with
+    its API not answering yet and stopped in doubt, offering the way back from
+    a healthy upgrade. Ten seconds later a retry found it done. A start under
+    way is waited for, within the step's own limit."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        # The webapp loads a few seconds after the start, well within the limit:
+        # the reconnect finds the service running, its API not answering yet.
+        armed.arm(host.sandbox, "slow-start", step="start-service", delay=6.0)
+
+        def lift_once_started(step: StepReport, plan: list[Any]) -> None:
+            if step.id == "recreate":
+                armed.lift(host.sandbox, "slow-start")
+
+        front = Operator(on_confirm=lift_once_started)
+        outcome = await faulted(host, ["ssh-drop@start-service"], front, journal,
+                                with_timeouts(host, service_start=60))
+        assert host.ssh_drops == 1
+    assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert front.recovered == [], front.recovered
+    assert front.final_state("start-service") == "done"
+
+
 async def test_an_ssh_drop_at_upload_lands_while_the_file_is_sent(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
