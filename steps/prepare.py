@@ -305,8 +305,12 @@ class Preflight(Red5Step):
         shipped = red5.zip_member(s.distribution, f"{inside}red5pro.service")
         if shipped is not None:
             unit, which = shipped.decode("utf-8", errors="replace"), "the new release's unit"
-            ctx.info("service-unit will install the red5pro.service the new release ships "
-                     "(the installed one is kept as red5pro.service.bak)")
+            if installed.ok and installed.stdout == unit:
+                # A run resumed after service-unit (operator trial: "will install").
+                ctx.info(f"{s.unit_file} already is the red5pro.service the new release ships")
+            else:
+                ctx.info("service-unit will install the red5pro.service the new release "
+                         "ships (the installed one is kept as red5pro.service.bak)")
         elif installed.ok:
             unit, which = installed.stdout, f"the installed {s.unit_file}"
             ctx.info("the new release ships no red5pro.service: the installed unit stays")
@@ -330,7 +334,10 @@ class Preflight(Red5Step):
         return []
 
     async def verify(self, ctx: Ctx) -> Check:
-        versions = f"live {ctx.facts.live_version}, new {ctx.facts.new_version}"
+        # Mid-cutover red5pro may hold the new release already: the release
+        # kept for the way back is the old one, not the live one (operator trial).
+        old = "old" if ctx.cutover_under_way else "live"
+        versions = f"{old} {ctx.facts.live_version}, new {ctx.facts.new_version}"
         if ctx.facts._api_silent:
             # The version the earlier run saw is no proof the API answers now
             # (operator trial: "API 3.1" with the stream manager down).

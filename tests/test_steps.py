@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from runbook.executor import Decision, Outcome
+from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import replay
 from runbook.model import Action, Phase, StepReport, StepState
 from runbook.rehearsal.host import RehearsalHost
@@ -582,6 +582,28 @@ async def test_a_distribution_saved_under_its_account_download_name_is_read_for_
         assert outcome is Outcome.DONE, front.text()[-2000:]
         assert release and facts.new_version == release
         assert (host.install_dir / red5.top_folder(downloaded)).is_dir()
+
+
+async def test_preflight_resumed_after_the_unit_was_installed_says_where_things_stand(
+        tmp_path: Path) -> None:
+    """Operator trial: resumed after start-service, preflight said the run
+    "will install the red5pro.service the new release ships" (installed
+    already) and "done: live 6.2.0.b406, new 11.1.0.b835" while red5pro held
+    11.1.0.b835: the release kept for the way back is the old one."""
+    from runbook.journal import replay
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        second = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
+        await rehearse(host, second, journal, resume=replay(journal))
+    said = [line for step, _stream, line in second.lines if step == "preflight"]
+    assert not any("will install" in line for line in said), said
+    assert any("already is the red5pro.service the new release ships" in line
+               for line in said), said
+    result = detail(second, "preflight")
+    assert result.startswith("old ") and "live " not in result, result
 
 
 def flattened(zip_path: Path, into: Path) -> Path:
