@@ -171,6 +171,12 @@ class RunState:
             self.connection = "uncertain"
 
     def asked(self, step_id: str, plan: list[Action]) -> None:
+        # One step is the operator's turn: one asked before and not run (the
+        # way back chosen at its question) shows what it last was again.
+        for other, shown in self.states.items():
+            if shown == NEXT and other != step_id:
+                report = self.reports.get(other)
+                self.states[other] = (report.state if report else StepState.PENDING).value
         self.asking = step_id
         self.plans[step_id] = plan
         self.final_plans.add(step_id)

@@ -22,7 +22,7 @@ from runbook.events import CutoverStarted, Output, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome
 from runbook.facts import Facts
 from runbook.journal import Journal, replay
-from runbook.model import Check, Phase, StepState
+from runbook.model import Check, Phase, StepReport, StepState
 from runbook.rehearsal import cloud
 from runbook.step import StepContext
 from screens.app import RunbookApp
@@ -865,3 +865,21 @@ async def test_a_step_found_done_is_in_the_full_log_but_keeps_the_pane_where_it_
         history = [line for step, line in app.store.history if step == "recreate"]
         assert any("already done: every saved nodegroup" in line for line in history), history
         assert app.store.last_step == "upload"
+
+
+def test_only_the_step_asked_now_is_your_turn() -> None:
+    """Operator trial: at start-service's question the operator chose the way
+    back; the checklist then showed "your turn" beside start-service and
+    beside the way back's first step, as no later word of the executor
+    changed start-service's row."""
+    from screens.presentation import NEXT
+    from screens.run_state import RunState
+
+    app = make_app()
+    state = RunState(app.cards, "x")
+    state.apply(StepChanged(StepReport("start-service", StepState.FAILED, "no")), 1.0)
+    state.asked("start-service", [])
+    state.asked("rollback-set-aside", [])
+    turns = [step for step, shown in state.states.items() if shown == NEXT]
+    assert turns == ["rollback-set-aside"], turns
+    assert state.states["start-service"] == StepState.FAILED.value
