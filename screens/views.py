@@ -131,7 +131,8 @@ def group_titles(state: RunState) -> dict[str, str]:
     a run continued mid-cutover re-ran preflight under that heading)."""
     titles = dict(GROUPS)
     if state.service_down and state.down_since is not None:
-        titles[Phase.PREPARE] = "PREPARE · stream manager down for the cutover"
+        # Not "down" here: it read as if these steps had taken it down (trial).
+        titles[Phase.PREPARE] = "PREPARE · before the cutover, now under way"
         titles[Phase.CUTOVER] = f"CUTOVER · under way, down since {wall_clock(state.down_since)}"
     if state.outcome is Outcome.DONE:
         titles[Phase.ROLLBACK] = NOT_NEEDED
