@@ -713,6 +713,8 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
                       if isinstance(item, list) and len(item) == 2]
         elif event in (Record.ACTION_START, Record.NOTE):
             lines += [(step_id, line) for line in _text(record.get("text")).split("\n")]
+        elif event in (Record.ABORTED, Record.DETACHED):
+            lines += _left(record)
         elif event == Record.STEP_END and record.get("detail"):
             # How it ended, as the step's page and headless said it (a failure
             # can quote an API's stack trace: one entry a line, as above).
@@ -752,6 +754,22 @@ def _run_ended(record: dict[str, Any]) -> tuple[str, str]:
     code = record.get("exit_code")
     exit_code = f" (exit {code})" if isinstance(code, int) else ""
     return (RUN_MARK, f"{outcome_words(outcome)} {_said(_text(record.get('ts')))}{exit_code}")
+
+
+def _left(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The operator's abort, or runbook left while steps ran: under each step,
+    as the last word of it in that run (operator trial: the log ended with the
+    step's output as if nothing had happened)."""
+    steps = [_text(s) for s in record.get("steps") or []]
+    if record["event"] == Record.ABORTED:
+        how = "aborted by the operator"
+    else:
+        code = record.get("exit_code")
+        who = BY_SIGNAL.get(code if isinstance(code, int) else 0, "the operator left runbook")
+        if not steps:
+            return [(RUN_MARK, f"{who} while the run waited on the operator")]
+        how = f"{who} while it ran"
+    return [(step, f"{how}: in doubt until a run checks the host") for step in steps]
 
 
 def _cut_off(last: str) -> tuple[str, str]:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import javaproperties
@@ -1310,3 +1311,23 @@ def test_an_abort_says_what_it_stopped_by_the_kind_of_action(
     remarks = build(journal.path, estimate_from=[]).remarks
     assert any(said in r for r in remarks), remarks
     assert not any("stopped waiting" in r for r in remarks), remarks
+
+
+@pytest.mark.parametrize(("event", "fields", "said"), [
+    ("aborted", {}, "aborted by the operator"),
+    ("detached", {}, "the operator left runbook while it ran"),
+    ("detached", {"exit_code": 129}, "the terminal closed (SIGHUP) while it ran"),
+])
+def test_runbook_log_says_how_the_operator_left_a_step(
+        tmp_path: Path, event: str, fields: dict[str, Any], said: str) -> None:
+    """Operator trial: after q then a (or d) during recreate, `runbook log`
+    ended with the step's last output line, as if nothing had happened; the
+    journal and the report said it was aborted and in doubt."""
+    journal = _journal(tmp_path, steps=["one"])
+    journal.write("step-start", step="one")
+    journal.write("output", step="one", lines=[["out", "1 origin(s) launched"]])
+    journal.write(event, steps=["one"], **fields)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    shown = [line for step, line in log_lines(journal.path) if step == "one"]
+    assert shown[-1].startswith(said) and "in doubt" in shown[-1], shown
