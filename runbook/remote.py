@@ -235,6 +235,9 @@ class Remote:
         reconnect_within: float = 120.0,
     ) -> None:
         self.host = host
+        # Where the host's own public key is read, for a refused key's advice:
+        # OpenSSH's place on a real host; a rehearsal host's lives in its sandbox.
+        self.host_key_file = "/etc/ssh/ssh_host_ed25519_key.pub"
         # Isolated (rehearsal and tests): read nothing from ~/.ssh and no agent,
         # so the run depends only on what the config names.
         self.isolated = isolated
@@ -369,7 +372,8 @@ class Remote:
         return (
             f"{self.target}: refusing the host key {shown}: it is not the key {where} trusts for "
             "this host. Compare the fingerprint with the host's own "
-            "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) before adding it."
+            f"(ssh-keygen -lf {self.host_key_file}) before putting it in {where} in place of "
+            "the old one."
         )
 
     async def close(self) -> None:

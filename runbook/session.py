@@ -162,7 +162,11 @@ class Session(Generic[F]):
         from runbook.remote import Remote
 
         journal = Journal(self.journal_path)
-        remote = Remote(self.settings.host, isolated=self.isolated)
+        host = self.settings.host
+        remote = Remote(host, isolated=self.isolated)
+        if self.settings.rehearsal and host.known_hosts is not None:
+            # A rehearsal host keeps its key beside the known_hosts it writes.
+            remote.host_key_file = str(host.known_hosts.parent / "ssh_host_ed25519_key.pub")
         try:
             self._executor = Executor(
                 self.steps, settings=self.settings, facts=self.facts, remote=remote,

@@ -358,6 +358,10 @@ async def test_a_changed_host_key_is_refused_until_the_operator_trusts_it(
     said = failure(front, "preflight")
     assert "refusing the host key" in said and str(seen["fingerprint"]) in said, said
     assert "nothing ran on the host" in said.lower(), said
+    # Where a rehearsal's own key and known_hosts are (operator trial: it named
+    # this machine's /etc/ssh key, which is not the rehearsal host's).
+    assert f"ssh-keygen -lf {host.state_dir / 'ssh_host_ed25519_key.pub'}" in said, said
+    assert "/etc/ssh" not in said and str(host.known_hosts) in said, said
     assert seen["uploaded"] is False and seen["pid"] == before
     assert trusted != host.known_hosts.read_text()
 
