@@ -102,6 +102,9 @@ class Attempt:
     found: bool = False
     # The operator aborted it: what runbook did about it, in words ("" if not).
     aborted: str = ""
+    # Left running when runbook went (the operator's d, a closed terminal):
+    # who left it, in words ("" if not).
+    left: str = ""
     # What the step showed from the end of the attempt before to this one's.
     lines: list[tuple[str, str]] = field(default_factory=list)
 
@@ -368,7 +371,11 @@ class _Reader:
             # A step may be waiting on the Stream Manager API, not on a
             # command (operator trial: recreate "went on on the host").
             code = record.get("exit_code")
-            who = BY_SIGNAL.get(code if isinstance(code, int) else 0, "the operator left")
+            cause = BY_SIGNAL.get(code) if isinstance(code, int) else None
+            who = cause or "the operator left"
+            for left in map(_text, record.get("steps") or []):
+                if left in self.going:  # the operator's choice, or a signal: not a crash
+                    self.going[left].left = cause or "the operator left runbook"
             if not record.get("steps"):
                 # At a question nothing ran (trial: "while no step ran on").
                 report.remarks.append(f"{ts}: {who} while the run waited on the operator; "

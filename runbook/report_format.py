@@ -198,6 +198,8 @@ def attempt_end(attempt: Attempt) -> str:
     """How an attempt ended, in words."""
     if attempt.ended is None and attempt.aborted:
         return f"aborted by the operator ({attempt.aborted})"
+    if attempt.ended is None and attempt.left:
+        return f"{attempt.left} while it ran; its end was not heard"
     if attempt.ended is None:
         return "no end recorded (the run was cut off while it ran)"
     return result_line(attempt.state, attempt.detail) if attempt.detail else \
@@ -226,8 +228,8 @@ def failed_while_down(report: Report) -> tuple[str, list[tuple[str, str]]]:
         bad = [t for t in step.failures if (moment(t.ended or t.started) or began) >= began]
         if bad:
             found.append((step.id, history(step) or state_words(step.state)))
-            kinds |= {"Aborted" if t.aborted else "Cut off" if t.state == "in-doubt" else
-                      "Failed" for t in bad}
+            kinds |= {"Aborted" if t.aborted else "Left running" if t.left else
+                      "Cut off" if t.state == "in-doubt" else "Failed" for t in bad}
     words = " or ".join(sorted(kinds, reverse=True)).capitalize()  # Failed or cut off
     return words, found
 

@@ -969,6 +969,30 @@ def test_a_step_cut_off_in_the_downtime_is_not_called_failed(tmp_path: Path) -> 
     assert "(2 attempts, 1 cut off: time unknown)" in text, text
 
 
+@pytest.mark.parametrize(("fields", "words", "end"), [
+    ({}, "Left running", "the operator left runbook while it ran"),
+    ({"exit_code": 129}, "Left running", "the terminal closed (SIGHUP) while it ran"),
+])
+def test_a_step_the_operator_left_running_is_not_called_cut_off(
+        tmp_path: Path, fields: dict[str, Any], words: str, end: str) -> None:
+    """Operator trial: q then d during start-service (the operator's choice to
+    leave it running, journalled as such) read "Cut off while the stream
+    manager was down", as a kill would."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=["start-service"])
+    journal.write("cutover-start", step="start-service")
+    journal.write("step-start", step="start-service")
+    journal.write("action-start", step="start-service", attempt="a1", n=1, text="systemctl")
+    journal.write("detached", steps=["start-service"], **fields)
+    journal.write("run-end", outcome="stopped", exit_code=fields.get("exit_code", 3))
+    journal.close()
+    text = plain(markdown(build(path)))
+    assert f"{words} while the stream manager was down: `start-service`" in text, text
+    assert "Cut off while" not in text, text
+    assert end in text, text
+
+
 def test_failed_and_cut_off_in_the_downtime_are_both_named(tmp_path: Path) -> None:
     path = tmp_path / "run.jsonl"
     journal = Journal(path)
