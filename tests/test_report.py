@@ -1355,3 +1355,25 @@ def test_runbook_log_says_how_the_operator_left_a_step(
     journal.close()
     shown = [line for step, line in log_lines(journal.path) if step == "one"]
     assert shown[-1].startswith(said) and "in doubt" in shown[-1], shown
+
+
+def test_a_cutover_not_finished_does_not_read_as_an_upgrade_done(tmp_path: Path) -> None:
+    """Operator trial: a run stopped with recreate still to do had the row
+    "After the upgrade | the stream manager answers from the new install",
+    which reads as success while the stream manager is still down."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="u@h:22",
+                  steps=["start-service", "recreate"])
+    journal.write("cutover-start", step="start-service")
+    journal.write("step-start", step="start-service")
+    journal.write("note", step="start-service", kind="service-answered",
+                  text="the stream manager answers from the new install /x/red5pro: API 4.0")
+    journal.write("step-end", step="start-service", state="done", detail="API 4.0 answers",
+                  elapsed_s=1.0)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    head = plain(markdown(build(path))).split("\n## ", 1)[0]
+    assert "After the upgrade" not in head, head
+    assert "So far" in head and "answers from the new install" in head, head
+    assert "the cutover is not finished" in head, head
