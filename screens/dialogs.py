@@ -400,9 +400,11 @@ class QuitDialog(Dialog[str]):
                         ("d  Detach", "bold"), ": quit now; what the step started goes on "
                         "without runbook and ends on its own (a command on the host at the "
                         "latest at its time limit there).\n",
-                        ("a  Abort", "bold"), ": ask the host to stop the command (TERM, then "
-                        "KILL after a grace period; a root SSH session may ignore these, and "
-                        "then the host's own time limit ends it) and quit."),
+                        ("a  Abort", "bold"), ": stop the step and quit: a command it runs "
+                        "on the host is asked to stop (TERM, then KILL after a grace period; a "
+                        "root SSH session may ignore these, and then the host's own time limit "
+                        "ends it); a request already sent to the API stands, and a wait just "
+                        "ends."),
                         indent=3, id="quit-text")
                     # Not one of the choices: not indented as one (operator trial).
                     yield Wrapped("After detach or abort the journal records the step as in "
