@@ -62,6 +62,7 @@ F = TypeVar("F", bound=Facts)
 
 # What a step trusted from an earlier run's journal says first.
 EARLIER_DONE = "done in the earlier run: "
+ALREADY_DONE = "already done: "  # its check found the outcome in place
 
 
 class Answer(StrEnum):
@@ -747,7 +748,7 @@ class Executor(Generic[F]):
             # checked again.
             # Said once, however many runs back (operator trial: each resume
             # wrapped the words of the one before).
-            said = earlier.detail.removeprefix(EARLIER_DONE)
+            said = earlier.detail.removeprefix(EARLIER_DONE).removeprefix(ALREADY_DONE)
             self._set(step, StepState.DONE, f"{EARLIER_DONE}{said}", already=True)
             return Outcome.DONE
         skipped_before = earlier.skip_reason if earlier is not None and \
@@ -782,7 +783,7 @@ class Executor(Generic[F]):
         self.journal.write(Record.CHECK, step=step.id, done=already.done,
                            detail=self.redactor(already.detail))
         if already.done:
-            self._set(step, StepState.DONE, f"already done: {already.detail}", already=True)
+            self._set(step, StepState.DONE, f"{ALREADY_DONE}{already.detail}", already=True)
             return Outcome.DONE
         if earlier is not None and earlier.state is StepState.IN_DOUBT:
             started = "; ".join(earlier.in_flight) or "the step"

@@ -282,8 +282,12 @@ def wall_clock(seconds: float) -> str:
 
 def result_line(state: str, detail: str) -> str:
     """How a step ended, as the last line of its transcript (`runbook log`, the
-    TUI's output): `done: …`, `in doubt: …`."""
-    return f"{state_words(state)}: {detail}"
+    TUI's output): `done: …`, `in doubt: …`; a result that says it already
+    ("already done: …") as it is (operator trial: "done: already done: …")."""
+    words = state_words(state)
+    if detail.startswith((words, f"already {words}")):
+        return detail
+    return f"{words}: {detail}"
 
 
 @dataclass

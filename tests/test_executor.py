@@ -413,3 +413,31 @@ async def test_a_step_done_two_runs_back_says_so_once(tmp_path: Path) -> None:
     await run_steps(tmp_path, [Say("one"), Say("two")], ScriptedFrontEnd(), resume=True)
     ends = [r for r in records(tmp_path) if r["event"] == "step-end" and r["step"] == "one"]
     assert ends[-1]["detail"] == "done in the earlier run: looks right", ends[-1]
+
+
+def test_a_result_that_says_done_is_not_said_done_twice() -> None:
+    """Operator trial: "done: already done: API 4.0 answers" in the TUI and
+    the log, and "done in the earlier run: already done: ..." once resumed."""
+    from runbook.model import result_line
+
+    assert result_line("done", "already done: API 4.0 answers") == \
+        "already done: API 4.0 answers"
+    assert result_line("done", "done in the earlier run: moved") == \
+        "done in the earlier run: moved"
+    assert result_line("done", "moved") == "done: moved"
+    assert result_line("failed", "disk full") == "failed: disk full"
+
+
+async def test_a_step_found_done_before_is_said_done_in_the_earlier_run_once(
+        tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    earlier = Journal(path)
+    earlier.write("run-start", config=SETTINGS.source, host="u@h:22", steps=["one"])
+    earlier.write("step-start", step="one")
+    earlier.write("step-end", step="one", state="done", detail="already done: in place",
+                  already=True)
+    earlier.write("run-end", outcome="stopped", exit_code=3)
+    earlier.close()
+    front = ScriptedFrontEnd()
+    await run_steps(tmp_path, [Say("one")], front, resume=True)
+    assert front.detail("one") == "done in the earlier run: in place", front.detail("one")
