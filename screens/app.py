@@ -535,6 +535,9 @@ class RunbookApp(App["Outcome | None"]):
     def action_review_properties(self) -> None:
         self.review.open()
 
+    def action_when_the_review_opens(self) -> None:
+        self.review.open()  # with none waiting, it says when one opens
+
     def action_request_quit(self) -> None:
         if not self.opened:
             self.exit()  # nothing runs yet (stopped); the caller stops what it started
@@ -546,6 +549,8 @@ class RunbookApp(App["Outcome | None"]):
             # In the footer while the stream manager is down; otherwise r falls
             # to the hidden binding, which says where the way back stands.
             return self.offers(action) and self.run_state.service_down
+        if action == "review_properties":
+            return self.offers(action) and self.run_state.reviewing is not None
         return self.offers(action)
 
     def _what_the_keys_follow(self) -> tuple[object, ...]:
@@ -554,7 +559,7 @@ class RunbookApp(App["Outcome | None"]):
         when only the service going down or the run's end did that)."""
         state = self.run_state
         return (state.outcome, state.way_back, state.running, state.recovering,
-                state.service_down)
+                state.service_down, state.reviewing)
 
     def offers(self, action: str) -> bool:
         """Whether the app offers `action` now, whichever key shows it: the

@@ -95,6 +95,10 @@ class MainScreen(Screen[None]):
         Binding("s", "app.why_no_skip", "Skip", id="skip-step-why", show=False),
         Binding("enter", "app.why_no_run", "Run step", id="run-step-why", show=False,
                 priority=True),
+        # In the footer only while a review waits; the rest of the time d
+        # says when it opens (operator trial: shown at every step, it did nothing).
+        Binding("d", "app.when_the_review_opens", "Properties", id="review-properties-when",
+                show=False),
     ]
 
     def __init__(self, state: RunState, store: OutputStore, *, max_lines: int,

@@ -153,7 +153,7 @@ async def test_at_80x24_the_status_and_hint_keep_the_essentials() -> None:
         footer = rows[-1]
         # Operator trial: the last key's word was cut ("d Prop▏"); the keys
         # stand closer together below 100 columns.
-        for key in ("Run", "Steps", "Quit", "Full log", "Copy", "Properties"):
+        for key in ("Run", "Steps", "Quit", "Full log", "Copy", "Output"):
             assert key in footer, f"{key!r} is missing from the footer: {footer!r}"
         # No cutover step can be skipped: its key would only say so.
         assert "Skip" not in footer, footer
@@ -178,7 +178,7 @@ async def test_at_80x24_mid_cutover_the_footer_holds_the_way_back_whole() -> Non
         assert "Skip" not in footer, footer
         # Below 100 columns the command palette's key leaves the footer (^p
         # still opens it): it sat over the last key, "d Proper▏^p Commandst".
-        for key in ("Run", "Quit", "Roll back", "Full log", "Copy", "d Properties"):
+        for key in ("Run", "Quit", "Roll back", "Full log", "Copy", "l Output"):
             assert key in footer, f"{key!r} is missing from the footer: {footer!r}"
         assert "Commands" not in footer, footer
         answer.cancel()
@@ -223,6 +223,26 @@ async def test_the_footer_follows_a_step_from_running_to_its_end() -> None:
         tell(app, StepChanged(StepReport("preflight", StepState.DONE, "ok")))
         await until(lambda: "Run step" in screen_text(app).splitlines()[-1],
                     what="Run step back in the footer")
+
+
+async def test_the_properties_key_is_in_the_footer_only_while_a_review_waits() -> None:
+    """Operator trial: "d Properties" stood in the footer at every step, and
+    after the run, where it only ever said the review was not open; d still
+    says so, out of the footer."""
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "Properties" not in footer, footer
+        await pilot.press("d")
+        await pilot.pause()
+        said = [str(n.message) for n in app._notifications]
+        assert any("properties review opens when" in m for m in said), said
+        app.run_state.reviewing = "properties"
+        app.refresh_bindings()
+        await until(lambda: "Properties" in screen_text(app).splitlines()[-1],
+                    what="the key while a review waits")
 
 
 async def test_on_the_way_back_r_says_so_and_leaves_the_footer() -> None:
