@@ -479,17 +479,22 @@ async def test_a_finished_review_reopened_for_its_merged_file_asks_before_leavin
     assert not any("undecided" in line for line in said), said
 
 
+async def decide_one_and_write(pair: tuple[Path, Path]) -> None:
+    """A review that accepts the first open key and writes decisions.toml."""
+    app = make_app(pair, out=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await editor(pilot)
+        await pilot.press("n", "a", "w")
+        await pilot.pause()
+
+
 async def test_w_does_not_write_over_a_decisions_file_changed_since_it_was_read(
     pair: tuple[Path, Path],
 ) -> None:
     """Operator trial: a colleague's edit to the decisions file, made while the
     review was open, was written over by w without a word, leaving their
     comment above a decision that says the opposite."""
-    first = make_app(pair, out=None)
-    async with first.run_test(size=SIZE) as pilot:
-        await editor(pilot)
-        await pilot.press("n", "a", "w")
-        await pilot.pause()
+    await decide_one_and_write(pair)
     app = make_app(pair, out=None)
     async with app.run_test(size=SIZE) as pilot:
         screen = await editor(pilot)
@@ -513,11 +518,7 @@ async def test_a_second_change_on_disk_after_the_warning_is_warned_of_again(
 ) -> None:
     """Review: once warned of one change, w wrote over the file whatever it
     held by then: a second edit, made after the warning, went without a word."""
-    first = make_app(pair, out=None)
-    async with first.run_test(size=SIZE) as pilot:
-        await editor(pilot)
-        await pilot.press("n", "a", "w")
-        await pilot.pause()
+    await decide_one_and_write(pair)
     app = make_app(pair, out=None)
     async with app.run_test(size=SIZE) as pilot:
         screen = await editor(pilot)

@@ -225,6 +225,13 @@ async def test_the_footer_follows_a_step_from_running_to_its_end() -> None:
                     what="Run step back in the footer")
 
 
+async def notices_after(pilot: Any, app: Any, key: str) -> list[str]:
+    """Every notice on screen once `key` has been pressed."""
+    await pilot.press(key)
+    await pilot.pause()
+    return [str(n.message) for n in app._notifications]
+
+
 async def test_the_properties_key_is_in_the_footer_only_while_a_review_waits() -> None:
     """Operator trial: "d Properties" stood in the footer at every step, and
     after the run, where it only ever said the review was not open; d still
@@ -235,9 +242,7 @@ async def test_the_properties_key_is_in_the_footer_only_while_a_review_waits() -
         await pilot.pause()
         footer = screen_text(app).splitlines()[-1]
         assert "Properties" not in footer, footer
-        await pilot.press("d")
-        await pilot.pause()
-        said = [str(n.message) for n in app._notifications]
+        said = await notices_after(pilot, app, "d")
         assert any("properties review opens when" in m for m in said), said
         app.run_state.reviewing = "properties"
         app.refresh_bindings()
@@ -260,9 +265,7 @@ async def test_on_the_way_back_r_says_so_and_leaves_the_footer() -> None:
         await pilot.pause()
         footer = screen_text(app).splitlines()[-1]
         assert "Roll back" not in footer, footer
-        await pilot.press("r")
-        await pilot.pause()
-        said = [str(n.message) for n in app._notifications]
+        said = await notices_after(pilot, app, "r")
         assert any("way back is under way" in m for m in said), said
         assert not any("Once the runbook waits" in m for m in said), said
         answer.cancel()
