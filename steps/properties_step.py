@@ -12,14 +12,7 @@ from typing import TYPE_CHECKING
 from runbook.model import Action, Check, EditFile, Phase, Shell
 from runbook.step import StepFailed
 from steps import red5
-from steps.common import (
-    exists,
-    live_dir,
-    new_dir,
-    read_bytes_command,
-    read_remote_bytes,
-    trees,
-)
+from steps.common import exists, live_dir, new_dir, read_bytes_command, read_remote_bytes, trees
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 if TYPE_CHECKING:

@@ -95,7 +95,7 @@ def not_for_this_procedure(zip_path: Path) -> str | None:
         with zipfile.ZipFile(zip_path) as archive:
             webapp = any("/webapps/streammanager/" in f"/{name}" for name in archive.namelist())
     except (OSError, zipfile.BadZipFile):
-        return None  # top_folder says what is wrong with the zip
+        return None  # layout says what is wrong with the zip
     if not webapp or (major(version) or 0) >= 14:
         return (f"{zip_path.name} has no webapps/streammanager: from Red5 Pro 14 the stream "
                 "manager is Stream Manager 2.0, a separate container-based product with its "
@@ -197,11 +197,6 @@ def layout(zip_path: Path) -> tuple[str, bool]:
             f"Red5 Pro install's conf and webapps folders, but holds {shown}"
         )
     return folders[0], False
-
-
-def top_folder(zip_path: Path) -> str:
-    """The folder a distribution zip's release ends up in beside red5pro."""
-    return layout(zip_path)[0]
 
 
 def zip_member(zip_path: Path, member: str) -> bytes | None:

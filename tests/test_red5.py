@@ -45,7 +45,7 @@ def test_top_folder_requires_exactly_one(tmp_path: Path) -> None:
     with zipfile.ZipFile(good, "w") as archive:
         archive.writestr("red5pro-server-11.1.0.b835-release/conf/red5.properties", "x")
         archive.writestr("red5pro-server-11.1.0.b835-release/LICENSE.txt", "x")
-    assert red5.top_folder(good) == "red5pro-server-11.1.0.b835-release"
+    assert red5.layout(good) == ("red5pro-server-11.1.0.b835-release", False)
     # Two folders, neither the install's own: not a distribution (a flat one,
     # with conf/ or webapps/ at its top, is taken: FACTS §4).
     mixed = tmp_path / "mixed.zip"
@@ -53,7 +53,7 @@ def test_top_folder_requires_exactly_one(tmp_path: Path) -> None:
         archive.writestr("docs/readme.txt", "x")
         archive.writestr("lib/red5.jar", "x")
     with pytest.raises(ValueError, match="one red5pro-server"):
-        red5.top_folder(mixed)
+        red5.layout(mixed)
 
 
 def test_shipped_context_runs_the_dummy_controller() -> None:

@@ -581,7 +581,8 @@ async def test_a_distribution_saved_under_its_account_download_name_is_read_for_
                                         tmp_path / "j.jsonl", front, distribution=downloaded)
         assert outcome is Outcome.DONE, front.text()[-2000:]
         assert release and facts.new_version == release
-        assert (host.install_dir / red5.top_folder(downloaded)).is_dir()
+        folder, _flat = red5.layout(downloaded)
+        assert (host.install_dir / folder).is_dir()
 
 
 async def test_preflight_resumed_after_the_unit_was_installed_says_where_things_stand(
