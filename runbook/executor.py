@@ -488,19 +488,23 @@ class Executor(Generic[F]):
         one the process will end with, when not the outcome's (a signal's)."""
         self.ended_by = exit_code
         self.remote.detached = True
-        running = tuple(r.id for r in self.reports.values() if r.state is StepState.RUNNING)
+        running = self._running()
         # The signal's exit code says who left: a closed terminal is no choice.
         by_signal = {} if exit_code is None else {"exit_code": exit_code}
-        self._tell(Detached(running), Record.DETACHED, steps=list(running), **by_signal)
+        self._tell(Detached(tuple(running)), Record.DETACHED, steps=running, **by_signal)
 
     def abort(self) -> None:
         """The operator aborts the steps running, before the run is cancelled:
         their commands are stopped on the host (Remote.run), and the journal
         says it was their choice, not a crash or a lost connection (trial: the
         report read "cut off", "no end recorded")."""
-        running = [r.id for r in self.reports.values() if r.state is StepState.RUNNING]
+        running = self._running()
         if running:  # at a question nothing runs: that is a stop
             self.journal.write(Record.ABORTED, steps=running)
+
+    def _running(self) -> list[str]:
+        """The steps running now, in the procedure's order."""
+        return [r.id for r in self.reports.values() if r.state is StepState.RUNNING]
 
     # -- the run -------------------------------------------------------------
 

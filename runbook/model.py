@@ -66,12 +66,18 @@ _ENDED = {
 }
 
 
+def signal_cause(exit_code: object) -> str | None:
+    """What a signal's exit code says ended the run or left it; None for any
+    other code (the operator's own choice, or no code on record)."""
+    return BY_SIGNAL.get(exit_code) if isinstance(exit_code, int) else None
+
+
 def how_it_ended(outcome: object, exit_code: object = None) -> str:
     """A run's end as a clause ("it was stopped: the terminal closed (SIGHUP)");
     an outcome this build does not know is shown as stored."""
     said = _ENDED.get(outcome if isinstance(outcome, str) else "",
                       f"it ended {outcome_words(outcome)}")
-    cause = BY_SIGNAL.get(exit_code) if isinstance(exit_code, int) else None
+    cause = signal_cause(exit_code)
     return f"{said}: {cause}" if cause else said
 
 

@@ -38,7 +38,7 @@ from runbook.journal import (
     read,
     unwritten,
 )
-from runbook.model import BY_SIGNAL, Outcome, outcome_words, result_line
+from runbook.model import Outcome, outcome_words, result_line, signal_cause
 from runbook.standing import said_time
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import write_whole
@@ -370,7 +370,7 @@ class _Reader:
             steps = ", ".join(_text(s) for s in record.get("steps") or []) or "no step"
             # A step may be waiting on the Stream Manager API, not on a
             # command (operator trial: recreate "went on on the host").
-            cause = _left_by(record)
+            cause = signal_cause(record.get("exit_code"))
             who = cause or "the operator left"
             for left in map(_text, record.get("steps") or []):
                 if left in self.going:  # the operator's choice, or a signal: not a crash
@@ -762,13 +762,6 @@ def _run_ended(record: dict[str, Any]) -> tuple[str, str]:
     return (RUN_MARK, f"{outcome_words(outcome)} {_said(_text(record.get('ts')))}{exit_code}")
 
 
-def _left_by(record: dict[str, Any]) -> str | None:
-    """What made runbook leave, by a detached record's exit code: a closed
-    terminal or a SIGTERM; None for the operator's own choice (q, then d)."""
-    code = record.get("exit_code")
-    return BY_SIGNAL.get(code) if isinstance(code, int) else None
-
-
 def _left(record: dict[str, Any]) -> list[tuple[str, str]]:
     """The operator's abort, or runbook left while steps ran: under each step,
     as the last word of it in that run (operator trial: the log ended with the
@@ -777,7 +770,7 @@ def _left(record: dict[str, Any]) -> list[tuple[str, str]]:
     if record["event"] == Record.ABORTED:
         how = "aborted by the operator"
     else:
-        who = _left_by(record) or "the operator left runbook"
+        who = signal_cause(record.get("exit_code")) or "the operator left runbook"
         if not steps:
             return [(RUN_MARK, f"{who} while the run waited on the operator")]
         how = f"{who} while it ran"
