@@ -250,14 +250,11 @@ def releases(report: Report) -> list[tuple[str, str]]:
                 ("Stream Manager API", report.api_from or "-")]
     if not report.went_back:
         heard = report.service or "the new install was not heard from"
-        if not report.downtime.complete:
-            # Still down, steps to go: not "after the upgrade" (operator trial).
-            return [("Release", versions(report.version_from, report.version_to)),
-                    ("Stream Manager API", versions(report.api_from, report.api_to)),
-                    ("So far", f"{heard}; the cutover is not finished")]
+        # Still down, steps to go: not "after the upgrade" (operator trial).
+        now = ("After the upgrade", heard) if report.downtime.complete else \
+            ("So far", f"{heard}; the cutover is not finished")
         return [("Release", versions(report.version_from, report.version_to)),
-                ("Stream Manager API", versions(report.api_from, report.api_to)),
-                ("After the upgrade", heard)]
+                ("Stream Manager API", versions(report.api_from, report.api_to)), now]
     if not report.rolled_back:
         return [("Release", f"{versions(report.version_from, report.version_to)}; the way "
                             "back began and did not finish"),

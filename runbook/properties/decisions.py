@@ -28,7 +28,7 @@ import functools
 import hashlib
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ from runbook.properties.model import (
     KeyReview,
     Review,
     Status,
+    closest,
 )
 from runbook.redact import is_secret_key
 
@@ -455,14 +456,6 @@ def _hint(kr: KeyReview, choice: Choice | None) -> list[str]:
 
 _TOP_LEVEL = ("inputs", "keys")
 _INPUTS = ("old_sha256", "new_sha256")
-
-
-def closest(name: str, known: Sequence[str]) -> str | None:
-    """The known name a misspelt one most likely meant, if any is close (difflib)."""
-    import difflib  # here, as tomllib below: only a mistake or a decisions file needs them
-
-    close = difflib.get_close_matches(name, known, n=1)
-    return close[0] if close else None
 
 
 def _read_toml(text: str, name: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ this module decides what goes into each line. The decisions file
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -218,15 +218,22 @@ _SAMPLE_VALUES: dict[str, frozenset[str]] = {
 }
 
 
+def closest(name: str, known: Sequence[str], cutoff: float = 0.6) -> str | None:
+    """The known name a misspelt one most likely meant, if any is at least
+    `cutoff` alike (difflib's ratio; its default 0.6 unless said)."""
+    import difflib  # here: only a mistake needs it
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 def _near_a_secret(key: str, known: list[str]) -> bool:
     """A key only --set names, closest to a secret's: masked as one, since the
     likeliest reason is a misspelt secret (trial: cluster.pasword in clear)."""
-    import difflib
-
     # A near miss only (cluster.pasword, cluster.passwd): cluster.passive is
     # no secret, and a secret's value is masked all through a run (review).
-    return any(is_secret_key(close)
-               for close in difflib.get_close_matches(key, known, n=1, cutoff=0.9))
+    close = closest(key, known, cutoff=0.9)
+    return close is not None and is_secret_key(close)
 
 
 def is_sample(key: str, value: str | None, shipped: str | None, secret: bool) -> bool:

@@ -24,8 +24,8 @@ from runbook.properties.codec import (
     encode_properties,
     read_properties,
 )
-from runbook.properties.decisions import Decisions, DecisionsError, closest, env_name_for
-from runbook.properties.model import ApplyResult, KeyReview, Review, Status, review
+from runbook.properties.decisions import Decisions, DecisionsError, env_name_for
+from runbook.properties.model import ApplyResult, KeyReview, Review, Status, closest, review
 from runbook.streams import write_whole
 from runbook.visible import visible, visible_json
 
