@@ -276,9 +276,21 @@ async def test_systemctl_runs_the_service_like_systemd(
     assert (await conn.run("sudo systemctl start red5pro")).exit_status == 0
     pid = bare_host.service_pid()
     assert pid is not None
+    # Under jsvc, as FACTS §3 shows: two jsvc.exec processes, each with the
+    # unit's jsvc arguments (its JVM home, -Dred5.root, EngineLauncher 9999),
+    # and `ps aux | grep java` finds both. (The JVM's stand-in names its
+    # Python module too: that is the rehearsal's own.)
     ps = await conn.run("ps aux | grep [j]ava")
-    line = next(line for line in ps.stdout.splitlines() if f" {pid} " in line)
-    assert f"java -m runbook.rehearsal.service -Dred5.root={bare_host.red5_home}" in line
+    lines = [line for line in ps.stdout.splitlines() if str(bare_host.sandbox) in line]
+    assert len(lines) == 2, ps.stdout
+    assert any(f" {pid} " in line for line in lines)
+    java_home = f"{bare_host.sandbox}/usr/lib/jvm/java-8-openjdk-amd64"
+    for line in lines:
+        shown = line.split(None, 10)[10]
+        assert shown.startswith("jsvc.exec "), shown
+        assert f"-home {java_home} -cwd {bare_host.red5_home} " in shown, shown
+        assert f"-Dred5.root={bare_host.red5_home} " in shown, shown
+        assert shown.endswith("org.red5.daemon.EngineLauncher 9999"), shown
     active = await conn.run("systemctl is-active red5pro.service")
     assert (active.stdout, active.exit_status) == ("active\n", 0)
     running = await conn.run("systemctl status red5pro")
