@@ -509,6 +509,33 @@ async def test_cloud_controller_answer_follows_the_active_bean(
     assert f"ClassNotFoundException: {AWS_BEAN}" in aws_no_jar.log
 
 
+@pytest.mark.parametrize(("api", "bean", "answer"), [
+    ("3.0", "GenericSimulatedCloudController", "Simulated-Cloud-Platform"),
+    ("3.1", "TerraformCloudController", "Terraform-Cloud-Platform"),
+    ("4.0", "TerraformCloudController", "Terraform Cloud Service"),
+    ("4.0", "AzureComputeController", "Microsoft Azure"),
+    # 5.1.1's CloudPlatform has no Terraform platform, and no 5.x/6.x one has
+    # Azure (FACTS-scenarios §5): no such controller class loads there.
+    ("3.0", "TerraformCloudController", None),
+    ("3.0", "AzureComputeController", None),
+    ("3.1", "AzureComputeController", None),
+])
+def test_a_release_answers_only_the_controllers_it_has(
+    tmp_path: Path, api: str, bean: str, answer: str | None
+) -> None:
+    webinf = tmp_path / "WEB-INF"
+    (webinf / "lib").mkdir(parents=True)
+    for jar in ("terraform-cloud-controller-1.jar", "azure-cloud-controller-1.jar",
+                "simulated-cloud-controller-1.jar"):
+        (webinf / "lib" / jar).write_bytes(b"")
+    bean_class = f"com.red5pro.services.example.{bean}"
+    if answer is None:
+        with pytest.raises(service.WebappError, match=f"ClassNotFoundException: {bean_class}"):
+            service.load_controller(webinf, bean_class, api)
+    else:
+        assert service.load_controller(webinf, bean_class, api) == answer
+
+
 async def test_bad_requests_are_refused_with_reasons(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:
