@@ -101,6 +101,18 @@ def root(p: AnyContext, command: str) -> str:
     return privileged(command, p.settings.host.sudo)
 
 
+def copy_whole(p: AnyContext, source: str, target: str, *, keep_times: bool = False) -> str:
+    """The root script that puts a copy of `source` at `target` whole or not at
+    all: the copy goes to a name beside it, then one rename puts it in place. A
+    copy cut short (a full disk, a kill) leaves only that name, which the next
+    attempt writes over; cp straight onto `target` would leave part of the file
+    there (safety review: a unit backup cut short was later put back as the unit)."""
+    beside = quote(target + ".runbook-copy")
+    flags = "-p -- " if keep_times else "-- "
+    return privileged_script(f"cp {flags}{quote(source)} {beside} && mv -f -- {beside} "
+                             f"{quote(target)}", p.settings.host.sudo)
+
+
 def uploaded(settings: Settings, local: Path) -> str:
     return f"{settings.upload_dir}/{local.name}"
 

@@ -18,6 +18,7 @@ from steps import red5
 from steps.common import (
     backup_dir,
     being_deleted,
+    copy_whole,
     exists,
     find_server_folders,
     folder_id,
@@ -323,9 +324,9 @@ class ServiceUnit(Red5Step):
         unit = p.settings.unit_file
         return [
             Shell(f"test -f {quote(self._shipped(p))}", "does the release ship a unit"),
-            Shell(root(p, f"cp -p -- {quote(unit)} {quote(unit + '.bak')}"),
+            Shell(copy_whole(p, unit, unit + ".bak", keep_times=True),
                   "the old unit, kept beside"),
-            Shell(root(p, f"cp -- {quote(self._shipped(p))} {quote(unit)}")),
+            Shell(copy_whole(p, self._shipped(p), unit)),
             Shell(root(p, "systemctl daemon-reload")),
             Shell("<the unit's JAVA_HOME>/bin/java -version 2>&1",
                   "the Java the unit starts is the release's"),
@@ -376,8 +377,8 @@ class ServiceUnit(Red5Step):
         unit = ctx.settings.unit_file
         await ctx.sh(f"test -f {quote(self._shipped(ctx))}")
         if not await exists(ctx, unit + ".bak"):
-            await ctx.sh(root(ctx, f"cp -p -- {quote(unit)} {quote(unit + '.bak')}"))
-        await ctx.sh(root(ctx, f"cp -- {quote(self._shipped(ctx))} {quote(unit)}"))
+            await ctx.sh(copy_whole(ctx, unit, unit + ".bak", keep_times=True))
+        await ctx.sh(copy_whole(ctx, self._shipped(ctx), unit))
         await ctx.sh(root(ctx, "systemctl daemon-reload"))
 
     async def verify(self, ctx: Ctx) -> Check:

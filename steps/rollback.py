@@ -19,6 +19,7 @@ from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     backup_dir,
+    copy_whole,
     exists,
     folder_id,
     install_dir,
@@ -170,7 +171,7 @@ class RestoreUnit(Red5Step):
 
     def plan(self, p: Plan) -> list[Action]:
         unit = p.settings.unit_file
-        return [Shell(root(p, f"cp -p -- {quote(unit + '.bak')} {quote(unit)}")),
+        return [Shell(copy_whole(p, unit + ".bak", unit, keep_times=True)),
                 Shell(root(p, "systemctl daemon-reload"))]
 
     async def check(self, ctx: Ctx) -> Check:
@@ -185,7 +186,7 @@ class RestoreUnit(Red5Step):
 
     async def run(self, ctx: Ctx) -> None:
         unit = ctx.settings.unit_file
-        await ctx.sh(root(ctx, f"cp -p -- {quote(unit + '.bak')} {quote(unit)}"))
+        await ctx.sh(copy_whole(ctx, unit + ".bak", unit, keep_times=True))
         await ctx.sh(root(ctx, "systemctl daemon-reload"))
 
 

@@ -29,7 +29,7 @@ from runbook.events import Output
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.hoststate import HostState
 from runbook.journal import Replay, replay, unfinished
-from runbook.model import Phase
+from runbook.model import Phase, StepReport
 from runbook.rehearsal import cloud, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
@@ -871,3 +871,62 @@ async def test_the_way_back_after_a_whole_upgrade_in_each_scenario(
         wrong = problems(old, now, host, promoted=True)
     assert processes_mentioning(host.sandbox) == []
     assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+
+
+def disk_fills_once(host: RehearsalHost, prefix: str) -> Path:
+    """A `cp` on the host's PATH that, the first time it writes a file whose
+    name begins with `prefix`, writes ten bytes of it and fails as cp does on a
+    full disk (leaving the part written, as GNU cp does)."""
+    mark = host.sandbox / ".rehearsal" / "disk-filled"
+    cp = sandbox.bin_dir(host.sandbox) / "cp"
+    cp.write_text(
+        "#!/bin/bash\n"
+        'dest=${!#}; from=${@: -2:1}\n'
+        f'if [[ ${{dest##*/}} == {prefix}* && ! -e {mark} ]]; then\n'
+        f'    : > {mark}\n'
+        '    head -c 10 -- "$from" > "$dest"\n'
+        '''    echo "cp: error writing '$dest': No space left on device" >&2\n'''
+        "    exit 1\n"
+        "fi\n"
+        'exec /bin/cp "$@"\n')
+    cp.chmod(0o755)
+    return mark
+
+
+async def test_a_unit_backup_cut_short_is_never_taken_for_the_old_unit(tmp_path: Path) -> None:
+    """Safety review: service-unit copied the old unit to red5pro.service.bak
+    in place. A copy cut short (a full disk) left part of the file, the retry
+    took that part for the backup, and the way back installed it as the unit."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        mark = disk_fills_once(host, "red5pro.service.bak")
+        old = before(host)
+        front = ScriptedFrontEnd(recoveries={"service-unit": [Recovery.RETRY]})
+        outcome = await session(host, journal, rollback_after="start-service").run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert mark.exists(), "the full disk was met"
+    assert ("service-unit", "failed") in [(sid, state) for sid, state, _ in front.states]
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+
+
+async def test_a_unit_cut_short_on_the_way_back_leaves_a_whole_unit(tmp_path: Path) -> None:
+    """The way back put the old unit back by copying over the new one in place:
+    a copy cut short (a full disk) left neither unit whole in systemd's folder."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        unit = host.sandbox / "lib/systemd/system/red5pro.service"
+
+        new_unit: list[bytes] = []
+
+        def fill_the_disk(step: StepReport, plan: list[Any]) -> None:
+            if step.id == "rollback-unit":
+                new_unit.append(unit.read_bytes())
+                disk_fills_once(host, "red5pro.service")
+        front = ScriptedFrontEnd(on_confirm=fill_the_disk)
+        outcome = await session(host, journal, rollback_after="start-service").run(front)
+        left = unit.read_bytes()
+        old_unit = (unit.with_name("red5pro.service.bak")).read_bytes()
+    assert front.final_state("rollback-unit") == "failed", front.text()[-3000:]
+    assert outcome is not Outcome.DONE and new_unit
+    assert left in (old_unit, new_unit[0]), f"a unit cut short: {left!r}"
