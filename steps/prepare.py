@@ -268,7 +268,10 @@ class Preflight(Red5Step):
         """Folders from an earlier upgrade that cutover would trip over, found
         now rather than after every nodegroup is gone."""
         problems = []
-        if await exists(ctx, backup_dir(ctx)):
+        # Anything by that name, a symlink to nothing too: `test -e` follows a
+        # link, and backup-live's rename fails on a dangling one as on a folder
+        # (safety review: found only once every nodegroup was deleted).
+        if await exists(ctx, backup_dir(ctx)) or await exists(ctx, backup_dir(ctx), "-L"):
             problems.append(f"{backup_dir(ctx)} already exists (an earlier backup?); backup-live "
                             "needs that name: move it elsewhere before the window")
         ours = new_dir(ctx)
@@ -282,6 +285,17 @@ class Preflight(Red5Step):
         # upgrade would give the old release that upgrade's unit, not its own.
         unit = ctx.settings.unit_file
         kept = unit + ".bak"
+        # service-unit runs after promote-new, when a link into the live
+        # install (as `systemctl link` makes) leads into the new one: it would
+        # keep the new unit as the .bak and lose the old one (safety review).
+        link = await ctx.probe(f"test -L {quote(unit)} && readlink -f -- {quote(unit)}")
+        if link.ok and link.stdout.strip():
+            target = link.stdout.strip()
+            problems.append(f"{unit} is a symlink to {target}; service-unit keeps the installed "
+                            "unit beside it as .bak and puts the release's in its place, which "
+                            "a link would lead elsewhere: make it a plain file before the window "
+                            f"(sudo cp --remove-destination -- {quote(target)} {quote(unit)}, "
+                            "then sudo systemctl daemon-reload)")
         if await exists(ctx, kept) and \
                 await sha256_remote(ctx, kept) != await sha256_remote(ctx, unit):
             problems.append(f"{kept} already exists and is not the installed unit (an earlier "

@@ -92,3 +92,45 @@ async def test_service_started_through_a_symlinked_path(tmp_path: Path) -> None:
         assert_upgraded(host, front, outcome)
     finally:
         await host.stop()
+
+
+async def test_a_dangling_bak_red5pro_link_is_refused_before_anything_changes(
+        tmp_path: Path) -> None:
+    """Safety review: preflight asked `test -e`, which a symlink to nothing
+    answers no; backup-live's rename then failed on it once every nodegroup
+    was deleted, in the downtime."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        leftover = host.install_dir / "bak.red5pro"
+        leftover.symlink_to("/nonexistent/red5pro-old", target_is_directory=True)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal)
+        groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+    assert outcome is not Outcome.DONE
+    assert front.final_state("preflight") == "failed", front.text()[-3000:]
+    assert f"{leftover} already exists" in front.detail("preflight")
+    assert len(groups) == seeded_nodegroups(), "nothing was deleted"
+
+
+async def test_a_unit_file_linked_into_the_install_is_refused_before_anything_changes(
+        tmp_path: Path) -> None:
+    """Safety review: a unit that is a symlink into the live install (as
+    `systemctl link` makes) leads into the NEW install once promote-new has
+    run: service-unit then kept the new unit as the .bak, the old one was lost
+    to the way back, and installing the new one failed as a copy onto itself."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        unit = host.sandbox / "lib/systemd/system/red5pro.service"
+        inside = host.install_dir / "red5pro" / "red5pro.service.local"
+        inside.write_bytes(unit.read_bytes())
+        unit.unlink()
+        unit.symlink_to(inside)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal)
+        groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        still_a_link = unit.is_symlink()
+    assert outcome is not Outcome.DONE
+    assert front.final_state("preflight") == "failed", front.text()[-3000:]
+    said = front.detail("preflight")
+    assert f"{unit} is a symlink to {inside}" in said, said
+    assert len(groups) == seeded_nodegroups() and still_a_link, "nothing was changed"
