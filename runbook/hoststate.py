@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook.statedir import make_private
+from runbook.wholefile import atomic_write
 
 if TYPE_CHECKING:
     from runbook.journal import Replay
@@ -91,14 +92,11 @@ def _now() -> str:
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    # Whole, under a temporary name of its own (two runs on one host never
+    # share one), and the rename made durable: the snapshot may be the only
+    # record of the nodegroups (safety review).
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(data, indent=2).encode("utf-8"), private=True)
     except OSError as exc:
         raise HostStateError(f"{path}: cannot be written ({exc.strerror or exc})") from None
 

@@ -15,13 +15,9 @@ merged file can reuse every untouched line byte for byte.
 from __future__ import annotations
 
 import codecs
-import contextlib
-import errno
 import hashlib
-import os
 import re
 import stat
-import tempfile
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +30,8 @@ from javaproperties import Comment, InvalidUEscapeError, KeyValue, PropertiesEle
 # agrees with how javaproperties read that entry, which a regex of our own would not.
 from javaproperties.reading import SEPARATOR_RGX
 from javaproperties.util import CONTINUED_RGX, ascii_splitlines
+
+from runbook.wholefile import atomic_write
 
 __all__ = [
     "Parsed",
@@ -371,44 +369,3 @@ def cannot_write_to(path: Path) -> str | None:
     if not path.parent.is_dir():
         return f"the folder {path.parent} does not exist"
     return None
-
-
-def atomic_write(path: Path | str, data: bytes, *, private: bool = False) -> None:
-    """Replace ``path`` with ``data``: readers see the old file or the new one, never half.
-
-    A new file is created private (0600, from mkstemp); a file being replaced keeps its
-    mode, less what group and others had when `private` (a merged properties file holds
-    the database password and tokens). A symlink stays: the file it names is replaced.
-    Anything but a regular file is refused (OSError), never replaced.
-    """
-    target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()
-    try:
-        found = target.stat()
-    except FileNotFoundError:
-        mode: int | None = None
-    else:
-        if not stat.S_ISREG(found.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        mode = stat.S_IMODE(found.st_mode) & (0o7700 if private else 0o7777)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    # Make the rename itself durable; some filesystems refuse fsync on a directory.
-    with contextlib.suppress(OSError):
-        directory = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)

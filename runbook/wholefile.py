@@ -1,0 +1,52 @@
+"""A file written whole or not at all: readers, and whoever comes after a
+crash or a full disk, find the old file or the new one, never part of one."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(path: Path | str, data: bytes, *, private: bool = False) -> None:
+    """Replace ``path`` with ``data``: readers see the old file or the new one, never half.
+
+    A new file is created private (0600, from mkstemp); a file being replaced keeps its
+    mode, less what group and others had when `private` (a merged properties file holds
+    the database password and tokens). A symlink stays: the file it names is replaced.
+    Anything but a regular file is refused (OSError), never replaced.
+    """
+    target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
+    try:
+        found = target.stat()
+    except FileNotFoundError:
+        mode: int | None = None
+    else:
+        if not stat.S_ISREG(found.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        mode = stat.S_IMODE(found.st_mode) & (0o7700 if private else 0o7777)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    # Make the rename itself durable; some filesystems refuse fsync on a directory.
+    with contextlib.suppress(OSError):
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
