@@ -43,6 +43,7 @@ from runbook.standing import said_time
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import write_whole
 from runbook.visible import visible
+from runbook.wholefile import atomic_write
 
 # The few places the record of a Red5 upgrade is read by name.
 PROPERTIES_STEP = "properties"
@@ -829,10 +830,16 @@ def emit(chunks: Iterable[str], stream: TextIO | None = None) -> int:
 
 
 def write_private(path: Path, text: str) -> None:
-    """The report as a file only the operator can read until they share it."""
+    """The report as a file only the operator can read until they share it,
+    whole or not at all: a full disk leaves the last report as it was (safety
+    review: written in place, it left part of the new one). A terminal or a
+    pipe named as the file is written to as it is."""
+    data = text.encode("utf-8")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        if path.exists() and not path.resolve().is_file():
+            with path.open("wb") as stream:
+                stream.write(data)
+        else:
+            atomic_write(path, data, private=True)
     except OSError as exc:
         raise ReportError(f"{path}: cannot write the report ({exc.strerror or exc})") from None

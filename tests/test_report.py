@@ -1133,6 +1133,47 @@ def test_out_never_writes_over_the_journal_it_reports(upgraded: Rehearsed,
     assert journal.read_bytes() == upgraded.journal.read_bytes()
 
 
+def test_out_never_writes_over_another_journal(upgraded: Rehearsed, failed: Rehearsed,
+                                              tmp_path: Path) -> None:
+    """Safety review: --out was checked against the journal being reported
+    only, so a slip naming another run's journal turned it into a report."""
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(failed.journal.read_bytes())
+    result = runbook("report", str(upgraded.journal), "--out", str(other), state=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and str(other) in line and "journal" in line, line
+    assert other.read_bytes() == failed.journal.read_bytes()
+
+
+def test_a_report_cut_short_leaves_the_last_one_whole(upgraded: Rehearsed,
+                                                      tmp_path: Path) -> None:
+    """Safety review: the report was written over the old one in place, so a
+    full disk left neither whole: part of the new text where the old was."""
+    import resource
+
+    from runbook.report import ReportError, build, write_private
+    from runbook.report_md import markdown
+
+    out = tmp_path / "change-ticket.md"
+    last = "# the report that went into the ticket\n" + "x" * 20_000
+    out.write_text(last)
+    text = markdown(build(upgraded.journal))
+    assert len(text.encode()) > 8192
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8192, hard))  # a disk that fills up
+    try:
+        with pytest.raises(ReportError, match=str(out)):
+            write_private(out, text)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert out.read_text() == last
+    assert [p.name for p in tmp_path.iterdir() if p.name != out.name
+            and "change-ticket" in p.name] == [], "no half report left beside it"
+    write_private(out, text)
+    assert out.read_text() == text and (out.stat().st_mode & 0o777) == 0o600
+
+
 def test_the_log_says_where_the_connection_was_lost(tmp_path: Path) -> None:
     """Operator trial: the TUI said the SSH connection was lost and came back;
     `runbook log` of the same run did not."""
