@@ -5,14 +5,17 @@ A procedure declares its facts as a dataclass deriving from :class:`Facts`
 step, every string through the run's redactor, and a resumed run loads them
 back, so a step never asks the host again what an earlier one already learnt.
 Fields whose name starts with ``_`` are a step's scratch (file contents, a
-review in progress): never journalled, rebuilt by the step's check.
+review in progress): never journalled, rebuilt by the step's check. Fields a
+procedure names in ``PLAIN`` hold no secret (identities, digests, versions,
+paths) and are journalled as they are: a short secret can match inside one by
+chance, and the masked value read back would mislead a resumed run.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 
 def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
@@ -31,9 +34,12 @@ def _redacted(value: Any, redact: Callable[[str], str]) -> Any:
 class Facts:
     """Base of a procedure's facts; a subclass adds the fields."""
 
+    PLAIN: ClassVar[frozenset[str]] = frozenset()
+
     def record(self, redact: Callable[[str], str]) -> dict[str, Any]:
-        """Every journalled field, masked, as plain JSON values."""
-        return {f.name: _redacted(getattr(self, f.name), redact)
+        """Every journalled field, masked unless PLAIN, as plain JSON values."""
+        return {f.name: getattr(self, f.name) if f.name in self.PLAIN
+                else _redacted(getattr(self, f.name), redact)
                 for f in fields(self) if not f.name.startswith("_")}
 
     def load(self, record: Mapping[str, Any]) -> None:

@@ -8,7 +8,7 @@ start with ``_`` are a step's scratch: rebuilt by its check, never journalled.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, ClassVar, TypeAlias
 
 from runbook.facts import Facts
 from runbook.step import PlanContext, Step, StepContext
@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 @dataclass
 class Red5Facts(Facts):
     """What the steps learn about the host as they go, for the steps after them."""
+    # Journalled unmasked (safety review: a secret of digits matched inside
+    # live_tree, and a resumed run found no process of the old install). What
+    # may hold a secret (the processes' command lines) is not among them.
+    PLAIN: ClassVar[frozenset[str]] = frozenset({
+        "install_real", "live_version", "new_version", "live_tree", "live_pids",
+        "api_version", "java", "db_port", "new_top", "new_flat", "new_tree", "local_sha256",
+        "snapshot", "restart_service", "started_without_database", "new_api_version",
+        "rollback_stamp"})
     # preflight: the host as found before anything changed
     install_real: str | None = None  # install.dir resolved on the host
     live_version: str | None = None

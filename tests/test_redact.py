@@ -154,3 +154,36 @@ def test_a_fifo_in_place_of_the_key_file_does_not_hang_a_run(tmp_path: Path) -> 
         reader.join(5)
         raise AssertionError("reading the key file waited on a FIFO")
     assert len(made[0]) == 32 and (tmp_path / "tag-key").read_bytes() == made[0]
+
+
+def test_facts_a_resumed_run_reads_back_are_never_masked() -> None:
+    """Safety review: a secret of digits matched inside the live install's
+    device:inode (and could inside a digest, a stamp or a path); a resumed run
+    read the masked value back, found no process of the old install and took
+    stop-service for done while the old server ran."""
+    from steps.facts import Red5Facts
+
+    redactor = Redactor(["12345", "red5admin-secret"])
+    facts = Red5Facts(live_tree="2049:1312345", new_tree="2049:12345678",
+                      install_real="/srv/12345/usr/local", new_top="red5pro-server-12345",
+                      live_version="11.1.0.b12345",
+                      local_sha256={"/tmp/dist.zip": "ab12345" + "0" * 57},
+                      rollback_stamp="20261203T123456", live_pids=[12345])
+    facts.red5_processes = {"12345": "java -Dpass=red5admin-secret -Dred5.root=/x"}
+    record = redactor_json(facts.record(redactor))
+    back = Red5Facts()
+    back.load(record)
+    for name in ("live_tree", "new_tree", "install_real", "new_top", "live_version",
+                 "local_sha256", "rollback_stamp", "live_pids"):
+        assert getattr(back, name) == getattr(facts, name), name
+    from dataclasses import fields
+
+    assert Red5Facts.PLAIN.issubset(f.name for f in fields(Red5Facts)), "PLAIN names fields"
+    # What may carry a secret still goes through the redactor.
+    assert "red5admin-secret" not in str(record["red5_processes"])
+
+
+def redactor_json(record: dict[str, object]) -> dict[str, object]:
+    import json
+
+    return dict(json.loads(json.dumps(record)))
