@@ -487,7 +487,14 @@ def _resume_from(
 ) -> Replay | None:
     """The unfinished run --resume continues; None for a new run."""
     from runbook.config import ConfigError
-    from runbook.journal import IN_USE, in_use, replay, unfinished
+    from runbook.journal import (
+        IN_USE,
+        RUNNING_BESIDE,
+        in_use,
+        replay,
+        running_beside,
+        unfinished,
+    )
 
     if args.resume:
         if args.journal is not None and not args.journal.is_file():
@@ -517,6 +524,9 @@ def _resume_from(
         return earlier
     # (A --journal that holds a run was refused already: _run and _rehearse
     # refuse it before a token is asked for or a host started.)
+    beside = running_beside(folder, **_runs_of(settings))
+    if beside is not None:
+        raise ConfigError(str(beside), RUNNING_BESIDE)
     earlier = unfinished(folder, **_runs_of(settings)) if args.journal is None else None
     if earlier is not None:
         # Also in the TUI, which offers it in a dialog: an operator who leaves

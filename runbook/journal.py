@@ -448,9 +448,7 @@ def unfinished(folder: Path, *, config: str | None = None,
     that run is a JournalError naming its file and line, unless what it still
     shows is another host's (or config's) run."""
     def another(found_config: str | None, found_host: str | None) -> bool:
-        if host is not None and found_host is not None:
-            return found_host != host
-        return config is not None and found_config != config
+        return _another_run(found_config, found_host, config=config, host=host)
 
     if not folder.is_dir():
         return None
@@ -472,6 +470,36 @@ def unfinished(folder: Path, *, config: str | None = None,
         # the next attempt starts afresh from a new snapshot.
         if history.outcome not in ("done", "rolled-back"):
             return history
+    return None
+
+
+def _another_run(found_config: str | None, found_host: str | None, *, config: str | None,
+                 host: str | None) -> bool:
+    """Whether a journal's run is another host's (or, when either does not
+    say its host, another config's)."""
+    if host is not None and found_host is not None:
+        return found_host != host
+    return config is not None and found_config != config
+
+
+RUNNING_BESIDE = ("another runbook is running against this host now, writing this journal; "
+                  "two runs would both act on the host: let that one finish, or stop it, first")
+
+
+def running_beside(folder: Path, *, config: str | None = None,
+                   host: str | None = None) -> Path | None:
+    """The journal in `folder` that another runbook is writing now for the
+    same host (or config), if any: a new run beside it would act on the host
+    too (safety review: only a note said so)."""
+    if not folder.is_dir():
+        return None
+    for path in folder.glob("*.jsonl"):
+        if not in_use(path):
+            continue
+        start = first_record(path)
+        if start is not None and not _another_run(start.get("config"), start.get("host"),
+                                                  config=config, host=host):
+            return path
     return None
 
 

@@ -340,3 +340,24 @@ async def test_the_resume_dialog_says_which_steps_look_again(tmp_path: Path) -> 
         said = str(dialog.query_one("#resume-text").content)
         assert "except preflight, new-database and start-service, which look at the host " \
             "again" in " ".join(said.split()), said
+
+
+@pytest.mark.parametrize("words", [(), ("--headless",)])
+def test_a_new_run_is_refused_while_another_runbook_works_on_the_same_host(
+        tmp_path: Path, words: tuple[str, ...]) -> None:
+    """Safety review: a second runbook on the same host (a terminal left open,
+    a colleague) was only told, in a note, of the unfinished run it saw, and
+    went on beside it: two runs acting on one host."""
+    live = tmp_path / "runs" / EARLIER
+    live.parent.mkdir(parents=True)
+    journal = Journal(live)  # the other runbook, still running: its journal held
+    try:
+        journal.write("run-start", config=settings().source, host="red5admin@127.0.0.1:2222",
+                      rehearsal=True, steps=[], resumed=False)
+        with pytest.raises(ConfigError) as refused:
+            opened(tmp_path, *words)
+    finally:
+        journal.close()
+    said = str(refused.value)
+    assert "another runbook" in said and str(live) in said and "\n" not in said, said
+    assert [p.name for p in live.parent.iterdir()] == [EARLIER], "no journal claimed"
