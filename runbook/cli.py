@@ -1049,11 +1049,20 @@ class _Rehearsal:
             self.switch = faults.FaultSwitch(host, self.asked, settings)
             await self.switch.at_start()
             say(f"rehearsing faults: {', '.join(map(str, self.asked))}")
-        prepared = _prepared(args, settings, token=host.api_token, folder=runs,
-                             state_dir=operator, offer_resume=self.lasting, isolated=True,
-                             stopper=stopper, host_label=f"sandbox {host.sandbox}",
-                             tap=self.switch.tapped if self.switch is not None else None,
-                             say=say)
+        from runbook.config import ConfigError
+        from runbook.journal import JournalError
+
+        try:
+            prepared = _prepared(args, settings, token=host.api_token, folder=runs,
+                                 state_dir=operator, offer_resume=self.lasting, isolated=True,
+                                 stopper=stopper, host_label=f"sandbox {host.sandbox}",
+                                 tap=self.switch.tapped if self.switch is not None else None,
+                                 say=say)
+        except (ConfigError, JournalError):
+            # Refused: the host stays as it was found (operator trial: a service
+            # left running mid-cutover was adopted, then stopped on the way out).
+            host.leave_service_running = host.adopted_service is not None
+            raise
         self.earlier = prepared[2] or prepared[0].previous
         self.new_journal = prepared[0].new_journal
         return prepared

@@ -117,10 +117,14 @@ def signalled_mid_cutover(sandbox: Path, env: dict[str, str], cwd: Path,
 
 
 def end_leftovers(sandbox: Path) -> None:
-    """Whatever a failing test left, so no other test meets it."""
-    for entry in left_running(sandbox):
+    """Whatever a test left, so no other test meets it: what names the sandbox,
+    and what carries its marker (a `sleep` of jsvc's controlling process)."""
+    from runbook.rehearsal.sandbox import owned_processes
+
+    pids = {int(entry.split(":")[0]) for entry in left_running(sandbox)}
+    for pid in pids | set(owned_processes(sandbox)):
         with contextlib.suppress(ProcessLookupError):
-            os.kill(int(entry.split(":")[0]), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.timeout(900)
@@ -404,3 +408,27 @@ def test_a_run_started_with_ctrl_c_ignored_keeps_ignoring_it() -> None:
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[:2] == ["code 7", "after True"], done.stdout
+
+
+@pytest.mark.timeout(600)
+def test_a_rehearsal_refused_over_a_cutover_leaves_the_service_as_it_found_it(
+        tmp_path: Path) -> None:
+    """Operator trial: after a kill -9 mid-cutover the sandbox's service runs
+    on, as a real one would. `rehearse` without --resume then adopted it, was
+    refused (a cutover under way, exit 2) and stopped it on its way out: the
+    host it said it had left unchanged had lost its running server."""
+    sandbox = tmp_path / "sandbox"
+    env = env_for(tmp_path)
+    try:
+        code, said = signalled_mid_cutover(sandbox, env, tmp_path, signal.SIGKILL)
+        assert code == -signal.SIGKILL, said
+        pid = int((sandbox / "run" / "red5pro.pid").read_text().split()[0])
+        os.kill(pid, 0)  # runs on after the kill -9, as documented
+        again = subprocess.run([*RUNBOOK, "rehearse", "--headless", "--sandbox", str(sandbox)],
+                               capture_output=True, text=True, env=env, cwd=tmp_path,
+                               timeout=240)
+        assert again.returncode == 2, again.stdout + again.stderr
+        assert "a cutover began here" in again.stdout + again.stderr
+        os.kill(pid, 0)  # ProcessLookupError: the refused rehearsal stopped it
+    finally:
+        end_leftovers(sandbox)

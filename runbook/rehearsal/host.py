@@ -189,6 +189,9 @@ class RehearsalHost:
         self.old_db: tuple[str, int] = ("", 0)
         self.new_db: tuple[str, int] = ("", 0)
         self.adopted_service: int | None = None
+        # Set when runbook refused to run after the host had started (a cutover
+        # under way, say): the service then stays as this host found it.
+        self.leave_service_running = False
         # Where the next boot starts the service from, when not the live
         # folder: the old release, moved aside while it ran (see _stop_service).
         self._boot_from: Path | None = None
@@ -770,8 +773,10 @@ class RehearsalHost:
         if not self._started:
             return
         self._started = False
+        kept = self.service_pid() if self.leave_service_running and self._sandbox is not None \
+            else None
         try:
-            if self._sandbox is not None and self.sandbox.exists():
+            if self._sandbox is not None and self.sandbox.exists() and kept is None:
                 await self._stop_service()
             if self._sshd is not None:
                 await self._sshd.kill_leftovers()
@@ -779,7 +784,7 @@ class RehearsalHost:
                 self._sshd = None
             await self._db.close()
             if self._sandbox is not None:
-                await self._kill_strays()
+                await self._kill_strays(sparing=kept)
                 if not (self.keep or self._given_sandbox):
                     await asyncio.to_thread(sandbox.remove_sandbox, self.sandbox)
         finally:
@@ -788,11 +793,15 @@ class RehearsalHost:
             self._unlock_sandbox()
             await self._release_keeper()
 
-    async def _kill_strays(self) -> None:
+    async def _kill_strays(self, *, sparing: int | None = None) -> None:
         # Anything still carrying this sandbox's marker (a second service
-        # someone launched by hand, a daemon a command forked off) goes too.
+        # someone launched by hand, a daemon a command forked off) goes too;
+        # but not the service `sparing` names, with its supervisor and jsvc's
+        # controlling process (its session).
+        session = sandbox.proc_stat(sparing) if sparing is not None else None
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            strays = await asyncio.to_thread(sandbox.owned_processes, self.sandbox)
+            strays = [pid for pid in await asyncio.to_thread(sandbox.owned_processes, self.sandbox)
+                      if session is None or (sandbox.proc_stat(pid) or ("", 0, 0))[2] != session[2]]
             if not strays:
                 return
             log.info("ending leftover processes %s with %s", strays, sig.name)
