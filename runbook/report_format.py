@@ -359,10 +359,14 @@ def nothing_recreated(report: Report) -> str:
 
 
 def downtime_took(d: Downtime) -> str:
-    """The downtime's length; for a run cut off with no end of its cutover on
-    record, at least the time to the journal's last record."""
-    if d.seconds is not None or d.complete:
+    """The downtime's length; for a run that ended with the stream manager
+    still down, at least the time to its end (operator trial: a bare figure
+    read as an outage that was over); for one cut off with no end of its
+    cutover on record, at least the time to the journal's last record."""
+    if d.complete:
         return duration(d.seconds)
+    if d.seconds is not None:
+        return f"at least {duration(d.seconds)}"
     seen = between(d.began, d.last_seen)
     return f"at least {duration(seen)}" if seen is not None else "-"
 

@@ -125,7 +125,8 @@ def _downtime(report: Report) -> str:
                        f"({_code(str(d.estimate_from))}).</p>")
         return "\n".join(out)
     rows = [["this run", _e(clock(d.began, report.started)),
-             _e(clock(d.ended, report.started)) if d.ended else "-", _e(downtime_took(d))]]
+             _e(clock(d.ended, report.started)) if d.ended and d.complete else "-",
+             _e(downtime_took(d))]]
     compared = not report.went_back
     if compared and d.estimate_s is not None and d.estimate_from is not None:
         rows.append([f"{_e(which)} ({_code(str(d.estimate_from))})", "", "",

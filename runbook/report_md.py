@@ -110,7 +110,8 @@ def _downtime(report: Report) -> list[str]:
         return out
     out += [_row("", "began", "ended", "took"), _row("---", "---", "---", "---"),
             _row("this run", clock(d.began, report.started),
-                 clock(d.ended, report.started) if d.ended else "-", downtime_took(d))]
+                 clock(d.ended, report.started) if d.ended and d.complete else "-",
+                 downtime_took(d))]
     compared = not report.went_back
     if compared and d.estimate_s is not None and d.estimate_from is not None:
         out.append(_row(f"{which} ({_code(str(d.estimate_from))})", "", "",

@@ -682,6 +682,28 @@ def test_a_run_cut_off_mid_cutover_says_how_long_it_was_down_at_least(tmp_path: 
         assert "cut off" in said, said
 
 
+def test_a_run_that_ended_with_the_service_down_gives_no_end_to_the_downtime(
+        tmp_path: Path) -> None:
+    """Operator trial: a run stopped mid-cutover (SIGHUP) reported its downtime
+    as "ended 18:43:44, took 1 min 07 s" over the sentence saying the stream
+    manager was still down: a change ticket would have recorded an outage
+    that went on as over."""
+    journal = _journal(tmp_path, steps=["backup-live", "promote-new"])
+    journal.write("cutover-start", step="backup-live")
+    journal.write("step-start", step="backup-live")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.write("cutover-end", complete=False, downtime_s=67.0)
+    journal.write("run-end", outcome="stopped", exit_code=129)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    for text in (section(markdown(report), "Downtime"),
+                 html(report).split("<h2>Downtime</h2>")[1].split("<h2>")[0]):
+        row = next(line for line in re.split(r"\n|<tr>", text) if "this run" in line)
+        cells = [c.strip() for c in re.split(r"\||</?t[dh]>", plain(row)) if c.strip()]
+        assert cells[2:4] == ["-", "at least 1 min 07 s"], cells
+        assert "still down" in " ".join(plain(text).split())
+
+
 def test_a_lost_connection_is_on_the_record(tmp_path: Path) -> None:
     """Operator trial: the SSH connection dropped mid-cutover and the run
     reconnected; the report said nothing of it (Warnings: None), and the
