@@ -249,8 +249,10 @@ class StreamManagerAPI:
             message = (
                 f"The stream manager at {self._shown_base} refused the API token "
                 f"(HTTP 401{said}). "
-                f"Check that {self.token_hint} holds the value of rest.administratorToken "
-                "in that install's red5-web.properties."
+                "The token must be that install's rest.administratorToken (its "
+                f"red5-web.properties). runbook read it from {self.token_hint} once, at its "
+                "start: if that value is wrong, quit, export the right one and start runbook "
+                "again, since exporting it now changes nothing for this run."
             )
         elif status == 404:
             message = f"Not found (HTTP 404): {method} {path}{said}"

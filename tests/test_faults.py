@@ -244,6 +244,9 @@ async def test_a_rejected_token_stops_preflight_and_a_retry_goes_on(tmp_path: Pa
     # Operator trial: a throwaway rehearsal was told to start again with
     # --resume, which it cannot; its token is the rehearsal host's own.
     assert "--resume" not in said and "try the step again" in said, said
+    # Operator trial: it said to check the variable and try again; runbook
+    # reads it once, at its start, so a corrected value takes a new start.
+    assert "once, at its start" in said and "start runbook again" in said, said
     assert host.api_token not in front.text()
     assert seen == {"pid": before, "uploaded": False}
 
