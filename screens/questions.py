@@ -53,8 +53,8 @@ class Questions:
         app.asking = message
         app.refresh_bindings()  # the skip key follows the step asked about
         step_id = message.report.id
-        app.run_state.asked(step_id, message.plan)
-        app.main.refresh_step(step_id)
+        for changed in [*app.run_state.asked(step_id, message.plan), step_id]:
+            app.main.refresh_step(changed)
         # Follow the procedure: the step that needs an answer is the one to see.
         if app.main.can_draw:
             app.main.checklist.select_step(step_id)

@@ -170,17 +170,32 @@ class RunState:
             # the link (trial: "ssh uncertain" through minutes of steps done).
             self.connection = "uncertain"
 
-    def asked(self, step_id: str, plan: list[Action]) -> None:
-        # One step is the operator's turn: one asked before and not run (the
-        # way back chosen at its question) shows what it last was again.
-        for other, shown in self.states.items():
-            if shown == NEXT and other != step_id:
-                report = self.reports.get(other)
-                self.states[other] = (report.state if report else StepState.PENDING).value
+    def asked(self, step_id: str, plan: list[Action]) -> list[str]:
+        """`step_id` is the operator's turn; the steps whose rows that changed
+        besides its own: one asked before and not run (the way back chosen at
+        its question) shows what it last was again."""
+        left = [other for other, shown in self.states.items()
+                if shown == NEXT and other != step_id]
+        for other in left:
+            self.states[other] = self._as_it_was(other)
         self.asking = step_id
         self.plans[step_id] = plan
         self.final_plans.add(step_id)
         self.states[step_id] = NEXT
+        return left
+
+    def _as_it_was(self, step_id: str) -> str:
+        """What a step was before it was asked about: as this run left it, else
+        as the run this one continues did (operator trial: resumed, a step the
+        earlier run had done read pending after the way back was chosen at its
+        question), else pending."""
+        report = self.reports.get(step_id)
+        if report is not None:
+            return report.state.value
+        earlier = self.previous.steps.get(step_id) if self.previous is not None else None
+        if earlier is not None and earlier.state.value in SETTLED:
+            return earlier.state.value
+        return StepState.PENDING.value
 
     def ended(self, outcome: Outcome, error: str | None = None) -> None:
         """The run's worker finished (or was cancelled, or raised)."""
@@ -191,7 +206,7 @@ class RunState:
             self.states[self.running] = StepState.IN_DOUBT.value
             self.running = None
         if self.asking is not None:
-            self.states[self.asking] = StepState.PENDING.value
+            self.states[self.asking] = self._as_it_was(self.asking)
         self.asking = self.reviewing = None
         if self.run_started is not None:
             self.connection = "closed"

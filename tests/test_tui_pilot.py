@@ -885,3 +885,29 @@ def test_only_the_step_asked_now_is_your_turn() -> None:
     turns = [step for step, shown in state.states.items() if shown == NEXT]
     assert turns == ["rollback-set-aside"], turns
     assert state.states["start-service"] == StepState.FAILED.value
+
+
+async def test_a_question_left_for_the_way_back_shows_its_step_as_it_was(tmp_path: Path) -> None:
+    """Operator trial: resumed mid-cutover, the way back was chosen at
+    preflight's question. Preflight's row said "your turn" all the way back
+    (only the row asked about was drawn again), and counted as not done
+    (steps 14/17) where the run's end said 15 of 17: the earlier run did it."""
+    from screens.presentation import NEXT
+
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    starts = hold_the_run(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await continue_it(app, pilot, starts)
+        ask(app, "preflight", await plan_of("preflight"))
+        await until(lambda: app.asking is not None, what="preflight's question")
+        await pilot.pause()
+        assert app.main.checklist.shown["preflight"][0] == NEXT
+        ask(app, "rollback-stop-new", [])
+        await until(lambda: app.asking is not None and app.asking.report.id
+                    == "rollback-stop-new", what="the way back's question")
+        await pilot.pause()
+        assert app.run_state.states["preflight"] == StepState.DONE.value
+        assert app.main.checklist.shown["preflight"][0] == StepState.DONE.value
+        turns = [step for step, (shown, _) in app.main.checklist.shown.items() if shown == NEXT]
+        assert turns == ["rollback-stop-new"], turns
