@@ -511,6 +511,9 @@ class PropertiesReviewScreen(Screen[bool]):
 
     def _decision_line(self, kr: KeyReview) -> Content:
         hint = _HINT[kr.status]
+        if kr.status is Status.NEEDS_VALUE and kr.new is not None and not kr.new.strip():
+            # Left blank by the template, a is a decision too (operator trial).
+            hint += " · a leave it blank"
         if kr.reopened:
             state = Content.styled(f"! Reopened: {kr.reopened}.", "bold $text-error")
         elif not kr.decided:
@@ -710,6 +713,9 @@ class PropertiesReviewScreen(Screen[bool]):
         elif kr.new is None:
             self._decide(key, lambda: self.review.accept_new(key),
                          f"{key} stays commented out, as in the template.")
+        elif not kr.new.strip():
+            self._decide(key, lambda: self.review.accept_new(key),
+                         f"{key} is left blank, as in the template.")
         else:
             self._decide(key, lambda: self.review.accept_new(key),
                          f"{key} takes the template's value.")

@@ -669,6 +669,25 @@ async def test_a_new_default_is_asked_to_be_confirmed_not_called_a_placeholder(
         assert "New default" in shown and "placeholder" not in shown, shown
 
 
+async def test_a_on_a_key_the_template_leaves_blank_says_it_stays_blank(
+    pair: tuple[Path, Path],
+) -> None:
+    """Operator trial: on a blank needs-value key the hint named only e, and
+    a answered "takes the template's value. Every key is decided": the key
+    was decided blank, which nothing on screen said."""
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        while current(screen) != NEEDS_VALUE_KEY:
+            await pilot.press("n")
+        assert app.review[NEEDS_VALUE_KEY].new == ""
+        shown = str(screen.query_one("#review-detail").render())
+        assert "a leave it blank" in shown, shown
+        await pilot.press("a")
+        assert app.review[NEEDS_VALUE_KEY].merged == ""
+        assert f"{NEEDS_VALUE_KEY} is left blank" in message(screen), message(screen)
+
+
 async def test_n_and_shift_n_go_round_the_open_keys(pair: tuple[Path, Path]) -> None:
     app = make_app(pair)
     async with app.run_test(size=SIZE) as pilot:
