@@ -441,6 +441,10 @@ class _Reader:
             note = Note(step_id, ts, _text(record.get("kind")), _text(record.get("text")))
             if step_id:
                 self.step(step_id).notes.append(note)
+                # Among its output, where the screen and `runbook log` show it
+                # (operator trial: a failed step's notes were missing there).
+                self.step(step_id).lines.append(("info", note.text))
+                self.said.setdefault(step_id, []).append(("info", note.text))
             if note.text.lower().startswith("warning"):
                 report.warnings.append(note)
             if note.kind == SERVICE_ANSWERED and record.get("side") == "old":

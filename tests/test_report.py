@@ -704,6 +704,27 @@ def test_a_run_that_ended_with_the_service_down_gives_no_end_to_the_downtime(
         assert "still down" in " ".join(plain(text).split())
 
 
+def test_a_failed_steps_output_keeps_what_it_noted(tmp_path: Path) -> None:
+    """Operator trial: recreate, cut off, showed only its "rebuilding" lines
+    under Output of failed steps; the origins it had launched, which the
+    screen and `runbook log` showed, were left out of the ticket."""
+    journal = _journal(tmp_path, steps=["recreate"])
+    journal.write("step-start", step="recreate")
+    journal.write("output", step="recreate", lines=[["info", "rebuilding group-a"]])
+    journal.write("note", step="recreate", kind="note",
+                  text="group-a -> group-b: 1 origin(s) launched")
+    journal.write("output", step="recreate", lines=[["info", "rebuilding group-c"]])
+    journal.write("step-end", step="recreate", state="failed", detail="the API went away")
+    journal.write("run-end", outcome="failed", exit_code=1)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    for text in (section(markdown(report), "Output of failed steps"),
+                 html(report).split("<h2>Output of failed steps</h2>")[1].split("<h2>")[0]):
+        said = plain(text)
+        assert said.index("rebuilding group-a") < said.index("1 origin(s) launched") \
+            < said.index("rebuilding group-c"), said
+
+
 def test_a_lost_connection_is_on_the_record(tmp_path: Path) -> None:
     """Operator trial: the SSH connection dropped mid-cutover and the run
     reconnected; the report said nothing of it (Warnings: None), and the
