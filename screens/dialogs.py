@@ -496,7 +496,10 @@ class RecoverDialog(Dialog[str | None]):
                 if self.can_roll_back:
                     text += [("r  Roll back", "bold"), ": back to the old stream manager on the "
                              "old database (each step of the way back is confirmed).\n"]
-                text += [("q  Stop", "bold"), ": end the run here; --resume picks it up.\n",
+                # Not "--resume picks it up": a throwaway rehearsal's sandbox goes
+                # with it (operator trial); the way out names what does.
+                text += [("q  Stop", "bold"), ": end the run here; what is done stays done, "
+                         "and runbook says on its way out how to go on from here.\n",
                          ("escape", "bold"), ": read the output first; the run waits, and "
                          "enter brings these choices back."]
                 yield Wrapped(Content.assemble(*text), indent=3, id="recover-text")

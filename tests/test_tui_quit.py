@@ -159,6 +159,10 @@ async def test_a_step_failing_behind_the_quit_dialog_gives_way_to_its_question(
         gate.set()
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
         assert not any(isinstance(s, QuitDialog) for s in app.screen_stack)
+        # Operator trial: it promised "--resume picks it up", which a throwaway
+        # rehearsal cannot; the way out names how to go on.
+        shown = text_of(app.screen)
+        assert "--resume" not in shown and "how to go on" in shown, shown
         await pilot.press("q")  # stop, there
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
         await pilot.pause()
