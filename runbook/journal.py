@@ -20,7 +20,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -255,10 +255,11 @@ def drop_if_unwritten(path: Path | None) -> None:
             path.unlink()
 
 
-def read(path: Path) -> Iterator[dict[str, Any]]:
+def read(path: Path, *, torn: Callable[[int], None] | None = None
+         ) -> Iterator[dict[str, Any]]:
     """Records of a journal. A torn LAST line (a crash mid-write, no line end
-    after it) is dropped; damage anywhere else is an error naming the line,
-    because replaying around it would guess."""
+    after it) is dropped, and `torn` told its length; damage anywhere else is
+    an error naming the line, because replaying around it would guess."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -276,6 +277,8 @@ def read(path: Path) -> Iterator[dict[str, Any]]:
     last = _record(tail) if tail else None
     if last is not None:
         yield last
+    elif tail and torn is not None:
+        torn(len(tail))
 
 
 @dataclass

@@ -32,6 +32,7 @@ from runbook.journal import (
     Record,
     cutover_began,
     first_record,
+    in_use,
     journal_pace,
     journal_unattended,
     last_downtime,
@@ -282,12 +283,20 @@ def newest_journal(folder: Path) -> Path:
     return found[-1]
 
 
-def _records(path: Path) -> list[dict[str, Any]]:
+def _records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+    """A journal's records, and what to say of a last record torn mid-write
+    (None when there is none): it is left out, never in silence (operator
+    trial), since the host may have gone one action further."""
+    cut: list[int] = []
     # All of it first: a damaged line further down is one error, not half a report.
-    records = list(read(path))
+    records = list(read(path, torn=cut.append))
     if not records:
         raise ReportError(f"{path}: holds no records; not a runbook journal")
-    return records
+    said = (f"the journal's last record was cut off as it was written ({cut[0]} bytes: "
+            "runbook was killed or the machine stopped then) and is left out; the host may "
+            "have gone one action further than this says") if cut and not in_use(path) \
+        else None  # a run writing it now may be half way through a record
+    return records, said
 
 
 def _text(value: Any) -> str:
@@ -541,7 +550,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     The downtime estimate is the newest finished cutover among the journals in
     `estimate_from` (default: the rehearsals in the user's state dir and the
     journals beside this one) of a run at this run's pace."""
-    records = _records(path)
+    records, torn = _records(path)
     if not any(r["event"] == Record.RUN_START for r in records):
         raise ReportError(f"{path}: records no run (no {Record.RUN_START} record)")
     reader = _Reader(path)
@@ -552,6 +561,8 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
             raise ReportError(f"{path}:{number}: a {record.get('event')} record that does not "
                               f"read ({exc}); the journal is damaged") from None
     report = reader.finish()
+    if torn is not None:
+        report.warnings.append(Note("", _text(records[-1].get("ts")), "journal", torn))
     starts = [r for r in records if r["event"] == Record.RUN_START]
     report.pace = journal_pace(starts)
     report.unattended = journal_unattended(starts)
@@ -686,7 +697,7 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
     """(step, line) for every line the run showed, in order: the commands as
     they started, their output, the notes and how each step ended; only
     `step`'s, and only those holding `grep` (in any case), when given."""
-    records = _records(path)
+    records, torn = _records(path)
     lines: list[tuple[str, str]] = []
     steps: dict[str, None] = {}
     runs = 0
@@ -738,6 +749,8 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
         # begins), or still going as this is read.
         lines.append((RUN_MARK, f"no end on record after {_said(last)}: the run was cut off "
                                 "then, or is still going"))
+    if torn is not None:
+        lines.append((RUN_MARK, torn))
     if step is not None and step not in steps:
         raise ReportError(f"{path}: no step {step!r} in this run; its steps: "
                           f"{', '.join(steps) or 'none'}")

@@ -725,6 +725,26 @@ def test_a_failed_steps_output_keeps_what_it_noted(tmp_path: Path) -> None:
             < said.index("rebuilding group-c"), said
 
 
+def test_a_journal_record_torn_at_its_end_is_named_not_dropped_in_silence(
+        tmp_path: Path) -> None:
+    """Operator trial: a journal whose last record was cut mid-write (a kill
+    while writing) was reported and logged, exit 0, with no word of the
+    record left out: the host may have gone one action further."""
+    from runbook.report import log_lines
+
+    journal = _journal(tmp_path, steps=["backup-live"])
+    journal.write("step-start", step="backup-live")
+    journal.close()
+    with journal.path.open("ab") as file:
+        file.write(b'{"ts": "2026-01-01T00:00:09+00:00", "event": "action-start", "st')
+    report = build(journal.path, estimate_from=[])
+    for text in (section(markdown(report), "Warnings"),
+                 html(report).split("<h2>Warnings</h2>")[1].split("<h2>")[0]):
+        assert "cut off" in plain(text) and "last record" in plain(text), text
+    said = [line for _step, line in log_lines(journal.path)]
+    assert any("last record" in line and "cut off" in line for line in said), said
+
+
 def test_a_lost_connection_is_on_the_record(tmp_path: Path) -> None:
     """Operator trial: the SSH connection dropped mid-cutover and the run
     reconnected; the report said nothing of it (Warnings: None), and the
