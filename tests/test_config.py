@@ -46,6 +46,17 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
     assert "\n" not in message
 
 
+def test_the_rehearsals_template_given_to_run_says_what_it_is() -> None:
+    """Operator trial: `runbook run sample-configs/rehearsal.toml` said only
+    "not valid TOML (Unexpected character: '}')"."""
+    template = EXAMPLE.with_name("rehearsal.toml")
+    with pytest.raises(ConfigError) as err:
+        config.load(template)
+    message = str(err.value)
+    assert "runbook rehearse" in message and "template" in message, message
+    assert "production.example.toml" in message and "\n" not in message
+
+
 @pytest.mark.parametrize(
     ("old", "new", "key", "hint"),
     [
