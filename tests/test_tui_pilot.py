@@ -911,3 +911,25 @@ async def test_a_question_left_for_the_way_back_shows_its_step_as_it_was(tmp_pat
         assert app.main.checklist.shown["preflight"][0] == StepState.DONE.value
         turns = [step for step, (shown, _) in app.main.checklist.shown.items() if shown == NEXT]
         assert turns == ["rollback-stop-new"], turns
+
+
+async def test_a_screenshot_from_the_palette_is_saved_without_a_downloads_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: in a HOME with no Downloads folder the palette's
+    Screenshot said only "Failed to save screenshot"."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    journal = tmp_path / "runs" / "run.jsonl"
+    journal.parent.mkdir()
+    app = make_app(journal=journal)
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.action_screenshot()
+        await until(lambda: list(journal.parent.glob("*.svg")), what="the screenshot")
+        await pilot.pause()
+    assert not (home / "Downloads").exists()
+    assert any("Saved screenshot" in note for note in notes), notes
