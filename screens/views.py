@@ -49,12 +49,23 @@ def pace_shown(settings: Settings) -> str:
     return f"at {pace_name(settings.rehearsal_pace)}"
 
 
-def status_host(state: RunState, where: Where, *, narrow: bool = False) -> Content:
-    """The status line's first row: where the run goes and how it is connected."""
+def status_host(state: RunState, where: Where, *, narrow: bool = False,
+                width: int | None = None) -> Content:
+    """The status line's first row: where the run goes and how it is connected.
+    Where it would be longer than `width`, "runbook →" goes and the pace comes
+    last, so that the host key's fingerprint is shown whole (operator trial:
+    cut at 120 columns in a rehearsal, which the README says it shows)."""
+    full = _status_host(state, where, narrow=narrow, tight=False)
+    if width is None or narrow or full.cell_length <= width:
+        return full
+    return _status_host(state, where, narrow=narrow, tight=True)
+
+
+def _status_host(state: RunState, where: Where, *, narrow: bool, tight: bool) -> Content:
     host: Parts = []
     if where.rehearsal:
         host += [(" REHEARSAL ", "bold $text on $warning-darken-1"), " "]
-    if not narrow:
+    if not (narrow or tight):
         host += [("runbook ", "bold"), ("→ ", "$text-muted")]
     host.append((state.target, "bold"))
     link_style = {"connected": "$success", "uncertain": "bold $error"}.get(
@@ -62,14 +73,17 @@ def status_host(state: RunState, where: Where, *, narrow: bool = False) -> Conte
     host += ["   ssh ", (state.connection, link_style)]
     # After the connection's state, which matters more when the row is cut;
     # below 100 columns there is no room for it (review).
-    if where.pace and not narrow:
-        host += ["   ", (where.pace, "$warning")]
+    pace: Parts = ["   ", (where.pace, "$warning")] if where.pace and not narrow else []
+    if not tight:
+        host += pace
     if not narrow:
         host.append("   host key ")
         host.append((state.fingerprint, "$text") if state.fingerprint
                     else ("checked against known_hosts", "$text-muted"))
         if where.host_label:
             host += ["   ", (where.host_label, "$text-muted")]
+    if tight:
+        host += pace
     return Content.assemble(*host)
 
 

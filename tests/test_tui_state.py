@@ -735,3 +735,25 @@ async def test_the_way_back_is_not_timed_against_the_cutover_estimate(tmp_path: 
         assert "over" not in line and "5.2s" not in line, line
         assert "ROLLBACK" in heading(app, "rollback") and \
             "if a step fails, or press r" not in heading(app, "rollback")
+
+
+@pytest.mark.parametrize(("rehearsal", "width"), [(True, 120), (False, 110)])
+def test_the_status_line_keeps_the_whole_host_key_where_it_can(rehearsal: bool,
+                                                               width: int) -> None:
+    """Operator trial: at 120 columns a rehearsal's status line cut the host
+    key's fingerprint ("SHA256:1YcYblgHoHLGdGBc…"), and a real run's at 110,
+    which the README says it shows: the pace and the "runbook →" before the
+    target took the room."""
+    from screens.run_state import RunState
+    from screens.views import Where, status_host
+
+    state = RunState([], "red5admin@sm1.example.com:22")
+    state.connection = "connected"
+    state.fingerprint = "SHA256:" + "x" * 43
+    where = Where(rehearsal, "", Path("run.jsonl"), "at the fast pace" if rehearsal else "")
+    row = status_host(state, where, width=width)
+    assert state.fingerprint in row.plain and state.target in row.plain, row.plain
+    # Whole within the width; what comes after it (the pace) may be cut.
+    assert row.plain.index(state.fingerprint) + len(state.fingerprint) <= width, row.plain
+    wide = status_host(state, where, width=200)
+    assert "runbook → " in wide.plain and (not rehearsal or "fast pace" in wide.plain)
