@@ -440,14 +440,18 @@ class PropertiesReviewScreen(Screen[bool]):
             if count:
                 parts += [" · ", Content.styled(f"{count} {status}", _STATUS_STYLE[status])]
         undecided = len(review.undecided)
-        unconfirmed = sum(1 for kr in review if kr.decided and not kr.acknowledged)
+        unconfirmed = [kr for kr in review if kr.decided and not kr.acknowledged]
+        # Red5's sample values apart, as --check counts them (operator trial).
+        samples = sum(1 for kr in unconfirmed if kr.sample)
+        defaults = len(unconfirmed) - samples
         if undecided or unconfirmed:
             parts.append("\n")
             if undecided:
                 parts += [Content.styled(f"! {undecided} to decide", "bold $text-error"), " · "]
-            if unconfirmed:
-                parts += [Content.styled(f"? {_count(unconfirmed, 'new default')} to confirm",
-                                         "bold $text-warning"), " · "]
+            for count, what in ((defaults, "new default"), (samples, "sample value")):
+                if count:
+                    parts += [Content.styled(f"? {_count(count, what)} to confirm",
+                                             "bold $text-warning"), " · "]
             parts.append("n goes to the next one")
         else:
             parts += ["\n", Content.styled("✓ Every key is decided", "bold $text-success"),

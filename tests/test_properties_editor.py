@@ -655,6 +655,23 @@ async def test_a_sample_value_and_a_carried_placeholder_stay_open(
     assert Decisions.from_review(app.review).entries[sample].action is Choice.KEEP_OLD
 
 
+async def test_the_count_to_confirm_tells_sample_values_from_new_defaults(
+    pair: tuple[Path, Path],
+) -> None:
+    """Operator trial: the editor's header counted Red5's sample value among
+    "new defaults to confirm", where --check on the same review says "1 key
+    still holding Red5's sample value" apart from the new defaults."""
+    old, _ = pair
+    old.write_text(old.read_text().replace(
+        f"cluster.password={SECRETS['cluster.password']}", "cluster.password=changeme"))
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        shown = " ".join(str(screen.query_one("#review-summary").render()).split())
+        assert "1 new default to confirm" in shown, shown
+        assert "1 sample value to confirm" in shown, shown
+
+
 async def test_a_new_default_is_asked_to_be_confirmed_not_called_a_placeholder(
     pair: tuple[Path, Path],
 ) -> None:
