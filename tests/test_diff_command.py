@@ -16,8 +16,8 @@ from pathlib import Path
 import javaproperties
 import pytest
 
+from runbook import wholefile
 from runbook.properties import Decisions, Status, diff_command, review_files
-from runbook.properties import codec as codec_module
 
 DATA = Path(__file__).parent / "data" / "properties"
 SECRETS = [
@@ -340,7 +340,7 @@ def test_out_replaces_an_existing_file_atomically_owner_only(
     def broken_replace(source: str | Path, target: str | Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(codec_module.os, "replace", broken_replace)
+    monkeypatch.setattr(wholefile.os, "replace", broken_replace)
     filled = filled_docs(files, tmp_path)
     code, _, err = run(filled, files["template"], out=out)
     assert code == 2 and "No space left on device" in err
