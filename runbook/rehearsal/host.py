@@ -798,10 +798,15 @@ class RehearsalHost:
         # someone launched by hand, a daemon a command forked off) goes too;
         # but not the service `sparing` names, with its supervisor and jsvc's
         # controlling process (its session).
-        session = sandbox.proc_stat(sparing) if sparing is not None else None
+        spared = sandbox.proc_stat(sparing) if sparing is not None else None
+
+        def stray(pid: int) -> bool:
+            found = sandbox.proc_stat(pid)
+            return spared is None or found is None or found[2] != spared[2]
+
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            strays = [pid for pid in await asyncio.to_thread(sandbox.owned_processes, self.sandbox)
-                      if session is None or (sandbox.proc_stat(pid) or ("", 0, 0))[2] != session[2]]
+            owned = await asyncio.to_thread(sandbox.owned_processes, self.sandbox)
+            strays = [pid for pid in owned if stray(pid)]
             if not strays:
                 return
             log.info("ending leftover processes %s with %s", strays, sig.name)
