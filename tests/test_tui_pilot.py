@@ -169,6 +169,19 @@ async def test_a_skip_needs_a_reason() -> None:
         assert await answer == Decision(Answer.SKIP, "exported by hand, ticket 42")
 
 
+async def test_skipping_a_step_with_a_caution_says_it_first() -> None:
+    """Operator trial: carry-over could be skipped with no word that without
+    LICENSE.KEY the new server does not start, which its confirmation says."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        ask(app, "carry-over", await plan_of("carry-over"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("s")
+        await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
+        assert "Without LICENSE.KEY the new server does not start" in text_of(app.screen)
+
+
 async def test_a_step_that_cannot_be_skipped_says_so_before_asking() -> None:
     app = make_app()
     notes = collect_notes(app)
