@@ -191,17 +191,17 @@ class RunbookApp(App["Outcome | None"]):
         # change state until then, and on_ready draws everything once.
         return self.main.ready
 
-    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
-        """Textual's, into the Downloads folder where there is one, else beside
-        the journal (operator trial: a fresh HOME has none, and the palette's
-        Screenshot said only that it failed)."""
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Textual's (the palette's Screenshot and its action both come here),
+        into the Downloads folder where there is one, else beside the journal
+        (operator trial: a fresh HOME has none, and it said only that it failed)."""
         if path is None:
             from platformdirs import user_downloads_path
 
-            downloads = user_downloads_path()
-            if not downloads.is_dir() and self.opened:
+            if not user_downloads_path().is_dir() and self.opened:
                 path = str(self.journal_path.parent)
-        super().action_screenshot(filename, path)
+        return super().deliver_screenshot(filename, path, time_format)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:

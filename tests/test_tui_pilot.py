@@ -941,7 +941,8 @@ async def test_a_screenshot_from_the_palette_is_saved_without_a_downloads_folder
     notes = collect_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        app.action_screenshot()
+        (command,) = [c for c in app.get_system_commands(app.screen) if c.title == "Screenshot"]
+        command.callback()  # as the palette runs it
         await until(lambda: list(journal.parent.glob("*.svg")), what="the screenshot")
         await pilot.pause()
     assert not (home / "Downloads").exists()
