@@ -262,7 +262,7 @@ class MainScreen(Screen[None]):
     def refresh_status(self) -> None:
         if self.can_draw:
             self.status.show(status_host(self.state, self.where, narrow=self.narrow,
-                                         width=self.size.width),
+                                         width=self.status.content_region.width or None),
                              self.clocks())
             # The phase headings say what the status says: down or not, going back.
             for phase, title in group_titles(self.state).items():

@@ -53,7 +53,7 @@ def status_host(state: RunState, where: Where, *, narrow: bool = False,
                 width: int | None = None) -> Content:
     """The status line's first row: where the run goes and how it is connected.
     Where it would be longer than `width`, "runbook →" goes and the pace comes
-    last, so that the host key's fingerprint is shown whole (operator trial:
+    after the host key, so that the fingerprint is shown whole (operator trial:
     cut at 120 columns in a rehearsal, which the README says it shows)."""
     full = _status_host(state, where, narrow=narrow, tight=False)
     if width is None or narrow or full.cell_length <= width:
@@ -80,10 +80,10 @@ def _status_host(state: RunState, where: Where, *, narrow: bool, tight: bool) ->
         host.append("   host key ")
         host.append((state.fingerprint, "$text") if state.fingerprint
                     else ("checked against known_hosts", "$text-muted"))
+        if tight:
+            host += pace
         if where.host_label:
             host += ["   ", (where.host_label, "$text-muted")]
-    if tight:
-        host += pace
     return Content.assemble(*host)
 
 

@@ -121,10 +121,15 @@ def end_leftovers(sandbox: Path) -> None:
     and what carries its marker (a `sleep` of jsvc's controlling process)."""
     from runbook.rehearsal.sandbox import owned_processes
 
-    pids = {int(entry.split(":")[0]) for entry in left_running(sandbox)}
-    for pid in pids | set(owned_processes(sandbox)):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    for _ in range(10):  # again while a loop being ended starts another child
+        pids = {int(entry.split(":")[0]) for entry in left_running(sandbox)}
+        pids |= set(owned_processes(sandbox))
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
 
 
 @pytest.mark.timeout(900)
