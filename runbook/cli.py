@@ -1179,6 +1179,12 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         raise ConfigError(str(args.journal), "no such journal to resume")
     if args.journal is not None and not args.resume:
         _refuse_a_journal_in_use(args.journal)  # a throwaway rehearsal's too (review)
+    if args.sandbox is not None and any(c.isspace() for c in str(Path(args.sandbox).absolute())):
+        # The fake host's unit names its paths unquoted, as systemd reads them:
+        # its service could never start there (review).
+        raise ConfigError(str(args.sandbox), "--sandbox: a path with a space (or another "
+                          "blank) cannot hold the rehearsal host, whose service unit names "
+                          "its paths unquoted; choose a folder without one")
     if args.dist_size is not None:
         _refuse_a_distribution_the_sandbox_cannot_hold(args.dist_size, args.sandbox)
     if args.resume and args.journal is None and \

@@ -590,6 +590,19 @@ def test_list_faults_describes_each_and_exits_0(tmp_path: Path) -> None:
     assert "api-error@STEP: " in result.stdout and "disk-full[@STEP]: " in result.stdout
 
 
+def test_a_sandbox_path_with_a_space_is_refused_before_the_host_starts(tmp_path: Path) -> None:
+    """Review: under a folder with a space in its name the fake host's service
+    never started (its unit names paths unquoted, as systemd reads them), and
+    the run went on to fail later with no word of why."""
+    sandbox = tmp_path / "on call" / "sandbox"
+    result = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox),
+                     tmp_path=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert str(sandbox) in result.stderr and "space" in result.stderr, result.stderr
+    assert not sandbox.exists(), "the host was never set up"
+
+
 @pytest.mark.parametrize("value", ["no-such-fault", "api-error@unpack", "api-error"])
 def test_a_bad_fault_is_exit_2_before_the_host_starts(tmp_path: Path, value: str) -> None:
     sandbox = tmp_path / "sandbox"

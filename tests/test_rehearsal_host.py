@@ -595,3 +595,4 @@ def test_a_5_1_installs_unit_names_the_commons_daemon_of_its_time(tmp_path: Path
     old = sandbox.unit_text(scenarios.R5_1, tmp_path)
     assert "commons-daemon-1.0.15.jar" in old and "1.1.0.jar" not in old
     assert "commons-daemon-1.1.0.jar" in sandbox.unit_text(scenarios.R6_2, tmp_path)
+
