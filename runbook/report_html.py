@@ -180,7 +180,7 @@ def _properties(report: Report) -> str:
     if step is None or step.state == "not reached":
         return out[0] + "\n<p>The properties step did not run.</p>"
     out.append(f"<p>{_code(step.id)}: {_state(step.state)}; {_e(step.detail)}</p>")
-    said = [line for _stream, line in step.lines] + [n.text for n in step.notes]
+    said = [line for _stream, line in step.lines]  # its notes among them
     if said:
         out.append(_pre([line for text in said for line in text.split("\n")]))
     for action in step.actions:

@@ -168,7 +168,7 @@ def _properties(report: Report) -> list[str]:
     if step is None or step.state == "not reached":
         return [*out, "The properties step did not run.", ""]
     out += [f"{_code(step.id)}: {_md(state_words(step.state))}; {_md(step.detail)}", ""]
-    said = [line for _stream, line in step.lines] + [n.text for n in step.notes]
+    said = [line for _stream, line in step.lines]  # its notes among them
     if said:
         out += [*_block([line for text in said for line in text.split("\n")]), ""]
     reviews = [a.text.split("\n") for a in step.actions if a.kind == "editfile"]

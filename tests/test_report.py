@@ -745,6 +745,21 @@ def test_a_journal_record_torn_at_its_end_is_named_not_dropped_in_silence(
     assert any("last record" in line and "cut off" in line for line in said), said
 
 
+def test_a_note_of_the_properties_step_is_reported_once(tmp_path: Path) -> None:
+    """Review: with notes among a step's lines, the properties section, which
+    added the notes itself, would print each twice."""
+    journal = _journal(tmp_path, steps=["properties"])
+    journal.write("step-start", step="properties")
+    journal.write("note", step="properties", kind="note", text="3 keys carried over")
+    journal.write("step-end", step="properties", state="done", detail="written")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    for text in (section(markdown(report), "Properties decisions"),
+                 html(report).split("<h2>Properties decisions</h2>")[1].split("<h2>")[0]):
+        assert plain(text).count("3 keys carried over") == 1, text
+
+
 def test_a_lost_connection_is_on_the_record(tmp_path: Path) -> None:
     """Operator trial: the SSH connection dropped mid-cutover and the run
     reconnected; the report said nothing of it (Warnings: None), and the
