@@ -1293,7 +1293,7 @@ def _reader_gone() -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from runbook.journal import first_record
+    from runbook.journal import first_record, in_use
     from runbook.report import ReportError, build, emit, newest_journal, write_private
     from runbook.report_html import html
     from runbook.report_md import markdown
@@ -1306,8 +1306,9 @@ def _report(args: argparse.Namespace) -> int:
             # Operator trial: it became its own report, the run's record gone.
             raise ReportError(f"--out {args.out} is {made.path}, the journal this reports "
                               "on; name another file for the report")
-        if args.out.is_file() and first_record(args.out) is not None:
-            # Safety review: a slip naming another run's journal lost that run.
+        if args.out.is_file() and (first_record(args.out) is not None or in_use(args.out)):
+            # Safety review: a slip naming another run's journal lost that run
+            # (one just claimed by a runbook holds no record yet, only its lock).
             raise ReportError(f"--out {args.out} is a run's journal; name another file for "
                               "the report")
         write_private(args.out, text)

@@ -1222,6 +1222,15 @@ def test_out_never_writes_over_another_journal(upgraded: Rehearsed, failed: Rehe
     line = result.stderr.strip()
     assert "\n" not in line and str(other) in line and "journal" in line, line
     assert other.read_bytes() == failed.journal.read_bytes()
+    # Review: one another runbook has just claimed holds no record yet.
+    claimed = Journal(tmp_path / "starting.md")
+    try:
+        result = runbook("report", str(upgraded.journal), "--out", str(claimed.path),
+                         state=tmp_path)
+        assert result.returncode == 2 and "journal" in result.stderr, result.stderr
+        assert claimed.path.read_bytes() == b""
+    finally:
+        claimed.close()
 
 
 def test_a_report_cut_short_leaves_the_last_one_whole(upgraded: Rehearsed,
