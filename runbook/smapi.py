@@ -250,9 +250,10 @@ class StreamManagerAPI:
                 f"The stream manager at {self._shown_base} refused the API token "
                 f"(HTTP 401{said}). "
                 "The token must be that install's rest.administratorToken (its "
-                f"red5-web.properties). runbook read it from {self.token_hint} once, at its "
-                "start: if that value is wrong, quit, export the right one and start runbook "
-                "again, since exporting it now changes nothing for this run."
+                f"red5-web.properties). runbook took it once, at its start (from "
+                f"{self.token_hint}, or from its prompt when that was not set): if it is "
+                "wrong, quit and start runbook again with the right one, since exporting it "
+                "now changes nothing for this run."
             )
         elif status == 404:
             message = f"Not found (HTTP 404): {method} {path}{said}"
