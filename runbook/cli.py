@@ -1050,6 +1050,7 @@ class _Rehearsal:
             await self.switch.at_start()
             say(f"rehearsing faults: {', '.join(map(str, self.asked))}")
         from runbook.config import ConfigError
+        from runbook.hoststate import HostStateError
         from runbook.journal import JournalError
 
         try:
@@ -1058,9 +1059,11 @@ class _Rehearsal:
                                  stopper=stopper, host_label=f"sandbox {host.sandbox}",
                                  tap=self.switch.tapped if self.switch is not None else None,
                                  say=say)
-        except (ConfigError, JournalError):
-            # Refused: the host stays as it was found (operator trial: a service
+        except (ConfigError, JournalError, HostStateError):
+            # Refused: the service stays as it was found (operator trial: one
             # left running mid-cutover was adopted, then stopped on the way out).
+            # Its database servers were started afresh with the host, as for
+            # any resume, and stop with it.
             host.leave_service_running = host.adopted_service is not None
             raise
         self.earlier = prepared[2] or prepared[0].previous
