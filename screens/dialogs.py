@@ -269,8 +269,9 @@ class SkipDialog(Dialog[str | None]):
                         "may fail or behave differently." if self.step.phase == "cutover"
                         else "Cutover only begins once every prepare step is done or skipped "
                         "with a reason.")
-                if self.step.caution:  # as its confirmation says it (operator trial)
-                    yield Wrapped(Content.styled(self.step.caution, "bold $warning"))
+                if self.step.caution:  # as the step's page says it (operator trial)
+                    yield Wrapped(Content.assemble(("The step's caution: ", "bold $warning"),
+                                                   self.step.caution))
                 yield Wrapped(Content.styled(note, "$text-muted"))
             with Vertical(classes="dialog-foot"):
                 yield Label("Why skip it? It goes into the journal and the report.")
