@@ -487,14 +487,7 @@ def _resume_from(
 ) -> Replay | None:
     """The unfinished run --resume continues; None for a new run."""
     from runbook.config import ConfigError
-    from runbook.journal import (
-        IN_USE,
-        RUNNING_BESIDE,
-        in_use,
-        replay,
-        running_beside,
-        unfinished,
-    )
+    from runbook.journal import IN_USE, in_use, replay, unfinished
 
     if args.resume:
         if args.journal is not None and not args.journal.is_file():
@@ -524,15 +517,24 @@ def _resume_from(
         return earlier
     # (A --journal that holds a run was refused already: _run and _rehearse
     # refuse it before a token is asked for or a host started.)
-    beside = running_beside(folder, **_runs_of(settings))
-    if beside is not None:
-        raise ConfigError(str(beside), RUNNING_BESIDE)
+    _refuse_a_run_beside(folder, settings)
     earlier = unfinished(folder, **_runs_of(settings)) if args.journal is None else None
     if earlier is not None:
         # Also in the TUI, which offers it in a dialog: an operator who leaves
         # there reads it on the way out (review).
         say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
     return None
+
+
+def _refuse_a_run_beside(folder: Path, settings: Settings) -> None:
+    """A new run beside another runbook writing a journal for the same host
+    in `folder` would act on the host too (safety review)."""
+    from runbook.config import ConfigError
+    from runbook.journal import RUNNING_BESIDE, running_beside
+
+    beside = running_beside(folder, **_runs_of(settings))
+    if beside is not None:
+        raise ConfigError(str(beside), RUNNING_BESIDE)
 
 
 def _runs_of(settings: Settings) -> dict[str, str]:
@@ -751,10 +753,11 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     _refuse_ssh_files_it_cannot_use(settings)
     if args.journal is not None and not args.resume:
         _refuse_a_journal_in_use(args.journal)
+    folder = args.journal.parent if args.journal is not None else default_dir()
     if not args.resume:
         _refuse_decisions_the_run_cannot_use(settings, None)
+        _refuse_a_run_beside(folder, settings)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
-    folder = args.journal.parent if args.journal is not None else default_dir()
     prepared = _prepared(args, settings, token=token, folder=folder, state_dir=default_dir(),
                          offer_resume=True, stopper=stopper,
                          host_label=f"{settings.host.user}@{settings.host.address}")
