@@ -29,7 +29,7 @@ from runbook.journal import Journal, replay
 from runbook.redact import is_secret_key
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
-from runbook.report import build, log_lines
+from runbook.report import Report, build, log_lines
 from runbook.report_html import html
 from runbook.report_md import markdown
 from tests.rehearsal import rehearsal_host, rehearse
@@ -130,6 +130,12 @@ def section(text: str, title: str) -> str:
     found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
     assert found, f"no section {title!r} in:\n{text[:3000]}"
     return found.group(1)
+
+
+def in_both(report: Report, title: str) -> tuple[str, str]:
+    """The section `title` of the report in Markdown and in HTML."""
+    return (section(markdown(report), title),
+            html(report).split(f"<h2>{title}</h2>")[1].split("<h2>")[0])
 
 
 # --- the report ------------------------------------------------------------------------
@@ -696,8 +702,7 @@ def test_a_run_that_ended_with_the_service_down_gives_no_end_to_the_downtime(
     journal.write("run-end", outcome="stopped", exit_code=129)
     journal.close()
     report = build(journal.path, estimate_from=[])
-    for text in (section(markdown(report), "Downtime"),
-                 html(report).split("<h2>Downtime</h2>")[1].split("<h2>")[0]):
+    for text in in_both(report, "Downtime"):
         row = next(line for line in re.split(r"\n|<tr>", text) if "this run" in line)
         cells = [c.strip() for c in re.split(r"\||</?t[dh]>", plain(row)) if c.strip()]
         assert cells[2:4] == ["-", "at least 1 min 07 s"], cells
@@ -718,8 +723,7 @@ def test_a_failed_steps_output_keeps_what_it_noted(tmp_path: Path) -> None:
     journal.write("run-end", outcome="failed", exit_code=1)
     journal.close()
     report = build(journal.path, estimate_from=[])
-    for text in (section(markdown(report), "Output of failed steps"),
-                 html(report).split("<h2>Output of failed steps</h2>")[1].split("<h2>")[0]):
+    for text in in_both(report, "Output of failed steps"):
         said = plain(text)
         assert said.index("rebuilding group-a") < said.index("1 origin(s) launched") \
             < said.index("rebuilding group-c"), said
@@ -738,8 +742,7 @@ def test_a_journal_record_torn_at_its_end_is_named_not_dropped_in_silence(
     with journal.path.open("ab") as file:
         file.write(b'{"ts": "2026-01-01T00:00:09+00:00", "event": "action-start", "st')
     report = build(journal.path, estimate_from=[])
-    for text in (section(markdown(report), "Warnings"),
-                 html(report).split("<h2>Warnings</h2>")[1].split("<h2>")[0]):
+    for text in in_both(report, "Warnings"):
         assert "cut off" in plain(text) and "last record" in plain(text), text
     said = [line for _step, line in log_lines(journal.path)]
     assert any("last record" in line and "cut off" in line for line in said), said
@@ -755,8 +758,7 @@ def test_a_note_of_the_properties_step_is_reported_once(tmp_path: Path) -> None:
     journal.write("run-end", outcome="stopped", exit_code=3)
     journal.close()
     report = build(journal.path, estimate_from=[])
-    for text in (section(markdown(report), "Properties decisions"),
-                 html(report).split("<h2>Properties decisions</h2>")[1].split("<h2>")[0]):
+    for text in in_both(report, "Properties decisions"):
         assert plain(text).count("3 keys carried over") == 1, text
 
 
