@@ -886,3 +886,23 @@ def test_a_config_marked_as_a_rehearsal_is_not_run_against_a_host(tmp_path: Path
     line = result.stderr.strip()
     assert "\n" not in line and "rehearsal.enabled" in line and "runbook rehearse" in line, line
     assert "journal:" not in result.stdout
+
+
+def test_a_run_beside_another_on_the_same_host_is_refused_before_the_token_is_asked(
+        tmp_path: Path) -> None:
+    """Review: the refusal of a second runbook on one host came after the API
+    token prompt, where every other local refusal comes before it."""
+    from runbook.journal import Journal
+
+    state = tmp_path / "state"
+    live = Journal(state / "runbook" / "sm1.example.com-20261203T000000Z.jsonl")
+    try:
+        live.write("run-start", config=str(EXAMPLE), host="ubuntu@sm1.example.com:22",
+                   rehearsal=False, steps=[], resumed=False)
+        result = runbook("run", str(EXAMPLE), "--headless",
+                         env={"XDG_STATE_HOME": str(state), "HOME": str(tmp_path)})
+    finally:
+        live.close()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "another runbook is running against this host" in result.stderr, result.stderr
+    assert "SM_API_TOKEN" not in result.stderr and "token" not in result.stdout.lower()
