@@ -515,7 +515,7 @@ class PropertiesReviewScreen(Screen[bool]):
 
     def _decision_line(self, kr: KeyReview) -> Content:
         hint = _HINT[kr.status]
-        if kr.status is Status.NEEDS_VALUE and kr.new is not None and not kr.new.strip():
+        if kr.status is Status.NEEDS_VALUE and kr.left_blank:
             # Left blank by the template, a is a decision too (operator trial).
             hint += " · a leave it blank"
         if kr.reopened:
@@ -714,15 +714,11 @@ class PropertiesReviewScreen(Screen[bool]):
         if kr.status is Status.REMOVED:
             self._decide(key, lambda: self.review.drop_removed(key),
                          f"{key} is left out of the merged file.")
-        elif kr.new is None:
-            self._decide(key, lambda: self.review.accept_new(key),
-                         f"{key} stays commented out, as in the template.")
-        elif not kr.new.strip():
-            self._decide(key, lambda: self.review.accept_new(key),
-                         f"{key} is left blank, as in the template.")
-        else:
-            self._decide(key, lambda: self.review.accept_new(key),
-                         f"{key} takes the template's value.")
+            return
+        said = ("stays commented out, as in the template" if kr.new is None
+                else "is left blank, as in the template" if kr.left_blank
+                else "takes the template's value")
+        self._decide(key, lambda: self.review.accept_new(key), f"{key} {said}.")
 
     def action_keep_old(self) -> None:
         key = self._current_key()

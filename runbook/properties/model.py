@@ -191,6 +191,12 @@ class KeyReview(NamedTuple):
     sample: bool = False  # the merged value is one Red5 publishes as an example
 
     @property
+    def left_blank(self) -> bool:
+        """The template has the key with no value (a needs-value key that `a`
+        decides blank)."""
+        return self.new == ""
+
+    @property
     def is_open(self) -> bool:
         """Not ready for the merged file: undecided, unconfirmed, or still a placeholder."""
         return (not self.decided or not self.acknowledged
