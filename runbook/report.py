@@ -337,6 +337,11 @@ class _Reader:
         # What each step showed since its last attempt ended: the next one's.
         self.said: dict[str, list[tuple[str, str]]] = {}
 
+    def _showed(self, step_id: str, lines: list[tuple[str, str]]) -> None:
+        """Lines the step showed: its own, and its attempt's so far."""
+        self.step(step_id).lines.extend(lines)
+        self.said.setdefault(step_id, []).extend(lines)
+
     def step(self, step_id: str) -> StepRun:
         if step_id not in self.steps:
             self.steps[step_id] = StepRun(step_id)
@@ -443,17 +448,15 @@ class _Reader:
                 ended.exit = exit_status if isinstance(exit_status, int) else None
                 ended.error = _text(record.get("error"))
         elif event == Record.OUTPUT and step_id:
-            lines = [(_text(stream), _text(line)) for stream, line in record.get("lines") or []]
-            self.step(step_id).lines.extend(lines)
-            self.said.setdefault(step_id, []).extend(lines)
+            self._showed(step_id, [(_text(stream), _text(line))
+                                   for stream, line in record.get("lines") or []])
         elif event == Record.NOTE:
             note = Note(step_id, ts, _text(record.get("kind")), _text(record.get("text")))
             if step_id:
                 self.step(step_id).notes.append(note)
                 # Among its output, where the screen and `runbook log` show it
                 # (operator trial: a failed step's notes were missing there).
-                self.step(step_id).lines.append(("info", note.text))
-                self.said.setdefault(step_id, []).append(("info", note.text))
+                self._showed(step_id, [("info", note.text)])
             if note.text.lower().startswith("warning"):
                 report.warnings.append(note)
             if note.kind == SERVICE_ANSWERED and record.get("side") == "old":
