@@ -514,11 +514,14 @@ async def test_cloud_controller_answer_follows_the_active_bean(
     ("3.1", "TerraformCloudController", "Terraform-Cloud-Platform"),
     ("4.0", "TerraformCloudController", "Terraform Cloud Service"),
     ("4.0", "AzureComputeController", "Microsoft Azure"),
-    # 5.1.1's CloudPlatform has no Terraform platform, and no 5.x/6.x one has
-    # Azure (FACTS-scenarios §5): no such controller class loads there.
+    # 5.1.1 has no Terraform controller (its CloudPlatform names no such
+    # platform, its template no terra.* keys: FACTS-scenarios §5): the class
+    # does not load there.
     ("3.0", "TerraformCloudController", None),
-    ("3.0", "AzureComputeController", None),
-    ("3.1", "AzureComputeController", None),
+    # Azure is there in both: 6.2.0's applicationContext.xml has the bean,
+    # both templates its az.* section (shared/red5pro).
+    ("3.0", "AzureComputeController", "Microsoft Azure"),
+    ("3.1", "AzureComputeController", "Microsoft Azure"),
 ])
 def test_a_release_answers_only_the_controllers_it_has(
     tmp_path: Path, api: str, bean: str, answer: str | None

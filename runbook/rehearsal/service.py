@@ -59,12 +59,12 @@ _API_3_ANSWERS = {
     "TerraformCloudController": "Terraform-Cloud-Platform",
     "GenericSimulatedCloudController": "Simulated-Cloud-Platform",
 }
-# Controllers a release's CloudPlatform has no platform for (FACTS-scenarios §5:
-# Terraform is 6.2.0's only, and no 5.x/6.x one names Azure): that the bean's
-# class then does not load is inferred (data README).
+# Controllers a release does not have: 5.1.1's CloudPlatform names no
+# Terraform platform and its template has no terra.* keys (FACTS-scenarios §5).
+# That the bean's class then does not load is inferred (data README). Azure is
+# no such case: 6.2.0 wires its bean and both templates have its keys.
 _NOT_IN_RELEASE = {
-    "3.0": {"TerraformCloudController", "AzureComputeController"},
-    "3.1": {"AzureComputeController"},
+    "3.0": {"TerraformCloudController"},
 }
 
 log = logging.getLogger("red5")
