@@ -324,14 +324,23 @@ async def test_the_stream_manager_starts_only_on_its_schema(
         assert "Unknown database 'cluster'" in no_schema.log
         assert "Access denied for user 'cluster'@'localhost'" in wrong.log
 
-        # An empty cluster database is populated by the stream manager at its
-        # start, from its own cluster.sql (FACTS section 5: the DigitalOcean
-        # page; FACTS-scenarios infers it from Red5's installers): the fake
-        # refused to load on it, teaching that the import is a must.
         cnf = write_options(tmp_path / "db.cnf", *account)
         created = await asyncio.to_thread(run_client, kind, cnf, new, "-N", "-B", "-e",
                                           "CREATE DATABASE IF NOT EXISTS cluster")
         assert created.returncode == 0, created.stderr
+        # Only the SM 9+ docs say the stream manager fills an empty cluster
+        # database itself (FACTS §7): a 6.2.0 one, of which no source says so,
+        # does not load on it (facts audit: a 5.1-to-6.2 rehearsal with the
+        # schema step skipped went through, teaching the skip was harmless).
+        older = make_install(tmp_path, name="red5pro-older", db_host=new[0], db_port=new[1],
+                             api_version="3.1", release="6.2.0.b406")
+        await start_service(older).settled()
+        assert service.READY_LINE not in older.log, older.log
+        assert "has no tables" in older.log
+        # A 9+ one fills it at its start, from its own cluster.sql (FACTS §5:
+        # the DigitalOcean page; FACTS-scenarios infers it from Red5's
+        # installers): the fake refused to load on it, teaching that the
+        # import is a must.
         empty = make_install(tmp_path, name="red5pro-empty", db_host=new[0], db_port=new[1])
         await start_service(empty).settled()
         assert service.READY_LINE in empty.log, empty.log

@@ -53,8 +53,8 @@ CONTROLLERS: dict[str, tuple[str, str | None]] = {
     "GenericSimulatedCloudController": ("Simulated Cloud Services", "simulated-cloud-controller"),
     "DummyCloudController": (DUMMY_CONTROLLER, None),
 }
-# FACTS-scenarios §5 (commons CloudPlatform of 6.2.0, and 5.1.1 for the
-# simulated one): hyphenated names where the later docs have words.
+# FACTS-scenarios §5 (the commons CloudPlatform of the 5.x/6.x builds):
+# hyphenated names where the later docs have words.
 _API_3_ANSWERS = {
     "TerraformCloudController": "Terraform-Cloud-Platform",
     "GenericSimulatedCloudController": "Simulated-Cloud-Platform",
@@ -166,7 +166,7 @@ def load_controller(webinf: Path, bean_class: str, api: str = "4.0") -> str:
 
 
 def check_database(host: str, port: int, user: str, password: str,
-                   schema: Path | None = None) -> None:
+                   schema: Path | None = None, *, fills_empty: bool = True) -> None:
     """Log in to the database as the stream manager does at startup, and find
     the tables of its `cluster` schema; WebappError (logged in the style of
     SQLTest's lines, FACTS section 3) when it cannot.
@@ -199,6 +199,13 @@ def check_database(host: str, port: int, user: str, password: str,
                 f"({exc.message})"
             ) from None
         raise WebappError(f"the database at {host}:{port} answered: {exc.message}") from None
+    if tables == 0 and not fills_empty:
+        # Said of SM 9+ only (FACTS §7): an older one finding no tables does
+        # not load (inferred, data README).
+        log_sql.error("Database check failed for %s: the %s schema has no tables",
+                      url, databases.DATABASE)
+        raise WebappError(f"the {databases.DATABASE} database at {host}:{port} has no tables; "
+                          "import WEB-INF/sql/cluster.sql into it")
     if tables == 0:
         # The stream manager fills an empty cluster database itself at its
         # start (FACTS §5: the DigitalOcean page; FACTS-scenarios infers it
@@ -259,7 +266,8 @@ def start_webapp(home: Path, sandbox: Path) -> StreamManager:
     controller = load_controller(webinf, active_controller(webinf), version)
     log_sm.info("Cloud controller: %s", controller)
     check_database(db_host, db_port, props.get("config.dbUser", "").strip(),
-                   props.get("config.dbPass", ""), webinf / "sql" / "cluster.sql")
+                   props.get("config.dbPass", ""), webinf / "sql" / "cluster.sql",
+                   fills_empty=not version.startswith("3."))
     prefix = props.get("instancecontroller.instanceNamePrefix", "").strip()
     sm = StreamManager(version, token, prefix, db_host, db_port, controller)
     sweep(sm, sandbox)
