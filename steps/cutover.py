@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any, NoReturn
 
 from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
-from runbook.shell import CommandResult, quote
+from runbook.shell import CommandResult, privileged_script, quote
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import red5
@@ -314,11 +314,23 @@ class ServiceUnit(Red5Step):
         "Installs the red5pro.service the new release ships (the old one stays beside it as "
         "red5pro.service.bak), reloads systemd, and proves the unit starts the Java the "
         "release needs (8 up to 8.x, 11 for 9 to 13). A release that ships no unit keeps "
-        "the installed one, which must already name that Java."
+        "the installed one, which must already name that Java; where its classpath names "
+        "a commons-daemon jar the release does not have, it is pointed at the release's."
     )
 
     def _shipped(self, p: AnyContext) -> str:
         return f"{live_dir(p)}/red5pro.service"
+
+    def _refit(self, p: AnyContext, swap: tuple[str, str] | None) -> str:
+        """The root script that points the unit's classpath at the release's
+        commons-daemon jar: edited beside, then one rename, as copy_whole."""
+        unit = p.settings.unit_file
+        named, ours = swap or ("<the jar it names>", "<the release's>")
+        beside = quote(unit + ".runbook-copy")
+        expression = quote(f"s#/{named.replace('.', '[.]')}#/{ours}#g")
+        return privileged_script(
+            f"cp -p -- {quote(unit)} {beside} && sed -i -e {expression} -- {beside} && "
+            f"mv -f -- {beside} {quote(unit)}", p.settings.host.sudo)
 
     def plan(self, p: Plan) -> list[Action]:
         unit = p.settings.unit_file
@@ -326,15 +338,17 @@ class ServiceUnit(Red5Step):
             Shell(f"test -f {quote(self._shipped(p))}", "does the release ship a unit"),
             Shell(copy_whole(p, unit, unit + ".bak", keep_times=True),
                   "the old unit, kept beside"),
-            Shell(copy_whole(p, self._shipped(p), unit)),
+            Shell(copy_whole(p, self._shipped(p), unit), "where the release ships one"),
+            Shell(self._refit(p, p.facts._unit_swap),
+                  "where it ships none and the unit's classpath names a commons-daemon jar "
+                  "the release does not have"),
             Shell(root(p, "systemctl daemon-reload")),
             Shell("<the unit's JAVA_HOME>/bin/java -version 2>&1",
                   "the Java the unit starts is the release's"),
         ]
 
-    async def _java(self, ctx: Ctx) -> tuple[int | None, int | None, str]:
+    async def _java(self, ctx: Ctx, unit: str) -> tuple[int | None, int | None, str]:
         """(the unit's Java, the Java the release needs, its JAVA_HOME)."""
-        unit = await read_remote(ctx, ctx.settings.unit_file)
         home = red5.unit_java_home(unit) or ""
         want = red5.required_java(red5.major(ctx.facts.new_version))
         if not home:
@@ -343,19 +357,34 @@ class ServiceUnit(Red5Step):
         have = red5.java_major(result.stdout) if result.ok else None
         return have, want, home
 
+    async def _classpath(self, ctx: Ctx, unit: str) -> red5.Classpath:
+        """The installed unit set against what the new release has (red5pro
+        is the new tree from promote-new on)."""
+        home = ctx.settings.live_dir
+        entries = red5.unit_classpath(unit, home)
+        if not entries:
+            return red5.Classpath(unit, None, [])
+        tests = " ".join(quote(entry) for entry in entries)
+        listing = await ctx.probe(
+            f"cd -- {quote(live_dir(ctx))} && for f in {tests}; do "
+            '[ -e "$f" ] && printf "%s\\n" "$f"; done; ls -1d commons-daemon-*.jar 2>/dev/null; '
+            "true")
+        return red5.fit_classpath(unit, home, set(listing.stdout.split()))
+
     async def check(self, ctx: Ctx) -> Check:
         return await self._looked(ctx, after_run=False)
 
     async def _looked(self, ctx: Ctx, *, after_run: bool) -> Check:
-        shipped, unit = self._shipped(ctx), ctx.settings.unit_file
+        shipped, unit_file = self._shipped(ctx), ctx.settings.unit_file
+        unit = await read_remote(ctx, unit_file)
         # Every look goes out at once: each is a round trip, and this runs
         # twice in the downtime (check, verify). Both units are hashed by one
         # coreutils sha256sum: for two files of a few hundred bytes it is done
         # before openssl has started. A release that ships no unit reads as
         # not the same and makes the status look unneeded, not wrong.
         (have, want, home), ships, hashed, status = await asyncio.gather(
-            self._java(ctx), exists(ctx, shipped, "-f"),
-            ctx.probe(f"sha256sum -- {quote(shipped)} {quote(unit)}"),
+            self._java(ctx, unit), exists(ctx, shipped, "-f"),
+            ctx.probe(f"sha256sum -- {quote(shipped)} {quote(unit_file)}"),
             ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
         if after_run and have != want:
             return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
@@ -365,20 +394,42 @@ class ServiceUnit(Red5Step):
             if same and "changed on disk" not in status.stdout and have == want:
                 return Check(True, f"the release's unit is installed and loaded; Java {have}")
             return Check(False)
-        if have == want:
-            return Check(True, f"the release ships no unit; the installed one starts Java {have}")
-        raise StepFailed(
-            f"the new release ships no red5pro.service and the installed one starts "
-            f"{'Java ' + str(have) if have else 'no Java'} (JAVA_HOME={home or 'unset'}); Red5 "
-            f"Pro {ctx.facts.new_version} needs Java {want}: point the unit's JAVA_HOME at a "
-            f"Java {want} and run systemctl daemon-reload")
+        if have != want:
+            raise StepFailed(
+                f"the new release ships no red5pro.service and the installed one starts "
+                f"{'Java ' + str(have) if have else 'no Java'} (JAVA_HOME={home or 'unset'}); "
+                f"Red5 Pro {ctx.facts.new_version} needs Java {want}: point the unit's "
+                f"JAVA_HOME at a Java {want} and run systemctl daemon-reload")
+        fit = await self._classpath(ctx, unit)
+        if fit.missing:
+            raise StepFailed(
+                f"the installed unit's classpath names {', '.join(fit.missing)} in "
+                f"{ctx.settings.live_dir}, which Red5 Pro {ctx.facts.new_version} does not have: "
+                "the new release would not start under it. Give the unit a classpath the "
+                "release has and run systemctl daemon-reload, or go back to the old stream "
+                "manager")
+        ctx.facts._unit_swap = fit.swapped
+        if fit.swapped is not None:
+            named, ours = fit.swapped
+            if after_run:
+                return Check(False, f"the unit's classpath still names {named}")
+            ctx.info(f"the unit's classpath names {named}, which the new release does not "
+                     f"have: it is pointed at {ours}")
+            return Check(False)
+        if "changed on disk" in status.stdout:
+            return Check(False)
+        return Check(True, f"the release ships no unit; the installed one starts Java {have}")
 
     async def run(self, ctx: Ctx) -> None:
         unit = ctx.settings.unit_file
-        await ctx.sh(f"test -f {quote(self._shipped(ctx))}")
-        if not await exists(ctx, unit + ".bak"):
-            await ctx.sh(copy_whole(ctx, unit, unit + ".bak", keep_times=True))
-        await ctx.sh(copy_whole(ctx, self._shipped(ctx), unit))
+        ships = await ctx.sh(f"test -f {quote(self._shipped(ctx))}", check=False)
+        swap = ctx.facts._unit_swap
+        if ships.ok or swap is not None:
+            if not await exists(ctx, unit + ".bak"):
+                await ctx.sh(copy_whole(ctx, unit, unit + ".bak", keep_times=True))
+            await ctx.sh(copy_whole(ctx, self._shipped(ctx), unit) if ships.ok
+                         else self._refit(ctx, swap))
+        # Also alone: a kept unit edited by hand and not reloaded yet.
         await ctx.sh(root(ctx, "systemctl daemon-reload"))
 
     async def verify(self, ctx: Ctx) -> Check:

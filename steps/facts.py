@@ -58,6 +58,8 @@ class Red5Facts(Facts):
     _carry_over_xml: str | None = None
     _carry_over_diff: str = ""
     _export_shrink: str | None = None
+    # service-unit: (the commons-daemon jar the kept unit names, the release's)
+    _unit_swap: tuple[str, str] | None = None
     _properties_review: Review | None = None
     # preflight: the API did not answer this time (mid-cutover), so its
     # version is the earlier run's, not one this run saw

@@ -328,6 +328,20 @@ class Preflight(Red5Step):
         elif installed.ok:
             unit, which = installed.stdout, f"the installed {s.unit_file}"
             ctx.info("the new release ships no red5pro.service: the installed unit stays")
+            fit = red5.fit_classpath(unit, s.live_dir,
+                                     red5.zip_names(s.distribution, inside))
+            if fit.missing:
+                return [f"the new release ships no red5pro.service, and the installed unit's "
+                        f"classpath names {', '.join(fit.missing)} in {s.live_dir}, which "
+                        f"Red5 Pro {ctx.facts.new_version} does not have: under that unit the "
+                        "new release would not start, and runbook mends only the commons-daemon "
+                        "jar of a classpath. Upgrade to a release that ships its own "
+                        "red5pro.service, or by hand"]
+            if fit.swapped is not None:
+                named, ours = fit.swapped
+                ctx.info(f"service-unit will point the installed unit's classpath at {ours}, "
+                         f"which Red5 Pro {ctx.facts.new_version} ships in place of {named} "
+                         "(the unit as it was is kept as red5pro.service.bak)")
         else:
             return [f"there is no {s.unit_file} and the new release ships none"]
         home = red5.unit_java_home(unit)

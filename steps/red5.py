@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
+from typing import NamedTuple
 
 WEB_INF = "webapps/streammanager/WEB-INF"
 PROPERTIES = f"{WEB_INF}/red5-web.properties"
@@ -153,6 +155,59 @@ def unit_java_home(unit: str) -> str | None:
     return found[-1] if found else None
 
 
+_DAEMON_JAR = re.compile(r"commons-daemon-\d[\d.]*\.jar")
+_CLASSPATH_FLAG = ("-cp", "-classpath")
+
+
+def unit_classpath(unit: str, install: str) -> list[str]:
+    """The entries of a jsvc unit's ExecStart classpath that lie in the install,
+    relative to it (`${RED5_HOME}/red5-service.jar` -> `red5-service.jar`).
+    A unit that starts red5pro.sh has none."""
+    starts = re.findall(r"^ExecStart=(.*)$", unit, re.MULTILINE)
+    words = starts[-1].split() if starts else []
+    given = next((words[i + 1] for i, word in enumerate(words[:-1])
+                  if word in _CLASSPATH_FLAG), "")
+    prefixes = ("${RED5_HOME}/", "$RED5_HOME/", install.rstrip("/") + "/")
+    entries = []
+    for entry in given.strip('"').split(":"):
+        inside = next((entry[len(p):] for p in prefixes if entry.startswith(p)), None)
+        if inside:
+            entries.append(inside)
+    return entries
+
+
+class Classpath(NamedTuple):
+    """A kept unit set against the release it will start."""
+
+    unit: str  # the unit, pointed at the release's commons-daemon jar where it must be
+    swapped: tuple[str, str] | None  # (the jar it named, the release's), when it was
+    missing: list[str]  # entries the release lacks that runbook cannot mend
+
+
+def fit_classpath(unit: str, install: str, release_has: Collection[str]) -> Classpath:
+    """Set a unit kept from the old release (the new one ships none) against
+    what the new release has in its install folder (`release_has`: relative
+    paths). jsvc loads its DaemonLoader from the commons-daemon jar the
+    classpath names, and each release ships its own version at its root
+    (1.0.15 before 5.6.0, 1.1.0 after: FACTS §3): a jar the release lacks is
+    replaced by the one it has, where it has exactly one. Anything else the
+    release lacks is for the operator to mend."""
+    ours = sorted(name for name in release_has if _DAEMON_JAR.fullmatch(name))
+    swapped = None
+    missing = []
+    for entry in unit_classpath(unit, install):
+        if entry in release_has:
+            continue
+        if _DAEMON_JAR.fullmatch(entry) and len(ours) == 1 and swapped is None:
+            swapped = (entry, ours[0])
+        else:
+            missing.append(entry)
+    if swapped is not None:
+        unit = re.sub(rf"(?<=/){re.escape(swapped[0])}(?=[:\s\"]|$)", swapped[1], unit,
+                      flags=re.MULTILINE)
+    return Classpath(unit, swapped, missing)
+
+
 # A Red5 Pro install's own folders: a zip that holds them at its root is flat.
 _INSTALL_FOLDERS = ("conf/", "webapps/")
 
@@ -197,6 +252,18 @@ def layout(zip_path: Path) -> tuple[str, bool]:
             f"Red5 Pro install's conf and webapps folders, but holds {shown}"
         )
     return folders[0], False
+
+
+def zip_names(zip_path: Path, inside: str) -> set[str]:
+    """What a release's zip holds under `inside` (its top folder and a slash,
+    or nothing for a flat zip), relative to it, folders without their slash."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return set()
+    return {name[len(inside):].rstrip("/") for name in names
+            if name.startswith(inside) and name[len(inside):].strip("/")}
 
 
 def zip_member(zip_path: Path, member: str) -> bytes | None:

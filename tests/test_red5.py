@@ -147,3 +147,50 @@ def test_a_flat_zip_that_would_land_on_the_live_install_is_refused(
     zipped = _distribution(tmp_path / name, {"webapps/root/index.html": "<html/>"})
     with pytest.raises(ValueError, match="rename the zip"):
         red5.layout(zipped)
+
+
+# --- the classpath of a jsvc unit kept for a release that ships none ------------------
+
+_JSVC_UNIT = """[Service]
+Environment=RED5_HOME=/usr/local/red5pro
+ExecStart=/usr/bin/jsvc -debug -home ${JAVA_HOME} -cwd ${RED5_HOME} -cp ${RED5_HOME}/commons-daemon-1.0.15.jar:${RED5_HOME}/red5-service.jar:${RED5_HOME}/conf -Dred5.root=${RED5_HOME} org.red5.daemon.EngineLauncher 9999
+ExecStop=/usr/bin/jsvc -stop -cp ${RED5_HOME}/commons-daemon-1.0.15.jar org.red5.daemon.EngineLauncher 9999
+"""
+
+
+def test_a_kept_units_classpath_names_what_the_install_must_have() -> None:
+    assert red5.unit_classpath(_JSVC_UNIT, "/usr/local/red5pro") == [
+        "commons-daemon-1.0.15.jar", "red5-service.jar", "conf"]
+    literal = _JSVC_UNIT.replace("${RED5_HOME}/red5-service.jar",
+                                 "/usr/local/red5pro/red5-service.jar")
+    assert "red5-service.jar" in red5.unit_classpath(literal, "/usr/local/red5pro/")
+    # Outside the install it is not the release's to have; red5pro.sh units have none.
+    elsewhere = _JSVC_UNIT.replace("${RED5_HOME}/conf", "/etc/red5/conf")
+    assert "conf" not in red5.unit_classpath(elsewhere, "/usr/local/red5pro")
+    assert red5.unit_classpath("ExecStart=/usr/local/red5pro/red5pro.sh start\n",
+                               "/usr/local/red5pro") == []
+
+
+def test_a_kept_unit_is_pointed_at_the_commons_daemon_jar_the_release_has() -> None:
+    """Facts audit: 5.1.1's unit names commons-daemon-1.0.15.jar, 6.2.0 ships
+    1.1.0 (FACTS §3, the AM and AS installs): kept as it was, jsvc finds no
+    DaemonLoader and the new release does not start."""
+    has = {"commons-daemon-1.1.0.jar", "red5-service.jar", "conf"}
+    fit = red5.fit_classpath(_JSVC_UNIT, "/usr/local/red5pro", has)
+    assert fit.swapped == ("commons-daemon-1.0.15.jar", "commons-daemon-1.1.0.jar")
+    assert fit.missing == []
+    assert "1.0.15" not in fit.unit
+    assert fit.unit.count("${RED5_HOME}/commons-daemon-1.1.0.jar") == 2
+    assert fit.unit.replace("1.1.0", "1.0.15") == _JSVC_UNIT, "nothing else changes"
+    # What the release already has stays as it is.
+    same = red5.fit_classpath(_JSVC_UNIT, "/usr/local/red5pro",
+                              has | {"commons-daemon-1.0.15.jar"})
+    assert (same.swapped, same.missing, same.unit) == (None, [], _JSVC_UNIT)
+    # No jar, two to choose from, or another entry missing: nothing to mend by itself.
+    for release in ({"red5-service.jar", "conf"},
+                    {"commons-daemon-1.1.0.jar", "commons-daemon-1.2.4.jar", "red5-service.jar",
+                     "conf"}):
+        fit = red5.fit_classpath(_JSVC_UNIT, "/usr/local/red5pro", release)
+        assert (fit.swapped, fit.missing) == (None, ["commons-daemon-1.0.15.jar"])
+    fit = red5.fit_classpath(_JSVC_UNIT, "/usr/local/red5pro", {"commons-daemon-1.1.0.jar"})
+    assert fit.missing == ["red5-service.jar", "conf"]

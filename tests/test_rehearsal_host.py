@@ -186,6 +186,8 @@ def test_5_1_keeps_its_version_in_lib_only(tmp_path: Path) -> None:
     home = sandbox.red5_home(root)
     assert not list(home.glob("red5pro-server-*"))
     assert (home / "lib/red5pro-5.1.1.236-RELEASE.jar").is_file()
+    # Its plugins are AM's: no restreamer (6.2.0 has one, AS).
+    assert not list((home / "plugins").glob("red5pro-restreamer-plugin-*"))
     assert "/api/3.0/*" in (home / WEBINF / "web.xml").read_text()
 
 
@@ -365,6 +367,24 @@ async def test_systemctl_fails_like_systemd_without_unit_or_install(
     status = await conn.run("systemctl status red5pro")
     assert (status.exit_status, status.stdout, status.stderr) == (
         4, "", "Unit red5pro.service could not be found.\n")
+
+
+async def test_jsvc_without_its_daemon_jar_fails_to_start_as_jsvc_does(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit: a unit kept from 5.1.1 names commons-daemon-1.0.15.jar, which
+    6.2.0 does not ship (it has 1.1.0), and the rehearsal started it anyway.
+    jsvc cannot find its DaemonLoader then (Apache Commons Daemon's java.c)."""
+    conn = await ssh_connect(bare_host)
+    home = bare_host.red5_home
+    assert (home / "commons-daemon-1.1.0.jar").is_file(), "6.2.0 ships it at its root"
+    (home / "commons-daemon-1.1.0.jar").unlink()
+    result = await conn.run("sudo systemctl start red5pro")
+    assert result.exit_status == 1 and "Job for red5pro.service failed" in result.stderr
+    assert bare_host.service_pid() is None
+    said = (home / "log/jsvc-error.log").read_text()
+    assert "Cannot find daemon loader org/apache/commons/daemon/support/DaemonLoader" in said
+    assert "Service exit with a return value of 1" in said
 
 
 async def test_systemctl_status_reads_a_description_on_the_unit_files_last_line(
@@ -595,4 +615,9 @@ def test_a_5_1_installs_unit_names_the_commons_daemon_of_its_time(tmp_path: Path
     old = sandbox.unit_text(scenarios.R5_1, tmp_path)
     assert "commons-daemon-1.0.15.jar" in old and "1.1.0.jar" not in old
     assert "commons-daemon-1.1.0.jar" in sandbox.unit_text(scenarios.R6_2, tmp_path)
+    # Each release ships the jar its era's unit names (AM and AS, FACTS-scenarios).
+    assert "commons-daemon-1.0.15.jar" in sandbox.release_files(scenarios.R5_1, tmp_path,
+                                                                api_port=5080)
+    assert "commons-daemon-1.1.0.jar" in sandbox.release_files(scenarios.R6_2, tmp_path,
+                                                               api_port=5080)
 

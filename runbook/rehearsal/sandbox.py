@@ -428,9 +428,9 @@ def unit_text(release: Release, sandbox: Path) -> str:
     the sandbox, where everything the rehearsal host has lives."""
     name = "red5pro.service.jdk8" if release.unit == "jsvc" else "red5pro.service.jdk11"
     text = data_text(name).replace("@ROOT@", str(sandbox))
-    if release.unit == "jsvc" and tuple(map(int, release.numbers.split("."))) < (5, 6, 0):
+    if release.daemon_jar is not None:
         # Before 5.6.0 the page's classpath named commons-daemon 1.0.15 (FACTS §3).
-        text = text.replace("commons-daemon-1.1.0.jar", "commons-daemon-1.0.15.jar")
+        text = text.replace("commons-daemon-1.1.0.jar", release.daemon_jar)
     return text
 
 
@@ -452,9 +452,6 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
         f"plugins/red5pro-autoscale-plugin-{numbers}.{build}-RELEASE.jar": (
             jar_bytes("red5pro-autoscale-plugin", f"{numbers}.{build}",
                       ["com.red5pro.clustering.autoscale.Configuration"]), 0o644),
-        f"plugins/red5pro-restreamer-plugin-{numbers}.{build}-RELEASE.jar": (
-            jar_bytes("red5pro-restreamer-plugin", f"{numbers}.{build}",
-                      ["com.red5pro.restreamer.RestreamerPlugin"]), 0o644),
         f"{WEBINF}/red5-web.properties": (data_text(release.properties), 0o644),
         f"{WEBINF}/web.xml": (web_xml(release.api), 0o644),
         f"{WEBINF}/applicationContext.xml": (application_context(DUMMY), 0o644),
@@ -464,6 +461,16 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
         # unzip only creates directories it sees, and a fresh install has a log dir.
         "log/.keep": ("", 0o644),
     }
+    if release.restreamer:
+        files[f"plugins/red5pro-restreamer-plugin-{numbers}.{build}-RELEASE.jar"] = (
+            jar_bytes("red5pro-restreamer-plugin", f"{numbers}.{build}",
+                      ["com.red5pro.restreamer.RestreamerPlugin"]), 0o644)
+    if release.daemon_jar is not None:
+        # What jsvc loads its DaemonLoader from: the unit's classpath names it.
+        files[release.daemon_jar] = (
+            jar_bytes("commons-daemon", release.daemon_jar.removeprefix("commons-daemon-")
+                      .removesuffix(".jar"),
+                      ["org.apache.commons.daemon.support.DaemonLoader"]), 0o644)
     if release.marker:
         files[release.top] = ("", 0o644)
     if release.unit == "red5pro.sh":

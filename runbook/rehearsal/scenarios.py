@@ -32,6 +32,8 @@ class Release:
     controller_jar: str
     # The streammanager-commons jar in WEB-INF/lib (its own version number).
     commons: str
+    # Whether plugins/ holds the restreamer plugin (6.2.0 has it, 5.1.1 not).
+    restreamer: bool = True
 
     @property
     def numbers(self) -> str:
@@ -42,6 +44,17 @@ class Release:
     def build(self) -> str:
         """6.2.0.b406 -> 406."""
         return self.version.rsplit(".b", 1)[-1]
+
+    @property
+    def daemon_jar(self) -> str | None:
+        """The commons-daemon jar at the root of a jsvc-era release, the one its
+        unit's classpath names: 1.0.15 before 5.6.0, 1.1.0 after (FACTS §3; the
+        5.1.1 and 6.2.0 installs, FACTS-scenarios). None from 9.0 on, where the
+        shipped unit starts red5pro.sh."""
+        if self.unit != "jsvc":
+            return None
+        numbers = tuple(int(n) for n in self.numbers.split("."))
+        return "commons-daemon-1.0.15.jar" if numbers < (5, 6, 0) else "commons-daemon-1.1.0.jar"
 
     @property
     def top(self) -> str:
@@ -64,7 +77,7 @@ class Release:
 
 R5_1 = Release("5.1.1.b236", "3.0", 8, "jsvc", marker=False,
                properties="red5-web.properties.5.1.1.236", schema="cluster.sql.5.1.1.236",
-               controller_jar="aws-cloud-controller.jar", commons="1.2.10")
+               controller_jar="aws-cloud-controller.jar", commons="1.2.10", restreamer=False)
 R6_2 = Release("6.2.0.b406", "3.1", 8, "jsvc", marker=True,
                properties="red5-web.properties.6.2.0.b406", schema="cluster.sql.6.2.0.b406",
                controller_jar="aws-cloud-controller.jar", commons="6.2.0")
