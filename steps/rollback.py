@@ -227,6 +227,9 @@ class RecreateOld(Recreate):
     def _image(self, p: AnyContext) -> str | None:
         return None  # the old release's nodes keep the images they had
 
+    def _alarms(self) -> list[Action]:
+        return []  # the old database kept its own
+
 
 def way_back() -> list[Red5Step]:
     return [StopNew(), SetAsideNew(), RestoreOld(), RestoreUnit(), StartOld(), RecreateOld()]

@@ -712,3 +712,20 @@ def test_a_secret_is_masked_as_java_reads_it_and_as_its_utf8_bytes_read() -> Non
         assert shown not in redactor(f"login with {shown} failed")
     redactor.add("p\u00e9ss")  # Latin-1 bytes, no UTF-8 text: the one form
     assert "p\u00e9ss" not in redactor("p\u00e9ss")
+
+
+async def test_recreate_says_the_alarm_thresholds_stay_behind() -> None:
+    """Facts audit: cluster.sql seeds the scale-out alarm at 60 % and nothing
+    reads a custom one out of the old database (FACTS §5, §6.1): after the
+    cutover it is quietly back at 60 %. No API call reads it, so the plan says
+    how to set it again (FACTS §2.2); the way back keeps the old database."""
+    from runbook import cli
+    from steps.rollback import RecreateOld
+    from tests.test_tui_fakes import SNAPSHOT_JOURNAL, TOKEN, settings
+
+    session = cli.session(settings(), token=TOKEN, journal_path=SNAPSHOT_JOURNAL,
+                          state_dir=SNAPSHOT_JOURNAL.parent)
+    forward = "\n".join(a.render() for a in session.preview()["recreate"] or [])
+    assert "alarm" in forward and "admin/alarm/scaleout/default" in forward
+    back = "\n".join(a.render() for a in RecreateOld().plan(session.plan_context()))
+    assert "alarm" not in back

@@ -416,11 +416,13 @@ class AlreadyTerminating(Exception):
 
 
 def delete_nodegroup(state: State, db: Database, name: str, now: float) -> dict[str, Any]:
-    """Delete a group as 6.2.0 does (FACTS-scenarios section 4; the 4.0 docs'
-    delete-group.md says the same): an empty group goes at once; otherwise it
-    turns "terminating", its nodes are terminated in the background, and it
-    goes away in ``settle`` once the cloud has let go of them. The answer is
-    the group, with the state it has after the call."""
+    """Delete a group as 6.2.0 and 5.1.1 do (FACTS-scenarios section 4): an
+    empty group goes at once; otherwise it turns "terminating", its nodes are
+    terminated in the background, and it goes away in ``settle`` once the
+    cloud has let go of them. The answer is the group, with the state it has
+    after the call. The 4.0 docs' delete-group.md describes the same
+    background delete but names no "terminating" state (its example answer
+    says "active"): that 4.0 builds answer so too is inferred (data README)."""
     settle(state, db, now)
     group = db["nodegroups"][name]
     if group.get("state") == GROUP_TERMINATING:
