@@ -151,11 +151,15 @@ def test_a_flat_zip_that_would_land_on_the_live_install_is_refused(
 
 # --- the classpath of a jsvc unit kept for a release that ships none ------------------
 
-_JSVC_UNIT = """[Service]
-Environment=RED5_HOME=/usr/local/red5pro
-ExecStart=/usr/bin/jsvc -debug -home ${JAVA_HOME} -cwd ${RED5_HOME} -cp ${RED5_HOME}/commons-daemon-1.0.15.jar:${RED5_HOME}/red5-service.jar:${RED5_HOME}/conf -Dred5.root=${RED5_HOME} org.red5.daemon.EngineLauncher 9999
-ExecStop=/usr/bin/jsvc -stop -cp ${RED5_HOME}/commons-daemon-1.0.15.jar org.red5.daemon.EngineLauncher 9999
-"""
+_JSVC_UNIT = (
+    "[Service]\n"
+    "Environment=RED5_HOME=/usr/local/red5pro\n"
+    "ExecStart=/usr/bin/jsvc -debug -home ${JAVA_HOME} -cwd ${RED5_HOME} -cp "
+    "${RED5_HOME}/commons-daemon-1.0.15.jar:${RED5_HOME}/red5-service.jar:${RED5_HOME}/conf "
+    "-Dred5.root=${RED5_HOME} org.red5.daemon.EngineLauncher 9999\n"
+    "ExecStop=/usr/bin/jsvc -stop -cp ${RED5_HOME}/commons-daemon-1.0.15.jar "
+    "org.red5.daemon.EngineLauncher 9999\n"
+)
 
 
 def test_a_kept_units_classpath_names_what_the_install_must_have() -> None:
