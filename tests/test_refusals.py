@@ -224,3 +224,28 @@ async def test_a_new_release_left_on_the_dummy_controller_does_not_pass_start_se
     assert front.final_state("start-service") == "failed", front.text()[-3000:]
     said = detail(front, "start-service")
     assert "Streammanager Placebo" in said and "carry-over" in said, said
+
+
+async def test_a_kept_unit_naming_what_the_new_release_lacks_is_refused_at_preflight(
+    tmp_path: Path,
+) -> None:
+    """Facts audit: 6.2.0 ships no unit, so the 5.1.1 one stays. Its
+    commons-daemon jar runbook points at 6.2.0's (preflight says so); any other
+    classpath entry the new release lacks would keep it from starting in the
+    downtime, so preflight refuses before anything changes."""
+    async with rehearsal_host(tmp_path, scenario="5.1-to-6.2") as host:
+        front = ScriptedFrontEnd({"new-database": STOP})
+        settings = rehearsal_settings(host)
+        outcome = await rehearse(host, front, tmp_path / "first.jsonl", settings)
+        assert front.final_state("preflight") == "done", front.text()[-2000:]
+        assert "point the installed unit's classpath at commons-daemon-1.1.0.jar" in front.text()
+        unit = sandbox.unit_file(host.sandbox)
+        unit.write_text(unit.read_text().replace(
+            "${RED5_HOME}/conf", "${RED5_HOME}/conf:${RED5_HOME}/lib/site-extras.jar"))
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "second.jsonl", settings)
+        assert outcome is Outcome.FAILED
+        assert front.asked == ["preflight"], "nothing ran after preflight"
+        said = detail(front, "preflight")
+        assert "lib/site-extras.jar" in said and "would not start" in said
+        assert host.service_pid() is not None, "the live stream manager still runs"
