@@ -620,7 +620,7 @@ class RunbookApp(App["Outcome | None"]):
             self, self.cards, self.main.log_widget.focus, self.main.checklist.select_step,
             selected=selected, plan=self.run_state.plans.get(selected.id) if selected else None,
             copy=self.records.copy,
-            offered=self.offers)
+            offered=self.offers, failed=self.by_id.get(self.run_state.recovering or ""))
         for command in super().get_system_commands(screen):
             if command.title.lower() != "quit":  # ours asks first
                 yield command

@@ -37,12 +37,17 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
                       plan: list[Action] | None = None,
                       copy: Callable[[str, str], None] | None = None,
                       offered: Callable[[str], bool] = lambda _action: True,
+                      failed: StepCard | None = None,
                       ) -> Iterable[SystemCommand]:
     """`offered(action)`: whether the app offers that action now (its footer's
-    check); what it does not is left out here too."""
+    check); what it does not is left out here too. `failed`: the step whose
+    failure waits for an answer, which the run action then brings back."""
+    run = ("Run the next step", "Confirm and run the step the runbook waits on") \
+        if failed is None else (f"Answer step {failed.number}'s failure",
+                                "Its question again: try it again, or what else it offers (skip, roll back, "
+                                "stop)")
     actions = (
-        ("run_step", "Run the next step", "Confirm and run the step the runbook waits on",
-         operator.action_run_step),
+        ("run_step", *run, operator.action_run_step),
         ("skip_step", "Skip the next step", "Skip it, with a reason for the journal",
          operator.action_skip_step),
         ("rollback", "Roll back", "The way back to the old stream manager, instead of the step "

@@ -800,6 +800,28 @@ async def test_the_footer_and_palette_offer_every_action() -> None:
         assert titles.count("Quit") == 1
 
 
+async def test_while_a_failed_step_waits_the_palette_offers_its_answer() -> None:
+    """Left at stop 35: with a failed step's question laid aside (escape), the
+    palette said "Run the next step", which opened that question instead."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        failed = report("backup-live", StepState.FAILED, "mv refused", 0.1)
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="the main screen")
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Run the next step" not in titles, titles
+        entry = next(c for c in app.get_system_commands(app.screen)
+                     if c.title == "Answer step 12's failure")
+        assert "try it again" in entry.help and "roll back" in entry.help
+        entry.callback()
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
+        answer.cancel()
+
+
 @pytest.mark.parametrize("outcome", [Outcome.DONE, Outcome.ROLLED_BACK])
 async def test_roll_back_leaves_the_footer_once_there_is_nothing_to_go_back_from(
         outcome: Outcome) -> None:
