@@ -42,10 +42,10 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
     """`offered(action)`: whether the app offers that action now (its footer's
     check); what it does not is left out here too. `failed`: the step whose
     failure waits for an answer, which the run action then brings back."""
-    run = ("Run the next step", "Confirm and run the step the runbook waits on") \
-        if failed is None else (f"Answer step {failed.number}'s failure",
-                                "Its question again: try it again, or what else it offers (skip, roll back, "
-                                "stop)")
+    run = ("Run the next step", "Confirm and run the step the runbook waits on")
+    if failed is not None:
+        run = (f"Answer step {failed.number}'s failure",
+               "Its question again: try it again, or what else it offers (skip, roll back, stop)")
     actions = (
         ("run_step", *run, operator.action_run_step),
         ("skip_step", "Skip the next step", "Skip it, with a reason for the journal",
