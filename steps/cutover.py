@@ -325,7 +325,7 @@ class ServiceUnit(Red5Step):
         """The root script that points the unit's classpath at the release's
         commons-daemon jar: edited beside, then one rename, as copy_whole."""
         unit = p.settings.unit_file
-        named, ours = swap or ("<the jar it names>", "<the release's>")
+        named, ours = swap or ("<the jar it names>", "<the jar the release has>")
         beside = quote(unit + ".runbook-copy")
         expression = quote(f"s#/{named.replace('.', '[.]')}#/{ours}#g")
         return privileged_script(

@@ -136,8 +136,8 @@ def test_rehearse_headless_yes_keep_ends_with_the_sandbox(tmp_path: Path) -> Non
     result = runbook("rehearse", "--headless", "--yes", "--keep", "--sandbox", str(sandbox))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert result.stdout.rstrip().splitlines()[-1] == f"sandbox: {sandbox}"
-    assert (sandbox / "usr/local/red5pro/red5pro-server-11.1.0.b835-release").exists()
-    assert (sandbox / "usr/local/bak.red5pro/red5pro-server-6.2.0.b406-release").exists()
+    assert (sandbox / "usr/local/red5pro/red5pro-server-11.1.0.b835-release").is_symlink()
+    assert (sandbox / "usr/local/bak.red5pro/red5pro-server-6.2.0.b406-release").is_symlink()
     # No process of the rehearsal outlives it.
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""

@@ -100,14 +100,14 @@ def unpacked(host: RehearsalHost) -> Path:
 
 def upgraded(host: RehearsalHost) -> bool:
     """The new release serves from red5pro, with the snapshot rebuilt on the new database."""
-    return ((live(host) / SCENARIO.new.top).exists()
+    return ((live(host) / SCENARIO.new.top).is_symlink()
             and serving_from(host) == live(host).resolve()
             and len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups())
 
 
 def rolled_back(host: RehearsalHost, groups_before: int) -> bool:
     """The old release serves from red5pro again, its nodegroups back on the old database."""
-    return ((live(host) / SCENARIO.old.top).exists()
+    return ((live(host) / SCENARIO.old.top).is_symlink()
             and serving_from(host) == live(host).resolve()
             and len(cloud.list_nodegroups(host.sandbox, *host.old_db)) == groups_before)
 
@@ -184,7 +184,7 @@ async def test_api_error_during_recreate_fails_it_and_a_retry_finishes(tmp_path:
 
         async def look(step: str) -> None:
             seen.update(serving=serving_from(host), backup=(backup(host) / SCENARIO.old.top)
-                        .exists())
+                        .is_symlink())
 
         front = Operator(recoveries={"recreate": [Recovery.RETRY]}, at_failure=look)
         outcome = await faulted(host, ["api-error@recreate"], front, tmp_path / "run.jsonl")

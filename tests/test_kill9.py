@@ -92,9 +92,9 @@ def end_state_problems(sandbox: Path) -> list[str]:
     install = sandbox / "usr" / "local"
     state = json.loads((sandbox / ".rehearsal" / "state.json").read_text())
     problems = []
-    if not (install / "red5pro" / NEW).exists():
+    if not (install / "red5pro" / NEW).is_symlink():
         problems.append("the new release is not live")
-    if not (install / "bak.red5pro" / OLD).exists():
+    if not (install / "bak.red5pro" / OLD).is_symlink():
         problems.append("the old install is not kept aside")
     if list(install.glob("red5pro-server-*")):
         problems.append("an unpacked tree is left over")

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import zipfile
@@ -162,11 +163,15 @@ def test_live_install_is_a_filled_in_6_2_install(tmp_path: Path) -> None:
     context = (home / WEBINF / "applicationContext.xml").read_text()
     assert sandbox.active_controllers(context) == [sandbox.AWS]
     assert "/api/3.1/*" in (home / WEBINF / "web.xml").read_text()
-    for rel in ("LICENSE.KEY", "red5pro-server-6.2.0.b406-release", "log",
+    for rel in ("LICENSE.KEY", "log",
                 "lib/red5pro-6.2.0.406-RELEASE.jar", "conf/red5.ini", "red5.service",
                 f"{WEBINF}/lib/aws-cloud-controller.jar",
                 f"{WEBINF}/lib/streammanager-commons-6.2.0.jar", f"{WEBINF}/sql/cluster.sql"):
         assert (home / rel).exists(), rel
+    # The root marker is a symlink to its own name (FACTS-scenarios §0: mode
+    # 120000 in AS), which anything that follows it meets as a loop.
+    marker = home / "red5pro-server-6.2.0.b406-release"
+    assert marker.is_symlink() and os.readlink(marker) == marker.name
     # A stream manager is installed without the node-side autoscale pieces.
     assert not (home / "conf/autoscale.xml").exists()
     assert not list((home / "plugins").glob("red5pro-autoscale-plugin-*"))
@@ -208,6 +213,9 @@ def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
                     f"{WEBINF}/web.xml", f"{WEBINF}/sql/cluster.sql", "log/", TOP):
             assert f"{TOP}/{rel}" in names, rel
         assert f"{TOP}/LICENSE.KEY" not in names
+        # The marker travels as a symlink to its own name, as unzip restores one.
+        link = archive.getinfo(f"{TOP}/{TOP}")
+        assert stat.S_ISLNK(link.external_attr >> 16) and archive.read(link) == TOP.encode()
         assert not any("aws-cloud-controller" in name for name in names)
         template = javaproperties.loads(archive.read(f"{TOP}/{WEBINF}/red5-web.properties")
                                         .decode())

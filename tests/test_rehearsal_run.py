@@ -44,8 +44,8 @@ async def test_full_rehearsal_upgrades_the_host(tmp_path: Path) -> None:
     backup = host.install_dir / "bak.red5pro"
 
     # The new release is live, the old one is kept aside.
-    assert (live / NEW).exists() and not (live / OLD).exists()
-    assert (backup / OLD).exists()
+    assert (live / NEW).is_symlink() and not (live / OLD).is_symlink()
+    assert (backup / OLD).is_symlink()
     assert not list(host.install_dir.glob("red5pro-server-*"))
     # Prepared as the procedure says.
     assert (live / "webapps/streammanager/WEB-INF/lib/aws-cloud-controller-11.0.0.jar").is_file()
@@ -102,6 +102,6 @@ async def test_a_cutover_step_cannot_be_skipped(tmp_path: Path, step: str) -> No
     assert f"{step} cannot be skipped" in front.text()
     assert "stream manager is down until cutover ends" in front.text()
     assert front.final_state(step) != "skipped"
-    assert (host.install_dir / "red5pro" / OLD).exists()
+    assert (host.install_dir / "red5pro" / OLD).is_symlink()
     if step == "delete-nodegroups":
         assert after == before and before, "nothing was deleted"

@@ -197,12 +197,12 @@ def problems(old: Before, now: After, host: RehearsalHost, *, promoted: bool) ->
         found.append(f"left over: {[p.name for p in now.leftovers]}")
     new_top = host.scenario.new.top
     if promoted:
-        if len(now.failed_trees) != 1 or not (now.failed_trees[0] / new_top).exists():
+        if len(now.failed_trees) != 1 or not (now.failed_trees[0] / new_top).is_symlink():
             found.append(f"the new tree is not set aside once: {now.failed_trees}")
     else:
         if now.failed_trees:
             found.append(f"a tree was set aside that never went live: {now.failed_trees}")
-        if not (host.install_dir / new_top / new_top).exists():
+        if not (host.install_dir / new_top / new_top).is_symlink():
             found.append("the unpacked new release is gone")
     if now.cutover_open:
         found.append("the host still records a cutover under way")

@@ -64,7 +64,7 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
     install = host.install_dir
     # The versions: the new release live, the old one kept aside.
     live_marker = install / "red5pro" / scenario.new.top
-    assert live_marker.exists() or (install / "red5pro/lib" / scenario.new.lib_jar).exists()
+    assert live_marker.is_symlink() or (install / "red5pro/lib" / scenario.new.lib_jar).exists()
     assert (install / "bak.red5pro/lib" / scenario.old.lib_jar).is_file()
     # The unit: the new release's own where it ships one, with its Java.
     unit = (host.sandbox / "lib/systemd/system/red5pro.service").read_text()

@@ -23,8 +23,8 @@ OLD = "red5pro-server-6.2.0.b406-release"
 def assert_upgraded(host: RehearsalHost, front: ScriptedFrontEnd, outcome: Outcome) -> None:
     assert outcome is Outcome.DONE, front.text()[-4000:]
     real = host.install_dir
-    assert (real / "red5pro" / NEW).exists(), "the new release is live"
-    assert (real / "bak.red5pro" / OLD).exists(), "the old install is kept aside"
+    assert (real / "red5pro" / NEW).is_symlink(), "the new release is live"
+    assert (real / "bak.red5pro" / OLD).is_symlink(), "the old install is kept aside"
     assert cloud.list_nodegroups(host.sandbox, *host.old_db) == []
     assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups(), \
         "the nodegroups are rebuilt in the NEW database"
@@ -58,8 +58,8 @@ async def test_live_folder_is_a_symlink_to_the_real_install(tmp_path: Path) -> N
         front = ScriptedFrontEnd()
         outcome = await rehearse(host, front, journal)
         assert outcome is Outcome.DONE, front.text()[-4000:]
-        assert (live / NEW).exists() and not live.is_symlink()
-        assert (host.install_dir / "bak.red5pro" / OLD).exists()
+        assert (live / NEW).is_symlink() and not live.is_symlink()
+        assert (host.install_dir / "bak.red5pro" / OLD).is_symlink()
         assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
         pid = host.service_pid()
         assert pid is not None

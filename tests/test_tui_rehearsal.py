@@ -79,8 +79,8 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
     # The host ends as issue 2 says a rehearsal must leave it.
     live = host.install_dir / "red5pro"
     backup = host.install_dir / "bak.red5pro"
-    assert (live / NEW).exists() and not (live / OLD).exists()
-    assert (backup / OLD).exists()
+    assert (live / NEW).is_symlink() and not (live / OLD).is_symlink()
+    assert (backup / OLD).is_symlink()
     assert not (live / "conf/autoscale.xml").exists()
     merged = javaproperties.loads((live / PROPS).read_text())
     assert merged["config.dbHost"] == host.new_db[0]

@@ -193,6 +193,8 @@ def bin_dir(sandbox: Path) -> Path:
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+# A release file's mode that makes it a symlink, its content the target.
+SYMLINK = stat.S_IFLNK | 0o777
 
 # Folders under .rehearsal/ that something other than this module creates later
 # (the fake cloud its db/, the systemctl shim jvm/bin, rehearsed faults their
@@ -472,7 +474,8 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
                       .removesuffix(".jar"),
                       ["org.apache.commons.daemon.support.DaemonLoader"]), 0o644)
     if release.marker:
-        files[release.top] = ("", 0o644)
+        # A symlink to its own name (FACTS-scenarios §0: mode 120000 in AS).
+        files[release.top] = (release.top, SYMLINK)
     if release.unit == "red5pro.sh":
         # From 9.0 the unit and its start script ship in the distribution root.
         files["red5pro.service"] = (unit_text(release, sandbox), 0o644)
@@ -485,6 +488,10 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
 
 def _write(path: Path, content: str | bytes, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if stat.S_ISLNK(mode):
+        path.unlink(missing_ok=True)
+        os.symlink(content, path)
+        return
     if isinstance(content, str):
         path.write_text(content, encoding="utf-8")
     else:
@@ -576,7 +583,8 @@ def build_distribution(path: Path, release: Release, sandbox: Path, *, api_port:
         for name in sorted(dirs):
             dist.writestr(_zip_info(name, 0o40755, zipfile.ZIP_STORED), b"")
         for rel, (content, mode) in files.items():
-            info = _zip_info(f"{release.top}/{rel}", 0o100000 | mode, zipfile.ZIP_DEFLATED)
+            kind = mode if stat.S_IFMT(mode) else stat.S_IFREG | mode
+            info = _zip_info(f"{release.top}/{rel}", kind, zipfile.ZIP_DEFLATED)
             dist.writestr(info, content)
         if dist_size:
             # About 200 bytes of headers and central directory go with the pad.
