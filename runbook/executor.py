@@ -434,6 +434,9 @@ class Executor(Generic[F]):
         # cutover start that an earlier process recorded; the host's own
         # record wins, as it survives a lost or restarted journal.
         self.cutover_began: float | None = None
+        # The way back was taken, in this run or the one it resumes: from then
+        # on only the way back's end ends the cutover.
+        self.going_back = False
         if resume is not None and resume.cutover_started:
             self.cutover_began = datetime.fromisoformat(resume.cutover_started).timestamp()
         under_way = host_state.cutover()
@@ -601,6 +604,7 @@ class Executor(Generic[F]):
 
     async def _roll_back(self, why: str) -> Outcome:
         """The way back's steps; `why` goes into the journal, for the report."""
+        self.going_back = True
         self._tell(WayBackStarted(), Record.WAY_BACK, why=why)
         outcome = await self._steps(self.rollback)
         if outcome is not Outcome.DONE:
@@ -611,10 +615,14 @@ class Executor(Generic[F]):
     def _finish(self, outcome: Outcome) -> None:
         if self.cutover_began is not None:
             # Downtime ends only when the last cutover step is done (or the way
-            # back is); a run that stops earlier leaves the stream manager down.
+            # back is); a run that stops earlier leaves the stream manager down,
+            # as does a way back stopped part way, even after the last cutover
+            # step (operator trial: --rollback-after recreate, then a stop,
+            # recorded "upgraded" with nothing running).
             last = [s for s in self.steps if s.phase is Phase.CUTOVER][-1:]
             complete = outcome is Outcome.ROLLED_BACK or (
-                bool(last) and self.reports[last[0].id].state.finished)
+                not self.going_back and bool(last)
+                and self.reports[last[0].id].state.finished)
             if complete and outcome is not Outcome.ROLLED_BACK:
                 self.host_state.end_cutover("upgraded")
             downtime = round(time.time() - self.cutover_began, 1)

@@ -930,3 +930,31 @@ async def test_a_unit_cut_short_on_the_way_back_leaves_a_whole_unit(tmp_path: Pa
     assert front.final_state("rollback-unit") == "failed", front.text()[-3000:]
     assert outcome is not Outcome.DONE and new_unit
     assert left in (old_unit, new_unit[0]), f"a unit cut short: {left!r}"
+
+
+async def test_a_way_back_stopped_after_the_last_cutover_step_is_no_upgrade(
+    tmp_path: Path,
+) -> None:
+    """Operator trial: after --rollback-after recreate, a way back that stopped
+    part way (a failure, then stop) was journalled as a complete cutover and
+    the host's record ended "upgraded". runbook said the new stream manager
+    served while nothing ran, and `runbook rollback` refused to go on."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd({"rollback-set-aside": Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(front)
+        assert outcome is Outcome.STOPPED, front.text()[-2000:]
+        assert front.final_state("rollback-stop-new") == "done"
+        ended = [json.loads(line) for line in journal.read_text().splitlines()
+                 if json.loads(line)["event"] == "cutover-end"]
+        assert [e["complete"] for e in ended] == [False], ended
+        assert host_state(host).cutover() is not None, "the cutover is still under way"
+        from runbook.standing import service_state
+
+        said = service_state(replay(journal))
+        assert "down since" in said and "on the way back" in said, said
+        # So `runbook rollback` takes it from there, and brings the old one back.
+        back = ScriptedFrontEnd()
+        outcome = await session(host, tmp_path / "back.jsonl", only_back=True,
+                                resume=replay(journal)).run(back)
+        assert outcome is Outcome.ROLLED_BACK, back.text()[-2000:]
