@@ -298,7 +298,7 @@ class RunContext(Generic[F]):
         if self._step.phase is Phase.ROLLBACK:
             back = ""  # on the way back already: its question offers going on with it
         elif self.cutover_under_way:
-            back = ", or take the way back"
+            back = ", or take the way back, which needs that sudo too"
         else:
             back = "; nothing of the live system was changed by it"
         return (f"sudo refused to run `{command}` ({said.removeprefix('sudo: ')}), so nothing "

@@ -104,10 +104,13 @@ class Preflight(Red5Step):
         except OutcomeUnknown:
             raise
         except RemoteError as exc:
-            # Not even connected (a refused host key, say): the host is as it was.
-            raise StepFailed(f"{str(exc).rstrip('.')}. Nothing ran on the host and nothing "
-                             "there has changed; once that is settled, try the step "
-                             "again") from None
+            # Not even connected (a refused host key, say): the host is as it
+            # was, which mid-cutover is half changed, the stream manager down
+            # (operator trial: "nothing there has changed", said then too).
+            stands = ("the cutover begun earlier is still under way, the stream manager "
+                      "down" if ctx.cutover_under_way else "nothing there has changed")
+            raise StepFailed(f"{str(exc).rstrip('.')}. Nothing ran on the host, and "
+                             f"{stands}; once that is settled, try the step again") from None
         if s.host.sudo:
             result = await ctx.sh("sudo -n true", check=False)
             if not result.ok:

@@ -25,7 +25,7 @@ import pytest
 from runbook import cli
 from runbook.config import Settings
 from runbook.events import StepChanged
-from runbook.executor import Outcome, Recovery
+from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal import replay
 from runbook.model import StepReport
 from runbook.rehearsal import armed, cloud, faults, scenarios
@@ -369,6 +369,24 @@ async def test_a_changed_host_key_is_refused_until_the_operator_trusts_it(
     assert trusted != host.known_hosts.read_text()
 
 
+async def test_a_changed_host_key_mid_cutover_does_not_say_nothing_has_changed(
+    tmp_path: Path,
+) -> None:
+    """Operator trial: resumed mid-cutover, a refused host key said "Nothing ran
+    on the host and nothing there has changed", with the stream manager down."""
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"promote-new": Decision(Answer.STOP)})
+        await rehearse(host, first, tmp_path / "first.jsonl")
+        assert first.final_state("backup-live") == "done", first.text()[-2000:]
+        front = Operator(recoveries={"preflight": [Recovery.STOP]})
+        outcome = await faulted(host, ["host-key-changed"], front, tmp_path / "second.jsonl")
+        assert outcome is Outcome.FAILED
+    said = failure(front, "preflight")
+    assert "refusing the host key" in said, said
+    assert "nothing there has changed" not in said, said
+    assert "cutover" in said and "under way" in said, said
+
+
 async def test_the_rehearsal_keeps_its_known_hosts(tmp_path: Path) -> None:
     """known_hosts is the operator's to keep: a second start on the same sandbox
     leaves what it trusts as it was (only the port may follow the host)."""
@@ -404,7 +422,8 @@ async def test_a_denied_permission_at_promote_new_is_rolled_back(tmp_path: Path)
         assert rolled_back(host, groups)
     said = failure(front, "promote-new")
     assert "sudo" in said and "password" in said and "nothing ran" in said, said
-    assert "the way back" in said, said
+    # Operator trial: the way back was offered as if sudo were not its need too.
+    assert "the way back, which needs that sudo too" in said, said
     # The old server still ran from the moved-aside install; nothing else moved.
     assert seen == {"live": False, "backup": True, "unpacked": True,
                     "serving": backup(host).resolve()}, seen
