@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from runbook.collector import start_up_over
-from runbook.model import Outcome
+from runbook.model import Outcome, StepState
 from runbook.opening import Opening
 
 # The first screen is drawn before the engine and the main screen are imported
@@ -400,7 +400,6 @@ class RunbookApp(App["Outcome | None"]):
 
     def on_engine_event(self, message: EngineEvent) -> None:
         from runbook.events import JournalRepaired, RunEnded
-        from runbook.model import StepState
 
         event = message.event
         offered = self._what_the_keys_follow()
@@ -580,6 +579,13 @@ class RunbookApp(App["Outcome | None"]):
             return action == "request_quit"
         if action == "write_report":  # out of the footer until there is a run to report
             return self.run_state.outcome is not None
+        if action == "review_properties":
+            # Once its step has ended there is no review to open (operator
+            # trial: mid-cutover the palette offered it; d still says why).
+            from screens.views import PROPERTIES_STEP
+
+            return self.run_state.states.get(PROPERTIES_STEP) not in (
+                StepState.DONE.value, StepState.SKIPPED.value)
         if action == "rollback":
             # Nothing to go back from once the upgrade is done or the old
             # release serves again (operator trial: the key stayed shown),

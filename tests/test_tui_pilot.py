@@ -800,6 +800,24 @@ async def test_the_footer_and_palette_offer_every_action() -> None:
         assert titles.count("Quit") == 1
 
 
+@pytest.mark.parametrize("state", [StepState.DONE, StepState.SKIPPED])
+async def test_the_palette_drops_the_properties_review_once_its_step_has_ended(
+        state: StepState) -> None:
+    """Operator trial: mid-cutover the palette still offered "Review properties",
+    which only said the review was over."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Review properties" in titles, "offered while the step is ahead"
+        tell(app, StepChanged(report("properties", state, "merged")))
+        await until(lambda: app.run_state.states.get("properties") == state.value,
+                    what="the step's end")
+        await pilot.pause()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Review properties" not in titles, titles
+
+
 async def test_while_a_failed_step_waits_the_palette_offers_its_answer() -> None:
     """Left at stop 35: with a failed step's question laid aside (escape), the
     palette said "Run the next step", which opened that question instead."""
