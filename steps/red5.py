@@ -162,7 +162,7 @@ _CLASSPATH_FLAG = ("-cp", "-classpath")
 def unit_classpath(unit: str, install: str) -> list[str]:
     """The entries of a jsvc unit's ExecStart classpath that lie in the install,
     relative to it (`${RED5_HOME}/red5-service.jar` -> `red5-service.jar`).
-    A unit that starts red5pro.sh has none."""
+    A unit that starts no jsvc (red5pro.sh, say) has none."""
     starts = re.findall(r"^ExecStart=(.*)$", unit, re.MULTILINE)
     words = starts[-1].split() if starts else []
     given = next((words[i + 1] for i, word in enumerate(words[:-1])

@@ -208,7 +208,8 @@ def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
         names = archive.namelist()
         assert {name.split("/")[0] for name in names} == {TOP}
         for rel in ("conf/autoscale.xml", "plugins/red5pro-autoscale-plugin-11.1.0.835-RELEASE.jar",
-                    "plugins/red5pro-restreamer-plugin-11.1.0.835-RELEASE.jar", "red5pro.sh",
+                    "plugins/red5pro-restreamer-plugin-11.1.0.835-RELEASE.jar",
+                    "red5pro.service", "commons-daemon-1.2.4.jar",
                     f"{WEBINF}/red5-web.properties", f"{WEBINF}/applicationContext.xml",
                     f"{WEBINF}/web.xml", f"{WEBINF}/sql/cluster.sql", "log/", TOP):
             assert f"{TOP}/{rel}" in names, rel
@@ -221,7 +222,15 @@ def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
                                         .decode())
         context = archive.read(f"{TOP}/{WEBINF}/applicationContext.xml").decode()
         assert "/api/4.0/*" in archive.read(f"{TOP}/{WEBINF}/web.xml").decode()
-        assert "java-11-openjdk" in archive.read(f"{TOP}/red5pro.service").decode()
+        # The unit it ships is still jsvc's, as FACTS-scenarios §1 infers from
+        # Red5's 10.9-11.x installer: it seds -Xms2g -Xmx2g and LimitNOFILE=65536
+        # in it and installs the jsvc package; the 9.x status sample's classpath
+        # starts with commons-daemon-1.2.4.jar.
+        unit = archive.read(f"{TOP}/red5pro.service").decode()
+        assert "java-11-openjdk" in unit and "LimitNOFILE=65536" in unit
+        assert "ExecStart=/usr/bin/jsvc " in unit and " -Xms2g -Xmx2g " in unit
+        assert "-cp ${RED5_HOME}/commons-daemon-1.2.4.jar:" in unit
+        assert f"{TOP}/red5pro.sh" not in names
     assert template["config.dbHost"] == "{host}"
     assert template["spring.jackson.default-property-inclusion"] == "non_null"
     assert template["default.server.application"] == ""
@@ -250,7 +259,7 @@ async def test_distribution_unzips_on_the_host(
     conn = await ssh_connect(bare_host)
     result = await conn.run(
         f"cd '{bare_host.install_dir}' && unzip -q '{bare_host.distribution}' && ls -d red5pro*"
-        f" && test -x {TOP}/red5pro.sh && test -d {TOP}/log"
+        f" && test -f {TOP}/red5pro.service && test -d {TOP}/log"
     )
     assert result.exit_status == 0, result.stderr
     assert result.stdout.split() == ["red5pro", TOP]

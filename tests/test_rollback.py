@@ -179,10 +179,9 @@ def problems(old: Before, now: After, host: RehearsalHost, *, promoted: bool) ->
         found.append("the unit file is not the old one, byte for byte")
     if now.loaded_unit is not None and now.loaded_unit != old.unit:
         found.append("systemd has another unit loaded than the old one")
-    want_style = "jsvc" if host.scenario.old.unit == "jsvc" else "red5pro.sh"
-    if now.unit_style != want_style:
-        found.append(f"the service was started as {now.unit_style}, the old unit is "
-                     f"{want_style}")
+    # Every release's unit runs jsvc (FACTS §3, FACTS-scenarios §1).
+    if now.unit_style != "jsvc":
+        found.append(f"the service was started as {now.unit_style}, the old unit by jsvc")
     if now.db_host != old.db_host:
         found.append(f"config.dbHost is {now.db_host}, the old database is {old.db_host}")
     if not now.snapshot:

@@ -72,12 +72,11 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
     # A unit kept from before 5.6.0 names the commons-daemon jar of its time,
     # which the new release does not ship: its classpath is pointed at the new
     # release's, the old unit kept for the way back (facts audit).
-    replaced = scenario.new.unit == "red5pro.sh" and scenario.old.unit != scenario.new.unit
-    daemon = scenario.old.daemon_jar != scenario.new.daemon_jar and scenario.new.unit == "jsvc"
+    replaced = scenario.new.unit == "shipped" and scenario.old.unit != scenario.new.unit
+    daemon = scenario.old.daemon_jar != scenario.new.daemon_jar and scenario.new.unit == "page"
     assert (host.sandbox / "lib/systemd/system/red5pro.service.bak").exists() is (
         replaced or daemon)
-    if scenario.new.unit == "jsvc":
-        assert f"${{RED5_HOME}}/{scenario.new.daemon_jar}:" in unit
+    assert f"${{RED5_HOME}}/{scenario.new.daemon_jar}:" in unit
     # The schema of the new release, in the new database.
     assert tables == schema_tables(scenario.new)
     # The fleet: every nodegroup back with as many origins, on the new image.

@@ -428,9 +428,9 @@ def unit_text(release: Release, sandbox: Path) -> str:
     """The red5pro.service for a release: the shipped one from 9.0 on, the one
     the JDK 8 install page has the operator write before that. Paths inside
     the sandbox, where everything the rehearsal host has lives."""
-    name = "red5pro.service.jdk8" if release.unit == "jsvc" else "red5pro.service.jdk11"
+    name = "red5pro.service.jdk8" if release.unit == "page" else "red5pro.service.jdk11"
     text = data_text(name).replace("@ROOT@", str(sandbox))
-    if release.daemon_jar is not None:
+    if release.unit == "page":
         # Before 5.6.0 the page's classpath named commons-daemon 1.0.15 (FACTS §3).
         text = text.replace("commons-daemon-1.1.0.jar", release.daemon_jar)
     return text
@@ -467,19 +467,17 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
         files[f"plugins/red5pro-restreamer-plugin-{numbers}.{build}-RELEASE.jar"] = (
             jar_bytes("red5pro-restreamer-plugin", f"{numbers}.{build}",
                       ["com.red5pro.restreamer.RestreamerPlugin"]), 0o644)
-    if release.daemon_jar is not None:
-        # What jsvc loads its DaemonLoader from: the unit's classpath names it.
-        files[release.daemon_jar] = (
-            jar_bytes("commons-daemon", release.daemon_jar.removeprefix("commons-daemon-")
-                      .removesuffix(".jar"),
-                      ["org.apache.commons.daemon.support.DaemonLoader"]), 0o644)
+    # What jsvc loads its DaemonLoader from: the unit's classpath names it.
+    files[release.daemon_jar] = (
+        jar_bytes("commons-daemon", release.daemon_jar.removeprefix("commons-daemon-")
+                  .removesuffix(".jar"),
+                  ["org.apache.commons.daemon.support.DaemonLoader"]), 0o644)
     if release.marker:
         # A symlink to its own name (FACTS-scenarios §0: mode 120000 in AS).
         files[release.top] = (release.top, SYMLINK)
-    if release.unit == "red5pro.sh":
-        # From 9.0 the unit and its start script ship in the distribution root.
+    if release.unit == "shipped":
+        # From 9.0 the unit ships in the distribution root (FACTS-scenarios §1).
         files["red5pro.service"] = (unit_text(release, sandbox), 0o644)
-        files["red5pro.sh"] = (data_text("red5pro.sh"), 0o755)
     return files
 
 
@@ -553,7 +551,8 @@ def install_jvms(sandbox: Path, scenario: Scenario) -> None:
 
 def _zip_info(name: str, mode: int, compress: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=(2025, 6, 2, 12, 0, 0))
-    # Unix permissions, so unzip restores red5pro.sh as executable.
+    # Unix permissions (and the file type: the root marker is a symlink), so
+    # unzip restores them.
     info.create_system = 3
     info.external_attr = mode << 16
     info.compress_type = compress

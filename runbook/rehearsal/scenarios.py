@@ -19,8 +19,9 @@ class Release:
     version: str  # as the root marker and the zip name spell it: 6.2.0.b406
     api: str  # the Stream Manager API version its streammanager webapp serves
     java: int  # the Java major version it runs on
-    # The service: "jsvc" (a unit written by hand from the docs, two
-    # processes) or "red5pro.sh" (the unit shipped in the distribution root).
+    # Its red5pro.service, run by jsvc (two processes) either way: "page" (one
+    # written by hand from the JDK 8 install page, before 9.0) or "shipped"
+    # (in the distribution root, from 9.0 on).
     unit: str
     # A root marker file red5pro-server-VERSION-release (5.1.1 has none: its
     # version is read from lib/red5pro-X.Y.Z.N-RELEASE.jar).
@@ -46,13 +47,13 @@ class Release:
         return self.version.rsplit(".b", 1)[-1]
 
     @property
-    def daemon_jar(self) -> str | None:
-        """The commons-daemon jar at the root of a jsvc-era release, the one its
-        unit's classpath names: 1.0.15 before 5.6.0, 1.1.0 after (FACTS §3; the
-        5.1.1 and 6.2.0 installs, FACTS-scenarios). None from 9.0 on, where the
-        shipped unit starts red5pro.sh."""
-        if self.unit != "jsvc":
-            return None
+    def daemon_jar(self) -> str:
+        """The commons-daemon jar at the root of a release, the one its unit's
+        classpath names: 1.0.15 before 5.6.0 and 1.1.0 after (FACTS §3; the
+        5.1.1 and 6.2.0 installs, FACTS-scenarios), 1.2.4 in the shipped unit
+        (the 9.x status sample, FACTS-scenarios §1; inferred for 10.9 and 11.1)."""
+        if self.unit == "shipped":
+            return "commons-daemon-1.2.4.jar"
         numbers = tuple(int(n) for n in self.numbers.split("."))
         return "commons-daemon-1.0.15.jar" if numbers < (5, 6, 0) else "commons-daemon-1.1.0.jar"
 
@@ -75,16 +76,16 @@ class Release:
         return f"red5pro-{self.numbers}.{self.build}-RELEASE.jar"
 
 
-R5_1 = Release("5.1.1.b236", "3.0", 8, "jsvc", marker=False,
+R5_1 = Release("5.1.1.b236", "3.0", 8, "page", marker=False,
                properties="red5-web.properties.5.1.1.236", schema="cluster.sql.5.1.1.236",
                controller_jar="aws-cloud-controller.jar", commons="1.2.10", restreamer=False)
-R6_2 = Release("6.2.0.b406", "3.1", 8, "jsvc", marker=True,
+R6_2 = Release("6.2.0.b406", "3.1", 8, "page", marker=True,
                properties="red5-web.properties.6.2.0.b406", schema="cluster.sql.6.2.0.b406",
                controller_jar="aws-cloud-controller.jar", commons="6.2.0")
-R10_9 = Release("10.9.2.b735", "4.0", 11, "red5pro.sh", marker=True,
+R10_9 = Release("10.9.2.b735", "4.0", 11, "shipped", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
                 controller_jar="aws-cloud-controller-10.9.0.jar", commons="10.9.2")
-R11_1 = Release("11.1.0.b835", "4.0", 11, "red5pro.sh", marker=True,
+R11_1 = Release("11.1.0.b835", "4.0", 11, "shipped", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
                 controller_jar="aws-cloud-controller-11.0.0.jar", commons="11.1.0")
 
@@ -105,8 +106,8 @@ class Scenario:
 
 SCENARIOS = {s.name: s for s in (
     Scenario("6.2-to-11.1", R6_2, R11_1,
-             "6.2.0 (API 3.1, Java 8 under jsvc) to 11.1.0 (API 4.0, Java 11, the shipped "
-             "red5pro.service)"),
+             "6.2.0 (API 3.1, Java 8, a unit written from the install page) to 11.1.0 "
+             "(API 4.0, Java 11, the red5pro.service it ships)"),
     Scenario("5.1-to-6.2", R5_1, R6_2,
              "5.1.1 (API 3.0, no root marker: the version is in lib/) to 6.2.0 (API 3.1); the "
              "schema gains seven tables"),
