@@ -45,7 +45,7 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
     run = ("Run the next step", "Confirm and run the step the runbook waits on")
     if failed is not None:
         run = (f"Answer step {failed.number}'s failure",
-               "Its question again: try it again, or what else it offers (skip, roll back, stop)")
+               "Its question again: try it again, roll back where the cutover allows, or stop")
     actions = (
         ("run_step", *run, operator.action_run_step),
         ("skip_step", "Skip the next step", "Skip it, with a reason for the journal",

@@ -321,15 +321,14 @@ class ServiceUnit(Red5Step):
     def _shipped(self, p: AnyContext) -> str:
         return f"{live_dir(p)}/red5pro.service"
 
-    def _refit(self, p: AnyContext, swap: tuple[str, str] | None) -> str:
+    def _refit(self, p: AnyContext, swap: red5.Swap | None) -> str:
         """The root script that points the unit's classpath at the release's
         commons-daemon jar: edited beside, then one rename, as copy_whole."""
         unit = p.settings.unit_file
-        named, ours = swap or ("<the jar it names>", "<the jar the release has>")
         beside = quote(unit + ".runbook-copy")
-        expression = quote(f"s#/{named.replace('.', '[.]')}#/{ours}#g")
+        edit = quote(red5.classpath_sed(swap)) if swap else "<the classpath edit>"
         return privileged_script(
-            f"cp -p -- {quote(unit)} {beside} && sed -i -e {expression} -- {beside} && "
+            f"cp -p -- {quote(unit)} {beside} && sed -i -e {edit} -- {beside} && "
             f"mv -f -- {beside} {quote(unit)}", p.settings.host.sudo)
 
     def plan(self, p: Plan) -> list[Action]:
@@ -357,19 +356,23 @@ class ServiceUnit(Red5Step):
         have = red5.java_major(result.stdout) if result.ok else None
         return have, want, home
 
-    async def _classpath(self, ctx: Ctx, unit: str) -> red5.Classpath:
+    async def _classpath(self, ctx: Ctx, unit: str) -> red5.Classpath | str:
         """The installed unit set against what the new release has (red5pro
-        is the new tree from promote-new on)."""
-        home = ctx.settings.live_dir
-        entries = red5.unit_classpath(unit, home)
+        is the new tree from promote-new on), or why it could not be looked at
+        (which matters only where the release ships no unit)."""
+        homes = (ctx.settings.live_dir, live_dir(ctx))
+        entries = red5.unit_classpath(unit, homes)
         if not entries:
-            return red5.Classpath(unit, None, [])
-        tests = " ".join(quote(entry) for entry in entries)
+            return red5.fit_classpath(unit, homes, set())
+        tests = " ".join(quote(entry.inside) for entry in entries)
         listing = await ctx.probe(
-            f"cd -- {quote(live_dir(ctx))} && for f in {tests}; do "
+            f"cd -- {quote(live_dir(ctx))} || exit 1; for f in {tests}; do "
             '[ -e "$f" ] && printf "%s\\n" "$f"; done; ls -1d commons-daemon-*.jar 2>/dev/null; '
             "true")
-        return red5.fit_classpath(unit, home, set(listing.stdout.split()))
+        if not listing.ok:
+            return (f"cannot look into {live_dir(ctx)} for what the unit's classpath names: "
+                    f"{listing.last_error_line() or 'no answer'}")
+        return red5.fit_classpath(unit, homes, set(listing.stdout.split()))
 
     async def check(self, ctx: Ctx) -> Check:
         return await self._looked(ctx, after_run=False)
@@ -377,15 +380,17 @@ class ServiceUnit(Red5Step):
     async def _looked(self, ctx: Ctx, *, after_run: bool) -> Check:
         shipped, unit_file = self._shipped(ctx), ctx.settings.unit_file
         unit = await read_remote(ctx, unit_file)
-        # Every look goes out at once: each is a round trip, and this runs
-        # twice in the downtime (check, verify). Both units are hashed by one
-        # coreutils sha256sum: for two files of a few hundred bytes it is done
-        # before openssl has started. A release that ships no unit reads as
-        # not the same and makes the status look unneeded, not wrong.
-        (have, want, home), ships, hashed, status = await asyncio.gather(
+        # Every look that needs only the unit goes out at once: each is a
+        # round trip, and this runs twice in the downtime (check, verify).
+        # Both units are hashed by one coreutils sha256sum: for two files of
+        # a few hundred bytes it is done before openssl has started. A release
+        # that ships no unit reads as not the same and makes the status look
+        # unneeded, not wrong.
+        (have, want, home), ships, hashed, status, fit = await asyncio.gather(
             self._java(ctx, unit), exists(ctx, shipped, "-f"),
             ctx.probe(f"sha256sum -- {quote(shipped)} {quote(unit_file)}"),
-            ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
+            ctx.probe(root(ctx, "systemctl status red5pro 2>&1")),
+            self._classpath(ctx, unit))
         if after_run and have != want:
             return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
                          f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
@@ -400,7 +405,8 @@ class ServiceUnit(Red5Step):
                 f"{'Java ' + str(have) if have else 'no Java'} (JAVA_HOME={home or 'unset'}); "
                 f"Red5 Pro {ctx.facts.new_version} needs Java {want}: point the unit's "
                 f"JAVA_HOME at a Java {want} and run systemctl daemon-reload")
-        fit = await self._classpath(ctx, unit)
+        if isinstance(fit, str):
+            raise StepFailed(fit)
         if fit.missing:
             raise StepFailed(
                 f"the installed unit's classpath names {', '.join(fit.missing)} in "
@@ -408,16 +414,21 @@ class ServiceUnit(Red5Step):
                 "the new release would not start under it. Give the unit a classpath the "
                 "release has and run systemctl daemon-reload, or go back to the old stream "
                 "manager")
-        ctx.facts._unit_swap = fit.swapped
-        if fit.swapped is not None:
-            named, ours = fit.swapped
+        if fit.unread and not after_run:
+            ctx.info("the installed unit starts jsvc, but runbook cannot read its classpath: "
+                     "it is kept as it is")
+        edited, ctx.facts._unit_swap = ctx.facts._unit_swap, fit.swap
+        if fit.swap is not None:
             if after_run:
-                return Check(False, f"the unit's classpath still names {named}")
-            ctx.info(f"the unit's classpath names {named}, which the new release does not "
-                     f"have: it is pointed at {ours}")
+                return Check(False, f"the unit's classpath still names {fit.swap.named}")
+            ctx.info(f"the unit's classpath names {fit.swap.named}, which the new release does "
+                     f"not have: it is pointed at {fit.swap.ours}")
             return Check(False)
         if "changed on disk" in status.stdout:
             return Check(False)
+        if after_run and edited is not None:
+            return Check(True, f"the release ships no unit; the installed one now names "
+                         f"{edited.ours} (as it was: red5pro.service.bak) and starts Java {have}")
         return Check(True, f"the release ships no unit; the installed one starts Java {have}")
 
     async def run(self, ctx: Ctx) -> None:

@@ -15,6 +15,7 @@ from runbook.step import PlanContext, Step, StepContext
 
 if TYPE_CHECKING:
     from runbook.properties import Review
+    from steps.red5 import Swap
 
 
 @dataclass
@@ -58,8 +59,8 @@ class Red5Facts(Facts):
     _carry_over_xml: str | None = None
     _carry_over_diff: str = ""
     _export_shrink: str | None = None
-    # service-unit: (the commons-daemon jar the kept unit names, the release's)
-    _unit_swap: tuple[str, str] | None = None
+    # service-unit: the kept unit's commons-daemon jar, to point at the release's
+    _unit_swap: Swap | None = None
     _properties_review: Review | None = None
     # preflight: the API did not answer this time (mid-cutover), so its
     # version is the earlier run's, not one this run saw

@@ -110,7 +110,8 @@ class Preflight(Red5Step):
             stands = ("the cutover begun earlier is still under way, the stream manager "
                       "down" if ctx.cutover_under_way else "nothing there has changed")
             raise StepFailed(f"{str(exc).rstrip('.')}. Nothing ran on the host, and "
-                             f"{stands}; once that is settled, try the step again") from None
+                             f"{stands}. Once the connection is settled, try the step "
+                             "again") from None
         if s.host.sudo:
             result = await ctx.sh("sudo -n true", check=False)
             if not result.ok:
@@ -331,8 +332,13 @@ class Preflight(Red5Step):
         elif installed.ok:
             unit, which = installed.stdout, f"the installed {s.unit_file}"
             ctx.info("the new release ships no red5pro.service: the installed unit stays")
-            fit = red5.fit_classpath(unit, s.live_dir,
+            fit = red5.fit_classpath(unit, (s.live_dir, live_dir(ctx)),
                                      red5.zip_names(s.distribution, inside))
+            if fit.unread:
+                ctx.note("unit-classpath-unread", f"warning: the installed unit starts jsvc, "
+                         "but runbook cannot read its classpath: make sure it names the "
+                         f"commons-daemon jar Red5 Pro {ctx.facts.new_version} ships before "
+                         "the window")
             if fit.missing:
                 return [f"the new release ships no red5pro.service, and the installed unit's "
                         f"classpath names {', '.join(fit.missing)} in {s.live_dir}, which "
@@ -340,11 +346,11 @@ class Preflight(Red5Step):
                         "new release would not start, and runbook mends only the commons-daemon "
                         "jar of a classpath. Upgrade to a release that ships its own "
                         "red5pro.service, or by hand"]
-            if fit.swapped is not None:
-                named, ours = fit.swapped
-                ctx.info(f"service-unit will point the installed unit's classpath at {ours}, "
-                         f"which Red5 Pro {ctx.facts.new_version} ships in place of {named} "
-                         "(the unit as it was is kept as red5pro.service.bak)")
+            if fit.swap is not None:
+                ctx.info(f"service-unit will point the installed unit's classpath at "
+                         f"{fit.swap.ours}, which Red5 Pro {ctx.facts.new_version} ships in "
+                         f"place of {fit.swap.named} (the unit as it was is kept as "
+                         "red5pro.service.bak)")
         else:
             return [f"there is no {s.unit_file} and the new release ships none"]
         home = red5.unit_java_home(unit)

@@ -7,6 +7,7 @@ Pure functions only, so they can be tested on their own and used by plans
 from __future__ import annotations
 
 import re
+import shlex
 import zipfile
 from collections.abc import Collection
 from pathlib import Path
@@ -159,32 +160,70 @@ _DAEMON_JAR = re.compile(r"commons-daemon-\d[\d.]*\.jar")
 _CLASSPATH_FLAG = ("-cp", "-classpath")
 
 
-def unit_classpath(unit: str, install: str) -> list[str]:
-    """The entries of a jsvc unit's ExecStart classpath that lie in the install,
-    relative to it (`${RED5_HOME}/red5-service.jar` -> `red5-service.jar`).
-    A unit that starts no jsvc (red5pro.sh, say) has none."""
-    starts = re.findall(r"^ExecStart=(.*)$", unit, re.MULTILINE)
-    words = starts[-1].split() if starts else []
-    given = next((words[i + 1] for i, word in enumerate(words[:-1])
-                  if word in _CLASSPATH_FLAG), "")
-    prefixes = ("${RED5_HOME}/", "$RED5_HOME/", install.rstrip("/") + "/")
+def exec_start(unit: str) -> str | None:
+    """The unit's last ExecStart= as systemd reads it: continued lines joined,
+    blanks around the = allowed (Red5's own 9.0 unit writes `ExecStart = `)."""
+    joined = re.sub(r"\\\n", " ", unit)
+    starts = re.findall(r"^[ \t]*ExecStart[ \t]*=[ \t]*(.*)$", joined, re.MULTILINE)
+    return starts[-1] if starts else None
+
+
+def starts_jsvc(unit: str) -> bool:
+    start = exec_start(unit) or ""
+    return any(word.rsplit("/", 1)[-1] == "jsvc" for word in start.split())
+
+
+class Entry(NamedTuple):
+    """One classpath entry inside the install."""
+
+    written: str  # as the unit has it: ${RED5_HOME}/commons-daemon-1.0.15.jar
+    inside: str  # relative to the install: commons-daemon-1.0.15.jar
+
+
+def unit_classpath(unit: str, homes: Collection[str]) -> list[Entry] | None:
+    """The entries of a jsvc unit's classpath that lie in the install (named
+    through ${RED5_HOME} or one of `homes`, its paths). The last -cp counts, as
+    for jsvc. [] for a unit that starts no jsvc (red5pro.sh, say); None for a
+    jsvc unit whose classpath cannot be read."""
+    if not starts_jsvc(unit):
+        return []
+    try:
+        words = shlex.split(exec_start(unit) or "")
+    except ValueError:  # an unbalanced quote
+        return None
+    given = [words[i + 1] for i, word in enumerate(words[:-1]) if word in _CLASSPATH_FLAG]
+    if not given:
+        return None
+    prefixes = ("${RED5_HOME}/", "$RED5_HOME/", *(home.rstrip("/") + "/" for home in homes))
     entries = []
-    for entry in given.strip('"').split(":"):
+    for entry in given[-1].split(":"):
         inside = next((entry[len(p):] for p in prefixes if entry.startswith(p)), None)
         if inside:
-            entries.append(inside)
+            entries.append(Entry(entry, inside))
     return entries
+
+
+class Swap(NamedTuple):
+    """The one change runbook makes to a kept unit: its commons-daemon jar."""
+
+    named: str  # the jar the unit names: commons-daemon-1.0.15.jar
+    ours: str  # the one the release has: commons-daemon-1.1.0.jar
+    written: str  # the entry as the unit has it
+
+    @property
+    def rewritten(self) -> str:
+        return self.written.removesuffix(self.named) + self.ours
 
 
 class Classpath(NamedTuple):
     """A kept unit set against the release it will start."""
 
-    unit: str  # the unit, pointed at the release's commons-daemon jar where it must be
-    swapped: tuple[str, str] | None  # (the jar it named, the release's), when it was
+    swap: Swap | None  # its commons-daemon jar, where the release has another
     missing: list[str]  # entries the release lacks that runbook cannot mend
+    unread: bool  # a jsvc unit whose classpath runbook cannot read
 
 
-def fit_classpath(unit: str, install: str, release_has: Collection[str]) -> Classpath:
+def fit_classpath(unit: str, homes: Collection[str], release_has: Collection[str]) -> Classpath:
     """Set a unit kept from the old release (the new one ships none) against
     what the new release has in its install folder (`release_has`: relative
     paths). jsvc loads its DaemonLoader from the commons-daemon jar the
@@ -192,20 +231,34 @@ def fit_classpath(unit: str, install: str, release_has: Collection[str]) -> Clas
     (1.0.15 before 5.6.0, 1.1.0 after: FACTS §3): a jar the release lacks is
     replaced by the one it has, where it has exactly one. Anything else the
     release lacks is for the operator to mend."""
+    entries = unit_classpath(unit, homes)
+    if entries is None:
+        return Classpath(None, [], unread=True)
     ours = sorted(name for name in release_has if _DAEMON_JAR.fullmatch(name))
-    swapped = None
+    swap = None
     missing = []
-    for entry in unit_classpath(unit, install):
-        if entry in release_has:
+    for entry in entries:
+        if entry.inside in release_has:
             continue
-        if _DAEMON_JAR.fullmatch(entry) and len(ours) == 1 and swapped is None:
-            swapped = (entry, ours[0])
+        if _DAEMON_JAR.fullmatch(entry.inside) and len(ours) == 1 and swap is None:
+            swap = Swap(entry.inside, ours[0], entry.written)
         else:
-            missing.append(entry)
-    if swapped is not None:
-        unit = re.sub(rf"(?<=/){re.escape(swapped[0])}(?=[:\s\"]|$)", swapped[1], unit,
-                      flags=re.MULTILINE)
-    return Classpath(unit, swapped, missing)
+            missing.append(entry.inside)
+    return Classpath(swap, missing, unread=False)
+
+
+def classpath_sed(swap: Swap) -> str:
+    """The sed expression (GNU sed) that makes that change and nothing else:
+    the entry as the unit writes it, where an entry ends (a colon, a blank, a
+    quote or the line's end)."""
+    def pattern(text: str) -> str:
+        return re.sub(r"([\\.*\[\]^$#])", r"\\\1", text)
+
+    def replacement(text: str) -> str:
+        return re.sub(r"([\\&#])", r"\\\1", text)
+
+    return (f"s#{pattern(swap.written)}\\([:[:space:]\"']\\|$\\)#"
+            f"{replacement(swap.rewritten)}\\1#g")
 
 
 # A Red5 Pro install's own folders: a zip that holds them at its root is flat.
@@ -256,14 +309,19 @@ def layout(zip_path: Path) -> tuple[str, bool]:
 
 def zip_names(zip_path: Path, inside: str) -> set[str]:
     """What a release's zip holds under `inside` (its top folder and a slash,
-    or nothing for a flat zip), relative to it, folders without their slash."""
+    or nothing for a flat zip), relative to it, folders without their slash:
+    also those the zip has no entry of its own for, as many zip tools write."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError):
         return set()
-    return {name[len(inside):].rstrip("/") for name in names
-            if name.startswith(inside) and name[len(inside):].strip("/")}
+    found: set[str] = set()
+    for name in names:
+        rel = name[len(inside):].strip("/") if name.startswith(inside) else ""
+        parts = rel.split("/") if rel else []
+        found.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+    return found
 
 
 def zip_member(zip_path: Path, member: str) -> bytes | None:

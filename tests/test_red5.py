@@ -162,39 +162,87 @@ _JSVC_UNIT = (
 )
 
 
+def _inside(unit: str, *homes: str) -> list[str] | None:
+    entries = red5.unit_classpath(unit, homes or ("/usr/local/red5pro",))
+    return None if entries is None else [entry.inside for entry in entries]
+
+
 def test_a_kept_units_classpath_names_what_the_install_must_have() -> None:
-    assert red5.unit_classpath(_JSVC_UNIT, "/usr/local/red5pro") == [
-        "commons-daemon-1.0.15.jar", "red5-service.jar", "conf"]
+    assert _inside(_JSVC_UNIT) == ["commons-daemon-1.0.15.jar", "red5-service.jar", "conf"]
     literal = _JSVC_UNIT.replace("${RED5_HOME}/red5-service.jar",
                                  "/usr/local/red5pro/red5-service.jar")
-    assert "red5-service.jar" in red5.unit_classpath(literal, "/usr/local/red5pro/")
+    assert "red5-service.jar" in (_inside(literal, "/usr/local/red5pro/") or [])
+    # Through the install's real path too (a symlinked /usr/local, say).
+    real = _JSVC_UNIT.replace("${RED5_HOME}/conf", "/srv/red5/red5pro/conf")
+    assert "conf" in (_inside(real, "/usr/local/red5pro", "/srv/red5/red5pro") or [])
     # Outside the install it is not the release's to have; red5pro.sh units have none.
     elsewhere = _JSVC_UNIT.replace("${RED5_HOME}/conf", "/etc/red5/conf")
-    assert "conf" not in red5.unit_classpath(elsewhere, "/usr/local/red5pro")
-    assert red5.unit_classpath("ExecStart=/usr/local/red5pro/red5pro.sh start\n",
-                               "/usr/local/red5pro") == []
+    assert "conf" not in (_inside(elsewhere) or [])
+    assert _inside("ExecStart=/usr/local/red5pro/red5pro.sh start\n") == []
 
 
-def test_a_kept_unit_is_pointed_at_the_commons_daemon_jar_the_release_has() -> None:
+def test_a_kept_units_classpath_is_read_as_systemd_reads_the_unit() -> None:
+    """Review: blanks around the = (Red5's 9.0 unit has them), a continued
+    line, quotes or a second -cp gave no classpath or the wrong one, and the
+    unit passed unchecked."""
+    spaced = _JSVC_UNIT.replace("ExecStart=", "ExecStart = ")
+    assert _inside(spaced) == ["commons-daemon-1.0.15.jar", "red5-service.jar", "conf"]
+    continued = _JSVC_UNIT.replace(" -cp ", " \\\n    -cp ")
+    assert _inside(continued) == ["commons-daemon-1.0.15.jar", "red5-service.jar", "conf"]
+    quoted = _JSVC_UNIT.replace("-cp ${RED5_HOME}/commons-daemon-1.0.15.jar:",
+                                "-cp '${RED5_HOME}/commons-daemon-1.0.15.jar:")
+    quoted = quoted.replace("/conf -D", "/conf' -D")
+    assert _inside(quoted) == ["commons-daemon-1.0.15.jar", "red5-service.jar", "conf"]
+    twice = _JSVC_UNIT.replace("-Dred5.root", "-cp ${RED5_HOME}/lib/x.jar -Dred5.root")
+    assert _inside(twice) == ["lib/x.jar"], "the last -cp counts, as for jsvc"
+    # A jsvc unit whose classpath cannot be read is said to be so, not passed.
+    assert _inside(_JSVC_UNIT.replace(" -cp ", " ")) is None
+    assert red5.fit_classpath(_JSVC_UNIT.replace(" -cp ", " "), (), set()).unread
+
+
+def test_a_kept_unit_is_pointed_at_the_commons_daemon_jar_the_release_has(
+        tmp_path: Path) -> None:
     """Facts audit: 5.1.1's unit names commons-daemon-1.0.15.jar, 6.2.0 ships
     1.1.0 (FACTS §3, the AM and AS installs): kept as it was, jsvc finds no
     DaemonLoader and the new release does not start."""
+    import subprocess
+
+    homes = ("/usr/local/red5pro",)
     has = {"commons-daemon-1.1.0.jar", "red5-service.jar", "conf"}
-    fit = red5.fit_classpath(_JSVC_UNIT, "/usr/local/red5pro", has)
-    assert fit.swapped == ("commons-daemon-1.0.15.jar", "commons-daemon-1.1.0.jar")
-    assert fit.missing == []
-    assert "1.0.15" not in fit.unit
-    assert fit.unit.count("${RED5_HOME}/commons-daemon-1.1.0.jar") == 2
-    assert fit.unit.replace("1.1.0", "1.0.15") == _JSVC_UNIT, "nothing else changes"
+    fit = red5.fit_classpath(_JSVC_UNIT, homes, has)
+    assert fit.swap is not None and (fit.swap.named, fit.swap.ours) == (
+        "commons-daemon-1.0.15.jar", "commons-daemon-1.1.0.jar")
+    assert fit.missing == [] and not fit.unread
+    # The sed the host runs changes that entry and nothing else, not even the
+    # same jar's name elsewhere (the jsvc package's, say).
+    unit = tmp_path / "red5pro.service"
+    other = "/usr/share/java/commons-daemon-1.0.15.jar"
+    unit.write_text(_JSVC_UNIT + f"# {other}\n")
+    subprocess.run(["sed", "-i", "-e", red5.classpath_sed(fit.swap), "--", str(unit)],
+                   check=True)
+    changed = unit.read_text()
+    assert changed.count("${RED5_HOME}/commons-daemon-1.1.0.jar") == 2
+    assert changed == (_JSVC_UNIT + f"# {other}\n").replace(
+        "${RED5_HOME}/commons-daemon-1.0.15.jar", "${RED5_HOME}/commons-daemon-1.1.0.jar")
     # What the release already has stays as it is.
-    same = red5.fit_classpath(_JSVC_UNIT, "/usr/local/red5pro",
-                              has | {"commons-daemon-1.0.15.jar"})
-    assert (same.swapped, same.missing, same.unit) == (None, [], _JSVC_UNIT)
+    same = red5.fit_classpath(_JSVC_UNIT, homes, has | {"commons-daemon-1.0.15.jar"})
+    assert (same.swap, same.missing) == (None, [])
     # No jar, two to choose from, or another entry missing: nothing to mend by itself.
     for release in ({"red5-service.jar", "conf"},
                     {"commons-daemon-1.1.0.jar", "commons-daemon-1.2.4.jar", "red5-service.jar",
                      "conf"}):
-        fit = red5.fit_classpath(_JSVC_UNIT, "/usr/local/red5pro", release)
-        assert (fit.swapped, fit.missing) == (None, ["commons-daemon-1.0.15.jar"])
-    fit = red5.fit_classpath(_JSVC_UNIT, "/usr/local/red5pro", {"commons-daemon-1.1.0.jar"})
+        fit = red5.fit_classpath(_JSVC_UNIT, homes, release)
+        assert (fit.swap, fit.missing) == (None, ["commons-daemon-1.0.15.jar"])
+    fit = red5.fit_classpath(_JSVC_UNIT, homes, {"commons-daemon-1.1.0.jar"})
     assert fit.missing == ["red5-service.jar", "conf"]
+
+
+def test_a_zip_without_folder_entries_still_has_its_folders(tmp_path: Path) -> None:
+    """Review: many zip tools write no entry for a folder; conf was then
+    missing from the release, and a good upgrade was refused."""
+    zip_path = tmp_path / "red5pro-server-6.2.0.b406-release.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("red5pro-server-6.2.0.b406-release/conf/red5.ini", "x")
+        archive.writestr("red5pro-server-6.2.0.b406-release/red5-service.jar", "x")
+    names = red5.zip_names(zip_path, "red5pro-server-6.2.0.b406-release/")
+    assert names == {"conf", "conf/red5.ini", "red5-service.jar"}

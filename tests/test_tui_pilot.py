@@ -834,7 +834,7 @@ async def test_while_a_failed_step_waits_the_palette_offers_its_answer() -> None
         assert "Run the next step" not in titles, titles
         entry = next(c for c in app.get_system_commands(app.screen)
                      if c.title == "Answer step 12's failure")
-        assert "try it again" in entry.help and "roll back" in entry.help
+        assert "try it again" in entry.help and "roll back" in entry.help and "stop" in entry.help
         entry.callback()
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
         answer.cancel()

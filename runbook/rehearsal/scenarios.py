@@ -10,6 +10,7 @@ sandbox is created, and kept in its state.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,9 @@ class Release:
     # Its red5pro.service, run by jsvc (two processes) either way: "page" (one
     # written by hand from the JDK 8 install page, before 9.0) or "shipped"
     # (in the distribution root, from 9.0 on).
-    unit: str
-    # A root marker file red5pro-server-VERSION-release (5.1.1 has none: its
-    # version is read from lib/red5pro-X.Y.Z.N-RELEASE.jar).
+    unit: Literal["page", "shipped"]
+    # A root marker red5pro-server-VERSION-release, a symlink to its own name
+    # (5.1.1 has none: its version is read from lib/red5pro-X.Y.Z.N-RELEASE.jar).
     marker: bool
     # Which real red5-web.properties template and cluster.sql it carries.
     properties: str
