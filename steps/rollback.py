@@ -52,10 +52,13 @@ class StopNew(Red5Step):
 
     def plan(self, p: Plan) -> list[Action]:
         shown = p.facts.red5_processes
+        # Which of them systemctl stop leaves is known only then: under jsvc
+        # its controlling process can outlive the JVM by a moment.
         return [Shell(root(p, "systemctl stop red5pro")),
                 Shell(java_processes_command(p), "what still runs from the new install"),
                 *[Note(f"pid {pid}: {args}") for pid, args in shown.items()],
-                Shell(root(p, "kill -9 " + (" ".join(shown) or "<PID>")))]
+                Shell(root(p, "kill -9 <PIDs still running>"),
+                      "those of the new install's processes that systemctl stop left")]
 
     async def check(self, ctx: Ctx) -> Check:
         if not ctx.cutover_under_way:
