@@ -356,10 +356,9 @@ class ServiceUnit(Red5Step):
         have = red5.java_major(result.stdout) if result.ok else None
         return have, want, home
 
-    async def _classpath(self, ctx: Ctx, unit: str) -> red5.Classpath | str:
+    async def _classpath(self, ctx: Ctx, unit: str) -> red5.Classpath:
         """The installed unit set against what the new release has (red5pro
-        is the new tree from promote-new on), or why it could not be looked at
-        (which matters only where the release ships no unit)."""
+        is the new tree from promote-new on)."""
         homes = (ctx.settings.live_dir, live_dir(ctx))
         entries = red5.unit_classpath(unit, homes)
         if not entries:
@@ -370,8 +369,8 @@ class ServiceUnit(Red5Step):
             '[ -e "$f" ] && printf "%s\\n" "$f"; done; ls -1d commons-daemon-*.jar 2>/dev/null; '
             "true")
         if not listing.ok:
-            return (f"cannot look into {live_dir(ctx)} for what the unit's classpath names: "
-                    f"{listing.last_error_line() or 'no answer'}")
+            raise StepFailed(f"cannot look into {live_dir(ctx)} for what the unit's classpath "
+                             f"names: {listing.last_error_line() or 'no answer'}")
         return red5.fit_classpath(unit, homes, set(listing.stdout.split()))
 
     async def check(self, ctx: Ctx) -> Check:
@@ -385,12 +384,12 @@ class ServiceUnit(Red5Step):
         # Both units are hashed by one coreutils sha256sum: for two files of
         # a few hundred bytes it is done before openssl has started. A release
         # that ships no unit reads as not the same and makes the status look
-        # unneeded, not wrong.
-        (have, want, home), ships, hashed, status, fit = await asyncio.gather(
+        # unneeded, not wrong. The kept unit's classpath is looked at only
+        # where the release ships none: the usual case pays nothing for it.
+        (have, want, home), ships, hashed, status = await asyncio.gather(
             self._java(ctx, unit), exists(ctx, shipped, "-f"),
             ctx.probe(f"sha256sum -- {quote(shipped)} {quote(unit_file)}"),
-            ctx.probe(root(ctx, "systemctl status red5pro 2>&1")),
-            self._classpath(ctx, unit))
+            ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
         if after_run and have != want:
             return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
                          f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
@@ -405,8 +404,7 @@ class ServiceUnit(Red5Step):
                 f"{'Java ' + str(have) if have else 'no Java'} (JAVA_HOME={home or 'unset'}); "
                 f"Red5 Pro {ctx.facts.new_version} needs Java {want}: point the unit's "
                 f"JAVA_HOME at a Java {want} and run systemctl daemon-reload")
-        if isinstance(fit, str):
-            raise StepFailed(fit)
+        fit = await self._classpath(ctx, unit)
         if fit.missing:
             raise StepFailed(
                 f"the installed unit's classpath names {', '.join(fit.missing)} in "
