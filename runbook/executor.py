@@ -424,6 +424,10 @@ class Executor(Generic[F]):
         self.ended_by: int | None = None
         # The jobs of an attempt left in doubt, waited for before a retry.
         self._left_running: dict[str, list[str]] = {}
+        # The step running now and the task that runs it, while the operator
+        # can stop it; and the step they asked to stop (see stop_step).
+        self._stoppable: tuple[str, asyncio.Task[Any]] | None = None
+        self._stop_asked: str | None = None
         remote.on_connect = lambda: self._tell(
             Connected(remote.target, remote.fingerprint), Record.CONNECTED,
             host=remote.target, fingerprint=remote.fingerprint)
@@ -504,6 +508,20 @@ class Executor(Generic[F]):
         running = self._running()
         if running:  # at a question nothing runs: that is a stop
             self.journal.write(Record.ABORTED, steps=running)
+
+    def stop_step(self) -> bool:
+        """The operator stops the step running now, without leaving the run:
+        its command is told to stop on the host (Remote.run, as for an abort),
+        and the step ends in doubt, with its question (try again, the way back
+        once the stream manager is down, or stop). A wait that will not end
+        (origins never in service) need not be sat out to its limit with the
+        stream manager down. False when no step runs."""
+        if self._stoppable is None or self._stop_asked is not None:
+            return False
+        step_id, task = self._stoppable
+        self._stop_asked = step_id
+        task.cancel()
+        return True
 
     def _running(self) -> list[str]:
         """The steps running now, in the procedure's order."""
@@ -799,7 +817,7 @@ class Executor(Generic[F]):
             return Outcome.DONE
         if earlier is not None and earlier.state is StepState.IN_DOUBT:
             started = "; ".join(earlier.in_flight) or "the step"
-            how = (f"the operator aborted the earlier run while it ran {started} (a command "
+            how = (f"in the earlier run the operator aborted it while it ran {started} (a command "
                    "was told to stop; a request already sent stands)" if earlier.aborted else
                    f"the earlier run started {started} and never heard how it ended")
             self._info(step, f"in doubt: {how}; the check does not find the outcome in place, "
@@ -861,28 +879,44 @@ class Executor(Generic[F]):
         started = time.monotonic()
         report.elapsed_s = None
         self._set(step, StepState.RUNNING)
-        for attempt in itertools.count(1):
-            state, detail = StepState.DONE, ""
-            try:
-                await step.run(ctx)
-                proof: Check = await step.verify(ctx)
-                detail = proof.detail
-                if not proof.done:
-                    state = StepState.FAILED
-                    detail = f"the step ran but its outcome is not in place: {proof.detail}"
-            except JournalWriteError:
-                raise  # nothing more may happen unrecorded
-            except Exception as exc:  # the API client and anything unforeseen end the step
-                if not _outcome_unknown(exc):
-                    state, detail = StepState.FAILED, _reason(exc)
-                else:
-                    state, detail = await self._find_out(step, ctx, exc)
-                    if state is StepState.PENDING and attempt < _READ_ONLY_RERUNS:
-                        ctx = RunContext(self, step)
-                        continue  # it only looks: looking again is safe
-                    if state is StepState.PENDING:
-                        state = StepState.IN_DOUBT
-            break
+        task = asyncio.current_task()
+        assert task is not None, "a step runs in a task"
+        self._stoppable = (step.id, task)
+        try:
+            for attempt in itertools.count(1):
+                state, detail = StepState.DONE, ""
+                try:
+                    await step.run(ctx)
+                    proof: Check = await step.verify(ctx)
+                    detail = proof.detail
+                    if not proof.done:
+                        state = StepState.FAILED
+                        detail = f"the step ran but its outcome is not in place: {proof.detail}"
+                except JournalWriteError:
+                    raise  # nothing more may happen unrecorded
+                except Exception as exc:  # the API client and anything unforeseen end the step
+                    if not _outcome_unknown(exc):
+                        state, detail = StepState.FAILED, _reason(exc)
+                    else:
+                        state, detail = await self._find_out(step, ctx, exc)
+                        if state is StepState.PENDING and attempt < _READ_ONLY_RERUNS:
+                            ctx = RunContext(self, step)
+                            continue  # it only looks: looking again is safe
+                        if state is StepState.PENDING:
+                            state = StepState.IN_DOUBT
+                break
+        except asyncio.CancelledError:
+            # Ours alone is taken back; the run's own (the app quitting, even
+            # just after the stop was asked) still ends the run.
+            if self._stop_asked != step.id or task.uncancel() > 0:
+                raise
+            self.journal.write(Record.ABORTED, steps=[step.id])
+            state, detail = StepState.IN_DOUBT, (
+                "stopped by the operator while it ran: a command of it was told to stop, "
+                "and a request already sent stands. What it did by then is not known: "
+                "try again, which looks at the host before it runs anything")
+        finally:
+            self._stoppable, self._stop_asked = None, None
         report.elapsed_s = round(time.monotonic() - started, 1)
         if state is StepState.IN_DOUBT:
             self._left_running[step.id] = list(ctx.jobs_in_doubt)

@@ -185,6 +185,11 @@ class Session(Generic[F]):
         if self._executor is not None:
             self._executor.abort()
 
+    def stop_step(self) -> bool:
+        """Stop the step running now; the run goes on to its question (see
+        Executor.stop_step). False when no step runs."""
+        return self._executor is not None and self._executor.stop_step()
+
     def detach(self, *, exit_code: int | None = None) -> bool:
         """Quit leaving the running command on the host (see Executor.detach)."""
         if self._executor is None:

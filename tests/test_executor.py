@@ -65,20 +65,24 @@ class Say(Step):
         return Check(self.verify_ok, "looks right" if self.verify_ok else "nothing there")
 
 
-async def run_steps(tmp_path: Path, steps: list[Step], front: ScriptedFrontEnd, *,
-                    resume: bool = False, **options: Any) -> Outcome:
-    """`steps` run in tmp_path/run.jsonl; `resume`: continuing the run in it."""
+def executor_for(tmp_path: Path, steps: list[Step], front: ScriptedFrontEnd, *,
+                 resume: bool = False, **options: Any) -> Executor:
+    """`steps` to run in tmp_path/run.jsonl; `resume`: continuing the run in it."""
     path = tmp_path / "run.jsonl"
     earlier = replay(path) if resume else None
-    journal = Journal(path)
-    executor = Executor(steps, settings=SETTINGS, facts=Facts(), remote=Remote(SETTINGS.host),
-                        api_factory=_no_api, curl=lambda *a, **k: "curl",
-                        journal=journal, front=front, redactor=Redactor([SECRET]),
-                        host_state=HostState(tmp_path, "sm", 22), resume=earlier, **options)
+    return Executor(steps, settings=SETTINGS, facts=Facts(), remote=Remote(SETTINGS.host),
+                    api_factory=_no_api, curl=lambda *a, **k: "curl",
+                    journal=Journal(path), front=front, redactor=Redactor([SECRET]),
+                    host_state=HostState(tmp_path, "sm", 22), resume=earlier, **options)
+
+
+async def run_steps(tmp_path: Path, steps: list[Step], front: ScriptedFrontEnd, *,
+                    resume: bool = False, **options: Any) -> Outcome:
+    executor = executor_for(tmp_path, steps, front, resume=resume, **options)
     try:
         return await executor.run()
     finally:
-        journal.close()
+        executor.journal.close()
 
 
 async def _nothing() -> None:
@@ -245,6 +249,60 @@ async def test_cancelling_a_run_journals_it_as_stopped(tmp_path: Path) -> None:
     history = replay(tmp_path / "run.jsonl")
     assert history.outcome == "stopped"
     assert history.state("slow") is StepState.IN_DOUBT
+
+
+async def test_a_stopped_step_ends_in_doubt_and_the_run_goes_on_to_its_question(
+        tmp_path: Path) -> None:
+    """Left from stop 36: a step that will not end (a wait) could only be
+    sat out to its limit or left with the whole app."""
+    running = asyncio.Event()
+
+    class Slow(Say):
+        async def run(self, ctx: StepContext) -> None:
+            running.set()
+            await asyncio.Event().wait()  # runs until stopped
+
+    front = ScriptedFrontEnd(recoveries={"slow": [Recovery.STOP]})
+    executor = executor_for(tmp_path, [Slow("slow"), Say("after")], front)
+    assert not executor.stop_step(), "nothing runs yet"
+    run = asyncio.create_task(executor.run())
+    await asyncio.wait_for(running.wait(), DEADLINE_S)
+    assert executor.stop_step()
+    assert not executor.stop_step(), "asked once"
+    outcome = await asyncio.wait_for(run, DEADLINE_S)
+    executor.journal.close()
+    assert outcome is Outcome.FAILED, "stopped at the failed step's question, as after any"
+    assert front.recovered == [("slow", False)], "its question came, in the same run"
+    assert front.final_state("slow") == "in-doubt"
+    assert "stopped by the operator" in front.detail("slow")
+    assert [r["steps"] for r in records(tmp_path) if r["event"] == "aborted"] == [["slow"]]
+    assert replay(tmp_path / "run.jsonl").state("slow") is StepState.IN_DOUBT
+
+
+async def test_quitting_just_after_a_step_was_stopped_still_ends_the_run(
+        tmp_path: Path) -> None:
+    """Both cancels reach the run's task at once: taking back the stop's must
+    not swallow the quit's, or the run would go on to the question with the
+    app gone."""
+    running = asyncio.Event()
+
+    class Slow(Say):
+        async def run(self, ctx: StepContext) -> None:
+            running.set()
+            await asyncio.Event().wait()
+
+    front = ScriptedFrontEnd(recoveries={"slow": [Recovery.RETRY]})
+    executor = executor_for(tmp_path, [Slow("slow")], front)
+    run = asyncio.create_task(executor.run())
+    await asyncio.wait_for(running.wait(), DEADLINE_S)
+    assert executor.stop_step()
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(run, DEADLINE_S)
+    executor.journal.close()
+    assert run.cancelled()
+    assert front.recovered == [], "no question after the quit"
+    assert replay(tmp_path / "run.jsonl").outcome == "stopped"
 
 
 async def test_a_check_that_cannot_look_fails_the_step_not_the_run(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import pytest
 
 from runbook import cli
 from runbook.config import Settings
-from runbook.events import StepChanged
+from runbook.events import Event, Progress, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal import replay
 from runbook.model import StepReport
@@ -32,7 +32,13 @@ from runbook.rehearsal import armed, cloud, faults, scenarios
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sshd import known_hosts_line
 from steps import procedure, way_back
-from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
+from tests.rehearsal import (
+    rehearsal_host,
+    rehearsal_session,
+    rehearsal_settings,
+    rehearse,
+    seeded_nodegroups,
+)
 from tests.scripted import ScriptedFrontEnd
 
 ROOT = Path(__file__).parents[1]
@@ -530,6 +536,45 @@ async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(
     assert "not in service" in said and "running" in said, said
     assert "try the step again" in said and "roll back" in said, said
     assert seen == {"groups": seeded_nodegroups()}, "the nodegroups were created"
+
+
+async def test_the_operator_stops_a_stuck_wait_and_takes_the_way_back(tmp_path: Path) -> None:
+    """Origins that never came into service held the operator in recreate for
+    its whole limit (15 minutes by default) with the stream manager down: the
+    way back was offered only once the wait gave up, and the one way out
+    sooner was to quit the app. Stopping the step ends the wait there, in
+    doubt, and its question offers the way back."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = with_timeouts(host, origins_inservice=600)
+        session = rehearsal_session(host, journal, settings)
+        stopped: list[bool] = []
+
+        class Impatient(Operator):
+            def tell(self, event: Event) -> None:
+                super().tell(event)
+                if isinstance(event, Progress) and event.step_id == "recreate" \
+                        and "origins" in event.label and not stopped:
+                    stopped.append(session.stop_step())
+
+        front = Impatient(recoveries={"recreate": [Recovery.ROLLBACK]})
+        switch = faults.FaultSwitch(host, faults.parse(["origins-stuck"], RehearsalHost),
+                                    settings)
+        groups = len(cloud.list_nodegroups(host.sandbox, *host.old_db))
+        await switch.at_start()
+        try:
+            outcome = await session.run(switch.wrap(front))
+        finally:
+            await switch.lift_all()
+        assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+        assert rolled_back(host, groups)
+    assert stopped == [True]
+    said = failure(front, "recreate")
+    assert "stopped" in said and "gave up" not in said, said
+    assert front.recovered == [("recreate", True)], "the way back was offered there"
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert [r["steps"] for r in records if r["event"] == "aborted"] == [["recreate"]]
+    assert not session.stop_step(), "nothing runs once the run has ended"
 
 
 # --- the registry and the command line ------------------------------------------------
