@@ -509,16 +509,19 @@ class Executor(Generic[F]):
         if running:  # at a question nothing runs: that is a stop
             self.journal.write(Record.ABORTED, steps=running)
 
-    def stop_step(self) -> bool:
+    def stop_step(self, step_id: str) -> bool:
         """The operator stops the step running now, without leaving the run:
         its command is told to stop on the host (Remote.run, as for an abort),
         and the step ends in doubt, with its question (try again, the way back
         once the stream manager is down, or stop). A wait that will not end
         (origins never in service) need not be sat out to its limit with the
-        stream manager down. False when no step runs."""
+        stream manager down. False unless `step_id` runs: one that ended as
+        the operator asked is not taken for the next."""
         if self._stoppable is None or self._stop_asked is not None:
             return False
-        step_id, task = self._stoppable
+        running, task = self._stoppable
+        if running != step_id:
+            return False
         self._stop_asked = step_id
         task.cancel()
         return True

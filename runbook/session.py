@@ -185,10 +185,10 @@ class Session(Generic[F]):
         if self._executor is not None:
             self._executor.abort()
 
-    def stop_step(self) -> bool:
-        """Stop the step running now; the run goes on to its question (see
-        Executor.stop_step). False when no step runs."""
-        return self._executor is not None and self._executor.stop_step()
+    def stop_step(self, step_id: str) -> bool:
+        """Stop `step_id`, running now; the run goes on to its question (see
+        Executor.stop_step). False when it does not run."""
+        return self._executor is not None and self._executor.stop_step(step_id)
 
     def detach(self, *, exit_code: int | None = None) -> bool:
         """Quit leaving the running command on the host (see Executor.detach)."""

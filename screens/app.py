@@ -534,6 +534,12 @@ class RunbookApp(App["Outcome | None"]):
         self.notify(text, title="Roll back", severity="warning" if down else "information",
                     timeout=30 if down else 8, markup=False)
 
+    def action_stop_step(self) -> None:
+        self.questions.stop_step()
+
+    def action_why_no_stop(self) -> None:
+        self.questions.stop_step()  # says that no step runs
+
     def action_where_the_way_back_stands(self) -> None:
         self.action_rollback()
 
@@ -592,6 +598,9 @@ class RunbookApp(App["Outcome | None"]):
             # nor while the way back is under way (trial).
             return self.run_state.outcome not in (Outcome.DONE, Outcome.ROLLED_BACK) \
                 and not self.run_state.way_back
+        if action == "stop_step":
+            # Only while a step runs (its key takes the place of run and skip).
+            return self.run_state.running is not None and self.run_state.outcome is None
         if action in ("run_step", "skip_step") and self.run_state.outcome is not None:
             # Nothing is left to run or skip once the run has ended (the hint
             # says to start runbook again); at 80 columns this is what lets

@@ -573,6 +573,51 @@ class RollBackDialog(Dialog[bool]):
         self.dismiss(event.button.id == "rollback-go")
 
 
+class StopStepDialog(Dialog[bool]):
+    """The step running now will not end soon enough (origins that never come
+    into service, a wait sat out with the stream manager down): stop it, and
+    answer its question. Asked once; escape lets it run; x, the key that
+    opened it, stops it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "choose(True)", "Stop the step", id="stop-step-now"),
+        Binding("escape", "choose(False)", "Let it run", id="stop-step-back"),
+    ]
+
+    def __init__(self, step: StepCard, *, way_back: bool) -> None:
+        super().__init__()
+        self.step = step
+        self.way_back = way_back
+
+    def compose_box(self) -> ComposeResult:
+        then = ("try it again, take the way back to the old stream manager, or stop the run"
+                if self.way_back else "try it again, or stop the run")
+        with Vertical(id="stop-step", classes="dialog-box -destructive"):
+            with VerticalScroll(classes="dialog-body"):
+                yield Wrapped(Content.assemble(("Stop step ", "bold"), (
+                    f"{self.step.number}: {self.step.title}", "bold $warning"), ("?", "bold")))
+                yield Wrapped(Content.styled(
+                    "The command it runs on the host is told to stop. A request it has "
+                    "already sent stands, and so does whatever it has done so far: the step "
+                    "ends in doubt.", "$text-muted"))
+                yield Wrapped(f"Its question follows: {then}. Trying again looks at the host "
+                              "before it runs anything.")
+            with Horizontal(classes="buttons dialog-foot"):
+                yield Button("Stop the step (x)", id="stop-step-go", variant="warning")
+                yield Button("Let it run (esc)", id="stop-step-stay")
+        yield Footer()
+
+    # Enter lets it run: stopping is chosen with x, as it was asked for.
+    AUTO_FOCUS = "#stop-step-stay"
+
+    def action_choose(self, stop: bool) -> None:
+        self.dismiss(stop)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "stop-step-go")
+
+
 # What the operator chose about an unfinished earlier run.
 CONTINUE, START_OVER, QUIT = "continue", "start-over", "quit"
 

@@ -67,6 +67,9 @@ class MainScreen(Screen[None]):
                 tooltip="Open the confirmation for the step the runbook is waiting on"),
         Binding("s", "app.skip_step", "Skip", id="skip-step",
                 tooltip="Skip the step the runbook is waiting on (asks for a reason)"),
+        # While a step runs, where run and skip were.
+        Binding("x", "app.stop_step", "Stop step", id="stop-step",
+                tooltip="Stop the step running now; its question follows (asks first)"),
         Binding("c", "toggle_steps", "Steps", id="toggle-steps",
                 tooltip="Show or hide the checklist of steps"),
         # The app's own q, placed here so the footer keeps it at 80 columns.
@@ -95,6 +98,7 @@ class MainScreen(Screen[None]):
         Binding("s", "app.why_no_skip", "Skip", id="skip-step-why", show=False),
         Binding("enter", "app.why_no_run", "Run step", id="run-step-why", show=False,
                 priority=True),
+        Binding("x", "app.why_no_stop", "Stop step", id="stop-step-why", show=False),
         # In the footer only while a review waits; the rest of the time d
         # says when it opens (operator trial: shown at every step, it did nothing).
         Binding("d", "app.when_the_review_opens", "Properties", id="review-properties-when",

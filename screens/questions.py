@@ -27,6 +27,7 @@ from screens.dialogs import (
     RecoverDialog,
     RollBackDialog,
     SkipDialog,
+    StopStepDialog,
     Target,
 )
 from screens.messages import ConfirmRequested, RecoveryRequested
@@ -179,6 +180,34 @@ class Questions:
 
         self.app.push_screen(RollBackDialog(card, back), answered)
 
+    def stop_step(self) -> None:
+        """Ask once, then stop the step running now: its question follows."""
+        app = self.app
+        card = app.by_id.get(app.run_state.running or "")
+        if card is None:
+            app.notify(f"No step is running now. {why_not_now(app.run_state)}"
+                       if app.run_state.recovering is not None or app.run_state.outcome
+                       is not None else "No step is running now: nothing to stop.",
+                       markup=False)
+            return
+        way_back = app.run_state.service_down and card.phase is not Phase.ROLLBACK
+
+        def answered(stop: bool | None) -> None:
+            if stop and not app.session.stop_step(card.id):
+                app.notify(f"Step {card.number}. {card.title} ended before it could be "
+                           "stopped: nothing was stopped.", markup=False)
+
+        app.push_screen(StopStepDialog(card, way_back=way_back), answered)
+
+    def _stop_asked_of(self, dialog: StopStepDialog) -> None:
+        """The step the stop dialog asks about ended under it: nothing is left
+        to stop, and what runs next is not what was asked about."""
+        step = dialog.step
+        if dialog is self.app.screen and self.app.run_state.running != step.id:
+            dialog.dismiss(False)
+            self.app.notify(f"Step {step.number}. {step.title} ended before it was stopped.",
+                            markup=False)
+
     # --- leaving -------------------------------------------------------------------------
 
     def quit(self) -> None:
@@ -232,6 +261,8 @@ class Questions:
         ended): an open quit dialog says what is so now. A failed step's
         question takes its place: what leaving means is answered there (q)."""
         for screen in self.app.screen_stack:
+            if isinstance(screen, StopStepDialog):
+                self._stop_asked_of(screen)
             if isinstance(screen, QuitDialog):
                 if self.app.run_state.recovering is not None and screen is self.app.screen:
                     screen.dismiss(STAY)

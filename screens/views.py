@@ -268,7 +268,7 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
     if state.running is not None:
         card = state.by_id[state.running]
         return Content.assemble((card.title, "bold"), " is running. Its output is below "
-                                "(l to scroll it); q asks before stopping anything.")
+                                "(l scrolls it); x stops it, q quits, each asking first.")
     if state.asking is not None:
         card = state.by_id[state.asking]
         if selected == card.id:
@@ -312,12 +312,17 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
              "in a real run, quit (q), then run: runbook rollback CONFIG --journal JOURNAL. "
              "To practise that here, quit (q): a rehearsal with --sandbox names, as it ends, "
              "the command that takes its way back from where it stands")
+    if state.outcome is None and running is not None:
+        # A step that will not end (origins never in service) need not be
+        # sat out: its question offers the way back once it is stopped.
+        return (f"The stream manager is down, and {running.title} is running. To go back "
+                "now, stop it (x): its question offers the way back. Once the runbook waits "
+                "on a step, r goes back from there. Or, to go back without the app, "
+                f"{later}."), True
     if state.outcome is None:
-        busy = f"{running.title} is running" if running is not None else \
-            "the runbook is checking the host"
-        return (f"The stream manager is down, and {busy}. Once the runbook waits on a step "
-                "(or a step fails), r goes back to the old stream manager from there. "
-                f"Or, to go back without the app, {later}."), True
+        return ("The stream manager is down, and the runbook is checking the host. Once the "
+                "runbook waits on a step (or a step fails), r goes back to the old stream "
+                f"manager from there. Or, to go back without the app, {later}."), True
     return ("The stream manager is down, and this run has ended: the way back cannot start "
             f"from here. To go back to the old stream manager, {later}."), True
 

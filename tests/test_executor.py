@@ -264,11 +264,12 @@ async def test_a_stopped_step_ends_in_doubt_and_the_run_goes_on_to_its_question(
 
     front = ScriptedFrontEnd(recoveries={"slow": [Recovery.STOP]})
     executor = executor_for(tmp_path, [Slow("slow"), Say("after")], front)
-    assert not executor.stop_step(), "nothing runs yet"
+    assert not executor.stop_step("slow"), "nothing runs yet"
     run = asyncio.create_task(executor.run())
     await asyncio.wait_for(running.wait(), DEADLINE_S)
-    assert executor.stop_step()
-    assert not executor.stop_step(), "asked once"
+    assert not executor.stop_step("after"), "only the step that runs"
+    assert executor.stop_step("slow")
+    assert not executor.stop_step("slow"), "asked once"
     outcome = await asyncio.wait_for(run, DEADLINE_S)
     executor.journal.close()
     assert outcome is Outcome.FAILED, "stopped at the failed step's question, as after any"
@@ -295,7 +296,7 @@ async def test_quitting_just_after_a_step_was_stopped_still_ends_the_run(
     executor = executor_for(tmp_path, [Slow("slow")], front)
     run = asyncio.create_task(executor.run())
     await asyncio.wait_for(running.wait(), DEADLINE_S)
-    assert executor.stop_step()
+    assert executor.stop_step("slow")
     run.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(run, DEADLINE_S)

@@ -555,7 +555,7 @@ async def test_the_operator_stops_a_stuck_wait_and_takes_the_way_back(tmp_path: 
                 super().tell(event)
                 if isinstance(event, Progress) and event.step_id == "recreate" \
                         and "origins" in event.label and not stopped:
-                    stopped.append(session.stop_step())
+                    stopped.append(session.stop_step("recreate"))
 
         front = Impatient(recoveries={"recreate": [Recovery.ROLLBACK]})
         switch = faults.FaultSwitch(host, faults.parse(["origins-stuck"], RehearsalHost),
@@ -574,7 +574,7 @@ async def test_the_operator_stops_a_stuck_wait_and_takes_the_way_back(tmp_path: 
     assert front.recovered == [("recreate", True)], "the way back was offered there"
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [r["steps"] for r in records if r["event"] == "aborted"] == [["recreate"]]
-    assert not session.stop_step(), "nothing runs once the run has ended"
+    assert not session.stop_step("recreate"), "nothing runs once the run has ended"
 
 
 # --- the registry and the command line ------------------------------------------------

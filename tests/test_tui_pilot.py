@@ -223,7 +223,8 @@ async def test_r_while_a_cutover_step_runs_says_where_the_way_back_starts() -> N
         await pilot.press("r")
         await pilot.pause()
     assert notes and "nothing to roll back" not in notes[-1].lower(), notes
-    assert "fails" in notes[-1] and "runbook rollback" in notes[-1], notes[-1]
+    # A step that will not end need not be sat out: x stops it (stop 37).
+    assert "stop it (x)" in notes[-1] and "runbook rollback" in notes[-1], notes[-1]
 
 
 async def test_r_in_a_rehearsal_says_how_to_practise_the_way_back_from_here() -> None:

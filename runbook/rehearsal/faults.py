@@ -215,7 +215,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("origins-stuck",
           "recreated origins never reach inservice (a bad node image, no cloud capacity)",
           "the fake cloud keeps the origins launched meanwhile in the running state (they go "
-          "on once the fault is lifted); the step waits [timeouts] origins_inservice for them",
+          "on once the fault is lifted); the step waits [timeouts] origins_inservice for them, "
+          "or until you stop it (x)",
           ("recreate", "rollback-recreate"), "recreate", _origins_stuck, _origins_free),
     Fault("permission-denied",
           "the host refuses the step's privileged commands and file writes (password-less "

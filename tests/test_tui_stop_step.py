@@ -1,0 +1,133 @@
+"""x stops the step running now (left from stop 36): origins that never came
+into service held the operator in recreate for its whole limit, the stream
+manager down, with the way back offered only once the wait gave up or by
+quitting the app. Stopping asks once, tells the step's command to stop, and
+the step's question follows in the same run.
+
+A real executor and journal over steps that need no host (tests/test_tui_fakes.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from runbook.executor import Outcome
+from runbook.facts import Facts
+from runbook.model import Phase, StepState
+from runbook.session import Session
+from screens.app import RunbookApp
+from screens.dialogs import ConfirmDialog, RecoverDialog, StopStepDialog
+from tests.polling import until
+from tests.test_tui_fakes import TOKEN, Talk, make_app, run_steps, settings
+from tests.test_tui_pilot import SIZE, started, text_of
+from tests.test_tui_quit import GRACE_S
+
+
+async def confirm_recreate(app: RunbookApp, pilot: object) -> None:
+    """Confirm recreate (a cutover step) and wait till it runs."""
+    await until(lambda: app.asking is not None, what="the question")
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+    await pilot.press(*"recreate", "enter")  # type: ignore[attr-defined]
+    await until(lambda: app.run_state.running == "recreate", what="the step to run")
+
+
+def aborted(journal: Path) -> list[list[str]]:
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    return [r["steps"] for r in records if r["event"] == "aborted"]
+
+
+async def test_x_stops_a_running_cutover_step_and_its_question_offers_the_way_back(
+        tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        # Never let go: it runs until it is stopped, as stuck origins do.
+        app.session = Session(settings(), [Talk("recreate", phase=Phase.CUTOVER,
+                                                gate=asyncio.Event())],
+                              Facts(), token=TOKEN, journal_path=journal,
+                              state_dir=journal.parent,
+                              rollback=[Talk("rollback-stop-new", phase=Phase.ROLLBACK)])
+        app.start_run()
+        await confirm_recreate(app, pilot)
+        await pilot.pause()
+        assert app.offers("stop_step")
+        assert "Stop step" in [b.binding.description for b in app.screen.active_bindings.values()
+                               if b.binding.show and b.enabled]
+        await pilot.press("r")  # the way back, now: r says how, with the step running
+        await until(lambda: any("stop it (x)" in n.message for n in app._notifications),
+                    what="r to point at x")
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        asked = text_of(app.screen)
+        assert "17" in asked and "Recreate" in asked and "way back" in asked, asked
+        assert app.run_state.running == "recreate", "asking stops nothing"
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the step's question")
+        shown = text_of(app.screen)
+        assert "stopped by the operator" in shown and "Roll back" in shown, shown
+        assert app.run_state.states["recreate"] == StepState.IN_DOUBT.value
+        await pilot.press("q")  # stop there
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert app.outcome is Outcome.FAILED
+    assert aborted(journal) == [["recreate"]]
+
+
+async def test_escape_keeps_the_step_running(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        await confirm_recreate(app, pilot)
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="back to the main screen")
+        await asyncio.sleep(0.2)
+        assert app.run_state.running == "recreate"
+        gate.set()
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert app.outcome is Outcome.DONE
+    assert aborted(journal) == []
+
+
+async def test_a_step_that_ends_under_the_stop_dialog_closes_it(tmp_path: Path) -> None:
+    """Nothing is left to stop: the dialog goes, and says why, rather than
+    stopping whatever runs next."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        await confirm_recreate(app, pilot)
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        gate.set()
+        await until(lambda: not isinstance(app.screen, StopStepDialog), timeout=GRACE_S,
+                    what="the stop dialog to close once the step ended")
+        await until(lambda: any("ended before" in n.message for n in app._notifications),
+                    what="why it closed")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert app.outcome is Outcome.DONE
+    assert aborted(journal) == []
+
+
+async def test_x_with_no_step_running_says_so(tmp_path: Path) -> None:
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("new-database")], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        assert not app.offers("stop_step")
+        await pilot.press("x")
+        await pilot.pause()
+        assert app.screen is app.main
+        assert any("No step is running" in n.message for n in app._notifications), \
+            [n.message for n in app._notifications]
