@@ -3,8 +3,10 @@
 The stream manager logs in with the live red5-web.properties' config.dbUser and
 config.dbPass; the procedure's new database has "the same instance
 configuration and credentials". The password never appears on a command line,
-in `ps` or in the journal: it travels on the command's stdin into a 0600
-option file that is removed when the client ends (shared/notes/mariadb.md).
+in `ps`, in the journal or on the host's disk: the option file travels on the
+command's stdin, and the client reads it from that pipe (/dev/fd/3). A file
+in /tmp, removed by a trap, stayed behind whenever the client was killed
+(SIGKILL runs no trap).
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ class Login:
 def client(login_host: str, port: str | int, tail: str) -> str:
     """The command that runs the host's mysql client against the new database.
 
-    stdin carries the option file: `cat` takes it first, so `tail` may still
-    redirect the client's own stdin (an import)."""
-    return ('umask 077; f=$(mktemp) || exit 1; trap \'rm -f -- "$f"\' EXIT; cat > "$f"; '
-            'c=$(command -v mysql || command -v mariadb) || '
+    stdin carries the option file. It is given to the client as descriptor 3
+    before `tail`'s own redirections, so an import may still point the
+    client's stdin at its file. (MariaDB's and MySQL's clients read an option
+    file from a pipe as from a file: data/README.md.)"""
+    return ('c=$(command -v mysql || command -v mariadb) || '
             '{ echo "no mysql client on this host" >&2; exit 127; }; '
-            f'"$c" --defaults-extra-file="$f" --protocol=tcp -h {quote(login_host)} '
+            f'"$c" 3<&0 --defaults-extra-file=/dev/fd/3 --protocol=tcp -h {quote(login_host)} '
             f"-P {port} --connect-timeout=10 {tail}")
 
 

@@ -415,7 +415,8 @@ class NewDatabase(Red5Step):
         "Logs in to the new autoscaling database from the stream manager host, with the "
         "live install's config.dbUser and config.dbPass (the new instance has the same "
         "credentials), and says whether its cluster database exists and is empty. The "
-        "password travels in a 0600 option file that is removed afterwards."
+        "password reaches the client on its stdin, as an option file read from that pipe: "
+        "never on a command line, never on the host's disk."
     )
 
     def plan(self, p: Plan) -> list[Action]:

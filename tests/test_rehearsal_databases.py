@@ -28,6 +28,7 @@ import pytest
 from runbook.rehearsal import databases, mysqlclient, mysqlfake, sandbox, service
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
+from steps import database
 from tests.conftest import SSHConnect
 from tests.test_fake_service import (  # noqa: F401  (start_service is a fixture)
     Install,
@@ -294,6 +295,73 @@ async def test_an_odd_password_survives_a_quoted_option_file_only(
                "(using password: YES)\n")
     finally:
         await servers.close()
+
+
+def the_runbooks_client(kind: str, folder: Path) -> dict[str, str]:
+    """The environment steps.database.client runs in here: `mysql` on the PATH
+    is the client of `kind`, and mktemp writes into folder/tmp."""
+    bin_dir, tmp = folder / "bin", folder / "tmp"
+    bin_dir.mkdir()
+    tmp.mkdir()
+    shim = bin_dir / "mysql"
+    shim.write_text("#!/bin/sh\nexec " + shlex.join(client_command(kind)) + ' "$@"\n')
+    shim.chmod(0o755)
+    return {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "TMPDIR": str(tmp),
+            "HOME": str(folder)}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_runbooks_client_logs_in_with_the_login_on_its_stdin(
+    tmp_path: Path, kind: str
+) -> None:
+    """The command the steps run (steps/database.py): the option file comes
+    on stdin, an odd password whole, and an import still reads its file."""
+    account = ("cluster", ODD_PASSWORD)
+    servers = await start_servers(tmp_path / "mysql", kind, account,
+                                  sandbox.data_text("cluster.sql.5.1.1.236"))
+    try:
+        env = the_runbooks_client(kind, tmp_path)
+        login = database.Login(*account, *servers.new.address)
+        host, port = servers.new.address
+        (tmp_path / "one.sql").write_text("SELECT 1;\n")
+        for tail, said in ((f"-N -B -e {shlex.quote('SELECT 1')}", "1\n"),
+                           (f"-N -B < {tmp_path / 'one.sql'}", "1\n")):
+            done = await asyncio.to_thread(
+                subprocess.run, ["bash", "-c", database.client(host, port, tail)],
+                input=login.option_file(), capture_output=True, text=True, env=env,
+                timeout=60, check=False)
+            assert (done.returncode, done.stdout, done.stderr) == (0, said, ""), tail
+    finally:
+        await servers.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_killed_client_leaves_no_password_on_the_host(tmp_path: Path, kind: str) -> None:
+    """Left from stop 36: the login went into a mktemp file that an EXIT trap
+    removed; a step stopped with SIGKILL (the last of a job's stop) runs no
+    trap, and the live database's password stayed in the host's /tmp."""
+    env = the_runbooks_client(kind, tmp_path)
+    login = database.Login("cluster", ODD_PASSWORD, "127.0.0.1", 0)
+    with socket.socket() as silent:  # accepts, and never greets: the client waits
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        silent.settimeout(30)
+        command = database.client("127.0.0.1", silent.getsockname()[1], "-N -B -e 'SELECT 1'")
+        client = subprocess.Popen(["bash", "-c", command], stdin=subprocess.PIPE, env=env,
+                                  start_new_session=True)
+        try:
+            assert client.stdin is not None
+            client.stdin.write(login.option_file().encode())
+            client.stdin.close()
+            connection, _ = silent.accept()  # options read: it connects only after
+            connection.close()
+        finally:
+            os.killpg(client.pid, signal.SIGKILL)
+            client.wait(timeout=30)
+    # (The file holds it quoted: what gives it away is the option itself.)
+    left = [path for path in (tmp_path / "tmp").rglob("*")
+            if path.is_file() and "password=" in path.read_text(errors="replace")]
+    assert left == [], "the password was left on disk"
 
 
 # --- the stream manager's start ---------------------------------------------------------

@@ -244,15 +244,16 @@ def read_option_file(path: Path, groups: tuple[str, ...] = CLIENT_GROUPS,
                      *, warn: Any = None) -> list[tuple[str, str | None]]:
     """(name, value) pairs of ``path`` in the given groups, in file order.
 
-    A world-writable file is ignored with the client's warning, as MariaDB's
-    client does. A missing file raises OptionFileError.
+    A world-writable regular file is ignored with the client's warning, as
+    MariaDB's and MySQL's clients do; a pipe (/dev/fd/N) is read like any
+    file. A missing file raises OptionFileError.
     """
     try:
         info = path.stat()
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise OptionFileError(str(exc)) from None
-    if info.st_mode & stat.S_IWOTH:
+    if stat.S_ISREG(info.st_mode) and info.st_mode & stat.S_IWOTH:
         if warn is not None:
             warn(f"Warning: World-writable config file '{path}' is ignored")
         return []
@@ -490,12 +491,13 @@ def parse_arguments(argv: list[str], *, warn: Any) -> tuple[Options, list[str]]:
     if extra is not None:
         if not extra.is_absolute():
             extra = Path.cwd() / extra
-        if not extra.is_file():
+        # Anything the client can open will do: the runbook hands it a pipe.
+        if not extra.exists() or extra.is_dir():
             raise UsageError(f"Could not open required defaults file: {extra}\n"
                              "Fatal error in defaults handling. Program aborted", 1)
         files.append(extra)
     for path in files:
-        if not path.is_file():
+        if not path.exists() or path.is_dir():
             continue
         try:
             pairs = read_option_file(path, warn=warn)
