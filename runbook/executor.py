@@ -279,6 +279,15 @@ class RunContext(Generic[F]):
             self._end(n, "unknown", error=redact(str(exc)))
             self.jobs_in_doubt.append(job)
             raise
+        except asyncio.CancelledError:
+            # Stopped (or the run cancelled): what it printed is kept, and its
+            # job counts as perhaps still running, since the stop sent to the
+            # host may not have reached it (review): a retry waits for it. Its
+            # action stays open; the ABORTED record says what ended it.
+            with contextlib.suppress(JournalWriteError):
+                buffer.flush()
+            self.jobs_in_doubt.append(job)
+            raise
         except RemoteError as exc:
             buffer.flush()
             self._end(n, "failed", error=redact(str(exc)))
@@ -516,14 +525,16 @@ class Executor(Generic[F]):
         once the stream manager is down, or stop). A wait that will not end
         (origins never in service) need not be sat out to its limit with the
         stream manager down. False unless `step_id` runs: one that ended as
-        the operator asked is not taken for the next."""
-        if self._stoppable is None or self._stop_asked is not None:
+        the operator asked is not taken for the next. Asked again while that
+        stop is under way (its command being stopped), True again."""
+        if self._stoppable is None:
             return False
         running, task = self._stoppable
         if running != step_id:
             return False
-        self._stop_asked = step_id
-        task.cancel()
+        if self._stop_asked is None:
+            self._stop_asked = step_id
+            task.cancel()
         return True
 
     def _running(self) -> list[str]:
@@ -913,11 +924,21 @@ class Executor(Generic[F]):
             # just after the stop was asked) still ends the run.
             if self._stop_asked != step.id or task.uncancel() > 0:
                 raise
-            self.journal.write(Record.ABORTED, steps=[step.id])
+            # went_on: the run goes on to the step's question (a quit's abort
+            # ends the run).
+            self.journal.write(Record.ABORTED, steps=[step.id], went_on=True)
             state, detail = StepState.IN_DOUBT, (
-                "stopped by the operator while it ran: a command of it was told to stop, "
-                "and a request already sent stands. What it did by then is not known: "
-                "try again, which looks at the host before it runs anything")
+                "stopped by the operator while it ran: anything it had running on the host "
+                "was told to stop, and a request it had already sent stands. What it had "
+                "done by then is not known: try again, which looks at the host before it "
+                "runs anything")
+        else:
+            if self._stop_asked == step.id:
+                # The stop came as the step ended, and an await that had its
+                # result already (asyncio.wait_for) took it back: square the
+                # task's count, or the next stop would end the whole run.
+                task.uncancel()
+                self._info(step, "it ended before the stop reached it")
         finally:
             self._stoppable, self._stop_asked = None, None
         report.elapsed_s = round(time.monotonic() - started, 1)

@@ -104,6 +104,8 @@ class Attempt:
     found: bool = False
     # The operator aborted it: what runbook did about it, in words ("" if not).
     aborted: str = ""
+    # ...by stopping it (x), the run going on to its question.
+    stopped: bool = False
     # Left running when runbook went (the operator's d, a closed terminal):
     # who left it, in words ("" if not).
     left: str = ""
@@ -420,8 +422,14 @@ class _Reader:
                     "no command of it was running; runbook stopped waiting"
                 if aborted in self.going:
                     self.going[aborted].aborted = what
-                report.remarks.append(f"{ts}: the operator aborted {aborted}: {what}, and what "
-                                      "it had done by then stands")
+                    self.going[aborted].stopped = bool(record.get("went_on"))
+                if record.get("went_on"):  # stopped (x): the run went on to its question
+                    report.remarks.append(f"{ts}: the operator stopped {aborted} while it ran: "
+                                          f"{what}; the run went on to its question, and what "
+                                          "it had done by then stands")
+                else:
+                    report.remarks.append(f"{ts}: the operator aborted {aborted}: {what}, and "
+                                          "what it had done by then stands")
         elif event == Record.CONFIRM and step_id:
             self.stopped_at = step_id if record.get("answer") == "stop" else None
         elif event == Record.STEP_START and step_id:
@@ -788,6 +796,9 @@ def _left(record: dict[str, Any]) -> list[tuple[str, str]]:
     as the last word of it in that run (operator trial: the log ended with the
     step's output as if nothing had happened)."""
     steps = [_text(s) for s in record.get("steps") or []]
+    if record["event"] == Record.ABORTED and record.get("went_on"):
+        # Stopped (x): the run went on, and the step's end says the rest.
+        return [(step, "stopped by the operator while it ran") for step in steps]
     if record["event"] == Record.ABORTED:
         how = "aborted by the operator"
     else:

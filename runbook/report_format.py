@@ -228,7 +228,8 @@ def failed_while_down(report: Report) -> tuple[str, list[tuple[str, str]]]:
         bad = [t for t in step.failures if (moment(t.ended or t.started) or began) >= began]
         if bad:
             found.append((step.id, history(step) or state_words(step.state)))
-            kinds |= {"Aborted" if t.aborted else "Left running" if t.left else
+            kinds |= {"Stopped" if t.stopped else "Aborted" if t.aborted else
+                      "Left running" if t.left else
                       "Cut off" if t.state == "in-doubt" else "Failed" for t in bad}
     words = " or ".join(sorted(kinds, reverse=True)).capitalize()  # Failed or cut off
     return words, found

@@ -576,7 +576,7 @@ class RunbookApp(App["Outcome | None"]):
         when only the service going down or the run's end did that)."""
         state = self.run_state
         return (state.outcome, state.way_back, state.running, state.recovering,
-                state.service_down, state.reviewing)
+                state.service_down, state.reviewing, state.stopping)
 
     def offers(self, action: str) -> bool:
         """Whether the app offers `action` now, whichever key shows it: the
@@ -600,7 +600,9 @@ class RunbookApp(App["Outcome | None"]):
                 and not self.run_state.way_back
         if action == "stop_step":
             # Only while a step runs (its key takes the place of run and skip).
-            return self.run_state.running is not None and self.run_state.outcome is None
+            state = self.run_state
+            return state.running is not None and state.outcome is None \
+                and state.stopping is None and state.reviewing is None
         if action in ("run_step", "skip_step") and self.run_state.outcome is not None:
             # Nothing is left to run or skip once the run has ended (the hint
             # says to start runbook again); at 80 columns this is what lets

@@ -184,18 +184,32 @@ class Questions:
         """Ask once, then stop the step running now: its question follows."""
         app = self.app
         card = app.by_id.get(app.run_state.running or "")
+        if card is not None and app.run_state.reviewing is not None:
+            app.notify("The properties step waits for your review; nothing of it runs on the "
+                       "host. Finish the review, or leave it (q there).", markup=False)
+            return
         if card is None:
             app.notify(f"No step is running now. {why_not_now(app.run_state)}"
                        if app.run_state.recovering is not None or app.run_state.outcome
                        is not None else "No step is running now: nothing to stop.",
                        markup=False)
             return
+        if app.run_state.stopping == card.id:
+            app.notify(f"Step {card.number}. {card.title} is being stopped: its question "
+                       "comes once what it runs on the host has ended.", markup=False)
+            return
         way_back = app.run_state.service_down and card.phase is not Phase.ROLLBACK
 
         def answered(stop: bool | None) -> None:
-            if stop and not app.session.stop_step(card.id):
+            if not stop:
+                return
+            if not app.session.stop_step(card.id):
                 app.notify(f"Step {card.number}. {card.title} ended before it could be "
                            "stopped: nothing was stopped.", markup=False)
+                return
+            app.run_state.stopping = card.id
+            app.refresh_bindings()
+            app.main.refresh_hint()
 
         app.push_screen(StopStepDialog(card, way_back=way_back), answered)
 

@@ -69,6 +69,9 @@ class RunState:
     outcome: Outcome | None = None
     run_error: str | None = None
     stop_requested: bool = False
+    # The step the operator stopped (x), until it ends: its command is being
+    # stopped on the host, which can take the command's grace period.
+    stopping: str | None = None
     # The session runs (or ran); before it starts, the operator may still be
     # deciding about an unfinished earlier run.
     started: bool = False
@@ -164,6 +167,8 @@ class RunState:
         if self.running == report.id:
             self.running = None
             self.last_ended = report.id
+        if self.stopping == report.id:
+            self.stopping = None
         if report.state is StepState.IN_DOUBT and self.connection != "connected":
             # Only while no connection has opened since it was lost: a step
             # left in doubt after a reconnect (or by the API) says nothing of

@@ -265,6 +265,10 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
         return Content.styled("Stopping once the running step has finished.", "$warning")
     if state.reviewing is not None:
         return Content("The properties step waits for the review: d opens it.")
+    if state.stopping is not None and state.stopping == state.running:
+        card = state.by_id[state.stopping]
+        return Content.styled(f"Stopping {card.title}: what it runs on the host is told to "
+                              "stop; its question follows.", "$warning")
     if state.running is not None:
         card = state.by_id[state.running]
         return Content.assemble((card.title, "bold"), " is running. Its output is below "

@@ -269,7 +269,7 @@ async def test_a_stopped_step_ends_in_doubt_and_the_run_goes_on_to_its_question(
     await asyncio.wait_for(running.wait(), DEADLINE_S)
     assert not executor.stop_step("after"), "only the step that runs"
     assert executor.stop_step("slow")
-    assert not executor.stop_step("slow"), "asked once"
+    assert executor.stop_step("slow"), "asked again: it is being stopped"
     outcome = await asyncio.wait_for(run, DEADLINE_S)
     executor.journal.close()
     assert outcome is Outcome.FAILED, "stopped at the failed step's question, as after any"
@@ -304,6 +304,45 @@ async def test_quitting_just_after_a_step_was_stopped_still_ends_the_run(
     assert run.cancelled()
     assert front.recovered == [], "no question after the quit"
     assert replay(tmp_path / "run.jsonl").outcome == "stopped"
+
+
+async def test_a_stop_that_lands_as_the_step_ends_leaves_later_stops_working(
+        tmp_path: Path) -> None:
+    """Review: asyncio.wait_for (asyncssh's connect uses it) returns its
+    result when the awaited future is done as the cancel arrives, swallowing
+    the stop. The step then ended as usual, but the task still counted the
+    cancel: the next stop ended the whole run, with no question."""
+    running = asyncio.Event()
+    finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    class Racing(Say):
+        async def run(self, ctx: StepContext) -> None:
+            running.set()
+            await asyncio.wait_for(finished, DEADLINE_S)
+
+    class Slow(Say):
+        async def run(self, ctx: StepContext) -> None:
+            running.set()
+            await asyncio.Event().wait()
+
+    front = ScriptedFrontEnd(recoveries={"b": [Recovery.STOP]})
+    executor = executor_for(tmp_path, [Racing("a"), Slow("b")], front)
+    run = asyncio.create_task(executor.run())
+    await asyncio.wait_for(running.wait(), DEADLINE_S)
+    running.clear()
+
+    def at_once() -> None:  # the step's end and the stop, in one turn of the loop
+        finished.set_result(None)
+        assert executor.stop_step("a")
+
+    asyncio.get_running_loop().call_soon(at_once)
+    await asyncio.wait_for(running.wait(), DEADLINE_S)  # b runs: a ended on its own
+    assert front.final_state("a") == "done"
+    assert executor.stop_step("b")
+    outcome = await asyncio.wait_for(run, DEADLINE_S)
+    executor.journal.close()
+    assert front.recovered == [("b", False)], "b's question came: the run went on"
+    assert outcome is Outcome.FAILED
 
 
 async def test_a_check_that_cannot_look_fails_the_step_not_the_run(tmp_path: Path) -> None:

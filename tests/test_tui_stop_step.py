@@ -17,6 +17,7 @@ from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.model import Phase, StepState
 from runbook.session import Session
+from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, RecoverDialog, StopStepDialog
 from tests.polling import until
@@ -111,8 +112,8 @@ async def test_a_step_that_ends_under_the_stop_dialog_closes_it(tmp_path: Path) 
         gate.set()
         await until(lambda: not isinstance(app.screen, StopStepDialog), timeout=GRACE_S,
                     what="the stop dialog to close once the step ended")
-        await until(lambda: any("ended before" in n.message for n in app._notifications),
-                    what="why it closed")
+        await until(lambda: any("ended before it was stopped" in n.message
+                                for n in app._notifications), what="why it closed")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     assert app.outcome is Outcome.DONE
     assert aborted(journal) == []
@@ -131,3 +132,73 @@ async def test_x_with_no_step_running_says_so(tmp_path: Path) -> None:
         assert app.screen is app.main
         assert any("No step is running" in n.message for n in app._notifications), \
             [n.message for n in app._notifications]
+
+
+class SlowToStop(Talk):
+    """Runs until stopped, and then takes its time to end, as a command on the
+    host does while it is told to stop (TERM, the grace period, KILL)."""
+
+    def __init__(self, step_id: str, ended: asyncio.Event) -> None:
+        super().__init__(step_id, phase=Phase.CUTOVER)
+        self.ended = ended
+
+    async def run(self, ctx: StepContext[Facts]) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await asyncio.shield(self.ended.wait())
+            raise
+
+
+async def test_x_again_while_the_stop_is_under_way_says_so(tmp_path: Path) -> None:
+    """Review: a second x while the host was still stopping the command said
+    the step "ended before it could be stopped: nothing was stopped"."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    ended = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [SlowToStop("recreate", ended)], journal)
+        await confirm_recreate(app, pilot)
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        await pilot.press("x")
+        await until(lambda: app.run_state.stopping == "recreate", what="the stop under way")
+        await pilot.pause()
+        assert "Stopping" in text_of(app.screen), text_of(app.screen)
+        assert not app.offers("stop_step")
+        await pilot.press("x")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any("is being stopped" in m for m in said), said
+        assert not any("nothing was stopped" in m for m in said), said
+        assert app.screen is app.main, "no second dialog"
+        ended.set()
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the step's question")
+        assert app.run_state.stopping is None
+        await pilot.press("q")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    assert aborted(journal) == [["recreate"]]
+
+
+async def test_no_stop_while_the_properties_step_waits_for_its_review() -> None:
+    """Review: the palette offered the stop inside the properties review (the
+    step counts as running while it waits); stopping cancelled the review
+    under its own screen, which then stood stale over the step's question."""
+    from runbook.events import StepChanged
+    from tests.test_tui_fakes import report
+    from tests.test_tui_pilot import tell
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, StepChanged(report("properties", StepState.RUNNING)))
+        app.run_state.reviewing = "properties"
+        app.refresh_bindings()
+        await pilot.pause()
+        assert not app.offers("stop_step")
+        await pilot.press("x")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+        assert any("waits for your review" in m for m in said), said
+        assert app.screen is app.main
