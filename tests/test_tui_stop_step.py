@@ -35,6 +35,16 @@ async def confirm_recreate(app: RunbookApp, pilot: object) -> None:
     await until(lambda: app.run_state.running == "recreate", what="the step to run")
 
 
+async def stop_dialog_over_recreate(app: RunbookApp, pilot: object, gate: asyncio.Event,
+                                    journal: Path) -> None:
+    """Recreate runs until `gate` is set, and x has opened the stop dialog."""
+    await started(app)
+    run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+    await confirm_recreate(app, pilot)
+    await pilot.press("x")  # type: ignore[attr-defined]
+    await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+
+
 def aborted(journal: Path) -> list[list[str]]:
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     return [r["steps"] for r in records if r["event"] == "aborted"]
@@ -82,11 +92,7 @@ async def test_escape_keeps_the_step_running(tmp_path: Path) -> None:
     app = make_app(journal=journal)
     gate = asyncio.Event()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
-        await confirm_recreate(app, pilot)
-        await pilot.press("x")
-        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        await stop_dialog_over_recreate(app, pilot, gate, journal)
         await pilot.press("escape")
         await until(lambda: app.screen is app.main, what="back to the main screen")
         await asyncio.sleep(0.2)
@@ -104,11 +110,7 @@ async def test_a_step_that_ends_under_the_stop_dialog_closes_it(tmp_path: Path) 
     app = make_app(journal=journal)
     gate = asyncio.Event()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
-        await confirm_recreate(app, pilot)
-        await pilot.press("x")
-        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        await stop_dialog_over_recreate(app, pilot, gate, journal)
         gate.set()
         await until(lambda: not isinstance(app.screen, StopStepDialog), timeout=GRACE_S,
                     what="the stop dialog to close once the step ended")
