@@ -188,6 +188,8 @@ class RunContext(Generic[F]):
         self.journal_path = executor.journal.path
         self.host_state = executor.host_state
         self.resumed = executor.resume is not None
+        earlier = executor.resume.steps.get(step.id) if executor.resume is not None else None
+        self.ran_before = step.id in executor.ran or (earlier is not None and earlier.ran)
 
     @property
     def cutover_under_way(self) -> bool:
@@ -433,6 +435,8 @@ class Executor(Generic[F]):
         self.ended_by: int | None = None
         # The jobs of an attempt left in doubt, waited for before a retry.
         self._left_running: dict[str, list[str]] = {}
+        # The steps this run has run (not only checked).
+        self.ran: set[str] = set()
         # The step running now and the task that runs it, while the operator
         # can stop it; and the step they asked to stop (see stop_step).
         self._stoppable: tuple[str, asyncio.Task[Any]] | None = None
@@ -890,6 +894,7 @@ class Executor(Generic[F]):
     async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
         report = self.reports[step.id]
         self.journal.write(Record.STEP_START, step=step.id)
+        self.ran.add(step.id)
         started = time.monotonic()
         report.elapsed_s = None
         self._set(step, StepState.RUNNING)

@@ -63,6 +63,9 @@ class StepContext(Protocol[F]):
     host_state: HostState
     # This run continues an earlier one's journal.
     resumed: bool
+    # The step was run before, in this run or the one it continues (not only
+    # checked): what it finds on the host may be its own unfinished work.
+    ran_before: bool
 
     @property
     def cutover_under_way(self) -> bool:

@@ -61,6 +61,9 @@ class Red5Facts(Facts):
     _export_shrink: str | None = None
     # service-unit: the kept unit's commons-daemon jar, to point at the release's
     _unit_swap: Swap | None = None
+    # The release's tables an unfinished import of schema left (its retry
+    # drops them and imports the file whole).
+    _partial_schema: tuple[str, ...] = ()
     _properties_review: Review | None = None
     # preflight: the API did not answer this time (mid-cutover), so its
     # version is the earlier run's, not one this run saw

@@ -464,7 +464,10 @@ class Schema(Red5Step):
         "Imports the new release's webapps/streammanager/WEB-INF/sql/cluster.sql into the "
         "new database's cluster schema, and proves every table of that file is there. A "
         "database that already has tables is never overwritten: it is accepted when its "
-        "tables are the file's, otherwise the step stops and says which differ."
+        "tables are the file's, otherwise the step stops and says which differ. The one "
+        "exception is this step's own import that did not finish (stopped, cut off, failed "
+        "at a statement): some of the file's tables and no other, which running the step "
+        "again drops before it imports the file whole."
     )
 
     def _sql(self, p: AnyContext, tree: str) -> str:
@@ -476,6 +479,9 @@ class Schema(Red5Step):
             Shell(root(p, f"cat -- {quote(sql)}"), "the tables the release needs"),
             Shell(database.query(p, _LIST_TABLES), "the tables the new database has"),
             Shell(database.query(p, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}")),
+            *([Shell(database.query(p, _drop(p.facts._partial_schema)),
+                     "the tables of this step's import that did not finish")]
+              if p.facts._partial_schema else []),
             Shell(database.import_file(p, sql), "only into an empty cluster database"),
         ]
 
@@ -493,8 +499,17 @@ class Schema(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         wanted, have, _sql = await self._compare(ctx)
+        ctx.facts._partial_schema = ()
         if have == wanted:
             return Check(True, f"the cluster database has the release's {len(wanted)} tables")
+        if have and have < wanted and ctx.ran_before:
+            # Only the file's tables, and this step has run before: its own
+            # import stopped part way. Nothing else writes to the new
+            # database before the cutover starts the new release on it.
+            ctx.facts._partial_schema = tuple(sorted(have))
+            return Check(False, f"{len(have)} of the release's {len(wanted)} tables, and no "
+                         "other: this step's import did not finish. Running the step again "
+                         "drops those tables and imports the file whole")
         if have:
             missing, extra = sorted(wanted - have), sorted(have - wanted)
             raise StepFailed(
@@ -512,8 +527,17 @@ class Schema(Red5Step):
         sql = self._sql(ctx, tree)
         await database.run_sql(ctx, where, database.query(
             ctx, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}", port=where.port))
+        if ctx.facts._partial_schema:
+            await database.run_sql(ctx, where, database.query(
+                ctx, _drop(ctx.facts._partial_schema), port=where.port))
         await database.run_sql(ctx, where, database.import_file(ctx, sql, port=where.port),
                                quiet=False)
+
+
+def _drop(tables: tuple[str, ...]) -> str:
+    """Drop the tables an unfinished import made, whatever references them."""
+    names = ", ".join(f"{database.DATABASE}.`{name}`" for name in tables)
+    return f"SET FOREIGN_KEY_CHECKS=0; DROP TABLE IF EXISTS {names}"
 
 
 class ExportConfig(Red5Step):

@@ -136,6 +136,32 @@ async def test_a_new_database_with_other_tables_is_never_overwritten(tmp_path: P
     assert tables.split() == ["stray_table"], "the database was left as it was"
 
 
+async def test_some_of_the_releases_tables_not_made_by_this_run_are_never_dropped(
+        tmp_path: Path) -> None:
+    """An unfinished import of schema's own is done again (test_steps); the
+    same tables found before schema ever ran were made by someone else, and
+    stay as they are."""
+    async with rehearsal_host(tmp_path) as host:
+        user, password = host.state["db_account"]
+        login = database.Login(user, password, *host.new_db)
+        await run_on_host(host, database.client(host.new_db[0], host.new_db[1],
+                                                "-e 'CREATE DATABASE IF NOT EXISTS cluster'"),
+                          login.option_file())
+        theirs = host.sandbox / "tmp" / "theirs.sql"
+        theirs.write_text("CREATE TABLE `node` (`id` int(11) NOT NULL);\n")
+        await run_on_host(host, database.client(host.new_db[0], host.new_db[1],
+                                                f"cluster < {theirs}"), login.option_file())
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        tables = await run_on_host(host, database.client(
+            host.new_db[0], host.new_db[1], "-N -B -e 'SHOW TABLES FROM cluster'"),
+            login.option_file())
+    assert outcome is Outcome.FAILED and front.final_state("schema") == "failed"
+    said = detail(front, "schema")
+    assert "missing" in said and "does not overwrite" in said, said
+    assert tables.split() == ["node"], "the database was left as it was"
+
+
 class _NoMysqlClient(RehearsalHost):
     """A host whose PATH has every command but a mysql client."""
 

@@ -17,6 +17,7 @@ import pytest
 from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import replay
 from runbook.model import Action, Phase, StepReport, StepState
+from runbook.rehearsal import databases
 from runbook.rehearsal.host import RehearsalHost
 from runbook.session import Session
 from steps import procedure
@@ -729,3 +730,56 @@ async def test_recreate_says_the_alarm_thresholds_stay_behind() -> None:
     assert "alarm" in forward and "admin/alarm/scaleout/default" in forward
     back = "\n".join(a.render() for a in RecreateOld().plan(session.plan_context()))
     assert "alarm" not in back
+
+
+# The stand-in server always; MariaDB where it is installed.
+DATABASE_KINDS = [databases.FAKE, pytest.param(databases.MARIADB, marks=pytest.mark.skipif(
+    databases.find_mariadb() is None, reason="MariaDB is not installed"))]
+
+
+@pytest.mark.parametrize("kind", DATABASE_KINDS)
+async def test_a_schema_import_that_did_not_finish_is_done_again_on_retry(
+    tmp_path: Path, kind: str
+) -> None:
+    """Operator trial: x during schema's import, then t, refused for good: the
+    new database had some of the release's tables, and runbook "does not
+    overwrite a database that has tables". An import that stops part way
+    (stopped, cut off, or failing at a statement, as here) leaves only tables
+    of the release's own file, which this step made: its retry drops them and
+    imports the file whole."""
+    from runbook.executor import Recovery
+    from runbook.rehearsal import scenarios
+    from tests.test_scenarios import new_database_tables, schema_tables
+
+    async with rehearsal_host(tmp_path, databases=kind) as host:
+        whole: dict[Path, str] = {}
+
+        class Operator(ScriptedFrontEnd):
+            async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+                if step.id == "schema" and not whole:
+                    # The release's file breaks half way: the import stops there.
+                    file = next(host.install_dir.glob("red5pro-server-*")) \
+                        / "webapps/streammanager/WEB-INF/sql/cluster.sql"
+                    text = whole[file] = file.read_text()
+                    cut = text.index("CREATE TABLE", len(text) // 2)
+                    file.write_text(text[:cut] + "THIS IS NOT SQL;\n" + text[cut:])
+                return await super().confirm(step, plan)
+
+            async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+                for file, text in whole.items():
+                    file.write_text(text)  # mended: the retry imports it whole
+                return await super().recover(step, can_roll_back=can_roll_back)
+
+        front = Operator(recoveries={"schema": [Recovery.RETRY]})
+        outcome, _facts = await run_only(host, step_ids_through("schema"),
+                                         tmp_path / "j.jsonl", front)
+        tables = await new_database_tables(host)
+    assert outcome is Outcome.DONE, front.states[-3:]
+    assert front.recovered == [("schema", False)], "the broken file failed the import"
+    assert tables == schema_tables(scenarios.scenario(scenarios.DEFAULT).new)
+    # The retry's confirmation showed the drop, with why.
+    retry = [action.render() for action in front.plans["schema"]]
+    assert any("DROP TABLE IF EXISTS" in text for text in retry), "\n".join(retry)
+    checks = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    assert any("did not finish" in r.get("detail", "") for r in checks
+               if r["event"] == "check" and r.get("step") == "schema"), "the check said why"
