@@ -340,9 +340,14 @@ class RunContext(Generic[F]):
                 last[0] = now
                 self.progress(done, total, f"uploading {local.name}")
 
-        return await self.act(Upload(str(local), remote), lambda: self._x.remote.upload(
+        sent = await self.act(Upload(str(local), remote), lambda: self._x.remote.upload(
             local, remote, timeout=self.settings.timeouts.upload, progress=progress,
             host_hash=True))
+        if sent.kept:
+            # (Operator trial: a retry went on from 1.3 GB, and nothing said so.)
+            self.info(f"went on from the {sent.kept / (1 << 20):.0f} MiB of {local.name} an "
+                      "earlier attempt had left on the host (their sha256 matched ours)")
+        return sent
 
     async def write_file(self, edit: EditFile, content: str | bytes) -> None:
         """Replace a file on the host whole or not at all, keeping its owner and
@@ -437,6 +442,9 @@ class Executor(Generic[F]):
         self._left_running: dict[str, list[str]] = {}
         # The steps this run has run (not only checked).
         self.ran: set[str] = set()
+        # The steps whose last attempt the operator stopped (x): their
+        # question's stop is the operator's, not a failure's.
+        self._stopped: set[str] = set()
         # The step running now and the task that runs it, while the operator
         # can stop it; and the step they asked to stop (see stop_step).
         self._stoppable: tuple[str, asyncio.Task[Any]] | None = None
@@ -605,10 +613,13 @@ class Executor(Generic[F]):
                                          "not find done waits for its confirmation again")
                         outcome = await self._one(step, again=True)
                     elif choice is Recovery.ROLLBACK and can_roll_back:
-                        return await self._roll_back(f"{step.id} failed, and the operator "
+                        ended = "was stopped" if step.id in self._stopped else "failed"
+                        return await self._roll_back(f"{step.id} {ended}, and the operator "
                                                      "chose the way back")
                     else:
-                        return outcome
+                        # A step the operator stopped, then the run: stopped
+                        # by them (exit 3, as a quit's abort), not failed.
+                        return Outcome.STOPPED if step.id in self._stopped else outcome
                 if outcome is not Outcome.DONE:
                     return outcome
                 if step.id == then:
@@ -895,6 +906,7 @@ class Executor(Generic[F]):
         report = self.reports[step.id]
         self.journal.write(Record.STEP_START, step=step.id)
         self.ran.add(step.id)
+        self._stopped.discard(step.id)
         started = time.monotonic()
         report.elapsed_s = None
         self._set(step, StepState.RUNNING)
@@ -932,6 +944,7 @@ class Executor(Generic[F]):
             # went_on: the run goes on to the step's question (a quit's abort
             # ends the run).
             self.journal.write(Record.ABORTED, steps=[step.id], went_on=True)
+            self._stopped.add(step.id)
             state, detail = StepState.IN_DOUBT, (
                 "stopped by the operator while it ran: anything it had running on the host "
                 "was told to stop, and a request it had already sent stands. What it had "

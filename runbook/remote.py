@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import itertools
@@ -741,6 +742,7 @@ class Remote:
         it is written, so that checksum is ready when the copy ends."""
         total = local.stat().st_size
         at: _Sent | None = None
+        kept: int | None = None  # what the first look found on the host
         deadline = time.monotonic() + timeout
         try:
             async with asyncio.timeout(timeout):
@@ -748,9 +750,11 @@ class Remote:
                     try:
                         if at is None:
                             at = await self._resume_point(local, remote, total, timeout)
-                        return await self._send(local, remote, at, total, progress,
+                            kept = at.offset if kept is None else kept
+                        sent = await self._send(local, remote, at, total, progress,
                                                 host_hash=host_hash, limit=timeout,
                                                 deadline=deadline)
+                        return dataclasses.replace(sent, kept=kept or 0)
                     except _SFTP_LOST:
                         self._forget()
                     # Shorter than we think (cut, or changed meanwhile): look again.

@@ -68,6 +68,9 @@ class Uploaded:
     # The host's sha256 of the file, read part by part as the parts were
     # written; None when not asked for, or the host could not say.
     host_sha256: str | None = None
+    # Bytes an earlier attempt had left on the host, proven ours by their
+    # sha256, that the copy went on from (0: it started at the beginning).
+    kept: int = 0
 
 
 def privileged(command: str, sudo: bool) -> str:

@@ -481,17 +481,22 @@ class RecoverDialog(Dialog[str | None]):
         Binding("escape", "back", "Back", id="recover-back"),
     ]
 
-    def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool) -> None:
+    def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool,
+                 stopped: bool = False) -> None:
         super().__init__()
         self.step = step
         self.detail = detail
         self.can_roll_back = can_roll_back
+        # The operator stopped it (x): nothing failed.
+        self.stopped = stopped
 
     def compose_box(self) -> ComposeResult:
+        ended = (" was stopped", "bold $warning") if self.stopped else \
+            (" did not end well", "bold $error")
         with Vertical(id="recover", classes="dialog-box -destructive"):
             with VerticalScroll(classes="dialog-body"):
                 yield Wrapped(Content.assemble((f"Step {self.step.number}: {self.step.title}",
-                                                "bold"), (" did not end well", "bold $error")))
+                                                "bold"), ended))
                 yield Wrapped(self.detail, id="recover-detail")
                 text: list[Content | str | tuple[str, str]] = [
                     ("t  Try again", "bold"), ": its check looks at the host first, and it runs "
@@ -576,11 +581,12 @@ class RollBackDialog(Dialog[bool]):
 class StopStepDialog(Dialog[bool]):
     """The step running now will not end soon enough (origins that never come
     into service, a wait sat out with the stream manager down): stop it, and
-    answer its question. Asked once; escape lets it run; x, the key that
-    opened it, stops it."""
+    answer its question. Asked once; escape lets it run; y stops it. Not x,
+    the key that opened it: a double tap stopped the step unasked (operator
+    trial)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("x", "choose(True)", "Stop the step", id="stop-step-now"),
+        Binding("y", "choose(True)", "Stop the step", id="stop-step-now"),
         Binding("escape", "choose(False)", "Let it run", id="stop-step-back"),
     ]
 
@@ -603,11 +609,11 @@ class StopStepDialog(Dialog[bool]):
                 yield Wrapped(f"Its question follows: {then}. Trying again looks at the host "
                               "before it runs anything.")
             with Horizontal(classes="buttons dialog-foot"):
-                yield Button("Stop the step (x)", id="stop-step-go", variant="warning")
+                yield Button("Stop the step (y)", id="stop-step-go", variant="warning")
                 yield Button("Let it run (esc)", id="stop-step-stay")
         yield Footer()
 
-    # Enter lets it run: stopping is chosen with x, as it was asked for.
+    # Enter lets it run: stopping is chosen with y.
     AUTO_FOCUS = "#stop-step-stay"
 
     def action_choose(self, stop: bool) -> None:

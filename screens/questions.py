@@ -96,7 +96,9 @@ class Questions:
                 r.value for r in Recovery} else Recovery.STOP)
 
         self.app.push_screen(RecoverDialog(card, message.report.detail,
-                                           can_roll_back=message.can_roll_back), answered)
+                                           can_roll_back=message.can_roll_back,
+                                           stopped=card.id in self.app.run_state.stopped),
+                             answered)
 
     # --- answered by the operator ------------------------------------------------------
 
@@ -208,6 +210,9 @@ class Questions:
                            "stopped: nothing was stopped.", markup=False)
                 return
             app.run_state.stopping = card.id
+            # What r said while the step ran (stop it with x) is done with:
+            # it stayed over the question for its 30 s (operator trial).
+            app.clear_notifications()
             app.refresh_bindings()
             app.main.refresh_hint()
 
@@ -219,8 +224,8 @@ class Questions:
         step = dialog.step
         if dialog is self.app.screen and self.app.run_state.running != step.id:
             dialog.dismiss(False)
-            self.app.notify(f"Step {step.number}. {step.title} ended before it was stopped.",
-                            markup=False)
+            self.app.notify(f"Step {step.number}. {step.title} ended on its own before you "
+                            "answered: nothing was stopped.", markup=False)
 
     # --- leaving -------------------------------------------------------------------------
 

@@ -578,6 +578,8 @@ async def test_the_operator_stops_a_stuck_wait_and_takes_the_way_back(tmp_path: 
     assert front.recovered == [("recreate", True)], "the way back was offered there"
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     assert [r["steps"] for r in records if r["event"] == "aborted"] == [["recreate"]]
+    why = [r["why"] for r in records if r["event"] == "way-back"]
+    assert why and "recreate was stopped" in why[0], why
     from runbook.report import build
     from runbook.report_md import markdown
 
@@ -648,6 +650,33 @@ async def test_a_retry_after_a_stop_waits_for_the_command_the_stop_did_not_end(
     remarks = build(journal).remarks
     assert any("stopped sleeper" in r and "question" in r for r in remarks), remarks
     assert not any("aborted" in r for r in remarks), remarks
+
+
+async def test_an_upload_stopped_part_way_goes_on_from_there_when_tried_again(
+        tmp_path: Path) -> None:
+    """Operator trial: x during the upload, then t: the copy went on from what
+    the host had (1.3 GB of it), and nothing said so."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, dist_size=64 << 20) as host:
+        session = rehearsal_session(host, journal)
+        stopped: list[bool] = []
+
+        class StopsHalfWay(Operator):
+            def tell(self, event: Event) -> None:
+                super().tell(event)
+                if isinstance(event, Progress) and event.step_id == "upload" and not stopped \
+                        and event.total and event.done > event.total / 2:
+                    stopped.append(session.stop_step("upload"))
+
+        front = StopsHalfWay(recoveries={"upload": [Recovery.RETRY]},
+                             answers={"unpack": Decision(Answer.STOP)})
+        outcome = await session.run(front)
+    assert stopped == [True]
+    assert front.recovered == [("upload", False)]
+    assert front.final_state("upload") == "done", front.text()[-3000:]
+    assert outcome is Outcome.STOPPED
+    said = [line for sid, stream, line in front.lines if sid == "upload" and stream == "info"]
+    assert any("went on from the" in line and "MiB" in line for line in said), said
 
 
 # --- the registry and the command line ------------------------------------------------

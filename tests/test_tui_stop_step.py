@@ -76,14 +76,20 @@ async def test_x_stops_a_running_cutover_step_and_its_question_offers_the_way_ba
         asked = text_of(app.screen)
         assert "17" in asked and "Recreate" in asked and "way back" in asked, asked
         assert app.run_state.running == "recreate", "asking stops nothing"
-        await pilot.press("x")
+        await pilot.press("x")  # a double tap: the key that opened it does not answer it
+        await pilot.pause()
+        assert isinstance(app.screen, StopStepDialog) and app.run_state.stopping is None
+        await pilot.press("y")
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the step's question")
+        assert not any("stop it (x)" in n.message for n in app._notifications), \
+            "r's advice is done with once the step is stopped"
         shown = text_of(app.screen)
         assert "stopped by the operator" in shown and "Roll back" in shown, shown
+        assert "was stopped" in shown and "did not end well" not in shown, shown
         assert app.run_state.states["recreate"] == StepState.IN_DOUBT.value
         await pilot.press("q")  # stop there
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
-    assert app.outcome is Outcome.FAILED
+    assert app.outcome is Outcome.STOPPED
     assert aborted(journal) == [["recreate"]]
 
 
@@ -114,7 +120,7 @@ async def test_a_step_that_ends_under_the_stop_dialog_closes_it(tmp_path: Path) 
         gate.set()
         await until(lambda: not isinstance(app.screen, StopStepDialog), timeout=GRACE_S,
                     what="the stop dialog to close once the step ended")
-        await until(lambda: any("ended before it was stopped" in n.message
+        await until(lambda: any("ended on its own before you answered" in n.message
                                 for n in app._notifications), what="why it closed")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     assert app.outcome is Outcome.DONE
@@ -164,7 +170,7 @@ async def test_x_again_while_the_stop_is_under_way_says_so(tmp_path: Path) -> No
         await confirm_recreate(app, pilot)
         await pilot.press("x")
         await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
-        await pilot.press("x")
+        await pilot.press("y")
         await until(lambda: app.run_state.stopping == "recreate", what="the stop under way")
         await pilot.pause()
         assert "Stopping" in text_of(app.screen), text_of(app.screen)
