@@ -145,9 +145,11 @@ def history(step: StepRun) -> str:
     earlier = [t for t in bad if t is not last]
     if not earlier:
         return ""
-    states = {t.state for t in earlier}
-    what = ("failed" if states == {"failed"} else "was left in doubt" if "failed" not in states
-            else "failed or was left in doubt")
+    # An attempt the operator stopped (x) is said as that, not as a doubt.
+    kinds = {"was stopped" if t.stopped else "failed" if t.state == "failed"
+             else "was left in doubt" for t in earlier}
+    named = [kind for kind in ("failed", "was stopped", "was left in doubt") if kind in kinds]
+    what = " or ".join(named) if len(named) < 3 else f"{named[0]}, {named[1]} or {named[2]}"
     said = f"{what} {_times(len(earlier))}"
     # A later run of the journal is a resume; the same run, a retry.
     when = "on resume" if last.run > earlier[-1].run else "on retry"

@@ -650,6 +650,10 @@ async def test_a_retry_after_a_stop_waits_for_the_command_the_stop_did_not_end(
     remarks = build(journal).remarks
     assert any("stopped sleeper" in r and "question" in r for r in remarks), remarks
     assert not any("aborted" in r for r in remarks), remarks
+    from runbook.report_md import markdown
+
+    written = markdown(build(journal))
+    assert "was stopped once, then done on retry" in written, written
 
 
 async def test_an_upload_stopped_part_way_goes_on_from_there_when_tried_again(
