@@ -230,8 +230,9 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
                               "q quits.", "$error")
     if state.outcome is not None:
         if state.outcome is Outcome.DONE:
-            return Content.styled(f"Every step is done or skipped.{report} q quits; the "
-                                  f"journal is {journal}.", "$success")
+            # The journal first: at 80 columns the hint's last words can be cut.
+            return Content.styled(f"Every step is done or skipped; the journal is "
+                                  f"{journal}.{report} q quits.", "$success")
         trouble = state.in_trouble
         if state.outcome is Outcome.ROLLED_BACK:
             # Not "fix it and run again": that would start the upgrade over.

@@ -767,3 +767,20 @@ async def test_the_process_listing_reads_as_one_quoted_script() -> None:
     listing = next(line for line in shown if "cmdline" in line)
     assert "'\"'\"'" not in listing, listing
     assert listing.count("'") == 2, listing
+
+
+async def test_the_hint_at_the_runs_end_shows_whole_at_80x24(tmp_path: Any) -> None:
+    """Operator trial: at 80x24 the finished run's hint stopped at "q quits;
+    the journal is": the path the operator needs next was cut off."""
+    from runbook.events import RunEnded
+    from runbook.model import Outcome
+
+    journal = tmp_path / "sm1.example.com-20261204T021407Z.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=NARROW) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, RunEnded(Outcome.DONE.value, 0))
+        await until(lambda: app.run_state.outcome is not None, what="the run's end")
+        await pilot.pause()
+        shown = "".join(line.strip() for line in screen_text(app).splitlines())
+    assert journal.name in shown, shown[-600:]
