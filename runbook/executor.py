@@ -188,8 +188,6 @@ class RunContext(Generic[F]):
         self.journal_path = executor.journal.path
         self.host_state = executor.host_state
         self.resumed = executor.resume is not None
-        earlier = executor.resume.steps.get(step.id) if executor.resume is not None else None
-        self.ran_before = step.id in executor.ran or (earlier is not None and earlier.ran)
 
     @property
     def cutover_under_way(self) -> bool:
@@ -440,8 +438,6 @@ class Executor(Generic[F]):
         self.ended_by: int | None = None
         # The jobs of an attempt left in doubt, waited for before a retry.
         self._left_running: dict[str, list[str]] = {}
-        # The steps this run has run (not only checked).
-        self.ran: set[str] = set()
         # The steps whose last attempt the operator stopped (x): their
         # question's stop is the operator's, not a failure's.
         self._stopped: set[str] = set()
@@ -796,6 +792,9 @@ class Executor(Generic[F]):
 
     async def _one(self, step: Step[F], *, again: bool = False) -> Outcome:
         report = self.reports[step.id]
+        # A new attempt: how the last one ended (stopped) is past, even when
+        # this one fails at its check (review: it still read "was stopped").
+        self._stopped.discard(step.id)
         # Tried again in this run: what the earlier run said about it is past.
         earlier = None if again else self._earlier(step)
         if (earlier is not None and earlier.state is StepState.DONE and not step.read_only
@@ -878,6 +877,7 @@ class Executor(Generic[F]):
                    skipped_before: str | None) -> Decision:
         """Confirm until the answer is one the step allows; a skip's reason is
         masked, and an empty one keeps the reason of the skip it repeats."""
+        report.destructive_now = step.destructive_now(self.plan_context())
         while True:
             decision = await self.front.confirm(dataclasses.replace(report), self.plan_of(step))
             reason = self.redactor(decision.reason)
@@ -905,8 +905,6 @@ class Executor(Generic[F]):
     async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
         report = self.reports[step.id]
         self.journal.write(Record.STEP_START, step=step.id)
-        self.ran.add(step.id)
-        self._stopped.discard(step.id)
         started = time.monotonic()
         report.elapsed_s = None
         self._set(step, StepState.RUNNING)

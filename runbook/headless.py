@@ -8,6 +8,7 @@ and the operator answers y (run), s (skip, with a reason) or q (stop).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import threading
 import time
@@ -183,6 +184,8 @@ class HeadlessFrontEnd:
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         card = self.cards[step.id]
+        if step.destructive_now:
+            card = dataclasses.replace(card, destructive=True)
         self._progress_of = None  # time at the prompt is not time waited
         self._under(card.id)  # once: what it said before asking may have headed it
         down = self._down_for()

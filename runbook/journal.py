@@ -294,9 +294,6 @@ class StepHistory:
     # Its last attempt was aborted by the operator (its commands stopped), not
     # cut off by a crash or a lost connection.
     aborted: bool = False
-    # It was run (not only checked) in some attempt: what is on the host may
-    # be its own unfinished work.
-    ran: bool = False
 
 
 @dataclass
@@ -389,7 +386,6 @@ def replay(path: Path) -> Replay:
             result.way_back_taken = True
         elif event == Record.STEP_START and history is not None:
             history.state = StepState.RUNNING
-            history.ran = True
             history.in_flight_jobs.clear()  # a new attempt: earlier ones were settled
             history.aborted = False
         elif event == Record.ABORTED:

@@ -304,3 +304,7 @@ class StepReport:
     state: StepState = StepState.PENDING
     detail: str = ""
     elapsed_s: float | None = None
+    # As it is asked now, its plan deletes something it does not always
+    # (schema dropping its own unfinished import): its id typed, as a
+    # destructive step's.
+    destructive_now: bool = False

@@ -750,7 +750,9 @@ class Remote:
                     try:
                         if at is None:
                             at = await self._resume_point(local, remote, total, timeout)
-                            kept = at.offset if kept is None else kept
+                            # Not more than a later look found (the file cut
+                            # meanwhile): what survived of an earlier attempt.
+                            kept = at.offset if kept is None else min(kept, at.offset)
                         sent = await self._send(local, remote, at, total, progress,
                                                 host_hash=host_hash, limit=timeout,
                                                 deadline=deadline)

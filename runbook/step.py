@@ -63,9 +63,6 @@ class StepContext(Protocol[F]):
     host_state: HostState
     # This run continues an earlier one's journal.
     resumed: bool
-    # The step was run before, in this run or the one it continues (not only
-    # checked): what it finds on the host may be its own unfinished work.
-    ran_before: bool
 
     @property
     def cutover_under_way(self) -> bool:
@@ -152,6 +149,11 @@ class Step(ABC, Generic[F]):
                         summary=self.summary, caution=self.caution,
                         destructive=self.destructive, skippable=self.skippable,
                         looks_again=self.read_only or self.recheck_when_resumed)
+
+    def destructive_now(self, p: PlanContext[F]) -> bool:
+        """Whether the plan as it stands deletes something, where the step
+        usually does not: the front ends then ask for its id typed."""
+        return False
 
     @abstractmethod
     def plan(self, p: PlanContext[F]) -> list[Action]:

@@ -8,6 +8,7 @@ operator's keys may do about it, and says why when they may do nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from runbook.executor import Answer, Decision, Recovery
@@ -140,6 +141,8 @@ class Questions:
             if run:
                 self._answer(asking, Decision(Answer.RUN))
 
+        if asking.report.destructive_now:
+            card = replace(card, destructive=True)
         app.push_screen(ConfirmDialog(card, len(app.run_state.forward), target, asking.plan,
                                       app.run_state.warnings_for(card)), answered)
 

@@ -174,6 +174,8 @@ class RunState:
             self.stopping = None
             if report.state is StepState.IN_DOUBT:
                 self.stopped.add(report.id)
+        else:  # another end of it (a retry failing at its check): not the stop's
+            self.stopped.discard(report.id)
         if report.state is StepState.IN_DOUBT and self.connection != "connected":
             # Only while no connection has opened since it was lost: a step
             # left in doubt after a reconnect (or by the API) says nothing of

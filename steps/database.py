@@ -99,8 +99,8 @@ def failure(result: CommandResult, where: Login, *, cutover_under_way: bool) -> 
     unchanged = ("; the cutover is under way and the stream manager is down: try the step "
                  "again once that is fixed, or take the way back to the old stream manager, "
                  "which does not need the new database") if cutover_under_way else \
-        ("; nothing on the host has changed and the live stream manager still serves, so "
-         "the step can be tried again once that is fixed")
+        ("; the live stream manager serves as before (only the new database may have "
+         "changed), so the step can be tried again once that is fixed")
     if result.exit_status == 127:
         return ("the stream manager host has no mysql client; install one (Debian/Ubuntu: "
                 "apt-get install default-mysql-client) and run the step again")

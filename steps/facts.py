@@ -46,6 +46,9 @@ class Red5Facts(Facts):
     new_tree: str | None = None  # device:inode of the unpacked folder
     local_sha256: dict[str, str] = field(default_factory=dict)
     snapshot: str | None = None  # path of the fleet snapshot this run uses
+    # schema: the database (host:port) its import began in, until it ends
+    # well; what that database holds of the release's tables is its own.
+    schema_import_into: str | None = None
     # cutover
     red5_processes: dict[str, str] = field(default_factory=dict)  # pid -> command line
     restart_service: bool = False
@@ -61,8 +64,8 @@ class Red5Facts(Facts):
     _export_shrink: str | None = None
     # service-unit: the kept unit's commons-daemon jar, to point at the release's
     _unit_swap: Swap | None = None
-    # The release's tables an unfinished import of schema left (its retry
-    # drops them and imports the file whole).
+    # The tables an unfinished import of schema left (its retry drops them
+    # and imports the file whole).
     _partial_schema: tuple[str, ...] = ()
     _properties_review: Review | None = None
     # preflight: the API did not answer this time (mid-cutover), so its

@@ -466,8 +466,9 @@ class Schema(Red5Step):
         "database that already has tables is never overwritten: it is accepted when its "
         "tables are the file's, otherwise the step stops and says which differ. The one "
         "exception is this step's own import that did not finish (stopped, cut off, failed "
-        "at a statement): some of the file's tables and no other, which running the step "
-        "again drops before it imports the file whole."
+        "at a statement) in the same database, before the cutover: the file's tables it "
+        "made, which running the step again drops (its id typed) before it imports the "
+        "file whole."
     )
 
     def _sql(self, p: AnyContext, tree: str) -> str:
@@ -485,7 +486,7 @@ class Schema(Red5Step):
             Shell(database.import_file(p, sql), "only into an empty cluster database"),
         ]
 
-    async def _compare(self, ctx: Ctx) -> tuple[set[str], set[str], str]:
+    async def _compare(self, ctx: Ctx) -> tuple[set[str], set[str], str, database.Login]:
         _old, tree = await trees(ctx)
         sql = self._sql(ctx, tree)
         wanted = database.tables_in(await read_remote(ctx, sql))
@@ -495,21 +496,25 @@ class Schema(Red5Step):
         listed = await database.probe_sql(ctx, where, database.query(
             ctx, _LIST_TABLES, port=where.port))
         have = {line.strip().lower() for line in listed.stdout.splitlines() if line.strip()}
-        return wanted, have, sql
+        return wanted, have, sql, where
+
+    def destructive_now(self, p: Plan) -> bool:
+        return bool(p.facts._partial_schema)
 
     async def check(self, ctx: Ctx) -> Check:
-        wanted, have, _sql = await self._compare(ctx)
+        wanted, have, _sql, where = await self._compare(ctx)
         ctx.facts._partial_schema = ()
+        if have and have <= wanted and _began_here(ctx, where) and not ctx.cutover_under_way:
+            # Its own import, into this very database, never ended well: the
+            # tables it made (all of them, when it stopped in the keys that
+            # follow) go, and the file is imported whole. Before the cutover
+            # nothing else writes to the new database.
+            ctx.facts._partial_schema = tuple(sorted(have))
+            return Check(False, f"{len(have)} of the release's {len(wanted)} tables, made by "
+                         "this step's import, which did not finish. Running the step again "
+                         "drops them and imports the file whole")
         if have == wanted:
             return Check(True, f"the cluster database has the release's {len(wanted)} tables")
-        if have and have < wanted and ctx.ran_before:
-            # Only the file's tables, and this step has run before: its own
-            # import stopped part way. Nothing else writes to the new
-            # database before the cutover starts the new release on it.
-            ctx.facts._partial_schema = tuple(sorted(have))
-            return Check(False, f"{len(have)} of the release's {len(wanted)} tables, and no "
-                         "other: this step's import did not finish. Running the step again "
-                         "drops those tables and imports the file whole")
         if have:
             missing, extra = sorted(wanted - have), sorted(have - wanted)
             raise StepFailed(
@@ -525,6 +530,9 @@ class Schema(Red5Step):
         where = await database.login(ctx)
         _old, tree = await trees(ctx)
         sql = self._sql(ctx, tree)
+        # Said before the first change: what this database holds of the
+        # file's tables from here on is this step's, until it ends well.
+        ctx.facts.schema_import_into = _into(where)
         await database.run_sql(ctx, where, database.query(
             ctx, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}", port=where.port))
         if ctx.facts._partial_schema:
@@ -532,6 +540,16 @@ class Schema(Red5Step):
                 ctx, _drop(ctx.facts._partial_schema), port=where.port))
         await database.run_sql(ctx, where, database.import_file(ctx, sql, port=where.port),
                                quiet=False)
+        ctx.facts.schema_import_into = None
+
+
+def _into(where: database.Login) -> str:
+    return f"{where.host}:{where.port}"
+
+
+def _began_here(ctx: Ctx, where: database.Login) -> bool:
+    """This step's import began in this database and has not ended well."""
+    return ctx.facts.schema_import_into == _into(where)
 
 
 def _drop(tables: tuple[str, ...]) -> str:

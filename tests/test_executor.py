@@ -347,6 +347,37 @@ async def test_a_stop_that_lands_as_the_step_ends_leaves_later_stops_working(
     assert outcome is Outcome.STOPPED
 
 
+async def test_a_retry_failing_at_its_check_after_a_stop_is_a_failure(tmp_path: Path) -> None:
+    """Review: the stop's mark outlived the attempt it was about: a retry that
+    failed at its check was said to have been stopped, and stopping there
+    ended the run "stopped" (exit 3) over a failure."""
+    running = asyncio.Event()
+
+    class Unreachable(Say):
+        looks = 0
+
+        async def check(self, ctx: StepContext) -> Check:
+            self.looks += 1
+            if self.looks > 1:
+                raise StepFailed("the new database cannot be reached")
+            return Check(False)
+
+        async def run(self, ctx: StepContext) -> None:
+            running.set()
+            await asyncio.Event().wait()
+
+    front = ScriptedFrontEnd(recoveries={"slow": [Recovery.RETRY, Recovery.STOP]})
+    executor = executor_for(tmp_path, [Unreachable("slow")], front)
+    run = asyncio.create_task(executor.run())
+    await asyncio.wait_for(running.wait(), DEADLINE_S)
+    assert executor.stop_step("slow")
+    outcome = await asyncio.wait_for(run, DEADLINE_S)
+    executor.journal.close()
+    assert front.recovered == [("slow", False), ("slow", False)]
+    assert front.final_state("slow") == "failed"
+    assert outcome is Outcome.FAILED
+
+
 async def test_a_check_that_cannot_look_fails_the_step_not_the_run(tmp_path: Path) -> None:
     from runbook.smapi import SMApiError
 

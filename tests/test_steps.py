@@ -738,21 +738,25 @@ DATABASE_KINDS = [databases.FAKE, pytest.param(databases.MARIADB, marks=pytest.m
 
 
 @pytest.mark.parametrize("kind", DATABASE_KINDS)
+@pytest.mark.parametrize("where", ["tables", "keys"])
 async def test_a_schema_import_that_did_not_finish_is_done_again_on_retry(
-    tmp_path: Path, kind: str
+    tmp_path: Path, kind: str, where: str
 ) -> None:
     """Operator trial: x during schema's import, then t, refused for good: the
     new database had some of the release's tables, and runbook "does not
     overwrite a database that has tables". An import that stops part way
     (stopped, cut off, or failing at a statement, as here) leaves only tables
     of the release's own file, which this step made: its retry drops them and
-    imports the file whole."""
+    imports the file whole. Review: stopped in the keys and constraints that
+    follow the last table ("keys"), every table was there, and the retry found
+    the schema done without them."""
     from runbook.executor import Recovery
     from runbook.rehearsal import scenarios
     from tests.test_scenarios import new_database_tables, schema_tables
 
     async with rehearsal_host(tmp_path, databases=kind) as host:
         whole: dict[Path, str] = {}
+        typed: list[bool] = []
 
         class Operator(ScriptedFrontEnd):
             async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
@@ -761,8 +765,10 @@ async def test_a_schema_import_that_did_not_finish_is_done_again_on_retry(
                     file = next(host.install_dir.glob("red5pro-server-*")) \
                         / "webapps/streammanager/WEB-INF/sql/cluster.sql"
                     text = whole[file] = file.read_text()
-                    cut = text.index("CREATE TABLE", len(text) // 2)
+                    cut = text.index("CREATE TABLE", len(text) // 2) if where == "tables" \
+                        else text.index("ALTER TABLE")
                     file.write_text(text[:cut] + "THIS IS NOT SQL;\n" + text[cut:])
+                typed.append(step.destructive_now)
                 return await super().confirm(step, plan)
 
             async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
@@ -780,6 +786,7 @@ async def test_a_schema_import_that_did_not_finish_is_done_again_on_retry(
     # The retry's confirmation showed the drop, with why.
     retry = [action.render() for action in front.plans["schema"]]
     assert any("DROP TABLE IF EXISTS" in text for text in retry), "\n".join(retry)
+    assert typed[-2:] == [False, True], "the retry, which drops tables, asks for its id typed"
     checks = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
     assert any("did not finish" in r.get("detail", "") for r in checks
                if r["event"] == "check" and r.get("step") == "schema"), "the check said why"

@@ -13,6 +13,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from runbook.events import StepChanged
 from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.model import Phase, StepState
@@ -210,3 +211,18 @@ async def test_no_stop_while_the_properties_step_waits_for_its_review() -> None:
         said = [n.message for n in app._notifications]
         assert any("waits for your review" in m for m in said), said
         assert app.screen is app.main
+
+
+def test_a_retry_failing_at_its_check_is_not_said_stopped() -> None:
+    """Review: the TUI's mark of a stop outlived the attempt: a retry that
+    failed at its check was headed "was stopped" in its question."""
+    from runbook.model import StepReport
+    from screens.run_state import RunState
+
+    state = RunState([], "red5admin@sm1.example.com:22")
+    state.apply(StepChanged(StepReport("schema", StepState.RUNNING)), 0.0)
+    state.stopping = "schema"
+    state.apply(StepChanged(StepReport("schema", StepState.IN_DOUBT, "stopped")), 1.0)
+    assert state.stopped == {"schema"} and state.stopping is None
+    state.apply(StepChanged(StepReport("schema", StepState.FAILED, "cannot reach")), 2.0)
+    assert state.stopped == set()
