@@ -438,9 +438,6 @@ class Executor(Generic[F]):
         self.ended_by: int | None = None
         # The jobs of an attempt left in doubt, waited for before a retry.
         self._left_running: dict[str, list[str]] = {}
-        # The steps whose last attempt the operator stopped (x): their
-        # question's stop is the operator's, not a failure's.
-        self._stopped: set[str] = set()
         # The step running now and the task that runs it, while the operator
         # can stop it; and the step they asked to stop (see stop_step).
         self._stoppable: tuple[str, asyncio.Task[Any]] | None = None
@@ -609,13 +606,13 @@ class Executor(Generic[F]):
                                          "not find done waits for its confirmation again")
                         outcome = await self._one(step, again=True)
                     elif choice is Recovery.ROLLBACK and can_roll_back:
-                        ended = "was stopped" if step.id in self._stopped else "failed"
+                        ended = "was stopped" if self.reports[step.id].stopped else "failed"
                         return await self._roll_back(f"{step.id} {ended}, and the operator "
                                                      "chose the way back")
                     else:
                         # A step the operator stopped, then the run: stopped
                         # by them (exit 3, as a quit's abort), not failed.
-                        return Outcome.STOPPED if step.id in self._stopped else outcome
+                        return Outcome.STOPPED if self.reports[step.id].stopped else outcome
                 if outcome is not Outcome.DONE:
                     return outcome
                 if step.id == then:
@@ -794,7 +791,7 @@ class Executor(Generic[F]):
         report = self.reports[step.id]
         # A new attempt: how the last one ended (stopped) is past, even when
         # this one fails at its check (review: it still read "was stopped").
-        self._stopped.discard(step.id)
+        report.stopped = False
         # Tried again in this run: what the earlier run said about it is past.
         earlier = None if again else self._earlier(step)
         if (earlier is not None and earlier.state is StepState.DONE and not step.read_only
@@ -942,7 +939,7 @@ class Executor(Generic[F]):
             # went_on: the run goes on to the step's question (a quit's abort
             # ends the run).
             self.journal.write(Record.ABORTED, steps=[step.id], went_on=True)
-            self._stopped.add(step.id)
+            report.stopped = True
             state, detail = StepState.IN_DOUBT, (
                 "stopped by the operator while it ran: anything it had running on the host "
                 "was told to stop, and a request it had already sent stands. What it had "

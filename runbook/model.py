@@ -308,3 +308,6 @@ class StepReport:
     # (schema dropping its own unfinished import): its id typed, as a
     # destructive step's.
     destructive_now: bool = False
+    # The operator stopped its last attempt (x): its question's stop is
+    # theirs, not a failure's.
+    stopped: bool = False

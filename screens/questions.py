@@ -98,7 +98,7 @@ class Questions:
 
         self.app.push_screen(RecoverDialog(card, message.report.detail,
                                            can_roll_back=message.can_roll_back,
-                                           stopped=card.id in self.app.run_state.stopped),
+                                           stopped=message.report.stopped),
                              answered)
 
     # --- answered by the operator ------------------------------------------------------

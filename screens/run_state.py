@@ -72,8 +72,6 @@ class RunState:
     # The step the operator stopped (x), until it ends: its command is being
     # stopped on the host, which can take the command's grace period.
     stopping: str | None = None
-    # The steps whose last attempt the operator stopped, once they ended.
-    stopped: set[str] = field(default_factory=set)
     # The session runs (or ran); before it starts, the operator may still be
     # deciding about an unfinished earlier run.
     started: bool = False
@@ -162,7 +160,6 @@ class RunState:
         self.progress.pop(report.id, None)
         if report.state is StepState.RUNNING:
             self.running = report.id
-            self.stopped.discard(report.id)
             self.started_at[report.id] = now
             if self.asking == report.id:
                 self.asking = None
@@ -172,10 +169,6 @@ class RunState:
             self.last_ended = report.id
         if self.stopping == report.id:
             self.stopping = None
-            if report.state is StepState.IN_DOUBT:
-                self.stopped.add(report.id)
-        else:  # another end of it (a retry failing at its check): not the stop's
-            self.stopped.discard(report.id)
         if report.state is StepState.IN_DOUBT and self.connection != "connected":
             # Only while no connection has opened since it was lost: a step
             # left in doubt after a reconnect (or by the API) says nothing of

@@ -259,7 +259,8 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
         return Content.styled(f"The run was stopped.{report} q quits.", "$warning")
     if state.recovering is not None:
         card = state.by_id[state.recovering]
-        ended = "was stopped" if card.id in state.stopped else "did not end well"
+        last = state.reports.get(card.id)
+        ended = "was stopped" if last is not None and last.stopped else "did not end well"
         return Content.styled(f"Step {card.number} {ended}, and the run waits for your "
                               "answer: enter shows the choices (try it again, stop, and the way "
                               "back where offered).", "$error")

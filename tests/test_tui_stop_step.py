@@ -16,7 +16,7 @@ from pathlib import Path
 from runbook.events import StepChanged
 from runbook.executor import Outcome
 from runbook.facts import Facts
-from runbook.model import Phase, StepState
+from runbook.model import Phase, StepCard, StepState
 from runbook.session import Session
 from runbook.step import StepContext
 from screens.app import RunbookApp
@@ -215,14 +215,27 @@ async def test_no_stop_while_the_properties_step_waits_for_its_review() -> None:
 
 def test_a_retry_failing_at_its_check_is_not_said_stopped() -> None:
     """Review: the TUI's mark of a stop outlived the attempt: a retry that
-    failed at its check was headed "was stopped" in its question."""
+    failed at its check was headed "was stopped" in its question. The mark is
+    the engine's report's, which the next attempt clears."""
     from runbook.model import StepReport
     from screens.run_state import RunState
+    from screens.views import hint
 
-    state = RunState([], "red5admin@sm1.example.com:22")
+    state = RunState(procedure_cards(), "red5admin@sm1.example.com:22")
     state.apply(StepChanged(StepReport("schema", StepState.RUNNING)), 0.0)
     state.stopping = "schema"
-    state.apply(StepChanged(StepReport("schema", StepState.IN_DOUBT, "stopped")), 1.0)
-    assert state.stopped == {"schema"} and state.stopping is None
+    state.apply(StepChanged(StepReport("schema", StepState.IN_DOUBT, "stopped",
+                                       stopped=True)), 1.0)
+    assert state.stopping is None
+    state.recovering = "schema"
+    said = hint(state, selected=None, journal=Path("run.jsonl")).plain
+    assert "was stopped" in said and "did not end well" not in said, said
     state.apply(StepChanged(StepReport("schema", StepState.FAILED, "cannot reach")), 2.0)
-    assert state.stopped == set()
+    said = hint(state, selected=None, journal=Path("run.jsonl")).plain
+    assert "did not end well" in said and "was stopped" not in said, said
+
+
+def procedure_cards() -> list[StepCard]:
+    from steps import procedure
+
+    return [step.card(n) for n, step in enumerate(procedure(), start=1)]
