@@ -35,6 +35,11 @@ class Login:
     host: str
     port: int
 
+    @property
+    def address(self) -> str:
+        """host:port, as the operator reads it and schema records it."""
+        return f"{self.host}:{self.port}"
+
     def option_file(self) -> str:
         """[client] options; the password quoted so any character survives."""
         quoted = self.password.replace("\\", "\\\\").replace('"', '\\"')
@@ -92,7 +97,7 @@ def failure(result: CommandResult, where: Login, *, cutover_under_way: bool) -> 
     text = result.stderr.strip() or result.stdout.strip()
     match = _ERROR.search(text)
     code, message = (int(match.group(1)), match.group(2)) if match else (None, text)
-    at = f"{where.host}:{where.port}"
+    at = where.address
     # Only prepare steps talk to the new database, so the live install is as it
     # was; unless a resumed run looks again mid-cutover, with the stream manager
     # down (operator trial: it was told the live one still served).

@@ -433,7 +433,7 @@ class NewDatabase(Red5Step):
         await database.run_sql(ctx, where, database.query(ctx, "SELECT 1", port=port))
         found = await database.run_sql(ctx, where, database.query(
             ctx, f"SHOW DATABASES LIKE '{database.DATABASE}'", port=port))
-        at = f"{where.host}:{where.port}"
+        at = where.address
         if not found.stdout.strip():
             ctx.note("new-database", f"{at} accepts the live login; it has no cluster database "
                      "yet (the schema step creates it)", tables=None)
@@ -532,7 +532,7 @@ class Schema(Red5Step):
         sql = self._sql(ctx, tree)
         # Said before the first change: what this database holds of the
         # file's tables from here on is this step's, until it ends well.
-        ctx.facts.schema_import_into = _into(where)
+        ctx.facts.schema_import_into = where.address
         await database.run_sql(ctx, where, database.query(
             ctx, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}", port=where.port))
         if ctx.facts._partial_schema:
@@ -543,13 +543,9 @@ class Schema(Red5Step):
         ctx.facts.schema_import_into = None
 
 
-def _into(where: database.Login) -> str:
-    return f"{where.host}:{where.port}"
-
-
 def _began_here(ctx: Ctx, where: database.Login) -> bool:
     """This step's import began in this database and has not ended well."""
-    return ctx.facts.schema_import_into == _into(where)
+    return ctx.facts.schema_import_into == where.address
 
 
 def _drop(tables: tuple[str, ...]) -> str:
