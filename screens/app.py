@@ -628,8 +628,15 @@ class RunbookApp(App["Outcome | None"]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         if not self.opened:
             return
-        from screens.palette import operator_commands
+        from screens.dialogs import Dialog
+        from screens.palette import operator_commands, quit_command
 
+        if isinstance(screen, Dialog):
+            # A question is answered or left first: from over the stop dialog,
+            # "Stop the running step" opened a second one over it.
+            yield quit_command(self)
+            yield from self._textual_commands(screen)
+            return
         selected = self.by_id.get(self.main.checklist.selected_step or "")
         # What the footer leaves out now, the palette does too (review: it
         # still offered the way back after the upgrade was done).
@@ -638,6 +645,9 @@ class RunbookApp(App["Outcome | None"]):
             selected=selected, plan=self.run_state.plans.get(selected.id) if selected else None,
             copy=self.records.copy,
             offered=self.offers, failed=self.by_id.get(self.run_state.recovering or ""))
+        yield from self._textual_commands(screen)
+
+    def _textual_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):
             if command.title.lower() != "quit":  # ours asks first
                 yield command

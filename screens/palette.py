@@ -78,12 +78,16 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
                                 f"one command of step {selected.number}", _copier(
                                     copy, text, f"command {number} of step {selected.number}"),
                                 discover=False)
-    yield SystemCommand("Quit", "Leave; asks first when something is running",
-                        operator.action_request_quit)
+    yield quit_command(operator)
     for card in cards:
         yield SystemCommand(f"Show step {card.number}: {card.title}",
                             f"{card.id} ({card.phase})", _selector(select, card.id),
                             discover=False)
+
+
+def quit_command(operator: Operator) -> SystemCommand:
+    return SystemCommand("Quit", "Leave; asks first when something is running",
+                         operator.action_request_quit)
 
 
 def _selector(select: Callable[[str], None], step_id: str) -> Callable[[], None]:

@@ -213,6 +213,29 @@ async def test_no_stop_while_the_properties_step_waits_for_its_review() -> None:
         assert app.screen is app.main
 
 
+async def test_over_a_dialog_the_palette_offers_no_operator_actions(tmp_path: Path) -> None:
+    """Left at stop 37: ctrl+p over the stop dialog offered "Stop the running
+    step", which opened a second stop dialog over the first; answered, it left
+    the lower one asking about a stop already made. A dialog is answered or
+    left first: over one the palette keeps its own commands and Quit."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await stop_dialog_over_recreate(app, pilot, gate, journal)
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for gone in ("Stop the running step", "Roll back", "Full log", "Show step 17: "
+                     "Recreate nodegroups"):
+            assert not any(title.startswith(gone) for title in titles), titles
+        assert "Quit" in titles and "Keys" in titles, titles
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="back to the main screen")
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Stop the running step" in titles, "the main screen still offers it"
+        gate.set()
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+
+
 def test_a_retry_failing_at_its_check_is_not_said_stopped() -> None:
     """Review: the TUI's mark of a stop outlived the attempt: a retry that
     failed at its check was headed "was stopped" in its question. The mark is
