@@ -841,9 +841,10 @@ class Recreate(Red5Step):
         return actions + self._alarms()
 
     def _alarms(self) -> list[Action]:
-        """What the snapshot cannot carry: no API call reads the scale-out
-        alarm thresholds (FACTS §2.2 sets them only), and the new database
-        starts with cluster.sql's 60 % (FACTS §5)."""
+        """What the snapshot does not carry: the scale-out alarm thresholds
+        (the documented API only sets them, FACTS §2.2; a 6.2.0 build also
+        maps a GET of the default, which export-config does not read), and
+        the new database starts with cluster.sql's 60 % (FACTS §5)."""
         return [Note("alarm thresholds stay behind: the new database has cluster.sql's "
                      "scale-out alarm at 60 %; set a custom one again with POST "
                      "admin/alarm/scaleout/default?type=edge|origin|relay|transcoder"

@@ -718,7 +718,7 @@ def test_a_secret_is_masked_as_java_reads_it_and_as_its_utf8_bytes_read() -> Non
 async def test_recreate_says_the_alarm_thresholds_stay_behind() -> None:
     """Facts audit: cluster.sql seeds the scale-out alarm at 60 % and nothing
     reads a custom one out of the old database (FACTS §5, §6.1): after the
-    cutover it is quietly back at 60 %. No API call reads it, so the plan says
+    cutover it is quietly back at 60 %. The export does not save it, so the plan says
     how to set it again (FACTS §2.2); the way back keeps the old database."""
     from runbook import cli
     from steps.rollback import RecreateOld
