@@ -16,8 +16,9 @@ import re
 import tomllib
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from runbook.model import REAL_PACE
 from runbook.redact import is_secret_key
@@ -131,6 +132,23 @@ _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # POSIX user names (portable file name characters, never a leading hyphen),
 # upper case included because operators have it, and Samba's trailing $.
 _USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*\$?")
+
+
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _apart_from_the_install(upload_dir: str, install_dir: str) -> bool:
+    """Not /, not the install folder, nor inside a release there: the zip
+    beside the new tree matches red5pro-server-*, and a folder in the live
+    install moves with it."""
+    upload, install = PurePosixPath(upload_dir), PurePosixPath(install_dir)
+    if upload == PurePosixPath("/") or upload == install:
+        return False
+    if not upload.is_relative_to(install):
+        return True
+    first = upload.relative_to(install).parts[0]
+    return first not in ("red5pro", "bak.red5pro") and not first.startswith("red5pro-server-")
 
 
 def _is_host_name(text: str) -> bool:
@@ -284,9 +302,13 @@ class _Reader:
                            ("unit_file", unit_file)):
             if not value.startswith("/"):
                 self._fail("install", key, "must be an absolute path on the host")
-            if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            if _has_control(value):
                 self._fail("install", key, "holds a line break or another control "
                            "character; give the path on one line")
+        if not _apart_from_the_install(upload_dir, install_dir):
+            self._fail("install", "upload_dir", f"must be a folder of its own, not / nor "
+                       f"{install_dir} or inside a release there (the cutover moves "
+                       "red5pro-server-* into place); the default is /tmp/runbook-upload")
         distribution = self._path("artifacts", "distribution", required=True)
         controller = self._path("artifacts", "cloud_controller", required=True)
         assert distribution is not None and controller is not None
@@ -301,15 +323,18 @@ class _Reader:
             self._fail("artifacts", "cloud_controller", "should be the cloud controller .jar")
         # It ends up inside a bash script run on the host (the /dev/tcp probe).
         new_db_host = self._host_name("new_database", "host")
-        base_url = self._str("api", "base_url").rstrip("/")
-        if not re.match(r"https?://[^/\s@]+$", base_url):
-            self._fail("api", "base_url", "should look like http://HOST:5080 (no path, no "
-                       "user or password)")
+        base_url = self._base_url()
         token_env = self._str("api", "token_env", "SM_API_TOKEN")
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
             self._fail("api", "token_env", "must be the name of an environment variable")
         overrides = self.doc.get("properties", {}).get("set", {})
         for key in overrides if isinstance(overrides, dict) else ():
+            if _has_control(key) or _has_control(str(overrides[key])):
+                # The plan shows the edit a line a key: a second line read as
+                # an edit of its own (the file written escapes it).
+                self._fail("properties", "set", f"{key.strip()!r} holds a line break or "
+                           "another control character in its key or value; give each on "
+                           "one line")
             if is_secret_key(key):
                 self._fail("properties", "set", f"{key} is a secret; secrets are not read from "
                            "the config file: decide it in the decisions file (value_env)")
@@ -408,6 +433,26 @@ class _Reader:
         text = self._str(table, key)
         path = Path(os.path.expanduser(text))
         return path if path.is_absolute() else (self.base_dir / path)
+
+    def _base_url(self) -> str:
+        """http(s)://HOST[:PORT], checked whole here: a bad port or bracket was
+        taken, and failed later as a traceback, or left the plan without its
+        API calls (bad-input trial)."""
+        value = self._str("api", "base_url").rstrip("/")
+        shape = "should look like http://HOST:5080 (no path, no user or password)"
+        try:
+            url = urlsplit(value)
+            port = url.port
+        except ValueError:
+            port = -1
+        if port == -1 or port == 0:
+            self._fail("api", "base_url", f"{shape}, its port from 1 to 65535")
+        host = (url.hostname or "").strip("[]")
+        if url.scheme not in ("http", "https") or not host or not _is_host_name(host) \
+                or url.username is not None or url.path or url.query or url.fragment \
+                or "@" in url.netloc or _has_control(value):
+            self._fail("api", "base_url", shape)
+        return value
 
     def _host_name(self, table: str, key: str, hint: str = "") -> str:
         value = self._str(table, key)

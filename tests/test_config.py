@@ -85,6 +85,34 @@ def test_the_rehearsals_template_given_to_run_says_what_it_is() -> None:
         ('user = "ubuntu"', 'user = "root$(id)"', "host.user", "user name"),
         ('user = "ubuntu"', 'user = "-oops"', "host.user", "user name"),
         ('user = "ubuntu"', f'user = "{"u" * 33}"', "host.user", "32"),
+        # Bad-input trial: each was taken, then a traceback or a plan without
+        # its API calls (exit 0) once the address was used.
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://[::1"',
+         "api.base_url", "http://HOST:5080"),
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://127.0.0.1:99999"',
+         "api.base_url", "65535"),
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://127.0.0.1:abc"',
+         "api.base_url", "65535"),
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://127.0.0.1:0"',
+         "api.base_url", "65535"),
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://:5080"',
+         "api.base_url", "http://HOST:5080"),
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://sm1;id:5080"',
+         "api.base_url", "http://HOST:5080"),
+        # The plan showed "mkdir -p -m 700 -- ''" and uploads to /dist.zip.
+        ('upload_dir = "/tmp/runbook-upload"', 'upload_dir = "/"', "install.upload_dir",
+         "folder of its own"),
+        # Beside the new tree, the zip matches the cutover's red5pro-server-*.
+        ('upload_dir = "/tmp/runbook-upload"', 'upload_dir = "/usr/local"',
+         "install.upload_dir", "folder of its own"),
+        ('upload_dir = "/tmp/runbook-upload"', 'upload_dir = "/usr/local/red5pro/up"',
+         "install.upload_dir", "folder of its own"),
+        # The plan printed the value's second line as an edit of its own.
+        ('# set = { "streammanager.ip" = "10.0.0.12" }',
+         'set = { "streammanager.ip" = "1.2.3.4\\nrest.administratorToken=evil" }',
+         "properties.set", "line break"),
+        ('# set = { "streammanager.ip" = "10.0.0.12" }', 'set = { "bad key\\n" = "x" }',
+         "properties.set", "line break"),
     ],
 )
 def test_bad_values_name_the_key_and_its_line(
