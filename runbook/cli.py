@@ -1247,12 +1247,19 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     if args.out is not None:
+        from runbook.journal import is_a_journal
+
         over = _read_by_the_review(args.out, args.old, args.new, args.decisions)
         if over is not None:
             # Operator trial: the merged file, secrets in clear, replaced the
             # decisions file meant to be shared, or the live copy; exit 0.
             print(f"runbook diff: --out {args.out} is {over}, which the review reads; "
                   "write the merged file to a path of its own", file=sys.stderr)
+            return 2
+        if is_a_journal(args.out):
+            # Bad-input trial: a run's record became the merged file, in clear.
+            print(f"runbook diff: --out {args.out} is a run's journal; write the merged "
+                  "file to a path of its own", file=sys.stderr)
             return 2
     if _paints(args):  # the editor, unless --check or --json asks for text
         from screens.diff_app import run_diff_app
@@ -1299,7 +1306,7 @@ def _reader_gone() -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from runbook.journal import first_record, in_use
+    from runbook.journal import is_a_journal
     from runbook.report import ReportError, build, emit, newest_journal, write_private
     from runbook.report_html import html
     from runbook.report_md import markdown
@@ -1312,7 +1319,7 @@ def _report(args: argparse.Namespace) -> int:
             # Operator trial: it became its own report, the run's record gone.
             raise ReportError(f"--out {args.out} is {made.path}, the journal this reports "
                               "on; name another file for the report")
-        if args.out.is_file() and (first_record(args.out) is not None or in_use(args.out)):
+        if is_a_journal(args.out):
             # Safety review: a slip naming another run's journal lost that run
             # (one just claimed by a runbook holds no record yet, only its lock).
             raise ReportError(f"--out {args.out} is a run's journal; name another file for "

@@ -561,6 +561,13 @@ def same_pace(mine: float | None, theirs: float | None) -> bool:
     return mine is not None and theirs is not None and math.isclose(mine, theirs)
 
 
+def is_a_journal(path: Path) -> bool:
+    """Whether `path` is a run's journal: one with a run's start, or one another
+    runbook has just claimed (its lock, no record yet). What writes a file
+    the operator names (a report, a merged file) never writes over one."""
+    return path.is_file() and (first_record(path) is not None or in_use(path))
+
+
 def first_record(path: Path) -> dict[str, Any] | None:
     """A journal's first run-start, without reading the rest: the journals of
     long runs are big. A journal healed at its start opens with the

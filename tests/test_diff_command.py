@@ -903,3 +903,30 @@ def test_a_character_beyond_the_basic_plane_is_escaped_unambiguously() -> None:
 
     assert visible("a\U000e0001b") == "a\\U000e0001b"
     assert visible("a\u202eb") == "a\\u202eb"
+
+
+def test_out_never_writes_over_a_runs_journal(files: dict[str, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad-input trial: `diff ... --out J`, J a run's journal, replaced the
+    run's record with the merged file, secrets in clear; `report --out J`
+    refuses. One another runbook has just claimed (its lock, no record yet)
+    is one too."""
+    from runbook import cli
+    from runbook.journal import Journal, Record
+
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write(Record.RUN_START, host="sm1", steps=[])
+    journal.close()
+    before = journal.path.read_bytes()
+    claimed = Journal(tmp_path / "claimed.jsonl")
+    try:
+        for out in (journal.path, claimed.path):
+            code = cli.main(["diff", str(filled_docs(files, tmp_path)), str(files["template"]),
+                             "--set", "config.dbHost=db2", "--out", str(out), "--check"])
+            err = capsys.readouterr().err
+            assert code == 2, err
+            assert err.count("\n") == 1 and str(out) in err and "journal" in err, err
+        assert journal.path.read_bytes() == before
+        assert claimed.path.read_bytes() == b""
+    finally:
+        claimed.close()
