@@ -618,10 +618,15 @@ def _refuse_a_journal_in_use(path: Path) -> None:
     lookups of the way back (operator trial)."""
     from runbook.config import ConfigError
     from runbook.journal import JournalError, replay
+    from runbook.wholefile import special_file
 
+    if special_file(path):
+        # Bad-input trial: /dev/null was taken, and failed as a disk out of room.
+        raise ConfigError(str(path), "is not a regular file (a pipe or a device); give "
+                          "--journal a file that does not exist yet")
     try:
         if not path.is_file() or path.stat().st_size == 0:
-            return  # none yet, or one made empty for this run; not a regular file: as before
+            return  # none yet, or one made empty for this run; a folder is refused later
         earlier = replay(path)
     except (OSError, JournalError):
         raise ConfigError(str(path), "holds something runbook cannot read as a journal; "

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from runbook.model import REAL_PACE
 from runbook.redact import is_secret_key
+from runbook.wholefile import special_file
 
 API_VERSIONS = ("3.0", "3.1", "4.0")
 
@@ -173,6 +174,9 @@ def _closest(name: str, known: Collection[str], prefix: str, otherwise: str) -> 
 def load(path: Path, *, substitutions: Mapping[str, str] | None = None) -> Settings:
     """Read a config file; `substitutions` fill `{name}` fields (the rehearsal's)."""
     source = str(path)
+    if special_file(path):
+        raise ConfigError(source, "is not a regular file (a pipe or a device); give the path "
+                          "of your runbook config")
     try:
         # utf-8-sig: an editor's byte order mark is no part of the TOML (operator trial).
         text = path.read_text(encoding="utf-8-sig")

@@ -29,6 +29,7 @@ from typing import Any
 
 from runbook.model import REAL_PACE, StepState
 from runbook.statedir import make_private
+from runbook.wholefile import special_file
 
 
 class Record(StrEnum):
@@ -260,6 +261,9 @@ def read(path: Path, *, torn: Callable[[int], None] | None = None
     """Records of a journal. A torn LAST line (a crash mid-write, no line end
     after it) is dropped, and `torn` told its length; damage anywhere else is
     an error naming the line, because replaying around it would guess."""
+    if special_file(path):
+        raise JournalError(f"{path}: is not a regular file (a pipe or a device); give the "
+                           "path of a run's journal")
     try:
         data = path.read_bytes()
     except OSError as exc:

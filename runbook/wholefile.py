@@ -11,6 +11,18 @@ import tempfile
 from pathlib import Path
 
 
+def special_file(path: Path) -> bool:
+    """Whether `path` is there and neither a regular file nor a folder: a
+    FIFO or a device, whose reading could wait for ever (operator trial: a
+    FIFO given to `runbook diff` hung with no word; bad-input trial: the
+    config, a journal, /dev/zero read until memory ran out)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False  # reading it says what is wrong
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
 def atomic_write(path: Path | str, data: bytes, *, private: bool = False) -> None:
     """Replace ``path`` with ``data``: readers see the old file or the new one, never half.
 

@@ -906,3 +906,29 @@ def test_a_run_beside_another_on_the_same_host_is_refused_before_the_token_is_as
     assert result.returncode == 2, result.stdout + result.stderr
     assert "another runbook is running against this host" in result.stderr, result.stderr
     assert "SM_API_TOKEN" not in result.stderr and "token" not in result.stdout.lower()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+@pytest.mark.parametrize("command", ["plan", "report", "log", "journal"])
+def test_a_pipe_or_a_device_given_as_a_file_is_refused_in_one_line(
+        tmp_path: Path, kind: str, command: str) -> None:
+    """Bad-input trial: a FIFO given as the config or the journal hung until
+    killed, and /dev/zero read on until memory ran out (a MemoryError
+    traceback); --journal /dev/null failed with advice to make room. diff
+    refused them already: not a regular file."""
+    if kind == "fifo":
+        path = tmp_path / "pipe"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    args = {"plan": ["plan", str(path)], "report": ["report", str(path)],
+            "log": ["log", str(path)],
+            "journal": ["run", str(_closed_port_config(tmp_path)), "--headless", "--yes",
+                        "--journal", str(path if kind == "fifo" else Path("/dev/null"))],
+            }[command]
+    result = runbook(*args, env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "s")},
+                     timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "regular file" in line, line
+    assert "Traceback" not in result.stderr

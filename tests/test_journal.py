@@ -309,16 +309,27 @@ def test_after_a_failed_write_nothing_more_is_appended(tmp_path: Path) -> None:
 def test_the_cli_reports_a_journal_it_cannot_write_in_one_line_and_exit_1(
     tmp_path: Path,
 ) -> None:
+    """A journal the disk takes no more of. (It was /dev/full, which is a
+    device, and refused as one now, exit 2, before any run: a file size limit
+    stands in for the full disk.)"""
+    import resource
+    import signal
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64))
+
+    journal = tmp_path / "run.jsonl"
     result = subprocess.run(
         [sys.executable, "-m", "runbook.cli", "run", str(EXAMPLE), "--headless", "--yes",
-         "--journal", "/dev/full"],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+         "--journal", str(journal)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, preexec_fn=small_files,
         env={**os.environ, "SM_API_TOKEN": "not-a-real-token",
              "XDG_STATE_HOME": str(tmp_path)})
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("runbook: /dev/full: ")
-    assert "No space left on device" in result.stderr
+    assert result.stderr.startswith(f"runbook: {journal}: ")
+    assert "File too large" in result.stderr and "cannot write the journal" in result.stderr
 
 
 def test_resume_names_the_damaged_journal_in_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
-import stat
 from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from javaproperties import Comment, InvalidUEscapeError, KeyValue, PropertiesEle
 from javaproperties.reading import SEPARATOR_RGX
 from javaproperties.util import CONTINUED_RGX, ascii_splitlines
 
-from runbook.wholefile import atomic_write
+from runbook.wholefile import atomic_write, special_file
 
 __all__ = [
     "Parsed",
@@ -127,17 +126,6 @@ def encode_properties(text: str) -> bytes:
 def sha256_text(text: str) -> str:
     """sha256 of the file bytes this text was decoded from (see :func:`encode_properties`)."""
     return hashlib.sha256(encode_properties(text)).hexdigest()
-
-
-def special_file(path: Path) -> bool:
-    """Whether `path` is there and neither a regular file nor a folder: a
-    FIFO or a device, whose reading could wait for ever (operator trial: a
-    FIFO given to `runbook diff` hung with no word)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False  # reading it says what is wrong
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def read_properties(path: Path | str, name: str | None = None) -> str:

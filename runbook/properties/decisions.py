@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.properties.codec import atomic_write, special_file
+from runbook.properties.codec import atomic_write
 from runbook.properties.model import (
     NEW_DATABASE_KEY,
     TEMPLATE_CHANGED_SINCE_ACCEPTED,
@@ -46,6 +46,7 @@ from runbook.properties.model import (
     closest,
 )
 from runbook.redact import is_secret_key
+from runbook.wholefile import special_file
 
 if TYPE_CHECKING:
     from tomlkit.toml_document import TOMLDocument
