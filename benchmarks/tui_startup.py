@@ -71,6 +71,9 @@ RUNBOOK = READY + """
 import sys
 from runbook import cli
 
+cli.on_a_terminal = lambda: True  # run headless, below, its output a pipe
+
+
 def headless(make):
     def made(*args, **kwargs):
         watch_ready()

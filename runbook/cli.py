@@ -161,6 +161,13 @@ def _command(args: argparse.Namespace) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if not _paints(args):
         start_up_over()  # only a first paint is worth holding the collector for
+    elif not on_a_terminal():
+        # Bad-input trial: from a script the screen was drawn into a pipe or
+        # a file, and waited for keys that never came, until killed.
+        without = "--check or --json" if args.command == "diff" else "--headless"
+        print(f"runbook {args.command}: the terminal UI needs a terminal, and stdin or "
+              f"stderr is not one here; give {without} to go without it", file=sys.stderr)
+        return 2
     if args.command == "report":
         return _report(args)
     if args.command == "log":
@@ -637,6 +644,12 @@ def _refuse_a_journal_in_use(path: Path) -> None:
                           "that does not exist yet")
     raise ConfigError(str(path), "holds an unfinished run; --resume continues it, or give "
                       "--journal a file that does not exist yet for a new run")
+
+
+def on_a_terminal() -> bool:
+    """Whether the terminal UI has one: it reads keys from stdin and draws on
+    stderr (Textual's driver)."""
+    return sys.stdin.isatty() and sys.__stderr__ is not None and sys.__stderr__.isatty()
 
 
 def _paints(args: argparse.Namespace) -> bool:

@@ -932,3 +932,24 @@ def test_a_pipe_or_a_device_given_as_a_file_is_refused_in_one_line(
     line = result.stderr.strip()
     assert "\n" not in line and "regular file" in line, line
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "rehearse", "diff"])
+def test_the_terminal_ui_without_a_terminal_is_refused_in_one_line(
+        tmp_path: Path, command: str) -> None:
+    """Bad-input trial: with stdin not a terminal (a script, a CI job), `run`
+    and `diff` without --headless or --check drew escape codes to stderr and
+    waited until killed. The refusal names the way without the screen, and
+    nothing was started (no sandbox, no journal)."""
+    sandbox = tmp_path / "sandbox"
+    state = tmp_path / "state"
+    args = {"run": ["run", str(_closed_port_config(tmp_path))],
+            "rehearse": ["rehearse", "--sandbox", str(sandbox)],
+            "diff": ["diff", str(EXAMPLE), str(EXAMPLE)]}[command]
+    result = runbook(*args, env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(state)},
+                     timeout=30)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "terminal" in line, line
+    assert ("--check" if command == "diff" else "--headless") in line, line
+    assert not sandbox.exists() and not list(state.rglob("*.jsonl"))

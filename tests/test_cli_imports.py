@@ -145,6 +145,7 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
             "    print('OFFERED ' + str(app.offered and app.offered.path), file=sys.stderr)\n"
             "    app.exit()\n"
             "RunbookApp.show_run = show_run\n"
+            "cli.on_a_terminal = lambda: True  # headless, below\n"
             "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
             "size=(120, 40))\n"
             f"cli.main(['run', {str(config)!r}])")

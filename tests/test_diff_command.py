@@ -632,11 +632,13 @@ def test_a_fifo_is_refused_not_waited_on(files: dict[str, Path], tmp_path: Path,
 @pytest.mark.parametrize("over", ["old", "new", "decisions"])
 def test_out_never_writes_over_a_file_the_review_reads(
         files: dict[str, Path], tmp_path: Path, over: str,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """Operator trial: `--out` naming the decisions file wrote the merged
     properties, secrets in clear, over it (a file meant to be shared), and
     `--out` naming the live copy replaced it; both with exit 0."""
     from runbook import cli
+
+    monkeypatch.setattr(cli, "on_a_terminal", lambda: True)  # the editor's refusal too
 
     decisions = tmp_path / "decisions.toml"
     run(files["live"], files["template"], decisions=decisions)  # a starter file

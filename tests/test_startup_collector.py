@@ -51,6 +51,7 @@ def post_message(self, message):
     return posted
 App.post_message = post_message
 RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, size=(120, 40))
+cli.on_a_terminal = lambda: True  # headless, above, its stderr a pipe
 
 gc.callbacks.append(counted)
 cli.main(["rehearse", "--sandbox", sys.argv[1]])

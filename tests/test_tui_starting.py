@@ -43,6 +43,7 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 def drive(monkeypatch: pytest.MonkeyPatch, autopilot: Autopilot) -> None:
     """`runbook rehearse` in this process, its app headless and driven by `autopilot`."""
+    monkeypatch.setattr(cli, "on_a_terminal", lambda: True)  # headless, without one
     monkeypatch.setattr(RunbookApp, "run_async", partialmethod(
         RunbookApp.run_async, headless=True, size=SIZE, auto_pilot=autopilot))
 
@@ -216,6 +217,7 @@ def test_the_first_paint_of_a_rehearsal_waits_for_neither_the_engine_nor_ssh(
         "    pilot.app.exit()\n"
         "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
         "size=(120, 40), auto_pilot=painted)\n"
+        "cli.on_a_terminal = lambda: True  # headless, above\n"
         "cli.main(['rehearse'])\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=120, stdin=subprocess.DEVNULL)
