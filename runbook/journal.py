@@ -215,7 +215,33 @@ def _record(line: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("event"), str):
         return None
-    return record
+    return record if _well_formed(record) else None
+
+
+# What the readers (resume, report, log) take each of these fields to be.
+# A journal edited by hand or damaged on disk is a line-numbered error, never
+# a traceback from deep in a reader (bad-input trial: "lines": -1, an attempt
+# of {}, an elapsed_s of 1e308). None stands for a value not known.
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "ts": (str,), "step": (str,), "attempt": (str, int), "n": (int,), "lines": (list,),
+    "steps": (list,), "facts": (dict,), "elapsed_s": (int, float), "state": (str,),
+    "detail": (str,), "text": (str,),
+}
+# Far past any count, size, time or duration a run records (a millisecond
+# timestamp is 1.8e12): beyond it, sums and conversions overflow.
+_LARGEST = 1e15
+
+
+def _well_formed(record: dict[str, Any]) -> bool:
+    for name, value in record.items():
+        if isinstance(value, int | float) and not isinstance(value, bool) \
+                and not abs(value) < _LARGEST:  # not, so that NaN fails too
+            return False
+        kinds = _FIELDS.get(name)
+        if kinds is not None and value is not None and (
+                not isinstance(value, kinds) or isinstance(value, bool)):
+            return False
+    return True
 
 
 def claim(folder: Path, name: str) -> Path:

@@ -386,3 +386,51 @@ def test_the_folders_made_for_a_journal_are_the_operators_alone(tmp_path: Path) 
     made = [path for path in tmp_path.rglob("*") if path.is_dir()]
     assert made and all(path.stat().st_mode & 0o777 == 0o700 for path in made), \
         [f"{path} {path.stat().st_mode & 0o777:o}" for path in made]
+
+
+def _small_run(path: Path) -> None:
+    journal = Journal(path)
+    journal.write("run-start", config=str(EXAMPLE), host="ubuntu@sm1:22", rehearsal=False,
+                  steps=["preflight"], resumed=False)
+    journal.write("step-start", step="preflight")
+    journal.write("action-start", step="preflight", attempt="a1b2c3d4", n=1, kind="shell",
+                  text="true")
+    journal.write("output", step="preflight", lines=[["out", "fine"]])
+    journal.write("action-end", step="preflight", attempt="a1b2c3d4", n=1, status="ok")
+    journal.write("step-end", step="preflight", state="done", detail="all good",
+                  elapsed_s=1.5)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+
+
+@pytest.mark.parametrize(("event", "field", "value"), [
+    ("output", "lines", -1), ("output", "lines", True), ("output", "lines", 1e308),
+    ("step-end", "elapsed_s", 1e308), ("step-end", "elapsed_s", "soon"),
+    ("action-start", "attempt", {}), ("action-start", "n", [1, 2]),
+])
+def test_a_record_with_a_field_of_the_wrong_kind_is_a_damaged_line(
+        tmp_path: Path, event: str, field: str, value: object,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad-input trial: a journal edited by hand gave tracebacks: `log` on
+    "lines": -1 (TypeError), `report` on an elapsed_s of 1e308 (OverflowError),
+    `run --resume` on an attempt of {} (unhashable). Each reader says which
+    line is damaged, in one line, exit 2."""
+    from runbook import cli
+    from runbook.journal import replay
+
+    path = tmp_path / "run.jsonl"
+    _small_run(path)
+    for command in (["log", str(path)], ["report", str(path)]):
+        assert cli.main(command) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    (number,) = [n for n, r in enumerate(records, start=1) if r["event"] == event]
+    records[number - 1][field] = value
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(JournalError, match=f"^{re.escape(str(path))}:{number}: "):
+        replay(path)
+    for command in (["log", str(path)], ["report", str(path)], ["report", str(path), "--html"]):
+        code = cli.main(command)
+        err = capsys.readouterr().err
+        assert code == 2, (command, err)
+        assert err.count("\n") == 1 and f"{path}:{number}" in err, (command, err)
