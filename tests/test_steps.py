@@ -790,3 +790,21 @@ async def test_a_schema_import_that_did_not_finish_is_done_again_on_retry(
     checks = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
     assert any("did not finish" in r.get("detail", "") for r in checks
                if r["event"] == "check" and r.get("step") == "schema"), "the check said why"
+
+
+async def test_a_step_that_only_looks_and_is_cut_off_every_time_says_why(
+        tmp_path: Path) -> None:
+    """Bad-input trial: with timeouts.command at 0.0001 s, preflight was tried
+    three times, each command cut off, and ended in doubt saying "Preflight
+    checks did not end well: " and nothing after it."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        settings = rehearsal_settings(host)
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front,
+                                    timeouts=dataclasses.replace(settings.timeouts,
+                                                                 command=0.0001))
+    assert outcome is not Outcome.DONE
+    said = detail(front, "preflight")
+    assert front.final_state("preflight") == "in-doubt", front.states[-3:]
+    assert said.strip(), "the step's end says why"
+    assert "3" in said and "time" in said, said
