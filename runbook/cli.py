@@ -357,9 +357,18 @@ def _refuse_ssh_files_it_cannot_use(settings: Settings) -> None:
     host = settings.host
     for key, path in (("host.identity", host.identity), ("host.known_hosts", host.known_hosts),
                       ("host.ssh_config", host.ssh_config)):
-        if path is not None and not path.is_file():
+        if path is None:
+            continue
+        if not path.is_file():
             raise ConfigError(settings.source, f"{path} is not there (or is not a file); "
                               "check the path", key=key)
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            # Bad-input trial: an unreadable known_hosts failed the run once
+            # it had begun (exit 1, a journal written).
+            raise ConfigError(settings.source, f"{path} cannot be read "
+                              f"({exc.strerror or exc})", key=key) from None
     if host.identity is None:
         return
     # Imported only for a key of the config's: the run imports it to connect anyway.

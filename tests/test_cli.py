@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -953,3 +955,36 @@ def test_the_terminal_ui_without_a_terminal_is_refused_in_one_line(
     assert "\n" not in line and "terminal" in line, line
     assert ("--check" if command == "diff" else "--headless") in line, line
     assert not sandbox.exists() and not list(state.rglob("*.jsonl"))
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+@pytest.mark.parametrize("key", ["known_hosts", "identity"])
+def test_an_ssh_file_it_cannot_read_is_refused_before_the_run(tmp_path: Path, key: str) -> None:
+    """Bad-input trial: an unreadable identity was refused at start (exit 2),
+    an unreadable known_hosts only once the run had begun: exit 1, a journal
+    written, in the SSH library's words. Root reads any file, so the check
+    runs without root's override of file modes, as the trial did."""
+    import asyncssh
+
+    config = _closed_port_config(tmp_path)
+    path = tmp_path / key
+    if key == "identity":
+        path.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+    else:
+        path.write_text("")
+    path.chmod(0)
+    text = config.read_text()
+    assert f"# {key} = " in text or f"{key} = " in text, text
+    config.write_text(re.sub(rf"^#? ?{key} = .*$", f'{key} = "{path}"', text, count=1,
+                             flags=re.M))
+    state = tmp_path / "state"
+    env = {**{k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"},
+           "SM_API_TOKEN": "t", "XDG_STATE_HOME": str(state)}
+    result = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
+         "runbook.cli", "run", str(config), "--headless", "--yes"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and f"host.{key}" in line and "cannot be read" in line, line
+    assert not list(state.rglob("*.jsonl")), "refused before any run began"
