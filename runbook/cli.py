@@ -161,13 +161,6 @@ def _command(args: argparse.Namespace) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if not _paints(args):
         start_up_over()  # only a first paint is worth holding the collector for
-    elif not on_a_terminal():
-        # Bad-input trial: from a script the screen was drawn into a pipe or
-        # a file, and waited for keys that never came, until killed.
-        without = "--check or --json" if args.command == "diff" else "--headless"
-        print(f"runbook {args.command}: the terminal UI needs a terminal, and stdin or "
-              f"stderr is not one here; give {without} to go without it", file=sys.stderr)
-        return 2
     if args.command == "report":
         return _report(args)
     if args.command == "log":
@@ -661,6 +654,26 @@ def on_a_terminal() -> bool:
     return sys.stdin.isatty() and sys.__stderr__ is not None and sys.__stderr__.isatty()
 
 
+def _no_terminal_for_the_screen(args: argparse.Namespace) -> str | None:
+    """What to say when the command would open its screen with no terminal to
+    draw it on: from a script it was drawn into a pipe or a file, and waited
+    for keys that never came, until killed (bad-input trial). Asked after the
+    arguments' own refusals, before anything is started or asked."""
+    if not _paints(args) or on_a_terminal():
+        return None
+    without = "--check or --json" if args.command == "diff" else "--headless"
+    return ("the terminal UI needs a terminal, and stdin or stderr is not one here; "
+            f"give {without} to go without it")
+
+
+def _refuse_the_screen_without_a_terminal(args: argparse.Namespace) -> None:
+    from runbook.config import ConfigError
+
+    said = _no_terminal_for_the_screen(args)
+    if said is not None:
+        raise ConfigError(args.command, said)
+
+
 def _paints(args: argparse.Namespace) -> bool:
     """Whether the command opens a screen (its app ends start-up at its first paint)."""
     if args.command == "diff":
@@ -784,6 +797,7 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     if not args.resume:
         _refuse_decisions_the_run_cannot_use(settings, None)
         _refuse_a_run_beside(folder, settings)
+    _refuse_the_screen_without_a_terminal(args)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     prepared = _prepared(args, settings, token=token, folder=folder, state_dir=default_dir(),
                          offer_resume=True, stopper=stopper,
@@ -928,6 +942,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
                               f"on this host, which began {said_time(under_way.began)} (its "
                               f"journal was {under_way.journal}): give a copy of that one")
     earlier = _cutover_to_undo(history, settings)
+    _refuse_the_screen_without_a_terminal(args)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     back = stopper.watch(session(settings, token=token, journal_path=journal,
                                  state_dir=state_dir, resume=earlier, only_back=True))
@@ -1225,6 +1240,7 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "
                           "is none to resume; leave out --resume to begin one")
     _rollback_after(args)  # refused before a host is made for it
+    _refuse_the_screen_without_a_terminal(args)
     rehearsal = _Rehearsal(args, asked)
     try:
         if _headless(args):
@@ -1290,6 +1306,11 @@ def _diff(args: argparse.Namespace) -> int:
             return 2
     if _paints(args):  # the editor, unless --check or --json asks for text
         from screens.diff_app import run_diff_app
+
+        said = _no_terminal_for_the_screen(args)
+        if said is not None:
+            print(f"runbook diff: {said}", file=sys.stderr)
+            return 2
 
         return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,
                             out=args.out)

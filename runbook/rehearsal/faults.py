@@ -195,8 +195,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
           "times [timeouts] service_start late",
           ("start-service",), "start-service", _slow_start, _unflag("slow-start")),
     Fault("start-fails",
-          "the new server exits as soon as it starts, as it does without a valid "
-          "LICENSE.KEY",
+          "the new server does not stay up: it stops over its LICENSE.KEY, the first "
+          "thing Red5's docs have you check when the service fails to start",
           "the fake server logs a licence error and exits at start",
           ("start-service",), "start-service", _flag("start-fails"), _unflag("start-fails")),
     Fault("disk-full",

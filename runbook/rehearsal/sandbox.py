@@ -442,7 +442,7 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
     numbers, build = release.numbers, release.build
     files: dict[str, tuple[str | bytes, int]] = {
         f"lib/{release.lib_jar}": (
-            jar_bytes("red5pro", f"{numbers}.{build}", ["com.red5pro.plugin.ProPluginator"]),
+            jar_bytes("red5pro", f"{numbers}.{build}", ["com.red5pro.activation.ProPluginator"]),
             0o644),
         "conf/red5.ini": (f"server.version={release.version}-release\n", 0o644),
         "red5-service.jar": (
@@ -466,7 +466,7 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
     if release.restreamer:
         files[f"plugins/red5pro-restreamer-plugin-{numbers}.{build}-RELEASE.jar"] = (
             jar_bytes("red5pro-restreamer-plugin", f"{numbers}.{build}",
-                      ["com.red5pro.restreamer.RestreamerPlugin"]), 0o644)
+                      ["com.red5pro.restreamer.plugin.RestreamerPlugin"]), 0o644)
     # What jsvc loads its DaemonLoader from: the unit's classpath names it.
     files[release.daemon_jar] = (
         jar_bytes("commons-daemon", release.daemon_jar.removeprefix("commons-daemon-")
