@@ -180,6 +180,16 @@ class Preflight(Red5Step):
         # Read inside the zip when its name does not say it (an account
         # download's red5pro-server-us-<uuid>.zip); a zip not here yet is
         # said below, with what else is missing.
+        for local in (s.distribution, s.cloud_controller):
+            try:
+                local.open("rb").close()
+            except FileNotFoundError:
+                pass  # said below, with what else is missing
+            except OSError as exc:
+                # Bad-input trial: an unreadable zip was said to hold no release.
+                raise StepFailed(f"{local} cannot be read on this machine "
+                                 f"({exc.strerror or exc}); give runbook read access to "
+                                 "it") from None
         new_version = red5.zip_version(s.distribution)
         if new_version is None and s.distribution.is_file():
             raise StepFailed(f"{s.distribution} says no release: not in its name, and it holds "

@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -808,3 +811,41 @@ async def test_a_step_that_only_looks_and_is_cut_off_every_time_says_why(
     assert front.final_state("preflight") == "in-doubt", front.states[-3:]
     assert said.strip(), "the step's end says why"
     assert "3" in said and "time" in said, said
+
+
+PREFLIGHT_UNREADABLE_ZIP = """
+import asyncio, dataclasses, sys
+from pathlib import Path
+from tests.rehearsal import rehearsal_host, rehearsal_settings
+from tests.scripted import ScriptedFrontEnd
+from tests.test_steps import run_only, detail
+
+async def main(folder: Path) -> None:
+    async with rehearsal_host(folder) as host:
+        settings = rehearsal_settings(host)
+        unreadable = folder / settings.distribution.name
+        unreadable.write_bytes(settings.distribution.read_bytes())
+        unreadable.chmod(0)
+        front = ScriptedFrontEnd()
+        await run_only(host, ["preflight"], folder / "j.jsonl", front,
+                       distribution=unreadable)
+        print(front.final_state("preflight"), detail(front, "preflight"), sep="|")
+
+asyncio.run(main(Path(sys.argv[1])))
+"""
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+def test_a_distribution_this_machine_cannot_read_is_said_so(tmp_path: Path) -> None:
+    """Bad-input trial: an unreadable zip failed preflight as a file that "says
+    no release ... is it the Red5 Pro server distribution?". Root reads any
+    file: run without root's override of file modes, as the trial did."""
+    done = subprocess.run(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c",
+         PREFLIGHT_UNREADABLE_ZIP, str(tmp_path)], cwd=Path(__file__).parents[1],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    state, said = done.stdout.strip().splitlines()[-1].split("|", 1)
+    assert state == "failed", said
+    assert "cannot be read" in said and "Permission denied" in said, said
+    assert "says no release" not in said, said
