@@ -792,6 +792,9 @@ class Executor(Generic[F]):
         # A new attempt: how the last one ended (stopped) is past, even when
         # this one fails at its check (review: it still read "was stopped").
         report.stopped = False
+        # Nor its running time: found done, or skipped, this attempt ran nothing
+        # (operator trial: the report added the last attempt's time again).
+        report.elapsed_s = None
         # Tried again in this run: what the earlier run said about it is past.
         earlier = None if again else self._earlier(step)
         if (earlier is not None and earlier.state is StepState.DONE and not step.read_only

@@ -572,3 +572,29 @@ async def test_a_step_found_done_before_is_said_done_in_the_earlier_run_once(
     front = ScriptedFrontEnd()
     await run_steps(tmp_path, [Say("one")], front, resume=True)
     assert front.detail("one") == "done in the earlier run: in place", front.detail("one")
+
+
+class DoneButSaysFailed(Say):
+    """Its run does the work, takes a while, then fails; the retry's check
+    finds it done (stuck origins stopped with x, an API error after the change)."""
+
+    async def check(self, ctx: StepContext) -> Check:
+        return Check(self.ran, "in place" if self.ran else "not yet")
+
+    async def run(self, ctx: StepContext) -> None:
+        self.ran = True
+        await asyncio.sleep(0.3)
+        raise StepFailed("the answer was an error")
+
+
+async def test_a_retry_found_done_records_no_running_time_of_its_own(tmp_path: Path) -> None:
+    """Operator trial: the report gave recreate "44.0 s (2 attempts)" for one
+    22 s attempt and a check: the retry's step-end, found done, repeated the
+    first attempt's elapsed_s, and the report added the two."""
+    step = DoneButSaysFailed("slow")
+    front = ScriptedFrontEnd(recoveries={"slow": [Recovery.RETRY]})
+    assert await run_steps(tmp_path, [step], front) is Outcome.DONE
+    ends = [r for r in records(tmp_path) if r["event"] == "step-end"]
+    assert [r["state"] for r in ends] == ["failed", "done"], ends
+    assert ends[0]["elapsed_s"] >= 0.3
+    assert ends[1].get("elapsed_s") is None, ends[1]
