@@ -537,37 +537,47 @@ class RecoverDialog(Dialog[str | None]):
 
 
 class RollBackDialog(Dialog[bool]):
-    """Nothing failed, but the operator will not go on: instead of the step the
-    runbook waits on, the way back to the old stream manager. Asked once, with
-    escape (and enter, on Back) keeping the step; r, the key that opened it,
-    takes the way back."""
+    """The way back to the old stream manager, instead of the step the runbook
+    waits on (nothing failed: `r` on the main screen) or instead of trying a
+    failed one again (`r` in its question). Asked once, escape (and enter, on
+    Back) keeping the step; y takes the way back. Not r, the key that opened
+    it: a double tap chose the way back unasked, and a run that has chosen it
+    does not return to the upgrade (operator trial)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "choose(True)", "Roll back", id="rollback-now"),
+        Binding("y", "choose(True)", "Roll back", id="rollback-now"),
         Binding("escape", "choose(False)", "Back", id="rollback-back"),
     ]
 
-    def __init__(self, step: StepCard, way_back: list[StepCard]) -> None:
+    def __init__(self, step: StepCard, way_back: list[StepCard], *,
+                 failed: bool = False) -> None:
         super().__init__()
         self.step = step
         self.way_back = way_back
+        self.failed = failed
 
     def compose_box(self) -> ComposeResult:
+        instead = "Roll back instead of trying step " if self.failed else \
+            "Roll back instead of step "
         with Vertical(id="rollback", classes="dialog-box -destructive"):
             with VerticalScroll(classes="dialog-body"):
-                yield Wrapped(Content.assemble(("Roll back instead of step ", "bold"), (
-                    f"{self.step.number}: {self.step.title}", "bold $warning"), ("?", "bold")))
+                yield Wrapped(Content.assemble((instead, "bold"), (
+                    f"{self.step.number}: {self.step.title}", "bold $warning"),
+                    (" again?" if self.failed else "?", "bold")))
                 yield Wrapped(Content.styled(
                     "This step does not run. The way back takes over, its steps asked one "
                     "at a time as these are:", "$text-muted"))
                 yield Wrapped("\n".join(f"{card.number}. {card.title}" for card in self.way_back),
                               indent=3, id="rollback-steps")
+                yield Wrapped(Content.styled(
+                    "Once chosen it stands: this run does not return to the upgrade, and "
+                    "--resume goes on with the way back.", "$text-muted"))
             with Horizontal(classes="buttons dialog-foot"):
-                yield Button("Roll back (r)", id="rollback-go", variant="warning")
+                yield Button("Roll back (y)", id="rollback-go", variant="warning")
                 yield Button("Back (esc)", id="rollback-stay")
         yield Footer()
 
-    # Enter keeps the step: going back is chosen with r, as it was asked for.
+    # Enter keeps the step: going back is chosen with y, as it was asked for.
     AUTO_FOCUS = "#rollback-stay"
 
     def action_choose(self, go: bool) -> None:

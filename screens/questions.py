@@ -90,6 +90,18 @@ class Questions:
             if choice is None:  # laid aside (escape): the question stands
                 self.app.main.refresh_hint()
                 return
+            if choice == Recovery.ROLLBACK.value:
+                # Asked once more, as from the main screen: an r meant for that
+                # landed in this question as it opened, and chose the way back
+                # (operator trial). Escape brings this question back.
+                self.app.push_screen(RollBackDialog(card, self._way_back(), failed=True),
+                                     lambda go: take(choice) if go else self.show_recovery())
+                return
+            take(choice)
+
+        def take(choice: str) -> None:
+            if message.answer.done() or self.recovery is not message:
+                return
             self.recovery = None
             self.app.run_state.recovering = None
             self.app.main.refresh_hint()
@@ -177,13 +189,15 @@ class Questions:
         if asking is None or not self.can_go_back_now():
             return
         card = self.app.by_id[asking.report.id]
-        back = [c for c in self.app.cards if c.phase is Phase.ROLLBACK]
 
         def answered(go: bool | None) -> None:
             if go:
                 self._answer(asking, Decision(Answer.ROLLBACK))
 
-        self.app.push_screen(RollBackDialog(card, back), answered)
+        self.app.push_screen(RollBackDialog(card, self._way_back()), answered)
+
+    def _way_back(self) -> list[StepCard]:
+        return [c for c in self.app.cards if c.phase is Phase.ROLLBACK]
 
     def stop_step(self) -> None:
         """Ask once, then stop the step running now: its question follows."""

@@ -669,7 +669,7 @@ async def test_r_after_a_failed_cutover_step_takes_the_way_back_in_the_app(
     from textual.widgets import Input
 
     from screens.app import create_app
-    from screens.dialogs import ConfirmDialog, RecoverDialog
+    from screens.dialogs import ConfirmDialog, RecoverDialog, RollBackDialog
     from tests.polling import until
 
     journal = tmp_path / "run.jsonl"
@@ -695,8 +695,11 @@ async def test_r_after_a_failed_cutover_step_takes_the_way_back_in_the_app(
                     await pilot.pause()
                     dialogs.append(str(app.screen.query_one("#recover-text").render()))
                     await pilot.press("r")
-                    await until(lambda: not isinstance(app.screen, RecoverDialog),
-                                what="the dialog to close")
+                    await until(lambda: isinstance(app.screen, RollBackDialog),
+                                what="the way back asked once more")
+                    await pilot.press("y")
+                    await until(lambda: not isinstance(app.screen, RecoverDialog | RollBackDialog),
+                                what="the dialogs to close")
                     continue
                 assert app.asking is not None
                 card = app.by_id[app.asking.report.id]
@@ -733,7 +736,7 @@ async def test_r_while_a_cutover_step_waits_offers_the_way_back_in_the_app(
 ) -> None:
     """Through the TUI, nothing failed: the run waits on stop-service with the
     stream manager down, and the operator will not go on. r asks once (escape
-    keeps the step), then the way back starts: its first step is asked next,
+    keeps the step, y goes), then the way back starts: its first step is asked next,
     and stop-service never ran."""
     from screens.app import create_app
     from screens.dialogs import ConfirmDialog, QuitDialog, RollBackDialog
@@ -767,7 +770,7 @@ async def test_r_while_a_cutover_step_waits_offers_the_way_back_in_the_app(
             assert app.asking is not None and app.asking.report.id == "stop-service"
             await pilot.press("r")
             await until(lambda: isinstance(app.screen, RollBackDialog), what="the dialog")
-            await pilot.press("r")
+            await pilot.press("y")
             await until(lambda: app.asking is not None and app.asking.report.id in BACK,
                         timeout=60, what="the way back's first question")
             first_back = app.asking.report.id

@@ -988,3 +988,58 @@ async def test_a_screenshot_from_the_palette_is_saved_without_a_downloads_folder
         await pilot.pause()
     assert not (home / "Downloads").exists()
     assert any("Saved screenshot" in note for note in notes), notes
+
+
+async def test_a_double_tap_of_r_does_not_take_the_way_back() -> None:
+    """Operator trial: mid-cutover, `r r` at start-service chose the way back
+    (the dialog's confirm key was r too), and this run cannot return to the
+    upgrade. It is confirmed with y, and says it stands once chosen."""
+    from screens.dialogs import RollBackDialog
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
+             StepChanged(report("delete-nodegroups", StepState.DONE, "gone", 1.0)))
+        asked = asyncio.ensure_future(app.front.confirm(report("backup-live",
+                                                               StepState.PENDING), []))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("r", "r")
+        await pilot.pause()
+        assert isinstance(app.screen, RollBackDialog), app.screen
+        assert not asked.done(), "a double tap chose nothing"
+        said = text_of(app.screen)
+        assert "does not return to the upgrade" in said, said
+        await pilot.press("y")
+        await until(lambda: asked.done(), what="the answer")
+    assert asked.result().answer is Answer.ROLLBACK
+
+
+async def test_r_at_a_failure_asks_before_it_takes_the_way_back() -> None:
+    """Operator trial: r pressed for the main screen's way back landed in the
+    failure question that opened under it half a second later, and chose the
+    way back at once. From the failure question too, it is confirmed with y;
+    escape there brings the failure's question back."""
+    from runbook.executor import Recovery
+    from screens.dialogs import RollBackDialog
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        failed = report("backup-live", StepState.FAILED, "mv refused", 0.1)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()), StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the confirmation")
+        assert not answer.done()
+        await pilot.press("r")  # a second r answers nothing
+        await pilot.pause()
+        assert isinstance(app.screen, RollBackDialog) and not answer.done()
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the confirmation")
+        await pilot.press("y")
+        await until(lambda: answer.done(), what="the answer")
+    assert answer.result() is Recovery.ROLLBACK
