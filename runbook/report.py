@@ -102,6 +102,9 @@ class Attempt:
     elapsed_s: float | None = None
     # Its check found the outcome in place: nothing ran.
     found: bool = False
+    # It got past its check to run (a step-start): one without an end was cut
+    # off. A skip, or a refusal at the check, never ran (operator trial).
+    ran: bool = False
     # The operator aborted it: what runbook did about it, in words ("" if not).
     aborted: str = ""
     # ...by stopping it (x), the run going on to its question.
@@ -137,7 +140,9 @@ class StepRun:
 
     @property
     def attempts(self) -> int:
-        return len(self.tries)
+        """Its goes at getting it done: a skip was none (operator trial: a step
+        skipped, then run on resume, read "2 attempts")."""
+        return sum(1 for t in self.tries if t.state != "skipped")
 
     @property
     def took(self) -> float | None:
@@ -434,7 +439,7 @@ class _Reader:
             self.stopped_at = step_id if record.get("answer") == "stop" else None
         elif event == Record.STEP_START and step_id:
             step = self.step(step_id)
-            attempt = Attempt(report.runs, started=ts)
+            attempt = Attempt(report.runs, started=ts, ran=True)
             step.tries.append(attempt)
             self.going[step_id] = attempt
             step.started = step.started or ts

@@ -137,10 +137,11 @@ def _times(n: int) -> str:
 
 def history(step: StepRun) -> str:
     """How a step that failed (or was left in doubt) in some attempt came to
-    its end: "failed once, then found done on resume"; "" when none did."""
+    its end: "failed once, then found done on resume"; "" when none did. A
+    skip it came back from is said too, with its reason."""
     bad = step.failures
     if not bad or not step.tries:
-        return ""
+        return _skipped_before(step)
     last = step.tries[-1]
     earlier = [t for t in bad if t is not last]
     if not earlier:
@@ -160,6 +161,18 @@ def history(step: StepRun) -> str:
     return f"{said}, then {state_words(last.state)} {when}"
 
 
+def _skipped_before(step: StepRun) -> str:
+    """A step skipped in an earlier run, and not skipped at its end (operator
+    trial: the reason was in `runbook log` alone)."""
+    skips = [t for t in step.tries[:-1] if t.state == "skipped"]
+    if not skips or step.tries[-1].state == "skipped":
+        return ""
+    last = step.tries[-1]
+    reason = f" ({skips[-1].detail})" if skips[-1].detail else ""
+    after = " on resume" if last.run > skips[-1].run else ""
+    return f"skipped {_times(len(skips))}{reason}, then {state_words(last.state)}{after}"
+
+
 def outcome_cell(step: StepRun) -> str:
     """The steps table's outcome: the state, and how it came to it."""
     how = history(step)
@@ -169,8 +182,8 @@ def outcome_cell(step: StepRun) -> str:
 def took_cell(step: StepRun) -> str:
     if step.attempts > 1:
         # An attempt cut off has no running time on record: the sum is a floor.
-        # One whose check found the step done ran nothing, and was not cut off.
-        cut = sum(1 for t in step.tries if t.elapsed_s is None and not t.found)
+        # One that never got past its check (found done, refused) ran nothing.
+        cut = sum(1 for t in step.tries if t.ran and t.elapsed_s is None)
         if cut:
             floor = f"at least {duration(step.took)}" if step.took is not None else "unknown"
             return f"{floor} ({step.attempts} attempts, {cut} cut off: time unknown)"

@@ -1507,3 +1507,36 @@ def test_a_cutover_not_finished_does_not_read_as_an_upgrade_done(tmp_path: Path)
     assert "After the upgrade" not in head, head
     assert "So far" in head and "answers from the new install" in head, head
     assert "the cutover is not finished" in head, head
+
+
+def test_a_skip_or_a_refusal_at_the_check_is_no_attempt_cut_off(tmp_path: Path) -> None:
+    """Operator trial: new-database skipped ("tired") in one run and done on
+    resume read "at least 0.2 s (2 attempts, 1 cut off: time unknown)", and
+    its skip's reason was nowhere in the report; a step refused at its check
+    read "cut off" too. Nothing was cut off: those attempts never ran."""
+    from runbook.report import build
+    from runbook.report_format import outcome_cell, took_cell
+
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", config="sm.toml", host="u@sm1:22", rehearsal=False,
+                  steps=["new-database", "delete-nodegroups"], resumed=False)
+    journal.write("check", step="new-database", done=False, detail="not yet")
+    journal.write("confirm", step="new-database", answer="skip", reason="tired")
+    journal.write("step-end", step="new-database", state="skipped", detail="tired",
+                  elapsed_s=None, reason="tired")
+    journal.write("step-end", step="delete-nodegroups", state="failed",
+                  detail="refusing to delete nodegroups: no snapshot", elapsed_s=None)
+    journal.write("run-end", outcome="failed", exit_code=1)
+    journal.write("run-start", config="sm.toml", host="u@sm1:22", rehearsal=False,
+                  steps=["new-database", "delete-nodegroups"], resumed=True)
+    for step, took in (("new-database", 0.2), ("delete-nodegroups", 3.0)):
+        journal.write("step-start", step=step)
+        journal.write("step-end", step=step, state="done", detail="ok", elapsed_s=took)
+    journal.write("run-end", outcome="done", exit_code=0)
+    journal.close()
+    steps = {step.id: step for step in build(journal.path, estimate_from=[]).steps}
+    for step in steps.values():
+        assert "cut off" not in took_cell(step), (step.id, took_cell(step))
+    assert took_cell(steps["new-database"]) == "0.2 s", took_cell(steps["new-database"])
+    said = outcome_cell(steps["new-database"])
+    assert "skipped" in said and "tired" in said and "done on resume" in said, said
