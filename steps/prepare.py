@@ -568,6 +568,9 @@ class ExportConfig(Red5Step):
     id = "export-config"
     title = "Export nodegroups and policies"
     phase = Phase.PREPARE
+    # Its snapshot is what recreate and the way back rebuild from: skipped,
+    # the cutover could only refuse later (operator trial).
+    can_skip = False
     summary = (
         "Saves every nodegroup with its launch config, scale policy, regions and origins, "
         "and the launch configs and scale policies themselves, from the live API to the "

@@ -849,3 +849,13 @@ def test_a_distribution_this_machine_cannot_read_is_said_so(tmp_path: Path) -> N
     assert state == "failed", said
     assert "cannot be read" in said and "Permission denied" in said, said
     assert "says no release" not in said, said
+
+
+def test_the_snapshot_step_cannot_be_skipped() -> None:
+    """Operator trial: `s` on export-config took any reason; the cutover then
+    refused at delete-nodegroups for want of a snapshot, whose question
+    offered only a retry that could not succeed, and stop. Nothing else makes
+    the snapshot recreate and the way back rebuild from."""
+    from steps.prepare import ExportConfig
+
+    assert not ExportConfig().skippable

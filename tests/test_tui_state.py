@@ -524,13 +524,13 @@ async def test_skip_is_offered_only_for_a_step_that_can_be_skipped() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        answer = ask(app, "export-config", await plan_of("export-config"))
+        answer = ask(app, "carry-over", await plan_of("carry-over"))
         await until(lambda: app.asking is not None, what="the question")
         await until(lambda: "Skip" in screen_text(app).splitlines()[-1], what="the footer")
         assert "s skips it" in screen_text(app)
         answer.cancel()
         await pilot.pause()
-        tell(app, StepChanged(report("export-config", StepState.SKIPPED, "kept", 0.0)))
+        tell(app, StepChanged(report("carry-over", StepState.SKIPPED, "kept", 0.0)))
         answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
         await until(lambda: app.asking is not None
                     and app.asking.report.id == "delete-nodegroups", what="the cutover question")
