@@ -694,8 +694,10 @@ class ResumeDialog(Dialog[str]):
                 # asked again. The way back's own are named once it began.)
                 went_back = any(card.phase is Phase.ROLLBACK and card.id in self.replay.steps
                                 for card in self.steps)
+                # Continued, a run on its way back runs the way back's steps
+                # alone (operator trial: preflight was said to look again).
                 looks = [card.id for card in self.steps if card.looks_again
-                         and (went_back or card.phase is not Phase.ROLLBACK)]
+                         and (card.phase is Phase.ROLLBACK) == went_back]
                 again = f", except {_listed(looks)}, which look at the host again" if looks \
                     else ""
                 go_on: list[Content | str | tuple[str, str]] = [

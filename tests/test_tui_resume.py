@@ -240,8 +240,13 @@ async def test_a_run_stopped_on_its_way_back_is_said_to_go_on_back(tmp_path: Pat
     host_state(settings(), tmp_path / "operator").path.mkdir(parents=True, exist_ok=True)
     app, _ = opened(tmp_path, "--resume")
     async with app.run_test(size=SIZE):
-        shown = " ".join(text_of(await the_dialog(app)).split())
+        dialog = await the_dialog(app)
+        shown = " ".join(text_of(dialog).split())
         assert "way back" in shown and "finish the cutover" not in shown, shown
+        # Operator trial: it said preflight and new-database look again; going
+        # on back runs the way back's steps alone.
+        said = " ".join(str(dialog.query_one("#resume-text").content).split())
+        assert "preflight" not in said and "new-database" not in said, said
 
 
 async def test_a_new_run_asked_for_after_resume_gets_its_own_journal(tmp_path: Path) -> None:
