@@ -215,7 +215,8 @@ def loads(
         if "{ssh_port}" in text:  # the rehearsal's template, its fields not filled in
             raise ConfigError(source, "is the rehearsal's config template, which `runbook "
                               "rehearse` fills in with the fake host it starts; rehearse with "
-                              "that, or give runbook run a config of your own "
+                              "that (the way back too: --rollback-after STEP), or give run "
+                              "and rollback a config of your own "
                               "(sample-configs/production.example.toml shows one)") from None
         raise _not_toml(text, source) from None
     reader = _Reader(doc, text, source, base_dir or Path.cwd())

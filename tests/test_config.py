@@ -55,6 +55,9 @@ def test_the_rehearsals_template_given_to_run_says_what_it_is() -> None:
     message = str(err.value)
     assert "runbook rehearse" in message and "template" in message, message
     assert "production.example.toml" in message and "\n" not in message
+    # Operator trial: `runbook rollback` on it was pointed at run alone; the
+    # way back is practised with rehearse too.
+    assert "--rollback-after" in message, message
 
 
 @pytest.mark.parametrize(
