@@ -513,6 +513,12 @@ def api_token(
     """The SM API token from the named environment variable, or asked for."""
     env = os.environ if environ is None else environ
     token = env.get(settings.token_env, "")
+    if "\n" in token or "\r" in token:
+        # A paste's line end (bad-input trial: sent, it came back a 401 with
+        # no word of why); a properties value holds none.
+        raise SecretUnavailable(
+            f"{settings.source}: {settings.token_env} holds a line break, which no API token "
+            f"has (a paste's line end, often); export it again without one")
     if token.strip():
         return token
     if token and prompt is None:  # set, but to spaces: no token (operator trial)

@@ -363,3 +363,16 @@ def test_a_distribution_under_its_account_download_name_is_taken(tmp_path: Path)
                                                    "red5pro-server-11.1.0.b835-release.tar.gz"))
     with pytest.raises(ConfigError, match=r"artifacts\.distribution .*\.zip"):
         config.load(wrong)
+
+
+def test_a_token_with_a_line_break_is_refused_before_it_is_sent() -> None:
+    """Bad-input trial: SM_API_TOKEN=$'token\\n' (a paste) went to the API and
+    came back "refused the API token (HTTP 401)" with no hint of the stray
+    line end. No administrator token has one."""
+    settings = config.load(EXAMPLE)
+    for pasted in ("abc123\n", "abc123\r\n", "\nabc123"):
+        with pytest.raises(SecretUnavailable) as err:
+            config.api_token(settings, environ={"SM_API_TOKEN": pasted})
+        said = str(err.value)
+        assert "line break" in said and "SM_API_TOKEN" in said and "abc123" not in said, said
+    assert config.api_token(settings, environ={"SM_API_TOKEN": "abc 123"}) == "abc 123"
