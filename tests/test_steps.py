@@ -859,3 +859,26 @@ def test_the_snapshot_step_cannot_be_skipped() -> None:
     from steps.prepare import ExportConfig
 
     assert not ExportConfig().skippable
+
+
+async def test_a_delete_the_api_says_is_under_way_already_is_waited_for(
+        tmp_path: Path) -> None:
+    """Facts audit: a second DELETE of a nodegroup being deleted answers 404
+    "This group is already being terminated" (5.1.1 and 6.2.0), and the step
+    knew the group was going only by its "terminating" state, which the 4.0
+    docs never show (their delete answer says "active"). A resumed run there
+    would send the DELETE again, fail on the 404 with the stream manager
+    down, and offer nothing but the way back. The API's own answer says the
+    group is on its way out: the step waits for it as for one it deleted."""
+    from runbook.smapi import StreamManagerAPI
+    from steps.cutover import delete_nodegroup
+
+    async with rehearsal_host(tmp_path) as host:
+        async with StreamManagerAPI(host.api_base_url, host.api_token) as api:
+            group = (await api.list_nodegroups())[0]["name"]
+            first = await api.delete_nodegroup(group)
+            assert first["state"] == "terminating", first
+            said = await delete_nodegroup(api, group)
+            assert "already" in said, said
+            assert group in [g["name"] for g in await api.list_nodegroups()], \
+                "still on its way out: the step's wait sees it go"
