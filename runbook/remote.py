@@ -373,8 +373,8 @@ class Remote:
         return (
             f"{self.target}: refusing the host key {shown}: it is not the key {where} trusts for "
             "this host. Compare the fingerprint with the host's own "
-            f"(ssh-keygen -lf {self.host_key_file}) before putting it in {where} in place of "
-            "the old one."
+            f"(ssh-keygen -lf {self.host_key_file}) before putting it in {where} (in place "
+            "of any key it holds for this host)."
         )
 
     async def close(self) -> None:
