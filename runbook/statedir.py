@@ -9,7 +9,11 @@ from pathlib import Path
 
 def default_dir() -> Path:
     """The user's state dir (XDG), where journals live unless --journal says otherwise."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    base = os.environ.get("XDG_STATE_HOME", "")
+    # The XDG spec: a relative path is invalid, and ignored (bad-input trial:
+    # the journals went under whatever folder runbook was started in).
+    if not os.path.isabs(base):
+        base = os.path.expanduser("~/.local/state")
     return Path(base) / "runbook"
 
 

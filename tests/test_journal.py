@@ -434,3 +434,17 @@ def test_a_record_with_a_field_of_the_wrong_kind_is_a_damaged_line(
         err = capsys.readouterr().err
         assert code == 2, (command, err)
         assert err.count("\n") == 1 and f"{path}:{number}" in err, (command, err)
+
+
+def test_a_relative_xdg_state_home_is_ignored(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bad-input trial: XDG_STATE_HOME=relative/state put the journals under
+    whatever folder runbook was started in; the XDG spec has a relative value
+    ignored, as if unset."""
+    from runbook.statedir import default_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", "relative/state")
+    assert default_dir() == tmp_path / ".local" / "state" / "runbook"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "abs"))
+    assert default_dir() == tmp_path / "abs" / "runbook"
