@@ -1186,6 +1186,23 @@ def _refuse_a_distribution_the_sandbox_cannot_hold(size: int, sandbox: Path | No
                           f"{free / 1e9:.1f} GB; give a smaller size")
 
 
+def _refuse_a_folder_of_ones_own(sandbox: Path) -> None:
+    """A sandbox is a new folder or an earlier rehearsal's: one holding other
+    files (a home, a project) was filled with a fake host's usr/, lib/, home/
+    and the rest (bad-input trial)."""
+    from runbook.config import ConfigError
+    from runbook.rehearsal import STATE_DIRNAME
+
+    try:
+        held = sandbox.is_dir() and not (sandbox / STATE_DIRNAME).is_dir() \
+            and any(sandbox.iterdir())
+    except OSError:
+        return  # the host says what is wrong with it, as before
+    if held:
+        raise ConfigError(str(sandbox), "holds files and no rehearsal; give --sandbox a new "
+                          "folder or an earlier rehearsal's")
+
+
 async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     # Only what an option asks for is imported here: the TUI's first paint
     # waits for it, and the host and faults load after that paint (issue 12).
@@ -1233,6 +1250,8 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
         raise ConfigError(str(args.sandbox), "--sandbox: a path with a space (or another "
                           "blank) cannot hold the rehearsal host, whose service unit names "
                           "its paths unquoted; choose a folder without one")
+    if args.sandbox is not None:
+        _refuse_a_folder_of_ones_own(Path(args.sandbox))
     if args.dist_size is not None:
         _refuse_a_distribution_the_sandbox_cannot_hold(args.dist_size, args.sandbox)
     if args.resume and args.journal is None and \

@@ -988,3 +988,19 @@ def test_an_ssh_file_it_cannot_read_is_refused_before_the_run(tmp_path: Path, ke
     line = result.stderr.strip()
     assert "\n" not in line and f"host.{key}" in line and "cannot be read" in line, line
     assert not list(state.rglob("*.jsonl")), "refused before any run began"
+
+
+def test_a_sandbox_folder_holding_other_files_is_refused(tmp_path: Path) -> None:
+    """Bad-input trial: --sandbox on a folder of one's own (a home, a project)
+    was taken and filled with usr/, lib/, home/, run/, tmp/ and the rest of a
+    fake host; its refusal elsewhere asks for a new folder or an earlier
+    rehearsal's."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    result = runbook("rehearse", "--headless", "--yes", "--sandbox", str(mine),
+                     env={"XDG_STATE_HOME": str(tmp_path / "state")}, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and str(mine) in line and "new folder" in line, line
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]

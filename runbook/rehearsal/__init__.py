@@ -1,5 +1,8 @@
 """The rehearsal host: a fake Stream Manager machine on loopback (see host.py)."""
 
+# The sandbox's folder of the rehearsal's own state: a sandbox has one.
+STATE_DIRNAME = ".rehearsal"
+
 
 class RehearsalError(RuntimeError):
     """The rehearsal host cannot be set up as asked; one line for the operator."""

@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-STATE_DIRNAME = ".rehearsal"
+from runbook.rehearsal import STATE_DIRNAME
+
 FAULTS_DIRNAME = "faults"
 
 

@@ -41,9 +41,8 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from runbook.model import REAL_PACE
-from runbook.rehearsal import armed
+from runbook.rehearsal import STATE_DIRNAME, armed
 
-STATE_DIRNAME = ".rehearsal"
 PACE_ENV = "RUNBOOK_REHEARSAL_PACE"
 
 # Seconds at pace 1.0 ("real").

@@ -35,10 +35,10 @@ from xml.etree import ElementTree
 
 import javaproperties
 
+from runbook.rehearsal import STATE_DIRNAME
 from runbook.rehearsal.scenarios import Release, Scenario
 
 SANDBOX_ENV = "RUNBOOK_SANDBOX"
-STATE_DIRNAME = ".rehearsal"
 OPERATOR_DIRNAME = ".operator"
 WEBINF = "webapps/streammanager/WEB-INF"
 
