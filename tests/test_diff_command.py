@@ -214,8 +214,12 @@ def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, d
     bad_env = tmp_path / "env.toml"
     bad_env.write_text('[keys."cluster.password"]\naction = "set"\nvalue_env = "bad name"\n')
     template = files["template"]
+    # Bad-input trial: 64 MB took 17 s and 1.7 GB before any word.
+    huge = tmp_path / "huge.properties"
+    huge.write_bytes(b"a=" + b"x" * (2 << 20) + b"\n")
     return [
         (f"{tmp_path / 'missing'}: no such file", {"old": tmp_path / "missing"}, "missing"),
+        (f"{huge}: is 2 MiB", {"old": huge}, "huge"),
         (f"{tmp_path}: is a directory", {"new": tmp_path}, "directory"),
         (f"{binary}: line 2: contains a NUL byte", {"old": binary}, "binary"),
         (f"{escape}: line 3: ", {"new": escape}, "escape"),

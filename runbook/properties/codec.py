@@ -128,6 +128,11 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(encode_properties(text)).hexdigest()
 
 
+# Red5's are 4 to 8 KB; a file past this is not one, and reviewing it would
+# take minutes and gigabytes.
+LARGEST_PROPERTIES = 1 << 20
+
+
 def read_properties(path: Path | str, name: str | None = None) -> str:
     """Read a .properties file for :func:`review`; every failure is one PropertiesError line."""
     p = Path(path)
@@ -136,6 +141,11 @@ def read_properties(path: Path | str, name: str | None = None) -> str:
         raise PropertiesError(f"{label}: is not a regular file; give the path of a "
                               "red5-web.properties file")
     try:
+        size = p.stat().st_size
+        if size > LARGEST_PROPERTIES:
+            # Bad-input trial: 64 MB took 17 s and 1.7 GB before any word.
+            raise PropertiesError(f"{label}: is {size >> 20} MiB, and a red5-web.properties "
+                                  "is a few KB; give the path of that file")
         data = p.read_bytes()
     except FileNotFoundError:
         raise PropertiesError(f"{label}: no such file; check the path") from None
