@@ -873,12 +873,12 @@ async def test_a_delete_the_api_says_is_under_way_already_is_waited_for(
     from runbook.smapi import StreamManagerAPI
     from steps.cutover import delete_nodegroup
 
-    async with rehearsal_host(tmp_path) as host:
-        async with StreamManagerAPI(host.api_base_url, host.api_token) as api:
-            group = (await api.list_nodegroups())[0]["name"]
-            first = await api.delete_nodegroup(group)
-            assert first["state"] == "terminating", first
-            said = await delete_nodegroup(api, group)
-            assert "already" in said, said
-            assert group in [g["name"] for g in await api.list_nodegroups()], \
-                "still on its way out: the step's wait sees it go"
+    async with rehearsal_host(tmp_path) as host, \
+            StreamManagerAPI(host.api_base_url, host.api_token) as api:
+        group = (await api.list_nodegroups())[0]["name"]
+        first = await api.delete_nodegroup(group)
+        assert first["state"] == "terminating", first
+        said = await delete_nodegroup(api, group)
+        assert "already" in said, said
+        assert group in [g["name"] for g in await api.list_nodegroups()], \
+            "still on its way out: the step's wait sees it go"
