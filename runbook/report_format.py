@@ -115,7 +115,9 @@ def no_estimate(report: Report) -> str:
     if same_pace(report.pace, REAL_PACE):
         return ("No earlier run or real-pace rehearsal with a finished cutover was found to "
                 "compare with.")
-    return "No earlier rehearsal at this pace with a finished cutover was found to compare with."
+    return ("No earlier rehearsal at this pace with a finished cutover was found to compare "
+            "with, among the throwaway rehearsals' journals and those beside this journal "
+            "(one kept in a --sandbox of its own is in that sandbox's .operator/runs).")
 
 
 def versions(old: str | None, new: str | None) -> str:

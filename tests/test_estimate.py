@@ -136,6 +136,9 @@ def test_the_report_says_which_runs_it_looked_for(tmp_path: Path) -> None:
     half = journal(tmp_path / "half.jsonl", rehearsal=True, pace=0.5, downtime=150.0)
     page = html(build(half, estimate_from=[tmp_path]))
     assert "No earlier rehearsal at this pace with a finished cutover was found" in page
+    # Operator trial: five rehearsals by hand, each in a --sandbox of its own,
+    # and "none was found", with no word of where it looked.
+    assert "--sandbox" in page and "beside this journal" in page, page
     unknown = journal(tmp_path / "unknown.jsonl", rehearsal=True, downtime=9.0)
     assert "its pace is not on record" in markdown(build(unknown, estimate_from=[tmp_path]))
 
