@@ -156,7 +156,7 @@ async def test_a_skip_needs_a_reason() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        answer = ask(app, "export-config", await plan_of("export-config"))
+        answer = ask(app, "carry-over", await plan_of("carry-over"))
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("s")
         await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
