@@ -73,8 +73,12 @@ class Questions:
         self.show_recovery()
 
     def _recovery_shown(self) -> bool:
-        """The failed step's dialog is open, on top or under another screen."""
-        return any(isinstance(screen, RecoverDialog) for screen in self.app.screen_stack)
+        """The failed step's dialog is open, on top or under another screen, or
+        its way back's confirmation, whose escape brings it back (review: a
+        quit opened the question again over that confirmation)."""
+        return any(isinstance(screen, RecoverDialog)
+                   or (isinstance(screen, RollBackDialog) and screen.failed)
+                   for screen in self.app.screen_stack)
 
     def show_recovery(self) -> None:
         """The failed step's question, again if escape laid it aside: the run

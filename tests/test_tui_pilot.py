@@ -1043,3 +1043,26 @@ async def test_r_at_a_failure_asks_before_it_takes_the_way_back() -> None:
         await pilot.press("y")
         await until(lambda: answer.done(), what="the answer")
     assert answer.result() is Recovery.ROLLBACK
+
+
+async def test_quit_over_the_failed_steps_way_back_question_asks_nothing_else() -> None:
+    """Review: with the failure's "roll back?" confirmation open (r in its
+    question), ctrl+c found no failure question on the stack and opened it
+    again on top; answered there, the confirmation stayed, its y dead."""
+    from screens.dialogs import RollBackDialog
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.start_run()  # a runner that has not finished, as while a step's question waits
+        failed = report("backup-live", StepState.FAILED, "mv refused", 0.1)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()), StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the confirmation")
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert isinstance(app.screen, RollBackDialog), app.screen_stack
+        assert not any(isinstance(s, RecoverDialog) for s in app.screen_stack), app.screen_stack
+        answer.cancel()

@@ -477,8 +477,8 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
         async def list_nodegroups(self) -> list[dict[str, str]]:
             return [{"name": n} for n in (listings.pop(0) if len(listings) > 1 else [])]
 
-        async def delete_nodegroup(self, name: str) -> None:
-            return None
+        async def delete_nodegroup(self, name: str) -> dict[str, str]:
+            return {"name": name, "state": "terminating"}  # as the API answers
 
         def curl(self, method: str, path: str) -> str:
             return f"curl -X {method} {path}"
