@@ -142,14 +142,20 @@ def _has_control(text: str) -> bool:
 def _apart_from_the_install(upload_dir: str, install_dir: str) -> bool:
     """Not /, not the install folder, nor inside a release there: the zip
     beside the new tree matches red5pro-server-*, and a folder in the live
-    install moves with it."""
+    install moves with it. (`..` is refused before: the rule reads names.)"""
     upload, install = PurePosixPath(upload_dir), PurePosixPath(install_dir)
-    if upload == PurePosixPath("/") or upload == install:
+    if not upload_dir.strip("/") or upload == install:
         return False
     if not upload.is_relative_to(install):
         return True
     first = upload.relative_to(install).parts[0]
     return first not in ("red5pro", "bak.red5pro") and not first.startswith("red5pro-server-")
+
+
+def _is_api_host(text: str) -> bool:
+    """The API's host: an IP address, or a name of letters, digits, '.', '-'
+    and '_' (names the SSH target and the database host are refused)."""
+    return _is_host_name(text) or re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", text) is not None
 
 
 def _is_host_name(text: str) -> bool:
@@ -310,6 +316,9 @@ class _Reader:
             if _has_control(value):
                 self._fail("install", key, "holds a line break or another control "
                            "character; give the path on one line")
+        if ".." in PurePosixPath(upload_dir).parts:
+            self._fail("install", "upload_dir", "names its folder through '..'; give the "
+                       "folder's own path")
         if not _apart_from_the_install(upload_dir, install_dir):
             self._fail("install", "upload_dir", f"must be a folder of its own, not / nor "
                        f"{install_dir} or inside a release there (the cutover moves "
@@ -326,6 +335,11 @@ class _Reader:
                        "'+' and '-' (rename it if not)")
         if not controller.name.endswith(".jar"):
             self._fail("artifacts", "cloud_controller", "should be the cloud controller .jar")
+        for key, local in (("distribution", distribution), ("cloud_controller", controller)):
+            if special_file(local):
+                # Review: preflight's read of a FIFO blocked the run, ctrl+c too.
+                self._fail("artifacts", key, f"{local} is not a regular file (a pipe or a "
+                           "device); give the path of the file itself")
         # It ends up inside a bash script run on the host (the /dev/tcp probe).
         new_db_host = self._host_name("new_database", "host")
         base_url = self._base_url()
@@ -450,11 +464,14 @@ class _Reader:
             port = url.port
         except ValueError:
             port = -1
-        if port == -1 or port == 0:
+        if port == -1 or port == 0 or url.netloc.endswith(":"):
             self._fail("api", "base_url", f"{shape}, its port from 1 to 65535")
         host = (url.hostname or "").strip("[]")
-        if url.scheme not in ("http", "https") or not host or not _is_host_name(host) \
-                or url.username is not None or url.path or url.query or url.fragment \
+        # Whatever httpx reaches (an underscore, a trailing dot), nothing a
+        # curl line or a shell could read as more; a bare ? or # sent every
+        # call to / (review).
+        if url.scheme not in ("http", "https") or not _is_api_host(host) \
+                or url.username is not None or url.path or "?" in value or "#" in value \
                 or "@" in url.netloc or _has_control(value):
             self._fail("api", "base_url", shape)
         return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,18 @@ def test_the_rehearsals_template_given_to_run_says_what_it_is() -> None:
          "install.upload_dir", "folder of its own"),
         ('upload_dir = "/tmp/runbook-upload"', 'upload_dir = "/usr/local/red5pro/up"',
          "install.upload_dir", "folder of its own"),
+        # Review: "//" was not "/", and ".." went round the rule.
+        ('upload_dir = "/tmp/runbook-upload"', 'upload_dir = "//"', "install.upload_dir",
+         "folder of its own"),
+        ('upload_dir = "/tmp/runbook-upload"', 'upload_dir = "/tmp/../usr/local"',
+         "install.upload_dir", ".."),
+        # Review: a bare ? or # sent every call to /, read as API 4.0.
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://sm1.example.com:5080?"',
+         "api.base_url", "http://HOST:5080"),
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://sm1.example.com:5080#"',
+         "api.base_url", "http://HOST:5080"),
+        ('base_url = "http://sm1.example.com:5080"', 'base_url = "http://sm1.example.com:"',
+         "api.base_url", "65535"),
         # The plan printed the value's second line as an edit of its own.
         ('# set = { "streammanager.ip" = "10.0.0.12" }',
          'set = { "streammanager.ip" = "1.2.3.4\\nrest.administratorToken=evil" }',
@@ -376,3 +389,29 @@ def test_a_token_with_a_line_break_is_refused_before_it_is_sent() -> None:
         said = str(err.value)
         assert "line break" in said and "SM_API_TOKEN" in said and "abc123" not in said, said
     assert config.api_token(settings, environ={"SM_API_TOKEN": "abc 123"}) == "abc 123"
+
+
+@pytest.mark.parametrize("url", ["http://sm_1.example.com:5080", "http://sm1.example.com.:5080",
+                                 "http://[::1]:5080", "HTTPS://sm1.example.com",
+                                 "http://sm1.example.com:5080/"])
+def test_a_base_url_of_any_host_the_api_client_takes_is_taken(tmp_path: Path, url: str) -> None:
+    """Review: the whole-URL check refused an underscore and a trailing dot,
+    which the old one took and httpx reaches."""
+    path = write(tmp_path, example_text().replace('base_url = "http://sm1.example.com:5080"',
+                                                  f'base_url = "{url}"'))
+    assert config.load(path).api_base_url == url.rstrip("/")
+
+
+def test_a_pipe_as_the_distribution_is_refused_at_start(tmp_path: Path) -> None:
+    """Review: preflight's read of a FIFO named as the distribution blocked the
+    whole run, ctrl+c included."""
+    import os
+
+    pipe = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
+    os.mkfifo(pipe)
+    text = example_text()
+    path = write(tmp_path, re.sub(r'^distribution = .*$', f'distribution = "{pipe}"', text,
+                                  count=1, flags=re.M))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert "artifacts.distribution" in str(err.value) and "regular file" in str(err.value)
