@@ -856,7 +856,9 @@ class Executor(Generic[F]):
             report.detail = self.redactor(f"skipped in the earlier run: {skipped_before}")
             self._info(step, report.detail + (
                 "; run it now, or skip it again" if step.skippable else
-                "; a cutover step cannot stay skipped while its outcome is not in place"))
+                "; a cutover step cannot stay skipped while its outcome is not in place"
+                if step.phase is Phase.CUTOVER else
+                "; it cannot be skipped now, as later steps rely on what it does"))
 
         decision = await self._ask(step, report, already, skipped_before)
         if decision.answer is Answer.STOP:
@@ -935,7 +937,7 @@ class Executor(Generic[F]):
                             # Cut off every time: say by what (bad-input trial:
                             # a tiny command timeout ended it saying nothing).
                             state, detail = StepState.IN_DOUBT, (
-                                f"{str(exc).rstrip('.')}; cut off like this on each of its "
+                                f"{_reason(exc).rstrip('.')}; cut off like this on each of its "
                                 f"{attempt} tries, it never ended. Try it again once the "
                                 "cause is mended (the host's connection, or a command "
                                 "timeout too short for it)")
