@@ -1015,6 +1015,21 @@ async def test_a_double_tap_of_r_does_not_take_the_way_back() -> None:
     assert asked.result().answer is Answer.ROLLBACK
 
 
+async def way_back_asked_at_a_failure(app: RunbookApp, pilot: Pilot[Any]
+                                      ) -> asyncio.Future[Any]:
+    """backup-live failed mid-cutover, and r in its question asked to confirm
+    the way back; the question's answer, still to come."""
+    from screens.dialogs import RollBackDialog
+
+    failed = report("backup-live", StepState.FAILED, "mv refused", 0.1)
+    tell(app, CutoverStarted("delete-nodegroups", app.clock()), StepChanged(failed))
+    answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+    await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+    await pilot.press("r")
+    await until(lambda: isinstance(app.screen, RollBackDialog), what="the confirmation")
+    return answer
+
+
 async def test_r_at_a_failure_asks_before_it_takes_the_way_back() -> None:
     """Operator trial: r pressed for the main screen's way back landed in the
     failure question that opened under it half a second later, and chose the
@@ -1026,12 +1041,7 @@ async def test_r_at_a_failure_asks_before_it_takes_the_way_back() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        failed = report("backup-live", StepState.FAILED, "mv refused", 0.1)
-        tell(app, CutoverStarted("delete-nodegroups", app.clock()), StepChanged(failed))
-        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
-        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
-        await pilot.press("r")
-        await until(lambda: isinstance(app.screen, RollBackDialog), what="the confirmation")
+        answer = await way_back_asked_at_a_failure(app, pilot)
         assert not answer.done()
         await pilot.press("r")  # a second r answers nothing
         await pilot.pause()
@@ -1055,12 +1065,7 @@ async def test_quit_over_the_failed_steps_way_back_question_asks_nothing_else() 
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
         app.start_run()  # a runner that has not finished, as while a step's question waits
-        failed = report("backup-live", StepState.FAILED, "mv refused", 0.1)
-        tell(app, CutoverStarted("delete-nodegroups", app.clock()), StepChanged(failed))
-        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
-        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
-        await pilot.press("r")
-        await until(lambda: isinstance(app.screen, RollBackDialog), what="the confirmation")
+        answer = await way_back_asked_at_a_failure(app, pilot)
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert isinstance(app.screen, RollBackDialog), app.screen_stack
