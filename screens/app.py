@@ -409,6 +409,8 @@ class RunbookApp(App["Outcome | None"]):
                 self.notify(text, severity="warning", timeout=30, markup=False)
             case RunEnded(journal_failure=str(failure)):
                 self.notify(failure, severity="error", timeout=60, markup=False)
+        if isinstance(event, RunEnded):
+            self.main.refresh_rows()
         if self._what_the_keys_follow() != offered:
             # The report key in, run and skip out, the way back's while the
             # service is down; the headings follow the outcome through

@@ -215,6 +215,17 @@ class MainScreen(Screen[None]):
         self.refresh_status()
         self.refresh_hint()
 
+    def refresh_rows(self) -> None:
+        """Every row as the run stands: its end changes rows no step report
+        touched (the way back's after an upgrade, the cutover's after the way
+        back; RunState.shown_state)."""
+        if not self.can_draw:
+            return
+        now = self.clock()
+        for step_id in self.checklist.steps:
+            self.checklist.show_state(step_id, *self.row_now(step_id, now))
+        self.query_one("#legend", Static).update(self.legend())
+
     def tick(self) -> None:
         """Once a second: the running step's elapsed time and the clocks row;
         nothing else on the screen changes with the time."""
@@ -341,7 +352,7 @@ class MainScreen(Screen[None]):
 
     def legend(self) -> Content:
         """The legend, three looks to a row beside the narrower checklist."""
-        return legend(5 if self.words else 3)
+        return legend(5 if self.words else 3, ended=self.state.finished_either_way)
 
     def on_resize(self, event: Resize) -> None:
         # From the new size, not the breakpoint class: Textual sets that after

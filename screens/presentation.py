@@ -30,12 +30,22 @@ GROUPS = {
 NOT_NEEDED = "ROLLBACK · not needed: the upgrade is done"
 # Once the way back is done: it no longer waits on a failure.
 WENT_BACK = "ROLLBACK · done: the old release serves again"
+# Once the run has ended after its cutover began, whichever way: the live
+# system of the prepare heading is no longer the one it meant.
+PREPARED = "PREPARE · before the cutover"
+UPGRADED = "CUTOVER · done: the new release serves"
+UNDONE_CUTOVER = "CUTOVER · undone by the way back"
 
 # A state the engine does not have: the executor is waiting for the operator
 # to confirm this step. It is the answer to "where am I", so it gets a row look.
 NEXT = "next"
 # Nor this one: done, but the step said something the operator must read.
 WARNED = "warned"
+# Once the run has ended, a cutover step the way back undid, and a step the
+# run will never come to: "done" and "pending" read as the host's state and
+# as work left, both false by then (operator trial, stop 38).
+UNDONE = "undone"
+NOT_RUN = "not-run"
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ LOOKS: dict[str, Look] = {
     StepState.SKIPPED.value: Look("»", StepState.SKIPPED.words, "$text-muted italic"),
     StepState.NEEDS_REVIEW.value: Look("?", StepState.NEEDS_REVIEW.words, "bold $warning"),
     StepState.IN_DOUBT.value: Look("!", StepState.IN_DOUBT.words, "bold $error"),
+    UNDONE: Look("↺", "undone", "$text-muted"),
+    NOT_RUN: Look("–", "not run", "$text-muted"),
 }
 
 TITLE_WIDTH = 34
@@ -107,11 +119,21 @@ def step_row(number: int, title: str, state: str, elapsed: float | None, *,
     )
 
 
-def legend(per_row: int = 5) -> Content:
-    """Every row look in one place, for the operator who has not learnt them
-    yet: `per_row` of them to a row (3 where the checklist is narrow)."""
+# The looks only a run under way gives a row, and those only a run that ended
+# upgraded or back gives (screens.run_state.RunState.shown_state).
+_WHILE_RUNNING = (NEXT, StepState.RUNNING.value)
+_ONCE_ENDED = (UNDONE, NOT_RUN)
+
+
+def legend(per_row: int = 5, *, ended: bool = False) -> Content:
+    """Every look a row can have now in one place, for the operator who has
+    not learnt them yet: `per_row` of them to a row (3 where the checklist is
+    narrow); `ended`: the run ended upgraded or back. As many looks either
+    way, so the legend keeps its height at the end."""
+    left_out = _WHILE_RUNNING if ended else _ONCE_ENDED
     parts: list[Content | str | tuple[str, str]] = []
-    for number, shown in enumerate(LOOKS.values(), start=1):
+    shown_looks = [shown for state, shown in LOOKS.items() if state not in left_out]
+    for number, shown in enumerate(shown_looks, start=1):
         parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
         parts.append("\n" if number % per_row == 0 else "   ")
     return Content.assemble(*parts).rstrip()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook.model import Action, Outcome, Phase, StepCard, StepReport, StepState
-from screens.presentation import NEXT, WARNED
+from screens.presentation import NEXT, NOT_RUN, UNDONE, WARNED
 
 # The events and the journal load with the first event, after the first
 # paint (issue 12): the first screen draws the cards alone.
@@ -247,9 +247,25 @@ class RunState:
         going = self.run_started is not None and self.outcome is None
         return going or self.service_down
 
+    @property
+    def finished_either_way(self) -> bool:
+        """The run ended upgraded or back on the old release: the ends at
+        which rows can read undone or not run, and none runs again."""
+        return self.outcome in (Outcome.DONE, Outcome.ROLLED_BACK)
+
     def shown_state(self, step_id: str) -> str:
-        """The row's state: done with warnings is not a plain done."""
+        """The row's state: done with warnings is not a plain done; once the
+        run has ended, a cutover step the way back undid is undone, and a step
+        the run did not come to (the way back after an upgrade, the cutover's
+        rest after the way back) is not run."""
         state = self.states[step_id]
+        phase = self.by_id[step_id].phase
+        went_back = self.outcome is Outcome.ROLLED_BACK and phase is Phase.CUTOVER
+        passed_by = went_back or (self.outcome is Outcome.DONE and phase is Phase.ROLLBACK)
+        if passed_by and state == StepState.PENDING.value:
+            return NOT_RUN
+        if went_back and state == StepState.DONE.value:
+            return UNDONE
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED
         return state

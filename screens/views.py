@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING
 from textual.content import Content
 
 from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState, wall_clock
-from screens.presentation import GROUPS, NOT_NEEDED, WENT_BACK, clock, duration, look
+from screens.presentation import (
+    GROUPS,
+    NOT_NEEDED,
+    PREPARED,
+    UNDONE_CUTOVER,
+    UPGRADED,
+    WENT_BACK,
+    clock,
+    duration,
+    look,
+)
 from screens.run_state import RunState
 
 if TYPE_CHECKING:
@@ -149,9 +159,11 @@ def group_titles(state: RunState) -> dict[str, str]:
         titles[Phase.PREPARE] = "PREPARE · before the cutover, now under way"
         titles[Phase.CUTOVER] = f"CUTOVER · under way, down since {wall_clock(state.down_since)}"
     if state.outcome is Outcome.DONE:
-        titles[Phase.ROLLBACK] = NOT_NEEDED
+        titles.update({Phase.PREPARE: PREPARED, Phase.CUTOVER: UPGRADED,
+                       Phase.ROLLBACK: NOT_NEEDED})
     elif state.outcome is Outcome.ROLLED_BACK:
-        titles[Phase.ROLLBACK] = WENT_BACK
+        titles.update({Phase.PREPARE: PREPARED, Phase.CUTOVER: UNDONE_CUTOVER,
+                       Phase.ROLLBACK: WENT_BACK})
     elif state.going_back:
         titles[Phase.ROLLBACK] = "ROLLBACK · under way: down until it is done"
     return titles

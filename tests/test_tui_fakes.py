@@ -172,6 +172,17 @@ def test_every_state_has_a_glyph_and_a_word_in_the_legend() -> None:
         assert word in text
 
 
+def test_the_legend_names_the_looks_rows_can_have_as_the_run_stands() -> None:
+    """Once the run has ended, rows can read undone or not run, and none reads
+    running or your turn: the legend says so in the same number of rows."""
+    live, ended = legend().plain, legend(ended=True).plain
+    assert "undone" not in live and "not run" not in live
+    assert "undone" in ended and "not run" in ended
+    assert "running" not in ended and "your turn" not in ended
+    assert ended.count("\n") == live.count("\n")
+    assert legend(3, ended=True).plain.count("\n") == legend(3).plain.count("\n")
+
+
 def test_output_lines_tell_the_streams_apart_in_the_text() -> None:
     assert output_lines("cmd", "$ ls -l") == ["$ ls -l"]
     assert output_lines("cmd", "curl -X GET x") == ["$ curl -X GET x"]

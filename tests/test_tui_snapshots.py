@@ -176,6 +176,38 @@ def test_a_failed_cutover_step(snap_compare: Any) -> None:
     assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
 
 
+def test_the_main_screen_after_the_way_back(snap_compare: Any) -> None:
+    """Once the way back is done, the cutover rows it undid read undone, those
+    it was chosen before read not run, and the legend names both."""
+    clock = FakeClock(5000.0)
+    app = make_app(clock_=clock)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready(pilot)
+        front = app.front
+        started(app)
+        for step_id in (*PREPARE, "schema"):
+            front.tell(StepChanged(report(step_id, StepState.DONE, "ok", 0.8)))
+        clock.now += 240
+        front.tell(CutoverStarted("delete-nodegroups", app.clock()))
+        for step_id in ("delete-nodegroups", "backup-live", "promote-new", "stop-service",
+                        "service-unit"):
+            front.tell(StepChanged(report(step_id, StepState.DONE, "ok", 3.0)))
+        front.tell(StepChanged(report("start-service", StepState.FAILED,
+                                      "the API did not answer in 5 minutes", 300.0)))
+        for step_id in ("rollback-stop-new", "rollback-set-aside", "rollback-restore",
+                        "rollback-unit", "rollback-start", "rollback-recreate"):
+            front.tell(StepChanged(report(step_id, StepState.DONE, "ok", 2.0)))
+        clock.now += 420
+        front.tell(CutoverEnded(True, 420.0))
+        front.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+        await settle(pilot)
+        app.main.tick()
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=run_before, terminal_size=SIZE)
+
+
 # --- at the sizes an operator meets: 80x24 and 200x60 ----------------------------------
 
 SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)],

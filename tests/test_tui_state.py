@@ -571,6 +571,59 @@ async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() 
         assert "if a step fails, or press r" not in shown, shown
 
 
+async def test_after_the_way_back_the_cutover_rows_read_undone_and_not_run() -> None:
+    """Operator trial (stop 38): after the way back, cutover rows 12-15 still
+    read done, though the way back had undone each of them, and the steps it
+    was chosen before read pending, as if work were left; the prepare heading
+    still spoke of the live system as if the cutover had not begun."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
+        for step_id in ("delete-nodegroups", "backup-live", "promote-new", "stop-service"):
+            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+        tell(app, StepChanged(report("service-unit", StepState.FAILED, "no java", 0.1)))
+        for step_id in ("rollback-stop-new", "rollback-set-aside", "rollback-restore",
+                        "rollback-unit", "rollback-start", "rollback-recreate"):
+            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+        tell(app, CutoverEnded(True, 4.0))
+        tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+        await pilot.pause()
+        checklist = app.main.checklist
+
+        def row(step_id: str) -> str:
+            return str(checklist.get_option(step_id).prompt)
+
+        for step_id in ("delete-nodegroups", "backup-live", "promote-new", "stop-service"):
+            assert "undone" in row(step_id) and " done " not in row(step_id), row(step_id)
+        # What failed stays said: the way back does not make it something else.
+        assert "failed" in row("service-unit"), row("service-unit")
+        for step_id in ("start-service", "recreate"):
+            assert "not run" in row(step_id) and "pending" not in row(step_id), row(step_id)
+        assert " done " in row("rollback-recreate"), row("rollback-recreate")
+        # Prepare's own work happened, and stays done.
+        assert "pending" in row("preflight")
+        headings = {phase: str(checklist.get_option(f"group-{phase}").prompt)
+                    for phase in ("prepare", "cutover")}
+        assert "keeps running" not in headings["prepare"], headings
+        assert "undone" in headings["cutover"], headings
+
+
+async def test_after_an_upgrade_the_way_back_rows_read_not_run() -> None:
+    """Its heading said the way back was not needed, while each of its rows
+    still read pending, the word for work left (operator trial, stop 38)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        row = app.main.checklist.get_option("rollback-restore")
+        assert "pending" in str(row.prompt)
+        tell(app, RunEnded(Outcome.DONE.value, 0))
+        await pilot.pause()
+        for step_id in ("rollback-stop-new", "rollback-restore", "rollback-recreate"):
+            shown = str(app.main.checklist.get_option(step_id).prompt)
+            assert "not run" in shown and "pending" not in shown, shown
+
+
 async def test_the_status_row_says_how_the_run_ended_in_words() -> None:
     """Operator trial: after the way back the status row read `run rolled-back`,
     the journal's token, beside clocks and counts said in words."""
