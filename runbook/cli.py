@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from runbook.collector import held_for_start_up, start_up_over
+from runbook.visible import visible
 
 # Only what parsing the command line needs is imported here: `--help`, `diff`
 # and the first paint of the TUI must not wait for SSH, HTTP or Textual they
@@ -196,7 +197,7 @@ def _refusal(exc: Exception) -> int | None:
     if isinstance(exc, JournalWriteError):
         # Mid-run: the host may have been changed, so not bad input; a run
         # that cannot keep its record has failed.
-        print(f"runbook: {exc}", file=sys.stderr)
+        print(f"runbook: {visible(str(exc))}", file=sys.stderr)
         return Outcome.FAILED.exit_code
     from runbook.properties.decisions import DecisionsError
 
@@ -205,14 +206,14 @@ def _refusal(exc: Exception) -> int | None:
         # A rehearsal host that could not be set up (its sandbox is busy,
         # say) ran nothing either: bad input, like a config error. So does a
         # damaged record of the host's, read before anything runs.
-        print(f"runbook: {exc}", file=sys.stderr)
+        print(f"runbook: {visible(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if isinstance(exc, PermissionError) and exc.filename:
         # A file of this machine's that runbook may not read or write: the
         # engine keeps the host's own in its steps, so this comes before any
         # run (operator trial: an artifact in a folder of another user's).
-        print(f"runbook: {exc.filename}: permission denied; run as a user who can reach it, "
-              "or move it where you can", file=sys.stderr)
+        print(f"runbook: {visible(str(exc.filename))}: permission denied; run as a user who "
+              "can reach it, or move it where you can", file=sys.stderr)
         return EXIT_BAD_INPUT
     return None
 
@@ -586,7 +587,8 @@ def _note_what_the_run_would_refuse(settings: Settings) -> None:
     try:
         _refuse_decisions_the_run_cannot_use(settings, None)
     except (ConfigError, DecisionsError) as exc:
-        print(f"runbook: note: `runbook run` refuses this config as it stands: {exc}",
+        print(f"runbook: note: `runbook run` refuses this config as it stands: "
+              f"{visible(str(exc))}",
               file=sys.stderr)
 
 
@@ -1315,13 +1317,13 @@ def _diff(args: argparse.Namespace) -> int:
         if over is not None:
             # Operator trial: the merged file, secrets in clear, replaced the
             # decisions file meant to be shared, or the live copy; exit 0.
-            print(f"runbook diff: --out {args.out} is {over}, which the review reads; "
-                  "write the merged file to a path of its own", file=sys.stderr)
+            print(f"runbook diff: --out {visible(str(args.out))} is {over}, which the review "
+                  "reads; write the merged file to a path of its own", file=sys.stderr)
             return 2
         if is_a_journal(args.out):
             # Bad-input trial: a run's record became the merged file, in clear.
-            print(f"runbook diff: --out {args.out} is a run's journal; write the merged "
-                  "file to a path of its own", file=sys.stderr)
+            print(f"runbook diff: --out {visible(str(args.out))} is a run's journal; write the "
+                  "merged file to a path of its own", file=sys.stderr)
             return 2
     if _paints(args):  # the editor, unless --check or --json asks for text
         from screens.diff_app import run_diff_app
@@ -1409,7 +1411,7 @@ def _newest_said(journal: Path) -> Path:
     """The journal chosen for the operator, named on stderr: the newest in the
     state dir need not be the run they have in mind (operator trial: a
     sandbox's run keeps its journal in the sandbox)."""
-    print(f"runbook: read the newest journal, {journal}", file=sys.stderr)
+    print(f"runbook: read the newest journal, {visible(str(journal))}", file=sys.stderr)
     return journal
 
 

@@ -30,6 +30,7 @@ from runbook.properties import (
     review_files,
     unknown_sets,
 )
+from runbook.visible import visible
 from screens.properties_review import PropertiesReviewScreen, needs_decision
 from screens.terminal import drawing_survives_a_closed_terminal
 
@@ -167,7 +168,7 @@ def run_diff_app(
     try:
         app = create_diff_app(old, new, sets=sets, decisions=decisions, out=out)
     except (PropertiesError, DecisionsError, DiffInputError) as exc:
-        print(f"runbook diff: {exc}", file=stderr)
+        print(f"runbook diff: {visible(str(exc))}", file=stderr)
         return EXIT_BAD_INPUT
     with drawing_survives_a_closed_terminal():
         app.run()

@@ -1004,3 +1004,19 @@ def test_a_sandbox_folder_holding_other_files_is_refused(tmp_path: Path) -> None
     line = result.stderr.strip()
     assert "\n" not in line and str(mine) in line and "new folder" in line, line
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("command", [
+    ["report", "{path}"], ["log", "{path}"], ["plan", "{path}"],
+    ["run", "{path}", "--headless"], ["diff", "{path}", "{path}", "--json"],
+])
+def test_a_path_with_an_escape_or_a_line_break_is_shown_escaped(command: list[str]) -> None:
+    """Bad-input trial (stop 38): a path given with an escape sequence or a
+    line break was printed as given, so the refusal acted on the terminal
+    (ESC [2J clears it) or ran over two lines."""
+    path = "/nonexistent/a\x1b[2Jb\nc"
+    result = runbook(*[part.replace("{path}", path) for part in command])
+    assert result.returncode == 2, result.stderr
+    assert "\x1b" not in result.stderr, repr(result.stderr)
+    assert result.stderr.count("\n") == 1, repr(result.stderr)
+    assert "a\\u001b[2Jb\\u000ac" in result.stderr, result.stderr

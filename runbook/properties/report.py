@@ -347,7 +347,7 @@ def diff_command(
     stderr = stderr if stderr is not None else sys.stderr
 
     def bad(message: str) -> int:
-        print(f"runbook diff: {message}", file=stderr)
+        print(f"runbook diff: {visible(message)}", file=stderr)
         return 2
 
     if not check and not as_json:
