@@ -134,7 +134,14 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     with held_for_start_up():
-        args = _parser().parse_args(argv)
+        parser = _parser()
+        given = list(sys.argv[1:] if argv is None else argv)
+        if given and given[0].startswith("-") and given[0] not in ("-h", "--help"):
+            # argparse says a command is missing, or that the option is not
+            # known, never where it went wrong: each option is the command's.
+            parser.error(f"{visible(given[0])} comes before the command; options follow it, "
+                         f"as in runbook rehearse --yes")
+        args = parser.parse_args(argv)
         stdout = sys.stdout
         try:
             return _command(args)

@@ -1020,3 +1020,14 @@ def test_a_path_with_an_escape_or_a_line_break_is_shown_escaped(command: list[st
     assert "\x1b" not in result.stderr, repr(result.stderr)
     assert result.stderr.count("\n") == 1, repr(result.stderr)
     assert "a\\u001b[2Jb\\u000ac" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args", [["--bogus"], ["--yes", "rehearse"], ["-x"]])
+def test_an_option_before_the_command_is_named(args: list[str]) -> None:
+    """Bad-input trial (stop 38): `runbook --bogus` said a command was
+    missing, not what was wrong with what was given."""
+    result = runbook(*args)
+    assert result.returncode == 2, result.stderr
+    assert args[0] in result.stderr and "comes before the command" in result.stderr, \
+        result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
