@@ -650,8 +650,10 @@ class RunbookApp(App["Outcome | None"]):
         yield from self._textual_commands(screen)
 
     def _textual_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        # Not Textual's Quit: ours asks first. Nor its theme picker: noise in
+        # the window, and another theme could blur the states' colours.
         for command in super().get_system_commands(screen):
-            if command.title.lower() != "quit":  # ours asks first
+            if command.title.lower() not in ("quit", "theme"):
                 yield command
 
 
