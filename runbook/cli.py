@@ -718,6 +718,25 @@ def _rollback_after(args: argparse.Namespace) -> str | None:
     return after
 
 
+def _refuse_faults_the_drill_never_reaches(after: str | None, asked: list[Requested]) -> None:
+    """With --rollback-after, the upgrade's steps after it never run: a fault
+    timed to one would never come up, which the rehearsal could say only at
+    its end (operator trial). Refused before a host is made for it."""
+    if after is None:
+        return
+    from runbook.config import ConfigError
+    from steps import procedure
+
+    upgrade = [step.id for step in procedure()]
+    beyond = upgrade[upgrade.index(after) + 1:]
+    never = [str(request) for request in asked if request.step in beyond]
+    if never:
+        step = "that step runs" if len(never) == 1 else "those steps run"
+        raise ConfigError("rehearse", f"--fault {', '.join(never)} would never come up: "
+                          f"--rollback-after {after} goes back before {step}; time a fault "
+                          "to a step up to it, or to the way back's")
+
+
 def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
               state_dir: Path, offer_resume: bool, stopper: Stopper, isolated: bool = False,
               host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None,
@@ -1267,7 +1286,7 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             not any((Path(args.sandbox) / ".operator" / "runs").glob("*.jsonl")):
         raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "
                           "is none to resume; leave out --resume to begin one")
-    _rollback_after(args)  # refused before a host is made for it
+    _refuse_faults_the_drill_never_reaches(_rollback_after(args), asked)
     _refuse_the_screen_without_a_terminal(args)
     rehearsal = _Rehearsal(args, asked)
     try:

@@ -1031,3 +1031,17 @@ def test_an_option_before_the_command_is_named(args: list[str]) -> None:
     assert args[0] in result.stderr and "comes before the command" in result.stderr, \
         result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_a_fault_past_the_drills_way_back_is_refused_at_start(tmp_path: Path) -> None:
+    """Operator trial (stop 38): with --rollback-after, a fault at a step
+    after it never came up, which was said only once the whole rehearsal had
+    run: a drill that did not practise what it was asked to."""
+    result = runbook("rehearse", "--headless", "--yes", "--sandbox", str(tmp_path / "sb"),
+                     "--rollback-after", "backup-live", "--fault", "api-error@recreate",
+                     timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "api-error@recreate" in result.stderr and "backup-live" in result.stderr, \
+        result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "sb").exists(), "refused before a sandbox is made"
