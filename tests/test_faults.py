@@ -514,6 +514,10 @@ async def test_an_ssh_drop_at_upload_lands_while_the_file_is_sent(
         assert host.ssh_drops == 1
         assert outcome is Outcome.DONE, front.text()[-3000:]
         sent = host.sftp_bytes
+        # Half way through the distribution, which goes first, as the fault's
+        # listing says: a small one went in a single write, and the drop
+        # landed in the controller jar after it (operator trial, stop 38).
+        assert host.sftp_bytes_at_drop == size // 2, (host.sftp_bytes_at_drop, size)
     assert front.recovered == [], "the upload goes on by itself once reconnected"
     # Half went before the drop; the rest after it, not the whole file again.
     assert sent < size * 1.5 + (1 << 20), (sent, size)

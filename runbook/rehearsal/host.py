@@ -845,6 +845,12 @@ class RehearsalHost:
         """Bytes written to the host over SFTP since it started."""
         return self._sshd.sftp_bytes if self._sshd is not None else 0
 
+    @property
+    def sftp_bytes_at_drop(self) -> int | None:
+        """Of those, how many had reached the host when an armed drop landed
+        in a write; None before one has."""
+        return self._sshd.sftp_bytes_at_drop if self._sshd is not None else None
+
     async def __aenter__(self) -> RehearsalHost:
         await self.start()
         return self

@@ -121,13 +121,20 @@ class SandboxSFTPServer(asyncssh.SFTPServer):
     def write(self, file_obj: object, offset: int, data: bytes) -> Any:
         # A drop armed for the next transfer lands once data has started
         # to arrive: what reached the host is a part file, as on a real drop.
-        if self._owner is not None:
-            self._owner.sftp_bytes += len(data)
-        if self._owner is not None and self._owner.take_armed_drop(len(data)):
-            result = super().write(file_obj, offset, data)
-            self._owner.drop_connections()
-            return result
-        return super().write(file_obj, offset, data)
+        owner = self._owner
+        if owner is None:
+            return super().write(file_obj, offset, data)
+        through = owner.drop_in_a_write(len(data))
+        if through is None:
+            owner.sftp_bytes += len(data)
+            return super().write(file_obj, offset, data)
+        # Only the bytes before the drop's point reach the host: a file sent
+        # in a single write (a small distribution) is cut too, not whole.
+        result = super().write(file_obj, offset, data[:through])
+        owner.sftp_bytes += through
+        owner.sftp_bytes_at_drop = owner.sftp_bytes
+        owner.drop_connections()
+        return result
 
     def map_path(self, path: bytes) -> bytes:
         # Relative paths start in the user's home, as with OpenSSH.
@@ -207,6 +214,7 @@ class RehearsalSSHServer:
         self._drop_in_a_write = False
         self.drops = 0
         self.sftp_bytes = 0  # written through SFTP, all sessions together
+        self.sftp_bytes_at_drop: int | None = None  # of them, when a drop landed in a write
         # Process groups of every command ever started: what a leftover
         # (a command orphaned by a dropped connection, or something it put in
         # the background) can be found by.
@@ -250,21 +258,28 @@ class RehearsalSSHServer:
         self._drop_in_a_change = in_a_change
         self._drop_in_a_write = in_a_write
 
-    def take_armed_drop(self, size: int = 1, *, command: str | None = None) -> bool:
-        """Whether this command (or SFTP write of `size` bytes) is where the
-        armed drop lands."""
+    def take_armed_drop(self, command: str) -> bool:
+        """Whether this command is where the armed drop lands."""
+        return self._drop_lands(1, command=command) is not None
+
+    def drop_in_a_write(self, size: int) -> int | None:
+        """Whether the armed drop lands in this SFTP write of `size` bytes:
+        how many of them go through before it does, or None."""
+        return self._drop_lands(size)
+
+    def _drop_lands(self, size: int, *, command: str | None = None) -> int | None:
         if not self._drop_armed:
-            return False
+            return None
         if self._drop_in_a_change and command is not None and not keeps_a_record(command):
-            return False
+            return None
         if self._drop_in_a_write and command is not None:
-            return False
-        if self._drop_skip > 0:
+            return None
+        if self._drop_skip >= size:
             self._drop_skip -= size
-            return False
+            return None
         self._drop_armed = False
         self.drops += 1
-        return True
+        return self._drop_skip
 
     async def close(self) -> None:
         if self._acceptor is not None:
