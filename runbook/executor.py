@@ -567,7 +567,14 @@ class Executor(Generic[F]):
             self.front.tell(JournalRepaired(self.journal.repaired))
         outcome = Outcome.DONE
         try:
-            if self.steps and not self._way_back_began():
+            passed = self._drill_step_passed()
+            if passed is not None:
+                self._info(passed, f"--rollback-after {passed.id}: the earlier run had done "
+                           "this step, so the way back begins now; the steps before it are "
+                           "not looked at again")
+                outcome = await self._roll_back(f"--rollback-after {passed.id}: done in the "
+                                                "earlier run, practised from there")
+            elif self.steps and not self._way_back_began():
                 outcome = await self._steps(self.steps, then=self.rollback_after)
             else:  # `runbook rollback`, or a resumed run that was on its way back
                 outcome = await self._roll_back(
@@ -631,6 +638,17 @@ class Executor(Generic[F]):
         most (operator trial)."""
         return bool(self.rollback) and self.cutover_began is not None \
             and step.phase is not Phase.ROLLBACK
+
+    def _drill_step_passed(self) -> Step[F] | None:
+        """The --rollback-after step, when the resumed run had done it: the
+        drill turns back at once. Going through the steps first asked for
+        every look again (preflight), with the stream manager down, before
+        the way back it was resumed for (left since stop 37)."""
+        step = next((s for s in self.steps if s.id == self.rollback_after), None)
+        earlier = self._earlier(step) if step is not None else None
+        if step is None or earlier is None or earlier.state is not StepState.DONE:
+            return None
+        return step if self.rollback and not self._way_back_began() else None
 
     def _way_back_began(self) -> bool:
         """The resumed run had taken the way back: the host is part way back to

@@ -598,3 +598,31 @@ async def test_a_retry_found_done_records_no_running_time_of_its_own(tmp_path: P
     assert [r["state"] for r in ends] == ["failed", "done"], ends
     assert ends[0]["elapsed_s"] >= 0.3
     assert ends[1].get("elapsed_s") is None, ends[1]
+
+
+class Looks(Say):
+    """A step that changes nothing (as preflight): a resumed run looks again."""
+    read_only: ClassVar[bool] = True
+
+
+async def test_a_drill_resumed_past_its_step_turns_back_at_once(tmp_path: Path) -> None:
+    """Left since stop 37: `--resume --rollback-after STEP`, the command a
+    rehearsal stopped mid-cutover names to practise the way back from there,
+    asked for every look (preflight) again before it turned back, with the
+    stream manager down and STEP long done."""
+    def upgrade() -> list[Step[Any]]:
+        return [Looks("look"), Say("cut", phase=Phase.CUTOVER),
+                Say("more", phase=Phase.CUTOVER)]
+
+    def way_back() -> list[Step[Any]]:
+        return [Say("back", phase=Phase.ROLLBACK)]
+
+    first = ScriptedFrontEnd(answers={"more": Decision(Answer.STOP)})
+    assert await run_steps(tmp_path, upgrade(), first, rollback=way_back()) is Outcome.STOPPED
+    front = ScriptedFrontEnd()
+    outcome = await run_steps(tmp_path, upgrade(), front, resume=True, rollback=way_back(),
+                              rollback_after="cut")
+    assert outcome is Outcome.ROLLED_BACK
+    assert front.asked == ["back"], front.asked
+    said = [line for _sid, stream, line in front.lines if stream == "info"]
+    assert any("--rollback-after cut" in line for line in said), said

@@ -328,7 +328,9 @@ async def test_the_new_database_gone_mid_cutover_leaves_the_way_back_open(
     down, and resumed to take the way back. new-database, looking again, failed
     with "nothing on the host has changed and the live stream manager still
     serves" while the stream manager was down mid-cutover, and offered no way
-    back: a down new database is when the operator most needs it."""
+    back: a down new database is when the operator most needs it. (Resumed
+    with --rollback-after service-unit, a drill now turns back at once, with
+    no look at new-database: tests/test_executor.py.)"""
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
         old = before(host)
@@ -336,8 +338,7 @@ async def test_the_new_database_gone_mid_cutover_leaves_the_way_back_open(
             ScriptedFrontEnd({"start-service": Decision(Answer.STOP)}))
         await host.databases.new.stop()
         front = ScriptedFrontEnd(recoveries={"new-database": [Recovery.ROLLBACK]})
-        outcome = await session(host, journal, resume=replay(journal),
-                                rollback_after="service-unit").run(front)
+        outcome = await session(host, journal, resume=replay(journal)).run(front)
         now = await after(host, outcome)
         wrong = problems(old, now, host, promoted=True)
     assert processes_mentioning(host.sandbox) == []
