@@ -545,6 +545,25 @@ async def test_skip_is_offered_only_for_a_step_that_can_be_skipped() -> None:
         answer.cancel()
 
 
+CUTOVER = ("delete-nodegroups", "backup-live", "promote-new", "stop-service", "service-unit",
+           "start-service", "recreate")
+WAY_BACK = ("rollback-stop-new", "rollback-set-aside", "rollback-restore", "rollback-unit",
+            "rollback-start", "rollback-recreate")
+
+
+def went_back_from(app: RunbookApp, failed: str) -> None:
+    """A cutover whose steps were done up to `failed`, which failed, and the
+    whole way back after it, done."""
+    tell(app, CutoverStarted(CUTOVER[0], app.clock()))
+    for step_id in CUTOVER[:CUTOVER.index(failed)]:
+        tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+    tell(app, StepChanged(report(failed, StepState.FAILED, "it failed", 0.1)))
+    for step_id in WAY_BACK:
+        tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+    tell(app, CutoverEnded(True, 4.0))
+    tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+
+
 async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() -> None:
     """Operator trial: once every rollback step was done, the hint still said
     the cutover step had failed and to fix the cause and run runbook again,
@@ -553,16 +572,7 @@ async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
-        for step_id in ("delete-nodegroups", "backup-live", "promote-new", "stop-service",
-                        "service-unit"):
-            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
-        tell(app, StepChanged(report("start-service", StepState.FAILED, "no answer", 0.1)))
-        for step_id in ("rollback-stop-new", "rollback-set-aside", "rollback-restore",
-                        "rollback-unit", "rollback-start", "rollback-recreate"):
-            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
-        tell(app, CutoverEnded(True, 4.0))
-        tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+        went_back_from(app, "start-service")
         await pilot.pause()
         shown = screen_text(app)
         assert "the old release serves again" in shown, shown
@@ -579,15 +589,7 @@ async def test_after_the_way_back_the_cutover_rows_read_undone_and_not_run() -> 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
-        for step_id in ("delete-nodegroups", "backup-live", "promote-new", "stop-service"):
-            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
-        tell(app, StepChanged(report("service-unit", StepState.FAILED, "no java", 0.1)))
-        for step_id in ("rollback-stop-new", "rollback-set-aside", "rollback-restore",
-                        "rollback-unit", "rollback-start", "rollback-recreate"):
-            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
-        tell(app, CutoverEnded(True, 4.0))
-        tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+        went_back_from(app, "service-unit")
         await pilot.pause()
         checklist = app.main.checklist
 
