@@ -287,8 +287,11 @@ class RunState:
     @property
     def counted(self) -> list[StepCard]:
         """The steps the count of those done is of: the upgrade's, or the way
-        back's when it runs alone (`runbook rollback`)."""
-        return self.forward or self.cards
+        back's once it has begun (the cutover steps it undoes are done no
+        longer) or when it runs alone (`runbook rollback`)."""
+        if self.forward and not self.going_back:
+            return self.forward
+        return [card for card in self.cards if card.phase is Phase.ROLLBACK]
 
     @property
     def finished(self) -> int:

@@ -108,9 +108,9 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False,
     clocks: Parts = [*downtime(state, now, narrow=narrow, brief=brief), "   "]
     clocks += [("elapsed ", "$text-muted"), clock(elapsed), "   "]
     done = f"{state.finished}/{len(state.counted)}"
-    if state.forward:
+    if state.forward and not state.going_back:
         clocks += [(f"{done} done" if narrow else f"steps {done} done or skipped", "")]
-    else:  # the way back alone (`runbook rollback`): its steps are all there is
+    else:  # the way back, under way, done, or alone (`runbook rollback`)
         clocks += [(f"way back {done} done", "")]
     if state.outcome is not None:
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}

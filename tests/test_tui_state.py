@@ -626,6 +626,20 @@ async def test_after_an_upgrade_the_way_back_rows_read_not_run() -> None:
             assert "not run" in shown and "pending" not in shown, shown
 
 
+async def test_on_the_way_back_the_count_is_of_its_steps() -> None:
+    """Operator trial (stop 38): after the way back the status row read "steps
+    14/17 done or skipped", counting cutover steps the way back had undone as
+    done, and saying nothing of the way back's own progress."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "start-service")
+        await pilot.pause()
+        clocks = app.main.clocks().plain
+        assert "way back 6/6 done" in clocks, clocks
+        assert "steps " not in clocks, clocks
+
+
 async def test_the_status_row_says_how_the_run_ended_in_words() -> None:
     """Operator trial: after the way back the status row read `run rolled-back`,
     the journal's token, beside clocks and counts said in words."""
