@@ -375,9 +375,7 @@ class RunContext(Generic[F]):
     # -- telling the operator ------------------------------------------------
 
     def info(self, text: str) -> None:
-        text = self._x.redactor(text)
-        self._x.journal.write(Record.OUTPUT, step=self._step.id, lines=[["info", text]])
-        self._say("info", text)
+        self._x._info(self._step, text)
 
     def note(self, kind: str, text: str, **data: Any) -> None:
         """A fact worth keeping for the report (journalled as its own record)."""
@@ -701,10 +699,9 @@ class Executor(Generic[F]):
             found = await self.remote.job_status(job)
             if found is None:
                 continue
-            self.front.tell(Output(step.id, "info", (
-                f"the earlier attempt's command still runs on the host (pids "
-                f"{', '.join(map(str, found.pids))}); waiting for it to end, at most "
-                f"{found.left:.0f}s")))
+            self._info(step, f"the earlier attempt's command still runs on the host (pids "
+                       f"{', '.join(map(str, found.pids))}); waiting for it to end, at most "
+                       f"{found.left:.0f}s")
             deadline = time.monotonic() + found.left
             while found is not None and time.monotonic() < deadline:
                 left = deadline - time.monotonic()
@@ -714,13 +711,12 @@ class Executor(Generic[F]):
                 await asyncio.sleep(min(1.0, max(0.1, left)))
                 found = await self.remote.job_status(job)
             if found is not None:
-                self.front.tell(Output(step.id, "info", "it outlived its time limit: "
-                                       "stopping it"))
+                self._info(step, "it outlived its time limit: stopping it")
                 if not await self.remote.stop_job(job):
                     raise StepFailed(f"the earlier attempt (session {found.session}) still "
                                      "runs on the host and could not be stopped; stop it by "
                                      "hand before running the step again")
-            self.front.tell(Output(step.id, "info", "the earlier attempt has ended"))
+            self._info(step, "the earlier attempt has ended")
 
     async def _look(self, step: Step[F], ctx: RunContext[F]) -> Check:
         """The step's check; a check cut off by a lost connection changed

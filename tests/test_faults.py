@@ -651,6 +651,9 @@ async def test_a_retry_after_a_stop_waits_for_the_command_the_stop_did_not_end(
     assert "started" in logged, "what it printed before the stop is kept"
     assert any("stopped by the operator" in line for line in logged), logged
     assert not any("until a run checks the host" in line for line in logged), logged
+    # What the screen said of the wait is in the journal too (review, stop 39).
+    assert any("the earlier attempt has ended" in line for line in logged), logged
+    assert any("the earlier attempt's command still runs" in line for line in logged), logged
     remarks = build(journal).remarks
     assert any("stopped sleeper" in r and "question" in r for r in remarks), remarks
     assert not any("aborted" in r for r in remarks), remarks
