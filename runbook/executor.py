@@ -468,17 +468,6 @@ class Executor(Generic[F]):
     def plan_of(self, step: Step[F]) -> list[Action]:
         return [redact_action(a, self.redactor) for a in step.plan(self.plan_context())]
 
-    def preview(self) -> dict[str, list[Action] | None]:
-        """Every step's plan as far as it can be told now (None: it needs what an
-        earlier step learns); a step's final plan comes with its confirmation."""
-        plans: dict[str, list[Action] | None] = {}
-        for step in self.steps:
-            try:
-                plans[step.id] = self.plan_of(step)
-            except Exception:  # a plan that needs run facts waits for them
-                plans[step.id] = None
-        return plans
-
     # -- telling -------------------------------------------------------------
 
     def _tell(self, event: Event, record: Record | None = None, **fields: Any) -> None:

@@ -162,12 +162,6 @@ class Redactor:
         ordered = sorted(self._secrets, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
 
-    def add_properties(self, properties: dict[str, str]) -> None:
-        """Register the values of every secret-named key of a properties map."""
-        for key, value in properties.items():
-            if is_secret_key(key):
-                self.add(value)
-
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
             return text

@@ -272,10 +272,6 @@ class Remote:
     def target(self) -> str:
         return self.host.target
 
-    @property
-    def connected(self) -> bool:
-        return self._conn is not None and not self._conn.is_closed()
-
     def _options(self) -> dict[str, object]:
         options: dict[str, object] = {
             "port": self.host.port,

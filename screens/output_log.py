@@ -84,10 +84,6 @@ class OutputLog(ScrollView, can_focus=True):
     def lines(self) -> Sequence[str]:
         return self._lines
 
-    @property
-    def line_count(self) -> int:
-        return len(self._lines)
-
     def write_line(self, line: str) -> None:
         self.write_lines([line])
 

@@ -25,7 +25,7 @@ class Red5Facts(Facts):
     # live_tree, and a resumed run found no process of the old install). What
     # may hold a secret (the processes' command lines) is not among them.
     PLAIN: ClassVar[frozenset[str]] = frozenset({
-        "install_real", "live_version", "new_version", "live_tree", "live_pids",
+        "install_real", "live_version", "new_version", "live_tree",
         "api_version", "java", "db_port", "new_top", "new_flat", "new_tree", "local_sha256",
         "snapshot", "restart_service", "started_without_database", "new_api_version",
         "rollback_stamp"})
@@ -34,7 +34,6 @@ class Red5Facts(Facts):
     live_version: str | None = None
     new_version: str | None = None
     live_tree: str | None = None  # device:inode of the live install folder
-    live_pids: list[int] = field(default_factory=list)
     api_version: str | None = None
     controller: str | None = None
     instance_prefix: str = ""

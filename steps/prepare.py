@@ -36,7 +36,6 @@ from steps.common import (
     read_bytes_command,
     read_properties,
     read_remote,
-    red5_pids,
     root,
     run_shell,
     server_folders,
@@ -203,9 +202,6 @@ class Preflight(Red5Step):
             raise StepFailed(f"{s.distribution.name} is {new_version}, older than the live "
                              f"{live_version}: this procedure upgrades, it does not go back")
         if not resumed:
-            # The server now running is the one stop-service must end; start-service
-            # uses these to tell the old server from the new one.
-            ctx.facts.live_pids = await red5_pids(ctx, ctx.facts.live_tree)
             problems += await self._leftovers(ctx)
         for local in (s.distribution, s.cloud_controller):
             if not local.is_file():

@@ -168,13 +168,13 @@ def test_facts_a_resumed_run_reads_back_are_never_masked() -> None:
                       install_real="/srv/12345/usr/local", new_top="red5pro-server-12345",
                       live_version="11.1.0.b12345",
                       local_sha256={"/tmp/dist.zip": "ab12345" + "0" * 57},
-                      rollback_stamp="20261203T123456", live_pids=[12345])
+                      rollback_stamp="20261203T123456")
     facts.red5_processes = {"12345": "java -Dpass=red5admin-secret -Dred5.root=/x"}
     record = redactor_json(facts.record(redactor))
     back = Red5Facts()
     back.load(record)
     for name in ("live_tree", "new_tree", "install_real", "new_top", "live_version",
-                 "local_sha256", "rollback_stamp", "live_pids"):
+                 "local_sha256", "rollback_stamp"):
         assert getattr(back, name) == getattr(facts, name), name
     from dataclasses import fields
 

@@ -256,12 +256,6 @@ class MariaDBServer:
     def provisioned(self) -> bool:
         return self.marker.is_file() and self.datadir.is_dir()
 
-    # --- leftovers of a killed rehearsal ---------------------------------------------
-
-    def leftovers(self) -> list[int]:
-        """Servers running on this datadir (left by a killed rehearsal)."""
-        return servers_on(self.datadir)
-
     # --- life cycle ----------------------------------------------------------------
 
     async def install(self) -> None:

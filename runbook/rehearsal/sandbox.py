@@ -28,7 +28,7 @@ import stat
 import string
 import zipfile
 from collections.abc import Callable, Collection
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from xml.etree import ElementTree
@@ -150,9 +150,6 @@ class LiveSecrets:
             aws_access_secret="".join(secrets.choice(secret_chars) for _ in range(40)),
             license_key="-".join(secrets.token_hex(2).upper() for _ in range(4)),
         )
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 # --- paths ---------------------------------------------------------------------------
