@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     import asyncio
 
     from runbook.config import Settings
-    from runbook.executor import Outcome
     from runbook.hoststate import HostState
     from runbook.journal import Replay
+    from runbook.model import Outcome
     from runbook.opening import Opening
     from runbook.rehearsal.faults import FaultSwitch, Requested
     from runbook.rehearsal.host import RehearsalHost
@@ -153,7 +153,7 @@ def _command(args: argparse.Namespace) -> int:
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
-        from runbook.executor import Outcome
+        from runbook.model import Outcome
 
         print("runbook: interrupted; the journal keeps what happened", file=sys.stderr)
         return Outcome.STOPPED.exit_code
@@ -196,9 +196,9 @@ def _refusal(exc: Exception) -> int | None:
     """The exit code of a failure that ends a command with one line, said
     here; None for anything else (a bug, shown whole)."""
     from runbook.config import ConfigError, SecretUnavailable
-    from runbook.executor import Outcome
     from runbook.hoststate import HostStateError
     from runbook.journal import JournalError, JournalWriteError
+    from runbook.model import Outcome
     from runbook.rehearsal import RehearsalError
 
     if isinstance(exc, JournalWriteError):
@@ -1315,7 +1315,7 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
                 again += " --headless"
         _where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier,
                          own_host=True)
-    from runbook.executor import Outcome
+    from runbook.model import Outcome
 
     switch = rehearsal.switch
     if switch is not None:

@@ -121,11 +121,8 @@ async def sha256_local(path: Path) -> str:
     def digest() -> str:
         import hashlib  # here: the checklist's first paint has no use for it (issue 12)
 
-        h = hashlib.sha256()
         with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+            return hashlib.file_digest(handle, "sha256").hexdigest()
 
     return await asyncio.to_thread(digest)
 
