@@ -399,34 +399,38 @@ class RunbookApp(App["Outcome | None"]):
     # --- what the executor tells us -------------------------------------------------
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        from runbook.events import JournalRepaired, RunEnded
+        from runbook.events import JournalRepaired, RunEnded, StepChanged
 
         event = message.event
         offered = self._what_the_keys_follow()
         self.run_state.apply(event, self.clock())
-        match event:
-            case JournalRepaired(message=text):
-                self.notify(text, severity="warning", timeout=30, markup=False)
-            case RunEnded(journal_failure=str(failure)):
-                self.notify(failure, severity="error", timeout=60, markup=False)
-        if isinstance(event, RunEnded):
-            self.main.refresh_rows()
         if self._what_the_keys_follow() != offered:
             # The report key in, run and skip out, the way back's while the
             # service is down; the headings follow the outcome through
             # refresh_view (views.group_titles).
             self.refresh_bindings()
-        report = getattr(event, "report", None)
-        if report is not None:
-            self.main.refresh_step(report.id)
-            if report.state in (StepState.FAILED, StepState.IN_DOUBT) and self.main.can_draw:
-                self.bell()  # the operator may be looking at another window
-                # What failed, and how, is what to look at now.
-                self.main.checklist.select_step(report.id)
-            self.main.sync_output()
+        moved = True
+        match event:
+            case StepChanged(report=report):
+                self.main.refresh_step(report.id)
+                if report.state in (StepState.FAILED, StepState.IN_DOUBT) \
+                        and self.main.can_draw:
+                    self.bell()  # the operator may be looking at another window
+                    # What failed, and how, is what to look at now.
+                    self.main.checklist.select_step(report.id)
+                self.main.sync_output()
+            case RunEnded(journal_failure=failure):
+                if failure is not None:
+                    self.notify(failure, severity="error", timeout=60, markup=False)
+                self.main.refresh_rows()
+            case JournalRepaired(message=text):
+                self.notify(text, severity="warning", timeout=30, markup=False)
+                moved = False
+            case _:
+                moved = False
         self.main.refresh_view()
         self.keep_time()
-        if report is not None or isinstance(event, RunEnded):
+        if moved:
             self._run_moved()
 
     def on_confirm_requested(self, message: ConfirmRequested) -> None:
