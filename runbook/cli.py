@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from runbook.collector import held_for_start_up, start_up_over
+from runbook.rehearsal import OPERATOR_DIRNAME
 from runbook.visible import visible
 
 # Only what parsing the command line needs is imported here: `--help`, `diff`
@@ -294,8 +295,8 @@ def rehearsal_values(values: dict[str, str]) -> dict[str, str]:
         "install_dir": f"{sandbox}/usr/local",
         "upload_dir": f"{sandbox}/tmp/runbook-upload",
         "unit_file": f"{sandbox}/lib/systemd/system/red5pro.service",
-        "distribution": f"{sandbox}/.operator/{default.new.zip_name}",
-        "cloud_controller": f"{sandbox}/.operator/{default.controller_jar}",
+        "distribution": f"{sandbox}/{OPERATOR_DIRNAME}/{default.new.zip_name}",
+        "cloud_controller": f"{sandbox}/{OPERATOR_DIRNAME}/{default.controller_jar}",
         "decisions": str(resources.files("runbook.sample_configs") / "rehearsal-decisions.toml"),
     }
     return {**defaults, **values}
@@ -1031,7 +1032,7 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
 
     # The rehearsal's decisions are the operator's to edit in the editor: a
     # copy in the sandbox, never the file shipped inside the package.
-    decisions = host.sandbox / ".operator" / "decisions.toml"
+    decisions = host.sandbox / OPERATOR_DIRNAME / "decisions.toml"
     if not decisions.exists():
         write_private(decisions, _sample("rehearsal-decisions.toml"))
     filled = {**rehearsal_values(host.config_values()), "decisions": str(decisions), **values}
@@ -1095,7 +1096,7 @@ class _Rehearsal:
                                                 scenario=args.scenario)
         await host.start()
         settings = rehearsal_settings(host)
-        operator = host.sandbox / ".operator"
+        operator = host.sandbox / OPERATOR_DIRNAME
         runs = operator / "runs" if self.lasting else rehearsals_dir()
         say(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
         if host.adopted_service:
@@ -1173,7 +1174,7 @@ class _Rehearsal:
             await self.switch.lift_all()
         if self.host is not None:
             if self.host.started:  # a host refused at its start has no sandbox
-                self._keep_snapshots(self.host.sandbox / ".operator")
+                self._keep_snapshots(self.host.sandbox / OPERATOR_DIRNAME)
             await self.host.stop()
 
     def _keep_snapshots(self, operator: Path) -> None:
@@ -1283,7 +1284,7 @@ async def _rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     if args.dist_size is not None:
         _refuse_a_distribution_the_sandbox_cannot_hold(args.dist_size, args.sandbox)
     if args.resume and args.journal is None and \
-            not any((Path(args.sandbox) / ".operator" / "runs").glob("*.jsonl")):
+            not any((Path(args.sandbox) / OPERATOR_DIRNAME / "runs").glob("*.jsonl")):
         raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "
                           "is none to resume; leave out --resume to begin one")
     _refuse_faults_the_drill_never_reaches(_rollback_after(args), asked)

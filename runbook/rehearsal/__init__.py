@@ -2,6 +2,8 @@
 
 # The sandbox's folder of the rehearsal's own state: a sandbox has one.
 STATE_DIRNAME = ".rehearsal"
+# And of the operator's side of it: the downloads, the decisions file, the runs.
+OPERATOR_DIRNAME = ".operator"
 
 
 class RehearsalError(RuntimeError):

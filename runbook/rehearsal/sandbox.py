@@ -35,11 +35,10 @@ from xml.etree import ElementTree
 
 import javaproperties
 
-from runbook.rehearsal import STATE_DIRNAME
+from runbook.rehearsal import OPERATOR_DIRNAME, STATE_DIRNAME
 from runbook.rehearsal.scenarios import Release, Scenario
 
 SANDBOX_ENV = "RUNBOOK_SANDBOX"
-OPERATOR_DIRNAME = ".operator"
 WEBINF = "webapps/streammanager/WEB-INF"
 
 # Shipped shim file -> where the sandbox needs it (relative to .rehearsal/).
