@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from runbook.curl import ApiTarget, api_path, curl_line
+from runbook.model import ApiCall
 from runbook.redact import MASK, Redactor
 
 if TYPE_CHECKING:
@@ -385,3 +386,9 @@ class StreamManagerAPI:
         """The curl line of this call at this client's version (runbook.curl)."""
         target = ApiTarget(self.base_url, self.version, self.token_hint)
         return self._redact(curl_line(target, method, path, body))
+
+    def api_call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                 why: str = "") -> ApiCall:
+        """The call as the journal and the screen show it, its curl line at this
+        client's version: method and path written once."""
+        return ApiCall(method, path, self.curl(method, path, body), why)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 from runbook.config import Settings
 from runbook.facts import Facts
 from runbook.hoststate import HostState
-from runbook.model import Action, Check, EditFile, Phase, StepCard
+from runbook.model import Action, ApiCall, Check, EditFile, Phase, StepCard
 from runbook.shell import CommandResult, Uploaded
 
 if TYPE_CHECKING:
@@ -52,6 +52,12 @@ class PlanContext(Generic[F]):
     # where no host is in view (`runbook plan` of an example config).
     host_state: HostState | None = None
     journal_path: Path | None = None
+
+    def api_call(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+                 why: str = "", version: str | None = None) -> ApiCall:
+        """The call as a plan shows it: its curl line names the same method and
+        path, written once."""
+        return ApiCall(method, path, self.curl(method, path, body, version=version), why)
 
 
 class StepContext(Protocol[F]):

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
-from runbook.model import Action, ApiCall, Check, Note, Phase, Shell, Wait
+from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.shell import CommandResult, privileged_script, quote
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
 from runbook.step import StepFailed
@@ -122,8 +122,7 @@ class DeleteNodegroups(Red5Step):
         saved = load_snapshot(p)
         names = [g["name"] for g in saved["nodegroups"]] if saved else ["{each nodegroup}"]
         actions: list[Action] = [
-            ApiCall("DELETE", f"admin/nodegroup/{name}",
-                    p.curl("DELETE", f"admin/nodegroup/{name}")) for name in names]
+            p.api_call("DELETE", f"admin/nodegroup/{name}") for name in names]
         actions.append(Wait("GET admin/nodegroup lists none",
                             p.settings.timeouts.nodegroups_gone))
         return actions
@@ -169,8 +168,7 @@ class DeleteNodegroups(Red5Step):
         # Only what the snapshot can rebuild is deleted.
         for name in [g["name"] for g in saved.nodegroups
                      if g["name"] in live and g["name"] not in going]:
-            said = await ctx.act(ApiCall("DELETE", f"admin/nodegroup/{name}",
-                                         api.curl("DELETE", f"admin/nodegroup/{name}")),
+            said = await ctx.act(api.api_call("DELETE", f"admin/nodegroup/{name}"),
                                  partial(delete_nodegroup, api, name))
             ctx.info(said)
 
@@ -486,9 +484,8 @@ class StartService(Red5Step):
                      Shell(root(p, "systemctl restart red5pro"))]
         return [
             *first,
-            ApiCall("GET", "admin/debug/cloudcontroller",
-                    p.curl("GET", "admin/debug/cloudcontroller", version=self._speaks(p)),
-                    "until it answers"),
+            p.api_call("GET", "admin/debug/cloudcontroller", why="until it answers",
+                       version=self._speaks(p)),
             Wait("the API to answer", limit),
             Shell(root(p, "systemctl restart red5pro"),
                   f"only if the service runs and its API has not answered within {limit:g}s: "
@@ -826,17 +823,14 @@ class Recreate(Red5Step):
         actions: list[Action] = []
         if saved is None:
             return [Note("rebuilds what export-config saved (no snapshot yet)"),
-                    ApiCall("POST", "admin/configurations/launchconfig",
-                            p.curl("POST", "admin/configurations/launchconfig",
-                                   {"launchconfig": FROM_SNAPSHOT})),
-                    ApiCall("POST", "admin/configurations/scalepolicy",
-                            p.curl("POST", "admin/configurations/scalepolicy",
-                                   {"policy": FROM_SNAPSHOT})),
-                    ApiCall("POST", "admin/nodegroup", p.curl("POST", "admin/nodegroup", {
+                    p.api_call("POST", "admin/configurations/launchconfig",
+                               {"launchconfig": FROM_SNAPSHOT}),
+                    p.api_call("POST", "admin/configurations/scalepolicy",
+                               {"policy": FROM_SNAPSHOT}),
+                    p.api_call("POST", "admin/nodegroup", {
                         "regions": [FROM_SNAPSHOT], "launchConfig": FROM_SNAPSHOT,
-                        "scalePolicy": FROM_SNAPSHOT})),
-                    ApiCall("POST", NEW_ORIGIN,
-                            p.curl("POST", NEW_ORIGIN)),
+                        "scalePolicy": FROM_SNAPSHOT}),
+                    p.api_call("POST", NEW_ORIGIN),
                     Wait("origins in service", p.settings.timeouts.origins_inservice),
                     *self._alarms()]
         for name, body in saved["launchconfigs"].items():
@@ -845,18 +839,17 @@ class Recreate(Red5Step):
                 actions.append(Note(f"launch config {name}: node image "
                                     f"{', '.join(sorted(_images(body))) or '(none)'} -> {image}"))
             body = _with_image(body, image)
-            actions.append(ApiCall("POST", "admin/configurations/launchconfig", p.curl(
-                "POST", "admin/configurations/launchconfig", {"launchconfig": body}), name))
+            actions.append(p.api_call("POST", "admin/configurations/launchconfig",
+                                      {"launchconfig": body}, why=name))
         for name, body in saved["scalepolicies"].items():
-            actions.append(ApiCall("POST", "admin/configurations/scalepolicy", p.curl(
-                "POST", "admin/configurations/scalepolicy", {"policy": body}), name))
+            actions.append(p.api_call("POST", "admin/configurations/scalepolicy",
+                                      {"policy": body}, why=name))
         for group in saved["nodegroups"]:
-            actions.append(ApiCall("POST", "admin/nodegroup", p.curl("POST", "admin/nodegroup", {
+            actions.append(p.api_call("POST", "admin/nodegroup", {
                 "regions": group.get("regions", []), "launchConfig": group.get("launchConfig"),
-                "scalePolicy": group.get("scalePolicy")}), f"replaces {group['name']}"))
+                "scalePolicy": group.get("scalePolicy")}, why=f"replaces {group['name']}"))
             for _ in range(max(1, len(_origins(group.get("nodes", []))))):
-                actions.append(ApiCall("POST", NEW_ORIGIN,
-                                       p.curl("POST", NEW_ORIGIN)))
+                actions.append(p.api_call("POST", NEW_ORIGIN))
         actions.append(Wait("origins in service", p.settings.timeouts.origins_inservice))
         return actions + self._alarms()
 
@@ -969,16 +962,16 @@ class Recreate(Red5Step):
                 ctx.info(f"launch config {name} already exists")
                 continue
             body = _with_image(body, self._image(ctx))
-            await ctx.act(ApiCall("POST", "admin/configurations/launchconfig", api.curl(
-                "POST", "admin/configurations/launchconfig", {"launchconfig": body})),
+            await ctx.act(api.api_call("POST", "admin/configurations/launchconfig",
+                                       {"launchconfig": body}),
                 partial(api.create_launchconfig, body))
         have = set(await api.list_scalepolicies())
         for name, body in saved["scalepolicies"].items():
             if name in have:
                 ctx.info(f"scale policy {name} already exists")
                 continue
-            await ctx.act(ApiCall("POST", "admin/configurations/scalepolicy", api.curl(
-                "POST", "admin/configurations/scalepolicy", {"policy": body})),
+            await ctx.act(api.api_call("POST", "admin/configurations/scalepolicy",
+                                       {"policy": body}),
                 partial(api.create_scalepolicy, body))
 
         matches = await self._matches(ctx, api)
@@ -988,7 +981,7 @@ class Recreate(Red5Step):
                 body = {"regions": old.get("regions", []), "launchConfig": old["launchConfig"],
                         "scalePolicy": old["scalePolicy"]}
                 group = await ctx.act(
-                    ApiCall("POST", "admin/nodegroup", api.curl("POST", "admin/nodegroup", body)),
+                    api.api_call("POST", "admin/nodegroup", body),
                     partial(api.create_nodegroup, old.get("regions", []),
                             old["launchConfig"], old["scalePolicy"]))
             new_name = group["name"]
@@ -996,7 +989,7 @@ class Recreate(Red5Step):
             have_origins = len(_origins(await api.list_nodes(new_name)))
             for _ in range(want - have_origins):
                 path = f"admin/nodegroup/{new_name}/node/origin"
-                await ctx.act(ApiCall("POST", path, api.curl("POST", path)),
+                await ctx.act(api.api_call("POST", path),
                               partial(api.launch_origin, new_name))
             ctx.note("nodegroup-recreated",
                      f"{old['name']} -> {new_name}: regions {', '.join(old.get('regions', []))}, "

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from runbook.model import Action, ApiCall, Check, EditFile, Note, Phase, Shell, Upload
+from runbook.model import Action, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
 from runbook.shell import (
     OutcomeUnknown,
@@ -89,9 +89,8 @@ class Preflight(Red5Step):
             Shell("<the unit's JAVA_HOME>/bin/java -version 2>&1",
                   "the Java the service will start: the new release's unit's, else the "
                   "installed one's"),
-            ApiCall("GET", "admin/debug/cloudcontroller",
-                    p.curl("GET", "admin/debug/cloudcontroller"),
-                    "the API answers with the token; its version is detected"),
+            p.api_call("GET", "admin/debug/cloudcontroller",
+                       why="the API answers with the token; its version is detected"),
         ]
         return actions
 
@@ -241,8 +240,7 @@ class Preflight(Red5Step):
         try:
             api = await ctx.api()
             controller = await ctx.act(
-                ApiCall("GET", "admin/debug/cloudcontroller",
-                        api.curl("GET", "admin/debug/cloudcontroller")),
+                api.api_call("GET", "admin/debug/cloudcontroller"),
                 api.cloud_controller)
         except Exception as exc:
             if not ctx.cutover_under_way:
@@ -579,19 +577,14 @@ class ExportConfig(Red5Step):
         shrink = p.facts._export_shrink
         return [
             *([Note(f"WARNING: {shrink}")] if shrink else []),
-            ApiCall("GET", "admin/nodegroup", p.curl("GET", "admin/nodegroup")),
-            ApiCall("GET", "admin/nodegroup/{name}/node",
-                    p.curl("GET", "admin/nodegroup/{name}/node"), "for each nodegroup"),
-            ApiCall("GET", "admin/configurations/launchconfig",
-                    p.curl("GET", "admin/configurations/launchconfig")),
-            ApiCall("GET", "admin/configurations/launchconfig/{name}",
-                    p.curl("GET", "admin/configurations/launchconfig/{name}"),
-                    "for each launch config"),
-            ApiCall("GET", "admin/configurations/scalepolicy",
-                    p.curl("GET", "admin/configurations/scalepolicy")),
-            ApiCall("GET", "admin/configurations/scalepolicy/{name}",
-                    p.curl("GET", "admin/configurations/scalepolicy/{name}"),
-                    "for each scale policy"),
+            p.api_call("GET", "admin/nodegroup"),
+            p.api_call("GET", "admin/nodegroup/{name}/node", why="for each nodegroup"),
+            p.api_call("GET", "admin/configurations/launchconfig"),
+            p.api_call("GET", "admin/configurations/launchconfig/{name}",
+                       why="for each launch config"),
+            p.api_call("GET", "admin/configurations/scalepolicy"),
+            p.api_call("GET", "admin/configurations/scalepolicy/{name}",
+                       why="for each scale policy"),
             Note(f"saved in {where} (mode 600)"),
         ]
 
@@ -631,7 +624,7 @@ class ExportConfig(Red5Step):
 
     async def run(self, ctx: Ctx) -> None:
         api = await ctx.api()
-        listing = ApiCall("GET", "admin/nodegroup", api.curl("GET", "admin/nodegroup"))
+        listing = api.api_call("GET", "admin/nodegroup")
         groups = await ctx.act(listing, api.list_nodegroups)
         for group in groups:
             if being_deleted(group):
@@ -643,8 +636,7 @@ class ExportConfig(Red5Step):
         for group in groups:
             name = group["name"]
             nodes = await ctx.act(
-                ApiCall("GET", f"admin/nodegroup/{name}/node",
-                        api.curl("GET", f"admin/nodegroup/{name}/node")),
+                api.api_call("GET", f"admin/nodegroup/{name}/node"),
                 partial(api.list_nodes, name))
             snapshot["nodegroups"].append({**group, "nodes": nodes})
             ctx.info(f"{name}: regions {', '.join(group.get('regions', []))}, launch config "
@@ -654,13 +646,11 @@ class ExportConfig(Red5Step):
         names = await api.list_launchconfigs()
         for name in names:
             snapshot["launchconfigs"][name] = await ctx.act(
-                ApiCall("GET", f"admin/configurations/launchconfig/{name}",
-                        api.curl("GET", f"admin/configurations/launchconfig/{name}")),
+                api.api_call("GET", f"admin/configurations/launchconfig/{name}"),
                 partial(api.get_launchconfig, name))
         for name in await api.list_scalepolicies():
             snapshot["scalepolicies"][name] = await ctx.act(
-                ApiCall("GET", f"admin/configurations/scalepolicy/{name}",
-                        api.curl("GET", f"admin/configurations/scalepolicy/{name}")),
+                api.api_call("GET", f"admin/configurations/scalepolicy/{name}"),
                 partial(api.get_scalepolicy, name))
         referred = {str(g[key]) for g in groups for key in ("launchConfig", "scalePolicy")
                     if g.get(key)}
