@@ -549,6 +549,7 @@ class Executor(Generic[F]):
                               down_since(self.host_state, self.resume)),
                    Record.RUN_START, config=self.settings.source, host=self.remote.target,
                    rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
+                   cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
                    resumed=resumed)
         if self.journal.repaired:
             self.front.tell(JournalRepaired(self.journal.repaired))

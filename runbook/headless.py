@@ -33,6 +33,7 @@ from runbook.events import (
 from runbook.executor import Answer, Decision, Recovery
 from runbook.model import (
     Action,
+    Outcome,
     Phase,
     StepCard,
     StepReport,
@@ -403,5 +404,9 @@ class HeadlessFrontEnd:
                 mark = "cut off while running (in doubt)"
             else:
                 mark = _MARK.get(report.state, report.state.value)
+            card = self.cards.get(step)
+            if outcome == Outcome.ROLLED_BACK and card is not None \
+                    and card.phase is Phase.CUTOVER and mark.startswith(StepState.DONE.words):
+                mark += ", then undone by the way back"  # as the TUI's rows say
             self._print(f"  {step:<18} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

@@ -224,8 +224,8 @@ def _record(line: bytes) -> dict[str, Any] | None:
 # of {}, an elapsed_s of 1e308). None stands for a value not known.
 _FIELDS: dict[str, tuple[type, ...]] = {
     "ts": (str,), "step": (str,), "attempt": (str, int), "n": (int,), "lines": (list,),
-    "steps": (list,), "facts": (dict,), "elapsed_s": (int, float), "state": (str,),
-    "detail": (str,), "text": (str,),
+    "steps": (list,), "cutover": (list,), "facts": (dict,), "elapsed_s": (int, float),
+    "state": (str,), "detail": (str,), "text": (str,),
 }
 # Far past any count, size, time or duration a run records (a millisecond
 # timestamp is 1.8e12): beyond it, sums and conversions overflow.

@@ -137,6 +137,8 @@ class StepRun:
     # (stream, line): out, err or info, as the journal kept them.
     lines: list[tuple[str, str]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    # A cutover step done, then undone by the way back the run ended with.
+    undone: bool = False
 
     @property
     def attempts(self) -> int:
@@ -343,6 +345,8 @@ class _Reader:
         self.going: dict[str, Attempt] = {}
         # What each step showed since its last attempt ended: the next one's.
         self.said: dict[str, list[tuple[str, str]]] = {}
+        # The cutover's steps, as the runs that listed them said.
+        self.cutover: set[str] = set()
 
     def _showed(self, step_id: str, lines: list[tuple[str, str]]) -> None:
         """Lines the step showed: its own, and its attempt's so far."""
@@ -374,6 +378,7 @@ class _Reader:
             report.operator = _text(record.get("operator")) or report.operator
             for listed in record.get("steps") or []:
                 self.step(_text(listed))
+            self.cutover.update(_text(listed) for listed in record.get("cutover") or [])
             report.outcome = report.exit_code = None
             report.ended = None
         elif event == Record.RECONNECTING and record.get("attempt") == 1:
@@ -543,6 +548,11 @@ class _Reader:
                 stopped.state = "stopped"
                 stopped.detail = "the operator stopped the run here"
         report.steps = list(self.steps.values())
+        if report.rolled_back:
+            # What the cutover did, the way back undid: as done, its detail
+            # (red5pro is the new release) read as the host's state (trial).
+            for step in report.steps:
+                step.undone = step.id in self.cutover and step.state == "done"
         facts = report.facts
         report.version_from = _text(facts.get("live_version")) or None
         report.version_to = _text(facts.get("new_version")) or report.version_to or None

@@ -176,9 +176,11 @@ def _skipped_before(step: StepRun) -> str:
 
 
 def outcome_cell(step: StepRun) -> str:
-    """The steps table's outcome: the state, and how it came to it."""
+    """The steps table's outcome: the state, and how it came to it; a cutover
+    step the way back undid says so, its detail being what it found then."""
     how = history(step)
-    return f"{state_words(step.state)} ({how})" if how else state_words(step.state)
+    said = f"{state_words(step.state)} ({how})" if how else state_words(step.state)
+    return f"{said}, then undone by the way back" if step.undone else said
 
 
 def took_cell(step: StepRun) -> str:

@@ -518,6 +518,30 @@ def test_the_summary_of_a_resumed_run_says_what_the_earlier_run_finished() -> No
                     "delete-nodegroups": "IN DOUBT in the earlier run"}, summary
 
 
+def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() -> None:
+    """Operator trial (stop 39): after the way back, the summary listed each
+    cutover step as done, where the screen said undone."""
+    from runbook.journal import Replay, StepHistory
+
+    later = StepCard(12, "backup-live", "Rename red5pro", Phase.CUTOVER, "Moves it.",
+                     skippable=False)
+    back = StepCard(18, "rollback-restore", "Put it back", Phase.ROLLBACK, "Moves it back.")
+    earlier = Replay(steps={"delete-nodegroups": StepHistory(StepState.DONE, "ok")})
+    shown = io.StringIO()
+    headless = HeadlessFrontEnd([UPLOAD, CUTOVER, later, back], out=shown,
+                                stdin=io.StringIO(""), earlier=earlier)
+    headless.tell(StepChanged(StepReport("upload", StepState.DONE, "ok", 1.0)))
+    headless.tell(StepChanged(StepReport("backup-live", StepState.DONE, "ok", 1.0)))
+    headless.tell(StepChanged(StepReport("rollback-restore", StepState.DONE, "ok", 1.0)))
+    headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+    summary = shown.getvalue().split("=== summary ===")[1].splitlines()
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
+    assert rows == {"upload": "done",
+                    "delete-nodegroups": "done in the earlier run, then undone by the way back",
+                    "backup-live": "done, then undone by the way back",
+                    "rollback-restore": "done"}, summary
+
+
 def test_the_summary_of_a_run_cut_off_names_the_step_cut_off_and_those_never_reached() -> None:
     """Operator trial: after SIGTERM the summary still said the step that was
     running was "running", and left out the steps never reached."""

@@ -896,6 +896,29 @@ def test_a_rolled_back_runs_header_says_the_old_release_serves_again(
     assert "<th>After the way back</th>" in page
 
 
+def test_a_rolled_back_runs_steps_say_the_way_back_undid_the_cutover(
+    went_back: Rehearsed
+) -> None:
+    """Operator trial (stop 39): after the way back, the steps table called
+    each cutover step done, beside details no longer true ("red5pro is the new
+    release"), where the screen said undone."""
+    report = build(went_back.journal, estimate_from=[])
+    cutover = ("delete-nodegroups", "backup-live", "promote-new", "stop-service",
+               "service-unit", "start-service", "recreate")
+    for step_id in cutover:
+        step = report.step(step_id)
+        assert step is not None and step.undone, step_id
+    back = report.step("rollback-restore")
+    assert back is not None and not back.undone
+    rows = {line.split(" | ")[1].strip("` "): line for line in markdown(report).splitlines()
+            if line.startswith("| ") and line.count(" | ") > 5}
+    for step_id in cutover:
+        assert "undone by the way back" in rows[step_id], rows[step_id]
+    assert "undone" not in rows["rollback-restore"] and "undone" not in rows["schema"]
+    page = html(report)
+    assert page.count("undone by the way back") == len(cutover), page
+
+
 def test_a_way_back_that_finds_the_old_release_serving_says_it_serves(
         tmp_path: Path) -> None:
     """Operator trial: back after backup-live, the old server had never
