@@ -30,6 +30,8 @@ from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from runbook.properties import (
+    NEW_DATABASE_KEY,
+    NEW_DATABASE_NOTE,
     Choice,
     DecisionError,
     Decisions,
@@ -506,6 +508,8 @@ class PropertiesReviewScreen(Screen[bool]):
         elif kr.sample:
             notes.append("Red5 publishes this value as an example; nobody should be running "
                          "with it unless they chose to.")
+        if key == NEW_DATABASE_KEY and kr.status is not Status.OVERRIDDEN:
+            notes.append(NEW_DATABASE_NOTE)
         if kr.secret:
             notes.append("Secret: v shows it on this row until the cursor moves."
                          if self._revealed != key else "Secret shown: move away to mask it.")

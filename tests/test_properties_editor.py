@@ -284,6 +284,21 @@ async def test_a_carried_key_given_another_value_no_longer_says_the_live_one_is_
     assert "the live value is kept" not in shown, shown
 
 
+@pytest.mark.parametrize("sets", [[], [f"config.dbHost={NEW_DB}"]])
+async def test_config_db_host_says_the_run_points_it_at_the_new_database(
+        pair: tuple[Path, Path], sets: list[str]) -> None:
+    """Operator trial (stop 39): a review a day ahead showed config.dbHost as
+    carried, "the live value is kept", and wrote the old database into the
+    merged file; only --check's last line said the run points it at the new one."""
+    app = make_app(pair, sets=sets)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "config.dbHost")
+        shown = str(screen.query_one("#review-detail", Static).render())
+    said = "runbook's properties step points it at the new database" in shown
+    assert said is (not sets), shown
+
+
 async def test_at_80_columns_the_footer_shows_how_to_write_and_leave(
         pair: tuple[Path, Path]) -> None:
     """Operator trial (stop 26): at 80x24 the footer ended at "v Reve": w Write

@@ -25,6 +25,8 @@ from runbook.properties.codec import (
 )
 from runbook.properties.decisions import Decisions, DecisionsError, Entry
 from runbook.properties.model import (
+    NEW_DATABASE_KEY,
+    NEW_DATABASE_NOTE,
     ApplyResult,
     Choice,
     DecisionError,
@@ -48,6 +50,8 @@ from runbook.properties.report import (
 from runbook.visible import visible
 
 __all__ = [
+    "NEW_DATABASE_KEY",
+    "NEW_DATABASE_NOTE",
     "ApplyResult",
     "Choice",
     "DecisionError",

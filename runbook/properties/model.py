@@ -157,6 +157,11 @@ class ApplyResult:
 # The key a run points at the new database itself (steps/properties_step.py),
 # over any decision: so none about it is recorded.
 NEW_DATABASE_KEY = "config.dbHost"
+# Said of it wherever a review without that value shows it (`runbook diff`
+# a day ahead): its merged value there is still the live database.
+NEW_DATABASE_NOTE = ("config.dbHost keeps the live value in this review. The runbook's "
+                     "properties step points it at the new database; to preview that, add "
+                     "--set config.dbHost=HOST.")
 
 # Why a decided key is looked at again, when its live value is what moved.
 CHANGED_SINCE_DECIDED = "the live value changed since it was decided"

@@ -25,7 +25,15 @@ from runbook.properties.codec import (
     read_properties,
 )
 from runbook.properties.decisions import Decisions, DecisionsError, env_name_for
-from runbook.properties.model import ApplyResult, KeyReview, Review, Status, closest, review
+from runbook.properties.model import (
+    NEW_DATABASE_NOTE,
+    ApplyResult,
+    KeyReview,
+    Review,
+    Status,
+    closest,
+    review,
+)
 from runbook.streams import write_whole
 from runbook.visible import visible, visible_json
 
@@ -397,11 +405,7 @@ def diff_command(
         stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
         write_whole(stdout, render_review(result, paint=Painter.for_stream(stdout)))
         if "config.dbHost" in result and result["config.dbHost"].status is not Status.OVERRIDDEN:
-            stdout.write(
-                "\nNote: config.dbHost keeps the live value in this review. The runbook's "
-                "properties step points it at the new database; to preview that, add "
-                "--set config.dbHost=HOST.\n"
-            )
+            stdout.write(f"\nNote: {NEW_DATABASE_NOTE}\n")
 
     # A review ahead of the window is only finished when every new default and
     # sample value has been confirmed too, and no placeholder is left, as in the editor.
