@@ -37,6 +37,7 @@ from runbook.journal import (
     journal_unattended,
     last_downtime,
     read,
+    replay,
     unwritten,
 )
 from runbook.model import Outcome, outcome_words, result_line, signal_cause
@@ -241,6 +242,9 @@ class Report:
     warnings: list[Note] = field(default_factory=list)
     # Things about the record itself: a repaired journal, a detached command.
     remarks: list[str] = field(default_factory=list)
+    # An unfinished run: what serves now, and the commands that go on from there.
+    standing: str = ""
+    going_on: list[str] = field(default_factory=list)
     downtime: Downtime = field(default_factory=Downtime)
     fleet: Fleet = field(default_factory=Fleet)
     facts: dict[str, Any] = field(default_factory=dict)
@@ -593,8 +597,34 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.pace = journal_pace(starts)
     report.unattended = journal_unattended(starts)
     report.fleet = _fleet(report, reader.recreated)
+    report.standing, report.going_on = _where_it_stands(path, report)
     _estimate(report, estimate_from)
     return report
+
+
+def _where_it_stands(path: Path, report: Report) -> tuple[str, list[str]]:
+    """What the exit lines said of an unfinished run: what serves, and the
+    commands that go on and go back (operator trial: the report, which a
+    hand-over relies on, said only "stopped"). None for a finished run, whose
+    releases say it, nor the commands for a rehearsal, whose sandbox the
+    journal does not name."""
+    from runbook.standing import going_on, resume_command, rollback_command, service_state
+
+    if report.outcome in (Outcome.DONE.value, Outcome.ROLLED_BACK.value):
+        return "", []
+    try:
+        history = replay(path)
+    except (OSError, JournalError):
+        return "", []  # what is wrong with the journal is said elsewhere in the report
+    resume = rollback = None
+    if report.config and not report.rehearsal:
+        resume = resume_command(report.config, path)
+        rollback = rollback_command(report.config, path)
+        if not Path(report.config).is_absolute():
+            # As the run was given it: from the folder it was started in.
+            said = f" (the config {report.config} as the run was given it)"
+            resume, rollback = resume + said, rollback + said
+    return service_state(history), going_on(history, resume=resume, rollback=rollback)
 
 
 # --- the fleet, from the snapshot --------------------------------------------------------

@@ -1563,3 +1563,33 @@ def test_a_skip_or_a_refusal_at_the_check_is_no_attempt_cut_off(tmp_path: Path) 
     assert took_cell(steps["new-database"]) == "0.2 s", took_cell(steps["new-database"])
     said = outcome_cell(steps["new-database"])
     assert "skipped" in said and "tired" in said and "done on resume" in said, said
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_a_stopped_runs_report_says_where_it_stands_and_how_to_go_on(
+        tmp_path: Path, fmt: str) -> None:
+    """Operator trial (stop 39): stopped mid-cutover, the exit lines named the
+    commands that go on and go back, but the report, the file a hand-over at
+    2 a.m. relies on, said only "stopped (exit 3)"."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config=str(tmp_path / "sm.toml"), host="u@h:22",
+                  steps=["backup-live", "promote-new"], cutover=["backup-live", "promote-new"])
+    journal.write("cutover-start", step="backup-live", began="2026-12-04T01:02:03+00:00")
+    journal.write("step-start", step="backup-live")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(path, estimate_from=[])
+    text = plain(markdown(report)) if fmt == "markdown" else html(report)
+    assert "the stream manager is down since" in text, text
+    resume = f"runbook run {tmp_path / 'sm.toml'} --resume --journal {path}"
+    back = f"runbook rollback {tmp_path / 'sm.toml'} --journal {path}"
+    assert resume in text and back in text, text
+    done = Journal(tmp_path / "done.jsonl")
+    done.write("run-start", config="sm.toml", host="u@h:22", steps=["preflight"])
+    done.write("run-end", outcome="done", exit_code=0)
+    done.close()
+    finished = build(tmp_path / "done.jsonl", estimate_from=[])
+    text = plain(markdown(finished)) if fmt == "markdown" else html(finished)
+    assert "--resume" not in text and "runbook rollback" not in text, text
