@@ -297,6 +297,8 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
                 "merged": kr.show(kr.merged, reveal=reveal),
                 "decided": kr.decided,
                 "acknowledged": kr.acknowledged,
+                # Not ready for the merged file, whatever the two above say.
+                "open": kr.is_open,
                 "sample": kr.sample,
                 "secret": kr.secret,
                 "section": kr.section,
