@@ -941,3 +941,12 @@ def test_out_never_writes_over_a_runs_journal(files: dict[str, Path], tmp_path: 
         assert claimed.path.read_bytes() == b""
     finally:
         claimed.close()
+
+
+def test_a_new_defaults_meaning_says_it_waits_for_a_confirmation(files: dict[str, Path]) -> None:
+    """Operator trial (stop 39): every place said a new default "goes in
+    unless someone changes it", beside "[not confirmed yet]" and exit 1."""
+    code, text, _ = run(files["live"], files["template"])
+    assert code == 1
+    assert "goes in unless" not in text, text
+    assert Status.NEW_DEFAULT.meaning.endswith("once someone confirms it or gives another value")

@@ -109,7 +109,7 @@ _MEANING = {
     Status.NEEDS_VALUE: ("only the new template has it, as a placeholder or blank",
                          "someone has to give it a value"),
     Status.NEW_DEFAULT: ("only the new template has it, with a default",
-                         "it goes in unless someone changes it"),
+                         "it goes in once someone confirms it or gives another value"),
     Status.REMOVED: ("only the live file has it", "left out unless someone keeps it"),
     Status.OVERRIDDEN: ("set by the runbook itself or by --set", ""),
 }
