@@ -319,15 +319,16 @@ class RunContext(Generic[F]):
         """A read-only look at the host (checks, verifies): not an action, not journalled
         as one, but its result still only ever counts when the exit status came back.
         A look cut off by a lost connection changed nothing: it looks again."""
-        for attempt in itertools.count(1):
+        def look() -> Awaitable[CommandResult]:
+            return self._x.remote.run(
+                command, timeout=timeout or self.settings.timeouts.command, input=input)
+
+        for _ in range(_READ_ONLY_RERUNS - 1):
             try:
-                return await self._x.remote.run(
-                    command, timeout=timeout or self.settings.timeouts.command, input=input)
+                return await look()
             except OutcomeUnknown as exc:
-                if attempt >= _READ_ONLY_RERUNS:
-                    raise
                 self.info(f"{str(exc).rstrip('.')}; looking again once reconnected")
-        raise AssertionError("itertools.count never ends")
+        return await look()  # the last try: cut off again, the caller hears of it
 
     async def upload(self, local: Path, remote: str) -> Uploaded:
         last = [0.0]
@@ -711,14 +712,14 @@ class Executor(Generic[F]):
     async def _look(self, step: Step[F], ctx: RunContext[F]) -> Check:
         """The step's check; a check cut off by a lost connection changed
         nothing, so it looks again once the connection is back."""
-        for attempt in itertools.count(1):
+        for _ in range(_READ_ONLY_RERUNS - 1):
             try:
                 return await step.check(ctx)
             except Exception as exc:
-                if not _outcome_unknown(exc) or attempt >= _READ_ONLY_RERUNS:
+                if not _outcome_unknown(exc):
                     raise
                 self._info(step, f"{str(exc).rstrip('.')}; looking again once reconnected")
-        raise AssertionError("itertools.count never ends")
+        return await step.check(ctx)  # the last try: cut off again, the caller hears of it
 
     async def _find_out(self, step: Step[F], ctx: RunContext[F],
                         lost: Exception) -> tuple[StepState, str]:
