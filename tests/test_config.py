@@ -129,6 +129,13 @@ def test_the_rehearsals_template_given_to_run_says_what_it_is() -> None:
          "properties.set", "line break"),
         ('# set = { "streammanager.ip" = "10.0.0.12" }', 'set = { "bad key\\n" = "x" }',
          "properties.set", "line break"),
+        # Test audit (stop 39): each of these was taken once its check was removed.
+        ('port = 22', 'port = true', "host.port", "65535"),
+        ('base_url = "http://sm1.example.com:5080"',
+         'base_url = "http://sm1.example.com:5080/streammanager"', "api.base_url",
+         "http://HOST:5080"),
+        ('# set = { "streammanager.ip" = "10.0.0.12" }', 'set = { "config.dbPass" = "hunter22" }',
+         "properties.set", "secrets are not read"),
     ],
 )
 def test_bad_values_name_the_key_and_its_line(
@@ -156,7 +163,17 @@ def test_plain_text_token_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         config.load(path)
     assert "hunter22" not in str(err.value)
+    # Its own refusal, not the unknown key's "did you mean api.token_env?" (test audit).
+    assert "secrets are not read from the config file" in str(err.value), err.value
     assert "token_env" in str(err.value)
+
+
+def test_a_secret_in_properties_set_is_refused_without_its_value(tmp_path: Path) -> None:
+    path = write(tmp_path, example_text().replace(
+        '# set = { "streammanager.ip" = "10.0.0.12" }', 'set = { "config.dbPass" = "hunter22" }'))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    assert "is a secret" in str(err.value) and "hunter22" not in str(err.value), err.value
 
 
 def test_unknown_section_and_missing_file(tmp_path: Path) -> None:

@@ -406,6 +406,7 @@ def _small_run(path: Path) -> None:
 @pytest.mark.parametrize(("event", "field", "value"), [
     ("output", "lines", -1), ("output", "lines", True), ("output", "lines", 1e308),
     ("step-end", "elapsed_s", 1e308), ("step-end", "elapsed_s", "soon"),
+    ("step-end", "elapsed_s", float("nan")),  # test audit: the check's own comment names it
     ("action-start", "attempt", {}), ("action-start", "n", [1, 2]),
 ])
 def test_a_record_with_a_field_of_the_wrong_kind_is_a_damaged_line(

@@ -14,6 +14,8 @@ from runbook.redact import MASK, Redactor, fingerprint, is_secret_key, mask_valu
     "config.dbPass", "cluster.password", "aws.accessKey", "aws.accessSecret",
     "rest.administratorToken", "serverapi.accessToken", "az.clientKey", "az.vmPassword",
     "terra.token", "limelight.pwd", "some_api-key".replace("-", ""), "DB_PASSWD",
+    # Test audit (stop 39): each word of the pattern is named here, or its loss goes unseen.
+    "gcp.credentials", "ssl.keyPassphrase", "gcp.privateKey",
 ])
 def test_secret_names(key: str) -> None:
     assert is_secret_key(key)
