@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import javaproperties
 import pytest
 
+from runbook import config
 from runbook.executor import Answer, Decision, Outcome
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
-from tests.rehearsal import rehearsal_host, rehearse, seeded_nodegroups
+from runbook.step import PlanContext
+from steps.facts import Red5Facts
+from steps.properties_step import overrides
+from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
 from tests.scripted import ScriptedFrontEnd
 
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
@@ -105,3 +110,26 @@ async def test_a_cutover_step_cannot_be_skipped(tmp_path: Path, step: str) -> No
     assert (host.install_dir / "red5pro" / OLD).is_symlink()
     if step == "delete-nodegroups":
         assert after == before and before, "nothing was deleted"
+
+
+async def test_the_operators_properties_set_reaches_the_live_file(tmp_path: Path) -> None:
+    """Test audit (stop 39): nothing checked that a value of [properties]
+    set ends up in the red5-web.properties the new release runs with."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = dataclasses.replace(rehearsal_settings(host),
+                                       property_overrides={"streammanager.ip": "10.9.9.9"})
+        outcome = await rehearse(host, ScriptedFrontEnd(), tmp_path / "run.jsonl", settings)
+        merged = javaproperties.loads((host.install_dir / "red5pro" / PROPS).read_text())
+    assert outcome is Outcome.DONE
+    assert merged["streammanager.ip"] == "10.9.9.9"
+    assert merged["config.dbHost"] == host.new_db[0], "the run's own value stands beside it"
+
+
+def test_the_new_databases_port_is_the_one_the_config_gives() -> None:
+    """Test audit (stop 39): the rehearsal's two databases share a port, so
+    the full run cannot tell config.dbPort set from config.dbPort kept."""
+    example = config.load(Path(__file__).parents[1] / "sample-configs/production.example.toml")
+    settings = dataclasses.replace(example, new_db_port=3307, property_overrides={"a.b": "c"})
+    values = overrides(PlanContext(settings, lambda *a, **k: "", Red5Facts()))
+    assert values["config.dbPort"] == "3307"
+    assert values["config.dbHost"] == settings.new_db_host and values["a.b"] == "c"
