@@ -28,7 +28,13 @@ def _pattern(action: Action) -> re.Pattern[str]:
     shown = action.render().splitlines()[0] if isinstance(action, EditFile | Upload) \
         else action.render()
     literal = [re.escape(part) for part in _PLACEHOLDER.split(shown)]
-    return re.compile(".+?".join(literal) + r"\Z", re.S)
+    # A value, never a second command: no separator, pipe, substitution,
+    # redirect or line break in what fills a placeholder (test audit: `.+?`
+    # let "kill -9 4242; rm -rf /" pass for "kill -9 <PID>").
+    return re.compile(_FILLED.join(literal) + r"\Z")
+
+
+_FILLED = r"[^;&|`$()<>\n]+?"
 
 
 def unplanned(journal: Path, plans: dict[str, list[Action]]) -> list[str]:
@@ -84,6 +90,10 @@ def test_a_command_not_in_the_plan_is_found(tmp_path: Path) -> None:
     journal.write_text(json.dumps({"event": "action-start", "step": "stop-service",
                                    "kind": "shell", "text": "$ sudo -n kill -9 4242"}) + "\n"
                        + json.dumps({"event": "action-start", "step": "stop-service",
-                                     "kind": "shell", "text": "$ rm -rf /"}) + "\n")
+                                     "kind": "shell", "text": "$ rm -rf /"}) + "\n"
+                       + json.dumps({"event": "action-start", "step": "stop-service",
+                                     "kind": "shell", "text": "$ sudo -n kill -9 4242; rm -rf /"})
+                       + "\n")
     plans: dict[str, list[Action]] = {"stop-service": [Shell("sudo -n kill -9 <PID>")]}
-    assert unplanned(journal, plans) == ["stop-service: $ rm -rf /"]
+    assert unplanned(journal, plans) == ["stop-service: $ rm -rf /",
+                                         "stop-service: $ sudo -n kill -9 4242; rm -rf /"]
