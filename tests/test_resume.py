@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import time
 from pathlib import Path
 
 from runbook.executor import Answer, Decision, Outcome
@@ -131,3 +134,28 @@ async def test_a_rehearsal_stopped_after_the_rename_comes_back_with_the_old_serv
         assert outcome is Outcome.DONE, front.text()[-3000:]
     killed = [d for sid, _state, d in front.states if sid == "stop-service"]
     assert killed and not any("no java process runs" in d for d in killed), killed
+
+
+async def test_a_resumed_run_starts_a_service_that_died_since_start_service(
+        tmp_path: Path) -> None:
+    """Test audit (stop 39): nothing failed when start-service was trusted as
+    done from the journal on resume; a service that died meanwhile (a host
+    that rebooted, an OOM kill) must be looked at and started again."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = await rehearse(host, ScriptedFrontEnd({"recreate": Decision(Answer.STOP)}),
+                               journal)
+        assert first is Outcome.STOPPED
+        pid = host.service_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while host.service_pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert host.service_pid() is None
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, resume=replay(journal))
+        running = host.service_pid()
+    assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert running is not None and running != pid
+    assert "start-service" in front.asked, "looked at again, and started on confirmation"
