@@ -736,16 +736,19 @@ def test_a_live_file_cut_short_is_refused_too() -> None:
         review(cut, TEMPLATE.read_text(), old_name="live", new_name="template")
 
 
+# The rehearsal ships unchanged copies of the real templates (its data README
+# says whence): read there, the cases run in any checkout, not only beside
+# ../shared (test audit: two of them skipped in a clone of their own).
+_SHIPPED = Path(__file__).parents[1] / "runbook" / "rehearsal" / "data"
+
+
 @pytest.mark.parametrize("path", [
-    Path(__file__).parents[2] / "shared" / "red5pro" / "red5-web.properties.5.1.1.236",
-    Path(__file__).parents[2] / "shared" / "red5pro" / "red5-web.properties.6.2.0.b406",
-    Path(__file__).parents[1] / "runbook" / "rehearsal" / "data"
-    / "red5-web.properties.api4",
+    _SHIPPED / "red5-web.properties.5.1.1.236",
+    _SHIPPED / "red5-web.properties.6.2.0.b406",
+    _SHIPPED / "red5-web.properties.api4",
     DOCS_SAMPLE, LIVE,
 ], ids=lambda p: p.name)
 def test_every_shipped_template_and_real_file_passes_the_guard(path: Path) -> None:
-    if not path.exists():
-        pytest.skip(f"{path} is not in this checkout")
     text = read_properties(path)
     assert review(text, TEMPLATE.read_text()).keys
     assert review(LIVE.read_text(), text).keys
