@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
 from runbook import config
 from runbook.events import RunEnded
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
@@ -202,7 +204,11 @@ async def test_skip_records_the_reason_and_stop_exits_3(tmp_path: Path) -> None:
     assert history.finished and history.outcome == "stopped"
 
 
-async def test_cutover_refuses_while_a_prepare_step_is_unfinished(tmp_path: Path) -> None:
+# Test audit (stop 39): only "never ran" was tried; a prepare step that
+# failed, or was left in doubt, must hold the cutover back as well.
+@pytest.mark.parametrize("left", [None, StepState.FAILED, StepState.IN_DOUBT])
+async def test_cutover_refuses_while_a_prepare_step_is_unfinished(
+        tmp_path: Path, left: StepState | None) -> None:
     steps = [Say("a"), Say("cut", phase=Phase.CUTOVER)]
     executor_front = ScriptedFrontEnd()
     journal = Journal(tmp_path / "run.jsonl")
@@ -210,6 +216,8 @@ async def test_cutover_refuses_while_a_prepare_step_is_unfinished(tmp_path: Path
                         api_factory=_no_api, curl=lambda *a, **k: "curl", journal=journal,
                         front=executor_front, redactor=Redactor(),
                         host_state=HostState(tmp_path, "sm", 22))
+    if left is not None:
+        executor.reports["a"].state = left
     # Run only the cutover step, as a resume that lost its prepare state would.
     outcome = await executor._one(steps[1])
     journal.close()
