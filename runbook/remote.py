@@ -476,7 +476,7 @@ class Remote:
 
         # The host enforces the limit itself (see the module docstring); the
         # operator-facing command in plans and the journal stays the plain one.
-        grace = max(1, math.ceil(self.term_grace))
+        grace = self._grace
         wrapped = jobs.wrap(command, limit=timeout, grace=grace, job=job)
         started = time.monotonic()
         try:
@@ -508,28 +508,37 @@ class Remote:
             raise
         except TimeoutError:
             await self._stop(process, job)
-            raise OutcomeUnknown(
-                f"{self.target}: the host stopped answering; the command (limit {timeout:g}s) "
-                "was signalled to stop but whether it ran, stopped or is still running is unknown"
-            ) from None
+            raise self._stopped_answering(timeout) from None
         except RemoteError:
             raise
         except (OSError, asyncssh.Error) as exc:
-            # Once the exec request may have gone out, any lost connection
-            # (reset, aborted locally, closed) leaves the outcome unknown.
             self._forget()
-            raise OutcomeUnknown(
-                f"{self.target}: the SSH connection was lost while the command ran "
-                f"({type(exc).__name__}); it may or may not have finished"
-            ) from None
+            raise self._lost_while_running(exc) from None
         return self._result(command, completed.returncode, "".join(out), "".join(err),
                             time.monotonic() - started, timeout, grace)
+
+    @property
+    def _grace(self) -> int:
+        """Whole seconds between the TERM at a command's limit and its KILL."""
+        return max(1, math.ceil(self.term_grace))
+
+    def _stopped_answering(self, timeout: float) -> OutcomeUnknown:
+        return OutcomeUnknown(
+            f"{self.target}: the host stopped answering; the command (limit {timeout:g}s) "
+            "was signalled to stop but whether it ran, stopped or is still running is unknown")
+
+    def _lost_while_running(self, exc: BaseException) -> OutcomeUnknown:
+        # Once the exec request may have gone out, any lost connection (reset,
+        # aborted locally, closed) leaves the outcome unknown.
+        return OutcomeUnknown(
+            f"{self.target}: the SSH connection was lost while the command ran "
+            f"({type(exc).__name__}); it may or may not have finished")
 
     async def _run_in(self, shell: SharedShell, command: str, *, timeout: float,
                       job: str | None, on_output: OutputSink | None) -> CommandResult:
         """`command` in a shared shell: the same limits and outcomes as an exec
         request of its own."""
-        grace = max(1, math.ceil(self.term_grace))
+        grace = self._grace
         started = time.monotonic()
         try:
             async with asyncio.timeout(timeout + grace + _BACKSTOP_S):
@@ -542,17 +551,11 @@ class Remote:
             raise
         except TimeoutError:
             await self._stop_in(shell, job)
-            raise OutcomeUnknown(
-                f"{self.target}: the host stopped answering; the command (limit {timeout:g}s) "
-                "was signalled to stop but whether it ran, stopped or is still running is unknown"
-            ) from None
+            raise self._stopped_answering(timeout) from None
         except (OSError, asyncssh.Error) as exc:
             shell.close()
             self._forget()
-            raise OutcomeUnknown(
-                f"{self.target}: the SSH connection was lost while the command ran "
-                f"({type(exc).__name__}); it may or may not have finished"
-            ) from None
+            raise self._lost_while_running(exc) from None
         if status is None:
             shell.close()
             if shell.conn.is_closed() or shell.conn is not self._conn:
@@ -605,7 +608,7 @@ class Remote:
         runs in its own session on the host, its output into a file that is
         followed from where it stopped, again after reconnecting. Its stdout
         and stderr come as one stream (both fields of the result hold it)."""
-        grace = max(1, math.ceil(self.term_grace))
+        grace = self._grace
         started = time.monotonic()
         launched = await self.run(jobs.launch_detached(command, limit=timeout, grace=grace,
                                                        job=job), timeout=30)
