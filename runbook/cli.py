@@ -16,7 +16,7 @@ import shlex
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn, TextIO
 
 from runbook.collector import held_for_start_up, start_up_over
 from runbook.rehearsal import OPERATOR_DIRNAME
@@ -738,10 +738,24 @@ def _refuse_faults_the_drill_never_reaches(after: str | None, asked: list[Reques
                           "to a step up to it, or to the way back's")
 
 
+class _Prepared(NamedTuple):
+    """A run ready to open: its opening, its journal and the earlier run it
+    continues (--resume)."""
+    opening: Opening
+    journal: Path
+    earlier: Replay | None
+
+    @property
+    def continues(self) -> Replay | None:
+        """The run this one goes on from: the one --resume named, else the
+        one the TUI offers."""
+        return self.earlier or self.opening.previous
+
+
 def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
               state_dir: Path, offer_resume: bool, stopper: Stopper, isolated: bool = False,
               host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None,
-              say: Callable[[str], None] = print) -> tuple[Opening, Path, Replay | None]:
+              say: Callable[[str], None] = print) -> _Prepared:
     """The session the arguments ask for, ready to open (through `tap`, which a
     rehearsal's faults listen with), after the refusals; its journal and the
     earlier run it continues. The opening offers the TUI an unfinished run too."""
@@ -790,7 +804,8 @@ def _prepared(args: argparse.Namespace, settings: Settings, *, token: str, folde
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
-    return Opening(open_session, offered, host_label, new_journal=fresh), path, earlier
+    return _Prepared(Opening(open_session, offered, host_label, new_journal=fresh), path,
+                     earlier)
 
 
 async def _go(args: argparse.Namespace, opening: Opening, path: Path,
@@ -836,9 +851,9 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     finally:
         from runbook.journal import drop_if_unwritten
 
-        drop_if_unwritten(prepared[0].new_journal)
+        drop_if_unwritten(prepared.opening.new_journal)
         # The run --resume named, or the one the TUI offered (review).
-        _where_it_stands(stopper, settings, earlier=prepared[2] or prepared[0].previous,
+        _where_it_stands(stopper, settings, earlier=prepared.continues,
                          headless=_headless(args))
     return outcome.exit_code
 
@@ -1081,8 +1096,7 @@ class _Rehearsal:
         # it); a throwaway one must not take them along when it is removed.
         self.lasting = bool(args.sandbox is not None or args.keep)
 
-    async def start(self, stopper: Stopper, say: Callable[[str], None]
-                    ) -> tuple[Opening, Path, Replay | None]:
+    async def start(self, stopper: Stopper, say: Callable[[str], None]) -> _Prepared:
         import asyncio
 
         from runbook.statedir import rehearsals_dir
@@ -1140,8 +1154,8 @@ class _Rehearsal:
             # any resume, and stop with it.
             host.leave_service_running = host.adopted_service is not None
             raise
-        self.earlier = prepared[2] or prepared[0].previous
-        self.new_journal = prepared[0].new_journal
+        self.earlier = prepared.continues
+        self.new_journal = prepared.opening.new_journal
         return prepared
 
     def opening(self, stopper: Stopper) -> Callable[[], Awaitable[Opening]]:
