@@ -246,9 +246,9 @@ class _GoesOn:
             self._reader_left()
 
     def _reader_left(self) -> None:
-        quiet = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(quiet, self._stream.fileno())
-        os.close(quiet)
+        from runbook.streams import silence
+
+        silence(self._stream.fileno())
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -1404,11 +1404,10 @@ def _read_by_the_review(out: Path, *read: Path | None) -> Path | None:
 def _reader_gone() -> int:
     """`runbook diff ... | head`: the reader has all it wanted; end as `cat` would."""
     from runbook.report import EXIT_CLOSED_PIPE
+    from runbook.streams import silence
 
     # Python flushes stdout once more on the way out: let that go nowhere.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+    silence(sys.stdout.fileno())
     return EXIT_CLOSED_PIPE
 
 

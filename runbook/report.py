@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pwd
 import sys
 from collections.abc import Iterable, Sequence
@@ -43,7 +42,7 @@ from runbook.journal import (
 from runbook.model import Outcome, outcome_words, result_line, signal_cause
 from runbook.standing import said_time
 from runbook.statedir import default_dir, rehearsals_dir
-from runbook.streams import write_whole
+from runbook.streams import silence, write_whole
 from runbook.visible import visible
 from runbook.wholefile import atomic_write
 
@@ -898,9 +897,7 @@ def emit(chunks: Iterable[str], stream: TextIO | None = None) -> int:
         # Python flushes stdout again on exit and would complain there: point
         # it at /dev/null first.
         with contextlib.suppress(OSError, ValueError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, out.fileno())
-            os.close(devnull)
+            silence(out.fileno())
         return EXIT_CLOSED_PIPE
     return 0
 

@@ -18,6 +18,8 @@ import stat
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from runbook.streams import silence
+
 if TYPE_CHECKING:
     from runbook.session import Session
 
@@ -60,11 +62,7 @@ class Stopper:
                 # a terminal: output to a file or a pipe (nohup, a log) still
                 # ends with where the run stands (operator trial). A terminal
                 # that hung up fails isatty() (EIO): it is known by its kind.
-                quiet = os.open(os.devnull, os.O_WRONLY)
-                for fd in (1, 2):
-                    if _a_terminal(fd):
-                        os.dup2(quiet, fd)
-                os.close(quiet)
+                silence(*(fd for fd in (1, 2) if _a_terminal(fd)))
             for session in self.sessions:
                 session.detach(exit_code=128 + sig)
             task.cancel()
