@@ -325,6 +325,14 @@ def session(
                    resume=resume, rollback=way_back(), rollback_after=rollback_after)
 
 
+def _refuse_a_config_this_machine_cannot_use(settings: Settings) -> None:
+    """What this machine alone can refuse of a production config, refused
+    before a token is typed (review): `run` and `rollback` alike."""
+    _refuse_what_this_procedure_cannot_do(settings)
+    _refuse_a_rehearsals_config(settings)
+    _refuse_ssh_files_it_cannot_use(settings)
+
+
 def _refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
     """Checked on this machine before anything connects: a distribution this
     procedure cannot install is bad input, and nothing on the host changes."""
@@ -415,7 +423,7 @@ async def _plan(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"config": settings.source, "steps": listing}, indent=2))
         return 0
-    print(f"plan for {settings.host.user}@{settings.host.address} ({settings.source})")
+    print(f"plan for {settings.host.login} ({settings.source})")
     for number, item in enumerate(listing, start=1):
         # As the TUI and headless mark it: every step that asks for its id.
         flag = " [destructive]" if item["typed_confirmation"] else ""
@@ -830,11 +838,8 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     from runbook.statedir import default_dir
 
     settings = config_mod.load(args.config)
-    # What this machine alone can refuse is refused before a token is typed
-    # (review); _prepared looks again, with the run to resume in view.
-    _refuse_what_this_procedure_cannot_do(settings)
-    _refuse_a_rehearsals_config(settings)
-    _refuse_ssh_files_it_cannot_use(settings)
+    # _prepared looks again, with the run to resume in view.
+    _refuse_a_config_this_machine_cannot_use(settings)
     if args.journal is not None and not args.resume:
         _refuse_a_journal_in_use(args.journal)
     folder = args.journal.parent if args.journal is not None else default_dir()
@@ -845,7 +850,7 @@ async def _run(args: argparse.Namespace, stopper: Stopper) -> int:
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
     prepared = _prepared(args, settings, token=token, folder=folder, state_dir=default_dir(),
                          offer_resume=True, stopper=stopper,
-                         host_label=f"{settings.host.user}@{settings.host.address}")
+                         host_label=settings.host.login)
     try:
         outcome = await _go(args, *prepared)
     finally:
@@ -947,9 +952,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
     from runbook.statedir import default_dir
 
     settings = config_mod.load(args.config)
-    _refuse_what_this_procedure_cannot_do(settings)
-    _refuse_a_rehearsals_config(settings)
-    _refuse_ssh_files_it_cannot_use(settings)
+    _refuse_a_config_this_machine_cannot_use(settings)
     if args.yes:  # journalled as _prepared does for run and rehearse (review)
         settings = replace(settings, unattended=True)
     state_dir = default_dir()
@@ -1001,7 +1004,7 @@ async def _rollback(args: argparse.Namespace, stopper: Stopper) -> int:
             from screens.tui import run_tui
 
             outcome = await run_tui(lambda _earlier: back,
-                                    host_label=f"{settings.host.user}@{settings.host.address}")
+                                    host_label=settings.host.login)
     finally:
         # As every run ends (operator trial: a way back that failed said
         # neither what serves nor how to go on); it goes on as itself.

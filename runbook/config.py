@@ -53,6 +53,11 @@ class HostSettings:
         """user@address:port, as the journal, the status line and the refusals say it."""
         return f"{self.user}@{self.address}:{self.port}"
 
+    @property
+    def login(self) -> str:
+        """user@address, as the operator would type it to ssh."""
+        return f"{self.user}@{self.address}"
+
 
 @dataclass(frozen=True)
 class Timeouts:
