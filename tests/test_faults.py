@@ -824,7 +824,11 @@ def test_a_rehearsal_stopped_mid_cutover_names_the_way_back_and_it_works(
     went_back = runbook(*command[1:], "--yes", tmp_path=tmp_path)
     assert went_back.returncode == 4, went_back.stdout[-3000:] + went_back.stderr
     assert "rolled back: the old stream manager serves again" in went_back.stdout
-    assert "rolling back after this step, as asked" in went_back.stdout
+    # start-service had been done: the drill turns back at once, with no step
+    # before it asked again (stop 39).
+    assert "the earlier run had done this step, so the way back begins now" \
+        in went_back.stdout, went_back.stdout[-3000:]
+    assert "[preflight]" not in went_back.stdout.split("THE WAY BACK")[0], went_back.stdout
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
 

@@ -29,7 +29,7 @@ from runbook.events import (
 from runbook.executor import Decision, Outcome
 from runbook.hoststate import HostState
 from runbook.journal import Journal
-from runbook.model import Phase, StepState
+from runbook.model import ApiCall, Phase, StepState
 from runbook.rehearsal import cloud
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, ResumeDialog
@@ -480,8 +480,8 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
         async def delete_nodegroup(self, name: str) -> dict[str, str]:
             return {"name": name, "state": "terminating"}  # as the API answers
 
-        def curl(self, method: str, path: str) -> str:
-            return f"curl -X {method} {path}"
+        def api_call(self, method: str, path: str) -> ApiCall:
+            return ApiCall(method, path, f"curl -X {method} {path}")
 
     class Ctx:
         settings = SimpleNamespace(timeouts=SimpleNamespace(nodegroups_gone=600.0))
