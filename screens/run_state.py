@@ -285,13 +285,18 @@ class RunState:
         return [card for card in self.cards if card.phase is not Phase.ROLLBACK]
 
     @property
+    def counts_the_way_back(self) -> bool:
+        """The count of steps done is of the way back's: once it has begun (the
+        cutover steps it undoes are done no longer), or when it runs alone
+        (`runbook rollback`)."""
+        return not self.forward or self.going_back
+
+    @property
     def counted(self) -> list[StepCard]:
-        """The steps the count of those done is of: the upgrade's, or the way
-        back's once it has begun (the cutover steps it undoes are done no
-        longer) or when it runs alone (`runbook rollback`)."""
-        if self.forward and not self.going_back:
-            return self.forward
-        return [card for card in self.cards if card.phase is Phase.ROLLBACK]
+        """The steps the count of those done is of (counts_the_way_back)."""
+        if self.counts_the_way_back:
+            return [card for card in self.cards if card.phase is Phase.ROLLBACK]
+        return self.forward
 
     @property
     def finished(self) -> int:

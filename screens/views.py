@@ -108,10 +108,10 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False,
     clocks: Parts = [*downtime(state, now, narrow=narrow, brief=brief), "   "]
     clocks += [("elapsed ", "$text-muted"), clock(elapsed), "   "]
     done = f"{state.finished}/{len(state.counted)}"
-    if state.forward and not state.going_back:
-        clocks += [(f"{done} done" if narrow else f"steps {done} done or skipped", "")]
-    else:  # the way back, under way, done, or alone (`runbook rollback`)
+    if state.counts_the_way_back:
         clocks += [(f"way back {done} done", "")]
+    else:
+        clocks += [(f"{done} done" if narrow else f"steps {done} done or skipped", "")]
     if state.outcome is not None:
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}
         clocks += [("   run ", "$text-muted"),
