@@ -243,7 +243,7 @@ class Report:
     remarks: list[str] = field(default_factory=list)
     # An unfinished run: what serves now, and the commands that go on from there.
     standing: str = ""
-    going_on: list[str] = field(default_factory=list)
+    going_on: list[tuple[str, str]] = field(default_factory=list)  # (what, command)
     downtime: Downtime = field(default_factory=Downtime)
     fleet: Fleet = field(default_factory=Fleet)
     facts: dict[str, Any] = field(default_factory=dict)
@@ -601,7 +601,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     return report
 
 
-def _where_it_stands(path: Path, report: Report) -> tuple[str, list[str]]:
+def _where_it_stands(path: Path, report: Report) -> tuple[str, list[tuple[str, str]]]:
     """What the exit lines said of an unfinished run: what serves, and the
     commands that go on and go back (operator trial: the report, which a
     hand-over relies on, said only "stopped"). None for a finished run, whose
@@ -623,7 +623,11 @@ def _where_it_stands(path: Path, report: Report) -> tuple[str, list[str]]:
             # As the run was given it: from the folder it was started in.
             said = f" (the config {report.config} as the run was given it)"
             resume, rollback = resume + said, rollback + said
-    return service_state(history), going_on(history, resume=resume, rollback=rollback)
+    lines = going_on(history, resume=resume, rollback=rollback)
+    # "to go on: COMMAND", as the exit lines say it: a row's name and its command.
+    return service_state(history), [
+        (what.capitalize(), command)
+        for what, command in (line.split(": ", 1) for line in lines)]
 
 
 # --- the fleet, from the snapshot --------------------------------------------------------

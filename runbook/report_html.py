@@ -108,8 +108,7 @@ def _summary(report: Report) -> str:
         ("Outcome", _e(outcome)),
         *([("Way back", _e(report.way_back_why))] if report.way_back_why else []),
         *([("Where it stands", _e(report.standing))] if report.standing else []),
-        *((line.split(": ", 1)[0].capitalize(), _code(line.split(": ", 1)[1]))
-          for line in report.going_on),
+        *((what, _code(command)) for what, command in report.going_on),
         ("Journal", _code(str(report.path))),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)

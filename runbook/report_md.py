@@ -94,8 +94,7 @@ def _summary(report: Report) -> list[str]:
         ("Outcome", _md(outcome)),
         *([("Way back", _md(report.way_back_why))] if report.way_back_why else []),
         *([("Where it stands", _md(report.standing))] if report.standing else []),
-        *((line.split(": ", 1)[0].capitalize(), _code(line.split(": ", 1)[1]))
-          for line in report.going_on),
+        *((what, _code(command)) for what, command in report.going_on),
         ("Journal", _code(str(report.path))),
     ]
     return [_row("", ""), _row("---", "---"), *(_row(k, v) for k, v in rows), ""]
