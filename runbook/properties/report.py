@@ -26,6 +26,7 @@ from runbook.properties.codec import (
 )
 from runbook.properties.decisions import Decisions, DecisionsError, env_name_for
 from runbook.properties.model import (
+    NEW_DATABASE_KEY,
     NEW_DATABASE_NOTE,
     ApplyResult,
     KeyReview,
@@ -406,7 +407,7 @@ def diff_command(
     else:
         stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
         write_whole(stdout, render_review(result, paint=Painter.for_stream(stdout)))
-        if "config.dbHost" in result and result["config.dbHost"].status is not Status.OVERRIDDEN:
+        if NEW_DATABASE_KEY in result and result[NEW_DATABASE_KEY].status is not Status.OVERRIDDEN:
             stdout.write(f"\nNote: {NEW_DATABASE_NOTE}\n")
 
     # A review ahead of the window is only finished when every new default and
