@@ -458,6 +458,9 @@ _COUNT_TABLES = ("SELECT COUNT(*) FROM information_schema.tables "
                  f"WHERE table_schema='{database.DATABASE}'")
 _LIST_TABLES = ("SELECT table_name FROM information_schema.tables "
                 f"WHERE table_schema='{database.DATABASE}'")
+# Where a stream manager keeps its nodegroups (both releases' cluster.sql).
+_NODEGROUPS = "node_group"
+_COUNT_NODEGROUPS = f"SELECT COUNT(*) FROM {database.DATABASE}.{_NODEGROUPS}"
 
 
 class Schema(Red5Step):
@@ -472,7 +475,8 @@ class Schema(Red5Step):
         "exception is this step's own import that did not finish (stopped, cut off, failed "
         "at a statement) in the same database, before the cutover: the file's tables it "
         "made, which running the step again drops (its id typed) before it imports the "
-        "file whole."
+        "file whole. Before the cutover, the release's tables with nodegroups in them are "
+        "refused: an earlier attempt's cutover made them, and the way back leaves them."
     )
 
     def _sql(self, p: AnyContext, tree: str) -> str:
@@ -483,6 +487,8 @@ class Schema(Red5Step):
         return [
             Shell(root(p, f"cat -- {quote(sql)}"), "the tables the release needs"),
             Shell(database.query(p, _LIST_TABLES), "the tables the new database has"),
+            Shell(database.query(p, _COUNT_NODEGROUPS),
+                  "when it has the release's: nodegroups an earlier attempt left in it"),
             Shell(database.query(p, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}")),
             *([Shell(database.query(p, _drop(p.facts._partial_schema)),
                      "the tables of this step's import that did not finish")]
@@ -518,6 +524,7 @@ class Schema(Red5Step):
                          "this step's import, which did not finish. Running the step again "
                          "drops them and imports the file whole")
         if have == wanted:
+            await self._refuse_earlier_nodegroups(ctx, where, wanted)
             return Check(True, f"the cluster database has the release's {len(wanted)} tables")
         if have:
             missing, extra = sorted(wanted - have), sorted(have - wanted)
@@ -529,6 +536,30 @@ class Schema(Red5Step):
                     f"not in the release {', '.join(extra)}" if extra else "") if part)
                 + ". Give the upgrade an empty cluster database")
         return Check(False, "the cluster database is empty or not there")
+
+    async def _refuse_earlier_nodegroups(self, ctx: Ctx, where: database.Login,
+                                         wanted: set[str]) -> None:
+        """Before the cutover, a new database with the release's tables and
+        nodegroups in them holds another attempt's cutover: the way back leaves
+        the new database as it was. Upgrading onto it would start the new
+        stream manager with nodegroups whose nodes are gone, and recreate would
+        take them for its own."""
+        if ctx.cutover_under_way or _NODEGROUPS not in wanted:
+            return  # mid-cutover, they are this attempt's
+        counted = await database.probe_sql(ctx, where, database.query(
+            ctx, _COUNT_NODEGROUPS, port=where.port))
+        words = counted.stdout.split()
+        if not (words and words[0].isdigit()):
+            raise StepFailed(f"could not count the nodegroups in the new database at "
+                             f"{where.address}: it answered {counted.stdout.strip()!r}")
+        if left := int(words[0]):
+            raise StepFailed(
+                f"the new database at {where.address} already holds {left} "
+                f"nodegroup{'' if left == 1 else 's'} in {database.DATABASE}.{_NODEGROUPS}, "
+                "left by an earlier attempt's cutover (the way back does not touch the new "
+                "database). runbook does not upgrade onto them. Give the upgrade an empty "
+                f"cluster database: drop the {database.DATABASE} database there, then run this "
+                "step again, which creates it")
 
     async def run(self, ctx: Ctx) -> None:
         where = await database.login(ctx)

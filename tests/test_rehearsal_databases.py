@@ -542,3 +542,31 @@ def test_the_stand_in_shows_the_tables_of_a_database_named_in_the_statement(
         session.execute("SHOW TABLES FROM other")
     with pytest.raises(mysqlclient.SqlError, match="1049"):
         admin.execute("SHOW TABLES FROM nothere")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_stand_in_counts_rows_as_mariadb_does(tmp_path: Path, kind: str) -> None:
+    """The schema step counts the new database's nodegroups, so the stand-in
+    counts rows: those cluster.sql inserts, a multi-row INSERT whose strings
+    hold parentheses, commas, quotes and backslashes, and none after DELETE."""
+    account = ("smadmin", ODD_PASSWORD)
+    servers = await start_servers(tmp_path / "mysql", kind, account,
+                                  sandbox.data_text("cluster.sql.6.2.0.b406"))
+    try:
+        cnf = write_options(tmp_path / "db.cnf", *account)
+
+        async def ask(sql: str) -> str:
+            done = await asyncio.to_thread(run_client, kind, cnf, servers.old.address,
+                                           "-N", "-B", "cluster", "-e", sql)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        assert await ask("SELECT COUNT(*) FROM alarms") == "8\n"
+        await ask("INSERT INTO launch_configs (id, name, data, updated) VALUES "
+                  "(1, 'a', '{\"x\": \"(1, 2)\"}', 5), (2, 'it''s', 'a \\\\ b \\' c', 6),"
+                  "(3, 'c', ')(', 7)")
+        assert await ask("SELECT COUNT(*) FROM cluster.launch_configs") == "3\n"
+        await ask("DELETE FROM launch_configs")
+        assert await ask("SELECT COUNT(*) FROM `launch_configs`") == "0\n"
+    finally:
+        await servers.close()

@@ -30,7 +30,7 @@ from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.hoststate import HostState
 from runbook.journal import Replay, replay, unfinished
 from runbook.model import Phase, StepReport
-from runbook.rehearsal import cloud, sandbox, scenarios
+from runbook.rehearsal import cloud, databases, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
 from runbook.session import Session
@@ -40,6 +40,7 @@ from steps.rollback import RecreateOld
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd
 from tests.test_plan_is_what_runs import unplanned
+from tests.test_rehearsal_databases import KINDS, live_account
 
 ROOT = Path(__file__).parents[1]
 PROPS = "webapps/streammanager/WEB-INF/red5-web.properties"
@@ -961,3 +962,35 @@ async def test_a_way_back_stopped_after_the_last_cutover_step_is_no_upgrade(
         outcome = await session(host, tmp_path / "back.jsonl", only_back=True,
                                 resume=replay(journal)).run(back)
         assert outcome is Outcome.ROLLED_BACK, back.text()[-2000:]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones_nodegroups(
+    tmp_path: Path, kind: str,
+) -> None:
+    """Operator trial: the way back leaves the new database as the first
+    attempt's cutover made it, nodegroups and launch configs in it. A second
+    attempt took its tables for the release's ("already done") and the new
+    stream manager came up with the first attempt's nodegroups, whose nodes
+    the old one had torn down; recreate found them "already there"."""
+    async with rehearsal_host(tmp_path, databases=kind) as host:
+        first = ScriptedFrontEnd()
+        outcome = await session(host, tmp_path / "first.jsonl",
+                                rollback_after="recreate").run(first)
+        assert outcome is Outcome.ROLLED_BACK, first.text()[-3000:]
+        again = ScriptedFrontEnd(recoveries={"schema": []})
+        outcome = await session(host, tmp_path / "again.jsonl").run(again)
+        assert outcome is not Outcome.DONE, again.text()[-3000:]
+        assert again.final_state("schema") == "failed", again.text()[-3000:]
+        said = again.detail("schema")
+        assert "2 nodegroups" in said and "empty cluster database" in said, said
+        assert again.final_state("promote-new") is None, "the cutover began"
+        # As the step says: the operator drops it (the live login may), and goes on.
+        await asyncio.to_thread(databases.run_in_cluster, *host.new_db, *live_account(host),
+                                f"DROP DATABASE {databases.DATABASE}", 5.0)
+        third = ScriptedFrontEnd()
+        outcome = await session(host, tmp_path / "third.jsonl").run(third)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert outcome is Outcome.DONE, third.text()[-3000:]
+    assert "already exists" not in third.text(), third.text()[-3000:]
+    assert len(left) == 2, left

@@ -99,6 +99,9 @@ class Database(TypedDict):
     launchconfigs: dict[str, dict[str, Any]]
     scalepolicies: dict[str, dict[str, Any]]
     nodes: dict[str, list[str]]
+    # Its rows have been written into the database's cluster tables too
+    # (cluster_rows): from then on, tables found empty mean it was dropped.
+    mirrored: NotRequired[bool]
 
 
 def parse_pace(text: str) -> float:
@@ -298,6 +301,17 @@ def locked_state(sandbox: Path) -> Iterator[State]:
 
 
 # --- the database's view of the cloud ---------------------------------------------
+
+
+def forget(db: Database) -> bool:
+    """Empty `db` of nodegroups, launch configs and scale policies, as a
+    cluster database dropped and made again is; whether it held any."""
+    held = bool(db["nodegroups"] or db["launchconfigs"] or db["scalepolicies"])
+    db["nodegroups"].clear()
+    db["launchconfigs"].clear()
+    db["scalepolicies"].clear()
+    db["nodes"].clear()
+    return held
 
 
 def known_identifiers(db: Database) -> set[str]:

@@ -597,26 +597,37 @@ def check_cluster(host: str, port: int, user: str, password: str, timeout: float
     """Log in to host:port with the stream manager's account, using `cluster`,
     and count its tables, as the stream manager's start does; CheckFailed
     with the server's (or the client's) error otherwise."""
+    return count_in_cluster(host, port, user, password, COUNT_TABLES, timeout)
+
+
+def count_in_cluster(host: str, port: int, user: str, password: str, count: str,
+                     timeout: float) -> int:
+    """The number the query `count` (a SELECT COUNT) answers in `cluster`, asked
+    with the stream manager's account; CheckFailed with the server's (or the
+    client's) error otherwise."""
     try:
         connection = mysqlclient.Connection.open(host, port, timeout)
     except mysqlclient.NotTheStandIn:
-        return _check_with_client(host, port, user, password, timeout)
+        words = _run_with_client(host, port, user, password, timeout,
+                                 ["-N", "-B", DATABASE, "-e", count]).split()
+        return int(words[0]) if words and words[0].isdigit() else 0
     except mysqlclient.SqlError as exc:
         raise CheckFailed(exc.code, exc.message) from None
     try:
         with connection:
             connection.login(user, password, DATABASE)
-            rows = connection.query(COUNT_TABLES).rows
+            rows = connection.query(count).rows
     except mysqlclient.SqlError as exc:
         raise CheckFailed(exc.code, exc.message) from None
     return int(rows[0][0] or 0) if rows else 0
 
 
-def load_schema(host: str, port: int, user: str, password: str, sql: str,
-                timeout: float) -> None:
-    """Run the schema script `sql` in `cluster` with the stream manager's
+def run_in_cluster(host: str, port: int, user: str, password: str, sql: str,
+                   timeout: float) -> None:
+    """Run the statements of `sql` in `cluster` with the stream manager's
     account, as a stream manager does with its own cluster.sql on an empty
-    database; CheckFailed with the server's error otherwise."""
+    database and with the rows it keeps; CheckFailed with the server's error
+    otherwise."""
     try:
         connection = mysqlclient.Connection.open(host, port, timeout)
     except mysqlclient.NotTheStandIn:
@@ -631,14 +642,6 @@ def load_schema(host: str, port: int, user: str, password: str, sql: str,
                 connection.query(statement)
     except mysqlclient.SqlError as exc:
         raise CheckFailed(exc.code, exc.message) from None
-
-
-def _check_with_client(host: str, port: int, user: str, password: str, timeout: float) -> int:
-    """The same through the real mysql client, for a real server."""
-    out = _run_with_client(host, port, user, password, timeout,
-                           ["-N", "-B", DATABASE, "-e", COUNT_TABLES])
-    words = out.split()
-    return int(words[0]) if words and words[0].isdigit() else 0
 
 
 def _run_with_client(host: str, port: int, user: str, password: str, timeout: float,

@@ -51,7 +51,15 @@ import javaproperties
 
 import runbook
 from runbook.hoststate import cutover_under_way_in
-from runbook.rehearsal import RehearsalError, armed, cloud, databases, sandbox, scenarios
+from runbook.rehearsal import (
+    RehearsalError,
+    armed,
+    cloud,
+    cluster_rows,
+    databases,
+    sandbox,
+    scenarios,
+)
 from runbook.rehearsal.databases import DatabaseServers
 from runbook.rehearsal.sandbox import LiveSecrets
 from runbook.rehearsal.service import READY_LINE, UNAVAILABLE_LINE
@@ -72,6 +80,8 @@ STATE_FORMAT = 2
 LOCK_NAME = "host.lock"
 SERVICE_STOP_TIMEOUT = 10.0
 BOOT_TIMEOUT = 20.0
+# Writing the seeded fleet's rows into the live database.
+DB_TIMEOUT_S = 5.0
 
 
 def _free_port() -> int:
@@ -577,6 +587,8 @@ class RehearsalHost:
         await asyncio.to_thread(
             cloud.seed_live_database, self.sandbox, old_db[0], old_db[1], secrets_.instance_prefix
         )
+        await asyncio.to_thread(cluster_rows.write_now, self.sandbox, *old_db,
+                                secrets_.db_user, secrets_.db_password, DB_TIMEOUT_S)
         return {
             "format": STATE_FORMAT,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -6,8 +6,10 @@ per database, which databases exist and which tables each holds. It knows
 the statements the runbook sends and those a phpMyAdmin dump such as Red5
 Pro's cluster.sql is made of (SET, CREATE TABLE, INSERT, ALTER TABLE, ...):
 a CREATE TABLE of a table that exists fails with ERROR 1050, as on a real
-server, and stops an import there. Rows are not kept; a statement it does
-not model is refused with ERROR 1064 and says so.
+server, and stops an import there. Rows are counted, not kept: INSERT adds
+its VALUES, DELETE FROM a whole table empties it, and SELECT COUNT(*) says
+how many a table holds. A statement it does not model (a DELETE with a
+WHERE, say) is refused with ERROR 1064 and says so.
 
 One server is an asyncio TCP listener in the rehearsal's process with its
 state in a JSON file (owner-only), written after every change, so a kept
@@ -65,6 +67,29 @@ def _like(pattern: str, value: str) -> bool:
         ".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern
     )
     return re.fullmatch(regex, value, re.IGNORECASE | re.DOTALL) is not None
+
+
+def value_rows(values: str) -> int:
+    """How many rows the VALUES list of an INSERT holds: its tuples at the top
+    level, read past quoted strings (with their backslash and doubled-quote
+    escapes), as the server parses them."""
+    rows = depth = 0
+    quote: str | None = None
+    chars = iter(values)
+    for ch in chars:
+        if quote is not None:
+            if ch == "\\":
+                next(chars, None)
+            elif ch == quote:
+                quote = None  # a doubled quote closes, then opens again
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            rows += depth == 0
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+    return rows
 
 
 def _hash(salt: str, password: str) -> str:
@@ -211,8 +236,10 @@ class Session:
              self._create_table),
             (rf"DROP\s+TABLE\s+(IF\s+EXISTS\s+)?({_QUALIFIED}(?:\s*,\s*{_QUALIFIED})*)",
              self._drop_table),
-            (rf"(?:INSERT|REPLACE)\s+(?:IGNORE\s+)?(?:INTO\s+)?({_QUALIFIED})(?=[\s(]).*",
-             self._touch),
+            (rf"(?:INSERT|REPLACE)\s+(?:IGNORE\s+)?(?:INTO\s+)?({_QUALIFIED})\s*"
+             r"(?:\([^()]*\)\s*)?VALUES?\s*(\(.*)", self._insert),
+            (rf"DELETE\s+FROM\s+({_QUALIFIED})", self._delete_all),
+            (rf"SELECT\s+(COUNT\(\s*\*\s*\))\s+FROM\s+({_QUALIFIED})", self._count_rows),
             (rf"ALTER\s+TABLE\s+({_QUALIFIED})\s.*", self._touch),
             (r"SELECT\s+1", lambda m: Result(["1"], [["1"]])),
             (r"SELECT\s+(DATABASE\(\s*\))", lambda m: Result([m[1]], [[self.database]])),
@@ -283,13 +310,37 @@ class Session:
         for schema, table in names:
             with contextlib.suppress(ValueError):
                 self.state.databases[schema]["tables"].remove(table)
+                self._rows(schema).pop(table, None)
                 self.changed = True
         return Result(notes=[("Note", 1051, f"Unknown table '{m}'") for m in missing])
 
     def _touch(self, match: re.Match[str]) -> Result:
-        # Rows and indexes are not kept: the table only has to be there.
+        # Indexes and keys are not kept: the table only has to be there.
         self._existing(match[1])
         return Result()
+
+    def _rows(self, schema: str) -> dict[str, int]:
+        rows: dict[str, int] = self.state.databases[schema].setdefault("rows", {})
+        return rows
+
+    def _insert(self, match: re.Match[str]) -> Result:
+        schema, table = self._existing(match[1])
+        added = value_rows(match[2])
+        if added:
+            rows = self._rows(schema)
+            rows[table] = rows.get(table, 0) + added
+            self.changed = True
+        return Result()
+
+    def _delete_all(self, match: re.Match[str]) -> Result:
+        schema, table = self._existing(match[1])
+        if self._rows(schema).pop(table, 0):
+            self.changed = True
+        return Result()
+
+    def _count_rows(self, match: re.Match[str]) -> Result:
+        schema, table = self._existing(match[2])
+        return Result([match[1]], [[str(self._rows(schema).get(table, 0))]])
 
     def _visible_tables(self, schema: str) -> list[str]:
         return self.state.tables(schema) if self._may(schema) else []

@@ -12,6 +12,8 @@ State (cloud instances, databases) lives in ``runbook.rehearsal.cloud``.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -22,8 +24,8 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
@@ -31,7 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import javaproperties
 
-from runbook.rehearsal import armed, cloud, databases
+from runbook.rehearsal import armed, cloud, cluster_rows, databases
 
 SANDBOX_ENV = "RUNBOOK_SANDBOX"
 READY_LINE = "Stream manager application started"
@@ -90,6 +92,8 @@ class StreamManager:
     db_host: str
     db_port: int
     controller: str
+    db_user: str = ""
+    db_password: str = field(default="", repr=False)
 
 
 # --- reading the install -----------------------------------------------------------
@@ -233,7 +237,7 @@ def _populate(url: str, host: str, port: int, user: str, password: str,
     log_sql.info("The %s schema at %s has no tables: creating them from "
                  "WEB-INF/sql/cluster.sql", databases.DATABASE, url)
     try:
-        databases.load_schema(host, port, user, password, sql, DB_CONNECT_TIMEOUT_S)
+        databases.run_in_cluster(host, port, user, password, sql, DB_CONNECT_TIMEOUT_S)
         return databases.check_cluster(host, port, user, password, DB_CONNECT_TIMEOUT_S)
     except databases.CheckFailed as exc:
         log_sql.error("Creating the %s schema at %s failed: %s", databases.DATABASE, url,
@@ -268,13 +272,35 @@ def start_webapp(home: Path, sandbox: Path) -> StreamManager:
             "authentication requests will be denied by default")
     controller = load_controller(webinf, active_controller(webinf), version)
     log_sm.info("Cloud controller: %s", controller)
-    check_database(db_host, db_port, props.get("config.dbUser", "").strip(),
-                   props.get("config.dbPass", ""), webinf / "sql" / "cluster.sql",
+    db_user, db_password = props.get("config.dbUser", "").strip(), props.get("config.dbPass", "")
+    check_database(db_host, db_port, db_user, db_password, webinf / "sql" / "cluster.sql",
                    fills_empty=not version.startswith("3."))
     prefix = props.get("instancecontroller.instanceNamePrefix", "").strip()
-    sm = StreamManager(version, token, prefix, db_host, db_port, controller)
+    sm = StreamManager(version, token, prefix, db_host, db_port, controller, db_user,
+                       db_password)
+    forget_a_dropped_database(sm, sandbox)
     sweep(sm, sandbox)
     return sm
+
+
+def forget_a_dropped_database(sm: StreamManager, sandbox: Path) -> None:
+    """The cloud keeps this database's nodegroups in its state file; an operator
+    who dropped the cluster database (and made it again) took them away, as a
+    real stream manager then finds none. Its cluster tables are the test: empty
+    where this fake had written rows into them."""
+    try:
+        held = cluster_rows.held(sm.db_host, sm.db_port, sm.db_user, sm.db_password,
+                                 DB_CONNECT_TIMEOUT_S)
+    except databases.CheckFailed as exc:
+        log_sm.warning("Cannot count the nodegroups in the cluster database: %s", exc.message)
+        return
+    if held:
+        return
+    with cloud.locked_state(sandbox) as state:
+        db = state.find_database(sm.db_host, sm.db_port)
+        if db is not None and db.get("mirrored") and cloud.forget(db):
+            log_sm.info("The cluster database at %s:%d holds no nodegroups, launch "
+                        "configurations or scale policies", sm.db_host, sm.db_port)
 
 
 def sweep(sm: StreamManager, sandbox: Path) -> None:
@@ -369,6 +395,11 @@ class Api:
     def __init__(self, sm: StreamManager, sandbox: Path) -> None:
         self.sm = sm
         self.sandbox = sandbox
+        self.rows = cluster_rows.Mirror(functools.partial(
+            databases.run_in_cluster, sm.db_host, sm.db_port, sm.db_user, sm.db_password,
+            timeout=DB_CONNECT_TIMEOUT_S))
+        with self._database(time.time()):
+            pass  # the tables hold what this database has from the start
         self.reject = rejection_status(sm.api_version)
         groups = r"admin/nodegroup"
         group = groups + r"/(?P<group>[^/]+)"
@@ -429,10 +460,20 @@ class Api:
             raise self.rejected(f"{key} needs targets")
         return dict(inner)
 
-    def _db(self, state: cloud.State, now: float) -> cloud.Database:
-        db = state.database(self.sm.db_host, self.sm.db_port)
-        cloud.settle(state, db, now)
-        return db
+    @contextlib.contextmanager
+    def _database(self, now: float) -> Iterator[tuple[cloud.State, cloud.Database]]:
+        """This stream manager's database, settled at `now`, under the state
+        lock; what it then holds goes to its cluster tables too."""
+        with cloud.locked_state(self.sandbox) as state:
+            db = state.database(self.sm.db_host, self.sm.db_port)
+            cloud.settle(state, db, now)
+            yield state, db
+            db["mirrored"] = True
+            self.rows.offer(cluster_rows.rows_of(db))
+
+    def close(self) -> None:
+        """Wait for the last write to the cluster tables."""
+        self.rows.close()
 
     @staticmethod
     def _group(db: cloud.Database, name: str) -> dict[str, Any]:
@@ -445,14 +486,13 @@ class Api:
 
     def list_groups(self, body: bytes) -> tuple[int, Any]:
         now = time.time()
-        with cloud.locked_state(self.sandbox) as state:
-            db = self._db(state, now)
+        with self._database(now) as (_state, db):
             return 200, cloud.public_groups(db)
 
     def get_group(self, body: bytes, group: str) -> tuple[int, Any]:
         now = time.time()
-        with cloud.locked_state(self.sandbox) as state:
-            return 200, cloud.public_group(self._group(self._db(state, now), group))
+        with self._database(now) as (_state, db):
+            return 200, cloud.public_group(self._group(db, group))
 
     def create_group(self, body: bytes) -> tuple[int, Any]:
         data = self._json_body(body)
@@ -463,8 +503,7 @@ class Api:
             raise self.rejected("regions must be a non-empty list of region names")
         lc, sp, name = data.get("launchConfig"), data.get("scalePolicy"), data.get("name")
         now = time.time()
-        with cloud.locked_state(self.sandbox) as state:
-            db = self._db(state, now)
+        with self._database(now) as (_state, db):
             if lc not in db["launchconfigs"]:
                 raise self.rejected(f"launch configuration {lc!r} does not exist")
             if sp not in db["scalepolicies"]:
@@ -476,8 +515,7 @@ class Api:
 
     def delete_group(self, body: bytes, group: str) -> tuple[int, Any]:
         now = time.time()
-        with cloud.locked_state(self.sandbox) as state:
-            db = self._db(state, now)
+        with self._database(now) as (state, db):
             self._group(db, group)
             try:
                 answer = cloud.delete_nodegroup(state, db, group, now)
@@ -489,8 +527,7 @@ class Api:
 
     def list_nodes(self, body: bytes, group: str, role: str | None = None) -> tuple[int, Any]:
         now = time.time()
-        with cloud.locked_state(self.sandbox) as state:
-            db = self._db(state, now)
+        with self._database(now) as (state, db):
             self._group(db, group)
             nodes = cloud.group_nodes(state, db, group, now)
         return 200, [n for n in nodes if role is None or n["role"] == role]
@@ -500,8 +537,7 @@ class Api:
 
     def launch_origin(self, body: bytes, group: str) -> tuple[int, Any]:
         now = time.time()
-        with cloud.locked_state(self.sandbox) as state:
-            db = self._db(state, now)
+        with self._database(now) as (state, db):
             record = self._group(db, group)
             try:
                 origin, node_id, edges = cloud.launch_origin(
@@ -523,12 +559,12 @@ class Api:
         }
 
     def _list_named(self, key: Named) -> tuple[int, Any]:
-        with cloud.locked_state(self.sandbox) as state:
-            return 200, sorted(state.database(self.sm.db_host, self.sm.db_port)[key])
+        with self._database(time.time()) as (_state, db):
+            return 200, sorted(db[key])
 
     def _get_named(self, key: Named, wrapper: str, name: str, what: str) -> tuple[int, Any]:
-        with cloud.locked_state(self.sandbox) as state:
-            found = state.database(self.sm.db_host, self.sm.db_port)[key].get(name)
+        with self._database(time.time()) as (_state, db):
+            found = db[key].get(name)
         if found is None:
             raise HttpError(404, f"{what} {name} does not exist")
         return 200, {wrapper: found}
@@ -540,8 +576,8 @@ class Api:
             for part in ("properties", "metadata"):
                 if not isinstance(inner.get(part), dict):
                     raise self.rejected(f"launchconfig needs {part} (it may be empty)")
-        with cloud.locked_state(self.sandbox) as state:
-            store = state.database(self.sm.db_host, self.sm.db_port)[key]
+        with self._database(time.time()) as (_state, db):
+            store = db[key]
             if inner["name"] in store:
                 raise self.rejected(f"{what} {inner['name']} already exists")
             store[inner["name"]] = inner
@@ -790,6 +826,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("Shutdown requested by signal; stopping Red5 Pro")
     server.shutdown()
     server.server_close()
+    if server.api is not None:
+        server.api.close()
     logging.shutdown()
     return 0
 
