@@ -862,3 +862,14 @@ def test_a_secret_tag_holds_after_its_key_stops_counting_as_secret() -> None:
     assert _same_old_value(tag.group(1), kr)
     assert _same_old_value(tag.group(1), kr._replace(secret=False))
     assert not _same_old_value(tag.group(1), kr._replace(old="rotated"))
+
+
+def test_a_secret_keys_template_placeholder_is_shown_as_the_placeholder_it_is() -> None:
+    """Operator trial: `{password}` in the new template's config.dbPass read
+    `•••••• [tag]` in --check, as if a password were set; it is the template's
+    word for "nobody has decided", and hides nothing. A value with a real part
+    beside a placeholder stays masked."""
+    result = review("a.password=live\n", "a.password={password}\nb.token=x{n}\n")
+    assert result["a.password"].show("{password}") == "{password}"
+    assert result["b.token"].show("x{n}") != "x{n}"
+    assert "{password}" in render_review(result)

@@ -64,6 +64,12 @@ def has_placeholder(value: str) -> bool:
     return _PLACEHOLDER.search(value) is not None
 
 
+def is_only_placeholder(value: str) -> bool:
+    """True when a value is one template placeholder and nothing else: a
+    template's word for "to decide", which hides nothing even in a secret key."""
+    return _PLACEHOLDER.fullmatch(value) is not None
+
+
 def is_placeholder(value: str) -> bool:
     """True when nobody has decided this value: empty, or containing a placeholder."""
     return value == "" or has_placeholder(value)

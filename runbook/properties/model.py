@@ -26,6 +26,7 @@ from runbook.properties.codec import (
     Parsed,
     PropertiesError,
     has_placeholder,
+    is_only_placeholder,
     is_placeholder,
     line_end,
     parse,
@@ -208,8 +209,9 @@ class KeyReview(NamedTuple):
                 or (self.merged is not None and has_placeholder(self.merged)))
 
     def show(self, value: str | None, *, reveal: bool = False) -> str | None:
-        """A value as it may be shown to a person: secrets masked unless revealed."""
-        if value is None or reveal or not self.secret:
+        """A value as it may be shown to a person: secrets masked unless revealed
+        (a bare placeholder is no secret, only the template's "to decide")."""
+        if value is None or reveal or not self.secret or is_only_placeholder(value):
             return value
         return mask_value(value)
 
