@@ -138,6 +138,24 @@ class _KeyList(OptionList):
             index += direction
 
 
+def _why_not(action: str, kr: KeyReview) -> str:
+    """Why the row action cannot be taken on this key; empty when it can."""
+    key = visible(kr.key)
+    if kr.status is Status.OVERRIDDEN:
+        return f"{key} is set by the config's [properties] set; change it there."
+    if action == "keep_old" and kr.old is None:
+        return (f"{key} has no live value to keep: it is new in this release. a takes the "
+                "template's, e gives another.")
+    if action == "accept_new" and kr.new is not None and has_placeholder(kr.new):
+        return (f"{key} has only a placeholder in the template, nothing to take: e gives it "
+                "a real value.")
+    if action == "toggle_removed" and kr.status is not Status.REMOVED:
+        return f"x keeps or drops a key the new template no longer has; {key} is in it."
+    if action == "reveal" and not kr.secret:
+        return f"{key} is no secret: its value shows as it is."
+    return ""
+
+
 class PropertiesReviewScreen(Screen[bool]):
     """Review and decide every key of a :class:`Review`; ``w`` writes, ``q`` leaves."""
 
@@ -169,6 +187,10 @@ class PropertiesReviewScreen(Screen[bool]):
         {"next_open", "previous_open", "accept_new", "keep_old", "edit", "toggle_removed",
          "reveal", "filter", "write", "leave"}
     )
+
+    # The keys that act on the selected row, and what each does.
+    _ROW_KEYS: ClassVar[dict[str, str]] = {
+        "a": "accept_new", "o": "keep_old", "e": "edit", "x": "toggle_removed", "v": "reveal"}
 
     def __init__(
         self,
@@ -646,19 +668,21 @@ class PropertiesReviewScreen(Screen[bool]):
         # Greyed out where there is room; below 100 columns a key that does not
         # fit the row leaves the footer, or / Filter never showed (trial).
         not_here = None if self.size.width >= 100 else False
-        if action in ("accept_new", "keep_old", "edit", "toggle_removed", "reveal"):
-            if kr is None or kr.status is Status.OVERRIDDEN:
-                return not_here
-            if action == "keep_old" and kr.old is None:
-                return not_here
-            # A placeholder is not a value anyone can accept; e is the way out.
-            if action == "accept_new" and kr.new is not None and has_placeholder(kr.new):
-                return not_here
-            if action == "toggle_removed" and kr.status is not Status.REMOVED:
-                return not_here
-            if action == "reveal" and not kr.secret:
-                return not_here
+        if action in self._ROW_KEYS.values() and (kr is None or _why_not(action, kr)):
+            return not_here
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A row key the selected key does not take says why, where the operator
+        looks: greyed out or left out of the footer, it did nothing (trial)."""
+        action = self._ROW_KEYS.get(event.key)
+        key = self._current_key()
+        if action is None or key is None or self._bar_open():
+            return
+        why = _why_not(action, self.review[key])
+        if why:
+            event.stop()
+            self._say(why, "warning")
 
     # -- actions ---------------------------------------------------------------------
 

@@ -1100,3 +1100,29 @@ async def test_leaving_with_unwritten_decisions_says_they_were_not_written(
         await pilot.pause()
     assert app.exit_code == 1
     assert any("without writing" in line for line in app.report), app.report
+
+
+@pytest.mark.parametrize("width", [120, 80])
+async def test_a_key_that_cannot_be_taken_says_why_when_pressed(
+    pair: tuple[Path, Path], width: int,
+) -> None:
+    """Operator trial: `o` on a new default did nothing, and said nothing: the
+    footer greys it (or, narrow, leaves it out), but a key pressed from habit
+    needs its answer where the operator looks. The same for `a` on a template
+    placeholder. The key stays as it was."""
+    _old, new = pair
+    new.write_text(new.read_text().replace("default.server.application=",
+                                           "default.server.application={app-name}"))
+    app = make_app(pair)
+    async with app.run_test(size=(width, 40)) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, NEW_DEFAULT_KEY)
+        await pilot.press("o")
+        said = message(screen)
+        assert "no live value" in said and "a " in said, said
+        assert not app.review[NEW_DEFAULT_KEY].acknowledged
+        await go_to(pilot, screen, NEEDS_VALUE_KEY)
+        await pilot.press("a")
+        said = message(screen)
+        assert "placeholder" in said and "e " in said, said
+        assert app.review[NEEDS_VALUE_KEY].is_open
