@@ -328,6 +328,9 @@ class PropertiesReviewScreen(Screen[bool]):
         shown = self._shown(kr, kr.merged, absent="")
         if kr.status is Status.REMOVED:
             return Content.assemble(shown, (" (kept)", "$text-muted"))
+        if kr.choice is Choice.SET:
+            # Typed here: beside a template's value it read the same (trial).
+            return Content.assemble(shown, (" (edited)", "$text-muted"))
         return shown
 
     def _row(self, kr: KeyReview) -> Content:

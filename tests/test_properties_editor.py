@@ -1126,3 +1126,27 @@ async def test_a_key_that_cannot_be_taken_says_why_when_pressed(
         said = message(screen)
         assert "placeholder" in said and "e " in said, said
         assert app.review[NEEDS_VALUE_KEY].is_open
+
+
+async def test_a_new_default_given_another_value_reads_so_in_its_row(
+    pair: tuple[Path, Path],
+) -> None:
+    """Operator trial: a new default the operator gave a value of their own
+    read, in the table, as one taken from the template (✓ new default and a
+    value): only the detail told them apart."""
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, NEW_DEFAULT_KEY)
+        await pilot.press("a")
+        row = [line for line in screen_text(app).splitlines()
+               if NEW_DEFAULT_KEY in line and "✓" in line]
+        assert row and "non_null" in row[0] and "edited" not in row[0], row
+        await pilot.press("e")
+        field = screen.query_one("#review-edit", Input)
+        field.value = "always"
+        await pilot.press("enter")
+        assert app.review[NEW_DEFAULT_KEY].merged == "always"
+        row = [line for line in screen_text(app).splitlines()
+               if NEW_DEFAULT_KEY in line and "✓" in line]
+        assert row and "always (edited)" in row[0], row
