@@ -249,6 +249,9 @@ class PropertiesReviewScreen(Screen[bool]):
         yield Static(id="review-columns")
         yield _KeyList(id="review-keys")
         yield Static(id="review-detail")
+        # Why a typed value was refused, on the line above it (trial: said on the
+        # top line, far from the input, with the text thrown away).
+        yield Static(id="review-edit-refused")
         with Horizontal(id="review-edit-bar", classes="bar"):
             yield Label(id="review-edit-label", markup=False)  # a key, as it is written
             yield Input(id="review-edit", compact=True)
@@ -635,11 +638,19 @@ class PropertiesReviewScreen(Screen[bool]):
     @on(Input.Submitted, "#review-edit")
     def _edit_submitted(self, event: Input.Submitted) -> None:
         key = self._editing
-        self._close_bars()
         if key is None:
+            self._close_bars()
             return
-        self._decide(key, lambda: self.review.set_value(key, event.value),
-                     f"{key}: the merged file takes the value you typed.")
+        try:
+            self.review.set_value(key, event.value)
+        except DecisionError as exc:
+            refused = self.query_one("#review-edit-refused", Static)
+            refused.update(Content.styled(visible(f"{exc}. Mend it, or Esc leaves the key as it "
+                                                  "was."), "bold $text-warning"))
+            refused.display = True
+            return
+        self._close_bars()
+        self._decided(key, f"{key}: the merged file takes the value you typed.")
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Clicking back into the list abandons an edit (and keeps a filter), rather than
@@ -729,6 +740,9 @@ class PropertiesReviewScreen(Screen[bool]):
         except DecisionError as exc:
             self._say(str(exc), "warning")
             return
+        self._decided(key, done)
+
+    def _decided(self, key: str, done: str) -> None:
         self._dirty = True
         self._leave_armed = False
         self._refresh_row(key)
@@ -819,6 +833,7 @@ class PropertiesReviewScreen(Screen[bool]):
     def _close_bars(self) -> None:
         self._editing = None
         self.query_one("#review-edit-bar").display = False
+        self.query_one("#review-edit-refused").display = False
         self.query_one("#review-filter-bar").display = False
         edit = self.query_one("#review-edit", Input)
         edit.value = ""  # a typed secret should not linger in a hidden widget

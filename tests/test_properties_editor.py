@@ -1150,3 +1150,35 @@ async def test_a_new_default_given_another_value_reads_so_in_its_row(
         row = [line for line in screen_text(app).splitlines()
                if NEW_DEFAULT_KEY in line and "✓" in line]
         assert row and "always (edited)" in row[0], row
+
+
+async def test_a_refused_value_is_explained_beside_its_input_and_kept_to_mend(
+    pair: tuple[Path, Path],
+) -> None:
+    """Operator trial: a value refused (a word for a true/false key) closed the
+    edit bar, threw the typed text away, and said why on the top line, far
+    from where the operator typed."""
+    key = "location.strict"
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, key)
+        before = app.review[key].merged
+        await pilot.press("e")
+        field = screen.query_one("#review-edit", Input)
+        field.value = "nope"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.review[key].merged == before
+        assert screen.query_one("#review-edit-bar").display and field.has_focus
+        assert field.value == "nope"
+        lines = screen_text(app).splitlines()
+        at = next(i for i, line in enumerate(lines) if f"{key} =" in line)
+        above = " ".join(lines[at - 2:at])  # it may wrap onto two lines
+        assert "true or false" in above, lines[at - 3:at + 1]
+        field.value = "true"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.review[key].merged == "true"
+        assert not screen.query_one("#review-edit-bar").display
+        assert "true or false" not in screen_text(app)
