@@ -873,3 +873,39 @@ def test_a_secret_keys_template_placeholder_is_shown_as_the_placeholder_it_is() 
     assert result["a.password"].show("{password}") == "{password}"
     assert result["b.token"].show("x{n}") != "x{n}"
     assert "{password}" in render_review(result)
+
+
+def test_a_decided_keys_hint_to_decide_goes_and_comes_back_if_it_is_reopened(
+    tmp_path: Path,
+) -> None:
+    """Operator trial: a key saved undecided got the hint 'to decide: action =
+    "set" and then value = "..."'; decided and saved again, the hint stayed
+    above its action, as if it were still open. An operator's own comment
+    stays; a key undone again gets its hint back."""
+    path = tmp_path / "decisions.toml"
+    first = live_review()
+    key = first.undecided[0]
+    decisions = Decisions.from_review(first)
+    decisions.save(path)
+
+    def block(text: str) -> str:
+        return text.split(f'[keys."{key}"]')[1].split("[keys.")[0]
+
+    assert "to decide" in block(path.read_text())
+    path.write_text(path.read_text().replace(
+        f'[keys."{key}"]\n', f'[keys."{key}"]\n# asked the vendor, 3 May\n'))
+    decisions = Decisions.load(path)
+    second = live_review(decisions=decisions)
+    second.set_value(key, "decided-now")
+    decisions.record(second)
+    decisions.save(path)
+    decided = block(path.read_text())
+    assert "to decide" not in decided and 'value = "..."' not in decided, decided
+    assert "# asked the vendor, 3 May" in decided and f"{second[key].status}:" in decided
+
+    third = live_review(decisions=Decisions.load(path))
+    third.reset(key)
+    decisions = Decisions.load(path)
+    decisions.record(third)
+    decisions.save(path)
+    assert "to decide" in block(path.read_text()), block(path.read_text())

@@ -49,6 +49,7 @@ from runbook.redact import is_secret_key
 from runbook.wholefile import special_file
 
 if TYPE_CHECKING:
+    from tomlkit.items import Table
     from tomlkit.toml_document import TOMLDocument
 
 __all__ = ["Decisions", "DecisionsError", "Entry"]
@@ -280,6 +281,11 @@ class Decisions:
             if fresh:
                 for line in _hint(kr, choice):
                     table.add(tomlkit.comment(line))
+            elif _hinted(table) != (choice is None):
+                # Decided since, or open again: a stale "to decide" above an
+                # action read as still open (trial). Other comments stay.
+                table = _rehinted(table, _hint(kr, choice)[1:])
+                keys[kr.key] = table
             if kr.reopened:
                 # Nobody has decided it again: leave its record exactly as it was, so the
                 # next run reopens it again instead of applying the default unseen. With no
@@ -453,6 +459,43 @@ def _hint(kr: KeyReview, choice: Choice | None) -> list[str]:
     else:
         lines.append('value = "..."')
     return lines
+
+
+# The lines of _hint that say what to do with an open key (its first line, the
+# status and its meaning, holds for a decided key too).
+_HINT_STARTS = ("reopened: ", "template default: ", "to take it: ", "Red5's sample value",
+                "to decide: ", 'value = "..."')
+_HINT_ENDS = ("(secrets are never written here)",)
+
+
+def _is_hint(item: object) -> bool:
+    from tomlkit.items import Comment
+
+    if not isinstance(item, Comment):
+        return False
+    text = item.as_string().strip().removeprefix("#").strip()
+    return text.startswith(_HINT_STARTS) or text.endswith(_HINT_ENDS)
+
+
+def _hinted(table: Table) -> bool:
+    return any(_is_hint(item) for name, item in table.value.body if name is None)
+
+
+def _rehinted(table: Table, hint: list[str]) -> Table:
+    """`table` without the open-key lines of its hint, and with `hint`'s
+    (none, for a decided key) after what it holds."""
+    import tomlkit
+    from tomlkit.items import Comment, Whitespace
+
+    kept = tomlkit.table()
+    for name, item in table.value.body:
+        if name is not None:
+            kept.add(name, item)
+        elif isinstance(item, (Comment, Whitespace)) and not _is_hint(item):
+            kept.add(item)
+    for line in hint:
+        kept.add(tomlkit.comment(line))
+    return kept
 
 
 _TOP_LEVEL = ("inputs", "keys")
