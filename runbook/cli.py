@@ -402,6 +402,7 @@ def _refuse_ssh_files_it_cannot_use(settings: Settings) -> None:
 async def _plan(args: argparse.Namespace) -> int:
     import json
 
+    from runbook.model import when_and_why
     from runbook.statedir import default_dir
 
     settings = _plan_settings(args.config)
@@ -417,8 +418,8 @@ async def _plan(args: argparse.Namespace) -> int:
         "destructive": card.destructive,
         "typed_confirmation": card.needs_typed_confirmation,
         "skippable": card.skippable, "summary": card.summary, "caution": card.caution,
-        "actions": [{"kind": type(a).__name__.lower(), "text": a.render()}
-                    for a in plans.get(card.id) or []],
+        "actions": [{"kind": type(a).__name__.lower(), "text": a.render(),
+                     "why": when_and_why(a)} for a in plans.get(card.id) or []],
     } for card in shown.cards]
     if args.json:
         print(json.dumps({"config": settings.source, "steps": listing}, indent=2))
@@ -432,6 +433,10 @@ async def _plan(args: argparse.Namespace) -> int:
         if item["caution"]:
             print(f"    caution: {item['caution']}")
         for action in item["actions"]:
+            if action["why"]:
+                # When it runs, if not always: a conditional restart read as
+                # one that always ran (trial).
+                print(f"      # {action['why']}")
             for line in action["text"].splitlines():
                 print(f"      {line}")
     return 0

@@ -41,6 +41,7 @@ from runbook.model import (
     duration,
     outcome_words,
     wall_clock,
+    when_and_why,
 )
 from runbook.visible import visible
 
@@ -198,6 +199,8 @@ class HeadlessFrontEnd:
             self._print(f"  caution: {card.caution}")
         self._print("  plan:")
         for action in plan:
+            if why := when_and_why(action):
+                self._print(self.paint(f"    # {why}", "dim"))  # when it runs, if not always
             for line in action.render().splitlines():
                 self._print(f"    {line}")
         if self.assume_yes:

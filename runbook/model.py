@@ -192,6 +192,12 @@ class Note:
 Action = Shell | Upload | ApiCall | EditFile | Wait | Note
 
 
+def when_and_why(action: Action) -> str:
+    """What a command or API call is for, and when it runs if not always
+    ("only if ..."): the words a plan shows above it."""
+    return action.why if isinstance(action, (Shell, ApiCall)) else ""
+
+
 @dataclass(frozen=True)
 class Check:
     """The answer of a step's check or verify: is the outcome in place?"""

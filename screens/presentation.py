@@ -14,7 +14,17 @@ from typing import TypeGuard
 from rich.cells import cell_len
 from textual.content import Content
 
-from runbook.model import Action, ApiCall, EditFile, Note, Shell, StepState, Upload, Wait
+from runbook.model import (
+    Action,
+    ApiCall,
+    EditFile,
+    Note,
+    Shell,
+    StepState,
+    Upload,
+    Wait,
+    when_and_why,
+)
 from runbook.model import duration as said_duration
 
 # The checklist's phase headings, as they read before the run says otherwise
@@ -185,8 +195,12 @@ def action_content(action: Action) -> Content:
                                 "\n", diff_content(action.detail))
     # A note's label says it is one ("[note] note: ..." said it twice).
     shown = action.text if isinstance(action, Note) else action.render()
-    # Only the label is coloured: the command itself must read clearly.
-    return Content.assemble((f"[{kind}] ", style), shown)
+    # Only the label is coloured: the command itself must read clearly. What
+    # it is for, and when it runs if not always, goes above it (trial: a
+    # restart "only if the API never answered" read as one that always ran).
+    line = Content.assemble((f"[{kind}] ", style), shown)
+    why = when_and_why(action)
+    return Content.assemble((f"# {why}", "$text-muted italic"), "\n", line) if why else line
 
 
 def copyable(plan: list[Action]) -> str:
@@ -195,6 +209,8 @@ def copyable(plan: list[Action]) -> str:
     comments, so pasting the whole block runs nothing it did not show."""
     lines: list[str] = []
     for action in plan:
+        if why := when_and_why(action):
+            lines.append(f"# {why}")
         if isinstance(action, Shell):
             lines.append(action.command)
         elif isinstance(action, ApiCall):

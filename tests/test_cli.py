@@ -59,6 +59,28 @@ def test_plan_json_is_machine_readable() -> None:
     assert cards["upload"]["skippable"] and not cards["start-service"]["skippable"]
 
 
+def test_plan_says_when_a_command_runs_only_in_some_cases() -> None:
+    """Operator trial: `runbook plan` listed service-unit's copy of a shipped
+    unit and its refit of a kept one, and start-service's restart, as if each
+    always ran. Every step says when in its plan; the listing left it out. The
+    JSON has it too, and the TUI's plan (screens.presentation)."""
+    from runbook.model import Shell
+    from screens.presentation import action_content, copyable
+
+    result = runbook("plan", str(EXAMPLE))
+    lines = result.stdout.splitlines()
+    restart = next(i for i, line in enumerate(lines) if "systemctl restart red5pro" in line)
+    assert "only if the service runs and its API has not answered" in lines[restart - 1]
+    assert lines[restart - 1].strip().startswith("#"), lines[restart - 1]
+    cards = {s["id"]: s for s in json.loads(runbook("plan", str(EXAMPLE), "--json").stdout)
+             ["steps"]}
+    whys = [a.get("why", "") for a in cards["service-unit"]["actions"]]
+    assert "where the release ships one" in whys, whys
+    shell = Shell("systemctl restart red5pro", "only if it never answered")
+    assert "only if it never answered" in str(action_content(shell))
+    assert copyable([shell]) == "# only if it never answered\nsystemctl restart red5pro"
+
+
 def test_plan_marks_every_step_that_asks_for_its_id_as_destructive() -> None:
     """Operator trial: `plan` marked 8 steps [destructive] where the TUI and
     headless ask for the id (and say DESTRUCTIVE) at 17: every cutover step
