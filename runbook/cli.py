@@ -879,7 +879,13 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
     its own). `own_host`: the host is this process's rehearsal host, which
     stops with it."""
     from runbook.journal import JournalError, replay, unwritten
-    from runbook.standing import going_on, resume_command, rollback_command, service_state
+    from runbook.standing import (
+        before_another_attempt,
+        going_on,
+        resume_command,
+        rollback_command,
+        service_state,
+    )
 
     journal = _last_journal(stopper, earlier)
     if journal is None or unwritten(journal):
@@ -896,9 +902,11 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
             rollback = None
     elif resume is not None:
         rollback = _practised_way_back(history, resume)
+    after = before_another_attempt(history)
     lines = [f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
-                                                       rollback=rollback))]
+                                                       rollback=rollback)),
+             *([f"runbook: before another attempt: {after}"] if after else [])]
     if stopper.caught is not None:
         # A real host goes on with a detached command (the unzip, the
         # service's start); the rehearsal's stops with this process, and

@@ -244,6 +244,8 @@ class Report:
     # An unfinished run: what serves now, and the commands that go on from there.
     standing: str = ""
     going_on: list[tuple[str, str]] = field(default_factory=list)  # (what, command)
+    # A run that went back: what the next attempt must see to first.
+    before_another_attempt: str = ""
     downtime: Downtime = field(default_factory=Downtime)
     fleet: Fleet = field(default_factory=Fleet)
     facts: dict[str, Any] = field(default_factory=dict)
@@ -597,6 +599,10 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.unattended = journal_unattended(starts)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(path, report)
+    if report.outcome == Outcome.ROLLED_BACK.value:
+        from runbook.standing import BEFORE_ANOTHER_ATTEMPT
+
+        report.before_another_attempt = BEFORE_ANOTHER_ATTEMPT
     _estimate(report, estimate_from)
     return report
 

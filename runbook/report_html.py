@@ -109,6 +109,8 @@ def _summary(report: Report) -> str:
         *([("Way back", _e(report.way_back_why))] if report.way_back_why else []),
         *([("Where it stands", _e(report.standing))] if report.standing else []),
         *((what, _code(command)) for what, command in report.going_on),
+        *([("Before another attempt", _e(report.before_another_attempt))]
+          if report.before_another_attempt else []),
         ("Journal", _code(str(report.path))),
     ]
     body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)

@@ -95,6 +95,8 @@ def _summary(report: Report) -> list[str]:
         *([("Way back", _md(report.way_back_why))] if report.way_back_why else []),
         *([("Where it stands", _md(report.standing))] if report.standing else []),
         *((what, _code(command)) for what, command in report.going_on),
+        *([("Before another attempt", _md(report.before_another_attempt))]
+          if report.before_another_attempt else []),
         ("Journal", _code(str(report.path))),
     ]
     return [_row("", ""), _row("---", "---"), *(_row(k, v) for k, v in rows), ""]

@@ -69,6 +69,20 @@ def service_state(history: Replay) -> str:
     return f"the cutover has not begun: the live stream manager serves as before ({count})"
 
 
+# What a way back leaves for the next attempt: it restores the old stream
+# manager on the old database and does not touch the new one.
+BEFORE_ANOTHER_ATTEMPT = (
+    "the way back leaves the new database as the cutover left it, with the nodegroups, "
+    "launch configs and scale policies the new stream manager made there, and the schema "
+    "step refuses a database that holds nodegroups: drop its cluster database first")
+
+
+def before_another_attempt(history: Replay) -> str:
+    """What to see to before upgrading again after this run; empty unless it
+    went back."""
+    return BEFORE_ANOTHER_ATTEMPT if history.outcome == "rolled-back" else ""
+
+
 def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> list[str]:
     """The commands that go on from here: resume, and the way back while the
     cutover is under way. None where the run cannot be continued."""

@@ -896,6 +896,19 @@ def test_a_rolled_back_runs_header_says_the_old_release_serves_again(
     assert "<th>After the way back</th>" in page
 
 
+def test_a_rolled_back_run_says_what_the_way_back_leaves_for_another_attempt(
+    went_back: Rehearsed
+) -> None:
+    """Operator trial: the report, the summary and the exit lines of a run
+    rolled back after recreate said "recreate: done, then undone by the way
+    back", and nothing of the new database, which still held that attempt's
+    nodegroups; a second attempt would be refused at schema, unwarned."""
+    head = _head(report_of(went_back))
+    assert "drop its cluster database" in head["Before another attempt"], head
+    page = html(build(went_back.journal, estimate_from=[]))
+    assert "<th>Before another attempt</th>" in page
+
+
 def test_a_rolled_back_runs_steps_say_the_way_back_undid_the_cutover(
     went_back: Rehearsed
 ) -> None:
