@@ -95,8 +95,23 @@ class Preflight(Red5Step):
         return actions
 
     async def run(self, ctx: Ctx) -> None:
-        s = ctx.settings
-        problems: list[str] = []
+        # Each look in the plan's order; what can be put right before the
+        # window is gathered and said together, what stops the look at once
+        # (no host, no install, no version) raises where it is found.
+        await self._reach(ctx)
+        problems = await self._sudo(ctx)
+        await self._install_folder(ctx)
+        folder = await self._live_install(ctx)
+        await self._live_properties(ctx, folder)
+        problems += await self._new_release(ctx)
+        problems += await self._disk(ctx)
+        problems += await self._java_and_client(ctx)
+        await self._live_api(ctx)
+        problems += await self._compare_unit(ctx)
+        if problems:
+            raise StepFailed("; ".join(problems))
+
+    async def _reach(self, ctx: Ctx) -> None:
         try:
             await ctx.sh("true", why="SSH answers")
         except OutcomeUnknown:
@@ -110,11 +125,18 @@ class Preflight(Red5Step):
             raise StepFailed(f"{str(exc).rstrip('.')}. Nothing ran on the host, and "
                              f"{stands}. Once the connection is settled, try the step "
                              "again") from None
-        if s.host.sudo:
-            result = await ctx.sh("sudo -n true", check=False)
-            if not result.ok:
-                problems.append("sudo asks for a password; allow the SSH user password-less "
-                                "sudo for the upgrade, or set host.sudo = false if it is root")
+
+    async def _sudo(self, ctx: Ctx) -> list[str]:
+        if not ctx.settings.host.sudo:
+            return []
+        result = await ctx.sh("sudo -n true", check=False)
+        if result.ok:
+            return []
+        return ["sudo asks for a password; allow the SSH user password-less sudo for the "
+                "upgrade, or set host.sudo = false if it is root"]
+
+    async def _install_folder(self, ctx: Ctx) -> None:
+        s = ctx.settings
         real = await ctx.sh(f"realpath -e -- {quote(s.install_dir)}", check=False, quiet=True)
         if not real.ok or not real.stdout.strip().startswith("/"):
             raise StepFailed(f"{s.install_dir} is not a folder on the host; check install.dir "
@@ -123,6 +145,10 @@ class Preflight(Red5Step):
         if ctx.facts.install_real != s.install_dir:
             ctx.info(f"{s.install_dir} is {ctx.facts.install_real} on the host; every step "
                      "works on that path")
+
+    async def _live_install(self, ctx: Ctx) -> str:
+        """The live install's folder (bak.red5pro, resumed mid-cutover), its
+        version and identity, into the facts."""
         resumed = ctx.resumed
         # Only a cutover this run's journal (or this machine's record of the
         # host) began may have moved the live install aside: a resumed run
@@ -168,13 +194,21 @@ class Preflight(Red5Step):
                 raise StepFailed(f"cannot read the identity of {folder}: "
                                  f"{identity.last_error_line()}")
             ctx.facts.live_tree = identity.stdout.strip()
+        return folder
 
+    async def _live_properties(self, ctx: Ctx, folder: str) -> None:
         live_props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")
         for key, value in live_props.items():
             if is_secret_key(key):
                 ctx.add_secret(value)
         ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
 
+    async def _new_release(self, ctx: Ctx) -> list[str]:
+        """The zip and jar on this machine: there, readable, a newer release
+        this procedure upgrades to; and nothing of an earlier upgrade in the
+        way on the host."""
+        s = ctx.settings
+        resumed, live_version = ctx.resumed, ctx.facts.live_version
         # Read inside the zip when its name does not say it (an account
         # download's red5pro-server-us-<uuid>.zip); a zip not here yet is
         # said below, with what else is missing.
@@ -200,13 +234,11 @@ class Preflight(Red5Step):
         if not resumed and red5.older(new_version, live_version):
             raise StepFailed(f"{s.distribution.name} is {new_version}, older than the live "
                              f"{live_version}: this procedure upgrades, it does not go back")
-        if not resumed:
-            problems += await self._leftovers(ctx)
+        problems = [] if resumed else await self._leftovers(ctx)
         for local in (s.distribution, s.cloud_controller):
             if not local.is_file():
                 problems.append(f"{local} is not on this machine; download it first")
-        size = s.distribution.stat().st_size if s.distribution.is_file() else 0
-        if size:
+        if s.distribution.is_file() and s.distribution.stat().st_size:
             try:
                 ctx.facts.new_top, ctx.facts.new_flat = red5.layout(s.distribution)
             except ValueError as exc:
@@ -214,27 +246,38 @@ class Preflight(Red5Step):
             refused = red5.not_for_this_procedure(s.distribution)
             if refused:
                 problems.append(refused)
+        return problems
+
+    async def _disk(self, ctx: Ctx) -> list[str]:
+        s = ctx.settings
+        size = s.distribution.stat().st_size if s.distribution.is_file() else 0
         df = await ctx.sh(f"df -Pk -- {quote(install_dir(ctx))}", check=False)
         free_kb = _free_kb(df.stdout)
         need_kb = size * _DISK_FACTOR // 1024
         if free_kb is None:
-            problems.append(f"could not read the free disk space of {s.install_dir}")
-        elif need_kb:  # no zip here (a problem already), no size to speak of
-            room = (f"{s.install_dir} has {free_kb // 1024} MiB free; the new distribution "
-                    f"needs about {-(-need_kb // 1024)} MiB")  # rounded up: never "0 MiB"
-            # The same words either way: a refusal, or what preflight found.
-            if free_kb < need_kb:
-                problems.append(room)
-            else:
-                ctx.info(room)
+            return [f"could not read the free disk space of {s.install_dir}"]
+        if not need_kb:  # no zip here (a problem already), no size to speak of
+            return []
+        room = (f"{s.install_dir} has {free_kb // 1024} MiB free; the new distribution "
+                f"needs about {-(-need_kb // 1024)} MiB")  # rounded up: never "0 MiB"
+        # The same words either way: a refusal, or what preflight found.
+        if free_kb < need_kb:
+            return [room]
+        ctx.info(room)
+        return []
 
+    async def _java_and_client(self, ctx: Ctx) -> list[str]:
         java = await ctx.sh("java -version 2>&1", check=False)
         ctx.facts.java = red5.java_major(java.stdout)
         client = await ctx.sh("command -v mysql || command -v mariadb", check=False)
-        if not client.ok:
-            problems.append("the host has no mysql client, which new-database and schema use: "
-                            "install one (Debian/Ubuntu: apt-get install default-mysql-client)")
+        if client.ok:
+            return []
+        return ["the host has no mysql client, which new-database and schema use: install one "
+                "(Debian/Ubuntu: apt-get install default-mysql-client)"]
 
+    async def _live_api(self, ctx: Ctx) -> None:
+        """The live API answers the token; its version and controller, into
+        the facts. Mid-cutover it may be down, or be the new release's."""
         ctx.facts._api_silent = False
         ctx.facts._api_answering = None
         try:
@@ -251,26 +294,22 @@ class Preflight(Red5Step):
             # Resumed during cutover: the stream manager is expected to be down.
             ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
             ctx.facts._api_silent = True
-        else:
-            recorded = ctx.facts.api_version if resumed and ctx.cutover_under_way else None
-            if recorded and recorded != api.version:
-                ctx.facts._api_answering = api.version
-                # Resumed mid-cutover with the new release serving: the old
-                # release's API, recorded before anything moved, is the one
-                # the way back must hear again (operator trial: this run's
-                # answer replaced it, and the way back waited for an old
-                # release speaking the new API).
-                ctx.info(f"the API answering now speaks {api.version}, the new release's; "
-                         f"the old release's {recorded}, recorded before the cutover, stands")
-            else:
-                ctx.facts.api_version = api.version
-                ctx.facts.controller = controller
-                ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud "
-                         f"controller: {controller}", api_version=api.version)
-
-        problems += await self._compare_unit(ctx)
-        if problems:
-            raise StepFailed("; ".join(problems))
+            return
+        recorded = ctx.facts.api_version if ctx.resumed and ctx.cutover_under_way else None
+        if recorded and recorded != api.version:
+            ctx.facts._api_answering = api.version
+            # Resumed mid-cutover with the new release serving: the old
+            # release's API, recorded before anything moved, is the one
+            # the way back must hear again (operator trial: this run's
+            # answer replaced it, and the way back waited for an old
+            # release speaking the new API).
+            ctx.info(f"the API answering now speaks {api.version}, the new release's; "
+                     f"the old release's {recorded}, recorded before the cutover, stands")
+            return
+        ctx.facts.api_version = api.version
+        ctx.facts.controller = controller
+        ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud "
+                 f"controller: {controller}", api_version=api.version)
 
     async def _leftovers(self, ctx: Ctx) -> list[str]:
         """Folders from an earlier upgrade that cutover would trip over, found
