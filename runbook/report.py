@@ -19,7 +19,7 @@ import contextlib
 import json
 import pwd
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -364,155 +364,192 @@ class _Reader:
         return self.steps[step_id]
 
     def take(self, record: dict[str, Any]) -> None:
-        report = self.report
-        event = record["event"]
         ts = _text(record.get("ts"))
-        step_id = _text(record.get("step"))
-        report.downtime.last_seen = ts or report.downtime.last_seen
-        if event == Record.RUN_START:
-            # An attempt still going when the run was cut off ended there, in doubt.
-            for going_id, cut in self.going.items():
-                cut.lines = self.said.pop(going_id, [])
-            self.going.clear()
-            self.open_this_run.clear()
-            report.runs += 1
-            report.started = report.started or ts
-            report.config = _text(record.get("config")) or report.config
-            report.host = _text(record.get("host")) or report.host
-            report.rehearsal = bool(record.get("rehearsal"))
-            report.operator = _text(record.get("operator")) or report.operator
-            for listed in record.get("steps") or []:
-                self.step(_text(listed))
-            self.cutover.update(_text(listed) for listed in record.get("cutover") or [])
-            report.outcome = report.exit_code = None
-            report.ended = None
-        elif event == Record.RECONNECTING and record.get("attempt") == 1:
-            # Each loss once, with why (operator trial: a drop mid-cutover left
-            # no trace in the report, which read as a quiet night).
-            report.remarks.append(f"{ts}: the SSH connection to {_text(record.get('host'))} "
-                                  f"was lost ({_text(record.get('reason'))}); the run "
-                                  "reconnected or gave up as the steps say")
-        elif event == Record.CONNECTED:
-            report.fingerprint = report.fingerprint or _text(record.get("fingerprint")) or None
-        elif event == Record.JOURNAL_REPAIRED:
-            report.remarks.append(f"{ts}: the journal was repaired at line {record.get('line')} "
-                                  f"({record.get('dropped_bytes', 0)} bytes of a torn record "
-                                  "dropped)")
-        elif event == Record.DETACHED:
-            steps = ", ".join(_text(s) for s in record.get("steps") or []) or "no step"
-            # A step may be waiting on the Stream Manager API, not on a
-            # command (operator trial: recreate "went on on the host").
-            cause = signal_cause(record.get("exit_code"))
-            who = cause or "the operator left"
-            for left in map(_text, record.get("steps") or []):
-                if left in self.going:  # the operator's choice, or a signal: not a crash
-                    self.going[left].left = cause or "the operator left runbook"
-            if not record.get("steps"):
-                # At a question nothing ran (trial: "while no step ran on").
-                report.remarks.append(f"{ts}: {who} while the run waited on the operator; "
-                                      "no step was running")
-            elif report.rehearsal:
-                # The rehearsal host stops with runbook (trial: the terminal
-                # said so, the report said it all went on).
-                report.remarks.append(f"{ts}: {who} while {steps} ran; the rehearsal host "
-                                      "stopped with runbook, and what ran there ended")
+        self.report.downtime.last_seen = ts or self.report.downtime.last_seen
+        read = _READS.get(record["event"])
+        if read is not None:
+            read(self, record, ts, _text(record.get("step")))
+
+    def _run_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
+        report = self.report
+        # An attempt still going when the run was cut off ended there, in doubt.
+        for going_id, cut in self.going.items():
+            cut.lines = self.said.pop(going_id, [])
+        self.going.clear()
+        self.open_this_run.clear()
+        report.runs += 1
+        report.started = report.started or ts
+        report.config = _text(record.get("config")) or report.config
+        report.host = _text(record.get("host")) or report.host
+        report.rehearsal = bool(record.get("rehearsal"))
+        report.operator = _text(record.get("operator")) or report.operator
+        for listed in record.get("steps") or []:
+            self.step(_text(listed))
+        self.cutover.update(_text(listed) for listed in record.get("cutover") or [])
+        report.outcome = report.exit_code = None
+        report.ended = None
+
+    def _reconnecting(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
+        if record.get("attempt") != 1:
+            return
+        # Each loss once, with why (operator trial: a drop mid-cutover left
+        # no trace in the report, which read as a quiet night).
+        self.report.remarks.append(
+            f"{ts}: the SSH connection to {_text(record.get('host'))} was lost "
+            f"({_text(record.get('reason'))}); the run reconnected or gave up as the steps say")
+
+    def _connected(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
+        report = self.report
+        report.fingerprint = report.fingerprint or _text(record.get("fingerprint")) or None
+
+    def _journal_repaired(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
+        self.report.remarks.append(f"{ts}: the journal was repaired at line "
+                                   f"{record.get('line')} ({record.get('dropped_bytes', 0)} "
+                                   "bytes of a torn record dropped)")
+
+    def _detached(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
+        report = self.report
+        steps = ", ".join(_text(s) for s in record.get("steps") or []) or "no step"
+        # A step may be waiting on the Stream Manager API, not on a
+        # command (operator trial: recreate "went on on the host").
+        cause = signal_cause(record.get("exit_code"))
+        who = cause or "the operator left"
+        for left in map(_text, record.get("steps") or []):
+            if left in self.going:  # the operator's choice, or a signal: not a crash
+                self.going[left].left = cause or "the operator left runbook"
+        if not record.get("steps"):
+            # At a question nothing ran (trial: "while no step ran on").
+            report.remarks.append(f"{ts}: {who} while the run waited on the operator; "
+                                  "no step was running")
+        elif report.rehearsal:
+            # The rehearsal host stops with runbook (trial: the terminal
+            # said so, the report said it all went on).
+            report.remarks.append(f"{ts}: {who} while {steps} ran; the rehearsal host "
+                                  "stopped with runbook, and what ran there ended")
+        else:
+            report.remarks.append(f"{ts}: {who} while {steps} ran on; what it had "
+                                  "started went on without runbook")
+
+    def _aborted(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
+        for aborted in (_text(s) for s in record.get("steps") or []):
+            # This run's actions only: one an earlier run left open was
+            # cut off by that run's end, not by this abort (review).
+            going = [self.open[key] for key in self.open_this_run & self.open.keys()
+                     if key[0] == aborted]
+            # A command is told to stop (told, not known: the link may be
+            # down); a request already sent stands, and a wait just ends
+            # (trial: "was stopped" of DELETEs sent and a service started).
+            stopped = [action for action in going if action.kind in _CUT_SHORT]
+            for action in stopped:
+                action.status = _CUT_SHORT[action.kind][0]
+                action.error = "the operator aborted the step"
+            what = "; ".join(dict.fromkeys(_CUT_SHORT[a.kind][1] for a in stopped)) or \
+                "no command of it was running; runbook stopped waiting"
+            if aborted in self.going:
+                self.going[aborted].aborted = what
+                self.going[aborted].stopped = bool(record.get("went_on"))
+            if record.get("went_on"):  # stopped (x): the run went on to its question
+                self.report.remarks.append(
+                    f"{ts}: the operator stopped {aborted} while it ran: {what}; the run went "
+                    "on to its question, and what it had done by then stands")
             else:
-                report.remarks.append(f"{ts}: {who} while {steps} ran on; what it had "
-                                      "started went on without runbook")
-        elif event == Record.ABORTED:
-            aborted_steps = [_text(s) for s in record.get("steps") or []]
-            for aborted in aborted_steps:
-                # This run's actions only: one an earlier run left open was
-                # cut off by that run's end, not by this abort (review).
-                going = [self.open[key] for key in self.open_this_run & self.open.keys()
-                         if key[0] == aborted]
-                # A command is told to stop (told, not known: the link may be
-                # down); a request already sent stands, and a wait just ends
-                # (trial: "was stopped" of DELETEs sent and a service started).
-                stopped = [action for action in going if action.kind in _CUT_SHORT]
-                for action in stopped:
-                    action.status = _CUT_SHORT[action.kind][0]
-                    action.error = "the operator aborted the step"
-                what = "; ".join(dict.fromkeys(_CUT_SHORT[a.kind][1] for a in stopped)) or \
-                    "no command of it was running; runbook stopped waiting"
-                if aborted in self.going:
-                    self.going[aborted].aborted = what
-                    self.going[aborted].stopped = bool(record.get("went_on"))
-                if record.get("went_on"):  # stopped (x): the run went on to its question
-                    report.remarks.append(f"{ts}: the operator stopped {aborted} while it ran: "
-                                          f"{what}; the run went on to its question, and what "
-                                          "it had done by then stands")
-                else:
-                    report.remarks.append(f"{ts}: the operator aborted {aborted}: {what}, and "
-                                          "what it had done by then stands")
-        elif event == Record.CONFIRM and step_id:
+                self.report.remarks.append(f"{ts}: the operator aborted {aborted}: {what}, "
+                                           "and what it had done by then stands")
+
+    def _confirm(self, record: dict[str, Any], _ts: str, step_id: str) -> None:
+        if step_id:
             self.stopped_at = step_id if record.get("answer") == "stop" else None
-        elif event == Record.STEP_START and step_id:
-            step = self.step(step_id)
-            attempt = Attempt(report.runs, started=ts, ran=True)
-            step.tries.append(attempt)
-            self.going[step_id] = attempt
-            step.started = step.started or ts
-            step.state, step.ended = "in-doubt", None
-        elif event == Record.STEP_END and step_id:
+
+    def _step_start(self, _record: dict[str, Any], ts: str, step_id: str) -> None:
+        if not step_id:
+            return
+        step = self.step(step_id)
+        attempt = Attempt(self.report.runs, started=ts, ran=True)
+        step.tries.append(attempt)
+        self.going[step_id] = attempt
+        step.started = step.started or ts
+        step.state, step.ended = "in-doubt", None
+
+    def _step_ended(self, record: dict[str, Any], ts: str, step_id: str) -> None:
+        if step_id:
             self._step_end(self.step(step_id), record, ts)
-        elif event == Record.ACTION_START and step_id:
-            action = Action(ts, _text(record.get("kind")), _text(record.get("text")))
-            self.step(step_id).actions.append(action)
-            key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
-            self.open[key] = action
-            self.open_this_run.add(key)
-        elif event == Record.ACTION_END and step_id:
-            key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
-            ended = self.open.pop(key, None)
-            if ended is not None:
-                ended.status = _text(record.get("status")) or None
-                exit_status = record.get("exit")
-                ended.exit = exit_status if isinstance(exit_status, int) else None
-                ended.error = _text(record.get("error"))
-        elif event == Record.OUTPUT and step_id:
+
+    def _action_start(self, record: dict[str, Any], ts: str, step_id: str) -> None:
+        if not step_id:
+            return
+        action = Action(ts, _text(record.get("kind")), _text(record.get("text")))
+        self.step(step_id).actions.append(action)
+        key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
+        self.open[key] = action
+        self.open_this_run.add(key)
+
+    def _action_end(self, record: dict[str, Any], _ts: str, step_id: str) -> None:
+        if not step_id:
+            return
+        key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
+        ended = self.open.pop(key, None)
+        if ended is not None:
+            ended.status = _text(record.get("status")) or None
+            exit_status = record.get("exit")
+            ended.exit = exit_status if isinstance(exit_status, int) else None
+            ended.error = _text(record.get("error"))
+
+    def _output(self, record: dict[str, Any], _ts: str, step_id: str) -> None:
+        if step_id:
             self._showed(step_id, [(_text(stream), _text(line))
                                    for stream, line in record.get("lines") or []])
-        elif event == Record.NOTE:
-            note = Note(step_id, ts, _text(record.get("kind")), _text(record.get("text")))
-            if step_id:
-                self.step(step_id).notes.append(note)
-                # Among its output, where the screen and `runbook log` show it
-                # (operator trial: a failed step's notes were missing there).
-                self._showed(step_id, [("info", note.text)])
-            if note.text.lower().startswith("warning"):
-                report.warnings.append(note)
-            if note.kind == SERVICE_ANSWERED and record.get("side") == "old":
-                # The old release on the way back: not what the upgrade went to.
-                report.service_back = note.text
-                report.api_back = _text(record.get("api_version")) or report.api_back
-            elif note.kind == SERVICE_ANSWERED:
-                report.service = report.service or note.text
-                report.version_to = report.version_to or _text(record.get("install_version"))
-                report.api_to = report.api_to or _text(record.get("api_version"))
-            if note.kind == NODEGROUP_RECREATED:
-                self._recreated(record)
-        elif event == Record.FACTS and isinstance(record.get("facts"), dict):
-            report.facts.update(record["facts"])
-        elif event == Record.CUTOVER_START:
-            report.downtime.began = report.downtime.began or cutover_began(record, ts)
-        elif event == Record.CUTOVER_END:
-            # A resumed cutover ends again; the complete one is the downtime.
-            if not report.downtime.complete:
-                report.downtime.ended = ts
-                report.downtime.seconds = _number(record.get("downtime_s"))
-                report.downtime.complete = bool(record.get("complete", True))
-        elif event == Record.WAY_BACK:
-            report.way_back_began = True
-            why = record.get("why")
-            # The first says who chose it; a resumed run only goes on back (trial).
-            if isinstance(why, str) and report.way_back_why is None:
-                report.way_back_why = why
-        elif event == Record.RUN_END:
-            report.ended = ts
-            report.outcome = _text(record.get("outcome")) or None
-            code = record.get("exit_code")
-            report.exit_code = code if isinstance(code, int) else None
+
+    def _note(self, record: dict[str, Any], ts: str, step_id: str) -> None:
+        report = self.report
+        note = Note(step_id, ts, _text(record.get("kind")), _text(record.get("text")))
+        if step_id:
+            self.step(step_id).notes.append(note)
+            # Among its output, where the screen and `runbook log` show it
+            # (operator trial: a failed step's notes were missing there).
+            self._showed(step_id, [("info", note.text)])
+        if note.text.lower().startswith("warning"):
+            report.warnings.append(note)
+        if note.kind == SERVICE_ANSWERED and record.get("side") == "old":
+            # The old release on the way back: not what the upgrade went to.
+            report.service_back = note.text
+            report.api_back = _text(record.get("api_version")) or report.api_back
+        elif note.kind == SERVICE_ANSWERED:
+            report.service = report.service or note.text
+            report.version_to = report.version_to or _text(record.get("install_version"))
+            report.api_to = report.api_to or _text(record.get("api_version"))
+        if note.kind == NODEGROUP_RECREATED:
+            self._recreated(record)
+
+    def _facts(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
+        if isinstance(record.get("facts"), dict):
+            self.report.facts.update(record["facts"])
+
+    def _cutover_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
+        downtime = self.report.downtime
+        downtime.began = downtime.began or cutover_began(record, ts)
+
+    def _cutover_end(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
+        downtime = self.report.downtime
+        # A resumed cutover ends again; the complete one is the downtime.
+        if not downtime.complete:
+            downtime.ended = ts
+            downtime.seconds = _number(record.get("downtime_s"))
+            downtime.complete = bool(record.get("complete", True))
+
+    def _way_back(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
+        report = self.report
+        report.way_back_began = True
+        why = record.get("why")
+        # The first says who chose it; a resumed run only goes on back (trial).
+        if isinstance(why, str) and report.way_back_why is None:
+            report.way_back_why = why
+
+    def _run_end(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
+        report = self.report
+        report.ended = ts
+        report.outcome = _text(record.get("outcome")) or None
+        code = record.get("exit_code")
+        report.exit_code = code if isinstance(code, int) else None
 
     def _step_end(self, step: StepRun, record: dict[str, Any], ts: str) -> None:
         state = _text(record.get("state"))
@@ -565,6 +602,29 @@ class _Reader:
         report.api_to = _text(facts.get("new_api_version")) or report.api_to or None
         report.operator = report.operator or _owner(report.path)
         return report
+
+
+# How the reader takes each kind of record; the others say nothing to a report.
+_READS: dict[str, Callable[[_Reader, dict[str, Any], str, str], None]] = {
+    Record.RUN_START: _Reader._run_start,
+    Record.RECONNECTING: _Reader._reconnecting,
+    Record.CONNECTED: _Reader._connected,
+    Record.JOURNAL_REPAIRED: _Reader._journal_repaired,
+    Record.DETACHED: _Reader._detached,
+    Record.ABORTED: _Reader._aborted,
+    Record.CONFIRM: _Reader._confirm,
+    Record.STEP_START: _Reader._step_start,
+    Record.STEP_END: _Reader._step_ended,
+    Record.ACTION_START: _Reader._action_start,
+    Record.ACTION_END: _Reader._action_end,
+    Record.OUTPUT: _Reader._output,
+    Record.NOTE: _Reader._note,
+    Record.FACTS: _Reader._facts,
+    Record.CUTOVER_START: _Reader._cutover_start,
+    Record.CUTOVER_END: _Reader._cutover_end,
+    Record.WAY_BACK: _Reader._way_back,
+    Record.RUN_END: _Reader._run_end,
+}
 
 
 def _regions(value: Any) -> tuple[str, ...]:
