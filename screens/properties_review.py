@@ -188,9 +188,11 @@ class PropertiesReviewScreen(Screen[bool]):
          "reveal", "filter", "write", "leave"}
     )
 
-    # The keys that act on the selected row, and what each does.
+    # The keys that act on the selected row, and what each does, as bound above.
     _ROW_KEYS: ClassVar[dict[str, str]] = {
-        "a": "accept_new", "o": "keep_old", "e": "edit", "x": "toggle_removed", "v": "reveal"}
+        binding.key: binding.action for binding in BINDINGS
+        if isinstance(binding, Binding)
+        and binding.action in {"accept_new", "keep_old", "edit", "toggle_removed", "reveal"}}
 
     def __init__(
         self,
