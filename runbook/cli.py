@@ -902,7 +902,7 @@ def _where_it_stands(stopper: Stopper, settings: Settings | None, *,
             rollback = None
     elif resume is not None:
         rollback = _practised_way_back(history, resume)
-    after = before_another_attempt(history)
+    after = before_another_attempt(history.outcome)
     lines = [f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback)),

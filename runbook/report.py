@@ -40,7 +40,7 @@ from runbook.journal import (
     unwritten,
 )
 from runbook.model import Outcome, outcome_words, result_line, signal_cause
-from runbook.standing import said_time
+from runbook.standing import before_another_attempt, said_time
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import silence, write_whole
 from runbook.visible import visible
@@ -659,10 +659,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.unattended = journal_unattended(starts)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(path, report)
-    if report.outcome == Outcome.ROLLED_BACK.value:
-        from runbook.standing import BEFORE_ANOTHER_ATTEMPT
-
-        report.before_another_attempt = BEFORE_ANOTHER_ATTEMPT
+    report.before_another_attempt = before_another_attempt(report.outcome)
     _estimate(report, estimate_from)
     return report
 

@@ -69,18 +69,16 @@ def service_state(history: Replay) -> str:
     return f"the cutover has not begun: the live stream manager serves as before ({count})"
 
 
-# What a way back leaves for the next attempt: it restores the old stream
-# manager on the old database and does not touch the new one.
-BEFORE_ANOTHER_ATTEMPT = (
-    "the way back leaves the new database as the cutover left it, with the nodegroups, "
-    "launch configs and scale policies the new stream manager made there, and the schema "
-    "step refuses a database that holds nodegroups: drop its cluster database first")
-
-
-def before_another_attempt(history: Replay) -> str:
-    """What to see to before upgrading again after this run; empty unless it
-    went back."""
-    return BEFORE_ANOTHER_ATTEMPT if history.outcome == "rolled-back" else ""
+def before_another_attempt(outcome: str | None) -> str:
+    """What to see to before upgrading again after a run that ended with
+    `outcome`; empty unless it went back. The way back restores the old
+    stream manager on the old database and does not touch the new one."""
+    if outcome != "rolled-back":
+        return ""
+    return ("the way back leaves the new database as the cutover left it, with the "
+            "nodegroups, launch configs and scale policies the new stream manager made there, "
+            "and the schema step refuses a database that holds nodegroups: drop its cluster "
+            "database first")
 
 
 def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> list[str]:
