@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.events import Resize
+from textual.events import Resize, ScreenResume
 from textual.screen import Screen
 from textual.widgets import Footer, OptionList, Static
 
@@ -152,6 +152,14 @@ class MainScreen(Screen[None]):
                     yield output
             yield Static(id="hint")
             yield Footer()
+
+    def on_screen_resume(self, event: ScreenResume) -> None:
+        # Shown for the first time, the screen has just been styled widget by
+        # widget as each mounted: Textual's resume would style all of them once
+        # more before the first paint, changing nothing (about 10 ms; issue 12).
+        # Any later resume (back from a dialog) restyles as usual.
+        if not self.ready:
+            event.refresh_styles = False
 
     @property
     def checklist(self) -> Checklist:
