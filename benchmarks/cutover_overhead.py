@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from runbook.cli import rehearsal_config_text, rehearsal_values
+from runbook.cli.wiring import rehearsal_config_text, rehearsal_values
 from runbook.config import filled
 from runbook.rehearsal import cloud
 from runbook.rehearsal import sandbox as layout

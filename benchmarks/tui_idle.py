@@ -75,14 +75,14 @@ import asyncio
 import os
 import traceback
 from pathlib import Path
-from runbook.cli import _plan_settings, session
+from runbook.cli.wiring import plan_settings, session
 from runbook.collector import held_for_start_up
 from runbook.events import CutoverStarted, RunStarted
 from runbook.model import Shell, StepReport
 from screens.app import create_app
 
 here = Path("/nonexistent/run.jsonl")
-app = create_app(lambda earlier: session(_plan_settings(None), token="t", journal_path=here,
+app = create_app(lambda earlier: session(plan_settings(None), token="t", journal_path=here,
                                          state_dir=here.parent),
                  rehearsal=True, start_run=False)
 WHAT = {what!r}

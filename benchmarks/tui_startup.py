@@ -70,8 +70,9 @@ Bare().run(headless=True, size=(120, 40))
 RUNBOOK = READY + """
 import sys
 from runbook import cli
+from runbook.cli import rehearse, runs, terminal
 
-cli.on_a_terminal = lambda: True  # run headless, below, its output a pipe
+terminal.on_a_terminal = lambda: True  # run headless, below, its output a pipe
 
 
 def headless(make):
@@ -87,13 +88,13 @@ def headless(make):
 # `runbook run` itself, on the sample production config aimed at a closed port
 # here, in a throwaway HOME (its journal goes there).
 APP = RUNBOOK + """
-cli._go = headless(cli._go)
+runs.go = headless(runs.go)
 cli.main(["run", sys.argv[1]])
 """
 
 # `runbook rehearse` itself, in a fresh sandbox.
 REHEARSE = RUNBOOK + """
-cli._Rehearsal.opening = headless(cli._Rehearsal.opening)
+rehearse.Rehearsal.opening = headless(rehearse.Rehearsal.opening)
 cli.main(["rehearse"])
 """
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.widgets import Log
 
-from runbook.cli import _plan_settings, session
+from runbook.cli.wiring import plan_settings, session
 from runbook.events import Output, StepChanged
 from runbook.model import StepReport, StepState
 from screens.app import SHOWN_LINES, create_app
@@ -53,7 +53,7 @@ async def baseline(lines: list[str], burst: int) -> float:
 
 async def runbook_pane(lines: list[str], burst: int) -> float:
     here = Path("/nonexistent/r.jsonl")
-    app = create_app(lambda earlier: session(_plan_settings(None), token="t", journal_path=here,
+    app = create_app(lambda earlier: session(plan_settings(None), token="t", journal_path=here,
                                              state_dir=here.parent), start_run=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(lambda: app.drawn)

@@ -1,7 +1,7 @@
 """One run: the journal, the host's SSH connection, the Stream Manager API and
 the executor, built from settings and a sequence of steps.
 
-cli.py builds a session and hands it to a front end (headless or the TUI);
+runbook.cli builds a session and hands it to a front end (headless or the TUI);
 tests build one over fake steps. A session does nothing until ``run``: it can
 be built just to show each step's card and its plan as far as it is known.
 """

@@ -1,6 +1,6 @@
 """The Textual front end: the procedure as a live checklist.
 
-cli.py hands the app its run: a factory of runbook.session.Session (continue
+runbook.cli hands the app its run: a factory of runbook.session.Session (continue
 an unfinished run, or start a new one); tests hand it one over fake steps.
 The session runs in one worker and reaches the app only through TuiFrontEnd
 (messages for events, a store for output). The handlers here feed RunState,

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from runbook import cli
+from runbook.cli import wiring
 from runbook.config import Settings
 from runbook.executor import FrontEnd, Outcome
 from runbook.journal import Replay
@@ -23,7 +23,7 @@ def seeded_nodegroups() -> int:
 
 
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
-    return cli.rehearsal_settings(host, **values)
+    return wiring.rehearsal_settings(host, **values)
 
 
 @asynccontextmanager
@@ -39,7 +39,7 @@ async def rehearsal_host(tmp_path: Path, **options: Any) -> AsyncIterator[Rehear
 def rehearsal_session(host: RehearsalHost, journal: Path, settings: Settings | None = None,
                       resume: Replay | None = None) -> Session[Any]:
     """The session `runbook rehearse` would open on this host."""
-    return cli.session(settings or rehearsal_settings(host), token=host.api_token,
+    return wiring.session(settings or rehearsal_settings(host), token=host.api_token,
                        journal_path=journal, state_dir=host.sandbox / ".operator",
                        isolated=True, resume=resume)
 

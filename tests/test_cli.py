@@ -226,13 +226,14 @@ def test_a_new_journal_never_takes_an_existing_ones_name(tmp_path: Path) -> None
     trial: two rehearsals started together both found the name free, and the
     second, refused, printed the first's progress as its own; so the name is
     claimed as it is chosen."""
-    from runbook.cli import _fresh_journal, _plan_settings
+    from runbook.cli.runs import fresh_journal
+    from runbook.cli.wiring import plan_settings
 
-    settings = _plan_settings(None)
-    first = _fresh_journal(settings, tmp_path / "journals")
+    settings = plan_settings(None)
+    first = fresh_journal(settings, tmp_path / "journals")
     assert first.exists(), "claimed as it is chosen: a run beside it finds the name taken"
     assert first.stat().st_mode & 0o777 == 0o600 and first.stat().st_size == 0
-    second = _fresh_journal(settings, tmp_path / "journals")
+    second = fresh_journal(settings, tmp_path / "journals")
     assert second != first and second.exists()
 
 
@@ -683,14 +684,15 @@ def test_what_can_be_refused_here_is_refused_before_the_token_is_asked_for(
 def test_a_damaged_host_record_does_not_break_the_boot_line(tmp_path: Path) -> None:
     """The rehearsal host's boot failure is said with the cutover under way if
     the record can tell; a record that cannot be read leaves the plain line."""
-    from runbook.cli import _boot_said, _plan_settings
+    from runbook.cli.rehearse import boot_said
+    from runbook.cli.wiring import plan_settings
     from runbook.session import host_state
 
-    settings = _plan_settings(None)
+    settings = plan_settings(None)
     record = host_state(settings, tmp_path)._cutover_file
     record.parent.mkdir(parents=True)
     record.write_text("{not json")
-    said = _boot_said("exit status 1", settings, tmp_path)
+    said = boot_said("exit status 1", settings, tmp_path)
     assert said == "rehearsal host: its Red5 Pro service did not start at boot (exit status 1)"
 
 

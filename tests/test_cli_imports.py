@@ -61,10 +61,10 @@ def test_the_first_screen_of_a_run_loads_no_ssh_or_http() -> None:
     reached: asyncssh (about 270 ms here) and httpx load with the first
     connection and the first request, after the first paint."""
     code = ("from pathlib import Path\n"
-            "from runbook.cli import _plan_settings, session\n"
+            "from runbook.cli.wiring import plan_settings, session\n"
             "from screens.app import create_app\n"
             "here = Path('/nonexistent/run.jsonl')\n"
-            "create_app(lambda earlier: session(_plan_settings(None), token='t', "
+            "create_app(lambda earlier: session(plan_settings(None), token='t', "
             "journal_path=here, state_dir=here.parent), rehearsal=True, start_run=False)")
     assert loaded_after(code) & {"asyncssh", "httpx", "cryptography"} == set()
 
@@ -74,10 +74,10 @@ def test_the_first_screen_loads_neither_the_properties_code_nor_tomlkit() -> Non
     a review opens, and the config is read with the standard library's TOML
     parser (tomlkit, about 35 ms, only words a parse error)."""
     code = ("import sys\nfrom pathlib import Path\n"
-            "from runbook.cli import _plan_settings, session\n"
+            "from runbook.cli.wiring import plan_settings, session\n"
             "from screens.app import create_app\n"
             "here = Path('/nonexistent/run.jsonl')\n"
-            "create_app(lambda earlier: session(_plan_settings(None), token='t', "
+            "create_app(lambda earlier: session(plan_settings(None), token='t', "
             "journal_path=here, state_dir=here.parent), rehearsal=True, start_run=False)\n"
             "assert 'runbook.properties' not in sys.modules, 'runbook.properties'")
     assert loaded_after(code) & {"tomlkit", "javaproperties"} == set()
@@ -88,14 +88,14 @@ def loaded_at_first_paint() -> set[str]:
     """Every module a fresh interpreter holds once the run's app has painted its
     first screen (Ready), before the app draws the run on it (show_run)."""
     code = ("import json, sys\nfrom pathlib import Path\n"
-            "from runbook.cli import _plan_settings, session\n"
+            "from runbook.cli.wiring import plan_settings, session\n"
             "from screens.app import RunbookApp, create_app\n"
             "def show_run(app):\n"
             "    print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
             "    app.exit()\n"
             "RunbookApp.show_run = show_run\n"
             "here = Path('/nonexistent/run.jsonl')\n"
-            "create_app(lambda earlier: session(_plan_settings(None), token='t', "
+            "create_app(lambda earlier: session(plan_settings(None), token='t', "
             "journal_path=here, state_dir=here.parent), rehearsal=True, start_run=False"
             ").run(headless=True, size=(120, 40))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -138,14 +138,14 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
     earlier.write(Record.STEP_END, step="preflight", state="failed", detail="")
     earlier.close()
     code = ("import json, sys\nfrom functools import partialmethod\n"
-            "from runbook import cli\n"
+            "from runbook import cli\nfrom runbook.cli import terminal\n"
             "from screens.app import RunbookApp\n"
             "def show_run(app):\n"
             "    print('MODULES ' + json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
             "    print('OFFERED ' + str(app.offered and app.offered.path), file=sys.stderr)\n"
             "    app.exit()\n"
             "RunbookApp.show_run = show_run\n"
-            "cli.on_a_terminal = lambda: True  # headless, below\n"
+            "terminal.on_a_terminal = lambda: True  # headless, below\n"
             "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
             "size=(120, 40))\n"
             f"cli.main(['run', {str(config)!r}])")

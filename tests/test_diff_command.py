@@ -646,8 +646,9 @@ def test_out_never_writes_over_a_file_the_review_reads(
     properties, secrets in clear, over it (a file meant to be shared), and
     `--out` naming the live copy replaced it; both with exit 0."""
     from runbook import cli
+    from runbook.cli import terminal
 
-    monkeypatch.setattr(cli, "on_a_terminal", lambda: True)  # the editor's refusal too
+    monkeypatch.setattr(terminal, "on_a_terminal", lambda: True)  # the editor's refusal too
 
     decisions = tmp_path / "decisions.toml"
     run(files["live"], files["template"], decisions=decisions)  # a starter file

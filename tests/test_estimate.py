@@ -191,14 +191,14 @@ def test_a_session_asks_for_runs_answered_as_it_is(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The TUI and headless ask the session: a --yes run (headless only) is
     timed against --yes runs, one at the keys against runs at the keys."""
-    from runbook.cli import _plan_settings, session
+    from runbook.cli.wiring import plan_settings, session
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     journal(tmp_path / "by-hand.jsonl", rehearsal=True, pace=FAST, downtime=16.0, ago=2 * HOUR)
     journal(tmp_path / "yes.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR,
             unattended=True)
     for unattended, expected in ((True, 5.2), (False, 16.0)):
-        settings = replace(_plan_settings(None), rehearsal_pace=FAST, unattended=unattended)
+        settings = replace(plan_settings(None), rehearsal_pace=FAST, unattended=unattended)
         run = session(settings, token="t0ken", state_dir=tmp_path / "state",
                       journal_path=tmp_path / "now.jsonl")
         found = run.downtime_estimate()

@@ -22,7 +22,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from runbook import cli
+from runbook.cli import runs, wiring
 from runbook.config import Settings
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
@@ -727,9 +727,9 @@ def test_a_fault_flag_is_the_owners_alone_and_goes_with_lift_all(tmp_path: Path)
 
 def test_a_tapped_session_is_the_session_it_taps(tmp_path: Path) -> None:
     """What the run sets on the tapped session (its executor, which a signal
-    handler detaches) is set on the session cli.py built, and the other way."""
-    settings = cli._plan_settings(None)
-    built = cli.session(settings, token="", journal_path=tmp_path / "run.jsonl",
+    handler detaches) is set on the session runbook.cli built, and the other way."""
+    settings = wiring.plan_settings(None)
+    built = wiring.session(settings, token="", journal_path=tmp_path / "run.jsonl",
                         state_dir=tmp_path)
     tapped = faults.FaultSwitch(RehearsalHost(tmp_path / "unused"), [], settings).tapped(built)
     assert tapped.cards == built.cards and tapped.preview() == built.preview()
@@ -879,7 +879,7 @@ def test_with_no_cutover_step_finished_the_way_back_says_it_runs_the_first_again
 
     history = Replay(cutover_started="2026-12-03T12:55:31+00:00",
                      steps={"delete-nodegroups": StepHistory(state=StepState.FAILED)})
-    back = cli._practised_way_back(history, "runbook rehearse --resume")
+    back = runs.practised_way_back(history, "runbook rehearse --resume")
     assert back is not None and "--rollback-after delete-nodegroups" in back, back
     assert "runs delete-nodegroups again" in back, back
 

@@ -846,7 +846,7 @@ def _earlier_cutover(beside: Path, pace: float, downtime: float = 42.5) -> Path:
 def went_back(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
     """`runbook rehearse --rollback-after recreate`: the new release served, then
     the way back put the old one in its place."""
-    from runbook import cli
+    from runbook.cli import wiring
 
     tmp = tmp_path_factory.mktemp("went-back")
     journal = tmp / "runs" / "run.jsonl"
@@ -854,7 +854,7 @@ def went_back(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
     async def go() -> Rehearsed:
         async with rehearsal_host(tmp) as host:
             secrets = live_secrets(host)
-            session = cli.session(cli.rehearsal_settings(host), token=host.api_token,
+            session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
                                   journal_path=journal, state_dir=host.sandbox / ".operator",
                                   isolated=True, rollback_after="recreate")
             outcome = await session.run(ScriptedFrontEnd())
@@ -938,13 +938,13 @@ def test_a_way_back_that_finds_the_old_release_serving_says_it_serves(
     stopped, and rollback-start found its API answering ("already done");
     the report said "the old install was not heard from" above the step
     that had heard it."""
-    from runbook import cli
+    from runbook.cli import wiring
 
     journal = tmp_path / "runs" / "run.jsonl"
 
     async def go() -> Outcome:
         async with rehearsal_host(tmp_path) as host:
-            session = cli.session(cli.rehearsal_settings(host), token=host.api_token,
+            session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
                                   journal_path=journal, state_dir=host.sandbox / ".operator",
                                   isolated=True, rollback_after="backup-live")
             return await session.run(ScriptedFrontEnd())

@@ -23,7 +23,7 @@ from typing import Any
 import javaproperties
 import pytest
 
-from runbook import cli
+from runbook.cli import wiring
 from runbook.config import Settings
 from runbook.events import Output
 from runbook.executor import Answer, Decision, Outcome, Recovery
@@ -56,7 +56,7 @@ def session(host: RehearsalHost, journal: Path, *, settings: Settings | None = N
             rollback_after: str | None = None, resume: Replay | None = None,
             only_back: bool = False) -> Session[Any]:
     """The session `runbook rehearse` (or, only_back, `runbook rollback`) opens."""
-    return cli.session(settings or rehearsal_settings(host), token=host.api_token,
+    return wiring.session(settings or rehearsal_settings(host), token=host.api_token,
                        journal_path=journal, state_dir=host.sandbox / ".operator",
                        isolated=True, resume=resume, rollback_after=rollback_after,
                        only_back=only_back)
@@ -826,8 +826,8 @@ async def test_runbook_rollback_brings_back_a_cutover_that_was_left_half_way(
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
     async with rehearsal_host(tmp_path) as host:
         old = before(host)
-        text = cli.rehearsal_config_text()
-        for name, value in {**cli.rehearsal_values(host.config_values()),
+        text = wiring.rehearsal_config_text()
+        for name, value in {**wiring.rehearsal_values(host.config_values()),
                             "decisions": str(rehearsal_settings(host).decisions)}.items():
             text = text.replace("{" + name + "}", value)
         # As a production host's config: `runbook rollback` takes no rehearsal's.
@@ -837,7 +837,7 @@ async def test_runbook_rollback_brings_back_a_cutover_that_was_left_half_way(
         state = tmp_path / "state" / "runbook"  # default_dir() under that XDG_STATE_HOME
         journal = state / "run.jsonl"
         settings = config_mod.load(config)
-        first = cli.session(settings, token=host.api_token, journal_path=journal,
+        first = wiring.session(settings, token=host.api_token, journal_path=journal,
                             state_dir=state, isolated=True)
         stopped = await first.run(ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)}))
         result = await asyncio.to_thread(

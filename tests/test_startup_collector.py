@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from runbook import cli
+from runbook.cli import plan as plan_command
 
 ROOT = Path(__file__).parents[1]
 
@@ -31,6 +32,7 @@ from textual import events
 from textual.app import App
 from functools import partialmethod
 from runbook import cli
+from runbook.cli import terminal
 from screens.app import RunbookApp
 
 seen = []
@@ -51,7 +53,7 @@ def post_message(self, message):
     return posted
 App.post_message = post_message
 RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, size=(120, 40))
-cli.on_a_terminal = lambda: True  # headless, above, its stderr a pipe
+terminal.on_a_terminal = lambda: True  # headless, above, its stderr a pipe
 
 gc.callbacks.append(counted)
 cli.main(["rehearse", "--sandbox", sys.argv[1]])
@@ -84,7 +86,7 @@ def test_a_command_without_a_screen_runs_with_the_collector_on(
         states.append(gc.isenabled())
         return 0
 
-    monkeypatch.setattr(cli, "_plan", plan)
+    monkeypatch.setattr(plan_command, "print_plan", plan)
     assert cli.main(["plan"]) == 0
     assert states == [True]
     assert gc.isenabled()

@@ -723,11 +723,11 @@ async def test_recreate_says_the_alarm_thresholds_stay_behind() -> None:
     reads a custom one out of the old database (FACTS §5, §6.1): after the
     cutover it is quietly back at 60 %. The export does not save it, so the plan says
     how to set it again (FACTS §2.2); the way back keeps the old database."""
-    from runbook import cli
+    from runbook.cli import wiring
     from steps.rollback import RecreateOld
     from tests.test_tui_fakes import SNAPSHOT_JOURNAL, TOKEN, settings
 
-    session = cli.session(settings(), token=TOKEN, journal_path=SNAPSHOT_JOURNAL,
+    session = wiring.session(settings(), token=TOKEN, journal_path=SNAPSHOT_JOURNAL,
                           state_dir=SNAPSHOT_JOURNAL.parent)
     forward = "\n".join(a.render() for a in session.preview()["recreate"] or [])
     assert "alarm" in forward and "admin/alarm/scaleout/default" in forward

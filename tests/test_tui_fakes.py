@@ -13,8 +13,8 @@ from typing import Any, ClassVar
 
 from rich.console import Console
 
-from runbook import cli
-from runbook.cli import _plan_settings
+from runbook.cli import wiring
+from runbook.cli.wiring import plan_settings
 from runbook.config import Settings
 from runbook.events import Event
 from runbook.executor import Decision
@@ -43,7 +43,7 @@ class FakeClock:
 
 def settings() -> Settings:
     """The rehearsal config filled with fixed values: the same paths on every machine."""
-    return _plan_settings(None)
+    return plan_settings(None)
 
 
 def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNAL,
@@ -54,7 +54,7 @@ def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNA
 
     def open_session(continuing: Replay | None) -> Session[Any]:
         path = continuing.path if continuing is not None and continuing.path else journal
-        return cli.session(settings_ or settings(), token=TOKEN, state_dir=journal.parent,
+        return wiring.session(settings_ or settings(), token=TOKEN, state_dir=journal.parent,
                            journal_path=path, resume=continuing)
 
     return create_app(open_session, rehearsal=True, clock=clock_ or FakeClock(),
@@ -84,7 +84,7 @@ def tell(app: RunbookApp, *events: Event) -> None:
 
 async def plan_of(step_id: str) -> list[Action]:
     """The step's real plan, as the executor would hand it to confirm()."""
-    plans = cli.session(settings(), token=TOKEN, journal_path=SNAPSHOT_JOURNAL,
+    plans = wiring.session(settings(), token=TOKEN, journal_path=SNAPSHOT_JOURNAL,
                         state_dir=SNAPSHOT_JOURNAL.parent).preview()
     return plans[step_id] or []
 

@@ -21,6 +21,7 @@ import pytest
 from textual.pilot import Pilot
 
 from runbook import cli
+from runbook.cli import door, terminal
 from runbook.executor import Outcome
 from runbook.rehearsal import sandbox
 from runbook.rehearsal.host import RehearsalHost
@@ -43,7 +44,7 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 def drive(monkeypatch: pytest.MonkeyPatch, autopilot: Autopilot) -> None:
     """`runbook rehearse` in this process, its app headless and driven by `autopilot`."""
-    monkeypatch.setattr(cli, "on_a_terminal", lambda: True)  # headless, without one
+    monkeypatch.setattr(terminal, "on_a_terminal", lambda: True)  # headless, without one
     monkeypatch.setattr(RunbookApp, "run_async", partialmethod(
         RunbookApp.run_async, headless=True, size=SIZE, auto_pilot=autopilot))
 
@@ -198,7 +199,7 @@ def test_a_host_that_cannot_start_ends_the_app_with_one_line_and_exit_2(
         code = cli.main(["rehearse", "--sandbox", str(busy)])
     finally:
         holder._unlock_sandbox()
-    assert painted and code == cli.EXIT_BAD_INPUT
+    assert painted and code == door.EXIT_BAD_INPUT
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("runbook: ")
     assert "in use by another rehearsal" in lines[0]
@@ -211,13 +212,14 @@ def test_the_first_paint_of_a_rehearsal_waits_for_neither_the_engine_nor_ssh(
     the engine, the main screen, SSH and the procedure load after it."""
     code = (
         "import json, sys\nfrom functools import partialmethod\nfrom runbook import cli\n"
+        "from runbook.cli import terminal\n"
         "from screens.app import RunbookApp\n"
         "async def painted(pilot):\n"
         "    print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
         "    pilot.app.exit()\n"
         "RunbookApp.run_async = partialmethod(RunbookApp.run_async, headless=True, "
         "size=(120, 40), auto_pilot=painted)\n"
-        "cli.on_a_terminal = lambda: True  # headless, above\n"
+        "terminal.on_a_terminal = lambda: True  # headless, above\n"
         "cli.main(['rehearse'])\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, timeout=120, stdin=subprocess.DEVNULL)

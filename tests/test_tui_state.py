@@ -659,7 +659,7 @@ async def test_the_exit_line_after_the_tui_says_how_the_run_ended_in_words(
     """The line the CLI prints once the TUI has closed read `runbook:
     rolled-back; journal: ...`. The app's terminal loop is the one part left
     out: here the whole session in it is a run that was rolled back."""
-    from runbook import cli
+    from runbook.cli import wiring
     from screens.app import RunbookApp
     from screens.tui import run_tui
     from tests.test_tui_fakes import TOKEN
@@ -669,7 +669,7 @@ async def test_the_exit_line_after_the_tui_says_how_the_run_ended_in_words(
 
     monkeypatch.setattr(RunbookApp, "run_async", rolled_back)
     journal = tmp_path / "run.jsonl"
-    outcome = await run_tui(lambda _earlier: cli.session(
+    outcome = await run_tui(lambda _earlier: wiring.session(
         settings(), token=TOKEN, state_dir=tmp_path, journal_path=journal))
     assert outcome is Outcome.ROLLED_BACK
     assert capsys.readouterr().out == f"runbook: rolled back; journal: {journal}\n"
@@ -680,7 +680,7 @@ async def test_leaving_at_the_resume_dialog_names_the_journal_that_exists(
 ) -> None:
     """Review: leaving at the resume dialog, the exit line named the new run's
     journal, a file nobody wrote, beside lines about the earlier run's."""
-    from runbook import cli
+    from runbook.cli import wiring
     from runbook.journal import replay
     from screens.app import RunbookApp
     from screens.tui import run_tui
@@ -694,7 +694,7 @@ async def test_leaving_at_the_resume_dialog_names_the_journal_that_exists(
 
     monkeypatch.setattr(RunbookApp, "run_async", left_at_the_dialog)
     fresh = tmp_path / "fresh.jsonl"
-    await run_tui(lambda _earlier: cli.session(
+    await run_tui(lambda _earlier: wiring.session(
         settings(), token=TOKEN, state_dir=tmp_path, journal_path=fresh),
         previous=replay(earlier))
     out = capsys.readouterr().out

@@ -388,7 +388,7 @@ class _Tap:
 
 
 class _TappedSession(Session[Any]):
-    """The session cli.py built, run through a FaultSwitch's tap.
+    """The session runbook.cli built, run through a FaultSwitch's tap.
 
     Only ``run`` differs (the TUI and the headless prompt both hand their
     front end to it). Every other attribute is the built session's own, read

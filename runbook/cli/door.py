@@ -1,0 +1,260 @@
+"""The command line's door: the commands and their options, the one line a
+refusal ends with, and the exit codes (0 every step done, 1 a step failed,
+2 bad input or configuration: nothing on the host was changed, 3 stopped by
+the operator).
+
+Only what parsing the command line needs is imported here: `--help`, `diff`
+and the first paint of the TUI must not wait for SSH, HTTP or Textual they
+have not used yet (issue 12; tests/test_cli_imports.py keeps it so). Each
+command's module is imported when it is chosen, and imports what it uses
+when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from runbook.cli.terminal import paints
+from runbook.collector import held_for_start_up, start_up_over
+from runbook.visible import visible
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No option is taken from its first letters: `--ye` for `--yes` would
+        # make a typo answer yes to every step.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        # One line, not a usage dump: what is wrong and where to look.
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def command_line() -> argparse.ArgumentParser:
+    parser = _Parser(prog="runbook", description=(
+        "Upgrade a Red5 Pro Stream Manager onto a new database, one confirmed step at a time."))
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    plan = commands.add_parser("plan", help="print every step's commands and API calls; "
+                                            "connects to nothing")
+    plan.add_argument("config", nargs="?", type=Path,
+                      help="config file (default: the rehearsal config)")
+    plan.add_argument("--json", action="store_true", help="machine-readable plan")
+
+    run = commands.add_parser("run", help="run the upgrade against the host in CONFIG")
+    run.add_argument("config", type=Path)
+    _run_options(run)
+
+    rehearse = commands.add_parser("rehearse", help="run the whole upgrade against a local "
+                                                    "fake stream manager host")
+    _run_options(rehearse)
+    rehearse.add_argument("--sandbox", type=Path,
+                          help="keep the fake host's state in DIR (reused if it exists)")
+    rehearse.add_argument("--keep", action="store_true",
+                          help="keep the sandbox afterwards and print its path last")
+    rehearse.add_argument("--dist-size", type=int, metavar="BYTES",
+                          help="make the fake distribution about this big (for benchmarks)")
+    rehearse.add_argument("--scenario", metavar="NAME",
+                          help="which real upgrade to rehearse (default: 6.2-to-11.1; "
+                               "see --list-scenarios)")
+    rehearse.add_argument("--list-scenarios", action="store_true",
+                          help="list the upgrades a rehearsal can rehearse, and exit")
+    rehearse.add_argument("--fault", action="append", default=[], metavar="NAME[@STEP]",
+                          help="make the fake host fail on purpose as STEP runs (repeatable; "
+                               "see --list-faults)")
+    rehearse.add_argument("--list-faults", action="store_true",
+                          help="list the failures a rehearsal can bring about, and exit")
+
+    rollback = commands.add_parser("rollback", help="back to the old stream manager on the old "
+                                                    "database, from any point of the cutover")
+    rollback.add_argument("config", type=Path)
+    rollback.add_argument("--headless", action="store_true",
+                          help="plain prompts instead of the TUI")
+    rollback.add_argument("--yes", action="store_true", help="answer 'run' to every step")
+    rollback.add_argument("--journal", type=Path,
+                          help="the cutover's journal (default: the one the host's state names)")
+
+    diff = commands.add_parser("diff", help="review old vs new red5-web.properties key by key")
+    diff.add_argument("old", type=Path)
+    diff.add_argument("new", type=Path)
+    diff.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="decide a key's value (repeatable)")
+    diff.add_argument("--decisions", type=Path, help="TOML decisions file to apply and update")
+    diff.add_argument("--out", type=Path, help="write the merged file here")
+    diff.add_argument("--check", action="store_true", help="plain review; exit 1 if undecided")
+    diff.add_argument("--json", action="store_true", help="JSON review; exit 1 if undecided")
+
+    report = commands.add_parser("report", help="the run in a journal as Markdown (or HTML) "
+                                                "for the change ticket")
+    report.add_argument("journal", nargs="?", type=Path,
+                        help="journal file (default: the newest in the user's state dir)")
+    report.add_argument("--html", action="store_true", help="one self-contained HTML file")
+    report.add_argument("--out", type=Path, help="write the report here, not to stdout")
+
+    log = commands.add_parser("log", help="every line the run showed, with its step")
+    log.add_argument("journal", nargs="?", type=Path,
+                     help="journal file (default: the newest in the user's state dir)")
+    log.add_argument("--step", metavar="ID", help="only this step's lines")
+    log.add_argument("--grep", metavar="TEXT", help="only lines holding TEXT (any case)")
+    return parser
+
+
+def _run_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--headless", action="store_true", help="plain prompts instead of the TUI")
+    sub.add_argument("--yes", action="store_true", help="answer 'run' to every step")
+    sub.add_argument("--journal", type=Path, help="journal file (default: the user's state dir)")
+    sub.add_argument("--resume", action="store_true",
+                     help="continue the newest unfinished run (or the one in --journal)")
+    sub.add_argument("--rollback-after", metavar="STEP",
+                     help="once STEP is done, take the way back (to rehearse it)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    with held_for_start_up():
+        parser = command_line()
+        given = list(sys.argv[1:] if argv is None else argv)
+        if given and given[0].startswith("-") and given[0] not in ("-h", "--help"):
+            # argparse says a command is missing, or that the option is not
+            # known, never where it went wrong: each option is the command's.
+            parser.error(f"{visible(given[0])} comes before the command; options follow it, "
+                         f"as in runbook rehearse --yes")
+        args = parser.parse_args(argv)
+        stdout = sys.stdout
+        try:
+            return _command(args)
+        finally:
+            sys.stdout = stdout
+
+
+def _command(args: argparse.Namespace) -> int:
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        from runbook.model import Outcome
+
+        print("runbook: interrupted; the journal keeps what happened", file=sys.stderr)
+        return Outcome.STOPPED.exit_code
+    except BrokenPipeError:
+        return _reader_gone()  # `runbook plan | head`
+    except Exception as exc:
+        code = _refusal(exc)
+        if code is None:
+            raise
+        return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    # Each command's module is imported as it is chosen: `--help` and `diff`
+    # load nothing of the runs.
+    if not paints(args):
+        start_up_over()  # only a first paint is worth holding the collector for
+    if args.command in ("report", "log"):
+        from runbook.cli import records
+
+        return records.report(args) if args.command == "report" else records.log(args)
+    if args.command == "diff":
+        from runbook.cli import review
+
+        return review.review_properties(args)
+    import asyncio
+
+    from runbook.stopping import Stopper
+
+    if args.command == "plan":
+        from runbook.cli import plan
+
+        return asyncio.run(plan.print_plan(args))
+    stopper = Stopper()
+    # A run's work matters more than its lines: a reader that goes away
+    # (`| head`) must not stop it half-way.
+    sys.stdout = _GoesOn(sys.stdout)
+    if args.command == "run":
+        from runbook.cli import run
+
+        return asyncio.run(stopper.run(run.run_upgrade(args, stopper)))
+    if args.command == "rehearse":
+        from runbook.cli import rehearse
+
+        return asyncio.run(stopper.run(rehearse.rehearse(args, stopper)))
+    from runbook.cli import rollback
+
+    return asyncio.run(stopper.run(rollback.roll_back(args, stopper)))
+
+
+def _refusal(exc: Exception) -> int | None:
+    """The exit code of a failure that ends a command with one line, said
+    here; None for anything else (a bug, shown whole)."""
+    from runbook.config import ConfigError, SecretUnavailable
+    from runbook.hoststate import HostStateError
+    from runbook.journal import JournalError, JournalWriteError
+    from runbook.model import Outcome
+    from runbook.rehearsal import RehearsalError
+
+    if isinstance(exc, JournalWriteError):
+        # Mid-run: the host may have been changed, so not bad input; a run
+        # that cannot keep its record has failed.
+        print(f"runbook: {visible(str(exc))}", file=sys.stderr)
+        return Outcome.FAILED.exit_code
+    from runbook.properties.decisions import DecisionsError
+
+    if isinstance(exc, ConfigError | SecretUnavailable | JournalError | RehearsalError |
+                  HostStateError | DecisionsError):
+        # A rehearsal host that could not be set up (its sandbox is busy,
+        # say) ran nothing either: bad input, like a config error. So does a
+        # damaged record of the host's, read before anything runs.
+        print(f"runbook: {visible(str(exc))}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if isinstance(exc, PermissionError) and exc.filename:
+        # A file of this machine's that runbook may not read or write: the
+        # engine keeps the host's own in its steps, so this comes before any
+        # run (operator trial: an artifact in a folder of another user's).
+        print(f"runbook: {visible(str(exc.filename))}: permission denied; run as a user who "
+              "can reach it, or move it where you can", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return None
+
+
+class _GoesOn:
+    """stdout that, once its reader has gone, sends what follows nowhere."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_left()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_left()
+
+    def _reader_left(self) -> None:
+        from runbook.streams import silence
+
+        silence(self._stream.fileno())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _reader_gone() -> int:
+    """A reader that went away (`runbook plan | head`) has all it wanted: end as
+    `cat` would."""
+    from runbook.report import EXIT_CLOSED_PIPE
+    from runbook.streams import silence
+
+    # Python flushes stdout once more on the way out: let that go nowhere.
+    silence(sys.stdout.fileno())
+    return EXIT_CLOSED_PIPE

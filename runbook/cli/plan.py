@@ -1,0 +1,55 @@
+"""`runbook plan`: every step's commands and API calls; connects to nothing."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from runbook.cli.refusals import (
+    note_what_the_run_would_refuse,
+    refuse_what_this_procedure_cannot_do,
+)
+from runbook.cli.wiring import plan_settings, session
+
+
+async def print_plan(args: argparse.Namespace) -> int:
+    import json
+
+    from runbook.model import when_and_why
+    from runbook.statedir import default_dir
+
+    settings = plan_settings(args.config)
+    refuse_what_this_procedure_cannot_do(settings)
+    note_what_the_run_would_refuse(settings)
+    # Connects to nothing; the host's state folder may say which snapshot
+    # cutover would rebuild from.
+    shown = session(settings, token="", journal_path=default_dir() / "plan.jsonl",
+                    state_dir=default_dir())
+    plans = shown.preview()
+    listing: list[dict[str, Any]] = [{
+        "id": card.id, "title": card.title, "phase": card.phase.value,
+        "destructive": card.destructive,
+        "typed_confirmation": card.needs_typed_confirmation,
+        "skippable": card.skippable, "summary": card.summary, "caution": card.caution,
+        "actions": [{"kind": type(a).__name__.lower(), "text": a.render(),
+                     "why": when_and_why(a)} for a in plans.get(card.id) or []],
+    } for card in shown.cards]
+    if args.json:
+        print(json.dumps({"config": settings.source, "steps": listing}, indent=2))
+        return 0
+    print(f"plan for {settings.host.login} ({settings.source})")
+    for number, item in enumerate(listing, start=1):
+        # As the TUI and headless mark it: every step that asks for its id.
+        flag = " [destructive]" if item["typed_confirmation"] else ""
+        print(f"\n{number:2}. {item['id']} - {item['title']} ({item['phase']}){flag}")
+        print(f"    {item['summary']}")
+        if item["caution"]:
+            print(f"    caution: {item['caution']}")
+        for action in item["actions"]:
+            if action["why"]:
+                # When it runs, if not always: a conditional restart read as
+                # one that always ran (trial).
+                print(f"      # {action['why']}")
+            for line in action["text"].splitlines():
+                print(f"      {line}")
+    return 0

@@ -1,0 +1,51 @@
+"""`runbook report` and `runbook log`: what a journal holds, for the change
+ticket and for reading back."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from runbook.visible import visible
+
+
+def report(args: argparse.Namespace) -> int:
+    from runbook.journal import is_a_journal
+    from runbook.report import ReportError, build, emit, newest_journal, write_private
+    from runbook.report_html import html
+    from runbook.report_md import markdown
+    from runbook.statedir import default_dir
+
+    made = build(args.journal or _newest_said(newest_journal(default_dir())))
+    text = html(made) if args.html else markdown(made)
+    if args.out is not None:
+        if args.out.resolve() == made.path.resolve():
+            # Operator trial: it became its own report, the run's record gone.
+            raise ReportError(f"--out {args.out} is {made.path}, the journal this reports "
+                              "on; name another file for the report")
+        if is_a_journal(args.out):
+            # Safety review: a slip naming another run's journal lost that run
+            # (one just claimed by a runbook holds no record yet, only its lock).
+            raise ReportError(f"--out {args.out} is a run's journal; name another file for "
+                              "the report")
+        write_private(args.out, text)
+        return 0
+    return emit([text])
+
+
+def log(args: argparse.Namespace) -> int:
+    from runbook.report import emit, log_lines, newest_journal
+    from runbook.statedir import default_dir
+
+    lines = log_lines(args.journal or _newest_said(newest_journal(default_dir())),
+                      step=args.step, grep=args.grep)
+    return emit(f"[{step}] {line}\n" for step, line in lines)
+
+
+def _newest_said(journal: Path) -> Path:
+    """The journal chosen for the operator, named on stderr: the newest in the
+    state dir need not be the run they have in mind (operator trial: a
+    sandbox's run keeps its journal in the sandbox)."""
+    print(f"runbook: read the newest journal, {visible(str(journal))}", file=sys.stderr)
+    return journal

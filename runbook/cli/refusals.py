@@ -1,0 +1,270 @@
+"""What a run refuses on this machine before anything connects or changes:
+each a ConfigError, said by the door in one line (exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runbook.visible import visible
+
+if TYPE_CHECKING:
+    from runbook.config import Settings
+    from runbook.hoststate import HostState
+    from runbook.journal import Replay
+    from runbook.rehearsal.faults import Requested
+
+
+def refuse_a_config_this_machine_cannot_use(settings: Settings) -> None:
+    """What this machine alone can refuse of a production config, refused
+    before a token is typed (review): `run` and `rollback` alike."""
+    refuse_what_this_procedure_cannot_do(settings)
+    _refuse_a_rehearsals_config(settings)
+    _refuse_ssh_files_it_cannot_use(settings)
+
+
+def refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
+    """Checked on this machine before anything connects: a distribution this
+    procedure cannot install is bad input, and nothing on the host changes."""
+    from runbook.config import ConfigError
+    from steps import red5
+
+    if settings.distribution.is_file():
+        refused = red5.not_for_this_procedure(settings.distribution)
+        if refused:
+            raise ConfigError(settings.source, refused, key="artifacts.distribution")
+
+
+def _refuse_a_rehearsals_config(settings: Settings) -> None:
+    """`run` and `rollback` go against a real host; a config marked as a
+    rehearsal's would be journalled and reported as one, with no way on
+    named (operator trial). `runbook rehearse` fills its own."""
+    from runbook.config import ConfigError
+
+    if settings.rehearsal:
+        raise ConfigError(settings.source, "is true: this config is a rehearsal's, which "
+                          "`runbook rehearse` makes and runs itself; for a real host, remove "
+                          "the [rehearsal] table", key="rehearsal.enabled")
+
+
+def _refuse_ssh_files_it_cannot_use(settings: Settings) -> None:
+    """The SSH files the config names, looked at before anything connects:
+    each failed preflight (exit 1) in the SSH library's own words, naming no
+    setting (operator trial). Not for `plan`, which may be made on a machine
+    that does not hold the key."""
+    from runbook.config import ConfigError
+
+    host = settings.host
+    for key, path in (("host.identity", host.identity), ("host.known_hosts", host.known_hosts),
+                      ("host.ssh_config", host.ssh_config)):
+        if path is None:
+            continue
+        if not path.is_file():
+            raise ConfigError(settings.source, f"{path} is not there (or is not a file); "
+                              "check the path", key=key)
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            # Bad-input trial: an unreadable known_hosts failed the run once
+            # it had begun (exit 1, a journal written).
+            raise ConfigError(settings.source, f"{path} cannot be read "
+                              f"({exc.strerror or exc})", key=key) from None
+    if host.identity is None:
+        return
+    # Imported only for a key of the config's: the run imports it to connect anyway.
+    import asyncssh
+
+    try:
+        asyncssh.read_private_key(host.identity)
+    except asyncssh.KeyImportError as exc:
+        why = ("is protected by a passphrase, which runbook does not ask for: load it into "
+               "ssh-agent (ssh-add) and leave host.identity out"
+               if "passphrase" in str(exc).lower() else
+               "is not a private key runbook can read (OpenSSH, PEM or PKCS#8); give the key "
+               "you log in to the host with")
+        raise ConfigError(settings.source, f"{host.identity} {why}", key="host.identity") \
+            from None
+    except OSError as exc:
+        raise ConfigError(settings.source, f"{host.identity} cannot be read "
+                          f"({exc.strerror or exc})", key="host.identity") from None
+
+
+def refuse_a_second_cutover(state: HostState, continuing: Path | None,
+                            resume_command: Callable[[str], str],
+                            way_back: Callable[[str], str | None]) -> None:
+    """A cutover under way on the host belongs to the run that began it: a new
+    run would re-export the emptied system and work from the wrong snapshot.
+    The refusal names the commands that go on with it (`resume_command`,
+    given its journal) and that take the way back (`way_back`; operator
+    trial: after a kill -9 it named only going on), and the moment the
+    cutover began as the operator's clock shows it."""
+    from runbook.config import ConfigError
+    from runbook.standing import said_time
+
+    under_way = state.cutover()
+    if under_way is None or (continuing is not None and under_way.journalled_in(continuing)):
+        return
+    back = way_back(under_way.journal)
+    raise ConfigError(state.target, f"a cutover began here at {said_time(under_way.began)} and "
+                      f"has not ended; go on with it: {resume_command(under_way.journal)}"
+                      + (f"; or go back to the old stream manager: {back}" if back else ""))
+
+
+def refuse_a_run_beside(folder: Path, settings: Settings) -> None:
+    """A new run beside another runbook writing a journal for the same host
+    in `folder` would act on the host too (safety review)."""
+    from runbook.config import ConfigError
+    from runbook.journal import RUNNING_BESIDE, running_beside
+
+    beside = running_beside(folder, **runs_of(settings))
+    if beside is not None:
+        raise ConfigError(str(beside), RUNNING_BESIDE)
+
+
+def runs_of(settings: Settings) -> dict[str, str]:
+    """How this config's runs are told from others' in a journal folder: a
+    host's by the host, whatever path its config was given by (operator
+    trial: the command a run printed to go on, with the config's absolute
+    path, was refused for a run started with a relative one); a rehearsal's
+    by its sandbox's config, as its port can change from one start to the next.
+    (A journal that does not say its host is told by its config.)"""
+    return {"config": settings.source} if settings.rehearsal else \
+        {"host": settings.host.target, "config": settings.source}
+
+
+def not_this_configs(earlier: Replay, settings: Settings) -> str | None:
+    """Why the run in a journal is not one this config may go on with; None
+    when it may (operator trial: a rehearsal's journal, resumed with a
+    production config of the same file name, went on against production)."""
+    if earlier.rehearsal is not None and earlier.rehearsal != settings.rehearsal:
+        return ("that run was a rehearsal; go on with it with `runbook rehearse --resume` "
+                "in its sandbox" if earlier.rehearsal else
+                "that run went against a real host; go on with it with `runbook run --resume` "
+                "and that host's config")
+    if settings.rehearsal:
+        if earlier.config not in (None, settings.source):
+            return (f"that run used {earlier.config}, not {settings.source}; resume it with "
+                    "its own config")
+    elif earlier.host not in (None, settings.host.target):
+        return (f"that run went against {earlier.host}, and this config aims at "
+                f"{settings.host.target}; resume it with that host's config")
+    return None
+
+
+def note_what_the_run_would_refuse(settings: Settings) -> None:
+    """The plan may come before `runbook diff` writes the decisions file, so a
+    file not there yet is no reason to refuse it; it is said, on stderr, so
+    the day-before check does not pass what the window refuses (operator trial)."""
+    from runbook.config import ConfigError
+    from runbook.properties.decisions import DecisionsError
+
+    try:
+        refuse_decisions_the_run_cannot_use(settings, None)
+    except (ConfigError, DecisionsError) as exc:
+        print(f"runbook: note: `runbook run` refuses this config as it stands: "
+              f"{visible(str(exc))}",
+              file=sys.stderr)
+
+
+def refuse_decisions_the_run_cannot_use(settings: Settings, earlier: Replay | None) -> None:
+    """The properties step reads the decisions file, eight steps in: a path
+    that leads nowhere, a file it cannot read, and a secret it names whose
+    variable is not set are said before the run begins (operator trials). Not
+    for a run going on past that step (review: a mid-cutover resume from
+    another machine), nor for `plan`, which may come before `runbook diff`
+    writes it, nor for the way back, which never reads it."""
+    from runbook.config import ConfigError
+    from runbook.model import StepState
+
+    if settings.decisions is None:
+        return
+    if earlier is not None and (earlier.cutover_started is not None or earlier.state(
+            "properties") in (StepState.DONE, StepState.SKIPPED)):
+        return
+    if not settings.decisions.is_file():
+        raise ConfigError(settings.source, f"{settings.decisions} is not there; check the "
+                          "path, or write it first with runbook diff OLD NEW --decisions FILE "
+                          "--check", key="properties.decisions")
+    from runbook.properties.decisions import Decisions
+
+    # Empty counts as unset: an `export X=$(...)` whose command failed.
+    unset = {key: name for key, name in Decisions.load(settings.decisions).secret_sources()
+             if not os.environ.get(name)}
+    if unset:
+        named = ", ".join(f"{key} from ${name}" for key, name in unset.items())
+        raise ConfigError(str(settings.decisions), f"takes secrets from environment variables "
+                          f"that are not set or empty: {named}; export them in this shell "
+                          "(their values are never written to the file), then run again")
+
+
+def refuse_a_journal_in_use(path: Path) -> None:
+    """A new run writes a journal of its own. Appended to one that holds a run,
+    it read afterwards as that run resumed: in the report, the log and the
+    lookups of the way back (operator trial)."""
+    from runbook.config import ConfigError
+    from runbook.journal import JournalError, replay
+    from runbook.wholefile import special_file
+
+    if special_file(path):
+        # Bad-input trial: /dev/null was taken, and failed as a disk out of room.
+        raise ConfigError(str(path), "is not a regular file (a pipe or a device); give "
+                          "--journal a file that does not exist yet")
+    try:
+        if not path.is_file() or path.stat().st_size == 0:
+            return  # none yet, or one made empty for this run; a folder is refused later
+        earlier = replay(path)
+    except (OSError, JournalError):
+        raise ConfigError(str(path), "holds something runbook cannot read as a journal; "
+                          "give --journal a file that does not exist yet") from None
+    if earlier.outcome in ("done", "rolled-back"):
+        ended = "finished" if earlier.outcome == "done" else "rolled back"
+        raise ConfigError(str(path), f"holds a run that {ended}; give --journal a file "
+                          "that does not exist yet")
+    raise ConfigError(str(path), "holds an unfinished run; --resume continues it, or give "
+                      "--journal a file that does not exist yet for a new run")
+
+
+def drill_step(args: argparse.Namespace) -> str | None:
+    """The --rollback-after step, when it names one the way back can follow."""
+    after: str | None = getattr(args, "rollback_after", None)
+    if after is None:
+        return None  # before the procedure is imported: the first paint waits for this
+    from runbook.config import ConfigError
+    from runbook.model import Phase
+    from steps import procedure
+
+    ids = [step.id for step in procedure()]
+    # Only a cutover step has something to go back from: before the first
+    # one the live stream manager has not changed.
+    cutover = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
+    if after not in ids:
+        raise ConfigError("--rollback-after", f"{after} is not a step; choose one of "
+                          f"{', '.join(cutover)}")
+    if after not in cutover:
+        raise ConfigError("--rollback-after", f"{after} comes before the cutover, when "
+                          "nothing of the live stream manager has changed and there is no "
+                          f"way back to take; choose a cutover step: {', '.join(cutover)}")
+    return after
+
+
+def refuse_faults_the_drill_never_reaches(after: str | None, asked: list[Requested]) -> None:
+    """With --rollback-after, the upgrade's steps after it never run: a fault
+    timed to one would never come up, which the rehearsal could say only at
+    its end (operator trial). Refused before a host is made for it."""
+    if after is None:
+        return
+    from runbook.config import ConfigError
+    from steps import procedure
+
+    upgrade = [step.id for step in procedure()]
+    beyond = upgrade[upgrade.index(after) + 1:]
+    never = [str(request) for request in asked if request.step in beyond]
+    if never:
+        step = "that step runs" if len(never) == 1 else "those steps run"
+        raise ConfigError("rehearse", f"--fault {', '.join(never)} would never come up: "
+                          f"--rollback-after {after} goes back before {step}; time a fault "
+                          "to a step up to it, or to the way back's")

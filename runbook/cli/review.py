@@ -1,0 +1,63 @@
+"""`runbook diff`: old against new red5-web.properties, key by key: in the
+editor, or as text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from runbook.cli.terminal import no_terminal_for_the_screen, paints
+from runbook.visible import visible
+
+
+def review_properties(args: argparse.Namespace) -> int:
+    if args.out is not None:
+        from runbook.journal import is_a_journal
+
+        over = _read_by_the_review(args.out, args.old, args.new, args.decisions)
+        if over is not None:
+            # Operator trial: the merged file, secrets in clear, replaced the
+            # decisions file meant to be shared, or the live copy; exit 0.
+            print(f"runbook diff: --out {visible(str(args.out))} is {over}, which the review "
+                  "reads; write the merged file to a path of its own", file=sys.stderr)
+            return 2
+        if is_a_journal(args.out):
+            # Bad-input trial: a run's record became the merged file, in clear.
+            print(f"runbook diff: --out {visible(str(args.out))} is a run's journal; write the "
+                  "merged file to a path of its own", file=sys.stderr)
+            return 2
+    if paints(args):  # the editor, unless --check or --json asks for text
+        from screens.diff_app import run_diff_app
+
+        said = no_terminal_for_the_screen(args)
+        if said is not None:
+            print(f"runbook diff: {said}", file=sys.stderr)
+            return 2
+
+        return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,
+                            out=args.out)
+    from runbook.properties import diff_command
+
+    code = diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
+                        out=args.out, check=args.check, as_json=args.json)
+    # Here, where a reader that went away can still be heard: its broken pipe
+    # ends the command as the door ends any (`runbook diff ... | head`).
+    sys.stdout.flush()
+    return code
+
+
+def _read_by_the_review(out: Path, *read: Path | None) -> Path | None:
+    """The file of `read` that `out` names too (through a symlink or another
+    spelling), if one does."""
+    for path in read:
+        if path is None:
+            continue
+        with contextlib.suppress(OSError):
+            if out.exists() and path.exists() and os.path.samefile(out, path):
+                return path
+        if os.path.realpath(out) == os.path.realpath(path):
+            return path
+    return None

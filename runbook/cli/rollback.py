@@ -1,0 +1,119 @@
+"""`runbook rollback`: the way back alone, continuing the journal of the
+cutover it undoes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runbook.cli.refusals import refuse_a_config_this_machine_cannot_use
+from runbook.cli.runs import where_it_stands
+from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
+from runbook.cli.wiring import session
+
+if TYPE_CHECKING:
+    from runbook.config import Settings
+    from runbook.journal import Replay
+    from runbook.stopping import Stopper
+
+
+async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
+    """The way back alone, continuing the journal of the cutover it undoes."""
+    from dataclasses import replace
+
+    from runbook import config as config_mod
+    from runbook.config import ConfigError
+    from runbook.journal import replay
+    from runbook.session import host_state
+    from runbook.standing import rollback_command, said_time
+    from runbook.statedir import default_dir
+
+    settings = config_mod.load(args.config)
+    refuse_a_config_this_machine_cannot_use(settings)
+    if args.yes:  # journalled as prepare_run does for run and rehearse (review)
+        settings = replace(settings, unattended=True)
+    state_dir = default_dir()
+    host = host_state(settings, state_dir)
+    under_way = host.cutover()
+    journal = args.journal or (Path(under_way.journal) if under_way else None)
+    if args.journal is not None and not args.journal.is_file():
+        raise ConfigError(str(args.journal), "no such journal; give the journal of the "
+                          "cutover to roll back")
+    if under_way is not None and (journal is None or not journal.is_file()):
+        raise ConfigError(settings.source, f"the cutover under way on this host since "
+                          f"{said_time(under_way.began)} is journalled in {under_way.journal}, "
+                          "which is not there: give a copy of it with --journal")
+    if journal is None:
+        # The record is this machine's: a cutover begun from another one, or
+        # with another state dir, is not in it (operator trial).
+        raise ConfigError(settings.source, f"this machine has no record of a cutover under "
+                          f"way on {settings.host.address}; if one was begun elsewhere, give "
+                          "its journal with --journal")
+    history = replay(journal)
+    how = host.ended(history.cutover_started) \
+        if under_way is None and history.cutover_started else None
+    if how is not None:  # a copy from before it ended knows nothing of its end
+        raise ConfigError(str(journal), f"this host's record says that cutover (begun "
+                          f"{said_time(history.cutover_started or '')}) ended: {how}; the way "
+                          "back only undoes a cutover still under way")
+    if under_way is not None and not under_way.journalled_in(journal):
+        if Path(under_way.journal).is_file():
+            raise ConfigError(str(journal), f"this host's cutover under way is journalled in "
+                              f"{under_way.journal}: give that journal, or leave --journal out")
+        # That journal is gone (a lost disk): a copy of it will do, no other run's.
+        if history.cutover_started != under_way.began:
+            raise ConfigError(str(journal), "this is not the journal of the cutover under way "
+                              f"on this host, which began {said_time(under_way.began)} (its "
+                              f"journal was {under_way.journal}): give a copy of that one")
+    earlier = _cutover_to_undo(history, settings)
+    refuse_the_screen_without_a_terminal(args)
+    token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+    back = stopper.watch(session(settings, token=token, journal_path=journal,
+                                 state_dir=state_dir, resume=earlier, only_back=True))
+    print(f"journal: {journal}")
+    try:
+        if is_headless(args):
+            from runbook.headless import HeadlessFrontEnd
+
+            outcome = await back.run(HeadlessFrontEnd(back.cards, assume_yes=args.yes,
+                                                      earlier=earlier))
+        else:
+            from screens.tui import run_tui
+
+            outcome = await run_tui(lambda _earlier: back,
+                                    host_label=settings.host.login)
+    finally:
+        # As every run ends (operator trial: a way back that failed said
+        # neither what serves nor how to go on); it goes on as itself.
+        headless = is_headless(args)
+        where_it_stands(stopper, settings, headless=headless,
+                        resume=rollback_command(settings.source, journal, headless=headless))
+    return outcome.exit_code
+
+
+def _cutover_to_undo(earlier: Replay, settings: Settings) -> Replay:
+    """The journal's run, if it is a cutover this host's way back can undo:
+    refused (ConfigError) when it went against another host, never began a
+    cutover, or ended (done, or rolled back already). Operator trial: the
+    journal of a finished upgrade on another host was taken, its run said
+    to be down, and a failed way back appended to it."""
+    from runbook.config import ConfigError
+
+    target = settings.host.target
+    where = str(earlier.path)
+    # Host names are not case-sensitive; the user may have changed.
+    if earlier.host and earlier.host.rpartition("@")[2].lower() != \
+            target.rpartition("@")[2].lower():
+        raise ConfigError(where, f"its run went against {earlier.host}, not {target} as "
+                          f"{settings.source} says: give this host's journal")
+    if earlier.outcome == "rolled-back":
+        raise ConfigError(where, "that run went back already: the old stream manager "
+                          "serves again")
+    if earlier.outcome == "done" or earlier.downtime_s is not None:
+        raise ConfigError(where, "that upgrade's cutover is complete; the way back only "
+                          "undoes a cutover still under way")
+    if earlier.cutover_started is None:
+        raise ConfigError(where, "its run never began a cutover: the live stream manager "
+                          "was not changed and there is no way back to take")
+    return earlier

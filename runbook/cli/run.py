@@ -1,0 +1,50 @@
+"""`runbook run`: the upgrade against the host in a config."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+# runs.go is looked up as it is called: benchmarks/tui_startup.py wraps it to time
+# the first paint.
+from runbook.cli import runs
+from runbook.cli.refusals import (
+    refuse_a_config_this_machine_cannot_use,
+    refuse_a_journal_in_use,
+    refuse_a_run_beside,
+    refuse_decisions_the_run_cannot_use,
+)
+from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
+
+if TYPE_CHECKING:
+    from runbook.stopping import Stopper
+
+
+async def run_upgrade(args: argparse.Namespace, stopper: Stopper) -> int:
+    from runbook import config as config_mod
+    from runbook.statedir import default_dir
+
+    settings = config_mod.load(args.config)
+    # prepare_run looks again, with the run to resume in view.
+    refuse_a_config_this_machine_cannot_use(settings)
+    if args.journal is not None and not args.resume:
+        refuse_a_journal_in_use(args.journal)
+    folder = args.journal.parent if args.journal is not None else default_dir()
+    if not args.resume:
+        refuse_decisions_the_run_cannot_use(settings, None)
+        refuse_a_run_beside(folder, settings)
+    refuse_the_screen_without_a_terminal(args)
+    token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+    prepared = runs.prepare_run(args, settings, token=token, folder=folder, state_dir=default_dir(),
+                                offer_resume=True, stopper=stopper,
+                                host_label=settings.host.login)
+    try:
+        outcome = await runs.go(args, *prepared)
+    finally:
+        from runbook.journal import drop_if_unwritten
+
+        drop_if_unwritten(prepared.opening.new_journal)
+        # The run --resume named, or the one the TUI offered (review).
+        runs.where_it_stands(stopper, settings, earlier=prepared.continues,
+                             headless=is_headless(args))
+    return outcome.exit_code

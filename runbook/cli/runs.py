@@ -1,0 +1,296 @@
+"""What `run`, `rehearse` and `rollback` share: a run made ready (the run it
+continues, its journal, the refusals), handed to a front end, and the exit
+lines that say where it stands and how to go on."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from runbook.cli.refusals import (
+    drill_step,
+    not_this_configs,
+    refuse_a_run_beside,
+    refuse_a_second_cutover,
+    refuse_decisions_the_run_cannot_use,
+    refuse_what_this_procedure_cannot_do,
+    runs_of,
+)
+from runbook.cli.terminal import is_headless
+from runbook.cli.wiring import session
+
+if TYPE_CHECKING:
+    from runbook.config import Settings
+    from runbook.journal import Replay
+    from runbook.model import Outcome
+    from runbook.opening import Opening
+    from runbook.session import Session
+    from runbook.stopping import Stopper
+
+
+class Prepared(NamedTuple):
+    """A run ready to open: its opening, its journal and the earlier run it
+    continues (--resume)."""
+    opening: Opening
+    journal: Path
+    earlier: Replay | None
+
+    @property
+    def continues(self) -> Replay | None:
+        """The run this one goes on from: the one --resume named, else the
+        one the TUI offers."""
+        return self.earlier or self.opening.previous
+
+
+def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
+                state_dir: Path, offer_resume: bool, stopper: Stopper, isolated: bool = False,
+                host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None,
+                say: Callable[[str], None] = print) -> Prepared:
+    """The session the arguments ask for, ready to open (through `tap`, which a
+    rehearsal's faults listen with), after the refusals; its journal and the
+    earlier run it continues. The opening offers the TUI an unfinished run too."""
+    from dataclasses import replace  # here: it brings inspect, which --help never needs
+
+    from runbook.journal import unfinished
+    from runbook.opening import Opening
+    from runbook.session import host_state
+
+    refuse_what_this_procedure_cannot_do(settings)
+    if args.yes:  # the journal says so: such a run's times are no estimate for one at the keys
+        settings = replace(settings, unattended=True)
+    earlier = resume_from(args, settings, folder, say) if offer_resume else None
+    refuse_decisions_the_run_cannot_use(settings, earlier)
+    offered = earlier
+    if offered is None and offer_resume and args.journal is None and not is_headless(args):
+        offered = unfinished(folder, **runs_of(settings))
+    # The TUI offers the cutover's own run (only continuing it, while the
+    # stream manager is down): not refused, as a new run beside it is.
+    refuse_a_second_cutover(host_state(settings, state_dir),
+                            offered.path if offered is not None else None,
+                            lambda journal: command_to_go_on(args, settings, journal),
+                            lambda journal: command_to_go_back(args, settings, journal))
+
+    after = drill_step(args)
+    # Claimed last, once nothing is left to refuse. With --resume, `path` is
+    # the earlier run's journal; a new run chosen in the TUI's resume dialog
+    # instead writes a journal of its own beside it (operator trial: it
+    # appended a fresh start to the run it did not continue, and the report
+    # counted it as resumed).
+    # `fresh`: the journal claimed here, to drop on the way out if unused.
+    fresh: Path | None
+    if earlier is not None and earlier.path is not None:
+        path, new_run = earlier.path, fresh_journal(settings, earlier.path.parent)
+        fresh = new_run
+    elif args.journal is not None:
+        path = new_run = args.journal
+        fresh = None  # the operator's own: not this run's to remove
+    else:
+        path = new_run = fresh = fresh_journal(settings, folder)
+
+    def open_session(continuing: Replay | None) -> Session[Any]:
+        opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
+                         journal_path=continuing.path if continuing and continuing.path
+                         else new_run, resume=continuing, rollback_after=after)
+        stopper.watch(opened)
+        return tap(opened) if tap is not None else opened
+
+    return Prepared(Opening(open_session, offered, host_label, new_journal=fresh), path,
+                    earlier)
+
+
+def resume_from(
+    args: argparse.Namespace, settings: Settings, folder: Path, say: Callable[[str], None] = print
+) -> Replay | None:
+    """The unfinished run --resume continues; None for a new run."""
+    from runbook.config import ConfigError
+    from runbook.journal import IN_USE, in_use, replay, unfinished
+
+    if args.resume:
+        if args.journal is not None and not args.journal.is_file():
+            raise ConfigError(str(args.journal), "no such journal to resume")
+        earlier = replay(args.journal) if args.journal is not None else \
+            unfinished(folder, **runs_of(settings))
+        if earlier is None or earlier.path is None:
+            raise ConfigError(str(args.journal or folder), "no unfinished run to resume here")
+        if earlier.empty:
+            raise ConfigError(str(earlier.path), "holds no records; not a runbook journal, so "
+                              "there is no run in it to resume")
+        if earlier.outcome in ("done", "rolled-back"):
+            ended = "finished" if earlier.outcome == "done" else "rolled back"
+            raise ConfigError(str(earlier.path), f"that run {ended}; there is nothing to resume")
+        why = not_this_configs(earlier, settings)
+        if why is not None:
+            raise ConfigError(str(earlier.path), why)
+        if in_use(earlier.path):
+            # Before anything is said of going on: the commands that go on
+            # would name the very run refused here (trial).
+            raise ConfigError(str(earlier.path), IN_USE)
+        if not settings.rehearsal and earlier.config is not None and \
+                Path(earlier.config).resolve() != Path(settings.source).resolve():
+            say(f"note: that run used {earlier.config}; it goes on with {settings.source}, "
+                "which aims at the same host")
+        say(f"resuming the run in {earlier.path}")
+        return earlier
+    # (A --journal that holds a run was refused already: run_upgrade and rehearse
+    # refuse it before a token is asked for or a host started.)
+    refuse_a_run_beside(folder, settings)
+    earlier = unfinished(folder, **runs_of(settings)) if args.journal is None else None
+    if earlier is not None:
+        # Also in the TUI, which offers it in a dialog: an operator who leaves
+        # there reads it on the way out (review).
+        say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
+    return None
+
+
+def fresh_journal(settings: Settings, folder: Path) -> Path:
+    """A new run's journal in `folder`, named for the host and the time it
+    begins, and claimed (journal.claim): a run begun in the same second beside
+    it takes the next name (review: both had written one journal; operator
+    trial: two rehearsals started together chose one name, and the second
+    printed the first's progress as its own). `drop_if_unwritten` removes
+    one no run used."""
+    from datetime import UTC, datetime
+
+    from runbook.journal import claim
+
+    return claim(folder, f"{settings.host.address}-"
+                         f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}")
+
+
+async def go(args: argparse.Namespace, opening: Opening, path: Path,
+             earlier: Replay | None) -> Outcome:
+    """Hand the opening to the front end the arguments ask for."""
+    if is_headless(args):
+        from runbook.headless import HeadlessFrontEnd
+
+        print(f"journal: {path}")
+        run = opening.open_session(earlier)
+        return await run.run(HeadlessFrontEnd(run.cards, assume_yes=args.yes,
+                                              estimate=run.downtime_estimate(),
+                                              earlier=run.resume))
+    from screens.tui import run_tui
+
+    return await run_tui(opening.open_session, previous=opening.previous,
+                         host_label=opening.host_label, new_journal=opening.new_journal)
+
+
+def where_it_stands(stopper: Stopper, settings: Settings | None, *,
+                    resume: str | None = None, earlier: Replay | None = None,
+                    headless: bool = False, own_host: bool = False) -> None:
+    """The exit lines of every run: what serves now and the command that goes
+    on from here. Said even on a closed terminal's way out, where nobody may
+    read them (so a write that fails is let go). `earlier`: the run --resume
+    named, spoken of when the operator left before a run of this process
+    wrote anything (the TUI's resume dialog: its new run has a journal of
+    its own). `own_host`: the host is this process's rehearsal host, which
+    stops with it."""
+    from runbook.journal import JournalError, replay, unwritten
+    from runbook.standing import (
+        before_another_attempt,
+        going_on,
+        resume_command,
+        rollback_command,
+        service_state,
+    )
+
+    journal = last_journal(stopper, earlier)
+    if journal is None or unwritten(journal):
+        return  # refused before anything ran (the refusal said why), or never written
+    try:
+        history = replay(journal)
+    except (OSError, JournalError):
+        return  # the journal's own error was said where it happened
+    rollback = None
+    if settings is not None and not settings.rehearsal:
+        resume = resume or resume_command(settings.source, journal, headless=headless)
+        rollback = rollback_command(settings.source, journal, headless=headless)
+        if rollback == resume:  # the way back alone: it goes on as itself
+            rollback = None
+    elif resume is not None:
+        rollback = practised_way_back(history, resume)
+    after = before_another_attempt(history.outcome)
+    lines = [f"runbook: {service_state(history)}",
+             *(f"runbook: {line}" for line in going_on(history, resume=resume,
+                                                       rollback=rollback)),
+             *([f"runbook: before another attempt: {after}"] if after else [])]
+    if stopper.caught is not None:
+        # A real host goes on with a detached command (the unzip, the
+        # service's start); the rehearsal's stops with this process, and
+        # what ran on it ends (operator trial: it said otherwise).
+        host = "the rehearsal host stops with it, and what ran there ends" if own_host \
+            else "leaving what runs on the host to finish there"
+        lines.insert(0, f"runbook: {stopper.caught.name} received: stopped, {host}; "
+                        "the journal is closed")
+    with contextlib.suppress(OSError):
+        print("\n".join(lines), flush=True)
+
+
+def last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
+    """The journal that holds where this command left the run: its last run's,
+    or, if that was never written (the operator left at the resume dialog),
+    the earlier run's. None if nothing ran."""
+    if not stopper.sessions:
+        return None
+    from runbook.journal import unwritten
+
+    journal = stopper.sessions[-1].journal_path
+    if unwritten(journal) and earlier is not None and earlier.path is not None:
+        return earlier.path
+    return journal
+
+
+def practised_way_back(history: Replay, resume: str) -> str | None:
+    """A lasting rehearsal's way back from where its cutover stands: resumed,
+    going back after the last cutover step it finished, as `runbook
+    rollback` would from there. With none finished it can only go back
+    after the first, which then runs again: said. None once its way back
+    began: resumed, it goes on back by itself."""
+    from runbook.model import Phase, StepState
+    from steps import procedure, way_back
+
+    if any(step.id in history.steps for step in way_back()):
+        return None
+    cutover = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
+    finished = [step for step in cutover
+                if history.state(step) in (StepState.DONE, StepState.SKIPPED)]
+    if finished:
+        return f"{resume} --rollback-after {finished[-1]}"
+    return (f"{resume} --rollback-after {cutover[0]} (it runs {cutover[0]} again first: "
+            "no cutover step finished)")
+
+
+def command_to_go_on(args: argparse.Namespace, settings: Settings, journal: str) -> str:
+    """The command that continues the run in `journal`, as this one was started
+    (a rehearsal's needs its sandbox; headless stays headless)."""
+    from runbook.standing import resume_command
+
+    headless = is_headless(args)  # --yes is headless too
+    if args.command == "rehearse" and getattr(args, "sandbox", None) is not None:
+        # Absolute, as the operator spells it: to work from any folder.
+        return (f"runbook rehearse --sandbox {shlex.quote(os.path.abspath(args.sandbox))} "
+                f"--resume --journal {shlex.quote(os.path.abspath(journal))}"
+                + (" --headless" if headless else ""))
+    # (A rehearsal without --sandbox has a fresh one: no cutover there to go on with.)
+    return resume_command(settings.source, journal, headless=headless)
+
+
+def command_to_go_back(args: argparse.Namespace, settings: Settings, journal: str) -> str | None:
+    """The command that takes the run in `journal` back to the old stream
+    manager, as this one was started: a rehearsal's from the cutover step it
+    got to (None if its journal cannot be read: going on is then the only
+    way said)."""
+    from runbook.journal import JournalError, replay
+    from runbook.standing import rollback_command
+
+    if args.command == "rehearse":
+        try:
+            history = replay(Path(journal))
+        except (OSError, JournalError):
+            return None
+        return practised_way_back(history, command_to_go_on(args, settings, journal))
+    return rollback_command(settings.source, Path(journal), headless=is_headless(args))

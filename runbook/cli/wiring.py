@@ -1,0 +1,104 @@
+"""Where the engine and the procedure meet: a session of the documented
+procedure for a host's settings, and the embedded rehearsal config filled in
+for a sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runbook.rehearsal import OPERATOR_DIRNAME
+
+if TYPE_CHECKING:
+    from runbook.config import Settings
+    from runbook.journal import Replay
+    from runbook.rehearsal.host import RehearsalHost
+    from runbook.session import Session
+
+
+def _sample(name: str) -> str:
+    from importlib import resources
+
+    return (resources.files("runbook.sample_configs") / name).read_text("utf-8")
+
+
+def rehearsal_config_text() -> str:
+    return _sample("rehearsal.toml")
+
+
+def plan_settings(path: Path | None) -> Settings:
+    from runbook import config as config_mod
+
+    if path is not None:
+        return config_mod.load(path)
+    # The rehearsal config outside a rehearsal: show where things would go.
+    values = {"sandbox": "/tmp/runbook-rehearsal", "ssh_port": "2222", "user": "red5admin",
+              "api_base_url": "http://127.0.0.1:5080", "new_db_host": "127.0.0.3",
+              "new_db_port": "3306"}
+    return config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
+                            substitutions=rehearsal_values(values))
+
+
+def rehearsal_values(values: dict[str, str]) -> dict[str, str]:
+    """The rehearsal config's fields for a sandbox: where its files go, then
+    `values` (the host's own: its sandbox, port, API address...) over them."""
+    from importlib import resources
+
+    from runbook.rehearsal import scenarios
+
+    default = scenarios.scenario(scenarios.DEFAULT)
+    sandbox = values["sandbox"]
+    defaults = {
+        "known_hosts": f"{sandbox}/.rehearsal/known_hosts",
+        "client_key": f"{sandbox}/.rehearsal/id_ed25519",
+        "install_dir": f"{sandbox}/usr/local",
+        "upload_dir": f"{sandbox}/tmp/runbook-upload",
+        "unit_file": f"{sandbox}/lib/systemd/system/red5pro.service",
+        "distribution": f"{sandbox}/{OPERATOR_DIRNAME}/{default.new.zip_name}",
+        "cloud_controller": f"{sandbox}/{OPERATOR_DIRNAME}/{default.controller_jar}",
+        "decisions": str(resources.files("runbook.sample_configs") / "rehearsal-decisions.toml"),
+    }
+    return {**defaults, **values}
+
+
+def session(
+    settings: Settings,
+    *,
+    token: str,
+    journal_path: Path,
+    state_dir: Path,
+    isolated: bool = False,
+    resume: Replay | None = None,
+    rollback_after: str | None = None,
+    only_back: bool = False,
+) -> Session[Any]:
+    """A run of the documented procedure against the host in `settings`: the
+    one place the engine and the procedure meet. `only_back`: the way back
+    alone (runbook rollback)."""
+    from runbook.session import Session
+    from steps import procedure, way_back
+    from steps.facts import Red5Facts
+
+    return Session(settings, [] if only_back else procedure(), Red5Facts(), token=token,
+                   journal_path=journal_path, state_dir=state_dir, isolated=isolated,
+                   resume=resume, rollback=way_back(), rollback_after=rollback_after)
+
+
+def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
+    """The embedded rehearsal config filled in for a running rehearsal host."""
+    from dataclasses import replace
+
+    from runbook import config as config_mod
+    from runbook.rehearsal.sandbox import write_private
+
+    # The rehearsal's decisions are the operator's to edit in the editor: a
+    # copy in the sandbox, never the file shipped inside the package.
+    decisions = host.sandbox / OPERATOR_DIRNAME / "decisions.toml"
+    if not decisions.exists():
+        write_private(decisions, _sample("rehearsal-decisions.toml"))
+    filled = {**rehearsal_values(host.config_values()), "decisions": str(decisions), **values}
+    settings = config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
+                                substitutions=filled)
+    # The journal records it: a fast rehearsal's cutover time is no estimate
+    # for a real one.
+    return replace(settings, rehearsal_pace=host.pace)
