@@ -70,7 +70,7 @@ Bare().run(headless=True, size=(120, 40))
 RUNBOOK = READY + """
 import sys
 from runbook import cli
-from runbook.cli import rehearse, runs, terminal
+from runbook.cli import lifecycle, rehearse, terminal
 
 terminal.on_a_terminal = lambda: True  # run headless, below, its output a pipe
 
@@ -88,7 +88,7 @@ def headless(make):
 # `runbook run` itself, on the sample production config aimed at a closed port
 # here, in a throwaway HOME (its journal goes there).
 APP = RUNBOOK + """
-runs.go = headless(runs.go)
+lifecycle.go = headless(lifecycle.go)
 cli.main(["run", sys.argv[1]])
 """
 

@@ -40,8 +40,8 @@ def rehearsal_session(host: RehearsalHost, journal: Path, settings: Settings | N
                       resume: Replay | None = None) -> Session[Any]:
     """The session `runbook rehearse` would open on this host."""
     return wiring.session(settings or rehearsal_settings(host), token=host.api_token,
-                       journal_path=journal, state_dir=host.sandbox / ".operator",
-                       isolated=True, resume=resume)
+                          journal_path=journal, state_dir=host.sandbox / ".operator",
+                          isolated=True, resume=resume)
 
 
 async def rehearse(host: RehearsalHost, front: FrontEnd, journal: Path,

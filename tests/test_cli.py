@@ -226,7 +226,7 @@ def test_a_new_journal_never_takes_an_existing_ones_name(tmp_path: Path) -> None
     trial: two rehearsals started together both found the name free, and the
     second, refused, printed the first's progress as its own; so the name is
     claimed as it is chosen."""
-    from runbook.cli.runs import fresh_journal
+    from runbook.cli.lifecycle import fresh_journal
     from runbook.cli.wiring import plan_settings
 
     settings = plan_settings(None)

@@ -22,7 +22,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from runbook.cli import runs, wiring
+from runbook.cli import lifecycle, wiring
 from runbook.config import Settings
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
@@ -730,7 +730,7 @@ def test_a_tapped_session_is_the_session_it_taps(tmp_path: Path) -> None:
     handler detaches) is set on the session runbook.cli built, and the other way."""
     settings = wiring.plan_settings(None)
     built = wiring.session(settings, token="", journal_path=tmp_path / "run.jsonl",
-                        state_dir=tmp_path)
+                           state_dir=tmp_path)
     tapped = faults.FaultSwitch(RehearsalHost(tmp_path / "unused"), [], settings).tapped(built)
     assert tapped.cards == built.cards and tapped.preview() == built.preview()
     tapped.resume = None
@@ -879,7 +879,7 @@ def test_with_no_cutover_step_finished_the_way_back_says_it_runs_the_first_again
 
     history = Replay(cutover_started="2026-12-03T12:55:31+00:00",
                      steps={"delete-nodegroups": StepHistory(state=StepState.FAILED)})
-    back = runs.practised_way_back(history, "runbook rehearse --resume")
+    back = lifecycle.practised_way_back(history, "runbook rehearse --resume")
     assert back is not None and "--rollback-after delete-nodegroups" in back, back
     assert "runs delete-nodegroups again" in back, back
 

@@ -855,8 +855,8 @@ def went_back(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
         async with rehearsal_host(tmp) as host:
             secrets = live_secrets(host)
             session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
-                                  journal_path=journal, state_dir=host.sandbox / ".operator",
-                                  isolated=True, rollback_after="recreate")
+                                     journal_path=journal, state_dir=host.sandbox / ".operator",
+                                     isolated=True, rollback_after="recreate")
             outcome = await session.run(ScriptedFrontEnd())
         return Rehearsed(journal, outcome, secrets, records(journal))
 
@@ -945,8 +945,8 @@ def test_a_way_back_that_finds_the_old_release_serving_says_it_serves(
     async def go() -> Outcome:
         async with rehearsal_host(tmp_path) as host:
             session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
-                                  journal_path=journal, state_dir=host.sandbox / ".operator",
-                                  isolated=True, rollback_after="backup-live")
+                                     journal_path=journal, state_dir=host.sandbox / ".operator",
+                                     isolated=True, rollback_after="backup-live")
             return await session.run(ScriptedFrontEnd())
 
     assert asyncio.run(go()) is Outcome.ROLLED_BACK

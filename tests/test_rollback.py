@@ -57,9 +57,9 @@ def session(host: RehearsalHost, journal: Path, *, settings: Settings | None = N
             only_back: bool = False) -> Session[Any]:
     """The session `runbook rehearse` (or, only_back, `runbook rollback`) opens."""
     return wiring.session(settings or rehearsal_settings(host), token=host.api_token,
-                       journal_path=journal, state_dir=host.sandbox / ".operator",
-                       isolated=True, resume=resume, rollback_after=rollback_after,
-                       only_back=only_back)
+                          journal_path=journal, state_dir=host.sandbox / ".operator",
+                          isolated=True, resume=resume, rollback_after=rollback_after,
+                          only_back=only_back)
 
 
 def host_state(host: RehearsalHost, folder: Path | None = None) -> HostState:
@@ -838,7 +838,7 @@ async def test_runbook_rollback_brings_back_a_cutover_that_was_left_half_way(
         journal = state / "run.jsonl"
         settings = config_mod.load(config)
         first = wiring.session(settings, token=host.api_token, journal_path=journal,
-                            state_dir=state, isolated=True)
+                               state_dir=state, isolated=True)
         stopped = await first.run(ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)}))
         result = await asyncio.to_thread(
             subprocess.run, [sys.executable, "-m", "runbook.cli", "rollback", str(config),

@@ -728,7 +728,7 @@ async def test_recreate_says_the_alarm_thresholds_stay_behind() -> None:
     from tests.test_tui_fakes import SNAPSHOT_JOURNAL, TOKEN, settings
 
     session = wiring.session(settings(), token=TOKEN, journal_path=SNAPSHOT_JOURNAL,
-                          state_dir=SNAPSHOT_JOURNAL.parent)
+                             state_dir=SNAPSHOT_JOURNAL.parent)
     forward = "\n".join(a.render() for a in session.preview()["recreate"] or [])
     assert "alarm" in forward and "admin/alarm/scaleout/default" in forward
     back = "\n".join(a.render() for a in RecreateOld().plan(session.plan_context()))

@@ -55,7 +55,7 @@ def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNA
     def open_session(continuing: Replay | None) -> Session[Any]:
         path = continuing.path if continuing is not None and continuing.path else journal
         return wiring.session(settings_ or settings(), token=TOKEN, state_dir=journal.parent,
-                           journal_path=path, resume=continuing)
+                              journal_path=path, resume=continuing)
 
     return create_app(open_session, rehearsal=True, clock=clock_ or FakeClock(),
                       start_run=False, previous=replay(resume) if resume else None)
@@ -85,7 +85,7 @@ def tell(app: RunbookApp, *events: Event) -> None:
 async def plan_of(step_id: str) -> list[Action]:
     """The step's real plan, as the executor would hand it to confirm()."""
     plans = wiring.session(settings(), token=TOKEN, journal_path=SNAPSHOT_JOURNAL,
-                        state_dir=SNAPSHOT_JOURNAL.parent).preview()
+                           state_dir=SNAPSHOT_JOURNAL.parent).preview()
     return plans[step_id] or []
 
 

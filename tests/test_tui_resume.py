@@ -1,6 +1,6 @@
 """The resume dialog's "New run" over an earlier run stopped part way
 (operator trial): what it offers, and what the run, its journal and the
-notices then do, wired as the CLI wires them (runbook.cli.runs.prepare_run).
+notices then do, wired as the CLI wires them (runbook.cli.lifecycle.prepare_run).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Button, Static
 
-from runbook.cli import door, runs
+from runbook.cli import door, lifecycle
 from runbook.config import ConfigError
 from runbook.journal import Journal
 from runbook.session import host_state
@@ -62,9 +62,9 @@ def opened(tmp_path: Path, *words: str, host_says_down: Path | None = None
         host_state(settings(), state_dir).begin_cutover(host_says_down)
     args = door.command_line().parse_args(["rehearse", "--sandbox", str(tmp_path), *words])
     said: list[str] = []
-    opening, _, _ = runs.prepare_run(args, settings(), token=TOKEN, folder=tmp_path / "runs",
-                                  state_dir=state_dir, offer_resume=True, stopper=Stopper(),
-                                  isolated=True, say=said.append)
+    opening, _, _ = lifecycle.prepare_run(args, settings(), token=TOKEN, folder=tmp_path / "runs",
+                                          state_dir=state_dir, offer_resume=True, stopper=Stopper(),
+                                          isolated=True, say=said.append)
     app = create_app(opening.open_session, previous=opening.previous, rehearsal=True,
                      clock=FakeClock(), start_run=False, new_journal=opening.new_journal)
     app.notes = tuple(said)
@@ -177,8 +177,8 @@ def test_a_run_refused_over_the_cutover_under_way_names_the_way_back_too(
     host_state(production, state_dir).begin_cutover(earlier)
     args = door.command_line().parse_args(["run", production.source, "--headless"])
     with pytest.raises(ConfigError) as refused:
-        runs.prepare_run(args, production, token=TOKEN, folder=tmp_path / "runs",
-                      state_dir=state_dir, offer_resume=True, stopper=Stopper(), say=print)
+        lifecycle.prepare_run(args, production, token=TOKEN, folder=tmp_path / "runs",
+                              state_dir=state_dir, offer_resume=True, stopper=Stopper(), say=print)
     said = str(refused.value)
     assert "--resume --journal" in said and "\n" not in said, said
     # Operator trial: pasted as said, without --headless, the way back drew
@@ -197,7 +197,7 @@ def test_a_headless_run_s_exit_lines_name_headless_commands(
     earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
     stopper = Stopper()
     stopper.sessions.append(SimpleNamespace(journal_path=earlier))  # type: ignore[arg-type]
-    runs.where_it_stands(stopper, replace(settings(), rehearsal=False), headless=True)
+    lifecycle.where_it_stands(stopper, replace(settings(), rehearsal=False), headless=True)
     said = capsys.readouterr().out
     going_on = [line for line in said.splitlines() if "runbook run " in line
                 or "runbook rollback " in line]
@@ -286,8 +286,8 @@ def test_leaving_at_the_resume_dialog_still_says_where_the_earlier_run_stands(
     stopper.watch(app.session)
     # Claimed for the new run (made, empty), not written.
     assert app.session.journal_path.stat().st_size == 0
-    runs.where_it_stands(stopper, None, resume="runbook rehearse --resume --sandbox S",
-                         earlier=app.offered)
+    lifecycle.where_it_stands(stopper, None, resume="runbook rehearse --resume --sandbox S",
+                              earlier=app.offered)
     said = capsys.readouterr().out
     assert "the stream manager is down" in said, said
     assert "runbook rehearse --resume --sandbox S" in said, said

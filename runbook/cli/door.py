@@ -190,7 +190,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _refusal(exc: Exception) -> int | None:
     """The exit code of a failure that ends a command with one line, said
-    here; None for anything else (a bug, shown whole)."""
+    here (refusals.py raises most of them); None for anything else (a bug,
+    shown whole)."""
     from runbook.config import ConfigError, SecretUnavailable
     from runbook.hoststate import HostStateError
     from runbook.journal import JournalError, JournalWriteError

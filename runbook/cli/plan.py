@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
 from runbook.cli.refusals import (
-    note_what_the_run_would_refuse,
+    refuse_decisions_the_run_cannot_use,
     refuse_what_this_procedure_cannot_do,
 )
 from runbook.cli.wiring import plan_settings, session
+from runbook.visible import visible
+
+if TYPE_CHECKING:
+    from runbook.config import Settings
 
 
 async def print_plan(args: argparse.Namespace) -> int:
@@ -20,7 +25,7 @@ async def print_plan(args: argparse.Namespace) -> int:
 
     settings = plan_settings(args.config)
     refuse_what_this_procedure_cannot_do(settings)
-    note_what_the_run_would_refuse(settings)
+    _note_what_the_run_would_refuse(settings)
     # Connects to nothing; the host's state folder may say which snapshot
     # cutover would rebuild from.
     shown = session(settings, token="", journal_path=default_dir() / "plan.jsonl",
@@ -53,3 +58,18 @@ async def print_plan(args: argparse.Namespace) -> int:
             for line in action["text"].splitlines():
                 print(f"      {line}")
     return 0
+
+
+def _note_what_the_run_would_refuse(settings: Settings) -> None:
+    """The plan may come before `runbook diff` writes the decisions file, so a
+    file not there yet is no reason to refuse it; it is said, on stderr, so
+    the day-before check does not pass what the window refuses (operator trial)."""
+    from runbook.config import ConfigError
+    from runbook.properties.decisions import DecisionsError
+
+    try:
+        refuse_decisions_the_run_cannot_use(settings, None)
+    except (ConfigError, DecisionsError) as exc:
+        print(f"runbook: note: `runbook run` refuses this config as it stands: "
+              f"{visible(str(exc))}",
+              file=sys.stderr)

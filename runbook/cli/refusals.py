@@ -1,22 +1,19 @@
-"""What a run refuses on this machine before anything connects or changes:
-each a ConfigError, said by the door in one line (exit 2)."""
+"""What a run refuses on this machine before anything connects or changes,
+and the looks behind those refusals: each refusal a ConfigError, which the
+door says in one line (exit 2; door._refusal)."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from runbook.visible import visible
 
 if TYPE_CHECKING:
     from runbook.config import Settings
     from runbook.hoststate import HostState
     from runbook.journal import Replay
-    from runbook.rehearsal.faults import Requested
 
 
 def refuse_a_config_this_machine_cannot_use(settings: Settings) -> None:
@@ -136,40 +133,6 @@ def runs_of(settings: Settings) -> dict[str, str]:
         {"host": settings.host.target, "config": settings.source}
 
 
-def not_this_configs(earlier: Replay, settings: Settings) -> str | None:
-    """Why the run in a journal is not one this config may go on with; None
-    when it may (operator trial: a rehearsal's journal, resumed with a
-    production config of the same file name, went on against production)."""
-    if earlier.rehearsal is not None and earlier.rehearsal != settings.rehearsal:
-        return ("that run was a rehearsal; go on with it with `runbook rehearse --resume` "
-                "in its sandbox" if earlier.rehearsal else
-                "that run went against a real host; go on with it with `runbook run --resume` "
-                "and that host's config")
-    if settings.rehearsal:
-        if earlier.config not in (None, settings.source):
-            return (f"that run used {earlier.config}, not {settings.source}; resume it with "
-                    "its own config")
-    elif earlier.host not in (None, settings.host.target):
-        return (f"that run went against {earlier.host}, and this config aims at "
-                f"{settings.host.target}; resume it with that host's config")
-    return None
-
-
-def note_what_the_run_would_refuse(settings: Settings) -> None:
-    """The plan may come before `runbook diff` writes the decisions file, so a
-    file not there yet is no reason to refuse it; it is said, on stderr, so
-    the day-before check does not pass what the window refuses (operator trial)."""
-    from runbook.config import ConfigError
-    from runbook.properties.decisions import DecisionsError
-
-    try:
-        refuse_decisions_the_run_cannot_use(settings, None)
-    except (ConfigError, DecisionsError) as exc:
-        print(f"runbook: note: `runbook run` refuses this config as it stands: "
-              f"{visible(str(exc))}",
-              file=sys.stderr)
-
-
 def refuse_decisions_the_run_cannot_use(settings: Settings, earlier: Replay | None) -> None:
     """The properties step reads the decisions file, eight steps in: a path
     that leads nowhere, a file it cannot read, and a secret it names whose
@@ -249,22 +212,3 @@ def drill_step(args: argparse.Namespace) -> str | None:
                           "nothing of the live stream manager has changed and there is no "
                           f"way back to take; choose a cutover step: {', '.join(cutover)}")
     return after
-
-
-def refuse_faults_the_drill_never_reaches(after: str | None, asked: list[Requested]) -> None:
-    """With --rollback-after, the upgrade's steps after it never run: a fault
-    timed to one would never come up, which the rehearsal could say only at
-    its end (operator trial). Refused before a host is made for it."""
-    if after is None:
-        return
-    from runbook.config import ConfigError
-    from steps import procedure
-
-    upgrade = [step.id for step in procedure()]
-    beyond = upgrade[upgrade.index(after) + 1:]
-    never = [str(request) for request in asked if request.step in beyond]
-    if never:
-        step = "that step runs" if len(never) == 1 else "those steps run"
-        raise ConfigError("rehearse", f"--fault {', '.join(never)} would never come up: "
-                          f"--rollback-after {after} goes back before {step}; time a fault "
-                          "to a step up to it, or to the way back's")

@@ -13,13 +13,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# runs.go is looked up as it is called: benchmarks/tui_startup.py wraps it to time
-# the first paint.
-from runbook.cli import runs
+from runbook.cli import lifecycle
 from runbook.cli.refusals import (
     drill_step,
     refuse_a_journal_in_use,
-    refuse_faults_the_drill_never_reaches,
 )
 from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
 from runbook.cli.wiring import rehearsal_settings
@@ -28,7 +25,7 @@ from runbook.rehearsal import OPERATOR_DIRNAME
 if TYPE_CHECKING:
     import asyncio
 
-    from runbook.cli.runs import Prepared
+    from runbook.cli.lifecycle import Prepared
     from runbook.config import Settings
     from runbook.journal import Replay
     from runbook.opening import Opening
@@ -92,12 +89,12 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             not any((Path(args.sandbox) / OPERATOR_DIRNAME / "runs").glob("*.jsonl")):
         raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "
                           "is none to resume; leave out --resume to begin one")
-    refuse_faults_the_drill_never_reaches(drill_step(args), asked)
+    _refuse_faults_the_drill_never_reaches(drill_step(args), asked)
     refuse_the_screen_without_a_terminal(args)
     rehearsal = Rehearsal(args, asked)
     try:
         if is_headless(args):
-            outcome = await runs.go(args, *await rehearsal.start(stopper, print))
+            outcome = await lifecycle.go(args, *await rehearsal.start(stopper, print))
         else:
             from screens.tui import run_tui
 
@@ -115,12 +112,12 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             if args.journal is not None:  # not in the sandbox's runs, where --resume looks
                 # The run's own (a new run chosen in the resume dialog writes one
                 # beside it), or the earlier one's if it never wrote a line.
-                journal = runs.last_journal(stopper, rehearsal.earlier) or args.journal
+                journal = lifecycle.last_journal(stopper, rehearsal.earlier) or args.journal
                 again += f" --journal {shlex.quote(os.path.abspath(journal))}"
             if is_headless(args):  # as it was started (--yes is headless too)
                 again += " --headless"
-        runs.where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier,
-                             own_host=True)
+        lifecycle.where_it_stands(stopper, None, resume=again, earlier=rehearsal.earlier,
+                                  own_host=True)
     from runbook.model import Outcome
 
     switch = rehearsal.switch
@@ -206,10 +203,10 @@ class Rehearsal:
 
         try:
             tap = self.switch.tapped if self.switch is not None else None
-            prepared = runs.prepare_run(args, settings, token=host.api_token, folder=journals,
-                                        state_dir=operator, offer_resume=self.lasting,
-                                        isolated=True, stopper=stopper,
-                                        host_label=f"sandbox {host.sandbox}", tap=tap, say=say)
+            prepared = lifecycle.prepare_run(args, settings, token=host.api_token, folder=journals,
+                                             state_dir=operator, offer_resume=self.lasting,
+                                             isolated=True, stopper=stopper,
+                                             host_label=f"sandbox {host.sandbox}", tap=tap, say=say)
         except (ConfigError, JournalError, HostStateError):
             # Refused: the service stays as it was found (operator trial: one
             # left running mid-cutover was adopted, then stopped on the way out).
@@ -324,3 +321,22 @@ def _refuse_a_folder_of_ones_own(sandbox: Path) -> None:
     if held:
         raise ConfigError(str(sandbox), "holds files and no rehearsal; give --sandbox a new "
                           "folder or an earlier rehearsal's")
+
+
+def _refuse_faults_the_drill_never_reaches(after: str | None, asked: list[Requested]) -> None:
+    """With --rollback-after, the upgrade's steps after it never run: a fault
+    timed to one would never come up, which the rehearsal could say only at
+    its end (operator trial). Refused before a host is made for it."""
+    if after is None:
+        return
+    from runbook.config import ConfigError
+    from steps import procedure
+
+    upgrade = [step.id for step in procedure()]
+    beyond = upgrade[upgrade.index(after) + 1:]
+    never = [str(request) for request in asked if request.step in beyond]
+    if never:
+        step = "that step runs" if len(never) == 1 else "those steps run"
+        raise ConfigError("rehearse", f"--fault {', '.join(never)} would never come up: "
+                          f"--rollback-after {after} goes back before {step}; time a fault "
+                          "to a step up to it, or to the way back's")

@@ -7,8 +7,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runbook.cli import lifecycle
 from runbook.cli.refusals import refuse_a_config_this_machine_cannot_use
-from runbook.cli.runs import where_it_stands
 from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
 from runbook.cli.wiring import session
 
@@ -87,8 +87,8 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
         # As every run ends (operator trial: a way back that failed said
         # neither what serves nor how to go on); it goes on as itself.
         headless = is_headless(args)
-        where_it_stands(stopper, settings, headless=headless,
-                        resume=rollback_command(settings.source, journal, headless=headless))
+        going_on = rollback_command(settings.source, journal, headless=headless)
+        lifecycle.where_it_stands(stopper, settings, headless=headless, resume=going_on)
     return outcome.exit_code
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-# runs.go is looked up as it is called: benchmarks/tui_startup.py wraps it to time
-# the first paint.
-from runbook.cli import runs
+# lifecycle.go is looked up as it is called: benchmarks/tui_startup.py wraps it
+# to time the first paint.
+from runbook.cli import lifecycle
 from runbook.cli.refusals import (
     refuse_a_config_this_machine_cannot_use,
     refuse_a_journal_in_use,
@@ -35,16 +35,16 @@ async def run_upgrade(args: argparse.Namespace, stopper: Stopper) -> int:
         refuse_a_run_beside(folder, settings)
     refuse_the_screen_without_a_terminal(args)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
-    prepared = runs.prepare_run(args, settings, token=token, folder=folder, state_dir=default_dir(),
-                                offer_resume=True, stopper=stopper,
-                                host_label=settings.host.login)
+    prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
+                                     state_dir=default_dir(), offer_resume=True,
+                                     stopper=stopper, host_label=settings.host.login)
     try:
-        outcome = await runs.go(args, *prepared)
+        outcome = await lifecycle.go(args, *prepared)
     finally:
         from runbook.journal import drop_if_unwritten
 
         drop_if_unwritten(prepared.opening.new_journal)
         # The run --resume named, or the one the TUI offered (review).
-        runs.where_it_stands(stopper, settings, earlier=prepared.continues,
-                             headless=is_headless(args))
+        lifecycle.where_it_stands(stopper, settings, earlier=prepared.continues,
+                                  headless=is_headless(args))
     return outcome.exit_code

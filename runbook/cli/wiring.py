@@ -1,6 +1,6 @@
 """Where the engine and the procedure meet: a session of the documented
-procedure for a host's settings, and the embedded rehearsal config filled in
-for a sandbox."""
+procedure for a host's settings; the embedded rehearsal config, filled in for
+a sandbox, or as `runbook plan` shows it without one."""
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runbook.cli.refusals import (
     drill_step,
-    not_this_configs,
     refuse_a_run_beside,
     refuse_a_second_cutover,
     refuse_decisions_the_run_cannot_use,
@@ -63,7 +62,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
     refuse_what_this_procedure_cannot_do(settings)
     if args.yes:  # the journal says so: such a run's times are no estimate for one at the keys
         settings = replace(settings, unattended=True)
-    earlier = resume_from(args, settings, folder, say) if offer_resume else None
+    earlier = _resume_from(args, settings, folder, say) if offer_resume else None
     refuse_decisions_the_run_cannot_use(settings, earlier)
     offered = earlier
     if offered is None and offer_resume and args.journal is None and not is_headless(args):
@@ -72,8 +71,8 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
     # stream manager is down): not refused, as a new run beside it is.
     refuse_a_second_cutover(host_state(settings, state_dir),
                             offered.path if offered is not None else None,
-                            lambda journal: command_to_go_on(args, settings, journal),
-                            lambda journal: command_to_go_back(args, settings, journal))
+                            lambda journal: _command_to_go_on(args, settings, journal),
+                            lambda journal: _command_to_go_back(args, settings, journal))
 
     after = drill_step(args)
     # Claimed last, once nothing is left to refuse. With --resume, `path` is
@@ -103,7 +102,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
                     earlier)
 
 
-def resume_from(
+def _resume_from(
     args: argparse.Namespace, settings: Settings, folder: Path, say: Callable[[str], None] = print
 ) -> Replay | None:
     """The unfinished run --resume continues; None for a new run."""
@@ -123,7 +122,7 @@ def resume_from(
         if earlier.outcome in ("done", "rolled-back"):
             ended = "finished" if earlier.outcome == "done" else "rolled back"
             raise ConfigError(str(earlier.path), f"that run {ended}; there is nothing to resume")
-        why = not_this_configs(earlier, settings)
+        why = _not_this_configs(earlier, settings)
         if why is not None:
             raise ConfigError(str(earlier.path), why)
         if in_use(earlier.path):
@@ -264,7 +263,7 @@ def practised_way_back(history: Replay, resume: str) -> str | None:
             "no cutover step finished)")
 
 
-def command_to_go_on(args: argparse.Namespace, settings: Settings, journal: str) -> str:
+def _command_to_go_on(args: argparse.Namespace, settings: Settings, journal: str) -> str:
     """The command that continues the run in `journal`, as this one was started
     (a rehearsal's needs its sandbox; headless stays headless)."""
     from runbook.standing import resume_command
@@ -279,7 +278,7 @@ def command_to_go_on(args: argparse.Namespace, settings: Settings, journal: str)
     return resume_command(settings.source, journal, headless=headless)
 
 
-def command_to_go_back(args: argparse.Namespace, settings: Settings, journal: str) -> str | None:
+def _command_to_go_back(args: argparse.Namespace, settings: Settings, journal: str) -> str | None:
     """The command that takes the run in `journal` back to the old stream
     manager, as this one was started: a rehearsal's from the cutover step it
     got to (None if its journal cannot be read: going on is then the only
@@ -292,5 +291,24 @@ def command_to_go_back(args: argparse.Namespace, settings: Settings, journal: st
             history = replay(Path(journal))
         except (OSError, JournalError):
             return None
-        return practised_way_back(history, command_to_go_on(args, settings, journal))
+        return practised_way_back(history, _command_to_go_on(args, settings, journal))
     return rollback_command(settings.source, Path(journal), headless=is_headless(args))
+
+
+def _not_this_configs(earlier: Replay, settings: Settings) -> str | None:
+    """Why the run in a journal is not one this config may go on with; None
+    when it may (operator trial: a rehearsal's journal, resumed with a
+    production config of the same file name, went on against production)."""
+    if earlier.rehearsal is not None and earlier.rehearsal != settings.rehearsal:
+        return ("that run was a rehearsal; go on with it with `runbook rehearse --resume` "
+                "in its sandbox" if earlier.rehearsal else
+                "that run went against a real host; go on with it with `runbook run --resume` "
+                "and that host's config")
+    if settings.rehearsal:
+        if earlier.config not in (None, settings.source):
+            return (f"that run used {earlier.config}, not {settings.source}; resume it with "
+                    "its own config")
+    elif earlier.host not in (None, settings.host.target):
+        return (f"that run went against {earlier.host}, and this config aims at "
+                f"{settings.host.target}; resume it with that host's config")
+    return None
