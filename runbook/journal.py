@@ -224,7 +224,8 @@ def _record(line: bytes) -> dict[str, Any] | None:
 # of {}, an elapsed_s of 1e308). None stands for a value not known.
 _FIELDS: dict[str, tuple[type, ...]] = {
     "ts": (str,), "step": (str,), "attempt": (str, int), "n": (int,), "lines": (list,),
-    "steps": (list,), "cutover": (list,), "facts": (dict,), "elapsed_s": (int, float),
+    "steps": (list,), "cutover": (list,), "leaves": (dict,), "facts": (dict,),
+    "elapsed_s": (int, float),
     "state": (str,), "detail": (str,), "text": (str,),
 }
 # Far past any count, size, time or duration a run records (a millisecond
@@ -324,6 +325,8 @@ class StepHistory:
     # Its last attempt was aborted by the operator (its commands stopped), not
     # cut off by a crash or a lost connection.
     aborted: bool = False
+    # Some attempt of it began (a skip is none).
+    began: bool = False
 
 
 @dataclass
@@ -357,9 +360,16 @@ class Replay:
     # The steps of the way back that began, in order: empty until it is taken.
     way_back: list[str] = field(default_factory=list)
     way_back_taken: bool = False
+    # What each step leaves that the way back does not undo (Step.after_the_way_back).
+    leaves: dict[str, str] = field(default_factory=dict)
 
     def state(self, step_id: str) -> StepState:
         return self.steps.get(step_id, StepHistory()).state
+
+    def left_by_the_way_back(self) -> list[str]:
+        """What the steps that began leave that the way back does not undo."""
+        return [text for step, text in self.leaves.items()
+                if step in self.steps and self.steps[step].began]
 
 
 def cutover_began(record: dict[str, Any], ts: str) -> str:
@@ -410,12 +420,16 @@ def replay(path: Path) -> Replay:
             # the upgrade's are still the run's (operator trial: its exit
             # line counted every step held, the way back's too).
             result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
+            leaves = record.get("leaves")
+            if isinstance(leaves, dict):
+                result.leaves.update({str(k): str(v) for k, v in leaves.items()})
             result.finished = False
             result.outcome = None
         elif event == Record.WAY_BACK:
             result.way_back_taken = True
         elif event == Record.STEP_START and history is not None:
             history.state = StepState.RUNNING
+            history.began = True
             history.in_flight_jobs.clear()  # a new attempt: earlier ones were settled
             history.aborted = False
         elif event == Record.ABORTED:

@@ -352,6 +352,8 @@ class _Reader:
         self.said: dict[str, list[tuple[str, str]]] = {}
         # The cutover's steps, as the runs that listed them said.
         self.cutover: set[str] = set()
+        # What each step leaves that the way back does not undo (run-start).
+        self.leaves: dict[str, str] = {}
 
     def _showed(self, step_id: str, lines: list[tuple[str, str]]) -> None:
         """Lines the step showed: its own, and its attempt's so far."""
@@ -386,6 +388,9 @@ class _Reader:
         for listed in record.get("steps") or []:
             self.step(_text(listed))
         self.cutover.update(_text(listed) for listed in record.get("cutover") or [])
+        leaves = record.get("leaves")
+        if isinstance(leaves, dict):
+            self.leaves.update({_text(k): _text(v) for k, v in leaves.items()})
         report.outcome = report.exit_code = None
         report.ended = None
 
@@ -659,7 +664,9 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.unattended = journal_unattended(starts)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(path, report)
-    report.before_another_attempt = before_another_attempt(report.outcome)
+    left = [text for step_id, text in reader.leaves.items()
+            if any(s.id == step_id and s.attempts for s in report.steps)]
+    report.before_another_attempt = before_another_attempt(report.outcome, left)
     _estimate(report, estimate_from)
     return report
 

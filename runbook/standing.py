@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -69,16 +70,13 @@ def service_state(history: Replay) -> str:
     return f"the cutover has not begun: the live stream manager serves as before ({count})"
 
 
-def before_another_attempt(outcome: str | None) -> str:
+def before_another_attempt(outcome: str | None, left: Sequence[str]) -> str:
     """What to see to before upgrading again after a run that ended with
-    `outcome`; empty unless it went back. The way back restores the old
-    stream manager on the old database and does not touch the new one."""
-    if outcome != "rolled-back":
-        return ""
-    return ("the way back leaves the new database as the cutover left it, with the "
-            "nodegroups, launch configs and scale policies the new stream manager made there, "
-            "and the schema step refuses a database that holds nodegroups: drop its cluster "
-            "database first")
+    `outcome`: empty unless it went back, and then what its begun steps
+    `left` that the way back does not undo (nothing, when it went back before
+    any such step: operator trial, told to drop a database nothing was
+    written to)."""
+    return "; ".join(left) if outcome == "rolled-back" else ""
 
 
 def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> list[str]:

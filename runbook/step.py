@@ -141,6 +141,10 @@ class Step(ABC, Generic[F]):
     recheck_when_resumed: ClassVar[bool] = False
     summary: ClassVar[str]
     caution: ClassVar[str] = ""
+    # What the step leaves on the host, once begun, that the way back does not
+    # undo, and what to do about it before another attempt: said at the end of
+    # a run that went back after beginning it, and only then.
+    after_the_way_back: ClassVar[str] = ""
 
     @property
     def skippable(self) -> bool:

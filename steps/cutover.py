@@ -811,6 +811,12 @@ class Recreate(Red5Step):
     # Through which release's API, with which node image: the new one's (the
     # way back rebuilds the snapshot as it was, through the old API).
     side = "new"
+    # The new stream manager keeps what it creates in the new database, which
+    # the way back leaves alone; Schema refuses one holding nodegroups.
+    after_the_way_back = (
+        "recreate made nodegroups, launch configs and scale policies in the new database, "
+        "and the way back leaves them there; the schema step refuses a database that holds "
+        "nodegroups: drop its cluster database first")
 
     def _speaks(self, p: AnyContext) -> str | None:
         return expected_api_version(p)

@@ -956,6 +956,10 @@ def test_a_way_back_that_finds_the_old_release_serving_says_it_serves(
     head = _head(markdown(build(journal, estimate_from=[])))
     assert head["After the way back"].startswith("the stream manager answers from the old"), \
         head
+    # Back before recreate: the new stream manager made nothing in the new
+    # database, which another attempt takes as it is (operator trial: told to
+    # drop it all the same).
+    assert "Before another attempt" not in head, head
 
 
 def test_a_rolled_back_runs_downtime_is_not_compared_with_an_upgrade(

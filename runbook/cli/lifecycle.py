@@ -212,7 +212,7 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
             rollback = None
     elif resume is not None:
         rollback = practised_way_back(history, resume)
-    after = before_another_attempt(history.outcome)
+    after = before_another_attempt(history.outcome, history.left_by_the_way_back())
     lines = [f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback)),
