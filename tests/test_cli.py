@@ -1052,8 +1052,20 @@ def test_an_option_before_the_command_is_named(args: list[str]) -> None:
     missing, not what was wrong with what was given."""
     result = runbook(*args)
     assert result.returncode == 2, result.stderr
-    assert args[0] in result.stderr and "comes before the command" in result.stderr, \
-        result.stderr
+    said = result.stderr
+    assert args[0] in said, said
+    assert "goes after the command" in said or "comes before any command" in said, said
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_an_option_before_the_command_is_shown_where_it_goes() -> None:
+    """Operator trial: "--headless comes before the command; options follow
+    it, as in runbook rehearse --yes" read as a rule, with another command and
+    option for its example: the line gives the command as it should be typed."""
+    result = runbook("--headless", "run", "x.toml")
+    assert result.returncode == 2, result.stderr
+    assert "runbook run --headless x.toml" in result.stderr, result.stderr
+    assert "rehearse --yes" not in result.stderr, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
 
 

@@ -13,6 +13,7 @@ when it runs.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,14 +124,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if given and given[0].startswith("-") and given[0] not in ("-h", "--help"):
             # argparse says a command is missing, or that the option is not
             # known, never where it went wrong: each option is the command's.
-            parser.error(f"{visible(given[0])} comes before the command; options follow it, "
-                         f"as in runbook rehearse --yes")
+            parser.error(_option_before_the_command(given))
         args = parser.parse_args(argv)
         stdout = sys.stdout
         try:
             return _command(args)
         finally:
             sys.stdout = stdout
+
+
+def _option_before_the_command(given: list[str]) -> str:
+    """What to say of `given` that begins with an option: where it goes, in the
+    command line as it should be typed when a command follows (operator
+    trial: a rule and an example of another command read as the opposite)."""
+    commands = ("plan", "run", "rehearse", "rollback", "diff", "report", "log")
+    at = next((i for i, word in enumerate(given) if word in commands), None)
+    if at is None:
+        return f"{visible(given[0])} comes before any command; give the command first"
+    typed = shlex.join(["runbook", given[at], *given[:at], *given[at + 1:]])
+    return f"{visible(given[0])} goes after the command: {visible(typed)}"
 
 
 def _command(args: argparse.Namespace) -> int:
