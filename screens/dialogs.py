@@ -239,6 +239,9 @@ class ConfirmDialog(Dialog[bool]):
             error = self.query_one("#confirm-error", Label)
             error.update(f"That is not it: type {self.step.id} exactly to run this step.")
             error.display = True
+            # Left in view to see the slip, selected so that what is typed
+            # next takes its place (trial: it went on the end of it).
+            event.input.select_all()
 
     @on(Button.Pressed, "#confirm-run")
     def _run(self) -> None:

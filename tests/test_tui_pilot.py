@@ -137,6 +137,26 @@ async def test_a_destructive_step_needs_its_id_typed() -> None:
         assert await answer == Decision(Answer.RUN)
 
 
+async def test_after_a_wrong_id_the_next_typing_replaces_it() -> None:
+    """Operator trial: a wrong id stayed in the field after "That is not it",
+    and the next typing went on the end of it ("...set-asiderollback-...").
+    It stays in view, selected, and what is typed next takes its place."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        dialog = app.screen
+        await pilot.press(*"delete-nodegroup", "enter")
+        await pilot.pause()
+        assert "type delete-nodegroups exactly" in text_of(dialog)
+        assert dialog.query_one(Input).value == "delete-nodegroup", "left in view"
+        await pilot.press(*"delete-nodegroups", "enter")
+        assert await answer == Decision(Answer.RUN)
+
+
 async def test_going_back_leaves_the_step_waiting() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
