@@ -301,6 +301,11 @@ def read(path: Path, *, torn: Callable[[int], None] | None = None
     *lines, tail = data.split(b"\n")
     for number, line in enumerate(lines, start=1):
         record = _record(line)
+        if record is None and number == 1:
+            # Nothing of it a record: another file, not a run's journal gone bad
+            # (operator trial: /etc/passwd was called damaged).
+            raise JournalError(f"{path}: not a runbook journal (its first line is no journal "
+                               "record); give the path of a run's journal")
         if record is None:
             raise JournalError(f"{path}:{number}: not a journal record; the file is damaged")
         yield record

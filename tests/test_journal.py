@@ -212,6 +212,18 @@ def test_a_completed_damaged_last_line_is_named_not_dropped(tmp_path: Path) -> N
         replay(path)
 
 
+def test_a_file_that_was_never_a_journal_is_not_called_damaged(tmp_path: Path) -> None:
+    """Operator trial: `runbook report /etc/passwd` said "not a journal record;
+    the file is damaged", which reads as a run's journal gone bad."""
+    path = tmp_path / "passwd"
+    path.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/bin/sh\n")
+    with pytest.raises(JournalError) as raised:
+        replay(path)
+    said = str(raised.value)
+    assert said.startswith(f"{path}: ") and "not a runbook journal" in said, said
+    assert "damaged" not in said, said
+
+
 def _age(path: Path, seconds: float) -> None:
     stamp = time.time() - seconds
     os.utime(path, (stamp, stamp))
