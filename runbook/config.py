@@ -250,6 +250,10 @@ def _not_toml(text: str, source: str) -> ConfigError:
                                line=_stdlib_error_line(text))
         raise AssertionError("_not_toml called for a file that parses")
     reason = str(error).split(" at line")[0]
+    if "use \\u000a instead" in reason:
+        # A line end inside a string: in a hand-edited file, its closing quote
+        # is missing (operator trial: the parser's words named control characters).
+        reason = "a string runs to the end of its line: is its closing quote missing?"
     twice = re.match(r'Key "(.*)" already exists|Redefinition of an existing table', reason)
     if twice is None:
         line = error.line if isinstance(error, ParseError) else None

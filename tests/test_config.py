@@ -47,6 +47,20 @@ def test_invalid_toml_names_file_and_line(tmp_path: Path) -> None:
     assert "\n" not in message
 
 
+def test_a_string_left_open_is_said_as_a_missing_quote(tmp_path: Path) -> None:
+    """Operator trial: `dir = "/usr/local` (no closing quote) was said in the
+    parser's words, "Control characters (codes less than 0x1f and 0x7f) are
+    not allowed in strings, use \\u000a instead"."""
+    path = write(tmp_path, example_text().replace('dir = "/usr/local"', 'dir = "/usr/local', 1))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert "Control characters" not in message and "\\u000a" not in message, message
+    assert "closing quote" in message, message
+    line = int(message.split(":")[1].split()[0])
+    assert 'dir = "/usr/local' in path.read_text().splitlines()[line - 1], message
+
+
 def test_the_rehearsals_template_given_to_run_says_what_it_is() -> None:
     """Operator trial: `runbook run sample-configs/rehearsal.toml` said only
     "not valid TOML (Unexpected character: '}')"."""
