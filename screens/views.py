@@ -193,6 +193,10 @@ def detail(state: RunState, card: StepCard) -> Content:
         parts += ["\n", ("Earlier run: ", "bold"), (earlier.word, earlier.style)]
         if history.skip_reason:
             parts.append(f" ({history.skip_reason})")
+        elif history.state in (StepState.FAILED, StepState.IN_DOUBT) and history.detail:
+            # Why, where the operator looks first on going on (trial: only the
+            # full log said it).
+            parts.append(f": {history.detail}")
         for action in history.in_flight:
             parts += ["\n", ("  in flight: ", "$error"), action]
         parts.append("\n")

@@ -396,3 +396,17 @@ def test_with_a_failures_choices_put_aside_s_says_they_wait() -> None:
                      recovering=card.id, run_started=1.0)
     said = why_not_now(state)
     assert "Delete the nodegroups failed" in said and "enter shows" in said, said
+
+
+def test_a_step_that_failed_in_the_earlier_run_says_why() -> None:
+    """Operator trial: resumed after a failure, the step's detail said only
+    "Earlier run: failed"; why it failed was in the full log alone."""
+    from runbook.journal import Replay, StepHistory
+    from screens.run_state import RunState
+    from screens.views import detail
+
+    card = StepCard(9, "start-service", "Start the service", Phase.CUTOVER, "Starts it.")
+    why = "the service did not answer within 300s: no licence key"
+    earlier = Replay(steps={card.id: StepHistory(state=StepState.FAILED, detail=why)})
+    state = RunState(cards=[card], target="u@h:22", previous=earlier)
+    assert f"Earlier run: failed: {why}" in detail(state, card).plain
