@@ -6,6 +6,7 @@ import asyncio
 import difflib
 import os
 import re
+import shlex
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -592,13 +593,19 @@ class Schema(Red5Step):
             raise StepFailed(f"could not count the nodegroups in the new database at "
                              f"{where.address}: it answered {counted.stdout.strip()!r}")
         if left := int(words[0]):
+            # The command as the operator types it, with what this step knows
+            # (operator trial: a rehearsal's port and login had to be dug out);
+            # -p asks for the password, which is never shown.
+            drop = shlex.join(["mysql", "-h", where.host, "-P", str(where.port), "-u", where.user,
+                               "-p", "-e", f"DROP DATABASE {database.DATABASE}"])
             raise StepFailed(
                 f"the new database at {where.address} already holds {left} "
                 f"nodegroup{'' if left == 1 else 's'} in {database.DATABASE}.{_NODEGROUPS}, "
                 "left by an earlier attempt's cutover (the way back does not touch the new "
                 "database). runbook does not upgrade onto them. Give the upgrade an empty "
-                f"cluster database: drop the {database.DATABASE} database there, then run this "
-                "step again, which creates it")
+                f"cluster database: drop the {database.DATABASE} database there as the live "
+                "account (config.dbUser and config.dbPass of the live red5-web.properties), for "
+                f"one: {drop}; then run this step again, which creates it")
 
     async def run(self, ctx: Ctx) -> None:
         where = await database.login(ctx)

@@ -987,6 +987,13 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         assert again.final_state("schema") == "failed", again.text()[-3000:]
         said = again.detail("schema")
         assert "2 nodegroups" in said and "empty cluster database" in said, said
+        # How, with what the step knows (operator trial: the rehearsal's port
+        # and login had to be dug out): the live account's name, never its password.
+        user, password = live_account(host)
+        db_host, db_port = host.new_db
+        assert (f"mysql -h {db_host} -P {db_port} -u {user} -p -e 'DROP DATABASE cluster'"
+                in said), said
+        assert password not in said
         assert again.final_state("promote-new") is None, "the cutover began"
         # As the step says: the operator drops it (the live login may), and goes on.
         await asyncio.to_thread(databases.run_in_cluster, *host.new_db, *live_account(host),
