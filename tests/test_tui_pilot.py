@@ -111,15 +111,22 @@ async def test_enter_confirms_only_the_step_the_runbook_waits_on() -> None:
         assert app.screen is app.main
 
 
+async def _asked_for_its_id(app: RunbookApp, pilot: Pilot[Any]
+                           ) -> tuple[asyncio.Task[Decision], ConfirmDialog]:
+    """delete-nodegroups asked, and its confirmation open: its answer to come, the dialog."""
+    await started(app)
+    answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
+    await until(lambda: app.asking is not None, what="the question")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+    assert isinstance(app.screen, ConfirmDialog)
+    return answer, app.screen
+
+
 async def test_a_destructive_step_needs_its_id_typed() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-        dialog = app.screen
+        answer, dialog = await _asked_for_its_id(app, pilot)
         assert "DESTRUCTIVE" in text_of(dialog)
         await pilot.press("y")  # goes into the field, does not confirm
         await pilot.pause()
@@ -143,12 +150,7 @@ async def test_after_a_wrong_id_the_next_typing_replaces_it() -> None:
     It stays in view, selected, and what is typed next takes its place."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-        dialog = app.screen
+        answer, dialog = await _asked_for_its_id(app, pilot)
         await pilot.press(*"delete-nodegroup", "enter")
         await pilot.pause()
         assert "type delete-nodegroups exactly" in text_of(dialog)
