@@ -814,8 +814,8 @@ class Recreate(Red5Step):
     # The new stream manager keeps what it creates in the new database, which
     # the way back leaves alone; Schema refuses one holding nodegroups.
     after_the_way_back = (
-        "recreate made nodegroups, launch configs and scale policies in the new database, "
-        "and the way back leaves them there; the schema step refuses a database that holds "
+        "the nodegroups, launch configs and scale policies recreate made in the new database "
+        "stay there after the way back, and the schema step refuses a database that holds "
         "nodegroups: drop its cluster database first")
 
     def _speaks(self, p: AnyContext) -> str | None:
