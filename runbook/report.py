@@ -665,7 +665,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(path, report)
     left = [text for step_id, text in reader.leaves.items()
-            if any(s.id == step_id and s.attempts for s in report.steps)]
+            if (step := report.step(step_id)) is not None and step.attempts]
     report.before_another_attempt = before_another_attempt(report.outcome, left)
     _estimate(report, estimate_from)
     return report
