@@ -45,7 +45,7 @@ from asyncssh.constants import MSG_IGNORE
 from runbook import jobs
 from runbook.config import HostSettings
 from runbook.sharedshell import SharedShell, ShellUnavailable
-from runbook.shell import SHA256_OF_STDIN, landing_sha256_command
+from runbook.shell import AS_IT_WAS, SHA256_OF_STDIN, landing_sha256_command
 from runbook.shell import CommandResult as CommandResult
 from runbook.shell import CommandTimeout as CommandTimeout
 from runbook.shell import HostKeyRefused as HostKeyRefused
@@ -1105,7 +1105,7 @@ def install_script(staged: str, target: str, size: int, digest: str) -> str:
     and a write then would kill it half-way through.
     """
     s, t = quote(staged), quote(target)
-    new, bak = quote(f"{target}.runbook-new"), quote(f"{target}.runbook-bak")
+    new, bak = quote(f"{target}.runbook-new"), quote(f"{target}{AS_IT_WAS}")
 
     def fail(message: str, status: int = 1) -> str:
         return f"{{ echo {quote(message)} >&2; exit {status}; }}"

@@ -115,6 +115,12 @@ def landing_sha256_command(path: str) -> str:
             f"| {{ {SHA256_OF_STDIN}; }}")
 
 
+# Beside a file runbook replaces (Remote.replace_file), the file as it was
+# before runbook's first write, never overwritten: for a template the step
+# merges into, the template as shipped.
+AS_IT_WAS = ".runbook-bak"
+
+
 # The sha256 of standard input, hex first on the line, by the fastest tool the
 # host has (sha256_command; runbook.remote's install script uses it too).
 SHA256_OF_STDIN = ("if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; "

@@ -12,7 +12,7 @@ from typing import Any
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Shell
-from runbook.shell import privileged, privileged_script, quote, sha256_command
+from runbook.shell import AS_IT_WAS, privileged, privileged_script, quote, sha256_command
 from runbook.step import StepFailed
 from steps import red5
 from steps.facts import AnyContext, Ctx, Red5Facts
@@ -152,8 +152,18 @@ def read_bytes_command(p: AnyContext, path: str) -> str:
     return root(p, f"base64 -w 0 -- {quote(path)}")
 
 
-async def read_remote_bytes(ctx: Ctx, path: str) -> bytes:
-    result = await ctx.probe(read_bytes_command(ctx, path))
+def read_as_it_was_command(p: AnyContext, path: str) -> str:
+    """The look that reads `path` as it was before runbook first replaced it:
+    the copy that write kept beside it, else the file itself, not written yet.
+    One command, so the plan shows what runs."""
+    kept, where = quote(path + AS_IT_WAS), quote(path)
+    return privileged_script(f"if [ -f {kept} ]; then exec base64 -w 0 -- {kept}; fi; "
+                             f"exec base64 -w 0 -- {where}", p.settings.host.sudo)
+
+
+async def read_remote_bytes(ctx: Ctx, path: str, command: str | None = None) -> bytes:
+    """`path`'s bytes, read by `command` (default: read_bytes_command)."""
+    result = await ctx.probe(command or read_bytes_command(ctx, path))
     if not result.ok:
         raise StepFailed(f"cannot read {path} on the host: {result.last_error_line()}")
     try:

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 from runbook.model import Action, Check, EditFile, Phase, Shell
 from runbook.step import StepFailed
 from steps import red5
-from steps.common import exists, live_dir, new_dir, read_bytes_command, read_remote_bytes, trees
+from steps.common import (
+    exists,
+    live_dir,
+    new_dir,
+    read_as_it_was_command,
+    read_bytes_command,
+    read_remote_bytes,
+    trees,
+)
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 if TYPE_CHECKING:
@@ -62,7 +70,13 @@ class Properties(Red5Step):
         return [
             # Byte for byte, as Java reads them (ISO-8859-1), like `runbook diff`.
             Shell(read_bytes_command(p, live), "the live values"),
-            Shell(read_bytes_command(p, new), "the new template"),
+            # Once written, the file is runbook's merge: merged again against
+            # it, the merge would take its own live values for Red5's defaults
+            # (operator trial). The template as shipped is kept beside it.
+            Shell(read_as_it_was_command(p, new),
+                  "the new template as shipped (once the merge is written, the copy kept "
+                  "beside it)"),
+            Shell(read_bytes_command(p, new), "the file as it is now: the merge, once written"),
             self._edit(p, new, p.facts._properties_review),
         ]
 
@@ -71,6 +85,8 @@ class Properties(Red5Step):
         return f"{old}/{red5.PROPERTIES}", f"{new}/{red5.PROPERTIES}"
 
     async def _review(self, ctx: Ctx) -> tuple[Review, str]:
+        """The live file merged into the template as shipped, and the new file's
+        text as it is now (the template itself until the merge is written)."""
         from runbook.properties import (
             Decisions,
             DecisionsError,
@@ -83,11 +99,13 @@ class Properties(Red5Step):
         if not await exists(ctx, new_path, "-f"):
             raise StepFailed(f"{new_path} is not there; run unpack first")
         old_data = await read_remote_bytes(ctx, live_path)
-        new_data = await read_remote_bytes(ctx, new_path)
+        template = await read_remote_bytes(ctx, new_path, read_as_it_was_command(ctx, new_path))
+        now = await read_remote_bytes(ctx, new_path)
         try:
             old_text = decode_properties(old_data, live_path)
-            new_text = decode_properties(new_data, new_path)
-            result = review(old_text, new_text, old_name=live_path, new_name=new_path,
+            template_text = decode_properties(template, new_path)
+            now_text = template_text if now == template else decode_properties(now, new_path)
+            result = review(old_text, template_text, old_name=live_path, new_name=new_path,
                             overrides=overrides(ctx))
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
@@ -110,7 +128,7 @@ class Properties(Red5Step):
                 ctx.info(f"{secret} takes its value from ${name}, which is not set in runbook's "
                          "environment")
         ctx.facts._properties_review = result
-        return result, new_text
+        return result, now_text
 
     async def check(self, ctx: Ctx) -> Check:
         result, new_text = await self._review(ctx)

@@ -120,6 +120,36 @@ async def test_properties_without_decisions_lists_the_undecided_keys(tmp_path: P
         assert "config.dbHost={host}" in new_props.read_text(), "nothing may be written"
 
 
+async def test_properties_run_again_merges_against_the_shipped_template(tmp_path: Path) -> None:
+    """Once written, the new file is runbook's merge, not Red5's template: a
+    later run (the live file changed since, say) must merge against the
+    template as shipped, kept beside it as .runbook-bak (operator trial: the
+    earlier merge was read as the template, its live secrets offered as
+    Red5's sample values and the decisions called stale)."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        ids = step_ids_through("properties")
+        outcome, _ = await run_only(host, ids, tmp_path / "a.jsonl", ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        shipped = Path(f"{new}.runbook-bak").read_bytes()
+        # Rotated on the live install after the prepare steps, before the window.
+        live.write_text(re.sub(r"(?m)^cluster\.password=.*$", "cluster.password=Rotated-77",
+                               live.read_text(encoding="latin-1")), encoding="latin-1")
+
+        again = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "properties"], tmp_path / "b.jsonl",
+                                    again)
+        assert outcome is Outcome.DONE, detail(again, "properties")
+        assert "cluster.password=Rotated-77" in new.read_text(encoding="latin-1")
+        said = "\n".join(line for step, _, line in again.lines if step == "properties")
+        assert "template changed" not in said and "confirmed" not in said, said
+        assert Path(f"{new}.runbook-bak").read_bytes() == shipped, "the template stays as shipped"
+
+
 async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
