@@ -189,7 +189,8 @@ class Properties(Red5Step):
             raise StepFailed("the merge would still hold placeholders in "
                              f"{', '.join(result.leftover_placeholders)}; give them values in "
                              "the decisions file")
-        _live, new_path = await self._where(ctx)
+        live_path, new_path = await self._where(ctx)
+        await self._refuse_files_changed_since(ctx, result, live_path, new_path)
         counts = ", ".join(f"{n} {status}" for status, n in result.summary.items() if n)
         ctx.info(f"keys: {counts}")
         # The review as it stands now: the operator may have decided keys in
@@ -198,6 +199,28 @@ class Properties(Red5Step):
 
         await ctx.write_file(self._edit(ctx, new_path, result),
                              encode_properties(result.merged_text()))
+
+    async def _refuse_files_changed_since(self, ctx: Ctx, result: Review, live_path: str,
+                                          new_path: str) -> None:
+        """The merge is the one shown only while both files are as the review
+        read them: a live file edited while the question waited would be
+        written over with its values from before (operator trial)."""
+        from runbook.properties import PropertiesError, decode_properties, sha256_text
+
+        reads = ((live_path, read_bytes_command(ctx, live_path), result.old_sha256),
+                 (new_path, read_as_it_was_command(ctx, new_path), result.new_sha256))
+        changed = []
+        for path, command, reviewed in reads:
+            try:
+                text = decode_properties(await read_remote_bytes(ctx, path, command), path)
+            except PropertiesError as exc:
+                raise StepFailed(f"{exc}; nothing was written") from None
+            if sha256_text(text) != reviewed:
+                changed.append(path)
+        if changed:
+            raise StepFailed(f"{' and '.join(changed)} changed since the step's plan was shown; "
+                             "nothing was written. Run the step again to review the file "
+                             "as it is now")
 
     async def verify(self, ctx: Ctx) -> Check:
         result, new_text = await self._review(ctx)

@@ -150,6 +150,36 @@ async def test_properties_run_again_merges_against_the_shipped_template(tmp_path
         assert Path(f"{new}.runbook-bak").read_bytes() == shipped, "the template stays as shipped"
 
 
+async def test_properties_writes_nothing_when_the_live_file_changed_after_its_plan(
+        tmp_path: Path) -> None:
+    """The merge is read when the plan is shown; a live file edited while the
+    question waits must not be written over with its values from before
+    (operator trial: the stale merge was written, then verify failed with
+    'not the reviewed merge' and nothing said why)."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+
+        def edit_the_live_file(step: StepReport, _plan: list[Action]) -> None:
+            if step.id == "properties":
+                live.write_text(re.sub(r"(?m)^cluster\.password=.*$",
+                                       "cluster.password=Changed-After-Plan-55",
+                                       live.read_text(encoding="latin-1")), encoding="latin-1")
+
+        front = ScriptedFrontEnd(on_confirm=edit_the_live_file)
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "j.jsonl",
+                                    front)
+        assert outcome is Outcome.FAILED
+        reason = detail(front, "properties")
+        assert f"{live} changed since the step's plan was shown" in reason, reason
+        assert "nothing was written" in reason and "again" in reason, reason
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        assert "config.dbHost={host}" in new.read_text(), "the template stays as it was"
+        assert not Path(f"{new}.runbook-bak").exists()
+
+
 async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
