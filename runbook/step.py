@@ -137,7 +137,8 @@ class Step(ABC, Generic[F]):
     # Steps whose findings every later step relies on cannot be skipped.
     can_skip: ClassVar[bool] = True
     # A step whose outcome can be undone behind the runbook's back (a service
-    # that dies) is checked again by a resumed run even when it was done.
+    # that dies) or left behind by the live install (a file merged from a live
+    # one that changed since) is checked again by a resumed run even when done.
     recheck_when_resumed: ClassVar[bool] = False
     summary: ClassVar[str]
     caution: ClassVar[str] = ""

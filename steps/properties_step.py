@@ -53,6 +53,9 @@ class Properties(Red5Step):
         "never copied."
     )
     caution = "Every key the new release added needs a value someone decided."
+    # Prepared days before the window, the live file can change meanwhile (a
+    # rotated password): a resumed run merges it again if so (operator trial).
+    recheck_when_resumed = True
 
     def _paths(self, p: AnyContext) -> tuple[str, str]:
         return f"{live_dir(p)}/{red5.PROPERTIES}", f"{new_dir(p)}/{red5.PROPERTIES}"

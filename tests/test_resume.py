@@ -159,3 +159,29 @@ async def test_a_resumed_run_starts_a_service_that_died_since_start_service(
     assert outcome is Outcome.DONE, front.text()[-3000:]
     assert running is not None and running != pid
     assert "start-service" in front.asked, "looked at again, and started on confirmation"
+
+
+async def test_a_resumed_run_merges_a_live_file_changed_since_properties_again(
+        tmp_path: Path) -> None:
+    """Prepared days before the window and resumed there: a live value changed
+    meanwhile (a rotated password) must reach the new release, not the one the
+    merge took then (operator trial: "done in the earlier run", the old value
+    kept)."""
+    import re
+
+    from runbook.rehearsal import sandbox
+
+    journal = tmp_path / "run.jsonl"
+    stop_at_cutover = {"delete-nodegroups": Decision(Answer.STOP)}
+    async with rehearsal_host(tmp_path) as host:
+        assert await rehearse(host, ScriptedFrontEnd(stop_at_cutover), journal) \
+            is Outcome.STOPPED
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        live.write_text(re.sub(r"(?m)^cluster\.password=.*$", "cluster.password=Rotated-88",
+                               live.read_text(encoding="latin-1")), encoding="latin-1")
+        front = ScriptedFrontEnd(stop_at_cutover)
+        assert await rehearse(host, front, journal, resume=replay(journal)) is Outcome.STOPPED
+        merged = (host.install_dir / NEW / sandbox.WEBINF / "red5-web.properties").read_text(
+            encoding="latin-1")
+    assert "properties" in front.asked, front.text()[-2000:]
+    assert "cluster.password=Rotated-88" in merged

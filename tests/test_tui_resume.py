@@ -343,8 +343,8 @@ async def test_the_resume_dialog_says_which_steps_look_again(tmp_path: Path) -> 
     async with app.run_test(size=SIZE):
         dialog = await the_dialog(app)
         said = str(dialog.query_one("#resume-text").content)
-        assert "except preflight, new-database and start-service, which look at the host " \
-            "again" in " ".join(said.split()), said
+        assert "except preflight, new-database, properties and start-service, which look at " \
+            "the host again" in " ".join(said.split()), said
 
 
 @pytest.mark.parametrize("words", [(), ("--headless",)])
