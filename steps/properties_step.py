@@ -96,6 +96,7 @@ class Properties(Red5Step):
             PropertiesError,
             decode_properties,
             review,
+            stale_decisions,
         )
 
         live_path, new_path = await self._where(ctx)
@@ -127,6 +128,10 @@ class Properties(Red5Step):
             if outcome.reopened:
                 ctx.info("the live file changed since the review; these keys need a new "
                          f"decision: {', '.join(outcome.reopened)}")
+            stale = stale_decisions(outcome, result)
+            if stale is not None:
+                # A line of its own: deep in the review, a typo went unseen (trial).
+                ctx.info(f"{decisions_path}: {stale}")
             for secret, name in outcome.missing_env.items():
                 ctx.info(f"{secret} takes its value from ${name}, which is not set in runbook's "
                          "environment")

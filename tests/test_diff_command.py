@@ -951,3 +951,22 @@ def test_a_new_defaults_meaning_says_it_waits_for_a_confirmation(files: dict[str
     assert code == 1
     assert "goes in unless" not in text, text
     assert Status.NEW_DEFAULT.meaning.endswith("once someone confirms it or gives another value")
+
+
+def test_a_decision_for_a_key_neither_file_has_is_said_on_stderr(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Operator trial: a misspelt key in the decisions file ([keys."config.dbUsr"],
+    a value set) was said only on stdout, far down the review, and --check
+    passed; `--set` with the same typo warns on stderr."""
+    decisions = tmp_path / "decisions.toml"
+    runbook_cli("diff", str(files["live"]), str(files["template"]), "--check",
+                "--decisions", str(decisions))
+    decisions.write_text(decisions.read_text()
+                         + '\n[keys."config.dbUsr"]\naction = "set"\nvalue = "newuser"\n')
+    result = runbook_cli("diff", str(files["live"]), str(files["template"]), "--check",
+                         "--decisions", str(decisions))
+    warned = [line for line in result.stderr.splitlines() if "config.dbUsr" in line]
+    assert len(warned) == 1, result.stderr
+    assert warned[0].startswith(f"runbook diff: {decisions}: ")
+    assert "neither file has" in warned[0] and "did you mean config.dbUser?" in warned[0]

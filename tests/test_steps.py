@@ -180,6 +180,24 @@ async def test_properties_writes_nothing_when_the_live_file_changed_after_its_pl
         assert not Path(f"{new}.runbook-bak").exists()
 
 
+async def test_properties_says_a_decision_for_a_key_neither_file_has(tmp_path: Path) -> None:
+    """A misspelt key in the decisions file decides nothing: said in the run,
+    with the key meant, as `runbook diff` says it (operator trial: silent)."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        assert settings.decisions is not None
+        with settings.decisions.open("a") as decisions:
+            decisions.write('\n[keys."config.dbUsr"]\naction = "set"\nvalue = "newuser"\n')
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "j.jsonl",
+                                    front)
+        assert outcome is Outcome.DONE, detail(front, "properties")
+    # A line of its own, not only deep in the review the step shows.
+    said = [line for step, _, line in front.lines
+            if step == "properties" and line.startswith(f"{settings.decisions}: ")]
+    assert said and "config.dbUsr (did you mean config.dbUser?)" in said[0], said
+
+
 async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()

@@ -45,6 +45,7 @@ from runbook.properties.report import (
     parse_sets,
     render_review,
     review_to_json,
+    stale_decisions,
     unknown_sets,
 )
 from runbook.visible import visible
@@ -80,6 +81,7 @@ __all__ = [
     "review_files",
     "review_to_json",
     "sha256_text",
+    "stale_decisions",
     "unknown_sets",
     "visible",
 ]

@@ -179,17 +179,25 @@ def _decisions_lines(result: ApplyResult, review: Review) -> list[str]:
                      "so its value is unknown")
     if result.skipped:
         lines.append(f"  ignored, the runbook or --set decides these: {names(result.skipped)}")
-    if result.stale:
-        # Removed from a later template, or misspelt by hand (trial): the file
-        # cannot say which, the closest key can point at the one meant.
-        known = [kr.key for kr in review]
-        shown = []
-        for key in result.stale:
-            close = closest(key, known)
-            shown.append(visible(key) + (f" (did you mean {visible(close)}?)" if close else ""))
-        lines.append("  recorded for keys neither file has (gone from the template, or "
-                     f"misspelt), so not applied: {', '.join(shown)}")
+    stale = stale_decisions(result, review)
+    if stale is not None:
+        lines.append(f"  {stale}")
     return lines
+
+
+def stale_decisions(result: ApplyResult, review: Review) -> str | None:
+    """What the decisions file decides for keys neither file has, if anything:
+    removed from a later template, or misspelt by hand (trial). The file
+    cannot say which; the closest key can point at the one meant."""
+    if not result.stale:
+        return None
+    known = [kr.key for kr in review]
+    shown = []
+    for key in result.stale:
+        close = closest(key, known)
+        shown.append(visible(key) + (f" (did you mean {visible(close)}?)" if close else ""))
+    return ("recorded for keys neither file has (gone from the template, or misspelt), so "
+            f"not applied: {', '.join(shown)}")
 
 
 def _open_lines(review: Review, paint: Painter) -> list[str]:
@@ -391,6 +399,11 @@ def diff_command(
 
     for line in unknown_sets(result, asked):
         print(line, file=stderr)
+    stale = stale_decisions(result.decision_result, result) if result.decision_result else None
+    if stale is not None:
+        # Where --set's typo is said: far down the review, a value meant for
+        # a key went unseen (operator trial).
+        print(f"runbook diff: {visible(str(decisions))}: {stale}", file=stderr)
     if decisions is not None and loaded is None:
         try:
             Decisions.from_review(result).save(decisions)
