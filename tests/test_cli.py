@@ -1069,6 +1069,20 @@ def test_an_option_before_the_command_is_shown_where_it_goes() -> None:
     assert result.stderr.count("\n") == 1, result.stderr
 
 
+@pytest.mark.parametrize("args", [["report", "j.jsonl", "k.jsonl"], ["report", "j", "--json"],
+                                  ["log", "j", "--out", "x"], ["diff", "a", "b", "c"]])
+def test_an_argument_a_command_does_not_take_points_at_its_own_help(args: list[str]) -> None:
+    """Operator trial: `runbook report J J` said "(see runbook --help)", whose
+    page lists the commands, not what report takes; a missing value already
+    pointed at `runbook report --help`."""
+    result = runbook(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"runbook {args[0]}: unrecognized arguments: "), \
+        result.stderr
+    assert result.stderr.endswith(f"(see runbook {args[0]} --help)\n"), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
 def test_a_fault_past_the_drills_way_back_is_refused_at_start(tmp_path: Path) -> None:
     """Operator trial (stop 38): with --rollback-after, a fault at a step
     after it never came up, which was said only once the whole rehearsal had

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -32,16 +32,19 @@ class _Parser(argparse.ArgumentParser):
         # make a typo answer yes to every step.
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        # Each command's own parser, by name (set by command_line).
+        self.commands: Mapping[str, argparse.ArgumentParser] = {}
 
     def error(self, message: str) -> NoReturn:
         # One line, not a usage dump: what is wrong and where to look.
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def command_line() -> argparse.ArgumentParser:
+def command_line() -> _Parser:
     parser = _Parser(prog="runbook", description=(
         "Upgrade a Red5 Pro Stream Manager onto a new database, one confirmed step at a time."))
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.commands = commands.choices
 
     plan = commands.add_parser("plan", help="print every step's commands and API calls; "
                                             "connects to nothing")
@@ -124,8 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if given and given[0].startswith("-") and given[0] not in ("-h", "--help"):
             # argparse says a command is missing, or that the option is not
             # known, never where it went wrong: each option is the command's.
-            parser.error(_option_before_the_command(given))
-        args = parser.parse_args(argv)
+            parser.error(_option_before_the_command(given, parser.commands))
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # Said by the command's own parser, so the line points at its help
+            # page, not the one that lists the commands (operator trial).
+            parser.commands[args.command].error(
+                f"unrecognized arguments: {' '.join(map(visible, extra))}")
         stdout = sys.stdout
         try:
             return _command(args)
@@ -133,11 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = stdout
 
 
-def _option_before_the_command(given: list[str]) -> str:
+def _option_before_the_command(given: list[str], commands: Collection[str]) -> str:
     """What to say of `given` that begins with an option: where it goes, in the
     command line as it should be typed when a command follows (operator
     trial: a rule and an example of another command read as the opposite)."""
-    commands = ("plan", "run", "rehearse", "rollback", "diff", "report", "log")
     at = next((i for i, word in enumerate(given) if word in commands), None)
     if at is None:
         return f"{visible(given[0])} comes before any command; give the command first"
