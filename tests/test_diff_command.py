@@ -970,3 +970,22 @@ def test_a_decision_for_a_key_neither_file_has_is_said_on_stderr(
     assert len(warned) == 1, result.stderr
     assert warned[0].startswith(f"runbook diff: {decisions}: ")
     assert "neither file has" in warned[0] and "did you mean config.dbUser?" in warned[0]
+
+
+def test_a_value_written_in_utf8_says_how_the_stream_manager_reads_it(
+    files: dict[str, Path]
+) -> None:
+    """Operator trial: `prodé` typed into the live file by an editor saving
+    UTF-8 showed as "prodÃ©" with no word of why. Java's Properties reads each
+    byte as ISO-8859-1, so that is the value the stream manager runs with; the
+    review says so, and how to write the character meant."""
+    live = files["live"]
+    text = live.read_bytes().replace(b"instancecontroller.instanceNamePrefix=",
+                                     "instancecontroller.instanceNamePrefix=prodé-".encode(), 1)
+    assert text != live.read_bytes()
+    live.write_bytes(text)
+    _code, out, _err = run(live, files["template"])
+    # The key's entry: its line and the indented lines under it.
+    entry = re.split(r"\n(?!      )", out[out.index("instancecontroller.instanceNamePrefix"):])[0]
+    assert "prodÃ©-" in entry
+    assert "UTF-8" in entry and "ISO-8859-1" in entry and "\\u00e9" in entry, entry

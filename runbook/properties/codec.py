@@ -46,6 +46,7 @@ __all__ = [
     "rewrite_entry",
     "sha256_text",
     "uncomment",
+    "utf8_meant",
 ]
 
 
@@ -114,6 +115,20 @@ def decode_properties(data: bytes, name: str) -> str:
             "file; point at red5-web.properties itself (save it as plain ASCII or UTF-8)"
         )
     return data.decode("latin-1")
+
+
+def utf8_meant(value: str) -> tuple[str, str] | None:
+    """(what `value` spells in UTF-8, how the file says that to Java) when its
+    bytes beyond ASCII are UTF-8: an editor saved them so, and Java reads each
+    byte as a character of its own (see :func:`decode_properties`). None for
+    ASCII and for bytes that are not UTF-8."""
+    if value.isascii():
+        return None
+    try:
+        meant = value.encode("latin-1").decode("utf-8")
+    except UnicodeError:  # beyond Latin-1 (a \\u escape), or not UTF-8: as Java reads it
+        return None
+    return meant, _escape_value(meant)
 
 
 def encode_properties(text: str) -> bytes:

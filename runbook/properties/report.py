@@ -23,6 +23,7 @@ from runbook.properties.codec import (
     cannot_write_to,
     encode_properties,
     read_properties,
+    utf8_meant,
 )
 from runbook.properties.decisions import Decisions, DecisionsError, env_name_for
 from runbook.properties.model import (
@@ -153,6 +154,13 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
         flags.append(paint("still a placeholder", "bold", "red"))
     if kr.choice is not None:
         flags.append(f"decided: {kr.choice}")
+    utf8 = next(filter(None, map(utf8_meant, filter(None, (kr.merged, kr.old)))), None)
+    if utf8 is not None:
+        # Trial: "prodÃ©" with no word of why. A secret's own spelling stays unsaid.
+        meant, written = ("the characters an editor shows", "them as \\uXXXX") if kr.secret \
+            else map(visible, utf8)
+        flags.append("saved as UTF-8, which the stream manager reads byte by byte as "
+                     f"ISO-8859-1 (the value above); to mean {meant}, write {written}")
     line = f"  {head}"
     if details:
         line += f"\n      {'; '.join(details)}"
