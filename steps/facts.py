@@ -67,6 +67,8 @@ class Red5Facts(Facts):
     # and imports the file whole).
     _partial_schema: tuple[str, ...] = ()
     _properties_review: Review | None = None
+    # properties: the digest of the decisions file its review applied
+    _properties_decided_by: str | None = None
     # preflight: the API did not answer this time (mid-cutover), so its
     # version is the earlier run's, not one this run saw
     _api_silent: bool = False

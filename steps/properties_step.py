@@ -121,9 +121,11 @@ class Properties(Red5Step):
         decisions_path = ctx.settings.decisions
         if decisions_path is not None:
             try:
-                outcome = Decisions.load(decisions_path).apply(result)
+                decided = Decisions.load(decisions_path)
+                outcome = decided.apply(result)
             except DecisionsError as exc:
                 raise StepFailed(str(exc)) from None
+            ctx.facts._properties_decided_by = decided.digest
             result.decision_result = outcome  # what run() says about keys it left open
             if outcome.reopened:
                 ctx.info("the live file changed since the review; these keys need a new "
@@ -161,6 +163,7 @@ class Properties(Red5Step):
         result = ctx.facts._properties_review
         if result is None:
             raise StepFailed("the properties review was not prepared; run the step again")
+        self._refuse_decisions_changed_since(ctx)
         unconfirmed = result.unconfirmed
         if result.open_keys:
             # The front end asks now (the diff editor, or headless a yes for the
@@ -207,6 +210,23 @@ class Properties(Red5Step):
 
         await ctx.write_file(self._edit(ctx, new_path, result),
                              encode_properties(result.merged_text()))
+
+    def _refuse_decisions_changed_since(self, ctx: Ctx) -> None:
+        """Edited while the question waited (before the editor, which saves it
+        itself), the decisions file no longer decides the merge shown (operator
+        trial: that merge was written, and verify then failed)."""
+        from runbook.properties import Decisions, DecisionsError
+
+        path = ctx.settings.decisions
+        if path is None:
+            return
+        try:
+            now = Decisions.load(path).digest
+        except DecisionsError as exc:
+            raise StepFailed(f"{exc}; nothing was written") from None
+        if now != ctx.facts._properties_decided_by:
+            raise StepFailed(f"{path} changed since the step's plan was shown; nothing was "
+                             "written. Run the step again to review with it as it is now")
 
     async def _refuse_files_changed_since(self, ctx: Ctx, result: Review, live_path: str,
                                           new_path: str) -> None:

@@ -198,6 +198,37 @@ async def test_properties_says_a_decision_for_a_key_neither_file_has(tmp_path: P
     assert said and "config.dbUsr (did you mean config.dbUser?)" in said[0], said
 
 
+async def test_properties_writes_nothing_when_the_decisions_changed_after_its_plan(
+        tmp_path: Path) -> None:
+    """Edited in another shell while the question waits, the decisions file no
+    longer decides the merge the plan showed: nothing is written, and the line
+    says why (operator trial: the plan's merge was written, then verify failed
+    with 'not the reviewed merge')."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        assert settings.decisions is not None
+        decisions = settings.decisions
+
+        def edit_the_decisions(step: StepReport, _plan: list[Action]) -> None:
+            if step.id == "properties":
+                with decisions.open("a") as file:
+                    file.write('\n[keys."instancecontroller.newNodePingTimeThreshold"]\n'
+                               'action = "set"\nvalue = "99000"\n')
+
+        front = ScriptedFrontEnd(on_confirm=edit_the_decisions)
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "j.jsonl",
+                                    front)
+        assert outcome is Outcome.FAILED
+        reason = detail(front, "properties")
+        assert f"{decisions} changed since the step's plan was shown" in reason, reason
+        assert "nothing was written" in reason, reason
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        assert not Path(f"{new}.runbook-bak").exists(), "nothing was written"
+
+
 async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()

@@ -128,6 +128,11 @@ class Decisions:
     def loads(cls, text: str, *, name: str = "decisions") -> Decisions:
         return cls(text, name=name)
 
+    @property
+    def digest(self) -> str:
+        """The sha256 of the text read: whether the file, read again, says the same."""
+        return hashlib.sha256((self._text or "").encode()).hexdigest()
+
     def secret_sources(self) -> list[tuple[str, str]]:
         """(key, environment variable) for each value the file takes from one."""
         return [(key, entry.value_env) for key, entry in self._entries.items()
