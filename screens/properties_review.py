@@ -851,9 +851,9 @@ class PropertiesReviewScreen(Screen[bool]):
         if len(open_keys) > _SHOWN_IN_MESSAGE:
             named += f" and {len(open_keys) - _SHOWN_IN_MESSAGE} more"
         if open_keys and self.decisions_path is None:
-            self._say(f"Not written: {_count(len(open_keys), 'key')} still open: {named}. "
-                      "n goes to the next one; --decisions FILE would save an unfinished "
-                      "review.", "error")
+            self._say(f"Not written: {_count(len(open_keys), 'key')} still open; n goes to "
+                      "the next one, and --decisions FILE would save an unfinished review. "
+                      f"Open: {named}.", "error")
             return
         written: list[str] = []
         if self.decisions_path is not None:
@@ -864,10 +864,12 @@ class PropertiesReviewScreen(Screen[bool]):
                                f"still open: {named}")
                 self._keep_report(written)
                 self._dirty = False
-                self._say(f"Saved the decisions so far to {self.decisions_path}; "
-                          f"{_count(len(open_keys), 'key')} still open: {named}. The merged "
-                          "file is written once none is; q leaves, and the same command "
-                          "takes up the review again.", "warning")
+                # How to go on first: the message has three rows, and a long
+                # path or the keys' names cut the rest (operator trial).
+                self._say(f"Saved the decisions so far; {_count(len(open_keys), 'key')} still "
+                          "open. The merged file is written once none is; q leaves, and the "
+                          "same command takes the review up again. Saved to "
+                          f"{self.decisions_path}; open: {named}.", "warning")
                 return
             written.append(f"wrote the decisions to {self.decisions_path}")
             self._dirty = False

@@ -1182,3 +1182,25 @@ async def test_a_refused_value_is_explained_beside_its_input_and_kept_to_mend(
         assert app.review[key].merged == "true"
         assert not screen.query_one("#review-edit-bar").display
         assert "true or false" not in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)])
+async def test_a_review_saved_with_keys_open_says_how_to_go_on_in_what_shows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int]) -> None:
+    """Operator trial: at 100x30, `w` with six keys open said where it saved
+    and named the keys, and the message's three rows ended there: how the
+    merged file gets written, and how to leave and come back, were cut."""
+    monkeypatch.chdir(tmp_path)
+    folder = Path("change-4471/sm1-prod-eu-west/reviews/2026-12-04")
+    folder.mkdir(parents=True)
+    app = create_diff_app(ROOT / "tests/data/properties/red5-web.properties.live",
+                          TEMPLATE_6_2_0, sets=[], decisions=folder / "sm1-decisions.toml",
+                          out=None)
+    async with app.run_test(size=size) as pilot:
+        screen = await editor(pilot)
+        assert len([kr for kr in screen.review if kr.is_open]) >= 5
+        await pilot.press("w")
+        await pilot.pause()
+        shown = " ".join(screen_text(app).split())
+    assert "still open" in shown, shown
+    assert "q leaves" in shown and "takes the review up again" in shown, shown
