@@ -105,9 +105,10 @@ def _fit(content: Content, width: int) -> Content:
     return content.truncate(width, ellipsis=True, pad=True)
 
 
-def _fit_key(content: Content, width: int) -> Content:
-    """A key cut at its start: keys share long prefixes (instancecontroller.),
-    and cut at the end two of them read alike (operator trial, 80 columns)."""
+def _fit_tail(content: Content, width: int) -> Content:
+    """Cut at its start, where the end tells it apart: keys share long
+    prefixes (instancecontroller.), and cut at the end two of them read alike;
+    a masked secret's tag is at its end (operator trials, 80 columns)."""
     if content.cell_length <= width:
         return _fit(content, width)
     tail = content[len(content) - (width - 1):]
@@ -345,11 +346,12 @@ class PropertiesReviewScreen(Screen[bool]):
                                                               _STATUS_STYLE[kr.status]))
         key = Content.styled(visible(kr.key), "bold" if needs_decision(kr) else "")
         gap = " " * _GAP
+        value_fit = _fit_tail if kr.secret and self._revealed != kr.key else _fit
         return Content.assemble(
             _fit(status, status_w), gap,
-            _fit_key(key, key_w), gap,
-            _fit(self._shown(kr, kr.old, absent="—"), old_w), gap,
-            _fit(self._merged(kr), merged_w),
+            _fit_tail(key, key_w), gap,
+            value_fit(self._shown(kr, kr.old, absent="—"), old_w), gap,
+            value_fit(self._merged(kr), merged_w),
         )
 
     def _heading(self, text: str) -> Content:

@@ -1204,3 +1204,25 @@ async def test_a_review_saved_with_keys_open_says_how_to_go_on_in_what_shows(
         shown = " ".join(screen_text(app).split())
     assert "still open" in shown, shown
     assert "q leaves" in shown and "takes the review up again" in shown, shown
+
+
+async def test_at_80_columns_a_masked_secret_keeps_its_whole_tag(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial: at 80x24 a secret's cell read "•••••• [6243c38…", and
+    two secrets could no longer be told equal or not at a glance, which is
+    what the tag is for. Its dots give way, not the tag."""
+    app = make_app(pair)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await editor(pilot)
+        status_w, key_w, old_w, _ = screen._widths
+        start = status_w + key_w + 4
+        secrets = [kr for kr in screen.review if kr.secret and kr.old]
+        assert secrets, "the pair has secrets with a live value"
+        for kr in secrets:
+            row = screen._row(kr).plain
+            live, merged = row[start:start + old_w], row[start + old_w + 2:]
+            tag = str(kr.show(kr.old)).rsplit(" ", 1)[-1]
+            assert tag.startswith("[") and tag.endswith("]"), tag
+            assert tag in live, (kr.key, live)
+            if kr.merged == kr.old:
+                assert tag in merged, (kr.key, merged)
