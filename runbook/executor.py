@@ -804,8 +804,9 @@ class Executor(Generic[F]):
         report.elapsed_s = None
         # Tried again in this run: what the earlier run said about it is past.
         earlier = None if again else self._earlier(step)
-        if (earlier is not None and earlier.state is StepState.DONE and not step.read_only
-                and not step.recheck_when_resumed):
+        looks_again = step.read_only or step.recheck_when_resumed or (
+            step.recheck_until_cutover and self.cutover_began is None)
+        if earlier is not None and earlier.state is StepState.DONE and not looks_again:
             # Trust the journal: after cutover the same check can be looking at
             # a different stream manager (the new one answers on the same
             # address), and "not in place" would invite deleting what was

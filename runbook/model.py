@@ -229,6 +229,9 @@ class StepCard:
     # it only looks (later steps rely on what it finds), or what it did can be
     # undone behind the runbook's back (a service that dies).
     looks_again: bool = False
+    # ... and so until the cutover begins: made from the live install, which
+    # is set aside from then on.
+    looks_again_until_cutover: bool = False
 
     @property
     def needs_typed_confirmation(self) -> bool:

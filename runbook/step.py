@@ -137,9 +137,12 @@ class Step(ABC, Generic[F]):
     # Steps whose findings every later step relies on cannot be skipped.
     can_skip: ClassVar[bool] = True
     # A step whose outcome can be undone behind the runbook's back (a service
-    # that dies) or left behind by the live install (a file merged from a live
-    # one that changed since) is checked again by a resumed run even when done.
+    # that dies) is checked again by a resumed run even when it was done.
     recheck_when_resumed: ClassVar[bool] = False
+    # A prepare step made from the live install, which can change before the
+    # window (a file merged from a live one), is checked again by a resumed run
+    # until its cutover begins; from then on the live install is set aside.
+    recheck_until_cutover: ClassVar[bool] = False
     summary: ClassVar[str]
     caution: ClassVar[str] = ""
     # What the step leaves on the host, once begun, that the way back does not
@@ -159,7 +162,8 @@ class Step(ABC, Generic[F]):
         return StepCard(number=number, id=self.id, title=self.title, phase=self.phase,
                         summary=self.summary, caution=self.caution,
                         destructive=self.destructive, skippable=self.skippable,
-                        looks_again=self.read_only or self.recheck_when_resumed)
+                        looks_again=self.read_only or self.recheck_when_resumed,
+                        looks_again_until_cutover=self.recheck_until_cutover)
 
     def destructive_now(self, p: PlanContext[F]) -> bool:
         """Whether the plan as it stands deletes something, where the step

@@ -699,7 +699,9 @@ class ResumeDialog(Dialog[str]):
                                 for card in self.steps)
                 # Continued, a run on its way back runs the way back's steps
                 # alone (operator trial: preflight was said to look again).
-                looks = [card.id for card in self.steps if card.looks_again
+                looks = [card.id for card in self.steps
+                         if (card.looks_again or (card.looks_again_until_cutover
+                             and not self.mid_cutover))
                          and (card.phase is Phase.ROLLBACK) == went_back]
                 again = f", except {_listed(looks)}, which look at the host again" if looks \
                     else ""

@@ -55,7 +55,9 @@ class Properties(Red5Step):
     caution = "Every key the new release added needs a value someone decided."
     # Prepared days before the window, the live file can change meanwhile (a
     # rotated password): a resumed run merges it again if so (operator trial).
-    recheck_when_resumed = True
+    # Not once the cutover began: the live file is then set aside, and a run
+    # resumed elsewhere may not have the decisions file (review).
+    recheck_until_cutover = True
 
     def _paths(self, p: AnyContext) -> tuple[str, str]:
         return f"{live_dir(p)}/{red5.PROPERTIES}", f"{new_dir(p)}/{red5.PROPERTIES}"

@@ -639,10 +639,12 @@ def test_the_way_back_does_not_need_the_decisions_file(tmp_path: Path) -> None:
     assert "this machine has no record" in result.stderr, result.stderr
 
 
-def test_a_resume_past_the_properties_step_does_not_need_the_decisions_file(
-        tmp_path: Path) -> None:
+@pytest.mark.parametrize("cutover", [True, False])
+def test_a_resume_past_the_properties_step_needs_the_decisions_file_until_the_cutover(
+        tmp_path: Path, cutover: bool) -> None:
     """Review: `run --resume` mid-cutover was refused over a decisions file the
-    run had used up already."""
+    run had used up already. Before the cutover a resumed run checks properties
+    again (the live file may have changed since), which reads the file."""
     from runbook.config import load
     from runbook.journal import Journal
 
@@ -653,11 +655,18 @@ def test_a_resume_past_the_properties_step_does_not_need_the_decisions_file(
                   steps=["properties", "delete-nodegroups"], rehearsal=False)
     written.write("step-start", step="properties")
     written.write("step-end", step="properties", state="done", detail="merged")
+    if cutover:
+        written.write("step-start", step="delete-nodegroups")
+        written.write("cutover-start", step="delete-nodegroups")
     written.write("run-end", outcome="stopped", exit_code=3)
     written.close()
     result = runbook("run", str(config), "--headless", "--yes", "--resume", "--journal",
                      str(journal),
                      env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")})
+    if not cutover:
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "properties.decisions" in result.stderr, result.stderr
+        return
     assert "properties.decisions" not in result.stderr, result.stderr
     assert "resuming the run in" in result.stdout, result.stdout + result.stderr
     # The journal claimed for a new run (the TUI offers one) went unused.

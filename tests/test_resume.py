@@ -185,3 +185,27 @@ async def test_a_resumed_run_merges_a_live_file_changed_since_properties_again(
             encoding="latin-1")
     assert "properties" in front.asked, front.text()[-2000:]
     assert "cluster.password=Rotated-88" in merged
+
+
+async def test_a_run_resumed_mid_cutover_trusts_properties_done_before_it(
+        tmp_path: Path) -> None:
+    """Review: properties checked again on every resume read the decisions
+    file in the downtime; resumed from another machine without it (which the
+    start-up lets by, the cutover having begun), the run failed there, and a
+    prepare step left unfinished holds the cutover. Once the cutover began the
+    live install is set aside: nothing of it changes any more."""
+    import dataclasses
+
+    from tests.rehearsal import rehearsal_settings
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        elsewhere = dataclasses.replace(rehearsal_settings(host),
+                                        decisions=tmp_path / "not-on-this-machine.toml")
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, settings=elsewhere,
+                                 resume=replay(journal))
+    assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert "properties" not in front.asked

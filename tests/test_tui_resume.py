@@ -334,17 +334,22 @@ async def test_the_first_paint_shows_the_earlier_runs_states(tmp_path: Path) -> 
         assert first == drawn
 
 
-async def test_the_resume_dialog_says_which_steps_look_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("cutover", "looks"), [
+    (True, "preflight, new-database and start-service"),
+    # Until the cutover begins, the merge of the live file may be out of date.
+    (False, "preflight, new-database, properties and start-service"),
+])
+async def test_the_resume_dialog_says_which_steps_look_again(
+        tmp_path: Path, cutover: bool, looks: str) -> None:
     """Operator trial: the dialog said done steps stay done, and continuing
     then asked for preflight again, the count of steps done going down."""
-    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=cutover)
     app, _ = opened(tmp_path, "--resume")
     hold_the_run(app)
     async with app.run_test(size=SIZE):
         dialog = await the_dialog(app)
         said = str(dialog.query_one("#resume-text").content)
-        assert "except preflight, new-database, properties and start-service, which look at " \
-            "the host again" in " ".join(said.split()), said
+        assert f"except {looks}, which look at the host again" in " ".join(said.split()), said
 
 
 @pytest.mark.parametrize("words", [(), ("--headless",)])

@@ -137,16 +137,18 @@ def refuse_decisions_the_run_cannot_use(settings: Settings, earlier: Replay | No
     """The properties step reads the decisions file, eight steps in: a path
     that leads nowhere, a file it cannot read, and a secret it names whose
     variable is not set are said before the run begins (operator trials). Not
-    for a run going on past that step (review: a mid-cutover resume from
-    another machine), nor for `plan`, which may come before `runbook diff`
-    writes it, nor for the way back, which never reads it."""
+    for a run going on from a cutover (review: a mid-cutover resume from
+    another machine; the step is trusted from then on) or from a skip of the
+    step, nor for `plan`, which may come before `runbook diff` writes it, nor
+    for the way back, which never reads it."""
     from runbook.config import ConfigError
     from runbook.model import StepState
 
     if settings.decisions is None:
         return
+    # A run resumed before its cutover checks properties again, done or not.
     if earlier is not None and (earlier.cutover_started is not None or earlier.state(
-            "properties") in (StepState.DONE, StepState.SKIPPED)):
+            "properties") is StepState.SKIPPED):
         return
     if not settings.decisions.is_file():
         raise ConfigError(settings.source, f"{settings.decisions} is not there; check the "
