@@ -253,5 +253,18 @@ class Properties(Red5Step):
                              "as it is now")
 
     async def verify(self, ctx: Ctx) -> Check:
-        result, new_text = await self._review(ctx)
-        return self._judge(ctx, result, new_text)
+        """The file on the host is the merge run() wrote: its review, with what
+        the operator decided in the editor, which a review built afresh from
+        the decisions file would not hold (review: without a decisions file,
+        verify failed and every retry asked the same keys again)."""
+        from runbook.properties import PropertiesError, decode_properties
+
+        written = ctx.facts._properties_review
+        if written is None:  # verify follows a check, which prepares it
+            raise StepFailed("the properties review was not prepared; run the step again")
+        _live, new_path = await self._where(ctx)
+        try:
+            new_text = decode_properties(await read_remote_bytes(ctx, new_path), new_path)
+        except PropertiesError as exc:
+            raise StepFailed(str(exc)) from None
+        return self._judge(ctx, written, new_text)

@@ -229,6 +229,34 @@ async def test_properties_writes_nothing_when_the_decisions_changed_after_its_pl
         assert not Path(f"{new}.runbook-bak").exists(), "nothing was written"
 
 
+async def test_properties_decided_in_the_editor_without_a_decisions_file_is_done(
+        tmp_path: Path) -> None:
+    """Review: with no decisions file, the keys decided in the editor live in
+    the review the step wrote; verify rebuilt the merge from the template as
+    shipped without them, called the file 'not the reviewed merge', and every
+    retry asked the same keys again."""
+    from pathlib import PurePath
+
+    from runbook.properties import Review
+    from runbook.rehearsal import sandbox
+
+    class DecidesInTheEditor(ScriptedFrontEnd):
+        async def review(self, step_id: str, review: Review, *,
+                         decisions_path: PurePath | None) -> bool:
+            for key in review.open_keys:
+                review.set_value(key, "decided-in-the-editor")
+            return True
+
+    async with rehearsal_host(tmp_path) as host:
+        front = DecidesInTheEditor()
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "j.jsonl",
+                                    front, decisions=None)
+        assert outcome is Outcome.DONE, detail(front, "properties")
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        assert "=decided-in-the-editor" in new.read_text(encoding="latin-1")
+
+
 async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
