@@ -155,9 +155,10 @@ def read_bytes_command(p: AnyContext, path: str) -> str:
 def read_as_it_was_command(p: AnyContext, path: str) -> str:
     """The look that reads `path` as it was before runbook first replaced it:
     the copy that write kept beside it, else the file itself, not written yet.
-    One command, so the plan shows what runs."""
+    One command, so the plan shows what runs. A kept copy that is no file (a
+    directory) fails the read: the file in its place would be the merge."""
     kept, where = quote(path + AS_IT_WAS), quote(path)
-    return privileged_script(f"if [ -f {kept} ]; then exec base64 -w 0 -- {kept}; fi; "
+    return privileged_script(f"if [ -e {kept} ]; then exec base64 -w 0 -- {kept}; fi; "
                              f"exec base64 -w 0 -- {where}", p.settings.host.sudo)
 
 

@@ -257,6 +257,36 @@ async def test_properties_decided_in_the_editor_without_a_decisions_file_is_done
         assert "=decided-in-the-editor" in new.read_text(encoding="latin-1")
 
 
+@pytest.mark.parametrize("kept", ["file", "directory", "none"])
+def test_the_template_as_it_was_is_the_kept_copy_or_the_file(tmp_path: Path,
+                                                               kept: str) -> None:
+    """Review: a `.runbook-bak` that is not a file (a directory) was passed by
+    and the merge read in its place, which is the bug the copy is there to
+    stop: it fails loudly instead."""
+    import base64
+    from types import SimpleNamespace
+
+    from steps.common import read_as_it_was_command
+
+    target = tmp_path / "it's $(odd) dir" / "red5-web.properties"
+    target.parent.mkdir()
+    target.write_text("the merge\n")
+    copy = Path(f"{target}.runbook-bak")
+    if kept == "file":
+        copy.write_text("as shipped\n")
+    elif kept == "directory":
+        copy.mkdir()
+    plan = SimpleNamespace(settings=SimpleNamespace(host=SimpleNamespace(sudo=False)))
+    done = subprocess.run(["bash", "-c", read_as_it_was_command(plan, str(target))],  # type: ignore[arg-type]
+                          capture_output=True, text=True)
+    if kept == "directory":
+        assert done.returncode != 0 and done.stdout == "", done.stdout
+        return
+    assert done.returncode == 0, done.stderr
+    assert base64.b64decode(done.stdout) == (b"as shipped\n" if kept == "file"
+                                             else b"the merge\n")
+
+
 async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
