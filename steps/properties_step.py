@@ -42,6 +42,23 @@ def overrides(p: AnyContext) -> dict[str, str]:
     return values
 
 
+def _differing(merged: dict[str, str], on_the_host: dict[str, str]) -> str:
+    """Which keys the file on the host has otherwise than the merge: what a
+    write would change (review: a value fixed by hand went unnamed). Names
+    only: a secret's value is never said."""
+    keys = [key for key in {**on_the_host, **merged}
+            if merged.get(key) != on_the_host.get(key)]
+    if not keys:
+        return ": only its comments or layout differ"
+    shown = ", ".join(keys[:_NAMED])
+    more = f" and {len(keys) - _NAMED} more" if len(keys) > _NAMED else ""
+    return f": it differs in {shown}{more}"
+
+
+# How many keys a verdict names before it counts the rest.
+_NAMED = 6
+
+
 class Properties(Red5Step):
     id = "properties"
     title = "Port red5-web.properties"
@@ -143,8 +160,17 @@ class Properties(Red5Step):
         return result, now_text
 
     async def check(self, ctx: Ctx) -> Check:
+        from runbook.properties import sha256_text
+
         result, new_text = await self._review(ctx)
-        return self._judge(ctx, result, new_text)
+        verdict = self._judge(ctx, result, new_text)
+        if not verdict.done and sha256_text(new_text) != result.new_sha256:
+            # Written before (by an earlier run, or by hand since): said before
+            # the plan, or a fix made by hand is written over unnamed (review).
+            _live, new_path = await self._where(ctx)
+            ctx.info(f"{new_path}: {verdict.detail.removeprefix('the file on the host ')}; "
+                     "the step writes the merge over it once you confirm")
+        return verdict
 
     def _judge(self, ctx: Ctx, result: Review, new_text: str) -> Check:
         """One verdict for check and verify, so a rerun never calls done what
@@ -153,8 +179,10 @@ class Properties(Red5Step):
 
         written = javaproperties.loads(new_text)
         want = ctx.settings.new_db_host
-        if result.merged_text() != new_text:
-            return Check(False, "the file on the host is not the reviewed merge")
+        merged_text = result.merged_text()
+        if merged_text != new_text:
+            return Check(False, "the file on the host is not the reviewed merge"
+                         + _differing(javaproperties.loads(merged_text), written))
         if written.get("config.dbHost") != want:
             return Check(False, f"config.dbHost is {written.get('config.dbHost')!r}, not {want}")
         if result.leftover_placeholders:

@@ -287,6 +287,28 @@ def test_the_template_as_it_was_is_the_kept_copy_or_the_file(tmp_path: Path,
                                              else b"the merge\n")
 
 
+async def test_properties_names_the_keys_a_hand_edit_changed_before_writing_over_it(
+        tmp_path: Path) -> None:
+    """Review: a value fixed by hand in the merged file, then the step run
+    again, read only "not the reviewed merge": confirming wrote over the fix
+    without a word of which key it was."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
+                                    ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        new.write_text(re.sub(r"(?m)^(instancecontroller\.newNodePingTimeThreshold)=.*$",
+                              r"\1=1", new.read_text(encoding="latin-1")), encoding="latin-1")
+        again = ScriptedFrontEnd({"properties": Decision(Answer.STOP)})
+        await run_only(host, ["preflight", "properties"], tmp_path / "b.jsonl", again)
+    said = [line for step, _, line in again.lines if step == "properties"]
+    assert any("differs in instancecontroller.newNodePingTimeThreshold" in line
+               and "writes the merge over it" in line for line in said), said
+
+
 async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
