@@ -14,6 +14,7 @@ from typing import Any
 from runbook.model import Action, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
 from runbook.shell import (
+    AS_IT_WAS,
     OutcomeUnknown,
     RemoteError,
     landing_sha256_command,
@@ -902,12 +903,18 @@ class Unpack(Red5Step):
         # its own, never loose beside red5pro.
         into = creates if p.facts.new_flat else install_dir(p)
         unzip = root(p, f"unzip -q -o {quote(zip_path)} -d {quote(into)}")
+        # A zip sent again is unzipped over the tree: the copies runbook kept of
+        # the files it replaced are the earlier zip's, not this one's, and the
+        # properties step would merge into that template (review).
+        kept = root(p, f"find {quote(creates)} -name {quote('*' + AS_IT_WAS)} -type f -delete")
+        forget = f"if [ -d {quote(creates)} ]; then {kept}; fi"
         # Without the zip here its folder's name is a guess (FACTS: it cannot
         # be assumed), said as one until preflight reads it from the zip.
         if not p.facts.new_top:
             creates += " (the folder the zip holds; named so until the zip is on this machine)"
-        return [Shell(f"{unzip} && touch -- {quote(self._marker(p))}",
-                      f"creates {creates}; the marker records that unzip finished")]
+        return [Shell(f"{forget} && {unzip} && touch -- {quote(self._marker(p))}",
+                      f"creates {creates}; over an earlier unzip, the copies runbook kept of "
+                      "that zip's files go first; the marker records that unzip finished")]
 
     async def check(self, ctx: Ctx) -> Check:
         target = new_dir(ctx)
