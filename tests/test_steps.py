@@ -150,29 +150,36 @@ async def test_properties_run_again_merges_against_the_shipped_template(tmp_path
         assert Path(f"{new}.runbook-bak").read_bytes() == shipped, "the template stays as shipped"
 
 
-async def test_properties_writes_nothing_when_the_live_file_changed_after_its_plan(
-        tmp_path: Path) -> None:
-    """The merge is read when the plan is shown; a live file edited while the
-    question waits must not be written over with its values from before
-    (operator trial: the stale merge was written, then verify failed with
-    'not the reviewed merge' and nothing said why)."""
+@pytest.mark.parametrize("edited", ["live", "template"])
+async def test_properties_writes_nothing_when_a_file_changed_after_its_plan(
+        tmp_path: Path, edited: str) -> None:
+    """The merge is read when the plan is shown; a live file (or template)
+    edited while the question waits must not be written over with the merge
+    of before (operator trial: the stale merge was written, then verify failed
+    with 'not the reviewed merge' and nothing said why)."""
     from runbook.rehearsal import sandbox
 
     async with rehearsal_host(tmp_path) as host:
         live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        changed: list[Path] = []
 
-        def edit_the_live_file(step: StepReport, _plan: list[Action]) -> None:
-            if step.id == "properties":
-                live.write_text(re.sub(r"(?m)^cluster\.password=.*$",
-                                       "cluster.password=Changed-After-Plan-55",
-                                       live.read_text(encoding="latin-1")), encoding="latin-1")
+        def edit_a_file(step: StepReport, _plan: list[Action]) -> None:
+            if step.id != "properties":
+                return
+            new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+                "red5-web.properties"
+            path = live if edited == "live" else new
+            changed.append(path)
+            path.write_text(re.sub(r"(?m)^cluster\.password=.*$",
+                                   "cluster.password=Changed-After-Plan-55",
+                                   path.read_text(encoding="latin-1")), encoding="latin-1")
 
-        front = ScriptedFrontEnd(on_confirm=edit_the_live_file)
+        front = ScriptedFrontEnd(on_confirm=edit_a_file)
         outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "j.jsonl",
                                     front)
         assert outcome is Outcome.FAILED
         reason = detail(front, "properties")
-        assert f"{live} changed since the step's plan was shown" in reason, reason
+        assert f"{changed[0]} changed since the step's plan was shown" in reason, reason
         assert "nothing was written" in reason and "again" in reason, reason
         new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
             "red5-web.properties"
@@ -195,7 +202,7 @@ async def test_properties_says_a_decision_for_a_key_neither_file_has(tmp_path: P
     # A line of its own, not only deep in the review the step shows.
     said = [line for step, _, line in front.lines
             if step == "properties" and line.startswith(f"{settings.decisions}: ")]
-    assert said and "config.dbUsr (did you mean config.dbUser?)" in said[0], said
+    assert len(said) == 1 and "config.dbUsr (did you mean config.dbUser?)" in said[0], said
 
 
 async def test_properties_writes_nothing_when_the_decisions_changed_after_its_plan(
