@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runbook.model import Action, Check, EditFile, Phase, Shell
+from runbook.shell import AS_IT_WAS
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
@@ -124,12 +125,15 @@ class Properties(Red5Step):
         old_data = await read_remote_bytes(ctx, live_path)
         template = await read_remote_bytes(ctx, new_path, read_as_it_was_command(ctx, new_path))
         now = await read_remote_bytes(ctx, new_path)
+        # Named as read: once the merge is written, the template is the copy
+        # kept beside it (operator trial: the review's header named the merge).
+        template_name = new_path if now == template else f"{new_path}{AS_IT_WAS}"
         try:
             old_text = decode_properties(old_data, live_path)
-            template_text = decode_properties(template, new_path)
+            template_text = decode_properties(template, template_name)
             now_text = template_text if now == template else decode_properties(now, new_path)
-            result = review(old_text, template_text, old_name=live_path, new_name=new_path,
-                            overrides=overrides(ctx))
+            result = review(old_text, template_text, old_name=live_path,
+                            new_name=template_name, overrides=overrides(ctx))
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
         for key in result.keys:

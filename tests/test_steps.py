@@ -141,10 +141,13 @@ async def test_properties_run_again_merges_against_the_shipped_template(tmp_path
                                live.read_text(encoding="latin-1")), encoding="latin-1")
 
         again = ScriptedFrontEnd()
-        outcome, _ = await run_only(host, ["preflight", "properties"], tmp_path / "b.jsonl",
-                                    again)
+        outcome, facts = await run_only(host, ["preflight", "properties"],
+                                        tmp_path / "b.jsonl", again)
         assert outcome is Outcome.DONE, detail(again, "properties")
         assert "cluster.password=Rotated-77" in new.read_text(encoding="latin-1")
+        # The review names the template it read (the TUI's header, its errors).
+        assert facts._properties_review is not None
+        assert facts._properties_review.new_name == f"{new}.runbook-bak"
         said = "\n".join(line for step, _, line in again.lines if step == "properties")
         assert "template changed" not in said and "confirmed" not in said, said
         assert Path(f"{new}.runbook-bak").read_bytes() == shipped, "the template stays as shipped"
