@@ -47,11 +47,13 @@ def _differing(merged: dict[str, str], on_the_host: dict[str, str]) -> str:
     """Which keys the file on the host has otherwise than the merge: what a
     write would change (review: a value fixed by hand went unnamed). Names
     only: a secret's value is never said."""
+    from runbook.properties import names
+
     keys = [key for key in {**on_the_host, **merged}
             if merged.get(key) != on_the_host.get(key)]
     if not keys:
         return ": only its comments or layout differ"
-    shown = ", ".join(keys[:_NAMED])
+    shown = names(keys[:_NAMED])
     more = f" and {len(keys) - _NAMED} more" if len(keys) > _NAMED else ""
     return f": it differs in {shown}{more}"
 
@@ -267,17 +269,16 @@ class Properties(Red5Step):
         """The merge is the one shown only while both files are as the review
         read them: a live file edited while the question waited would be
         written over with its values from before (operator trial)."""
-        from runbook.properties import PropertiesError, decode_properties, sha256_text
+        import hashlib
 
+        # The review's digests are of the files' bytes (sha256_text): compared
+        # as read, with nothing to decode.
         reads = ((live_path, read_bytes_command(ctx, live_path), result.old_sha256),
                  (new_path, read_as_it_was_command(ctx, new_path), result.new_sha256))
         changed = []
         for path, command, reviewed in reads:
-            try:
-                text = decode_properties(await read_remote_bytes(ctx, path, command), path)
-            except PropertiesError as exc:
-                raise StepFailed(f"{exc}; nothing was written") from None
-            if sha256_text(text) != reviewed:
+            data = await read_remote_bytes(ctx, path, command)
+            if hashlib.sha256(data).hexdigest() != reviewed:
                 changed.append(path)
         if changed:
             raise StepFailed(f"{' and '.join(changed)} changed since the step's plan was shown; "
