@@ -69,6 +69,9 @@ class Red5Facts(Facts):
     _properties_review: Review | None = None
     # properties: the digest of the decisions file its review applied
     _properties_decided_by: str | None = None
+    # properties: the sha256 of the new file as its review read it (once
+    # written, the merge, which the review's template digest does not cover)
+    _properties_file_read: str | None = None
     # preflight: the API did not answer this time (mid-cutover), so its
     # version is the earlier run's, not one this run saw
     _api_silent: bool = False

@@ -112,6 +112,8 @@ class Properties(Red5Step):
     async def _review(self, ctx: Ctx) -> tuple[Review, str]:
         """The live file merged into the template as shipped, and the new file's
         text as it is now (the template itself until the merge is written)."""
+        import hashlib
+
         from runbook.properties import (
             Decisions,
             DecisionsError,
@@ -127,6 +129,7 @@ class Properties(Red5Step):
         old_data = await read_remote_bytes(ctx, live_path)
         template = await read_remote_bytes(ctx, new_path, read_as_it_was_command(ctx, new_path))
         now = await read_remote_bytes(ctx, new_path)
+        ctx.facts._properties_file_read = hashlib.sha256(now).hexdigest()
         # Named as read: once the merge is written, the template is the copy
         # kept beside it (operator trial: the review's header named the merge).
         template_name = new_path if now == template else f"{new_path}{AS_IT_WAS}"
@@ -266,19 +269,25 @@ class Properties(Red5Step):
 
     async def _refuse_files_changed_since(self, ctx: Ctx, result: Review, live_path: str,
                                           new_path: str) -> None:
-        """The merge is the one shown only while both files are as the review
+        """The merge is the one shown only while the files are as the review
         read them: a live file edited while the question waited would be
         written over with its values from before (operator trial)."""
         import hashlib
 
         # The review's digests are of the files' bytes (sha256_text): compared
         # as read, with nothing to decode.
-        reads = ((live_path, read_bytes_command(ctx, live_path), result.old_sha256),
-                 (new_path, read_as_it_was_command(ctx, new_path), result.new_sha256))
+        reads = [(live_path, read_bytes_command(ctx, live_path), result.old_sha256),
+                 (new_path, read_as_it_was_command(ctx, new_path), result.new_sha256)]
+        if ctx.facts._properties_file_read != result.new_sha256:
+            # Written before, the file is a merge the template's copy does not
+            # cover: a hand fix made while the question waited was written
+            # over (left from the trial).
+            reads.append((new_path, read_bytes_command(ctx, new_path),
+                          ctx.facts._properties_file_read))
         changed = []
         for path, command, reviewed in reads:
             data = await read_remote_bytes(ctx, path, command)
-            if hashlib.sha256(data).hexdigest() != reviewed:
+            if hashlib.sha256(data).hexdigest() != reviewed and path not in changed:
                 changed.append(path)
         if changed:
             raise StepFailed(f"{' and '.join(changed)} changed since the step's plan was shown; "

@@ -199,6 +199,41 @@ async def test_properties_writes_nothing_when_a_file_changed_after_its_plan(
         assert not Path(f"{new}.runbook-bak").exists()
 
 
+async def test_properties_writes_nothing_over_a_merged_file_edited_after_its_plan(
+        tmp_path: Path) -> None:
+    """Run again, the step reads the template from the copy kept beside the
+    merged file, so a hand fix made to the merged file while the question
+    waited went unseen and was written over (left from the trial)."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
+                                    ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        # Rotated since, so the step has a merge to write again.
+        live.write_text(re.sub(r"(?m)^cluster\.password=.*$", "cluster.password=Rotated-77",
+                               live.read_text(encoding="latin-1")), encoding="latin-1")
+
+        def fix_by_hand(step: StepReport, _plan: list[Action]) -> None:
+            if step.id == "properties":
+                new.write_text(re.sub(r"(?m)^(instancecontroller\.newNodePingTimeThreshold)=.*$",
+                                      r"\1=1", new.read_text(encoding="latin-1")),
+                               encoding="latin-1")
+
+        again = ScriptedFrontEnd(on_confirm=fix_by_hand)
+        outcome, _ = await run_only(host, ["preflight", "properties"], tmp_path / "b.jsonl",
+                                    again)
+        assert outcome is Outcome.FAILED
+        reason = detail(again, "properties")
+        assert f"{new} changed since the step's plan was shown" in reason, reason
+        text = new.read_text(encoding="latin-1")
+        assert "instancecontroller.newNodePingTimeThreshold=1\n" in text, "the fix stays"
+        assert "Rotated-77" not in text
+
+
 async def test_properties_says_a_decision_for_a_key_neither_file_has(tmp_path: Path) -> None:
     """A misspelt key in the decisions file decides nothing: said in the run,
     with the key meant, as `runbook diff` says it (operator trial: silent)."""
