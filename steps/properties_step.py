@@ -276,8 +276,9 @@ class Properties(Red5Step):
 
         # The review's digests are of the files' bytes (sha256_text): compared
         # as read, with nothing to decode.
-        reads = [(live_path, read_bytes_command(ctx, live_path), result.old_sha256),
-                 (new_path, read_as_it_was_command(ctx, new_path), result.new_sha256)]
+        reads: list[tuple[str, str, str | None]] = [
+            (live_path, read_bytes_command(ctx, live_path), result.old_sha256),
+            (new_path, read_as_it_was_command(ctx, new_path), result.new_sha256)]
         if ctx.facts._properties_file_read != result.new_sha256:
             # Written before, the file is a merge the template's copy does not
             # cover: a hand fix made while the question waited was written
