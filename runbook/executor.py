@@ -647,9 +647,12 @@ class Executor(Generic[F]):
         there would redo what the operator chose to undo, on a half-restored host."""
         if self.resume is None or self.cutover_began is None:
             return False
-        # Any record of a rollback step counts, its check's included: once the
-        # way back has looked at the host, the operator had chosen it.
-        return any(s.id in self.resume.steps for s in self.rollback)
+        # Its record is written as the operator chooses it, before the first
+        # step's check, which can wait minutes on a reconnect: killed there,
+        # the run went forward again (review). A record of a way-back step
+        # counts too, for journals older than that record.
+        return self.resume.way_back_taken or any(s.id in self.resume.steps
+                                                 for s in self.rollback)
 
     async def _roll_back(self, why: str) -> Outcome:
         """The way back's steps; `why` goes into the journal, for the report."""

@@ -23,7 +23,7 @@ from typing import Any
 import javaproperties
 import pytest
 
-from runbook.cli import wiring
+from runbook.cli import lifecycle, wiring
 from runbook.config import Settings
 from runbook.events import Output
 from runbook.executor import Answer, Decision, Outcome, Recovery
@@ -511,6 +511,49 @@ async def test_the_way_back_after_the_new_release_would_not_start(tmp_path: Path
     assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
     assert kept_aside is not None and not (kept_aside / "LICENSE.KEY").exists(), \
         "the failed tree is kept as it failed, for a look"
+
+
+async def test_a_run_killed_as_the_way_back_begins_goes_on_back_when_resumed(
+        tmp_path: Path) -> None:
+    """Review: the way back counted as begun only once a record named one of
+    its steps. Killed after `r` and before the first of them was recorded
+    (its check can wait minutes on a reconnect), the resumed run went
+    forward again: it started the new release the operator had turned back
+    from, and the report said both."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        license_key = host.install_dir / "red5pro" / "LICENSE.KEY"
+        kept = tmp_path / "LICENSE.KEY"
+
+        def lose_the_key(step: Any, plan: list[Any]) -> None:
+            if step.id == "start-service" and license_key.exists():
+                license_key.rename(kept)
+
+        first = ScriptedFrontEnd(on_confirm=lose_the_key,
+                                 recoveries={"start-service": [Recovery.ROLLBACK]},
+                                 answers={BACK[0]: Decision(Answer.STOP)})
+        assert await session(host, journal).run(first) is Outcome.STOPPED
+        assert first.asked[-1] == BACK[0]
+        # Killed right after `r` was journalled, while the way back's first
+        # check looks at the host (which it only reads): the journal ends there.
+        lines = journal.read_bytes().splitlines(keepends=True)
+        chosen = next(n for n, line in enumerate(lines)
+                      if json.loads(line).get("event") == "way-back")
+        journal.write_bytes(b"".join(lines[:chosen + 1]))
+        # The exit line names no drill from there: resumed, it goes on back.
+        assert lifecycle.practised_way_back(replay(journal), "runbook rehearse") is None
+        kept.rename(license_key)  # fixed since: going forward would now start it
+
+        again = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal)).run(again)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    forward = [step for step in again.asked if step in CUTOVER]
+    assert forward == [], f"the resumed run went forward again: {forward}"
+    assert outcome is Outcome.ROLLED_BACK, again.text()[-3000:]
+    assert not wrong, "\n".join(wrong) + "\n" + again.text()[-3000:]
 
 
 class PutsBack(ScriptedFrontEnd):
