@@ -686,33 +686,51 @@ class Executor(Generic[F]):
         self._tell(RunEnded(outcome.value, exit_code), Record.RUN_END,
                    outcome=outcome.value, exit_code=exit_code)
 
-    async def _settle_earlier_attempt(self, step: Step[F], jobs: list[str]) -> None:
-        """A command of the earlier attempt may still run on the host (a drop
-        does not stop it). Starting the step again beside it would run it
+    async def _settle_the_upgrade(self, step: Step[F]) -> None:
+        """What the upgrade's steps left running on the host (a drop does not
+        stop a `systemctl start`), waited for before the way back looks: it
+        found nothing running, and the start went on to bring the new release
+        up behind it (review)."""
+        ours = {s.id for s in self.rollback}
+        earlier = self.resume.steps if self.resume is not None else {}
+        for forward in dict.fromkeys([*(s.id for s in self.steps), *earlier,
+                                      *self._left_running]):
+            if forward in ours:
+                continue
+            jobs = [*(earlier[forward].in_flight_jobs if forward in earlier else []),
+                    *self._left_running.get(forward, [])]
+            if jobs:
+                await self._settle_earlier_attempt(step, jobs, of=f"the {forward} attempt")
+            self._left_running.pop(forward, None)
+
+    async def _settle_earlier_attempt(self, step: Step[F], jobs: list[str], *,
+                                      of: str = "the earlier attempt") -> None:
+        """A command of the earlier attempt (`of`) may still run on the host (a
+        drop does not stop it). Starting the step again beside it would run it
         twice at once: wait until it ends (its own time limit bounds that),
         and stop it if it outlives that."""
         for job in jobs:
             found = await self.remote.job_status(job)
             if found is None:
                 continue
-            self._info(step, f"the earlier attempt's command still runs on the host (pids "
+            self._info(step, f"{of}'s command still runs on the host (pids "
                        f"{', '.join(map(str, found.pids))}); waiting for it to end, at most "
                        f"{found.left:.0f}s")
             deadline = time.monotonic() + found.left
             while found is not None and time.monotonic() < deadline:
                 left = deadline - time.monotonic()
                 self.front.tell(Progress(step.id, found.most - left, found.most,
-                                         f"waiting for the earlier attempt: {left:.0f}s left",
+                                         f"waiting for {of}: {left:.0f}s left",
                                          of_limit=True))
                 await asyncio.sleep(min(1.0, max(0.1, left)))
                 found = await self.remote.job_status(job)
             if found is not None:
                 self._info(step, "it outlived its time limit: stopping it")
                 if not await self.remote.stop_job(job):
-                    raise StepFailed(f"the earlier attempt (session {found.session}) still "
+                    raise StepFailed(f"{of} (session {found.session}) still "
                                      "runs on the host and could not be stopped; stop it by "
                                      "hand before running the step again")
-            self._info(step, "the earlier attempt has ended")
+            self._info(step, f"{of} has ended")
 
     async def _look(self, step: Step[F], ctx: RunContext[F]) -> Check:
         """The step's check; a check cut off by a lost connection changed
@@ -843,6 +861,8 @@ class Executor(Generic[F]):
             # Forgotten only once settled: a retry while the host is still
             # away fails here, and the one after it must wait all the same.
             self._left_running.pop(step.id, None)
+            if self.rollback and step is self.rollback[0]:
+                await self._settle_the_upgrade(step)
             already = await self._look(step, ctx)
         except JournalWriteError:
             raise  # nothing more may happen unrecorded

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from runbook.executor import Executor, Outcome
+from runbook.executor import Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState
 from runbook.journal import Journal, replay
-from runbook.model import Action, Check, Phase, Shell, StepState
+from runbook.model import Action, Check, Phase, Shell, StepReport, StepState
 from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import OutcomeUnknown, Remote
@@ -76,18 +76,22 @@ class SlowTouch(Step):
 
 
 async def run_step(host: RehearsalHost, step: Step, journal: Path, front: ScriptedFrontEnd,
-                   resume: bool = False, reconnect_within: float = 120.0) -> Outcome:
+                   resume: bool = False, reconnect_within: float = 120.0,
+                   rollback: tuple[Step, ...] = (), remote: Remote | None = None,
+                   only_back: bool = False) -> Outcome:
     settings = rehearsal_settings(host)
-    remote = Remote(settings.host, isolated=True, reconnect_within=reconnect_within)
+    remote = remote or Remote(settings.host, isolated=True, reconnect_within=reconnect_within)
     record = Journal(journal)
 
     async def no_api(fresh: bool) -> None:
         raise AssertionError("not used")
 
-    executor = Executor([step], settings=settings, facts=Facts(), remote=remote, api_factory=no_api,
+    executor = Executor([] if only_back else [step], settings=settings, facts=Facts(),
+                        remote=remote, api_factory=no_api,
                         curl=lambda *a, **k: "curl", journal=record, front=front,
                         redactor=Redactor(), resume=replay(journal) if resume else None,
-                        host_state=HostState(host.sandbox / ".operator", "127.0.0.1", 22))
+                        host_state=HostState(host.sandbox / ".operator", "127.0.0.1", 22),
+                        rollback=rollback)
     try:
         return await executor.run()
     finally:
@@ -143,6 +147,77 @@ async def test_a_resumed_step_waits_for_its_first_attempt_still_running(tmp_path
         records = [json.loads(line) for line in journal.read_text().splitlines()]
         starts = [r for r in records if r["event"] == "action-start"]
         assert len(starts) == 1, "the command ran once"
+
+
+class SlowStart(SlowTouch):
+    """A cutover step whose command the host goes on with after a drop, as
+    `systemctl start red5pro` is."""
+
+    id = "slow-start"
+    phase = Phase.CUTOVER
+
+
+class LooksWhatRuns(Step):
+    """The way back's first step: it finds what runs, as rollback-stop-new
+    does, and notes whether the upgrade's command had ended by then."""
+
+    id = "look-what-runs"
+    title = "Look what runs"
+    phase = Phase.ROLLBACK
+    summary = "finds what still runs of the upgrade"
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+        self.found_running: bool | None = None
+
+    def plan(self, p: PlanContext) -> list[Action]:
+        return []
+
+    async def check(self, ctx: StepContext) -> Check:
+        self.found_running = not self.marker.exists()
+        return Check(True, "looked")
+
+    async def run(self, ctx: StepContext) -> None:
+        raise AssertionError("found done by its check")
+
+
+@pytest.mark.parametrize("taken", ["in-the-run", "runbook-rollback"])
+async def test_the_way_back_waits_for_the_upgrades_command_still_running(
+        tmp_path: Path, taken: str) -> None:
+    """Review: a cutover step left in doubt by a lost connection (its command
+    goes on on the host), then the way back taken, in the run or by `runbook
+    rollback` after it: its first step looked at once, found nothing
+    running, and the command went on to start the new release behind it. The
+    way back waits for it first, as a retry does."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "slow-start.done"
+        step = SlowStart(marker, 3.023, detach=True)
+        look = LooksWhatRuns(marker)
+        # The network stays down until the reconnect gives up, and is back
+        # by the time the operator answers.
+        remote = Remote(rehearsal_settings(host).host, isolated=True, reconnect_within=0)
+
+        class BackOnline(ScriptedFrontEnd):
+            async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+                remote.reconnect_within = 30
+                return await super().recover(step, can_roll_back=can_roll_back)
+
+        asyncio.get_running_loop().call_later(1.0, host.drop_connections)
+        if taken == "in-the-run":
+            front = BackOnline(recoveries={"slow-start": [Recovery.ROLLBACK]})
+            outcome = await run_step(host, step, journal, front, rollback=(look,), remote=remote)
+            assert front.recovered == [("slow-start", True)], front.text()
+        else:
+            stopped = BackOnline()
+            assert await run_step(host, step, journal, stopped, rollback=(look,),
+                                  remote=remote) is Outcome.FAILED
+            front = ScriptedFrontEnd()
+            outcome = await run_step(host, step, journal, front, rollback=(look,), resume=True,
+                                     only_back=True)
+        assert outcome is Outcome.ROLLED_BACK, front.text()
+    assert look.found_running is False, "the way back looked while the command still ran"
+    assert "the slow-start attempt's command still runs on the host" in front.text()
 
 
 async def test_after_a_drop_the_same_run_waits_for_the_command_and_checks(
@@ -265,9 +340,6 @@ async def test_a_retry_after_the_host_came_back_waits_for_the_first_attempt(
     first attempt's command, so the retry after it ran beside it again."""
     import dataclasses
     import socket
-
-    from runbook.executor import Recovery
-    from runbook.model import StepReport
 
     async with rehearsal_host(tmp_path, boot_service=False) as host:
         marker = host.sandbox / "tmp" / "slow-touch.done"
