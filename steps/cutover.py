@@ -534,8 +534,7 @@ class StartService(Red5Step):
         (other, ours), live = await asyncio.gather(self._servers(ctx),
                                                    folder_id(ctx, live_dir(ctx)))
         if other:
-            return Check(False, f"the {'old' if self.side == 'new' else 'new'} server (pid "
-                         f"{', '.join(map(str, other))}) still runs")
+            return self._other_runs(other)
         tree = await self._tree(ctx)
         if tree is None or live != tree:
             return Check(False, f"{live_dir(ctx)} is not the {self.side} release")
@@ -548,11 +547,17 @@ class StartService(Red5Step):
         return Check(True, f"API {api.version} answers from the {self.side} install "
                      f"({self._release(ctx)})")
 
+    def _other_runs(self, pids: list[int]) -> Check:
+        # The other side's: on the way back, the new release (review: the
+        # check called it the old server).
+        other = "old" if self.side == "new" else "new"
+        return Check(False, f"the {other} server (pid {', '.join(map(str, pids))}) still runs")
+
     async def check(self, ctx: Ctx) -> Check:
         ctx.facts.restart_service = False
         (other, ours), runs = await asyncio.gather(self._servers(ctx), self._runs(ctx))
         if other:
-            return Check(False, "the old server still runs")
+            return self._other_runs(other)
         if not runs:
             return Check(False)
         api = await self._answering(ctx, [])

@@ -556,6 +556,33 @@ async def test_a_run_killed_as_the_way_back_begins_goes_on_back_when_resumed(
     assert not wrong, "\n".join(wrong) + "\n" + again.text()[-3000:]
 
 
+async def test_the_way_backs_start_names_the_new_server_still_running(tmp_path: Path) -> None:
+    """Review: rollback-start's check said "the old server still runs" of a
+    server running from the new release it is there to replace."""
+    journal = tmp_path / "run.jsonl"
+    leftover: list[subprocess.Popen[bytes]] = []
+    async with rehearsal_host(tmp_path) as host:
+
+        def start_from_the_new_tree(step: Any, plan: list[Any]) -> None:
+            if step.id == "rollback-unit":  # the step before rollback-start
+                aside = next(host.install_dir.glob("red5pro.failed-*"))
+                leftover.append(subprocess.Popen(
+                    ["bash", "-c", "exec -a java-left-behind sleep 60"], cwd=aside))
+
+        front = ScriptedFrontEnd(on_confirm=start_from_the_new_tree,
+                                 answers={"rollback-start": Decision(Answer.STOP)})
+        try:
+            await session(host, journal, rollback_after="start-service").run(front)
+        finally:
+            for process in leftover:
+                process.kill()
+                process.wait()
+    assert leftover, "the way back never came to rollback-unit"
+    checked = [record.get("detail") for record in map(json.loads, journal.read_text().splitlines())
+               if record.get("event") == "check" and record.get("step") == "rollback-start"]
+    assert checked == [f"the new server (pid {leftover[0].pid}) still runs"], checked
+
+
 class PutsBack(ScriptedFrontEnd):
     """Hides a folder as `step` is confirmed, and puts it back when told the
     step failed: an operator fixing the cause before trying again."""
