@@ -435,7 +435,11 @@ def replay(path: Path) -> Replay:
         elif event == Record.STEP_START and history is not None:
             history.state = StepState.RUNNING
             history.began = True
-            history.in_flight_jobs.clear()  # a new attempt: earlier ones were settled
+            # A new attempt: the run that began it settled the earlier ones
+            # first (review: their commands read as in flight on a step done since).
+            history.in_flight_jobs.clear()
+            for key in [key for key in open_actions if key[0] == step]:
+                del open_actions[key]
             history.aborted = False
         elif event == Record.ABORTED:
             for aborted in record.get("steps") or []:

@@ -67,6 +67,28 @@ def test_an_action_without_an_end_is_in_doubt(tmp_path: Path) -> None:
     assert not state.finished
 
 
+def test_an_attempt_started_again_leaves_nothing_of_the_cut_one_in_flight(
+        tmp_path: Path) -> None:
+    """Review: a step's next attempt settles what the one cut off left
+    running, yet the replay still listed that one's command and job as in
+    flight on the step done since, for every later run to wait on."""
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", steps=["unpack"])
+    journal.write("step-start", step="unpack", attempt="a1")
+    journal.write("action-start", step="unpack", attempt="a1", n=1, text="$ unzip ...",
+                  job="job-a1")
+    journal.write("run-start", steps=["unpack"], resumed=True)  # killed, then resumed
+    journal.write("step-start", step="unpack", attempt="a2")
+    journal.write("action-start", step="unpack", attempt="a2", n=1, text="$ unzip ...",
+                  job="job-a2")
+    journal.write("action-end", step="unpack", attempt="a2", n=1, status="ok")
+    journal.write("step-end", step="unpack", state="done")
+    journal.close()
+    unpack = replay(tmp_path / "run.jsonl").steps["unpack"]
+    assert unpack.state is StepState.DONE
+    assert (unpack.in_flight, unpack.in_flight_jobs) == ([], [])
+
+
 def test_skip_reason_and_downtime_are_replayed(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "run.jsonl")
     journal.write("step-end", step="new-database", state="skipped", reason="checked by DBA")
