@@ -380,7 +380,13 @@ class RunContext(Generic[F]):
 
     def note(self, kind: str, text: str, **data: Any) -> None:
         """A fact worth keeping for the report (journalled as its own record)."""
-        text = self._x.redactor(text)
+        redact = self._x.redactor
+        text = redact(text)
+        # Its data too: masked by construction, not by each caller's care (review).
+        data = {key: redact(value) if isinstance(value, str)
+                else [redact(v) if isinstance(v, str) else v for v in value]
+                if isinstance(value, list) else value
+                for key, value in data.items()}
         self._x.journal.write(Record.NOTE, step=self._step.id, kind=kind, text=text, **data)
         self._say("info", text)
 

@@ -55,7 +55,7 @@ class Say(Step):
     async def run(self, ctx: StepContext) -> None:
         self.ran = True
         ctx.info(f"{self.id} running with {SECRET}")
-        ctx.note("said", f"{self.id} said hello")
+        ctx.note("said", f"{self.id} said hello", to=SECRET)  # its data journalled too
         if self.changes:
             await ctx.act(Shell(f"touch /{self.id}", "a change"), _nothing)
         if self.fail:
