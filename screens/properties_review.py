@@ -163,6 +163,9 @@ class PropertiesReviewScreen(Screen[bool]):
     # Below 100 columns notices span the screen a row per line (the tcss):
     # at half width, --set's cautions covered the table (trial).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own)
+    # Below 30 rows the detail gives the list rows back (the tcss): at 80x24
+    # the list was one row tall under a filter and a message (trial).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (Textual's own)
 
     CSS_PATH = "properties_review.tcss"
 
@@ -268,22 +271,32 @@ class PropertiesReviewScreen(Screen[bool]):
         # The review's own keys need the whole line; ctrl+p still opens the palette.
         yield Footer(show_command_palette=False)
 
-    def on_mount(self) -> None:
-        # One line per file: host paths are long, and a cut path is no use to anyone.
-        self.query_one("#review-title", Static).update(
-            Content.assemble(
+    def _show_title(self, width: int) -> None:
+        """One line per file: host paths are long, and a cut path is no use to
+        anyone. Below 100 columns the heading makes way, or each label sat
+        alone on a line above its path (trial: five rows of 24)."""
+        if width < 100:
+            title = Content.assemble(("live      ", "bold"), self.old_name, "\n",
+                                     ("template  ", "bold"), self.new_name)
+        else:
+            title = Content.assemble(
                 ("Properties review", "bold"), "   live      ", self.old_name, "\n",
-                " " * len("Properties review"), "   template  ", self.new_name,
-            )
-        )
+                " " * len("Properties review"), "   template  ", self.new_name)
+        self.query_one("#review-title", Static).update(title)
+
+    def on_mount(self) -> None:
+        self._show_title(self.app.size.width)
         self._set_widths(self.app.size.width)
         self._rebuild()
         self._say(self._opening_message())
         self.query_one("#review-keys").focus()
 
     def on_resize(self) -> None:
+        self._show_title(self.size.width)
         if self._set_widths(self.size.width):
             self._rebuild()
+        else:
+            self._update_summary()  # its counts come and go at 30 rows
         # Keys closer together below 100 columns, and those that do not fit
         # the row out of the footer (check_action): all of w, q and / fit.
         self.query_one(Footer).compact = self.size.width < 100
@@ -470,16 +483,21 @@ class PropertiesReviewScreen(Screen[bool]):
     def _update_summary(self) -> None:
         review = self.review
         parts: list[Content | str] = [f"{len(review)} keys"]
-        for status, count in review.summary.items():
+        # Below 30 rows the count of each status makes way for the list (a
+        # row shows its key's status; the filter finds them): at 80x24 the
+        # list was one row tall (trial).
+        counted = self.size.height >= 30
+        for status, count in review.summary.items() if counted else ():
             if count:
                 parts += [" · ", Content.styled(f"{count} {status}", _STATUS_STYLE[status])]
+        next_line = "\n" if counted else " · "
         undecided = len(review.undecided)
         unconfirmed = [kr for kr in review if kr.decided and not kr.acknowledged]
         # Red5's sample values apart, as --check counts them (operator trial).
         samples = sum(1 for kr in unconfirmed if kr.sample)
         defaults = len(unconfirmed) - samples
         if undecided or unconfirmed:
-            parts.append("\n")
+            parts.append(next_line)
             if undecided:
                 parts += [Content.styled(f"! {undecided} to decide", "bold $text-error"), " · "]
             for count, what in ((defaults, "new default"), (samples, "sample value")):
@@ -488,7 +506,7 @@ class PropertiesReviewScreen(Screen[bool]):
                                              "bold $text-warning"), " · "]
             parts.append("n goes to the next one")
         else:
-            parts += ["\n", Content.styled("✓ Every key is decided", "bold $text-success"),
+            parts += [next_line, Content.styled("✓ Every key is decided", "bold $text-success"),
                       f"; {self._write_hint()}"]
         leftover = review.leftover_placeholders
         if leftover:

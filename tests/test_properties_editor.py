@@ -627,6 +627,31 @@ async def test_at_80x24_the_cautions_take_few_rows_and_leave_the_table_readable(
         assert sum(region.height for region in toasts) <= 9, toasts  # it was 20 of 24
 
 
+async def test_at_80x24_with_host_paths_a_filter_and_a_message_the_table_keeps_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Operator trial: at 80x24, the host's long paths in the title, a `/`
+    filter and the message after `w` left the table one row tall, a heading
+    and no key."""
+    monkeypatch.chdir(tmp_path)
+    live = Path("usr/local/red5pro/webapps/streammanager/WEB-INF/red5-web.properties")
+    new = Path("usr/local/red5pro-server-11.1.0.b835-release/webapps/streammanager/WEB-INF/"
+               "red5-web.properties")
+    for path in (live, new):
+        path.parent.mkdir(parents=True)
+    live.write_text(filled_live_file())
+    new.write_bytes(TEMPLATE_NEWER.read_bytes())
+    app = make_app((live, new))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("w", "slash")
+        screen.query_one("#review-filter", Input).value = "a"
+        await pilot.pause()
+        assert "still open" in message(screen)
+        assert key_list(screen).region.height >= 5, screen_text(app)
+        assert str(live) in screen_text(app), "a path is never cut"
+
+
 async def test_without_a_decisions_file_w_says_how_to_save_an_unfinished_review(
     pair: tuple[Path, Path],
 ) -> None:
