@@ -43,6 +43,14 @@ def overrides(p: AnyContext) -> dict[str, str]:
     return values
 
 
+def _changed_since_the_plan(paths: list[str]) -> StepFailed:
+    """One refusal for every input of the merge edited while the question
+    waited: the merge shown is no longer the one that would be written."""
+    now = "it as it is" if len(paths) == 1 else "them as they are"
+    return StepFailed(f"{' and '.join(paths)} changed since the step's plan was shown; nothing "
+                      f"was written. Run the step again to review {now} now")
+
+
 def _differing(merged: dict[str, str], on_the_host: dict[str, str]) -> str:
     """Which keys the file on the host has otherwise than the merge: what a
     write would change (review: a value fixed by hand went unnamed). Names
@@ -264,8 +272,7 @@ class Properties(Red5Step):
         except DecisionsError as exc:
             raise StepFailed(f"{exc}; nothing was written") from None
         if now != ctx.facts._properties_decided_by:
-            raise StepFailed(f"{path} changed since the step's plan was shown; nothing was "
-                             "written. Run the step again to review with it as it is now")
+            raise _changed_since_the_plan([str(path)])
 
     async def _refuse_files_changed_since(self, ctx: Ctx, result: Review, live_path: str,
                                           new_path: str) -> None:
@@ -291,9 +298,7 @@ class Properties(Red5Step):
             if hashlib.sha256(data).hexdigest() != reviewed and path not in changed:
                 changed.append(path)
         if changed:
-            raise StepFailed(f"{' and '.join(changed)} changed since the step's plan was shown; "
-                             "nothing was written. Run the step again to review the file "
-                             "as it is now")
+            raise _changed_since_the_plan(changed)
 
     async def verify(self, ctx: Ctx) -> Check:
         """The file on the host is the merge run() wrote: its review, with what
