@@ -66,6 +66,8 @@ class Red5Facts(Facts):
     # The tables an unfinished import of schema left (its retry drops them
     # and imports the file whole).
     _partial_schema: tuple[str, ...] = ()
+    # unpack: the new tree is there already, so the unzip goes over it
+    _unpack_over: bool = False
     _properties_review: Review | None = None
     # properties: the digest of the decisions file its review applied
     _properties_decided_by: str | None = None

@@ -930,7 +930,17 @@ class Unpack(Red5Step):
         live = await install_version(ctx, live_dir(ctx))
         if live is not None and live == ctx.facts.new_version:
             return Check(True, "the live folder already is the new release")
+        ctx.facts._unpack_over = await exists(ctx, target, "-d")
+        if ctx.facts._unpack_over:
+            return Check(False, f"{target} is there, but no unzip of this zip finished into it; "
+                         "it is unzipped again over that tree")
         return Check(False, f"{target} is not there")
+
+    def destructive_now(self, p: Plan) -> bool:
+        # Over the tree, it deletes the copies runbook kept and writes over
+        # what the steps after it made there: asked as any step that deletes
+        # (operator trial: only y).
+        return p.facts._unpack_over
 
     async def run(self, ctx: Ctx) -> None:
         new_folder(ctx.settings, ctx.facts)

@@ -335,7 +335,7 @@ async def test_properties_names_the_keys_a_hand_edit_changed_before_writing_over
 async def test_unpack_again_over_the_tree_leaves_no_kept_copy_of_the_zip_before(
         tmp_path: Path) -> None:
     """Review: a zip sent again (a corrected download of the same name) is
-    unzipped over the tree, and the .runbook-bak copies the earlier files
+    unzipped over the tree (its id typed), and the .runbook-bak copies the earlier files
     left stayed: properties then merged against the template of the zip
     before, as if shipped, and wrote over the new one."""
     import os
@@ -344,10 +344,18 @@ async def test_unpack_again_over_the_tree_leaves_no_kept_copy_of_the_zip_before(
     from runbook.rehearsal import sandbox
     from steps.common import uploaded
 
+    typed: list[bool] = []  # whether each unpack asked for its id
+
+    class Operator(ScriptedFrontEnd):
+        async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+            if step.id == "unpack":
+                typed.append(step.destructive_now)
+            return await super().confirm(step, plan)
+
     async with rehearsal_host(tmp_path) as host:
         settings = rehearsal_settings(host)
         outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
-                                    ScriptedFrontEnd())
+                                    Operator())
         assert outcome is Outcome.DONE
         new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
             "red5-web.properties"
@@ -357,12 +365,14 @@ async def test_unpack_again_over_the_tree_leaves_no_kept_copy_of_the_zip_before(
         # Sent again since it was unzipped: the zip is newer than unzip's marker.
         earlier = time.time() - 60
         os.utime(uploaded(settings, settings.distribution) + ".unpacked", (earlier, earlier))
-        front = ScriptedFrontEnd()
+        front = Operator()
         outcome, _ = await run_only(host, ["preflight", "unpack", "properties"],
                                     tmp_path / "b.jsonl", front)
         assert outcome is Outcome.DONE, front.states
-        assert "unpack" in front.asked
         assert "only.in.the.zip.before" not in new.read_text(encoding="latin-1")
+    # Over the tree it deletes runbook's copies and unzips over what the
+    # steps after it made: its id, as for any step that deletes (trial).
+    assert typed == [False, True]
 
 
 async def test_delete_nodegroups_refuses_without_a_snapshot(tmp_path: Path) -> None:
