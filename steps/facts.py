@@ -66,6 +66,10 @@ class Red5Facts(Facts):
     # The tables an unfinished import of schema left (its retry drops them
     # and imports the file whole).
     _partial_schema: tuple[str, ...] = ()
+    # delete-nodegroups: the groups its check found listed, and those of them
+    # being deleted already (None: not looked yet, as in `runbook plan`)
+    _nodegroups_listed: tuple[str, ...] | None = None
+    _nodegroups_going: tuple[str, ...] = ()
     # unpack: the new tree is there already, so the unzip goes over it
     _unpack_over: bool = False
     _properties_review: Review | None = None

@@ -27,6 +27,7 @@ from steps import procedure
 from steps.facts import Red5Facts
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
 from tests.scripted import ScriptedFrontEnd
+from tests.test_plan_is_what_runs import unplanned
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -709,6 +710,34 @@ class DeletesFirst(ScriptedFrontEnd):
                 going = await api.list_nodegroups()
             assert "terminating" in {g["state"] for g in going}, going
         return await super().confirm(step, plan)
+
+
+async def test_delete_nodegroups_plans_no_delete_for_a_group_going_already(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: resumed after the DELETEs were sent, the step's plan
+    still listed every DELETE to confirm, its id typed for them, and then
+    sent none: in the downtime, the plan confirmed must be what runs."""
+    from runbook.model import ApiCall, Note
+
+    monkeypatch.setenv("RUNBOOK_REHEARSAL_PACE", "0.05")  # a group goes in about 3 s
+    async with rehearsal_host(tmp_path) as host:
+        from runbook.rehearsal import cloud
+
+        groups = sorted(g["name"] for g in cloud.list_nodegroups(host.sandbox, *host.old_db))
+        assert len(groups) >= 2, groups
+        # Sent between the snapshot and the step's look at the live groups.
+        front = DeletesFirst(host, before="upload", count=1)
+        outcome, _ = await run_only(host, ["preflight", "export-config", "upload",
+                                           "delete-nodegroups"], tmp_path / "b.jsonl", front)
+        assert outcome is Outcome.DONE, detail(front, "delete-nodegroups")
+    plan = front.plans["delete-nodegroups"]
+    deletes = [a.path.removeprefix("admin/nodegroup/") for a in plan
+               if isinstance(a, ApiCall) and a.method == "DELETE"]
+    going = set(groups) - set(deletes)
+    assert len(going) == 1 and len(deletes) == len(groups) - 1, plan
+    notes = [a.text for a in plan if isinstance(a, Note)]
+    assert any(going.pop() in note and "already" in note for note in notes), notes
+    assert unplanned(tmp_path / "b.jsonl", front.plans) == []
 
 
 async def test_delete_nodegroups_waits_for_the_groups_an_earlier_attempt_deletes(
