@@ -330,8 +330,9 @@ class StepHistory:
     # Its last attempt was aborted by the operator (its commands stopped), not
     # cut off by a crash or a lost connection.
     aborted: bool = False
-    # Some attempt of it began (a skip is none).
-    began: bool = False
+    # Some attempt of it started a change on the host (its reads are not
+    # journalled): what it leaves is only there once it has.
+    acted: bool = False
 
 
 @dataclass
@@ -372,9 +373,11 @@ class Replay:
         return self.steps.get(step_id, StepHistory()).state
 
     def left_by_the_way_back(self) -> list[str]:
-        """What the steps that began leave that the way back does not undo."""
+        """What the steps that changed something leave that the way back does
+        not undo (operator trial: a recreate that failed on its first read
+        was said to leave nodegroups in the new database)."""
         return [text for step, text in self.leaves.items()
-                if step in self.steps and self.steps[step].began]
+                if step in self.steps and self.steps[step].acted]
 
 
 def cutover_began(record: dict[str, Any], ts: str) -> str:
@@ -434,7 +437,6 @@ def replay(path: Path) -> Replay:
             result.way_back_taken = True
         elif event == Record.STEP_START and history is not None:
             history.state = StepState.RUNNING
-            history.began = True
             # A new attempt: the run that began it settled the earlier ones
             # first (review: their commands read as in flight on a step done since).
             history.in_flight_jobs.clear()
@@ -446,6 +448,8 @@ def replay(path: Path) -> Replay:
                 if isinstance(aborted, str) and aborted in result.steps:
                     result.steps[aborted].aborted = True
         elif event == Record.ACTION_START:
+            if history is not None:
+                history.acted = True
             key = (step, record.get("attempt", ""), record.get("n", 0))
             open_actions[key] = (record.get("text", ""), record.get("job"))
         elif event == Record.ACTION_END:

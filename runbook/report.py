@@ -664,8 +664,9 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.unattended = journal_unattended(starts)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(path, report)
+    # Only a step that changed something (an action on record) leaves it.
     left = [text for step_id, text in reader.leaves.items()
-            if (step := report.step(step_id)) is not None and step.attempts]
+            if (step := report.step(step_id)) is not None and step.actions]
     report.before_another_attempt = before_another_attempt(report.outcome, left)
     _estimate(report, estimate_from)
     return report

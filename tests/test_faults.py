@@ -206,6 +206,24 @@ async def test_api_error_during_recreate_fails_it_and_a_retry_finishes(tmp_path:
     assert seen == {"serving": live(host).resolve(), "backup": True}
 
 
+async def test_back_from_a_recreate_that_created_nothing_asks_no_database_dropped(
+        tmp_path: Path) -> None:
+    """Operator trial: recreate failed on its first read (HTTP 500), before it
+    created anything, and the way back's exit lines and report said to drop
+    the new cluster database first, which the next attempt then took as it was."""
+    from runbook.journal import replay
+    from runbook.report import build
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"recreate": [Recovery.ROLLBACK]})
+        outcome = await faulted(host, ["api-error@recreate"], front, journal)
+        assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    assert "HTTP 500" in failure(front, "recreate")
+    assert replay(journal).left_by_the_way_back() == []
+    assert build(journal, estimate_from=[]).before_another_attempt == ""
+
+
 async def test_an_api_error_before_the_first_delete_begins_no_cutover(tmp_path: Path) -> None:
     """Operator trial: the API failing as delete-nodegroups lists the groups,
     before any DELETE, left the run saying the stream manager was down and
