@@ -100,6 +100,11 @@ class Settings:
     # file, which cannot know it. None: a real host, or a rehearsal that did
     # not say.
     rehearsal_pace: float | None = None
+    # A rehearsal's upgrade path (its scenario's name) and the faults it
+    # rehearses, set by `runbook rehearse`: the journal records them, as a
+    # cutover of another path, or with a fault's waits in it, is no estimate.
+    rehearsal_scenario: str | None = None
+    rehearsal_faults: tuple[str, ...] = ()
     # --yes answers every step: nobody reads a plan or types an id, so the
     # run's times are no estimate for a run at the keys (set by the CLI).
     unattended: bool = False

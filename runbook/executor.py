@@ -548,9 +548,14 @@ class Executor(Generic[F]):
         # A rehearsal's times stand only for runs at its pace (the downtime
         # estimate); a production run goes at the real one by definition.
         pace = self.settings.rehearsal_pace
-        timed_as = {"pace": pace} if self.settings.rehearsal and pace is not None else {}
+        timed_as: dict[str, object] = (
+            {"pace": pace} if self.settings.rehearsal and pace is not None else {})
         if self.settings.unattended:  # only said when so: older journals never are
             timed_as["unattended"] = True
+        if self.settings.rehearsal and self.settings.rehearsal_scenario is not None:
+            timed_as["scenario"] = self.settings.rehearsal_scenario
+        if self.settings.rehearsal_faults:
+            timed_as["faults"] = list(self.settings.rehearsal_faults)
         self._tell(RunStarted(self.settings.source, self.remote.target,
                               self.settings.rehearsal, ids, resumed,
                               down_since(self.host_state, self.resume)),

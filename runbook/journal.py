@@ -357,6 +357,10 @@ class Replay:
     # Whether --yes answered every step (journal_unattended): None when a
     # resume changed it.
     unattended: bool | None = False
+    # A rehearsal's upgrade path (journal_scenario), and whether any of its
+    # runs rehearsed a fault: either makes its cutover no estimate for another.
+    scenario: str | None = None
+    faulted: bool = False
     # The steps of the run, in order, as its latest start that listed any did.
     step_ids: list[str] = field(default_factory=list)
     finished: bool = False
@@ -494,6 +498,8 @@ def replay(path: Path) -> Replay:
             history.state = StepState.IN_DOUBT
     result.pace = journal_pace(starts)
     result.unattended = journal_unattended(starts)
+    result.scenario = journal_scenario(starts)
+    result.faulted = any(start.get("faults") for start in starts)
     return result
 
 
@@ -612,6 +618,19 @@ def journal_unattended(starts: Iterable[dict[str, Any]]) -> bool | None:
     return answered.pop() if len(answered) == 1 else None if answered else False
 
 
+def journal_scenario(starts: Iterable[dict[str, Any]]) -> str | None:
+    """The upgrade path a rehearsal's run-starts name (a sandbox keeps its
+    scenario across resumes); None for a production run or an older journal."""
+    named = {str(start["scenario"]) for start in starts if start.get("scenario")}
+    return named.pop() if len(named) == 1 else None
+
+
+def same_path(mine: str | None, theirs: str | None) -> bool:
+    """Whether two runs upgraded along the same path, as far as both know:
+    a production run (and an older journal) names none."""
+    return mine is None or theirs is None or mine == theirs
+
+
 def same_pace(mine: float | None, theirs: float | None) -> bool:
     """Whether one run's times can stand for another's: both paces known, and
     equal (a production run and a real-pace rehearsal go at the same)."""
@@ -641,7 +660,8 @@ def first_record(path: Path) -> dict[str, Any] | None:
 
 
 def last_downtime(folder: Path, *, besides: Path, pace: float | None,
-                  unattended: bool | None = False, before: float | None = None,
+                  unattended: bool | None = False, scenario: str | None = None,
+                  before: float | None = None,
                   look_at: int = 10) -> tuple[float, Path] | None:
     """The downtime of the newest finished cutover among the journals in
     `folder` (other than `besides`, and last written before `before` when
@@ -649,7 +669,9 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
     operator, or `unattended` by --yes: a scripted cutover holds none of an
     operator's pauses): what the last comparable rehearsal or run took, as the
     estimate for this one. A run of unknown pace has none. A way back's time
-    is not a cutover's; another run's damaged journal is skipped.
+    is not a cutover's, nor is one with a fault rehearsed in it, nor a
+    rehearsal of another upgrade path than `scenario` (operator trial);
+    another run's damaged journal is skipped.
 
     At most `look_at` journals are read whole. A run at another pace is passed
     over on its first line alone, without counting: a morning of fast
@@ -665,15 +687,18 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
             break
         opening = first_record(path)
         if opening is None or not same_pace(pace, run_pace(opening)) \
-                or (opening.get("unattended") is True) != unattended:
+                or (opening.get("unattended") is True) != unattended \
+                or opening.get("faults") \
+                or not same_path(scenario, journal_scenario([opening])):
             continue
         read_whole += 1
         try:
             earlier = replay(path)
         except (OSError, ValueError, KeyError, JournalError):
             continue
-        if not same_pace(pace, earlier.pace) or earlier.unattended is not unattended:
-            continue  # resumed at another pace, or answered otherwise
+        if not same_pace(pace, earlier.pace) or earlier.unattended is not unattended \
+                or earlier.faulted or not same_path(scenario, earlier.scenario):
+            continue  # resumed at another pace, answered otherwise, or with a fault
         if earlier.downtime_s is not None and earlier.outcome != "rolled-back":
             return float(earlier.downtime_s), path
     return None

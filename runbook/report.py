@@ -33,6 +33,7 @@ from runbook.journal import (
     first_record,
     in_use,
     journal_pace,
+    journal_scenario,
     journal_unattended,
     last_downtime,
     read,
@@ -219,6 +220,8 @@ class Report:
     pace: float | None = None
     # --yes answered every step (journal_unattended): None when mixed.
     unattended: bool | None = False
+    # A rehearsal's upgrade path (journal_scenario): its estimate is one of it.
+    scenario: str | None = None
     # The journal says the way back began (Record.WAY_BACK), and why (the first
     # time: who chose it; journals before it was said have none).
     way_back_began: bool = False
@@ -662,6 +665,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     starts = [r for r in records if r["event"] == Record.RUN_START]
     report.pace = journal_pace(starts)
     report.unattended = journal_unattended(starts)
+    report.scenario = journal_scenario(starts)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(path, report)
     # Only a step that changed something (an action on record) leaves it.
@@ -770,7 +774,7 @@ def _fleet(report: Report, recreated: dict[str, Nodegroup]) -> Fleet:
 
 def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None, *,
                       pace: float | None, unattended: bool | None = False,
-                      ) -> tuple[float, Path] | None:
+                      scenario: str | None = None) -> tuple[float, Path] | None:
     """The downtime of the newest finished cutover in `folders` (default: the
     rehearsals in the user's state dir and the journals beside `journal`) of a
     run at `pace`, the pace of the run in `journal` (journal.run_pace), and
@@ -785,7 +789,7 @@ def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None, *,
     began = _began(journal)
     for folder in dict.fromkeys(f.resolve() for f in folders):
         found = last_downtime(folder, besides=journal, pace=pace, unattended=unattended,
-                              before=began)
+                              scenario=scenario, before=began)
         if found is not None and (best is None or _mtime(found[1]) > _mtime(best[1])):
             best = found
     return best
@@ -793,7 +797,7 @@ def downtime_estimate(journal: Path, folders: Iterable[Path] | None = None, *,
 
 def _estimate(report: Report, folders: Iterable[Path] | None) -> None:
     best = downtime_estimate(report.path, folders, pace=report.pace,
-                             unattended=report.unattended)
+                             unattended=report.unattended, scenario=report.scenario)
     if best is None:
         return
     report.downtime.estimate_s, report.downtime.estimate_from = best

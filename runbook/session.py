@@ -148,7 +148,8 @@ class Session(Generic[F]):
                 pace = None
             if self.resume.unattended is not unattended:
                 unattended = None
-        return downtime_estimate(self.journal_path, pace=pace, unattended=unattended)
+        return downtime_estimate(self.journal_path, pace=pace, unattended=unattended,
+                                 scenario=self.settings.rehearsal_scenario)
 
     async def run(self, front: FrontEnd) -> Outcome:
         """Run the steps in order against the host, telling `front`.

@@ -29,7 +29,8 @@ HOUR = 3600.0
 
 def journal(path: Path, *, rehearsal: bool | None, pace: float | None = None,
             downtime: float | None = None, ago: float | None = None,
-            paces: tuple[float | None, ...] = (), unattended: bool = False) -> Path:
+            paces: tuple[float | None, ...] = (), unattended: bool = False,
+            scenario: str | None = None, faults: tuple[str, ...] = ()) -> Path:
     """A finished run's journal, as the journal writes it, last written `ago`
     seconds back. `pace` None: a rehearsal recorded before the pace was (or a
     production run, which has none). `paces`: each later start (a resume)."""
@@ -39,6 +40,10 @@ def journal(path: Path, *, rehearsal: bool | None, pace: float | None = None,
         start["rehearsal"] = rehearsal
     if unattended:
         start["unattended"] = True
+    if scenario is not None:
+        start["scenario"] = scenario
+    if faults:
+        start["faults"] = list(faults)
     for n, at in enumerate((pace, *paces)):
         written.write("run-start", **start, **({} if at is None else {"pace": at}),
                       resumed=n > 0)
@@ -185,6 +190,47 @@ def test_a_run_at_the_keys_takes_no_estimate_from_one_answered_by_yes(tmp_path: 
                    downtime=5.0)
     assert "No earlier run answered by --yes at this pace" in markdown(
         build(lone, estimate_from=[alone]))
+
+
+def test_a_rehearsal_takes_no_estimate_from_another_upgrade_path_or_a_faulted_run(
+        tmp_path: Path) -> None:
+    """Operator trial: a 10.9-to-11.1 rehearsal was "about 3.6s left" by a
+    6.2-to-11.1 one, which had a dropped connection rehearsed in its cutover.
+    Another path is another procedure's time; a fault's wait is no cutover's."""
+    journal(tmp_path / "same.jsonl", rehearsal=True, pace=FAST, downtime=16.0, ago=3 * HOUR,
+            scenario="10.9-to-11.1")
+    journal(tmp_path / "faulted.jsonl", rehearsal=True, pace=FAST, downtime=40.0, ago=2 * HOUR,
+            scenario="10.9-to-11.1", faults=("ssh-drop@backup-live",))
+    journal(tmp_path / "other.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR,
+            scenario="6.2-to-11.1")
+    now = journal(tmp_path / "now.jsonl", rehearsal=True, pace=FAST, scenario="10.9-to-11.1")
+    assert estimate(now, tmp_path) == 16.0
+    # A production run knows no scenario: a real-pace rehearsal of any path
+    # still stands for it, as before, but not one with a fault rehearsed.
+    journal(tmp_path / "real.jsonl", rehearsal=True, pace=cloud.REAL_PACE, downtime=410.0,
+            ago=2 * HOUR, scenario="6.2-to-11.1")
+    journal(tmp_path / "real-faulted.jsonl", rehearsal=True, pace=cloud.REAL_PACE,
+            downtime=900.0, ago=HOUR, scenario="6.2-to-11.1", faults=("slow-start",))
+    production = journal(tmp_path / "production.jsonl", rehearsal=False)
+    assert estimate(production, tmp_path) == 410.0
+
+
+def test_a_rehearsal_session_asks_for_runs_of_its_path_without_faults(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the TUI and headless show while the run goes, as the report."""
+    from runbook.cli.wiring import plan_settings, session
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    journal(tmp_path / "same.jsonl", rehearsal=True, pace=FAST, downtime=16.0, ago=2 * HOUR,
+            scenario="5.1-to-6.2")
+    journal(tmp_path / "other.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR,
+            scenario="6.2-to-11.1")
+    settings = replace(plan_settings(None), rehearsal_pace=FAST,
+                       rehearsal_scenario="5.1-to-6.2")
+    run = session(settings, token="t0ken", state_dir=tmp_path / "state",
+                  journal_path=tmp_path / "now.jsonl")
+    found = run.downtime_estimate()
+    assert found is not None and found[0] == 16.0
 
 
 def test_a_session_asks_for_runs_answered_as_it_is(

@@ -816,6 +816,14 @@ def test_a_rehearsed_fault_ends_in_one_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "refused the API token (HTTP 401)" in result.stdout
+    # Recorded, with its path: its cutover times stand for no clean run's.
+    from runbook.journal import first_record
+    from runbook.rehearsal import scenarios
+
+    opening = first_record(next((sandbox / ".operator" / "runs").glob("*.jsonl")))
+    assert opening is not None
+    assert (opening.get("faults"), opening.get("scenario")) == (["token-rejected@preflight"],
+                                                                scenarios.DEFAULT), opening
     last = result.stdout.rstrip().splitlines()[-2:]
     assert any(f"runbook rehearse --resume --sandbox {sandbox}" in line for line in last), last
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)

@@ -197,6 +197,9 @@ class Rehearsal:
             self.switch = faults.FaultSwitch(host, self.asked, settings)
             await self.switch.at_start()
             say(f"rehearsing faults: {', '.join(map(str, self.asked))}")
+            from dataclasses import replace
+
+            settings = replace(settings, rehearsal_faults=tuple(map(str, self.asked)))
         from runbook.config import ConfigError
         from runbook.hoststate import HostStateError
         from runbook.journal import JournalError

@@ -101,4 +101,4 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
                                 substitutions=filled)
     # The journal records it: a fast rehearsal's cutover time is no estimate
     # for a real one.
-    return replace(settings, rehearsal_pace=host.pace)
+    return replace(settings, rehearsal_pace=host.pace, rehearsal_scenario=host.scenario.name)
