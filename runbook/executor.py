@@ -304,6 +304,7 @@ class RunContext(Generic[F]):
         said = lines[-1].strip() if lines else f"exit status {result.exit_status}"
         if not said.startswith("sudo: "):
             return f"`{command}` failed: {said}"
+        going = "the way back" if self._step.phase is Phase.ROLLBACK else "the upgrade"
         if self._step.phase is Phase.ROLLBACK:
             back = ""  # on the way back already: its question offers going on with it
         elif self.cutover_under_way:
@@ -311,7 +312,7 @@ class RunContext(Generic[F]):
         else:
             back = "; nothing of the live system was changed by it"
         return (f"sudo refused to run `{command}` ({said.removeprefix('sudo: ')}), so nothing "
-                "ran. The SSH user needs password-less sudo on the host for the upgrade: once "
+                f"ran. The SSH user needs password-less sudo on the host for {going}: once "
                 f"it has it again, try the step again{back}")
 
     async def probe(self, command: str, *, timeout: float | None = None,
