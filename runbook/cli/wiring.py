@@ -84,6 +84,26 @@ def session(
                    resume=resume, rollback=way_back(), rollback_after=rollback_after)
 
 
+def _decisions_of_the_path(host: RehearsalHost) -> str:
+    """The sample decisions, less those for keys neither file of the host's
+    upgrade path has: one sample serves every scenario, and a decision for a
+    key the path lacks is said as stale (operator trial: a 5.1-to-6.2
+    rehearsal began with that warning, of its own file)."""
+    import tomlkit
+
+    from runbook.properties import review
+    from runbook.rehearsal.sandbox import data_text
+
+    path = host.scenario
+    known = review(data_text(path.old.properties), data_text(path.new.properties))
+    decisions = tomlkit.parse(_sample("rehearsal-decisions.toml"))
+    keys = decisions["keys"]
+    assert isinstance(keys, dict)
+    for key in [key for key in keys if key not in known]:
+        del keys[key]
+    return tomlkit.dumps(decisions)
+
+
 def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     """The embedded rehearsal config filled in for a running rehearsal host."""
     from dataclasses import replace
@@ -95,7 +115,7 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
     # copy in the sandbox, never the file shipped inside the package.
     decisions = host.sandbox / OPERATOR_DIRNAME / "decisions.toml"
     if not decisions.exists():
-        write_private(decisions, _sample("rehearsal-decisions.toml"))
+        write_private(decisions, _decisions_of_the_path(host))
     filled = {**rehearsal_values(host.config_values()), "decisions": str(decisions), **values}
     settings = config_mod.loads(rehearsal_config_text(), source="rehearsal.toml",
                                 substitutions=filled)
