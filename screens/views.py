@@ -156,7 +156,7 @@ def group_titles(state: RunState) -> dict[str, str]:
     titles = dict(GROUPS)
     if state.service_down and state.down_since is not None:
         # Not "down" here: it read as if these steps had taken it down (trial).
-        titles[Phase.PREPARE] = "PREPARE · before the cutover, now under way"
+        titles[Phase.PREPARE] = "PREPARE · before the cutover"  # trial: "now under way" read as its own
         titles[Phase.CUTOVER] = f"CUTOVER · under way, down since {wall_clock(state.down_since)}"
     if state.outcome is Outcome.DONE:
         titles.update({Phase.PREPARE: PREPARED, Phase.CUTOVER: UPGRADED,

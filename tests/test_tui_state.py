@@ -733,8 +733,10 @@ async def test_the_phase_headings_do_not_say_the_live_system_runs_while_it_is_do
         await until(lambda: app.drawn, what="the first paint")
         await pilot.pause()
         assert "keeps running" not in heading(app, "prepare"), heading(app, "prepare")
-        # Nor that these steps took it down (operator trial).
+        # Nor that these steps took it down, nor that they are under way
+        # (operator trials: "before the cutover, now under way").
         assert "down" not in heading(app, "prepare") and "cutover" in heading(app, "prepare")
+        assert "under way" not in heading(app, "prepare"), heading(app, "prepare")
         assert "downtime from the first step" not in heading(app, "cutover")
         assert "down since" in heading(app, "cutover"), heading(app, "cutover")
     # A fresh run: so until its cutover starts, and then no longer.
