@@ -470,6 +470,10 @@ class NewDatabase(Red5Step):
             Shell(database.query(p, f"SHOW DATABASES LIKE '{database.DATABASE}'"),
                   "does the cluster database exist"),
             Shell(database.query(p, _COUNT_TABLES), "and how many tables it has"),
+            Shell(database.query(p, _LIST_TABLES),
+                  "before the cutover, when it has tables: is one of them node_group"),
+            Shell(database.query(p, _COUNT_NODEGROUPS),
+                  "and how many nodegroups an earlier attempt left in it"),
         ]
 
     async def run(self, ctx: Ctx) -> None:
@@ -490,6 +494,27 @@ class NewDatabase(Red5Step):
             f"has {tables} tables (the schema step compares them with the release's)"
         ctx.note("new-database", f"{at} accepts the live login; its cluster database {state}",
                  tables=tables)
+        left = await self._nodegroups_left(ctx, where) if tables else 0
+        if left:
+            # Said here, eight steps before schema refuses the database (trial).
+            ctx.note("new-database-nodegroups",
+                     f"warning: {left} nodegroups in the new database's {_NODEGROUPS}, which an "
+                     "earlier attempt's cutover left there: the schema step refuses this "
+                     "database until its cluster database is dropped", nodegroups=left)
+
+    async def _nodegroups_left(self, ctx: Ctx, where: database.Login) -> int:
+        """Nodegroups in the new database before the cutover: only an earlier
+        attempt's cutover, which the way back leaves there, puts them in."""
+        if ctx.cutover_under_way:
+            return 0  # this attempt's own
+        listed = await database.run_sql(ctx, where, database.query(ctx, _LIST_TABLES,
+                                                                     port=where.port))
+        if _NODEGROUPS not in {line.strip().lower() for line in listed.stdout.splitlines()}:
+            return 0
+        counted = await database.run_sql(ctx, where, database.query(ctx, _COUNT_NODEGROUPS,
+                                                                      port=where.port))
+        words = counted.stdout.split()
+        return int(words[0]) if words and words[0].isdigit() else 0
 
     async def verify(self, ctx: Ctx) -> Check:
         return Check(True, f"{ctx.settings.new_db_host} accepts the live login")

@@ -1055,6 +1055,11 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         outcome = await session(host, tmp_path / "again.jsonl").run(again)
         assert outcome is not Outcome.DONE, again.text()[-3000:]
         assert again.final_state("schema") == "failed", again.text()[-3000:]
+        # Said at the first look at the database, steps before schema refuses
+        # it (operator trial: "26 tables", and nothing of the nodegroups).
+        early = [line for step, _, line in again.lines if step == "new-database"]
+        assert any("2 nodegroups" in line and "schema step refuses" in line
+                   for line in early), early
         said = again.detail("schema")
         assert "2 nodegroups" in said and "empty cluster database" in said, said
         # How, with what the step knows (operator trial: the rehearsal's port
