@@ -799,6 +799,17 @@ class Executor(Generic[F]):
                                     f"in place ({found.detail or 'not done'}); retry runs the "
                                     "step again from its check")
 
+    def _failure(self, step: Step[F], exc: BaseException) -> str:
+        """Why the step failed; a cutover step's failure before the cutover
+        began also says that nothing changed, and the way on (operator trial:
+        the API's error alone, beside "serves as before")."""
+        said = _reason(exc)
+        if step.phase is Phase.CUTOVER and self.cutover_began is None:
+            said = (f"{said.rstrip('.')}; nothing was changed yet (the cutover has not begun, "
+                    "and the live stream manager is as it was): try the step again once this "
+                    "is fixed, or stop")
+        return said
+
     def _prepare_unfinished(self) -> list[str]:
         return [s.id for s in self.steps
                 if s.phase is Phase.PREPARE and not self.reports[s.id].state.finished]
@@ -879,7 +890,7 @@ class Executor(Generic[F]):
         except JournalWriteError:
             raise  # nothing more may happen unrecorded
         except Exception as exc:  # any failure to look is a reason not to act
-            self._set(step, StepState.FAILED, _reason(exc))
+            self._set(step, StepState.FAILED, self._failure(step, exc))
             return Outcome.FAILED
         self.journal.write(Record.CHECK, step=step.id, done=already.done,
                            detail=self.redactor(already.detail))
@@ -970,7 +981,7 @@ class Executor(Generic[F]):
                     raise  # nothing more may happen unrecorded
                 except Exception as exc:  # the API client and anything unforeseen end the step
                     if not _outcome_unknown(exc):
-                        state, detail = StepState.FAILED, _reason(exc)
+                        state, detail = StepState.FAILED, self._failure(step, exc)
                     else:
                         state, detail = await self._find_out(step, ctx, exc)
                         if state is StepState.PENDING and attempt < _READ_ONLY_RERUNS:

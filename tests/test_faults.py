@@ -242,7 +242,10 @@ async def test_an_api_error_before_the_first_delete_begins_no_cutover(tmp_path: 
         outcome = await faulted(host, ["api-error@delete-nodegroups"], front, journal)
         assert outcome is Outcome.DONE, front.text()[-3000:]
         assert upgraded(host)
-    assert "HTTP 500" in failure(front, "delete-nodegroups")
+    said = failure(front, "delete-nodegroups")
+    assert "HTTP 500" in said, said
+    # What it leaves, and the way on (operator trial: the error alone).
+    assert "nothing was changed" in said and "try the step again" in said, said
     assert front.recovered == [("delete-nodegroups", False)], "no way back from no change"
     assert seen == {"began": [], "serving": live(host).resolve()}, seen
     records = [json.loads(line) for line in journal.read_text().splitlines()]
