@@ -659,12 +659,9 @@ class Executor(Generic[F]):
         there would redo what the operator chose to undo, on a half-restored host."""
         if self.resume is None or self.cutover_began is None:
             return False
-        # Its record is written as the operator chooses it, before the first
-        # step's check, which can wait minutes on a reconnect: killed there,
-        # the run went forward again (review). A record of a way-back step
-        # counts too, for journals older than that record.
-        return self.resume.way_back_taken or any(s.id in self.resume.steps
-                                                 for s in self.rollback)
+        # Killed after `r`, before the way back's first check was recorded
+        # (it can wait minutes on a reconnect), the run went forward (review).
+        return self.resume.way_back_chosen(s.id for s in self.rollback)
 
     async def _roll_back(self, why: str) -> Outcome:
         """The way back's steps; `why` goes into the journal, for the report."""

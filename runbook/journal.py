@@ -376,6 +376,14 @@ class Replay:
     def state(self, step_id: str) -> StepState:
         return self.steps.get(step_id, StepHistory()).state
 
+    def way_back_chosen(self, way_back: Iterable[str]) -> bool:
+        """The operator chose the way back: its record, written as they chose
+        it, before the first of its steps (`way_back`, their ids) looked at
+        the host; in journals older than that record, a record of one of
+        them. The one rule for the executor, the exit lines and the resume
+        dialog (review: they had drifted apart)."""
+        return self.way_back_taken or any(step in self.steps for step in way_back)
+
     def left_by_the_way_back(self) -> list[str]:
         """What the steps that changed something leave that the way back does
         not undo (operator trial: a recreate that failed on its first read

@@ -695,8 +695,8 @@ class ResumeDialog(Dialog[str]):
                 yield Static(self._summary(), id="resume-steps")
                 # (Operator trial: "done steps stay done", and then preflight
                 # asked again. The way back's own are named once it began.)
-                went_back = any(card.phase is Phase.ROLLBACK and card.id in self.replay.steps
-                                for card in self.steps)
+                went_back = self.replay.way_back_chosen(
+                    card.id for card in self.steps if card.phase is Phase.ROLLBACK)
                 # Continued, a run on its way back runs the way back's steps
                 # alone (operator trial: preflight was said to look again).
                 looks = [card.id for card in self.steps

@@ -155,8 +155,9 @@ def group_titles(state: RunState) -> dict[str, str]:
     a run continued mid-cutover re-ran preflight under that heading)."""
     titles = dict(GROUPS)
     if state.service_down and state.down_since is not None:
-        # Not "down" here: it read as if these steps had taken it down (trial).
-        titles[Phase.PREPARE] = "PREPARE · before the cutover"  # trial: "now under way" read as its own
+        # Not "down" here: it read as if these steps had taken it down; nor
+        # "now under way", which read as the preparation's own (trials).
+        titles[Phase.PREPARE] = "PREPARE · before the cutover"
         titles[Phase.CUTOVER] = f"CUTOVER · under way, down since {wall_clock(state.down_since)}"
     if state.outcome is Outcome.DONE:
         titles.update({Phase.PREPARE: PREPARED, Phase.CUTOVER: UPGRADED,

@@ -227,15 +227,20 @@ async def test_mid_cutover_by_the_journal_alone_offers_no_new_run(tmp_path: Path
         assert app.screen is dialog
 
 
-async def test_a_run_stopped_on_its_way_back_is_said_to_go_on_back(tmp_path: Path) -> None:
+@pytest.mark.parametrize("cut", ["after-a-step", "before-its-first-check"])
+async def test_a_run_stopped_on_its_way_back_is_said_to_go_on_back(
+        tmp_path: Path, cut: str) -> None:
     """Review: the dialog said "continue it to finish the cutover" of a run
-    that had taken the way back; continued, it goes on back."""
+    that had taken the way back; continued, it goes on back. Also (review)
+    when it was killed after `r`, before the way back's first step was
+    recorded: the executor goes on back from there too."""
     earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
     journal = Journal(earlier)
     journal.write("way-back")
-    journal.write("step-start", step="rollback-stop-new")
-    journal.write("step-end", step="rollback-stop-new", state="done", detail="ok")
-    journal.write("run-end", outcome="stopped", exit_code=3)
+    if cut == "after-a-step":
+        journal.write("step-start", step="rollback-stop-new")
+        journal.write("step-end", step="rollback-stop-new", state="done", detail="ok")
+        journal.write("run-end", outcome="stopped", exit_code=3)
     journal.close()
     host_state(settings(), tmp_path / "operator").path.mkdir(parents=True, exist_ok=True)
     app, _ = opened(tmp_path, "--resume")

@@ -252,8 +252,8 @@ def practised_way_back(history: Replay, resume: str) -> str | None:
     from runbook.model import Phase, StepState
     from steps import procedure, way_back
 
-    if history.way_back_taken or any(step.id in history.steps for step in way_back()):
-        return None  # as the executor judges it (_way_back_began)
+    if history.way_back_chosen(step.id for step in way_back()):
+        return None
     cutover = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
     finished = [step for step in cutover
                 if history.state(step) in (StepState.DONE, StepState.SKIPPED)]
