@@ -442,8 +442,13 @@ class Executor(Generic[F]):
         # The exit code a signal ends the process with (128 + its number),
         # once one detached the run: the run-end record says that one.
         self.ended_by: int | None = None
-        # The jobs of an attempt left in doubt, waited for before a retry.
-        self._left_running: dict[str, list[str]] = {}
+        # The jobs of an attempt left in doubt, waited for before a retry,
+        # and forgotten only once waited for: the resumed run's among them
+        # (review: a retry after a failed wait ran beside the earlier one's).
+        self._left_running: dict[str, list[str]] = {
+            step: list(history.in_flight_jobs)
+            for step, history in (resume.steps.items() if resume is not None else ())
+            if history.in_flight_jobs}
         # The step running now and the task that runs it, while the operator
         # can stop it; and the step they asked to stop (see stop_step).
         self._stoppable: tuple[str, asyncio.Task[Any]] | None = None
@@ -701,16 +706,10 @@ class Executor(Generic[F]):
         found nothing running, and the start went on to bring the new release
         up behind it (review)."""
         ours = {s.id for s in self.rollback}
-        earlier = self.resume.steps if self.resume is not None else {}
-        for forward in dict.fromkeys([*(s.id for s in self.steps), *earlier,
-                                      *self._left_running]):
-            if forward in ours:
-                continue
-            jobs = [*(earlier[forward].in_flight_jobs if forward in earlier else []),
-                    *self._left_running.get(forward, [])]
-            if jobs:
+        for forward, jobs in list(self._left_running.items()):
+            if forward not in ours:
                 await self._settle_earlier_attempt(step, jobs, of=f"the {forward} attempt")
-            self._left_running.pop(forward, None)
+                self._left_running.pop(forward, None)
 
     async def _settle_earlier_attempt(self, step: Step[F], jobs: list[str], *,
                                       of: str = "the earlier attempt") -> None:
@@ -873,8 +872,7 @@ class Executor(Generic[F]):
         # What an earlier attempt left running on the host: a resumed run's, in
         # the journal; this run's, from the attempt left in doubt (review: once
         # the reconnect had given up, a retry ran the unzip beside the first).
-        left = [*(earlier.in_flight_jobs if earlier is not None else []),
-                *self._left_running.get(step.id, [])]
+        left = list(self._left_running.get(step.id, []))
         try:
             if left:
                 await self._settle_earlier_attempt(step, left)

@@ -220,6 +220,51 @@ async def test_the_way_back_waits_for_the_upgrades_command_still_running(
     assert "the slow-start attempt's command still runs on the host" in front.text()
 
 
+async def test_a_retry_after_a_failed_wait_for_the_earlier_runs_command_still_waits(
+        tmp_path: Path) -> None:
+    """Review: resumed, the step's wait for the command the earlier run left
+    running failed (the host away a moment); the retry forgot that command,
+    ran the step beside it, and its start then wiped the command from the
+    journal, so no later run would wait for it either."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "slow-touch.done"
+        step = SlowTouch(marker, 6.037, detach=True)
+        asyncio.get_running_loop().call_later(1.0, host.drop_connections)
+        assert await run_step(host, step, journal, ScriptedFrontEnd(),
+                              reconnect_within=0) is Outcome.FAILED
+        assert replay(journal).steps[step.id].in_flight_jobs, "a job to wait for"
+        remote = Remote(rehearsal_settings(host).host, isolated=True)
+        real = remote.job_status
+        looks = 0
+
+        async def away_once(job: str) -> object:
+            nonlocal looks
+            looks += 1
+            if looks == 1:
+                raise OutcomeUnknown("the connection was lost while looking")
+            return await real(job)
+
+        remote.job_status = away_once  # type: ignore[method-assign]
+        most = 0
+
+        async def watch() -> None:
+            nonlocal most
+            while True:
+                most = max(most, sleepers(6.037))
+                await asyncio.sleep(0.02)
+
+        watcher = asyncio.create_task(watch())
+        second = ScriptedFrontEnd(recoveries={step.id: [Recovery.RETRY]})
+        try:
+            outcome = await run_step(host, step, journal, second, resume=True, remote=remote)
+        finally:
+            watcher.cancel()
+    assert outcome is Outcome.DONE, second.text()
+    assert most <= 1, "two attempts ran at once"
+    assert "still runs on the host" in second.text()
+
+
 async def test_after_a_drop_the_same_run_waits_for_the_command_and_checks(
     tmp_path: Path,
 ) -> None:
