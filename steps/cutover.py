@@ -174,11 +174,15 @@ class DeleteNodegroups(Red5Step):
         # before a crash or a drop) is waited for, not sent another: the API
         # answers that one 404 (FACTS-scenarios section 4), and the step failed.
         going = sorted(g["name"] for g in listed if being_deleted(g))
+        # Only what the snapshot can rebuild is deleted, and only what the
+        # plan showed (review: the groups listed again here could differ).
+        deleting = [g["name"] for g in saved.nodegroups
+                    if g["name"] in live and g["name"] not in going]
+        self._refuse_groups_changed_since(ctx, live - {g["name"] for g in saved.nodegroups}
+                                          - set(going), deleting)
         if going:
             ctx.info(f"being deleted already (a DELETE sent earlier): {', '.join(going)}")
-        # Only what the snapshot can rebuild is deleted.
-        for name in [g["name"] for g in saved.nodegroups
-                     if g["name"] in live and g["name"] not in going]:
+        for name in deleting:
             said = await ctx.act(api.api_call("DELETE", f"admin/nodegroup/{name}"),
                                  partial(delete_nodegroup, api, name))
             ctx.info(said)
@@ -198,6 +202,21 @@ class DeleteNodegroups(Red5Step):
         await _wait(ctx, lambda: f"{len(still)} of {len(live)} nodegroups to be gone",
                     ctx.settings.timeouts.nodegroups_gone, gone)
         ctx.note("nodegroups-deleted", "every nodegroup is deleted on the live database")
+
+
+    def _refuse_groups_changed_since(self, ctx: Ctx, unsaved: set[str],
+                                     deleting: list[str]) -> None:
+        """Nothing is sent unless the groups are as the plan showed them: one
+        made since (which the snapshot cannot rebuild), or one to delete that
+        the plan did not show (its delete failed in the cloud), is refused."""
+        listed = ctx.facts._nodegroups_listed
+        planned = set(listed or ()) - set(ctx.facts._nodegroups_going)
+        changed = sorted(unsaved) + [name for name in deleting
+                                     if listed is not None and name not in planned]
+        if changed:
+            raise StepFailed(f"the nodegroups changed since the step's plan was shown "
+                             f"({', '.join(changed)}); nothing was sent. Run the step again "
+                             "to see them as they are now")
 
 
 # What 5.1.1 and 6.2.0 answer (404) to a DELETE of a nodegroup whose delete is

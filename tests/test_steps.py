@@ -740,6 +740,38 @@ async def test_delete_nodegroups_plans_no_delete_for_a_group_going_already(
     assert unplanned(tmp_path / "b.jsonl", front.plans) == []
 
 
+async def test_delete_nodegroups_sends_nothing_when_the_groups_changed_after_its_plan(
+        tmp_path: Path) -> None:
+    """Review: the plan is the check's listing, and run() listed the groups
+    again: one made while the question waited was neither deleted nor
+    refused (the step waited its whole limit for 'lists none'), and one that
+    came back would have been sent a DELETE nobody was shown."""
+    from runbook.smapi import StreamManagerAPI
+
+    class MakesOne(ScriptedFrontEnd):
+        async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+            if step.id == "delete-nodegroups":
+                settings = rehearsal_settings(host)
+                async with StreamManagerAPI(settings.api_base_url, host.api_token,
+                                            settings.api_version) as api:
+                    group = (await api.list_nodegroups())[0]
+                    await api.create_nodegroup(group["regions"], group["launchConfig"],
+                                               group["scalePolicy"])
+            return await super().confirm(step, plan)
+
+    async with rehearsal_host(tmp_path) as host:
+        from runbook.rehearsal import cloud
+
+        front = MakesOne()
+        outcome, _ = await run_only(host, ["preflight", "export-config", "delete-nodegroups"],
+                                    tmp_path / "j.jsonl", front)
+        left = cloud.list_nodegroups(host.sandbox, *host.old_db)
+    assert outcome is Outcome.FAILED
+    said = detail(front, "delete-nodegroups")
+    assert "since the step's plan was shown" in said and "nothing was sent" in said, said
+    assert len(left) == 3, "no DELETE went out"
+
+
 async def test_delete_nodegroups_waits_for_the_groups_an_earlier_attempt_deletes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Operator trial: killed while the groups went, the resumed step sent
