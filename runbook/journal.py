@@ -633,10 +633,12 @@ def journal_scenario(starts: Iterable[dict[str, Any]]) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
-def same_path(mine: str | None, theirs: str | None) -> bool:
-    """Whether two runs upgraded along the same path, as far as both know:
-    a production run (and an older journal) names none."""
-    return mine is None or theirs is None or mine == theirs
+def same_path(mine: str | None, theirs: str | None, *, theirs_rehearsed: bool) -> bool:
+    """Whether another run's cutover can time a run along the path `mine`:
+    a production run names none and takes any; a production run stands for
+    any rehearsal; a rehearsal only for one of its own path, which one
+    journalled before the path was cannot say (review), as for the pace."""
+    return mine is None or not theirs_rehearsed or mine == theirs
 
 
 def same_pace(mine: float | None, theirs: float | None) -> bool:
@@ -697,7 +699,8 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
         if opening is None or not same_pace(pace, run_pace(opening)) \
                 or (opening.get("unattended") is True) != unattended \
                 or opening.get("faults") \
-                or not same_path(scenario, journal_scenario([opening])):
+                or not same_path(scenario, journal_scenario([opening]),
+                                 theirs_rehearsed=opening.get("rehearsal") is not False):
             continue
         read_whole += 1
         try:
@@ -705,7 +708,8 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
         except (OSError, ValueError, KeyError, JournalError):
             continue
         if not same_pace(pace, earlier.pace) or earlier.unattended is not unattended \
-                or earlier.faulted or not same_path(scenario, earlier.scenario):
+                or earlier.faulted or not same_path(
+                    scenario, earlier.scenario, theirs_rehearsed=earlier.rehearsal is not False):
             continue  # resumed at another pace, answered otherwise, or with a fault
         if earlier.downtime_s is not None and earlier.outcome != "rolled-back":
             return float(earlier.downtime_s), path

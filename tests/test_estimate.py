@@ -199,6 +199,9 @@ def test_a_rehearsal_takes_no_estimate_from_another_upgrade_path_or_a_faulted_ru
     Another path is another procedure's time; a fault's wait is no cutover's."""
     journal(tmp_path / "same.jsonl", rehearsal=True, pace=FAST, downtime=16.0, ago=3 * HOUR,
             scenario="10.9-to-11.1")
+    # Recorded before the path was (review): any path, faults unsaid.
+    journal(tmp_path / "unsaid.jsonl", rehearsal=True, pace=FAST, downtime=9.0,
+            ago=2.5 * HOUR)
     journal(tmp_path / "faulted.jsonl", rehearsal=True, pace=FAST, downtime=40.0, ago=2 * HOUR,
             scenario="10.9-to-11.1", faults=("ssh-drop@backup-live",))
     journal(tmp_path / "other.jsonl", rehearsal=True, pace=FAST, downtime=5.2, ago=HOUR,
