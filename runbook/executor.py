@@ -383,7 +383,8 @@ class RunContext(Generic[F]):
         """A fact worth keeping for the report (journalled as its own record)."""
         redact = self._x.redactor
         text = redact(text)
-        # Its data too: masked by construction, not by each caller's care (review).
+        # Its data's text too (strings, lists of them), not by each caller's
+        # care (review); other kinds are names and counts.
         data = {key: redact(value) if isinstance(value, str)
                 else [redact(v) if isinstance(v, str) else v for v in value]
                 if isinstance(value, list) else value

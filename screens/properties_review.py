@@ -486,7 +486,7 @@ class PropertiesReviewScreen(Screen[bool]):
         # Below 30 rows the count of each status makes way for the list (a
         # row shows its key's status; the filter finds them): at 80x24 the
         # list was one row tall (trial).
-        counted = self.size.height >= 30
+        counted = self.app.size.height >= 30  # the screen's own is 0 before its layout
         for status, count in review.summary.items() if counted else ():
             if count:
                 parts += [" · ", Content.styled(f"{count} {status}", _STATUS_STYLE[status])]

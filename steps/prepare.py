@@ -524,7 +524,8 @@ _COUNT_TABLES = ("SELECT COUNT(*) FROM information_schema.tables "
                  f"WHERE table_schema='{database.DATABASE}'")
 _LIST_TABLES = ("SELECT table_name FROM information_schema.tables "
                 f"WHERE table_schema='{database.DATABASE}'")
-# Where a stream manager keeps its nodegroups (both releases' cluster.sql).
+# Where a stream manager keeps its nodegroups (5.1.1's and 6.2.0's cluster.sql;
+# the 4.0 API releases' schema is inferred to be 6.2.0's, data README).
 _NODEGROUPS = "node_group"
 _COUNT_NODEGROUPS = f"SELECT COUNT(*) FROM {database.DATABASE}.{_NODEGROUPS}"
 
@@ -957,8 +958,10 @@ class Unpack(Red5Step):
             return Check(True, "the live folder already is the new release")
         ctx.facts._unpack_over = await exists(ctx, target, "-d")
         if ctx.facts._unpack_over:
-            return Check(False, f"{target} is there, but no unzip of this zip finished into it; "
-                         "it is unzipped again over that tree")
+            why = f"it lacks {red5.PROPERTIES}" if finished.ok else \
+                "no unzip of this zip finished into it"
+            return Check(False, f"{target} is there, but {why}; it is unzipped again over "
+                         "that tree")
         return Check(False, f"{target} is not there")
 
     def destructive_now(self, p: Plan) -> bool:

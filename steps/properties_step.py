@@ -285,13 +285,11 @@ class Properties(Red5Step):
         # as read, with nothing to decode.
         reads: list[tuple[str, str, str | None]] = [
             (live_path, read_bytes_command(ctx, live_path), result.old_sha256),
-            (new_path, read_as_it_was_command(ctx, new_path), result.new_sha256)]
-        if ctx.facts._properties_file_read != result.new_sha256:
-            # Written before, the file is a merge the template's copy does not
-            # cover: a hand fix made while the question waited was written
-            # over (left from the trial).
-            reads.append((new_path, read_bytes_command(ctx, new_path),
-                          ctx.facts._properties_file_read))
+            (new_path, read_as_it_was_command(ctx, new_path), result.new_sha256),
+            # The file itself too: once written, a merge the template's copy
+            # does not cover, and a hand fix made while the question waited
+            # was written over (left from the trial).
+            (new_path, read_bytes_command(ctx, new_path), ctx.facts._properties_file_read)]
         changed = []
         for path, command, reviewed in reads:
             data = await read_remote_bytes(ctx, path, command)
