@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,24 @@ def sleepers(seconds: float) -> int:
     return count
 
 
+async def most_at_once(seconds: float, running: Awaitable[Outcome]) -> tuple[Outcome, int]:
+    """`running`'s outcome, and the most `sleep SECONDS` processes there were
+    at once while it ran (two: a step ran beside its earlier attempt)."""
+    most = 0
+
+    async def watch() -> None:
+        nonlocal most
+        while True:
+            most = max(most, sleepers(seconds))
+            await asyncio.sleep(0.02)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        return await running, most
+    finally:
+        watcher.cancel()
+
+
 async def test_a_resumed_step_waits_for_its_first_attempt_still_running(tmp_path: Path) -> None:
     """A dropped connection leaves the first attempt running on the host; the
     old runbook started a second one beside it (a 1 GB unzip ran twice)."""
@@ -126,20 +145,9 @@ async def test_a_resumed_step_waits_for_its_first_attempt_still_running(tmp_path
         assert replay(journal).state(step.id) is StepState.IN_DOUBT
         assert not marker.exists(), "the first attempt is still running"
 
-        most = 0
-
-        async def watch() -> None:
-            nonlocal most
-            while True:
-                most = max(most, sleepers(3.017))
-                await asyncio.sleep(0.02)
-
-        watcher = asyncio.create_task(watch())
         second = ScriptedFrontEnd()
-        try:
-            outcome = await run_step(host, step, journal, second, resume=True)
-        finally:
-            watcher.cancel()
+        outcome, most = await most_at_once(
+            3.017, run_step(host, step, journal, second, resume=True))
         assert outcome is Outcome.DONE, second.text()
         assert most <= 1, "two attempts ran at once"
         assert second.asked == [], "the first attempt finished the job"
@@ -246,20 +254,9 @@ async def test_a_retry_after_a_failed_wait_for_the_earlier_runs_command_still_wa
             return await real(job)
 
         remote.job_status = away_once  # type: ignore[method-assign]
-        most = 0
-
-        async def watch() -> None:
-            nonlocal most
-            while True:
-                most = max(most, sleepers(6.037))
-                await asyncio.sleep(0.02)
-
-        watcher = asyncio.create_task(watch())
         second = ScriptedFrontEnd(recoveries={step.id: [Recovery.RETRY]})
-        try:
-            outcome = await run_step(host, step, journal, second, resume=True, remote=remote)
-        finally:
-            watcher.cancel()
+        outcome, most = await most_at_once(
+            6.037, run_step(host, step, journal, second, resume=True, remote=remote))
     assert outcome is Outcome.DONE, second.text()
     assert most <= 1, "two attempts ran at once"
     assert "still runs on the host" in second.text()
