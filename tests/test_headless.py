@@ -432,7 +432,8 @@ async def test_a_headless_resume_mid_cutover_says_the_stream_manager_is_down(
         # An earlier rehearsal at this pace, its cutover timed: the estimate.
         last = Journal(journal.parent / "last.jsonl")
         last.write("run-start", config="rehearsal.toml", host="x", rehearsal=True,
-                   pace=settings.pace, steps=[], resumed=False)
+                   pace=settings.pace, scenario=settings.rehearsal_scenario, steps=[],
+                   resumed=False)
         last.write("cutover-end", complete=True, downtime_s=5.2)
         last.write("run-end", outcome="done", exit_code=0)
         last.close()

@@ -100,7 +100,7 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
     earlier = Journal(run.journal.parent / "earlier.jsonl")
     # At the pace of this one: any other's time would say nothing of it.
     earlier.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1", rehearsal=True,
-                  pace=run.records[0]["pace"])
+                  pace=run.records[0]["pace"], scenario=run.records[0]["scenario"])
     earlier.write("cutover-end", complete=True, downtime_s=42.5)
     earlier.write("run-end", outcome="done", exit_code=0)
     earlier.close()
@@ -830,11 +830,13 @@ def test_a_step_tried_in_several_runs_has_times_that_add_up(tmp_path: Path) -> N
 # --- a run that went back ----------------------------------------------------------------
 
 
-def _earlier_cutover(beside: Path, pace: float, downtime: float = 42.5) -> Path:
-    """A finished cutover at `pace`, older than the run in the folder: the estimate."""
+def _earlier_cutover(beside: Path, pace: float, scenario: str,
+                     downtime: float = 42.5) -> Path:
+    """A finished cutover at `pace` along `scenario`'s path, older than the
+    run in the folder: the estimate."""
     earlier = Journal(beside / "earlier.jsonl")
     earlier.write("run-start", config="rehearsal.toml", host="x@127.0.0.1:1", rehearsal=True,
-                  pace=pace)
+                  pace=pace, scenario=scenario)
     earlier.write("cutover-end", complete=True, downtime_s=downtime)
     earlier.write("run-end", outcome="done", exit_code=0)
     earlier.close()
@@ -862,7 +864,7 @@ def went_back(tmp_path_factory: pytest.TempPathFactory) -> Rehearsed:
 
     run = asyncio.run(go())
     assert run.outcome is Outcome.ROLLED_BACK, run.records[-5:]
-    _earlier_cutover(journal.parent, run.records[0]["pace"])
+    _earlier_cutover(journal.parent, run.records[0]["pace"], run.records[0]["scenario"])
     return run
 
 
