@@ -469,11 +469,10 @@ class NewDatabase(Red5Step):
             Shell(database.query(p, "SELECT 1"), "the live login is accepted"),
             Shell(database.query(p, f"SHOW DATABASES LIKE '{database.DATABASE}'"),
                   "does the cluster database exist"),
-            Shell(database.query(p, _COUNT_TABLES), "and how many tables it has"),
-            Shell(database.query(p, _LIST_TABLES),
-                  "before the cutover, when it has tables: is one of them node_group"),
+            Shell(database.query(p, _LIST_TABLES), "and which tables it has"),
             Shell(database.query(p, _COUNT_NODEGROUPS),
-                  "and how many nodegroups an earlier attempt left in it"),
+                  "before the cutover, when node_group is one of them: the nodegroups an "
+                  "earlier attempt left in it"),
         ]
 
     async def run(self, ctx: Ctx) -> None:
@@ -487,14 +486,15 @@ class NewDatabase(Red5Step):
             ctx.note("new-database", f"{at} accepts the live login; it has no cluster database "
                      "yet (the schema step creates it)", tables=None)
             return
-        count = await database.run_sql(ctx, where, database.query(ctx, _COUNT_TABLES,
-                                                                    port=port))
-        tables = int((count.stdout.split() or ["0"])[0])
-        state = "is empty (the schema step imports the release's)" if not tables else \
-            f"has {tables} tables (the schema step compares them with the release's)"
+        # One listing says how many tables, and whether node_group is one.
+        listed = await database.run_sql(ctx, where, database.query(ctx, _LIST_TABLES,
+                                                                     port=port))
+        have = _tables(listed.stdout)
+        state = "is empty (the schema step imports the release's)" if not have else \
+            f"has {len(have)} tables (the schema step compares them with the release's)"
         ctx.note("new-database", f"{at} accepts the live login; its cluster database {state}",
-                 tables=tables)
-        left = await self._nodegroups_left(ctx, where) if tables else 0
+                 tables=len(have))
+        left = await self._nodegroups_left(ctx, where) if _NODEGROUPS in have else 0
         if left:
             # Said here, eight steps before schema refuses the database (trial).
             ctx.note("new-database-nodegroups",
@@ -507,10 +507,6 @@ class NewDatabase(Red5Step):
         attempt's cutover, which the way back leaves there, puts them in."""
         if ctx.cutover_under_way:
             return 0  # this attempt's own
-        listed = await database.run_sql(ctx, where, database.query(ctx, _LIST_TABLES,
-                                                                     port=where.port))
-        if _NODEGROUPS not in {line.strip().lower() for line in listed.stdout.splitlines()}:
-            return 0
         counted = await database.run_sql(ctx, where, database.query(ctx, _COUNT_NODEGROUPS,
                                                                       port=where.port))
         words = counted.stdout.split()
@@ -520,10 +516,15 @@ class NewDatabase(Red5Step):
         return Check(True, f"{ctx.settings.new_db_host} accepts the live login")
 
 
-_COUNT_TABLES = ("SELECT COUNT(*) FROM information_schema.tables "
-                 f"WHERE table_schema='{database.DATABASE}'")
 _LIST_TABLES = ("SELECT table_name FROM information_schema.tables "
                 f"WHERE table_schema='{database.DATABASE}'")
+
+
+def _tables(listing: str) -> set[str]:
+    """The table names a _LIST_TABLES query printed, as cluster.sql names them."""
+    return {line.strip().lower() for line in listing.splitlines() if line.strip()}
+
+
 # Where a stream manager keeps its nodegroups (5.1.1's and 6.2.0's cluster.sql;
 # the 4.0 API releases' schema is inferred to be 6.2.0's, data README).
 _NODEGROUPS = "node_group"
@@ -572,8 +573,7 @@ class Schema(Red5Step):
         where = await database.login(ctx)
         listed = await database.probe_sql(ctx, where, database.query(
             ctx, _LIST_TABLES, port=where.port))
-        have = {line.strip().lower() for line in listed.stdout.splitlines() if line.strip()}
-        return wanted, have, sql, where
+        return wanted, _tables(listed.stdout), sql, where
 
     def destructive_now(self, p: Plan) -> bool:
         return bool(p.facts._partial_schema)
