@@ -688,6 +688,15 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
     rehearsals must not hide the last production run."""
     if pace is None or unattended is None or not folder.is_dir():
         return None
+
+    def stands_for(their_pace: float | None, their_unattended: bool | None, faulted: bool,
+                   their_scenario: str | None, rehearsed: bool) -> bool:
+        """Whether a run so made can time this one: asked of a journal's
+        first record, then of the whole run (a resume can change each)."""
+        return (same_pace(pace, their_pace) and their_unattended is unattended
+                and not faulted
+                and same_path(scenario, their_scenario, theirs_rehearsed=rehearsed))
+
     journals = sorted((p for p in folder.glob("*.jsonl") if p != besides
                        and (before is None or p.stat().st_mtime < before)),
                       key=lambda p: p.stat().st_mtime, reverse=True)
@@ -696,20 +705,18 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
         if read_whole >= look_at:
             break
         opening = first_record(path)
-        if opening is None or not same_pace(pace, run_pace(opening)) \
-                or (opening.get("unattended") is True) != unattended \
-                or opening.get("faults") \
-                or not same_path(scenario, journal_scenario([opening]),
-                                 theirs_rehearsed=opening.get("rehearsal") is not False):
+        if opening is None or not stands_for(
+                run_pace(opening), opening.get("unattended") is True,
+                bool(opening.get("faults")), journal_scenario([opening]),
+                opening.get("rehearsal") is not False):
             continue
         read_whole += 1
         try:
             earlier = replay(path)
         except (OSError, ValueError, KeyError, JournalError):
             continue
-        if not same_pace(pace, earlier.pace) or earlier.unattended is not unattended \
-                or earlier.faulted or not same_path(
-                    scenario, earlier.scenario, theirs_rehearsed=earlier.rehearsal is not False):
+        if not stands_for(earlier.pace, earlier.unattended, earlier.faulted, earlier.scenario,
+                          earlier.rehearsal is not False):
             continue  # resumed at another pace, answered otherwise, or with a fault
         if earlier.downtime_s is not None and earlier.outcome != "rolled-back":
             return float(earlier.downtime_s), path
