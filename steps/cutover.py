@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
+from runbook.hoststate import Snapshot
 from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.shell import CommandResult, privileged_script, quote
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
@@ -141,15 +142,9 @@ class DeleteNodegroups(Red5Step):
             raise StepFailed("refusing to delete nodegroups: export-config has saved no "
                              "snapshot to rebuild them from")
         api = await ctx.api()
-        listed = await api.list_nodegroups()
-        live = {g["name"] for g in listed}
+        live, going, unsaved = _as_listed(await api.list_nodegroups(), found)
         ctx.facts._nodegroups_listed = tuple(sorted(live))
-        ctx.facts._nodegroups_going = tuple(sorted(g["name"] for g in listed
-                                                   if being_deleted(g)))
-        saved = {g["name"] for g in found.nodegroups}
-        # One being deleted already at export time is not in the snapshot, and
-        # is no loss (review: it was refused as made after the snapshot).
-        unsaved = live - saved - set(ctx.facts._nodegroups_going)
+        ctx.facts._nodegroups_going = tuple(going)
         if unsaved:
             raise StepFailed(
                 f"nodegroups {', '.join(sorted(unsaved))} were created after the snapshot; "
@@ -157,9 +152,8 @@ class DeleteNodegroups(Red5Step):
                 "export-config saves them first")
         if not live:
             return Check(True, "the live stream manager has no nodegroups")
-        going = len(ctx.facts._nodegroups_going)
         return Check(False, f"{len(live)} nodegroup(s) exist" +
-                     (f", {going} of them being deleted already" if going else ""))
+                     (f", {len(going)} of them being deleted already" if going else ""))
 
     async def run(self, ctx: Ctx) -> None:
         api = await ctx.api()
@@ -168,18 +162,12 @@ class DeleteNodegroups(Red5Step):
             raise StepFailed("refusing to delete nodegroups: there is no snapshot to rebuild "
                              "them from")
         ctx.info(f"deleting what {saved.describe()} can rebuild")
-        listed = await api.list_nodegroups()
-        live = {g["name"] for g in listed}
-        # A group the API is deleting already (an earlier attempt's DELETE,
-        # before a crash or a drop) is waited for, not sent another: the API
-        # answers that one 404 (FACTS-scenarios section 4), and the step failed.
-        going = sorted(g["name"] for g in listed if being_deleted(g))
+        live, going, unsaved = _as_listed(await api.list_nodegroups(), saved)
         # Only what the snapshot can rebuild is deleted, and only what the
         # plan showed (review: the groups listed again here could differ).
         deleting = [g["name"] for g in saved.nodegroups
                     if g["name"] in live and g["name"] not in going]
-        self._refuse_groups_changed_since(ctx, live - {g["name"] for g in saved.nodegroups}
-                                          - set(going), deleting)
+        self._refuse_groups_changed_since(ctx, unsaved, deleting)
         if going:
             ctx.info(f"being deleted already (a DELETE sent earlier): {', '.join(going)}")
         for name in deleting:
@@ -203,7 +191,6 @@ class DeleteNodegroups(Red5Step):
                     ctx.settings.timeouts.nodegroups_gone, gone)
         ctx.note("nodegroups-deleted", "every nodegroup is deleted on the live database")
 
-
     def _refuse_groups_changed_since(self, ctx: Ctx, unsaved: set[str],
                                      deleting: list[str]) -> None:
         """Nothing is sent unless the groups are as the plan showed them: one
@@ -217,6 +204,19 @@ class DeleteNodegroups(Red5Step):
             raise StepFailed(f"the nodegroups changed since the step's plan was shown "
                              f"({', '.join(changed)}); nothing was sent. Run the step again "
                              "to see them as they are now")
+
+
+def _as_listed(listed: list[dict[str, Any]],
+               saved: Snapshot) -> tuple[set[str], list[str], set[str]]:
+    """The API's listing against the snapshot, as check and run both read it:
+    the live groups' names; those being deleted already (an earlier attempt's
+    DELETE, before a crash or a drop), waited for and not sent another, as
+    the API answers that one 404 (FACTS-scenarios section 4); and those the
+    snapshot cannot rebuild (one being deleted at export time is not in it,
+    and is no loss: review)."""
+    live = {g["name"] for g in listed}
+    going = sorted(g["name"] for g in listed if being_deleted(g))
+    return live, going, live - {g["name"] for g in saved.nodegroups} - set(going)
 
 
 # What 5.1.1 and 6.2.0 answer (404) to a DELETE of a nodegroup whose delete is
