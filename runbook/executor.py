@@ -383,12 +383,15 @@ class RunContext(Generic[F]):
         """A fact worth keeping for the report (journalled as its own record)."""
         redact = self._x.redactor
         text = redact(text)
-        # Its data's text too (strings, lists of them), not by each caller's
-        # care (review); other kinds are names and counts.
-        data = {key: redact(value) if isinstance(value, str)
-                else [redact(v) if isinstance(v, str) else v for v in value]
-                if isinstance(value, list) else value
-                for key, value in data.items()}
+
+        def masked(value: Any) -> Any:
+            # Its data's text too (strings, lists of them), not by each
+            # caller's care (review); other kinds are names and counts.
+            if isinstance(value, list):
+                return [masked(item) for item in value]
+            return redact(value) if isinstance(value, str) else value
+
+        data = {key: masked(value) for key, value in data.items()}
         self._x.journal.write(Record.NOTE, step=self._step.id, kind=kind, text=text, **data)
         self._say("info", text)
 
