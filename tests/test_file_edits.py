@@ -391,8 +391,8 @@ async def test_carry_over_refuses_an_empty_application_context(
 
     async with rehearsal_host_at(tmp_path) as host:
         outcome, _ = await run_only(host, ["preflight", "upload", "unpack"],
-                                    tmp_path / "a.jsonl", ScriptedFrontEnd())
-        assert outcome is Outcome.DONE
+                                    tmp_path / "a.jsonl", first := ScriptedFrontEnd())
+        assert outcome is Outcome.DONE, first.states
         xml = next(host.install_dir.glob("red5pro-server-*")) / red5.APP_CONTEXT
         xml.write_text(text)
         front = ScriptedFrontEnd()
