@@ -5,6 +5,7 @@ notices then do, wired as the CLI wires them (runbook.cli.lifecycle.prepare_run)
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -376,3 +377,35 @@ def test_a_new_run_is_refused_while_another_runbook_works_on_the_same_host(
     said = str(refused.value)
     assert "another runbook" in said and str(live) in said and "\n" not in said, said
     assert [p.name for p in live.parent.iterdir()] == [EARLIER], "no journal claimed"
+
+
+@pytest.mark.parametrize(("then", "now", "warned"), [
+    (1.0, 1.0, False), (0.025, 0.025, False), (0.025, 1.0, True), (None, 1.0, False)],
+    ids=["same-real", "same-fast", "fast-then-real", "then-unknown"])
+def test_a_rehearsal_resumed_at_another_pace_says_its_times_will_compare_with_none(
+        tmp_path: Path, then: float | None, now: float, warned: bool) -> None:
+    """Operator trial: a rehearsal begun fast and resumed at the real pace (an
+    exported RUNBOOK_REHEARSAL_PACE, say) said nothing until its report, which
+    then had no pace and no estimate to give."""
+    import dataclasses
+
+    from runbook.report_format import pace_name
+
+    path = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    if then is not None:
+        records = path.read_text().splitlines()
+        first = json.loads(records[0])
+        first["pace"] = then
+        path.write_text("\n".join([json.dumps(first), *records[1:]]) + "\n")
+    args = door.command_line().parse_args(["rehearse", "--sandbox", str(tmp_path), "--resume"])
+    said: list[str] = []
+    lifecycle.prepare_run(args, dataclasses.replace(settings(), rehearsal_pace=now), token=TOKEN,
+                          folder=tmp_path / "runs", state_dir=tmp_path / "operator",
+                          offer_resume=True, stopper=Stopper(), isolated=True, say=said.append)
+    pace_notes = [note for note in said if "pace" in note]
+    if not warned:
+        assert not pace_notes, said
+        return
+    assert len(pace_notes) == 1, said
+    assert pace_name(then) in pace_notes[0] and pace_name(now) in pace_notes[0], said
+    assert "no other run" in pace_notes[0], said

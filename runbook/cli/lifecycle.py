@@ -133,6 +133,7 @@ def _resume_from(
                 Path(earlier.config).resolve() != Path(settings.source).resolve():
             say(f"note: that run used {earlier.config}; it goes on with {settings.source}, "
                 "which aims at the same host")
+        _say_a_change_of_pace(earlier, settings, say)
         say(f"resuming the run in {earlier.path}")
         return earlier
     # (A --journal that holds a run was refused already: run_upgrade and rehearse
@@ -144,6 +145,23 @@ def _resume_from(
         # there reads it on the way out (review).
         say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
     return None
+
+
+def _say_a_change_of_pace(earlier: Replay, settings: Settings,
+                         say: Callable[[str], None]) -> None:
+    """Said before the run goes on, not first in its report: a rehearsal begun
+    at one pace and resumed at another (an exported RUNBOOK_REHEARSAL_PACE)
+    has times that stand for no other run's (operator trial)."""
+    from runbook.journal import same_pace
+    from runbook.report_format import pace_name
+
+    if not settings.rehearsal or earlier.pace is None or same_pace(earlier.pace, settings.pace):
+        return
+    from runbook.rehearsal.cloud import PACE_ENV
+
+    say(f"note: that rehearsal went at {pace_name(earlier.pace)} and goes on at "
+        f"{pace_name(settings.pace)}, so its cutover's time will compare with no other run's; "
+        f"set {PACE_ENV} as it was to keep it comparable")
 
 
 def fresh_journal(settings: Settings, folder: Path) -> Path:
