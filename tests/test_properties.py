@@ -334,6 +334,36 @@ def test_a_value_of_another_kind_than_the_templates_is_refused() -> None:
         assert result[key].merged == right
 
 
+def test_a_secrets_live_value_neither_decides_its_kind_nor_is_shown() -> None:
+    """Review: with only a placeholder in the template, the kind came from the
+    live value; an all-digit live password refused a new one with letters,
+    and the refusal said the live password, in --set's stderr, diff --check
+    and the decisions file's comments."""
+    live = LIVE.read_text("latin-1").replace("config.dbPass=Xk9#live-db-pass",
+                                             "config.dbPass=83920174")
+    assert "config.dbPass=83920174" in live
+    template = TEMPLATE.read_text("latin-1")
+    result = review(live, template, overrides={"config.dbPass": "N3w-Pass!"})
+    assert result["config.dbPass"].merged == "N3w-Pass!"
+    result = review(live, template)
+    result.set_value("config.dbPass", "N3w-Pass!")
+    assert result["config.dbPass"].merged == "N3w-Pass!"
+    decisions = Decisions.loads('[keys."config.dbPass"]\naction = "set"\n'
+                                'value_env = "NEWPASS"\n')
+    result = review(live, template)
+    decisions.apply(result, env={"NEWPASS": "N3w-Pass!"})
+    decisions.record(result)
+    assert "83920174" not in decisions.dumps()
+
+
+def test_a_kind_taken_from_the_live_value_says_so() -> None:
+    """With a placeholder in the template, the live value decides the kind,
+    and the refusal names the file that said it, not the template."""
+    result = review("port=3306\n", "port={port}\n")
+    with pytest.raises(DecisionError, match="the live file has the whole number 3306"):
+        result.set_value("port", "db")
+
+
 def test_spring_placeholders_are_values_and_prose_comments_are_not_keys() -> None:
     new = "# Set this before you start\ndriver=${db.driver}\nblank=\n"
     old = "Set=x\n"

@@ -88,16 +88,23 @@ def _refuse_another_kind(kr: KeyReview, value: str) -> None:
     numbers when its webapp starts (inferred: it fails there, or reads a
     word as false), so a typo would be found only with the stream manager
     down (operator trial: `abc` for a key that is false in the template).
-    The value is not repeated: it may be a secret typed blind."""
-    like = next((seen for seen in (kr.new, kr.new_commented, kr.old)
-                 if seen is not None and not is_placeholder(seen)), None)
-    if like is None:
+    The value is not repeated: it may be a secret typed blind. A secret has
+    no kind to keep: a new password need not look like the old one, and the
+    refusal would have said the live one (review)."""
+    if kr.secret:
         return
+    found = next(((seen, where) for seen, where in
+                  ((kr.new, "the template"), (kr.new_commented, "the template"),
+                   (kr.old, "the live file"))
+                  if seen is not None and not is_placeholder(seen)), None)
+    if found is None:
+        return
+    like, where = found
     if like.lower() in _BOOLEAN and value.lower() not in _BOOLEAN:
-        raise DecisionError(f"{kr.key}: the template has {like} here, so the value must be "
+        raise DecisionError(f"{kr.key}: {where} has {like} here, so the value must be "
                             "true or false")
     if _WHOLE_NUMBER.fullmatch(like) and not _WHOLE_NUMBER.fullmatch(value):
-        raise DecisionError(f"{kr.key}: the template has the whole number {like} here, so "
+        raise DecisionError(f"{kr.key}: {where} has the whole number {like} here, so "
                             "the value must be a whole number too (digits only, no unit)")
 
 
