@@ -4,18 +4,17 @@ The executor never draws anything. It tells a front end (headless prompt, the
 Textual app, a test) what happens through typed events (runbook.events) and
 asks it to confirm each step, and it writes every record to the journal
 *before* the front end hears of it. All text leaving the executor goes
-through the run's redactor.
+through the run's redactor. A step acts through the RunContext it is handed
+(runbook.run_context); here is which step runs, and what follows a failure.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import itertools
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -40,15 +39,20 @@ from runbook.events import (
 )
 from runbook.facts import Facts
 from runbook.hoststate import HostState, down_since
-from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Record, Replay, StepHistory
-from runbook.model import Action, Check, EditFile, Phase, Shell, StepReport, StepState, Upload
+from runbook.model import Action, Check, Phase, StepReport, StepState
 
 # At home in the model, which screens load before the engine; the engine's
 # callers name it here still.
 from runbook.model import Outcome as Outcome
 from runbook.redact import Redactor
-from runbook.shell import CommandResult, OutcomeUnknown, RemoteError, Uploaded
+from runbook.run_context import (
+    READ_ONLY_RERUNS,
+    RunContext,
+    outcome_unknown,
+    redact_action,
+)
+from runbook.shell import OutcomeUnknown, RemoteError
 from runbook.step import CurlRenderer, PlanContext, Step, StepFailed
 from runbook.visible import visible
 
@@ -116,45 +120,6 @@ class ApiFactory(Protocol):
                  ) -> Awaitable[StreamManagerAPI]: ...
 
 
-def redact_action(action: Action, redactor: Redactor) -> Action:
-    """The action with every string field masked: what the operator is shown."""
-    changes: dict[str, Any] = {
-        f.name: redactor(getattr(action, f.name))
-        for f in dataclasses.fields(action)
-        if isinstance(getattr(action, f.name), str)
-    }
-    masked: Action = dataclasses.replace(action, **changes)
-    return masked
-
-
-class _OutputBuffer:
-    """Output reaches the front end line by line but the journal in batches:
-    an fsync per line would make a chatty command crawl."""
-
-    def __init__(self, journal: Journal, step_id: str) -> None:
-        self.journal = journal
-        self.step_id = step_id
-        self.lines: list[tuple[str, str]] = []
-        self.last_flush = time.monotonic()
-
-    def add(self, stream: str, line: str) -> None:
-        self.lines.append((stream, line))
-        if len(self.lines) >= 500 or time.monotonic() - self.last_flush > 0.5:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.lines:
-            self.journal.write(Record.OUTPUT, step=self.step_id,
-                               lines=[[stream, line] for stream, line in self.lines])
-            self.lines.clear()
-        self.last_flush = time.monotonic()
-
-
-# How often a step that only looks (preflight) runs in all when connections
-# keep dropping under it, before the operator is asked.
-_READ_ONLY_RERUNS = 3
-
-
 def _reason(exc: BaseException) -> str:
     """Our own errors speak for themselves; anything else is named."""
     from runbook.smapi import SMApiError
@@ -162,248 +127,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, StepFailed | RemoteError | SMApiError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
-
-
-def _outcome_unknown(exc: BaseException) -> bool:
-    from runbook.smapi import SMApiOutcomeUnknown
-
-    return isinstance(exc, OutcomeUnknown | SMApiOutcomeUnknown)
-
-
-class RunContext(Generic[F]):
-    """The StepContext the executor hands to the running step."""
-
-    def __init__(self, executor: Executor[F], step: Step[F]) -> None:
-        self._x = executor
-        self._step = step
-        self._action_no = 0
-        # Tells this attempt's actions (and their jobs on the host) from an
-        # earlier attempt's, which numbered theirs from 1 as well.
-        self._attempt = secrets.token_hex(4)
-        # Commands of this attempt whose end was never heard (a lost
-        # connection): they may still run on the host.
-        self.jobs_in_doubt: list[str] = []
-        self.settings = executor.settings
-        self.facts = executor.facts
-        self.journal_path = executor.journal.path
-        self.host_state = executor.host_state
-        self.resumed = executor.resume is not None
-
-    @property
-    def cutover_under_way(self) -> bool:
-        return self._x.cutover_began is not None
-
-    @property
-    def skipped(self) -> Mapping[str, str]:
-        return self._x.skipped
-
-    # -- journalled actions --------------------------------------------------
-
-    def _say(self, stream: str, line: str) -> None:
-        self._x.front.tell(Output(self._step.id, stream, line))
-
-    def _start(self, action: Action, job: str | None = None) -> int:
-        self._x.begin_cutover(self._step)
-        self._action_no += 1
-        shown = redact_action(action, self._x.redactor)
-        extra = {"job": job} if job else {}
-        self._x.journal.write(Record.ACTION_START, step=self._step.id, attempt=self._attempt,
-                              n=self._action_no, kind=type(action).__name__.lower(),
-                              text=shown.render(), **extra)
-        command, detail = shown.render(), ""
-        if isinstance(shown, EditFile):
-            # The edit is the command; its diff is runbook's account of it, and
-            # shown as commands its lines read as ones that ran.
-            command, _, detail = command.partition("\n")
-        self._say("cmd", command)
-        if detail:
-            self._say("info", detail)
-        return self._action_no
-
-    def _job(self) -> str:
-        """The name the next action's command runs under on the host."""
-        return job_name(self._step.id, self._attempt, self._action_no + 1)
-
-    def _end(self, n: int, status: str, **fields: Any) -> None:
-        self._x.journal.write(Record.ACTION_END, step=self._step.id, attempt=self._attempt,
-                              n=n, status=status, **fields)
-
-    async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T:
-        n = self._start(action)
-        try:
-            result = await operation()
-        except Exception as exc:
-            status = "unknown" if _outcome_unknown(exc) else "failed"
-            self._end(n, status, error=self._x.redactor(str(exc)))
-            raise
-        self._end(n, "ok")
-        return result
-
-    async def sh(
-        self,
-        command: str,
-        *,
-        why: str = "",
-        timeout: float | None = None,
-        check: bool = True,
-        input: str | None = None,
-        quiet: bool = False,
-        detach: bool = False,
-    ) -> CommandResult:
-        job = self._job()
-        n = self._start(Shell(command, why), job)
-        buffer = _OutputBuffer(self._x.journal, self._step.id)
-        redact = self._x.redactor
-
-        def on_output(stream: str, line: str) -> None:
-            line = redact(line)
-            if self._x.journal.failure is None:
-                # A failing journal must not cut the command off mid-way (it
-                # would run on, unwatched): it fails the step once it ended.
-                with contextlib.suppress(JournalWriteError):
-                    buffer.add(stream, line)
-            if not quiet:
-                self._say(stream, line)
-
-        limit = timeout or self.settings.timeouts.command
-        try:
-            if detach:
-                assert input is None, "a detached command reads no input"
-                result = await self._x.remote.run_detached(command, timeout=limit, job=job,
-                                                           on_output=on_output)
-            else:
-                result = await self._x.remote.run(command, timeout=limit, on_output=on_output,
-                                                  input=input, job=job)
-        except OutcomeUnknown as exc:
-            buffer.flush()
-            self._end(n, "unknown", error=redact(str(exc)))
-            self.jobs_in_doubt.append(job)
-            raise
-        except asyncio.CancelledError:
-            # Stopped (or the run cancelled): what it printed is kept, and its
-            # job counts as perhaps still running, since the stop sent to the
-            # host may not have reached it (review): a retry waits for it. Its
-            # action stays open; the ABORTED record says what ended it.
-            with contextlib.suppress(JournalWriteError):
-                buffer.flush()
-            self.jobs_in_doubt.append(job)
-            raise
-        except RemoteError as exc:
-            buffer.flush()
-            self._end(n, "failed", error=redact(str(exc)))
-            raise
-        buffer.flush()
-        self._end(n, "ok" if result.ok else "failed", exit=result.exit_status)
-        if check and not result.ok:
-            raise StepFailed(redact(self._failed(command, result)))
-        return result
-
-    def _failed(self, command: str, result: CommandResult) -> str:
-        """Why a command failed; a refusal by sudo says that nothing ran."""
-        lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
-        said = lines[-1].strip() if lines else f"exit status {result.exit_status}"
-        if not said.startswith("sudo: "):
-            return f"`{command}` failed: {said}"
-        going = "the way back" if self._step.phase is Phase.ROLLBACK else "the upgrade"
-        if self._step.phase is Phase.ROLLBACK:
-            back = ""  # on the way back already: its question offers going on with it
-        elif self.cutover_under_way:
-            back = ", or take the way back, which needs that sudo too"
-        else:
-            back = "; nothing of the live system was changed by it"
-        return (f"sudo refused to run `{command}` ({said.removeprefix('sudo: ')}), so nothing "
-                f"ran. The SSH user needs password-less sudo on the host for {going}: once "
-                f"it has it again, try the step again{back}")
-
-    async def probe(self, command: str, *, timeout: float | None = None,
-                    input: str | None = None) -> CommandResult:
-        """A read-only look at the host (checks, verifies): not an action, not journalled
-        as one, but its result still only ever counts when the exit status came back.
-        A look cut off by a lost connection changed nothing: it looks again."""
-        def look() -> Awaitable[CommandResult]:
-            return self._x.remote.run(
-                command, timeout=timeout or self.settings.timeouts.command, input=input)
-
-        for _ in range(_READ_ONLY_RERUNS - 1):
-            try:
-                return await look()
-            except OutcomeUnknown as exc:
-                self.info(f"{str(exc).rstrip('.')}; looking again once reconnected")
-        return await look()  # the last try: cut off again, the caller hears of it
-
-    async def upload(self, local: Path, remote: str) -> Uploaded:
-        last = [0.0]
-
-        def progress(done: int, total: int) -> None:
-            now = time.monotonic()
-            if done == total or now - last[0] > 0.1:
-                last[0] = now
-                self.progress(done, total, f"uploading {local.name}")
-
-        sent = await self.act(Upload(str(local), remote), lambda: self._x.remote.upload(
-            local, remote, timeout=self.settings.timeouts.upload, progress=progress,
-            host_hash=True))
-        if sent.kept:
-            # (Operator trial: a retry went on from 1.3 GB, and nothing said so.)
-            self.info(f"went on from the {sent.kept / (1 << 20):.0f} MiB of {local.name} an "
-                      "earlier attempt had left on the host (their sha256 matched ours)")
-        return sent
-
-    async def write_file(self, edit: EditFile, content: str | bytes) -> None:
-        """Replace a file on the host whole or not at all, keeping its owner and
-        mode and, the first time, a `.runbook-bak` of it (Remote.replace_file).
-        Text is written as UTF-8; bytes as they are.
-
-        One journalled action, the one the plan showed: a connection lost on
-        the way leaves it in doubt. The content goes over SFTP, so it never
-        appears in a command line, the journal or the process list."""
-        timeouts = self.settings.timeouts
-        data = content.encode() if isinstance(content, str) else content
-        await self.act(edit, lambda: self._x.remote.replace_file(
-            edit.path, data, staging_dir=self.settings.upload_dir,
-            timeout=timeouts.command, upload_timeout=timeouts.upload))
-
-    async def api(self, *, fresh: bool = False, old: bool = False) -> StreamManagerAPI:
-        return await self._x.api_factory(fresh, old)
-
-    async def review(self, subject: Review, *, decisions_path: Path | None) -> bool:
-        """Hand an interactive review (the properties diff editor) to the front end."""
-        self._x.journal.write(Record.REVIEW_START, step=self._step.id)
-        finished = await self._x.front.review(self._step.id, subject,
-                                              decisions_path=decisions_path)
-        self._x.journal.write(Record.REVIEW_END, step=self._step.id, finished=finished)
-        return finished
-
-    # -- telling the operator ------------------------------------------------
-
-    def info(self, text: str) -> None:
-        self._x._info(self._step, text)
-
-    def note(self, kind: str, text: str, **data: Any) -> None:
-        """A fact worth keeping for the report (journalled as its own record)."""
-        redact = self._x.redactor
-        text = redact(text)
-
-        def masked(value: Any) -> Any:
-            # Its data's text too (strings, lists of them), not by each
-            # caller's care (review); other kinds are names and counts.
-            if isinstance(value, list):
-                return [masked(item) for item in value]
-            return redact(value) if isinstance(value, str) else value
-
-        data = {key: masked(value) for key, value in data.items()}
-        self._x.journal.write(Record.NOTE, step=self._step.id, kind=kind, text=text, **data)
-        self._say("info", text)
-
-    def progress(self, done: float, total: float | None, label: str, *,
-                 of_limit: bool = False) -> None:
-        self._x.front.tell(Progress(self._step.id, done, total, label, of_limit))
-
-    def add_secret(self, value: str) -> None:
-        self._x.redactor.add(value)
-
-    def plan_context(self) -> PlanContext[F]:
-        return self._x.plan_context()
 
 
 class Executor(Generic[F]):
@@ -581,7 +304,7 @@ class Executor(Generic[F]):
         try:
             passed = self._drill_step_passed()
             if passed is not None:
-                self._info(passed, f"--rollback-after {passed.id}: the earlier run had done "
+                self.info(passed, f"--rollback-after {passed.id}: the earlier run had done "
                            "this step, so the way back begins now; the steps before it are "
                            "not looked at again")
                 outcome = await self._roll_back(f"--rollback-after {passed.id}: done in the "
@@ -612,7 +335,7 @@ class Executor(Generic[F]):
         try:
             for step in steps:
                 if step.id == then:  # a drill: whoever confirms it must know
-                    self._info(step, f"--rollback-after {step.id}: once this step is done, "
+                    self.info(step, f"--rollback-after {step.id}: once this step is done, "
                                "runbook takes the way back to the old stream manager instead "
                                "of going on")
                 outcome = await self._one(step)
@@ -621,7 +344,7 @@ class Executor(Generic[F]):
                     choice = await self.front.recover(
                         dataclasses.replace(self.reports[step.id]), can_roll_back=can_roll_back)
                     if choice is Recovery.RETRY:
-                        self._info(step, "trying again: its check looks first; a step it does "
+                        self.info(step, "trying again: its check looks first; a step it does "
                                          "not find done waits for its confirmation again")
                         outcome = await self._one(step, again=True)
                     elif choice is Recovery.ROLLBACK and can_roll_back:
@@ -635,7 +358,7 @@ class Executor(Generic[F]):
                 if outcome is not Outcome.DONE:
                     return outcome
                 if step.id == then:
-                    self._info(step, "rolling back after this step, as asked")
+                    self.info(step, "rolling back after this step, as asked")
                     return await self._roll_back(f"--rollback-after {step.id}: practised "
                                                  "from there")
         except _WayBackChosen as chosen:
@@ -725,7 +448,7 @@ class Executor(Generic[F]):
             found = await self.remote.job_status(job)
             if found is None:
                 continue
-            self._info(step, f"{of}'s command still runs on the host (pids "
+            self.info(step, f"{of}'s command still runs on the host (pids "
                        f"{', '.join(map(str, found.pids))}); waiting for it to end, at most "
                        f"{found.left:.0f}s")
             deadline = time.monotonic() + found.left
@@ -737,23 +460,23 @@ class Executor(Generic[F]):
                 await asyncio.sleep(min(1.0, max(0.1, left)))
                 found = await self.remote.job_status(job)
             if found is not None:
-                self._info(step, "it outlived its time limit: stopping it")
+                self.info(step, "it outlived its time limit: stopping it")
                 if not await self.remote.stop_job(job):
                     raise StepFailed(f"{of} (session {found.session}) still "
                                      "runs on the host and could not be stopped; stop it by "
                                      "hand before running the step again")
-            self._info(step, f"{of} has ended")
+            self.info(step, f"{of} has ended")
 
     async def _look(self, step: Step[F], ctx: RunContext[F]) -> Check:
         """The step's check; a check cut off by a lost connection changed
         nothing, so it looks again once the connection is back."""
-        for _ in range(_READ_ONLY_RERUNS - 1):
+        for _ in range(READ_ONLY_RERUNS - 1):
             try:
                 return await step.check(ctx)
             except Exception as exc:
-                if not _outcome_unknown(exc):
+                if not outcome_unknown(exc):
                     raise
-                self._info(step, f"{str(exc).rstrip('.')}; looking again once reconnected")
+                self.info(step, f"{str(exc).rstrip('.')}; looking again once reconnected")
         return await step.check(ctx)  # the last try: cut off again, the caller hears of it
 
     async def _find_out(self, step: Step[F], ctx: RunContext[F],
@@ -772,7 +495,7 @@ class Executor(Generic[F]):
                                         "host, or retry, which waits for what the first "
                                         "attempt left running and looks before it runs "
                                         "anything")
-        self._info(step, f"{said}; reconnecting to find out what it did")
+        self.info(step, f"{said}; reconnecting to find out what it did")
         try:
             await self.remote.connect()
             await self._settle_earlier_attempt(step, ctx.jobs_in_doubt)
@@ -783,16 +506,16 @@ class Executor(Generic[F]):
         except Exception as exc:  # could not look: the outcome stays unknown
             return StepState.IN_DOUBT, (f"{said}, and finding out what it did failed too: "
                                         f"{_reason(exc)}. Check before running it again.")
-        self._info(step, "reconnected")
+        self.info(step, "reconnected")
         if proof.done:
             return StepState.DONE, f"{proof.detail} (found in place after the connection was lost)"
         if step.read_only:
-            self._info(step, "it only looks at the host: running it again")
+            self.info(step, "it only looks at the host: running it again")
             return StepState.PENDING, ""
         if found.under_way:
             # Offered the way back from a healthy upgrade (operator trial: a
             # drop as the service started; it answered ten seconds later).
-            self._info(step, f"it is under way on the host ({found.detail}): running the "
+            self.info(step, f"it is under way on the host ({found.detail}): running the "
                              "step again waits for it, and does nothing twice")
             return StepState.PENDING, ""
         return StepState.IN_DOUBT, (f"{said}. Reconnected: the check does not find the outcome "
@@ -831,7 +554,7 @@ class Executor(Generic[F]):
         self._tell(CutoverStarted(step.id, self.cutover_began), Record.CUTOVER_START,
                    step=step.id, began=began.began)
 
-    def _info(self, step: Step[F], text: str) -> None:
+    def info(self, step: Step[F], text: str) -> None:
         """What the runbook says of a step, journalled as the step's own info
         lines are: `runbook log` shows what the screen did (operator trial)."""
         said = self.redactor(text)
@@ -901,13 +624,13 @@ class Executor(Generic[F]):
             how = (f"in the earlier run the operator aborted it while it ran {started} (a command "
                    "was told to stop; a request already sent stands)" if earlier.aborted else
                    f"the earlier run started {started} and never heard how it ended")
-            self._info(step, f"in doubt: {how}; the check does not find the outcome in place, "
+            self.info(step, f"in doubt: {how}; the check does not find the outcome in place, "
                        "so it can run again")
         if skipped_before is not None:
             # A skip is a decision, not a fact about the host: a resumed run
             # offers the step again, and skipping keeps the earlier reason.
             report.detail = self.redactor(f"skipped in the earlier run: {skipped_before}")
-            self._info(step, report.detail + (
+            self.info(step, report.detail + (
                 "; run it now, or skip it again" if step.skippable else
                 "; a cutover step cannot stay skipped while its outcome is not in place"
                 if step.phase is Phase.CUTOVER else
@@ -917,7 +640,7 @@ class Executor(Generic[F]):
         if decision.answer is Answer.STOP:
             return Outcome.STOPPED
         if decision.answer is Answer.ROLLBACK:
-            self._info(step, "not run: the operator chose the way back to the old stream "
+            self.info(step, "not run: the operator chose the way back to the old stream "
                              "manager instead")
             raise _WayBackChosen(step.id)
         if decision.answer is Answer.SKIP:
@@ -941,7 +664,7 @@ class Executor(Generic[F]):
             self.journal.write(Record.CONFIRM, step=step.id, answer=decision.answer.value,
                                reason=reason)
             if decision.answer is Answer.ROLLBACK and not self._way_back_open(step):
-                self._info(step, "nothing to go back from: the cutover has not begun, and the "
+                self.info(step, "nothing to go back from: the cutover has not begun, and the "
                            "live stream manager serves as before. Run the step, or stop."
                            if step.phase is not Phase.ROLLBACK else
                            "this is the way back already. Run the step, or stop.")
@@ -955,7 +678,7 @@ class Executor(Generic[F]):
             else:
                 why = (f"{step.id} cannot be skipped: every later step relies on what it "
                        "finds. Run it, or stop.")
-            self._info(step, why)
+            self.info(step, why)
 
     async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
         report = self.reports[step.id]
@@ -979,11 +702,11 @@ class Executor(Generic[F]):
                 except JournalWriteError:
                     raise  # nothing more may happen unrecorded
                 except Exception as exc:  # the API client and anything unforeseen end the step
-                    if not _outcome_unknown(exc):
+                    if not outcome_unknown(exc):
                         state, detail = StepState.FAILED, self._failure(step, exc)
                     else:
                         state, detail = await self._find_out(step, ctx, exc)
-                        if state is StepState.PENDING and attempt < _READ_ONLY_RERUNS:
+                        if state is StepState.PENDING and attempt < READ_ONLY_RERUNS:
                             ctx = RunContext(self, step)
                             continue  # it only looks: looking again is safe
                         if state is StepState.PENDING:
@@ -1015,7 +738,7 @@ class Executor(Generic[F]):
                 # result already (asyncio.wait_for) took it back: square the
                 # task's count, or the next stop would end the whole run.
                 task.uncancel()
-                self._info(step, "it ended before the stop reached it")
+                self.info(step, "it ended before the stop reached it")
         finally:
             self._stoppable, self._stop_asked = None, None
         report.elapsed_s = round(time.monotonic() - started, 1)

@@ -121,7 +121,7 @@ class Session(Generic[F]):
     def preview(self) -> dict[str, list[Action] | None]:
         """Each step's plan as far as it can be told before the run (None where
         it needs what an earlier step learns); secrets masked."""
-        from runbook.executor import redact_action
+        from runbook.run_context import redact_action
 
         plans: dict[str, list[Action] | None] = {}
         for step in [*self.steps, *self.rollback]:

@@ -24,13 +24,14 @@ from typing import Any, ClassVar, cast
 
 import pytest
 
-from runbook.executor import Outcome, RunContext
+from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.journal import Journal
 from runbook.model import EditFile, Phase
 from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import OutcomeUnknown, Remote, RemoteError, install_script
+from runbook.run_context import RunContext
 from runbook.step import PlanContext, Step, StepContext
 from steps import red5
 from tests.rehearsal import rehearsal_host as rehearsal_host_at
