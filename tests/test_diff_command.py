@@ -605,6 +605,43 @@ def test_a_started_decisions_file_says_how_to_keep_a_sample_value(
     assert "\naction" not in table  # a hint, not a decision: the key stays open
 
 
+def test_a_set_key_the_template_has_only_commented_out_is_said_to_be_left_out(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Review: --set on a key the template ships commented out (and the live
+    file lacks) went into the merged file but not into the decisions file
+    written from that review, and nothing said so: the window went without
+    it. Such a key is no key of the review without the --set, so no decisions
+    file can decide it: the line says where it can be kept."""
+    live = files["live"]
+    live.write_bytes(b"".join(line for line in live.read_bytes().splitlines(keepends=True)
+                              if not line.startswith(b"aws.defaultzone=")))
+    path = tmp_path / "decisions.toml"
+    _, _, err = run(live, files["template"], decisions=path,
+                    sets=["aws.defaultzone=eu-west-1", "config.dbHost=db2"])
+    said = [line for line in err.splitlines() if "aws.defaultzone" in line]
+    assert len(said) == 1 and "not kept in " + str(path) in said[0], err
+    assert "[properties] set" in said[0] and "commented out" in said[0], err
+    # Without --decisions there is nothing to keep it in, and nothing to say.
+    _, _, err = run(live, files["template"], sets=["aws.defaultzone=eu-west-1"])
+    assert "aws.defaultzone" not in err, err
+
+
+def test_a_set_key_neither_file_has_is_said_to_be_left_out_of_the_decisions_file(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A key of one's own cannot be decided in a decisions file (applied
+    without the --set, it is no key of either file): written from the review,
+    the file leaves it out, and the line about the key says where it can be kept."""
+    path = tmp_path / "decisions.toml"
+    _, _, err = run(files["live"], files["template"], decisions=path,
+                    sets=["my.own.key=1", "config.dbHost=db2"])
+    assert "my.own.key" not in path.read_text()
+    said = [line for line in err.splitlines() if "my.own.key" in line]
+    assert len(said) == 1 and "not kept in " + str(path) in said[0], err
+    assert "[properties] set" in said[0], err
+
+
 @pytest.mark.parametrize("as_json", [False, True], ids=["check", "json"])
 def test_a_set_key_neither_file_has_is_named_with_the_closest_known_one(
     files: dict[str, Path], as_json: bool

@@ -72,7 +72,8 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
     return values
 
 
-def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
+def unknown_sets(review: Review, sets: Iterable[str],
+                 decisions: Path | None = None) -> list[str]:
     """A line for each ``--set`` key that neither file sets (a key the template
     has commented out counts as known), and for each secret given on the
     command line.
@@ -80,7 +81,8 @@ def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
     Such a key goes into the merged file as a new one, as asked; but a typo
     does the same, and leaves the key that was meant as it was, so it is said
     once, with the known key closest to it. A secret's value stays in the
-    shell's history (operator trial)."""
+    shell's history (operator trial). The `decisions` file cannot keep such a
+    key, which the files alone do not have (review: it was left out unsaid)."""
     known = [kr.key for kr in review
              if kr.old is not None or kr.new is not None or kr.new_commented is not None]
     lines = []
@@ -89,12 +91,22 @@ def unknown_sets(review: Review, sets: Iterable[str]) -> list[str]:
             lines.append(f"runbook diff: --set {visible(key)}: a secret on the command line "
                          "stays in the shell's history; the editor (e) takes it unseen, and a "
                          f"decisions file names it as ${env_name_for(key)}")
+        only_commented = key in review and review[key].old is None \
+            and review[key].new is None and review[key].new_commented is not None
+        if only_commented and decisions is not None:
+            lines.append(f"runbook diff: --set {visible(key)}: the template has this key only "
+                         "commented out and the live file not at all, so it is not kept in "
+                         f"{visible(str(decisions))}, which decides only keys a review has "
+                         "without --set: for the window, put it in the config's [properties] set")
         if key in known:
             continue
         close = closest(key, known)
         meant = f"; did you mean {visible(close)}?" if close else ""
+        kept = "" if decisions is None else (
+            f"; it is not kept in {visible(str(decisions))}, which decides only the files' "
+            "keys: for the window, put it in the config's [properties] set")
         lines.append(f"runbook diff: --set {visible(key)}: neither file sets this key, so it "
-                     f"goes in as a new one{meant}")
+                     f"goes in as a new one{meant}{kept}")
     return lines
 
 
@@ -405,7 +417,7 @@ def diff_command(
         return bad(str(exc))
     result.asked = asked
 
-    for line in unknown_sets(result, asked):
+    for line in unknown_sets(result, asked, decisions):
         print(line, file=stderr)
     stale = stale_decisions(result.decision_result, result) if result.decision_result else None
     if stale is not None:
