@@ -127,6 +127,7 @@ class Properties(Red5Step):
             DecisionsError,
             PropertiesError,
             decode_properties,
+            keys_neither_file_has,
             review,
             stale_decisions,
         )
@@ -146,9 +147,12 @@ class Properties(Red5Step):
             template_text = decode_properties(template, template_name)
             now_text = template_text if now == template else decode_properties(now, new_path)
             result = review(old_text, template_text, old_name=live_path,
-                            new_name=template_name, overrides=overrides(ctx))
+                            new_name=template_name, overrides=overrides(ctx),
+                            set_by=f"{ctx.settings.source} [properties] set")
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
+        for line in keys_neither_file_has(result, ctx.settings.property_overrides):
+            ctx.info(f"[properties] set: {line}")
         for key in result.keys:
             if key.secret:
                 for value in (key.old, key.new, key.merged):

@@ -87,6 +87,27 @@ def older(version: str | None, than: str | None) -> bool:
     return bool(version and than) and release_numbers(version) < release_numbers(than)
 
 
+# Bigger than any red5-web.properties: a member claiming more is no template.
+_TEMPLATE_MOST = 1 << 20
+
+
+def shipped_template(zip_path: Path) -> tuple[bytes, str] | None:
+    """The red5-web.properties a distribution zip ships, and its name inside
+    the zip; None where the zip has none that can be read (preflight and
+    unpack say why)."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            names = archive.namelist()
+            inside = names if _is_flat(names) else [name.partition("/")[2] for name in names]
+            member = next((name for name, rest in zip(names, inside, strict=True)
+                           if rest == PROPERTIES), None)
+            if member is None or archive.getinfo(member).file_size > _TEMPLATE_MOST:
+                return None
+            return archive.read(member), f"{zip_path.name}:{member}"
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+
+
 def not_for_this_procedure(zip_path: Path) -> str | None:
     """Why a distribution cannot be the target of this procedure, if it cannot.
 

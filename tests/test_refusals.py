@@ -67,6 +67,39 @@ def test_a_stream_manager_2_distribution_is_refused_before_anything_connects(
     assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.jsonl"))
 
 
+@pytest.mark.parametrize(("value", "refused"), [("yes", True), ("30s", True), ("true", False)],
+                         ids=["word-for-boolean", "unit-for-number", "right-kind"])
+def test_a_config_set_of_another_kind_than_the_template_is_refused_before_anything_connects(
+    tmp_path: Path, value: str, refused: bool
+) -> None:
+    """Review and operator trial: `[properties] set` passed the config, plan
+    and the first eight steps, and the properties step then refused it in
+    --set's words, which the operator never typed (exit 1, in the window).
+    The template is in the distribution on this machine: its kinds are known
+    before anything connects."""
+    zip_path = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr(f"red5pro-server-11.1.0.b835/{PROPS}",
+                         "proxy.enabled=false\ninstancecontroller.httptimeout=30000\n"
+                         "#later.flag=true\nconfig.dbPass={password}\n")
+    config = write_config(tmp_path, zip_path)
+    key = "proxy.enabled" if value != "30s" else "instancecontroller.httptimeout"
+    text = config.read_text().replace("# set = {", f'set = {{ "{key}" = "{value}" }}\n# set = {{')
+    config.write_text(text)
+    for args in (["plan", str(config)], ["run", str(config), "--headless", "--yes"]):
+        result = runbook(*args, tmp_path=tmp_path)
+        if not refused:
+            assert key not in result.stderr, result.stderr
+            continue
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert "properties.set" in result.stderr and key in result.stderr, result.stderr
+        assert "--set" not in result.stderr, result.stderr
+    if refused:
+        assert not (tmp_path / "state").exists() or \
+            not list((tmp_path / "state").rglob("*.jsonl"))
+
+
 async def test_an_older_release_is_refused_before_anything_changes(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         older = scenarios.scenario("5.1-to-6.2").old

@@ -1198,3 +1198,37 @@ async def test_a_delete_the_api_says_is_under_way_already_is_waited_for(
         assert "already" in said, said
         assert group in [g["name"] for g in await api.list_nodegroups()], \
             "still on its way out: the step's wait sees it go"
+
+
+_TO_PROPERTIES = ["preflight", "upload", "unpack", "properties"]
+
+
+async def test_a_config_set_of_another_kind_than_the_live_value_names_the_config(
+        tmp_path: Path) -> None:
+    """Review: a [properties] set value of another kind than the live file's
+    (the template has a placeholder there, so only the step can know) was
+    refused in --set's words, which the operator never typed."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, _TO_PROPERTIES, tmp_path / "j.jsonl", front,
+                                    property_overrides={"aws.defaultVPC": "yes"})
+        settings = rehearsal_settings(host)
+    assert outcome is Outcome.FAILED
+    said = detail(front, "properties")
+    assert said.startswith(f"{settings.source} [properties] set aws.defaultVPC: the live file "
+                           "has false"), said
+    assert "--set" not in said, said
+
+
+async def test_a_config_set_of_a_key_neither_file_has_is_named_before_the_merge(
+        tmp_path: Path) -> None:
+    """Operator trial: a typo in [properties] set went in as a new key, and
+    the key meant kept its old value, with nothing said; `diff --set` names
+    it with the closest known key."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        await run_only(host, _TO_PROPERTIES, tmp_path / "j.jsonl", front,
+                       property_overrides={"streammanager.iq": "10.9.9.9"})
+    said = [line for line in front.text().splitlines() if "streammanager.iq" in line
+            and "neither file" in line]
+    assert said and "streammanager.ip" in said[0], front.text()

@@ -34,6 +34,33 @@ def refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
         refused = red5.not_for_this_procedure(settings.distribution)
         if refused:
             raise ConfigError(settings.source, refused, key="artifacts.distribution")
+        _refuse_sets_of_another_kind(settings)
+
+
+def _refuse_sets_of_another_kind(settings: Settings) -> None:
+    """The config's [properties] set against the template the distribution
+    ships: a word for a true/false key, a unit on a number, found now rather
+    than by the properties step in the window (review, operator trial). The
+    live file, read only on the host, is the step's to check."""
+    from runbook.config import ConfigError
+    from steps import red5
+
+    if not settings.property_overrides:
+        return
+    shipped = red5.shipped_template(settings.distribution)
+    if shipped is None:
+        return
+    from runbook.properties import PropertiesError, against_the_template, decode_properties
+
+    data, name = shipped
+    try:
+        said = against_the_template(decode_properties(data, name), name,
+                                    settings.property_overrides)
+    except PropertiesError:
+        return  # unpack and the properties step say what is wrong with it
+    if said:
+        raise ConfigError(settings.source, f"{'; '.join(said)} (in {name})",
+                          key="properties.set")
 
 
 def _refuse_a_rehearsals_config(settings: Settings) -> None:

@@ -82,13 +82,42 @@ _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
 _BOOLEAN = ("true", "false")
 
 
+def another_kind(key: str, value: str, like: str, where: str) -> str | None:
+    """Why `value` cannot stand where `where` (the template, the live file)
+    has `like`: true or false, or a whole number, must stay so. Red5 reads
+    such keys as booleans and numbers when its webapp starts (inferred: it
+    fails there, or reads a word as false), so a typo would be found only
+    with the stream manager down (operator trial: `abc` for a key that is
+    false in the template). The value is not repeated: it may be a secret
+    typed blind."""
+    if like.lower() in _BOOLEAN and value.lower() not in _BOOLEAN:
+        return f"{key}: {where} has {like} here, so the value must be true or false"
+    if _WHOLE_NUMBER.fullmatch(like) and not _WHOLE_NUMBER.fullmatch(value):
+        return (f"{key}: {where} has the whole number {like} here, so the value must be a "
+                "whole number too (digits only, no unit)")
+    return None
+
+
+def against_the_template(template: str, name: str, values: Mapping[str, str]) -> list[str]:
+    """What the template alone says against values decided before any file
+    on the host is read (the config's [properties] set): each value of
+    another kind than the template's, active or commented out. Secrets have
+    no kind to keep (_refuse_another_kind)."""
+    parsed = parse(template, name)
+    said = []
+    for key, value in values.items():
+        found = parsed.active.get(key) or parsed.commented.get(key)
+        if found is None or is_secret_key(key) or is_placeholder(found[1]):
+            continue
+        why = another_kind(key, value, found[1], "the template")
+        if why is not None:
+            said.append(why)
+    return said
+
+
 def _refuse_another_kind(kr: KeyReview, value: str) -> None:
-    """A typed value must be of the kind the key's template (or live) value
-    is: true or false, or a whole number. Red5 reads such keys as booleans and
-    numbers when its webapp starts (inferred: it fails there, or reads a
-    word as false), so a typo would be found only with the stream manager
-    down (operator trial: `abc` for a key that is false in the template).
-    The value is not repeated: it may be a secret typed blind. A secret has
+    """A typed value must be of the kind the key's template (or, where the
+    template has a placeholder, live) value is (another_kind). A secret has
     no kind to keep: a new password need not look like the old one, and the
     refusal would have said the live one (review)."""
     if kr.secret:
@@ -97,15 +126,9 @@ def _refuse_another_kind(kr: KeyReview, value: str) -> None:
                   ((kr.new, "the template"), (kr.new_commented, "the template"),
                    (kr.old, "the live file"))
                   if seen is not None and not is_placeholder(seen)), None)
-    if found is None:
-        return
-    like, where = found
-    if like.lower() in _BOOLEAN and value.lower() not in _BOOLEAN:
-        raise DecisionError(f"{kr.key}: {where} has {like} here, so the value must be "
-                            "true or false")
-    if _WHOLE_NUMBER.fullmatch(like) and not _WHOLE_NUMBER.fullmatch(value):
-        raise DecisionError(f"{kr.key}: {where} has the whole number {like} here, so "
-                            "the value must be a whole number too (digits only, no unit)")
+    why = another_kind(kr.key, value, *found) if found is not None else None
+    if why is not None:
+        raise DecisionError(why)
 
 
 # What the files say of a key, and what happens to it unless someone decides.
@@ -670,11 +693,13 @@ def review(
     new_name: str = "new",
     overrides: dict[str, str] | None = None,
     decisions: DecisionSource | None = None,
+    set_by: str = "--set",
 ) -> Review:
     """Classify every key of ``old`` (the live file) against ``new`` (the new template).
 
     ``overrides`` are values the runbook sets itself (config.dbHost and config.dbPort for
-    the new database) or that came from ``--set``; they beat any decision. ``decisions``
+    the new database) or that came from ``--set``, or in a run the config's [properties]
+    set: what ``set_by`` names in a refusal. They beat any decision. ``decisions``
     (a loaded decisions file) is applied last; what it did is in ``decision_result``.
     Raises :class:`PropertiesError` for a file Java would not read the same way, and for
     one that looks cut short: no keys, or without the Red5 keys the other file has.
@@ -687,7 +712,7 @@ def review(
         try:
             _refuse_another_kind(result[key], value)
         except DecisionError as exc:
-            raise PropertiesError(f"--set {exc}") from None
+            raise PropertiesError(f"{set_by} {exc}") from None
     if decisions is not None:
         result.decision_result = decisions.apply(result)
     return result

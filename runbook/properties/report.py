@@ -72,6 +72,26 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
     return values
 
 
+def _known_keys(review: Review) -> list[str]:
+    """The keys either file has, a key the template has commented out too."""
+    return [kr.key for kr in review
+            if kr.old is not None or kr.new is not None or kr.new_commented is not None]
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = closest(key, known)
+    return f"; did you mean {visible(close)}?" if close else ""
+
+
+def keys_neither_file_has(review: Review, keys: Iterable[str]) -> list[str]:
+    """A line for each of `keys` (a run's [properties] set) that neither file
+    has: it goes in as a new key, and a typo leaves the key meant as it was
+    (operator trial: said by `diff --set`, not in the window)."""
+    known = _known_keys(review)
+    return [f"{visible(key)} is set, and neither file has it, so it goes in as a new "
+            f"key{_did_you_mean(key, known)}" for key in keys if key not in known]
+
+
 def unknown_sets(review: Review, sets: Iterable[str],
                  decisions: Path | None = None) -> list[str]:
     """A line for each ``--set`` key that neither file sets (a key the template
@@ -83,8 +103,7 @@ def unknown_sets(review: Review, sets: Iterable[str],
     once, with the known key closest to it. A secret's value stays in the
     shell's history (operator trial). The `decisions` file cannot keep such a
     key, which the files alone do not have (review: it was left out unsaid)."""
-    known = [kr.key for kr in review
-             if kr.old is not None or kr.new is not None or kr.new_commented is not None]
+    known = _known_keys(review)
     lines = []
     for key in sets:
         if key in review and review[key].secret:
@@ -100,8 +119,7 @@ def unknown_sets(review: Review, sets: Iterable[str],
                          "without --set: for the window, put it in the config's [properties] set")
         if key in known:
             continue
-        close = closest(key, known)
-        meant = f"; did you mean {visible(close)}?" if close else ""
+        meant = _did_you_mean(key, known)
         kept = "" if decisions is None else (
             f"; it is not kept in {visible(str(decisions))}, which decides only the files' "
             "keys: for the window, put it in the config's [properties] set")
