@@ -66,6 +66,24 @@ def _differing(merged: dict[str, str], on_the_host: dict[str, str]) -> str:
     return f": it differs in {shown}{more}"
 
 
+def _left_open(result: Review, where: object) -> str:
+    """Every key that keeps the merge from being written, in one refusal
+    (operator trial: the keys to decide were named, the values to confirm
+    only on the next try), and the two ways on."""
+    parts = []
+    if result.undecided:
+        many = len(result.undecided) > 1
+        parts.append(f"{len(result.undecided)} {'keys need' if many else 'key needs'} a value "
+                     f"or a decision ({', '.join(result.undecided)})")
+    if result.unconfirmed:
+        many = len(result.unconfirmed) > 1
+        parts.append(f"{len(result.unconfirmed)} {'values need' if many else 'value needs'} "
+                     f"confirming ({', '.join(result.unconfirmed)})")
+    return (f"the file was not written: {' and '.join(parts)}. Try the step again to decide "
+            f"them in the review, or give each an action (accept-new, keep-old or set) in "
+            f"{where}, then try again")
+
+
 # How many keys a verdict names before it counts the rest.
 _NAMED = 6
 
@@ -233,20 +251,8 @@ class Properties(Red5Step):
                 "the decisions file takes these secrets from environment variables that are "
                 "not set: " + ", ".join(f"{key} (${name})" for key, name in unset.items())
                 + "; export them where runbook runs, then try again")
-        if result.undecided:
-            raise StepFailed(
-                f"{len(result.undecided)} key(s) need a decision before the file is written: "
-                f"{', '.join(result.undecided)}. Decide them in {where}, or review with "
-                "`runbook diff OLD NEW --decisions FILE`"
-            )
-        if result.unconfirmed:
-            # A new default (or Red5's sample value) goes in only on someone's word.
-            raise StepFailed(
-                f"{len(result.unconfirmed)} value(s) not confirmed: "
-                f"{', '.join(result.unconfirmed)}; the file was not written. Confirm them when "
-                f"asked, or give each an action (accept-new, keep-old or set) in {where}, "
-                "then try again"
-            )
+        if result.undecided or result.unconfirmed:
+            raise StepFailed(_left_open(result, where))
         if result.leftover_placeholders:
             raise StepFailed("the merge would still hold placeholders in "
                              f"{', '.join(result.leftover_placeholders)}; give them values in "

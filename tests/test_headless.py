@@ -303,7 +303,7 @@ async def test_the_properties_step_in_a_rehearsal_asks_before_new_defaults_go_in
     assert "1 new default nobody has confirmed" in text
     assert "spring.jackson.default-property-inclusion = non_null" in text
     # Declined, the step stopped short of writing and said what to do.
-    assert "not confirmed: spring.jackson.default-property-inclusion" in text
+    assert "1 value needs confirming (spring.jackson.default-property-inclusion)" in text
     assert merged["spring.jackson.default-property-inclusion"] == "non_null"
     assert merged["config.dbHost"] == host.new_db[0]
     records = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]

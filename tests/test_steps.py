@@ -1232,3 +1232,22 @@ async def test_a_config_set_of_a_key_neither_file_has_is_named_before_the_merge(
     said = [line for line in front.text().splitlines() if "streammanager.iq" in line
             and "neither file" in line]
     assert said and "streammanager.ip" in said[0], front.text()
+
+
+async def test_a_merge_left_open_names_every_open_key_and_the_way_on(tmp_path: Path) -> None:
+    """Operator trial: left with keys to decide and a new default to confirm,
+    the failure named only the keys to decide (the review, opened again,
+    showed three), and sent the operator to `runbook diff OLD NEW`, words to
+    fill in, where trying the step again reopens the review."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, facts = await run_only(host, _TO_PROPERTIES, tmp_path / "j.jsonl", front,
+                                        decisions=None)
+    assert outcome is Outcome.FAILED
+    review = facts._properties_review
+    assert review is not None and review.undecided and review.unconfirmed
+    said = detail(front, "properties")
+    for key in review.open_keys:
+        assert key in said, (key, said)
+    assert "OLD NEW" not in said and "try the step again" in said.lower(), said
+    assert "(s)" not in said, said
