@@ -1104,3 +1104,27 @@ def test_a_fault_past_the_drills_way_back_is_refused_at_start(tmp_path: Path) ->
         result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "sb").exists(), "refused before a sandbox is made"
+
+
+@pytest.mark.parametrize("command", ["diff", "report", "log"])
+def test_ctrl_c_in_a_command_that_keeps_no_journal_says_no_journal(
+        command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Review: ctrl+c in `diff --check`, `report` or `log` said "the journal
+    keeps what happened" and exited 3, a run's code; they keep no journal.
+    They end as an interrupted shell command does: 130 (128 + SIGINT)."""
+    from runbook.cli import door, records, review
+
+    def interrupted(*_args: object, **_kwargs: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(records, "report", interrupted)
+    monkeypatch.setattr(records, "log", interrupted)
+    monkeypatch.setattr(review, "review_properties", interrupted)
+    args = {"diff": ["diff", str(tmp_path / "a"), str(tmp_path / "b"), "--check"],
+            "report": ["report", str(tmp_path / "j.jsonl")],
+            "log": ["log", str(tmp_path / "j.jsonl")]}[command]
+    code = door.main(args)
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert err == "runbook: interrupted\n", err

@@ -152,10 +152,20 @@ def _option_before_the_command(given: list[str], commands: Collection[str]) -> s
     return f"{visible(given[0])} goes after the command: {visible(typed)}"
 
 
+# The commands that write a journal; the others (diff, plan, report, log)
+# only read, and stop on ctrl+c with the shell's 128 + SIGINT.
+_JOURNALLED = ("run", "rehearse", "rollback")
+_INTERRUPTED = 130
+
+
 def _command(args: argparse.Namespace) -> int:
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
+        if args.command not in _JOURNALLED:
+            # No run to stop: as an interrupted shell command ends (review).
+            print("runbook: interrupted", file=sys.stderr)
+            return _INTERRUPTED
         from runbook.model import Outcome
 
         print("runbook: interrupted; the journal keeps what happened", file=sys.stderr)
