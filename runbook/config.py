@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from runbook.model import REAL_PACE
-from runbook.redact import is_secret_key
+from runbook.redact import is_secret_key, near_a_secret_name
 from runbook.wholefile import special_file
 
 API_VERSIONS = ("3.0", "3.1", "4.0")
@@ -362,6 +362,12 @@ class _Reader:
             self._fail("api", "token_env", "must be the name of an environment variable")
         overrides = self.doc.get("properties", {}).get("set", {})
         for key in overrides if isinstance(overrides, dict) else ():
+            value = overrides[key]
+            if isinstance(value, dict) and value:
+                # `config.dbPort = "3307"` is table config to TOML (review).
+                inner = next(iter(value))
+                self._fail("properties", "set", f"a name with dots must be quoted: "
+                           f"\"{key}.{inner}\" = ..., not {key}.{inner} = ...")
             if _has_control(key) or _has_control(str(overrides[key])):
                 # The plan shows the edit a line a key: a second line read as
                 # an edit of its own (the file written escapes it).
@@ -371,6 +377,13 @@ class _Reader:
             if is_secret_key(key):
                 self._fail("properties", "set", f"{key} is a secret; secrets are not read from "
                            "the config file: decide it in the decisions file (value_env)")
+            near = near_a_secret_name(key)
+            if near is not None:
+                # Taken, its value would be shown in clear by plan (review).
+                self._fail("properties", "set", f"{key} reads as a misspelt secret's name "
+                           f"(ending in {near}?); secrets are not read from the config file: "
+                           "check the name, and decide a secret in the decisions file "
+                           "(value_env)")
         if not isinstance(overrides, dict) or not all(
             isinstance(v, str) for v in overrides.values()
         ):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import _thread  # threading's own lock, without loading threading for `diff`
 import contextlib
+import difflib
 import functools
 import os
 import re
@@ -37,6 +38,28 @@ def is_secret_key(name: str) -> bool:
     """True when a key's name says its value is a secret."""
     folded = name.lower().replace("_", "").replace("-", "")
     return _SECRET_NAME.search(folded) is not None
+
+
+# The words _SECRET_NAME finds, as a misspelling of a name's end is checked
+# against them (near_a_secret_name).
+_SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accesskey",
+                 "clientkey", "privatekey", "apikey", "credential", "pass")
+
+
+def near_a_secret_name(name: str) -> str | None:
+    """The secret word a name that is not a secret's ends in a misspelling of
+    (`cluster.pasword`: password), else None: the likeliest reason for such
+    a name is a typo of a secret's, whose value must not be shown (review)."""
+    if is_secret_key(name):
+        return None
+    folded = name.lower().replace("_", "").replace("-", "").rsplit(".", 1)[-1]
+    for word in _SECRET_WORDS:
+        for size in (len(word) - 1, len(word), len(word) + 1):
+            tail = folded[-size:]
+            if size >= 4 and len(tail) == size and \
+                    difflib.SequenceMatcher(None, tail, word).ratio() >= 0.8:
+                return word
+    return None
 
 
 # The key tags are made with: this user's, read from the state dir the first time
