@@ -81,6 +81,9 @@ _HINT: dict[Status, str] = {
     Status.OVERRIDDEN: "the runbook or --set owns this value; change it there",
 }
 
+# The row action each letter of a hint stands for (the bindings below).
+_LETTER_ACTIONS = {"a ": "accept_new", "o ": "keep_old", "e ": "edit", "x ": "toggle_removed"}
+
 Severity = Literal["information", "warning", "error", "success"]
 
 _STATUS_WIDTH = 2 + max(len(s.value) for s in Status)  # glyph, space, longest word
@@ -568,7 +571,11 @@ class PropertiesReviewScreen(Screen[bool]):
         detail.update(Content("\n").join(lines))
 
     def _decision_line(self, kr: KeyReview) -> Content:
-        hint = _HINT[kr.status]
+        # Only the letters that act on this key (operator trial: "a take the
+        # template's value" over a placeholder, which a then refused).
+        hint = " · ".join(part for part in _HINT[kr.status].split(" · ")
+                          if part[:2] not in _LETTER_ACTIONS
+                          or not _why_not(_LETTER_ACTIONS[part[:2]], kr))
         if kr.status is Status.NEEDS_VALUE and kr.left_blank:
             # Left blank by the template, a is a decision too (operator trial).
             hint += " · a leave it blank"

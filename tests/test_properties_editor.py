@@ -284,6 +284,28 @@ async def test_a_carried_key_given_another_value_no_longer_says_the_live_one_is_
     assert "the live value is kept" not in shown, shown
 
 
+async def test_the_detail_offers_only_the_letters_that_act_on_the_key(
+        pair: tuple[Path, Path]) -> None:
+    """Operator trial: on config.dbUser, whose template value is a placeholder,
+    the detail said "a take the template's value", and a then said there was
+    nothing to take (the footer rightly left a out)."""
+    app = make_app(pair, sets=[f"config.dbHost={NEW_DB}"])
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "config.dbUser")
+        assert screen.review["config.dbUser"].status is Status.CARRIED
+        shown = str(screen.query_one("#review-detail", Static).render())
+        assert "o keep the live value" in shown and "e type a value" in shown, shown
+        assert "a take" not in shown, shown
+        await pilot.press("a")
+        await pilot.pause()
+        assert "nothing to take" in message(screen)
+        # A hint with no letter stays: the row's value is the config's.
+        await go_to(pilot, screen, "config.dbHost")
+        shown = str(screen.query_one("#review-detail", Static).render())
+        assert "change it there" in shown, shown
+
+
 @pytest.mark.parametrize("sets", [[], [f"config.dbHost={NEW_DB}"]])
 async def test_config_db_host_says_the_run_points_it_at_the_new_database(
         pair: tuple[Path, Path], sets: list[str]) -> None:
