@@ -87,6 +87,28 @@ def test_exit_0_and_the_merged_file_when_nothing_needs_a_decision(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_the_merged_file_is_written_before_the_review_is_printed(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Operator trial: `diff ... --out FILE | head` said "the merged file can be
+    written", exited 141 as the reader went away, and left no FILE: it was
+    written only after the whole review had been printed."""
+    out = tmp_path / "merged.properties"
+
+    class GoneAfterALine(io.StringIO):
+        def write(self, text: str) -> int:
+            if self.tell() > 40:
+                raise BrokenPipeError
+            return super().write(text)
+
+    with pytest.raises(BrokenPipeError):
+        diff_command(filled_docs(files, tmp_path), files["template"],
+                     sets=["config.dbHost=db2.internal"], decisions=None, out=out,
+                     check=True, as_json=False, stdout=GoneAfterALine(), stderr=io.StringIO())
+    merged = javaproperties.loads(out.read_text(encoding="latin-1"))
+    assert merged["config.dbHost"] == "db2.internal"
+
+
 NEW_DEFAULTS = (
     "store.usageStatsDiscardThresholdDays",
     "instancecontroller.checkCorruptedNodes",

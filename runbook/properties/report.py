@@ -453,14 +453,8 @@ def diff_command(
             file=stderr,
         )
 
-    if as_json:
-        write_whole(stdout, _json_text(review_to_json(result), stdout.encoding) + "\n")
-    else:
-        stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
-        write_whole(stdout, render_review(result, paint=Painter.for_stream(stdout)))
-        if NEW_DATABASE_KEY in result and result[NEW_DATABASE_KEY].status is not Status.OVERRIDDEN:
-            stdout.write(f"\nNote: {NEW_DATABASE_NOTE}\n")
-
+    # Written before the review is printed: a reader gone after a few lines
+    # (`| head`) left no merged file behind its "can be written" (operator trial).
     # A review ahead of the window is only finished when every new default and
     # sample value has been confirmed too, and no placeholder is left, as in the editor.
     undecided = result.open_keys
@@ -473,4 +467,12 @@ def diff_command(
             except OSError as exc:
                 return bad(f"{out}: cannot write the merged file ({exc.strerror or exc})")
             print(f"wrote the merged file to {out}", file=stderr)
+
+    if as_json:
+        write_whole(stdout, _json_text(review_to_json(result), stdout.encoding) + "\n")
+    else:
+        stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
+        write_whole(stdout, render_review(result, paint=Painter.for_stream(stdout)))
+        if NEW_DATABASE_KEY in result and result[NEW_DATABASE_KEY].status is not Status.OVERRIDDEN:
+            stdout.write(f"\nNote: {NEW_DATABASE_NOTE}\n")
     return 1 if undecided else 0
