@@ -726,7 +726,11 @@ def _snapshot(report: Report) -> Snapshot:
         mine = [s for s in snapshots if Path(_text(s.data.get("journal"))).name == journal.name]
         if mine:
             return mine[-1]
-    raise HostStateError(f"{named or 'the snapshot'}: not found here or in the host state")
+    if not named:
+        # Not one lost: export-config takes it, and this run never did (trial).
+        raise HostStateError("this run took no snapshot of the nodegroups (export-config "
+                             "takes it before the cutover)")
+    raise HostStateError(f"{named}: not found here or in the host state")
 
 
 def _read_snapshot(path: Path) -> Snapshot:

@@ -209,7 +209,7 @@ def _fleet(report: Report) -> str:
     fleet = report.fleet
     out = ["<h2>Nodegroups and origins</h2>"]
     if fleet.problem:
-        out.append(f"<p>Before: the snapshot could not be read: {_e(fleet.problem)}</p>")
+        out.append(f"<p>Before: not known: {_e(fleet.problem)}</p>")
     else:
         api = f" (API {_e(fleet.api_version)})" if fleet.api_version else ""
         out.append(f"<p>Before: the snapshot taken {_e(stamp(fleet.taken))}{api}, "

@@ -200,7 +200,7 @@ def _fleet(report: Report) -> list[str]:
     fleet = report.fleet
     out = ["## Nodegroups and origins", ""]
     if fleet.problem:
-        out += [f"Before: the snapshot could not be read: {_md(fleet.problem)}", ""]
+        out += [f"Before: not known: {_md(fleet.problem)}", ""]
     else:
         api = f" (API {_md(fleet.api_version)})" if fleet.api_version else ""
         out += [f"Before: the snapshot taken {stamp(fleet.taken)}{api}, "

@@ -212,7 +212,7 @@ def test_a_throwaway_rehearsal_keeps_its_journal_snapshot_and_the_shipped_files(
     report = runbook("report", str(journal))
     assert report.returncode == 0, report.stderr
     fleet = fleet_section(report.stdout)
-    assert "could not be read" not in fleet, fleet
+    assert "Before: not known" not in fleet, fleet
     total = next(line for line in fleet.splitlines() if line.startswith("| **total**"))
     assert total.split("|")[5:7] == [" 2 ", " 5 "], total  # origins and nodes before
     kept = list((journal.parent / "hosts").glob("*/snapshots/*.json"))
@@ -716,7 +716,7 @@ def test_the_report_of_a_throwaway_rehearsal_journalled_elsewhere_finds_its_snap
     report = runbook("report", str(journal))
     assert report.returncode == 0, report.stderr
     fleet = fleet_section(report.stdout)
-    assert "could not be read" not in fleet and "Before: the snapshot taken" in fleet, fleet
+    assert "Before: not known" not in fleet and "Before: the snapshot taken" in fleet, fleet
 
 
 @pytest.mark.parametrize("pace", ["abc", "-1", "nan"])

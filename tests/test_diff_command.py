@@ -1048,3 +1048,21 @@ def test_a_value_written_in_utf8_says_how_the_stream_manager_reads_it(
     entry = re.split(r"\n(?!      )", out[out.index("instancecontroller.instanceNamePrefix"):])[0]
     assert "prodÃ©-" in entry
     assert "UTF-8" in entry and "ISO-8859-1" in entry and "\\u00e9" in entry, entry
+
+
+def test_the_refusals_say_each_name_once(files: dict[str, Path], tmp_path: Path) -> None:
+    """Operator trial: "--out X is X, which the review reads", and "not
+    applied to K: K: the template has ..."."""
+    live = files["live"]
+    result = runbook_cli("diff", str(live), str(files["template"]), "--out", str(live),
+                         "--check")
+    assert result.returncode == 2
+    assert result.stderr.count(str(live)) == 1 and "the live file" in result.stderr, \
+        result.stderr
+    key = "instancecontroller.httptimeout"
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text(f'[keys."{key}"]\naction = "set"\nvalue = "30s"\n')
+    _, text, _ = run(live, files["template"], decisions=decisions)
+    for words in ("not applied to", "REOPENED"):
+        said = [line for line in text.splitlines() if words in line]
+        assert len(said) == 1 and said[0].count(key) <= 1, text

@@ -1612,3 +1612,21 @@ def test_a_stopped_runs_report_says_where_it_stands_and_how_to_go_on(
     finished = build(tmp_path / "done.jsonl", estimate_from=[])
     text = plain(markdown(finished)) if fmt == "markdown" else html(finished)
     assert "--resume" not in text and "runbook rollback" not in text, text
+
+
+def test_a_run_that_took_no_snapshot_says_so_in_words(tmp_path: Path) -> None:
+    """Operator trial: the report of a run that never reached export-config
+    said "the snapshot could not be read: the snapshot: not found here or in
+    the host state", as if one had been taken and lost."""
+    path = tmp_path / "127.0.0.1-20261205T010000Z.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="red5admin@127.0.0.1:2222",
+                  rehearsal=False, steps=["preflight"], resumed=False)
+    journal.write("step-start", step="preflight")
+    journal.write("step-end", step="preflight", state="failed", detail="no route to host")
+    journal.write("run-end", outcome="failed", exit_code=1)
+    journal.close()
+    report = build(path, estimate_from=[])
+    for shown in (plain(markdown(report)), html(report)):
+        assert "took no snapshot" in shown, shown
+        assert "the snapshot: not found" not in shown and "could not be read" not in shown

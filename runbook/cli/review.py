@@ -17,12 +17,16 @@ def review_properties(args: argparse.Namespace) -> int:
     if args.out is not None:
         from runbook.journal import is_a_journal
 
-        over = _read_by_the_review(args.out, args.old, args.new, args.decisions)
+        over = _read_by_the_review(args.out, (args.old, "the live file"),
+                                   (args.new, "the new template"),
+                                   (args.decisions, "the decisions file"))
         if over is not None:
             # Operator trial: the merged file, secrets in clear, replaced the
             # decisions file meant to be shared, or the live copy; exit 0.
-            print(f"runbook diff: --out {visible(str(args.out))} is {over}, which the review "
-                  "reads; write the merged file to a path of its own", file=sys.stderr)
+            path, role = over
+            also = "" if str(path) == str(args.out) else f" ({visible(str(path))})"
+            print(f"runbook diff: --out {visible(str(args.out))} is {role}{also}, which the "
+                  "review reads; write the merged file to a path of its own", file=sys.stderr)
             return 2
         if is_a_journal(args.out):
             # Bad-input trial: a run's record became the merged file, in clear.
@@ -49,15 +53,15 @@ def review_properties(args: argparse.Namespace) -> int:
     return code
 
 
-def _read_by_the_review(out: Path, *read: Path | None) -> Path | None:
-    """The file of `read` that `out` names too (through a symlink or another
-    spelling), if one does."""
-    for path in read:
+def _read_by_the_review(out: Path, *read: tuple[Path | None, str]) -> tuple[Path, str] | None:
+    """The file of `read` (each with what it is to the review) that `out`
+    names too, through a symlink or another spelling, if one does."""
+    for path, role in read:
         if path is None:
             continue
         with contextlib.suppress(OSError):
             if out.exists() and path.exists() and os.path.samefile(out, path):
-                return path
+                return path, role
         if os.path.realpath(out) == os.path.realpath(path):
-            return path
+            return path, role
     return None

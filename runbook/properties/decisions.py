@@ -230,8 +230,11 @@ class Decisions:
             try:
                 _apply_one(review, key, entry.action, value)
             except DecisionError as exc:
-                review.reopen(key, f"the recorded decision does not apply: {exc}")
-                result.rejected[key] = str(exc)
+                # Said beside the key: its name, which the refusal begins
+                # with, once is enough (operator trial).
+                why = str(exc).removeprefix(f"{key}: ")
+                review.reopen(key, f"the recorded decision does not apply: {why}")
+                result.rejected[key] = why
                 continue
             result.applied.append(key)
         return result
