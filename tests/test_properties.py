@@ -939,3 +939,12 @@ def test_a_decided_keys_hint_to_decide_goes_and_comes_back_if_it_is_reopened(
     decisions.record(third)
     decisions.save(path)
     assert "to decide" in block(path.read_text()), block(path.read_text())
+
+
+def test_a_file_too_big_is_said_at_its_size_not_rounded_down(tmp_path: Path) -> None:
+    """Operator trial: a 3.99 MiB file was refused as "3 MiB", and one of 1.5
+    MiB as "1 MiB", the limit itself."""
+    path = tmp_path / "red5-web.properties"
+    path.write_bytes(b"a=b\n" * (3 << 17))  # 1.5 MiB
+    with pytest.raises(PropertiesError, match=r"is 1\.5 MiB"):
+        read_properties(path)
