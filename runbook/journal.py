@@ -20,7 +20,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -386,10 +386,18 @@ class Replay:
 
     def left_by_the_way_back(self) -> list[str]:
         """What the steps that changed something leave that the way back does
-        not undo (operator trial: a recreate that failed on its first read
-        was said to leave nodegroups in the new database)."""
-        return [text for step, text in self.leaves.items()
-                if step in self.steps and self.steps[step].acted]
+        not undo (left_behind)."""
+        return left_behind(self.leaves, lambda step: step in self.steps
+                           and self.steps[step].acted)
+
+
+def left_behind(leaves: Mapping[str, str], acted: Callable[[str], bool]) -> list[str]:
+    """What each step that `acted` (an action on record) leaves that the way
+    back does not undo, from the run-start's `leaves`: one rule for the
+    replay and the report. A step that changed nothing leaves nothing
+    (operator trial: a recreate that failed on its first read was said to
+    leave nodegroups in the new database)."""
+    return [text for step, text in leaves.items() if acted(step)]
 
 
 def cutover_began(record: dict[str, Any], ts: str) -> str:

@@ -36,6 +36,7 @@ from runbook.journal import (
     journal_scenario,
     journal_unattended,
     last_downtime,
+    left_behind,
     read,
     replay,
     unwritten,
@@ -668,9 +669,8 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.scenario = journal_scenario(starts)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(path, report)
-    # Only a step that changed something (an action on record) leaves it.
-    left = [text for step_id, text in reader.leaves.items()
-            if (step := report.step(step_id)) is not None and step.actions]
+    left = left_behind(reader.leaves,
+                       lambda step_id: bool((step := report.step(step_id)) and step.actions))
     report.before_another_attempt = before_another_attempt(report.outcome, left)
     _estimate(report, estimate_from)
     return report
