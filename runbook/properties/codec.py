@@ -165,7 +165,8 @@ def read_properties(path: Path | str, name: str | None = None) -> str:
         size = p.stat().st_size
         if size > LARGEST_PROPERTIES:
             # Bad-input trial: 64 MB took 17 s and 1.7 GB before any word.
-            raise PropertiesError(f"{label}: is {size / (1 << 20):.1f} MiB, and a "
+            mib = f"{size / (1 << 20):.1f}".removesuffix(".0")  # 1.5, 2: not 1 for 1.5
+            raise PropertiesError(f"{label}: is {mib} MiB, and a "
                                   "red5-web.properties is a few KB; give the path of that file")
         data = p.read_bytes()
     except FileNotFoundError:
