@@ -381,9 +381,8 @@ class _Reader:
             if near is not None:
                 # Taken, its value would be shown in clear by plan (review).
                 self._fail("properties", "set", f"{key} reads as a misspelt secret's name "
-                           f"(ending in {near}?); secrets are not read from the config file: "
-                           "check the name, and decide a secret in the decisions file "
-                           "(value_env)")
+                           f"({near}?); secrets are not read from the config file: check the "
+                           "name, and decide a secret in the decisions file (value_env)")
         if not isinstance(overrides, dict) or not all(
             isinstance(v, str) for v in overrides.values()
         ):

@@ -40,26 +40,32 @@ def is_secret_key(name: str) -> bool:
     return _SECRET_NAME.search(folded) is not None
 
 
-# The words _SECRET_NAME finds, as a misspelling of a name's end is checked
-# against them (near_a_secret_name).
+# The secrets Red5's red5-web.properties names (the templates of 5.1, 6.2 and
+# the API 4 release, and the AWS guide's sample: runbook/rehearsal/data,
+# tests/data/properties): a name a letter away from one of them is a typo of
+# it, not a key of its own (near_a_secret_name).
+RED5_SECRET_KEYS = ("aws.accessKey", "aws.accessSecret", "az.clientKey", "az.vmPassword",
+                    "cluster.password", "config.dbPass", "limelight.pwd",
+                    "rest.administratorToken", "serverapi.accessToken", "terra.token")
+# The words _SECRET_NAME finds that a name's last part may misspell.
 _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accesskey",
-                 "clientkey", "privatekey", "apikey", "credential", "pass")
+                 "clientkey", "privatekey", "apikey", "credential")
 
 
 def near_a_secret_name(name: str) -> str | None:
-    """The secret word a name that is not a secret's ends in a misspelling of
-    (`cluster.pasword`: password), else None: the likeliest reason for such
-    a name is a typo of a secret's, whose value must not be shown (review)."""
+    """The secret a name that is not a secret's is most likely a typo of
+    (`cluster.pasword`: cluster.password), else None: its value must not be
+    shown (review). A letter or two away from a secret Red5 names, or a last
+    part a letter away from a secret's word; not a word that merely looks
+    like one (proxy.secure, node.broken: review)."""
     if is_secret_key(name):
         return None
-    folded = name.lower().replace("_", "").replace("-", "").rsplit(".", 1)[-1]
-    for word in _SECRET_WORDS:
-        for size in (len(word) - 1, len(word), len(word) + 1):
-            tail = folded[-size:]
-            if size >= 4 and len(tail) == size and \
-                    difflib.SequenceMatcher(None, tail, word).ratio() >= 0.8:
-                return word
-    return None
+    close = difflib.get_close_matches(name, RED5_SECRET_KEYS, n=1, cutoff=0.9)
+    if close:
+        return close[0]
+    last = name.lower().replace("_", "").replace("-", "").rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(last, _SECRET_WORDS, n=1, cutoff=0.9)
+    return close[0] if close and len(last) >= 5 else None
 
 
 # The key tags are made with: this user's, read from the state dir the first time
