@@ -364,10 +364,16 @@ class _Reader:
         for key in overrides if isinstance(overrides, dict) else ():
             value = overrides[key]
             if isinstance(value, dict) and value:
-                # `config.dbPort = "3307"` is table config to TOML (review).
-                inner = next(iter(value))
+                # `config.dbPort = "3307"` is table config to TOML (review),
+                # and spring.jackson.default-property-inclusion two of them.
+                parts = [key]
+                while isinstance(value, dict) and value:
+                    inner = next(iter(value))
+                    parts.append(inner)
+                    value = value[inner]
+                name = ".".join(parts)
                 self._fail("properties", "set", f"a name with dots must be quoted: "
-                           f"\"{key}.{inner}\" = ..., not {key}.{inner} = ...")
+                           f"\"{name}\" = ..., not {name} = ...")
             if _has_control(key) or _has_control(str(overrides[key])):
                 # The plan shows the edit a line a key: a second line read as
                 # an edit of its own (the file written escapes it).

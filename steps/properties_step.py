@@ -79,9 +79,11 @@ def _left_open(result: Review, where: object) -> str:
         many = len(result.unconfirmed) > 1
         parts.append(f"{len(result.unconfirmed)} {'values need' if many else 'value needs'} "
                      f"confirming ({', '.join(result.unconfirmed)})")
-    return (f"the file was not written: {' and '.join(parts)}. Try the step again to decide "
-            f"them in the review, or give each an action (accept-new, keep-old or set) in "
-            f"{where}, then try again")
+    # Both ways, since the step cannot know the front end: headless has no
+    # editor, only the decisions file (second review).
+    return (f"the file was not written: {' and '.join(parts)}. In the TUI, try the step "
+            f"again to decide them in the editor; or give each an action (accept-new, "
+            f"keep-old or set) in {where}, which `runbook diff` can write, then try again")
 
 
 # How many keys a verdict names before it counts the rest.

@@ -104,7 +104,10 @@ def shipped_template(zip_path: Path) -> tuple[bytes, str] | None:
             if member is None or archive.getinfo(member).file_size > _TEMPLATE_MOST:
                 return None
             return archive.read(member), f"{zip_path.name}:{member}"
-    except (OSError, KeyError, zipfile.BadZipFile):
+    except Exception:
+        # Damaged, encrypted, or packed in a way zipfile cannot unpack
+        # (Deflate64, which the host's unzip may take): the steps say,
+        # where it matters (second review: plan ended in a traceback).
         return None
 
 

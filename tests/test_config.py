@@ -448,16 +448,19 @@ def test_a_pipe_as_the_distribution_is_refused_at_start(tmp_path: Path) -> None:
     assert "artifacts.distribution" in str(err.value) and "regular file" in str(err.value)
 
 
-def test_a_dotted_property_name_left_unquoted_is_told_to_be_quoted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["config.dbPort", "spring.jackson.default-property-inclusion"])
+def test_a_dotted_property_name_left_unquoted_is_told_to_be_quoted(
+        tmp_path: Path, name: str) -> None:
     """Review: `config.dbPort = "3307"` under [properties.set] is a table
     `config` to TOML, and was refused as "must be a table of key = "value"
-    strings", which is what the operator wrote."""
+    strings", which is what the operator wrote; a name of three parts was
+    then told to quote its first two (second review)."""
     path = write(tmp_path, example_text().replace(
         '# set = { "streammanager.ip" = "10.0.0.12" }', "") + '\n[properties.set]\n'
-        'config.dbPort = "3307"\n')
+        f'{name} = "3307"\n')
     with pytest.raises(ConfigError) as err:
         config.load(path)
-    assert '"config.dbPort" = ' in str(err.value) and "quote" in str(err.value), err.value
+    assert f'"{name}" = ' in str(err.value) and "quote" in str(err.value), err.value
 
 
 def test_a_near_miss_of_a_secret_under_set_is_refused_as_the_secret_is(tmp_path: Path) -> None:

@@ -100,6 +100,57 @@ def test_a_config_set_of_another_kind_than_the_template_is_refused_before_anythi
             not list((tmp_path / "state").rglob("*.jsonl"))
 
 
+def _damaged(zip_path: Path, how: str) -> None:
+    """A distribution whose red5-web.properties Python's zipfile cannot read,
+    though its listing reads (and the host's unzip may read it whole)."""
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"red5pro-server-11.1.0.b835/{PROPS}",
+                         "proxy.enabled=false\nx=" + "a" * 5000 + "\n")
+    data = bytearray(zip_path.read_bytes())
+    if how == "corrupt":  # the packed data, just after the local header's name
+        at = data.index(b"red5-web.properties") + len("red5-web.properties")
+        for k in range(at + 2, at + 12):
+            data[k] ^= 0x5A
+    for signature, flags, method in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        at = data.index(signature)
+        if how == "encrypted":
+            data[at + flags] |= 1
+        elif how == "deflate64":
+            data[at + method] = 9
+    zip_path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["corrupt", "encrypted", "deflate64"])
+def test_a_template_that_cannot_be_read_here_is_left_to_the_steps(
+    tmp_path: Path, how: str
+) -> None:
+    """Second review: with [properties] set given, a distribution whose
+    template zipfile cannot read (corrupt, encrypted, Deflate64, which the
+    host's unzip takes) crashed plan with a traceback."""
+    zip_path = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
+    _damaged(zip_path, how)
+    config = write_config(tmp_path, zip_path)
+    config.write_text(config.read_text().replace(
+        "# set = {", 'set = { "proxy.enabled" = "yes" }\n# set = {'))
+    result = runbook("plan", str(config), tmp_path=tmp_path)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_way_back_is_not_refused_over_a_properties_set(tmp_path: Path) -> None:
+    """Second review: rollback shares run's refusals, and was refused for a
+    [properties] set value it never uses."""
+    zip_path = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr(f"red5pro-server-11.1.0.b835/{PROPS}", "proxy.enabled=false\n")
+    config = write_config(tmp_path, zip_path)
+    config.write_text(config.read_text().replace(
+        "# set = {", 'set = { "proxy.enabled" = "yes" }\n# set = {'))
+    result = runbook("rollback", str(config), "--headless", "--yes", tmp_path=tmp_path)
+    assert "properties.set" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+
+
 async def test_an_older_release_is_refused_before_anything_changes(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         older = scenarios.scenario("5.1-to-6.2").old

@@ -1250,4 +1250,5 @@ async def test_a_merge_left_open_names_every_open_key_and_the_way_on(tmp_path: P
     for key in review.open_keys:
         assert key in said, (key, said)
     assert "OLD NEW" not in said and "try the step again" in said.lower(), said
+    assert "runbook diff" in said, "headless has no editor: the decisions file is the way"
     assert "(s)" not in said, said

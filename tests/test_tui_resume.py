@@ -409,3 +409,35 @@ def test_a_rehearsal_resumed_at_another_pace_says_its_times_will_compare_with_no
     assert len(pace_notes) == 1, said
     assert pace_name(then) in pace_notes[0] and pace_name(now) in pace_notes[0], said
     assert "no other run" in pace_notes[0], said
+
+
+@pytest.mark.parametrize("cutover", [False, True], ids=["before-the-cutover", "mid-cutover"])
+def test_a_config_set_the_template_refuses_holds_only_until_the_cutover(
+        tmp_path: Path, cutover: bool) -> None:
+    """Second review: the config's [properties] set, checked against the
+    distribution's template before anything connects, also refused a run
+    going on from a cutover, whose properties step no longer merges."""
+    import dataclasses
+    import zipfile
+
+    from runbook.config import ConfigError
+
+    zip_path = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("red5pro-server-11.1.0.b835/webapps/streammanager/WEB-INF/"
+                         "red5-web.properties", "proxy.enabled=false\n")
+    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=cutover)
+    changed = dataclasses.replace(settings(), distribution=zip_path,
+                                  property_overrides={"proxy.enabled": "yes"})
+    args = door.command_line().parse_args(["rehearse", "--sandbox", str(tmp_path), "--resume"])
+
+    def prepare() -> None:
+        lifecycle.prepare_run(args, changed, token=TOKEN, folder=tmp_path / "runs",
+                              state_dir=tmp_path / "operator", offer_resume=True,
+                              stopper=Stopper(), isolated=True, say=lambda _: None)
+
+    if cutover:
+        prepare()
+    else:
+        with pytest.raises(ConfigError, match=r"proxy\.enabled"):
+            prepare()

@@ -17,6 +17,7 @@ from runbook.cli.refusals import (
     refuse_a_run_beside,
     refuse_a_second_cutover,
     refuse_decisions_the_run_cannot_use,
+    refuse_sets_the_template_refuses,
     refuse_what_this_procedure_cannot_do,
     runs_of,
 )
@@ -64,6 +65,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         settings = replace(settings, unattended=True)
     earlier = _resume_from(args, settings, folder, say) if offer_resume else None
     refuse_decisions_the_run_cannot_use(settings, earlier)
+    refuse_sets_the_template_refuses(settings, earlier)
     offered = earlier
     if offered is None and offer_resume and args.journal is None and not is_headless(args):
         offered = unfinished(folder, **runs_of(settings))

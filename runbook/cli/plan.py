@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.cli.refusals import (
     refuse_decisions_the_run_cannot_use,
+    refuse_sets_the_template_refuses,
     refuse_what_this_procedure_cannot_do,
 )
 from runbook.cli.wiring import plan_settings, session
@@ -25,6 +26,7 @@ async def print_plan(args: argparse.Namespace) -> int:
 
     settings = plan_settings(args.config)
     refuse_what_this_procedure_cannot_do(settings)
+    refuse_sets_the_template_refuses(settings, None)
     _note_what_the_run_would_refuse(settings)
     # Connects to nothing; the host's state folder may say which snapshot
     # cutover would rebuild from.

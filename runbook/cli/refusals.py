@@ -34,18 +34,22 @@ def refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
         refused = red5.not_for_this_procedure(settings.distribution)
         if refused:
             raise ConfigError(settings.source, refused, key="artifacts.distribution")
-        _refuse_sets_of_another_kind(settings)
 
 
-def _refuse_sets_of_another_kind(settings: Settings) -> None:
+def refuse_sets_the_template_refuses(settings: Settings, earlier: Replay | None) -> None:
     """The config's [properties] set against the template the distribution
     ships: a word for a true/false key, a unit on a number, found now rather
     than by the properties step in the window (review, operator trial). The
-    live file, read only on the host, is the step's to check."""
+    live file, read only on the host, is the step's to check. As for the
+    decisions file, not for a run going on from a cutover, whose properties
+    step is trusted from then on, nor for the way back, which never merges
+    (second review: rollback was refused over it)."""
     from runbook.config import ConfigError
     from steps import red5
 
-    if not settings.property_overrides:
+    if not settings.property_overrides or not settings.distribution.is_file():
+        return
+    if earlier is not None and earlier.cutover_started is not None:
         return
     shipped = red5.shipped_template(settings.distribution)
     if shipped is None:

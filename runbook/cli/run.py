@@ -13,6 +13,7 @@ from runbook.cli.refusals import (
     refuse_a_journal_in_use,
     refuse_a_run_beside,
     refuse_decisions_the_run_cannot_use,
+    refuse_sets_the_template_refuses,
 )
 from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
 
@@ -32,6 +33,7 @@ async def run_upgrade(args: argparse.Namespace, stopper: Stopper) -> int:
     folder = args.journal.parent if args.journal is not None else default_dir()
     if not args.resume:
         refuse_decisions_the_run_cannot_use(settings, None)
+        refuse_sets_the_template_refuses(settings, None)
         refuse_a_run_beside(folder, settings)
     refuse_the_screen_without_a_terminal(args)
     token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
