@@ -728,8 +728,10 @@ def _snapshot(report: Report) -> Snapshot:
             return mine[-1]
     if not named:
         # Not one lost: export-config takes it, and this run never did (trial).
-        raise HostStateError("this run took no snapshot of the nodegroups (export-config "
-                             "takes it before the cutover)")
+        # (Not "took none": one written as the run was killed, before its
+        # record, may be in another machine's host state: second review.)
+        raise HostStateError("no snapshot of the nodegroups is on record for this run, here "
+                             "or in the host state (export-config takes it before the cutover)")
     raise HostStateError(f"{named}: not found here or in the host state")
 
 
