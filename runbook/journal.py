@@ -400,6 +400,13 @@ def left_behind(leaves: Mapping[str, str], acted: Callable[[str], bool]) -> list
     return [text for step, text in leaves.items() if acted(step)]
 
 
+def text_of(value: Any) -> str:
+    """A record's field as text: a journal written by hand or by an older
+    runbook may hold a number or null where text is meant. One coercion for
+    every reader of records (the report, the log)."""
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
 def cutover_began(record: dict[str, Any], ts: str) -> str:
     """When a cutover-start record says the cutover began: runbook's record of
     the moment for the host, or, in journals from before it (or a damaged

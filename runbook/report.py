@@ -5,8 +5,8 @@ host, the releases and API versions, when it started and ended, how long the
 stream manager was down against the last rehearsal, every step with its times,
 outcome, actions and output, the warnings, the properties decisions and the
 nodegroups before and after. ``report_md`` and ``report_html`` render it
-(with what they share in ``report_format``);
-:func:`log_lines` is the run's output for ``runbook log``.
+(with what they share in ``report_format``); ``runbook log``'s lines are
+runbook.log's.
 
 Nothing here adds secrets: the journal is masked as it is written, and of the
 fleet snapshot (whose launch configs hold cloud settings) only names, regions
@@ -39,13 +39,13 @@ from runbook.journal import (
     left_behind,
     read,
     replay,
+    text_of,
     unwritten,
 )
-from runbook.model import Outcome, outcome_words, result_line, signal_cause
-from runbook.standing import before_another_attempt, said_time
+from runbook.model import Outcome, signal_cause
+from runbook.standing import before_another_attempt
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import silence, write_whole
-from runbook.visible import visible
 from runbook.wholefile import atomic_write
 
 # The few places the record of a Red5 upgrade is read by name.
@@ -301,7 +301,7 @@ def newest_journal(folder: Path) -> Path:
     return found[-1]
 
 
-def _records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
+def journal_records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     """A journal's records, and what to say of a last record torn mid-write
     (None when there is none): it is left out, never in silence (operator
     trial), since the host may have gone one action further."""
@@ -315,10 +315,6 @@ def _records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
             "have gone one action further than this says") if cut and not in_use(path) \
         else None  # a run writing it now may be half way through a record
     return records, said
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
 
 
 def _number(value: Any) -> float | None:
@@ -336,6 +332,20 @@ def _owner(path: Path) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return f"uid {uid}"
+
+
+# What an abort did to an action it cut short, by the action's kind: its
+# status, and the words the report says it in. An API request or a wait is
+# not here: the request stands once sent, and runbook only stopped waiting.
+_CUT_SHORT = {
+    "shell": ("told to stop", "runbook told the host to stop the command it ran"),
+    # Staged, then put in place by one rename (Remote.replace_file).
+    "editfile": ("stopped", "runbook stopped its edit: the file it edited is as it was or "
+                 "whole as edited"),
+    # A new attempt keeps the part whose checksum matches (Remote.upload).
+    "upload": ("stopped part-way", "runbook stopped the transfer: what reached the host "
+               "stays, and a new attempt goes on from it"),
+}
 
 
 class _Reader:
@@ -370,11 +380,11 @@ class _Reader:
         return self.steps[step_id]
 
     def take(self, record: dict[str, Any]) -> None:
-        ts = _text(record.get("ts"))
+        ts = text_of(record.get("ts"))
         self.report.downtime.last_seen = ts or self.report.downtime.last_seen
         read = _READS.get(record["event"])
         if read is not None:
-            read(self, record, ts, _text(record.get("step")))
+            read(self, record, ts, text_of(record.get("step")))
 
     def _run_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         report = self.report
@@ -385,16 +395,16 @@ class _Reader:
         self.open_this_run.clear()
         report.runs += 1
         report.started = report.started or ts
-        report.config = _text(record.get("config")) or report.config
-        report.host = _text(record.get("host")) or report.host
+        report.config = text_of(record.get("config")) or report.config
+        report.host = text_of(record.get("host")) or report.host
         report.rehearsal = bool(record.get("rehearsal"))
-        report.operator = _text(record.get("operator")) or report.operator
+        report.operator = text_of(record.get("operator")) or report.operator
         for listed in record.get("steps") or []:
-            self.step(_text(listed))
-        self.cutover.update(_text(listed) for listed in record.get("cutover") or [])
+            self.step(text_of(listed))
+        self.cutover.update(text_of(listed) for listed in record.get("cutover") or [])
         leaves = record.get("leaves")
         if isinstance(leaves, dict):
-            self.leaves.update({_text(k): _text(v) for k, v in leaves.items()})
+            self.leaves.update({text_of(k): text_of(v) for k, v in leaves.items()})
         report.outcome = report.exit_code = None
         report.ended = None
 
@@ -404,12 +414,12 @@ class _Reader:
         # Each loss once, with why (operator trial: a drop mid-cutover left
         # no trace in the report, which read as a quiet night).
         self.report.remarks.append(
-            f"{ts}: the SSH connection to {_text(record.get('host'))} was lost "
-            f"({_text(record.get('reason'))}); the run reconnected or gave up as the steps say")
+            f"{ts}: the SSH connection to {text_of(record.get('host'))} was lost "
+            f"({text_of(record.get('reason'))}); the run reconnected or gave up as the steps say")
 
     def _connected(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
         report = self.report
-        report.fingerprint = report.fingerprint or _text(record.get("fingerprint")) or None
+        report.fingerprint = report.fingerprint or text_of(record.get("fingerprint")) or None
 
     def _journal_repaired(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         self.report.remarks.append(f"{ts}: the journal was repaired at line "
@@ -418,12 +428,12 @@ class _Reader:
 
     def _detached(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         report = self.report
-        steps = ", ".join(_text(s) for s in record.get("steps") or []) or "no step"
+        steps = ", ".join(text_of(s) for s in record.get("steps") or []) or "no step"
         # A step may be waiting on the Stream Manager API, not on a
         # command (operator trial: recreate "went on on the host").
         cause = signal_cause(record.get("exit_code"))
         who = cause or "the operator left"
-        for left in map(_text, record.get("steps") or []):
+        for left in map(text_of, record.get("steps") or []):
             if left in self.going:  # the operator's choice, or a signal: not a crash
                 self.going[left].left = cause or "the operator left runbook"
         if not record.get("steps"):
@@ -440,7 +450,7 @@ class _Reader:
                                   "started went on without runbook")
 
     def _aborted(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
-        for aborted in (_text(s) for s in record.get("steps") or []):
+        for aborted in (text_of(s) for s in record.get("steps") or []):
             # This run's actions only: one an earlier run left open was
             # cut off by that run's end, not by this abort (review).
             going = [self.open[key] for key in self.open_this_run & self.open.keys()
@@ -486,31 +496,31 @@ class _Reader:
     def _action_start(self, record: dict[str, Any], ts: str, step_id: str) -> None:
         if not step_id:
             return
-        action = Action(ts, _text(record.get("kind")), _text(record.get("text")))
+        action = Action(ts, text_of(record.get("kind")), text_of(record.get("text")))
         self.step(step_id).actions.append(action)
-        key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
+        key = (step_id, text_of(record.get("attempt")), int(record.get("n") or 0))
         self.open[key] = action
         self.open_this_run.add(key)
 
     def _action_end(self, record: dict[str, Any], _ts: str, step_id: str) -> None:
         if not step_id:
             return
-        key = (step_id, _text(record.get("attempt")), int(record.get("n") or 0))
+        key = (step_id, text_of(record.get("attempt")), int(record.get("n") or 0))
         ended = self.open.pop(key, None)
         if ended is not None:
-            ended.status = _text(record.get("status")) or None
+            ended.status = text_of(record.get("status")) or None
             exit_status = record.get("exit")
             ended.exit = exit_status if isinstance(exit_status, int) else None
-            ended.error = _text(record.get("error"))
+            ended.error = text_of(record.get("error"))
 
     def _output(self, record: dict[str, Any], _ts: str, step_id: str) -> None:
         if step_id:
-            self._showed(step_id, [(_text(stream), _text(line))
+            self._showed(step_id, [(text_of(stream), text_of(line))
                                    for stream, line in record.get("lines") or []])
 
     def _note(self, record: dict[str, Any], ts: str, step_id: str) -> None:
         report = self.report
-        note = Note(step_id, ts, _text(record.get("kind")), _text(record.get("text")))
+        note = Note(step_id, ts, text_of(record.get("kind")), text_of(record.get("text")))
         if step_id:
             self.step(step_id).notes.append(note)
             # Among its output, where the screen and `runbook log` show it
@@ -521,11 +531,11 @@ class _Reader:
         if note.kind == SERVICE_ANSWERED and record.get("side") == "old":
             # The old release on the way back: not what the upgrade went to.
             report.service_back = note.text
-            report.api_back = _text(record.get("api_version")) or report.api_back
+            report.api_back = text_of(record.get("api_version")) or report.api_back
         elif note.kind == SERVICE_ANSWERED:
             report.service = report.service or note.text
-            report.version_to = report.version_to or _text(record.get("install_version"))
-            report.api_to = report.api_to or _text(record.get("api_version"))
+            report.version_to = report.version_to or text_of(record.get("install_version"))
+            report.api_to = report.api_to or text_of(record.get("api_version"))
         if note.kind == NODEGROUP_RECREATED:
             self._recreated(record)
 
@@ -556,12 +566,12 @@ class _Reader:
     def _run_end(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         report = self.report
         report.ended = ts
-        report.outcome = _text(record.get("outcome")) or None
+        report.outcome = text_of(record.get("outcome")) or None
         code = record.get("exit_code")
         report.exit_code = code if isinstance(code, int) else None
 
     def _step_end(self, step: StepRun, record: dict[str, Any], ts: str) -> None:
-        state = _text(record.get("state"))
+        state = text_of(record.get("state"))
         if record.get("already") and step.state == "done" and step.ended:
             return  # a resumed run trusting what this journal already says
         attempt = self.going.pop(step.id, None)
@@ -569,22 +579,22 @@ class _Reader:
             attempt = Attempt(self.report.runs, found=bool(record.get("already")))
             step.tries.append(attempt)
         attempt.ended, attempt.state = ts, state
-        attempt.detail = _text(record.get("detail"))
+        attempt.detail = text_of(record.get("detail"))
         attempt.elapsed_s = _number(record.get("elapsed_s"))
         attempt.lines = self.said.pop(step.id, [])
         step.state = state
         step.ended = ts
         step.elapsed_s = _number(record.get("elapsed_s"))
-        step.detail = _text(record.get("detail"))
-        step.skip_reason = _text(record.get("reason")) if state == "skipped" else ""
+        step.detail = text_of(record.get("detail"))
+        step.skip_reason = text_of(record.get("reason")) if state == "skipped" else ""
         if self.stopped_at == step.id:
             self.stopped_at = None
 
     def _recreated(self, record: dict[str, Any]) -> None:
-        after = Nodegroup(_text(record.get("new")), _regions(record.get("regions")),
-                          _text(record.get("launch_config")), _text(record.get("scale_policy")),
+        after = Nodegroup(text_of(record.get("new")), _regions(record.get("regions")),
+                          text_of(record.get("launch_config")), text_of(record.get("scale_policy")),
                           _count(record.get("origins")))
-        self.recreated[_text(record.get("old"))] = after
+        self.recreated[text_of(record.get("old"))] = after
 
     def finish(self) -> Report:
         report = self.report
@@ -605,10 +615,10 @@ class _Reader:
             for step in report.steps:
                 step.undone = step.id in self.cutover and step.state == "done"
         facts = report.facts
-        report.version_from = _text(facts.get("live_version")) or None
-        report.version_to = _text(facts.get("new_version")) or report.version_to or None
-        report.api_from = _text(facts.get("api_version")) or None
-        report.api_to = _text(facts.get("new_api_version")) or report.api_to or None
+        report.version_from = text_of(facts.get("live_version")) or None
+        report.version_to = text_of(facts.get("new_version")) or report.version_to or None
+        report.api_from = text_of(facts.get("api_version")) or None
+        report.api_to = text_of(facts.get("new_api_version")) or report.api_to or None
         report.operator = report.operator or _owner(report.path)
         return report
 
@@ -637,7 +647,7 @@ _READS: dict[str, Callable[[_Reader, dict[str, Any], str, str], None]] = {
 
 
 def _regions(value: Any) -> tuple[str, ...]:
-    return tuple(_text(r) for r in value) if isinstance(value, list) else ()
+    return tuple(text_of(r) for r in value) if isinstance(value, list) else ()
 
 
 def _count(value: Any) -> int | None:
@@ -650,7 +660,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     The downtime estimate is the newest finished cutover among the journals in
     `estimate_from` (default: the rehearsals in the user's state dir and the
     journals beside this one) of a run at this run's pace."""
-    records, torn = _records(path)
+    records, torn = journal_records(path)
     if not any(r["event"] == Record.RUN_START for r in records):
         raise ReportError(f"{path}: records no run (no {Record.RUN_START} record)")
     reader = _Reader(path)
@@ -662,7 +672,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
                               f"read ({exc}); the journal is damaged") from None
     report = reader.finish()
     if torn is not None:
-        report.warnings.append(Note("", _text(records[-1].get("ts")), "journal", torn))
+        report.warnings.append(Note("", text_of(records[-1].get("ts")), "journal", torn))
     starts = [r for r in records if r["event"] == Record.RUN_START]
     report.pace = journal_pace(starts)
     report.unattended = journal_unattended(starts)
@@ -710,7 +720,7 @@ def _where_it_stands(path: Path, report: Report) -> tuple[str, list[tuple[str, s
 
 def _snapshot(report: Report) -> Snapshot:
     """The snapshot this run took (the facts name it), or the host state's."""
-    named = _text(report.facts.get("snapshot"))
+    named = text_of(report.facts.get("snapshot"))
     if named and Path(named).is_file():
         return _read_snapshot(Path(named))
     address, _, port = report.host.rpartition("@")[2].rpartition(":")
@@ -723,7 +733,7 @@ def _snapshot(report: Report) -> Snapshot:
     roots = [journal.parent, journal.parent.parent, default_dir(), rehearsals_dir()]
     for root in dict.fromkeys(roots):
         snapshots = HostState(root, address, int(port)).snapshots()
-        mine = [s for s in snapshots if Path(_text(s.data.get("journal"))).name == journal.name]
+        mine = [s for s in snapshots if Path(text_of(s.data.get("journal"))).name == journal.name]
         if mine:
             return mine[-1]
     if not named:
@@ -742,15 +752,15 @@ def _read_snapshot(path: Path) -> Snapshot:
         raise HostStateError(f"{path}: cannot be read ({exc})") from None
     if not isinstance(data, dict):
         raise HostStateError(f"{path}: is not a snapshot")
-    return Snapshot(path, _text(data.get("taken")), data.get("api_version"), data)
+    return Snapshot(path, text_of(data.get("taken")), data.get("api_version"), data)
 
 
 def _group_before(group: Any) -> Nodegroup | None:
     if not isinstance(group, dict):
         return None
     nodes = [n for n in group.get("nodes") or [] if isinstance(n, dict)]
-    return Nodegroup(_text(group.get("name")), _regions(group.get("regions")),
-                     _text(group.get("launchConfig")), _text(group.get("scalePolicy")),
+    return Nodegroup(text_of(group.get("name")), _regions(group.get("regions")),
+                     text_of(group.get("launchConfig")), text_of(group.get("scalePolicy")),
                      sum(1 for n in nodes if n.get("role") == "origin"), len(nodes))
 
 
@@ -763,12 +773,12 @@ def _fleet(report: Report, recreated: dict[str, Nodegroup]) -> Fleet:
         fleet.problem = str(exc)
     else:
         fleet.snapshot, fleet.taken = str(snapshot.path), snapshot.taken
-        fleet.api_version = _text(snapshot.api_version) or None
+        fleet.api_version = text_of(snapshot.api_version) or None
         for kind, names in (("launchconfigs", fleet.launch_configs),
                             ("scalepolicies", fleet.scale_policies)):
             found = snapshot.data.get(kind)
             if isinstance(found, dict):
-                names.extend(sorted(_text(name) for name in found))
+                names.extend(sorted(text_of(name) for name in found))
         groups = snapshot.data.get("nodegroups")
         listed = groups if isinstance(groups, list) else []
         before = [g for g in map(_group_before, listed) if g is not None]
@@ -827,145 +837,6 @@ def _mtime(path: Path) -> float:
         return path.stat().st_mtime
     except OSError:
         return 0.0
-
-
-# --- runbook log -------------------------------------------------------------------------
-
-
-def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
-              continued: bool = False) -> list[tuple[str, str]]:
-    """(step, line) for every line the run showed, in order: the commands as
-    they started, their output, the notes and how each step ended; only
-    `step`'s, and only those holding `grep` (in any case), when given."""
-    records, torn = _records(path)
-    lines: list[tuple[str, str]] = []
-    steps: dict[str, None] = {}
-    runs = 0
-    running = False  # a run began and has recorded no end
-    previous_end: dict[str, Any] | None = None  # the run before's run-end record
-    last = ""  # the time of the record before this one: a cut came after it
-    current = ""  # the step of the last record that named one
-    for record in records:
-        step_id = _text(record.get("step"))
-        event = record["event"]
-        if event == Record.RUN_START:
-            steps.update(dict.fromkeys(_text(s) for s in record.get("steps") or []))
-            if running:
-                lines.append(_cut_off(last))
-            elif previous_end is not None:
-                # (Operator trial: "resumed" with no word of how the run before ended.)
-                lines.append(_run_ended(previous_end))
-            lines += _run_began(record, first=runs == 0)
-            runs += 1
-            running = True
-        elif event == Record.RUN_END:
-            running = False
-            previous_end = record
-        last = _text(record.get("ts")) or last
-        if step_id:
-            steps[step_id] = None
-            current = step_id
-        if event == Record.RECONNECTING:
-            # Under the step it cut, as the screen shows it (operator trial).
-            lines.append((current or RUN_MARK, f"SSH connection lost "
-                          f"({_text(record.get('reason'))}): reconnecting, attempt "
-                          f"{_text(record.get('attempt'))}"))
-        elif event == Record.OUTPUT:
-            lines += [(step_id, _text(item[1])) for item in record.get("lines") or []
-                      if isinstance(item, list) and len(item) == 2]
-        elif event in (Record.ACTION_START, Record.NOTE):
-            lines += [(step_id, line) for line in _text(record.get("text")).split("\n")]
-        elif event in (Record.ABORTED, Record.DETACHED):
-            lines += _left(record)
-        elif event == Record.STEP_END and record.get("detail"):
-            # How it ended, as the step's page and headless said it (a failure
-            # can quote an API's stack trace: one entry a line, as above).
-            ended = result_line(_text(record.get("state")), _text(record["detail"]))
-            lines += [(step_id, line) for line in ended.split("\n")]
-    if running and continued:  # this process goes on with it: it was cut off
-        lines.append(_cut_off(last))
-    elif running:
-        # No end on record: cut off (nothing else marks it till a later run
-        # begins), or still going as this is read.
-        lines.append((RUN_MARK, f"no end on record after {_said(last)}: the run was cut off "
-                                "then, or is still going"))
-    if torn is not None:
-        lines.append((RUN_MARK, torn))
-    if step is not None and step not in steps:
-        raise ReportError(f"{path}: no step {step!r} in this run; its steps: "
-                          f"{', '.join(steps) or 'none'}")
-    wanted = (grep or "").casefold()
-    return [(s, printable(line)) for s, line in lines
-            if (step is None or s in (step, RUN_MARK)) and wanted in line.casefold()]
-
-
-RUN_MARK = "runbook"  # the "step" of the lines that mark where a run stopped and began
-
-
-def _run_began(record: dict[str, Any], *, first: bool) -> list[tuple[str, str]]:
-    """Where a later run of the journal begins: said, so one run's lines do
-    not read on into the next's (kept beside a single step's lines too: a
-    step can run across the cut)."""
-    if first:
-        return []
-    began = "resumed" if record.get("resumed") else "a new run began"
-    return [(RUN_MARK, f"{began} {_said(_text(record.get('ts')))}")]
-
-
-def _run_ended(record: dict[str, Any]) -> tuple[str, str]:
-    """How a run that a later one continues ended, and when."""
-    outcome = _text(record.get("outcome")) or "ended"
-    code = record.get("exit_code")
-    exit_code = f" (exit {code})" if isinstance(code, int) else ""
-    return (RUN_MARK, f"{outcome_words(outcome)} {_said(_text(record.get('ts')))}{exit_code}")
-
-
-def _left(record: dict[str, Any]) -> list[tuple[str, str]]:
-    """The operator's abort, or runbook left while steps ran: under each step,
-    as the last word of it in that run (operator trial: the log ended with the
-    step's output as if nothing had happened)."""
-    steps = [_text(s) for s in record.get("steps") or []]
-    if record["event"] == Record.ABORTED and record.get("went_on"):
-        # Stopped (x): the run went on, and the step's end says the rest.
-        return [(step, "stopped by the operator while it ran") for step in steps]
-    if record["event"] == Record.ABORTED:
-        how = "aborted by the operator"
-    else:
-        who = signal_cause(record.get("exit_code")) or "the operator left runbook"
-        if not steps:
-            return [(RUN_MARK, f"{who} while the run waited on the operator")]
-        how = f"{who} while it ran"
-    return [(step, f"{how}: in doubt until a run checks the host") for step in steps]
-
-
-def _cut_off(last: str) -> tuple[str, str]:
-    return (RUN_MARK, f"cut off here, after {_said(last)}: that run recorded no end (stopped "
-                      "by a kill, a lost terminal or its machine going down)")
-
-
-def _said(ts: str) -> str:
-    return said_time(ts) if ts else "a time not recorded"
-
-
-# What an abort did to an action it cut short, by the action's kind: its
-# status, and the words the report says it in. An API request or a wait is
-# not here: the request stands once sent, and runbook only stopped waiting.
-_CUT_SHORT = {
-    "shell": ("told to stop", "runbook told the host to stop the command it ran"),
-    # Staged, then put in place by one rename (Remote.replace_file).
-    "editfile": ("stopped", "runbook stopped its edit: the file it edited is as it was or "
-                 "whole as edited"),
-    # A new attempt keeps the part whose checksum matches (Remote.upload).
-    "upload": ("stopped part-way", "runbook stopped the transfer: what reached the host "
-               "stays, and a new attempt goes on from it"),
-}
-
-
-def printable(text: str) -> str:
-    """What the host said as a reader's terminal can show it: its tabs and
-    line breaks kept, every other control character (a terminal escape) as
-    an escape."""
-    return visible(text, keep="\t\n")
 
 
 # --- writing ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from runbook.model import outcome_words, state_words
-from runbook.report import Nodegroup, Report, StepRun, printable
+from runbook.report import Nodegroup, Report, StepRun
 from runbook.report_format import (
     TOOK_NOTE,
     action_status,
@@ -34,6 +34,7 @@ from runbook.report_format import (
     took_cell,
     verdict,
 )
+from runbook.visible import printable
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from runbook.model import outcome_words, state_words
-from runbook.report import Nodegroup, Report, StepRun, printable
+from runbook.report import Nodegroup, Report, StepRun
 from runbook.report_format import (
     TOOK_NOTE,
     action_status,
@@ -33,6 +33,7 @@ from runbook.report_format import (
     took_cell,
     verdict,
 )
+from runbook.visible import printable
 
 # Enough to keep text plain: no emphasis, links, HTML, table cells or strikes.
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")

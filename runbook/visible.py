@@ -35,3 +35,10 @@ def _json_escape(c: str) -> str:
         return f"\\u{n:04x}"
     n -= 0x10000
     return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
+
+
+def printable(text: str) -> str:
+    """What the host said as a reader's terminal can show it: its tabs and
+    line breaks kept, every other control character (a terminal escape) as
+    an escape."""
+    return visible(text, keep="\t\n")

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from runbook.log import RUN_MARK, log_lines
 from runbook.model import StepCard
-from runbook.report import RUN_MARK, ReportError, build, log_lines, write_private
+from runbook.report import ReportError, build, write_private
 from runbook.report_md import markdown
 from screens.log_view import LogView
 from screens.output_store import OutputStore

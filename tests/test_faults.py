@@ -668,7 +668,8 @@ async def test_a_retry_after_a_stop_waits_for_the_command_the_stop_did_not_end(
     assert any("the earlier attempt has ended" in line for line in said), said
     # The journal tells it as it went: stopped, then tried again in the same
     # run, not aborted with the run left to a later one.
-    from runbook.report import build, log_lines
+    from runbook.log import log_lines
+    from runbook.report import build
 
     logged = [line for step, line in log_lines(journal) if step == "sleeper"]
     assert "started" in logged, "what it printed before the stop is kept"

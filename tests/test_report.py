@@ -26,10 +26,11 @@ import pytest
 from runbook.curl import api_path
 from runbook.executor import Answer, Decision, Outcome
 from runbook.journal import Journal, replay
+from runbook.log import log_lines
 from runbook.redact import is_secret_key
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
-from runbook.report import Report, build, log_lines
+from runbook.report import Report, build
 from runbook.report_html import html
 from runbook.report_md import markdown
 from tests.rehearsal import rehearsal_host, rehearse
@@ -734,7 +735,7 @@ def test_a_journal_record_torn_at_its_end_is_named_not_dropped_in_silence(
     """Operator trial: a journal whose last record was cut mid-write (a kill
     while writing) was reported and logged, exit 0, with no word of the
     record left out: the host may have gone one action further."""
-    from runbook.report import log_lines
+    from runbook.log import log_lines
 
     journal = _journal(tmp_path, steps=["backup-live"])
     journal.write("step-start", step="backup-live")
@@ -1309,7 +1310,7 @@ def test_the_log_says_where_the_connection_was_lost(tmp_path: Path) -> None:
     """Operator trial: the TUI said the SSH connection was lost and came back;
     `runbook log` of the same run did not."""
     from runbook.journal import Journal
-    from runbook.report import log_lines
+    from runbook.log import log_lines
 
     path = tmp_path / "run.jsonl"
     journal = Journal(path)

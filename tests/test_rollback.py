@@ -298,7 +298,7 @@ async def test_the_way_back_chosen_at_a_cutover_steps_confirmation(tmp_path: Pat
     assert f"| Way back | {why[0]} |" in markdown(build(journal))
     # What the engine said on screen is in `runbook log` too (operator trial:
     # "rolling back after this step, as asked" was the TUI's alone).
-    from runbook.report import log_lines
+    from runbook.log import log_lines
 
     assert ("stop-service", "not run: the operator chose the way back to the old stream "
             "manager instead") in log_lines(journal)

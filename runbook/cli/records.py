@@ -35,7 +35,8 @@ def report(args: argparse.Namespace) -> int:
 
 
 def log(args: argparse.Namespace) -> int:
-    from runbook.report import emit, log_lines, newest_journal
+    from runbook.log import log_lines
+    from runbook.report import emit, newest_journal
     from runbook.statedir import default_dir
 
     lines = log_lines(args.journal or _newest_said(newest_journal(default_dir())),
