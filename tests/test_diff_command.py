@@ -1066,3 +1066,12 @@ def test_the_refusals_say_each_name_once(files: dict[str, Path], tmp_path: Path)
     for words in ("not applied to", "REOPENED"):
         said = [line for line in text.splitlines() if words in line]
         assert len(said) == 1 and said[0].count(key) <= 1, text
+
+
+def test_check_and_json_together_are_refused(files: dict[str, Path]) -> None:
+    """Operator trial: both printed JSON, silently: which one was meant is
+    not runbook's to guess."""
+    result = runbook_cli("diff", str(files["live"]), str(files["template"]), "--check", "--json")
+    assert result.returncode == 2 and result.stdout == "", result.stdout
+    assert result.stderr.count("\n") == 1 and "--check" in result.stderr \
+        and "--json" in result.stderr, result.stderr

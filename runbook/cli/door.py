@@ -92,8 +92,10 @@ def command_line() -> _Parser:
                       help="decide a key's value (repeatable)")
     diff.add_argument("--decisions", type=Path, help="TOML decisions file to apply and update")
     diff.add_argument("--out", type=Path, help="write the merged file here")
-    diff.add_argument("--check", action="store_true", help="plain review; exit 1 if undecided")
-    diff.add_argument("--json", action="store_true", help="JSON review; exit 1 if undecided")
+    # One or the other: both printed JSON unsaid (operator trial).
+    as_text = diff.add_mutually_exclusive_group()
+    as_text.add_argument("--check", action="store_true", help="plain review; exit 1 if undecided")
+    as_text.add_argument("--json", action="store_true", help="JSON review; exit 1 if undecided")
 
     report = commands.add_parser("report", help="the run in a journal as Markdown (or HTML) "
                                                 "for the change ticket")
