@@ -303,6 +303,60 @@ async def test_a_slow_start_fails_start_service_and_a_retry_finds_it_up(tmp_path
     assert seen == {"serving": live(host).resolve()}, "the slow service was left running"
 
 
+class _WaitsForTheAPI(Operator):
+    """Asked to run start-service again, waits until the service it left
+    running answers before saying yes: an operator reading the plan while
+    the slow release comes up."""
+
+    def __init__(self, host: RehearsalHost, **script: Any) -> None:
+        super().__init__(**script)
+        self.host = host
+        self.waited = False
+
+    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+        import asyncio
+
+        import httpx
+
+        if step.id == "start-service" and self.recovered:
+            url = (f"{self.host.api_base_url}/streammanager/api/4.0/admin/debug/"
+                   f"cloudcontroller?accessToken={self.host.api_token}")
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                for _ in range(300):
+                    try:
+                        if (await client.get(url)).status_code == 200:
+                            self.waited = True
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    await asyncio.sleep(0.1)
+        return await super().confirm(step, plan)
+
+
+async def test_a_service_answering_by_the_time_the_retry_is_confirmed_is_not_restarted(
+        tmp_path: Path) -> None:
+    """Operator trial: tried again after a slow start, start-service planned a
+    restart (the service had run past its limit without answering); the
+    operator read the plan while it came up, said yes, and the step
+    restarted a stream manager that answered, which a release slower than
+    the limit never survives."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = _WaitsForTheAPI(host, recoveries={"start-service": [Recovery.RETRY]})
+        settings = with_timeouts(host, service_start=4)
+        outcome = await faulted(host, ["slow-start"], front, journal, settings)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert front.waited, "the slow service came up while the question waited"
+    assert any("restarted at once" in action.render() for action in front.plans["start-service"])
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    commands = [r["text"] for r in records if r["event"] == "action-start"
+                and r["step"] == "start-service"]
+    # The first attempt's start and its one restart in the limit; none after.
+    assert [c.split("systemctl ")[-1] for c in commands] == ["start red5pro",
+                                                            "restart red5pro"], commands
+    assert "the service is not restarted" in front.text()
+
+
 async def test_a_start_that_fails_at_once_is_rolled_back(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         groups = len(cloud.list_nodegroups(host.sandbox, *host.old_db))
