@@ -418,11 +418,16 @@ class RunbookApp(App["Outcome | None"]):
                     self.bell()  # the operator may be looking at another window
                     # What failed, and how, is what to look at now.
                     self.main.checklist.select_step(report.id)
+                    self.run_state.led_the_cursor = True
                 self.main.sync_output()
             case RunEnded(journal_failure=failure):
                 if failure is not None:
                     self.notify(failure, severity="error", timeout=60, markup=False)
                 self.main.refresh_rows()
+                ended_on = self.run_state.last_changed
+                if not self.run_state.led_the_cursor and ended_on and self.main.can_draw:
+                    # Nothing led the cursor: show where the run ended.
+                    self.main.checklist.select_step(ended_on)
             case JournalRepaired(message=text):
                 self.notify(text, severity="warning", timeout=30, markup=False)
                 moved = False

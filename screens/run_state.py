@@ -54,6 +54,12 @@ class RunState:
     # The step this run ran last, once it has ended: the next question says
     # how it went, since the view has moved on from its page.
     last_ended: str | None = None
+    # The step whose state the engine said last, and whether this run has
+    # led the cursor (to a question, or a failure): a run that never did (a
+    # resume that found its last steps done) ends showing that step, not
+    # step 1 (operator trial).
+    last_changed: str | None = None
+    led_the_cursor: bool = False
     run_started: float | None = None
     run_ended: float | None = None
     # When the first cutover action ran (the clock's time, a wall clock): from
@@ -156,6 +162,7 @@ class RunState:
 
     def _step_changed(self, report: StepReport, now: float) -> None:
         self.reports[report.id] = report
+        self.last_changed = report.id
         self.states[report.id] = report.state.value
         self.progress.pop(report.id, None)
         if report.state is StepState.RUNNING:
@@ -184,6 +191,7 @@ class RunState:
         for other in left:
             self.states[other] = self._as_it_was(other)
         self.asking = step_id
+        self.led_the_cursor = True
         self.plans[step_id] = plan
         self.final_plans.add(step_id)
         self.states[step_id] = NEXT

@@ -831,3 +831,35 @@ def test_the_status_line_keeps_the_whole_host_key_where_it_can(rehearsal: bool,
     assert row.plain.index(state.fingerprint) + len(state.fingerprint) <= width, row.plain
     wide = status_host(state, where, width=200)
     assert "runbook → " in wide.plain and (not rehearsal or "fast pace" in wide.plain)
+
+
+async def test_a_run_that_ends_without_asking_shows_the_step_it_ended_on() -> None:
+    """Operator trial (twice): a resumed run that found its last steps done
+    and ended with no question left the checklist on step 1, "Preflight
+    checks ✓ done", beside the output of the step the run had ended on."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        assert app.main.checklist.selected_step == "preflight"
+        tell(app, *(StepChanged(report(step, StepState.DONE, "done in the earlier run"))
+                    for step in ("preflight", "new-database", "export-config")),
+             StepChanged(report("upload", StepState.DONE, "found in place")),
+             RunEnded(Outcome.STOPPED.value, Outcome.STOPPED.exit_code))
+        await pilot.pause()
+        assert app.main.checklist.selected_step == "upload"
+
+
+async def test_a_run_that_asked_keeps_the_operators_selection_at_its_end() -> None:
+    """The rule above is for a run that never asked: once the operator has
+    been asked (and may have moved the cursor since), the end moves nothing."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        asked = ask(app, "preflight", await plan_of("preflight"))
+        await pilot.pause()
+        app.main.checklist.select_step("schema")
+        tell(app, StepChanged(report("preflight", StepState.DONE, "ok")),
+             RunEnded(Outcome.STOPPED.value, Outcome.STOPPED.exit_code))
+        await pilot.pause()
+        assert app.main.checklist.selected_step == "schema"
+        asked.cancel()
