@@ -678,7 +678,8 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.unattended = journal_unattended(starts)
     report.scenario = journal_scenario(starts)
     report.fleet = _fleet(report, reader.recreated)
-    report.standing, report.going_on = _where_it_stands(path, report)
+    report.standing, report.going_on = _where_it_stands(
+        path, report, as_of=text_of(records[-1].get("ts")) or None)
     left = left_behind(reader.leaves,
                        lambda step_id: bool((step := report.step(step_id)) and step.actions))
     report.before_another_attempt = before_another_attempt(report.outcome, left)
@@ -686,7 +687,8 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     return report
 
 
-def _where_it_stands(path: Path, report: Report) -> tuple[str, list[tuple[str, str]]]:
+def _where_it_stands(path: Path, report: Report, *,
+                     as_of: str | None) -> tuple[str, list[tuple[str, str]]]:
     """What the exit lines said of an unfinished run: what serves, and the
     commands that go on and go back (operator trial: the report, which a
     hand-over relies on, said only "stopped"). None for a finished run, whose
@@ -710,7 +712,7 @@ def _where_it_stands(path: Path, report: Report) -> tuple[str, list[tuple[str, s
             resume, rollback = resume + said, rollback + said
     lines = going_on(history, resume=resume, rollback=rollback)
     # "to go on: COMMAND", as the exit lines say it: a row's name and its command.
-    return service_state(history), [
+    return service_state(history, as_of=as_of), [
         (what.capitalize(), command)
         for what, command in (line.split(": ", 1) for line in lines)]
 

@@ -8,6 +8,7 @@ an outcome word. Pure: the journal in, the sentences out.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 from collections.abc import Sequence
@@ -37,8 +38,11 @@ def said_time(iso: str) -> str:
         return iso
 
 
-def service_state(history: Replay) -> str:
-    """One sentence: what serves now, and since when it is down if it is."""
+def service_state(history: Replay, *, as_of: str | None = None) -> str:
+    """One sentence: what serves now, and since when it is down if it is;
+    with `as_of` (the journal's last record, for a report read later) what
+    serves as the journal ends, and how long it was down by then (operator
+    trial: a report said "so far" of a host long gone, growing each time)."""
     ids = history.step_ids or list(history.steps)
     done = sum(1 for step in ids if history.state(step) in _FINISHED)
     count = f"{done} of {len(ids)} steps done or skipped"
@@ -49,9 +53,12 @@ def service_state(history: Replay) -> str:
                 f"{duration(history.downtime_s)} ({count})")
     if history.cutover_started is not None:
         began = history.cutover_started
-        down_for = datetime.now().astimezone() - datetime.fromisoformat(began).astimezone()
+        until, then = datetime.now(), "so far"
+        with contextlib.suppress(TypeError, ValueError):  # a damaged time: as of now
+            until, then = datetime.fromisoformat(as_of or ""), "by the journal's last record"
+        down_for = until.astimezone() - datetime.fromisoformat(began).astimezone()
         down = (f"the stream manager is down since {local_time(began)} "
-                f"({duration(down_for.total_seconds())} so far)")
+                f"({duration(down_for.total_seconds())} {then})")
         if history.way_back_taken:
             # Part way back, the host is neither release as it was (operator
             # trial: no red5pro at all after rollback-set-aside).

@@ -1631,3 +1631,25 @@ def test_a_run_that_took_no_snapshot_says_so_in_words(tmp_path: Path) -> None:
     for shown in (plain(markdown(report)), html(report)):
         assert "no snapshot of the nodegroups is on record for this run" in shown, shown
         assert "the snapshot: not found" not in shown and "could not be read" not in shown
+
+
+def test_an_unfinished_runs_downtime_is_as_of_its_journal_not_of_the_report(
+        tmp_path: Path) -> None:
+    """Operator trial: the report of a run left mid-cutover said "down since
+    03:24:05 (4m18s so far)" beside "at least 46.7 s", a figure that grew each
+    time the report was made, of a throwaway host long gone. The report
+    speaks of the journal's last record; the exit line, of its own moment."""
+    path = tmp_path / "127.0.0.1-20261205T032315Z.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="red5admin@127.0.0.1:2222",
+                  rehearsal=False, steps=["delete-nodegroups", "backup-live"], resumed=False)
+    journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T03:24:05+00:00")
+    journal.write("step-start", step="delete-nodegroups")
+    journal.write("step-end", step="delete-nodegroups", state="done", detail="ok")
+    journal.close()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[-1]["ts"] = "2026-12-05T03:24:52+00:00"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    standing = build(path, estimate_from=[]).standing
+    assert "47.0s by the journal's last record" in standing, standing
+    assert "so far" not in standing, standing
