@@ -509,8 +509,14 @@ class StartService(Red5Step):
         limit = p.settings.timeouts.service_start
         first: list[Action] = [Shell(root(p, "systemctl start red5pro"))]
         if p.facts.restart_service:
-            first = [Note("the service has run longer than the limit without its API "
-                          "answering: it is restarted at once"),
+            # The reason the check found (operator trial: a start without the
+            # database was said to have outlived the limit).
+            why = ("the service started while its database could not be reached, and a "
+                   "webapp that failed to load does not come back by waiting"
+                   if p.facts.started_without_database else
+                   "the service has run longer than the limit without its API answering")
+            first = [Note(f"{why}: it is restarted at once, unless its API answers by the "
+                          "time you confirm"),
                      Shell(root(p, "systemctl restart red5pro"))]
         return [
             *first,

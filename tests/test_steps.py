@@ -1252,3 +1252,21 @@ async def test_a_merge_left_open_names_every_open_key_and_the_way_on(tmp_path: P
     assert "OLD NEW" not in said and "try the step again" in said.lower(), said
     assert "runbook diff" in said, "headless has no editor: the decisions file is the way"
     assert "(s)" not in said, said
+
+
+def test_start_services_planned_restart_gives_the_reason_the_check_found() -> None:
+    """Operator trial: tried again after the new release started without its
+    database, the plan said it had "run longer than the limit without its API
+    answering", which it had not: it restarts because the database is back."""
+    from runbook.config import load
+    from runbook.step import PlanContext
+    from steps.cutover import StartService
+
+    settings = load(Path(__file__).parents[1] / "sample-configs/production.example.toml")
+    facts = Red5Facts(restart_service=True, started_without_database=True)
+    plan = StartService().plan(PlanContext(settings, lambda *a, **k: "", facts))
+    said = plan[0].render()
+    assert "database" in said and "longer than the limit" not in said, said
+    facts = Red5Facts(restart_service=True)
+    said = StartService().plan(PlanContext(settings, lambda *a, **k: "", facts))[0].render()
+    assert "longer than the limit" in said, said
