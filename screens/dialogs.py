@@ -616,9 +616,9 @@ class StopStepDialog(Dialog[bool]):
                 yield Wrapped(Content.assemble(("Stop step ", "bold"), (
                     f"{self.step.number}: {self.step.title}", "bold $warning"), ("?", "bold")))
                 yield Wrapped(Content.styled(
-                    "The command it runs on the host is told to stop. A request it has "
-                    "already sent stands, and so does whatever it has done so far: the step "
-                    "ends in doubt.", "$text-muted"))
+                    "A command it runs on the host is told to stop, and a wait it is in "
+                    "ends. A request it has already sent stands, and so does whatever it has "
+                    "done so far: the step ends in doubt.", "$text-muted"))
                 yield Wrapped(f"Its question follows: {then}. Trying again looks at the host "
                               "before it runs anything.")
             with Horizontal(classes="buttons dialog-foot"):

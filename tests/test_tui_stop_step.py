@@ -76,6 +76,9 @@ async def test_x_stops_a_running_cutover_step_and_its_question_offers_the_way_ba
         await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
         asked = text_of(app.screen)
         assert "17" in asked and "Recreate" in asked and "way back" in asked, asked
+        # Recreate waits on the API, with no command on the host to stop
+        # (operator trial: "The command it runs on the host is told to stop").
+        assert "The command it runs on the host" not in asked and "a wait" in asked, asked
         assert app.run_state.running == "recreate", "asking stops nothing"
         await pilot.press("x")  # a double tap: the key that opened it does not answer it
         await pilot.pause()
