@@ -238,6 +238,12 @@ def _last_result(state: RunState) -> Parts:
                    shown.style), report.detail.rstrip(".") + "."]
 
 
+def _how_it_ended(state: RunState, step_id: str) -> str:
+    """A step in trouble's word, as its row says it (operator trial: "failed"
+    beside a row's "in doubt")."""
+    return "failed" if state.states[step_id] == StepState.FAILED.value else "was left in doubt"
+
+
 def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
     """One sentence: what the operator can do right now."""
     report = (f" The report is in {state.report}." if state.report
@@ -257,20 +263,21 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
             # beside the hint shows the way back's last step by now (review).
             failed = ""
             if trouble:
-                ended = "failed" if state.states[trouble[0].id] == StepState.FAILED.value \
-                    else "was left in doubt"
-                failed = f" Select step {trouble[0].number} to read why it {ended}."
+                failed = f" Select step {trouble[0].number} to read why it " \
+                         f"{_how_it_ended(state, trouble[0].id)}."
             return Content.styled(f"The way back is done: the old stream manager serves "
                                   f"again.{failed}{report} q quits.", "$warning")
         if trouble and state.service_down:
             # The worst moment of the night: both ways on, in one line.
             return Content.styled(
-                f"Step {trouble[0].number} failed and the stream manager is down; its result "
+                f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the stream "
+                "manager is down; its result "
                 "is in the Step pane. Fix the cause and run runbook again to go on from here, or "
                 f"r shows the way back to the old one.{report} q quits.", "$error")
         if trouble:
             return Content.styled(
-                f"Step {trouble[0].number} failed; its result is in the Step pane. Fix the cause, "
+                f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)}; its result is "
+                "in the Step pane. Fix the cause, "
                 f"then run runbook again (done steps are recognised).{report} q quits.",
                 "$error")
         return Content.styled(f"The run was stopped.{report} q quits.", "$warning")

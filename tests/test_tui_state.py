@@ -863,3 +863,20 @@ async def test_a_run_that_asked_keeps_the_operators_selection_at_its_end() -> No
         await pilot.pause()
         assert app.main.checklist.selected_step == "schema"
         asked.cancel()
+
+
+async def test_a_run_stopped_with_a_step_in_doubt_says_in_doubt_not_failed() -> None:
+    """Operator trial: stopped at the question of a step stopped with x, the
+    hint said "Step 17 failed and the stream manager is down" beside the
+    row's "! in doubt"."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted(CUTOVER[0], app.clock()))
+        for step_id in CUTOVER[:-1]:
+            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+        tell(app, StepChanged(report(CUTOVER[-1], StepState.IN_DOUBT, "stopped by the operator")),
+             RunEnded(Outcome.STOPPED.value, Outcome.STOPPED.exit_code))
+        await pilot.pause()
+        hint = " ".join(str(app.main.query_one("#hint").render()).split())
+    assert "in doubt" in hint and "failed" not in hint, hint
