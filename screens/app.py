@@ -551,6 +551,11 @@ class RunbookApp(App["Outcome | None"]):
     def action_why_no_stop(self) -> None:
         self.questions.stop_step()  # says that no step runs
 
+    def action_when_the_report_is_written(self) -> None:
+        self.notify("The report is written once the run ends: w then writes it beside the "
+                    "journal, and `runbook report` writes it from the journal at any time.",
+                    timeout=8, markup=False)
+
     def action_where_the_way_back_stands(self) -> None:
         self.action_rollback()
 

@@ -99,6 +99,10 @@ class MainScreen(Screen[None]):
         Binding("enter", "app.why_no_run", "Run step", id="run-step-why", show=False,
                 priority=True),
         Binding("x", "app.why_no_stop", "Stop step", id="stop-step-why", show=False),
+        # Out of the footer until the run ends, w says when it writes the
+        # report (operator trial: it did nothing, unsaid).
+        Binding("w", "app.when_the_report_is_written", "Report", id="write-report-when",
+                show=False),
         # In the footer only while a review waits; the rest of the time d
         # says when it opens (operator trial: shown at every step, it did nothing).
         Binding("d", "app.when_the_review_opens", "Properties", id="review-properties-when",

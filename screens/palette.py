@@ -52,8 +52,9 @@ def operator_commands(operator: Operator, cards: list[StepCard], focus_log: Call
         ("run_step", *run, operator.action_run_step),
         ("skip_step", "Skip the next step", "Skip it, with a reason for the journal",
          operator.action_skip_step),
-        ("stop_step", "Stop the running step", "Its command is told to stop; its question "
-         "follows (try again, the way back once the stream manager is down, or stop)",
+        ("stop_step", "Stop the running step", "A command it runs is told to stop, a wait "
+         "ends; its question follows (try again, the way back once the stream manager is "
+         "down, or stop)",
          operator.action_stop_step),
         ("rollback", "Roll back", "The way back to the old stream manager, instead of the step "
          "waiting, once the cutover has begun", operator.action_rollback),

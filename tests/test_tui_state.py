@@ -880,3 +880,15 @@ async def test_a_run_stopped_with_a_step_in_doubt_says_in_doubt_not_failed() -> 
         await pilot.pause()
         hint = " ".join(str(app.main.query_one("#hint").render()).split())
     assert "in doubt" in hint and "failed" not in hint, hint
+
+
+async def test_w_before_the_run_ends_says_when_the_report_can_be_written() -> None:
+    """Operator trial: w while the run went on did nothing and said nothing
+    (the footer rightly leaves it out until there is a run to report)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await pilot.press("w")
+        await pilot.pause()
+        said = [n.message for n in app._notifications]
+    assert any("report" in note and "ends" in note for note in said), said
