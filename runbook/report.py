@@ -679,7 +679,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.scenario = journal_scenario(starts)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(
-        path, report, as_of=text_of(records[-1].get("ts")) or None)
+        path, report, as_of=text_of(records[-1].get("ts")) or None, cutover=reader.cutover)
     left = left_behind(reader.leaves,
                        lambda step_id: bool((step := report.step(step_id)) and step.actions))
     report.before_another_attempt = before_another_attempt(report.outcome, left)
@@ -687,14 +687,22 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     return report
 
 
-def _where_it_stands(path: Path, report: Report, *,
-                     as_of: str | None) -> tuple[str, list[tuple[str, str]]]:
+def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
+                     cutover: Iterable[str]) -> tuple[str, list[tuple[str, str]]]:
     """What the exit lines said of an unfinished run: what serves, and the
     commands that go on and go back (operator trial: the report, which a
     hand-over relies on, said only "stopped"). None for a finished run, whose
-    releases say it, nor the commands for a rehearsal, whose sandbox the
-    journal does not name."""
-    from runbook.standing import going_on, resume_command, rollback_command, service_state
+    releases say it, nor the commands for a throwaway rehearsal, whose
+    sandbox is gone; a lasting one's journal is in its sandbox (trial: after
+    kill -9 the report was the only hand-over, and named no command)."""
+    from runbook.standing import (
+        going_on,
+        rehearse_command,
+        rehearsed_way_back,
+        resume_command,
+        rollback_command,
+        service_state,
+    )
 
     if report.outcome in (Outcome.DONE.value, Outcome.ROLLED_BACK.value):
         return "", []
@@ -703,6 +711,11 @@ def _where_it_stands(path: Path, report: Report, *,
     except (OSError, JournalError):
         return "", []  # what is wrong with the journal is said elsewhere in the report
     resume = rollback = None
+    sandbox = _sandbox_of(path) if report.rehearsal else None
+    if sandbox is not None:
+        resume = rehearse_command(sandbox, path)
+        ordered = [step for step in history.step_ids if step in set(cutover)]
+        rollback = rehearsed_way_back(history, resume, ordered, history.way_back)
     if report.config and not report.rehearsal:
         resume = resume_command(report.config, path)
         rollback = rollback_command(report.config, path)
@@ -715,6 +728,19 @@ def _where_it_stands(path: Path, report: Report, *,
     return service_state(history, as_of=as_of), [
         (what.capitalize(), command)
         for what, command in (line.split(": ", 1) for line in lines)]
+
+
+def _sandbox_of(journal: Path) -> Path | None:
+    """The lasting sandbox a rehearsal's journal is kept in
+    (SANDBOX/.operator/runs/), while it is there; None for a throwaway one's."""
+    from runbook.rehearsal import OPERATOR_DIRNAME, STATE_DIRNAME
+
+    runs = journal.parent
+    sandbox = runs.parent.parent
+    if runs.name == "runs" and runs.parent.name == OPERATOR_DIRNAME and \
+            (sandbox / STATE_DIRNAME).is_dir():
+        return sandbox
+    return None
 
 
 # --- the fleet, from the snapshot --------------------------------------------------------

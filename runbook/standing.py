@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -101,6 +101,31 @@ def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> li
     if under_way and rollback:
         lines.append(f"to go back to the old stream manager instead: {rollback}")
     return lines
+
+
+def rehearsed_way_back(history: Replay, resume: str, cutover: Sequence[str],
+                       way_back: Iterable[str]) -> str | None:
+    """A lasting rehearsal's way back from where its cutover stands: resumed
+    (`resume`), going back after the last of the `cutover` steps it finished,
+    as `runbook rollback` would from there. With none finished it can only go
+    back after the first, which then runs again: said. None once its way
+    back (`way_back`, its steps' ids) began: resumed, it goes on back by
+    itself. The exit lines' rule and the report's."""
+    if not cutover or history.way_back_chosen(way_back):
+        return None
+    finished = [step for step in cutover if history.state(step) in _FINISHED]
+    if finished:
+        return f"{resume} --rollback-after {finished[-1]}"
+    return (f"{resume} --rollback-after {cutover[0]} (it runs {cutover[0]} again first: "
+            "no cutover step finished)")
+
+
+def rehearse_command(sandbox: Path | str, journal: Path | str, *, headless: bool = False) -> str:
+    """A lasting rehearsal's run continued: `runbook rehearse --resume` in its
+    sandbox, absolute (as spelt) to work from any folder."""
+    return (f"runbook rehearse --sandbox {shlex.quote(os.path.abspath(sandbox))} "
+            f"--resume --journal {shlex.quote(os.path.abspath(journal))}"
+            + (" --headless" if headless else ""))
 
 
 def resume_command(config: str, journal: Path | str, *, headless: bool = False) -> str:

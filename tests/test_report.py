@@ -1653,3 +1653,42 @@ def test_an_unfinished_runs_downtime_is_as_of_its_journal_not_of_the_report(
     standing = build(path, estimate_from=[]).standing
     assert "47.0s by the journal's last record" in standing, standing
     assert "so far" not in standing, standing
+
+
+def test_a_lasting_rehearsals_report_names_the_commands_that_go_on(tmp_path: Path) -> None:
+    """Operator trial: after kill -9 mid-cutover a rehearsal has no exit line,
+    and its report, the only hand-over, named no command: its journal sits in
+    SANDBOX/.operator/runs/, so the sandbox to go on in is known."""
+    sandbox = tmp_path / "sb"
+    (sandbox / ".rehearsal").mkdir(parents=True)
+    path = sandbox / ".operator" / "runs" / "127.0.0.1-20261205T032315Z.jsonl"
+    path.parent.mkdir(parents=True)
+    journal = Journal(path)
+    cutover = ["delete-nodegroups", "backup-live", "promote-new"]
+    journal.write("run-start", config="rehearsal.toml", host="red5admin@127.0.0.1:2222",
+                  rehearsal=True, steps=["preflight", *cutover], cutover=cutover,
+                  resumed=False)
+    journal.write("step-end", step="preflight", state="done", detail="ok")
+    journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T03:24:05+00:00")
+    journal.write("step-start", step="delete-nodegroups")
+    journal.write("step-end", step="delete-nodegroups", state="done", detail="ok")
+    journal.write("step-start", step="backup-live")
+    journal.close()
+    going_on = dict(build(path, estimate_from=[]).going_on)
+    resume = f"runbook rehearse --sandbox {sandbox} --resume --journal {path}"
+    assert going_on.get("To go on") == resume, going_on
+    back = going_on.get("To go back to the old stream manager instead", "")
+    assert back == f"{resume} --rollback-after delete-nodegroups", going_on
+
+
+def test_a_throwaway_rehearsals_report_names_no_command(tmp_path: Path) -> None:
+    """Its sandbox went with it: there is nothing to go on in."""
+    path = tmp_path / "rehearsals" / "127.0.0.1-20261205T032315Z.jsonl"
+    path.parent.mkdir(parents=True)
+    journal = Journal(path)
+    journal.write("run-start", config="rehearsal.toml", host="red5admin@127.0.0.1:2222",
+                  rehearsal=True, steps=["delete-nodegroups"], cutover=["delete-nodegroups"],
+                  resumed=False)
+    journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T03:24:05+00:00")
+    journal.close()
+    assert build(path, estimate_from=[]).going_on == []

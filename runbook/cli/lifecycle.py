@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -264,23 +262,14 @@ def last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
 
 
 def practised_way_back(history: Replay, resume: str) -> str | None:
-    """A lasting rehearsal's way back from where its cutover stands: resumed,
-    going back after the last cutover step it finished, as `runbook
-    rollback` would from there. With none finished it can only go back
-    after the first, which then runs again: said. None once its way back
-    began: resumed, it goes on back by itself."""
-    from runbook.model import Phase, StepState
+    """A lasting rehearsal's way back from where its cutover stands
+    (standing.rehearsed_way_back, over this procedure's steps)."""
+    from runbook.model import Phase
+    from runbook.standing import rehearsed_way_back
     from steps import procedure, way_back
 
-    if history.way_back_chosen(step.id for step in way_back()):
-        return None
     cutover = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
-    finished = [step for step in cutover
-                if history.state(step) in (StepState.DONE, StepState.SKIPPED)]
-    if finished:
-        return f"{resume} --rollback-after {finished[-1]}"
-    return (f"{resume} --rollback-after {cutover[0]} (it runs {cutover[0]} again first: "
-            "no cutover step finished)")
+    return rehearsed_way_back(history, resume, cutover, (step.id for step in way_back()))
 
 
 def _command_to_go_on(args: argparse.Namespace, settings: Settings, journal: str) -> str:
@@ -290,10 +279,9 @@ def _command_to_go_on(args: argparse.Namespace, settings: Settings, journal: str
 
     headless = is_headless(args)  # --yes is headless too
     if args.command == "rehearse" and getattr(args, "sandbox", None) is not None:
-        # Absolute, as the operator spells it: to work from any folder.
-        return (f"runbook rehearse --sandbox {shlex.quote(os.path.abspath(args.sandbox))} "
-                f"--resume --journal {shlex.quote(os.path.abspath(journal))}"
-                + (" --headless" if headless else ""))
+        from runbook.standing import rehearse_command
+
+        return rehearse_command(args.sandbox, journal, headless=headless)
     # (A rehearsal without --sandbox has a fresh one: no cutover there to go on with.)
     return resume_command(settings.source, journal, headless=headless)
 
