@@ -305,8 +305,8 @@ class Executor(Generic[F]):
             passed = self._drill_step_passed()
             if passed is not None:
                 self.info(passed, f"--rollback-after {passed.id}: the earlier run had done "
-                           "this step, so the way back begins now; the steps before it are "
-                           "not looked at again")
+                          "this step, so the way back begins now; the steps before it are "
+                          "not looked at again")
                 outcome = await self._roll_back(f"--rollback-after {passed.id}: done in the "
                                                 "earlier run, practised from there")
             elif self.steps and not self._way_back_began():
@@ -336,8 +336,8 @@ class Executor(Generic[F]):
             for step in steps:
                 if step.id == then:  # a drill: whoever confirms it must know
                     self.info(step, f"--rollback-after {step.id}: once this step is done, "
-                               "runbook takes the way back to the old stream manager instead "
-                               "of going on")
+                              "runbook takes the way back to the old stream manager instead "
+                              "of going on")
                 outcome = await self._one(step)
                 while outcome is Outcome.FAILED:
                     can_roll_back = self._way_back_open(step)
@@ -345,7 +345,7 @@ class Executor(Generic[F]):
                         dataclasses.replace(self.reports[step.id]), can_roll_back=can_roll_back)
                     if choice is Recovery.RETRY:
                         self.info(step, "trying again: its check looks first; a step it does "
-                                         "not find done waits for its confirmation again")
+                                        "not find done waits for its confirmation again")
                         outcome = await self._one(step, again=True)
                     elif choice is Recovery.ROLLBACK and can_roll_back:
                         ended = "was stopped" if self.reports[step.id].stopped else "failed"
@@ -449,8 +449,8 @@ class Executor(Generic[F]):
             if found is None:
                 continue
             self.info(step, f"{of}'s command still runs on the host (pids "
-                       f"{', '.join(map(str, found.pids))}); waiting for it to end, at most "
-                       f"{found.left:.0f}s")
+                      f"{', '.join(map(str, found.pids))}); waiting for it to end, at most "
+                      f"{found.left:.0f}s")
             deadline = time.monotonic() + found.left
             while found is not None and time.monotonic() < deadline:
                 left = deadline - time.monotonic()
@@ -516,7 +516,7 @@ class Executor(Generic[F]):
             # Offered the way back from a healthy upgrade (operator trial: a
             # drop as the service started; it answered ten seconds later).
             self.info(step, f"it is under way on the host ({found.detail}): running the "
-                             "step again waits for it, and does nothing twice")
+                            "step again waits for it, and does nothing twice")
             return StepState.PENDING, ""
         return StepState.IN_DOUBT, (f"{said}. Reconnected: the check does not find the outcome "
                                     f"in place ({found.detail or 'not done'}); retry runs the "
@@ -625,7 +625,7 @@ class Executor(Generic[F]):
                    "was told to stop; a request already sent stands)" if earlier.aborted else
                    f"the earlier run started {started} and never heard how it ended")
             self.info(step, f"in doubt: {how}; the check does not find the outcome in place, "
-                       "so it can run again")
+                      "so it can run again")
         if skipped_before is not None:
             # A skip is a decision, not a fact about the host: a resumed run
             # offers the step again, and skipping keeps the earlier reason.
@@ -641,7 +641,7 @@ class Executor(Generic[F]):
             return Outcome.STOPPED
         if decision.answer is Answer.ROLLBACK:
             self.info(step, "not run: the operator chose the way back to the old stream "
-                             "manager instead")
+                            "manager instead")
             raise _WayBackChosen(step.id)
         if decision.answer is Answer.SKIP:
             self.skipped[step.id] = decision.reason
@@ -665,9 +665,9 @@ class Executor(Generic[F]):
                                reason=reason)
             if decision.answer is Answer.ROLLBACK and not self._way_back_open(step):
                 self.info(step, "nothing to go back from: the cutover has not begun, and the "
-                           "live stream manager serves as before. Run the step, or stop."
-                           if step.phase is not Phase.ROLLBACK else
-                           "this is the way back already. Run the step, or stop.")
+                          "live stream manager serves as before. Run the step, or stop."
+                          if step.phase is not Phase.ROLLBACK else
+                          "this is the way back already. Run the step, or stop.")
                 continue
             if decision.answer is not Answer.SKIP or step.skippable:
                 return Decision(decision.answer, reason)
