@@ -32,6 +32,18 @@ _INI_VERSION = re.compile(
     r"^server\.version=(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)(?:-release)?\s*$", re.MULTILINE)
 
 
+def _inside(names: list[str]) -> list[str]:
+    """A zip's names in the install's own terms: without the top folder, if
+    it has one."""
+    return names if _is_flat(names) else [name.partition("/")[2] for name in names]
+
+
+def _member(names: list[str], inside: list[str], wanted: str) -> str | None:
+    """The zip's name of the install's file `wanted` (see _inside), if it holds one."""
+    return next((name for name, rest in zip(names, inside, strict=True) if rest == wanted),
+                None)
+
+
 def zip_version(zip_path: Path) -> str | None:
     """The release a distribution zip holds. Its name says it as Red5 publishes
     it (red5pro-server-X.Y.Z.bN-release.zip); a zip downloaded from the Red5
@@ -45,10 +57,8 @@ def zip_version(zip_path: Path) -> str | None:
     try:
         with zipfile.ZipFile(zip_path) as archive:
             names = archive.namelist()
-            # In the install's own terms: without the top folder, if it has one.
-            inside = names if _is_flat(names) else [name.partition("/")[2] for name in names]
-            ini = next((name for name, rest in zip(names, inside, strict=True)
-                        if rest == "conf/red5.ini"), None)
+            inside = _inside(names)
+            ini = _member(names, inside, "conf/red5.ini")
             text = archive.read(ini).decode("utf-8", "replace") if ini else ""
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
@@ -98,9 +108,7 @@ def shipped_template(zip_path: Path) -> tuple[bytes, str] | None:
     try:
         with zipfile.ZipFile(zip_path) as archive:
             names = archive.namelist()
-            inside = names if _is_flat(names) else [name.partition("/")[2] for name in names]
-            member = next((name for name, rest in zip(names, inside, strict=True)
-                           if rest == PROPERTIES), None)
+            member = _member(names, _inside(names), PROPERTIES)
             if member is None or archive.getinfo(member).file_size > _TEMPLATE_MOST:
                 return None
             return archive.read(member), f"{zip_path.name}:{member}"
