@@ -374,7 +374,7 @@ class _Reader:
                 name = ".".join(parts)
                 self._fail("properties", "set", f"a name with dots must be quoted: "
                            f"\"{name}\" = ..., not {name} = ...")
-            if _has_control(key) or _has_control(str(overrides[key])):
+            if _has_control(key) or _has_control(str(value)):
                 # The plan shows the edit a line a key: a second line read as
                 # an edit of its own (the file written escapes it).
                 self._fail("properties", "set", f"{key.strip()!r} holds a line break or "

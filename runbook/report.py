@@ -19,7 +19,7 @@ import contextlib
 import json
 import pwd
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -688,7 +688,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
 
 
 def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
-                     cutover: Iterable[str]) -> tuple[str, list[tuple[str, str]]]:
+                     cutover: Collection[str]) -> tuple[str, list[tuple[str, str]]]:
     """What the exit lines said of an unfinished run: what serves, and the
     commands that go on and go back (operator trial: the report, which a
     hand-over relies on, said only "stopped"). None for a finished run, whose
@@ -714,7 +714,7 @@ def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
     sandbox = _sandbox_of(path) if report.rehearsal else None
     if sandbox is not None:
         resume = rehearse_command(sandbox, path)
-        ordered = [step for step in history.step_ids if step in set(cutover)]
+        ordered = [step for step in history.step_ids if step in cutover]
         rollback = rehearsed_way_back(history, resume, ordered, history.way_back)
     if report.config and not report.rehearsal:
         resume = resume_command(report.config, path)

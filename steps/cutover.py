@@ -696,7 +696,7 @@ class StartService(Red5Step):
         if await self._runs(ctx):
             now = ("The service still runs without answering (it may still be loading): try "
                    "the step again, which restarts it once more unless it answers by the time "
-                   f"you confirm (a release slower than that needs a longer [timeouts] "
+                   "you confirm (a release slower than that needs a longer [timeouts] "
                    f"service_start){back}")
         else:
             now = f"Nothing runs now: once the log's cause is fixed, try the step again{back}"
