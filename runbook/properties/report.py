@@ -104,6 +104,11 @@ def unknown_sets(review: Review, sets: Iterable[str],
     shell's history (operator trial). The `decisions` file cannot keep such a
     key, which the files alone do not have (review: it was left out unsaid)."""
     known = _known_keys(review)
+    # A key only --set gives a review (in neither file, or only commented
+    # out in the template) cannot be decided in a decisions file.
+    not_kept = "" if decisions is None else (
+        f"it is not kept in {visible(str(decisions))}, which decides only keys a review has "
+        "without --set: for the window, put it in the config's [properties] set")
     lines = []
     for key in sets:
         if key in review and review[key].secret:
@@ -112,17 +117,13 @@ def unknown_sets(review: Review, sets: Iterable[str],
                          f"decisions file names it as ${env_name_for(key)}")
         only_commented = key in review and review[key].old is None \
             and review[key].new is None and review[key].new_commented is not None
-        if only_commented and decisions is not None:
+        if only_commented and not_kept:
             lines.append(f"runbook diff: --set {visible(key)}: the template has this key only "
-                         "commented out and the live file not at all, so it is not kept in "
-                         f"{visible(str(decisions))}, which decides only keys a review has "
-                         "without --set: for the window, put it in the config's [properties] set")
+                         f"commented out and the live file not at all, so {not_kept}")
         if key in known:
             continue
         meant = _did_you_mean(key, known)
-        kept = "" if decisions is None else (
-            f"; it is not kept in {visible(str(decisions))}, which decides only the files' "
-            "keys: for the window, put it in the config's [properties] set")
+        kept = f"; {not_kept}" if not_kept else ""
         lines.append(f"runbook diff: --set {visible(key)}: neither file sets this key, so it "
                      f"goes in as a new one{meant}{kept}")
     return lines
