@@ -271,14 +271,14 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
             # The worst moment of the night: both ways on, in one line.
             return Content.styled(
                 f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the stream "
-                "manager is down; its result "
-                "is in the Step pane. Fix the cause and run runbook again to go on from here, or "
-                f"r shows the way back to the old one.{report} q quits.", "$error")
+                "manager is down; its result is in the Step pane. Fix the cause and run runbook "
+                f"again to go on from here, or r shows the way back to the old one.{report} "
+                "q quits.", "$error")
         if trouble:
             return Content.styled(
                 f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)}; its result is "
-                "in the Step pane. Fix the cause, "
-                f"then run runbook again (done steps are recognised).{report} q quits.",
+                "in the Step pane. Fix the cause, then run runbook again (done steps are "
+                f"recognised).{report} q quits.",
                 "$error")
         return Content.styled(f"The run was stopped.{report} q quits.", "$warning")
     if state.recovering is not None:
