@@ -644,3 +644,23 @@ def test_a_5_1_installs_unit_names_the_commons_daemon_of_its_time(tmp_path: Path
     assert "commons-daemon-1.1.0.jar" in sandbox.release_files(scenarios.R6_2, tmp_path,
                                                                api_port=5080)
 
+
+
+def _ephemeral_ports() -> range:
+    low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    return range(int(low), int(high) + 1)
+
+
+@pytest.mark.skipif(not Path("/proc/sys/net/ipv4/ip_local_port_range").exists(),
+                    reason="the kernel's ephemeral range is read from /proc (Linux)")
+async def test_listeners_take_ports_no_outgoing_connection_can_hold(
+    bare_host: RehearsalHost,
+) -> None:
+    # The service listens again on its port after the cutover's kill: a port in
+    # the ephemeral range can meanwhile be the local end of any SSH or database
+    # connection on the machine, and the start then fails to listen.
+    ephemeral = _ephemeral_ports()
+    api_port = int(bare_host.api_base_url.rsplit(":", 1)[1])
+    assert api_port not in ephemeral
+    assert bare_host.old_db[1] not in ephemeral
+    assert bare_host.new_db[1] not in ephemeral

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from runbook.rehearsal import RehearsalError, mysqlclient, mysqlfake
+from runbook.rehearsal import RehearsalError, mysqlclient, mysqlfake, ports
 
 log = logging.getLogger(__name__)
 
@@ -558,27 +558,16 @@ class _Unstarted:
 
 def _free_addresses() -> tuple[tuple[str, int], tuple[str, int]]:
     """127.0.0.2:P and 127.0.0.3:P with P free on both, else two ports on 127.0.0.1."""
-    for _ in range(_PORT_ATTEMPTS):
-        with socket.socket() as first:
-            try:
-                first.bind((OLD_HOST, 0))
-            except OSError as exc:
-                log.info("cannot bind %s (%s); using %s", OLD_HOST, exc, FALLBACK_HOST)
-                break
-            port = int(first.getsockname()[1])
-            with socket.socket() as second:
-                try:
-                    second.bind((NEW_HOST, port))
-                except OSError:
-                    continue
-            return (OLD_HOST, port), (NEW_HOST, port)
+    try:
+        port = ports.listening_port((OLD_HOST, NEW_HOST))
+    except OSError as exc:
+        log.info("no port on %s and %s (%s); using %s", OLD_HOST, NEW_HOST, exc, FALLBACK_HOST)
     else:
-        raise RehearsalError("found no port free on both 127.0.0.2 and 127.0.0.3")
-    with socket.socket() as first, socket.socket() as second:
-        first.bind((FALLBACK_HOST, 0))
-        second.bind((FALLBACK_HOST, 0))
-        return ((FALLBACK_HOST, int(first.getsockname()[1])),
-                (FALLBACK_HOST, int(second.getsockname()[1])))
+        return (OLD_HOST, port), (NEW_HOST, port)
+    first = ports.listening_port((FALLBACK_HOST,))
+    while (second := ports.listening_port((FALLBACK_HOST,))) == first:
+        pass
+    return (FALLBACK_HOST, first), (FALLBACK_HOST, second)
 
 
 # --- the stream manager's check ---------------------------------------------------------

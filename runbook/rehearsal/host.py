@@ -36,7 +36,6 @@ import logging
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from runbook.rehearsal import (
     cloud,
     cluster_rows,
     databases,
+    ports,
     sandbox,
     scenarios,
 )
@@ -82,12 +82,6 @@ SERVICE_STOP_TIMEOUT = 10.0
 BOOT_TIMEOUT = 20.0
 # Writing the seeded fleet's rows into the live database.
 DB_TIMEOUT_S = 5.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _python_path() -> str:
@@ -565,7 +559,7 @@ class RehearsalHost:
     async def _create(
         self, chosen: scenarios.Scenario, secrets_: LiveSecrets
     ) -> dict[str, Any]:
-        api_port = _free_port()
+        api_port = ports.listening_port()
         old_db, new_db = self._db.old.address, self._db.new.address
         await asyncio.to_thread(
             sandbox.create_sandbox,
