@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 # A wall clock (seconds since the epoch): the downtime is counted from a moment
 # an earlier process recorded, and only the wall clock spans processes.
 Clock = Callable[[], float]
+# The command, for a shell, that goes back from the run in a journal (a
+# lasting rehearsal's: runbook rehearse --resume ... --rollback-after STEP).
+GoingBack = Callable[[Path], "str | None"]
 # How soon new output reaches the screen after the first line of a burst. One
 # write per burst keeps a step that prints 100,000 lines from starving the
 # keyboard; no output, no timer.
@@ -88,9 +91,10 @@ class RunbookApp(App["Outcome | None"]):
                  opening: Preparing | None = None, waiting: str = "",
                  previous: Replay | None = None, rehearsal: bool = False, host_label: str = "",
                  clock: Clock = time.time, start_run: bool = True,
-                 new_journal: Path | None = None) -> None:
+                 new_journal: Path | None = None, going_back: GoingBack | None = None) -> None:
         super().__init__()
         self.rehearsal = rehearsal
+        self.going_back = going_back
         self.clock = clock
         self.autostart = start_run
         self.preparing = opening
@@ -539,8 +543,10 @@ class RunbookApp(App["Outcome | None"]):
             return
 
         settings = self.session.settings
-        command = None if settings.rehearsal else rollback_command(settings.source,
-                                                                   self.journal_path)
+        if not settings.rehearsal:
+            command: str | None = rollback_command(settings.source, self.journal_path)
+        else:  # only the rehearsal's CLI knows whether its sandbox outlives the app
+            command = self.going_back(self.journal_path) if self.going_back else None
         text, down = way_back(self.run_state, command)
         self.notify(text, title="Roll back", severity="warning" if down else "information",
                     timeout=30 if down else 8, markup=False)
@@ -675,7 +681,8 @@ class RunbookApp(App["Outcome | None"]):
 def create_app(open_session: SessionFactory | None = None, *, opening: Preparing | None = None,
                waiting: str = "", previous: Replay | None = None, rehearsal: bool = False,
                host_label: str = "", clock: Clock | None = None,
-               start_run: bool = True, new_journal: Path | None = None) -> RunbookApp:
+               start_run: bool = True, new_journal: Path | None = None,
+               going_back: GoingBack | None = None) -> RunbookApp:
     """The one factory, for the CLI and the tests.
 
     `open_session(None)` is the new run; `open_session(previous)` continues the
@@ -685,9 +692,11 @@ def create_app(open_session: SessionFactory | None = None, *, opening: Preparing
     shows `waiting` until it gives the run (a rehearsal host starting). Tests pass
     a frozen `clock`, and `start_run=False` to feed engine events themselves.
     `new_journal`: the journal claimed for a new run, removed if the operator
-    continues the earlier one instead."""
+    continues the earlier one instead. `going_back`: for a rehearsal, the
+    command that takes the run in a journal back to the old stream manager
+    once the app has quit (None where the host ends with the app)."""
     assert (open_session is None) != (opening is None), "one of open_session and opening"
     return RunbookApp(open_session, opening=opening, waiting=waiting, previous=previous,
                       rehearsal=rehearsal, host_label=host_label, clock=clock or time.time,
-                      start_run=start_run, new_journal=new_journal)
+                      start_run=start_run, new_journal=new_journal, going_back=going_back)
 

@@ -323,8 +323,9 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
 
 def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
     """What `r` says about going back to the old stream manager, and whether
-    it is a warning. `command` is `runbook rollback` for this run, exactly;
-    None in a rehearsal, whose host does not outlive the app."""
+    it is a warning. `command` goes back from outside the app, exactly:
+    `runbook rollback` for a real run, a lasting rehearsal's own; None in a
+    rehearsal whose host does not outlive the app."""
     if state.outcome is Outcome.ROLLED_BACK:
         return "Rolled back already: the old stream manager serves again.", False
     running = state.by_id.get(state.running or "")
@@ -340,9 +341,9 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
         return ("Nothing to roll back: the cutover has not started, and the live stream "
                 "manager serves as before."), False
     later = (f"quit (q), then run: {command}" if command is not None else
-             "in a real run, quit (q), then run: runbook rollback CONFIG --journal JOURNAL. "
-             "To practise that here, quit (q): a rehearsal with --sandbox names, as it ends, "
-             "the command that takes its way back from where it stands")
+             "in a real run, quit (q), then run runbook rollback with the run's config and "
+             "--journal. This rehearsal's host ends when the app does: to practise that, "
+             "rehearse with --sandbox, whose exit line names the command that goes back")
     if state.outcome is None and running is not None:
         # A step that will not end (origins never in service) need not be
         # sat out: its question offers the way back once it is stopped.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,7 +48,8 @@ def settings() -> Settings:
 
 
 def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNAL,
-             resume: Path | None = None, settings_: Settings | None = None) -> RunbookApp:
+             resume: Path | None = None, settings_: Settings | None = None,
+             going_back: Callable[[Path], str | None] | None = None) -> RunbookApp:
     """The app over the real procedure (cards, plans), not started: tests feed
     its front end engine events, or hand it a session over fake steps.
     `settings_`: another run's settings (a production run's, say)."""
@@ -58,7 +60,8 @@ def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNA
                               journal_path=path, resume=continuing)
 
     return create_app(open_session, rehearsal=True, clock=clock_ or FakeClock(),
-                      start_run=False, previous=replay(resume) if resume else None)
+                      start_run=False, previous=replay(resume) if resume else None,
+                      going_back=going_back)
 
 
 def screen_text(app: RunbookApp) -> str:

@@ -263,6 +263,33 @@ async def test_r_in_a_rehearsal_says_how_to_practise_the_way_back_from_here() ->
         await pilot.press("r")
         await pilot.pause()
     assert "practise" in notes[-1] and "--sandbox" in notes[-1], notes[-1]
+    # No words to fill in (night trial, stop 44): a throwaway rehearsal has no
+    # command to give, and says what a real run's would be in words.
+    assert "CONFIG" not in notes[-1] and "JOURNAL" not in notes[-1], notes[-1]
+
+
+async def test_r_in_a_lasting_rehearsal_names_the_command_that_goes_back() -> None:
+    """Night trial (stop 44): with --sandbox, the rehearsal's own way back is
+    known (its exit line and report name it), yet r gave a template."""
+    from runbook.events import CutoverStarted
+
+    asked: list[Path] = []
+
+    def going_back(journal: Path) -> str:
+        asked.append(journal)
+        return "runbook rehearse --sandbox /s --resume --journal /j --rollback-after rename"
+
+    app = make_app(going_back=going_back)
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
+             StepChanged(report("delete-nodegroups", StepState.FAILED, "HTTP 500")))
+        await pilot.press("r")
+        await pilot.pause()
+    assert asked == [app.journal_path]
+    assert "quit (q), then run: runbook rehearse --sandbox /s --resume --journal /j " \
+        "--rollback-after rename" in notes[-1], notes[-1]
 
 
 def test_the_rollback_key_says_what_it_does_in_the_footer_and_palette() -> None:

@@ -99,7 +99,8 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             from screens.tui import run_tui
 
             outcome = await run_tui(opening=rehearsal.opening(stopper),
-                                    waiting="Starting the rehearsal host…")
+                                    waiting="Starting the rehearsal host…",
+                                    going_back=rehearsal.going_back)
     finally:
         from runbook.journal import drop_if_unwritten
 
@@ -220,6 +221,23 @@ class Rehearsal:
         self.earlier = prepared.continues
         self.new_journal = prepared.opening.new_journal
         return prepared
+
+    def going_back(self, journal: Path) -> str | None:
+        """The command that takes the run in `journal` back to the old stream
+        manager once this rehearsal has ended, as its report names it; None
+        when its sandbox goes with it, or the journal cannot be read."""
+        from runbook.journal import JournalError, replay
+        from runbook.standing import rehearse_command
+
+        if not self.lasting or self.host is None:
+            return None
+        try:
+            history = replay(journal)
+        except (OSError, JournalError):
+            return None
+        resume = rehearse_command(self.host.sandbox, journal)
+        # A way back begun goes on by itself once resumed.
+        return lifecycle.practised_way_back(history, resume) or resume
 
     def opening(self, stopper: Stopper) -> Callable[[], Awaitable[Opening]]:
         """What the TUI awaits after its first paint; what the start says meanwhile
