@@ -61,6 +61,9 @@ class RunState:
     last_changed: str | None = None
     led_the_cursor: bool = False
     run_started: float | None = None
+    # This process continues an earlier run's journal (--resume, the way back
+    # alone): run_started is this session's start, not the run's.
+    continued: bool = False
     run_ended: float | None = None
     # When the first cutover action ran (the clock's time, a wall clock): from
     # the host's record or the journal when this run did not start it.
@@ -129,8 +132,9 @@ class RunState:
                 self._step_changed(report, now)
             case Progress(step_id=step_id):
                 self.progress[step_id] = event
-            case RunStarted(host=host, down_since=since):
+            case RunStarted(host=host, down_since=since, resumed=resumed):
                 self.run_started = now
+                self.continued = resumed
                 self.target = host or self.target
                 # A run that continues a cutover (the way back alone, say):
                 # down since that cutover began (operator trial: `runbook

@@ -106,7 +106,10 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False,
     end = state.run_ended if state.run_ended is not None else now
     elapsed = end - state.run_started if state.run_started is not None else None
     clocks: Parts = [*downtime(state, now, narrow=narrow, brief=brief), "   "]
-    clocks += [("elapsed ", "$text-muted"), clock(elapsed), "   "]
+    # A continued run counts from this session's start, beside a downtime
+    # that counts from the cutover's (night trial: both read as the run's).
+    since = ("session " if narrow else "this session ") if state.continued else "elapsed "
+    clocks += [(since, "$text-muted"), clock(elapsed), "   "]
     done = f"{state.finished}/{len(state.counted)}"
     if state.counts_the_way_back:
         clocks += [(f"way back {done} done", "")]

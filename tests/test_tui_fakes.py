@@ -368,6 +368,29 @@ def test_the_way_back_alone_shows_the_downtime_it_continues_and_counts_its_own_s
     assert "way back 1/3 done" in status_clocks(state, 1090.0, narrow=True).plain
 
 
+def test_a_continued_runs_clock_says_it_counts_this_session_only() -> None:
+    """Night trial (stop 44): resumed mid-cutover, "elapsed" began again at 0
+    beside a downtime that went on from the first run: two clocks, one row,
+    and nothing said they count from different moments."""
+    from runbook.events import RunStarted
+    from screens.run_state import RunState
+    from screens.views import status_clocks
+
+    cards = [StepCard(1, "rename", "Rename", Phase.CUTOVER, "Renames.")]
+    fresh = RunState(cards=cards, target="u@h:22")
+    fresh.apply(RunStarted("sm.toml", "u@h:22", False, ("rename",), False), 1000.0)
+    assert "elapsed 00:00:30" in status_clocks(fresh, 1030.0).plain
+    resumed = RunState(cards=cards, target="u@h:22")
+    resumed.apply(RunStarted("sm.toml", "u@h:22", False, ("rename",), True, down_since=400.0),
+                  1000.0)
+    for narrow in (False, True):
+        row = status_clocks(resumed, 1030.0, narrow=narrow).plain
+        assert "elapsed" not in row, row
+        # (A way back alone continues the cutover's journal too: "session"
+        # fits it as well as a resume.)
+        assert ("session 00:00:30" if narrow else "this session 00:00:30") in row, row
+
+
 def test_the_link_reads_connected_again_once_a_reconnect_opened_it() -> None:
     """Trial: after a drop and a reconnect, the step left in doubt set the
     status to "ssh uncertain", which stayed through minutes of steps that
