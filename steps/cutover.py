@@ -17,6 +17,7 @@ from runbook.smapi import SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
+    JavaProcess,
     backup_dir,
     being_deleted,
     copy_whole,
@@ -33,8 +34,6 @@ from steps.common import (
     new_tree,
     old_tree,
     read_remote,
-    red5_pids,
-    red5_processes,
     root,
     run_shell,
     running_from,
@@ -317,8 +316,28 @@ class StopService(Red5Step):
         actions.append(Shell(root(p, "kill -9 " + " ".join(pids))))
         return actions
 
+    async def _old_servers(self, ctx: Ctx) -> list[JavaProcess]:
+        """The old install's servers, found after the renames.
+
+        By working directory, which follows the old folder to bak.red5pro. A
+        server whose working directory says nothing (/: started by hand, or by
+        a jsvc without -cwd) has only its -Dred5.root path, which names the new
+        tree once promote-new has run; but nothing has started the new tree
+        before start-service, so a server placed there by its path is the old
+        one too (review: it was left running, and the upgrade ended done)."""
+        listing = await java_processes(ctx)
+        found = running_from(listing, await old_tree(ctx))
+        slash = listing[1]
+        promoted = await folder_id(ctx, live_dir(ctx))
+        found += [proc for proc in running_from(listing, promoted)
+                  if proc.cwd in (None, slash) and proc not in found]
+        return found
+
+    async def _old_pids(self, ctx: Ctx) -> set[int]:
+        return {proc.pid for proc in await self._old_servers(ctx)}
+
     async def check(self, ctx: Ctx) -> Check:
-        found = await red5_processes(ctx, await old_tree(ctx))
+        found = await self._old_servers(ctx)
         ctx.facts.red5_processes = {str(proc.pid): proc.args for proc in found}
         if not found:
             return Check(True, "no java process runs from the old install")
@@ -328,20 +347,17 @@ class StopService(Red5Step):
         # Only processes the operator saw in the plan, and that still run now:
         # a PID freed in the meantime may belong to something else.
         shown = {int(pid) for pid in ctx.facts.red5_processes}
-        tree = await old_tree(ctx)
-        pids = sorted(shown & set(await red5_pids(ctx, tree)))
+        pids = sorted(shown & await self._old_pids(ctx))
         if not pids:
             ctx.info("the processes shown in the plan have already exited")
             return
         result = await ctx.sh(root(ctx, "kill -9 " + " ".join(map(str, pids))), check=False)
-        if not result.ok and set(pids) & set(await red5_pids(ctx, tree)):
+        if not result.ok and set(pids) & await self._old_pids(ctx):
             raise StepFailed(f"kill failed: {result.last_error_line()}")
 
     async def verify(self, ctx: Ctx) -> Check:
-        tree = await old_tree(ctx)
-
         async def none_left() -> bool:
-            return not await red5_pids(ctx, tree)
+            return not await self._old_pids(ctx)
 
         await _wait(ctx, "the java processes to exit", ctx.settings.timeouts.service_stop,
                     none_left)

@@ -606,6 +606,32 @@ async def test_a_finished_upgrade_is_not_run_again(tmp_path: Path) -> None:
         assert replay(tmp_path / "b.jsonl").state("preflight") is StepState.FAILED
 
 
+async def test_stop_service_kills_a_server_known_only_by_its_red5_root(tmp_path: Path) -> None:
+    """Review (stop 45): a server whose working directory says nothing (/: one
+    started by hand, or by a jsvc without -cwd) is known by its
+    -Dred5.root=.../red5pro, which names the new tree once promote-new has
+    run. stop-service took it for the new release's, left it running, and the
+    upgrade ended done beside the old server."""
+    import sys
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.sandbox / "usr/local/red5pro"
+        sleep = "import time; time.sleep(600)"
+        by_hand = subprocess.Popen(
+            ["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}" -Dred5.root={live}'],
+            cwd="/")
+        try:
+            front = ScriptedFrontEnd()
+            assert await rehearse(host, front, tmp_path / "run.jsonl") is Outcome.DONE
+            assert by_hand.poll() is not None, "the old install's server still runs"
+            # The operator saw it in the plan they confirmed.
+            shown = [action.render() for action in front.plans["stop-service"]]
+            assert any(f"pid {by_hand.pid}:" in line for line in shown), shown
+        finally:
+            by_hand.kill()
+            by_hand.wait()
+
+
 def test_a_database_command_shows_the_port_a_step_read_from_the_live_login() -> None:
     """Review: the rehearsal's config names the port, so the port a step
     reads from the live login (no new_database.port in the config) went
