@@ -49,6 +49,7 @@ from runbook.redact import Redactor
 from runbook.run_context import (
     READ_ONLY_RERUNS,
     RunContext,
+    cut_off,
     outcome_unknown,
     redact_action,
 )
@@ -474,7 +475,7 @@ class Executor(Generic[F]):
             try:
                 return await step.check(ctx)
             except Exception as exc:
-                if not outcome_unknown(exc):
+                if not cut_off(exc):
                     raise
                 self.info(step, f"{str(exc).rstrip('.')}; looking again once reconnected")
         return await step.check(ctx)  # the last try: cut off again, the caller hears of it
@@ -495,7 +496,11 @@ class Executor(Generic[F]):
                                         "host, or retry, which waits for what the first "
                                         "attempt left running and looks before it runs "
                                         "anything")
-        self.info(step, f"{said}; reconnecting to find out what it did")
+        # A command the host's own timeout ended lost no connection, and would
+        # only outlive its limit again if run again (review).
+        link_lost = cut_off(lost)
+        self.info(step, f"{said}; " + ("reconnecting to find out what it did" if link_lost
+                                       else "looking at the host to find out what it did"))
         try:
             await self.remote.connect()
             await self._settle_earlier_attempt(step, ctx.jobs_in_doubt)
@@ -506,9 +511,15 @@ class Executor(Generic[F]):
         except Exception as exc:  # could not look: the outcome stays unknown
             return StepState.IN_DOUBT, (f"{said}, and finding out what it did failed too: "
                                         f"{_reason(exc)}. Check before running it again.")
-        self.info(step, "reconnected")
+        if link_lost:
+            self.info(step, "reconnected")
         if proof.done:
-            return StepState.DONE, f"{proof.detail} (found in place after the connection was lost)"
+            after = "the connection was lost" if link_lost else "its command ran out of time"
+            return StepState.DONE, f"{proof.detail} (found in place after {after})"
+        if step.read_only and not link_lost:
+            return StepState.FAILED, (f"{said}. The step only looks at the host, so nothing "
+                                      "changed: try it again once the host answers in time, "
+                                      "or give it longer ([timeouts] in the config)")
         if step.read_only:
             self.info(step, "it only looks at the host: running it again")
             return StepState.PENDING, ""
@@ -518,7 +529,8 @@ class Executor(Generic[F]):
             self.info(step, f"it is under way on the host ({found.detail}): running the "
                             "step again waits for it, and does nothing twice")
             return StepState.PENDING, ""
-        return StepState.IN_DOUBT, (f"{said}. Reconnected: the check does not find the outcome "
+        looked = "Reconnected" if link_lost else "Looked again"
+        return StepState.IN_DOUBT, (f"{said}. {looked}: the check does not find the outcome "
                                     f"in place ({found.detail or 'not done'}); retry runs the "
                                     "step again from its check")
 

@@ -23,7 +23,7 @@ from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Record
 from runbook.model import Action, EditFile, Phase, Shell, Upload
 from runbook.redact import Redactor
-from runbook.shell import CommandResult, OutcomeUnknown, RemoteError, Uploaded
+from runbook.shell import CommandResult, CommandTimeout, OutcomeUnknown, RemoteError, Uploaded
 from runbook.step import PlanContext, Step, StepFailed
 
 if TYPE_CHECKING:
@@ -80,6 +80,13 @@ def outcome_unknown(exc: BaseException) -> bool:
     from runbook.smapi import SMApiOutcomeUnknown
 
     return isinstance(exc, OutcomeUnknown | SMApiOutcomeUnknown)
+
+
+def cut_off(exc: BaseException) -> bool:
+    """An end never heard because the connection went (worth looking again
+    once it is back), not a command the host's own timeout ended, which would
+    only outlive its limit again (review: a hung look was sent nine times)."""
+    return outcome_unknown(exc) and not isinstance(exc, CommandTimeout)
 
 
 class RunContext(Generic[F]):
@@ -240,6 +247,8 @@ class RunContext(Generic[F]):
             try:
                 return await look()
             except OutcomeUnknown as exc:
+                if not cut_off(exc):
+                    raise
                 self.info(f"{str(exc).rstrip('.')}; looking again once reconnected")
         return await look()  # the last try: cut off again, the caller hears of it
 

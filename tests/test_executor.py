@@ -634,3 +634,64 @@ async def test_a_drill_resumed_past_its_step_turns_back_at_once(tmp_path: Path) 
     assert front.asked == ["back"], front.asked
     said = [line for _sid, stream, line in front.lines if stream == "info"]
     assert any("--rollback-after cut" in line for line in said), said
+
+
+class _HungHost(Remote):
+    """A host where every command outlives its limit: the host's own `timeout`
+    ends it, and the result says so. The connection itself is fine."""
+
+    def __init__(self) -> None:
+        super().__init__(SETTINGS.host)
+        self.sent: list[str] = []
+
+    async def connect(self) -> None:  # type: ignore[override]
+        return None
+
+    async def run(self, command: str, **options: Any) -> Any:  # type: ignore[override]
+        from runbook.remote import CommandTimeout
+
+        self.sent.append(command)
+        raise CommandTimeout(f"no result within {options['timeout']:g}s; the host's timeout "
+                             "signalled the command to stop")
+
+
+class _LooksOnce(Say):
+    async def check(self, ctx: StepContext) -> Check:
+        await ctx.probe("systemctl is-active red5pro")
+        return Check(False)
+
+
+async def test_a_look_that_outlives_its_limit_is_not_sent_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (stop 45): a look whose command the host's timeout ended was
+    looked again as if the connection had dropped, three times for each of the
+    check's three tries: nine command limits (18 minutes at the default) of
+    downtime before a question, each saying "once reconnected"."""
+    hung = _HungHost()
+    monkeypatch.setattr(__import__(__name__, fromlist=["Remote"]), "Remote", lambda _: hung)
+    front = ScriptedFrontEnd()
+    assert await run_steps(tmp_path, [_LooksOnce("look")], front) is Outcome.FAILED
+    assert hung.sent == ["systemctl is-active red5pro"]
+    assert "no result within" in front.detail("look"), front.detail("look")
+    assert "reconnect" not in front.text(), front.text()
+
+
+class _ReadsOnly(Say):
+    read_only = True
+
+    async def run(self, ctx: StepContext) -> None:
+        await ctx.probe("sha256sum /tmp/big.zip")
+
+
+async def test_a_read_only_step_whose_command_outlives_its_limit_fails_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review (stop 45): a read-only step whose look timed out was run again,
+    twice, "once reconnected", though nothing had been lost but time."""
+    hung = _HungHost()
+    monkeypatch.setattr(__import__(__name__, fromlist=["Remote"]), "Remote", lambda _: hung)
+    front = ScriptedFrontEnd()
+    assert await run_steps(tmp_path, [_ReadsOnly("reads")], front) is Outcome.FAILED
+    assert hung.sent == ["sha256sum /tmp/big.zip"]
+    assert front.final_state("reads") == StepState.FAILED.value
+    assert "no result within" in front.detail("reads"), front.detail("reads")
+    assert "reconnect" not in front.text().lower(), front.text()
