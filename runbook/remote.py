@@ -45,7 +45,14 @@ from asyncssh.constants import MSG_IGNORE
 from runbook import jobs
 from runbook.config import HostSettings
 from runbook.sharedshell import SharedShell, ShellUnavailable
-from runbook.shell import AS_IT_WAS, SHA256_OF_STDIN, landing_sha256_command
+from runbook.shell import (
+    AS_IT_WAS,
+    OTHERS_CAN_WRITE,
+    SHA256_OF_STDIN,
+    landing_sha256_command,
+    others_can_write,
+    private_folder,
+)
 from runbook.shell import CommandResult as CommandResult
 from runbook.shell import CommandTimeout as CommandTimeout
 from runbook.shell import HostKeyRefused as HostKeyRefused
@@ -936,10 +943,9 @@ class Remote:
         """
         if not path.startswith("/"):
             raise ValueError(f"{path}: the file to replace must be given by its absolute path")
-        folder = quote(staging_dir)
-        made = await self.run(
-            f"mkdir -p -m 700 -- {folder} && test -d {folder} -a ! -L {folder} -a -O {folder}",
-            timeout=timeout)
+        made = await self.run(private_folder(staging_dir), timeout=timeout)
+        if made.exit_status == OTHERS_CAN_WRITE:
+            raise RemoteError(f"{self.target}: {others_can_write(staging_dir, self.host.user)}")
         if not made.ok:
             raise RemoteError(
                 f"{self.target}: {staging_dir} is not a folder owned by {self.host.user}; "

@@ -73,6 +73,28 @@ class Uploaded:
     kept: int = 0
 
 
+# private_folder's exit status when the folder is the user's but other
+# accounts can write to it (any other failure: not a folder of the user's).
+OTHERS_CAN_WRITE = 3
+
+
+def private_folder(folder: str) -> str:
+    """The command that makes `folder` the SSH user's alone, or finds it so: a
+    folder, not a link, owned by the user, that no other account can write to.
+    mkdir -m sets the mode only of a folder it makes, so one already there is
+    looked at for group and other write bits (exit OTHERS_CAN_WRITE)."""
+    f = quote(folder)
+    return (f"mkdir -p -m 700 -- {f} && test -d {f} -a ! -L {f} -a -O {f} && "
+            f"{{ test -z \"$(find {f} -maxdepth 0 -perm /022)\" || exit {OTHERS_CAN_WRITE}; }}")
+
+
+def others_can_write(folder: str, user: str) -> str:
+    """Why a private_folder that exited OTHERS_CAN_WRITE is refused, and the mend."""
+    return (f"other accounts can write to {folder}, so one could swap a file there between "
+            f"its checksum and its use as root. Run chmod go-w {quote(folder)} on the host as "
+            f"{user}, or choose another install.upload_dir")
+
+
 def privileged(command: str, sudo: bool) -> str:
     """`command` run as root when the host config says sudo; never prompts."""
     return f"sudo -n {command}" if sudo else command

@@ -15,9 +15,12 @@ from runbook.model import Action, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
 from runbook.shell import (
     AS_IT_WAS,
+    OTHERS_CAN_WRITE,
     OutcomeUnknown,
     RemoteError,
     landing_sha256_command,
+    others_can_write,
+    private_folder,
     quote,
     sha256_command,
 )
@@ -796,8 +799,7 @@ class UploadArtifacts(Red5Step):
         return actions
 
     def _prepare_dir(self, p: AnyContext) -> str:
-        folder = quote(p.settings.upload_dir)
-        return f"mkdir -p -m 700 -- {folder} && test -d {folder} -a ! -L {folder} -a -O {folder}"
+        return private_folder(p.settings.upload_dir)
 
     @staticmethod
     def _local(local: Path) -> tuple[int, str]:
@@ -841,6 +843,8 @@ class UploadArtifacts(Red5Step):
     async def run(self, ctx: Ctx) -> None:
         s = ctx.settings
         made = await ctx.sh(self._prepare_dir(ctx), check=False)
+        if made.exit_status == OTHERS_CAN_WRITE:
+            raise StepFailed(others_can_write(s.upload_dir, s.host.user))
         if not made.ok:
             raise StepFailed(f"{s.upload_dir} is not a folder owned by {s.host.user}; another "
                              "account could swap the zip before it is unzipped as root. Choose "

@@ -401,6 +401,24 @@ async def test_upload_is_skipped_when_the_files_are_already_there(tmp_path: Path
         assert "already done" in detail(again, "upload")
 
 
+async def test_upload_refuses_a_folder_other_accounts_can_write(tmp_path: Path) -> None:
+    """Review (stop 45): mkdir -m 700 sets the mode only of a folder it makes;
+    one already there, the SSH user's but writable by all, passed as "a folder
+    only we can write", and another account could swap the zip between its
+    checksum and the unzip that runs as root."""
+    async with rehearsal_host(tmp_path) as host:
+        folder = host.sandbox / "tmp/runbook-upload"
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o777)
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "upload"], tmp_path / "a.jsonl", front)
+        assert outcome is Outcome.FAILED
+        said = detail(front, "upload")
+        assert "other accounts can write" in said and "chmod go-w" in said, said
+        assert list(folder.iterdir()) == []  # nothing sent into it
+        assert folder.stat().st_mode & 0o777 == 0o777  # and its mode left as it was
+
+
 async def test_a_distribution_changed_while_it_is_sent_is_not_taken(tmp_path: Path) -> None:
     """Rewritten in place mid-upload (a download still finishing, a copy over
     it), the host gets part old bytes, part new: their sha256 matches the bytes
