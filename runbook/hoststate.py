@@ -82,7 +82,7 @@ def _same_file(one: Path, other: Path) -> bool:
     with contextlib.suppress(OSError, ValueError):  # ValueError: a NUL in a recorded path
         return os.path.samefile(one, other)
     try:
-        return one.resolve() == other.resolve()
+        return os.path.realpath(one) == os.path.realpath(other)
     except (OSError, ValueError):
         return False
 

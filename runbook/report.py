@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pwd
 import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -893,7 +894,7 @@ def write_private(path: Path, text: str) -> None:
     pipe named as the file is written to as it is."""
     data = text.encode("utf-8")
     try:
-        if path.exists() and not path.resolve().is_file():
+        if path.exists() and not os.path.isfile(os.path.realpath(path)):
             with path.open("wb") as stream:
                 stream.write(data)
         else:

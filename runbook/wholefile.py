@@ -33,7 +33,7 @@ def atomic_write(path: Path | str, data: bytes, *, private: bool = False) -> Non
     """
     target = Path(path)
     if target.is_symlink():
-        target = target.resolve()
+        target = Path(os.path.realpath(target))  # a loop: its stat below says so
     try:
         found = target.stat()
     except FileNotFoundError:

@@ -1278,6 +1278,19 @@ def test_out_never_writes_over_another_journal(upgraded: Rehearsed, failed: Rehe
         claimed.close()
 
 
+def test_out_through_a_link_that_loops_is_refused_in_one_line(upgraded: Rehearsed,
+                                                              tmp_path: Path) -> None:
+    """Review (stop 45): a symlink loop named as --out raised RuntimeError from
+    Path.resolve() (Python 3.11), a traceback and exit 1 where 0 or 2 is promised."""
+    loop = tmp_path / "loop.md"
+    loop.symlink_to(loop)
+    result = runbook("report", str(upgraded.journal), "--out", str(loop), state=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line and str(loop) in line, line
+    assert loop.is_symlink() and os.readlink(loop) == str(loop)
+
+
 def test_a_report_cut_short_leaves_the_last_one_whole(upgraded: Rehearsed,
                                                       tmp_path: Path) -> None:
     """Safety review: the report was written over the old one in place, so a

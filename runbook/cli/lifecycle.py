@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -130,7 +131,7 @@ def _resume_from(
             # would name the very run refused here (trial).
             raise ConfigError(str(earlier.path), IN_USE)
         if not settings.rehearsal and earlier.config is not None and \
-                Path(earlier.config).resolve() != Path(settings.source).resolve():
+                os.path.realpath(earlier.config) != os.path.realpath(settings.source):
             say(f"note: that run used {earlier.config}; it goes on with {settings.source}, "
                 "which aims at the same host")
         _say_a_change_of_pace(earlier, settings, say)

@@ -4,6 +4,7 @@ ticket and for reading back."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,8 @@ def report(args: argparse.Namespace) -> int:
     made = build(args.journal or _newest_said(newest_journal(default_dir())))
     text = html(made) if args.html else markdown(made)
     if args.out is not None:
-        if args.out.resolve() == made.path.resolve():
+        # realpath: Path.resolve() raises RuntimeError on a link loop (3.11; review).
+        if os.path.realpath(args.out) == os.path.realpath(made.path):
             # Operator trial: it became its own report, the run's record gone.
             raise ReportError(f"--out {args.out} is {made.path}, the journal this reports "
                               "on; name another file for the report")
