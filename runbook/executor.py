@@ -163,6 +163,7 @@ class Executor(Generic[F]):
         self.redactor = redactor
         self.host_state = host_state
         self.facts = facts
+        self._facts_kept: dict[str, Any] | None = None  # as last journalled
         self.skipped: dict[str, str] = {}
         if resume is not None:
             facts.load(resume.facts)
@@ -226,9 +227,18 @@ class Executor(Generic[F]):
         if state not in (StepState.RUNNING, StepState.PENDING):
             self.journal.write(Record.STEP_END, step=step.id, state=state.value,
                                detail=report.detail, elapsed_s=report.elapsed_s, **fields)
-            # What the steps have learnt, so a resumed run starts from it.
-            self.journal.write(Record.FACTS, facts=self.facts.record(self.redactor))
+            self.keep_facts(always=True)
         self.front.tell(StepChanged(dataclasses.replace(report)))
+
+    def keep_facts(self, *, always: bool = False) -> None:
+        """What the steps have learnt, journalled so a resumed run starts from
+        it: as each step ends, and before each action when it changed since, so
+        a marker set before a change outlives a process killed during it
+        (review: schema's import marker was lost with a kill -9 mid-import)."""
+        facts = self.facts.record(self.redactor)
+        if always or facts != self._facts_kept:
+            self.journal.write(Record.FACTS, facts=facts)
+            self._facts_kept = facts
 
     def detach(self, *, exit_code: int | None = None) -> None:
         """Leave the command that runs now running on the host when the run is

@@ -123,6 +123,7 @@ class RunContext(Generic[F]):
 
     def _start(self, action: Action, job: str | None = None) -> int:
         self._x.begin_cutover(self._step)
+        self._x.keep_facts()
         self._action_no += 1
         shown = redact_action(action, self._x.redactor)
         extra = {"job": job} if job else {}

@@ -695,3 +695,38 @@ async def test_a_read_only_step_whose_command_outlives_its_limit_fails_once(
     assert front.final_state("reads") == StepState.FAILED.value
     assert "no result within" in front.detail("reads"), front.detail("reads")
     assert "reconnect" not in front.text().lower(), front.text()
+
+
+class _MarksThenHangs(Say):
+    """Says in the facts what its change is about to do, then sends the change,
+    which outlives the process (schema: the import's marker, then the import)."""
+
+    async def run(self, ctx: StepContext) -> None:
+        ctx.facts.schema_import_into = "db.example:3306"  # type: ignore[attr-defined]
+
+        async def forever() -> None:
+            await asyncio.sleep(3600)
+
+        await ctx.act(Shell("mysql cluster < cluster.sql", "the import"), forever)
+
+
+async def test_what_a_step_learnt_before_a_change_is_on_record_before_the_change(
+        tmp_path: Path) -> None:
+    """Review (stop 45): facts reached the journal only as a step ended, so a
+    run killed mid-import left no marker that the half-made database was its
+    own, and the resumed schema step refused it as someone else's."""
+    from steps.facts import Red5Facts
+
+    front = ScriptedFrontEnd()
+    executor = executor_for(tmp_path, [_MarksThenHangs("schema")], front)
+    executor.facts = Red5Facts()
+    task = asyncio.ensure_future(executor.run())
+    for _ in range(200):
+        if any(r["event"] == "action-start" for r in records(tmp_path)):
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()  # as a kill -9 would leave it: nothing more is written
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    executor.journal.close()
+    assert replay(tmp_path / "run.jsonl").facts.get("schema_import_into") == "db.example:3306"
