@@ -40,6 +40,18 @@ def is_secret_key(name: str) -> bool:
     return _SECRET_NAME.search(folded) is not None
 
 
+# A setting a command line gives: -Dname=value (a JVM's system property) or
+# --name=value.
+_GIVEN_SETTING = re.compile(r"(?:^|\s)(?:-D|--)([\w.\-]+)=(\S+)")
+
+
+def command_line_secrets(line: str) -> list[str]:
+    """The values a command line gives settings whose names say they are
+    secrets (-Djavax.net.ssl.keyStorePassword=...): a server's own command
+    line, as a process listing shows it, is no place to show them (review)."""
+    return [value for name, value in _GIVEN_SETTING.findall(line) if is_secret_key(name)]
+
+
 # The secrets Red5's red5-web.properties names (the templates of 5.1, 6.2 and
 # the API 4 release, and the AWS guide's sample: runbook/rehearsal/data,
 # tests/data/properties): a name a letter away from one of them is a typo of

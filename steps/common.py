@@ -12,6 +12,7 @@ from typing import Any
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Shell
+from runbook.redact import command_line_secrets
 from runbook.shell import AS_IT_WAS, privileged, privileged_script, quote, sha256_command
 from runbook.step import StepFailed
 from steps import red5
@@ -284,7 +285,11 @@ async def java_processes(ctx: Ctx) -> tuple[list[JavaProcess], str | None]:
     result = await ctx.probe(java_processes_command(ctx))
     if not result.ok:
         raise StepFailed(f"cannot list processes: {result.last_error_line()}")
-    return parse_java_processes(result.stdout)
+    listing = parse_java_processes(result.stdout)
+    for process in listing[0]:
+        for secret in command_line_secrets(process.args):
+            ctx.add_secret(secret)  # masked wherever the command line is shown or kept
+    return listing
 
 
 def parse_java_processes(output: str) -> tuple[list[JavaProcess], str | None]:

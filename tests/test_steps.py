@@ -624,6 +624,9 @@ async def test_a_finished_upgrade_is_not_run_again(tmp_path: Path) -> None:
         assert replay(tmp_path / "b.jsonl").state("preflight") is StepState.FAILED
 
 
+KEYSTORE_PASSWORD = "Sw0rdfish-9"
+
+
 async def test_stop_service_kills_a_server_known_only_by_its_red5_root(tmp_path: Path) -> None:
     """Review (stop 45): a server whose working directory says nothing (/: one
     started by hand, or by a jsvc without -cwd) is known by its
@@ -636,7 +639,8 @@ async def test_stop_service_kills_a_server_known_only_by_its_red5_root(tmp_path:
         live = host.sandbox / "usr/local/red5pro"
         sleep = "import time; time.sleep(600)"
         by_hand = subprocess.Popen(
-            ["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}" -Dred5.root={live}'],
+            ["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}" -Dred5.root={live} '
+             f"-Djavax.net.ssl.keyStorePassword={KEYSTORE_PASSWORD}"],
             cwd="/")
         try:
             front = ScriptedFrontEnd()
@@ -645,6 +649,11 @@ async def test_stop_service_kills_a_server_known_only_by_its_red5_root(tmp_path:
             # The operator saw it in the plan they confirmed.
             shown = [action.render() for action in front.plans["stop-service"]]
             assert any(f"pid {by_hand.pid}:" in line for line in shown), shown
+            # Review (stop 45): a password its command line gives is a secret
+            # like any other, on the screen and in the journal.
+            assert any("keyStorePassword=••••••" in line for line in shown), shown
+            assert KEYSTORE_PASSWORD not in "\n".join(shown) + front.text()
+            assert KEYSTORE_PASSWORD not in (tmp_path / "run.jsonl").read_text()
         finally:
             by_hand.kill()
             by_hand.wait()
