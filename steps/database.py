@@ -12,7 +12,7 @@ in /tmp, removed by a trap, stayed behind whenever the client was killed
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runbook.shell import CommandResult, quote
 from runbook.step import StepFailed
@@ -31,7 +31,7 @@ _ERROR = re.compile(r"ERROR (\d+) \([0-9A-Z]+\)(?: at line \d+)?: (.*)")
 class Login:
     """The live properties' user and password, aimed at the new database's host and port."""
     user: str
-    password: str
+    password: str = field(repr=False)  # a traceback or a log of the login shows no password
     host: str
     port: int
 
