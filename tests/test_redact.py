@@ -189,3 +189,11 @@ def redactor_json(record: dict[str, object]) -> dict[str, object]:
     import json
 
     return dict(json.loads(json.dumps(record)))
+
+
+def test_a_database_login_keeps_its_password_out_of_its_repr() -> None:
+    """Review (stop 45): a traceback or a debug log of the login showed it."""
+    from steps.database import Login
+
+    login = Login("cluster", "hunter2-Pass", "10.0.0.9", 3306)
+    assert "hunter2-Pass" not in repr(login) and "10.0.0.9" in repr(login)
