@@ -34,6 +34,7 @@ from steps.common import (
     folder_id,
     install_dir,
     install_version,
+    java_processes,
     java_processes_command,
     live_dir,
     new_dir,
@@ -43,6 +44,7 @@ from steps.common import (
     read_remote,
     root,
     run_shell,
+    running_from,
     server_folders,
     sha256_local,
     sha256_remote,
@@ -107,6 +109,7 @@ class Preflight(Red5Step):
         problems = await self._sudo(ctx)
         await self._install_folder(ctx)
         folder = await self._live_install(ctx)
+        await self._live_servers(ctx, folder)
         await self._live_properties(ctx, folder)
         problems += await self._new_release(ctx)
         problems += await self._disk(ctx)
@@ -200,6 +203,16 @@ class Preflight(Red5Step):
                                  f"{identity.last_error_line()}")
             ctx.facts.live_tree = identity.stdout.strip()
         return folder
+
+    async def _live_servers(self, ctx: Ctx, folder: str) -> None:
+        """Which java processes run from the live install now: what
+        stop-service will stop in the cutover (it looks again then)."""
+        found = running_from(await java_processes(ctx), ctx.facts.live_tree)
+        if found:
+            pids = ", ".join(str(process.pid) for process in found)
+            ctx.info(f"running from {folder}: pid {pids}")
+        else:
+            ctx.info(f"no java process runs from {folder} now")
 
     async def _live_properties(self, ctx: Ctx, folder: str) -> None:
         live_props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")

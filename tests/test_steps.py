@@ -550,6 +550,18 @@ async def test_the_upload_verify_sees_a_file_cut_short_after_the_run(
         assert front.final_state("upload") != "done"
 
 
+async def test_preflight_names_the_live_servers_its_plan_says_it_lists(tmp_path: Path) -> None:
+    """Review (stop 45): preflight's plan showed the java listing ("the java
+    processes running from it"), and the step never ran it."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        said = [line for step, stream, line in front.lines
+                if step == "preflight" and stream == "info"]
+        assert any(f"pid {host.service_pid()}" in line for line in said), said
+
+
 async def test_preflight_says_what_it_found_of_the_disk_not_only_df(tmp_path: Path) -> None:
     """An operator saw df's table and no verdict: enough room or not?"""
     async with rehearsal_host(tmp_path) as host:
