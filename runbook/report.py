@@ -712,19 +712,21 @@ def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
     except (OSError, JournalError):
         return "", []  # what is wrong with the journal is said elsewhere in the report
     resume = rollback = None
+    note = ""
     sandbox = _sandbox_of(path) if report.rehearsal else None
     if sandbox is not None:
         resume = rehearse_command(sandbox, path)
         ordered = [step for step in history.step_ids if step in cutover]
-        rollback = rehearsed_way_back(history, resume, ordered, history.way_back)
+        back = rehearsed_way_back(history, resume, ordered, history.way_back)
+        rollback, note = (back.command, back.note) if back is not None else (None, "")
+    both = ""
     if report.config and not report.rehearsal:
         resume = resume_command(report.config, path)
         rollback = rollback_command(report.config, path)
         if not Path(report.config).is_absolute():
             # As the run was given it: from the folder it was started in.
-            said = f" (the config {report.config} as the run was given it)"
-            resume, rollback = resume + said, rollback + said
-    lines = going_on(history, resume=resume, rollback=rollback)
+            both = f"the config {report.config} as the run was given it"
+    lines = going_on(history, resume=resume, rollback=rollback, rollback_note=note, both=both)
     # "to go on: COMMAND", as the exit lines say it: a row's name and its command.
     return service_state(history, as_of=as_of), [
         (what.capitalize(), command)

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
 from runbook.journal import Replay
 from runbook.model import StepState, duration
@@ -86,25 +87,40 @@ def before_another_attempt(outcome: str | None, left: Sequence[str]) -> str:
     return "; ".join(left) if outcome == "rolled-back" else ""
 
 
-def going_on(history: Replay, *, resume: str | None, rollback: str | None) -> list[str]:
+def going_on(history: Replay, *, resume: str | None, rollback: str | None,
+             rollback_note: str = "", both: str = "") -> list[str]:
     """The commands that go on from here: resume, and the way back while the
-    cutover is under way. None where the run cannot be continued."""
+    cutover is under way. None where the run cannot be continued. Each line
+    ends with its command alone, to be pasted into a shell; what to know of
+    the way back (`rollback_note`) or of both (`both`) goes before the colon,
+    where a report's row splits, and so without one."""
     if history.outcome in ("done", "rolled-back"):
         return []
     under_way = history.cutover_started is not None and history.downtime_s is None
+    aside = f" ({both})" if both else ""
     if under_way and history.way_back_taken:
         # A resumed run goes on back from there (runbook.executor), and so
         # does the way back alone.
-        return [f"to go on back to the old stream manager: {resume or rollback}"] \
+        return [f"to go on back to the old stream manager{aside}: {resume or rollback}"] \
             if resume or rollback else []
-    lines = [f"to go on: {resume}"] if resume else []
+    lines = [f"to go on{aside}: {resume}"] if resume else []
     if under_way and rollback:
-        lines.append(f"to go back to the old stream manager instead: {rollback}")
+        notes = "; ".join(note for note in (both, rollback_note) if note)
+        said = f" ({notes})" if notes else ""
+        lines.append(f"to go back to the old stream manager instead{said}: {rollback}")
     return lines
 
 
+class WayBack(NamedTuple):
+    """A command that goes back, and what to know of it, said beside it: never
+    in it, as it is pasted into a shell (trial: a note in brackets there was a
+    syntax error)."""
+    command: str
+    note: str = ""
+
+
 def rehearsed_way_back(history: Replay, resume: str, cutover: Sequence[str],
-                       way_back: Iterable[str]) -> str | None:
+                       way_back: Iterable[str]) -> WayBack | None:
     """A lasting rehearsal's way back from where its cutover stands: resumed
     (`resume`), going back after the last of the `cutover` steps it finished,
     as `runbook rollback` would from there. With none finished it can only go
@@ -115,9 +131,9 @@ def rehearsed_way_back(history: Replay, resume: str, cutover: Sequence[str],
         return None
     finished = [step for step in cutover if history.state(step) in _FINISHED]
     if finished:
-        return f"{resume} --rollback-after {finished[-1]}"
-    return (f"{resume} --rollback-after {cutover[0]} (it runs {cutover[0]} again first: "
-            "no cutover step finished)")
+        return WayBack(f"{resume} --rollback-after {finished[-1]}")
+    return WayBack(f"{resume} --rollback-after {cutover[0]}",
+                   f"it runs {cutover[0]} again first, as no cutover step finished")
 
 
 def rehearse_command(sandbox: Path | str, journal: Path | str, *, headless: bool = False) -> str:

@@ -164,3 +164,24 @@ def test_a_stop_part_way_back_says_the_way_back_is_under_way(tmp_path: Path) -> 
     lines = going_on(history, resume="R", rollback="B")
     assert lines and "back" in lines[0] and "R" in lines[0], lines
     assert not any("instead" in line for line in lines), lines
+
+
+def test_a_rehearsals_way_back_with_no_cutover_step_finished_is_a_command_alone() -> None:
+    """Way-back trial (stop 45): "... --rollback-after delete-nodegroups (it runs
+    delete-nodegroups again first: no cutover step finished)", pasted from the
+    exit line or the report's code span, was a shell syntax error."""
+    import shlex
+
+    from runbook.standing import rehearsed_way_back
+
+    began = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    history = story(outcome="stopped", cutover_started=began)
+    history.steps["delete-nodegroups"] = StepHistory(state=StepState.IN_DOUBT)
+    back = rehearsed_way_back(history, "runbook rehearse --resume", IDS[1:], ["rollback-x"])
+    assert back is not None
+    assert shlex.split(back.command) == ["runbook", "rehearse", "--resume", "--rollback-after",
+                                         "delete-nodegroups"]
+    assert "delete-nodegroups again" in back.note
+    lines = going_on(history, resume="R", rollback=back.command, rollback_note=back.note)
+    said, command = lines[1].rsplit(": ", 1)
+    assert command == back.command and "again" in said, lines

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from runbook.model import Outcome
     from runbook.opening import Opening
     from runbook.session import Session
+    from runbook.standing import WayBack
     from runbook.stopping import Stopper
 
 
@@ -223,18 +224,20 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
         history = replay(journal)
     except (OSError, JournalError):
         return  # the journal's own error was said where it happened
-    rollback = None
+    rollback, note = None, ""
     if settings is not None and not settings.rehearsal:
         resume = resume or resume_command(settings.source, journal, headless=headless)
         rollback = rollback_command(settings.source, journal, headless=headless)
         if rollback == resume:  # the way back alone: it goes on as itself
             rollback = None
     elif resume is not None:
-        rollback = practised_way_back(history, resume)
+        back = practised_way_back(history, resume)
+        rollback, note = (back.command, back.note) if back is not None else (None, "")
     after = before_another_attempt(history.outcome, history.left_by_the_way_back())
     lines = [f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
-                                                       rollback=rollback)),
+                                                       rollback=rollback,
+                                                       rollback_note=note)),
              *([f"runbook: before another attempt: {after}"] if after else [])]
     if stopper.caught is not None:
         # A real host goes on with a detached command (the unzip, the
@@ -262,7 +265,7 @@ def last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
     return journal
 
 
-def practised_way_back(history: Replay, resume: str) -> str | None:
+def practised_way_back(history: Replay, resume: str) -> WayBack | None:
     """A lasting rehearsal's way back from where its cutover stands
     (standing.rehearsed_way_back, over this procedure's steps)."""
     from runbook.model import Phase
@@ -300,7 +303,8 @@ def _command_to_go_back(args: argparse.Namespace, settings: Settings, journal: s
             history = replay(Path(journal))
         except (OSError, JournalError):
             return None
-        return practised_way_back(history, _command_to_go_on(args, settings, journal))
+        back = practised_way_back(history, _command_to_go_on(args, settings, journal))
+        return back.command if back is not None else None
     return rollback_command(settings.source, Path(journal), headless=is_headless(args))
 
 

@@ -236,8 +236,12 @@ class Rehearsal:
         except (OSError, JournalError):
             return None
         resume = rehearse_command(self.host.sandbox, journal)
-        # A way back begun goes on by itself once resumed.
-        return lifecycle.practised_way_back(history, resume) or resume
+        back = lifecycle.practised_way_back(history, resume)
+        if back is None:
+            return resume  # a way back begun goes on by itself once resumed
+        # The note after the command's sentence, never inside it (trial).
+        return f"{back.command}. {back.note[:1].upper()}{back.note[1:]}" if back.note \
+            else back.command
 
     def opening(self, stopper: Stopper) -> Callable[[], Awaitable[Opening]]:
         """What the TUI awaits after its first paint; what the start says meanwhile
