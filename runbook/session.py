@@ -163,6 +163,11 @@ class Session(Generic[F]):
         from runbook.remote import Remote
 
         journal = Journal(self.journal_path)
+        try:
+            self._still_the_run_it_continues()
+        except BaseException:
+            journal.close()
+            raise
         host = self.settings.host
         remote = Remote(host, isolated=self.isolated)
         if self.settings.rehearsal and host.known_hosts is not None:
@@ -180,6 +185,21 @@ class Session(Generic[F]):
             await self.api.aclose()
             await remote.close()
             journal.close()
+
+    def _still_the_run_it_continues(self) -> None:
+        """Once this process holds the journal: it still says what it said when
+        it was read (the TUI's resume dialog can wait long), else nothing runs
+        (trial: `runbook rollback` took the way back meanwhile, and "continue"
+        went on with the upgrade from the run as it was read)."""
+        from runbook.journal import JournalError, replay
+
+        if self.resume is None or self.resume.path is None:
+            return
+        if replay(self.resume.path) != self.resume:
+            raise JournalError(f"{self.resume.path}: another runbook wrote to it after this "
+                               "one read it, so the run it read is not the run there now. "
+                               "Nothing was run; start runbook again to go on from where "
+                               "that run stands")
 
     def abort(self) -> None:
         """Quit stopping the running command (see Executor.abort)."""

@@ -209,3 +209,30 @@ async def test_a_run_resumed_mid_cutover_trusts_properties_done_before_it(
                                  resume=replay(journal))
     assert outcome is Outcome.DONE, front.text()[-3000:]
     assert "properties" not in front.asked
+
+
+async def test_a_run_continued_from_a_journal_another_runbook_wrote_since_is_refused(
+        tmp_path: Path) -> None:
+    """Way-back trial (stop 45): the TUI's resume dialog read the journal; while
+    it waited, `runbook rollback` took the way back in that journal; then
+    "continue" went on with the upgrade from what the dialog had read, and the
+    report said both "done" and "the way back began". The journal is read
+    again once it is claimed, and a run it no longer describes is not run."""
+    import pytest
+
+    from runbook.journal import JournalError
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        read_by_the_dialog = replay(journal)
+        back = ScriptedFrontEnd({"preflight": Decision(Answer.ROLLBACK)})
+        assert await rehearse(host, back, journal, resume=replay(journal)) \
+            is Outcome.ROLLED_BACK, back.text()[-2000:]
+        gone_back = journal.read_bytes()
+        late = ScriptedFrontEnd()
+        with pytest.raises(JournalError, match="another runbook wrote to it"):
+            await rehearse(host, late, journal, resume=read_by_the_dialog)
+        assert late.asked == []
+        assert journal.read_bytes() == gone_back
