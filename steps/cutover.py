@@ -568,7 +568,7 @@ class StartService(Red5Step):
         return ([proc.pid for proc in running_from(listing, other)],
                 [proc.pid for proc in running_from(listing, tree)])
 
-    async def _answering(self, ctx: Ctx, errors: list[str]) -> Any:
+    async def _answering(self, ctx: Ctx, errors: list[SMApiError]) -> Any:
         try:
             api = await ctx.api(fresh=True, old=self.side == "old")
             return await api.cloud_controller() and api
@@ -576,7 +576,7 @@ class StartService(Red5Step):
             if exc.status == 401:
                 raise StepFailed(f"the {self.side} stream manager refuses the API token: {exc} "
                                  "(its rest.administratorToken should be the live one)") from None
-            errors.append(str(exc))  # not up yet: keep waiting, remember why
+            errors.append(exc)  # not up yet: keep waiting, remember why
             return None
 
     async def _proof(self, ctx: Ctx, api: Any) -> Check:
@@ -641,7 +641,7 @@ class StartService(Red5Step):
     async def _runs(self, ctx: Ctx) -> bool:
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
 
-    async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[str]) -> Any:
+    async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError]) -> Any:
         """The API once it answers; None when the limit passes first.
         _ServiceEnded as soon as systemd says the service is gone: a server
         that exits as it boots (no license key, say) never answers."""
@@ -669,7 +669,7 @@ class StartService(Red5Step):
             # looked for, is the same answer.)
             # Only what this look heard: an answer of before the restart is not now's.
             if len(errors) > before and \
-                    (answer := re.sub(r"/api/[\d.]+/", "/api/", errors[-1])) not in said:
+                    (answer := re.sub(r"/api/[\d.]+/", "/api/", str(errors[-1]))) not in said:
                 said.add(answer)
                 ctx.info(f"the API does not answer yet: {errors[-1]}")
             # The API is asked at every look, systemd only every so often: its
@@ -699,7 +699,7 @@ class StartService(Red5Step):
         except StepFailed as exc:
             raise _NoDatabase(str(exc)) from None
 
-    async def _fail_with_log(self, ctx: Ctx, why: str) -> NoReturn:
+    async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False) -> NoReturn:
         """Fail, showing the end of the service log: what the server said is
         usually why, and the operator should not have to go and look."""
         log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
@@ -709,7 +709,11 @@ class StartService(Red5Step):
             ctx.info(f"{red5.SERVICE_LOG}: {line}")
         said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
         back = ", or roll back to the old stream manager" if self.side == "new" else ""
-        if await self._runs(ctx):
+        if failing:
+            now = ("The service runs, and its API answers with a server error: the webapp is "
+                   "up and failing, which more waiting is unlikely to mend. Once the log's cause is "
+                   f"fixed, try the step again{back}")
+        elif await self._runs(ctx):
             now = ("The service still runs without answering (it may still be loading): try "
                    "the step again, which restarts it once more unless it answers by the time "
                    "you confirm (a release slower than that needs a longer [timeouts] "
@@ -750,7 +754,7 @@ class StartService(Red5Step):
                              "same port; stop it first")
         limit = ctx.settings.timeouts.service_start
         restarted = bool(ctx.facts.restart_service)
-        errors: list[str] = []
+        errors: list[SMApiError] = []
         if restarted and (api := await self._answering(ctx, errors)):
             # It came up while the question waited (operator trial: a slow
             # release restarted as it answered, and never lived out a limit).
@@ -778,9 +782,13 @@ class StartService(Red5Step):
             ctx.facts.started_without_database = True
             raise StepFailed(f"the new release's API does not answer, and {missing}") from None
         if not api:
-            last = errors[-1] if errors else "no answer at all"
+            last = str(errors[-1]) if errors else "no answer at all"
+            # A server error is an answer: the webapp is up and failing, which
+            # more time does not mend (trial: HTTP 500 for both whole waits,
+            # then advice to give it longer).
+            failing = bool(errors) and (errors[-1].status or 0) >= 500
             await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
-                                      f"(last answer: {last})")
+                                      f"(last answer: {last})", failing=failing)
         await self._proven(ctx, api)
 
     async def _proven(self, ctx: Ctx, api: Any) -> None:

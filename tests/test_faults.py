@@ -303,6 +303,22 @@ async def test_a_slow_start_fails_start_service_and_a_retry_finds_it_up(tmp_path
     assert seen == {"serving": live(host).resolve()}, "the slow service was left running"
 
 
+async def test_a_start_answered_by_server_errors_is_not_told_to_wait_longer(
+        tmp_path: Path) -> None:
+    """Way-back trial (stop 45): an API that answered HTTP 500 for both whole
+    waits failed with "it may still be loading ... a release slower than that
+    needs a longer [timeouts] service_start": advice for a silent server."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        settings = with_timeouts(host, service_start=4)
+        outcome = await faulted(host, ["api-error@start-service"], front,
+                                tmp_path / "run.jsonl", settings)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "start-service")
+    assert "HTTP 500" in said and "server error" in said, said
+    assert "longer" not in said and "still be loading" not in said, said
+
+
 class _WaitsForTheAPI(Operator):
     """Asked to run start-service again, waits until the service it left
     running answers before saying yes: an operator reading the plan while
