@@ -373,8 +373,10 @@ class Executor(Generic[F]):
                     return await self._roll_back(f"--rollback-after {step.id}: practised "
                                                  "from there")
         except _WayBackChosen as chosen:
-            return await self._roll_back(f"the operator chose it at {chosen}'s question, "
-                                         "instead of running that step")
+            # Not "at X's question" (trial: a report read it as X's fault, when
+            # X was only the next step, asked on a resume mid-cutover).
+            return await self._roll_back(f"the operator chose it when the runbook asked to run "
+                                         f"{chosen} next, which was not run")
         return Outcome.DONE
 
     def _way_back_open(self, step: Step[F]) -> bool:

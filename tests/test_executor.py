@@ -730,3 +730,17 @@ async def test_what_a_step_learnt_before_a_change_is_on_record_before_the_change
         await task
     executor.journal.close()
     assert replay(tmp_path / "run.jsonl").facts.get("schema_import_into") == "db.example:3306"
+
+
+async def test_a_way_back_chosen_at_a_question_is_not_put_on_the_step_asked(
+        tmp_path: Path) -> None:
+    """Way-back trial (stop 45): "the operator chose it at new-database's
+    question" read, in the report, as new-database's fault; it was only the
+    step asked next (a resume mid-cutover asks the read-only steps again)."""
+    steps: list[Step] = [Say("stop-old", phase=Phase.CUTOVER, changes=True),
+                         Say("start-new", phase=Phase.CUTOVER)]
+    front = ScriptedFrontEnd({"start-new": Decision(Answer.ROLLBACK)})
+    await run_steps(tmp_path, steps, front, rollback=[Say("back", phase=Phase.ROLLBACK)])
+    why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
+    assert why and "start-new" in why[0] and "'s question" not in why[0], why
+    assert "next" in why[0] and "not run" in why[0], why
