@@ -220,6 +220,8 @@ class Report:
     rehearsal: bool = False
     # The pace the run went at (journal_pace): None when unknown.
     pace: float | None = None
+    # A rehearsal's faults, as --fault gave them: what failed on purpose.
+    faults: list[str] = field(default_factory=list)
     # --yes answered every step (journal_unattended): None when mixed.
     unattended: bool | None = False
     # A rehearsal's upgrade path (journal_scenario): its estimate is one of it.
@@ -678,6 +680,9 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.pace = journal_pace(starts)
     report.unattended = journal_unattended(starts)
     report.scenario = journal_scenario(starts)
+    # Each run's own (a resume may stage others), once each, in order.
+    report.faults = list(dict.fromkeys(str(fault) for start in starts
+                                       for fault in start.get("faults") or ()))
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(
         path, report, as_of=text_of(records[-1].get("ts")) or None, cutover=reader.cutover)

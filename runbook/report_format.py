@@ -301,6 +301,12 @@ NOT_COMPARED = ("This downtime includes the way back to the old release; an upgr
 
 # --- the pace ----------------------------------------------------------------------------
 
+# A rehearsal's --fault list (trial: its report told a staged failure as a real
+# one, with a firewall to open).
+FAULTS_STAGED = ("{}: failed on purpose (rehearse --fault), so the failures they caused are "
+                 "practice, not the host's")
+
+
 
 def pace_words(pace: float | None) -> str:
     """A rehearsal's pace for its report: its name or multiplier, and what it

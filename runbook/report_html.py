@@ -12,6 +12,7 @@ from html import escape
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun
 from runbook.report_format import (
+    FAULTS_STAGED,
     TOOK_NOTE,
     action_status,
     attempt_line,
@@ -103,6 +104,8 @@ def _summary(report: Report) -> str:
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", _code(report.config or "?") + (" (a rehearsal)" if report.rehearsal else "")),
         *([("Pace", _e(pace_words(report.pace)))] if report.rehearsal else []),
+        *([("Faults staged", _e(FAULTS_STAGED.format(", ".join(report.faults))))]
+          if report.faults else []),
         *((name, _e(value)) for name, value in releases(report)),
         ("Started", _e(stamp(report.started))),
         ("Ended", _e(ended)),

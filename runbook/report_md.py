@@ -11,6 +11,7 @@ import re
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun
 from runbook.report_format import (
+    FAULTS_STAGED,
     TOOK_NOTE,
     action_status,
     attempt_line,
@@ -89,6 +90,8 @@ def _summary(report: Report) -> list[str]:
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", config),
         *([("Pace", _md(pace_words(report.pace)))] if report.rehearsal else []),
+        *([("Faults staged", _md(FAULTS_STAGED.format(", ".join(report.faults))))]
+          if report.faults else []),
         *((name, _md(value)) for name, value in releases(report)),
         ("Started", stamp(report.started)),
         ("Ended", ended),

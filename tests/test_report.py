@@ -1705,3 +1705,20 @@ def test_a_throwaway_rehearsals_report_names_no_command(tmp_path: Path) -> None:
     journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T03:24:05+00:00")
     journal.close()
     assert build(path, estimate_from=[]).going_on == []
+
+
+def test_a_rehearsals_report_names_the_faults_it_staged(tmp_path: Path) -> None:
+    """Way-back trial (stop 45): a rehearsal with --fault db-unreachable@start-service
+    reported "the new database ... cannot be reached; allow ... in its firewall"
+    and never said the failure was staged, though its journal records it."""
+    from runbook.report_html import html
+    from runbook.report_md import markdown
+
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=True, pace=1.0,
+                  steps=["one"], resumed=False, faults=["db-unreachable@start-service"])
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    assert "db-unreachable@start-service" in markdown(report)
+    assert "db-unreachable@start-service" in html(report)
+    assert "staged" in markdown(report).lower()
