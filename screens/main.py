@@ -9,6 +9,7 @@ this screen shows, the app acts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import ClassVar
 
 from textual.app import ComposeResult
@@ -297,8 +298,18 @@ class MainScreen(Screen[None]):
 
     def refresh_hint(self) -> None:
         if self.can_draw:
-            self.query_one("#hint", Static).update(hint(
-                self.state, selected=self.checklist.selected_step, journal=self.where.journal))
+            self.query_one("#hint", Static).update(self.fitted_hint())
+
+    def fitted_hint(self) -> Content:
+        """The hint whole where it fits its lines (app.tcss: #hint's max-height,
+        within its padding across the screen), else said the brief way."""
+        said = partial(hint, self.state, selected=self.checklist.selected_step,
+                       journal=self.where.journal)
+        whole = said()
+        width = self.size.width - 2
+        if width > 0 and len(whole.wrap(width)) > (3 if self.narrow else 2):
+            return said(brief=True)
+        return whole
 
     # --- output ----------------------------------------------------------------------
 
@@ -372,6 +383,7 @@ class MainScreen(Screen[None]):
         # (review: closing the dialog left rows cut, or without their word).
         self.width_class = breakpoint_for(event.size.width)
         self.refresh_status()
+        self.refresh_hint()
         # Keys closer together: at 80 columns the last one's word was cut. The
         # command palette's key, docked at the right, covered the last keys
         # there: it leaves the footer below 100 columns (^p still opens it).

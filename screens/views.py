@@ -230,15 +230,18 @@ def plan_heading(final: bool) -> Content:
         else "  as planned now; shown again, final, when its turn comes", "$text-muted"))
 
 
-def _last_result(state: RunState) -> Parts:
+def _last_result(state: RunState, brief: bool = False) -> Parts:
     """How the step run last ended, after the question: the view has moved on
-    from its page. Last, so a narrow terminal cuts it before the question."""
+    from its page. Last, so a narrow terminal cuts it before the question;
+    `brief`, without its detail (night trial: cut to "✓ Step 6 done:")."""
     report = state.reports.get(state.last_ended or "")
     if report is None or not report.detail or report.state is not StepState.DONE:
         return []
     shown = look(state.shown_state(report.id))
-    return ["  ", (f"{shown.glyph} Step {state.by_id[report.id].number} {shown.word}: ",
-                   shown.style), report.detail.rstrip(".") + "."]
+    said = f"{shown.glyph} Step {state.by_id[report.id].number} {shown.word}"
+    if brief:
+        return ["  ", (f"{said}.", shown.style)]
+    return ["  ", (f"{said}: ", shown.style), report.detail.rstrip(".") + "."]
 
 
 def _how_it_ended(state: RunState, step_id: str) -> str:
@@ -247,9 +250,12 @@ def _how_it_ended(state: RunState, step_id: str) -> str:
     return "failed" if state.states[step_id] == StepState.FAILED.value else "was left in doubt"
 
 
-def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
-    """One sentence: what the operator can do right now."""
+def hint(state: RunState, *, selected: str | None, journal: Path,
+         brief: bool = False) -> Content:
+    """One sentence: what the operator can do right now; `brief` where the
+    whole of it would not fit the lines the hint has (main: fitted_hint)."""
     report = (f" The report is in {state.report}." if state.report
+              else " w writes the report." if brief
               else " w writes the report for the change ticket.")
     if state.run_error is not None:
         return Content.styled(f"The run stopped on an error: {state.run_error}.{report} "
@@ -310,10 +316,11 @@ def hint(state: RunState, *, selected: str | None, journal: Path) -> Content:
                 else ["."]
             return Content.assemble(
                 ("enter", "bold"), " shows exactly what ", (card.title, "bold"),
-                " will run and asks to confirm", *skip, *_last_result(state))
+                " will run and asks to confirm", *skip, *_last_result(state, brief))
         return Content.assemble(
             "The runbook waits on step ", (f"{card.number}. {card.title}", "bold"),
-            ": select it (↑/↓) and press ", ("enter", "bold"), ".", *_last_result(state))
+            ": select it (↑/↓) and press ", ("enter", "bold"), ".",
+            *_last_result(state, brief))
     if not state.started:
         if state.offering_resume:
             # Mid-cutover the dialog offers no new run (the stream manager is down).

@@ -15,7 +15,7 @@ import pytest
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button
+from textual.widgets import Button, Static
 
 from runbook.events import Output, Progress, StepChanged
 from runbook.model import StepReport, StepState
@@ -43,7 +43,7 @@ from tests.test_tui_fakes import (
     screen_text,
     tell,
 )
-from tests.test_tui_pilot import unfinished_journal
+from tests.test_tui_pilot import started, unfinished_journal
 
 NARROW = (80, 24)
 WIDE = (200, 60)
@@ -784,3 +784,32 @@ async def test_the_hint_at_the_runs_end_shows_whole_at_80x24(tmp_path: Any) -> N
         await pilot.pause()
         shown = "".join(line.strip() for line in screen_text(app).splitlines())
     assert journal.name in shown, shown[-600:]
+
+
+@pytest.mark.parametrize("size", [(120, 40), NARROW])
+async def test_the_hint_says_the_last_result_whole_or_briefly_never_cut_mid_phrase(
+        size: tuple[int, int]) -> None:
+    """Night trial (stop 44): at 120x40 the hint ended "✓ Step 6 done:", the
+    result itself cut off below its last line."""
+    from runbook.events import RunStarted, StepChanged
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await started(app)
+        tell(app, RunStarted("rehearsal.toml", "x", True, (), False))
+        long = ("kept 41 keys, took 9 new defaults, carried config.dbHost over to the new "
+                "database, and left out the autoscale plugin's 3 keys, as decided") * 2
+        tell(app, StepChanged(report("carry-over", StepState.RUNNING)),
+             StepChanged(report("carry-over", StepState.DONE, long)))
+        asking = ask(app, "properties", await plan_of("properties"))
+        shown = app.main.query_one("#hint", Static)
+        await until(lambda: "asks to confirm" in str(shown.render()), what="the question")
+        await pilot.pause()
+        # As drawn: the hint's lines, above the footer (its max-height cuts).
+        drawn = screen_text(app).splitlines()
+        lines = [line.strip() for line in drawn[-1 - shown.size.height:-1]]
+        text = " ".join(lines)
+        assert "asks to confirm" in text, lines
+        assert not text.endswith(":"), lines
+        assert "done." in text or long[-20:] in text, lines
+        asking.cancel()
