@@ -59,6 +59,11 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
             lines += [(step_id, line) for line in text_of(record.get("text")).split("\n")]
         elif event in (Record.ABORTED, Record.DETACHED):
             lines += _left(record)
+        elif event == Record.WAY_BACK:
+            # Between the failure and the way back's first command (trial).
+            why = text_of(record.get("why"))
+            lines.append((RUN_MARK, "the way back to the old stream manager began"
+                                    + (f": {why}" if why else "")))
         elif event == Record.STEP_END and record.get("detail"):
             # How it ended, as the step's page and headless said it (a failure
             # can quote an API's stack trace: one entry a line, as above).
@@ -66,6 +71,8 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
             lines += [(step_id, line) for line in ended.split("\n")]
     if running and continued:  # this process goes on with it: it was cut off
         lines.append(_cut_off(last))
+    elif not running and previous_end is not None and step is None:
+        lines.append(_run_ended(previous_end))  # the last word of it (trial)
     elif running:
         # No end on record: cut off (nothing else marks it till a later run
         # begins), or still going as this is read.

@@ -410,8 +410,8 @@ def test_a_result_of_several_lines_is_several_log_lines(tmp_path: Path) -> None:
         '{"event": "step-end", "ts": "2026-01-01T00:00:01+00:00", "step": "recreate", '
         '"state": "failed", "detail": "the API answered 500: NPE\\n\\tat foo"}\n'
         '{"event": "run-end", "ts": "2026-01-01T00:00:02+00:00", "outcome": "failed"}\n')
-    assert log_lines(path) == [("recreate", "failed: the API answered 500: NPE"),
-                               ("recreate", "\tat foo")]
+    assert log_lines(path)[:2] == [("recreate", "failed: the API answered 500: NPE"),
+                                   ("recreate", "\tat foo")]
 
 
 def test_a_steps_result_line_says_its_state_in_words(tmp_path: Path) -> None:
@@ -1237,7 +1237,28 @@ def test_log_says_when_a_run_that_a_later_one_continues_ended(tmp_path: Path) ->
     lines = log_lines(path)
     assert lines[1][0] == "runbook" and "stopped" in lines[1][1], lines
     assert local_time("2026-01-01T00:00:02+00:00") in lines[1][1] and "exit 3" in lines[1][1]
-    assert lines[2][1].startswith("resumed") and len(lines) == 3, lines
+    assert lines[2][1].startswith("resumed") and len(lines) == 4, lines
+    # And how the last run ended (way-back trial, stop 45: no closing line).
+    assert lines[3][0] == "runbook" and "done" in lines[3][1] and "exit 0" in lines[3][1]
+
+
+def test_log_says_when_the_way_back_began_and_why(tmp_path: Path) -> None:
+    """Way-back trial (stop 45): after a failed step and r, the log went from
+    "[start-service] failed: ..." straight to the way back's first command."""
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["start"]}\n'
+        '{"event": "step-end", "ts": "2026-01-01T00:00:01+00:00", "step": "start", '
+        '"state": "failed", "detail": "gave up"}\n'
+        '{"event": "way-back", "ts": "2026-01-01T00:00:02+00:00", '
+        '"why": "the operator chose it after start failed"}\n'
+        '{"event": "action-start", "ts": "2026-01-01T00:00:03+00:00", "step": "back", '
+        '"text": "$ systemctl stop red5pro"}\n')
+    lines = log_lines(path)
+    texts = [line for _, line in lines]
+    began = next(i for i, line in enumerate(texts) if "way back" in line)
+    assert lines[began][0] == "runbook" and "chose it after start failed" in texts[began]
+    assert began < texts.index("$ systemctl stop red5pro"), lines
 
 
 def test_out_never_writes_over_the_journal_it_reports(upgraded: Rehearsed,
