@@ -205,6 +205,29 @@ def test_a_headless_run_s_exit_lines_name_headless_commands(
     assert len(going_on) == 2 and all(line.endswith(" --headless") for line in going_on), said
 
 
+def test_exit_lines_name_no_command_for_a_journal_another_runbook_holds(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Way-back trial (stop 45): `runbook rollback` refused a journal the TUI
+    was writing ("another runbook is writing this journal"), then named that
+    same command as the way to go on back."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from runbook.journal import Journal
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    stopper = Stopper()
+    stopper.sessions.append(SimpleNamespace(journal_path=earlier))  # type: ignore[arg-type]
+    holder = Journal(earlier)  # the other runbook, still at it
+    try:
+        lifecycle.where_it_stands(stopper, replace(settings(), rehearsal=False), headless=True)
+    finally:
+        holder.close()
+    said = capsys.readouterr().out
+    assert "runbook run " not in said and "runbook rollback " not in said, said
+    assert "another runbook" in said, said
+
+
 async def test_mid_cutover_by_the_journal_alone_offers_no_new_run(tmp_path: Path) -> None:
     """With the host's record of the cutover gone, the earlier run's journal
     still says the stream manager went down and never came back, and the

@@ -208,7 +208,7 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
     wrote anything (the TUI's resume dialog: its new run has a journal of
     its own). `own_host`: the host is this process's rehearsal host, which
     stops with it."""
-    from runbook.journal import JournalError, replay, unwritten
+    from runbook.journal import JournalError, in_use, replay, unwritten
     from runbook.standing import (
         before_another_attempt,
         going_on,
@@ -220,6 +220,14 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
     journal = last_journal(stopper, earlier)
     if journal is None or unwritten(journal):
         return  # refused before anything ran (the refusal said why), or never written
+    if in_use(journal):
+        # Ours is closed by now: another runbook goes on with this run, and
+        # where it stands is its to say (trial: the command just refused was
+        # named as the way on).
+        with contextlib.suppress(OSError):
+            print(f"runbook: another runbook is writing {journal}; the run goes on there, "
+                  "and that runbook says where it stands", flush=True)
+        return
     try:
         history = replay(journal)
     except (OSError, JournalError):
