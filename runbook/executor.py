@@ -734,13 +734,11 @@ class Executor(Generic[F]):
                             ctx = RunContext(self, step)
                             continue  # it only looks: looking again is safe
                         if state is StepState.PENDING:
-                            # Cut off every time: say by what (bad-input trial:
-                            # a tiny command timeout ended it saying nothing).
+                            # Cut off every time: say by what (bad-input trial).
                             state, detail = StepState.IN_DOUBT, (
                                 f"{_reason(exc).rstrip('.')}; cut off like this on each of its "
                                 f"{attempt} tries, it never ended. Try it again once the "
-                                "cause is mended (the host's connection, or a command "
-                                "timeout too short for it)")
+                                "host's connection holds")
                 break
         except asyncio.CancelledError:
             # Ours alone is taken back; the run's own (the app quitting, even

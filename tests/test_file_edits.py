@@ -78,6 +78,9 @@ class _Run:
     def begin_cutover(self, step: object) -> None:
         """The edit is a prepare step's: it begins no cutover."""
 
+    def keep_facts(self) -> None:
+        """These edits learn nothing: no facts to journal before them."""
+
     def context(self) -> RunContext:
         return RunContext(cast(Any, self), _Edit())
 
