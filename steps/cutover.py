@@ -709,11 +709,12 @@ class StartService(Red5Step):
             ctx.info(f"{red5.SERVICE_LOG}: {line}")
         said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
         back = ", or roll back to the old stream manager" if self.side == "new" else ""
-        if failing:
-            now = ("The service runs, and its API answers with a server error: the webapp is "
-                   "up and failing, which more waiting is unlikely to mend. Once the log's cause is "
+        runs = await self._runs(ctx)
+        if failing and runs:
+            now = ("The service runs, and its API answers HTTP 500: the webapp is up and "
+                   "failing, which more waiting is unlikely to mend. Once the log's cause is "
                    f"fixed, try the step again{back}")
-        elif await self._runs(ctx):
+        elif runs:
             now = ("The service still runs without answering (it may still be loading): try "
                    "the step again, which restarts it once more unless it answers by the time "
                    "you confirm (a release slower than that needs a longer [timeouts] "
@@ -765,6 +766,7 @@ class StartService(Red5Step):
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
         await self._systemctl(ctx, "restart" if restarted else "start")
+        last_wait = len(errors)  # where the last wait's answers begin
         try:
             api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors)
             if not api and not restarted and await self._runs(ctx):
@@ -774,6 +776,7 @@ class StartService(Red5Step):
                 ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
                          "restarting it once")
                 await self._systemctl(ctx, "restart")
+                last_wait = len(errors)
                 api = await self._wait_for_api(ctx, limit, errors)
         except _ServiceEnded as ended:
             await self._fail_with_log(ctx, f"the red5pro service is {ended.state}: the server "
@@ -783,10 +786,13 @@ class StartService(Red5Step):
             raise StepFailed(f"the new release's API does not answer, and {missing}") from None
         if not api:
             last = str(errors[-1]) if errors else "no answer at all"
-            # A server error is an answer: the webapp is up and failing, which
-            # more time does not mend (trial: HTTP 500 for both whole waits,
-            # then advice to give it longer).
-            failing = bool(errors) and (errors[-1].status or 0) >= 500
+            # From its first HTTP 500 of the last wait to the end, the API
+            # answered 500 alone: the webapp is up and failing, which more time
+            # is unlikely to mend (trial: 500s for both whole waits, then
+            # advice to give it longer). Before it, a refused connection or a
+            # 404 is a server still deploying; 502-504, a proxy's or the same.
+            answers = [error.status for error in errors[last_wait:] if error.status]
+            failing = 500 in answers and set(answers[answers.index(500):]) == {500}
             await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
                                       f"(last answer: {last})", failing=failing)
         await self._proven(ctx, api)

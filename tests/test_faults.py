@@ -315,7 +315,7 @@ async def test_a_start_answered_by_server_errors_is_not_told_to_wait_longer(
                                 tmp_path / "run.jsonl", settings)
         assert outcome is Outcome.FAILED, front.text()[-3000:]
     said = failure(front, "start-service")
-    assert "HTTP 500" in said and "server error" in said, said
+    assert "HTTP 500" in said and "up and failing" in said, said
     assert "longer" not in said and "still be loading" not in said, said
 
 
