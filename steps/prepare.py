@@ -206,7 +206,11 @@ class Preflight(Red5Step):
 
     async def _live_servers(self, ctx: Ctx, folder: str) -> None:
         """Which java processes run from the live install now: what
-        stop-service will stop in the cutover (it looks again then)."""
+        stop-service will stop in the cutover (it looks again then). Not once
+        a cutover is under way: the live install has moved aside, and the
+        folder holds the new release (second review)."""
+        if ctx.cutover_under_way:
+            return
         found = running_from(await java_processes(ctx), ctx.facts.live_tree)
         if found:
             pids = ", ".join(str(process.pid) for process in found)

@@ -562,6 +562,24 @@ async def test_preflight_names_the_live_servers_its_plan_says_it_lists(tmp_path:
         assert any(f"pid {host.service_pid()}" in line for line in said), said
 
 
+async def test_preflight_resumed_mid_cutover_names_no_servers_by_the_old_install(
+        tmp_path: Path) -> None:
+    """Second review (stop 45): resumed at recreate, preflight said "no java
+    process runs from .../red5pro now" while the new release's server ran
+    there: it looked for the old install's identity under the live path."""
+    async with rehearsal_host(tmp_path) as host:
+        journal = tmp_path / "j.jsonl"
+        first = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        assert host.service_pid() is not None  # the new release's
+        again = ScriptedFrontEnd({"new-database": Decision(Answer.STOP)})
+        await rehearse(host, again, journal, resume=replay(journal))
+        said = [line for step, stream, line in again.lines
+                if step == "preflight" and stream == "info"]
+        assert not any("java process runs from" in line or "running from" in line
+                       for line in said), said
+
+
 async def test_preflight_says_what_it_found_of_the_disk_not_only_df(tmp_path: Path) -> None:
     """An operator saw df's table and no verdict: enough room or not?"""
     async with rehearsal_host(tmp_path) as host:
