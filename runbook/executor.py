@@ -11,6 +11,7 @@ through the run's redactor. A step acts through the RunContext it is handed
 from __future__ import annotations
 
 import asyncio
+import copy
 import dataclasses
 import itertools
 import time
@@ -238,7 +239,10 @@ class Executor(Generic[F]):
         facts = self.facts.record(self.redactor)
         if always or facts != self._facts_kept:
             self.journal.write(Record.FACTS, facts=facts)
-            self._facts_kept = facts
+            # A copy: a record holds the facts' own dicts, which a step then
+            # changes in place (second review: a checksum added to one went
+            # unseen against itself).
+            self._facts_kept = copy.deepcopy(facts)
 
     def detach(self, *, exit_code: int | None = None) -> None:
         """Leave the command that runs now running on the host when the run is

@@ -744,3 +744,41 @@ async def test_a_way_back_chosen_at_a_question_is_not_put_on_the_step_asked(
     why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
     assert why and "start-new" in why[0] and "'s question" not in why[0], why
     assert "next" in why[0] and "not run" in why[0], why
+
+
+class _AddsToADictThenHangs(Say):
+    """Learns something into a dict fact, acts, learns more into it, acts and
+    hangs: upload's checksums, one per file, as each lands."""
+
+    async def run(self, ctx: StepContext) -> None:
+        sums = ctx.facts.local_sha256  # type: ignore[attr-defined]
+        sums["first.zip"] = "aa"
+        await ctx.act(Shell("send first.zip", "the first"), _nothing)
+        sums["second.jar"] = "bb"
+
+        async def forever() -> None:
+            await asyncio.sleep(3600)
+
+        await ctx.act(Shell("send second.jar", "the second"), forever)
+
+
+async def test_a_fact_changed_in_place_is_on_record_before_the_next_action(
+        tmp_path: Path) -> None:
+    """Second review (stop 45): the facts last journalled were the facts' own
+    dicts, so a value added to one compared equal to itself, and was never
+    journalled before the next action."""
+    from steps.facts import Red5Facts
+
+    executor = executor_for(tmp_path, [_AddsToADictThenHangs("upload")], ScriptedFrontEnd())
+    executor.facts = Red5Facts()
+    task = asyncio.ensure_future(executor.run())
+    for _ in range(200):
+        if any("second.jar" in r.get("text", "") for r in records(tmp_path)):
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    executor.journal.close()
+    kept = replay(tmp_path / "run.jsonl").facts.get("local_sha256")
+    assert kept == {"first.zip": "aa", "second.jar": "bb"}, kept
