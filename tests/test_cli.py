@@ -1128,3 +1128,15 @@ def test_ctrl_c_in_a_command_that_keeps_no_journal_says_no_journal(
     err = capsys.readouterr().err
     assert code == 130, err
     assert err == "runbook: interrupted\n", err
+
+
+def test_a_sandbox_that_is_a_link_loop_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Second review (stop 45): `rehearse --sandbox LOOP` ended in a traceback
+    (Path.resolve() raises RuntimeError on a link loop under 3.11), exit 1."""
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for extra in ([], ["--dist-size", "1000"]):
+        result = runbook("rehearse", "--sandbox", str(loop), "--yes", *extra)
+        assert result.returncode == 2, result.stdout + result.stderr
+        said = result.stderr.strip()
+        assert "Traceback" not in said and "\n" not in said and str(loop) in said, said

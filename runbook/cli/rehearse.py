@@ -321,7 +321,7 @@ def _refuse_a_distribution_the_sandbox_cannot_hold(size: int, sandbox: Path | No
     if size < 0:
         raise ConfigError("rehearse", f"--dist-size {size} is negative; give a size in bytes")
     # The nearest folder there is: a --sandbox that does not exist yet is made.
-    where = Path(sandbox).resolve() if sandbox is not None else Path(tempfile.gettempdir())
+    where = Path(os.path.realpath(sandbox)) if sandbox is not None else Path(tempfile.gettempdir())
     while not where.exists():
         where = where.parent
     free = shutil.disk_usage(where).free

@@ -182,7 +182,8 @@ class RehearsalHost:
         # installed); a reused sandbox keeps the kind it was made with.
         self._asked_databases = databases
         self.db_kind = ""
-        self._sandbox = Path(sandbox).resolve() if sandbox is not None else None
+        # realpath, not resolve(): a link loop raises RuntimeError there (3.11).
+        self._sandbox = Path(os.path.realpath(sandbox)) if sandbox is not None else None
         self.keep = keep
         self.dist_size = dist_size
         self.user = user
