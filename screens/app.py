@@ -34,6 +34,7 @@ from runbook.opening import Opening
 if TYPE_CHECKING:
     from runbook.journal import Replay
     from runbook.session import Session, SessionFactory
+    from runbook.standing import WayBack
     from screens.frontend import TuiFrontEnd
     from screens.messages import (
         ConfirmRequested,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 Clock = Callable[[], float]
 # The command, for a shell, that goes back from the run in a journal (a
 # lasting rehearsal's: runbook rehearse --resume ... --rollback-after STEP).
-GoingBack = Callable[[Path], "str | None"]
+GoingBack = Callable[[Path], "WayBack | None"]
 # How soon new output reaches the screen after the first line of a burst. One
 # write per burst keeps a step that prints 100,000 lines from starving the
 # keyboard; no output, no timer.
@@ -529,7 +530,7 @@ class RunbookApp(App["Outcome | None"]):
         self.records.write_report()
 
     def action_rollback(self) -> None:
-        from runbook.standing import rollback_command
+        from runbook.standing import WayBack, rollback_command
         from screens.views import way_back
 
         if self.questions.recovery is not None:
@@ -544,10 +545,11 @@ class RunbookApp(App["Outcome | None"]):
 
         settings = self.session.settings
         if not settings.rehearsal:
-            command: str | None = rollback_command(settings.source, self.journal_path)
+            back: WayBack | None = WayBack(rollback_command(settings.source, self.journal_path))
         else:  # only the rehearsal's CLI knows whether its sandbox outlives the app
-            command = self.going_back(self.journal_path) if self.going_back else None
-        text, down = way_back(self.run_state, command)
+            back = self.going_back(self.journal_path) if self.going_back else None
+        text, down = way_back(self.run_state, back.command if back else None,
+                              back.note if back else "")
         self.notify(text, title="Roll back", severity="warning" if down else "information",
                     timeout=30 if down else 8, markup=False)
 

@@ -331,7 +331,7 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
     return Content("Checking the host before the next step…")
 
 
-def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
+def way_back(state: RunState, command: str | None, note: str = "") -> tuple[str, bool]:
     """What `r` says about going back to the old stream manager, and whether
     it is a warning. `command` goes back from outside the app, exactly:
     `runbook rollback` for a real run, a lasting rehearsal's own; None in a
@@ -350,7 +350,10 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
                     "manager serves."), False
         return ("Nothing to roll back: the cutover has not started, and the live stream "
                 "manager serves as before."), False
-    later = (f"quit (q), then run: {command}" if command is not None else
+    # The command last, with nothing after it: it is pasted into a shell (trial:
+    # a sentence's full stop, or a note in brackets, went with it).
+    aside = f" ({note})" if note else ""
+    later = (f"quit (q), then run this{aside}: {command}" if command is not None else
              "in a real run, quit (q), then run runbook rollback with the run's config and "
              "--journal. This rehearsal's host ends when the app does: to practise that, "
              "rehearse with --sandbox, whose exit line names the command that goes back")
@@ -360,13 +363,15 @@ def way_back(state: RunState, command: str | None) -> tuple[str, bool]:
         return (f"The stream manager is down, and {running.title} is running. To go back "
                 "now, stop it (x): its question offers the way back. Once the runbook waits "
                 "on a step, r goes back from there. Or, to go back without the app, "
-                f"{later}."), True
+                f"{later}" + ("" if command else ".")), True
     if state.outcome is None:
         return ("The stream manager is down, and the runbook is checking the host. Once the "
                 "runbook waits on a step (or a step fails), r goes back to the old stream "
-                f"manager from there. Or, to go back without the app, {later}."), True
+                f"manager from there. Or, to go back without the app, {later}"
+                + ("" if command else ".")), True
     return ("The stream manager is down, and this run has ended: the way back cannot start "
-            f"from here. To go back to the old stream manager, {later}."), True
+            f"from here. To go back to the old stream manager, {later}"
+            + ("" if command else ".")), True
 
 
 def why_not_now(state: RunState) -> str:

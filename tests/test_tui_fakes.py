@@ -23,6 +23,7 @@ from runbook.facts import Facts
 from runbook.journal import Replay, replay
 from runbook.model import Action, Check, Note, Phase, Shell, StepCard, StepReport, StepState
 from runbook.session import Session
+from runbook.standing import WayBack
 from runbook.step import PlanContext, Step, StepContext
 from screens.app import RunbookApp, create_app
 from screens.presentation import clock, duration, fit, legend, output_lines, step_row
@@ -49,7 +50,7 @@ def settings() -> Settings:
 
 def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNAL,
              resume: Path | None = None, settings_: Settings | None = None,
-             going_back: Callable[[Path], str | None] | None = None) -> RunbookApp:
+             going_back: Callable[[Path], WayBack | None] | None = None) -> RunbookApp:
     """The app over the real procedure (cards, plans), not started: tests feed
     its front end engine events, or hand it a session over fake steps.
     `settings_`: another run's settings (a production run's, say)."""

@@ -272,12 +272,14 @@ async def test_r_in_a_lasting_rehearsal_names_the_command_that_goes_back() -> No
     """Night trial (stop 44): with --sandbox, the rehearsal's own way back is
     known (its exit line and report name it), yet r gave a template."""
     from runbook.events import CutoverStarted
+    from runbook.standing import WayBack
 
     asked: list[Path] = []
 
-    def going_back(journal: Path) -> str:
+    def going_back(journal: Path) -> WayBack:
         asked.append(journal)
-        return "runbook rehearse --sandbox /s --resume --journal /j --rollback-after rename"
+        return WayBack("runbook rehearse --sandbox /s --resume --journal /j --rollback-after "
+                       "rename", "it runs rename again first")
 
     app = make_app(going_back=going_back)
     notes = collect_notes(app)
@@ -288,8 +290,11 @@ async def test_r_in_a_lasting_rehearsal_names_the_command_that_goes_back() -> No
         await pilot.press("r")
         await pilot.pause()
     assert asked == [app.journal_path]
-    assert "quit (q), then run: runbook rehearse --sandbox /s --resume --journal /j " \
-        "--rollback-after rename" in notes[-1], notes[-1]
+    # The command last, as it is pasted: its note before it, no full stop after it
+    # (second review).
+    assert notes[-1].endswith("quit (q), then run this (it runs rename again first): "
+                              "runbook rehearse --sandbox /s --resume --journal /j "
+                              "--rollback-after rename"), notes[-1]
 
 
 def test_the_rollback_key_says_what_it_does_in_the_footer_and_palette() -> None:
@@ -955,7 +960,7 @@ def test_after_a_real_runs_cutover_stopped_r_names_the_exact_command(tmp_path: P
     state.ended(Outcome.STOPPED)
     command = rollback_command("/etc/runbook/sm 1.toml", tmp_path / "run.jsonl")
     text, down = way_back(state, command)
-    assert down and command in text, text
+    assert down and text.endswith(f": {command}"), text  # pasted as it ends (review)
     assert command == f"runbook rollback '/etc/runbook/sm 1.toml' --journal {tmp_path}/run.jsonl"
 
 

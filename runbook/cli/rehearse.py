@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from runbook.opening import Opening
     from runbook.rehearsal.faults import FaultSwitch, Requested
     from runbook.rehearsal.host import RehearsalHost
+    from runbook.standing import WayBack
     from runbook.stopping import Stopper
 
 
@@ -222,7 +223,7 @@ class Rehearsal:
         self.new_journal = prepared.opening.new_journal
         return prepared
 
-    def going_back(self, journal: Path) -> str | None:
+    def going_back(self, journal: Path) -> WayBack | None:
         """The command that takes the run in `journal` back to the old stream
         manager once this rehearsal has ended, as its report names it; None
         when its sandbox goes with it, or the journal cannot be read."""
@@ -235,13 +236,11 @@ class Rehearsal:
             history = replay(journal)
         except (OSError, JournalError):
             return None
+        from runbook.standing import WayBack
+
         resume = rehearse_command(self.host.sandbox, journal)
-        back = lifecycle.practised_way_back(history, resume)
-        if back is None:
-            return resume  # a way back begun goes on by itself once resumed
-        # The note after the command's sentence, never inside it (trial).
-        return f"{back.command}. {back.note[:1].upper()}{back.note[1:]}" if back.note \
-            else back.command
+        # A way back begun goes on by itself once resumed.
+        return lifecycle.practised_way_back(history, resume) or WayBack(resume)
 
     def opening(self, stopper: Stopper) -> Callable[[], Awaitable[Opening]]:
         """What the TUI awaits after its first paint; what the start says meanwhile
