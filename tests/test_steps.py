@@ -92,6 +92,11 @@ async def run_only(host: RehearsalHost, ids: list[str], journal: Path,
     return await run.run(front), facts
 
 
+def info_of(front: ScriptedFrontEnd, step_id: str) -> list[str]:
+    """What the step said as it ran (its info lines, not commands' output)."""
+    return [line for step, stream, line in front.lines if step == step_id and stream == "info"]
+
+
 def detail(front: ScriptedFrontEnd, step_id: str) -> str:
     return [d for sid, _state, d in front.states if sid == step_id][-1]
 
@@ -557,8 +562,7 @@ async def test_preflight_names_the_live_servers_its_plan_says_it_lists(tmp_path:
         front = ScriptedFrontEnd()
         outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
         assert outcome is Outcome.DONE, front.text()[-2000:]
-        said = [line for step, stream, line in front.lines
-                if step == "preflight" and stream == "info"]
+        said = info_of(front, "preflight")
         assert any(f"pid {host.service_pid()}" in line for line in said), said
 
 
@@ -574,8 +578,7 @@ async def test_preflight_resumed_mid_cutover_names_no_servers_by_the_old_install
         assert host.service_pid() is not None  # the new release's
         again = ScriptedFrontEnd({"new-database": Decision(Answer.STOP)})
         await rehearse(host, again, journal, resume=replay(journal))
-        said = [line for step, stream, line in again.lines
-                if step == "preflight" and stream == "info"]
+        said = info_of(again, "preflight")
         assert not any("java process runs from" in line or "running from" in line
                        for line in said), said
 
@@ -586,8 +589,7 @@ async def test_preflight_says_what_it_found_of_the_disk_not_only_df(tmp_path: Pa
         front = ScriptedFrontEnd()
         outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
         assert outcome is Outcome.DONE, front.text()[-2000:]
-        said = [line for step, stream, line in front.lines
-                if step == "preflight" and stream == "info"]
+        said = info_of(front, "preflight")
         assert any(re.search(r"MiB free; the new distribution needs about \d+ MiB", line)
                    for line in said), said
         # The rehearsal's distribution is under a MiB: rounded up, not "about 0 MiB".

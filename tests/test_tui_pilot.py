@@ -249,19 +249,24 @@ async def test_r_while_a_cutover_step_runs_says_where_the_way_back_starts() -> N
     assert "stop it (x)" in notes[-1] and "runbook rollback" in notes[-1], notes[-1]
 
 
-async def test_r_in_a_rehearsal_says_how_to_practise_the_way_back_from_here() -> None:
-    """Operator trial (stop 23, item 5): a rehearsal's `r` named only `runbook
-    rollback CONFIG`, which a rehearsal has no config for."""
+async def press_r_after_a_failed_cutover_step(app: RunbookApp) -> None:
+    """r once the cutover's first step failed, with no question from the run."""
     from runbook.events import CutoverStarted
 
-    app = make_app()
-    notes = collect_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
         tell(app, CutoverStarted("delete-nodegroups", app.clock()),
              StepChanged(report("delete-nodegroups", StepState.FAILED, "HTTP 500")))
         await pilot.press("r")
         await pilot.pause()
+
+
+async def test_r_in_a_rehearsal_says_how_to_practise_the_way_back_from_here() -> None:
+    """Operator trial (stop 23, item 5): a rehearsal's `r` named only `runbook
+    rollback CONFIG`, which a rehearsal has no config for."""
+    app = make_app()
+    notes = collect_notes(app)
+    await press_r_after_a_failed_cutover_step(app)
     assert "practise" in notes[-1] and "--sandbox" in notes[-1], notes[-1]
     # No words to fill in (night trial, stop 44): a throwaway rehearsal has no
     # command to give, and says what a real run's would be in words.
@@ -271,7 +276,6 @@ async def test_r_in_a_rehearsal_says_how_to_practise_the_way_back_from_here() ->
 async def test_r_in_a_lasting_rehearsal_names_the_command_that_goes_back() -> None:
     """Night trial (stop 44): with --sandbox, the rehearsal's own way back is
     known (its exit line and report name it), yet r gave a template."""
-    from runbook.events import CutoverStarted
     from runbook.standing import WayBack
 
     asked: list[Path] = []
@@ -283,12 +287,7 @@ async def test_r_in_a_lasting_rehearsal_names_the_command_that_goes_back() -> No
 
     app = make_app(going_back=going_back)
     notes = collect_notes(app)
-    async with app.run_test(size=SIZE) as pilot:
-        await started(app)
-        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
-             StepChanged(report("delete-nodegroups", StepState.FAILED, "HTTP 500")))
-        await pilot.press("r")
-        await pilot.pause()
+    await press_r_after_a_failed_cutover_step(app)
     assert asked == [app.journal_path]
     # The command last, as it is pasted: its note before it, no full stop after it
     # (second review).
