@@ -307,7 +307,6 @@ FAULTS_STAGED = ("{}: failed on purpose (rehearse --fault), so the failures they
                  "practice, not the host's")
 
 
-
 def pace_words(pace: float | None) -> str:
     """A rehearsal's pace for its report: its name or multiplier, and what it
     means for the fake cloud's times (README, Rehearsal)."""

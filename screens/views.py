@@ -356,22 +356,20 @@ def way_back(state: RunState, command: str | None, note: str = "") -> tuple[str,
     later = (f"quit (q), then run this{aside}: {command}" if command is not None else
              "in a real run, quit (q), then run runbook rollback with the run's config and "
              "--journal. This rehearsal's host ends when the app does: to practise that, "
-             "rehearse with --sandbox, whose exit line names the command that goes back")
+             "rehearse with --sandbox, whose exit line names the command that goes back.")
     if state.outcome is None and running is not None:
         # A step that will not end (origins never in service) need not be
         # sat out: its question offers the way back once it is stopped.
         return (f"The stream manager is down, and {running.title} is running. To go back "
                 "now, stop it (x): its question offers the way back. Once the runbook waits "
                 "on a step, r goes back from there. Or, to go back without the app, "
-                f"{later}" + ("" if command else ".")), True
+                f"{later}"), True
     if state.outcome is None:
         return ("The stream manager is down, and the runbook is checking the host. Once the "
                 "runbook waits on a step (or a step fails), r goes back to the old stream "
-                f"manager from there. Or, to go back without the app, {later}"
-                + ("" if command else ".")), True
+                f"manager from there. Or, to go back without the app, {later}"), True
     return ("The stream manager is down, and this run has ended: the way back cannot start "
-            f"from here. To go back to the old stream manager, {later}"
-            + ("" if command else ".")), True
+            f"from here. To go back to the old stream manager, {later}"), True
 
 
 def why_not_now(state: RunState) -> str:

@@ -228,7 +228,7 @@ class Rehearsal:
         manager once this rehearsal has ended, as its report names it; None
         when its sandbox goes with it, or the journal cannot be read."""
         from runbook.journal import JournalError, replay
-        from runbook.standing import rehearse_command
+        from runbook.standing import WayBack, rehearse_command
 
         if not self.lasting or self.host is None:
             return None
@@ -236,8 +236,6 @@ class Rehearsal:
             history = replay(journal)
         except (OSError, JournalError):
             return None
-        from runbook.standing import WayBack
-
         resume = rehearse_command(self.host.sandbox, journal)
         # A way back begun goes on by itself once resumed.
         return lifecycle.practised_way_back(history, resume) or WayBack(resume)
