@@ -20,6 +20,10 @@ from dataclasses import dataclass
 
 # Expanded by the SSH user's own shell: under sudo, HOME would be root's.
 _FOLDER = '"$HOME/.runbook/jobs"'
+# Named to mkdir beside the folder: with -p, -m sets the mode only of the
+# folders named, and one made on the way takes the umask's (0775 under 002),
+# which status_command would then refuse to trust.
+_PARENT = '"$HOME/.runbook"'
 
 
 def job_name(*parts: object) -> str:
@@ -115,7 +119,7 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
         return run
     script = (
         f'j={_FOLDER}; f="$j/{job}"; '
-        f'{{ mkdir -p -m 700 "$j" && echo "$$ $(date +%s) {limit + grace:g}" > "$f"; }} '
+        f'{{ mkdir -p -m 700 {_PARENT} "$j" && echo "$$ $(date +%s) {limit + grace:g}" > "$f"; }} '
         f"2>/dev/null; {run}; rc=$?; rm -f \"$f\"; exit $rc"
     )
     # exec: the recording shell is the session leader, so $$ is the session id.
@@ -158,7 +162,7 @@ def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str
     # back, so a look that comes next reads the job as ended whatever its
     # session still holds; the file goes in the background, a slow `rm` on a
     # busy host must not hold the status back.
-    return (f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 "$j" 2>/dev/null; '
+    return (f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 {_PARENT} "$j" 2>/dev/null; '
             f"setsid {run} & "
             f"printf '%s %(%s)T %s\\n' \"$!\" -1 {limit + grace:g} 2>/dev/null > \"$f\"; "
             f'wait "$!"; rc=$?; : 2>/dev/null > "$f"; {marks}; rm -f "$f" 2>/dev/null &\n')
@@ -179,6 +183,19 @@ class JobStatus:
         return max(0.0, self.started + self.most - self.now)
 
 
+# status_command's exit status for a record another account could have
+# written: it prints the folders at fault instead.
+LOOSE_RECORD = 3
+# A record names the session an abort ends, as root: it is read only when the
+# folders it lies in are the SSH user's and no other account can write them
+# (then no other can make or change a file in them, whatever its own mode).
+# `mkdir -m 700` sets the mode only of a folder it makes, so one already there
+# is looked at here (code review, stop 45); only when a record is there: the
+# looks after a drop or an abort pay for it, no command does.
+_TRUSTED = (f'loose=$(find {_PARENT} "$j" -maxdepth 0 \\( -perm /022 -o ! -user "$(id -u)" \\) '
+            f'2>&1); [ -z "$loose" ] || {{ printf "%s\\n" "$loose"; exit {LOOSE_RECORD}; }}; ')
+
+
 def status_command(job: str) -> str:
     """Prints `SESSION STARTED MOST NOW` and the PIDs of the session's living
     processes, or nothing when the job ended: its record is empty (the shared
@@ -191,8 +208,8 @@ def status_command(job: str) -> str:
     living = ('if l=$(ps -o pid=,stat= -s "$sid" 2>/dev/null); then '
               'p=$(echo "$l" | while read -r n st; do case $st in Z*) ;; *) echo "$n" ;; '
               'esac; done); else p=$(pgrep -s "$sid"); fi')
-    return (f'f={_FOLDER}/{job}; [ -s "$f" ] || exit 0; read -r sid started most < "$f"; '
-            'echo "$sid $started $most $(date +%s)"; '
+    return (f'j={_FOLDER}; f="$j/{job}"; [ -s "$f" ] || exit 0; {_TRUSTED}'
+            'read -r sid started most < "$f"; echo "$sid $started $most $(date +%s)"; '
             f'{living}; if [ -n "$p" ]; then echo "$p"; else rm -f "$f"; fi')
 
 
@@ -264,7 +281,7 @@ def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
     # made here, before the job: made by the job's own redirect, it could be
     # missing when a quick attach came, which then read the job as ended
     # without a status while it ran.
-    return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 "$j" || exit 1; '
+    return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 {_PARENT} "$j" || exit 1; '
             'rm -f "$f.rc" "$f.log" "$f.pid"; : > "$f.log" || exit 1; '
             f'setsid sh -c {shlex.quote(inner)} "$f" {shlex.quote(command)} '
             '>> "$f.log" 2>&1 < /dev/null & echo $! > "$f.pid"')

@@ -50,6 +50,7 @@ from runbook.shell import (
     OTHERS_CAN_WRITE,
     SHA256_OF_STDIN,
     landing_sha256_command,
+    loose_record,
     others_can_write,
     private_folder,
 )
@@ -695,6 +696,8 @@ class Remote:
     async def job_status(self, job: str) -> jobs.JobStatus | None:
         """The job's session and the processes still in it; None once it ended."""
         result = await self.run(jobs.status_command(job), timeout=30)
+        if result.exit_status == jobs.LOOSE_RECORD:
+            raise RemoteError(f"{self.target}: {loose_record(result.stdout.split(), self.host.user)}")
         return jobs.parse_status(result.stdout) if result.ok else None
 
     async def stop_job(self, job: str) -> bool:

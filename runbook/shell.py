@@ -95,6 +95,16 @@ def others_can_write(folder: str, user: str) -> str:
             f"{user}, or choose another install.upload_dir")
 
 
+def loose_record(paths: list[str], user: str) -> str:
+    """Why a job's record that another account could have written is not acted
+    on (jobs.status_command exited LOOSE_RECORD naming `paths`), and the mend."""
+    named = " ".join(quote(path) for path in paths)
+    return (f"a job record of runbook's lies where another account could write it ({named}: "
+            f"not {user}'s alone), so runbook neither trusts it nor ends the session it names. "
+            f"Run chmod go-w {named} on the host (and, as root, chown {user} any of them "
+            "another account owns), then try again")
+
+
 def privileged(command: str, sudo: bool) -> str:
     """`command` run as root when the host config says sudo; never prompts."""
     return f"sudo -n {command}" if sudo else command

@@ -772,3 +772,54 @@ def test_a_plain_command_is_told_from_shell_syntax() -> None:
                  "expr 1 == 1", "ls =ls", "true --help", "false --version"]
     assert [c for c in plain if not jobs.plain(c)] == []
     assert [c for c in not_plain if jobs.plain(c)] == []
+
+
+@pytest.mark.parametrize("loose", [".runbook/jobs", ".runbook"])
+async def test_a_job_record_others_could_have_written_is_not_trusted(
+        tmp_path: Path, loose: str) -> None:
+    """A job's record names the session an abort ends, as root. Its folder was
+    made `mkdir -m 700`, which sets the mode only of a folder it makes: one
+    already there, or a record, that another account could write was read all
+    the same, and its session (here an innocent process's) would be killed
+    (code review, stop 45). Such a record is refused in words, with the mend,
+    and nothing is stopped."""
+    async with rehearsal_host(tmp_path) as host:
+        folder = host.home / ".runbook" / "jobs"
+        folder.mkdir(parents=True, mode=0o700)
+        innocent, reaper = _in_own_session("/bin/sleep", "60")
+        try:
+            (folder / "j").write_text(f"{innocent.pid} {int(time.time())} 60\n")
+            (host.home / loose).chmod(0o777)
+            remote = remote_for(host)
+            try:
+                with pytest.raises(RemoteError, match=r"chmod go-w .*\.runbook"):
+                    await remote.job_status("j")
+                with pytest.raises(RemoteError, match="chmod go-w"):
+                    await remote.stop_job("j")
+            finally:
+                await remote.close()
+            assert innocent.poll() is None, "the session a loose record named was ended"
+        finally:
+            innocent.kill()
+            reaper.join(5)
+
+
+def test_the_job_folders_are_made_trusted_whatever_the_umask(tmp_path: Path) -> None:
+    """mkdir -p -m 700 set the mode of the jobs folder alone: under a umask of
+    002 its parent ~/.runbook was made 0775, and every record in it would then
+    be refused as one another account could have written."""
+    from runbook import jobs
+
+    env = {**os.environ, "HOME": str(tmp_path)}
+    for n, command in enumerate((jobs.wrap("true", limit=5, grace=1, job="w"),
+                                 jobs.launch_detached("true", limit=5, grace=1, job="d"))):
+        shutil.rmtree(tmp_path / ".runbook", ignore_errors=True)
+        done = subprocess.run(["bash", "-c", f"umask 002; {command}"], env=env, timeout=30,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        for _ in range(200):  # the detached one has ended once it left its status
+            if n == 0 or (tmp_path / ".runbook" / "jobs" / "d.rc").exists():
+                break
+            time.sleep(0.01)
+        for folder in (tmp_path / ".runbook", tmp_path / ".runbook" / "jobs"):
+            assert folder.stat().st_mode & 0o777 == 0o700, (n, folder)
