@@ -162,8 +162,8 @@ def framed(command: str, *, limit: float, grace: int, job: str | None, mark: str
     # back, so a look that comes next reads the job as ended whatever its
     # session still holds; the file goes in the background, a slow `rm` on a
     # busy host must not hold the status back.
-    return (f'j={_FOLDER}; f="$j/{job}"; [ -d "$j" ] || mkdir -p -m 700 {_PARENT} "$j" 2>/dev/null; '
-            f"setsid {run} & "
+    return (f'j={_FOLDER}; f="$j/{job}"; '
+            f'[ -d "$j" ] || mkdir -p -m 700 {_PARENT} "$j" 2>/dev/null; setsid {run} & '
             f"printf '%s %(%s)T %s\\n' \"$!\" -1 {limit + grace:g} 2>/dev/null > \"$f\"; "
             f'wait "$!"; rc=$?; : 2>/dev/null > "$f"; {marks}; rm -f "$f" 2>/dev/null &\n')
 

@@ -697,7 +697,8 @@ class Remote:
         """The job's session and the processes still in it; None once it ended."""
         result = await self.run(jobs.status_command(job), timeout=30)
         if result.exit_status == jobs.LOOSE_RECORD:
-            raise RemoteError(f"{self.target}: {loose_record(result.stdout.split(), self.host.user)}")
+            loose = result.stdout.splitlines()
+            raise RemoteError(f"{self.target}: {loose_record(loose, self.host.user)}")
         return jobs.parse_status(result.stdout) if result.ok else None
 
     async def stop_job(self, job: str) -> bool:
