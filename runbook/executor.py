@@ -39,7 +39,7 @@ from runbook.events import (
     WayBackStarted,
 )
 from runbook.facts import Facts
-from runbook.hoststate import HostState, down_since
+from runbook.hoststate import HostState, HostStateError, down_since
 from runbook.journal import Journal, JournalWriteError, Record, Replay, StepHistory
 from runbook.model import Action, Check, Phase, StepReport, StepState
 
@@ -419,8 +419,22 @@ class Executor(Generic[F]):
         outcome = await self._steps(self.rollback)
         if outcome is not Outcome.DONE:
             return outcome
-        self.host_state.end_cutover("rolled back")
+        self._close_host_record("rolled back", self.rollback[-1])
         return Outcome.ROLLED_BACK
+
+    def _close_host_record(self, how: str, last: Step[F]) -> None:
+        """The host's record of the cutover ends with it. Written here, after
+        the host was changed, a record that cannot be (a full disk, a file in
+        the way) is said, not raised: it ended the run before the journal's
+        last records, as exit 2, "nothing on the host changed" (code review).
+        The next run closes it from this journal (refuse_a_second_cutover)."""
+        try:
+            self.host_state.end_cutover(how)
+        except HostStateError as exc:
+            self.info(last, f"the stream manager is {how}, but this machine's record of the "
+                      f"cutover could not be closed: {exc}. Until it is, the next run against "
+                      "this host takes the cutover as still under way; once the folder can be "
+                      "written, that run closes it from this journal")
 
     def _finish(self, outcome: Outcome) -> None:
         if self.cutover_began is not None:
@@ -434,7 +448,7 @@ class Executor(Generic[F]):
                 not self.going_back and bool(last)
                 and self.reports[last[0].id].state.finished)
             if complete and outcome is not Outcome.ROLLED_BACK:
-                self.host_state.end_cutover("upgraded")
+                self._close_host_record("upgraded", last[0])
             downtime = round(time.time() - self.cutover_began, 1)
             self._tell(CutoverEnded(complete, downtime), Record.CUTOVER_END,
                        complete=complete, downtime_s=downtime)

@@ -782,3 +782,42 @@ async def test_a_fact_changed_in_place_is_on_record_before_the_next_action(
     executor.journal.close()
     kept = replay(tmp_path / "run.jsonl").facts.get("local_sha256")
     assert kept == {"first.zip": "aa", "second.jar": "bb"}, kept
+
+
+class BlocksTheHostRecord(Say):
+    """A step after which this machine's record of the host cannot be written
+    (a full disk, no inodes left, a file in the way)."""
+
+    async def run(self, ctx: StepContext) -> None:
+        await super().run(ctx)
+        (ctx.host_state.path / "cutovers").write_text("in the way")
+
+
+@pytest.mark.parametrize("way_back", [False, True])
+async def test_a_host_record_that_cannot_be_closed_does_not_undo_a_finished_cutover(
+        tmp_path: Path, way_back: bool) -> None:
+    """The upgrade (or the way back) finished, and then the host's record of
+    the cutover could not be closed: that error escaped the executor before the
+    journal's last records, the CLI said exit 2 ("nothing on the host
+    changed"), and the journal read as a run cut off with the stream manager
+    down (code review, stop 46). The journal ends as the run did, the run says
+    what could not be written, and the next run closes the record."""
+    from runbook.cli.refusals import refuse_a_second_cutover
+
+    cut = BlocksTheHostRecord("cut", phase=Phase.CUTOVER, changes=True)
+    front = ScriptedFrontEnd()
+    options: dict[str, Any] = dict(rollback=[Say("back", phase=Phase.ROLLBACK)],
+                                   rollback_after="cut") if way_back else {}
+    outcome = await run_steps(tmp_path, [Say("a"), cut], front, **options)
+    assert outcome is (Outcome.ROLLED_BACK if way_back else Outcome.DONE)
+    history = replay(tmp_path / "run.jsonl")
+    assert history.finished and history.downtime_s is not None
+    said = [line for _sid, stream, line in front.lines if stream == "info"]
+    assert any("could not be closed" in line and "cutovers" in line for line in said), said
+    state = HostState(tmp_path, "sm", 22)
+    assert state.cutover() is not None  # still open: the folder was in the way
+    (state.path / "cutovers").unlink()
+    refuse_a_second_cutover(state, None, lambda journal: "resume", lambda journal: None)
+    assert state.cutover() is None
+    assert state.ended(history.cutover_started or "") == ("rolled back" if way_back
+                                                          else "upgraded")

@@ -136,10 +136,31 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
     under_way = state.cutover()
     if under_way is None or (continuing is not None and under_way.journalled_in(continuing)):
         return
+    if (how := _ended_in_its_journal(under_way.journal)) is not None:
+        # Its run ended it, and could not write so here (a full disk): the
+        # journal is the word on it (code review).
+        state.end_cutover(how)
+        return
     back = way_back(under_way.journal)
     raise ConfigError(state.target, f"a cutover began here at {said_time(under_way.began)} and "
                       f"has not ended; go on with it: {resume_command(under_way.journal)}"
                       + (f"; or go back to the old stream manager: {back}" if back else ""))
+
+
+def _ended_in_its_journal(journal: str) -> str | None:
+    """How the run in `journal` ended its cutover ("upgraded", "rolled back"),
+    when its journal says it did; None if it did not, or cannot be read."""
+    from runbook.journal import JournalError, replay
+    from runbook.model import Outcome
+
+    try:
+        run = replay(Path(journal))
+    except (JournalError, OSError):
+        return None
+    if run.downtime_s is None or not run.finished:
+        return None
+    return {Outcome.DONE.value: "upgraded", Outcome.ROLLED_BACK.value: "rolled back"}.get(
+        run.outcome or "")
 
 
 def refuse_a_run_beside(folder: Path, settings: Settings) -> None:
