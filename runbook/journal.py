@@ -234,6 +234,9 @@ _LARGEST = 1e15
 
 
 def _well_formed(record: dict[str, Any]) -> bool:
+    if record["event"] == Record.CUTOVER_START and not _a_time(
+            cutover_began(record, str(record.get("ts", "")))):
+        return False  # the downtime counts from it (code review: a traceback)
     for name, value in record.items():
         if isinstance(value, int | float) and not isinstance(value, bool) \
                 and not abs(value) < _LARGEST:  # not, so that NaN fails too
@@ -407,6 +410,14 @@ def text_of(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
+def _a_time(value: object) -> bool:
+    """Whether `value` is a time as the journal writes one (ISO 8601)."""
+    try:
+        return isinstance(value, str) and bool(datetime.fromisoformat(value))
+    except ValueError:
+        return False
+
+
 def cutover_began(record: dict[str, Any], ts: str) -> str:
     """When a cutover-start record says the cutover began: runbook's record of
     the moment for the host, or, in journals from before it (or a damaged
@@ -414,7 +425,6 @@ def cutover_began(record: dict[str, Any], ts: str) -> str:
     from it."""
     began = record.get("began")
     return began if isinstance(began, str) and began else ts
-
 
 IN_USE = "another runbook is writing this journal; let it finish or stop it first"
 
@@ -498,7 +508,8 @@ def replay(path: Path) -> Replay:
         elif event == Record.FACTS:
             result.facts.update(record.get("facts", {}))
         elif event == Record.CUTOVER_START:
-            result.cutover_started = result.cutover_started or cutover_began(record, record["ts"])
+            result.cutover_started = result.cutover_started or cutover_began(
+                record, str(record.get("ts", "")))
         elif event == Record.CUTOVER_END and record.get("complete", True):
             result.downtime_s = record.get("downtime_s")
         elif event == Record.RUN_END:

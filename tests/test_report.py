@@ -453,6 +453,27 @@ def test_a_damaged_or_missing_journal_is_one_line_and_exit_2(
         assert "damaged.jsonl:2" in result.stderr
 
 
+@pytest.mark.parametrize("cutover_start", [
+    '{"event": "cutover-start", "step": "a"}',  # no time at all
+    '{"event": "cutover-start", "ts": "nonsense", "step": "a"}',
+    '{"event": "cutover-start", "ts": "2026-01-01T00:00:01+00:00", "step": "a", '
+    '"began": "yesterday"}',
+])
+@pytest.mark.parametrize("command", ["report", "log"])
+def test_a_cutover_start_without_a_time_to_count_from_is_a_damaged_line(
+        tmp_path: Path, command: str, cutover_start: str) -> None:
+    """The downtime counts from a cutover's start. Without a time that reads as
+    one, `runbook report` (and a resume, in its closing line) ended in a
+    traceback, exit 1 (code review, stop 46): now the damaged line, named."""
+    path = tmp_path / "run.jsonl"
+    path.write_text('{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", '
+                    '"steps": ["a"]}\n' + cutover_start + "\n")
+    result = runbook(command, str(path), state=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "run.jsonl:2" in result.stderr, result.stderr
+
+
 def _chatty(tmp_path: Path) -> Path:
     """A failed run whose step said a lot: far more than a pipe holds."""
     journal = Journal(tmp_path / "chatty.jsonl")
