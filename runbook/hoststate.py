@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runbook.statedir import make_private
-from runbook.wholefile import atomic_write
+from runbook.wholefile import atomic_write, sync_folder
 
 if TYPE_CHECKING:
     from runbook.journal import Replay
@@ -189,6 +189,7 @@ class HostState:
         _write_private(done, {"began": found.began, "journal": found.journal, "ended": _now(),
                               "how": how})
         self._cutover_file.unlink(missing_ok=True)
+        sync_folder(self.path)  # else a power cut could bring the ended cutover back
 
     def ended(self, began: str) -> str | None:
         """How the cutover that began at `began` ended ("upgraded", "rolled

@@ -29,7 +29,7 @@ from typing import Any
 
 from runbook.model import REAL_PACE, StepState
 from runbook.statedir import make_private
-from runbook.wholefile import special_file
+from runbook.wholefile import special_file, sync_folder
 
 
 class Record(StrEnum):
@@ -66,7 +66,10 @@ class Record(StrEnum):
 # Records that must be on disk before the run goes on (see the docstring).
 # Anything else is synced with the next of these, or when the journal closes.
 _SYNCED = frozenset({
-    Record.RUN_START, Record.RUN_END, Record.STEP_END, Record.ACTION_START,
+    # WAY_BACK: the way back's first action may come minutes after the
+    # operator chose it (a reconnect, the upgrade's jobs settling), and a run
+    # resumed without it would go on forward (code review).
+    Record.RUN_START, Record.RUN_END, Record.STEP_END, Record.ACTION_START, Record.WAY_BACK,
     Record.NOTE, Record.REVIEW_END, Record.CUTOVER_START, Record.CUTOVER_END,
     Record.DETACHED, Record.ABORTED, Record.JOURNAL_REPAIRED,
 })
@@ -101,7 +104,10 @@ class Journal:
         self._failure: str | None = None
         try:
             make_private(path.parent)
+            made = not os.path.lexists(path)
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, _PRIVATE_FILE)
+            if made:
+                sync_folder(path.parent)  # as claim does
         except OSError as exc:
             raise JournalError(f"{path}: cannot write the journal here "
                                f"({exc.strerror or exc})") from None
@@ -261,6 +267,7 @@ def claim(folder: Path, name: str) -> Path:
     while True:
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _PRIVATE_FILE))
+            sync_folder(folder)  # the journal's name outlives a power cut, as its records do
             return path
         except FileExistsError:
             path, n = folder / f"{name}-{n}.jsonl", n + 1

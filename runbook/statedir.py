@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from runbook.wholefile import sync_folder
+
 
 def default_dir() -> Path:
     """The user's state dir (XDG), where journals live unless --journal says otherwise."""
@@ -35,3 +37,4 @@ def make_private(folder: Path) -> None:
         folder = folder.parent
     for path in reversed(missing):
         path.mkdir(mode=0o700, exist_ok=True)
+        sync_folder(path.parent)  # a journal in it must not lose its way after a power cut

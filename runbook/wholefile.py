@@ -55,9 +55,15 @@ def atomic_write(path: Path | str, data: bytes, *, private: bool = False) -> Non
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-    # Make the rename itself durable; some filesystems refuse fsync on a directory.
+    sync_folder(target.parent)  # the rename itself, durable
+
+
+def sync_folder(folder: Path | str) -> None:
+    """Make what `folder` names (a file made, renamed or removed in it) outlive
+    a power cut: fsync of the file keeps its contents, not its name. Best
+    effort: some filesystems refuse fsync on a folder."""
     with contextlib.suppress(OSError):
-        directory = os.open(target.parent, os.O_RDONLY)
+        directory = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(directory)
         finally:

@@ -410,6 +410,59 @@ def test_the_disk_is_waited_for_before_the_host_changes_not_for_every_line(
     assert len(synced) == 2, "closing left records unsynced"
 
 
+def _synced_paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What each os.fsync from here on was of, by path."""
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def test_a_new_journal_and_its_folders_outlive_a_power_cut(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the journal's contents were fsynced, never the folders that name it:
+    after a power cut, the journal of a run that changed the host (or its
+    new folder) could be gone (code review, stop 46). A name made is made
+    durable in the folder that holds it."""
+    synced = _synced_paths(monkeypatch)
+    folder = tmp_path / "state" / "runbook"
+    path = claim(folder, "run")
+    assert {str(tmp_path), str(tmp_path / "state"), str(folder)} <= set(synced), synced
+    synced.clear()
+    Journal(folder / "other.jsonl").close()  # made by opening it
+    assert str(folder) in synced, synced
+    synced.clear()
+    Journal(path).close()  # there already: nothing new to name
+    assert str(folder) not in synced, synced
+    # Nor may the host's record of a cutover that ended come back.
+    from runbook.hoststate import HostState
+
+    host = HostState(folder, "sm", 22)
+    (host.path / "cutovers").mkdir(parents=True)  # an earlier cutover's
+    host.begin_cutover(path)
+    synced.clear()
+    host.end_cutover("upgraded")
+    assert str(host.path) in synced, synced
+
+
+def test_the_way_back_chosen_is_on_disk_before_it_begins(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The way back's first step may wait minutes (a reconnect, the settling
+    of what the upgrade left running) before an action syncs the journal: a
+    power cut then lost the operator's choice, and a resume went on forward
+    (code review, stop 46)."""
+    journal = Journal(tmp_path / "run.jsonl")
+    synced = _synced_paths(monkeypatch)
+    journal.write(Record.WAY_BACK, why="the operator chose it")
+    assert str(tmp_path / "run.jsonl") in synced
+    journal.close()
+
+
 def test_the_folders_made_for_a_journal_are_the_operators_alone(tmp_path: Path) -> None:
     """A first run on a machine makes ~/.local/state/runbook and what is missing
     above it: all 0700, not only the last one (mkdir(parents=True) made the
