@@ -699,7 +699,15 @@ class Remote:
         if result.exit_status == jobs.LOOSE_RECORD:
             loose = result.stdout.splitlines()
             raise RemoteError(f"{self.target}: {loose_record(loose, self.host.user)}")
-        return jobs.parse_status(result.stdout) if result.ok else None
+        if not result.ok:
+            # Not "ended": a retry would run the step beside it (code review).
+            said = result.last_error_line() or (
+                "no exit status came back" if result.exit_status is None
+                else f"exit status {result.exit_status}")
+            raise RemoteError(f"{self.target}: cannot tell whether the command {job} still "
+                              f"runs ({said}); look on the host (~/.runbook/jobs/{job} names "
+                              "its session) before running the step again")
+        return jobs.parse_status(result.stdout)
 
     async def stop_job(self, job: str) -> bool:
         """End every process of the job's session (TERM, then KILL); True when

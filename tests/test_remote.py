@@ -823,3 +823,25 @@ def test_the_job_folders_are_made_trusted_whatever_the_umask(tmp_path: Path) -> 
             time.sleep(0.01)
         for folder in (tmp_path / ".runbook", tmp_path / ".runbook" / "jobs"):
             assert folder.stat().st_mode & 0o777 == 0o700, (n, folder)
+
+
+@pytest.mark.parametrize("status", [1, 2, None])
+async def test_a_job_whose_status_cannot_be_read_is_not_taken_for_ended(
+        status: int | None) -> None:
+    """job_status read any exit but 0 as "the job has ended": stop_job then said
+    it had stopped it, and a retry ran the step again beside an attempt that
+    may still run (code review, stop 46). What cannot be told is said so.
+    (The host's answer is made up here: a failing look is hard to stage.)"""
+    from runbook.shell import CommandResult
+    from tests.test_executor import SETTINGS
+
+    remote = Remote(SETTINGS.host)
+
+    async def run(command: str, **_: Any) -> CommandResult:
+        return CommandResult(command, status, "", "ps: cannot read the process list\n")
+
+    remote.run = run  # type: ignore[method-assign]
+    with pytest.raises(RemoteError, match=r"cannot tell whether .*still runs"):
+        await remote.job_status("upload-1")
+    with pytest.raises(RemoteError, match="cannot tell whether"):
+        await remote.stop_job("upload-1")
