@@ -72,6 +72,13 @@ def _count(n: int, thing: str) -> str:
     return f"1 {thing}" if n == 1 else f"{n} {thing}s"
 
 
+def _a_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (OSError, ValueError):  # closed, or no file behind it
+        return False
+
+
 class HeadlessFrontEnd:
     def __init__(
         self,
@@ -92,6 +99,10 @@ class HeadlessFrontEnd:
         self.assume_yes = assume_yes
         self.out = out or sys.stdout
         self.stdin = stdin or sys.stdin
+        # Answers from a pipe or a file come one a question, read in order:
+        # nobody reads a refusal there, and after one every answer would land
+        # on the question before the one it was meant for (code review).
+        self.piped = not _a_terminal(self.stdin)
         self.reports: dict[str, StepReport] = {}
         self._last_progress = 0.0
         self._progress_of: str | None = None  # the step whose progress is shown
@@ -229,7 +240,8 @@ class HeadlessFrontEnd:
                 return await self._skip()
             if answer.lower() == "r" and back:
                 return Decision(Answer.ROLLBACK)
-            self._print(self._not_an_answer(card, answer))
+            if self._refused(self._not_an_answer(card, answer), answer):
+                return Decision(Answer.STOP)
 
     async def _skip(self) -> Decision:
         while True:
@@ -238,7 +250,18 @@ class HeadlessFrontEnd:
                 return Decision(Answer.STOP)
             if reason:
                 return Decision(Answer.SKIP, reason)
-            self._print("  a skip needs a reason")
+            if self._refused("  a skip needs a reason", reason):
+                return Decision(Answer.STOP)
+
+    def _refused(self, why: str, answer: str) -> bool:
+        """Say why `answer` does not answer the question; True when that ends
+        the run: from a pipe, the next line was meant for the next question."""
+        self._print(why)
+        if self.piped:
+            self._print(f"  (the answer {answer!r} came from a pipe, where each line answers "
+                        "one question in turn: the next one was written for the question "
+                        "after this, so runbook is stopping here)")
+        return self.piped
 
     def _not_an_answer(self, card: StepCard, answer: str) -> str:
         if answer.lower() == "s":
@@ -268,7 +291,8 @@ class HeadlessFrontEnd:
                 return Recovery.RETRY
             if answer.lower() in ("r", "b") and can_roll_back:
                 return Recovery.ROLLBACK
-            self._print("  answer " + ("t, r or q" if can_roll_back else "t or q"))
+            if self._refused("  answer " + ("t, r or q" if can_roll_back else "t or q"), answer):
+                return Recovery.STOP
 
     async def review(self, step_id: str, review: Review, *,
                      decisions_path: Path | None) -> bool:
@@ -304,7 +328,8 @@ class HeadlessFrontEnd:
                     return False
                 if answer.lower() == "y":
                     break
-                self._print("  answer y or n")
+                if self._refused("  answer y or n", answer):
+                    return False
         for key in unconfirmed:
             review.confirm(key)
         return not review.open_keys

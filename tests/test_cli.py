@@ -175,9 +175,8 @@ def test_rehearse_headless_yes_keep_ends_with_the_sandbox(tmp_path: Path) -> Non
 def test_headless_answers_skip_with_reason_then_stop(tmp_path: Path) -> None:
     journal = tmp_path / "j.jsonl"
     result = runbook("rehearse", "--headless", "--journal", str(journal),
-                     stdin="y\ns\n\nchecked by the DBA\nq\n")
+                     stdin="y\ns\nchecked by the DBA\nq\n")
     assert result.returncode == 3, result.stdout[-2000:]
-    assert "a skip needs a reason" in result.stdout
     # Which pace its times are at, said before the first step (operator trial).
     said = ("rehearsal pace 0.005: the fake cloud goes 200 times faster than a real one; "
             "RUNBOOK_REHEARSAL_PACE sets it")

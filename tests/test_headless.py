@@ -44,12 +44,21 @@ UPLOAD = StepCard(4, "upload", "Upload the distribution", Phase.PREPARE, "Copies
 UNPACK = StepCard(5, "unpack", "Unpack", Phase.PREPARE, "Unzips it.", destructive=True)
 
 
+class Keyboard(io.StringIO):
+    """Answers typed at a terminal, one by one, as an operator at the keys does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def front(answers: str, *cards: StepCard, assume_yes: bool = False,
-          out: io.StringIO | None = None,
-          estimate: tuple[float, Path] | None = None) -> tuple[HeadlessFrontEnd, io.StringIO]:
+          out: io.StringIO | None = None, estimate: tuple[float, Path] | None = None,
+          piped: bool = False) -> tuple[HeadlessFrontEnd, io.StringIO]:
+    """The headless front end answered at the keys, or `piped`."""
     shown = out or io.StringIO()
+    stdin = io.StringIO(answers) if piped else Keyboard(answers)
     return HeadlessFrontEnd(cards, assume_yes=assume_yes, out=shown,
-                            stdin=io.StringIO(answers), estimate=estimate), shown
+                            stdin=stdin, estimate=estimate), shown
 
 
 def confirm(headless: HeadlessFrontEnd, step_id: str) -> Decision:
@@ -139,6 +148,35 @@ def test_a_cutover_step_takes_its_id_typed_not_y() -> None:
     assert "[s] skip" not in text
 
 
+@pytest.mark.parametrize(("card", "answers"), [
+    (UNPACK, "y\ns\nnot needed on this host\n"),  # y meant the step before
+    (CUTOVER, "delete-nodegroup\ndelete-nodegroups\n"),
+    (UPLOAD, "s\n\nchecked by hand\ny\n"),  # a skip without its reason
+])
+def test_piped_answers_stop_at_the_first_that_does_not_fit_its_question(
+        card: StepCard, answers: str) -> None:
+    """Piped answers are read in order, one a question. One its question
+    refused was followed by asking again, and the next line, meant for the next
+    question, answered this one instead: `y` for unpack (destructive: its id
+    is needed) made the next question's `s` and its reason skip unpack (code
+    review, stop 46). From a pipe, nobody sees the refusal: the run stops there,
+    and says which answer did not fit."""
+    headless, shown = front(answers, card, piped=True)
+    asked = asyncio.run(headless.confirm(StepReport(card.id), []))
+    assert asked == Decision(Answer.STOP), shown.getvalue()
+    text = shown.getvalue()
+    assert "came from a pipe" in text and "stopping here" in text, text
+    at_the_keys, _ = front(answers, card)  # typed: refused, and asked again
+    assert asyncio.run(at_the_keys.confirm(StepReport(card.id), [])) != Decision(Answer.STOP)
+
+
+def test_a_piped_answer_the_failure_prompt_refuses_stops_too() -> None:
+    headless, shown = front("r\nt\n", CUTOVER, piped=True)
+    chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"),
+                                          can_roll_back=False))
+    assert chosen is Recovery.STOP and "came from a pipe" in shown.getvalue()
+
+
 def test_a_destructive_prepare_step_takes_its_id_too_and_can_be_skipped() -> None:
     headless, shown = front("y\ns\nunpacked by hand\n", UNPACK)
     assert confirm(headless, "unpack") == Decision(Answer.SKIP, "unpacked by hand")
@@ -165,18 +203,22 @@ def test_yes_answers_for_the_operator_and_says_so() -> None:
 def test_a_rehearsal_headless_runs_a_cutover_step_only_once_its_id_is_typed(
     tmp_path: Path,
 ) -> None:
+    """Typed, its id runs it (test_a_cutover_step_takes_its_id_typed_not_y);
+    piped, a `y` there stops the run, and the nodegroups stay."""
     journal = tmp_path / "j.jsonl"
-    answers = PREPARE_ANSWERS + "y\ndelete-nodegroup\ndelete-nodegroups\nq\n"
-    result = runbook("rehearse", "--headless", "--journal", str(journal), stdin=answers)
-    assert result.returncode == 3, result.stdout[-3000:] + result.stderr
-    assert "y is not enough here" in result.stdout
-    assert "that is not delete-nodegroups" in result.stdout
-    records = [json.loads(line) for line in journal.read_text().splitlines()]
-    confirmed = [(r["step"], r["answer"]) for r in records if r["event"] == "confirm"]
-    assert confirmed[-2:] == [("delete-nodegroups", "run"), ("backup-live", "stop")]
-    ended = {r["step"]: r["state"] for r in records if r["event"] == "step-end"}
-    assert ended["delete-nodegroups"] == "done" and "backup-live" not in ended
-    assert "Traceback" not in result.stderr
+    for answers, ran in (("y\ndelete-nodegroups\nq\n", False),
+                         ("delete-nodegroups\nq\n", True)):
+        journal.unlink(missing_ok=True)
+        result = runbook("rehearse", "--headless", "--journal", str(journal),
+                         stdin=PREPARE_ANSWERS + answers)
+        assert result.returncode == 3, result.stdout[-3000:] + result.stderr
+        assert ("y is not enough here" in result.stdout) is not ran, result.stdout[-2000:]
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        confirmed = [(r["step"], r["answer"]) for r in records if r["event"] == "confirm"]
+        assert confirmed[-1] == (("backup-live", "stop") if ran else ("delete-nodegroups", "stop"))
+        ended = {r["step"]: r["state"] for r in records if r["event"] == "step-end"}
+        assert ("delete-nodegroups" in ended) is ran and "backup-live" not in ended
+        assert "Traceback" not in result.stderr
 
 
 # --- colour ------------------------------------------------------------------------
@@ -470,7 +512,7 @@ def test_a_headless_rehearsal_resumed_mid_cutover_says_why_its_service_is_down(
     Job for red5pro.service failed ...", and no word that the stream manager
     had been down all along."""
     sandbox = tmp_path / "sandbox"
-    cutover = "y\n" + "delete-nodegroups\nbackup-live\npromote-new\nstop-service\nq\n"
+    cutover = "delete-nodegroups\nbackup-live\npromote-new\nstop-service\nq\n"
     first = runbook("rehearse", "--headless", "--sandbox", str(sandbox),
                     stdin=PREPARE_ANSWERS + cutover)
     assert first.returncode == 3, first.stdout[-3000:] + first.stderr
