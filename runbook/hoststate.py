@@ -27,6 +27,8 @@ from runbook.statedir import make_private
 from runbook.wholefile import atomic_write, sync_folder
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from runbook.journal import Replay
 
 
@@ -153,6 +155,34 @@ class HostState:
 
     def _folder(self, *parts: str) -> Path:
         return _private_folder(self.path.joinpath(*parts))
+
+    # --- one run at a time ------------------------------------------------------
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """This host, for one runbook of this machine at a time, from before a
+        run asks anything (its token, the TUI's resume dialog) to its end: a
+        journal is locked only once its run begins, and a second run started
+        meanwhile went on beside the first (code review). The kernel lets go
+        of it when the process ends, even killed outright."""
+        import fcntl
+
+        self._folder()
+        lock = self.path / "run.lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise HostStateError(f"{lock}: cannot be opened ({exc.strerror or exc})") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise HostStateError(
+                    f"{self.target}: another runbook on this machine is working on this host "
+                    f"(it holds {lock}); let it finish, or stop it, first") from None
+            yield
+        finally:
+            os.close(fd)
 
     # --- cutover ----------------------------------------------------------------
 

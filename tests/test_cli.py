@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -1139,3 +1140,43 @@ def test_a_sandbox_that_is_a_link_loop_is_refused_in_one_line(tmp_path: Path) ->
         assert result.returncode == 2, result.stdout + result.stderr
         said = result.stderr.strip()
         assert "Traceback" not in said and "\n" not in said and str(loop) in said, said
+
+
+def test_a_second_run_against_a_host_waits_for_none_while_the_first_asks_for_its_token(
+        tmp_path: Path) -> None:
+    """Two runs against one host from this machine would both act on it. The
+    check for a run beside saw only a journal with a run begun in it: a first
+    run still at its token prompt (or the TUI's resume dialog) held nothing,
+    and a second run went on beside it (code review, stop 46). A run holds the
+    host from before it asks anything; a second is refused in one line."""
+    import pty
+    import select
+
+    config = _closed_port_config(tmp_path)
+    environ = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    environ["XDG_STATE_HOME"] = str(tmp_path / "state")
+    main, side = pty.openpty()
+    first = subprocess.Popen([sys.executable, "-m", "runbook.cli", "run", str(config),
+                              "--headless"], stdin=side, stdout=side, stderr=side, cwd=ROOT,
+                             env=environ, start_new_session=True)
+    os.close(side)
+    try:
+        said = b""
+        deadline = time.monotonic() + 60
+        while b"API token" not in said and time.monotonic() < deadline:
+            if select.select([main], [], [], 1)[0]:
+                said += os.read(main, 4096)
+        assert b"API token" in said, said
+        second = runbook("run", str(config), "--headless", stdin="q\n",
+                         env={"SM_API_TOKEN": "token", "XDG_STATE_HOME": environ["XDG_STATE_HOME"]})
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+        assert "another runbook" in second.stderr and "127.0.0.1" in second.stderr, second.stderr
+    finally:
+        first.kill()
+        first.wait(10)
+        os.close(main)
+    # Once the first has gone (killed outright), the host is free again.
+    again = runbook("run", str(config), "--headless", stdin="q\n",
+                    env={"SM_API_TOKEN": "token", "XDG_STATE_HOME": environ["XDG_STATE_HOME"]})
+    assert "another runbook" not in again.stderr, again.stderr

@@ -23,10 +23,7 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
     from dataclasses import replace
 
     from runbook import config as config_mod
-    from runbook.config import ConfigError
-    from runbook.journal import replay
     from runbook.session import host_state
-    from runbook.standing import rollback_command, said_time
     from runbook.statedir import default_dir
 
     settings = config_mod.load(args.config)
@@ -34,6 +31,19 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
     if args.yes:  # journalled as prepare_run does for run and rehearse (review)
         settings = replace(settings, unattended=True)
     state_dir = default_dir()
+    host = host_state(settings, state_dir)
+    with host.held():
+        return await _back_holding_the_host(args, stopper, settings, state_dir)
+
+
+async def _back_holding_the_host(args: argparse.Namespace, stopper: Stopper,
+                                 settings: Settings, state_dir: Path) -> int:
+    from runbook import config as config_mod
+    from runbook.config import ConfigError
+    from runbook.journal import replay
+    from runbook.session import host_state
+    from runbook.standing import rollback_command, said_time
+
     host = host_state(settings, state_dir)
     under_way = host.cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)

@@ -18,16 +18,27 @@ from runbook.cli.refusals import (
 from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
 
 if TYPE_CHECKING:
+    from runbook.config import Settings
     from runbook.stopping import Stopper
 
 
 async def run_upgrade(args: argparse.Namespace, stopper: Stopper) -> int:
     from runbook import config as config_mod
+    from runbook.session import host_state
     from runbook.statedir import default_dir
 
     settings = config_mod.load(args.config)
     # prepare_run looks again, with the run to resume in view.
     refuse_a_config_this_machine_cannot_use(settings)
+    with host_state(settings, default_dir()).held():
+        return await _run_holding_the_host(args, stopper, settings)
+
+
+async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
+                                settings: Settings) -> int:
+    from runbook import config as config_mod
+    from runbook.statedir import default_dir
+
     if args.journal is not None and not args.resume:
         refuse_a_journal_in_use(args.journal)
     folder = args.journal.parent if args.journal is not None else default_dir()
