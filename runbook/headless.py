@@ -103,6 +103,8 @@ class HeadlessFrontEnd:
         # nobody reads a refusal there, and after one every answer would land
         # on the question before the one it was meant for (code review).
         self.piped = not _a_terminal(self.stdin)
+        # Once a piped answer was refused, the run stops: nothing more is read.
+        self._done_reading = False
         self.reports: dict[str, StepReport] = {}
         self._last_progress = 0.0
         self._progress_of: str | None = None  # the step whose progress is shown
@@ -122,6 +124,8 @@ class HeadlessFrontEnd:
         print(text, file=self.out, flush=True)
 
     async def _ask(self, prompt: str) -> str | None:
+        if self._done_reading:
+            return None  # each question that follows answers stop, as at the end of input
         self.out.write(prompt)
         self.out.flush()
         # A daemon thread, not asyncio.to_thread: ctrl+c must end runbook at
@@ -258,6 +262,7 @@ class HeadlessFrontEnd:
         the run: from a pipe, the next line was meant for the next question."""
         self._print(why)
         if self.piped:
+            self._done_reading = True
             self._print(f"  (the answer {answer!r} came from a pipe, where each line answers "
                         "one question in turn: the next one was written for the question "
                         "after this, so runbook is stopping here)")
@@ -321,14 +326,16 @@ class HeadlessFrontEnd:
         if self.assume_yes:
             self._print("  -> taken as they are (--yes)")
         else:
+            # Typed in full, as a destructive step's id: right after "run it?
+            # [y]", a y meant for the next step took them (operator trial).
             while True:
-                answer = await self._ask(f"  [y] take them as they are  [n] not now (decide "
-                                         f"them in {where}, then try again): ")
+                answer = await self._ask(f"  type take to take them as they are, or [n] not "
+                                         f"now (decide them in {where}, then try again): ")
                 if answer is None or answer.lower() == "n":
                     return False
-                if answer.lower() == "y":
+                if answer.lower() == "take":
                     break
-                if self._refused("  answer y or n", answer):
+                if self._refused("  type take to take them, or n for not now", answer):
                     return False
         for key in unconfirmed:
             review.confirm(key)

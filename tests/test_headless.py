@@ -291,12 +291,37 @@ def test_new_defaults_are_listed_and_taken_only_on_a_yes() -> None:
     text = shown.getvalue()
     assert "5 new defaults nobody has confirmed" in text
     assert "instancecontroller.httptimeout = 30000" in text
-    assert "[y] take them as they are" in text
+    assert "type take to take them as they are" in text
 
-    headless, shown = front("y\n", UPLOAD)
+    headless, shown = front("take\n", UPLOAD)
     assert ask_review(headless, subject) is True
     assert subject.unconfirmed == [] and subject.open_keys == []
     assert subject["instancecontroller.httptimeout"].merged == "30000"
+
+
+@pytest.mark.parametrize("piped", [True, False])
+def test_a_y_meant_for_the_next_step_takes_no_new_default(piped: bool) -> None:
+    """The review asks its own question right after `run it? [y]`: a `y` meant
+    for the next step (piped, or pressed twice) took every value nobody had
+    confirmed, and the merge was written (operator trial, stop 46). Taking
+    them is a decision like a destructive step's: typed in full."""
+    subject = new_defaults_review()
+    headless, shown = front("y\ny\n", UPLOAD, piped=piped)
+    assert ask_review(headless, subject) is False
+    assert subject.unconfirmed == NEW_DEFAULTS, shown.getvalue()
+
+
+def test_after_a_piped_answer_is_refused_nothing_more_is_read() -> None:
+    """A refused piped answer stops the run: the questions that follow (the
+    failure's try again, the next step's) must not read the lines meant for
+    the steps after it."""
+    headless, _ = front("y\nt\ndelete-nodegroups\n", UNPACK, CUTOVER, piped=True)
+    assert confirm(headless, "unpack") == Decision(Answer.STOP)
+    chosen = asyncio.run(headless.recover(StepReport(UNPACK.id, detail="boom"),
+                                          can_roll_back=False))
+    assert chosen is Recovery.STOP
+    assert confirm(headless, "delete-nodegroups") == Decision(Answer.STOP)
+    assert headless.stdin.read() == "t\ndelete-nodegroups\n", "a later line was read"
 
 
 def test_yes_takes_the_new_defaults_and_names_them() -> None:
@@ -332,7 +357,7 @@ async def test_the_properties_step_in_a_rehearsal_asks_before_new_defaults_go_in
         answers = (PREPARE_ANSWERS.rsplit("y\n", 2)[0]  # up to the properties step
                    + "y\n" + "n\n"     # run it; the new default: not now
                    + "t\n" + "y\n"     # the step failed: try again, run it
-                   + "y\n"             # take the new default
+                   + "take\n"          # take the new default
                    + "q\n")            # stop before the schema
         shown = io.StringIO()
         run = rehearsal_session(host, tmp_path / "j.jsonl", settings)
