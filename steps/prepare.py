@@ -256,7 +256,10 @@ class Preflight(Red5Step):
         if not resumed and red5.older(new_version, live_version):
             raise StepFailed(f"{s.distribution.name} is {new_version}, older than the live "
                              f"{live_version}: this procedure upgrades, it does not go back")
-        problems = [] if resumed else await self._leftovers(ctx)
+        # Until the cutover begins, a resumed run looks too: something left in
+        # backup-live's way since the first run was found only once every
+        # nodegroup was gone (operator trial). From then on, they are its own.
+        problems = [] if ctx.cutover_under_way else await self._leftovers(ctx)
         for local in (s.distribution, s.cloud_controller):
             if not local.is_file():
                 problems.append(f"{local} is not on this machine; download it first")

@@ -626,6 +626,26 @@ async def test_leftovers_of_an_earlier_upgrade_stop_preflight(
         assert (host.install_dir / "red5pro").is_dir()
 
 
+async def test_a_resumed_run_finds_leftovers_before_its_cutover_too(tmp_path: Path) -> None:
+    """Operator trial (stop 46): a bak.red5pro that appeared between a stopped
+    run and its resume passed preflight, which looked for leftovers only in a
+    new run; backup-live refused it once delete-nodegroups had deleted every
+    nodegroup. Until the cutover begins, a resumed run looks too."""
+    from runbook.rehearsal import cloud
+
+    async with rehearsal_host(tmp_path) as host:
+        journal = tmp_path / "j.jsonl"
+        first = ScriptedFrontEnd(answers={"new-database": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        (host.install_dir / "bak.red5pro").mkdir()
+        second = ScriptedFrontEnd()
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        said = detail(second, "preflight")
+        assert outcome is Outcome.FAILED, second.text()[-2000:]
+        assert "bak.red5pro already exists" in said, said
+        assert cloud.list_nodegroups(host.sandbox, *host.old_db), "nothing was deleted"
+
+
 async def test_promote_moves_only_the_unpacked_folder(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
