@@ -111,10 +111,9 @@ class Journal:
         except OSError as exc:
             raise JournalError(f"{path}: cannot write the journal here "
                                f"({exc.strerror or exc})") from None
-        try:
-            # Two runs writing one journal would both act on the host.
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        # Two runs writing one journal would both act on the host. in_use's
+        # look holds the lock for an instant: waited out, not taken for a run.
+        if not _lock_within(fd, _LOOKS_HOLD_S):
             os.close(fd)
             raise JournalError(f"{path}: {IN_USE}") from None
         # No buffered file object: a failed flush would leave half a record
@@ -433,7 +432,26 @@ def cutover_began(record: dict[str, Any], ts: str) -> str:
     began = record.get("began")
     return began if isinstance(began, str) and began else ts
 
+
 IN_USE = "another runbook is writing this journal; let it finish or stop it first"
+
+
+# Far longer than in_use holds a journal's lock to ask (an open, a flock and
+# a close), far shorter than anyone would notice.
+_LOOKS_HOLD_S = 0.2
+
+
+def _lock_within(fd: int, seconds: float) -> bool:
+    """Take `fd`'s lock for writing, trying for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
 
 
 def in_use(path: Path) -> bool:
@@ -443,9 +461,7 @@ def in_use(path: Path) -> bool:
     except OSError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return True
+        return not _lock_within(fd, _LOOKS_HOLD_S)  # another look at it is no writer
     finally:
         os.close(fd)  # and with it the lock just taken
     return False

@@ -536,3 +536,19 @@ def test_a_relative_xdg_state_home_is_ignored(tmp_path: Path,
     assert default_dir() == tmp_path / ".local" / "state" / "runbook"
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "abs"))
     assert default_dir() == tmp_path / "abs" / "runbook"
+
+
+def test_a_look_at_whether_a_journal_is_in_use_does_not_refuse_its_run(tmp_path: Path) -> None:
+    """in_use asks by taking the journal's lock for an instant: a run opening
+    that journal in that instant (a report, the end-of-run line or a new run's
+    look at its folder, from another process) was refused as "another
+    runbook is writing" (code review, stop 46). Opening waits that instant out."""
+    import fcntl
+    import threading
+
+    path = tmp_path / "run.jsonl"
+    path.touch()
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as in_use holds it
+    threading.Timer(0.03, os.close, (fd,)).start()
+    Journal(path).close()
