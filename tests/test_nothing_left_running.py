@@ -83,3 +83,9 @@ def test_a_throwaway_rehearsal_killed_with_9_leaves_nothing_running(tmp_path: Pa
     assert not left, [Path(f"/proc/{pid}/cmdline").read_bytes()[:120] for pid in left]
     assert not sandboxes[0].exists(), "the throwaway sandbox outlived its rehearsal"
     assert not list(temp.glob("runbook-db-*")), "a database server's socket folder was left"
+    # Its journal stays, and so does the nodegroup snapshot export-config took,
+    # for the journal's report (operator trial, stop 46: kept only by a
+    # rehearsal that ended, so the report of a killed one knew no fleet before).
+    kept = tmp_path / "state" / "runbook" / "rehearsals"
+    assert list(kept.glob("*.jsonl")), list(kept.rglob("*"))
+    assert list(kept.glob("hosts/*/snapshots/*.json")), list(kept.rglob("*"))

@@ -85,8 +85,21 @@ def tidy(sandbox: Path, lock: Path) -> None:
         _end(left, sig, wait)
     for folder in sockets:
         shutil.rmtree(folder, ignore_errors=True)
+    _keep_snapshots(sandbox)
     remove_sandbox(sandbox)
     os.close(fd)
+
+
+def _keep_snapshots(sandbox: Path) -> None:
+    """The nodegroup snapshot the run took, kept beside its journal, as the
+    rehearsal does when it ends itself (operator trial: a report of a killed
+    rehearsal's journal knew no fleet before the cutover)."""
+    from runbook.hoststate import HostStateError, keep_snapshots
+    from runbook.rehearsal import OPERATOR_DIRNAME
+    from runbook.statedir import rehearsals_dir
+
+    with contextlib.suppress(HostStateError):  # nobody reads what it would say
+        keep_snapshots(sandbox / OPERATOR_DIRNAME, rehearsals_dir())
 
 
 def main(argv: list[str] | None = None) -> int:
