@@ -76,6 +76,20 @@ async def trees(ctx: Ctx) -> tuple[str, str]:
     return old, new
 
 
+async def trees_unpacked(ctx: Ctx) -> tuple[str, str]:
+    """trees(), for a step that changes the new tree: one that is not there is
+    said with why (unpack skipped, or not run), not in the words of the first
+    command that trips on it (operator trial: cp's "No such file or
+    directory", and no word that unpack was skipped)."""
+    old, new = await trees(ctx)
+    if not await exists(ctx, new, "-d"):
+        why = ctx.skipped.get("unpack")
+        raise StepFailed(f"{new} is not there: " + (
+            f"unpack was skipped ({why}); unpack the distribution there first"
+            if why is not None else "run unpack first"))
+    return old, new
+
+
 def find_server_folders(p: AnyContext) -> str:
     """The command that lists red5pro-server-* folders in the install dir."""
     return (f"find {quote(install_dir(p))} -mindepth 1 -maxdepth 1 -type d "

@@ -51,6 +51,7 @@ from steps.common import (
     size_remote,
     snapshot,
     trees,
+    trees_unpacked,
     uploaded,
 )
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
@@ -1027,7 +1028,7 @@ class CloudController(Red5Step):
         return Check(False, "the jar is not in WEB-INF/lib")
 
     async def run(self, ctx: Ctx) -> None:
-        _old, tree = await trees(ctx)
+        _old, tree = await trees_unpacked(ctx)
         await ctx.sh(self._copy(ctx, tree))
 
 
@@ -1065,7 +1066,7 @@ class StripAutoscale(Red5Step):
         return Check(False, found.stdout.strip())
 
     async def run(self, ctx: Ctx) -> None:
-        _old, tree = await trees(ctx)
+        _old, tree = await trees_unpacked(ctx)
         await run_shell(ctx, self._removals(ctx, tree))
 
 
@@ -1132,7 +1133,7 @@ class CarryOver(Red5Step):
         return Check(False)
 
     async def run(self, ctx: Ctx) -> None:
-        old, target = await trees(ctx)
+        old, target = await trees_unpacked(ctx)
         if not await exists(ctx, f"{old}/LICENSE.KEY", "-f"):
             raise StepFailed(f"{old}/LICENSE.KEY is missing; the new server would not "
                              "start without a licence")

@@ -646,6 +646,23 @@ async def test_a_resumed_run_finds_leftovers_before_its_cutover_too(tmp_path: Pa
         assert cloud.list_nodegroups(host.sandbox, *host.old_db), "nothing was deleted"
 
 
+async def test_a_step_that_needs_the_unpacked_tree_says_unpack_was_skipped(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 46): with unpack skipped, cloud-controller failed
+    with cp's own words ("cannot create regular file ... No such file or
+    directory"), and no word of the skip that explained them."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd(answers={
+            "unpack": Decision(Answer.SKIP, "unzipped by hand"),
+            "strip-autoscale": Decision(Answer.STOP)})
+        outcome, _ = await run_only(host, step_ids_through("strip-autoscale"),
+                                    tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.FAILED, front.text()[-2000:]
+        said = detail(front, "cloud-controller")
+        assert "unpack was skipped (unzipped by hand)" in said, said
+        assert "cannot create" not in said, said
+
+
 async def test_promote_moves_only_the_unpacked_folder(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
