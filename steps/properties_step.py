@@ -222,7 +222,12 @@ class Properties(Red5Step):
         want = ctx.settings.new_db_host
         merged_text = result.merged_text()
         if merged_text != new_text:
-            return Check(False, "the file on the host is not the reviewed merge"
+            # Made from the live file and the template as they are now: which
+            # of the three changed since it was written, this cannot tell
+            # (operator trial: a changed live value read as a hand edit).
+            return Check(False, "the file on the host is not the merge of the live file and "
+                         "the template as they are now (one of them, or this file, changed "
+                         "since it was written)"
                          + _differing(javaproperties.loads(merged_text), written))
         if written.get("config.dbHost") != want:
             return Check(False, f"config.dbHost is {written.get('config.dbHost')!r}, not {want}")

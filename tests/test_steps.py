@@ -338,6 +338,28 @@ async def test_properties_names_the_keys_a_hand_edit_changed_before_writing_over
                and "writes the merge over it" in line for line in said), said
 
 
+async def test_properties_after_the_live_file_changed_says_the_live_file_may_be_why(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 46): on a resume after a live value changed, the
+    step said the file "is not the reviewed merge: it differs in
+    aws.ec2KeyPairName", which read as a hand edit of the merge: no word that
+    the live file, which the merge is made from, may have changed instead."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
+                                    ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        live = host.install_dir / "red5pro" / sandbox.WEBINF / "red5-web.properties"
+        live.write_text(re.sub(r"(?m)^(instancecontroller\.newNodePingTimeThreshold)=.*$",
+                               r"\1=7", live.read_text(encoding="latin-1")), encoding="latin-1")
+        again = ScriptedFrontEnd({"properties": Decision(Answer.STOP)})
+        await run_only(host, ["preflight", "properties"], tmp_path / "b.jsonl", again)
+    said = [line for step, _, line in again.lines if step == "properties"]
+    assert any("differs in instancecontroller.newNodePingTimeThreshold" in line
+               and "live file" in line for line in said), said
+
+
 async def test_unpack_again_over_the_tree_leaves_no_kept_copy_of_the_zip_before(
         tmp_path: Path) -> None:
     """Review: a zip sent again (a corrected download of the same name) is
