@@ -310,8 +310,8 @@ class Executor(Generic[F]):
                    Record.RUN_START, config=self.settings.source, host=self.remote.target,
                    rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
                    cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
-                   leaves={s.id: s.after_the_way_back for s in self.steps
-                           if s.after_the_way_back},
+                   leaves={s.id: said for s in self.steps
+                           if (said := s.leaves(self.settings))},
                    resumed=resumed)
         if self.journal.repaired:
             self.front.tell(JournalRepaired(self.journal.repaired))

@@ -150,6 +150,10 @@ class Step(ABC, Generic[F]):
     # a run that went back after beginning it, and only then.
     after_the_way_back: ClassVar[str] = ""
 
+    def leaves(self, settings: Settings) -> str:
+        """after_the_way_back, as this run's settings name what it speaks of."""
+        return self.after_the_way_back
+
     @property
     def skippable(self) -> bool:
         """Cutover is never skipped: with the stream manager down, a step whose

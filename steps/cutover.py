@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, NoReturn
 
+from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.shell import CommandResult, privileged_script, quote
@@ -40,6 +41,7 @@ from steps.common import (
     server_folders,
     snapshot,
 )
+from steps.database import DATABASE
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 # Often enough that a waiting operator sees progress promptly, rarely enough
@@ -901,6 +903,14 @@ class Recreate(Red5Step):
         "the nodegroups, launch configs and scale policies recreate made in the new database "
         "stay there after the way back, and the schema step refuses a database that holds "
         "nodegroups: drop its cluster database first")
+
+    def leaves(self, settings: Settings) -> str:
+        # Which database, as the config names it (operator trial: "drop its
+        # cluster database", and not which); its port, where the config gives one.
+        where = settings.new_db_host + (f":{settings.new_db_port}"
+                                        if settings.new_db_port else "")
+        return (f"{self.after_the_way_back.removesuffix(': drop its cluster database first')}"
+                f": drop the {DATABASE} database on {where} first")
 
     def _speaks(self, p: AnyContext) -> str | None:
         return expected_api_version(p)

@@ -1051,6 +1051,12 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         outcome = await session(host, tmp_path / "first.jsonl",
                                 rollback_after="recreate").run(first)
         assert outcome is Outcome.ROLLED_BACK, first.text()[-3000:]
+        # What the end of that run (and its report) says is left to do names
+        # the database (operator trial, stop 46: "drop its cluster database
+        # first", and not which).
+        start = json.loads((tmp_path / "first.jsonl").read_text().splitlines()[0])
+        db_host, db_port = host.new_db
+        assert f"cluster database on {db_host}:{db_port}" in start["leaves"]["recreate"], start
         again = ScriptedFrontEnd(recoveries={"schema": []})
         outcome = await session(host, tmp_path / "again.jsonl").run(again)
         assert outcome is not Outcome.DONE, again.text()[-3000:]
