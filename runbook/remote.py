@@ -582,7 +582,7 @@ class Remote:
         job record, else TERM to the shell's children (`timeout` passes it on
         to the command and sends KILL after the grace period)."""
         try:
-            if job is not None and await self.stop_job(job):
+            if await self._stopped_by_its_record(job):
                 return
             await self.run(f"pkill -TERM -P {shell.pid}", timeout=10)
         except (*_LOST, OSError, asyncssh.Error, RemoteError):
@@ -668,10 +668,12 @@ class Remote:
                     await asyncio.shield(self._end_detached(process, job))
                 raise
             except TimeoutError:
-                await self._end_detached(process, job)
+                stopped = await self._end_detached(process, job)
                 raise OutcomeUnknown(
                     f"{self.target}: the host stopped answering about the command (limit "
-                    f"{timeout:g}s); it was signalled to stop, with an unknown outcome") from None
+                    f"{timeout:g}s); " + ("it was signalled to stop, with an unknown outcome"
+                                          if stopped else "runbook could not stop it, and it "
+                                          f"may still run on the host (job {job})")) from None
             except (*_SFTP_LOST, OSError, asyncssh.Error):
                 self._forget()  # and follow on from `received` once reconnected
         if pending and on_output is not None:
@@ -687,11 +689,15 @@ class Remote:
         return result
 
     async def _end_detached(self, attach: asyncssh.SSHClientProcess[Any] | None,
-                            job: str) -> None:
+                            job: str) -> bool:
+        """Stop a detached job by its record (no channel of ours holds it);
+        whether that was done."""
+        stopped = False
         with contextlib.suppress(*_LOST, OSError, asyncssh.Error, RemoteError):
-            await self.stop_job(job)
+            stopped = await self.stop_job(job)
         if attach is not None:
             attach.close()
+        return stopped
 
     async def job_status(self, job: str) -> jobs.JobStatus | None:
         """The job's session and the processes still in it; None once it ended."""
@@ -720,6 +726,17 @@ class Remote:
         result = await self.run(command, timeout=self.term_grace + 30)
         return result.ok
 
+    async def _stopped_by_its_record(self, job: str | None) -> bool:
+        """stop_job, where the job keeps a record; False, for the signals to
+        follow, when it keeps none or its record cannot be read or trusted:
+        that error went past them, and the command ran on (second review)."""
+        if job is None:
+            return False
+        try:
+            return await self.stop_job(job)
+        except RemoteError:
+            return False
+
     async def _stop(self, process: asyncssh.SSHClientProcess[Any] | None,
                     job: str | None) -> None:
         if process is None:
@@ -727,7 +744,7 @@ class Remote:
         try:
             # Through a second channel: works in a root session, and reaches
             # the workload in timeout's own process group.
-            if job is not None and await self.stop_job(job):
+            if await self._stopped_by_its_record(job):
                 return
             process.send_signal("TERM")
             try:

@@ -789,9 +789,12 @@ async def test_a_job_record_others_could_have_written_is_not_trusted(
         innocent, reaper = _in_own_session("/bin/sleep", "60")
         try:
             (folder / "j").write_text(f"{innocent.pid} {int(time.time())} 60\n")
-            (host.home / loose).chmod(0o777)
             remote = remote_for(host)
             try:
+                # Loosened once the connection's shell has started (which
+                # tightens what is runbook's own): by another hand, mid-run.
+                assert (await remote.run("true", timeout=10)).ok
+                (host.home / loose).chmod(0o777)
                 with pytest.raises(RemoteError, match=r"chmod go-w .*\.runbook"):
                     await remote.job_status("j")
                 with pytest.raises(RemoteError, match="chmod go-w"):
@@ -845,3 +848,60 @@ async def test_a_job_whose_status_cannot_be_read_is_not_taken_for_ended(
         await remote.job_status("upload-1")
     with pytest.raises(RemoteError, match="cannot tell whether"):
         await remote.stop_job("upload-1")
+
+
+async def test_a_stop_whose_job_record_cannot_be_read_signals_the_command_all_the_same() -> None:
+    """An abort or a timeout stops the command by its job record, else by
+    signals. A record that could not be read raised past the signals, and
+    the command ran on while the operator was told it was stopped (second
+    review, stop 46). (The host's answers are made up, as above.)"""
+    import types
+
+    from runbook.shell import CommandResult
+    from tests.test_executor import SETTINGS
+
+    remote = Remote(SETTINGS.host)
+    sent: list[str] = []
+
+    async def run(command: str, **_: Any) -> CommandResult:
+        sent.append(command)
+        return CommandResult(command, 1 if len(sent) == 1 else 0, "", "ps: no answer\n")
+
+    remote.run = run  # type: ignore[method-assign]
+    shell = types.SimpleNamespace(pid=4242, close=lambda: None)
+    await remote._stop_in(shell, "upload-1")  # type: ignore[arg-type]
+    assert any("pkill -TERM -P 4242" in command for command in sent), sent
+    signals: list[str] = []
+    process = types.SimpleNamespace(send_signal=signals.append, close=lambda: None,
+                                    wait=lambda: asyncio.sleep(0))
+    sent.clear()
+    await remote._stop(process, "upload-1")  # type: ignore[arg-type]
+    assert signals == ["TERM"], (signals, sent)
+
+
+async def test_job_folders_an_earlier_runbook_left_loose_are_tightened_not_refused(
+        tmp_path: Path) -> None:
+    """A host where an earlier runbook ran under umask 002 has ~/.runbook at
+    0775: every record there was then refused, first found after a drop, mid
+    cutover (second review, stop 46). runbook's own folders are made the
+    user's alone as a connection starts; a folder linked elsewhere is judged
+    by the folder it leads to (a link's own mode is always 777)."""
+    async with rehearsal_host(tmp_path) as host:
+        parent = host.home / ".runbook"
+        elsewhere = tmp_path / "kept-jobs"
+        elsewhere.mkdir(mode=0o700)
+        parent.mkdir(mode=0o775)
+        parent.chmod(0o775)
+        (parent / "jobs").symlink_to(elsewhere)
+        remote = remote_for(host)
+        job, reaper = _in_own_session("/bin/sleep", "60")
+        try:
+            assert (await remote.run("true", timeout=10, job="first")).ok
+            assert parent.stat().st_mode & 0o022 == 0, oct(parent.stat().st_mode)
+            (elsewhere / "j").write_text(f"{job.pid} {int(time.time())} 60\n")
+            found = await remote.job_status("j")
+            assert found is not None and found.pids == (job.pid,)
+        finally:
+            await remote.close()
+            job.kill()
+            reaper.join(5)
