@@ -24,6 +24,12 @@ _FOLDER = '"$HOME/.runbook/jobs"'
 # folders named, and one made on the way takes the umask's (0775 under 002),
 # which status_command would then refuse to trust.
 _PARENT = '"$HOME/.runbook"'
+# What an earlier runbook, or a umask of 002, left loose of runbook's own
+# folders is made the user's alone, as a connection's shells start and before
+# a command keeps a record there: refused only at a look after a drop, it
+# stopped a resumed cutover (second review). Only folders the user owns.
+TIGHTEN = (f'for d in {_PARENT} {_FOLDER}; do [ -d "$d" ] && [ -O "$d" ] && '
+           'chmod go-w -- "$d"; done 2>/dev/null; ')
 
 
 def job_name(*parts: object) -> str:
@@ -119,7 +125,8 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
         return run
     script = (
         f'j={_FOLDER}; f="$j/{job}"; '
-        f'{{ mkdir -p -m 700 {_PARENT} "$j" && echo "$$ $(date +%s) {limit + grace:g}" > "$f"; }} '
+        f'{{ mkdir -p -m 700 {_PARENT} "$j" && {TIGHTEN}'
+        f'echo "$$ $(date +%s) {limit + grace:g}" > "$f"; }} '
         f"2>/dev/null; {run}; rc=$?; rm -f \"$f\"; exit $rc"
     )
     # exec: the recording shell is the session leader, so $$ is the session id.
@@ -139,7 +146,7 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
 # sends it: bash itself answers with its PID (whatever a noisy .bashrc printed
 # comes before), so a host without bash has no shell that seems to be ready.
 SHARED_SHELL = f"{_NO_BASH_ENV}exec bash --norc -s"
-SHARED_SHELL_HELLO = 'echo "runbook-shell $$"\n'
+SHARED_SHELL_HELLO = TIGHTEN + 'echo "runbook-shell $$"\n'
 SHARED_SHELL_READY = "runbook-shell "
 
 
@@ -192,8 +199,12 @@ LOOSE_RECORD = 3
 # `mkdir -m 700` sets the mode only of a folder it makes, so one already there
 # is looked at here (code review, stop 45); only when a record is there: the
 # looks after a drop or an abort pay for it, no command does.
-_TRUSTED = (f'loose=$(find {_PARENT} "$j" -maxdepth 0 \\( -perm /022 -o ! -user "$(id -u)" \\) '
-            f'2>&1); [ -z "$loose" ] || {{ printf "%s\\n" "$loose"; exit {LOOSE_RECORD}; }}; ')
+# -H: a folder linked elsewhere is judged by where it leads (a link's own mode
+# is always 777). A find that fails cannot tell, and says so (second review).
+_TRUSTED = (f'loose=$(find -H {_PARENT} "$j" -maxdepth 0 \\( -perm /022 -o ! -user "$(id -u)" '
+            '\\) 2>/dev/null) || { echo "runbook: cannot look at the job records\' folders '
+            '(find failed)" >&2; exit 4; }; '
+            f'[ -z "$loose" ] || {{ printf "%s\\n" "$loose"; exit {LOOSE_RECORD}; }}; ')
 
 
 def status_command(job: str) -> str:
@@ -281,7 +292,7 @@ def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
     # made here, before the job: made by the job's own redirect, it could be
     # missing when a quick attach came, which then read the job as ended
     # without a status while it ran.
-    return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 {_PARENT} "$j" || exit 1; '
+    return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 {_PARENT} "$j" || exit 1; {TIGHTEN}'
             'rm -f "$f.rc" "$f.log" "$f.pid"; : > "$f.log" || exit 1; '
             f'setsid sh -c {shlex.quote(inner)} "$f" {shlex.quote(command)} '
             '>> "$f.log" 2>&1 < /dev/null & echo $! > "$f.pid"')
