@@ -218,7 +218,11 @@ class HostState:
         self._folder("cutovers")
         _write_private(done, {"began": found.began, "journal": found.journal, "ended": _now(),
                               "how": how})
-        self._cutover_file.unlink(missing_ok=True)
+        try:
+            self._cutover_file.unlink(missing_ok=True)
+        except OSError as exc:  # one line, as every error of this folder (second review)
+            raise HostStateError(f"{self._cutover_file}: cannot be removed "
+                                 f"({exc.strerror or exc})") from None
         sync_folder(self.path)  # else a power cut could bring the ended cutover back
 
     def ended(self, began: str) -> str | None:

@@ -20,7 +20,7 @@ from runbook.events import RunEnded
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState
-from runbook.journal import Journal, JournalWriteError, read, replay
+from runbook.journal import Journal, JournalWriteError, Record, read, replay
 from runbook.model import Action, Check, EditFile, Note, Phase, Shell, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown, Remote
@@ -793,6 +793,29 @@ class BlocksTheHostRecord(Say):
         (ctx.host_state.path / "cutovers").write_text("in the way")
 
 
+async def test_a_host_record_that_cannot_be_removed_is_said_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The removal of the record of the cutover under way escaped as a bare
+    PermissionError, past the journal's last records, as exit 2 (second
+    review, stop 46). (Refused by hand here: root removes from a read-only
+    folder, and these tests may run as root.)"""
+    real = Path.unlink
+
+    def unlink(path: Path, missing_ok: bool = False) -> None:
+        if path.name == "cutover.json":
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    front = ScriptedFrontEnd()
+    outcome = await run_steps(tmp_path, [Say("a"), Say("cut", phase=Phase.CUTOVER,
+                                                       changes=True)], front)
+    assert outcome is Outcome.DONE and replay(tmp_path / "run.jsonl").finished
+    said = [line for _sid, stream, line in front.lines if stream == "info"]
+    assert any("could not be closed" in line and "cannot be removed" in line
+               for line in said), said
+
+
 @pytest.mark.parametrize("way_back", [False, True])
 async def test_a_host_record_that_cannot_be_closed_does_not_undo_a_finished_cutover(
         tmp_path: Path, way_back: bool) -> None:
@@ -821,3 +844,23 @@ async def test_a_host_record_that_cannot_be_closed_does_not_undo_a_finished_cuto
     assert state.cutover() is None
     assert state.ended(history.cutover_started or "") == ("rolled back" if way_back
                                                           else "upgraded")
+
+
+def test_the_next_run_closes_a_record_whose_journal_completed_the_cutover_whatever_came_after(
+        tmp_path: Path) -> None:
+    """The run said "the next run closes it from this journal", and the next
+    run did only for a run that ended done or rolled back: one whose cutover
+    completed and which failed after was refused as a cutover not ended
+    (second review, stop 46)."""
+    from runbook.cli.refusals import refuse_a_second_cutover
+
+    state = HostState(tmp_path, "sm", 22)
+    journal = Journal(tmp_path / "run.jsonl")
+    began = state.begin_cutover(journal.path).began
+    journal.write(Record.RUN_START, steps=["cut"], cutover=["cut"])
+    journal.write(Record.CUTOVER_START, step="cut", began=began)
+    journal.write(Record.CUTOVER_END, complete=True, downtime_s=12.5)
+    journal.write(Record.RUN_END, outcome="failed", exit_code=1)
+    journal.close()
+    refuse_a_second_cutover(state, None, lambda j: "resume", lambda j: None)
+    assert state.cutover() is None and state.ended(began) == "upgraded"

@@ -157,10 +157,9 @@ def _ended_in_its_journal(journal: str) -> str | None:
         run = replay(Path(journal))
     except (JournalError, OSError):
         return None
-    if run.downtime_s is None or not run.finished:
+    if run.downtime_s is None:  # no cutover-end that says it completed
         return None
-    return {Outcome.DONE.value: "upgraded", Outcome.ROLLED_BACK.value: "rolled back"}.get(
-        run.outcome or "")
+    return "rolled back" if run.outcome == Outcome.ROLLED_BACK.value else "upgraded"
 
 
 def refuse_a_run_beside(folder: Path, settings: Settings) -> None:
