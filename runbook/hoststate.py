@@ -145,6 +145,13 @@ def keep_snapshots(source: Path, target: Path) -> None:
         _write_private(folder / path.name, _read(path))
 
 
+def _shown_argv() -> list[str]:
+    """This process's command line, as `runbook ...`, for the lock's holder line."""
+    import sys
+
+    return ["runbook", *sys.argv[1:]] if sys.argv else ["runbook"]
+
+
 class HostState:
     """The state folder of one host (``ROOT/hosts/ADDRESS-PORT``)."""
 
@@ -164,8 +171,12 @@ class HostState:
         run asks anything (its token, the TUI's resume dialog) to its end: a
         journal is locked only once its run begins, and a second run started
         meanwhile went on beside the first (code review). The kernel lets go
-        of it when the process ends, even killed outright."""
+        of it when the process ends, even killed outright. Where the state
+        folder cannot be locked at all (some network filesystems), the run
+        goes on, and says so: the journal's own lock still stands."""
+        import errno
         import fcntl
+        import sys
 
         self._folder()
         lock = self.path / "run.lock"
@@ -176,10 +187,21 @@ class HostState:
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    print(f"runbook: {lock}: cannot be locked ({exc.strerror or exc}); a second "
+                          "runbook against this host from this machine would not be stopped",
+                          file=sys.stderr)
+                    yield
+                    return
+                holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip()
                 raise HostStateError(
                     f"{self.target}: another runbook on this machine is working on this host "
-                    f"(it holds {lock}); let it finish, or stop it, first") from None
+                    f"({holder or 'it holds ' + str(lock)}); let it finish, or stop it, "
+                    "first") from None
+            # Who holds it, for the refusal above; only the holder writes here.
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}: {' '.join(_shown_argv())}\n".encode(), 0)
             yield
         finally:
             os.close(fd)

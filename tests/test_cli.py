@@ -1172,6 +1172,9 @@ def test_a_second_run_against_a_host_waits_for_none_while_the_first_asks_for_its
         assert second.returncode == 2, second.stdout + second.stderr
         assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
         assert "another runbook" in second.stderr and "127.0.0.1" in second.stderr, second.stderr
+        # Which one, for the operator to find it (second review, stop 46).
+        assert f"pid {first.pid}: runbook run {config} --headless" in second.stderr, \
+            second.stderr
     finally:
         first.kill()
         first.wait(10)

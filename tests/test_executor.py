@@ -864,3 +864,21 @@ def test_the_next_run_closes_a_record_whose_journal_completed_the_cutover_whatev
     journal.close()
     refuse_a_second_cutover(state, None, lambda j: "resume", lambda j: None)
     assert state.cutover() is None and state.ended(began) == "upgraded"
+
+
+def test_a_state_folder_that_cannot_be_locked_at_all_lets_the_run_go_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Every OSError of the host's lock read as "another runbook is working on
+    this host": on a filesystem without locks (ENOLCK, some NFS homes) no run
+    could start (second review, stop 46). Only a lock held is a refusal."""
+    import errno
+    import fcntl
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    with HostState(tmp_path, "sm", 22).held():
+        pass
+    assert "cannot be locked (No locks available)" in capsys.readouterr().err
