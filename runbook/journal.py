@@ -417,10 +417,12 @@ def text_of(value: Any) -> str:
 
 
 def _a_time(value: object) -> bool:
-    """Whether `value` is a time as the journal writes one (ISO 8601)."""
+    """Whether `value` is a time as the journal writes one (ISO 8601), that a
+    clock can count from (year 1, naive, has no local time: second review)."""
     try:
-        return isinstance(value, str) and bool(datetime.fromisoformat(value))
-    except ValueError:
+        return isinstance(value, str) and bool(datetime.fromisoformat(value).astimezone()
+                                               .timestamp())
+    except (ValueError, OverflowError, OSError):
         return False
 
 

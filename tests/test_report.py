@@ -458,6 +458,9 @@ def test_a_damaged_or_missing_journal_is_one_line_and_exit_2(
     '{"event": "cutover-start", "ts": "nonsense", "step": "a"}',
     '{"event": "cutover-start", "ts": "2026-01-01T00:00:01+00:00", "step": "a", '
     '"began": "yesterday"}',
+    # Read as a time, but none a clock can count from (second review, stop 46).
+    '{"event": "cutover-start", "ts": "2026-01-01T00:00:01+00:00", "step": "a", '
+    '"began": "0001-01-01T00:00:00"}',
 ])
 @pytest.mark.parametrize("command", ["report", "log"])
 def test_a_cutover_start_without_a_time_to_count_from_is_a_damaged_line(
