@@ -419,11 +419,13 @@ def text_of(value: Any) -> str:
 def _a_time(value: object) -> bool:
     """Whether `value` is a time as the journal writes one (ISO 8601), that a
     clock can count from (year 1, naive, has no local time: second review)."""
+    if not isinstance(value, str):
+        return False
     try:
-        return isinstance(value, str) and bool(datetime.fromisoformat(value).astimezone()
-                                               .timestamp())
+        datetime.fromisoformat(value).astimezone().timestamp()
     except (ValueError, OverflowError, OSError):
         return False
+    return True
 
 
 def cutover_began(record: dict[str, Any], ts: str) -> str:
