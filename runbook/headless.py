@@ -265,7 +265,8 @@ class HeadlessFrontEnd:
             self._done_reading = True
             self._print(f"  (the answer {answer!r} came from a pipe, where each line answers "
                         "one question in turn: the next one was written for the question "
-                        "after this, so runbook is stopping here)")
+                        "after this, so runbook is stopping here. Typing over ssh? `ssh -t` "
+                        "gives runbook a terminal, where a refused answer is asked again)")
         return self.piped
 
     def _not_an_answer(self, card: StepCard, answer: str) -> str:

@@ -166,8 +166,12 @@ def test_piped_answers_stop_at_the_first_that_does_not_fit_its_question(
     assert asked == Decision(Answer.STOP), shown.getvalue()
     text = shown.getvalue()
     assert "came from a pipe" in text and "stopping here" in text, text
-    at_the_keys, _ = front(answers, card)  # typed: refused, and asked again
+    assert "ssh -t" in text, text  # a person typing over ssh without a terminal
+    at_the_keys, typed = front(answers, card)  # typed: refused, and asked again
     assert asyncio.run(at_the_keys.confirm(StepReport(card.id), [])) != Decision(Answer.STOP)
+    refusal = {UNPACK.id: "y is not enough here", CUTOVER.id: "that is not delete-nodegroups",
+               UPLOAD.id: "a skip needs a reason"}[card.id]
+    assert refusal in typed.getvalue() and refusal in text, typed.getvalue()
 
 
 def test_a_piped_answer_the_failure_prompt_refuses_stops_too() -> None:
