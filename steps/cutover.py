@@ -497,7 +497,9 @@ class ServiceUnit(Red5Step):
 
     async def run(self, ctx: Ctx) -> None:
         unit = ctx.settings.unit_file
-        ships = await ctx.sh(f"test -f {quote(self._shipped(ctx))}", check=False)
+        # A look: taken again after a drop, not an action left in doubt
+        # (operator trial: the rehearsal's ssh-drop landed in it).
+        ships = await ctx.probe(f"test -f {quote(self._shipped(ctx))}")
         swap = ctx.facts._unit_swap
         if ships.ok or swap is not None:
             if not await exists(ctx, unit + ".bak"):

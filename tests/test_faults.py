@@ -565,6 +565,28 @@ async def test_an_ssh_drop_lands_in_the_steps_first_change(tmp_path: Path) -> No
     assert ends and ends[0]["status"] == "unknown", ends
 
 
+async def test_an_ssh_drop_at_service_unit_lands_in_a_change_not_its_look(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 46): `--fault ssh-drop@service-unit` cut the
+    connection in `test -f .../red5pro.service`, a look the step ran as one
+    of its journalled commands, where --list-faults promises the first
+    command that changes the host."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"service-unit": [Recovery.RETRY]})
+        outcome = await faulted(host, ["ssh-drop@service-unit"], front, journal)
+        assert host.ssh_drops == 1
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    starts = {(r["attempt"], r["n"]): r["text"]
+              for r in map(json.loads, journal.read_text().splitlines())
+              if r["event"] == "action-start" and r.get("step") == "service-unit"}
+    unknown = [starts[(r["attempt"], r["n"])]
+               for r in map(json.loads, journal.read_text().splitlines())
+               if r["event"] == "action-end" and r.get("step") == "service-unit"
+               and r["status"] == "unknown"]
+    assert unknown and not unknown[0].startswith("$ test -f"), unknown
+
+
 async def test_an_ssh_drop_while_the_service_starts_waits_for_it_instead_of_failing(
         tmp_path: Path) -> None:
     """Operator trial: `--fault ssh-drop@start-service` cut the connection as
