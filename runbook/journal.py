@@ -15,7 +15,6 @@ by the caller (the executor passes everything through the run's redactor).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.model import REAL_PACE, StepState
-from runbook.statedir import make_private
+from runbook.statedir import lock_within, make_private
 from runbook.wholefile import special_file, sync_folder
 
 
@@ -113,7 +112,7 @@ class Journal:
                                f"({exc.strerror or exc})") from None
         # Two runs writing one journal would both act on the host. in_use's
         # look holds the lock for an instant: waited out, not taken for a run.
-        if not _lock_within(fd, _LOOKS_HOLD_S):
+        if not lock_within(fd, _LOOKS_HOLD_S):
             os.close(fd)
             raise JournalError(f"{path}: {IN_USE}") from None
         # No buffered file object: a failed flush would leave half a record
@@ -445,19 +444,6 @@ IN_USE = "another runbook is writing this journal; let it finish or stop it firs
 _LOOKS_HOLD_S = 0.2
 
 
-def _lock_within(fd: int, seconds: float) -> bool:
-    """Take `fd`'s lock for writing, trying for up to `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
-
-
 def in_use(path: Path) -> bool:
     """Whether another runbook holds `path` to write (its lock, see Journal)."""
     try:
@@ -465,7 +451,7 @@ def in_use(path: Path) -> bool:
     except OSError:
         return False
     try:
-        return not _lock_within(fd, _LOOKS_HOLD_S)  # another look at it is no writer
+        return not lock_within(fd, _LOOKS_HOLD_S)  # another look at it is no writer
     finally:
         os.close(fd)  # and with it the lock just taken
     return False

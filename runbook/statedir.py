@@ -3,7 +3,9 @@ that tags masked secrets."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import time
 from pathlib import Path
 
 from runbook.wholefile import sync_folder
@@ -38,3 +40,17 @@ def make_private(folder: Path) -> None:
     for path in reversed(missing):
         path.mkdir(mode=0o700, exist_ok=True)
         sync_folder(path.parent)  # a journal in it must not lose its way after a power cut
+
+
+def lock_within(fd: int, seconds: float, every: float = 0.01) -> bool:
+    """Take `fd`'s lock for writing (flock), trying every `every` seconds for
+    up to `seconds`; whether it was taken."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(every)

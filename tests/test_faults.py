@@ -548,43 +548,26 @@ async def test_a_denied_permission_on_the_way_back_offers_no_way_back(tmp_path: 
     assert "password-less sudo on the host for the way back" in said, said
 
 
-async def test_an_ssh_drop_lands_in_the_steps_first_change(tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", ["backup-live", "service-unit"])
+async def test_an_ssh_drop_lands_in_the_steps_first_change(tmp_path: Path, step: str) -> None:
     """Operator trial: `--fault ssh-drop@backup-live` cut the connection during
     a look before the move, which changed nothing and was simply taken again:
     the moment worth practising, a drop while the live install is being
     renamed, could not be had. The drop now lands in the step's first command
-    that changes the host, and its end is unknown."""
+    that changes the host, and its end is unknown. (Stop 46: service-unit ran
+    its look for a shipped unit as an action, and the drop landed there.)"""
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
-        front = Operator(recoveries={"backup-live": [Recovery.RETRY]})
-        outcome = await faulted(host, ["ssh-drop@backup-live"], front, journal)
+        front = Operator(recoveries={step: [Recovery.RETRY]})
+        outcome = await faulted(host, [f"ssh-drop@{step}"], front, journal)
         assert host.ssh_drops == 1
         assert outcome is Outcome.DONE, front.text()[-3000:]
-    ends = [r for r in map(json.loads, journal.read_text().splitlines())
-            if r["event"] == "action-end" and r.get("step") == "backup-live"]
+    records = [r for r in map(json.loads, journal.read_text().splitlines())
+               if r.get("step") == step]
+    sent = {(r["attempt"], r["n"]): r["text"] for r in records if r["event"] == "action-start"}
+    ends = [r for r in records if r["event"] == "action-end"]
     assert ends and ends[0]["status"] == "unknown", ends
-
-
-async def test_an_ssh_drop_at_service_unit_lands_in_a_change_not_its_look(
-        tmp_path: Path) -> None:
-    """Operator trial (stop 46): `--fault ssh-drop@service-unit` cut the
-    connection in `test -f .../red5pro.service`, a look the step ran as one
-    of its journalled commands, where --list-faults promises the first
-    command that changes the host."""
-    journal = tmp_path / "run.jsonl"
-    async with rehearsal_host(tmp_path) as host:
-        front = Operator(recoveries={"service-unit": [Recovery.RETRY]})
-        outcome = await faulted(host, ["ssh-drop@service-unit"], front, journal)
-        assert host.ssh_drops == 1
-        assert outcome is Outcome.DONE, front.text()[-3000:]
-    starts = {(r["attempt"], r["n"]): r["text"]
-              for r in map(json.loads, journal.read_text().splitlines())
-              if r["event"] == "action-start" and r.get("step") == "service-unit"}
-    unknown = [starts[(r["attempt"], r["n"])]
-               for r in map(json.loads, journal.read_text().splitlines())
-               if r["event"] == "action-end" and r.get("step") == "service-unit"
-               and r["status"] == "unknown"]
-    assert unknown and not unknown[0].startswith("$ test -f"), unknown
+    assert not sent[ends[0]["attempt"], ends[0]["n"]].startswith("$ test "), sent
 
 
 async def test_an_ssh_drop_while_the_service_starts_waits_for_it_instead_of_failing(

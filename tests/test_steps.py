@@ -316,48 +316,32 @@ def test_the_template_as_it_was_is_the_kept_copy_or_the_file(tmp_path: Path,
                                              else b"the merge\n")
 
 
+@pytest.mark.parametrize(("edited", "said"), [("merge", "writes the merge over it"),
+                                               ("live", "live file")])
 async def test_properties_names_the_keys_a_hand_edit_changed_before_writing_over_it(
-        tmp_path: Path) -> None:
+        tmp_path: Path, edited: str, said: str) -> None:
     """Review: a value fixed by hand in the merged file, then the step run
     again, read only "not the reviewed merge": confirming wrote over the fix
-    without a word of which key it was."""
+    without a word of which key it was. Operator trial (stop 46): after a live
+    value changed instead, those words read as a hand edit of the merge, with
+    no word that the live file, which the merge is made from, may have."""
     from runbook.rehearsal import sandbox
 
     async with rehearsal_host(tmp_path) as host:
         outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
                                     ScriptedFrontEnd())
         assert outcome is Outcome.DONE
-        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
-            "red5-web.properties"
-        new.write_text(re.sub(r"(?m)^(instancecontroller\.newNodePingTimeThreshold)=.*$",
-                              r"\1=1", new.read_text(encoding="latin-1")), encoding="latin-1")
+        tree = next(host.install_dir.glob("red5pro-server-*")) if edited == "merge" \
+            else host.install_dir / "red5pro"
+        changed = tree / sandbox.WEBINF / "red5-web.properties"
+        changed.write_text(re.sub(r"(?m)^(instancecontroller\.newNodePingTimeThreshold)=.*$",
+                                  r"\1=7", changed.read_text(encoding="latin-1")),
+                           encoding="latin-1")
         again = ScriptedFrontEnd({"properties": Decision(Answer.STOP)})
         await run_only(host, ["preflight", "properties"], tmp_path / "b.jsonl", again)
-    said = [line for step, _, line in again.lines if step == "properties"]
+    lines = [line for step, _, line in again.lines if step == "properties"]
     assert any("differs in instancecontroller.newNodePingTimeThreshold" in line
-               and "writes the merge over it" in line for line in said), said
-
-
-async def test_properties_after_the_live_file_changed_says_the_live_file_may_be_why(
-        tmp_path: Path) -> None:
-    """Operator trial (stop 46): on a resume after a live value changed, the
-    step said the file "is not the reviewed merge: it differs in
-    aws.ec2KeyPairName", which read as a hand edit of the merge: no word that
-    the live file, which the merge is made from, may have changed instead."""
-    from runbook.rehearsal import sandbox
-
-    async with rehearsal_host(tmp_path) as host:
-        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
-                                    ScriptedFrontEnd())
-        assert outcome is Outcome.DONE
-        live = host.install_dir / "red5pro" / sandbox.WEBINF / "red5-web.properties"
-        live.write_text(re.sub(r"(?m)^(instancecontroller\.newNodePingTimeThreshold)=.*$",
-                               r"\1=7", live.read_text(encoding="latin-1")), encoding="latin-1")
-        again = ScriptedFrontEnd({"properties": Decision(Answer.STOP)})
-        await run_only(host, ["preflight", "properties"], tmp_path / "b.jsonl", again)
-    said = [line for step, _, line in again.lines if step == "properties"]
-    assert any("differs in instancecontroller.newNodePingTimeThreshold" in line
-               and "live file" in line for line in said), said
+               and said in line for line in lines), lines
 
 
 async def test_unpack_again_over_the_tree_leaves_no_kept_copy_of_the_zip_before(

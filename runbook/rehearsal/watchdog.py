@@ -18,13 +18,14 @@ process started for the sandbox or naming it, and removes the sandbox.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import signal
 import sys
 import time
 from pathlib import Path
+
+from runbook.statedir import lock_within
 
 # The lock is free at once after a kill -9; this bounds a rehearsal that is
 # somehow still stopping (its own stop then tidies, and this one gives way).
@@ -40,16 +41,10 @@ def _take_lock(lock: Path) -> int | None:
         fd = os.open(lock, os.O_RDWR)
     except OSError:
         return None
-    deadline = time.monotonic() + _LOCK_WAIT_S
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                os.close(fd)
-                return None
-            time.sleep(0.2)
+    if lock_within(fd, _LOCK_WAIT_S, every=0.2):
+        return fd
+    os.close(fd)
+    return None
 
 
 def _end(pids: set[int], sig: signal.Signals, wait: float) -> None:
