@@ -151,7 +151,8 @@ class Step(ABC, Generic[F]):
     after_the_way_back: ClassVar[str] = ""
 
     def leaves(self, settings: Settings) -> str:
-        """after_the_way_back, as this run's settings name what it speaks of."""
+        """What the step leaves after the way back, as this run's settings name
+        it (after_the_way_back, which a step may finish with what to do)."""
         return self.after_the_way_back
 
     @property

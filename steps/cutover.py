@@ -904,15 +904,14 @@ class Recreate(Red5Step):
     after_the_way_back = (
         "the nodegroups, launch configs and scale policies recreate made in the new database "
         "stay there after the way back, and the schema step refuses a database that holds "
-        "nodegroups: drop its cluster database first")
+        "nodegroups")
 
     def leaves(self, settings: Settings) -> str:
         # Which database, as the config names it (operator trial: "drop its
         # cluster database", and not which); its port, where the config gives one.
         where = settings.new_db_host + (f":{settings.new_db_port}"
                                         if settings.new_db_port else "")
-        return (f"{self.after_the_way_back.removesuffix(': drop its cluster database first')}"
-                f": drop the {DATABASE} database on {where} first")
+        return f"{self.after_the_way_back}: drop the {DATABASE} database on {where} first"
 
     def _speaks(self, p: AnyContext) -> str | None:
         return expected_api_version(p)

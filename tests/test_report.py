@@ -931,7 +931,8 @@ def test_a_rolled_back_run_says_what_the_way_back_leaves_for_another_attempt(
     back", and nothing of the new database, which still held that attempt's
     nodegroups; a second attempt would be refused at schema, unwarned."""
     head = _head(report_of(went_back))
-    assert "drop its cluster database" in head["Before another attempt"], head
+    # Which database to drop, by its host (operator trial, stop 46).
+    assert "drop the cluster database on 127.0.0." in head["Before another attempt"], head
     page = html(build(went_back.journal, estimate_from=[]))
     assert "<th>Before another attempt</th>" in page
 
