@@ -28,7 +28,7 @@ _PARENT = '"$HOME/.runbook"'
 # folders is made the user's alone, as a connection's shells start and before
 # a command keeps a record there: refused only at a look after a drop, it
 # stopped a resumed cutover (second review). Only folders the user owns.
-TIGHTEN = (f'for d in {_PARENT} {_FOLDER}; do [ -d "$d" ] && [ -O "$d" ] && '
+_TIGHTEN = (f'for d in {_PARENT} {_FOLDER}; do [ -d "$d" ] && [ -O "$d" ] && '
            'chmod go-w -- "$d"; done 2>/dev/null; ')
 
 
@@ -125,7 +125,7 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
         return run
     script = (
         f'j={_FOLDER}; f="$j/{job}"; '
-        f'{{ mkdir -p -m 700 {_PARENT} "$j" && {TIGHTEN}'
+        f'{{ mkdir -p -m 700 {_PARENT} "$j" && {_TIGHTEN}'
         f'echo "$$ $(date +%s) {limit + grace:g}" > "$f"; }} '
         f"2>/dev/null; {run}; rc=$?; rm -f \"$f\"; exit $rc"
     )
@@ -146,7 +146,7 @@ def wrap(command: str, *, limit: float, grace: int, job: str | None) -> str:
 # sends it: bash itself answers with its PID (whatever a noisy .bashrc printed
 # comes before), so a host without bash has no shell that seems to be ready.
 SHARED_SHELL = f"{_NO_BASH_ENV}exec bash --norc -s"
-SHARED_SHELL_HELLO = TIGHTEN + 'echo "runbook-shell $$"\n'
+SHARED_SHELL_HELLO = _TIGHTEN + 'echo "runbook-shell $$"\n'
 SHARED_SHELL_READY = "runbook-shell "
 
 
@@ -292,7 +292,7 @@ def launch_detached(command: str, *, limit: float, grace: int, job: str) -> str:
     # made here, before the job: made by the job's own redirect, it could be
     # missing when a quick attach came, which then read the job as ended
     # without a status while it ran.
-    return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 {_PARENT} "$j" || exit 1; {TIGHTEN}'
+    return (f'j={_FOLDER}; f="$j/{job}"; mkdir -p -m 700 {_PARENT} "$j" || exit 1; {_TIGHTEN}'
             'rm -f "$f.rc" "$f.log" "$f.pid"; : > "$f.log" || exit 1; '
             f'setsid sh -c {shlex.quote(inner)} "$f" {shlex.quote(command)} '
             '>> "$f.log" 2>&1 < /dev/null & echo $! > "$f.pid"')
