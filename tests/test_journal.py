@@ -552,3 +552,13 @@ def test_a_look_at_whether_a_journal_is_in_use_does_not_refuse_its_run(tmp_path:
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as in_use holds it
     threading.Timer(0.03, os.close, (fd,)).start()
     Journal(path).close()
+
+
+def test_a_cutover_that_began_at_the_epoch_is_a_time_like_any_other(tmp_path: Path) -> None:
+    """The check that a cutover-start's time is one a clock can count from
+    took a zero timestamp (1970-01-01, UTC) for none, and the line for damaged."""
+    path = tmp_path / "run.jsonl"
+    path.write_text('{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["a"]}\n'
+                    '{"event": "cutover-start", "ts": "2026-01-01T00:00:01+00:00", '
+                    '"step": "a", "began": "1970-01-01T00:00:00+00:00"}\n')
+    assert replay(path).cutover_started == "1970-01-01T00:00:00+00:00"
