@@ -454,7 +454,6 @@ def in_use(path: Path) -> bool:
         return not lock_within(fd, _LOOKS_HOLD_S)  # another look at it is no writer
     finally:
         os.close(fd)  # and with it the lock just taken
-    return False
 
 
 def replay(path: Path) -> Replay:

@@ -548,8 +548,7 @@ class RunbookApp(App["Outcome | None"]):
             back: WayBack | None = WayBack(rollback_command(settings.source, self.journal_path))
         else:  # only the rehearsal's CLI knows whether its sandbox outlives the app
             back = self.going_back(self.journal_path) if self.going_back else None
-        text, down = way_back(self.run_state, back.command if back else None,
-                              back.note if back else "")
+        text, down = way_back(self.run_state, back)
         self.notify(text, title="Roll back", severity="warning" if down else "information",
                     timeout=30 if down else 8, markup=False)
 

@@ -27,6 +27,7 @@ from screens.run_state import RunState
 
 if TYPE_CHECKING:
     from runbook.config import Settings
+    from runbook.standing import WayBack
 
 PROPERTIES_STEP = "properties"
 Parts = list[Content | str | tuple[str, str]]
@@ -331,9 +332,9 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
     return Content("Checking the host before the next step…")
 
 
-def way_back(state: RunState, command: str | None, note: str = "") -> tuple[str, bool]:
+def way_back(state: RunState, back: WayBack | None) -> tuple[str, bool]:
     """What `r` says about going back to the old stream manager, and whether
-    it is a warning. `command` goes back from outside the app, exactly:
+    it is a warning. `back` goes back from outside the app, exactly:
     `runbook rollback` for a real run, a lasting rehearsal's own; None in a
     rehearsal whose host does not outlive the app."""
     if state.outcome is Outcome.ROLLED_BACK:
@@ -352,8 +353,8 @@ def way_back(state: RunState, command: str | None, note: str = "") -> tuple[str,
                 "manager serves as before."), False
     # The command last, with nothing after it: it is pasted into a shell (trial:
     # a sentence's full stop, or a note in brackets, went with it).
-    aside = f" ({note})" if note else ""
-    later = (f"quit (q), then run this{aside}: {command}" if command is not None else
+    aside = f" ({back.note})" if back is not None and back.note else ""
+    later = (f"quit (q), then run this{aside}: {back.command}" if back is not None else
              "in a real run, quit (q), then run runbook rollback with the run's config and "
              "--journal. This rehearsal's host ends when the app does: to practise that, "
              "rehearse with --sandbox, whose exit line names the command that goes back.")

@@ -950,7 +950,7 @@ def test_cutover_steps_always_ask_for_the_id() -> None:
 
 
 def test_after_a_real_runs_cutover_stopped_r_names_the_exact_command(tmp_path: Path) -> None:
-    from runbook.standing import rollback_command
+    from runbook.standing import WayBack, rollback_command
     from screens.run_state import RunState
     from screens.views import way_back
 
@@ -958,7 +958,7 @@ def test_after_a_real_runs_cutover_stopped_r_names_the_exact_command(tmp_path: P
     state = RunState(app.cards, "x", down_since=1000.0)
     state.ended(Outcome.STOPPED)
     command = rollback_command("/etc/runbook/sm 1.toml", tmp_path / "run.jsonl")
-    text, down = way_back(state, command)
+    text, down = way_back(state, WayBack(command))
     assert down and text.endswith(f": {command}"), text  # pasted as it ends (review)
     assert command == f"runbook rollback '/etc/runbook/sm 1.toml' --journal {tmp_path}/run.jsonl"
 

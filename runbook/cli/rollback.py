@@ -14,6 +14,7 @@ from runbook.cli.wiring import session
 
 if TYPE_CHECKING:
     from runbook.config import Settings
+    from runbook.hoststate import HostState
     from runbook.journal import Replay
     from runbook.stopping import Stopper
 
@@ -33,18 +34,16 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
     state_dir = default_dir()
     host = host_state(settings, state_dir)
     with host.held():
-        return await _back_holding_the_host(args, stopper, settings, state_dir)
+        return await _back_holding_the_host(args, stopper, settings, host, state_dir)
 
 
 async def _back_holding_the_host(args: argparse.Namespace, stopper: Stopper,
-                                 settings: Settings, state_dir: Path) -> int:
+                                 settings: Settings, host: HostState, state_dir: Path) -> int:
     from runbook import config as config_mod
     from runbook.config import ConfigError
     from runbook.journal import replay
-    from runbook.session import host_state
     from runbook.standing import rollback_command, said_time
 
-    host = host_state(settings, state_dir)
     under_way = host.cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
     if args.journal is not None and not args.journal.is_file():
