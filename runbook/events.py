@@ -45,8 +45,9 @@ class Reconnecting:
 
 
 @dataclass(frozen=True)
-class JournalRepaired:
-    """The journal's last record, torn by a crash, was mended; `message` says how."""
+class JournalNote:
+    """What the operator should know of the journal as the run begins: its
+    last record, torn by a crash, was mended, or it cannot be locked."""
     message: str
 
 
@@ -121,5 +122,5 @@ class RunEnded:
     journal_failure: str | None = None
 
 
-Event = (RunStarted | Connected | Reconnecting | JournalRepaired | StepChanged | Output | Progress
+Event = (RunStarted | Connected | Reconnecting | JournalNote | StepChanged | Output | Progress
          | CutoverStarted | CutoverEnded | WayBackStarted | Detached | RunEnded)

@@ -29,7 +29,7 @@ from runbook.events import (
     CutoverStarted,
     Detached,
     Event,
-    JournalRepaired,
+    JournalNote,
     Output,
     Progress,
     Reconnecting,
@@ -313,8 +313,9 @@ class Executor(Generic[F]):
                    leaves={s.id: said for s in self.steps
                            if (said := s.leaves(self.settings))},
                    resumed=resumed)
-        if self.journal.repaired:
-            self.front.tell(JournalRepaired(self.journal.repaired))
+        for note in (self.journal.repaired, self.journal.unlocked):
+            if note:
+                self.front.tell(JournalNote(note))
         outcome = Outcome.DONE
         try:
             passed = self._drill_step_passed()

@@ -21,7 +21,7 @@ from runbook.events import (
     CutoverEnded,
     CutoverStarted,
     Event,
-    JournalRepaired,
+    JournalNote,
     Output,
     Progress,
     Reconnecting,
@@ -366,7 +366,7 @@ class HeadlessFrontEnd:
                     self._print(prefix + visible(part, keep="\t"))
             case Progress():
                 self._progress(event)
-            case JournalRepaired(message=message):
+            case JournalNote(message=message):
                 self._print(f"note: {message}")
             case Reconnecting(attempt=attempt, wait_s=wait, reason=reason):
                 later = f" in {wait:.0f}s" if wait >= 1 else ""

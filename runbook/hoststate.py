@@ -166,17 +166,18 @@ class HostState:
     # --- one run at a time ------------------------------------------------------
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> Iterator[str | None]:
         """This host, for one runbook of this machine at a time, from before a
         run asks anything (its token, the TUI's resume dialog) to its end: a
         journal is locked only once its run begins, and a second run started
         meanwhile went on beside the first (code review). The kernel lets go
         of it when the process ends, even killed outright. Where the state
         folder cannot be locked at all (some network filesystems), the run
-        goes on, and says so: the journal's own lock still stands."""
+        goes on, and the front end says so: what it yields is that note."""
         import errno
         import fcntl
-        import sys
+
+        from runbook.statedir import unguarded
 
         self._folder()
         lock = self.path / "run.lock"
@@ -189,10 +190,8 @@ class HostState:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    print(f"runbook: {lock}: cannot be locked ({exc.strerror or exc}); a second "
-                          "runbook against this host from this machine would not be stopped",
-                          file=sys.stderr)
-                    yield
+                    yield unguarded(lock, exc, "a second runbook against this host from "
+                                    "this machine")
                     return
                 holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip()
                 raise HostStateError(
@@ -202,7 +201,7 @@ class HostState:
             # Who holds it, for the refusal above; only the holder writes here.
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}: {' '.join(_shown_argv())}\n".encode(), 0)
-            yield
+            yield None
         finally:
             os.close(fd)
 

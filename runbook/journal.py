@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.model import REAL_PACE, StepState
-from runbook.statedir import lock_within, make_private
+from runbook.statedir import lock_within, make_private, unguarded
 from runbook.wholefile import special_file, sync_folder
 
 
@@ -112,7 +112,15 @@ class Journal:
                                f"({exc.strerror or exc})") from None
         # Two runs writing one journal would both act on the host. in_use's
         # look holds the lock for an instant: waited out, not taken for a run.
-        if not lock_within(fd, _LOOKS_HOLD_S):
+        # Where no lock can be had at all, refusing would stop every run, and
+        # the host's own lock still stands: go on, and say so.
+        self.unlocked: str | None = None
+        try:
+            held_elsewhere = not lock_within(fd, _LOOKS_HOLD_S)
+        except OSError as exc:
+            held_elsewhere = False
+            self.unlocked = unguarded(path, exc, "a second runbook writing this journal")
+        if held_elsewhere:
             os.close(fd)
             raise JournalError(f"{path}: {IN_USE}") from None
         # No buffered file object: a failed flush would leave half a record
@@ -452,6 +460,8 @@ def in_use(path: Path) -> bool:
         return False
     try:
         return not lock_within(fd, _LOOKS_HOLD_S)  # another look at it is no writer
+    except OSError:
+        return False  # no lock to be had: none held either
     finally:
         os.close(fd)  # and with it the lock just taken
 

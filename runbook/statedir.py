@@ -44,13 +44,21 @@ def make_private(folder: Path) -> None:
 
 def lock_within(fd: int, seconds: float, every: float = 0.01) -> bool:
     """Take `fd`'s lock for writing (flock), trying every `every` seconds for
-    up to `seconds`; whether it was taken."""
+    up to `seconds`; whether it was taken. Only a lock another holds is
+    waited on: any other failure (ENOLCK where the filesystem gives no locks)
+    is raised, for the caller to say, not to be taken for a holder."""
     deadline = time.monotonic() + seconds
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
-        except OSError:
+        except BlockingIOError:  # EWOULDBLOCK: held
             if time.monotonic() >= deadline:
                 return False
             time.sleep(every)
+
+
+def unguarded(path: Path, exc: OSError, what: str) -> str:
+    """What to tell the operator when `path` cannot be locked at all, so that
+    `what` would not be stopped."""
+    return f"{path}: cannot be locked ({exc.strerror or exc}); {what} would not be stopped"

@@ -404,7 +404,7 @@ class RunbookApp(App["Outcome | None"]):
     # --- what the executor tells us -------------------------------------------------
 
     def on_engine_event(self, message: EngineEvent) -> None:
-        from runbook.events import JournalRepaired, RunEnded, StepChanged
+        from runbook.events import JournalNote, RunEnded, StepChanged
 
         event = message.event
         offered = self._what_the_keys_follow()
@@ -433,7 +433,7 @@ class RunbookApp(App["Outcome | None"]):
                 if not self.run_state.led_the_cursor and ended_on and self.main.can_draw:
                     # Nothing led the cursor: show where the run ended.
                     self.main.checklist.select_step(ended_on)
-            case JournalRepaired(message=text):
+            case JournalNote(message=text):
                 self.notify(text, severity="warning", timeout=30, markup=False)
                 moved = False
             case _:

@@ -18,6 +18,7 @@ from runbook.journal import (
     JournalWriteError,
     Record,
     claim,
+    in_use,
     read,
     replay,
     unfinished,
@@ -562,3 +563,28 @@ def test_a_cutover_that_began_at_the_epoch_is_a_time_like_any_other(tmp_path: Pa
                     '{"event": "cutover-start", "ts": "2026-01-01T00:00:01+00:00", '
                     '"step": "a", "began": "1970-01-01T00:00:00+00:00"}\n')
     assert replay(path).cutover_started == "1970-01-01T00:00:00+00:00"
+
+
+def test_a_journal_on_a_filesystem_without_locks_is_written_with_a_note(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every failed flock read as a lock held: on a filesystem that gives no
+    locks (ENOLCK, some NFS homes) every run was refused as "another runbook
+    is writing this journal", and every look called its journal in use
+    (stop 46's re-read). No lock is no writer: the run goes on, and says the
+    journal is not guarded."""
+    import errno
+    import fcntl
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    path = tmp_path / "run.jsonl"
+    path.touch()
+    monkeypatch.setattr(fcntl, "flock", flock)
+    assert not in_use(path)
+    journal = Journal(path)
+    try:
+        assert journal.unlocked is not None
+        assert "No locks available" in journal.unlocked and str(path) in journal.unlocked
+    finally:
+        journal.close()

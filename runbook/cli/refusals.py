@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,6 +121,19 @@ def _refuse_ssh_files_it_cannot_use(settings: Settings) -> None:
     except OSError as exc:
         raise ConfigError(settings.source, f"{host.identity} cannot be read "
                           f"({exc.strerror or exc})", key="host.identity") from None
+
+
+@contextmanager
+def holding_the_host(state: HostState) -> Iterator[None]:
+    """The host, for this runbook alone while it works (HostState.held, which
+    refuses when another holds it). Where no lock can be had at all, the run
+    goes on and says so before anything is asked."""
+    from runbook.visible import visible
+
+    with state.held() as unguarded:
+        if unguarded:
+            print(f"runbook: {visible(unguarded)}", file=sys.stderr)
+        yield
 
 
 def refuse_a_second_cutover(state: HostState, continuing: Path | None,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook.cli import lifecycle
-from runbook.cli.refusals import refuse_a_config_this_machine_cannot_use
+from runbook.cli.refusals import holding_the_host, refuse_a_config_this_machine_cannot_use
 from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
 from runbook.cli.wiring import session
 
@@ -33,7 +33,7 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
         settings = replace(settings, unattended=True)
     state_dir = default_dir()
     host = host_state(settings, state_dir)
-    with host.held():
+    with holding_the_host(host):
         return await _back_holding_the_host(args, stopper, settings, host, state_dir)
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 # to time the first paint.
 from runbook.cli import lifecycle
 from runbook.cli.refusals import (
+    holding_the_host,
     refuse_a_config_this_machine_cannot_use,
     refuse_a_journal_in_use,
     refuse_a_run_beside,
@@ -30,7 +31,7 @@ async def run_upgrade(args: argparse.Namespace, stopper: Stopper) -> int:
     settings = config_mod.load(args.config)
     # prepare_run looks again, with the run to resume in view.
     refuse_a_config_this_machine_cannot_use(settings)
-    with host_state(settings, default_dir()).held():
+    with holding_the_host(host_state(settings, default_dir())):
         return await _run_holding_the_host(args, stopper, settings)
 
 

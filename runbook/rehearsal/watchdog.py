@@ -41,8 +41,11 @@ def _take_lock(lock: Path) -> int | None:
         fd = os.open(lock, os.O_RDWR)
     except OSError:
         return None
-    if lock_within(fd, _LOCK_WAIT_S, every=0.2):
-        return fd
+    try:
+        if lock_within(fd, _LOCK_WAIT_S, every=0.2):
+            return fd
+    except OSError:
+        pass  # no locks here: no telling whether the runbook still tidies, so leave it be
     os.close(fd)
     return None
 
