@@ -193,6 +193,9 @@ class JobStatus:
 # status_command's exit status for a record another account could have
 # written: it prints the folders at fault instead.
 LOOSE_RECORD = 3
+# ...and for folders it could not look at (said on stderr). Remote.job_status
+# takes it, as any other failure, for "cannot tell".
+_CANNOT_LOOK = 4
 # A record names the session an abort ends, as root: it is read only when the
 # folders it lies in are the SSH user's and no other account can write them
 # (then no other can make or change a file in them, whatever its own mode).
@@ -203,7 +206,7 @@ LOOSE_RECORD = 3
 # is always 777). A find that fails cannot tell, and says so (second review).
 _TRUSTED = (f'loose=$(find -H {_PARENT} "$j" -maxdepth 0 \\( -perm /022 -o ! -user "$(id -u)" '
             '\\) 2>/dev/null) || { echo "runbook: cannot look at the job records\' folders '
-            '(find failed)" >&2; exit 4; }; '
+            f'(find failed)" >&2; exit {_CANNOT_LOOK}; }}; '
             f'[ -z "$loose" ] || {{ printf "%s\\n" "$loose"; exit {LOOSE_RECORD}; }}; ')
 
 
