@@ -64,16 +64,23 @@ async def trees(ctx: Ctx) -> tuple[str, str]:
     Before cutover that is red5pro and the unpacked folder; once promote-new
     has run, the new tree is red5pro and the old one bak.red5pro. A resumed
     run's checks must look in the right place, or they would redo work."""
+    old, new, _there = await _trees_found(ctx)
+    return old, new
+
+
+async def _trees_found(ctx: Ctx) -> tuple[str, str, bool]:
+    """trees(), and whether the new tree was found where it says."""
     live = live_dir(ctx)
     new = new_dir(ctx)
-    if not await exists(ctx, new, "-d"):
+    there = await exists(ctx, new, "-d")
+    if not there:
         version = await install_version(ctx, live)
         if version is not None and version == ctx.facts.new_version:
-            new = live
+            new, there = live, True  # a version read from it: the folder is there
     old = live
     if new == live or not await exists(ctx, live, "-d"):
         old = backup_dir(ctx)
-    return old, new
+    return old, new, there
 
 
 async def trees_unpacked(ctx: Ctx) -> tuple[str, str]:
@@ -81,8 +88,8 @@ async def trees_unpacked(ctx: Ctx) -> tuple[str, str]:
     said with why (unpack skipped, or not run), not in the words of the first
     command that trips on it (operator trial: cp's "No such file or
     directory", and no word that unpack was skipped)."""
-    old, new = await trees(ctx)
-    if not await exists(ctx, new, "-d"):
+    old, new, there = await _trees_found(ctx)
+    if not there:
         why = ctx.skipped.get("unpack")
         raise StepFailed(f"{new} is not there: " + (
             f"unpack was skipped ({why}); unpack the distribution there first"
