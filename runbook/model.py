@@ -157,14 +157,19 @@ class ApiCall:
 
 @dataclass(frozen=True)
 class EditFile:
-    """A file changed in place on the host; ``detail`` is a diff or summary."""
+    """A file changed in place on the host; ``detail`` is a diff or summary.
+    It keeps its owner and mode, or takes those of ``private_as`` (a file
+    whose secrets it now carries)."""
 
     path: str
     summary: str
     detail: str = ""
+    private_as: str = ""
 
     def render(self) -> str:
         text = f"edit {self.path}: {self.summary}"
+        if self.private_as:
+            text += f"; owner and mode as {self.private_as}"
         return f"{text}\n{self.detail}" if self.detail else text
 
 

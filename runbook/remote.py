@@ -957,7 +957,8 @@ class Remote:
                               f"{_sftp_reason(exc)}") from None
 
     async def replace_file(
-        self, path: str, data: bytes, *, staging_dir: str, timeout: float, upload_timeout: float
+        self, path: str, data: bytes, *, staging_dir: str, timeout: float, upload_timeout: float,
+        private_as: str | None = None,
     ) -> None:
         """Put `data` in place of the file at `path`: whole, or not at all.
 
@@ -968,7 +969,8 @@ class Remote:
         the target (:func:`install_script`). Whatever the connection does, the
         target is the old file or the whole new one; a cut whose outcome did
         not come back raises :class:`OutcomeUnknown`. The content is never on a
-        command line, so never in `ps` or the journal.
+        command line, so never in `ps` or the journal. It keeps the target's
+        owner and mode, or takes those of `private_as`.
         """
         if not path.startswith("/"):
             raise ValueError(f"{path}: the file to replace must be given by its absolute path")
@@ -982,8 +984,9 @@ class Remote:
                 "Choose another install.upload_dir")
         digest = hashlib.sha256(data).hexdigest()
         staged = f"{staging_dir.rstrip('/')}/{posixpath.basename(path)}.{digest}"
-        command = privileged_script(install_script(staged, path, len(data), digest),
-                                    self.host.sudo)
+        command = privileged_script(
+            install_script(staged, path, len(data), digest, private_as=private_as),
+            self.host.sudo)
         try:
             for _attempt in range(2):
                 await self.stage(data, staged, timeout=upload_timeout)
@@ -1128,18 +1131,21 @@ _STAGED_WRONG = 3
 _STAGE_CHUNK = 1 << 20
 
 
-def install_script(staged: str, target: str, size: int, digest: str) -> str:
+def install_script(staged: str, target: str, size: int, digest: str, *,
+                   private_as: str | None = None) -> str:
     """The one script, run as root, that puts the staged file in place of `target`.
 
     Run one at a time per upload folder, it checks the staged bytes (a waiting
     run finds them gone and says so), keeps the target as it was the first time
     (`.runbook-bak`, never overwritten), copies the bytes beside the target
     (same folder: the rename is then atomic), gives them the target's owner
-    and mode, checks them again and only then renames them over the target.
+    and mode (`private_as`'s, for content that carries that file's secrets),
+    checks them again and only then renames them over the target.
     It prints nothing unless it fails: a dropped connection closes its output,
     and a write then would kill it half-way through.
     """
     s, t = quote(staged), quote(target)
+    like = quote(private_as or target)
     new, bak = quote(f"{target}.runbook-new"), quote(f"{target}{AS_IT_WAS}")
 
     def fail(message: str, status: int = 1) -> str:
@@ -1161,11 +1167,12 @@ def install_script(staged: str, target: str, size: int, digest: str) -> str:
         f"then rm -f -- {s}; {fail(f'{staged}: not the bytes sent; sending again', _STAGED_WRONG)}",
         "fi",
         f"[ -f {t} ] || {fail(f'{target}: no such file')}",
+        *([f"[ -f {like} ] || {fail(f'{private_as}: no such file')}"] if private_as else []),
         f"if [ ! -e {bak} ]; then cp -p -- {t} {new}; mv -f -- {new} {bak}; fi",
         f"rm -f -- {new}",
         f"cp -- {s} {new}",
-        f"chown --reference={t} -- {new}",
-        f"chmod --reference={t} -- {new}",
+        f"chown --reference={like} -- {new}",
+        f"chmod --reference={like} -- {new}",
         f"[ \"$(sha {new})\" = {digest} ] || {fail(f'{target}: the copy beside it is wrong')}",
         # On disk before the rename, so a power cut cannot leave the new name
         # on an empty file (plain sync where coreutils is too old for a name).

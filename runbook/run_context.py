@@ -273,7 +273,8 @@ class RunContext(Generic[F]):
 
     async def write_file(self, edit: EditFile, content: str | bytes) -> None:
         """Replace a file on the host whole or not at all, keeping its owner and
-        mode and, the first time, a `.runbook-bak` of it (Remote.replace_file).
+        mode (or taking `edit.private_as`'s) and, the first time, a
+        `.runbook-bak` of it (Remote.replace_file).
         Text is written as UTF-8; bytes as they are.
 
         One journalled action, the one the plan showed: a connection lost on
@@ -283,7 +284,8 @@ class RunContext(Generic[F]):
         data = content.encode() if isinstance(content, str) else content
         await self.act(edit, lambda: self._x.remote.replace_file(
             edit.path, data, staging_dir=self.settings.upload_dir,
-            timeout=timeouts.command, upload_timeout=timeouts.upload))
+            timeout=timeouts.command, upload_timeout=timeouts.upload,
+            private_as=edit.private_as or None))
 
     async def api(self, *, fresh: bool = False, old: bool = False) -> StreamManagerAPI:
         return await self._x.api_factory(fresh, old)

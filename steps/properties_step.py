@@ -110,13 +110,16 @@ class Properties(Red5Step):
     def _paths(self, p: AnyContext) -> tuple[str, str]:
         return f"{live_dir(p)}/{red5.PROPERTIES}", f"{new_dir(p)}/{red5.PROPERTIES}"
 
-    def _edit(self, p: AnyContext, path: str, review: Review | None) -> EditFile:
+    def _edit(self, p: AnyContext, path: str, live: str, review: Review | None) -> EditFile:
         sets = ", ".join(f"{k} = {v}" for k, v in overrides(p).items())
+        # The merge carries the live file's secrets: as private as it, not as
+        # open as the template shipped (bad-input trial: 0640 came out 0644).
         if review is None:
-            return EditFile(path, f"merge key by key; set {sets}", "")
+            return EditFile(path, f"merge key by key; set {sets}", "", private_as=live)
         from runbook.properties import render_review
 
-        return EditFile(path, f"merge key by key; set {sets}", render_review(review))
+        return EditFile(path, f"merge key by key; set {sets}", render_review(review),
+                        private_as=live)
 
     def plan(self, p: Plan) -> list[Action]:
         live, new = self._paths(p)
@@ -130,7 +133,7 @@ class Properties(Red5Step):
                   "the new template as shipped (once the merge is written, the copy kept "
                   "beside it)"),
             Shell(read_bytes_command(p, new), "the file as it is now: the merge, once written"),
-            self._edit(p, new, p.facts._properties_review),
+            self._edit(p, new, live, p.facts._properties_review),
         ]
 
     async def _where(self, ctx: Ctx) -> tuple[str, str]:
@@ -272,7 +275,7 @@ class Properties(Red5Step):
         # the editor since the plan was shown.
         from runbook.properties import encode_properties
 
-        await ctx.write_file(self._edit(ctx, new_path, result),
+        await ctx.write_file(self._edit(ctx, new_path, live_path, result),
                              encode_properties(result.merged_text()))
 
     def _refuse_decisions_changed_since(self, ctx: Ctx) -> None:

@@ -159,6 +159,28 @@ async def test_properties_run_again_merges_against_the_shipped_template(tmp_path
         assert Path(f"{new}.runbook-bak").read_bytes() == shipped, "the template stays as shipped"
 
 
+async def test_properties_writes_the_merge_as_private_as_the_live_file(tmp_path: Path) -> None:
+    """The merge carries the live file's secrets (the database password, the
+    cluster password, the API token) but took the shipped template's mode:
+    a live file only its group could read came out 0644 in the new tree,
+    and so for everyone once promoted (bad-input trial, stop 47)."""
+    import stat
+
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        live.chmod(0o640)
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
+                                    ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640
+        # The template as shipped, kept beside it, holds no secret of the live file's.
+        assert stat.S_IMODE(Path(f"{new}.runbook-bak").stat().st_mode) == 0o644
+
+
 @pytest.mark.parametrize("edited", ["live", "template", "decisions"])
 async def test_properties_writes_nothing_when_a_file_changed_after_its_plan(
         tmp_path: Path, edited: str) -> None:
