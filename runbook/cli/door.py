@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TextIO
 
 from runbook.cli.terminal import paints
 from runbook.collector import held_for_start_up, start_up_over
+from runbook.streams import make_ready
 from runbook.visible import visible
 
 EXIT_BAD_INPUT = 2
@@ -123,6 +124,10 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if make_ready():
+        print("runbook: stdout is closed, so what the command says would be lost; give it a "
+              "file to write to, or >/dev/null to drop it", file=sys.stderr)
+        return EXIT_BAD_INPUT
     with held_for_start_up():
         parser = command_line()
         given = list(sys.argv[1:] if argv is None else argv)
