@@ -235,8 +235,15 @@ def loads(
                               "and rollback a config of your own "
                               "(sample-configs/production.example.toml shows one)") from None
         raise _not_toml(text, source) from None
+    except RecursionError:  # the parser's own limit, not the file's mistake to name
+        raise ConfigError(source, f"not valid TOML ({TOO_DEEP})") from None
     reader = _Reader(doc, text, source, base_dir or Path.cwd())
     return reader.settings()
+
+
+# What a parser that ran out of stack (bad-input trial: 500 nested arrays)
+# says of the file, in place of its traceback.
+TOO_DEEP = "nested deeper than runbook reads: arrays or tables inside one another"
 
 
 def _not_toml(text: str, source: str) -> ConfigError:

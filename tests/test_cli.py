@@ -106,6 +106,9 @@ def test_plan_without_a_config_shows_the_rehearsal() -> None:
     [
         ("[host]\naddress = 'x'\nport = 'twenty-two'\n", "host.port must be a whole number"),
         ("[host\n", "not valid TOML"),
+        # Bad-input trial, stop 47: a RecursionError's traceback.
+        pytest.param("a = " + "[" * 500 + "]" * 500 + "\n", "not valid TOML (nested deeper",
+                     id="nested-500-deep"),
     ],
 )
 def test_a_bad_config_is_one_line_and_exit_2(tmp_path: Path, text: str, expect: str) -> None:

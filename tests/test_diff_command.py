@@ -236,6 +236,9 @@ def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, d
     cut.write_text("a=1\nb=two \\")
     bad_toml = tmp_path / "bad.toml"
     bad_toml.write_text('[keys."a"]\naction = keep-old\n')
+    # Bad-input trial, stop 47: a RecursionError's traceback.
+    deep_toml = tmp_path / "deep.toml"
+    deep_toml.write_text("a = " + "[" * 500 + "]" * 500 + "\n")
     bad_action = tmp_path / "action.toml"
     bad_action.write_text('[keys."proxy.enabled"]\n\naction = "maybe"\n')
     bad_env = tmp_path / "env.toml"
@@ -259,6 +262,7 @@ def bad_input_cases(tmp_path: Path, files: dict[str, Path]) -> list[tuple[str, d
         ("--set 'cluster.password …': write it as KEY=VALUE",
          {"sets": ["cluster.password SECRET-ECHO-1"]}, "set with a space"),
         (f"{bad_toml}: line 2: not valid TOML", {"decisions": bad_toml}, "toml"),
+        (f"{deep_toml}: not valid TOML (nested deeper", {"decisions": deep_toml}, "deep toml"),
         (
             f"{bad_action}: line 3: key 'proxy.enabled': unknown action 'maybe'",
             {"decisions": bad_action},

@@ -515,6 +515,10 @@ def _read_toml(text: str, name: str) -> dict[str, Any]:
 
     try:
         return tomllib.loads(text)
+    except RecursionError:
+        from runbook.config import TOO_DEEP  # only now: `diff` loads no config
+
+        raise DecisionsError(f"{name}: not valid TOML ({TOO_DEEP})") from None
     except tomllib.TOMLDecodeError as exc:
         # tomllib ends its message with "(at line L, column C)"; we say the line first.
         message = str(exc)
