@@ -1097,14 +1097,17 @@ class CarryOver(Red5Step):
     def _copy(self, p: AnyContext, old: str, target: str) -> str:
         return root(p, f"cp -p -- {quote(old + '/LICENSE.KEY')} {quote(target + '/LICENSE.KEY')}")
 
-    def _edit(self, p: AnyContext, target: str) -> EditFile:
+    def _edit(self, p: AnyContext, old: str, target: str) -> EditFile:
+        # The live bean may hold the cloud's credentials as written values:
+        # as private as the live file, as LICENSE.KEY's `cp -p` is.
         return EditFile(f"{target}/{red5.APP_CONTEXT}",
                         "activate the live install's cloud-controller bean, comment out the "
-                        "dummy", p.facts._carry_over_diff)
+                        "dummy", p.facts._carry_over_diff,
+                        private_as=f"{old}/{red5.APP_CONTEXT}")
 
     def plan(self, p: Plan) -> list[Action]:
-        target = new_dir(p)
-        return [Shell(self._copy(p, live_dir(p), target)), self._edit(p, target)]
+        old, target = live_dir(p), new_dir(p)
+        return [Shell(self._copy(p, old, target)), self._edit(p, old, target)]
 
     async def check(self, ctx: Ctx) -> Check:
         old, target = await trees(ctx)
@@ -1140,7 +1143,7 @@ class CarryOver(Red5Step):
         await ctx.sh(self._copy(ctx, old, target))
         merged = ctx.facts._carry_over_xml
         if ctx.facts._carry_over_diff and merged is not None:
-            await ctx.write_file(self._edit(ctx, target), merged)
+            await ctx.write_file(self._edit(ctx, old, target), merged)
 
     async def verify(self, ctx: Ctx) -> Check:
         old, target = await trees(ctx)

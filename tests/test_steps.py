@@ -159,25 +159,27 @@ async def test_properties_run_again_merges_against_the_shipped_template(tmp_path
         assert Path(f"{new}.runbook-bak").read_bytes() == shipped, "the template stays as shipped"
 
 
-async def test_properties_writes_the_merge_as_private_as_the_live_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["red5-web.properties", "applicationContext.xml"])
+async def test_a_file_merged_with_live_values_is_as_private_as_the_live_one(
+        tmp_path: Path, name: str) -> None:
     """The merge carries the live file's secrets (the database password, the
-    cluster password, the API token) but took the shipped template's mode:
-    a live file only its group could read came out 0644 in the new tree,
-    and so for everyone once promoted (bad-input trial, stop 47)."""
+    cluster password, the API token; a controller bean's credentials) but
+    took the shipped template's mode: a live file only its group could read
+    came out 0644 in the new tree, and so for everyone once promoted
+    (bad-input trial, stop 47)."""
     import stat
 
     from runbook.rehearsal import sandbox
 
     async with rehearsal_host(tmp_path) as host:
-        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        live = host.red5_home / sandbox.WEBINF / name
         live.chmod(0o640)
         outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
                                     ScriptedFrontEnd())
         assert outcome is Outcome.DONE
-        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
-            "red5-web.properties"
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / name
         assert stat.S_IMODE(new.stat().st_mode) == 0o640
-        # The template as shipped, kept beside it, holds no secret of the live file's.
+        # The file as shipped, kept beside it, holds nothing of the live one's.
         assert stat.S_IMODE(Path(f"{new}.runbook-bak").stat().st_mode) == 0o644
 
 
