@@ -1186,3 +1186,19 @@ def test_a_second_run_against_a_host_waits_for_none_while_the_first_asks_for_its
     again = runbook("run", str(config), "--headless", stdin="q\n",
                     env={"SM_API_TOKEN": "token", "XDG_STATE_HOME": environ["XDG_STATE_HOME"]})
     assert "another runbook" not in again.stderr, again.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("run", str(EXAMPLE), "--journal", "a.jsonl", "--journal", "b.jsonl"),
+    ("report", "--out", "a.md", "--out", "b.md"),
+    ("rehearse", "--sandbox", "a", "--sandbox", "b"),
+], ids=["run --journal", "report --out", "rehearse --sandbox"])
+def test_an_option_given_twice_is_refused_not_the_last_taken(tmp_path: Path,
+                                                              args: tuple[str, ...]) -> None:
+    """`--journal A --journal B` went on with B without a word (operator
+    trial, stop 46): the A meant, perhaps a run's own journal, silently not
+    the one written. An option that takes one value is given once."""
+    result = runbook(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{args[-2]} is given twice" in result.stderr, result.stderr

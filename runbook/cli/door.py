@@ -27,12 +27,27 @@ from runbook.visible import visible
 EXIT_BAD_INPUT = 2
 
 
+class _Once(argparse._StoreAction):
+    """An option's one value: given twice, argparse kept the last without a
+    word (operator trial: `--journal A --journal B` wrote B, A meant)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        given: set[str] = namespace.__dict__.setdefault("_given_once", set())
+        if option_string is not None and self.dest in given:
+            parser.error(f"{option_string} is given twice; give it once")
+        given.add(self.dest)
+        super().__call__(parser, namespace, values, option_string)
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # No option is taken from its first letters: `--ye` for `--yes` would
         # make a typo answer yes to every step.
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        for name in (None, "store"):  # None: an option given no action
+            self.register("action", name, _Once)
         # Each command's own parser, by name (set by command_line).
         self.commands: Mapping[str, argparse.ArgumentParser] = {}
 
