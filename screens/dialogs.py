@@ -329,6 +329,7 @@ class Leaving:
     next_step: str = ""  # idle: the step the runbook waits on
     ended: str = ""  # ended: how the run ended, in words
     down: bool = False  # the stream manager is down (the cutover has not ended)
+    waiting: bool = False  # busy: a quit already waits for the running step (w)
 
 
 class QuitDialog(Dialog[str]):
@@ -400,6 +401,10 @@ class QuitDialog(Dialog[str]):
                         "run goes on from here or takes the way back.", "bold $error"))
                 if leaving.kind == BUSY:
                     yield Wrapped(Content.assemble(("Busy: ", "bold $warning"), leaving.what))
+                    if leaving.waiting:
+                        yield Wrapped(Content.assemble(
+                            ("A quit already waits for it to finish", "bold"),
+                            ": Stay (n) calls it off, and the run goes on."))
                     yield Wrapped(Content.assemble(
                         ("w  Wait", "bold"), ": let it finish, then stop before the next step "
                         "and quit. Nothing is cut off.\n",

@@ -108,6 +108,11 @@ class Questions:
                 return
             self.recovery = None
             self.app.run_state.recovering = None
+            if choice != Recovery.STOP.value:
+                # Try again, or the way back, is the answer meant now: a wait-
+                # then-quit chosen while the step ran answered the retry's
+                # question "stop" and quit, the stream manager down (trial).
+                self.app.run_state.stop_requested = self.app.exit_when_done = False
             self.app.main.refresh_hint()
             message.answer.set_result(Recovery(choice) if choice in {
                 r.value for r in Recovery} else Recovery.STOP)
@@ -293,7 +298,8 @@ class Questions:
             card = app.by_id[asking.report.id]
             return Leaving(IDLE, next_step=f"{card.number}. {card.title}", down=down)
         running = app.by_id.get(state.running or "")
-        return Leaving(BUSY, what=f"step {running.number}. {running.title} is running."
+        return Leaving(BUSY, waiting=state.stop_requested,
+                       what=f"step {running.number}. {running.title} is running."
                        if running else "the runbook is checking the host.", down=down)
 
     def run_moved(self) -> None:
@@ -316,6 +322,12 @@ class Questions:
         ended behind the dialog, w and a only closed it)."""
         app = self.app
         if choice not in QUITTING:
+            if choice == STAY and app.run_state.stop_requested:
+                # Stay is the answer meant now (operator trial: the quit
+                # chosen before still came when the step ended).
+                app.run_state.stop_requested = app.exit_when_done = False
+                app.main.refresh_hint()
+                app.notify("The quit is called off: the run goes on.", markup=False)
             return
         runner = app.runner
         if runner is None or runner.is_finished:

@@ -545,6 +545,87 @@ async def test_wait_lets_the_step_finish_then_stops(tmp_path: Path) -> None:
     assert history.outcome == "stopped"
 
 
+class FailsOnce(Talk):
+    """Holds on its gate, then fails its first attempt; the next one passes."""
+
+    failed = False
+
+    async def run(self, ctx: StepContext[Facts]) -> None:
+        await super().run(ctx)
+        if not self.failed:
+            from runbook.step import StepFailed
+
+            self.failed = True
+            raise StepFailed("the service's API did not answer")
+
+
+async def test_try_again_after_a_wait_then_quit_calls_the_quit_off(tmp_path: Path) -> None:
+    """q, w (wait for the step, then quit) and then, the step having failed,
+    t (try again): the run ended at once, "stopped" with the stream manager
+    down, and the journal had the operator answer "stop" to the retry
+    (operator trial, stop 47). The later answer is the one meant."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [FailsOnce("preflight", gate=gate), Talk("new-database")], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.run_state.running == "preflight", what="the step to run")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await pilot.press("w")
+        await until(lambda: app.run_state.stop_requested, what="the stop to wait")
+        gate.set()
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await pilot.press("t")
+        await until(lambda: (app.asking is not None and app.asking.report.id == "preflight")
+                    or (app.runner is not None and app.runner.is_finished),
+                    what="the step asked again, or the end")
+        assert app.runner is not None and not app.runner.is_finished, "the run ended"
+        assert not app.run_state.stop_requested and not app.exit_when_done
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.asking is not None and app.asking.report.id == "new-database",
+                    what="the next step's question")
+        app.asking.answer.set_result(Decision(Answer.STOP))
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+    history = replay(journal)
+    assert history.state("preflight") is StepState.DONE
+    answers = [(record["step"], record["answer"]) for line in journal.read_text().splitlines()
+               if (record := json.loads(line))["event"] == "confirm"]
+    assert answers[-1] == ("new-database", "stop"), answers
+    assert ("preflight", "stop") not in answers, answers
+
+
+async def test_stay_calls_off_a_quit_that_waits_for_the_step(tmp_path: Path) -> None:
+    """q, w, then ctrl+c and Stay (n): the quit chosen first still came when
+    the step ended (operator trial, stop 47). Stay is the answer meant now,
+    and the dialog says so while a quit waits."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await run_until_quit_is_asked(app, pilot, journal, gate, "q")
+        await pilot.press("w")
+        await until(lambda: app.run_state.stop_requested, what="the stop to wait")
+        await pilot.press("ctrl+c")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog again")
+        assert "calls it off" in text_of(app.screen), text_of(app.screen)
+        await pilot.press("n")
+        await until(lambda: app.screen is app.main, what="the main screen")
+        assert not app.run_state.stop_requested and not app.exit_when_done
+        gate.set()
+        await until(lambda: app.asking is not None and app.asking.report.id == "new-database",
+                    what="the next step's question")
+        app.asking.answer.set_result(Decision(Answer.STOP))
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+
+
 async def test_ctrl_c_inside_a_dialog_asks_before_leaving(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
     app = make_app(journal=journal)
