@@ -689,6 +689,21 @@ class ResumeDialog(Dialog[str]):
                 parts += [("      in flight when it stopped: ", "$error"), action, "\n"]
         return Content.assemble(*parts).rstrip()
 
+    def _down(self) -> str:
+        """What matters most, before the rows of done steps (operator trial:
+        the failed step and the downtime were below the fold): the stream
+        manager is down, since when, and the steps that did not end well."""
+        began = self.replay.cutover_started
+        if not self.mid_cutover or began is None:
+            return ""
+        from runbook.standing import said_time
+
+        said = f"The stream manager is down since {said_time(began)}: the cutover has not ended."
+        trouble = [f"{step.number}, {step.title}, {look(state).word}" for step in self.steps
+                   if (state := self.replay.state(step.id)) in (StepState.FAILED,
+                                                                 StepState.IN_DOUBT)]
+        return f"{said} Step {'; step '.join(trouble)}." if trouble else said
+
     def compose_box(self) -> ComposeResult:
         with Vertical(id="resume", classes="dialog-box"):
             with VerticalScroll(classes="dialog-body"):
@@ -697,6 +712,9 @@ class ResumeDialog(Dialog[str]):
                     else "it was cut off without an end"
                 yield Wrapped(Content.assemble(("An earlier run did not finish", "bold"),
                                                f" ({how})\n", (str(self.journal), "$text-muted")))
+                down = self._down()
+                if down:
+                    yield Wrapped(Content.styled(down, "bold $error"), id="resume-down")
                 yield Static(self._summary(), id="resume-steps")
                 # (Operator trial: "done steps stay done", and then preflight
                 # asked again. The way back's own are named once it began.)

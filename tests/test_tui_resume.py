@@ -19,6 +19,7 @@ from runbook.session import host_state
 from runbook.stopping import Stopper
 from screens.app import RunbookApp, create_app
 from screens.dialogs import ResumeDialog
+from screens.widgets import Wrapped
 from tests.polling import until
 from tests.test_tui_fakes import TOKEN, FakeClock, settings
 from tests.test_tui_pilot import SIZE, collect_notes, hold_the_run, text_of
@@ -28,7 +29,7 @@ PREPARED = ("preflight", "new-database", "export-config", "upload", "unpack")
 EARLIER = "127.0.0.1-20250101T172916Z.jsonl"
 
 
-def stopped_part_way(path: Path, *, cutover: bool) -> Path:
+def stopped_part_way(path: Path, *, cutover: bool, failed: str | None = None) -> Path:
     """A rehearsal's journal as the executor leaves it when the operator stops:
     five prepare steps done; with `cutover`, the nodegroups deleted, the live
     install moved aside, and the stream manager down."""
@@ -46,6 +47,9 @@ def stopped_part_way(path: Path, *, cutover: bool) -> Path:
         for step in ("delete-nodegroups", "backup-live"):
             journal.write("step-start", step=step)
             journal.write("step-end", step=step, state="done", detail="ok")
+        if failed is not None:
+            journal.write("step-start", step=failed)
+            journal.write("step-end", step=failed, state="failed", detail="mv refused")
         journal.write("cutover-end", complete=False, downtime_s=24.0)
     journal.write("run-end", outcome="stopped", exit_code=3)
     journal.close()
@@ -126,6 +130,24 @@ async def test_mid_cutover_resume_offers_no_new_run_and_says_why(tmp_path: Path)
         assert list(earlier.parent.glob("*.jsonl")) == [earlier]
     assert earlier.read_bytes() == before
     assert not any("new run" in note.lower() for note in notes), notes
+
+
+async def test_a_resume_mid_cutover_leads_with_the_downtime_and_the_failed_step(
+        tmp_path: Path) -> None:
+    """Operator trial, stop 47: after a failed cutover step the dialog opened
+    on sixteen rows of done steps; the failed one, and that the stream
+    manager was down, showed only after scrolling to its end."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True, failed="promote-new")
+    app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
+    hold_the_run(app)
+    async with app.run_test(size=SIZE):
+        dialog = await the_dialog(app)
+        order = [widget.id for widget in dialog.query("*") if widget.id]
+        assert "resume-down" in order, text_of(dialog)
+        assert order.index("resume-down") < order.index("resume-steps"), order
+        lead = dialog.query_one("#resume-down", Wrapped).content.plain
+    assert "down since" in lead, lead
+    assert "Rename the new tree to red5pro" in lead and "failed" in lead, lead
 
 
 async def test_without_resume_the_app_offers_the_cutover_under_way_and_only_it(
