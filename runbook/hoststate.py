@@ -174,10 +174,7 @@ class HostState:
         of it when the process ends, even killed outright. Where the state
         folder cannot be locked at all (some network filesystems), the run
         goes on, and the front end says so: what it yields is that note."""
-        import errno
-        import fcntl
-
-        from runbook.statedir import unguarded
+        from runbook.statedir import lock_within, no_locks_here, unguarded
 
         self._folder()
         lock = self.path / "run.lock"
@@ -187,12 +184,17 @@ class HostState:
             raise HostStateError(f"{lock}: cannot be opened ({exc.strerror or exc})") from None
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                taken = lock_within(fd, 0)
             except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                if no_locks_here(exc):
                     yield unguarded(lock, exc, "a second runbook against this host from "
                                     "this machine")
                     return
+                raise HostStateError(f"{lock}: cannot be locked ({exc.strerror or exc}), so "
+                                     "a second runbook against this host could not be "
+                                     "stopped; keep runbook's state folder on a local disk "
+                                     "(XDG_STATE_HOME)") from None
+            if not taken:
                 holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip()
                 raise HostStateError(
                     f"{self.target}: another runbook on this machine is working on this host "

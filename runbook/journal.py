@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from runbook.model import REAL_PACE, StepState
-from runbook.statedir import lock_within, make_private, unguarded
+from runbook.statedir import lock_within, make_private, no_locks_here, unguarded
 from runbook.wholefile import special_file, sync_folder
 
 
@@ -118,6 +118,11 @@ class Journal:
         try:
             held_elsewhere = not lock_within(fd, _LOOKS_HOLD_S)
         except OSError as exc:
+            if not no_locks_here(exc):
+                os.close(fd)
+                raise JournalError(f"{path}: cannot be locked ({exc.strerror or exc}), so "
+                                   "a second runbook writing it could not be stopped; keep "
+                                   "the journal on a local disk (--journal)") from None
             held_elsewhere = False
             self.unlocked = unguarded(path, exc, "a second runbook writing this journal")
         if held_elsewhere:
@@ -459,9 +464,11 @@ def in_use(path: Path) -> bool:
     except OSError:
         return False
     try:
-        return not lock_within(fd, _LOOKS_HOLD_S)  # another look at it is no writer
-    except OSError:
-        return False  # no lock to be had: none held either
+        # Shared: a look needs no more, and NFS gives a file opened only to
+        # read no lock for writing (EBADF). Another look is no writer.
+        return not lock_within(fd, _LOOKS_HOLD_S, shared=True)
+    except OSError as exc:
+        return not no_locks_here(exc)  # none to be had is none held; else cannot tell
     finally:
         os.close(fd)  # and with it the lock just taken
 

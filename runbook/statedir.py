@@ -3,6 +3,7 @@ that tags masked secrets."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import time
@@ -42,17 +43,33 @@ def make_private(folder: Path) -> None:
         sync_folder(path.parent)  # a journal in it must not lose its way after a power cut
 
 
-def lock_within(fd: int, seconds: float, every: float = 0.01) -> bool:
-    """Take `fd`'s lock for writing (flock), trying every `every` seconds for
-    up to `seconds`; whether it was taken. Only a lock another holds is
-    waited on: any other failure (ENOLCK where the filesystem gives no locks)
-    is raised, for the caller to say, not to be taken for a holder."""
+# How a lock another process holds is refused: EWOULDBLOCK on a local disk;
+# EACCES where flock is carried over fcntl locks (SMB, and POSIX allows it).
+_HELD = frozenset({errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES})
+# How a filesystem that gives no locks at all says so (some NFS and FUSE).
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
+
+def no_locks_here(exc: OSError) -> bool:
+    """Whether `exc`, from lock_within or flock, says this filesystem gives
+    no locks at all: nobody holds one, and nobody can."""
+    return exc.errno in _NO_LOCKS
+
+
+def lock_within(fd: int, seconds: float, every: float = 0.01, *, shared: bool = False) -> bool:
+    """Take `fd`'s lock (flock; for writing, or `shared` for a look), trying
+    every `every` seconds for up to `seconds`; whether it was taken. Only a
+    lock another holds is waited on: any other failure (ENOLCK where the
+    filesystem gives no locks, see no_locks_here) is raised, for the caller
+    to say, not to be taken for a holder."""
     deadline = time.monotonic() + seconds
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             return True
-        except BlockingIOError:  # EWOULDBLOCK: held
+        except OSError as exc:
+            if exc.errno not in _HELD:
+                raise
             if time.monotonic() >= deadline:
                 return False
             time.sleep(every)

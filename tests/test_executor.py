@@ -19,7 +19,7 @@ from runbook import config
 from runbook.events import RunEnded
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
-from runbook.hoststate import HostState
+from runbook.hoststate import HostState, HostStateError
 from runbook.journal import Journal, JournalWriteError, Record, read, replay
 from runbook.model import Action, Check, EditFile, Note, Phase, Shell, StepState
 from runbook.redact import Redactor
@@ -864,6 +864,22 @@ def test_the_next_run_closes_a_record_whose_journal_completed_the_cutover_whatev
     journal.close()
     refuse_a_second_cutover(state, None, lambda j: "resume", lambda j: None)
     assert state.cutover() is None and state.ended(began) == "upgraded"
+
+
+def test_a_host_lock_refused_as_eacces_is_held_by_another(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EACCES is how fcntl-backed flock (SMB) refuses a lock another holds:
+    not "no locks here", which let a second runbook on (second review, stop 47)."""
+    import errno
+    import fcntl
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    with pytest.raises(HostStateError, match="another runbook on this machine"), \
+            HostState(tmp_path, "sm", 22).held():
+        pass
 
 
 def test_a_state_folder_that_cannot_be_locked_at_all_lets_the_run_go_on(

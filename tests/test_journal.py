@@ -588,3 +588,49 @@ def test_a_journal_on_a_filesystem_without_locks_is_written_with_a_note(
         assert "No locks available" in journal.unlocked and str(path) in journal.unlocked
     finally:
         journal.close()
+
+
+def test_a_lock_refused_as_eacces_is_a_lock_held(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where flock is carried over fcntl locks (SMB; POSIX allows it) a lock
+    another holds is refused with EACCES, not EWOULDBLOCK: taken for "no
+    locks here", a second writer went on beside the first (second review,
+    stop 47)."""
+    import errno
+    import fcntl
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.EACCES, "Permission denied")
+
+    path = tmp_path / "run.jsonl"
+    path.touch()
+    monkeypatch.setattr(fcntl, "flock", flock)
+    assert in_use(path)
+    with pytest.raises(JournalError, match="another runbook is writing"):
+        Journal(path)
+
+
+def test_a_look_sees_the_writer_where_read_only_files_get_no_write_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NFS gives a file opened only to read no lock for writing (EBADF). The
+    look asked for one: first every journal read as in use, then (taken for
+    no locks at all) none did, a writer's included (second review, stop 47)."""
+    import errno
+    import fcntl
+
+    real = fcntl.flock
+
+    def flock(fd: int, operation: int) -> None:
+        read_only = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+        if operation & fcntl.LOCK_EX and read_only:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        real(fd, operation)
+
+    path = tmp_path / "run.jsonl"
+    monkeypatch.setattr(fcntl, "flock", flock)
+    journal = Journal(path)
+    try:
+        assert in_use(path)
+    finally:
+        journal.close()
+    assert not in_use(path)
