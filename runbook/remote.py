@@ -1139,13 +1139,14 @@ def install_script(staged: str, target: str, size: int, digest: str, *,
     run finds them gone and says so), keeps the target as it was the first time
     (`.runbook-bak`, never overwritten), copies the bytes beside the target
     (same folder: the rename is then atomic), gives them the target's owner
-    and mode (`private_as`'s, for content that carries that file's secrets),
+    and mode (`private_as`'s, and its access list, for content that carries
+    that file's secrets),
     checks them again and only then renames them over the target.
     It prints nothing unless it fails: a dropped connection closes its output,
     and a write then would kill it half-way through.
     """
     s, t = quote(staged), quote(target)
-    like = quote(private_as or target)
+    like = quote(private_as or "")
     new, bak = quote(f"{target}.runbook-new"), quote(f"{target}{AS_IT_WAS}")
 
     def fail(message: str, status: int = 1) -> str:
@@ -1171,8 +1172,10 @@ def install_script(staged: str, target: str, size: int, digest: str, *,
         f"if [ ! -e {bak} ]; then cp -p -- {t} {new}; mv -f -- {new} {bak}; fi",
         f"rm -f -- {new}",
         f"cp -- {s} {new}",
-        f"chown --reference={like} -- {new}",
-        f"chmod --reference={like} -- {new}",
+        # Owner and mode of the target; of `private_as`, with its access
+        # list too, which a service may read the live file by (second review).
+        *([f"cp --attributes-only --preserve=mode,ownership -- {like} {new}"] if private_as
+          else [f"chown --reference={t} -- {new}", f"chmod --reference={t} -- {new}"]),
         f"[ \"$(sha {new})\" = {digest} ] || {fail(f'{target}: the copy beside it is wrong')}",
         # On disk before the rename, so a power cut cannot leave the new name
         # on an empty file (plain sync where coreutils is too old for a name).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -174,13 +175,39 @@ async def test_a_file_merged_with_live_values_is_as_private_as_the_live_one(
     async with rehearsal_host(tmp_path) as host:
         live = host.red5_home / sandbox.WEBINF / name
         live.chmod(0o640)
+        owner = (65534, 65534) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+        os.chown(live, *owner)  # as root, an account of the service's own (nobody's)
         outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
                                     ScriptedFrontEnd())
         assert outcome is Outcome.DONE
         new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / name
         assert stat.S_IMODE(new.stat().st_mode) == 0o640
+        assert (new.stat().st_uid, new.stat().st_gid) == owner
         # The file as shipped, kept beside it, holds nothing of the live one's.
         assert stat.S_IMODE(Path(f"{new}.runbook-bak").stat().st_mode) == 0o644
+
+
+@pytest.mark.skipif(shutil.which("setfacl") is None, reason="needs setfacl (the acl package)")
+async def test_the_merge_keeps_the_access_list_the_service_reads_the_live_file_by(
+        tmp_path: Path) -> None:
+    """Given the live file's mode bits alone, a live file the service reads
+    through an access list (0640 root:root, user:red5 r) came out readable by
+    root only: found when the new server started, in the downtime (second
+    review, stop 47)."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        live.chmod(0o640)
+        subprocess.run(["setfacl", "-m", "u:nobody:r", str(live)], check=True)
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
+                                    ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        acl = subprocess.run(["getfacl", "-p", "--skip-base", str(new)], capture_output=True,
+                             text=True, check=True).stdout
+        assert "user:nobody:r--" in acl, acl
 
 
 @pytest.mark.parametrize("edited", ["live", "template", "decisions"])
