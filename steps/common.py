@@ -213,6 +213,22 @@ async def read_properties(ctx: Ctx, path: str) -> dict[str, str]:
     return dict(javaproperties.loads(text))
 
 
+async def kept_otherwise(ctx: Ctx, path: str, like: str) -> str | None:
+    """How `path` is kept otherwise than `like` (owner, group, mode), which a
+    file carrying `like`'s secrets is written to match; None when alike. A
+    merge written by a runbook before that took the template's 0644, and its
+    content alone read as done (second review)."""
+    found = await ctx.probe(root(ctx, f"stat -L -c '%u:%g:%a' -- {quote(path)} {quote(like)}"))
+    kept = found.stdout.split()
+    if not found.ok or len(kept) != 2:
+        raise StepFailed(f"cannot tell the owner and mode of {path} and {like}: "
+                         f"{found.last_error_line() or 'stat printed nothing'}")
+    if kept[0] == kept[1]:
+        return None
+    return (f"{path} is kept as {kept[0]} (owner:group:mode), the live file as {kept[1]}: "
+            "it carries the live file's secrets, so it is written again as the live file is")
+
+
 async def read_remote(ctx: Ctx, path: str) -> str:
     result = await ctx.probe(root(ctx, f"cat -- {quote(path)}"))
     if not result.ok:

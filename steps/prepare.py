@@ -36,6 +36,7 @@ from steps.common import (
     install_version,
     java_processes,
     java_processes_command,
+    kept_otherwise,
     live_dir,
     new_dir,
     new_folder,
@@ -1132,6 +1133,9 @@ class CarryOver(Red5Step):
         licence = await sha256_remote(ctx, f"{target}/LICENSE.KEY")
         live_licence = await sha256_remote(ctx, f"{old}/LICENSE.KEY")
         if merged == new_xml and licence is not None and licence == live_licence:
+            otherwise = await kept_otherwise(ctx, new_path, live_path)
+            if otherwise is not None:
+                return Check(False, otherwise)
             return Check(True, f"LICENSE.KEY and {red5.active_controller(new_xml)} in place")
         return Check(False)
 
@@ -1142,7 +1146,8 @@ class CarryOver(Red5Step):
                              "start without a licence")
         await ctx.sh(self._copy(ctx, old, target))
         merged = ctx.facts._carry_over_xml
-        if ctx.facts._carry_over_diff and merged is not None:
+        if merged is not None and (ctx.facts._carry_over_diff or await kept_otherwise(
+                ctx, f"{target}/{red5.APP_CONTEXT}", f"{old}/{red5.APP_CONTEXT}")):
             await ctx.write_file(self._edit(ctx, old, target), merged)
 
     async def verify(self, ctx: Ctx) -> Check:
@@ -1153,4 +1158,8 @@ class CarryOver(Red5Step):
             return Check(False, f"the new applicationContext.xml does not activate {wanted}")
         if not await exists(ctx, f"{target}/LICENSE.KEY", "-f"):
             return Check(False, "LICENSE.KEY is not in the new tree")
+        otherwise = await kept_otherwise(ctx, f"{target}/{red5.APP_CONTEXT}",
+                                         f"{old}/{red5.APP_CONTEXT}")
+        if otherwise is not None:
+            return Check(False, otherwise)
         return Check(True, f"LICENSE.KEY copied; {wanted.rsplit('.', 1)[-1]} active")

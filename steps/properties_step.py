@@ -15,6 +15,7 @@ from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     exists,
+    kept_otherwise,
     live_dir,
     new_dir,
     read_as_it_was_command,
@@ -207,13 +208,23 @@ class Properties(Red5Step):
         from runbook.properties import sha256_text
 
         result, new_text = await self._review(ctx)
-        verdict = self._judge(ctx, result, new_text)
+        verdict = await self._judged(ctx, result, new_text)
         if not verdict.done and sha256_text(new_text) != result.new_sha256:
             # Written before (by an earlier run, or by hand since): said before
             # the plan, or a fix made by hand is written over unnamed (review).
             _live, new_path = await self._where(ctx)
             ctx.info(f"{new_path}: {verdict.detail.removeprefix('the file on the host ')}; "
                      "the step writes the merge over it once you confirm")
+        return verdict
+
+    async def _judged(self, ctx: Ctx, result: Review, new_text: str) -> Check:
+        """_judge, and the file kept as the live one is (kept_otherwise)."""
+        verdict = self._judge(ctx, result, new_text)
+        if verdict.done:
+            live_path, new_path = await self._where(ctx)
+            otherwise = await kept_otherwise(ctx, new_path, live_path)
+            if otherwise is not None:
+                return Check(False, otherwise)
         return verdict
 
     def _judge(self, ctx: Ctx, result: Review, new_text: str) -> Check:
@@ -333,4 +344,4 @@ class Properties(Red5Step):
             new_text = decode_properties(await read_remote_bytes(ctx, new_path), new_path)
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
-        return self._judge(ctx, written, new_text)
+        return await self._judged(ctx, written, new_text)

@@ -187,6 +187,32 @@ async def test_a_file_merged_with_live_values_is_as_private_as_the_live_one(
         assert stat.S_IMODE(Path(f"{new}.runbook-bak").stat().st_mode) == 0o644
 
 
+@pytest.mark.parametrize("name", ["red5-web.properties", "applicationContext.xml"])
+async def test_a_merge_written_more_open_than_the_live_file_is_not_done(
+        tmp_path: Path, name: str) -> None:
+    """A merge an earlier runbook wrote with the template's 0644 was found
+    done by content alone, and promoted as it was (second review, stop 47):
+    a file kept otherwise than the live one is written again, as it is."""
+    import stat
+
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
+                                    ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        live = host.red5_home / sandbox.WEBINF / name
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / name
+        before = new.read_bytes()
+        live.chmod(0o640)  # kept closer since; the merge is still 0644
+        again = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "b.jsonl",
+                                    again)
+        assert outcome is Outcome.DONE
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640
+        assert new.read_bytes() == before
+
+
 @pytest.mark.skipif(shutil.which("setfacl") is None, reason="needs setfacl (the acl package)")
 async def test_the_merge_keeps_the_access_list_the_service_reads_the_live_file_by(
         tmp_path: Path) -> None:
