@@ -254,6 +254,8 @@ def _not_toml(text: str, source: str) -> ConfigError:
         parse(text)
     except TOMLKitError as exc:
         error: Exception = exc
+    except RecursionError:  # tomlkit's stack ends a little before tomllib's (review)
+        return ConfigError(source, f"not valid TOML ({TOO_DEEP})")
     else:  # the two parsers disagree: say what the standard library said
         try:
             tomllib.loads(text)

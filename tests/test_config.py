@@ -495,3 +495,42 @@ def test_words_that_only_look_like_secrets_are_kept(tmp_path: Path, name: str) -
     path = write(tmp_path, example_text().replace(
         '# set = { "streammanager.ip" = "10.0.0.12" }', f'set = {{ "{name}" = "v" }}'))
     assert config.load(path).property_overrides == {name: "v"}
+
+
+def test_a_file_too_deep_for_the_wording_parser_is_one_line_too() -> None:
+    """The standard library's parser reads a little deeper than tomlkit, which
+    words its errors: a nesting between the two limits, with a mistake after
+    it, still ended in a RecursionError's traceback (second review, stop 47).
+    The depth is found here, as the limits move with Python and tomlkit."""
+    import tomllib
+
+    import tomlkit
+
+    def nested(depth: int) -> str:
+        return "a = " + "[" * depth + "]" * depth + "\nb = \n"
+
+    def tomlkit_overflows(text: str) -> bool:
+        try:
+            tomlkit.parse(text)
+        except RecursionError:
+            return True
+        except Exception:
+            return False
+        return False
+
+    def tomllib_reads_the_nesting(text: str) -> bool:
+        try:
+            tomllib.loads(text)
+        except RecursionError:
+            return False
+        except tomllib.TOMLDecodeError:
+            return True
+        return True
+
+    depth = next((d for d in range(100, 3000, 5)
+                  if tomlkit_overflows(nested(d)) and tomllib_reads_the_nesting(nested(d))),
+                 None)
+    if depth is None:
+        pytest.skip("here the standard library overflows first: nothing between the limits")
+    with pytest.raises(ConfigError, match="nested deeper"):
+        config.loads(nested(depth), source="deep.toml")
