@@ -191,8 +191,8 @@ def action_content(action: Action) -> Content:
     kind, style = _KIND.get(type(action), ("", "$text-muted"))
     if is_diff(action):
         # The same text as render(): what is shown is what runs.
-        return Content.assemble((f"[{kind}] ", style), f"edit {action.path}: {action.summary}",
-                                "\n", diff_content(action.detail))
+        head = action.render().partition("\n")[0]
+        return Content.assemble((f"[{kind}] ", style), head, "\n", diff_content(action.detail))
     # A note's label says it is one ("[note] note: ..." said it twice).
     shown = action.text if isinstance(action, Note) else action.render()
     # Only the label is coloured: the command itself must read clearly. What

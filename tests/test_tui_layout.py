@@ -484,6 +484,20 @@ def test_a_note_in_a_plan_says_note_once() -> None:
     assert shown == "[note] the service is restarted at once", shown
 
 
+def test_a_diff_edit_in_a_plan_says_whose_owner_and_mode_it_takes() -> None:
+    """The screen built a diff's heading by hand, without the owner and mode
+    render() says the file takes (second review, stop 47): what is shown is
+    what runs."""
+    from runbook.model import EditFile
+    from screens.presentation import action_content
+
+    edit = EditFile("/new/applicationContext.xml", "activate the bean",
+                    "--- shipped\n+++ with live controller\n-a\n+b",
+                    private_as="/live/applicationContext.xml")
+    heading = action_content(edit).plain.split("\n")[0]
+    assert heading == "[edit] " + edit.render().split("\n")[0], heading
+
+
 async def test_plan_lines_wrap_between_words_and_never_inside_a_mask() -> None:
     app = make_app()
     async with app.run_test(size=NARROW) as pilot:
