@@ -549,7 +549,13 @@ class RunbookApp(App["Outcome | None"]):
         else:  # only the rehearsal's CLI knows whether its sandbox outlives the app
             back = self.going_back(self.journal_path) if self.going_back else None
         text, down = way_back(self.run_state, back)
-        self.notify(text, title="Roll back", severity="warning" if down else "information",
+        title = "Roll back"
+        if back is not None and text.endswith(back.command):
+            # Wrapped in a notice, a long command was hard to copy whole
+            # (operator trial): it is on the clipboard too.
+            self.copy_to_clipboard(back.command)
+            title = "Roll back: the command is copied"
+        self.notify(text, title=title, severity="warning" if down else "information",
                     timeout=30 if down else 8, markup=False)
 
     def action_stop_step(self) -> None:

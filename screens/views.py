@@ -282,7 +282,7 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
             return Content.styled(
                 f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the stream "
                 "manager is down; its result is in the Step pane. Fix the cause and run runbook "
-                f"again to go on from here, or r shows the way back to the old one.{report} "
+                f"again to go on from here, or r says how to go back to the old one.{report} "
                 "q quits.", "$error")
         if trouble:
             return Content.styled(

@@ -294,6 +294,9 @@ async def test_r_in_a_lasting_rehearsal_names_the_command_that_goes_back() -> No
     assert notes[-1].endswith("quit (q), then run this (it runs rename again first): "
                               "runbook rehearse --sandbox /s --resume --journal /j "
                               "--rollback-after rename"), notes[-1]
+    # Wrapped in a notice, it was hard to copy whole (operator trial, stop 47).
+    assert app.clipboard == ("runbook rehearse --sandbox /s --resume --journal /j "
+                             "--rollback-after rename"), app.clipboard
 
 
 def test_the_rollback_key_says_what_it_does_in_the_footer_and_palette() -> None:
