@@ -17,6 +17,7 @@ from runbook.model import REAL_PACE, WORDS, outcome_words, result_line, state_wo
 from runbook.model import duration as model_duration
 from runbook.rehearsal.cloud import FAST_PACE
 from runbook.report import BAD_ENDS, PROPERTIES_STEP, Action, Attempt, Downtime, Report, StepRun
+from runbook.standing import ENDS_AS_BEGUN_S
 
 
 def moment(ts: str | None) -> datetime | None:
@@ -393,6 +394,8 @@ def downtime_took(d: Downtime) -> str:
     if d.seconds is not None:
         return f"at least {duration(d.seconds)}"
     seen = between(d.began, d.last_seen)
+    if seen is not None and seen < ENDS_AS_BEGUN_S:
+        return "not on record (the journal ends as the cutover began)"
     return f"at least {duration(seen)}" if seen is not None else "-"
 
 

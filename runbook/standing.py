@@ -39,6 +39,11 @@ def said_time(iso: str) -> str:
         return iso
 
 
+# A journal that ends within this of its cutover's start says nothing of how
+# long the stream manager stayed down after.
+ENDS_AS_BEGUN_S = 1.0
+
+
 def service_state(history: Replay, *, as_of: str | None = None) -> str:
     """One sentence: what serves now, and since when it is down if it is;
     with `as_of` (the journal's last record, for a report read later) what
@@ -57,9 +62,15 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
         until, then = datetime.now(), "so far"
         with contextlib.suppress(TypeError, ValueError):  # a damaged time: as of now
             until, then = datetime.fromisoformat(as_of or ""), "by the journal's last record"
-        down_for = until.astimezone() - datetime.fromisoformat(began).astimezone()
+        down_for = (until.astimezone() - datetime.fromisoformat(began).astimezone()
+                    ).total_seconds()
         down = (f"the stream manager is down since {local_time(began)} "
-                f"({duration(down_for.total_seconds())} {then})")
+                f"({duration(down_for)} {then})")
+        if as_of is not None and down_for < ENDS_AS_BEGUN_S:
+            # Cut off in its first wait, whose progress is not journalled: a
+            # bare 0.0s read as no downtime on a change ticket (operator trial).
+            down = (f"the stream manager is down since {local_time(began)} (for how long is "
+                    "not on record: the journal ends as the cutover began)")
         if history.way_back_taken:
             # Part way back, the host is neither release as it was (operator
             # trial: no red5pro at all after rollback-set-aside).

@@ -1714,6 +1714,31 @@ def test_an_unfinished_runs_downtime_is_as_of_its_journal_not_of_the_report(
     assert "so far" not in standing, standing
 
 
+def test_a_journal_cut_off_as_its_cutover_began_says_its_downtime_is_not_known(
+        tmp_path: Path) -> None:
+    """kill -9 in the first wait of the cutover: its progress is not journalled,
+    and the report said "down since 11:23:44 (0.0s by the journal's last
+    record)" and "at least 0.0 s", read on a change ticket as no downtime
+    (operator trial, stop 47)."""
+    from runbook.report_format import downtime_took
+
+    path = tmp_path / "127.0.0.1-20261205T112300Z.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="red5admin@127.0.0.1:2222",
+                  rehearsal=False, steps=["delete-nodegroups", "backup-live"], resumed=False)
+    journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T11:23:44+00:00")
+    journal.write("step-start", step="delete-nodegroups")
+    journal.close()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[-1]["ts"] = "2026-12-05T11:23:44.020000+00:00"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = build(path, estimate_from=[])
+    assert "0.0s" not in report.standing and "not on record" in report.standing, \
+        report.standing
+    took = downtime_took(report.downtime)
+    assert "0.0" not in took and "not on record" in took, took
+
+
 def test_a_lasting_rehearsals_report_names_the_commands_that_go_on(tmp_path: Path) -> None:
     """Operator trial: after kill -9 mid-cutover a rehearsal has no exit line,
     and its report, the only hand-over, named no command: its journal sits in
