@@ -475,6 +475,25 @@ async def test_a_notice_on_a_dialog_is_a_line_of_its_own_that_covers_nothing(
 WORD = re.compile(r"[A-Za-z]{3,}")
 
 
+async def test_the_typed_confirmation_prompt_wraps_on_a_narrow_terminal() -> None:
+    """At 60 columns the prompt of a step whose id is typed was cut: "Type
+    service-unit and press enter to run it. Escape g" (operator trial, stop
+    47). It wraps, whole."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        answer = ask(app, "service-unit", await plan_of("service-unit"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.pause()
+        prompt = app.screen.query_one("#confirm-prompt")
+        box = app.screen.query_one("#confirm").content_region
+        assert prompt.region.right <= box.right and prompt.region.height >= 2, \
+            (prompt.region, box)
+        answer.cancel()
+
+
 def test_a_note_in_a_plan_says_note_once() -> None:
     """Operator trial: plans read "[note] note: ..."."""
     from runbook.model import Note
