@@ -32,6 +32,7 @@ from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import OutcomeUnknown, Remote, RemoteError, install_script
 from runbook.run_context import RunContext
+from runbook.shell import AS_IT_WAS
 from runbook.step import PlanContext, Step, StepContext
 from steps import red5
 from tests.rehearsal import rehearsal_host as rehearsal_host_at
@@ -476,3 +477,24 @@ def test_the_install_script_checks_with_sha256sum_where_openssl_is_missing(
     done = install(data)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert target.read_bytes() == data and not staged.exists()
+
+
+async def test_a_file_to_take_owner_and_mode_from_that_is_gone_changes_nothing(
+    rehearsal_host: RehearsalHost,
+) -> None:
+    """private_as names the live file whose owner, mode and access list the
+    new one takes: gone (moved by hand), the write is refused before the
+    target or its first backup is touched (second review, stop 47)."""
+    host = rehearsal_host
+    target = _target(host)
+    remote = Remote(rehearsal_settings(host).host, isolated=True)
+    try:
+        with pytest.raises(RemoteError, match="no such file") as refused:
+            await remote.replace_file(str(target), b"a=1\n", staging_dir=str(host.upload_dir),
+                                      timeout=30, upload_timeout=30,
+                                      private_as=str(host.sandbox / "gone.properties"))
+    finally:
+        await remote.close()
+    assert not isinstance(refused.value, OutcomeUnknown)
+    assert target.read_bytes() == OLD
+    assert not Path(f"{target}{AS_IT_WAS}").exists()
