@@ -92,7 +92,8 @@ class RunbookApp(App["Outcome | None"]):
                  opening: Preparing | None = None, waiting: str = "",
                  previous: Replay | None = None, rehearsal: bool = False, host_label: str = "",
                  clock: Clock = time.time, start_run: bool = True,
-                 new_journal: Path | None = None, going_back: GoingBack | None = None) -> None:
+                 new_journal: Path | None = None, going_back: GoingBack | None = None,
+                 notes: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.rehearsal = rehearsal
         self.going_back = going_back
@@ -110,7 +111,8 @@ class RunbookApp(App["Outcome | None"]):
         self._records: Records | None = None
         self._review: ReviewHandoff | None = None
         if open_session is not None:
-            self._open(Opening(open_session, previous, host_label, new_journal=new_journal))
+            self._open(Opening(open_session, previous, host_label, new_journal=new_journal,
+                               notes=notes))
 
     def _open(self, opening: Opening) -> None:
         """Everything that needs the run: its session, its state, the main screen.
@@ -689,7 +691,7 @@ def create_app(open_session: SessionFactory | None = None, *, opening: Preparing
                waiting: str = "", previous: Replay | None = None, rehearsal: bool = False,
                host_label: str = "", clock: Clock | None = None,
                start_run: bool = True, new_journal: Path | None = None,
-               going_back: GoingBack | None = None) -> RunbookApp:
+               going_back: GoingBack | None = None, notes: tuple[str, ...] = ()) -> RunbookApp:
     """The one factory, for the CLI and the tests.
 
     `open_session(None)` is the new run; `open_session(previous)` continues the
@@ -701,9 +703,12 @@ def create_app(open_session: SessionFactory | None = None, *, opening: Preparing
     `new_journal`: the journal claimed for a new run, removed if the operator
     continues the earlier one instead. `going_back`: for a rehearsal, the
     command that takes the run in a journal back to the old stream manager
-    once the app has quit (None where the host ends with the app)."""
+    once the app has quit (None where the host ends with the app). `notes`:
+    what the CLI said while it got `open_session` ready, shown as notices
+    (an `opening` brings its own)."""
     assert (open_session is None) != (opening is None), "one of open_session and opening"
     return RunbookApp(open_session, opening=opening, waiting=waiting, previous=previous,
                       rehearsal=rehearsal, host_label=host_label, clock=clock or time.time,
-                      start_run=start_run, new_journal=new_journal, going_back=going_back)
+                      start_run=start_run, new_journal=new_journal, going_back=going_back,
+                      notes=notes)
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Button, Static
 
 from runbook.cli import door, lifecycle
 from runbook.config import ConfigError
-from runbook.journal import Journal
+from runbook.journal import Journal, Replay
 from runbook.session import host_state
 from runbook.stopping import Stopper
 from screens.app import RunbookApp, create_app
@@ -486,3 +487,22 @@ def test_a_config_set_the_template_refuses_holds_only_until_the_cutover(
     else:
         with pytest.raises(ConfigError, match=r"proxy\.enabled"):
             prepare()
+
+
+async def test_what_a_run_said_before_its_screen_opened_is_shown_on_it(tmp_path: Path) -> None:
+    """`runbook run` printed its opening notes (the host's lock cannot be had,
+    which run it resumes) just before the TUI took the screen: seen only after
+    the run (second review, stop 47). The app says them as notices, and the
+    CLI prints them again once it has closed."""
+    from runbook.cli import wiring
+
+    def open_session(continuing: Replay | None) -> Any:
+        return wiring.session(settings(), token=TOKEN, state_dir=tmp_path,
+                              journal_path=tmp_path / "run.jsonl", resume=continuing)
+
+    said = "runbook: state/hosts/sm-22/run.lock: cannot be locked (No locks available)"
+    app = create_app(open_session, clock=FakeClock(), start_run=False, notes=(said,))
+    notes = collect_notes(app)
+    async with app.run_test(size=SIZE):
+        await until(lambda: said in notes, what="the note")
+    assert app.notes == (said,)

@@ -182,8 +182,9 @@ def fresh_journal(settings: Settings, folder: Path) -> Path:
 
 
 async def go(args: argparse.Namespace, opening: Opening, path: Path,
-             earlier: Replay | None) -> Outcome:
-    """Hand the opening to the front end the arguments ask for."""
+             earlier: Replay | None, *, notes: tuple[str, ...] = ()) -> Outcome:
+    """Hand the opening to the front end the arguments ask for; the TUI shows
+    `notes`, what was said while it was got ready."""
     if is_headless(args):
         from runbook.headless import HeadlessFrontEnd
 
@@ -195,7 +196,8 @@ async def go(args: argparse.Namespace, opening: Opening, path: Path,
     from screens.tui import run_tui
 
     return await run_tui(opening.open_session, previous=opening.previous,
-                         host_label=opening.host_label, new_journal=opening.new_journal)
+                         host_label=opening.host_label, new_journal=opening.new_journal,
+                         notes=notes)
 
 
 def where_it_stands(stopper: Stopper, settings: Settings | None, *,

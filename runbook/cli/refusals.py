@@ -124,14 +124,18 @@ def _refuse_ssh_files_it_cannot_use(settings: Settings) -> None:
 
 
 @contextmanager
-def holding_the_host(state: HostState) -> Iterator[None]:
+def holding_the_host(state: HostState, say: Callable[[str], None] | None = None
+                     ) -> Iterator[None]:
     """The host, for this runbook alone while it works (HostState.held, which
     refuses when another holds it). Where no lock can be had at all, the run
-    goes on and says so before anything is asked."""
+    goes on and says so before anything is asked: to `say` (the TUI's notes,
+    which it shows on its screen), else on stderr."""
     from runbook.visible import visible
 
     with state.held() as unguarded:
-        if unguarded:
+        if unguarded and say is not None:
+            say(f"note: {unguarded}")
+        elif unguarded:
             print(f"runbook: {visible(unguarded)}", file=sys.stderr)
         yield
 

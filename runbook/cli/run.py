@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 # lifecycle.go is looked up as it is called: benchmarks/tui_startup.py wraps it
@@ -31,29 +32,41 @@ async def run_upgrade(args: argparse.Namespace, stopper: Stopper) -> int:
     settings = config_mod.load(args.config)
     # prepare_run looks again, with the run to resume in view.
     refuse_a_config_this_machine_cannot_use(settings)
-    with holding_the_host(host_state(settings, default_dir())):
-        return await _run_holding_the_host(args, stopper, settings)
+    # What is said before the TUI takes the screen is said on it too (second
+    # review: printed just before, it was seen only once the run had ended).
+    notes: list[str] = []
+    say = print if is_headless(args) else notes.append
+    with holding_the_host(host_state(settings, default_dir()),
+                          None if is_headless(args) else say):
+        return await _run_holding_the_host(args, stopper, settings, say, notes)
 
 
 async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
-                                settings: Settings) -> int:
+                                settings: Settings, say: Callable[[str], None],
+                                notes: list[str]) -> int:
     from runbook import config as config_mod
     from runbook.statedir import default_dir
 
-    if args.journal is not None and not args.resume:
-        refuse_a_journal_in_use(args.journal)
-    folder = args.journal.parent if args.journal is not None else default_dir()
-    if not args.resume:
-        refuse_decisions_the_run_cannot_use(settings, None)
-        refuse_sets_the_template_refuses(settings, None)
-        refuse_a_run_beside(folder, settings)
-    refuse_the_screen_without_a_terminal(args)
-    token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
-    prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
-                                     state_dir=default_dir(), offer_resume=True,
-                                     stopper=stopper, host_label=settings.host.login)
     try:
-        outcome = await lifecycle.go(args, *prepared)
+        if args.journal is not None and not args.resume:
+            refuse_a_journal_in_use(args.journal)
+        folder = args.journal.parent if args.journal is not None else default_dir()
+        if not args.resume:
+            refuse_decisions_the_run_cannot_use(settings, None)
+            refuse_sets_the_template_refuses(settings, None)
+            refuse_a_run_beside(folder, settings)
+        refuse_the_screen_without_a_terminal(args)
+        token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+        prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
+                                         state_dir=default_dir(), offer_resume=True,
+                                         stopper=stopper, host_label=settings.host.login,
+                                         say=say)
+    except BaseException:
+        for note in notes:  # no screen will say them now
+            print(note)
+        raise
+    try:
+        outcome = await lifecycle.go(args, *prepared, notes=tuple(notes))
     finally:
         from runbook.journal import drop_if_unwritten
 
