@@ -47,9 +47,13 @@ def overrides(p: AnyContext) -> dict[str, str]:
 def _changed_since_the_plan(paths: list[str]) -> StepFailed:
     """One refusal for every input of the merge edited while the question
     waited: the merge shown is no longer the one that would be written."""
-    now = "it as it is" if len(paths) == 1 else "them as they are"
-    return StepFailed(f"{' and '.join(paths)} changed since the step's plan was shown; nothing "
-                      f"was written. Run the step again to review {now} now")
+    # "Shown" read as the dialog's moment: the plan is made as the question
+    # comes, and an edit before the dialog opened was blamed (operator trial).
+    then, now = ("it as it was", "it as it is") if len(paths) == 1 else \
+        ("them as they were", "them as they are")
+    return StepFailed(f"{' and '.join(paths)} changed after the step's plan was made, from "
+                      f"{then} when the step's turn came; nothing was written. Try the step "
+                      f"again (t) to review {now} now")
 
 
 def _differing(merged: dict[str, str], on_the_host: dict[str, str]) -> str:

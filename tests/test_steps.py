@@ -274,7 +274,7 @@ async def test_properties_writes_nothing_when_a_file_changed_after_its_plan(
                                     front)
         assert outcome is Outcome.FAILED
         reason = detail(front, "properties")
-        assert f"{changed[0]} changed since the step's plan was shown" in reason, reason
+        assert f"{changed[0]} changed after the step's plan was made" in reason, reason
         assert "nothing was written" in reason and "again" in reason, reason
         new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
             "red5-web.properties"
@@ -311,7 +311,7 @@ async def test_properties_writes_nothing_over_a_merged_file_edited_after_its_pla
                                     again)
         assert outcome is Outcome.FAILED
         reason = detail(again, "properties")
-        assert f"{new} changed since the step's plan was shown" in reason, reason
+        assert f"{new} changed after the step's plan was made" in reason, reason
         text = new.read_text(encoding="latin-1")
         assert "instancecontroller.newNodePingTimeThreshold=1\n" in text, "the fix stays"
         assert "Rotated-77" not in text
