@@ -1692,23 +1692,33 @@ def test_a_run_that_took_no_snapshot_says_so_in_words(tmp_path: Path) -> None:
         assert "the snapshot: not found" not in shown and "could not be read" not in shown
 
 
+def cut_off_in_the_cutover(path: Path, began: str, last: str, *,
+                           first_step_done: bool) -> Path:
+    """A production run's journal cut off in its cutover (begun at `began`),
+    its last record written at `last`; its first cutover step done or not."""
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="red5admin@127.0.0.1:2222",
+                  rehearsal=False, steps=["delete-nodegroups", "backup-live"], resumed=False)
+    journal.write("cutover-start", step="delete-nodegroups", began=began)
+    journal.write("step-start", step="delete-nodegroups")
+    if first_step_done:
+        journal.write("step-end", step="delete-nodegroups", state="done", detail="ok")
+    journal.close()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[-1]["ts"] = last
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
 def test_an_unfinished_runs_downtime_is_as_of_its_journal_not_of_the_report(
         tmp_path: Path) -> None:
     """Operator trial: the report of a run left mid-cutover said "down since
     03:24:05 (4m18s so far)" beside "at least 46.7 s", a figure that grew each
     time the report was made, of a throwaway host long gone. The report
     speaks of the journal's last record; the exit line, of its own moment."""
-    path = tmp_path / "127.0.0.1-20261205T032315Z.jsonl"
-    journal = Journal(path)
-    journal.write("run-start", config="sm.toml", host="red5admin@127.0.0.1:2222",
-                  rehearsal=False, steps=["delete-nodegroups", "backup-live"], resumed=False)
-    journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T03:24:05+00:00")
-    journal.write("step-start", step="delete-nodegroups")
-    journal.write("step-end", step="delete-nodegroups", state="done", detail="ok")
-    journal.close()
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    records[-1]["ts"] = "2026-12-05T03:24:52+00:00"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    path = cut_off_in_the_cutover(tmp_path / "127.0.0.1-20261205T032315Z.jsonl",
+                                  "2026-12-05T03:24:05+00:00", "2026-12-05T03:24:52+00:00",
+                                  first_step_done=True)
     standing = build(path, estimate_from=[]).standing
     assert "47.0s by the journal's last record" in standing, standing
     assert "so far" not in standing, standing
@@ -1722,16 +1732,9 @@ def test_a_journal_cut_off_as_its_cutover_began_says_its_downtime_is_not_known(
     (operator trial, stop 47)."""
     from runbook.report_format import downtime_took
 
-    path = tmp_path / "127.0.0.1-20261205T112300Z.jsonl"
-    journal = Journal(path)
-    journal.write("run-start", config="sm.toml", host="red5admin@127.0.0.1:2222",
-                  rehearsal=False, steps=["delete-nodegroups", "backup-live"], resumed=False)
-    journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T11:23:44+00:00")
-    journal.write("step-start", step="delete-nodegroups")
-    journal.close()
-    records = [json.loads(line) for line in path.read_text().splitlines()]
-    records[-1]["ts"] = "2026-12-05T11:23:44.020000+00:00"
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    path = cut_off_in_the_cutover(tmp_path / "127.0.0.1-20261205T112300Z.jsonl",
+                                  "2026-12-05T11:23:44+00:00", "2026-12-05T11:23:44.020000+00:00",
+                                  first_step_done=False)
     report = build(path, estimate_from=[])
     assert "0.0s" not in report.standing and "not on record" in report.standing, \
         report.standing

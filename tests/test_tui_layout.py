@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.pilot import Pilot
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from runbook.events import Output, Progress, StepChanged
+from runbook.executor import Decision
 from runbook.model import StepReport, StepState
+from screens.app import RunbookApp
 from screens.dialogs import (
     BUSY,
     ENDED,
@@ -420,18 +423,26 @@ async def test_every_dialog_at_80x24_scrolls_and_keeps_its_buttons_in_reach(
                 await until(lambda b=body: b.scroll_y == 0, what=f"{name} back at its top")
 
 
+async def confirmation_of(app: RunbookApp, pilot: Pilot[Any], step_id: str
+                          ) -> asyncio.Task[Decision]:
+    """The step asked with its real plan, and its confirmation opened; the
+    question's answer, to cancel."""
+    await until(lambda: app.drawn, what="the first paint")
+    answer = ask(app, step_id, await plan_of(step_id))
+    await until(lambda: app.asking is not None, what="the question")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+    await pilot.pause()
+    return answer
+
+
 async def test_at_80x24_the_nodegroups_confirmation_shows_its_whole_plan() -> None:
     """Operator trial (stop 23, item 10): at 80x24 the confirmation of the
     first cutover step showed one of its two actions above the id field;
     the wait that follows the deletes was below the fold."""
     app = make_app()
     async with app.run_test(size=NARROW) as pilot:
-        await until(lambda: app.drawn, what="the first paint")
-        answer = ask(app, "delete-nodegroups", await plan_of("delete-nodegroups"))
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
-        await pilot.pause()
+        answer = await confirmation_of(app, pilot, "delete-nodegroups")
         body = app.screen.query_one(".dialog-body", VerticalScroll)
         shown = screen_text(app)
         assert body.max_scroll_y == 0, f"the plan scrolls by {body.max_scroll_y}:\n{shown}"
@@ -481,12 +492,7 @@ async def test_the_typed_confirmation_prompt_wraps_on_a_narrow_terminal() -> Non
     47). It wraps, whole."""
     app = make_app()
     async with app.run_test(size=(60, 20)) as pilot:
-        await until(lambda: app.drawn, what="the first paint")
-        answer = ask(app, "service-unit", await plan_of("service-unit"))
-        await until(lambda: app.asking is not None, what="the question")
-        await pilot.press("enter")
-        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-        await pilot.pause()
+        answer = await confirmation_of(app, pilot, "service-unit")
         prompt = app.screen.query_one("#confirm-prompt")
         box = app.screen.query_one("#confirm").content_region
         assert prompt.region.right <= box.right and prompt.region.height >= 2, \

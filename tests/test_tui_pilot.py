@@ -530,15 +530,21 @@ async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path)
     assert any("the rehearsal host stopped with runbook" in r for r in remarks), remarks
 
 
+async def quit_once_the_step_ends(app: RunbookApp, pilot: Pilot[Any], journal: Path,
+                                  gate: asyncio.Event) -> None:
+    """A run whose first step holds on `gate`, and q, w pressed as it runs."""
+    await run_until_quit_is_asked(app, pilot, journal, gate, "q")
+    await pilot.press("w")
+    await until(lambda: app.run_state.stop_requested, what="the stop to wait")
+
+
 async def test_wait_lets_the_step_finish_then_stops(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
     app = make_app(journal=journal)
     gate = asyncio.Event()
     async with app.run_test(size=SIZE) as pilot:
-        await run_until_quit_is_asked(app, pilot, journal, gate, "q")
-        await pilot.press("w")
-        await pilot.pause()
-        assert app.run_state.stop_requested and not app.runner.is_finished  # type: ignore[union-attr]
+        await quit_once_the_step_ends(app, pilot, journal, gate)
+        assert not app.runner.is_finished  # type: ignore[union-attr]
         gate.set()
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     assert app.outcome is Outcome.STOPPED
@@ -613,9 +619,7 @@ async def test_stay_calls_off_a_quit_that_waits_for_the_step(tmp_path: Path) -> 
     app = make_app(journal=journal)
     gate = asyncio.Event()
     async with app.run_test(size=SIZE) as pilot:
-        await run_until_quit_is_asked(app, pilot, journal, gate, "q")
-        await pilot.press("w")
-        await until(lambda: app.run_state.stop_requested, what="the stop to wait")
+        await quit_once_the_step_ends(app, pilot, journal, gate)
         await pilot.press("ctrl+c")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog again")
         assert "calls it off" in text_of(app.screen), text_of(app.screen)
