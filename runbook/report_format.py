@@ -394,9 +394,18 @@ def downtime_took(d: Downtime) -> str:
     if d.seconds is not None:
         return f"at least {duration(d.seconds)}"
     seen = between(d.began, d.last_seen)
-    if seen is not None and seen < ENDS_AS_BEGUN_S:
+    if _ends_as_begun(d):
         return "not on record (the journal ends as the cutover began)"
     return f"at least {duration(seen)}" if seen is not None else "-"
+
+
+def _ends_as_begun(d: Downtime) -> bool:
+    """A journal cut off within a moment of its cutover's start: how long the
+    stream manager stayed down after is not on record (its first wait's
+    progress is not journalled)."""
+    seen = between(d.began, d.last_seen)
+    return not d.complete and d.seconds is None and seen is not None \
+        and seen < ENDS_AS_BEGUN_S
 
 
 def downtime_verdict(report: Report) -> str | None:
@@ -404,6 +413,9 @@ def downtime_verdict(report: Report) -> str | None:
     back's), set against the estimate, or why there is none. One wording for
     Markdown and HTML; None when there is nothing to say."""
     d = report.downtime
+    if _ends_as_begun(d):
+        return ("The run was cut off as the cutover began: the stream manager was down "
+                "from then, for how long is not on record.")
     if not d.complete and d.seconds is None:
         return ("The run was cut off with the cutover unfinished: the stream manager was "
                 f"still down at the journal's last record, {downtime_took(d)} after the "

@@ -1730,7 +1730,7 @@ def test_a_journal_cut_off_as_its_cutover_began_says_its_downtime_is_not_known(
     and the report said "down since 11:23:44 (0.0s by the journal's last
     record)" and "at least 0.0 s", read on a change ticket as no downtime
     (operator trial, stop 47)."""
-    from runbook.report_format import downtime_took
+    from runbook.report_format import downtime_took, downtime_verdict
 
     path = cut_off_in_the_cutover(tmp_path / "127.0.0.1-20261205T112300Z.jsonl",
                                   "2026-12-05T11:23:44+00:00", "2026-12-05T11:23:44.020000+00:00",
@@ -1740,6 +1740,9 @@ def test_a_journal_cut_off_as_its_cutover_began_says_its_downtime_is_not_known(
         report.standing
     took = downtime_took(report.downtime)
     assert "0.0" not in took and "not on record" in took, took
+    # The sentence under it is one of its own, not the figure's pasted in (re-trial).
+    verdict = downtime_verdict(report) or ""
+    assert "not on record" in verdict and "after the cutover began" not in verdict, verdict
 
 
 def test_a_lasting_rehearsals_report_names_the_commands_that_go_on(tmp_path: Path) -> None:
