@@ -1094,6 +1094,9 @@ class CarryOver(Red5Step):
         "a fresh distribution has no licence and runs the dummy controller."
     )
     caution = "Without LICENSE.KEY the new server does not start."
+    # As properties: the live install may change before the window (a licence
+    # renewed, its context kept closer), and the copies must follow (re-trial).
+    recheck_until_cutover = True
 
     def _copy(self, p: AnyContext, old: str, target: str) -> str:
         return root(p, f"cp -p -- {quote(old + '/LICENSE.KEY')} {quote(target + '/LICENSE.KEY')}")

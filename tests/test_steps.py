@@ -213,6 +213,28 @@ async def test_a_merge_written_more_open_than_the_live_file_is_not_done(
         assert new.read_bytes() == before
 
 
+async def test_a_resume_before_the_cutover_looks_at_carry_over_again(tmp_path: Path) -> None:
+    """A resume trusted carry-over as done in the earlier run: the live
+    applicationContext.xml kept closer since (0640) left the new tree's copy
+    of its controller bean 0644, where properties, which looks again until
+    the cutover, wrote its merge again (re-trial, stop 47)."""
+    import stat
+
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        journal = tmp_path / "j.jsonl"
+        first = ScriptedFrontEnd({"schema": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        live = host.red5_home / sandbox.WEBINF / "applicationContext.xml"
+        new = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "applicationContext.xml"
+        live.chmod(0o640)
+        again = ScriptedFrontEnd({"schema": Decision(Answer.STOP)})
+        await rehearse(host, again, journal, resume=replay(journal))
+        assert stat.S_IMODE(new.stat().st_mode) == 0o640
+
+
 @pytest.mark.skipif(shutil.which("setfacl") is None, reason="needs setfacl (the acl package)")
 async def test_the_merge_keeps_the_access_list_the_service_reads_the_live_file_by(
         tmp_path: Path) -> None:
