@@ -278,12 +278,13 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
             return Content.styled(f"The way back is done: the old stream manager serves "
                                   f"again.{failed}{report} q quits.", "$warning")
         if trouble and state.service_down:
-            # The worst moment of the night: both ways on, in one line.
+            # The worst moment of the night: both ways on, in one line; brief,
+            # without where the result is (re-trial: cut at 100 columns).
+            where = "." if brief else "; its result is in the Step pane."
             return Content.styled(
                 f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the stream "
-                "manager is down; its result is in the Step pane. Fix the cause and run runbook "
-                f"again to go on from here, or r says how to go back to the old one.{report} "
-                "q quits.", "$error")
+                f"manager is down{where} Fix the cause and run runbook again to go on from "
+                f"here, or r says how to go back to the old one.{report} q quits.", "$error")
         if trouble:
             return Content.styled(
                 f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)}; its result is "

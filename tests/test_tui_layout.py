@@ -852,3 +852,24 @@ async def test_the_hint_says_the_last_result_whole_or_briefly_never_cut_mid_phra
         assert not text.endswith(":"), lines
         assert "done." in text or long[-20:] in text, lines
         asking.cancel()
+
+
+@pytest.mark.parametrize("size", [(100, 30), NARROW])
+async def test_the_hint_after_a_failed_cutover_fits_its_lines(size: tuple[int, int]) -> None:
+    """Re-trial (stop 47): after Stop at a failed cutover step, the hint at
+    100x30 ended "... w writes the", its brief form still three lines."""
+    from runbook.events import CutoverStarted, RunEnded
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
+             StepChanged(report("start-service", StepState.RUNNING)),
+             StepChanged(report("start-service", StepState.FAILED, "the API never answered")),
+             RunEnded("failed", 1))
+        shown = app.main.query_one("#hint", Static)
+        await until(lambda: "quits" in str(shown.render()), what="the run's end")
+        await pilot.pause()
+        drawn = screen_text(app).splitlines()
+        text = " ".join(line.strip() for line in drawn[-1 - shown.size.height:-1])
+        assert "failed" in text and text.endswith("q quits."), text
