@@ -112,8 +112,8 @@ class Journal:
                                f"({exc.strerror or exc})") from None
         # Two runs writing one journal would both act on the host. in_use's
         # look holds the lock for an instant: waited out, not taken for a run.
-        # Where no lock can be had at all, refusing would stop every run, and
-        # the host's own lock still stands: go on, and say so.
+        # Where no lock can be had at all, refusing would stop every run: go
+        # on, and say so (the host's lock, in the state folder, may stand).
         self.unlocked: str | None = None
         try:
             held_elsewhere = not lock_within(fd, _LOOKS_HOLD_S)
