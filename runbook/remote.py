@@ -1140,10 +1140,9 @@ def install_script(staged: str, target: str, size: int, digest: str, *,
     (`.runbook-bak`, never overwritten), copies the bytes beside the target
     (same folder: the rename is then atomic), gives them the target's owner
     and mode (`private_as`'s, and its access list, for content that carries
-    that file's secrets),
-    checks them again and only then renames them over the target.
-    It prints nothing unless it fails: a dropped connection closes its output,
-    and a write then would kill it half-way through.
+    that file's secrets), checks them again and only then renames them over
+    the target. It prints nothing unless it fails: a dropped connection closes
+    its output, and a write then would kill it half-way through.
     """
     s, t = quote(staged), quote(target)
     like = quote(private_as or "")
