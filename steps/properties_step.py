@@ -145,7 +145,7 @@ class Properties(Red5Step):
         old, new = await trees(ctx)
         return f"{old}/{red5.PROPERTIES}", f"{new}/{red5.PROPERTIES}"
 
-    async def _review(self, ctx: Ctx) -> tuple[Review, str]:
+    async def _review(self, ctx: Ctx, live_path: str, new_path: str) -> tuple[Review, str]:
         """The live file merged into the template as shipped, and the new file's
         text as it is now (the template itself until the merge is written)."""
         import hashlib
@@ -160,7 +160,6 @@ class Properties(Red5Step):
             stale_decisions,
         )
 
-        live_path, new_path = await self._where(ctx)
         if not await exists(ctx, new_path, "-f"):
             raise StepFailed(f"{new_path} is not there; run unpack first")
         old_data = await read_remote_bytes(ctx, live_path)
@@ -211,21 +210,21 @@ class Properties(Red5Step):
     async def check(self, ctx: Ctx) -> Check:
         from runbook.properties import sha256_text
 
-        result, new_text = await self._review(ctx)
-        verdict = await self._judged(ctx, result, new_text)
+        live_path, new_path = await self._where(ctx)
+        result, new_text = await self._review(ctx, live_path, new_path)
+        verdict = await self._judged(ctx, result, new_text, live_path, new_path)
         if not verdict.done and sha256_text(new_text) != result.new_sha256:
             # Written before (by an earlier run, or by hand since): said before
             # the plan, or a fix made by hand is written over unnamed (review).
-            _live, new_path = await self._where(ctx)
             ctx.info(f"{new_path}: {verdict.detail.removeprefix('the file on the host ')}; "
                      "the step writes the merge over it once you confirm")
         return verdict
 
-    async def _judged(self, ctx: Ctx, result: Review, new_text: str) -> Check:
+    async def _judged(self, ctx: Ctx, result: Review, new_text: str, live_path: str,
+                      new_path: str) -> Check:
         """_judge, and the file kept as the live one is (kept_otherwise)."""
         verdict = self._judge(ctx, result, new_text)
         if verdict.done:
-            live_path, new_path = await self._where(ctx)
             otherwise = await kept_otherwise(ctx, new_path, live_path)
             if otherwise is not None:
                 return Check(False, otherwise)
@@ -343,9 +342,9 @@ class Properties(Red5Step):
         written = ctx.facts._properties_review
         if written is None:  # verify follows a check, which prepares it
             raise StepFailed("the properties review was not prepared; run the step again")
-        _live, new_path = await self._where(ctx)
+        live_path, new_path = await self._where(ctx)
         try:
             new_text = decode_properties(await read_remote_bytes(ctx, new_path), new_path)
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
-        return await self._judged(ctx, written, new_text)
+        return await self._judged(ctx, written, new_text, live_path, new_path)
