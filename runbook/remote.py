@@ -693,8 +693,8 @@ class Remote:
         """Stop a detached job by its record (no channel of ours holds it);
         whether that was done."""
         stopped = False
-        with contextlib.suppress(*_LOST, OSError, asyncssh.Error, RemoteError):
-            stopped = await self.stop_job(job)
+        with contextlib.suppress(*_LOST, OSError, asyncssh.Error):
+            stopped = await self._stopped_by_its_record(job)
         if attach is not None:
             attach.close()
         return stopped

@@ -112,7 +112,7 @@ class Questions:
                 # Try again, or the way back, is the answer meant now: a wait-
                 # then-quit chosen while the step ran answered the retry's
                 # question "stop" and quit, the stream manager down (trial).
-                self.app.run_state.stop_requested = self.app.exit_when_done = False
+                self._call_off_the_waiting_quit()
             self.app.main.refresh_hint()
             message.answer.set_result(Recovery(choice) if choice in {
                 r.value for r in Recovery} else Recovery.STOP)
@@ -284,6 +284,10 @@ class Questions:
             return
         app.push_screen(QuitDialog(self.leaving()), self.left)
 
+    def _call_off_the_waiting_quit(self) -> None:
+        """A later answer outranks a wait-then-quit (w) chosen while a step ran."""
+        self.app.run_state.stop_requested = self.app.exit_when_done = False
+
     def leaving(self) -> Leaving:
         """What quitting means now."""
         app, state = self.app, self.app.run_state
@@ -325,7 +329,7 @@ class Questions:
             if choice == STAY and app.run_state.stop_requested:
                 # Stay is the answer meant now (operator trial: the quit
                 # chosen before still came when the step ended).
-                app.run_state.stop_requested = app.exit_when_done = False
+                self._call_off_the_waiting_quit()
                 app.main.refresh_hint()
                 app.notify("The quit is called off: the run goes on.", markup=False)
             return
