@@ -1202,3 +1202,40 @@ def test_an_option_given_twice_is_refused_not_the_last_taken(tmp_path: Path,
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"{args[-2]} is given twice" in result.stderr, result.stderr
+
+
+async def test_runbook_rollbacks_screen_says_that_the_host_cannot_be_locked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`runbook rollback` printed its note that the host's lock cannot be had
+    on stderr just before its TUI took the screen, so it was seen only once
+    the way back had ended (second review, stop 47; `run` already shows its
+    notes on the screen). The screen is given it, as run's is."""
+    import errno
+    import fcntl
+
+    from runbook.cli import door, rollback
+    from runbook.model import Outcome
+    from runbook.stopping import Stopper
+
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    shown: list[tuple[str, ...]] = []
+
+    async def run_tui(open_session: object, **given: object) -> Outcome:
+        shown.append(given.get("notes", ()))  # type: ignore[arg-type]
+        return Outcome.STOPPED
+
+    journal = tmp_path / "cutover.jsonl"
+    _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("SM_API_TOKEN", "not-a-real-token")
+    monkeypatch.setattr(fcntl, "flock", flock)
+    monkeypatch.setattr("screens.tui.run_tui", run_tui)
+    monkeypatch.setattr(rollback, "refuse_the_screen_without_a_terminal", lambda args: None)
+    args = door.command_line().parse_args(["rollback", str(EXAMPLE), "--journal", str(journal)])
+    assert await rollback.roll_back(args, Stopper()) == Outcome.STOPPED.exit_code
+    said = capsys.readouterr().err
+    assert len(shown) == 1 and any("cannot be locked" in note for note in shown[0]), shown
+    assert "cannot be locked" not in said, said

@@ -33,16 +33,30 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
         settings = replace(settings, unattended=True)
     state_dir = default_dir()
     host = host_state(settings, state_dir)
-    with holding_the_host(host):
-        return await _back_holding_the_host(args, stopper, settings, host, state_dir)
+    # Said on the TUI's screen, as run's notes are: printed just before it
+    # opened, they were seen only once the way back had ended (second review).
+    notes: list[str] = []
+    with holding_the_host(host, None if is_headless(args) else notes.append):
+        try:
+            journal, earlier = _the_cutover_under_way(args, settings, host)
+            refuse_the_screen_without_a_terminal(args)
+            token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+        except BaseException:
+            for note in notes:  # no screen will say them now
+                print(note)
+            raise
+        return await _go_back(args, stopper, settings, journal, earlier, token=token,
+                              state_dir=state_dir, notes=tuple(notes))
 
 
-async def _back_holding_the_host(args: argparse.Namespace, stopper: Stopper,
-                                 settings: Settings, host: HostState, state_dir: Path) -> int:
-    from runbook import config as config_mod
+def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
+                         host: HostState) -> tuple[Path, Replay]:
+    """The journal of this host's cutover under way, and its run: the one
+    --journal names, else the one the host's record names; refused
+    (ConfigError) where that is not a cutover the way back can undo."""
     from runbook.config import ConfigError
     from runbook.journal import replay
-    from runbook.standing import rollback_command, said_time
+    from runbook.standing import said_time
 
     under_way = host.cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
@@ -75,9 +89,15 @@ async def _back_holding_the_host(args: argparse.Namespace, stopper: Stopper,
             raise ConfigError(str(journal), "this is not the journal of the cutover under way "
                               f"on this host, which began {said_time(under_way.began)} (its "
                               f"journal was {under_way.journal}): give a copy of that one")
-    earlier = _cutover_to_undo(history, settings)
-    refuse_the_screen_without_a_terminal(args)
-    token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+    return journal, _cutover_to_undo(history, settings)
+
+
+async def _go_back(args: argparse.Namespace, stopper: Stopper, settings: Settings,
+                   journal: Path, earlier: Replay, *, token: str, state_dir: Path,
+                   notes: tuple[str, ...]) -> int:
+    """The way back, in the front end the arguments ask for; its exit code."""
+    from runbook.standing import rollback_command
+
     back = stopper.watch(session(settings, token=token, journal_path=journal,
                                  state_dir=state_dir, resume=earlier, only_back=True))
     print(f"journal: {journal}")
@@ -91,7 +111,7 @@ async def _back_holding_the_host(args: argparse.Namespace, stopper: Stopper,
             from screens.tui import run_tui
 
             outcome = await run_tui(lambda _earlier: back,
-                                    host_label=settings.host.login)
+                                    host_label=settings.host.login, notes=notes)
     finally:
         # As every run ends (operator trial: a way back that failed said
         # neither what serves nor how to go on); it goes on as itself.
