@@ -65,9 +65,14 @@ def next_look(waited: float) -> float:
     return min(_POLL_S, max(_FIRST_POLL_S, waited / 40))
 
 
+class _GaveUp(StepFailed):
+    """The limit of a wait passed before what it waited for came."""
+
+
 async def _wait(ctx: Ctx, what: str | Callable[[], str], timeout: float, probe: Any) -> Any:
-    """Poll `probe` until it returns something truthy, with a visible countdown.
-    `what` may be worked out after each probe (how many are left, say)."""
+    """Poll `probe` until it returns something truthy, with a visible countdown;
+    _GaveUp when `timeout` passes first. `what` may be worked out after each
+    probe (how many are left, say)."""
     started = time.monotonic()
     deadline = started + timeout
     while True:
@@ -77,7 +82,7 @@ async def _wait(ctx: Ctx, what: str | Callable[[], str], timeout: float, probe: 
         waited_for = what() if callable(what) else what
         left = deadline - time.monotonic()
         if left <= 0:
-            raise StepFailed(f"gave up after {timeout:g}s waiting for {waited_for}")
+            raise _GaveUp(f"gave up after {timeout:g}s waiting for {waited_for}")
         ctx.progress(timeout - left, timeout, f"waiting for {waited_for}: {left:.0f}s left",
                      of_limit=True)
         await asyncio.sleep(min(next_look(time.monotonic() - started), left))
@@ -96,6 +101,10 @@ _DATABASE_LOOK_AFTER_S = 10.0
 
 class _NoDatabase(Exception):
     """The new release's API is silent and the host cannot use the new database."""
+
+
+class _TokenRefused(StepFailed):
+    """The stream manager a service step started answers HTTP 401 to the token."""
 
 
 class _ServiceEnded(Exception):
@@ -531,10 +540,14 @@ class StartService(Red5Step):
         if p.facts.restart_service:
             # The reason the check found (operator trial: a start without the
             # database was said to have outlived the limit).
-            why = ("the service started while its database could not be reached, and a "
-                   "webapp that failed to load does not come back by waiting"
-                   if p.facts.started_without_database else
-                   "the service has run longer than the limit without its API answering")
+            if p.facts.token_refused:
+                why = ("the service refuses the API token, and it reads its "
+                       "rest.administratorToken only as it starts")
+            elif p.facts.started_without_database:
+                why = ("the service started while its database could not be reached, and a "
+                       "webapp that failed to load does not come back by waiting")
+            else:
+                why = "the service has run longer than the limit without its API answering"
             first = [Note(f"{why}: it is restarted at once, unless its API answers by the "
                           "time you confirm"),
                      Shell(root(p, "systemctl restart red5pro"))]
@@ -578,9 +591,26 @@ class StartService(Red5Step):
             return await api.cloud_controller() and api
         except SMApiError as exc:
             if exc.status == 401:
-                raise StepFailed(f"the {self.side} stream manager refuses the API token: {exc} "
-                                 "(its rest.administratorToken should be the live one)") from None
+                raise _TokenRefused(self._refused(ctx)) from None
             errors.append(exc)  # not up yet: keep waiting, remember why
+            return None
+
+    def _refused(self, ctx: Ctx) -> str:
+        """What a 401 from the server this step started means, and what mends
+        it: the token is the one the live stream manager took at preflight,
+        so it is the install's file that differs (a restart reads it)."""
+        back = "; or roll back to the old stream manager" if self.side == "new" else ""
+        return (f"the {self.side} stream manager refuses the API token (HTTP 401) that the "
+                f"live one took: its rest.administratorToken, in {live_dir(ctx)}/"
+                f"{red5.PROPERTIES}, is another. Once it is the same, try the step again, "
+                f"which restarts the service so that it reads the file{back}")
+
+    async def _answering_unless_refused(self, ctx: Ctx, errors: list[SMApiError]) -> Any:
+        """The API if it answers, before a restart: a refusal of the token is
+        what the restart is for."""
+        try:
+            return await self._answering(ctx, errors)
+        except _TokenRefused:
             return None
 
     async def _proof(self, ctx: Ctx, api: Any) -> Check:
@@ -610,13 +640,18 @@ class StartService(Red5Step):
         return Check(False, f"the {other} server (pid {', '.join(map(str, pids))}) still runs")
 
     async def check(self, ctx: Ctx) -> Check:
-        ctx.facts.restart_service = False
+        ctx.facts.restart_service = ctx.facts.token_refused = False
         (other, ours), runs = await asyncio.gather(self._servers(ctx), self._runs(ctx))
         if other:
             return self._other_runs(other)
         if not runs:
             return Check(False)
-        api = await self._answering(ctx, [])
+        try:
+            api = await self._answering(ctx, [])
+        except _TokenRefused:
+            # It read its token as it started: only a restart reads it again.
+            ctx.facts.restart_service = ctx.facts.token_refused = True
+            return Check(False, "the service runs and refuses the API token")
         if api:
             proof = await self._proof(ctx, api)
             if proof.done:
@@ -689,7 +724,7 @@ class StartService(Red5Step):
 
         try:
             return await _wait(ctx, "the Stream Manager API", limit, answering)
-        except StepFailed:
+        except _GaveUp:  # a refused token is said at once, not waited out (code review)
             return None
 
     async def _look_at_the_database(self, ctx: Ctx) -> None:
@@ -760,7 +795,7 @@ class StartService(Red5Step):
         limit = ctx.settings.timeouts.service_start
         restarted = bool(ctx.facts.restart_service)
         errors: list[SMApiError] = []
-        if restarted and (api := await self._answering(ctx, errors)):
+        if restarted and (api := await self._answering_unless_refused(ctx, errors)):
             # It came up while the question waited (operator trial: a slow
             # release restarted as it answered, and never lived out a limit).
             ctx.info("the API answers now, as it did not when the step was planned: the "
@@ -804,6 +839,7 @@ class StartService(Red5Step):
     async def _proven(self, ctx: Ctx, api: Any) -> None:
         """The answering API is this step's release, put on record; fails if not."""
         ctx.facts.restart_service = ctx.facts.started_without_database = False
+        ctx.facts.token_refused = False
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(self._proof(ctx, api),
                                               install_version(ctx, live_dir(ctx)))

@@ -27,8 +27,8 @@ class Red5Facts(Facts):
     PLAIN: ClassVar[frozenset[str]] = frozenset({
         "install_real", "live_version", "new_version", "live_tree",
         "api_version", "java", "db_port", "new_top", "new_flat", "new_tree", "local_sha256",
-        "snapshot", "restart_service", "started_without_database", "new_api_version",
-        "rollback_stamp"})
+        "snapshot", "restart_service", "started_without_database", "token_refused",
+        "new_api_version", "rollback_stamp"})
     # preflight: the host as found before anything changed
     install_real: str | None = None  # install.dir resolved on the host
     live_version: str | None = None
@@ -54,6 +54,9 @@ class Red5Facts(Facts):
     # The new release was started while its database could not be reached: it
     # is restarted at once when the step is tried again.
     started_without_database: bool = False
+    # The service runs and refuses the API token: it reads its token only as
+    # it starts, so it is restarted at once.
+    token_refused: bool = False
     new_api_version: str | None = None
     # the way back: when the new tree was set aside (its folder's name)
     rollback_stamp: str | None = None

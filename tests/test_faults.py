@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -317,6 +318,75 @@ async def test_a_start_answered_by_server_errors_is_not_told_to_wait_longer(
     said = failure(front, "start-service")
     assert "HTTP 500" in said and "up and failing" in said, said
     assert "longer" not in said and "still be loading" not in said, said
+
+
+async def test_a_new_release_refusing_the_token_fails_start_service_at_once(
+        tmp_path: Path) -> None:
+    """The new stream manager answered 401: start-service took the refusal for
+    "not up yet", waited out its limit, restarted the service inside the
+    downtime, waited again, and failed with "no answer at all" and advice to
+    raise service_start (code review, stop 48). A refused token is said at
+    once, and the service is started once."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        settings = with_timeouts(host, service_start=4)
+        outcome = await faulted(host, ["token-rejected@start-service"], front, journal,
+                                settings)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "start-service")
+    assert "refuses the API token" in said and "rest.administratorToken" in said, said
+    assert "no answer at all" not in said and "service_start" not in said, said
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    commands = [r["text"].split("systemctl ")[-1] for r in records
+                if r["event"] == "action-start" and r["step"] == "start-service"]
+    assert commands == ["start red5pro"], commands
+
+
+class _MistypesTheNewToken(Operator):
+    """Before start-service, the new install's rest.administratorToken is not
+    the live one's (a hand edit after the properties step); at the failure,
+    the operator puts the live one back."""
+
+    def __init__(self, host: RehearsalHost, **script: Any) -> None:
+        super().__init__(at_failure=self.mend, **script)
+        self.properties = live(host) / "webapps/streammanager/WEB-INF/red5-web.properties"
+        self.right = ""
+
+    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+        if step.id == "start-service" and not self.right:
+            self.right = self.properties.read_text()
+            self.properties.write_text(re.sub(r"(?m)^rest\.administratorToken=.*$",
+                                              "rest.administratorToken=not-the-live-one",
+                                              self.right))
+        return await super().confirm(step, plan)
+
+    async def mend(self, step_id: str) -> None:
+        self.properties.write_text(self.right)
+
+
+async def test_a_token_put_right_after_start_service_failed_is_read_by_a_restart(
+        tmp_path: Path) -> None:
+    """The server reads its token as it starts: once the operator has put the
+    new install's right, trying start-service again restarts the service
+    that refused it (code review, stop 48: a check that heard 401 failed the
+    retry at once, so only a restart by hand went on)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = _MistypesTheNewToken(host, recoveries={"start-service": [Recovery.RETRY]})
+        outcome = await faulted(host, [], front, journal)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "start-service")
+    assert "refuses the API token" in said and "rest.administratorToken" in said, said
+    assert "try the step again" in said and "roll back" in said, said
+    why = [action.render() for action in front.plans["start-service"]]  # the retry's
+    assert any("refuses the API token" in line and "restarted at once" in line
+               for line in why), why
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    commands = [r["text"].split("systemctl ")[-1] for r in records
+                if r["event"] == "action-start" and r["step"] == "start-service"]
+    assert commands == ["start red5pro", "restart red5pro"], commands
 
 
 class _WaitsForTheAPI(Operator):
