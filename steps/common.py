@@ -149,10 +149,14 @@ async def sha256_local(path: Path) -> str:
     return await asyncio.to_thread(digest)
 
 
-async def sha256_remote(ctx: Ctx, path: str) -> str | None:
+async def sha256_remote(ctx: Ctx, path: str, *, as_root: bool = False) -> str | None:
     """The host's sha256 of `path` (None when it cannot read it), by the
-    fastest tool there (runbook.shell.sha256_command)."""
-    result = await ctx.probe(sha256_command(path))
+    fastest tool there (runbook.shell.sha256_command); `as_root` for a file
+    root may keep to itself (a unit with secrets in its Environment=)."""
+    command = sha256_command(path)
+    if as_root:
+        command = privileged_script(command, ctx.settings.host.sudo)
+    result = await ctx.probe(command)
     return result.stdout.split()[0] if result.ok and result.stdout.strip() else None
 
 

@@ -370,8 +370,9 @@ class Preflight(Red5Step):
                             "a link would lead elsewhere: make it a plain file before the window "
                             f"(sudo cp --remove-destination -- {quote(target)} {quote(unit)}, "
                             "then sudo systemctl daemon-reload)")
-        if await exists(ctx, kept) and \
-                await sha256_remote(ctx, kept) != await sha256_remote(ctx, unit):
+        if await exists(ctx, kept) and (
+                (backup := await sha256_remote(ctx, kept, as_root=True)) is None
+                or backup != await sha256_remote(ctx, unit, as_root=True)):
             problems.append(f"{kept} already exists and is not the installed unit (an earlier "
                             "upgrade's?); service-unit keeps the installed one under that name "
                             "and a rollback puts it back from there: move it elsewhere before "

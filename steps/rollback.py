@@ -181,7 +181,10 @@ class RestoreUnit(Red5Step):
         unit = ctx.settings.unit_file
         if not await exists(ctx, unit + ".bak", "-f"):
             return Check(True, "service-unit did not replace the unit")
-        same = await sha256_remote(ctx, unit) == await sha256_remote(ctx, unit + ".bak")
+        kept = await sha256_remote(ctx, unit + ".bak", as_root=True)
+        # A hash it could not have proves nothing (code review: two unreadable
+        # units were found the same, and the old release started under the new).
+        same = kept is not None and kept == await sha256_remote(ctx, unit, as_root=True)
         status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
         if same and "changed on disk" not in status.stdout:
             return Check(True, "the old unit is in place and loaded")

@@ -387,6 +387,34 @@ async def test_the_way_back_puts_back_the_unit_this_upgrade_replaced(tmp_path: P
     assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
 
 
+async def test_a_unit_the_ssh_user_cannot_read_is_still_put_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A unit kept 0600 (secrets in its Environment=) cannot be hashed by the
+    SSH user: both hashes came back None, None == None read as "the old unit
+    is in place", and the old release was started under the new unit (code
+    review, stop 48). The unit is read as root, and a hash it cannot have is
+    no proof. (Tests run as root here, which reads any file: the SSH user's
+    unreadable hash is stood in for.)"""
+    from steps import rollback
+
+    hash_as_root = rollback.sha256_remote
+
+    async def unreadable(ctx: Any, path: str, *, as_root: bool = False) -> str | None:
+        return await hash_as_root(ctx, path, as_root=True) if as_root else None
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        # Only the way back's look at the unit is blind.
+        monkeypatch.setattr(rollback, "sha256_remote", unreadable)
+        outcome = await session(host, journal, rollback_after="start-service").run(
+            ScriptedFrontEnd())
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert processes_mentioning(host.sandbox) == []
+    assert not wrong, "\n".join(wrong)
+
+
 class DropsDuring(ScriptedFrontEnd):
     """Cuts the SSH connection during the first command of `step` (the host
     runs it; its exit status never comes back)."""
