@@ -11,6 +11,7 @@ through the run's redactor. A step acts through the RunContext it is handed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import itertools
@@ -254,7 +255,13 @@ class Executor(Generic[F]):
         running = self._running()
         # The signal's exit code says who left: a closed terminal is no choice.
         by_signal = {} if exit_code is None else {"exit_code": exit_code}
-        self._tell(Detached(tuple(running)), Record.DETACHED, steps=running, **by_signal)
+        try:
+            self._tell(Detached(tuple(running)), Record.DETACHED, steps=running, **by_signal)
+        except JournalWriteError:
+            # The detach is made all the same (a signal's handler must go on
+            # to cancel the work: code review); the run ends saying the
+            # journal failed, and its action stays open there, in doubt.
+            self.front.tell(Detached(tuple(running)))
 
     def abort(self) -> None:
         """The operator aborts the steps running, before the run is cancelled:
@@ -263,7 +270,9 @@ class Executor(Generic[F]):
         report read "cut off", "no end recorded")."""
         running = self._running()
         if running:  # at a question nothing runs: that is a stop
-            self.journal.write(Record.ABORTED, steps=running)
+            # A journal that failed says so as the run ends; the abort goes on.
+            with contextlib.suppress(JournalWriteError):
+                self.journal.write(Record.ABORTED, steps=running)
 
     def stop_step(self, step_id: str) -> bool:
         """The operator stops the step running now, without leaving the run:

@@ -63,9 +63,11 @@ class Stopper:
                 # ends with where the run stands (operator trial). A terminal
                 # that hung up fails isatty() (EIO): it is known by its kind.
                 silence(*(fd for fd in (1, 2) if _a_terminal(fd)))
-            for session in self.sessions:
-                session.detach(exit_code=128 + sig)
-            task.cancel()
+            try:
+                for session in self.sessions:
+                    session.detach(exit_code=128 + sig)
+            finally:
+                task.cancel()  # whatever a detach met: the work must stop
 
         def aborted() -> None:
             for session in self.sessions:

@@ -447,6 +447,53 @@ async def test_a_journal_that_fails_mid_run_ends_it_as_failed(tmp_path: Path) ->
     assert replay(tmp_path / "run.jsonl").state("fills") is StepState.IN_DOUBT
 
 
+async def test_a_signal_stops_the_run_when_the_journal_cannot_take_its_record(
+        tmp_path: Path) -> None:
+    """SIGTERM while a step's command runs and the journal's disk is full: the
+    detach record could not be written, its error escaped the signal handler
+    before the work was cancelled, and every later signal was ignored as
+    "already stopping"; kill no longer stopped runbook (code review, stop 48)."""
+    import os
+    import signal
+
+    from runbook.stopping import Stopper
+    from tests.test_journal import _descriptor_of, _fill_the_disk_under
+
+    cancelled = asyncio.Event()
+
+    class FillsTheDiskThenWaits(Say):
+        async def run(self, ctx: StepContext) -> None:
+            await super().run(ctx)
+            _fill_the_disk_under(_descriptor_of(tmp_path / "run.jsonl"))
+            os.kill(os.getpid(), signal.SIGTERM)
+            try:
+                await asyncio.sleep(DEADLINE_S)  # a command that goes on, on the host
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+    executor = executor_for(tmp_path, [FillsTheDiskThenWaits("waits")], ScriptedFrontEnd())
+
+    class Watched:  # as Session.detach hands it on
+        def detach(self, *, exit_code: int | None = None) -> bool:
+            executor.detach(exit_code=exit_code)
+            return True
+
+    stopper = Stopper()
+    stopper.sessions.append(Watched())  # type: ignore[arg-type]
+
+    async def work() -> int:
+        try:
+            return (await executor.run()).exit_code
+        finally:
+            executor.journal.close()
+
+    with contextlib.suppress(JournalWriteError):
+        code = await stopper.run(work())
+        assert code == 128 + signal.SIGTERM
+    assert cancelled.is_set(), "the work went on after SIGTERM"
+
+
 class Edits(Say):
     async def run(self, ctx: StepContext) -> None:
         async def nothing() -> None:
