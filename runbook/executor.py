@@ -344,10 +344,15 @@ class Executor(Generic[F]):
             # doubt: a resume after the disk is fixed checks it first.
             self.front.tell(RunEnded(Outcome.FAILED.value, Outcome.FAILED.exit_code, str(exc)))
             raise
-        except BaseException:
+        except (asyncio.CancelledError, KeyboardInterrupt):
             # Cancelled (ctrl+c, the app quitting): the journal must still end
             # with the run, and say it did not finish on its own.
             outcome = Outcome.STOPPED
+            raise
+        except BaseException:
+            # Anything else is no one's choice: the run failed, as the
+            # process's exit says (code review: journalled as stopped).
+            outcome = Outcome.FAILED
             raise
         finally:
             if self.journal.failure is None:

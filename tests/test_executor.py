@@ -494,6 +494,23 @@ async def test_a_signal_stops_the_run_when_the_journal_cannot_take_its_record(
     assert cancelled.is_set(), "the work went on after SIGTERM"
 
 
+async def test_a_run_ended_by_an_error_outside_its_steps_is_journalled_as_failed(
+        tmp_path: Path) -> None:
+    """Anything raised outside a step (a front end's question that breaks)
+    was journalled as "stopped", exit 3, the operator's choice, while the
+    process failed with exit 1 (code review, stop 48)."""
+
+    class Breaks(ScriptedFrontEnd):
+        async def recover(self, step: Any, *, can_roll_back: bool) -> Recovery:
+            raise RuntimeError("the question could not be asked")
+
+    with pytest.raises(RuntimeError):
+        await run_steps(tmp_path, [Say("fails", fail="no")], Breaks())
+    ended = records(tmp_path)[-1]
+    assert (ended["event"], ended["outcome"], ended["exit_code"]) == \
+        ("run-end", "failed", Outcome.FAILED.exit_code), ended
+
+
 class Edits(Say):
     async def run(self, ctx: StepContext) -> None:
         async def nothing() -> None:
