@@ -80,8 +80,11 @@ class Records:
     def _read_earlier(self, path: Path) -> None:
         try:
             found = log_lines(path, continued=True)
-        except (ReportError, OSError) as exc:
-            self.app.post_message(EarlierLines([], str(exc)))
+        except Exception as exc:
+            # Any of them: the run starts once this message comes, and the
+            # log is only for looking back (code review: a JournalError
+            # ended the worker without a word, and the run never went on).
+            self.app.post_message(EarlierLines([], str(exc) or type(exc).__name__))
             return
         lines = [("", f"* {line}") if step == RUN_MARK  # as this view's own headings
                  else (step, line if line.startswith("$ ") else GUTTER["out"] + line)

@@ -133,6 +133,33 @@ async def test_mid_cutover_resume_offers_no_new_run_and_says_why(tmp_path: Path)
     assert not any("new run" in note.lower() for note in notes), notes
 
 
+async def test_an_earlier_log_that_cannot_be_read_does_not_keep_the_run_from_going_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Continue starts the run once the earlier run's log lines are read, in a
+    worker; only a ReportError or an OSError there was said. Any other error
+    (a JournalError, a slip in reading) ended the worker without a word, and
+    the run never went on (code review, stop 48). The log is for looking
+    back: the run goes on, and the notice says what is left out."""
+    from runbook.journal import JournalError
+    from screens import records
+
+    def unreadable(path: Path, **_: Any) -> list[tuple[str, str]]:
+        raise JournalError(f"{path}: is not a regular file")
+
+    monkeypatch.setattr(records, "log_lines", unreadable)
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    app, _ = opened(tmp_path, "--resume")
+    notes = collect_notes(app)
+    starts = hold_the_run(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await the_dialog(app)
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to go on")
+        await until(lambda: any("leaves out the earlier run" in note for note in notes),
+                    what="the notice")
+    assert app.journal_path == earlier
+
+
 async def test_a_resume_mid_cutover_leads_with_the_downtime_and_the_failed_step(
         tmp_path: Path) -> None:
     """Operator trial, stop 47: after a failed cutover step the dialog opened
