@@ -210,11 +210,22 @@ _TRUSTED = (f'loose=$(find -H {_PARENT} "$j" -maxdepth 0 \\( -perm /022 -o ! -us
             f'[ -z "$loose" ] || {{ printf "%s\\n" "$loose"; exit {LOOSE_RECORD}; }}; ')
 
 
+# What status_command's answer begins with: the line after it (a login shell
+# may print a banner before it on an exec request of its own; code review).
+_STATUS = "runbook-job"
+_ENDED = "runbook-job-ended"
+
+
+class StatusUnreadable(ValueError):
+    """status_command's answer does not say whether the job runs."""
+
+
 def status_command(job: str) -> str:
-    """Prints `SESSION STARTED MOST NOW` and the PIDs of the session's living
-    processes, or nothing when the job ended: its record is empty (the shared
-    shell empties it as the job ends), or its session has no living process
-    left, and then the record of a job killed outright is removed.
+    """Prints `runbook-job SESSION STARTED MOST NOW` and the PIDs of the
+    session's living processes, or `runbook-job-ended` (and no PIDs) when the
+    job ended: its record is empty (the shared shell empties it as the job
+    ends), or its session has no living process left, and then the record of
+    a job killed outright is removed.
 
     A zombie has ended: a killed job's shell leaves its children for init to
     reap, which some inits (containers, CI) do seconds late. Where ps cannot
@@ -222,21 +233,31 @@ def status_command(job: str) -> str:
     living = ('if l=$(ps -o pid=,stat= -s "$sid" 2>/dev/null); then '
               'p=$(echo "$l" | while read -r n st; do case $st in Z*) ;; *) echo "$n" ;; '
               'esac; done); else p=$(pgrep -s "$sid"); fi')
-    return (f'j={_FOLDER}; f="$j/{job}"; [ -s "$f" ] || exit 0; {_TRUSTED}'
-            'read -r sid started most < "$f"; echo "$sid $started $most $(date +%s)"; '
+    return (f'j={_FOLDER}; f="$j/{job}"; [ -s "$f" ] || {{ echo {_ENDED}; exit 0; }}; '
+            # Emptied or removed between the two looks: the job has ended.
+            f'{_TRUSTED}read -r sid started most < "$f" 2>/dev/null; '
+            f'[ -n "$sid" ] || {{ echo {_ENDED}; exit 0; }}; '
+            f'echo "{_STATUS} $sid $started $most $(date +%s)"; '
             f'{living}; if [ -n "$p" ]; then echo "$p"; else rm -f "$f"; fi')
 
 
 def parse_status(output: str) -> JobStatus | None:
-    lines = output.split()
-    if len(lines) < 4:
+    """The job as status_command's `output` says: None once it ended.
+    StatusUnreadable where the output does not say (no answer of its own
+    in it, or a torn one): "ended" would let a retry run beside the job."""
+    lines = output.splitlines()
+    ours = [n for n, line in enumerate(lines) if line.split()[:1] in ([_STATUS], [_ENDED])]
+    if not ours:
+        raise StatusUnreadable("no answer to the look in its output")
+    words = " ".join(lines[ours[-1]:]).split()
+    if words[0] == _ENDED:
         return None
     try:
-        session, started, now = int(lines[0]), int(lines[1]), int(lines[3])
-        most = float(lines[2])
-        pids = tuple(int(word) for word in lines[4:])
-    except ValueError:
-        return None
+        session, started, most, now = int(words[1]), int(words[2]), float(words[3]), \
+            int(words[4])
+        pids = tuple(int(word) for word in words[5:])
+    except (IndexError, ValueError):
+        raise StatusUnreadable(f"an answer torn or unknown: {' '.join(words)[:80]}") from None
     return JobStatus(session, started, most, now, pids) if pids else None
 
 

@@ -713,7 +713,12 @@ class Remote:
             raise RemoteError(f"{self.target}: cannot tell whether the command {job} still "
                               f"runs ({said}); look on the host (~/.runbook/jobs/{job} names "
                               "its session) before running the step again")
-        return jobs.parse_status(result.stdout)
+        try:
+            return jobs.parse_status(result.stdout)
+        except jobs.StatusUnreadable as exc:
+            raise RemoteError(f"{self.target}: cannot tell whether the command {job} still "
+                              f"runs ({exc}); look on the host (~/.runbook/jobs/{job} names "
+                              "its session) before running the step again") from None
 
     async def stop_job(self, job: str) -> bool:
         """End every process of the job's session (TERM, then KILL); True when

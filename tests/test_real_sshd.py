@@ -620,6 +620,41 @@ def test_a_login_shell_that_prints_does_not_spoil_the_hosts_hash(tmp_path: Path)
         assert asyncio.run(upload()) == hashlib.sha256(data).hexdigest()
 
 
+def test_a_login_shell_that_prints_does_not_make_a_running_job_look_ended(
+        tmp_path: Path) -> None:
+    """With no shared shell to spare (MaxSessions reached, one slow to start),
+    a command goes as an exec request of its own, and the login shell's
+    banner comes before its output: a job's status read the banner as no
+    record, so a job that ran was said to have ended, and a retry would have
+    run the step beside it (code review, stop 48). Once it ends, it has."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text('echo "Welcome to the stream manager; 3 updates"\n')
+    with _serving(tmp_path / "sshd", f"SetEnv HOME={home}") as server:
+
+        async def while_and_after() -> tuple[object, object]:
+            remote = server.remote()
+            remote.shared_shells = False
+            job = asyncio.create_task(remote.run("sleep 29.108", timeout=60, job="test-banner"))
+            try:
+                running = None
+                for _ in range(100):
+                    if (running := await remote.job_status("test-banner")) is not None:
+                        break
+                    await asyncio.sleep(0.05)
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
+                return running, await remote.job_status("test-banner")
+            finally:
+                job.cancel()
+                await remote.close()
+
+        running, ended = asyncio.run(while_and_after())
+    assert isinstance(running, JobStatus) and running.pids, running
+    assert ended is None, ended
+
+
 async def _record_while_running(sshd: Sshd, remote: Remote, job: str,
                                 command: str) -> JobStatus:
     """The job's status once its `command` runs on the host."""
