@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import select
 import sys
+import termios
 import threading
 import time
 from collections.abc import Sequence
@@ -126,6 +128,8 @@ class HeadlessFrontEnd:
     async def _ask(self, prompt: str) -> str | None:
         if self._done_reading:
             return None  # each question that follows answers stop, as at the end of input
+        if not self.piped:
+            self._drop_what_was_typed_ahead()
         self.out.write(prompt)
         self.out.flush()
         # A daemon thread, not asyncio.to_thread: ctrl+c must end runbook at
@@ -148,6 +152,21 @@ class HeadlessFrontEnd:
             self._print("\n  no more input (stdin is closed): stopping here")
             return None
         return line.strip()
+
+    def _drop_what_was_typed_ahead(self) -> None:
+        """At a terminal, what was typed before the question is shown (during a
+        wait, say) was not typed for it: dropped, and said (operator trial: a
+        step's id typed during the wait before it confirmed the step before
+        its plan was on the screen). A pipe's lines are answers in order."""
+        try:
+            fd = self.stdin.fileno()
+            typed = bool(select.select([fd], [], [], 0)[0])
+            termios.tcflush(fd, termios.TCIFLUSH)
+        except (OSError, ValueError, termios.error):  # no terminal behind it after all
+            return
+        if typed:
+            self._print("  (what was typed before this question was shown is not taken as "
+                        "its answer)")
 
     def _heading(self, card: StepCard) -> None:
         """The step's heading, under its phase's when that changes: before what

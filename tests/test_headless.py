@@ -439,6 +439,35 @@ def test_while_the_stream_manager_is_down_a_step_can_be_answered_with_the_way_ba
     assert "[r] roll back" not in shown.getvalue()
 
 
+def test_a_line_typed_during_a_wait_does_not_answer_the_next_question() -> None:
+    """Operator trial (stop 48): at a terminal, `backup-live` typed while
+    delete-nodegroups waited for the nodegroups to go was read as the answer
+    to backup-live's question the moment it was asked: the live install was
+    moved aside before its plan was on the screen. What was typed before a
+    question is shown is dropped, and said; the TUI takes no keys ahead."""
+    main, side = pty.openpty()
+    shown = io.StringIO()
+    with os.fdopen(side, "r", encoding="utf-8") as keys:
+        headless = HeadlessFrontEnd([CUTOVER], out=shown, stdin=keys)
+        os.write(main, f"{CUTOVER.id}\n".encode())  # typed during the wait before it
+
+        async def asked() -> Decision:
+            question = asyncio.create_task(headless.confirm(StepReport(CUTOVER.id), []))
+            for _ in range(300):
+                if f"type {CUTOVER.id} to run it" in shown.getvalue() or question.done():
+                    break
+                await asyncio.sleep(0.01)
+            os.write(main, b"q\n")  # typed once the plan and the question are shown
+            return await question
+
+        try:
+            answer = asyncio.run(asked())
+        finally:
+            os.close(main)
+    assert answer == Decision(Answer.STOP), shown.getvalue()
+    assert "typed before this question" in shown.getvalue(), shown.getvalue()
+
+
 def test_closed_input_is_said_not_only_acted_on() -> None:
     """Operator trial: with stdin closed the prompt was followed on its own
     line by the summary, exit 3, and nothing said why the run stopped."""
