@@ -262,9 +262,36 @@ class HeadlessFrontEnd:
             if answer.lower() == "s" and card.skippable:
                 return await self._skip()
             if answer.lower() == "r" and back:
-                return Decision(Answer.ROLLBACK)
+                taken = await self._way_back_taken()
+                if taken is None:
+                    return Decision(Answer.STOP)
+                if taken:
+                    return Decision(Answer.ROLLBACK)
+                continue
             if self._refused(self._not_an_answer(card, answer), answer):
                 return Decision(Answer.STOP)
+
+    async def _way_back_taken(self) -> bool | None:
+        """Whether the operator, having answered r, takes the way back: it is
+        asked again, with its steps, as the TUI's dialog asks (operator trial:
+        one r began it, and it cannot be undone). False: back to the
+        question; None: stop (the end of input, a refused piped answer)."""
+        steps = [card for card in self.cards.values() if card.phase is Phase.ROLLBACK]
+        self._print("  the way back to the old stream manager takes over; its steps are asked "
+                    "one at a time:")
+        for card in steps:
+            self._print(f"    {card.number}. {card.title}")
+        self._print("  once taken it stands: this run does not return to the upgrade, and "
+                    "--resume goes on with the way back")
+        while True:
+            answer = await self._ask("  take the way back? [y] roll back  [n] back to the "
+                                     "question: ")
+            if answer is None:
+                return None
+            if answer.lower() in ("y", "n"):
+                return answer.lower() == "y"
+            if self._refused("  answer y or n", answer):
+                return None
 
     async def _skip(self) -> Decision:
         while True:
@@ -315,7 +342,12 @@ class HeadlessFrontEnd:
             if answer.lower() == "t":
                 return Recovery.RETRY
             if answer.lower() in ("r", "b") and can_roll_back:
-                return Recovery.ROLLBACK
+                taken = await self._way_back_taken()
+                if taken is None:
+                    return Recovery.STOP
+                if taken:
+                    return Recovery.ROLLBACK
+                continue
             if self._refused("  answer " + ("t, r or q" if can_roll_back else "t or q"), answer):
                 return Recovery.STOP
 

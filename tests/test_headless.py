@@ -410,9 +410,10 @@ def test_the_summary_says_how_the_run_ended_in_words(outcome: Outcome, words: st
 
 def test_the_way_back_is_r_as_in_the_tui() -> None:
     """Operator trial: the TUI's failure dialog takes r to roll back, the
-    headless prompt took b and refused r. Both keys now take it; r is shown."""
+    headless prompt took b and refused r. Both keys now take it, once
+    confirmed with y; r is shown."""
     for key in ("r", "b"):
-        headless, shown = front(f"{key}\n", CUTOVER)
+        headless, shown = front(f"{key}\ny\n", CUTOVER)
         chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"),
                                               can_roll_back=True))
         assert chosen is Recovery.ROLLBACK, shown.getvalue()
@@ -429,7 +430,7 @@ def test_while_the_stream_manager_is_down_a_step_can_be_answered_with_the_way_ba
     the cutover began, r is no answer and is not offered."""
     stop = StepCard(14, "stop-service", "Stop the old server", Phase.CUTOVER,
                     "Kills it.", skippable=False, destructive=True)
-    headless, shown = front("r\n", CUTOVER, stop)
+    headless, shown = front("r\ny\n", CUTOVER, stop)
     headless.tell(CutoverStarted("delete-nodegroups", time.time()))
     assert confirm(headless, "stop-service") == Decision(Answer.ROLLBACK)
     assert "type stop-service to run it, [r] roll back to the old stream manager or [q] " \
@@ -466,6 +467,30 @@ def test_a_line_typed_during_a_wait_does_not_answer_the_next_question() -> None:
             os.close(main)
     assert answer == Decision(Answer.STOP), shown.getvalue()
     assert "typed before this question" in shown.getvalue(), shown.getvalue()
+
+
+@pytest.mark.parametrize("piped", [False, True])
+def test_the_way_back_is_taken_only_once_confirmed_with_y(piped: bool) -> None:
+    """Operator trial (stop 48): one r, at a step's question or a failed
+    step's, began the way back, which cannot be undone: the TUI asks "Roll
+    back (y)" first, and the README says headless asks as hard. n goes back
+    to the question; stdin's end stops, as everywhere."""
+    back = StepCard(18, "rollback-stop-new", "Stop the new release", Phase.ROLLBACK,
+                    "Stops it.", skippable=False)
+    headless, shown = front("r\nn\nq\n", CUTOVER, back, piped=piped)
+    headless.tell(CutoverStarted("delete-nodegroups", time.time()))
+    assert confirm(headless, CUTOVER.id) == Decision(Answer.STOP), shown.getvalue()
+    said = shown.getvalue()
+    assert "18. Stop the new release" in said and "does not return to the upgrade" in said, said
+    assert said.count(f"type {CUTOVER.id} to run it") == 2, said  # asked again after n
+    headless, shown = front("r\n", CUTOVER, back, piped=piped)
+    chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"),
+                                          can_roll_back=True))
+    assert chosen is Recovery.STOP, shown.getvalue()
+    headless, shown = front("r\ny\n", CUTOVER, back, piped=piped)
+    chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"),
+                                          can_roll_back=True))
+    assert chosen is Recovery.ROLLBACK, shown.getvalue()
 
 
 def test_closed_input_is_said_not_only_acted_on() -> None:
