@@ -89,7 +89,8 @@ class SharedShell:
     async def _read(stream: asyncssh.SSHReader[str], name: str, into: list[str], mark: str,
                     on_output: OutputSink | None) -> int | None:
         """Lines up to `mark`; the status after it on stdout (0 on stderr, which
-        carries none), or None when the stream ended first."""
+        carries none), or None when the stream ended first or stdout's mark
+        came without its status: a missing exit status is unknown (code review)."""
         while line := await stream.readline():
             at = line.find(mark)
             if at >= 0:
@@ -99,8 +100,10 @@ class SharedShell:
                 if on_output is not None:
                     on_output(name, line.rstrip("\n"))
             if at >= 0:
+                if name == "err":
+                    return 0
                 word = tail.strip()
-                return _as_exec_status(int(word)) if word.isdigit() else 0
+                return _as_exec_status(int(word)) if word.isdigit() else None
         return None
 
     def close(self) -> None:

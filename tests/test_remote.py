@@ -905,3 +905,25 @@ async def test_job_folders_an_earlier_runbook_left_loose_are_tightened_not_refus
             await remote.close()
             job.kill()
             reaper.join(5)
+
+
+async def test_a_stdout_mark_without_its_status_is_no_exit_status() -> None:
+    """The shared shell's stdout mark carries the command's exit status; one
+    that came without it was read as 0, success (code review, stop 48): a
+    missing exit status is unknown. (The framed line always prints the
+    status, so the torn line is stood in for by a reader.)"""
+    from runbook.sharedshell import SharedShell
+
+    class Lines:
+        def __init__(self, *lines: str) -> None:
+            self.lines = list(lines)
+
+        async def readline(self) -> str:
+            return self.lines.pop(0) if self.lines else ""
+
+    into: list[str] = []
+    torn = await SharedShell._read(Lines("out\n", "MARK\n"), "out", into, "MARK",  # type: ignore[arg-type]
+                                   None)
+    whole = await SharedShell._read(Lines("MARK 3\n"), "out", [], "MARK", None)  # type: ignore[arg-type]
+    stderr = await SharedShell._read(Lines("MARK\n"), "err", [], "MARK", None)  # type: ignore[arg-type]
+    assert (torn, whole, stderr, into) == (None, 3, 0, ["out\n"])
