@@ -343,6 +343,24 @@ async def test_a_new_release_refusing_the_token_fails_start_service_at_once(
     assert commands == ["start red5pro"], commands
 
 
+async def test_a_prepare_step_skipped_but_not_done_is_said_before_the_cutover(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 48): properties skipped as "done by hand", though
+    it was not: the cutover went ahead with the template's placeholders
+    (config.dbHost={host}), and start-service waited out two limits inside
+    the downtime. At the first cutover step's question, before anything
+    changes, each skipped prepare step is looked at again and what its check
+    does not find is said; the operator's word still stands."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd({"properties": Decision(Answer.SKIP, "done by hand"),
+                                  "delete-nodegroups": Decision(Answer.STOP)})
+        outcome = await faulted(host, [], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    said = [line for sid, _, line in front.lines if sid == "delete-nodegroups"]
+    assert any("properties was skipped" in line and "not the merge" in line
+               for line in said), said
+
+
 class _MistypesTheNewToken(Operator):
     """Before start-service, the new install's rest.administratorToken is not
     the live one's (a hand edit after the properties step); at the failure,
