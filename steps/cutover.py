@@ -992,9 +992,9 @@ class Recreate(Red5Step):
 
     def _alarms(self) -> list[Action]:
         """What the snapshot does not carry: the scale-out alarm thresholds
-        (the documented API only sets them, FACTS §2.2; a 6.2.0 build also
-        maps a GET of the default, which export-config does not read), and
-        the new database starts with cluster.sql's 60 % (FACTS §5)."""
+        (the documented API only sets them, FACTS §2.2, so export-config
+        cannot read them), and the new database starts with cluster.sql's
+        60 % (FACTS §5)."""
         return [Note("alarm thresholds stay behind: the new database has cluster.sql's "
                      "scale-out alarm at 60 %; set a custom one again with POST "
                      "admin/alarm/scaleout/default?type=edge|origin|relay|transcoder"

@@ -377,7 +377,8 @@ def web_xml(api_version: str) -> str:
 def red5_properties(api_port: int) -> str:
     # The fake service binds http.host:http.port; the other ports are the ones
     # FACTS §3 gives (https.port in this file, RTMP on 1935), so the file
-    # reads like the real one. Its comment line and rtmp.port's key are inferred.
+    # reads like the real one. Its comment line is inferred; http.host and
+    # rtmp.port are AS's conf/red5.properties keys (data README).
     return (
         "# Red5 server network settings (rehearsal host)\n"
         "http.host=127.0.0.1\n"
