@@ -66,9 +66,10 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
                     ).total_seconds()
         down = (f"the stream manager is down since {local_time(began)} "
                 f"({duration(down_for)} {then})")
-        if as_of is not None and down_for < ENDS_AS_BEGUN_S:
+        if as_of is not None and down_for < ENDS_AS_BEGUN_S and history.outcome is None:
             # Cut off in its first wait, whose progress is not journalled: a
             # bare 0.0s read as no downtime on a change ticket (operator trial).
+            # A run that ended in order (a signal, a stop) has its end on record.
             down = (f"the stream manager is down since {local_time(began)} (for how long is "
                     "not on record: the journal ends as the cutover began)")
         if history.way_back_taken:

@@ -1724,6 +1724,35 @@ def test_an_unfinished_runs_downtime_is_as_of_its_journal_not_of_the_report(
     assert "so far" not in standing, standing
 
 
+def test_a_run_stopped_in_the_first_second_of_its_cutover_says_how_long_it_was_down(
+        tmp_path: Path) -> None:
+    """SIGTERM 0.8 s into delete-nodegroups: the run ended in order (detached,
+    its cutover's end and its own), yet where it stands said "for how long is
+    not on record: the journal ends as the cutover began", beside "Ended ...
+    stopped (exit 143)" (operator trial, stop 48). That sentence is for a
+    journal cut off; this one says until when it watched."""
+    from runbook.report_format import downtime_took
+
+    path = tmp_path / "127.0.0.1-20261205T140317Z.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="red5admin@127.0.0.1:2222",
+                  rehearsal=False, steps=["delete-nodegroups", "backup-live"], resumed=False)
+    journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T14:03:42.206+00:00")
+    journal.write("step-start", step="delete-nodegroups")
+    journal.write("detached", steps=["delete-nodegroups"], exit_code=143)
+    journal.write("cutover-end", complete=False, downtime_s=0.8)
+    journal.write("run-end", outcome="stopped", exit_code=143)
+    journal.close()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records[-3:]:
+        record["ts"] = "2026-12-05T14:03:43.010+00:00"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = build(path, estimate_from=[])
+    assert "not on record" not in report.standing, report.standing
+    assert "0.8s by the journal's last record" in report.standing, report.standing
+    assert downtime_took(report.downtime) == "at least 0.8 s"
+
+
 def test_a_journal_cut_off_as_its_cutover_began_says_its_downtime_is_not_known(
         tmp_path: Path) -> None:
     """kill -9 in the first wait of the cutover: its progress is not journalled,
