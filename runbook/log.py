@@ -71,7 +71,7 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
             lines += [(step_id, line) for line in ended.split("\n")]
     if running and continued:  # this process goes on with it: it was cut off
         lines.append(_cut_off(last))
-    elif not running and previous_end is not None and step is None:
+    elif not running and previous_end is not None:
         lines.append(_run_ended(previous_end))  # the last word of it (trial)
     elif running:
         # No end on record: cut off (nothing else marks it till a later run

@@ -377,7 +377,10 @@ def test_log_shows_every_line_with_its_step(upgraded: Rehearsed, tmp_path: Path)
 
     only = runbook("log", str(upgraded.journal), "--step", "upload", state=tmp_path)
     assert only.returncode == 0 and only.stdout
-    assert all(line.startswith("[upload] ") for line in only.stdout.splitlines())
+    # Then how the run ended, which --step keeps as the README says (trial, stop 48).
+    *upload, end = only.stdout.splitlines()
+    assert all(line.startswith("[upload] ") for line in upload), upload
+    assert end.startswith("[runbook] done "), end
 
     # How each step ended is a line the run showed too: a step's log that ends
     # on its last command (`kill -9 ...`) does not say what came of it.
@@ -385,7 +388,7 @@ def test_log_shows_every_line_with_its_step(upgraded: Rehearsed, tmp_path: Path)
              if r["event"] == "step-end" and r.get("detail")]
     assert ended and all(line in result.stdout.splitlines() for line in ended)
     stop = runbook("log", str(upgraded.journal), "--step", "stop-service", state=tmp_path)
-    assert stop.stdout.splitlines()[-1] == (
+    assert stop.stdout.splitlines()[-2] == (
         "[stop-service] done: no java process of the old install remains")
 
 
@@ -1196,6 +1199,23 @@ def test_log_marks_where_a_run_was_cut_off_and_resumed(tmp_path: Path) -> None:
     # Read by the run that continues it: the last run was cut off, not going.
     assert log_lines(path, continued=True)[-1][1].startswith(
         f"cut off here, after {local_time(later)}")
+
+
+def test_one_steps_log_ends_with_how_the_last_run_ended_too(tmp_path: Path) -> None:
+    """`runbook log J --step preflight` dropped the last run's end line, which
+    the README says --step keeps, and kept the earlier runs' ends (operator
+    trial, stop 48)."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host="red5admin@127.0.0.1:2222",
+                  rehearsal=False, steps=["preflight"], resumed=False)
+    journal.write("step-start", step="preflight")
+    journal.write("step-end", step="preflight", state="done", detail="looked", elapsed_s=1.0)
+    journal.write("run-end", outcome="done", exit_code=0)
+    journal.close()
+    whole, one = log_lines(path), log_lines(path, step="preflight")
+    assert whole[-1][0] == "runbook" and whole[-1][1].startswith("done "), whole
+    assert one[-1] == whole[-1], one
 
 
 def test_a_damaged_time_in_a_journal_is_shown_as_recorded(tmp_path: Path) -> None:
