@@ -58,6 +58,10 @@ def test_plan_json_is_machine_readable() -> None:
     assert cards["start-service"]["typed_confirmation"]
     assert not cards["upload"]["typed_confirmation"]
     assert cards["upload"]["skippable"] and not cards["start-service"]["skippable"]
+    # One word for one thing: every cutover step is destructive, as the README,
+    # the listing, headless and the TUI say (operator trial, stop 48: false here).
+    assert all(s["destructive"] == s["typed_confirmation"] for s in plan["steps"])
+    assert cards["start-service"]["destructive"] and not cards["upload"]["destructive"]
 
 
 def test_plan_says_when_a_command_runs_only_in_some_cases() -> None:

@@ -35,7 +35,8 @@ async def print_plan(args: argparse.Namespace) -> int:
     plans = shown.preview()
     listing: list[dict[str, Any]] = [{
         "id": card.id, "title": card.title, "phase": card.phase.value,
-        "destructive": card.destructive,
+        # As the listing, headless and the TUI mark it: every cutover step too.
+        "destructive": card.needs_typed_confirmation,
         "typed_confirmation": card.needs_typed_confirmation,
         "skippable": card.skippable, "summary": card.summary, "caution": card.caution,
         "actions": [{"kind": type(a).__name__.lower(), "text": a.render(),
