@@ -218,7 +218,16 @@ class HostState:
         if not self._cutover_file.exists():
             return None
         data = _read(self._cutover_file)
-        return Cutover(str(data.get("began", "")), str(data.get("journal", "")))
+        began, journal = data.get("began"), str(data.get("journal", ""))
+        try:
+            datetime.fromisoformat(began)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            # Every run reckons the downtime from it (code review: a traceback).
+            raise HostStateError(
+                f"{self._cutover_file}: its start of the cutover under way, {began!r}, is not "
+                "a time; write back when it began (as the `began` of the cutover-start record "
+                f"in {journal or 'its journal'})") from None
+        return Cutover(str(began), journal)
 
     def begin_cutover(self, journal: Path) -> Cutover:
         """Record the first cutover action; a cutover already under way keeps

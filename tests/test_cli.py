@@ -1243,3 +1243,22 @@ async def test_runbook_rollbacks_screen_says_that_the_host_cannot_be_locked(
     said = capsys.readouterr().err
     assert len(shown) == 1 and any("cannot be locked" in note for note in shown[0]), shown
     assert "cannot be locked" not in said, said
+
+
+@pytest.mark.parametrize("command", ["run", "rollback"])
+def test_a_cutover_record_whose_start_cannot_be_read_is_one_line(
+        tmp_path: Path, command: str) -> None:
+    """The host's record of a cutover under way, with a start time that is not
+    a time (a hand edit, a damaged disk): a traceback as the run was set up,
+    though the journal's own cutover-start had three fixes for the same
+    (code review, stop 48). One line naming the file and what to write."""
+    journal = tmp_path / "cutover.jsonl"
+    _cutover_under_way(_example_host(tmp_path / "state"), journal)
+    record = next((tmp_path / "state").glob("runbook/hosts/*/cutover.json"))
+    record.write_text(json.dumps({"began": "yesterday", "journal": str(journal)}))
+    result = runbook(command, str(EXAMPLE), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "not-a-real-token",
+                          "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert str(record) in result.stderr and "'yesterday'" in result.stderr, result.stderr
