@@ -18,6 +18,7 @@ import contextlib
 import json
 import math
 import os
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -458,12 +459,16 @@ _LOOKS_HOLD_S = 0.2
 
 
 def in_use(path: Path) -> bool:
-    """Whether another runbook holds `path` to write (its lock, see Journal)."""
+    """Whether another runbook holds `path` to write (its lock, see Journal).
+    A pipe or a device is no journal: opened to look, a pipe would wait for a
+    writer (code review: `runbook run` hung on one among the journals)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return False
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
         # Shared: a look needs no more, and NFS gives a file opened only to
         # read no lock for writing (EBADF). Another look is no writer.
         return not lock_within(fd, _LOOKS_HOLD_S, shared=True)
@@ -581,7 +586,7 @@ def unfinished(folder: Path, *, config: str | None = None,
 
     if not folder.is_dir():
         return None
-    for path in sorted(folder.glob("*.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True):
+    for path in journals_in(folder):
         try:
             history = replay(path)
         except JournalError as exc:
@@ -600,6 +605,29 @@ def unfinished(folder: Path, *, config: str | None = None,
         if history.outcome not in ("done", "rolled-back"):
             return history
     return None
+
+
+def journals_in(folder: Path) -> list[Path]:
+    """The journals in `folder`, newest first: its regular `*.jsonl` files. A
+    pipe or a device named so is none, and one removed as it is listed
+    (another runbook dropping the journal it claimed) is left out."""
+    found: list[tuple[float, Path]] = []
+    for path in folder.glob("*.jsonl"):
+        try:
+            status = path.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(status.st_mode):
+            found.append((status.st_mtime, path))
+    return [path for _, path in sorted(found, reverse=True)]
+
+
+def _mtime(path: Path) -> float:
+    """When `path` was last written; never, for one gone since it was listed."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return math.inf
 
 
 def _another_run(found_config: str | None, found_host: str | None, *, config: str | None,
@@ -622,7 +650,7 @@ def running_beside(folder: Path, *, config: str | None = None,
     too (safety review: only a note said so)."""
     if not folder.is_dir():
         return None
-    for path in folder.glob("*.jsonl"):
+    for path in journals_in(folder):
         if not in_use(path):
             continue
         start = first_record(path)
@@ -752,9 +780,8 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
                 and not faulted
                 and same_path(scenario, their_scenario, theirs_rehearsed=rehearsed))
 
-    journals = sorted((p for p in folder.glob("*.jsonl") if p != besides
-                       and (before is None or p.stat().st_mtime < before)),
-                      key=lambda p: p.stat().st_mtime, reverse=True)
+    journals = [p for p in journals_in(folder) if p != besides
+                and (before is None or _mtime(p) < before)]
     read_whole = 0
     for path in journals:
         if read_whole >= look_at:

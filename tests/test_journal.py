@@ -634,3 +634,30 @@ def test_a_look_sees_the_writer_where_read_only_files_get_no_write_lock(
     finally:
         journal.close()
     assert not in_use(path)
+
+
+def test_a_pipe_named_as_a_journal_is_passed_over_not_waited_on(tmp_path: Path) -> None:
+    """A FIFO `*.jsonl` among the journals: `runbook run`'s look for a run
+    beside it opened it to read its lock and waited for a writer forever
+    (code review, stop 48). The looks pass it over; a real journal beside it
+    is still found. (In a child process: a hang must not hang the suite.)"""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    os.mkfifo(folder / "0-a-pipe.jsonl")
+    journal = Journal(folder / "sm1-run.jsonl")
+    journal.write("run-start", config="sm.toml", host="ubuntu@sm1:22", rehearsal=False,
+                  steps=[], resumed=False)
+    journal.close()
+    look = ("import sys; from pathlib import Path; "
+            "from runbook.journal import in_use, running_beside, unfinished; "
+            f"folder = Path({str(folder)!r}); "
+            "print(running_beside(folder, host='ubuntu@sm1:22'), "
+            "unfinished(folder, host='ubuntu@sm1:22').path.name, "
+            "in_use(folder / '0-a-pipe.jsonl'))")
+    done = subprocess.run([sys.executable, "-c", look], capture_output=True, text=True,
+                          timeout=30)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["None", "sm1-run.jsonl", "False"], done.stdout
