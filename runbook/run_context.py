@@ -46,22 +46,41 @@ def redact_action(action: Action, redactor: Redactor) -> Action:
     return masked
 
 
+# How long a line may wait in the buffer for others to join it.
+_BATCH_S = 0.5
+
+
 class _OutputBuffer:
     """Output reaches the front end line by line but the journal in batches:
-    an fsync per line would make a chatty command crawl."""
+    an fsync per line would make a chatty command crawl. A batch is written
+    within _BATCH_S of its first line, whether more come or not: the line
+    before minutes of silence is often the one that says why (code review:
+    a kill -9 lost it)."""
 
     def __init__(self, journal: Journal, step_id: str) -> None:
         self.journal = journal
         self.step_id = step_id
         self.lines: list[tuple[str, str]] = []
         self.last_flush = time.monotonic()
+        self._later: asyncio.TimerHandle | None = None
 
     def add(self, stream: str, line: str) -> None:
         self.lines.append((stream, line))
-        if len(self.lines) >= 500 or time.monotonic() - self.last_flush > 0.5:
+        if len(self.lines) >= 500 or time.monotonic() - self.last_flush > _BATCH_S:
+            self.flush()
+        elif self._later is None:
+            self._later = asyncio.get_running_loop().call_later(_BATCH_S, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._later = None
+        # A journal that fails says so at the run's next record, not here.
+        with contextlib.suppress(JournalWriteError):
             self.flush()
 
     def flush(self) -> None:
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         if self.lines:
             self.journal.write(Record.OUTPUT, step=self.step_id,
                                lines=[[stream, line] for stream, line in self.lines])
@@ -211,6 +230,12 @@ class RunContext(Generic[F]):
         except RemoteError as exc:
             buffer.flush()
             self._end(n, "failed", error=redact(str(exc)))
+            raise
+        except Exception:
+            # Whatever else ends it: what it printed is kept, and no batch is
+            # left to be written after the step's later records.
+            with contextlib.suppress(JournalWriteError):
+                buffer.flush()
             raise
         buffer.flush()
         self._end(n, "ok" if result.ok else "failed", exit=result.exit_status)

@@ -661,3 +661,27 @@ def test_a_pipe_named_as_a_journal_is_passed_over_not_waited_on(tmp_path: Path) 
                           timeout=30)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["None", "sm1-run.jsonl", "False"], done.stdout
+
+
+async def test_a_commands_last_line_before_it_goes_quiet_reaches_the_journal(
+        tmp_path: Path) -> None:
+    """Output is journalled in batches, and a batch was written only as the
+    next line came: a line printed before minutes of silence (a schema import,
+    a start that hangs), often the one that says why, was lost to a kill -9
+    (code review, stop 48). It is written within a moment all the same."""
+    import asyncio
+
+    from runbook.run_context import _OutputBuffer
+
+    journal = Journal(tmp_path / "run.jsonl")
+    try:
+        buffer = _OutputBuffer(journal, "schema")
+        buffer.add("out", "first")
+        buffer.add("out", "importing cluster.sql into the new database")
+        await asyncio.sleep(1.5)  # the command goes quiet; nothing more comes
+        written = [record for record in read(tmp_path / "run.jsonl")
+                   if record["event"] == "output"]
+    finally:
+        journal.close()
+    assert [line for record in written for _, line in record["lines"]] == [
+        "first", "importing cluster.sql into the new database"], written
