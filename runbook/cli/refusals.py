@@ -140,6 +140,18 @@ def holding_the_host(state: HostState, say: Callable[[str], None] | None = None
         yield
 
 
+@contextmanager
+def said_if_refused(notes: list[str]) -> Iterator[None]:
+    """The notes gathered for the TUI's screen, printed if what follows is
+    refused before the screen opens: no screen will say them then."""
+    try:
+        yield
+    except BaseException:
+        for note in notes:
+            print(note)
+        raise
+
+
 def refuse_a_second_cutover(state: HostState, continuing: Path | None,
                             resume_command: Callable[[str], str],
                             way_back: Callable[[str], str | None]) -> None:

@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook.cli import lifecycle
-from runbook.cli.refusals import holding_the_host, refuse_a_config_this_machine_cannot_use
+from runbook.cli.refusals import (
+    holding_the_host,
+    refuse_a_config_this_machine_cannot_use,
+    said_if_refused,
+)
 from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
 from runbook.cli.wiring import session
 
@@ -37,14 +41,10 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
     # opened, they were seen only once the way back had ended (second review).
     notes: list[str] = []
     with holding_the_host(host, None if is_headless(args) else notes.append):
-        try:
+        with said_if_refused(notes):
             journal, earlier = _the_cutover_under_way(args, settings, host)
             refuse_the_screen_without_a_terminal(args)
             token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
-        except BaseException:
-            for note in notes:  # no screen will say them now
-                print(note)
-            raise
         return await _go_back(args, stopper, settings, journal, earlier, token=token,
                               state_dir=state_dir, notes=tuple(notes))
 

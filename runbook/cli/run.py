@@ -16,6 +16,7 @@ from runbook.cli.refusals import (
     refuse_a_run_beside,
     refuse_decisions_the_run_cannot_use,
     refuse_sets_the_template_refuses,
+    said_if_refused,
 )
 from runbook.cli.terminal import is_headless, refuse_the_screen_without_a_terminal
 
@@ -47,7 +48,7 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
     from runbook import config as config_mod
     from runbook.statedir import default_dir
 
-    try:
+    with said_if_refused(notes):
         if args.journal is not None and not args.resume:
             refuse_a_journal_in_use(args.journal)
         folder = args.journal.parent if args.journal is not None else default_dir()
@@ -61,10 +62,6 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
                                          state_dir=default_dir(), offer_resume=True,
                                          stopper=stopper, host_label=settings.host.login,
                                          say=say)
-    except BaseException:
-        for note in notes:  # no screen will say them now
-            print(note)
-        raise
     try:
         outcome = await lifecycle.go(args, *prepared, notes=tuple(notes))
     finally:
