@@ -596,14 +596,35 @@ class StartService(Red5Step):
             return None
 
     def _refused(self, ctx: Ctx) -> str:
-        """What a 401 from the server this step started means, and what mends
-        it: the token is the one the live stream manager took at preflight,
-        so it is the install's file that differs (a restart reads it)."""
+        """What a 401 from the server this step started means: the token
+        runbook was given is not the install's. Which of the two is wrong it
+        cannot tell (a resumed run's preflight, mid-cutover, could not prove
+        its token, nor has a way back one): both mends are said (second
+        review: a wrong token in a resumed run's shell was blamed on the
+        file, and the healthy server restarted)."""
         back = "; or roll back to the old stream manager" if self.side == "new" else ""
-        return (f"the {self.side} stream manager refuses the API token (HTTP 401) that the "
-                f"live one took: its rest.administratorToken, in {live_dir(ctx)}/"
-                f"{red5.PROPERTIES}, is another. Once it is the same, try the step again, "
-                f"which restarts the service so that it reads the file{back}")
+        return (f"the {self.side} stream manager refuses the API token runbook was given (HTTP "
+                f"401): it is not the rest.administratorToken in {live_dir(ctx)}/"
+                f"{red5.PROPERTIES}. If the token is wrong, quit and start runbook again with "
+                "the right one (it is read once, at the start; --resume goes on from here). "
+                "If the file's is (it should be the live one's), set it and try the step "
+                f"again, which restarts the service so that it reads it{back}")
+
+    async def _written_since_it_started(self, ctx: Ctx, pids: list[int]) -> bool:
+        """Whether the install's red5-web.properties was written since the
+        oldest of its server's processes `pids` started: a token set there
+        since is not read until a restart. False when that cannot be told."""
+        if not pids:
+            return False
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        written = privileged_script(f"stat -L -c %Y -- {quote(path)}", ctx.settings.host.sudo)
+        found = await ctx.probe(f"date +%s; {written}; ps -o etimes= -p "
+                                f"{','.join(map(str, pids))}")
+        numbers = [int(word) for word in found.stdout.split() if word.isdigit()]
+        if len(numbers) < 3:
+            return False
+        now, changed, oldest = numbers[0], numbers[1], max(numbers[2:])
+        return changed >= now - oldest  # the same second: it may not have been read
 
     async def _answering_unless_refused(self, ctx: Ctx, errors: list[SMApiError]) -> Any:
         """The API if it answers, before a restart: a refusal of the token is
@@ -649,9 +670,12 @@ class StartService(Red5Step):
         try:
             api = await self._answering(ctx, [])
         except _TokenRefused:
-            # It read its token as it started: only a restart reads it again.
+            if not await self._written_since_it_started(ctx, ours):
+                raise  # a restart would read the same file: the step fails, saying why
+            # It read its token as it started: only a restart reads the new one.
             ctx.facts.restart_service = ctx.facts.token_refused = True
-            return Check(False, "the service runs and refuses the API token")
+            return Check(False, "the service refuses the API token, and its "
+                         f"{red5.PROPERTIES.rsplit('/', 1)[-1]} was written since it started")
         if api:
             proof = await self._proof(ctx, api)
             if proof.done:

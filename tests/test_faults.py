@@ -407,6 +407,34 @@ async def test_a_token_put_right_after_start_service_failed_is_read_by_a_restart
     assert commands == ["start red5pro", "restart red5pro"], commands
 
 
+async def test_a_resumed_run_with_a_wrong_token_does_not_restart_the_new_release(
+        tmp_path: Path) -> None:
+    """Second review (stop 48): resumed mid-cutover with a wrong token in the
+    shell, start-service took the 401 for a file the server had not read,
+    planned a restart of the new release that served, and told the operator
+    to change the install's rest.administratorToken. The file is as it was
+    when the server started, so no restart would change anything: the step
+    fails at its check, saying a wrong token means starting again."""
+    from runbook.cli import wiring
+    from runbook.journal import replay
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED, first.text()[-2000:]
+        serving = host.service_pid()
+        resumed = wiring.session(rehearsal_settings(host), token="a-wrong-token-in-my-shell",
+                                 journal_path=journal, state_dir=host.sandbox / ".operator",
+                                 isolated=True, resume=replay(journal))
+        front = ScriptedFrontEnd()
+        outcome = await resumed.run(front)
+        assert host.service_pid() == serving, "the new release was restarted"
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "start-service")
+    assert "start runbook again with the right one" in said, said
+    assert "start-service" not in front.plans, "a restart was planned"
+
+
 class _WaitsForTheAPI(Operator):
     """Asked to run start-service again, waits until the service it left
     running answers before saying yes: an operator reading the plan while
