@@ -197,6 +197,9 @@ class Executor(Generic[F]):
         # The way back was taken, in this run or the one it resumes: from then
         # on only the way back's end ends the cutover.
         self.going_back = False
+        # Whether the skipped prepare steps were looked at again before the
+        # cutover (once a run: a retry of its first step does not repeat it).
+        self._skips_looked_at = False
         if resume is not None and resume.cutover_started:
             self.cutover_began = datetime.fromisoformat(resume.cutover_started).timestamp()
         under_way = host_state.cutover()
@@ -594,12 +597,14 @@ class Executor(Generic[F]):
         return [s.id for s in self.steps
                 if s.phase is Phase.PREPARE and not self.reports[s.id].state.finished]
 
-    async def _say_what_skipped_steps_left(self, step: Step[F]) -> None:
-        """Before the cutover begins, each prepare step skipped is looked at
-        again, and what its check does not find in place is said at `step`'s
-        question: the operator's word stands, but on what the host shows
-        (operator trial: properties skipped as done by hand, though it was
-        not, and start-service waited out two limits in the downtime)."""
+    async def _say_what_skipped_steps_left(self) -> None:
+        """Before the cutover begins (once a run), each prepare step skipped is
+        looked at again, and what its check does not find in place is a
+        warning of that step, which the cutover steps' questions repeat: the
+        operator's word stands, but on what the host shows (operator trial:
+        properties skipped as done by hand, though it was not, and
+        start-service waited out two limits in the downtime)."""
+        self._skips_looked_at = True
         for skipped in self.steps:
             if skipped.phase is not Phase.PREPARE or \
                     self.reports[skipped.id].state is not StepState.SKIPPED:
@@ -608,13 +613,13 @@ class Executor(Generic[F]):
                 found = await self._look(skipped, RunContext(self, skipped))
             except JournalWriteError:
                 raise
-            except Exception as exc:  # what it could not look at is said too
-                found = Check(False, f"its check could not look ({self._failure(skipped, exc)})")
+            except Exception as exc:  # what its check says is said, whatever it is
+                found = Check(False, f"its check says: {self._failure(skipped, exc)}")
             if not found.done:
-                self.info(step, f"{skipped.id} was skipped, and its check does not find its "
-                          f"outcome in place: {found.detail or 'not done'}. The cutover goes "
-                          f"ahead on your word; q stops here, and a resumed run offers "
-                          f"{skipped.id} again")
+                self.info(skipped, f"warning: {skipped.id} was skipped, and its check does "
+                          f"not find its outcome in place: {found.detail or 'not done'}. The "
+                          "cutover goes ahead on your word; to run it first, stop at the "
+                          f"cutover's question (a resumed run offers {skipped.id} again)")
 
     def _earlier(self, step: Step[F]) -> StepHistory | None:
         return self.resume.steps.get(step.id) if self.resume is not None else None
@@ -674,8 +679,8 @@ class Executor(Generic[F]):
                           "cutover cannot begin: these prepare steps are not done or skipped "
                           f"with a reason: {', '.join(unfinished)}")
                 return Outcome.FAILED
-            if self.cutover_began is None:
-                await self._say_what_skipped_steps_left(step)
+            if self.cutover_began is None and not self._skips_looked_at:
+                await self._say_what_skipped_steps_left()
         ctx = RunContext(self, step)
         # What an earlier attempt left running on the host: a resumed run's, in
         # the journal; this run's, from the attempt left in doubt (review: once
