@@ -237,6 +237,8 @@ def status_command(job: str) -> str:
             # Emptied or removed between the two looks: the job has ended.
             f'{_TRUSTED}read -r sid started most < "$f" 2>/dev/null; '
             f'[ -n "$sid" ] || {{ echo {_ENDED}; exit 0; }}; '
+            # Half a record (read as it was written): no time to wait by.
+            f'[ -n "$most" ] || {{ echo "{_STATUS} torn"; exit 0; }}; '
             f'echo "{_STATUS} $sid $started $most $(date +%s)"; '
             f'{living}; if [ -n "$p" ]; then echo "$p"; else rm -f "$f"; fi')
 

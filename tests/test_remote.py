@@ -927,3 +927,25 @@ async def test_a_stdout_mark_without_its_status_is_no_exit_status() -> None:
     whole = await SharedShell._read(Lines("MARK 3\n"), "out", [], "MARK", None)  # type: ignore[arg-type]
     stderr = await SharedShell._read(Lines("MARK\n"), "err", [], "MARK", None)  # type: ignore[arg-type]
     assert (torn, whole, stderr, into) == (None, 3, 0, ["out\n"])
+
+
+def test_a_job_record_read_half_written_is_no_status(tmp_path: Path) -> None:
+    """A record read as it was being written, without its time limit: its
+    fields shifted, the host's clock was read as the limit and a PID as the
+    time, and the job read as ended though it ran (second review, stop 48).
+    Half a record says neither running nor ended."""
+    from runbook import jobs
+
+    folder = tmp_path / ".runbook" / "jobs"
+    folder.mkdir(parents=True)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    living, reaper = _in_own_session("/bin/sleep", "60")
+    try:
+        (folder / "j").write_text(f"{living.pid} {int(time.time())}\n")  # no limit yet
+        done = subprocess.run(["sh", "-c", jobs.status_command("j")], env=env,
+                              capture_output=True, text=True, timeout=30)
+        with pytest.raises(jobs.StatusUnreadable):
+            jobs.parse_status(done.stdout)
+    finally:
+        living.kill()
+        reaper.join(5)
