@@ -120,6 +120,9 @@ class RunEnded:
     exit_code: int
     # Set when the journal could not be written: why the run stopped.
     journal_failure: str | None = None
+    # After a way back: what it leaves to see to before the next attempt
+    # (runbook.standing.before_another_attempt), as the exit lines say it.
+    before_another_attempt: str = ""
 
 
 Event = (RunStarted | Connected | Reconnecting | JournalNote | StepChanged | Output | Progress

@@ -473,8 +473,24 @@ class Executor(Generic[F]):
         # (Operator trial: a run a SIGTERM stopped was journalled, and reported,
         # as exit 3, where the shell saw 143.)
         exit_code = outcome.exit_code if self.ended_by is None else self.ended_by
-        self._tell(RunEnded(outcome.value, exit_code), Record.RUN_END,
-                   outcome=outcome.value, exit_code=exit_code)
+        self._tell(RunEnded(outcome.value, exit_code,
+                            before_another_attempt=self._before_another_attempt(outcome)),
+                   Record.RUN_END, outcome=outcome.value, exit_code=exit_code)
+
+    def _before_another_attempt(self, outcome: Outcome) -> str:
+        """What a way back leaves to see to before the next attempt, from the
+        journal as the exit lines read it: every run of it, for a way back
+        that went on from an earlier run's recreate."""
+        from runbook.journal import JournalError, replay
+        from runbook.standing import before_another_attempt
+
+        if outcome is not Outcome.ROLLED_BACK:
+            return ""
+        try:
+            left = replay(self.journal.path).left_by_the_way_back()
+        except (JournalError, OSError):
+            return ""  # the exit lines and the report say what they can read
+        return before_another_attempt(outcome.value, left)
 
     async def _settle_the_upgrade(self, step: Step[F]) -> None:
         """What the upgrade's steps left running on the host (a drop does not

@@ -76,6 +76,8 @@ class RunState:
     # The unfinished earlier run, shown while the operator decides about it.
     previous: Replay | None = None
     outcome: Outcome | None = None
+    # After a way back: what to see to before another attempt (RunEnded).
+    before_another_attempt: str = ""
     run_error: str | None = None
     stop_requested: bool = False
     # The step the operator stopped (x), until it ends: its command is being
@@ -159,10 +161,11 @@ class RunState:
                 # and its clock goes on.
                 if complete:
                     self.downtime_s = downtime
-            case RunEnded(outcome=outcome):
+            case RunEnded(outcome=outcome, before_another_attempt=after):
                 self.run_ended = now
                 self.connection = "closed"
                 self.outcome = Outcome(outcome)
+                self.before_another_attempt = after
 
     def _step_changed(self, report: StepReport, now: float) -> None:
         self.reports[report.id] = report

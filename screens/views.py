@@ -275,8 +275,15 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
             if trouble:
                 failed = f" Select step {trouble[0].number} to read why it " \
                          f"{_how_it_ended(state, trouble[0].id)}."
+            # What the exit lines say once the app closes, said here too
+            # (operator trial: only the exit lines named the database to drop):
+            # what to do alone, the words after each one's reason (Step.leaves),
+            # so the hint keeps to its lines.
+            todo = "; ".join(left.rsplit(": ", 1)[-1]
+                             for left in state.before_another_attempt.split("; ") if left)
+            after = f" Before another attempt, {todo}." if todo else ""
             return Content.styled(f"The way back is done: the old stream manager serves "
-                                  f"again.{failed}{report} q quits.", "$warning")
+                                  f"again.{after}{failed}{report} q quits.", "$warning")
         if trouble and state.service_down:
             # The worst moment of the night: both ways on, in one line; brief,
             # without where the result is (re-trial: cut at 100 columns).

@@ -1085,6 +1085,22 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         start = json.loads((tmp_path / "first.jsonl").read_text().splitlines()[0])
         db_host, db_port = host.new_db
         assert f"cluster database on {db_host}:{db_port}" in start["leaves"]["recreate"], start
+        # The TUI's screen says it as the way back ends, not only the exit
+        # lines after it closes (operator trial, stop 47).
+        from runbook.events import RunEnded
+        from runbook.step import cards
+        from screens.run_state import RunState
+        from screens.views import hint
+        from steps import procedure
+
+        seen = RunState(cards=cards(procedure()), target="red5admin@127.0.0.1")  # type: ignore[arg-type]
+        for event in first.events:
+            seen.apply(event, 0.0)
+        ended = [event for event in first.events if isinstance(event, RunEnded)]
+        assert "cluster database" in ended[-1].before_another_attempt, ended
+        said = str(hint(seen, selected=None, journal=tmp_path / "first.jsonl"))
+        assert f"Before another attempt, drop the cluster database on {db_host}:{db_port} " \
+            "first." in said, said
         again = ScriptedFrontEnd(recoveries={"schema": []})
         outcome = await session(host, tmp_path / "again.jsonl").run(again)
         assert outcome is not Outcome.DONE, again.text()[-3000:]
