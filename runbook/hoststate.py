@@ -217,7 +217,17 @@ class HostState:
         """The cutover under way on this host, if one began and has not ended."""
         if not self._cutover_file.exists():
             return None
-        data = _read(self._cutover_file)
+        try:
+            data = _read(self._cutover_file)
+        except HostStateError as exc:
+            # Not "move it aside": it is what keeps a new run off a stream
+            # manager that is down (re-trial: moved, a new run began there).
+            said = str(exc).split("; ", 1)[0]
+            raise HostStateError(
+                f"{said}; it records a cutover under way on this host: mend it (JSON with "
+                "`began`, the time of the journal's cutover-start, and `journal`, that "
+                "journal's path) rather than remove it, which would let a new run begin over "
+                "a stream manager that is down") from None
         began, journal = data.get("began"), str(data.get("journal", ""))
         try:
             datetime.fromisoformat(began)  # type: ignore[arg-type]

@@ -1262,3 +1262,21 @@ def test_a_cutover_record_whose_start_cannot_be_read_is_one_line(
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1, result.stderr
     assert str(record) in result.stderr and "'yesterday'" in result.stderr, result.stderr
+
+
+def test_a_cutover_record_that_cannot_be_read_is_not_to_be_moved_aside(tmp_path: Path) -> None:
+    """Re-trial (stop 48): a damaged record of the cutover under way said
+    "move it aside if it is damaged"; done, a new run began over the stream
+    manager that was down, and its exit line named that run to go on with.
+    It says what the record guards, and to mend it."""
+    journal = tmp_path / "cutover.jsonl"
+    _cutover_under_way(_example_host(tmp_path / "state"), journal)
+    record = next((tmp_path / "state").glob("runbook/hosts/*/cutover.json"))
+    record.write_text('{"began": "2026-12-05T14:53')  # cut off as it was written
+    result = runbook("run", str(EXAMPLE), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "not-a-real-token",
+                          "XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert result.stderr.count("\n") == 1 and str(record) in result.stderr, result.stderr
+    assert "move it aside" not in result.stderr and "cutover under way" in result.stderr, \
+        result.stderr
