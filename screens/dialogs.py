@@ -547,14 +547,16 @@ class RecoverDialog(Dialog[str | None]):
 class RollBackDialog(Dialog[bool]):
     """The way back to the old stream manager, instead of the step the runbook
     waits on (nothing failed: `r` on the main screen) or instead of trying a
-    failed one again (`r` in its question). Asked once, escape (and enter, on
-    Back) keeping the step; y takes the way back. Not r, the key that opened
+    failed one again (`r` in its question). Asked once, escape and n (and
+    enter, on Back) keeping the step; y takes the way back. Not r, the key that opened
     it: a double tap chose the way back unasked, and a run that has chosen it
     does not return to the upgrade (operator trial)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "choose(True)", "Roll back", id="rollback-now"),
         Binding("escape", "choose(False)", "Back", id="rollback-back"),
+        # n, as headless's y/n and the quit dialog's Stay (re-trial).
+        Binding("n", "choose(False)", "Back", show=False, id="rollback-back-n"),
     ]
 
     def __init__(self, step: StepCard, way_back: list[StepCard], *,

@@ -868,6 +868,13 @@ async def test_r_while_a_cutover_step_waits_offers_the_way_back_in_the_app(
             await pilot.press("escape")
             await until(lambda: app.screen is app.main, what="the dialog to close")
             assert app.asking is not None and app.asking.report.id == "stop-service"
+            # n keeps the step too, as headless's y/n and the quit dialog's
+            # Stay do (re-trial, stop 48: only escape did).
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, RollBackDialog), what="the dialog")
+            await pilot.press("n")
+            await until(lambda: app.screen is app.main, what="the dialog to close on n")
+            assert app.asking is not None and app.asking.report.id == "stop-service"
             await pilot.press("r")
             await until(lambda: isinstance(app.screen, RollBackDialog), what="the dialog")
             await pilot.press("y")
