@@ -268,7 +268,7 @@ class HeadlessFrontEnd:
                 if taken:
                     return Decision(Answer.ROLLBACK)
                 continue
-            if self._refused(self._not_an_answer(card, answer), answer):
+            if self._refused(self._not_an_answer(card, answer, back=back), answer):
                 return Decision(Answer.STOP)
 
     async def _way_back_taken(self) -> bool | None:
@@ -315,11 +315,13 @@ class HeadlessFrontEnd:
                         "gives runbook a terminal, where a refused answer is asked again)")
         return self.piped
 
-    def _not_an_answer(self, card: StepCard, answer: str) -> str:
+    def _not_an_answer(self, card: StepCard, answer: str, *, back: bool) -> str:
         if answer.lower() == "s":
             return f"  {card.id} cannot be skipped: {card.not_skippable_because}; run it, or stop"
         if not card.needs_typed_confirmation:
-            return "  answer y, s or q" if card.skippable else "  answer y or q"
+            # Every answer the question offered (re-trial: r was left out).
+            offered = ["y", *(["s"] if card.skippable else []), *(["r"] if back else [])]
+            return f"  answer {', '.join(offered)} or q"
         if answer.lower() == "y":
             return f"  y is not enough here: this step is destructive; type {card.id} to run it"
         return f"  that is not {card.id}; type it exactly to run this step"

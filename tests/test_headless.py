@@ -198,6 +198,15 @@ def test_an_ordinary_step_still_takes_y() -> None:
     assert "[y] run" in shown.getvalue()
 
 
+def test_a_refused_answer_names_every_answer_offered() -> None:
+    """Re-trial (stop 48): at a question offering [y] run [s] skip [r] roll
+    back [q] stop, `yes` was refused with "answer y, s or q"."""
+    headless, shown = front("yes\nq\n", UPLOAD)
+    headless.tell(CutoverStarted("delete-nodegroups", time.time()))
+    assert confirm(headless, "upload") == Decision(Answer.STOP)
+    assert "answer y, s, r or q" in shown.getvalue(), shown.getvalue()
+
+
 def test_yes_answers_for_the_operator_and_says_so() -> None:
     headless, shown = front("", CUTOVER, assume_yes=True)
     assert confirm(headless, "delete-nodegroups") == Decision(Answer.RUN)
