@@ -108,6 +108,9 @@ class Settings:
     # --yes answers every step: nobody reads a plan or types an id, so the
     # run's times are no estimate for a run at the keys (set by the CLI).
     unattended: bool = False
+    # --headless: journalled, so a report names the commands that go on as
+    # the run's exit lines do (set by the CLI).
+    headless: bool = False
 
     @property
     def pace(self) -> float | None:

@@ -312,6 +312,8 @@ class Executor(Generic[F]):
             {"pace": pace} if self.settings.rehearsal and pace is not None else {})
         if self.settings.unattended:  # only said when so: older journals never are
             timed_as["unattended"] = True
+        if self.settings.headless:
+            timed_as["headless"] = True
         if self.settings.rehearsal and self.settings.rehearsal_scenario is not None:
             timed_as["scenario"] = self.settings.rehearsal_scenario
         if self.settings.rehearsal_faults:

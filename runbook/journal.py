@@ -379,6 +379,9 @@ class Replay:
     # Whether --yes answered every step (journal_unattended): None when a
     # resume changed it.
     unattended: bool | None = False
+    # Whether its last run was --headless: the commands that go on from it
+    # are named so, as its exit lines name them.
+    headless: bool = False
     # A rehearsal's upgrade path (journal_scenario), and whether any of its
     # runs rehearsed a fault: either makes its cutover no estimate for another.
     scenario: str | None = None
@@ -499,6 +502,7 @@ def replay(path: Path) -> Replay:
             # the upgrade's are still the run's (operator trial: its exit
             # line counted every step held, the way back's too).
             result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
+            result.headless = record.get("headless") is True
             leaves = record.get("leaves")
             if isinstance(leaves, dict):
                 result.leaves.update({str(k): str(v) for k, v in leaves.items()})

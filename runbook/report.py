@@ -720,14 +720,14 @@ def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
     note = ""
     sandbox = _sandbox_of(path) if report.rehearsal else None
     if sandbox is not None:
-        resume = rehearse_command(sandbox, path)
+        resume = rehearse_command(sandbox, path, headless=history.headless)
         ordered = [step for step in history.step_ids if step in cutover]
         back = rehearsed_way_back(history, resume, ordered, history.way_back)
         rollback, note = (back.command, back.note) if back is not None else (None, "")
     both = ""
     if report.config and not report.rehearsal:
-        resume = resume_command(report.config, path)
-        rollback = rollback_command(report.config, path)
+        resume = resume_command(report.config, path, headless=history.headless)
+        rollback = rollback_command(report.config, path, headless=history.headless)
         if not Path(report.config).is_absolute():
             # As the run was given it: from the folder it was started in.
             both = f"the config {report.config} as the run was given it"

@@ -232,6 +232,9 @@ def test_a_rehearsal_headless_runs_a_cutover_step_only_once_its_id_is_typed(
         ended = {r["step"]: r["state"] for r in records if r["event"] == "step-end"}
         assert ("delete-nodegroups" in ended) is ran and "backup-live" not in ended
         assert "Traceback" not in result.stderr
+        # Said in the journal, so its report names commands that go on headless,
+        # as the exit lines do (operator trial and re-trial, stop 48).
+        assert records[0]["event"] == "run-start" and records[0].get("headless") is True
 
 
 # --- colour ------------------------------------------------------------------------

@@ -1794,10 +1794,13 @@ def test_a_journal_cut_off_as_its_cutover_began_says_its_downtime_is_not_known(
     assert "not on record" in verdict and "after the cutover began" not in verdict, verdict
 
 
-def test_a_lasting_rehearsals_report_names_the_commands_that_go_on(tmp_path: Path) -> None:
+@pytest.mark.parametrize("headless", [False, True])
+def test_a_lasting_rehearsals_report_names_the_commands_that_go_on(
+        tmp_path: Path, headless: bool) -> None:
     """Operator trial: after kill -9 mid-cutover a rehearsal has no exit line,
     and its report, the only hand-over, named no command: its journal sits in
-    SANDBOX/.operator/runs/, so the sandbox to go on in is known."""
+    SANDBOX/.operator/runs/, so the sandbox to go on in is known. Headless as
+    the run was, as the exit lines say them (trial and re-trial, stop 48)."""
     sandbox = tmp_path / "sb"
     (sandbox / ".rehearsal").mkdir(parents=True)
     path = sandbox / ".operator" / "runs" / "127.0.0.1-20261205T032315Z.jsonl"
@@ -1806,7 +1809,7 @@ def test_a_lasting_rehearsals_report_names_the_commands_that_go_on(tmp_path: Pat
     cutover = ["delete-nodegroups", "backup-live", "promote-new"]
     journal.write("run-start", config="rehearsal.toml", host="red5admin@127.0.0.1:2222",
                   rehearsal=True, steps=["preflight", *cutover], cutover=cutover,
-                  resumed=False)
+                  resumed=False, **({"headless": True} if headless else {}))
     journal.write("step-end", step="preflight", state="done", detail="ok")
     journal.write("cutover-start", step="delete-nodegroups", began="2026-12-05T03:24:05+00:00")
     journal.write("step-start", step="delete-nodegroups")
@@ -1814,7 +1817,8 @@ def test_a_lasting_rehearsals_report_names_the_commands_that_go_on(tmp_path: Pat
     journal.write("step-start", step="backup-live")
     journal.close()
     going_on = dict(build(path, estimate_from=[]).going_on)
-    resume = f"runbook rehearse --sandbox {sandbox} --resume --journal {path}"
+    resume = f"runbook rehearse --sandbox {sandbox} --resume --journal {path}" + (
+        " --headless" if headless else "")
     assert going_on.get("To go on") == resume, going_on
     back = going_on.get("To go back to the old stream manager instead", "")
     assert back == f"{resume} --rollback-after delete-nodegroups", going_on

@@ -63,6 +63,8 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
     refuse_what_this_procedure_cannot_do(settings)
     if args.yes:  # the journal says so: such a run's times are no estimate for one at the keys
         settings = replace(settings, unattended=True)
+    if is_headless(args):  # the journal says so: its report's commands go on so too
+        settings = replace(settings, headless=True)
     earlier = _resume_from(args, settings, folder, say) if offer_resume else None
     refuse_decisions_the_run_cannot_use(settings, earlier)
     refuse_sets_the_template_refuses(settings, earlier)

@@ -35,6 +35,8 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
     refuse_a_config_this_machine_cannot_use(settings)
     if args.yes:  # journalled as prepare_run does for run and rehearse (review)
         settings = replace(settings, unattended=True)
+    if is_headless(args):
+        settings = replace(settings, headless=True)
     state_dir = default_dir()
     host = host_state(settings, state_dir)
     # Said on the TUI's screen, as run's notes are: printed just before it
