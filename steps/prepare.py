@@ -94,7 +94,8 @@ class Preflight(Red5Step):
             Shell("java -version 2>&1", "the Java on the PATH"),
             Shell("command -v mysql || command -v mariadb",
                   "a mysql client, for the new database"),
-            Shell(f"cat -- {quote(s.unit_file)}", "the installed red5pro.service"),
+            Shell(root(p, f"cat -- {quote(s.unit_file)}"),
+                  "the installed red5pro.service (a look: its lines are not journalled)"),
             Shell("<the unit's JAVA_HOME>/bin/java -version 2>&1",
                   "the Java the service will start: the new release's unit's, else the "
                   "installed one's"),
@@ -389,7 +390,10 @@ class Preflight(Red5Step):
             # zip: judging the installed unit instead gave wrong advice (operator
             # trial). A zip missing or unreadable is a problem of its own already.
             return []
-        installed = await ctx.sh(f"cat -- {quote(s.unit_file)}", check=False, quiet=True)
+        # A look as root, not a journalled command: a unit may keep a secret
+        # in its Environment= that no setting names to mask (second review),
+        # and root's to read alone (0600).
+        installed = await ctx.probe(root(ctx, f"cat -- {quote(s.unit_file)}"))
         inside = "" if ctx.facts.new_flat else f"{ctx.facts.new_top}/"
         shipped = red5.zip_member(s.distribution, f"{inside}red5pro.service")
         if shipped is not None:

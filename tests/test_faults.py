@@ -373,6 +373,25 @@ async def test_a_prepare_step_skipped_but_not_done_is_said_before_the_cutover(
     assert said[0] in seen.warnings_for(first), seen.warnings
 
 
+async def test_the_installed_units_contents_stay_out_of_the_journal(tmp_path: Path) -> None:
+    """Preflight read the installed red5pro.service as a journalled command, so
+    its every line went into the journal: a unit that keeps a secret in its
+    Environment= (a keystore password, say) put it there, unmasked, since no
+    setting names it (second review, stop 48). The unit is read as root, as a
+    look, and only what preflight makes of it is said."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        unit = host.sandbox / "lib/systemd/system/red5pro.service"
+        unit.write_text(unit.read_text().replace(
+            "[Service]\n", "[Service]\nEnvironment=KEYSTORE_PASS=kept-out-of-journals\n", 1))
+        front = ScriptedFrontEnd({"new-database": Decision(Answer.STOP)})
+        outcome = await rehearse(host, front, journal)
+        assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    assert front.final_state("preflight") == "done", front.text()[-3000:]
+    assert "kept-out-of-journals" not in journal.read_text()
+    assert "kept-out-of-journals" not in front.text()
+
+
 class _MistypesTheNewToken(Operator):
     """Before start-service, the new install's rest.administratorToken is not
     the live one's (a hand edit after the properties step); at the failure,
