@@ -108,6 +108,7 @@ class HeadlessFrontEnd:
         # Once a piped answer was refused, the run stops: nothing more is read.
         self._done_reading = False
         self.reports: dict[str, StepReport] = {}
+        self._stopped_at: str | None = None  # the step whose question was answered stop
         self._last_progress = 0.0
         self._progress_of: str | None = None  # the step whose progress is shown
         self._progress_since = 0.0
@@ -219,6 +220,12 @@ class HeadlessFrontEnd:
             self._heading(card)
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+        decision = await self._confirm(step, plan)
+        if decision.answer is Answer.STOP:
+            self._stopped_at = step.id
+        return decision
+
+    async def _confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         card = self.cards[step.id]
         if step.destructive_now:
             card = dataclasses.replace(card, destructive=True)
@@ -487,6 +494,11 @@ class HeadlessFrontEnd:
                 # Not "not reached" alone: the earlier run left its mark on the
                 # host (half-deleted nodegroups do not read as untouched).
                 mark = f"{_MARK[before]} in the earlier run"
+            elif report is None and step == self._stopped_at:
+                mark = "not run: stopped at its question"  # trial: "not reached"
+            elif report is None and outcome == Outcome.ROLLED_BACK and self.cards.get(step) \
+                    is not None and self.cards[step].phase is Phase.CUTOVER:
+                mark = "not run"  # as the README and the TUI's rows say it
             elif report is None:
                 mark = "not reached"
             elif report.state is StepState.RUNNING:

@@ -680,6 +680,32 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
                     "rollback-restore": "done"}, summary
 
 
+def test_the_summary_says_not_run_of_a_step_asked_or_left_by_the_way_back() -> None:
+    """Operator trial (stop 48): a step whose question was answered stop (or
+    refused, from a pipe) read "not reached", as did the cutover steps the way
+    back left, which the README and the TUI call "not run"."""
+    later = StepCard(12, "backup-live", "Rename red5pro", Phase.CUTOVER, "Moves it.",
+                     skippable=False)
+    back = StepCard(18, "rollback-restore", "Put it back", Phase.ROLLBACK, "Moves it back.")
+    headless, shown = front("q\n", UPLOAD, CUTOVER)
+    assert confirm(headless, "upload") == Decision(Answer.STOP)
+    headless.tell(RunEnded(Outcome.STOPPED.value, Outcome.STOPPED.exit_code))
+    rows = _summary_rows(shown)
+    assert rows == {"upload": "not run: stopped at its question",
+                    "delete-nodegroups": "not reached"}, rows
+    shown = io.StringIO()
+    headless = HeadlessFrontEnd([CUTOVER, later, back], out=shown, stdin=io.StringIO(""))
+    headless.tell(StepChanged(StepReport(CUTOVER.id, StepState.DONE, "ok", 1.0)))
+    headless.tell(StepChanged(StepReport("rollback-restore", StepState.DONE, "ok", 1.0)))
+    headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+    assert _summary_rows(shown)["backup-live"] == "not run", shown.getvalue()
+
+
+def _summary_rows(shown: io.StringIO) -> dict[str, str]:
+    summary = shown.getvalue().split("=== summary ===")[1].splitlines()
+    return {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
+
+
 def test_the_summary_of_a_run_cut_off_names_the_step_cut_off_and_those_never_reached() -> None:
     """Operator trial: after SIGTERM the summary still said the step that was
     running was "running", and left out the steps never reached."""
