@@ -336,7 +336,11 @@ class HeadlessFrontEnd:
     async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
         card = self.cards[step.id]
         self._progress_of = None  # a try again is a new wait
-        self._print(f"\n[{card.id}] {card.title} did not end well: {step.detail}")
+        # Said once: its [FAILED] line just above says it whole (trial: twice).
+        said = self.reports.get(step.id)
+        why = " (as said above)" if said is not None and said.detail == step.detail \
+            else f": {step.detail}"
+        self._print(f"\n[{card.id}] {card.title} did not end well{why}")
         if self.assume_yes:
             # Nobody to ask: stop where it is, as the journal and the exit say.
             self._print("  -> stop (--yes never retries or rolls back by itself)")

@@ -680,6 +680,20 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
                     "rollback-restore": "done"}, summary
 
 
+def test_a_failure_just_printed_is_not_printed_again_at_its_question() -> None:
+    """Operator trial (stop 48): every failure's message, often 500
+    characters, was printed twice: on its [FAILED] line and again on the
+    question's "did not end well" line right under it."""
+    headless, shown = front("q\n", CUTOVER)
+    said = "the API answered HTTP 500 " + "x" * 200
+    headless.tell(StepChanged(StepReport(CUTOVER.id, StepState.FAILED, said, 1.0)))
+    chosen = asyncio.run(headless.recover(StepReport(CUTOVER.id, StepState.FAILED, said),
+                                          can_roll_back=False))
+    assert chosen is Recovery.STOP
+    assert shown.getvalue().count(said) == 1, shown.getvalue()
+    assert "did not end well (as said above)" in shown.getvalue(), shown.getvalue()
+
+
 def test_the_summary_says_not_run_of_a_step_asked_or_left_by_the_way_back() -> None:
     """Operator trial (stop 48): a step whose question was answered stop (or
     refused, from a pipe) read "not reached", as did the cutover steps the way
