@@ -13,7 +13,14 @@ from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Shell
 from runbook.redact import command_line_secrets
-from runbook.shell import AS_IT_WAS, privileged, privileged_script, quote, sha256_command
+from runbook.shell import (
+    AS_IT_WAS,
+    CommandResult,
+    privileged,
+    privileged_script,
+    quote,
+    sha256_command,
+)
 from runbook.step import StepFailed
 from steps import red5
 from steps.facts import AnyContext, Ctx, Red5Facts
@@ -192,7 +199,7 @@ async def read_remote_bytes(ctx: Ctx, path: str, command: str | None = None) -> 
     """`path`'s bytes, read by `command` (default: read_bytes_command)."""
     result = await ctx.probe(command or read_bytes_command(ctx, path))
     if not result.ok:
-        raise StepFailed(f"cannot read {path} on the host: {result.last_error_line()}")
+        raise _cannot_read(path, result)
     try:
         return base64.b64decode(result.stdout.strip(), validate=True)
     except binascii.Error:
@@ -236,8 +243,20 @@ async def kept_otherwise(ctx: Ctx, path: str, like: str) -> str | None:
 async def read_remote(ctx: Ctx, path: str) -> str:
     result = await ctx.probe(root(ctx, f"cat -- {quote(path)}"))
     if not result.ok:
-        raise StepFailed(f"cannot read {path} on the host: {result.last_error_line()}")
+        raise _cannot_read(path, result)
     return result.stdout
+
+
+def _cannot_read(path: str, result: CommandResult) -> StepFailed:
+    """Why `path` could not be read; where sudo refused, what the SSH user
+    needs, as a refused command says it (operator trial: the refusal alone)."""
+    said = result.last_error_line()
+    if not said.startswith("sudo: "):
+        return StepFailed(f"cannot read {path} on the host: {said}")
+    return StepFailed(f"cannot read {path} on the host: sudo refused ("
+                      f"{said.removeprefix('sudo: ')}), so nothing was read. The SSH user "
+                      "needs password-less sudo on the host: once it has it again, try the "
+                      "step again")
 
 
 async def install_version(ctx: Ctx, folder: str) -> str | None:
