@@ -13,6 +13,7 @@ chance, and the masked value read back would mislead a resumed run.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -48,4 +49,6 @@ class Facts:
         known = {f.name for f in fields(self) if not f.name.startswith("_")}
         for name, value in record.items():
             if name in known:
-                setattr(self, name, value)
+                # A copy: steps fill theirs in place, and the record is the
+                # Replay's, compared later with the journal (code review).
+                setattr(self, name, copy.deepcopy(value))

@@ -236,3 +236,17 @@ async def test_a_run_continued_from_a_journal_another_runbook_wrote_since_is_ref
             await rehearse(host, late, journal, resume=read_by_the_dialog)
         assert late.asked == []
         assert journal.read_bytes() == gone_back
+
+
+def test_facts_taken_back_from_a_journal_are_the_runs_own_copy() -> None:
+    """Facts.load kept the replay's own dicts: a step that filled in its
+    facts in place (upload's local_sha256) changed the Replay the run was
+    resumed from, which the session compares with the journal to tell
+    whether another runbook wrote to it meanwhile (code review, stop 48)."""
+    from steps.facts import Red5Facts
+
+    record = {"local_sha256": {"red5pro.zip": "abc"}}
+    facts = Red5Facts()
+    facts.load(record)
+    facts.local_sha256["aws-cloud-controller.jar"] = "def"
+    assert record == {"local_sha256": {"red5pro.zip": "abc"}}
