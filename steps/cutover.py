@@ -603,12 +603,20 @@ class StartService(Red5Step):
         review: a wrong token in a resumed run's shell was blamed on the
         file, and the healthy server restarted)."""
         back = "; or roll back to the old stream manager" if self.side == "new" else ""
+        where = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        if self.side == "new" and ctx.facts._token_taken:
+            # This run's preflight saw the live stream manager take it (re-trial:
+            # "if the file's is" read as a riddle where only the file can be).
+            return (f"the new stream manager refuses the API token (HTTP 401) that the live "
+                    f"one took at preflight: the rest.administratorToken in {where} is not "
+                    "the live one's. Set it to the live one's and try the step again, which "
+                    f"restarts the service so that it reads it{back}")
         return (f"the {self.side} stream manager refuses the API token runbook was given (HTTP "
-                f"401): it is not the rest.administratorToken in {live_dir(ctx)}/"
-                f"{red5.PROPERTIES}. If the token is wrong, quit and start runbook again with "
-                "the right one (it is read once, at the start; --resume goes on from here). "
-                "If the file's is (it should be the live one's), set it and try the step "
-                f"again, which restarts the service so that it reads it{back}")
+                f"401): it is not the rest.administratorToken in {where}, and this run has "
+                "not seen a stream manager take it. If the token is wrong, quit and start "
+                "runbook again with the right one (it is read once, at the start; --resume "
+                "goes on from here). If the token is right, set the file's to it and try the "
+                f"step again, which restarts the service so that it reads it{back}")
 
     async def _written_since_it_started(self, ctx: Ctx, pids: list[int]) -> bool:
         """Whether the install's red5-web.properties was written since the

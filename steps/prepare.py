@@ -313,6 +313,7 @@ class Preflight(Red5Step):
             controller = await ctx.act(
                 api.api_call("GET", "admin/debug/cloudcontroller"),
                 api.cloud_controller)
+            ctx.facts._token_taken = not ctx.cutover_under_way  # the old release's answer
         except Exception as exc:
             if not ctx.cutover_under_way:
                 if isinstance(exc, SMApiError) and not isinstance(exc, SMApiOutcomeUnknown):

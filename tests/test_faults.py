@@ -337,6 +337,9 @@ async def test_a_new_release_refusing_the_token_fails_start_service_at_once(
     said = failure(front, "start-service")
     assert "refuses the API token" in said and "rest.administratorToken" in said, said
     assert "no answer at all" not in said and "service_start" not in said, said
+    # This run's preflight saw the live one take the token: only the file can
+    # be wrong, and the message says so alone (re-trial, stop 48).
+    assert "the live one took at preflight" in said and "quit" not in said, said
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     commands = [r["text"].split("systemctl ")[-1] for r in records
                 if r["event"] == "action-start" and r["step"] == "start-service"]
