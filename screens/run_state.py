@@ -291,7 +291,10 @@ class RunState:
         warned repeats it: the cutover steps among them."""
         if not card.needs_typed_confirmation:
             return []
-        earlier = [c.id for c in self.cards[:self.cards.index(card)]]
+        earlier = [c.id for c in self.cards[:self.cards.index(card)]
+                   # The way back undoes the cutover: what was said of the
+                   # preparation for it is no matter there (re-trial).
+                   if card.phase is not Phase.ROLLBACK or c.phase is not Phase.PREPARE]
         return [text for step_id in earlier for text in self.warnings.get(step_id, [])]
 
     @property
