@@ -235,9 +235,16 @@ class Properties(Red5Step):
         verify would reject."""
         import javaproperties
 
+        from runbook.properties import sha256_text
+
         written = javaproperties.loads(new_text)
         want = ctx.settings.new_db_host
         merged_text = result.merged_text()
+        if merged_text != new_text and sha256_text(new_text) == result.new_sha256:
+            # Never written (re-trial: a skipped step read as a changed file).
+            return Check(False, "the file on the host is still the template as shipped: the "
+                         "merge was never written to it"
+                         + _differing(javaproperties.loads(merged_text), written))
         if merged_text != new_text:
             # Made from the live file and the template as they are now: which
             # of the three changed since it was written, this cannot tell

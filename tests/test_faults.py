@@ -361,7 +361,7 @@ async def test_a_prepare_step_skipped_but_not_done_is_said_before_the_cutover(
         assert outcome is Outcome.STOPPED, front.text()[-3000:]
     said = [line for sid, _, line in front.lines if sid == "properties"
             and "was skipped" in line]
-    assert len(said) == 1 and "not the merge" in said[0], said
+    assert len(said) == 1 and "still the template as shipped" in said[0], said
     # The TUI's confirmation of each cutover step repeats it (second review:
     # as an info line of that step, the dialog over its output hid it).
     from runbook.step import cards
