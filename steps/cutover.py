@@ -597,11 +597,12 @@ class StartService(Red5Step):
 
     def _refused(self, ctx: Ctx) -> str:
         """What a 401 from the server this step started means: the token
-        runbook was given is not the install's. Which of the two is wrong it
-        cannot tell (a resumed run's preflight, mid-cutover, could not prove
-        its token, nor has a way back one): both mends are said (second
-        review: a wrong token in a resumed run's shell was blamed on the
-        file, and the healthy server restarted)."""
+        runbook was given is not the install's. Where this run's preflight
+        saw the live stream manager take it, the file is wrong. Otherwise
+        which of the two is wrong it cannot tell (a resumed run's preflight,
+        mid-cutover, could not prove its token, nor has a way back one), and
+        both mends are said (second review: a wrong token in a resumed run's
+        shell was blamed on the file, and the healthy server restarted)."""
         back = "; or roll back to the old stream manager" if self.side == "new" else ""
         where = f"{live_dir(ctx)}/{red5.PROPERTIES}"
         if self.side == "new" and ctx.facts._token_taken:
