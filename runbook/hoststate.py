@@ -112,14 +112,14 @@ def _private_folder(folder: Path) -> Path:
     return folder
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, mend: str = "move it aside if it is damaged") -> dict[str, Any]:
+    """The state file at `path`; HostStateError saying what is wrong and `mend`."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise HostStateError(f"{path}: cannot be read ({exc}); move it aside if it is "
-                             "damaged") from None
+        raise HostStateError(f"{path}: cannot be read ({exc}); {mend}") from None
     if not isinstance(data, dict):
-        raise HostStateError(f"{path}: is not a runbook state file; move it aside")
+        raise HostStateError(f"{path}: is not a runbook state file; {mend}")
     return data
 
 
@@ -217,17 +217,13 @@ class HostState:
         """The cutover under way on this host, if one began and has not ended."""
         if not self._cutover_file.exists():
             return None
-        try:
-            data = _read(self._cutover_file)
-        except HostStateError as exc:
-            # Not "move it aside": it is what keeps a new run off a stream
-            # manager that is down (re-trial: moved, a new run began there).
-            said = str(exc).split("; ", 1)[0]
-            raise HostStateError(
-                f"{said}; it records a cutover under way on this host: mend it (JSON with "
-                "`began`, the time of the journal's cutover-start, and `journal`, that "
-                "journal's path) rather than remove it, which would let a new run begin over "
-                "a stream manager that is down") from None
+        # Not "move it aside": it is what keeps a new run off a stream manager
+        # that is down (re-trial: moved, a new run began there).
+        data = _read(self._cutover_file, mend=(
+            "it records a cutover under way on this host: mend it (JSON with `began`, the "
+            "time of the journal's cutover-start, and `journal`, that journal's path) rather "
+            "than remove it, which would let a new run begin over a stream manager that is "
+            "down"))
         began, journal = data.get("began"), str(data.get("journal", ""))
         try:
             datetime.fromisoformat(began)  # type: ignore[arg-type]
