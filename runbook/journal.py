@@ -615,6 +615,11 @@ def journals_in(folder: Path) -> list[Path]:
     """The journals in `folder`, newest first: its regular `*.jsonl` files. A
     pipe or a device named so is none, and one removed as it is listed
     (another runbook dropping the journal it claimed) is left out."""
+    return [path for _, path in _journals_written(folder)]
+
+
+def _journals_written(folder: Path) -> list[tuple[float, Path]]:
+    """journals_in, each with when it was last written (one stat each)."""
     found: list[tuple[float, Path]] = []
     for path in folder.glob("*.jsonl"):
         try:
@@ -623,15 +628,7 @@ def journals_in(folder: Path) -> list[Path]:
             continue
         if stat.S_ISREG(status.st_mode):
             found.append((status.st_mtime, path))
-    return [path for _, path in sorted(found, reverse=True)]
-
-
-def _mtime(path: Path) -> float:
-    """When `path` was last written; never, for one gone since it was listed."""
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return math.inf
+    return sorted(found, reverse=True)
 
 
 def _another_run(found_config: str | None, found_host: str | None, *, config: str | None,
@@ -784,8 +781,8 @@ def last_downtime(folder: Path, *, besides: Path, pace: float | None,
                 and not faulted
                 and same_path(scenario, their_scenario, theirs_rehearsed=rehearsed))
 
-    journals = [p for p in journals_in(folder) if p != besides
-                and (before is None or _mtime(p) < before)]
+    journals = [p for written, p in _journals_written(folder) if p != besides
+                and (before is None or written < before)]
     read_whole = 0
     for path in journals:
         if read_whole >= look_at:
