@@ -120,9 +120,10 @@ class RunEnded:
     exit_code: int
     # Set when the journal could not be written: why the run stopped.
     journal_failure: str | None = None
-    # After a way back: what it leaves to see to before the next attempt
-    # (runbook.standing.before_another_attempt), as the exit lines say it.
-    before_another_attempt: str = ""
+    # After a way back: what its begun steps leave to see to before the next
+    # attempt, one "what stays: what to do" each (Step.leaves), as the exit
+    # lines say them (runbook.standing.before_another_attempt).
+    before_another_attempt: tuple[str, ...] = ()
 
 
 Event = (RunStarted | Connected | Reconnecting | JournalNote | StepChanged | Output | Progress

@@ -52,6 +52,7 @@ from runbook.run_context import (
     READ_ONLY_RERUNS,
     RunContext,
     cut_off,
+    looked_at_again,
     outcome_unknown,
     redact_action,
 )
@@ -479,20 +480,18 @@ class Executor(Generic[F]):
                             before_another_attempt=self._before_another_attempt(outcome)),
                    Record.RUN_END, outcome=outcome.value, exit_code=exit_code)
 
-    def _before_another_attempt(self, outcome: Outcome) -> str:
+    def _before_another_attempt(self, outcome: Outcome) -> tuple[str, ...]:
         """What a way back leaves to see to before the next attempt, from the
         journal as the exit lines read it: every run of it, for a way back
         that went on from an earlier run's recreate."""
         from runbook.journal import JournalError, replay
-        from runbook.standing import before_another_attempt
 
         if outcome is not Outcome.ROLLED_BACK:
-            return ""
+            return ()
         try:
-            left = replay(self.journal.path).left_by_the_way_back()
+            return tuple(replay(self.journal.path).left_by_the_way_back())
         except (JournalError, OSError):
-            return ""  # the exit lines and the report say what they can read
-        return before_another_attempt(outcome.value, left)
+            return ()  # the exit lines and the report say what they can read
 
     async def _settle_the_upgrade(self, step: Step[F]) -> None:
         """What the upgrade's steps left running on the host (a drop does not
@@ -537,14 +536,8 @@ class Executor(Generic[F]):
     async def _look(self, step: Step[F], ctx: RunContext[F]) -> Check:
         """The step's check; a check cut off by a lost connection changed
         nothing, so it looks again once the connection is back."""
-        for _ in range(READ_ONLY_RERUNS - 1):
-            try:
-                return await step.check(ctx)
-            except Exception as exc:
-                if not cut_off(exc):
-                    raise
-                self.info(step, f"{str(exc).rstrip('.')}; looking again once reconnected")
-        return await step.check(ctx)  # the last try: cut off again, the caller hears of it
+        return await looked_at_again(lambda: step.check(ctx),
+                                     lambda line: self.info(step, line))
 
     async def _find_out(self, step: Step[F], ctx: RunContext[F],
                         lost: Exception) -> tuple[StepState, str]:

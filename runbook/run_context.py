@@ -108,6 +108,20 @@ def cut_off(exc: BaseException) -> bool:
     return outcome_unknown(exc) and not isinstance(exc, CommandTimeout)
 
 
+async def looked_at_again(look: Callable[[], Awaitable[T]], say: Callable[[str], None]) -> T:
+    """A read-only look (a check, a probe), looked at again once reconnected
+    when a lost connection cut it off: it changed nothing, so looking again
+    is safe. Any other failure, or a last look cut off too, is the caller's."""
+    for _ in range(READ_ONLY_RERUNS - 1):
+        try:
+            return await look()
+        except Exception as exc:
+            if not cut_off(exc):
+                raise
+            say(f"{str(exc).rstrip('.')}; looking again once reconnected")
+    return await look()
+
+
 class RunContext(Generic[F]):
     """The StepContext the executor hands to the running step."""
 
@@ -269,14 +283,7 @@ class RunContext(Generic[F]):
             return self._x.remote.run(
                 command, timeout=timeout or self.settings.timeouts.command, input=input)
 
-        for _ in range(READ_ONLY_RERUNS - 1):
-            try:
-                return await look()
-            except OutcomeUnknown as exc:
-                if not cut_off(exc):
-                    raise
-                self.info(f"{str(exc).rstrip('.')}; looking again once reconnected")
-        return await look()  # the last try: cut off again, the caller hears of it
+        return await looked_at_again(look, self.info)
 
     async def upload(self, local: Path, remote: str) -> Uploaded:
         last = [0.0]

@@ -77,7 +77,7 @@ class RunState:
     previous: Replay | None = None
     outcome: Outcome | None = None
     # After a way back: what to see to before another attempt (RunEnded).
-    before_another_attempt: str = ""
+    before_another_attempt: tuple[str, ...] = ()
     run_error: str | None = None
     stop_requested: bool = False
     # The step the operator stopped (x), until it ends: its command is being

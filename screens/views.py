@@ -279,8 +279,7 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
             # (operator trial: only the exit lines named the database to drop):
             # what to do alone, the words after each one's reason (Step.leaves),
             # so the hint keeps to its lines.
-            todo = "; ".join(left.rsplit(": ", 1)[-1]
-                             for left in state.before_another_attempt.split("; ") if left)
+            todo = "; ".join(left.rsplit(": ", 1)[-1] for left in state.before_another_attempt)
             after = f" Before another attempt, {todo}." if todo else ""
             return Content.styled(f"The way back is done: the old stream manager serves "
                                   f"again.{after}{failed}{report} q quits.", "$warning")
