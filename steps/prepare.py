@@ -970,9 +970,14 @@ class Unpack(Red5Step):
         # be assumed), said as one until preflight reads it from the zip.
         if not p.facts.new_top:
             creates += " (the folder the zip holds; named so until the zip is on this machine)"
-        return [Shell(f"{forget} && {unzip} && touch -- {quote(self._marker(p))}",
+        # An earlier unzip's marker goes first: left there, it vouched for a
+        # tree this unzip, cut short, left half written (review: the way back
+        # sets the tree aside, not the marker).
+        marker = quote(self._marker(p))
+        return [Shell(f"rm -f -- {marker} && {forget} && {unzip} && touch -- {marker}",
                       f"creates {creates}; over an earlier unzip, the copies runbook kept of "
-                      "that zip's files go first; the marker records that unzip finished")]
+                      "that zip's files go first; the marker, made again as the unzip "
+                      "finishes, records that it finished")]
 
     async def check(self, ctx: Ctx) -> Check:
         target = new_dir(ctx)

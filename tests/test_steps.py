@@ -751,6 +751,34 @@ async def test_a_resumed_run_finds_leftovers_before_its_cutover_too(tmp_path: Pa
         assert cloud.list_nodegroups(host.sandbox, *host.old_db), "nothing was deleted"
 
 
+async def test_a_second_attempts_unzip_cut_short_is_not_taken_for_the_first_ones(
+        tmp_path: Path) -> None:
+    """Review: the way back sets the new tree aside and leaves unzip's marker
+    beside the zip. A second attempt's unzip, cut short by its time limit,
+    left part of a tree, and the marker of the first attempt's unzip (newer
+    than the zip) made the check call it unpacked: the cutover would have
+    gone ahead on truncated jars."""
+    from runbook.rehearsal import scenarios
+    from tests.test_rollback import session
+
+    size = 400 << 20
+    async with rehearsal_host(tmp_path, dist_size=size) as host:
+        first = ScriptedFrontEnd()
+        outcome = await session(host, tmp_path / "first.jsonl",
+                                rollback_after="promote-new").run(first)
+        assert outcome is Outcome.ROLLED_BACK, first.text()[-2000:]
+        tree = host.install_dir / scenarios.scenario(scenarios.DEFAULT).new.top
+        assert not tree.exists()  # set aside by the way back
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
+            settings.timeouts, upload=0.3))
+        second = ScriptedFrontEnd(answers={"cloud-controller": Decision(Answer.STOP)})
+        await session(host, tmp_path / "second.jsonl", settings=settings).run(second)
+    padding = tree / "lib" / "red5pro-bundle-padding.bin"
+    assert padding.exists() and padding.stat().st_size < size, "the unzip was not cut short"
+    assert second.final_state("unpack") != "done", detail(second, "unpack")
+
+
 async def test_a_step_that_needs_the_unpacked_tree_says_unpack_was_skipped(
         tmp_path: Path) -> None:
     """Operator trial (stop 46): with unpack skipped, cloud-controller failed
