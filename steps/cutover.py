@@ -16,7 +16,7 @@ from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.shell import CommandResult, privileged_script, quote
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
 from runbook.step import StepFailed
-from steps import red5
+from steps import fleet, red5
 from steps.common import (
     JavaProcess,
     backup_dir,
@@ -43,6 +43,7 @@ from steps.common import (
 )
 from steps.database import DATABASE
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
+from steps.fleet import fleet_now
 
 # Often enough that a waiting operator sees progress promptly, rarely enough
 # to be nothing to the stream manager.
@@ -152,14 +153,20 @@ class DeleteNodegroups(Red5Step):
             raise StepFailed("refusing to delete nodegroups: export-config has saved no "
                              "snapshot to rebuild them from")
         api = await ctx.api()
+        await _refuse_a_fleet_changed_since(ctx, api, found)
         live, going, unsaved = _as_listed(await api.list_nodegroups(), found)
         ctx.facts._nodegroups_listed = tuple(sorted(live))
         ctx.facts._nodegroups_going = tuple(going)
         if unsaved:
+            # Only once the cutover has begun (before, the fleet's look above
+            # refuses it): no new snapshot can be taken of a fleet being
+            # emptied, and a new run is refused while this cutover stands
+            # (review: the advice was to start one).
             raise StepFailed(
-                f"nodegroups {', '.join(sorted(unsaved))} were created after the snapshot; "
-                "deleting them would lose them. Start a new run (without --resume) so "
-                "export-config saves them first")
+                f"nodegroups {', '.join(sorted(unsaved))} are not in the snapshot the cutover "
+                "rebuilds from, so runbook will not delete them: deleted, they would be lost. "
+                "Delete them through the API yourself if they should go, then try again; or "
+                "go back to the old stream manager")
         if not live:
             return Check(True, "the live stream manager has no nodegroups")
         return Check(False, f"{len(live)} nodegroup(s) exist" +
@@ -171,6 +178,9 @@ class DeleteNodegroups(Red5Step):
         if saved is None:
             raise StepFailed("refusing to delete nodegroups: there is no snapshot to rebuild "
                              "them from")
+        # Looked at again as the plan is answered: someone could have retired
+        # a nodegroup while it was read, and recreate would bring it back.
+        await _refuse_a_fleet_changed_since(ctx, api, saved)
         ctx.info(f"deleting what {saved.describe()} can rebuild")
         live, going, unsaved = _as_listed(await api.list_nodegroups(), saved)
         # Only what the snapshot can rebuild is deleted, and only what the
@@ -214,6 +224,22 @@ class DeleteNodegroups(Red5Step):
             raise StepFailed(f"the nodegroups changed since the step's plan was shown "
                              f"({', '.join(changed)}); nothing was sent. Run the step again "
                              "to see them as they are now")
+
+
+async def _refuse_a_fleet_changed_since(ctx: Ctx, api: StreamManagerAPI,
+                                        saved: Snapshot) -> None:
+    """Before the first DELETE, the fleet must still be the snapshot's, which
+    is what recreate rebuilds (review: a nodegroup retired after the export
+    came back). Once a cutover has begun on the host (the host's record, as
+    `snapshot` reads it: this run's, or a killed one's), the live fleet is
+    being emptied and no longer compares."""
+    if ctx.host_state is None or ctx.host_state.cutover() is not None:
+        return
+    changed = fleet.changes(saved.data, await fleet_now(api))
+    if changed:
+        raise StepFailed(f"the fleet changed since {saved.describe()}: {fleet.said(changed)}. "
+                         "Nothing was deleted. To rebuild the fleet as it is now, stop and go "
+                         "on with --resume: export-config takes the snapshot again first")
 
 
 def _as_listed(listed: list[dict[str, Any]],
@@ -411,7 +437,8 @@ class ServiceUnit(Red5Step):
         return [
             Shell(f"test -f {quote(self._shipped(p))}", "does the release ship a unit"),
             Shell(copy_whole(p, unit, unit + ".bak", keep_times=True),
-                  "the old unit, kept beside"),
+                  "the old unit, kept beside; not again where a .bak is there already (an "
+                  "earlier attempt's: preflight found it the same as the installed unit)"),
             Shell(copy_whole(p, self._shipped(p), unit), "where the release ships one"),
             Shell(self._refit(p, p.facts._unit_swap),
                   "where it ships none and the unit's classpath names a commons-daemon jar "
@@ -1084,8 +1111,13 @@ class Recreate(Red5Step):
     def _next(self) -> str:
         """Where a failed rebuild leaves the operator, and what they can do."""
         back = ", or roll back to the old stream manager" if self.side == "new" else ""
+        # Said as it is (review): a retry waits again for the origins already
+        # launched rather than replacing them, and does not change a launch
+        # config it finds (a corrected [nodes] image reaches only new ones).
         return (f"the {self.side} stream manager runs, and what this step rebuilt so far stays "
-                f"(trying again creates nothing twice): try the step again{back}")
+                "(trying again creates nothing twice: it waits again for the origins already "
+                "launched, and leaves the launch configs and scale policies it made as they "
+                f"are): try the step again{back}")
 
     async def _late_origins(self, ctx: Ctx, api: Any) -> str:
         """The saved nodegroups whose origins are not in service, and how they are."""

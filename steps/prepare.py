@@ -26,7 +26,7 @@ from runbook.shell import (
 )
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
-from steps import database, red5
+from steps import database, fleet, red5
 from steps.common import (
     backup_dir,
     being_deleted,
@@ -56,6 +56,7 @@ from steps.common import (
     uploaded,
 )
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
+from steps.fleet import fleet_now
 
 # A distribution zip unpacks to a few times its size; keep room for both.
 _DISK_FACTOR = 3
@@ -700,6 +701,8 @@ class ExportConfig(Red5Step):
     # Its snapshot is what recreate and the way back rebuild from: skipped,
     # the cutover could only refuse later (operator trial).
     can_skip = False
+    # The fleet can change between the prepare day and the window.
+    recheck_until_cutover = True
     summary = (
         "Saves every nodegroup with its launch config, scale policy, regions and origins, "
         "and the launch configs and scale policies themselves, from the live API to the "
@@ -739,23 +742,32 @@ class ExportConfig(Red5Step):
             return Check(True, f"a cutover began at {under_way.began}; every run rebuilds from "
                          f"{pinned.describe()}")
         mine = snapshot(ctx)
+        earlier = mine or state.latest()
+        if earlier is None:
+            return Check(False)
+        now = await fleet_now(await ctx.api())
         if mine is not None:
-            ctx.facts.snapshot = str(mine.path)
-            return Check(True, mine.describe())
-        earlier = state.latest()
-        if earlier is not None:
-            api = await ctx.api()
-            groups = [g for g in await api.list_nodegroups() if not being_deleted(g)]
-            origins = 0
-            for group in groups:
-                nodes = await api.list_nodes(group["name"])
-                origins += sum(1 for n in nodes if n.get("role") == "origin")
-            if len(groups) < len(earlier.nodegroups) or origins < earlier.origins:
-                ctx.facts._export_shrink = (
-                    f"the live stream manager now has {len(groups)} nodegroup(s) and {origins} "
-                    f"origin(s), fewer than {earlier.describe()}. Run this only if the fleet "
-                    "was made smaller on purpose: the new snapshot is what cutover rebuilds")
-        return Check(False)
+            # Taken days before the window, perhaps: what cutover rebuilds is
+            # the fleet as it is now (review: a nodegroup retired in between
+            # came back with the new release).
+            changed = fleet.changes(mine.data, now)
+            if not changed:
+                ctx.facts.snapshot = str(mine.path)
+                return Check(True, mine.describe())
+        groups = len(now["nodegroups"])
+        origins = sum(1 for group in now["nodegroups"] for node in group["nodes"]
+                      if node.get("role") == "origin")
+        if groups < len(earlier.nodegroups) or origins < earlier.origins:
+            ctx.facts._export_shrink = (
+                f"the live stream manager now has {groups} nodegroup(s) and {origins} "
+                f"origin(s), fewer than {earlier.describe()}. Run this only if the fleet "
+                "was made smaller on purpose: the new snapshot is what cutover rebuilds")
+        if mine is None:
+            return Check(False)
+        why = (f"the fleet changed since {mine.describe()}: {fleet.said(changed)}; the snapshot "
+               "is taken again, and the cutover rebuilds that one")
+        ctx.info(why)
+        return Check(False, why)
 
     async def run(self, ctx: Ctx) -> None:
         api = await ctx.api()

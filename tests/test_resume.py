@@ -250,3 +250,73 @@ def test_facts_taken_back_from_a_journal_are_the_runs_own_copy() -> None:
     facts.load(record)
     facts.local_sha256["aws-cloud-controller.jar"] = "def"
     assert record == {"local_sha256": {"red5pro.zip": "abc"}}
+
+
+async def _retire(host: object, group: str) -> None:
+    """Delete one nodegroup through the live API, as an operator retiring it
+    between the prepare day and the window would, and wait until it is gone."""
+    import asyncio
+
+    from runbook.smapi import StreamManagerAPI
+
+    api = StreamManagerAPI(host.api_base_url, host.api_token)  # type: ignore[attr-defined]
+    try:
+        await api.detect_version()
+        await api.delete_nodegroup(group)
+        for _ in range(300):
+            if group not in [g["name"] for g in await api.list_nodegroups()]:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"{group} was not deleted")
+    finally:
+        await api.aclose()
+
+
+async def test_a_fleet_changed_since_the_snapshot_is_taken_again_before_the_cutover(
+        tmp_path: Path) -> None:
+    """Review: prepared one day, resumed in the window, the run rebuilt the
+    fleet its first run saved: a nodegroup retired in between came back.
+    Until the cutover begins, a resumed run looks at the fleet again and
+    takes the snapshot again when it changed."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"delete-nodegroups": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        before = [g["name"] for g in cloud.list_nodegroups(host.sandbox, *host.old_db)]
+        assert len(before) >= 2, before
+        await _retire(host, before[0])
+        second = ScriptedFrontEnd()
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, second.text()[-3000:]
+        rebuilt = sorted(g["name"] for g in cloud.list_nodegroups(host.sandbox, *host.new_db))
+    assert "export-config" in second.asked, second.asked
+    said = [line for step, _, line in second.lines if step == "export-config"]
+    assert any(f"nodegroup {before[0]} is gone" in line for line in said), said
+    assert len(rebuilt) == len(before) - 1, rebuilt
+
+
+async def test_a_nodegroup_retired_while_delete_nodegroups_waits_is_not_rebuilt(
+        tmp_path: Path) -> None:
+    """The same, in one session: a nodegroup deleted by someone else while
+    the operator reads delete-nodegroups' plan. Nothing is deleted; the step
+    says the fleet is not the snapshot's."""
+    from runbook.model import Action, StepReport
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        before = [g["name"] for g in cloud.list_nodegroups(host.sandbox, *host.old_db)]
+
+        class Meanwhile(ScriptedFrontEnd):
+            async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+                if step.id == "delete-nodegroups":
+                    await _retire(host, before[0])
+                return await super().confirm(step, plan)
+
+        front = Meanwhile()
+        outcome = await rehearse(host, front, journal)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+        left = sorted(g["name"] for g in cloud.list_nodegroups(host.sandbox, *host.old_db))
+        began = replay(journal).cutover_started
+    assert left == sorted(before[1:]), "delete-nodegroups sent a DELETE"
+    assert began is None
+    assert f"nodegroup {before[0]} is gone" in front.text(), front.text()[-3000:]

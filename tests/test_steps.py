@@ -944,20 +944,26 @@ def test_the_java_listing_finds_each_server_by_its_folder(tmp_path: Path) -> Non
 class DeletesFirst(ScriptedFrontEnd):
     """Sends nodegroups' DELETEs itself as step `before` is confirmed (`count`
     of them, None: all): the requests a run killed while waiting for the
-    groups to go had sent, or someone else's."""
+    groups to go had sent, or (`cutover_began` False) someone else's. A
+    killed run had recorded its cutover on the host before its first DELETE."""
 
     def __init__(self, host: RehearsalHost, before: str = "delete-nodegroups",
-                 count: int | None = None) -> None:
+                 count: int | None = None, *, journal: Path | None = None) -> None:
         super().__init__()
         self.host = host
         self.before = before
         self.count = count
+        self.journal = journal  # the killed run's, whose cutover began; None: someone else
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         if step.id == self.before:
+            from runbook.hoststate import HostState
             from runbook.smapi import StreamManagerAPI
 
             settings = rehearsal_settings(self.host)
+            if self.journal is not None:
+                HostState(self.host.sandbox / ".operator", settings.host.address,
+                          settings.host.port).begin_cutover(self.journal)
             async with StreamManagerAPI(settings.api_base_url, self.host.api_token,
                                         settings.api_version) as api:
                 for group in (await api.list_nodegroups())[:self.count]:
@@ -981,7 +987,7 @@ async def test_delete_nodegroups_plans_no_delete_for_a_group_going_already(
         groups = sorted(g["name"] for g in cloud.list_nodegroups(host.sandbox, *host.old_db))
         assert len(groups) >= 2, groups
         # Sent between the snapshot and the step's look at the live groups.
-        front = DeletesFirst(host, before="upload", count=1)
+        front = DeletesFirst(host, before="upload", count=1, journal=tmp_path / "b.jsonl")
         outcome, _ = await run_only(host, ["preflight", "export-config", "upload",
                                            "delete-nodegroups"], tmp_path / "b.jsonl", front)
         assert outcome is Outcome.DONE, detail(front, "delete-nodegroups")
@@ -1023,7 +1029,8 @@ async def test_delete_nodegroups_sends_nothing_when_the_groups_changed_after_its
         left = cloud.list_nodegroups(host.sandbox, *host.old_db)
     assert outcome is Outcome.FAILED
     said = detail(front, "delete-nodegroups")
-    assert "since the step's plan was shown" in said and "nothing was sent" in said, said
+    # Made after the snapshot, it is a fleet the snapshot no longer holds.
+    assert " is new" in said and "Nothing was deleted" in said, said
     assert len(left) == 3, "no DELETE went out"
 
 
@@ -1034,7 +1041,7 @@ async def test_delete_nodegroups_waits_for_the_groups_an_earlier_attempt_deletes
     and the step failed (offering the way back) until they were gone."""
     monkeypatch.setenv("RUNBOOK_REHEARSAL_PACE", "0.05")  # a group goes in about 3 s
     async with rehearsal_host(tmp_path) as host:
-        front = DeletesFirst(host)
+        front = DeletesFirst(host, journal=tmp_path / "j.jsonl")
         outcome, _ = await run_only(host, ["preflight", "export-config", "delete-nodegroups"],
                                     tmp_path / "j.jsonl", front)
         assert outcome is Outcome.DONE, detail(front, "delete-nodegroups")
