@@ -2,7 +2,8 @@
 
 Plans show every Stream Manager call as a line the operator can copy and run,
 so the line must be exactly the request the runbook makes, with the admin
-token left as a reference (``"$SM_API_TOKEN"``) rather than its value. No
+token left as a reference (``"$SM_API_TOKEN"``) rather than its value and a
+secret field of a body masked (redact.secret_fields_masked). No
 client, no network: a plan can be printed before anything is connected.
 """
 
@@ -14,6 +15,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from runbook.redact import secret_fields_masked
 
 # Shown in a plan's curl lines when no version has been chosen or detected yet.
 VERSION_PLACEHOLDER = "<api-version>"
@@ -51,6 +54,8 @@ def curl_line(target: ApiTarget, method: str, path: str,
     url += f'"{hint}"' if _ENV_REFERENCE.fullmatch(hint) else shlex.quote(hint)
     words = ["curl", "-sS", "-X", method.upper(), url]
     if body is not None:
+        # Shown and journalled, never run by runbook: a secret field is masked.
+        shown = secret_fields_masked(body)
         words += ["-H", shlex.quote("Content-Type: application/json"),
-                  "-d", shlex.quote(json.dumps(body, separators=(",", ":")))]
+                  "-d", shlex.quote(json.dumps(shown, separators=(",", ":"), ensure_ascii=False))]
     return " ".join(words)

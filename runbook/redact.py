@@ -16,6 +16,7 @@ import re
 import stat
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from runbook.statedir import make_private
 
@@ -41,15 +42,36 @@ def is_secret_key(name: str) -> bool:
 
 
 # A setting a command line gives: -Dname=value (a JVM's system property) or
-# --name=value.
+# --name=value; or --name value, its value the next word (not an option).
 _GIVEN_SETTING = re.compile(r"(?:^|\s)(?:-D|--)([\w.\-]+)=(\S+)")
+_GIVEN_AS_NEXT_WORD = re.compile(r"(?:^|\s)--([\w.\-]+)\s+([^\s-]\S*)")
 
 
 def command_line_secrets(line: str) -> list[str]:
     """The values a command line gives settings whose names say they are
-    secrets (-Djavax.net.ssl.keyStorePassword=...): a server's own command
-    line, as a process listing shows it, is no place to show them (review)."""
-    return [value for name, value in _GIVEN_SETTING.findall(line) if is_secret_key(name)]
+    secrets (-Djavax.net.ssl.keyStorePassword=..., --db-password ...): a
+    server's own command line, as a process listing shows it, is no place to
+    show them (review; security trial: the second form was shown)."""
+    return [value for pattern in (_GIVEN_SETTING, _GIVEN_AS_NEXT_WORD)
+            for name, value in pattern.findall(line) if is_secret_key(name)]
+
+
+def secret_fields_masked(body: Any) -> Any:
+    """A JSON body as a plan, the screen and the journal show it: the value of
+    every field whose name says it is a secret masked, whether a key of its
+    own or a {"name": ..., "value": ...} pair (a launch config's properties,
+    security trial: a vmPassword there went into the journal in clear). What
+    is sent is the body itself."""
+    if isinstance(body, list):
+        return [secret_fields_masked(item) for item in body]
+    if not isinstance(body, dict):
+        return body
+    named = body.get("name")
+    pair = isinstance(named, str) and isinstance(body.get("value"), str) and (
+        is_secret_key(named) or near_a_secret_name(named) is not None)
+    return {key: mask_value(value) if (pair and key == "value") or (
+                isinstance(value, str) and is_secret_key(key)) else secret_fields_masked(value)
+            for key, value in body.items()}
 
 
 # The secrets Red5's red5-web.properties names (the templates of 5.1, 6.2 and

@@ -1079,3 +1079,22 @@ def test_check_and_json_together_are_refused(files: dict[str, Path]) -> None:
     assert result.returncode == 2 and result.stdout == "", result.stdout
     assert result.stderr.count("\n") == 1 and "--check" in result.stderr \
         and "--json" in result.stderr, result.stderr
+
+
+def test_a_live_key_close_to_a_secret_is_masked_as_one(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Security trial: `cluster.pasword=...` in the live file (not only given
+    with --set) showed its value in clear in the review, --check and --json,
+    and so in the properties step's plan, journal and report."""
+    live = tmp_path / "live.properties"
+    live.write_text(files["live"].read_text() + "cluster.pasword=TYPOPW-SECRET-XYZ10\n")
+    _code, text, err = run(live, files["template"], check=True)
+    assert "cluster.pasword" in text + err and "TYPOPW" not in text + err, text + err
+    _code, text, _err = run(live, files["template"], as_json=True)
+    entry = next(k for k in json.loads(text)["keys"] if k["key"] == "cluster.pasword")
+    assert entry["secret"] is True and "TYPOPW" not in text, entry
+    # A live key merely near another (not a secret's) stays in clear.
+    live.write_text(files["live"].read_text() + "cluster.passive=3600\n")
+    _code, text, _err = run(live, files["template"], as_json=True)
+    entry = next(k for k in json.loads(text)["keys"] if k["key"] == "cluster.passive")
+    assert entry["secret"] is False, entry

@@ -197,3 +197,49 @@ def test_a_database_login_keeps_its_password_out_of_its_repr() -> None:
 
     login = Login("cluster", "hunter2-Pass", "10.0.0.9", 3306)
     assert "hunter2-Pass" not in repr(login) and "10.0.0.9" in repr(login)
+
+
+def test_a_curl_line_masks_a_launch_config_property_named_as_a_secret(tmp_path: Path) -> None:
+    """Security trial: recreate's plan, the screen and the journal showed a
+    launch config's `vmPassword` property in clear in its curl line."""
+    from runbook import config
+    from runbook.curl import ApiTarget, curl_line
+    from runbook.hoststate import HostState
+    from runbook.step import PlanContext
+    from steps.cutover import Recreate
+    from steps.facts import Red5Facts
+    from tests.test_config import EXAMPLE
+
+    body = {"name": "lc-1", "image": "red5pro-node-image", "properties": {"property": [
+        {"name": "vmPassword", "value": "LCSECRET-XYZ32"},
+        {"name": "region", "value": "us-east-1"}]}, "apiKey": "KEYSECRET-XYZ33"}
+    line = curl_line(ApiTarget("http://sm.example:5080", "4.0"), "POST",
+                     "admin/configurations/launchconfig", {"launchconfig": body})
+    assert "LCSECRET" not in line and "KEYSECRET" not in line, line
+    assert "us-east-1" in line and "red5pro-node-image" in line and MASK in line, line
+
+    settings = config.load(EXAMPLE)
+    state = HostState(tmp_path, "sm.example", 22)
+    saved = state.save_snapshot({"api_version": "4.0", "nodegroups": [],
+                                 "launchconfigs": {"lc-1": body}, "scalepolicies": {}},
+                                journal=tmp_path / "j.jsonl")
+    facts = Red5Facts()
+    facts.snapshot = str(saved.path)
+
+    def curl(method: str, path: str, body: object = None, **_: object) -> str:
+        return curl_line(ApiTarget("http://sm.example:5080", "4.0"), method, path, body)  # type: ignore[arg-type]
+
+    plan = Recreate().plan(PlanContext(settings, curl, facts, state, tmp_path / "j.jsonl"))
+    shown = "\n".join(action.render() for action in plan)
+    assert "lc-1" in shown and "LCSECRET" not in shown, shown
+
+
+def test_a_command_line_s_secret_is_found_given_as_a_word_of_its_own() -> None:
+    """Security trial: `--db-password VALUE` on a java process's command line
+    was shown in stop-service's plan and journalled in clear; only the
+    `-Dname=value` and `--name=value` forms were masked."""
+    from runbook.redact import command_line_secrets
+
+    line = ("/usr/bin/java -Djavax.net.ssl.trustStorePassword=TRUST-XYZ16 "
+            "--db-password WORD-XYZ17 --api-token=EQ-XYZ18 --port 5080 --password --verbose")
+    assert command_line_secrets(line) == ["TRUST-XYZ16", "EQ-XYZ18", "WORD-XYZ17"]

@@ -271,8 +271,9 @@ def closest(name: str, known: Sequence[str], cutoff: float = 0.6) -> str | None:
 
 
 def _near_a_secret(key: str, known: list[str]) -> bool:
-    """A key only --set names, closest to a secret's: masked as one, since the
-    likeliest reason is a misspelt secret (trial: cluster.pasword in clear)."""
+    """A key the template does not set, closest to a secret's: masked as one,
+    since the likeliest reason is a misspelt secret (trial: cluster.pasword in
+    clear)."""
     # A near miss only (cluster.pasword, cluster.passwd): cluster.passive is
     # no secret, and a secret's value is masked all through a run (review).
     close = closest(key, known, cutoff=0.9)
@@ -388,8 +389,10 @@ class Review:
                 commented_value, new_line = None, None
                 targets[key] = (_APPEND, -1)
                 section = old.section(found[0]) if found else None
-            secret = is_secret_key(key) or (found is None and key not in commented
-                                            and _near_a_secret(key, [*new_active, *old_active]))
+            # A near miss of a secret's name is masked as the secret, from the
+            # live file as from --set (security trial: cluster.pasword in clear).
+            secret = is_secret_key(key) or (key not in commented and _near_a_secret(
+                key, [known for known in (*new_active, *old_active) if known != key]))
             sample = status is not Status.OVERRIDDEN and is_sample(key, merged, None, secret)
             base[key] = KeyReview(
                 key, status, old_value, None, merged, secret, True,
