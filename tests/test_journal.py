@@ -496,6 +496,9 @@ def _small_run(path: Path) -> None:
     ("step-end", "elapsed_s", 1e308), ("step-end", "elapsed_s", "soon"),
     ("step-end", "elapsed_s", float("nan")),  # test audit: the check's own comment names it
     ("action-start", "attempt", {}), ("action-start", "n", [1, 2]),
+    # Security trial: report said "too many values to unpack" and log said nothing.
+    ("output", "lines", [["out", "a", "b"]]), ("output", "lines", [["out", 1]]),
+    ("output", "lines", ["out"]),
 ])
 def test_a_record_with_a_field_of_the_wrong_kind_is_a_damaged_line(
         tmp_path: Path, event: str, field: str, value: object,
