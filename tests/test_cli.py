@@ -1280,3 +1280,22 @@ def test_a_cutover_record_that_cannot_be_read_is_not_to_be_moved_aside(tmp_path:
     assert result.stderr.count("\n") == 1 and str(record) in result.stderr, result.stderr
     assert "move it aside" not in result.stderr and "cutover under way" in result.stderr, \
         result.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "rehearse"])
+def test_a_folder_given_as_the_journal_is_refused_in_one_line(
+        tmp_path: Path, command: str) -> None:
+    """Security trial: `run --journal DIR` printed "journal: DIR" and then
+    "cannot write the journal here (Is a directory)", with nothing on what to
+    do; `rehearse` said it is a folder and what --journal names."""
+    folder = tmp_path / "journals"
+    folder.mkdir()
+    args = {"run": ["run", str(_closed_port_config(tmp_path)), "--headless", "--yes"],
+            "rehearse": ["rehearse", "--headless", "--yes"]}[command]
+    result = runbook(*args, "--journal", str(folder),
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "s")},
+                     timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "is a folder" in line and "journal file" in line, line
+    assert "journal:" not in result.stdout, result.stdout

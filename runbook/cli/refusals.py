@@ -256,13 +256,15 @@ def refuse_a_journal_in_use(path: Path) -> None:
     from runbook.journal import JournalError, replay
     from runbook.wholefile import special_file
 
+    if path.is_dir():
+        raise ConfigError(str(path), "is a folder; --journal names a journal file")
     if special_file(path):
         # Bad-input trial: /dev/null was taken, and failed as a disk out of room.
         raise ConfigError(str(path), "is not a regular file (a pipe or a device); give "
                           "--journal a file that does not exist yet")
     try:
         if not path.is_file() or path.stat().st_size == 0:
-            return  # none yet, or one made empty for this run; a folder is refused later
+            return  # none yet, or one made empty for this run
         earlier = replay(path)
     except (OSError, JournalError):
         raise ConfigError(str(path), "holds something runbook cannot read as a journal; "
