@@ -64,6 +64,8 @@ class Red5Facts(Facts):
     _carry_over_xml: str | None = None
     _carry_over_diff: str = ""
     _export_shrink: str | None = None
+    # export-config, resumed: how the fleet differs from this run's snapshot
+    _export_changed: str | None = None
     # service-unit: the kept unit's commons-daemon jar, to point at the release's
     _unit_swap: Swap | None = None
     # The tables an unfinished import of schema left (its retry drops them

@@ -712,8 +712,9 @@ class ExportConfig(Red5Step):
 
     def plan(self, p: Plan) -> list[Action]:
         where = p.host_state.path / "snapshots" if p.host_state else "the host's state folder"
-        shrink = p.facts._export_shrink
+        shrink, changed = p.facts._export_shrink, p.facts._export_changed
         return [
+            *([Note(changed)] if changed else []),
             *([Note(f"WARNING: {shrink}")] if shrink else []),
             p.api_call("GET", "admin/nodegroup"),
             p.api_call("GET", "admin/nodegroup/{name}/node", why="for each nodegroup"),
@@ -764,8 +765,11 @@ class ExportConfig(Red5Step):
                 "was made smaller on purpose: the new snapshot is what cutover rebuilds")
         if mine is None:
             return Check(False)
-        why = (f"the fleet changed since {mine.describe()}: {fleet.said(changed)}; the snapshot "
-               "is taken again, and the cutover rebuilds that one")
+        # Said in the plan too: the confirmation is where the operator asks
+        # why a step done days ago is asked again.
+        why = ctx.facts._export_changed = (
+            f"the fleet changed since {mine.describe()}: {fleet.said(changed)}; the snapshot "
+            "is taken again, and the cutover rebuilds that one")
         ctx.info(why)
         return Check(False, why)
 
@@ -807,6 +811,8 @@ class ExportConfig(Red5Step):
                              "the API does not list; the snapshot would be incomplete")
         saved = ctx.host_state.save_snapshot(snapshot, journal=ctx.journal_path)
         ctx.facts.snapshot = str(saved.path)
+        # Taken now: what the plan said of the snapshot before is past.
+        ctx.facts._export_changed = ctx.facts._export_shrink = None
         ctx.note("snapshot", f"saved to {saved.path}: nodegroups {len(groups)}, launch configs "
                  f"{len(names)}, scale policies {len(snapshot['scalepolicies'])}",
                  path=str(saved.path), nodegroups=[g["name"] for g in groups])

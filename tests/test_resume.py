@@ -292,6 +292,9 @@ async def test_a_fleet_changed_since_the_snapshot_is_taken_again_before_the_cuto
     assert "export-config" in second.asked, second.asked
     said = [line for step, _, line in second.lines if step == "export-config"]
     assert any(f"nodegroup {before[0]} is gone" in line for line in said), said
+    # And in the plan confirmed, where the operator asks why it is asked again.
+    shown = "\n".join(action.render() for action in second.plans["export-config"])
+    assert f"nodegroup {before[0]} is gone" in shown, shown
     assert len(rebuilt) == len(before) - 1, rebuilt
 
 
