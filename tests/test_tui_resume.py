@@ -416,7 +416,7 @@ async def test_the_first_paint_shows_the_earlier_runs_states(tmp_path: Path) -> 
 @pytest.mark.parametrize(("cutover", "looks"), [
     (True, "preflight, new-database and start-service"),
     # Until the cutover begins, the merge of the live file may be out of date.
-    (False, "preflight, new-database, carry-over, properties and start-service"),
+    (False, "preflight, new-database, export-config, carry-over, properties and start-service"),
 ])
 async def test_the_resume_dialog_says_which_steps_look_again(
         tmp_path: Path, cutover: bool, looks: str) -> None:
