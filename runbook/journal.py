@@ -266,12 +266,9 @@ def _well_formed(record: dict[str, Any]) -> bool:
     # An output record's lines are [stream, text] pairs, as report and log
     # both read them (security trial: report failed on a third item with
     # Python's own words, and log passed the line over without a word).
-    if record["event"] == Record.OUTPUT and not all(
-            isinstance(item, list) and len(item) == 2
-            and all(isinstance(part, str) for part in item)
-            for item in record.get("lines") or []):
-        return False
-    return True
+    return record["event"] != Record.OUTPUT or all(
+        isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)
+        for item in record.get("lines") or [])
 
 
 def claim(folder: Path, name: str) -> Path:

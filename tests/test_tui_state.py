@@ -488,6 +488,7 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
         # What the check saw, which the plan showed.
         facts = SimpleNamespace(_nodegroups_listed=("ap-south", "eu-west", "us-east"),
                                 _nodegroups_going=())
+        host_state = None  # no fleet to set against the snapshot: only the wait is looked at
 
         async def api(self) -> Api:
             return Api()
@@ -554,13 +555,13 @@ WAY_BACK = ("rollback-stop-new", "rollback-set-aside", "rollback-restore", "roll
             "rollback-start", "rollback-recreate")
 
 
-def went_back_from(app: RunbookApp, failed: str) -> None:
-    """A cutover whose steps were done up to `failed`, which failed, and the
-    whole way back after it, done."""
+def went_back_from(app: RunbookApp, failed: str, how: StepState = StepState.FAILED) -> None:
+    """A cutover whose steps were done up to `failed`, which failed (or ended
+    as `how` says), and the whole way back after it, done."""
     tell(app, CutoverStarted(CUTOVER[0], app.clock()))
     for step_id in CUTOVER[:CUTOVER.index(failed)]:
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
-    tell(app, StepChanged(report(failed, StepState.FAILED, "it failed", 0.1)))
+    tell(app, StepChanged(report(failed, how, "what it did is not known: try again", 0.1)))
     for step_id in WAY_BACK:
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
     tell(app, CutoverEnded(True, 4.0))
@@ -612,6 +613,21 @@ async def test_after_the_way_back_the_cutover_rows_read_undone_and_not_run() -> 
                     for phase in ("prepare", "cutover")}
         assert "keeps running" not in headings["prepare"], headings
         assert "undone" in headings["cutover"], headings
+
+
+async def test_a_step_left_in_doubt_reads_undone_once_the_way_back_is_done() -> None:
+    """Operator trial: a step left in doubt (its kill sent, the runbook killed)
+    and then gone back from still read "in doubt" once the way back was done,
+    its output inviting a retry on a host that had been rolled back. The way
+    back undid whatever it did; why it was left in doubt is still the hint's."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "stop-service", StepState.IN_DOUBT)
+        await pilot.pause()
+        shown = str(app.main.checklist.get_option("stop-service").prompt)
+        assert "undone" in shown and "in doubt" not in shown, shown
+        assert "to read why it was left in doubt" in screen_text(app)
 
 
 async def test_after_an_upgrade_the_way_back_rows_read_not_run() -> None:
