@@ -510,8 +510,11 @@ class HeadlessFrontEnd:
             else:
                 mark = _MARK.get(report.state, report.state.value)
             card = self.cards.get(step)
+            # As the TUI's rows say: done, or left in doubt (trial: read as a
+            # step to try again), the way back undid it; a failure stays said.
             if outcome == Outcome.ROLLED_BACK and card is not None \
-                    and card.phase is Phase.CUTOVER and mark.startswith(StepState.DONE.words):
-                mark += ", then undone by the way back"  # as the TUI's rows say
+                    and card.phase is Phase.CUTOVER and mark.lower().startswith(
+                        (StepState.DONE.words, StepState.IN_DOUBT.words)):
+                mark += ", then undone by the way back"
             self._print(f"  {step:<18} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

@@ -616,7 +616,7 @@ class _Reader:
             # What the cutover did, the way back undid: as done, its detail
             # (red5pro is the new release) read as the host's state (trial).
             for step in report.steps:
-                step.undone = step.id in self.cutover and step.state == "done"
+                step.undone = step.id in self.cutover and step.state in ("done", "in-doubt")
         facts = report.facts
         report.version_from = text_of(facts.get("live_version")) or None
         report.version_to = text_of(facts.get("new_version")) or report.version_to or None

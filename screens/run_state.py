@@ -279,7 +279,10 @@ class RunState:
         passed_by = went_back or (self.outcome is Outcome.DONE and phase is Phase.ROLLBACK)
         if passed_by and state == StepState.PENDING.value:
             return NOT_RUN
-        if went_back and state == StepState.DONE.value:
+        # One left in doubt too: the way back undid whatever it did (operator
+        # trial: "in doubt" read as a step still to try again). What failed
+        # stays said: it is why the way back was taken.
+        if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value):
             return UNDONE
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED

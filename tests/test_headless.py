@@ -663,13 +663,18 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
 
     later = StepCard(12, "backup-live", "Rename red5pro", Phase.CUTOVER, "Moves it.",
                      skippable=False)
+    # TUI trial: a step left in doubt and gone back from read "IN DOUBT",
+    # as if to be tried again on a host the way back had put back.
+    doubt = StepCard(14, "stop-service", "Kill it", Phase.CUTOVER, "Kills it.",
+                     skippable=False)
     back = StepCard(18, "rollback-restore", "Put it back", Phase.ROLLBACK, "Moves it back.")
     earlier = Replay(steps={"delete-nodegroups": StepHistory(StepState.DONE, "ok")})
     shown = io.StringIO()
-    headless = HeadlessFrontEnd([UPLOAD, CUTOVER, later, back], out=shown,
+    headless = HeadlessFrontEnd([UPLOAD, CUTOVER, later, doubt, back], out=shown,
                                 stdin=io.StringIO(""), earlier=earlier)
     headless.tell(StepChanged(StepReport("upload", StepState.DONE, "ok", 1.0)))
     headless.tell(StepChanged(StepReport("backup-live", StepState.DONE, "ok", 1.0)))
+    headless.tell(StepChanged(StepReport("stop-service", StepState.IN_DOUBT, "not known", 1.0)))
     headless.tell(StepChanged(StepReport("rollback-restore", StepState.DONE, "ok", 1.0)))
     headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
     summary = shown.getvalue().split("=== summary ===")[1].splitlines()
@@ -677,6 +682,7 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
     assert rows == {"upload": "done",
                     "delete-nodegroups": "done in the earlier run, then undone by the way back",
                     "backup-live": "done, then undone by the way back",
+                    "stop-service": "IN DOUBT, then undone by the way back",
                     "rollback-restore": "done"}, summary
 
 

@@ -1852,3 +1852,24 @@ def test_a_rehearsals_report_names_the_faults_it_staged(tmp_path: Path) -> None:
     assert "db-unreachable@start-service" in markdown(report)
     assert "db-unreachable@start-service" in html(report)
     assert "staged" in markdown(report).lower()
+
+
+def test_a_step_left_in_doubt_and_gone_back_from_reads_undone(tmp_path: Path) -> None:
+    """TUI trial: a cutover step left in doubt, then the way back taken from
+    it, read "in doubt" in the change ticket's steps table, its detail
+    inviting a retry on a host the way back had put back."""
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["delete-nodegroups", "stop-service", "rollback-restore"],
+                  cutover=["delete-nodegroups", "stop-service"], resumed=False)
+    journal.write("step-end", step="delete-nodegroups", state="done", detail="gone")
+    journal.write("step-end", step="stop-service", state="in-doubt",
+                  detail="what it did is not known: try again")
+    journal.write("step-end", step="rollback-restore", state="done", detail="put back")
+    journal.write("run-end", outcome="rolled-back", exit_code=4)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    doubt = report.step("stop-service")
+    assert doubt is not None and doubt.undone, doubt
+    assert "in doubt, then undone by the way back" in _row(plain(markdown(report)),
+                                                          "stop-service")
