@@ -721,8 +721,11 @@ class Executor(Generic[F]):
             how = (f"in the earlier run the operator aborted it while it ran {started} (a command "
                    "was told to stop; a request already sent stands)" if earlier.aborted else
                    f"the earlier run started {started} and never heard how it ended")
-            self.info(step, f"in doubt: {how}; the check does not find the outcome in place, "
-                      "so it can run again")
+            # What the check found, said: it is what decides between a wait, a
+            # retry and the way back (TUI trial: only "not in place").
+            found = f" ({already.detail})" if already.detail else ""
+            self.info(step, f"in doubt: {how}; the check does not find the outcome in "
+                      f"place{found}, so it can run again")
         if skipped_before is not None:
             # A skip is a decision, not a fact about the host: a resumed run
             # offers the step again, and skipping keeps the earlier reason.

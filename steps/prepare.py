@@ -1169,7 +1169,20 @@ class CarryOver(Red5Step):
             if otherwise is not None:
                 return Check(False, otherwise)
             return Check(True, f"LICENSE.KEY and {red5.active_controller(new_xml)} in place")
-        return Check(False)
+        # What is missing, named: said of a skipped carry-over before the
+        # cutover, where "not done" did not say the new release will not start
+        # (TUI trial).
+        missing = []
+        if licence is None:
+            missing.append(f"{target}/LICENSE.KEY is not there, and the new release will not "
+                           "start without it")
+        elif licence != live_licence:
+            missing.append(f"{target}/LICENSE.KEY is not the live install's")
+        if merged != new_xml:
+            missing.append(f"the new {red5.APP_CONTEXT} does not activate the live install's "
+                           f"{red5.active_controller(merged)} (the release as shipped runs the "
+                           "dummy controller)")
+        return Check(False, "; ".join(missing))
 
     async def run(self, ctx: Ctx) -> None:
         old, target = await trees_unpacked(ctx)

@@ -964,3 +964,27 @@ def test_a_state_folder_that_cannot_be_locked_at_all_lets_the_run_go_on(
     # Said by the front end, not printed by the engine (stop 46's re-read).
     assert unguarded is not None and "cannot be locked (No locks available)" in unguarded
     assert capsys.readouterr().err == ""
+
+
+async def test_a_step_in_doubt_on_resume_says_what_its_check_found(tmp_path: Path) -> None:
+    """TUI trial: resumed, a step left in doubt said only "the check does not
+    find the outcome in place", where what it found (a service up and its API
+    not answering yet, say) is what decides between waiting, a retry and the
+    way back."""
+    path = tmp_path / "run.jsonl"
+    earlier = Journal(path)
+    earlier.write("run-start", config=SETTINGS.source, host="u@h:22", steps=["one"])
+    earlier.write("step-start", step="one")
+    earlier.write("action-start", step="one", attempt="a1", n=1, kind="shell", text="start it")
+    earlier.write("run-end", outcome="stopped", exit_code=3)
+    earlier.close()
+
+    class Looks(Say):
+        async def check(self, ctx: StepContext) -> Check:
+            return Check(False, "the service runs, and its API does not answer yet")
+
+    front = ScriptedFrontEnd()
+    await run_steps(tmp_path, [Looks("one")], front, resume=True)
+    said = [line for sid, stream, line in front.lines if sid == "one" and stream == "info"]
+    assert any("in doubt" in line and "its API does not answer yet" in line
+               for line in said), said

@@ -380,6 +380,21 @@ async def test_a_prepare_step_skipped_but_not_done_is_said_before_the_cutover(
     assert said[0] not in seen.warnings_for(back), seen.warnings_for(back)
 
 
+async def test_a_skipped_carry_over_says_what_is_missing_before_the_cutover(
+        tmp_path: Path) -> None:
+    """TUI trial: a skipped carry-over was warned of as "not done", where the
+    other skipped steps' warnings named what was missing; start-service then
+    failed in the downtime on the licence, nothing linking it to the skip."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd({"carry-over": Decision(Answer.SKIP, "later"),
+                                  "delete-nodegroups": Decision(Answer.STOP)})
+        outcome = await faulted(host, [], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    said = [line for sid, _, line in front.lines if sid == "carry-over" and "was skipped" in line]
+    assert len(said) == 1 and "LICENSE.KEY" in said[0] and "not done" not in said[0], said
+    assert "will not start" in said[0] and "dummy" in said[0], said
+
+
 async def test_the_installed_units_contents_stay_out_of_the_journal(tmp_path: Path) -> None:
     """Preflight read the installed red5pro.service as a journalled command, so
     its every line went into the journal: a unit that keeps a secret in its
