@@ -57,7 +57,7 @@ from runbook.run_context import (
     redact_action,
 )
 from runbook.shell import OutcomeUnknown, RemoteError
-from runbook.step import CurlRenderer, PlanContext, Step, StepFailed
+from runbook.step import CurlRenderer, NotInThisRun, PlanContext, Step, StepFailed
 from runbook.visible import visible
 
 if TYPE_CHECKING:
@@ -599,9 +599,10 @@ class Executor(Generic[F]):
         the API's error alone, beside "serves as before")."""
         said = _reason(exc)
         if step.phase is Phase.CUTOVER and self.cutover_began is None:
+            again = "" if isinstance(exc, NotInThisRun) else \
+                ": try the step again once this is fixed, or stop"
             said = (f"{said.rstrip('.')}; nothing was changed yet (the cutover has not begun, "
-                    "and the live stream manager is as it was): try the step again once this "
-                    "is fixed, or stop")
+                    f"and the live stream manager is as it was){again}")
         return said
 
     def _prepare_unfinished(self) -> list[str]:

@@ -45,32 +45,53 @@ def is_secret_key(name: str) -> bool:
 # --name=value; or --name value, its value the next word (not an option).
 _GIVEN_SETTING = re.compile(r"(?:^|\s)(?:-D|--)([\w.\-]+)=(\S+)")
 _GIVEN_AS_NEXT_WORD = re.compile(r"(?:^|\s)--([\w.\-]+)\s+([^\s-]\S*)")
+# A name that ends in a secret's word: what the two looser forms below demand,
+# since their value is found by where it stands, not by an `=` (second review:
+# `--use-token-auth start` masked "start" in every line shown).
+_ENDS_AS_A_SECRET = re.compile(
+    r"(?:pass|password|passwd|passphrase|pwd|secret|token|accesskey|clientkey|privatekey"
+    r"|apikey|credentials?)$"
+)
+
+
+def _ends_as_a_secret(name: str) -> bool:
+    folded = name.lower().replace("_", "").replace("-", "").replace(".", "")
+    return not name.lower().startswith("no-") and _ENDS_AS_A_SECRET.search(folded) is not None
 
 
 def command_line_secrets(line: str) -> list[str]:
     """The values a command line gives settings whose names say they are
     secrets (-Djavax.net.ssl.keyStorePassword=..., --db-password ...): a
     server's own command line, as a process listing shows it, is no place to
-    show them (review; security trial: the second form was shown)."""
-    return [value for pattern in (_GIVEN_SETTING, _GIVEN_AS_NEXT_WORD)
-            for name, value in pattern.findall(line) if is_secret_key(name)]
+    show them (review; security trial: the second form was shown). A value
+    given as the next word counts only where the name ends as a secret's."""
+    given = [value for name, value in _GIVEN_SETTING.findall(line) if is_secret_key(name)]
+    return given + [value for name, value in _GIVEN_AS_NEXT_WORD.findall(line)
+                    if _ends_as_a_secret(name)]
+
+
+# How a body's secret field is shown: plainly a stand-in, so a line pasted by
+# hand is seen to need the value put back (second review: a masked value
+# pasted would have been posted as the password), and without a fingerprint,
+# so rendering a line reads no key from the state dir.
+MASKED_FIELD = "<masked secret>"
 
 
 def secret_fields_masked(body: Any) -> Any:
     """A JSON body as a plan, the screen and the journal show it: the value of
-    every field whose name says it is a secret masked, whether a key of its
-    own or a {"name": ..., "value": ...} pair (a launch config's properties,
-    security trial: a vmPassword there went into the journal in clear). What
-    is sent is the body itself."""
+    every field whose name ends as a secret's masked, whether a key of its own
+    or a {"name"|"key": ..., "value": ...} pair (a launch config's properties
+    and metadata; security trial: a vmPassword there went into the journal in
+    clear). What is sent is the body itself."""
     if isinstance(body, list):
         return [secret_fields_masked(item) for item in body]
     if not isinstance(body, dict):
         return body
-    named = body.get("name")
+    named = body.get("name", body.get("key"))
     pair = isinstance(named, str) and isinstance(body.get("value"), str) and (
-        is_secret_key(named) or near_a_secret_name(named) is not None)
-    return {key: mask_value(value) if (pair and key == "value") or (
-                isinstance(value, str) and is_secret_key(key)) else secret_fields_masked(value)
+        _ends_as_a_secret(named) or near_a_secret_name(named) is not None)
+    return {key: MASKED_FIELD if (pair and key == "value") or (
+                isinstance(value, str) and _ends_as_a_secret(key)) else secret_fields_masked(value)
             for key, value in body.items()}
 
 

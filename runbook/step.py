@@ -34,6 +34,12 @@ class StepFailed(Exception):
     """The step could not do its job; the message says why and what to do."""
 
 
+class NotInThisRun(StepFailed):
+    """Refused before it changed anything, for a cause this run cannot mend
+    (a snapshot only a resumed run takes again): its message names the way on,
+    and no "try the step again" is added to it."""
+
+
 class CurlRenderer(Protocol):
     def __call__(self, method: str, path: str, body: dict[str, Any] | None = None, *,
                  version: str | None = None) -> str:

@@ -13,9 +13,10 @@ from typing import Any, NoReturn
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Check, Note, Phase, Shell, Wait
+from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import CommandResult, privileged_script, quote
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
-from runbook.step import StepFailed
+from runbook.step import NotInThisRun, StepFailed
 from steps import fleet, red5
 from steps.common import (
     JavaProcess,
@@ -142,7 +143,11 @@ class DeleteNodegroups(Red5Step):
             names = [name for name in names if name in listed and name not in going]
             actions += [Note(f"{name}: being deleted already (a DELETE sent earlier); "
                              "waited for, not sent another") for name in going]
-        actions += [p.api_call("DELETE", f"admin/nodegroup/{name}") for name in names]
+        # Named by what the operator knows them by, beside their ids (TUI
+        # trial: the irreversible step showed ids alone).
+        known = {g["name"]: g for g in saved["nodegroups"]} if saved else {}
+        actions += [p.api_call("DELETE", f"admin/nodegroup/{name}", why=_known_as(known.get(name)))
+                    for name in names]
         actions.append(Wait("GET admin/nodegroup lists none",
                             p.settings.timeouts.nodegroups_gone))
         return actions
@@ -180,7 +185,7 @@ class DeleteNodegroups(Red5Step):
                              "them from")
         # Looked at again as the plan is answered: someone could have retired
         # a nodegroup while it was read, and recreate would bring it back.
-        await _refuse_a_fleet_changed_since(ctx, api, saved)
+        await _refuse_a_fleet_changed_since(ctx, api, saved, looked=True)
         ctx.info(f"deleting what {saved.describe()} can rebuild")
         live, going, unsaved = _as_listed(await api.list_nodegroups(), saved)
         # Only what the snapshot can rebuild is deleted, and only what the
@@ -226,20 +231,36 @@ class DeleteNodegroups(Red5Step):
                              "to see them as they are now")
 
 
+def _known_as(group: dict[str, Any] | None) -> str:
+    """A saved nodegroup as its plan names it: regions, launch config, origins."""
+    if group is None:
+        return ""
+    origins = sum(1 for node in group.get("nodes") or [] if node.get("role") == "origin")
+    return (f"regions {', '.join(group.get('regions') or []) or '(none)'}, launch config "
+            f"{group.get('launchConfig')}, {origins} origin(s)")
+
+
 async def _refuse_a_fleet_changed_since(ctx: Ctx, api: StreamManagerAPI,
-                                        saved: Snapshot) -> None:
+                                        saved: Snapshot, *, looked: bool = False) -> None:
     """Before the first DELETE, the fleet must still be the snapshot's, which
     is what recreate rebuilds (review: a nodegroup retired after the export
-    came back). Once a cutover has begun on the host (the host's record, as
-    `snapshot` reads it: this run's, or a killed one's), the live fleet is
-    being emptied and no longer compares."""
-    if ctx.host_state is None or ctx.host_state.cutover() is not None:
+    came back). Once a cutover has begun, by this run's journal or the host's
+    record (a killed run's), the live fleet is being emptied and no longer
+    compares (second review: a record lost, every resume was refused).
+    `looked`: the check has said what of the origins differs already."""
+    if ctx.cutover_under_way or ctx.host_state is None or ctx.host_state.cutover() is not None:
         return
-    changed = fleet.changes(saved.data, await fleet_now(api))
+    now = await fleet_now(api)
+    for line in [] if looked else fleet.origins_changed(saved.data, now):
+        # Their number moves on its own (autoscaling, a replacement): said,
+        # not refused; the new stream manager's policies take it from there.
+        ctx.info(f"{line}: recreate launches as many as the snapshot holds")
+    changed = fleet.changes(saved.data, now)
     if changed:
-        raise StepFailed(f"the fleet changed since {saved.describe()}: {fleet.said(changed)}. "
-                         "Nothing was deleted. To rebuild the fleet as it is now, stop and go "
-                         "on with --resume: export-config takes the snapshot again first")
+        raise NotInThisRun(
+            f"the fleet changed since {saved.describe()}: {fleet.said(changed)}. Nothing was "
+            "deleted. To rebuild the fleet as it is now, stop, then go on with --resume: "
+            "export-config takes the snapshot again before this step")
 
 
 def _as_listed(listed: list[dict[str, Any]],
@@ -1016,9 +1037,9 @@ class Recreate(Red5Step):
         return p.settings.node_image
 
     def plan(self, p: Plan) -> list[Action]:
-        saved = load_snapshot(p)
+        found = snapshot(p)
         actions: list[Action] = []
-        if saved is None:
+        if found is None:
             return [Note("rebuilds what export-config saved (no snapshot yet)"),
                     p.api_call("POST", "admin/configurations/launchconfig",
                                {"launchconfig": FROM_SNAPSHOT}),
@@ -1030,6 +1051,15 @@ class Recreate(Red5Step):
                     p.api_call("POST", NEW_ORIGIN),
                     Wait("origins in service", p.settings.timeouts.origins_inservice),
                     *self._alarms()]
+        saved = found.data
+        masked = sorted(name for kind in ("launchconfigs", "scalepolicies")
+                        for name, body in saved[kind].items()
+                        if secret_fields_masked(body) != body)
+        if masked:
+            # A line pasted by hand would post the stand-in (second review).
+            actions.append(Note(f"secret fields of {', '.join(masked)} read {MASKED_FIELD} in "
+                                f"these lines; runbook sends their values from {found.path}: "
+                                "a line sent by hand needs them put back"))
         for name, body in saved["launchconfigs"].items():
             image = self._image(p)
             if image and _images(body) != {image}:

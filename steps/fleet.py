@@ -1,13 +1,14 @@
 """The live fleet against the snapshot export-config took of it.
 
 The cutover rebuilds what the snapshot holds, however long ago it was taken.
-A fleet changed since (a nodegroup retired or added, a launch config edited,
-an origin more) would come back as it was, or not at all; so, until the
-cutover begins, the steps that trust the snapshot look at the fleet again.
+A fleet changed since (a nodegroup retired or added, a launch config edited)
+would come back as it was, or not at all; so, until the cutover begins, the
+steps that trust the snapshot look at the fleet again.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,49 +18,67 @@ from steps.common import being_deleted
 # How many differences are named before the rest are counted: the message
 # is read at a confirmation, not a diff.
 _NAMED = 5
+# Node states of an origin on its way out (FACTS-scenarios section 4): not
+# one recreate would have to launch again.
+_LEAVING = {"stopping", "terminating", "disposed"}
 
 
 async def fleet_now(api: StreamManagerAPI) -> dict[str, Any]:
     """The live fleet in the snapshot's shape (nodegroups with their nodes,
     launch configs and scale policies by name), read without journalling:
     a look, as a check takes one. Groups being deleted are left out, as
-    export-config leaves them out."""
-    groups = [group for group in await api.list_nodegroups() if not being_deleted(group)]
+    export-config leaves them out, and named under "going"."""
+    listed, configs, policies = await asyncio.gather(
+        api.list_nodegroups(), api.list_launchconfigs(), api.list_scalepolicies())
+    groups = [group for group in listed if not being_deleted(group)]
+    nodes, config_bodies, policy_bodies = await asyncio.gather(
+        asyncio.gather(*(api.list_nodes(group["name"]) for group in groups)),
+        asyncio.gather(*(api.get_launchconfig(name) for name in configs)),
+        asyncio.gather(*(api.get_scalepolicy(name) for name in policies)))
     return {
-        "nodegroups": [{**group, "nodes": await api.list_nodes(group["name"])}
-                       for group in groups],
-        "launchconfigs": {name: await api.get_launchconfig(name)
-                          for name in await api.list_launchconfigs()},
-        "scalepolicies": {name: await api.get_scalepolicy(name)
-                          for name in await api.list_scalepolicies()},
+        "nodegroups": [{**group, "nodes": found}
+                       for group, found in zip(groups, nodes, strict=True)],
+        "going": sorted(str(group["name"]) for group in listed if being_deleted(group)),
+        "launchconfigs": dict(zip(configs, config_bodies, strict=True)),
+        "scalepolicies": dict(zip(policies, policy_bodies, strict=True)),
     }
 
 
 def changes(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
-    """What differs between the snapshot `saved` and the fleet `now`, in the
-    terms the cutover rebuilds by: each nodegroup's regions, launch config,
-    scale policy and number of origins, and each launch config's and scale
-    policy's body. Nodes are counted, not compared: an origin replaced since
-    is rebuilt the same. Empty when the snapshot still holds the fleet."""
+    """What differs between the snapshot `saved` and the fleet `now` in what
+    the cutover rebuilds by: each nodegroup's regions, launch config and
+    scale policy, and each launch config's and scale policy's body. Empty
+    when the snapshot still holds the fleet. Origins are counted apart
+    (origins_changed): their number moves on its own."""
     found: list[str] = []
     before, after = _groups(saved), _groups(now)
-    found += [f"nodegroup {name} is gone" for name in sorted(before.keys() - after.keys())]
+    going = set(now.get("going") or ())
+    found += [f"nodegroup {name} is being deleted" if name in going else
+              f"nodegroup {name} is gone" for name in sorted(before.keys() - after.keys())]
     found += [f"nodegroup {name} is new" for name in sorted(after.keys() - before.keys())]
     for name in sorted(before.keys() & after.keys()):
-        was, is_ = before[name], after[name]
         found += [f"nodegroup {name}'s {what} changed"
                   for what in ("regions", "launch config", "scale policy")
-                  if was[what] != is_[what]]
-        if was["origins"] != is_["origins"]:
-            found.append(f"nodegroup {name} has {is_['origins']} origin(s), "
-                         f"not {was['origins']}")
+                  if before[name][what] != after[name][what]]
     for kind, key in (("launch config", "launchconfigs"), ("scale policy", "scalepolicies")):
-        was_named, is_named = dict(saved.get(key) or {}), dict(now.get(key) or {})
-        found += [f"{kind} {name} is gone" for name in sorted(was_named.keys() - is_named.keys())]
-        found += [f"{kind} {name} is new" for name in sorted(is_named.keys() - was_named.keys())]
-        found += [f"{kind} {name} changed" for name in sorted(was_named.keys() & is_named.keys())
-                  if was_named[name] != is_named[name]]
+        was, is_ = dict(saved.get(key) or {}), dict(now.get(key) or {})
+        found += [f"{kind} {name} is gone" for name in sorted(was.keys() - is_.keys())]
+        found += [f"{kind} {name} is new" for name in sorted(is_.keys() - was.keys())]
+        found += [f"{kind} {name} changed" for name in sorted(was.keys() & is_.keys())
+                  if was[name] != is_[name]]
     return found
+
+
+def origins_changed(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
+    """The nodegroups (in both) whose origins recreate would launch in another
+    number now: it launches one per origin the snapshot holds, and at least
+    one. Origins on their way out are not counted, nor are nodes compared: an
+    origin replaced since is rebuilt the same."""
+    before, after = _groups(saved), _groups(now)
+    return [f"nodegroup {name} has {after[name]['origins']} origin(s), the snapshot "
+            f"{before[name]['origins']}"
+            for name in sorted(before.keys() & after.keys())
+            if max(1, before[name]["origins"]) != max(1, after[name]["origins"])]
 
 
 def said(found: list[str]) -> str:
@@ -75,7 +94,8 @@ def _groups(fleet: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "launch config": group.get("launchConfig"),
             "scale policy": group.get("scalePolicy"),
             "origins": sum(1 for node in group.get("nodes") or []
-                           if node.get("role") == "origin"),
+                           if node.get("role") == "origin"
+                           and str(node.get("state", "")).lower() not in _LEAVING),
         }
         for group in fleet.get("nodegroups") or [] if not being_deleted(group)
     }

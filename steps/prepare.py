@@ -751,7 +751,7 @@ class ExportConfig(Red5Step):
             # Taken days before the window, perhaps: what cutover rebuilds is
             # the fleet as it is now (review: a nodegroup retired in between
             # came back with the new release).
-            changed = fleet.changes(mine.data, now)
+            changed = fleet.changes(mine.data, now) + fleet.origins_changed(mine.data, now)
             if not changed:
                 ctx.facts.snapshot = str(mine.path)
                 return Check(True, mine.describe())
@@ -1093,7 +1093,10 @@ class StripAutoscale(Red5Step):
         found = await ctx.probe(self._find(tree))
         if found.ok and not found.stdout.strip():
             return Check(True, "no autoscale.xml and no autoscale plugin in the new tree")
-        return Check(False, found.stdout.strip())
+        # On one line: a warning that spans two loses its step's name on the
+        # second in `runbook log` (TUI trial).
+        left = [line.strip() for line in found.stdout.splitlines() if line.strip()]
+        return Check(False, f"still in the new tree: {', '.join(left)}" if left else "")
 
     async def run(self, ctx: Ctx) -> None:
         _old, tree = await trees_unpacked(ctx)

@@ -395,6 +395,20 @@ async def test_a_skipped_carry_over_says_what_is_missing_before_the_cutover(
     assert "will not start" in said[0] and "dummy" in said[0], said
 
 
+async def test_a_skipped_strip_autoscale_is_warned_of_on_one_line(tmp_path: Path) -> None:
+    """TUI trial: its warning joined the two paths with a line end, and
+    `runbook log` showed the second without the step's name."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd({"strip-autoscale": Decision(Answer.SKIP, "later"),
+                                  "delete-nodegroups": Decision(Answer.STOP)})
+        outcome = await faulted(host, [], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    said = [line for sid, _, line in front.lines
+            if sid == "strip-autoscale" and "was skipped" in line]
+    assert len(said) == 1 and "\n" not in said[0], said
+    assert "autoscale.xml" in said[0] and "red5pro-autoscale-plugin-" in said[0], said
+
+
 async def test_the_installed_units_contents_stay_out_of_the_journal(tmp_path: Path) -> None:
     """Preflight read the installed red5pro.service as a journalled command, so
     its every line went into the journal: a unit that keeps a secret in its

@@ -212,11 +212,15 @@ def test_a_curl_line_masks_a_launch_config_property_named_as_a_secret(tmp_path: 
 
     body = {"name": "lc-1", "image": "red5pro-node-image", "properties": {"property": [
         {"name": "vmPassword", "value": "LCSECRET-XYZ32"},
-        {"name": "region", "value": "us-east-1"}]}, "apiKey": "KEYSECRET-XYZ33"}
+        {"name": "tokenTTL", "value": "3600"},
+        {"name": "region", "value": "us-east-1"}]}, "apiKey": "KEYSECRET-XYZ33",
+        "metadata": {"meta": [{"key": "adminPassword", "value": "METASECRET-XYZ34"}]}}
     line = curl_line(ApiTarget("http://sm.example:5080", "4.0"), "POST",
                      "admin/configurations/launchconfig", {"launchconfig": body})
-    assert "LCSECRET" not in line and "KEYSECRET" not in line, line
-    assert "us-east-1" in line and "red5pro-node-image" in line and MASK in line, line
+    assert "LCSECRET" not in line and "KEYSECRET" not in line and "METASECRET" not in line, line
+    assert "us-east-1" in line and "red5pro-node-image" in line and "3600" in line, line
+    # A stand-in plainly, so a pasted line is seen to need the value back.
+    assert line.count("<masked secret>") == 3, line
 
     settings = config.load(EXAMPLE)
     state = HostState(tmp_path, "sm.example", 22)
@@ -232,6 +236,8 @@ def test_a_curl_line_masks_a_launch_config_property_named_as_a_secret(tmp_path: 
     plan = Recreate().plan(PlanContext(settings, curl, facts, state, tmp_path / "j.jsonl"))
     shown = "\n".join(action.render() for action in plan)
     assert "lc-1" in shown and "LCSECRET" not in shown, shown
+    # The plan says the lines are not whole, and where the values are.
+    assert "masked" in shown and str(saved.path) in shown, shown
 
 
 def test_a_command_line_s_secret_is_found_given_as_a_word_of_its_own() -> None:
@@ -243,3 +249,8 @@ def test_a_command_line_s_secret_is_found_given_as_a_word_of_its_own() -> None:
     line = ("/usr/bin/java -Djavax.net.ssl.trustStorePassword=TRUST-XYZ16 "
             "--db-password WORD-XYZ17 --api-token=EQ-XYZ18 --port 5080 --password --verbose")
     assert command_line_secrets(line) == ["TRUST-XYZ16", "EQ-XYZ18", "WORD-XYZ17"]
+    # Second review: found by where it stands, a word is a secret only after a
+    # name that ends as one ("start" was masked in every systemctl line).
+    assert command_line_secrets("java --use-token-auth start --no-password /usr/local/red5pro "
+                                "--password-file /etc/pw --keystore-pass KS-XYZ19") == \
+        ["KS-XYZ19"]

@@ -323,3 +323,33 @@ async def test_a_nodegroup_retired_while_delete_nodegroups_waits_is_not_rebuilt(
     assert left == sorted(before[1:]), "delete-nodegroups sent a DELETE"
     assert began is None
     assert f"nodegroup {before[0]} is gone" in front.text(), front.text()[-3000:]
+
+
+async def test_a_cutover_the_journal_records_is_not_refused_for_a_lost_host_record(
+        tmp_path: Path, monkeypatch: object) -> None:
+    """Second review: the DELETEs sent and the groups still going when the run
+    failed, a resume whose host record was lost (another XDG_STATE_HOME, say)
+    had delete-nodegroups compare the emptying fleet with the snapshot, and
+    refuse every time ("is gone ... Nothing was deleted"), with the stream
+    manager down. The journal says the cutover began: nothing compares."""
+    import dataclasses
+
+    from runbook.hoststate import HostState
+    from tests.rehearsal import rehearsal_settings
+
+    monkeypatch.setenv("RUNBOOK_REHEARSAL_PACE", "0.05")  # type: ignore[attr-defined]
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        hurried = dataclasses.replace(settings, timeouts=dataclasses.replace(
+            settings.timeouts, nodegroups_gone=0.2))
+        first = ScriptedFrontEnd()
+        assert await rehearse(host, first, journal, hurried) is Outcome.FAILED
+        assert first.final_state("delete-nodegroups") == "failed", first.text()[-2000:]
+        state = HostState(host.sandbox / ".operator", settings.host.address, settings.host.port)
+        assert state.cutover() is not None
+        state._cutover_file.unlink()  # lost, as under another state dir
+        second = ScriptedFrontEnd({"backup-live": Decision(Answer.STOP)})
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+    assert outcome is Outcome.STOPPED, second.text()[-3000:]
+    assert second.final_state("delete-nodegroups") == "done", second.detail("delete-nodegroups")

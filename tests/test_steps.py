@@ -1534,3 +1534,20 @@ def test_start_services_planned_restart_gives_the_reason_the_check_found() -> No
     facts = Red5Facts(restart_service=True)
     said = StartService().plan(PlanContext(settings, lambda *a, **k: "", facts))[0].render()
     assert "longer than the limit" in said, said
+
+
+async def test_delete_nodegroups_names_each_group_by_its_regions_and_launch_config(
+        tmp_path: Path) -> None:
+    """TUI trial: the irreversible step's plan named each nodegroup by its id
+    alone; the snapshot knows its regions, launch config and origins."""
+    from runbook.model import ApiCall
+
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd({"delete-nodegroups": Decision(Answer.STOP)})
+        outcome, _ = await run_only(host, ["preflight", "export-config", "delete-nodegroups"],
+                                    tmp_path / "j.jsonl", front)
+    assert outcome is Outcome.STOPPED
+    deletes = [a for a in front.plans["delete-nodegroups"]
+               if isinstance(a, ApiCall) and a.method == "DELETE"]
+    assert deletes and all("regions " in a.why and "launch config red5pro-" in a.why
+                           for a in deletes), [a.why for a in deletes]
