@@ -43,7 +43,7 @@ from runbook.journal import (
     text_of,
     unwritten,
 )
-from runbook.model import Outcome, signal_cause
+from runbook.model import Outcome, is_warning, signal_cause
 from runbook.standing import before_another_attempt
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import silence, write_whole
@@ -516,10 +516,16 @@ class _Reader:
             ended.exit = exit_status if isinstance(exit_status, int) else None
             ended.error = text_of(record.get("error"))
 
-    def _output(self, record: dict[str, Any], _ts: str, step_id: str) -> None:
+    def _output(self, record: dict[str, Any], ts: str, step_id: str) -> None:
         if step_id:
-            self._showed(step_id, [(text_of(stream), text_of(line))
-                                   for stream, line in record.get("lines") or []])
+            lines = [(text_of(stream), text_of(line)) for stream, line in record.get("lines") or []]
+            self._showed(step_id, lines)
+            # A warning said as the step's info line (a skipped step's, before
+            # the cutover) is the run's as the TUI marks it (TUI trial: the
+            # report said "None" of a cutover gone ahead on three).
+            self.report.warnings += [Note(step_id, ts, "warning", line)
+                                     for stream, line in lines
+                                     if stream == "info" and is_warning(line)]
 
     def _note(self, record: dict[str, Any], ts: str, step_id: str) -> None:
         report = self.report

@@ -17,7 +17,7 @@ from textual.message import Message
 
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Decision, Recovery
-from runbook.model import Action, StepReport, StepState, result_line
+from runbook.model import Action, StepReport, StepState, is_warning, result_line
 from screens.messages import (
     ConfirmRequested,
     EngineEvent,
@@ -27,7 +27,6 @@ from screens.messages import (
     ReviewRequested,
 )
 from screens.output_store import OutputStore
-from screens.run_state import is_warning
 
 if TYPE_CHECKING:
     from runbook.properties import Review  # loaded when a review opens

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runbook.model import Action, Outcome, Phase, StepCard, StepReport, StepState
+from runbook.model import Action, Outcome, Phase, StepCard, StepReport, StepState, is_warning
 from screens.presentation import NEXT, NOT_RUN, UNDONE, WARNED
 
 # The events and the journal load with the first event, after the first
@@ -24,11 +24,6 @@ FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
 TROUBLE = (StepState.FAILED.value, StepState.IN_DOUBT.value)
 # What the earlier run found that a continued run starts from.
 SETTLED = (*FINISHED, *TROUBLE)
-
-
-def is_warning(line: str) -> bool:
-    """Steps say a warning as an info line that starts with the word (ctx.note)."""
-    return line[:8].lower() == "warning:"
 
 
 @dataclass

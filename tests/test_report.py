@@ -1873,3 +1873,21 @@ def test_a_step_left_in_doubt_and_gone_back_from_reads_undone(tmp_path: Path) ->
     assert doubt is not None and doubt.undone, doubt
     assert "in doubt, then undone by the way back" in _row(plain(markdown(report)),
                                                           "stop-service")
+
+
+def test_a_skipped_steps_warning_is_among_the_runs_warnings(tmp_path: Path) -> None:
+    """TUI trial: the cutover went ahead on three skipped-step warnings, said
+    as the steps' info lines, and the report's Warnings said "None"."""
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["carry-over", "delete-nodegroups"], cutover=["delete-nodegroups"],
+                  resumed=False)
+    journal.write("step-end", step="carry-over", state="skipped", detail="later")
+    journal.write("output", step="carry-over", lines=[
+        ["info", "warning: carry-over was skipped, and LICENSE.KEY is not there"],
+        ["out", "warning: a command's own output is not runbook's warning"]])
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    warnings = plain(section(markdown(build(journal.path, estimate_from=[])), "Warnings"))
+    assert "carry-over was skipped, and LICENSE.KEY is not there" in warnings, warnings
+    assert "a command's own output" not in warnings, warnings
