@@ -248,7 +248,7 @@ async def _refuse_a_fleet_changed_since(ctx: Ctx, api: StreamManagerAPI,
     record (a killed run's), the live fleet is being emptied and no longer
     compares (second review: a record lost, every resume was refused).
     `looked`: the check has said what of the origins differs already."""
-    if ctx.cutover_under_way or ctx.host_state is None or ctx.host_state.cutover() is not None:
+    if ctx.host_state is None or ctx.cutover_under_way or ctx.host_state.cutover() is not None:
         return
     now = await fleet_now(api)
     for line in [] if looked else fleet.origins_changed(saved.data, now):
