@@ -704,7 +704,12 @@ class ResumeDialog(Dialog[str]):
         trouble = [f"{step.number}, {step.title}, {look(state).word}" for step in self.steps
                    if (state := self.replay.state(step.id)) in (StepState.FAILED,
                                                                  StepState.IN_DOUBT)]
-        return f"{said} Step {'; step '.join(trouble)}." if trouble else said
+        said = f"{said} Step {'; step '.join(trouble)}." if trouble else said
+        if self.replay.way_back_chosen(card.id for card in self.steps
+                                       if card.phase is Phase.ROLLBACK):
+            # First, with the downtime (TUI trial: said only after scrolling).
+            said += " The way back to the old stream manager was begun: continued, it goes on."
+        return said
 
     def compose_box(self) -> ComposeResult:
         with Vertical(id="resume", classes="dialog-box"):

@@ -178,6 +178,24 @@ async def test_a_resume_mid_cutover_leads_with_the_downtime_and_the_failed_step(
     assert "Rename the new tree to red5pro" in lead and "failed" in lead, lead
 
 
+async def test_a_resume_on_the_way_back_says_so_in_its_lead(tmp_path: Path) -> None:
+    """TUI trial: the dialog's lead said the stream manager was down and the
+    cutover had not ended; that continuing goes on with the way back already
+    begun was said only at the end, after scrolling."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True, failed="promote-new")
+    lines = earlier.read_text().splitlines()
+    # The operator chose the way back at promote-new's question, then quit.
+    lines.insert(-2, '{"event": "way-back", "ts": "2026-01-01T00:00:09+00:00", '
+                     '"step": "promote-new"}')
+    earlier.write_text("\n".join(lines) + "\n")
+    app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
+    hold_the_run(app)
+    async with app.run_test(size=SIZE):
+        dialog = await the_dialog(app)
+        lead = dialog.query_one("#resume-down", Wrapped).content.plain
+    assert "down since" in lead and "way back" in lead, lead
+
+
 async def test_without_resume_the_app_offers_the_cutover_under_way_and_only_it(
         tmp_path: Path) -> None:
     """Operator trial: started again after a kill -9 mid-cutover, without
