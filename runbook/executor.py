@@ -828,9 +828,9 @@ class Executor(Generic[F]):
             report.stopped = True
             state, detail = StepState.IN_DOUBT, (
                 "stopped by the operator while it ran: anything it had running on the host "
-                "was told to stop, and a request it had already sent stands. What it had "
-                "done by then is not known: try again, which looks at the host before it "
-                "runs anything")
+                "was told to stop, and a request it had already sent stands (its output "
+                "says which were sent). Whether its work is whole is not known: try again, "
+                "which looks at the host before it runs anything")
         else:
             if self._stop_asked == step.id:
                 # The stop came as the step ended, and an await that had its
