@@ -87,7 +87,18 @@ async def _trees_found(ctx: Ctx) -> tuple[str, str, bool]:
     old = live
     if new == live or not await exists(ctx, live, "-d"):
         old = backup_dir(ctx)
+    ctx.facts._trees = (old, new)
     return old, new, there
+
+
+def planned_trees(p: AnyContext) -> tuple[str, str]:
+    """trees() as a plan names them: where the step's check last found them,
+    which is where its run acts (re-trial: resumed after promote-new, a
+    skipped carry-over's plan named the unpacked folder, gone by then, and
+    bak.red5pro -> red5pro ran); before any look, where they are before the
+    cutover."""
+    found = p.facts._trees
+    return found if found is not None else (live_dir(p), new_dir(p))
 
 
 async def trees_unpacked(ctx: Ctx) -> tuple[str, str]:

@@ -66,6 +66,9 @@ class Red5Facts(Facts):
     _export_shrink: str | None = None
     # export-config, resumed: how the fleet differs from this run's snapshot
     _export_changed: str | None = None
+    # (old install, new tree) as the last look found them (common.trees): a
+    # plan shows the paths its run will use, after promote-new too
+    _trees: tuple[str, str] | None = None
     # service-unit: the kept unit's commons-daemon jar, to point at the release's
     _unit_swap: Swap | None = None
     # The tables an unfinished import of schema left (its retry drops them

@@ -40,6 +40,7 @@ from steps.common import (
     live_dir,
     new_dir,
     new_folder,
+    planned_trees,
     read_bytes_command,
     read_properties,
     read_remote,
@@ -583,7 +584,7 @@ class Schema(Red5Step):
         return f"{tree}/{red5.WEB_INF}/sql/cluster.sql"
 
     def plan(self, p: Plan) -> list[Action]:
-        sql = self._sql(p, new_dir(p))
+        sql = self._sql(p, planned_trees(p)[1])
         return [
             Shell(root(p, f"cat -- {quote(sql)}"), "the tables the release needs"),
             Shell(database.query(p, _LIST_TABLES), "the tables the new database has"),
@@ -1047,7 +1048,7 @@ class CloudController(Red5Step):
         return root(p, f"cp -- {quote(source)} {quote(self._target(p, tree))}")
 
     def plan(self, p: Plan) -> list[Action]:
-        return [Shell(self._copy(p, new_dir(p)))]
+        return [Shell(self._copy(p, planned_trees(p)[1]))]
 
     async def check(self, ctx: Ctx) -> Check:
         _old, tree = await trees(ctx)
@@ -1077,7 +1078,7 @@ class StripAutoscale(Red5Step):
                 "\\( -name autoscale.xml -o -name 'red5pro-autoscale-plugin-*.jar' \\) -print")
 
     def plan(self, p: Plan) -> list[Action]:
-        return self._removals(p, new_dir(p))
+        return self._removals(p, planned_trees(p)[1])
 
     def _removals(self, p: AnyContext, base: str) -> list[Action]:
         return [
@@ -1142,7 +1143,7 @@ class CarryOver(Red5Step):
                         private_as=f"{old}/{red5.APP_CONTEXT}")
 
     def plan(self, p: Plan) -> list[Action]:
-        old, target = live_dir(p), new_dir(p)
+        old, target = planned_trees(p)
         return [Shell(self._copy(p, old, target)), self._edit(p, old, target)]
 
     async def check(self, ctx: Ctx) -> Check:

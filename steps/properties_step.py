@@ -16,8 +16,7 @@ from steps import red5
 from steps.common import (
     exists,
     kept_otherwise,
-    live_dir,
-    new_dir,
+    planned_trees,
     read_as_it_was_command,
     read_bytes_command,
     read_remote_bytes,
@@ -113,7 +112,8 @@ class Properties(Red5Step):
     recheck_until_cutover = True
 
     def _paths(self, p: AnyContext) -> tuple[str, str]:
-        return f"{live_dir(p)}/{red5.PROPERTIES}", f"{new_dir(p)}/{red5.PROPERTIES}"
+        old, new = planned_trees(p)
+        return f"{old}/{red5.PROPERTIES}", f"{new}/{red5.PROPERTIES}"
 
     def _edit(self, p: AnyContext, path: str, live: str, review: Review | None) -> EditFile:
         sets = ", ".join(f"{k} = {v}" for k, v in overrides(p).items())

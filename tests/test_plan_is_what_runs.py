@@ -97,3 +97,30 @@ def test_a_command_not_in_the_plan_is_found(tmp_path: Path) -> None:
     plans: dict[str, list[Action]] = {"stop-service": [Shell("sudo -n kill -9 <PID>")]}
     assert unplanned(journal, plans) == ["stop-service: $ rm -rf /",
                                          "stop-service: $ sudo -n kill -9 4242; rm -rf /"]
+
+
+async def test_a_skipped_step_run_after_promote_new_plans_the_paths_it_uses(
+        tmp_path: Path) -> None:
+    """Re-trial: prepare steps skipped, then run on a resume after promote-new,
+    showed plans on the unpacked folder, gone by then, and ran on
+    bak.red5pro -> red5pro: the operator confirmed other commands than ran."""
+    from runbook.executor import Answer, Decision
+    from runbook.journal import replay
+
+    journal = tmp_path / "run.jsonl"
+    skipped = ("cloud-controller", "strip-autoscale", "carry-over")
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({**{step: Decision(Answer.SKIP, "later") for step in skipped},
+                                  "stop-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED, first.text()[-3000:]
+        before = len(journal.read_text().splitlines())
+        second = ScriptedFrontEnd({"stop-service": Decision(Answer.STOP)})
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        assert outcome is Outcome.STOPPED, second.text()[-3000:]
+    assert set(skipped) <= set(second.asked), second.asked
+    for step in skipped:
+        assert "red5pro-server-" not in "\n".join(a.render() for a in second.plans[step]), step
+    later = tmp_path / "later.jsonl"
+    later.write_text("\n".join(journal.read_text().splitlines()[before:]) + "\n")
+    missing = unplanned(later, second.plans)
+    assert missing == [], "\n".join(missing)
