@@ -198,8 +198,8 @@ class Executor(Generic[F]):
         # The way back was taken, in this run or the one it resumes: from then
         # on only the way back's end ends the cutover.
         self.going_back = False
-        # Whether the skipped prepare steps were looked at again before the
-        # cutover (once a run: a retry of its first step does not repeat it).
+        # Whether the skipped prepare steps were looked at again before this
+        # session's first cutover step (once: a retry of it does not repeat it).
         self._skips_looked_at = False
         if resume is not None and resume.cutover_started:
             self.cutover_began = datetime.fromisoformat(resume.cutover_started).timestamp()
@@ -610,8 +610,8 @@ class Executor(Generic[F]):
                 if s.phase is Phase.PREPARE and not self.reports[s.id].state.finished]
 
     async def _say_what_skipped_steps_left(self) -> None:
-        """Before the cutover begins (once a run), each prepare step skipped is
-        looked at again, and what its check does not find in place is a
+        """Before this session's first cutover step (once), each prepare step
+        skipped is looked at again, and what its check does not find in place is a
         warning of that step, which the cutover steps' questions repeat: the
         operator's word stands, but on what the host shows (operator trial:
         properties skipped as done by hand, though it was not, and
@@ -691,7 +691,10 @@ class Executor(Generic[F]):
                           "cutover cannot begin: these prepare steps are not done or skipped "
                           f"with a reason: {', '.join(unfinished)}")
                 return Outcome.FAILED
-            if self.cutover_began is None and not self._skips_looked_at:
+            # Each session, mid-cutover too (re-trial: resumed after
+            # promote-new, carry-over skipped again went unsaid, and
+            # start-service failed on the missing licence in the downtime).
+            if not self._skips_looked_at:
                 await self._say_what_skipped_steps_left()
         ctx = RunContext(self, step)
         # What an earlier attempt left running on the host: a resumed run's, in

@@ -395,6 +395,29 @@ async def test_a_skipped_carry_over_says_what_is_missing_before_the_cutover(
     assert "will not start" in said[0] and "dummy" in said[0], said
 
 
+async def test_a_step_skipped_again_on_a_resume_mid_cutover_is_warned_of_again(
+        tmp_path: Path) -> None:
+    """Re-trial: resumed after promote-new, carry-over skipped again, the
+    cutover's questions said nothing of the missing LICENSE.KEY, and
+    start-service then failed on it in the downtime. Each session looks at
+    what it skipped before its first cutover step, and says it."""
+    from runbook.journal import replay
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"carry-over": Decision(Answer.SKIP, "later"),
+                                  "stop-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED, first.text()[-3000:]
+        second = ScriptedFrontEnd({"carry-over": Decision(Answer.SKIP, "still later"),
+                                   "stop-service": Decision(Answer.STOP)})
+        outcome = await rehearse(host, second, journal, resume=replay(journal))
+        assert outcome is Outcome.STOPPED, second.text()[-3000:]
+    said = [line for sid, _, line in second.lines if sid == "carry-over" and "was skipped" in line]
+    assert len(said) == 1 and "LICENSE.KEY" in said[0], said
+    # Now on red5pro, the promoted tree: the check looked where the run would act.
+    assert "red5pro-server-" not in said[0], said
+
+
 async def test_a_skipped_strip_autoscale_is_warned_of_on_one_line(tmp_path: Path) -> None:
     """TUI trial: its warning joined the two paths with a line end, and
     `runbook log` showed the second without the step's name."""
