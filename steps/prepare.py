@@ -770,8 +770,10 @@ class ExportConfig(Red5Step):
         # why a step done days ago is asked again.
         why = ctx.facts._export_changed = (
             f"the fleet changed since {mine.describe()}: {fleet.said(changed)}; the snapshot "
-            "is taken again, and the cutover rebuilds that one")
-        ctx.info(why)
+            "is taken again, and the cutover rebuilds the fleet as it is now")
+        # A warning, so the change ticket has it (re-trial: the report said
+        # nothing of a fleet changed and taken again).
+        ctx.info(f"warning: {why}")
         return Check(False, why)
 
     async def run(self, ctx: Ctx) -> None:

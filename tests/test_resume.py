@@ -292,6 +292,12 @@ async def test_a_fleet_changed_since_the_snapshot_is_taken_again_before_the_cuto
     assert "export-config" in second.asked, second.asked
     said = [line for step, _, line in second.lines if step == "export-config"]
     assert any(f"nodegroup {before[0]} is gone" in line for line in said), said
+    # A warning, so the change ticket has it too (re-trial).
+    from runbook.report import build
+    from runbook.report_md import markdown
+
+    warnings = markdown(build(journal, estimate_from=[])).split("## Warnings", 1)[1]
+    assert "the fleet changed since" in warnings.split("\n## ", 1)[0], warnings[:2000]
     # And in the plan confirmed, where the operator asks why it is asked again.
     shown = "\n".join(action.render() for action in second.plans["export-config"])
     assert f"nodegroup {before[0]} is gone" in shown, shown
