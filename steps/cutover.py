@@ -723,7 +723,9 @@ class StartService(Red5Step):
         if other:
             return self._other_runs(other)
         if not runs:
-            return Check(False)
+            # Said: it decides, for a step left in doubt, between trying again
+            # and the way back (re-trial: "not in place" alone).
+            return Check(False, "the red5pro service does not run")
         try:
             api = await self._answering(ctx, [])
         except _TokenRefused:

@@ -359,3 +359,26 @@ async def test_a_cutover_the_journal_records_is_not_refused_for_a_lost_host_reco
         outcome = await rehearse(host, second, journal, resume=replay(journal))
     assert outcome is Outcome.STOPPED, second.text()[-3000:]
     assert second.final_state("delete-nodegroups") == "done", second.detail("delete-nodegroups")
+
+
+async def test_start_service_in_doubt_on_resume_says_the_service_does_not_run(
+        tmp_path: Path) -> None:
+    """Re-trial: killed while start-service waited, its service gone too, the
+    resumed run said only that the check does not find the outcome in place;
+    whether the service runs decides between trying again and the way back."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED, first.text()[-3000:]
+        # As a run killed just after it sent `systemctl start`, which never came up.
+        lines = journal.read_text().splitlines()
+        lines.insert(-1, json.dumps({"event": "step-start", "ts": "2026-01-01T00:00:00+00:00",
+                                     "step": "start-service"}))
+        lines.insert(-1, json.dumps({"event": "action-start", "ts": "2026-01-01T00:00:00+00:00",
+                                     "step": "start-service", "attempt": "a1", "n": 1,
+                                     "kind": "shell", "text": "systemctl start red5pro"}))
+        journal.write_text("\n".join(lines[:-1]) + "\n")  # and no run-end: killed
+        second = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        await rehearse(host, second, journal, resume=replay(journal))
+    said = [line for sid, _, line in second.lines if sid == "start-service" and "in doubt" in line]
+    assert said and "does not run" in said[0], second.text()[-3000:]
