@@ -287,6 +287,11 @@ def being_deleted(group: dict[str, Any]) -> bool:
     return str(group.get("state", "")).lower() == "terminating"
 
 
+def origins_of(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The origins among a nodegroup's nodes, whatever their state."""
+    return [node for node in nodes if node.get("role") == "origin"]
+
+
 def snapshot(p: AnyContext) -> Snapshot | None:
     """The fleet snapshot this run deletes and rebuilds from.
 

@@ -35,6 +35,7 @@ from steps.common import (
     new_dir,
     new_tree,
     old_tree,
+    origins_of,
     read_remote,
     root,
     run_shell,
@@ -235,7 +236,7 @@ def _known_as(group: dict[str, Any] | None) -> str:
     """A saved nodegroup as its plan names it: regions, launch config, origins."""
     if group is None:
         return ""
-    origins = sum(1 for node in group.get("nodes") or [] if node.get("role") == "origin")
+    origins = len(origins_of(group.get("nodes") or []))
     return (f"regions {', '.join(group.get('regions') or []) or '(none)'}, launch config "
             f"{group.get('launchConfig')}, {origins} origin(s)")
 
@@ -994,10 +995,6 @@ def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:
             and old.get("scalePolicy") == new.get("scalePolicy"))
 
 
-def _origins(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [n for n in nodes if n.get("role") == "origin"]
-
-
 # What the rebuild's plan shows where it learns a value only as it runs, the way
 # it shows <api-version>: the new nodegroup's name comes from the API's answer
 # (operator trial: `{new}` read as a template left unfilled).
@@ -1077,7 +1074,7 @@ class Recreate(Red5Step):
             actions.append(p.api_call("POST", "admin/nodegroup", {
                 "regions": group.get("regions", []), "launchConfig": group.get("launchConfig"),
                 "scalePolicy": group.get("scalePolicy")}, why=f"replaces {group['name']}"))
-            for _ in range(max(1, len(_origins(group.get("nodes", []))))):
+            for _ in range(max(1, len(origins_of(group.get("nodes", []))))):
                 actions.append(p.api_call("POST", NEW_ORIGIN))
         actions.append(Wait("origins in service", p.settings.timeouts.origins_inservice))
         return actions + self._alarms()
@@ -1129,8 +1126,8 @@ class Recreate(Red5Step):
         listed = await asyncio.gather(*(api.list_nodes(matches[old["name"]]["name"])
                                         for old in groups))
         for old, nodes in zip(groups, listed, strict=True):
-            want = max(1, len(_origins(old.get("nodes", []))))
-            if sum(1 for n in _origins(nodes) if n.get("state") == "inservice") < want:
+            want = max(1, len(origins_of(old.get("nodes", []))))
+            if sum(1 for n in origins_of(nodes) if n.get("state") == "inservice") < want:
                 return False
         return True
 
@@ -1160,7 +1157,7 @@ class Recreate(Red5Step):
             if group is None:
                 late.append(f"{old['name']} has not been recreated")
                 continue
-            origins = _origins(await api.list_nodes(group["name"]))
+            origins = origins_of(await api.list_nodes(group["name"]))
             states = [f"{n.get('identifier')} {n.get('state')}" for n in origins
                       if n.get("state") != "inservice"]
             if states or not origins:
@@ -1219,8 +1216,8 @@ class Recreate(Red5Step):
                     partial(api.create_nodegroup, old.get("regions", []),
                             old["launchConfig"], old["scalePolicy"]))
             new_name = group["name"]
-            want = max(1, len(_origins(old.get("nodes", []))))
-            have_origins = len(_origins(await api.list_nodes(new_name)))
+            want = max(1, len(origins_of(old.get("nodes", []))))
+            have_origins = len(origins_of(await api.list_nodes(new_name)))
             for _ in range(want - have_origins):
                 path = f"admin/nodegroup/{new_name}/node/origin"
                 await ctx.act(api.api_call("POST", path),

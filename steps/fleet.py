@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runbook.smapi import StreamManagerAPI
-from steps.common import being_deleted
+from steps.common import being_deleted, origins_of
 
 # How many differences are named before the rest are counted: the message
 # is read at a confirmation, not a diff.
@@ -93,9 +93,8 @@ def _groups(fleet: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "regions": sorted(str(region) for region in group.get("regions") or []),
             "launch config": group.get("launchConfig"),
             "scale policy": group.get("scalePolicy"),
-            "origins": sum(1 for node in group.get("nodes") or []
-                           if node.get("role") == "origin"
-                           and str(node.get("state", "")).lower() not in _LEAVING),
+            "origins": sum(1 for node in origins_of(group.get("nodes") or [])
+                           if str(node.get("state", "")).lower() not in _LEAVING),
         }
         for group in fleet.get("nodegroups") or [] if not being_deleted(group)
     }

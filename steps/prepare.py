@@ -40,6 +40,7 @@ from steps.common import (
     live_dir,
     new_dir,
     new_folder,
+    origins_of,
     planned_trees,
     read_bytes_command,
     read_properties,
@@ -757,8 +758,7 @@ class ExportConfig(Red5Step):
                 ctx.facts.snapshot = str(mine.path)
                 return Check(True, mine.describe())
         groups = len(now["nodegroups"])
-        origins = sum(1 for group in now["nodegroups"] for node in group["nodes"]
-                      if node.get("role") == "origin")
+        origins = sum(len(origins_of(group["nodes"])) for group in now["nodegroups"])
         if groups < len(earlier.nodegroups) or origins < earlier.origins:
             ctx.facts._export_shrink = (
                 f"the live stream manager now has {groups} nodegroup(s) and {origins} "
@@ -795,7 +795,7 @@ class ExportConfig(Red5Step):
             snapshot["nodegroups"].append({**group, "nodes": nodes})
             ctx.info(f"{name}: regions {', '.join(group.get('regions', []))}, launch config "
                      f"{group.get('launchConfig')}, scale policy {group.get('scalePolicy')}, "
-                     f"{sum(1 for n in nodes if n.get('role') == 'origin')} origin(s), "
+                     f"{len(origins_of(nodes))} origin(s), "
                      f"{len(nodes)} node(s)")
         names = await api.list_launchconfigs()
         for name in names:
