@@ -32,6 +32,9 @@ _SECRET_NAME = re.compile(
     r"pass$|password|passwd|passphrase|pwd|secret|token|accesskey|clientkey|privatekey"
     r"|apikey|credential"
 )
+# The words _SECRET_NAME finds that a name's last part may misspell.
+_SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accesskey",
+                 "clientkey", "privatekey", "apikey", "credential")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -48,10 +51,7 @@ _GIVEN_AS_NEXT_WORD = re.compile(r"(?:^|\s)--([\w.\-]+)\s+([^\s-]\S*)")
 # A name that ends in a secret's word: what the two looser forms below demand,
 # since their value is found by where it stands, not by an `=` (second review:
 # `--use-token-auth start` masked "start" in every line shown).
-_ENDS_AS_A_SECRET = re.compile(
-    r"(?:pass|password|passwd|passphrase|pwd|secret|token|accesskey|clientkey|privatekey"
-    r"|apikey|credentials?)$"
-)
+_ENDS_AS_A_SECRET = re.compile(f"(?:pass|pwd|credentials|{'|'.join(_SECRET_WORDS)})$")
 
 
 def _ends_as_a_secret(name: str) -> bool:
@@ -102,9 +102,6 @@ def secret_fields_masked(body: Any) -> Any:
 RED5_SECRET_KEYS = ("aws.accessKey", "aws.accessSecret", "az.clientKey", "az.vmPassword",
                     "cluster.password", "config.dbPass", "limelight.pwd",
                     "rest.administratorToken", "serverapi.accessToken", "terra.token")
-# The words _SECRET_NAME finds that a name's last part may misspell.
-_SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accesskey",
-                 "clientkey", "privatekey", "apikey", "credential")
 
 
 def near_a_secret_name(name: str) -> str | None:
