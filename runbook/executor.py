@@ -85,6 +85,10 @@ class Answer(StrEnum):
 class _WayBackChosen(Exception):
     """The operator answered a step's confirmation with the way back."""
 
+    def __init__(self, step_id: str, not_run: str) -> None:
+        super().__init__(step_id)
+        self.step_id, self.not_run = step_id, not_run
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -401,7 +405,7 @@ class Executor(Generic[F]):
             # Not "at X's question" (trial: a report read it as X's fault, when
             # X was only the next step, asked on a resume mid-cutover).
             return await self._roll_back(f"the operator chose it when the runbook asked to run "
-                                         f"{chosen} next, which was not run")
+                                         f"{chosen.step_id} next, {chosen.not_run}")
         return Outcome.DONE
 
     def _way_back_open(self, step: Step[F]) -> bool:
@@ -744,9 +748,14 @@ class Executor(Generic[F]):
         if decision.answer is Answer.STOP:
             return Outcome.STOPPED
         if decision.answer is Answer.ROLLBACK:
-            self.info(step, "not run: the operator chose the way back to the old stream "
-                            "manager instead")
-            raise _WayBackChosen(step.id)
+            # Re-trial: "was not run" of a step an earlier session had run
+            # (and left failed), where the Steps table said otherwise.
+            ran_before = earlier is not None and earlier.acted
+            self.info(step, ("not run again (an earlier session ran it)" if ran_before else
+                             "not run") + ": the operator chose the way back to the old "
+                      "stream manager instead")
+            raise _WayBackChosen(step.id, "which an earlier session ran, and this one did "
+                                 "not run again" if ran_before else "which was not run")
         if decision.answer is Answer.SKIP:
             self.skipped[step.id] = decision.reason
             self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",

@@ -810,6 +810,28 @@ async def test_a_way_back_chosen_at_a_question_is_not_put_on_the_step_asked(
     assert "next" in why[0] and "not run" in why[0], why
 
 
+async def test_a_way_back_chosen_on_resume_at_a_step_an_earlier_session_ran_says_so(
+        tmp_path: Path) -> None:
+    """Re-trial (stop 49): resumed after start-new failed, and turned back at
+    its question, the report's "Way back" line said start-new "was not run";
+    the earlier session had run it, and its Steps table said so."""
+    steps: list[Step] = [Say("stop-old", phase=Phase.CUTOVER, changes=True),
+                         Say("start-new", phase=Phase.CUTOVER, changes=True, fail="no")]
+    await run_steps(tmp_path, steps, ScriptedFrontEnd({"start-new": [Decision(Answer.RUN),
+                                                                     Decision(Answer.STOP)]}),
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    front = ScriptedFrontEnd({"start-new": Decision(Answer.ROLLBACK)})
+    steps = [Say("stop-old", phase=Phase.CUTOVER, done=True),
+             Say("start-new", phase=Phase.CUTOVER)]
+    await run_steps(tmp_path, steps, front, resume=True,
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
+    assert len(why) == 1 and "start-new" in why[0], why
+    assert "was not run" not in why[0] and "earlier" in why[0], why
+    said = [line for sid, stream, line in front.lines if sid == "start-new" and stream == "info"]
+    assert not [line for line in said if line.startswith("not run:")], said
+
+
 class _AddsToADictThenHangs(Say):
     """Learns something into a dict fact, acts, learns more into it, acts and
     hangs: upload's checksums, one per file, as each lands."""
