@@ -666,6 +666,7 @@ class Executor(Generic[F]):
         # A new attempt: how the last one ended (stopped) is past, even when
         # this one fails at its check (review: it still read "was stopped").
         report.stopped = False
+        report.retry_helps = True
         # Nor its running time: found done, or skipped, this attempt ran nothing
         # (operator trial: the report added the last attempt's time again).
         report.elapsed_s = None
@@ -717,6 +718,7 @@ class Executor(Generic[F]):
         except JournalWriteError:
             raise  # nothing more may happen unrecorded
         except Exception as exc:  # any failure to look is a reason not to act
+            report.retry_helps = not isinstance(exc, NotInThisRun)
             self._set(step, StepState.FAILED, self._failure(step, exc))
             return Outcome.FAILED
         self.journal.write(Record.CHECK, step=step.id, done=already.done,
@@ -817,6 +819,7 @@ class Executor(Generic[F]):
                 except Exception as exc:  # the API client and anything unforeseen end the step
                     if not outcome_unknown(exc):
                         state, detail = StepState.FAILED, self._failure(step, exc)
+                        report.retry_helps = not isinstance(exc, NotInThisRun)
                     else:
                         state, detail = await self._find_out(step, ctx, exc)
                         if state is StepState.PENDING and attempt < READ_ONLY_RERUNS:

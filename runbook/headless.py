@@ -345,14 +345,20 @@ class HeadlessFrontEnd:
             # Nobody to ask: stop where it is, as the journal and the exit say.
             self._print("  -> stop (--yes never retries or rolls back by itself)")
             return Recovery.STOP
+        retry = step.retry_helps
+        if not retry and not can_roll_back:
+            # Nothing to choose: the same refusal would meet a retry, and
+            # its message says how to go on.
+            self._print("  -> stop (trying it again in this run would be refused the same way)")
+            return Recovery.STOP
         # r as in the TUI's dialog; b, this prompt's key before, still works.
-        choices = "[t] try again  " + ("[r] roll back to the old stream manager  "
-                                       if can_roll_back else "") + "[q] stop"
+        choices = ("[t] try again  " if retry else "") + (
+            "[r] roll back to the old stream manager  " if can_roll_back else "") + "[q] stop"
         while True:
             answer = await self._ask(f"  {choices}: ")
             if answer is None or answer.lower() == "q":
                 return Recovery.STOP
-            if answer.lower() == "t":
+            if answer.lower() == "t" and retry:
                 return Recovery.RETRY
             if answer.lower() in ("r", "b") and can_roll_back:
                 taken = await self._way_back_taken()
@@ -361,7 +367,8 @@ class HeadlessFrontEnd:
                 if taken:
                     return Recovery.ROLLBACK
                 continue
-            if self._refused("  answer " + ("t, r or q" if can_roll_back else "t or q"), answer):
+            if self._refused("  answer " + ("t, r or q" if retry and can_roll_back else
+                                            "t or q" if retry else "r or q"), answer):
                 return Recovery.STOP
 
     async def review(self, step_id: str, review: Review, *,

@@ -331,3 +331,7 @@ class StepReport:
     # The operator stopped its last attempt (x): its question's stop is
     # theirs, not a failure's.
     stopped: bool = False
+    # Trying it again in this run can mend its failure: not so for one refused
+    # for a cause only a resumed run mends (re-trial: "try again" offered of
+    # a changed fleet refused again, word for word).
+    retry_helps: bool = True

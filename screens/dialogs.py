@@ -490,11 +490,13 @@ class RecoverDialog(Dialog[str | None]):
     ]
 
     def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool,
-                 stopped: bool = False) -> None:
+                 stopped: bool = False, retry_helps: bool = True) -> None:
         super().__init__()
         self.step = step
         self.detail = detail
         self.can_roll_back = can_roll_back
+        # Not offered where a retry would meet the same refusal (re-trial).
+        self.retry_helps = retry_helps
         # The operator stopped it (x): nothing failed.
         self.stopped = stopped
 
@@ -508,7 +510,7 @@ class RecoverDialog(Dialog[str | None]):
                 yield Wrapped(self.detail, id="recover-detail")
                 text: list[Content | str | tuple[str, str]] = [
                     ("t  Try again", "bold"), ": its check looks at the host first, and it runs "
-                    "again only where its outcome is not in place.\n"]
+                    "again only where its outcome is not in place.\n"] if self.retry_helps else []
                 if self.can_roll_back:
                     text += [("r  Roll back", "bold"), ": back to the old stream manager on the "
                              "old database (each step of the way back is confirmed).\n"]
@@ -520,17 +522,20 @@ class RecoverDialog(Dialog[str | None]):
                          "enter brings these choices back."]
                 yield Wrapped(Content.assemble(*text), indent=3, id="recover-text")
             with Horizontal(classes="buttons dialog-foot"):
-                yield Button("Try again (t)", id="recover-retry", variant="primary")
+                if self.retry_helps:
+                    yield Button("Try again (t)", id="recover-retry", variant="primary")
                 if self.can_roll_back:
                     yield Button("Roll back (r)", id="recover-rollback", variant="warning")
                 yield Button("Stop (q)", id="recover-stop")
         yield Footer()
 
-    AUTO_FOCUS = "#recover-retry"
+    AUTO_FOCUS = "#recover-retry, #recover-stop"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters == ("rollback",):
             return self.can_roll_back
+        if action == "choose" and parameters == ("retry",):
+            return self.retry_helps
         return True
 
     def action_choose(self, choice: str) -> None:

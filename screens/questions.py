@@ -119,7 +119,8 @@ class Questions:
 
         self.app.push_screen(RecoverDialog(card, message.report.detail,
                                            can_roll_back=message.can_roll_back,
-                                           stopped=message.report.stopped),
+                                           stopped=message.report.stopped,
+                                           retry_helps=message.report.retry_helps),
                              answered)
 
     # --- answered by the operator ------------------------------------------------------

@@ -436,6 +436,19 @@ def test_the_way_back_is_r_as_in_the_tui() -> None:
     assert chosen is Recovery.STOP and "answer t or q" in shown.getvalue()
 
 
+def test_a_failure_a_retry_cannot_mend_offers_no_try_again() -> None:
+    """Re-trial (stop 49): delete-nodegroups refused for a fleet changed since
+    its snapshot offered "try again", which met the same refusal word for
+    word; only a resumed run takes the snapshot again."""
+    refused = StepReport(CUTOVER.id, detail="the fleet changed", retry_helps=False)
+    headless, shown = front("t\n", CUTOVER)
+    assert asyncio.run(headless.recover(refused, can_roll_back=False)) is Recovery.STOP
+    assert "try again" not in shown.getvalue() and "refused the same way" in shown.getvalue()
+    headless, shown = front("t\nq\n", CUTOVER)
+    assert asyncio.run(headless.recover(refused, can_roll_back=True)) is Recovery.STOP
+    assert "[t]" not in shown.getvalue() and "answer r or q" in shown.getvalue()
+
+
 def test_while_the_stream_manager_is_down_a_step_can_be_answered_with_the_way_back() -> None:
     """Nothing failed, but the operator will not go on: with the cutover begun,
     r at the step's question chooses the way back (the engine takes it); before

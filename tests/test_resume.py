@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from runbook.executor import Answer, Decision, Outcome
+from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal import Journal, replay
 from runbook.model import StepState
 from runbook.rehearsal import cloud
@@ -321,6 +321,11 @@ async def test_a_nodegroup_retired_while_delete_nodegroups_waits_is_not_rebuilt(
                     await _retire(host, before[0])
                 return await super().confirm(step, plan)
 
+            async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+                # Re-trial: "try again" was offered, and met the same refusal.
+                assert not step.retry_helps, step
+                return await super().recover(step, can_roll_back=can_roll_back)
+
         front = Meanwhile()
         outcome = await rehearse(host, front, journal)
         assert outcome is Outcome.FAILED, front.text()[-3000:]
@@ -329,6 +334,7 @@ async def test_a_nodegroup_retired_while_delete_nodegroups_waits_is_not_rebuilt(
     assert left == sorted(before[1:]), "delete-nodegroups sent a DELETE"
     assert began is None
     assert f"nodegroup {before[0]} is gone" in front.text(), front.text()[-3000:]
+    assert front.recovered == [("delete-nodegroups", False)]
 
 
 async def test_a_cutover_the_journal_records_is_not_refused_for_a_lost_host_record(

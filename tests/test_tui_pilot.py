@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Static
 
 import screens.app as app_module
 from runbook.events import CutoverStarted, Output, RunEnded, StepChanged
-from runbook.executor import Answer, Decision, Outcome
+from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.journal import Journal, replay
 from runbook.model import Check, Phase, StepReport, StepState
@@ -984,6 +984,29 @@ async def test_while_a_failed_step_waits_the_palette_offers_its_answer() -> None
         entry.callback()
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
         answer.cancel()
+
+
+async def test_a_failure_a_retry_cannot_mend_offers_no_try_again() -> None:
+    """Re-trial (stop 49): a fleet changed since its snapshot was refused with
+    stop and --resume as the way on, and the dialog offered "Try again",
+    focused, which met the same refusal."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        failed = report("delete-nodegroups", StepState.FAILED, "the fleet changed", 0.1)
+        failed.retry_helps = False
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=False))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await until(lambda: bool(app.screen.query("#recover-text")), what="its text")
+        assert not app.screen.query("#recover-retry")
+        assert "Try again" not in app.screen.query_one("#recover-text", Wrapped).content.plain
+        await pilot.press("t")
+        await pilot.pause()
+        assert not answer.done()
+        await pilot.press("enter")  # the focused button is Stop
+        await until(answer.done, what="the answer")
+        assert answer.result() is Recovery.STOP
 
 
 @pytest.mark.parametrize("outcome", [Outcome.DONE, Outcome.ROLLED_BACK])
