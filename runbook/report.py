@@ -623,6 +623,10 @@ class _Reader:
             # (red5pro is the new release) read as the host's state (trial).
             for step in report.steps:
                 step.undone = step.id in self.cutover and step.state in ("done", "in-doubt")
+                if step.undone and step.state == "in-doubt" and step.detail:
+                    # Its advice (try again) was for a host the way back has
+                    # since put back (re-trial: read beside "undone").
+                    step.detail = f"before the way back: {step.detail}"
         facts = report.facts
         report.version_from = text_of(facts.get("live_version")) or None
         report.version_to = text_of(facts.get("new_version")) or report.version_to or None

@@ -16,6 +16,7 @@ from screens.presentation import (
     GROUPS,
     NOT_NEEDED,
     PREPARED,
+    UNDONE,
     UNDONE_CUTOVER,
     UPGRADED,
     WENT_BACK,
@@ -186,7 +187,11 @@ def detail(state: RunState, card: StepCard) -> Content:
     report = state.reports.get(card.id)
     if report is not None and report.detail:
         took = f" after {duration(report.elapsed_s)}" if report.elapsed_s is not None else ""
-        parts += ["\n", (f"Result{took}: ", f"bold {shown.style}"), report.detail, "\n"]
+        # Left in doubt, its advice (try again) was for a host the way back
+        # has since put back (re-trial: read beside "undone").
+        said = "Left in doubt, before the way back" if shown.word == UNDONE and \
+            report.state is StepState.IN_DOUBT else "Result"
+        parts += ["\n", (f"{said}{took}: ", f"bold {shown.style}"), report.detail, "\n"]
     for warning in state.warnings.get(card.id, []):
         parts += ["\n", ("⚠ ", "bold $warning"), warning, "\n"]
     parts += ["\n", card.summary, "\n"]

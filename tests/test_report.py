@@ -1871,8 +1871,10 @@ def test_a_step_left_in_doubt_and_gone_back_from_reads_undone(tmp_path: Path) ->
     report = build(journal.path, estimate_from=[])
     doubt = report.step("stop-service")
     assert doubt is not None and doubt.undone, doubt
-    assert "in doubt, then undone by the way back" in _row(plain(markdown(report)),
-                                                          "stop-service")
+    row = _row(plain(markdown(report)), "stop-service")
+    assert "in doubt, then undone by the way back" in row
+    # Re-trial: its detail still invited a retry, beside "undone".
+    assert "before the way back: what it did is not known: try again" in row, row
 
 
 def test_a_skipped_steps_warning_is_among_the_runs_warnings(tmp_path: Path) -> None:

@@ -323,6 +323,25 @@ def test_every_phase_heading_fits_the_checklist_on_one_row() -> None:
         [title for title in headings if len(title) > inside]
 
 
+def test_a_step_left_in_doubt_and_undone_says_its_retry_advice_was_before_the_way_back(
+        ) -> None:
+    """Re-trial (stop 49): the row read "undone", and beside it the step's
+    result still invited a retry ("retry runs the step again") on a host the
+    way back had put back."""
+    from runbook.model import Outcome, StepReport
+    from screens.run_state import RunState
+    from screens.views import detail
+
+    stop = StepCard(13, "stop-service", "Stop the live service", Phase.CUTOVER, "Stops it.")
+    said = "the connection dropped. Reconnected: not in place; retry runs the step again"
+    state = RunState(cards=[stop], target="u@h:22", states={stop.id: "in-doubt"},
+                     reports={stop.id: StepReport(stop.id, StepState.IN_DOUBT, said)},
+                     outcome=Outcome.ROLLED_BACK)
+    shown = detail(state, stop).plain
+    assert "undone" in shown and said in shown, shown
+    assert "Result:" not in shown and "before the way back" in shown, shown
+
+
 def test_the_status_line_says_a_rehearsals_pace_known_or_not_and_not_at_80_columns() -> None:
     """Review: a rehearsal of unknown pace (`runbook run` against a rehearsal
     host; an adopted service of another pace) showed no pace at all, though it
