@@ -727,8 +727,9 @@ class StartService(Red5Step):
             # Said: it decides, for a step left in doubt, between trying again
             # and the way back (re-trial: "not in place" alone).
             return Check(False, "the red5pro service does not run")
+        errors: list[SMApiError] = []
         try:
-            api = await self._answering(ctx, [])
+            api = await self._answering(ctx, errors)
         except _TokenRefused:
             if not await self._written_since_it_started(ctx, ours):
                 raise  # a restart would read the same file: the step fails, saying why
@@ -751,15 +752,20 @@ class StartService(Red5Step):
             # fail again): waiting would not bring its webapp up.
             ctx.facts.restart_service = True
             return Check(False, "the service started while its database could not be reached")
+        # What it answers instead, said (re-trial: "does not answer yet" of a
+        # webapp that said it was unavailable, and why).
+        answered = f" ({str(errors[-1]).rstrip('.')})" if errors else ""
         age = await self._age(ctx, ours)
         if age is not None and age >= ctx.settings.timeouts.service_start:
             # Booting would have answered by now: a service that runs and does
             # not answer is hung, and starting it again changes nothing.
             ctx.facts.restart_service = True
-            return Check(False, f"the service has run for {age}s and its API does not answer")
+            return Check(False, f"the service has run for {age}s and its API does not answer"
+                         f"{answered}")
         # Running the step again starts nothing twice (systemctl start of a
         # running service does nothing) and waits out what is left of the limit.
-        return Check(False, "the service runs; its API does not answer yet", under_way=True)
+        return Check(False, f"the service runs; its API does not answer yet{answered}",
+                     under_way=True)
 
     async def _runs(self, ctx: Ctx) -> bool:
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok

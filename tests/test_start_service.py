@@ -10,6 +10,7 @@ includes one restart when the service runs and does not answer in time.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 from runbook.executor import Answer, Decision, Outcome, Recovery
@@ -50,6 +51,12 @@ async def test_a_service_that_runs_without_answering_is_restarted_once(
     plan = [a.command for a in second.plans["start-service"] if isinstance(a, Shell)]
     assert plan[-1].endswith("systemctl restart red5pro"), "the restart was in the plan"
     assert "restarting it once" in second.text()
+    # What the API answered is said with it (re-trial: "does not answer yet"
+    # of a webapp that answered it was unavailable, and why).
+    looked = [r["detail"] for r in (json.loads(line) for line in journal.read_text().splitlines())
+              if r["event"] == "check" and r["step"] == "start-service"]
+    silent = [detail for detail in looked if "does not answer" in detail]
+    assert silent and all("unavailable" in detail for detail in silent), looked
 
 
 async def test_a_service_that_dies_at_boot_fails_the_step_at_once(tmp_path: Path) -> None:
