@@ -16,6 +16,7 @@ and counts are read.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import pwd
@@ -82,6 +83,19 @@ class Note:
     ts: str
     kind: str
     text: str
+    # When the same was said again (a resumed session looks again).
+    again: tuple[str, ...] = ()
+
+
+def said_once(notes: list[Note]) -> list[Note]:
+    """Each step's note once, where it was first said, with when it was said
+    again (re-trial: a skipped step's warning, listed once per session)."""
+    first: dict[tuple[str, str], Note] = {}
+    for note in notes:
+        seen = first.get((note.step, note.text))
+        first[(note.step, note.text)] = note if seen is None else \
+            dataclasses.replace(seen, again=(*seen.again, note.ts))
+    return list(first.values())
 
 
 # How an attempt can end that leaves the step not done: a report says so even
@@ -618,6 +632,7 @@ class _Reader:
                 stopped.state = "stopped"
                 stopped.detail = "the operator stopped the run here"
         report.steps = list(self.steps.values())
+        report.warnings = said_once(report.warnings)
         if report.rolled_back:
             # What the cutover did, the way back undid: as done, its detail
             # (red5pro is the new release) read as the host's state (trial).

@@ -16,7 +16,16 @@ from runbook.journal import same_pace
 from runbook.model import REAL_PACE, WORDS, outcome_words, result_line, state_words
 from runbook.model import duration as model_duration
 from runbook.rehearsal.cloud import FAST_PACE
-from runbook.report import BAD_ENDS, PROPERTIES_STEP, Action, Attempt, Downtime, Report, StepRun
+from runbook.report import (
+    BAD_ENDS,
+    PROPERTIES_STEP,
+    Action,
+    Attempt,
+    Downtime,
+    Note,
+    Report,
+    StepRun,
+)
 from runbook.standing import ENDS_AS_BEGUN_S
 
 
@@ -44,6 +53,12 @@ def clock(ts: str | None, day: str | None = None) -> str:
     if first is not None and when.date() != first.date():
         return when.strftime("%Y-%m-%d %H:%M:%S")
     return when.strftime("%H:%M:%S")
+
+
+def said_again(note: Note, day: str | None) -> str:
+    """ (said again at 21:03:10, 22:40:02): a note repeated by later sessions."""
+    return f" (said again at {', '.join(clock(ts, day) for ts in note.again)})" \
+        if note.again else ""
 
 
 def duration(seconds: float | None) -> str:

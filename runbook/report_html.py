@@ -29,6 +29,7 @@ from runbook.report_format import (
     outcome_cell,
     pace_words,
     releases,
+    said_again,
     shown,
     stamp,
     title,
@@ -170,7 +171,8 @@ def _warnings(report: Report) -> str:
     for note in report.warnings:
         first, *rest = note.text.split("\n")
         items.append(f"<li>{_code(note.step or 'run')} {_e(clock(note.ts, report.started))}: "
-                     f"{_e(first)}{_pre(rest) if rest else ''}</li>")
+                     f"{_e(first)}{_e(said_again(note, report.started))}"
+                     f"{_pre(rest) if rest else ''}</li>")
     return "<h2>Warnings</h2>\n<ul>" + "".join(items) + "</ul>"
 
 

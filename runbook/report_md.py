@@ -28,6 +28,7 @@ from runbook.report_format import (
     outcome_cell,
     pace_words,
     releases,
+    said_again,
     shown,
     stamp,
     title,
@@ -155,7 +156,8 @@ def _warnings(report: Report) -> list[str]:
         return [*out, "None.", ""]
     for note in report.warnings:
         first, *rest = note.text.split("\n")
-        out.append(f"- {_code(note.step or 'run')} {clock(note.ts, report.started)}: {_md(first)}")
+        out.append(f"- {_code(note.step or 'run')} {clock(note.ts, report.started)}: {_md(first)}"
+                   f"{_md(said_again(note, report.started))}")
         if rest:
             out += ["", *("  " + line for line in _block(rest)), ""]
     return [*out, ""]

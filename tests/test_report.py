@@ -1893,3 +1893,24 @@ def test_a_skipped_steps_warning_is_among_the_runs_warnings(tmp_path: Path) -> N
     warnings = plain(section(markdown(build(journal.path, estimate_from=[])), "Warnings"))
     assert "carry-over was skipped, and LICENSE.KEY is not there" in warnings, warnings
     assert "a command's own output" not in warnings, warnings
+
+
+def test_a_warning_said_again_by_a_later_session_is_listed_once(tmp_path: Path) -> None:
+    """Re-trial (stop 49): each session that looked at a skipped step again
+    said its warning again, and the change ticket listed it once per
+    session; once, with when it was said again, is what the reader needs."""
+    journal = Journal(tmp_path / "run.jsonl")
+    said = "warning: carry-over was skipped, and LICENSE.KEY is not there"
+    for resumed in (False, True):
+        journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                      steps=["carry-over", "delete-nodegroups"], cutover=["delete-nodegroups"],
+                      resumed=resumed)
+        journal.write("step-end", step="carry-over", state="skipped", detail="later")
+        journal.write("output", step="carry-over", lines=[["info", said]])
+        journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    warnings = plain(section(markdown(build(journal.path, estimate_from=[])), "Warnings"))
+    assert warnings.count("LICENSE.KEY is not there") == 1, warnings
+    assert "said again at" in warnings, warnings
+    page = html(build(journal.path, estimate_from=[]))
+    assert page.count("LICENSE.KEY is not there") == 1 and "said again at" in page
