@@ -342,6 +342,22 @@ def test_a_step_left_in_doubt_and_undone_says_its_retry_advice_was_before_the_wa
     assert "Result:" not in shown and "before the way back" in shown, shown
 
 
+def test_the_short_step_count_does_not_call_skipped_steps_done() -> None:
+    """TUI trial (stop 49): at 80 columns the count read "8/17 done" where 3
+    of the 8 were skipped; from 100 it says "done or skipped"."""
+    from screens.run_state import RunState
+    from screens.views import status_clocks
+
+    cards = [StepCard(n, f"s{n}", f"S{n}", Phase.PREPARE, "Does.") for n in range(1, 18)]
+    states = {c.id: "skipped" if c.number < 4 else "done" if c.number < 9 else "pending"
+              for c in cards}
+    state = RunState(cards=cards, target="u@h:22", states=states, run_started=0.0)
+    short = status_clocks(state, 60.0, narrow=True).plain
+    assert short.endswith("8/17 done/skip"), short
+    state.states = {**states, "s1": "done", "s2": "done", "s3": "done"}
+    assert status_clocks(state, 60.0, narrow=True).plain.endswith("8/17 done")
+
+
 def test_the_status_line_says_a_rehearsals_pace_known_or_not_and_not_at_80_columns() -> None:
     """Review: a rehearsal of unknown pace (`runbook run` against a rehearsal
     host; an adopted service of another pace) showed no pace at all, though it
