@@ -360,6 +360,9 @@ class StepHistory:
     # Some attempt of it started a change on the host (its reads are not
     # journalled): what it leaves is only there once it has.
     acted: bool = False
+    # How long the attempt that got it to its state ran; one that only found
+    # it so ran nothing, and leaves the time as it was.
+    elapsed_s: float | None = None
 
 
 @dataclass
@@ -546,6 +549,9 @@ def replay(path: Path) -> Replay:
                     from None
             history.detail = record.get("detail", "")
             history.skip_reason = record.get("reason", "")
+            elapsed = record.get("elapsed_s")
+            if isinstance(elapsed, int | float) and not isinstance(elapsed, bool):
+                history.elapsed_s = float(elapsed)
         elif event == Record.NOTE:
             result.notes.append(record)
         elif event == Record.FACTS:

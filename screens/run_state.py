@@ -232,7 +232,14 @@ class RunState:
         if self.running == step_id and step_id in self.started_at:
             return now - self.started_at[step_id]
         report = self.reports.get(step_id)
-        return report.elapsed_s if report is not None else None
+        if report is not None and report.elapsed_s is not None:
+            return report.elapsed_s
+        # Found done again, or not looked at yet: the row is the earlier
+        # run's, and so is its time (TUI trial: lost on resume).
+        earlier = self.previous.steps.get(step_id) if self.previous is not None else None
+        if earlier is not None and self.states.get(step_id) == earlier.state.value:
+            return earlier.elapsed_s
+        return None
 
     @property
     def service_down(self) -> bool:

@@ -23,7 +23,7 @@ from runbook.journal import (
     replay,
     unfinished,
 )
-from runbook.model import StepState
+from runbook.model import Phase, StepState
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "sample-configs" / "production.example.toml"
@@ -102,6 +102,31 @@ def test_skip_reason_and_downtime_are_replayed(tmp_path: Path) -> None:
     assert state.steps["new-database"].skip_reason == "checked by DBA"
     assert state.downtime_s == 42.5
     assert state.finished and state.outcome == "done"
+
+
+def test_a_steps_running_time_outlives_a_later_session_that_found_it_done(
+        tmp_path: Path) -> None:
+    """TUI trial (stop 49): steps finished in an earlier session lost their
+    times in a resumed run's checklist; a session that only finds the step
+    done ran nothing, and keeps the time of the one that ran it."""
+    from runbook.model import StepCard
+    from screens.run_state import RunState
+
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("step-end", step="upload", state="done", detail="sent", elapsed_s=42.5)
+    journal.write("step-end", step="backup", state="failed", detail="no", elapsed_s=3.0)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.write("step-end", step="upload", state="done", detail="already done",
+                  elapsed_s=None)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    earlier = replay(tmp_path / "run.jsonl")
+    assert earlier.steps["upload"].elapsed_s == 42.5
+    cards = [StepCard(1, "upload", "Upload", Phase.PREPARE, "Sends."),
+             StepCard(2, "backup", "Backup", Phase.PREPARE, "Keeps.")]
+    seen = RunState(cards=cards, target="u@h:22", previous=earlier)
+    assert seen.elapsed("upload", 0.0) == 42.5
+    assert seen.elapsed("backup", 0.0) == 3.0  # its row is the earlier run's failure
 
 
 def test_the_cutover_began_when_the_hosts_record_says_and_else_at_the_record(
