@@ -894,6 +894,8 @@ class StartService(Red5Step):
             return
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
+        if self.side == "new":
+            ctx.facts.new_started = True  # journalled before the start goes
         await self._systemctl(ctx, "restart" if restarted else "start")
         last_wait = len(errors)  # where the last wait's answers begin
         try:

@@ -18,18 +18,19 @@ from runbook.shell import quote
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
+    JavaProcess,
     backup_dir,
     copy_whole,
     exists,
     folder_id,
     install_dir,
+    java_processes,
     java_processes_command,
     live_dir,
     new_tree,
     old_tree,
-    red5_pids,
-    red5_processes,
     root,
+    running_from,
     sha256_remote,
 )
 from steps.cutover import Recreate, StartService, _wait
@@ -38,6 +39,20 @@ from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 def failed_dir(p: AnyContext) -> str:
     return f"{live_dir(p)}.failed-{p.facts.rollback_stamp or '<timestamp>'}"
+
+
+async def _new_servers(ctx: Ctx) -> list[JavaProcess]:
+    """The servers running from the new install. Until start-service has
+    started it, one placed there only by its -Dred5.root path (working
+    directory /: started by hand, or by a jsvc without -cwd) is the old
+    server, whose path names the promoted tree (step review: the way back
+    from before stop-service stopped and killed it, one restart more in the
+    downtime, said to be the new release's)."""
+    listing = await java_processes(ctx)
+    found = running_from(listing, await new_tree(ctx))
+    if ctx.facts.new_started:
+        return found
+    return [proc for proc in found if proc.cwd not in (None, listing[1])]
 
 
 class StopNew(Red5Step):
@@ -67,7 +82,7 @@ class StopNew(Red5Step):
             # deleted, beside themselves.
             raise StepFailed("no cutover began on this host, so there is nothing to roll back: "
                              "the live stream manager still runs as it did, with its nodegroups")
-        found = await red5_processes(ctx, await new_tree(ctx))
+        found = await _new_servers(ctx)
         ctx.facts.red5_processes = {str(proc.pid): proc.args for proc in found}
         if not found:
             return Check(True, "nothing runs from the new install")
@@ -75,17 +90,14 @@ class StopNew(Red5Step):
 
     async def run(self, ctx: Ctx) -> None:
         await ctx.sh(root(ctx, "systemctl stop red5pro"), check=False)
-        tree = await new_tree(ctx)
         left = sorted({int(pid) for pid in ctx.facts.red5_processes}
-                      & set(await red5_pids(ctx, tree)))
+                      & {proc.pid for proc in await _new_servers(ctx)})
         if left:
             await ctx.sh(root(ctx, "kill -9 " + " ".join(map(str, left))), check=False)
 
     async def verify(self, ctx: Ctx) -> Check:
-        tree = await new_tree(ctx)
-
         async def none_left() -> bool:
-            return not await red5_pids(ctx, tree)
+            return not await _new_servers(ctx)
 
         await _wait(ctx, "the new release's processes to exit",
                     ctx.settings.timeouts.service_stop, none_left)

@@ -861,6 +861,35 @@ async def test_stop_service_kills_a_server_known_only_by_its_red5_root(tmp_path:
             by_hand.wait()
 
 
+async def test_the_way_back_before_start_service_leaves_the_old_server_known_by_its_root(
+        tmp_path: Path) -> None:
+    """Step review (stop 49): the way back taken between promote-new and
+    stop-service found the old server (working directory /, -Dred5.root
+    naming the promoted tree) "running from the new install", stopped the
+    service and killed it: one restart more of the old release, inside the
+    downtime, and the journal said the new release was stopped. Nothing has
+    started the new tree before start-service."""
+    live = None
+    async with rehearsal_host(tmp_path) as host:
+        live = host.sandbox / "usr/local/red5pro"
+        sleep = "import time; time.sleep(600)"
+        by_hand = subprocess.Popen(
+            ["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}" -Dred5.root={live}'],
+            cwd="/")
+        try:
+            front = ScriptedFrontEnd({"stop-service": Decision(Answer.ROLLBACK)})
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+            assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+            assert by_hand.poll() is None, "the way back killed the old server"
+        finally:
+            by_hand.kill()
+            by_hand.wait()
+    records = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    sent = [r["text"] for r in records if r["event"] == "action-start"
+            and r["step"] == "rollback-stop-new"]
+    assert not [text for text in sent if "kill" in text or "systemctl stop" in text], sent
+
+
 def test_a_database_command_shows_the_port_a_step_read_from_the_live_login() -> None:
     """Review: the rehearsal's config names the port, so the port a step
     reads from the live login (no new_database.port in the config) went
