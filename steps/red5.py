@@ -124,7 +124,9 @@ def not_for_this_procedure(zip_path: Path) -> str | None:
 
     From release 14 Red5 Pro ships Stream Manager 2.0, a different,
     container-based product with no streammanager webapp and no
-    red5-web.properties; this procedure upgrades the Stream Manager 1.x webapp."""
+    red5-web.properties; this procedure upgrades the Stream Manager 1.x webapp.
+    (Release 14 is the product owner's brief's; no public source found names
+    the release: see the rehearsal's data README.)"""
     version = zip_version(zip_path)
     try:
         with zipfile.ZipFile(zip_path) as archive:
@@ -140,7 +142,8 @@ def not_for_this_procedure(zip_path: Path) -> str | None:
 
 def api_version(server_version: str | None) -> str | None:
     """The Stream Manager API a server release serves (Red5's API overview pages):
-    4.0 from 7.0.0, 3.1 after 5.2.0, 3.0 in 5.1. None where the table says nothing."""
+    4.0 from 7.0.0, 3.1 after 5.2.0, 3.0 for 5.1.1 (every 5.1.x: inferred, see the
+    rehearsal's data README). None where the table says nothing (5.2.0 itself)."""
     numbers = re.findall(r"\d+", server_version or "")[:3]
     if len(numbers) < 2:
         return None

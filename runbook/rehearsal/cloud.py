@@ -457,7 +457,8 @@ def delete_nodegroup(state: State, db: Database, name: str, now: float) -> dict[
 
 def role_capacity(launch_config: dict[str, Any] | None, role: str) -> int:
     """A role's connectionCapacity from a launch config (strings in the API's
-    examples, numbers elsewhere); a plausible default when absent."""
+    examples, numbers elsewhere); when absent, the docs' example launch config's
+    origin and edge values (inferred: see the data README)."""
     targets = ((launch_config or {}).get("targets") or {}).get("target") or []
     for target in targets:
         if isinstance(target, dict) and target.get("role") == role:
