@@ -140,7 +140,7 @@ class Service:
         home = install.home
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "runbook.rehearsal.service", f"-Dred5.root={home}",
-             f"-Dred5.config_root={home / 'conf'}", "-cp", f"{home}/red5-service.jar",
+             "-cp", f"{home}/red5-service.jar:{home / 'conf'}",
              "org.red5.server.Bootstrap", "9999"],
             cwd=home, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -347,6 +347,36 @@ async def test_systemctl_runs_the_service_like_systemd(
     assert (await conn.run("systemctl daemon-reload && systemctl enable red5pro")).exit_status == 0
 
 
+async def test_a_unit_without_jsvc_runs_one_java_as_red5_sh_starts_it(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit (stop 50): a unit that starts no jsvc runs one plain ``java``,
+    with the arguments red5.sh gives it (FACTS §3, AS ``red5.sh``: -Dred5.root,
+    the classpath, Bootstrap 9999) and none the sources do not have (the shim
+    added -Dred5.config_root). systemctl status names that process java."""
+    unit = sandbox.unit_file(bare_host.sandbox)
+    home = bare_host.red5_home
+    unit.write_text("\n".join(
+        "ExecStart=/usr/local/red5pro/red5pro.sh start" if line.startswith("ExecStart=")
+        else line for line in unit.read_text().splitlines()) + "\n")
+    conn = await ssh_connect(bare_host)
+    assert (await conn.run("sudo systemctl daemon-reload && sudo systemctl start red5pro")
+            ).exit_status == 0
+    pid = bare_host.service_pid()
+    assert pid is not None
+    ps = await conn.run("ps aux | grep [j]ava")
+    lines = [line for line in ps.stdout.splitlines() if str(bare_host.sandbox) in line]
+    assert len(lines) == 1, ps.stdout
+    shown = lines[0].split(None, 10)[10]
+    assert shown.startswith("java "), shown
+    assert shown.endswith(f"-Dred5.root={home} -cp {home}/red5-service.jar:{home}/conf "
+                          "org.red5.server.Bootstrap 9999"), shown
+    assert "config_root" not in shown, shown
+    status = await conn.run("systemctl status red5pro")
+    assert f"Main PID: {pid} (java)" in status.stdout, status.stdout
+    assert (await conn.run("systemctl stop red5pro")).exit_status == 0
+
+
 async def test_systemctl_start_counts_a_service_caught_mid_exec_as_started(
     bare_host: RehearsalHost, ssh_connect: SSHConnect
 ) -> None:
@@ -361,7 +391,6 @@ async def test_systemctl_start_counts_a_service_caught_mid_exec_as_started(
         "#!/bin/bash\n"
         "( exec -a early bash -c 'sleep 1; exec -a java \"$RUNBOOK_JVM\" "
         "-m runbook.rehearsal.service -Dred5.root=\"$RED5_HOME\" "
-        "-Dred5.config_root=\"$RED5_HOME/conf\" "
         "-cp \"$RED5_HOME/red5-service.jar:$RED5_HOME/conf\" org.red5.server.Bootstrap 9999' ) &\n"
         "pid=$!\n"
         "echo \"$pid\" > \"$RUNBOOK_RUN_DIR/red5pro.pid\"\n"
