@@ -129,7 +129,8 @@ class DeleteNodegroups(Red5Step):
     )
     caution = (
         "Leaving the nodegroups would not keep their nodes: the upgraded stream manager finds "
-        "nodes its new database does not know and tears them down itself, without a drain."
+        "nodes its new database does not know and tears them down itself, probably "
+        "without a drain."
     )
 
     def plan(self, p: Plan) -> list[Action]:
@@ -593,8 +594,10 @@ class StartService(Red5Step):
                 why = ("the service refuses the API token, and it reads its "
                        "rest.administratorToken only as it starts")
             elif p.facts.started_without_database:
-                why = ("the service started while its database could not be reached, and a "
-                       "webapp that failed to load does not come back by waiting")
+                # Inferred, not in the sources (data README): a webapp that
+                # failed to load is not known to retry on its own.
+                why = ("the service started while its database could not be reached, and its "
+                       "webapp is not known to load later without a restart")
             else:
                 why = "the service has run longer than the limit without its API answering"
             first = [Note(f"{why}: it is restarted at once, unless its API answers by the "
@@ -749,7 +752,7 @@ class StartService(Red5Step):
             return proof
         if ctx.facts.started_without_database:
             # It loaded without its database, which is back (or the step would
-            # fail again): waiting would not bring its webapp up.
+            # fail again): waiting is not known to bring its webapp up.
             ctx.facts.restart_service = True
             return Check(False, "the service started while its database could not be reached")
         # What it answers instead, said (re-trial: "does not answer yet" of a
@@ -902,8 +905,9 @@ class StartService(Red5Step):
             api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors)
             if not api and not restarted and await self._runs(ctx):
                 # Running and silent for the whole limit: a webapp that failed to
-                # deploy (its database was unreachable at boot, say) does not
-                # come back by waiting. The plan the operator confirmed says so.
+                # deploy (its database was unreachable at boot, say) is not known
+                # to come back by waiting (inferred: data README). The plan the
+                # operator confirmed says so.
                 ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
                          "restarting it once")
                 await self._systemctl(ctx, "restart")
