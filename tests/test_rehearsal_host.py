@@ -317,7 +317,9 @@ async def test_systemctl_runs_the_service_like_systemd(
     assert running.exit_status == 0 and running.stderr == ""
     assert running.stdout.startswith("● red5pro.service - Red5 Pro\n")
     assert "Active: active (running) since " in running.stdout
-    assert f"Main PID: {pid} (java)" in running.stdout
+    # The main process is jsvc's, as in the docs' sample (FACTS §3: "Main PID:
+    # 7748 (jsvc)", DC checking-service-status.md).
+    assert f"Main PID: {pid} (jsvc)" in running.stdout, running.stdout
     assert (await conn.run("systemctl start red5pro")).exit_status == 0
     assert bare_host.service_pid() == pid, "starting a running unit changes nothing"
 
@@ -331,6 +333,7 @@ async def test_systemctl_runs_the_service_like_systemd(
     assert (failed.stdout, failed.exit_status) == ("failed\n", 3)
     status = await conn.run("systemctl status red5pro")
     assert status.exit_status == 3 and "signal KILL" in status.stdout
+    assert f"Main PID: {pid} (jsvc) ended" in status.stdout, status.stdout
     zombies = await conn.run(f"ps -o stat= -p {pid} || true")
     assert "Z" not in zombies.stdout, "a killed service is reaped at once"
 
