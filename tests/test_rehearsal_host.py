@@ -440,6 +440,38 @@ async def test_jsvc_without_its_daemon_jar_fails_to_start_as_jsvc_does(
     said = (home / "log/jsvc-error.log").read_text()
     assert "Cannot find daemon loader org/apache/commons/daemon/support/DaemonLoader" in said
     assert "Service exit with a return value of 1" in said
+    # The hint names the file this unit's -errfile points to, not one every
+    # host has (facts audit, stop 50: the public unit sends it to /dev/null).
+    status = await conn.run("systemctl status red5pro")
+    assert ("see where the unit's -errfile and -outfile point: "
+            f"{home}/log/jsvc-error.log and {home}/log/jsvc-service.log") in status.stdout, (
+        status.stdout)
+
+
+async def test_a_jsvc_unit_sending_its_output_to_dev_null_keeps_no_jsvc_log(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit (stop 50): the public JDK 8 unit the sources cite
+    (okadath/config_files_red5@5ce692d:red5pro.service) has `-outfile /dev/null
+    -errfile /dev/null`; FACTS §3: the jsvc logs "exist only if the unit's
+    -outfile/-errfile are pointed there". A failed start then says so, and
+    points at no log/jsvc-error.log."""
+    unit = sandbox.unit_file(bare_host.sandbox)
+    home = bare_host.red5_home
+    text = unit.read_text()
+    for name in ("jsvc-error.log", "jsvc-service.log"):
+        assert f"${{RED5_HOME}}/log/{name}" in text
+        text = text.replace(f"${{RED5_HOME}}/log/{name}", "/dev/null")
+    unit.write_text(text)
+    (home / "commons-daemon-1.1.0.jar").unlink()
+    conn = await ssh_connect(bare_host)
+    result = await conn.run("sudo systemctl daemon-reload && sudo systemctl start red5pro")
+    assert result.exit_status == 1 and "Job for red5pro.service failed" in result.stderr
+    assert not (home / "log/jsvc-error.log").exists()
+    status = await conn.run("systemctl status red5pro")
+    assert "jsvc-error.log" not in status.stdout, status.stdout
+    assert ("the unit's -errfile and -outfile are /dev/null: jsvc kept no output"
+            in status.stdout), status.stdout
 
 
 async def test_systemctl_status_reads_a_description_on_the_unit_files_last_line(

@@ -462,7 +462,8 @@ class RehearsalHost:
                     log.info("the stream manager did not load at boot: %s", line)
                     return
             if self.service_pid() is None:
-                self.boot_error = "the Red5 Pro service exited at boot; see log/jsvc-service.log"
+                self.boot_error = ("the Red5 Pro service exited at boot; see log/red5.log and "
+                                   "where its unit's -errfile and -outfile point")
                 log.info("%s", self.boot_error)
                 return
             await asyncio.sleep(0.05)
