@@ -683,11 +683,14 @@ async def test_the_webapp_answers_404_until_it_has_deployed(
     assert (ready.status_code, ready.text) == (200, "Amazon Web Services")
 
 
-async def test_launch_config_create_answers_bare_on_4_0_and_wrapped_on_3_1(
+async def test_launch_configs_answer_bare_on_4_0_and_wrapped_on_3_1(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:
     """The 4.0-era Terraform script reads .name at the top of the create
-    answer; 6.2.0 wraps launch configs; reads are wrapped in both."""
+    answer, and FACTS-scenarios infers 11.x answers an unwrapped launch
+    config: so a 4.0 build answers a read bare too (facts audit, stop 50; it
+    wrapped reads). 6.2.0 wraps launch configs whenever it shows one. Scale
+    policies stay wrapped in both, as the Terraform script reads .policy.name."""
     old = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
     new = make_install(tmp_path, name="red5pro-new", db_port=database,
                        prefix="rhnew")
@@ -704,8 +707,17 @@ async def test_launch_config_create_answers_bare_on_4_0_and_wrapped_on_3_1(
     assert [c.status_code for c in created] == [201, 201]
     assert created[0].json() == {"launchconfig": {**lc, "name": "lc-3.1"}}
     assert created[1].json() == {**lc, "name": "lc-4.0"}
-    assert [r.json() for r in read] == [{"launchconfig": {**lc, "name": f"lc-{v}"}}
-                                        for v in ("3.1", "4.0")]
+    assert read[0].json() == {"launchconfig": {**lc, "name": "lc-3.1"}}
+    assert read[1].json() == {**lc, "name": "lc-4.0"}
+    sp = cloud.seed_scale_policy(seed)
+    async with httpx.AsyncClient() as http:
+        for i in (old, new):
+            await http.post(i.api("admin/configurations/scalepolicy"), params=auth(),
+                            json={"policy": {**sp, "name": f"sp-{i.api_version}"}})
+        policies = [await http.get(i.api(f"admin/configurations/scalepolicy/sp-{i.api_version}"),
+                                   params=auth()) for i in (old, new)]
+    assert [p.json() for p in policies] == [{"policy": {**sp, "name": f"sp-{v}"}}
+                                            for v in ("3.1", "4.0")]
 
 
 async def test_launching_an_origin_fills_edges_up_to_the_policy_minimum(

@@ -419,12 +419,13 @@ class Api:
         self.routes = [(re.compile(p + r"\Z"), handlers) for p, handlers in table]
 
     @property
-    def wraps_created_launchconfigs(self) -> bool:
+    def wraps_launchconfigs(self) -> bool:
         """6.2.0 wraps a launch config in ``launchconfig`` whenever it shows one
         (FACTS-scenarios section 4, LaunchConfigurationSchema.toJSONObject).
-        Inferred for 4.0-era builds: the create answer is the bare object, as
-        Red5's Terraform script reads ``.name`` at its top (FACTS-scenarios,
-        "Inferred" and section 2; FACTS.md section 2.5)."""
+        Inferred for 4.0-era builds: create and read answer the bare object, as
+        Red5's Terraform script reads ``.name`` at the top of the create answer
+        and FACTS-scenarios infers 11.x "returns an *unwrapped* launch config"
+        ("Inferred" and section 2; FACTS.md section 2.5)."""
         return self.reject != 400
 
     def rejected(self, message: str) -> HttpError:
@@ -587,16 +588,20 @@ class Api:
         return self._list_named("launchconfigs")
 
     def get_launchconfig(self, body: bytes, name: str) -> tuple[int, Any]:
-        return self._get_named("launchconfigs", "launchconfig", name, "launch configuration")
+        status, answer = self._get_named("launchconfigs", "launchconfig", name,
+                                         "launch configuration")
+        return status, (answer if self.wraps_launchconfigs else answer["launchconfig"])
 
     def create_launchconfig(self, body: bytes) -> tuple[int, Any]:
         inner = self._create_named("launchconfigs", "launchconfig", body, "launch configuration")
-        return 201, ({"launchconfig": inner} if self.wraps_created_launchconfigs else inner)
+        return 201, ({"launchconfig": inner} if self.wraps_launchconfigs else inner)
 
     def list_scalepolicies(self, body: bytes) -> tuple[int, Any]:
         return self._list_named("scalepolicies")
 
     def get_scalepolicy(self, body: bytes, name: str) -> tuple[int, Any]:
+        # Wrapped for every API version: no source shows a read; the create
+        # answer is wrapped (below), so the read is taken to be (inferred).
         return self._get_named("scalepolicies", "policy", name, "scale policy")
 
     def create_scalepolicy(self, body: bytes) -> tuple[int, Any]:
