@@ -2,7 +2,10 @@
 
 Not a test: run it and read the numbers.
 
-    .venv/bin/python benchmarks/properties_review.py [--keys 10000] [--runs 7]
+    .venv/bin/python benchmarks/properties_review.py [--keys 10000] [--runs 7] [--retired 0.01]
+
+--retired: the share of keys the live file has and the template no longer does (each
+is looked at as a possible misspelt secret; a diff trial's file had a fifth of them).
 
 The baseline is javaproperties parsing both files, which the review cannot do without;
 the review adds classification, section lookup, commented-key detection and the merge.
@@ -21,7 +24,7 @@ import javaproperties
 from runbook.properties import review
 
 
-def generate(keys: int, seed: int = 7) -> tuple[str, str]:
+def generate(keys: int, seed: int = 7, retired: float = 0.01) -> tuple[str, str]:
     """A live file and a template shaped like red5-web.properties, only much longer.
 
     The template has a heading every 100 keys, a commented-out block in each section and
@@ -51,7 +54,7 @@ def generate(keys: int, seed: int = 7) -> tuple[str, str]:
             continue  # only in the template: needs-value or new-default
         live = f"live-{index}" if roll < 0.25 else default
         old_lines.append(f"{key}={live}")
-        if roll > 0.99:
+        if roll > 1 - retired:
             old_lines.append(f"section{section}.retired{index}=true")  # removed upstream
     return "\n".join(old_lines) + "\n", "\n".join(new_lines) + "\n"
 
@@ -69,9 +72,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--retired", type=float, default=0.01)
     args = parser.parse_args()
 
-    old, new = generate(args.keys)
+    old, new = generate(args.keys, retired=args.retired)
     overrides = {"section0.setting1": "new-database.internal"}
 
     def parse_only() -> None:

@@ -30,18 +30,42 @@ _KEY_BYTES = 32
 # (dbPass), so bypass-like words in the middle of a name do not.
 _SECRET_NAME = re.compile(
     r"pass$|password|passwd|passphrase|pwd|secret|token|accesskey|clientkey|privatekey"
-    r"|apikey|credential"
+    r"|apikey|credential|signingkey|encryptionkey|bearer"
 )
 # The words _SECRET_NAME finds that a name's last part may misspell.
 _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accesskey",
-                 "clientkey", "privatekey", "apikey", "credential")
+                 "clientkey", "privatekey", "apikey", "credential", "signingkey",
+                 "encryptionkey", "bearer")
+
+
+# A key's kind said in two parts: private.key, as privateKey.
+_SECRET_KEY_PARTS = re.compile(r"(?:access|client|private|api|signing|encryption)key")
+# A name's words: its dotted, dashed and underscored parts, split again where
+# camelCase starts a word (dbPassOld: db, Pass, Old).
+_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+# Words that are a secret's on their own, wherever they stand in a name (diff
+# trial: config.dbPass.old, config.dbPass_bak and admin.pw were shown).
+_SECRET_ALONE = frozenset({"pass", "pw", "pwd"})
+
+
+# A URL that carries its password: scheme://user:password@host.
+_URL_PASSWORD = re.compile(r"[A-Za-z][\w+.\-]*://[^\s/@:]*:[^\s/@]+@")
+
+
+def carries_a_password(value: str | None) -> bool:
+    """Whether a value holds a URL with a password in it (diff trial: a
+    jdbc:mysql://user:password@host URL shown in clear): the whole value is
+    then a secret's."""
+    return value is not None and _URL_PASSWORD.search(value) is not None
 
 
 @functools.lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
     """True when a key's name says its value is a secret."""
     folded = name.lower().replace("_", "").replace("-", "")
-    return _SECRET_NAME.search(folded) is not None
+    if _SECRET_NAME.search(folded) or _SECRET_KEY_PARTS.search(folded.replace(".", "")):
+        return True
+    return any(word.lower() in _SECRET_ALONE for word in _WORD.findall(name))
 
 
 # A setting a command line gives: -Dname=value (a JVM's system property) or

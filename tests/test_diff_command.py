@@ -931,6 +931,29 @@ def test_a_set_key_close_to_a_secret_is_masked_as_one(files: dict[str, Path]) ->
     assert entry["secret"] is False and entry["merged"] == "3600", entry
 
 
+def test_secrets_by_their_usual_names_and_in_a_url_are_masked(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Diff trial (stop 50): a kept copy of the database password
+    (config.dbPass.old, config.dbPass_bak, config.dbPassOld), other usual
+    secret names and a password inside a jdbc URL were shown in clear by
+    --check and --json, in the live file as in the template."""
+    added = {"config.dbPass.old": "OLDPASS-1", "config.dbPass_bak": "OLDPASS-2",
+             "config.dbPassOld": "OLDPASS-3", "private.key": "PRIVKEY-abc123",
+             "jwt.signingKey": "JWT-SIGNING-abc123", "admin.pw": "ADMINPW-abc123",
+             "oauth.bearer": "BEARER-abc123",
+             "config.dbUrl": "jdbc:mysql://smadmin:URLPASS-abc123@db:3306/cluster"}
+    old, new = tmp_path / "old.properties", tmp_path / "new.properties"
+    lines = "".join(f"{key}={value}\n" for key, value in added.items())
+    old.write_text(files["live"].read_text() + lines, "latin-1")
+    # Half of them the template has too (blank), half it no longer has.
+    kept = list(added)[::2]
+    new.write_text(files["template"].read_text() + "".join(f"{k}=\n" for k in kept), "latin-1")
+    for as_json in (False, True):
+        _code, text, err = run(old, new, as_json=as_json)
+        shown = [value for value in added.values() if value in text + err]
+        assert shown == [], (as_json, shown)
+
+
 def test_json_stays_json_on_a_stdout_that_cannot_say_every_character(
     files: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -16,6 +16,11 @@ from runbook.redact import MASK, Redactor, fingerprint, is_secret_key, mask_valu
     "terra.token", "limelight.pwd", "some_api-key".replace("-", ""), "DB_PASSWD",
     # Test audit (stop 39): each word of the pattern is named here, or its loss goes unseen.
     "gcp.credentials", "ssl.keyPassphrase", "gcp.privateKey",
+    # Diff trial (stop 50): a kept copy of the database password, and the
+    # usual names of other secrets, were shown in clear.
+    "config.dbPass.old", "config.dbPass_bak", "config.dbPassOld", "config.dbPass2",
+    "private.key", "jwt.signingKey", "streammanager.encryptionKey", "admin.pw",
+    "oauth.bearer", "smtp.pass",
 ])
 def test_secret_names(key: str) -> None:
     assert is_secret_key(key)
@@ -24,7 +29,8 @@ def test_secret_names(key: str) -> None:
 @pytest.mark.parametrize("key", [
     "config.dbHost", "config.dbUser", "aws.ec2KeyPairName", "terra.sshkey",
     "instancecontroller.instanceNamePrefix", "proxy.bypassList", "compass.heading",
-    "serverapi.port",
+    "serverapi.port", "proxy.passive", "mail.smtp.auth", "passenger.count",
+    "instancecontroller.passiveNodes",
 ])
 def test_ordinary_names(key: str) -> None:
     assert not is_secret_key(key)
