@@ -484,7 +484,7 @@ def test_other_near_misses_of_secrets_are_refused(tmp_path: Path, name: str) -> 
     (A pw of its own is a secret's name since the diff trial of stop 50.)"""
     path = write(tmp_path, example_text().replace(
         '# set = { "streammanager.ip" = "10.0.0.12" }', f'set = {{ "{name}" = "v" }}'))
-    with pytest.raises(ConfigError, match="misspelt secret|is a secret"):
+    with pytest.raises(ConfigError, match=r"misspelt secret|is a secret"):
         config.load(path)
 
 
