@@ -374,6 +374,19 @@ def test_spring_placeholders_are_values_and_prose_comments_are_not_keys() -> Non
     assert result.leftover_placeholders == []
 
 
+def test_spring_expressions_and_json_are_values_not_placeholders() -> None:
+    """Diff trial (stop 50): a live #{...} (Spring evaluates it, as ${...})
+    and a JSON value were called placeholders, which held the merge back and
+    which keeping the live value could not close."""
+    new = "spel=\njson=\nhost={host}\n"
+    old = 'spel=#{systemProperties["sm.ip"]}\njson={"private_key":"x"}\nhost=db\n'
+    result = review(old, new)
+    assert result.leftover_placeholders == []
+    assert result["spel"].merged == '#{systemProperties["sm.ip"]}'
+    assert review("a=1\n", "name={node api security token}\n").leftover_placeholders == [
+        "name"]
+
+
 def test_duplicates_in_the_template_change_only_the_line_java_reads() -> None:
     new = "a={x}\nb=1\na={y}\n"
     result = review("a=real\n", new)

@@ -55,9 +55,10 @@ class PropertiesError(ValueError):
 
 
 # `{host}`, `{node api security token}`: the shipped templates mark values nobody has
-# filled in with braces. `${...}` is excluded on purpose: that is a Spring placeholder the
-# stream manager resolves at runtime, so it is a deliberate value, not a blank to fill.
-_PLACEHOLDER = re.compile(r"(?<!\$)\{[^{}]+\}")
+# filled in with braces, around words alone. `${...}` and `#{...}` are excluded on
+# purpose: Spring resolves them at runtime, so they are deliberate values, not blanks to
+# fill; so is a JSON object, whose braces hold quotes and colons (diff trial).
+_PLACEHOLDER = re.compile(r"(?<![$#])\{[^{}\"':=,]+\}")
 
 
 def has_placeholder(value: str) -> bool:
