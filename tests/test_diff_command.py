@@ -954,6 +954,24 @@ def test_secrets_by_their_usual_names_and_in_a_url_are_masked(
         assert shown == [], (as_json, shown)
 
 
+def test_a_file_that_is_no_red5_web_properties_is_named_so_not_a_cut_short_one(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Diff trial (stop 50): applicationContext.xml given for the live file
+    (it sits beside red5-web.properties) was called cut short, with advice to
+    restore the production file from a backup; only the path was wrong. A
+    file that has the first Red5 keys and not the last is still cut short."""
+    xml = tmp_path / "applicationContext.xml"
+    xml.write_text('<?xml version="1.0"?>\n<beans>\n  <bean id="x"/>\n</beans>\n')
+    code, _text, err = run(xml, files["template"])
+    assert code == 2 and "cut short" not in err and "backup" not in err, err
+    assert "does not look like a red5-web.properties" in err and "path" in err, err
+    cut = tmp_path / "cut.properties"
+    text = files["live"].read_text("latin-1")
+    cut.write_text(text[:text.index("proxy.enabled")], "latin-1")
+    code, _text, err = run(cut, files["template"])
+    assert code == 2 and "cut short" in err, err
+
+
 def test_json_stays_json_on_a_stdout_that_cannot_say_every_character(
     files: dict[str, Path], tmp_path: Path
 ) -> None:

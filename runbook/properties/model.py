@@ -672,6 +672,14 @@ def _refuse_cut_short(file: Parsed, other: Parsed, remedy: str) -> None:
         # at all can still be compared.
         if not missing or not all(key in other.active for key in _RED5_KEYS):
             return
+        if len(missing) == len(_RED5_KEYS):
+            # Not one of them: another file given for it (applicationContext.xml
+            # sits beside it), not one cut short (diff trial: "restore it from a
+            # backup" said of a production file that was fine).
+            raise PropertiesError(
+                f"{file.name}: does not look like a red5-web.properties (none of "
+                f"{', '.join(_RED5_KEYS)} is set in it, and {other.name} sets them all); "
+                "check the path, then review again")
         problem = (f"lacks {', '.join(missing)}, which every Red5 red5-web.properties "
                    f"has ({other.name} has them)")
     raise PropertiesError(
