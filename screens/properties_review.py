@@ -226,6 +226,9 @@ class PropertiesReviewScreen(Screen[bool]):
         self._filter = ""
         self._revealed: str | None = None
         self._editing: str | None = None
+        # Enter on an empty line for a key that needs a value was said once:
+        # the next Enter, still empty, means blank (diff trial).
+        self._blank_armed = False
         self._dirty = False  # decisions taken since the last write
         # The merged file asked for (--out) is not written yet: said on leaving
         # (operator trial: a review reopened, every key decided, to write it
@@ -670,10 +673,20 @@ class PropertiesReviewScreen(Screen[bool]):
         if key is None:
             self._close_bars()
             return
+        refused = self.query_one("#review-edit-refused", Static)
+        if event.value == "" and self.review[key].status is Status.NEEDS_VALUE \
+                and not self._blank_armed:
+            self._blank_armed = True
+            refused.update(Content.styled("Empty: the merged file would leave this key blank, "
+                                          "though it needs a value. Enter again leaves it "
+                                          "blank; or type its value, or Esc.",
+                                          "bold $text-warning"))
+            refused.display = True
+            return
+        self._blank_armed = False
         try:
             self.review.set_value(key, event.value)
         except DecisionError as exc:
-            refused = self.query_one("#review-edit-refused", Static)
             refused.update(Content.styled(visible(f"{exc}. Mend it, or Esc leaves the key as it "
                                                   "was."), "bold $text-warning"))
             refused.display = True
@@ -687,6 +700,10 @@ class PropertiesReviewScreen(Screen[bool]):
         # input (the terminal losing focus while the operator copies a value) does not.
         if event.widget is self._keys and self._bar_open():
             self._close_bars()
+
+    @on(Input.Changed, "#review-edit")
+    def _edit_changed(self) -> None:
+        self._blank_armed = False  # an Enter said of another line than this one
 
     @on(Input.Changed, "#review-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -861,6 +878,7 @@ class PropertiesReviewScreen(Screen[bool]):
 
     def _close_bars(self) -> None:
         self._editing = None
+        self._blank_armed = False
         self.query_one("#review-edit-bar").display = False
         self.query_one("#review-edit-refused").display = False
         self.query_one("#review-filter-bar").display = False

@@ -781,6 +781,27 @@ async def test_n_and_shift_n_go_round_the_open_keys(pair: tuple[Path, Path]) -> 
         assert current(screen) == NEW_DEFAULT_KEY
 
 
+async def test_an_empty_value_for_a_key_that_needs_one_is_asked_again(
+        pair: tuple[Path, Path]) -> None:
+    """Diff trial (stop 50): e then Enter on the one key the header called "to
+    decide" took it, blank, as decided, with nothing said. Enter on an empty
+    line now says it leaves the key blank; a second Enter means it."""
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, NEEDS_VALUE_KEY)
+        await pilot.press("e")
+        assert screen.query_one("#review-edit", Input).value == ""
+        await pilot.press("enter")
+        assert app.review[NEEDS_VALUE_KEY].choice is None, "taken blank at once"
+        assert screen.query_one("#review-edit-bar").display
+        refused = str(screen.query_one("#review-edit-refused").render())
+        assert "blank" in refused and "Enter again" in refused, refused
+        await pilot.press("enter")
+        assert app.review[NEEDS_VALUE_KEY].choice is Choice.SET
+        assert app.review[NEEDS_VALUE_KEY].merged == ""
+
+
 async def test_clicking_the_list_abandons_an_edit(pair: tuple[Path, Path]) -> None:
     app = make_app(pair)
     async with app.run_test(size=SIZE) as pilot:
