@@ -8,6 +8,7 @@ import errno
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -56,6 +57,30 @@ def atomic_write(path: Path | str, data: bytes, *, private: bool = False) -> Non
             os.unlink(temporary)
         raise
     sync_folder(target.parent)  # the rename itself, durable
+    _remove_old_drafts(target)
+
+
+# A draft older than this is no write under way: one killed (kill -9 in its
+# fsync) left it, and nothing else would ever remove it.
+_DRAFT_LEFT_S = 600
+
+
+def _remove_old_drafts(target: Path) -> None:
+    """Drafts of `target` that earlier writes left, ours and old: they hold
+    what the file held, secrets among them (diff trial: a merged file's
+    draft, the database password in clear, outlived the run that made it)."""
+    prefix, now = f".{target.name}.", time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(target.parent):
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(".tmp")
+                    and len(name) == len(prefix) + 8 + len(".tmp")):  # mkstemp's 8
+                continue
+            with contextlib.suppress(OSError):
+                found = entry.stat(follow_symlinks=False)
+                if stat.S_ISREG(found.st_mode) and found.st_uid == os.getuid() \
+                        and now - found.st_mtime > _DRAFT_LEFT_S:
+                    os.unlink(entry.path)
 
 
 def sync_folder(folder: Path | str) -> None:

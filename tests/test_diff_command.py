@@ -1139,3 +1139,28 @@ def test_a_live_key_close_to_a_secret_is_masked_as_one(
     _code, text, _err = run(live, files["template"], as_json=True)
     entry = next(k for k in json.loads(text)["keys"] if k["key"] == "cluster.passive")
     assert entry["secret"] is False, entry
+
+
+def test_a_draft_a_killed_write_left_is_removed_by_the_next_write(tmp_path: Path) -> None:
+    """Diff trial (stop 50): killed inside its fsync, a write left the target
+    whole, and its hidden draft (the merged file: the database password and
+    tokens, in clear) stayed for good, later runs never looking. A draft of
+    another process writing now is left alone."""
+    import time
+
+    from runbook.wholefile import atomic_write
+
+    target = tmp_path / "merged.properties"
+    target.write_text("old\n")
+    stale, fresh = tmp_path / ".merged.properties.jx31ob23.tmp", \
+        tmp_path / ".merged.properties.ab12cd34.tmp"
+    for draft in (stale, fresh):
+        draft.write_text("config.dbPass=Xk9\n")
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    other = tmp_path / ".other.properties.zz99yy88.tmp"
+    other.write_text("x")
+    os.utime(other, (hour_ago, hour_ago))
+    atomic_write(target, b"new\n", private=True)
+    assert target.read_text() == "new\n"
+    assert not stale.exists() and fresh.exists() and other.exists()
