@@ -15,6 +15,7 @@ merged file can reuse every untouched line byte for byte.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import re
 from bisect import bisect_right
@@ -346,8 +347,32 @@ def line_end(source: str) -> str:
     return ""
 
 
-def rewrite_entry(source: str, value: str) -> str:
-    """The same entry with another value: indentation, key text and separator kept."""
+def spelled_value(source: str) -> str | None:
+    """How a one-line entry writes its value, its escapes as they are; None
+    for an entry continued over lines."""
+    body = source.rstrip("\r\n")
+    logical = body.lstrip(" \t\f")
+    if "\n" in body or "\r" in body or CONTINUED_RGX.search(logical):
+        return None
+    match = SEPARATOR_RGX.search(logical)
+    return "" if match is None else logical[match.end():]
+
+
+def _value_text(value: str, spelled: str | None) -> str:
+    """`value` as the line writes it: as `spelled` (the live file's own text
+    for it) where that reads back as `value`, else escaped (diff trial: a
+    carried Xk9#pass written Xk9\\#pass read as a changed password to a
+    diff, and as another one to a grep)."""
+    if spelled is not None:
+        with contextlib.suppress(InvalidUEscapeError):
+            if dict(javaproperties.loads(f"k={spelled}")) == {"k": value}:
+                return spelled
+    return _escape_value(value)
+
+
+def rewrite_entry(source: str, value: str, spelled: str | None = None) -> str:
+    """The same entry with another value: indentation, key text and separator
+    kept; the value as `spelled` where that reads as it (see _value_text)."""
     body = source.rstrip("\r\n")
     # Most entries are one line; only a continued entry needs splitting into lines.
     physical = [source] if "\n" not in body and "\r" not in body else ascii_splitlines(source)
@@ -363,15 +388,16 @@ def rewrite_entry(source: str, value: str) -> str:
         key_text, separator = logical, "="
     else:
         key_text, separator = logical[: match.start(1)], logical[match.start(1) : match.end()]
-    return f"{indent}{key_text}{separator}{_escape_value(value)}{line_end(source)}"
+    return f"{indent}{key_text}{separator}{_value_text(value, spelled)}{line_end(source)}"
 
 
-def uncomment(element: PropertiesElement, value: str) -> str:
+def uncomment(element: PropertiesElement, value: str, spelled: str | None = None) -> str:
     """A commented-out ``#key=value`` line made active with ``value``, its layout kept."""
     parts = _split_comment(element)
     assert parts is not None
     indent, key_text, separator, _ = parts
-    return f"{indent}{key_text}{separator}{_escape_value(value)}{line_end(element.source)}"
+    return (f"{indent}{key_text}{separator}{_value_text(value, spelled)}"
+            f"{line_end(element.source)}")
 
 
 # ---------------------------------------------------------------------------------------

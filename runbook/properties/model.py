@@ -33,6 +33,7 @@ from runbook.properties.codec import (
     read_properties,
     rewrite_entry,
     sha256_text,
+    spelled_value,
     uncomment,
 )
 from runbook.redact import carries_a_password, is_secret_key, mask_value
@@ -620,6 +621,14 @@ class Review:
 
     # -- the merged file ---------------------------------------------------------------
 
+    def _as_live_spells(self, key: str, value: str) -> str | None:
+        """The live file's own text for `key`'s value, when the merge carries
+        that value (codec.spelled_value); None otherwise."""
+        found = self._old.active.get(key)
+        if found is None or found[1] != value:
+            return None
+        return spelled_value(self._old.elements[found[0]].source)
+
     def merged_text(self) -> str:
         """The new template with the decided values in it; untouched lines byte for byte."""
         new = self._new
@@ -630,11 +639,13 @@ class Review:
             if kind == _ACTIVE:
                 assert kr.merged is not None and kr.new is not None
                 if kr.merged != kr.new:
-                    changed[at] = rewrite_entry(new.elements[at].source, kr.merged)
+                    changed[at] = rewrite_entry(new.elements[at].source, kr.merged,
+                                                self._as_live_spells(key, kr.merged))
             elif kr.merged is None:
                 continue
             elif kind == _COMMENT:
-                changed[at] = uncomment(new.elements[at], kr.merged)
+                changed[at] = uncomment(new.elements[at], kr.merged,
+                                        self._as_live_spells(key, kr.merged))
             else:
                 appended.append((key, kr.merged))
         if not changed and not appended:
