@@ -14,6 +14,7 @@ operator explicitly revealed, and only until the cursor leaves it.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -900,6 +901,16 @@ class PropertiesReviewScreen(Screen[bool]):
                       "the next one, and --decisions FILE would save an unfinished review. "
                       f"Open: {named}.", "error")
             return
+        changed = self._changed_since_read() if self.merged_path is not None and \
+            not open_keys else []
+        if changed:
+            # Merged from the file as it was read, it would undo the change
+            # (diff trial: a rotated database password went back to the old).
+            self._say(f"Not written: {' and '.join(changed)} changed on disk since this "
+                      "review read it, so the merged file would not hold what it says now. "
+                      "q q leaves; the same command reviews it afresh, and the decisions "
+                      "file keeps what still fits.", "error")
+            return
         written: list[str] = []
         if self.decisions_path is not None:
             if not self._save_decisions(self.decisions_path):
@@ -933,6 +944,20 @@ class PropertiesReviewScreen(Screen[bool]):
         self._keep_report(written)
         self._dirty = False
         self.dismiss(True)
+
+    def _changed_since_read(self) -> list[str]:
+        """The live file and template, where read from files, that are no longer
+        what this review read."""
+        changed = []
+        for name, read in ((self.review.old_name, self.review.old_sha256),
+                           (self.review.new_name, self.review.new_sha256)):
+            try:
+                now = hashlib.sha256(Path(name).read_bytes()).hexdigest()
+            except OSError:
+                continue  # not a file (a run's review), or gone: writing says what it can
+            if now != read:
+                changed.append(visible(name))
+        return changed
 
     def _save_decisions(self, path: Path) -> bool:
         on_disk = _contents(path)

@@ -379,6 +379,32 @@ async def test_a_reopened_key_is_found_with_n_and_kept_with_o(pair: tuple[Path, 
     assert javaproperties.loads(Path("merged.properties").read_text())["proxy.enabled"] == "false"
 
 
+async def test_the_merged_file_is_not_written_from_a_live_file_changed_since_it_was_read(
+        pair: tuple[Path, Path]) -> None:
+    """Diff trial (stop 50): the live file changed while the editor was open
+    (a rotated database password), and w wrote the merged file from the file
+    as it was read, the old password in it, exit 0. The decisions file had
+    this check; the two files it merges did not."""
+    old, _ = pair
+    first = make_app(pair).review
+    first.accept_new(NEW_DEFAULT_KEY)
+    first.set_value(NEEDS_VALUE_KEY, "live")
+    Decisions.from_review(first).save("decisions.toml")
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        old.write_text(old.read_text().replace("proxy.enabled=true", "proxy.enabled=false"))
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, PropertiesReviewScreen), "it wrote and left"
+        said = message(screen)
+        assert str(old) in said and "changed on disk" in said, said
+        assert not Path("merged.properties").exists()
+        await pilot.press("q", "q")
+        await pilot.pause()
+    assert app.exit_code != 0
+
+
 async def test_a_caution_shows_the_key_as_typed_and_never_stops_the_editor(
         pair: tuple[Path, Path]) -> None:
     """The caution for an unknown --set key was read as Textual markup: a key
