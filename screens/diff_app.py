@@ -189,5 +189,6 @@ def closing_lines(app: DiffApp) -> list[str]:
         lines.append(f"stopped by {app.stopped_by.name}: nothing more was written")
     open_keys = [kr.key for kr in app.review if needs_decision(kr)]
     if open_keys:
-        lines.append(f"left with keys undecided ({len(open_keys)}): {names(open_keys)}")
+        lines.append(f"left with keys undecided ({len(open_keys)}): "
+                     f"{names(open_keys, most=15, rest=' (runbook diff --check lists them)')}")
     return lines

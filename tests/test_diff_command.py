@@ -1164,3 +1164,17 @@ def test_a_draft_a_killed_write_left_is_removed_by_the_next_write(tmp_path: Path
     atomic_write(target, b"new\n", private=True)
     assert target.read_text() == "new\n"
     assert not stale.exists() and fresh.exists() and other.exists()
+
+
+def test_a_long_list_of_open_keys_is_named_in_part_in_the_headline(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Diff trial (stop 50): --check on a 1,000-key pair named all 1,005
+    unconfirmed keys on its second line; each is listed below it anyway."""
+    new = tmp_path / "new.properties"
+    new.write_text(files["template"].read_text("latin-1")
+                   + "".join(f"bulk.key{n}=default{n}\n" for n in range(60)), "latin-1")
+    _code, text, _err = run(files["live"], new)
+    headline = next(line for line in text.splitlines() if "nobody has confirmed" in line)
+    assert "bulk.key0," in headline and "bulk.key59" not in headline, headline
+    assert "more (listed below)" in headline and len(headline) < 600, headline
+    assert "bulk.key59" in text  # in the listing below

@@ -133,9 +133,18 @@ def _keys(count: int) -> str:
     return "1 key still needs" if count == 1 else f"{count} keys still need"
 
 
-def names(keys: Iterable[str]) -> str:
-    """Keys listed in a line, each as a terminal can show it."""
-    return ", ".join(visible(key) for key in keys)
+def names(keys: Iterable[str], *, most: int | None = None, rest: str = "") -> str:
+    """Keys listed in a line, each as a terminal can show it; past `most` of
+    them, how many more, and `rest` (where they are listed)."""
+    listed = [visible(key) for key in keys]
+    if most is None or len(listed) <= most:
+        return ", ".join(listed)
+    return f"{', '.join(listed[:most])} and {len(listed) - most} more{rest}"
+
+
+# A headline names this many keys at most (diff trial: 1,005 on one line).
+_HEADLINE_NAMES = 15
+_BELOW = " (listed below)"
 
 
 def one_line(value: str) -> str:
@@ -247,19 +256,21 @@ def _open_lines(review: Review, paint: Painter) -> list[str]:
     lines: list[str] = []
     undecided = review.undecided
     if undecided:
-        lines.append(f"{_keys(len(undecided))} a decision: {names(undecided)}")
+        lines.append(f"{_keys(len(undecided))} a decision: "
+                     f"{names(undecided, most=_HEADLINE_NAMES, rest=_BELOW)}")
     samples = set(review.leftover_samples)
     defaults = [k for k in review.unconfirmed if k not in samples]
     if defaults:
         lines.append(f"{_count(len(defaults), 'new default')} nobody has confirmed yet (confirm "
-                     f"each, or give another value): {names(defaults)}")
+                     "each, or give another value): "
+                     f"{names(defaults, most=_HEADLINE_NAMES, rest=_BELOW)}")
     if samples:
         lines.append(f"{_count(len(samples), 'key')} still holding Red5's sample value: "
-                     f"{names(review.leftover_samples)}")
+                     f"{names(review.leftover_samples, most=_HEADLINE_NAMES, rest=_BELOW)}")
     placeholders = [k for k in review.leftover_placeholders if review[k].decided]
     if placeholders:
         lines.append(f"{_count(len(placeholders), 'key')} still holding a placeholder: "
-                     f"{names(placeholders)}")
+                     f"{names(placeholders, most=_HEADLINE_NAMES, rest=_BELOW)}")
     return [paint(line, "bold", "yellow") for line in lines]
 
 
