@@ -167,9 +167,10 @@ def read_properties(path: Path | str, name: str | None = None) -> str:
         size = p.stat().st_size
         if size > LARGEST_PROPERTIES:
             # Bad-input trial: 64 MB took 17 s and 1.7 GB before any word.
-            mib = f"{size / (1 << 20):.1f}".removesuffix(".0")  # 1.5, 2: not 1 for 1.5
+            mib = f"{size / (1 << 20):.1f}".removesuffix(".0") + " MiB"  # 1.5: not 1 for 1.5
+            mib = f"{size:,} bytes" if mib == "1 MiB" else mib  # just over: said exactly
             # The limit said (diff trial: "is 1 MiB" read as if 1 MiB were too much).
-            raise PropertiesError(f"{label}: is {mib} MiB, over the 1 MiB runbook reads, and "
+            raise PropertiesError(f"{label}: is {mib}, over the 1 MiB runbook reads, and "
                                   "a red5-web.properties is a few KB; give the path of that file")
         data = p.read_bytes()
     except FileNotFoundError:
