@@ -407,6 +407,20 @@ def test_a_carried_value_is_written_as_the_live_file_spells_it() -> None:
     assert "url=new\\#value\n" in typed.merged_text()
 
 
+def test_a_live_file_that_ends_mid_value_is_refused_as_cut_short() -> None:
+    """Diff trial (stop 50): a live file cut off inside its last value
+    (proxy.enabled=tr, no line break after it) was carried over as it was;
+    Spring would refuse `tr` for a boolean with the stream manager down. A
+    last line without a break whose value is of the template's kind is fine."""
+    new = "config.dbHost={host}\nconfig.dbPort=3306\nconfig.dbUser={username}\n" \
+          "config.dbPass={password}\nproxy.enabled=false\n"
+    old = "config.dbHost=db\nconfig.dbPort=3306\nconfig.dbUser=u\nconfig.dbPass=p\n"
+    with pytest.raises(PropertiesError, match="proxy.enabled.*cut short"):
+        review(old + "proxy.enabled=tr", new)
+    assert review(old + "proxy.enabled=true", new)["proxy.enabled"].merged == "true"
+    assert review(old + "proxy.enabled=tr\n", new)["proxy.enabled"].merged == "tr"
+
+
 def test_duplicates_in_the_template_change_only_the_line_java_reads() -> None:
     new = "a={x}\nb=1\na={y}\n"
     result = review("a=real\n", new)

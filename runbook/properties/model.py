@@ -673,7 +673,20 @@ _RED5_KEYS = ("config.dbHost", "config.dbPort", "config.dbUser", "config.dbPass"
 
 def _refuse_cut_short(file: Parsed, other: Parsed, remedy: str) -> None:
     """A file with no keys, or without the Red5 keys the other file has, was cut short
-    (issue 7): merged, it would replace a working configuration with a few lines."""
+    (issue 7): merged, it would replace a working configuration with a few lines. So
+    was one that stops inside its last value: no line break after it, and the value
+    not of the kind the other file has there (diff trial: proxy.enabled=tr)."""
+    last = max(file.active.items(), key=lambda item: item[1][0], default=None)
+    if last is not None and file.text and file.text[-1] not in "\r\n":
+        key, (_at, value) = last
+        found = other.active.get(key)
+        why = None if found is None or is_secret_key(key) or is_placeholder(found[1]) \
+            else another_kind(key, value, found[1], f"{other.name}")
+        if why is not None:
+            raise PropertiesError(
+                f"{file.name}: its last line has no line break after it, and "
+                f"{why}; it may have been cut short, and nothing is merged into or from it: "
+                f"{remedy}, then review again")
     if not file.active:
         empty = " (the file is empty)" if not file.text.strip() else ""
         problem = f"has no keys{empty}"
