@@ -415,7 +415,7 @@ def test_a_live_file_that_ends_mid_value_is_refused_as_cut_short() -> None:
     new = "config.dbHost={host}\nconfig.dbPort=3306\nconfig.dbUser={username}\n" \
           "config.dbPass={password}\nproxy.enabled=false\n"
     old = "config.dbHost=db\nconfig.dbPort=3306\nconfig.dbUser=u\nconfig.dbPass=p\n"
-    with pytest.raises(PropertiesError, match="proxy.enabled.*cut short"):
+    with pytest.raises(PropertiesError, match=r"proxy\.enabled.*cut short"):
         review(old + "proxy.enabled=tr", new)
     assert review(old + "proxy.enabled=true", new)["proxy.enabled"].merged == "true"
     assert review(old + "proxy.enabled=tr\n", new)["proxy.enabled"].merged == "tr"
