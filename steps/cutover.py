@@ -353,6 +353,10 @@ class PromoteNew(Red5Step):
         return Check(False)
 
     async def run(self, ctx: Ctx) -> None:
+        # This machine's clock, on record before the rename: a server the way
+        # back finds by its -Dred5.root path alone is the new release only if
+        # it started after (steps.rollback._new_servers).
+        ctx.facts.promoted_at = time.time()
         await run_shell(ctx, self.plan(ctx.plan_context())[1:])
 
 
@@ -897,8 +901,6 @@ class StartService(Red5Step):
             return
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
-        if self.side == "new":
-            ctx.facts.new_started = True  # journalled before the start goes
         await self._systemctl(ctx, "restart" if restarted else "start")
         last_wait = len(errors)  # where the last wait's answers begin
         try:

@@ -28,7 +28,7 @@ class Red5Facts(Facts):
         "install_real", "live_version", "new_version", "live_tree",
         "api_version", "java", "db_port", "new_top", "new_flat", "new_tree", "local_sha256",
         "snapshot", "restart_service", "started_without_database", "token_refused",
-        "new_api_version", "rollback_stamp", "new_started"})
+        "new_api_version", "rollback_stamp", "promoted_at"})
     # preflight: the host as found before anything changed
     install_real: str | None = None  # install.dir resolved on the host
     live_version: str | None = None
@@ -58,9 +58,9 @@ class Red5Facts(Facts):
     # it starts, so it is restarted at once.
     token_refused: bool = False
     new_api_version: str | None = None
-    # start-service started the new release, once at least: until then no
-    # server runs from the new tree (on record before the start is sent)
-    new_started: bool = False
+    # promote-new: when it moved the new tree into place (this machine's
+    # clock, before the rename); None until then, or from an older journal
+    promoted_at: float | None = None
     # the way back: when the new tree was set aside (its folder's name)
     rollback_stamp: str | None = None
     # scratch, rebuilt by checks

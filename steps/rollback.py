@@ -42,17 +42,35 @@ def failed_dir(p: AnyContext) -> str:
 
 
 async def _new_servers(ctx: Ctx) -> list[JavaProcess]:
-    """The servers running from the new install. Until start-service has
-    started it, one placed there only by its -Dred5.root path (working
-    directory /: started by hand, or by a jsvc without -cwd) is the old
-    server, whose path names the promoted tree (step review: the way back
-    from before stop-service stopped and killed it, one restart more in the
-    downtime, said to be the new release's)."""
+    """The servers running from the new install. One placed there only by
+    its -Dred5.root path (working directory /: started by hand, or by a jsvc
+    without -cwd) is the new release's only if it started after promote-new:
+    before, that path named the old install, and the server is the old one
+    (step review: the way back from before stop-service stopped and killed
+    it, one restart more in the downtime, said to be the new release's). A
+    reboot's start of the new release, or start-service's, comes after."""
     listing = await java_processes(ctx)
     found = running_from(listing, await new_tree(ctx))
-    if ctx.facts.new_started:
-        return found
-    return [proc for proc in found if proc.cwd not in (None, listing[1])]
+    by_path = [proc.pid for proc in found if proc.cwd in (None, listing[1])]
+    promoted = ctx.facts.promoted_at
+    if promoted is None or not by_path:
+        return found  # when is not known (an older journal): as before
+    started = await _started_by(ctx, by_path)
+    return [proc for proc in found
+            if proc.pid not in by_path or started.get(proc.pid, 0.0) > promoted]
+
+
+async def _started_by(ctx: Ctx, pids: list[int]) -> dict[int, float]:
+    """The earliest each of `pids` can have started, on this machine's clock:
+    now, less the whole seconds the host says it has run, less one for the
+    part of a second ps leaves out (no clock of the host's is compared)."""
+    result = await ctx.probe("ps -o pid=,etimes= -p " + ",".join(map(str, pids)))
+    now, started = time.time(), {}
+    for line in result.stdout.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[0].isdigit() and words[1].isdigit():
+            started[int(words[0])] = now - int(words[1]) - 1.0
+    return started
 
 
 class StopNew(Red5Step):

@@ -7,6 +7,7 @@ act on, and that nothing after it ran.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -888,6 +889,40 @@ async def test_the_way_back_before_start_service_leaves_the_old_server_known_by_
     sent = [r["text"] for r in records if r["event"] == "action-start"
             and r["step"] == "rollback-stop-new"]
     assert not [text for text in sent if "kill" in text or "systemctl stop" in text], sent
+
+
+async def test_the_way_back_stops_a_new_release_known_by_its_root_that_started_after_promote(
+        tmp_path: Path) -> None:
+    """Second review (stop 50): the same server known only by -Dred5.root,
+    started after promote-new (a reboot's start of the new release, or one by
+    hand), is the new release's: the way back must stop it, or it moves the
+    tree from under it and the old release cannot be proven."""
+    journal = tmp_path / "run.jsonl"
+    started: list[subprocess.Popen[bytes]] = []
+    async with rehearsal_host(tmp_path) as host:
+        live = host.sandbox / "usr/local/red5pro"
+        sleep = "import time; time.sleep(600)"
+
+        class StartsTheNewOne(ScriptedFrontEnd):
+            async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+                if step.id == "stop-service" and not started:
+                    await asyncio.sleep(1.2)  # ps says whole seconds: clearly after
+                    started.append(subprocess.Popen(
+                        ["bash", "-c",
+                         f'exec -a java {sys.executable} -c "{sleep}" -Dred5.root={live}'],
+                        cwd="/"))
+                    await asyncio.sleep(1.5)  # past the second's grace
+                return await super().confirm(step, plan)
+
+        front = StartsTheNewOne({"stop-service": Decision(Answer.ROLLBACK)})
+        try:
+            outcome = await rehearse(host, front, journal)
+            assert started and started[0].poll() is not None, "the new release still runs"
+        finally:
+            for process in started:
+                process.kill()
+                process.wait()
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
 
 
 def test_a_database_command_shows_the_port_a_step_read_from_the_live_login() -> None:
