@@ -901,16 +901,6 @@ class PropertiesReviewScreen(Screen[bool]):
                       "the next one, and --decisions FILE would save an unfinished review. "
                       f"Open: {named}.", "error")
             return
-        changed = self._changed_since_read() if self.merged_path is not None and \
-            not open_keys else []
-        if changed:
-            # Merged from the file as it was read, it would undo the change
-            # (diff trial: a rotated database password went back to the old).
-            self._say(f"Not written: {' and '.join(changed)} changed on disk since this "
-                      "review read it, so the merged file would not hold what it says now. "
-                      "q q leaves; the same command reviews it afresh, and the decisions "
-                      "file keeps what still fits.", "error")
-            return
         written: list[str] = []
         if self.decisions_path is not None:
             if not self._save_decisions(self.decisions_path):
@@ -929,6 +919,21 @@ class PropertiesReviewScreen(Screen[bool]):
                 return
             written.append(f"wrote the decisions to {self.decisions_path}")
             self._dirty = False
+        changed = self._changed_since_read() if self.merged_path is not None else []
+        if changed:
+            # Merged from the file as it was read, it would undo the change
+            # (diff trial: a rotated database password went back to the old).
+            # The decisions are kept (second review: refused first, they were lost).
+            kept = f"The decisions are saved to {self.decisions_path}; " \
+                if self.decisions_path is not None else ""
+            self._say(f"Merged file not written: {' and '.join(changed)} changed on disk "
+                      f"since this review read it, so it would not hold what that says now. "
+                      f"{kept}q q leaves, and the same command reviews the files afresh.",
+                      "error")
+            self.merged_unwritten = True
+            self._leave_armed = False
+            self._keep_report(written)
+            return
         if self.merged_path is not None:
             try:
                 atomic_write(self.merged_path, encode_properties(self.review.merged_text()),

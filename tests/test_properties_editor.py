@@ -390,9 +390,12 @@ async def test_the_merged_file_is_not_written_from_a_live_file_changed_since_it_
     first.accept_new(NEW_DEFAULT_KEY)
     first.set_value(NEEDS_VALUE_KEY, "live")
     Decisions.from_review(first).save("decisions.toml")
+    before = Decisions.load("decisions.toml").dumps()
     app = make_app(pair)
     async with app.run_test(size=SIZE) as pilot:
         screen = await editor(pilot)
+        await go_to(pilot, screen, "proxy.enabled")
+        await pilot.press("a")  # a decision taken in this session
         old.write_text(old.read_text().replace("proxy.enabled=true", "proxy.enabled=false"))
         await pilot.press("w")
         await pilot.pause()
@@ -400,6 +403,9 @@ async def test_the_merged_file_is_not_written_from_a_live_file_changed_since_it_
         said = message(screen)
         assert str(old) in said and "changed on disk" in said, said
         assert not Path("merged.properties").exists()
+        # Second review: refused before the decisions file was saved, the
+        # review's decisions were lost on leaving.
+        assert Decisions.load("decisions.toml").dumps() != before, "decisions not saved"
         await pilot.press("q", "q")
         await pilot.pause()
     assert app.exit_code != 0
