@@ -402,6 +402,10 @@ def test_a_carried_value_is_written_as_the_live_file_spells_it() -> None:
     assert "latin=caf\u00e9\n" in merged and "commented=a:b\n" in merged, merged
     assert "esc=C:\\\\path\n" in merged, merged
     assert dict(javaproperties.loads(merged)) == dict(javaproperties.loads(old)) | {}
+    # Second review: read back as the template's line writes it, separator
+    # and all ("key =start" is start to Java, where the live key==start is =start).
+    spaced = review("config.dbHost=db\nkey==start\n", "config.dbHost={host}\nkey value\n")
+    assert javaproperties.loads(spaced.merged_text())["key"] == "=start"
     typed = review(old, new)
     typed.set_value("url", "new#value")
     assert "url=new\\#value\n" in typed.merged_text()

@@ -360,14 +360,15 @@ def spelled_value(source: str) -> str | None:
     return "" if match is None else logical[match.end():]
 
 
-def _value_text(value: str, spelled: str | None) -> str:
+def _value_text(value: str, spelled: str | None, separator: str = "=") -> str:
     """`value` as the line writes it: as `spelled` (the live file's own text
     for it) where that reads back as `value`, else escaped (diff trial: a
     carried Xk9#pass written Xk9\\#pass read as a changed password to a
-    diff, and as another one to a grep)."""
+    diff, and as another one to a grep). Read back after the line's own
+    `separator`: after a space, a live `==start` would read as `start`."""
     if spelled is not None:
         with contextlib.suppress(InvalidUEscapeError):
-            if dict(javaproperties.loads(f"k={spelled}")) == {"k": value}:
+            if dict(javaproperties.loads(f"k{separator}{spelled}")) == {"k": value}:
                 return spelled
     return _escape_value(value)
 
@@ -390,7 +391,8 @@ def rewrite_entry(source: str, value: str, spelled: str | None = None) -> str:
         key_text, separator = logical, "="
     else:
         key_text, separator = logical[: match.start(1)], logical[match.start(1) : match.end()]
-    return f"{indent}{key_text}{separator}{_value_text(value, spelled)}{line_end(source)}"
+    return (f"{indent}{key_text}{separator}{_value_text(value, spelled, separator)}"
+            f"{line_end(source)}")
 
 
 def uncomment(element: PropertiesElement, value: str, spelled: str | None = None) -> str:
@@ -398,7 +400,7 @@ def uncomment(element: PropertiesElement, value: str, spelled: str | None = None
     parts = _split_comment(element)
     assert parts is not None
     indent, key_text, separator, _ = parts
-    return (f"{indent}{key_text}{separator}{_value_text(value, spelled)}"
+    return (f"{indent}{key_text}{separator}{_value_text(value, spelled, separator)}"
             f"{line_end(element.source)}")
 
 
