@@ -30,7 +30,7 @@ _KEY_BYTES = 32
 # (dbPass), so bypass-like words in the middle of a name do not.
 _SECRET_NAME = re.compile(
     r"pass$|password|passwd|passphrase|pwd|secret|token|accesskey|clientkey|privatekey"
-    r"|apikey|credential|signingkey|encryptionkey|bearer"
+    r"|apikey|credential"
 )
 # The words _SECRET_NAME finds that a name's last part may misspell.
 _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accesskey",
@@ -38,14 +38,18 @@ _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accessk
                  "encryptionkey", "bearer")
 
 
-# A key's kind said in two parts: private.key, as privateKey.
-_SECRET_KEY_PARTS = re.compile(r"(?:access|client|private|api|signing|encryption)key")
 # A name's words: its dotted, dashed and underscored parts, split again where
 # camelCase starts a word (dbPassOld: db, Pass, Old).
 _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-# Words that are a secret's on their own, wherever they stand in a name (diff
-# trial: config.dbPass.old, config.dbPass_bak and admin.pw were shown).
-_SECRET_ALONE = frozenset({"pass", "pw", "pwd"})
+# Words that name a secret on their own, and the kinds of key that are one
+# (private.key, jwt.signingKey): as a name's last word, or before words that
+# only say it is a kept copy (diff trial: config.dbPass.old, dbPass_bak and
+# admin.pw were shown). Not elsewhere: admin.passThrough, sso.bearer.header,
+# encryptionKeyLength and serverapi.keystore are no secrets (second review).
+_SECRET_ALONE = frozenset({"pass", "pw", "pwd", "bearer"})
+_SECRET_KEY_KINDS = frozenset({"access", "client", "private", "api", "signing", "encryption"})
+_A_COPY = frozenset({"old", "bak", "backup", "prev", "previous", "orig", "original", "save",
+                     "saved", "copy", "tmp", "new"})
 
 
 # A URL that carries its password: scheme://user:password@host.
@@ -63,9 +67,13 @@ def carries_a_password(value: str | None) -> bool:
 def is_secret_key(name: str) -> bool:
     """True when a key's name says its value is a secret."""
     folded = name.lower().replace("_", "").replace("-", "")
-    if _SECRET_NAME.search(folded) or _SECRET_KEY_PARTS.search(folded.replace(".", "")):
+    if _SECRET_NAME.search(folded):
         return True
-    return any(word.lower() in _SECRET_ALONE for word in _WORD.findall(name))
+    words = [word.lower() for word in _WORD.findall(name)]
+    return any(
+        (word in _SECRET_ALONE or (word == "key" and at and words[at - 1] in _SECRET_KEY_KINDS))
+        and all(rest in _A_COPY or rest.isdigit() for rest in words[at + 1:])
+        for at, word in enumerate(words))
 
 
 # A setting a command line gives: -Dname=value (a JVM's system property) or
