@@ -961,7 +961,9 @@ def test_a_file_that_is_no_red5_web_properties_is_named_so_not_a_cut_short_one(
     restore the production file from a backup; only the path was wrong. A
     file that has the first Red5 keys and not the last is still cut short."""
     xml = tmp_path / "applicationContext.xml"
-    xml.write_text('<?xml version="1.0"?>\n<beans>\n  <bean id="x"/>\n</beans>\n')
+    xml.write_text('<?xml version="1.0"?>\n<beans>\n'
+                   + "".join(f'  <property{n} name="p{n}" value="v{n}"/>\n' for n in range(30))
+                   + "</beans>\n")
     code, _text, err = run(xml, files["template"])
     assert code == 2 and "cut short" not in err and "backup" not in err, err
     assert "does not look like a red5-web.properties" in err and "path" in err, err
@@ -970,6 +972,10 @@ def test_a_file_that_is_no_red5_web_properties_is_named_so_not_a_cut_short_one(
     cut.write_text(text[:text.index("proxy.enabled")], "latin-1")
     code, _text, err = run(cut, files["template"])
     assert code == 2 and "cut short" in err, err
+    # Second review: cut off in its first lines, before config.dbHost.
+    cut.write_text("".join(text.splitlines(keepends=True)[:3]), "latin-1")
+    code, _text, err = run(cut, files["template"])
+    assert code == 2 and "cut short" in err and "path" not in err, err
 
 
 def test_json_stays_json_on_a_stdout_that_cannot_say_every_character(

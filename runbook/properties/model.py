@@ -669,6 +669,9 @@ class Review:
 # the database is, from the top of the file, and proxy.enabled from near its end, so a
 # file cut off anywhere before its last lines misses at least one.
 _RED5_KEYS = ("config.dbHost", "config.dbPort", "config.dbUser", "config.dbPass", "proxy.enabled")
+# Keys enough for a file without any of those to be another file, not the top
+# of one cut short (a red5-web.properties sets two keys before config.dbHost).
+_A_FILE_OF_ITS_OWN = 10
 
 
 def _refuse_cut_short(file: Parsed, other: Parsed, remedy: str) -> None:
@@ -696,7 +699,9 @@ def _refuse_cut_short(file: Parsed, other: Parsed, remedy: str) -> None:
         # at all can still be compared.
         if not missing or not all(key in other.active for key in _RED5_KEYS):
             return
-        if len(missing) == len(_RED5_KEYS):
+        # A file cut off in its first lines has a key or two before them
+        # (webapp.contextPath): cut short, not another file (second review).
+        if len(missing) == len(_RED5_KEYS) and len(file.active) >= _A_FILE_OF_ITS_OWN:
             # Not one of them: another file given for it (applicationContext.xml
             # sits beside it), not one cut short (diff trial: "restore it from a
             # backup" said of a production file that was fine).
