@@ -181,6 +181,8 @@ class Executor(Generic[F]):
         # The jobs of an attempt left in doubt, waited for before a retry,
         # and forgotten only once waited for: the resumed run's among them
         # (review: a retry after a failed wait ran beside the earlier one's).
+        # Steps this session has run (started), so far.
+        self._ran: set[str] = set()
         self._left_running: dict[str, list[str]] = {
             step: list(history.in_flight_jobs)
             for step, history in (resume.steps.items() if resume is not None else ())
@@ -752,12 +754,13 @@ class Executor(Generic[F]):
         if decision.answer is Answer.ROLLBACK:
             # Re-trial: "was not run" of a step an earlier session had run
             # (and left failed), where the Steps table said otherwise.
-            ran_before = earlier is not None and earlier.acted
-            self.info(step, ("not run again (an earlier session ran it)" if ran_before else
+            # Second review: after a retry in this session, too.
+            ran_before = (earlier is not None and earlier.acted) or step.id in self._ran
+            self.info(step, ("not run again (it had been run before)" if ran_before else
                              "not run") + ": the operator chose the way back to the old "
                       "stream manager instead")
-            raise _WayBackChosen(step.id, "which an earlier session ran, and this one did "
-                                 "not run again" if ran_before else "which was not run")
+            raise _WayBackChosen(step.id, "which had been run before, and was not run again"
+                                 if ran_before else "which was not run")
         if decision.answer is Answer.SKIP:
             self.skipped[step.id] = decision.reason
             self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",
@@ -797,6 +800,7 @@ class Executor(Generic[F]):
 
     async def _run(self, step: Step[F], ctx: RunContext[F]) -> Outcome:
         report = self.reports[step.id]
+        self._ran.add(step.id)
         self.journal.write(Record.STEP_START, step=step.id)
         started = time.monotonic()
         report.elapsed_s = None

@@ -827,9 +827,27 @@ async def test_a_way_back_chosen_on_resume_at_a_step_an_earlier_session_ran_says
                     rollback=[Say("back", phase=Phase.ROLLBACK)])
     why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
     assert len(why) == 1 and "start-new" in why[0], why
-    assert "was not run" not in why[0] and "earlier" in why[0], why
+    assert "which was not run" not in why[0] and "run before" in why[0], why
     said = [line for sid, stream, line in front.lines if sid == "start-new" and stream == "info"]
     assert not [line for line in said if line.startswith("not run:")], said
+
+
+async def test_a_way_back_chosen_at_a_retry_of_a_step_this_session_ran_says_so(
+        tmp_path: Path) -> None:
+    """Second review (stop 50): the same, where the step failed in this
+    session and the way back was chosen at its retry's question."""
+
+    class FailsOnce(Say):
+        async def check(self, ctx: StepContext) -> Check:
+            return Check(False, "not yet")
+
+    steps: list[Step] = [Say("stop-old", phase=Phase.CUTOVER, changes=True),
+                         FailsOnce("start-new", phase=Phase.CUTOVER, changes=True, fail="no")]
+    front = ScriptedFrontEnd({"start-new": [Decision(Answer.RUN), Decision(Answer.ROLLBACK)]},
+                             recoveries={"start-new": [Recovery.RETRY]})
+    await run_steps(tmp_path, steps, front, rollback=[Say("back", phase=Phase.ROLLBACK)])
+    why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
+    assert len(why) == 1 and "which was not run" not in why[0] and "run before" in why[0], why
 
 
 class _AddsToADictThenHangs(Say):
