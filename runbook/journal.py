@@ -543,15 +543,21 @@ def replay(path: Path) -> Replay:
                 history.in_flight_jobs.append(ended[1])
         elif event == Record.STEP_END and history is not None:
             try:
-                history.state = StepState(str(record.get("state")))
+                state = StepState(str(record.get("state")))
             except ValueError:
                 raise JournalError(f"{path}: unknown step state {record.get('state')!r}") \
                     from None
-            history.detail = record.get("detail", "")
-            history.skip_reason = record.get("reason", "")
             elapsed = record.get("elapsed_s")
             if isinstance(elapsed, int | float) and not isinstance(elapsed, bool):
                 history.elapsed_s = float(elapsed)
+            elif state is not history.state:
+                # Found so without running: no time of its own, and the last
+                # one was another attempt's (second review: a failure's time
+                # beside a later "done").
+                history.elapsed_s = None
+            history.state = state
+            history.detail = record.get("detail", "")
+            history.skip_reason = record.get("reason", "")
         elif event == Record.NOTE:
             result.notes.append(record)
         elif event == Record.FACTS:

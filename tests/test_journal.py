@@ -122,6 +122,11 @@ def test_a_steps_running_time_outlives_a_later_session_that_found_it_done(
     journal.close()
     earlier = replay(tmp_path / "run.jsonl")
     assert earlier.steps["upload"].elapsed_s == 42.5
+    # Second review: found done after a failed attempt, it has no time.
+    again = Journal(tmp_path / "run.jsonl")
+    again.write("step-end", step="backup", state="done", detail="already", elapsed_s=None)
+    again.close()
+    assert replay(tmp_path / "run.jsonl").steps["backup"].elapsed_s is None
     cards = [StepCard(1, "upload", "Upload", Phase.PREPARE, "Sends."),
              StepCard(2, "backup", "Backup", Phase.PREPARE, "Keeps.")]
     seen = RunState(cards=cards, target="u@h:22", previous=earlier)
