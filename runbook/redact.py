@@ -47,19 +47,23 @@ _WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 # admin.pw were shown). Not elsewhere: admin.passThrough, sso.bearer.header,
 # encryptionKeyLength and serverapi.keystore are no secrets (second review).
 _SECRET_ALONE = frozenset({"pass", "pw", "pwd", "bearer"})
-_SECRET_KEY_KINDS = frozenset({"access", "client", "private", "api", "signing", "encryption"})
+_SECRET_KEY_KINDS = frozenset({"access", "client", "private", "api", "signing", "encryption",
+                               "auth", "shared"})
+# Words that end in "pass" and are no password's (dbpass, DBPASS are).
+_NOT_A_PASS = frozenset({"bypass", "compass", "surpass", "trespass", "overpass", "underpass"})
 _A_COPY = frozenset({"old", "bak", "backup", "prev", "previous", "orig", "original", "save",
                      "saved", "copy", "tmp", "new"})
 
 
 # A URL that carries its password: scheme://user:password@host.
-_URL_PASSWORD = re.compile(r"[A-Za-z][\w+.\-]*://[^\s/@:]*:[^\s/@]+@")
+_URL_PASSWORD = re.compile(r"[A-Za-z][\w+.\-]*://[^\s/@:]*:[^\s/@]+@"
+                           r"|[?&;](?:password|passwd|pwd)=[^&;\s]")
 
 
 def carries_a_password(value: str | None) -> bool:
     """Whether a value holds a URL with a password in it (diff trial: a
-    jdbc:mysql://user:password@host URL shown in clear): the whole value is
-    then a secret's."""
+    jdbc:mysql://user:password@host URL shown in clear; or ?password=...):
+    the whole value is then a secret's."""
     return value is not None and _URL_PASSWORD.search(value) is not None
 
 
@@ -71,7 +75,8 @@ def is_secret_key(name: str) -> bool:
         return True
     words = [word.lower() for word in _WORD.findall(name)]
     return any(
-        (word in _SECRET_ALONE or (word == "key" and at and words[at - 1] in _SECRET_KEY_KINDS))
+        (word in _SECRET_ALONE or (word.endswith("pass") and word not in _NOT_A_PASS)
+         or (word == "key" and at and words[at - 1] in _SECRET_KEY_KINDS))
         and all(rest in _A_COPY or rest.isdigit() for rest in words[at + 1:])
         for at, word in enumerate(words))
 

@@ -941,7 +941,9 @@ def test_secrets_by_their_usual_names_and_in_a_url_are_masked(
              "config.dbPassOld": "OLDPASS-3", "private.key": "PRIVKEY-abc123",
              "jwt.signingKey": "JWT-SIGNING-abc123", "admin.pw": "ADMINPW-abc123",
              "oauth.bearer": "BEARER-abc123",
-             "config.dbUrl": "jdbc:mysql://smadmin:URLPASS-abc123@db:3306/cluster"}
+             "config.dbUrl": "jdbc:mysql://smadmin:URLPASS-abc123@db:3306/cluster",
+             # Second review: a password as a URL's parameter.
+             "config.dbUrl2": "jdbc:mysql://db:3306/cluster?user=sm&password=QPASS-abc123"}
     old, new = tmp_path / "old.properties", tmp_path / "new.properties"
     lines = "".join(f"{key}={value}\n" for key, value in added.items())
     old.write_text(files["live"].read_text() + lines, "latin-1")
@@ -952,6 +954,10 @@ def test_secrets_by_their_usual_names_and_in_a_url_are_masked(
         _code, text, err = run(old, new, as_json=as_json)
         shown = [value for value in added.values() if value in text + err]
         assert shown == [], (as_json, shown)
+        # Second review: one given with --set, too.
+        _code, text, err = run(old, new, as_json=as_json,
+                               sets=["webhook.url=https://u:SETPASS-abc123@hooks/x"])
+        assert "SETPASS-abc123" not in text + err, as_json
 
 
 def test_a_file_that_is_no_red5_web_properties_is_named_so_not_a_cut_short_one(

@@ -21,6 +21,8 @@ from runbook.redact import MASK, Redactor, fingerprint, is_secret_key, mask_valu
     "config.dbPass.old", "config.dbPass_bak", "config.dbPassOld", "config.dbPass2",
     "private.key", "jwt.signingKey", "streammanager.encryptionKey", "admin.pw",
     "oauth.bearer", "smtp.pass",
+    # Second review (stop 50): the same words in other cases, and two kinds of key.
+    "config.dbpass.old", "DBPASS_OLD", "hmac.authKey", "cluster.sharedKey",
 ])
 def test_secret_names(key: str) -> None:
     assert is_secret_key(key)

@@ -362,8 +362,8 @@ class Review:
                 decided = acknowledged = False
             else:
                 status, merged, acknowledged = Status.NEW_DEFAULT, value, False
-            secret = is_secret_key(key) or carries_a_password(old_value) or \
-                carries_a_password(value)
+            secret = is_secret_key(key) or any(
+                carries_a_password(text) for text in (old_value, value, merged))
             sample = status is not Status.OVERRIDDEN and is_sample(key, merged, value, secret)
             base[key] = KeyReview(
                 key, status, old_value, value, merged, secret, decided,
@@ -394,7 +394,8 @@ class Review:
                 section = old.section(found[0]) if found else None
             # A near miss of a secret's name is masked as the secret, from the
             # live file as from --set (security trial: cluster.pasword in clear).
-            secret = is_secret_key(key) or carries_a_password(old_value) or (
+            secret = is_secret_key(key) or any(
+                carries_a_password(text) for text in (old_value, merged)) or (
                 key not in commented and _near_a_secret(key, secrets))
             sample = status is not Status.OVERRIDDEN and is_sample(key, merged, None, secret)
             base[key] = KeyReview(
