@@ -552,6 +552,12 @@ class PropertiesReviewScreen(Screen[bool]):
         elif kr.new_commented is not None:
             values.append(Content.assemble("template, commented out: ",
                                            self._shown(kr, kr.new_commented, absent="")))
+        # Each at most two rows: the pane does not scroll, and a value of
+        # thousands of characters hid the others (diff trial); e shows it all.
+        most = 2 * max(self.size.width - 4, 20)
+        values = [value if value.cell_length <= most else Content.assemble(
+            value.truncate(most - 30), ("… (cut here; e shows it whole)", "$text-muted"))
+            for value in values]
         long = sum(value.cell_length + 3 for value in values) > self.size.width - 2
         lines.extend(values) if long else lines.append(Content("   ").join(values))
         notes: list[str] = []

@@ -411,6 +411,24 @@ async def test_the_merged_file_is_not_written_from_a_live_file_changed_since_it_
     assert app.exit_code != 0
 
 
+async def test_a_long_value_leaves_the_live_and_template_values_in_view(
+        pair: tuple[Path, Path]) -> None:
+    """Diff trial (stop 50): a 36 KB value filled the detail pane, which does
+    not scroll; the live line and the template's value (what a takes) were
+    below its edge, at 80x24 and at 160x45."""
+    old, _ = pair
+    long = ",".join(f"10.0.{n // 250}.{n % 250}" for n in range(3000))
+    old.write_text(old.read_text().replace("proxy.enabled=true", f"proxy.enabled={long}"))
+    app = make_app(pair)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "proxy.enabled")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "template:" in shown and "live (line" in shown, shown
+        assert "cut here" in shown, shown
+
+
 async def test_a_caution_shows_the_key_as_typed_and_never_stops_the_editor(
         pair: tuple[Path, Path]) -> None:
     """The caution for an unknown --set key was read as Textual markup: a key
