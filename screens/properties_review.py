@@ -699,7 +699,8 @@ class PropertiesReviewScreen(Screen[bool]):
             refused.display = True
             return
         self._close_bars()
-        self._decided(key, f"{key}: the merged file takes the value you typed.")
+        self._decided(key, f"{key}: the merged file takes the value you typed." if event.value
+                      else f"{key}: the merged file leaves it blank.")
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Clicking back into the list abandons an edit (and keeps a filter), rather than

@@ -311,9 +311,11 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
         card = state.by_id[state.recovering]
         last = state.reports.get(card.id)
         ended = "was stopped" if last is not None and last.stopped else "did not end well"
+        # Re-trial: "try it again" said under a question that does not offer it.
+        choices = "try it again, stop, and the way back where offered" if \
+            last is None or last.retry_helps else "stop, and the way back where offered"
         return Content.styled(f"Step {card.number} {ended}, and the run waits for your "
-                              "answer: enter shows the choices (try it again, stop, and the way "
-                              "back where offered).", "$error")
+                              f"answer: enter shows the choices ({choices}).", "$error")
     if state.stop_requested:
         return Content.styled("Stopping once the running step has finished.", "$warning")
     if state.reviewing is not None:

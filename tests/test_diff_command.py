@@ -978,6 +978,7 @@ def test_a_file_that_is_no_red5_web_properties_is_named_so_not_a_cut_short_one(
     cut.write_text(text[:text.index("proxy.enabled")], "latin-1")
     code, _text, err = run(cut, files["template"])
     assert code == 2 and "cut short" in err, err
+    assert "has it)" in err, err  # one key missing (re-trial: "has them")
     # Second review: cut off in its first lines, before config.dbHost.
     cut.write_text("".join(text.splitlines(keepends=True)[:3]), "latin-1")
     code, _text, err = run(cut, files["template"])

@@ -850,6 +850,7 @@ async def test_an_empty_value_for_a_key_that_needs_one_is_asked_again(
         await pilot.press("enter")
         assert app.review[NEEDS_VALUE_KEY].choice is Choice.SET
         assert app.review[NEEDS_VALUE_KEY].merged == ""
+        assert "leaves it blank" in message(screen), message(screen)  # re-trial
 
 
 async def test_clicking_the_list_abandons_an_edit(pair: tuple[Path, Path]) -> None:

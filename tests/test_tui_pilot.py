@@ -1004,6 +1004,13 @@ async def test_a_failure_a_retry_cannot_mend_offers_no_try_again() -> None:
         await pilot.press("t")
         await pilot.pause()
         assert not answer.done()
+        await pilot.press("escape")  # the question laid aside: the hint says its choices
+        await until(lambda: app.screen is app.main, what="the main screen")
+        hint = str(app.main.query_one("#hint").render())
+        assert "enter shows the choices" in hint and "try it again" not in hint, hint
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the dialog again")
+        await until(lambda: bool(app.screen.query("#recover-stop")), what="its buttons")
         await pilot.press("enter")  # the focused button is Stop
         await until(answer.done, what="the answer")
         assert answer.result() is Recovery.STOP

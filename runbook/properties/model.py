@@ -711,7 +711,7 @@ def _refuse_cut_short(file: Parsed, other: Parsed, remedy: str) -> None:
                 f"{', '.join(_RED5_KEYS)} is set in it, and {other.name} sets them all); "
                 "check the path, then review again")
         problem = (f"lacks {', '.join(missing)}, which every Red5 red5-web.properties "
-                   f"has ({other.name} has them)")
+                   f"has ({other.name} has {'it' if len(missing) == 1 else 'them'})")
     raise PropertiesError(
         f"{file.name}: {problem}; it may have been cut short, and nothing is merged into "
         f"or from it: {remedy}, then review again"
