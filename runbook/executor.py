@@ -754,13 +754,15 @@ class Executor(Generic[F]):
         if decision.answer is Answer.ROLLBACK:
             # Re-trial: "was not run" of a step an earlier session had run
             # (and left failed), where the Steps table said otherwise.
-            # Second review: after a retry in this session, too.
-            ran_before = (earlier is not None and earlier.acted) or step.id in self._ran
-            self.info(step, ("not run again (it had been run before)" if ran_before else
+            # Second review: after a retry in this session, too; re-trial: and
+            # after an attempt that failed at its first look.
+            tried = step.id in self._ran or (earlier is not None and (
+                earlier.acted or earlier.state in (StepState.FAILED, StepState.IN_DOUBT)))
+            self.info(step, ("not tried again (it had been tried before)" if tried else
                              "not run") + ": the operator chose the way back to the old "
                       "stream manager instead")
-            raise _WayBackChosen(step.id, "which had been run before, and was not run again"
-                                 if ran_before else "which was not run")
+            raise _WayBackChosen(step.id, "which had been tried before, and was not tried "
+                                 "again" if tried else "which was not run")
         if decision.answer is Answer.SKIP:
             self.skipped[step.id] = decision.reason
             self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",

@@ -827,7 +827,7 @@ async def test_a_way_back_chosen_on_resume_at_a_step_an_earlier_session_ran_says
                     rollback=[Say("back", phase=Phase.ROLLBACK)])
     why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
     assert len(why) == 1 and "start-new" in why[0], why
-    assert "which was not run" not in why[0] and "run before" in why[0], why
+    assert "which was not run" not in why[0] and "tried before" in why[0], why
     said = [line for sid, stream, line in front.lines if sid == "start-new" and stream == "info"]
     assert not [line for line in said if line.startswith("not run:")], said
 
@@ -847,7 +847,29 @@ async def test_a_way_back_chosen_at_a_retry_of_a_step_this_session_ran_says_so(
                              recoveries={"start-new": [Recovery.RETRY]})
     await run_steps(tmp_path, steps, front, rollback=[Say("back", phase=Phase.ROLLBACK)])
     why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
-    assert len(why) == 1 and "which was not run" not in why[0] and "run before" in why[0], why
+    assert len(why) == 1 and "which was not run" not in why[0] and "tried before" in why[0], why
+
+
+async def test_a_way_back_chosen_on_resume_after_a_step_failed_at_its_look_says_so(
+        tmp_path: Path) -> None:
+    """Re-trial (stop 50): the earlier attempt failed at its first look
+    (cannot list processes) and started nothing; the Way back line still
+    said the step "was not run", beside a Steps table that said failed."""
+
+    class LookFails(Say):
+        async def check(self, ctx: StepContext) -> Check:
+            raise StepFailed("cannot list processes")
+
+    steps: list[Step] = [Say("stop-old", phase=Phase.CUTOVER, changes=True),
+                         LookFails("start-new", phase=Phase.CUTOVER)]
+    await run_steps(tmp_path, steps, ScriptedFrontEnd(),
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    front = ScriptedFrontEnd({"start-new": Decision(Answer.ROLLBACK)})
+    await run_steps(tmp_path, [Say("stop-old", phase=Phase.CUTOVER, done=True),
+                               Say("start-new", phase=Phase.CUTOVER)], front, resume=True,
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
+    assert len(why) == 1 and "tried before" in why[0], why
 
 
 class _AddsToADictThenHangs(Say):
