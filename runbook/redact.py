@@ -60,11 +60,17 @@ _URL_PASSWORD = re.compile(r"[A-Za-z][\w+.\-]*://[^\s/@:]*:[^\s/@]+@"
                            r"|[?&;](?:password|passwd|pwd)=[^&;\s]")
 
 
+# A JSON field's name, where its value is a string: "private_key": "...".
+_JSON_FIELD = re.compile(r'"([\w.\-]+)"\s*:\s*"')
+
+
 def carries_a_password(value: str | None) -> bool:
     """Whether a value holds a URL with a password in it (diff trial: a
-    jdbc:mysql://user:password@host URL shown in clear; or ?password=...):
-    the whole value is then a secret's."""
-    return value is not None and _URL_PASSWORD.search(value) is not None
+    jdbc:mysql://user:password@host URL shown in clear; or ?password=...), or
+    JSON with a secret's field (re-trial: a GCP service account's
+    "private_key"): the whole value is then a secret's."""
+    return value is not None and (_URL_PASSWORD.search(value) is not None or any(
+        is_secret_key(name) for name in _JSON_FIELD.findall(value)))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -943,7 +943,9 @@ def test_secrets_by_their_usual_names_and_in_a_url_are_masked(
              "oauth.bearer": "BEARER-abc123",
              "config.dbUrl": "jdbc:mysql://smadmin:URLPASS-abc123@db:3306/cluster",
              # Second review: a password as a URL's parameter.
-             "config.dbUrl2": "jdbc:mysql://db:3306/cluster?user=sm&password=QPASS-abc123"}
+             "config.dbUrl2": "jdbc:mysql://db:3306/cluster?user=sm&password=QPASS-abc123",
+             # Re-trial: a service account's key, as JSON.
+             "gcp.serviceAccount": '{"type":"service_account","private_key":"GCPK-abc123"}'}
     old, new = tmp_path / "old.properties", tmp_path / "new.properties"
     lines = "".join(f"{key}={value}\n" for key, value in added.items())
     old.write_text(files["live"].read_text() + lines, "latin-1")
