@@ -846,7 +846,14 @@ class StartService(Red5Step):
         said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
         back = ", or roll back to the old stream manager" if self.side == "new" else ""
         runs = await self._runs(ctx)
-        if failing and runs:
+        placeholder = await self._database_host_unset(ctx) if self.side == "new" else None
+        if placeholder is not None:
+            # Neither a wait nor a restart mends it (re-trial: advice to try
+            # again, or to give it longer, with the properties step skipped).
+            now = (f"{placeholder}: the new release has no database to use, which neither "
+                   "waiting nor a restart mends. The properties step ports it: stop, then go "
+                   f"on with --resume and let that step run{back}")
+        elif failing and runs:
             now = ("The service runs, and its API answers HTTP 500: the webapp is up and "
                    "failing, which more waiting is unlikely to mend. Once the log's cause is "
                    f"fixed, try the step again{back}")
@@ -858,6 +865,22 @@ class StartService(Red5Step):
         else:
             now = f"Nothing runs now: once the log's cause is fixed, try the step again{back}"
         raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}. {now}")
+
+    async def _database_host_unset(self, ctx: Ctx) -> str | None:
+        """What the install's config.dbHost says, when it is still the
+        template's placeholder (the properties step skipped, say); else None."""
+        import javaproperties  # here: only a failure asks, and start-up need not load it
+
+        from runbook.properties.codec import has_placeholder
+
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        line = quote(r"^[[:space:]]*config\.dbHost[[:space:]=:]")
+        found = await ctx.probe(root(ctx, f"grep -m 1 -E {line} -- {quote(path)}"))
+        value = dict(javaproperties.loads(found.stdout)).get("config.dbHost") \
+            if found.ok else None
+        if value is None or not (value == "" or has_placeholder(value)):
+            return None
+        return f"config.dbHost in {path} is still {value or 'blank'}"
 
     async def _systemctl(self, ctx: Ctx, verb: str) -> None:
         """systemctl start or restart; where systemd refuses, the step says what

@@ -77,3 +77,22 @@ async def test_a_service_that_dies_at_boot_fails_the_step_at_once(tmp_path: Path
     assert report.elapsed_s is not None and report.elapsed_s < 30, report
     said = report.detail.lower()
     assert "failed" in said and "license key" in said, said
+
+
+async def test_a_database_host_left_a_placeholder_is_named_when_the_service_will_not_answer(
+        tmp_path: Path) -> None:
+    """Re-trial (stop 50): with the properties step skipped, config.dbHost
+    kept its {host}; start-service waited, restarted the service and ended
+    with advice to try again or give it longer, which cannot mend it."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(
+            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=6))
+        front = ScriptedFrontEnd({"properties": Decision(Answer.SKIP, "rehearsing a mistake")},
+                                 recoveries={"start-service": [Recovery.STOP]})
+        outcome = await rehearse(host, front, journal, settings)
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = front.last_report("start-service").detail
+    assert "config.dbHost" in said and "{host}" in said and "properties" in said, said
+    assert "longer" not in said, said
