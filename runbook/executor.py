@@ -178,11 +178,11 @@ class Executor(Generic[F]):
         # The exit code a signal ends the process with (128 + its number),
         # once one detached the run: the run-end record says that one.
         self.ended_by: int | None = None
+        # Steps this session has run (started), so far.
+        self._ran: set[str] = set()
         # The jobs of an attempt left in doubt, waited for before a retry,
         # and forgotten only once waited for: the resumed run's among them
         # (review: a retry after a failed wait ran beside the earlier one's).
-        # Steps this session has run (started), so far.
-        self._ran: set[str] = set()
         self._left_running: dict[str, list[str]] = {
             step: list(history.in_flight_jobs)
             for step, history in (resume.steps.items() if resume is not None else ())
