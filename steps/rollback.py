@@ -56,20 +56,23 @@ async def _new_servers(ctx: Ctx) -> list[JavaProcess]:
     if promoted is None or not by_path:
         return found  # when is not known (an older journal): as before
     started = await _started_by(ctx, by_path)
+    # Old only when surely started before: one in doubt is stopped, which
+    # costs the old server a restart, where passing a new one over would
+    # leave it running as the way back moves its tree.
     return [proc for proc in found
-            if proc.pid not in by_path or started.get(proc.pid, 0.0) > promoted]
+            if proc.pid not in by_path or started.get(proc.pid, promoted) >= promoted]
 
 
 async def _started_by(ctx: Ctx, pids: list[int]) -> dict[int, float]:
-    """The earliest each of `pids` can have started, on this machine's clock:
-    now, less the whole seconds the host says it has run, less one for the
-    part of a second ps leaves out (no clock of the host's is compared)."""
+    """The latest each of `pids` can have started, on this machine's clock:
+    now, less the whole seconds the host says it has run (ps leaves out the
+    part of a second; no clock of the host's is compared)."""
     result = await ctx.probe("ps -o pid=,etimes= -p " + ",".join(map(str, pids)))
     now, started = time.time(), {}
     for line in result.stdout.splitlines():
         words = line.split()
         if len(words) == 2 and words[0].isdigit() and words[1].isdigit():
-            started[int(words[0])] = now - int(words[1]) - 1.0
+            started[int(words[0])] = now - int(words[1])
     return started
 
 

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -877,6 +878,7 @@ async def test_the_way_back_before_start_service_leaves_the_old_server_known_by_
         by_hand = subprocess.Popen(
             ["bash", "-c", f'exec -a java {sys.executable} -c "{sleep}" -Dred5.root={live}'],
             cwd="/")
+        time.sleep(1.2)  # ps says whole seconds: clearly before promote-new
         try:
             front = ScriptedFrontEnd({"stop-service": Decision(Answer.ROLLBACK)})
             outcome = await rehearse(host, front, tmp_path / "run.jsonl")
@@ -906,12 +908,11 @@ async def test_the_way_back_stops_a_new_release_known_by_its_root_that_started_a
         class StartsTheNewOne(ScriptedFrontEnd):
             async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
                 if step.id == "stop-service" and not started:
-                    await asyncio.sleep(1.2)  # ps says whole seconds: clearly after
                     started.append(subprocess.Popen(
                         ["bash", "-c",
                          f'exec -a java {sys.executable} -c "{sleep}" -Dred5.root={live}'],
                         cwd="/"))
-                    await asyncio.sleep(1.5)  # past the second's grace
+                    await asyncio.sleep(1.5)  # for it to be running when the way back looks
                 return await super().confirm(step, plan)
 
         front = StartsTheNewOne({"stop-service": Decision(Answer.ROLLBACK)})
