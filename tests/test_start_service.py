@@ -59,19 +59,26 @@ async def test_a_service_that_runs_without_answering_is_restarted_once(
     assert silent and all("unavailable" in detail for detail in silent), looked
 
 
+async def failed_start(tmp_path: Path, *, skipping: str,
+                       service_start: int) -> ScriptedFrontEnd:
+    """A rehearsal with `skipping` skipped and start-service given
+    `service_start` seconds, stopped at start-service's failure: its front end."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
+            settings.timeouts, service_start=service_start))
+        front = ScriptedFrontEnd({skipping: Decision(Answer.SKIP, "rehearsing a mistake")},
+                                 recoveries={"start-service": [Recovery.STOP]})
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    return front
+
+
 async def test_a_service_that_dies_at_boot_fails_the_step_at_once(tmp_path: Path) -> None:
     """Without the license key carry-over copies, the new server exits as it
     starts: systemd marks the unit failed, and waiting out the limit (twice,
     with the restart) would only keep the operator in the dark."""
-    journal = tmp_path / "run.jsonl"
-    async with rehearsal_host(tmp_path) as host:
-        settings = rehearsal_settings(host)
-        settings = dataclasses.replace(
-            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=60))
-        front = ScriptedFrontEnd({"carry-over": Decision(Answer.SKIP, "rehearsing a mistake")},
-                                 recoveries={"start-service": [Recovery.STOP]})
-        outcome = await rehearse(host, front, journal, settings)
-    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    front = await failed_start(tmp_path, skipping="carry-over", service_start=60)
     assert front.final_state("start-service") == "failed"
     report = front.last_report("start-service")
     assert report.elapsed_s is not None and report.elapsed_s < 30, report
@@ -84,15 +91,7 @@ async def test_a_database_host_left_a_placeholder_is_named_when_the_service_will
     """Re-trial (stop 50): with the properties step skipped, config.dbHost
     kept its {host}; start-service waited, restarted the service and ended
     with advice to try again or give it longer, which cannot mend it."""
-    journal = tmp_path / "run.jsonl"
-    async with rehearsal_host(tmp_path) as host:
-        settings = rehearsal_settings(host)
-        settings = dataclasses.replace(
-            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=6))
-        front = ScriptedFrontEnd({"properties": Decision(Answer.SKIP, "rehearsing a mistake")},
-                                 recoveries={"start-service": [Recovery.STOP]})
-        outcome = await rehearse(host, front, journal, settings)
-    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    front = await failed_start(tmp_path, skipping="properties", service_start=6)
     said = front.last_report("start-service").detail
     assert "config.dbHost" in said and "{host}" in said and "properties" in said, said
     assert "longer" not in said, said
