@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import stat
 import tempfile
@@ -44,31 +45,40 @@ def atomic_write(path: Path | str, data: bytes, *, private: bool = False) -> Non
             raise OSError(errno.EINVAL, "not a regular file", str(path))
         mode = stat.S_IMODE(found.st_mode) & (0o7700 if private else 0o7777)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    # Locked until it is renamed or gone, so that a later write can tell a
+    # draft being written from one whose writer was killed (its lock went
+    # with it): see _remove_if_abandoned.
+    with os.fdopen(fd, "wb") as handle:
+        try:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+            os.fsync(fd)
+            if mode is not None:
+                os.chmod(temporary, mode)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
     sync_folder(target.parent)  # the rename itself, durable
     _remove_old_drafts(target)
 
 
-# A draft older than this is no write under way: one killed (kill -9 in its
-# fsync) left it, and nothing else would ever remove it.
+# A draft is locked by its writer from the moment it is made (mkstemp, then
+# flock: microseconds apart); one this young may be in that gap.
+_DRAFT_BEING_MADE_S = 5
+# Where locks cannot tell (a filesystem without flock), a draft older than
+# this is no write under way.
 _DRAFT_LEFT_S = 600
 
 
 def _remove_old_drafts(target: Path) -> None:
-    """Drafts of `target` that earlier writes left, ours and old: they hold
-    what the file held, secrets among them (diff trial: a merged file's
-    draft, the database password in clear, outlived the run that made it)."""
+    """Drafts of `target` that earlier writes left: they hold what the file
+    held, secrets among them (diff trial: a merged file's draft, the database
+    password in clear, outlived the run that made it; re-trial: run again
+    straight after the kill, it stayed, being young)."""
     prefix, now = f".{target.name}.", time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(target.parent):
@@ -79,8 +89,25 @@ def _remove_old_drafts(target: Path) -> None:
             with contextlib.suppress(OSError):
                 found = entry.stat(follow_symlinks=False)
                 if stat.S_ISREG(found.st_mode) and found.st_uid == os.getuid() \
-                        and now - found.st_mtime > _DRAFT_LEFT_S:
-                    os.unlink(entry.path)
+                        and now - found.st_mtime > _DRAFT_BEING_MADE_S:
+                    _remove_if_abandoned(Path(entry.path), now - found.st_mtime)
+
+
+def _remove_if_abandoned(draft: Path, age: float) -> None:
+    """Remove `draft` if no writer holds it: a killed writer's lock went with
+    it. One a writer still holds is left, however old."""
+    fd = os.open(draft, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # its writer is at it
+        except OSError:
+            if age <= _DRAFT_LEFT_S:  # no locks here: only age can tell
+                return
+        os.unlink(draft)  # while holding it: no writer can take it up now
+    finally:
+        os.close(fd)
 
 
 def sync_folder(folder: Path | str) -> None:

@@ -1193,3 +1193,46 @@ def test_a_long_list_of_open_keys_is_named_in_part_in_the_headline(
     assert "bulk.key0," in headline and "bulk.key59" not in headline, headline
     assert "more (listed below)" in headline and len(headline) < 600, headline
     assert "bulk.key59" in text  # in the listing below
+
+
+def test_a_draft_whose_writer_was_killed_is_removed_at_once(tmp_path: Path) -> None:
+    """Re-trial (stop 50): run again straight after a kill, a write kept the
+    killed write's draft (the merged file, passwords in clear) and said
+    nothing, as it was under ten minutes old. A writer's draft is held
+    locked while it writes: one nobody holds is left over, whatever its age.
+    A draft a living writer holds is kept, however old."""
+    import fcntl
+    import time
+
+    from runbook.wholefile import atomic_write
+
+    target = tmp_path / "merged.properties"
+    target.write_text("old\n")
+    killed = tmp_path / ".merged.properties.kl11ed22.tmp"
+    # A writer that dies (kill -9) with its draft made and locked.
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys, time\n"
+         "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o600)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "os.write(fd, b'config.dbPass=Xk9\\n')\n"
+         "print('held', flush=True)\n"
+         "time.sleep(60)\n", str(killed)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "held\n"
+    finally:
+        writer.kill()
+        writer.wait()
+    half_a_minute_ago = time.time() - 30
+    os.utime(killed, (half_a_minute_ago, half_a_minute_ago))
+    writing = tmp_path / ".merged.properties.wr33it44.tmp"
+    writing.write_text("config.dbPass=Xk9\n")
+    hour_ago = time.time() - 3600
+    os.utime(writing, (hour_ago, hour_ago))
+    with open(writing, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        atomic_write(target, b"new\n", private=True)
+    assert target.read_text() == "new\n"
+    assert not killed.exists(), "the killed write's draft is still there"
+    assert writing.exists(), "a draft its writer still holds was removed"
