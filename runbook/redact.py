@@ -32,7 +32,9 @@ _SECRET_NAME = re.compile(
     r"pass$|password|passwd|passphrase|pwd|secret|token|accesskey|clientkey|privatekey"
     r"|apikey|credential"
 )
-# The words _SECRET_NAME finds that a name's last part may misspell.
+# The words a secret's name ends in (found by _SECRET_NAME, or by the word
+# rules below: signingkey, encryptionkey, bearer): what a name's last part
+# may misspell, and what a command line's setting may end in.
 _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "token", "accesskey",
                  "clientkey", "privatekey", "apikey", "credential", "signingkey",
                  "encryptionkey", "bearer")
