@@ -95,12 +95,21 @@ def read_to_the_end(stream: int, timeout: float) -> bytes:
     return seen
 
 
+def ctrl_c_as_a_terminal_leaves_it() -> None:
+    """In the child, before exec: SIGINT at its default, as a shell gives its
+    foreground job. A suite started as a background job of a shell without
+    job control (`nohup pytest &` in a script) ignores SIGINT, every child
+    inherits that, and runbook rightly keeps ignoring it: the ctrl+c test
+    then waited out its 120 s (the full-suite failure of stops 49 and 50)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def headless_rehearsal(sandbox: Path, env: dict[str, str], cwd: Path
                        ) -> subprocess.Popen[bytes]:
     """`runbook rehearse --headless --yes` on `sandbox`, its output on one pipe."""
     return subprocess.Popen([*RUNBOOK, "rehearse", "--headless", "--yes", "--sandbox",
                              str(sandbox)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env=env, cwd=cwd)
+                            env=env, cwd=cwd, preexec_fn=ctrl_c_as_a_terminal_leaves_it)
 
 
 def signalled_mid_cutover(sandbox: Path, env: dict[str, str], cwd: Path,
