@@ -62,12 +62,15 @@ def _records(sandbox: Path) -> list[dict[str, object]]:
     return found
 
 
-def _rehearse(sandbox: Path, tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
+def _rehearse(sandbox: Path, tmp_path: Path, *extra: str,
+              yes: bool = True) -> subprocess.Popen[str]:
+    """The rehearsal as a process of its own; without `yes`, its stdin is a
+    pipe nobody writes to, so it waits at its first question."""
     return subprocess.Popen(
-        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes",
-         "--sandbox", str(sandbox), *extra],
-        cwd=ROOT, env=_env(tmp_path), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless",
+         *(["--yes"] if yes else []), "--sandbox", str(sandbox), *extra],
+        cwd=ROOT, env=_env(tmp_path), stdin=subprocess.DEVNULL if yes else subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
 def _kill_when(process: subprocess.Popen[str], sandbox: Path, trial: Trial,
@@ -186,3 +189,34 @@ def test_kill_9_in_the_middle_of_every_step(tmp_path: Path) -> None:
 def test_kill_9_inside_every_file_edit(tmp_path: Path) -> None:
     _check(tmp_path, [_inside_edit(step, delay) for step in ("carry-over", "properties")
                       for delay in (0.0, 0.01, 0.03, 0.08)])
+
+
+def test_a_resumed_run_killed_at_its_first_question_leaves_no_empty_journal(
+        tmp_path: Path) -> None:
+    """Operator trial: `rehearse --resume --headless` killed at its first
+    question left a 0-byte journal beside the run it continued, and `runbook
+    report` on the folder's journals said "holds no records; not a runbook
+    journal" (exit 2)."""
+    sandbox = tmp_path / "sandbox"
+    runs = sandbox / ".operator" / "runs"
+    first = _rehearse(sandbox, tmp_path, yes=False)
+    assert first.communicate(input="q\n", timeout=120)[0] is not None
+    assert first.returncode == 3, "stopped at its first question"
+    resumed = _rehearse(sandbox, tmp_path, "--resume", yes=False)
+    try:
+        # Its first question: the resumed run's start, then preflight's check.
+        asked = Trial("resumed", lambda r: r.get("event") == "check" and sum(
+            1 for seen in _records(sandbox) if seen.get("event") == "run-start") == 2)
+        assert _kill_when(resumed, sandbox, asked), "the resumed run ended before its question"
+    finally:
+        if resumed.poll() is None:
+            resumed.kill()
+        resumed.communicate()
+    journals = {path.name: path.stat().st_size for path in runs.glob("*.jsonl")}
+    # Then the service that kill -9 left running, as a real host's would, is
+    # adopted by a resume and stopped with it.
+    last = _rehearse(sandbox, tmp_path, "--resume", yes=False)
+    last.communicate(input="q\n", timeout=120)
+    assert last.returncode == 3
+    assert processes_mentioning(sandbox) == []
+    assert len(journals) == 1 and all(journals.values()), journals

@@ -86,7 +86,14 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
     # counted it as resumed).
     # `fresh`: the journal claimed here, to drop on the way out if unused.
     fresh: Path | None
-    if earlier is not None and earlier.path is not None:
+    if earlier is not None and earlier.path is not None and is_headless(args):
+        # Headless, --resume goes on in the earlier run's journal and offers
+        # no new run: one claimed beside it would only ever be empty, and a
+        # kill -9 left it there for report to call "not a runbook journal"
+        # (operator trial).
+        path = new_run = earlier.path
+        fresh = None
+    elif earlier is not None and earlier.path is not None:
         path, new_run = earlier.path, fresh_journal(settings, earlier.path.parent)
         fresh = new_run
     elif args.journal is not None:
