@@ -60,6 +60,8 @@ _MARK = {
     StepState.NEEDS_REVIEW: StepState.NEEDS_REVIEW.words,
 }
 _PREFIX = {"cmd": "  > ", "out": "  | ", "err": "  ! ", "info": "  * "}
+# In the order a run goes through them, each headed once.
+_PHASES = (Phase.PREPARE, Phase.CUTOVER, Phase.ROLLBACK)
 # On a terminal only (runbook.colour), and never the only sign: the words say it too.
 _MARK_STYLE: dict[StepState, tuple[Style, ...]] = {
     StepState.DONE: ("green",),
@@ -174,7 +176,13 @@ class HeadlessFrontEnd:
         the step asks or says, so every line stands under its own step."""
         if card.phase is Phase.ROLLBACK:
             self.going_back = True
-        if card.phase is not self._phase:
+        # Phases go one way: a step of an earlier one said here (a skipped
+        # prepare step looked at again mid-cutover) is named as such, under
+        # the phase the run is in (operator trial: "=== PREPARE" came back
+        # after the cutover steps done, then "=== CUTOVER" again).
+        looked_back = self._phase is not None and \
+            _PHASES.index(card.phase) < _PHASES.index(self._phase)
+        if card.phase is not self._phase and not looked_back:
             self._phase = card.phase
             self._print("\n" + self.paint(f"=== {self._phase_title(card.phase)} ===", "bold"))
             if card.phase is Phase.CUTOVER and self.estimate is not None:
@@ -183,7 +191,9 @@ class HeadlessFrontEnd:
                             f"(journal {journal})")
         flag = "  " + self.paint("[DESTRUCTIVE]", "bold", "red") \
             if card.needs_typed_confirmation else ""
-        self._print(f"\n[{self.paint(card.id, 'bold')}] {card.title}{flag}")
+        back = "" if not looked_back else "  (a prepare step, looked at again)" \
+            if card.phase is Phase.PREPARE else f"  (a {card.phase.value} step)"
+        self._print(f"\n[{self.paint(card.id, 'bold')}] {card.title}{flag}{back}")
         self._headed = card.id
 
     def _phase_title(self, phase: Phase) -> str:

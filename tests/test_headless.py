@@ -613,6 +613,41 @@ async def test_a_headless_resume_mid_cutover_says_the_stream_manager_is_down(
     assert done and "API 3.1" not in done[0] and "does not answer" in done[0], done
 
 
+async def test_a_skipped_prepare_step_looked_at_mid_cutover_brings_no_phase_back(
+        tmp_path: Path) -> None:
+    """Operator trial: resumed mid-cutover with properties skipped, headless
+    printed the cutover steps done in the earlier run, then "=== PREPARE" and
+    "=== CUTOVER" again around the warning of the skipped step: the phases
+    read as if the run had gone back to prepare."""
+    from runbook.journal import replay
+    from tests.scripted import ScriptedFrontEnd
+
+    journal = tmp_path / "runs" / "run.jsonl"
+    journal.parent.mkdir()
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"properties": Decision(Answer.SKIP, "by hand"),
+                                  "stop-service": Decision(Answer.STOP)})
+        assert await rehearsal_session(host, journal).run(first) is Outcome.STOPPED
+        shown = io.StringIO()
+        run = rehearsal_session(host, journal, resume=replay(journal))
+        # preflight, new-database, properties skipped again, then stop-service.
+        outcome = await run.run(HeadlessFrontEnd(
+            run.cards, out=shown, stdin=io.StringIO("y\ny\ns\nby hand\nq\n")))
+    text = shown.getvalue()
+    assert outcome is Outcome.STOPPED, text[-3000:]
+    lines = text.splitlines()
+    banners = [line.split(" (")[0] for line in lines if line.startswith("=== ")]
+    assert banners == ["=== PREPARE", "=== CUTOVER", "=== summary ==="], banners
+    # The warning stands under properties, named as the prepare step it is,
+    # after the cutover steps done before and before the question of the next.
+    warned = next(n for n, line in enumerate(lines) if "warning: properties was skipped" in line)
+    heading = max(n for n, line in enumerate(lines[:warned]) if line.startswith("["))
+    assert lines[heading].startswith("[properties] ") and "prepare step" in lines[heading], \
+        lines[heading]
+    assert any(line.startswith("[promote-new] ") for line in lines[:heading]), text[-3000:]
+    assert any(line.startswith("[stop-service] ") for line in lines[warned:]), text[-3000:]
+
+
 def test_a_headless_rehearsal_resumed_mid_cutover_says_why_its_service_is_down(
         tmp_path: Path) -> None:
     """Operator trial: resumed after stop-service, `runbook rehearse --headless
