@@ -160,8 +160,7 @@ class DeleteNodegroups(Red5Step):
             raise StepFailed("refusing to delete nodegroups: export-config has saved no "
                              "snapshot to rebuild them from")
         api = await ctx.api()
-        await _refuse_a_fleet_changed_since(ctx, api, found)
-        live, going, unsaved = _as_listed(await api.list_nodegroups(), found)
+        live, going, unsaved = _as_listed(await _fleet_as_saved(ctx, api, found), found)
         ctx.facts._nodegroups_listed = tuple(sorted(live))
         ctx.facts._nodegroups_going = tuple(going)
         if unsaved:
@@ -187,9 +186,9 @@ class DeleteNodegroups(Red5Step):
                              "them from")
         # Looked at again as the plan is answered: someone could have retired
         # a nodegroup while it was read, and recreate would bring it back.
-        await _refuse_a_fleet_changed_since(ctx, api, saved, looked=True)
+        listed = await _fleet_as_saved(ctx, api, saved, looked=True)
         ctx.info(f"deleting what {saved.describe()} can rebuild")
-        live, going, unsaved = _as_listed(await api.list_nodegroups(), saved)
+        live, going, unsaved = _as_listed(listed, saved)
         # Only what the snapshot can rebuild is deleted, and only what the
         # plan showed (review: the groups listed again here could differ).
         deleting = [g["name"] for g in saved.nodegroups
@@ -242,16 +241,19 @@ def _known_as(group: dict[str, Any] | None) -> str:
             f"{group.get('launchConfig')}, {origins} origin(s)")
 
 
-async def _refuse_a_fleet_changed_since(ctx: Ctx, api: StreamManagerAPI,
-                                        saved: Snapshot, *, looked: bool = False) -> None:
-    """Before the first DELETE, the fleet must still be the snapshot's, which
-    is what recreate rebuilds (review: a nodegroup retired after the export
-    came back). Once a cutover has begun, by this run's journal or the host's
-    record (a killed run's), the live fleet is being emptied and no longer
-    compares (second review: a record lost, every resume was refused).
+async def _fleet_as_saved(ctx: Ctx, api: StreamManagerAPI, saved: Snapshot, *,
+                          looked: bool = False) -> list[dict[str, Any]]:
+    """The API's listing of the nodegroups, once the fleet is found still the
+    snapshot's. Before the first DELETE, the fleet must still be the
+    snapshot's, which is what recreate rebuilds (review: a nodegroup retired
+    after the export came back). Once a cutover has begun, by this run's
+    journal or the host's record (a killed run's), the live fleet is being
+    emptied and no longer compares (second review: a record lost, every resume
+    was refused), and the listing alone is read. One read either way: the
+    fleet's listing is the one the step deletes by (it was listed twice).
     `looked`: the check has said what of the origins differs already."""
     if ctx.host_state is None or ctx.cutover_under_way or ctx.host_state.cutover() is not None:
-        return
+        return await api.list_nodegroups()
     now = await fleet_now(api)
     for line in [] if looked else fleet.origins_changed(saved.data, now):
         # Their number moves on its own (autoscaling, a replacement): said,
@@ -263,6 +265,7 @@ async def _refuse_a_fleet_changed_since(ctx: Ctx, api: StreamManagerAPI,
             f"the fleet changed since {saved.describe()}: {fleet.said(changed)}. Nothing was "
             "deleted. To rebuild the fleet as it is now, stop, then go on with --resume: "
             "export-config takes the snapshot again before this step")
+    return list(now["listed"])
 
 
 def _as_listed(listed: list[dict[str, Any]],

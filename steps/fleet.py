@@ -41,6 +41,9 @@ async def fleet_now(api: StreamManagerAPI) -> dict[str, Any]:
         "going": sorted(str(group["name"]) for group in listed if being_deleted(group)),
         "launchconfigs": dict(zip(configs, config_bodies, strict=True)),
         "scalepolicies": dict(zip(policies, policy_bodies, strict=True)),
+        # The listing as the API gave it, being deleted too: delete-nodegroups
+        # deletes by this very read, not by a second GET of the same list.
+        "listed": listed,
     }
 
 

@@ -1099,6 +1099,44 @@ async def test_delete_nodegroups_sends_nothing_when_the_groups_changed_after_its
     assert len(left) == 3, "no DELETE went out"
 
 
+async def test_delete_nodegroups_lists_the_nodegroups_once_per_look(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the cutover, the check read the fleet (its nodegroups listed)
+    and then listed them again for itself, and so did run() after the
+    question: two GETs of one list each time, the second before the
+    downtime's first DELETE. One listing now serves both."""
+    from runbook.events import Event, StepChanged
+    from runbook.smapi import StreamManagerAPI
+
+    said: list[str] = []
+    real_call = StreamManagerAPI._call
+
+    async def call(self: StreamManagerAPI, method: str, rel: str, *args: object,
+                   **kwargs: object) -> object:
+        said.append(f"{method} {rel}")
+        return await real_call(self, method, rel, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StreamManagerAPI, "_call", call)
+
+    class Marks(ScriptedFrontEnd):
+        def tell(self, event: Event) -> None:
+            super().tell(event)
+            if isinstance(event, StepChanged) and event.report.id == "export-config" and \
+                    event.report.state is StepState.DONE:
+                said.append("export-config done")
+
+    front = Marks(on_confirm=lambda step, _plan: said.append(f"asked {step.id}"))
+    async with rehearsal_host(tmp_path) as host:
+        outcome, _ = await run_only(host, ["preflight", "export-config", "delete-nodegroups"],
+                                    tmp_path / "j.jsonl", front)
+    assert outcome is Outcome.DONE, detail(front, "delete-nodegroups")
+    checked = said[said.index("export-config done"):said.index("asked delete-nodegroups")]
+    first = next(n for n, call in enumerate(said) if call.startswith("DELETE "))
+    ran = said[said.index("asked delete-nodegroups"):first]
+    assert checked.count("GET admin/nodegroup") == 1, checked
+    assert ran.count("GET admin/nodegroup") == 1, ran
+
+
 async def test_delete_nodegroups_waits_for_the_groups_an_earlier_attempt_deletes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Operator trial: killed while the groups went, the resumed step sent
