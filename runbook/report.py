@@ -326,7 +326,15 @@ def journal_records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
     # All of it first: a damaged line further down is one error, not half a report.
     records = list(read(path, torn=cut.append))
     if not records:
-        raise ReportError(f"{path}: holds no records; not a runbook journal")
+        # Most often a journal a runbook claimed as it started (journal.claim)
+        # and left unwritten: one starting now, or one killed before its run
+        # began (operator trial: "not a runbook journal" read as foreign).
+        if in_use(path):
+            raise ReportError(f"{path}: holds no records yet: a runbook starting now has "
+                              "claimed it for its run; try again once the run is under way")
+        raise ReportError(f"{path}: holds no records: no run was written in it (a runbook "
+                          "that claimed it was stopped before its run began, or it is no "
+                          "journal); there is nothing to report")
     said = (f"the journal's last record was cut off as it was written ({cut[0]} bytes: "
             "runbook was killed or the machine stopped then) and is left out; the host may "
             "have gone one action further than this says") if cut and not in_use(path) \

@@ -864,6 +864,22 @@ def test_an_empty_journal_is_not_a_run_to_resume(tmp_path: Path) -> None:
     assert "resuming" not in result.stdout
 
 
+@pytest.mark.parametrize("command", ["report", "log"])
+def test_an_empty_journal_is_named_a_leftover_by_report_and_log(tmp_path: Path,
+                                                                command: str) -> None:
+    """Operator trial: `runbook report` over a runs folder's journals met the
+    empty one a killed runbook had claimed beside the real one, and said "not
+    a runbook journal", which reads as something foreign or broken there."""
+    empty = tmp_path / "127.0.0.1-20261205T233356Z.jsonl"
+    empty.write_text("")
+    result = runbook(command, str(empty),
+                     env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and str(empty) in line and "no records" in line, line
+    assert "no run was written in it" in line and "not a runbook journal" not in line, line
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(),
                     reason="needs root and setpriv, to be root without the override")
 def test_an_artifact_in_a_folder_runbook_cannot_enter_is_one_line(tmp_path: Path) -> None:

@@ -128,8 +128,9 @@ def _resume_from(
         if earlier is None or earlier.path is None:
             raise ConfigError(str(args.journal or folder), "no unfinished run to resume here")
         if earlier.empty:
-            raise ConfigError(str(earlier.path), "holds no records; not a runbook journal, so "
-                              "there is no run in it to resume")
+            # As report says it: most often one a killed runbook had claimed.
+            raise ConfigError(str(earlier.path), "holds no records: no run was written in "
+                              "it, so there is none to resume")
         if earlier.outcome in ("done", "rolled-back"):
             ended = "finished" if earlier.outcome == "done" else "rolled back"
             raise ConfigError(str(earlier.path), f"that run {ended}; there is nothing to resume")
