@@ -14,7 +14,7 @@ from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.redact import MASKED_FIELD, secret_fields_masked
-from runbook.shell import CommandResult, privileged_script, quote
+from runbook.shell import privileged_script, quote
 from runbook.smapi import SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
 from runbook.step import NotInThisRun, StepFailed
 from steps import fleet, red5
@@ -431,10 +431,11 @@ class StopService(Red5Step):
         return Check(True, "no java process of the old install remains")
 
 
-def _same_content(hashed: CommandResult) -> bool:
-    """Whether `sha256sum A B` found both files and the same bytes in each."""
-    digests = [line.split()[0] for line in hashed.stdout.splitlines() if line.strip()]
-    return hashed.ok and len(digests) == 2 and digests[0] == digests[1]
+def _carrying(tuning: list[red5.Tuned] | None) -> str:
+    """The host's tuning carried into the release's unit, as a clause."""
+    if not tuning:
+        return ""
+    return f", with this host's {', '.join(map(str, tuning))} carried into it"
 
 
 class ServiceUnit(Red5Step):
@@ -462,6 +463,18 @@ class ServiceUnit(Red5Step):
             f"cp -p -- {quote(unit)} {beside} && sed -i -e {edit} -- {beside} && "
             f"mv -f -- {beside} {quote(unit)}", p.settings.host.sudo)
 
+    def _install(self, p: AnyContext, tuning: list[red5.Tuned]) -> str:
+        """The root script that puts the release's unit in place, with the
+        host's tuning carried into it: edited beside, then one rename."""
+        unit = p.settings.unit_file
+        if not tuning:
+            return copy_whole(p, self._shipped(p), unit)
+        beside = quote(unit + ".runbook-copy")
+        edits = " ".join(f"-e {quote(edit)}" for edit in red5.tuning_sed(tuning))
+        return privileged_script(
+            f"cp -- {quote(self._shipped(p))} {beside} && sed -i {edits} -- {beside} && "
+            f"mv -f -- {beside} {quote(unit)}", p.settings.host.sudo)
+
     def plan(self, p: Plan) -> list[Action]:
         unit = p.settings.unit_file
         return [
@@ -469,7 +482,8 @@ class ServiceUnit(Red5Step):
             Shell(copy_whole(p, unit, unit + ".bak", keep_times=True),
                   "the old unit, kept beside; not again where a .bak is there already (an "
                   "earlier attempt's: preflight found it the same as the installed unit)"),
-            Shell(copy_whole(p, self._shipped(p), unit), "where the release ships one"),
+            Shell(self._install(p, p.facts._unit_tuning or []),
+                  "where the release ships one" + _carrying(p.facts._unit_tuning)),
             Shell(self._refit(p, p.facts._unit_swap),
                   "where it ships none and the unit's classpath names a commons-daemon jar "
                   "the release does not have"),
@@ -518,17 +532,32 @@ class ServiceUnit(Red5Step):
         # that ships no unit reads as not the same and makes the status look
         # unneeded, not wrong. The kept unit's classpath is looked at only
         # where the release ships none: the usual case pays nothing for it.
-        (have, want, home), ships, hashed, status = await asyncio.gather(
+        (have, want, home), ships, release, status = await asyncio.gather(
             self._java(ctx, unit), exists(ctx, shipped, "-f"),
-            ctx.probe(f"sha256sum -- {quote(shipped)} {quote(unit_file)}"),
+            ctx.probe(root(ctx, f"cat -- {quote(shipped)}")),
             ctx.probe(root(ctx, "systemctl status red5pro 2>&1")))
         if after_run and have != want:
             return Check(False, f"the unit starts {'Java ' + str(have) if have else 'no Java'} "
                          f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
         if ships:
-            same = _same_content(hashed)
+            if not release.ok:
+                return Check(False)
+            # The release's unit with the host's tuning in it: before the run,
+            # the installed unit's (what the run carries); after, what it carried.
+            tuning = red5.unit_tuning(unit, release.stdout)
+            if after_run and ctx.facts._unit_tuning is not None:
+                tuning = ctx.facts._unit_tuning
+            elif not after_run:
+                ctx.facts._unit_tuning = tuning
+            same = unit == red5.tuned_unit(release.stdout, tuning)
             if same and "changed on disk" not in status.stdout and have == want:
-                return Check(True, f"the release's unit is installed and loaded; Java {have}")
+                return Check(True, f"the release's unit is installed and loaded"
+                                   f"{_carrying(tuning)}; Java {have}")
+            if tuning and not after_run:
+                ctx.info(f"the installed unit sets {', '.join(map(str, tuning))}, where the "
+                         "release's has "
+                         f"{', '.join(t.setting + t.release for t in tuning)}: the host's are "
+                         "carried into the release's unit, as Red5's installer tunes it")
             return Check(False)
         if have != want:
             raise StepFailed(
@@ -570,7 +599,7 @@ class ServiceUnit(Red5Step):
         if ships.ok or swap is not None:
             if not await exists(ctx, unit + ".bak"):
                 await ctx.sh(copy_whole(ctx, unit, unit + ".bak", keep_times=True))
-            await ctx.sh(copy_whole(ctx, self._shipped(ctx), unit) if ships.ok
+            await ctx.sh(self._install(ctx, ctx.facts._unit_tuning or []) if ships.ok
                          else self._refit(ctx, swap))
         # Also alone: a kept unit edited by hand and not reloaded yet.
         await ctx.sh(root(ctx, "systemctl daemon-reload"))
@@ -659,7 +688,8 @@ class StartService(Red5Step):
         runbook was given is not the install's. Where this run's preflight
         saw the live stream manager take it, the file is wrong. Otherwise
         which of the two is wrong it cannot tell (a resumed run's preflight,
-        mid-cutover, could not prove its token, nor has a way back one), and
+        mid-cutover with the service down, could not prove its token, nor has
+        a way back one), and
         both mends are said (second review: a wrong token in a resumed run's
         shell was blamed on the file, and the healthy server restarted)."""
         back = "; or roll back to the old stream manager" if self.side == "new" else ""

@@ -15,7 +15,7 @@ from runbook.step import PlanContext, Step, StepContext
 
 if TYPE_CHECKING:
     from runbook.properties import Review
-    from steps.red5 import Swap
+    from steps.red5 import Swap, Tuned
 
 
 @dataclass
@@ -74,6 +74,8 @@ class Red5Facts(Facts):
     _trees: tuple[str, str] | None = None
     # service-unit: the kept unit's commons-daemon jar, to point at the release's
     _unit_swap: Swap | None = None
+    # service-unit: the installed unit's tuning, carried into the release's unit
+    _unit_tuning: list[Tuned] | None = None
     # The tables an unfinished import of schema left (its retry drops them
     # and imports the file whole).
     _partial_schema: tuple[str, ...] = ()

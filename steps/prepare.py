@@ -402,12 +402,16 @@ class Preflight(Red5Step):
         shipped = red5.zip_member(s.distribution, f"{inside}red5pro.service")
         if shipped is not None:
             unit, which = shipped.decode("utf-8", errors="replace"), "the new release's unit"
-            if installed.ok and installed.stdout == unit:
+            # What Red5's installers tune in it, the installed unit's values.
+            tuning = red5.unit_tuning(installed.stdout, unit) if installed.ok else []
+            if installed.ok and installed.stdout == red5.tuned_unit(unit, tuning):
                 # A run resumed after service-unit (operator trial: "will install").
                 ctx.info(f"{s.unit_file} already is the red5pro.service the new release ships")
             else:
-                ctx.info("service-unit will install the red5pro.service the new release "
-                         "ships (the installed one is kept as red5pro.service.bak)")
+                carried = (f", this host's {', '.join(map(str, tuning))} carried into it"
+                           if tuning else "")
+                ctx.info(f"service-unit will install the red5pro.service the new release "
+                         f"ships{carried} (the installed one is kept as red5pro.service.bak)")
         elif installed.ok:
             unit, which = installed.stdout, f"the installed {s.unit_file}"
             ctx.info("the new release ships no red5pro.service: the installed unit stays")

@@ -296,6 +296,66 @@ def classpath_sed(swap: Swap) -> str:
             f"{replacement(swap.rewritten)}\\1#g")
 
 
+# What Red5's installers tune in the unit they copy from a release: the
+# 10.9.2-11.x installer seds -Xms2g -Xmx2g to the memory it was given and
+# LimitNOFILE=65536 to 1000000, and the service pages tell the operator to
+# edit -Xms2g -Xmx2g (FACTS-scenarios §1, FACTS §3). The host's values, each
+# carried into the release's unit where both units set it once.
+_TUNED: dict[str, re.Pattern[str]] = {
+    "-Xms": re.compile(r"(?<=\s)-Xms(\d+[kKmMgGtT]?)(?=\s|$)", re.MULTILINE),
+    "-Xmx": re.compile(r"(?<=\s)-Xmx(\d+[kKmMgGtT]?)(?=\s|$)", re.MULTILINE),
+    "LimitNOFILE=": re.compile(r"^[ \t]*LimitNOFILE[ \t]*=[ \t]*(\d+|infinity)[ \t]*$",
+                               re.MULTILINE),
+}
+# The same places for GNU sed (values are digits and a unit letter, or
+# infinity: nothing sed reads as special).
+_TUNED_SED = {
+    "-Xms": r"s/\([[:space:]]\)-Xms{release}\([[:space:]]\|$\)/\1-Xms{host}\2/",
+    "-Xmx": r"s/\([[:space:]]\)-Xmx{release}\([[:space:]]\|$\)/\1-Xmx{host}\2/",
+    "LimitNOFILE=": r"s/^\([[:blank:]]*LimitNOFILE[[:blank:]]*=[[:blank:]]*\){release}"
+                    r"\([[:blank:]]*\)$/\1{host}\2/",
+}
+
+
+class Tuned(NamedTuple):
+    """A setting the installed unit has otherwise than the release's."""
+
+    setting: str  # -Xmx, LimitNOFILE=
+    release: str  # as the release's unit has it: 2g
+    host: str  # as the installed unit has it: 8g
+
+    def __str__(self) -> str:
+        return f"{self.setting}{self.host}"
+
+
+def unit_tuning(installed: str, shipped: str) -> list[Tuned]:
+    """The settings Red5's installers tune that `installed` sets otherwise than
+    the release's unit `shipped`: what service-unit carries over."""
+    found = []
+    for setting, pattern in _TUNED.items():
+        have, ships = pattern.findall(installed), pattern.findall(shipped)
+        if len(have) == 1 and len(ships) == 1 and have[0] != ships[0]:
+            found.append(Tuned(setting, ships[0], have[0]))
+    return found
+
+
+def tuned_unit(shipped: str, tuning: Collection[Tuned]) -> str:
+    """`shipped` with the host's values put in (as tuning_sed does on the host)."""
+    for tuned in tuning:
+        def put(found: re.Match[str], host: str = tuned.host) -> str:
+            whole, start = found.group(0), found.start(1) - found.start(0)
+            return whole[:start] + host + whole[start + len(found.group(1)):]
+
+        shipped = _TUNED[tuned.setting].sub(put, shipped)
+    return shipped
+
+
+def tuning_sed(tuning: Collection[Tuned]) -> list[str]:
+    """The sed expressions (GNU sed) that make `tuned_unit`'s changes on the host."""
+    return [_TUNED_SED[tuned.setting].format(release=tuned.release, host=tuned.host)
+            for tuned in tuning]
+
+
 # A Red5 Pro install's own folders: a zip that holds them at its root is flat.
 _INSTALL_FOLDERS = ("conf/", "webapps/")
 

@@ -1221,32 +1221,37 @@ async def test_delete_nodegroups_goes_on_when_a_group_was_going_at_export_time(
         assert outcome is Outcome.DONE, detail(front, "delete-nodegroups")
 
 
-def test_the_installed_unit_is_the_release_s_only_when_sha256sum_finds_both_the_same(
-        tmp_path: Path) -> None:
-    """service-unit hashes both units with one sha256sum (issue 12: two openssl
-    starts per look, twice in the downtime). Read from the real tool's answer:
-    the same bytes, one byte apart, and a unit missing (sha256sum still hashes
-    the other and fails)."""
-    import subprocess
+@pytest.mark.parametrize("flags_end", [" \\\n    -pidfile /p org.red5.daemon.EngineLauncher 9999\n",
+                                       "\n"])
+@pytest.mark.parametrize(("heap", "limit", "carried"), [
+    ("-Xms8g -Xmx12g", "1000000", ["-Xms8g", "-Xmx12g", "LimitNOFILE=1000000"]),
+    ("-Xms2g -Xmx2g", "65536", []),
+    # Set twice: which one Java takes is not runbook's to guess.
+    ("-Xms2g -Xmx2g -Xmx4g", "65536", []),
+    ("-Xms1024m -Xmx2g", "infinity", ["-Xms1024m", "LimitNOFILE=infinity"]),
+])
+def test_the_hosts_tuning_goes_into_the_release_s_unit_alike_by_python_and_by_sed(
+        tmp_path: Path, flags_end: str, heap: str, limit: str, carried: list[str]) -> None:
+    """service-unit edits the release's unit on the host with GNU sed, and
+    judges it installed by the same edit made here: both must give the same
+    bytes (a heap flag last on its line or not; blanks around an =)."""
+    from steps import red5
 
-    from runbook.shell import CommandResult
-    from steps.cutover import _same_content
-
-    shipped, installed = tmp_path / "shipped.service", tmp_path / "installed.service"
-    shipped.write_text("[Service]\nEnvironment=JAVA_HOME=/usr/lib/jvm/java-11\n")
-
-    def hashed() -> CommandResult:
-        done = subprocess.run(["sha256sum", "--", str(shipped), str(installed)],
-                              capture_output=True, text=True)
-        return CommandResult("sha256sum", done.returncode, done.stdout, done.stderr)
-
-    installed.write_text(shipped.read_text())
-    assert _same_content(hashed())
-    installed.write_text(shipped.read_text().replace("11", "8"))
-    assert not _same_content(hashed())
-    installed.unlink()
-    assert not _same_content(hashed())
-    assert not _same_content(CommandResult("sha256sum", None, "", ""))  # unknown: not the same
+    shipped = ("[Service]\nLimitNOFILE = 65536\n"
+               f"ExecStart=/usr/bin/jsvc -home /j -Xms2g -Xmx2g{flags_end}"
+               "ExecStop=/usr/bin/jsvc -stop -pidfile /p org.red5.daemon.EngineLauncher\n")
+    installed = shipped.replace("-Xms2g -Xmx2g", heap).replace("= 65536", f"= {limit}")
+    tuning = red5.unit_tuning(installed, shipped)
+    assert [str(tuned) for tuned in tuning] == carried
+    made = red5.tuned_unit(shipped, tuning)
+    unit = tmp_path / "red5pro.service"
+    unit.write_text(shipped)
+    edits = [arg for edit in red5.tuning_sed(tuning) for arg in ("-e", edit)]
+    if edits:  # else the step copies the release's unit as it is
+        subprocess.run(["sed", "-i", *edits, "--", str(unit)], check=True)
+    assert unit.read_text() == made
+    if len(carried) == 3:
+        assert made == installed
 
 
 async def test_a_distribution_saved_under_its_account_download_name_is_read_for_its_release(
@@ -1654,3 +1659,38 @@ async def test_delete_nodegroups_names_each_group_by_its_regions_and_launch_conf
                if isinstance(a, ApiCall) and a.method == "DELETE"]
     assert deletes and all("regions " in a.why and "launch config red5pro-" in a.why
                            for a in deletes), [a.why for a in deletes]
+
+
+async def test_service_unit_carries_the_hosts_heap_and_open_file_limit_into_the_new_unit(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 51): service-unit put the release's stock unit in
+    place of one tuned as Red5's 10.9.2-11.x installer tunes it (its heap set
+    to the memory it was given, LimitNOFILE=1000000: FACTS-scenarios §1), so
+    the new stream manager came up with a 2g heap, unsaid. The host's values
+    are carried into the release's unit, and said; resumed, the tuned unit is
+    the release's, installed already."""
+    from runbook.rehearsal.sandbox import unit_file
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        unit = unit_file(host.sandbox)
+        tuned = unit.read_text().replace("-Xms2g -Xmx2g", "-Xms8g -Xmx12g") \
+            .replace("LimitNOFILE=65536", "LimitNOFILE=1000000")
+        assert tuned != unit.read_text()
+        unit.write_text(tuned)
+        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED, first.text()[-2000:]
+        installed = unit.read_text()
+        shipped = (host.install_dir / "red5pro" / "red5pro.service").read_text()
+        assert " -Xms8g -Xmx12g " in installed and "\nLimitNOFILE=1000000\n" in installed, \
+            installed
+        assert installed == shipped.replace("-Xms2g -Xmx2g", "-Xms8g -Xmx12g") \
+            .replace("LimitNOFILE=65536", "LimitNOFILE=1000000")
+        said = " ".join(info_of(first, "service-unit")) + detail(first, "service-unit")
+        assert "-Xmx12g" in said and "LimitNOFILE=1000000" in said, said
+        second = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        await rehearse(host, second, journal, resume=replay(journal))
+        assert unit.read_text() == installed
+    preflight = [line for step, _stream, line in second.lines if step == "preflight"]
+    assert any("already is the red5pro.service the new release ships" in line
+               for line in preflight), preflight
