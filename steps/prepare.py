@@ -316,7 +316,6 @@ class Preflight(Red5Step):
             controller = await ctx.act(
                 api.api_call("GET", "admin/debug/cloudcontroller"),
                 api.cloud_controller)
-            ctx.facts._token_taken = not ctx.cutover_under_way  # the old release's answer
         except Exception as exc:
             if not ctx.cutover_under_way:
                 if isinstance(exc, SMApiError) and not isinstance(exc, SMApiOutcomeUnknown):
@@ -338,6 +337,10 @@ class Preflight(Red5Step):
             ctx.info(f"the API answering now speaks {api.version}, the new release's; "
                      f"the old release's {recorded}, recorded before the cutover, stands")
             return
+        # The live stream manager took the token: mid-cutover too, resumed
+        # before the old release was stopped (operator trial: a 401 from the
+        # new one then said no stream manager had taken it, and to quit).
+        ctx.facts._token_taken = True
         ctx.facts.api_version = api.version
         ctx.facts.controller = controller
         ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud "

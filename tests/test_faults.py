@@ -28,7 +28,7 @@ from runbook.config import Settings
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.facts import Facts
-from runbook.journal import replay
+from runbook.journal import Replay, replay
 from runbook.model import Action, Check, Phase, Shell, StepReport
 from runbook.rehearsal import armed, cloud, faults, scenarios
 from runbook.rehearsal.host import RehearsalHost
@@ -66,13 +66,14 @@ class Operator(ScriptedFrontEnd):
 
 
 async def faulted(host: RehearsalHost, asked: list[str], front: ScriptedFrontEnd,
-                  journal: Path, settings: Settings | None = None) -> Outcome:
+                  journal: Path, settings: Settings | None = None,
+                  resume: Replay | None = None) -> Outcome:
     """The run `runbook rehearse --fault ...` makes, over this front end."""
     settings = settings or rehearsal_settings(host)
     switch = faults.FaultSwitch(host, faults.parse(asked, RehearsalHost), settings)
     await switch.at_start()
     try:
-        return await rehearse(host, switch.wrap(front), journal, settings)
+        return await rehearse(host, switch.wrap(front), journal, settings, resume)
     finally:
         await switch.lift_all()
         assert not list(armed.folder(host.sandbox).glob("*")), "every fault was lifted"
@@ -344,6 +345,25 @@ async def test_a_new_release_refusing_the_token_fails_start_service_at_once(
     commands = [r["text"].split("systemctl ")[-1] for r in records
                 if r["event"] == "action-start" and r["step"] == "start-service"]
     assert commands == ["start red5pro"], commands
+
+
+async def test_a_resumed_run_whose_preflight_saw_the_token_taken_says_so_at_a_401(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 51): resumed mid-cutover, before the old stream
+    manager was stopped, preflight heard it answer the token; the new one's
+    401 at start-service still said "this run has not seen a stream manager
+    take it" and pointed at a wrong token, when only the file can be wrong."""
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"backup-live": Decision(Answer.STOP)})
+        assert await faulted(host, [], first, journal) is Outcome.STOPPED
+        front = ScriptedFrontEnd()
+        outcome = await faulted(host, ["token-rejected@start-service"], front, journal,
+                                with_timeouts(host, service_start=4), resume=replay(journal))
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "start-service")
+    assert "the live one took at preflight" in said and "quit" not in said, said
 
 
 async def test_a_prepare_step_skipped_but_not_done_is_said_before_the_cutover(
