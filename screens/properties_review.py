@@ -17,17 +17,18 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, ScrollableContainer
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, OptionList, Static
+from textual.widgets import Footer, HelpPanel, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from runbook.properties import (
@@ -72,15 +73,41 @@ _CHOICE_TEXT: dict[Choice, str] = {
 }
 
 # Which letters do something useful on a key of each status (the detail pane's hint).
+# "{a}" is what a does on the row, in the footer's words (_A_SAYS), so the two
+# never tell a key apart (operator trial: "a Accept new" below, "a leave it
+# commented out" above, on the same row).
 _HINT: dict[Status, str] = {
     Status.NEEDS_VALUE: "e type the value",
-    Status.NEW_DEFAULT: "a take this default · e type another value",
-    Status.CARRIED: "o keep the live value · a take the template's value · e type a value",
+    Status.NEW_DEFAULT: "{a} (this default) · e type another value",
+    Status.CARRIED: "o keep the live value · {a} (the template's value) · e type a value",
     Status.UNCHANGED: "e type another value",
-    Status.UNCOMMENTED: "o keep the live value · a leave it commented out · e type a value",
-    Status.REMOVED: "x keep it or leave it out · e keep it with another value",
+    Status.UNCOMMENTED: "o keep the live value · {a} (as in the template) · e type a value",
+    # x, which switches between the two, is listed by ?: on these rows the
+    # footer had no room for / Filter beside it (trial, 80 columns).
+    Status.REMOVED: "o keep it · {a} · e keep it with another value",
     Status.OVERRIDDEN: "the runbook or --set owns this value; change it there",
 }
+
+# What a does, by what the template holds for the key: the footer's label for
+# it, one binding each (check_action offers the row's one).
+_A_SAYS: dict[str, str] = {
+    "value": "Take new",
+    "commented": "Comment out",
+    "blank": "Leave blank",
+    "out": "Leave out",
+}
+
+
+def _a_does(kr: KeyReview | None) -> str:
+    """Which of _A_SAYS a does on this key (as action_accept_new says it)."""
+    if kr is None:
+        return "value"
+    if kr.status is Status.REMOVED:
+        return "out"
+    if kr.new is None:
+        return "commented"
+    return "blank" if kr.left_blank else "value"
+
 
 # The row action each letter of a hint stands for (the bindings below).
 _LETTER_ACTIONS = {"a ": "accept_new", "o ": "keep_old", "e ": "edit", "x ": "toggle_removed"}
@@ -125,6 +152,15 @@ class _KeyList(OptionList):
     """The rows. Unlike a menu, the cursor stops at the ends instead of wrapping round,
     so holding an arrow key never jumps from the last key back to the first."""
 
+    # The list's own keys (arrows, pages) go without saying: kept out of the
+    # keys panel (?), where at 80x24 they came first and pushed the review's
+    # own keys below its end.
+    # An OptionList's own binding of a key wins over its scroll container's.
+    BINDINGS: ClassVar[list[BindingType]] = list({
+        binding.key: replace(binding, system=True)
+        for cls in (ScrollableContainer, OptionList) for binding in cls.BINDINGS
+        if isinstance(binding, Binding)}.values())
+
     def action_cursor_up(self) -> None:
         self._step(-1)
 
@@ -161,6 +197,9 @@ def _why_not(action: str, kr: KeyReview) -> str:
     return ""
 
 
+_OPEN_KEYS = Binding.Group("To decide")  # n the next, N the one before
+
+
 class PropertiesReviewScreen(Screen[bool]):
     """Review and decide every key of a :class:`Review`; ``w`` writes, ``q`` leaves."""
 
@@ -174,19 +213,30 @@ class PropertiesReviewScreen(Screen[bool]):
     CSS_PATH = "properties_review.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "next_open", "Next open", id="properties.next"),
+        # One footer item for both: at 80 columns the footer was cut (trial).
+        Binding("n", "next_open", "Next open", id="properties.next", group=_OPEN_KEYS),
         # A terminal sends "N" for shift+n (Textual only says shift+n alongside alt).
-        Binding("N", "previous_open", "Prev open", id="properties.previous"),
-        Binding("a", "accept_new", "Accept new", id="properties.accept-new"),
+        Binding("N", "previous_open", "Prev open", id="properties.previous",
+                group=_OPEN_KEYS),
+        # One a per thing it does, so the footer says what it does on this row.
+        *(Binding("a", f"accept_new('{does}')", says,
+                  id="properties.accept-new" + ("" if does == "value" else f".{does}"))
+          for does, says in _A_SAYS.items()),
         Binding("o", "keep_old", "Keep old", id="properties.keep-old"),
         Binding("e", "edit", "Edit", id="properties.edit"),
-        # Write and leave end every review: kept ahead of the rest so a narrow
-        # footer (80 columns) still shows them.
+        # Write, leave and the list of keys end every review: kept ahead of
+        # the rest so a narrow footer (80 columns) still shows them.
         Binding("w", "write", "Write", id="properties.write"),
         Binding("q", "leave", "Leave", id="properties.leave"),
-        Binding("x", "toggle_removed", "Keep/drop", id="properties.toggle-removed"),
-        Binding("v", "reveal", "Reveal", id="properties.reveal"),
+        # Textual's keys panel lists every key, those the footer has no room for too.
+        Binding("question_mark", "keys", "Keys", key_display="?", id="properties.keys"),
+        # o keeps a removed key and a leaves it out; x, either way, is listed by ?.
+        Binding("x", "toggle_removed", "Keep/drop", id="properties.toggle-removed",
+                show=False),
         Binding("slash", "filter", "Filter", key_display="/", id="properties.filter"),
+        # Said by the detail of every secret, and listed by ?: its footer room
+        # cut / Filter at 80 columns (trial).
+        Binding("v", "reveal", "Reveal", id="properties.reveal", show=False),
         Binding("escape", "close_bar", "Cancel", id="properties.cancel"),
     ]
 
@@ -198,9 +248,10 @@ class PropertiesReviewScreen(Screen[bool]):
 
     # The keys that act on the selected row, and what each does, as bound above.
     _ROW_KEYS: ClassVar[dict[str, str]] = {
-        binding.key: binding.action for binding in BINDINGS
+        binding.key: binding.action.partition("(")[0] for binding in BINDINGS
         if isinstance(binding, Binding)
-        and binding.action in {"accept_new", "keep_old", "edit", "toggle_removed", "reveal"}}
+        and binding.action.partition("(")[0]
+        in {"accept_new", "keep_old", "edit", "toggle_removed", "reveal"}}
 
     def __init__(
         self,
@@ -583,12 +634,13 @@ class PropertiesReviewScreen(Screen[bool]):
     def _decision_line(self, kr: KeyReview) -> Content:
         # Only the letters that act on this key (operator trial: "a take the
         # template's value" over a placeholder, which a then refused).
-        hint = " · ".join(part for part in _HINT[kr.status].split(" · ")
+        a_says = f"a {_A_SAYS[_a_does(kr)].lower()}"
+        hint = " · ".join(part for part in _HINT[kr.status].format(a=a_says).split(" · ")
                           if part[:2] not in _LETTER_ACTIONS
                           or not _why_not(_LETTER_ACTIONS[part[:2]], kr))
         if kr.status is Status.NEEDS_VALUE and kr.left_blank:
             # Left blank by the template, a is a decision too (operator trial).
-            hint += " · a leave it blank"
+            hint += f" · {a_says} (as in the template)"
         if kr.reopened:
             state = Content.styled(f"! Reopened: {kr.reopened}.", "bold $text-error")
         elif not kr.decided:
@@ -733,6 +785,8 @@ class PropertiesReviewScreen(Screen[bool]):
             return False
         key = self._current_key()
         kr = self.review[key] if key is not None else None
+        if action == "accept_new" and parameters and parameters[0] != _a_does(kr):
+            return False  # another row's a: never in the footer, never run
         # Greyed out where there is room; below 100 columns a key that does not
         # fit the row leaves the footer, or / Filter never showed (trial).
         not_here = None if self.size.width >= 100 else False
@@ -805,7 +859,8 @@ class PropertiesReviewScreen(Screen[bool]):
         self._say(f"{done} {_count(left, 'key')} left to decide." if left
                   else f"{done} Every key is decided; {self._write_hint()}.", "success")
 
-    def action_accept_new(self) -> None:
+    def action_accept_new(self, does: str = "value") -> None:
+        """a, whatever it does on this row (``does`` is for the footer's label)."""
         key = self._current_key()
         if key is None:
             return
@@ -870,6 +925,13 @@ class PropertiesReviewScreen(Screen[bool]):
                   "Enter puts this value in the merged file; Esc leaves the key as it was.")
         self.refresh_bindings()
         self._keep_cursor_in_view()
+
+    def action_keys(self) -> None:
+        """? shows Textual's keys panel, and hides it again."""
+        if self.query(HelpPanel):
+            self.app.action_hide_help_panel()
+        else:
+            self.app.action_show_help_panel()
 
     def action_filter(self) -> None:
         self.query_one("#review-filter-bar").display = True
