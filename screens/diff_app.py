@@ -31,7 +31,7 @@ from runbook.properties import (
     unknown_sets,
 )
 from runbook.visible import visible
-from screens.properties_review import PropertiesReviewScreen, needs_decision
+from screens.properties_review import PropertiesReviewScreen
 from screens.terminal import drawing_survives_a_closed_terminal
 
 __all__ = ["DiffApp", "DiffInputError", "create_diff_app", "run_diff_app"]
@@ -110,7 +110,7 @@ class DiffApp(App[bool]):
         way out is judged by the same rule."""
         if self.stopped_by is not None:
             return 128 + self.stopped_by
-        open_keys = any(needs_decision(kr) for kr in self.review)
+        open_keys = bool(self.review_screen.left_open()[0])
         unwritten = self.review_screen.merged_unwritten or self.review_screen.left_unwritten
         return EXIT_UNDECIDED if open_keys or unwritten else EXIT_DONE
 
@@ -187,8 +187,12 @@ def closing_lines(app: DiffApp) -> list[str]:
     lines = [*app.report, *app.cautions]
     if app.stopped_by is not None:
         lines.append(f"stopped by {app.stopped_by.name}: nothing more was written")
-    open_keys = [kr.key for kr in app.review if needs_decision(kr)]
+    # Decided here and written nowhere, a key is open again next time: counted
+    # so, and said (operator trial: the count left them out).
+    open_keys, unwritten = app.review_screen.left_open()
     if open_keys:
-        lines.append(f"left with keys undecided ({len(open_keys)}): "
+        count = f"{len(open_keys)}, {len(unwritten)} of them decided here but not written" \
+            if unwritten else f"{len(open_keys)}"
+        lines.append(f"left with keys undecided ({count}): "
                      f"{names(open_keys, most=15, rest=' (runbook diff --check lists them)')}")
     return lines

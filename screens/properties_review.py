@@ -282,6 +282,11 @@ class PropertiesReviewScreen(Screen[bool]):
         # the next Enter, still empty, means blank (diff trial).
         self._blank_armed = False
         self._dirty = False  # decisions taken since the last write
+        # Each key decided since the last write, and whether it was open before:
+        # left unwritten, it is open again next time, and the parting line
+        # counts it so (operator trial: "keys undecided (1)" where the same
+        # command opened with 2).
+        self._unsaved: dict[str, bool] = {}
         # The merged file asked for (--out) is not written yet: said on leaving
         # (operator trial: a review reopened, every key decided, to write it
         # was left with q at once, exit 0 and no merged file).
@@ -743,6 +748,7 @@ class PropertiesReviewScreen(Screen[bool]):
             refused.display = True
             return
         self._blank_armed = False
+        was_open = needs_decision(self.review[key])
         try:
             self.review.set_value(key, event.value)
         except DecisionError as exc:
@@ -752,7 +758,7 @@ class PropertiesReviewScreen(Screen[bool]):
             return
         self._close_bars()
         self._decided(key, f"{key}: the merged file takes the value you typed." if event.value
-                      else f"{key}: the merged file leaves it blank.")
+                      else f"{key}: the merged file leaves it blank.", was_open)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Clicking back into the list abandons an edit (and keeps a filter), rather than
@@ -843,15 +849,17 @@ class PropertiesReviewScreen(Screen[bool]):
         self._jump(-1)
 
     def _decide(self, key: str, decide: Callable[[], None], done: str) -> None:
+        was_open = needs_decision(self.review[key])
         try:
             decide()
         except DecisionError as exc:
             self._say(str(exc), "warning")
             return
-        self._decided(key, done)
+        self._decided(key, done, was_open)
 
-    def _decided(self, key: str, done: str) -> None:
+    def _decided(self, key: str, done: str, was_open: bool) -> None:
         self._dirty = True
+        self._unsaved.setdefault(key, was_open)
         self._leave_armed = False
         self._refresh_row(key)
         self._refresh_status()
@@ -974,6 +982,7 @@ class PropertiesReviewScreen(Screen[bool]):
         if self.decisions_path is not None:
             if not self._save_decisions(self.decisions_path):
                 return
+            self._unsaved.clear()
             if open_keys:
                 written.append(f"wrote the decisions so far to {self.decisions_path}; "
                                f"still open: {named}")
@@ -1017,6 +1026,7 @@ class PropertiesReviewScreen(Screen[bool]):
             written.append(f"wrote the merged file to {self.merged_path}")
         self._keep_report(written)
         self._dirty = False
+        self._unsaved.clear()  # every one is in the merged file
         self.dismiss(True)
 
     def _changed_since_read(self) -> list[str]:
@@ -1080,6 +1090,14 @@ class PropertiesReviewScreen(Screen[bool]):
         if self.merged_unwritten:
             self.written.append(f"the merged file {self.merged_path} was not written")
         self.dismiss(not self._open() and not self.merged_unwritten)
+
+    def left_open(self) -> tuple[list[str], list[str]]:
+        """The keys still to decide as leaving now leaves them, and of those,
+        the ones decided here but written nowhere: the same command opens with
+        them open again."""
+        unwritten = [key for key, was_open in self._unsaved.items()
+                     if was_open and not needs_decision(self.review[key])]
+        return [*self._open(), *unwritten], unwritten
 
     def _what_leaving_drops(self) -> str | None:
         if self._dirty and (self.decisions_path or self.merged_path):

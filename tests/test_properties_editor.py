@@ -1417,3 +1417,25 @@ async def test_a_is_described_alike_in_the_footer_and_the_detail(
         await go_to(pilot, screen, "aws.accessKey")
         active = screen.active_bindings["a"]
         assert "comment" in active.binding.description.lower(), active.binding
+
+
+@pytest.mark.parametrize("decisions", [Path("decisions.toml"), None], ids=["file", "none"])
+async def test_the_parting_count_of_undecided_keys_counts_decisions_not_written(
+        pair: tuple[Path, Path], decisions: Path | None) -> None:
+    """Operator trial: the exit count still left out unsaved decisions. A new
+    default confirmed with a, then q q, left "keys undecided (1)", though
+    nothing kept that decision and the same command opened with 2 again."""
+    app = make_app(pair, decisions=decisions)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        assert current(screen) != NEW_DEFAULT_KEY
+        await pilot.press("n")
+        assert current(screen) == NEW_DEFAULT_KEY
+        await pilot.press("a", "q", "q")
+        await pilot.pause()
+    said = closing_lines(app)
+    undecided = [line for line in said if "undecided" in line]
+    assert len(undecided) == 1, said
+    assert "undecided (2, 1 of them decided here but not written)" in undecided[0], said
+    assert NEW_DEFAULT_KEY in undecided[0], said
+    assert sum(kr.is_open for kr in make_app(pair, decisions=decisions).review) == 2
