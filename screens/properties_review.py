@@ -46,6 +46,7 @@ from runbook.properties import (
     has_placeholder,
     one_line,
     visible,
+    written_key,
 )
 
 __all__ = ["PropertiesReviewScreen", "needs_decision"]
@@ -181,7 +182,7 @@ class _KeyList(OptionList):
 
 def _why_not(action: str, kr: KeyReview) -> str:
     """Why the row action cannot be taken on this key; empty when it can."""
-    key = visible(kr.key)
+    key = written_key(kr.key)
     if kr.status is Status.OVERRIDDEN:
         return f"{key} is set by the config's [properties] set; change it there."
     if action == "keep_old" and kr.old is None:
@@ -420,7 +421,7 @@ class PropertiesReviewScreen(Screen[bool]):
         glyph, glyph_style = self._glyph(kr)
         status = Content.assemble((glyph, glyph_style), " ", (kr.status.value,
                                                               _STATUS_STYLE[kr.status]))
-        key = Content.styled(visible(kr.key), "bold" if needs_decision(kr) else "")
+        key = Content.styled(written_key(kr.key), "bold" if needs_decision(kr) else "")
         gap = " " * _GAP
         value_fit = _fit_tail if kr.secret and self._revealed != kr.key else _fit
         return Content.assemble(
@@ -464,6 +465,7 @@ class PropertiesReviewScreen(Screen[bool]):
                 text
                 for text in (
                     kr.key,
+                    written_key(kr.key),  # as the row shows it
                     kr.status.value,
                     kr.section,
                     kr.show(kr.old),
@@ -591,7 +593,7 @@ class PropertiesReviewScreen(Screen[bool]):
             return
         kr = self.review[key]
         lines: list[Content] = [
-            Content.assemble((visible(kr.key), "bold"), "  ",
+            Content.assemble((written_key(kr.key), "bold"), "  ",
                              (kr.status.value, _STATUS_STYLE[kr.status]),
                              f": {kr.status.found if kr.choice else kr.status.meaning}")
         ]
@@ -711,12 +713,14 @@ class PropertiesReviewScreen(Screen[bool]):
         if result.new_changed:
             parts.append("The new template changed since it was written; look again.")
         if result.reopened:
-            parts.append(f"Live value changed, decide again: {', '.join(result.reopened)}.")
+            parts.append("Live value changed, decide again: "
+                         f"{', '.join(map(written_key, result.reopened))}.")
         if result.missing_env:
-            names = ", ".join(f"{k} (${v})" for k, v in result.missing_env.items())
+            names = ", ".join(f"{written_key(k)} (${v})" for k, v in result.missing_env.items())
             parts.append(f"Secret not in the environment, decide again: {names}.")
         if result.rejected:
-            parts.append(f"No longer fits, decide again: {', '.join(result.rejected)}.")
+            parts.append("No longer fits, decide again: "
+                         f"{', '.join(map(written_key, result.rejected))}.")
         return " ".join(parts)
 
     # -- events ----------------------------------------------------------------------
@@ -757,8 +761,9 @@ class PropertiesReviewScreen(Screen[bool]):
             refused.display = True
             return
         self._close_bars()
-        self._decided(key, f"{key}: the merged file takes the value you typed." if event.value
-                      else f"{key}: the merged file leaves it blank.", was_open)
+        shown = written_key(key)
+        self._decided(key, f"{shown}: the merged file takes the value you typed." if event.value
+                      else f"{shown}: the merged file leaves it blank.", was_open)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         # Clicking back into the list abandons an edit (and keeps a filter), rather than
@@ -837,7 +842,7 @@ class PropertiesReviewScreen(Screen[bool]):
             self._filter = ""
             self.query_one("#review-filter", Input).value = ""
             self._rebuild()
-            self._say(f"The filter hid {target}, so it was cleared.")
+            self._say(f"The filter hid {written_key(target)}, so it was cleared.")
         else:
             self._say(f"{_count(len(open_keys), 'key')} left to decide.")
         keys.highlighted = keys.get_option_index(target)
@@ -875,18 +880,19 @@ class PropertiesReviewScreen(Screen[bool]):
         kr = self.review[key]
         if kr.status is Status.REMOVED:
             self._decide(key, lambda: self.review.drop_removed(key),
-                         f"{key} is left out of the merged file.")
+                         f"{written_key(key)} is left out of the merged file.")
             return
         said = ("stays commented out, as in the template" if kr.new is None
                 else "is left blank, as in the template" if kr.left_blank
                 else "takes the template's value")
-        self._decide(key, lambda: self.review.accept_new(key), f"{key} {said}.")
+        self._decide(key, lambda: self.review.accept_new(key), f"{written_key(key)} {said}.")
 
     def action_keep_old(self) -> None:
         key = self._current_key()
         if key is None:
             return
-        self._decide(key, lambda: self.review.keep_old(key), f"{key} keeps the live value.")
+        self._decide(key, lambda: self.review.keep_old(key),
+                     f"{written_key(key)} keeps the live value.")
 
     def action_toggle_removed(self) -> None:
         key = self._current_key()
@@ -894,10 +900,10 @@ class PropertiesReviewScreen(Screen[bool]):
             return
         if self.review[key].merged is None:
             self._decide(key, lambda: self.review.keep_removed(key),
-                         f"{key} is kept, in a block at the end of the merged file.")
+                         f"{written_key(key)} is kept, in a block at the end of the merged file.")
         else:
             self._decide(key, lambda: self.review.drop_removed(key),
-                         f"{key} is left out of the merged file.")
+                         f"{written_key(key)} is left out of the merged file.")
 
     def action_reveal(self) -> None:
         key = self._current_key()
@@ -924,7 +930,7 @@ class PropertiesReviewScreen(Screen[bool]):
         # tab is no control: it stays (review).
         controls = any(unicodedata.category(c) == "Cc" and c != "\t" for c in start)
         field.value = "" if has_placeholder(start) or controls else start
-        self.query_one("#review-edit-label", Label).update(f"{visible(key)} =")
+        self.query_one("#review-edit-label", Label).update(f"{written_key(key)} =")
         self.query_one("#review-edit-bar").display = True
         field.focus()
         field.action_end()
@@ -970,7 +976,7 @@ class PropertiesReviewScreen(Screen[bool]):
         decisions so far (open keys stay open in the file) and keep reviewing, so a
         review can be finished in another sitting. The merged file waits for the end."""
         open_keys = self._open()
-        named = ", ".join(open_keys[:_SHOWN_IN_MESSAGE])
+        named = ", ".join(map(written_key, open_keys[:_SHOWN_IN_MESSAGE]))
         if len(open_keys) > _SHOWN_IN_MESSAGE:
             named += f" and {len(open_keys) - _SHOWN_IN_MESSAGE} more"
         if open_keys and self.decisions_path is None:
@@ -1072,7 +1078,7 @@ class PropertiesReviewScreen(Screen[bool]):
         """What was written, and each secret's variable, to say on stderr once
         the editor has closed."""
         for key, env in self.env_needed:
-            written.append(f"{visible(key)} is a secret, so the decisions file names ${env} "
+            written.append(f"{written_key(key)} is a secret, so the decisions file names ${env} "
                            f"instead of the value: export {env} before the runbook reads it")
         self.written = written
 

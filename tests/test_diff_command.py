@@ -1236,3 +1236,21 @@ def test_a_draft_whose_writer_was_killed_is_removed_at_once(tmp_path: Path) -> N
     assert target.read_text() == "new\n"
     assert not killed.exists(), "the killed write's draft is still there"
     assert writing.exists(), "a draft its writer still holds was removed"
+
+
+def test_check_shows_a_key_with_escaped_separators_as_the_file_spells_it(
+        tmp_path: Path) -> None:
+    """Operator trial: `weird\\=key=x` was listed as "weird=key = x" and
+    `my\\ odd\\:key` as "my odd:key": where the key ends was anyone's guess.
+    A key is shown escaped, as the file spells it; the JSON keeps the key."""
+    old, new = tmp_path / "live", tmp_path / "new"
+    old.write_text("weird\\=key=x\nmy\\ odd\\:key=live\n")
+    new.write_text("weird\\=key=y\nmy\\ odd\\:key=other\nnew\\:key=\n")
+    code, out, _ = run(old, new)
+    assert code == 1
+    assert "weird\\=key = x" in out, out
+    assert "my\\ odd\\:key = live" in out, out
+    assert "a decision: new\\:key" in out, out  # the headline's names too
+    assert "weird=key" not in out and "my odd:key" not in out and "new:key" not in out, out
+    _, doc, _ = run(old, new, check=False, as_json=True)
+    assert {k["key"] for k in json.loads(doc)["keys"]} == {"weird=key", "my odd:key", "new:key"}

@@ -1439,3 +1439,25 @@ async def test_the_parting_count_of_undecided_keys_counts_decisions_not_written(
     assert "undecided (2, 1 of them decided here but not written)" in undecided[0], said
     assert NEW_DEFAULT_KEY in undecided[0], said
     assert sum(kr.is_open for kr in make_app(pair, decisions=decisions).review) == 2
+
+
+async def test_a_key_with_escaped_separators_shows_as_the_file_spells_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: `weird\\=key=x` showed as "weird=key = x" and
+    `my\\ odd\\:key` as "my odd:key", in the row, the detail and the edit
+    line: where the key ends was anyone's guess. Shown escaped, as written."""
+    monkeypatch.chdir(tmp_path)
+    Path("live").write_text("weird\\=key=x\nmy\\ odd\\:key=live\n")
+    Path("new").write_text("weird\\=key=x\nmy\\ odd\\:key={value}\n")
+    app = create_diff_app(Path("live"), Path("new"), sets=[], decisions=None, out=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        # Matched as Java reads them, unescaped.
+        assert set(visible_keys(screen)) == {"weird=key", "my odd:key"}
+        await go_to(pilot, screen, "my odd:key")
+        await pilot.press("e")
+        await pilot.pause()
+        text = screen_text(app)
+    assert "weird\\=key" in text and "my\\ odd\\:key" in text, text
+    assert "my\\ odd\\:key =" in text, text  # the edit line
+    assert "weird=key" not in text and "my odd:key" not in text, text

@@ -22,6 +22,7 @@ from runbook.properties.codec import (
     is_placeholder,
     read_properties,
     sha256_text,
+    written_key,
 )
 from runbook.properties.decisions import Decisions, DecisionsError, Entry
 from runbook.properties.model import (
@@ -88,4 +89,5 @@ __all__ = [
     "stale_decisions",
     "unknown_sets",
     "visible",
+    "written_key",
 ]

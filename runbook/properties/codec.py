@@ -31,6 +31,7 @@ from javaproperties import Comment, InvalidUEscapeError, KeyValue, PropertiesEle
 from javaproperties.reading import SEPARATOR_RGX
 from javaproperties.util import CONTINUED_RGX, ascii_splitlines
 
+from runbook.visible import visible
 from runbook.wholefile import atomic_write, special_file
 
 __all__ = [
@@ -48,7 +49,16 @@ __all__ = [
     "sha256_text",
     "uncomment",
     "utf8_meant",
+    "written_key",
 ]
+
+
+def written_key(key: str) -> str:
+    """A key to show, as a file spells it: its separators, spaces and backslashes
+    escaped (`weird\\=key`, `my\\ odd\\:key`), or where it ends is a guess
+    (operator trial: "weird=key = x"); anything a terminal cannot show, as
+    visible() shows it. Keys are still matched as Java reads them, unescaped."""
+    return visible(javaproperties.escape(key, ensure_ascii=False))
 
 
 class PropertiesError(ValueError):

@@ -24,6 +24,7 @@ from runbook.properties.codec import (
     encode_properties,
     read_properties,
     utf8_meant,
+    written_key,
 )
 from runbook.properties.decisions import Decisions, DecisionsError, env_name_for
 from runbook.properties.model import (
@@ -136,7 +137,7 @@ def _keys(count: int) -> str:
 def names(keys: Iterable[str], *, most: int | None = None, rest: str = "") -> str:
     """Keys listed in a line, each as a terminal can show it; past `most` of
     them, how many more, and `rest` (where they are listed)."""
-    listed = [visible(key) for key in keys]
+    listed = [written_key(key) for key in keys]
     if most is None or len(listed) <= most:
         return ", ".join(listed)
     return f"{', '.join(listed[:most])} and {len(listed) - most} more{rest}"
@@ -165,9 +166,9 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
         return _text(kr.show(value, reveal=reveal) or "")
 
     if kr.merged is None:
-        head = f"{visible(kr.key)}  (left out of the merged file)"
+        head = f"{written_key(kr.key)}  (left out of the merged file)"
     else:
-        head = f"{visible(kr.key)} = {shown(kr.merged)}"
+        head = f"{written_key(kr.key)} = {shown(kr.merged)}"
         if kr.status is Status.REMOVED:
             head += "  (kept, in the block at the end of the file)"
     details: list[str] = []
@@ -221,9 +222,9 @@ def _decisions_lines(result: ApplyResult, review: Review) -> list[str]:
     if result.reopened_new:
         lines.append(f"  reopened (template value changed): {names(result.reopened_new)}")
     for key, why in result.rejected.items():
-        lines.append(f"  not applied to {visible(key)}: {why}")
+        lines.append(f"  not applied to {written_key(key)}: {why}")
     for key, env in result.missing_env.items():
-        lines.append(f"  {visible(key)}: environment variable {env} is not set or empty, "
+        lines.append(f"  {written_key(key)}: environment variable {env} is not set or empty, "
                      "so its value is unknown")
     if result.skipped:
         lines.append(f"  ignored, the runbook or --set decides these: {names(result.skipped)}")
@@ -308,7 +309,7 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
         lines.append("Keys set more than once (Java uses the last line):")
         for dup in review.duplicates:
             where = ", ".join(str(n) for n in dup.lines)
-            lines.append(f"  {visible(dup.key)} in {dup.file}, lines {where}")
+            lines.append(f"  {written_key(dup.key)} in {dup.file}, lines {where}")
     for keys, title in (
         (review.leftover_placeholders,
          "Placeholders still in the merged file (the stream manager would use them as is):"),
@@ -321,7 +322,8 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
             lines.append(title)
             for key in keys:
                 kr = review[key]
-                lines.append(f"  {visible(key)} = {_text(kr.show(kr.merged, reveal=reveal) or '')}")
+                shown = _text(kr.show(kr.merged, reveal=reveal) or "")
+                lines.append(f"  {written_key(key)} = {shown}")
     if review.decision_result is not None:
         lines.append("")
         lines.extend(_decisions_lines(review.decision_result, review))
