@@ -621,6 +621,11 @@ class PropertiesReviewScreen(Screen[bool]):
         notes: list[str] = []
         if kr.new_line is None and kr.section:
             notes.append(f"In the live file it sits under “{visible(kr.section)}”.")
+        twin = self.review.case_twin(key)
+        if twin is not None:
+            other = "template" if kr.status is Status.REMOVED else "live file"
+            notes.append(f"It differs only in case from {written_key(twin)}, which only the "
+                         f"{other} has: Java reads them as two keys.")
         for where in self._duplicates.get(key, []):
             notes.append(f"Set more than once in {where}; Java uses the last one.")
         if kr.merged is not None and has_placeholder(kr.merged):

@@ -1254,3 +1254,26 @@ def test_check_shows_a_key_with_escaped_separators_as_the_file_spells_it(
     assert "weird=key" not in out and "my odd:key" not in out and "new:key" not in out, out
     _, doc, _ = run(old, new, check=False, as_json=True)
     assert {k["key"] for k in json.loads(doc)["keys"]} == {"weird=key", "my odd:key", "new:key"}
+
+
+def test_check_says_a_removed_key_differs_only_in_case_from_a_new_one(tmp_path: Path) -> None:
+    """Operator trial: serverApi.port in the live file and serverapi.port in
+    the template were listed as removed and new default, nothing relating
+    them: Java keys are case-sensitive, and the live value would be lost."""
+    old, new = tmp_path / "live", tmp_path / "new"
+    old.write_text("serverApi.port=5080\nother.key=1\n")
+    new.write_text("serverapi.port=8080\nother.key=1\n")
+    _, out, _ = run(old, new)
+
+    def entry(key: str) -> str:  # its line, and the deeper ones below it
+        lines = out.splitlines()
+        start = lines.index(next(line for line in lines if line.startswith(f"  {key} ")))
+        below = lines[start + 1:]
+        end = next((n for n, line in enumerate(below) if not line.startswith("      ")),
+                   len(below))
+        return "\n".join(lines[start:start + 1 + end])
+
+    removed, added = entry("serverApi.port"), entry("serverapi.port")
+    assert "differs only in case from serverapi.port" in removed, out
+    assert "differs only in case from serverApi.port" in added, out
+    assert out.count("differs only in case") == 2, out

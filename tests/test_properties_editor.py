@@ -1461,3 +1461,23 @@ async def test_a_key_with_escaped_separators_shows_as_the_file_spells_it(
     assert "weird\\=key" in text and "my\\ odd\\:key" in text, text
     assert "my\\ odd\\:key =" in text, text  # the edit line
     assert "weird=key" not in text and "my odd:key" not in text, text
+
+
+async def test_a_key_that_differs_only_in_case_says_so_in_the_detail(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial: serverApi.port (live) and serverapi.port (template)
+    showed as removed and new default, with no hint that they are one key
+    respelt: Java tells them apart, so the live value would be lost."""
+    monkeypatch.chdir(tmp_path)
+    Path("live").write_text("serverApi.port=5080\n")
+    Path("new").write_text("serverapi.port=8080\n")
+    app = create_diff_app(Path("live"), Path("new"), sets=[], decisions=None, out=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        said = {}
+        for key in ("serverApi.port", "serverapi.port"):
+            await go_to(pilot, screen, key)
+            await pilot.pause()
+            said[key] = str(screen.query_one("#review-detail", Static).render())
+    assert "differs only in case from serverapi.port" in said["serverApi.port"], said
+    assert "differs only in case from serverApi.port" in said["serverapi.port"], said

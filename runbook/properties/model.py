@@ -334,6 +334,8 @@ class Review:
         #: decisions in a decisions file written from this review. The runbook's
         #: own overrides (config.dbHost in a run) are decided afresh every time.
         self.asked: dict[str, str] = {}
+        # Keys only one file has, by their lower case (case_twin); built when first asked.
+        self._by_case: dict[str, list[str]] | None = None
         self._classify(dict(overrides))
         self._order = self._display_order()
         self._current = {key: self._base[key] for key in self._order}
@@ -445,6 +447,26 @@ class Review:
 
     def __len__(self) -> int:
         return len(self._current)
+
+    def case_twin(self, key: str) -> str | None:
+        """For a key only one file has (removed, or new in the template), the
+        key only the other has that differs from it in case alone. Java tells
+        them apart, so the review does too, but it is likely one key respelt
+        and the live value lost (operator trial: serverApi.port removed beside
+        a new serverapi.port, nothing relating them)."""
+        sides = ({Status.REMOVED}, {Status.NEW_DEFAULT, Status.NEEDS_VALUE})
+        if self._by_case is None:
+            self._by_case = {}
+            for kr in self._base.values():
+                if any(kr.status in side for side in sides):
+                    self._by_case.setdefault(kr.key.lower(), []).append(kr.key)
+        status = self._base[key].status
+        mine = next((side for side in sides if status in side), None)
+        if mine is None:
+            return None
+        twins = [other for other in self._by_case.get(key.lower(), [])
+                 if self._base[other].status not in mine]
+        return closest(key, twins, cutoff=0) if twins else None
 
     @property
     def undecided(self) -> list[str]:

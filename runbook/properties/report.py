@@ -161,7 +161,8 @@ def _text(value: str) -> str:
     return "(blank)" if value == "" else one_line(value)
 
 
-def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
+def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
+              twin: str | None = None) -> str:
     def shown(value: str) -> str:
         return _text(kr.show(value, reveal=reveal) or "")
 
@@ -178,6 +179,9 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN) -> str:
         details.append(f"template: {shown(kr.new)}")
     if kr.new_commented is not None and kr.merged is not None:
         details.append(f"template had it commented out as: {shown(kr.new_commented)}")
+    if twin is not None:
+        details.append(f"differs only in case from {written_key(twin)}, which only the "
+                       f"{'template' if kr.status is Status.REMOVED else 'live file'} has")
     if kr.new_line is not None:
         details.append(f"template line {kr.new_line}")
     elif kr.old_line is not None:
@@ -299,11 +303,12 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
             # Listing dozens of identical keys hides the ones that matter; show only the
             # few an explicit decision has moved away from the shared value.
             moved = [kr for kr in members if kr.merged != kr.old or kr.is_open]
+            # In both files, an unchanged key has no case twin.
             lines.extend(_key_line(kr, reveal, paint) for kr in moved)
             if len(moved) < len(members):
                 lines.append(f"  ({len(members) - len(moved)} not listed: nothing to decide)")
             continue
-        lines.extend(_key_line(kr, reveal, paint) for kr in members)
+        lines.extend(_key_line(kr, reveal, paint, review.case_twin(kr.key)) for kr in members)
     if review.duplicates:
         lines.append("")
         lines.append("Keys set more than once (Java uses the last line):")
