@@ -27,6 +27,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, HelpPanel, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
@@ -178,6 +179,12 @@ class _KeyList(OptionList):
                 self.highlighted = index
                 return
             index += direction
+
+    class Resized(Message):
+        """The list's width changed apart from the screen's (the keys panel)."""
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
 
 
 def _why_not(action: str, kr: KeyReview) -> str:
@@ -439,7 +446,7 @@ class PropertiesReviewScreen(Screen[bool]):
         gap = " " * _GAP
         return Content.styled(
             gap.join(
-                label.ljust(width)
+                label[:width].ljust(width)
                 for label, width in (
                     ("status", status_w), ("key", key_w), ("live value", old_w),
                     ("merged value", merged_w),
@@ -951,6 +958,13 @@ class PropertiesReviewScreen(Screen[bool]):
             self.app.action_hide_help_panel()
         else:
             self.app.action_show_help_panel()
+
+    @on(_KeyList.Resized)
+    def _fit_the_list(self) -> None:
+        """The keys panel (?) takes a third of the width from the list, or gives
+        it back: rows laid out for the other width ran on to a second line."""
+        if self._set_widths(self._keys.outer_size.width):
+            self._rebuild()
 
     def action_filter(self) -> None:
         self.query_one("#review-filter-bar").display = True

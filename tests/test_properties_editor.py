@@ -1481,3 +1481,25 @@ async def test_a_key_that_differs_only_in_case_says_so_in_the_detail(
             said[key] = str(screen.query_one("#review-detail", Static).render())
     assert "differs only in case from serverapi.port" in said["serverApi.port"], said
     assert "differs only in case from serverApi.port" in said["serverapi.port"], said
+
+
+async def test_with_the_keys_panel_open_a_row_still_takes_one_line(
+        pair: tuple[Path, Path]) -> None:
+    """? takes a third of 80 columns: the rows, laid out for the whole width,
+    each ran on to a second line, the list half as long and hard to read."""
+    app = make_app(pair)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        await pilot.pause()
+        keys = key_list(screen)
+        assert keys.size.width < 60
+        row = screen._row(screen.review[current(screen) or ""])
+        # The row's padding is a column each side.
+        assert row.cell_length <= keys.scrollable_content_region.width - 2, row.cell_length
+        await pilot.press("question_mark")
+        await pilot.pause()
+        await pilot.pause()
+        row = screen._row(screen.review[current(screen) or ""])
+        assert row.cell_length > 60  # the whole width again
