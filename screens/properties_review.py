@@ -122,6 +122,7 @@ _MIN_VALUE_WIDTH = 24  # a masked secret with its fingerprint still fits
 _TODO_WORDS = ("todo", "undecided")  # filter words for "keys that still need a decision"
 _STATUS_WORDS = frozenset(s.value for s in Status)
 _SHOWN_IN_MESSAGE = 6  # keys named in a refusal before "and N more"
+_ROOM_FOR_EVERY_KEY = 120  # columns the footer needs for x and v as well
 
 
 def _count(n: int, thing: str) -> str:
@@ -238,13 +239,16 @@ class PropertiesReviewScreen(Screen[bool]):
         Binding("q", "leave", "Leave", id="properties.leave"),
         # Textual's keys panel lists every key, those the footer has no room for too.
         Binding("question_mark", "keys", "Keys", key_display="?", id="properties.keys"),
-        # o keeps a removed key and a leaves it out; x, either way, is listed by ?.
-        Binding("x", "toggle_removed", "Keep/drop", id="properties.toggle-removed",
-                show=False),
+        # Below 120 columns these two leave the footer for the list ? shows, or
+        # / Filter was cut (trials at 80 and 100): o keeps a removed key and a
+        # leaves it out, and the detail of every secret says v. check_action
+        # offers the footer's one (wide) or the other by the width.
+        *(Binding(key, f"{action}('{width}')", says, id=f"properties.{name}{suffix}",
+                  show=width == "wide")
+          for key, action, says, name in (("x", "toggle_removed", "Keep/drop", "toggle-removed"),
+                                          ("v", "reveal", "Reveal", "reveal"))
+          for width, suffix in (("wide", ""), ("narrow", ".narrow"))),
         Binding("slash", "filter", "Filter", key_display="/", id="properties.filter"),
-        # Said by the detail of every secret, and listed by ?: its footer room
-        # cut / Filter at 80 columns (trial).
-        Binding("v", "reveal", "Reveal", id="properties.reveal", show=False),
         Binding("escape", "close_bar", "Cancel", id="properties.cancel"),
     ]
 
@@ -810,6 +814,9 @@ class PropertiesReviewScreen(Screen[bool]):
         kr = self.review[key] if key is not None else None
         if action == "accept_new" and parameters and parameters[0] != _a_does(kr):
             return False  # another row's a: never in the footer, never run
+        if parameters and parameters[0] in ("wide", "narrow") and parameters[0] != (
+                "wide" if self.size.width >= _ROOM_FOR_EVERY_KEY else "narrow"):
+            return False  # the other width's binding of the same key
         # Greyed out where there is room; below 100 columns a key that does not
         # fit the row leaves the footer, or / Filter never showed (trial).
         not_here = None if self.size.width >= 100 else False
@@ -906,7 +913,8 @@ class PropertiesReviewScreen(Screen[bool]):
         self._decide(key, lambda: self.review.keep_old(key),
                      f"{written_key(key)} keeps the live value.")
 
-    def action_toggle_removed(self) -> None:
+    def action_toggle_removed(self, width: str = "wide") -> None:
+        """x (``width`` says which binding: the footer's or the keys panel's)."""
         key = self._current_key()
         if key is None:
             return
@@ -917,7 +925,8 @@ class PropertiesReviewScreen(Screen[bool]):
             self._decide(key, lambda: self.review.drop_removed(key),
                          f"{written_key(key)} is left out of the merged file.")
 
-    def action_reveal(self) -> None:
+    def action_reveal(self, width: str = "wide") -> None:
+        """v (``width`` as for x)."""
         key = self._current_key()
         if key is None:
             return
