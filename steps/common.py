@@ -259,15 +259,20 @@ async def read_remote(ctx: Ctx, path: str) -> str:
 
 
 def _cannot_read(path: str, result: CommandResult) -> StepFailed:
-    """Why `path` could not be read; where sudo refused, what the SSH user
-    needs, as a refused command says it (operator trial: the refusal alone)."""
-    said = result.last_error_line()
+    return _cannot(("read", "read"), f"{path} on the host", result)
+
+
+def _cannot(doing: tuple[str, str], what: str, result: CommandResult) -> StepFailed:
+    """Why a look as root could not do `what` (`doing`: the verb, and as
+    done); where sudo refused, what the SSH user needs, as a refused command
+    says it (operator trial: the refusal alone, for a file read and for the
+    process listing)."""
+    said, (verb, done) = result.last_error_line(), doing
     if not said.startswith("sudo: "):
-        return StepFailed(f"cannot read {path} on the host: {said}")
-    return StepFailed(f"cannot read {path} on the host: sudo refused ("
-                      f"{said.removeprefix('sudo: ')}), so nothing was read. The SSH user "
-                      "needs password-less sudo on the host: once it has it again, try the "
-                      "step again")
+        return StepFailed(f"cannot {verb} {what}: {said}")
+    return StepFailed(f"cannot {verb} {what}: sudo refused ({said.removeprefix('sudo: ')}), "
+                      f"so nothing was {done}. The SSH user needs password-less sudo on the "
+                      "host: once it has it again, try the step again")
 
 
 async def install_version(ctx: Ctx, folder: str) -> str | None:
@@ -360,7 +365,7 @@ async def java_processes(ctx: Ctx) -> tuple[list[JavaProcess], str | None]:
     daemon that never changed its working directory)."""
     result = await ctx.probe(java_processes_command(ctx))
     if not result.ok:
-        raise StepFailed(f"cannot list processes: {result.last_error_line()}")
+        raise _cannot(("list", "listed"), "the host's processes", result)
     listing = parse_java_processes(result.stdout)
     for process in listing[0]:
         for secret in command_line_secrets(process.args):

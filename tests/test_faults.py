@@ -756,17 +756,20 @@ async def test_a_denied_permission_at_promote_new_is_rolled_back(tmp_path: Path)
                     "serving": backup(host).resolve()}, seen
 
 
-async def test_a_look_sudo_refuses_says_what_the_ssh_user_needs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", ["properties", "stop-service"])
+async def test_a_look_sudo_refuses_says_what_the_ssh_user_needs(tmp_path: Path,
+                                                                step: str) -> None:
     """Operator trial (stop 48): `--fault permission-denied@properties` said
     "cannot read .../red5-web.properties on the host: sudo: a password is
     required", and nothing of what to do, where a command sudo refused says
-    the SSH user needs password-less sudo, and to try again once it has."""
+    the SSH user needs password-less sudo, and to try again once it has.
+    (Stop 51: stop-service's listing of the Java processes said the same.)"""
     async with rehearsal_host(tmp_path) as host:
-        front = Operator(recoveries={"properties": [Recovery.RETRY]})
-        outcome = await faulted(host, ["permission-denied@properties"], front,
+        front = Operator(recoveries={step: [Recovery.RETRY]})
+        outcome = await faulted(host, [f"permission-denied@{step}"], front,
                                 tmp_path / "run.jsonl")
         assert outcome is Outcome.DONE, front.text()[-3000:]
-    said = failure(front, "properties")
+    said = failure(front, step)
     assert "password is required" in said and "password-less sudo" in said, said
     assert "try the step again" in said, said
 
