@@ -532,6 +532,7 @@ class HeadlessFrontEnd:
             if outcome == Outcome.ROLLED_BACK and card is not None \
                     and card.phase is Phase.CUTOVER and mark.lower().startswith(
                         (StepState.DONE.words, StepState.IN_DOUBT.words)):
-                mark += ", then undone by the way back"
+                mark += ", then undone by the way back" if card.the_way_back_undoes \
+                    else ", not undone by the way back"
             self._print(f"  {step:<18} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

@@ -237,6 +237,9 @@ class StepCard:
     # ... and so until the cutover begins: made from the live install, which
     # is set aside from then on.
     looks_again_until_cutover: bool = False
+    # A cutover step whose work the way back puts back; one that leaves it
+    # (recreate's nodegroups in the new database) is not said undone.
+    the_way_back_undoes: bool = True
 
     @property
     def needs_typed_confirmation(self) -> bool:

@@ -156,6 +156,8 @@ class StepRun:
     notes: list[Note] = field(default_factory=list)
     # A cutover step done, then undone by the way back the run ended with.
     undone: bool = False
+    # ... or done, its work left by that way back (recreate's).
+    kept: bool = False
 
     @property
     def attempts(self) -> int:
@@ -645,7 +647,11 @@ class _Reader:
             # What the cutover did, the way back undid: as done, its detail
             # (red5pro is the new release) read as the host's state (trial).
             for step in report.steps:
-                step.undone = step.id in self.cutover and step.state in ("done", "in-doubt")
+                # Not one whose work the way back leaves (recreate's, in the new
+                # database): "Before another attempt" says so (operator trial).
+                went = step.id in self.cutover and step.state in ("done", "in-doubt")
+                step.undone = went and step.id not in self.leaves
+                step.kept = went and step.id in self.leaves
                 if step.undone and step.state == "in-doubt" and step.detail:
                     # Its advice (try again) was for a host the way back has
                     # since put back (re-trial: read beside "undone").

@@ -196,7 +196,9 @@ def outcome_cell(step: StepRun) -> str:
     step the way back undid says so, its detail being what it found then."""
     how = history(step)
     said = f"{state_words(step.state)} ({how})" if how else state_words(step.state)
-    return f"{said}, then undone by the way back" if step.undone else said
+    if step.undone:
+        return f"{said}, then undone by the way back"
+    return f"{said}, not undone by the way back" if step.kept else said
 
 
 def took_cell(step: StepRun) -> str:

@@ -174,7 +174,8 @@ class Step(ABC, Generic[F]):
                         summary=self.summary, caution=self.caution,
                         destructive=self.destructive, skippable=self.skippable,
                         looks_again=self.read_only or self.recheck_when_resumed,
-                        looks_again_until_cutover=self.recheck_until_cutover)
+                        looks_again_until_cutover=self.recheck_until_cutover,
+                        the_way_back_undoes=not self.after_the_way_back)
 
     def destructive_now(self, p: PlanContext[F]) -> bool:
         """Whether the plan as it stands deletes something, where the step

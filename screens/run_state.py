@@ -284,7 +284,8 @@ class RunState:
         # One left in doubt too: the way back undid whatever it did (operator
         # trial: "in doubt" read as a step still to try again). What failed
         # stays said: it is why the way back was taken.
-        if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value):
+        if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value) \
+                and self.by_id[step_id].the_way_back_undoes:
             return UNDONE
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED

@@ -716,13 +716,18 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
     doubt = StepCard(14, "stop-service", "Kill it", Phase.CUTOVER, "Kills it.",
                      skippable=False)
     back = StepCard(18, "rollback-restore", "Put it back", Phase.ROLLBACK, "Moves it back.")
+    # Operator trial (stop 51): recreate read "undone" beside the word that
+    # what it made stays in the new database.
+    kept = StepCard(17, "recreate", "Recreate", Phase.CUTOVER, "Recreates.", skippable=False,
+                    the_way_back_undoes=False)
     earlier = Replay(steps={"delete-nodegroups": StepHistory(StepState.DONE, "ok")})
     shown = io.StringIO()
-    headless = HeadlessFrontEnd([UPLOAD, CUTOVER, later, doubt, back], out=shown,
+    headless = HeadlessFrontEnd([UPLOAD, CUTOVER, later, doubt, kept, back], out=shown,
                                 stdin=io.StringIO(""), earlier=earlier)
     headless.tell(StepChanged(StepReport("upload", StepState.DONE, "ok", 1.0)))
     headless.tell(StepChanged(StepReport("backup-live", StepState.DONE, "ok", 1.0)))
     headless.tell(StepChanged(StepReport("stop-service", StepState.IN_DOUBT, "not known", 1.0)))
+    headless.tell(StepChanged(StepReport("recreate", StepState.DONE, "ok", 1.0)))
     headless.tell(StepChanged(StepReport("rollback-restore", StepState.DONE, "ok", 1.0)))
     headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
     summary = shown.getvalue().split("=== summary ===")[1].splitlines()
@@ -731,6 +736,7 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
                     "delete-nodegroups": "done in the earlier run, then undone by the way back",
                     "backup-live": "done, then undone by the way back",
                     "stop-service": "IN DOUBT, then undone by the way back",
+                    "recreate": "done, not undone by the way back",
                     "rollback-restore": "done"}, summary
 
 

@@ -615,6 +615,22 @@ async def test_after_the_way_back_the_cutover_rows_read_undone_and_not_run() -> 
         assert "undone" in headings["cutover"], headings
 
 
+async def test_recreate_done_before_the_way_back_does_not_read_undone() -> None:
+    """Operator trial (stop 51): a run gone back after recreate read recreate
+    "undone", beside the hint that what it made stays in the new database
+    (the way back rebuilds the fleet through the old API; it undoes nothing
+    of recreate's)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "recreate", StepState.DONE)
+        await pilot.pause()
+        checklist = app.main.checklist
+        recreate = str(checklist.get_option("recreate").prompt)
+        assert "undone" not in recreate and " done" in recreate, recreate
+        assert "undone" in str(checklist.get_option("start-service").prompt)
+
+
 async def test_a_step_left_in_doubt_reads_undone_once_the_way_back_is_done() -> None:
     """Operator trial: a step left in doubt (its kill sent, the runbook killed)
     and then gone back from still read "in doubt" once the way back was done,
