@@ -124,7 +124,7 @@ class FrontEnd(Protocol):
 
 
 class ApiFactory(Protocol):
-    def __call__(self, fresh: bool = False, old: bool = False
+    def __call__(self, fresh: bool = False, old: bool = False, expecting: str | None = None
                  ) -> Awaitable[StreamManagerAPI]: ...
 
 

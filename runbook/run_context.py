@@ -319,8 +319,9 @@ class RunContext(Generic[F]):
             timeout=timeouts.command, upload_timeout=timeouts.upload,
             private_as=edit.private_as or None))
 
-    async def api(self, *, fresh: bool = False, old: bool = False) -> StreamManagerAPI:
-        return await self._x.api_factory(fresh, old)
+    async def api(self, *, fresh: bool = False, old: bool = False,
+                  expecting: str | None = None) -> StreamManagerAPI:
+        return await self._x.api_factory(fresh, old, expecting)
 
     async def review(self, subject: Review, *, decisions_path: Path | None) -> bool:
         """Hand an interactive review (the properties diff editor) to the front end."""

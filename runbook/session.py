@@ -46,8 +46,9 @@ class ApiClients:
             return self.current.version
         return self.settings.api_version
 
-    async def __call__(self, fresh: bool = False, old: bool = False) -> StreamManagerAPI:
-        from runbook.smapi import StreamManagerAPI
+    async def __call__(self, fresh: bool = False, old: bool = False,
+                       expecting: str | None = None) -> StreamManagerAPI:
+        from runbook.smapi import DEFAULT_VERSIONS, StreamManagerAPI
 
         if self.current is not None and not fresh:
             return self.current
@@ -57,7 +58,12 @@ class ApiClients:
                                token_hint=f"${self.settings.token_env}")
         try:
             if api.version is None:
-                await api.detect_version()
+                # The version the server should speak, asked first: a server
+                # up and failing answers an error at every version, and the
+                # first settled it (operator trial: /api/4.0 quoted from a
+                # 6.2.0, which serves 3.1 alone).
+                await api.detect_version(tuple(dict.fromkeys(
+                    ([expecting] if expecting else []) + list(DEFAULT_VERSIONS))))
         except BaseException:
             await api.aclose()
             raise

@@ -112,10 +112,12 @@ class StepContext(Protocol[F]):
 
     async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T: ...
 
-    async def api(self, *, fresh: bool = False, old: bool = False) -> StreamManagerAPI:
+    async def api(self, *, fresh: bool = False, old: bool = False,
+                  expecting: str | None = None) -> StreamManagerAPI:
         """The Stream Manager API client; `fresh` opens a new one (after cutover
         another install answers), at the new release's configured or detected
-        version, or with `old` at the live release's (the way back)."""
+        version, or with `old` at the live release's (the way back); a version
+        looked for is looked for from `expecting`, the one it should speak."""
 
     async def review(self, subject: Review, *, decisions_path: Path | None) -> bool: ...
 

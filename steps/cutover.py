@@ -675,7 +675,7 @@ class StartService(Red5Step):
 
     async def _answering(self, ctx: Ctx, errors: list[SMApiError]) -> Any:
         try:
-            api = await ctx.api(fresh=True, old=self.side == "old")
+            api = await ctx.api(fresh=True, old=self.side == "old", expecting=self._speaks(ctx))
             return await api.cloud_controller() and api
         except SMApiError as exc:
             if exc.status == 401:
