@@ -168,23 +168,6 @@ async def test_db_unreachable_at_start_service_fails_at_once_without_a_blind_res
     assert time.monotonic() - began < limit, "failed long before the limit"
 
 
-async def test_a_new_release_that_answers_errors_is_quoted_at_its_own_api_version(
-        tmp_path: Path) -> None:
-    """Operator trial (stop 51): 5.1 to 6.2 with the new database out of
-    reach, start-service quoted `GET /streammanager/api/4.0/...` from a 6.2.0
-    server, which serves /api/3.1 alone (FACTS §2.1): the version was looked
-    for from the newest down, and the first error settled it. The version the
-    new release speaks is asked first."""
-    async with rehearsal_host(tmp_path, scenario="5.1-to-6.2") as host:
-        front = Operator(recoveries={"start-service": [Recovery.STOP]})
-        outcome = await faulted(host, ["db-unreachable@start-service"], front,
-                                tmp_path / "run.jsonl", with_timeouts(host, service_start=60))
-        assert outcome is Outcome.FAILED, front.text()[-3000:]
-    said = failure(front, "start-service") + " ".join(
-        line for step, _stream, line in front.lines if step == "start-service")
-    assert "/api/3.1/" in said and "/api/4.0/" not in said, said
-
-
 async def test_db_auth_fails_stops_new_database_and_a_resume_goes_on(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:

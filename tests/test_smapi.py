@@ -198,6 +198,33 @@ async def test_unavailable_stream_manager_is_a_503(
     assert_token_hidden(error, TOKEN)
 
 
+async def test_a_server_failing_at_every_version_is_quoted_at_the_one_it_speaks(
+    tmp_path: Path,
+    start_service: StartService,  # noqa: F811
+) -> None:
+    """Operator trial (stop 51): a 6.2.0 up without its database answers 503
+    at every API path; looked for from the newest down, its error quoted
+    GET /streammanager/api/4.0/..., which 6.2.0 does not serve (FACTS §2.1).
+    The API a step expects is looked for first."""
+    import dataclasses
+
+    from runbook import config
+    from runbook.session import ApiClients
+
+    install = make_install(tmp_path, db_port=free_port(), api_version="3.1",
+                           release="6.2.0.b406")
+    await start_service(install).settled()
+    example = config.load(Path(__file__).parents[1] / "sample-configs/production.example.toml")
+    settings = dataclasses.replace(example, api_base_url=install.base_url, api_version=None,
+                                   new_api_version=None)
+    for expecting, quoted in ((None, "/api/4.0/"), ("3.1", "/api/3.1/")):
+        factory = ApiClients(settings, TOKEN)
+        with pytest.raises(SMApiError) as caught:
+            await factory(fresh=True, expecting=expecting)
+        await factory.aclose()
+        assert caught.value.status == 503 and quoted in str(caught.value), str(caught.value)
+
+
 async def test_silent_server_times_out() -> None:
     async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(65536)
