@@ -63,6 +63,18 @@ class SMApiOutcomeUnknown(SMApiError):
     or may not have taken effect. Check before sending it again."""
 
 
+class NoApiServed(SMApiError):
+    """Every API version looked for answered 404: no streammanager webapp
+    serves there, or none does yet (a server booting)."""
+
+    def __init__(self, where: str, versions: tuple[str, ...]) -> None:
+        super().__init__(f"No Stream Manager API answered at {where} (tried versions "
+                         f"{', '.join(versions)}); is the streammanager webapp deployed there?",
+                         404)
+        self.where = where
+        self.versions = versions
+
+
 def _without_query(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
@@ -309,11 +321,7 @@ class StreamManagerAPI:
             self._check(response, "GET", path)
             self.version = version
             return version
-        raise SMApiError(
-            f"No Stream Manager API answered at {self._shown_base} (tried versions "
-            f"{', '.join(candidates)}); is the streammanager webapp deployed there?",
-            404,
-        )
+        raise NoApiServed(self._shown_base, candidates)
 
     async def cloud_controller(self) -> str:
         return str(await self._call("GET", "admin/debug/cloudcontroller", text=True))

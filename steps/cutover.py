@@ -15,7 +15,7 @@ from runbook.hoststate import Snapshot
 from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import privileged_script, quote
-from runbook.smapi import SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
+from runbook.smapi import NoApiServed, SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
 from runbook.step import NotInThisRun, StepFailed
 from steps import fleet, red5
 from steps.common import (
@@ -438,6 +438,17 @@ def _carrying(tuning: list[red5.Tuned] | None) -> str:
     return f", with this host's {', '.join(map(str, tuning))} carried into it"
 
 
+def _as_a_boot_goes(error: SMApiError) -> str:
+    """What the API answered, said while the service boots: every version's
+    404 is how every boot begins, not yet a webapp missing (operator trial:
+    "is the streammanager webapp deployed there?" alarmed in an ordinary
+    start; a wait that ends so still says it)."""
+    if isinstance(error, NoApiServed):
+        return (f"nothing serves it at {error.where} yet (HTTP 404 at versions "
+                f"{', '.join(error.versions)}), as while the webapp loads")
+    return str(error)
+
+
 class ServiceUnit(Red5Step):
     id = "service-unit"
     title = "Install the new service unit"
@@ -840,7 +851,7 @@ class StartService(Red5Step):
             if len(errors) > before and \
                     (answer := re.sub(r"/api/[\d.]+/", "/api/", str(errors[-1]))) not in said:
                 said.add(answer)
-                ctx.info(f"the API does not answer yet: {errors[-1]}")
+                ctx.info(f"the API does not answer yet: {_as_a_boot_goes(errors[-1])}")
             # The API is asked at every look, systemd only every so often: its
             # look costs several API looks, and would stretch the gaps between
             # looks that next_look keeps short.

@@ -1694,3 +1694,17 @@ async def test_service_unit_carries_the_hosts_heap_and_open_file_limit_into_the_
     preflight = [line for step, _stream, line in second.lines if step == "preflight"]
     assert any("already is the red5pro.service the new release ships" in line
                for line in preflight), preflight
+
+
+async def test_an_ordinary_start_is_not_called_a_webapp_perhaps_not_deployed(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 51): while the new release booted as it always
+    does, start-service said "No Stream Manager API answered ...; is the
+    streammanager webapp deployed there?", a question to alarm at 2 a.m.
+    about a wait that was going as it should."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
+        assert await rehearse(host, front, tmp_path / "run.jsonl") is Outcome.STOPPED
+    said = info_of(front, "start-service")
+    assert any("does not answer yet" in line for line in said), said
+    assert not any("deployed there?" in line for line in said), said
