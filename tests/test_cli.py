@@ -1078,7 +1078,7 @@ def test_a_path_with_an_escape_or_a_line_break_is_shown_escaped(command: list[st
     assert "a\\u001b[2Jb\\u000ac" in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("args", [["--bogus"], ["--yes", "rehearse"], ["-x"]])
+@pytest.mark.parametrize("args", [["--yes", "rehearse"], ["--yes"]])
 def test_an_option_before_the_command_is_named(args: list[str]) -> None:
     """Bad-input trial (stop 38): `runbook --bogus` said a command was
     missing, not what was wrong with what was given."""
@@ -1088,6 +1088,37 @@ def test_an_option_before_the_command_is_named(args: list[str]) -> None:
     assert args[0] in said, said
     assert "goes after the command" in said or "comes before any command" in said, said
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize(("args", "help_page"), [
+    (["--bogus"], "runbook --help"), (["-x"], "runbook --help"),
+    (["--verbose", "plan"], "runbook plan --help"),
+    (["--list-faults", "run", "x.toml"], "runbook run --help"),
+])
+def test_an_option_no_command_has_is_said_to_be_unknown(args: list[str],
+                                                        help_page: str) -> None:
+    """README walkthrough: `runbook --verbose plan` said it "goes after the
+    command: runbook plan --verbose", which failed too; a hint must never
+    point at an option that does not exist."""
+    result = runbook(*args)
+    assert result.returncode == 2, result.stderr
+    said = result.stderr
+    assert f"{args[0]} is not an option" in said, said
+    assert "goes after" not in said and "comes before" not in said, said
+    assert f"(see {help_page})" in said, said
+    assert said.count("\n") == 1, said
+
+
+def test_version_prints_the_version() -> None:
+    """README walkthrough: `runbook --version` said "--version comes before
+    any command; give the command first", for an option that did not exist."""
+    from importlib.metadata import version
+
+    result = runbook("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"runbook {version('runbook')}\n", result.stdout
+    assert result.stderr == "", result.stderr
+    assert "--version" in runbook("--help").stdout
 
 
 def test_an_option_before_the_command_is_shown_where_it_goes() -> None:

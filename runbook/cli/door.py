@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -40,6 +40,21 @@ class _Once(argparse._StoreAction):
         super().__call__(parser, namespace, values, option_string)
 
 
+class _Version(argparse.Action):
+    """`--version`: looked up only when asked for, so the other commands do
+    not pay for reading the package's metadata as they start."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from importlib.metadata import version
+
+        print(f"runbook {version('runbook')}")
+        parser.exit(0)
+
+
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # No option is taken from its first letters: `--ye` for `--yes` would
@@ -59,6 +74,7 @@ class _Parser(argparse.ArgumentParser):
 def command_line() -> _Parser:
     parser = _Parser(prog="runbook", description=(
         "Upgrade a Red5 Pro Stream Manager onto a new database, one confirmed step at a time."))
+    parser.add_argument("--version", action=_Version, help="print runbook's version and exit")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     parser.commands = commands.choices
 
@@ -146,10 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with held_for_start_up():
         parser = command_line()
         given = list(sys.argv[1:] if argv is None else argv)
-        if given and given[0].startswith("-") and given[0] not in ("-h", "--help"):
+        if given and given[0].startswith("-") and given[0] not in ("-h", "--help",
+                                                                     "--version"):
             # argparse says a command is missing, or that the option is not
             # known, never where it went wrong: each option is the command's.
-            parser.error(_option_before_the_command(given, parser.commands))
+            _option_before_the_command(parser, given)
         args, extra = parser.parse_known_args(argv)
         if extra:
             # Said by the command's own parser, so the line points at its help
@@ -163,15 +180,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout = stdout
 
 
-def _option_before_the_command(given: list[str], commands: Collection[str]) -> str:
-    """What to say of `given` that begins with an option: where it goes, in the
+def _option_before_the_command(parser: _Parser, given: list[str]) -> NoReturn:
+    """Refuse `given`, which begins with an option: where it goes, in the
     command line as it should be typed when a command follows (operator
-    trial: a rule and an example of another command read as the opposite)."""
-    at = next((i for i, word in enumerate(given) if word in commands), None)
+    trial: a rule and an example of another command read as the opposite),
+    or, for an option the command does not have, that it is not one (README
+    walkthrough: `runbook --verbose plan` was sent to `runbook plan
+    --verbose`, which failed too)."""
+    option = given[0].partition("=")[0]
+    at = next((i for i, word in enumerate(given) if word in parser.commands), None)
     if at is None:
-        return f"{visible(given[0])} comes before any command; give the command first"
+        if any(_has(command, option) for command in parser.commands.values()):
+            parser.error(f"{visible(given[0])} comes before any command; give the command first")
+        parser.error(f"{visible(option)} is not an option")
+    command = parser.commands[given[at]]
+    if not _has(command, option):
+        command.error(f"{visible(option)} is not an option")
     typed = shlex.join(["runbook", given[at], *given[:at], *given[at + 1:]])
-    return f"{visible(given[0])} goes after the command: {visible(typed)}"
+    parser.error(f"{visible(given[0])} goes after the command: {visible(typed)}")
+
+
+def _has(parser: argparse.ArgumentParser, option: str) -> bool:
+    return option in parser._option_string_actions
 
 
 # The commands that write a journal; the others (diff, plan, report, log)
