@@ -566,6 +566,11 @@ class SecretUnavailable(Exception):
     pass
 
 
+class TokenNotGiven(KeyboardInterrupt):
+    """ctrl+c at the token prompt: the run has not begun (no journal claimed,
+    nothing run), so it ends as an interrupted shell command does."""
+
+
 def api_token(
     settings: Settings,
     environ: Mapping[str, str] | None = None,
@@ -610,5 +615,22 @@ def interactive_prompt() -> Callable[[str], str] | None:
 def _ask_unseen(prompt: str) -> str:
     # getpass is loaded only when a token is asked for (issue 12: start-up).
     import getpass
+    import signal
+    import threading
 
-    return getpass.getpass(prompt)
+    if threading.current_thread() is not threading.main_thread():
+        return getpass.getpass(prompt)
+    # asyncio's own ctrl+c handler, in place while the run's loop is, only
+    # cancels the task on a first press, and getpass reads on: the first
+    # ctrl+c was lost (README walkthrough). Here one press ends the prompt.
+    # Ignored ctrl+c (a background job) stays ignored.
+    handler = signal.getsignal(signal.SIGINT)
+    if handler is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return getpass.getpass(prompt)
+    except KeyboardInterrupt:
+        raise TokenNotGiven from None
+    finally:
+        if handler is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if handler is None else handler)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -1346,3 +1347,63 @@ def test_a_folder_given_as_the_journal_is_refused_in_one_line(
     line = result.stderr.strip()
     assert "\n" not in line and "is a folder" in line and "journal file" in line, line
     assert "journal:" not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("mode", [[], ["--headless"]], ids=["tui", "headless"])
+def test_one_ctrl_c_at_the_token_prompt_ends_the_run_before_it_begins(
+        tmp_path: Path, mode: list[str]) -> None:
+    """README walkthrough: at the API-token prompt the first ctrl+c was
+    ignored (asyncio's handler only cancelled the task while getpass went on
+    reading), and the second said "the journal keeps what happened", exit 3,
+    for a run that had done nothing. One press ends it, as an interrupted
+    shell command ends (130), with one line and no journal."""
+    import pty
+    import select
+    import signal
+
+    config = _closed_port_config(tmp_path)
+    environ = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    environ["XDG_STATE_HOME"] = str(tmp_path / "state")
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: a terminal's foreground job, ctrl+c at its default
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.chdir(ROOT)
+        os.execve(sys.executable, [sys.executable, "-m", "runbook.cli", "run", str(config),
+                                   *mode], environ)
+    said = b""
+
+    def read_for(seconds: float) -> bool:
+        nonlocal said
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if select.select([terminal], [], [], 0.2)[0]:
+                try:
+                    chunk = os.read(terminal, 4096)
+                except OSError:  # EIO: the child has gone
+                    return True
+                if not chunk:
+                    return True
+                said += chunk
+        return False
+
+    try:
+        deadline = time.monotonic() + 60
+        while b"API token" not in said and time.monotonic() < deadline:
+            read_for(0.5)
+        assert b"API token" in said, said
+        os.write(terminal, b"\x03")
+        ended = read_for(10)
+        assert ended, said
+        _, status = os.waitpid(pid, 0)
+    finally:
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(terminal)
+    after = said.decode(errors="replace").split("API token", 1)[1]
+    assert os.waitstatus_to_exitcode(status) == 130, after
+    lines = [line for line in after.splitlines()[1:] if line.strip()]
+    assert lines == ["runbook: interrupted at the token prompt; nothing was run"], after
+    assert "journal" not in after, after
+    runs = tmp_path / "state" / "runbook"
+    assert not list(runs.glob("*.jsonl")), list(runs.iterdir())

@@ -213,7 +213,16 @@ _INTERRUPTED = 130
 def _command(args: argparse.Namespace) -> int:
     try:
         return _dispatch(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupted:
+        from runbook.config import TokenNotGiven
+
+        if isinstance(interrupted, TokenNotGiven):
+            # No journal claimed, nothing run: nothing to go on from, so not
+            # "stopped by the operator" (3), which a resume follows.
+            if sys.stderr.isatty():
+                print(file=sys.stderr)  # off the prompt's line: ctrl+c there echoes nothing
+            print("runbook: interrupted at the token prompt; nothing was run", file=sys.stderr)
+            return _INTERRUPTED
         if args.command not in _JOURNALLED:
             # No run to stop: as an interrupted shell command ends (review).
             print("runbook: interrupted", file=sys.stderr)
