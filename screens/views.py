@@ -64,39 +64,65 @@ def pace_shown(settings: Settings) -> str:
 def status_host(state: RunState, where: Where, *, narrow: bool = False,
                 width: int | None = None) -> Content:
     """The status line's first row: where the run goes and how it is connected.
-    Where it would be longer than `width`, "runbook →" goes and the pace comes
-    after the host key, so that the fingerprint is shown whole (operator trial:
-    cut at 120 columns in a rehearsal, which the README says it shows)."""
-    full = _status_host(state, where, narrow=narrow, tight=False)
+    Where it would be longer than `width`, "runbook →" goes, and the host key
+    comes before the pace and the host's label, each of which then shows only
+    where it fits whole (operator trial: the fingerprint cut at 120 columns in
+    a rehearsal; README walkthrough: cut at 100 and 110, and the pace cut at
+    130). Where even that is too long, the gaps narrow and the "host key" word
+    goes, so that the fingerprint is whole from 100 columns where the target
+    leaves room for it."""
+    full = Content.assemble(*_status_host(state, where, narrow=narrow))
     if width is None or narrow or full.cell_length <= width:
         return full
-    return _status_host(state, where, narrow=narrow, tight=True)
+    for gap, named in (("   ", True), ("  ", False)):
+        row = Content.assemble(*_status_host(state, where, narrow=narrow, gap=gap,
+                                             named=named, tail=False))
+        if row.cell_length <= width:
+            break
+    # Whole or not at all: a pace cut to "at the fa…" says no pace.
+    for part in _host_tail(where, gap):
+        longer = Content.assemble(row, *part)
+        if longer.cell_length > width:
+            break
+        row = longer
+    return row
 
 
-def _status_host(state: RunState, where: Where, *, narrow: bool, tight: bool) -> Content:
+def _status_host(state: RunState, where: Where, *, narrow: bool, gap: str = "   ",
+                 named: bool = True, tail: bool | None = None) -> Parts:
+    """The row's parts; `tail` None: the whole row as it reads with room to
+    spare, False: up to the host key (its pace and label follow apart)."""
     host: Parts = []
     if where.rehearsal:
         host += [(" REHEARSAL ", "bold $text on $warning-darken-1"), " "]
-    if not (narrow or tight):
+    if tail is None and not narrow:
         host += [("runbook ", "bold"), ("→ ", "$text-muted")]
     host.append((state.target, "bold"))
     link_style = {"connected": "$success", "uncertain": "bold $error"}.get(
         state.connection, "$text-muted" if state.connection != "closed" else "")
-    host += ["   ssh ", (state.connection, link_style)]
-    # After the connection's state, which matters more when the row is cut;
-    # below 100 columns there is no room for it (review).
-    pace: Parts = ["   ", (where.pace, "$warning")] if where.pace and not narrow else []
-    if not tight:
-        host += pace
-    if not narrow:
-        host.append("   host key ")
-        host.append((state.fingerprint, "$text") if state.fingerprint
-                    else ("checked against known_hosts", "$text-muted"))
-        if tight:
-            host += pace
-        if where.host_label:
-            host += ["   ", (where.host_label, "$text-muted")]
-    return Content.assemble(*host)
+    host += [f"{gap}ssh ", (state.connection, link_style)]
+    if narrow:  # below 100 columns there is no room for more (review)
+        return host
+    # With room to spare, the pace comes after the connection's state, which
+    # matters more when the row is cut.
+    if tail is None and where.pace:
+        host += [gap, (where.pace, "$warning")]
+    host.append(f"{gap}host key " if named else gap)
+    host.append((state.fingerprint, "$text") if state.fingerprint
+                else ("checked against known_hosts", "$text-muted"))
+    if tail is None and where.host_label:
+        host += [gap, (where.host_label, "$text-muted")]
+    return host
+
+
+def _host_tail(where: Where, gap: str) -> list[Parts]:
+    """What follows the host key on a row without room to spare, in order."""
+    parts: list[Parts] = []
+    if where.pace:
+        parts.append([gap, (where.pace, "$warning")])
+    if where.host_label:
+        parts.append([gap, (where.host_label, "$text-muted")])
+    return parts
 
 
 def status_clocks(state: RunState, now: float, *, narrow: bool = False,

@@ -865,6 +865,38 @@ def test_the_status_line_keeps_the_whole_host_key_where_it_can(rehearsal: bool,
     assert "runbook → " in wide.plain and (not rehearsal or "fast pace" in wide.plain)
 
 
+@pytest.mark.parametrize(("run", "columns"), [
+    ("production", 100), ("production", 110), ("rehearsal", 110), ("rehearsal", 130)])
+async def test_from_100_columns_the_status_line_shows_the_host_key_whole_and_the_pace_whole_or_not(
+        tmp_path: Path, run: str, columns: int) -> None:
+    """README walkthrough: at 100 and 110 columns the status line cut the
+    fingerprint itself ("SHA256:ESqF6Y91KUio62bv4YggjF7XA…"), which the
+    README says is shown whole first, and at 130 a rehearsal's pace was cut."""
+    from runbook.cli import wiring
+    from runbook.events import Connected
+    from screens.app import create_app
+    from tests.test_tui_fakes import TOKEN
+
+    rehearsal = run == "rehearsal"
+    chosen = settings() if rehearsal else dataclasses.replace(
+        production(), host=dataclasses.replace(settings().host, address="sm1.example.com",
+                                               port=22))
+    journal = tmp_path / "now.jsonl"
+    app = create_app(lambda _: wiring.session(chosen, token=TOKEN, state_dir=tmp_path,
+                                              journal_path=journal),
+                     rehearsal=rehearsal, clock=FakeClock(), start_run=False)
+    fingerprint = "SHA256:ESqF6Y91KUio62bv4YggjF7XA" + "q" * 18
+    async with app.run_test(size=(columns, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, Connected(app.run_state.target, fingerprint))
+        await pilot.pause()
+        row = screen_text(app).splitlines()[0]
+    assert fingerprint in row and app.run_state.target in row, row
+    # What follows the host key is whole or absent: never "at the fa…".
+    assert "…" not in row, row
+    assert ("REHEARSAL" in row) is rehearsal, row
+
+
 async def test_a_run_that_ends_without_asking_shows_the_step_it_ended_on() -> None:
     """Operator trial (twice): a resumed run that found its last steps done
     and ended with no question left the checklist on step 1, "Preflight
