@@ -100,6 +100,28 @@ def test_a_config_set_of_another_kind_than_the_template_is_refused_before_anythi
             not list((tmp_path / "state").rglob("*.jsonl"))
 
 
+def test_plan_says_a_config_set_is_not_checked_without_the_distribution_here(
+    tmp_path: Path
+) -> None:
+    """README walkthrough: with the distribution zip not on this machine,
+    `plan` passed a `[properties] set` of the wrong kind in silence (exit 0),
+    though the README says plan refuses it: the day-before check must say it
+    did not look."""
+    zip_path = tmp_path / "red5pro-server-11.1.0.b835-release.zip"  # never written
+    config = write_config(tmp_path, zip_path)
+    config.write_text(config.read_text().replace(
+        "# set = {", 'set = { "proxy.enabled" = "yes" }\n# set = {'))
+    result = runbook("plan", str(config), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "[properties] set" in result.stderr and "not checked" in result.stderr, result.stderr
+    assert str(zip_path) in result.stderr, result.stderr
+    # Nothing to check, nothing said.
+    config.write_text(config.read_text().replace('set = { "proxy.enabled" = "yes" }\n', ""))
+    result = runbook("plan", str(config), tmp_path=tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
 def _damaged(zip_path: Path, how: str) -> None:
     """A distribution whose red5-web.properties Python's zipfile cannot read,
     though its listing reads (and the host's unzip may read it whole)."""

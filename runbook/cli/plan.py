@@ -26,7 +26,12 @@ async def print_plan(args: argparse.Namespace) -> int:
 
     settings = plan_settings(args.config)
     refuse_what_this_procedure_cannot_do(settings)
-    refuse_sets_the_template_refuses(settings, None)
+    unchecked = refuse_sets_the_template_refuses(settings, None)
+    if unchecked is not None:
+        # The properties step checks them in the window; the day before, say
+        # that this plan did not (README walkthrough: plan passed one in silence).
+        print(f"runbook: note: [properties] set not checked against the new template: "
+              f"{visible(unchecked)}", file=sys.stderr)
     _note_what_the_run_would_refuse(settings)
     # Connects to nothing; the host's state folder may say which snapshot
     # cutover would rebuild from.

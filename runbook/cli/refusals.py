@@ -38,24 +38,29 @@ def refuse_what_this_procedure_cannot_do(settings: Settings) -> None:
             raise ConfigError(settings.source, refused, key="artifacts.distribution")
 
 
-def refuse_sets_the_template_refuses(settings: Settings, earlier: Replay | None) -> None:
+def refuse_sets_the_template_refuses(settings: Settings, earlier: Replay | None) -> str | None:
     """The config's [properties] set against the template the distribution
     ships: a word for a true/false key, a unit on a number, found now rather
     than by the properties step in the window (review, operator trial). The
     live file, read only on the host, is the step's to check. As for the
     decisions file, not for a run going on from a cutover, whose properties
     step is trusted from then on, nor for the way back, which never merges
-    (second review: rollback was refused over it)."""
+    (second review: rollback was refused over it). What it returns says why
+    the values were not checked, for `plan` to say (README walkthrough: a
+    plan without the zip here passed them in silence); None when they were,
+    or when there is nothing to check."""
     from runbook.config import ConfigError
     from steps import red5
 
-    if not settings.property_overrides or not settings.distribution.is_file():
-        return
+    if not settings.property_overrides:
+        return None
     if earlier is not None and earlier.cutover_started is not None:
-        return
+        return None
+    if not settings.distribution.is_file():
+        return f"the distribution {settings.distribution} is not there"
     shipped = red5.shipped_template(settings.distribution)
     if shipped is None:
-        return
+        return f"no red5-web.properties can be read here in {settings.distribution}"
     from runbook.properties import PropertiesError, against_the_template, decode_properties
 
     data, name = shipped
@@ -63,10 +68,12 @@ def refuse_sets_the_template_refuses(settings: Settings, earlier: Replay | None)
         said = against_the_template(decode_properties(data, name), name,
                                     settings.property_overrides)
     except PropertiesError:
-        return  # unpack and the properties step say what is wrong with it
+        # unpack and the properties step say what is wrong with it
+        return f"its red5-web.properties cannot be read here ({settings.distribution})"
     if said:
         raise ConfigError(settings.source, f"{'; '.join(said)} (in {name})",
                           key="properties.set")
+    return None
 
 
 def _refuse_a_rehearsals_config(settings: Settings) -> None:
