@@ -431,6 +431,13 @@ class StopService(Red5Step):
         return Check(True, "no java process of the old install remains")
 
 
+def _left_behind(left: list[str]) -> str:
+    """What the installed unit sets that the release's unit cannot take."""
+    return (f"the installed unit sets {', '.join(left)}, which the release's unit does not "
+            "set (once) for service-unit to carry: set it for the new release by hand (the "
+            "old unit stays as red5pro.service.bak)")
+
+
 def _carrying(tuning: list[red5.Tuned] | None) -> str:
     """The host's tuning carried into the release's unit, as a clause."""
     if not tuning:
@@ -494,7 +501,10 @@ class ServiceUnit(Red5Step):
                   "the old unit, kept beside; not again where a .bak is there already (an "
                   "earlier attempt's: preflight found it the same as the installed unit)"),
             Shell(self._install(p, p.facts._unit_tuning or []),
-                  "where the release ships one" + _carrying(p.facts._unit_tuning)),
+                  "where the release ships one" + (
+                      _carrying(p.facts._unit_tuning) if p.facts._unit_tuning is not None
+                      else "; where the installed unit's heap or open-file limit differs, "
+                           "sed carries it into the copy before the rename")),
             Shell(self._refit(p, p.facts._unit_swap),
                   "where it ships none and the unit's classpath names a commons-daemon jar "
                   "the release does not have"),
@@ -538,10 +548,8 @@ class ServiceUnit(Red5Step):
         unit = await read_remote(ctx, unit_file)
         # Every look that needs only the unit goes out at once: each is a
         # round trip, and this runs twice in the downtime (check, verify).
-        # Both units are hashed by one coreutils sha256sum: for two files of
-        # a few hundred bytes it is done before openssl has started. A release
-        # that ships no unit reads as not the same and makes the status look
-        # unneeded, not wrong. The kept unit's classpath is looked at only
+        # The release's unit is read whole, to set against the installed one
+        # up to the host's tuning. The kept unit's classpath is looked at only
         # where the release ships none: the usual case pays nothing for it.
         (have, want, home), ships, release, status = await asyncio.gather(
             self._java(ctx, unit), exists(ctx, shipped, "-f"),
@@ -552,7 +560,9 @@ class ServiceUnit(Red5Step):
                          f"(JAVA_HOME={home or 'unset'}); the release needs Java {want}")
         if ships:
             if not release.ok:
-                return Check(False)
+                # Not installed blind: the host's tuning would be lost unsaid.
+                raise StepFailed(f"cannot read {shipped} on the host: "
+                                 f"{release.last_error_line() or 'no answer'}")
             # The release's unit with the host's tuning in it: before the run,
             # the installed unit's (what the run carries); after, what it carried.
             tuning = red5.unit_tuning(unit, release.stdout)
@@ -567,8 +577,10 @@ class ServiceUnit(Red5Step):
             if tuning and not after_run:
                 ctx.info(f"the installed unit sets {', '.join(map(str, tuning))}, where the "
                          "release's has "
-                         f"{', '.join(t.setting + t.release for t in tuning)}: the host's are "
-                         "carried into the release's unit, as Red5's installer tunes it")
+                         f"{', '.join(t.setting + t.release for t in tuning)}: this host's "
+                         "values are carried into the release's unit")
+            if (left := red5.tuning_left_behind(unit, release.stdout)) and not after_run:
+                ctx.info(_left_behind(left))
             return Check(False)
         if have != want:
             raise StepFailed(

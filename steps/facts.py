@@ -97,8 +97,8 @@ class Red5Facts(Facts):
     # preflight: resumed mid-cutover, the API answering is the new release's
     # (its version), not the old one's the facts keep for the way back
     _api_answering: str | None = None
-    # preflight: the live (old) stream manager took this process's API token,
-    # so a release that refuses it later has another in its file
+    # preflight: the stream manager serving then took this process's API
+    # token, so a release that refuses it later has another in its file
     _token_taken: bool = False
     # upload: host path -> (size, sha256) its run just proved on the host, for
     # its verify to take instead of reading the file again; never carried on

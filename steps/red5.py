@@ -300,11 +300,14 @@ def classpath_sed(swap: Swap) -> str:
 # 10.9.2-11.x installer seds -Xms2g -Xmx2g to the memory it was given and
 # LimitNOFILE=65536 to 1000000, and the service pages tell the operator to
 # edit -Xms2g -Xmx2g (FACTS-scenarios §1, FACTS §3). The host's values, each
-# carried into the release's unit where both units set it once.
+# carried into the release's unit where both units set it once. ASCII blanks
+# only, line by line, as GNU sed reads them: the two must make the same edit.
 _TUNED: dict[str, re.Pattern[str]] = {
-    "-Xms": re.compile(r"(?<=\s)-Xms(\d+[kKmMgGtT]?)(?=\s|$)", re.MULTILINE),
-    "-Xmx": re.compile(r"(?<=\s)-Xmx(\d+[kKmMgGtT]?)(?=\s|$)", re.MULTILINE),
-    "LimitNOFILE=": re.compile(r"^[ \t]*LimitNOFILE[ \t]*=[ \t]*(\d+|infinity)[ \t]*$",
+    "-Xms": re.compile(r"(?<=[ \t\r\f\v])-Xms([0-9]+[kKmMgGtT]?)(?=[ \t\r\f\v]|$)",
+                       re.MULTILINE),
+    "-Xmx": re.compile(r"(?<=[ \t\r\f\v])-Xmx([0-9]+[kKmMgGtT]?)(?=[ \t\r\f\v]|$)",
+                       re.MULTILINE),
+    "LimitNOFILE=": re.compile(r"^[ \t]*LimitNOFILE[ \t]*=[ \t]*([0-9]+|infinity)[ \t]*$",
                                re.MULTILINE),
 }
 # The same places for GNU sed (values are digits and a unit letter, or
@@ -315,6 +318,9 @@ _TUNED_SED = {
     "LimitNOFILE=": r"s/^\([[:blank:]]*LimitNOFILE[[:blank:]]*=[[:blank:]]*\){release}"
                     r"\([[:blank:]]*\)$/\1{host}\2/",
 }
+# What every unit in the sources starts with (FACTS §3, FACTS-scenarios §1):
+# a value other than these was set on the host.
+_AS_SHIPPED = {"-Xms": "2g", "-Xmx": "2g", "LimitNOFILE=": "65536"}
 
 
 class Tuned(NamedTuple):
@@ -328,15 +334,37 @@ class Tuned(NamedTuple):
         return f"{self.setting}{self.host}"
 
 
+def _open_files(value: str) -> float:
+    return float("inf") if value == "infinity" else int(value)
+
+
 def unit_tuning(installed: str, shipped: str) -> list[Tuned]:
     """The settings Red5's installers tune that `installed` sets otherwise than
-    the release's unit `shipped`: what service-unit carries over."""
+    the release's unit `shipped`: what service-unit carries over. A limit on
+    open files is carried only where it is higher: an old release's unit
+    shipped 65536 where a later one ships 1000000 (second review)."""
     found = []
     for setting, pattern in _TUNED.items():
         have, ships = pattern.findall(installed), pattern.findall(shipped)
-        if len(have) == 1 and len(ships) == 1 and have[0] != ships[0]:
-            found.append(Tuned(setting, ships[0], have[0]))
+        if len(have) != 1 or len(ships) != 1 or have[0] == ships[0]:
+            continue
+        if setting == "LimitNOFILE=" and _open_files(have[0]) < _open_files(ships[0]):
+            continue
+        found.append(Tuned(setting, ships[0], have[0]))
     return found
+
+
+def tuning_left_behind(installed: str, shipped: str) -> list[str]:
+    """What the installed unit sets, other than as units ship it, that the
+    release's unit does not set at all (its heap in red5pro.sh, say, FACTS
+    §3), or sets more than once: not carried, so for the operator to set
+    (second review: the heap went unsaid)."""
+    left = []
+    for setting, pattern in _TUNED.items():
+        have, ships = pattern.findall(installed), pattern.findall(shipped)
+        if len(have) == 1 and len(ships) != 1 and have[0] != _AS_SHIPPED[setting]:
+            left.append(f"{setting}{have[0]}")
+    return left
 
 
 def tuned_unit(shipped: str, tuning: Collection[Tuned]) -> str:

@@ -1254,6 +1254,33 @@ def test_the_hosts_tuning_goes_into_the_release_s_unit_alike_by_python_and_by_se
         assert made == installed
 
 
+def test_tuning_is_carried_only_where_it_is_the_hosts_and_what_is_not_is_named(
+        tmp_path: Path) -> None:
+    """Second review (stop 51): an old release's 65536 open files was carried
+    over a later release's 1000000; a heap the release's unit does not set
+    (red5pro.sh sets it, FACTS §3) was dropped unsaid; and Python's edit and
+    sed's differed on a flag at the start of a continued line."""
+    from steps import red5
+
+    jdk8 = ("[Service]\nLimitNOFILE=65536\n"
+            "ExecStart=/usr/bin/jsvc -home /j -Xms2g -Xmx8g -pidfile /p Launcher 9999\n")
+    script = "[Service]\nLimitNOFILE=1000000\nExecStart = /usr/local/red5pro/red5pro.sh start\n"
+    assert red5.unit_tuning(jdk8, script) == []
+    assert red5.tuning_left_behind(jdk8, script) == ["-Xmx8g"]
+    assert red5.tuning_left_behind(jdk8.replace("-Xmx8g", "-Xmx2g"), script) == []
+    # A flag first on a continued line: neither edit takes it, alike.
+    shipped = "[Service]\nExecStart=/usr/bin/jsvc -home /j \\\n-Xms2g -Xmx2g -pidfile /p\n"
+    installed = shipped.replace("-Xms2g -Xmx2g", "-Xms4g -Xmx8g")
+    tuning = red5.unit_tuning(installed, shipped)
+    assert [str(t) for t in tuning] == ["-Xmx8g"]
+    unit = tmp_path / "red5pro.service"
+    unit.write_text(shipped)
+    edits = [arg for edit in red5.tuning_sed(tuning) for arg in ("-e", edit)]
+    subprocess.run(["sed", "-i", *edits, "--", str(unit)], check=True)
+    assert unit.read_text() == red5.tuned_unit(shipped, tuning) == \
+        shipped.replace("-Xmx2g", "-Xmx8g")
+
+
 async def test_a_distribution_saved_under_its_account_download_name_is_read_for_its_release(
         tmp_path: Path) -> None:
     """A zip downloaded from the Red5 account is named red5pro-server-us-<uuid>.zip
