@@ -99,7 +99,10 @@ def _remove_if_abandoned(draft: Path, age: float) -> None:
     fd = os.open(draft, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Shared: it still meets the writer's, and unlike an exclusive
+            # lock it can be had on a read-only file over NFS, where flock is
+            # a POSIX lock (second review).
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # its writer is at it
         except OSError:

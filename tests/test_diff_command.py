@@ -1277,3 +1277,30 @@ def test_check_says_a_removed_key_differs_only_in_case_from_a_new_one(tmp_path: 
     assert "differs only in case from serverapi.port" in removed, out
     assert "differs only in case from serverApi.port" in added, out
     assert out.count("differs only in case") == 2, out
+
+
+def test_a_write_under_way_keeps_its_draft_from_another_writes_clean_up(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Second review (stop 51): the draft tests stood in for the writer, so
+    nothing showed that a real write holds its own draft. Here another
+    write's clean-up runs while this one is in its fsync, its draft made to
+    look old: the draft stays, and the write ends whole."""
+    from runbook.wholefile import _remove_old_drafts, atomic_write
+
+    target = tmp_path / "merged.properties"
+    target.write_text("old\n")
+    real_fsync = os.fsync
+    seen: list[list[str]] = []
+
+    def fsync_with_a_clean_up_meanwhile(fd: int) -> None:
+        real_fsync(fd)
+        drafts = [p for p in tmp_path.iterdir() if p.name.startswith(".merged.properties.")]
+        for draft in drafts:
+            os.utime(draft, (1, 1))
+        _remove_old_drafts(target)
+        seen.append([p.name for p in drafts if p.exists()])
+
+    monkeypatch.setattr(os, "fsync", fsync_with_a_clean_up_meanwhile)
+    atomic_write(target, b"new\n", private=True)
+    assert seen and seen[0], "the draft was removed under its writer"
+    assert target.read_text() == "new\n"
