@@ -652,7 +652,7 @@ class _Reader:
                 went = step.id in self.cutover and step.state in ("done", "in-doubt")
                 step.undone = went and step.id not in self.leaves
                 step.kept = went and step.id in self.leaves
-                if step.undone and step.state == "in-doubt" and step.detail:
+                if went and step.state == "in-doubt" and step.detail:
                     # Its advice (try again) was for a host the way back has
                     # since put back (re-trial: read beside "undone").
                     step.detail = f"before the way back: {step.detail}"
