@@ -431,6 +431,15 @@ class StopService(Red5Step):
         return Check(True, "no java process of the old install remains")
 
 
+def _origins_waited_for(ctx: Ctx) -> str:
+    """The origins recreate waits for, with how many are in service of how
+    many it wants, once a look has counted them (operator trial: no count)."""
+    counted = ctx.facts._origins_counted
+    if counted is None:
+        return "the origins to be in service"
+    return f"the origins to be in service ({counted[0]} of {counted[1]})"
+
+
 def _left_behind(left: list[str]) -> str:
     """What the installed unit sets that the release's unit cannot take."""
     return (f"the installed unit sets {', '.join(left)}, which the release's unit does not "
@@ -1218,11 +1227,13 @@ class Recreate(Red5Step):
         groups = saved["nodegroups"]
         listed = await asyncio.gather(*(api.list_nodes(matches[old["name"]]["name"])
                                         for old in groups))
+        have = want = 0
         for old, nodes in zip(groups, listed, strict=True):
-            want = max(1, len(origins_of(old.get("nodes", []))))
-            if sum(1 for n in origins_of(nodes) if n.get("state") == "inservice") < want:
-                return False
-        return True
+            need = max(1, len(origins_of(old.get("nodes", []))))
+            up = sum(1 for n in origins_of(nodes) if n.get("state") == "inservice")
+            have, want = have + min(up, need), want + need
+        ctx.facts._origins_counted = (have, want)
+        return have >= want
 
     async def check(self, ctx: Ctx) -> Check:
         api = await ctx.api(fresh=True, old=self.side == "old")
@@ -1325,7 +1336,8 @@ class Recreate(Red5Step):
 
         limit = ctx.settings.timeouts.origins_inservice
         try:
-            await _wait(ctx, "the origins to be in service", limit,
+            ctx.facts._origins_counted = None
+            await _wait(ctx, lambda: _origins_waited_for(ctx), limit,
                         lambda: self._in_service(ctx, api))
         except StepFailed:
             raise StepFailed(f"gave up after {limit:g}s waiting for the origins to be in "

@@ -74,6 +74,8 @@ class Red5Facts(Facts):
     _trees: tuple[str, str] | None = None
     # service-unit: the kept unit's commons-daemon jar, to point at the release's
     _unit_swap: Swap | None = None
+    # recreate: origins in service, of those wanted, at its last look
+    _origins_counted: tuple[int, int] | None = None
     # service-unit: the installed unit's tuning, carried into the release's unit
     _unit_tuning: list[Tuned] | None = None
     # The tables an unfinished import of schema left (its retry drops them

@@ -886,6 +886,11 @@ async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(
     assert "not in service" in said and "running" in said, said
     assert "try the step again" in said and "roll back" in said, said
     assert seen == {"groups": seeded_nodegroups()}, "the nodegroups were created"
+    # Operator trial (stop 51): the wait said "waiting for the origins to be
+    # in service: 294s left" and no count, where delete-nodegroups' says one.
+    waits = [call.label for call in front.progress_calls
+             if call.step_id == "recreate" and call.label.startswith("waiting for the origins")]
+    assert waits and all(" of " in label for label in waits), waits
 
 
 async def test_the_operator_stops_a_stuck_wait_and_takes_the_way_back(tmp_path: Path) -> None:
