@@ -1443,15 +1443,22 @@ async def test_the_parting_count_of_undecided_keys_counts_decisions_not_written(
     assert sum(kr.is_open for kr in make_app(pair, decisions=decisions).review) == 2
 
 
+def diff_app_on(live: str, template: str) -> DiffApp:
+    """The diff editor on a live file and a template of these texts, written
+    in the current folder as live and new."""
+    Path("live").write_text(live)
+    Path("new").write_text(template)
+    return create_diff_app(Path("live"), Path("new"), sets=[], decisions=None, out=None)
+
+
 async def test_a_key_with_escaped_separators_shows_as_the_file_spells_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Operator trial: `weird\\=key=x` showed as "weird=key = x" and
     `my\\ odd\\:key` as "my odd:key", in the row, the detail and the edit
     line: where the key ends was anyone's guess. Shown escaped, as written."""
     monkeypatch.chdir(tmp_path)
-    Path("live").write_text("weird\\=key=x\nmy\\ odd\\:key=live\n")
-    Path("new").write_text("weird\\=key=x\nmy\\ odd\\:key={value}\n")
-    app = create_diff_app(Path("live"), Path("new"), sets=[], decisions=None, out=None)
+    app = diff_app_on("weird\\=key=x\nmy\\ odd\\:key=live\n",
+                      "weird\\=key=x\nmy\\ odd\\:key={value}\n")
     async with app.run_test(size=SIZE) as pilot:
         screen = await editor(pilot)
         # Matched as Java reads them, unescaped.
@@ -1471,9 +1478,7 @@ async def test_a_key_that_differs_only_in_case_says_so_in_the_detail(
     showed as removed and new default, with no hint that they are one key
     respelt: Java tells them apart, so the live value would be lost."""
     monkeypatch.chdir(tmp_path)
-    Path("live").write_text("serverApi.port=5080\n")
-    Path("new").write_text("serverapi.port=8080\n")
-    app = create_diff_app(Path("live"), Path("new"), sets=[], decisions=None, out=None)
+    app = diff_app_on("serverApi.port=5080\n", "serverapi.port=8080\n")
     async with app.run_test(size=SIZE) as pilot:
         screen = await editor(pilot)
         said = {}
