@@ -1735,3 +1735,23 @@ async def test_an_ordinary_start_is_not_called_a_webapp_perhaps_not_deployed(
     said = info_of(front, "start-service")
     assert any("does not answer yet" in line for line in said), said
     assert not any("deployed there?" in line for line in said), said
+
+
+async def test_preflight_says_a_tuned_unit_is_the_releases_only_with_its_tuning(
+        tmp_path: Path) -> None:
+    """Re-trial (stop 51): 10.9 to 11.1, the live unit tuned as Red5's
+    installer tunes it (otherwise the same unit as 11.1 ships), preflight
+    said it "already is the red5pro.service the new release ships", untrue
+    in its heap and open-file limit, and said nothing of carrying them."""
+    from runbook.rehearsal.sandbox import unit_file
+
+    async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
+        unit = unit_file(host.sandbox)
+        unit.write_text(unit.read_text().replace("-Xms2g -Xmx2g", "-Xms8g -Xmx8g")
+                        .replace("LimitNOFILE=65536", "LimitNOFILE=1000000"))
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+    said = [line for line in info_of(front, "preflight") if "red5pro.service" in line]
+    assert said and all("-Xmx8g" in line and "LimitNOFILE=1000000" in line
+                        for line in said), said
