@@ -81,7 +81,7 @@ def test_plan_says_when_a_command_runs_only_in_some_cases() -> None:
     cards = {s["id"]: s for s in json.loads(runbook("plan", str(EXAMPLE), "--json").stdout)
              ["steps"]}
     whys = [a.get("why", "") for a in cards["service-unit"]["actions"]]
-    assert "where the release ships one" in whys, whys
+    assert any(why.startswith("where the release ships one") for why in whys), whys
     shell = Shell("systemctl restart red5pro", "only if it never answered")
     assert "only if it never answered" in str(action_content(shell))
     assert copyable([shell]) == "# only if it never answered\nsystemctl restart red5pro"
