@@ -1219,11 +1219,11 @@ def test_a_draft_whose_writer_was_killed_is_removed_at_once(tmp_path: Path) -> N
          "print('held', flush=True)\n"
          "time.sleep(60)\n", str(killed)],
         stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout is not None and writer.stdout.readline() == "held\n"
-    finally:
-        writer.kill()
-        writer.wait()
+    with writer:  # its pipe closed with it
+        try:
+            assert writer.stdout is not None and writer.stdout.readline() == "held\n"
+        finally:
+            writer.kill()
     half_a_minute_ago = time.time() - 30
     os.utime(killed, (half_a_minute_ago, half_a_minute_ago))
     writing = tmp_path / ".merged.properties.wr33it44.tmp"
