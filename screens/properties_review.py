@@ -101,7 +101,7 @@ _A_SAYS: dict[str, str] = {
 
 
 def _a_does(kr: KeyReview | None) -> str:
-    """Which of _A_SAYS a does on this key (as action_accept_new says it)."""
+    """Which of _A_SAYS a does on this key (action_accept_new does it by this)."""
     if kr is None:
         return "value"
     if kr.status is Status.REMOVED:
@@ -896,14 +896,15 @@ class PropertiesReviewScreen(Screen[bool]):
         key = self._current_key()
         if key is None:
             return
-        kr = self.review[key]
-        if kr.status is Status.REMOVED:
+        # What it does is what its footer label said (_a_does), one rule for both.
+        does = _a_does(self.review[key])
+        if does == "out":
             self._decide(key, lambda: self.review.drop_removed(key),
                          f"{written_key(key)} is left out of the merged file.")
             return
-        said = ("stays commented out, as in the template" if kr.new is None
-                else "is left blank, as in the template" if kr.left_blank
-                else "takes the template's value")
+        said = {"commented": "stays commented out, as in the template",
+                "blank": "is left blank, as in the template",
+                "value": "takes the template's value"}[does]
         self._decide(key, lambda: self.review.accept_new(key), f"{written_key(key)} {said}.")
 
     def action_keep_old(self) -> None:

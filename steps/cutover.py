@@ -574,11 +574,12 @@ class ServiceUnit(Red5Step):
                                  f"{release.last_error_line() or 'no answer'}")
             # The release's unit with the host's tuning in it: before the run,
             # the installed unit's (what the run carries); after, what it carried.
-            tuning = red5.unit_tuning(unit, release.stdout)
             if after_run and ctx.facts._unit_tuning is not None:
                 tuning = ctx.facts._unit_tuning
-            elif not after_run:
-                ctx.facts._unit_tuning = tuning
+            else:
+                tuning = red5.unit_tuning(unit, release.stdout)
+                if not after_run:
+                    ctx.facts._unit_tuning = tuning
             same = unit == red5.tuned_unit(release.stdout, tuning)
             if same and "changed on disk" not in status.stdout and have == want:
                 return Check(True, f"the release's unit is installed and loaded"
@@ -588,7 +589,7 @@ class ServiceUnit(Red5Step):
                          "release's has "
                          f"{', '.join(t.setting + t.release for t in tuning)}: this host's "
                          "values are carried into the release's unit")
-            if (left := red5.tuning_left_behind(unit, release.stdout)) and not after_run:
+            if not after_run and (left := red5.tuning_left_behind(unit, release.stdout)):
                 ctx.info(_left_behind(left))
             return Check(False)
         if have != want:

@@ -407,16 +407,16 @@ class Preflight(Red5Step):
             unit, which = shipped.decode("utf-8", errors="replace"), "the new release's unit"
             # What Red5's installers tune in it, the installed unit's values.
             tuning = red5.unit_tuning(installed.stdout, unit) if installed.ok else []
-            carried = (f", this host's {', '.join(map(str, tuning))} carried into it"
-                       if tuning else "")
+            tuned = ", ".join(map(str, tuning))
             if installed.ok and installed.stdout == red5.tuned_unit(unit, tuning):
                 # A run resumed after service-unit (operator trial: "will
                 # install"), or a unit the same but for this host's tuning
                 # (re-trial: said to be the release's, untrue in those).
-                kept = f", with this host's {', '.join(map(str, tuning))} in it" if tuning else ""
+                kept = f", with this host's {tuned} in it" if tuning else ""
                 ctx.info(f"{s.unit_file} already is the red5pro.service the new release ships"
                          f"{kept}")
             else:
+                carried = f", this host's {tuned} carried into it" if tuning else ""
                 ctx.info(f"service-unit will install the red5pro.service the new release "
                          f"ships{carried} (the installed one is kept as red5pro.service.bak)")
                 if installed.ok and (left := red5.tuning_left_behind(installed.stdout, unit)):
