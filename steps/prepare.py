@@ -387,6 +387,16 @@ class Preflight(Red5Step):
                             "the window")
         return problems
 
+    async def _unit_changes(self, ctx: Ctx, installed: str, shipped: str) -> list[str]:
+        """What the host changed in its unit that the new release's drops,
+        set against the unit the old release ships at its root (none before
+        9.0: the operator wrote it, so nothing tells a change from it)."""
+        old, _new = await trees(ctx)
+        released = await ctx.probe(root(ctx, f"cat -- {quote(old + '/red5pro.service')}"))
+        if not released.ok:
+            return []
+        return red5.unit_changes_left(installed, released.stdout, shipped)
+
     async def _compare_unit(self, ctx: Ctx) -> list[str]:
         """The Java the service will start once cutover installs the new release's
         unit (or keeps the installed one, when the release ships none) must be
@@ -426,6 +436,13 @@ class Preflight(Red5Step):
                              f"{', '.join(left)}, which the new release's unit does not set "
                              "(once) for service-unit to carry: plan to set it for the new "
                              "release by hand after the cutover")
+                if installed.ok and (changed := await self._unit_changes(ctx, installed.stdout,
+                                                                         unit)):
+                    ctx.note("unit-changes-left", f"warning: the installed unit has "
+                             f"{', '.join(changed)}, which its release did not ship and the "
+                             "new release's unit does not have. service-unit does not carry "
+                             "them (the old unit stays as red5pro.service.bak): plan to set "
+                             "again by hand after the cutover those the new release needs")
         elif installed.ok:
             unit, which = installed.stdout, f"the installed {s.unit_file}"
             ctx.info("the new release ships no red5pro.service: the installed unit stays")

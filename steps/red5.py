@@ -302,10 +302,12 @@ def classpath_sed(swap: Swap) -> str:
 # edit -Xms2g -Xmx2g (FACTS-scenarios §1, FACTS §3). The host's values, each
 # carried into the release's unit where both units set it once. ASCII blanks
 # only, line by line, as GNU sed reads them: the two must make the same edit.
+# A flag may also start a line: one continued from the line before (a `\`
+# at its end), which systemd joins to it.
 _TUNED: dict[str, re.Pattern[str]] = {
-    "-Xms": re.compile(r"(?<=[ \t\r\f\v])-Xms([0-9]+[kKmMgGtT]?)(?=[ \t\r\f\v]|$)",
+    "-Xms": re.compile(r"(?:(?<=[ \t\r\f\v])|^)-Xms([0-9]+[kKmMgGtT]?)(?=[ \t\r\f\v]|$)",
                        re.MULTILINE),
-    "-Xmx": re.compile(r"(?<=[ \t\r\f\v])-Xmx([0-9]+[kKmMgGtT]?)(?=[ \t\r\f\v]|$)",
+    "-Xmx": re.compile(r"(?:(?<=[ \t\r\f\v])|^)-Xmx([0-9]+[kKmMgGtT]?)(?=[ \t\r\f\v]|$)",
                        re.MULTILINE),
     "LimitNOFILE=": re.compile(r"^[ \t]*LimitNOFILE[ \t]*=[ \t]*([0-9]+|infinity)[ \t]*$",
                                re.MULTILINE),
@@ -313,8 +315,8 @@ _TUNED: dict[str, re.Pattern[str]] = {
 # The same places for GNU sed (values are digits and a unit letter, or
 # infinity: nothing sed reads as special).
 _TUNED_SED = {
-    "-Xms": r"s/\([[:space:]]\)-Xms{release}\([[:space:]]\|$\)/\1-Xms{host}\2/",
-    "-Xmx": r"s/\([[:space:]]\)-Xmx{release}\([[:space:]]\|$\)/\1-Xmx{host}\2/",
+    "-Xms": r"s/\(^\|[[:space:]]\)-Xms{release}\([[:space:]]\|$\)/\1-Xms{host}\2/",
+    "-Xmx": r"s/\(^\|[[:space:]]\)-Xmx{release}\([[:space:]]\|$\)/\1-Xmx{host}\2/",
     "LimitNOFILE=": r"s/^\([[:blank:]]*LimitNOFILE[[:blank:]]*=[[:blank:]]*\){release}"
                     r"\([[:blank:]]*\)$/\1{host}\2/",
 }
@@ -382,6 +384,65 @@ def tuning_sed(tuning: Collection[Tuned]) -> list[str]:
     """The sed expressions (GNU sed) that make `tuned_unit`'s changes on the host."""
     return [_TUNED_SED[tuned.setting].format(release=tuned.release, host=tuned.host)
             for tuned in tuning]
+
+
+def _directives(unit: str) -> list[tuple[str, str, str]]:
+    """(section, key, value) of each setting in a unit, continued lines joined
+    (systemd's reading, enough to set two units side by side)."""
+    found, section, line = [], "", ""
+    for raw in unit.splitlines():
+        if raw.endswith("\\"):
+            line += raw[:-1] + " "
+            continue
+        line, whole = "", line + raw
+        text = whole.strip()
+        if not text or text.startswith(("#", ";")):
+            continue
+        if text.startswith("[") and text.endswith("]"):
+            section = text
+        elif "=" in text:
+            key, value = text.split("=", 1)
+            found.append((section, key.strip(), " ".join(value.split())))
+    return found
+
+
+# What a unit line says as Red5's installers tune it: service-unit carries
+# these (unit_tuning), so they are not named again here.
+_HEAP = re.compile(r"-Xm[sx][0-9]+[kKmMgGtT]?")
+
+
+def unit_changes_left(installed: str, released: str, shipped: str) -> list[str]:
+    """What the host changed in its unit since its release shipped it as
+    `released` (Red5's installers copy it from the install's root, FACTS §3),
+    beyond the tuning service-unit carries, that the new release's unit
+    `shipped` does not have: lost with it unless set again by hand. Each is
+    named by its flag, variable or key, never by its value (a unit may keep
+    a secret in an Environment=). A variable the new unit sets (JAVA_HOME)
+    is the release's to set."""
+    was, new = _directives(released), _directives(shipped)
+
+    def words(units: list[tuple[str, str, str]], section: str, key: str) -> set[str]:
+        return {word.strip("\"'") for s, k, value in units if (s, k) == (section, key)
+                for word in value.split()}
+
+    left: list[str] = []
+    for section, key, value in _directives(installed):
+        if (section, key, value) in was or (section, key, value) in new \
+                or key == "LimitNOFILE":
+            continue
+        if key == "Environment":
+            released_words = words(was, section, key)
+            newly_set = {word.split("=", 1)[0] for word in words(new, section, key)}
+            left += [f"Environment {name}" for word in value.split()
+                     if "=" in word and word.strip("\"'") not in released_words
+                     and (name := word.strip("\"'").split("=", 1)[0]) not in newly_set]
+        elif key.startswith("Exec"):
+            known = words(was, section, key) | words(new, section, key)
+            left += [f"{key} {word.split('=', 1)[0]}" for word in value.split()
+                     if word not in known and not _HEAP.fullmatch(word)]
+        else:
+            left.append(key)
+    return list(dict.fromkeys(left))
 
 
 # A Red5 Pro install's own folders: a zip that holds them at its root is flat.

@@ -1268,17 +1268,56 @@ def test_tuning_is_carried_only_where_it_is_the_hosts_and_what_is_not_is_named(
     assert red5.unit_tuning(jdk8, script) == []
     assert red5.tuning_left_behind(jdk8, script) == ["-Xmx8g"]
     assert red5.tuning_left_behind(jdk8.replace("-Xmx8g", "-Xmx2g"), script) == []
-    # A flag first on a continued line: neither edit takes it, alike.
+    # A flag first on a continued line (systemd joins it to the line before):
+    # both edits take it, alike (it was neither carried nor named, stop 51).
     shipped = "[Service]\nExecStart=/usr/bin/jsvc -home /j \\\n-Xms2g -Xmx2g -pidfile /p\n"
     installed = shipped.replace("-Xms2g -Xmx2g", "-Xms4g -Xmx8g")
     tuning = red5.unit_tuning(installed, shipped)
-    assert [str(t) for t in tuning] == ["-Xmx8g"]
+    assert [str(t) for t in tuning] == ["-Xms4g", "-Xmx8g"]
     unit = tmp_path / "red5pro.service"
     unit.write_text(shipped)
     edits = [arg for edit in red5.tuning_sed(tuning) for arg in ("-e", edit)]
     subprocess.run(["sed", "-i", *edits, "--", str(unit)], check=True)
-    assert unit.read_text() == red5.tuned_unit(shipped, tuning) == \
-        shipped.replace("-Xmx2g", "-Xmx8g")
+    assert unit.read_text() == red5.tuned_unit(shipped, tuning) == installed
+    # Not a flag: a word that only ends in one.
+    assert red5.unit_tuning(shipped.replace("-Xms2g -Xmx2g", "x-Xms4g -Xmx2g"), shipped) == []
+
+
+def test_what_the_host_changed_in_its_unit_beyond_tuning_is_named_without_values() -> None:
+    """Stop 51 left it: service-unit installs the release's unit, so a line
+    the operator added to the old one (an extra -D flag, an Environment=,
+    Nice=) is gone from the new stream manager unsaid. Set against the unit
+    the old release shipped (Red5's installers copy it from the install's
+    root, FACTS §3), what the host changed and the new release's unit does
+    not have is named: by flag or variable, never by value (a unit may keep a
+    secret)."""
+    from steps import red5
+
+    released = ("[Service]\nEnvironment=PID=/var/run/red5pro.pid\n"
+                "Environment=JAVA_HOME=/usr/lib/jvm/java-11-openjdk-amd64\nLimitNOFILE=65536\n"
+                "ExecStart=/usr/bin/jsvc -home ${JAVA_HOME} -cp /r/commons-daemon-1.2.4.jar "
+                "-Xms2g -Xmx2g -pidfile ${PID} Launcher 9999\n")
+    # The new release: another jar, and Java 21 (FACTS §3).
+    shipped = released.replace("1.2.4", "1.3.4").replace("java-11", "java-21")
+    assert red5.unit_changes_left(released, released, shipped) == []
+    # Tuned as the installers tune it, JAVA_HOME pointed elsewhere: all the
+    # release's to set (service-unit carries the tuning and proves the Java).
+    tuned = (released.replace("-Xms2g -Xmx2g", "-Xms8g -Xmx8g").replace("65536", "1000000")
+             .replace("java-11-openjdk-amd64", "jdk-11"))
+    assert red5.unit_changes_left(tuned, released, shipped) == []
+    custom = (tuned.replace(" Launcher", " -Dred5.secret=hunter2 -Dsun.net.x Launcher")
+              .replace("LimitNOFILE", "Environment=DB_PASS=hunter2 OTHER=1\nNice=-5\n"
+                       "LimitNOFILE"))
+    assert red5.unit_changes_left(custom, released, shipped) == [
+        "Environment DB_PASS", "Environment OTHER", "Nice", "ExecStart -Dred5.secret",
+        "ExecStart -Dsun.net.x"]
+    # What the new release's unit has as well is not lost.
+    assert red5.unit_changes_left(custom, released, shipped.replace(
+        "Environment=PID", "Nice=-5\nEnvironment=OTHER=1\nEnvironment=PID")) == [
+        "Environment DB_PASS", "ExecStart -Dred5.secret", "ExecStart -Dsun.net.x"]
+    # A flag on a continued line is the line's.
+    continued = custom.replace(" -Dsun.net.x", " \\\n  -Dsun.net.x")
+    assert "ExecStart -Dsun.net.x" in red5.unit_changes_left(continued, released, shipped)
 
 
 async def test_a_distribution_saved_under_its_account_download_name_is_read_for_its_release(
@@ -1755,3 +1794,25 @@ async def test_preflight_says_a_tuned_unit_is_the_releases_only_with_its_tuning(
     said = [line for line in info_of(front, "preflight") if "red5pro.service" in line]
     assert said and all("-Xmx8g" in line and "LimitNOFILE=1000000" in line
                         for line in said), said
+
+
+async def test_preflight_warns_of_what_the_host_added_to_its_unit_and_the_release_drops(
+        tmp_path: Path) -> None:
+    """Stop 51 left it: a flag or an Environment= the operator added to the
+    live unit was not carried into the new release's unit, and nothing said
+    so. Preflight names each (never its value) before the window."""
+    from runbook.rehearsal.sandbox import unit_file
+
+    async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
+        unit = unit_file(host.sandbox)
+        unit.write_text(unit.read_text().replace(
+            " -Xms2g", " -Dred5.extra=hunter2 -Xms2g").replace(
+            "LimitNOFILE", "Environment=LICENSE_KEY=hunter2\nLimitNOFILE"))
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        journal = (tmp_path / "j.jsonl").read_text()
+    said = [line for line in info_of(front, "preflight")
+            if "Environment LICENSE_KEY" in line and "ExecStart -Dred5.extra" in line]
+    assert said and "red5pro.service.bak" in said[0], info_of(front, "preflight")
+    assert "hunter2" not in front.text() and "hunter2" not in journal
