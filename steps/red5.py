@@ -438,8 +438,14 @@ def unit_changes_left(installed: str, released: str, shipped: str) -> list[str]:
                      and (name := word.strip("\"'").split("=", 1)[0]) not in newly_set]
         elif key.startswith("Exec"):
             known = words(was, section, key) | words(new, section, key)
-            left += [f"{key} {word.split('=', 1)[0]}" for word in value.split()
+            added = [word for word in value.split()
                      if word not in known and not _HEAP.fullmatch(word)]
+            # A flag by its name; a word that is no flag (a flag's value given
+            # apart, `-user red5`) could be anything, so only that there is one.
+            left += [f"{key} {word.split('=', 1)[0]}" for word in added
+                     if word.startswith("-")]
+            if any(not word.startswith("-") for word in added):
+                left.append(f"{key} arguments")
         else:
             left.append(key)
     return list(dict.fromkeys(left))

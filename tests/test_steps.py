@@ -1315,6 +1315,10 @@ def test_what_the_host_changed_in_its_unit_beyond_tuning_is_named_without_values
     assert red5.unit_changes_left(custom, released, shipped.replace(
         "Environment=PID", "Nice=-5\nEnvironment=OTHER=1\nEnvironment=PID")) == [
         "Environment DB_PASS", "ExecStart -Dred5.secret", "ExecStart -Dsun.net.x"]
+    # A word that is no flag is not shown: it may be a flag's value given apart.
+    assert red5.unit_changes_left(custom.replace(" Launcher", " -user hunter2 Launcher"),
+                                  released, shipped)[-2:] == ["ExecStart -user",
+                                                              "ExecStart arguments"]
     # A flag on a continued line is the line's.
     continued = custom.replace(" -Dsun.net.x", " \\\n  -Dsun.net.x")
     assert "ExecStart -Dsun.net.x" in red5.unit_changes_left(continued, released, shipped)
