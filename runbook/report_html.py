@@ -265,7 +265,9 @@ def _attempts(report: Report, step: StepRun) -> list[str]:
 
 
 def _said(lines: list[tuple[str, str]]) -> str:
-    return _pre([line for _stream, line in lines]) if lines else "<p>It printed nothing.</p>"
+    if not lines:
+        return "<p>No output of it was recorded.</p>"  # as report_md says it
+    return _pre([line for _stream, line in lines])
 
 
 def _commands(report: Report) -> str:

@@ -255,7 +255,9 @@ def _attempts(report: Report, step: StepRun) -> list[str]:
 
 
 def _said(lines: list[tuple[str, str]]) -> list[str]:
-    return _block([line for _stream, line in lines]) if lines else ["It printed nothing."]
+    # Not "it printed nothing": an upload's progress is shown, not recorded,
+    # and a kill takes output not yet written with it (operator trial).
+    return _block([line for _stream, line in lines]) if lines else ["No output of it was recorded."]
 
 
 def _commands(report: Report) -> list[str]:

@@ -1919,3 +1919,34 @@ def test_a_warning_said_again_by_a_later_session_is_listed_once(tmp_path: Path) 
     assert "said again at" in warnings, warnings
     page = html(build(journal.path, estimate_from=[]))
     assert page.count("LICENSE.KEY is not there") == 1 and "said again at" in page
+
+
+def test_an_attempt_cut_off_is_not_said_to_have_printed_nothing(tmp_path: Path) -> None:
+    """Operator trial (stop 52): an upload killed at 207 of 763 MiB, resumed,
+    had its first attempt reported as "It printed nothing", though its
+    progress had been on the screen: progress is shown, not journalled, and
+    a kill can take output not yet written with it. The report says what it
+    knows: nothing of that attempt's output was recorded."""
+    from runbook.report import build
+    from runbook.report_html import html
+    from runbook.report_md import markdown
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["upload"])
+    journal.write("step-start", step="upload")
+    journal.write("action-start", step="upload", attempt="a1", n=1, kind="upload",
+                  text="sftp put x -> y")
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=["upload"])
+    journal.write("step-start", step="upload")
+    journal.write("action-start", step="upload", attempt="a2", n=1, kind="upload",
+                  text="sftp put x -> y")
+    journal.write("action-end", step="upload", attempt="a2", n=1, status="ok")
+    journal.write("step-end", step="upload", state="done", detail="both files are there")
+    journal.write("run-end", outcome="done")
+    report = build(path)
+    for text in (markdown(report), html(report)):
+        section = text.split("upload", 1)[1]
+        assert "cut off" in section, section
+        assert "printed nothing" not in text, section
+        assert "No output of it was recorded" in text, section
