@@ -223,6 +223,19 @@ class Downtime:
     estimate_s: float | None = None
     estimate_from: Path | None = None
     estimate_is_rehearsal: bool = True
+    # Each time the run ended (cut off, or stopped) while the stream manager
+    # was down, and was resumed: the gaps are downtime too (operator trial).
+    breaks: list[Break] = field(default_factory=list)
+
+
+@dataclass
+class Break:
+    """The run ended while the stream manager was down, and went on later."""
+    ended: str  # its last record's time
+    how: str  # "cut off", or the outcome it ended with ("stopped")
+    step: str | None  # the step it ended in, or the last one before it
+    in_step: bool  # True: in that step; False: after it
+    resumed: str
 
 
 @dataclass
@@ -395,6 +408,8 @@ class _Reader:
         self.cutover: set[str] = set()
         # What each step leaves that the way back does not undo (run-start).
         self.leaves: dict[str, str] = {}
+        # The step the last step record named: where a run ended between steps.
+        self.last_step: str | None = None
 
     def _showed(self, step_id: str, lines: list[tuple[str, str]]) -> None:
         """Lines the step showed: its own, and its attempt's so far."""
@@ -408,10 +423,27 @@ class _Reader:
 
     def take(self, record: dict[str, Any]) -> None:
         ts = text_of(record.get("ts"))
-        self.report.downtime.last_seen = ts or self.report.downtime.last_seen
+        downtime = self.report.downtime
+        before, downtime.last_seen = downtime.last_seen, ts or downtime.last_seen
+        if record["event"] == Record.RUN_START and self.report.runs:
+            self._resumed(before or ts, ts)
         read = _READS.get(record["event"])
         if read is not None:
             read(self, record, ts, text_of(record.get("step")))
+        step_id = text_of(record.get("step"))
+        if step_id and record["event"] in (Record.STEP_START, Record.STEP_END):
+            self.last_step = step_id
+
+    def _resumed(self, ended: str, ts: str) -> None:
+        """A run of this journal begins after another: a break in the
+        downtime if the stream manager was down as that one ended."""
+        report, downtime = self.report, self.report.downtime
+        if downtime.began is None or downtime.complete:
+            return
+        how = report.outcome or "cut off"
+        going = next(iter(self.going), None)
+        step = going or self.last_step
+        downtime.breaks.append(Break(ended, how, step, going is not None, ts))
 
     def _run_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         report = self.report

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -270,6 +271,29 @@ def failed_while_down(report: Report) -> tuple[str, list[tuple[str, str]]]:
                       "Cut off" if t.state == "in-doubt" else "Failed" for t in bad}
     words = " or ".join(sorted(kinds, reverse=True)).capitalize()  # Failed or cut off
     return words, found
+
+
+def breaks_while_down(report: Report, code: Callable[[str], str],
+                      plain: Callable[[str], str]) -> str | None:
+    """Each time the run ended while the stream manager was down and was
+    resumed, as one sentence; `code` marks a step id as the format does, and
+    `plain` makes the rest safe in it."""
+    breaks = report.downtime.breaks
+    if not breaks:
+        return None
+    said = []
+    for gap in breaks:
+        where = "" if gap.step is None else \
+            f"{plain(' in ' if gap.in_step else ' after ')}{code(gap.step)}"
+        later = between(gap.ended, gap.resumed)
+        after = f" ({duration(later)} later)" if later is not None else ""
+        said.append(plain(gap.how) + where + plain(
+            f" at {clock(gap.ended, report.started)}, resumed at "
+            f"{clock(gap.resumed, report.started)}{after}"))
+    times = "once" if len(breaks) == 1 else f"{len(breaks)} times"
+    return (plain(f"The run ended {times} while the stream manager was down, and was "
+                  "resumed; the time between is downtime too: ")
+            + plain("; ").join(said) + plain("."))
 
 
 # --- where the stream manager stands ------------------------------------------------------

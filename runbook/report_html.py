@@ -18,6 +18,7 @@ from runbook.report_format import (
     attempt_line,
     before_totals,
     between,
+    breaks_while_down,
     clock,
     downtime_took,
     downtime_verdict,
@@ -146,6 +147,9 @@ def _downtime(report: Report) -> str:
         out.append(f"<p>{_e(words)} while the stream manager was down: "
                    + "; ".join(f"{_code(step)} ({_e(how)})" for step, how in failed)
                    + " (see Output of failed steps).</p>")
+    breaks = breaks_while_down(report, _code, _e)
+    if breaks is not None:
+        out.append(f"<p>{breaks}</p>")
     verdict = downtime_verdict(report)
     if verdict is not None:
         out.append(f"<p>{_e(verdict)}</p>")

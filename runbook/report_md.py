@@ -17,6 +17,7 @@ from runbook.report_format import (
     attempt_line,
     before_totals,
     between,
+    breaks_while_down,
     clock,
     downtime_took,
     downtime_verdict,
@@ -131,6 +132,9 @@ def _downtime(report: Report) -> list[str]:
         out += [f"{words} while the stream manager was down: "
                 + "; ".join(f"{_code(step)} ({_md(how)})" for step, how in failed)
                 + " (see Output of failed steps).", ""]
+    breaks = breaks_while_down(report, _code, _md)
+    if breaks is not None:
+        out += [breaks, ""]
     verdict = downtime_verdict(report)
     if verdict is not None:
         out += [_md(verdict), ""]

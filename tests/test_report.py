@@ -1950,3 +1950,34 @@ def test_an_attempt_cut_off_is_not_said_to_have_printed_nothing(tmp_path: Path) 
         assert "cut off" in section, section
         assert "printed nothing" not in text, section
         assert "No output of it was recorded" in text, section
+
+
+def test_every_cut_off_while_the_stream_manager_was_down_is_in_the_downtime(
+        tmp_path: Path) -> None:
+    """Operator trial (stop 52): killed right after backup-live, again in
+    start-service's wait, resumed each time: the downtime section named only
+    start-service, the one step left in doubt. The gaps between the runs are
+    downtime too, and a change ticket's reader asks where it went."""
+    from runbook.report import build
+    from runbook.report_html import html
+    from runbook.report_md import markdown
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    steps = ["backup-live", "start-service"]
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=steps, cutover=steps)
+    journal.write("cutover-start")
+    journal.write("step-start", step="backup-live")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=steps, cutover=steps)
+    journal.write("step-start", step="start-service")
+    journal.write("run-start", config="c.toml", host="u@h:22", steps=steps, cutover=steps)
+    journal.write("step-start", step="start-service")
+    journal.write("step-end", step="start-service", state="done", detail="serves")
+    journal.write("cutover-end", downtime_s=3.0)
+    journal.write("run-end", outcome="done")
+    report = build(path)
+    md = markdown(report).split("## Downtime", 1)[1].split("\n## ", 1)[0]
+    assert "2 times" in md and "after `backup-live`" in md and "in `start-service`" in md, md
+    page = html(report)
+    assert "after <code>backup-live</code>" in page and "in <code>start-service</code>" in page
