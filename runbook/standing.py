@@ -75,9 +75,14 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
         if history.way_back_taken:
             # Part way back, the host is neither release as it was (operator
             # trial: no red5pro at all after rollback-set-aside).
-            back = sum(1 for step in history.way_back if history.state(step) in _FINISHED)
-            return (f"{down}, on the way back to the old one: {back} of its steps done "
-                    f"({count} before the way back)")
+            finished = [step for step in history.way_back if history.state(step) in _FINISHED]
+            # Where the last of them left things (trial: red5pro gone, the new
+            # release set aside, and the report did not say where).
+            last = finished[-1] if finished else None
+            left = f", the last {last}: {history.steps[last].detail}" \
+                if last and history.steps[last].detail else ""
+            return (f"{down}, on the way back to the old one: {len(finished)} of its steps "
+                    f"done{left} ({count} before the way back)")
         return f"{down}, {count}"
     if history.state("preflight") not in _FINISHED:
         # Nothing was looked at, or what was found was not a live install

@@ -1981,3 +1981,27 @@ def test_every_cut_off_while_the_stream_manager_was_down_is_in_the_downtime(
     assert "2 times" in md and "after `backup-live`" in md and "in `start-service`" in md, md
     page = html(report)
     assert "after <code>backup-live</code>" in page and "in <code>start-service</code>" in page
+
+
+def test_a_run_cut_off_on_the_way_back_says_where_the_releases_are(tmp_path: Path) -> None:
+    """Operator trial (stop 52): killed after rollback-set-aside, the report
+    said "on the way back to the old one: 2 of its steps done", not that
+    red5pro was gone, the old release in bak.red5pro and the new one set
+    aside. The last way-back step done says where it left things."""
+    from runbook.report import build
+
+    journal = _journal(tmp_path, steps=["backup-live", "promote-new", "start-service"])
+    journal.write("cutover-start", step="backup-live")
+    journal.write("step-start", step="backup-live")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.write("way-back")
+    journal.write("step-start", step="rollback-stop-new")
+    journal.write("step-end", step="rollback-stop-new", state="done",
+                  detail="nothing runs from the new install")
+    journal.write("step-start", step="rollback-set-aside")
+    journal.write("step-end", step="rollback-set-aside", state="done",
+                  detail="the new release is set aside as /usr/local/red5pro.failed-1")
+    journal.close()
+    standing = build(journal.path, estimate_from=[]).standing
+    assert "2 of its steps done" in standing, standing
+    assert "the new release is set aside as /usr/local/red5pro.failed-1" in standing, standing
