@@ -32,7 +32,7 @@ from runbook.events import (
     StepChanged,
     WayBackStarted,
 )
-from runbook.executor import Answer, Decision, Recovery
+from runbook.executor import ALREADY_DONE, Answer, Decision, Recovery
 from runbook.model import (
     Action,
     Outcome,
@@ -524,14 +524,20 @@ class HeadlessFrontEnd:
                 mark = "not reached"
             elif report.state is StepState.RUNNING:
                 mark = "cut off while running (in doubt)"
+            elif report.state is StepState.DONE and report.detail.startswith(ALREADY_DONE):
+                # As it said when its check found the outcome in place
+                # (operator trial: the way back's "already done" steps read
+                # "done" here, as if they had acted).
+                mark = ALREADY_DONE.removesuffix(": ")
             else:
                 mark = _MARK.get(report.state, report.state.value)
             card = self.cards.get(step)
             # As the TUI's rows say: done, or left in doubt (trial: read as a
             # step to try again), the way back undid it; a failure stays said.
+            done_or_doubt = mark.lower().removeprefix("already ").startswith(
+                (StepState.DONE.words, StepState.IN_DOUBT.words))
             if outcome == Outcome.ROLLED_BACK and card is not None \
-                    and card.phase is Phase.CUTOVER and mark.lower().startswith(
-                        (StepState.DONE.words, StepState.IN_DOUBT.words)):
+                    and card.phase is Phase.CUTOVER and done_or_doubt:
                 mark += ", then undone by the way back" if card.the_way_back_undoes \
                     else ", not undone by the way back"
             self._print(f"  {step:<18} {mark}")

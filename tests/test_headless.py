@@ -740,6 +740,25 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
                     "rollback-restore": "done"}, summary
 
 
+def test_the_summary_says_already_done_of_a_step_that_found_nothing_to_do() -> None:
+    """Operator trial: way-back steps that found their outcome in place said
+    "already done" as they ran, and plain "done" in the summary, as if they
+    had acted on the host."""
+    back = StepCard(18, "rollback-stop-new", "Stop it", Phase.ROLLBACK, "Stops it.")
+    unit = StepCard(21, "rollback-unit", "Put the unit back", Phase.ROLLBACK, "Puts it back.")
+    headless, shown = front("", CUTOVER, back, unit)
+    headless.tell(StepChanged(StepReport(CUTOVER.id, StepState.DONE,
+                                         "already done: no nodegroups left")))
+    headless.tell(StepChanged(StepReport(back.id, StepState.DONE,
+                                         "already done: nothing runs from the new install")))
+    headless.tell(StepChanged(StepReport(unit.id, StepState.DONE, "the old unit is back", 0.5)))
+    headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+    assert _summary_rows(shown) == {
+        "delete-nodegroups": "already done, then undone by the way back",
+        "rollback-stop-new": "already done",
+        "rollback-unit": "done"}, shown.getvalue()
+
+
 def test_a_failure_just_printed_is_not_printed_again_at_its_question() -> None:
     """Operator trial (stop 48): every failure's message, often 500
     characters, was printed twice: on its [FAILED] line and again on the
