@@ -565,23 +565,33 @@ class RollBackDialog(Dialog[bool]):
     ]
 
     def __init__(self, step: StepCard, way_back: list[StepCard], *,
-                 failed: bool = False) -> None:
+                 failed: bool = False, cutover_next: StepCard | None = None) -> None:
         super().__init__()
         self.step = step
         self.way_back = way_back
         self.failed = failed
+        # Asked at a prepare step a resumed cutover looks at again first: the
+        # cutover step it would go on at, which is what the way back replaces
+        # (operator trial: "instead of step 1: Preflight checks?").
+        self.cutover_next = cutover_next if step.phase is Phase.PREPARE else None
 
     def compose_box(self) -> ComposeResult:
         instead = "Roll back instead of trying step " if self.failed else \
             "Roll back instead of step "
+        then = "This step does not run."
+        if self.cutover_next is not None:
+            instead = "Roll back instead of going on with the cutover at step "
+            then = (f"Step {self.step.number}: {self.step.title}, which a resumed cutover "
+                    "looks at again first, does not run, nor does the rest of the cutover.")
+        asked = self.cutover_next or self.step
         with Vertical(id="rollback", classes="dialog-box -destructive"):
             with VerticalScroll(classes="dialog-body"):
                 yield Wrapped(Content.assemble((instead, "bold"), (
-                    f"{self.step.number}: {self.step.title}", "bold $warning"),
+                    f"{asked.number}: {asked.title}", "bold $warning"),
                     (" again?" if self.failed else "?", "bold")))
                 yield Wrapped(Content.styled(
-                    "This step does not run. The way back takes over, its steps asked one "
-                    "at a time as these are:", "$text-muted"))
+                    f"{then} The way back takes over, its steps asked one at a time as "
+                    "these are:", "$text-muted"))
                 yield Wrapped("\n".join(f"{card.number}. {card.title}" for card in self.way_back),
                               indent=3, id="rollback-steps")
                 yield Wrapped(Content.styled(

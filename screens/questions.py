@@ -32,6 +32,7 @@ from screens.dialogs import (
     Target,
 )
 from screens.messages import ConfirmRequested, RecoveryRequested
+from screens.run_state import FINISHED
 from screens.views import why_not_now
 
 if TYPE_CHECKING:
@@ -204,7 +205,13 @@ class Questions:
             if go:
                 self._answer(asking, Decision(Answer.ROLLBACK))
 
-        self.app.push_screen(RollBackDialog(card, self._way_back()), answered)
+        # Asked at a prepare step, the cutover resumed: the cutover step the
+        # run would go on at is what the way back is chosen instead of.
+        states = self.app.run_state.states
+        cutover_next = next((c for c in self.app.cards if c.phase is Phase.CUTOVER
+                             and states.get(c.id) not in FINISHED), None)
+        self.app.push_screen(RollBackDialog(card, self._way_back(), cutover_next=cutover_next),
+                             answered)
 
     def _way_back(self) -> list[StepCard]:
         return [c for c in self.app.cards if c.phase is Phase.ROLLBACK]

@@ -1190,6 +1190,32 @@ async def test_a_double_tap_of_r_does_not_take_the_way_back() -> None:
     assert asked.result().answer is Answer.ROLLBACK
 
 
+async def test_r_at_preflight_of_a_resumed_cutover_names_the_step_it_goes_back_instead_of(
+        ) -> None:
+    """Operator trial: resumed mid-cutover, preflight runs again first, and r
+    there asked "Roll back instead of step 1: Preflight checks?": what the
+    operator gives up is the cutover, going on at its next step."""
+    from screens.dialogs import RollBackDialog
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
+             *[StepChanged(report(step, StepState.DONE, "ok", 1.0)) for step in (
+                 "delete-nodegroups", "backup-live", "promote-new", "stop-service")])
+        asked = ask(app, "preflight", [])
+        await until(lambda: app.asking is not None, what="preflight's question")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the dialog")
+        await pilot.pause()
+        said = " ".join(text_of(app.screen).split())
+        service_unit = app.by_id["service-unit"]
+        assert "instead of step 1" not in said, said
+        assert f"step {service_unit.number}: {service_unit.title}" in said, said
+        await pilot.press("escape")
+        asked.cancel()
+
+
 async def way_back_asked_at_a_failure(app: RunbookApp, pilot: Pilot[Any]
                                       ) -> asyncio.Future[Any]:
     """backup-live failed mid-cutover, and r in its question asked to confirm
