@@ -45,6 +45,9 @@ WENT_BACK = "ROLLBACK · done: the old release serves again"
 PREPARED = "PREPARE · before the cutover"
 UPGRADED = "CUTOVER · done: the new release serves"
 UNDONE_CUTOVER = "CUTOVER · undone by the way back"
+# ... where a step it does not undo (recreate) ran: its row reads done, or not
+# undone (operator trial: the heading said all of it undone).
+UNDONE_BUT = "CUTOVER · the way back undid all but {steps}"
 
 # A state the engine does not have: the executor is waiting for the operator
 # to confirm this step. It is the answer to "where am I", so it gets a row look.
@@ -56,6 +59,10 @@ WARNED = "warned"
 # as work left, both false by then (operator trial, stop 38).
 UNDONE = "undone"
 NOT_RUN = "not-run"
+# ... and one the way back does not undo (recreate's nodegroups stay in the
+# new database), left in doubt: "in doubt" read as a step to try again
+# (operator trial). Done, it reads done: what it made is there.
+NOT_UNDONE = "not-undone"
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ LOOKS: dict[str, Look] = {
     StepState.IN_DOUBT.value: Look("!", StepState.IN_DOUBT.words, "bold $error"),
     UNDONE: Look("↺", "undone", "$text-muted"),
     NOT_RUN: Look("–", "not run", "$text-muted"),
+    NOT_UNDONE: Look("≠", "not undone", "$warning"),
 }
 
 TITLE_WIDTH = 34
@@ -130,9 +138,10 @@ def step_row(number: int, title: str, state: str, elapsed: float | None, *,
 
 
 # The looks only a run under way gives a row, and those only a run that ended
-# upgraded or back gives (screens.run_state.RunState.shown_state).
-_WHILE_RUNNING = (NEXT, StepState.RUNNING.value)
-_ONCE_ENDED = (UNDONE, NOT_RUN)
+# upgraded or back gives (screens.run_state.RunState.shown_state). A step in
+# doubt at such an end is undone, or not undone, by then.
+_WHILE_RUNNING = (NEXT, StepState.RUNNING.value, StepState.IN_DOUBT.value)
+_ONCE_ENDED = (UNDONE, NOT_RUN, NOT_UNDONE)
 
 
 def legend(per_row: int = 5, *, ended: bool = False) -> Content:

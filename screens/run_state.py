@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runbook.model import Action, Outcome, Phase, StepCard, StepReport, StepState, is_warning
-from screens.presentation import NEXT, NOT_RUN, UNDONE, WARNED
+from screens.presentation import NEXT, NOT_RUN, NOT_UNDONE, UNDONE, WARNED
 
 # The events and the journal load with the first event, after the first
 # paint (issue 12): the first screen draws the cards alone.
@@ -265,6 +265,16 @@ class RunState:
         return going or self.service_down
 
     @property
+    def not_undone(self) -> list[StepCard]:
+        """The cutover steps the way back ran after and does not undo (recreate):
+        what they made stays. Only once the run has ended rolled back."""
+        if self.outcome is not Outcome.ROLLED_BACK:
+            return []
+        return [card for card in self.cards if card.phase is Phase.CUTOVER
+                and not card.the_way_back_undoes
+                and self.states[card.id] in (StepState.DONE.value, StepState.IN_DOUBT.value)]
+
+    @property
     def finished_either_way(self) -> bool:
         """The run ended upgraded or back on the old release: the ends at
         which rows can read undone or not run, and none runs again."""
@@ -287,6 +297,10 @@ class RunState:
         if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value) \
                 and self.by_id[step_id].the_way_back_undoes:
             return UNDONE
+        # One it does not undo (recreate), left in doubt: no step to try again
+        # either, and what it made stays (as the report says, "not undone").
+        if went_back and state == StepState.IN_DOUBT.value:
+            return NOT_UNDONE
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED
         return state

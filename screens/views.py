@@ -15,8 +15,10 @@ from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState, 
 from screens.presentation import (
     GROUPS,
     NOT_NEEDED,
+    NOT_UNDONE,
     PREPARED,
     UNDONE,
+    UNDONE_BUT,
     UNDONE_CUTOVER,
     UPGRADED,
     WENT_BACK,
@@ -198,8 +200,10 @@ def group_titles(state: RunState) -> dict[str, str]:
         titles.update({Phase.PREPARE: PREPARED, Phase.CUTOVER: UPGRADED,
                        Phase.ROLLBACK: NOT_NEEDED})
     elif state.outcome is Outcome.ROLLED_BACK:
-        titles.update({Phase.PREPARE: PREPARED, Phase.CUTOVER: UNDONE_CUTOVER,
-                       Phase.ROLLBACK: WENT_BACK})
+        kept = [card.id for card in state.not_undone]
+        titles.update({Phase.PREPARE: PREPARED, Phase.ROLLBACK: WENT_BACK,
+                       Phase.CUTOVER: UNDONE_BUT.format(steps=" and ".join(kept)) if kept
+                       else UNDONE_CUTOVER})
     elif state.going_back:
         titles[Phase.ROLLBACK] = "ROLLBACK · under way: down until it is done"
     return titles
@@ -219,8 +223,8 @@ def detail(state: RunState, card: StepCard) -> Content:
         took = f" after {duration(report.elapsed_s)}" if report.elapsed_s is not None else ""
         # Left in doubt, its advice (try again) was for a host the way back
         # has since put back (re-trial: read beside "undone").
-        said = "Left in doubt, before the way back" if shown.word == UNDONE and \
-            report.state is StepState.IN_DOUBT else "Result"
+        said = "Left in doubt, before the way back" if state.shown_state(card.id) in (
+            UNDONE, NOT_UNDONE) and report.state is StepState.IN_DOUBT else "Result"
         parts += ["\n", (f"{said}{took}: ", f"bold {shown.style}"), report.detail, "\n"]
     for warning in state.warnings.get(card.id, []):
         parts += ["\n", ("⚠ ", "bold $warning"), warning, "\n"]

@@ -183,6 +183,8 @@ def test_the_legend_names_the_looks_rows_can_have_as_the_run_stands() -> None:
     assert "undone" not in live and "not run" not in live
     assert "undone" in ended and "not run" in ended
     assert "running" not in ended and "your turn" not in ended
+    # A step in doubt then reads undone or, one the way back leaves, not undone.
+    assert "in doubt" in live and "in doubt" not in ended and "not undone" in ended
     assert ended.count("\n") == live.count("\n")
     assert legend(3, ended=True).plain.count("\n") == legend(3).plain.count("\n")
 
@@ -314,11 +316,17 @@ def test_every_phase_heading_fits_the_checklist_on_one_row() -> None:
     inside = 50 - 2  # #left's width in app.tcss from 100 to 119 columns, less its border
     headings = {*GROUPS.values(), NOT_NEEDED, WENT_BACK}
     back = StepCard(18, "stop-new", "Stop the new release", Phase.ROLLBACK, "Stops it.")
-    for down, step, outcome in product((None, 1e9), ("pending", "running"),
-                                       (None, Outcome.DONE, Outcome.ROLLED_BACK)):
-        state = RunState(cards=[back], target="u@h:22", states={back.id: step},
-                         down_since=down, outcome=outcome)
+    # After the way back, the heading names the step it does not undo, once run.
+    kept = StepCard(17, "recreate", "Recreate", Phase.CUTOVER, "Recreates.",
+                    the_way_back_undoes=False)
+    for down, step, outcome, made in product((None, 1e9), ("pending", "running"),
+                                             (None, Outcome.DONE, Outcome.ROLLED_BACK),
+                                             ("pending", "done", "in-doubt")):
+        state = RunState(cards=[back, kept], target="u@h:22",
+                         states={back.id: step, kept.id: made}, down_since=down,
+                         outcome=outcome)
         headings |= set(group_titles(state).values())
+    assert any("recreate" in title for title in headings), headings
     assert all(len(title) <= inside for title in headings), \
         [title for title in headings if len(title) > inside]
 

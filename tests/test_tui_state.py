@@ -631,6 +631,43 @@ async def test_recreate_done_before_the_way_back_does_not_read_undone() -> None:
         assert "undone" in str(checklist.get_option("start-service").prompt)
 
 
+async def test_recreate_left_in_doubt_reads_not_undone_once_the_way_back_is_done() -> None:
+    """Operator trial: recreate left in doubt still read "in doubt" once the
+    way back was done, as if to be tried again; the way back does not undo
+    it (what it made stays in the new database), and its advice came before
+    the way back, as the report says."""
+    from screens.views import detail
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "recreate", StepState.IN_DOUBT)
+        await pilot.pause()
+        shown = str(app.main.checklist.get_option("recreate").prompt)
+        assert "in doubt" not in shown and "not undone" in shown, shown
+        said = detail(app.run_state, app.by_id["recreate"]).plain
+        assert "before the way back" in said, said
+
+
+async def test_the_cutover_heading_after_the_way_back_says_what_it_did_not_undo() -> None:
+    """Operator trial: "CUTOVER · undone by the way back" stood above
+    recreate's row, which read done: the way back does not undo recreate."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "recreate", StepState.DONE)
+        await pilot.pause()
+        heading = str(app.main.checklist.get_option("group-cutover").prompt)
+        assert "recreate" in heading and "undid all but" in heading, heading
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "start-service")  # recreate not run: all of it undone
+        await pilot.pause()
+        heading = str(app.main.checklist.get_option("group-cutover").prompt)
+        assert "recreate" not in heading and "undone by the way back" in heading, heading
+
+
 async def test_a_step_left_in_doubt_reads_undone_once_the_way_back_is_done() -> None:
     """Operator trial: a step left in doubt (its kill sent, the runbook killed)
     and then gone back from still read "in doubt" once the way back was done,
