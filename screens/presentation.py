@@ -120,21 +120,38 @@ def fit(text: str, width: int) -> str:
     return cut + "…"
 
 
+def title_lines(title: str, width: int = TITLE_WIDTH) -> tuple[str, str]:
+    """A step's title as its row's first line and what goes on under it: cut
+    at the last space that leaves the first line within `width` (operator
+    trial: "Recreate nodegroups on the old da…" at 120 columns)."""
+    if cell_len(title) <= width:
+        return title, ""
+    cut = title.rfind(" ", 0, width + 1)
+    if cut <= 0:
+        return title, ""  # one word: fit() cuts it
+    return title[:cut], title[cut + 1:]
+
+
 def step_row(number: int, title: str, state: str, elapsed: float | None, *,
              word: bool = True) -> Content:
-    """A checklist row; without `word`, the state shows by its glyph alone."""
+    """A checklist row; without `word`, the state shows by its glyph alone. A
+    title longer than its column goes on under itself, the row two lines."""
     shown = look(state)
     title_style = "bold" if state in (NEXT, StepState.RUNNING.value) else ""
     said: list[str | tuple[str, str]] = [(fit(shown.word, WORD_WIDTH), shown.style), " "] \
         if word else []
-    return Content.assemble(
+    first, rest = title_lines(title)
+    row = Content.assemble(
         (f"{number:>2} ", "$text-muted"),
         (f"{shown.glyph} ", shown.style),
-        (fit(title, TITLE_WIDTH), title_style),
+        (fit(first, TITLE_WIDTH), title_style),
         " ",
         *said,
         (f"{duration(elapsed):>{ELAPSED_WIDTH}}", "$text-muted"),
     )
+    if not rest:
+        return row
+    return Content.assemble(row, "\n", " " * 5, (fit(rest, TITLE_WIDTH).rstrip(), title_style))
 
 
 # The looks only a run under way gives a row, and those only a run that ended

@@ -34,7 +34,7 @@ from screens.dialogs import (
     SkipDialog,
     Target,
 )
-from screens.presentation import TITLE_WIDTH, fit
+from screens.presentation import title_lines
 from screens.widgets import Checklist
 from tests.polling import until
 from tests.test_tui_fakes import (
@@ -91,13 +91,36 @@ async def test_from_100_to_119_columns_the_step_pane_keeps_room_for_its_plan(wid
 
         checklist = screen_text(app).splitlines()
         for card in app.cards:  # every title as wide rows show it, beside its number
-            shown = fit(card.title, TITLE_WIDTH).rstrip()
+            shown = title_lines(card.title)[0]
             assert any(f"{card.number:>2} · {shown}" in row for row in checklist), card.title
         assert "pending" not in first_row().split("│")[1], first_row()
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert "pending" in first_row().split("│")[1], "from 120 columns the word is back"
         assert app.main.detail.region.width == 120 - 63
+
+
+@pytest.mark.parametrize("size", [(120, 40), (100, 40), (80, 24)])
+async def test_every_step_title_is_whole_in_the_checklist(size: tuple[int, int]) -> None:
+    """Operator trial: at 120x40 the checklist cut the longest title,
+    "Recreate nodegroups on the old da…". A title too long for its column
+    goes on under itself; the columns beside it stay where they are."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        if size[0] < 100:
+            await pilot.press("c")
+            await pilot.pause()
+        await pilot.press("end")  # the checklist has the focus: its last rows in view
+        await pilot.pause()
+        rows = [row.split("│")[1] for row in screen_text(app).splitlines()
+                if row.startswith("│") and row.count("│") >= 2]
+        assert not any("…" in row for row in rows), rows
+        card = app.by_id["rollback-recreate"]
+        at = next(n for n, row in enumerate(rows) if row.startswith(f"{card.number} "))
+        shown = " ".join(" ".join(rows[at:at + 2]).split())
+        for word in card.title.split():
+            assert word in shown, (word, rows[at:at + 2])
 
 
 async def test_a_resize_behind_a_dialog_leaves_the_rows_fit_for_the_new_width() -> None:
