@@ -999,3 +999,37 @@ def test_a_file_too_big_is_said_at_its_size_not_rounded_down(tmp_path: Path) -> 
     path.write_bytes(b"a=b\n" * (3 << 17))  # 1.5 MiB
     with pytest.raises(PropertiesError, match=r"is 1\.5 MiB"):
         read_properties(path)
+
+
+def test_a_refused_decision_names_the_key_as_the_file_spells_it() -> None:
+    """Review (stop after the escaped keys): the editor and --check show
+    `weird\\=key` as the file spells it, but a refused decision still said
+    "weird=key: ...", where the key ends a guess again. Every DecisionError
+    names the key escaped, and a rejected recorded decision is said once,
+    without its key repeated."""
+    result = review("weird\\=key=true\nmy\\ odd\\:key=x\ngone\\=key=1\n",
+                    "weird\\=key=false\nmy\\ odd\\:key={v}\nnew\\:key=\nset\\=key=1\n",
+                    overrides={"set=key": "2"})
+    refusals = [
+        lambda: result.set_value("weird=key", "abc"),
+        lambda: result.accept_new("my odd:key"),
+        lambda: result.keep_old("new:key"),
+        lambda: result.keep_removed("weird=key"),
+        lambda: result.drop_removed("weird=key"),
+        lambda: result.set_value("set=key", "3"),
+        lambda: result.confirm("no=such"),
+        lambda: result.reopen("no=such"),
+    ]
+    for refuse in refusals:
+        with pytest.raises(DecisionError) as refused:
+            refuse()
+        said = str(refused.value)
+        assert said.split(": ")[0] in {"weird\\=key", "my\\ odd\\:key", "new\\:key",
+                                       "set\\=key", "no\\=such"}, said
+    with pytest.raises(PropertiesError, match=re.escape("--set weird\\=key: the template")):
+        review("weird\\=key=true\n", "weird\\=key=false\n", overrides={"weird=key": "abc"})
+    decisions = Decisions.loads('[keys."weird=key"]\naction = "set"\nvalue = "abc"\n')
+    again = review("weird\\=key=true\n", "weird\\=key=false\n", decisions=decisions)
+    assert again.decision_result is not None
+    why = again.decision_result.rejected["weird=key"]
+    assert "weird" not in why, why  # said beside the key, not again

@@ -1472,6 +1472,25 @@ async def test_a_key_with_escaped_separators_shows_as_the_file_spells_it(
     assert "weird=key" not in text and "my odd:key" not in text, text
 
 
+async def test_a_refusal_names_a_key_as_the_file_spells_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review: the row said weird\\=key and a refusal of a value typed for it
+    "weird=key: the template has false here": the raw key again, where it
+    ends a guess. A refusal names the key as the row does."""
+    monkeypatch.chdir(tmp_path)
+    app = diff_app_on("weird\\=key=true\n", "weird\\=key=false\n")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "weird=key")
+        await pilot.press("e")
+        screen.query_one("#review-edit", Input).value = "abc"
+        await pilot.press("enter")
+        await pilot.pause()
+        refused = str(screen.query_one("#review-edit-refused", Static).render())
+    assert "weird\\=key: the template has false" in refused, refused
+    assert "weird=key" not in refused, refused
+
+
 async def test_a_key_that_differs_only_in_case_says_so_in_the_detail(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Operator trial: serverApi.port (live) and serverapi.port (template)

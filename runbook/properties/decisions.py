@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.properties.codec import atomic_write
+from runbook.properties.codec import atomic_write, written_key
 from runbook.properties.model import (
     NEW_DATABASE_KEY,
     TEMPLATE_CHANGED_SINCE_ACCEPTED,
@@ -231,8 +231,8 @@ class Decisions:
                 _apply_one(review, key, entry.action, value)
             except DecisionError as exc:
                 # Said beside the key: its name, which the refusal begins
-                # with, once is enough (operator trial).
-                why = str(exc).removeprefix(f"{key}: ")
+                # with (as a file spells it), once is enough (operator trial).
+                why = str(exc).removeprefix(f"{written_key(key)}: ")
                 review.reopen(key, f"the recorded decision does not apply: {why}")
                 result.rejected[key] = why
                 continue

@@ -35,6 +35,7 @@ from runbook.properties.codec import (
     sha256_text,
     spelled_value,
     uncomment,
+    written_key,
 )
 from runbook.redact import carries_a_password, is_secret_key, mask_value
 
@@ -53,7 +54,16 @@ __all__ = [
 
 
 class DecisionError(ValueError):
-    """A decision that does not fit the key it was made on (e.g. keep-old with no old value)."""
+    """A decision that does not fit the key it was made on (e.g. keep-old with no old value).
+
+    ``str()`` begins with the key as a file spells it, then ": " (:func:`_refused`)."""
+
+
+def _refused(key: str, why: str) -> DecisionError:
+    """The refusal of a decision on `key`, which it names as the editor and
+    --check show it, escaped (operator review: "weird=key: ..." where the row
+    says weird\\=key, and where the key ends was a guess again)."""
+    return DecisionError(f"{written_key(key)}: {why}")
 
 
 class Status(StrEnum):
@@ -90,7 +100,8 @@ def another_kind(key: str, value: str, like: str, where: str) -> str | None:
     fails there, or reads a word as false), so a typo would be found only
     with the stream manager down (operator trial: `abc` for a key that is
     false in the template). The value is not repeated: it may be a secret
-    typed blind."""
+    typed blind. The key is named as a file spells it (written_key)."""
+    key = written_key(key)
     if like.lower() in _BOOLEAN and value.lower() not in _BOOLEAN:
         return f"{key}: {where} has {like} here, so the value must be true or false"
     if _WHOLE_NUMBER.fullmatch(like) and not _WHOLE_NUMBER.fullmatch(value):
@@ -539,12 +550,10 @@ class Review:
 
     def _decidable(self, key: str) -> KeyReview:
         if key not in self._current:
-            raise DecisionError(f"{key}: not a key of either file")
+            raise _refused(key, "not a key of either file")
         kr = self._current[key]
         if kr.status is Status.OVERRIDDEN:
-            raise DecisionError(
-                f"{key}: its value is set by the runbook or by --set; change it there"
-            )
+            raise _refused(key, "its value is set by the runbook or by --set; change it there")
         return kr
 
     def _decide(self, key: str, choice: Choice, value: str | None = None) -> None:
@@ -570,7 +579,7 @@ class Review:
         """Use the live file's value (for a removed key: keep it)."""
         kr = self._decidable(key)
         if kr.old is None:
-            raise DecisionError(f"{key}: not in the old file, so there is no old value to keep")
+            raise _refused(key, "not in the old file, so there is no old value to keep")
         self._decide(key, Choice.KEEP if kr.status is Status.REMOVED else Choice.KEEP_OLD)
 
     def accept_new(self, key: str) -> None:
@@ -580,31 +589,27 @@ class Review:
             self._decide(key, Choice.DROP)
             return
         if kr.new is not None and has_placeholder(kr.new):
-            raise DecisionError(
-                f"{key}: the new template has only a placeholder here; set a real value"
-            )
+            raise _refused(key, "the new template has only a placeholder here; set a real value")
         self._decide(key, Choice.ACCEPT_NEW)
 
     def set_value(self, key: str, value: str) -> None:
         """Use this exact value (for a commented key: uncomment it; removed: keep it)."""
         kr = self._decidable(key)
         if not isinstance(value, str):
-            raise DecisionError(f"{key}: a value must be text")
+            raise _refused(key, "a value must be text")
         _refuse_another_kind(kr, value)
         self._decide(key, Choice.SET, value)
 
     def keep_removed(self, key: str) -> None:
         kr = self._decidable(key)
         if kr.status is not Status.REMOVED:
-            raise DecisionError(f"{key}: only a removed key can be kept; this one is {kr.status}")
+            raise _refused(key, f"only a removed key can be kept; this one is {kr.status}")
         self._decide(key, Choice.KEEP)
 
     def drop_removed(self, key: str) -> None:
         kr = self._decidable(key)
         if kr.status is not Status.REMOVED:
-            raise DecisionError(
-                f"{key}: only a removed key can be dropped; this one is {kr.status}"
-            )
+            raise _refused(key, f"only a removed key can be dropped; this one is {kr.status}")
         self._decide(key, Choice.DROP)
 
     def confirm(self, key: str) -> None:
@@ -612,9 +617,9 @@ class Review:
         a new default or a sample value someone has looked at and means."""
         kr = self._decidable(key)
         if not kr.decided:
-            raise DecisionError(f"{key}: has no value to confirm yet; set one")
+            raise _refused(key, "has no value to confirm yet; set one")
         if kr.merged is not None and has_placeholder(kr.merged):
-            raise DecisionError(f"{key}: holds a placeholder; set a real value")
+            raise _refused(key, "holds a placeholder; set a real value")
         if kr.choice is Choice.SET:
             self._decide(key, Choice.SET, self._values[key])
         elif kr.choice is not None:
@@ -636,7 +641,7 @@ class Review:
         """Mark a key as needing a fresh look, saying `why`; the default stays in
         the merged file meanwhile."""
         if key not in self._current:
-            raise DecisionError(f"{key}: not a key of either file")
+            raise _refused(key, "not a key of either file")
         self._values.pop(key, None)
         self._current[key] = self._base[key]._replace(
             decided=False, acknowledged=False, reopened=why
