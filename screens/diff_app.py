@@ -87,7 +87,7 @@ class DiffApp(App[bool]):
     def on_ready(self) -> None:
         start_up_over()  # painted: the collector no longer holds the operator up
         for caution in self.cautions:
-            # Plain text: the key is as the operator typed it, brackets and all.
+            # Plain text: the key is as a file spells it, brackets and all.
             self.notify(caution, severity="warning", timeout=30, markup=False)
 
     def _finished(self, finished: bool | None) -> None:

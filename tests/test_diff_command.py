@@ -1304,3 +1304,31 @@ def test_a_write_under_way_keeps_its_draft_from_another_writes_clean_up(
     atomic_write(target, b"new\n", private=True)
     assert seen and seen[0], "the draft was removed under its writer"
     assert target.read_text() == "new\n"
+
+
+def test_set_takes_a_key_as_check_spells_it(tmp_path: Path) -> None:
+    """Review: --check lists `my\\ odd\\:key`, and `--set 'my\\ odd\\:key=v'`
+    answered that neither file sets the key (it went in as a new one). --set
+    takes a key as --check spells it, escaped, as well as the key itself;
+    an escaped `\\=` is part of the key, the first `=` not escaped ends it."""
+    old, new = tmp_path / "live", tmp_path / "new"
+    old.write_text("weird\\=key=x\nmy\\ odd\\:key=live\nplain=1\n")
+    new.write_text("weird\\=key=y\nmy\\ odd\\:key=other\nplain=2\n")
+    out = tmp_path / "merged.properties"
+    code, text, err = run(old, new, sets=["my\\ odd\\:key=typed", "weird\\=key=a=b",
+                                          "plain=3"], out=out)
+    assert "neither file" not in err, err
+    assert code == 0, (text, err)
+    written = javaproperties.loads(out.read_text(encoding="latin-1"))
+    assert written == {"weird=key": "a=b", "my odd:key": "typed", "plain": "3"}, written
+    # The key itself still works, where it can be told apart from its value.
+    code, _, err = run(old, new, sets=["my odd:key=raw"], out=out)
+    assert "neither file" not in err, err
+    assert javaproperties.loads(out.read_text(encoding="latin-1"))["my odd:key"] == "raw"
+    # Both spellings of one key are one key: two values are refused, named as --check does.
+    code, _, err = run(old, new, sets=["my\\ odd\\:key=1", "my odd:key=2"])
+    assert code == 2 and "--set my\\ odd\\:key: given twice" in err, err
+    # A typo is named, and the key meant, as --check spells them.
+    _, _, err = run(old, new, sets=["my\\ odd\\:kee=1"])
+    assert "--set my\\ odd\\:kee: neither file" in err, err
+    assert "did you mean my\\ odd\\:key?" in err, err

@@ -47,6 +47,7 @@ __all__ = [
     "read_properties",
     "rewrite_entry",
     "sha256_text",
+    "spelled_key",
     "uncomment",
     "utf8_meant",
     "written_key",
@@ -59,6 +60,13 @@ def written_key(key: str) -> str:
     (operator trial: "weird=key = x"); anything a terminal cannot show, as
     visible() shows it. Keys are still matched as Java reads them, unescaped."""
     return visible(javaproperties.escape(key, ensure_ascii=False))
+
+
+def spelled_key(spelling: str) -> str:
+    """The key a file's spelling of it names, as Java reads it (written_key
+    the other way): `weird\\=key` is weird=key, `my\\ odd\\:key` my odd:key;
+    a key with no backslash is itself. Raises ValueError for a bad \\u escape."""
+    return javaproperties.unescape(spelling) if "\\" in spelling else spelling
 
 
 class PropertiesError(ValueError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,6 +23,7 @@ from runbook.properties.codec import (
     cannot_write_to,
     encode_properties,
     read_properties,
+    spelled_key,
     utf8_meant,
     written_key,
 )
@@ -54,21 +55,50 @@ _GROUP_ORDER = (
 )
 
 
+# The key of --set KEY=VALUE ends at the first = it does not escape: a key
+# may be given as --check spells it, `weird\\=key=x` (review).
+_SET_KEY = re.compile(r"(?:[^\\=]|\\.)*", re.DOTALL)
+
+
+def _split_set(item: str) -> tuple[str, str] | None:
+    """A --set argument's key, as typed, and value; None without an = that
+    ends the key. The key's own spaces come off, but not one it escapes."""
+    found = _SET_KEY.match(item)
+    end = found.end() if found else 0
+    if item[end:end + 1] != "=":
+        return None
+    typed = item[:end].lstrip()
+    key = typed.rstrip()
+    if key != typed and (len(key) - len(key.rstrip("\\"))) % 2:
+        key = typed[:len(key) + 1]  # `key\\ =`: the space is the key's
+    return key, item[end + 1:]
+
+
 def parse_sets(sets: Iterable[str]) -> dict[str, str]:
-    """``--set KEY=VALUE`` arguments -> overrides. Raises ValueError with one line."""
+    """``--set KEY=VALUE`` arguments -> overrides. Raises ValueError with one line.
+
+    KEY is the key itself (``my odd:key``) or as a file, and --check, spell it
+    (``my\\ odd\\:key``): read as Java reads a file's key. Only a key that holds
+    a backslash itself needs the file's spelling (``a\\\\b``)."""
     values: dict[str, str] = {}
     for item in sets:
-        key, equals, value = item.partition("=")
-        key = key.strip()
-        if not equals or not key:
+        split = _split_set(item)
+        if split is None or not split[0]:
             # Up to its first separator only: the rest may be a secret.
             cut = re.search(r"[=:\s]", item)
             shown = item if cut is None else item[:cut.end()] + "…"
             raise ValueError(
                 f"--set {shown!r}: write it as KEY=VALUE, e.g. --set config.dbPort=3306"
             )
+        typed, value = split
+        try:
+            key = spelled_key(typed)
+        except ValueError as exc:
+            raise ValueError(f"--set {typed}: {exc}; write the key as runbook diff --check "
+                             "shows it") from None
         if key in values and values[key] != value:
-            raise ValueError(f"--set {key}: given twice with different values; keep one")
+            raise ValueError(f"--set {written_key(key)}: given twice with different values; "
+                             "keep one")
         values[key] = value
     return values
 
@@ -79,9 +109,9 @@ def _known_keys(review: Review) -> list[str]:
             if kr.old is not None or kr.new is not None or kr.new_commented is not None]
 
 
-def _did_you_mean(key: str, known: list[str]) -> str:
+def _did_you_mean(key: str, known: list[str], show: Callable[[str], str] = visible) -> str:
     close = closest(key, known)
-    return f"; did you mean {visible(close)}?" if close else ""
+    return f"; did you mean {show(close)}?" if close else ""
 
 
 def keys_neither_file_has(review: Review, keys: Iterable[str]) -> list[str]:
@@ -101,7 +131,8 @@ def unknown_sets(review: Review, sets: Iterable[str],
 
     Such a key goes into the merged file as a new one, as asked; but a typo
     does the same, and leaves the key that was meant as it was, so it is said
-    once, with the known key closest to it. A secret's value stays in the
+    once, with the known key closest to it; keys as --check spells them, which
+    --set takes too. A secret's value stays in the
     shell's history (operator trial). The `decisions` file cannot keep such a
     key, which the files alone do not have (review: it was left out unsaid)."""
     known = _known_keys(review)
@@ -113,19 +144,19 @@ def unknown_sets(review: Review, sets: Iterable[str],
     lines = []
     for key in sets:
         if key in review and review[key].secret:
-            lines.append(f"runbook diff: --set {visible(key)}: a secret on the command line "
+            lines.append(f"runbook diff: --set {written_key(key)}: a secret on the command line "
                          "stays in the shell's history; the editor (e) takes it unseen, and a "
                          f"decisions file names it as ${env_name_for(key)}")
         only_commented = key in review and review[key].old is None \
             and review[key].new is None and review[key].new_commented is not None
         if only_commented and not_kept:
-            lines.append(f"runbook diff: --set {visible(key)}: the template has this key only "
+            lines.append(f"runbook diff: --set {written_key(key)}: the template has this key only "
                          f"commented out and the live file not at all, so {not_kept}")
         if key in known:
             continue
-        meant = _did_you_mean(key, known)
+        meant = _did_you_mean(key, known, written_key)
         kept = f"; {not_kept}" if not_kept else ""
-        lines.append(f"runbook diff: --set {visible(key)}: neither file sets this key, so it "
+        lines.append(f"runbook diff: --set {written_key(key)}: neither file sets this key, so it "
                      f"goes in as a new one{meant}{kept}")
     return lines
 
