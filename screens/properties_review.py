@@ -23,7 +23,7 @@ from typing import ClassVar, Literal
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Horizontal, ScrollableContainer
 from textual.content import Content
 from textual.css.query import NoMatches
@@ -91,7 +91,7 @@ _HINT: dict[Status, str] = {
 }
 
 # What a does, by what the template holds for the key: the footer's label for
-# it, one binding each (check_action offers the row's one).
+# it (active_bindings gives a's one binding the row's).
 _A_SAYS: dict[str, str] = {
     "value": "Take new",
     "commented": "Comment out",
@@ -227,10 +227,9 @@ class PropertiesReviewScreen(Screen[bool]):
         # A terminal sends "N" for shift+n (Textual only says shift+n alongside alt).
         Binding("N", "previous_open", "Prev open", id="properties.previous",
                 group=_OPEN_KEYS),
-        # One a per thing it does, so the footer says what it does on this row.
-        *(Binding("a", f"accept_new('{does}')", says,
-                  id="properties.accept-new" + ("" if does == "value" else f".{does}"))
-          for does, says in _A_SAYS.items()),
+        # One a, whatever it does on the row: a keymap moves it on every row.
+        # The footer says what it does on this one (active_bindings, _a_does).
+        Binding("a", "accept_new", _A_SAYS["value"], id="properties.accept-new"),
         Binding("o", "keep_old", "Keep old", id="properties.keep-old"),
         Binding("e", "edit", "Edit", id="properties.edit"),
         # Write, leave and the list of keys end every review: kept ahead of
@@ -241,13 +240,10 @@ class PropertiesReviewScreen(Screen[bool]):
         Binding("question_mark", "keys", "Keys", key_display="?", id="properties.keys"),
         # Below 120 columns these two leave the footer for the list ? shows, or
         # / Filter was cut (trials at 80 and 100): o keeps a removed key and a
-        # leaves it out, and the detail of every secret says v. check_action
-        # offers the footer's one (wide) or the other by the width.
-        *(Binding(key, f"{action}('{width}')", says, id=f"properties.{name}{suffix}",
-                  show=width == "wide")
-          for key, action, says, name in (("x", "toggle_removed", "Keep/drop", "toggle-removed"),
-                                          ("v", "reveal", "Reveal", "reveal"))
-          for width, suffix in (("wide", ""), ("narrow", ".narrow"))),
+        # leaves it out, and the detail of every secret says v. active_bindings
+        # keeps them out of the footer by the width.
+        Binding("x", "toggle_removed", "Keep/drop", id="properties.toggle-removed"),
+        Binding("v", "reveal", "Reveal", id="properties.reveal"),
         Binding("slash", "filter", "Filter", key_display="/", id="properties.filter"),
         Binding("escape", "close_bar", "Cancel", id="properties.cancel"),
     ]
@@ -812,17 +808,31 @@ class PropertiesReviewScreen(Screen[bool]):
             return False
         key = self._current_key()
         kr = self.review[key] if key is not None else None
-        if action == "accept_new" and parameters and parameters[0] != _a_does(kr):
-            return False  # another row's a: never in the footer, never run
-        if parameters and parameters[0] in ("wide", "narrow") and parameters[0] != (
-                "wide" if self.size.width >= _ROOM_FOR_EVERY_KEY else "narrow"):
-            return False  # the other width's binding of the same key
         # Greyed out where there is room; below 100 columns a key that does not
         # fit the row leaves the footer, or / Filter never showed (trial).
         not_here = None if self.size.width >= 100 else False
         if action in self._ROW_KEYS.values() and (kr is None or _why_not(action, kr)):
             return not_here
         return True
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        """Textual's, with a's label what a does on this row (_a_does, the
+        rule action_accept_new acts by), and x and v in the footer only where
+        there is room for them. Each stays one binding, its id the keymap's."""
+        active = super().active_bindings
+        key = self._current_key()
+        does = _A_SAYS[_a_does(self.review[key] if key is not None else None)]
+        wide = self.size.width >= _ROOM_FOR_EVERY_KEY
+        for pressed, found in active.items():
+            if found.node is not self:
+                continue
+            binding = found.binding
+            if binding.action == "accept_new" and binding.description != does:
+                active[pressed] = found._replace(binding=replace(binding, description=does))
+            elif binding.action in ("toggle_removed", "reveal") and binding.show != wide:
+                active[pressed] = found._replace(binding=replace(binding, show=wide))
+        return active
 
     def on_key(self, event: events.Key) -> None:
         """A row key the selected key does not take says why, where the operator
@@ -891,8 +901,8 @@ class PropertiesReviewScreen(Screen[bool]):
         self._say(f"{done} {_count(left, 'key')} left to decide." if left
                   else f"{done} Every key is decided; {self._write_hint()}.", "success")
 
-    def action_accept_new(self, does: str = "value") -> None:
-        """a, whatever it does on this row (``does`` is for the footer's label)."""
+    def action_accept_new(self) -> None:
+        """a, whatever it does on this row."""
         key = self._current_key()
         if key is None:
             return
@@ -914,8 +924,7 @@ class PropertiesReviewScreen(Screen[bool]):
         self._decide(key, lambda: self.review.keep_old(key),
                      f"{written_key(key)} keeps the live value.")
 
-    def action_toggle_removed(self, width: str = "wide") -> None:
-        """x (``width`` says which binding: the footer's or the keys panel's)."""
+    def action_toggle_removed(self) -> None:
         key = self._current_key()
         if key is None:
             return
@@ -926,8 +935,7 @@ class PropertiesReviewScreen(Screen[bool]):
             self._decide(key, lambda: self.review.drop_removed(key),
                          f"{written_key(key)} is left out of the merged file.")
 
-    def action_reveal(self, width: str = "wide") -> None:
-        """v (``width`` as for x)."""
+    def action_reveal(self) -> None:
         key = self._current_key()
         if key is None:
             return

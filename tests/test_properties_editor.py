@@ -1386,12 +1386,15 @@ async def test_every_key_of_the_editor_is_on_screen_or_listed(
             await pilot.pause()
             await pilot.pause()
             text = screen_text(app)
+            active = screen.active_bindings
             for binding in PropertiesReviewScreen.BINDINGS:
                 assert isinstance(binding, Binding)
                 name, _, params = binding.action.partition("(")
                 args = tuple(p.strip("')") for p in params.split(",") if p)
                 if not screen.check_action(name, args):
                     continue  # not this row's: pressed, it says why
+                # Its label on this row (a's says what a does here).
+                binding = active[binding.key].binding
                 shown = f"{binding.key_display or binding.key} {binding.description}"
                 assert shown in bottom or binding.description in text, (key, shown)
             await pilot.press("question_mark")
@@ -1419,6 +1422,51 @@ async def test_a_is_described_alike_in_the_footer_and_the_detail(
         await go_to(pilot, screen, "aws.accessKey")
         active = screen.active_bindings["a"]
         assert "comment" in active.binding.description.lower(), active.binding
+
+
+def test_each_key_of_the_editor_is_one_binding() -> None:
+    """Review: a, x and v had a binding for each thing they do (or each
+    width), each with an id of its own, so a keymap rebinding one id moved
+    the key on some rows only. One binding, one id, per key."""
+    keys = [binding.key for binding in PropertiesReviewScreen.BINDINGS
+            if isinstance(binding, Binding)]
+    assert sorted(keys) == sorted(set(keys)), keys
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_a_keymap_moves_a_x_and_v_on_every_row(
+        pair: tuple[Path, Path], width: int) -> None:
+    """A keymap rebinding properties.accept-new, .toggle-removed and .reveal
+    moves each key on every kind of row and at every width, and the footer
+    still says what a does on the row (_a_does)."""
+    from screens.properties_review import _A_SAYS, _a_does
+    app = make_app(pair)
+    async with app.run_test(size=(width, 40)) as pilot:
+        app.set_keymap({"properties.accept-new": "b", "properties.toggle-removed": "t",
+                        "properties.reveal": "r"})
+        screen = await editor(pilot)
+        for key in _one_row_of_each_kind(screen):
+            await go_to(pilot, screen, key)
+            active = screen.active_bindings
+            assert "a" not in active and "x" not in active and "v" not in active, key
+            if "b" in active:
+                said = active["b"].binding.description
+                assert said == _A_SAYS[_a_does(screen.review[key])], (key, said)
+        await go_to(pilot, screen, "aws.accessKey")  # uncommented: b comments it out
+        await pilot.press("b")
+        await pilot.pause()
+        assert app.review["aws.accessKey"].choice is Choice.ACCEPT_NEW
+        assert app.review["aws.accessKey"].merged is None
+        await go_to(pilot, screen, REMOVED_KEY)
+        dropped = app.review[REMOVED_KEY].merged is None
+        await pilot.press("t")
+        await pilot.pause()
+        assert (app.review[REMOVED_KEY].merged is None) is not dropped
+        await go_to(pilot, screen, "config.dbPass")
+        await pilot.press("r")
+        await pilot.pause()
+        assert SECRETS["config.dbPass"] in str(screen.query_one("#review-detail",
+                                                                 Static).render())
 
 
 @pytest.mark.parametrize("decisions", [Path("decisions.toml"), None], ids=["file", "none"])
