@@ -82,7 +82,11 @@ _HINT: dict[Status, str] = {
     Status.NEEDS_VALUE: "e type the value",
     Status.NEW_DEFAULT: "{a} (this default) · e type another value",
     Status.CARRIED: "o keep the live value · {a} (the template's value) · e type a value",
-    Status.UNCHANGED: "e type another value",
+    # Both files agree: decided, o and a would keep what the key has, so only
+    # e is offered, and o once e has changed it (_why_not; review: the footer
+    # offered a and o, the detail only e). Open (reopened, a sample value),
+    # o and a decide it, as on any row.
+    Status.UNCHANGED: "o keep the value both files have · {a} (the same) · e type another value",
     Status.UNCOMMENTED: "o keep the live value · {a} (as in the template) · e type a value",
     # x, which switches between the two, is listed by ?: on these rows the
     # footer had no room for / Filter beside it (trial, 80 columns).
@@ -193,6 +197,12 @@ def _why_not(action: str, kr: KeyReview) -> str:
     key = written_key(kr.key)
     if kr.status is Status.OVERRIDDEN:
         return f"{key} is set by the config's [properties] set; change it there."
+    if kr.status is Status.UNCHANGED and action in ("keep_old", "accept_new") \
+            and not kr.is_open and (action == "accept_new" or kr.merged == kr.old):
+        # One key to undo an e is enough: a and o would both do it.
+        back = "o brings it back, " if kr.merged != kr.old else ""
+        return (f"{key} has the same value in the live file and the template, so there is "
+                f"nothing to keep or take: {back}e types another value.")
     if action == "keep_old" and kr.old is None:
         return (f"{key} has no live value to keep: it is new in this release. a takes the "
                 "template's, e gives another.")

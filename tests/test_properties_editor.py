@@ -1417,8 +1417,7 @@ async def test_a_is_described_alike_in_the_footer_and_the_detail(
                 continue
             detail = str(screen.query_one("#review-detail", Static).render())
             said = f"a {active.binding.description.lower()}"
-            if screen.review[key].status is not Status.UNCHANGED:  # nothing to say there
-                assert said in detail, (key, said, detail)
+            assert said in detail, (key, said, detail)
         await go_to(pilot, screen, "aws.accessKey")
         active = screen.active_bindings["a"]
         assert "comment" in active.binding.description.lower(), active.binding
@@ -1467,6 +1466,62 @@ async def test_a_keymap_moves_a_x_and_v_on_every_row(
         await pilot.pause()
         assert SECRETS["config.dbPass"] in str(screen.query_one("#review-detail",
                                                                  Static).render())
+
+
+def _letters_offered(screen: PropertiesReviewScreen) -> set[str]:
+    """The row keys the footer offers on the selected row (not greyed)."""
+    return {key for key, active in screen.active_bindings.items()
+            if key in "aoexv" and active.enabled}
+
+
+def _letters_named(screen: PropertiesReviewScreen) -> set[str]:
+    """The letters the detail's decision line names, after its state."""
+    line = str(screen.query_one("#review-detail", Static).render()).splitlines()[1]
+    hint = line.split("   ", 1)[1]
+    return {part[0] for part in hint.split(" · ")}
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_an_unchanged_row_offers_in_the_footer_what_its_detail_names(
+        pair: tuple[Path, Path], width: int) -> None:
+    """Review: on an unchanged row the footer offered a and o, which both
+    keep the value the two files share, while the detail named only e. Only
+    e is offered there (a and o, pressed, say why); once e has given the key
+    another value, o brings the files' value back, and the detail says so."""
+    app = make_app(pair)
+    async with app.run_test(size=(width, 40)) as pilot:
+        screen = await editor(pilot)
+        key = next(kr.key for kr in app.review
+                   if kr.status is Status.UNCHANGED and not kr.secret and kr.old)
+        shared = app.review[key].old
+        assert shared is not None
+        await go_to(pilot, screen, key)
+        assert _letters_offered(screen) <= _letters_named(screen), \
+            (_letters_offered(screen), _letters_named(screen))
+        assert _letters_offered(screen) == {"e"}, _letters_offered(screen)
+        await pilot.press("a")
+        await pilot.pause()
+        assert "same value" in message(screen) and "e " in message(screen), message(screen)
+        await pilot.press("e")
+        other = ("false" if shared == "true" else "true" if shared == "false"
+                 else shared + "1" if shared.isdigit() else shared + "-other")
+        screen.query_one("#review-edit", Input).value = other
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.review[key].merged == other
+        assert "o" in _letters_offered(screen), _letters_offered(screen)
+        detail = str(screen.query_one("#review-detail", Static).render())
+        assert "o keep the value both files have" in detail, detail
+        assert _letters_offered(screen) == _letters_named(screen) == {"o", "e"}
+        await pilot.press("o")
+        await pilot.pause()
+        assert app.review[key].merged == shared
+        assert _letters_offered(screen) == {"e"}, _letters_offered(screen)
+        # Open again (a decisions file's key reopened), o and a decide it.
+        app.review.reopen(key)
+        await go_to(pilot, screen, NEW_DEFAULT_KEY)
+        await go_to(pilot, screen, key)
+        assert _letters_offered(screen) == _letters_named(screen) == {"a", "o", "e"}
 
 
 @pytest.mark.parametrize("decisions", [Path("decisions.toml"), None], ids=["file", "none"])
