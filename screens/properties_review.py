@@ -1022,6 +1022,9 @@ class PropertiesReviewScreen(Screen[bool]):
         """Write the decisions file and the merged file; with keys still open, save the
         decisions so far (open keys stay open in the file) and keep reviewing, so a
         review can be finished in another sitting. The merged file waits for the end."""
+        # What w says takes the place of q's warning, so the next q warns
+        # again (review: after a refused w, q left at once, unwarned).
+        self._leave_armed = False
         open_keys = self._open()
         named = ", ".join(map(written_key, open_keys[:_SHOWN_IN_MESSAGE]))
         if len(open_keys) > _SHOWN_IN_MESSAGE:
@@ -1062,7 +1065,6 @@ class PropertiesReviewScreen(Screen[bool]):
                       f"{kept}q q leaves, and the same command reviews the files afresh.",
                       "error")
             self.merged_unwritten = True
-            self._leave_armed = False
             self._keep_report(written)
             return
         if self.merged_path is not None:
@@ -1072,7 +1074,6 @@ class PropertiesReviewScreen(Screen[bool]):
             except OSError as exc:
                 self._say(f"Not written: {self.merged_path}: {exc.strerror or exc}", "error")
                 self.merged_unwritten = True
-                self._leave_armed = False
                 self._keep_report(written)  # the decisions file, if any, is written
                 return
             self.merged_unwritten = False

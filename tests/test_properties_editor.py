@@ -1211,6 +1211,31 @@ async def test_a_review_with_nowhere_to_keep_it_says_so_before_it_is_dropped(
     assert app.return_value is False
 
 
+@pytest.mark.parametrize("out", [None, Path("merged.properties")], ids=["no-out", "out"])
+async def test_a_refused_w_after_the_warning_on_leaving_has_q_warn_again(
+        pair: tuple[Path, Path], out: Path | None) -> None:
+    """Review: q said "This review keeps nothing"; w, refused with keys still
+    open, said so over it, and the next q left at once, the decisions gone
+    without the warning in view. After any w, q warns again first."""
+    app = make_app(pair, decisions=None, out=out)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n", "a", "q")
+        await pilot.pause()
+        warned = message(screen)
+        assert ("keeps nothing" if out is None else "not written yet") in warned, warned
+        await pilot.press("w")
+        await pilot.pause()
+        assert "Not written" in message(screen), message(screen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.is_running, "q left at once after a refused w"
+        assert message(screen) == warned
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_value is False
+
+
 async def test_leaving_with_unwritten_decisions_says_they_were_not_written(
         pair: tuple[Path, Path]) -> None:
     """Operator trial: after q q the exit line counted the dropped decision as
