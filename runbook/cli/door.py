@@ -171,8 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:
             # Said by the command's own parser, so the line points at its help
             # page, not the one that lists the commands (operator trial).
-            parser.commands[args.command].error(
-                f"unrecognized arguments: {' '.join(map(visible, extra))}")
+            _more_than_it_takes(parser.commands[args.command], args.command, extra)
         stdout = sys.stdout
         try:
             return _command(args)
@@ -192,16 +191,42 @@ def _option_before_the_command(parser: _Parser, given: list[str]) -> NoReturn:
     if at is None:
         if any(_has(command, option) for command in parser.commands.values()):
             parser.error(f"{visible(given[0])} comes before any command; give the command first")
-        parser.error(f"{visible(option)} is not an option")
+        parser.error(_not_an_option(parser, option))
     command = parser.commands[given[at]]
     if not _has(command, option):
-        command.error(f"{visible(option)} is not an option")
+        command.error(_not_an_option(command, option))
     typed = shlex.join(["runbook", given[at], *given[:at], *given[at + 1:]])
     parser.error(f"{visible(given[0])} goes after the command: {visible(typed)}")
 
 
 def _has(parser: argparse.ArgumentParser, option: str) -> bool:
     return option in parser._option_string_actions
+
+
+def _more_than_it_takes(command: argparse.ArgumentParser, name: str,
+                        extra: list[str]) -> NoReturn:
+    """Refuse what `command` did not take, in the words of the line that
+    refuses an option before the command (README walkthrough: `runbook plan
+    --bogus` said argparse's "unrecognized arguments: --bogus")."""
+    options = [word.partition("=")[0] for word in extra if word.startswith("-") and word != "-"]
+    if options:
+        if len(options) == 1:
+            command.error(_not_an_option(command, options[0]))
+        command.error(f"{', '.join(map(visible, options))} are not options")
+    words = ", ".join(map(visible, extra))
+    command.error(f"{words} {'is' if len(extra) == 1 else 'are'} more than {name} takes")
+
+
+def _not_an_option(parser: argparse.ArgumentParser, option: str) -> str:
+    """`option` is not one of `parser`'s, with the one it is closest to, as a
+    config's unknown name is said (a cut-short `--ye` is refused, never
+    taken: it would answer yes to every step)."""
+    from difflib import get_close_matches
+
+    said = f"{visible(option)} is not an option"
+    near = get_close_matches(option, [known for known in parser._option_string_actions
+                                      if known.startswith("--")], n=1, cutoff=0.75)
+    return f"{said}; did you mean {near[0]}?" if near else said
 
 
 # The commands that write a journal; the others (diff, plan, report, log)
