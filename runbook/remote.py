@@ -31,6 +31,7 @@ import os
 import posixpath
 import random
 import re
+import shlex
 import socket
 import time
 from collections.abc import Callable
@@ -364,7 +365,7 @@ class Remote:
         return conn
 
     async def _host_key_message(self) -> str:
-        where = self.host.known_hosts or "~/.ssh/known_hosts"
+        where = self.host.known_hosts or Path("~/.ssh/known_hosts").expanduser()
         try:
             # Same isolation as the connection itself: no ~/.ssh/config.
             config = None if self.isolated else ()
@@ -374,11 +375,27 @@ class Remote:
         except (OSError, asyncssh.Error, TimeoutError):
             key = None
         shown = key.get_fingerprint() if key is not None else "unavailable"
+        # How known_hosts names this host, as ssh looks it up (sshd(8)).
+        name = self.host.address if self.host.port == 22 else \
+            f"[{self.host.address}]:{self.host.port}"
+        # The stale entry out, the new one in, as OpenSSH's own refusal
+        # advises (README walkthrough: the fingerprint command alone left the
+        # line to write, and how, to be guessed), and only after the
+        # fingerprint is checked on the host itself: this connection may be
+        # someone in between.
+        remove = shlex.join(["ssh-keygen", "-R", name, "-f", str(where)])
+        if key is not None:
+            public = key.export_public_key().decode().split()
+            add = f"then add this line to {where}:\n{name} {public[0]} {public[1]}"
+        else:
+            add = (f"then add a line to {where} of {name} and the first two words of "
+                   f"{self.host_key_file}")
         return (
             f"{self.target}: refusing the host key {shown}: it is not the key {where} trusts for "
-            "this host. Compare the fingerprint with the host's own "
-            f"(ssh-keygen -lf {self.host_key_file}) before putting it in {where} (in place "
-            "of any key it holds for this host)."
+            "this host. Trust it only once you know it is the host's: compare the fingerprint "
+            "with the host's own, read there by another way than this connection (its console, "
+            f"say): ssh-keygen -lf {self.host_key_file}. Only if they are the same, {remove}, "
+            f"{add}"
         )
 
     async def close(self) -> None:

@@ -136,9 +136,12 @@ class Preflight(Red5Step):
             # (operator trial: "nothing there has changed", said then too).
             stands = ("the cutover begun earlier is still under way, the stream manager "
                       "down" if ctx.cutover_under_way else "nothing there has changed")
-            raise StepFailed(f"{str(exc).rstrip('.')}. Nothing ran on the host, and "
-                             f"{stands}. Once the connection is settled, try the step "
-                             "again") from None
+            # A refused host key ends with the known_hosts line to write, on
+            # a line of its own: nothing is put after it on that line.
+            said = str(exc).rstrip(".")
+            raise StepFailed(f"{said}{chr(10) if chr(10) in said else '. '}Nothing ran on the "
+                             f"host, and {stands}. Once the connection is settled, try the "
+                             "step again") from None
 
     async def _sudo(self, ctx: Ctx) -> list[str]:
         if not ctx.settings.host.sudo:

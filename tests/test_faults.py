@@ -12,6 +12,8 @@ import dataclasses
 import json
 import os
 import re
+import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -675,11 +677,25 @@ async def test_a_changed_host_key_is_refused_until_the_operator_trusts_it(
 
         async def trust_the_new_key(step: str) -> None:
             # The operator compares the fingerprint with the host's own key
-            # (here in the sandbox), then replaces the line in known_hosts.
+            # (here in the sandbox), then replaces the known_hosts entry as
+            # the refusal says, word for word (README walkthrough: it gave
+            # ssh-keygen -lf and not the line to write, nor how).
             seen.update(uploaded=host.upload_dir.exists(), pid=host.service_pid())
             key = host.state_dir / "ssh_host_ed25519_key"
             seen["fingerprint"] = asyncssh.read_private_key(str(key)).get_fingerprint()
-            host.known_hosts.write_text(known_hosts_line(key, host.ssh_port))
+            said = failure(front, "preflight")
+            assert str(seen["fingerprint"]) in said, said
+            remove = f"ssh-keygen -R '[127.0.0.1]:{host.ssh_port}' -f {host.known_hosts}"
+            line = known_hosts_line(key, host.ssh_port).strip()
+            assert f"Only if they are the same, {remove}, then add this line to " \
+                f"{host.known_hosts}:\n{line}\n" in said, said
+            assert "Trust it only once you know it is the host's" in said, said
+            if shutil.which("ssh-keygen"):
+                subprocess.run(shlex.split(remove), check=True, capture_output=True)
+            else:  # what it does here: the one entry is this host's
+                host.known_hosts.write_text("")
+            with host.known_hosts.open("a") as known:
+                known.write(line + "\n")
 
         front = Operator(recoveries={"preflight": [Recovery.RETRY]}, at_failure=trust_the_new_key)
         outcome = await faulted(host, ["host-key-changed"], front, tmp_path / "run.jsonl")
