@@ -171,6 +171,7 @@ class Executor(Generic[F]):
         self.host_state = host_state
         self.facts = facts
         self._facts_kept: dict[str, Any] | None = None  # as last journalled
+        self._leaves_kept: dict[str, str] | None = None  # as last journalled
         self.skipped: dict[str, str] = {}
         if resume is not None:
             facts.load(resume.facts)
@@ -249,11 +250,23 @@ class Executor(Generic[F]):
         (review: schema's import marker was lost with a kill -9 mid-import)."""
         facts = self.facts.record(self.redactor)
         if always or facts != self._facts_kept:
-            self.journal.write(Record.FACTS, facts=facts)
+            # What the way back would leave, said anew where a step has learnt
+            # what it names (the new database's login: README walkthrough,
+            # the command that drops it was not given).
+            leaves = self._leaves()
+            more = {"leaves": leaves} if leaves != self._leaves_kept else {}
+            self.journal.write(Record.FACTS, facts=facts, **more)
+            self._leaves_kept = leaves
             # A copy: a record holds the facts' own dicts, which a step then
             # changes in place (second review: a checksum added to one went
             # unseen against itself).
             self._facts_kept = copy.deepcopy(facts)
+
+    def _leaves(self) -> dict[str, str]:
+        """What each step leaves that the way back does not undo, as far as
+        this run knows it now, masked as the journal is."""
+        return {s.id: self.redactor(said) for s in self.steps
+                if (said := s.leaves(self.settings, self.facts))}
 
     def detach(self, *, exit_code: int | None = None) -> None:
         """Leave the command that runs now running on the host when the run is
@@ -331,8 +344,7 @@ class Executor(Generic[F]):
                    Record.RUN_START, config=self.settings.source, host=self.remote.target,
                    rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
                    cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
-                   leaves={s.id: said for s in self.steps
-                           if (said := s.leaves(self.settings))},
+                   leaves=self._leaves(),
                    resumed=resumed)
         for note in (self.journal.repaired, self.journal.unlocked):
             if note:

@@ -562,6 +562,9 @@ def replay(path: Path) -> Replay:
             result.notes.append(record)
         elif event == Record.FACTS:
             result.facts.update(record.get("facts", {}))
+            leaves = record.get("leaves")
+            if isinstance(leaves, dict):
+                result.leaves.update({str(k): str(v) for k, v in leaves.items()})
         elif event == Record.CUTOVER_START:
             result.cutover_started = result.cutover_started or cutover_began(
                 record, str(record.get("ts", "")))

@@ -607,6 +607,9 @@ class _Reader:
     def _facts(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
         if isinstance(record.get("facts"), dict):
             self.report.facts.update(record["facts"])
+        leaves = record.get("leaves")  # said anew once a step learnt what they name
+        if isinstance(leaves, dict):
+            self.leaves.update({text_of(k): text_of(v) for k, v in leaves.items()})
 
     def _cutover_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         downtime = self.report.downtime

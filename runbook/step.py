@@ -158,9 +158,11 @@ class Step(ABC, Generic[F]):
     # a run that went back after beginning it, and only then.
     after_the_way_back: ClassVar[str] = ""
 
-    def leaves(self, settings: Settings) -> str:
-        """What the step leaves after the way back, as this run's settings name
-        it (after_the_way_back, which a step may finish with what to do)."""
+    def leaves(self, settings: Settings, facts: F) -> str:
+        """What the step leaves after the way back, as this run's settings and
+        what its steps have learnt so far name it (after_the_way_back, which a
+        step may finish with what to do). Journalled as the run starts, and
+        again whenever what the steps learnt changes it."""
         return self.after_the_way_back
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
+import shlex
 import time
 from collections.abc import Callable
 from functools import partial
@@ -44,7 +45,7 @@ from steps.common import (
     snapshot,
 )
 from steps.database import DATABASE
-from steps.facts import AnyContext, Ctx, Plan, Red5Step
+from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
 from steps.fleet import fleet_now
 
 # Often enough that a waiting operator sees progress promptly, rarely enough
@@ -1125,12 +1126,22 @@ class Recreate(Red5Step):
         "stay there after the way back, and the schema step refuses a database that holds "
         "nodegroups")
 
-    def leaves(self, settings: Settings) -> str:
+    def leaves(self, settings: Settings, facts: Red5Facts) -> str:
         # Which database, as the config names it (operator trial: "drop its
-        # cluster database", and not which); its port, where the config gives one.
-        where = settings.new_db_host + (f":{settings.new_db_port}"
-                                        if settings.new_db_port else "")
-        return f"{self.after_the_way_back}: drop the {DATABASE} database on {where} first"
+        # cluster database", and not which); its port, where the config gives
+        # one or a step has read it; and how, as the schema step says it, from
+        # the host that reaches it with the live login, once new-database has
+        # read that (README walkthrough: no command was given). -p asks for
+        # the password, which is never shown.
+        port = settings.new_db_port or facts.db_port
+        where = settings.new_db_host + (f":{port}" if port else "")
+        drop = shlex.join(["mysql", "-h", settings.new_db_host, *(["-P", str(port)] if port
+                                                                  else []),
+                           "-u", facts.db_user or "USER", "-p", "-e", f"DROP DATABASE {DATABASE}"])
+        login = f"the live login {facts.db_user}" if facts.db_user else \
+            "the live login (USER is config.dbUser of the live red5-web.properties)"
+        return (f"{self.after_the_way_back}: drop the {DATABASE} database on {where} first, "
+                f"from the stream manager host, as {login} ({drop})")
 
     def _speaks(self, p: AnyContext) -> str | None:
         return expected_api_version(p)

@@ -89,6 +89,7 @@ async def login(ctx: Ctx) -> Login:
     ctx.add_secret(password)
     port = ctx.settings.new_db_port or int(live.get("config.dbPort") or 3306)
     ctx.facts.db_port = port  # for the plans shown from here on
+    ctx.facts.db_user = user  # for the command that drops it after the way back
     return Login(user, password, ctx.settings.new_db_host, port)
 
 

@@ -26,7 +26,8 @@ class Red5Facts(Facts):
     # may hold a secret (the processes' command lines) is not among them.
     PLAIN: ClassVar[frozenset[str]] = frozenset({
         "install_real", "live_version", "new_version", "live_tree",
-        "api_version", "java", "db_port", "new_top", "new_flat", "new_tree", "local_sha256",
+        "api_version", "java", "db_port", "db_user", "new_top", "new_flat", "new_tree",
+        "local_sha256",
         "snapshot", "restart_service", "started_without_database", "token_refused",
         "new_api_version", "rollback_stamp", "promoted_at"})
     # preflight: the host as found before anything changed
@@ -39,6 +40,7 @@ class Red5Facts(Facts):
     instance_prefix: str = ""
     java: int | None = None
     db_port: int | None = None  # the new database's, once a step has read the login
+    db_user: str | None = None  # the live login's user (config.dbUser), never its password
     # the new release
     new_top: str | None = None  # the folder the distribution unpacks into
     new_flat: bool = False  # the zip holds no top folder: unzipped into new_top

@@ -935,7 +935,13 @@ def test_a_rolled_back_run_says_what_the_way_back_leaves_for_another_attempt(
     nodegroups; a second attempt would be refused at schema, unwarned."""
     head = _head(report_of(went_back))
     # Which database to drop, by its host (operator trial, stop 46).
-    assert "drop the cluster database on 127.0.0." in head["Before another attempt"], head
+    said = head["Before another attempt"]
+    assert "drop the cluster database on 127.0.0." in said, head
+    # And how, with this run's database, port and live login, never its
+    # password (README walkthrough: no command to drop it was given).
+    assert re.search(r"mysql -h 127\.0\.0\.\d+ -P \d+ -u \S+ -p -e 'DROP DATABASE cluster'",
+                     said), said
+    assert not any(secret in said for secret in went_back.secrets), said
     page = html(build(went_back.journal, estimate_from=[]))
     assert "<th>Before another attempt</th>" in page
 
