@@ -1820,3 +1820,15 @@ async def test_preflight_warns_of_what_the_host_added_to_its_unit_and_the_releas
             if "Environment LICENSE_KEY" in line and "ExecStart -Dred5.extra" in line]
     assert said and "red5pro.service.bak" in said[0], info_of(front, "preflight")
     assert "hunter2" not in front.text() and "hunter2" not in journal
+
+
+def test_a_file_written_in_the_second_a_service_started_counts_as_written_after_it() -> None:
+    """The service started at 100.9 s and the operator's fix was written at
+    100.95 s; looked at at 102.1 s, `date +%s` says 102 and ps 1 s of running
+    time: the start reads as 101, and the fix (100) as older, so start-service
+    refused the restart that would read it (test_faults failed so under load)."""
+    from steps.cutover import written_after_start
+
+    assert written_after_start(now=102, changed=100, ran_for=1)
+    assert written_after_start(now=102, changed=101, ran_for=1)
+    assert not written_after_start(now=110, changed=100, ran_for=1)
