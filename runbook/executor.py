@@ -345,6 +345,10 @@ class Executor(Generic[F]):
                    rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
                    cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
                    leaves=self._leaves(),
+                   # What the way back does with a step's work where it does
+                   # not simply undo it (delete-nodegroups'), for the report.
+                   way_back_did={s.id: s.the_way_back_did for s in self.steps
+                                 if s.the_way_back_did != Step.the_way_back_did},
                    resumed=resumed)
         for note in (self.journal.repaired, self.journal.unlocked):
             if note:

@@ -538,7 +538,7 @@ class HeadlessFrontEnd:
                 (StepState.DONE.words, StepState.IN_DOUBT.words))
             if outcome == Outcome.ROLLED_BACK and card is not None \
                     and card.phase is Phase.CUTOVER and done_or_doubt:
-                mark += ", then undone by the way back" if card.the_way_back_undoes \
+                mark += f", then {card.the_way_back_did}" if card.the_way_back_undoes \
                     else ", not undone by the way back"
             self._print(f"  {step:<18} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

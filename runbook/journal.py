@@ -243,6 +243,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
 _FIELDS: dict[str, tuple[type, ...]] = {
     "ts": (str,), "step": (str,), "attempt": (str, int), "n": (int,), "lines": (list,),
     "steps": (list,), "cutover": (list,), "leaves": (dict,), "facts": (dict,),
+    "way_back_did": (dict,),
     "elapsed_s": (int, float),
     "state": (str,), "detail": (str,), "text": (str,),
 }

@@ -240,6 +240,12 @@ class StepCard:
     # A cutover step whose work the way back puts back; one that leaves it
     # (recreate's nodegroups in the new database) is not said undone.
     the_way_back_undoes: bool = True
+    # ... in a word for its row once the way back is done, and in the words a
+    # summary and a report give after "then": a step whose work the way back
+    # makes anew rather than puts back says so (delete-nodegroups: the way
+    # back recreates the nodegroups as new ones; operator trial: "undone").
+    the_way_back_word: str = "undone"
+    the_way_back_did: str = "undone by the way back"
 
     @property
     def needs_typed_confirmation(self) -> bool:

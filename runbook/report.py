@@ -158,6 +158,9 @@ class StepRun:
     undone: bool = False
     # ... or done, its work left by that way back (recreate's).
     kept: bool = False
+    # What that way back did with its work, said after "then": most steps'
+    # it undid; delete-nodegroups' it made anew (run-start's way_back_did).
+    way_back_did: str = "undone by the way back"
 
     @property
     def attempts(self) -> int:
@@ -408,6 +411,8 @@ class _Reader:
         self.cutover: set[str] = set()
         # What each step leaves that the way back does not undo (run-start).
         self.leaves: dict[str, str] = {}
+        # What the way back does with a step's work, where not undo it (run-start).
+        self.way_back_did: dict[str, str] = {}
         # The step the last step record named: where a run ended between steps.
         self.last_step: str | None = None
 
@@ -464,6 +469,9 @@ class _Reader:
         leaves = record.get("leaves")
         if isinstance(leaves, dict):
             self.leaves.update({text_of(k): text_of(v) for k, v in leaves.items()})
+        did = record.get("way_back_did")
+        if isinstance(did, dict):
+            self.way_back_did.update({text_of(k): text_of(v) for k, v in did.items()})
         report.outcome = report.exit_code = None
         report.ended = None
 
@@ -687,6 +695,7 @@ class _Reader:
                 went = step.id in self.cutover and step.state in ("done", "in-doubt")
                 step.undone = went and step.id not in self.leaves
                 step.kept = went and step.id in self.leaves
+                step.way_back_did = self.way_back_did.get(step.id, step.way_back_did)
                 if went and step.state == "in-doubt" and step.detail:
                     # Its advice (try again) was for a host the way back has
                     # since put back (re-trial: read beside "undone").

@@ -198,7 +198,7 @@ def outcome_cell(step: StepRun) -> str:
     how = history(step)
     said = f"{state_words(step.state)} ({how})" if how else state_words(step.state)
     if step.undone:
-        return f"{said}, then undone by the way back"
+        return f"{said}, then {step.way_back_did}"
     return f"{said}, not undone by the way back" if step.kept else said
 
 

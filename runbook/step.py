@@ -157,6 +157,11 @@ class Step(ABC, Generic[F]):
     # undo, and what to do about it before another attempt: said at the end of
     # a run that went back after beginning it, and only then.
     after_the_way_back: ClassVar[str] = ""
+    # What the way back did with the step's work, where it puts it back: in a
+    # word for the step's row, and said after "then" in a summary and a report.
+    # A step whose work it makes anew, rather than puts back as it was, says so.
+    the_way_back_word: ClassVar[str] = "undone"
+    the_way_back_did: ClassVar[str] = "undone by the way back"
 
     def leaves(self, settings: Settings, facts: F) -> str:
         """What the step leaves after the way back, as this run's settings and
@@ -179,7 +184,9 @@ class Step(ABC, Generic[F]):
                         destructive=self.destructive, skippable=self.skippable,
                         looks_again=self.read_only or self.recheck_when_resumed,
                         looks_again_until_cutover=self.recheck_until_cutover,
-                        the_way_back_undoes=not self.after_the_way_back)
+                        the_way_back_undoes=not self.after_the_way_back,
+                        the_way_back_word=self.the_way_back_word,
+                        the_way_back_did=self.the_way_back_did)
 
     def destructive_now(self, p: PlanContext[F]) -> bool:
         """Whether the plan as it stands deletes something, where the step

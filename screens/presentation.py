@@ -8,7 +8,7 @@ meaning alone on a terminal without colour or for a colour-blind operator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeGuard
 
 from rich.cells import cell_len
@@ -93,8 +93,12 @@ WORD_WIDTH = max(len(look.word) for look in LOOKS.values())
 ELAPSED_WIDTH = 6
 
 
-def look(state: str) -> Look:
-    return LOOKS.get(state, LOOKS[StepState.PENDING.value])
+def look(state: str, undone_word: str = LOOKS[UNDONE].word) -> Look:
+    """How a state is drawn; `undone_word`: what the step's card says the way
+    back did with its work, where not simply undo it (delete-nodegroups':
+    "recreated", operator trial)."""
+    shown = LOOKS.get(state, LOOKS[StepState.PENDING.value])
+    return replace(shown, word=undone_word) if state == UNDONE else shown
 
 
 def duration(seconds: float | None) -> str:
@@ -133,10 +137,10 @@ def title_lines(title: str, width: int = TITLE_WIDTH) -> tuple[str, str]:
 
 
 def step_row(number: int, title: str, state: str, elapsed: float | None, *,
-             word: bool = True) -> Content:
+             word: bool = True, undone_word: str = LOOKS[UNDONE].word) -> Content:
     """A checklist row; without `word`, the state shows by its glyph alone. A
     title longer than its column goes on under itself, the row two lines."""
-    shown = look(state)
+    shown = look(state, undone_word)
     title_style = "bold" if state in (NEXT, StepState.RUNNING.value) else ""
     said: list[str | tuple[str, str]] = [(fit(shown.word, WORD_WIDTH), shown.style), " "] \
         if word else []

@@ -211,7 +211,7 @@ def group_titles(state: RunState) -> dict[str, str]:
 
 def detail(state: RunState, card: StepCard) -> Content:
     """The selected step in words: what it does, its caution, how it went."""
-    shown = look(state.shown_state(card.id))
+    shown = look(state.shown_state(card.id), card.the_way_back_word)
     kind = "destructive: asks for its id" if card.needs_typed_confirmation else "asks for y"
     parts: Parts = [
         (card.title, "bold"), "  ", (f"{shown.glyph} {shown.word}", shown.style), "\n",

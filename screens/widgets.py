@@ -55,7 +55,8 @@ class Checklist(OptionList):
         self.steps = {step.id: step for step in steps}
 
     def _row(self, step: StepCard) -> Content:
-        return step_row(step.number, step.title, *self.shown[step.id], word=self.words)
+        return step_row(step.number, step.title, *self.shown[step.id], word=self.words,
+                        undone_word=step.the_way_back_word)
 
     def retitle_group(self, phase: str, title: str) -> None:
         # Asked on every refresh of the status: an unchanged title is not redrawn.

@@ -133,6 +133,13 @@ class DeleteNodegroups(Red5Step):
         "nodes its new database does not know and tears them down itself, probably "
         "without a drain."
     )
+    # The way back does not undo the delete: rollback-recreate makes new
+    # nodegroups from the snapshot (the API names them anew) and launches
+    # their origins; their edges come back by autoscaling (operator trial:
+    # the row read "undone").
+    the_way_back_word = "recreated"
+    the_way_back_did = ("recreated by the way back as new nodegroups (new names), "
+                        "their origins launched; edges come back by autoscaling")
 
     def plan(self, p: Plan) -> list[Action]:
         saved = load_snapshot(p)

@@ -740,6 +740,24 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
                     "rollback-restore": "done"}, summary
 
 
+def test_the_summary_of_a_rolled_back_run_says_the_nodegroups_were_recreated() -> None:
+    """Operator trial: after the way back, delete-nodegroups read "undone";
+    the way back's rollback-recreate makes new nodegroups (new generated
+    names, only their origins launched), it does not undo the delete."""
+    from steps.cutover import BackupLive, DeleteNodegroups
+
+    delete, backup = DeleteNodegroups().card(11), BackupLive().card(12)
+    headless, shown = front("", delete, backup)
+    headless.tell(StepChanged(StepReport(delete.id, StepState.DONE, "ok", 1.0)))
+    headless.tell(StepChanged(StepReport(backup.id, StepState.DONE, "ok", 1.0)))
+    headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+    rows = _summary_rows(shown)
+    assert rows["backup-live"] == "done, then undone by the way back", rows
+    said = rows["delete-nodegroups"]
+    assert said.startswith("done, then recreated by the way back as new nodegroups"), rows
+    assert "undone" not in said, rows
+
+
 def test_the_summary_says_already_done_of_a_step_that_found_nothing_to_do() -> None:
     """Operator trial: way-back steps that found their outcome in place said
     "already done" as they ran, and plain "done" in the summary, as if they

@@ -600,8 +600,11 @@ async def test_after_the_way_back_the_cutover_rows_read_undone_and_not_run() -> 
         def row(step_id: str) -> str:
             return str(checklist.get_option(step_id).prompt)
 
-        for step_id in ("delete-nodegroups", "backup-live", "promote-new", "stop-service"):
+        for step_id in ("backup-live", "promote-new", "stop-service"):
             assert "undone" in row(step_id) and " done " not in row(step_id), row(step_id)
+        # Its nodegroups the way back made anew (test_after_the_way_back_delete_
+        # nodegroups_reads_recreated_not_undone).
+        assert "recreated" in row("delete-nodegroups"), row("delete-nodegroups")
         # What failed stays said: the way back does not make it something else.
         assert "failed" in row("service-unit"), row("service-unit")
         for step_id in ("start-service", "recreate"):
@@ -613,6 +616,28 @@ async def test_after_the_way_back_the_cutover_rows_read_undone_and_not_run() -> 
                     for phase in ("prepare", "cutover")}
         assert "keeps running" not in headings["prepare"], headings
         assert "undone" in headings["cutover"], headings
+
+
+async def test_after_the_way_back_delete_nodegroups_reads_recreated_not_undone() -> None:
+    """Operator trial: after `--fault start-fails`, r and the way back, row 11
+    read "Delete the nodegroups  undone"; the way back's rollback-recreate
+    makes new nodegroups (new generated names, only their origins launched),
+    it does not undo the delete. The other undone rows keep their word."""
+    from screens.views import detail
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "start-service")
+        await pilot.pause()
+        checklist = app.main.checklist
+        row = str(checklist.get_option("delete-nodegroups").prompt)
+        assert "recreated" in row and "undone" not in row, row
+        for step_id in ("backup-live", "promote-new", "stop-service", "service-unit"):
+            shown = str(checklist.get_option(step_id).prompt)
+            assert "undone" in shown and "recreated" not in shown, shown
+        said = detail(app.run_state, app.by_id["delete-nodegroups"]).plain
+        assert "recreated" in said.splitlines()[0] and "undone" not in said.splitlines()[0], said
 
 
 async def test_recreate_done_before_the_way_back_does_not_read_undone() -> None:
