@@ -90,6 +90,8 @@ class Questions:
         card = self.app.by_id[message.report.id]
 
         def answered(choice: str | None) -> None:
+            self.app.run_state.recovery_keys = ()
+            self.app.main.refresh_hint()
             if message.answer.done() or self.recovery is not message:
                 return
             if choice is None:  # laid aside (escape): the question stands
@@ -123,6 +125,11 @@ class Questions:
                                            stopped=message.report.stopped,
                                            retry_helps=message.report.retry_helps),
                              answered)
+        # The hint under it names what it offers, as its buttons do.
+        self.app.run_state.recovery_keys = tuple(
+            key for key, offered in (("t", message.report.retry_helps),
+                                     ("r", message.can_roll_back), ("q", True)) if offered)
+        self.app.main.refresh_hint()
 
     # --- answered by the operator ------------------------------------------------------
 

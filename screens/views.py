@@ -341,6 +341,12 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
         card = state.by_id[state.recovering]
         last = state.reports.get(card.id)
         ended = "was stopped" if last is not None and last.stopped else "did not end well"
+        if state.recovery_keys:
+            said = {"t": "t tries it again", "r": "r takes the way back to the old stream "
+                    "manager", "q": "q stops the run"}
+            keys = ", ".join(said[key] for key in state.recovery_keys if key in said)
+            return Content.styled(f"Step {card.number} {ended}, and the run waits for your "
+                                  f"answer: {keys}; escape lays the question aside.", "$error")
         # Re-trial: "try it again" said under a question that does not offer it.
         choices = "try it again, stop, and the way back where offered" if \
             last is None or last.retry_helps else "stop, and the way back where offered"

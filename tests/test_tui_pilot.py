@@ -986,6 +986,40 @@ async def test_while_a_failed_step_waits_the_palette_offers_its_answer() -> None
         answer.cancel()
 
 
+@pytest.mark.parametrize("retry_helps", [True, False])
+async def test_the_hint_under_a_failed_steps_question_names_what_it_offers(
+        retry_helps: bool) -> None:
+    """Operator trial (`--fault start-fails`, 80x24): under the dialog's "Try
+    again (t)  Roll back (r)  Stop (q)" the hint said "enter shows the choices
+    (try it again, stop, and the way back where offered)". While the question
+    is open the hint names its keys; once escape lays it aside, enter."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app)
+        failed = report("start-service", StepState.FAILED, "the API never answered", 0.1)
+        failed.retry_helps = retry_helps
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await until(lambda: bool(app.screen.query("#recover-stop")), what="its buttons")
+        await pilot.pause()
+        hint = str(app.main.query_one("#hint").render())
+        assert "enter shows the choices" not in hint, hint
+        assert "r takes the way back" in hint and "q stops the run" in hint, hint
+        assert ("t tries it again" in hint) is retry_helps, hint
+        assert hint.replace("\n", " ").split()[-1] in screen_text(app), screen_text(app)
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="the main screen")
+        hint = str(app.main.query_one("#hint").render())
+        assert "enter shows the choices" in hint and "q stops the run" not in hint, hint
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
+        await pilot.pause()
+        hint = str(app.main.query_one("#hint").render())
+        assert "enter shows the choices" not in hint and "q stops the run" in hint, hint
+        answer.cancel()
+
+
 async def test_a_failure_a_retry_cannot_mend_offers_no_try_again() -> None:
     """Re-trial (stop 49): a fleet changed since its snapshot was refused with
     stop and --resume as the way on, and the dialog offered "Try again",
