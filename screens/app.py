@@ -293,9 +293,10 @@ class RunbookApp(App["Outcome | None"]):
         self.keep_time()
 
     def _say_notes(self) -> None:
-        """The opening's notes, as notices."""
-        for note in self.notes:
-            self.notify(note, timeout=10, markup=False)
+        """The opening's notes, as one notice: one a note stood three high
+        over the step and its plan on resume (operator trial)."""
+        if self.notes:
+            self.notify("\n".join(self.notes), timeout=10, markup=False)
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are

@@ -841,6 +841,40 @@ async def test_opening_notes_wait_until_the_resume_dialog_is_answered(tmp_path: 
         assert notes == list(app.notes[:1])
 
 
+@pytest.mark.parametrize("size", [(100, 30), (120, 40), (80, 24)], ids=str)
+async def test_the_opening_notes_on_resume_cover_not_the_step_nor_its_output(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """Operator trial: `rehearse --sandbox DIR --resume`, c at the resume
+    dialog: three notices (the rehearsal host, the service adopted, the
+    pace) lay over the step's explanation and plan at 100x30, and over the
+    output at 80x24, just as the operator read what the resume would do.
+    They come as one notice, beside the step where the checklist shows."""
+    from textual.widgets._toast import Toast
+
+    earlier = unfinished_journal(tmp_path / "earlier.jsonl")
+    app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
+    app.notes = ("rehearsal host: red5admin@127.0.0.1:2222, sandbox /tmp/sbX",
+                 "adopted the service left running by an earlier rehearsal (pid 12345)",
+                 "rehearsal pace fast (40x a real cloud); RUNBOOK_REHEARSAL_PACE sets it")
+    starts = hold_the_run(app)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await until(lambda: isinstance(app.screen, ResumeDialog), what="the resume dialog")
+        await pilot.pause()
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to start")
+        await until(lambda: bool(app.screen.query(Toast)), what="the notice")
+        await pilot.pause(0.3)
+        toasts = list(app.screen.query(Toast))
+        assert len(toasts) == 1, [t.region for t in toasts]
+        said = str(toasts[0].render())
+        assert "pid 12345" in said and "pace fast" in said and "2222" in said, said
+        # Below 100 columns the step's pane is the screen: the notice lies over
+        # the status rows and the pane's top border, not its text.
+        panes = ["#output", "#hint"] + (["#detail"] if size[0] >= 100 else [])
+        for pane in map(app.main.query_one, panes):
+            assert not toasts[0].region.overlaps(pane.region), (toasts[0].region, pane.region)
+
+
 async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Path) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
