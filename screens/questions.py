@@ -100,9 +100,20 @@ class Questions:
             if choice == Recovery.ROLLBACK.value:
                 # Asked once more, as from the main screen: an r meant for that
                 # landed in this question as it opened, and chose the way back
-                # (operator trial). Escape brings this question back.
+                # (operator trial). Escape brings this question back. The hint
+                # names that question's keys meanwhile (stop 52).
+                self.app.run_state.recovery_keys = ("y", "escape")
+                self.app.main.refresh_hint()
+
+                def chosen(go: bool | None) -> None:
+                    self.app.run_state.recovery_keys = ()
+                    if go:
+                        take(choice)
+                    else:
+                        self.show_recovery()
+
                 self.app.push_screen(RollBackDialog(card, self._way_back(), failed=True),
-                                     lambda go: take(choice) if go else self.show_recovery())
+                                     chosen)
                 return
             take(choice)
 

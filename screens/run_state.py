@@ -47,7 +47,8 @@ class RunState:
     recovering: str | None = None
     # The keys its dialog offers (t, r, q) while it is open: the hint below
     # names them; empty once escape lays it aside (operator trial: the hint
-    # said "enter shows the choices" under the open dialog).
+    # said "enter shows the choices" under the open dialog). ("y", "escape"):
+    # the way back it offers is being asked about.
     recovery_keys: tuple[str, ...] = ()
     running: str | None = None
     # The step this run ran last, once it has ended: the next question says

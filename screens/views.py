@@ -341,6 +341,10 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
         card = state.by_id[state.recovering]
         last = state.reports.get(card.id)
         ended = "was stopped" if last is not None and last.stopped else "did not end well"
+        if state.recovery_keys == ("y", "escape"):
+            return Content.styled(f"Step {card.number} {ended}: y takes the way back to the old "
+                                  "stream manager; n or escape goes back to the step's question.",
+                                  "$error")
         if state.recovery_keys:
             said = {"t": "t tries it again", "r": "r takes the way back to the old stream "
                     "manager", "q": "q stops the run"}

@@ -32,6 +32,7 @@ from screens.dialogs import (
     QuitDialog,
     RecoverDialog,
     ResumeDialog,
+    RollBackDialog,
     SkipDialog,
 )
 from screens.log_view import LogView
@@ -1051,6 +1052,33 @@ async def test_the_hint_under_a_failed_steps_question_names_what_it_offers(
         await pilot.pause()
         hint = str(app.main.query_one("#hint").render())
         assert "enter shows the choices" not in hint and "q stops the run" in hint, hint
+        answer.cancel()
+
+
+async def test_the_hint_under_the_way_back_asked_from_a_failed_step_names_its_keys() -> None:
+    """Helper's fix (stop 52) left it: r in a failed step's question asks
+    "Roll back?" once more, and under that the hint said "enter shows the
+    choices" again. It names what that question takes: y, and n or escape
+    back to the failed step's question."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app)
+        failed = report("start-service", StepState.FAILED, "the API never answered", 0.1)
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await until(lambda: bool(app.screen.query("#recover-stop")), what="its buttons")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the way back asked")
+        await pilot.pause()
+        hint = str(app.main.query_one("#hint").render())
+        assert "enter shows the choices" not in hint, hint
+        assert "y takes the way back" in hint and "escape" in hint, hint
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
+        await pilot.pause()
+        hint = str(app.main.query_one("#hint").render())
+        assert "q stops the run" in hint and "y takes" not in hint, hint
         answer.cancel()
 
 
