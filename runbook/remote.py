@@ -19,9 +19,7 @@ The rules this module keeps, because each one was learnt the hard way
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
-import dataclasses
 import errno
 import hashlib
 import itertools
@@ -35,22 +33,20 @@ import shlex
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from io import BufferedReader
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 from asyncssh.constants import MSG_IGNORE
 
-from runbook import jobs
+from runbook import jobs, upload
 from runbook.config import HostSettings
+from runbook.sftp import LOST, SFTP_LOST, sftp_reason, size_in
 from runbook.sharedshell import SharedShell, ShellUnavailable
 from runbook.shell import (
     AS_IT_WAS,
     OTHERS_CAN_WRITE,
     SHA256_OF_STDIN,
-    landing_sha256_command,
     loose_record,
     others_can_write,
     private_folder,
@@ -67,20 +63,7 @@ from runbook.shell import privileged as privileged
 from runbook.shell import privileged_script as privileged_script
 from runbook.shell import quote as quote
 from runbook.shell import sha256_command as sha256_command
-
-ProgressSink = Callable[[int, int], None]  # (bytes done, bytes total)
-
-_LOST = (
-    asyncssh.ConnectionLost,
-    asyncssh.DisconnectError,
-    asyncssh.ChannelOpenError,
-    BrokenPipeError,
-    ConnectionResetError,
-)
-# What a connection cut during SFTP raises: the SFTP layer's own error, or
-# the socket's (shared/notes/asyncssh-2.md section 5).
-_SFTP_LOST = (*_LOST, asyncssh.SFTPConnectionLost, ConnectionAbortedError)
-
+from runbook.upload import ProgressSink
 
 # GNU timeout's answers: the limit passed and TERM ended the command (124);
 # the command outlived the grace period too and the KILL sent to its process
@@ -93,27 +76,6 @@ _BACKSTOP_S = 10.0
 # An assignment and its expansion: every Bourne-style shell reads it, and csh
 # and fish do not (tcsh: "r=bourne: Command not found.").
 _BOURNE_PROBE = 'r=bourne; echo "$r"'
-# Uploads: the file is read and hashed in chunks a thread ahead of the
-# network, and sent in SFTP writes of at most _BLOCK (OpenSSH's sftp-server
-# takes 255 KiB), with writes for up to _IN_FLIGHT bytes unconfirmed at once.
-# No pause between chunks: the pipe stays full. A cut can leave holes only in
-# the last _IN_FLIGHT bytes of what reached the host, so a later run trusts
-# what is below that, in whole _RESUME_GRAINs, once its sha256 matches ours.
-_READ_CHUNK = 8 << 20
-_BLOCK = 256 << 10
-_IN_FLIGHT = 8 << 20
-_RESUME_GRAIN = 1 << 20
-# The host reading an upload as it lands is told every this many bytes: few
-# enough lines (a `head` each) to be nothing to the host, and little enough
-# left to read once the copy ends.
-_TELL_EVERY = 16 << 20
-# How long a finished upload waits for the host's hash of it before it takes
-# the file's sha256 again the usual way.
-_HOST_READ_WAIT_S = 60.0
-# Starting that reading is an exec request through the login shell: if the
-# host does not take it this soon, the upload goes on without it.
-_HOST_READ_START_S = 10.0
-_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # The longest pause between two attempts to re-open a lost connection.
 _BACKOFF_CAP_S = 10.0
 
@@ -405,7 +367,7 @@ class Remote:
             await self._conn.wait_closed()
             self._conn = None
 
-    def _forget(self) -> None:
+    def forget(self) -> None:
         """After a lost connection the next action opens a fresh one."""
         self._drop_shells()
         if self._conn is not None:
@@ -439,7 +401,7 @@ class Remote:
             # exec way, which tells a lost connection apart itself.
             return None
         except (OSError, asyncssh.Error) as exc:
-            self._forget()
+            self.forget()
             raise RemoteError(f"{self.target}: the SSH connection was lost before the command "
                               f"was sent ({type(exc).__name__}); nothing ran") from None
         return shell
@@ -515,7 +477,7 @@ class Remote:
                     )
                 except asyncssh.ChannelOpenError as exc:
                     # No channel, no exec request: nothing ran.
-                    self._forget()
+                    self.forget()
                     raise RemoteError(f"{self.target}: the host did not open a channel for "
                                       f"the command ({exc.reason}); nothing ran") from None
                 if input is not None:
@@ -537,7 +499,7 @@ class Remote:
         except RemoteError:
             raise
         except (OSError, asyncssh.Error) as exc:
-            self._forget()
+            self.forget()
             raise self._lost_while_running(exc) from None
         return self._result(command, completed.returncode, "".join(out), "".join(err),
                             time.monotonic() - started, timeout, grace)
@@ -579,12 +541,12 @@ class Remote:
             raise self._stopped_answering(timeout) from None
         except (OSError, asyncssh.Error) as exc:
             shell.close()
-            self._forget()
+            self.forget()
             raise self._lost_while_running(exc) from None
         if status is None:
             shell.close()
             if shell.conn.is_closed() or shell.conn is not self._conn:
-                self._forget()
+                self.forget()
                 raise OutcomeUnknown(
                     f"{self.target}: the SSH connection was lost while the command ran; "
                     "it may or may not have finished")
@@ -602,7 +564,7 @@ class Remote:
             if await self._stopped_by_its_record(job):
                 return
             await self.run(f"pkill -TERM -P {shell.pid}", timeout=10)
-        except (*_LOST, OSError, asyncssh.Error, RemoteError):
+        except (*LOST, OSError, asyncssh.Error, RemoteError):
             pass
         finally:
             shell.close()
@@ -691,8 +653,8 @@ class Remote:
                     f"{timeout:g}s); " + ("it was signalled to stop, with an unknown outcome"
                                           if stopped else "runbook could not stop it, and it "
                                           f"may still run on the host (job {job})")) from None
-            except (*_SFTP_LOST, OSError, asyncssh.Error):
-                self._forget()  # and follow on from `received` once reconnected
+            except (*SFTP_LOST, OSError, asyncssh.Error):
+                self.forget()  # and follow on from `received` once reconnected
         if pending and on_output is not None:
             on_output("out", pending.decode("utf-8", "replace"))
         text = received.decode("utf-8", "replace")
@@ -710,7 +672,7 @@ class Remote:
         """Stop a detached job by its record (no channel of ours holds it);
         whether that was done."""
         stopped = False
-        with contextlib.suppress(*_LOST, OSError, asyncssh.Error):
+        with contextlib.suppress(*LOST, OSError, asyncssh.Error):
             stopped = await self._stopped_by_its_record(job)
         if attach is not None:
             attach.close()
@@ -773,7 +735,7 @@ class Remote:
                 await asyncio.wait_for(process.wait(), self.term_grace)
             except TimeoutError:
                 process.send_signal("KILL")
-        except (*_LOST, OSError, asyncssh.Error, RemoteError):
+        except (*LOST, OSError, asyncssh.Error, RemoteError):
             pass
         finally:
             process.close()
@@ -787,159 +749,10 @@ class Remote:
         progress: ProgressSink | None = None,
         host_hash: bool = False,
     ) -> Uploaded:
-        """Copy `local` to `remote` over SFTP, hashing the bytes as they go.
-
-        The file is read and hashed in a thread a chunk ahead of the network,
-        so the hash costs no time of its own, and it is of the very bytes
-        that went out. What an earlier run left at `remote` is kept as far as
-        its sha256 matches ours (:meth:`_resume_point`); a connection lost on
-        the way is re-opened and the copy goes on from the first byte the host
-        had not confirmed. The caller proves the result with the host's own
-        checksum of the file: with `host_hash`, the host reads each part once
-        it is written, so that checksum is ready when the copy ends."""
-        total = local.stat().st_size
-        at: _Sent | None = None
-        kept: int | None = None  # what the first look found on the host
-        deadline = time.monotonic() + timeout
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    try:
-                        if at is None:
-                            at = await self._resume_point(local, remote, total, timeout)
-                            # Not more than a later look found (the file cut
-                            # meanwhile): what survived of an earlier attempt.
-                            kept = at.offset if kept is None else min(kept, at.offset)
-                        sent = await self._send(local, remote, at, total, progress,
-                                                host_hash=host_hash, limit=timeout,
-                                                deadline=deadline)
-                        return dataclasses.replace(sent, kept=kept or 0)
-                    except _SFTP_LOST:
-                        self._forget()
-                    # Shorter than we think (cut, or changed meanwhile): look again.
-                    if at is not None and await self._size_on_host(remote) < at.offset:
-                        at = None
-        except TimeoutError:
-            raise CommandTimeout(
-                f"{self.target}: upload of {local.name} did not finish within {timeout:g}s"
-            ) from None
-        except (HostKeyRefused, KeyRefused):
-            raise
-        except RemoteError as exc:
-            if isinstance(exc, OutcomeUnknown):
-                raise
-            raise OutcomeUnknown(f"{exc}; the upload of {local.name} stopped part-way") from None
-        except asyncssh.SFTPError as exc:
-            raise RemoteError(f"{self.target}: upload to {remote} failed "
-                              f"{_sftp_reason(exc)}") from None
-
-    async def _resume_point(self, local: Path, remote: str, total: int,
-                            timeout: float) -> _Sent:
-        """Where to start: past what an earlier run (or attempt) left on the
-        host, as far as it provably is the start of our file.
-
-        Parallel writes cut off can leave holes anywhere in the last
-        _IN_FLIGHT bytes, so those are sent again; the rest counts only once
-        the host's sha256 of it equals ours (both taken at once)."""
-        have = min(await self._size_on_host(remote), total)
-        trusted = (have - _IN_FLIGHT) // _RESUME_GRAIN * _RESUME_GRAIN
-        if trusted <= 0:
-            return _Sent(0, hashlib.sha256())
-        ours = asyncio.create_task(asyncio.to_thread(_hash_prefix, local, trusted))
-        try:
-            theirs = await self.run(sha256_command(remote, first=trusted), timeout=timeout)
-        finally:
-            hashed = await ours
-        if theirs.ok and theirs.stdout.split()[:1] == [hashed.hexdigest()]:
-            return _Sent(trusted, hashed)
-        return _Sent(0, hashlib.sha256())
-
-    async def _send(self, local: Path, remote: str, at: _Sent, total: int,
-                    progress: ProgressSink | None, *, host_hash: bool,
-                    limit: float, deadline: float) -> Uploaded:
-        """Send `local` from `at` on; `at` follows the bytes the host confirmed,
-        in order, with the hash of everything before them."""
-        conn = await self.connect()
-        loop = asyncio.get_running_loop()
-        host: _HostReading | None = None
-        try:
-            async with conn.start_sftp_client() as sftp:
-                block = min(sftp.limits.max_write_len or _BLOCK, _BLOCK)
-                window = max(1, _IN_FLIGHT // block)
-                mode = "r+b" if at.offset else "wb"
-                async with sftp.open(remote, mode, encoding=None) as target:
-                    # Opened once the file is ours (created, or cut to nothing).
-                    if host_hash:
-                        host = await _HostReading.start(conn, remote, limit=limit,
-                                                        grace=max(1, math.ceil(self.term_grace)))
-                    await self._write_all(target, local, at, total, block, window, progress,
-                                          host, loop)
-                if progress is not None and total == 0:
-                    progress(0, 0)
-            # The file is closed, whole: the host reads what it was not yet told of.
-            # Never what fails the upload: a second before its limit, the
-            # copy stands and the caller reads the file the usual way.
-            theirs = None if host is None else await host.sha256(
-                min(_HOST_READ_WAIT_S, deadline - time.monotonic() - 1))
-        finally:
-            if host is not None:
-                host.close()
-        return Uploaded(str(at.hasher.hexdigest()), theirs)
-
-    async def _write_all(self, target: asyncssh.SFTPClientFile, local: Path, at: _Sent,
-                         total: int, block: int, window: int, progress: ProgressSink | None,
-                         host: _HostReading | None, loop: asyncio.AbstractEventLoop) -> None:
-        """The writes of `_send`, `window` of them in flight, then the file cut to size."""
-        with local.open("rb") as source:
-            source.seek(at.offset)
-            # (offset, bytes, hash through them): read one chunk ahead.
-            reading = loop.run_in_executor(None, _read_blocks, source, at.offset, at.hasher,
-                                           block)
-            flying: collections.deque[tuple[int, int, Any, asyncio.Task[int]]] = \
-                collections.deque()
-            try:
-                while blocks := await reading:
-                    end = blocks[-1][0] + len(blocks[-1][1])
-                    reading = loop.run_in_executor(None, _read_blocks, source, end,
-                                                   blocks[-1][2], block)
-                    for offset, data, through in blocks:
-                        if len(flying) >= window:
-                            await self._landed(flying, at, total, progress, host)
-                        flying.append((offset, len(data), through, asyncio.ensure_future(
-                            target.write(data, offset))))
-                while flying:
-                    await self._landed(flying, at, total, progress, host)
-            finally:
-                # Writes still out and the read ahead end unheard: their
-                # errors are taken as they come (never raised, never logged
-                # unread at garbage collection), whatever way this upload ends.
-                for *_, task in flying:
-                    task.add_done_callback(_taken)
-                    task.cancel()
-                reading.add_done_callback(_taken)
-                # The thread must be done with `source` before it is closed.
-                # A cancel in this wait (an abort, the time limit) goes through.
-                await asyncio.wait([reading])
-            await target.truncate(total)
-
-    @staticmethod
-    async def _landed(flying: collections.deque[tuple[int, int, Any, asyncio.Task[int]]],
-                      at: _Sent, total: int, progress: ProgressSink | None,
-                      host: _HostReading | None) -> None:
-        """Wait for the oldest write; once the host has it, `at` moves past it."""
-        offset, size, through, task = flying[0]
-        await task
-        flying.popleft()
-        at.offset, at.hasher = offset + size, through
-        if host is not None:
-            host.landed(at.offset)
-        if progress is not None:
-            progress(at.offset, total)
-
-    async def _size_on_host(self, remote: str) -> int:
-        conn = await self.connect()
-        async with conn.start_sftp_client() as sftp:
-            return await _size_in(sftp, remote)
+        """Copy `local` to `remote` over SFTP, hashing the bytes as they go
+        (runbook.upload)."""
+        return await upload.upload(self, local, remote, timeout=timeout, progress=progress,
+                                   host_hash=host_hash)
 
     # -- replacing a file whole ------------------------------------------------
 
@@ -953,7 +766,7 @@ class Remote:
         conn = await self.connect()
         try:
             async with asyncio.timeout(timeout), conn.start_sftp_client() as sftp:
-                have = await _size_in(sftp, remote)
+                have = await size_in(sftp, remote)
                 if have == len(data):
                     return
                 if have > len(data):  # not a start of these bytes: begin again
@@ -968,15 +781,15 @@ class Remote:
             raise CommandTimeout(
                 f"{self.target}: sending {remote} did not finish within {timeout:g}s"
             ) from None
-        except _SFTP_LOST as exc:
-            self._forget()
+        except SFTP_LOST as exc:
+            self.forget()
             raise OutcomeUnknown(
                 f"{self.target}: the SSH connection was lost while sending {remote} "
                 f"({type(exc).__name__})"
             ) from None
         except asyncssh.SFTPError as exc:
             raise RemoteError(f"{self.target}: cannot write {remote} "
-                              f"{_sftp_reason(exc)}") from None
+                              f"{sftp_reason(exc)}") from None
 
     async def replace_file(
         self, path: str, data: bytes, *, staging_dir: str, timeout: float, upload_timeout: float,
@@ -1031,121 +844,6 @@ class Remote:
             raise OutcomeUnknown(f"{self.target}: replacing {path} was stopped ({reason}); it "
                                  "is either as it was or wholly replaced, never cut short")
         raise RemoteError(f"{self.target}: could not replace {path}: {reason}; it is as it was")
-
-
-def _sftp_reason(exc: asyncssh.SFTPError) -> str:
-    """Why the host's SFTP server refused a write, in brackets. OpenSSH's
-    sftp-server answers every errno it has no code for (a full disk, a quota,
-    a file size limit) with the bare "Failure" (errno_to_portable): said with
-    what it most likely means (trial, real sshd with `ulimit -f`)."""
-    if exc.code == asyncssh.FX_FAILURE and exc.reason.strip().lower() in ("failure", ""):
-        return (f"({exc.reason or 'Failure'}: the host's SFTP server gives no reason; it "
-                "answers so for a full disk, a quota or a file size limit: free some space "
-                "on the host, then try again)")
-    return f"({exc.reason})"
-
-
-async def _size_in(sftp: asyncssh.SFTPClient, path: str) -> int:
-    """The size of `path` over an open SFTP session; 0 when there is no such file."""
-    try:
-        return (await sftp.stat(path)).size or 0
-    except asyncssh.SFTPNoSuchFile:
-        return 0
-
-
-def _taken(future: asyncio.Future[Any]) -> None:
-    """Retrieve a finished future's error, so that nobody is told of it later."""
-    if not future.cancelled():
-        future.exception()
-
-
-class _HostReading:
-    """A command on the host hashing the file an upload writes, told as each
-    stretch is known to be written (runbook.shell.landing_sha256_command).
-
-    Only ever a shortcut: whatever goes wrong with it leaves no hash, and the
-    caller reads the whole file again."""
-
-    def __init__(self, process: asyncssh.SSHClientProcess[str] | None) -> None:
-        self._process = process
-        self._told = 0
-
-    @classmethod
-    async def start(cls, conn: asyncssh.SSHClientConnection, path: str, *, limit: float,
-                    grace: int) -> _HostReading:
-        command = jobs.wrap(landing_sha256_command(path), limit=limit, grace=grace, job=None)
-        try:
-            async with asyncio.timeout(_HOST_READ_START_S):
-                process = await conn.create_process(command, encoding="utf-8",
-                                                    errors="replace")
-        except (TimeoutError, OSError, asyncssh.Error):
-            process = None
-        return cls(process)
-
-    def landed(self, offset: int) -> None:
-        """The file is written up to `offset`."""
-        if self._process is not None and offset - self._told >= _TELL_EVERY:
-            try:
-                self._process.stdin.write(f"{offset - self._told}\n")
-            except (OSError, asyncssh.Error):
-                self.close()
-                return
-            self._told = offset
-
-    async def sha256(self, within: float) -> str | None:
-        """The host's sha256 of the whole file, once the last write is in;
-        None if it does not come `within` seconds."""
-        if self._process is None:
-            return None
-        try:
-            self._process.stdin.write_eof()
-            async with asyncio.timeout(max(0.0, within)):
-                done = await self._process.wait()
-        except (TimeoutError, OSError, asyncssh.Error):
-            return None
-        # The last line: a login shell's .bashrc may print before the command.
-        lines = str(done.stdout or "").strip().splitlines()
-        words = lines[-1].split() if lines else []
-        if done.exit_status != 0 or not words or not _SHA256_HEX.fullmatch(words[0]):
-            return None
-        return words[0].lower()
-
-    def close(self) -> None:
-        if self._process is not None:
-            self._process.close()
-            self._process = None
-
-
-@dataclass
-class _Sent:
-    """How far the host has an upload, in order, and the sha256 of those bytes."""
-
-    offset: int
-    hasher: Any
-
-
-def _read_blocks(source: BufferedReader, offset: int, hasher: Any,
-                 block: int) -> list[tuple[int, bytes, Any]]:
-    """The next chunk of `source` as SFTP writes, each with the hash of the
-    file through it (hashlib lets go of the GIL: this runs beside the
-    network). Empty at the end of the file."""
-    data = source.read(_READ_CHUNK)
-    blocks = []
-    hasher = hasher.copy()
-    for start in range(0, len(data), block):
-        piece = data[start:start + block]
-        hasher.update(piece)
-        blocks.append((offset + start, piece, hasher.copy()))
-    return blocks
-
-
-def _hash_prefix(local: Path, size: int) -> Any:
-    hasher = hashlib.sha256()
-    with local.open("rb") as source:
-        while size > 0 and (data := source.read(min(size, _READ_CHUNK))):
-            hasher.update(data)
-            size -= len(data)
-    return hasher
 
 
 # The install script's exit status when the staged copy is not the bytes sent.

@@ -19,6 +19,7 @@ import asyncssh
 import pytest
 
 import runbook.remote as rm
+import runbook.upload as up
 from runbook.config import HostSettings
 from runbook.rehearsal.sandbox import processes_mentioning
 from runbook.remote import CommandTimeout, HostKeyRefused, OutcomeUnknown, Remote, RemoteError
@@ -427,8 +428,8 @@ async def test_an_abort_while_the_upload_waits_for_its_read_ahead_is_not_swallow
     async def connect():
         return conn
     monkeypatch.setattr(remote, "connect", connect)
-    monkeypatch.setattr(rm, "_IN_FLIGHT", 512 << 10)  # window of 2 writes: small file suffices
-    real = rm._read_blocks
+    monkeypatch.setattr(up, "_IN_FLIGHT", 512 << 10)  # window of 2 writes: small file suffices
+    real = up._read_blocks
     calls = [0]
 
     def slow_read(*a):  # a slow local disk: the read-ahead takes 0.5 s
@@ -436,7 +437,7 @@ async def test_an_abort_while_the_upload_waits_for_its_read_ahead_is_not_swallow
         if calls[0] == 2:
             time.sleep(0.5)
         return real(*a)
-    monkeypatch.setattr(rm, "_read_blocks", slow_read)
+    monkeypatch.setattr(up, "_read_blocks", slow_read)
 
     task = asyncio.create_task(remote.upload(local, "/up/f.bin", timeout=60))
     await asyncio.sleep(0.2)  # the first write has failed; finally waits for the read-ahead
@@ -539,9 +540,9 @@ async def test_the_host_has_read_all_but_the_tail_when_the_copy_ends(
     host has read everything it was told of, and only the last stretch is
     left to read (not a second pass over the whole file). It reads at a lower
     priority than the live service's."""
-    monkeypatch.setattr(rm, "_TELL_EVERY", 1 << 20)
+    monkeypatch.setattr(up, "_TELL_EVERY", 1 << 20)
     read_by_then: list[tuple[int, int] | None] = []
-    plain_sha256 = rm._HostReading.sha256
+    plain_sha256 = up._HostReading.sha256
 
     async def looks_first(self, within):  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + 10
@@ -551,7 +552,7 @@ async def test_the_host_has_read_all_but_the_tail_when_the_copy_ends(
         read_by_then.append(at)
         return await plain_sha256(self, within)
 
-    monkeypatch.setattr(rm._HostReading, "sha256", looks_first)
+    monkeypatch.setattr(up._HostReading, "sha256", looks_first)
     async with uploading(tmp_path, 24 << 20) as (host, remote, payload, data):
         target = host.upload_dir / "payload.bin"
         sent = await remote.upload(payload, str(target), timeout=60, host_hash=True)
