@@ -1,9 +1,9 @@
 """What an upload and a staged file share of the host's SSH connection.
 
-runbook.upload is handed the host's connection (runbook.remote.Remote) as
-a :class:`SshConnection`: what it uses of it, said here so that it need not
-import runbook.remote, which imports it. With it, what a lost connection
-raises and the host's SFTP answers in words.
+runbook.upload and runbook.filewrite are handed the host's connection
+(runbook.remote.Remote) as a :class:`SshConnection`: what they use of it,
+said here so that neither imports runbook.remote, which imports them. With
+it, what a lost connection raises and the host's SFTP answers in words.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from runbook.shell import OutputSink
 
 # bash reports a command ended by signal N as 128 + N; an exec request's
 # exit-signal reads as -N, and the rest of the runbook tells "killed" from
-# "failed" by that (runbook.remote.replace_file: stopped halfway is unknown,
+# "failed" by that (runbook.filewrite.replace_file: stopped halfway is unknown,
 # not "as it was"). A command that exits 129-192 of its own accord reads as
 # killed too: the cautious way to be wrong.
 _SIGNALLED = range(129, 128 + 65)

@@ -26,11 +26,12 @@ import pytest
 
 from runbook.executor import Outcome
 from runbook.facts import Facts
+from runbook.filewrite import install_script
 from runbook.journal import Journal
 from runbook.model import EditFile, Phase
 from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost
-from runbook.remote import OutcomeUnknown, Remote, RemoteError, install_script
+from runbook.remote import OutcomeUnknown, Remote, RemoteError
 from runbook.run_context import RunContext
 from runbook.shell import AS_IT_WAS
 from runbook.step import PlanContext, Step, StepContext

@@ -1,0 +1,177 @@
+"""Replacing a file on the host whole, or not at all.
+
+The bytes first travel over SFTP to the SSH user's own staging folder
+(:func:`stage`); one privileged script (:func:`install_script`) then checks
+them and renames a verified copy over the target. A Remote's replace_file
+(runbook.remote.Remote.replace_file) is this, over the host's one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import posixpath
+
+import asyncssh
+
+from runbook.sftp import SFTP_LOST, SshConnection, sftp_reason, size_in
+from runbook.shell import (
+    AS_IT_WAS,
+    OTHERS_CAN_WRITE,
+    SHA256_OF_STDIN,
+    CommandTimeout,
+    OutcomeUnknown,
+    RemoteError,
+    others_can_write,
+    private_folder,
+    privileged_script,
+    quote,
+)
+
+# The install script's exit status when the staged copy is not the bytes sent.
+_STAGED_WRONG = 3
+_STAGE_CHUNK = 1 << 20
+
+
+async def stage(ssh: SshConnection, data: bytes, remote: str, *, timeout: float) -> None:
+    """Send `data` to the file `remote` over SFTP, carrying on from what an
+    interrupted upload left there.
+
+    What is already there is trusted only as far as its size: parallel SFTP
+    writes can leave holes behind a cut, so whoever uses the file checks its
+    sha256 (see :func:`install_script`)."""
+    conn = await ssh.connect()
+    try:
+        async with asyncio.timeout(timeout), conn.start_sftp_client() as sftp:
+            have = await size_in(sftp, remote)
+            if have == len(data):
+                return
+            if have > len(data):  # not a start of these bytes: begin again
+                have = 0
+            # Owner-only from its first byte: the content can hold passwords.
+            attrs = asyncssh.SFTPAttrs(permissions=0o600)
+            async with sftp.open(remote, "r+b" if have else "wb", attrs,
+                                 encoding=None) as file:
+                for offset in range(have, len(data), _STAGE_CHUNK):
+                    await file.write(data[offset:offset + _STAGE_CHUNK], offset)
+    except TimeoutError:
+        raise CommandTimeout(
+            f"{ssh.target}: sending {remote} did not finish within {timeout:g}s"
+        ) from None
+    except SFTP_LOST as exc:
+        ssh.forget()
+        raise OutcomeUnknown(
+            f"{ssh.target}: the SSH connection was lost while sending {remote} "
+            f"({type(exc).__name__})"
+        ) from None
+    except asyncssh.SFTPError as exc:
+        raise RemoteError(f"{ssh.target}: cannot write {remote} "
+                          f"{sftp_reason(exc)}") from None
+
+
+async def replace_file(
+    ssh: SshConnection, path: str, data: bytes, *, staging_dir: str, timeout: float,
+    upload_timeout: float, private_as: str | None = None,
+) -> None:
+    """Put `data` in place of the file at `path`: whole, or not at all.
+
+    `cat > tmp && mv tmp path` commits whatever arrived when the connection
+    drops, since `cat` takes the cut for the end of its input. So the bytes
+    first travel over SFTP to the SSH user's own `staging_dir`, and only
+    then one privileged script checks them and renames a verified copy over
+    the target (:func:`install_script`). Whatever the connection does, the
+    target is the old file or the whole new one; a cut whose outcome did
+    not come back raises :class:`OutcomeUnknown`. The content is never on a
+    command line, so never in `ps` or the journal. It keeps the target's
+    owner and mode, or takes those of `private_as`.
+    """
+    if not path.startswith("/"):
+        raise ValueError(f"{path}: the file to replace must be given by its absolute path")
+    made = await ssh.run(private_folder(staging_dir), timeout=timeout)
+    if made.exit_status == OTHERS_CAN_WRITE:
+        raise RemoteError(f"{ssh.target}: {others_can_write(staging_dir, ssh.host.user)}")
+    if not made.ok:
+        raise RemoteError(
+            f"{ssh.target}: {staging_dir} is not a folder owned by {ssh.host.user}; "
+            "another account could swap the staged file before it is installed as root. "
+            "Choose another install.upload_dir")
+    digest = hashlib.sha256(data).hexdigest()
+    staged = f"{staging_dir.rstrip('/')}/{posixpath.basename(path)}.{digest}"
+    command = privileged_script(
+        install_script(staged, path, len(data), digest, private_as=private_as),
+        ssh.host.sudo)
+    try:
+        for _attempt in range(2):
+            await stage(ssh, data, staged, timeout=upload_timeout)
+            result = await ssh.run(command, timeout=timeout)
+            # A wrong staged copy has been removed: sending again starts afresh.
+            if result.exit_status != _STAGED_WRONG:
+                break
+    except OutcomeUnknown as exc:
+        raise type(exc)(f"{exc}; {path} is either as it was or wholly replaced, never "
+                        "cut short: look at it before going on") from None
+    except RemoteError as exc:
+        # Refused while staging: the target was never touched.
+        raise RemoteError(f"{exc}; {path} is as it was, and what arrived of the new "
+                          f"one waits in {staging_dir} for the next try") from None
+    if result.ok:
+        return
+    reason = result.last_error_line() or f"exit status {result.exit_status}"
+    if result.exit_status is not None and result.exit_status < 0:
+        # Killed by a signal from outside: where it stopped is not known.
+        raise OutcomeUnknown(f"{ssh.target}: replacing {path} was stopped ({reason}); it "
+                             "is either as it was or wholly replaced, never cut short")
+    raise RemoteError(f"{ssh.target}: could not replace {path}: {reason}; it is as it was")
+
+
+def install_script(staged: str, target: str, size: int, digest: str, *,
+                   private_as: str | None = None) -> str:
+    """The one script, run as root, that puts the staged file in place of `target`.
+
+    Run one at a time per upload folder, it checks the staged bytes (a waiting
+    run finds them gone and says so), keeps the target as it was the first time
+    (`.runbook-bak`, never overwritten), copies the bytes beside the target
+    (same folder: the rename is then atomic), gives them the target's owner
+    and mode (`private_as`'s, and its access list, for content that carries
+    that file's secrets), checks them again and only then renames them over
+    the target. It prints nothing unless it fails: a dropped connection closes
+    its output, and a write then would kill it half-way through.
+    """
+    s, t = quote(staged), quote(target)
+    like = quote(private_as or "")
+    new, bak = quote(f"{target}.runbook-new"), quote(f"{target}{AS_IT_WAS}")
+
+    def fail(message: str, status: int = 1) -> str:
+        return f"{{ echo {quote(message)} >&2; exit {status}; }}"
+
+    return "\n".join([
+        "set -e",
+        # The copy beside the target holds the content before it has the
+        # target's mode: nobody else may read it meanwhile.
+        "umask 077",
+        # One at a time: a resumed run can start the same edit while the first
+        # attempt's script, orphaned by a drop, still runs, and both would use
+        # the same file beside the target.
+        f"exec 9< {quote(posixpath.dirname(staged))}",
+        "if command -v flock >/dev/null 2>&1; then flock 9; fi",
+        f"trap {quote(f'rm -f -- {new}')} EXIT",
+        f"sha() {{ {{ {SHA256_OF_STDIN}; }} < \"$1\" | cut -d' ' -f1; }}",
+        f"if [ ! -f {s} ] || [ \"$(wc -c < {s})\" -ne {size} ] || [ \"$(sha {s})\" != {digest} ]",
+        f"then rm -f -- {s}; {fail(f'{staged}: not the bytes sent; sending again', _STAGED_WRONG)}",
+        "fi",
+        f"[ -f {t} ] || {fail(f'{target}: no such file')}",
+        *([f"[ -f {like} ] || {fail(f'{private_as}: no such file')}"] if private_as else []),
+        f"if [ ! -e {bak} ]; then cp -p -- {t} {new}; mv -f -- {new} {bak}; fi",
+        f"rm -f -- {new}",
+        f"cp -- {s} {new}",
+        # Owner and mode of the target; of `private_as`, with its access
+        # list too, which a service may read the live file by (second review).
+        *([f"cp --attributes-only --preserve=mode,ownership -- {like} {new}"] if private_as
+          else [f"chown --reference={t} -- {new}", f"chmod --reference={t} -- {new}"]),
+        f"[ \"$(sha {new})\" = {digest} ] || {fail(f'{target}: the copy beside it is wrong')}",
+        # On disk before the rename, so a power cut cannot leave the new name
+        # on an empty file (plain sync where coreutils is too old for a name).
+        f"sync -- {new} 2>/dev/null || sync",
+        f"mv -f -- {new} {t}",
+        f"rm -f -- {s}",
+    ])
