@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from runbook.earlier_runs import last_downtime
 from runbook.hoststate import HostState, HostStateError, Snapshot
 from runbook.journal import (
     JournalError,
@@ -37,7 +38,6 @@ from runbook.journal import (
     journal_pace,
     journal_scenario,
     journal_unattended,
-    last_downtime,
     left_behind,
     read,
     replay,

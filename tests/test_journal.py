@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook.earlier_runs import unfinished
 from runbook.journal import (
     Journal,
     JournalError,
@@ -21,7 +22,6 @@ from runbook.journal import (
     in_use,
     read,
     replay,
-    unfinished,
 )
 from runbook.model import Phase, StepState
 
@@ -685,7 +685,8 @@ def test_a_pipe_named_as_a_journal_is_passed_over_not_waited_on(tmp_path: Path) 
                   steps=[], resumed=False)
     journal.close()
     look = ("import sys; from pathlib import Path; "
-            "from runbook.journal import in_use, running_beside, unfinished; "
+            "from runbook.journal import in_use; "
+            "from runbook.earlier_runs import running_beside, unfinished; "
             f"folder = Path({str(folder)!r}); "
             "print(running_beside(folder, host='ubuntu@sm1:22'), "
             "unfinished(folder, host='ubuntu@sm1:22').path.name, "

@@ -25,10 +25,11 @@ import pytest
 
 from runbook.cli import lifecycle, wiring
 from runbook.config import Settings
+from runbook.earlier_runs import unfinished
 from runbook.events import Output
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.hoststate import HostState
-from runbook.journal import Replay, replay, unfinished
+from runbook.journal import Replay, replay
 from runbook.model import Phase, StepReport
 from runbook.rehearsal import cloud, databases, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost

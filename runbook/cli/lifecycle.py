@@ -56,7 +56,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
     earlier run it continues. The opening offers the TUI an unfinished run too."""
     from dataclasses import replace  # here: it brings inspect, which --help never needs
 
-    from runbook.journal import unfinished
+    from runbook.earlier_runs import unfinished
     from runbook.opening import Opening
     from runbook.session import host_state
 
@@ -118,7 +118,8 @@ def _resume_from(
 ) -> Replay | None:
     """The unfinished run --resume continues; None for a new run."""
     from runbook.config import ConfigError
-    from runbook.journal import IN_USE, in_use, replay, unfinished
+    from runbook.earlier_runs import unfinished
+    from runbook.journal import IN_USE, in_use, replay
 
     if args.resume:
         if args.journal is not None and not args.journal.is_file():

@@ -204,7 +204,7 @@ def refuse_a_run_beside(folder: Path, settings: Settings) -> None:
     """A new run beside another runbook writing a journal for the same host
     in `folder` would act on the host too (safety review)."""
     from runbook.config import ConfigError
-    from runbook.journal import RUNNING_BESIDE, running_beside
+    from runbook.earlier_runs import RUNNING_BESIDE, running_beside
 
     beside = running_beside(folder, **runs_of(settings))
     if beside is not None:

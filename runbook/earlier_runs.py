@@ -1,0 +1,185 @@
+"""The runs in a folder of journals: the unfinished one an operator would pick
+up again, one another runbook is writing now for the same host, and the last
+finished cutover that times this one's downtime.
+
+Each journal is read through runbook.journal (its records, its writer's lock)
+and replayed whole only where a run's first record does not settle it.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from runbook.journal import (
+    JournalError,
+    Record,
+    Replay,
+    first_record,
+    in_use,
+    journal_scenario,
+    read,
+    replay,
+    run_pace,
+    same_pace,
+)
+
+
+def unfinished(folder: Path, *, config: str | None = None,
+               host: str | None = None) -> Replay | None:
+    """The newest journal in `folder` whose run did not end with every step done,
+    of `host` (user@address:port) if given and the journal says its host, else
+    of `config` if given.
+
+    That is the run an operator would want to pick up again: stopped, failed,
+    in doubt, or cut off without a run-end at all. A damaged journal newer than
+    that run is a JournalError naming its file and line, unless what it still
+    shows is another host's (or config's) run."""
+    def another(found_config: str | None, found_host: str | None) -> bool:
+        return _another_run(found_config, found_host, config=config, host=host)
+
+    if not folder.is_dir():
+        return None
+    for path in journals_in(folder):
+        try:
+            history = replay(path)
+        except JournalError as exc:
+            before = _run_before_damage(path)
+            if before is not None and another(*before):
+                continue  # another host's run: not the one to pick up here
+            # It may be the very run to resume; going past it would pick an
+            # older one, or none, and say nothing of why.
+            raise JournalError(f"{exc}. It may hold the run to resume: repair it, move it "
+                               "aside to look past it, or pass --journal to resume another") \
+                from None
+        if another(history.config, history.host):
+            continue
+        # Rolled back is an end too: the old stream manager is whole again, and
+        # the next attempt starts afresh from a new snapshot.
+        if history.outcome not in ("done", "rolled-back"):
+            return history
+    return None
+
+
+def journals_in(folder: Path) -> list[Path]:
+    """The journals in `folder`, newest first: its regular `*.jsonl` files. A
+    pipe or a device named so is none, and one removed as it is listed
+    (another runbook dropping the journal it claimed) is left out."""
+    return [path for _, path in _journals_written(folder)]
+
+
+def _journals_written(folder: Path) -> list[tuple[float, Path]]:
+    """journals_in, each with when it was last written (one stat each)."""
+    found: list[tuple[float, Path]] = []
+    for path in folder.glob("*.jsonl"):
+        try:
+            status = path.stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(status.st_mode):
+            found.append((status.st_mtime, path))
+    return sorted(found, reverse=True)
+
+
+def _another_run(found_config: str | None, found_host: str | None, *, config: str | None,
+                 host: str | None) -> bool:
+    """Whether a journal's run is another host's (or, when either does not
+    say its host, another config's)."""
+    if host is not None and found_host is not None:
+        return found_host != host
+    return config is not None and found_config != config
+
+
+RUNNING_BESIDE = ("another runbook is running against this host now, writing this journal; "
+                  "two runs would both act on the host: let that one finish, or stop it, first")
+
+
+def running_beside(folder: Path, *, config: str | None = None,
+                   host: str | None = None) -> Path | None:
+    """The journal in `folder` that another runbook is writing now for the
+    same host (or config), if any: a new run beside it would act on the host
+    too (safety review: only a note said so)."""
+    if not folder.is_dir():
+        return None
+    for path in journals_in(folder):
+        if not in_use(path):
+            continue
+        start = first_record(path)
+        if start is not None and not _another_run(start.get("config"), start.get("host"),
+                                                  config=config, host=host):
+            return path
+    return None
+
+
+def _run_before_damage(path: Path) -> tuple[str | None, str | None] | None:
+    """The config and host of the last run a damaged journal records before
+    the damage; None if it records none."""
+    run = None
+    try:
+        for record in read(path):
+            if record["event"] == Record.RUN_START:
+                run = record.get("config"), record.get("host")
+    except JournalError:
+        pass
+    return run
+
+
+def same_path(mine: str | None, theirs: str | None, *, theirs_rehearsed: bool) -> bool:
+    """Whether another run's cutover can time a run along the path `mine`:
+    a production run names none and takes any; a production run stands for
+    any rehearsal; a rehearsal only for one of its own path, which one
+    journalled before the path was cannot say (review), as for the pace."""
+    return mine is None or not theirs_rehearsed or mine == theirs
+
+
+def last_downtime(folder: Path, *, besides: Path, pace: float | None,
+                  unattended: bool | None = False, scenario: str | None = None,
+                  before: float | None = None,
+                  look_at: int = 10) -> tuple[float, Path] | None:
+    """The downtime of the newest finished cutover among the journals in
+    `folder` (other than `besides`, and last written before `before` when
+    given) of runs at `pace` (see same_pace), answered the same way (by an
+    operator, or `unattended` by --yes: a scripted cutover holds none of an
+    operator's pauses): what the last comparable rehearsal or run took, as the
+    estimate for this one. A run of unknown pace has none. A way back's time
+    is not a cutover's, nor is one with a fault rehearsed in it, nor a
+    rehearsal of another upgrade path than `scenario` (operator trial);
+    another run's damaged journal is skipped.
+
+    At most `look_at` journals are read whole. A run at another pace is passed
+    over on its first line alone, without counting: a morning of fast
+    rehearsals must not hide the last production run."""
+    if pace is None or unattended is None or not folder.is_dir():
+        return None
+
+    def stands_for(their_pace: float | None, their_unattended: bool | None, faulted: bool,
+                   their_scenario: str | None, rehearsed: bool) -> bool:
+        """Whether a run so made can time this one: asked of a journal's
+        first record, then of the whole run (a resume can change each)."""
+        return (same_pace(pace, their_pace) and their_unattended is unattended
+                and not faulted
+                and same_path(scenario, their_scenario, theirs_rehearsed=rehearsed))
+
+    journals = [p for written, p in _journals_written(folder) if p != besides
+                and (before is None or written < before)]
+    read_whole = 0
+    for path in journals:
+        if read_whole >= look_at:
+            break
+        opening = first_record(path)
+        if opening is None or not stands_for(
+                run_pace(opening), opening.get("unattended") is True,
+                bool(opening.get("faults")), journal_scenario([opening]),
+                opening.get("rehearsal") is not False):
+            continue
+        read_whole += 1
+        try:
+            earlier = replay(path)
+        except (OSError, ValueError, KeyError, JournalError):
+            continue
+        if not stands_for(earlier.pace, earlier.unattended, earlier.faulted, earlier.scenario,
+                          earlier.rehearsal is not False):
+            continue  # resumed at another pace, answered otherwise, or with a fault
+        if earlier.downtime_s is not None and earlier.outcome != "rolled-back":
+            return float(earlier.downtime_s), path
+    return None
