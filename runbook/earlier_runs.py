@@ -11,18 +11,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from runbook.journal import (
-    JournalError,
-    Record,
-    Replay,
-    first_record,
-    in_use,
-    journal_scenario,
-    read,
-    replay,
-    run_pace,
-    same_pace,
-)
+from runbook.journal import JournalError, Record, first_record, in_use, read
+from runbook.journal_replay import Replay, journal_scenario, replay, run_pace, same_pace
 
 
 def unfinished(folder: Path, *, config: str | None = None,

@@ -41,7 +41,8 @@ from runbook.events import (
 )
 from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError, down_since
-from runbook.journal import Journal, JournalWriteError, Record, Replay, StepHistory
+from runbook.journal import Journal, JournalWriteError, Record
+from runbook.journal_replay import Replay, StepHistory
 from runbook.model import Action, Check, Phase, StepReport, StepState
 
 # At home in the model, which screens load before the engine; the engine's
@@ -506,7 +507,8 @@ class Executor(Generic[F]):
         """What a way back leaves to see to before the next attempt, from the
         journal as the exit lines read it: every run of it, for a way back
         that went on from an earlier run's recreate."""
-        from runbook.journal import JournalError, replay
+        from runbook.journal import JournalError
+        from runbook.journal_replay import replay
 
         if outcome is not Outcome.ROLLED_BACK:
             return ()

@@ -48,7 +48,7 @@ from runbook.model import (
 from runbook.visible import visible
 
 if TYPE_CHECKING:
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.properties import Review
 
 # The two that call for the operator shout, on any terminal.

@@ -29,7 +29,7 @@ from runbook.wholefile import atomic_write, sync_folder
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
 
 
 class HostStateError(Exception):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.session import SessionFactory
 
 

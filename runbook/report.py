@@ -35,14 +35,16 @@ from runbook.journal import (
     cutover_began,
     first_record,
     in_use,
+    read,
+    text_of,
+    unwritten,
+)
+from runbook.journal_replay import (
     journal_pace,
     journal_scenario,
     journal_unattended,
     left_behind,
-    read,
     replay,
-    text_of,
-    unwritten,
 )
 from runbook.model import Outcome, is_warning, signal_cause
 from runbook.standing import before_another_attempt

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from runbook.journal import same_pace
+from runbook.journal_replay import same_pace
 from runbook.model import REAL_PACE, WORDS, outcome_words, result_line, state_words
 from runbook.model import duration as model_duration
 from runbook.rehearsal.cloud import FAST_PACE

@@ -24,7 +24,7 @@ from runbook.step import PlanContext, Step, cards
 # is previewed or the run starts, after a front end's first paint (issue 12).
 if TYPE_CHECKING:
     from runbook.executor import Executor, FrontEnd, Outcome
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.smapi import StreamManagerAPI
 
 F = TypeVar("F", bound=Facts)
@@ -144,7 +144,7 @@ class Session(Generic[F]):
         A continued run goes on in its journal at this run's pace, answered as
         this run answers (--yes or not); a journal begun otherwise has no
         estimate, as the report takes it."""
-        from runbook.journal import same_pace
+        from runbook.journal_replay import same_pace
         from runbook.report import downtime_estimate
 
         pace: float | None = self.settings.pace
@@ -197,7 +197,8 @@ class Session(Generic[F]):
         it was read (the TUI's resume dialog can wait long), else nothing runs
         (trial: `runbook rollback` took the way back meanwhile, and "continue"
         went on with the upgrade from the run as it was read)."""
-        from runbook.journal import JournalError, replay
+        from runbook.journal import JournalError
+        from runbook.journal_replay import replay
 
         if self.resume is None or self.resume.path is None:
             return

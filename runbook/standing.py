@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
-from runbook.journal import Replay
+from runbook.journal_replay import Replay
 from runbook.model import StepState, duration
 
 _FINISHED = (StepState.DONE, StepState.SKIPPED)

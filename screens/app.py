@@ -32,7 +32,7 @@ from runbook.opening import Opening
 # (issue 12: a rehearsal paints before its host starts): what only an open run
 # uses is imported where the run uses it.
 if TYPE_CHECKING:
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.session import Session, SessionFactory
     from runbook.standing import WayBack
     from screens.frontend import TuiFrontEnd

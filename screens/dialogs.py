@@ -22,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from runbook.journal import Replay
+from runbook.journal_replay import Replay
 from runbook.model import Action, Phase, StepCard, StepState, how_it_ended
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped

@@ -18,7 +18,7 @@ from screens.presentation import NEXT, NOT_RUN, NOT_UNDONE, UNDONE, WARNED
 # paint (issue 12): the first screen draws the cards alone.
 if TYPE_CHECKING:
     from runbook.events import Event, Progress
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
 
 FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
 TROUBLE = (StepState.FAILED.value, StepState.IN_DOUBT.value)

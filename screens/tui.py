@@ -12,7 +12,7 @@ from screens.terminal import drawing_survives_a_closed_terminal
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.session import SessionFactory
     from screens.app import GoingBack, RunbookApp
     from screens.starting import Preparing

@@ -10,7 +10,7 @@ from typing import Any
 from runbook.cli import wiring
 from runbook.config import Settings
 from runbook.executor import FrontEnd, Outcome
-from runbook.journal import Replay
+from runbook.journal_replay import Replay
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
 from runbook.session import Session

@@ -110,7 +110,7 @@ def test_the_first_paint_of_a_run_loads_no_engine_dialogs_or_report() -> None:
     the dialogs, the full log and the report when the operator first needs them;
     the starting screen is a rehearsal's alone."""
     late = {"runbook.executor", "runbook.events", "runbook.journal", "runbook.report",
-            "runbook.log", "runbook.run_context",
+            "runbook.journal_replay", "runbook.earlier_runs", "runbook.log", "runbook.run_context",
             "screens.frontend", "screens.messages", "screens.dialogs", "screens.questions",
             "screens.records", "screens.log_view", "screens.review_handoff",
             "screens.starting"}

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from runbook.journal import Journal, run_pace
+from runbook.journal import Journal
+from runbook.journal_replay import run_pace
 from runbook.rehearsal import cloud
 from runbook.report import build
 from runbook.report_format import pace_words

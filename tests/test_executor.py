@@ -20,7 +20,8 @@ from runbook.events import RunEnded
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError
-from runbook.journal import Journal, JournalWriteError, Record, read, replay
+from runbook.journal import Journal, JournalWriteError, Record, read
+from runbook.journal_replay import replay
 from runbook.model import Action, Check, EditFile, Note, Phase, Shell, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown, Remote

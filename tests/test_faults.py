@@ -30,7 +30,7 @@ from runbook.config import Settings
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.facts import Facts
-from runbook.journal import Replay, replay
+from runbook.journal_replay import Replay, replay
 from runbook.model import Action, Check, Phase, Shell, StepReport
 from runbook.rehearsal import armed, cloud, faults, scenarios
 from runbook.rehearsal.host import RehearsalHost
@@ -215,7 +215,7 @@ async def test_back_from_a_recreate_that_created_nothing_asks_no_database_droppe
     """Operator trial: recreate failed on its first read (HTTP 500), before it
     created anything, and the way back's exit lines and report said to drop
     the new cluster database first, which the next attempt then took as it was."""
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
     from runbook.report import build
 
     journal = tmp_path / "run.jsonl"
@@ -423,7 +423,7 @@ async def test_a_step_skipped_again_on_a_resume_mid_cutover_is_warned_of_again(
     cutover's questions said nothing of the missing LICENSE.KEY, and
     start-service then failed on it in the downtime. Each session looks at
     what it skipped before its first cutover step, and says it."""
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
 
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
@@ -528,7 +528,7 @@ async def test_a_resumed_run_with_a_wrong_token_does_not_restart_the_new_release
     when the server started, so no restart would change anything: the step
     fails at its check, saying a wrong token means starting again."""
     from runbook.cli import wiring
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
 
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
@@ -1246,7 +1246,7 @@ def test_with_no_cutover_step_finished_the_way_back_says_it_runs_the_first_again
     """Review: stopped in the first cutover step once it had changed the host
     (a DELETE sent), the way back named `--rollback-after delete-nodegroups`,
     which runs that step again before it goes back; `runbook rollback` would not."""
-    from runbook.journal import Replay, StepHistory
+    from runbook.journal_replay import Replay, StepHistory
     from runbook.model import StepState
 
     history = Replay(cutover_started="2026-12-03T12:55:31+00:00",

@@ -572,7 +572,8 @@ async def test_a_headless_resume_mid_cutover_says_the_stream_manager_is_down(
     said "PREPARE (the live system keeps running)", then "CUTOVER (downtime
     starts with the first step you run)", with no word of the downtime, and
     preflight's line claimed an API version from an API that did not answer."""
-    from runbook.journal import Journal, replay
+    from runbook.journal import Journal
+    from runbook.journal_replay import replay
     from tests.scripted import ScriptedFrontEnd
 
     journal = tmp_path / "runs" / "run.jsonl"
@@ -619,7 +620,7 @@ async def test_a_skipped_prepare_step_looked_at_mid_cutover_brings_no_phase_back
     printed the cutover steps done in the earlier run, then "=== PREPARE" and
     "=== CUTOVER" again around the warning of the skipped step: the phases
     read as if the run had gone back to prepare."""
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
     from tests.scripted import ScriptedFrontEnd
 
     journal = tmp_path / "runs" / "run.jsonl"
@@ -688,7 +689,7 @@ def test_the_summary_of_a_resumed_run_says_what_the_earlier_run_finished() -> No
     """Operator trial: a resumed run stopped early listed the cutover steps
     the earlier run had done as "not reached", beside "16 of 17 steps done":
     at 2 a.m. it read as if nothing had been torn down."""
-    from runbook.journal import Replay, StepHistory
+    from runbook.journal_replay import Replay, StepHistory
 
     earlier = Replay(steps={"upload": StepHistory(StepState.DONE, "ok"),
                             "delete-nodegroups": StepHistory(StepState.IN_DOUBT, "cut off"),
@@ -707,7 +708,7 @@ def test_the_summary_of_a_resumed_run_says_what_the_earlier_run_finished() -> No
 def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() -> None:
     """Operator trial (stop 39): after the way back, the summary listed each
     cutover step as done, where the screen said undone."""
-    from runbook.journal import Replay, StepHistory
+    from runbook.journal_replay import Replay, StepHistory
 
     later = StepCard(12, "backup-live", "Rename red5pro", Phase.CUTOVER, "Moves it.",
                      skippable=False)

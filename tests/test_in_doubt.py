@@ -13,7 +13,8 @@ import pytest
 from runbook.executor import Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState
-from runbook.journal import Journal, replay
+from runbook.journal import Journal
+from runbook.journal_replay import replay
 from runbook.model import Action, Check, Phase, Shell, StepReport, StepState
 from runbook.redact import Redactor
 from runbook.rehearsal.host import RehearsalHost

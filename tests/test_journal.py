@@ -13,16 +13,8 @@ from pathlib import Path
 import pytest
 
 from runbook.earlier_runs import unfinished
-from runbook.journal import (
-    Journal,
-    JournalError,
-    JournalWriteError,
-    Record,
-    claim,
-    in_use,
-    read,
-    replay,
-)
+from runbook.journal import Journal, JournalError, JournalWriteError, Record, claim, in_use, read
+from runbook.journal_replay import replay
 from runbook.model import Phase, StepState
 
 ROOT = Path(__file__).parents[1]
@@ -538,7 +530,7 @@ def test_a_record_with_a_field_of_the_wrong_kind_is_a_damaged_line(
     `run --resume` on an attempt of {} (unhashable). Each reader says which
     line is damaged, in one line, exit 2."""
     from runbook import cli
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
 
     path = tmp_path / "run.jsonl"
     _small_run(path)

@@ -105,7 +105,7 @@ async def test_a_skipped_step_run_after_promote_new_plans_the_paths_it_uses(
     showed plans on the unpacked folder, gone by then, and ran on
     bak.red5pro -> red5pro: the operator confirmed other commands than ran."""
     from runbook.executor import Answer, Decision
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
 
     journal = tmp_path / "run.jsonl"
     skipped = ("cloud-controller", "strip-autoscale", "carry-over")

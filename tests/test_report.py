@@ -25,7 +25,8 @@ import pytest
 
 from runbook.curl import api_path
 from runbook.executor import Answer, Decision, Outcome
-from runbook.journal import Journal, replay
+from runbook.journal import Journal
+from runbook.journal_replay import replay
 from runbook.log import log_lines
 from runbook.redact import is_secret_key
 from runbook.rehearsal import cloud

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from runbook.executor import Answer, Decision, Outcome, Recovery
-from runbook.journal import Journal, replay
+from runbook.journal import Journal
+from runbook.journal_replay import replay
 from runbook.model import StepState
 from runbook.rehearsal import cloud
 from tests.rehearsal import rehearsal_host, rehearse, seeded_nodegroups

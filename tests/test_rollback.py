@@ -29,7 +29,7 @@ from runbook.earlier_runs import unfinished
 from runbook.events import Output
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.hoststate import HostState
-from runbook.journal import Replay, replay
+from runbook.journal_replay import Replay, replay
 from runbook.model import Phase, StepReport
 from runbook.rehearsal import cloud, databases, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost

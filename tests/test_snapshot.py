@@ -11,7 +11,7 @@ import pytest
 
 from runbook.executor import Answer, Decision, Outcome
 from runbook.hoststate import HostState
-from runbook.journal import replay
+from runbook.journal_replay import replay
 from runbook.model import Note
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost

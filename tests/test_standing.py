@@ -8,7 +8,7 @@ from pathlib import Path
 
 from runbook.events import CutoverEnded
 from runbook.headless import HeadlessFrontEnd
-from runbook.journal import Replay, StepHistory
+from runbook.journal_replay import Replay, StepHistory
 from runbook.model import StepState
 from runbook.standing import going_on, service_state
 from screens.presentation import duration as shown_as
@@ -97,7 +97,8 @@ def test_the_way_back_alone_counts_the_upgrades_steps_before_it(tmp_path: Path) 
     steps done or skipped before the way back" where the upgrade had 17 steps
     (the TUI: 15/17): the way back's own run lists no upgrade steps, and every
     step the journal holds, the way back's too, was counted instead."""
-    from runbook.journal import Journal, replay
+    from runbook.journal import Journal
+    from runbook.journal_replay import replay
 
     path = tmp_path / "run.jsonl"
     journal = Journal(path)
@@ -143,7 +144,8 @@ def test_a_stop_part_way_back_says_the_way_back_is_under_way(tmp_path: Path) -> 
     said only "down since ..., 15 of 17 steps done; to go on: ...", as if the
     upgrade stood where it had failed. The host had no red5pro at all then:
     the way back was part done, and going on goes on back."""
-    from runbook.journal import Journal, replay
+    from runbook.journal import Journal
+    from runbook.journal_replay import replay
 
     path = tmp_path / "run.jsonl"
     journal = Journal(path)

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from runbook.executor import Answer, Decision, Outcome, Recovery
-from runbook.journal import replay
+from runbook.journal_replay import replay
 from runbook.model import Shell
 from runbook.rehearsal import cloud
 from tests.polling import until

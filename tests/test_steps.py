@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from runbook.executor import Answer, Decision, Outcome
-from runbook.journal import replay
+from runbook.journal_replay import replay
 from runbook.model import Action, Phase, StepReport, StepState
 from runbook.rehearsal import databases
 from runbook.rehearsal.host import RehearsalHost
@@ -1351,7 +1351,7 @@ async def test_preflight_resumed_after_the_unit_was_installed_says_where_things_
     "will install the red5pro.service the new release ships" (installed
     already) and "done: live 6.2.0.b406, new 11.1.0.b835" while red5pro held
     11.1.0.b835: the release kept for the way back is the old one."""
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
 
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:

@@ -20,7 +20,7 @@ from runbook.config import Settings
 from runbook.events import Event
 from runbook.executor import Decision
 from runbook.facts import Facts
-from runbook.journal import Replay, replay
+from runbook.journal_replay import Replay, replay
 from runbook.model import Action, Check, Note, Phase, Shell, StepCard, StepReport, StepState
 from runbook.session import Session
 from runbook.standing import WayBack
@@ -471,7 +471,7 @@ def test_with_a_failures_choices_put_aside_s_says_they_wait() -> None:
 def test_a_step_that_failed_in_the_earlier_run_says_why() -> None:
     """Operator trial: resumed after a failure, the step's detail said only
     "Earlier run: failed"; why it failed was in the full log alone."""
-    from runbook.journal import Replay, StepHistory
+    from runbook.journal_replay import Replay, StepHistory
     from screens.run_state import RunState
     from screens.views import detail
 

@@ -21,7 +21,8 @@ import screens.app as app_module
 from runbook.events import CutoverStarted, Output, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.facts import Facts
-from runbook.journal import Journal, replay
+from runbook.journal import Journal
+from runbook.journal_replay import replay
 from runbook.model import Check, Phase, StepReport, StepState
 from runbook.rehearsal import cloud
 from runbook.step import StepContext

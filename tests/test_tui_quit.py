@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 
 from runbook.executor import Outcome
 from runbook.facts import Facts
-from runbook.journal import replay
+from runbook.journal_replay import replay
 from runbook.model import Check, Phase, StepState
 from runbook.step import StepContext
 from screens.app import RunbookApp

@@ -15,7 +15,8 @@ from textual.widgets import Button, Static
 
 from runbook.cli import door, lifecycle
 from runbook.config import ConfigError
-from runbook.journal import Journal, Replay
+from runbook.journal import Journal
+from runbook.journal_replay import Replay
 from runbook.session import host_state
 from runbook.stopping import Stopper
 from screens.app import RunbookApp, create_app

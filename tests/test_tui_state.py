@@ -778,7 +778,7 @@ async def test_leaving_at_the_resume_dialog_names_the_journal_that_exists(
     """Review: leaving at the resume dialog, the exit line named the new run's
     journal, a file nobody wrote, beside lines about the earlier run's."""
     from runbook.cli import wiring
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
     from screens.app import RunbookApp
     from screens.tui import run_tui
     from tests.test_tui_fakes import TOKEN

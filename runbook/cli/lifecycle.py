@@ -25,7 +25,7 @@ from runbook.cli.wiring import session
 
 if TYPE_CHECKING:
     from runbook.config import Settings
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.model import Outcome
     from runbook.opening import Opening
     from runbook.session import Session
@@ -119,7 +119,8 @@ def _resume_from(
     """The unfinished run --resume continues; None for a new run."""
     from runbook.config import ConfigError
     from runbook.earlier_runs import unfinished
-    from runbook.journal import IN_USE, in_use, replay
+    from runbook.journal import IN_USE, in_use
+    from runbook.journal_replay import replay
 
     if args.resume:
         if args.journal is not None and not args.journal.is_file():
@@ -165,7 +166,7 @@ def _say_a_change_of_pace(earlier: Replay, settings: Settings,
     """Said before the run goes on, not first in its report: a rehearsal begun
     at one pace and resumed at another (an exported RUNBOOK_REHEARSAL_PACE)
     has times that stand for no other run's (operator trial)."""
-    from runbook.journal import same_pace
+    from runbook.journal_replay import same_pace
     from runbook.report_format import pace_name
 
     if not settings.rehearsal or earlier.pace is None or same_pace(earlier.pace, settings.pace):
@@ -221,7 +222,8 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
     wrote anything (the TUI's resume dialog: its new run has a journal of
     its own). `own_host`: the host is this process's rehearsal host, which
     stops with it."""
-    from runbook.journal import JournalError, in_use, replay, unwritten
+    from runbook.journal import JournalError, in_use, unwritten
+    from runbook.journal_replay import replay
     from runbook.standing import (
         before_another_attempt,
         going_on,
@@ -316,7 +318,8 @@ def _command_to_go_back(args: argparse.Namespace, settings: Settings, journal: s
     manager, as this one was started: a rehearsal's from the cutover step it
     got to (None if its journal cannot be read: going on is then the only
     way said)."""
-    from runbook.journal import JournalError, replay
+    from runbook.journal import JournalError
+    from runbook.journal_replay import replay
     from runbook.standing import rollback_command
 
     if args.command == "rehearse":

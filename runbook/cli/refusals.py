@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from runbook.config import Settings
     from runbook.hoststate import HostState
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
 
 
 def refuse_a_config_this_machine_cannot_use(settings: Settings) -> None:
@@ -188,7 +188,8 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
 def _ended_in_its_journal(journal: str) -> str | None:
     """How the run in `journal` ended its cutover ("upgraded", "rolled back"),
     when its journal says it did; None if it did not, or cannot be read."""
-    from runbook.journal import JournalError, replay
+    from runbook.journal import JournalError
+    from runbook.journal_replay import replay
     from runbook.model import Outcome
 
     try:
@@ -260,7 +261,8 @@ def refuse_a_journal_in_use(path: Path) -> None:
     it read afterwards as that run resumed: in the report, the log and the
     lookups of the way back (operator trial)."""
     from runbook.config import ConfigError
-    from runbook.journal import JournalError, replay
+    from runbook.journal import JournalError
+    from runbook.journal_replay import replay
     from runbook.wholefile import special_file
 
     if path.is_dir():

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from runbook.cli.lifecycle import Prepared
     from runbook.config import Settings
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.opening import Opening
     from runbook.rehearsal.faults import FaultSwitch, Requested
     from runbook.rehearsal.host import RehearsalHost
@@ -227,7 +227,8 @@ class Rehearsal:
         """The command that takes the run in `journal` back to the old stream
         manager once this rehearsal has ended, as its report names it; None
         when its sandbox goes with it, or the journal cannot be read."""
-        from runbook.journal import JournalError, replay
+        from runbook.journal import JournalError
+        from runbook.journal_replay import replay
         from runbook.standing import WayBack, rehearse_command
 
         if not self.lasting or self.host is None:

@@ -19,7 +19,7 @@ from runbook.cli.wiring import session
 if TYPE_CHECKING:
     from runbook.config import Settings
     from runbook.hoststate import HostState
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.stopping import Stopper
 
 
@@ -57,7 +57,7 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     --journal names, else the one the host's record names; refused
     (ConfigError) where that is not a cutover the way back can undo."""
     from runbook.config import ConfigError
-    from runbook.journal import replay
+    from runbook.journal_replay import replay
     from runbook.standing import said_time
 
     under_way = host.cutover()

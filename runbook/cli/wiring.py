@@ -11,7 +11,7 @@ from runbook.rehearsal import OPERATOR_DIRNAME
 
 if TYPE_CHECKING:
     from runbook.config import Settings
-    from runbook.journal import Replay
+    from runbook.journal_replay import Replay
     from runbook.rehearsal.host import RehearsalHost
     from runbook.session import Session
 

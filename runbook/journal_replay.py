@@ -1,0 +1,261 @@
+"""What a journal says of a run, step by step: its :class:`Replay`.
+
+Resume, the exit lines, the report and the front ends read a run through it:
+which steps are done, which action was in flight when the journal stopped,
+what the run had learnt, and the pace and answering its times were made at.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbook.journal import JournalError, Record, cutover_began, read
+from runbook.model import REAL_PACE, StepState
+
+
+@dataclass
+class StepHistory:
+    """What the journal says of one step: where it got to, and what is in doubt."""
+    state: StepState = StepState.PENDING
+    detail: str = ""
+    skip_reason: str = ""
+    # Actions started without a recorded end: their outcome is unknown.
+    in_flight: list[str] = field(default_factory=list)
+    # Their jobs on the host (runbook.jobs), to look for before a retry.
+    in_flight_jobs: list[str] = field(default_factory=list)
+    # Its last attempt was aborted by the operator (its commands stopped), not
+    # cut off by a crash or a lost connection.
+    aborted: bool = False
+    # Some attempt of it started a change on the host (its reads are not
+    # journalled): what it leaves is only there once it has.
+    acted: bool = False
+    # How long the attempt that got it to its state ran; one that only found
+    # it so ran nothing, and leaves the time as it was.
+    elapsed_s: float | None = None
+
+
+@dataclass
+class Replay:
+    """What a journal says about a run, step by step."""
+
+    path: Path | None = None
+    config: str | None = None
+    host: str | None = None
+    # Whether the run was a rehearsal; None when no run-start says.
+    rehearsal: bool | None = None
+    # Whether the journal held any record at all.
+    empty: bool = True
+    steps: dict[str, StepHistory] = field(default_factory=dict)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    # What the steps had learnt (versions, snapshot path...), as last recorded.
+    facts: dict[str, Any] = field(default_factory=dict)
+    cutover_started: str | None = None
+    downtime_s: float | None = None
+    # The pace the run went at (journal_pace): None when unknown.
+    pace: float | None = None
+    # Whether --yes answered every step (journal_unattended): None when a
+    # resume changed it.
+    unattended: bool | None = False
+    # Whether its last run was --headless: the commands that go on from it
+    # are named so, as its exit lines name them.
+    headless: bool = False
+    # A rehearsal's upgrade path (journal_scenario), and whether any of its
+    # runs rehearsed a fault: either makes its cutover no estimate for another.
+    scenario: str | None = None
+    faulted: bool = False
+    # The steps of the run, in order, as its latest start that listed any did.
+    step_ids: list[str] = field(default_factory=list)
+    finished: bool = False
+    outcome: str | None = None
+    # The exit code its last run ended with (128 + a signal's number when one ended it).
+    exit_code: int | None = None
+    # The steps of the way back that began, in order: empty until it is taken.
+    way_back: list[str] = field(default_factory=list)
+    way_back_taken: bool = False
+    # What each step leaves that the way back does not undo (Step.after_the_way_back).
+    leaves: dict[str, str] = field(default_factory=dict)
+
+    def state(self, step_id: str) -> StepState:
+        return self.steps.get(step_id, StepHistory()).state
+
+    def way_back_chosen(self, way_back: Iterable[str]) -> bool:
+        """The operator chose the way back: its record, written as they chose
+        it, before the first of its steps (`way_back`, their ids) looked at
+        the host; in journals older than that record, a record of one of
+        them. The one rule for the executor, the exit lines and the resume
+        dialog (review: they had drifted apart)."""
+        return self.way_back_taken or any(step in self.steps for step in way_back)
+
+    def left_by_the_way_back(self) -> list[str]:
+        """What the steps that changed something leave that the way back does
+        not undo (left_behind)."""
+        return left_behind(self.leaves, lambda step: step in self.steps
+                           and self.steps[step].acted)
+
+
+def left_behind(leaves: Mapping[str, str], acted: Callable[[str], bool]) -> list[str]:
+    """What each step that `acted` (an action on record) leaves that the way
+    back does not undo, from the run-start's `leaves`: one rule for the
+    replay and the report. A step that changed nothing leaves nothing
+    (operator trial: a recreate that failed on its first read was said to
+    leave nodegroups in the new database)."""
+    return [text for step, text in leaves.items() if acted(step)]
+
+
+def replay(path: Path) -> Replay:
+    result = Replay(path=path)
+    # Keyed by attempt too: a resumed step numbers its actions from 1 again.
+    open_actions: dict[tuple[str, str, int], tuple[str, str | None]] = {}
+    starts: list[dict[str, Any]] = []
+    for record in read(path):
+        result.empty = False
+        event = record.get("event")
+        step = record.get("step", "")
+        history = result.steps.setdefault(step, StepHistory()) if step else None
+        if event == Record.RUN_START:
+            starts.append(record)
+            # A resumed run appends to the same journal: it reopens the story.
+            result.config = record.get("config")
+            result.host = record.get("host")
+            rehearsal = record.get("rehearsal")
+            result.rehearsal = rehearsal if isinstance(rehearsal, bool) else None
+            # The way back alone (`runbook rollback`) lists no upgrade steps:
+            # the upgrade's are still the run's (operator trial: its exit
+            # line counted every step held, the way back's too).
+            result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
+            result.headless = record.get("headless") is True
+            leaves = record.get("leaves")
+            if isinstance(leaves, dict):
+                result.leaves.update({str(k): str(v) for k, v in leaves.items()})
+            result.finished = False
+            result.outcome = None
+        elif event == Record.WAY_BACK:
+            result.way_back_taken = True
+        elif event == Record.STEP_START and history is not None:
+            history.state = StepState.RUNNING
+            # A new attempt: the run that began it settled the earlier ones
+            # first (review: their commands read as in flight on a step done since).
+            history.in_flight_jobs.clear()
+            for key in [key for key in open_actions if key[0] == step]:
+                del open_actions[key]
+            history.aborted = False
+        elif event == Record.ABORTED:
+            for aborted in record.get("steps") or []:
+                if isinstance(aborted, str) and aborted in result.steps:
+                    result.steps[aborted].aborted = True
+        elif event == Record.ACTION_START:
+            if history is not None:
+                history.acted = True
+            key = (step, record.get("attempt", ""), record.get("n", 0))
+            open_actions[key] = (record.get("text", ""), record.get("job"))
+        elif event == Record.ACTION_END:
+            ended = open_actions.pop((step, record.get("attempt", ""), record.get("n", 0)), None)
+            if ended is not None and ended[1] and record.get("status") == "unknown" \
+                    and history is not None:
+                # Its end never came back: the command may still run on the host.
+                history.in_flight_jobs.append(ended[1])
+        elif event == Record.STEP_END and history is not None:
+            try:
+                state = StepState(str(record.get("state")))
+            except ValueError:
+                raise JournalError(f"{path}: unknown step state {record.get('state')!r}") \
+                    from None
+            elapsed = record.get("elapsed_s")
+            if isinstance(elapsed, int | float) and not isinstance(elapsed, bool):
+                history.elapsed_s = float(elapsed)
+            elif state is not history.state:
+                # Found so without running: no time of its own, and the last
+                # one was another attempt's (second review: a failure's time
+                # beside a later "done").
+                history.elapsed_s = None
+            history.state = state
+            history.detail = record.get("detail", "")
+            history.skip_reason = record.get("reason", "")
+        elif event == Record.NOTE:
+            result.notes.append(record)
+        elif event == Record.FACTS:
+            result.facts.update(record.get("facts", {}))
+            leaves = record.get("leaves")
+            if isinstance(leaves, dict):
+                result.leaves.update({str(k): str(v) for k, v in leaves.items()})
+        elif event == Record.CUTOVER_START:
+            result.cutover_started = result.cutover_started or cutover_began(
+                record, str(record.get("ts", "")))
+        elif event == Record.CUTOVER_END and record.get("complete", True):
+            result.downtime_s = record.get("downtime_s")
+        elif event == Record.RUN_END:
+            result.finished = True
+            result.outcome = record.get("outcome")
+            code = record.get("exit_code")
+            result.exit_code = code if isinstance(code, int) else None
+    if result.way_back_taken:
+        result.way_back = [step for step in result.steps if step not in result.step_ids]
+    for (step, _attempt, _n), (text, job) in open_actions.items():
+        history = result.steps.setdefault(step, StepHistory())
+        history.in_flight.append(text)
+        if job:
+            history.in_flight_jobs.append(job)
+        if history.state in (StepState.RUNNING, StepState.PENDING):
+            history.state = StepState.IN_DOUBT
+    for history in result.steps.values():
+        # A step that started and never ended was cut off mid-way.
+        if history.state is StepState.RUNNING:
+            history.state = StepState.IN_DOUBT
+    result.pace = journal_pace(starts)
+    result.unattended = journal_unattended(starts)
+    result.scenario = journal_scenario(starts)
+    result.faulted = any(start.get("faults") for start in starts)
+    return result
+
+
+def run_pace(start: dict[str, Any]) -> float | None:
+    """The pace a run-start record says its run went at: REAL_PACE for a run
+    on a real host, a rehearsal's own as recorded. None when the record does
+    not say: a rehearsal journalled before the pace was, whose fake cloud may
+    have run at any pace."""
+    rehearsal = start.get("rehearsal")
+    if rehearsal is False:
+        return REAL_PACE
+    pace = start.get("pace")
+    if rehearsal is not True or isinstance(pace, bool) or not isinstance(pace, int | float):
+        return None
+    try:
+        value = float(pace)
+    except OverflowError:  # an int of hundreds of digits: a damaged journal's
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def journal_pace(starts: Iterable[dict[str, Any]]) -> float | None:
+    """The pace of the run in a journal, from its run-start records: None when
+    one of them does not say, or a resume went at another pace than the start
+    (its cutover may have run partly at each)."""
+    paces = [run_pace(start) for start in starts]
+    if not paces or not all(same_pace(paces[0], pace) for pace in paces):
+        return None
+    return paces[0]
+
+
+def journal_unattended(starts: Iterable[dict[str, Any]]) -> bool | None:
+    """Whether --yes answered every step of the run in a journal (its
+    run-starts say `unattended`); None when a resume answered otherwise than
+    the start: its times hold some of an operator's pauses, not all."""
+    answered = {start.get("unattended") is True for start in starts}
+    return answered.pop() if len(answered) == 1 else None if answered else False
+
+
+def journal_scenario(starts: Iterable[dict[str, Any]]) -> str | None:
+    """The upgrade path a rehearsal's run-starts name (a sandbox keeps its
+    scenario across resumes); None for a production run or an older journal."""
+    named = {str(start["scenario"]) for start in starts if start.get("scenario")}
+    return named.pop() if len(named) == 1 else None
+
+
+def same_pace(mine: float | None, theirs: float | None) -> bool:
+    """Whether one run's times can stand for another's: both paces known, and
+    equal (a production run and a real-pace rehearsal go at the same)."""
+    return mine is not None and theirs is not None and math.isclose(mine, theirs)
