@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import re
-import shlex
 import time
 from collections.abc import Callable
 from functools import partial
@@ -44,7 +43,7 @@ from steps.common import (
     server_folders,
     snapshot,
 )
-from steps.database import DATABASE
+from steps.database import DATABASE, drop_command
 from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
 from steps.fleet import fleet_now
 
@@ -1152,9 +1151,7 @@ class Recreate(Red5Step):
         # the password, which is never shown.
         port = settings.new_db_port or facts.db_port
         where = settings.new_db_host + (f":{port}" if port else "")
-        drop = shlex.join(["mysql", "-h", settings.new_db_host, *(["-P", str(port)] if port
-                                                                  else []),
-                           "-u", facts.db_user or "USER", "-p", "-e", f"DROP DATABASE {DATABASE}"])
+        drop = drop_command(settings.new_db_host, port, facts.db_user or "USER")
         login = f"the live login {facts.db_user}" if facts.db_user else \
             "the live login (USER is config.dbUser of the live red5-web.properties)"
         return (f"{self.after_the_way_back}: drop the {DATABASE} database on {where} first, "

@@ -12,6 +12,7 @@ in /tmp, removed by a trap, stayed behind whenever the client was killed
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 from runbook.shell import CommandResult, quote
@@ -57,6 +58,16 @@ def client(login_host: str, port: str | int, tail: str) -> str:
             '{ echo "no mysql client on this host" >&2; exit 127; }; '
             f'"$c" 3<&0 --defaults-extra-file=/dev/fd/3 --protocol=tcp -h {quote(login_host)} '
             f"-P {port} --connect-timeout=10 {tail}")
+
+
+def drop_command(host: str, port: int | str | None, user: str) -> str:
+    """The command an operator types to drop the new cluster database: over
+    TCP, as runbook's own client goes, since with `-h localhost` mysql takes
+    the local socket whatever -P says, and that may be the live database's
+    (second review). -p asks for the password, which is never shown."""
+    return shlex.join(["mysql", "--protocol=tcp", "-h", host,
+                       *(["-P", str(port)] if port else []), "-u", user, "-p",
+                       "-e", f"DROP DATABASE {DATABASE}"])
 
 
 def _port(p: AnyContext) -> str | int:

@@ -6,7 +6,6 @@ import asyncio
 import difflib
 import os
 import re
-import shlex
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -695,8 +694,7 @@ class Schema(Red5Step):
             # The command as the operator types it, with what this step knows
             # (operator trial: a rehearsal's port and login had to be dug out);
             # -p asks for the password, which is never shown.
-            drop = shlex.join(["mysql", "-h", where.host, "-P", str(where.port), "-u", where.user,
-                               "-p", "-e", f"DROP DATABASE {database.DATABASE}"])
+            drop = database.drop_command(where.host, where.port, where.user)
             raise StepFailed(
                 f"the new database at {where.address} already holds {left} "
                 f"nodegroup{'' if left == 1 else 's'} in {database.DATABASE}.{_NODEGROUPS}, "

@@ -1108,7 +1108,8 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         assert any("cluster database" in left for left in ended[-1].before_another_attempt), ended
         said = str(hint(seen, selected=None, journal=tmp_path / "first.jsonl"))
         user, password = live_account(host)
-        drop = f"mysql -h {db_host} -P {db_port} -u {user} -p -e 'DROP DATABASE cluster'"
+        drop = (f"mysql --protocol=tcp -h {db_host} -P {db_port} -u {user} -p -e "
+                "'DROP DATABASE cluster'")
         assert f"Before another attempt, drop the cluster database on {db_host}:{db_port} " \
             "first" in said, said
         # The command itself, as the schema step gives it, never the password
@@ -1130,8 +1131,8 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         # and login had to be dug out): the live account's name, never its password.
         user, password = live_account(host)
         db_host, db_port = host.new_db
-        assert (f"mysql -h {db_host} -P {db_port} -u {user} -p -e 'DROP DATABASE cluster'"
-                in said), said
+        assert (f"mysql --protocol=tcp -h {db_host} -P {db_port} -u {user} -p -e "
+                "'DROP DATABASE cluster'" in said), said
         assert password not in said
         assert again.final_state("promote-new") is None, "the cutover began"
         # As the step says: the operator drops it (the live login may), and goes on.

@@ -1832,3 +1832,20 @@ def test_a_file_written_in_the_second_a_service_started_counts_as_written_after_
     assert written_after_start(now=102, changed=100, ran_for=1)
     assert written_after_start(now=102, changed=101, ran_for=1)
     assert not written_after_start(now=110, changed=100, ran_for=1)
+
+
+def test_the_command_that_drops_the_new_database_goes_over_tcp_to_a_localhost_one() -> None:
+    """Second review (stop 52): after the way back, the command given to drop
+    the new cluster database had no --protocol=tcp. With the new database at
+    localhost:3307 beside the live one on the default socket, mysql takes the
+    socket whatever -P says: the live cluster database, just brought back,
+    would have been dropped. runbook's own client always says TCP."""
+    from runbook.config import load
+    from steps.cutover import Recreate
+
+    settings = dataclasses.replace(
+        load(Path(__file__).parents[1] / "sample-configs/production.example.toml"),
+        new_db_host="localhost", new_db_port=3307)
+    said = Recreate().leaves(settings, Red5Facts(db_user="smadmin"))
+    assert ("mysql --protocol=tcp -h localhost -P 3307 -u smadmin -p -e "
+            "'DROP DATABASE cluster'") in said, said
