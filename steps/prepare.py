@@ -389,14 +389,15 @@ class Preflight(Red5Step):
                             "the window")
         return problems
 
-    async def _unit_changes(self, ctx: Ctx, installed: str, shipped: str) -> list[str]:
+    async def _unit_changes(self, ctx: Ctx, installed: str, shipped: str) -> list[str] | None:
         """What the host changed in its unit that the new release's drops,
-        set against the unit the old release ships at its root (none before
-        9.0: the operator wrote it, so nothing tells a change from it)."""
+        set against the unit the old release ships at its root; None where
+        it ships none (before 9.0 the operator writes it: nothing tells a
+        line added from one the install page gave)."""
         old, _new = await trees(ctx)
         released = await ctx.probe(root(ctx, f"cat -- {quote(old + '/red5pro.service')}"))
         if not released.ok:
-            return []
+            return None
         return red5.unit_changes_left(installed, released.stdout, shipped)
 
     async def _compare_unit(self, ctx: Ctx) -> list[str]:
@@ -438,8 +439,16 @@ class Preflight(Red5Step):
                              f"{', '.join(left)}, which the new release's unit does not set "
                              "(once) for service-unit to carry: plan to set it for the new "
                              "release by hand after the cutover")
-                if installed.ok and (changed := await self._unit_changes(ctx, installed.stdout,
-                                                                         unit)):
+                changed = await self._unit_changes(ctx, installed.stdout, unit) \
+                    if installed.ok else []
+                if changed is None:
+                    # Said, not warned: every install before 9.0 is so (second
+                    # review: the README promised what preflight cannot tell).
+                    ctx.info("the old release ships no red5pro.service to set the installed "
+                             "one against, so runbook cannot tell what was added to it by hand "
+                             "(an Environment= or a -D flag): compare it, kept as "
+                             "red5pro.service.bak, with the new one after the cutover")
+                elif changed:
                     ctx.note("unit-changes-left", f"warning: the installed unit has "
                              f"{', '.join(changed)}, which its release did not ship and the "
                              "new release's unit does not have. service-unit does not carry "

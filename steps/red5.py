@@ -406,6 +406,16 @@ def _directives(unit: str) -> list[tuple[str, str, str]]:
     return found
 
 
+def _assignments(value: str) -> list[str] | None:
+    """The VAR=value words of an Environment= line, quotes read as systemd
+    reads them (a quoted word may hold blanks); None where a quote does not
+    close, so no piece of a value is taken for a name."""
+    try:
+        return [word for word in shlex.split(value) if "=" in word]
+    except ValueError:
+        return None
+
+
 # What a unit line says as Red5's installers tune it: service-unit carries
 # these (unit_tuning), so they are not named again here.
 _HEAP = re.compile(r"-Xm[sx][0-9]+[kKmMgGtT]?")
@@ -422,8 +432,12 @@ def unit_changes_left(installed: str, released: str, shipped: str) -> list[str]:
     was, new = _directives(released), _directives(shipped)
 
     def words(units: list[tuple[str, str, str]], section: str, key: str) -> set[str]:
-        return {word.strip("\"'") for s, k, value in units if (s, k) == (section, key)
+        return {word for s, k, value in units if (s, k) == (section, key)
                 for word in value.split()}
+
+    def assignments(units: list[tuple[str, str, str]], section: str) -> set[str]:
+        return {word for s, k, value in units if (s, k) == (section, "Environment")
+                for word in _assignments(value) or []}
 
     left: list[str] = []
     for section, key, value in _directives(installed):
@@ -431,18 +445,22 @@ def unit_changes_left(installed: str, released: str, shipped: str) -> list[str]:
                 or key == "LimitNOFILE":
             continue
         if key == "Environment":
-            released_words = words(was, section, key)
-            newly_set = {word.split("=", 1)[0] for word in words(new, section, key)}
-            left += [f"Environment {name}" for word in value.split()
-                     if "=" in word and word.strip("\"'") not in released_words
-                     and (name := word.strip("\"'").split("=", 1)[0]) not in newly_set]
+            released_words = assignments(was, section)
+            newly_set = {word.split("=", 1)[0] for word in assignments(new, section)}
+            said = _assignments(value)
+            if said is None:
+                left.append("Environment (a line whose quotes do not close)")
+                continue
+            left += [f"Environment {name}" for word in said if word not in released_words
+                     and (name := word.split("=", 1)[0]) not in newly_set]
         elif key.startswith("Exec"):
             known = words(was, section, key) | words(new, section, key)
             added = [word for word in value.split()
                      if word not in known and not _HEAP.fullmatch(word)]
-            # A flag by its name; a word that is no flag (a flag's value given
-            # apart, `-user red5`) could be anything, so only that there is one.
-            left += [f"{key} {word.split('=', 1)[0]}" for word in added
+            # A flag by its name, up to its value (-Dkey=value, -Dkey:value);
+            # a word that is no flag (a flag's value given apart, `-user red5`)
+            # could be anything, so only that there is one.
+            left += [f"{key} {re.split('[=:]', word, maxsplit=1)[0]}" for word in added
                      if word.startswith("-")]
             if any(not word.startswith("-") for word in added):
                 left.append(f"{key} arguments")

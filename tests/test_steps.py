@@ -1319,6 +1319,16 @@ def test_what_the_host_changed_in_its_unit_beyond_tuning_is_named_without_values
     assert red5.unit_changes_left(custom.replace(" Launcher", " -user hunter2 Launcher"),
                                   released, shipped)[-2:] == ["ExecStart -user",
                                                               "ExecStart arguments"]
+    # A value joined to its flag by a colon, and a quoted Environment= (as
+    # systemd reads it), name no part of the value (second review).
+    quoted = custom.replace(" Launcher", " -Dpw:hunter2 Launcher").replace(
+        "Environment=DB_PASS=hunter2 OTHER=1", 'Environment="DB_PASS=hunter2 x=yz" OTHER=1')
+    named = red5.unit_changes_left(quoted, released, shipped)
+    assert "ExecStart -Dpw" in named and "Environment x" not in named, named
+    assert not any("hunter2" in name or "yz" in name for name in named), named
+    broken = custom.replace("Environment=DB_PASS=hunter2", 'Environment="DB_PASS=hunter2')
+    assert "Environment (a line whose quotes do not close)" in red5.unit_changes_left(
+        broken, released, shipped)
     # A flag on a continued line is the line's.
     continued = custom.replace(" -Dsun.net.x", " \\\n  -Dsun.net.x")
     assert "ExecStart -Dsun.net.x" in red5.unit_changes_left(continued, released, shipped)
@@ -1849,3 +1859,18 @@ def test_the_command_that_drops_the_new_database_goes_over_tcp_to_a_localhost_on
     said = Recreate().leaves(settings, Red5Facts(db_user="smadmin"))
     assert ("mysql --protocol=tcp -h localhost -P 3307 -u smadmin -p -e "
             "'DROP DATABASE cluster'") in said, said
+
+
+async def test_preflight_says_it_cannot_tell_what_was_added_to_a_unit_written_by_hand(
+        tmp_path: Path) -> None:
+    """Second review (stop 52): before 9.0 a release ships no unit (the
+    operator writes it from the install page, FACTS §3), so nothing tells a
+    line the operator added from one the page gave, and preflight said
+    nothing, while the README promised such lines are named. It says what it
+    cannot tell, and where the old unit will be to compare."""
+    async with rehearsal_host(tmp_path) as host:  # 6.2 to 11.1: a unit from the page
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+    said = [line for line in info_of(front, "preflight") if "cannot tell" in line]
+    assert said and "red5pro.service.bak" in said[0], info_of(front, "preflight")
