@@ -81,6 +81,11 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
             last = finished[-1] if finished else None
             left = f", the last {last}: {history.steps[last].detail}" \
                 if last and history.steps[last].detail else ""
+            # One begun after it and never ended may have changed the host
+            # since (second review: cut off in rollback-restore's mv).
+            doubt = [step for step in history.way_back
+                     if history.state(step) in (StepState.RUNNING, StepState.IN_DOUBT)]
+            left += f", then {doubt[-1]} in doubt" if doubt else ""
             return (f"{down}, on the way back to the old one: {len(finished)} of its steps "
                     f"done{left} ({count} before the way back)")
         return f"{down}, {count}"

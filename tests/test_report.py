@@ -2034,3 +2034,14 @@ def test_a_run_cut_off_on_the_way_back_says_where_the_releases_are(tmp_path: Pat
     standing = build(journal.path, estimate_from=[]).standing
     assert "2 of its steps done" in standing, standing
     assert "the new release is set aside as /usr/local/red5pro.failed-1" in standing, standing
+    # Cut off in the next one: said too, since it may have moved red5pro
+    # back already (second review).
+    journal = Journal(journal.path)
+    journal.write("run-start", config="c.toml", host="u@h:22", resumed=True,
+                  steps=["backup-live", "promote-new", "start-service"])
+    journal.write("step-start", step="rollback-restore")
+    journal.write("action-start", step="rollback-restore", attempt="a", n=1, kind="shell",
+                  text="$ mv -T -- /usr/local/bak.red5pro /usr/local/red5pro")
+    journal.close()
+    standing = build(journal.path, estimate_from=[]).standing
+    assert "then rollback-restore in doubt" in standing, standing
