@@ -877,6 +877,32 @@ async def test_the_opening_notes_on_resume_cover_not_the_step_nor_its_output(
             assert not toasts[0].region.overlaps(pane.region), (toasts[0].region, pane.region)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=str)
+async def test_notices_on_another_screen_stay_where_textual_puts_them(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """Second review (stop 52): the notices moved off the step's pane went
+    to the top on every screen, the properties review's too, over its key
+    table. Only the main screen's are moved."""
+    from textual.screen import Screen
+    from textual.widgets._toast import Toast
+
+    from screens.properties_review import PropertiesReviewScreen
+
+    class Another(Screen[None]):
+        """Sized as the properties review is: -narrow, -wide."""
+        HORIZONTAL_BREAKPOINTS = PropertiesReviewScreen.HORIZONTAL_BREAKPOINTS
+
+    app = make_app(journal=tmp_path / "now.jsonl")
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await started(app)
+        await app.push_screen(Another())
+        app.notify("a notice")
+        await until(lambda: bool(app.screen.query(Toast)), what="the notice")
+        await pilot.pause(0.3)
+        (toast,) = app.screen.query(Toast)
+        assert toast.region.y > size[1] // 2, toast.region
+
+
 async def test_a_new_run_after_the_resume_view_uses_a_fresh_journal(tmp_path: Path) -> None:
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
     app = make_app(journal=tmp_path / "now.jsonl", resume=earlier)
