@@ -23,7 +23,7 @@ from textual.widgets import Footer, OptionList, Static
 from runbook.model import Phase, StepCard
 from screens.output_log import OutputLog
 from screens.output_store import OutputStore
-from screens.presentation import legend
+from screens.presentation import UNDONE, legend
 from screens.run_state import RunState
 from screens.views import (
     Where,
@@ -375,7 +375,12 @@ class MainScreen(Screen[None]):
 
     def legend(self) -> Content:
         """The legend, three looks to a row beside the narrower checklist."""
-        return legend(5 if self.words else 3, ended=self.state.finished_either_way)
+        state = self.state
+        # A row that shows its glyph alone is named by the legend only.
+        undone = [] if self.words else [card.the_way_back_word for card in state.cards
+                                        if state.shown_state(card.id) == UNDONE]
+        return legend(5 if self.words else 3, ended=state.finished_either_way,
+                      undone_words=undone)
 
     def on_resize(self, event: Resize) -> None:
         # From the new size, not the breakpoint class: Textual sets that after

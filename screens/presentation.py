@@ -8,6 +8,7 @@ meaning alone on a terminal without colour or for a colour-blind operator.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TypeGuard
 
@@ -165,14 +166,19 @@ _WHILE_RUNNING = (NEXT, StepState.RUNNING.value, StepState.IN_DOUBT.value)
 _ONCE_ENDED = (UNDONE, NOT_RUN, NOT_UNDONE)
 
 
-def legend(per_row: int = 5, *, ended: bool = False) -> Content:
+def legend(per_row: int = 5, *, ended: bool = False,
+           undone_words: Sequence[str] = ()) -> Content:
     """Every look a row can have now in one place, for the operator who has
     not learnt them yet: `per_row` of them to a row (3 where the checklist is
     narrow); `ended`: the run ended upgraded or back. As many looks either
-    way, so the legend keeps its height at the end."""
+    way, so the legend keeps its height at the end. `undone_words`: what
+    rows drawn undone say the way back did besides undo (recreated): a row
+    of its glyph alone is named by this (second review)."""
     left_out = _WHILE_RUNNING if ended else _ONCE_ENDED
     parts: list[Content | str | tuple[str, str]] = []
-    shown_looks = [shown for state, shown in LOOKS.items() if state not in left_out]
+    undone = "/".join(dict.fromkeys([LOOKS[UNDONE].word, *undone_words]))
+    shown_looks = [replace(shown, word=undone) if state == UNDONE else shown
+                   for state, shown in LOOKS.items() if state not in left_out]
     for number, shown in enumerate(shown_looks, start=1):
         parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
         parts.append("\n" if number % per_row == 0 else "   ")

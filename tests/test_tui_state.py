@@ -640,6 +640,28 @@ async def test_after_the_way_back_delete_nodegroups_reads_recreated_not_undone()
         assert "recreated" in said.splitlines()[0] and "undone" not in said.splitlines()[0], said
 
 
+async def test_at_100_columns_the_legend_names_what_a_glyph_only_row_was_recreated() -> None:
+    """Second review (stop 52): from 100 to 119 columns a row shows its glyph
+    alone, and delete-nodegroups' ↺ was named "undone" by the legend, the
+    word the fix above took from its row. The legend names both."""
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "start-service")
+        await pilot.pause()
+        said = str(app.main.query_one("#legend").render())
+        assert "↺ undone/recreated" in said, said
+        legend_rows = said.count("\n")
+    app = make_app()
+    async with app.run_test(size=(100, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "delete-nodegroups")  # nothing recreated: the word alone
+        await pilot.pause()
+        said = str(app.main.query_one("#legend").render())
+        assert "↺ undone " in said and "recreated" not in said, said
+        assert said.count("\n") == legend_rows, said  # the same height either way
+
+
 async def test_recreate_done_before_the_way_back_does_not_read_undone() -> None:
     """Operator trial (stop 51): a run gone back after recreate read recreate
     "undone", beside the hint that what it made stays in the new database
