@@ -339,6 +339,10 @@ class Executor(Generic[F]):
             timed_as["scenario"] = self.settings.rehearsal_scenario
         if self.settings.rehearsal_faults:
             timed_as["faults"] = list(self.settings.rehearsal_faults)
+        if self.rollback_after is not None:
+            # A drill's turn back, for a resume to go on with (re-trial: a
+            # resume without it finished the upgrade the drill was to undo).
+            timed_as["rollback_after"] = self.rollback_after
         self._tell(RunStarted(self.settings.source, self.remote.target,
                               self.settings.rehearsal, ids, resumed,
                               down_since(self.host_state, self.resume)),

@@ -76,6 +76,9 @@ class Replay:
     # The steps of the way back that began, in order: empty until it is taken.
     way_back: list[str] = field(default_factory=list)
     way_back_taken: bool = False
+    # The step a drill turns back after (--rollback-after), as its last run
+    # said: a resume goes on with it.
+    rollback_after: str | None = None
     # What each step leaves that the way back does not undo (Step.after_the_way_back).
     leaves: dict[str, str] = field(default_factory=dict)
 
@@ -128,6 +131,8 @@ def replay(path: Path) -> Replay:
             # line counted every step held, the way back's too).
             result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
             result.headless = record.get("headless") is True
+            drill = record.get("rollback_after")
+            result.rollback_after = drill if isinstance(drill, str) and drill else None
             leaves = record.get("leaves")
             if isinstance(leaves, dict):
                 result.leaves.update({str(k): str(v) for k, v in leaves.items()})

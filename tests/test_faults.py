@@ -1205,6 +1205,26 @@ def test_a_rehearsal_stopped_mid_cutover_names_the_way_back_and_it_works(
     assert leftovers.stdout.strip() == ""
 
 
+def test_a_drill_resumed_without_its_rollback_after_still_goes_back(tmp_path: Path) -> None:
+    """Re-trial (stop 52): `rehearse --rollback-after recreate`, killed, then
+    `--resume`: the drill's way back was forgotten without a word, and the
+    run ended upgraded (exit 0), a drill that practised nothing. The journal
+    keeps the drill's step; a resume goes on with it, and says so."""
+    sandbox = tmp_path / "sandbox"
+    stopped = runbook("rehearse", "--headless", "--yes", "--sandbox", str(sandbox),
+                      "--rollback-after", "recreate", "--fault", "start-fails",
+                      tmp_path=tmp_path)
+    assert stopped.returncode == 1, stopped.stdout[-3000:] + stopped.stderr
+    resumed = runbook("rehearse", "--resume", "--sandbox", str(sandbox), "--headless", "--yes",
+                      tmp_path=tmp_path)
+    assert resumed.returncode == 4, resumed.stdout[-3000:] + resumed.stderr
+    assert "rolled back: the old stream manager serves again" in resumed.stdout
+    said = resumed.stdout + resumed.stderr
+    assert "--rollback-after recreate" in said.split("[preflight]")[0], said[:3000]
+    leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
+
+
 def test_a_service_that_failed_to_start_is_still_down_when_the_rehearsal_resumes(
         tmp_path: Path) -> None:
     """Operator trial (stop 23, item 6): after `--fault start-fails` and a

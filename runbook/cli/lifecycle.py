@@ -79,6 +79,10 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
                             lambda journal: _command_to_go_back(args, settings, journal))
 
     after = drill_step(args)
+    if after is None and earlier is not None and earlier.rollback_after is not None:
+        # A drill resumed goes on turning back where it was to (re-trial:
+        # it finished the upgrade instead, unsaid).
+        after = earlier.rollback_after
     # Claimed last, once nothing is left to refuse. With --resume, `path` is
     # the earlier run's journal; a new run chosen in the TUI's resume dialog
     # instead writes a journal of its own beside it (operator trial: it
@@ -103,9 +107,11 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         path = new_run = fresh = fresh_journal(settings, folder)
 
     def open_session(continuing: Replay | None) -> Session[Any]:
+        # The TUI's resume dialog continues a drill as --resume does.
+        drill = after if after is not None or continuing is None else continuing.rollback_after
         opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
                          journal_path=continuing.path if continuing and continuing.path
-                         else new_run, resume=continuing, rollback_after=after)
+                         else new_run, resume=continuing, rollback_after=drill)
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
@@ -148,6 +154,9 @@ def _resume_from(
             say(f"note: that run used {earlier.config}; it goes on with {settings.source}, "
                 "which aims at the same host")
         _say_a_change_of_pace(earlier, settings, say)
+        if earlier.rollback_after is not None and getattr(args, "rollback_after", None) is None:
+            say(f"note: that run is a drill of the way back (--rollback-after "
+                f"{earlier.rollback_after}); it goes on as one")
         say(f"resuming the run in {earlier.path}")
         return earlier
     # (A --journal that holds a run was refused already: run_upgrade and rehearse
