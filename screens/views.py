@@ -4,6 +4,7 @@ in, Content out), so how the screen reads can be checked without an app."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -318,7 +319,21 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
             # (operator trial: only the exit lines named the database to drop):
             # what to do alone, the words after each one's reason (Step.leaves),
             # so the hint keeps to its lines.
-            todo = "; ".join(left.rsplit(": ", 1)[-1] for left in state.before_another_attempt)
+            todos = [left.rsplit(": ", 1)[-1] for left in state.before_another_attempt]
+            if brief:
+                # A command cut by the hint's lines is worse than none (re-
+                # trial: "(mysql -h … -u smadmin" and no more): what to do
+                # and where, up to its first aside; the report has the rest.
+                cut = [re.split(r", | \(", todo, maxsplit=1)[0] for todo in todos]
+                if cut != todos:
+                    cut[-1] += " (the report has the command)"
+                if cut:
+                    # First, so that lines too few cut what the ROLLBACK
+                    # heading says already, not where to drop what.
+                    return Content.styled(
+                        f"Before another attempt, {'; '.join(cut)}. The old stream manager "
+                        f"serves again.{failed}{report} q quits.", "$warning")
+            todo = "; ".join(todos)
             after = f" Before another attempt, {todo}." if todo else ""
             return Content.styled(f"The way back is done: the old stream manager serves "
                                   f"again.{after}{failed}{report} q quits.", "$warning")

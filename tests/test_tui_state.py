@@ -662,6 +662,41 @@ async def test_at_100_columns_the_legend_names_what_a_glyph_only_row_was_recreat
         assert said.count("\n") == legend_rows, said  # the same height either way
 
 
+@pytest.mark.parametrize("size", [(120, 40), (100, 30), (80, 24)], ids=str)
+async def test_after_the_way_back_the_hint_gives_the_drop_command_whole_or_not_at_all(
+        size: tuple[int, int]) -> None:
+    """Re-trial (stop 52): after the way back the hint ended "(mysql -h
+    127.0.0.3 -P 14109 -u smadmin" at 120x40, the rest cut, and at 100x30 no
+    part of it showed. A command half shown is worse than none: where it does
+    not fit, the hint names the database and says where the command is."""
+    host = "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com"
+    command = (f"mysql --protocol=tcp -h {host} -P 3306 -u smadmin -p -e "
+               "'DROP DATABASE cluster'")
+    left = ("the nodegroups recreate made stay in the new database: drop the cluster "
+            f"database on {host}:3306 first, from the stream manager host, as the live login "
+            f"smadmin ({command})")
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, CutoverStarted(CUTOVER[0], app.clock()))
+        for step_id in CUTOVER:
+            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+        for step_id in WAY_BACK:
+            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
+        tell(app, CutoverEnded(True, 4.0))
+        tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code,
+                           before_another_attempt=(left,)))
+        await pilot.pause()
+        hint = app.main.query_one("#hint")
+        lines = hint.render().wrap(app.main.size.width - 2)  # type: ignore[union-attr]
+        # What shows: the lines the hint has (a long RDS name may push its
+        # last words, the q of the footer, off them at 100 columns).
+        said = " ".join(line.plain.strip() for line in lines[:hint.size.height])
+        assert f"drop the cluster database on {host}:3306" in said, said
+        assert command in said or ("mysql" not in said and "the report has the command"
+                                   in said), said
+
+
 async def test_recreate_done_before_the_way_back_does_not_read_undone() -> None:
     """Operator trial (stop 51): a run gone back after recreate read recreate
     "undone", beside the hint that what it made stays in the new database
