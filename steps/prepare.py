@@ -580,7 +580,9 @@ class NewDatabase(Red5Step):
             ctx.note("new-database-nodegroups",
                      f"warning: {left} nodegroups in the new database's {_NODEGROUPS}, which an "
                      "earlier attempt's cutover left there: the schema step refuses this "
-                     "database until its cluster database is dropped", nodegroups=left)
+                     "database until its cluster database is dropped (from the stream manager "
+                     f"host: {database.drop_command(where.host, where.port, where.user)})",
+                     nodegroups=left)
 
     async def _nodegroups_left(self, ctx: Ctx, where: database.Login) -> int:
         """Nodegroups in the new database before the cutover: only an earlier

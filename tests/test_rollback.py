@@ -1125,6 +1125,10 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         early = [line for step, _, line in again.lines if step == "new-database"]
         assert any("2 nodegroups" in line and "schema step refuses" in line
                    for line in early), early
+        # With the command, there too (re-trial, stop 52: only schema's
+        # refusal, eight steps later, gave it).
+        assert any("DROP DATABASE cluster" in line and "mysql --protocol=tcp" in line
+                   for line in early), early
         said = again.detail("schema")
         assert "2 nodegroups" in said and "empty cluster database" in said, said
         # How, with what the step knows (operator trial: the rehearsal's port
