@@ -285,10 +285,13 @@ def breaks_while_down(report: Report, code: Callable[[str], str],
     for gap in breaks:
         where = "" if gap.step is None else \
             f"{plain(' in ' if gap.in_step else ' after ')}{code(gap.step)}"
+        # The last record, not the moment it ended: a kill leaves no record
+        # of its own, and a wait records nothing as it goes (re-trial: "at"
+        # read as the kill's time, the gap after it as the whole gap).
         later = between(gap.ended, gap.resumed)
-        after = f" ({duration(later)} later)" if later is not None else ""
+        after = f", {duration(later)} after that record" if later is not None else ""
         said.append(plain(gap.how) + where + plain(
-            f" at {clock(gap.ended, report.started)}, resumed at "
+            f" (its last record at {clock(gap.ended, report.started)}), resumed at "
             f"{clock(gap.resumed, report.started)}{after}"))
     times = "once" if len(breaks) == 1 else f"{len(breaks)} times"
     return (plain(f"The run ended {times} while the stream manager was down, and was "

@@ -2008,6 +2008,8 @@ def test_every_cut_off_while_the_stream_manager_was_down_is_in_the_downtime(
     report = build(path)
     md = markdown(report).split("## Downtime", 1)[1].split("\n## ", 1)[0]
     assert "2 times" in md and "after `backup-live`" in md and "in `start-service`" in md, md
+    # The time known is the last record's, not the kill's (re-trial).
+    assert md.count("its last record at") == 2, md
     page = html(report)
     assert "after <code>backup-live</code>" in page and "in <code>start-service</code>" in page
 
