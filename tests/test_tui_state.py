@@ -555,9 +555,11 @@ WAY_BACK = ("rollback-stop-new", "rollback-set-aside", "rollback-restore", "roll
             "rollback-start", "rollback-recreate")
 
 
-def went_back_from(app: RunbookApp, failed: str, how: StepState = StepState.FAILED) -> None:
+def went_back_from(app: RunbookApp, failed: str, how: StepState = StepState.FAILED,
+                   left: tuple[str, ...] = ()) -> None:
     """A cutover whose steps were done up to `failed`, which failed (or ended
-    as `how` says), and the whole way back after it, done."""
+    as `how` says), and the whole way back after it, done; `left`, what it
+    leaves before another attempt."""
     tell(app, CutoverStarted(CUTOVER[0], app.clock()))
     for step_id in CUTOVER[:CUTOVER.index(failed)]:
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
@@ -565,7 +567,8 @@ def went_back_from(app: RunbookApp, failed: str, how: StepState = StepState.FAIL
     for step_id in WAY_BACK:
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
     tell(app, CutoverEnded(True, 4.0))
-    tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+    tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code,
+                       before_another_attempt=left))
 
 
 async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() -> None:
@@ -678,14 +681,7 @@ async def test_after_the_way_back_the_hint_gives_the_drop_command_whole_or_not_a
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        tell(app, CutoverStarted(CUTOVER[0], app.clock()))
-        for step_id in CUTOVER:
-            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
-        for step_id in WAY_BACK:
-            tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
-        tell(app, CutoverEnded(True, 4.0))
-        tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code,
-                           before_another_attempt=(left,)))
+        went_back_from(app, "start-service", left=(left,))
         await pilot.pause()
         hint = app.main.query_one("#hint")
         lines = hint.render().wrap(app.main.size.width - 2)  # type: ignore[union-attr]
