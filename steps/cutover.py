@@ -447,15 +447,38 @@ def _origins_waited_for(ctx: Ctx) -> str:
     return f"the origins to be in service ({counted[0]} of {counted[1]})"
 
 
-def written_after_start(*, now: int, changed: int, ran_for: int) -> bool:
-    """Whether a file changed at `changed` (whole seconds) may have been
-    written after a process that has run `ran_for` whole seconds started, as
-    `date +%s` says `now`: both are cut to the second, so its start may be up
-    to a second before now - ran_for. A file of that second or the one
-    before counts as written since: a restart too many costs seconds, one too
-    few leaves the token unread (a test failed so under load: the operator's
-    fix, made 0.1 s after the start, read as older)."""
-    return changed >= now - ran_for - 1
+# How closely /proc and `date` tell a file's time from a process's start: the
+# start is in clock ticks (a hundredth of a second on Linux).
+_PROC_SLACK_S = 0.02
+
+
+def written_after_start(now: float, changed: float, ran_for: float, *, slack: float) -> bool:
+    """Whether a file changed at `changed` may have been written after a
+    process that has run `ran_for` seconds started, as the host's clock says
+    `now`, each told to within `slack`: within it, the file counts as written
+    since (a restart too many costs seconds, one too few leaves the token
+    unread). In whole seconds (`ps -o etimes=`, `date +%s`) the slack is a
+    second: both are cut, so the start can read a second late."""
+    return changed >= now - ran_for - slack
+
+
+def _started_and_written(said: str, processes: int) -> tuple[float, float, float] | None:
+    """(now, the file's time, the oldest process's running time) from the
+    fine look's lines: `date +%s.%N`, the file's, /proc/uptime's first field,
+    CLK_TCK, then each process's start in ticks. None where any is missing
+    (no /proc, a date without %N, a process gone)."""
+    words = said.split()
+    if len(words) != 4 + processes:
+        return None
+    try:
+        now, changed, up = float(words[0]), float(words[1]), float(words[2])
+        tick = int(words[3])
+        starts = [int(word) for word in words[4:]]
+    except ValueError:
+        return None
+    if tick <= 0:
+        return None
+    return now, changed, up - min(starts) / tick
 
 
 def _left_behind(left: list[str]) -> str:
@@ -762,17 +785,33 @@ class StartService(Red5Step):
     async def _written_since_it_started(self, ctx: Ctx, pids: list[int]) -> bool:
         """Whether the install's red5-web.properties was written since the
         oldest of its server's processes `pids` started: a token set there
-        since is not read until a restart. False when that cannot be told."""
+        since is not read until a restart. False when that cannot be told.
+
+        Told to a hundredth of a second where the host has /proc (a process's
+        start in clock ticks, the file's time in nanoseconds): in whole
+        seconds, a file written just before the start cannot be told from one
+        written just after, and either answer was wrong once (a fix read as
+        older, then a properties step's own write read as newer: a serving
+        release restarted for a wrong token in the shell)."""
         if not pids:
             return False
-        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-        written = privileged_script(f"stat -L -c %Y -- {quote(path)}", ctx.settings.host.sudo)
+        path = quote(f"{live_dir(ctx)}/{red5.PROPERTIES}")
+        sudo = ctx.settings.host.sudo
+        fine = await ctx.probe(
+            f"date +%s.%N; {privileged_script(f'date -r {path} +%s.%N', sudo)}; "
+            "read up _ < /proc/uptime && echo \"$up\" && getconf CLK_TCK && "
+            f"for p in {' '.join(map(str, pids))}; do "
+            "sed 's/.*) //' /proc/$p/stat | cut -d' ' -f20; done")
+        told = _started_and_written(fine.stdout, len(pids))
+        if told is not None:
+            return written_after_start(*told, slack=_PROC_SLACK_S)
+        written = privileged_script(f"stat -L -c %Y -- {path}", sudo)
         found = await ctx.probe(f"date +%s; {written}; ps -o etimes= -p "
                                 f"{','.join(map(str, pids))}")
         numbers = [int(word) for word in found.stdout.split() if word.isdigit()]
         if len(numbers) < 3:
             return False
-        return written_after_start(now=numbers[0], changed=numbers[1], ran_for=max(numbers[2:]))
+        return written_after_start(numbers[0], numbers[1], max(numbers[2:]), slack=1)
 
     async def _answering_unless_refused(self, ctx: Ctx, errors: list[SMApiError]) -> Any:
         """The API if it answers, before a restart: a refusal of the token is

@@ -1837,11 +1837,21 @@ def test_a_file_written_in_the_second_a_service_started_counts_as_written_after_
     100.95 s; looked at at 102.1 s, `date +%s` says 102 and ps 1 s of running
     time: the start reads as 101, and the fix (100) as older, so start-service
     refused the restart that would read it (test_faults failed so under load)."""
-    from steps.cutover import written_after_start
+    from steps.cutover import _started_and_written, written_after_start
 
-    assert written_after_start(now=102, changed=100, ran_for=1)
-    assert written_after_start(now=102, changed=101, ran_for=1)
-    assert not written_after_start(now=110, changed=100, ran_for=1)
+    assert written_after_start(102, 100, 1, slack=1)
+    assert written_after_start(102, 101, 1, slack=1)
+    assert not written_after_start(110, 100, 1, slack=1)
+    # Told finely (/proc), a file written 0.5 s before the start is older
+    # (the full suite, stop 52: the properties step's own write, read as
+    # newer, restarted a serving release for a wrong token in the shell),
+    # and one 0.05 s after it newer.
+    said = "102.10\n100.40\n5000.00\n100\n499880\n499900\n"  # started at 100.90
+    now, changed, ran_for = _started_and_written(said, 2) or (0.0, 0.0, 0.0)
+    assert abs(ran_for - 1.2) < 1e-6
+    assert not written_after_start(now, changed, ran_for, slack=0.02)
+    assert written_after_start(now, 100.95, ran_for, slack=0.02)
+    assert _started_and_written("102.N\n100\n", 1) is None
 
 
 def test_the_command_that_drops_the_new_database_goes_over_tcp_to_a_localhost_one() -> None:
