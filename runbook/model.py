@@ -215,6 +215,12 @@ class Check:
     under_way: bool = False
 
 
+# What the way back does with a cutover step's work, unless its step says
+# otherwise: in a word for its row, and after "then" in a summary and a report.
+UNDONE_WORD = "undone"
+UNDONE_DID = "undone by the way back"
+
+
 @dataclass(frozen=True)
 class StepCard:
     """What every front end (TUI, headless, `plan --json`) knows about a step
@@ -244,8 +250,8 @@ class StepCard:
     # summary and a report give after "then": a step whose work the way back
     # makes anew rather than puts back says so (delete-nodegroups: the way
     # back recreates the nodegroups as new ones; operator trial: "undone").
-    the_way_back_word: str = "undone"
-    the_way_back_did: str = "undone by the way back"
+    the_way_back_word: str = UNDONE_WORD
+    the_way_back_did: str = UNDONE_DID
 
     @property
     def needs_typed_confirmation(self) -> bool:

@@ -46,7 +46,7 @@ from runbook.journal_replay import (
     left_behind,
     replay,
 )
-from runbook.model import Outcome, is_warning, signal_cause
+from runbook.model import UNDONE_DID, Outcome, is_warning, signal_cause
 from runbook.standing import before_another_attempt
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import silence, write_whole
@@ -162,7 +162,7 @@ class StepRun:
     kept: bool = False
     # What that way back did with its work, said after "then": most steps'
     # it undid; delete-nodegroups' it made anew (run-start's way_back_did).
-    way_back_did: str = "undone by the way back"
+    way_back_did: str = UNDONE_DID
 
     @property
     def attempts(self) -> int:

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 from runbook.config import Settings
 from runbook.facts import Facts
 from runbook.hoststate import HostState
-from runbook.model import Action, ApiCall, Check, EditFile, Phase, StepCard
+from runbook.model import (
+    UNDONE_DID,
+    UNDONE_WORD,
+    Action,
+    ApiCall,
+    Check,
+    EditFile,
+    Phase,
+    StepCard,
+)
 from runbook.shell import CommandResult, Uploaded
 
 if TYPE_CHECKING:
@@ -160,8 +169,8 @@ class Step(ABC, Generic[F]):
     # What the way back did with the step's work, where it puts it back: in a
     # word for the step's row, and said after "then" in a summary and a report.
     # A step whose work it makes anew, rather than puts back as it was, says so.
-    the_way_back_word: ClassVar[str] = "undone"
-    the_way_back_did: ClassVar[str] = "undone by the way back"
+    the_way_back_word: ClassVar[str] = UNDONE_WORD
+    the_way_back_did: ClassVar[str] = UNDONE_DID
 
     def leaves(self, settings: Settings, facts: F) -> str:
         """What the step leaves after the way back, as this run's settings and

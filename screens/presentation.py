@@ -16,6 +16,7 @@ from rich.cells import cell_len
 from textual.content import Content
 
 from runbook.model import (
+    UNDONE_WORD,
     Action,
     ApiCall,
     EditFile,
@@ -84,7 +85,7 @@ LOOKS: dict[str, Look] = {
     StepState.SKIPPED.value: Look("»", StepState.SKIPPED.words, "$text-muted italic"),
     StepState.NEEDS_REVIEW.value: Look("?", StepState.NEEDS_REVIEW.words, "bold $warning"),
     StepState.IN_DOUBT.value: Look("!", StepState.IN_DOUBT.words, "bold $error"),
-    UNDONE: Look("↺", "undone", "$text-muted"),
+    UNDONE: Look("↺", UNDONE_WORD, "$text-muted"),
     NOT_RUN: Look("–", "not run", "$text-muted"),
     NOT_UNDONE: Look("≠", "not undone", "$warning"),
 }
