@@ -349,6 +349,15 @@ def text_of(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
+def texts_of(record: dict[str, Any], name: str) -> dict[str, str]:
+    """A record's field that maps step ids to text (leaves, way_back_did), as
+    text_of reads each; empty where the record has none."""
+    found = record.get(name)
+    if not isinstance(found, dict):
+        return {}
+    return {text_of(key): text_of(value) for key, value in found.items()}
+
+
 def _a_time(value: object) -> bool:
     """Whether `value` is a time as the journal writes one (ISO 8601), that a
     clock can count from (year 1, naive, has no local time: second review)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook.journal import JournalError, Record, cutover_began, read
+from runbook.journal import JournalError, Record, cutover_began, read, texts_of
 from runbook.model import REAL_PACE, StepState
 
 
@@ -133,9 +133,7 @@ def replay(path: Path) -> Replay:
             result.headless = record.get("headless") is True
             drill = record.get("rollback_after")
             result.rollback_after = drill if isinstance(drill, str) and drill else None
-            leaves = record.get("leaves")
-            if isinstance(leaves, dict):
-                result.leaves.update({str(k): str(v) for k, v in leaves.items()})
+            result.leaves.update(texts_of(record, "leaves"))
             result.finished = False
             result.outcome = None
         elif event == Record.WAY_BACK:
@@ -184,9 +182,7 @@ def replay(path: Path) -> Replay:
             result.notes.append(record)
         elif event == Record.FACTS:
             result.facts.update(record.get("facts", {}))
-            leaves = record.get("leaves")
-            if isinstance(leaves, dict):
-                result.leaves.update({str(k): str(v) for k, v in leaves.items()})
+            result.leaves.update(texts_of(record, "leaves"))
         elif event == Record.CUTOVER_START:
             result.cutover_started = result.cutover_started or cutover_began(
                 record, str(record.get("ts", "")))

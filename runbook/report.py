@@ -37,6 +37,7 @@ from runbook.journal import (
     in_use,
     read,
     text_of,
+    texts_of,
     unwritten,
 )
 from runbook.journal_replay import (
@@ -468,12 +469,8 @@ class _Reader:
         for listed in record.get("steps") or []:
             self.step(text_of(listed))
         self.cutover.update(text_of(listed) for listed in record.get("cutover") or [])
-        leaves = record.get("leaves")
-        if isinstance(leaves, dict):
-            self.leaves.update({text_of(k): text_of(v) for k, v in leaves.items()})
-        did = record.get("way_back_did")
-        if isinstance(did, dict):
-            self.way_back_did.update({text_of(k): text_of(v) for k, v in did.items()})
+        self.leaves.update(texts_of(record, "leaves"))
+        self.way_back_did.update(texts_of(record, "way_back_did"))
         report.outcome = report.exit_code = None
         report.ended = None
 
@@ -617,9 +614,8 @@ class _Reader:
     def _facts(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
         if isinstance(record.get("facts"), dict):
             self.report.facts.update(record["facts"])
-        leaves = record.get("leaves")  # said anew once a step learnt what they name
-        if isinstance(leaves, dict):
-            self.leaves.update({text_of(k): text_of(v) for k, v in leaves.items()})
+        # Said anew once a step learnt what they name.
+        self.leaves.update(texts_of(record, "leaves"))
 
     def _cutover_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         downtime = self.report.downtime
