@@ -95,7 +95,6 @@ class Questions:
             if message.answer.done() or self.recovery is not message:
                 return
             if choice is None:  # laid aside (escape): the question stands
-                self.app.main.refresh_hint()
                 return
             if choice == Recovery.ROLLBACK.value:
                 # Asked once more, as from the main screen: an r meant for that

@@ -138,9 +138,9 @@ class Preflight(Red5Step):
             # A refused host key ends with the known_hosts line to write, on
             # a line of its own: nothing is put after it on that line.
             said = str(exc).rstrip(".")
-            raise StepFailed(f"{said}{chr(10) if chr(10) in said else '. '}Nothing ran on the "
-                             f"host, and {stands}. Once the connection is settled, try the "
-                             "step again") from None
+            then = "\n" if "\n" in said else ". "
+            raise StepFailed(f"{said}{then}Nothing ran on the host, and {stands}. Once the "
+                             "connection is settled, try the step again") from None
 
     async def _sudo(self, ctx: Ctx) -> list[str]:
         if not ctx.settings.host.sudo:

@@ -304,10 +304,11 @@ def classpath_sed(swap: Swap) -> str:
 # only, line by line, as GNU sed reads them: the two must make the same edit.
 # A flag may also start a line: one continued from the line before (a `\`
 # at its end), which systemd joins to it.
+_HEAP_SIZE = r"[0-9]+[kKmMgGtT]?"
 _TUNED: dict[str, re.Pattern[str]] = {
-    "-Xms": re.compile(r"(?:(?<=[ \t\r\f\v])|^)-Xms([0-9]+[kKmMgGtT]?)(?=[ \t\r\f\v]|$)",
+    "-Xms": re.compile(rf"(?:(?<=[ \t\r\f\v])|^)-Xms({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
                        re.MULTILINE),
-    "-Xmx": re.compile(r"(?:(?<=[ \t\r\f\v])|^)-Xmx([0-9]+[kKmMgGtT]?)(?=[ \t\r\f\v]|$)",
+    "-Xmx": re.compile(rf"(?:(?<=[ \t\r\f\v])|^)-Xmx({_HEAP_SIZE})(?=[ \t\r\f\v]|$)",
                        re.MULTILINE),
     "LimitNOFILE=": re.compile(r"^[ \t]*LimitNOFILE[ \t]*=[ \t]*([0-9]+|infinity)[ \t]*$",
                                re.MULTILINE),
@@ -418,7 +419,7 @@ def _assignments(value: str) -> list[str] | None:
 
 # What a unit line says as Red5's installers tune it: service-unit carries
 # these (unit_tuning), so they are not named again here.
-_HEAP = re.compile(r"-Xm[sx][0-9]+[kKmMgGtT]?")
+_HEAP = re.compile(rf"-Xm[sx]{_HEAP_SIZE}")
 
 
 def unit_changes_left(installed: str, released: str, shipped: str) -> list[str]:
