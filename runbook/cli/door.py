@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -199,8 +199,14 @@ def _option_before_the_command(parser: _Parser, given: list[str]) -> NoReturn:
     parser.error(f"{visible(given[0])} goes after the command: {visible(typed)}")
 
 
+def _options(parser: argparse.ArgumentParser) -> Collection[str]:
+    """Every option string `parser` takes: argparse keeps them in a private
+    table and offers no public way to ask (the one place that reads it)."""
+    return parser._option_string_actions.keys()
+
+
 def _has(parser: argparse.ArgumentParser, option: str) -> bool:
-    return option in parser._option_string_actions
+    return option in _options(parser)
 
 
 def _more_than_it_takes(command: argparse.ArgumentParser, name: str,
@@ -224,7 +230,7 @@ def _not_an_option(parser: argparse.ArgumentParser, option: str) -> str:
     from difflib import get_close_matches
 
     said = f"{visible(option)} is not an option"
-    near = get_close_matches(option, [known for known in parser._option_string_actions
+    near = get_close_matches(option, [known for known in _options(parser)
                                       if known.startswith("--")], n=1, cutoff=0.75)
     return f"{said}; did you mean {near[0]}?" if near else said
 
