@@ -1435,3 +1435,40 @@ def test_one_ctrl_c_at_the_token_prompt_ends_the_run_before_it_begins(
     assert "journal" not in after, after
     runs = tmp_path / "state" / "runbook"
     assert not list(runs.glob("*.jsonl")), list(runs.iterdir())
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["frobnicate"], "runbook: frobnicate is not a command; the commands are plan, run, "
+                     "rehearse, rollback, diff, report and log (see runbook --help)\n"),
+    (["plna", "x.toml"], "runbook: plna is not a command; did you mean plan? "
+                         "(see runbook --help)\n"),
+    (["rollbak", "x.toml", "--yes"], "runbook: rollbak is not a command; did you mean "
+                                     "rollback? (see runbook --help)\n"),
+    ([], "runbook: no command given; give one of plan, run, rehearse, rollback, diff, report "
+         "and log (see runbook --help)\n"),
+    (["run"], "runbook run: no config file given; give the path of your runbook config, as "
+              "in runbook run sm1.toml (see runbook run --help)\n"),
+    (["rollback", "--yes"], "runbook rollback: no config file given; give the path of your "
+                            "runbook config, as in runbook rollback sm1.toml "
+                            "(see runbook rollback --help)\n"),
+    (["diff"], "runbook diff: no properties files given; give the live red5-web.properties, "
+               "then the new release's, as in runbook diff OLD NEW (see runbook diff --help)\n"),
+    (["diff", "live.properties"], "runbook diff: no new properties file given; give the live "
+                                  "red5-web.properties, then the new release's, as in runbook "
+                                  "diff OLD NEW (see runbook diff --help)\n"),
+    (["rehearse", "--dist-size", "abc"], "runbook rehearse: --dist-size takes a whole number "
+                                         "of bytes, not abc (see runbook rehearse --help)\n"),
+    (["rehearse", "--dist-size=1.5"], "runbook rehearse: --dist-size takes a whole number "
+                                      "of bytes, not 1.5 (see runbook rehearse --help)\n"),
+])
+def test_a_missing_argument_an_unknown_command_and_a_bad_number_are_said_in_our_words(
+        args: list[str], said: str) -> None:
+    """Bad-input trial: a missing config said argparse's "the following
+    arguments are required: config", an unknown command "argument command:
+    invalid choice: 'frobnicate' (choose from 'plan', ...)", and a bad number
+    "argument --dist-size: invalid int value: 'abc'"; an unknown option was
+    already said in the product's own words, naming the closest."""
+    result = runbook(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == said, result.stderr
+    assert result.stdout == "", result.stdout

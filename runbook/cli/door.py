@@ -27,6 +27,42 @@ from runbook.visible import visible
 EXIT_BAD_INPUT = 2
 
 
+class _BadValue(Exception):
+    """An option's value its type refused: said by `parser` in one line, not
+    in argparse's words (bad-input trial: "argument --dist-size: invalid int
+    value: 'abc'"). Neither TypeError nor ValueError, so argparse lets it by."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+
+
+def _bytes(parser: argparse.ArgumentParser, option: str) -> Any:
+    """An option's value as a whole number of bytes (a negative one is the
+    command's to refuse, with what it can hold)."""
+
+    def whole(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise _BadValue(parser, f"{option} takes a whole number of bytes, not "
+                                    f"{visible(text)}") from None
+
+    return whole
+
+
+# What a command's argument is, for the line that says it was not given:
+# (what is missing, what to give). An argument not here is said by its name.
+_NEEDED = {
+    "config": ("config file", "the path of your runbook config, as in runbook {command} "
+                              "sm1.toml"),
+    "old": ("properties files", "the live red5-web.properties, then the new release's, as "
+                                "in runbook diff OLD NEW"),
+    "new": ("new properties file", "the live red5-web.properties, then the new release's, "
+                                   "as in runbook diff OLD NEW"),
+}
+
+
 class _Once(argparse._StoreAction):
     """An option's one value: given twice, argparse kept the last without a
     word (operator trial: `--journal A --journal B` wrote B, A meant)."""
@@ -61,10 +97,21 @@ class _Parser(argparse.ArgumentParser):
         # make a typo answer yes to every step.
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        # The positionals a command cannot go without: argparse would refuse
+        # their absence in its own words ("the following arguments are
+        # required"); main says it in ours (_missing).
+        self.needed: list[argparse.Action] = []
         for name in (None, "store"):  # None: an option given no action
             self.register("action", name, _Once)
         # Each command's own parser, by name (set by command_line).
         self.commands: Mapping[str, argparse.ArgumentParser] = {}
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        if not action.option_strings and action.required and action.nargs is None:
+            action.required = False  # left None when not given: main says so
+            self.needed.append(action)
+        return action
 
     def error(self, message: str) -> NoReturn:
         # One line, not a usage dump: what is wrong and where to look.
@@ -75,7 +122,8 @@ def command_line() -> _Parser:
     parser = _Parser(prog="runbook", description=(
         "Upgrade a Red5 Pro Stream Manager onto a new database, one confirmed step at a time."))
     parser.add_argument("--version", action=_Version, help="print runbook's version and exit")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # Not required here: main says a missing or unknown command in our words.
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
     parser.commands = commands.choices
 
     plan = commands.add_parser("plan", help="print every step's commands and API calls; "
@@ -95,7 +143,7 @@ def command_line() -> _Parser:
                           help="keep the fake host's state in DIR (reused if it exists)")
     rehearse.add_argument("--keep", action="store_true",
                           help="keep the sandbox afterwards and print its path last")
-    rehearse.add_argument("--dist-size", type=int, metavar="BYTES",
+    rehearse.add_argument("--dist-size", type=_bytes(rehearse, "--dist-size"), metavar="BYTES",
                           help="make the fake distribution about this big (for benchmarks)")
     rehearse.add_argument("--scenario", metavar="NAME",
                           help="which real upgrade to rehearse (default: 6.2-to-11.1; "
@@ -154,6 +202,10 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
                      help="once STEP is done, take the way back (to rehearse it)")
 
 
+# What may come before any command: runbook's own help and version.
+_ASIDE = ("-h", "--help", "--version")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if make_ready():
         print("runbook: stdout is closed, so what the command says would be lost; give it a "
@@ -162,12 +214,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     with held_for_start_up():
         parser = command_line()
         given = list(sys.argv[1:] if argv is None else argv)
-        if given and given[0].startswith("-") and given[0] not in ("-h", "--help",
-                                                                     "--version"):
+        if given and given[0].startswith("-") and given[0] not in _ASIDE:
             # argparse says a command is missing, or that the option is not
             # known, never where it went wrong: each option is the command's.
             _option_before_the_command(parser, given)
-        args, extra = parser.parse_known_args(argv)
+        if not given or (given[0] not in parser.commands and given[0] not in _ASIDE):
+            parser.error(_not_a_command(parser, given[0] if given else None))
+        try:
+            args, extra = parser.parse_known_args(given)
+        except _BadValue as bad:
+            bad.parser.error(str(bad))
+        _missing(parser.commands[args.command], args)
         if extra:
             # Said by the command's own parser, so the line points at its help
             # page, not the one that lists the commands (operator trial).
@@ -197,6 +254,30 @@ def _option_before_the_command(parser: _Parser, given: list[str]) -> NoReturn:
         command.error(_not_an_option(command, option))
     typed = shlex.join(["runbook", given[at], *given[:at], *given[at + 1:]])
     parser.error(f"{visible(given[0])} goes after the command: {visible(typed)}")
+
+
+def _not_a_command(parser: _Parser, word: str | None) -> str:
+    """No command given, or `word`, which is none: the one it is closest to,
+    as an unknown option is said, or else every command there is."""
+    from difflib import get_close_matches
+
+    names = list(parser.commands)
+    every = f"{', '.join(names[:-1])} and {names[-1]}"
+    if word is None:
+        return f"no command given; give one of {every}"
+    near = get_close_matches(word, names, n=1, cutoff=0.6)
+    said = f"{visible(word)} is not a command"
+    return f"{said}; did you mean {near[0]}?" if near else f"{said}; the commands are {every}"
+
+
+def _missing(command: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse a command given without an argument it cannot go without: what
+    is missing and what to give, in our words, not argparse's."""
+    needed = command.needed if isinstance(command, _Parser) else []
+    gone = [action for action in needed if getattr(args, action.dest) is None]
+    if gone:
+        what, give = _NEEDED.get(gone[0].dest, (gone[0].dest, gone[0].dest.upper()))
+        command.error(f"no {what} given; give {give.format(command=args.command)}")
 
 
 def _options(parser: argparse.ArgumentParser) -> Collection[str]:
