@@ -134,10 +134,18 @@ class Attempt:
     left: str = ""
     # What the step showed from the end of the attempt before to this one's.
     lines: list[tuple[str, str]] = field(default_factory=list)
+    # One with no end: the last record of its run. It ran at least until then
+    # (operator trial: a step killed with -9 read "-" or "unknown" as its time).
+    seen_until: str | None = None
 
     @property
     def bad(self) -> bool:
         return self.state in BAD_ENDS
+
+    @property
+    def cut_off(self) -> bool:
+        """It ran, and no end of it is on record: its running time is not."""
+        return self.ran and self.elapsed_s is None
 
 
 @dataclass
@@ -434,6 +442,7 @@ class _Reader:
         downtime = self.report.downtime
         before, downtime.last_seen = downtime.last_seen, ts or downtime.last_seen
         if record["event"] == Record.RUN_START and self.report.runs:
+            self._seen_until(before or ts)
             self._resumed(before or ts, ts)
         read = _READS.get(record["event"])
         if read is not None:
@@ -441,6 +450,11 @@ class _Reader:
         step_id = text_of(record.get("step"))
         if step_id and record["event"] in (Record.STEP_START, Record.STEP_END):
             self.last_step = step_id
+
+    def _seen_until(self, last: str | None) -> None:
+        """The attempts still going as their run's records end at `last`."""
+        for attempt in self.going.values():
+            attempt.seen_until = last
 
     def _resumed(self, ended: str, ts: str) -> None:
         """A run of this journal begins after another: a break in the
@@ -672,6 +686,7 @@ class _Reader:
 
     def finish(self) -> Report:
         report = self.report
+        self._seen_until(report.downtime.last_seen)
         # Said after a step's last end (or while it was cut off): its last attempt's.
         for step_id, lines in self.said.items():
             step = self.steps.get(step_id)

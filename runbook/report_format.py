@@ -148,6 +148,27 @@ def versions(old: str | None, new: str | None) -> str:
 TOOK_NOTE = ("A step tried more than once: started is its first attempt's start, ended its "
              "last one's end, and took adds up the attempts' running times (not the waits "
              "between them).")
+# ...and when one was cut off with no end on record (killed, say).
+CUT_OFF_NOTE = ("A step cut off has no end on record: it took at least the time from its "
+                "start to the last record of its run.")
+
+
+def took_note(report: Report) -> str:
+    """What the steps table's took column needs said under it; "" if nothing."""
+    said = [TOOK_NOTE] if any(step.attempts > 1 for step in report.steps) else []
+    if any(at_least(t) is not None for step in report.steps for t in step.tries):
+        said.append(CUT_OFF_NOTE)
+    return " ".join(said)
+
+
+def at_least(attempt: Attempt) -> float | None:
+    """An attempt cut off ran at least from its start to its run's last
+    record; None for one not cut off, and where that bounds nothing ("at
+    least 0.0 s" would read as no time at all)."""
+    if not attempt.cut_off:
+        return None
+    seen = between(attempt.started, attempt.seen_until)
+    return seen if seen is not None and duration(seen) != duration(0) else None
 
 
 def _times(n: int) -> str:
@@ -203,15 +224,19 @@ def outcome_cell(step: StepRun) -> str:
 
 
 def took_cell(step: StepRun) -> str:
-    if step.attempts > 1:
-        # An attempt cut off has no running time on record: the sum is a floor.
-        # One that never got past its check (found done, refused) ran nothing.
-        cut = sum(1 for t in step.tries if t.ran and t.elapsed_s is None)
-        if cut:
-            floor = f"at least {duration(step.took)}" if step.took is not None else "unknown"
-            return f"{floor} ({step.attempts} attempts, {cut} cut off: time unknown)"
-        return f"{duration(step.took)} ({step.attempts} attempts)"
-    return duration(step.elapsed_s)
+    """Its running time, every attempt's added up: for one cut off, at least
+    the time to its run's last record, and "unknown" where nothing bounds it.
+    One that never got past its check (found done, refused) ran nothing."""
+    cut = [t for t in step.tries if t.cut_off]
+    if not cut:
+        return f"{duration(step.took)} ({step.attempts} attempts)" if step.attempts > 1 \
+            else duration(step.elapsed_s)
+    known = [t.elapsed_s for t in step.tries if t.elapsed_s is not None]
+    bounds = [bound for bound in map(at_least, cut) if bound is not None]
+    total = round(sum(known) + sum(bounds), 1)
+    said = f"at least {duration(total)}" if duration(total) != duration(0) else "unknown"
+    return f"{said} ({step.attempts} attempts, {len(cut)} cut off)" if step.attempts > 1 \
+        else said
 
 
 def failed_heading(step: StepRun) -> str:
@@ -228,7 +253,9 @@ def attempt_line(report: Report, step: StepRun, attempt: Attempt) -> str:
     began = clock(attempt.started, report.started) if attempt.started else None
     ended = clock(attempt.ended, report.started) if attempt.ended else None
     when = (f"{began} to {ended}" if began and ended else began or ended or "-")
-    took = f", {duration(attempt.elapsed_s)}" if attempt.elapsed_s is not None else ""
+    bound = at_least(attempt)
+    took = f", {duration(attempt.elapsed_s)}" if attempt.elapsed_s is not None else \
+        f", at least {duration(bound)}" if bound is not None else ""
     return f"Attempt {number} of {step.attempts} ({run}), {when}{took}: {attempt_end(attempt)}"
 
 

@@ -13,7 +13,6 @@ from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun
 from runbook.report_format import (
     FAULTS_STAGED,
-    TOOK_NOTE,
     action_status,
     attempt_line,
     before_totals,
@@ -35,6 +34,7 @@ from runbook.report_format import (
     stamp,
     title,
     took_cell,
+    took_note,
     verdict,
 )
 from runbook.visible import printable
@@ -162,8 +162,7 @@ def _steps(report: Report) -> str:
         rows.append([str(number), _code(step.id), _e(clock(step.started, report.started)),
                      _e(clock(step.ended, report.started)), _e(took_cell(step)),
                      _state(step.state, outcome_cell(step)), _e(step.detail)])
-    note = f'\n<p class="muted">{_e(TOOK_NOTE)}</p>' \
-        if any(step.attempts > 1 for step in report.steps) else ""
+    note = f'\n<p class="muted">{_e(took_note(report))}</p>' if took_note(report) else ""
     return "<h2>Steps</h2>\n" + _table(
         ["#", "step", "started", "ended", "took", "outcome", "detail"], rows) + note
 

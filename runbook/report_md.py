@@ -12,7 +12,6 @@ from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun
 from runbook.report_format import (
     FAULTS_STAGED,
-    TOOK_NOTE,
     action_status,
     attempt_line,
     before_totals,
@@ -34,6 +33,7 @@ from runbook.report_format import (
     stamp,
     title,
     took_cell,
+    took_note,
     verdict,
 )
 from runbook.visible import printable
@@ -149,8 +149,8 @@ def _steps(report: Report) -> list[str]:
                         clock(step.ended, report.started), took_cell(step),
                         _md(outcome_cell(step)), _md(step.detail)))
     out.append("")
-    if any(step.attempts > 1 for step in report.steps):
-        out += [_md(TOOK_NOTE), ""]
+    if took_note(report):
+        out += [_md(took_note(report)), ""]
     return out
 
 

@@ -1151,7 +1151,8 @@ def test_a_step_cut_off_in_the_downtime_is_not_called_failed(tmp_path: Path) -> 
     assert "Cut off while the stream manager was down: `delete-nodegroups`" in text, text
     # Two attempts: one cut off, one that found the step done (operator
     # trial: "2 attempts, 2 cut off").
-    assert "(2 attempts, 1 cut off: time unknown)" in text, text
+    # Cut off as it began: nothing bounds its time (not "at least 0.0 s").
+    assert "unknown (2 attempts, 1 cut off)" in text, text
 
 
 @pytest.mark.parametrize(("fields", "words", "end"), [
@@ -2047,3 +2048,69 @@ def test_a_run_cut_off_on_the_way_back_says_where_the_releases_are(tmp_path: Pat
     journal.close()
     standing = build(journal.path, estimate_from=[]).standing
     assert "then rollback-restore in doubt" in standing, standing
+
+
+def _timed(journal: Journal, seconds: list[float]) -> Path:
+    """The journal's records stamped `seconds` after its first, in order."""
+    from datetime import timedelta
+
+    journal.close()
+    records = [json.loads(line) for line in journal.path.read_text().splitlines()]
+    assert len(records) == len(seconds), records
+    first = datetime.fromisoformat(records[0]["ts"])
+    for record, after in zip(records, seconds, strict=True):
+        record["ts"] = (first + timedelta(seconds=after)).isoformat(timespec="milliseconds")
+    journal.path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return journal.path
+
+
+def _took(path: Path, step: str) -> list[tuple[str, list[str]]]:
+    """The step's took cell and its attempts' lines, in Markdown and HTML."""
+    report = build(path, estimate_from=[])
+    said = []
+    for text in (plain(markdown(report)), plain(html(report))):
+        row = next(line for line in re.split(r"\n|<tr>", text)
+                   if re.search(rf"\|\s*`{step}`\s*\||<td><code>{step}</code></td>", line))
+        cells = [c.strip() for c in re.split(r"\||</?t[dh]>", row) if c.strip()]
+        failed = text.split(f"{step}</code>: " if "<h3>" in text else f"### `{step}`: ")[-1]
+        said.append((cells[4], [line for line in re.split(r"\n|<p>", failed)
+                                if line.startswith("Attempt ")]))
+    return said
+
+
+def test_a_step_cut_off_took_at_least_the_time_to_its_runs_last_record(tmp_path: Path) -> None:
+    """Operator trial (kill -9): a step cut off read "-" (or "unknown") as
+    its time, though the journal went on 7.9 s after it began; another read
+    "at least 7.9 s" from an earlier attempt's time alone. A cut-off attempt
+    ran at least until the last record of its run."""
+    journal = _journal(tmp_path, steps=["one", "two", "three"])
+    journal.write("step-start", step="one")
+    journal.write("step-end", step="one", state="done", detail="ok", elapsed_s=2.0)
+    journal.write("step-start", step="two")
+    journal.write("output", step="two", lines=[["out", "x"]])
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["one", "two", "three"], resumed=True)
+    journal.write("step-start", step="two")
+    journal.write("step-end", step="two", state="done", detail="ok", elapsed_s=1.5)
+    journal.write("step-start", step="three")
+    journal.write("output", step="three", lines=[["out", "y"]])
+    path = _timed(journal, [0, 1, 3, 4, 11.9, 20, 21, 22.5, 23, 30.9])
+    for took, _ in _took(path, "three"):
+        assert took == "at least 7.9 s", took
+    for took, attempts in _took(path, "two"):
+        # 1.5 s done on resume, and at least 7.9 s cut off in the first run.
+        assert took == "at least 9.4 s (2 attempts, 1 cut off)", took
+        assert "(first run)" in attempts[0], attempts
+        assert ", at least 7.9 s: no end recorded" in attempts[0], attempts
+
+
+def test_a_step_cut_off_at_its_start_took_an_unknown_time(tmp_path: Path) -> None:
+    """Nothing after its start on record: no lower bound worth the name
+    ("at least 0.0 s" reads as no time at all)."""
+    journal = _journal(tmp_path, steps=["one", "two"])
+    journal.write("step-start", step="one")
+    journal.write("step-end", step="one", state="done", detail="ok", elapsed_s=2.0)
+    journal.write("step-start", step="two")
+    path = _timed(journal, [0, 1, 3, 4])
+    for took, _ in _took(path, "two"):
+        assert took == "unknown", took
