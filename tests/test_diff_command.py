@@ -1332,3 +1332,50 @@ def test_set_takes_a_key_as_check_spells_it(tmp_path: Path) -> None:
     _, _, err = run(old, new, sets=["my\\ odd\\:kee=1"])
     assert "--set my\\ odd\\:kee: neither file" in err, err
     assert "did you mean my\\ odd\\:key?" in err, err
+
+
+@pytest.mark.parametrize(("typed", "said"), [
+    ("a\\b=1", "--set a\\b: a properties file drops the backslash before b, so the key "
+               "reads ab; write ab for that, or a\\\\b for a key with a backslash in it"),
+    ("red5\\.key\\x=1", "--set red5\\.key\\x: a properties file drops the backslashes before "
+                        ". and x, so the key reads red5.keyx; write red5.keyx for that, or "
+                        "red5\\\\.key\\\\x for a key with a backslash in it"),
+    ("my\\ odd\\q=1", "--set my\\ odd\\q: a properties file drops the backslash before q, so "
+                      "the key reads my\\ oddq; write my\\ oddq for that, or my\\ odd\\\\q "
+                      "for a key with a backslash in it"),
+])
+def test_set_refuses_a_backslash_a_properties_file_would_drop(tmp_path: Path, typed: str,
+                                                              said: str) -> None:
+    """Review: `--set 'a\\b=1'` set the key `ab`, as Java (and javaproperties)
+    read `\\b`: an unknown escape drops its backslash. The README said so, and
+    nothing told the operator, who most likely meant a backslash."""
+    key = typed.split("=")[0]
+    # What a properties file makes of it: the backslash is gone.
+    assert "\\" not in "".join(javaproperties.loads(typed)), javaproperties.loads(typed)
+    old, new = tmp_path / "live", tmp_path / "new"
+    old.write_text("plain=1\n")
+    new.write_text("plain=2\n")
+    code, text, err = run(old, new, sets=[typed])
+    assert code == 2, (text, err)
+    assert err == f"runbook diff: {said}\n", err
+    assert key in err and text == "", text
+
+
+def test_set_keeps_the_escapes_a_properties_file_reads(tmp_path: Path) -> None:
+    """The escapes with a meaning in a file (\\t \\n \\f \\r \\uXXXX \\\\) and
+    those of the characters a key must escape (space : = # !) are taken as
+    javaproperties reads them in a file."""
+    typed = ["a\\\\b", "tab\\tkey", "u\\u0041x", "hash\\#key", "bang\\!key", "my\\ odd\\:key",
+             "weird\\=key", "line\\nfeed", "form\\ffeed", "cr\\rkey"]
+    keys = [next(iter(javaproperties.loads(f"{spelling}=v"))) for spelling in typed]
+    assert keys == ["a\\b", "tab\tkey", "uAx", "hash#key", "bang!key", "my odd:key",
+                    "weird=key", "line\nfeed", "form\ffeed", "cr\rkey"], keys
+    old, new = tmp_path / "live", tmp_path / "new"
+    old.write_text("".join(f"{spelling}=old\n" for spelling in typed))
+    new.write_text("".join(f"{spelling}=new\n" for spelling in typed))
+    out = tmp_path / "merged.properties"
+    code, text, err = run(old, new, sets=[f"{spelling}=set" for spelling in typed], out=out)
+    assert code == 0, (text, err)
+    assert "neither file" not in err, err
+    merged = javaproperties.loads(out.read_text(encoding="latin-1"))
+    assert merged == dict.fromkeys(keys, "set"), merged

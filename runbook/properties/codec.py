@@ -28,7 +28,7 @@ from javaproperties import Comment, InvalidUEscapeError, KeyValue, PropertiesEle
 # The parser's own patterns (javaproperties is pinned below 0.9 in pyproject.toml). Using
 # them to split an already-parsed entry into key text and separator guarantees the split
 # agrees with how javaproperties read that entry, which a regex of our own would not.
-from javaproperties.reading import SEPARATOR_RGX
+from javaproperties.reading import ESCAPE_RGX, SEPARATOR_RGX
 from javaproperties.util import CONTINUED_RGX, ascii_splitlines
 
 from runbook.visible import visible
@@ -39,6 +39,7 @@ __all__ = [
     "PropertiesError",
     "atomic_write",
     "decode_properties",
+    "dropped_escapes",
     "encode_properties",
     "has_placeholder",
     "is_placeholder",
@@ -47,6 +48,7 @@ __all__ = [
     "read_properties",
     "rewrite_entry",
     "sha256_text",
+    "spelled_as",
     "spelled_key",
     "uncomment",
     "utf8_meant",
@@ -67,6 +69,28 @@ def spelled_key(spelling: str) -> str:
     the other way): `weird\\=key` is weird=key, `my\\ odd\\:key` my odd:key;
     a key with no backslash is itself. Raises ValueError for a bad \\u escape."""
     return javaproperties.unescape(spelling) if "\\" in spelling else spelling
+
+
+# What follows a backslash that means something in a file: an escape unescape
+# decodes (\t \n \f \r \uXXXX \\), or a character escape() writes so that it
+# is the key's own (space : = # !). Before any other, the backslash is dropped.
+_MEANT_ESCAPES = frozenset("tnfru\\ :=#!")
+
+
+def dropped_escapes(spelling: str) -> list[str]:
+    """The characters of a key's spelling whose backslash a properties file
+    drops, as Java reads an escape it does not know (`a\\b` is the key ab):
+    most likely a backslash meant (review), so a spelling is refused with them."""
+    return [found.group(1)[0] for found in ESCAPE_RGX.finditer(spelling)
+            if found.group(1)[0] not in _MEANT_ESCAPES]
+
+
+def spelled_as(spelling: str, dropped: str) -> str:
+    """`spelling` with the escapes dropped_escapes names written `dropped`
+    and the character (`\\` keeps the backslash, "" lets it go); the others as
+    they are."""
+    return ESCAPE_RGX.sub(lambda found: found.group(0) if found.group(1)[0] in _MEANT_ESCAPES
+                          else dropped + found.group(1), spelling)
 
 
 class PropertiesError(ValueError):

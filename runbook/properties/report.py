@@ -21,8 +21,10 @@ from runbook.properties.codec import (
     PropertiesError,
     atomic_write,
     cannot_write_to,
+    dropped_escapes,
     encode_properties,
     read_properties,
+    spelled_as,
     spelled_key,
     utf8_meant,
     written_key,
@@ -91,6 +93,9 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
                 f"--set {shown!r}: write it as KEY=VALUE, e.g. --set config.dbPort=3306"
             )
         typed, value = split
+        dropped = dropped_escapes(typed)
+        if dropped:
+            raise ValueError(f"--set {typed}: {_drops(typed, dropped)}")
         try:
             key = spelled_key(typed)
         except ValueError as exc:
@@ -101,6 +106,17 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
                              "keep one")
         values[key] = value
     return values
+
+
+def _drops(typed: str, dropped: list[str]) -> str:
+    """What a properties file makes of a key spelt `typed`, whose backslashes
+    before `dropped` it drops, and how to write what was meant."""
+    chars = [visible(char) for char in dict.fromkeys(dropped)]
+    named = chars[0] if len(chars) == 1 else f"{', '.join(chars[:-1])} and {chars[-1]}"
+    before = f"backslash{'es' if len(dropped) > 1 else ''} before {named}"
+    reads, kept = spelled_as(typed, ""), spelled_as(typed, "\\\\")
+    return (f"a properties file drops the {before}, so the key reads {reads}; write {reads} "
+            f"for that, or {kept} for a key with a backslash in it")
 
 
 def _known_keys(review: Review) -> list[str]:
