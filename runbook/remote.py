@@ -82,6 +82,31 @@ _AEAD_CIPHERS = frozenset({"aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
                            "chacha20-poly1305@openssh.com"})
 
 
+# OpenSSH's file for a host key of each type (sshd_config(5), HostKey), by the
+# algorithm the host offers it with: an RSA key is offered as ssh-rsa or, signed
+# with SHA-2, as rsa-sha2-256 or -512.
+_HOST_KEY_FILES = {
+    "ssh-ed25519": "ssh_host_ed25519_key.pub",
+    "ecdsa-sha2-nistp256": "ssh_host_ecdsa_key.pub",
+    "ecdsa-sha2-nistp384": "ssh_host_ecdsa_key.pub",
+    "ecdsa-sha2-nistp521": "ssh_host_ecdsa_key.pub",
+    "ssh-rsa": "ssh_host_rsa_key.pub",
+    "rsa-sha2-256": "ssh_host_rsa_key.pub",
+    "rsa-sha2-512": "ssh_host_rsa_key.pub",
+    "ssh-dss": "ssh_host_dsa_key.pub",
+}
+_CERTIFICATE = "-cert-v01@openssh.com"
+
+
+def host_key_file(algorithm: str | None) -> str | None:
+    """The name of the public key file a host keeps a key of `algorithm` in
+    (ssh_host_ecdsa_key.pub for ecdsa-sha2-nistp256); None for one OpenSSH
+    does not name so. A certificate's is its key's."""
+    if algorithm is None:
+        return None
+    return _HOST_KEY_FILES.get(algorithm.removesuffix(_CERTIFICATE))
+
+
 def _unreachable(exc: BaseException, *, advise: bool = True) -> str:
     """Why a connection could not be made, in words (asyncio's own name a
     socket call: "Connect call failed (...)"), with the setting to check when
@@ -198,9 +223,9 @@ class Remote:
         reconnect_within: float = 120.0,
     ) -> None:
         self.host = host
-        # Where the host's own public key is read, for a refused key's advice:
-        # OpenSSH's place on a real host; a rehearsal host's lives in its sandbox.
-        self.host_key_file = "/etc/ssh/ssh_host_ed25519_key.pub"
+        # Where the host's own public keys are read, for a refused key's advice:
+        # OpenSSH's place on a real host; a rehearsal host's live in its sandbox.
+        self.host_key_dir = "/etc/ssh"
         # Isolated (rehearsal and tests): read nothing from ~/.ssh and no agent,
         # so the run depends only on what the config names.
         self.isolated = isolated
@@ -337,18 +362,23 @@ class Remote:
         # fingerprint is checked on the host itself: this connection may be
         # someone in between.
         remove = shlex.join(["ssh-keygen", "-R", name, "-f", str(where)])
+        # The host's own key of the type it offered (review: it was always the
+        # ed25519 one, whose fingerprint never matches an ECDSA or RSA key's).
+        file = host_key_file(key.get_algorithm()) if key is not None else None
+        own = f"{self.host_key_dir.rstrip('/')}/{file or 'ssh_host_*_key.pub'}"
+        compare = shlex.join(["ssh-keygen", "-lf", own]) if file else \
+            f'for f in {own}; do ssh-keygen -lf "$f"; done'
         if key is not None:
             public = key.export_public_key().decode().split()
             add = f"then add this line to {where}:\n{name} {public[0]} {public[1]}"
         else:
             add = (f"then add a line to {where} of {name} and the first two words of "
-                   f"{self.host_key_file}")
+                   f"the file of {own} whose fingerprint is the same")
         return (
             f"{self.target}: refusing the host key {shown}: it is not the key {where} trusts for "
             "this host. Trust it only once you know it is the host's: compare the fingerprint "
             "with the host's own, read there by another way than this connection (its console, "
-            f"say): ssh-keygen -lf {self.host_key_file}. Only if they are the same, {remove}, "
-            f"{add}"
+            f"say): {compare}. Only if they are the same, {remove}, {add}"
         )
 
     async def close(self) -> None:

@@ -177,8 +177,8 @@ class Session(Generic[F]):
         host = self.settings.host
         remote = Remote(host, isolated=self.isolated)
         if self.settings.rehearsal and host.known_hosts is not None:
-            # A rehearsal host keeps its key beside the known_hosts it writes.
-            remote.host_key_file = str(host.known_hosts.parent / "ssh_host_ed25519_key.pub")
+            # A rehearsal host keeps its keys beside the known_hosts it writes.
+            remote.host_key_dir = str(host.known_hosts.parent)
         try:
             self._executor = Executor(
                 self.steps, settings=self.settings, facts=self.facts, remote=remote,

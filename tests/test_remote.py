@@ -950,3 +950,54 @@ def test_a_job_record_read_half_written_is_no_status(tmp_path: Path) -> None:
     finally:
         living.kill()
         reaper.join(5)
+
+
+@pytest.mark.parametrize(("algorithm", "public"), [
+    ("ecdsa-sha2-nistp256", "ssh_host_ecdsa_key.pub"),
+    ("ssh-rsa", "ssh_host_rsa_key.pub"),
+    ("ssh-ed25519", "ssh_host_ed25519_key.pub"),
+])
+async def test_a_refused_host_key_names_the_hosts_key_file_of_its_type(
+        tmp_path: Path, algorithm: str, public: str) -> None:
+    """Review: the refusal always sent the operator to the host's ed25519
+    key to compare fingerprints, whatever key the host offered: on a host
+    offering ECDSA that fingerprint never matches, and reads as an attack."""
+    async with rehearsal_host(tmp_path) as host:
+        await host.change_host_key(algorithm)
+        empty = tmp_path / "known_hosts"
+        empty.write_text("")
+        remote = remote_for(host, known_hosts=empty)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert f"ssh-keygen -lf /etc/ssh/{public}." in message, message
+        # That file's fingerprint is the one shown.
+        offered = asyncssh.read_public_key(str(host.state_dir / public)).get_fingerprint()
+        assert f"refusing the host key {offered}:" in message, message
+        others = {"ssh_host_ecdsa_key.pub", "ssh_host_rsa_key.pub",
+                  "ssh_host_ed25519_key.pub"} - {public}
+        assert not any(other in message for other in others), message
+
+
+async def test_a_refused_host_key_of_no_known_type_names_every_key_file_of_the_host(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The key could not be read a second time (the probe after the refusal;
+    mocked: a host that answers the connection and not the probe cannot be
+    had here): which of the host's keys to compare is not known, so each is
+    named, not the ed25519 one alone."""
+    async def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise OSError("gone")
+
+    async with rehearsal_host(tmp_path) as host:
+        empty = tmp_path / "known_hosts"
+        empty.write_text("")
+        remote = remote_for(host, known_hosts=empty)
+        monkeypatch.setattr(rm.asyncssh, "get_server_host_key", unreachable)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert 'for f in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$f"; done.' \
+            in message, message
+        assert "ssh_host_ed25519_key.pub" not in message, message
+        assert "the file of /etc/ssh/ssh_host_*_key.pub whose fingerprint is the same" \
+            in message, message

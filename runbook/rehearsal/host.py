@@ -494,12 +494,16 @@ class RehearsalHost:
             sandbox.write_private(self.known_hosts, text.replace(
                 f"[127.0.0.1]:{port_before} ", f"[127.0.0.1]:{self.ssh_port} "))
 
-    async def change_host_key(self) -> None:
+    async def change_host_key(self, algorithm: str = "ssh-ed25519") -> None:
         """Give the host a new SSH key, as a reinstalled host has; known_hosts
-        keeps trusting the old one. Connections made from now on see the new key."""
-        key = asyncssh.generate_private_key("ssh-ed25519", comment="rehearsal new host key")
-        path = self.state_dir / "ssh_host_ed25519_key"
-        sandbox.write_private(Path(str(path) + ".pub"), key.export_public_key())
+        keeps trusting the old one. Connections made from now on see the new key,
+        of `algorithm`, kept where OpenSSH keeps one of its type."""
+        from runbook.remote import host_key_file
+
+        key = asyncssh.generate_private_key(algorithm, comment="rehearsal new host key")
+        public = self.state_dir / (host_key_file(algorithm) or "ssh_host_ed25519_key.pub")
+        path = public.with_suffix("")
+        sandbox.write_private(public, key.export_public_key())
         sandbox.write_private(path, key.export_private_key())
         if self._sshd is not None and self._sshd._acceptor is not None:
             self._sshd._acceptor.update(server_host_keys=[key])
