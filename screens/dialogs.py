@@ -44,6 +44,9 @@ class Dialog(ModalScreen[T]):
     # Below 30 rows the answer takes less room (dialogs.tcss: Dialog.-short), so
     # that at 80x24 the plan being confirmed shows whole (operator trial).
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (Textual's own)
+    # The main screen's hint has a third line below 100 columns (app.tcss:
+    # Screen.-narrow #hint; main.BESIDE_FROM): the room a dialog keeps for it.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-beside")]  # noqa: RUF012 (Textual's own)
     # Priority: the answer field (a step id, a reason) has no use for them.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("pagedown", "body('scroll_page_down')", "Page down", id="dialog-page-down",
@@ -58,8 +61,11 @@ class Dialog(ModalScreen[T]):
         Binding("up", "body('scroll_up')", "Up", id="dialog-up", show=False),
     ]
 
-    def __init__(self) -> None:
-        super().__init__(classes="dialog")
+    def __init__(self, *, keeps_hint: bool = False) -> None:
+        # keeps_hint: the hint under it names this dialog's keys (RunState.
+        # recovery_keys), and its box ends above the hint's lines (dialogs.tcss:
+        # Dialog.-keeps-hint; re-trial: at 80x24 its border lay over the first).
+        super().__init__(classes="dialog -keeps-hint" if keeps_hint else "dialog")
         self.clocks = Content()
         self._notice_ends: Timer | None = None
         self._notice_early: tuple[str, bool, float] | None = None
@@ -491,7 +497,7 @@ class RecoverDialog(Dialog[str | None]):
 
     def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool,
                  stopped: bool = False, retry_helps: bool = True) -> None:
-        super().__init__()
+        super().__init__(keeps_hint=True)
         self.step = step
         self.detail = detail
         self.can_roll_back = can_roll_back
@@ -566,7 +572,8 @@ class RollBackDialog(Dialog[bool]):
 
     def __init__(self, step: StepCard, way_back: list[StepCard], *,
                  failed: bool = False, cutover_next: StepCard | None = None) -> None:
-        super().__init__()
+        # Asked from a failed step's question: the hint names its keys too.
+        super().__init__(keeps_hint=failed)
         self.step = step
         self.way_back = way_back
         self.failed = failed

@@ -896,3 +896,39 @@ async def test_the_hint_after_a_failed_cutover_fits_its_lines(size: tuple[int, i
         drawn = screen_text(app).splitlines()
         text = " ".join(line.strip() for line in drawn[-1 - shown.size.height:-1])
         assert "failed" in text and text.endswith("q quits."), text
+
+
+@pytest.mark.parametrize("size", [NARROW, (100, 30), (120, 40)])
+async def test_the_failed_steps_question_leaves_the_hint_under_it_readable(
+        size: tuple[int, int]) -> None:
+    """Re-trial: at 80x24 the failure dialog's bottom border lay over the
+    hint's first line, the one naming the dialog's keys. Its box, and the
+    way back's asked from it, end above the hint, whose lines show whole."""
+    from runbook.executor import Recovery
+    from screens.dialogs import RollBackDialog
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await started(app)
+        failed = report("start-service", StepState.FAILED, "the API never answered " * 4, 0.1)
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        shown = app.main.query_one("#hint", Static)
+        for key, dialog, box in ((None, RecoverDialog, "#recover"),
+                                 ("r", RollBackDialog, "#rollback")):
+            if key:
+                await pilot.press(key)
+            await until(lambda d=dialog: isinstance(app.screen, d)  # type: ignore[misc]
+                        and bool(app.screen.query(".dialog-foot")), what=dialog.__name__)
+            await pilot.pause()
+            region = app.screen.query_one(box).region
+            assert region.bottom <= shown.region.y, (dialog.__name__, region, shown.region)
+            drawn = screen_text(app).splitlines()
+            lines = drawn[shown.region.y:shown.region.bottom]
+            said = " ".join(str(shown.render()).split())
+            assert " ".join(" ".join(lines).split()) == said, (dialog.__name__, lines)
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
+        await pilot.press("q")
+        await until(answer.done, what="the answer")
+        assert answer.result() is Recovery.STOP
