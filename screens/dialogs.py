@@ -121,6 +121,17 @@ class Dialog(ModalScreen[T]):
         for row in self.query("#dialog-clocks").results(ClocksRow):
             row.show_row(0, clocks)
 
+    def keys_for(self, action: str) -> str:
+        """The keys that do `action` here as its bindings stand, a keymap's
+        moves included ("n or escape"); empty where none may now."""
+        keys = [key for key, active in self.active_bindings.items()
+                if active.node is self and active.binding.action == action]
+        return " or ".join(sorted(keys, key=len))
+
+    def keys_said(self) -> dict[str, str]:
+        """What the hint under it names, by choice: the keys of each."""
+        return {}
+
     def action_body(self, method: str) -> None:
         getattr(self.query_one(".dialog-body", VerticalScroll), method)(animate=False)
 
@@ -509,33 +520,46 @@ class RecoverDialog(Dialog[str | None]):
     def compose_box(self) -> ComposeResult:
         ended = (" was stopped", "bold $warning") if self.stopped else \
             (" did not end well", "bold $error")
+        # Its keys as its bindings stand: a keymap moves them (re-trial).
+        keys = self.keys_said()
         with Vertical(id="recover", classes="dialog-box -destructive"):
             with VerticalScroll(classes="dialog-body"):
                 yield Wrapped(Content.assemble((f"Step {self.step.number}: {self.step.title}",
                                                 "bold"), ended))
                 yield Wrapped(self.detail, id="recover-detail")
                 text: list[Content | str | tuple[str, str]] = [
-                    ("t  Try again", "bold"), ": its check looks at the host first, and it runs "
-                    "again only where its outcome is not in place.\n"] if self.retry_helps else []
+                    (f"{keys.get('retry', 't')}  Try again", "bold"), ": its check looks at the "
+                    "host first, and it runs again only where its outcome is not in place.\n"
+                ] if self.retry_helps else []
                 if self.can_roll_back:
-                    text += [("r  Roll back", "bold"), ": back to the old stream manager on the "
-                             "old database (each step of the way back is confirmed).\n"]
+                    text += [(f"{keys.get('rollback', 'r')}  Roll back", "bold"), ": back to the "
+                             "old stream manager on the old database (each step of the way "
+                             "back is confirmed).\n"]
                 # Not "--resume picks it up": a throwaway rehearsal's sandbox goes
                 # with it (operator trial); the way out names what does.
-                text += [("q  Stop", "bold"), ": end the run here; what is done stays done, "
-                         "and runbook says on its way out how to go on from here.\n",
-                         ("escape", "bold"), ": read the output first; the run waits, and "
-                         "enter brings these choices back."]
+                text += [(f"{keys.get('stop', 'q')}  Stop", "bold"), ": end the run here; what "
+                         "is done stays done, and runbook says on its way out how to go on "
+                         "from here.\n",
+                         (keys.get("back", "escape"), "bold"), ": read the output first; the run "
+                         "waits, and enter brings these choices back."]
                 yield Wrapped(Content.assemble(*text), indent=3, id="recover-text")
             with Horizontal(classes="buttons dialog-foot"):
                 if self.retry_helps:
-                    yield Button("Try again (t)", id="recover-retry", variant="primary")
+                    yield Button(f"Try again ({keys.get('retry', 't')})", id="recover-retry",
+                                 variant="primary")
                 if self.can_roll_back:
-                    yield Button("Roll back (r)", id="recover-rollback", variant="warning")
-                yield Button("Stop (q)", id="recover-stop")
+                    yield Button(f"Roll back ({keys.get('rollback', 'r')})",
+                                 id="recover-rollback", variant="warning")
+                yield Button(f"Stop ({keys.get('stop', 'q')})", id="recover-stop")
         yield Footer()
 
     AUTO_FOCUS = "#recover-retry, #recover-stop"
+
+    def keys_said(self) -> dict[str, str]:
+        said = {choice: self.keys_for(action) for choice, action in (
+            ("retry", "choose('retry')"), ("rollback", "choose('rollback')"),
+            ("stop", "choose('stop')"), ("back", "back"))}
+        return {choice: keys for choice, keys in said.items() if keys}
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters == ("rollback",):
@@ -604,13 +628,19 @@ class RollBackDialog(Dialog[bool]):
                 yield Wrapped(Content.styled(
                     "Once chosen it stands: this run does not return to the upgrade, and "
                     "--resume goes on with the way back.", "$text-muted"))
+            keys = self.keys_said()  # as its bindings stand: a keymap moves them
             with Horizontal(classes="buttons dialog-foot"):
-                yield Button("Roll back (y)", id="rollback-go", variant="warning")
+                yield Button(f"Roll back ({keys.get('go', 'y')})", id="rollback-go",
+                             variant="warning")
                 yield Button("Back (esc)", id="rollback-stay")
         yield Footer()
 
     # Enter keeps the step: going back is chosen with y, as it was asked for.
     AUTO_FOCUS = "#rollback-stay"
+
+    def keys_said(self) -> dict[str, str]:
+        said = {"go": self.keys_for("choose(True)"), "stay": self.keys_for("choose(False)")}
+        return {choice: keys for choice, keys in said.items() if keys}
 
     def action_choose(self, go: bool) -> None:
         self.dismiss(go)

@@ -90,7 +90,7 @@ class Questions:
         card = self.app.by_id[message.report.id]
 
         def answered(choice: str | None) -> None:
-            self.app.run_state.recovery_keys = ()
+            self.app.run_state.recovery_keys = {}
             self.app.main.refresh_hint()
             if message.answer.done() or self.recovery is not message:
                 return
@@ -101,18 +101,18 @@ class Questions:
                 # landed in this question as it opened, and chose the way back
                 # (operator trial). Escape brings this question back. The hint
                 # names that question's keys meanwhile (stop 52).
-                self.app.run_state.recovery_keys = ("y", "escape")
-                self.app.main.refresh_hint()
 
                 def chosen(go: bool | None) -> None:
-                    self.app.run_state.recovery_keys = ()
+                    self.app.run_state.recovery_keys = {}
                     if go:
                         take(choice)
                     else:
                         self.show_recovery()
 
-                self.app.push_screen(RollBackDialog(card, self._way_back(), failed=True),
-                                     chosen)
+                asked = RollBackDialog(card, self._way_back(), failed=True)
+                self.app.push_screen(asked, chosen)
+                self.app.run_state.recovery_keys = asked.keys_said()
+                self.app.main.refresh_hint()
                 return
             take(choice)
 
@@ -130,15 +130,14 @@ class Questions:
             message.answer.set_result(Recovery(choice) if choice in {
                 r.value for r in Recovery} else Recovery.STOP)
 
-        self.app.push_screen(RecoverDialog(card, message.report.detail,
-                                           can_roll_back=message.can_roll_back,
-                                           stopped=message.report.stopped,
-                                           retry_helps=message.report.retry_helps),
-                             answered)
-        # The hint under it names what it offers, as its buttons do.
-        self.app.run_state.recovery_keys = tuple(
-            key for key, offered in (("t", message.report.retry_helps),
-                                     ("r", message.can_roll_back), ("q", True)) if offered)
+        dialog = RecoverDialog(card, message.report.detail,
+                               can_roll_back=message.can_roll_back,
+                               stopped=message.report.stopped,
+                               retry_helps=message.report.retry_helps)
+        self.app.push_screen(dialog, answered)
+        # The hint under it names what it offers, as its buttons do, by the
+        # keys its bindings have (re-trial: a keymap that moved t left "t").
+        self.app.run_state.recovery_keys = dialog.keys_said()
         self.app.main.refresh_hint()
 
     # --- answered by the operator ------------------------------------------------------

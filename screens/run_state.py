@@ -45,11 +45,12 @@ class RunState:
     way_back: bool = False
     # The failed step whose dialog asks what now (try again, roll back, stop).
     recovering: str | None = None
-    # The keys its dialog offers (t, r, q) while it is open: the hint below
-    # names them; empty once escape lays it aside (operator trial: the hint
-    # said "enter shows the choices" under the open dialog). ("y", "escape"):
-    # the way back it offers is being asked about.
-    recovery_keys: tuple[str, ...] = ()
+    # The keys its dialog offers while it is open, by choice (retry: "t",
+    # rollback, stop, back), as its bindings stand (a keymap moves them): the
+    # hint below names them; empty once escape lays it aside (operator trial:
+    # the hint said "enter shows the choices" under the open dialog). go and
+    # stay: the way back it offers is being asked about.
+    recovery_keys: dict[str, str] = field(default_factory=dict)
     running: str | None = None
     # The step this run ran last, once it has ended: the next question says
     # how it went, since the view has moved on from its page.

@@ -356,16 +356,19 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
         card = state.by_id[state.recovering]
         last = state.reports.get(card.id)
         ended = "was stopped" if last is not None and last.stopped else "did not end well"
-        if state.recovery_keys == ("y", "escape"):
-            return Content.styled(f"Step {card.number} {ended}: y takes the way back to the old "
-                                  "stream manager; n or escape goes back to the step's question.",
-                                  "$error")
-        if state.recovery_keys:
-            said = {"t": "t tries it again", "r": "r takes the way back to the old stream "
-                    "manager", "q": "q stops the run"}
-            keys = ", ".join(said[key] for key in state.recovery_keys if key in said)
+        keys = state.recovery_keys
+        if "go" in keys:
+            stay = f"; {keys['stay']} goes back to the step's question" if "stay" in keys else ""
+            return Content.styled(f"Step {card.number} {ended}: {keys['go']} takes the way back "
+                                  f"to the old stream manager{stay}.", "$error")
+        if keys:
+            said = {"retry": "tries it again", "rollback": "takes the way back to the old "
+                    "stream manager", "stop": "stops the run"}
+            offered = ", ".join(f"{keys[choice]} {does}" for choice, does in said.items()
+                                if choice in keys)
+            aside = f"; {keys['back']} lays the question aside" if "back" in keys else ""
             return Content.styled(f"Step {card.number} {ended}, and the run waits for your "
-                                  f"answer: {keys}; escape lays the question aside.", "$error")
+                                  f"answer: {offered}{aside}.", "$error")
         # Re-trial: "try it again" said under a question that does not offer it.
         choices = "try it again, stop, and the way back where offered" if \
             last is None or last.retry_helps else "stop, and the way back where offered"

@@ -1395,3 +1395,40 @@ async def test_quit_over_the_failed_steps_way_back_question_asks_nothing_else() 
         assert isinstance(app.screen, RollBackDialog), app.screen_stack
         assert not any(isinstance(s, RecoverDialog) for s in app.screen_stack), app.screen_stack
         answer.cancel()
+
+
+async def test_the_hint_under_a_failed_steps_question_follows_a_keymap() -> None:
+    """Re-trial: the hint under the failure dialog named t, r and q (and y, n
+    or escape under "Roll back?") written in, so a keymap that moved a
+    binding left the hint naming a key that does nothing there. The keys it
+    names are the dialog's own, as its bindings stand."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_keymap({"recover-retry": "g", "rollback-now": "o"})
+        await started(app)
+        failed = report("start-service", StepState.FAILED, "the API never answered", 0.1)
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await until(lambda: bool(app.screen.query("#recover-stop")), what="its buttons")
+        await pilot.pause()
+        hint = " ".join(str(app.main.query_one("#hint").render()).split())
+        assert "g tries it again" in hint and "t tries" not in hint, hint
+        assert "r takes the way back" in hint and "q stops the run" in hint, hint
+        # The dialog's own words and buttons say the same keys.
+        assert str(app.screen.query_one("#recover-retry", Button).label) == "Try again (g)"
+        words = app.screen.query_one("#recover-text", Wrapped).content.plain
+        assert "g  Try again" in words and "t  Try again" not in words, words
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog)
+                    and bool(app.screen.query("#rollback-go")), what="the way back asked")
+        await pilot.pause()
+        assert str(app.screen.query_one("#rollback-go", Button).label) == "Roll back (o)"
+        hint = " ".join(str(app.main.query_one("#hint").render()).split())
+        assert "o takes the way back" in hint and "y takes" not in hint, hint
+        assert "n or escape goes back" in hint, hint
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
+        await pilot.press("g")
+        await until(answer.done, what="the answer")
+        assert answer.result() is Recovery.RETRY
