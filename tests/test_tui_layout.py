@@ -932,3 +932,31 @@ async def test_the_failed_steps_question_leaves_the_hint_under_it_readable(
         await pilot.press("q")
         await until(answer.done, what="the answer")
         assert answer.result() is Recovery.STOP
+
+
+@pytest.mark.parametrize("size", [NARROW, (90, 30)])
+async def test_below_100_columns_a_notice_leaves_the_status_rows_and_the_clock_in_view(
+        size: tuple[int, int]) -> None:
+    """Re-trial: below 100 columns a notice (the journal's warning, 30 s; the
+    resume's) lay over the status rows, the downtime clock among them, for
+    as long as it showed. It lies under them."""
+    from runbook.events import CutoverStarted, JournalNote
+
+    clock = FakeClock()
+    app = make_app(clock_=clock)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", clock() - 75))
+        await until(lambda: "down" in screen_text(app).splitlines()[1], what="the clock")
+        await pilot.pause()
+        status = screen_text(app).splitlines()[:2]
+        tell(app, JournalNote("The journal could not be written to its disk: the run goes "
+                              "on, and what it did is said here and in the output only."))
+        app.notify("Resumed from the journal of the earlier run: steps 1 to 10 are done.",
+                   markup=False)
+        await until(lambda: len(app.main.query("Toast")) == 2, what="both notices")
+        await pilot.pause()
+        assert screen_text(app).splitlines()[:2] == status, screen_text(app)
+        rows = app.main.query_one("#status").region
+        for toast in app.main.query("Toast"):
+            assert not toast.region.overlaps(rows), (toast.region, rows)
