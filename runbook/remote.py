@@ -41,6 +41,7 @@ from runbook import filewrite, jobs, upload
 from runbook.config import HostSettings
 from runbook.sftp import LOST, SFTP_LOST
 from runbook.sharedshell import SharedShell, ShellUnavailable
+from runbook.shell import ADD_THIS_LINE, loose_record
 from runbook.shell import CommandResult as CommandResult
 from runbook.shell import CommandTimeout as CommandTimeout
 from runbook.shell import HostKeyRefused as HostKeyRefused
@@ -49,7 +50,6 @@ from runbook.shell import OutcomeUnknown as OutcomeUnknown
 from runbook.shell import OutputSink as OutputSink
 from runbook.shell import RemoteError as RemoteError
 from runbook.shell import Uploaded as Uploaded
-from runbook.shell import loose_record
 from runbook.shell import privileged as privileged
 from runbook.shell import privileged_script as privileged_script
 from runbook.shell import quote as quote
@@ -370,7 +370,8 @@ class Remote:
             f'for f in {own}; do ssh-keygen -lf "$f"; done'
         if key is not None:
             public = key.export_public_key().decode().split()
-            add = f"then add this line to {where}:\n{name} {public[0]} {public[1]}"
+            # On a line of its own (shell.known_hosts_line_in finds it).
+            add = f"{ADD_THIS_LINE}{where}:\n{name} {public[0]} {public[1]}"
         else:
             add = (f"then add a line to {where} of {name} and the first two words of "
                    f"the file of {own} whose fingerprint is the same")

@@ -7,7 +7,7 @@ Each has its own footer, so the keys that work right now are always on screen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.timer import Timer
@@ -24,6 +24,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal_replay import Replay
 from runbook.model import Action, Phase, StepCard, StepState, how_it_ended
+from runbook.shell import known_hosts_line_in
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped
 
@@ -504,13 +505,22 @@ class RecoverDialog(Dialog[str | None]):
         Binding("r", "choose('rollback')", "Roll back", id="recover-rollback"),
         Binding("q", "choose('stop')", "Stop", id="recover-stop"),
         Binding("escape", "back", "Back", id="recover-back"),
+        # Where the failure says a known_hosts line to add (a refused host key).
+        Binding("y", "copy_line", "Copy line", id="recover-copy-line"),
     ]
 
     def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool,
-                 stopped: bool = False, retry_helps: bool = True) -> None:
+                 stopped: bool = False, retry_helps: bool = True,
+                 copy: Callable[[str, str], None] | None = None) -> None:
         super().__init__(keeps_hint=True)
         self.step = step
         self.detail = detail
+        # The line a refused host key says to add to known_hosts: shown
+        # unwrapped, and copied whole (re-trial: wrapped at 80 columns, its key
+        # on a row of its own, copying it off the screen took the break along).
+        self.known_line = known_hosts_line_in(detail)
+        # The app's clipboard copy (Records.copy): it says what it sent.
+        self.copy = copy
         self.can_roll_back = can_roll_back
         # Not offered where a retry would meet the same refusal (re-trial).
         self.retry_helps = retry_helps
@@ -526,7 +536,10 @@ class RecoverDialog(Dialog[str | None]):
             with VerticalScroll(classes="dialog-body"):
                 yield Wrapped(Content.assemble((f"Step {self.step.number}: {self.step.title}",
                                                 "bold"), ended))
-                yield Wrapped(self.detail, id="recover-detail")
+                if self.known_line is None:
+                    yield Wrapped(self.detail, id="recover-detail")
+                else:
+                    yield from self._with_known_line(keys.get("copy", "y"))
                 text: list[Content | str | tuple[str, str]] = [
                     (f"{keys.get('retry', 't')}  Try again", "bold"), ": its check looks at the "
                     "host first, and it runs again only where its outcome is not in place.\n"
@@ -555,13 +568,38 @@ class RecoverDialog(Dialog[str | None]):
 
     AUTO_FOCUS = "#recover-retry, #recover-stop"
 
+    def _with_known_line(self, copy_key: str) -> ComposeResult:
+        """The detail with its known_hosts line on a row of its own, unwrapped,
+        and what copies it."""
+        line = self.known_line or ""
+        before, _, after = self.detail.partition(f"\n{line}")
+        with Vertical(id="recover-detail"):
+            yield Wrapped(before)
+            with HorizontalScroll(id="known-hosts-row"):
+                yield Static(Content(line), id="known-hosts-line")
+            yield Wrapped(Content.assemble(
+                (copy_key, "bold"), " copies this line, whole, to the clipboard. It does not "
+                "wrap: scroll its row sideways to read its end."), classes="known-hosts-how")
+            yield Wrapped(after.strip("\n"))
+
     def keys_said(self) -> dict[str, str]:
         said = {choice: self.keys_for(action) for choice, action in (
             ("retry", "choose('retry')"), ("rollback", "choose('rollback')"),
-            ("stop", "choose('stop')"), ("back", "back"))}
+            ("stop", "choose('stop')"), ("back", "back"), ("copy", "copy_line"))}
         return {choice: keys for choice, keys in said.items() if keys}
 
+    def action_copy_line(self) -> None:
+        if self.known_line is None:
+            return
+        what = f"the known_hosts line for {self.known_line.split(' ', 1)[0]}"
+        if self.copy is not None:
+            self.copy(self.known_line, what)
+        else:
+            self.app.copy_to_clipboard(self.known_line)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_line":
+            return self.known_line is not None
         if action == "choose" and parameters == ("rollback",):
             return self.can_roll_back
         if action == "choose" and parameters == ("retry",):

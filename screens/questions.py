@@ -133,7 +133,8 @@ class Questions:
         dialog = RecoverDialog(card, message.report.detail,
                                can_roll_back=message.can_roll_back,
                                stopped=message.report.stopped,
-                               retry_helps=message.report.retry_helps)
+                               retry_helps=message.report.retry_helps,
+                               copy=self.app.records.copy)
         self.app.push_screen(dialog, answered)
         # The hint under it names what it offers, as its buttons do, by the
         # keys its bindings have (re-trial: a keymap that moved t left "t").

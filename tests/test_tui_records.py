@@ -211,3 +211,58 @@ async def test_the_full_log_marks_where_the_earlier_runs_were_cut_off(
     shown = await full_log_of_the_run_continued(tmp_path, earlier)
     assert shown.index("$ curl the nodegroups") < shown.index("* cut off here") \
         < shown.index("* resumed") < shown.index("$ curl the nodegroups again"), shown
+
+
+KEY_LINE = ("[127.0.0.1]:40541 ssh-ed25519 "
+            "AAAAC3NzaC1lZDI1NTE5AAAAIOtMtv8gpWAvVbzy9THZ+oy23B9ptK9ntF+9dAUcYWQn")
+REFUSED = (
+    "red5admin@127.0.0.1:40541: refusing the host key SHA256:sZkbrFcIWWrI2/aIsYenGScwcJZB"
+    "rZ9yLdAJat0eggg: it is not the key /sb/.rehearsal/known_hosts trusts for this host. "
+    "Trust it only once you know it is the host's: compare the fingerprint with the host's "
+    "own, read there by another way than this connection (its console, say): ssh-keygen -lf "
+    "/sb/.rehearsal/ssh_host_ed25519_key.pub. Only if they are the same, ssh-keygen -R "
+    "'[127.0.0.1]:40541' -f /sb/.rehearsal/known_hosts, then add this line to "
+    f"/sb/.rehearsal/known_hosts:\n{KEY_LINE}\nNothing ran on the host, and nothing there "
+    "has changed. Once the connection is settled, try the step again")
+
+
+async def test_at_80_columns_the_known_hosts_line_is_one_row_and_y_copies_it_whole() -> None:
+    """Re-trial: at 80 columns the refused host key's known_hosts line wrapped
+    in the failure dialog, its key on a row of its own, and copying it off the
+    screen took the break along. It is one row there, unwrapped (the row
+    scrolls sideways), and y puts exactly that line on the clipboard."""
+    import asyncio
+
+    from textual.widgets import Static
+
+    from runbook.executor import Recovery
+    from screens.dialogs import RecoverDialog
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        sent = clipboard_writes(app)
+        failed = report("preflight", StepState.FAILED, REFUSED, 0.1)
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=False))
+        await until(lambda: isinstance(app.screen, RecoverDialog)
+                    and bool(app.screen.query("#recover-stop")), what="the failure dialog")
+        await pilot.pause()
+        rows = screen_text(app).splitlines()
+        start = next((n for n, row in enumerate(rows) if "[127.0.0.1]:40541 ssh-ed25519" in row),
+                     None)
+        assert start is not None, rows
+        # Nothing of the key on the next row: the line is not wrapped.
+        assert "AAAAC3Nza" in rows[start] and "AAAAC3Nza" not in rows[start + 1], rows
+        shown = app.screen.query_one("#known-hosts-line", Static)
+        assert str(shown.render()) == KEY_LINE
+        assert shown.region.height == 1 and shown.virtual_region.width >= len(KEY_LINE)
+        await pilot.press("y")
+        await until(lambda: app.clipboard == KEY_LINE, what="the line on the clipboard")
+        assert osc52(KEY_LINE) in sent
+        await pilot.pause()
+        said = " ".join(screen_text(app).split())
+        assert "Copied the known_hosts line" in said, said
+        await pilot.press("q")
+        await until(answer.done, what="the answer")
+        assert answer.result() is Recovery.STOP
