@@ -297,6 +297,21 @@ def origins_of(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [node for node in nodes if node.get("role") == "origin"]
 
 
+# Node states of a node up or on its way up: the three the 4.0 docs name
+# before "terminating" (FACTS.md section 2.4), which 6.2.0's node states
+# hold too (FACTS-scenarios section 4). Its others are on the way out
+# (STOPPING, TERMINATING, DISPOSED) or say nothing of coming up (NULL,
+# UNRESPONSIVE, RESETTING); the facts name no node states for 5.1.1.
+COMING_UP = frozenset({"pending", "running", "inservice"})
+
+
+def standing_origins(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The origins among a nodegroup's nodes that are up or coming up: the
+    ones a launch has to wait for rather than make again."""
+    return [node for node in origins_of(nodes)
+            if str(node.get("state") or "").lower() in COMING_UP]
+
+
 def snapshot(p: AnyContext) -> Snapshot | None:
     """The fleet snapshot this run deletes and rebuilds from.
 

@@ -42,6 +42,7 @@ from steps.common import (
     running_from,
     server_folders,
     snapshot,
+    standing_origins,
 )
 from steps.database import DATABASE, drop_command
 from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
@@ -1386,7 +1387,9 @@ class Recreate(Red5Step):
                             old["launchConfig"], old["scalePolicy"]))
             new_name = group["name"]
             want = max(1, len(origins_of(old.get("nodes", []))))
-            have_origins = len(origins_of(await api.list_nodes(new_name)))
+            # An origin on its way out (terminating, say) is not one launched:
+            # waiting for it would wait the whole limit for nothing.
+            have_origins = len(standing_origins(await api.list_nodes(new_name)))
             for _ in range(want - have_origins):
                 path = f"admin/nodegroup/{new_name}/node/origin"
                 await ctx.act(api.api_call("POST", path),

@@ -912,6 +912,45 @@ async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(
     assert waits and all(" of " in label for label in waits), waits
 
 
+async def test_a_retried_recreate_launches_again_for_origins_that_are_leaving(
+    tmp_path: Path,
+) -> None:
+    """Recreate counted every origin of a recreated nodegroup as launched,
+    whatever its state: a retry that found its origins terminating (torn down
+    by the cloud meanwhile) launched none and waited its whole limit for
+    origins that were going away. Only pending, running and inservice (the
+    node states FACTS.md section 2.4 and FACTS-scenarios section 4 name for a
+    node up or coming up) count."""
+    torn: list[str] = []
+
+    async def tear_down(step: str) -> None:
+        # The cloud takes the recreated origins down, slowly enough (real
+        # pace, a minute) that the retry finds them terminating.
+        with cloud.locked_state(host.sandbox) as state:
+            db = state.database(*host.new_db)
+            for members in db["nodes"].values():
+                for identifier in members:
+                    instance = state.instance(identifier)
+                    if instance is not None and instance["role"] == "origin" \
+                            and cloud.terminate(instance, time.time()):
+                        instance["pace"] = cloud.PACE_NAMES["real"]
+                        torn.append(identifier)
+
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"recreate": [Recovery.RETRY]}, at_failure=tear_down)
+        settings = with_timeouts(host, origins_inservice=8)
+        outcome = await faulted(host, ["origins-stuck"], front, tmp_path / "run.jsonl",
+                                settings)
+        assert torn, "the first attempt launched origins"
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+        nodes = [node for group in cloud.list_nodegroups(host.sandbox, *host.new_db)
+                 for node in cloud.list_instances(host.sandbox)
+                 if node["group"] == group["name"] and node["role"] == "origin"
+                 and node["identifier"] not in torn]
+        assert nodes, "new origins were launched in place of the leaving ones"
+
+
 async def test_the_operator_stops_a_stuck_wait_and_takes_the_way_back(tmp_path: Path) -> None:
     """Origins that never came into service held the operator in recreate for
     its whole limit (15 minutes by default) with the stream manager down: the
