@@ -6,7 +6,7 @@ imported (issue 12), and this is all that screen needs to know of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,7 +23,9 @@ class Opening:
     (offered first). `host_label` says where it runs; `notes`, what getting it
     ready found worth saying (the rehearsal host's address, an unfinished
     run), to show and to print on the way out. `new_journal`: the journal
-    claimed for a new run, removed on the way out if no run wrote it.
+    claimed for a new run, removed on the way out if no run wrote it;
+    `claimed`, those claimed as a new run was chosen where an earlier one
+    was offered first (none before the choice), removed so too.
 
     A front end may be handed one after it has started (a rehearsal host
     starts after the first paint), so it is a value of its own."""
@@ -33,3 +35,11 @@ class Opening:
     host_label: str = ""
     notes: tuple[str, ...] = ()
     new_journal: Path | None = None
+    claimed: list[Path] = field(default_factory=list)
+
+    def drop_unwritten(self) -> None:
+        """Remove the journals claimed for a new run that no run wrote."""
+        from runbook.journal import drop_if_unwritten
+
+        for path in (self.new_journal, *self.claimed):
+            drop_if_unwritten(path)

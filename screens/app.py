@@ -128,12 +128,16 @@ class RunbookApp(App["Outcome | None"]):
 
         self.open_session = opening.open_session
         self.new_journal = opening.new_journal
-        self.session: Session[Any] = self.open_session(None)
+        previous = opening.previous
+        # With an earlier run offered, the run it would continue until the
+        # operator answers: a new run claims its journal only once chosen
+        # (operator trial: a kill -9 at the dialog left it there, empty).
+        self.session: Session[Any] = self.open_session(
+            previous if previous is not None and previous.path is not None else None)
         settings = self.session.settings
         self.rehearsal = self.rehearsal or settings.rehearsal
         self.cards = self.session.cards
         self.by_id = {card.id: card for card in self.cards}
-        previous = opening.previous
         self.run_state = RunState(self.cards, settings.host.target, previous=previous,
                                   offering_resume=previous is not None,
                                   down_since=down_since(self.session.host_state, previous))
@@ -352,6 +356,8 @@ class RunbookApp(App["Outcome | None"]):
         if choice in (CONTINUE, START_OVER):
             self._say_notes()
         if choice == START_OVER:
+            self.session = self.open_session(None)
+            self.main.where = replace(self.main.where, journal=self.session.journal_path)
             kept = f" The earlier run's journal is kept as it was: {earlier}." if earlier \
                 else ""
             self.notify(f"A new run, in a journal of its own: {self.session.journal_path}. "
@@ -369,6 +375,10 @@ class RunbookApp(App["Outcome | None"]):
             self.records.load_earlier(self.session.journal_path)
             self._find_estimate()  # for the journal it goes on in
         elif choice == START_OVER:
+            # The plans shown were the offered run's: the new run's instead.
+            for step_id in set(self.run_state.plans) - set(self.run_state.final_plans):
+                del self.run_state.plans[step_id]
+            self.show_previews()
             self._find_estimate()
             self.run_state.forget_previous()  # a new run: each step checks afresh
             for card in self.cards:

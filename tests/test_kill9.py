@@ -10,6 +10,7 @@ the new database, and nothing left running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -220,3 +221,57 @@ def test_a_resumed_run_killed_at_its_first_question_leaves_no_empty_journal(
     assert last.returncode == 3
     assert processes_mentioning(sandbox) == []
     assert len(journals) == 1 and all(journals.values()), journals
+
+
+def test_a_tui_resume_killed_at_its_dialog_leaves_only_the_run_it_continues(
+        tmp_path: Path) -> None:
+    """`rehearse --resume` in the TUI claimed a journal for a new run before
+    its resume dialog was answered: killed there (kill -9, nothing tidies),
+    an empty journal was left beside the run it offered, which `report` and
+    `--resume` pass over but an operator reads as litter. Nothing is claimed
+    until a new run is chosen."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    sandbox = tmp_path / "sandbox"
+    runs = sandbox / ".operator" / "runs"
+    first = _rehearse(sandbox, tmp_path, yes=False)
+    assert first.communicate(input="q\n", timeout=120)[0] is not None
+    assert first.returncode == 3, "stopped at its first question"
+    (journal,) = runs.glob("*.jsonl")
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+
+    def controlling_terminal() -> None:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    tui = subprocess.Popen(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--resume", "--sandbox", str(sandbox)],
+        stdin=side, stdout=side, stderr=side, env={**_env(tmp_path), "TERM": "xterm"},
+        cwd=ROOT, start_new_session=True, preexec_fn=controlling_terminal)
+    os.close(side)
+    try:
+        seen, deadline = b"", time.monotonic() + 120
+        while b"Continue it" not in seen:
+            assert time.monotonic() < deadline and tui.poll() is None, seen[-3000:]
+            if select.select([main], [], [], 1.0)[0]:
+                with contextlib.suppress(OSError):
+                    seen += os.read(main, 65536)
+        time.sleep(0.5)  # the dialog drawn, the operator reading it
+        os.kill(tui.pid, signal.SIGKILL)
+        tui.wait(timeout=30)
+    finally:
+        if tui.poll() is None:
+            tui.kill()
+            tui.wait()
+        os.close(main)
+    journals = sorted(path.name for path in runs.glob("*.jsonl"))
+    # The service kill -9 left running is adopted by a resume and stopped with it.
+    last = _rehearse(sandbox, tmp_path, "--resume", yes=False)
+    last.communicate(input="q\n", timeout=120)
+    assert last.returncode == 3
+    assert processes_mentioning(sandbox) == []
+    assert journals == [journal.name], journals

@@ -382,8 +382,10 @@ def test_leaving_at_the_resume_dialog_still_says_where_the_earlier_run_stands(
     app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
     stopper = Stopper()
     stopper.watch(app.session)
-    # Claimed for the new run (made, empty), not written.
-    assert app.session.journal_path.stat().st_size == 0
+    # Nothing is claimed for a new run before the dialog is answered: the
+    # session shown is the run offered.
+    assert app.session.journal_path == earlier
+    assert list(earlier.parent.glob("*.jsonl")) == [earlier]
     lifecycle.where_it_stands(stopper, None, resume="runbook rehearse --resume --sandbox S",
                               earlier=app.offered)
     said = capsys.readouterr().out

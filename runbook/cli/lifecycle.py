@@ -90,6 +90,11 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
     # counted it as resumed).
     # `fresh`: the journal claimed here, to drop on the way out if unused.
     fresh: Path | None
+    # Where a new run chosen in the TUI's resume dialog claims its journal,
+    # once chosen: claimed before the answer, a kill -9 at the dialog left it
+    # there empty beside the run offered (operator trial).
+    chosen_in: Path | None = None
+    new_run: Path | None
     if earlier is not None and earlier.path is not None and is_headless(args):
         # Headless, --resume goes on in the earlier run's journal and offers
         # no new run: one claimed beside it would only ever be empty, and a
@@ -98,25 +103,34 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         path = new_run = earlier.path
         fresh = None
     elif earlier is not None and earlier.path is not None:
-        path, new_run = earlier.path, fresh_journal(settings, earlier.path.parent)
-        fresh = new_run
+        path, new_run, fresh, chosen_in = earlier.path, None, None, earlier.path.parent
     elif args.journal is not None:
         path = new_run = args.journal
         fresh = None  # the operator's own: not this run's to remove
+    elif offered is not None and offered.path is not None:
+        # The TUI offers that run first; its journal is the one there is.
+        path, new_run, fresh, chosen_in = offered.path, None, None, folder
     else:
         path = new_run = fresh = fresh_journal(settings, folder)
+    claimed: list[Path] = []
 
     def open_session(continuing: Replay | None) -> Session[Any]:
+        nonlocal new_run
         # The TUI's resume dialog continues a drill as --resume does.
         drill = after if after is not None or continuing is None else continuing.rollback_after
+        journal = continuing.path if continuing is not None else None
+        if journal is None:
+            if new_run is None:
+                new_run = fresh_journal(settings, chosen_in or folder)
+                claimed.append(new_run)
+            journal = new_run
         opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
-                         journal_path=continuing.path if continuing and continuing.path
-                         else new_run, resume=continuing, rollback_after=drill)
+                         journal_path=journal, resume=continuing, rollback_after=drill)
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
-    return Prepared(Opening(open_session, offered, host_label, new_journal=fresh), path,
-                    earlier)
+    return Prepared(Opening(open_session, offered, host_label, new_journal=fresh,
+                            claimed=claimed), path, earlier)
 
 
 def _resume_from(

@@ -103,10 +103,9 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
                                     waiting="Starting the rehearsal host…",
                                     going_back=rehearsal.going_back)
     finally:
-        from runbook.journal import drop_if_unwritten
-
         await rehearsal.stop()
-        drop_if_unwritten(rehearsal.new_journal)
+        if rehearsal.opened is not None:
+            rehearsal.opened.drop_unwritten()
         host = rehearsal.host
         again = None
         if host is not None and rehearsal.lasting:
@@ -153,7 +152,9 @@ class Rehearsal:
         self.starting: asyncio.Task[Opening] | None = None
         # The run --resume names, once the host is up to find it on.
         self.earlier: Replay | None = None
-        self.new_journal: Path | None = None
+        # What the start made ready: the journals it claims are dropped on
+        # the way out if no run wrote them.
+        self.opened: Opening | None = None
         # A sandbox that outlives the run keeps its journals (resume works on
         # it); a throwaway one must not take them along when it is removed.
         self.lasting = bool(args.sandbox is not None or args.keep)
@@ -220,7 +221,7 @@ class Rehearsal:
             host.leave_service_running = host.adopted_service is not None
             raise
         self.earlier = prepared.continues
-        self.new_journal = prepared.opening.new_journal
+        self.opened = prepared.opening
         return prepared
 
     def going_back(self, journal: Path) -> WayBack | None:

@@ -65,9 +65,7 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
     try:
         outcome = await lifecycle.go(args, *prepared, notes=tuple(notes))
     finally:
-        from runbook.journal import drop_if_unwritten
-
-        drop_if_unwritten(prepared.opening.new_journal)
+        prepared.opening.drop_unwritten()
         # The run --resume named, or the one the TUI offered (review).
         lifecycle.where_it_stands(stopper, settings, earlier=prepared.continues,
                                   headless=is_headless(args))
