@@ -209,6 +209,9 @@ class Executor(Generic[F]):
         # Whether the skipped prepare steps were looked at again before this
         # session's first cutover step (once: a retry of it does not repeat it).
         self._skips_looked_at = False
+        # Prepare steps skipped before the cutover began, kept so by a run
+        # resumed after it (_keep_skipped): said, and looked at, once.
+        self._kept_skipped: set[str] = set()
         if resume is not None and resume.cutover_started:
             self.cutover_began = datetime.fromisoformat(resume.cutover_started).timestamp()
         under_way = host_state.cutover()
@@ -646,20 +649,48 @@ class Executor(Generic[F]):
         start-service waited out two limits in the downtime)."""
         self._skips_looked_at = True
         for skipped in self.steps:
-            if skipped.phase is not Phase.PREPARE or \
+            if skipped.phase is not Phase.PREPARE or skipped.id in self._kept_skipped or \
                     self.reports[skipped.id].state is not StepState.SKIPPED:
                 continue
-            try:
-                found = await self._look(skipped, RunContext(self, skipped))
-            except JournalWriteError:
-                raise
-            except Exception as exc:  # what its check says is said, whatever it is
-                found = Check(False, f"its check says: {self._failure(skipped, exc)}")
+            found = await self._look_at_skipped(skipped)
             if not found.done:
                 self.info(skipped, f"warning: {skipped.id} was skipped, and its check does "
                           f"not find its outcome in place: {found.detail or 'not done'}. The "
                           "cutover goes ahead on your word; to run it first, stop at the "
                           f"cutover's question (a resumed run offers {skipped.id} again)")
+
+    async def _look_at_skipped(self, step: Step[F]) -> Check:
+        """What a skipped step's check finds on the host; a check that fails
+        is said as what it found."""
+        try:
+            return await self._look(step, RunContext(self, step))
+        except JournalWriteError:
+            raise
+        except Exception as exc:  # what its check says is said, whatever it is
+            return Check(False, f"its check says: {self._failure(step, exc)}")
+
+    async def _keep_skipped(self, step: Step[F], reason: str) -> Outcome:
+        """A prepare step skipped before the cutover began, met again by a
+        run resumed after it began: settled, and not asked about again. The
+        cutover went ahead on that skip; a prepare step run now would run in
+        the downtime, on a host half changed (operator trial: each resume
+        mid-cutover asked again about every prepare step skipped the night
+        before). Said once, with what its check finds, as the look before a
+        cutover says it (which then passes over it)."""
+        self._kept_skipped.add(step.id)
+        found = await self._look_at_skipped(step)
+        why = f" ({reason})" if reason else ""
+        said = (f"skipped before the cutover began{why}; the cutover is under way, so it is "
+                "not offered again")
+        if not found.done:
+            said = (f"warning: {step.id} was {said}, and its check does not find its outcome "
+                    f"in place: {found.detail or 'not done'}. If the cutover needs it, do by "
+                    "hand what it does, or take the way back at the next question")
+        self.info(step, said)
+        self.skipped[step.id] = reason
+        self._set(step, StepState.SKIPPED, f"skipped in the earlier run: {reason}"
+                  if reason else "skipped in the earlier run", reason=reason)
+        return Outcome.DONE
 
     def _earlier(self, step: Step[F]) -> StepHistory | None:
         return self.resume.steps.get(step.id) if self.resume is not None else None
@@ -711,6 +742,9 @@ class Executor(Generic[F]):
             return Outcome.DONE
         skipped_before = earlier.skip_reason if earlier is not None and \
             earlier.state is StepState.SKIPPED else None
+        if skipped_before is not None and step.phase is Phase.PREPARE \
+                and self.cutover_began is not None:
+            return await self._keep_skipped(step, skipped_before)
         # The way back needs no prepare step: it undoes a cutover, whatever
         # a resumed run has not looked at again.
         if step.phase is Phase.CUTOVER:

@@ -825,11 +825,15 @@ class ResumeDialog(Dialog[str]):
                          and (card.phase is Phase.ROLLBACK) == went_back]
                 again = f", except {_listed(looks)}, which look at the host again" if looks \
                     else ""
+                # Mid-cutover the prepare steps skipped before it stay so
+                # (the executor's _keep_skipped): the cutover went ahead on them.
+                skips = ("a step skipped before the cutover began stays skipped, and is said "
+                         "once with what its check finds" if self.mid_cutover else
+                         "a skipped step is offered again with its reason")
                 go_on: list[Content | str | tuple[str, str]] = [
                     ("c  Continue it", "bold"), ": the same journal goes on. Done steps stay "
-                    f"done{again}; a skipped step is offered again with its reason; a step in "
-                    "doubt is checked on the host first and offered again only if its outcome "
-                    "is not there."]
+                    f"done{again}; {skips}; a step in doubt is checked on the host first and "
+                    "offered again only if its outcome is not there."]
                 if not self.mid_cutover:
                     go_on += ["\n", ("n  New run", "bold"), ": a journal of its own from the "
                               "first step, the earlier one kept as it is; each step checks the "

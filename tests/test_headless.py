@@ -631,22 +631,24 @@ async def test_a_skipped_prepare_step_looked_at_mid_cutover_brings_no_phase_back
         assert await rehearsal_session(host, journal).run(first) is Outcome.STOPPED
         shown = io.StringIO()
         run = rehearsal_session(host, journal, resume=replay(journal))
-        # preflight, new-database, properties skipped again, then stop-service.
+        # preflight and new-database look again; properties, skipped before
+        # the cutover began, is not asked about again; stop at stop-service.
         outcome = await run.run(HeadlessFrontEnd(
-            run.cards, out=shown, stdin=io.StringIO("y\ny\ns\nby hand\nq\n")))
+            run.cards, out=shown, stdin=io.StringIO("y\ny\nq\n")))
     text = shown.getvalue()
     assert outcome is Outcome.STOPPED, text[-3000:]
     lines = text.splitlines()
     banners = [line.split(" (")[0] for line in lines if line.startswith("=== ")]
     assert banners == ["=== PREPARE", "=== CUTOVER", "=== summary ==="], banners
-    # The warning stands under properties, named as the prepare step it is,
-    # after the cutover steps done before and before the question of the next.
-    warned = next(n for n, line in enumerate(lines) if "warning: properties was skipped" in line)
-    heading = max(n for n, line in enumerate(lines[:warned]) if line.startswith("["))
-    assert lines[heading].startswith("[properties] ") and "prepare step" in lines[heading], \
-        lines[heading]
-    assert any(line.startswith("[promote-new] ") for line in lines[:heading]), text[-3000:]
-    assert any(line.startswith("[stop-service] ") for line in lines[warned:]), text[-3000:]
+    # The warning stands once, under properties in its own turn, before the
+    # cutover's steps and the question of the next.
+    warned = [n for n, line in enumerate(lines) if "warning: properties was skipped" in line]
+    assert len(warned) == 1, text[-3000:]
+    heading = max(n for n, line in enumerate(lines[:warned[0]]) if line.startswith("["))
+    assert lines[heading].startswith("[properties] "), lines[heading]
+    cutover = next(n for n, line in enumerate(lines) if line.startswith("=== CUTOVER"))
+    assert warned[0] < cutover, text[-3000:]
+    assert any(line.startswith("[stop-service] ") for line in lines[warned[0]:]), text[-3000:]
 
 
 def test_a_headless_rehearsal_resumed_mid_cutover_says_why_its_service_is_down(

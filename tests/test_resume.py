@@ -37,15 +37,19 @@ async def test_resume_mid_cutover_finishes_without_redoing_work(tmp_path: Path) 
         stopped_at = len(journal.read_text().splitlines())
         cutover_began = replay(journal).cutover_started
 
-        # A skip is offered again; skipping without a new reason keeps the old one.
-        second = ScriptedFrontEnd({"new-database": Decision(Answer.SKIP)})
+        # What was skipped before the cutover began is settled: not asked
+        # about again (it was, and a run answered "run" would have run a
+        # prepare step in the downtime), said once with its reason.
+        second = ScriptedFrontEnd()
         outcome = await rehearse(host, second, journal, resume=replay(journal))
         assert outcome is Outcome.DONE, second.text()[-3000:]
         groups = cloud.list_nodegroups(host.sandbox, *host.new_db)
-    # Only the read-only preflight, the skipped step and the two unfinished
-    # steps were asked about.
-    assert second.asked == ["preflight", "new-database", "start-service", "recreate"]
-    assert "skipped in the earlier run: checked by the DBA" in second.text()
+    # Only the read-only preflight and the two unfinished steps were asked about.
+    assert second.asked == ["preflight", "start-service", "recreate"]
+    said = [line for step, _, line in second.lines if step == "new-database"]
+    assert len(said) == 1 and "checked by the DBA" in said[0], said
+    assert "not offered again" in said[0] and "cutover" in said[0], said
+    assert second.detail("new-database") == "skipped in the earlier run: checked by the DBA"
     redone = [a for a in shell_actions(journal, stopped_at)
               if any(word in a for word in ("mv ", "unzip", "kill", "rm ", "cp "))]
     assert redone == []

@@ -117,6 +117,11 @@ async def test_mid_cutover_resume_offers_no_new_run_and_says_why(tmp_path: Path)
         shown = text_of(dialog)
         assert not dialog.query("#resume-start-over"), "a New run button mid-cutover"
         assert "New run is not offered" in shown and "cutover" in shown, shown
+        # As the run goes on (the executor's rule, headless alike): what was
+        # skipped before the cutover began is not offered again.
+        flat = " ".join(shown.split())
+        assert "skipped before the cutover began stays skipped" in flat, flat
+        assert "skipped step is offered again" not in flat, flat
         assert "New run" not in " ".join(str(b.label) for b in dialog.query(Button))
         hint = app.main.query_one("#hint", Static).content
         assert "new run" not in str(hint), hint
