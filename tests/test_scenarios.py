@@ -14,6 +14,7 @@ import pytest
 from runbook.executor import Outcome
 from runbook.rehearsal import cloud, scenarios
 from runbook.rehearsal.host import RehearsalHost
+from runbook.rehearsal.sandbox import unit_file
 from runbook.smapi import StreamManagerAPI
 from steps import database
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse
@@ -50,6 +51,7 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path, scenario=name) as host:
         before = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        installed = unit_file(host.sandbox).read_text()
         settings = dataclasses.replace(rehearsal_settings(host), node_image=IMAGE)
         front = ScriptedFrontEnd()
         outcome = await rehearse(host, front, journal, settings)
@@ -80,6 +82,16 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
     assert (host.sandbox / "lib/systemd/system/red5pro.service.bak").exists() is (
         replaced or daemon)
     assert f"${{RED5_HOME}}/{scenario.new.daemon_jar}:" in unit
+    # The host's heap and open-file limit go on into the new unit. A release
+    # that ships its unit was installed by Red5's installer, which tunes both
+    # (trial, stop 53: the 10.9 install's unit was the stock one, so no
+    # rehearsal ever showed service-unit carrying anything).
+    if scenario.old.unit == "shipped":
+        assert "-Xms5g -Xmx5g" in installed and "LimitNOFILE=1000000" in installed, installed
+    for line in installed.splitlines():
+        if "-Xmx" in line or line.startswith("LimitNOFILE="):
+            flags = [word for word in line.split() if word.startswith(("-Xm", "LimitNOFILE="))]
+            assert all(flag in unit for flag in flags), (flags, unit)
     # The schema of the new release, in the new database.
     assert tables == schema_tables(scenario.new)
     # The fleet: every nodegroup back with as many origins, on the new image.

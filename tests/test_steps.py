@@ -1800,8 +1800,9 @@ async def test_preflight_says_a_tuned_unit_is_the_releases_only_with_its_tuning(
 
     async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
         unit = unit_file(host.sandbox)
-        unit.write_text(unit.read_text().replace("-Xms2g -Xmx2g", "-Xms8g -Xmx8g")
-                        .replace("LimitNOFILE=65536", "LimitNOFILE=1000000"))
+        # Red5's installer tuned it (the rehearsal's 10.9 install: -Xms5g,
+        # LimitNOFILE=1000000); the operator raised the heap again since.
+        unit.write_text(unit.read_text().replace("-Xms5g -Xmx5g", "-Xms8g -Xmx8g"))
         front = ScriptedFrontEnd()
         outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
         assert outcome is Outcome.DONE, front.text()[-2000:]
@@ -1820,7 +1821,7 @@ async def test_preflight_warns_of_what_the_host_added_to_its_unit_and_the_releas
     async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
         unit = unit_file(host.sandbox)
         unit.write_text(unit.read_text().replace(
-            " -Xms2g", " -Dred5.extra=hunter2 -Xms2g").replace(
+            " -Xms5g", " -Dred5.extra=hunter2 -Xms5g").replace(
             "LimitNOFILE", "Environment=LICENSE_KEY=hunter2\nLimitNOFILE"))
         front = ScriptedFrontEnd()
         outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)

@@ -433,6 +433,26 @@ def unit_text(release: Release, sandbox: Path) -> str:
     return text
 
 
+# What Red5's 10.9.2-11.x installer (r5p_install_server_basic.sh) edits in the
+# unit it copies from the distribution: the heap, sized from the machine's
+# memory, and the open-file limit. A release that ships its unit was put on
+# the stream manager by that installer, so the live unit carries both, and
+# service-unit has something of the host's to carry (operator trial: with the
+# stock unit in place no rehearsal ever showed it). The heap is the one the
+# installer picks on an 8 GiB machine (data/README.md: inferred).
+_INSTALLER_EDITS = (("-Xms2g -Xmx2g", "-Xms5g -Xmx5g"),
+                    ("LimitNOFILE=65536", "LimitNOFILE=1000000"))
+
+
+def installed_unit_text(release: Release, sandbox: Path) -> str:
+    """The red5pro.service in place on a host where `release` is live."""
+    text = unit_text(release, sandbox)
+    if release.unit == "shipped":
+        for shipped, installed in _INSTALLER_EDITS:
+            text = text.replace(shipped, installed)
+    return text
+
+
 def release_files(release: Release, sandbox: Path, *, api_port: int
                   ) -> dict[str, tuple[str | bytes, int]]:
     """Relative path -> (content, mode) of what a release's distribution holds."""
@@ -526,7 +546,7 @@ def write_old_install(
         _write(home / rel, content, mode)
     (home / "log").mkdir(exist_ok=True)
     # The unit in place when the live release was installed.
-    _write(unit_file(sandbox), unit_text(scenario.old, sandbox))
+    _write(unit_file(sandbox), installed_unit_text(scenario.old, sandbox))
 
 
 def install_jvms(sandbox: Path, scenario: Scenario) -> None:
