@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import itertools
 import logging
 import math
@@ -321,13 +322,19 @@ class Remote:
         try:
             conn = await asyncssh.connect(self.host.address, **self._options())
         except asyncssh.HostKeyNotVerifiable:
-            raise HostKeyRefused(await self._host_key_message()) from None
+            raise HostKeyRefused(self._host_key_message(await self._probe_host_key())) \
+                from None
         except asyncssh.PermissionDenied:
             raise KeyRefused(
                 f"{self.target}: the host refused our key for user {self.host.user}; check "
                 "host.user and host.identity"
             ) from None
         except (OSError, asyncssh.Error, TimeoutError) as exc:
+            if isinstance(exc, (asyncssh.KeyExchangeFailed, asyncssh.ConnectionLost,
+                                ConnectionResetError)):
+                refused = await self._key_of_another_type()
+                if refused is not None:
+                    raise HostKeyRefused(refused) from None
             # A reconnect's settings had just worked: the reason, without advice.
             said = _unreachable(exc, advise=not self._was_connected)
             raise RemoteError(f"{self.target}: cannot connect over SSH: {said}") from None
@@ -342,16 +349,66 @@ class Remote:
             self.on_connect()
         return conn
 
-    async def _host_key_message(self) -> str:
-        where = self.host.known_hosts or Path("~/.ssh/known_hosts").expanduser()
+    @property
+    def _known_hosts(self) -> Path:
+        return self.host.known_hosts or Path("~/.ssh/known_hosts").expanduser()
+
+    async def _probe_host_key(self, algorithms: list[str] | None = None
+                              ) -> asyncssh.SSHKey | None:
+        """The key the host offers (of one of `algorithms`, if given), read on a
+        connection of its own that checks nothing and goes no further than the
+        key exchange: only to be shown in a refusal, never to trust. None where
+        it cannot be read."""
         try:
             # Same isolation as the connection itself: no ~/.ssh/config.
             config = None if self.isolated else ()
             probe = asyncssh.get_server_host_key(self.host.address, self.host.port,
-                                                 config=config)
-            key = await asyncio.wait_for(probe, self.connect_timeout)
-        except (OSError, asyncssh.Error, TimeoutError):
-            key = None
+                                                 config=config,
+                                                 server_host_key_algs=algorithms or ())
+            return await asyncio.wait_for(probe, self.connect_timeout)
+        except (OSError, asyncssh.Error, TimeoutError, ValueError):
+            return None
+
+    async def _key_of_another_type(self) -> str | None:
+        """The refusal of a host that offers no key of a type known_hosts holds
+        for it (a reinstalled host: known_hosts has its old ed25519 key, it now
+        offers only ECDSA), or None where that is not why the connection failed.
+
+        asyncssh offers the host only the key types known_hosts holds for it,
+        so such a host ends the key exchange ("Unable to find compatible server
+        host key" from asyncssh's server; OpenSSH's sshd just closes the
+        connection) instead of showing a key to refuse. Read separately, the
+        key it offers is one known_hosts does not trust: a changed key, said as
+        one (review: the operator saw asyncssh's words)."""
+        try:
+            known = asyncssh.read_known_hosts(str(self._known_hosts))
+        except (OSError, ValueError):
+            return None
+        address = self.host.address
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            literal = ""
+        else:
+            literal = address
+        trusted = known.match(address, literal, self.host.port)[0]
+        if not trusted:
+            return None  # nothing held for it: asyncssh offered every type
+        # Asked for the types known_hosts holds, as the connection asked: a
+        # host that shows one failed for another reason (a network that
+        # dropped it, say), though it may offer a key of another type too.
+        types = [alg.decode() for k in trusted for alg in k.sig_algorithms]
+        if await self._probe_host_key(types) is not None:
+            return None
+        key = await self._probe_host_key()
+        if key is None or key.public_data in {k.public_data for k in trusted}:
+            return None
+        return self._host_key_message(
+            key, held=sorted({k.get_algorithm() for k in trusted}))
+
+    def _host_key_message(self, key: asyncssh.SSHKey | None, *,
+                          held: list[str] | None = None) -> str:
+        where = self._known_hosts
         shown = key.get_fingerprint() if key is not None else "unavailable"
         # How known_hosts names this host, as ssh looks it up (sshd(8)).
         name = self.host.address if self.host.port == 22 else \
@@ -375,11 +432,16 @@ class Remote:
         else:
             add = (f"then add a line to {where} of {name} and the first two words of "
                    f"the file of {own} whose fingerprint is the same")
+        # Why a changed key of another type was never offered to be refused:
+        # known_hosts holds keys of other types for the host.
+        other = "" if not held or key is None else \
+            f", which is of type {' or '.join(held)}; the host now offers one of type " \
+            f"{key.get_algorithm()}"
         return (
             f"{self.target}: refusing the host key {shown}: it is not the key {where} trusts for "
-            "this host. Trust it only once you know it is the host's: compare the fingerprint "
-            "with the host's own, read there by another way than this connection (its console, "
-            f"say): {compare}. Only if they are the same, {remove}, {add}"
+            f"this host{other}. Trust it only once you know it is the host's: compare the "
+            "fingerprint with the host's own, read there by another way than this connection (its "
+            f"console, say): {compare}. Only if they are the same, {remove}, {add}"
         )
 
     async def close(self) -> None:

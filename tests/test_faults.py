@@ -715,6 +715,48 @@ async def test_a_changed_host_key_is_refused_until_the_operator_trusts_it(
     assert trusted != host.known_hosts.read_text()
 
 
+async def test_a_host_key_of_another_type_is_refused_as_changed_and_trusted_as_it_says(
+    tmp_path: Path,
+) -> None:
+    """Review: a reinstalled host whose known_hosts entry is its old ed25519
+    key and which now offers only ECDSA failed preflight in asyncssh's words
+    ("cannot connect over SSH: Unable to find compatible server host key").
+    It is refused as a changed key, nothing runs, and the refusal's own
+    commands, done word for word, let the run go on."""
+    async with rehearsal_host(tmp_path) as host:
+        before = host.service_pid()
+        await host.change_host_key("ecdsa-sha2-nistp256")
+        public = host.state_dir / "ssh_host_ecdsa_key.pub"
+        offered = asyncssh.read_public_key(str(public)).get_fingerprint()
+        seen: dict[str, object] = {}
+
+        async def trust_the_new_key(step: str) -> None:
+            seen.update(uploaded=host.upload_dir.exists(), pid=host.service_pid())
+            said = failure(front, "preflight")
+            remove = f"ssh-keygen -R '[127.0.0.1]:{host.ssh_port}' -f {host.known_hosts}"
+            assert f"ssh-keygen -lf {public}." in said, said
+            line = f"[127.0.0.1]:{host.ssh_port} " + " ".join(public.read_text().split()[:2])
+            assert f"Only if they are the same, {remove}, then add this line to " \
+                f"{host.known_hosts}:\n{line}\n" in said, said
+            if shutil.which("ssh-keygen"):
+                subprocess.run(shlex.split(remove), check=True, capture_output=True)
+            else:  # what it does here: the one entry is this host's
+                host.known_hosts.write_text("")
+            with host.known_hosts.open("a") as known:
+                known.write(line + "\n")
+
+        front = Operator(recoveries={"preflight": [Recovery.RETRY]}, at_failure=trust_the_new_key)
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert upgraded(host)
+    said = failure(front, "preflight")
+    assert f"refusing the host key {offered}:" in said, said
+    assert "Unable to find" not in said and "cannot connect" not in said, said
+    assert "of type ssh-ed25519; the host now offers one of type ecdsa-sha2-nistp256" in said
+    assert "nothing ran on the host" in said.lower(), said
+    assert seen == {"uploaded": False, "pid": before}
+
+
 async def test_a_changed_host_key_mid_cutover_does_not_say_nothing_has_changed(
     tmp_path: Path,
 ) -> None:

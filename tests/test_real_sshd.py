@@ -377,6 +377,27 @@ async def test_a_changed_host_key_is_refused(sshd: Sshd, tmp_path: Path) -> None
     assert _fingerprint(tmp_path / "impostor.pub") not in str(refused.value)
 
 
+async def test_a_host_key_of_another_type_than_known_hosts_holds_is_refused_as_changed(
+    sshd: Sshd, tmp_path: Path
+) -> None:
+    """Review: known_hosts holding an ECDSA key for a host whose sshd now
+    offers only ed25519 (a reinstalled host) failed in asyncssh's words, not
+    as a changed key: asyncssh offers only the key types known_hosts holds."""
+    subprocess.run([KEYGEN, "-q", "-t", "ecdsa", "-N", "", "-C", "", "-f",
+                    str(tmp_path / "old")], check=True)
+    key_type, blob = (tmp_path / "old.pub").read_text().split()[:2]
+    pinned = tmp_path / "known_hosts"
+    pinned.write_text(f"[127.0.0.1]:{sshd.port} {key_type} {blob}\n")
+    remote = sshd.remote(known_hosts=pinned)
+    with pytest.raises(HostKeyRefused) as refused:
+        await remote.run("true", timeout=10)
+    said = str(refused.value)
+    assert f"refusing the host key {_fingerprint(sshd.host_key.with_suffix('.pub'))}:" in said
+    assert "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub." in said, said
+    assert f"ssh-keygen -R '[127.0.0.1]:{sshd.port}' -f {pinned}" in said, said
+    assert remote._conn is None
+
+
 # --- timeouts: is the command really stopped on the host? ---------------------
 
 

@@ -1001,3 +1001,32 @@ async def test_a_refused_host_key_of_no_known_type_names_every_key_file_of_the_h
         assert "ssh_host_ed25519_key.pub" not in message, message
         assert "the file of /etc/ssh/ssh_host_*_key.pub whose fingerprint is the same" \
             in message, message
+
+
+@pytest.mark.parametrize(("algorithm", "public"), [
+    ("ecdsa-sha2-nistp256", "ssh_host_ecdsa_key.pub"),
+    ("ssh-rsa", "ssh_host_rsa_key.pub"),
+])
+async def test_a_host_key_of_another_type_than_known_hosts_holds_is_refused_as_a_changed_one(
+        tmp_path: Path, algorithm: str, public: str) -> None:
+    """Review: a reinstalled host whose known_hosts entry is its old ed25519
+    key, and which now offers only an ECDSA or RSA key, failed in asyncssh's
+    words ("cannot connect over SSH: Unable to find compatible server host
+    key"): asyncssh offers only the key types known_hosts holds for the host.
+    It is a changed key, and is refused as one, with the same advice."""
+    async with rehearsal_host(tmp_path) as host:
+        await host.change_host_key(algorithm)
+        remote = remote_for(host)  # known_hosts trusts the host's first, ed25519 key
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert "Unable to find" not in message and "cannot connect" not in message, message
+        offered = asyncssh.read_public_key(str(host.state_dir / public)).get_fingerprint()
+        assert f"refusing the host key {offered}:" in message, message
+        assert f"ssh-keygen -lf /etc/ssh/{public}." in message, message
+        name = f"'[127.0.0.1]:{host.ssh_port}'"
+        assert f"ssh-keygen -R {name} -f {host.known_hosts}" in message, message
+        line = (host.state_dir / public).read_text().split()[:2]
+        assert message.endswith(f"[127.0.0.1]:{host.ssh_port} {line[0]} {line[1]}"), message
+        # Never connected: no connection was kept, nothing ran.
+        assert remote._conn is None and remote.fingerprint is None
