@@ -1472,3 +1472,72 @@ def test_a_missing_argument_an_unknown_command_and_a_bad_number_are_said_in_our_
     assert result.returncode == 2, result.stderr
     assert result.stderr == said, result.stderr
     assert result.stdout == "", result.stdout
+
+
+def _door_cases() -> tuple[list[tuple[list[str], str]], list[tuple[list[str], str]],
+                           list[tuple[list[str], str]]]:
+    """Every command's options, read from the parser itself (a new option is
+    covered as it comes): each one that takes a value, given none; each flag,
+    given one; each pair that excludes each other, given both (either order)."""
+    import argparse
+
+    from runbook.cli.door import command_line
+
+    before = {"run": ["x.toml"], "rollback": ["x.toml"], "diff": ["a", "b"]}
+    no_value: list[tuple[list[str], str]] = []
+    a_value: list[tuple[list[str], str]] = []
+    both: list[tuple[list[str], str]] = []
+    for name, command in command_line().commands.items():
+        for action in command._actions:
+            if not action.option_strings or isinstance(action, argparse._HelpAction):
+                continue
+            option = action.option_strings[-1]
+            given = [name, *before.get(name, [])]
+            if action.nargs == 0:
+                a_value.append(([*given, f"{option}=1"], f"{option} takes no value; give it "
+                                                         f"alone, not {option}=1"))
+            else:
+                # Its metavar, as --help shows it (one of its own: never None).
+                no_value.append(([*given, option], f"{option} is given no value; give one, as "
+                                                   f"in {option} {action.metavar}"))
+        for group in command._mutually_exclusive_groups:
+            options = [action.option_strings[-1] for action in group._group_actions]
+            for first in options:
+                for second in options:
+                    if first != second:
+                        both.append(([name, *before.get(name, []), first, second],
+                                     f"{first} and {second} cannot be given together; give "
+                                     "one or the other"))
+    assert no_value and a_value and both
+    return no_value, a_value, both
+
+
+_NO_VALUE, _A_VALUE, _BOTH = _door_cases()
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    *_NO_VALUE, *_A_VALUE, *_BOTH,
+    (["log", "--step", "--grep", "x"], "--step is given no value; give one, as in --step ID"),
+], ids=lambda value: " ".join(value) if isinstance(value, list) else "")
+def test_an_option_without_its_value_or_with_one_or_beside_its_opposite_is_said_in_our_words(
+        args: list[str], said: str) -> None:
+    """Review: argparse's own words were left for an option given no value
+    (`runbook log --step`: "argument --step: expected one argument"), for a
+    flag given one (`--yes=1`: "ignored explicit argument '1'") and for options
+    that exclude each other (`diff A B --check --json`: "argument --json: not
+    allowed with argument --check"). One line, the product's words, exit 2."""
+    result = runbook(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"runbook {args[0]}: {said} (see runbook {args[0]} --help)\n", \
+        result.stderr
+    assert result.stdout == "", result.stdout
+
+
+def test_runbooks_own_flag_given_a_value_is_said_in_our_words() -> None:
+    """As a command's flag given a value is: `runbook --version=1` said
+    "--version is not an option; did you mean --version?"."""
+    result = runbook("--version=1")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == ("runbook: --version takes no value; give it alone, not "
+                             "--version=1 (see runbook --help)\n"), result.stderr
+

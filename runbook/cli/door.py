@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -96,6 +96,8 @@ class _Parser(argparse.ArgumentParser):
         # No option is taken from its first letters: `--ye` for `--yes` would
         # make a typo answer yes to every step.
         kwargs.setdefault("allow_abbrev", False)
+        # argparse's own refusals come to parse_known_args, to be said in ours.
+        kwargs.setdefault("exit_on_error", False)
         super().__init__(*args, **kwargs)
         # The positionals a command cannot go without: argparse would refuse
         # their absence in its own words ("the following arguments are
@@ -112,6 +114,15 @@ class _Parser(argparse.ArgumentParser):
             action.required = False  # left None when not given: main says so
             self.needed.append(action)
         return action
+
+    def parse_known_args(  # type: ignore[override]
+            self, args: Sequence[str] | None = None,
+            namespace: argparse.Namespace | None = None) -> tuple[argparse.Namespace, list[str]]:
+        given = list(sys.argv[1:] if args is None else args)
+        try:
+            return super().parse_known_args(given, namespace)
+        except argparse.ArgumentError as refused:
+            self.error(_in_our_words(self, refused, given))
 
     def error(self, message: str) -> NoReturn:
         # One line, not a usage dump: what is wrong and where to look.
@@ -139,7 +150,7 @@ def command_line() -> _Parser:
     rehearse = commands.add_parser("rehearse", help="run the whole upgrade against a local "
                                                     "fake stream manager host")
     _run_options(rehearse)
-    rehearse.add_argument("--sandbox", type=Path,
+    rehearse.add_argument("--sandbox", type=Path, metavar="DIR",
                           help="keep the fake host's state in DIR (reused if it exists)")
     rehearse.add_argument("--keep", action="store_true",
                           help="keep the sandbox afterwards and print its path last")
@@ -162,7 +173,7 @@ def command_line() -> _Parser:
     rollback.add_argument("--headless", action="store_true",
                           help="plain prompts instead of the TUI")
     rollback.add_argument("--yes", action="store_true", help="answer 'run' to every step")
-    rollback.add_argument("--journal", type=Path,
+    rollback.add_argument("--journal", type=Path, metavar="PATH",
                           help="the cutover's journal (default: the one the host's state names)")
 
     diff = commands.add_parser("diff", help="review old vs new red5-web.properties key by key")
@@ -170,8 +181,9 @@ def command_line() -> _Parser:
     diff.add_argument("new", type=Path)
     diff.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="decide a key's value (repeatable)")
-    diff.add_argument("--decisions", type=Path, help="TOML decisions file to apply and update")
-    diff.add_argument("--out", type=Path, help="write the merged file here")
+    diff.add_argument("--decisions", type=Path, metavar="FILE",
+                      help="TOML decisions file to apply and update")
+    diff.add_argument("--out", type=Path, metavar="FILE", help="write the merged file here")
     # One or the other: both printed JSON unsaid (operator trial).
     as_text = diff.add_mutually_exclusive_group()
     as_text.add_argument("--check", action="store_true", help="plain review; exit 1 if undecided")
@@ -182,7 +194,8 @@ def command_line() -> _Parser:
     report.add_argument("journal", nargs="?", type=Path,
                         help="journal file (default: the newest in the user's state dir)")
     report.add_argument("--html", action="store_true", help="one self-contained HTML file")
-    report.add_argument("--out", type=Path, help="write the report here, not to stdout")
+    report.add_argument("--out", type=Path, metavar="FILE",
+                        help="write the report here, not to stdout")
 
     log = commands.add_parser("log", help="every line the run showed, with its step")
     log.add_argument("journal", nargs="?", type=Path,
@@ -195,7 +208,8 @@ def command_line() -> _Parser:
 def _run_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--headless", action="store_true", help="plain prompts instead of the TUI")
     sub.add_argument("--yes", action="store_true", help="answer 'run' to every step")
-    sub.add_argument("--journal", type=Path, help="journal file (default: the user's state dir)")
+    sub.add_argument("--journal", type=Path, metavar="PATH",
+                     help="journal file (default: the user's state dir)")
     sub.add_argument("--resume", action="store_true",
                      help="continue the newest unfinished run (or the one in --journal)")
     sub.add_argument("--rollback-after", metavar="STEP",
@@ -244,6 +258,8 @@ def _option_before_the_command(parser: _Parser, given: list[str]) -> NoReturn:
     walkthrough: `runbook --verbose plan` was sent to `runbook plan
     --verbose`, which failed too)."""
     option = given[0].partition("=")[0]
+    if _has(parser, option):  # runbook's own flag, given a value: --version=1
+        parser.error(f"{option} takes no value; give it alone, not {visible(given[0])}")
     at = next((i for i, word in enumerate(given) if word in parser.commands), None)
     if at is None:
         if any(_has(command, option) for command in parser.commands.values()):
@@ -280,10 +296,39 @@ def _missing(command: argparse.ArgumentParser, args: argparse.Namespace) -> None
         command.error(f"no {what} given; give {give.format(command=args.command)}")
 
 
-def _options(parser: argparse.ArgumentParser) -> Collection[str]:
-    """Every option string `parser` takes: argparse keeps them in a private
-    table and offers no public way to ask (the one place that reads it)."""
-    return parser._option_string_actions.keys()
+def _options(parser: argparse.ArgumentParser) -> Mapping[str, argparse.Action]:
+    """Every option string `parser` takes, and its action: argparse keeps them
+    in a private table and offers no public way to ask (the one place that
+    reads it)."""
+    return parser._option_string_actions
+
+
+def _in_our_words(parser: argparse.ArgumentParser, refused: argparse.ArgumentError,
+                  given: list[str]) -> str:
+    """What argparse refused in `given`, in the product's words (review:
+    `runbook log --step` said "argument --step: expected one argument", and
+    `diff A B --check --json` "argument --json: not allowed with argument
+    --check"); argparse's own, for a refusal not named here."""
+    name = (refused.argument_name or "").split("/")[-1]
+    action = _options(parser).get(name)
+    if action is None:
+        return str(refused)
+    words = {word.partition("=")[0] for word in given}
+    for group in parser._mutually_exclusive_groups:
+        if action in group._group_actions:
+            # The one given first: argparse refuses the second it meets.
+            other = next((o.option_strings[-1] for o in group._group_actions
+                          if o is not action and words & set(o.option_strings)), None)
+            if other is not None:
+                return (f"{other} and {name} cannot be given together; give one or the "
+                        "other")
+    if action.nargs == 0:
+        typed = next((word for word in given if word.partition("=")[0] == name
+                      and "=" in word), name)
+        return f"{name} takes no value; give it alone, not {visible(typed)}"
+    if action.nargs is None:
+        return f"{name} is given no value; give one, as in {name} {action.metavar}"
+    return str(refused)
 
 
 def _has(parser: argparse.ArgumentParser, option: str) -> bool:
