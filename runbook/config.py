@@ -37,6 +37,17 @@ class ConfigError(Exception):
         super().__init__(f"{where}: {key} {message}" if key else f"{where}: {message}")
 
 
+class CommandRefused(ConfigError):
+    """A command's refusal of how it was given (an option's value, a missing
+    terminal), said as the door says its own: "runbook rehearse: ...", not
+    "runbook: rehearse: ..." as a file's error is (review)."""
+
+    def __init__(self, command: str, message: str) -> None:
+        super().__init__(command, message)
+        self.command = command
+        self.said = message
+
+
 @dataclass(frozen=True)
 class HostSettings:
     """How to reach the stream manager host over SSH, and as whom."""

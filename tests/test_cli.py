@@ -747,7 +747,7 @@ def test_a_distribution_size_the_sandbox_cannot_hold_is_refused_before_anything_
     result = runbook("rehearse", "--headless", "--yes", "--dist-size", size)
     assert result.returncode == 2, result.stdout[-2000:]
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert result.stderr.startswith("runbook: rehearse: --dist-size"), result.stderr
+    assert result.stderr.startswith("runbook rehearse: --dist-size"), result.stderr
     assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before
 
 
@@ -1541,3 +1541,29 @@ def test_runbooks_own_flag_given_a_value_is_said_in_our_words() -> None:
     assert result.stderr == ("runbook: --version takes no value; give it alone, not "
                              "--version=1 (see runbook --help)\n"), result.stderr
 
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["rehearse", "--headless", "--dist-size", "-5"],
+     "--dist-size -5 is negative; give a size in bytes"),
+    (["rehearse", "--headless", "--dist-size", str(10**16)], f"--dist-size {10**16} needs about"),
+    (["rehearse", "--headless", "--scenario", "nosuch"],
+     "--scenario nosuch is not a rehearsal scenario"),
+    (["rehearse", "--headless", "--resume"], "--resume needs the --sandbox of the run"),
+    (["rehearse", "--headless", "--fault", "nosuch"], "--fault nosuch: there is no fault"),
+    (["rehearse", "--headless", "--rollback-after", "backup-live", "--fault",
+      "api-error@recreate"], "--fault api-error@recreate would never come up"),
+    (["rehearse"], "the terminal UI needs a terminal"),
+    (["run", str(EXAMPLE)], "the terminal UI needs a terminal"),
+    (["diff", "a", "b"], "the terminal UI needs a terminal"),
+])
+def test_a_commands_own_refusals_begin_as_the_doors_do(args: list[str], said: str) -> None:
+    """Review: `runbook rehearse --dist-size -5` said "runbook: rehearse:
+    --dist-size -5 is negative", where every other line of a command says
+    "runbook rehearse: ..."; so did rehearse's other option refusals and the
+    terminal UI's (not diff's, which said it itself)."""
+    before = set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*"))
+    result = runbook(*args)
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert result.stderr.startswith(f"runbook {args[0]}: {said}"), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before

@@ -439,7 +439,7 @@ def _refusal(exc: Exception) -> int | None:
     """The exit code of a failure that ends a command with one line, said
     here (refusals.py raises most of them); None for anything else (a bug,
     shown whole)."""
-    from runbook.config import ConfigError, SecretUnavailable
+    from runbook.config import CommandRefused, ConfigError, SecretUnavailable
     from runbook.hoststate import HostStateError
     from runbook.journal import JournalError, JournalWriteError
     from runbook.model import Outcome
@@ -452,6 +452,10 @@ def _refusal(exc: Exception) -> int | None:
         return Outcome.FAILED.exit_code
     from runbook.properties.decisions import DecisionsError
 
+    if isinstance(exc, CommandRefused):
+        # As the door says its own: "runbook rehearse: ...".
+        print(f"runbook {exc.command}: {visible(exc.said)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if isinstance(exc, ConfigError | SecretUnavailable | JournalError | RehearsalError |
                   HostStateError | DecisionsError):
         # A rehearsal host that could not be set up (its sandbox is busy,

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     # Only what an option asks for is imported here: the TUI's first paint
     # waits for it, and the host and faults load after that paint (issue 12).
-    from runbook.config import ConfigError
+    from runbook.config import CommandRefused, ConfigError
 
     asked: list[Requested] = []
     if args.fault:  # refused also beside --list-faults, which would seem to take it
@@ -49,7 +49,7 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             # The host class says whether it can bring a fault about.
             asked = faults.parse(args.fault, RehearsalHost)
         except faults.FaultError as exc:
-            raise ConfigError("rehearse", str(exc)) from None
+            raise CommandRefused("rehearse", str(exc)) from None
     if args.list_faults:
         from runbook.rehearsal import faults
 
@@ -64,10 +64,10 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
                 print(f"{name}{mark}: {known.what}")
             return 0
         if args.scenario not in scenarios.SCENARIOS:
-            raise ConfigError("rehearse", f"--scenario {args.scenario} is not a rehearsal "
-                              f"scenario; choose one of {', '.join(scenarios.SCENARIOS)}")
+            raise CommandRefused("rehearse", f"--scenario {args.scenario} is not a rehearsal "
+                                 f"scenario; choose one of {', '.join(scenarios.SCENARIOS)}")
     if args.resume and args.sandbox is None:
-        raise ConfigError("rehearse", "--resume needs the --sandbox of the run to continue")
+        raise CommandRefused("rehearse", "--resume needs the --sandbox of the run to continue")
     # Refused before a sandbox is made and a host started for nothing (operator
     # trial); the journal itself is read once the host is up.
     if args.journal is not None and args.journal.is_dir():
@@ -315,19 +315,19 @@ def _refuse_a_distribution_the_sandbox_cannot_hold(size: int, sandbox: Path | No
     import shutil
     import tempfile
 
-    from runbook.config import ConfigError
+    from runbook.config import CommandRefused
 
     if size < 0:
-        raise ConfigError("rehearse", f"--dist-size {size} is negative; give a size in bytes")
+        raise CommandRefused("rehearse", f"--dist-size {size} is negative; give a size in bytes")
     # The nearest folder there is: a --sandbox that does not exist yet is made.
     where = Path(os.path.realpath(sandbox)) if sandbox is not None else Path(tempfile.gettempdir())
     while not where.exists():
         where = where.parent
     free = shutil.disk_usage(where).free
     if 3 * size > free:
-        raise ConfigError("rehearse", f"--dist-size {size} needs about {3 * size / 1e9:.1f} GB "
-                          f"free in {where} (made, uploaded, unpacked), and it has "
-                          f"{free / 1e9:.1f} GB; give a smaller size")
+        raise CommandRefused("rehearse", f"--dist-size {size} needs about "
+                             f"{3 * size / 1e9:.1f} GB free in {where} (made, uploaded, "
+                             f"unpacked), and it has {free / 1e9:.1f} GB; give a smaller size")
 
 
 def _refuse_a_folder_of_ones_own(sandbox: Path) -> None:
@@ -353,7 +353,7 @@ def _refuse_faults_the_drill_never_reaches(after: str | None, asked: list[Reques
     its end (operator trial). Refused before a host is made for it."""
     if after is None:
         return
-    from runbook.config import ConfigError
+    from runbook.config import CommandRefused
     from steps import procedure
 
     upgrade = [step.id for step in procedure()]
@@ -361,6 +361,6 @@ def _refuse_faults_the_drill_never_reaches(after: str | None, asked: list[Reques
     never = [str(request) for request in asked if request.step in beyond]
     if never:
         step = "that step runs" if len(never) == 1 else "those steps run"
-        raise ConfigError("rehearse", f"--fault {', '.join(never)} would never come up: "
-                          f"--rollback-after {after} goes back before {step}; time a fault "
-                          "to a step up to it, or to the way back's")
+        raise CommandRefused("rehearse", f"--fault {', '.join(never)} would never come up: "
+                             f"--rollback-after {after} goes back before {step}; time a "
+                             "fault to a step up to it, or to the way back's")

@@ -26,11 +26,11 @@ def no_terminal_for_the_screen(args: argparse.Namespace) -> str | None:
 
 
 def refuse_the_screen_without_a_terminal(args: argparse.Namespace) -> None:
-    from runbook.config import ConfigError
+    from runbook.config import CommandRefused
 
     said = no_terminal_for_the_screen(args)
     if said is not None:
-        raise ConfigError(args.command, said)
+        raise CommandRefused(args.command, said)
 
 
 def paints(args: argparse.Namespace) -> bool:
