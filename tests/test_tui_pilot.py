@@ -1432,3 +1432,35 @@ async def test_the_hint_under_a_failed_steps_question_follows_a_keymap() -> None
         await pilot.press("g")
         await until(answer.done, what="the answer")
         assert answer.result() is Recovery.RETRY
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)])
+async def test_r_while_a_step_runs_never_shows_part_of_the_command(
+        size: tuple[int, int]) -> None:
+    """Operator trial 53 (item 3): at 80x24, `r` while delete-nodegroups ran
+    showed the lasting rehearsal's command cut before `--rollback-after
+    delete-nodegroups`: what was on screen resumed the upgrade. The whole
+    command shows, or none of it."""
+    from runbook.standing import WayBack
+
+    command = ("runbook rehearse --sandbox /tmp/hD-work/sb4 --resume --journal "
+               "/tmp/hD-home/.local/state/runbook/runs/2026-12-06T05-40-11Z-sb4.jsonl "
+               "--rollback-after delete-nodegroups")
+    app = make_app(going_back=lambda _journal: WayBack(command))
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
+             StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+        await pilot.press("r")
+        await until(lambda: bool(app.main.query("Toast")), what="the notice")
+        await pilot.pause(0.3)
+        assert app.clipboard == command
+        rows = screen_text(app).splitlines()
+        notice = " ".join(rows[y][toast.region.x:toast.region.right].strip(" ▌")
+                          for toast in app.main.query("Toast")
+                          for y in range(toast.region.y, toast.region.bottom))
+    assert "quit (q)" in notice, notice
+    # Wrapped whole (a long path may break across rows): none of it is cut off.
+    assert "runbook rehearse" not in notice or "".join(command.split()) in "".join(
+        notice.split()), \
+        "\n".join(rows)
