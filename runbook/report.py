@@ -47,7 +47,7 @@ from runbook.journal_replay import (
     left_behind,
     replay,
 )
-from runbook.model import UNDONE_DID, Outcome, is_warning, signal_cause
+from runbook.model import AFTER_UPGRADE, UNDONE_DID, Outcome, is_warning, signal_cause
 from runbook.standing import before_another_attempt
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import silence, write_whole
@@ -289,6 +289,8 @@ class Report:
     api_back: str | None = None
     steps: list[StepRun] = field(default_factory=list)
     warnings: list[Note] = field(default_factory=list)
+    # What the steps said is left to do once the upgrade is done (AFTER_UPGRADE).
+    after: list[Note] = field(default_factory=list)
     # Things about the record itself: a repaired journal, a detached command.
     remarks: list[str] = field(default_factory=list)
     # An unfinished run: what serves now, and the commands that go on from there.
@@ -323,6 +325,12 @@ class Report:
     def rolled_back(self) -> bool:
         """The way back ended: the old release serves again, and no upgrade stands."""
         return self.outcome == Outcome.ROLLED_BACK.value
+
+    @property
+    def to_do_after(self) -> list[Note]:
+        """What is left to do after an upgrade that finished: none for a run
+        that did not (what it left is said by where it stands)."""
+        return self.after if self.outcome == Outcome.DONE.value else []
 
     @property
     def went_back(self) -> bool:
@@ -614,6 +622,8 @@ class _Reader:
             self._showed(step_id, [("info", note.text)])
         if note.text.lower().startswith("warning"):
             report.warnings.append(note)
+        if note.kind == AFTER_UPGRADE:
+            report.after.append(note)
         if note.kind == SERVICE_ANSWERED and record.get("side") == "old":
             # The old release on the way back: not what the upgrade went to.
             report.service_back = note.text
@@ -699,6 +709,7 @@ class _Reader:
                 stopped.detail = "the operator stopped the run here"
         report.steps = list(self.steps.values())
         report.warnings = said_once(report.warnings)
+        report.after = said_once(report.after)
         if report.rolled_back:
             # What the cutover did, the way back undid: as done, its detail
             # (red5pro is the new release) read as the host's state (trial).

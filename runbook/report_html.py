@@ -83,7 +83,7 @@ def _state(state: str, words: str | None = None) -> str:
 
 def html(report: Report) -> str:
     parts = [_summary(report), _downtime(report), _steps(report), _warnings(report),
-             _skipped(report), _properties(report), _fleet(report), _failed(report),
+             _after(report), _skipped(report), _properties(report), _fleet(report), _failed(report),
              _commands(report), _remarks(report)]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{_e(title(report))}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
@@ -177,6 +177,14 @@ def _warnings(report: Report) -> str:
                      f"{_e(first)}{_e(said_again(note, report.started))}"
                      f"{_pre(rest) if rest else ''}</li>")
     return "<h2>Warnings</h2>\n<ul>" + "".join(items) + "</ul>"
+
+
+def _after(report: Report) -> str:
+    """For the change ticket's follow-ups (operator trial 53): an upgrade's only."""
+    if not report.to_do_after:
+        return ""
+    return "<h2>After the upgrade</h2>\n<ul>" + "".join(
+        f"<li>{_code(note.step)}: {_e(note.text)}</li>" for note in report.to_do_after) + "</ul>"
 
 
 def _skipped(report: Report) -> str:

@@ -70,8 +70,8 @@ def _row(*cells: str) -> str:
 
 def markdown(report: Report) -> str:
     out = [f"# {_md(title(report))}", ""]
-    for part in (_summary, _downtime, _steps, _warnings, _skipped, _properties, _fleet,
-                 _failed, _commands, _remarks):
+    for part in (_summary, _downtime, _steps, _warnings, _after, _skipped, _properties,
+                 _fleet, _failed, _commands, _remarks):
         out += part(report)
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -165,6 +165,14 @@ def _warnings(report: Report) -> list[str]:
         if rest:
             out += ["", *("  " + line for line in _block(rest)), ""]
     return [*out, ""]
+
+
+def _after(report: Report) -> list[str]:
+    """For the change ticket's follow-ups (operator trial 53): an upgrade's only."""
+    if not report.to_do_after:
+        return []
+    return ["## After the upgrade", "",
+            *(f"- {_code(note.step)}: {_md(note.text)}" for note in report.to_do_after), ""]
 
 
 def _skipped(report: Report) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
-from runbook.model import Action, Check, Note, Phase, Shell, Wait
+from runbook.model import AFTER_UPGRADE, Action, Check, Note, Phase, Shell, Wait
 from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import privileged_script, quote
 from runbook.smapi import NoApiServed, SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
@@ -333,6 +333,8 @@ class BackupLive(Red5Step):
         if not await exists(ctx, live_dir(ctx), "-d"):
             raise StepFailed(f"{live_dir(ctx)} is not there to move")
         await run_shell(ctx, self.plan(ctx.plan_context()))
+        ctx.note(AFTER_UPGRADE, f"the old install stays as {backup_dir(ctx)}: it is the way "
+                 "back; remove it once the new release has served well enough not to go back")
 
 
 class PromoteNew(Red5Step):
@@ -676,6 +678,8 @@ class ServiceUnit(Red5Step):
                 await ctx.sh(copy_whole(ctx, unit, unit + ".bak", keep_times=True))
             await ctx.sh(self._install(ctx, ctx.facts._unit_tuning or []) if ships.ok
                          else self._refit(ctx, swap))
+            ctx.note(AFTER_UPGRADE, f"the old service unit stays as {unit}.bak: remove it "
+                     "with the old install")
         # Also alone: a kept unit edited by hand and not reloaded yet.
         await ctx.sh(root(ctx, "systemctl daemon-reload"))
 
@@ -1162,6 +1166,13 @@ NEW_ORIGIN = "admin/nodegroup/<new nodegroup>/node/origin"
 FROM_SNAPSHOT = "<from the snapshot>"
 
 
+# Said in recreate's plan, and after it ran for the report's "After the upgrade".
+ALARMS_STAY_BEHIND = (
+    "alarm thresholds stay behind: the new database has cluster.sql's scale-out alarm at "
+    "60 %; set a custom one again with POST "
+    "admin/alarm/scaleout/default?type=edge|origin|relay|transcoder&threshold=PERCENT")
+
+
 class Recreate(Red5Step):
     id = "recreate"
     title = "Recreate nodegroups and origins"
@@ -1252,10 +1263,7 @@ class Recreate(Red5Step):
         (the documented API only sets them, FACTS §2.2, so export-config
         cannot read them), and the new database starts with cluster.sql's
         60 % (FACTS §5)."""
-        return [Note("alarm thresholds stay behind: the new database has cluster.sql's "
-                     "scale-out alarm at 60 %; set a custom one again with POST "
-                     "admin/alarm/scaleout/default?type=edge|origin|relay|transcoder"
-                     "&threshold=PERCENT")]
+        return [Note(ALARMS_STAY_BEHIND)]
 
     def _snapshot(self, ctx: Ctx) -> dict[str, Any]:
         found = load_snapshot(ctx)
@@ -1412,3 +1420,4 @@ class Recreate(Red5Step):
                              f"service; not in service yet: {await self._late_origins(ctx, api)}"
                              f". {self._next().capitalize()}") from None
         ctx.note("origins-in-service", "every recreated nodegroup has its origins in service")
+        ctx.note(AFTER_UPGRADE, ALARMS_STAY_BEHIND)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runbook.model import Action, Check, EditFile, Phase, Shell
+from runbook.model import AFTER_UPGRADE, Action, Check, EditFile, Phase, Shell
 from runbook.shell import AS_IT_WAS
 from runbook.step import StepFailed
 from steps import red5
@@ -298,6 +298,7 @@ class Properties(Red5Step):
 
         await ctx.write_file(self._edit(ctx, new_path, live_path, result),
                              encode_properties(result.merged_text()))
+        ctx.note(AFTER_UPGRADE, _databases(result))
 
     def _refuse_decisions_changed_since(self, ctx: Ctx) -> None:
         """Edited while the question waited (before the editor, which saves it
@@ -355,3 +356,24 @@ class Properties(Red5Step):
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
         return await self._judged(ctx, written, new_text, live_path, new_path)
+
+
+def _databases(result: Review) -> str:
+    """Which database the new release is given, and which the old one used:
+    as the merged and the live file say them (host and port; no login)."""
+    from steps.database import DATABASE
+
+    def where(value: str | None, port: str | None) -> str:
+        return (value or "?") + (f":{port}" if port else "")
+
+    def of(key: str) -> tuple[str | None, str | None]:
+        if key not in result:
+            return None, None
+        return result[key].merged, result[key].old
+
+    (new_host, old_host), (new_port, old_port) = of("config.dbHost"), of("config.dbPort")
+    return (f"the stream manager now uses the {DATABASE} database on "
+            f"{where(new_host, new_port)} (config.dbHost and config.dbPort of its "
+            f"red5-web.properties); the old release's database, on "
+            f"{where(old_host, old_port)}, is no longer used: keep it while the way back may "
+            "be needed (the old release goes back to it), then remove it")

@@ -2114,3 +2114,33 @@ def test_a_step_cut_off_at_its_start_took_an_unknown_time(tmp_path: Path) -> Non
     path = _timed(journal, [0, 1, 3, 4])
     for took, _ in _took(path, "two"):
         assert took == "unknown", took
+
+
+def test_a_finished_runs_report_lists_what_is_left_to_do_after_the_upgrade(
+        upgraded: Rehearsed) -> None:
+    """Operator trial 53 (item 5): a successful run's report had no follow-ups
+    for the change ticket: what was left behind (bak.red5pro, the old unit,
+    the old database), the database the stream manager now uses, and the
+    alarm thresholds recreate cannot carry, said only in its plan."""
+    facts = upgraded.facts()
+    local = Path(facts["install_real"])
+    live = javaproperties.loads(
+        (local / "bak.red5pro" / PROPS).read_text())  # the old release's, as it was
+    unit = next(Path(local.parents[1], "lib/systemd/system").glob("red5pro.service.bak"))
+    report = build(upgraded.journal, estimate_from=[upgraded.journal.parent])
+    md, page = in_both(report, "After the upgrade")
+    for text in (plain(md), page.replace("&#x27;", "'")):
+        assert str(local / "bak.red5pro") in text, text
+        assert str(unit) in text, text
+        # The old database, by where the old release's config pointed.
+        assert f"{live['config.dbHost']}:{live['config.dbPort']}" in text, text
+        # The new one the stream manager now uses: its host, port and name.
+        assert f"cluster database on 127.0.0.3:{facts['db_port']}" in text, text
+        # What recreate's plan says it cannot carry over.
+        assert "60 %" in text and "admin/alarm/scaleout/default" in text, text
+        for secret in upgraded.secrets:
+            assert secret not in text
+
+
+def test_a_failed_run_has_no_after_the_upgrade_section(failed: Rehearsed) -> None:
+    assert "## After the upgrade" not in report_of(failed)
