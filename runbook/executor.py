@@ -43,7 +43,7 @@ from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError, down_since
 from runbook.journal import Journal, JournalWriteError, Record
 from runbook.journal_replay import Replay, StepHistory
-from runbook.model import Action, Check, Phase, StepReport, StepState
+from runbook.model import ALREADY_DONE, Action, Check, Phase, StepReport, StepState
 
 # At home in the model, which screens load before the engine; the engine's
 # callers name it here still.
@@ -71,7 +71,6 @@ F = TypeVar("F", bound=Facts)
 
 # What a step trusted from an earlier run's journal says first.
 EARLIER_DONE = "done in the earlier run: "
-ALREADY_DONE = "already done: "  # its check found the outcome in place
 
 
 class Answer(StrEnum):

@@ -32,8 +32,9 @@ from runbook.events import (
     StepChanged,
     WayBackStarted,
 )
-from runbook.executor import ALREADY_DONE, Answer, Decision, Recovery
+from runbook.executor import Answer, Decision, Recovery
 from runbook.model import (
+    ALREADY_DONE,
     Action,
     Outcome,
     Phase,

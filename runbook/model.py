@@ -220,6 +220,9 @@ class Check:
 UNDONE_WORD = "undone"
 UNDONE_DID = "undone by the way back"
 
+# A step's result when its check found the outcome in place: nothing ran.
+ALREADY_DONE = "already done: "
+
 # A note's kind for what an upgrade that finished leaves to do after it (what
 # it left behind, what changed, what it could not carry): the report's "After
 # the upgrade" lists them for the change ticket (operator trial 53).

@@ -65,6 +65,11 @@ NOT_RUN = "not-run"
 # new database), left in doubt: "in doubt" read as a step to try again
 # (operator trial). Done, it reads done: what it made is there.
 NOT_UNDONE = "not-undone"
+# A step done that did nothing: its check found its outcome in place (operator
+# trial 53: the way back's "Stop the new release" read done, having stopped
+# nothing). Its glyph is done's, as the outcome is in place; muted, and its
+# word says so, as the headless summary does.
+ALREADY = "already"
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ LOOKS: dict[str, Look] = {
     NEXT: Look("▶", "your turn", "bold $accent"),
     StepState.RUNNING.value: Look("●", StepState.RUNNING.words, "bold $warning"),
     StepState.DONE.value: Look("✓", StepState.DONE.words, "$success"),
+    ALREADY: Look("✓", "already done", "$text-muted"),
     WARNED: Look("⚠", "warnings", "bold $warning"),
     StepState.FAILED.value: Look("✗", StepState.FAILED.words, "bold $error"),
     StepState.SKIPPED.value: Look("»", StepState.SKIPPED.words, "$text-muted italic"),
@@ -178,8 +184,11 @@ def legend(per_row: int = 5, *, ended: bool = False,
     left_out = _WHILE_RUNNING if ended else _ONCE_ENDED
     parts: list[Content | str | tuple[str, str]] = []
     undone = "/".join(dict.fromkeys([LOOKS[UNDONE].word, *undone_words]))
+    # Already done is done's glyph, named by the row's word and the step's
+    # detail: the legend keeps its height (a row more at 100x30 hid one).
     shown_looks = [replace(shown, word=undone) if state == UNDONE else shown
-                   for state, shown in LOOKS.items() if state not in left_out]
+                   for state, shown in LOOKS.items()
+                   if state not in left_out and state != ALREADY]
     for number, shown in enumerate(shown_looks, start=1):
         parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
         parts.append("\n" if number % per_row == 0 else "   ")

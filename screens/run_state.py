@@ -11,8 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runbook.model import Action, Outcome, Phase, StepCard, StepReport, StepState, is_warning
-from screens.presentation import NEXT, NOT_RUN, NOT_UNDONE, UNDONE, WARNED
+from runbook.model import (
+    ALREADY_DONE,
+    Action,
+    Outcome,
+    Phase,
+    StepCard,
+    StepReport,
+    StepState,
+    is_warning,
+)
+from screens.presentation import ALREADY, NEXT, NOT_RUN, NOT_UNDONE, UNDONE, WARNED
 
 # The events and the journal load with the first event, after the first
 # paint (issue 12): the first screen draws the cards alone.
@@ -309,6 +318,12 @@ class RunState:
             return NOT_UNDONE
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED
+        # Its check found the work in place, and nothing ran (operator trial
+        # 53: the way back's steps that found nothing to do read done).
+        report = self.reports.get(step_id)
+        if state == StepState.DONE.value and report is not None \
+                and report.detail.startswith(ALREADY_DONE):
+            return ALREADY
         return state
 
     def warnings_for(self, card: StepCard) -> list[str]:

@@ -1464,3 +1464,30 @@ async def test_r_while_a_step_runs_never_shows_part_of_the_command(
     assert "runbook rehearse" not in notice or "".join(command.split()) in "".join(
         notice.split()), \
         "\n".join(rows)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_a_way_back_step_that_found_nothing_to_do_says_already_done(
+        size: tuple[int, int]) -> None:
+    """Operator trial 53 (item 11): after r, the way back's steps that found
+    their work in place were ticked as done ("18 ✓ Stop the new release"
+    stopped nothing); the headless summary says "already done" of them."""
+    from runbook.model import ALREADY_DONE
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()),
+             StepChanged(report("delete-nodegroups", StepState.FAILED, "HTTP 500")),
+             StepChanged(report("rollback-stop-new", StepState.DONE,
+                                f"{ALREADY_DONE}the new release is not running", 0.2)),
+             StepChanged(report("rollback-set-aside", StepState.DONE, "moved aside", 0.3)))
+        if size[0] < 100:
+            await pilot.press("c")  # the checklist, in the step's place
+        app.main.checklist.select_step("rollback-set-aside")  # in view
+        await pilot.pause()
+        rows = screen_text(app).splitlines()
+    found = next(row for row in rows if "Stop the new release" in row)
+    assert "already" in found and " done " not in found.replace("already done", ""), found
+    acted = next(row for row in rows if "Set the new tree aside" in row)
+    assert "✓" in acted and "already" not in acted, acted
