@@ -367,8 +367,7 @@ class Executor(Generic[F]):
                 self.info(passed, f"--rollback-after {passed.id}: the earlier run had done "
                           "this step, so the way back begins now; the steps before it are "
                           "not looked at again")
-                outcome = await self._roll_back(f"--rollback-after {passed.id}: done in the "
-                                                "earlier run, practised from there")
+                outcome = await self._roll_back(self._turned_back(passed, done_earlier=True))
             elif self.steps and not self._way_back_began():
                 outcome = await self._steps(self.steps, then=self.rollback_after)
             else:  # `runbook rollback`, or a resumed run that was on its way back
@@ -424,14 +423,27 @@ class Executor(Generic[F]):
                     return outcome
                 if step.id == then:
                     self.info(step, "rolling back after this step, as asked")
-                    return await self._roll_back(f"--rollback-after {step.id}: practised "
-                                                 "from there")
+                    return await self._roll_back(self._turned_back(step))
         except _WayBackChosen as chosen:
             # Not "at X's question" (trial: a report read it as X's fault, when
             # X was only the next step, asked on a resume mid-cutover).
             return await self._roll_back(f"the operator chose it when the runbook asked to run "
                                          f"{chosen.step_id} next, {chosen.not_run}")
         return Outcome.DONE
+
+    def _turned_back(self, step: Step[F], *, done_earlier: bool = False) -> str:
+        """Why the way back begins after `step`, as --rollback-after asks: a
+        drill's practice, unless the run it resumes was no drill and a step of
+        it failed. Then it is the way back from that failure (operator trial
+        53: one resumed as the exit lines suggest read "practised", a drill)."""
+        earlier = self.resume
+        failed = None if earlier is None or earlier.rollback_after is not None else next(
+            (s for s in earlier.step_ids if earlier.state(s) is StepState.FAILED), None)
+        if failed is not None:
+            return (f"{failed} failed in the earlier run; resumed with --rollback-after "
+                    f"{step.id}, the way back to the old stream manager from there")
+        done = " done in the earlier run," if done_earlier else ""
+        return f"--rollback-after {step.id}:{done} practised from there"
 
     def _way_back_open(self, step: Step[F]) -> bool:
         """Whether the way back can be taken at `step`: any forward step once a
@@ -465,7 +477,9 @@ class Executor(Generic[F]):
     async def _roll_back(self, why: str) -> Outcome:
         """The way back's steps; `why` goes into the journal, for the report."""
         self.going_back = True
-        self._tell(WayBackStarted(), Record.WAY_BACK, why=why)
+        # Its steps, for the report to list those a stop leaves to come (trial 53).
+        self._tell(WayBackStarted(), Record.WAY_BACK, why=why,
+                   steps=[step.id for step in self.rollback])
         outcome = await self._steps(self.rollback)
         if outcome is not Outcome.DONE:
             return outcome

@@ -656,6 +656,9 @@ class _Reader:
     def _way_back(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
         report = self.report
         report.way_back_began = True
+        # Each of its steps, those a stop left to come too (operator trial 53).
+        for listed in record.get("steps") or []:
+            self.step(text_of(listed))
         why = record.get("why")
         # The first says who chose it; a resumed run only goes on back (trial).
         if isinstance(why, str) and report.way_back_why is None:

@@ -24,7 +24,7 @@ import javaproperties
 import pytest
 
 from runbook.curl import api_path
-from runbook.executor import Answer, Decision, Outcome
+from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal import Journal
 from runbook.journal_replay import replay
 from runbook.log import log_lines
@@ -2144,3 +2144,66 @@ def test_a_finished_runs_report_lists_what_is_left_to_do_after_the_upgrade(
 
 def test_a_failed_run_has_no_after_the_upgrade_section(failed: Rehearsed) -> None:
     assert "## After the upgrade" not in report_of(failed)
+
+
+def _way_back_ids() -> list[str]:
+    from steps import way_back
+
+    return [step.id for step in way_back()]
+
+
+def test_a_run_stopped_part_way_back_lists_the_way_backs_steps_still_to_come(
+        tmp_path: Path) -> None:
+    """Operator trial 53 (item 12): a run stopped on its way back listed the
+    way back's steps it had done, not those still to come."""
+    from tests.test_rollback import session
+
+    journal = tmp_path / "run.jsonl"
+
+    async def go() -> Outcome:
+        async with rehearsal_host(tmp_path) as host:
+            front = ScriptedFrontEnd({"rollback-set-aside": Decision(Answer.STOP)})
+            return await session(host, journal, rollback_after="recreate").run(front)
+
+    assert asyncio.run(go()) is Outcome.STOPPED
+    report = build(journal, estimate_from=[])
+    listed = [step.id for step in report.steps]
+    back = _way_back_ids()
+    assert listed[-len(back):] == back, listed
+    assert report.step(back[-1]).state == "not reached"  # type: ignore[union-attr]
+    steps = plain(section(markdown(report), "Steps"))
+    for step_id in back:
+        assert f"`{step_id}`" in steps, steps
+    assert all(step_id in html(report) for step_id in back)
+
+
+def test_a_way_back_resumed_after_a_real_failure_is_no_drill(tmp_path: Path) -> None:
+    """Operator trial 53 (item 12): a way back taken after a real failure,
+    resumed with the --rollback-after its exit lines suggest, read
+    "practised from there" in the report, like a drill."""
+    from tests.test_rollback import session
+
+    journal = tmp_path / "run.jsonl"
+
+    async def go() -> tuple[Outcome, Outcome]:
+        async with rehearsal_host(tmp_path) as host:
+            license_key = host.install_dir / "red5pro" / "LICENSE.KEY"
+
+            def lose_the_key(step: Any, plan: list[Any]) -> None:
+                if step.id == "start-service":
+                    license_key.unlink()
+
+            failed = await session(host, journal).run(ScriptedFrontEnd(
+                on_confirm=lose_the_key, recoveries={"start-service": [Recovery.STOP]}))
+            back = await session(host, journal, rollback_after="service-unit",
+                                 resume=replay(journal)).run(ScriptedFrontEnd())
+            return failed, back
+
+    failed, back = asyncio.run(go())
+    assert failed is Outcome.FAILED and back is Outcome.ROLLED_BACK, (failed, back)
+    report = build(journal, estimate_from=[])
+    head = plain(markdown(report))
+    why = next(line for line in head.splitlines() if line.startswith("| Way back |"))
+    assert "practis" not in why and "drill" not in why, why
+    assert "start-service failed" in why, why
+    assert "practis" not in html(report)
