@@ -124,3 +124,26 @@ async def test_a_skipped_step_run_after_promote_new_plans_the_paths_it_uses(
     later.write_text("\n".join(journal.read_text().splitlines()[before:]) + "\n")
     missing = unplanned(later, second.plans)
     assert missing == [], "\n".join(missing)
+
+
+async def test_a_create_that_the_run_skips_when_it_exists_says_so_in_the_plan(
+        tmp_path: Path) -> None:
+    """Operator trial 53 (item 12): rollback-recreate's plan showed its launch
+    config and scale policy POSTs as if each were sent; at run time they were
+    skipped as "already exists". Each says when it is sent."""
+    from runbook.model import ApiCall
+    from tests.test_rollback import session
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, rollback_after="recreate").run(front)
+        assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    skipped = [line for line in front.text().splitlines() if "already exists" in line]
+    assert skipped, "the way back finds the old database's launch configs in place"
+    for step in ("recreate", "rollback-recreate"):
+        creates = [a for a in front.plans[step] if isinstance(a, ApiCall)
+                   and a.path.startswith("admin/configurations/")]
+        assert creates, front.plans[step]
+        for call in creates:
+            assert "only if" in call.why and "absent" in call.why, (step, call)
