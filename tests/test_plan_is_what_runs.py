@@ -99,11 +99,13 @@ def test_a_command_not_in_the_plan_is_found(tmp_path: Path) -> None:
                                          "stop-service: $ sudo -n kill -9 4242; rm -rf /"]
 
 
-async def test_a_skipped_step_run_after_promote_new_plans_the_paths_it_uses(
+async def test_a_resume_after_promote_new_runs_only_what_its_plans_showed(
         tmp_path: Path) -> None:
     """Re-trial: prepare steps skipped, then run on a resume after promote-new,
     showed plans on the unpacked folder, gone by then, and ran on
-    bak.red5pro -> red5pro: the operator confirmed other commands than ran."""
+    bak.red5pro -> red5pro: the operator confirmed other commands than ran.
+    Since stop 53 a resume mid-cutover runs no prepare step skipped before it;
+    every action of the resumed run is still one its plans showed."""
     from runbook.executor import Answer, Decision
     from runbook.journal_replay import replay
 
@@ -117,9 +119,13 @@ async def test_a_skipped_step_run_after_promote_new_plans_the_paths_it_uses(
         second = ScriptedFrontEnd({"stop-service": Decision(Answer.STOP)})
         outcome = await rehearse(host, second, journal, resume=replay(journal))
         assert outcome is Outcome.STOPPED, second.text()[-3000:]
-    assert set(skipped) <= set(second.asked), second.asked
+    # Since the cutover began, what was skipped before it stays skipped: not
+    # asked again, nothing of it run on the half-changed host (stop 53). Were
+    # one run, its plan would have to name the paths it uses (the check below).
+    assert not set(skipped) & set(second.asked), second.asked
     for step in skipped:
-        assert "red5pro-server-" not in "\n".join(a.render() for a in second.plans[step]), step
+        assert "red5pro-server-" not in "\n".join(
+            a.render() for a in second.plans.get(step, [])), step
     later = tmp_path / "later.jsonl"
     later.write_text("\n".join(journal.read_text().splitlines()[before:]) + "\n")
     missing = unplanned(later, second.plans)
