@@ -297,19 +297,25 @@ def origins_of(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [node for node in nodes if node.get("role") == "origin"]
 
 
-# Node states of a node up or on its way up: the three the 4.0 docs name
-# before "terminating" (FACTS.md section 2.4), which 6.2.0's node states
-# hold too (FACTS-scenarios section 4). Its others are on the way out
-# (STOPPING, TERMINATING, DISPOSED) or say nothing of coming up (NULL,
-# UNRESPONSIVE, RESETTING); the facts name no node states for 5.1.1.
-COMING_UP = frozenset({"pending", "running", "inservice"})
+# Node states of a node on its way out (FACTS-scenarios section 4, 6.2.0's
+# STOPPING, TERMINATING, DISPOSED; the 4.0 docs name "terminating", FACTS.md
+# section 2.4): not one a launch would wait for, nor one the fleet still has.
+# Every other state, or none, counts as standing: a retry that launched again
+# for a NULL or UNRESPONSIVE origin would leave more origins than there were
+# (review); the facts name no node states for 5.1.1.
+LEAVING = frozenset({"stopping", "terminating", "disposed"})
+
+
+def state_of(node: dict[str, Any]) -> str:
+    """A node's state in lower case: the 4.0 docs write "inservice", 6.2.0's
+    enum INSERVICE (FACTS-scenarios section 4)."""
+    return str(node.get("state") or "").lower()
 
 
 def standing_origins(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The origins among a nodegroup's nodes that are up or coming up: the
-    ones a launch has to wait for rather than make again."""
-    return [node for node in origins_of(nodes)
-            if str(node.get("state") or "").lower() in COMING_UP]
+    """The origins among a nodegroup's nodes that are not on their way out:
+    the ones a launch has to wait for rather than make again."""
+    return [node for node in origins_of(nodes) if state_of(node) not in LEAVING]
 
 
 def snapshot(p: AnyContext) -> Snapshot | None:

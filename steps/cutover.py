@@ -43,6 +43,7 @@ from steps.common import (
     server_folders,
     snapshot,
     standing_origins,
+    state_of,
 )
 from steps.database import DATABASE, drop_command
 from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
@@ -1311,7 +1312,7 @@ class Recreate(Red5Step):
         have = want = 0
         for old, nodes in zip(groups, listed, strict=True):
             need = max(1, len(origins_of(old.get("nodes", []))))
-            up = sum(1 for n in origins_of(nodes) if n.get("state") == "inservice")
+            up = sum(1 for n in origins_of(nodes) if state_of(n) == "inservice")
             have, want = have + min(up, need), want + need
         ctx.facts._origins_counted = (have, want)
         return have >= want
@@ -1344,7 +1345,7 @@ class Recreate(Red5Step):
                 continue
             origins = origins_of(await api.list_nodes(group["name"]))
             states = [f"{n.get('identifier')} {n.get('state')}" for n in origins
-                      if n.get("state") != "inservice"]
+                      if state_of(n) != "inservice"]
             if states or not origins:
                 late.append(f"{group['name']}: {', '.join(states) or 'no origin'}")
         return "; ".join(late)
@@ -1405,14 +1406,16 @@ class Recreate(Red5Step):
             # An origin on its way out (terminating, say) is not one launched:
             # waiting for it would wait the whole limit for nothing.
             have_origins = len(standing_origins(await api.list_nodes(new_name)))
-            for _ in range(want - have_origins):
+            launched = max(0, want - have_origins)
+            for _ in range(launched):
                 path = f"admin/nodegroup/{new_name}/node/origin"
                 await ctx.act(api.api_call("POST", path),
                               partial(api.launch_origin, new_name))
             ctx.note("nodegroup-recreated",
                      f"{old['name']} -> {new_name}: regions {', '.join(old.get('regions', []))}, "
                      f"launch config {old['launchConfig']}, scale policy {old['scalePolicy']}, "
-                     f"{want} origin(s) launched",
+                     f"{launched} origin(s) launched"
+                     + (f", {want - launched} already there" if launched < want else ""),
                      old=old["name"], new=new_name, regions=old.get("regions", []),
                      launch_config=old["launchConfig"], scale_policy=old["scalePolicy"],
                      origins=want)

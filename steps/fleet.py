@@ -13,14 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from runbook.smapi import StreamManagerAPI
-from steps.common import being_deleted, origins_of
+from steps.common import being_deleted, standing_origins
 
 # How many differences are named before the rest are counted: the message
 # is read at a confirmation, not a diff.
 _NAMED = 5
-# Node states of an origin on its way out (FACTS-scenarios section 4): not
-# one recreate would have to launch again.
-_LEAVING = {"stopping", "terminating", "disposed"}
 
 
 async def fleet_now(api: StreamManagerAPI) -> dict[str, Any]:
@@ -96,8 +93,7 @@ def _groups(fleet: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "regions": sorted(str(region) for region in group.get("regions") or []),
             "launch config": group.get("launchConfig"),
             "scale policy": group.get("scalePolicy"),
-            "origins": sum(1 for node in origins_of(group.get("nodes") or [])
-                           if str(node.get("state", "")).lower() not in _LEAVING),
+            "origins": len(standing_origins(group.get("nodes") or [])),
         }
         for group in fleet.get("nodegroups") or [] if not being_deleted(group)
     }

@@ -953,7 +953,6 @@ async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(
              if call.step_id == "recreate" and call.label.startswith("waiting for the origins")]
     assert waits and all(" of " in label for label in waits), waits
 
-
 async def test_a_retried_recreate_launches_again_for_origins_that_are_leaving(
     tmp_path: Path,
 ) -> None:
@@ -991,6 +990,42 @@ async def test_a_retried_recreate_launches_again_for_origins_that_are_leaving(
                  if node["group"] == group["name"] and node["role"] == "origin"
                  and node["identifier"] not in torn]
         assert nodes, "new origins were launched in place of the leaving ones"
+
+
+async def test_a_retried_recreate_says_how_many_origins_it_launched_and_found(
+    tmp_path: Path,
+) -> None:
+    """A retry that found one nodegroup's origin leaving and the others' up
+    launched one origin, yet said "1 origin(s) launched" of every nodegroup
+    (helper, stop 53). Each says what this attempt launched, and what it
+    found there already."""
+    torn: list[str] = []
+
+    async def tear_down_one(step: str) -> None:
+        with cloud.locked_state(host.sandbox) as state:
+            db = state.database(*host.new_db)
+            for members in db["nodes"].values():
+                for identifier in members:
+                    instance = state.instance(identifier)
+                    if not torn and instance is not None and instance["role"] == "origin" \
+                            and cloud.terminate(instance, time.time()):
+                        instance["pace"] = cloud.PACE_NAMES["real"]
+                        torn.append(identifier)
+
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"recreate": [Recovery.RETRY]}, at_failure=tear_down_one)
+        settings = with_timeouts(host, origins_inservice=8)
+        outcome = await faulted(host, ["origins-stuck"], front, tmp_path / "run.jsonl",
+                                settings)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    records = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    said = [r["text"] for r in records if r.get("kind") == "nodegroup-recreated"]
+    groups = seeded_nodegroups()
+    assert len(said) == 2 * groups and groups >= 2, said
+    retried = said[groups:]
+    assert sum("1 origin(s) launched" in text for text in retried) == 1, retried
+    assert sum("0 origin(s) launched, 1 already there" in text for text in retried) == \
+        groups - 1, retried
 
 
 async def test_the_operator_stops_a_stuck_wait_and_takes_the_way_back(tmp_path: Path) -> None:
