@@ -538,11 +538,20 @@ class _Reader:
         return value
 
     def _version(self, key: str) -> str | None:
+        allowed = "must be \"auto\" or one of " + ", ".join(f'"{v}"' for v in API_VERSIONS)
+        raw = self._get("api", key)
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            # TOML reads an unquoted 4.0 as a number (trial 53: it said only
+            # "must be a non-empty string", with no word of what is taken).
+            text = str(raw)
+            hint = f'write {key} = "{text}"' if text in API_VERSIONS else "in quotes"
+            self._fail("api", key, f"{allowed}, in quotes ({hint}): "
+                       f"unquoted, {text} is a number")
         value = self._str("api", key, "auto")
         if value == "auto":
             return None
         if value not in API_VERSIONS:
-            self._fail("api", key, f"must be auto or one of {', '.join(API_VERSIONS)}")
+            self._fail("api", key, allowed)
         return value
 
     def _fail(self, table: str, key: str, message: str) -> NoReturn:

@@ -166,6 +166,27 @@ def test_bad_values_name_the_key_and_its_line(
     assert new in path.read_text().splitlines()[line - 1]
 
 
+@pytest.mark.parametrize("new", ["version = 4.0", "version = 4", "new_version = 3.1"])
+def test_an_unquoted_api_version_names_the_allowed_values_and_the_quotes(
+    tmp_path: Path, new: str
+) -> None:
+    """Operator trial 53: `version = 4.0` said only "must be a non-empty
+    string", where a quoted "5.0" listed the values it takes."""
+    text = example_text()
+    old = 'version = "auto"' if new.startswith("version") else 'new_version = "auto"'
+    assert old in text
+    path = write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    key = "api." + new.split(" ")[0]
+    assert f": {key} " in message and "\n" not in message, message
+    assert '"auto"' in message and '"3.0", "3.1", "4.0"' in message, message
+    assert "quote" in message, message
+    if new != "version = 4":
+        assert f'{key.split(".")[1]} = "{new.split(" = ")[1]}"' in message, message
+
+
 def test_missing_required_key(tmp_path: Path) -> None:
     path = write(tmp_path, example_text().replace('address = "sm1.example.com"\n', ""))
     with pytest.raises(ConfigError, match=r":7: host.address is required$"):
