@@ -33,6 +33,7 @@ from textual.widgets import Footer, HelpPanel, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from runbook.properties import (
+    KEY_NOTES,
     NEW_DATABASE_KEY,
     NEW_DATABASE_NOTE,
     Choice,
@@ -653,6 +654,8 @@ class PropertiesReviewScreen(Screen[bool]):
                          "with it unless they chose to.")
         if key == NEW_DATABASE_KEY and kr.status is not Status.OVERRIDDEN:
             notes.append(NEW_DATABASE_NOTE)
+        if key in KEY_NOTES:
+            notes.append(KEY_NOTES[key])
         if kr.secret:
             notes.append("Secret: v shows it on this row until the cursor moves."
                          if self._revealed != key else "Secret shown: move away to mask it.")

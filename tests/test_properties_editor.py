@@ -761,7 +761,11 @@ async def test_a_sample_value_and_a_carried_placeholder_stay_open(
 
         await pilot.press("n")
         assert current(screen) == sample
-        assert "sample value" in str(screen.query_one("#review-detail").render())
+        detail = " ".join(str(screen.query_one("#review-detail").render()).split())
+        assert "sample value" in detail
+        # Trial 53: it urged a new password with no word that the nodes hold it
+        # too (FACTS §1.4): changed here alone, recreated nodes cannot join.
+        assert "conf/cluster.xml" in detail and "node image" in detail, detail
         await pilot.press("o")  # it really is changeme on the nodes: said on purpose
         assert not app.review[sample].is_open and app.review[sample].merged == "changeme"
     assert Decisions.from_review(app.review).entries[sample].action is Choice.KEEP_OLD

@@ -26,6 +26,7 @@ from runbook.properties.codec import (
 )
 from runbook.properties.decisions import Decisions, DecisionsError, Entry
 from runbook.properties.model import (
+    KEY_NOTES,
     NEW_DATABASE_KEY,
     NEW_DATABASE_NOTE,
     ApplyResult,
@@ -54,6 +55,7 @@ from runbook.properties.report import (
 from runbook.visible import visible
 
 __all__ = [
+    "KEY_NOTES",
     "NEW_DATABASE_KEY",
     "NEW_DATABASE_NOTE",
     "ApplyResult",

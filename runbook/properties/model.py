@@ -206,6 +206,17 @@ NEW_DATABASE_NOTE = ("config.dbHost keeps the live value in this review. The run
                      "properties step points it at the new database; to preview that, add "
                      "--set config.dbHost=HOST.")
 
+# What a key's value must agree with outside this file, said wherever the
+# review explains the key (the editor's detail, --check): the review asks for
+# a real cluster.password, and changed here alone it locks the nodes out
+# (FACTS §1.4: it must equal the password in the nodes' conf/cluster.xml).
+KEY_NOTES: dict[str, str] = {
+    "cluster.password": ("cluster.password must be the same as the password in "
+                         "conf/cluster.xml of the node image your nodes start from: change it "
+                         "here only with a node image that has the new one, or the nodes "
+                         "recreate launches cannot join this stream manager."),
+}
+
 # Why a decided key is looked at again, when its live value is what moved.
 CHANGED_SINCE_DECIDED = "the live value changed since it was decided"
 TEMPLATE_CHANGED_SINCE_ACCEPTED = ("the template's value changed since its default "

@@ -31,6 +31,7 @@ from runbook.properties.codec import (
 )
 from runbook.properties.decisions import Decisions, DecisionsError, env_name_for
 from runbook.properties.model import (
+    KEY_NOTES,
     NEW_DATABASE_KEY,
     NEW_DATABASE_NOTE,
     ApplyResult,
@@ -258,6 +259,8 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
         line += f"\n      {'; '.join(details)}"
     if flags:
         line += f"\n      [{'; '.join(flags)}]"
+    if kr.key in KEY_NOTES:
+        line += f"\n      note: {KEY_NOTES[kr.key]}"
     return line
 
 
