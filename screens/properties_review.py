@@ -636,7 +636,9 @@ class PropertiesReviewScreen(Screen[bool]):
             for value in values]
         long = sum(value.cell_length + 3 for value in values) > self.size.width - 2
         lines.extend(values) if long else lines.append(Content("   ").join(values))
-        notes: list[str] = []
+        # What the key must agree with outside this file first: cut below the
+        # others at 80x24, it lost its reason (trial 53).
+        notes: list[str] = [KEY_NOTES[key]] if key in KEY_NOTES else []
         if kr.new_line is None and kr.section:
             notes.append(f"In the live file it sits under “{visible(kr.section)}”.")
         twin = self.review.case_twin(key)
@@ -654,8 +656,6 @@ class PropertiesReviewScreen(Screen[bool]):
                          "with it unless they chose to.")
         if key == NEW_DATABASE_KEY and kr.status is not Status.OVERRIDDEN:
             notes.append(NEW_DATABASE_NOTE)
-        if key in KEY_NOTES:
-            notes.append(KEY_NOTES[key])
         if kr.secret:
             notes.append("Secret: v shows it on this row until the cursor moves."
                          if self._revealed != key else "Secret shown: move away to mask it.")

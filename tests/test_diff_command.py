@@ -546,7 +546,7 @@ def test_the_template_s_own_secret_is_a_sample_value(tmp_path: Path) -> None:
     # Trial 53: the review urged a new password and never said the nodes must
     # hold the same one (FACTS §1.4), so --check says it at the key.
     entry = re.split(r"\n  (?! )", unchanged.split("cluster.password = ")[1])[0]
-    assert "conf/cluster.xml" in entry and "node image" in entry, entry
+    assert "conf/cluster.xml" in entry and "cannot join" in entry, entry
 
 
 def test_output_into_a_closed_pipe_ends_quietly(files: dict[str, Path]) -> None:

@@ -765,10 +765,25 @@ async def test_a_sample_value_and_a_carried_placeholder_stay_open(
         assert "sample value" in detail
         # Trial 53: it urged a new password with no word that the nodes hold it
         # too (FACTS §1.4): changed here alone, recreated nodes cannot join.
-        assert "conf/cluster.xml" in detail and "node image" in detail, detail
+        assert "conf/cluster.xml" in detail and "cannot join" in detail, detail
         await pilot.press("o")  # it really is changeme on the nodes: said on purpose
         assert not app.review[sample].is_open and app.review[sample].merged == "changeme"
     assert Decisions.from_review(app.review).entries[sample].action is Choice.KEEP_OLD
+
+
+async def test_at_80x24_the_cluster_password_note_shows_whole(pair: tuple[Path, Path]) -> None:
+    """Trial 53: that cluster.password must match the nodes' conf/cluster.xml
+    is the note that matters at this row; below the sample value's note it was
+    cut at 80x24 before its reason (the recreated nodes cannot join)."""
+    old, _ = pair
+    old.write_text(old.read_text().replace(
+        f"cluster.password={SECRETS['cluster.password']}", "cluster.password=changeme"))
+    app = make_app(pair)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "cluster.password")
+        shown = " ".join(screen_text(app).split())
+        assert "conf/cluster.xml" in shown and "cannot join" in shown, shown
 
 
 async def test_the_count_to_confirm_tells_sample_values_from_new_defaults(

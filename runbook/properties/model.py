@@ -211,9 +211,8 @@ NEW_DATABASE_NOTE = ("config.dbHost keeps the live value in this review. The run
 # a real cluster.password, and changed here alone it locks the nodes out
 # (FACTS §1.4: it must equal the password in the nodes' conf/cluster.xml).
 KEY_NOTES: dict[str, str] = {
-    "cluster.password": ("cluster.password must be the same as the password in "
-                         "conf/cluster.xml of the node image your nodes start from: change it "
-                         "here only with a node image that has the new one, or the nodes "
+    "cluster.password": ("It must be the same as in conf/cluster.xml of the nodes' image: "
+                         "change it only with an image that has the new one, or the nodes "
                          "recreate launches cannot join this stream manager."),
 }
 

@@ -260,7 +260,8 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
     if flags:
         line += f"\n      [{'; '.join(flags)}]"
     if kr.key in KEY_NOTES:
-        line += f"\n      note: {KEY_NOTES[kr.key]}"
+        note = KEY_NOTES[kr.key]
+        line += f"\n      note: {note[:1].lower()}{note[1:]}"
     return line
 
 
