@@ -653,24 +653,49 @@ class Executor(Generic[F]):
         return [s.id for s in self.steps
                 if s.phase is Phase.PREPARE and not self.reports[s.id].state.finished]
 
-    async def _say_what_skipped_steps_left(self) -> None:
+    async def _say_what_skipped_steps_left(self) -> str | None:
         """Before this session's first cutover step (once), each prepare step
         skipped is looked at again, and what its check does not find in place is a
         warning of that step, which the cutover steps' questions repeat: the
         operator's word stands, but on what the host shows (operator trial:
         properties skipped as done by hand, though it was not, and
-        start-service waited out two limits in the downtime)."""
-        self._skips_looked_at = True
+        start-service waited out two limits in the downtime).
+
+        Where the check says the cutover cannot work without it
+        (Check.cutover_needs), the cutover does not begin: the refusal is
+        returned, for the first cutover step to fail with, nothing changed
+        (trial 53: a warning line went by, and a piped id began a cutover
+        that start-service could only fail). Looked at again on a retry, so
+        what was done by hand meanwhile lets it begin."""
+        refusals: list[str] = []
+        blocking: list[str] = []
         for skipped in self.steps:
             if skipped.phase is not Phase.PREPARE or skipped.id in self._kept_skipped or \
                     self.reports[skipped.id].state is not StepState.SKIPPED:
                 continue
             found = await self._look_at_skipped(skipped)
+            if not found.done and found.cutover_needs and self.cutover_began is None:
+                reason = self.skipped.get(skipped.id)
+                why = f" ({reason})" if reason else ""
+                blocking.append(skipped.id)
+                refusals.append(
+                    f"{skipped.id} was skipped{why}, and its check does not find its outcome "
+                    f"in place: {found.detail or 'not done'}. Begun so, "
+                    f"{found.cutover_needs}")
+                continue
             if not found.done:
                 self.info(skipped, f"warning: {skipped.id} was skipped, and its check does "
                           f"not find its outcome in place: {found.detail or 'not done'}. The "
                           "cutover goes ahead on your word; to run it first, stop at the "
                           f"cutover's question (a resumed run offers {skipped.id} again)")
+        if not refusals:
+            self._skips_looked_at = True
+            return None
+        first = " and ".join(blocking)
+        return ("the cutover cannot begin: " + " ".join(refusals) + ". Nothing was changed: "
+                "the old stream manager still serves. Run the step first: stop here (q) and "
+                f"go on with --resume, which offers {first} again; or, once you have done "
+                "by hand what it does, try again (t): its check looks again first")
 
     async def _look_at_skipped(self, step: Step[F]) -> Check:
         """What a skipped step's check finds on the host; a check that fails
@@ -771,7 +796,10 @@ class Executor(Generic[F]):
             # promote-new, carry-over skipped again went unsaid, and
             # start-service failed on the missing licence in the downtime).
             if not self._skips_looked_at:
-                await self._say_what_skipped_steps_left()
+                refused = await self._say_what_skipped_steps_left()
+                if refused is not None:
+                    self._set(step, StepState.FAILED, refused)
+                    return Outcome.FAILED
         ctx = RunContext(self, step)
         # What an earlier attempt left running on the host: a resumed run's, in
         # the journal; this run's, from the attempt left in doubt (review: once
@@ -834,6 +862,12 @@ class Executor(Generic[F]):
                                  "again" if tried else "which was not run")
         if decision.answer is Answer.SKIP:
             self.skipped[step.id] = decision.reason
+            if already.cutover_needs and self.cutover_began is None:
+                # Said now, in prepare, not first at the cutover's door.
+                self.info(step, "the cutover will not begin while this step's check does not "
+                          f"find its outcome in place (begun so, {already.cutover_needs}): do "
+                          "by hand what it does before then, or run it (--resume offers it "
+                          "again)")
             self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",
                       reason=decision.reason)
             return Outcome.DONE

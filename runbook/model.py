@@ -213,6 +213,12 @@ class Check:
     # (a service that boots), and running the step again waits for it
     # without doing anything twice.
     under_way: bool = False
+    # Not in place, and the cutover cannot work without it: why, in the
+    # step's words (properties finding the template as shipped, whose
+    # placeholders the new release would start on). A step skipped so keeps
+    # the cutover from beginning (trial 53: one warning line, then the typed
+    # id began a cutover whose start-service could only fail).
+    cutover_needs: str = ""
 
 
 # What the way back does with a cutover step's work, unless its step says

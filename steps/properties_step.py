@@ -70,6 +70,17 @@ def _differing(merged: dict[str, str], on_the_host: dict[str, str]) -> str:
     return f": it differs in {shown}{more}"
 
 
+def _why_the_cutover_needs_it(shipped_host: str | None, want: str) -> str:
+    """Why a cutover on the template as shipped cannot work: the new release
+    reads its settings from this file alone (FACTS §1.1)."""
+    if shipped_host != want:
+        return (f"the new stream manager would start with config.dbHost={shipped_host or ''}, "
+                f"not the new database {want}, and without the live file's settings, so "
+                "start-service could only fail, with the stream manager down")
+    return ("the new stream manager would start without the live file's settings (its "
+            "tokens, passwords and cloud settings)")
+
+
 def _left_open(result: Review, where: object) -> str:
     """Every key that keeps the merge from being written, in one refusal
     (operator trial: the keys to decide were named, the values to confirm
@@ -244,7 +255,9 @@ class Properties(Red5Step):
             # Never written (re-trial: a skipped step read as a changed file).
             return Check(False, "the file on the host is still the template as shipped: the "
                          "merge was never written to it"
-                         + _differing(javaproperties.loads(merged_text), written))
+                         + _differing(javaproperties.loads(merged_text), written),
+                         cutover_needs=_why_the_cutover_needs_it(written.get("config.dbHost"),
+                                                                 want))
         if merged_text != new_text:
             # Made from the live file and the template as they are now: which
             # of the three changed since it was written, this cannot tell

@@ -369,38 +369,75 @@ async def test_a_resumed_run_whose_preflight_saw_the_token_taken_says_so_at_a_40
     assert "the live one took at preflight" in said and "quit" not in said, said
 
 
-async def test_a_prepare_step_skipped_but_not_done_is_said_before_the_cutover(
-        tmp_path: Path) -> None:
-    """Operator trial (stop 48): properties skipped as "done by hand", though
-    it was not: the cutover went ahead with the template's placeholders
-    (config.dbHost={host}), and start-service waited out two limits inside
-    the downtime. At the first cutover step's question, before anything
-    changes, each skipped prepare step is looked at again and what its check
-    does not find is said; the operator's word still stands."""
-    async with rehearsal_host(tmp_path) as host:
-        front = ScriptedFrontEnd({"properties": Decision(Answer.SKIP, "done by hand"),
-                                  "delete-nodegroups": Decision(Answer.STOP)})
-        outcome = await faulted(host, [], front, tmp_path / "run.jsonl")
-        assert outcome is Outcome.STOPPED, front.text()[-3000:]
-    said = [line for sid, _, line in front.lines if sid == "properties"
-            and "was skipped" in line]
-    assert len(said) == 1 and "still the template as shipped" in said[0], said
-    # The TUI's confirmation of each cutover step repeats it (second review:
-    # as an info line of that step, the dialog over its output hid it).
-    from runbook.step import cards
-    from screens.run_state import RunState
-    from steps import procedure, way_back
+def new_properties(host: RehearsalHost) -> Path:
+    """The new release's red5-web.properties, beside the live install."""
+    found = sorted(host.sandbox.glob(
+        "usr/local/red5pro-server-*/webapps/streammanager/WEB-INF/red5-web.properties"))
+    assert len(found) == 1, found
+    return found[0]
 
-    listed = cards([*procedure(), *way_back()])  # type: ignore[arg-type]
-    seen = RunState(cards=listed, target="red5admin@127.0.0.1:2222")
-    for event in front.events:
-        seen.apply(event, 0.0)
-    first = next(card for card in listed if card.id == "delete-nodegroups")
-    assert said[0] in seen.warnings_for(first), seen.warnings
-    # Not on the way back, where "the cutover goes ahead" no longer holds
-    # (re-trial: it pushed rollback-recreate's plan out of view at 80x24).
-    back = next(card for card in listed if card.id == "rollback-recreate")
-    assert said[0] not in seen.warnings_for(back), seen.warnings_for(back)
+
+async def test_a_skipped_properties_step_on_the_template_as_shipped_keeps_the_cutover_shut(
+        tmp_path: Path) -> None:
+    """Trial 53 (and stop 48 before it): properties skipped, though the new
+    release's file was still the template as shipped; one warning line went by
+    and the typed id began the cutover, whose new stream manager read
+    config.dbHost={host}, and start-service failed with it down. Its check
+    knows the cutover cannot work so: the first cutover step refuses to
+    begin, nothing changed, says why and the two ways on, and looks again on
+    a retry. Said already at the skip, in prepare."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd({"properties": Decision(Answer.SKIP, "done by hand")},
+                                 recoveries={"delete-nodegroups": [Recovery.RETRY]})
+        outcome = await faulted(host, [], front, journal)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+        assert "config.dbHost={host}" in new_properties(host).read_text()
+    refused = failure(front, "delete-nodegroups")
+    assert refused.startswith("the cutover cannot begin: properties was skipped (done by hand)")
+    assert "still the template as shipped" in refused and "config.dbHost={host}" in refused
+    assert "Nothing was changed" in refused and "old stream manager still serves" in refused
+    assert "--resume, which offers properties again" in refused and "(t)" in refused, refused
+    # Never asked (a piped id or --yes cannot take it past), refused again on
+    # the retry, which looked again; no way back offered: nothing is down.
+    assert "delete-nodegroups" not in front.asked, front.asked
+    assert front.recovered == [("delete-nodegroups", False)] * 2, front.recovered
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert not [r for r in records if r["event"] == "cutover-start"]
+    assert not [r for r in records if r["event"] == "action-start"
+                and r["step"] == "delete-nodegroups"]
+    said = [line for sid, _, line in front.lines if sid == "properties"]
+    assert any("the cutover will not begin" in line for line in said), said
+    # No "goes ahead on your word" for it: it does not.
+    assert not any("goes ahead on your word" in line for line in said), said
+
+
+async def test_a_skipped_properties_step_fixed_by_hand_lets_the_cutover_begin_on_a_retry(
+        tmp_path: Path) -> None:
+    """Skipping stays possible where the operator put the merge in place by
+    hand: refused while it is not, the retry (t) looks again, finds it so,
+    and the first cutover step is asked as ever."""
+    async with rehearsal_host(tmp_path) as host:
+        merging = ScriptedFrontEnd({"delete-nodegroups": Decision(Answer.STOP)})
+        assert await faulted(host, [], merging, tmp_path / "a.jsonl") is Outcome.STOPPED
+        target = new_properties(host)
+        merged = target.read_text()
+        shutil.copyfile(target.with_name(target.name + ".runbook-bak"), target)
+        assert "config.dbHost={host}" in target.read_text()
+
+        class FixedByHand(ScriptedFrontEnd):
+            async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+                target.write_text(merged)  # at the refusal's question, then t
+                return await super().recover(step, can_roll_back=can_roll_back)
+
+        front = FixedByHand({"properties": Decision(Answer.SKIP, "fixing it by hand"),
+                             "delete-nodegroups": Decision(Answer.STOP)},
+                            recoveries={"delete-nodegroups": [Recovery.RETRY]})
+        outcome = await faulted(host, [], front, tmp_path / "b.jsonl")
+        assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    assert front.final_state("properties") == "skipped"
+    assert "cutover cannot begin" in failure(front, "delete-nodegroups")
+    assert front.asked[-1] == "delete-nodegroups", front.text()[-3000:]
 
 
 async def test_a_skipped_carry_over_says_what_is_missing_before_the_cutover(
@@ -416,6 +453,21 @@ async def test_a_skipped_carry_over_says_what_is_missing_before_the_cutover(
     said = [line for sid, _, line in front.lines if sid == "carry-over" and "was skipped" in line]
     assert len(said) == 1 and "LICENSE.KEY" in said[0] and "not done" not in said[0], said
     assert "will not start" in said[0] and "dummy" in said[0], said
+    # The TUI's confirmation of each cutover step repeats it (second review:
+    # as an info line of that step, the dialog over its output hid it).
+    from runbook.step import cards
+    from screens.run_state import RunState
+
+    listed = cards([*procedure(), *way_back()])  # type: ignore[arg-type]
+    seen = RunState(cards=listed, target="red5admin@127.0.0.1:2222")
+    for event in front.events:
+        seen.apply(event, 0.0)
+    first = next(card for card in listed if card.id == "delete-nodegroups")
+    assert said[0] in seen.warnings_for(first), seen.warnings
+    # Not on the way back, where "the cutover goes ahead" no longer holds
+    # (re-trial: it pushed rollback-recreate's plan out of view at 80x24).
+    back = next(card for card in listed if card.id == "rollback-recreate")
+    assert said[0] not in seen.warnings_for(back), seen.warnings_for(back)
 
 
 async def test_a_step_skipped_again_on_a_resume_mid_cutover_is_warned_of_again(

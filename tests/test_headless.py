@@ -237,6 +237,29 @@ def test_a_rehearsal_headless_runs_a_cutover_step_only_once_its_id_is_typed(
         assert records[0]["event"] == "run-start" and records[0].get("headless") is True
 
 
+def test_piped_answers_cannot_take_a_skipped_properties_step_into_the_cutover(
+    tmp_path: Path,
+) -> None:
+    """Trial 53: `rehearse --headless`, `s` and a reason at properties, then
+    the ids: one warning line, and the piped id began a cutover whose new
+    release read config.dbHost={host}. The cutover now does not begin, and
+    the id meant for it does not answer the refusal's question."""
+    journal = tmp_path / "j.jsonl"
+    answers = PREPARE_ANSWERS.splitlines()
+    answers[8:9] = ["s", "done by hand"]  # properties
+    result = runbook("rehearse", "--headless", "--journal", str(journal),
+                     stdin="\n".join(answers) + "\ndelete-nodegroups\nbackup-live\n")
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said[-3000:]
+    assert "the cutover cannot begin: properties was skipped (done by hand)" in said, said[-3000:]
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert not [r for r in records if r["event"] == "cutover-start"]
+    confirmed = [(r["step"], r["answer"]) for r in records if r["event"] == "confirm"]
+    assert ("properties", "skip") in confirmed and \
+        not [c for c in confirmed if c[0] == "delete-nodegroups"], confirmed
+    assert "Traceback" not in result.stderr
+
+
 # --- colour ------------------------------------------------------------------------
 
 
@@ -626,7 +649,9 @@ async def test_a_skipped_prepare_step_looked_at_mid_cutover_brings_no_phase_back
     journal = tmp_path / "runs" / "run.jsonl"
     journal.parent.mkdir()
     async with rehearsal_host(tmp_path) as host:
-        first = ScriptedFrontEnd({"properties": Decision(Answer.SKIP, "by hand"),
+        # carry-over: a skipped properties on the template as shipped keeps
+        # the cutover from beginning at all (trial 53).
+        first = ScriptedFrontEnd({"carry-over": Decision(Answer.SKIP, "by hand"),
                                   "stop-service": Decision(Answer.STOP)})
         assert await rehearsal_session(host, journal).run(first) is Outcome.STOPPED
         shown = io.StringIO()
@@ -642,10 +667,10 @@ async def test_a_skipped_prepare_step_looked_at_mid_cutover_brings_no_phase_back
     assert banners == ["=== PREPARE", "=== CUTOVER", "=== summary ==="], banners
     # The warning stands once, under properties in its own turn, before the
     # cutover's steps and the question of the next.
-    warned = [n for n, line in enumerate(lines) if "warning: properties was skipped" in line]
+    warned = [n for n, line in enumerate(lines) if "warning: carry-over was skipped" in line]
     assert len(warned) == 1, text[-3000:]
     heading = max(n for n, line in enumerate(lines[:warned[0]]) if line.startswith("["))
-    assert lines[heading].startswith("[properties] "), lines[heading]
+    assert lines[heading].startswith("[carry-over] "), lines[heading]
     cutover = next(n for n, line in enumerate(lines) if line.startswith("=== CUTOVER"))
     assert warned[0] < cutover, text[-3000:]
     assert any(line.startswith("[stop-service] ") for line in lines[warned[0]:]), text[-3000:]
