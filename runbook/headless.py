@@ -389,10 +389,19 @@ class HeadlessFrontEnd:
         sample, is listed and taken only on a yes, as `a` takes it in the editor."""
         where = str(decisions_path) if decisions_path else "a decisions file"
         waiting = [k for k in review.open_keys if k not in review.unconfirmed]
-        if waiting:
-            self._print(f"  {_count(len(waiting), 'key')} still without a value, which only "
+        # A reopened key has a value (trial 53: "3 keys still without a value",
+        # cluster.password among them): it is to be decided again, and why.
+        again = [k for k in waiting if review[k].reopened]
+        valueless = [k for k in waiting if not review[k].reopened]
+        if valueless:
+            self._print(f"  {_count(len(valueless), 'key')} still without a value, which only "
                         f"{where} or `runbook diff` can give:")
-            self._keys(review, waiting)
+            self._keys(review, valueless)
+        if again:
+            self._print(f"  {_count(len(again), 'key')} to decide again, which only {where} "
+                        "or `runbook diff` can settle:")
+            self._keys(review, again, why=True)
+        if waiting:
             return False
         unconfirmed = review.unconfirmed
         if not unconfirmed:
@@ -424,13 +433,16 @@ class HeadlessFrontEnd:
             review.confirm(key)
         return not review.open_keys
 
-    def _keys(self, review: Review, keys: Sequence[str]) -> None:
+    def _keys(self, review: Review, keys: Sequence[str], *, why: bool = False) -> None:
         for key in keys:
             kr = review[key]
             shown = kr.show(kr.merged)
             where = f"template line {kr.new_line}" if kr.new_line is not None else \
                 f"live line {kr.old_line}"
-            self._print(f"    {key} = {shown if shown else '(blank)'}   ({where})")
+            value = " (left out of the merged file)" if kr.merged is None else \
+                f" = {shown if shown else '(blank)'}"
+            said = f": {kr.reopened}" if why and kr.reopened else ""
+            self._print(f"    {key}{value}   ({where}){said}")
 
     def tell(self, event: Event) -> None:
         match event:

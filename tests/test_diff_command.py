@@ -360,7 +360,7 @@ def test_reopened_keys_make_the_check_fail(files: dict[str, Path], tmp_path: Pat
     files["docs"].write_text(files["docs"].read_text().replace("jesnode", "jesnode2"))
     code, text, _ = run(files["docs"], files["template"], decisions=path)
     assert code == 1
-    assert "reopened (live value changed): " in text
+    assert "reopened (changed in the live file since the review): " in text
     assert "instancecontroller.instanceNamePrefix" in text
     assert "REOPENED" in text
 

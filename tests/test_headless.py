@@ -383,6 +383,30 @@ def test_a_key_without_a_value_is_not_asked_about_here() -> None:
     assert subject.undecided == ["serverapi.accessToken"]
 
 
+def test_keys_reopened_since_the_review_are_named_as_such_not_as_without_a_value(
+    tmp_path: Path,
+) -> None:
+    """Trial 53: after the live file changed, "3 keys still without a value",
+    though cluster.password has one: the three were to be decided again."""
+    from tests.test_properties import reviewed_then_changed
+
+    subject = reviewed_then_changed(tmp_path)
+    headless, shown = front("", UPLOAD, assume_yes=True)
+    assert ask_review(headless, subject) is False
+    text = shown.getvalue()
+    assert "without a value" not in text, text
+    assert "3 keys to decide again" in text, text
+    lines = text.splitlines()
+    for key, why in (("my.new.key", "added to the live file"),
+                     ("debug.logaccess", "gone from the live file"),
+                     ("cluster.password", "the live value changed")):
+        line = next(line for line in lines if line.strip().startswith(f"{key} "))
+        assert why in line, line
+    # Left out, not blank: the merge drops a live-only key until kept.
+    assert "my.new.key (left out of the merged file)" in text, text
+    assert "cl-rotated" not in text
+
+
 async def test_the_properties_step_in_a_rehearsal_asks_before_new_defaults_go_in(
     tmp_path: Path,
 ) -> None:

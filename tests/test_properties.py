@@ -593,6 +593,41 @@ def test_changed_live_file_reopens_only_the_keys_whose_value_changed(tmp_path: P
     assert result["instancecontroller.httptimeout"].merged == "45000"
 
 
+def reviewed_then_changed(tmp_path: Path) -> Review:
+    """Trial 53's properties step: decided, then the live file changed: a key
+    added (my.new.key), one deleted (debug.logaccess), a password rotated."""
+    path = tmp_path / "decisions.toml"
+    Decisions.from_review(decided_review()).save(path)
+    changed = (LIVE.read_text(encoding="latin-1")
+               .replace("debug.logaccess=false\n", "")
+               .replace("cluster.password=cl-9f2e-live", "cluster.password=cl-rotated")
+               + "my.new.key=mine\n")
+    result = review(changed, TEMPLATE.read_text(encoding="latin-1"),
+                    overrides=RUNBOOK_OVERRIDES)
+    result.decision_result = Decisions.load(path).apply(
+        result, env={"RUNBOOK_SERVERAPI_ACCESSTOKEN": "node-token-123"})
+    return result
+
+
+def test_a_key_added_to_or_gone_from_the_live_file_is_reopened_as_such(tmp_path: Path) -> None:
+    """Trial 53: a key new in the live file and one deleted from it were both
+    "REOPENED: the live value changed since it was decided"."""
+    result = reviewed_then_changed(tmp_path)
+    outcome = result.decision_result
+    assert outcome is not None
+    assert sorted(outcome.reopened) == ["cluster.password", "debug.logaccess", "my.new.key"]
+    assert result["my.new.key"].reopened == ("the key was added to the live file since it "
+                                             "was decided"), result["my.new.key"].reopened
+    assert result["debug.logaccess"].reopened == ("the key is gone from the live file since "
+                                                  "it was decided")
+    assert result["cluster.password"].reopened == "the live value changed since it was decided"
+    shown = render_review(result)
+    assert "REOPENED: the key was added to the live file" in shown
+    assert "REOPENED: the key is gone from the live file" in shown
+    # Of all three, not "live value changed" (a key added or gone has none).
+    assert "reopened (changed in the live file since the review): " in shown, shown
+
+
 def test_saving_without_deciding_a_reopened_key_keeps_it_reopened(tmp_path: Path) -> None:
     path = tmp_path / "decisions.toml"
     Decisions.from_review(decided_review()).save(path)

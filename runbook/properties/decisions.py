@@ -35,6 +35,9 @@ from typing import TYPE_CHECKING, Any
 
 from runbook.properties.codec import atomic_write, written_key
 from runbook.properties.model import (
+    ADDED_SINCE_DECIDED,
+    CHANGED_SINCE_DECIDED,
+    GONE_SINCE_DECIDED,
     NEW_DATABASE_KEY,
     TEMPLATE_CHANGED_SINCE_ACCEPTED,
     ApplyResult,
@@ -204,7 +207,7 @@ class Decisions:
             recorded = entry.old_fingerprint if entry is not None else None
             if ((result.old_changed or recorded is not None)
                     and not _same_old_value(recorded, kr)):
-                review.reopen(key)
+                review.reopen(key, _why_reopened(entry, recorded, kr))
                 result.reopened.append(key)
                 continue
             if entry is None or entry.action is None:
@@ -362,6 +365,18 @@ def _value_tag(value: str, secret: bool) -> str:
         return _plain_tag(value)
     salt = os.urandom(8)
     return f"{_SALTED}{salt.hex()}:{_scrypt(value, salt).hex()}"
+
+
+def _why_reopened(entry: Entry | None, recorded: str | None, kr: KeyReview) -> str:
+    """What moved in the live file, as far as the record can tell: a key it
+    had no word of (a review writes every key of both files), a key it
+    recorded a live value for and the live file no longer has, or else the
+    value. An empty tag (reopened before, saved undecided) tells nothing."""
+    if entry is None and kr.old is not None:
+        return ADDED_SINCE_DECIDED
+    if recorded and kr.old is None:
+        return GONE_SINCE_DECIDED
+    return CHANGED_SINCE_DECIDED
 
 
 def _same_old_value(recorded: str | None, kr: KeyReview) -> bool:

@@ -218,6 +218,10 @@ KEY_NOTES: dict[str, str] = {
 
 # Why a decided key is looked at again, when its live value is what moved.
 CHANGED_SINCE_DECIDED = "the live value changed since it was decided"
+# ... where it is not a value that moved but the key itself (trial 53: a key
+# new in the live file and one deleted from it read "the live value changed").
+ADDED_SINCE_DECIDED = "the key was added to the live file since it was decided"
+GONE_SINCE_DECIDED = "the key is gone from the live file since it was decided"
 TEMPLATE_CHANGED_SINCE_ACCEPTED = ("the template's value changed since its default "
                                    "was accepted")
 

@@ -273,7 +273,8 @@ def _decisions_lines(result: ApplyResult, review: Review) -> list[str]:
     if result.new_changed:
         lines.append("  the new template changed since the decisions were written; look again")
     if result.reopened:
-        lines.append(f"  reopened (live value changed): {names(result.reopened)}")
+        lines.append("  reopened (changed in the live file since the review): "
+                     f"{names(result.reopened)}")
     if result.reopened_new:
         lines.append(f"  reopened (template value changed): {names(result.reopened_new)}")
     for key, why in result.rejected.items():
