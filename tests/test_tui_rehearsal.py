@@ -92,3 +92,63 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
     assert {c.id for c in app.cards if c.phase == "cutover"} <= confirmed
     assert records[-1]["event"] == "run-end" and records[-1]["outcome"] == "done"
     assert host.api_token not in journal.read_text()
+
+
+async def test_a_skipped_properties_step_on_the_template_keeps_the_app_from_the_cutover(
+        tmp_path: Path) -> None:
+    """Trial 53, as headless and the engine's own tests have it: properties
+    skipped with `s` and a reason while the new release's file is the
+    template as shipped; the app never asks for delete-nodegroups' id, but
+    shows its refusal as a failure question, with no way back (nothing is
+    down), and the cutover does not begin."""
+    from screens.dialogs import RecoverDialog, SkipDialog
+
+    journal = tmp_path / "runs" / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        app = create_app(lambda continuing: rehearsal_session(host, journal, resume=continuing),
+                         rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(120, 40)) as pilot:
+            for info in app.run_state.forward:
+                if info.id == "delete-nodegroups":
+                    break
+                await until(lambda i=info: (app.asking is not None
+                                            and app.asking.report.id == i.id)
+                            or app.run_state.states[i.id] in FINISHED or app.outcome is not None,
+                            timeout=60, what=f"the runbook to reach {info.id}")
+                if app.run_state.states[info.id] in FINISHED:
+                    continue
+                app.main.checklist.select_step(info.id)
+                if info.id == "properties":
+                    await pilot.press("s")
+                    await until(lambda: isinstance(app.screen, SkipDialog), what="the skip")
+                    app.screen.query_one(Input).value = "done by hand"
+                    await pilot.press("enter")
+                    await until(lambda: app.run_state.states["properties"]
+                                == StepState.SKIPPED.value, what="the skip taken")
+                    continue
+                await pilot.press("enter")
+                await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+                await pilot.pause()
+                if info.needs_typed_confirmation:
+                    app.screen.query_one(Input).value = info.id
+                    await pilot.press("enter")
+                else:
+                    await pilot.press("y")
+                await until(lambda i=info: app.run_state.states[i.id] not in BUSY,
+                            timeout=60, what=f"{info.id} to run")
+            await until(lambda: isinstance(app.screen, RecoverDialog), timeout=60,
+                        what="the refusal's question")
+            dialog = app.screen
+            assert isinstance(dialog, RecoverDialog)
+            assert dialog.step.id == "delete-nodegroups" and not dialog.can_roll_back
+            assert dialog.detail.startswith("the cutover cannot begin: properties was skipped")
+            await pilot.press("q")
+            await until(lambda: app.outcome is not None, what="the end of the run")
+            assert app.outcome is Outcome.FAILED
+            await pilot.press("q")
+        groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert not [r for r in records if r["event"] == "cutover-start"]
+    assert not [r for r in records if r["event"] == "confirm"
+                and r["step"] == "delete-nodegroups"]
+    assert len(groups) == seeded_nodegroups()
