@@ -70,15 +70,21 @@ def _differing(merged: dict[str, str], on_the_host: dict[str, str]) -> str:
     return f": it differs in {shown}{more}"
 
 
-def _why_the_cutover_needs_it(shipped_host: str | None, want: str) -> str:
-    """Why a cutover on the template as shipped cannot work: the new release
-    reads its settings from this file alone (FACTS §1.1)."""
-    if shipped_host != want:
-        return (f"the new stream manager would start with config.dbHost={shipped_host or ''}, "
-                f"not the new database {want}, and without the live file's settings, so "
-                "start-service could only fail, with the stream manager down")
-    return ("the new stream manager would start without the live file's settings (its "
-            "tokens, passwords and cloud settings)")
+def _why_the_cutover_needs_it(host_now: str | None, want: str) -> str:
+    """Why a cutover on this file cannot work, where that is sure: its
+    config.dbHost blank, absent or a placeholder ({host} as shipped), as
+    start-service's own diagnosis reads it. Otherwise "" (a file edited by
+    hand to another host, an alias of the new database say, is the
+    operator's word). Without its runbook-kept copy, a file fixed by hand
+    reads as the template itself, so the placeholder, not the file's
+    origin, is what decides."""
+    from runbook.properties.codec import has_placeholder
+
+    if host_now and not has_placeholder(host_now):
+        return ""
+    return (f"the new stream manager would start with config.dbHost={host_now or ''}, not the "
+            f"new database {want}, and without the live file's settings, so start-service "
+            "could only fail, with the stream manager down")
 
 
 def _left_open(result: Review, where: object) -> str:

@@ -440,6 +440,31 @@ async def test_a_skipped_properties_step_fixed_by_hand_lets_the_cutover_begin_on
     assert front.asked[-1] == "delete-nodegroups", front.text()[-3000:]
 
 
+async def test_a_file_fixed_by_hand_to_a_real_database_host_is_warned_of_not_refused(
+        tmp_path: Path) -> None:
+    """Without the copy the merge keeps beside it, a file the operator fixed
+    by hand reads as the template itself, and its check as "still the
+    template as shipped". Only a config.dbHost still blank or a placeholder
+    is sure to fail; one fixed to a real host (an alias of the new database,
+    say) is the operator's word: warned of, and the cutover asked."""
+    async with rehearsal_host(tmp_path) as host:
+        def by_hand(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "properties":
+                target = new_properties(host)
+                target.write_text(target.read_text().replace(
+                    "config.dbHost={host}", "config.dbHost=db-alias.example.com"))
+
+        front = ScriptedFrontEnd({"properties": Decision(Answer.SKIP, "fixed by hand"),
+                                  "delete-nodegroups": Decision(Answer.STOP)},
+                                 on_confirm=by_hand)
+        outcome = await faulted(host, [], front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    assert front.asked[-1] == "delete-nodegroups", front.text()[-3000:]
+    warned = [line for sid, _, line in front.lines if sid == "properties"
+              and "was skipped" in line]
+    assert len(warned) == 1 and "goes ahead on your word" in warned[0], warned
+
+
 async def test_a_skipped_carry_over_says_what_is_missing_before_the_cutover(
         tmp_path: Path) -> None:
     """TUI trial: a skipped carry-over was warned of as "not done", where the

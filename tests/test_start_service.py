@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal_replay import replay
-from runbook.model import Shell
+from runbook.model import Action, Shell, StepReport
 from runbook.rehearsal import cloud
 from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
@@ -59,16 +60,31 @@ async def test_a_service_that_runs_without_answering_is_restarted_once(
     assert silent and all("unavailable" in detail for detail in silent), looked
 
 
-async def failed_start(tmp_path: Path, *, skipping: str,
-                       service_start: int) -> ScriptedFrontEnd:
+PROPERTIES = "webapps/streammanager/WEB-INF/red5-web.properties"
+
+
+async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: int,
+                       placeholder_at: str | None = None) -> ScriptedFrontEnd:
     """A rehearsal with `skipping` skipped and start-service given
-    `service_start` seconds, stopped at start-service's failure: its front end."""
+    `service_start` seconds, stopped at start-service's failure: its front end.
+    `placeholder_at`: as that cutover step is asked, the installed
+    red5-web.properties gets the template's config.dbHost={host} back (a
+    skipped properties step on the template as shipped no longer lets the
+    cutover begin: trial 53)."""
     async with rehearsal_host(tmp_path) as host:
         settings = rehearsal_settings(host)
         settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
             settings.timeouts, service_start=service_start))
-        front = ScriptedFrontEnd({skipping: Decision(Answer.SKIP, "rehearsing a mistake")},
-                                 recoveries={"start-service": [Recovery.STOP]})
+
+        def put_back(step: StepReport, plan: list[Action]) -> None:
+            if step.id == placeholder_at:
+                path = host.install_dir / "red5pro" / PROPERTIES
+                path.write_text(re.sub(r"(?m)^config\.dbHost=.*$", "config.dbHost={host}",
+                                       path.read_text()))
+
+        answers = {skipping: Decision(Answer.SKIP, "rehearsing a mistake")} if skipping else {}
+        front = ScriptedFrontEnd(answers, recoveries={"start-service": [Recovery.STOP]},
+                                 on_confirm=put_back)
         outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
     assert outcome is Outcome.FAILED, front.text()[-3000:]
     return front
@@ -90,8 +106,11 @@ async def test_a_database_host_left_a_placeholder_is_named_when_the_service_will
         tmp_path: Path) -> None:
     """Re-trial (stop 50): with the properties step skipped, config.dbHost
     kept its {host}; start-service waited, restarted the service and ended
-    with advice to try again or give it longer, which cannot mend it."""
-    front = await failed_start(tmp_path, skipping="properties", service_start=6)
+    with advice to try again or give it longer, which cannot mend it. (Skipped
+    on the template as shipped, the cutover no longer begins, trial 53: the
+    placeholder is put back after promote-new here.)"""
+    front = await failed_start(tmp_path, skipping=None, service_start=6,
+                               placeholder_at="service-unit")
     said = front.last_report("start-service").detail
     assert "config.dbHost" in said and "{host}" in said and "properties" in said, said
     assert "longer" not in said, said
