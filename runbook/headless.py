@@ -521,6 +521,9 @@ class HeadlessFrontEnd:
         listed = [card.id for card in cards if card.phase is not Phase.ROLLBACK] or \
             [card.id for card in cards]
         listed += [step for step in self.reports if step not in listed]
+        # Wide enough for the longest id (trial 53: a way-back step's id ran
+        # into its mark).
+        width = max([18, *map(len, listed)])
         for step in listed:
             report = self.reports.get(step)
             before = self.earlier.state(step) if self.earlier is not None else None
@@ -553,5 +556,5 @@ class HeadlessFrontEnd:
                     and card.phase is Phase.CUTOVER and done_or_doubt:
                 mark += f", then {card.the_way_back_did}" if card.the_way_back_undoes \
                     else ", not undone by the way back"
-            self._print(f"  {step:<18} {mark}")
+            self._print(f"  {step:<{width}} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

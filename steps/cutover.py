@@ -1194,12 +1194,13 @@ class Recreate(Red5Step):
     # Through which release's API, with which node image: the new one's (the
     # way back rebuilds the snapshot as it was, through the old API).
     side = "new"
-    # The new stream manager keeps what it creates in the new database, which
-    # the way back leaves alone; Schema refuses one holding nodegroups.
+    # The new stream manager keeps what it creates in the new database: the
+    # way back deletes its nodegroups through the new API (their nodes are
+    # drained), and leaves its launch configs and scale policies; Schema
+    # refuses a database that still holds nodegroups.
     after_the_way_back = (
-        "the nodegroups, launch configs and scale policies recreate made in the new database "
-        "stay there after the way back, and the schema step refuses a database that holds "
-        "nodegroups")
+        "the launch configs and scale policies recreate made in the new database stay there "
+        "after the way back (it deletes recreate's nodegroups)")
 
     def leaves(self, settings: Settings, facts: Red5Facts) -> str:
         # Which database, as the config names it (operator trial: "drop its
@@ -1213,7 +1214,15 @@ class Recreate(Red5Step):
         drop = drop_command(settings.new_db_host, port, facts.db_user or "USER")
         login = f"the live login {facts.db_user}" if facts.db_user else \
             "the live login (USER is config.dbUser of the live red5-web.properties)"
-        return (f"{self.after_the_way_back}: drop the {DATABASE} database on {where} first, "
+        kept = self.after_the_way_back
+        if facts.new_nodegroups_left:
+            # The way back could not delete them (operator trial 53): they
+            # are in the new database as well, and their nodes were left.
+            kept = (f"the nodegroups ({facts.new_nodegroups_left}), launch configs and scale "
+                    "policies recreate made in the new database stay there after the way "
+                    "back, which could not delete the nodegroups, and the schema step refuses "
+                    "a database that holds nodegroups")
+        return (f"{kept}: drop the {DATABASE} database on {where} first, "
                 f"from the stream manager host, as {login} ({drop})")
 
     def _speaks(self, p: AnyContext) -> str | None:

@@ -29,7 +29,7 @@ class Red5Facts(Facts):
         "api_version", "java", "db_port", "db_user", "new_top", "new_flat", "new_tree",
         "local_sha256",
         "snapshot", "restart_service", "started_without_database", "token_refused",
-        "new_api_version", "rollback_stamp", "promoted_at"})
+        "new_api_version", "rollback_stamp", "promoted_at", "new_nodegroups_left"})
     # preflight: the host as found before anything changed
     install_real: str | None = None  # install.dir resolved on the host
     live_version: str | None = None
@@ -65,6 +65,10 @@ class Red5Facts(Facts):
     promoted_at: float | None = None
     # the way back: when the new tree was set aside (its folder's name)
     rollback_stamp: str | None = None
+    # the way back: the new stream manager's nodegroups it could not delete
+    # (names, or words for them when they could not be listed), whose nodes
+    # the old stream manager tears down as it starts; None when none are left
+    new_nodegroups_left: str | None = None
     # scratch, rebuilt by checks
     _carry_over_xml: str | None = None
     _carry_over_diff: str = ""
@@ -87,6 +91,12 @@ class Red5Facts(Facts):
     # being deleted already (None: not looked yet, as in `runbook plan`)
     _nodegroups_listed: tuple[str, ...] | None = None
     _nodegroups_going: tuple[str, ...] = ()
+    # rollback-nodegroups: the same, of the new stream manager, the API
+    # version it speaks, and what its run ended with (for its verify)
+    _new_groups_listed: tuple[str, ...] | None = None
+    _new_groups_going: tuple[str, ...] = ()
+    _new_groups_api: str | None = None
+    _new_groups_said: str | None = None
     # unpack: the new tree is there already, so the unzip goes over it
     _unpack_over: bool = False
     _properties_review: Review | None = None

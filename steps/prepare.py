@@ -551,8 +551,8 @@ class NewDatabase(Red5Step):
                   "does the cluster database exist"),
             Shell(database.query(p, _LIST_TABLES), "and which tables it has"),
             Shell(database.query(p, _COUNT_NODEGROUPS),
-                  "before the cutover, when node_group is one of them: the nodegroups an "
-                  "earlier attempt left in it"),
+                  "before the cutover, when node_group is one of them: the nodegroups, launch "
+                  "configs and scale policies an earlier attempt left in it"),
         ]
 
     async def run(self, ctx: Ctx) -> None:
@@ -574,25 +574,26 @@ class NewDatabase(Red5Step):
             f"has {len(have)} tables (the schema step compares them with the release's)"
         ctx.note("new-database", f"{at} accepts the live login; its cluster database {state}",
                  tables=len(have))
-        left = await self._nodegroups_left(ctx, where) if _NODEGROUPS in have else 0
+        left = await self._nodegroups_left(ctx, where) if _NODEGROUPS in have else None
         if left:
             # Said here, eight steps before schema refuses the database (trial).
             ctx.note("new-database-nodegroups",
-                     f"warning: {left} nodegroups in the new database's {_NODEGROUPS}, which an "
-                     "earlier attempt's cutover left there: the schema step refuses this "
+                     f"warning: {_left_said(left)} in the new database's cluster tables, which "
+                     "an earlier attempt's cutover left there: the schema step refuses this "
                      "database until its cluster database is dropped (from the stream manager "
                      f"host: {database.drop_command(where.host, where.port, where.user)})",
-                     nodegroups=left)
+                     nodegroups=left[0])
 
-    async def _nodegroups_left(self, ctx: Ctx, where: database.Login) -> int:
-        """Nodegroups in the new database before the cutover: only an earlier
-        attempt's cutover, which the way back leaves there, puts them in."""
+    async def _nodegroups_left(self, ctx: Ctx, where: database.Login) -> tuple[int, ...] | None:
+        """Nodegroups, launch configs and scale policies in the new database
+        before the cutover (None: none): only an earlier attempt's cutover, which
+        the way back leaves there, puts them in."""
         if ctx.cutover_under_way:
-            return 0  # this attempt's own
+            return None  # this attempt's own
         counted = await database.run_sql(ctx, where, database.query(ctx, _COUNT_NODEGROUPS,
                                                                       port=where.port))
-        words = counted.stdout.split()
-        return int(words[0]) if words and words[0].isdigit() else 0
+        counts = _left_counts(counted.stdout)
+        return counts if counts and any(counts) else None
 
     async def verify(self, ctx: Ctx) -> Check:
         return Check(True, f"{ctx.settings.new_db_host} accepts the live login")
@@ -610,7 +611,31 @@ def _tables(listing: str) -> set[str]:
 # Where a stream manager keeps its nodegroups (5.1.1's and 6.2.0's cluster.sql;
 # the 4.0 API releases' schema is inferred to be 6.2.0's, data README).
 _NODEGROUPS = "node_group"
-_COUNT_NODEGROUPS = f"SELECT COUNT(*) FROM {database.DATABASE}.{_NODEGROUPS}"
+# What a cutover's recreate writes there, besides the nodegroups: cluster.sql
+# seeds neither table (FACTS section 5), so rows in them before the cutover
+# are an earlier attempt's too. Its way back deletes the nodegroups through the
+# new API (trial 53), and leaves these: they are counted as well, or a second
+# attempt's recreate would take the first one's launch configs as they are.
+_LEFT_TABLES = (_NODEGROUPS, "launch_configs", "scale_policies")
+_LEFT_NAMES = (("nodegroup", "nodegroups"), ("launch config", "launch configs"),
+               ("scale policy", "scale policies"))
+_COUNT_NODEGROUPS = "; ".join(f"SELECT COUNT(*) FROM {database.DATABASE}.{table}"
+                              for table in _LEFT_TABLES)
+
+
+def _left_counts(stdout: str) -> tuple[int, ...] | None:
+    """The rows of each of _LEFT_TABLES, as _COUNT_NODEGROUPS printed them."""
+    words = stdout.split()
+    if len(words) != len(_LEFT_TABLES) or not all(word.isdigit() for word in words):
+        return None
+    return tuple(int(word) for word in words)
+
+
+def _left_said(counts: tuple[int, ...]) -> str:
+    """`2 nodegroups, 2 launch configs and 2 scale policies`: those not none."""
+    parts = [f"{n} {one if n == 1 else many}"
+             for n, (one, many) in zip(counts, _LEFT_NAMES, strict=True) if n]
+    return ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else "".join(parts)
 
 
 class Schema(Red5Step):
@@ -625,8 +650,9 @@ class Schema(Red5Step):
         "exception is this step's own import that did not finish (stopped, cut off, failed "
         "at a statement) in the same database, before the cutover: the file's tables it "
         "made, which running the step again drops (its id typed) before it imports the "
-        "file whole. Before the cutover, the release's tables with nodegroups in them are "
-        "refused: an earlier attempt's cutover made them, and the way back leaves them."
+        "file whole. Before the cutover, the release's tables with nodegroups, launch configs "
+        "or scale policies in them are refused: an earlier attempt's cutover made them, and "
+        "the way back leaves them."
     )
 
     def _sql(self, p: AnyContext, tree: str) -> str:
@@ -638,7 +664,8 @@ class Schema(Red5Step):
             Shell(root(p, f"cat -- {quote(sql)}"), "the tables the release needs"),
             Shell(database.query(p, _LIST_TABLES), "the tables the new database has"),
             Shell(database.query(p, _COUNT_NODEGROUPS),
-                  "when it has the release's: nodegroups an earlier attempt left in it"),
+                  "when it has the release's: nodegroups, launch configs and scale policies "
+                  "an earlier attempt left in it"),
             Shell(database.query(p, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}")),
             *([Shell(database.query(p, _drop(p.facts._partial_schema)),
                      "the tables of this step's import that did not finish")]
@@ -689,28 +716,30 @@ class Schema(Red5Step):
     async def _refuse_earlier_nodegroups(self, ctx: Ctx, where: database.Login,
                                          wanted: set[str]) -> None:
         """Before the cutover, a new database with the release's tables and
-        nodegroups in them holds another attempt's cutover: the way back leaves
-        the new database as it was. Upgrading onto it would start the new
+        nodegroups, launch configs or scale policies in them holds another
+        attempt's cutover: the way back leaves them (but the nodegroups it can
+        delete). Upgrading onto it would start the new
         stream manager with nodegroups whose nodes are gone, and recreate would
         take them for its own."""
         if ctx.cutover_under_way or _NODEGROUPS not in wanted:
             return  # mid-cutover, they are this attempt's
         counted = await database.probe_sql(ctx, where, database.query(
             ctx, _COUNT_NODEGROUPS, port=where.port))
-        words = counted.stdout.split()
-        if not (words and words[0].isdigit()):
-            raise StepFailed(f"could not count the nodegroups in the new database at "
-                             f"{where.address}: it answered {counted.stdout.strip()!r}")
-        if left := int(words[0]):
+        left = _left_counts(counted.stdout)
+        if left is None:
+            raise StepFailed(f"could not count the nodegroups, launch configs and scale "
+                             f"policies in the new database at {where.address}: it answered "
+                             f"{counted.stdout.strip()!r}")
+        if any(left):
             # The command as the operator types it, with what this step knows
             # (operator trial: a rehearsal's port and login had to be dug out);
             # -p asks for the password, which is never shown.
             drop = database.drop_command(where.host, where.port, where.user)
             raise StepFailed(
-                f"the new database at {where.address} already holds {left} "
-                f"nodegroup{'' if left == 1 else 's'} in {database.DATABASE}.{_NODEGROUPS}, "
-                "left by an earlier attempt's cutover (the way back does not touch the new "
-                "database). runbook does not upgrade onto them. Give the upgrade an empty "
+                f"the new database at {where.address} already holds {_left_said(left)} in its "
+                f"{database.DATABASE} tables, left by an earlier attempt's cutover (its way "
+                "back deletes only the nodegroups it can). runbook does not upgrade onto "
+                "them. Give the upgrade an empty "
                 f"cluster database: drop the {database.DATABASE} database there as the live "
                 "account (config.dbUser and config.dbPass of the live red5-web.properties), for "
                 f"one: {drop}; then run this step again, which creates it")

@@ -2,7 +2,9 @@
 manager on the old database.
 
 Each step looks at where the host is before it acts, so the same steps serve
-a cutover that failed at any point: the new service is stopped, the new tree
+a cutover that failed at any point: the nodegroups the new stream manager made
+(recreate's) are deleted through its API while it still serves, the new
+service is stopped, the new tree
 set aside as red5pro.failed-TIMESTAMP, bak.red5pro restored as red5pro, the
 old unit put back, the old service started (and proven to be the old release)
 and the nodegroups rebuilt from the snapshot taken before the cutover,
@@ -12,14 +14,20 @@ through the old API, into the old database.
 from __future__ import annotations
 
 import time
+from functools import partial
+from pathlib import Path
 
-from runbook.model import Action, Check, Note, Phase, Shell
+from runbook.journal import JournalError
+from runbook.journal_replay import replay
+from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.shell import quote
+from runbook.smapi import SMApiError
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import (
     JavaProcess,
     backup_dir,
+    being_deleted,
     copy_whole,
     exists,
     folder_id,
@@ -33,7 +41,14 @@ from steps.common import (
     running_from,
     sha256_remote,
 )
-from steps.cutover import Recreate, StartService, _wait
+from steps.cutover import (
+    Recreate,
+    StartService,
+    _GaveUp,
+    _wait,
+    delete_nodegroup,
+    expected_api_version,
+)
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 
@@ -76,6 +91,166 @@ async def _started_by(ctx: Ctx, pids: list[int]) -> dict[int, float]:
     return started
 
 
+# Before the way back changes anything: nothing of the live stream manager has
+# changed, and "rolling back" would only restart it and rebuild nodegroups that
+# were never deleted, beside themselves.
+NO_CUTOVER = ("no cutover began on this host, so there is nothing to roll back: the live "
+              "stream manager still runs as it did, with its nodegroups")
+
+# Why the new stream manager's nodegroups go before it stops (FACTS section 3):
+# the old one, started on the old database, tears down every node whose name
+# has its prefix and that its database does not know, without a drain.
+SWEEP = ("the old stream manager, started on the old database, tears down the nodes it "
+         "does not know whose names start with its prefix, without a drain")
+
+
+def _recreate_began(ctx: Ctx) -> bool:
+    """Whether recreate changed anything in this cutover (an action on record),
+    by this run's journal or the one the cutover began in (`runbook rollback`
+    writes its own). One that cannot be read is passed over: the host's look
+    is what decides, this only says what a silent API may have left."""
+    paths = {ctx.journal_path}
+    under_way = ctx.host_state.cutover()
+    if under_way is not None:
+        paths.add(Path(under_way.journal))
+    for path in paths:
+        try:
+            history = replay(path).steps.get("recreate")
+        except (JournalError, OSError):
+            continue
+        if history is not None and history.acted:
+            return True
+    return False
+
+
+class DeleteNewNodegroups(Red5Step):
+    id = "rollback-nodegroups"
+    title = "Delete recreate's nodegroups"
+    phase = Phase.ROLLBACK
+    destructive = True
+    summary = ("While the new release still serves, deletes through its API the nodegroups "
+               "it made (recreate's) and waits until they are gone: their nodes are "
+               "terminated by the stream manager that launched them, not torn down by the "
+               "old one as it starts.")
+    caution = ("Left, they would not stay: the old stream manager finds nodes its database "
+               "does not know and tears them down as it starts, without a drain.")
+
+    def plan(self, p: Plan) -> list[Action]:
+        listed, going = p.facts._new_groups_listed, p.facts._new_groups_going
+        version = p.facts._new_groups_api or expected_api_version(p)
+        names = [name for name in listed if name not in going] if listed is not None \
+            else ["{each nodegroup of the new stream manager}"]
+        actions: list[Action] = [Note(f"before the new release stops: {SWEEP}")]
+        actions += [Note(f"{name}: being deleted already (a DELETE sent earlier); waited for, "
+                         "not sent another") for name in going]
+        actions += [p.api_call("DELETE", f"admin/nodegroup/{name}", version=version)
+                    for name in names]
+        actions.append(Wait("GET admin/nodegroup lists none of them",
+                            p.settings.timeouts.nodegroups_gone))
+        actions.append(Note("if the new API stops answering, or they are not gone by then, "
+                            "nothing more is sent: the way back goes on, and says which "
+                            "nodegroups are left to the old stream manager"))
+        return actions
+
+    async def check(self, ctx: Ctx) -> Check:
+        facts = ctx.facts
+        facts._new_groups_listed, facts._new_groups_going = None, ()
+        facts._new_groups_api = facts._new_groups_said = None
+        if not ctx.cutover_under_way:
+            raise StepFailed(NO_CUTOVER)
+        serving = StartService()
+        other, ours = await serving._servers(ctx)
+        if other or not ours:
+            # Never the old release's API: its nodegroups are the old database's.
+            return self._none_to_delete(ctx, "the new release does not run")
+        try:
+            api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
+            proof = await serving._proof(ctx, api)
+            if not proof.done:
+                return self._none_to_delete(ctx, f"the new release does not serve: "
+                                            f"{proof.detail}")
+            listed = await api.list_nodegroups()
+        except SMApiError as exc:
+            return self._none_to_delete(ctx, f"the new release's API does not answer "
+                                        f"({str(exc).rstrip('.')})")
+        facts.new_nodegroups_left = None
+        if not listed:
+            return Check(True, "the new stream manager has no nodegroups")
+        facts._new_groups_listed = tuple(sorted(g["name"] for g in listed))
+        facts._new_groups_going = tuple(sorted(g["name"] for g in listed if being_deleted(g)))
+        facts._new_groups_api = api.version
+        return Check(False, f"the new stream manager has {len(listed)} nodegroup(s): "
+                     f"{', '.join(facts._new_groups_listed)}")
+
+    def _none_to_delete(self, ctx: Ctx, why: str) -> Check:
+        """Nothing this step can delete; where recreate began, what that leaves."""
+        if not _recreate_began(ctx):
+            ctx.facts.new_nodegroups_left = None
+            return Check(True, f"nothing to delete: {why}, and recreate made nothing in this "
+                         "cutover")
+        self._leave(ctx, why, None)
+        return Check(True, f"nothing deleted: {why}; what recreate launched is left to the old "
+                     "stream manager (see the warning)")
+
+    def _leave(self, ctx: Ctx, why: str, names: list[str] | None) -> None:
+        """Say, as a warning the report lists, what the way back leaves behind."""
+        which = f"nodegroups {', '.join(names)}" if names else \
+            "whatever nodegroups recreate made"
+        ctx.facts.new_nodegroups_left = which
+        ctx.note("new-nodegroups-left",
+                 f"warning: the way back could not delete the new stream manager's nodegroups "
+                 f"({why}): the nodes of {which} are left running, and {SWEEP}. Once the old "
+                 "release serves, look in the cloud's console that none of them is still "
+                 "running (and billing)", groups=names or [])
+
+    async def run(self, ctx: Ctx) -> None:
+        facts = ctx.facts
+        listed = set(facts._new_groups_listed or ())
+        going = set(facts._new_groups_going)
+        waiting: list[str] = sorted(listed)
+        since: list[str] = []
+        try:
+            api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
+            now = {g["name"]: g for g in await api.list_nodegroups()}
+            # Only what the plan showed is deleted; one made since is left, and said.
+            deleting = [name for name in sorted(listed) if name in now and name not in going
+                        and not being_deleted(now[name])]
+            since = sorted(set(now) - listed)
+            if since:
+                ctx.info(f"made since the plan was shown, so not deleted: {', '.join(since)}")
+            for name in deleting:
+                said = await ctx.act(api.api_call("DELETE", f"admin/nodegroup/{name}"),
+                                     partial(delete_nodegroup, api, name))
+                ctx.info(said)
+
+            async def gone() -> bool:
+                waiting[:] = sorted(set(g["name"] for g in await api.list_nodegroups()) & listed)
+                return not waiting
+
+            await _wait(ctx, lambda: f"{len(waiting)} of {len(listed)} nodegroups to be gone",
+                        ctx.settings.timeouts.nodegroups_gone, gone)
+        except (SMApiError, _GaveUp) as exc:
+            # The way back goes on: the downtime lasts until the old release
+            # serves, and the old stream manager takes the nodes down anyway.
+            why = str(exc).rstrip(".")
+            self._leave(ctx, why, sorted({*waiting, *since}))
+            facts._new_groups_said = (f"not all deleted ({why}): left to the old stream "
+                                      f"manager: {', '.join(waiting) or 'see the warning'}")
+            return
+        if since:
+            self._leave(ctx, "made after its plan was shown, so not deleted", since)
+        else:
+            facts.new_nodegroups_left = None
+        facts._new_groups_said = (f"deleted through the new API, their nodes terminated by "
+                                  f"the new stream manager: {', '.join(sorted(listed))}")
+        ctx.note("new-nodegroups-deleted", f"the new stream manager's nodegroups are deleted "
+                 f"({', '.join(sorted(listed))})", groups=sorted(listed))
+
+    async def verify(self, ctx: Ctx) -> Check:
+        said = ctx.facts._new_groups_said
+        return Check(True, said) if said else await self.check(ctx)
+
+
 class StopNew(Red5Step):
     id = "rollback-stop-new"
     title = "Stop the new release"
@@ -98,11 +273,7 @@ class StopNew(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         if not ctx.cutover_under_way:
-            # Nothing of the live stream manager has changed: "rolling back"
-            # would only restart it and rebuild nodegroups that were never
-            # deleted, beside themselves.
-            raise StepFailed("no cutover began on this host, so there is nothing to roll back: "
-                             "the live stream manager still runs as it did, with its nodegroups")
+            raise StepFailed(NO_CUTOVER)
         found = await _new_servers(ctx)
         ctx.facts.red5_processes = {str(proc.pid): proc.args for proc in found}
         if not found:
@@ -271,4 +442,5 @@ class RecreateOld(Recreate):
 
 
 def way_back() -> list[Red5Step]:
-    return [StopNew(), SetAsideNew(), RestoreOld(), RestoreUnit(), StartOld(), RecreateOld()]
+    return [DeleteNewNodegroups(), StopNew(), SetAsideNew(), RestoreOld(), RestoreUnit(),
+            StartOld(), RecreateOld()]

@@ -26,12 +26,12 @@ import pytest
 from runbook.cli import lifecycle, wiring
 from runbook.config import Settings
 from runbook.earlier_runs import unfinished
-from runbook.events import Output
+from runbook.events import Output, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.hoststate import HostState
 from runbook.journal_replay import Replay, replay
-from runbook.model import Phase, StepReport
-from runbook.rehearsal import cloud, databases, sandbox, scenarios
+from runbook.model import Phase, StepReport, StepState
+from runbook.rehearsal import armed, cloud, databases, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
 from runbook.session import Session
@@ -51,6 +51,8 @@ BACK = [step.id for step in way_back()]
 # it aside as red5pro.failed-TIMESTAMP. Before it, the unpacked folder stays
 # where unpack put it, ready for the next attempt.
 PROMOTED_BY = CUTOVER.index("promote-new")
+# The way back's step that deletes the nodegroups the new release made.
+NEW_GROUPS = "rollback-nodegroups"
 
 
 def session(host: RehearsalHost, journal: Path, *, settings: Settings | None = None,
@@ -561,9 +563,11 @@ async def test_a_run_killed_as_the_way_back_begins_goes_on_back_when_resumed(
 
         first = ScriptedFrontEnd(on_confirm=lose_the_key,
                                  recoveries={"start-service": [Recovery.ROLLBACK]},
-                                 answers={BACK[0]: Decision(Answer.STOP)})
+                                 answers={"rollback-stop-new": Decision(Answer.STOP)})
         assert await session(host, journal).run(first) is Outcome.STOPPED
-        assert first.asked[-1] == BACK[0]
+        # The way back's first question (the step before it, with nothing of
+        # recreate's to delete, asks none).
+        assert first.asked[-1] == "rollback-stop-new"
         # Killed right after `r` was journalled, while the way back's first
         # check looks at the host (which it only reads): the journal ends there.
         lines = journal.read_bytes().splitlines(keepends=True)
@@ -740,7 +744,7 @@ async def test_no_way_back_where_no_cutover_began(tmp_path: Path) -> None:
     assert processes_mentioning(host.sandbox) == []
     for ended, said in ((outcome, front), (again, back)):
         assert ended is Outcome.FAILED
-        refusal = said.detail("rollback-stop-new")
+        refusal = said.detail(BACK[0])
         assert refusal.startswith("no cutover began on this host"), refusal
         assert [s for s in said.asked if s in BACK] == [], "nothing of the way back is offered"
     assert still == (pid, groups), "the live stream manager and its nodegroups are untouched"
@@ -1081,12 +1085,17 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
     attempt's cutover made it, nodegroups and launch configs in it. A second
     attempt took its tables for the release's ("already done") and the new
     stream manager came up with the first attempt's nodegroups, whose nodes
-    the old one had torn down; recreate found them "already there"."""
+    the old one had torn down; recreate found them "already there". Since
+    trial 53 the way back deletes the nodegroups; the launch configs and
+    scale policies it leaves are refused the same way (left, recreate took
+    them "already exists", node image and all)."""
     async with rehearsal_host(tmp_path, databases=kind) as host:
         first = ScriptedFrontEnd()
         outcome = await session(host, tmp_path / "first.jsonl",
                                 rollback_after="recreate").run(first)
         assert outcome is Outcome.ROLLED_BACK, first.text()[-3000:]
+        assert await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db) \
+            == [], "the way back left the new release's nodegroups"
         # What the end of that run (and its report) says is left to do names
         # the database (operator trial, stop 46: "drop its cluster database
         # first", and not which).
@@ -1123,14 +1132,15 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         # Said at the first look at the database, steps before schema refuses
         # it (operator trial: "26 tables", and nothing of the nodegroups).
         early = [line for step, _, line in again.lines if step == "new-database"]
-        assert any("2 nodegroups" in line and "schema step refuses" in line
+        left = "2 launch configs and 2 scale policies"
+        assert any(left in line and "schema step refuses" in line
                    for line in early), early
         # With the command, there too (re-trial, stop 52: only schema's
         # refusal, eight steps later, gave it).
         assert any("DROP DATABASE cluster" in line and "mysql --protocol=tcp" in line
                    for line in early), early
         said = again.detail("schema")
-        assert "2 nodegroups" in said and "empty cluster database" in said, said
+        assert left in said and "empty cluster database" in said, said
         # How, with what the step knows (operator trial: the rehearsal's port
         # and login had to be dug out): the live account's name, never its password.
         user, password = live_account(host)
@@ -1148,3 +1158,120 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
     assert outcome is Outcome.DONE, third.text()[-3000:]
     assert "already exists" not in third.text(), third.text()[-3000:]
     assert len(left) == 2, left
+
+
+def _swept(install_dir: Path) -> list[str]:
+    """The "Terminating cloud node" lines of every install's red5.log: the
+    nodes a stream manager tore down as it started, because its database did
+    not know them (FACTS section 3), without a drain."""
+    return [line for log in sorted(install_dir.glob("*/log/red5.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if "Terminating cloud node" in line]
+
+
+async def test_the_way_back_after_recreate_deletes_the_new_releases_nodegroups_first(
+    tmp_path: Path,
+) -> None:
+    """Operator trial 53: `runbook rehearse --headless --yes --rollback-after
+    recreate --keep` stopped the new stream manager with the nodegroups
+    recreate had made, and the old one tore their nodes down as it started,
+    because its database does not know them: no drain, and nothing said so.
+    The way back deletes them through the new API first, as delete-nodegroups
+    does for the old one's, and waits until they are gone."""
+    sandbox_dir = tmp_path / "sandbox"
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    env.pop("SM_API_TOKEN", None)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes", "--keep",
+         "--sandbox", str(sandbox_dir), "--rollback-after", "recreate"],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+        timeout=600)
+    said = result.stdout + result.stderr
+    assert processes_mentioning(sandbox_dir) == []
+    assert result.returncode == 4, said[-3000:]
+    install = sandbox.install_dir(sandbox_dir)
+    assert cloud.list_instances(sandbox_dir), "the rehearsal's cloud launched nothing"
+    # First: the old stream manager tore down no node as it started.
+    assert _swept(install) == [], "\n".join(_swept(install))
+    journal = next((sandbox_dir / ".operator" / "runs").glob("*.jsonl"))
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    deletes = [r["text"] for r in records if r["event"] == "action-start"
+               and r["step"] == NEW_GROUPS]
+    recreated = [r["new"] for r in records if r["event"] == "note"
+                 and r.get("kind") == "nodegroup-recreated" and r["step"] == "recreate"]
+    assert len(recreated) == 2, recreated
+    # Through the new release's API, each group recreate made, before the
+    # new release is stopped.
+    assert all(any(f"/api/{scenarios.SCENARIOS[scenarios.DEFAULT].new.api}/admin/nodegroup/"
+                   f"{name}" in text and "DELETE" in text for text in deletes)
+               for name in recreated), deletes
+    order = [r["step"] for r in records if r["event"] == "step-start"]
+    assert NEW_GROUPS in order and order.index(NEW_GROUPS) < order.index("rollback-stop-new"), order
+    # Said in the headless run's own words, not only journalled.
+    assert NEW_GROUPS in said and "deleted" in said, said[-3000:]
+
+
+class SilentNewApi(ScriptedFrontEnd):
+    """The new release's API answers 500 from `when` on (after recreate, as
+    the way back looks; or once its DELETEs are confirmed), until the step
+    that deletes its nodegroups has ended."""
+
+    def __init__(self, sandbox_dir: Path, when: str) -> None:
+        super().__init__(on_confirm=self._confirmed)
+        self.sandbox_dir, self.when = sandbox_dir, when
+
+    def _confirmed(self, step: StepReport, plan: list[Any]) -> None:
+        if step.id == NEW_GROUPS and self.when == "as-it-deletes":
+            armed.arm(self.sandbox_dir, "api-error", step=NEW_GROUPS)
+
+    def tell(self, event: Any) -> None:
+        super().tell(event)
+        if isinstance(event, StepChanged) and event.report.state is StepState.DONE:
+            if event.report.id == "recreate" and self.when == "at-its-look":
+                armed.arm(self.sandbox_dir, "api-error", step=NEW_GROUPS)
+            if event.report.id == NEW_GROUPS:
+                armed.lift(self.sandbox_dir, "api-error")
+
+
+@pytest.mark.parametrize("when", ["at-its-look", "as-it-deletes"])
+async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroups(
+    tmp_path: Path, when: str,
+) -> None:
+    """The new release's API fails as the way back would delete its
+    nodegroups: the way back does not stall (no wait, no question), goes on
+    to the old stream manager, and says what it leaves: the nodes the old
+    stream manager tears down as it starts, without a drain. The warning is in
+    the report, and the exit lines name the nodegroups left in the new
+    database."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        old = before(host)
+        front = SilentNewApi(host.sandbox, when)
+        outcome = await session(host, journal, rollback_after="recreate").run(front)
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+        swept = _swept(host.install_dir)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert processes_mentioning(host.sandbox) == []
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+    assert front.final_state(NEW_GROUPS) == "done", front.text()[-3000:]
+    assert front.recovered == [], "the way back asked about a failure"
+    said = front.detail(NEW_GROUPS)
+    assert ("nothing deleted" if when == "at-its-look" else "not all deleted") in said, said
+    warned = [line for step, _, line in front.lines if step == NEW_GROUPS
+              and line.startswith("warning: the way back could not delete")]
+    assert warned and "without a drain" in warned[0], front.text()[-3000:]
+    # What it says is so: the old stream manager tore the nodes down.
+    assert swept, "the old stream manager swept nothing"
+    assert len(left) == 2, left
+    # Named by the report, and by the exit lines before another attempt.
+    from runbook import report as report_mod
+    from runbook.events import RunEnded
+
+    report = report_mod.build(journal)
+    assert any("could not delete the new stream manager's nodegroups" in note.text
+               for note in report.warnings), report.warnings
+    ended = [event for event in front.events if isinstance(event, RunEnded)][-1]
+    assert any("which could not delete the nodegroups" in line
+               for line in ended.before_another_attempt), ended

@@ -195,8 +195,9 @@ def test_the_main_screen_after_the_way_back(snap_compare: Any) -> None:
             front.tell(StepChanged(report(step_id, StepState.DONE, "ok", 3.0)))
         front.tell(StepChanged(report("start-service", StepState.FAILED,
                                       "the API did not answer in 5 minutes", 300.0)))
-        for step_id in ("rollback-stop-new", "rollback-set-aside", "rollback-restore",
-                        "rollback-unit", "rollback-start", "rollback-recreate"):
+        for step_id in ("rollback-nodegroups", "rollback-stop-new", "rollback-set-aside",
+                        "rollback-restore", "rollback-unit", "rollback-start",
+                        "rollback-recreate"):
             front.tell(StepChanged(report(step_id, StepState.DONE, "ok", 2.0)))
         clock.now += 420
         front.tell(CutoverEnded(True, 420.0))

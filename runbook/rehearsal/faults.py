@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 # Steps that talk to the Stream Manager API.
 API_STEPS = ("preflight", "export-config", "delete-nodegroups", "start-service", "recreate",
-             "rollback-start", "rollback-recreate")
+             "rollback-nodegroups", "rollback-start", "rollback-recreate")
 # Steps that run commands on the host (sudo for anything of root's) or write
 # files over SFTP: every step but the API-only ones.
 HOST_STEPS = ("preflight", "new-database", "upload", "unpack", "cloud-controller",
