@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import javaproperties
 import pytest
@@ -152,3 +153,66 @@ async def test_a_skipped_properties_step_on_the_template_keeps_the_app_from_the_
     assert not [r for r in records if r["event"] == "confirm"
                 and r["step"] == "delete-nodegroups"]
     assert len(groups) == seeded_nodegroups()
+
+
+async def test_the_way_back_after_recreate_through_the_app(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial 53 in the app: `--rollback-after recreate`, every step
+    confirmed by its keys. The way back's first step deletes the nodegroups
+    recreate made, through the new API, before the new release stops, so the
+    old stream manager tears down none of their nodes as it starts."""
+    from runbook.cli import wiring
+    from runbook.rehearsal import sandbox
+    from tests.rehearsal import rehearsal_settings
+
+    monkeypatch.setenv(cloud.PACE_ENV, "0.00125")
+    journal = tmp_path / "runs" / "run.jsonl"
+    review_screen = load_review_screen()
+    async with rehearsal_host(tmp_path) as host:
+        def session(continuing: Any) -> Any:
+            return wiring.session(rehearsal_settings(host), token=host.api_token,
+                                  journal_path=journal, state_dir=host.sandbox / ".operator",
+                                  isolated=True, resume=continuing,
+                                  rollback_after="recreate")
+
+        app = create_app(session, rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(120, 40)) as pilot:
+            for info in app.cards:
+                await until(lambda i=info: (app.asking is not None
+                                            and app.asking.report.id == i.id)
+                            or app.run_state.states[i.id] in FINISHED or app.outcome is not None,
+                            timeout=60, what=f"the runbook to reach {info.id}")
+                if app.outcome is not None or app.run_state.states[info.id] in FINISHED:
+                    continue
+                app.main.checklist.select_step(info.id)
+                await pilot.press("enter")
+                await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+                await pilot.pause()
+                if info.needs_typed_confirmation:
+                    app.screen.query_one(Input).value = info.id
+                    await pilot.press("enter")
+                else:
+                    await pilot.press("y")
+                await until(lambda i=info: app.reviewing is not None
+                            or app.run_state.states[i.id] not in BUSY,
+                            timeout=60, what=f"{info.id} to run")
+                if app.reviewing is not None:
+                    await until(lambda: review_screen is not None
+                                and isinstance(app.screen, review_screen), what="the editor")
+                    app.screen.dismiss(False)
+                    await until(lambda i=info: app.run_state.states[i.id] not in BUSY,
+                                timeout=60, what=f"{info.id} to finish")
+                assert app.run_state.states[info.id] == StepState.DONE.value, \
+                    app.run_state.reports[info.id]
+            await until(lambda: app.outcome is not None, what="the end of the run")
+            assert app.outcome is Outcome.ROLLED_BACK, app.run_state.reports
+            shown = app.run_state.reports.get("rollback-nodegroups")
+            deleted = shown.detail if shown is not None else "(no such step)"
+            await pilot.press("q")
+        swept = [line for log in sorted(sandbox.install_dir(host.sandbox).glob("*/log/red5.log"))
+                 for line in log.read_text(errors="replace").splitlines()
+                 if "Terminating cloud node" in line]
+        new_db_groups = cloud.list_nodegroups(host.sandbox, *host.new_db)
+    assert swept == [], "\n".join(swept)
+    assert "deleted through the new API" in deleted, deleted
+    assert new_db_groups == []
