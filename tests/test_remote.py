@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import os
 import shutil
@@ -1030,3 +1031,79 @@ async def test_a_host_key_of_another_type_than_known_hosts_holds_is_refused_as_a
         assert message.endswith(f"[127.0.0.1]:{host.ssh_port} {line[0]} {line[1]}"), message
         # Never connected: no connection was kept, nothing ran.
         assert remote._conn is None and remote.fingerprint is None
+
+
+@contextlib.asynccontextmanager
+async def _flaky_host(tmp_path: Path, offers: list[str], trusts: str,
+                      drops: set[int]) -> AsyncIterator[Remote]:
+    """A host offering keys of `offers`'s types, behind a proxy that drops the
+    TCP connections numbered in `drops` (0 is the first) as a flaky network,
+    or an sshd at MaxStartups, does; known_hosts trusts its key of `trusts`'s
+    type, or (if it offers none such) an old key of that type."""
+    keys = {alg: asyncssh.generate_private_key(alg) for alg in offers}
+    server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=list(keys.values()),
+                                   authorized_client_keys=None)
+    port = server.sockets[0].getsockname()[1]
+    seen = itertools.count()
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        finally:
+            dst.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if next(seen) in drops:
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer),
+                             return_exceptions=True)
+
+    proxy = await asyncio.start_server(handle, "127.0.0.1", 0)
+    proxy_port = proxy.sockets[0].getsockname()[1]
+    trusted = keys.get(trusts) or asyncssh.generate_private_key(trusts)
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{proxy_port} {trusted.export_public_key().decode()}")
+    identity = tmp_path / "id"
+    identity.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+    try:
+        yield Remote(HostSettings("127.0.0.1", proxy_port, "nobody", identity=identity,
+                                  known_hosts=known), isolated=True, connect_timeout=5)
+    finally:
+        proxy.close()
+        server.close()
+
+
+@pytest.mark.parametrize("drops", [{0, 1}, {0, 2}, {0, 2, 3}, {0, 1, 2, 3}])
+async def test_a_dropped_connection_is_not_taken_for_a_changed_host_key(
+        tmp_path: Path, drops: set[int]) -> None:
+    """Review: a host offering ECDSA and ed25519 whose ECDSA key known_hosts
+    trusts was refused as having a changed key after two dropped connections:
+    the probe for the types known_hosts holds failing for any reason was taken
+    for a host offering none, and the probe for any type then showed its (real)
+    ed25519 key. A refusal is not tried again, so one blip during a cutover's
+    reconnect ended the run, and told the operator to remove a valid entry.
+    A lost connection is said as one (a reconnect tries it again)."""
+    async with _flaky_host(tmp_path, ["ecdsa-sha2-nistp256", "ssh-ed25519"],
+                           "ecdsa-sha2-nistp256", drops) as remote:
+        with pytest.raises(RemoteError) as err:
+            await remote.connect()
+        assert not isinstance(err.value, HostKeyRefused), err.value
+        assert "cannot connect over SSH" in str(err.value), err.value
+
+
+@pytest.mark.parametrize("drops", [set(), {0}, {0, 2}])
+async def test_a_host_key_of_another_type_is_refused_as_changed_through_a_dropped_connection(
+        tmp_path: Path, drops: set[int]) -> None:
+    """The other side of the test above: a host that now offers only ed25519,
+    known_hosts holding an ECDSA key for it, is refused as a changed key though
+    a connection on the way was dropped."""
+    async with _flaky_host(tmp_path, ["ssh-ed25519"], "ecdsa-sha2-nistp256",
+                           drops) as remote:
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.connect()
+        assert "which is of type ecdsa-sha2-nistp256; the host now offers one of type " \
+            "ssh-ed25519" in str(err.value), err.value
