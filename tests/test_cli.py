@@ -1460,6 +1460,19 @@ def test_one_ctrl_c_at_the_token_prompt_ends_the_run_before_it_begins(
                                          "of bytes, not abc (see runbook rehearse --help)\n"),
     (["rehearse", "--dist-size=1.5"], "runbook rehearse: --dist-size takes a whole number "
                                       "of bytes, not 1.5 (see runbook rehearse --help)\n"),
+    # Review: an empty value read "not  (see ...)", and int()'s other digits,
+    # spaces and underscores were taken as a size.
+    (["rehearse", "--dist-size="], "runbook rehearse: --dist-size is given empty; give a whole "
+                                   "number of bytes (see runbook rehearse --help)\n"),
+    (["rehearse", "--dist-size", "\u0661\u0662"], "runbook rehearse: --dist-size takes a whole "
+                                             "number of bytes, not \u0661\u0662 (see runbook "
+                                             "rehearse --help)\n"),
+    (["rehearse", "--dist-size", " 12 "], "runbook rehearse: --dist-size takes a whole number "
+                                          "of bytes, not ' 12 ' (see runbook rehearse --help)\n"),
+    (["rehearse", "--dist-size", "1_000"], "runbook rehearse: --dist-size takes a whole number "
+                                           "of bytes, not 1_000 (see runbook rehearse --help)\n"),
+    # Review: a command typed in capitals was not matched to its own name.
+    (["RUN"], "runbook: RUN is not a command; did you mean run? (see runbook --help)\n"),
 ])
 def test_a_missing_argument_an_unknown_command_and_a_bad_number_are_said_in_our_words(
         args: list[str], said: str) -> None:
@@ -1518,6 +1531,11 @@ _NO_VALUE, _A_VALUE, _BOTH = _door_cases()
 @pytest.mark.parametrize(("args", "said"), [
     *_NO_VALUE, *_A_VALUE, *_BOTH,
     (["log", "--step", "--grep", "x"], "--step is given no value; give one, as in --step ID"),
+    # Review: a value beginning with '-' was said to be missing.
+    (["log", "--grep", "-Xmx"], "--grep's value -Xmx begins with '-', so it reads as an option; "
+                                "give it as --grep=-Xmx"),
+    (["diff", "a", "b", "--set", "-x=1"], "--set's value -x=1 begins with '-', so it reads as an "
+                                          "option; give it as --set=-x=1"),
 ], ids=lambda value: " ".join(value) if isinstance(value, list) else "")
 def test_an_option_without_its_value_or_with_one_or_beside_its_opposite_is_said_in_our_words(
         args: list[str], said: str) -> None:
@@ -1566,4 +1584,6 @@ def test_a_commands_own_refusals_begin_as_the_doors_do(args: list[str], said: st
     assert result.returncode == 2, result.stdout[-2000:]
     assert result.stderr.startswith(f"runbook {args[0]}: {said}"), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    # Review: as every other line of the door's ends.
+    assert result.stderr.endswith(f" (see runbook {args[0]} --help)\n"), result.stderr
     assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before

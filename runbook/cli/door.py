@@ -13,6 +13,7 @@ when it runs.
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -42,11 +43,16 @@ def _bytes(parser: argparse.ArgumentParser, option: str) -> Any:
     command's to refuse, with what it can hold)."""
 
     def whole(text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise _BadValue(parser, f"{option} takes a whole number of bytes, not "
-                                    f"{visible(text)}") from None
+        if not text:
+            raise _BadValue(parser, f"{option} is given empty; give a whole number of bytes")
+        # ASCII digits only (review: int() takes other scripts' digits, spaces
+        # and underscores); a negative one is refused by the command.
+        if not re.fullmatch(r"-?[0-9]+", text):
+            shown = visible(text)
+            if shown.strip() != shown:
+                shown = f"'{shown}'"
+            raise _BadValue(parser, f"{option} takes a whole number of bytes, not {shown}")
+        return int(text)
 
     return whole
 
@@ -281,7 +287,8 @@ def _not_a_command(parser: _Parser, word: str | None) -> str:
     every = f"{', '.join(names[:-1])} and {names[-1]}"
     if word is None:
         return f"no command given; give one of {every}"
-    near = get_close_matches(word, names, n=1, cutoff=0.6)
+    # In any case (review: `runbook RUN` was not matched to run).
+    near = get_close_matches(word.lower(), names, n=1, cutoff=0.6)
     said = f"{visible(word)} is not a command"
     return f"{said}; did you mean {near[0]}?" if near else f"{said}; the commands are {every}"
 
@@ -327,6 +334,13 @@ def _in_our_words(parser: argparse.ArgumentParser, refused: argparse.ArgumentErr
                       and "=" in word), name)
         return f"{name} takes no value; give it alone, not {visible(typed)}"
     if action.nargs is None:
+        after = next((given[i + 1] for i, word in enumerate(given[:-1]) if word == name), None)
+        if after is not None and after.startswith("-") and \
+                after.partition("=")[0] not in _options(parser):
+            # Review: `log --grep -Xmx` was said to have no value; argparse
+            # took the value for an option, as it would any word with a '-'.
+            return (f"{name}'s value {visible(after)} begins with '-', so it reads as an "
+                    f"option; give it as {visible(shlex.quote(f'{name}={after}'))}")
         return f"{name} is given no value; give one, as in {name} {action.metavar}"
     return str(refused)
 
@@ -454,7 +468,8 @@ def _refusal(exc: Exception) -> int | None:
 
     if isinstance(exc, CommandRefused):
         # As the door says its own: "runbook rehearse: ...".
-        print(f"runbook {exc.command}: {visible(exc.said)}", file=sys.stderr)
+        print(f"runbook {exc.command}: {visible(exc.said)} (see runbook {exc.command} --help)",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     if isinstance(exc, ConfigError | SecretUnavailable | JournalError | RehearsalError |
                   HostStateError | DecisionsError):

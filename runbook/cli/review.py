@@ -38,7 +38,7 @@ def review_properties(args: argparse.Namespace) -> int:
 
         said = no_terminal_for_the_screen(args)
         if said is not None:
-            print(f"runbook diff: {said}", file=sys.stderr)
+            print(f"runbook diff: {said} (see runbook diff --help)", file=sys.stderr)
             return 2
 
         return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,
