@@ -475,8 +475,10 @@ class Remote:
         # ed25519 one, whose fingerprint never matches an ECDSA or RSA key's).
         file = host_key_file(key.get_algorithm()) if key is not None else None
         own = f"{self.host_key_dir.rstrip('/')}/{file or 'ssh_host_*_key.pub'}"
+        # The folder quoted, the glob not (review: a --sandbox with a space).
+        every = f"{shlex.quote(self.host_key_dir.rstrip('/') + '/')}ssh_host_*_key.pub"
         compare = shlex.join(["ssh-keygen", "-lf", own]) if file else \
-            f'for f in {own}; do ssh-keygen -lf "$f"; done'
+            f'for f in {every}; do ssh-keygen -lf "$f"; done'
         if key is not None:
             public = key.export_public_key().decode().split()
             # On a line of its own (shell.known_hosts_line_in finds it).

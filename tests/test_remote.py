@@ -1107,3 +1107,24 @@ async def test_a_host_key_of_another_type_is_refused_as_changed_through_a_droppe
             await remote.connect()
         assert "which is of type ecdsa-sha2-nistp256; the host now offers one of type " \
             "ssh-ed25519" in str(err.value), err.value
+
+
+def test_the_command_comparing_every_host_key_file_works_in_a_folder_with_a_space(
+        tmp_path: Path) -> None:
+    """Review: for a key of no known type the compare command was `for f in
+    DIR/ssh_host_*_key.pub`, DIR unquoted: a rehearsal's --sandbox with a space
+    in its path split it in two. The folder is quoted, the glob is not."""
+    folder = tmp_path / "sand box" / "etc ssh"
+    folder.mkdir(parents=True)
+    fingerprints = []
+    for algorithm, name in (("ssh-ed25519", "ed25519"), ("ecdsa-sha2-nistp256", "ecdsa")):
+        key = asyncssh.generate_private_key(algorithm)
+        key.write_public_key(str(folder / f"ssh_host_{name}_key.pub"))
+        fingerprints.append(key.get_fingerprint())
+    remote = Remote(HostSettings("127.0.0.1"), isolated=True)
+    remote.host_key_dir = str(folder)
+    message = remote._host_key_message(None)
+    compare = message.split("(its console, say): ", 1)[1].split("; done", 1)[0] + "; done"
+    ran = subprocess.run(["bash", "-c", compare], capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 0, (compare, ran.stderr)
+    assert all(fingerprint in ran.stdout for fingerprint in fingerprints), (compare, ran.stdout)
