@@ -1383,3 +1383,23 @@ def test_set_keeps_the_escapes_a_properties_file_reads(tmp_path: Path) -> None:
     assert "neither file" not in err, err
     merged = javaproperties.loads(out.read_text(encoding="latin-1"))
     assert merged == dict.fromkeys(keys, "set"), merged
+
+
+def test_set_refusing_a_dropped_backslash_shows_the_keys_controls_as_escapes(
+        tmp_path: Path) -> None:
+    """Review: the refusal of a backslash a properties file would drop held
+    the key raw, where parse_sets' other lines hold it through visible(): a
+    key with an ESC in it carried the ESC in the message (today's printers
+    escape it once more, so the terminal never saw it: the message is kept
+    safe for any reader of its own)."""
+    from runbook.properties import parse_sets
+
+    with pytest.raises(ValueError) as refused:
+        parse_sets(["a\\\x1b[31mb=1"])
+    assert "\x1b" not in str(refused.value) and "\\u001b[31mb" in str(refused.value), \
+        str(refused.value)
+    old, new = tmp_path / "live", tmp_path / "new"
+    old.write_text("plain=1\n")
+    new.write_text("plain=2\n")
+    code, text, err = run(old, new, sets=["a\\\x1b[31mb=1"])
+    assert code == 2 and "\x1b" not in err, (text, err)

@@ -96,12 +96,12 @@ def parse_sets(sets: Iterable[str]) -> dict[str, str]:
         typed, value = split
         dropped = dropped_escapes(typed)
         if dropped:
-            raise ValueError(f"--set {typed}: {_drops(typed, dropped)}")
+            raise ValueError(f"--set {visible(typed)}: {_drops(typed, dropped)}")
         try:
             key = spelled_key(typed)
         except ValueError as exc:
-            raise ValueError(f"--set {typed}: {exc}; write the key as runbook diff --check "
-                             "shows it") from None
+            raise ValueError(f"--set {visible(typed)}: {visible(str(exc))}; write the key as "
+                             "runbook diff --check shows it") from None
         if key in values and values[key] != value:
             raise ValueError(f"--set {written_key(key)}: given twice with different values; "
                              "keep one")
@@ -115,7 +115,8 @@ def _drops(typed: str, dropped: list[str]) -> str:
     chars = [visible(char) for char in dict.fromkeys(dropped)]
     named = chars[0] if len(chars) == 1 else f"{', '.join(chars[:-1])} and {chars[-1]}"
     before = f"backslash{'es' if len(dropped) > 1 else ''} before {named}"
-    reads, kept = spelled_as(typed, ""), spelled_as(typed, "\\\\")
+    # Through visible(), as the other --set lines (review: an ESC went raw).
+    reads, kept = visible(spelled_as(typed, "")), visible(spelled_as(typed, "\\\\"))
     return (f"a properties file drops the {before}, so the key reads {reads}; write {reads} "
             f"for that, or {kept} for a key with a backslash in it")
 
