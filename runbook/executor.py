@@ -57,7 +57,7 @@ from runbook.run_context import (
     outcome_unknown,
     redact_action,
 )
-from runbook.shell import OutcomeUnknown, RemoteError
+from runbook.shell import HostKeyRefused, OutcomeUnknown, RemoteError
 from runbook.step import CurlRenderer, NotInThisRun, PlanContext, Step, StepFailed
 from runbook.visible import visible
 
@@ -135,6 +135,17 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, StepFailed | RemoteError | SMApiError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _known_hosts_line(exc: BaseException) -> str | None:
+    """The known_hosts line a refused host key says to add, if `exc` is, or
+    was raised from, that refusal."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, HostKeyRefused):
+            return seen.known_hosts_line
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 class Executor(Generic[F]):
@@ -760,6 +771,7 @@ class Executor(Generic[F]):
         # this one fails at its check (review: it still read "was stopped").
         report.stopped = False
         report.retry_helps = True
+        report.known_hosts_line = None
         # Nor its running time: found done, or skipped, this attempt ran nothing
         # (operator trial: the report added the last attempt's time again).
         report.elapsed_s = None
@@ -818,6 +830,7 @@ class Executor(Generic[F]):
             raise  # nothing more may happen unrecorded
         except Exception as exc:  # any failure to look is a reason not to act
             report.retry_helps = not isinstance(exc, NotInThisRun)
+            report.known_hosts_line = _known_hosts_line(exc)
             self._set(step, StepState.FAILED, self._failure(step, exc))
             return Outcome.FAILED
         self.journal.write(Record.CHECK, step=step.id, done=already.done,
@@ -929,6 +942,7 @@ class Executor(Generic[F]):
                     if not outcome_unknown(exc):
                         state, detail = StepState.FAILED, self._failure(step, exc)
                         report.retry_helps = not isinstance(exc, NotInThisRun)
+                        report.known_hosts_line = _known_hosts_line(exc)
                     else:
                         state, detail = await self._find_out(step, ctx, exc)
                         if state is StepState.PENDING and attempt < READ_ONLY_RERUNS:

@@ -364,3 +364,7 @@ class StepReport:
     # for a cause only a resumed run mends (re-trial: "try again" offered of
     # a changed fleet refused again, word for word).
     retry_helps: bool = True
+    # Failed on a refused host key: the known_hosts line its detail says to
+    # add, which the failure dialog shows unwrapped and copies (y). Data, not
+    # parsed out of the detail (review: host output of that shape offered it).
+    known_hosts_line: str | None = None

@@ -322,8 +322,7 @@ class Remote:
         try:
             conn = await asyncssh.connect(self.host.address, **self._options())
         except asyncssh.HostKeyNotVerifiable:
-            raise HostKeyRefused(self._host_key_message(await self._probe_host_key())) \
-                from None
+            raise self._host_key_refused(await self._probe_host_key()) from None
         except asyncssh.PermissionDenied:
             raise KeyRefused(
                 f"{self.target}: the host refused our key for user {self.host.user}; check "
@@ -334,7 +333,7 @@ class Remote:
                                 ConnectionResetError)):
                 refused = await self._key_of_another_type()
                 if refused is not None:
-                    raise HostKeyRefused(refused) from None
+                    raise refused from None
             # A reconnect's settings had just worked: the reason, without advice.
             said = _unreachable(exc, advise=not self._was_connected)
             raise RemoteError(f"{self.target}: cannot connect over SSH: {said}") from None
@@ -369,7 +368,7 @@ class Remote:
         except (OSError, asyncssh.Error, TimeoutError, ValueError):
             return None
 
-    async def _key_of_another_type(self) -> str | None:
+    async def _key_of_another_type(self) -> HostKeyRefused | None:
         """The refusal of a host that offers no key of a type known_hosts holds
         for it (a reinstalled host: known_hosts has its old ed25519 key, it now
         offers only ECDSA), or None where that is not why the connection failed.
@@ -416,7 +415,7 @@ class Remote:
         held = {alg.decode() for k in trusted for alg in k.sig_algorithms}
         if held & offered:
             return None
-        return self._host_key_message(
+        return self._host_key_refused(
             key, held=sorted({k.get_algorithm() for k in trusted}))
 
     async def _offered_key_types(self) -> set[str] | None:
@@ -458,8 +457,8 @@ class Remote:
             if writer is not None:
                 writer.close()
 
-    def _host_key_message(self, key: asyncssh.SSHKey | None, *,
-                          held: list[str] | None = None) -> str:
+    def _host_key_refused(self, key: asyncssh.SSHKey | None, *,
+                          held: list[str] | None = None) -> HostKeyRefused:
         where = self._known_hosts
         shown = key.get_fingerprint() if key is not None else "unavailable"
         # How known_hosts names this host, as ssh looks it up (sshd(8)).
@@ -479,10 +478,13 @@ class Remote:
         every = f"{shlex.quote(self.host_key_dir.rstrip('/') + '/')}ssh_host_*_key.pub"
         compare = shlex.join(["ssh-keygen", "-lf", own]) if file else \
             f'for f in {every}; do ssh-keygen -lf "$f"; done'
+        line = None
         if key is not None:
             public = key.export_public_key().decode().split()
-            # On a line of its own (shell.known_hosts_line_in finds it).
-            add = f"{ADD_THIS_LINE}{where}:\n{name} {public[0]} {public[1]}"
+            # On a line of its own, and carried as data: the front ends show
+            # and copy it whole.
+            line = f"{name} {public[0]} {public[1]}"
+            add = f"{ADD_THIS_LINE}{where}:\n{line}"
         else:
             add = (f"then add a line to {where} of {name} and the first two words of "
                    f"the file of {own} whose fingerprint is the same")
@@ -491,12 +493,12 @@ class Remote:
         other = "" if not held or key is None else \
             f", which is of type {' or '.join(held)}; the host now offers one of type " \
             f"{key.get_algorithm()}"
-        return (
+        return HostKeyRefused((
             f"{self.target}: refusing the host key {shown}: it is not the key {where} trusts for "
             f"this host{other}. Trust it only once you know it is the host's: compare the "
             "fingerprint with the host's own, read there by another way than this connection (its "
             f"console, say): {compare}. Only if they are the same, {remove}, {add}"
-        )
+        ), line)
 
     async def close(self) -> None:
         self._drop_shells()

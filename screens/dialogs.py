@@ -24,7 +24,6 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal_replay import Replay
 from runbook.model import Action, Phase, StepCard, StepState, how_it_ended
-from runbook.shell import known_hosts_line_in
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped
 
@@ -511,14 +510,18 @@ class RecoverDialog(Dialog[str | None]):
 
     def __init__(self, step: StepCard, detail: str, *, can_roll_back: bool,
                  stopped: bool = False, retry_helps: bool = True,
-                 copy: Callable[[str, str], None] | None = None) -> None:
+                 copy: Callable[[str, str], None] | None = None,
+                 known_line: str | None = None) -> None:
         super().__init__(keeps_hint=True)
         self.step = step
         self.detail = detail
         # The line a refused host key says to add to known_hosts: shown
         # unwrapped, and copied whole (re-trial: wrapped at 80 columns, its key
         # on a row of its own, copying it off the screen took the break along).
-        self.known_line = known_hosts_line_in(detail)
+        # Carried on the step's report from the refusal itself (review: parsed
+        # out of any detail, host output of that shape offered a copy); shown
+        # on its own row only where the detail has it on a line of its own.
+        self.known_line = known_line if known_line and f"\n{known_line}" in detail else None
         # The app's clipboard copy (Records.copy): it says what it sent.
         self.copy = copy
         self.can_roll_back = can_roll_back

@@ -134,7 +134,8 @@ class Questions:
                                can_roll_back=message.can_roll_back,
                                stopped=message.report.stopped,
                                retry_helps=message.report.retry_helps,
-                               copy=self.app.records.copy)
+                               copy=self.app.records.copy,
+                               known_line=message.report.known_hosts_line)
         self.app.push_screen(dialog, answered)
         # The hint under it names what it offers, as its buttons do, by the
         # keys its bindings have (re-trial: a keymap that moved t left "t").

@@ -5,6 +5,7 @@ ticket at the end of the run (`w`)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +243,8 @@ async def test_at_80_columns_the_known_hosts_line_is_one_row_and_y_copies_it_who
     async with app.run_test(size=(80, 24)) as pilot:
         await until(lambda: app.drawn, what="the first paint")
         sent = clipboard_writes(app)
-        failed = report("preflight", StepState.FAILED, REFUSED, 0.1)
+        failed = dataclasses.replace(report("preflight", StepState.FAILED, REFUSED, 0.1),
+                                     known_hosts_line=KEY_LINE)
         tell(app, StepChanged(failed))
         answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=False))
         await until(lambda: isinstance(app.screen, RecoverDialog)
@@ -263,6 +265,37 @@ async def test_at_80_columns_the_known_hosts_line_is_one_row_and_y_copies_it_who
         await pilot.pause()
         said = " ".join(screen_text(app).split())
         assert "Copied the known_hosts line" in said, said
+        await pilot.press("q")
+        await until(answer.done, what="the answer")
+        assert answer.result() is Recovery.STOP
+
+
+async def test_a_detail_merely_shaped_like_a_host_key_refusal_offers_no_copy() -> None:
+    """Review: the line to copy was parsed out of any failed step's detail,
+    so a step quoting host output shaped as "then add this line to ...:" and a
+    line was offered y to copy it. Only a refused host key's report carries
+    the line; a detail of that shape alone is shown as it is."""
+    import asyncio
+
+    from runbook.executor import Recovery
+    from screens.dialogs import RecoverDialog
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        sent = clipboard_writes(app)
+        failed = report("preflight", StepState.FAILED, REFUSED, 0.1)  # no known_hosts_line
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=False))
+        await until(lambda: isinstance(app.screen, RecoverDialog)
+                    and bool(app.screen.query("#recover-stop")), what="the failure dialog")
+        await pilot.pause()
+        assert not app.screen.query("#known-hosts-line")
+        said = " ".join(screen_text(app).split())
+        assert "copies this line" not in said, said
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.clipboard != KEY_LINE and osc52(KEY_LINE) not in sent
         await pilot.press("q")
         await until(answer.done, what="the answer")
         assert answer.result() is Recovery.STOP
