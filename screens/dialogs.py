@@ -123,10 +123,20 @@ class Dialog(ModalScreen[T]):
 
     def keys_for(self, action: str) -> str:
         """The keys that do `action` here as its bindings stand, a keymap's
-        moves included ("n or escape"); empty where none may now."""
-        keys = [key for key, active in self.active_bindings.items()
+        moves included ("n or esc"), said as the footer says them (review:
+        a keymap to question_mark read "question_mark tries it again"); empty
+        where none may now."""
+        keys = [self.app.get_key_display(active.binding)
+                for active in self.active_bindings.values()
                 if active.node is self and active.binding.action == action]
-        return " or ".join(sorted(keys, key=len))
+        return " or ".join(sorted(dict.fromkeys(keys), key=len))
+
+    def key_of(self, binding_id: str) -> str:
+        """The key of the binding `binding_id` as it stands (a keymap moves
+        it), said as the footer says it; empty where it may not now."""
+        return next((self.app.get_key_display(active.binding)
+                     for active in self.active_bindings.values()
+                     if active.node is self and active.binding.id == binding_id), "")
 
     def keys_said(self) -> dict[str, str]:
         """What the hint under it names, by choice: the keys of each."""
@@ -673,7 +683,9 @@ class RollBackDialog(Dialog[bool]):
             with Horizontal(classes="buttons dialog-foot"):
                 yield Button(f"Roll back ({keys.get('go', 'y')})", id="rollback-go",
                              variant="warning")
-                yield Button("Back (esc)", id="rollback-stay")
+                # Its own key's button, as the keymap leaves it (review).
+                yield Button(f"Back ({self.key_of('rollback-back') or 'esc'})",
+                             id="rollback-stay")
         yield Footer()
 
     # Enter keeps the step: going back is chosen with y, as it was asked for.

@@ -1100,7 +1100,7 @@ async def test_the_hint_under_the_way_back_asked_from_a_failed_step_names_its_ke
         await pilot.pause()
         hint = str(app.main.query_one("#hint").render())
         assert "enter shows the choices" not in hint, hint
-        assert "y takes the way back" in hint and "escape" in hint, hint
+        assert "y takes the way back" in hint and "n or esc goes back" in hint, hint
         await pilot.press("escape")
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
         await pilot.pause()
@@ -1426,10 +1426,41 @@ async def test_the_hint_under_a_failed_steps_question_follows_a_keymap() -> None
         assert str(app.screen.query_one("#rollback-go", Button).label) == "Roll back (o)"
         hint = " ".join(str(app.main.query_one("#hint").render()).split())
         assert "o takes the way back" in hint and "y takes" not in hint, hint
-        assert "n or escape goes back" in hint, hint
+        assert "n or esc goes back" in hint, hint
         await pilot.press("escape")
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
         await pilot.press("g")
+        await until(answer.done, what="the answer")
+        assert answer.result() is Recovery.RETRY
+
+
+async def test_the_keys_a_failed_steps_question_names_are_said_as_the_footer_says_them() -> None:
+    """Review: the hint named a keymap's keys by Textual's names ("question_mark
+    tries it again"), and the way back's "Back (esc)" button was written in,
+    whatever key a keymap gave it. Both say the keys as the footer does."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.set_keymap({"recover-retry": "question_mark", "rollback-back": "ctrl+g"})
+        await started(app)
+        failed = report("start-service", StepState.FAILED, "the API never answered", 0.1)
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: isinstance(app.screen, RecoverDialog)
+                    and bool(app.screen.query("#recover-stop")), what="the failure dialog")
+        await pilot.pause()
+        hint = " ".join(str(app.main.query_one("#hint").render()).split())
+        assert "? tries it again" in hint and "question_mark" not in hint, hint
+        assert str(app.screen.query_one("#recover-retry", Button).label) == "Try again (?)"
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog)
+                    and bool(app.screen.query("#rollback-stay")), what="the way back asked")
+        await pilot.pause()
+        assert str(app.screen.query_one("#rollback-stay", Button).label) == "Back (^g)"
+        hint = " ".join(str(app.main.query_one("#hint").render()).split())
+        assert "n or ^g goes back" in hint and "ctrl+g" not in hint, hint
+        await pilot.press("ctrl+g")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
+        await pilot.press("question_mark")
         await until(answer.done, what="the answer")
         assert answer.result() is Recovery.RETRY
 
