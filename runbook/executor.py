@@ -444,17 +444,24 @@ class Executor(Generic[F]):
 
     def _turned_back(self, step: Step[F], *, done_earlier: bool = False) -> str:
         """Why the way back begins after `step`, as --rollback-after asks: a
-        drill's practice, unless the run it resumes was no drill and a step of
-        it failed. Then it is the way back from that failure (operator trial
-        53: one resumed as the exit lines suggest read "practised", a drill)."""
+        drill's practice where this run began as one (or resumes one). Where
+        it resumes a run that was no drill, the operator chose to go back: from
+        the step that failed there (operator trial 53: read "practised"), or
+        from where it stopped or was cut off (review: `runbook run` takes
+        --rollback-after too, and a real way back was written up as a drill)."""
         earlier = self.resume
-        failed = None if earlier is None or earlier.rollback_after is not None else next(
+        if earlier is None or earlier.rollback_after is not None:
+            done = " done in the earlier run," if done_earlier else ""
+            return f"--rollback-after {step.id}:{done} practised from there"
+        failed = next(
             (s for s in earlier.step_ids if earlier.state(s) is StepState.FAILED), None)
         if failed is not None:
             return (f"{failed} failed in the earlier run; resumed with --rollback-after "
                     f"{step.id}, the way back to the old stream manager from there")
-        done = " done in the earlier run," if done_earlier else ""
-        return f"--rollback-after {step.id}:{done} practised from there"
+        done = f" ({step.id} done in the earlier run)" if done_earlier else ""
+        return (f"the earlier run, an upgrade, ended before it finished; resumed with "
+                f"--rollback-after {step.id}{done}, the way back to the old stream manager "
+                "from there")
 
     def _way_back_open(self, step: Step[F]) -> bool:
         """Whether the way back can be taken at `step`: any forward step once a

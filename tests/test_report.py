@@ -2207,3 +2207,30 @@ def test_a_way_back_resumed_after_a_real_failure_is_no_drill(tmp_path: Path) -> 
     assert "practis" not in why and "drill" not in why, why
     assert "start-service failed" in why, why
     assert "practis" not in html(report)
+
+
+def test_a_way_back_resumed_after_a_stopped_run_is_no_drill(tmp_path: Path) -> None:
+    """Review (stop 53): only a failed earlier run made a resumed
+    --rollback-after read as a real way back; one stopped (or killed) at a
+    cutover step's question read "practised from there". `runbook run` takes
+    --rollback-after too, so the operator's real way back was written up as a
+    drill. Only a drill's own resume practises."""
+    from tests.test_rollback import session
+
+    journal = tmp_path / "run.jsonl"
+
+    async def go() -> tuple[Outcome, Outcome]:
+        async with rehearsal_host(tmp_path) as host:
+            stopped = await session(host, journal).run(ScriptedFrontEnd(
+                {"start-service": Decision(Answer.STOP)}))
+            back = await session(host, journal, rollback_after="service-unit",
+                                 resume=replay(journal)).run(ScriptedFrontEnd())
+            return stopped, back
+
+    stopped, back = asyncio.run(go())
+    assert stopped is Outcome.STOPPED and back is Outcome.ROLLED_BACK, (stopped, back)
+    report = build(journal, estimate_from=[])
+    why = next(line for line in plain(markdown(report)).splitlines()
+               if line.startswith("| Way back |"))
+    assert "practis" not in why and "drill" not in why, why
+    assert "--rollback-after service-unit" in why, why
