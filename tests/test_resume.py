@@ -393,3 +393,39 @@ async def test_start_service_in_doubt_on_resume_says_the_service_does_not_run(
         await rehearse(host, second, journal, resume=replay(journal))
     said = [line for sid, _, line in second.lines if sid == "start-service" and "in doubt" in line]
     assert said and "does not run" in said[0], second.text()[-3000:]
+
+
+async def test_a_resume_after_an_import_cut_short_goes_on_to_the_schema(tmp_path: Path) -> None:
+    """Review (stop 53): new-database counted node_group, launch_configs and
+    scale_policies whenever node_group was there. An import cut between the
+    two (cluster.sql creates scale_policies after node_group) made that count
+    fail, so a resume stopped at new-database, read-only and run first, and
+    never reached schema, which drops what its cut import made and imports
+    the file whole. The count is only for a warning: it never fails the step."""
+    from runbook.model import Action, StepReport
+
+    whole: dict[Path, str] = {}
+    async with rehearsal_host(tmp_path) as host:
+
+        class Operator(ScriptedFrontEnd):
+            async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+                if step.id == "schema" and not whole:
+                    file = next(host.install_dir.glob("red5pro-server-*")) \
+                        / "webapps/streammanager/WEB-INF/sql/cluster.sql"
+                    text = whole[file] = file.read_text()
+                    cut = text.index("CREATE TABLE `scale_policies`")
+                    file.write_text(text[:cut] + "THIS IS NOT SQL;\n" + text[cut:])
+                return await super().confirm(step, plan)
+
+        journal = tmp_path / "run.jsonl"
+        first = Operator(recoveries={"schema": [Recovery.STOP]})
+        assert await rehearse(host, first, journal) is Outcome.FAILED, first.text()[-2000:]
+        assert ("schema", "failed") in [(s, state) for s, state, _ in first.states]
+        for file, text in whole.items():
+            file.write_text(text)
+        again = ScriptedFrontEnd({"delete-nodegroups": Decision(Answer.STOP)})
+        outcome = await rehearse(host, again, journal, resume=replay(journal))
+        assert outcome is Outcome.STOPPED, again.text()[-2000:]
+    ended = [(s, state) for s, state, _ in again.states if s in ("new-database", "schema")]
+    assert ("new-database", "done") in ended and ("schema", "done") in ended, \
+        (ended, again.text()[-2000:])
