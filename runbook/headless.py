@@ -555,6 +555,6 @@ class HeadlessFrontEnd:
             if outcome == Outcome.ROLLED_BACK and card is not None \
                     and card.phase is Phase.CUTOVER and done_or_doubt:
                 mark += f", then {card.the_way_back_did}" if card.the_way_back_undoes \
-                    else ", not undone by the way back"
+                    else ", partly undone by the way back"
             self._print(f"  {step:<{width}} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

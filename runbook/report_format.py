@@ -220,7 +220,7 @@ def outcome_cell(step: StepRun) -> str:
     said = f"{state_words(step.state)} ({how})" if how else state_words(step.state)
     if step.undone:
         return f"{said}, then {step.way_back_did}"
-    return f"{said}, not undone by the way back" if step.kept else said
+    return f"{said}, partly undone by the way back" if step.kept else said
 
 
 def took_cell(step: StepRun) -> str:

@@ -788,7 +788,7 @@ def test_the_summary_of_a_rolled_back_run_says_the_way_back_undid_the_cutover() 
                     "delete-nodegroups": "done in the earlier run, then undone by the way back",
                     "backup-live": "done, then undone by the way back",
                     "stop-service": "IN DOUBT, then undone by the way back",
-                    "recreate": "done, not undone by the way back",
+                    "recreate": "done, partly undone by the way back",
                     "rollback-restore": "done"}, summary
 
 
