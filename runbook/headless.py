@@ -42,6 +42,7 @@ from runbook.model import (
     StepReport,
     StepState,
     duration,
+    is_warning,
     outcome_words,
     wall_clock,
     when_and_why,
@@ -112,6 +113,9 @@ class HeadlessFrontEnd:
         self._done_reading = False
         self.reports: dict[str, StepReport] = {}
         self._stopped_at: str | None = None  # the step whose question was answered stop
+        # Steps that said a warning: their summary row says so, as the TUI's
+        # row shows it (re-trial: the way back's nodes left running read "done").
+        self._warned: set[str] = set()
         self._last_progress = 0.0
         self._progress_of: str | None = None  # the step whose progress is shown
         self._progress_since = 0.0
@@ -454,6 +458,8 @@ class HeadlessFrontEnd:
                     mark = self.paint(_MARK[report.state], *_MARK_STYLE[report.state])
                     self._print(f"  [{mark}{took}] {report.detail}".rstrip())
             case Output(step_id=step_id, stream=stream, line=line):
+                if is_warning(line):
+                    self._warned.add(step_id)
                 self._under(step_id)
                 prefix = _PREFIX.get(stream, "  | ")
                 for part in line.splitlines() or [""]:
@@ -547,6 +553,8 @@ class HeadlessFrontEnd:
                 mark = ALREADY_DONE.removesuffix(": ")
             else:
                 mark = _MARK.get(report.state, report.state.value)
+            if report is not None and report.state is StepState.DONE and step in self._warned:
+                mark += ", with a warning (above, and in the report)"
             card = self.cards.get(step)
             # As the TUI's rows say: done, or left in doubt (trial: read as a
             # step to try again), the way back undid it; a failure stays said.

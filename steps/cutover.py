@@ -1218,10 +1218,15 @@ class Recreate(Red5Step):
         if facts.new_nodegroups_left:
             # The way back could not delete them (operator trial 53): they
             # are in the new database as well, and their nodes were left.
-            kept = (f"the nodegroups ({facts.new_nodegroups_left}), launch configs and scale "
-                    "policies recreate made in the new database stay there after the way "
-                    "back, which could not delete the nodegroups, and the schema step refuses "
-                    "a database that holds nodegroups")
+            # Their nodes too: the old stream manager tears them down
+            # without a drain, or they run on (re-trial: only the step's
+            # warning, long scrolled away, said to look in the cloud).
+            kept = (f"{facts.new_nodegroups_left}, with the launch configs and scale "
+                    "policies recreate made, stay in the new database after the way back, "
+                    "which could not delete the nodegroups, and the schema step refuses a "
+                    "database that holds nodegroups; their nodes were left running, so once "
+                    "the old release serves, look in the cloud's console that none of them "
+                    "still runs")
         return (f"{kept}: drop the {DATABASE} database on {where} first, "
                 f"from the stream manager host, as {login} ({drop})")
 

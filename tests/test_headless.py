@@ -910,3 +910,22 @@ def test_a_refused_host_keys_known_hosts_line_is_printed_alone() -> None:
                                           can_roll_back=False))
     assert chosen is Recovery.STOP
     assert KEY_LINE in shown.getvalue().splitlines(), shown.getvalue()
+
+
+def test_the_summary_marks_a_step_that_warned() -> None:
+    """Re-trial (stop 53): the way back's first step, unable to delete the
+    new nodegroups, warned that their nodes were left running, and the
+    summary read "rollback-nodegroups  done", where the TUI's row shows ⚠."""
+    from runbook.events import Output
+
+    back = StepCard(18, "rollback-nodegroups", "Delete them", Phase.ROLLBACK, "Deletes.")
+    shown = io.StringIO()
+    headless = HeadlessFrontEnd([UPLOAD, back], out=shown, stdin=io.StringIO(""))
+    headless.tell(StepChanged(StepReport("upload", StepState.DONE, "ok", 1.0)))
+    headless.tell(Output("rollback-nodegroups", "info", "warning: the nodes are left running"))
+    headless.tell(StepChanged(StepReport("rollback-nodegroups", StepState.DONE, "nothing", 1.0)))
+    headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
+    summary = shown.getvalue().split("=== summary ===")[1].splitlines()
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
+    assert rows["upload"] == "done", rows
+    assert rows["rollback-nodegroups"] == "done, with a warning (above, and in the report)", rows

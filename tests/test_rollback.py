@@ -1275,3 +1275,9 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     ended = [event for event in front.events if isinstance(event, RunEnded)][-1]
     assert any("which could not delete the nodegroups" in line
                for line in ended.before_another_attempt), ended
+    # Re-trial (stop 53): the exit lines read "the nodegroups (nodegroups
+    # group-...)" and said nothing of the nodes left running, which only the
+    # step's warning, long scrolled away, told to look for in the cloud.
+    before_next = " ".join(ended.before_another_attempt)
+    assert "nodegroups (nodegroups" not in before_next, before_next
+    assert "left running" in before_next and "cloud's console" in before_next, before_next
