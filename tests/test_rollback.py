@@ -1281,3 +1281,19 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     before_next = " ".join(ended.before_another_attempt)
     assert "nodegroups (nodegroups" not in before_next, before_next
     assert "left running" in before_next and "cloud's console" in before_next, before_next
+
+
+async def test_the_way_back_says_nothing_of_the_new_databases_alarms(tmp_path: Path) -> None:
+    """Re-trial (stop 53): rollback-recreate, which rebuilds into the OLD
+    database (whose alarm thresholds nothing changed), said "the new database
+    has cluster.sql's scale-out alarm at 60 %", recreate's note for after the
+    upgrade, on every way back that reached it."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, rollback_after="recreate").run(front)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    said = [line for step, _, line in front.lines if step == "recreate"]
+    assert any("scale-out alarm" in line for line in said), said
+    back = [line for step, _, line in front.lines if step == "rollback-recreate"]
+    assert back and not any("scale-out alarm" in line for line in back), back
