@@ -1032,29 +1032,34 @@ async def test_stuck_origins_fail_recreate_and_a_retry_finds_them_in_service(
              if call.step_id == "recreate" and call.label.startswith("waiting for the origins")]
     assert waits and all(" of " in label for label in waits), waits
 
+def _tear_down_origins(host: RehearsalHost, torn: list[str], *, at_most: int = 0) -> None:
+    """The cloud takes recreated origins down (every one, or `at_most`),
+    slowly enough (real pace, a minute) that a retry finds them terminating."""
+    with cloud.locked_state(host.sandbox) as state:
+        db = state.database(*host.new_db)
+        for members in db["nodes"].values():
+            for identifier in members:
+                if at_most and len(torn) >= at_most:
+                    return
+                instance = state.instance(identifier)
+                if instance is not None and instance["role"] == "origin" \
+                        and cloud.terminate(instance, time.time()):
+                    instance["pace"] = cloud.PACE_NAMES["real"]
+                    torn.append(identifier)
+
+
 async def test_a_retried_recreate_launches_again_for_origins_that_are_leaving(
     tmp_path: Path,
 ) -> None:
     """Recreate counted every origin of a recreated nodegroup as launched,
     whatever its state: a retry that found its origins terminating (torn down
     by the cloud meanwhile) launched none and waited its whole limit for
-    origins that were going away. Only pending, running and inservice (the
-    node states FACTS.md section 2.4 and FACTS-scenarios section 4 name for a
-    node up or coming up) count."""
+    origins that were going away. Origins on their way out (stopping,
+    terminating, disposed: FACTS-scenarios section 4) do not count."""
     torn: list[str] = []
 
     async def tear_down(step: str) -> None:
-        # The cloud takes the recreated origins down, slowly enough (real
-        # pace, a minute) that the retry finds them terminating.
-        with cloud.locked_state(host.sandbox) as state:
-            db = state.database(*host.new_db)
-            for members in db["nodes"].values():
-                for identifier in members:
-                    instance = state.instance(identifier)
-                    if instance is not None and instance["role"] == "origin" \
-                            and cloud.terminate(instance, time.time()):
-                        instance["pace"] = cloud.PACE_NAMES["real"]
-                        torn.append(identifier)
+        _tear_down_origins(host, torn)
 
     async with rehearsal_host(tmp_path) as host:
         front = Operator(recoveries={"recreate": [Recovery.RETRY]}, at_failure=tear_down)
@@ -1081,15 +1086,7 @@ async def test_a_retried_recreate_says_how_many_origins_it_launched_and_found(
     torn: list[str] = []
 
     async def tear_down_one(step: str) -> None:
-        with cloud.locked_state(host.sandbox) as state:
-            db = state.database(*host.new_db)
-            for members in db["nodes"].values():
-                for identifier in members:
-                    instance = state.instance(identifier)
-                    if not torn and instance is not None and instance["role"] == "origin" \
-                            and cloud.terminate(instance, time.time()):
-                        instance["pace"] = cloud.PACE_NAMES["real"]
-                        torn.append(identifier)
+        _tear_down_origins(host, torn, at_most=1)
 
     async with rehearsal_host(tmp_path) as host:
         front = Operator(recoveries={"recreate": [Recovery.RETRY]}, at_failure=tear_down_one)
