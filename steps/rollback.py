@@ -17,8 +17,6 @@ import time
 from functools import partial
 from pathlib import Path
 
-from runbook.journal import JournalError
-from runbook.journal_replay import replay
 from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.shell import quote
 from runbook.smapi import SMApiError
@@ -109,6 +107,11 @@ def _recreate_began(ctx: Ctx) -> bool:
     by this run's journal or the one the cutover began in (`runbook rollback`
     writes its own). One that cannot be read is passed over: the host's look
     is what decides, this only says what a silent API may have left."""
+    # Here, not at the top: the first paint imports the steps for their
+    # cards and none of the journal's readers (test_cli_imports).
+    from runbook.journal import JournalError
+    from runbook.journal_replay import replay
+
     paths = {ctx.journal_path}
     under_way = ctx.host_state.cutover()
     if under_way is not None:
