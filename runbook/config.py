@@ -285,11 +285,28 @@ def _not_toml(text: str, source: str) -> ConfigError:
     twice = re.match(r'Key "(.*)" already exists|Redefinition of an existing table', reason)
     if twice is None:
         line = error.line if isinstance(error, ParseError) else None
-        return ConfigError(source, f"not valid TOML ({reason})", line=line)
+        return ConfigError(source, f"not valid TOML ({reason}){_bare_word_hint(text, line)}",
+                           line=line)
     line = _stdlib_error_line(text)
     name = _name_on_line(text, line, twice[1])
     advice = "merge the two into one" if name.startswith("[") else "keep one, delete the other"
     return ConfigError(source, f"is given twice; {advice}", line=line, key=name)
+
+
+# `key = word`: a word left out of its quotes (re-trial 53: `version = auto`
+# said only "Unexpected character: 'a'").
+_BARE_WORD = re.compile(r'\s*([A-Za-z0-9_.\-"\']+)\s*=\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(#.*)?')
+
+
+def _bare_word_hint(text: str, line: int | None) -> str:
+    """What to write where the parser stopped at a bare word after `=`."""
+    lines = text.splitlines()
+    if line is None or not 1 <= line <= len(lines):
+        return ""
+    found = _BARE_WORD.fullmatch(lines[line - 1])
+    if found is None or found[2] in ("true", "false", "inf", "nan"):
+        return ""
+    return f': a word is written in quotes: write {found[1]} = "{found[2]}"'
 
 
 def _stdlib_error_line(text: str) -> int | None:
@@ -543,9 +560,11 @@ class _Reader:
         if isinstance(raw, int | float) and not isinstance(raw, bool):
             # TOML reads an unquoted 4.0 as a number (trial 53: it said only
             # "must be a non-empty string", with no word of what is taken).
+            # Re-trial 53: `new_version = 4` said "in quotes (in quotes)",
+            # with no example; 4 is written "4.0", any other number "auto".
             text = str(raw)
-            hint = f'write {key} = "{text}"' if text in API_VERSIONS else "in quotes"
-            self._fail("api", key, f"{allowed}, in quotes ({hint}): "
+            written = next((v for v in (text, f"{text}.0") if v in API_VERSIONS), "auto")
+            self._fail("api", key, f'{allowed}, in quotes (write {key} = "{written}"): '
                        f"unquoted, {text} is a number")
         value = self._str("api", key, "auto")
         if value == "auto":

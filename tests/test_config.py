@@ -166,7 +166,9 @@ def test_bad_values_name_the_key_and_its_line(
     assert new in path.read_text().splitlines()[line - 1]
 
 
-@pytest.mark.parametrize("new", ["version = 4.0", "version = 4", "new_version = 3.1"])
+@pytest.mark.parametrize(
+    "new", ["version = 4.0", "version = 4", "new_version = 3.1", "new_version = 4", "version = 7"]
+)
 def test_an_unquoted_api_version_names_the_allowed_values_and_the_quotes(
     tmp_path: Path, new: str
 ) -> None:
@@ -183,8 +185,32 @@ def test_an_unquoted_api_version_names_the_allowed_values_and_the_quotes(
     assert f": {key} " in message and "\n" not in message, message
     assert '"auto"' in message and '"3.0", "3.1", "4.0"' in message, message
     assert "quote" in message, message
-    if new != "version = 4":
-        assert f'{key.split(".")[1]} = "{new.split(" = ")[1]}"' in message, message
+    # Re-trial 53: `new_version = 4` said "in quotes (in quotes)", with no
+    # example of how to write it.
+    assert message.count("in quotes") == 1, message
+    number = new.split(" = ")[1]
+    written = {"4": "4.0", "7": "auto"}.get(number, number)
+    assert f'{key.split(".")[1]} = "{written}"' in message, message
+
+
+@pytest.mark.parametrize(
+    ("new", "key"), [("version = auto", "version"), ("new_version = latest", "new_version")]
+)
+def test_an_unquoted_word_is_told_to_be_quoted(tmp_path: Path, new: str, key: str) -> None:
+    """Re-trial 53: `version = auto` said only "not valid TOML (Unexpected
+    character: 'a')", with no word that a word value takes quotes."""
+    text = example_text()
+    old = f'{key} = "auto"'
+    assert old in text
+    path = write(tmp_path, text.replace(old, new, 1))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert "\n" not in message, message
+    word = new.split(" = ")[1]
+    assert f'{key} = "{word}"' in message and "quote" in message, message
+    line = int(message.split(":")[1].split()[0])
+    assert new in path.read_text().splitlines()[line - 1], message
 
 
 def test_missing_required_key(tmp_path: Path) -> None:
