@@ -7,9 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from runbook.config import CommandRefused
 from runbook.journal import Record, text_of
 from runbook.model import outcome_words, result_line, signal_cause
-from runbook.report import ReportError, journal_records
+from runbook.report import journal_records
 from runbook.standing import said_time
 from runbook.visible import printable
 
@@ -81,8 +82,10 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
     if torn is not None:
         lines.append((RUN_MARK, torn))
     if step is not None and step not in steps:
-        raise ReportError(f"{path}: no step {step!r} in this run; its steps: "
-                          f"{', '.join(steps) or 'none'}")
+        # Said as the door says log's options' refusals (re-trial 53: it began
+        # "runbook: J: no step ..." as a damaged file's does).
+        raise CommandRefused("log", f"--step {step}: no step of that name in {path}; its "
+                             f"steps: {', '.join(steps) or 'none'}")
     wanted = (grep or "").casefold()
     return [(s, printable(line)) for s, line in lines
             if (step is None or s in (step, RUN_MARK)) and wanted in line.casefold()]

@@ -1587,3 +1587,36 @@ def test_a_commands_own_refusals_begin_as_the_doors_do(args: list[str], said: st
     # Review: as every other line of the door's ends.
     assert result.stderr.endswith(f" (see runbook {args[0]} --help)\n"), result.stderr
     assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before
+
+
+def _a_journal(tmp_path: Path) -> Path:
+    path = tmp_path / "run.jsonl"
+    path.write_text(
+        '{"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["preflight"]}\n'
+        '{"event": "run-end", "ts": "2026-01-01T00:00:02+00:00", "outcome": "done"}\n')
+    return path
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["log", "{journal}", "--step="], "--step is given no value; give one, as in --step ID"),
+    (["log", "{journal}", "--grep="], "--grep is given no value; give one, as in --grep TEXT"),
+    (["log", "{journal}", "--step", "nosuch"], "--step nosuch: no step of that name in "),
+    (["report", "{journal}", "--out", "{journal}"], "--out {journal} is {journal}, the journal"),
+    (["report", "{journal}", "--out", "{other}"], "--out {other} is a run's journal"),
+])
+def test_log_and_reports_own_refusals_begin_as_the_doors_do(
+        tmp_path: Path, args: list[str], said: str) -> None:
+    """Re-trial 53: `runbook log J --step=` said "no step '' in this run", not
+    that --step was given no value; log's and report's refusals of their
+    options began "runbook: ...", where every other command's say "runbook
+    log: ..." (a file's own refusal keeps "runbook: PATH: ...")."""
+    journal = _a_journal(tmp_path)
+    other = tmp_path / "other.jsonl"
+    shutil.copy(journal, other)
+    fill = {"journal": str(journal), "other": str(other)}
+    result = runbook(*(arg.format(**fill) for arg in args))
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert result.stderr.startswith(f"runbook {args[0]}: {said.format(**fill)}"), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stdout == ""
+    assert other.read_text() == journal.read_text()

@@ -12,8 +12,9 @@ from runbook.visible import visible
 
 
 def report(args: argparse.Namespace) -> int:
+    from runbook.config import CommandRefused
     from runbook.journal import is_a_journal
-    from runbook.report import ReportError, build, emit, newest_journal, write_private
+    from runbook.report import build, emit, newest_journal, write_private
     from runbook.report_html import html
     from runbook.report_md import markdown
     from runbook.statedir import default_dir
@@ -24,23 +25,30 @@ def report(args: argparse.Namespace) -> int:
         # realpath: Path.resolve() raises RuntimeError on a link loop (3.11; review).
         if os.path.realpath(args.out) == os.path.realpath(made.path):
             # Operator trial: it became its own report, the run's record gone.
-            raise ReportError(f"--out {args.out} is {made.path}, the journal this reports "
-                              "on; name another file for the report")
+            raise CommandRefused("report", f"--out {args.out} is {made.path}, the journal "
+                                 "this reports on; name another file for the report")
         if is_a_journal(args.out):
             # Safety review: a slip naming another run's journal lost that run
             # (one just claimed by a runbook holds no record yet, only its lock).
-            raise ReportError(f"--out {args.out} is a run's journal; name another file for "
-                              "the report")
+            raise CommandRefused("report", f"--out {args.out} is a run's journal; name "
+                                 "another file for the report")
         write_private(args.out, text)
         return 0
     return emit([text])
 
 
 def log(args: argparse.Namespace) -> int:
+    from runbook.config import CommandRefused
     from runbook.log import log_lines
     from runbook.report import emit, newest_journal
     from runbook.statedir import default_dir
 
+    # `--step=` is no step name (re-trial 53: "no step '' in this run"), and
+    # `--grep=` would keep every line: said as `--step` with nothing after it is.
+    for option, value, metavar in (("--step", args.step, "ID"), ("--grep", args.grep, "TEXT")):
+        if value == "":
+            raise CommandRefused("log", f"{option} is given no value; give one, as in "
+                                 f"{option} {metavar}")
     lines = log_lines(args.journal or _newest_said(newest_journal(default_dir())),
                       step=args.step, grep=args.grep)
     return emit(f"[{step}] {line}\n" for step, line in lines)
