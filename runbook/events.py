@@ -103,7 +103,10 @@ class WayBackStarted:
     """The way back to the old stream manager begins (chosen after a failure,
     `runbook rollback`, or a resumed run that was on it): from here no
     upgrade's cutover time is an estimate, even if it stops at its first
-    question."""
+    question. `steps`: the way back's steps, in order, for a summary to list
+    those a stop leaves to come (re-trial 53), as the report does."""
+
+    steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

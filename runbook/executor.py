@@ -496,8 +496,8 @@ class Executor(Generic[F]):
         """The way back's steps; `why` goes into the journal, for the report."""
         self.going_back = True
         # Its steps, for the report to list those a stop leaves to come (trial 53).
-        self._tell(WayBackStarted(), Record.WAY_BACK, why=why,
-                   steps=[step.id for step in self.rollback])
+        steps = [step.id for step in self.rollback]
+        self._tell(WayBackStarted(tuple(steps)), Record.WAY_BACK, why=why, steps=steps)
         outcome = await self._steps(self.rollback)
         if outcome is not Outcome.DONE:
             return outcome

@@ -128,6 +128,7 @@ class HeadlessFrontEnd:
         self.down_since: float | None = None
         # Once the way back has begun, an upgrade's cutover time is no estimate.
         self.going_back = False
+        self._way_back: tuple[str, ...] = ()  # its steps, in order, once it began
         self.paint = Painter.for_stream(self.out)
 
     def _print(self, text: str = "") -> None:
@@ -492,8 +493,9 @@ class HeadlessFrontEnd:
                             f"down until {ends}")
             case RunEnded(journal_failure=str(failure)):
                 self._print(f"\nthe journal failed: {failure}")
-            case WayBackStarted():
+            case WayBackStarted(steps=steps):
                 self.going_back = True
+                self._way_back = steps
             case RunEnded(outcome=outcome):
                 self._summary(outcome)
 
@@ -526,6 +528,10 @@ class HeadlessFrontEnd:
         cards = list(self.cards.values())
         listed = [card.id for card in cards if card.phase is not Phase.ROLLBACK] or \
             [card.id for card in cards]
+        # Once the way back began, each of its steps, reached or not, as the
+        # report lists them (re-trial 53: a stop part way back ended the list
+        # at the last step it reached).
+        listed += [step for step in self._way_back if step not in listed]
         listed += [step for step in self.reports if step not in listed]
         # Wide enough for the longest id (trial 53: a way-back step's id ran
         # into its mark).

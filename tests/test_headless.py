@@ -929,3 +929,29 @@ def test_the_summary_marks_a_step_that_warned() -> None:
     rows = {line.split()[0]: line.split(None, 1)[1] for line in summary if line.startswith("  ")}
     assert rows["upload"] == "done", rows
     assert rows["rollback-nodegroups"] == "done, with a warning (above, and in the report)", rows
+
+
+def test_the_summary_of_a_way_back_stopped_part_way_lists_the_steps_not_reached() -> None:
+    """Re-trial 53: `--rollback-after recreate`, q at rollback-set-aside: the
+    summary ended at the question's step; the way back's steps after it were
+    not listed, where the report reads them "not reached"."""
+    from runbook.events import WayBackStarted
+
+    stop_new = StepCard(20, "rollback-stop-new", "Stop it", Phase.ROLLBACK, "Stops it.")
+    set_aside = StepCard(21, "rollback-set-aside", "Set it aside", Phase.ROLLBACK, "Moves it.")
+    restore = StepCard(22, "rollback-restore", "Put it back", Phase.ROLLBACK, "Moves it back.")
+    unit = StepCard(23, "rollback-unit", "Put the unit back", Phase.ROLLBACK, "Puts it back.")
+    headless, shown = front("q\n", UPLOAD, CUTOVER, stop_new, set_aside, restore, unit)
+    headless.tell(StepChanged(StepReport("upload", StepState.DONE, "ok", 1.0)))
+    headless.tell(StepChanged(StepReport(CUTOVER.id, StepState.DONE, "ok", 1.0)))
+    headless.tell(WayBackStarted(steps=(stop_new.id, set_aside.id, restore.id, unit.id)))
+    headless.tell(StepChanged(StepReport(stop_new.id, StepState.DONE, "ok", 1.0)))
+    assert confirm(headless, set_aside.id) == Decision(Answer.STOP)
+    headless.tell(RunEnded(Outcome.STOPPED.value, Outcome.STOPPED.exit_code))
+    summary = shown.getvalue().split("=== summary ===")[1].splitlines()
+    rows = [line.split(None, 1) for line in summary if line.startswith("  ")]
+    assert rows == [["upload", "done"], ["delete-nodegroups", "done"],
+                    ["rollback-stop-new", "done"],
+                    ["rollback-set-aside", "not run: stopped at its question"],
+                    ["rollback-restore", "not reached"],
+                    ["rollback-unit", "not reached"]], summary
