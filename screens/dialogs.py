@@ -579,7 +579,11 @@ class RecoverDialog(Dialog[str | None]):
                 yield Button(f"Stop ({keys.get('stop', 'q')})", id="recover-stop")
         yield Footer()
 
-    AUTO_FOCUS = "#recover-retry, #recover-stop"
+    # No button has the focus: the question opens by itself as a step fails,
+    # and an enter typed ahead (meant for the next step's question) pressed
+    # "Try again" and journalled another failed attempt (re-trial 53). Its
+    # keys choose, as its buttons and the hint under it say; tab reaches a button.
+    AUTO_FOCUS = None
 
     def _with_known_line(self, copy_key: str) -> ComposeResult:
         """The detail with its known_hosts line on a row of its own, unwrapped,

@@ -1134,7 +1134,12 @@ async def test_a_failure_a_retry_cannot_mend_offers_no_try_again() -> None:
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the dialog again")
         await until(lambda: bool(app.screen.query("#recover-stop")), what="its buttons")
-        await pilot.press("enter")  # the focused button is Stop
+        # No button has the focus (re-trial 53: an enter typed ahead pressed
+        # one): enter chooses nothing; q stops.
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not answer.done()
+        await pilot.press("q")
         await until(answer.done, what="the answer")
         assert answer.result() is Recovery.STOP
 
@@ -1522,3 +1527,36 @@ async def test_a_way_back_step_that_found_nothing_to_do_says_already_done(
     assert "already" in found and " done " not in found.replace("already done", ""), found
     acted = next(row for row in rows if "Set the new tree aside" in row)
     assert "✓" in acted and "already" not in acted, acted
+
+
+@pytest.mark.parametrize("retry_helps", [True, False])
+async def test_an_enter_typed_ahead_presses_no_button_of_a_failure_question(
+        tmp_path: Path, retry_helps: bool) -> None:
+    """Re-trial 53: properties skipped, then y at schema, then enter (meant
+    to open delete-nodegroups' question): the refusal's failure question had
+    opened by itself as schema ended, and the enter pressed its focused "Try
+    again", journalling a second failed attempt. A failure question opens by
+    itself; an enter there chooses nothing, and its keys say what does."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app)
+        failed = report("delete-nodegroups", StepState.FAILED,
+                        "the cutover cannot begin: properties was skipped", 0.1)
+        failed.retry_helps = retry_helps
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=False))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await until(lambda: bool(app.screen.query("#recover-stop")), what="its buttons")
+        await pilot.pause()
+        dialog = app.screen
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.pause()
+        assert not answer.done(), answer.result()
+        assert app.screen is dialog, app.screen_stack
+        hint = str(app.main.query_one("#hint").render())
+        assert "q stops the run" in hint and ("t tries it again" in hint) is retry_helps, hint
+        await pilot.press("q")
+        await until(answer.done, what="the answer")
+        assert answer.result() is Recovery.STOP

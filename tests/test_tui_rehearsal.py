@@ -143,6 +143,11 @@ async def test_a_skipped_properties_step_on_the_template_keeps_the_app_from_the_
             assert isinstance(dialog, RecoverDialog)
             assert dialog.step.id == "delete-nodegroups" and not dialog.can_roll_back
             assert dialog.detail.startswith("the cutover cannot begin: properties was skipped")
+            # Re-trial 53: an enter meant for delete-nodegroups' question, the
+            # refusal open by itself, pressed "Try again": a second failure.
+            await pilot.press("enter")
+            await pilot.pause()
+            assert app.screen is dialog, app.screen_stack
             await pilot.press("q")
             await until(lambda: app.outcome is not None, what="the end of the run")
             assert app.outcome is Outcome.FAILED
@@ -152,6 +157,8 @@ async def test_a_skipped_properties_step_on_the_template_keeps_the_app_from_the_
     assert not [r for r in records if r["event"] == "cutover-start"]
     assert not [r for r in records if r["event"] == "confirm"
                 and r["step"] == "delete-nodegroups"]
+    assert len([r for r in records if r["event"] == "step-end"
+                and r["step"] == "delete-nodegroups"]) == 1, records
     assert len(groups) == seeded_nodegroups()
 
 
