@@ -29,6 +29,33 @@ FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
 BUSY = (NEXT, StepState.RUNNING.value, StepState.NEEDS_REVIEW.value)
 
 
+async def confirm_and_run(app: Any, pilot: Any, info: Any, review_screen: Any) -> None:
+    """Open a step's question from the checklist, confirm it by its keys (its
+    id typed where it asks for one), and wait until it is done."""
+    app.main.checklist.select_step(info.id)
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+    await pilot.pause()
+    if info.needs_typed_confirmation:
+        app.screen.query_one(Input).value = info.id
+        await pilot.press("enter")
+    else:
+        await pilot.press("y")
+    await until(lambda: app.reviewing is not None
+                or app.run_state.states[info.id] not in BUSY,
+                timeout=60, what=f"{info.id} to run")
+    if app.reviewing is not None:
+        # The properties editor opened (keys to acknowledge): leave it as an
+        # operator would who has nothing to change. Its own tests drive it.
+        await until(lambda: review_screen is not None
+                    and isinstance(app.screen, review_screen), what="the editor")
+        app.screen.dismiss(False)
+        await until(lambda: app.run_state.states[info.id] not in BUSY,
+                    timeout=60, what=f"{info.id} to finish")
+    assert app.run_state.states[info.id] == StepState.DONE.value, \
+        app.run_state.reports[info.id]
+
+
 async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     # The fake cloud's nodes come up in seconds instead of minutes.
@@ -48,28 +75,7 @@ async def test_a_whole_rehearsal_through_the_app(tmp_path: Path,
                     f"the run ended early at {info.id}: {app.run_state.reports}"
                 if app.run_state.states[info.id] in FINISHED:
                     continue  # its check found it already in place
-                app.main.checklist.select_step(info.id)
-                await pilot.press("enter")
-                await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-                await pilot.pause()
-                if info.needs_typed_confirmation:
-                    app.screen.query_one(Input).value = info.id
-                    await pilot.press("enter")
-                else:
-                    await pilot.press("y")
-                await until(lambda i=info: app.reviewing is not None
-                            or app.run_state.states[i.id] not in BUSY,
-                            timeout=60, what=f"{info.id} to run")
-                if app.reviewing is not None:
-                    # The properties editor opened (keys to acknowledge): leave it as an
-                    # operator would who has nothing to change. Its own tests drive it.
-                    await until(lambda: review_screen is not None
-                                and isinstance(app.screen, review_screen), what="the editor")
-                    app.screen.dismiss(False)
-                    await until(lambda i=info: app.run_state.states[i.id] not in BUSY,
-                                timeout=60, what=f"{info.id} to finish")
-                assert app.run_state.states[info.id] == StepState.DONE.value, \
-                    app.run_state.reports[info.id]
+                await confirm_and_run(app, pilot, info, review_screen)
             await until(lambda: app.outcome is not None, what="the end of the run")
             assert app.outcome is Outcome.DONE
             assert "Every step is done" in str(app.main.query_one("#hint").content)
@@ -191,26 +197,7 @@ async def test_the_way_back_after_recreate_through_the_app(
                             timeout=60, what=f"the runbook to reach {info.id}")
                 if app.outcome is not None or app.run_state.states[info.id] in FINISHED:
                     continue
-                app.main.checklist.select_step(info.id)
-                await pilot.press("enter")
-                await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
-                await pilot.pause()
-                if info.needs_typed_confirmation:
-                    app.screen.query_one(Input).value = info.id
-                    await pilot.press("enter")
-                else:
-                    await pilot.press("y")
-                await until(lambda i=info: app.reviewing is not None
-                            or app.run_state.states[i.id] not in BUSY,
-                            timeout=60, what=f"{info.id} to run")
-                if app.reviewing is not None:
-                    await until(lambda: review_screen is not None
-                                and isinstance(app.screen, review_screen), what="the editor")
-                    app.screen.dismiss(False)
-                    await until(lambda i=info: app.run_state.states[i.id] not in BUSY,
-                                timeout=60, what=f"{info.id} to finish")
-                assert app.run_state.states[info.id] == StepState.DONE.value, \
-                    app.run_state.reports[info.id]
+                await confirm_and_run(app, pilot, info, review_screen)
             await until(lambda: app.outcome is not None, what="the end of the run")
             assert app.outcome is Outcome.ROLLED_BACK, app.run_state.reports
             shown = app.run_state.reports.get("rollback-nodegroups")
