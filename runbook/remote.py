@@ -31,9 +31,10 @@ import re
 import shlex
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncssh
 from asyncssh.constants import MSG_IGNORE
@@ -97,6 +98,74 @@ _HOST_KEY_FILES = {
     "ssh-dss": "ssh_host_dsa_key.pub",
 }
 _CERTIFICATE = "-cert-v01@openssh.com"
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where asyncssh's connection to the host goes, as the ssh_config it
+    reads makes it: the HostName and port it connects to, the ProxyJump or
+    ProxyCommand it goes through, and the HostKeyAlias known_hosts holds the
+    host by."""
+    host: str
+    port: int
+    tunnel: str | None = None
+    proxy_command: tuple[str, ...] | None = None
+    alias: str | None = None
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The name known_hosts holds the host by, as ssh looks it up
+        (sshd(8), ssh_config(5) HostKeyAlias: an alias goes without the port;
+        asyncssh, failing "[alias]:port", looks for it so too)."""
+        if self.alias:
+            return self.alias
+        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+
+class _ByteReader(Protocol):
+    async def readline(self) -> bytes: ...
+
+    async def readexactly(self, n: int, /) -> bytes: ...
+
+
+class _ByteWriter(Protocol):
+    def write(self, data: bytes, /) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def _read_host_key_types(reader: _ByteReader, writer: _ByteWriter) -> set[str] | None:
+    """The host key types an SSH server offers, as its first key exchange
+    message lists them (RFC 4253 7.1); None where that is not what it sends."""
+    writer.write(b"SSH-2.0-runbook_probe\r\n")
+    # Lines before the version line are allowed (RFC 4253 4.2).
+    for _ in range(32):
+        if (await reader.readline()).startswith(b"SSH-"):
+            break
+    else:
+        return None
+    size = int.from_bytes(await reader.readexactly(4), "big")
+    if not 16 < size <= 35000:
+        return None
+    packet = await reader.readexactly(size)
+    payload = packet[1:size - packet[0]]
+    if payload[:1] != b"\x14":  # SSH_MSG_KEXINIT
+        return None
+    names = payload[17:]  # past the cookie
+    skip = int.from_bytes(names[:4], "big")  # the key exchange methods
+    names = names[4 + skip:]
+    length = int.from_bytes(names[:4], "big")
+    if len(names) < 4 + length:
+        return None
+    return set(names[4:4 + length].decode("ascii").split(","))
 
 
 def host_key_file(algorithm: str | None) -> str | None:
@@ -255,6 +324,8 @@ class Remote:
         # the host could not start one; then each has an exec request.
         self.shared_shells = True
         self._idle: list[SharedShell] = []
+        # Where the connection goes, once read from the ssh_config (_resolve).
+        self._route: _Route | None = None
 
     @property
     def target(self) -> str:
@@ -274,8 +345,7 @@ class Remote:
         }
         # Always explicit: left to the ssh config, "UserKnownHostsFile none"
         # would turn host key checking off without a word.
-        known = self.host.known_hosts or Path("~/.ssh/known_hosts").expanduser()
-        options["known_hosts"] = str(known)
+        options["known_hosts"] = str(self._known_hosts)
         if self.host.identity is not None:
             options["client_keys"] = [str(self.host.identity)]
         if self.host.ssh_config is not None:
@@ -318,7 +388,38 @@ class Remote:
                 reason = str(exc).split(": ", 1)[-1]
         raise AssertionError("itertools.count never ends")
 
+    async def _resolve(self) -> _Route:
+        """Where the connection goes, read once through asyncssh's own handling
+        of the ssh_config it is given (the same options as the connection), so
+        that a refused key's advice and the looks behind it go there too: not
+        the configured address where a Host alias gives a HostName, a
+        ProxyJump or ProxyCommand stands in between, or a HostKeyAlias names
+        the host in known_hosts. A config asyncssh cannot read leaves the
+        address as it is (the connection then says what is wrong with it)."""
+        if self._route is not None:
+            return self._route
+        plain = _Route(self.host.address, self.host.port)
+        options = self._options()
+        config = options.pop("config", ())
+        options.update(client_keys=None, agent_path=None, known_hosts=None)
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                made = await asyncssh.SSHClientConnectionOptions.construct(
+                    None, config=config, host=self.host.address, **options)
+        except (OSError, asyncssh.Error, TimeoutError, ValueError, TypeError):
+            self._route = plain
+            return plain
+        command = made.proxy_command
+        alias = made.host_key_alias
+        self._route = _Route(
+            made.host or self.host.address, made.port,
+            tunnel=made.tunnel if isinstance(made.tunnel, str) and made.tunnel else None,
+            proxy_command=tuple(command) if command else None,
+            alias=alias if isinstance(alias, str) and alias else None)
+        return self._route
+
     async def _open(self) -> asyncssh.SSHClientConnection:
+        await self._resolve()
         try:
             conn = await asyncssh.connect(self.host.address, **self._options())
         except asyncssh.HostKeyNotVerifiable:
@@ -359,10 +460,11 @@ class Remote:
         key exchange: only to be shown in a refusal, never to trust. None where
         it cannot be read."""
         try:
-            # Same isolation as the connection itself: no ~/.ssh/config.
-            config = None if self.isolated else ()
+            # The connection's own ssh_config (a Host alias, a ProxyJump), and
+            # its isolation: no ~/.ssh/config in a rehearsal.
+            config = self._options().get("config", ())
             probe = asyncssh.get_server_host_key(self.host.address, self.host.port,
-                                                 config=config,
+                                                 config=config,  # type: ignore[arg-type]
                                                  server_host_key_algs=algorithms or ())
             return await asyncio.wait_for(probe, self.connect_timeout)
         except (OSError, asyncssh.Error, TimeoutError, ValueError):
@@ -383,14 +485,12 @@ class Remote:
             known = asyncssh.read_known_hosts(str(self._known_hosts))
         except (OSError, ValueError):
             return None
-        address = self.host.address
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            literal = ""
-        else:
-            literal = address
-        trusted = known.match(address, literal, self.host.port)[0]
+        # The name asyncssh looks the host up by (its HostKeyAlias, else its
+        # HostName), on the port it connects to unless that is 22.
+        route = await self._resolve()
+        literal = route.host if _is_address(route.host) else ""
+        trusted = known.match(route.alias or route.host, literal,
+                              None if route.port == 22 else route.port)[0]
         if not trusted:
             return None  # nothing held for it: asyncssh offered every type
         # The key it offers of any type first: a host that shows none did not
@@ -420,50 +520,66 @@ class Remote:
 
     async def _offered_key_types(self) -> set[str] | None:
         """The host key types the host offers, as its first key exchange
-        message lists them (RFC 4253 7.1), read on a connection of its own
-        that goes no further; None where they cannot be read. A direct TCP
-        connection to the address: a host reached through ssh_config (a
-        ProxyJump, a Host alias) is not told a changed key this way."""
-        writer: asyncio.StreamWriter | None = None
+        message lists them, read on a connection of its own that goes no
+        further and trusts nothing, the way the connection goes (_stream);
+        None where they cannot be read."""
+        route = await self._resolve()
         try:
             async with asyncio.timeout(self.connect_timeout):
-                reader, writer = await asyncio.open_connection(self.host.address,
-                                                               self.host.port)
-                writer.write(b"SSH-2.0-runbook_probe\r\n")
-                # Lines before the version line are allowed (RFC 4253 4.2).
-                for _ in range(32):
-                    if (await reader.readline()).startswith(b"SSH-"):
-                        break
-                else:
-                    return None
-                size = int.from_bytes(await reader.readexactly(4), "big")
-                if not 16 < size <= 35000:
-                    return None
-                packet = await reader.readexactly(size)
-                payload = packet[1:size - packet[0]]
-                if payload[:1] != b"\x14":  # SSH_MSG_KEXINIT
-                    return None
-                names = payload[17:]  # past the cookie
-                skip = int.from_bytes(names[:4], "big")  # the key exchange methods
-                names = names[4 + skip:]
-                length = int.from_bytes(names[:4], "big")
-                if len(names) < 4 + length:
-                    return None
-                return set(names[4:4 + length].decode("ascii").split(","))
+                async with self._stream(route) as (reader, writer):
+                    return await _read_host_key_types(reader, writer)
         except (OSError, TimeoutError, EOFError, UnicodeDecodeError, asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError, ValueError):
+                asyncio.LimitOverrunError, ValueError, asyncssh.Error):
             return None
-        finally:
-            if writer is not None:
-                writer.close()
+
+    @contextlib.asynccontextmanager
+    async def _stream(self, route: _Route) -> AsyncIterator[tuple[_ByteReader, _ByteWriter]]:
+        """A byte stream to the host's SSH port, the way asyncssh's connection
+        goes: through each ProxyJump host in turn (asyncssh's own reading of
+        the ProxyJump list, each hop with the same ssh_config, so trusted as
+        the connection trusts it), through the ProxyCommand, or straight to
+        the HostName and port."""
+        if route.tunnel is not None:
+            config = self._options().get("config", ())
+            hops: list[asyncssh.SSHClientConnection] = []
+            try:
+                for hop in route.tunnel.split(","):
+                    user, _, where = hop.rpartition("@")
+                    name, colon, port = where.rpartition(":") if ":" in where \
+                        else (where, "", "")
+                    hops.append(await asyncssh.connect(
+                        name, int(port) if colon else (), username=user or (),
+                        tunnel=hops[-1] if hops else (), config=config))
+                reader, writer = await hops[-1].open_connection(route.host, route.port)
+                yield reader, writer
+            finally:
+                for conn in reversed(hops):
+                    conn.abort()
+        elif route.proxy_command is not None:
+            process = await asyncio.create_subprocess_exec(
+                *route.proxy_command, stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+            try:
+                assert process.stdout is not None and process.stdin is not None
+                yield process.stdout, process.stdin
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        else:
+            direct, out = await asyncio.open_connection(route.host, route.port)
+            try:
+                yield direct, out
+            finally:
+                out.close()
 
     def _host_key_refused(self, key: asyncssh.SSHKey | None, *,
                           held: list[str] | None = None) -> HostKeyRefused:
         where = self._known_hosts
         shown = key.get_fingerprint() if key is not None else "unavailable"
-        # How known_hosts names this host, as ssh looks it up (sshd(8)).
-        name = self.host.address if self.host.port == 22 else \
-            f"[{self.host.address}]:{self.host.port}"
+        # How known_hosts names this host, as ssh looks it up (sshd(8)): by
+        # the ssh_config's HostName and port, or its HostKeyAlias.
+        name = (self._route or _Route(self.host.address, self.host.port)).known_hosts_name
         # The stale entry out, the new one in, as OpenSSH's own refusal
         # advises (README walkthrough: the fingerprint command alone left the
         # line to write, and how, to be guessed), and only after the
