@@ -104,13 +104,14 @@ _CERTIFICATE = "-cert-v01@openssh.com"
 class _Route:
     """Where asyncssh's connection to the host goes, as the ssh_config it
     reads makes it: the HostName and port it connects to, the ProxyJump or
-    ProxyCommand it goes through, and the HostKeyAlias known_hosts holds the
-    host by."""
+    ProxyCommand it goes through, the HostKeyAlias known_hosts holds the host
+    by, and the UserKnownHostsFile the config names, if that is a file."""
     host: str
     port: int
     tunnel: str | None = None
     proxy_command: tuple[str, ...] | None = None
     alias: str | None = None
+    known_hosts: Path | None = None
 
     @property
     def known_hosts_name(self) -> str:
@@ -175,6 +176,17 @@ def host_key_file(algorithm: str | None) -> str | None:
     if algorithm is None:
         return None
     return _HOST_KEY_FILES.get(algorithm.removesuffix(_CERTIFICATE))
+
+
+def _user_known_hosts(named: object) -> Path | None:
+    """The first file an ssh_config's UserKnownHostsFile names, where that is
+    a file to read: not "none" (asyncssh reads it as no file at all, which
+    turns checking off), /dev/null or a file that is not there (either would
+    trust nothing of what is held for the host elsewhere)."""
+    if not isinstance(named, list) or not named or not isinstance(named[0], str):
+        return None
+    first = Path(named[0]).expanduser()
+    return first if first.is_file() and os.access(first, os.R_OK) else None
 
 
 def _unreachable(exc: BaseException, *, advise: bool = True) -> str:
@@ -344,7 +356,7 @@ class Remote:
             "encryption_algs": _CIPHERS,
         }
         # Always explicit: left to the ssh config, "UserKnownHostsFile none"
-        # would turn host key checking off without a word.
+        # would turn host key checking off without a word (_known_hosts).
         options["known_hosts"] = str(self._known_hosts)
         if self.host.identity is not None:
             options["client_keys"] = [str(self.host.identity)]
@@ -415,7 +427,8 @@ class Remote:
             made.host or self.host.address, made.port,
             tunnel=made.tunnel if isinstance(made.tunnel, str) and made.tunnel else None,
             proxy_command=tuple(command) if command else None,
-            alias=alias if isinstance(alias, str) and alias else None)
+            alias=alias if isinstance(alias, str) and alias else None,
+            known_hosts=_user_known_hosts(made.config.get("UserKnownHostsFile", ())))
         return self._route
 
     async def _open(self) -> asyncssh.SSHClientConnection:
@@ -451,7 +464,15 @@ class Remote:
 
     @property
     def _known_hosts(self) -> Path:
-        return self.host.known_hosts or Path("~/.ssh/known_hosts").expanduser()
+        """runbook's own [host] known_hosts; else the file the ssh_config names
+        for the host (UserKnownHostsFile, its first, when that is a file: none,
+        /dev/null or a file not there would turn checking off or trust
+        nothing, and are not followed); else ~/.ssh/known_hosts."""
+        if self.host.known_hosts is not None:
+            return self.host.known_hosts
+        if self._route is not None and self._route.known_hosts is not None:
+            return self._route.known_hosts
+        return Path("~/.ssh/known_hosts").expanduser()
 
     async def _probe_host_key(self, algorithms: list[str] | None = None
                               ) -> asyncssh.SSHKey | None:

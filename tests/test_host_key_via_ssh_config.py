@@ -187,6 +187,51 @@ async def test_a_changed_host_key_is_refused_under_its_host_key_alias(tmp_path: 
         await remote.close()
 
 
+async def test_ssh_configs_user_known_hosts_file_is_read_when_runbook_names_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[host] known_hosts unset and the ssh_config naming a UserKnownHostsFile
+    for the host: runbook trusts what that file trusts, as ssh would, and a
+    refusal names that file. A file that is not there, or none, does not turn
+    checking off: ~/.ssh/known_hosts is read, as before."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "known_hosts").write_text("")
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, _jump_port):
+        theirs = tmp_path / "their_known_hosts"
+        public = target.keys["ssh-ed25519"].export_public_key().decode()
+        theirs.write_text(f"[127.0.0.1]:{target.port} {public}")
+        remote = _remote(tmp_path, "127.0.0.1", target.port,
+                         f"Host 127.0.0.1\n  UserKnownHostsFile {theirs}\n", None)
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+        # A changed key is refused naming that file.
+        theirs.write_text(f"[127.0.0.1]:{target.port} "
+                          f"{asyncssh.generate_private_key('ssh-ed25519').export_public_key().decode()}")
+        remote = _remote(tmp_path, "127.0.0.1", target.port,
+                         f"Host 127.0.0.1\n  UserKnownHostsFile {theirs}\n", None)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.connect()
+        assert f"-f {theirs}" in str(err.value), err.value
+        # none, /dev/null, a missing file: checked against ~/.ssh/known_hosts
+        # (empty here), so refused, never let through.
+        for named in ("none", "/dev/null", str(tmp_path / "missing")):
+            remote = _remote(tmp_path, "127.0.0.1", target.port,
+                             f"Host 127.0.0.1\n  UserKnownHostsFile {named}\n", None)
+            with pytest.raises(HostKeyRefused) as err:
+                await remote.connect()
+            assert f"-f {tmp_path / '.ssh' / 'known_hosts'}" in str(err.value), (named, err.value)
+        # runbook's own [host] known_hosts wins over the ssh_config's.
+        own = tmp_path / "own_known_hosts"
+        own.write_text(f"[127.0.0.1]:{target.port} {public}")
+        theirs.write_text("")
+        remote = _remote(tmp_path, "127.0.0.1", target.port,
+                         f"Host 127.0.0.1\n  UserKnownHostsFile {theirs}\n", own)
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+
+
 _RELAY = '''
 import socket, sys, threading
 with socket.create_connection(("127.0.0.1", int(sys.argv[1]))) as s:
@@ -225,3 +270,23 @@ async def test_a_host_behind_a_proxycommand_whose_key_changed_type_is_refused(
         offered = target.keys["ssh-ed25519"].export_public_key().decode().split()
         assert err.value.known_hosts_line == f"{INSIDE} {offered[0]} {offered[1]}"
 
+
+async def test_the_default_ssh_configs_user_known_hosts_file_is_read_too(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not isolated and no [host] ssh_config: asyncssh reads ~/.ssh/config,
+    and the file its UserKnownHostsFile names is the one trusted."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    (tmp_path / ".ssh").mkdir()
+    (tmp_path / ".ssh" / "known_hosts").write_text("")
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, _jump_port):
+        theirs = tmp_path / "their_known_hosts"
+        public = target.keys["ssh-ed25519"].export_public_key().decode()
+        theirs.write_text(f"[127.0.0.1]:{target.port} {public}")
+        (tmp_path / ".ssh" / "config").write_text(
+            "Host 127.0.0.1\n  UserKnownHostsFile ~/their_known_hosts\n")
+        remote = Remote(HostSettings("127.0.0.1", target.port, "nobody",
+                                     identity=tmp_path / "id"), connect_timeout=5)
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
