@@ -16,11 +16,10 @@ import copy
 import dataclasses
 import itertools
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from runbook.config import Settings
@@ -51,7 +50,9 @@ from runbook.model import Outcome as Outcome
 from runbook.redact import Redactor
 from runbook.run_context import (
     READ_ONLY_RERUNS,
+    ApiFactory,
     RunContext,
+    StepFront,
     cut_off,
     looked_at_again,
     outcome_unknown,
@@ -62,9 +63,7 @@ from runbook.step import CurlRenderer, NotInThisRun, PlanContext, Step, StepFail
 from runbook.visible import visible
 
 if TYPE_CHECKING:
-    from runbook.properties import Review
     from runbook.remote import Remote
-    from runbook.smapi import StreamManagerAPI
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Facts)
@@ -105,27 +104,15 @@ class Recovery(StrEnum):
     STOP = "stop"
 
 
-class FrontEnd(Protocol):
-    """What the operator sees and answers with: the one door into a run."""
+class FrontEnd(StepFront, Protocol):
+    """What the operator sees and answers with: the one door into a run. Its
+    tell and review (StepFront) are what a running step reaches too."""
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         """Show the step's final plan and ask: run it, skip it, or stop."""
 
-    def tell(self, event: Event) -> None:
-        """Something happened (already journalled)."""
-
-    async def review(self, step_id: str, review: Review, *,
-                     decisions_path: Path | None) -> bool:
-        """Let the operator decide open properties keys; False where this
-        front end cannot (the step then relies on the decisions file)."""
-
     async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
         """The step failed (or is in doubt): try it again, roll back, or stop."""
-
-
-class ApiFactory(Protocol):
-    def __call__(self, fresh: bool = False, old: bool = False, expecting: str | None = None
-                 ) -> Awaitable[StreamManagerAPI]: ...
 
 
 def _reason(exc: BaseException) -> str:

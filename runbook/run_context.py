@@ -4,6 +4,8 @@ the front end hears of them and masked by the run's redactor.
 
 The executor (runbook.executor) decides which step runs and what happens
 when one fails; a step does its work through the RunContext it is handed.
+What the context asks of the executor is the Engine below, so this module
+never names the executor (lint-imports keeps it so).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from runbook.events import Output, Progress
 from runbook.facts import Facts
@@ -27,8 +29,12 @@ from runbook.shell import CommandResult, CommandTimeout, OutcomeUnknown, RemoteE
 from runbook.step import PlanContext, Step, StepFailed
 
 if TYPE_CHECKING:
-    from runbook.executor import Executor
+    from runbook.config import Settings
+    from runbook.events import Event
+    from runbook.hoststate import HostState
+    from runbook.journal_replay import Replay
     from runbook.properties import Review
+    from runbook.remote import Remote
     from runbook.smapi import StreamManagerAPI
 
 T = TypeVar("T")
@@ -122,10 +128,61 @@ async def looked_at_again(look: Callable[[], Awaitable[T]], say: Callable[[str],
     return await look()
 
 
+class ApiFactory(Protocol):
+    def __call__(self, fresh: bool = False, old: bool = False, expecting: str | None = None
+                 ) -> Awaitable[StreamManagerAPI]: ...
+
+
+class StepFront(Protocol):
+    """The part of the front end (runbook.executor.FrontEnd) a running step
+    reaches: it tells, and hands over a review."""
+
+    def tell(self, event: Event) -> None:
+        """Something happened (already journalled)."""
+
+    async def review(self, step_id: str, review: Review, *,
+                     decisions_path: Path | None) -> bool:
+        """Let the operator decide open properties keys; False where this
+        front end cannot (the step then relies on the decisions file)."""
+
+
+class Engine(Protocol[F]):
+    """What a RunContext asks of the engine that runs its step: the
+    Executor (runbook.executor), named here only by what it offers."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def facts(self) -> F: ...
+    @property
+    def journal(self) -> Journal: ...
+    @property
+    def host_state(self) -> HostState: ...
+    @property
+    def resume(self) -> Replay | None: ...
+    @property
+    def cutover_began(self) -> float | None: ...
+    @property
+    def skipped(self) -> Mapping[str, str]: ...
+    @property
+    def front(self) -> StepFront: ...
+    @property
+    def redactor(self) -> Redactor: ...
+    @property
+    def remote(self) -> Remote: ...
+    @property
+    def api_factory(self) -> ApiFactory: ...
+
+    def begin_cutover(self, step: Step[F]) -> None: ...
+    def keep_facts(self, *, always: bool = False) -> None: ...
+    def info(self, step: Step[F], text: str) -> None: ...
+    def plan_context(self) -> PlanContext[F]: ...
+
+
 class RunContext(Generic[F]):
     """The StepContext the executor hands to the running step."""
 
-    def __init__(self, executor: Executor[F], step: Step[F]) -> None:
+    def __init__(self, executor: Engine[F], step: Step[F]) -> None:
         self._x = executor
         self._step = step
         self._action_no = 0

@@ -4,12 +4,15 @@ waits on, what to do after a failure, and whether (and how) to leave.
 The executor waits on a future per question; the dialogs here settle it. The
 app keeps the question asked now (`app.asking`); this module decides what the
 operator's keys may do about it, and says why when they may do nothing.
+What it uses of the app is the QuestionsHost below, so this module never
+names the app, which builds it (lint-imports keeps it so).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from runbook.executor import Answer, Decision, Recovery
 from runbook.model import Phase, StepCard, outcome_words
@@ -36,11 +39,59 @@ from screens.run_state import FINISHED
 from screens.views import why_not_now
 
 if TYPE_CHECKING:
-    from screens.app import RunbookApp
+    from textual.notifications import SeverityLevel
+    from textual.screen import Screen, ScreenResultCallbackType
+    from textual.widget import AwaitMount
+    from textual.worker import Worker
+
+    from runbook.model import Outcome
+    from runbook.session import Session
+    from screens.main import MainScreen
+    from screens.records import Records
+    from screens.run_state import RunState
+
+R = TypeVar("R")
+
+
+class QuestionsHost(Protocol):
+    """What the questions use of the app (screens.app.RunbookApp): its run,
+    the question asked now, its screens and notices."""
+
+    asking: ConfirmRequested | None
+    exit_when_done: bool
+
+    @property
+    def run_state(self) -> RunState: ...
+    @property
+    def main(self) -> MainScreen: ...
+    @property
+    def cards(self) -> Sequence[StepCard]: ...
+    @property
+    def by_id(self) -> Mapping[str, StepCard]: ...
+    @property
+    def records(self) -> Records: ...
+    @property
+    def session(self) -> Session[Any]: ...
+    @property
+    def runner(self) -> Worker[Outcome] | None: ...
+    @property
+    def rehearsal(self) -> bool: ...
+    @property
+    def screen(self) -> Screen[object]: ...
+    @property
+    def screen_stack(self) -> list[Screen[Any]]: ...
+
+    def push_screen(self, screen: Screen[R],
+                    callback: ScreenResultCallbackType[R] | None = None) -> AwaitMount: ...
+    def notify(self, message: str, *, severity: SeverityLevel = "information",
+               markup: bool = True) -> None: ...
+    def clear_notifications(self) -> None: ...
+    def refresh_bindings(self) -> None: ...
+    def exit(self, result: Outcome | None = None) -> None: ...
 
 
 class Questions:
-    def __init__(self, app: RunbookApp) -> None:
+    def __init__(self, app: QuestionsHost) -> None:
         self.app = app
         # A failed step's question, until it is answered.
         self.recovery: RecoveryRequested | None = None
