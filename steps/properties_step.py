@@ -252,19 +252,22 @@ class Properties(Red5Step):
         verify would reject."""
         import javaproperties
 
-        from runbook.properties import sha256_text
+        from runbook.properties import sha256_text, spelled_alike
 
         written = javaproperties.loads(new_text)
         want = ctx.settings.new_db_host
         merged_text = result.merged_text()
-        if merged_text != new_text and sha256_text(new_text) == result.new_sha256:
+        # The merge as an older runbook spelled its values (escaped) is the
+        # same merge: not a file changed since it was written (stop 50).
+        is_the_merge = spelled_alike(merged_text, new_text)
+        if not is_the_merge and sha256_text(new_text) == result.new_sha256:
             # Never written (re-trial: a skipped step read as a changed file).
             return Check(False, "the file on the host is still the template as shipped: the "
                          "merge was never written to it"
                          + _differing(javaproperties.loads(merged_text), written),
                          cutover_needs=_why_the_cutover_needs_it(written.get("config.dbHost"),
                                                                  want))
-        if merged_text != new_text:
+        if not is_the_merge:
             # Made from the live file and the template as they are now: which
             # of the three changed since it was written, this cannot tell
             # (operator trial: a changed live value read as a hand edit).

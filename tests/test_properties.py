@@ -411,6 +411,34 @@ def test_a_carried_value_is_written_as_the_live_file_spells_it() -> None:
     assert "url=new\\#value\n" in typed.merged_text()
 
 
+def test_a_merge_an_older_runbook_escaped_is_spelled_alike_and_nothing_else_is() -> None:
+    """A merge written before stop 50 escaped every value it rewrote: the same
+    merge to Java, and so to the properties step's check. Only that: a value,
+    a comment, a separator, a line break or a line of its own that differs
+    is still a difference (a hand edit the step names before writing over)."""
+    from runbook.properties import spelled_alike
+
+    now = ("# comment\nconfig.dbPass=Xk9#pass\nurl = http://h:5080/a\n\n"
+           "long=a\\\n  b\n#left=out\n")
+    older = now.replace("Xk9#pass", "Xk9\\#pass").replace("http://h:5080/a",
+                                                             "http\\://h\\:5080/a")
+    assert older != now and spelled_alike(older, now) and spelled_alike(now, older)
+    for other in [
+        now.replace("Xk9#pass", "Xk9#other"),         # another value
+        now.replace("Xk9#pass", "Xk9\\#other"),      # another, escaped
+        now.replace("# comment", "# Comment"),        # a comment
+        now.replace("url = ", "url="),                # the separator
+        now.replace("url = ", " url = "),             # the indentation
+        now.replace("\n\n", "\n"),                    # a blank line gone
+        now.replace("long=a\\\n  b", "long=ab"),      # a continued line joined
+        now.replace("#left=out", "left=out"),          # a key commented in
+        now + "extra=1\n",                           # a line more
+        now.replace("config.dbPass=Xk9#pass\n", "config.dbPass=Xk9#pass\r\n"),
+    ]:
+        assert not spelled_alike(older, other), other
+    assert not spelled_alike(now, "bad=\\uZZZZ\n")
+
+
 def test_a_live_file_that_ends_mid_value_is_refused_as_cut_short() -> None:
     """Diff trial (stop 50): a live file cut off inside its last value
     (proxy.enabled=tr, no line break after it) was carried over as it was;

@@ -445,6 +445,39 @@ async def test_properties_names_the_keys_a_hand_edit_changed_before_writing_over
                and said in line for line in lines), lines
 
 
+async def test_properties_finds_a_merge_an_older_runbook_spelled_otherwise_done(
+        tmp_path: Path) -> None:
+    """Stop 50's change writes a carried value as the live file spells it
+    (sg#1:a), where runbook wrote it escaped before (sg\\#1\\:a): Java reads
+    both as one value. A merged file an older runbook wrote read as "not the
+    merge ... changed since it was written" on the next run or resume, and
+    was offered to be written again, though nothing in it had changed."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        live.write_text(re.sub(r"(?m)^aws\.ec2SecurityGroup=.*$", "aws.ec2SecurityGroup=sg#1:a",
+                               live.read_text(encoding="latin-1")), encoding="latin-1")
+        outcome, _ = await run_only(host, step_ids_through("properties"), tmp_path / "a.jsonl",
+                                    ScriptedFrontEnd())
+        assert outcome is Outcome.DONE
+        merged = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        text = merged.read_text(encoding="latin-1")
+        assert "\naws.ec2SecurityGroup=sg#1:a\n" in text
+        # As the runbook before stop 50 wrote it: every rewritten value escaped.
+        merged.write_text(text.replace("aws.ec2SecurityGroup=sg#1:a",
+                                       "aws.ec2SecurityGroup=sg\\#1\\:a"), encoding="latin-1")
+
+        again = ScriptedFrontEnd({"properties": Decision(Answer.STOP)})
+        outcome, _ = await run_only(host, ["preflight", "properties"], tmp_path / "b.jsonl",
+                                    again)
+    said = info_of(again, "properties")
+    assert "properties" not in again.asked, said
+    assert outcome is Outcome.DONE, said
+    assert not any("changed since it was written" in line for line in said), said
+
+
 async def test_unpack_again_over_the_tree_leaves_no_kept_copy_of_the_zip_before(
         tmp_path: Path) -> None:
     """Review: a zip sent again (a corrected download of the same name) is

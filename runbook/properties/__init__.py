@@ -22,6 +22,7 @@ from runbook.properties.codec import (
     is_placeholder,
     read_properties,
     sha256_text,
+    spelled_alike,
     written_key,
 )
 from runbook.properties.decisions import Decisions, DecisionsError, Entry
@@ -88,6 +89,7 @@ __all__ = [
     "review_files",
     "review_to_json",
     "sha256_text",
+    "spelled_alike",
     "stale_decisions",
     "unknown_sets",
     "visible",
