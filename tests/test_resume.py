@@ -192,6 +192,36 @@ async def test_a_resumed_run_merges_a_live_file_changed_since_properties_again(
     assert "cluster.password=Rotated-88" in merged
 
 
+async def test_a_resumed_run_finds_a_merge_an_older_runbook_escaped_done(
+        tmp_path: Path) -> None:
+    """A run prepared with a runbook from before stop 50, whose merge escaped
+    the values it carried (sg\\#1\\:a), and resumed with this one: the same
+    merge to Java read as "changed since it was written", and properties was
+    asked again, once."""
+    import re
+
+    from runbook.rehearsal import sandbox
+
+    journal = tmp_path / "run.jsonl"
+    stop_at_cutover = {"delete-nodegroups": Decision(Answer.STOP)}
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        live.write_text(re.sub(r"(?m)^aws\.ec2SecurityGroup=.*$", "aws.ec2SecurityGroup=sg#1:a",
+                               live.read_text(encoding="latin-1")), encoding="latin-1")
+        assert await rehearse(host, ScriptedFrontEnd(stop_at_cutover), journal) \
+            is Outcome.STOPPED
+        merged = host.install_dir / NEW / sandbox.WEBINF / "red5-web.properties"
+        text = merged.read_text(encoding="latin-1")
+        assert "\naws.ec2SecurityGroup=sg#1:a\n" in text
+        merged.write_text(text.replace("aws.ec2SecurityGroup=sg#1:a",
+                                       "aws.ec2SecurityGroup=sg\\#1\\:a"), encoding="latin-1")
+        front = ScriptedFrontEnd(stop_at_cutover)
+        assert await rehearse(host, front, journal, resume=replay(journal)) is Outcome.STOPPED
+    said = [line for step, _, line in front.lines if step == "properties"]
+    assert "properties" not in front.asked, said
+    assert not any("changed since it was written" in line for line in said), said
+
+
 async def test_a_run_resumed_mid_cutover_trusts_properties_done_before_it(
         tmp_path: Path) -> None:
     """Review: properties checked again on every resume read the decisions
