@@ -300,8 +300,9 @@ class HeadlessFrontEnd:
         one r began it, and it cannot be undone). False: back to the
         question; None: stop (the end of input, a refused piped answer)."""
         steps = [card for card in self.cards.values() if card.phase is Phase.ROLLBACK]
-        self._print("  the way back to the old stream manager takes over; its steps are asked "
-                    "one at a time:")
+        self._print("  the way back to the old stream manager takes over with these steps: "
+                    "each step that has work to do is asked before it runs, and one whose "
+                    "check finds its work already done passes without a question:")
         for card in steps:
             self._print(f"    {card.number}. {card.title}")
         self._print("  once taken it stands: this run does not return to the upgrade, and "

@@ -676,8 +676,9 @@ class RollBackDialog(Dialog[bool]):
                     f"{asked.number}: {asked.title}", "bold $warning"),
                     (" again?" if self.failed else "?", "bold")))
                 yield Wrapped(Content.styled(
-                    f"{then} The way back takes over, its steps asked one at a time as "
-                    "these are:", "$text-muted"))
+                    f"{then} The way back takes over with these steps: each step that has "
+                    "work to do is asked before it runs, and one whose check finds its work "
+                    "already done passes without a question.", "$text-muted"))
                 yield Wrapped("\n".join(f"{card.number}. {card.title}" for card in self.way_back),
                               indent=3, id="rollback-steps")
                 yield Wrapped(Content.styled(

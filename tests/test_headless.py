@@ -565,6 +565,19 @@ def test_the_way_back_is_taken_only_once_confirmed_with_y(piped: bool) -> None:
     assert chosen is Recovery.ROLLBACK, shown.getvalue()
 
 
+def test_the_way_back_offered_does_not_promise_a_question_per_step() -> None:
+    """Re-trial 53 (L6): the way back's steps were said to be "asked one at a
+    time", and those whose checks found nothing to do passed unasked."""
+    back = StepCard(18, "rollback-stop-new", "Stop the new release", Phase.ROLLBACK,
+                    "Stops it.", skippable=False)
+    headless, shown = front("r\ny\n", CUTOVER, back)
+    asyncio.run(headless.recover(StepReport(CUTOVER.id, detail="boom"), can_roll_back=True))
+    said = " ".join(shown.getvalue().split())
+    assert "one at a time" not in said, said
+    assert "each step that has work to do is asked before it runs" in said, said
+    assert "already done" in said, said
+
+
 def test_closed_input_is_said_not_only_acted_on() -> None:
     """Operator trial: with stdin closed the prompt was followed on its own
     line by the summary, exit 3, and nothing said why the run stopped."""

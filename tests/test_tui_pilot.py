@@ -1560,3 +1560,26 @@ async def test_an_enter_typed_ahead_presses_no_button_of_a_failure_question(
         await pilot.press("q")
         await until(answer.done, what="the answer")
         assert answer.result() is Recovery.STOP
+
+
+async def test_the_way_back_asked_from_a_failed_step_does_not_promise_a_question_per_step(
+        ) -> None:
+    """Re-trial 53 (L6): after start-fails the way-back dialog said its steps
+    were "asked one at a time", and rollback-nodegroups and rollback-recreate,
+    whose checks found nothing to do, passed without a question. It says
+    which are asked: each that has work to do; one found done passes."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        failed = report("start-service", StepState.FAILED, "the API never answered", 0.1)
+        tell(app, StepChanged(failed))
+        answer = asyncio.ensure_future(app.front.recover(failed, can_roll_back=True))
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await until(lambda: bool(app.screen.query("#recover-stop")), what="its buttons")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the way back asked")
+        said = " ".join(text_of(app.screen).split())
+        assert "one at a time" not in said, said
+        assert "each step that has work to do is asked before it runs" in said, said
+        assert "already done" in said, said
+        answer.cancel()
