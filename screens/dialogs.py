@@ -312,7 +312,9 @@ class SkipDialog(Dialog[str | None]):
                 yield Label("", id="skip-error", classes="error")
                 with Horizontal(classes="buttons"):
                     yield Button("Skip it (enter)", id="skip-save", variant="warning")
-                    yield Button("Back (esc)", id="skip-cancel")
+                    # Its own key's button, as the keymap leaves it.
+                    yield Button(f"Back ({self.key_of('skip-back') or 'esc'})",
+                                 id="skip-cancel")
         yield Footer()
 
     AUTO_FOCUS = "#skip-reason"

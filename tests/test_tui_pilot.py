@@ -187,10 +187,32 @@ async def test_a_skip_needs_a_reason() -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert "A reason is required" in text_of(app.screen)
+        assert str(app.screen.query_one("#skip-cancel", Button).label) == "Back (esc)"
         assert not answer.done()
         app.screen.query_one(Input).value = "exported by hand, ticket 42"
         await pilot.press("enter")
         assert await answer == Decision(Answer.SKIP, "exported by hand, ticket 42")
+
+
+async def test_the_skip_dialogs_back_button_names_the_key_a_keymap_gives_it() -> None:
+    """Re-trial 53 (noticed): the skip dialog's "Back (esc)" was written in,
+    whatever key a keymap gave its way back; the other dialogs' buttons say
+    their keys as the footer does."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.set_keymap({"skip-back": "ctrl+g"})
+        await started(app)
+        answer = ask(app, "carry-over", await plan_of("carry-over"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("s")
+        await until(lambda: isinstance(app.screen, SkipDialog)
+                    and bool(app.screen.query("#skip-cancel")), what="the skip dialog")
+        await pilot.pause()
+        assert str(app.screen.query_one("#skip-cancel", Button).label) == "Back (^g)"
+        await pilot.press("ctrl+g")
+        await until(lambda: app.screen is app.main, what="back from the skip dialog")
+        assert not answer.done()
+        answer.cancel()
 
 
 async def test_skipping_a_step_with_a_caution_says_it_first() -> None:
