@@ -1589,6 +1589,25 @@ def test_a_commands_own_refusals_begin_as_the_doors_do(args: list[str], said: st
     assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before
 
 
+@pytest.mark.parametrize(("out", "said"), [
+    ("{live}", "--out {live} is the live file, which the review reads"),
+    ("{journal}", "--out {journal} is a run's journal"),
+])
+def test_diffs_out_refusals_end_as_the_doors_do(tmp_path: Path, out: str, said: str) -> None:
+    """Re-trial 53 (noticed): `runbook diff`'s --out refusals lacked the
+    "(see runbook diff --help)" every other refusal of the door ends with."""
+    live, new = tmp_path / "live.properties", tmp_path / "new.properties"
+    live.write_text("config.dbHost=db1\n")
+    new.write_text("config.dbHost={host}\n")
+    fill = {"live": str(live), "journal": str(_a_journal(tmp_path))}
+    result = runbook("diff", str(live), str(new), "--check", "--out", out.format(**fill))
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert result.stderr.startswith(f"runbook diff: {said.format(**fill)}"), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.endswith(" (see runbook diff --help)\n"), result.stderr
+    assert live.read_text() == "config.dbHost=db1\n"
+
+
 def _a_journal(tmp_path: Path) -> Path:
     path = tmp_path / "run.jsonl"
     path.write_text(

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 from runbook.cli.terminal import no_terminal_for_the_screen, paints
-from runbook.visible import visible
 
 
 def review_properties(args: argparse.Namespace) -> int:
     if args.out is not None:
+        from runbook.config import CommandRefused
         from runbook.journal import is_a_journal
 
         over = _read_by_the_review(args.out, (args.old, "the live file"),
@@ -23,16 +23,15 @@ def review_properties(args: argparse.Namespace) -> int:
         if over is not None:
             # Operator trial: the merged file, secrets in clear, replaced the
             # decisions file meant to be shared, or the live copy; exit 0.
+            # Said as the door says its refusals, its --help named (re-trial 53).
             path, role = over
-            also = "" if str(path) == str(args.out) else f" ({visible(str(path))})"
-            print(f"runbook diff: --out {visible(str(args.out))} is {role}{also}, which the "
-                  "review reads; write the merged file to a path of its own", file=sys.stderr)
-            return 2
+            also = "" if str(path) == str(args.out) else f" ({path})"
+            raise CommandRefused("diff", f"--out {args.out} is {role}{also}, which the review "
+                                 "reads; write the merged file to a path of its own")
         if is_a_journal(args.out):
             # Bad-input trial: a run's record became the merged file, in clear.
-            print(f"runbook diff: --out {visible(str(args.out))} is a run's journal; write the "
-                  "merged file to a path of its own", file=sys.stderr)
-            return 2
+            raise CommandRefused("diff", f"--out {args.out} is a run's journal; write the "
+                                 "merged file to a path of its own")
     if paints(args):  # the editor, unless --check or --json asks for text
         from screens.diff_app import run_diff_app
 
