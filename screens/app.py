@@ -439,6 +439,11 @@ class RunbookApp(App["Outcome | None"]):
                     self.run_state.led_the_cursor = True
                 self.main.sync_output()
             case RunEnded(journal_failure=failure):
+                # The hint's way on: --resume, unless this rehearsal's host
+                # goes with the app (going_back: None where its sandbox does).
+                self.run_state.resumable = not self.session.settings.rehearsal or (
+                    self.going_back is not None and self.going_back(self.journal_path)
+                    is not None)
                 if failure is not None:
                     self.notify(failure, severity="error", timeout=60, markup=False)
                 self.main.refresh_rows()

@@ -101,6 +101,10 @@ class RunState:
     warnings: dict[str, list[str]] = field(default_factory=dict)
     # The report written for the change ticket (`w`), once it is.
     report: Path | None = None
+    # Once the run has ended, whether a later run can go on from its journal
+    # (`--resume`, whose command the exit lines name): not a rehearsal whose
+    # host goes with the app.
+    resumable: bool = True
 
     def __post_init__(self) -> None:
         for card in self.cards:

@@ -337,19 +337,25 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
             after = f" Before another attempt, {todo}." if todo else ""
             return Content.styled(f"The way back is done: the old stream manager serves "
                                   f"again.{after}{failed}{report} q quits.", "$warning")
+        # The way on, as the exit lines name it (re-trial 53: "run runbook
+        # again", where a cutover refused at a skipped properties step goes
+        # on with --resume, which offers it again).
+        on = ("go on with --resume" if state.resumable else "rehearse again") + (
+            "" if brief else " (its command is printed as runbook quits)" if state.resumable
+            else " (this rehearsal's host goes when runbook quits)")
         if trouble and state.service_down:
             # The worst moment of the night: both ways on, in one line; brief,
             # without where the result is (re-trial: cut at 100 columns).
             where = "." if brief else "; its result is in the Step pane."
             return Content.styled(
                 f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the stream "
-                f"manager is down{where} Fix the cause and run runbook again to go on from "
-                f"here, or r says how to go back to the old one.{report} q quits.", "$error")
+                f"manager is down{where} Fix the cause and {on}, or r says how to go back to "
+                f"the old one.{report} q quits.", "$error")
         if trouble:
+            done = " Done steps are recognised." if state.resumable else ""
             return Content.styled(
                 f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)}; its result is "
-                "in the Step pane. Fix the cause, then run runbook again (done steps are "
-                f"recognised).{report} q quits.",
+                f"in the Step pane. Fix the cause, then {on}.{done}{report} q quits.",
                 "$error")
         return Content.styled(f"The run was stopped.{report} q quits.", "$warning")
     if state.recovering is not None:

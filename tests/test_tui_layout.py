@@ -877,13 +877,19 @@ async def test_the_hint_says_the_last_result_whole_or_briefly_never_cut_mid_phra
         asking.cancel()
 
 
+@pytest.mark.parametrize("real", [False, True], ids=["rehearsal", "run"])
 @pytest.mark.parametrize("size", [(100, 30), NARROW])
-async def test_the_hint_after_a_failed_cutover_fits_its_lines(size: tuple[int, int]) -> None:
+async def test_the_hint_after_a_failed_cutover_fits_its_lines(size: tuple[int, int],
+                                                              real: bool) -> None:
     """Re-trial (stop 47): after Stop at a failed cutover step, the hint at
-    100x30 ended "... w writes the", its brief form still three lines."""
-    from runbook.events import CutoverStarted, RunEnded
+    100x30 ended "... w writes the", its brief form still three lines. A real
+    run's names --resume (re-trial 53), and fits as well."""
+    from dataclasses import replace
 
-    app = make_app()
+    from runbook.events import CutoverStarted, RunEnded
+    from tests.test_tui_fakes import settings
+
+    app = make_app(settings_=replace(settings(), rehearsal=False) if real else None)
     async with app.run_test(size=size) as pilot:
         await started(app)
         tell(app, CutoverStarted("delete-nodegroups", app.clock()),
@@ -896,6 +902,7 @@ async def test_the_hint_after_a_failed_cutover_fits_its_lines(size: tuple[int, i
         drawn = screen_text(app).splitlines()
         text = " ".join(line.strip() for line in drawn[-1 - shown.size.height:-1])
         assert "failed" in text and text.endswith("q quits."), text
+        assert ("--resume" in text) is real, text
 
 
 @pytest.mark.parametrize("size", [NARROW, (100, 30), (120, 40)])

@@ -1071,3 +1071,31 @@ async def test_w_before_the_run_ends_says_when_the_report_can_be_written() -> No
         await pilot.pause()
         said = [n.message for n in app._notifications]
     assert any("report" in note and "ends" in note for note in said), said
+
+
+@pytest.mark.parametrize("kind", ["run", "lasting rehearsal", "throwaway rehearsal"])
+async def test_the_end_hint_after_a_stop_at_a_failure_names_resume(tmp_path: Path,
+                                                                   kind: str) -> None:
+    """Re-trial 53 (L6): properties skipped on the template, the cutover was
+    refused at delete-nodegroups, and after q the hint said "Fix the cause,
+    then run runbook again"; the way on is `--resume`, which offers
+    properties again, and the exit lines name its command ("to go on: ...").
+    A rehearsal whose host goes with the app has no run to go on with."""
+    from runbook.standing import WayBack
+
+    journal = tmp_path / "now.jsonl"
+    app = make_app(journal=journal, settings_=production() if kind == "run" else None,
+                   going_back=(lambda _j: WayBack("runbook rehearse --resume --sandbox S"))
+                   if kind == "lasting rehearsal" else None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, StepChanged(report("delete-nodegroups", StepState.FAILED,
+                                     "the cutover cannot begin: properties was skipped", 0.1)),
+             RunEnded(Outcome.STOPPED.value, Outcome.STOPPED.exit_code))
+        await pilot.pause()
+        hint = " ".join(str(app.main.query_one("#hint").render()).split())
+        assert "run runbook again" not in hint, hint
+        if kind == "throwaway rehearsal":
+            assert "--resume" not in hint and "rehearse again" in hint, hint
+        else:
+            assert "go on with --resume" in hint and "as runbook quits" in hint, hint
