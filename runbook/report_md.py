@@ -36,6 +36,7 @@ from runbook.report_format import (
     took_note,
     verdict,
 )
+from runbook.shell import ADD_THIS_LINE
 from runbook.visible import printable
 
 # Enough to keep text plain: no emphasis, links, HTML, table cells or strikes.
@@ -43,8 +44,17 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
 
 
 def _md(text: str) -> str:
-    """Plain text that stays plain in Markdown: one line, punctuation escaped."""
-    return _SPECIAL.sub(r"\\\1", printable(" ".join(text.split("\n"))))
+    """Plain text that stays plain in Markdown: one line, punctuation escaped.
+    The line a refused host key's advice says to add to known_hosts (the one
+    after its "then add this line to FILE:") is a code span, which Markdown
+    takes as it is: escaped, copied from the raw .md it carried backslashes
+    (re-trial 53: `\\[127.0.0.1\\]:2222 ssh-ed25519 ...`)."""
+    lines = text.split("\n")
+    # Not a line with a |, which would split a table's cell even in a span.
+    said = [_code(line) if before.endswith(":") and ADD_THIS_LINE in before and line.strip()
+            and "|" not in line else _SPECIAL.sub(r"\\\1", printable(line))
+            for before, line in zip(["", *lines], lines, strict=False)]
+    return " ".join(said)
 
 
 def _code(text: str) -> str:

@@ -2234,3 +2234,34 @@ def test_a_way_back_resumed_after_a_stopped_run_is_no_drill(tmp_path: Path) -> N
                if line.startswith("| Way back |"))
     assert "practis" not in why and "drill" not in why, why
     assert "--rollback-after service-unit" in why, why
+
+
+def test_a_refused_host_keys_known_hosts_line_is_copied_from_the_markdown_as_it_is(
+        tmp_path: Path) -> None:
+    """Re-trial 53 (noticed): the Markdown report escaped the line to add to
+    known_hosts (`\\[127.0.0.1\\]:40541 ssh-ed25519 ...`), so copied from the
+    raw .md it carried the backslashes. It is a code span, which Markdown
+    takes as it is; the HTML report shows it as it is too."""
+    from runbook.shell import ADD_THIS_LINE
+
+    line = "[127.0.0.1]:40541 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK_x*y"
+    detail = (f"u@h: refusing the host key SHA256:x: it is not the key /sb/known_hosts "
+              f"trusts for this host. Only if they are the same, ssh-keygen -R "
+              f"'[127.0.0.1]:40541' -f /sb/known_hosts, {ADD_THIS_LINE}/sb/known_hosts:\n"
+              f"{line}\nNothing ran on the host [ok].")
+    path = tmp_path / "run.jsonl"
+    path.write_text("\n".join(json.dumps(record) for record in (
+        {"event": "run-start", "ts": "2026-01-01T00:00:00+00:00", "steps": ["preflight"]},
+        {"event": "step-start", "ts": "2026-01-01T00:00:00.500+00:00", "step": "preflight"},
+        {"event": "step-end", "ts": "2026-01-01T00:00:01+00:00", "step": "preflight",
+         "state": "failed", "detail": detail},
+        {"event": "run-end", "ts": "2026-01-01T00:00:02+00:00", "outcome": "failed"},
+    )) + "\n")
+    report = build(path, estimate_from=[])
+    text = markdown(report)
+    assert f"`{line}`" in text, text
+    assert "\\[127.0.0.1\\]:40541 ssh" not in text, text
+    # The rest of the detail is escaped as before.
+    assert "Nothing ran on the host \\[ok\\]." in text, text
+    page = html(report)
+    assert line in page and "\\[" not in page, page
