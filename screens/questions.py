@@ -359,6 +359,11 @@ class Questions:
         if not running:
             app.exit(app.run_state.outcome)
             return
+        # No notice left under it (re-trial 53): the main screen's notices stay
+        # drawn beneath a dialog, dimmed, even past their time, and the quit
+        # dialog's box lay over one and read as one with it. What they said
+        # is moot once leaving is asked: the exit lines say how to go on.
+        app.clear_notifications()
         app.push_screen(QuitDialog(self.leaving()), self.left)
 
     def _call_off_the_waiting_quit(self) -> None:

@@ -285,3 +285,35 @@ async def test_escape_on_a_failed_steps_dialog_goes_back_to_read_and_stops_nothi
         await pilot.press("q")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     assert app.outcome is Outcome.FAILED
+
+
+async def test_the_quit_dialog_is_not_drawn_over_a_notice_still_showing(
+        tmp_path: Path) -> None:
+    """Re-trial 53 (L6): a notice (here `r`'s, while recreate ran) still
+    showed on the main screen when q opened the quit dialog, which was drawn
+    over it: the two read as one, and the notice stayed there, dimmed, after
+    its time. The quit dialog opens over no notice."""
+    from textual.widgets._toast import Toast
+
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await started(app)
+        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press(*"recreate", "enter")
+        await until(lambda: app.run_state.running == "recreate", what="the step to run")
+        await pilot.press("r")
+        await until(lambda: bool(app.main.query(Toast)), what="r's notice")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await pilot.pause()
+        await until(lambda: not app.main.query(Toast), timeout=GRACE_S,
+                    what="no notice under the quit dialog")
+        assert not app._notifications, list(app._notifications)
+        await pilot.press("n")
+        gate.set()
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
