@@ -886,6 +886,7 @@ class Executor(Generic[F]):
         """Confirm until the answer is one the step allows; a skip's reason is
         masked, and an empty one keeps the reason of the skip it repeats."""
         report.destructive_now = step.destructive_now(self.plan_context())
+        report.cutover_needs = already.cutover_needs if self.cutover_began is None else ""
         while True:
             decision = await self.front.confirm(dataclasses.replace(report), self.plan_of(step))
             reason = self.redactor(decision.reason)

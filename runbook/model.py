@@ -368,3 +368,7 @@ class StepReport:
     # add, which the failure dialog shows unwrapped and copies (y). Data, not
     # parsed out of the detail (review: host output of that shape offered it).
     known_hosts_line: str | None = None
+    # As it is asked in prepare, its check's Check.cutover_needs: skipped, it
+    # keeps the cutover from beginning, which the TUI's skip dialog says before
+    # the skip is confirmed (re-trial 53: said only after it). "" otherwise.
+    cutover_needs: str = ""

@@ -286,9 +286,12 @@ class SkipDialog(Dialog[str | None]):
         Binding("escape", "back", "Back", id="skip-back"),
     ]
 
-    def __init__(self, step: StepCard) -> None:
+    def __init__(self, step: StepCard, *, cutover_needs: str = "") -> None:
         super().__init__()
         self.step = step
+        # What its check found the cutover cannot work without (the engine's
+        # StepReport.cutover_needs): skipped, the cutover is refused.
+        self.cutover_needs = cutover_needs
 
     def compose_box(self) -> ComposeResult:
         with Vertical(id="skip", classes="dialog-box"):
@@ -299,6 +302,14 @@ class SkipDialog(Dialog[str | None]):
                         "may fail or behave differently." if self.step.phase == "cutover"
                         else "Cutover only begins once every prepare step is done or skipped "
                         "with a reason.")
+                if self.cutover_needs:
+                    # Before the skip, not first after it (re-trial 53), in
+                    # the words the engine says it in once skipped.
+                    yield Wrapped(Content.assemble(
+                        ("⚠ The cutover will not begin ", "bold $warning"),
+                        "while this step's check does not find its outcome in place (begun "
+                        f"so, {self.cutover_needs}): do by hand what it does before then, or "
+                        "run it (--resume offers it again)."), id="skip-refused")
                 if self.step.caution:  # as the step's page says it (operator trial)
                     yield Wrapped(Content.assemble(("The step's caution: ", "bold $warning"),
                                                    self.step.caution))

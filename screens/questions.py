@@ -252,7 +252,8 @@ class Questions:
             if reason:
                 self._answer(asking, Decision(Answer.SKIP, reason))
 
-        self.app.push_screen(SkipDialog(card), answered)
+        self.app.push_screen(SkipDialog(card, cutover_needs=asking.report.cutover_needs),
+                             answered)
 
     def can_go_back_now(self) -> bool:
         """The runbook waits on a forward step with the stream manager down:

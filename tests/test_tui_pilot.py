@@ -215,6 +215,53 @@ async def test_the_skip_dialogs_back_button_names_the_key_a_keymap_gives_it() ->
         answer.cancel()
 
 
+class _TemplateAsShipped(Talk):
+    """A prepare step whose check finds the file as shipped: the cutover
+    cannot work without it (the properties step's Check.cutover_needs)."""
+
+    async def check(self, ctx: StepContext[Facts]) -> Check:
+        return Check(False, "the file on the host is still the template as shipped",
+                     cutover_needs="the new stream manager would start with "
+                     "config.dbHost={host}, not the new database")
+
+
+async def test_skipping_a_step_the_cutover_needs_says_the_cutover_will_be_refused(
+        tmp_path: Path) -> None:
+    """Re-trial 53 (L6): skipping properties on the template as shipped, the
+    TUI's skip dialog said nothing of it; only after the skip was it said that
+    the cutover would not begin (headless says it at the skip, and the engine
+    refuses the cutover). The skip dialog says it before the skip is
+    confirmed, from what the step's check found (through the engine, not
+    the step); a step whose check finds nothing of the kind says nothing."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [_TemplateAsShipped("properties"), Talk("carry-over")], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("s")
+        await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
+        await pilot.pause()
+        said = " ".join(text_of(app.screen).split())
+        assert "the cutover will not begin" in said.lower(), said
+        assert "config.dbHost={host}" in said and "--resume offers it again" in said, said
+        app.screen.query_one(Input).value = "done by hand"
+        await pilot.press("enter")
+        await until(lambda: app.asking is not None and app.asking.report.id == "carry-over",
+                    what="the next question")
+        await pilot.press("s")
+        await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
+        await pilot.pause()
+        said = " ".join(text_of(app.screen).split())
+        assert "will not begin" not in said, said
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="back from the skip dialog")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await pilot.press("y")
+        await until(lambda: app.return_value is not None, what="the app to end")
+
+
 async def test_skipping_a_step_with_a_caution_says_it_first() -> None:
     """Operator trial: carry-over could be skipped with no word that without
     LICENSE.KEY the new server does not start, which its confirmation says."""
