@@ -19,6 +19,7 @@ from runbook.rehearsal import cloud
 from screens.app import create_app, load_review_screen
 from screens.dialogs import ConfirmDialog
 from screens.presentation import NEXT
+from screens.widgets import Wrapped
 from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_session, seeded_nodegroups
 
@@ -127,7 +128,13 @@ async def test_a_skipped_properties_step_on_the_template_keeps_the_app_from_the_
                 app.main.checklist.select_step(info.id)
                 if info.id == "properties":
                     await pilot.press("s")
-                    await until(lambda: isinstance(app.screen, SkipDialog), what="the skip")
+                    await until(lambda: isinstance(app.screen, SkipDialog)
+                                and bool(app.screen.query("#skip-reason")), what="the skip")
+                    # Re-trial 53: said before the skip, not only after it.
+                    warned = app.screen.query("#skip-refused").results(Wrapped)
+                    said = " ".join(w.content.plain for w in warned)
+                    assert "The cutover will not begin" in said, said
+                    assert "config.dbHost={host}" in said, said
                     app.screen.query_one(Input).value = "done by hand"
                     await pilot.press("enter")
                     await until(lambda: app.run_state.states["properties"]
