@@ -7,10 +7,12 @@ servers on loopback."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import pytest
@@ -146,20 +148,47 @@ async def test_a_host_behind_a_proxyjump_whose_key_changed_type_is_refused(
         await remote.close()
 
 
-async def test_a_host_behind_a_proxyjump_that_drops_is_not_refused(tmp_path: Path) -> None:
-    """The other side: the jump host forwarding nowhere is a host that cannot
-    be reached, said as one, not a changed key."""
-    async with _hosts(tmp_path, ["ssh-ed25519"]) as (_target, jump_port):
+async def test_a_host_behind_a_proxyjump_that_drops_is_not_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other side: a target behind the jump host that drops every
+    connection in its key exchange, while known_hosts holds a key of another
+    type for it, is a host that cannot be reached, said as one, not a changed
+    key. Review 54 (5): the jump host refused the forward before, so the look
+    for a key of another type (_key_of_another_type) never ran."""
+    looked: list[bool] = []
+    look = Remote._key_of_another_type
+
+    async def counted(self: Remote, *args: Any, **kwargs: Any) -> Any:
+        refused = await look(self, *args, **kwargs)
+        looked.append(refused is None)
+        return refused
+
+    monkeypatch.setattr(Remote, "_key_of_another_type", counted)
+
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # The version line both ways, then gone: in the key exchange.
+        writer.write(b"SSH-2.0-dropper\r\n")
+        await reader.readline()
+        writer.close()
+
+    dropper = await asyncio.start_server(drop, "127.0.0.1", 0)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        target.port = dropper.sockets[0].getsockname()[1]  # what the jump host forwards to
         old = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
         known = tmp_path / "known_hosts"
-        known.write_text(f"elsewhere.invalid {old.export_public_key().decode()}")
+        known.write_text(f"{INSIDE} {old.export_public_key().decode()}")
         remote = _remote(tmp_path, "sm", 22,
-                         "Host sm\n  HostName elsewhere.invalid\n  ProxyJump jump\n"
+                         f"Host sm\n  HostName {INSIDE}\n  ProxyJump jump\n"
                          + _jump_config(tmp_path, jump_port), known)
-        with pytest.raises(RemoteError) as err:
-            await remote.connect()
+        try:
+            with pytest.raises(RemoteError) as err:
+                await remote.connect()
+        finally:
+            dropper.close()
         assert not isinstance(err.value, HostKeyRefused), err.value
         assert "cannot connect over SSH" in str(err.value), err.value
+        assert looked == [True], "the look for a key of another type ran, and found none"
+        assert target.forwarded
 
 
 async def test_a_changed_host_key_is_refused_under_its_host_key_alias(tmp_path: Path) -> None:
