@@ -20,19 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import ipaddress
 import itertools
 import logging
 import math
-import os
 import random
-import re
 import shlex
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,6 +51,18 @@ from runbook.shell import privileged as privileged
 from runbook.shell import privileged_script as privileged_script
 from runbook.shell import quote as quote
 from runbook.shell import sha256_command as sha256_command
+from runbook.ssh_route import (
+    DEFAULT_KNOWN_HOSTS,
+    KnownHosts,
+    Route,
+    Through,
+    known_hosts_named,
+    open_hops,
+    tokens_of,
+)
+from runbook.ssh_route import JumpHostRefused as JumpHostRefused
+from runbook.ssh_route import is_address as _is_address
+from runbook.ssh_route import unreachable as _unreachable
 from runbook.upload import ProgressSink
 
 # GNU timeout's answers: the limit passed and TERM ended the command (124);
@@ -100,29 +107,6 @@ _HOST_KEY_FILES = {
 _CERTIFICATE = "-cert-v01@openssh.com"
 
 
-@dataclass(frozen=True)
-class _Route:
-    """Where asyncssh's connection to the host goes, as the ssh_config it
-    reads makes it: the HostName and port it connects to, the ProxyJump or
-    ProxyCommand it goes through, the HostKeyAlias known_hosts holds the host
-    by, and the UserKnownHostsFile the config names, if that is a file."""
-    host: str
-    port: int
-    tunnel: str | None = None
-    proxy_command: tuple[str, ...] | None = None
-    alias: str | None = None
-    known_hosts: Path | None = None
-
-    @property
-    def known_hosts_name(self) -> str:
-        """The name known_hosts holds the host by, as ssh looks it up
-        (sshd(8), ssh_config(5) HostKeyAlias: an alias goes without the port;
-        asyncssh, failing "[alias]:port", looks for it so too)."""
-        if self.alias:
-            return self.alias
-        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-
-
 class _ByteReader(Protocol):
     async def readline(self) -> bytes: ...
 
@@ -133,14 +117,6 @@ class _ByteWriter(Protocol):
     def write(self, data: bytes, /) -> None: ...
 
     def close(self) -> None: ...
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 async def _read_host_key_types(reader: _ByteReader, writer: _ByteWriter) -> set[str] | None:
@@ -176,44 +152,6 @@ def host_key_file(algorithm: str | None) -> str | None:
     if algorithm is None:
         return None
     return _HOST_KEY_FILES.get(algorithm.removesuffix(_CERTIFICATE))
-
-
-def _user_known_hosts(named: object) -> Path | None:
-    """The first file an ssh_config's UserKnownHostsFile names, where that is
-    a file to read: not "none" (asyncssh reads it as no file at all, which
-    turns checking off), /dev/null or a file that is not there (either would
-    trust nothing of what is held for the host elsewhere)."""
-    if not isinstance(named, list) or not named or not isinstance(named[0], str):
-        return None
-    first = Path(named[0]).expanduser()
-    return first if first.is_file() and os.access(first, os.R_OK) else None
-
-
-def _unreachable(exc: BaseException, *, advise: bool = True) -> str:
-    """Why a connection could not be made, in words (asyncio's own name a
-    socket call: "Connect call failed (...)"), with the setting to check when
-    `advise`: not on a reconnect, where the settings had just worked."""
-    number = getattr(exc, "errno", None)
-    if number is None and isinstance(exc, OSError):
-        # A name with several addresses fails as one OSError listing each
-        # address's, without an errno of its own: one errno for all, if so.
-        found = set(re.findall(r"\[Errno (\d+)\]", str(exc)))
-        number = int(found.pop()) if len(found) == 1 else None
-    what, check = str(exc) or type(exc).__name__, ""
-    if isinstance(exc, socket.gaierror):
-        what, check = "no such host, or its name cannot be resolved now", "host.address"
-    elif isinstance(exc, TimeoutError):
-        what, check = "no answer in time", "host.address, the network and any firewall"
-    elif number == errno.ECONNREFUSED:
-        what = "connection refused: nothing listens on that port"
-        check = "host.port and that sshd runs"
-    elif number in (errno.EHOSTUNREACH, errno.ENETUNREACH):
-        what, check = os.strerror(number).lower(), "host.address and the network"
-    elif number is not None and number > 0:
-        # A file's error (a missing identity or ProxyCommand) names the file.
-        named = getattr(exc, "filename", None)
-        what = f"{os.strerror(number)}: {named}" if named else os.strerror(number)
-    return f"{what}; check {check}" if advise and check else what
 
 
 # For this long after a login, pending ACKs go out every this often (see
@@ -337,13 +275,23 @@ class Remote:
         self.shared_shells = True
         self._idle: list[SharedShell] = []
         # Where the connection goes, once read from the ssh_config (_resolve).
-        self._route: _Route | None = None
+        self._route: Route | None = None
 
     @property
     def target(self) -> str:
         return self.host.target
 
-    def _options(self) -> dict[str, object]:
+    def _options(self, route: Route) -> dict[str, object]:
+        """asyncssh's options for the connection that goes `route`'s way."""
+        options = self._config_options()
+        # Always explicit: left to the ssh config, "UserKnownHostsFile none"
+        # would turn host key checking off without a word (_resolve).
+        options["known_hosts"] = [str(f) for f in route.known_hosts.files]
+        return options
+
+    def _config_options(self) -> dict[str, object]:
+        """The options that decide, with the ssh config, where the connection
+        goes and as whom: all but the known_hosts, which _resolve reads."""
         options: dict[str, object] = {
             "port": self.host.port,
             "username": self.host.user,
@@ -355,9 +303,6 @@ class Remote:
             # Measured with benchmarks/upload.py: 0.62x -> 0.86x OpenSSH's sftp.
             "encryption_algs": _CIPHERS,
         }
-        # Always explicit: left to the ssh config, "UserKnownHostsFile none"
-        # would turn host key checking off without a word (_known_hosts).
-        options["known_hosts"] = str(self._known_hosts)
         if self.host.identity is not None:
             options["client_keys"] = [str(self.host.identity)]
         if self.host.ssh_config is not None:
@@ -366,6 +311,11 @@ class Remote:
             options["agent_path"] = None
             options.setdefault("config", None)
         return options
+
+    @property
+    def _config_name(self) -> str:
+        """The ssh config asyncssh reads for the host, as the operator knows it."""
+        return str(self.host.ssh_config) if self.host.ssh_config is not None else "~/.ssh/config"
 
     async def connect(self) -> asyncssh.SSHClientConnection:
         """The open connection; a lost one is re-opened, with backoff (the
@@ -394,63 +344,119 @@ class Remote:
             await asyncio.sleep(wait)
             try:
                 return await self._open()
-            except (HostKeyRefused, KeyRefused):
+            except (HostKeyRefused, KeyRefused, JumpHostRefused):
                 raise  # another host, or another key policy: waiting will not help
             except RemoteError as exc:
                 reason = str(exc).split(": ", 1)[-1]
         raise AssertionError("itertools.count never ends")
 
-    async def _resolve(self) -> _Route:
-        """Where the connection goes, read once through asyncssh's own handling
-        of the ssh_config it is given (the same options as the connection), so
-        that a refused key's advice and the looks behind it go there too: not
-        the configured address where a Host alias gives a HostName, a
-        ProxyJump or ProxyCommand stands in between, or a HostKeyAlias names
-        the host in known_hosts. A config asyncssh cannot read leaves the
-        address as it is (the connection then says what is wrong with it)."""
+    def _plain_route(self) -> Route:
+        """The route where the ssh config is not read: the address and port
+        as configured, checked against [host] known_hosts or ~/.ssh/known_hosts."""
+        own = self.host.known_hosts
+        return Route(self.host.address, self.host.port, KnownHosts(
+            (own if own is not None else Path(DEFAULT_KNOWN_HOSTS).expanduser(),)))
+
+    async def _resolve(self) -> Route:
+        """Where the connection goes, read through asyncssh's own handling of
+        the ssh_config it is given (the same options as the connection), so
+        that the known_hosts checked, a refused key's advice and the looks
+        behind it go there too: not the configured address where a Host alias
+        gives a HostName, a ProxyJump or ProxyCommand stands in between, or a
+        HostKeyAlias names the host in known_hosts.
+
+        Read once and kept; a config asyncssh cannot read (or not in time)
+        gives the plain route for this connection only, and is read again on
+        the next (review 54: a fallback kept for good silently dropped the
+        HostName and known_hosts for the life of the process); the connection
+        then says what is wrong with it. Not followed here: CanonicalizeHostname
+        and "Match final", which asyncssh applies only inside its connect (so
+        a config using them may check another name than the connection's)."""
         if self._route is not None:
             return self._route
-        plain = _Route(self.host.address, self.host.port)
-        options = self._options()
+        options = self._config_options()
         config = options.pop("config", ())
         options.update(client_keys=None, agent_path=None, known_hosts=None)
         try:
             async with asyncio.timeout(self.connect_timeout):
                 made = await asyncssh.SSHClientConnectionOptions.construct(
                     None, config=config, host=self.host.address, **options)
-        except (OSError, asyncssh.Error, TimeoutError, ValueError, TypeError):
-            self._route = plain
-            return plain
+        except (OSError, asyncssh.Error, TimeoutError, ValueError) as exc:
+            logging.getLogger(__name__).debug(
+                "%s: the ssh config was not read (%r); connecting as configured",
+                self.target, exc)
+            return self._plain_route()
+        alias = made.host_key_alias if isinstance(made.host_key_alias, str) and \
+            made.host_key_alias else None
+        # runbook's own [host] known_hosts; else the files the ssh config names
+        # for the host as UserKnownHostsFile that are there; else
+        # ~/.ssh/known_hosts ("none" or /dev/null never turn checking off).
+        own = self.host.known_hosts
+        known = KnownHosts((own,)) if own is not None else known_hosts_named(
+            made.config.get("UserKnownHostsFile", ()),
+            tokens_of(made, self.host.address, alias, self.host.port),
+            where=self._config_name, prefix=self.target)
         command = made.proxy_command
-        alias = made.host_key_alias
-        self._route = _Route(
-            made.host or self.host.address, made.port,
+        self._route = Route(
+            made.host or self.host.address, self.host.port, known,
             tunnel=made.tunnel if isinstance(made.tunnel, str) and made.tunnel else None,
-            proxy_command=tuple(command) if command else None,
-            alias=alias if isinstance(alias, str) and alias else None,
-            known_hosts=_user_known_hosts(made.config.get("UserKnownHostsFile", ())))
+            proxy_command=tuple(command) if command else None, alias=alias)
         return self._route
 
-    async def _open(self) -> asyncssh.SSHClientConnection:
-        await self._resolve()
+    async def _through(self, route: Route) -> asyncssh.SSHClientConnection | None:
+        """The last ProxyJump host the route goes through, opened by runbook
+        (runbook.ssh_route.open_hops: each checked against its own known_hosts,
+        and a failure said as that jump host's); None without one. The one
+        way a ProxyJump is opened: by _open, _probe_host_key and _stream."""
+        if route.tunnel is None:
+            return None
+        return await open_hops(route.tunnel, Through(
+            self._config_options().get("config", ()), self._config_name, self.target,
+            self.host.address, self.connect_timeout, self.isolated))
+
+    async def _connect(self, route: Route, via: asyncssh.SSHClientConnection | None
+                       ) -> asyncssh.SSHClientConnection:
+        """The connection to the host, through `via` if given; its failure
+        said in words (a changed key, our key refused, not reached)."""
         try:
-            conn = await asyncssh.connect(self.host.address, **self._options())
+            # tunnel given always: asyncssh never opens a ProxyJump itself.
+            conn = await asyncssh.connect(self.host.address, tunnel=via,
+                                          **self._options(route))
         except asyncssh.HostKeyNotVerifiable:
-            raise self._host_key_refused(await self._probe_host_key()) from None
+            key = await self._probe_host_key(route, via)
+            raise self._host_key_refused(route, key) from None
         except asyncssh.PermissionDenied:
             raise KeyRefused(
                 f"{self.target}: the host refused our key for user {self.host.user}; check "
                 "host.user and host.identity"
             ) from None
         except (OSError, asyncssh.Error, TimeoutError) as exc:
+            if isinstance(exc, asyncssh.ChannelOpenError) and via is not None:
+                raise RemoteError(
+                    f"{self.target}: cannot connect over SSH: the jump host did not open a "
+                    f"connection to {route.host} port {route.port} ({exc.reason}); check the "
+                    f"HostName and Port that {self._config_name} gives for {self.host.address}"
+                ) from None
             if isinstance(exc, (asyncssh.KeyExchangeFailed, asyncssh.ConnectionLost,
                                 ConnectionResetError)):
-                refused = await self._key_of_another_type()
+                refused = await self._key_of_another_type(route, via)
                 if refused is not None:
                     raise refused from None
             # A reconnect's settings had just worked: the reason, without advice.
             said = _unreachable(exc, advise=not self._was_connected)
             raise RemoteError(f"{self.target}: cannot connect over SSH: {said}") from None
+        return conn
+
+    async def _open(self) -> asyncssh.SSHClientConnection:
+        route = await self._resolve()
+        via = await self._through(route)
+        try:
+            conn = await self._connect(route, via)
+        except BaseException:
+            if via is not None:
+                via.close()
+            raise
+        conn.set_tunnel(via)  # the jump hosts close with the connection
         self.gave_up = False
         _acknowledge_early(conn)
         _send_no_ignore_packets(conn)
@@ -462,36 +468,34 @@ class Remote:
             self.on_connect()
         return conn
 
-    @property
-    def _known_hosts(self) -> Path:
-        """runbook's own [host] known_hosts; else the file the ssh_config names
-        for the host (UserKnownHostsFile, its first, when that is a file: none,
-        /dev/null or a file not there would turn checking off or trust
-        nothing, and are not followed); else ~/.ssh/known_hosts."""
-        if self.host.known_hosts is not None:
-            return self.host.known_hosts
-        if self._route is not None and self._route.known_hosts is not None:
-            return self._route.known_hosts
-        return Path("~/.ssh/known_hosts").expanduser()
-
-    async def _probe_host_key(self, algorithms: list[str] | None = None
-                              ) -> asyncssh.SSHKey | None:
+    async def _probe_host_key(self, route: Route, via: asyncssh.SSHClientConnection | None,
+                              algorithms: list[str] | None = None) -> asyncssh.SSHKey | None:
         """The key the host offers (of one of `algorithms`, if given), read on a
         connection of its own that checks nothing and goes no further than the
-        key exchange: only to be shown in a refusal, never to trust. None where
-        it cannot be read."""
+        key exchange: only to be shown in a refusal, never to trust. It goes
+        through `via`, the last jump host, if given, else through jump hosts
+        of its own (_through). None where it cannot be read."""
         try:
-            # The connection's own ssh_config (a Host alias, a ProxyJump), and
-            # its isolation: no ~/.ssh/config in a rehearsal.
-            config = self._options().get("config", ())
+            own = await self._through(route) if via is None else None
+        except RemoteError:
+            return None
+        try:
+            # The connection's own ssh_config (a Host alias), and its
+            # isolation: no ~/.ssh/config in a rehearsal.
+            config = self._config_options().get("config", ())
             probe = asyncssh.get_server_host_key(self.host.address, self.host.port,
+                                                 tunnel=via or own or (),
                                                  config=config,  # type: ignore[arg-type]
                                                  server_host_key_algs=algorithms or ())
             return await asyncio.wait_for(probe, self.connect_timeout)
         except (OSError, asyncssh.Error, TimeoutError, ValueError):
             return None
+        finally:
+            if own is not None:
+                own.close()
 
-    async def _key_of_another_type(self) -> HostKeyRefused | None:
+    async def _key_of_another_type(self, route: Route, via: asyncssh.SSHClientConnection | None
+                                   ) -> HostKeyRefused | None:
         """The refusal of a host that offers no key of a type known_hosts holds
         for it (a reinstalled host: known_hosts has its old ed25519 key, it now
         offers only ECDSA), or None where that is not why the connection failed.
@@ -503,12 +507,11 @@ class Remote:
         key it offers is one known_hosts does not trust: a changed key, said as
         one (review: the operator saw asyncssh's words)."""
         try:
-            known = asyncssh.read_known_hosts(str(self._known_hosts))
+            known = asyncssh.read_known_hosts([str(f) for f in route.known_hosts.files])
         except (OSError, ValueError):
             return None
         # The name asyncssh looks the host up by (its HostKeyAlias, else its
         # HostName), on the port it connects to unless that is 22.
-        route = await self._resolve()
         literal = route.host if _is_address(route.host) else ""
         trusted = known.match(route.alias or route.host, literal,
                               None if route.port == 22 else route.port)[0]
@@ -517,7 +520,7 @@ class Remote:
         # The key it offers of any type first: a host that shows none did not
         # answer (a network that drops connections, an sshd at MaxStartups),
         # and one that shows a trusted key failed for another reason.
-        key = await self._probe_host_key()
+        key = await self._probe_host_key(route, via)
         if key is None or key.public_data in {k.public_data for k in trusted}:
             return None
         # Then the key types it offers, in its own words. Review: a probe
@@ -528,7 +531,7 @@ class Remote:
         # cannot tell that apart either: OpenSSH's sshd just closes the
         # connection. Asked once more if it cannot be read.
         for _ in range(2):
-            offered = await self._offered_key_types()
+            offered = await self._offered_key_types(route, via)
             if offered is not None:
                 break
         else:
@@ -537,45 +540,40 @@ class Remote:
         if held & offered:
             return None
         return self._host_key_refused(
-            key, held=sorted({k.get_algorithm() for k in trusted}))
+            route, key, held=sorted({k.get_algorithm() for k in trusted}))
 
-    async def _offered_key_types(self) -> set[str] | None:
+    async def _offered_key_types(self, route: Route, via: asyncssh.SSHClientConnection | None
+                                 ) -> set[str] | None:
         """The host key types the host offers, as its first key exchange
         message lists them, read on a connection of its own that goes no
         further and trusts nothing, the way the connection goes (_stream);
         None where they cannot be read."""
-        route = await self._resolve()
         try:
             async with asyncio.timeout(self.connect_timeout):
-                async with self._stream(route) as (reader, writer):
+                async with self._stream(route, via) as (reader, writer):
                     return await _read_host_key_types(reader, writer)
         except (OSError, TimeoutError, EOFError, UnicodeDecodeError, asyncio.IncompleteReadError,
-                asyncio.LimitOverrunError, ValueError, asyncssh.Error):
+                asyncio.LimitOverrunError, ValueError, asyncssh.Error, RemoteError):
             return None
 
     @contextlib.asynccontextmanager
-    async def _stream(self, route: _Route) -> AsyncIterator[tuple[_ByteReader, _ByteWriter]]:
-        """A byte stream to the host's SSH port, the way asyncssh's connection
-        goes: through each ProxyJump host in turn (asyncssh's own reading of
-        the ProxyJump list, each hop with the same ssh_config, so trusted as
-        the connection trusts it), through the ProxyCommand, or straight to
+    async def _stream(self, route: Route, via: asyncssh.SSHClientConnection | None
+                      ) -> AsyncIterator[tuple[_ByteReader, _ByteWriter]]:
+        """A byte stream to the host's SSH port, the way the connection goes:
+        through the ProxyJump hosts (`via`, the last of them, if given, else
+        opened here as the connection opens them, each checked against its
+        own known_hosts: _through), through the ProxyCommand, or straight to
         the HostName and port."""
         if route.tunnel is not None:
-            config = self._options().get("config", ())
-            hops: list[asyncssh.SSHClientConnection] = []
+            own = await self._through(route) if via is None else None
+            last = via or own
+            assert last is not None
             try:
-                for hop in route.tunnel.split(","):
-                    user, _, where = hop.rpartition("@")
-                    name, colon, port = where.rpartition(":") if ":" in where \
-                        else (where, "", "")
-                    hops.append(await asyncssh.connect(
-                        name, int(port) if colon else (), username=user or (),
-                        tunnel=hops[-1] if hops else (), config=config))
-                reader, writer = await hops[-1].open_connection(route.host, route.port)
+                reader, writer = await last.open_connection(route.host, route.port)
                 yield reader, writer
             finally:
-                for conn in reversed(hops):
-                    conn.abort()
+                if own is not None:
+                    own.close()
         elif route.proxy_command is not None:
             process = await asyncio.create_subprocess_exec(
                 *route.proxy_command, stdin=asyncio.subprocess.PIPE,
@@ -594,13 +592,15 @@ class Remote:
             finally:
                 out.close()
 
-    def _host_key_refused(self, key: asyncssh.SSHKey | None, *,
+    def _host_key_refused(self, route: Route, key: asyncssh.SSHKey | None, *,
                           held: list[str] | None = None) -> HostKeyRefused:
-        where = self._known_hosts
-        shown = key.get_fingerprint() if key is not None else "unavailable"
         # How known_hosts names this host, as ssh looks it up (sshd(8)): by
         # the ssh_config's HostName and port, or its HostKeyAlias.
-        name = (self._route or _Route(self.host.address, self.host.port)).known_hosts_name
+        name = route.known_hosts_name
+        # Every file checked is named; the advice goes to the one that holds
+        # the stale entry (else the first).
+        trusts = route.known_hosts.said
+        where = route.known_hosts.holding(route.alias or route.host, route.host, route.port)
         # The stale entry out, the new one in, as OpenSSH's own refusal
         # advises (README walkthrough: the fingerprint command alone left the
         # line to write, and how, to be guessed), and only after the
@@ -615,26 +615,32 @@ class Remote:
         every = f"{shlex.quote(self.host_key_dir.rstrip('/') + '/')}ssh_host_*_key.pub"
         compare = shlex.join(["ssh-keygen", "-lf", own]) if file else \
             f'for f in {every}; do ssh-keygen -lf "$f"; done'
-        line = None
-        if key is not None:
-            public = key.export_public_key().decode().split()
-            # On a line of its own, and carried as data: the front ends show
-            # and copy it whole.
-            line = f"{name} {public[0]} {public[1]}"
-            add = f"{ADD_THIS_LINE}{where}:\n{line}"
-        else:
-            add = (f"then add a line to {where} of {name} and the first two words of "
-                   f"the file of {own} whose fingerprint is the same")
+        note = route.known_hosts.note
+        if key is None:
+            # Review 54: this said "refusing the host key unavailable".
+            return HostKeyRefused((
+                f"{self.target}: refusing the host's key: it is not one {trusts} trusts for this "
+                f"host{note}, and its key could not be read to show you (connect again to see "
+                "its fingerprint). Trust a key only once you know it is the host's: compare its "
+                "fingerprint with the host's own, read there by another way than this "
+                f"connection (its console, say): {compare}. Only if they are the same, {remove}, "
+                f"then add a line to {where} of {name} and the first two words of the file of "
+                f"{own} whose fingerprint is the same"), None)
+        public = key.export_public_key().decode().split()
+        # On a line of its own, and carried as data: the front ends show
+        # and copy it whole.
+        line = f"{name} {public[0]} {public[1]}"
         # Why a changed key of another type was never offered to be refused:
         # known_hosts holds keys of other types for the host.
-        other = "" if not held or key is None else \
+        other = "" if not held else \
             f", which is of type {' or '.join(held)}; the host now offers one of type " \
             f"{key.get_algorithm()}"
         return HostKeyRefused((
-            f"{self.target}: refusing the host key {shown}: it is not the key {where} trusts for "
-            f"this host{other}. Trust it only once you know it is the host's: compare the "
-            "fingerprint with the host's own, read there by another way than this connection (its "
-            f"console, say): {compare}. Only if they are the same, {remove}, {add}"
+            f"{self.target}: refusing the host key {key.get_fingerprint()}: it is not the key "
+            f"{trusts} trusts for this host{other}{note}. Trust it only once you know it is the "
+            "host's: compare the fingerprint with the host's own, read there by another way than "
+            f"this connection (its console, say): {compare}. Only if they are the same, {remove}, "
+            f"{ADD_THIS_LINE}{where}:\n{line}"
         ), line)
 
     async def close(self) -> None:

@@ -319,3 +319,242 @@ async def test_the_default_ssh_configs_user_known_hosts_file_is_read_too(
         conn = await remote.connect()
         assert not conn.is_closed()
         await remote.close()
+
+
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """HOME in tmp_path, with an empty ~/.ssh/known_hosts: the fallback
+    trusts nothing."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".ssh").mkdir(exist_ok=True)
+    default = tmp_path / ".ssh" / "known_hosts"
+    default.write_text("")
+    return default
+
+
+def _behind_bastion(tmp_path: Path, jump_port: int, jump_extra: str = "") -> str:
+    """The target behind a jump host named "bastion" (a name that is not in
+    tmp_path, so a message that names it names it for a reason)."""
+    return (f"Host sm\n  HostName {INSIDE}\n  ProxyJump bastion\n"
+            + _jump_config(tmp_path, jump_port).replace("Host jump", "Host bastion")
+            + jump_extra)
+
+
+async def test_a_jump_host_whose_key_is_not_trusted_is_named_not_the_target(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 54 (1): the jump host's key untrusted and the target's trusted,
+    runbook refused "the host key unavailable" of the target and advised
+    ssh-keygen -R on its valid entry. The jump host is named, with the file
+    its key is not in, and the target's entry is left alone."""
+    _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        (tmp_path / "jump_known_hosts").write_text("")
+        remote = _remote(tmp_path, "sm", 22, _behind_bastion(tmp_path, jump_port), known)
+        with pytest.raises(RemoteError) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert not isinstance(err.value, HostKeyRefused), message
+        assert "cannot reach sm via jump host bastion: bastion's host key" in message, message
+        assert f"is not trusted in {tmp_path / 'jump_known_hosts'}" in message, message
+        assert "ssh-keygen -R" not in message and "unavailable" not in message, message
+        assert not target.forwarded, "nothing went past an untrusted jump host"
+
+
+async def test_a_jump_host_that_refuses_our_key_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 54 (1): it said "the host refused our key ...; check host.user
+    and host.identity", which are the target's and were right."""
+    _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        other = tmp_path / "other"
+        other.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+        config = _behind_bastion(tmp_path, jump_port).replace(
+            f"IdentityFile {tmp_path / 'id'}", f"IdentityFile {other}")
+        remote = _remote(tmp_path, "sm", 22, config, known)
+        with pytest.raises(RemoteError) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert "cannot reach sm via jump host bastion: bastion refused our key for user " \
+            "nobody" in message, message
+        assert "host.identity" not in message, message
+
+
+@pytest.mark.parametrize("named", ["none", "/dev/null"])
+async def test_a_jump_host_is_checked_whatever_its_user_known_hosts_file_says(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: str) -> None:
+    """Review 54 (2): "UserKnownHostsFile none" for the jump host let any key
+    through. It is checked against ~/.ssh/known_hosts instead, and refused
+    when that does not hold it."""
+    default = _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        config = _behind_bastion(tmp_path, jump_port).replace(
+            f"UserKnownHostsFile {tmp_path / 'jump_known_hosts'}", f"UserKnownHostsFile {named}")
+        remote = _remote(tmp_path, "sm", 22, config, known)
+        with pytest.raises(RemoteError) as err:
+            await remote.connect()
+        await remote.close()
+        message = str(err.value)
+        assert f"bastion's host key is not trusted in {default}" in message, message
+        assert not target.forwarded
+        # Trusted there, it is let through.
+        default.write_text((tmp_path / "jump_known_hosts").read_text())
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+
+
+@pytest.mark.parametrize("how", ["second-file", "token", "env"])
+async def test_every_user_known_hosts_file_is_read_and_tokens_expanded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Review 54 (4): only the first UserKnownHostsFile was read and %h was
+    taken literally, so a host ssh trusts was refused."""
+    _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, _jump_port):
+        public = target.keys["ssh-ed25519"].export_public_key().decode()
+        if how == "second-file":
+            (tmp_path / "first").write_text("")
+            (tmp_path / "second").write_text(f"[127.0.0.1]:{target.port} {public}")
+            named = f"{tmp_path / 'first'} {tmp_path / 'second'}"
+        elif how == "token":
+            (tmp_path / f"kh_127.0.0.1_{target.port}").write_text(
+                f"[127.0.0.1]:{target.port} {public}")
+            named = f"{tmp_path}/kh_%h_%p"
+        else:
+            monkeypatch.setenv("RUNBOOK_TEST_KH", str(tmp_path / "kh"))
+            (tmp_path / "kh").write_text(f"[127.0.0.1]:{target.port} {public}")
+            named = "${RUNBOOK_TEST_KH}"
+        remote = _remote(tmp_path, "127.0.0.1", target.port,
+                         f"Host 127.0.0.1\n  UserKnownHostsFile {named}\n", None)
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+
+
+async def test_a_user_known_hosts_file_runbook_cannot_expand_or_find_is_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 54 (4): a token runbook does not expand is refused in words;
+    a named file that is not there is said in the refusal, with the file
+    read instead."""
+    default = _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, _jump_port):
+        remote = _remote(tmp_path, "127.0.0.1", target.port,
+                         "Host 127.0.0.1\n  UserKnownHostsFile ~/kh_%C\n", None)
+        with pytest.raises(RemoteError) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert "UserKnownHostsFile ~/kh_%C" in message and "%C" in message, message
+        assert "set known_hosts in [host]" in message, message
+        missing = tmp_path / "missing"
+        remote = _remote(tmp_path, "127.0.0.1", target.port,
+                         f"Host 127.0.0.1\n  UserKnownHostsFile {missing}\n", None)
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.connect()
+        message = str(refused.value)
+        assert f"names {missing} as UserKnownHostsFile, which is not there; " \
+            f"checked against {default} instead" in message, message
+
+
+async def test_a_route_not_read_is_read_again_on_the_next_connect(tmp_path: Path) -> None:
+    """Review 54 (7): a route that could not be read (here: the ssh config not
+    there yet) was cached for good, so the next connection's refusal named
+    the configured name, not the HostName known_hosts holds it by."""
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, _jump_port):
+        known = tmp_path / "known_hosts"
+        old = asyncssh.generate_private_key("ssh-ed25519")
+        known.write_text(f"[127.0.0.1]:{target.port} {old.export_public_key().decode()}")
+        remote = _remote(tmp_path, "sm-alias", target.port, "", known)
+        (tmp_path / "ssh_config").unlink()
+        with pytest.raises(RemoteError) as err:
+            await remote.connect()
+        assert not isinstance(err.value, HostKeyRefused), err.value
+        (tmp_path / "ssh_config").write_text("Host sm-alias\n  HostName 127.0.0.1\n")
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.connect()
+        assert f"ssh-keygen -R '[127.0.0.1]:{target.port}'" in str(refused.value), refused.value
+
+
+async def test_a_type_error_reading_the_route_is_not_swallowed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 54 (7): a TypeError (a keyword asyncssh no longer takes) was
+    taken for a config it could not read, and the route silently dropped."""
+    async def wrong(*args: object, **kwargs: object) -> None:
+        raise TypeError("construct() got an unexpected keyword argument 'x'")
+
+    monkeypatch.setattr(asyncssh.SSHClientConnectionOptions, "construct", wrong)
+    remote = _remote(tmp_path, "sm", 22, "Host sm\n  HostName 127.0.0.1\n", tmp_path / "kh")
+    with pytest.raises(TypeError):
+        await remote._resolve()
+
+
+def test_a_key_that_could_not_be_read_is_said_in_words(tmp_path: Path) -> None:
+    """Review 54 (8): "refusing the host key unavailable" is not English."""
+    remote = _remote(tmp_path, "sm", 22, "", tmp_path / "kh")
+    message = str(remote._host_key_refused(remote._plain_route(), None))
+    assert "unavailable" not in message, message
+    assert "its key could not be read to show you" in message, message
+
+
+async def test_a_jump_host_behind_a_jump_host_of_its_own_is_reached_and_a_loop_is_said(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The jump host's own ProxyJump is followed, each host checked (here the
+    outer one through a second jump host that forwards to it); a ProxyJump
+    under Host * that makes the jump host go through itself is said, not
+    followed for ever."""
+    _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        looped = _behind_bastion(tmp_path, jump_port) + "Host *\n  ProxyJump bastion\n"
+        remote = _remote(tmp_path, "sm", 22, looped, known)
+        with pytest.raises(RemoteError) as err:
+            await asyncio.wait_for(remote.connect(), 30)
+        assert "go through each other more than 8 deep" in str(err.value), err.value
+        assert "give the jump host ProxyJump none" in str(err.value), err.value
+        # bastion itself behind "outer", which forwards bastion's port.
+        outer_key = asyncssh.generate_private_key("ssh-ed25519")
+
+        class _Outer(asyncssh.SSHServer):
+            def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+                self._conn = conn
+
+            def connection_requested(self, dest_host: str, dest_port: int, orig_host: str,
+                                     orig_port: int) -> object:
+                if dest_host != "bastion-inside.invalid":
+                    return False
+                return self._conn.forward_connection("127.0.0.1", jump_port)
+
+        authorized = asyncssh.import_authorized_keys(
+            asyncssh.read_private_key(str(tmp_path / "id")).export_public_key().decode())
+        outer = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[outer_key],
+                                      authorized_client_keys=authorized, server_factory=_Outer)
+        try:
+            outer_port = outer.sockets[0].getsockname()[1]
+            (tmp_path / "outer_known_hosts").write_text(
+                f"[127.0.0.1]:{outer_port} {outer_key.export_public_key().decode()}")
+            jump_line = (tmp_path / "jump_known_hosts").read_text().split(" ", 1)[1]
+            (tmp_path / "jump_known_hosts").write_text(f"bastion-inside.invalid {jump_line}")
+            nested = (f"Host sm\n  HostName {INSIDE}\n  ProxyJump bastion\n"
+                      f"Host bastion\n  HostName bastion-inside.invalid\n  Port 22\n"
+                      f"  User nobody\n  IdentityFile {tmp_path / 'id'}\n"
+                      f"  UserKnownHostsFile {tmp_path / 'jump_known_hosts'}\n"
+                      f"  ProxyJump outer\n"
+                      f"Host outer\n  HostName 127.0.0.1\n  Port {outer_port}\n  User nobody\n"
+                      f"  IdentityFile {tmp_path / 'id'}\n"
+                      f"  UserKnownHostsFile {tmp_path / 'outer_known_hosts'}\n")
+            remote = _remote(tmp_path, "sm", 22, nested, known)
+            conn = await remote.connect()
+            assert not conn.is_closed()
+            await remote.close()
+            # outer not trusted: said as outer's.
+            (tmp_path / "outer_known_hosts").write_text("")
+            remote = _remote(tmp_path, "sm", 22, nested, known)
+            with pytest.raises(RemoteError) as err:
+                await remote.connect()
+            assert "via jump host outer: outer's host key is not trusted" in str(err.value)
+        finally:
+            outer.close()

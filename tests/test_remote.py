@@ -1125,7 +1125,7 @@ def test_the_command_comparing_every_host_key_file_works_in_a_folder_with_a_spac
         fingerprints.append(key.get_fingerprint())
     remote = Remote(HostSettings("127.0.0.1"), isolated=True)
     remote.host_key_dir = str(folder)
-    message = str(remote._host_key_refused(None))
+    message = str(remote._host_key_refused(remote._plain_route(), None))
     compare = message.split("(its console, say): ", 1)[1].split("; done", 1)[0] + "; done"
     ran = subprocess.run(["bash", "-c", compare], capture_output=True, text=True, timeout=30)
     assert ran.returncode == 0, (compare, ran.stderr)

@@ -1,0 +1,327 @@
+"""The way an SSH connection to the host goes, as the operator's ssh config
+makes it: the HostName and port, the known_hosts files and the name they hold
+the host by, and the ProxyJump hosts in between, which runbook opens itself.
+
+asyncssh would open the ProxyJump hosts on its own, but then (review 54) a
+jump host that is not trusted, or that refuses our key, fails as if the
+target had, and a jump host whose UserKnownHostsFile is "none" is not checked
+at all. Opened here, each hop is checked against a known_hosts file that is
+never none, and a hop's failure is said as that jump host's, by its name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import getpass
+import ipaddress
+import os
+import re
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from runbook.shell import RemoteError
+
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+# ${VAR} and %x in a UserKnownHostsFile, as OpenSSH reads them
+# (ssh_config(5), TOKENS and ENVIRONMENT VARIABLES).
+_ENV = re.compile(r"\$\{([^}]*)\}")
+_TOKEN = re.compile(r"%(.)")
+# Jump hosts that go through jump hosts of their own, at most this deep.
+_MOST_NESTED = 8
+
+
+class JumpHostRefused(RemoteError):
+    """A jump host (ProxyJump) is not trusted or does not let us in: as a
+    refused host key or our own key refused, waiting will not help."""
+
+
+def is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def unreachable(exc: BaseException, *, advise: bool = True) -> str:
+    """Why a connection could not be made, in words (asyncio's own name a
+    socket call: "Connect call failed (...)"), with the setting to check when
+    `advise`: not on a reconnect, where the settings had just worked."""
+    number = getattr(exc, "errno", None)
+    if number is None and isinstance(exc, OSError):
+        # A name with several addresses fails as one OSError listing each
+        # address's, without an errno of its own: one errno for all, if so.
+        found = set(re.findall(r"\[Errno (\d+)\]", str(exc)))
+        number = int(found.pop()) if len(found) == 1 else None
+    what, check = str(exc) or type(exc).__name__, ""
+    if isinstance(exc, socket.gaierror):
+        what, check = "no such host, or its name cannot be resolved now", "host.address"
+    elif isinstance(exc, TimeoutError):
+        what, check = "no answer in time", "host.address, the network and any firewall"
+    elif number == errno.ECONNREFUSED:
+        what = "connection refused: nothing listens on that port"
+        check = "host.port and that sshd runs"
+    elif number in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        what, check = os.strerror(number).lower(), "host.address and the network"
+    elif number is not None and number > 0:
+        # A file's error (a missing identity or ProxyCommand) names the file.
+        named = getattr(exc, "filename", None)
+        what = f"{os.strerror(number)}: {named}" if named else os.strerror(number)
+    return f"{what}; check {check}" if advise and check else what
+
+
+@dataclass(frozen=True)
+class KnownHosts:
+    """The known_hosts files a host's key is checked against, and the files
+    the ssh config named for it that are not there (said in a refusal)."""
+    files: tuple[Path, ...]
+    missing: tuple[str, ...] = ()
+
+    @property
+    def said(self) -> str:
+        return " or ".join(str(f) for f in self.files)
+
+    @property
+    def note(self) -> str:
+        """For a refusal: which named file was not there, and what was read."""
+        if not self.missing:
+            return ""
+        return (f" (your ssh config names {' and '.join(self.missing)} as UserKnownHostsFile, "
+                f"which is not there; checked against {self.said} instead)")
+
+    def holding(self, name: str, host: str, port: int) -> Path:
+        """The first file that holds a key for the host (the one whose entry
+        is stale), else the first file."""
+        literal = host if is_address(host) else ""
+        for path in self.files:
+            try:
+                if asyncssh.read_known_hosts(str(path)).match(
+                        name, literal, None if port == 22 else port)[0]:
+                    return path
+            except (OSError, ValueError):
+                continue
+        return self.files[0]
+
+
+def known_hosts_named(named: object, tokens: dict[str, str], *, where: str,
+                      prefix: str) -> KnownHosts:
+    """The files an ssh config's UserKnownHostsFile names for a host that are
+    files to read (all of them, as ssh reads them), ${VAR} and %-tokens
+    expanded as OpenSSH does; else ~/.ssh/known_hosts. "none" (asyncssh
+    reads it as no file at all, which turns checking off) and /dev/null
+    (which trusts nothing held elsewhere) are not followed; a file that is
+    not there is said (KnownHosts.note)."""
+    default = KnownHosts((Path(DEFAULT_KNOWN_HOSTS).expanduser(),))
+    if not isinstance(named, list) or not all(isinstance(n, str) for n in named):
+        return default
+    files: list[Path] = []
+    missing: list[str] = []
+    for written in named:
+        path = Path(_expand(written, tokens, where=where, prefix=prefix)).expanduser()
+        if str(path) == os.devnull:
+            continue
+        if path.is_file() and os.access(path, os.R_OK):
+            files.append(path)
+        else:
+            missing.append(str(path))
+    if files:
+        return KnownHosts(tuple(files))
+    return KnownHosts(default.files, tuple(missing))
+
+
+def _expand(written: str, tokens: dict[str, str], *, where: str, prefix: str) -> str:
+    def env(match: re.Match[str]) -> str:
+        value = os.environ.get(match.group(1))
+        if value is None:
+            raise RemoteError(
+                f"{prefix}: the ssh config {where} names UserKnownHostsFile {written}, and "
+                f"the environment variable {match.group(1)} is not set: set it, or set "
+                "known_hosts in [host]")
+        return value
+
+    def token(match: re.Match[str]) -> str:
+        value = tokens.get(match.group(1))
+        if value is None:
+            raise RemoteError(
+                f"{prefix}: the ssh config {where} names UserKnownHostsFile {written}, and "
+                f"runbook does not expand %{match.group(1)} in it: write the file's path "
+                "there without it, or set known_hosts in [host]")
+        return value
+
+    return _TOKEN.sub(token, _ENV.sub(env, written))
+
+
+def tokens_of(made: asyncssh.SSHClientConnectionOptions, original: str,
+              alias: str | None, port: int) -> dict[str, str]:
+    """OpenSSH's %-tokens for a UserKnownHostsFile (ssh_config(5) TOKENS),
+    for the connection `made` describes. %C and %j are left out: runbook
+    refuses them rather than guess OpenSSH's hash or jump list."""
+    local = socket.gethostname()
+    return {"%": "%", "d": str(Path("~").expanduser()), "u": getpass.getuser(),
+            "i": str(os.getuid()), "l": local, "L": local.split(".", 1)[0],
+            "h": str(made.host or original), "n": original, "p": str(port),
+            "r": str(made.username), "k": alias or original}
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where the connection to the host goes: the HostName and port it
+    connects to, the known_hosts files its key is checked against, the
+    ProxyJump or ProxyCommand it goes through, the HostKeyAlias known_hosts
+    holds the host by."""
+    host: str
+    port: int
+    known_hosts: KnownHosts
+    tunnel: str | None = None
+    proxy_command: tuple[str, ...] | None = None
+    alias: str | None = None
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The name known_hosts holds the host by, as ssh looks it up
+        (sshd(8), ssh_config(5) HostKeyAlias: an alias goes without the port;
+        asyncssh, failing "[alias]:port", looks for it so too)."""
+        if self.alias:
+            return self.alias
+        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One host of a ProxyJump list: [user@]host[:port]."""
+    name: str
+    user: str | None = None
+    port: int | None = None
+
+
+def hops(tunnel: str) -> list[Hop]:
+    """A ProxyJump list's hosts, in order (a copy of asyncssh's own parsing
+    of it, connection._open_tunnel)."""
+    return [_hop(spec) for spec in tunnel.split(",")]
+
+
+def _hop(spec: str) -> Hop:
+    user, _, where = spec.rpartition("@")
+    if ":" in where:
+        name, port = where.rsplit(":", 1)
+        return Hop(name, user or None, int(port))
+    return Hop(where, user or None)
+
+
+@dataclass
+class Through:
+    """How to open the jump hosts: the ssh config, its name for the
+    operator, and who we are (for the words of a hop's failure)."""
+    config: object
+    config_name: str
+    target: str
+    address: str
+    connect_timeout: float
+    isolated: bool
+
+
+async def open_hops(tunnel: str, how: Through, depth: int = 0) -> asyncssh.SSHClientConnection:
+    """The last jump host of `tunnel`, connected through the ones before it,
+    each checked against its own known_hosts (known_hosts_named: never none).
+    Closing it closes them all. A hop that fails is said as that jump host's:
+    JumpHostRefused for a key not trusted or ours refused, RemoteError when it
+    cannot be reached."""
+    if depth > _MOST_NESTED:
+        raise RemoteError(
+            f"{how.target}: cannot reach {how.address}: the ProxyJump hosts {how.config_name} "
+            f"gives go through each other more than {_MOST_NESTED} deep (a loop? a ProxyJump "
+            "under Host * applies to the jump host too): give the jump host ProxyJump none")
+    last: asyncssh.SSHClientConnection | None = None
+    try:
+        for hop in hops(tunnel):
+            last = await _open_hop(hop, last, how, depth)
+    except BaseException:
+        if last is not None:
+            last.close()
+        raise
+    assert last is not None  # a ProxyJump list is never empty
+    return last
+
+
+async def _open_hop(hop: Hop, before: asyncssh.SSHClientConnection | None,
+                    how: Through, depth: int) -> asyncssh.SSHClientConnection:
+    cannot = f"{how.target}: cannot reach {how.address} via jump host {hop.name}"
+    made = await asyncssh.SSHClientConnectionOptions.construct(
+        None, config=how.config, host=hop.name, port=hop.port or (),
+        username=hop.user or ())
+    alias = made.host_key_alias if isinstance(made.host_key_alias, str) else None
+    known = known_hosts_named(made.config.get("UserKnownHostsFile", ()),
+                              tokens_of(made, hop.name, alias, int(made.port)),
+                              where=how.config_name, prefix=cannot)
+    # The first jump host's own ProxyJump is followed, as asyncssh and ssh
+    # follow it; a later one goes through the one before it only (asyncssh).
+    own = made.tunnel if before is None and isinstance(made.tunnel, str) and \
+        made.tunnel.lower() not in ("", "none") else None
+    via = await open_hops(own, how, depth + 1) if own is not None else before
+    try:
+        conn = await _connect_hop(hop, made, alias, known, via, how, cannot)
+    except BaseException:
+        if own is not None and via is not None:
+            via.close()
+        raise
+    conn.set_tunnel(via)  # closing this hop closes the ones before it
+    return conn
+
+
+async def _connect_hop(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
+                       alias: str | None, known: KnownHosts,
+                       via: asyncssh.SSHClientConnection | None, how: Through,
+                       cannot: str) -> asyncssh.SSHClientConnection:
+    readable = [str(f) for f in known.files if f.is_file()]
+    options: dict[str, object] = {"connect_timeout": how.connect_timeout}
+    if how.isolated:
+        options["agent_path"] = None
+    try:
+        conn = await asyncssh.connect(
+            hop.name, hop.port or (), username=hop.user or (), tunnel=via,
+            config=how.config, known_hosts=readable or b"", **options)
+    except asyncssh.HostKeyNotVerifiable:
+        raise JumpHostRefused(
+            await _hop_key_untrusted(hop, made, alias, known, via, how, cannot)) from None
+    except asyncssh.PermissionDenied:
+        raise JumpHostRefused(
+            f"{cannot}: {hop.name} refused our key for user {made.username}; check the User "
+            f"and IdentityFile that {how.config_name} gives for {hop.name}") from None
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        raise RemoteError(
+            f"{cannot}: {unreachable(exc, advise=False)}; check the HostName and Port that "
+            f"{how.config_name} gives for {hop.name}, and that it is up") from None
+    return conn
+
+
+async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
+                             alias: str | None, known: KnownHosts,
+                             via: asyncssh.SSHClientConnection | None, how: Through,
+                             cannot: str) -> str:
+    """What to say of a jump host whose key is not trusted: its fingerprint
+    and the line to add once that is checked, read on a connection of its own
+    that checks nothing (only to be shown, never to trust)."""
+    try:
+        key = await asyncio.wait_for(asyncssh.get_server_host_key(
+            hop.name, hop.port or (), tunnel=via or (),
+            config=how.config),  # type: ignore[arg-type]
+            how.connect_timeout)
+    except (OSError, asyncssh.Error, TimeoutError, ValueError):
+        key = None
+    host, port = str(made.host or hop.name), int(made.port)
+    name = alias or (host if port == 22 else f"[{host}]:{port}")
+    said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}."
+    trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
+             f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
+             "read there by another way than this connection (its console, say).")
+    if key is None:
+        return (f"{said} Its key could not be read to show you (connect again to see its "
+                f"fingerprint). {trust} Only if they are the same, add a line to "
+                f"{known.files[0]} of {name} and the first two words of that file")
+    public = key.export_public_key().decode().split()
+    return (f"{said} It offers {key.get_fingerprint()}. {trust} Only if they are the same, "
+            f"add this line to {known.files[0]}: {name} {public[0]} {public[1]}")
