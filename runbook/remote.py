@@ -376,7 +376,9 @@ class Remote:
             return self._route
         options = self._config_options()
         config = options.pop("config", ())
-        options.update(client_keys=None, agent_path=None, known_hosts=None)
+        # Without the port: the config's own Port is then seen (asyncssh takes
+        # an explicit one over the config's), and compared with [host] port.
+        options.update(client_keys=None, agent_path=None, known_hosts=None, port=())
         try:
             async with asyncio.timeout(self.connect_timeout):
                 made = await asyncssh.SSHClientConnectionOptions.construct(
@@ -386,6 +388,7 @@ class Remote:
                 "%s: the ssh config was not read (%r); connecting as configured",
                 self.target, exc)
             return self._plain_route()
+        self._refuse_another_port(made.config.get("Port"))
         alias = made.host_key_alias if isinstance(made.host_key_alias, str) and \
             made.host_key_alias else None
         # runbook's own [host] known_hosts; else the files the ssh config names
@@ -402,6 +405,20 @@ class Remote:
             tunnel=made.tunnel if isinstance(made.tunnel, str) and made.tunnel else None,
             proxy_command=tuple(command) if command else None, alias=alias)
         return self._route
+
+    def _refuse_another_port(self, said: object) -> None:
+        """Refused before connecting: an ssh config Port for the host that is
+        not [host] port. runbook always connects to [host] port (22 if not
+        written), as `ssh -p` would over the config; the operator who wrote a
+        Port in the ssh config meant that one (review 54), so two ports are
+        said and the choice left to them, whether [host] port was written or
+        not (the sample config writes port = 22)."""
+        if isinstance(said, int) and said != self.host.port:
+            raise RemoteError(
+                f"{self.target}: the ssh config {self._config_name} says Port {said} for "
+                f"{self.host.address}, and [host] port is {self.host.port} in runbook's "
+                f"config: set port = {said} in [host], or remove the Port line from "
+                f"{self._config_name}")
 
     async def _through(self, route: Route) -> asyncssh.SSHClientConnection | None:
         """The last ProxyJump host the route goes through, opened by runbook

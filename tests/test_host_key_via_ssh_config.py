@@ -408,6 +408,30 @@ async def test_a_jump_host_is_checked_whatever_its_user_known_hosts_file_says(
         await remote.close()
 
 
+@pytest.mark.parametrize("own_port", [22, 2200])
+async def test_an_ssh_config_port_that_differs_from_runbooks_is_refused_before_connecting(
+        tmp_path: Path, own_port: int) -> None:
+    """Review 54 (3): the ssh config's Port was ignored for [host] port (22
+    when unset). Two files saying two ports is refused, naming both."""
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, _jump_port):
+        known = tmp_path / "known_hosts"
+        public = target.keys["ssh-ed25519"].export_public_key().decode()
+        known.write_text(f"[127.0.0.1]:{target.port} {public}")
+        config = f"Host sm\n  HostName 127.0.0.1\n  Port {target.port}\n"
+        remote = _remote(tmp_path, "sm", own_port, config, known)
+        with pytest.raises(RemoteError) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert f"the ssh config {tmp_path / 'ssh_config'} says Port {target.port} for sm, " \
+            f"and [host] port is {own_port}" in message, message
+        assert f"set port = {target.port} in [host], or remove the Port line" in message, message
+        # The same port: connects.
+        remote = _remote(tmp_path, "sm", target.port, config, known)
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+
+
 @pytest.mark.parametrize("how", ["second-file", "token", "env"])
 async def test_every_user_known_hosts_file_is_read_and_tokens_expanded(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
