@@ -398,7 +398,7 @@ class Remote:
         known = KnownHosts((own,)) if own is not None else known_hosts_named(
             made.config.get("UserKnownHostsFile", ()),
             tokens_of(made, self.host.address, alias, self.host.port),
-            where=self._config_name, prefix=self.target)
+            where=self._config_name, prefix=self.target, or_else=", or set known_hosts in [host]")
         command = made.proxy_command
         self._route = Route(
             made.host or self.host.address, self.host.port, known,

@@ -108,20 +108,22 @@ class KnownHosts:
 
 
 def known_hosts_named(named: object, tokens: dict[str, str], *, where: str,
-                      prefix: str) -> KnownHosts:
+                      prefix: str, or_else: str = "") -> KnownHosts:
     """The files an ssh config's UserKnownHostsFile names for a host that are
     files to read (all of them, as ssh reads them), ${VAR} and %-tokens
     expanded as OpenSSH does; else ~/.ssh/known_hosts. "none" (asyncssh
     reads it as no file at all, which turns checking off) and /dev/null
     (which trusts nothing held elsewhere) are not followed; a file that is
-    not there is said (KnownHosts.note)."""
+    not there is said (KnownHosts.note). A name that cannot be expanded is
+    refused, its advice ending with `or_else` (another way, if there is one)."""
     default = KnownHosts((Path(DEFAULT_KNOWN_HOSTS).expanduser(),))
     if not isinstance(named, list) or not all(isinstance(n, str) for n in named):
         return default
     files: list[Path] = []
     missing: list[str] = []
     for written in named:
-        path = Path(_expand(written, tokens, where=where, prefix=prefix)).expanduser()
+        path = Path(_expand(written, tokens, where=where, prefix=prefix,
+                            or_else=or_else)).expanduser()
         if str(path) == os.devnull:
             continue
         if path.is_file() and os.access(path, os.R_OK):
@@ -133,14 +135,14 @@ def known_hosts_named(named: object, tokens: dict[str, str], *, where: str,
     return KnownHosts(default.files, tuple(missing))
 
 
-def _expand(written: str, tokens: dict[str, str], *, where: str, prefix: str) -> str:
+def _expand(written: str, tokens: dict[str, str], *, where: str, prefix: str,
+            or_else: str) -> str:
     def env(match: re.Match[str]) -> str:
         value = os.environ.get(match.group(1))
         if value is None:
             raise RemoteError(
                 f"{prefix}: the ssh config {where} names UserKnownHostsFile {written}, and "
-                f"the environment variable {match.group(1)} is not set: set it, or set "
-                "known_hosts in [host]")
+                f"the environment variable {match.group(1)} is not set: set it{or_else}")
         return value
 
     def token(match: re.Match[str]) -> str:
@@ -149,7 +151,7 @@ def _expand(written: str, tokens: dict[str, str], *, where: str, prefix: str) ->
             raise RemoteError(
                 f"{prefix}: the ssh config {where} names UserKnownHostsFile {written}, and "
                 f"runbook does not expand %{match.group(1)} in it: write the file's path "
-                "there without it, or set known_hosts in [host]")
+                f"there without it{or_else}")
         return value
 
     return _TOKEN.sub(token, _ENV.sub(env, written))

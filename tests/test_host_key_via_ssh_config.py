@@ -473,6 +473,15 @@ async def test_a_user_known_hosts_file_runbook_cannot_expand_or_find_is_said(
         message = str(err.value)
         assert "UserKnownHostsFile ~/kh_%C" in message and "%C" in message, message
         assert "set known_hosts in [host]" in message, message
+        # A jump host's: [host] known_hosts is not its, so not offered.
+        config = _behind_bastion(tmp_path, 1).replace(
+            f"UserKnownHostsFile {tmp_path / 'jump_known_hosts'}", "UserKnownHostsFile ~/kh_%C")
+        remote = _remote(tmp_path, "sm", 22, config, None)
+        with pytest.raises(RemoteError) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert "cannot reach sm via jump host bastion: the ssh config" in message, message
+        assert "does not expand %C" in message and "[host]" not in message, message
         missing = tmp_path / "missing"
         remote = _remote(tmp_path, "127.0.0.1", target.port,
                          f"Host 127.0.0.1\n  UserKnownHostsFile {missing}\n", None)
