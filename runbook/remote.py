@@ -42,9 +42,11 @@ from runbook.shell import ADD_THIS_LINE, loose_record
 from runbook.shell import CommandResult as CommandResult
 from runbook.shell import CommandTimeout as CommandTimeout
 from runbook.shell import HostKeyRefused as HostKeyRefused
+from runbook.shell import JumpHostRefused as JumpHostRefused
 from runbook.shell import KeyRefused as KeyRefused
 from runbook.shell import OutcomeUnknown as OutcomeUnknown
 from runbook.shell import OutputSink as OutputSink
+from runbook.shell import Refused as Refused
 from runbook.shell import RemoteError as RemoteError
 from runbook.shell import Uploaded as Uploaded
 from runbook.shell import privileged as privileged
@@ -60,7 +62,6 @@ from runbook.ssh_route import (
     open_hops,
     tokens_of,
 )
-from runbook.ssh_route import JumpHostRefused as JumpHostRefused
 from runbook.ssh_route import is_address as _is_address
 from runbook.ssh_route import unreachable as _unreachable
 from runbook.upload import ProgressSink
@@ -344,8 +345,8 @@ class Remote:
             await asyncio.sleep(wait)
             try:
                 return await self._open()
-            except (HostKeyRefused, KeyRefused, JumpHostRefused):
-                raise  # another host, or another key policy: waiting will not help
+            except Refused:
+                raise  # another host, another key policy, settings that disagree
             except RemoteError as exc:
                 reason = str(exc).split(": ", 1)[-1]
         raise AssertionError("itertools.count never ends")
@@ -414,7 +415,7 @@ class Remote:
         said and the choice left to them, whether [host] port was written or
         not (the sample config writes port = 22)."""
         if isinstance(said, int) and said != self.host.port:
-            raise RemoteError(
+            raise Refused(
                 f"{self.target}: the ssh config {self._config_name} says Port {said} for "
                 f"{self.host.address}, and [host] port is {self.host.port} in runbook's "
                 f"config: set port = {said} in [host], or remove the Port line from "
@@ -920,7 +921,7 @@ class Remote:
             try:
                 try:
                     conn = await self.connect()  # re-opened with backoff after a drop
-                except (HostKeyRefused, KeyRefused):
+                except Refused:
                     raise
                 except RemoteError as exc:
                     raise OutcomeUnknown(f"{exc}; the command runs on by itself on the host, "

@@ -22,7 +22,13 @@ class RemoteError(Exception):
     """A remote problem explained in one sentence for the operator."""
 
 
-class HostKeyRefused(RemoteError):
+class Refused(RemoteError):
+    """The connection is refused for a reason that waiting will not mend (a
+    host key not trusted, our key not let in, the settings disagreeing): a
+    reconnect gives up at once and a command or upload says so, not "in doubt"."""
+
+
+class HostKeyRefused(Refused):
     """The host's key is not one known_hosts trusts for it."""
 
     def __init__(self, message: str, known_hosts_line: str | None = None) -> None:
@@ -40,8 +46,12 @@ class HostKeyRefused(RemoteError):
 ADD_THIS_LINE = "then add this line to "
 
 
-class KeyRefused(RemoteError):
+class KeyRefused(Refused):
     """The host does not accept our key for the user."""
+
+
+class JumpHostRefused(Refused):
+    """A jump host (ProxyJump) on the way is not trusted or does not let us in."""
 
 
 class OutcomeUnknown(RemoteError):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import asyncssh
 
-from runbook.shell import RemoteError
+from runbook.shell import JumpHostRefused, RemoteError
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 # ${VAR} and %x in a UserKnownHostsFile, as OpenSSH reads them
@@ -32,11 +32,6 @@ _ENV = re.compile(r"\$\{([^}]*)\}")
 _TOKEN = re.compile(r"%(.)")
 # Jump hosts that go through jump hosts of their own, at most this deep.
 _MOST_NESTED = 8
-
-
-class JumpHostRefused(RemoteError):
-    """A jump host (ProxyJump) is not trusted or does not let us in: as a
-    refused host key or our own key refused, waiting will not help."""
 
 
 def is_address(host: str) -> bool:

@@ -27,9 +27,8 @@ from runbook import jobs
 from runbook.sftp import SFTP_LOST, SshConnection, sftp_reason, size_in
 from runbook.shell import (
     CommandTimeout,
-    HostKeyRefused,
-    KeyRefused,
     OutcomeUnknown,
+    Refused,
     RemoteError,
     Uploaded,
     landing_sha256_command,
@@ -106,7 +105,7 @@ async def upload(
         raise CommandTimeout(
             f"{ssh.target}: upload of {local.name} did not finish within {timeout:g}s"
         ) from None
-    except (HostKeyRefused, KeyRefused):
+    except Refused:
         raise
     except RemoteError as exc:
         if isinstance(exc, OutcomeUnknown):

@@ -18,7 +18,8 @@ import asyncssh
 import pytest
 
 from runbook.config import HostSettings
-from runbook.remote import HostKeyRefused, Remote, RemoteError
+from runbook.rehearsal.host import RehearsalHost
+from runbook.remote import HostKeyRefused, JumpHostRefused, Remote, RemoteError
 
 # A name no resolver answers: only the jump host knows where it is.
 INSIDE = "sm-inside.invalid"
@@ -591,3 +592,75 @@ async def test_a_jump_host_behind_a_jump_host_of_its_own_is_reached_and_a_loop_i
             assert "via jump host outer: outer's host key is not trusted" in str(err.value)
         finally:
             outer.close()
+
+
+@contextlib.asynccontextmanager
+async def _behind_a_bastion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            host: RehearsalHost) -> AsyncIterator[Remote]:
+    """A Remote to the rehearsal host through a jump host "bastion" that
+    trusts the rehearsal's client key and forwards INSIDE to it."""
+    _home(tmp_path, monkeypatch)
+    target = _Host(host.ssh_port, {}, host.client_key)
+    jump_key = asyncssh.generate_private_key("ssh-ed25519")
+    authorized = asyncssh.import_authorized_keys(
+        asyncssh.read_private_key(host.client_key).export_public_key().decode())
+    jump = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[jump_key],
+                                 authorized_client_keys=authorized,
+                                 server_factory=lambda: _Jump(target))
+    jump_port = jump.sockets[0].getsockname()[1]
+    (tmp_path / "jump_known_hosts").write_text(
+        f"[127.0.0.1]:{jump_port} {jump_key.export_public_key().decode()}")
+    known = tmp_path / "known_hosts"
+    held = host.known_hosts.read_text().split(None, 1)[1]
+    known.write_text(f"{INSIDE} {held}")
+    config = _behind_bastion(tmp_path, jump_port).replace(
+        f"IdentityFile {tmp_path / 'id'}", f"IdentityFile {host.client_key}").replace(
+        "User nobody", f"User {host.user}")
+    ssh_config = tmp_path / "ssh_config"
+    ssh_config.write_text(config)
+    remote = Remote(HostSettings("sm", 22, host.user, sudo=False, identity=host.client_key,
+                                 known_hosts=known, ssh_config=ssh_config),
+                    isolated=True, connect_timeout=5, reconnect_within=10)
+    try:
+        yield remote
+    finally:
+        await remote.close()
+        jump.close()
+
+
+@pytest.mark.parametrize("action", ["detached command", "upload"])
+async def test_a_jump_host_refused_on_a_reconnect_is_said_not_taken_for_in_doubt(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rehearsal_host: RehearsalHost,
+        action: str) -> None:
+    """A jump host we no longer trust (its key changed) while the run goes
+    on: the reconnect gives up at once, the jump host named, and a command
+    being followed or an upload that met it says so. They said "...; the
+    command runs on by itself on the host" / "the upload ... stopped
+    part-way", in doubt, as for a dropped line that waiting mends (only a
+    refused host key or our key refused passed through)."""
+    async with contextlib.AsyncExitStack() as stack:
+        remote = await stack.enter_async_context(
+            _behind_a_bastion(tmp_path, monkeypatch, rehearsal_host))
+        conn = await remote.connect()
+        local = tmp_path / "dist.zip"
+        local.write_bytes(b"zip" * 1000)
+
+        async def drop() -> None:
+            (tmp_path / "jump_known_hosts").write_text("")  # the bastion's key no longer held
+            conn.abort()  # and the line drops
+            await conn.wait_closed()
+
+        with pytest.raises(RemoteError) as err:
+            if action == "upload":
+                await drop()
+                await remote.upload(local, "/tmp/dist.zip", timeout=20)
+            else:
+                following = asyncio.ensure_future(remote.run_detached(
+                    "sleep 3", timeout=20, job="jumped"))
+                await asyncio.sleep(1)  # launched, and followed
+                await drop()
+                await following
+        message = str(err.value)
+        assert isinstance(err.value, JumpHostRefused), message
+        assert "via jump host bastion" in message and "part-way" not in message \
+            and "runs on by itself" not in message, message
