@@ -1639,3 +1639,26 @@ def test_log_and_reports_own_refusals_begin_as_the_doors_do(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     assert result.stdout == ""
     assert other.read_text() == journal.read_text()
+
+
+@pytest.mark.parametrize(("command", "after", "said"), [
+    ("rehearse", "rollback-start", "rollback-start is a step of the way back, not of the "
+     "cutover"),
+    ("rehearse", "schema", "schema comes before the cutover"),
+    ("rehearse", "recreat", "recreat is no step of the procedure"),
+    ("run", "rollback-start", "rollback-start is a step of the way back, not of the cutover"),
+])
+def test_a_rollback_after_that_names_no_cutover_step_is_the_commands_refusal(
+        tmp_path: Path, command: str, after: str, said: str) -> None:
+    """Operator trial 54 (F25): 'runbook: --rollback-after: rollback-start
+    is not a step' named no command, and a step of the way back is a step:
+    the refusal begins with the command, as every option's does, says what
+    the named step is, and points at the command's --help."""
+    config = ["--sandbox", str(tmp_path / "sb")] if command == "rehearse" else [str(EXAMPLE)]
+    result = runbook(command, *config, "--headless", "--rollback-after", after, timeout=60,
+                     env={"SM_API_TOKEN": "not-used"})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"runbook {command}: --rollback-after {said}"), result.stderr
+    assert result.stderr.endswith(f"(see runbook {command} --help)\n"), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert not (tmp_path / "sb").exists(), "refused before a sandbox is made"

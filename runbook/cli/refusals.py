@@ -291,19 +291,24 @@ def drill_step(args: argparse.Namespace) -> str | None:
     after: str | None = getattr(args, "rollback_after", None)
     if after is None:
         return None  # before the procedure is imported: the first paint waits for this
-    from runbook.config import ConfigError
+    from runbook.config import CommandRefused
     from runbook.model import Phase
-    from steps import procedure
+    from steps import procedure, way_back
 
-    ids = [step.id for step in procedure()]
+    command = getattr(args, "command", None) or "run"
     # Only a cutover step has something to go back from: before the first
     # one the live stream manager has not changed.
     cutover = [step.id for step in procedure() if step.phase is Phase.CUTOVER]
-    if after not in ids:
-        raise ConfigError("--rollback-after", f"{after} is not a step; choose one of "
-                          f"{', '.join(cutover)}")
+    choose = f"choose a cutover step: {', '.join(cutover)}"
+    if after in {step.id for step in way_back()}:
+        raise CommandRefused(command, f"--rollback-after {after} is a step of the way back, "
+                             "not of the cutover; it names the cutover step after which "
+                             f"the way back begins: {choose}")
+    if after not in {step.id for step in procedure()}:
+        raise CommandRefused(command, f"--rollback-after {after} is no step of the procedure; "
+                             f"{choose}")
     if after not in cutover:
-        raise ConfigError("--rollback-after", f"{after} comes before the cutover, when "
-                          "nothing of the live stream manager has changed and there is no "
-                          f"way back to take; choose a cutover step: {', '.join(cutover)}")
+        raise CommandRefused(command, f"--rollback-after {after} comes before the cutover, "
+                             "when nothing of the live stream manager has changed and there "
+                             f"is no way back to take; {choose}")
     return after
