@@ -76,6 +76,8 @@ class Replay:
     # The steps of the way back that began, in order: empty until it is taken.
     way_back: list[str] = field(default_factory=list)
     way_back_taken: bool = False
+    # The way back's steps as its record listed them when it began.
+    way_back_listed: list[str] = field(default_factory=list)
     # The step a drill turns back after (--rollback-after), as its last run
     # said: a resume goes on with it.
     rollback_after: str | None = None
@@ -92,6 +94,19 @@ class Replay:
         them. The one rule for the executor, the exit lines and the resume
         dialog (review: they had drifted apart)."""
         return self.way_back_taken or any(step in self.steps for step in way_back)
+
+    def way_back_ended(self) -> bool:
+        """The way back finished: the run ended rolled back, or, its run-end
+        cut off as it was written (operator trial 54: reported as "the new
+        stream manager serves"), the records show it: the cutover's end
+        written complete once the way back began, and every step it listed
+        done or skipped."""
+        if self.outcome == "rolled-back":
+            return True
+        return (self.outcome is None and self.way_back_taken and self.downtime_s is not None
+                and bool(self.way_back_listed or self.way_back)
+                and all(self.state(step) in (StepState.DONE, StepState.SKIPPED)
+                        for step in self.way_back_listed or self.way_back))
 
     def left_by_the_way_back(self) -> list[str]:
         """What the steps that changed something leave that the way back does
@@ -138,6 +153,8 @@ def replay(path: Path) -> Replay:
             result.outcome = None
         elif event == Record.WAY_BACK:
             result.way_back_taken = True
+            listed = [str(s) for s in record.get("steps") or []]
+            result.way_back_listed = listed or result.way_back_listed
         elif event == Record.STEP_START and history is not None:
             history.state = StepState.RUNNING
             # A new attempt: the run that began it settled the earlier ones

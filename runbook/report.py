@@ -273,6 +273,8 @@ class Report:
     # time: who chose it; journals before it was said have none).
     way_back_began: bool = False
     way_back_why: str | None = None
+    # The way back's steps, as its record listed them when it began.
+    way_back_steps: list[str] = field(default_factory=list)
     started: str | None = None
     ended: str | None = None
     outcome: str | None = None
@@ -323,8 +325,16 @@ class Report:
 
     @property
     def rolled_back(self) -> bool:
-        """The way back ended: the old release serves again, and no upgrade stands."""
-        return self.outcome == Outcome.ROLLED_BACK.value
+        """The way back ended: the old release serves again, and no upgrade
+        stands. Also when the run's end was cut off as it was written, but the
+        records show it (operator trial 54): the cutover's end written
+        complete once the way back began, and every step it listed done."""
+        if self.outcome == Outcome.ROLLED_BACK.value:
+            return True
+        listed = [self.step(step_id) for step_id in self.way_back_steps]
+        return (self.outcome is None and self.way_back_began and self.downtime.complete
+                and bool(listed) and all(step is not None and step.state in ("done", "skipped")
+                                         for step in listed))
 
     @property
     def to_do_after(self) -> list[Note]:
@@ -490,6 +500,8 @@ class _Reader:
         report.operator = text_of(record.get("operator")) or report.operator
         for listed in record.get("steps") or []:
             self.step(text_of(listed))
+            if text_of(listed) not in report.way_back_steps:
+                report.way_back_steps.append(text_of(listed))
         self.cutover.update(text_of(listed) for listed in record.get("cutover") or [])
         self.leaves.update(texts_of(record, "leaves"))
         self.way_back_did.update(texts_of(record, "way_back_did"))
@@ -659,6 +671,8 @@ class _Reader:
         # Each of its steps, those a stop left to come too (operator trial 53).
         for listed in record.get("steps") or []:
             self.step(text_of(listed))
+            if text_of(listed) not in report.way_back_steps:
+                report.way_back_steps.append(text_of(listed))
         why = record.get("why")
         # The first says who chose it; a resumed run only goes on back (trial).
         if isinstance(why, str) and report.way_back_why is None:

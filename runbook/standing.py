@@ -52,8 +52,18 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
     ids = history.step_ids or list(history.steps)
     done = sum(1 for step in ids if history.state(step) in _FINISHED)
     count = f"{done} of {len(ids)} steps done or skipped"
-    if history.outcome == "rolled-back":
-        return f"rolled back: the old stream manager serves again ({count} before the way back)"
+    if history.way_back_ended():
+        said = f"rolled back: the old stream manager serves again ({count} before the way back)"
+        if history.outcome is None:
+            said += ("; the run's own end is not on record (its last record was cut off), "
+                     "but every step of the way back is done and the cutover's end is")
+        return said
+    if history.outcome is None and history.way_back_taken and history.downtime_s is not None:
+        # The cutover's end on record after the way back began, but not every
+        # step of it done: what serves is not known from the journal.
+        return (f"not known: the journal records the cutover's end after the way back "
+                f"began, but not every step of the way back as done; look at the host "
+                f"({count} before the way back)")
     if history.downtime_s is not None:
         return (f"the new stream manager serves; the downtime was "
                 f"{duration(history.downtime_s)} ({count})")
@@ -116,7 +126,7 @@ def going_on(history: Replay, *, resume: str | None, rollback: str | None,
     ends with its command alone, to be pasted into a shell; what to know of
     the way back (`rollback_note`) or of both (`both`) goes before the colon,
     where a report's row splits, and so without one."""
-    if history.outcome in ("done", "rolled-back"):
+    if history.outcome in ("done", "rolled-back") or history.way_back_ended():
         return []
     under_way = history.cutover_started is not None and history.downtime_s is None
     aside = f" ({both})" if both else ""

@@ -2265,3 +2265,56 @@ def test_a_refused_host_keys_known_hosts_line_is_copied_from_the_markdown_as_it_
     assert "Nothing ran on the host \\[ok\\]." in text, text
     page = html(report)
     assert line in page and "\\[" not in page, page
+
+
+def test_a_way_back_whose_run_end_was_cut_off_says_the_old_release_serves(
+    went_back: Rehearsed, tmp_path: Path
+) -> None:
+    """Operator trial 54 (F26): a finished way back whose last record (its
+    run-end) was cut off as it was written was reported as "the new stream
+    manager serves" beside "After the way back | ... the old install", and the
+    report said nothing of the record left out (the log did)."""
+    cut = tmp_path / "cut.jsonl"
+    whole = went_back.journal.read_bytes()
+    assert json.loads(whole.splitlines()[-1])["event"] == "run-end"
+    cut.write_bytes(whole[:-40])
+    report = build(cut, estimate_from=[])
+    text = plain(markdown(report))
+    head = _head(text)
+    stands = head["Where it stands"]
+    assert "new stream manager serves" not in stands, stands
+    assert "the old stream manager serves" in stands, stands
+    assert "cut off" in stands, stands
+    assert "did not finish" not in head["Release"], head
+    assert not report.going_on, report.going_on
+    said = " ".join(text.split())
+    assert "last record was cut off" in said, said[:3000]
+    page = " ".join(html(report).split())
+    assert "new stream manager serves" not in page
+    assert "last record was cut off" in page
+    # As `runbook report` prints it (the trial's words were from there).
+    printed = runbook("report", str(cut), state=tmp_path / "state")
+    assert printed.returncode == 0, printed.stderr
+    said = " ".join(plain(printed.stdout).split())
+    assert "new stream manager serves" not in said, said[:3000]
+    assert "last record was cut off" in said, said[:3000]
+
+
+def test_a_way_back_whose_steps_are_not_all_done_on_record_says_what_serves_is_not_known(
+        tmp_path: Path) -> None:
+    """Operator trial 54 (F26): where it stands follows what the records show;
+    the cutover's end on record after the way back began, with a step of it
+    not done, tells neither release as serving."""
+    journal = _journal(tmp_path, steps=["backup-live"])
+    journal.write("cutover-start", step="backup-live")
+    journal.write("step-start", step="backup-live")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.write("way-back", why="drill", steps=["rollback-restore", "rollback-start"])
+    journal.write("step-start", step="rollback-restore")
+    journal.write("step-end", step="rollback-restore", state="done", detail="put back")
+    journal.write("cutover-end", complete=True, downtime_s=5.0)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    stands = _head(plain(markdown(report)))["Where it stands"]
+    assert stands.startswith("not known"), stands
+    assert "serves again" not in stands and "new stream manager serves" not in stands, stands
