@@ -15,6 +15,7 @@ import contextlib
 import copy
 import dataclasses
 import itertools
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -346,7 +347,12 @@ class Executor(Generic[F]):
         self._tell(RunStarted(self.settings.source, self.remote.target,
                               self.settings.rehearsal, ids, resumed,
                               down_since(self.host_state, self.resume)),
-                   Record.RUN_START, config=self.settings.source, host=self.remote.target,
+                   # The config's absolute path (operator trial 54: as given,
+                   # relative, the report's commands named it from wherever the
+                   # report was made); a rehearsal's as given, which tells its
+                   # runs apart (cli.refusals.runs_of).
+                   Record.RUN_START, config=self.settings.source if self.settings.rehearsal
+                   else os.path.abspath(self.settings.source), host=self.remote.target,
                    rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
                    cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
                    leaves=self._leaves(),

@@ -850,11 +850,19 @@ def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
         rollback, note = (back.command, back.note) if back is not None else (None, "")
     both = ""
     if report.config and not report.rehearsal:
-        resume = resume_command(report.config, path, headless=history.headless)
-        rollback = rollback_command(report.config, path, headless=history.headless)
-        if not Path(report.config).is_absolute():
-            # As the run was given it: from the folder it was started in.
-            both = f"the config {report.config} as the run was given it"
+        # Runs record their config's absolute path; an older journal's may be
+        # relative to the folder its run was started in, which it does not
+        # say: given as it was, never resolved here (operator trial 54: the
+        # report named a config in the folder it was made in).
+        relative = not Path(report.config).is_absolute()
+        resume = resume_command(report.config, path, headless=history.headless,
+                                as_given=relative)
+        rollback = rollback_command(report.config, path, headless=history.headless,
+                                    as_given=relative)
+        if relative:
+            both = (f"the config {report.config} is relative to the folder that run was "
+                    "started in, which is not on record; run it from there, or give "
+                    "the config's full path")
     lines = going_on(history, resume=resume, rollback=rollback, rollback_note=note, both=both)
     # "to go on: COMMAND", as the exit lines say it: a row's name and its command.
     return service_state(history, as_of=as_of), [

@@ -176,18 +176,27 @@ def rehearse_command(sandbox: Path | str, journal: Path | str, *, headless: bool
             + (" --headless" if headless else ""))
 
 
-def resume_command(config: str, journal: Path | str, *, headless: bool = False) -> str:
+def resume_command(config: str, journal: Path | str, *, headless: bool = False,
+                   as_given: bool = False) -> str:
     """The run in `journal` continued from outside: `runbook run --resume`,
-    quoted for a shell and absolute (as spelt) to work from any folder."""
-    return (f"runbook run {shlex.quote(os.path.abspath(config))} --resume --journal "
+    quoted for a shell and absolute (as spelt) to work from any folder; with
+    `as_given` the config as it was given, resolved nowhere (an older
+    journal's relative path, whose folder is not on record)."""
+    return (f"runbook run {_config_path(config, as_given)} --resume --journal "
             f"{shlex.quote(os.path.abspath(journal))}" + (" --headless" if headless else ""))
 
 
-def rollback_command(config: str, journal: Path, *, headless: bool = False) -> str:
+def rollback_command(config: str, journal: Path, *, headless: bool = False,
+                     as_given: bool = False) -> str:
     """The way back from outside a run: `runbook rollback` on the cutover's
     own journal, quoted for a shell; absolute (as spelt, not through its
     links) to work from any folder. `headless` as the run was (operator
     trial: pasted without it into a script, the TUI hung there)."""
-    return (f"runbook rollback {shlex.quote(os.path.abspath(config))} "
+    return (f"runbook rollback {_config_path(config, as_given)} "
             f"--journal {shlex.quote(os.path.abspath(journal))}"
             + (" --headless" if headless else ""))
+
+
+def _config_path(config: str, as_given: bool) -> str:
+    """A config's path for a command: absolute, or as given (`as_given`)."""
+    return shlex.quote(config if as_given else os.path.abspath(config))

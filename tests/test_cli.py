@@ -1662,3 +1662,32 @@ def test_a_rollback_after_that_names_no_cutover_step_is_the_commands_refusal(
     assert result.stderr.endswith(f"(see runbook {command} --help)\n"), result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert not (tmp_path / "sb").exists(), "refused before a sandbox is made"
+
+
+def test_a_run_records_its_configs_absolute_path_for_the_report(tmp_path: Path) -> None:
+    """Operator trial 54 (F27): a run started as `runbook run sm1-good.toml`
+    journalled the path as given, and `runbook report` run from another
+    folder named `runbook run /that/other/folder/sm1-good.toml --resume ...`,
+    a file that does not exist."""
+    started_in = tmp_path / "configs"
+    started_in.mkdir()
+    config = _closed_port_config(started_in)
+    state = tmp_path / "state"
+    environ = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    environ.update({"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(state)})
+    ran = subprocess.run([sys.executable, "-m", "runbook.cli", "run", config.name,
+                          "--headless", "--yes"], capture_output=True, text=True,
+                         timeout=120, cwd=started_in, env=environ)
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    journal = next((state / "runbook").glob("*.jsonl"))
+    start = json.loads(journal.read_text().splitlines()[0])
+    assert start["event"] == "run-start" and start["config"] == str(config), start
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    environ["PYTHONPATH"] = str(ROOT)
+    report = subprocess.run([sys.executable, "-m", "runbook.cli", "report", str(journal)],
+                            capture_output=True, text=True, timeout=60, cwd=elsewhere,
+                            env=environ)
+    assert report.returncode == 0, report.stderr
+    assert f"runbook run {config} --resume" in report.stdout, report.stdout
+    assert str(elsewhere / config.name) not in report.stdout, report.stdout

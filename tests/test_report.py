@@ -2318,3 +2318,26 @@ def test_a_way_back_whose_steps_are_not_all_done_on_record_says_what_serves_is_n
     stands = _head(plain(markdown(report)))["Where it stands"]
     assert stands.startswith("not known"), stands
     assert "serves again" not in stands and "new stream manager serves" not in stands, stands
+
+
+def test_an_older_journals_relative_config_is_not_resolved_where_the_report_is_made(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Operator trial 54 (F27): a journal written before runs recorded their
+    config's absolute path says `c.toml`; the report named
+    `runbook run $PWD/c.toml --resume ...`, a file that is not there. The
+    folder that run was started in is not on record: said so."""
+    journal = _journal(tmp_path, steps=["backup-live", "promote-new"])
+    journal.write("cutover-start", step="backup-live")
+    journal.write("step-start", step="backup-live")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.close()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    report = build(journal.path, estimate_from=[])
+    assert report.going_on, report
+    for what, command in report.going_on:
+        assert str(elsewhere) not in command, command
+        assert command.startswith("runbook r") and " c.toml " in command, command
+        assert "relative to the folder that run was started in" in what, what
+        assert "not on record" in what, what
