@@ -340,7 +340,14 @@ class Report:
     def to_do_after(self) -> list[Note]:
         """What is left to do after an upgrade that finished: none for a run
         that did not (what it left is said by where it stands)."""
-        return self.after if self.outcome == Outcome.DONE.value else []
+        if self.outcome != Outcome.DONE.value:
+            return []
+        # What runbook's way back is for, and what a return by hand must see
+        # to first (operator trial 54: "it is the way back", then refused).
+        from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY
+
+        return [*self.after, Note("runbook rollback", self.ended or "", AFTER_UPGRADE,
+                                  f"{ONLY_UNDER_WAY}; {AFTER_A_FINISHED_UPGRADE}")]
 
     @property
     def went_back(self) -> bool:

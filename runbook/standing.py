@@ -21,6 +21,20 @@ from runbook.model import StepState, duration
 
 _FINISHED = (StepState.DONE, StepState.SKIPPED)
 
+# What runbook's way back is for, and what stays after a finished upgrade: the
+# refusal of `runbook rollback` and the report's "After the upgrade" say it
+# (operator trial 54: the report called bak.red5pro "the way back", which
+# rollback then refused). A stream manager started on a database tears down
+# the nodes that are not in it (FACTS §0), so the old one, started again on
+# the old database, would tear down the new nodegroups' nodes.
+ONLY_UNDER_WAY = "the way back runbook runs only undoes a cutover still under way"
+AFTER_A_FINISHED_UPGRADE = (
+    "after a finished upgrade, the old install (bak.red5pro) and the old database are what "
+    "a return to the old release by hand would use; before the old stream manager starts "
+    "again on the old database, delete the new nodegroups through the new stream manager's "
+    "API, as the old stream manager, started on the old database, tears down the nodes it "
+    "does not know")
+
 
 def local_time(iso: str) -> str:
     """The local wall-clock time of a journal timestamp (with the date when

@@ -334,8 +334,10 @@ class BackupLive(Red5Step):
         if not await exists(ctx, live_dir(ctx), "-d"):
             raise StepFailed(f"{live_dir(ctx)} is not there to move")
         await run_shell(ctx, self.plan(ctx.plan_context()))
-        ctx.note(AFTER_UPGRADE, f"the old install stays as {backup_dir(ctx)}: it is the way "
-                 "back; remove it once the new release has served well enough not to go back")
+        ctx.note(AFTER_UPGRADE, f"the old install stays as {backup_dir(ctx)}: the way back "
+                 "puts it in place again while the cutover is under way; once the upgrade is "
+                 "done, it is what a return to the old release by hand would use: remove it "
+                 "once the new release has served well enough not to go back")
 
 
 class PromoteNew(Red5Step):

@@ -1691,3 +1691,40 @@ def test_a_run_records_its_configs_absolute_path_for_the_report(tmp_path: Path) 
     assert report.returncode == 0, report.stderr
     assert f"runbook run {config} --resume" in report.stdout, report.stdout
     assert str(elsewhere / config.name) not in report.stdout, report.stdout
+
+
+@pytest.mark.parametrize("recorded_by", ["host", "journal"])
+def test_rollback_after_a_finished_upgrade_says_what_a_return_by_hand_needs(
+        tmp_path: Path, recorded_by: str) -> None:
+    """Operator trial 54 (F21): after a finished upgrade, rollback refused
+    ("the way back only undoes a cutover still under way") while the report
+    called bak.red5pro and the old database "the way back". The refusal says
+    what they are for now, and what matters first (FACTS §0: a stream manager
+    tears down the nodes that are not in its database)."""
+    state = tmp_path / "state"
+    journal = tmp_path / "upgrade.jsonl"
+    if recorded_by == "host":
+        host = _example_host(state)
+        _cutover_under_way(host, journal)
+        host.end_cutover("upgraded")
+    else:
+        _journal_of(journal, "ubuntu@sm1.example.com:22", outcome="done")
+    result = _rollback(state, str(journal))
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    said = result.stderr
+    assert said.count("\n") == 1, said
+    assert "bak.red5pro" in said and "old database" in said, said
+    assert "by hand" in said, said
+    assert "delete the new nodegroups through the new stream manager's API" in said, said
+    assert "tears down the nodes it does not know" in said, said
+
+
+def test_rollback_after_a_finished_way_back_says_nothing_of_a_return_by_hand(
+        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    host = _example_host(state)
+    journal = tmp_path / "back.jsonl"
+    _cutover_under_way(host, journal)
+    host.end_cutover("rolled back")
+    result = _rollback(state, str(journal))
+    assert result.returncode == 2 and "by hand" not in result.stderr, result.stderr

@@ -2341,3 +2341,18 @@ def test_an_older_journals_relative_config_is_not_resolved_where_the_report_is_m
         assert command.startswith("runbook r") and " c.toml " in command, command
         assert "relative to the folder that run was started in" in what, what
         assert "not on record" in what, what
+
+
+def test_a_finished_upgrades_report_does_not_call_what_stays_the_way_back(
+        upgraded: Rehearsed) -> None:
+    """Operator trial 54 (F21): the report of a finished upgrade said of
+    bak.red5pro "it is the way back", while `runbook rollback` refuses once
+    the upgrade finished. After the upgrade says what it is now, and what
+    matters before going back by hand (FACTS §0)."""
+    report = build(upgraded.journal, estimate_from=[])
+    for text in in_both(report, "After the upgrade"):
+        said = " ".join(plain(text).replace("&#x27;", "'").split())
+        assert "it is the way back" not in said, said
+        assert "bak.red5pro" in said and "by hand" in said, said
+        assert "delete the new nodegroups through the new stream manager's API" in said, said
+        assert "tears down the nodes it does not know" in said, said

@@ -58,7 +58,7 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     (ConfigError) where that is not a cutover the way back can undo."""
     from runbook.config import ConfigError
     from runbook.journal_replay import replay
-    from runbook.standing import said_time
+    from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY, said_time
 
     under_way = host.cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
@@ -79,9 +79,11 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     how = host.ended(history.cutover_started) \
         if under_way is None and history.cutover_started else None
     if how is not None:  # a copy from before it ended knows nothing of its end
+        after = f". {AFTER_A_FINISHED_UPGRADE[0].upper()}{AFTER_A_FINISHED_UPGRADE[1:]}" \
+            if how == "upgraded" else ""
         raise ConfigError(str(journal), f"this host's record says that cutover (begun "
-                          f"{said_time(history.cutover_started or '')}) ended: {how}; the way "
-                          "back only undoes a cutover still under way")
+                          f"{said_time(history.cutover_started or '')}) ended: {how}; "
+                          f"{ONLY_UNDER_WAY}{after}")
     if under_way is not None and not under_way.journalled_in(journal):
         if Path(under_way.journal).is_file():
             raise ConfigError(str(journal), f"this host's cutover under way is journalled in "
@@ -130,6 +132,7 @@ def _cutover_to_undo(earlier: Replay, settings: Settings) -> Replay:
     journal of a finished upgrade on another host was taken, its run said
     to be down, and a failed way back appended to it."""
     from runbook.config import ConfigError
+    from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY
 
     target = settings.host.target
     where = str(earlier.path)
@@ -138,12 +141,12 @@ def _cutover_to_undo(earlier: Replay, settings: Settings) -> Replay:
             target.rpartition("@")[2].lower():
         raise ConfigError(where, f"its run went against {earlier.host}, not {target} as "
                           f"{settings.source} says: give this host's journal")
-    if earlier.outcome == "rolled-back":
+    if earlier.way_back_ended():  # its run-end cut off, too (trial 54)
         raise ConfigError(where, "that run went back already: the old stream manager "
                           "serves again")
     if earlier.outcome == "done" or earlier.downtime_s is not None:
-        raise ConfigError(where, "that upgrade's cutover is complete; the way back only "
-                          "undoes a cutover still under way")
+        raise ConfigError(where, f"that upgrade's cutover is complete; {ONLY_UNDER_WAY}. "
+                          f"{AFTER_A_FINISHED_UPGRADE[0].upper()}{AFTER_A_FINISHED_UPGRADE[1:]}")
     if earlier.cutover_started is None:
         raise ConfigError(where, "its run never began a cutover: the live stream manager "
                           "was not changed and there is no way back to take")
