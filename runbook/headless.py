@@ -47,6 +47,7 @@ from runbook.model import (
     wall_clock,
     when_and_why,
 )
+from runbook.standing import NOT_UNDONE, WAY_BACK_COULD_NOT
 from runbook.visible import visible
 
 if TYPE_CHECKING:
@@ -497,8 +498,8 @@ class HeadlessFrontEnd:
             case WayBackStarted(steps=steps):
                 self.going_back = True
                 self._way_back = steps
-            case RunEnded(outcome=outcome):
-                self._summary(outcome)
+            case RunEnded(outcome=outcome, before_another_attempt=left):
+                self._summary(outcome, left)
 
     def _progress(self, event: Progress) -> None:
         now = time.monotonic()
@@ -520,7 +521,7 @@ class HeadlessFrontEnd:
             shown = f"{done / (1 << 20):.1f}/{total / (1 << 20):.1f} MiB"
         self._print(f"  ~ {event.label} {shown}".rstrip())
 
-    def _summary(self, outcome: str) -> None:
+    def _summary(self, outcome: str, left: Sequence[str] = ()) -> None:
         """Every step of the upgrade (of the way back, run alone), then any of
         the way back that ran: one still running when the run ended was cut
         off, one never reported was not reached (operator trial: after
@@ -569,7 +570,10 @@ class HeadlessFrontEnd:
                 (StepState.DONE.words, StepState.IN_DOUBT.words))
             if outcome == Outcome.ROLLED_BACK and card is not None \
                     and card.phase is Phase.CUTOVER and done_or_doubt:
-                mark += f", then {card.the_way_back_did}" if card.the_way_back_undoes \
+                # Its work the way back could not touch at all (operator trial
+                # 54: "partly undone" beside the warning that it undid none).
+                kept = f", {NOT_UNDONE}" if any(WAY_BACK_COULD_NOT in line for line in left) \
                     else ", partly undone by the way back"
+                mark += f", then {card.the_way_back_did}" if card.the_way_back_undoes else kept
             self._print(f"  {step:<{width}} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

@@ -48,7 +48,7 @@ from runbook.journal_replay import (
     replay,
 )
 from runbook.model import AFTER_UPGRADE, UNDONE_DID, Outcome, is_warning, signal_cause
-from runbook.standing import before_another_attempt
+from runbook.standing import WAY_BACK_COULD_NOT, before_another_attempt
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import silence, write_whole
 from runbook.wholefile import atomic_write
@@ -169,6 +169,8 @@ class StepRun:
     undone: bool = False
     # ... or done, its work left by that way back (recreate's).
     kept: bool = False
+    # ... none of it undone: the way back could not (operator trial 54).
+    not_undone: bool = False
     # What that way back did with its work, said after "then": most steps'
     # it undid; delete-nodegroups' it made anew (run-start's way_back_did).
     way_back_did: str = UNDONE_DID
@@ -743,6 +745,7 @@ class _Reader:
                 went = step.id in self.cutover and step.state in ("done", "in-doubt")
                 step.undone = went and step.id not in self.leaves
                 step.kept = went and step.id in self.leaves
+                step.not_undone = step.kept and WAY_BACK_COULD_NOT in self.leaves[step.id]
                 step.way_back_did = self.way_back_did.get(step.id, step.way_back_did)
                 if went and step.state == "in-doubt" and step.detail:
                     # Its advice (try again) was for a host the way back has

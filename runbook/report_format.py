@@ -27,7 +27,7 @@ from runbook.report import (
     Report,
     StepRun,
 )
-from runbook.standing import ENDS_AS_BEGUN_S
+from runbook.standing import ENDS_AS_BEGUN_S, NOT_UNDONE
 
 
 def moment(ts: str | None) -> datetime | None:
@@ -220,6 +220,8 @@ def outcome_cell(step: StepRun) -> str:
     said = f"{state_words(step.state)} ({how})" if how else state_words(step.state)
     if step.undone:
         return f"{said}, then {step.way_back_did}"
+    if step.kept and step.not_undone:
+        return f"{said}, {NOT_UNDONE}"
     return f"{said}, partly undone by the way back" if step.kept else said
 
 

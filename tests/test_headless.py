@@ -968,3 +968,26 @@ def test_the_summary_of_a_way_back_stopped_part_way_lists_the_steps_not_reached(
                     ["rollback-set-aside", "not run: stopped at its question"],
                     ["rollback-restore", "not reached"],
                     ["rollback-unit", "not reached"]], summary
+
+
+@pytest.mark.parametrize(("left", "said"), [
+    (("group-a, with the launch configs and scale policies recreate made, stay in the new "
+      "database after the way back, which could not delete the nodegroups, and ...: drop it",),
+     "done, not undone by the way back, which could not delete its nodegroups (see the warning)"),
+    (("the nodegroups, launch configs and scale policies recreate made stay in the new "
+      "database: drop it",),
+     "done, partly undone by the way back"),
+])
+def test_the_summary_says_the_way_back_undid_none_of_a_step_it_could_not_touch(
+        left: tuple[str, ...], said: str) -> None:
+    """Operator trial 54 (F9): with the new API failing, the way back deleted
+    none of recreate's nodegroups (its warning said so), and the summary read
+    "recreate  done, partly undone by the way back"."""
+    recreate = StepCard(17, "recreate", "Recreate", Phase.CUTOVER, "Recreates.",
+                        the_way_back_undoes=False)
+    shown = io.StringIO()
+    headless = HeadlessFrontEnd([recreate], out=shown, stdin=io.StringIO(""))
+    headless.tell(StepChanged(StepReport("recreate", StepState.DONE, "rebuilt", 1.0)))
+    headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code,
+                           before_another_attempt=left))
+    assert _summary_rows(shown)["recreate"] == said, shown.getvalue()

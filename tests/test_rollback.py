@@ -1272,6 +1272,14 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     report = report_mod.build(journal)
     assert any("could not delete the new stream manager's nodegroups" in note.text
                for note in report.warnings), report.warnings
+    # Operator trial 54 (F9): recreate read "partly undone by the way back",
+    # which undid none of it.
+    from runbook.report_format import outcome_cell
+
+    recreate = report.step("recreate")
+    assert recreate is not None, report.steps
+    cell = outcome_cell(recreate)
+    assert "partly undone" not in cell and "not undone by the way back" in cell, cell
     ended = [event for event in front.events if isinstance(event, RunEnded)][-1]
     assert any("which could not delete the nodegroups" in line
                for line in ended.before_another_attempt), ended
