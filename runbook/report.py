@@ -453,6 +453,9 @@ class _Reader:
         self.way_back_did: dict[str, str] = {}
         # The step the last step record named: where a run ended between steps.
         self.last_step: str | None = None
+        # A lost connection not yet settled: its remark's index, and the
+        # attempts to reconnect so far.
+        self.lost: tuple[int, int] | None = None
 
     def _showed(self, step_id: str, lines: list[tuple[str, str]]) -> None:
         """Lines the step showed: its own, and its attempt's so far."""
@@ -496,6 +499,7 @@ class _Reader:
 
     def _run_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         report = self.report
+        self._settle_loss("did not reconnect before that run ended")
         # An attempt still going when the run was cut off ended there, in doubt.
         for going_id, cut in self.going.items():
             cut.lines = self.said.pop(going_id, [])
@@ -509,8 +513,6 @@ class _Reader:
         report.operator = text_of(record.get("operator")) or report.operator
         for listed in record.get("steps") or []:
             self.step(text_of(listed))
-            if text_of(listed) not in report.way_back_steps:
-                report.way_back_steps.append(text_of(listed))
         self.cutover.update(text_of(listed) for listed in record.get("cutover") or [])
         self.leaves.update(texts_of(record, "leaves"))
         self.way_back_did.update(texts_of(record, "way_back_did"))
@@ -518,17 +520,33 @@ class _Reader:
         report.ended = None
 
     def _reconnecting(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
-        if record.get("attempt") != 1:
+        if record.get("attempt") != 1 and self.lost is not None:
+            self.lost = (self.lost[0], self.lost[1] + 1)
             return
+        self._settle_loss("did not reconnect")
         # Each loss once, with why (operator trial: a drop mid-cutover left
-        # no trace in the report, which read as a quiet night).
+        # no trace in the report, which read as a quiet night), and what the
+        # run did then (trial 54: "reconnected or gave up as the steps say").
         self.report.remarks.append(
             f"{ts}: the SSH connection to {text_of(record.get('host'))} was lost "
-            f"({text_of(record.get('reason'))}); the run reconnected or gave up as the steps say")
+            f"({text_of(record.get('reason'))})")
+        self.lost = (len(self.report.remarks) - 1, 1)
+
+    def _settle_loss(self, how: str) -> None:
+        """Say what the run did after the connection was lost: `how`, with
+        the attempts it made (journalled, one reconnecting record each)."""
+        if self.lost is None:
+            return
+        index, attempts = self.lost
+        self.lost = None
+        tries = f"{attempts} attempt" + ("" if attempts == 1 else "s")
+        said = f"reconnected after {tries}" if how == "reconnected" else f"{how} ({tries})"
+        self.report.remarks[index] += f"; the run {said}"
 
     def _connected(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
         report = self.report
         report.fingerprint = report.fingerprint or text_of(record.get("fingerprint")) or None
+        self._settle_loss("reconnected")
 
     def _journal_repaired(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         self.report.remarks.append(f"{ts}: the journal was repaired at line "
@@ -689,6 +707,7 @@ class _Reader:
 
     def _run_end(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         report = self.report
+        self._settle_loss("did not reconnect")
         report.ended = ts
         report.outcome = text_of(record.get("outcome")) or None
         code = record.get("exit_code")
@@ -722,6 +741,7 @@ class _Reader:
 
     def finish(self) -> Report:
         report = self.report
+        self._settle_loss("had not reconnected when the journal ends")
         self._seen_until(report.downtime.last_seen)
         # Said after a step's last end (or while it was cut off): its last attempt's.
         for step_id, lines in self.said.items():

@@ -2356,3 +2356,34 @@ def test_a_finished_upgrades_report_does_not_call_what_stays_the_way_back(
         assert "bak.red5pro" in said and "by hand" in said, said
         assert "delete the new nodegroups through the new stream manager's API" in said, said
         assert "tears down the nodes it does not know" in said, said
+
+
+def test_a_lost_connection_says_whether_the_run_reconnected(tmp_path: Path) -> None:
+    """Operator trial 54 (F1 LOW): the report said "the run reconnected or
+    gave up as the steps say" of a drop it had reconnected after; the
+    journal knows which, and after how many attempts."""
+    journal = _journal(tmp_path, steps=["backup-live", "promote-new"])
+    journal.write("step-start", step="backup-live")
+    journal.write("reconnecting", host="u@h:22", attempt=1, wait_s=0.0,
+                  reason="ConnectionLost")
+    journal.write("reconnecting", host="u@h:22", attempt=2, wait_s=1.0,
+                  reason="ConnectionRefusedError")
+    journal.write("connected", host="u@h:22", fingerprint="SHA256:x")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.write("step-start", step="promote-new")
+    journal.write("reconnecting", host="u@h:22", attempt=1, wait_s=0.0,
+                  reason="TimeoutError")
+    journal.write("reconnecting", host="u@h:22", attempt=2, wait_s=1.0,
+                  reason="TimeoutError")
+    journal.write("reconnecting", host="u@h:22", attempt=3, wait_s=2.0,
+                  reason="TimeoutError")
+    journal.write("step-end", step="promote-new", state="in-doubt", detail="lost")
+    journal.write("run-end", outcome="failed", exit_code=1)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    for text in (plain(section(markdown(report), "On the record")), html(report)):
+        said = " ".join(text.split())
+        assert "as the steps say" not in said, said
+        assert said.count("was lost") == 2, said
+        assert "(ConnectionLost); the run reconnected after 2 attempts" in said, said
+        assert "(TimeoutError); the run did not reconnect (3 attempts)" in said, said
