@@ -2387,3 +2387,22 @@ def test_a_lost_connection_says_whether_the_run_reconnected(tmp_path: Path) -> N
         assert said.count("was lost") == 2, said
         assert "(ConnectionLost); the run reconnected after 2 attempts" in said, said
         assert "(TimeoutError); the run did not reconnect (3 attempts)" in said, said
+
+
+def test_a_drill_back_before_the_last_cutover_step_whose_run_end_was_cut_off_went_back(
+        tmp_path: Path) -> None:
+    """F26 again, for a way back taken before every cutover step ran (recreate
+    not reached): what the records show is the way back's steps, not the
+    upgrade's."""
+    journal = _journal(tmp_path, steps=["backup-live", "recreate"])
+    journal.write("cutover-start", step="backup-live")
+    journal.write("step-start", step="backup-live")
+    journal.write("step-end", step="backup-live", state="done", detail="moved")
+    journal.write("way-back", why="drill", steps=["rollback-restore"])
+    journal.write("step-start", step="rollback-restore")
+    journal.write("step-end", step="rollback-restore", state="done", detail="put back")
+    journal.write("cutover-end", complete=True, downtime_s=5.0)
+    journal.close()
+    head = _head(plain(markdown(build(journal.path, estimate_from=[]))))
+    assert "did not finish" not in head["Release"], head
+    assert head["Where it stands"].startswith("rolled back"), head
