@@ -1051,3 +1051,50 @@ async def test_a_step_in_doubt_on_resume_says_what_its_check_found(tmp_path: Pat
     said = [line for sid, stream, line in front.lines if sid == "one" and stream == "info"]
     assert any("in doubt" in line and "its API does not answer yet" in line
                for line in said), said
+
+
+def test_a_second_run_refused_while_a_way_back_is_under_way_says_so_way_back_first(
+        tmp_path: Path) -> None:
+    """Operator trial 54 (F20 LOW): `runbook run` during a way back cut off
+    said "a cutover began here ... go on with it: resume; or go back ...",
+    not that the way back was under way already (both commands go on back)."""
+    from runbook.cli.refusals import refuse_a_second_cutover
+    from runbook.config import ConfigError
+
+    state = HostState(tmp_path, "sm", 22)
+    journal = Journal(tmp_path / "run.jsonl")
+    began = state.begin_cutover(journal.path).began
+    journal.write(Record.RUN_START, steps=["cut"], cutover=["cut"])
+    journal.write(Record.CUTOVER_START, step="cut", began=began)
+    journal.write(Record.STEP_START, step="cut")
+    journal.write(Record.STEP_END, step="cut", state="done", detail="cut")
+    journal.write(Record.WAY_BACK, why="drill", steps=["back"])
+    journal.write(Record.STEP_START, step="back")
+    journal.close()
+    with pytest.raises(ConfigError) as refused:
+        refuse_a_second_cutover(state, None, lambda j: "RESUME", lambda j: "ROLLBACK")
+    said = str(refused.value)
+    assert "the way back to the old stream manager is under way" in said, said
+    assert said.index("ROLLBACK") < said.index("RESUME"), said
+
+
+def test_a_way_back_whose_run_end_was_cut_off_closes_the_record_as_rolled_back(
+        tmp_path: Path) -> None:
+    """Trial 54 (F26): the run-end of a finished way back cut off as it was
+    written; the next run closed the host's record as "upgraded"."""
+    from runbook.cli.refusals import refuse_a_second_cutover
+
+    state = HostState(tmp_path, "sm", 22)
+    journal = Journal(tmp_path / "run.jsonl")
+    began = state.begin_cutover(journal.path).began
+    journal.write(Record.RUN_START, steps=["cut"], cutover=["cut"])
+    journal.write(Record.CUTOVER_START, step="cut", began=began)
+    journal.write(Record.STEP_START, step="cut")
+    journal.write(Record.STEP_END, step="cut", state="done", detail="cut")
+    journal.write(Record.WAY_BACK, why="drill", steps=["back"])
+    journal.write(Record.STEP_START, step="back")
+    journal.write(Record.STEP_END, step="back", state="done", detail="back")
+    journal.write(Record.CUTOVER_END, complete=True, downtime_s=12.5)
+    journal.close()
+    refuse_a_second_cutover(state, None, lambda j: "resume", lambda j: None)
+    assert state.cutover() is None and state.ended(began) == "rolled back"

@@ -180,9 +180,30 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
         state.end_cutover(how)
         return
     back = way_back(under_way.journal)
-    raise ConfigError(state.target, f"a cutover began here at {said_time(under_way.began)} and "
-                      f"has not ended; go on with it: {resume_command(under_way.journal)}"
+    began = f"a cutover began here at {said_time(under_way.began)} and has not ended"
+    resume = resume_command(under_way.journal)
+    if _going_back_in_its_journal(under_way.journal):
+        # Both commands go on back: the way back's first, said as what it is
+        # (operator trial 54: "go on with it" read as going on with the upgrade).
+        raise ConfigError(state.target, f"{began}, and the way back to the old stream manager "
+                          f"is under way: go on back with {back}; or resume that run, which "
+                          f"goes on back too: {resume}" if back else
+                          f"{began}, and the way back to the old stream manager is under way: "
+                          f"go on back with {resume}")
+    raise ConfigError(state.target, f"{began}; go on with it: {resume}"
                       + (f"; or go back to the old stream manager: {back}" if back else ""))
+
+
+def _going_back_in_its_journal(journal: str) -> bool:
+    """Whether the run in `journal` took the way back (its record of it, or
+    one of its steps); False if it cannot be read."""
+    from runbook.journal import JournalError
+    from runbook.journal_replay import replay
+
+    try:
+        return replay(Path(journal)).way_back_taken
+    except (JournalError, OSError):
+        return False
 
 
 def _ended_in_its_journal(journal: str) -> str | None:
@@ -198,7 +219,10 @@ def _ended_in_its_journal(journal: str) -> str | None:
         return None
     if run.downtime_s is None:  # no cutover-end that says it completed
         return None
-    return "rolled back" if run.outcome == Outcome.ROLLED_BACK.value else "upgraded"
+    # Its run-end cut off as it was written, too (trial 54: closed as
+    # "upgraded"): once the way back began, only its end ends the cutover.
+    went_back = run.outcome == Outcome.ROLLED_BACK.value or run.way_back_taken
+    return "rolled back" if went_back else "upgraded"
 
 
 def refuse_a_run_beside(folder: Path, settings: Settings) -> None:
