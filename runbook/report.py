@@ -344,12 +344,15 @@ class Report:
         that did not (what it left is said by where it stands)."""
         if self.outcome != Outcome.DONE.value:
             return []
+        if self.downtime.began is None:
+            return self.after  # no cutover: nothing to go back from
         # What runbook's way back is for, and what a return by hand must see
         # to first (operator trial 54: "it is the way back", then refused).
         from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY
 
-        return [*self.after, Note("runbook rollback", self.ended or "", AFTER_UPGRADE,
-                                  f"{ONLY_UNDER_WAY}; {AFTER_A_FINISHED_UPGRADE}")]
+        said = f"{ONLY_UNDER_WAY}; {AFTER_A_FINISHED_UPGRADE}"
+        return [*self.after, Note("", self.ended or "", AFTER_UPGRADE,
+                                  said[0].upper() + said[1:])]
 
     @property
     def went_back(self) -> bool:

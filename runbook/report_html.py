@@ -184,7 +184,8 @@ def _after(report: Report) -> str:
     if not report.to_do_after:
         return ""
     return "<h2>After the upgrade</h2>\n<ul>" + "".join(
-        f"<li>{_code(note.step)}: {_e(note.text)}</li>" for note in report.to_do_after) + "</ul>"
+        f"<li>{_code(note.step) + ': ' if note.step else ''}{_e(note.text)}</li>"
+        for note in report.to_do_after) + "</ul>"
 
 
 def _skipped(report: Report) -> str:

@@ -182,7 +182,8 @@ def _after(report: Report) -> list[str]:
     if not report.to_do_after:
         return []
     return ["## After the upgrade", "",
-            *(f"- {_code(note.step)}: {_md(note.text)}" for note in report.to_do_after), ""]
+            *(f"- {_code(note.step)}: {_md(note.text)}" if note.step else f"- {_md(note.text)}"
+              for note in report.to_do_after), ""]
 
 
 def _skipped(report: Report) -> list[str]:
