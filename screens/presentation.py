@@ -47,9 +47,11 @@ WENT_BACK = "ROLLBACK · done: the old release serves again"
 PREPARED = "PREPARE · before the cutover"
 UPGRADED = "CUTOVER · done: the new release serves"
 UNDONE_CUTOVER = "CUTOVER · undone by the way back"
-# ... where a step it does not undo (recreate) ran: its row reads done, or not
-# undone (operator trial: the heading said all of it undone).
-UNDONE_BUT = "CUTOVER · the way back undid all but {steps}"
+# ... where a step it undoes only in part (recreate: rollback-nodegroups
+# deletes its nodegroups, its launch configs and scale policies stay) ran: its
+# row reads part undone (operator trial: the heading said all of it undone;
+# trial 54: "undid all but recreate", beside the report's "partly undone").
+UNDONE_BUT = "CUTOVER · the way back undid it, {steps} partly"
 
 # A state the engine does not have: the executor is waiting for the operator
 # to confirm this step. It is the answer to "where am I", so it gets a row look.
@@ -61,10 +63,12 @@ WARNED = "warned"
 # as work left, both false by then (operator trial, stop 38).
 UNDONE = "undone"
 NOT_RUN = "not-run"
-# ... and one the way back does not undo (recreate's nodegroups stay in the
-# new database), left in doubt: "in doubt" read as a step to try again
-# (operator trial). Done, it reads done: what it made is there.
-NOT_UNDONE = "not-undone"
+# ... and one the way back undoes only in part (it deletes recreate's
+# nodegroups; the launch configs and scale policies recreate made stay in the
+# new database), done or left in doubt: "in doubt" read as a step to try again
+# (operator trial), "not undone" and "done" as if its nodegroups were still
+# there (trial 54, F7). As the headless summary and the report say it.
+PART_UNDONE = "part-undone"
 # A step done that did nothing: its check found its outcome in place (operator
 # trial 53: the way back's "Stop the new release" read done, having stopped
 # nothing). Its glyph is done's, as the outcome is in place; muted, and its
@@ -93,7 +97,7 @@ LOOKS: dict[str, Look] = {
     StepState.IN_DOUBT.value: Look("!", StepState.IN_DOUBT.words, "bold $error"),
     UNDONE: Look("↺", UNDONE_WORD, "$text-muted"),
     NOT_RUN: Look("–", "not run", "$text-muted"),
-    NOT_UNDONE: Look("≠", "not undone", "$warning"),
+    PART_UNDONE: Look("◐", "part undone", "$warning"),
 }
 
 TITLE_WIDTH = 34
@@ -170,7 +174,7 @@ def step_row(number: int, title: str, state: str, elapsed: float | None, *,
 # upgraded or back gives (screens.run_state.RunState.shown_state). A step in
 # doubt at such an end is undone, or not undone, by then.
 _WHILE_RUNNING = (NEXT, StepState.RUNNING.value, StepState.IN_DOUBT.value)
-_ONCE_ENDED = (UNDONE, NOT_RUN, NOT_UNDONE)
+_ONCE_ENDED = (UNDONE, NOT_RUN, PART_UNDONE)
 
 
 def legend(per_row: int = 5, *, ended: bool = False,

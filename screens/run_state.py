@@ -21,7 +21,7 @@ from runbook.model import (
     StepState,
     is_warning,
 )
-from screens.presentation import ALREADY, NEXT, NOT_RUN, NOT_UNDONE, UNDONE, WARNED
+from screens.presentation import ALREADY, NEXT, NOT_RUN, PART_UNDONE, UNDONE, WARNED
 
 # The events and the journal load with the first event, after the first
 # paint (issue 12): the first screen draws the cards alone.
@@ -284,9 +284,12 @@ class RunState:
         return going or self.service_down
 
     @property
-    def not_undone(self) -> list[StepCard]:
-        """The cutover steps the way back ran after and does not undo (recreate):
-        what they made stays. Only once the run has ended rolled back."""
+    def part_undone(self) -> list[StepCard]:
+        """The cutover steps the way back ran after and undoes only in part
+        (recreate: its nodegroups deleted, its launch configs and scale
+        policies left), as the headless summary and the report reckon them
+        (not the_way_back_undoes, done or in doubt). Only once the run has
+        ended rolled back."""
         if self.outcome is not Outcome.ROLLED_BACK:
             return []
         return [card for card in self.cards if card.phase is Phase.CUTOVER
@@ -316,10 +319,11 @@ class RunState:
         if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value) \
                 and self.by_id[step_id].the_way_back_undoes:
             return UNDONE
-        # One it does not undo (recreate), left in doubt: no step to try again
-        # either, and what it made stays (as the report says, "not undone").
-        if went_back and state == StepState.IN_DOUBT.value:
-            return NOT_UNDONE
+        # One it undoes in part (recreate), done or left in doubt: no step to
+        # try again either, and part of what it made stays (as the summary and
+        # the report say, "partly undone by the way back"; trial 54, F7).
+        if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value):
+            return PART_UNDONE
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED
         # Its check found the work in place, and nothing ran (operator trial

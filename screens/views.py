@@ -16,7 +16,7 @@ from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState, 
 from screens.presentation import (
     GROUPS,
     NOT_NEEDED,
-    NOT_UNDONE,
+    PART_UNDONE,
     PREPARED,
     UNDONE,
     UNDONE_BUT,
@@ -201,7 +201,7 @@ def group_titles(state: RunState) -> dict[str, str]:
         titles.update({Phase.PREPARE: PREPARED, Phase.CUTOVER: UPGRADED,
                        Phase.ROLLBACK: NOT_NEEDED})
     elif state.outcome is Outcome.ROLLED_BACK:
-        kept = [card.id for card in state.not_undone]
+        kept = [card.id for card in state.part_undone]
         titles.update({Phase.PREPARE: PREPARED, Phase.ROLLBACK: WENT_BACK,
                        Phase.CUTOVER: UNDONE_BUT.format(steps=" and ".join(kept)) if kept
                        else UNDONE_CUTOVER})
@@ -225,8 +225,17 @@ def detail(state: RunState, card: StepCard) -> Content:
         # Left in doubt, its advice (try again) was for a host the way back
         # has since put back (re-trial: read beside "undone").
         said = "Left in doubt, before the way back" if state.shown_state(card.id) in (
-            UNDONE, NOT_UNDONE) and report.state is StepState.IN_DOUBT else "Result"
+            UNDONE, PART_UNDONE) and report.state is StepState.IN_DOUBT else "Result"
         parts += ["\n", (f"{said}{took}: ", f"bold {shown.style}"), report.detail, "\n"]
+    if state.shown_state(card.id) == PART_UNDONE:
+        # In the words of the headless summary and the report (trial 54, F7).
+        # What stays, as the engine said it (Step.leaves, before its advice),
+        # where it names this step.
+        stays = [left.rsplit(": ", 1)[0] for left in state.before_another_attempt
+                 if card.id in left.rsplit(": ", 1)[0]]
+        parts += ["\n", ("Partly undone by the way back", f"bold {shown.style}"),
+                  f": {'; '.join(stays)}\n" if stays else
+                  ": part of what this step made stays after it\n"]
     for warning in state.warnings.get(card.id, []):
         parts += ["\n", ("⚠ ", "bold $warning"), warning, "\n"]
     parts += ["\n", card.summary, "\n"]

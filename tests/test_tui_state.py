@@ -693,11 +693,12 @@ async def test_after_the_way_back_the_hint_gives_the_drop_command_whole_or_not_a
                                    in said), said
 
 
-async def test_recreate_done_before_the_way_back_does_not_read_undone() -> None:
+async def test_recreate_done_before_the_way_back_reads_part_undone() -> None:
     """Operator trial (stop 51): a run gone back after recreate read recreate
-    "undone", beside the hint that what it made stays in the new database
-    (the way back rebuilds the fleet through the old API; it undoes nothing
-    of recreate's)."""
+    "undone", though what it made in the new database stays. Trial 54, F7:
+    nor is it untouched: the way back deletes recreate's nodegroups
+    (rollback-nodegroups), and the headless summary and the report say
+    "partly undone by the way back"; the row says so too."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
@@ -705,15 +706,16 @@ async def test_recreate_done_before_the_way_back_does_not_read_undone() -> None:
         await pilot.pause()
         checklist = app.main.checklist
         recreate = str(checklist.get_option("recreate").prompt)
-        assert "undone" not in recreate and " done" in recreate, recreate
+        assert "part undone" in recreate and " done " not in recreate, recreate
         assert "undone" in str(checklist.get_option("start-service").prompt)
 
 
-async def test_recreate_left_in_doubt_reads_not_undone_once_the_way_back_is_done() -> None:
+async def test_recreate_left_in_doubt_reads_part_undone_once_the_way_back_is_done() -> None:
     """Operator trial: recreate left in doubt still read "in doubt" once the
-    way back was done, as if to be tried again; the way back does not undo
-    it (what it made stays in the new database), and its advice came before
-    the way back, as the report says."""
+    way back was done, as if to be tried again, and its advice came before
+    the way back, as the report says. Trial 54, F7: it then read "not
+    undone", though the way back had just deleted recreate's nodegroups and
+    the summary and the report said "partly undone by the way back"."""
     from screens.views import detail
 
     app = make_app()
@@ -722,9 +724,11 @@ async def test_recreate_left_in_doubt_reads_not_undone_once_the_way_back_is_done
         went_back_from(app, "recreate", StepState.IN_DOUBT)
         await pilot.pause()
         shown = str(app.main.checklist.get_option("recreate").prompt)
-        assert "in doubt" not in shown and "not undone" in shown, shown
+        assert "in doubt" not in shown and "not undone" not in shown, shown
+        assert "part undone" in shown, shown
         said = detail(app.run_state, app.by_id["recreate"]).plain
         assert "before the way back" in said, said
+        assert "partly undone by the way back" in said.lower(), said
 
 
 async def test_the_cutover_heading_after_the_way_back_says_what_it_did_not_undo() -> None:
@@ -736,7 +740,10 @@ async def test_the_cutover_heading_after_the_way_back_says_what_it_did_not_undo(
         went_back_from(app, "recreate", StepState.DONE)
         await pilot.pause()
         heading = str(app.main.checklist.get_option("group-cutover").prompt)
-        assert "recreate" in heading and "undid all but" in heading, heading
+        # Trial 54, F7: "the way back undid all but recreate", though it
+        # deleted recreate's nodegroups: partly undone, as the report says.
+        assert "undid all but" not in heading, heading
+        assert "the way back undid it, recreate partly" in heading, heading
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
