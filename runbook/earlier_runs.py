@@ -22,7 +22,9 @@ def unfinished(folder: Path, *, config: str | None = None,
     of `config` if given.
 
     That is the run an operator would want to pick up again: stopped, failed,
-    in doubt, or cut off without a run-end at all. A damaged journal newer than
+    in doubt, or cut off without a run-end at all; not one older than a run of
+    the same host that finished (upgraded, or rolled back), which says where
+    the host stands now. A damaged journal newer than
     that run is a JournalError naming its file and line, unless what it still
     shows is another host's (or config's) run."""
     def another(found_config: str | None, found_host: str | None) -> bool:
@@ -48,6 +50,11 @@ def unfinished(folder: Path, *, config: str | None = None,
         # the next attempt starts afresh from a new snapshot.
         if history.outcome not in ("done", "rolled-back"):
             return history
+        # ... and where the host stands: a run older than it is superseded
+        # (trial 54, F24: one that failed at schema was offered, focused on
+        # "Continue it", after a later run had upgraded the host; its preflight
+        # then looked for the old release's java in the new install).
+        return None
     return None
 
 

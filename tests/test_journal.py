@@ -309,6 +309,41 @@ def test_unfinished_passes_over_a_damaged_journal_of_another_config(tmp_path: Pa
     assert found is not None and found.path == mine
 
 
+def _host_run(path: Path, host: str, outcome: str | None, age: float) -> None:
+    """A run of `host` that failed at schema (outcome None: cut off), or ended
+    as `outcome` says, last written `age` seconds ago."""
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host=host, rehearsal=False)
+    journal.write("step-start", step="schema")
+    journal.write("step-end", step="schema", state="failed" if outcome != "done" else "done")
+    if outcome is not None:
+        journal.write("run-end", outcome=outcome, exit_code=0 if outcome == "done" else 1)
+    journal.close()
+    _age(path, age)
+
+
+@pytest.mark.parametrize("later", ["done", "rolled-back"])
+def test_a_run_a_later_finished_run_of_the_same_host_superseded_is_not_offered(
+    tmp_path: Path, later: str,
+) -> None:
+    """Trial 54, F24: the resume dialog offered a run that failed at schema,
+    though two cutovers had run on that host since and the last one upgraded
+    it; continuing it misdescribed the host (the old tree's identity looked
+    for in the new release). A later finished run (upgraded, or back on the
+    old release) of the same host is where that host stands: nothing older
+    is left to continue. Another host's finished run hides nothing."""
+    _host_run(tmp_path / "stale.jsonl", "ubuntu@sm1:22", "failed", 7200)
+    _host_run(tmp_path / "other.jsonl", "ubuntu@sm2:22", "done", 3600)
+    found = unfinished(tmp_path, host="ubuntu@sm1:22")
+    assert found is not None and found.path == tmp_path / "stale.jsonl"
+    _host_run(tmp_path / "finished.jsonl", "ubuntu@sm1:22", later, 60)
+    assert unfinished(tmp_path, host="ubuntu@sm1:22") is None
+    # One newer than that finished run is offered, as ever.
+    _host_run(tmp_path / "newest.jsonl", "ubuntu@sm1:22", None, 0)
+    found = unfinished(tmp_path, host="ubuntu@sm1:22")
+    assert found is not None and found.path == tmp_path / "newest.jsonl"
+
+
 def _descriptor_of(path: Path) -> int:
     """The descriptor this process has the journal open on (the one it writes)."""
     for name in os.listdir("/proc/self/fd"):

@@ -559,3 +559,30 @@ async def test_what_a_run_said_before_its_screen_opened_is_shown_on_it(tmp_path:
     async with app.run_test(size=SIZE):
         await until(lambda: said in notes, what="the note")
     assert app.notes == (said,)
+
+
+async def test_a_run_superseded_by_a_later_finished_run_is_not_offered(tmp_path: Path) -> None:
+    """Trial 54, F24: the resume dialog offered, focused on "Continue it", a
+    run that had stopped before its cutover, though later runs on the same
+    host had finished since (the last one upgraded it); continuing it, its
+    preflight misdescribed the host. Superseded, it is not offered: a new
+    run starts, and nothing says an unfinished run is there to continue."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    stamp = earlier.stat().st_mtime - 3600
+    os.utime(earlier, (stamp, stamp))
+    later = Journal(tmp_path / "runs" / "127.0.0.1-20250101T190000Z.jsonl")
+    later.write("run-start", config=settings().source, host="red5admin@127.0.0.1:2222",
+                rehearsal=True, steps=[], resumed=False)
+    later.write("cutover-start", step="delete-nodegroups")
+    later.write("cutover-end", complete=True, downtime_s=30.0)
+    later.write("run-end", outcome="done", exit_code=0)
+    later.close()
+    app, said = opened(tmp_path)
+    assert app.offered is None
+    assert not any("unfinished run" in note for note in said), said
+    assert app.session.journal_path not in (earlier, later.path)
+    hold_the_run(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        await pilot.pause()
+        assert not isinstance(app.screen, ResumeDialog)
