@@ -367,7 +367,23 @@ class RunState:
 
     @property
     def finished(self) -> int:
-        return sum(1 for card in self.counted if self.states[card.id] in FINISHED)
+        return sum(1 for card in self.counted if self.counts_finished(card.id))
+
+    def counts_finished(self, step_id: str) -> bool:
+        """Done or skipped; also one the run it continues had done or
+        skipped, asked again or running again now (preflight looks again on
+        resume: trial 54, F7, the count fell from 16/17 to 15/17 on
+        "Continue it"), until this run says otherwise."""
+        state = self.states[step_id]
+        if state in FINISHED:
+            return True
+        return state in (NEXT, StepState.RUNNING.value) and self._as_it_was_before(step_id) \
+            in FINISHED
+
+    def _as_it_was_before(self, step_id: str) -> str:
+        """As the run this one continues left it; pending if it did not."""
+        earlier = self.previous.steps.get(step_id) if self.previous is not None else None
+        return earlier.state.value if earlier is not None else StepState.PENDING.value
 
     @property
     def in_trouble(self) -> list[StepCard]:

@@ -586,3 +586,34 @@ async def test_a_run_superseded_by_a_later_finished_run_is_not_offered(tmp_path:
         await until(lambda: app.drawn, what="the first paint")
         await pilot.pause()
         assert not isinstance(app.screen, ResumeDialog)
+
+
+async def test_a_done_step_offered_again_on_resume_still_counts_done(tmp_path: Path) -> None:
+    """Trial 54, F7: the status bar said "steps 16/17 done or skipped" at the
+    resume dialog, then 15/17 after "Continue it": preflight, done, is asked
+    again (it only looks, and later steps rely on it), and while it waited
+    its turn or ran again it counted as not done. Done before, it counts
+    done until this run says otherwise (a failure here does not)."""
+    from runbook.events import StepChanged
+    from runbook.model import StepState
+    from tests.test_tui_fakes import ask, report, tell
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
+    starts = hold_the_run(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await the_dialog(app)
+        before = app.run_state.finished
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to go on")
+        assert app.run_state.finished == before
+        asked = ask(app, "preflight", [])
+        await until(lambda: app.run_state.asking == "preflight", what="preflight asked again")
+        assert app.run_state.finished == before
+        tell(app, StepChanged(report("preflight", StepState.RUNNING)))
+        await pilot.pause()
+        assert app.run_state.finished == before
+        tell(app, StepChanged(report("preflight", StepState.FAILED, "sudo refused", 0.1)))
+        await pilot.pause()
+        assert app.run_state.finished == before - 1
+        asked.cancel()
