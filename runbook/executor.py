@@ -868,11 +868,17 @@ class Executor(Generic[F]):
             # after an attempt that failed at its first look.
             tried = step.id in self._ran or (earlier is not None and (
                 earlier.acted or earlier.state in (StepState.FAILED, StepState.IN_DOUBT)))
-            self.info(step, ("not tried again (it had been tried before)" if tried else
+            # Done in the earlier run, and asked again as it looks again (trial
+            # 54: "tried before" of a preflight that was done read as failed).
+            done = step.id not in self._ran and earlier is not None \
+                and earlier.state is StepState.DONE
+            self.info(step, ("not run again (it was done in the earlier run)" if done else
+                             "not tried again (it had been tried before)" if tried else
                              "not run") + ": the operator chose the way back to the old "
                       "stream manager instead")
-            raise _WayBackChosen(step.id, "which had been tried before, and was not tried "
-                                 "again" if tried else "which was not run")
+            raise _WayBackChosen(step.id, "which was done in the earlier run, and was not run "
+                                 "again" if done else "which had been tried before, and was "
+                                 "not tried again" if tried else "which was not run")
         if decision.answer is Answer.SKIP:
             self.skipped[step.id] = decision.reason
             if already.cutover_needs and self.cutover_began is None:

@@ -873,6 +873,35 @@ async def test_a_way_back_chosen_on_resume_after_a_step_failed_at_its_look_says_
     assert len(why) == 1 and "tried before" in why[0], why
 
 
+async def test_a_way_back_chosen_on_resume_at_a_step_done_before_says_done_not_tried(
+        tmp_path: Path) -> None:
+    """Trial 54, F7: resumed mid-cutover, preflight (done, and asked again as
+    it only looks) was where the way back was chosen; the output said "not
+    tried again (it had been tried before)" and the report "which had been
+    tried before, and was not tried again", which reads as if it had failed."""
+
+    class Looks(Say):
+        read_only = True
+
+    steps: list[Step] = [Looks("look", changes=True),
+                         Say("stop-old", phase=Phase.CUTOVER, changes=True),
+                         Say("start-new", phase=Phase.CUTOVER, unknown=True)]
+    await run_steps(tmp_path, steps, ScriptedFrontEnd({"start-new": [
+        Decision(Answer.RUN), Decision(Answer.STOP)]}),
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    front = ScriptedFrontEnd({"look": Decision(Answer.ROLLBACK)})
+    await run_steps(tmp_path, [Looks("look"), Say("stop-old", phase=Phase.CUTOVER, done=True),
+                               Say("start-new", phase=Phase.CUTOVER)], front, resume=True,
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
+    assert len(why) == 1 and "look" in why[0], why
+    assert "tried" not in why[0] and "done in the earlier run" in why[0], why
+    said = [line for sid, stream, line in front.lines if sid == "look" and stream == "info"]
+    assert not [line for line in said if "tried" in line], said
+    assert [line for line in said if line.startswith("not run again (it was done in the "
+                                                     "earlier run)")], said
+
+
 class _AddsToADictThenHangs(Say):
     """Learns something into a dict fact, acts, learns more into it, acts and
     hangs: upload's checksums, one per file, as each lands."""
