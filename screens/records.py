@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
+from textual.notifications import Notification, Notify
 
 from runbook.log import RUN_MARK, log_lines
 from runbook.model import StepCard
@@ -55,6 +56,8 @@ class Records:
         self.state = state
         self.store = store
         self.journal = journal
+        # The toast the last copy left, which the next one replaces.
+        self._copied: Notification | None = None
 
     # --- the full log --------------------------------------------------------------------
 
@@ -102,11 +105,24 @@ class Records:
         self.copy(copyable(plan), f"the commands of step {card.number}. {card.title}")
 
     def copy(self, text: str, what: str) -> None:
+        """`text` to the clipboard, said in one toast: a copy replaces the toast
+        the copy before it left (trial 54: `y` typed ahead three times while
+        a step ran stacked three over the output pane). A copy while a step
+        runs still copies: `y` is the clipboard's key at any time, never a
+        step's answer, and what it sends only masks secrets."""
         self.app.copy_to_clipboard(text)
         # The terminal never says whether the copy arrived: say what was sent.
-        self.app.notify(f"Copied {what} to the clipboard (secrets stay masked). If nothing "
-                        "arrives, the terminal does not take OSC 52 copies (in tmux: "
-                        "set -g set-clipboard on).", title="Copied", timeout=8, markup=False)
+        said = (f"Copied {what} to the clipboard (secrets stay masked). If nothing arrives, "
+                "the terminal does not take OSC 52 copies (in tmux: set -g set-clipboard on).")
+        if getattr(self.app.screen, "say", None) is not None:
+            # Over a dialog, its own line says it, one line replacing another.
+            self.app.notify(said, title="Copied", timeout=8, markup=False)
+            return
+        if self._copied is not None:
+            # Textual has no public way to withdraw one toast of several.
+            self.app._unnotify(self._copied, refresh=False)
+        self._copied = Notification(said, "Copied", "information", 8, markup=False)
+        self.app.post_message(Notify(self._copied))
 
     # --- the report -------------------------------------------------------------------------
 

@@ -131,6 +131,35 @@ async def test_y_copies_the_selected_steps_commands_and_the_log_one_line() -> No
         answer.cancel()
 
 
+async def test_y_typed_again_and_again_leaves_one_copy_toast() -> None:
+    """Trial 54, F5: `y` typed ahead while preflight ran (meant as the next
+    "run it") copied step 1's commands three times, and three stacked
+    toasts covered the output pane. A copy still copies while a step runs
+    (the selected step's commands, as at any time), but its toast replaces
+    the one the copy before it left: one at most."""
+    from textual.widgets._toast import Toast
+
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        plan = await plan_of("export-config")
+        answer = ask(app, "export-config", plan)
+        await until(lambda: app.asking is not None, what="the question")
+        answer.cancel()
+        app.front.tell(StepChanged(report("export-config", StepState.RUNNING)))
+        await pilot.pause()
+        for _ in range(3):
+            await pilot.press("y")
+            await pilot.pause()
+        await pilot.pause()
+        assert app.clipboard.startswith("curl"), app.clipboard
+        await until(lambda: app.screen.query(Toast), what="a toast")
+        await pilot.pause(0.3)
+        toasts = list(app.screen.query(Toast))
+        assert len(toasts) == 1, toasts
+        assert len(list(app._notifications)) == 1
+
+
 async def test_the_palette_copies_one_line_of_the_plan() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
