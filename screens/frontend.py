@@ -35,6 +35,23 @@ if TYPE_CHECKING:
 # A step in these states has not ended: no result to show yet.
 _UNDER_WAY = (StepState.PENDING, StepState.RUNNING)
 
+# Under the known_hosts line a refused host key says to add: the pane wraps
+# every line (it has no sideways scroll), so a mouse copy from it breaks the
+# line where it wraps (trial 54, F15); the question's y copies it whole.
+COPY_NOTE = ("(y at this step's question copies the line above whole; copied from here, "
+             "it breaks where it wraps)")
+
+
+def with_copy_note(verdict: str, known_hosts_line: str | None) -> str:
+    """`verdict` with COPY_NOTE on the row after the known_hosts line it names."""
+    if not known_hosts_line:
+        return verdict
+    lines = verdict.split("\n")
+    if known_hosts_line not in lines:
+        return verdict
+    at = lines.index(known_hosts_line)
+    return "\n".join([*lines[:at + 1], COPY_NOTE, *lines[at + 1:]])
+
 
 class Poster(Protocol):
     def post_message(self, message: Message) -> bool: ...
@@ -75,7 +92,8 @@ class TuiFrontEnd:
                 if report.state is StepState.RUNNING:
                     self._ran.add(report.id)
                 if report.detail and report.state not in _UNDER_WAY:
-                    verdict = result_line(report.state.value, report.detail)
+                    verdict = with_copy_note(result_line(report.state.value, report.detail),
+                                             report.known_hosts_line)
                     if report.id not in self._ran:
                         # Found so by its check: in the full log, as in `runbook
                         # log` (operator trial), but not where the pane would follow.

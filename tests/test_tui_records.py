@@ -256,6 +256,27 @@ REFUSED = (
     "has changed. Once the connection is settled, try the step again")
 
 
+async def test_the_output_pane_says_how_to_copy_the_known_hosts_line_whole() -> None:
+    """Trial 54, F15: in the Output pane the known_hosts line to add wraps at
+    80 columns, so a mouse copy from there breaks it (the pane wraps every
+    line: it has no sideways scroll). Right under it, the pane says where it
+    is copied whole: y at the step's question."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, StepChanged(report("preflight", StepState.RUNNING)))
+        failed = dataclasses.replace(report("preflight", StepState.FAILED, REFUSED, 0.1),
+                                     known_hosts_line=KEY_LINE)
+        tell(app, StepChanged(failed))
+        await until(lambda: any(KEY_LINE in line for line in app.store.lines["preflight"]),
+                    what="the key line in the pane")
+        await pilot.pause()
+        lines = list(app.store.lines["preflight"])
+    at = next(n for n, line in enumerate(lines) if KEY_LINE in line)
+    after = " ".join(lines[at + 1:at + 3])
+    assert "y at this step's question copies the line above whole" in after, lines
+
+
 async def test_at_80_columns_the_known_hosts_line_is_one_row_and_y_copies_it_whole() -> None:
     """Re-trial: at 80 columns the refused host key's known_hosts line wrapped
     in the failure dialog, its key on a row of its own, and copying it off the
