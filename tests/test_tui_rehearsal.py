@@ -16,6 +16,8 @@ from textual.widgets import Input
 from runbook.executor import Outcome
 from runbook.model import StepState
 from runbook.rehearsal import cloud
+from runbook.report import build
+from runbook.report_format import outcome_cell
 from screens.app import create_app, load_review_screen
 from screens.dialogs import ConfirmDialog
 from screens.presentation import NEXT
@@ -209,6 +211,11 @@ async def test_the_way_back_after_recreate_through_the_app(
             assert app.outcome is Outcome.ROLLED_BACK, app.run_state.reports
             shown = app.run_state.reports.get("rollback-nodegroups")
             deleted = shown.detail if shown is not None else "(no such step)"
+            # Trial 54, F7: the row and the heading say what the summary and
+            # the report say of recreate once its nodegroups are deleted.
+            await pilot.pause()
+            row = str(app.main.checklist.get_option("recreate").prompt)
+            heading = str(app.main.checklist.get_option("group-cutover").prompt)
             await pilot.press("q")
         swept = [line for log in sorted(sandbox.install_dir(host.sandbox).glob("*/log/red5.log"))
                  for line in log.read_text(errors="replace").splitlines()
@@ -217,3 +224,7 @@ async def test_the_way_back_after_recreate_through_the_app(
     assert swept == [], "\n".join(swept)
     assert "deleted through the new API" in deleted, deleted
     assert new_db_groups == []
+    recreate = next(step for step in build(journal).steps if step.id == "recreate")
+    assert "partly undone by the way back" in outcome_cell(recreate), outcome_cell(recreate)
+    assert "part undone" in row and "not undone" not in row, row
+    assert "recreate partly" in heading and "all but" not in heading, heading
