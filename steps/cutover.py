@@ -1183,6 +1183,20 @@ ALARMS_STAY_BEHIND = (
     "admin/alarm/scaleout/default?type=edge|origin|relay|transcoder&threshold=PERCENT")
 
 
+def _old_database_left(ctx: Ctx) -> str:
+    """The old release's database, which nothing uses once the new stream
+    manager serves from its own: what to do with it."""
+    facts = ctx.facts
+    port = facts.db_port or ctx.settings.new_db_port
+    new = facts.new_database_at or ctx.settings.new_db_host + (f":{port}" if port else "")
+    old = (f"on {facts.old_database_at}" if facts.old_database_at else
+           f"named by config.dbHost and config.dbPort in {backup_dir(ctx)}/{red5.PROPERTIES}")
+    return (f"the stream manager now uses the {DATABASE} database on {new} (config.dbHost and "
+            f"config.dbPort of its red5-web.properties); the old release's database, {old}, "
+            "is no longer used: keep it until the new release has served well enough not to "
+            "go back to the old one, then remove it")
+
+
 class Recreate(Red5Step):
     id = "recreate"
     title = "Recreate nodegroups and origins"
@@ -1448,3 +1462,7 @@ class Recreate(Red5Step):
         ctx.note("origins-in-service", "every recreated nodegroup has its origins in service")
         if self._alarms():  # the way back's rebuild, into the old database, has none to say
             ctx.note(AFTER_UPGRADE, ALARMS_STAY_BEHIND)
+            # Said once the new stream manager serves, not by properties at
+            # prepare time: the report keeps it for an upgrade that finished
+            # only (operator trial 54, F4).
+            ctx.note(AFTER_UPGRADE, _old_database_left(ctx))

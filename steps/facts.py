@@ -29,7 +29,8 @@ class Red5Facts(Facts):
         "api_version", "java", "db_port", "db_user", "new_top", "new_flat", "new_tree",
         "local_sha256",
         "snapshot", "restart_service", "started_without_database", "token_refused",
-        "new_api_version", "rollback_stamp", "promoted_at", "new_nodegroups_left"})
+        "new_api_version", "rollback_stamp", "promoted_at", "new_nodegroups_left",
+        "new_database_at", "old_database_at"})
     # preflight: the host as found before anything changed
     install_real: str | None = None  # install.dir resolved on the host
     live_version: str | None = None
@@ -47,6 +48,10 @@ class Red5Facts(Facts):
     new_tree: str | None = None  # device:inode of the unpacked folder
     local_sha256: dict[str, str] = field(default_factory=dict)
     snapshot: str | None = None  # path of the fleet snapshot this run uses
+    # properties: the databases (host:port, no login) the merged file and the
+    # live one name, for what recreate leaves to do after the upgrade
+    new_database_at: str | None = None
+    old_database_at: str | None = None
     # schema: the database (host:port) its import began in, until it ends
     # well; what that database holds of the release's tables is its own.
     schema_import_into: str | None = None

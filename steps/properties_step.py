@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runbook.model import AFTER_UPGRADE, Action, Check, EditFile, Phase, Shell
+from runbook.model import Action, Check, EditFile, Phase, Shell
 from runbook.shell import AS_IT_WAS
 from runbook.step import StepFailed
 from steps import red5
@@ -230,6 +230,8 @@ class Properties(Red5Step):
         live_path, new_path = await self._where(ctx)
         result, new_text = await self._review(ctx, live_path, new_path)
         verdict = await self._judged(ctx, result, new_text, live_path, new_path)
+        if verdict.done:  # written by an earlier run: the databases it names
+            ctx.facts.new_database_at, ctx.facts.old_database_at = _databases(result)
         if not verdict.done and sha256_text(new_text) != result.new_sha256:
             # Written before (by an earlier run, or by hand since): said before
             # the plan, or a fix made by hand is written over unnamed (review).
@@ -320,7 +322,9 @@ class Properties(Red5Step):
 
         await ctx.write_file(self._edit(ctx, new_path, live_path, result),
                              encode_properties(result.merged_text()))
-        ctx.note(AFTER_UPGRADE, _databases(result))
+        new_db, old_db = _databases(result)
+        ctx.facts.new_database_at, ctx.facts.old_database_at = new_db, old_db
+        ctx.info(databases_said(new_db, old_db))
 
     def _refuse_decisions_changed_since(self, ctx: Ctx) -> None:
         """Edited while the question waited (before the editor, which saves it
@@ -380,11 +384,9 @@ class Properties(Red5Step):
         return await self._judged(ctx, written, new_text, live_path, new_path)
 
 
-def _databases(result: Review) -> str:
-    """Which database the new release is given, and which the old one used:
-    as the merged and the live file say them (host and port; no login)."""
-    from steps.database import DATABASE
-
+def _databases(result: Review) -> tuple[str, str]:
+    """The database the merged file gives the new release, and the one the
+    live file gives the old: host and port, as the files say them (no login)."""
     def where(value: str | None, port: str | None) -> str:
         return (value or "?") + (f":{port}" if port else "")
 
@@ -394,8 +396,17 @@ def _databases(result: Review) -> str:
         return result[key].merged, result[key].old
 
     (new_host, old_host), (new_port, old_port) = of("config.dbHost"), of("config.dbPort")
-    return (f"the stream manager now uses the {DATABASE} database on "
-            f"{where(new_host, new_port)} (config.dbHost and config.dbPort of its "
-            f"red5-web.properties); the old release's database, on "
-            f"{where(old_host, old_port)}, is no longer used: keep it while the way back may "
-            "be needed (the old release goes back to it), then remove it")
+    return where(new_host, new_port), where(old_host, old_port)
+
+
+def databases_said(new: str, old: str) -> str:
+    """What the merge means for the databases, true whenever it is read: at
+    prepare time, after the upgrade, and after a way back (operator trial 54:
+    "the old release's database is no longer used ..., then remove it" was
+    quoted in the report of a run rolled back onto that very database)."""
+    from steps.database import DATABASE
+
+    return (f"the merged red5-web.properties points the new release at the {DATABASE} "
+            f"database on {new} (its config.dbHost and config.dbPort); the old release's "
+            f"database, on {old}, stays the one the old release uses: the old install's "
+            "red5-web.properties is not changed, and the way back goes back to it")

@@ -2406,3 +2406,29 @@ def test_a_drill_back_before_the_last_cutover_step_whose_run_end_was_cut_off_wen
     head = _head(plain(markdown(build(journal.path, estimate_from=[]))))
     assert "did not finish" not in head["Release"], head
     assert head["Where it stands"].startswith("rolled back"), head
+
+
+def test_a_rolled_back_report_never_says_to_remove_the_old_database(
+        went_back: Rehearsed) -> None:
+    """Operator trial 54 (F4): the properties step said, at prepare time, "the
+    stream manager now uses the cluster database on NEW ...; the old release's
+    database, on OLD, is no longer used: keep it while the way back may be
+    needed ..., then remove it", and the report of a run rolled back quoted it
+    under "Properties decisions": after the way back, OLD is the database
+    production runs on. What the step says must be true whenever it is read."""
+    facts = went_back.facts()
+    live = javaproperties.loads(
+        (Path(facts["install_real"]) / "red5pro" / PROPS).read_text())  # the old one, back
+    old = f"{live['config.dbHost']}:{live['config.dbPort']}"
+    report = build(went_back.journal, estimate_from=[])
+    md, page = markdown(report), html(report).replace("&#x27;", "'")
+    for text in (plain(md), page):
+        assert "no longer used" not in text, text
+        assert not re.search(r"remove (it|the old database)", text), text
+    said = plain(section(md, "Properties decisions"))
+    # What the merged file points at, and that the old database stays the old
+    # release's: true before the cutover, after it, and after a way back.
+    assert f"points the new release at the cluster database on 127.0.0.3:{facts['db_port']}" \
+        in said, said
+    assert f"the old release's database, on {old}, stays the one the old release uses" in said, \
+        said
