@@ -108,6 +108,16 @@ class _NoDatabase(Exception):
     """The new release's API is silent and the host cannot use the new database."""
 
 
+class _WrongDatabase(Exception):
+    """The new release's API is silent and its red5.log names a database other
+    than [new_database]: neither waiting nor a restart mends its file."""
+
+
+# What the stream manager logs as it starts: the database it uses (FACTS §3,
+# the 6.2.0 and 5.1.1 logs: dbURL = jdbc:mysql://<config.dbHost>:<config.dbPort>/cluster).
+_DB_URL = re.compile(r"dbURL = jdbc:mysql://(\[[^\]]*\]|[^:/\s]*)(?::(\d+))?/")
+
+
 class _TokenRefused(StepFailed):
     """The stream manager a service step started answers HTTP 401 to the token."""
 
@@ -955,15 +965,56 @@ class StartService(Red5Step):
             return None
 
     async def _look_at_the_database(self, ctx: Ctx) -> None:
-        """_NoDatabase when the host cannot log in to the new database."""
+        """_NoDatabase when the host cannot log in to the new database;
+        _WrongDatabase when the red5.log of this start names another one."""
         from steps import database
 
         try:
             where = await database.login(ctx)
+        except StepFailed as exc:
+            raise _NoDatabase(str(exc)) from None
+        used = await self._database_logged(ctx)
+        if used is not None and (used[0].lower(), used[1]) != (where.host.lower(), where.port):
+            raise _WrongDatabase(self._wrong_database(ctx, f"{used[0]}:{used[1]}", where))
+        try:
             await database.probe_sql(ctx, where, database.query(ctx, "SELECT 1",
                                                                 port=where.port))
         except StepFailed as exc:
             raise _NoDatabase(str(exc)) from None
+
+    async def _log_size(self, ctx: Ctx) -> int:
+        """The size of red5.log now (0 when it is not there yet)."""
+        log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
+        found = await ctx.probe(root(ctx, f"stat -L -c %s -- {log}"))
+        size = found.stdout.strip()
+        return int(size) if found.ok and size.isdigit() else 0
+
+    async def _database_logged(self, ctx: Ctx) -> tuple[str, int] | None:
+        """The database (host, port) the red5.log of the last start names in
+        its dbURL line; None when it has written none yet."""
+        log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
+        since = ctx.facts._service_log_from
+        # A log rotated since is smaller than the offset: read it whole.
+        read = (f"if [ \"$(stat -L -c %s -- {log})\" -ge {since} ]; then tail -c +{since + 1} "
+                f"-- {log}; else cat -- {log}; fi | grep -a -o 'dbURL = jdbc:mysql://[^/]*/' "
+                "| tail -n 1")
+        found = await ctx.probe(privileged_script(read, ctx.settings.host.sudo))
+        match = _DB_URL.search(found.stdout) if found.ok else None
+        if match is None:
+            return None
+        # The driver's default port where the URL gives none.
+        return match.group(1).strip("[]"), int(match.group(2) or 3306)
+
+    def _wrong_database(self, ctx: Ctx, used: str, where: Any) -> str:
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        return (f"the new stream manager uses the database at {used} (its {red5.SERVICE_LOG} "
+                f"says dbURL = jdbc:mysql://{used}/cluster), not the new database at "
+                f"{where.address} ([new_database] in {ctx.settings.source}): config.dbHost and "
+                f"config.dbPort in {path} disagree with [new_database], which neither waiting "
+                f"nor a restart mends. Set them there to {where.host} and {where.port} (or, if "
+                f"{used} is the new database by another name, give that in [new_database]), "
+                "then try the step again, which restarts the service; or roll back to the old "
+                "stream manager")
 
     async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False) -> NoReturn:
         """Fail, showing the end of the service log: what the server said is
@@ -1054,6 +1105,8 @@ class StartService(Red5Step):
             return
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
+        if restarted or not ours:  # what an earlier start logged is not this one's
+            ctx.facts._service_log_from = await self._log_size(ctx)
         await self._systemctl(ctx, "restart" if restarted else "start")
         last_wait = len(errors)  # where the last wait's answers begin
         try:
@@ -1065,6 +1118,7 @@ class StartService(Red5Step):
                 # operator confirmed says so.
                 ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
                          "restarting it once")
+                ctx.facts._service_log_from = await self._log_size(ctx)
                 await self._systemctl(ctx, "restart")
                 last_wait = len(errors)
                 api = await self._wait_for_api(ctx, limit, errors)
@@ -1074,6 +1128,10 @@ class StartService(Red5Step):
         except _NoDatabase as missing:
             ctx.facts.started_without_database = True
             raise StepFailed(f"the new release's API does not answer, and {missing}") from None
+        except _WrongDatabase as wrong:
+            # Restarted at once when tried again: it reads its file only as it starts.
+            ctx.facts.started_without_database = True
+            raise StepFailed(f"the new release's API does not answer, and {wrong}") from None
         if not api:
             last = str(errors[-1]) if errors else "no answer at all"
             # From its first HTTP 500 of the last wait to the end, the API

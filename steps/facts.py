@@ -75,6 +75,10 @@ class Red5Facts(Facts):
     # the old stream manager tears down as it starts; None when none are left
     new_nodegroups_left: str | None = None
     # scratch, rebuilt by checks
+    # start-service: the size of red5.log before its last start or restart,
+    # so that only what that start wrote is read (a fixed file's restart is
+    # not judged by the line an earlier start wrote)
+    _service_log_from: int = 0
     _carry_over_xml: str | None = None
     _carry_over_diff: str = ""
     _export_shrink: str | None = None

@@ -64,13 +64,16 @@ PROPERTIES = "webapps/streammanager/WEB-INF/red5-web.properties"
 
 
 async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: int,
-                       placeholder_at: str | None = None) -> ScriptedFrontEnd:
+                       placeholder_at: str | None = None,
+                       port_3306_at: str | None = None) -> ScriptedFrontEnd:
     """A rehearsal with `skipping` skipped and start-service given
     `service_start` seconds, stopped at start-service's failure: its front end.
     `placeholder_at`: as that cutover step is asked, the installed
     red5-web.properties gets the template's config.dbHost={host} back (a
     skipped properties step on the template as shipped no longer lets the
-    cutover begin: trial 53)."""
+    cutover begin: trial 53). `port_3306_at`: as that step is asked, the
+    installed file's config.dbPort is put back to the template's 3306 (a hand
+    fix that set config.dbHost only: trial 54)."""
     async with rehearsal_host(tmp_path) as host:
         settings = rehearsal_settings(host)
         settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
@@ -80,6 +83,10 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
             if step.id == placeholder_at:
                 path = host.install_dir / "red5pro" / PROPERTIES
                 path.write_text(re.sub(r"(?m)^config\.dbHost=.*$", "config.dbHost={host}",
+                                       path.read_text()))
+            if step.id == port_3306_at:
+                path = host.install_dir / "red5pro" / PROPERTIES
+                path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", "config.dbPort=3306",
                                        path.read_text()))
 
         answers = {skipping: Decision(Answer.SKIP, "rehearsing a mistake")} if skipping else {}
@@ -114,3 +121,22 @@ async def test_a_database_host_left_a_placeholder_is_named_when_the_service_will
     said = front.last_report("start-service").detail
     assert "config.dbHost" in said and "{host}" in said and "properties" in said, said
     assert "longer" not in said, said
+
+
+async def test_a_database_port_other_than_the_new_databases_fails_the_step_at_once(
+        tmp_path: Path) -> None:
+    """Operator trial 54 (F16): config.dbPort left 3306 by a hand fix; the
+    red5.log said from the first seconds which database the webapp used
+    (dbURL = jdbc:mysql://127.0.0.3:3306/cluster), yet start-service waited its
+    limit, restarted and waited it again, then advised a longer service_start.
+    The file disagrees with [new_database]: said at once, with where to fix it
+    and the way back."""
+    front = await failed_start(tmp_path, skipping=None, service_start=60,
+                               port_3306_at="service-unit")
+    report = front.last_report("start-service")
+    assert report.elapsed_s is not None and report.elapsed_s < 30, report
+    said = report.detail
+    assert "127.0.0.3:3306" in said, said
+    assert "config.dbHost" in said and "config.dbPort" in said and "[new_database]" in said, said
+    assert PROPERTIES in said and "roll back" in said, said
+    assert "longer" not in said and "restarting it once" not in front.text(), said
