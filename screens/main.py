@@ -354,7 +354,7 @@ class MainScreen(Screen[None]):
         if shown is None and self.state.running is not None:
             step_id = self.state.running
             shown = self.state.progress.get(step_id)
-        note = deletions(self.state.plans.get(step_id), self.store.commands.get(step_id, ()))
+        note = deletions(self.state, step_id, self.store.commands.get(step_id, ()))
         if shown is None and note is None:
             self.output.hide_progress()
         elif shown is None:

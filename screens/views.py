@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from textual.content import Content
 
-from runbook.model import Action, ApiCall, Outcome, Phase, StepCard, StepState, wall_clock
+from runbook.model import ApiCall, Outcome, Phase, StepCard, StepState, wall_clock
 from screens.presentation import (
     GROUPS,
     NOT_NEEDED,
@@ -261,9 +261,12 @@ def detail(state: RunState, card: StepCard) -> Content:
     return Content.assemble(*parts)
 
 
-def deletions(plan: list[Action] | None, started: Collection[str]) -> str | None:
-    """How far a step that deletes nodegroups has got, from its plan's DELETE
-    calls and the ones it has started; None for any other step."""
+def deletions(state: RunState, step_id: str, started: Collection[str]) -> str | None:
+    """How far a step that deletes nodegroups has got, from the DELETE calls
+    of the plan the engine handed over and the ones it has started; None for
+    any other step, and before that plan came: a preview's are the plan before
+    the snapshot ("{each nodegroup}", one call), not the fleet's (trial 54)."""
+    plan = state.plans.get(step_id) if step_id in state.final_plans else None
     calls = [a for a in plan or [] if isinstance(a, ApiCall) and a.method == "DELETE"
              and a.path.startswith("admin/nodegroup/")]
     if not calls:

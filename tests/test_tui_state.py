@@ -1106,3 +1106,26 @@ async def test_the_end_hint_after_a_stop_at_a_failure_names_resume(tmp_path: Pat
             assert "--resume" not in hint and "rehearse again" in hint, hint
         else:
             assert "go on with --resume" in hint and "as runbook quits" in hint, hint
+
+
+def test_deletions_are_counted_from_the_plan_handed_over_not_the_preview() -> None:
+    """Operator trial 54 (F16 LOW): while delete-nodegroups checked again after
+    a refusal, the output pane said "nodegroups: 0 of 1 deletions sent, 1 left
+    ({each nodegroup})": the preview's plan, made before the snapshot, with its
+    placeholder and one call, where the fleet had two nodegroups."""
+    from runbook.model import ApiCall
+    from screens.run_state import RunState
+    from screens.views import deletions
+    from tests.test_tui_stop_step import procedure_cards
+
+    step = "delete-nodegroups"
+    state = RunState(procedure_cards(), "red5admin@sm1.example.com:22")
+    state.plans[step] = [ApiCall("DELETE", "admin/nodegroup/{each nodegroup}",
+                                 "curl -X DELETE '.../admin/nodegroup/{each nodegroup}'")]
+    state.running = step
+    assert deletions(state, step, ()) is None
+    final = [ApiCall("DELETE", f"admin/nodegroup/{name}", f"curl -X DELETE '.../{name}'")
+             for name in ("group-a", "group-b")]
+    state.asked(step, final)
+    assert deletions(state, step, [final[0].curl]) == \
+        "nodegroups: 1 of 2 deletions sent, 1 left (group-b)"
