@@ -70,6 +70,25 @@ def _differing(merged: dict[str, str], on_the_host: dict[str, str]) -> str:
     return f": it differs in {shown}{more}"
 
 
+def _login_placeholders(on_the_host: dict[str, str]) -> str:
+    """The database keys the file still has as the template's placeholders
+    ({username}, {password} as shipped), which the new release cannot log in
+    with; a secret key's placeholder is named, not shown (it is masked as a
+    secret value)."""
+    from runbook.properties.codec import has_placeholder
+    from runbook.redact import is_secret_key
+
+    keys = [key for key in ("config.dbHost", "config.dbPort", "config.dbUser", "config.dbPass")
+            if has_placeholder(on_the_host.get(key, ""))]
+    if not keys:
+        return ""
+    shown = [key if is_secret_key(key) else f"{key} ({on_the_host[key]})" for key in keys]
+    named = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
+    return (f"; {named} still {'hold' if len(keys) > 1 else 'holds'} the template's "
+            f"placeholder{'s' if len(keys) > 1 else ''}, with which the new release cannot "
+            "use its database")
+
+
 def _why_the_cutover_needs_it(host_now: str | None, want: str) -> str:
     """Why a cutover on this file cannot work, where that is sure: its
     config.dbHost blank, absent or a placeholder ({host} as shipped), as
@@ -264,9 +283,15 @@ class Properties(Red5Step):
         is_the_merge = spelled_alike(merged_text, new_text)
         if not is_the_merge and sha256_text(new_text) == result.new_sha256:
             # Never written (re-trial: a skipped step read as a changed file).
-            return Check(False, "the file on the host is still the template as shipped: the "
-                         "merge was never written to it"
-                         + _differing(javaproperties.loads(merged_text), written),
+            # Or the template edited by hand: without the copy a merge keeps
+            # beside it, the two read alike (trial 54: "still the template as
+            # shipped" of a file fixed by hand).
+            return Check(False, "the file on the host is not runbook's merge: the merge was "
+                         "never written to it (it is the template as shipped, or the template "
+                         "edited by hand; runbook keeps no copy beside a file it did not "
+                         "write, so it cannot tell which)"
+                         + _differing(javaproperties.loads(merged_text), written)
+                         + _login_placeholders(written),
                          cutover_needs=_why_the_cutover_needs_it(written.get("config.dbHost"),
                                                                  want))
         if not is_the_merge:

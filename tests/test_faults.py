@@ -394,7 +394,7 @@ async def test_a_skipped_properties_step_on_the_template_as_shipped_keeps_the_cu
         assert "config.dbHost={host}" in new_properties(host).read_text()
     refused = failure(front, "delete-nodegroups")
     assert refused.startswith("the cutover cannot begin: properties was skipped (done by hand)")
-    assert "still the template as shipped" in refused and "config.dbHost={host}" in refused
+    assert "the merge was never written to it" in refused and "config.dbHost={host}" in refused
     assert "Nothing was changed" in refused and "old stream manager still serves" in refused
     assert "--resume, which offers properties again" in refused and "(t)" in refused, refused
     # Never asked (a piped id or --yes cannot take it past), refused again on
@@ -462,6 +462,11 @@ async def test_a_file_fixed_by_hand_to_a_real_database_host_is_warned_of_not_ref
     warned = [line for sid, _, line in front.lines if sid == "properties"
               and "was skipped" in line]
     assert len(warned) == 1 and "goes ahead on your word" in warned[0], warned
+    # Trial 54 (F16 LOW): it was edited, so not "still the template as
+    # shipped"; and what will break the start, the login's placeholders, named.
+    assert "still the template as shipped" not in warned[0], warned
+    assert "config.dbUser ({username}) and config.dbPass still hold the template's " \
+        "placeholders" in warned[0], warned
 
 
 async def test_a_skipped_carry_over_says_what_is_missing_before_the_cutover(
