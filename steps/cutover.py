@@ -676,8 +676,10 @@ class ServiceUnit(Red5Step):
         if "changed on disk" in status.stdout:
             return Check(False)
         if after_run and edited is not None:
+            kept = ctx.settings.unit_file.rsplit("/", 1)[-1] + ".bak"
             return Check(True, f"the release ships no unit; the installed one now names "
-                         f"{edited.ours} (as it was: red5pro.service.bak) and starts Java {have}")
+                         f"{edited.ours} and starts Java {have}; the old unit, naming "
+                         f"{edited.named}, is kept as {kept}")
         return Check(True, f"the release ships no unit; the installed one starts Java {have}")
 
     async def run(self, ctx: Ctx) -> None:

@@ -82,6 +82,13 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
     assert (host.sandbox / "lib/systemd/system/red5pro.service.bak").exists() is (
         replaced or daemon)
     assert f"${{RED5_HOME}}/{scenario.new.daemon_jar}:" in unit
+    if daemon:
+        # Trial 54 (F22): "now names commons-daemon-1.1.0.jar (as it was:
+        # red5pro.service.bak)" read as if 1.1.0 was what it named before.
+        said = front.last_report("service-unit").detail
+        assert "as it was" not in said, said
+        assert f"the old unit, naming {scenario.old.daemon_jar}, is kept as " \
+            "red5pro.service.bak" in said, said
     # A release that ships its unit was installed by Red5's installer, which
     # tunes its heap and open-file limit; the rehearsal shows them kept in the
     # new release's unit (trial, stop 53: with the stock unit in place no
