@@ -102,6 +102,9 @@ _STATUS_HEADERS = ("●", "×", "Loaded:", "Active:", "Main PID:", "Docs:", "Pro
 # How long the new release's API may stay silent before the new database is
 # looked at once, from the host as the new release reaches it.
 _DATABASE_LOOK_AFTER_S = 10.0
+# After it, how often red5.log is looked at until it names the database its
+# webapp uses (a root shell each time, in the downtime).
+_LOG_EVERY_S = 2.0
 
 
 class _NoDatabase(Exception):
@@ -928,9 +931,14 @@ class StartService(Red5Step):
         said: set[str] = set()
         began = time.monotonic()
         database_looked = self.side != "new"  # the way back's old release uses the old one
+        # The new database's login, once looked at; until the red5.log of this
+        # start names the database it uses, it is looked at again (a server
+        # logs it as its webapp loads, which can be later than the first look).
+        new_database: Any = None
+        log_looked = 0.0
 
         async def answering() -> Any:
-            nonlocal asked, database_looked
+            nonlocal asked, database_looked, new_database, log_looked
             before = len(errors)
             api = await self._answering(ctx, errors)
             if api:
@@ -939,7 +947,12 @@ class StartService(Red5Step):
                 # A release that cannot reach its database does not come up by
                 # waiting, nor by a restart (operator trial: two whole waits).
                 database_looked = True
-                await self._look_at_the_database(ctx)
+                new_database = await self._look_at_the_database(ctx)
+                log_looked = time.monotonic()
+            elif new_database is not None and time.monotonic() - log_looked >= _LOG_EVERY_S:
+                log_looked = time.monotonic()
+                if await self._logs_the_database(ctx, new_database):
+                    new_database = None  # it names the new one: nothing more to look for
             # What the API answers instead, once each thing it says: the cause
             # (a database it cannot log in to, say) is often there from the
             # first look, long before the limit (operator trial).
@@ -966,23 +979,35 @@ class StartService(Red5Step):
         except _GaveUp:  # a refused token is said at once, not waited out (code review)
             return None
 
-    async def _look_at_the_database(self, ctx: Ctx) -> None:
+    async def _look_at_the_database(self, ctx: Ctx) -> Any:
         """_NoDatabase when the host cannot log in to the new database;
-        _WrongDatabase when the red5.log of this start names another one."""
+        _WrongDatabase when the red5.log of this start names another one.
+        The new database's login when its log names none yet, for a later
+        look (None once it named the new one)."""
         from steps import database
 
         try:
             where = await database.login(ctx)
         except StepFailed as exc:
             raise _NoDatabase(str(exc)) from None
-        used = await self._database_logged(ctx)
-        if used is not None and (used[0].lower(), used[1]) != (where.host.lower(), where.port):
-            raise _WrongDatabase(self._wrong_database(ctx, f"{used[0]}:{used[1]}", where))
+        named = await self._logs_the_database(ctx, where)
         try:
             await database.probe_sql(ctx, where, database.query(ctx, "SELECT 1",
                                                                 port=where.port))
         except StepFailed as exc:
             raise _NoDatabase(str(exc)) from None
+        return None if named else where
+
+    async def _logs_the_database(self, ctx: Ctx, where: Any) -> bool:
+        """Whether the red5.log of this start names the database it uses
+        (False while it names none); _WrongDatabase when that is not the new
+        database `where`."""
+        used = await self._database_logged(ctx)
+        if used is None:
+            return False
+        if (used[0].lower(), used[1]) != (where.host.lower(), where.port):
+            raise _WrongDatabase(self._wrong_database(ctx, f"{used[0]}:{used[1]}", where))
+        return True
 
     async def _log_size(self, ctx: Ctx) -> int:
         """The size of red5.log now (0 when it is not there yet)."""

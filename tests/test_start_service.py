@@ -17,7 +17,7 @@ from pathlib import Path
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal_replay import replay
 from runbook.model import Action, Shell, StepReport
-from runbook.rehearsal import cloud
+from runbook.rehearsal import armed, cloud
 from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
 from tests.scripted import ScriptedFrontEnd
@@ -65,7 +65,8 @@ PROPERTIES = "webapps/streammanager/WEB-INF/red5-web.properties"
 
 async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: int,
                        placeholder_at: str | None = None,
-                       port_3306_at: str | None = None) -> ScriptedFrontEnd:
+                       port_3306_at: str | None = None,
+                       slow_by: float | None = None) -> ScriptedFrontEnd:
     """A rehearsal with `skipping` skipped and start-service given
     `service_start` seconds, stopped at start-service's failure: its front end.
     `placeholder_at`: as that cutover step is asked, the installed
@@ -73,7 +74,9 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
     skipped properties step on the template as shipped no longer lets the
     cutover begin: trial 53). `port_3306_at`: as that step is asked, the
     installed file's config.dbPort is put back to the template's 3306 (a hand
-    fix that set config.dbHost only: trial 54)."""
+    fix that set config.dbHost only: trial 54). `slow_by`: the new webapp
+    takes that long to begin loading (the rehearsal's slow-start, armed by
+    hand with a delay of its own)."""
     async with rehearsal_host(tmp_path) as host:
         settings = rehearsal_settings(host)
         settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
@@ -84,6 +87,8 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
                 path = host.install_dir / "red5pro" / PROPERTIES
                 path.write_text(re.sub(r"(?m)^config\.dbHost=.*$", "config.dbHost={host}",
                                        path.read_text()))
+            if slow_by is not None and step.id == "start-service":
+                armed.arm(host.sandbox, "slow-start", step="start-service", delay=slow_by)
             if step.id == port_3306_at:
                 path = host.install_dir / "red5pro" / PROPERTIES
                 path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", "config.dbPort=3306",
@@ -92,7 +97,10 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
         answers = {skipping: Decision(Answer.SKIP, "rehearsing a mistake")} if skipping else {}
         front = ScriptedFrontEnd(answers, recoveries={"start-service": [Recovery.STOP]},
                                  on_confirm=put_back)
-        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        try:
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        finally:
+            armed.lift(host.sandbox, "slow-start")
     assert outcome is Outcome.FAILED, front.text()[-3000:]
     return front
 
@@ -140,3 +148,15 @@ async def test_a_database_port_other_than_the_new_databases_fails_the_step_at_on
     assert "config.dbHost" in said and "config.dbPort" in said and "[new_database]" in said, said
     assert PROPERTIES in said and "roll back" in said, said
     assert "longer" not in said and "restarting it once" not in front.text(), said
+
+
+async def test_a_database_port_logged_after_the_first_look_still_fails_the_step_at_once(
+        tmp_path: Path) -> None:
+    """A real server logs its dbURL line once the webapp loads, which can be
+    well after start-service's first look at the database (10 s): the log is
+    looked at again until it names one (a slow webapp, here 15 s)."""
+    front = await failed_start(tmp_path, skipping=None, service_start=60,
+                               port_3306_at="service-unit", slow_by=15)
+    report = front.last_report("start-service")
+    assert report.elapsed_s is not None and report.elapsed_s < 45, report
+    assert "127.0.0.3:3306" in report.detail and "[new_database]" in report.detail, report
