@@ -35,6 +35,8 @@ from runbook.events import (
 from runbook.executor import Answer, Decision, Recovery
 from runbook.model import (
     ALREADY_DONE,
+    NOT_UNDONE,
+    WAY_BACK_COULD_NOT,
     Action,
     Outcome,
     Phase,
@@ -47,7 +49,6 @@ from runbook.model import (
     wall_clock,
     when_and_why,
 )
-from runbook.standing import NOT_UNDONE, WAY_BACK_COULD_NOT
 from runbook.visible import visible
 
 if TYPE_CHECKING:

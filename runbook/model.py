@@ -225,6 +225,12 @@ class Check:
 # otherwise: in a word for its row, and after "then" in a summary and a report.
 UNDONE_WORD = "undone"
 UNDONE_DID = "undone by the way back"
+# What a step's "before another attempt" says when the way back could not undo
+# any of its work (steps.cutover Recreate: the nodegroups it made are left in
+# the new database), and how the summary, the report and the checklist say it
+# then: not even partly undone (operator trial 54).
+WAY_BACK_COULD_NOT = "which could not delete the nodegroups"
+NOT_UNDONE = "not undone by the way back, which could not delete its nodegroups (see the warning)"
 
 # A step's result when its check found the outcome in place: nothing ran.
 ALREADY_DONE = "already done: "

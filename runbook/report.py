@@ -47,8 +47,15 @@ from runbook.journal_replay import (
     left_behind,
     replay,
 )
-from runbook.model import AFTER_UPGRADE, UNDONE_DID, Outcome, is_warning, signal_cause
-from runbook.standing import WAY_BACK_COULD_NOT, before_another_attempt
+from runbook.model import (
+    AFTER_UPGRADE,
+    UNDONE_DID,
+    WAY_BACK_COULD_NOT,
+    Outcome,
+    is_warning,
+    signal_cause,
+)
+from runbook.standing import before_another_attempt
 from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import silence, write_whole
 from runbook.wholefile import atomic_write

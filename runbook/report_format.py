@@ -14,7 +14,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from runbook.journal_replay import same_pace
-from runbook.model import REAL_PACE, WORDS, outcome_words, result_line, state_words
+from runbook.model import (
+    NOT_UNDONE,
+    REAL_PACE,
+    WORDS,
+    outcome_words,
+    result_line,
+    state_words,
+)
 from runbook.model import duration as model_duration
 from runbook.rehearsal.cloud import FAST_PACE
 from runbook.report import (
@@ -27,7 +34,7 @@ from runbook.report import (
     Report,
     StepRun,
 )
-from runbook.standing import ENDS_AS_BEGUN_S, NOT_UNDONE
+from runbook.standing import ENDS_AS_BEGUN_S
 
 
 def moment(ts: str | None) -> datetime | None:

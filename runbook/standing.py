@@ -27,12 +27,6 @@ _FINISHED = (StepState.DONE, StepState.SKIPPED)
 # rollback then refused). A stream manager started on a database tears down
 # the nodes that are not in it (FACTS §0), so the old one, started again on
 # the old database, would tear down the new nodegroups' nodes.
-# What a step's "before another attempt" says when the way back could not
-# undo any of its work (steps/cutover.py Recreate.leaves, the nodegroups left
-# in the new database): it was not even partly undone (operator trial 54).
-WAY_BACK_COULD_NOT = "which could not delete the nodegroups"
-NOT_UNDONE = "not undone by the way back, which could not delete its nodegroups (see the warning)"
-
 ONLY_UNDER_WAY = "the way back runbook runs only undoes a cutover still under way"
 AFTER_A_FINISHED_UPGRADE = (
     "after a finished upgrade, the old install (bak.red5pro) and the old database are what "

@@ -52,6 +52,9 @@ UNDONE_CUTOVER = "CUTOVER · undone by the way back"
 # row reads part undone (operator trial: the heading said all of it undone;
 # trial 54: "undid all but recreate", beside the report's "partly undone").
 UNDONE_BUT = "CUTOVER · the way back undid it, {steps} partly"
+# ... or where it could not undo that step at all (rollback-nodegroups could
+# not delete recreate's nodegroups: trial 54, F9).
+UNDONE_ALL_BUT = "CUTOVER · the way back undid all but {steps}"
 
 # A state the engine does not have: the executor is waiting for the operator
 # to confirm this step. It is the answer to "where am I", so it gets a row look.
@@ -69,6 +72,9 @@ NOT_RUN = "not-run"
 # (operator trial), "not undone" and "done" as if its nodegroups were still
 # there (trial 54, F7). As the headless summary and the report say it.
 PART_UNDONE = "part-undone"
+# ... or none of it, where the way back could not (its first step could not
+# delete recreate's nodegroups: trial 54, F9, as the summary and report say).
+NOT_UNDONE = "not-undone"
 # A step done that did nothing: its check found its outcome in place (operator
 # trial 53: the way back's "Stop the new release" read done, having stopped
 # nothing). Its glyph is done's, as the outcome is in place; muted, and its
@@ -98,6 +104,7 @@ LOOKS: dict[str, Look] = {
     UNDONE: Look("↺", UNDONE_WORD, "$text-muted"),
     NOT_RUN: Look("–", "not run", "$text-muted"),
     PART_UNDONE: Look("◐", "part undone", "$warning"),
+    NOT_UNDONE: Look("≠", "not undone", "$warning"),
 }
 
 TITLE_WIDTH = 34
@@ -174,7 +181,7 @@ def step_row(number: int, title: str, state: str, elapsed: float | None, *,
 # upgraded or back gives (screens.run_state.RunState.shown_state). A step in
 # doubt at such an end is undone, or not undone, by then.
 _WHILE_RUNNING = (NEXT, StepState.RUNNING.value, StepState.IN_DOUBT.value)
-_ONCE_ENDED = (UNDONE, NOT_RUN, PART_UNDONE)
+_ONCE_ENDED = (UNDONE, NOT_RUN, PART_UNDONE, NOT_UNDONE)
 
 
 def legend(per_row: int = 5, *, ended: bool = False,
@@ -190,9 +197,11 @@ def legend(per_row: int = 5, *, ended: bool = False,
     undone = "/".join(dict.fromkeys([LOOKS[UNDONE].word, *undone_words]))
     # Already done is done's glyph, named by the row's word and the step's
     # detail: the legend keeps its height (a row more at 100x30 hid one).
+    # Not undone is rare (the way back's first step failed), and its row says
+    # it in words: left out for the same reason.
     shown_looks = [replace(shown, word=undone) if state == UNDONE else shown
                    for state, shown in LOOKS.items()
-                   if state not in left_out and state != ALREADY]
+                   if state not in left_out and state not in (ALREADY, NOT_UNDONE)]
     for number, shown in enumerate(shown_looks, start=1):
         parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
         parts.append("\n" if number % per_row == 0 else "   ")

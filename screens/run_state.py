@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from runbook.model import (
     ALREADY_DONE,
+    WAY_BACK_COULD_NOT,
     Action,
     Outcome,
     Phase,
@@ -21,7 +22,15 @@ from runbook.model import (
     StepState,
     is_warning,
 )
-from screens.presentation import ALREADY, NEXT, NOT_RUN, PART_UNDONE, UNDONE, WARNED
+from screens.presentation import (
+    ALREADY,
+    NEXT,
+    NOT_RUN,
+    NOT_UNDONE,
+    PART_UNDONE,
+    UNDONE,
+    WARNED,
+)
 
 # The events and the journal load with the first event, after the first
 # paint (issue 12): the first screen draws the cards alone.
@@ -284,6 +293,13 @@ class RunState:
         return going or self.service_down
 
     @property
+    def way_back_could_not(self) -> bool:
+        """The way back could not undo what recreate made at all (its first
+        step could not delete the nodegroups), as what it leaves before
+        another attempt says: the summary and the report read "not undone"."""
+        return any(WAY_BACK_COULD_NOT in left for left in self.before_another_attempt)
+
+    @property
     def part_undone(self) -> list[StepCard]:
         """The cutover steps the way back ran after and undoes only in part
         (recreate: its nodegroups deleted, its launch configs and scale
@@ -323,7 +339,7 @@ class RunState:
         # try again either, and part of what it made stays (as the summary and
         # the report say, "partly undone by the way back"; trial 54, F7).
         if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value):
-            return PART_UNDONE
+            return NOT_UNDONE if self.way_back_could_not else PART_UNDONE
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED
         # Its check found the work in place, and nothing ran (operator trial

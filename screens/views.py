@@ -16,9 +16,11 @@ from runbook.model import ApiCall, Outcome, Phase, StepCard, StepState, wall_clo
 from screens.presentation import (
     GROUPS,
     NOT_NEEDED,
+    NOT_UNDONE,
     PART_UNDONE,
     PREPARED,
     UNDONE,
+    UNDONE_ALL_BUT,
     UNDONE_BUT,
     UNDONE_CUTOVER,
     UPGRADED,
@@ -201,10 +203,10 @@ def group_titles(state: RunState) -> dict[str, str]:
         titles.update({Phase.PREPARE: PREPARED, Phase.CUTOVER: UPGRADED,
                        Phase.ROLLBACK: NOT_NEEDED})
     elif state.outcome is Outcome.ROLLED_BACK:
-        kept = [card.id for card in state.part_undone]
+        kept = " and ".join(card.id for card in state.part_undone)
+        but = UNDONE_ALL_BUT if state.way_back_could_not else UNDONE_BUT
         titles.update({Phase.PREPARE: PREPARED, Phase.ROLLBACK: WENT_BACK,
-                       Phase.CUTOVER: UNDONE_BUT.format(steps=" and ".join(kept)) if kept
-                       else UNDONE_CUTOVER})
+                       Phase.CUTOVER: but.format(steps=kept) if kept else UNDONE_CUTOVER})
     elif state.going_back:
         titles[Phase.ROLLBACK] = "ROLLBACK · under way: down until it is done"
     return titles
@@ -225,15 +227,17 @@ def detail(state: RunState, card: StepCard) -> Content:
         # Left in doubt, its advice (try again) was for a host the way back
         # has since put back (re-trial: read beside "undone").
         said = "Left in doubt, before the way back" if state.shown_state(card.id) in (
-            UNDONE, PART_UNDONE) and report.state is StepState.IN_DOUBT else "Result"
+            UNDONE, PART_UNDONE, NOT_UNDONE) and report.state is StepState.IN_DOUBT else "Result"
         parts += ["\n", (f"{said}{took}: ", f"bold {shown.style}"), report.detail, "\n"]
-    if state.shown_state(card.id) == PART_UNDONE:
+    if (kept_state := state.shown_state(card.id)) in (PART_UNDONE, NOT_UNDONE):
         # In the words of the headless summary and the report (trial 54, F7).
         # What stays, as the engine said it (Step.leaves, before its advice),
         # where it names this step.
         stays = [left.rsplit(": ", 1)[0] for left in state.before_another_attempt
                  if card.id in left.rsplit(": ", 1)[0]]
-        parts += ["\n", ("Partly undone by the way back", f"bold {shown.style}"),
+        label = "Partly undone by the way back" if kept_state == PART_UNDONE else \
+            "Not undone by the way back"
+        parts += ["\n", (label, f"bold {shown.style}"),
                   f": {'; '.join(stays)}\n" if stays else
                   ": part of what this step made stays after it\n"]
     for warning in state.warnings.get(card.id, []):

@@ -12,7 +12,16 @@ from typing import Any, NoReturn
 
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
-from runbook.model import AFTER_UPGRADE, Action, Check, Note, Phase, Shell, Wait
+from runbook.model import (
+    AFTER_UPGRADE,
+    WAY_BACK_COULD_NOT,
+    Action,
+    Check,
+    Note,
+    Phase,
+    Shell,
+    Wait,
+)
 from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import privileged_script, quote
 from runbook.smapi import NoApiServed, SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
@@ -1324,7 +1333,7 @@ class Recreate(Red5Step):
             # warning, long scrolled away, said to look in the cloud).
             kept = (f"{facts.new_nodegroups_left}, with the launch configs and scale "
                     "policies recreate made, stay in the new database after the way back, "
-                    "which could not delete the nodegroups, and the schema step refuses a "
+                    f"{WAY_BACK_COULD_NOT}, and the schema step refuses a "
                     "database that holds nodegroups; their nodes were left running, so once "
                     "the old release serves, look in the cloud's console that none of them "
                     "still runs")

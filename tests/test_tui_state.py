@@ -731,6 +731,30 @@ async def test_recreate_left_in_doubt_reads_part_undone_once_the_way_back_is_don
         assert "partly undone by the way back" in said.lower(), said
 
 
+async def test_recreate_the_way_back_could_not_touch_reads_not_undone() -> None:
+    """Operator trial 54 (F9): the way back could not delete recreate's
+    nodegroups (its first step warned, the nodes left running); the summary
+    and the report say recreate was not undone, and the checklist read "part
+    undone" and "undid it, recreate partly" beside them."""
+    from runbook.model import WAY_BACK_COULD_NOT
+
+    left = (f"group-a and group-b, with the launch configs and scale policies recreate "
+            f"made, stay in the new database after the way back, {WAY_BACK_COULD_NOT}: "
+            "drop the cluster database first",)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "recreate", StepState.DONE, left=left)
+        await pilot.pause()
+        shown = str(app.main.checklist.get_option("recreate").prompt)
+        assert "not undone" in shown and "part undone" not in shown, shown
+        heading = str(app.main.checklist.get_option("group-cutover").prompt)
+        assert "the way back undid all but recreate" in heading, heading
+        from screens.views import detail
+        said = detail(app.run_state, app.by_id["recreate"]).plain
+        assert "Not undone by the way back: group-a and group-b" in said, said
+
+
 async def test_the_cutover_heading_after_the_way_back_says_what_it_did_not_undo() -> None:
     """Operator trial: "CUTOVER · undone by the way back" stood above
     recreate's row, which read done: the way back does not undo recreate."""
