@@ -132,6 +132,8 @@ class ApiFactory(Protocol):
     def __call__(self, fresh: bool = False, old: bool = False, expecting: str | None = None
                  ) -> Awaitable[StreamManagerAPI]: ...
 
+    def token_is(self, value: str) -> bool: ...
+
 
 class StepFront(Protocol):
     """The part of the front end (runbook.executor.FrontEnd) a running step
@@ -379,6 +381,9 @@ class RunContext(Generic[F]):
     async def api(self, *, fresh: bool = False, old: bool = False,
                   expecting: str | None = None) -> StreamManagerAPI:
         return await self._x.api_factory(fresh, old, expecting)
+
+    def token_is(self, value: str) -> bool:
+        return self._x.api_factory.token_is(value)
 
     async def review(self, subject: Review, *, decisions_path: Path | None) -> bool:
         """Hand an interactive review (the properties diff editor) to the front end."""

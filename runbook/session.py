@@ -39,6 +39,13 @@ class ApiClients:
         self.token = token
         self.current: StreamManagerAPI | None = None
 
+    def token_is(self, value: str) -> bool:
+        """Whether ``value`` is the token runbook was given (constant time),
+        asked before any request carries it anywhere."""
+        from runbook.smapi import token_equals
+
+        return token_equals(self.token, value)
+
     @property
     def version(self) -> str | None:
         """The version calls go out with now, for plans' curl lines."""

@@ -145,6 +145,13 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+def token_equals(token: str, value: str) -> bool:
+    """Two tokens compared in constant time (hmac.compare_digest), as bytes."""
+    import hmac
+
+    return hmac.compare_digest(token.encode(), value.encode())
+
+
 class StreamManagerAPI:
     """One stream manager's admin API at ``base_url`` (scheme, host and port)."""
 
@@ -172,6 +179,10 @@ class StreamManagerAPI:
             base_url=self.base_url, timeout=httpx.Timeout(timeout), transport=transport,
             verify=_tls(),
         )
+
+    def token_is(self, value: str) -> bool:
+        """Whether ``value`` is this client's token, compared in constant time."""
+        return token_equals(self._token, value)
 
     def __repr__(self) -> str:
         return f"StreamManagerAPI({self._shown_base!r}, version={self.version!r})"

@@ -128,6 +128,10 @@ class StepContext(Protocol[F]):
         version, or with `old` at the live release's (the way back); a version
         looked for is looked for from `expecting`, the one it should speak."""
 
+    def token_is(self, value: str) -> bool:
+        """Whether ``value`` is the API token runbook was given: compared in
+        constant time, without a request and without showing either."""
+
     async def review(self, subject: Review, *, decisions_path: Path | None) -> bool: ...
 
     def info(self, text: str) -> None: ...

@@ -54,7 +54,7 @@ from steps.common import (
     standing_origins,
     state_of,
 )
-from steps.database import DATABASE, drop_command
+from steps.database import DATABASE, drop_command, same_database
 from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
 from steps.fleet import fleet_now
 
@@ -1337,6 +1337,11 @@ class Recreate(Red5Step):
                     "database that holds nodegroups; their nodes were left running, so once "
                     "the old release serves, look in the cloud's console that none of them "
                     "still runs")
+        if facts.live_db_host and same_database(settings.new_db_host, port, facts.live_db_host,
+                                                facts.live_db_port):  # trial 54: never the live one
+            return (f"{kept}; [new_database] in the config now names the live stream manager's "
+                    f"database ({where}), so no command to drop it is given: drop the "
+                    f"{DATABASE} database of the new instance the upgrade used first")
         return (f"{kept}: drop the {DATABASE} database on {where} first, "
                 f"from the stream manager host, as {login} ({drop})")
 

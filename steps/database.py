@@ -11,8 +11,10 @@ in /tmp, removed by a trap, stayed behind whenever the client was killed
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from runbook.shell import CommandResult, quote
@@ -70,6 +72,56 @@ def drop_command(host: str, port: int | str | None, user: str) -> str:
                        "-e", f"DROP DATABASE {DATABASE}"])
 
 
+# MySQL's port, which every red5-web.properties in FACTS.md gives as
+# config.dbPort (FACTS section 1): the one a file without it is taken to mean,
+# as login() takes it.
+DEFAULT_PORT = 3306
+# One machine's own address, written either way: the same database from the
+# stream manager host. Other names are compared as written: whether a
+# hostname and an address are one machine cannot be told reliably from here.
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _host_key(host: str) -> str:
+    name = host.strip().strip("[]").rstrip(".").lower()
+    return "localhost" if name in _LOOPBACK else name
+
+
+def live_address(live: Mapping[str, str]) -> tuple[str, int | None]:
+    """(config.dbHost, config.dbPort) of a live red5-web.properties; the port
+    3306 where the file gives none, None where it is not a number."""
+    written = live.get("config.dbPort", "").strip()
+    port = DEFAULT_PORT if not written else int(written) if written.isdigit() else None
+    return live.get("config.dbHost", "").strip(), port
+
+
+def same_database(host: str, port: int | None, live_host: str, live_port: int | None) -> bool:
+    """Whether host:port names the database at live_host:live_port: the same
+    host as written (case aside, loopback names alike) and the same port (a
+    port not known on either side: the host alone)."""
+    if not live_host or _host_key(host) != _host_key(live_host):
+        return False
+    return port is None or live_port is None or port == live_port
+
+
+def live_database_refusal(new_host: str, new_port: int | None, live: Mapping[str, str],
+                          live_file: str, config: str) -> str | None:
+    """Why the config's new database is refused: it is the live stream
+    manager's own (trial 54: its fleet was taken for an earlier attempt's
+    leftovers, and a DROP DATABASE printed for it). None when it is not."""
+    live_host, live_port = live_address(live)
+    if not same_database(new_host, new_port, live_host, live_port):
+        return None
+    at = f"{live_host}:{live_port}" if live_port is not None else live_host
+    port = f"port {new_port}" if new_port is not None else \
+        "no port (the live file's is taken)"
+    return (f"the new database given is the one the live stream manager uses: {at} is "
+            f"config.dbHost and config.dbPort of the live {live_file}, and [new_database] in "
+            f"{config} names it too (host {new_host}, {port}). runbook has not touched it; give "
+            "[new_database] the address of the new database instance the upgrade moves to, "
+            "and run again")
+
+
 def _port(p: AnyContext) -> str | int:
     """The new database's port as far as it is known yet: the config's, else
     the one a step read from the live login (see login), else a placeholder."""
@@ -98,7 +150,14 @@ async def login(ctx: Ctx) -> Login:
         raise StepFailed(f"the live {red5.PROPERTIES} names no config.dbUser; the new "
                          "database is reached with the live login")
     ctx.add_secret(password)
-    port = ctx.settings.new_db_port or int(live.get("config.dbPort") or 3306)
+    # Before any query: the live database is never taken for the new one.
+    refused = live_database_refusal(
+        ctx.settings.new_db_host, ctx.settings.new_db_port, live,
+        f"{old}/{red5.PROPERTIES}", os.path.abspath(ctx.settings.source))
+    if refused:
+        raise StepFailed(refused)
+    ctx.facts.live_db_host, ctx.facts.live_db_port = live_address(live)
+    port = ctx.settings.new_db_port or int(live.get("config.dbPort") or DEFAULT_PORT)
     ctx.facts.db_port = port  # for the plans shown from here on
     ctx.facts.db_user = user  # for the command that drops it after the way back
     return Login(user, password, ctx.settings.new_db_host, port)

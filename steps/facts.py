@@ -30,7 +30,7 @@ class Red5Facts(Facts):
         "local_sha256",
         "snapshot", "restart_service", "started_without_database", "token_refused",
         "new_api_version", "rollback_stamp", "promoted_at", "new_nodegroups_left",
-        "new_database_at", "old_database_at"})
+        "new_database_at", "old_database_at", "live_db_host", "live_db_port"})
     # preflight: the host as found before anything changed
     install_real: str | None = None  # install.dir resolved on the host
     live_version: str | None = None
@@ -42,6 +42,10 @@ class Red5Facts(Facts):
     java: int | None = None
     db_port: int | None = None  # the new database's, once a step has read the login
     db_user: str | None = None  # the live login's user (config.dbUser), never its password
+    # the live database (config.dbHost, config.dbPort of the old install's
+    # file): no command to drop a database is ever given for it
+    live_db_host: str | None = None
+    live_db_port: int | None = None
     # the new release
     new_top: str | None = None  # the folder the distribution unpacks into
     new_flat: bool = False  # the zip holds no top folder: unzipped into new_top

@@ -115,8 +115,12 @@ class Preflight(Red5Step):
         await self._install_folder(ctx)
         folder = await self._live_install(ctx)
         await self._live_servers(ctx, folder)
-        await self._live_properties(ctx, folder)
+        live_props = await self._live_properties(ctx, folder)
         problems += await self._new_release(ctx)
+        # Once a finished upgrade or an older zip is said (after one, the
+        # live database is the one a config names as new), before any request.
+        self._not_the_live_database(ctx, live_props, f"{folder}/{red5.PROPERTIES}")
+        await self._same_token(ctx, live_props, f"{folder}/{red5.PROPERTIES}")
         problems += await self._disk(ctx)
         problems += await self._java_and_client(ctx)
         await self._live_api(ctx)
@@ -226,12 +230,66 @@ class Preflight(Red5Step):
         else:
             ctx.info(f"no java process runs from {folder} now")
 
-    async def _live_properties(self, ctx: Ctx, folder: str) -> None:
+    async def _live_properties(self, ctx: Ctx, folder: str) -> dict[str, str]:
         live_props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")
         for key, value in live_props.items():
             if is_secret_key(key):
                 ctx.add_secret(value)
         ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
+        return live_props
+
+    def _not_the_live_database(self, ctx: Ctx, live_props: dict[str, str], where: str) -> None:
+        """[new_database] is not the live stream manager's database (trial 54:
+        its fleet was taken for an earlier attempt's leftovers, and a DROP
+        DATABASE printed for production's)."""
+        if ctx.cutover_under_way:
+            # The folder may hold the new release's file by now, which names
+            # the new database; database.login looks at the old one's.
+            return
+        ctx.facts.live_db_host, ctx.facts.live_db_port = database.live_address(live_props)
+        refused = database.live_database_refusal(
+            ctx.settings.new_db_host, ctx.settings.new_db_port, live_props, where,
+            os.path.abspath(ctx.settings.source))
+        if refused:
+            raise StepFailed(refused)
+
+    async def _same_token(self, ctx: Ctx, live_props: dict[str, str], where: str) -> None:
+        """The token given is the live file's rest.administratorToken, before
+        any request carries it (trial 54: another stream manager's base_url
+        and token passed, and its fleet was deleted). Compared in constant
+        time; neither is shown."""
+        s = ctx.settings
+        config = os.path.abspath(s.source)
+        given = f"${s.token_env}"
+        tokens = [live_props.get("rest.administratorToken", "").strip()]
+        if ctx.cutover_under_way:
+            # Resumed mid-cutover: the old release's file or the new one's,
+            # whichever serves (the merge copies the live token across).
+            other = backup_dir(ctx) if where.startswith(live_dir(ctx) + "/") else live_dir(ctx)
+            try:
+                tokens.append((await read_properties(ctx, f"{other}/{red5.PROPERTIES}")).get(
+                    "rest.administratorToken", "").strip())
+                ctx.add_secret(tokens[-1])
+            except (StepFailed, RemoteError):
+                pass  # not there (yet, or any more): the one read decides
+        if not any(tokens):
+            raise StepFailed(
+                f"rest.administratorToken is blank in the live {where}: the stream manager "
+                "then refuses every admin call, so runbook could not save, delete or rebuild "
+                "its nodegroups. Nothing on the host has changed; set a token there and "
+                "restart the stream manager before the window (it reads it only as it "
+                f"starts), then give runbook the same one in {given}")
+        if not any(token and ctx.token_is(token) for token in tokens):
+            stands, resume = ("the cutover begun earlier is still under way", "; --resume goes "
+                              "on from here") if ctx.cutover_under_way else \
+                ("nothing on the host has changed", "")
+            raise StepFailed(
+                f"the API token given ({given}) is not the rest.administratorToken of the live "
+                f"{where}: the token is wrong, or [api] base_url in {config} "
+                f"({s.api_base_url}) is another stream manager's and the token that one's. "
+                f"Nothing was sent to the API, and {stands}; give [api] base_url this host's "
+                f"stream manager and {given} the live file's rest.administratorToken, then "
+                f"start runbook again (the token is read once, as it starts{resume})")
 
     async def _new_release(self, ctx: Ctx) -> list[str]:
         """The zip and jar on this machine: there, readable, a newer release
@@ -313,8 +371,11 @@ class Preflight(Red5Step):
         the facts. Mid-cutover it may be down, or be the new release's."""
         ctx.facts._api_silent = False
         ctx.facts._api_answering = None
+        # The version the live release serves (FACTS section 2.1's table):
+        # one that answers another is another stream manager (trial 54).
+        serves = red5.api_version(ctx.facts.live_version)
         try:
-            api = await ctx.api()
+            api = await ctx.api(expecting=serves)
             controller = await ctx.act(
                 api.api_call("GET", "admin/debug/cloudcontroller"),
                 api.cloud_controller)
@@ -328,6 +389,7 @@ class Preflight(Red5Step):
             ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
             ctx.facts._api_silent = True
             return
+        self._the_live_release_answers(ctx, api.version, serves)
         recorded = ctx.facts.api_version if ctx.resumed and ctx.cutover_under_way else None
         if recorded and recorded != api.version:
             ctx.facts._api_answering = api.version
@@ -347,6 +409,27 @@ class Preflight(Red5Step):
         ctx.facts.controller = controller
         ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud "
                  f"controller: {controller}", api_version=api.version)
+
+    def _the_live_release_answers(self, ctx: Ctx, answers: str | None,
+                                  serves: str | None) -> None:
+        """The API answering speaks the version the live release serves (mid-
+        cutover, the new release's may answer instead); where Red5's table
+        names none (5.2.0), there is nothing to compare."""
+        s = ctx.settings
+        allowed = {serves}
+        if ctx.cutover_under_way:
+            allowed.add(red5.api_version(ctx.facts.new_version))
+        if serves is None or answers in allowed:
+            return
+        config = os.path.abspath(s.source)
+        stands = "the cutover begun earlier is still under way" if ctx.cutover_under_way \
+            else "nothing on the host has changed"
+        raise StepFailed(
+            f"the Stream Manager API at {s.api_base_url} answers version {answers}, and the "
+            f"live install here, Red5 Pro {ctx.facts.live_version}, serves {serves}: [api] "
+            f"base_url in {config} is another stream manager's (or [api] version is not the "
+            f"live release's). Only read-only calls were sent, and {stands}; give [api] "
+            "base_url this host's stream manager, then start runbook again")
 
     async def _leftovers(self, ctx: Ctx) -> list[str]:
         """Folders from an earlier upgrade that cutover would trip over, found

@@ -608,7 +608,9 @@ async def test_a_resumed_run_with_a_wrong_token_does_not_restart_the_new_release
     planned a restart of the new release that served, and told the operator
     to change the install's rest.administratorToken. The file is as it was
     when the server started, so no restart would change anything: the step
-    fails at its check, saying a wrong token means starting again."""
+    fails at its check, saying a wrong token means starting again. (Trial 54
+    F28: preflight now compares the token with the live file's before any
+    request, so the resumed run stops there, sending nothing.)"""
     from runbook.cli import wiring
     from runbook.journal_replay import replay
 
@@ -624,8 +626,9 @@ async def test_a_resumed_run_with_a_wrong_token_does_not_restart_the_new_release
         outcome = await resumed.run(front)
         assert host.service_pid() == serving, "the new release was restarted"
     assert outcome is Outcome.FAILED, front.text()[-3000:]
-    said = failure(front, "start-service")
-    assert "start runbook again with the right one" in said, said
+    said = failure(front, "preflight")
+    assert "start runbook again" in said and "--resume goes on from here" in said, said
+    assert "the cutover begun earlier is still under way" in said, said
     assert "start-service" not in front.plans, "a restart was planned"
 
 

@@ -1918,3 +1918,131 @@ async def test_preflight_says_it_cannot_tell_what_was_added_to_a_unit_written_by
         assert outcome is Outcome.DONE, front.text()[-2000:]
     said = [line for line in info_of(front, "preflight") if "cannot tell" in line]
     assert said and "red5pro.service.bak" in said[0], info_of(front, "preflight")
+
+
+async def test_a_new_database_that_is_the_live_one_is_refused_at_preflight(
+        tmp_path: Path) -> None:
+    """Trial 54 F11: [new_database] copied from the live config.dbHost and
+    config.dbPort. new-database took the live fleet for an earlier attempt's
+    leftovers and printed a DROP DATABASE for production's database. Preflight
+    reads the live properties: it refuses there, before anything changes."""
+    async with rehearsal_host(tmp_path) as host:
+        live_host, live_port = host.old_db
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids(), tmp_path / "j.jsonl", front,
+                                    new_db_host=live_host, new_db_port=live_port)
+        assert outcome is Outcome.FAILED
+        assert front.final_state("preflight") == "failed"
+        said = detail(front, "preflight")
+        assert f"{live_host}:{live_port}" in said
+        assert "the live stream manager uses" in said
+        assert "config.dbHost" in said and "[new_database]" in said
+        assert "new-database" not in front.asked
+        assert "DROP DATABASE" not in front.text()
+
+
+async def test_new_database_refuses_the_live_one_when_preflight_did_not_look(
+        tmp_path: Path) -> None:
+    """The same, at new-database (a config changed between runs, preflight
+    not run again): refused before any query, and no DROP DATABASE said,
+    with no port in the config (the live file's port is the one it means)."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["new-database", "schema"], tmp_path / "j.jsonl",
+                                    front, new_db_host=host.old_db[0], new_db_port=None)
+        assert outcome is Outcome.FAILED
+        said = detail(front, "new-database")
+        assert f"{host.old_db[0]}:{host.old_db[1]}" in said
+        assert "the live stream manager uses" in said
+        assert "schema" not in front.asked
+        assert "DROP DATABASE" not in front.text()
+        assert not [line for _s, _st, line in front.lines if "SELECT" in line]
+
+
+def test_the_new_database_is_the_live_one_by_host_and_port() -> None:
+    """What is compared: the host as written (case aside; localhost and the
+    loopback addresses alike), and the port, 3306 where the live file gives
+    none; a hostname and an address of one machine cannot be told apart."""
+    from steps.database import live_database_refusal
+
+    def same(new_host: str, new_port: int | None, props: dict[str, str]) -> bool:
+        return live_database_refusal(new_host, new_port, props, "/x/red5-web.properties",
+                                     "/c.toml") is not None
+
+    live = {"config.dbHost": "db.example", "config.dbPort": "3307"}
+    assert same("db.example", 3307, live)
+    assert same("DB.example", None, live)  # no port given: the live file's is taken
+    assert not same("db.example", 3306, live)
+    assert not same("db2.example", 3307, live)
+    assert same("db.example", 3306, {"config.dbHost": "db.example"})  # 3306 by default
+    assert not same("db.example", 3307, {"config.dbHost": "db.example"})
+    assert same("127.0.0.1", 3306, {"config.dbHost": "localhost", "config.dbPort": "3306"})
+    assert not same("127.0.0.3", 3306, {"config.dbHost": "127.0.0.2", "config.dbPort": "3306"})
+
+
+async def test_preflight_refuses_another_stream_managers_api_before_sending_it_anything(
+        tmp_path: Path) -> None:
+    """Trial 54 F28: [api] base_url and the token of ANOTHER stream manager
+    passed preflight, and delete-nodegroups deleted that one's fleet. The
+    token given must be the live file's rest.administratorToken (compared
+    before any request, never shown); and the API answering must speak the
+    version the live release serves (6.2.0: 3.1, never 4.0)."""
+    async with rehearsal_host(tmp_path / "a") as host, \
+            rehearsal_host(tmp_path / "b", scenario="10.9-to-11.1") as other:
+        theirs = dataclasses.replace(rehearsal_settings(host),
+                                     api_base_url=other.api_base_url)
+        front = ScriptedFrontEnd()
+        run = Session(theirs, [s for s in procedure() if s.id == "preflight"], Red5Facts(),
+                      token=other.api_token, journal_path=tmp_path / "j1.jsonl",
+                      state_dir=host.sandbox / ".operator", isolated=True)
+        assert await run.run(front) is Outcome.FAILED
+        said = detail(front, "preflight")
+        assert "rest.administratorToken" in said and "[api] base_url" in said, said
+        assert other.api_token not in front.text() and host.api_token not in front.text()
+        assert "answers" not in " ".join(info_of(front, "preflight"))
+
+        # The live file's token made the other one's: its version gives it away.
+        live = host.red5_home / "webapps/streammanager/WEB-INF/red5-web.properties"
+        live.write_text(live.read_text().replace(
+            f"rest.administratorToken={host.api_token}",
+            f"rest.administratorToken={other.api_token}"))
+        front = ScriptedFrontEnd()
+        run = Session(theirs, [s for s in procedure() if s.id == "preflight"], Red5Facts(),
+                      token=other.api_token, journal_path=tmp_path / "j2.jsonl",
+                      state_dir=host.sandbox / ".operator", isolated=True)
+        assert await run.run(front) is Outcome.FAILED
+        said = detail(front, "preflight")
+        assert "4.0" in said and "3.1" in said and "[api] base_url" in said, said
+        assert other.api_token not in front.text()
+
+
+async def test_preflight_says_a_blank_live_token_refuses_every_admin_call(
+        tmp_path: Path) -> None:
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / "webapps/streammanager/WEB-INF/red5-web.properties"
+        live.write_text(live.read_text().replace(
+            f"rest.administratorToken={host.api_token}", "rest.administratorToken="))
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.FAILED
+        said = detail(front, "preflight")
+        assert "rest.administratorToken" in said and "blank" in said, said
+        assert host.api_token not in front.text()
+
+
+def test_no_command_to_drop_the_live_database_is_given_after_a_way_back() -> None:
+    """Trial 54 F11: after a way back, recreate says how to drop the new
+    database's cluster database; where the config names the live database
+    (changed since preflight, or a `runbook rollback` with another config),
+    no DROP DATABASE is given for it."""
+    from types import SimpleNamespace
+
+    from steps.cutover import Recreate
+
+    facts = Red5Facts(live_db_host="db.live", live_db_port=3306, db_port=3306, db_user="sm")
+    said = Recreate().leaves(SimpleNamespace(  # type: ignore[arg-type]
+        new_db_host="DB.live", new_db_port=None), facts)
+    assert "DROP DATABASE" not in said and "live stream manager's database" in said, said
+    said = Recreate().leaves(SimpleNamespace(  # type: ignore[arg-type]
+        new_db_host="db.new", new_db_port=None), facts)
+    assert "DROP DATABASE" in said, said
