@@ -422,7 +422,7 @@ class StartOld(StartService):
         return ctx.facts.live_version
 
     def _speaks(self, p: AnyContext) -> str | None:
-        return p.facts.api_version or red5.api_version(p.facts.live_version)
+        return old_api_version(p)
 
 
 class RecreateOld(Recreate):
@@ -435,13 +435,23 @@ class RecreateOld(Recreate):
     side = "old"
 
     def _speaks(self, p: AnyContext) -> str | None:
-        return p.facts.api_version or red5.api_version(p.facts.live_version)
+        return old_api_version(p)
 
     def _image(self, p: AnyContext) -> str | None:
         return None  # the old release's nodes keep the images they had
 
     def _alarms(self) -> list[Action]:
         return []  # the old database kept its own
+
+
+def old_api_version(p: AnyContext) -> str | None:
+    """The API the old release serves: Red5's table's (FACTS section 2.1),
+    else the version preflight heard where the table names none. Not what
+    preflight heard first: an earlier run's preflight heard another stream
+    manager's 4.0 from a 6.2.0 install, and the way back then took "a process
+    runs from the old install" and "API 4.0 answers" for the old release
+    answering (trial 54)."""
+    return red5.api_version(p.facts.live_version) or p.facts.api_version
 
 
 def way_back() -> list[Red5Step]:

@@ -2030,6 +2030,20 @@ async def test_preflight_says_a_blank_live_token_refuses_every_admin_call(
         assert host.api_token not in front.text()
 
 
+def test_the_way_back_waits_for_the_old_releases_api_not_the_one_preflight_heard() -> None:
+    """Trial 54 F28 follow-up: a preflight that heard API 4.0 (another stream
+    manager's) from a 6.2.0 install recorded it, and the way back then said
+    "API 4.0 answers from the old install (6.2.0.b406)". The old release's
+    version is Red5's table's, whatever an earlier run recorded."""
+    from types import SimpleNamespace
+
+    from steps.rollback import RecreateOld, StartOld
+
+    p = SimpleNamespace(facts=Red5Facts(live_version="6.2.0.b406", api_version="4.0"))
+    assert StartOld()._speaks(p) == "3.1"  # type: ignore[arg-type]
+    assert RecreateOld()._speaks(p) == "3.1"  # type: ignore[arg-type]
+
+
 def test_no_command_to_drop_the_live_database_is_given_after_a_way_back() -> None:
     """Trial 54 F11: after a way back, recreate says how to drop the new
     database's cluster database; where the config names the live database
