@@ -115,8 +115,10 @@ def live_database_refusal(new_host: str, new_port: int | None, live: Mapping[str
     at = f"{live_host}:{live_port}" if live_port is not None else live_host
     port = f"port {new_port}" if new_port is not None else \
         "no port (the live file's is taken)"
+    keys = "config.dbHost and config.dbPort" if live.get("config.dbPort", "").strip() else \
+        f"config.dbHost (with no config.dbPort, so port {DEFAULT_PORT})"
     return (f"the new database given is the one the live stream manager uses: {at} is "
-            f"config.dbHost and config.dbPort of the live {live_file}, and [new_database] in "
+            f"{keys} of the live {live_file}, and [new_database] in "
             f"{config} names it too (host {new_host}, {port}). runbook has not touched it; give "
             "[new_database] the address of the new database instance the upgrade moves to, "
             "and run again")

@@ -2060,3 +2060,12 @@ def test_no_command_to_drop_the_live_database_is_given_after_a_way_back() -> Non
     said = Recreate().leaves(SimpleNamespace(  # type: ignore[arg-type]
         new_db_host="db.new", new_db_port=None), facts)
     assert "DROP DATABASE" in said, said
+
+
+def test_the_refusal_of_the_live_database_says_the_port_it_took() -> None:
+    from steps.database import live_database_refusal
+
+    said = live_database_refusal("db.live", 3306, {"config.dbHost": "db.live"},
+                                 "/x/red5-web.properties", "/c.toml")
+    assert said is not None and "db.live:3306" in said
+    assert "with no config.dbPort, so port 3306" in said and "/c.toml" in said, said
