@@ -48,7 +48,7 @@ def unfinished(folder: Path, *, config: str | None = None,
             continue
         # Rolled back is an end too: the old stream manager is whole again, and
         # the next attempt starts afresh from a new snapshot.
-        if history.outcome not in ("done", "rolled-back"):
+        if history.ended_as is None:
             return history
         # ... and where the host stands: a run older than it is superseded
         # (trial 54, F24: one that failed at schema was offered, focused on

@@ -108,6 +108,17 @@ class Replay:
                 and all(self.state(step) in (StepState.DONE, StepState.SKIPPED)
                         for step in self.way_back_listed or self.way_back))
 
+    @property
+    def ended_as(self) -> str | None:
+        """How the run ended, "done" or "rolled-back", where it ended either
+        way; a way back whose run-end was cut off as it was written counts as
+        rolled back (way_back_ended). None for a run that did not finish. The
+        one rule for what can be resumed and what the report says (review
+        54b: the resume offered a way back the report called finished)."""
+        if self.outcome in ("done", "rolled-back"):
+            return self.outcome
+        return "rolled-back" if self.way_back_ended() else None
+
     def left_by_the_way_back(self) -> list[str]:
         """What the steps that changed something leave that the way back does
         not undo (left_behind)."""

@@ -140,7 +140,7 @@ def going_on(history: Replay, *, resume: str | None, rollback: str | None,
     ends with its command alone, to be pasted into a shell; what to know of
     the way back (`rollback_note`) or of both (`both`) goes before the colon,
     where a report's row splits, and so without one."""
-    if history.outcome in ("done", "rolled-back") or history.way_back_ended():
+    if history.ended_as is not None:
         return []
     under_way = history.cutover_started is not None and history.downtime_s is None
     aside = f" ({both})" if both else ""

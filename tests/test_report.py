@@ -2432,3 +2432,24 @@ def test_a_rolled_back_report_never_says_to_remove_the_old_database(
         in said, said
     assert f"the old release's database, on {old}, stays the one the old release uses" in said, \
         said
+
+
+def test_a_way_back_whose_run_end_was_cut_off_is_not_offered_to_resume(
+    went_back: Rehearsed, tmp_path: Path
+) -> None:
+    """Review 54b (L5): the report and `runbook rollback` took a finished way
+    back whose run-end was cut off as rolled back (trial 54, F26), yet the
+    resume dialog and --resume still offered it as a run that did not finish,
+    to be continued. It is an end, as a written run-end is."""
+    from runbook.earlier_runs import unfinished
+
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    cut = folder / "cut.jsonl"
+    cut.write_bytes(went_back.journal.read_bytes()[:-40])
+    assert replay(cut).outcome is None, "the run-end is cut off"
+    assert unfinished(folder) is None
+    printed = runbook("rehearse", "--headless", "--resume", "--journal", str(cut),
+                      "--sandbox", str(tmp_path / "sb"), state=tmp_path / "state")
+    assert printed.returncode == 2, printed.stdout + printed.stderr
+    assert "rolled back; there is nothing to resume" in printed.stderr, printed.stderr

@@ -153,8 +153,8 @@ def _resume_from(
             # As report says it: most often one a killed runbook had claimed.
             raise ConfigError(str(earlier.path), "holds no records: no run was written in "
                               "it, so there is none to resume")
-        if earlier.outcome in ("done", "rolled-back"):
-            ended = "finished" if earlier.outcome == "done" else "rolled back"
+        if earlier.ended_as is not None:
+            ended = "finished" if earlier.ended_as == "done" else "rolled back"
             raise ConfigError(str(earlier.path), f"that run {ended}; there is nothing to resume")
         why = _not_this_configs(earlier, settings)
         if why is not None:

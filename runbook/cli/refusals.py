@@ -302,8 +302,8 @@ def refuse_a_journal_in_use(path: Path) -> None:
     except (OSError, JournalError):
         raise ConfigError(str(path), "holds something runbook cannot read as a journal; "
                           "give --journal a file that does not exist yet") from None
-    if earlier.outcome in ("done", "rolled-back"):
-        ended = "finished" if earlier.outcome == "done" else "rolled back"
+    if earlier.ended_as is not None:
+        ended = "finished" if earlier.ended_as == "done" else "rolled back"
         raise ConfigError(str(path), f"holds a run that {ended}; give --journal a file "
                           "that does not exist yet")
     raise ConfigError(str(path), "holds an unfinished run; --resume continues it, or give "
