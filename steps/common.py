@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from runbook.redact import command_line_secrets
 from runbook.shell import (
     AS_IT_WAS,
     CommandResult,
+    RemoteError,
     privileged,
     privileged_script,
     quote,
@@ -476,3 +478,47 @@ async def new_tree(ctx: Ctx) -> str | None:
     if found is not None and await install_version(ctx, new) == ctx.facts.new_version:
         ctx.facts.new_tree = found
     return found
+
+
+def tokens_of(props: dict[str, str]) -> list[str]:
+    """rest.administratorToken as Java's Properties reads it (trailing blanks
+    kept, and sent so in ?accessToken=), and without its outer blanks, which
+    an operator may well have left off (review 54b L3); blank: none."""
+    value = props.get("rest.administratorToken", "")
+    return list(dict.fromkeys((value, value.strip()))) if value.strip() else []
+
+
+def token_refusal(ctx: Ctx, tokens: list[str], where: str, stands: str, again: str) -> str | None:
+    """Why the token given is not one of `tokens` (the serving file's), or
+    None where it is. Compared in constant time; neither is shown. The same
+    words for preflight and the way back (trial 54 F28, review 54b H1)."""
+    s = ctx.settings
+    if any(token and ctx.token_is(token) for token in tokens):
+        return None
+    given = f"${s.token_env}"
+    config = os.path.abspath(s.source)
+    return (f"the API token given ({given}) is not the rest.administratorToken of the live "
+            f"{where}: the token is wrong, or [api] base_url in {config} ({s.api_base_url}) "
+            f"points at another stream manager, and the token is that one's. Nothing was "
+            f"sent to the API, and {stands}; give [api] base_url this host's stream manager "
+            f"and {given} the live file's rest.administratorToken, then {again}")
+
+
+async def prove_token(ctx: Ctx, folder: str, stands: str, again: str) -> None:
+    """Before a step of the way back sends anything: the token given is the
+    rest.administratorToken of the install in `folder`, the one that serves
+    then (review 54b H1: `runbook rollback` with another stream manager's
+    base_url and token deleted that one's nodegroups)."""
+    where = f"{folder}/{red5.PROPERTIES}"
+    try:
+        tokens = tokens_of(await read_properties(ctx, where))
+    except RemoteError as exc:
+        raise StepFailed(f"could not read {where} to prove the API token is this host's "
+                         f"({str(exc).rstrip('.')}); nothing was sent to the API, and "
+                         f"{stands}; see that the file is there and readable, then "
+                         f"{again}") from None
+    for token in tokens:
+        ctx.add_secret(token)
+    refused = token_refusal(ctx, tokens, where, stands, again)
+    if refused:
+        raise StepFailed(refused)

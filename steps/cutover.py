@@ -1446,7 +1446,12 @@ class Recreate(Red5Step):
         ctx.facts._origins_counted = (have, want)
         return have >= want
 
+    async def _prove(self, ctx: Ctx) -> None:
+        """Before any request: the token is the serving install's (the way
+        back's recreate proves it; the cutover's was proven by preflight)."""
+
     async def check(self, ctx: Ctx) -> Check:
+        await self._prove(ctx)
         api = await ctx.api(fresh=True, old=self.side == "old")
         if await self._in_service(ctx, api):
             return Check(True, "every saved nodegroup has its origins in service")
@@ -1480,6 +1485,7 @@ class Recreate(Red5Step):
         return "; ".join(late)
 
     async def run(self, ctx: Ctx) -> None:
+        await self._prove(ctx)
         try:
             await self._rebuild(ctx)
         except SMApiOutcomeUnknown:

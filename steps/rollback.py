@@ -35,6 +35,7 @@ from steps.common import (
     live_dir,
     new_tree,
     old_tree,
+    prove_token,
     root,
     running_from,
     sha256_remote,
@@ -101,6 +102,10 @@ NO_CUTOVER = ("no cutover began on this host, so there is nothing to roll back: 
 SWEEP = ("the old stream manager, started on the old database, tears down the nodes it "
          "does not know whose names start with its prefix, without a drain")
 
+# How the way back is taken up again once [api] and the token are put right.
+AGAIN = ("take the way back up again (`runbook rollback CONFIG`, which goes on from here; the "
+         "token is read once, as runbook starts)")
+
 
 def _recreate_began(ctx: Ctx) -> bool:
     """Whether recreate changed anything in this cutover (an action on record),
@@ -166,6 +171,7 @@ class DeleteNewNodegroups(Red5Step):
         if other or not ours:
             # Never the old release's API: its nodegroups are the old database's.
             return self._none_to_delete(ctx, "the new release does not run")
+        await self._prove(ctx)
         try:
             api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
             proof = await serving._proof(ctx, api)
@@ -184,6 +190,11 @@ class DeleteNewNodegroups(Red5Step):
         facts._new_groups_api = api.version
         return Check(False, f"the new stream manager has {len(listed)} nodegroup(s): "
                      f"{', '.join(facts._new_groups_listed)}")
+
+    async def _prove(self, ctx: Ctx) -> None:
+        """The token given is the serving new release's (review 54b H1)."""
+        await prove_token(ctx, live_dir(ctx), "the way back has changed nothing here yet: "
+                          "the new release still serves, with its nodegroups", AGAIN)
 
     def _none_to_delete(self, ctx: Ctx, why: str) -> Check:
         """Nothing this step can delete; where recreate began, what that leaves."""
@@ -212,6 +223,7 @@ class DeleteNewNodegroups(Red5Step):
         going = set(facts._new_groups_going)
         waiting: list[str] = sorted(listed)
         since: list[str] = []
+        await self._prove(ctx)
         try:
             api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
             now = {g["name"]: g for g in await api.list_nodegroups()}
@@ -442,6 +454,12 @@ class RecreateOld(Recreate):
 
     def _alarms(self) -> list[Action]:
         return []  # the old database kept its own
+
+    async def _prove(self, ctx: Ctx) -> None:
+        """The token given is the old release's, back in place (review 54b H1:
+        a staging copy of the old release would have A's snapshot rebuilt in it)."""
+        await prove_token(ctx, live_dir(ctx), "the old release serves again, with nothing "
+                          "rebuilt by this step", AGAIN)
 
 
 def old_api_version(p: AnyContext) -> str | None:

@@ -10,6 +10,7 @@ the fake cloud, MariaDB where installed); the front end is a scripted one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import signal
@@ -1305,3 +1306,65 @@ async def test_the_way_back_says_nothing_of_the_new_databases_alarms(tmp_path: P
     assert any("scale-out alarm" in line for line in said), said
     back = [line for step, _, line in front.lines if step == "rollback-recreate"]
     assert back and not any("scale-out alarm" in line for line in back), back
+
+
+async def test_the_way_back_alone_refuses_another_stream_managers_api_before_sending_it_anything(
+    tmp_path: Path,
+) -> None:
+    """Review 54b H1: `runbook rollback` (and a resume on its way back) runs
+    without preflight. With another stream manager's base_url and token,
+    rollback-nodegroups deleted that one's nodegroups. Each step of the way
+    back that calls the API first proves the token is the serving install's
+    rest.administratorToken, and sends nothing where it is not."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path / "a") as host, \
+            rehearsal_host(tmp_path / "b", scenario="10.9-to-11.1") as other:
+        front = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(front)
+        assert outcome is Outcome.STOPPED, front.text()[-2000:]
+        theirs = await asyncio.to_thread(cloud.list_nodegroups, other.sandbox, *other.old_db)
+        assert theirs, "the other stream manager has nodegroups to lose"
+        wrong = dataclasses.replace(rehearsal_settings(host), api_base_url=other.api_base_url)
+        back = ScriptedFrontEnd()
+        outcome = await wiring.session(
+            wrong, token=other.api_token, journal_path=tmp_path / "back.jsonl",
+            state_dir=host.sandbox / ".operator", isolated=True, resume=replay(journal),
+            only_back=True).run(back)
+        assert outcome is Outcome.FAILED, back.text()[-2000:]
+        said = back.detail(NEW_GROUPS)
+        assert "rest.administratorToken" in said and "[api] base_url" in said, said
+        assert other.api_token not in back.text() and host.api_token not in back.text()
+        assert await asyncio.to_thread(cloud.list_nodegroups, other.sandbox, *other.old_db) \
+            == theirs, "another stream manager's nodegroups were deleted"
+        # Put right, the way back goes on from there.
+        again = await session(host, tmp_path / "back2.jsonl", only_back=True,
+                              resume=replay(journal)).run(ScriptedFrontEnd())
+        assert again is Outcome.ROLLED_BACK
+
+
+async def test_the_way_backs_recreate_refuses_a_copy_of_the_old_release_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """Review 54b H1: a way back taken up at rollback-recreate with the
+    base_url and token of another stream manager of the old release (a
+    staging copy) rebuilt this host's snapshot inside that one."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path / "a") as host, \
+            rehearsal_host(tmp_path / "b") as other:
+        front = ScriptedFrontEnd({"rollback-recreate": Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(front)
+        assert outcome is Outcome.STOPPED, front.text()[-2000:]
+        theirs = await asyncio.to_thread(cloud.list_nodegroups, other.sandbox, *other.old_db)
+        wrong = dataclasses.replace(rehearsal_settings(host), api_base_url=other.api_base_url)
+        back = ScriptedFrontEnd()
+        outcome = await wiring.session(
+            wrong, token=other.api_token, journal_path=tmp_path / "back.jsonl",
+            state_dir=host.sandbox / ".operator", isolated=True, resume=replay(journal),
+            only_back=True).run(back)
+        assert outcome is Outcome.FAILED, back.text()[-2000:]
+        said = back.detail("rollback-recreate")
+        assert "rest.administratorToken" in said and "[api] base_url" in said, said
+        assert other.api_token not in back.text() and host.api_token not in back.text()
+        assert [g["name"] for g in await asyncio.to_thread(
+            cloud.list_nodegroups, other.sandbox, *other.old_db)] == \
+            [g["name"] for g in theirs], "this host's snapshot was rebuilt in another"
