@@ -52,6 +52,8 @@ from steps.common import (
     sha256_remote,
     size_remote,
     snapshot,
+    token_refusal,
+    tokens_of,
     trees,
     trees_unpacked,
     uploaded,
@@ -260,38 +262,36 @@ class Preflight(Red5Step):
         any request carries it (trial 54: another stream manager's base_url
         and token passed, and its fleet was deleted). Compared in constant
         time; neither is shown."""
-        s = ctx.settings
-        config = os.path.abspath(s.source)
-        given = f"${s.token_env}"
-        tokens = [live_props.get("rest.administratorToken", "").strip()]
+        given = f"${ctx.settings.token_env}"
+        tokens = tokens_of(live_props)
         if ctx.cutover_under_way:
             # Resumed mid-cutover: the old release's file or the new one's,
             # whichever serves (the merge copies the live token across).
             other = backup_dir(ctx) if where.startswith(live_dir(ctx) + "/") else live_dir(ctx)
             try:
-                tokens.append((await read_properties(ctx, f"{other}/{red5.PROPERTIES}")).get(
-                    "rest.administratorToken", "").strip())
-                ctx.add_secret(tokens[-1])
+                more = tokens_of(await read_properties(ctx, f"{other}/{red5.PROPERTIES}"))
             except (StepFailed, RemoteError):
-                pass  # not there (yet, or any more): the one read decides
-        if not any(tokens):
+                more = []  # not there (yet, or any more): the one read decides
+            for token in more:
+                ctx.add_secret(token)
+            tokens += more
+        if not tokens:
             raise StepFailed(
                 f"rest.administratorToken is blank in the live {where}: the stream manager "
                 "then refuses every admin call, so runbook could not save, delete or rebuild "
                 "its nodegroups. Nothing on the host has changed; set a token there and "
                 "restart the stream manager before the window (it reads it only as it "
                 f"starts), then give runbook the same one in {given}")
-        if not any(token and ctx.token_is(token) for token in tokens):
-            stands, resume = ("the cutover begun earlier is still under way", "; --resume goes "
-                              "on from here") if ctx.cutover_under_way else \
-                ("nothing on the host has changed", "")
-            raise StepFailed(
-                f"the API token given ({given}) is not the rest.administratorToken of the live "
-                f"{where}: the token is wrong, or [api] base_url in {config} "
-                f"({s.api_base_url}) is another stream manager's and the token that one's. "
-                f"Nothing was sent to the API, and {stands}; give [api] base_url this host's "
-                f"stream manager and {given} the live file's rest.administratorToken, then "
-                f"start runbook again (the token is read once, as it starts{resume})")
+        if ctx.cutover_under_way:
+            stands = "the cutover begun earlier is still under way"
+            again = ("start runbook again (the token is read once, as it starts; --resume "
+                     "goes on from here)")
+        else:
+            stands = "nothing on the host has changed"
+            again = "start runbook again (the token is read once, as it starts)"
+        refused = token_refusal(ctx, tokens, where, stands, again)
+        if refused:
+            raise StepFailed(refused)
 
     async def _new_release(self, ctx: Ctx) -> list[str]:
         """The zip and jar on this machine: there, readable, a newer release

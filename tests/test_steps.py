@@ -2016,6 +2016,27 @@ async def test_preflight_refuses_another_stream_managers_api_before_sending_it_a
         assert other.api_token not in front.text()
 
 
+async def test_preflight_takes_the_live_token_as_java_reads_it_trailing_blanks_and_all(
+        tmp_path: Path) -> None:
+    """Review 54b L3: Java's Properties keeps a value's trailing blanks, and
+    the token is sent so; preflight stripped the live one but not the one
+    given, and refused an operator who exported it exactly."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / "webapps/streammanager/WEB-INF/red5-web.properties"
+        live.write_text(live.read_text().replace(
+            f"rest.administratorToken={host.api_token}",
+            f"rest.administratorToken={host.api_token}  "))
+        front = ScriptedFrontEnd()
+        settings = rehearsal_settings(host)
+        run = Session(settings, [s for s in procedure() if s.id == "preflight"], Red5Facts(),
+                      token=host.api_token + "  ", journal_path=tmp_path / "j.jsonl",
+                      state_dir=host.sandbox / ".operator", isolated=True)
+        await run.run(front)
+        said = detail(front, "preflight")
+        assert "is not the rest.administratorToken" not in said, said
+        assert host.api_token not in front.text()
+
+
 async def test_preflight_says_a_blank_live_token_refuses_every_admin_call(
         tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
