@@ -75,9 +75,10 @@ class Preflight(Red5Step):
         "Looks before anything is touched: the host answers over SSH with the key we "
         "trust, sudo works without a password prompt, the live install is where the "
         "config says and its version is known, there is disk for the new release, the "
-        "new database is not the live one, the token is the live install's "
+        "new database is not the live one, the token given is the live file's "
         "rest.administratorToken and the API answering speaks the live release's version "
-        "(this host's stream manager, not another's), and the Java the new release needs is there."
+        "(another stream manager with the same token and release is not told apart), and "
+        "the Java the new release needs is there."
     )
 
     def plan(self, p: Plan) -> list[Action]:
