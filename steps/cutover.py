@@ -54,7 +54,7 @@ from steps.common import (
     standing_origins,
     state_of,
 )
-from steps.database import DATABASE, drop_command, same_database
+from steps.database import DATABASE, DEFAULT_PORT, drop_command, same_database
 from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
 from steps.fleet import fleet_now
 
@@ -1014,7 +1014,8 @@ class StartService(Red5Step):
         used = await self._database_logged(ctx)
         if used is None:
             return False
-        if (used[0].lower(), used[1]) != (where.host.lower(), where.port):
+        # As F11's comparison: loopback names alike, case and a trailing dot aside.
+        if not same_database(used[0], used[1], where.host, where.port):
             raise _WrongDatabase(self._wrong_database(ctx, f"{used[0]}:{used[1]}", where))
         return True
 
@@ -1039,7 +1040,7 @@ class StartService(Red5Step):
         if match is None:
             return None
         # The driver's default port where the URL gives none.
-        return match.group(1).strip("[]"), int(match.group(2) or 3306)
+        return match.group(1).strip("[]"), int(match.group(2) or DEFAULT_PORT)
 
     def _wrong_database(self, ctx: Ctx, used: str, where: Any) -> str:
         path = f"{live_dir(ctx)}/{red5.PROPERTIES}"

@@ -160,3 +160,39 @@ async def test_a_database_port_logged_after_the_first_look_still_fails_the_step_
     report = front.last_report("start-service")
     assert report.elapsed_s is not None and report.elapsed_s < 45, report
     assert "127.0.0.3:3306" in report.detail and "[new_database]" in report.detail, report
+
+
+async def test_the_logged_database_is_compared_as_same_database_compares_it() -> None:
+    """Review 54b M2: the host red5.log's dbURL names was compared with
+    [new_database]'s as an exact string, so a healthy start whose file says
+    localhost where the config says 127.0.0.1 (or db.example. with a trailing
+    dot) failed at once, "neither waiting nor a restart mends". Only the
+    reading of red5.log is stood in for here; the rest is the step's own."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from steps.cutover import StartService, _WrongDatabase
+
+    ctx: Any = SimpleNamespace(settings=SimpleNamespace(install_dir="/usr/local",
+                                                        source="/c.toml"),
+                               facts=SimpleNamespace(install_real=None))
+
+    async def check(logged: tuple[str, int], host: str, port: int) -> bool:
+        step = StartService()
+
+        async def read(_ctx: Any) -> tuple[str, int]:
+            return logged
+
+        step._database_logged = read  # type: ignore[method-assign]
+        where = SimpleNamespace(host=host, port=port, address=f"{host}:{port}")
+        return await step._logs_the_database(ctx, where)
+
+    assert await check(("localhost", 3306), "127.0.0.1", 3306)
+    assert await check(("db.example.", 3306), "DB.example", 3306)
+    assert await check(("[::1]".strip("[]"), 3306), "127.0.0.1", 3306)
+    for logged in (("127.0.0.3", 3306), ("db.example", 3307)):
+        try:
+            await check(logged, "db.example" if logged[1] == 3307 else "127.0.0.4", 3306)
+        except _WrongDatabase:
+            continue
+        raise AssertionError(f"{logged} was taken for the new database")
