@@ -159,7 +159,13 @@ async def login(ctx: Ctx) -> Login:
     if refused:
         raise StepFailed(refused)
     ctx.facts.live_db_host, ctx.facts.live_db_port = live_address(live)
-    port = ctx.settings.new_db_port or int(live.get("config.dbPort") or DEFAULT_PORT)
+    port = ctx.settings.new_db_port or ctx.facts.live_db_port
+    if port is None:
+        raise StepFailed(
+            f"config.dbPort in the live {old}/{red5.PROPERTIES} is "
+            f"{live.get('config.dbPort', '').strip()!r}, not a port number, and [new_database] "
+            f"in {os.path.abspath(ctx.settings.source)} gives no port to take instead; give "
+            "[new_database] port the new database's port, then try the step again")
     ctx.facts.db_port = port  # for the plans shown from here on
     ctx.facts.db_user = user  # for the command that drops it after the way back
     return Login(user, password, ctx.settings.new_db_host, port)

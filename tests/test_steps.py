@@ -2037,6 +2037,22 @@ async def test_preflight_takes_the_live_token_as_java_reads_it_trailing_blanks_a
         assert host.api_token not in front.text()
 
 
+async def test_a_live_port_that_is_not_a_number_is_refused_in_words(tmp_path: Path) -> None:
+    """Review 54b L8: with no [new_database] port, a config.dbPort that is not
+    a number raised ValueError out of database.login (an internal error)."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / "webapps/streammanager/WEB-INF/red5-web.properties"
+        live.write_text(re.sub(r"(?m)^config\.dbPort=.*$", "config.dbPort=33o6",
+                               live.read_text()))
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "new-database"], tmp_path / "j.jsonl",
+                                    front, new_db_port=None)
+        assert outcome is Outcome.FAILED
+        said = detail(front, "new-database")
+        assert "config.dbPort" in said and "33o6" in said and "[new_database]" in said, said
+        assert "ValueError" not in front.text()
+
+
 async def test_preflight_says_a_blank_live_token_refuses_every_admin_call(
         tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
