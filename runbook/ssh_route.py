@@ -179,12 +179,16 @@ class Route:
 
     @property
     def known_hosts_name(self) -> str:
-        """The name known_hosts holds the host by, as ssh looks it up
-        (sshd(8), ssh_config(5) HostKeyAlias: an alias goes without the port;
-        asyncssh, failing "[alias]:port", looks for it so too)."""
-        if self.alias:
-            return self.alias
-        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        return known_hosts_name(self.host, self.port, self.alias)
+
+
+def known_hosts_name(host: str, port: int, alias: str | None = None) -> str:
+    """The name known_hosts holds a host by, as ssh looks it up (sshd(8),
+    ssh_config(5) HostKeyAlias: an alias goes without the port; asyncssh,
+    failing "[alias]:port", looks for it so too)."""
+    if alias:
+        return alias
+    return host if port == 22 else f"[{host}]:{port}"
 
 
 @dataclass(frozen=True)
@@ -309,8 +313,7 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
             how.connect_timeout)
     except (OSError, asyncssh.Error, TimeoutError, ValueError):
         key = None
-    host, port = str(made.host or hop.name), int(made.port)
-    name = alias or (host if port == 22 else f"[{host}]:{port}")
+    name = known_hosts_name(str(made.host or hop.name), int(made.port), alias)
     said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}."
     trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
              f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
