@@ -8,7 +8,7 @@ what the run had learnt, and the pace and answering its times were made at.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,19 @@ class StepHistory:
     # How long the attempt that got it to its state ran; one that only found
     # it so ran nothing, and leaves the time as it was.
     elapsed_s: float | None = None
+
+
+def way_back_finished(outcome: str | None, way_back_began: bool, cutover_ended: bool,
+                      listed: Sequence[str | None]) -> bool:
+    """The way back finished: the run ended rolled back, or, its run-end cut
+    off as it was written (operator trial 54), the records show it: the
+    cutover's end written complete once the way back began, and every step it
+    listed (their states, `listed`) done or skipped. The one rule for resuming
+    (Replay) and the report (report.Report), each from its own reading."""
+    if outcome == "rolled-back":
+        return True
+    return (outcome is None and way_back_began and cutover_ended and bool(listed)
+            and all(state in (StepState.DONE, StepState.SKIPPED) for state in listed))
 
 
 @dataclass
@@ -101,12 +114,9 @@ class Replay:
         stream manager serves"), the records show it: the cutover's end
         written complete once the way back began, and every step it listed
         done or skipped."""
-        if self.outcome == "rolled-back":
-            return True
-        return (self.outcome is None and self.way_back_taken and self.downtime_s is not None
-                and bool(self.way_back_listed or self.way_back)
-                and all(self.state(step) in (StepState.DONE, StepState.SKIPPED)
-                        for step in self.way_back_listed or self.way_back))
+        listed = self.way_back_listed or self.way_back
+        return way_back_finished(self.outcome, self.way_back_taken, self.downtime_s is not None,
+                                 [self.state(step) for step in listed])
 
     @property
     def ended_as(self) -> str | None:

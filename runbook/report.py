@@ -46,6 +46,7 @@ from runbook.journal_replay import (
     journal_unattended,
     left_behind,
     replay,
+    way_back_finished,
 )
 from runbook.model import (
     AFTER_UPGRADE,
@@ -338,12 +339,9 @@ class Report:
         stands. Also when the run's end was cut off as it was written, but the
         records show it (operator trial 54): the cutover's end written
         complete once the way back began, and every step it listed done."""
-        if self.outcome == Outcome.ROLLED_BACK.value:
-            return True
-        listed = [self.step(step_id) for step_id in self.way_back_steps]
-        return (self.outcome is None and self.way_back_began and self.downtime.complete
-                and bool(listed) and all(step is not None and step.state in ("done", "skipped")
-                                         for step in listed))
+        steps = [self.step(step_id) for step_id in self.way_back_steps]
+        return way_back_finished(self.outcome, self.way_back_began, self.downtime.complete,
+                                 [step.state if step is not None else None for step in steps])
 
     @property
     def to_do_after(self) -> list[Note]:
