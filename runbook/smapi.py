@@ -180,10 +180,6 @@ class StreamManagerAPI:
             verify=_tls(),
         )
 
-    def token_is(self, value: str) -> bool:
-        """Whether ``value`` is this client's token, compared in constant time."""
-        return token_equals(self._token, value)
-
     def __repr__(self) -> str:
         return f"StreamManagerAPI({self._shown_base!r}, version={self.version!r})"
 
