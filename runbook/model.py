@@ -239,6 +239,11 @@ ALREADY_DONE = "already done: "
 # it left behind, what changed, what it could not carry): the report's "After
 # the upgrade" lists them for the change ticket (operator trial 53).
 AFTER_UPGRADE = "after-upgrade"
+# The other names the report reads a run by: the steps write them from here,
+# so a rename cannot quietly empty the report's fleet table.
+SERVICE_ANSWERED = "service-answered"
+NODEGROUP_RECREATED = "nodegroup-recreated"
+PROPERTIES_STEP = "properties"
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,9 @@ from runbook.journal_replay import (
 )
 from runbook.model import (
     AFTER_UPGRADE,
+    NODEGROUP_RECREATED,
+    PROPERTIES_STEP,
+    SERVICE_ANSWERED,
     UNDONE_DID,
     WAY_BACK_COULD_NOT,
     Outcome,
@@ -61,10 +64,6 @@ from runbook.statedir import default_dir, rehearsals_dir
 from runbook.streams import silence, write_whole
 from runbook.wholefile import atomic_write
 
-# The few places the record of a Red5 upgrade is read by name.
-PROPERTIES_STEP = "properties"
-SERVICE_ANSWERED = "service-answered"
-NODEGROUP_RECREATED = "nodegroup-recreated"
 # What a shell that died of SIGPIPE reports: `runbook report | head -1`.
 EXIT_CLOSED_PIPE = 141
 

@@ -16,6 +16,7 @@ from decimal import Decimal
 from runbook.journal_replay import same_pace
 from runbook.model import (
     NOT_UNDONE,
+    PROPERTIES_STEP,
     REAL_PACE,
     WORDS,
     outcome_words,
@@ -26,7 +27,6 @@ from runbook.model import duration as model_duration
 from runbook.rehearsal.cloud import FAST_PACE
 from runbook.report import (
     BAD_ENDS,
-    PROPERTIES_STEP,
     Action,
     Attempt,
     Downtime,

@@ -635,7 +635,7 @@ class RunbookApp(App["Outcome | None"]):
         if action == "review_properties":
             # Once its step has ended there is no review to open (operator
             # trial: mid-cutover the palette offered it; d still says why).
-            from screens.views import PROPERTIES_STEP
+            from runbook.model import PROPERTIES_STEP
 
             return self.run_state.states.get(PROPERTIES_STEP) not in (
                 StepState.DONE.value, StepState.SKIPPED.value)

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
-from runbook.model import StepState
+from runbook.model import PROPERTIES_STEP, StepState
 from screens.messages import ReviewRequested
 from screens.run_state import RunState
-from screens.views import PROPERTIES_STEP
 
 if TYPE_CHECKING:
     from textual.app import App

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 
 from textual.content import Content
 
-from runbook.model import ApiCall, Outcome, Phase, StepCard, StepState, wall_clock
+from runbook.model import (
+    PROPERTIES_STEP,
+    ApiCall,
+    Outcome,
+    Phase,
+    StepCard,
+    StepState,
+    wall_clock,
+)
 from screens.presentation import (
     GROUPS,
     NOT_NEEDED,
@@ -35,7 +43,6 @@ if TYPE_CHECKING:
     from runbook.config import Settings
     from runbook.standing import WayBack
 
-PROPERTIES_STEP = "properties"
 Parts = list[Content | str | tuple[str, str]]
 
 

@@ -14,6 +14,8 @@ from runbook.config import Settings
 from runbook.hoststate import Snapshot
 from runbook.model import (
     AFTER_UPGRADE,
+    NODEGROUP_RECREATED,
+    SERVICE_ANSWERED,
     WAY_BACK_COULD_NOT,
     Action,
     Check,
@@ -1207,7 +1209,7 @@ class StartService(Red5Step):
         """On record: which release answers, for the report's "after" row."""
         release = f" ({version})" if version else ""
         said = f", cloud controller {controller}" if controller is not None else ""
-        ctx.note("service-answered",
+        ctx.note(SERVICE_ANSWERED,
                  f"the stream manager answers from the {self.side} install {live_dir(ctx)}"
                  f"{release}: API {api.version}{said}",
                  install_version=version, api_version=api.version, controller=controller,
@@ -1547,7 +1549,7 @@ class Recreate(Red5Step):
                 path = f"admin/nodegroup/{new_name}/node/origin"
                 await ctx.act(api.api_call("POST", path),
                               partial(api.launch_origin, new_name))
-            ctx.note("nodegroup-recreated",
+            ctx.note(NODEGROUP_RECREATED,
                      f"{old['name']} -> {new_name}: regions {', '.join(old.get('regions', []))}, "
                      f"launch config {old['launchConfig']}, scale policy {old['scalePolicy']}, "
                      f"{launched} origin(s) launched"

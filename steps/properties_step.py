@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runbook.model import Action, Check, EditFile, Phase, Shell
+from runbook.model import PROPERTIES_STEP, Action, Check, EditFile, Phase, Shell
 from runbook.shell import AS_IT_WAS
 from runbook.step import StepFailed
 from steps import red5
@@ -131,7 +131,7 @@ _NAMED = 6
 
 
 class Properties(Red5Step):
-    id = "properties"
+    id = PROPERTIES_STEP
     title = "Port red5-web.properties"
     phase = Phase.PREPARE
     summary = (
