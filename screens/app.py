@@ -501,7 +501,10 @@ class RunbookApp(App["Outcome | None"]):
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
             self.run_state.ended(event.worker.result)
         elif event.state is WorkerState.ERROR:
-            error = f"{type(event.worker.error).__name__}: {event.worker.error}"
+            # Masked as every other sink is: an unforeseen error can quote a
+            # request with the token in it.
+            error = self.session.redactor(
+                f"{type(event.worker.error).__name__}: {event.worker.error}")
             self.run_state.ended(Outcome.FAILED, error)
             self.notify(error, title="The run stopped on an error", severity="error",
                         timeout=30, markup=False)

@@ -25,6 +25,7 @@ from runbook.journal import Journal
 from runbook.journal_replay import replay
 from runbook.model import Check, Phase, StepReport, StepState
 from runbook.rehearsal import cloud
+from runbook.session import Session
 from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import (
@@ -41,6 +42,7 @@ from screens.main import MainScreen
 from screens.widgets import StatusBar, Wrapped
 from tests.polling import until
 from tests.test_tui_fakes import (
+    TOKEN,
     FakeClock,
     Talk,
     ask,
@@ -1652,3 +1654,28 @@ async def test_the_way_back_asked_from_a_failed_step_does_not_promise_a_question
         assert "each step that has work to do is asked before it runs" in said, said
         assert "already done" in said, said
         answer.cancel()
+
+
+async def test_an_error_that_escapes_the_run_is_shown_with_its_secrets_masked(
+        tmp_path: Path) -> None:
+    """Every other sink masks: an unforeseen error whose text holds the API
+    token (an exception quoting a URL with ?accessToken=, say) reached the
+    notice and the status line as it was."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    notes = collect_notes(app)
+
+    async def escapes(_front: Any) -> Outcome:
+        raise RuntimeError(f"GET /streammanager/api/4.0/admin/nodegroup?accessToken={TOKEN}")
+
+    async with app.run_test(size=SIZE):
+        await started(app)
+        app.session = Session(settings(), [Talk("preflight")], Facts(), token=TOKEN,
+                              journal_path=journal, state_dir=journal.parent)
+        app.session.run = escapes  # type: ignore[method-assign]
+        app.start_run()
+        await until(lambda: app.run_state.outcome is not None, what="the run's end")
+        assert notes and "accessToken=" in notes[-1]
+        assert TOKEN not in notes[-1]
+        assert app.run_state.run_error and TOKEN not in app.run_state.run_error
+        app.exit()
