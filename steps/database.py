@@ -17,6 +17,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from runbook.option_file import option_file
 from runbook.shell import CommandResult, quote
 from runbook.step import StepFailed
 from steps import red5
@@ -44,9 +45,8 @@ class Login:
         return f"{self.host}:{self.port}"
 
     def option_file(self) -> str:
-        """[client] options; the password quoted so any character survives."""
-        quoted = self.password.replace("\\", "\\\\").replace('"', '\\"')
-        return f'[client]\nuser={self.user}\npassword="{quoted}"\n'
+        """[client] options; user and password quoted so any character survives."""
+        return option_file(self.user, self.password)
 
 
 def client(login_host: str, port: str | int, tail: str) -> str:

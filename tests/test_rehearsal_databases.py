@@ -25,6 +25,7 @@ import asyncssh
 import javaproperties
 import pytest
 
+from runbook.option_file import option_file
 from runbook.rehearsal import databases, mysqlclient, mysqlfake, sandbox, service
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
@@ -103,7 +104,7 @@ class HostMysql:
         self.host = host
 
     async def write_options(self, name: str, user: str, password: str) -> None:
-        options = mysqlclient.option_file(user, password)
+        options = option_file(user, password)
         await self.conn.run(f"umask 077; cat > {name}", input=options, check=True)
 
     async def run(self, where: tuple[str, int], tail: str, *, cnf: str = "db.cnf",
@@ -237,7 +238,7 @@ def run_client(kind: str, cnf: Path, where: tuple[str, int], *args: str,
 
 
 def write_options(path: Path, user: str, password: str, *, quoted: bool = True) -> Path:
-    text = (mysqlclient.option_file(user, password) if quoted
+    text = (option_file(user, password) if quoted
             else f"[client]\nuser={user}\npassword={password}\n")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -311,12 +312,15 @@ def the_runbooks_client(kind: str, folder: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("password", [ODD_PASSWORD, "two\nlines\tand a tab\r"],
+                         ids=["odd", "line-break"])
 async def test_the_runbooks_client_logs_in_with_the_login_on_its_stdin(
-    tmp_path: Path, kind: str
+    tmp_path: Path, kind: str, password: str
 ) -> None:
     """The command the steps run (steps/database.py): the option file comes
-    on stdin, an odd password whole, and an import still reads its file."""
-    account = ("cluster", ODD_PASSWORD)
+    on stdin, an odd password whole (a line break too, which a .properties
+    value can hold as \\n), and an import still reads its file."""
+    account = ("cluster", password)
     servers = await start_servers(tmp_path / "mysql", kind, account,
                                   sandbox.data_text("cluster.sql.5.1.1.236"))
     try:

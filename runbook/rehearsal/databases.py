@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from runbook.option_file import option_file
 from runbook.rehearsal import RehearsalError, mysqlclient, mysqlfake, ports
 
 log = logging.getLogger(__name__)
@@ -644,7 +645,7 @@ def _run_with_client(host: str, port: int, user: str, password: str, timeout: fl
     fd, name = tempfile.mkstemp(prefix="red5-db-", suffix=".cnf")  # 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(mysqlclient.option_file(user, password))
+            handle.write(option_file(user, password))
         result = subprocess.run(
             [client, f"--defaults-extra-file={name}", "--protocol=tcp", "-h", host, "-P",
              str(port), f"--connect-timeout={max(1, math.ceil(timeout))}", *args],

@@ -187,17 +187,6 @@ def split_statements(text: str) -> list[tuple[int, str]]:
 # --- option files ----------------------------------------------------------------------
 
 
-def quote_option(value: str) -> str:
-    """A value for an option file that reads back as exactly ``value``."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return '"' + escaped.replace("\r", "\\r").replace("\t", "\\t") + '"'
-
-
-def option_file(user: str, password: str) -> str:
-    """``[client]`` with a user and a password, quoted so any password survives."""
-    return f"[client]\nuser={quote_option(user)}\npassword={quote_option(password)}\n"
-
-
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "s": " ", "\\": "\\", '"': '"',
             "'": "'"}
 
