@@ -233,8 +233,10 @@ class ConfirmDialog(Dialog[bool]):
 
     @property
     def AUTO_FOCUS(self) -> str:  # type: ignore[override]
-        # Focus goes where the answer is given: the id field, or the Run button.
-        return "#confirm-input" if self.typed else "#confirm-run"
+        # The id field, where a destructive step's answer is typed; else Back,
+        # as every dialog's stays: an enter pressed twice must not run a step
+        # (trial 55), and y says it outright.
+        return "#confirm-input" if self.typed else "#confirm-cancel"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Only the untyped confirmation takes a bare y or n (and the typed one

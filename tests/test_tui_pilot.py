@@ -1679,3 +1679,24 @@ async def test_an_error_that_escapes_the_run_is_shown_with_its_secrets_masked(
         assert TOKEN not in notes[-1]
         assert app.run_state.run_error and TOKEN not in app.run_state.run_error
         app.exit()
+
+
+async def test_enter_twice_does_not_run_a_step() -> None:
+    """The first enter opens the confirmation; a second one, pressed a beat
+    too soon or meant for the next step, ran it (trial 55 F4). Only y runs
+    it: enter goes back, as every other dialog's first button stays."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        answer = ask(app, "new-database", await plan_of("new-database"))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("enter")
+        await until(lambda: app.screen is app.main, what="back on the checklist")
+        await pilot.pause()
+        assert not answer.done()
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog again")
+        await pilot.press("y")
+        assert await answer == Decision(Answer.RUN)
