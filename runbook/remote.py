@@ -58,12 +58,12 @@ from runbook.ssh_route import (
     KnownHosts,
     Route,
     Through,
+    is_address,
     known_hosts_named,
     open_hops,
     tokens_of,
+    unreachable,
 )
-from runbook.ssh_route import is_address as _is_address
-from runbook.ssh_route import unreachable as _unreachable
 from runbook.upload import ProgressSink
 
 # GNU timeout's answers: the limit passed and TERM ended the command (124);
@@ -461,7 +461,7 @@ class Remote:
                 if refused is not None:
                     raise refused from None
             # A reconnect's settings had just worked: the reason, without advice.
-            said = _unreachable(exc, advise=not self._was_connected)
+            said = unreachable(exc, advise=not self._was_connected)
             raise RemoteError(f"{self.target}: cannot connect over SSH: {said}") from None
         return conn
 
@@ -530,7 +530,7 @@ class Remote:
             return None
         # The name asyncssh looks the host up by (its HostKeyAlias, else its
         # HostName), on the port it connects to unless that is 22.
-        literal = route.host if _is_address(route.host) else ""
+        literal = route.host if is_address(route.host) else ""
         trusted = known.match(route.alias or route.host, literal,
                               None if route.port == 22 else route.port)[0]
         if not trusted:

@@ -24,6 +24,7 @@ import runbook.upload as up
 from runbook.config import HostSettings
 from runbook.rehearsal.sandbox import processes_mentioning
 from runbook.remote import CommandTimeout, HostKeyRefused, OutcomeUnknown, Remote, RemoteError
+from runbook.ssh_route import unreachable
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 
 
@@ -104,13 +105,13 @@ def test_a_name_with_two_addresses_is_said_in_words_and_a_reconnect_names_no_set
     refused reconnect said to check host.port, which had just worked."""
     both = OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 22, 0, 0), "
                    "[Errno 111] Connect call failed ('127.0.0.1', 22)")
-    said = rm._unreachable(both)
+    said = unreachable(both)
     assert said.startswith("connection refused") and "host.port" in said, said
-    again = rm._unreachable(ConnectionRefusedError(111, "Connect call failed"), advise=False)
+    again = unreachable(ConnectionRefusedError(111, "Connect call failed"), advise=False)
     assert again.startswith("connection refused") and "check" not in again, again
     # A file's error names the file (review: a missing ProxyCommand read "No
     # such file or directory", naming nothing).
-    missing = rm._unreachable(FileNotFoundError(2, "No such file or directory", "/opt/jump"))
+    missing = unreachable(FileNotFoundError(2, "No such file or directory", "/opt/jump"))
     assert missing == "No such file or directory: /opt/jump", missing
 
 
@@ -986,14 +987,14 @@ async def test_a_refused_host_key_of_no_known_type_names_every_key_file_of_the_h
     mocked: a host that answers the connection and not the probe cannot be
     had here): which of the host's keys to compare is not known, so each is
     named, not the ed25519 one alone."""
-    async def unreachable(*_args: object, **_kwargs: object) -> None:
+    async def never_answers(*_args: object, **_kwargs: object) -> None:
         raise OSError("gone")
 
     async with rehearsal_host(tmp_path) as host:
         empty = tmp_path / "known_hosts"
         empty.write_text("")
         remote = remote_for(host, known_hosts=empty)
-        monkeypatch.setattr(rm.asyncssh, "get_server_host_key", unreachable)
+        monkeypatch.setattr(rm.asyncssh, "get_server_host_key", never_answers)
         with pytest.raises(HostKeyRefused) as err:
             await remote.run("true", timeout=10)
         message = str(err.value)
