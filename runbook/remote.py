@@ -55,9 +55,11 @@ from runbook.shell import quote as quote
 from runbook.shell import sha256_command as sha256_command
 from runbook.ssh_route import (
     DEFAULT_KNOWN_HOSTS,
+    GLOBAL_KNOWN_HOSTS,
     KnownHosts,
     Route,
     Through,
+    global_known_hosts,
     is_address,
     known_hosts_named,
     open_hops,
@@ -247,6 +249,9 @@ class Remote:
         # Where the host's own public keys are read, for a refused key's advice:
         # OpenSSH's place on a real host; a rehearsal host's live in its sandbox.
         self.host_key_dir = "/etc/ssh"
+        # The global known_hosts files ssh trusts keys from where the ssh config
+        # names no GlobalKnownHostsFile (a test puts its own in /etc's place).
+        self.global_known_hosts: tuple[str, ...] = GLOBAL_KNOWN_HOSTS
         # Isolated (rehearsal and tests): read nothing from ~/.ssh and no agent,
         # so the run depends only on what the config names.
         self.isolated = isolated
@@ -353,10 +358,13 @@ class Remote:
 
     def _plain_route(self) -> Route:
         """The route where the ssh config is not read: the address and port
-        as configured, checked against [host] known_hosts or ~/.ssh/known_hosts."""
+        as configured, checked against [host] known_hosts, else
+        ~/.ssh/known_hosts and the global files ssh reads by default."""
         own = self.host.known_hosts
-        return Route(self.host.address, self.host.port, KnownHosts(
-            (own if own is not None else Path(DEFAULT_KNOWN_HOSTS).expanduser(),)))
+        known = KnownHosts((own,)) if own is not None else KnownHosts(
+            (Path(DEFAULT_KNOWN_HOSTS).expanduser(),),
+            shared=global_known_hosts(None, self.global_known_hosts))
+        return Route(self.host.address, self.host.port, known)
 
     async def _resolve(self) -> Route:
         """Where the connection goes, read through asyncssh's own handling of
@@ -392,14 +400,17 @@ class Remote:
         self._refuse_another_port(made.config.get("Port"))
         alias = made.host_key_alias if isinstance(made.host_key_alias, str) and \
             made.host_key_alias else None
-        # runbook's own [host] known_hosts; else the files the ssh config names
-        # for the host as UserKnownHostsFile that are there; else
-        # ~/.ssh/known_hosts ("none" or /dev/null never turn checking off).
+        # runbook's own [host] known_hosts alone; else the files the ssh config
+        # names for the host as UserKnownHostsFile that are there, else
+        # ~/.ssh/known_hosts ("none" or /dev/null never turn checking off), and
+        # beside them the global files ssh reads (GlobalKnownHostsFile).
         own = self.host.known_hosts
         known = KnownHosts((own,)) if own is not None else known_hosts_named(
             made.config.get("UserKnownHostsFile", ()),
             tokens_of(made, self.host.address, alias, self.host.port),
-            where=self._config_name, prefix=self.target, or_else=", or set known_hosts in [host]")
+            where=self._config_name, prefix=self.target, or_else=", or set known_hosts in [host]",
+            shared=global_known_hosts(made.config.get("GlobalKnownHostsFile"),
+                                      self.global_known_hosts))
         command = made.proxy_command
         self._route = Route(
             made.host or self.host.address, self.host.port, known,
@@ -430,7 +441,7 @@ class Remote:
             return None
         return await open_hops(route.tunnel, Through(
             self._config_options().get("config", ()), self._config_name, self.target,
-            self.host.address, self.connect_timeout, self.isolated))
+            self.host.address, self.connect_timeout, self.isolated, self.global_known_hosts))
 
     async def _connect(self, route: Route, via: asyncssh.SSHClientConnection | None
                        ) -> asyncssh.SSHClientConnection:
@@ -633,7 +644,8 @@ class Remote:
         every = f"{shlex.quote(self.host_key_dir.rstrip('/') + '/')}ssh_host_*_key.pub"
         compare = shlex.join(["ssh-keygen", "-lf", own]) if file else \
             f'for f in {every}; do ssh-keygen -lf "$f"; done'
-        note = route.known_hosts.note
+        note = route.known_hosts.note + route.known_hosts.stale_elsewhere(
+            route.alias or route.host, route.host, route.port)
         if key is None:
             # Review 54: this said "refusing the host key unavailable".
             return HostKeyRefused((

@@ -18,6 +18,7 @@ import ipaddress
 import os
 import re
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,9 @@ import asyncssh
 from runbook.shell import JumpHostRefused, RemoteError
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+# The files ssh also trusts keys from where the ssh config names no
+# GlobalKnownHostsFile (ssh_config(5)): a fleet's keys kept centrally.
+GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
 # ${VAR} and %x in a UserKnownHostsFile, as OpenSSH reads them
 # (ssh_config(5), TOKENS and ENVIRONMENT VARIABLES).
 _ENV = re.compile(r"\$\{([^}]*)\}")
@@ -71,10 +75,19 @@ def unreachable(exc: BaseException, *, advise: bool = True) -> str:
 
 @dataclass(frozen=True)
 class KnownHosts:
-    """The known_hosts files a host's key is checked against, and the files
-    the ssh config named for it that are not there (said in a refusal)."""
-    files: tuple[Path, ...]
+    """The known_hosts files a host's key is checked against: the operator's
+    own (`own`: where a line to trust a key goes, never a global file), the
+    global ones that are there (`shared`: GlobalKnownHostsFile, read as ssh
+    reads them and never written), and the files the ssh config named for it
+    that are not there (said in a refusal)."""
+    own: tuple[Path, ...]
     missing: tuple[str, ...] = ()
+    shared: tuple[Path, ...] = ()
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file read: a key any of them trusts is trusted, as by ssh."""
+        return self.own + self.shared
 
     @property
     def said(self) -> str:
@@ -89,29 +102,53 @@ class KnownHosts:
                 f"which is not there; checked against {self.said} instead)")
 
     def holding(self, name: str, host: str, port: int) -> Path:
-        """The first file that holds a key for the host (the one whose entry
-        is stale), else the first file."""
+        """The first of the operator's own files that holds a key for the host
+        (the one whose entry is stale), else the first of them."""
+        return next(self._holding(self.own, name, host, port), self.own[0])
+
+    def stale_elsewhere(self, name: str, host: str, port: int) -> str:
+        """For a refusal: the global file that holds another key for the host,
+        which the operator's line does not take out."""
+        found = next(self._holding(self.shared, name, host, port), None)
+        return "" if found is None else \
+            f" ({found} holds another key for it: tell whoever keeps that file)"
+
+    @staticmethod
+    def _holding(files: tuple[Path, ...], name: str, host: str, port: int) -> Iterator[Path]:
         literal = host if is_address(host) else ""
-        for path in self.files:
+        for path in files:
             try:
                 if asyncssh.read_known_hosts(str(path)).match(
                         name, literal, None if port == 22 else port)[0]:
-                    return path
+                    yield path
             except (OSError, ValueError):
                 continue
-        return self.files[0]
+
+
+def global_known_hosts(named: object, default: tuple[str, ...]) -> tuple[Path, ...]:
+    """The global known_hosts files ssh reads for a host that are there to
+    read: those the ssh config names as GlobalKnownHostsFile, else `default`
+    (GLOBAL_KNOWN_HOSTS), ~ expanded (ssh expands no token or variable in
+    them). "none" (asyncssh reads it as an empty list) reads none of them,
+    which turns nothing off: the operator's own files are still checked."""
+    names = named if isinstance(named, list) and all(isinstance(n, str) for n in named) \
+        else default
+    paths = (Path(n).expanduser() for n in names)
+    return tuple(p for p in paths if p.is_file() and os.access(p, os.R_OK))
 
 
 def known_hosts_named(named: object, tokens: dict[str, str], *, where: str,
-                      prefix: str, or_else: str = "") -> KnownHosts:
+                      prefix: str, or_else: str = "",
+                      shared: tuple[Path, ...] = ()) -> KnownHosts:
     """The files an ssh config's UserKnownHostsFile names for a host that are
     files to read (all of them, as ssh reads them), ${VAR} and %-tokens
-    expanded as OpenSSH does; else ~/.ssh/known_hosts. "none" (asyncssh
+    expanded as OpenSSH does; else ~/.ssh/known_hosts; and the global files
+    `shared`, read beside them as ssh reads them. "none" (asyncssh
     reads it as no file at all, which turns checking off) and /dev/null
     (which trusts nothing held elsewhere) are not followed; a file that is
     not there is said (KnownHosts.note). A name that cannot be expanded is
     refused, its advice ending with `or_else` (another way, if there is one)."""
-    default = KnownHosts((Path(DEFAULT_KNOWN_HOSTS).expanduser(),))
+    default = KnownHosts((Path(DEFAULT_KNOWN_HOSTS).expanduser(),), shared=shared)
     if not isinstance(named, list) or not all(isinstance(n, str) for n in named):
         return default
     files: list[Path] = []
@@ -126,8 +163,8 @@ def known_hosts_named(named: object, tokens: dict[str, str], *, where: str,
         else:
             missing.append(str(path))
     if files:
-        return KnownHosts(tuple(files))
-    return KnownHosts(default.files, tuple(missing))
+        return KnownHosts(tuple(files), shared=shared)
+    return KnownHosts(default.own, tuple(missing), shared)
 
 
 def _expand(written: str, tokens: dict[str, str], *, where: str, prefix: str,
@@ -223,6 +260,8 @@ class Through:
     address: str
     connect_timeout: float
     isolated: bool
+    # Where ssh reads global known_hosts where the ssh config names none.
+    global_known_hosts: tuple[str, ...] = GLOBAL_KNOWN_HOSTS
 
 
 async def open_hops(tunnel: str, how: Through, depth: int = 0) -> asyncssh.SSHClientConnection:
@@ -257,7 +296,9 @@ async def _open_hop(hop: Hop, before: asyncssh.SSHClientConnection | None,
     alias = made.host_key_alias if isinstance(made.host_key_alias, str) else None
     known = known_hosts_named(made.config.get("UserKnownHostsFile", ()),
                               tokens_of(made, hop.name, alias, int(made.port)),
-                              where=how.config_name, prefix=cannot)
+                              where=how.config_name, prefix=cannot,
+                              shared=global_known_hosts(made.config.get("GlobalKnownHostsFile"),
+                                                        how.global_known_hosts))
     # The first jump host's own ProxyJump is followed, as asyncssh and ssh
     # follow it; a later one goes through the one before it only (asyncssh).
     own = made.tunnel if before is None and isinstance(made.tunnel, str) and \
@@ -321,7 +362,7 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     if key is None:
         return (f"{said} Its key could not be read to show you (connect again to see its "
                 f"fingerprint). {trust} Only if they are the same, add a line to "
-                f"{known.files[0]} of {name} and the first two words of that file")
+                f"{known.own[0]} of {name} and the first two words of that file")
     public = key.export_public_key().decode().split()
     return (f"{said} It offers {key.get_fingerprint()}. {trust} Only if they are the same, "
-            f"add this line to {known.files[0]}: {name} {public[0]} {public[1]}")
+            f"add this line to {known.own[0]}: {name} {public[0]} {public[1]}")

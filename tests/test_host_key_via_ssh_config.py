@@ -664,3 +664,81 @@ async def test_a_jump_host_refused_on_a_reconnect_is_said_not_taken_for_in_doubt
         assert isinstance(err.value, JumpHostRefused), message
         assert "via jump host bastion" in message and "part-way" not in message \
             and "runs on by itself" not in message, message
+
+
+async def test_keys_in_the_global_known_hosts_files_are_trusted_as_ssh_trusts_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet whose host keys are kept centrally in /etc/ssh/ssh_known_hosts
+    (ssh_config(5) GlobalKnownHostsFile): `ssh sm` went in, and runbook
+    refused the jump host and the host, its ~/.ssh/known_hosts holding
+    neither. The global files are read as ssh reads them, for the host and
+    each jump host (here files in tmp_path stand in for /etc's); the ssh
+    config's GlobalKnownHostsFile is followed, "none" reading none of them
+    and still checking against ~/.ssh/known_hosts. A refusal names every file
+    read, and its line to add goes to the operator's own file, never a
+    global one. [host] known_hosts stays the only file when set."""
+    default = _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        public = target.keys["ssh-ed25519"].export_public_key().decode()
+        jump_line = (tmp_path / "jump_known_hosts").read_text()
+        shared = tmp_path / "ssh_known_hosts"
+        shared.write_text(f"{INSIDE} {public}\n{jump_line}\n")
+        absent = tmp_path / "ssh_known_hosts2"
+        config = _behind_bastion(tmp_path, jump_port).replace(
+            f"  UserKnownHostsFile {tmp_path / 'jump_known_hosts'}\n", "")
+
+        def remote_with(ssh_config: str, known: Path | None = None) -> Remote:
+            remote = _remote(tmp_path, "sm", 22, ssh_config, known)
+            remote.global_known_hosts = (str(shared), str(absent))
+            return remote
+
+        remote = remote_with(config)
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+
+        # The ssh config's own GlobalKnownHostsFile, ~ expanded as ssh does.
+        (tmp_path / "central").write_text(shared.read_text())
+        shared.write_text("")
+        remote = remote_with(config + "Host *\n  GlobalKnownHostsFile ~/central\n")
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+        shared.write_text((tmp_path / "central").read_text())
+
+        # none for the host: checked against ~/.ssh/known_hosts alone, refused.
+        remote = remote_with(config.replace("Host sm\n", "Host sm\n  GlobalKnownHostsFile none\n"))
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.connect()
+        assert f"not the key {default} trusts" in str(refused.value), refused.value
+
+        # A changed key: every file read is named; the line goes to the operator's.
+        changed = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+        shared.write_text(f"{INSIDE} {changed}\n{jump_line}\n")
+        remote = remote_with(config)
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.connect()
+        message = str(refused.value)
+        assert f"not the key {default} or {shared} trusts" in message, message
+        assert f"then add this line to {default}:\n{refused.value.known_hosts_line}" in message, \
+            message
+        assert f"-f {shared}" not in message, message
+        assert f"({shared} holds another key for it: tell whoever keeps that file)" in message, \
+            message
+
+        # A jump host not held there either: named with every file read.
+        shared.write_text(f"{INSIDE} {public}\n")
+        remote = remote_with(config)
+        with pytest.raises(JumpHostRefused) as jump_refused:
+            await remote.connect()
+        assert f"bastion's host key is not trusted in {default} or {shared}" in \
+            str(jump_refused.value), jump_refused.value
+
+        # [host] known_hosts set: that file alone, the global ones not read.
+        shared.write_text(f"{INSIDE} {public}\n{jump_line}\n")
+        own = tmp_path / "own_known_hosts"
+        own.write_text("")
+        remote = remote_with(config, own)
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.connect()
+        assert f"not the key {own} trusts" in str(refused.value), refused.value
