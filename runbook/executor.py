@@ -59,7 +59,7 @@ from runbook.run_context import (
     outcome_unknown,
     redact_action,
 )
-from runbook.shell import HostKeyRefused, OutcomeUnknown, RemoteError
+from runbook.shell import HostKeyRefused, JumpHostRefused, OutcomeUnknown, RemoteError
 from runbook.step import CurlRenderer, NotInThisRun, PlanContext, Step, StepFailed
 from runbook.visible import visible
 
@@ -126,11 +126,11 @@ def _reason(exc: BaseException) -> str:
 
 
 def _known_hosts_line(exc: BaseException) -> str | None:
-    """The known_hosts line a refused host key says to add, if `exc` is, or
-    was raised from, that refusal."""
+    """The known_hosts line a refused host key (or jump host) says to add, if
+    `exc` is, or was raised from, that refusal."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, HostKeyRefused):
+        if isinstance(seen, HostKeyRefused | JumpHostRefused):
             return seen.known_hosts_line
         seen = seen.__cause__ or seen.__context__
     return None

@@ -41,8 +41,8 @@ class HostKeyRefused(Refused):
 
 # A refused host key's message ends its advice with this, the known_hosts
 # file and a colon, and then the line to add on a line of its own
-# (runbook.remote), which HostKeyRefused carries: the front ends show and
-# copy that line whole.
+# (runbook.remote; a jump host's, runbook.ssh_route), which HostKeyRefused
+# (JumpHostRefused) carries: the front ends show and copy that line whole.
 ADD_THIS_LINE = "then add this line to "
 
 
@@ -52,6 +52,12 @@ class KeyRefused(Refused):
 
 class JumpHostRefused(Refused):
     """A jump host (ProxyJump) on the way is not trusted or does not let us in."""
+
+    def __init__(self, message: str, known_hosts_line: str | None = None) -> None:
+        super().__init__(message)
+        # Not trusted, with its key read: the line its advice says to add to
+        # the known_hosts it is checked against, as HostKeyRefused carries it.
+        self.known_hosts_line = known_hosts_line
 
 
 class OutcomeUnknown(RemoteError):

@@ -17,6 +17,7 @@ import getpass
 import ipaddress
 import os
 import re
+import shlex
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import asyncssh
 
-from runbook.shell import JumpHostRefused, RemoteError
+from runbook.shell import ADD_THIS_LINE, JumpHostRefused, RemoteError
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 # The files ssh also trusts keys from where the ssh config names no
@@ -327,8 +328,7 @@ async def _connect_hop(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
             hop.name, hop.port or (), username=hop.user or (), tunnel=via,
             config=how.config, known_hosts=readable or b"", **options)
     except asyncssh.HostKeyNotVerifiable:
-        raise JumpHostRefused(
-            await _hop_key_untrusted(hop, made, alias, known, via, how, cannot)) from None
+        raise await _hop_key_untrusted(hop, made, alias, known, via, how, cannot) from None
     except asyncssh.PermissionDenied:
         raise JumpHostRefused(
             f"{cannot}: {hop.name} refused our key for user {made.username}; check the User "
@@ -343,10 +343,12 @@ async def _connect_hop(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
 async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
                              alias: str | None, known: KnownHosts,
                              via: asyncssh.SSHClientConnection | None, how: Through,
-                             cannot: str) -> str:
-    """What to say of a jump host whose key is not trusted: its fingerprint
-    and the line to add once that is checked, read on a connection of its own
-    that checks nothing (only to be shown, never to trust)."""
+                             cannot: str) -> JumpHostRefused:
+    """The refusal of a jump host whose key is not trusted: its fingerprint
+    and, as for the host (Remote._host_key_refused), the entry to take out
+    and the line to add to the file it is checked against once that is
+    checked, carried as data for the front ends to copy; read on a connection
+    of its own that checks nothing (only to be shown, never to trust)."""
     try:
         key = await asyncio.wait_for(asyncssh.get_server_host_key(
             hop.name, hop.port or (), tunnel=via or (),
@@ -354,15 +356,24 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
             how.connect_timeout)
     except (OSError, asyncssh.Error, TimeoutError, ValueError):
         key = None
-    name = known_hosts_name(str(made.host or hop.name), int(made.port), alias)
-    said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}."
+    host, port = str(made.host or hop.name), int(made.port)
+    name = known_hosts_name(host, port, alias)
+    where = known.holding(alias or host, host, port)
+    said = (f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}"
+            f"{known.stale_elsewhere(alias or host, host, port)}.")
     trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
              f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
              "read there by another way than this connection (its console, say).")
     if key is None:
-        return (f"{said} Its key could not be read to show you (connect again to see its "
-                f"fingerprint). {trust} Only if they are the same, add a line to "
-                f"{known.own[0]} of {name} and the first two words of that file")
+        return JumpHostRefused(
+            f"{said} Its key could not be read to show you (connect again to see its "
+            f"fingerprint). {trust} Only if they are the same, add a line to "
+            f"{where} of {name} and the first two words of that file")
     public = key.export_public_key().decode().split()
-    return (f"{said} It offers {key.get_fingerprint()}. {trust} Only if they are the same, "
-            f"add this line to {known.own[0]}: {name} {public[0]} {public[1]}")
+    line = f"{name} {public[0]} {public[1]}"
+    remove = shlex.join(["ssh-keygen", "-R", name, "-f", str(where)])
+    # The line on a line of its own, as the host's: the front ends show and
+    # copy it whole (y in the TUI), the report sets it as code.
+    return JumpHostRefused(
+        f"{said} It offers {key.get_fingerprint()}. {trust} Only if they are the same, "
+        f"{remove}, {ADD_THIS_LINE}{where}:\n{line}", line)

@@ -71,6 +71,7 @@ async def _hosts(tmp_path: Path, offers: list[str]) -> AsyncIterator[tuple[_Host
     # The jump host is trusted by the file ssh_config names for it.
     (tmp_path / "jump_known_hosts").write_text(
         f"[127.0.0.1]:{jump_port} {jump_key.export_public_key().decode()}")
+    (tmp_path / "jump_known_hosts_as_served").write_bytes(jump_key.export_public_key())
     try:
         yield target, jump_port
     finally:
@@ -358,7 +359,15 @@ async def test_a_jump_host_whose_key_is_not_trusted_is_named_not_the_target(
         assert not isinstance(err.value, HostKeyRefused), message
         assert "cannot reach sm via jump host bastion: bastion's host key" in message, message
         assert f"is not trusted in {tmp_path / 'jump_known_hosts'}" in message, message
-        assert "ssh-keygen -R" not in message and "unavailable" not in message, message
+        assert "unavailable" not in message, message
+        # The jump host's entry and line, in the file it is checked against
+        # (carried as the host's refusal carries its own); the target's, untouched.
+        jump_key = (tmp_path / "jump_known_hosts_as_served").read_text().split()
+        line = f"[127.0.0.1]:{jump_port} {jump_key[0]} {jump_key[1]}"
+        assert isinstance(err.value, JumpHostRefused) and err.value.known_hosts_line == line
+        assert f"ssh-keygen -R '[127.0.0.1]:{jump_port}' -f {tmp_path / 'jump_known_hosts'}, " \
+            f"then add this line to {tmp_path / 'jump_known_hosts'}:\n{line}" in message, message
+        assert INSIDE not in message and f"-f {known}" not in message, message
         assert not target.forwarded, "nothing went past an untrusted jump host"
 
 
@@ -595,10 +604,11 @@ async def test_a_jump_host_behind_a_jump_host_of_its_own_is_reached_and_a_loop_i
 
 
 @contextlib.asynccontextmanager
-async def _behind_a_bastion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                            host: RehearsalHost) -> AsyncIterator[Remote]:
-    """A Remote to the rehearsal host through a jump host "bastion" that
-    trusts the rehearsal's client key and forwards INSIDE to it."""
+async def _bastion_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                          host: RehearsalHost) -> AsyncIterator[HostSettings]:
+    """[host] settings for the rehearsal host as "sm", through a jump host
+    "bastion" that trusts the rehearsal's client key and forwards INSIDE to
+    it, and that tmp_path/jump_known_hosts trusts."""
     _home(tmp_path, monkeypatch)
     target = _Host(host.ssh_port, {}, host.client_key)
     jump_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -618,14 +628,23 @@ async def _behind_a_bastion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         "User nobody", f"User {host.user}")
     ssh_config = tmp_path / "ssh_config"
     ssh_config.write_text(config)
-    remote = Remote(HostSettings("sm", 22, host.user, sudo=False, identity=host.client_key,
-                                 known_hosts=known, ssh_config=ssh_config),
-                    isolated=True, connect_timeout=5, reconnect_within=10)
     try:
-        yield remote
+        yield HostSettings("sm", 22, host.user, sudo=False, identity=host.client_key,
+                           known_hosts=known, ssh_config=ssh_config)
     finally:
-        await remote.close()
         jump.close()
+
+
+@contextlib.asynccontextmanager
+async def _behind_a_bastion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            host: RehearsalHost) -> AsyncIterator[Remote]:
+    """A Remote to the rehearsal host through the jump host of _bastion_before."""
+    async with _bastion_before(tmp_path, monkeypatch, host) as settings:
+        remote = Remote(settings, isolated=True, connect_timeout=5, reconnect_within=10)
+        try:
+            yield remote
+        finally:
+            await remote.close()
 
 
 @pytest.mark.parametrize("action", ["detached command", "upload"])
@@ -742,3 +761,72 @@ async def test_keys_in_the_global_known_hosts_files_are_trusted_as_ssh_trusts_th
         with pytest.raises(HostKeyRefused) as refused:
             await remote.connect()
         assert f"not the key {own} trusts" in str(refused.value), refused.value
+
+
+async def test_a_jump_host_not_trusted_offers_its_known_hosts_line_as_the_host_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rehearsal_host: RehearsalHost) -> None:
+    """A refused host key's failure dialog shows the line that trusts it on a
+    row of its own, and y copies it whole; a refused jump host's, the same
+    trust decision with its fingerprint shown, offered nothing, its line
+    buried in the sentence. It is offered the same way now, and the line is
+    for the file the jump host is checked against: added there, try again
+    goes through."""
+    from dataclasses import replace
+
+    from textual.widgets import Static
+
+    from screens.app import create_app
+    from screens.dialogs import ConfirmDialog, RecoverDialog
+    from tests.polling import until
+    from tests.rehearsal import rehearsal_session, rehearsal_settings
+    from tests.test_tui_records import clipboard_writes, osc52
+
+    async with _bastion_before(tmp_path, monkeypatch, rehearsal_host) as host:
+        checked = tmp_path / "jump_known_hosts"
+        trusted = checked.read_text()
+        checked.write_text("")  # the bastion's key not held: refused
+        settings = rehearsal_settings(rehearsal_host)
+        settings = replace(settings, host=replace(
+            settings.host, address=host.address, port=host.port,
+            known_hosts=host.known_hosts, ssh_config=host.ssh_config))
+        journal = tmp_path / "run.jsonl"
+        app = create_app(lambda continuing: rehearsal_session(
+            rehearsal_host, journal, settings, resume=continuing),
+            rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(80, 24)) as pilot:
+            sent = clipboard_writes(app)
+            await until(lambda: app.asking is not None, timeout=30, what="the first question")
+            app.main.checklist.select_step(app.asking.report.id)
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, ConfirmDialog), what="its dialog")
+            await pilot.pause()
+            await pilot.press("y")
+            await until(lambda: isinstance(app.screen, RecoverDialog)
+                        and bool(app.screen.query("#recover-stop")), timeout=30,
+                        what="the failure dialog")
+            await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, RecoverDialog)
+            assert "via jump host bastion" in dialog.detail, dialog.detail
+            line = trusted.strip()
+            shown = dialog.query("#known-hosts-line")
+            assert shown, dialog.detail
+            assert str(shown.first(Static).render()) == line
+            assert f"then add this line to {checked}:" in dialog.detail, dialog.detail
+            await pilot.press("y")
+            await until(lambda: app.clipboard == line, what="the line on the clipboard")
+            assert osc52(line) in sent
+            # The operator has compared the fingerprint, and adds the line.
+            checked.write_text(app.clipboard + "\n")
+            step = dialog.step.id
+            await pilot.press("t")
+            # Tried again, it asks again; confirmed, it goes through the bastion.
+            await until(lambda: app.asking is not None and app.asking.report.id == step
+                        and not isinstance(app.screen, RecoverDialog), what="its question again")
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, ConfirmDialog), what="its dialog again")
+            await pilot.pause()
+            await pilot.press("y")
+            await until(lambda: app.run_state.states[step] not in ("next", "running"),
+                        timeout=30, what="the step to end")
+            assert app.run_state.states[step] == "done", app.run_state.reports[step]
