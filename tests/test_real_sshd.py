@@ -398,6 +398,41 @@ async def test_a_host_key_of_another_type_than_known_hosts_holds_is_refused_as_c
     assert remote._conn is None
 
 
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
+@pytest.mark.parametrize("global_file", ["held", "none"])
+async def test_a_key_held_only_in_a_global_known_hosts_file_is_trusted_as_ssh_trusts_it(
+    sshd: Sshd, tmp_path: Path, global_file: str
+) -> None:
+    """OpenSSH's own ssh and runbook, given the same ssh config, agree on a
+    host whose key only a GlobalKnownHostsFile holds (a fleet's keys kept
+    centrally): both let it in; with GlobalKnownHostsFile none, both refuse."""
+    own = tmp_path / "own_known_hosts"
+    own.write_text("")
+    shared = tmp_path / "ssh_known_hosts"
+    shared.write_text(sshd.known_hosts.read_text())
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host sm\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {USER}\n"
+        f"  IdentityFile {sshd.client_key}\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {own}\n  StrictHostKeyChecking yes\n"
+        f"  GlobalKnownHostsFile {shared if global_file == 'held' else 'none'}\n")
+    ssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "sm", "true"],
+                         capture_output=True, text=True, timeout=30)
+    remote = sshd.remote(address="sm", known_hosts=None, ssh_config=config)
+    try:
+        if global_file == "held":
+            assert ssh.returncode == 0, ssh.stderr
+            assert (await remote.run("true", timeout=10)).ok
+        else:
+            assert ssh.returncode == 255 and "Host key verification failed" in ssh.stderr, \
+                ssh.stderr
+            with pytest.raises(HostKeyRefused) as refused:
+                await remote.run("true", timeout=10)
+            assert f"not the key {own} trusts" in str(refused.value), refused.value
+    finally:
+        await remote.close()
+
+
 # --- timeouts: is the command really stopped on the host? ---------------------
 
 
