@@ -56,7 +56,7 @@ from steps.common import (
     standing_origins,
     state_of,
 )
-from steps.database import DATABASE, DEFAULT_PORT, drop_command, same_database
+from steps.database import DATABASE, DEFAULT_PORT, drop_command, live_address, same_database
 from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
 from steps.fleet import fleet_now
 
@@ -1017,9 +1017,29 @@ class StartService(Red5Step):
         if used is None:
             return False
         # As F11's comparison: loopback names alike, case and a trailing dot aside.
-        if not same_database(used[0], used[1], where.host, where.port):
-            raise _WrongDatabase(self._wrong_database(ctx, f"{used[0]}:{used[1]}", where))
-        return True
+        if same_database(used[0], used[1], where.host, where.port):
+            return True
+        if ctx.facts.red5_log_start_offset is None and await self._file_names(ctx, where):
+            # A start runbook did not make, read from the top: the line can be
+            # an earlier start's, from before the file was put right and the
+            # service restarted by hand. This start's is waited for; one that
+            # read the file before the fix never answers, and the restart
+            # after the limit reads it.
+            return False
+        raise _WrongDatabase(self._wrong_database(ctx, f"{used[0]}:{used[1]}", where))
+
+    async def _file_names(self, ctx: Ctx, where: Any) -> bool:
+        """Whether config.dbHost and config.dbPort of the install's file name
+        the new database `where` now (False when they cannot be read)."""
+        import javaproperties  # here: only a start found running asks
+
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        keys = quote(r"^[[:space:]]*config\.db(Host|Port)[[:space:]=:]")
+        found = await ctx.probe(root(ctx, f"grep -E {keys} -- {quote(path)}"))
+        if not found.ok:
+            return False
+        host, port = live_address(dict(javaproperties.loads(found.stdout)))
+        return same_database(host, port, where.host, where.port)
 
     async def _log_size(self, ctx: Ctx) -> int:
         """The size of red5.log now (0 when it is not there yet)."""
@@ -1032,7 +1052,7 @@ class StartService(Red5Step):
         """The database (host, port) the red5.log of the last start names in
         its dbURL line; None when it has written none yet."""
         log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
-        since = ctx.facts._service_log_from
+        since = ctx.facts.red5_log_start_offset or 0
         # A log rotated since is smaller than the offset: read it whole.
         read = (f"if [ \"$(stat -L -c %s -- {log})\" -ge {since} ]; then tail -c +{since + 1} "
                 f"-- {log}; else cat -- {log}; fi | grep -a -o 'dbURL = jdbc:mysql://[^/]*/' "
@@ -1145,7 +1165,9 @@ class StartService(Red5Step):
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
         if restarted or not ours:  # what an earlier start logged is not this one's
-            ctx.facts._service_log_from = await self._log_size(ctx)
+            ctx.facts.red5_log_start_offset = await self._log_size(ctx)
+        else:  # found running: where its start's lines begin is not known
+            ctx.facts.red5_log_start_offset = None
         await self._systemctl(ctx, "restart" if restarted else "start")
         last_wait = len(errors)  # where the last wait's answers begin
         try:
@@ -1157,7 +1179,7 @@ class StartService(Red5Step):
                 # operator confirmed says so.
                 ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
                          "restarting it once")
-                ctx.facts._service_log_from = await self._log_size(ctx)
+                ctx.facts.red5_log_start_offset = await self._log_size(ctx)
                 await self._systemctl(ctx, "restart")
                 last_wait = len(errors)
                 api = await self._wait_for_api(ctx, limit, errors)

@@ -30,7 +30,8 @@ class Red5Facts(Facts):
         "local_sha256",
         "snapshot", "restart_service", "started_without_database", "token_refused",
         "new_api_version", "rollback_stamp", "promoted_at", "new_nodegroups_left",
-        "new_database_at", "old_database_at", "live_db_host", "live_db_port"})
+        "new_database_at", "old_database_at", "live_db_host", "live_db_port",
+        "red5_log_start_offset"})
     # preflight: the host as found before anything changed
     install_real: str | None = None  # install.dir resolved on the host
     live_version: str | None = None
@@ -69,6 +70,13 @@ class Red5Facts(Facts):
     # it starts, so it is restarted at once.
     token_refused: bool = False
     new_api_version: str | None = None
+    # start-service: the byte offset in the new install's red5.log where the
+    # lines of the service's last start begin (its size just before runbook
+    # started or restarted it), so that a restart after a fix is not judged by
+    # the dbURL line an earlier start wrote. None when runbook found the
+    # service running and did not start it (after a resume, say): where that
+    # start's lines begin is not known, and the log is read from the top.
+    red5_log_start_offset: int | None = None
     # promote-new: when it moved the new tree into place (this machine's
     # clock, before the rename); None until then, or from an older journal
     promoted_at: float | None = None
@@ -79,10 +87,6 @@ class Red5Facts(Facts):
     # the old stream manager tears down as it starts; None when none are left
     new_nodegroups_left: str | None = None
     # scratch, rebuilt by checks
-    # start-service: the size of red5.log before its last start or restart,
-    # so that only what that start wrote is read (a fixed file's restart is
-    # not judged by the line an earlier start wrote)
-    _service_log_from: int = 0
     _carry_over_xml: str | None = None
     _carry_over_diff: str = ""
     _export_shrink: str | None = None

@@ -175,7 +175,8 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
 
     ctx: Any = SimpleNamespace(settings=SimpleNamespace(install_dir="/usr/local",
                                                         source="/c.toml"),
-                               facts=SimpleNamespace(install_real=None))
+                               facts=SimpleNamespace(install_real=None,
+                                                     red5_log_start_offset=0))
 
     async def check(logged: tuple[str, int], host: str, port: int) -> bool:
         step = StartService()
@@ -196,3 +197,63 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
         except _WrongDatabase:
             continue
         raise AssertionError(f"{logged} was taken for the new database")
+
+
+
+async def found_running(tmp_path: Path, *, put_right: bool) -> ScriptedFrontEnd:
+    """A rehearsal stopped at start-service; the service then started by hand
+    on a file whose config.dbPort is not the new database's, and (put_right)
+    the file put right and the service restarted by hand, its webapp slow to
+    load; then the run resumed, finding it running: its front end."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(
+            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=60))
+        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
+        path = host.install_dir / "red5pro" / PROPERTIES
+        right = path.read_text()
+        path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", "config.dbPort=3306", right))
+        status, output = await host._run_shim("systemctl", "start", "red5pro")
+        assert status == 0, output
+        log = host.install_dir / "red5pro" / "log" / "red5.log"
+        await until(lambda: log.is_file() and ":3306/cluster" in log.read_text(),
+                    what="the earlier start to log its database")
+        try:
+            if put_right:
+                path.write_text(right)
+                armed.arm(host.sandbox, "slow-start", step="start-service", delay=25)
+                status, output = await host._run_shim("systemctl", "restart", "red5pro")
+                assert status == 0, output
+            front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]})
+            await rehearse(host, front, journal, settings, resume=replay(journal))
+        finally:
+            armed.lift(host.sandbox, "slow-start")
+    return front
+
+
+async def test_an_earlier_starts_database_line_is_not_taken_for_a_service_restarted_by_hand(
+        tmp_path: Path) -> None:
+    """A start runbook did not make (found running as a resumed run goes on)
+    is read from the top of red5.log, where an earlier start's dbURL line can
+    be the last one: the run before was stopped, the operator set config.dbPort
+    right and restarted the service by hand, and its webapp had not logged its
+    own line yet. start-service took the earlier line for this start's, said
+    the file disagrees with [new_database] (it no longer did) and that neither
+    waiting nor a restart mends it, and failed a healthy start."""
+    front = await found_running(tmp_path, put_right=True)
+    assert front.final_state("start-service") == "done", front.text()[-3000:]
+    assert "disagree" not in front.text(), front.text()[-3000:]
+
+
+async def test_a_service_found_running_on_a_wrong_database_still_fails_the_step_at_once(
+        tmp_path: Path) -> None:
+    """The other side of the test above: found running (a resumed run), on a
+    file that still names another database than [new_database], the line
+    read from the top is said at once, as for a start runbook made."""
+    front = await found_running(tmp_path, put_right=False)
+    report = front.last_report("start-service")
+    assert front.final_state("start-service") == "failed", front.text()[-3000:]
+    assert report.elapsed_s is not None and report.elapsed_s < 30, report
+    assert "127.0.0.3:3306" in report.detail and "disagree" in report.detail, report
