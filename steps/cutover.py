@@ -773,6 +773,13 @@ class StartService(Red5Step):
     def _speaks(self, p: AnyContext) -> str | None:
         return expected_api_version(p)
 
+    async def _prove(self, ctx: Ctx) -> None:
+        """Before the API is asked: the token given is the serving install's.
+        Nothing here on the way forward: this run's preflight proved [api]
+        base_url and the token against the live file (the old one's or the
+        new one's, resumed mid-cutover), and the properties step carries that
+        token into the new file; the way back's start proves it (rollback)."""
+
     async def _servers(self, ctx: Ctx) -> tuple[list[int], list[int]]:
         """PIDs running from the other install and from this step's, from one
         listing: each listing is a root shell walking /proc, in the downtime."""
@@ -890,6 +897,7 @@ class StartService(Red5Step):
             # Said: it decides, for a step left in doubt, between trying again
             # and the way back (re-trial: "not in place" alone).
             return Check(False, "the red5pro service does not run")
+        await self._prove(ctx)
         errors: list[SMApiError] = []
         try:
             api = await self._answering(ctx, errors)
@@ -1155,6 +1163,8 @@ class StartService(Red5Step):
         limit = ctx.settings.timeouts.service_start
         restarted = bool(ctx.facts.restart_service)
         errors: list[SMApiError] = []
+        if restarted:  # it runs: proven before its API is asked
+            await self._prove(ctx)
         if restarted and (api := await self._answering_unless_refused(ctx, errors)):
             # It came up while the question waited (operator trial: a slow
             # release restarted as it answered, and never lived out a limit).
@@ -1169,6 +1179,8 @@ class StartService(Red5Step):
         else:  # found running: where its start's lines begin is not known
             ctx.facts.red5_log_start_offset = None
         await self._systemctl(ctx, "restart" if restarted else "start")
+        if not restarted:  # started: proven before its API is asked
+            await self._prove(ctx)
         last_wait = len(errors)  # where the last wait's answers begin
         try:
             api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors)

@@ -420,9 +420,19 @@ class StartOld(StartService):
     title = "Start the old release"
     phase = Phase.ROLLBACK
     recheck_when_resumed = True
-    summary = ("Starts the service and waits until the Stream Manager API answers from the "
-               "old install, speaking the old release's API version, on the old database.")
+    summary = ("Starts the service, proves the API token is the old install's "
+               "rest.administratorToken, and waits until the Stream Manager API answers from "
+               "the old install, speaking the old release's API version, on the old database.")
     side = "old"
+
+    async def _prove(self, ctx: Ctx) -> None:
+        """The token given is the old install's, back in place, before its API
+        is asked: an API of the old release's version at [api] base_url can be
+        another stream manager's (a staging copy, with its own token), which
+        says nothing of this host's old install."""
+        await prove_token(ctx, live_dir(ctx), "the old release was started here, but whether "
+                          "it is the stream manager answering at [api] base_url is not proven",
+                          AGAIN)
 
     async def _tree(self, ctx: Ctx) -> str | None:
         return await old_tree(ctx)

@@ -1347,7 +1347,9 @@ async def test_the_way_backs_recreate_refuses_a_copy_of_the_old_release_elsewher
 ) -> None:
     """Review 54b H1: a way back taken up at rollback-recreate with the
     base_url and token of another stream manager of the old release (a
-    staging copy) rebuilt this host's snapshot inside that one."""
+    staging copy) rebuilt this host's snapshot inside that one. Resumed, the
+    way back looks again at rollback-start first, which proves the token now
+    and refuses there, before recreate asks anything."""
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path / "a") as host, \
             rehearsal_host(tmp_path / "b") as other:
@@ -1362,9 +1364,47 @@ async def test_the_way_backs_recreate_refuses_a_copy_of_the_old_release_elsewher
             state_dir=host.sandbox / ".operator", isolated=True, resume=replay(journal),
             only_back=True).run(back)
         assert outcome is Outcome.FAILED, back.text()[-2000:]
-        said = back.detail("rollback-recreate")
+        said = back.detail("rollback-start")
         assert "rest.administratorToken" in said and "[api] base_url" in said, said
         assert other.api_token not in back.text() and host.api_token not in back.text()
         assert [g["name"] for g in await asyncio.to_thread(
             cloud.list_nodegroups, other.sandbox, *other.old_db)] == \
             [g["name"] for g in theirs], "this host's snapshot was rebuilt in another"
+
+
+async def test_the_way_backs_start_does_not_take_another_old_release_for_this_hosts(
+    tmp_path: Path,
+) -> None:
+    """rollback-start said the old install answers, on the old database,
+    once the API at [api] base_url answered with the old release's version:
+    with the base_url and token of another stream manager of the same release
+    (two rehearsal hosts), it said so whether or not this host's old install
+    came up. Before it says so, the token given is proven to be the old
+    install's rest.administratorToken."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path / "a") as host, \
+            rehearsal_host(tmp_path / "b") as other:
+        front = ScriptedFrontEnd({"rollback-start": Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(front)
+        assert outcome is Outcome.STOPPED, front.text()[-2000:]
+        assert other.scenario.old.api == host.scenario.old.api
+        wrong = dataclasses.replace(rehearsal_settings(host), api_base_url=other.api_base_url)
+        back = ScriptedFrontEnd()
+        outcome = await wiring.session(
+            wrong, token=other.api_token, journal_path=tmp_path / "back.jsonl",
+            state_dir=host.sandbox / ".operator", isolated=True, resume=replay(journal),
+            only_back=True).run(back)
+        assert outcome is Outcome.FAILED, back.text()[-2000:]
+        assert back.final_state("rollback-start") == "failed", back.text()[-2000:]
+        said = back.detail("rollback-start")
+        assert "rest.administratorToken" in said and "[api] base_url" in said, said
+        assert "started" in said and "not proven" in said, said
+        assert "answers from the old install" not in back.text(), back.text()[-2000:]
+        assert other.api_token not in back.text() and host.api_token not in back.text()
+        # As it says: the old release was started here.
+        pid = host.service_pid()
+        assert pid and _ident(Path(f"/proc/{pid}/cwd")) == _ident(host.install_dir / "red5pro")
+        # Put right, the way back goes on from there.
+        again = await session(host, tmp_path / "back2.jsonl", only_back=True,
+                              resume=replay(journal)).run(ScriptedFrontEnd())
+        assert again is Outcome.ROLLED_BACK
