@@ -87,7 +87,14 @@ async def replace_file(
     """
     if not path.startswith("/"):
         raise ValueError(f"{path}: the file to replace must be given by its absolute path")
-    made = await ssh.run(private_folder(staging_dir), timeout=timeout)
+    digest = hashlib.sha256(data).hexdigest()
+    name = posixpath.basename(path)
+    staged = f"{staging_dir.rstrip('/')}/{name}.{digest}"
+    # With the folder's check, the copies of this file's earlier versions go:
+    # a merge changed since a failed try is staged under another name.
+    made = await ssh.run(f"{private_folder(staging_dir)} && "
+                         f"{{ {clear_earlier(staging_dir, name, keep=staged)}; }}",
+                         timeout=timeout)
     if made.exit_status == OTHERS_CAN_WRITE:
         raise RemoteError(f"{ssh.target}: {others_can_write(staging_dir, ssh.host.user)}")
     if not made.ok:
@@ -95,8 +102,6 @@ async def replace_file(
             f"{ssh.target}: {staging_dir} is not a folder owned by {ssh.host.user}; "
             "another account could swap the staged file before it is installed as root. "
             "Choose another install.upload_dir")
-    digest = hashlib.sha256(data).hexdigest()
-    staged = f"{staging_dir.rstrip('/')}/{posixpath.basename(path)}.{digest}"
     command = privileged_script(
         install_script(staged, path, len(data), digest, private_as=private_as),
         ssh.host.sudo)
@@ -122,6 +127,20 @@ async def replace_file(
         raise OutcomeUnknown(f"{ssh.target}: replacing {path} was stopped ({reason}); it "
                              "is either as it was or wholly replaced, never cut short")
     raise RemoteError(f"{ssh.target}: could not replace {path}: {reason}; it is as it was")
+
+
+def clear_earlier(folder: str, name: str, *, keep: str) -> str:
+    """The command, run as the SSH user, that removes from `folder` the copies
+    staged of a file called `name` but `keep`: only regular files, owned by
+    the user, named exactly `name`, a dot and 64 lowercase hex digits (a
+    sha256, as :func:`replace_file` names them). Always succeeds: what it
+    cannot remove stays."""
+    pattern = quote(f"{folder.rstrip('/')}/{name}.") + "[0-9a-f]" * 64
+    return (f'for f in {pattern}; do '
+            # No match leaves the pattern itself: a name too long for any file.
+            f'if [ "$f" != {quote(keep)} ] && [ -f "$f" ] && [ ! -L "$f" ] && [ -O "$f" ]; '
+            f'then rm -f -- "$f" || :; fi; '
+            f'done; :')
 
 
 def install_script(staged: str, target: str, size: int, digest: str, *,

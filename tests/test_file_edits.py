@@ -355,6 +355,10 @@ async def test_a_retry_uses_what_an_interrupted_upload_left(
     staged.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     staged.write_bytes({"prefix": data[:SIZE // 3], "garbage": os.urandom(SIZE // 3),
                         "longer": data + b"tail"}[left])
+    # A second name for what was left: it sees the rest arrive if the retry
+    # carries on in that very file (and is not made to start afresh).
+    probe = host.sandbox / "left-over"
+    os.link(staged, probe)
     remote = Remote(rehearsal_settings(host).host, isolated=True)
     try:
         await remote.replace_file(str(target), data, staging_dir=str(host.upload_dir),
@@ -363,6 +367,8 @@ async def test_a_retry_uses_what_an_interrupted_upload_left(
         await remote.close()
     assert target.read_bytes() == data
     assert _leftovers(host, target) == []
+    if left == "prefix":
+        assert probe.read_bytes() == data, "the retry sent it all again"
 
 
 async def test_an_upload_folder_that_is_not_ours_is_refused(
@@ -499,3 +505,55 @@ async def test_a_file_to_take_owner_and_mode_from_that_is_gone_changes_nothing(
     assert not isinstance(refused.value, OutcomeUnknown)
     assert target.read_bytes() == OLD
     assert not Path(f"{target}{AS_IT_WAS}").exists()
+
+
+# --- what the staging folder keeps (trial 54, F14) ------------------------------------
+# The staged copy of red5-web.properties carries the live database password and
+# the API token: it stays only where a next try carries on from it, and then
+# the operator is told where it is.
+
+
+def _in_upload_dir(host: RehearsalHost) -> list[str]:
+    return sorted(p.name for p in host.upload_dir.iterdir()) if host.upload_dir.exists() else []
+
+
+async def test_staging_a_new_version_removes_the_earlier_copies_of_that_file_only(
+    rehearsal_host: RehearsalHost,
+) -> None:
+    """A merge that changed since the last try is staged under another name:
+    the copies of earlier versions of that file go, nothing else in the folder."""
+    host = rehearsal_host
+    target = _target(host)
+    host.upload_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    name = target.name
+    hexes = [hashlib.sha256(str(n).encode()).hexdigest() for n in range(4)]
+    earlier = [f"{name}.{hexes[0]}", f"{name}.{hexes[1]}"]
+    kept = [
+        f"{name}.{hexes[2][:63]}",             # not 64 hex digits
+        f"{name}.{hexes[2]}0",
+        f"{name}.{hexes[2].upper()}",
+        f"{name}.{hexes[2]}.part",
+        f"x{name}.{hexes[2]}",                  # another file's
+        f"app.properties.{hexes[2]}",
+        host.distribution.name,                 # the upload step's
+    ]
+    for file in earlier + kept:
+        (host.upload_dir / file).write_bytes(b"config.dbPass=old-secret\n")
+    others = host.upload_dir / f"{name}.{hexes[3]}"   # another account's
+    others.write_bytes(b"x")
+    os.chown(others, *OWNER)
+    linked = host.upload_dir / f"{name}.{'e' * 64}"   # a link, to a file kept
+    linked.symlink_to(host.upload_dir / host.distribution.name)
+    folder = host.upload_dir / f"{name}.{'f' * 64}"   # a folder
+    folder.mkdir()
+    (folder / "inside").write_bytes(b"x")
+    remote = Remote(rehearsal_settings(host).host, isolated=True)
+    try:
+        await remote.replace_file(str(target), b"config.dbPass=new\n",
+                                  staging_dir=str(host.upload_dir), timeout=30,
+                                  upload_timeout=30, private_as=str(target))
+    finally:
+        await remote.close()
+    assert target.read_bytes() == b"config.dbPass=new\n"
+    assert _in_upload_dir(host) == sorted([*kept, others.name, linked.name, folder.name])
+    assert (folder / "inside").exists() and linked.is_symlink()
