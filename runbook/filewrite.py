@@ -4,6 +4,13 @@ The bytes first travel over SFTP to the SSH user's own staging folder
 (:func:`stage`); one privileged script (:func:`install_script`) then checks
 them and renames a verified copy over the target. A Remote's replace_file
 (runbook.remote.Remote.replace_file) is this, over the host's one connection.
+
+The staged copy can carry secrets (the merged red5-web.properties holds the
+database password and the API token), so it does not outlive its use: the
+script removes it however it ends, a failure the host answered removes it,
+and staging another version of a file removes the copies of its earlier
+ones. It stays only where the connection went before it could be removed:
+then the error says where it is (operator trial 54, F14).
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import posixpath
+from dataclasses import dataclass
 
 import asyncssh
 
@@ -31,19 +39,33 @@ from runbook.shell import (
 # The install script's exit status when the staged copy is not the bytes sent.
 _STAGED_WRONG = 3
 _STAGE_CHUNK = 1 << 20
+# Removing a staged copy after a failure: a moment's work, never a long wait
+# on top of the failure the operator is to be told of.
+_DISCARD_TIMEOUT_S = 10.0
 
 
-async def stage(ssh: SshConnection, data: bytes, remote: str, *, timeout: float) -> None:
+@dataclass
+class Sending:
+    """How far :func:`stage` got: whether the staged file may hold any of the content."""
+
+    content_there: bool = False
+
+
+async def stage(ssh: SshConnection, data: bytes, remote: str, *, timeout: float,
+                sending: Sending | None = None) -> None:
     """Send `data` to the file `remote` over SFTP, carrying on from what an
     interrupted upload left there.
 
     What is already there is trusted only as far as its size: parallel SFTP
     writes can leave holes behind a cut, so whoever uses the file checks its
-    sha256 (see :func:`install_script`)."""
+    sha256 (see :func:`install_script`). `sending` learns whether the file
+    may hold any of `data`, for a failure to say so."""
+    sending = sending if sending is not None else Sending()
     conn = await ssh.connect()
     try:
         async with asyncio.timeout(timeout), conn.start_sftp_client() as sftp:
             have = await size_in(sftp, remote)
+            sending.content_there = have > 0
             if have == len(data):
                 return
             if have > len(data):  # not a start of these bytes: begin again
@@ -53,6 +75,7 @@ async def stage(ssh: SshConnection, data: bytes, remote: str, *, timeout: float)
             async with sftp.open(remote, "r+b" if have else "wb", attrs,
                                  encoding=None) as file:
                 for offset in range(have, len(data), _STAGE_CHUNK):
+                    sending.content_there = True
                     await file.write(data[offset:offset + _STAGE_CHUNK], offset)
     except TimeoutError:
         raise CommandTimeout(
@@ -105,28 +128,72 @@ async def replace_file(
     command = privileged_script(
         install_script(staged, path, len(data), digest, private_as=private_as),
         ssh.host.sudo)
-    try:
-        for _attempt in range(2):
-            await stage(ssh, data, staged, timeout=upload_timeout)
+    sending = Sending()
+    for _attempt in range(2):
+        try:
+            await stage(ssh, data, staged, timeout=upload_timeout, sending=sending)
+        except OutcomeUnknown as exc:
+            # Cut or stalled while sending: what arrived stays, for the next
+            # try to go on from (the host may not even be reachable to remove it).
+            kept = ". " + _stays(staged, private_as, "What arrived of the new content",
+                                 " for the next try to go on from")
+            kept = kept if sending.content_there else ""
+            raise type(exc)(f"{exc}; {path} is either as it was or wholly replaced, never "
+                            f"cut short: look at it before going on{kept}") from None
+        except RemoteError as exc:
+            # Refused while staging (a full disk): the target was never touched.
+            kept = await _discard(ssh, staged, private_as, "what arrived of the new content",
+                                  timeout=timeout)
+            raise RemoteError(f"{exc}; {path} is as it was{kept}") from None
+        try:
             result = await ssh.run(command, timeout=timeout)
-            # A wrong staged copy has been removed: sending again starts afresh.
-            if result.exit_status != _STAGED_WRONG:
-                break
-    except OutcomeUnknown as exc:
-        raise type(exc)(f"{exc}; {path} is either as it was or wholly replaced, never "
-                        "cut short: look at it before going on") from None
-    except RemoteError as exc:
-        # Refused while staging: the target was never touched.
-        raise RemoteError(f"{exc}; {path} is as it was, and what arrived of the new "
-                          f"one waits in {staging_dir} for the next try") from None
+        except OutcomeUnknown as exc:
+            # The script runs on without its connection, and removes the
+            # staged copy however it ends.
+            raise type(exc)(f"{exc}; {path} is either as it was or wholly replaced, never "
+                            "cut short: look at it before going on") from None
+        except RemoteError as exc:
+            # Nothing ran, and the connection is gone: the copy stays whole.
+            kept = f", and {_stays(staged, private_as, 'the new content', ' for the next try')}"
+            raise RemoteError(f"{exc}; {path} is as it was{kept}") from None
+        # A wrong staged copy has been removed: sending again starts afresh.
+        if result.exit_status != _STAGED_WRONG:
+            break
     if result.ok:
         return
     reason = result.last_error_line() or f"exit status {result.exit_status}"
+    # The script removes the copy as it ends; not if it never ran (sudo
+    # refused) or was killed before its end.
+    kept = await _discard(ssh, staged, private_as, "the new content", timeout=timeout)
     if result.exit_status is not None and result.exit_status < 0:
         # Killed by a signal from outside: where it stopped is not known.
         raise OutcomeUnknown(f"{ssh.target}: replacing {path} was stopped ({reason}); it "
-                             "is either as it was or wholly replaced, never cut short")
-    raise RemoteError(f"{ssh.target}: could not replace {path}: {reason}; it is as it was")
+                             f"is either as it was or wholly replaced, never cut short{kept}")
+    raise RemoteError(f"{ssh.target}: could not replace {path}: {reason}; it is as it "
+                      f"was{kept}")
+
+
+def _stays(staged: str, private_as: str | None, what: str, why: str = "") -> str:
+    """Where a staged copy is left, and, if it carries a file's secrets, so."""
+    said = f"{what} stays in {staged}{why}"
+    if private_as:
+        said += f"; it holds the secrets of {private_as}: delete it if you give up this change"
+    return said
+
+
+async def _discard(ssh: SshConnection, staged: str, private_as: str | None,
+                   what: str, *, timeout: float) -> str:
+    """Remove the staged copy after a failure, as the SSH user; best effort,
+    so any failure of its own is not reported in place of the first one.
+    What the operator is to be told if the copy stays, else ""."""
+    try:
+        removed = await ssh.run(f"rm -f -- {quote(staged)}",
+                                timeout=min(_DISCARD_TIMEOUT_S, timeout))
+        if removed.ok:
+            return ""
+    except RemoteError:
+        pass
+    return f", and {_stays(staged, private_as, what)}"
 
 
 def clear_earlier(folder: str, name: str, *, keep: str) -> str:
@@ -153,8 +220,9 @@ def install_script(staged: str, target: str, size: int, digest: str, *,
     (same folder: the rename is then atomic), gives them the target's owner
     and mode (`private_as`'s, and its access list, for content that carries
     that file's secrets), checks them again and only then renames them over
-    the target. It prints nothing unless it fails: a dropped connection closes
-    its output, and a write then would kill it half-way through.
+    the target. However it ends, it removes the staged copy. It prints
+    nothing unless it fails: a dropped connection closes its output, and a
+    write then would kill it half-way through.
     """
     s, t = quote(staged), quote(target)
     like = quote(private_as or "")
@@ -173,10 +241,12 @@ def install_script(staged: str, target: str, size: int, digest: str, *,
         # the same file beside the target.
         f"exec 9< {quote(posixpath.dirname(staged))}",
         "if command -v flock >/dev/null 2>&1; then flock 9; fi",
-        f"trap {quote(f'rm -f -- {new}')} EXIT",
+        # However it ends, the staged copy goes too: it can hold secrets, and
+        # a retry sends it again (a script cut off from runbook runs on).
+        f"trap {quote(f'rm -f -- {new} {s}')} EXIT",
         f"sha() {{ {{ {SHA256_OF_STDIN}; }} < \"$1\" | cut -d' ' -f1; }}",
         f"if [ ! -f {s} ] || [ \"$(wc -c < {s})\" -ne {size} ] || [ \"$(sha {s})\" != {digest} ]",
-        f"then rm -f -- {s}; {fail(f'{staged}: not the bytes sent; sending again', _STAGED_WRONG)}",
+        f"then {fail(f'{staged}: not the bytes sent; sending again', _STAGED_WRONG)}",
         "fi",
         f"[ -f {t} ] || {fail(f'{target}: no such file')}",
         *([f"[ -f {like} ] || {fail(f'{private_as}: no such file')}"] if private_as else []),
@@ -192,5 +262,4 @@ def install_script(staged: str, target: str, size: int, digest: str, *,
         # on an empty file (plain sync where coreutils is too old for a name).
         f"sync -- {new} 2>/dev/null || sync",
         f"mv -f -- {new} {t}",
-        f"rm -f -- {s}",
     ])

@@ -30,6 +30,7 @@ from runbook.filewrite import install_script
 from runbook.journal import Journal
 from runbook.model import EditFile, Phase
 from runbook.redact import Redactor
+from runbook.rehearsal import armed
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import OutcomeUnknown, Remote, RemoteError
 from runbook.run_context import RunContext
@@ -280,6 +281,8 @@ async def test_a_write_to_a_missing_file_fails_and_creates_nothing(
         assert not isinstance(failed.value, OutcomeUnknown)
         assert not missing.exists()
         assert [r["status"] for r in run.actions() if r["event"] == "action-end"] == ["failed"]
+        # The copy sent for it is not left in the upload folder (trial 54, F14).
+        assert _leftovers(rehearsal_host, target) == []
     finally:
         await run.close()
 
@@ -486,6 +489,21 @@ def test_the_install_script_checks_with_sha256sum_where_openssl_is_missing(
     assert target.read_bytes() == data and not staged.exists()
 
 
+def test_the_install_script_removes_the_staged_copy_when_it_fails(tmp_path: Path) -> None:
+    # Also when nobody hears of it: a script whose connection was cut runs on,
+    # and the copy carries the new content, secrets included (trial 54, F14).
+    target, staging = tmp_path / "gone.properties", tmp_path / "upload"
+    staging.mkdir()
+    data = b"config.dbPass=new-secret\n"
+    digest = hashlib.sha256(data).hexdigest()
+    staged = staging / f"{target.name}.{digest}"
+    staged.write_bytes(data)
+    script = install_script(str(staged), str(target), len(data), digest)
+    failed = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=False)
+    assert failed.returncode == 1 and "no such file" in failed.stderr
+    assert list(staging.iterdir()) == [] and list(tmp_path.iterdir()) == [staging]
+
+
 async def test_a_file_to_take_owner_and_mode_from_that_is_gone_changes_nothing(
     rehearsal_host: RehearsalHost,
 ) -> None:
@@ -505,6 +523,8 @@ async def test_a_file_to_take_owner_and_mode_from_that_is_gone_changes_nothing(
     assert not isinstance(refused.value, OutcomeUnknown)
     assert target.read_bytes() == OLD
     assert not Path(f"{target}{AS_IT_WAS}").exists()
+    # Nor is the copy sent, which would carry the live file's secrets (trial 54, F14).
+    assert _leftovers(host, target) == []
 
 
 # --- what the staging folder keeps (trial 54, F14) ------------------------------------
@@ -515,6 +535,56 @@ async def test_a_file_to_take_owner_and_mode_from_that_is_gone_changes_nothing(
 
 def _in_upload_dir(host: RehearsalHost) -> list[str]:
     return sorted(p.name for p in host.upload_dir.iterdir()) if host.upload_dir.exists() else []
+
+
+async def test_a_full_disk_while_the_copy_is_sent_leaves_none_of_it(
+    rehearsal_host: RehearsalHost,
+) -> None:
+    host = rehearsal_host
+    target = _target(host)
+    data = b"config.dbHost=new-db\nconfig.dbPass=new-secret\n"
+    remote = Remote(rehearsal_settings(host).host, isolated=True)
+    armed.arm(host.sandbox, "disk-full")
+    try:
+        with pytest.raises(RemoteError, match="Failure") as refused:
+            await remote.replace_file(str(target), data, staging_dir=str(host.upload_dir),
+                                      timeout=30, upload_timeout=30, private_as=str(target))
+        assert not isinstance(refused.value, OutcomeUnknown)
+        assert target.read_bytes() == OLD and "as it was" in str(refused.value)
+        assert _in_upload_dir(host) == [], "what arrived of the copy was left behind"
+        assert "stays in" not in str(refused.value), "a copy that is gone is not spoken of"
+        armed.lift(host.sandbox, "disk-full")
+        await remote.replace_file(str(target), data, staging_dir=str(host.upload_dir),
+                                  timeout=30, upload_timeout=30, private_as=str(target))
+    finally:
+        armed.lift(host.sandbox, "disk-full")
+        await remote.close()
+    assert target.read_bytes() == data and _leftovers(host, target) == []
+
+
+async def test_an_install_sudo_refuses_leaves_no_staged_copy(
+    rehearsal_host: RehearsalHost,
+) -> None:
+    # The copy is all there already (an earlier try sent it), so nothing is
+    # written over SFTP and only the privileged script is refused.
+    host = rehearsal_host
+    target = _target(host)
+    data = b"config.dbPass=new-secret\n"
+    staged = _staged(host, target, data)
+    staged.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    staged.write_bytes(data)
+    remote = Remote(rehearsal_settings(host).host, isolated=True)
+    armed.arm(host.sandbox, "permission-denied")
+    try:
+        with pytest.raises(RemoteError, match="password is required") as refused:
+            await remote.replace_file(str(target), data, staging_dir=str(host.upload_dir),
+                                      timeout=30, upload_timeout=30, private_as=str(target))
+    finally:
+        armed.lift(host.sandbox, "permission-denied")
+        await remote.close()
+    assert not isinstance(refused.value, OutcomeUnknown)
+    assert target.read_bytes() == OLD
+    assert _leftovers(host, target) == []
 
 
 async def test_staging_a_new_version_removes_the_earlier_copies_of_that_file_only(
@@ -557,3 +627,40 @@ async def test_staging_a_new_version_removes_the_earlier_copies_of_that_file_onl
     assert target.read_bytes() == b"config.dbPass=new\n"
     assert _in_upload_dir(host) == sorted([*kept, others.name, linked.name, folder.name])
     assert (folder / "inside").exists() and linked.is_symlink()
+
+
+@pytest.mark.parametrize("private", [True, False], ids=["secrets", "no-secrets"])
+async def test_a_drop_while_sending_says_where_the_part_sent_stays(
+    rehearsal_host: RehearsalHost, private: bool
+) -> None:
+    """Cut while the copy travels, what arrived stays for the next try to go
+    on from: the operator is told where, and that it holds secrets if it
+    does; a next try of another version removes it."""
+    host = rehearsal_host
+    target = _target(host)
+    data = _content("cut").encode()
+    staged = _staged(host, target, data)
+    private_as = str(target) if private else None
+    remote = Remote(rehearsal_settings(host).host, isolated=True, keepalive_interval=1)
+    try:
+        await remote.run("true", timeout=10)
+        writing = asyncio.create_task(remote.replace_file(
+            str(target), data, staging_dir=str(host.upload_dir), timeout=30,
+            upload_timeout=30, private_as=private_as))
+        assert await _drop_when(host, _sending(host, target)), "the copy was never sent"
+        with pytest.raises(OutcomeUnknown) as cut:
+            await writing
+        said = str(cut.value)
+        assert target.read_bytes() == OLD
+        assert 0 < _size(staged) <= len(data), "what arrived is kept for the next try"
+        assert str(staged) in said, said
+        assert ("secret" in said) is private, said
+        # The operator changed the merge: its earlier version's copy goes.
+        other = _content("changed").encode()
+        await remote.replace_file(str(target), other, staging_dir=str(host.upload_dir),
+                                  timeout=30, upload_timeout=30, private_as=private_as)
+    finally:
+        await remote.close()
+    assert target.read_bytes() == other
+    assert _leftovers(host, target) == []
+
