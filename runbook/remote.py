@@ -291,8 +291,10 @@ class Remote:
         """asyncssh's options for the connection that goes `route`'s way."""
         options = self._config_options()
         # Always explicit: left to the ssh config, "UserKnownHostsFile none"
-        # would turn host key checking off without a word (_resolve).
-        options["known_hosts"] = [str(f) for f in route.known_hosts.files]
+        # would turn host key checking off without a word (_resolve). Only the
+        # files there: none at all (a new box's ~/.ssh/known_hosts) is no key
+        # known, refused as such, not "No such file or directory" (trial 55).
+        options["known_hosts"] = route.known_hosts.readable or b""
         return options
 
     def _config_options(self) -> dict[str, object]:
@@ -536,7 +538,7 @@ class Remote:
         key it offers is one known_hosts does not trust: a changed key, said as
         one (review: the operator saw asyncssh's words)."""
         try:
-            known = asyncssh.read_known_hosts([str(f) for f in route.known_hosts.files])
+            known = asyncssh.read_known_hosts(route.known_hosts.readable)
         except (OSError, ValueError):
             return None
         # The name asyncssh looks the host up by (its HostKeyAlias, else its
@@ -626,16 +628,17 @@ class Remote:
         # How known_hosts names this host, as ssh looks it up (sshd(8)): by
         # the ssh_config's HostName and port, or its HostKeyAlias.
         name = route.known_hosts_name
+        known = route.known_hosts
         # Every file checked is named; the advice goes to the one that holds
         # the stale entry (else the first).
-        trusts = route.known_hosts.said
-        where = route.known_hosts.holding(route.alias or route.host, route.host, route.port)
-        # The stale entry out, the new one in, as OpenSSH's own refusal
-        # advises (README walkthrough: the fingerprint command alone left the
-        # line to write, and how, to be guessed), and only after the
-        # fingerprint is checked on the host itself: this connection may be
-        # someone in between.
-        remove = shlex.join(["ssh-keygen", "-R", name, "-f", str(where)])
+        trusts = known.said
+        where = known.holding(route.alias or route.host, route.host, route.port)
+        # A key no file lists is one not known yet; a key other than the one
+        # listed has changed, which can be someone in between: said apart, as
+        # ssh says them (trial 55 F13: a host simply not listed yet was told
+        # "not the key ... trusts" and to run ssh-keygen -R first).
+        changed = held is not None or known.lists(route.alias or route.host, route.host,
+                                                  route.port)
         # The host's own key of the type it offered (review: it was always the
         # ed25519 one, whose fingerprint never matches an ECDSA or RSA key's).
         file = host_key_file(key.get_algorithm()) if key is not None else None
@@ -644,18 +647,28 @@ class Remote:
         every = f"{shlex.quote(self.host_key_dir.rstrip('/') + '/')}ssh_host_*_key.pub"
         compare = shlex.join(["ssh-keygen", "-lf", own]) if file else \
             f'for f in {every}; do ssh-keygen -lf "$f"; done'
-        note = route.known_hosts.note + route.known_hosts.stale_elsewhere(
-            route.alias or route.host, route.host, route.port)
+        # The stale entry out, the new one in, as OpenSSH's own refusal
+        # advises (README walkthrough: the fingerprint command alone left the
+        # line to write, and how, to be guessed), and only after the
+        # fingerprint is checked on the host itself: this connection may be
+        # someone in between. Nothing to take out for a host not known yet,
+        # and the file made first where it is not there (before_adding).
+        first = known.before_adding(where, changed, name, route.alias or route.host,
+                                    route.host, route.port)
+        note = known.note + (known.stale_elsewhere(route.alias or route.host, route.host,
+                                                    route.port) if changed else "")
         if key is None:
             # Review 54: this said "refusing the host key unavailable".
+            why = f"it is not one {trusts} trusts for this host" if changed else \
+                f"no key is trusted for this host yet ({known.unlisted()})"
             return HostKeyRefused((
-                f"{self.target}: refusing the host's key: it is not one {trusts} trusts for this "
-                f"host{note}, and its key could not be read to show you (connect again to see "
-                "its fingerprint). Trust a key only once you know it is the host's: compare its "
-                "fingerprint with the host's own, read there by another way than this "
-                f"connection (its console, say): {compare}. Only if they are the same, {remove}, "
-                f"then add a line to {where} of {name} and the first two words of the file of "
-                f"{own} whose fingerprint is the same"), None)
+                f"{self.target}: refusing the host's key: {why}{note}, and its key could not be "
+                "read to show you (connect again to see its fingerprint). Trust a key only "
+                "once you know it is the host's: compare its fingerprint with the host's own, "
+                "read there by another way than this connection (its console, say): "
+                f"{compare}. Only if they are the same, {first}add a line to {where} of {name} "
+                f"and the first two words of the file of {own} whose fingerprint is the same"),
+                None)
         public = key.export_public_key().decode().split()
         # On a line of its own, and carried as data: the front ends show
         # and copy it whole.
@@ -665,12 +678,13 @@ class Remote:
         other = "" if not held else \
             f", which is of type {' or '.join(held)}; the host now offers one of type " \
             f"{key.get_algorithm()}"
+        why = f"it is not the key {trusts} trusts for this host{other}" if changed else \
+            f"no key is trusted for this host yet ({known.unlisted()})"
         return HostKeyRefused((
-            f"{self.target}: refusing the host key {key.get_fingerprint()}: it is not the key "
-            f"{trusts} trusts for this host{other}{note}. Trust it only once you know it is the "
-            "host's: compare the fingerprint with the host's own, read there by another way than "
-            f"this connection (its console, say): {compare}. Only if they are the same, {remove}, "
-            f"{ADD_THIS_LINE}{where}:\n{line}"
+            f"{self.target}: refusing the host key {key.get_fingerprint()}: {why}{note}. Trust "
+            "it only once you know it is the host's: compare the fingerprint with the host's "
+            "own, read there by another way than this connection (its console, say): "
+            f"{compare}. Only if they are the same, {first}{ADD_THIS_LINE}{where}:\n{line}"
         ), line)
 
     async def close(self) -> None:

@@ -43,7 +43,9 @@ class HostKeyRefused(Refused):
 # file and a colon, and then the line to add on a line of its own
 # (runbook.remote; a jump host's, runbook.ssh_route), which HostKeyRefused
 # (JumpHostRefused) carries: the front ends show and copy that line whole.
-ADD_THIS_LINE = "then add this line to "
+# After "then" where something comes first (a changed key's ssh-keygen -R),
+# alone for a host not known yet.
+ADD_THIS_LINE = "add this line to "
 
 
 class KeyRefused(Refused):

@@ -95,6 +95,51 @@ class KnownHosts:
         return " or ".join(str(f) for f in self.files)
 
     @property
+    def readable(self) -> list[str]:
+        """The files to check against that are there (read as the connection
+        is made: one made since the route was read counts). A file not there
+        yet (~/.ssh/known_hosts on a new box) holds nothing: a key is then
+        refused as not known, never failed as "No such file or directory"."""
+        return [str(f) for f in self.files if f.is_file()]
+
+    @property
+    def absent(self) -> str:
+        """For a refusal: the operator's own file that is not there yet."""
+        missing = [str(f) for f in self.own if not f.is_file()]
+        return f"{' and '.join(missing)} is not there yet" if missing else ""
+
+    def unlisted(self) -> str:
+        """For the refusal of a host none of the files lists: what was read."""
+        there = [str(f) for f in self.files if f.is_file()]
+        said = [f"none for it in {' or '.join(there)}"] if there else []
+        return ", and ".join(said + ([self.absent] if self.absent else []))
+
+    def lists(self, name: str, host: str, port: int) -> bool:
+        """Whether any file read holds a key (or a revoked one) for the host:
+        a key it offers that none holds is one not known yet, as ssh's "No
+        ... host key is known"; one that differs from a key held has changed
+        ("REMOTE HOST IDENTIFICATION HAS CHANGED"), a possible attack."""
+        return next(self._holding(self.files, name, host, port, revoked=True), None) is not None
+
+    def before_adding(self, where: Path, changed: bool, listed_as: str, name: str, host: str,
+                      port: int) -> str:
+        """For a refusal's advice, what comes before the line is added to
+        `where`, ending in "then ": the stale entry taken out where that file
+        holds it (a changed key: ssh-keygen -R, as ssh advises); else, where
+        it is not there yet, the command that makes it as ssh would (mode
+        600, its folder 700) and leaves a file made since as it is. ssh-keygen
+        -R fails on a file that is not there, and a host not known yet has
+        nothing to take out."""
+        if changed and next(self._holding((where,), name, host, port), None) is not None:
+            return shlex.join(["ssh-keygen", "-R", listed_as, "-f", str(where)]) + ", then "
+        if where.is_file():
+            return ""
+        made = shlex.join(["touch", str(where)])
+        if not where.parent.is_dir():
+            made = f"{shlex.join(['mkdir', '-p', str(where.parent)])} && {made}"
+        return f"create {where} with mode 600: (umask 077 && {made}); then "
+
+    @property
     def note(self) -> str:
         """For a refusal: which named file was not there, and what was read."""
         if not self.missing:
@@ -115,15 +160,17 @@ class KnownHosts:
             f" ({found} holds another key for it: tell whoever keeps that file)"
 
     @staticmethod
-    def _holding(files: tuple[Path, ...], name: str, host: str, port: int) -> Iterator[Path]:
+    def _holding(files: tuple[Path, ...], name: str, host: str, port: int, *,
+                 revoked: bool = False) -> Iterator[Path]:
         literal = host if is_address(host) else ""
         for path in files:
             try:
-                if asyncssh.read_known_hosts(str(path)).match(
-                        name, literal, None if port == 22 else port)[0]:
-                    yield path
+                found = asyncssh.read_known_hosts(str(path)).match(
+                    name, literal, None if port == 22 else port)
             except (OSError, ValueError):
                 continue
+            if found[0] or (revoked and found[2]):
+                yield path
 
 
 def global_known_hosts(named: object, default: tuple[str, ...]) -> tuple[Path, ...]:
@@ -319,7 +366,7 @@ async def _connect_hop(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
                        alias: str | None, known: KnownHosts,
                        via: asyncssh.SSHClientConnection | None, how: Through,
                        cannot: str) -> asyncssh.SSHClientConnection:
-    readable = [str(f) for f in known.files if f.is_file()]
+    readable = known.readable
     options: dict[str, object] = {"connect_timeout": how.connect_timeout}
     if how.isolated:
         options["agent_path"] = None
@@ -359,21 +406,26 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     host, port = str(made.host or hop.name), int(made.port)
     name = known_hosts_name(host, port, alias)
     where = known.holding(alias or host, host, port)
-    said = (f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}"
-            f"{known.stale_elsewhere(alias or host, host, port)}.")
+    # Listed with another key: changed, its entry to take out first. Listed
+    # nowhere: not known yet, nothing to take out (ssh-keygen -R fails on a
+    # file not there), and the file to make if it is not there (trial 55 F13).
+    changed = known.lists(alias or host, host, port)
+    why = known.stale_elsewhere(alias or host, host, port) if changed else \
+        f": no key is trusted for it yet{f' ({known.absent})' if known.absent else ''}"
+    said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}{why}."
     trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
              f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
              "read there by another way than this connection (its console, say).")
+    first = known.before_adding(where, changed, name, alias or host, host, port)
     if key is None:
         return JumpHostRefused(
             f"{said} Its key could not be read to show you (connect again to see its "
-            f"fingerprint). {trust} Only if they are the same, add a line to "
+            f"fingerprint). {trust} Only if they are the same, {first}add a line to "
             f"{where} of {name} and the first two words of that file")
     public = key.export_public_key().decode().split()
     line = f"{name} {public[0]} {public[1]}"
-    remove = shlex.join(["ssh-keygen", "-R", name, "-f", str(where)])
     # The line on a line of its own, as the host's: the front ends show and
     # copy it whole (y in the TUI), the report sets it as code.
     return JumpHostRefused(
         f"{said} It offers {key.get_fingerprint()}. {trust} Only if they are the same, "
-        f"{remove}, {ADD_THIS_LINE}{where}:\n{line}", line)
+        f"{first}{ADD_THIS_LINE}{where}:\n{line}", line)

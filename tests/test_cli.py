@@ -931,6 +931,47 @@ def test_a_key_ssh_cannot_use_is_refused_before_the_run(tmp_path: Path, kind: st
     assert "journal:" not in result.stdout, "refused before any run began"
 
 
+async def test_a_first_run_with_no_known_hosts_file_yet_says_the_host_is_not_known(
+        tmp_path: Path) -> None:
+    """Trial 55 F13: the production example leaves known_hosts unset, so
+    ~/.ssh/known_hosts is read; on a fresh ops box it is not there, and `run`
+    failed preflight with "cannot connect over SSH: No such file or directory"
+    and no fingerprint, nothing to add. It refuses a host not known yet: the
+    fingerprint, the file to make, and the line to add alone on its line.
+    A real SSH server on loopback (the refusal comes before any login)."""
+    import asyncio
+
+    import asyncssh
+
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[key],
+                                   authorized_client_keys=None)
+    port = server.sockets[0].getsockname()[1]
+    home = tmp_path / "home"
+    home.mkdir()
+    config = _closed_port_config(tmp_path)
+    config.write_text(re.sub(r"^port = \d+$", f"port = {port}", config.read_text(), count=1,
+                             flags=re.M))
+    environ = {k: v for k, v in os.environ.items() if k not in ("SM_API_TOKEN", "SSH_AUTH_SOCK")}
+    environ.update(HOME=str(home), SM_API_TOKEN="t", XDG_STATE_HOME=str(tmp_path / "state"))
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "runbook.cli", "run", str(config), "--headless", "--yes",
+            cwd=ROOT, env=environ, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+    finally:
+        server.close()
+    said = out.decode() + err.decode()
+    assert process.returncode == 1, said
+    assert "No such file" not in said and "no key is trusted for this host yet" in said, said
+    assert key.get_fingerprint() in said and "ssh-keygen -R" not in said, said
+    default = home / ".ssh" / "known_hosts"
+    assert f"{default} is not there yet" in said and "mode 600" in said, said
+    line = f"[127.0.0.1]:{port} " + " ".join(key.export_public_key().decode().split()[:2])
+    assert line in said.splitlines(), said
+
+
 @pytest.mark.parametrize("command", ["run", "rollback"])
 def test_a_config_marked_as_a_rehearsal_is_not_run_against_a_host(tmp_path: Path,
                                                                   command: str) -> None:

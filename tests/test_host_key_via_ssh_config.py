@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -251,7 +252,8 @@ async def test_ssh_configs_user_known_hosts_file_is_read_when_runbook_names_none
                              f"Host 127.0.0.1\n  UserKnownHostsFile {named}\n", None)
             with pytest.raises(HostKeyRefused) as err:
                 await remote.connect()
-            assert f"-f {tmp_path / '.ssh' / 'known_hosts'}" in str(err.value), (named, err.value)
+            assert f"add this line to {tmp_path / '.ssh' / 'known_hosts'}:" in str(err.value), \
+                (named, err.value)
         # runbook's own [host] known_hosts wins over the ssh_config's.
         own = tmp_path / "own_known_hosts"
         own.write_text(f"[127.0.0.1]:{target.port} {public}")
@@ -341,17 +343,22 @@ def _behind_bastion(tmp_path: Path, jump_port: int, jump_extra: str = "") -> str
             + jump_extra)
 
 
+@pytest.mark.parametrize("listed", ["not listed", "another key"])
 async def test_a_jump_host_whose_key_is_not_trusted_is_named_not_the_target(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listed: str) -> None:
     """Review 54 (1): the jump host's key untrusted and the target's trusted,
     runbook refused "the host key unavailable" of the target and advised
     ssh-keygen -R on its valid entry. The jump host is named, with the file
-    its key is not in, and the target's entry is left alone."""
+    its key is not in, and the target's entry is left alone. Its own entry
+    is taken out first only where it holds another key (trial 55 F13: not
+    listed at all is a jump host not known yet)."""
     _home(tmp_path, monkeypatch)
     async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
         known = tmp_path / "known_hosts"
         known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
-        (tmp_path / "jump_known_hosts").write_text("")
+        other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+        (tmp_path / "jump_known_hosts").write_text(
+            "" if listed == "not listed" else f"[127.0.0.1]:{jump_port} {other}")
         remote = _remote(tmp_path, "sm", 22, _behind_bastion(tmp_path, jump_port), known)
         with pytest.raises(RemoteError) as err:
             await remote.connect()
@@ -365,10 +372,53 @@ async def test_a_jump_host_whose_key_is_not_trusted_is_named_not_the_target(
         jump_key = (tmp_path / "jump_known_hosts_as_served").read_text().split()
         line = f"[127.0.0.1]:{jump_port} {jump_key[0]} {jump_key[1]}"
         assert isinstance(err.value, JumpHostRefused) and err.value.known_hosts_line == line
-        assert f"ssh-keygen -R '[127.0.0.1]:{jump_port}' -f {tmp_path / 'jump_known_hosts'}, " \
-            f"then add this line to {tmp_path / 'jump_known_hosts'}:\n{line}" in message, message
+        checked = tmp_path / "jump_known_hosts"
+        remove = f"ssh-keygen -R '[127.0.0.1]:{jump_port}' -f {checked}, then "
+        first = "" if listed == "not listed" else remove
+        assert f"Only if they are the same, {first}add this line to " \
+            f"{tmp_path / 'jump_known_hosts'}:\n{line}" in message, message
+        assert (": no key is trusted for it yet." in message) == (listed == "not listed"), \
+            message
         assert INSIDE not in message and f"-f {known}" not in message, message
         assert not target.forwarded, "nothing went past an untrusted jump host"
+
+
+async def test_a_jump_host_with_no_known_hosts_file_yet_is_refused_as_not_known(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 55 F13, for a jump host: with no ~/.ssh/known_hosts yet, the
+    jump host's refusal said to run ssh-keygen -R on that file, which fails
+    on a file that is not there and is for a changed key. A jump host not
+    known yet is said so, with the file to make (mode 600) and the line to
+    add; done word for word, the connection goes through it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    default = home / ".ssh" / "known_hosts"
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        config = _behind_bastion(tmp_path, jump_port).replace(
+            f"  UserKnownHostsFile {tmp_path / 'jump_known_hosts'}\n", "")
+        remote = _remote(tmp_path, "sm", 22, config, known)
+        remote.global_known_hosts = ()
+        with pytest.raises(JumpHostRefused) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert f"bastion's host key is not trusted in {default}: no key is trusted for it " \
+            f"yet ({default} is not there yet)" in message, message
+        assert "ssh-keygen -R" not in message, message
+        jump_key = (tmp_path / "jump_known_hosts_as_served").read_text().split()
+        line = f"[127.0.0.1]:{jump_port} {jump_key[0]} {jump_key[1]}"
+        make = f"(umask 077 && mkdir -p {home / '.ssh'} && touch {default})"
+        assert message.endswith(f"Only if they are the same, create {default} with mode 600: "
+                                f"{make}; then add this line to {default}:\n{line}"), message
+        assert err.value.known_hosts_line == line
+        assert not target.forwarded
+        subprocess.run(["bash", "-c", make], check=True)
+        default.write_text(line + "\n")
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
 
 
 async def test_a_jump_host_that_refuses_our_key_is_named(
@@ -729,7 +779,8 @@ async def test_keys_in_the_global_known_hosts_files_are_trusted_as_ssh_trusts_th
         remote = remote_with(config.replace("Host sm\n", "Host sm\n  GlobalKnownHostsFile none\n"))
         with pytest.raises(HostKeyRefused) as refused:
             await remote.connect()
-        assert f"not the key {default} trusts" in str(refused.value), refused.value
+        assert f"no key is trusted for this host yet (none for it in {default})" in \
+            str(refused.value), refused.value
 
         # A changed key: every file read is named; the line goes to the operator's.
         changed = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
@@ -739,9 +790,10 @@ async def test_keys_in_the_global_known_hosts_files_are_trusted_as_ssh_trusts_th
             await remote.connect()
         message = str(refused.value)
         assert f"not the key {default} or {shared} trusts" in message, message
-        assert f"then add this line to {default}:\n{refused.value.known_hosts_line}" in message, \
-            message
-        assert f"-f {shared}" not in message, message
+        # Nothing to take out of the operator's file, which holds no key for it.
+        assert f"Only if they are the same, add this line to {default}:\n" \
+            f"{refused.value.known_hosts_line}" in message, message
+        assert "ssh-keygen -R" not in message, message
         assert f"({shared} holds another key for it: tell whoever keeps that file)" in message, \
             message
 
@@ -760,7 +812,44 @@ async def test_keys_in_the_global_known_hosts_files_are_trusted_as_ssh_trusts_th
         remote = remote_with(config, own)
         with pytest.raises(HostKeyRefused) as refused:
             await remote.connect()
-        assert f"not the key {own} trusts" in str(refused.value), refused.value
+        assert f"no key is trusted for this host yet (none for it in {own})" in \
+            str(refused.value), refused.value
+
+
+async def test_a_changed_key_held_only_in_a_global_file_with_no_file_of_ones_own_yet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 55 F13, its other side: no ~/.ssh/known_hosts yet, and the
+    fleet's /etc/ssh/ssh_known_hosts holding another key for the host. It
+    failed "No such file or directory". It is a changed key, said so (a
+    possible attack), with the global file named for whoever keeps it; the
+    line goes to a file of one's own, to be made first: no ssh-keygen -R on
+    a file that is not there, nor on the global one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    default = home / ".ssh" / "known_hosts"
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, _jump_port):
+        shared = tmp_path / "ssh_known_hosts"
+        changed = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+        shared.write_text(f"[127.0.0.1]:{target.port} {changed}")
+        remote = _remote(tmp_path, "127.0.0.1", target.port, "", None)
+        remote.global_known_hosts = (str(shared),)
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.connect()
+        message = str(refused.value)
+        assert f"it is not the key {default} or {shared} trusts for this host" in message, message
+        assert f"({shared} holds another key for it: tell whoever keeps that file)" in message, \
+            message
+        assert "ssh-keygen -R" not in message and "no key is trusted" not in message, message
+        line = refused.value.known_hosts_line
+        make = f"(umask 077 && mkdir -p {home / '.ssh'} && touch {default})"
+        assert message.endswith(f"create {default} with mode 600: {make}; then add this line "
+                                f"to {default}:\n{line}"), message
+        subprocess.run(["bash", "-c", make], check=True)
+        default.write_text(f"{line}\n")
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
 
 
 async def test_a_jump_host_not_trusted_offers_its_known_hosts_line_as_the_host_does(
@@ -812,7 +901,7 @@ async def test_a_jump_host_not_trusted_offers_its_known_hosts_line_as_the_host_d
             shown = dialog.query("#known-hosts-line")
             assert shown, dialog.detail
             assert str(shown.first(Static).render()) == line
-            assert f"then add this line to {checked}:" in dialog.detail, dialog.detail
+            assert f"add this line to {checked}:" in dialog.detail, dialog.detail
             await pilot.press("y")
             await until(lambda: app.clipboard == line, what="the line on the clipboard")
             assert osc52(line) in sent
@@ -830,3 +919,70 @@ async def test_a_jump_host_not_trusted_offers_its_known_hosts_line_as_the_host_d
             await until(lambda: app.run_state.states[step] not in ("next", "running"),
                         timeout=30, what="the step to end")
             assert app.run_state.states[step] == "done", app.run_state.reports[step]
+
+
+async def test_a_host_not_known_yet_with_no_known_hosts_file_offers_its_line_to_copy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rehearsal_host: RehearsalHost) -> None:
+    """Trial 55 F13, in the TUI: a first run from a box with no
+    ~/.ssh/known_hosts failed preflight with "No such file or directory",
+    nothing to copy. The failure dialog shows the host's line on a row of its
+    own, as for a changed key, and y copies it; the file made as the refusal
+    says and the line added, try again goes through."""
+    from dataclasses import replace
+
+    from textual.widgets import Static
+
+    from screens.app import create_app
+    from screens.dialogs import ConfirmDialog, RecoverDialog
+    from tests.polling import until
+    from tests.rehearsal import rehearsal_session, rehearsal_settings
+    from tests.test_tui_records import clipboard_writes, osc52
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    default = home / ".ssh" / "known_hosts"
+    settings = rehearsal_settings(rehearsal_host)
+    settings = replace(settings, host=replace(settings.host, known_hosts=None))
+    public = (rehearsal_host.state_dir / "ssh_host_ed25519_key.pub").read_text().split()
+    line = f"[127.0.0.1]:{rehearsal_host.ssh_port} {public[0]} {public[1]}"
+    app = create_app(lambda continuing: rehearsal_session(
+        rehearsal_host, tmp_path / "run.jsonl", settings, resume=continuing),
+        rehearsal=True, host_label="pytest")
+    async with app.run_test(size=(80, 24)) as pilot:
+        sent = clipboard_writes(app)
+        await until(lambda: app.asking is not None, timeout=30, what="the first question")
+        app.main.checklist.select_step(app.asking.report.id)
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="its dialog")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(lambda: isinstance(app.screen, RecoverDialog)
+                    and bool(app.screen.query("#recover-stop")), timeout=30,
+                    what="the failure dialog")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, RecoverDialog)
+        assert "no key is trusted for this host yet" in dialog.detail, dialog.detail
+        assert "No such file" not in dialog.detail and "ssh-keygen -R" not in dialog.detail, \
+            dialog.detail
+        shown = dialog.query("#known-hosts-line")
+        assert shown, dialog.detail
+        assert str(shown.first(Static).render()) == line
+        await pilot.press("y")
+        await until(lambda: app.clipboard == line, what="the line on the clipboard")
+        assert osc52(line) in sent
+        make = dialog.detail.split(" with mode 600: ", 1)[1].split("; then", 1)[0]
+        subprocess.run(["bash", "-c", make], check=True)
+        default.write_text(app.clipboard + "\n")
+        step = dialog.step.id
+        await pilot.press("t")
+        await until(lambda: app.asking is not None and app.asking.report.id == step
+                    and not isinstance(app.screen, RecoverDialog), what="its question again")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="its dialog again")
+        await pilot.pause()
+        await pilot.press("y")
+        await until(lambda: app.run_state.states[step] not in ("next", "running"),
+                    timeout=30, what="the step to end")
+        assert app.run_state.states[step] == "done", app.run_state.reports[step]

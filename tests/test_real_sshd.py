@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import pwd
+import shlex
 import shutil
 import signal
 import socket
@@ -428,9 +429,79 @@ async def test_a_key_held_only_in_a_global_known_hosts_file_is_trusted_as_ssh_tr
                 ssh.stderr
             with pytest.raises(HostKeyRefused) as refused:
                 await remote.run("true", timeout=10)
-            assert f"not the key {own} trusts" in str(refused.value), refused.value
+            assert f"no key is trusted for this host yet (none for it in {own})" in \
+                str(refused.value), refused.value
     finally:
         await remote.close()
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
+@pytest.mark.parametrize("listed", ["no file yet", "not listed", "another key"])
+async def test_a_host_not_known_yet_and_a_changed_key_are_told_apart_as_ssh_tells_them(
+    sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listed: str
+) -> None:
+    """Trial 55 F13: with no ~/.ssh/known_hosts yet (a new operator's first
+    run) runbook failed with "No such file or directory"; with the file there
+    and the host not in it, it refused in a changed key's words, ssh-keygen -R
+    first. OpenSSH's ssh says "No ... host key is known" for both, and keeps
+    "REMOTE HOST IDENTIFICATION HAS CHANGED" (and its ssh-keygen -R) for a key
+    that differs from the one listed. runbook tells them apart the same way;
+    for a file not there yet it says to create it, mode 600. Its advice done
+    word for word, ssh and runbook both go in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    default = home / ".ssh" / "known_hosts"
+    if listed != "no file yet":
+        default.parent.mkdir(mode=0o700)
+        default.write_text("")
+    if listed == "another key":
+        _keygen(tmp_path / "impostor")
+        key_type, blob = (tmp_path / "impostor.pub").read_text().split()[:2]
+        default.write_text(f"[127.0.0.1]:{sshd.port} {key_type} {blob}\n")
+
+    def ssh() -> subprocess.CompletedProcess[str]:
+        # ssh reads ~ from the password file, not $HOME: the file is named.
+        return subprocess.run(
+            ["ssh", "-F", "none", "-p", str(sshd.port), "-i", str(sshd.client_key),
+             "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={default}",
+             "-o", "GlobalKnownHostsFile=/dev/null", f"{USER}@127.0.0.1", "true"],
+            capture_output=True, text=True, timeout=30)
+
+    said_by_ssh = ssh()
+    remote = sshd.remote(known_hosts=None)
+    remote.global_known_hosts = ()
+    with pytest.raises(HostKeyRefused) as refused:
+        await remote.run("true", timeout=10)
+    said = str(refused.value)
+    assert said_by_ssh.returncode == 255, said_by_ssh.stderr
+    assert _fingerprint(sshd.host_key.with_suffix(".pub")) in said, said
+    line = f"[127.0.0.1]:{sshd.port} " + " ".join(
+        sshd.host_key.with_suffix(".pub").read_text().split()[:2])
+    assert refused.value.known_hosts_line == line and said.endswith(f":\n{line}"), said
+    if listed == "another key":
+        assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in said_by_ssh.stderr, said_by_ssh.stderr
+        assert "-R" in said_by_ssh.stderr, said_by_ssh.stderr
+        assert f"it is not the key {default} trusts for this host" in said, said
+        remove = f"ssh-keygen -R '[127.0.0.1]:{sshd.port}' -f {default}"
+        assert remove in said, said
+        subprocess.run(shlex.split(remove), check=True, capture_output=True)
+    else:
+        assert "host key is known for" in said_by_ssh.stderr, said_by_ssh.stderr
+        assert "CHANGED" not in said_by_ssh.stderr, said_by_ssh.stderr
+        assert "no key is trusted for this host yet" in said, said
+        assert "ssh-keygen -R" not in said and "not the key" not in said, said
+    if listed == "no file yet":
+        assert f"{default} is not there yet" in said, said
+        make = said.split(" with mode 600: ", 1)[1].split("; then add this line", 1)[0]
+        subprocess.run(["bash", "-c", make], check=True)
+        assert default.stat().st_mode & 0o777 == 0o600, oct(default.stat().st_mode)
+    with default.open("a") as known:
+        known.write(line + "\n")
+    assert ssh().returncode == 0
+    assert (await remote.run("true", timeout=10)).ok
+    await remote.close()
 
 
 # --- timeouts: is the command really stopped on the host? ---------------------

@@ -76,6 +76,75 @@ async def test_an_unknown_host_key_is_refused_with_its_fingerprint(tmp_path: Pat
         await trusted.close()
 
 
+def _the_line(host) -> str:  # type: ignore[no-untyped-def]
+    """The known_hosts line that trusts the rehearsal host's key."""
+    public = (host.state_dir / "ssh_host_ed25519_key.pub").read_text().split()
+    return f"[127.0.0.1]:{host.ssh_port} {public[0]} {public[1]}"
+
+
+async def test_with_no_known_hosts_file_yet_the_host_is_refused_as_not_known_with_the_file_to_make(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 55 F13: a fresh ops box, no ~/.ssh/known_hosts yet (the sample
+    config's default): runbook failed with "cannot connect over SSH: No such
+    file or directory: ~/.ssh/known_hosts", no fingerprint, no line to add.
+    It is the refusal of a host not known yet, as ssh's first connection is:
+    its fingerprint, the file to make (mode 600, its folder 700) and the line
+    to add, and no ssh-keygen -R, which is for a changed key and fails on a
+    file that is not there. Done word for word, the connection goes in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    default = home / ".ssh" / "known_hosts"
+    async with rehearsal_host(tmp_path) as host:
+        remote = remote_for(host, known_hosts=None)
+        remote.global_known_hosts = ()
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert "No such file" not in message and "cannot connect" not in message, message
+        assert "no key is trusted for this host yet" in message, message
+        assert "ssh-keygen -R" not in message and "not the key" not in message, message
+        trusted = remote_for(host)
+        await trusted.run("true", timeout=10)
+        assert f"refusing the host key {trusted.fingerprint}:" in message, message
+        await trusted.close()
+        make = f"(umask 077 && mkdir -p {home / '.ssh'} && touch {default})"
+        assert f"{default} is not there yet" in message, message
+        assert f"create {default} with mode 600: {make}; then add this line to {default}:\n" \
+            f"{_the_line(host)}" in message, message
+        assert err.value.known_hosts_line == _the_line(host)
+        assert remote._conn is None
+        # The operator compares the fingerprint, then does as it says.
+        subprocess.run(["bash", "-c", make], check=True)
+        with default.open("a") as known:
+            known.write(err.value.known_hosts_line + "\n")
+        assert default.stat().st_mode & 0o777 == 0o600
+        assert default.parent.stat().st_mode & 0o777 == 0o700
+        assert (await remote.run("true", timeout=10)).ok
+        await remote.close()
+
+
+async def test_a_host_its_known_hosts_does_not_list_is_refused_as_not_known_not_as_changed(
+        tmp_path: Path) -> None:
+    """Trial 55 F13: a host simply not in known_hosts yet was refused in a
+    changed key's words ("it is not the key ... trusts", ssh-keygen -R first),
+    which ssh keeps for a key that changed, a possible attack. It is said as
+    not known yet, with the line to add and nothing to take out."""
+    async with rehearsal_host(tmp_path) as host:
+        empty = tmp_path / "known_hosts"
+        empty.write_text("")
+        remote = remote_for(host, known_hosts=empty)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert f"no key is trusted for this host yet (none for it in {empty})" in message, message
+        assert "ssh-keygen -R" not in message and "not the key" not in message, message
+        assert "not there yet" not in message, message
+        assert message.endswith(f"Only if they are the same, add this line to {empty}:\n"
+                                f"{_the_line(host)}"), message
+        assert err.value.known_hosts_line == _the_line(host)
+
+
 async def test_a_host_that_cannot_be_reached_is_said_in_words_with_what_to_check(
         tmp_path: Path) -> None:
     """Operator trial: a wrong port read "cannot connect over SSH (Connect call
@@ -1003,6 +1072,9 @@ async def test_a_refused_host_key_of_no_known_type_names_every_key_file_of_the_h
         assert "ssh_host_ed25519_key.pub" not in message, message
         assert "the file of /etc/ssh/ssh_host_*_key.pub whose fingerprint is the same" \
             in message, message
+        # Not listed at all: a host not known yet, nothing to take out (trial 55 F13).
+        assert "no key is trusted for this host yet" in message, message
+        assert "ssh-keygen -R" not in message, message
 
 
 @pytest.mark.parametrize(("algorithm", "public"), [
