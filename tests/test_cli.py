@@ -972,6 +972,26 @@ async def test_a_first_run_with_no_known_hosts_file_yet_says_the_host_is_not_kno
     assert line in said.splitlines(), said
 
 
+def test_a_known_hosts_file_named_in_the_config_and_not_there_is_refused_before_the_run(
+        tmp_path: Path) -> None:
+    """Trial 55 F13, with [host] known_hosts set to a file not there: one
+    line naming the setting, exit 2, before any run begins, as a missing
+    identity is refused."""
+    config = _closed_port_config(tmp_path)
+    missing = tmp_path / "nowhere" / "known_hosts"
+    config.write_text(config.read_text().replace('# known_hosts = "~/.ssh/known_hosts"',
+                                                 f'known_hosts = "{missing}"'))
+    assert str(missing) in config.read_text()
+    state = tmp_path / "state"
+    result = runbook("run", str(config), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "host.known_hosts" in line and str(missing) in line, line
+    assert "is not there" in line, line
+    assert not list(state.rglob("*.jsonl")), "refused before any run began"
+
+
 @pytest.mark.parametrize("command", ["run", "rollback"])
 def test_a_config_marked_as_a_rehearsal_is_not_run_against_a_host(tmp_path: Path,
                                                                   command: str) -> None:
