@@ -287,6 +287,39 @@ async def test_shims_sudo_java_and_database_endpoints(
     assert (await conn.run("timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.3/1'")).exit_status != 0
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="a plain SSH user is modelled from root")
+async def test_a_plain_ssh_user_gets_roots_powers_only_through_sudo(
+    tmp_path: Path, ssh_connect: SSHConnect
+) -> None:
+    """A host whose SSH user is not root: a folder of another owner's, 0700,
+    is closed to the user's own commands and open to sudo's, as on a real
+    host (a unit in such a folder went unseen by a plain `test -e`). Nothing
+    of the way back to root's powers is left once the host stops."""
+    host = RehearsalHost(tmp_path / "sandbox", boot_service=False, plain_user=True)
+    await host.start()
+    try:
+        locked = host.sandbox / "locked"
+        locked.mkdir(mode=0o700)
+        (locked / "unit").write_text("kept\n")
+        os.chown(locked, 65534, 65534)
+        conn = await ssh_connect(host)
+        mine = await conn.run(f"test -e {locked}/unit")
+        assert mine.exit_status == 1, "the user cannot see into the folder"
+        result = await conn.run(f"cat {locked}/unit")
+        assert result.exit_status == 1 and "Permission denied" in result.stderr, result
+        result = await conn.run(f"sudo -n sh -c 'test -e {locked}/unit && cat {locked}/unit'")
+        assert (result.exit_status, result.stdout) == (0, "kept\n"), result.stderr
+        result = await conn.run(f"sudo -n cat {locked}/unit")
+        assert (result.exit_status, result.stdout) == (0, "kept\n"), result.stderr
+        # Nothing the user runs afterwards keeps root's powers.
+        assert (await conn.run(f"test -e {locked}/unit")).exit_status == 1
+        conn.close()
+    finally:
+        await host.stop()
+    assert processes_mentioning(host.sandbox) == []
+    assert not (host.sandbox / ".rehearsal" / sandbox.ROOT_HELPER).exists()
+
+
 async def test_systemctl_runs_the_service_like_systemd(
     bare_host: RehearsalHost, ssh_connect: SSHConnect
 ) -> None:

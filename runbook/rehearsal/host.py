@@ -161,7 +161,8 @@ class RehearsalHost:
     ``sandbox`` is kept after ``stop()`` when given (or with ``keep=True``);
     otherwise a temporary sandbox is created and removed again.
     ``boot_service=False`` leaves the live service down at start, for tests
-    that only need SSH.
+    that only need SSH. ``plain_user=True`` (run as root) makes the SSH user
+    a plain user whose commands hold root's powers only through sudo.
     """
 
     def __init__(
@@ -174,8 +175,13 @@ class RehearsalHost:
         boot_service: bool = True,
         scenario: str | None = None,
         databases: str | None = None,
+        plain_user: bool = False,
     ) -> None:
         self._given_sandbox = sandbox is not None
+        # The SSH user is a plain user, not root: its commands get root's
+        # powers only through sudo (sandbox.install_root_helper). Needs this
+        # process to be root; otherwise the user is whoever runs the rehearsal.
+        self.plain_user = plain_user
         # Asked for; a reused sandbox keeps the one it was made with.
         self._asked_scenario = scenario
         # mariadb or fake (else RUNBOOK_REHEARSAL_DATABASES, else MariaDB if
@@ -755,6 +761,11 @@ class RehearsalHost:
         for rel in ("tmp", "run", f"home/{self.user}"):
             (self.sandbox / rel).mkdir(parents=True, exist_ok=True)
 
+        try:
+            await asyncio.to_thread(sandbox.install_root_helper, self.sandbox,
+                                    plain_user=self.plain_user)
+        except OSError as exc:
+            raise RehearsalError(f"cannot make the SSH user a plain user: {exc}") from None
         host_key, client_key = ensure_keys(self.state_dir)
         self._sshd = RehearsalSSHServer(
             sandbox=self.sandbox,
@@ -762,6 +773,7 @@ class RehearsalHost:
             host_key=host_key,
             client_public_key=Path(str(client_key) + ".pub"),
             env=self.command_env(),
+            prefix=sandbox.PLAIN_USER if self.plain_user else (),
         )
         remembered = int(self.state.get("ssh_port") or 0)
         try:
@@ -797,6 +809,10 @@ class RehearsalHost:
             await self._db.close()
             if self._sandbox is not None:
                 await self._kill_strays(sparing=kept)
+                # A kept sandbox keeps no way to root's powers lying about.
+                if self.sandbox.exists():
+                    await asyncio.to_thread(sandbox.install_root_helper, self.sandbox,
+                                            plain_user=False)
                 if not (self.keep or self._given_sandbox):
                     await asyncio.to_thread(sandbox.remove_sandbox, self.sandbox)
         finally:

@@ -625,6 +625,44 @@ def build_controller_jar(path: Path, release: Release) -> None:
 # --- shims ---------------------------------------------------------------------------
 
 
+# Where sudo finds the way back to root's powers when the SSH user is a plain
+# user (see install_root_helper); the sudo shim looks for it there.
+ROOT_HELPER = "libexec/sudo-root"
+# How a plain user's command starts: uid 0 kept (the sandbox is that uid's),
+# no capability at all, and none regained by exec (SECBIT_NOROOT), so the
+# kernel's permission checks are a plain user's: a folder of another owner's
+# that is 0700 cannot be entered, as on a host where the SSH user is not root.
+PLAIN_USER = ("setpriv", "--securebits=+noroot", "--inh-caps=-all", "--ambient-caps=-all",
+              "--")
+# struct vfs_cap_data, revision 2 (linux/capability.h): effective bit set.
+_VFS_CAP_REVISION_2_EFFECTIVE = 0x02000001
+
+
+def install_root_helper(sandbox: Path, *, plain_user: bool) -> None:
+    """For a plain SSH user, the sudo shim's way to root: a copy of setpriv
+    that holds every capability this process may hand on (file capabilities,
+    as a set-uid sudo holds them), and clears SECBIT_NOROOT before it runs the
+    command, so the command is root as sudo makes it. Owner-only, in the
+    owner-only state folder; removed again for a host whose user is root."""
+    import struct
+
+    target = state_dir(sandbox) / ROOT_HELPER
+    target.unlink(missing_ok=True)
+    if not plain_user:
+        return
+    setpriv = shutil.which(PLAIN_USER[0])
+    if os.geteuid() != 0 or setpriv is None:
+        raise OSError("a plain SSH user needs the rehearsal run as root, with setpriv")
+    bounding = next(int(line.split()[1], 16)
+                    for line in Path("/proc/self/status").read_text().splitlines()
+                    if line.startswith("CapBnd:"))
+    make_private_dir(target.parent)
+    write_private(target, Path(setpriv).read_bytes(), PRIVATE_DIR)
+    os.setxattr(target, "security.capability",
+                struct.pack("<5I", _VFS_CAP_REVISION_2_EFFECTIVE, bounding & 0xFFFFFFFF, 0,
+                            bounding >> 32, 0))
+
+
 def install_shims(sandbox: Path) -> None:
     """Copy the command shims into place. Done at every start, so a kept
     sandbox always runs the shims of the installed runbook version."""

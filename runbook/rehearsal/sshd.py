@@ -24,7 +24,7 @@ import logging
 import os
 import posixpath
 import signal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -194,8 +194,11 @@ class RehearsalSSHServer:
         host_key: Path,
         client_public_key: Path,
         env: Mapping[str, str],
+        prefix: Sequence[str] = (),
     ) -> None:
         self.sandbox = sandbox
+        # What each command starts under (sandbox.PLAIN_USER for a plain user).
+        self._prefix = tuple(prefix)
         self.user = user
         self.home = sandbox / "home" / user
         self.port = 0
@@ -361,6 +364,7 @@ class RehearsalSSHServer:
         err_r, err_w = os.pipe()
         try:
             proc = await asyncio.create_subprocess_exec(
+                *self._prefix,
                 "bash",
                 "-c",
                 command,
