@@ -143,16 +143,24 @@ def root(p: AnyContext, command: str) -> str:
     return privileged(command, p.settings.host.sudo)
 
 
-def copy_whole(p: AnyContext, source: str, target: str, *, keep_times: bool = False) -> str:
+def copy_whole(p: AnyContext, source: str, target: str, *, keep_times: bool = False,
+               unless_there: bool = False) -> str:
     """The root script that puts a copy of `source` at `target` whole or not at
     all: the copy goes to a name beside it, then one rename puts it in place. A
     copy cut short (a full disk, a kill) leaves only that name, which the next
     attempt writes over; cp straight onto `target` would leave part of the file
-    there (safety review: a unit backup cut short was later put back as the unit)."""
+    there (safety review: a unit backup cut short was later put back as the unit).
+
+    `unless_there`: no copy where `target` is there already, asked by root in
+    the same script. A `test` as the SSH user fails alike for "not there" and
+    "cannot see into the folder" (code review: a retry saved the new unit over
+    the old one's backup, in a folder the SSH user could not enter)."""
     beside = quote(target + ".runbook-copy")
     flags = "-p -- " if keep_times else "-- "
-    return privileged_script(f"cp {flags}{quote(source)} {beside} && mv -f -- {beside} "
-                             f"{quote(target)}", p.settings.host.sudo)
+    copy = f"cp {flags}{quote(source)} {beside} && mv -f -- {beside} {quote(target)}"
+    if unless_there:
+        copy = f"[ -e {quote(target)} ] || {{ {copy}; }}"
+    return privileged_script(copy, p.settings.host.sudo)
 
 
 def uploaded(settings: Settings, local: Path) -> str:
@@ -187,9 +195,21 @@ async def size_remote(ctx: Ctx, path: str) -> int | None:
     return int(text) if result.ok and text.isdigit() else None
 
 
-async def exists(ctx: Ctx, path: str, kind: str = "-e") -> bool:
-    result = await ctx.probe(f"test {kind} {quote(path)}")
-    return result.ok
+async def exists(ctx: Ctx, path: str, kind: str = "-e", *, as_root: bool = False) -> bool:
+    """Whether `path` is there (`kind`: test's -e, -f, -d, -L). `as_root`: asked
+    by root, for a path in a folder the SSH user may not enter, where its own
+    `test` fails alike for "not there" and "cannot see" (code review: the old
+    unit's backup, unseen, was taken for none); a look root cannot take (sudo
+    refused) fails the step rather than answer "not there"."""
+    if not as_root:
+        result = await ctx.probe(f"test {kind} {quote(path)}")
+        return result.ok
+    result = await ctx.probe(privileged_script(
+        f"if [ {kind} {quote(path)} ]; then echo yes; else echo no; fi", ctx.settings.host.sudo))
+    answer = result.stdout.strip()
+    if not result.ok or answer not in ("yes", "no"):
+        raise _cannot(("look for", "changed"), f"{path} on the host", result)
+    return answer == "yes"
 
 
 def read_bytes_command(p: AnyContext, path: str) -> str:

@@ -577,7 +577,7 @@ class ServiceUnit(Red5Step):
         unit = p.settings.unit_file
         return [
             Shell(f"test -f {quote(self._shipped(p))}", "does the release ship a unit"),
-            Shell(copy_whole(p, unit, unit + ".bak", keep_times=True),
+            Shell(copy_whole(p, unit, unit + ".bak", keep_times=True, unless_there=True),
                   "the old unit, kept beside; not again where a .bak is there already (an "
                   "earlier attempt's: preflight found it the same as the installed unit)"),
             Shell(self._install(p, p.facts._unit_tuning or []),
@@ -703,8 +703,8 @@ class ServiceUnit(Red5Step):
         ships = await ctx.probe(f"test -f {quote(self._shipped(ctx))}")
         swap = ctx.facts._unit_swap
         if ships.ok or swap is not None:
-            if not await exists(ctx, unit + ".bak"):
-                await ctx.sh(copy_whole(ctx, unit, unit + ".bak", keep_times=True))
+            await ctx.sh(copy_whole(ctx, unit, unit + ".bak", keep_times=True,
+                                    unless_there=True))
             await ctx.sh(self._install(ctx, ctx.facts._unit_tuning or []) if ships.ok
                          else self._refit(ctx, swap))
             ctx.note(AFTER_UPGRADE, f"the old service unit stays as {unit}.bak: remove it "

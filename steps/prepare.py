@@ -20,6 +20,7 @@ from runbook.shell import (
     landing_sha256_command,
     others_can_write,
     private_folder,
+    privileged_script,
     quote,
     sha256_command,
 )
@@ -458,7 +459,9 @@ class Preflight(Red5Step):
         # service-unit runs after promote-new, when a link into the live
         # install (as `systemctl link` makes) leads into the new one: it would
         # keep the new unit as the .bak and lose the old one (safety review).
-        link = await ctx.probe(f"test -L {quote(unit)} && readlink -f -- {quote(unit)}")
+        # Root's look: the unit's folder may be closed to the SSH user (code review).
+        link = await ctx.probe(privileged_script(
+            f"test -L {quote(unit)} && readlink -f -- {quote(unit)}", ctx.settings.host.sudo))
         if link.ok and link.stdout.strip():
             target = link.stdout.strip()
             problems.append(f"{unit} is a symlink to {target}; service-unit keeps the installed "
@@ -466,7 +469,7 @@ class Preflight(Red5Step):
                             "a link would lead elsewhere: make it a plain file before the window "
                             f"(sudo cp --remove-destination -- {quote(target)} {quote(unit)}, "
                             "then sudo systemctl daemon-reload)")
-        if await exists(ctx, kept) and (
+        if await exists(ctx, kept, as_root=True) and (
                 (backup := await sha256_remote(ctx, kept, as_root=True)) is None
                 or backup != await sha256_remote(ctx, unit, as_root=True)):
             problems.append(f"{kept} already exists and is not the installed unit (an earlier "

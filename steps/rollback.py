@@ -398,7 +398,7 @@ class RestoreUnit(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         unit = ctx.settings.unit_file
-        if not await exists(ctx, unit + ".bak", "-f"):
+        if not await exists(ctx, unit + ".bak", "-f", as_root=True):
             return Check(True, "service-unit did not replace the unit")
         kept = await sha256_remote(ctx, unit + ".bak", as_root=True)
         # A hash it could not have proves nothing (code review: two unreadable

@@ -369,15 +369,26 @@ class MovesAside(ScriptedFrontEnd):
         return await super().recover(step, can_roll_back=can_roll_back)
 
 
-async def test_the_way_back_puts_back_the_unit_this_upgrade_replaced(tmp_path: Path) -> None:
+@pytest.mark.parametrize("locked", [
+    False,
+    pytest.param(True, marks=pytest.mark.skipif(
+        os.geteuid() != 0, reason="a plain SSH user is modelled from root"))])
+async def test_the_way_back_puts_back_the_unit_this_upgrade_replaced(
+        tmp_path: Path, locked: bool) -> None:
     """10.9 to 11.1 on a host that came to 10.9 by this same procedure: its
     red5pro.service.bak is the 6.2 unit (Java 8, jsvc) that upgrade replaced.
-    The way back must give 10.9 its own unit, never that older one."""
+    The way back must give 10.9 its own unit, never that older one. `locked`:
+    in a folder the SSH user cannot enter, where preflight's own `test` did
+    not see the old backup (code review), and service-unit keeps a backup
+    that is there."""
     journal = tmp_path / "run.jsonl"
-    async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
+    async with rehearsal_host(tmp_path, scenario="10.9-to-11.1", plain_user=locked) as host:
         unit = host.sandbox / "lib/systemd/system/red5pro.service"
         stale = unit.with_name("red5pro.service.bak")
         stale.write_text(sandbox.unit_text(scenarios.R6_2, host.sandbox))
+        if locked:
+            unit.parent.chmod(0o700)
+            os.chown(unit.parent, 65534, 65534)  # nobody's
         old = before(host)
         front = MovesAside((stale, tmp_path / "red5pro.service.6.2"),
                            recoveries={"preflight": [Recovery.RETRY]})
@@ -1026,6 +1037,59 @@ async def test_a_unit_backup_cut_short_is_never_taken_for_the_old_unit(tmp_path:
     assert mark.exists(), "the full disk was met"
     assert ("service-unit", "failed") in [(sid, state) for sid, state, _ in front.states]
     assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+
+
+def reload_fails_once(host: RehearsalHost) -> Path:
+    """A `systemctl` on the host's PATH whose first daemon-reload fails, as one
+    cut off by a stalled systemd would; every other call is the shim's."""
+    mark = host.sandbox / ".rehearsal" / "reload-failed"
+    shim = sandbox.bin_dir(host.sandbox) / "systemctl"
+    shim.rename(shim.with_name("systemctl-shim"))
+    shim.write_text(
+        "#!/bin/bash\n"
+        f'if [[ " $* " == *" daemon-reload "* && ! -e {mark} ]]; then\n'
+        f"    : > {mark}\n"
+        '    echo "Failed to reload daemon: Connection timed out" >&2\n'
+        "    exit 1\n"
+        "fi\n"
+        f'exec {shim.with_name("systemctl-shim")} "$@"\n')
+    shim.chmod(0o700)
+    return mark
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a plain SSH user is modelled from root")
+async def test_a_unit_in_a_folder_the_ssh_user_cannot_enter_is_still_put_back(
+        tmp_path: Path) -> None:
+    """Code review: whether red5pro.service.bak was there was asked by a plain
+    `test` as the SSH user, which fails alike for "not there" and "cannot see
+    into the folder" ([install] unit_file may name a folder of root's, 0700).
+    service-unit's retry then saved the NEW unit over the old one's backup,
+    and rollback-unit said service-unit "did not replace the unit": the old
+    release started under the new unit. Both looks are root's now."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, plain_user=True) as host:
+        folder = host.sandbox / "lib/systemd/system"
+        folder.chmod(0o700)
+        os.chown(folder, 65534, 65534)  # nobody's: the SSH user cannot enter it
+        old = before(host)
+        # service-unit fails once it has kept the old unit and put the new one
+        # in place: its retry finds the backup there.
+        mark: list[Path] = []
+
+        def reload_fails(step: StepReport, plan: list[Any]) -> None:
+            if step.id == "service-unit" and not mark:
+                mark.append(reload_fails_once(host))
+        front = ScriptedFrontEnd(recoveries={"service-unit": [Recovery.RETRY]},
+                                 on_confirm=reload_fails)
+        outcome = await session(host, journal, rollback_after="start-service").run(front)
+        kept = (folder / "red5pro.service.bak").read_bytes()
+        now = await after(host, outcome)
+        wrong = problems(old, now, host, promoted=True)
+    assert mark and mark[0].exists(), "the failed reload was met"
+    assert ("service-unit", "failed") in [(sid, state) for sid, state, _ in front.states]
+    assert kept == old.unit, "the backup is not the old unit"
+    assert not wrong, "\n".join(wrong) + "\n" + front.text()[-3000:]
+    assert unplanned(journal, front.plans) == []
 
 
 async def test_a_unit_cut_short_on_the_way_back_leaves_a_whole_unit(tmp_path: Path) -> None:

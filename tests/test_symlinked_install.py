@@ -8,7 +8,10 @@ in the OLD database. Identity is now by the real folder on the host.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from runbook.executor import Outcome
 from runbook.rehearsal import cloud
@@ -112,19 +115,28 @@ async def test_a_dangling_bak_red5pro_link_is_refused_before_anything_changes(
     assert len(groups) == seeded_nodegroups(), "nothing was deleted"
 
 
+@pytest.mark.parametrize("locked", [
+    False,
+    pytest.param(True, marks=pytest.mark.skipif(
+        os.geteuid() != 0, reason="a plain SSH user is modelled from root"))])
 async def test_a_unit_file_linked_into_the_install_is_refused_before_anything_changes(
-        tmp_path: Path) -> None:
+        tmp_path: Path, locked: bool) -> None:
     """Safety review: a unit that is a symlink into the live install (as
     `systemctl link` makes) leads into the NEW install once promote-new has
     run: service-unit then kept the new unit as the .bak, the old one was lost
-    to the way back, and installing the new one failed as a copy onto itself."""
+    to the way back, and installing the new one failed as a copy onto itself.
+    `locked`: in a folder the SSH user cannot enter, where its own `test -L`
+    did not see the link (code review)."""
     journal = tmp_path / "run.jsonl"
-    async with rehearsal_host(tmp_path) as host:
+    async with rehearsal_host(tmp_path, plain_user=locked) as host:
         unit = host.sandbox / "lib/systemd/system/red5pro.service"
         inside = host.install_dir / "red5pro" / "red5pro.service.local"
         inside.write_bytes(unit.read_bytes())
         unit.unlink()
         unit.symlink_to(inside)
+        if locked:
+            unit.parent.chmod(0o700)
+            os.chown(unit.parent, 65534, 65534)  # nobody's
         front = ScriptedFrontEnd()
         outcome = await rehearse(host, front, journal)
         groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
