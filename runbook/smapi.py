@@ -58,6 +58,12 @@ class SMApiError(Exception):
         return str(self.args[0])
 
 
+class NoApiAnswer(SMApiError):
+    """No HTTP answer came back to a read: the connection was refused, timed
+    out or broke. What a stream manager that is down gives, unlike an answer
+    with an error status, which one that is up gives."""
+
+
 class SMApiOutcomeUnknown(SMApiError):
     """A call that changes something was sent, and no answer came back: it may
     or may not have taken effect. Check before sending it again."""
@@ -219,7 +225,7 @@ class StreamManagerAPI:
                 method, path, params={"accessToken": self._token}, json=body
             )
         except httpx.ConnectTimeout:
-            failure = SMApiError(
+            failure = NoApiAnswer(
                 f"Could not connect to the stream manager at {self._shown_base} within "
                 f"{self.timeout:g} s ({where})."
             )
@@ -227,21 +233,24 @@ class StreamManagerAPI:
             failure = self._lost(method, f"The stream manager at {self._shown_base} gave no "
                                  f"answer within {self.timeout:g} s to {where}")
         except httpx.ConnectError as exc:
-            failure = SMApiError(
+            failure = NoApiAnswer(
                 f"Could not connect to the stream manager at {self._shown_base}: "
                 f"{self._redact(_reason(exc))}."
             )
         except httpx.HTTPError as exc:
+            # A transport error (a reset, a connection closed mid-answer) left
+            # no answer; another (an answer that cannot be decoded) came with one.
             failure = self._lost(method, f"The exchange with the stream manager at "
                                  f"{self._shown_base} failed during {where}: "
-                                 f"{self._redact(_reason(exc))}")
+                                 f"{self._redact(_reason(exc))}",
+                                 answered=not isinstance(exc, httpx.TransportError))
         raise failure
 
     @staticmethod
-    def _lost(method: str, message: str) -> SMApiError:
+    def _lost(method: str, message: str, *, answered: bool = False) -> SMApiError:
         """A read can simply be asked again; a change that got no answer is in doubt."""
         if method.upper() == "GET":
-            return SMApiError(f"{message}.")
+            return SMApiError(f"{message}.") if answered else NoApiAnswer(f"{message}.")
         return SMApiOutcomeUnknown(f"{message}; it may or may not have taken effect.")
 
     def _error_message(self, response: httpx.Response) -> str:

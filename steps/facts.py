@@ -128,6 +128,9 @@ class Red5Facts(Facts):
     # preflight: resumed mid-cutover, the API answering is the new release's
     # (its version), not the old one's the facts keep for the way back
     _api_answering: str | None = None
+    # preflight: resumed mid-cutover, the API answered with an error (an HTTP
+    # status, said as such): something serves there, up and failing
+    _api_failing: str | None = None
     # preflight: the stream manager serving then took this process's API
     # token, so a release that refuses it later has another in its file
     _token_taken: bool = False

@@ -24,7 +24,7 @@ from runbook.shell import (
     quote,
     sha256_command,
 )
-from runbook.smapi import SMApiError, SMApiOutcomeUnknown
+from runbook.smapi import NoApiAnswer, SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps import database, fleet, red5
 from steps.common import (
@@ -375,6 +375,7 @@ class Preflight(Red5Step):
         the facts. Mid-cutover it may be down, or be the new release's."""
         ctx.facts._api_silent = False
         ctx.facts._api_answering = None
+        ctx.facts._api_failing = None
         # The version the live release serves (FACTS section 2.1's table):
         # one that answers another is another stream manager (trial 54).
         serves = red5.api_version(ctx.facts.live_version)
@@ -389,9 +390,23 @@ class Preflight(Red5Step):
                     raise StepFailed(_api_refused(exc, rehearsal=ctx.settings.rehearsal)) \
                         from None
                 raise
-            # Resumed during cutover: the stream manager is expected to be down.
-            ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover ({exc})")
-            ctx.facts._api_silent = True
+            if not isinstance(exc, SMApiError):
+                raise  # runbook's own fault, not the stream manager's silence
+            if isinstance(exc, NoApiAnswer):
+                # Resumed during cutover: the stream manager is expected to be down.
+                ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover "
+                         f"({exc})")
+                ctx.facts._api_silent = True
+                return
+            # An answer, with an error: something serves there (code review:
+            # an HTTP 500 was said as the silence of a stopped stream manager).
+            ctx.facts._api_failing = f"HTTP {exc.status}" if exc.status else "an error"
+            ctx.info(f"the Stream Manager API answers with an error, where a stopped one would "
+                     f"not answer at all: {str(exc).rstrip('.')}. If it is this host's stream "
+                     "manager, starting or failing, the steps ahead stop or restart it as they "
+                     "go on (start-service waits for the new release to answer); if [api] "
+                     f"base_url in {os.path.abspath(ctx.settings.source)} names another stream "
+                     "manager, quit, give it this host's, and start runbook again with --resume")
             return
         self._the_live_release_answers(ctx, api.version, serves)
         recorded = ctx.facts.api_version if ctx.resumed and ctx.cutover_under_way else None
@@ -593,6 +608,9 @@ class Preflight(Red5Step):
             # The version the earlier run saw is no proof the API answers now
             # (operator trial: "API 3.1" with the stream manager down).
             return Check(True, f"{versions}; the API does not answer, as expected mid-cutover")
+        if ctx.facts._api_failing:
+            return Check(True, f"{versions}; the API answers with an error "
+                               f"({ctx.facts._api_failing}), mid-cutover")
         answering = ctx.facts._api_answering
         if answering:  # the new release's, mid-cutover: not the version kept (review)
             return Check(True, f"{versions}; API {answering} answers (the new release's), "

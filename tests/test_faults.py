@@ -368,6 +368,57 @@ async def test_a_resumed_run_whose_preflight_saw_the_token_taken_says_so_at_a_40
     assert "the live one took at preflight" in said and "quit" not in said, said
 
 
+async def test_a_resumed_preflight_says_an_api_error_mid_cutover_as_what_it_is(
+        tmp_path: Path) -> None:
+    """Code review: resumed mid-cutover, anything the API look raised was said
+    as "does not answer, as expected mid-cutover" and kept as silence: an HTTP
+    500 too, which is a stream manager up and failing, not one stopped. Only
+    no answer at all is the expected silence; an answer with an error is said
+    as such, with what to do, and the run goes on (the steps ahead, or the way
+    back, deal with the release that answers)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"backup-live": Decision(Answer.STOP)})
+        assert await faulted(host, [], first, journal) is Outcome.STOPPED, first.text()[-2000:]
+        assert host.service_pid() is not None, "the old stream manager still runs"
+        front = ScriptedFrontEnd({"backup-live": Decision(Answer.STOP)})
+        outcome = await faulted(host, ["api-error@preflight"], front, journal,
+                                resume=replay(journal))
+    assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    said = [line for sid, _, line in front.lines if sid == "preflight"]
+    assert not any("does not answer" in line for line in said), said
+    errors = [line for line in said if "HTTP 500" in line]
+    assert errors and "answers with an error" in errors[0], said
+    assert "[api] base_url" in errors[0] and "start-service" in errors[0], errors
+    assert front.final_state("preflight") == "done", front.text()[-3000:]
+    assert "HTTP 500" in front.detail("preflight") and \
+        "does not answer" not in front.detail("preflight"), front.detail("preflight")
+
+
+async def test_a_resumed_preflight_does_not_take_a_fault_of_its_own_for_silence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code review: resumed mid-cutover, a fault in runbook's own reading of
+    the answer (a bug; nothing on the host can bring it about, so it is stood
+    in for) was said as the expected silence and kept. It fails the step, as
+    anywhere else, and is said as what it is."""
+    from runbook.smapi import StreamManagerAPI
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"backup-live": Decision(Answer.STOP)})
+        assert await faulted(host, [], first, journal) is Outcome.STOPPED, first.text()[-2000:]
+
+        async def misread(self: StreamManagerAPI) -> str:
+            raise ValueError("the cloud controller's answer was misread")
+        monkeypatch.setattr(StreamManagerAPI, "cloud_controller", misread)
+        front = ScriptedFrontEnd()
+        outcome = await faulted(host, [], front, journal, resume=replay(journal))
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = [line for sid, _, line in front.lines if sid == "preflight"]
+    assert not any("does not answer" in line for line in said), said
+    assert "misread" in failure(front, "preflight"), front.text()[-3000:]
+
+
 def new_properties(host: RehearsalHost) -> Path:
     """The new release's red5-web.properties, beside the live install."""
     found = sorted(host.sandbox.glob(

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from runbook.rehearsal import cloud, mysqlfake, sandbox
-from runbook.smapi import SMApiError, StreamManagerAPI, _names
+from runbook.smapi import NoApiAnswer, SMApiError, StreamManagerAPI, _names
 from tests.test_fake_service import (
     PREFIX,
     TOKEN,
@@ -193,7 +193,7 @@ async def test_unavailable_stream_manager_is_a_503(
         with pytest.raises(SMApiError) as caught:
             await api.detect_version()
     error = caught.value
-    assert error.status == 503
+    assert error.status == 503 and not isinstance(error, NoApiAnswer), "an answer came"
     assert "unavailable" in str(error) and "cannot reach the database" in str(error)
     assert_token_hidden(error, TOKEN)
 
@@ -241,7 +241,7 @@ async def test_silent_server_times_out() -> None:
     finally:
         server.close()
     error = caught.value
-    assert error.status is None and elapsed < 2
+    assert error.status is None and elapsed < 2 and isinstance(error, NoApiAnswer)
     assert "no answer within 0.3 s" in str(error) and "GET /streammanager/api/4.0" in str(error)
     assert_token_hidden(error, TOKEN)
 
@@ -253,7 +253,28 @@ async def test_closed_port_is_a_connection_error() -> None:
             await api.detect_version()
     error = caught.value
     assert str(error).startswith(f"Could not connect to the stream manager at {base}")
-    assert "connection refused" in str(error)
+    assert "connection refused" in str(error) and isinstance(error, NoApiAnswer)
+    assert_token_hidden(error, TOKEN)
+
+
+async def test_a_connection_closed_before_any_answer_is_no_answer() -> None:
+    """A stream manager killed mid-request: the connection closes with no
+    answer, as a stopped one gives none (preflight, resumed mid-cutover,
+    takes only that for the expected silence; code review)."""
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with StreamManagerAPI(f"http://127.0.0.1:{port}", TOKEN, "4.0") as api:
+            with pytest.raises(SMApiError) as caught:
+                await api.cloud_controller()
+    finally:
+        server.close()
+    error = caught.value
+    assert isinstance(error, NoApiAnswer) and error.status is None, repr(error)
     assert_token_hidden(error, TOKEN)
 
 
