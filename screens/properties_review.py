@@ -63,6 +63,7 @@ _STATUS_STYLE: dict[Status, str] = {
     Status.CARRIED: "$text-primary",
     Status.OVERRIDDEN: "$text-success",
     Status.UNCHANGED: "$text-muted",
+    Status.EDITED: "bold $text-primary",
 }
 _HEADING_STYLE = "bold underline $foreground"
 
@@ -429,16 +430,17 @@ class PropertiesReviewScreen(Screen[bool]):
         shown = self._shown(kr, kr.merged, absent="")
         if kr.status is Status.REMOVED:
             return Content.assemble(shown, (" (kept)", "$text-muted"))
-        if kr.choice is Choice.SET:
+        if kr.choice is Choice.SET and kr.group is not Status.EDITED:
             # Typed here: beside a template's value it read the same (trial).
+            # Over a live value the status column says so (KeyReview.group).
             return Content.assemble(shown, (" (edited)", "$text-muted"))
         return shown
 
     def _row(self, kr: KeyReview) -> Content:
         status_w, key_w, old_w, merged_w = self._widths
         glyph, glyph_style = self._glyph(kr)
-        status = Content.assemble((glyph, glyph_style), " ", (kr.status.value,
-                                                              _STATUS_STYLE[kr.status]))
+        status = Content.assemble((glyph, glyph_style), " ", (kr.group.value,
+                                                              _STATUS_STYLE[kr.group]))
         key = Content.styled(written_key(kr.key), "bold" if needs_decision(kr) else "")
         gap = " " * _GAP
         value_fit = _fit_tail if kr.secret and self._revealed != kr.key else _fit
@@ -476,7 +478,7 @@ class PropertiesReviewScreen(Screen[bool]):
                     return False
                 continue
             if term in _STATUS_WORDS:
-                if kr.status.value != term:
+                if kr.group.value != term:
                     return False
                 continue
             haystack = " ".join(
@@ -484,7 +486,7 @@ class PropertiesReviewScreen(Screen[bool]):
                 for text in (
                     kr.key,
                     written_key(kr.key),  # as the row shows it
-                    kr.status.value,
+                    kr.group.value,
                     kr.section,
                     kr.show(kr.old),
                     kr.show(kr.new),
@@ -610,10 +612,11 @@ class PropertiesReviewScreen(Screen[bool]):
             detail.update("")
             return
         kr = self.review[key]
+        group = kr.group
         lines: list[Content] = [
             Content.assemble((written_key(kr.key), "bold"), "  ",
-                             (kr.status.value, _STATUS_STYLE[kr.status]),
-                             f": {kr.status.found if kr.choice else kr.status.meaning}")
+                             (group.value, _STATUS_STYLE[group]),
+                             f": {group.found if kr.choice else group.meaning}")
         ]
         # The decision and the merged value first: a long value wraps over
         # rows, and these are what the operator must read (trial: at 80x24 a

@@ -1403,3 +1403,37 @@ def test_set_refusing_a_dropped_backslash_shows_the_keys_controls_as_escapes(
     new.write_text("plain=2\n")
     code, text, err = run(old, new, sets=["a\\\x1b[31mb=1"])
     assert code == 2 and "\x1b" not in err, (text, err)
+
+
+def test_a_value_decided_by_hand_is_filed_as_edited_never_as_unchanged(
+        files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 55 F3: a value typed with e over a key both files agree on was
+    counted and headed "unchanged: same value in the live file and the new
+    template" (in --check and the run's report), and a change to a production
+    value went unseen; the same change with --set read "overridden". A key
+    whose live value the review replaces is filed as edited, its live value
+    beside the one chosen, a secret's masked."""
+    path = tmp_path / "decisions.toml"
+    path.write_text('[keys."cluster.publicPort"]\naction = "set"\nvalue = "1936"\n\n'
+                    '[keys."config.dbPass"]\naction = "set"\nvalue_env = "RB_T_DBPASS"\n\n'
+                    # The live value itself, typed: nothing replaced, not edited.
+                    '[keys."cluster.accessPort"]\naction = "set"\nvalue = "5080"\n')
+    monkeypatch.setenv("RB_T_DBPASS", "Xk9#new-db-pass")
+    _, text, _ = run(files["live"], files["template"], decisions=path)
+    assert "30 unchanged, 7 carried" in text and "2 edited" in text, text
+    assert "edited (2): a value chosen in the review replaces the live one." in text, text
+    edited = text.split("edited (2):")[1].split("\n\n")[0]
+    assert "cluster.publicPort = 1936\n      live: 1935" in edited, edited
+    assert "config.dbPass = •••••• [" in edited and "live: •••••• [" in edited, edited
+    unchanged = text.split("unchanged (30):")[1]
+    assert "cluster.publicPort" not in unchanged and "config.dbPass" not in unchanged
+    for secret in [*SECRETS, "Xk9#new-db-pass"]:
+        assert secret not in text
+    _, as_json, _ = run(files["live"], files["template"], decisions=path, check=False,
+                        as_json=True)
+    document = json.loads(as_json)
+    keys = {entry["key"]: entry for entry in document["keys"]}
+    assert keys["cluster.publicPort"]["status"] == "edited"
+    assert keys["cluster.publicPort"]["found"] == "unchanged"
+    assert keys["cluster.accessPort"]["status"] == "unchanged"
+    assert document["summary"]["edited"] == 2

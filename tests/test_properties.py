@@ -136,6 +136,7 @@ def test_every_key_of_the_live_file_and_the_template_gets_the_expected_status() 
         Status.NEW_DEFAULT: 5,
         Status.REMOVED: 1,
         Status.OVERRIDDEN: 2,
+        Status.EDITED: 0,
     }
 
 

@@ -1676,3 +1676,39 @@ async def test_with_the_keys_panel_open_a_row_still_takes_one_line(
         await pilot.pause()
         row = screen._row(screen.review[current(screen) or ""])
         assert row.cell_length > 60  # the whole width again
+
+
+async def test_a_live_value_replaced_with_e_reads_edited_in_the_row_the_detail_and_counts(
+        pair: tuple[Path, Path]) -> None:
+    """Trial 55 F3: streammanager.ip, the same in both files, typed over with e
+    read `✓ unchanged  streammanager.ip  (blank)  10.0.1.15 (edited)`, and the
+    count said unchanged too: a hand change to a production value read as
+    nothing to see. It reads edited, with the live value beside the new one;
+    o brings the files' value back, and with it unchanged."""
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        key = next(kr.key for kr in app.review
+                   if kr.status is Status.UNCHANGED and not kr.secret and kr.old)
+        shared = app.review[key].old
+        unchanged = app.review.summary[Status.UNCHANGED]
+        await go_to(pilot, screen, key)
+        await pilot.press("e")
+        screen.query_one("#review-edit", Input).value = shared + "1"
+        await pilot.press("enter")
+        await pilot.pause()
+        row = next(line for line in screen_text(app).splitlines()
+                   if f" {key} " in line and line.strip()[:1] in "✓·")
+        assert "edited" in row and "unchanged" not in row, row
+        detail = str(screen.query_one("#review-detail", Static).render())
+        assert f"{key}  edited: a value chosen in the review replaces the live one" in detail
+        assert f"live (line {app.review[key].old_line}): {shared}" in detail, detail
+        summary = str(screen.query_one("#review-summary", Static).render())
+        assert f"{unchanged - 1} unchanged" in summary and "1 edited" in summary, summary
+        await pilot.press("o")
+        await pilot.pause()
+        row = next(line for line in screen_text(app).splitlines()
+                   if f" {key} " in line and line.strip()[:1] in "✓·")
+        assert "unchanged" in row, row
+        summary = str(screen.query_one("#review-summary", Static).render())
+        assert f"{unchanged} unchanged" in summary and "edited" not in summary, summary

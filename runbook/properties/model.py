@@ -74,6 +74,11 @@ class Status(StrEnum):
     NEW_DEFAULT = "new-default"
     REMOVED = "removed"
     OVERRIDDEN = "overridden"
+    # Not what the files say but what the review did: a value chosen in it
+    # (typed with e, or set in the decisions file) in place of the live one.
+    # Front ends file a key under it (KeyReview.group); its status stays what
+    # the files say, which the letters that act on it go by.
+    EDITED = "edited"
 
     @property
     def meaning(self) -> str:
@@ -155,6 +160,7 @@ _MEANING = {
                          "it goes in once someone confirms it or gives another value"),
     Status.REMOVED: ("only the live file has it", "left out unless someone keeps it"),
     Status.OVERRIDDEN: ("set by the runbook itself or by --set", ""),
+    Status.EDITED: ("a value chosen in the review replaces the live one", ""),
 }
 
 
@@ -257,6 +263,18 @@ class KeyReview(NamedTuple):
         """The template has the key with no value (a needs-value key that `a`
         decides blank)."""
         return self.new == ""
+
+    @property
+    def group(self) -> Status:
+        """The status a front end files the key under: EDITED where a value
+        chosen in the review replaces the live one, else what the files say.
+        A hand change to a production value filed as unchanged, "same value
+        in the live file and the new template", went unseen in the change
+        ticket, where the same change given with --set read overridden
+        (trial 55)."""
+        if self.choice is Choice.SET and self.old is not None and self.merged != self.old:
+            return Status.EDITED
+        return self.status
 
     @property
     def is_open(self) -> bool:
@@ -521,9 +539,10 @@ class Review:
 
     @property
     def summary(self) -> dict[Status, int]:
+        """How many keys each front end files under each status (KeyReview.group)."""
         counts = dict.fromkeys(Status, 0)
         for kr in self._current.values():
-            counts[kr.status] += 1
+            counts[kr.group] += 1
         return counts
 
     @property

@@ -52,6 +52,8 @@ _GROUP_ORDER = (
     Status.NEW_DEFAULT,
     Status.REMOVED,
     Status.UNCOMMENTED,
+    # A production value changed by hand: ahead of the runbook's own overrides.
+    Status.EDITED,
     Status.OVERRIDDEN,
     Status.CARRIED,
     Status.UNCHANGED,
@@ -345,7 +347,7 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
     lines.extend(_open_lines(review, paint))
     groups: dict[Status, list[KeyReview]] = {status: [] for status in Status}
     for kr in review:
-        groups[kr.status].append(kr)
+        groups[kr.group].append(kr)
     for status in _GROUP_ORDER:
         members = groups[status]
         if not members:
@@ -410,7 +412,10 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
         "keys": [
             {
                 "key": kr.key,
-                "status": str(kr.status),
+                # Where the review files it (edited, once a value chosen in it
+                # replaces the live one); "found" is what the two files say.
+                "status": str(kr.group),
+                "found": str(kr.status),
                 "old": kr.show(kr.old, reveal=reveal),
                 "new": kr.show(kr.new, reveal=reveal),
                 "merged": kr.show(kr.merged, reveal=reveal),
