@@ -60,7 +60,14 @@ from runbook.run_context import (
     redact_action,
 )
 from runbook.shell import HostKeyRefused, JumpHostRefused, OutcomeUnknown, RemoteError
-from runbook.step import CurlRenderer, NotInThisRun, PlanContext, Step, StepFailed
+from runbook.step import (
+    CurlRenderer,
+    NotInThisRun,
+    PlanContext,
+    ReviewLeftOpen,
+    Step,
+    StepFailed,
+)
 from runbook.visible import visible
 
 if TYPE_CHECKING:
@@ -945,6 +952,11 @@ class Executor(Generic[F]):
                         detail = f"the step ran but its outcome is not in place: {proof.detail}"
                 except JournalWriteError:
                     raise  # nothing more may happen unrecorded
+                except ReviewLeftOpen as paused:
+                    # The operator's pause: its question follows, as a step
+                    # stopped with x, and its stop ends the run as theirs.
+                    state, detail = StepState.NEEDS_REVIEW, str(paused)
+                    report.stopped = True
                 except Exception as exc:  # the API client and anything unforeseen end the step
                     if not outcome_unknown(exc):
                         state, detail = StepState.FAILED, self._failure(step, exc)

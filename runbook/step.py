@@ -49,6 +49,14 @@ class NotInThisRun(StepFailed):
     and no "try the step again" is added to it."""
 
 
+class ReviewLeftOpen(Exception):
+    """The operator left the step's review with keys still open: a pause,
+    not a failure. Nothing was changed on the host; the step needs review,
+    and its question's stop is the operator's (exit 3). Trying it again, or
+    a resumed run, takes the review up. The message says what is open and
+    what is kept (trial 55: read as a failure everywhere, exit 1)."""
+
+
 class CurlRenderer(Protocol):
     def __call__(self, method: str, path: str, body: dict[str, Any] | None = None, *,
                  version: str | None = None) -> str:

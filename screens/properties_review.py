@@ -281,6 +281,7 @@ class PropertiesReviewScreen(Screen[bool]):
         merged_path: Path | str | None = None,
         old_name: str | None = None,
         new_name: str | None = None,
+        in_run: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -291,6 +292,10 @@ class PropertiesReviewScreen(Screen[bool]):
         self.merged_path = Path(merged_path) if merged_path is not None else None
         self.old_name = old_name or review.old_name
         self.new_name = new_name or review.new_name
+        # The properties step's review in a run, not `runbook diff`'s: what
+        # leaving does, and where a decisions file is named, read otherwise
+        # (trial 55: "the same command takes the review up again", in a run).
+        self.in_run = in_run
         #: Human lines about what ``w`` wrote, for a front end to repeat after the screen.
         self.written: list[str] = []
         #: (key, environment variable) for each secret the decisions file stores by name.
@@ -1037,8 +1042,8 @@ class PropertiesReviewScreen(Screen[bool]):
             named += f" and {len(open_keys) - _SHOWN_IN_MESSAGE} more"
         if open_keys and self.decisions_path is None:
             self._say(f"Not written: {_count(len(open_keys), 'key')} still open; n goes to "
-                      "the next one, and --decisions FILE would save an unfinished review. "
-                      f"Open: {named}.", "error")
+                      f"the next one, and {self._how_to_keep()} would save an unfinished "
+                      f"review. Open: {named}.", "error")
             return
         written: list[str] = []
         if self.decisions_path is not None:
@@ -1053,8 +1058,7 @@ class PropertiesReviewScreen(Screen[bool]):
                 # How to go on first: the message has three rows, and a long
                 # path or the keys' names cut the rest (operator trial).
                 self._say(f"Saved the decisions so far; {_count(len(open_keys), 'key')} still "
-                          "open. The merged file is written once none is; q leaves, and the "
-                          "same command takes the review up again. Saved to "
+                          f"open. {self._taken_up_again()} Saved to "
                           f"{self.decisions_path}; open: {named}.", "warning")
                 return
             written.append(f"wrote the decisions to {self.decisions_path}")
@@ -1089,6 +1093,19 @@ class PropertiesReviewScreen(Screen[bool]):
         self._unsaved.clear()  # every one is in the merged file
         self.dismiss(True)
 
+    def _how_to_keep(self) -> str:
+        """Where a decisions file is named, to keep an unfinished review."""
+        return "[properties] decisions in the config" if self.in_run else "--decisions FILE"
+
+    def _taken_up_again(self) -> str:
+        """How a review saved with keys open goes on: in a run, the step waits
+        for it (trial 55: `runbook diff`'s words were said there)."""
+        if self.in_run:
+            return ("q leaves, and the step waits: trying it again or a resumed run opens "
+                    "the review with these decisions.")
+        return ("The merged file is written once none is; q leaves, and the same command "
+                "takes the review up again.")
+
     def _changed_since_read(self) -> list[str]:
         """The live file and template, where read from files, that are no longer
         what this review read."""
@@ -1109,9 +1126,10 @@ class PropertiesReviewScreen(Screen[bool]):
         # an edit made after the warning is warned of in turn (review).
         if on_disk != self._decisions_read and (on_disk,) != self._warned_of:
             self._warned_of = (on_disk,)
+            afresh = "trying the step again" if self.in_run else "the same command"
             self._say(f"Not written: {path} changed on disk since this review read it "
                       "(another edit?). Every decision here would replace what it says "
-                      "now: w again writes over it; q q leaves, and the same command "
+                      f"now: w again writes over it; q q leaves, and {afresh} "
                       "reads it afresh.", "warning")
             return False
         try:
@@ -1165,7 +1183,9 @@ class PropertiesReviewScreen(Screen[bool]):
                     "w writes them.")
         if self._dirty:
             # Nowhere to keep them (operator trial: a whole review gone in silence).
-            return ("This review keeps nothing: it was started without --decisions FILE. "
+            started = "the config names no decisions file ([properties] decisions)" \
+                if self.in_run else "it was started without --decisions FILE"
+            return (f"This review keeps nothing: {started}. "
                     "q again leaves and drops the decisions taken.")
         if self.merged_unwritten and not self._open():
             # The decisions are written; the merged file is what is missing

@@ -65,7 +65,7 @@ class ReviewHandoff:
             return
         review = request.review
         screen = screen_class(review, decisions_path=request.decisions_path,  # type: ignore[call-arg,arg-type]
-                              old_name=review.old_name, new_name=review.new_name)
+                              old_name=review.old_name, new_name=review.new_name, in_run=True)
 
         def closed(finished: bool | None) -> None:
             # Secrets typed in the editor serve this run; the decisions file
@@ -90,6 +90,11 @@ class ReviewHandoff:
         diff = "To read two properties files side by side: runbook diff OLD NEW."
         if ended == StepState.DONE.value:
             return f"The properties step is done: its review is over. {diff}"
+        if ended == StepState.NEEDS_REVIEW.value:
+            # Left with keys open (trial 55 F5): the step waits for it.
+            return ("The properties review was left with keys open: trying the step again "
+                    "opens it with the decisions saved, and so does --resume once the run "
+                    f"stops. {diff}")
         if ended == StepState.SKIPPED.value:
             return f"The properties step was skipped: no keys were reviewed or written. {diff}"
         return ("The properties review opens when the properties step runs and keys still "

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from runbook.model import PROPERTIES_STEP, Action, Check, EditFile, Phase, Shell
 from runbook.shell import AS_IT_WAS
-from runbook.step import StepFailed
+from runbook.step import ReviewLeftOpen, StepFailed
 from steps import red5
 from steps.common import (
     exists,
@@ -332,6 +332,11 @@ class Properties(Red5Step):
                 "not set: " + ", ".join(f"{key} (${name})" for key, name in unset.items())
                 + "; export them where runbook runs, then try again")
         if result.undecided or result.unconfirmed:
+            if not ctx.settings.headless:
+                # Left in the editor with keys open: the operator's pause
+                # (headless has no editor to leave: the decisions file is the
+                # way, and the step fails naming it).
+                raise self._paused(ctx, result)
             raise StepFailed(_left_open(result, where))
         if result.leftover_placeholders:
             raise StepFailed("the merge would still hold placeholders in "
@@ -350,6 +355,47 @@ class Properties(Red5Step):
         new_db, old_db = _databases(result)
         ctx.facts.new_database_at, ctx.facts.old_database_at = new_db, old_db
         ctx.info(databases_said(new_db, old_db))
+
+    def _paused(self, ctx: Ctx, result: Review) -> ReviewLeftOpen:
+        """The review left with keys open: what the decisions file keeps, said
+        in full for the report (trial 55: the decisions saved were nowhere in
+        it), and the step's pause, naming what is open and the way on."""
+        from runbook.properties import Decisions, DecisionsError, names, render_review
+
+        path = ctx.settings.decisions
+        try:
+            saved = result.afresh(Decisions.load(path) if path is not None else None)
+        except DecisionsError as exc:
+            # Edited by hand meanwhile: the next review says so too.
+            saved, unreadable = result.afresh(None), f" ({exc})"
+        else:
+            unreadable = ""
+        # As trying the step again, or a resumed run, will open the review:
+        # from the files and the decisions file, not from this one.
+        still = saved.open_keys or result.open_keys  # the file edited meanwhile
+        listed = names(still[:_NAMED]) + (f" and {len(still) - _NAMED} more"
+                                          if len(still) > _NAMED else "")
+        lost = [kr.key for kr in result
+                if (kr.merged, kr.is_open) != (saved[kr.key].merged, saved[kr.key].is_open)]
+        if path is None:
+            kept = ("the config names no decisions file ([properties] decisions), so none of "
+                    "its decisions is kept: the review opens afresh")
+        elif unreadable:
+            kept = f"{path} cannot be read{unreadable}, so the review opens without it"
+        else:
+            ctx.info(f"the review as {path} keeps it, which trying the step again or a "
+                     "resumed run opens with (keys at their defaults not listed):\n"
+                     + render_review(saved, only=lambda kr: saved.off_default(kr.key)).rstrip())
+            kept = f"{path} keeps the decisions so far"
+        if lost:
+            kept += (f"; {len(lost)} taken in the review {'was' if len(lost) == 1 else 'were'} "
+                     f"not saved with w ({names(lost[:_NAMED])}"
+                     f"{' and more' if len(lost) > _NAMED else ''}), and will be asked again")
+        return ReviewLeftOpen(
+            f"left in the review with {len(still)} {'key' if len(still) == 1 else 'keys'} "
+            f"open ({listed}); nothing was written to the host. {kept[:1].upper()}{kept[1:]}. "
+            "Trying the step again opens the review with them; so does a resumed run "
+            "(--resume) once this one stops")
 
     def _refuse_decisions_changed_since(self, ctx: Ctx) -> None:
         """Edited while the question waited (before the editor, which saves it

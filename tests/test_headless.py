@@ -8,6 +8,7 @@ end to end, through `runbook rehearse --headless` against the rehearsal host.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import os
@@ -416,7 +417,9 @@ async def test_the_properties_step_in_a_rehearsal_asks_before_new_defaults_go_in
     decisions.write_text('[keys."default.server.application"]\naction = "set"\n'
                          'value = "live"\n')
     async with rehearsal_host(tmp_path) as host:
-        settings = rehearsal_settings(host, decisions=str(decisions))
+        # Headless, as the cli makes it: the step fails where the TUI's review pauses.
+        settings = dataclasses.replace(rehearsal_settings(host, decisions=str(decisions)),
+                                       headless=True)
         answers = (PREPARE_ANSWERS.rsplit("y\n", 2)[0]  # up to the properties step
                    + "y\n" + "n\n"     # run it; the new default: not now
                    + "t\n" + "y\n"     # the step failed: try again, run it

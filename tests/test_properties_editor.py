@@ -1002,7 +1002,7 @@ async def test_no_secret_is_ever_drawn_unrevealed(pair: tuple[Path, Path]) -> No
 class _Host(App[None]):
     """What the runbook's TUI does: push the screen with the step's own Review."""
 
-    def __init__(self, result: Review, decisions_path: Path) -> None:
+    def __init__(self, result: Review, decisions_path: Path | None) -> None:
         super().__init__()
         self.result = result
         self.decisions_path = decisions_path
@@ -1015,6 +1015,7 @@ class _Host(App[None]):
                 decisions_path=self.decisions_path,
                 old_name="sm:/usr/local/red5pro/webapps/streammanager/WEB-INF/red5-web.properties",
                 new_name="sm:/tmp/red5pro-11.1.0/red5-web.properties",
+                in_run=True,
             ),
             self.finished.append,
         )
@@ -1712,3 +1713,35 @@ async def test_a_live_value_replaced_with_e_reads_edited_in_the_row_the_detail_a
         assert "unchanged" in row, row
         summary = str(screen.query_one("#review-summary", Static).render())
         assert f"{unchanged} unchanged" in summary and "edited" not in summary, summary
+
+
+@pytest.mark.parametrize("decisions", [Path("decisions.toml"), None], ids=["file", "none"])
+async def test_in_a_run_the_review_says_how_the_run_goes_on_not_the_diff_command(
+        pair: tuple[Path, Path], decisions: Path | None) -> None:
+    """Trial 55 F5: in the run's review, w with a key open said "q leaves, and
+    the same command takes the review up again", `runbook diff`'s words: in a
+    run, q leaves and the step waits, and trying it again or a resumed run
+    takes the review up. Without a decisions file, the config is where one
+    is named, not --decisions."""
+    old, new = pair
+    result = review(old.read_text(), new.read_text(), overrides={"config.dbHost": NEW_DB})
+    app = _Host(result, decisions)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await pilot.press("n", "a", "w")
+        await pilot.pause()
+        said = " ".join(message(screen).split())
+        assert "same command" not in said and "--decisions" not in said, said
+        if decisions is None:
+            assert "[properties] decisions" in said, said
+        else:
+            assert "q leaves, and the step waits" in said, said
+            assert "trying it again or a resumed run" in said, said
+        await pilot.press("q")
+        await pilot.pause()
+        if decisions is None:  # asked first: the decisions taken are kept nowhere
+            said = " ".join(message(screen).split())
+            assert "keeps nothing: the config names no decisions file" in said, said
+            await pilot.press("q")
+            await pilot.pause()
+    assert app.finished == [False]

@@ -120,7 +120,9 @@ async def test_properties_without_decisions_lists_the_undecided_keys(tmp_path: P
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
         prepare = step_ids(Phase.PREPARE)
-        outcome, _ = await run_only(host, prepare, tmp_path / "j.jsonl", front, decisions=None)
+        # Headless: no editor to leave, so no pause (tests/test_properties_step.py).
+        outcome, _ = await run_only(host, prepare, tmp_path / "j.jsonl", front, decisions=None,
+                                    headless=True)
         assert outcome is Outcome.FAILED
         reason = detail(front, "properties")
         assert "default.server.application" in reason and "decisions" in reason
@@ -1727,7 +1729,7 @@ async def test_a_merge_left_open_names_every_open_key_and_the_way_on(tmp_path: P
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
         outcome, facts = await run_only(host, _TO_PROPERTIES, tmp_path / "j.jsonl", front,
-                                        decisions=None)
+                                        decisions=None, headless=True)
     assert outcome is Outcome.FAILED
     review = facts._properties_review
     assert review is not None and review.undecided and review.unconfirmed

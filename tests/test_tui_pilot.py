@@ -408,7 +408,8 @@ async def test_the_properties_review_opens_and_its_answer_reaches_the_step(
         await until(lambda: isinstance(app.screen, Review), what="the review screen")
         assert app.run_state.states["properties"] == StepState.NEEDS_REVIEW.value
         assert opened == [{"review": subject, "decisions_path": Path("d.toml"),
-                           "old_name": "live.properties", "new_name": "new.properties"}]
+                           "old_name": "live.properties", "new_name": "new.properties",
+                           "in_run": True}]
         app.screen.dismiss(True)
         assert await finished is True
         await pilot.pause()
@@ -876,10 +877,11 @@ async def test_d_says_what_it_can_while_the_properties_step_runs_without_its_rev
         assert "No properties review is open now" in notes[-1], notes
 
 
-@pytest.mark.parametrize("state", [StepState.DONE, StepState.SKIPPED])
+@pytest.mark.parametrize("state", [StepState.DONE, StepState.SKIPPED, StepState.NEEDS_REVIEW])
 async def test_d_after_the_properties_step_says_its_review_is_over(state: StepState) -> None:
     """Stop 21's trial: once the step had run, d still said its review opens
-    when it runs."""
+    when it runs. Left with keys open (trial 55 F5), the step waits: d says
+    how to take the review up again."""
     app = make_app()
     notes = collect_notes(app)
     async with app.run_test(size=SIZE) as pilot:
@@ -890,8 +892,10 @@ async def test_d_after_the_properties_step_says_its_review_is_over(state: StepSt
         await pilot.pause()
         said = notes[-1]
         assert "opens when the properties step runs" not in said, said
-        assert ("is done: its review is over" if state is StepState.DONE
-                else "was skipped: no keys were reviewed or written") in said, said
+        assert {StepState.DONE: "is done: its review is over",
+                StepState.SKIPPED: "was skipped: no keys were reviewed or written",
+                StepState.NEEDS_REVIEW: "was left with keys open: trying the step again "
+                                        "opens it"}[state] in said, said
         assert "runbook diff OLD NEW" in said, said
 
 

@@ -367,6 +367,7 @@ class Review:
         self.new_name = new.name
         self._old = old
         self._new = new
+        self._overrides = dict(overrides)
         self._targets: dict[str, tuple[str, int]] = {}
         self._base: dict[str, KeyReview] = {}
         self._current: dict[str, KeyReview] = {}
@@ -510,6 +511,22 @@ class Review:
         twins = [other for other in self._by_case.get(key.lower(), [])
                  if self._base[other].status not in mine]
         return closest(key, twins, cutoff=0) if twins else None
+
+    def off_default(self, key: str) -> bool:
+        """The key is open, was open before any decision (a default since
+        confirmed, a value given), or holds another value than its default:
+        what a short account of a review lists, the defaults left out."""
+        kr, base = self._current[key], self._base[key]
+        return kr.is_open or base.is_open or kr.merged != base.merged
+
+    def afresh(self, decisions: DecisionSource | None) -> Review:
+        """The same files and overrides reviewed anew, with `decisions`
+        applied: what a review taken up again from a decisions file opens
+        with (decisions taken here and not saved are not in it)."""
+        result = Review(self._old, self._new, self._overrides)
+        if decisions is not None:
+            result.decision_result = decisions.apply(result)
+        return result
 
     @property
     def undecided(self) -> list[str]:

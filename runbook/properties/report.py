@@ -338,9 +338,12 @@ def _count(n: int, thing: str) -> str:
     return f"1 {thing}" if n == 1 else f"{n} {thing}s"
 
 
-def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) -> str:
+def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN,
+                  only: Callable[[KeyReview], bool] | None = None) -> str:
     """The whole review as plain text, grouped by status, most urgent group first;
-    ``paint`` colours what needs someone (the plain default colours nothing)."""
+    ``paint`` colours what needs someone (the plain default colours nothing).
+    With ``only``, the keys it passes alone are listed, each group's heading
+    saying how many of its keys that is (a review in short)."""
     summary = review.summary
     counts = ", ".join(f"{summary[status]} {status}" for status in Status)
     lines = [f"{len(review)} keys: {counts}."]
@@ -350,6 +353,16 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN) 
         groups[kr.group].append(kr)
     for status in _GROUP_ORDER:
         members = groups[status]
+        if only is not None:
+            listed = [kr for kr in members if only(kr)]
+            if listed:
+                count = f"{len(listed)}" if len(listed) == len(members) else \
+                    f"{len(listed)} of {len(members)}"
+                lines.append("")
+                lines.append(paint(f"{status} ({count})", "bold") + f": {status.meaning}.")
+                lines.extend(_key_line(kr, reveal, paint, review.case_twin(kr.key))
+                             for kr in listed)
+            continue
         if not members:
             continue
         lines.append("")

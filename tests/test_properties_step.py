@@ -1,0 +1,190 @@
+"""The properties step and its review in a run, on the rehearsal host over SSH.
+
+Its merge, refusals and verdicts are tested with the other steps
+(tests/test_steps.py); here, how a review the operator leaves with keys open
+ends the step, the run and the report, and how a resumed run takes it up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import javaproperties
+
+from runbook.executor import Outcome, Recovery
+from runbook.journal_replay import replay
+from runbook.model import StepReport, StepState
+from runbook.properties import Decisions, Review
+from runbook.rehearsal import sandbox
+from runbook.report import build
+from runbook.report_md import markdown
+from runbook.session import Session
+from steps import procedure
+from steps.facts import Red5Facts
+from tests.rehearsal import rehearsal_host, rehearsal_settings
+from tests.scripted import ScriptedFrontEnd
+
+THROUGH_PROPERTIES = ["preflight", "upload", "unpack", "properties"]
+EDITED_KEY = "streammanager.ip"  # blank in the live file and the template alike
+TYPED = "10.0.1.15"
+
+
+class LeavesTheReview(ScriptedFrontEnd):
+    """The operator in the editor: decides one key with e, saves with w
+    (the decisions so far, as the screen writes them), and leaves with q,
+    keys still open."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self.stopped_at_question: list[bool] = []
+
+    async def review(self, step_id: str, review: Review, *,
+                     decisions_path: Path | None) -> bool:
+        review.set_value(EDITED_KEY, TYPED)
+        assert decisions_path is not None
+        decisions = Decisions.load(decisions_path) if decisions_path.exists() else \
+            Decisions(name=str(decisions_path))
+        decisions.record(review)
+        decisions.save(decisions_path)
+        return False
+
+    async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+        self.stopped_at_question.append(step.stopped)
+        return await super().recover(step, can_roll_back=can_roll_back)
+
+
+class FinishesTheReview(ScriptedFrontEnd):
+    """The next sitting: every key still open is confirmed or given a value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened_with: dict[str, str | None] = {}
+
+    async def review(self, step_id: str, review: Review, *,
+                     decisions_path: Path | None) -> bool:
+        self.opened_with = {EDITED_KEY: review[EDITED_KEY].merged}
+        for key in review.unconfirmed:
+            review.confirm(key)
+        for key in review.undecided:
+            review.set_value(key, "decided-next-day")
+        return True
+
+
+def _session(host: object, journal: Path, **changes: object) -> Session[Red5Facts]:
+    settings = dataclasses.replace(rehearsal_settings(host), **changes)  # type: ignore[arg-type]
+    resume = replay(journal) if journal.exists() else None
+    return Session(settings, [s for s in procedure() if s.id in THROUGH_PROPERTIES],
+                   Red5Facts(), token=host.api_token, journal_path=journal,  # type: ignore[attr-defined]
+                   state_dir=host.sandbox / ".operator", isolated=True,  # type: ignore[attr-defined]
+                   resume=resume)
+
+
+async def test_a_review_left_with_keys_open_waits_for_the_operator_and_a_resume_takes_it_up(
+        tmp_path: Path) -> None:
+    """Trial 55 F5: w with a key still open, then q, in the run's review made
+    the step `failed`, the run exit 1, and the report's title "failed", and
+    its Properties decisions did not list what was saved. A review left open
+    is the operator's pause: the step needs review, its question's stop is
+    theirs (exit 3, as any operator stop), nothing is written to the host, the
+    report lists what the decisions file keeps, and a resumed run opens the
+    review with it."""
+    journal = tmp_path / "run.jsonl"
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text("")  # a first sitting: nothing decided yet
+    async with rehearsal_host(tmp_path) as host:
+        first = LeavesTheReview()
+        outcome = await _session(host, journal, decisions=decisions).run(first)
+        merged = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        template_after_the_pause = merged.read_bytes()
+
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        assert first.final_state("properties") == StepState.NEEDS_REVIEW.value
+        assert first.stopped_at_question == [True]
+        said = first.detail("properties")
+        assert "open" in said and str(decisions) in said, said
+        assert "nothing was written" in said, said
+        assert "failed" not in said.lower(), said
+        records = [json.loads(line) for line in journal.read_text().splitlines()]
+        assert records[-1]["event"] == "run-end"
+        assert (records[-1]["outcome"], records[-1]["exit_code"]) == ("stopped", 3)
+
+        report = build(journal)
+        text = markdown(report)
+        assert text.splitlines()[0].endswith("- stopped"), text.splitlines()[0]
+        section = text.split("## Properties decisions")[1].split("\n## ")[0]
+        assert "needs review" in section, section
+        assert f"{EDITED_KEY} = {TYPED}" in section and "live: (blank)" in section, section
+        assert "edited" in section, section
+
+        second = FinishesTheReview()
+        outcome = await _session(host, journal, decisions=decisions).run(second)
+        assert outcome is Outcome.DONE, second.text()[-3000:]
+        assert second.opened_with == {EDITED_KEY: TYPED}
+        written = javaproperties.loads(merged.read_text(encoding="latin-1"))
+    assert b"10.0.1.15" not in template_after_the_pause
+    assert written[EDITED_KEY] == TYPED
+
+
+async def test_in_the_app_a_review_left_open_is_a_stop_not_a_failure(tmp_path: Path) -> None:
+    """Trial 55 F5, through the app's keys: w with a key open, q; the step's
+    row reads needs review, its question says it was stopped (not "did not
+    end well"), and q there ends the run stopped, not failed."""
+    from textual.widgets import Input
+
+    from screens.app import create_app
+    from screens.dialogs import ConfirmDialog, RecoverDialog
+    from screens.properties_review import PropertiesReviewScreen
+    from tests.polling import until
+    from tests.rehearsal import rehearsal_session
+
+    journal = tmp_path / "runs" / "run.jsonl"
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text("")
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host, decisions=str(decisions))
+        app = create_app(lambda continuing: rehearsal_session(host, journal, settings,
+                                                              resume=continuing),
+                         rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(120, 40)) as pilot:
+            for info in app.run_state.forward:
+                await until(lambda i=info: (app.asking is not None
+                                            and app.asking.report.id == i.id)
+                            or app.run_state.states[i.id] in ("done", "skipped"),
+                            timeout=60, what=f"the runbook to reach {info.id}")
+                if app.run_state.states[info.id] in ("done", "skipped"):
+                    continue
+                app.main.checklist.select_step(info.id)
+                await pilot.press("enter")
+                await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+                await pilot.pause()
+                if info.needs_typed_confirmation:
+                    app.screen.query_one(Input).value = info.id
+                    await pilot.press("enter")
+                else:
+                    await pilot.press("y")
+                if info.id == "properties":
+                    break
+                await until(lambda i=info: app.run_state.states[i.id] == "done",
+                            timeout=60, what=f"{info.id} to run")
+            await until(lambda: isinstance(app.screen, PropertiesReviewScreen),
+                        timeout=60, what="the editor")
+            await pilot.press("n", "a", "w")
+            await pilot.pause()
+            said = str(app.screen.query_one("#review-message").render())
+            assert "the step waits" in said, said
+            await pilot.press("q")
+            await until(lambda: isinstance(app.screen, RecoverDialog), timeout=60,
+                        what="the step's question")
+            dialog = app.screen
+            assert isinstance(dialog, RecoverDialog) and dialog.stopped, dialog.detail
+            assert app.run_state.states["properties"] == StepState.NEEDS_REVIEW.value
+            assert "keys open" in dialog.detail or "key open" in dialog.detail, dialog.detail
+            await pilot.press("q")
+            await until(lambda: app.outcome is not None, what="the end of the run")
+            assert app.outcome is Outcome.STOPPED
+            await pilot.press("q")
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert (records[-1]["outcome"], records[-1]["exit_code"]) == ("stopped", 3)
