@@ -129,6 +129,14 @@ _TODO_WORDS = ("todo", "undecided")  # filter words for "keys that still need a 
 _STATUS_WORDS = frozenset(s.value for s in Status)
 _SHOWN_IN_MESSAGE = 6  # keys named in a refusal before "and N more"
 _ROOM_FOR_EVERY_KEY = 120  # columns the footer needs for x and v as well
+# Below this many columns (a 60-column split pane, trial 55) the rows show a
+# status by its glyph alone, n, N and / leave the footer for ? (the summary
+# says n, the opening message /), and the detail puts what to press after
+# the values, which the footer says too.
+_SLIM = 80
+# The column headings, and what each says where its column is narrower.
+_HEADINGS = (("status", ""), ("key", "key"), ("live value", "live"),
+             ("merged value", "merged"))
 
 
 def _count(n: int, thing: str) -> str:
@@ -226,10 +234,13 @@ class PropertiesReviewScreen(Screen[bool]):
 
     # Below 100 columns notices span the screen a row per line (the tcss):
     # at half width, --set's cautions covered the table (trial).
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own)
+    # Below 80 (-slim), the tcss gives the list the rows the detail can spare.
+    HORIZONTAL_BREAKPOINTS = [(0, "-slim"), (_SLIM, "-narrow"), (100, "-wide")]  # noqa: RUF012
     # Below 30 rows the detail gives the list rows back (the tcss): at 80x24
     # the list was one row tall under a filter and a message (trial).
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]  # noqa: RUF012 (Textual's own)
+    # Below 24 (-tiny, trial 55 at 60x20: two key rows), the detail is
+    # held to a few rows and the list keeps the rest.
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (24, "-short"), (30, "-tall")]  # noqa: RUF012
 
     CSS_PATH = "properties_review.tcss"
 
@@ -363,7 +374,12 @@ class PropertiesReviewScreen(Screen[bool]):
         """One line per file: host paths are long, and a cut path is no use to
         anyone. Below 100 columns the heading makes way, or each label sat
         alone on a line above its path (trial: five rows of 24)."""
-        if width < 100:
+        if width < 100 and len(f"live {self.old_name}   template {self.new_name}") <= width - 2:
+            # Both on one line where they fit whole (trial 55: at 60x20
+            # the header took five rows of twenty).
+            title = Content.assemble(("live ", "bold"), self.old_name, "   ",
+                                     ("template ", "bold"), self.new_name)
+        elif width < 100:
             title = Content.assemble(("live      ", "bold"), self.old_name, "\n",
                                      ("template  ", "bold"), self.new_name)
         else:
@@ -395,13 +411,16 @@ class PropertiesReviewScreen(Screen[bool]):
 
         The key column takes the longest key when it can; the values share the rest."""
         usable = screen_width - 1 - 2  # the scrollbar gutter and the row padding
-        rest = usable - _STATUS_WIDTH - 3 * _GAP
+        # Slim, the status is the glyph alone: the detail names it, and the
+        # values get the room (trial 55: 11 columns each at 60).
+        status = 1 if screen_width < _SLIM else _STATUS_WIDTH
+        rest = usable - status - 3 * _GAP
         longest = max((len(kr.key) for kr in self.review), default=10)
         # Narrow terminals squeeze the values before the keys: a value is in the detail
         # pane anyway, while a row without a readable key name is no use at all.
         key = max(12, min(longest, max(rest - 2 * _MIN_VALUE_WIDTH, rest * 45 // 100)))
         old = max(8, (rest - key) // 2)
-        widths = (_STATUS_WIDTH, key, old, max(8, rest - key - old))
+        widths = (status, key, old, max(8, rest - key - old))
         changed = widths != self._widths
         self._widths = widths
         if changed:
@@ -446,6 +465,8 @@ class PropertiesReviewScreen(Screen[bool]):
         glyph, glyph_style = self._glyph(kr)
         status = Content.assemble((glyph, glyph_style), " ", (kr.group.value,
                                                               _STATUS_STYLE[kr.group]))
+        if status_w < _STATUS_WIDTH:  # slim: the glyph alone
+            status = Content.styled(glyph, glyph_style)
         key = Content.styled(written_key(kr.key), "bold" if needs_decision(kr) else "")
         gap = " " * _GAP
         value_fit = _fit_tail if kr.secret and self._revealed != kr.key else _fit
@@ -462,13 +483,12 @@ class PropertiesReviewScreen(Screen[bool]):
     def _columns(self) -> Content:
         status_w, key_w, old_w, merged_w = self._widths
         gap = " " * _GAP
+        # Each heading whole, or its short word (trial 55: "merged valu").
         return Content.styled(
             gap.join(
-                label[:width].ljust(width)
-                for label, width in (
-                    ("status", status_w), ("key", key_w), ("live value", old_w),
-                    ("merged value", merged_w),
-                )
+                (label if len(label) <= width else short)[:width].ljust(width)
+                for (label, short), width in zip(_HEADINGS, (status_w, key_w, old_w, merged_w),
+                                                 strict=True)
             ),
             "bold $text-muted",
         )
@@ -572,15 +592,18 @@ class PropertiesReviewScreen(Screen[bool]):
 
     def _update_summary(self) -> None:
         review = self.review
-        parts: list[Content | str] = [f"{len(review)} keys"]
         # Below 30 rows the count of each status makes way for the list (a
         # row shows its key's status; the filter finds them): at 80x24 the
         # list was one row tall (trial).
         counted = self.app.size.height >= 30  # the screen's own is 0 before its layout
+        # Slim and short, the summary is one line: what is left to decide
+        # (trial 55: two rows at 60 columns).
+        slim = self.app.size.width < _SLIM and not counted
+        parts: list[Content | str] = [] if slim else [f"{len(review)} keys"]
         for status, count in review.summary.items() if counted else ():
             if count:
                 parts += [" · ", Content.styled(f"{count} {status}", _STATUS_STYLE[status])]
-        next_line = "\n" if counted else " · "
+        next_line = "\n" if counted else "" if slim else " · "
         undecided = len(review.undecided)
         unconfirmed = [kr for kr in review if kr.decided and not kr.acknowledged]
         # Red5's sample values apart, as --check counts them (operator trial).
@@ -594,7 +617,7 @@ class PropertiesReviewScreen(Screen[bool]):
                 if count:
                     parts += [Content.styled(f"? {_count(count, what)} to confirm",
                                              "bold $text-warning"), " · "]
-            parts.append("n goes to the next one")
+            parts.append("n goes to it" if slim else "n goes to the next one")
         else:
             parts += [next_line, Content.styled("✓ Every key is decided", "bold $text-success"),
                       f"; {self._write_hint()}"]
@@ -618,15 +641,21 @@ class PropertiesReviewScreen(Screen[bool]):
             return
         kr = self.review[key]
         group = kr.group
+        width = self.app.size.width
+        slim = width < _SLIM
+        meaning = f": {group.found if kr.choice else group.meaning}"
+        if slim and len(written_key(kr.key)) + 2 + len(group.value) + len(meaning) > width - 2:
+            meaning = ""  # slim, the status word alone rather than a second row
         lines: list[Content] = [
             Content.assemble((written_key(kr.key), "bold"), "  ",
-                             (group.value, _STATUS_STYLE[group]),
-                             f": {group.found if kr.choice else group.meaning}")
+                             (group.value, _STATUS_STYLE[group]), meaning)
         ]
         # The decision and the merged value first: a long value wraps over
         # rows, and these are what the operator must read (trial: at 80x24 a
-        # 140-character value pushed both out of the pane).
-        lines.append(self._decision_line(kr))
+        # 140-character value pushed both out of the pane). Slim, the letters
+        # to press come last: the footer says them too (trial 55, 60x20).
+        state, hint = self._decision_parts(kr)
+        lines.append(state if slim else Content.assemble(state, "   ", hint))
         values: list[Content] = [Content.assemble("merged: ", self._merged(kr))]
         if kr.old is not None:
             values.append(Content.assemble(f"live (line {kr.old_line}): ",
@@ -638,11 +667,11 @@ class PropertiesReviewScreen(Screen[bool]):
                                            self._shown(kr, kr.new_commented, absent="")))
         # Each at most two rows: the pane does not scroll, and a value of
         # thousands of characters hid the others (diff trial); e shows it all.
-        most = 2 * max(self.size.width - 4, 20)
+        most = 2 * max(width - 4, 20)
         values = [value if value.cell_length <= most else Content.assemble(
             value.truncate(most - 30), ("… (cut here; e shows it whole)", "$text-muted"))
             for value in values]
-        long = sum(value.cell_length + 3 for value in values) > self.size.width - 2
+        long = sum(value.cell_length + 3 for value in values) > width - 2
         lines.extend(values) if long else lines.append(Content("   ").join(values))
         # What the key must agree with outside this file first: cut below the
         # others at 80x24, it lost its reason (trial 53).
@@ -669,9 +698,16 @@ class PropertiesReviewScreen(Screen[bool]):
                          if self._revealed != key else "Secret shown: move away to mask it.")
         if notes:
             lines.append(Content(" ".join(notes)))
+        if slim:
+            lines.append(hint)
         detail.update(Content("\n").join(lines))
 
     def _decision_line(self, kr: KeyReview) -> Content:
+        state, hint = self._decision_parts(kr)
+        return Content.assemble(state, "   ", hint)
+
+    def _decision_parts(self, kr: KeyReview) -> tuple[Content, Content]:
+        """Where the key stands, and the letters that act on it."""
         # Only the letters that act on this key (operator trial: "a take the
         # template's value" over a placeholder, which a then refused).
         a_says = f"a {_A_SAYS[_a_does(kr)].lower()}"
@@ -698,7 +734,7 @@ class PropertiesReviewScreen(Screen[bool]):
             state = Content.styled(f"✓ Decided: {_CHOICE_TEXT[kr.choice]}.", "$text-success")
         else:
             state = Content.styled("· Nothing to decide: the default stands.", "$text-muted")
-        return Content.assemble(state, "   ", (hint, "$text-muted"))
+        return state, Content.styled(hint, "$text-muted")
 
     def _say(self, text: str, severity: Severity = "information") -> None:
         style = {"information": "", "warning": "bold $text-warning", "error": "bold $text-error",
@@ -845,6 +881,7 @@ class PropertiesReviewScreen(Screen[bool]):
         key = self._current_key()
         does = _A_SAYS[_a_does(self.review[key] if key is not None else None)]
         wide = self.size.width >= _ROOM_FOR_EVERY_KEY
+        roomy = self.size.width >= _SLIM
         for pressed, found in active.items():
             if found.node is not self:
                 continue
@@ -853,6 +890,11 @@ class PropertiesReviewScreen(Screen[bool]):
                 active[pressed] = found._replace(binding=replace(binding, description=does))
             elif binding.action in ("toggle_removed", "reveal") and binding.show != wide:
                 active[pressed] = found._replace(binding=replace(binding, show=wide))
+            elif binding.action in ("next_open", "previous_open", "filter") \
+                    and binding.show != roomy:
+                # Slim, the row's own keys, w, q and ? fill the footer (trial
+                # 55: "/ Fi" at 60): the summary says n, the opening message /.
+                active[pressed] = found._replace(binding=replace(binding, show=roomy))
         return active
 
     def on_key(self, event: events.Key) -> None:
@@ -1057,6 +1099,13 @@ class PropertiesReviewScreen(Screen[bool]):
                 self._dirty = False
                 # How to go on first: the message has three rows, and a long
                 # path or the keys' names cut the rest (operator trial).
+                if self.size.width < _SLIM:
+                    # Three rows of 58 columns: the keys are the list's "!"
+                    # rows, which n finds (trial 55: the path was cut).
+                    self._say(f"{_count(len(open_keys), 'key')} still open (n goes to them); "
+                              f"saved so far. {self._taken_up_again(slim=True)} Saved to "
+                              f"{self.decisions_path}.", "warning")
+                    return
                 self._say(f"Saved the decisions so far; {_count(len(open_keys), 'key')} still "
                           f"open. {self._taken_up_again()} Saved to "
                           f"{self.decisions_path}; open: {named}.", "warning")
@@ -1097,14 +1146,17 @@ class PropertiesReviewScreen(Screen[bool]):
         """Where a decisions file is named, to keep an unfinished review."""
         return "[properties] decisions in the config" if self.in_run else "--decisions FILE"
 
-    def _taken_up_again(self) -> str:
+    def _taken_up_again(self, *, slim: bool = False) -> str:
         """How a review saved with keys open goes on: in a run, the step waits
         for it (trial 55: `runbook diff`'s words were said there)."""
         if self.in_run:
-            return ("q leaves, and the step waits: trying it again or a resumed run opens "
-                    "the review with these decisions.")
-        return ("The merged file is written once none is; q leaves, and the same command "
-                "takes the review up again.")
+            return ("q leaves, and the step waits: trying it again or a resumed run takes "
+                    "the review up.")
+        if slim:
+            waits = "; the merged file waits" if self.merged_path else ""
+            return f"q leaves, and the same command takes the review up again{waits}."
+        merged = "The merged file is written once none is; " if self.merged_path else ""
+        return f"{merged}q leaves, and the same command takes the review up again."
 
     def _changed_since_read(self) -> list[str]:
         """The live file and template, where read from files, that are no longer

@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from runbook.properties import Choice, Decisions, Review, Status, review
+from runbook.properties import Choice, Decisions, Review, Status, review, written_key
 from screens.diff_app import DiffApp, closing_lines, create_diff_app, run_diff_app
 from screens.properties_review import PropertiesReviewScreen, _KeyList
 
@@ -1125,6 +1125,18 @@ def test_snapshot_aws_block_with_secrets_masked(
     assert snap_compare(make_app(pair), terminal_size=SIZE, run_before=run_before)
 
 
+def test_snapshot_at_60x20_on_a_carried_key(pair: tuple[Path, Path],
+                                            snap_compare: SnapCompare) -> None:
+    """Trial 55 F10: at 60x20 the list showed two keys under five rows of
+    header, and the footer and the column headings were cut. Drawn on a
+    carried key, whose row takes the most keys."""
+    async def run_before(pilot: Pilot) -> None:
+        screen = await _steady(pilot)
+        await go_to(pilot, screen, "config.dbUser")
+
+    assert snap_compare(make_app(pair), terminal_size=(60, 20), run_before=run_before)
+
+
 def test_snapshot_editing_a_new_key(pair: tuple[Path, Path], snap_compare: SnapCompare) -> None:
     async def run_before(pilot: Pilot) -> None:
         await _steady(pilot)
@@ -1407,7 +1419,7 @@ def _one_row_of_each_kind(screen: PropertiesReviewScreen) -> list[str]:
     return list(rows.values())
 
 
-@pytest.mark.parametrize("width", [80, 100, 120])
+@pytest.mark.parametrize("width", [60, 80, 100, 120])
 async def test_every_key_of_the_editor_is_on_screen_or_listed(
         pair: tuple[Path, Path], width: int) -> None:
     """Operator trial (80x24 tmux): the footer was cut at "x Keep/dr", and v
@@ -1745,3 +1757,43 @@ async def test_in_a_run_the_review_says_how_the_run_goes_on_not_the_diff_command
             await pilot.press("q")
             await pilot.pause()
     assert app.finished == [False]
+
+
+async def test_at_60x20_the_key_its_values_and_the_keys_to_press_stay_in_view(
+        pair: tuple[Path, Path]) -> None:
+    """Trial 55 F10: at 60x20 the header took five rows and the list showed
+    two to five keys; the footer ended "/ Fi", the column heading "merged
+    valu", and the message after w "Saved to dec2.toml;". The list keeps rows,
+    the selected key's live and merged values read whole below it, every
+    key in the footer whole, and w's message whole."""
+    from textual.widgets._footer import FooterKey
+
+    app = make_app(pair)
+    async with app.run_test(size=(60, 20)) as pilot:
+        screen = await editor(pilot)
+        assert key_list(screen).region.height >= 6, screen_text(app)
+        header = str(screen.query_one("#review-columns", Static).render())
+        assert "valu " not in header and "merged" in header, header
+        for key in ("config.dbUser", "instancecontroller.instanceNamePrefix", REMOVED_KEY):
+            await go_to(pilot, screen, key)
+            await pilot.pause()
+            kr = app.review[key]
+            shown = screen_text(app)
+            detail = str(screen.query_one("#review-detail", Static).render())
+            assert written_key(key) in detail, detail
+            for value in (kr.old, kr.merged):
+                if value is not None:
+                    assert value in shown, (key, value, shown)
+            footer = [fk for fk in screen.query(FooterKey) if fk.display]
+            assert all(fk.region.right <= 60 for fk in footer), key
+            bottom = shown.rstrip().splitlines()[-1]
+            for said in ("w Write", "q Leave", "? Keys"):
+                assert said in bottom, (key, bottom)
+        await pilot.press("w")
+        await pilot.pause()
+        said = message(screen)
+        assert "still open" in said, said
+        region = screen.query_one("#review-message").region
+        rows = screen_text(app).splitlines()[region.y:region.bottom]
+        assert said.split()[-1] in " ".join(rows), (said, rows)
+        assert key_list(screen).region.height >= 5, screen_text(app)
