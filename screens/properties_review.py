@@ -46,6 +46,7 @@ from runbook.properties import (
     atomic_write,
     encode_properties,
     has_placeholder,
+    merged_written,
     one_line,
     visible,
     written_key,
@@ -1136,7 +1137,7 @@ class PropertiesReviewScreen(Screen[bool]):
                 self._keep_report(written)  # the decisions file, if any, is written
                 return
             self.merged_unwritten = False
-            written.append(f"wrote the merged file to {self.merged_path}")
+            written.append(merged_written(self.review, self.merged_path))
         self._keep_report(written)
         self._dirty = False
         self._unsaved.clear()  # every one is in the merged file

@@ -1437,3 +1437,30 @@ def test_a_value_decided_by_hand_is_filed_as_edited_never_as_unchanged(
     assert keys["cluster.publicPort"]["found"] == "unchanged"
     assert keys["cluster.accessPort"]["status"] == "unchanged"
     assert document["summary"]["edited"] == 2
+
+
+def test_a_crlf_live_file_is_said_beside_the_merged_files_lf_and_how_to_compare_them(
+        files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 55 F9: a live file with CRLF line ends gave a merged file with
+    the template's LF, unsaid, and `diff live merged` showed every line,
+    where the README promises a diff that shows only what the merge changed.
+    The merged file keeps the template's line ends (Java reads both alike;
+    the template's lines stay byte for byte); --check, the line that says
+    the merged file was written, and so the run's report, say so and how to
+    compare the two."""
+    crlf = tmp_path / "live-crlf.properties"
+    crlf.write_bytes(files["live"].read_bytes().replace(b"\n", b"\r\n"))
+    out = tmp_path / "merged.properties"
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text(confirm_new_defaults(
+        '[keys."serverapi.accessToken"]\naction = "set"\nvalue_env = "RB_T_NODE_TOKEN"\n'))
+    monkeypatch.setenv("RB_T_NODE_TOKEN", "node-tok-55")
+    code, text, err = run(crlf, files["template"], decisions=decisions, out=out)
+    assert code == 0, err
+    assert b"\r" not in out.read_bytes()
+    said = f"diff --strip-trailing-cr {crlf} {out}"
+    assert said in err, err
+    assert "CRLF" in text and "the merged file keeps the template's LF" in text, text
+    # An LF live file says nothing of it.
+    _, text, err = run(files["live"], files["template"], decisions=decisions)
+    assert "CRLF" not in text and "strip-trailing-cr" not in err

@@ -1797,3 +1797,21 @@ async def test_at_60x20_the_key_its_values_and_the_keys_to_press_stay_in_view(
         rows = screen_text(app).splitlines()[region.y:region.bottom]
         assert said.split()[-1] in " ".join(rows), (said, rows)
         assert key_list(screen).region.height >= 5, screen_text(app)
+
+
+async def test_a_merged_file_written_from_a_crlf_live_file_says_how_to_compare_them(
+        pair: tuple[Path, Path]) -> None:
+    """Trial 55 F9: the merged file keeps the template's LF where the live
+    file has CRLF; the editor's closing lines say so, and how to diff them."""
+    old, _new = pair
+    old.write_bytes(old.read_bytes().replace(b"\n", b"\r\n"))
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        await editor(pilot)
+        await pilot.press("n", "a", "n", "e")
+        app.screen.query_one("#review-edit", Input).value = "live"
+        await pilot.press("enter", "w")
+        await pilot.pause()
+    assert app.exit_code == 0
+    said = "\n".join(closing_lines(app))
+    assert f"diff --strip-trailing-cr {old} merged.properties" in said, said

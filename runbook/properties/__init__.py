@@ -45,6 +45,7 @@ from runbook.properties.model import (
 from runbook.properties.report import (
     diff_command,
     keys_neither_file_has,
+    merged_written,
     names,
     one_line,
     parse_sets,
@@ -80,6 +81,7 @@ __all__ = [
     "has_placeholder",
     "is_placeholder",
     "keys_neither_file_has",
+    "merged_written",
     "names",
     "one_line",
     "parse_sets",

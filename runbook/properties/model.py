@@ -580,6 +580,12 @@ class Review:
         ]
 
     @property
+    def line_ends(self) -> tuple[str, str]:
+        """How the live file and the template end their lines (each one's
+        first line break). The merged file keeps the template's."""
+        return self._old.eol, self._new.eol
+
+    @property
     def old_sha256(self) -> str:
         return sha256_text(self._old.text)
 

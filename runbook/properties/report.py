@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -44,7 +45,7 @@ from runbook.properties.model import (
 from runbook.streams import write_whole
 from runbook.visible import visible, visible_json
 
-__all__ = ["diff_command", "parse_sets", "render_review", "review_to_json"]
+__all__ = ["diff_command", "merged_written", "parse_sets", "render_review", "review_to_json"]
 
 # The order an operator should read the groups in: what needs them first.
 _GROUP_ORDER = (
@@ -268,6 +269,35 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
     return line
 
 
+_LINE_ENDS = {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}
+
+
+def line_ends_said(review: Review) -> str | None:
+    """Where the live file ends its lines otherwise than the template, which
+    the merged file follows (its lines are the template's, byte for byte):
+    a diff of the live file against it then shows every line (trial 55)."""
+    live, template = review.line_ends
+    if live == template:
+        return None
+    return (f"the live file's lines end in {_LINE_ENDS[live]}, the template's in "
+            f"{_LINE_ENDS[template]}: the merged file keeps the template's "
+            f"{_LINE_ENDS[template]} (Java reads them alike)")
+
+
+def merged_written(review: Review, out: Path | str) -> str:
+    """The line that says the merged file was written, and where its line
+    ends are not the live file's, how to compare the two."""
+    said = f"wrote the merged file to {out}"
+    ends = line_ends_said(review)
+    if ends is None:
+        return said
+    said += f"; {ends}"
+    if review.line_ends == ("\r\n", "\n"):
+        said += (f": diff --strip-trailing-cr {shlex.quote(review.old_name)} "
+                 f"{shlex.quote(str(out))} compares them line by line")
+    return said
+
+
 def _decisions_lines(result: ApplyResult, review: Review) -> list[str]:
     lines = ["Decisions file:"]
     lines.append(f"  applied to {len(result.applied)} keys")
@@ -397,6 +427,10 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN,
                 kr = review[key]
                 shown = _text(kr.show(kr.merged, reveal=reveal) or "")
                 lines.append(f"  {written_key(key)} = {shown}")
+    ends = line_ends_said(review)
+    if ends is not None:
+        lines.append("")
+        lines.append(f"Line ends: {ends}.")
     if review.decision_result is not None:
         lines.append("")
         lines.extend(_decisions_lines(review.decision_result, review))
@@ -556,7 +590,7 @@ def diff_command(
                 atomic_write(out, encode_properties(result.merged_text()), private=True)
             except OSError as exc:
                 return bad(f"{out}: cannot write the merged file ({exc.strerror or exc})")
-            print(f"wrote the merged file to {out}", file=stderr)
+            print(merged_written(result, out), file=stderr)
 
     if as_json:
         write_whole(stdout, _json_text(review_to_json(result), stdout.encoding) + "\n")
