@@ -25,6 +25,7 @@ from runbook.properties import (
     PropertiesError,
     Review,
     cannot_write_to,
+    given_the_wrong_way_round,
     names,
     parse_sets,
     review_files,
@@ -150,8 +151,9 @@ def create_diff_app(
     loaded = Decisions.load(decisions) if decisions is not None and decisions.exists() else None
     result = review_files(old, new, overrides=overrides, decisions=loaded)
     result.asked = overrides
+    swapped = given_the_wrong_way_round(result)
     return DiffApp(result, decisions_path=decisions, merged_path=out,
-                   cautions=unknown_sets(result, overrides))
+                   cautions=[*([swapped] if swapped else []), *unknown_sets(result, overrides)])
 
 
 def run_diff_app(

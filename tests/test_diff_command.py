@@ -1464,3 +1464,27 @@ def test_a_crlf_live_file_is_said_beside_the_merged_files_lf_and_how_to_compare_
     # An LF live file says nothing of it.
     _, text, err = run(files["live"], files["template"], decisions=decisions)
     assert "CRLF" not in text and "strip-trailing-cr" not in err
+
+
+def test_the_template_given_first_is_asked_about(files: dict[str, Path]) -> None:
+    """Trial 55 F12: `runbook diff new live --check` ran as asked and called
+    the template's placeholders ({host}, {username}) keys of the live file
+    "still holding a placeholder". A live file full of placeholders the other
+    file fills in is a near-certain swap: said first, on stderr, with which
+    comes first. The right order says nothing of it."""
+    code, _, err = run(files["template"], files["live"])
+    assert code == 1
+    assert "did you give the template first?" in err, err
+    assert "live file first, then the new template" in err, err
+    assert "config.dbHost" in err, err
+    _, _, err = run(files["live"], files["template"])
+    assert "template first" not in err, err
+
+
+def test_the_editor_asks_about_a_template_given_first(files: dict[str, Path]) -> None:
+    from screens.diff_app import closing_lines, create_diff_app
+
+    app = create_diff_app(files["template"], files["live"], sets=[], decisions=None, out=None)
+    assert any("did you give the template first?" in line for line in app.cautions), \
+        app.cautions
+    assert any("template first" in line for line in closing_lines(app))

@@ -44,6 +44,7 @@ from runbook.properties.model import (
 )
 from runbook.properties.report import (
     diff_command,
+    given_the_wrong_way_round,
     keys_neither_file_has,
     merged_written,
     names,
@@ -78,6 +79,7 @@ __all__ = [
     "decode_properties",
     "diff_command",
     "encode_properties",
+    "given_the_wrong_way_round",
     "has_placeholder",
     "is_placeholder",
     "keys_neither_file_has",

@@ -24,6 +24,7 @@ from runbook.properties.codec import (
     cannot_write_to,
     dropped_escapes,
     encode_properties,
+    has_placeholder,
     read_properties,
     spelled_as,
     spelled_key,
@@ -45,7 +46,8 @@ from runbook.properties.model import (
 from runbook.streams import write_whole
 from runbook.visible import visible, visible_json
 
-__all__ = ["diff_command", "merged_written", "parse_sets", "render_review", "review_to_json"]
+__all__ = ["diff_command", "given_the_wrong_way_round", "merged_written", "parse_sets",
+           "render_review", "review_to_json"]
 
 # The order an operator should read the groups in: what needs them first.
 _GROUP_ORDER = (
@@ -180,6 +182,27 @@ def unknown_sets(review: Review, sets: Iterable[str],
         lines.append(f"runbook diff: --set {written_key(key)}: neither file sets this key, so it "
                      f"goes in as a new one{meant}{kept}")
     return lines
+
+
+# Keys enough to call a live file that holds the other file's placeholders a
+# template: one may be a placeholder left by mistake (a carried one stays open).
+_SWAPPED_AT = 2
+
+
+def given_the_wrong_way_round(review: Review) -> str | None:
+    """A line for a live file that holds template placeholders ({host},
+    {username}) in keys the other file gives real values: the template given
+    first, near certainly (trial 55: its placeholders were reported as the
+    live file's keys "still holding a placeholder")."""
+    keys = [kr.key for kr in review
+            if kr.old is not None and has_placeholder(kr.old)
+            and kr.new and not has_placeholder(kr.new)]
+    if len(keys) < _SWAPPED_AT:
+        return None
+    return (f"runbook diff: {visible(review.old_name)} holds template placeholders in "
+            f"{_count(len(keys), 'key')} that {visible(review.new_name)} sets "
+            f"({names(keys, most=4)}): did you give the template first? runbook diff takes "
+            "the live file first, then the new template")
 
 
 def _keys(count: int) -> str:
@@ -559,6 +582,9 @@ def diff_command(
         return bad(str(exc))
     result.asked = asked
 
+    swapped = given_the_wrong_way_round(result)
+    if swapped is not None:
+        print(swapped, file=stderr)
     for line in unknown_sets(result, asked, decisions):
         print(line, file=stderr)
     stale = stale_decisions(result.decision_result, result) if result.decision_result else None
