@@ -57,10 +57,11 @@ from runbook.ssh_route import (
     DEFAULT_KNOWN_HOSTS,
     GLOBAL_KNOWN_HOSTS,
     KnownHosts,
+    Lookup,
     Route,
     Through,
+    WatchedKnownHosts,
     global_known_hosts,
-    is_address,
     known_hosts_named,
     open_hops,
     tokens_of,
@@ -287,14 +288,14 @@ class Remote:
     def target(self) -> str:
         return self.host.target
 
-    def _options(self, route: Route) -> dict[str, object]:
-        """asyncssh's options for the connection that goes `route`'s way."""
+    def _options(self, known: WatchedKnownHosts) -> dict[str, object]:
+        """asyncssh's options for the connection, its key checked against
+        `known`, always explicit: left to the ssh config, "UserKnownHostsFile
+        none" would turn host key checking off without a word (_resolve). Only
+        the files there: none at all (a new box's ~/.ssh/known_hosts) is no key
+        known, refused as such, not "No such file or directory" (trial 55)."""
         options = self._config_options()
-        # Always explicit: left to the ssh config, "UserKnownHostsFile none"
-        # would turn host key checking off without a word (_resolve). Only the
-        # files there: none at all (a new box's ~/.ssh/known_hosts) is no key
-        # known, refused as such, not "No such file or directory" (trial 55).
-        options["known_hosts"] = route.known_hosts.readable or b""
+        options["known_hosts"] = known
         return options
 
     def _config_options(self) -> dict[str, object]:
@@ -449,13 +450,14 @@ class Remote:
                        ) -> asyncssh.SSHClientConnection:
         """The connection to the host, through `via` if given; its failure
         said in words (a changed key, our key refused, not reached)."""
+        watched = WatchedKnownHosts(route.known_hosts.readable)
         try:
             # tunnel given always: asyncssh never opens a ProxyJump itself.
             conn = await asyncssh.connect(self.host.address, tunnel=via,
-                                          **self._options(route))
+                                          **self._options(watched))
         except asyncssh.HostKeyNotVerifiable:
             key = await self._probe_host_key(route, via)
-            raise self._host_key_refused(route, key) from None
+            raise self._host_key_refused(route, key, watched.looked_up) from None
         except asyncssh.PermissionDenied:
             raise KeyRefused(
                 f"{self.target}: the host refused our key for user {self.host.user}; check "
@@ -470,7 +472,7 @@ class Remote:
                 ) from None
             if isinstance(exc, (asyncssh.KeyExchangeFailed, asyncssh.ConnectionLost,
                                 ConnectionResetError)):
-                refused = await self._key_of_another_type(route, via)
+                refused = await self._key_of_another_type(route, via, watched.looked_up)
                 if refused is not None:
                     raise refused from None
             # A reconnect's settings had just worked: the reason, without advice.
@@ -525,8 +527,8 @@ class Remote:
             if own is not None:
                 own.close()
 
-    async def _key_of_another_type(self, route: Route, via: asyncssh.SSHClientConnection | None
-                                   ) -> HostKeyRefused | None:
+    async def _key_of_another_type(self, route: Route, via: asyncssh.SSHClientConnection | None,
+                                   looked_up: Lookup | None) -> HostKeyRefused | None:
         """The refusal of a host that offers no key of a type known_hosts holds
         for it (a reinstalled host: known_hosts has its old ed25519 key, it now
         offers only ECDSA), or None where that is not why the connection failed.
@@ -536,16 +538,19 @@ class Remote:
         host key" from asyncssh's server; OpenSSH's sshd just closes the
         connection) instead of showing a key to refuse. Read separately, the
         key it offers is one known_hosts does not trust: a changed key, said as
-        one (review: the operator saw asyncssh's words)."""
+        one (review: the operator saw asyncssh's words).
+
+        The keys held for it are those asyncssh offered the types of: looked
+        up as it looked them up (`looked_up`: its HostKeyAlias or HostName,
+        and the address it connected to; review 55b H1), or none where it
+        never did, the connection lost before."""
+        if looked_up is None:
+            return None
         try:
             known = asyncssh.read_known_hosts(route.known_hosts.readable)
         except (OSError, ValueError):
             return None
-        # The name asyncssh looks the host up by (its HostKeyAlias, else its
-        # HostName), on the port it connects to unless that is 22.
-        literal = route.host if is_address(route.host) else ""
-        trusted = known.match(route.alias or route.host, literal,
-                              None if route.port == 22 else route.port)[0]
+        trusted = known.match(looked_up.name, looked_up.address, looked_up.port)[0]
         if not trusted:
             return None  # nothing held for it: asyncssh offered every type
         # The key it offers of any type first: a host that shows none did not
@@ -571,7 +576,7 @@ class Remote:
         if held & offered:
             return None
         return self._host_key_refused(
-            route, key, held=sorted({k.get_algorithm() for k in trusted}))
+            route, key, looked_up, held=sorted({k.get_algorithm() for k in trusted}))
 
     async def _offered_key_types(self, route: Route, via: asyncssh.SSHClientConnection | None
                                  ) -> set[str] | None:
@@ -623,22 +628,27 @@ class Remote:
             finally:
                 out.close()
 
-    def _host_key_refused(self, route: Route, key: asyncssh.SSHKey | None, *,
+    def _host_key_refused(self, route: Route, key: asyncssh.SSHKey | None,
+                          looked_up: Lookup | None = None, *,
                           held: list[str] | None = None) -> HostKeyRefused:
         # How known_hosts names this host, as ssh looks it up (sshd(8)): by
         # the ssh_config's HostName and port, or its HostKeyAlias.
         name = route.known_hosts_name
         known = route.known_hosts
+        # What asyncssh looked the key up by: that name, and the address it
+        # connected to (review 55b H1: a key held under the address is the
+        # host's too). Where the connection did not say, the name alone.
+        lookup = looked_up or route.lookup
         # Every file checked is named; the advice goes to the one that holds
         # the stale entry (else the first).
         trusts = known.said
-        where = known.holding(route.alias or route.host, route.host, route.port)
+        where = known.holding(lookup)
         # A key no file lists is one not known yet; a key other than the one
         # listed has changed, which can be someone in between: said apart, as
         # ssh says them (trial 55 F13: a host simply not listed yet was told
-        # "not the key ... trusts" and to run ssh-keygen -R first).
-        changed = held is not None or known.lists(route.alias or route.host, route.host,
-                                                  route.port)
+        # "not the key ... trusts" and to run ssh-keygen -R first). Where it
+        # cannot be told, changed: the alarm, never the calm.
+        changed = held is not None or known.lists(looked_up)
         # The host's own key of the type it offered (review: it was always the
         # ed25519 one, whose fingerprint never matches an ECDSA or RSA key's).
         file = host_key_file(key.get_algorithm()) if key is not None else None
@@ -653,10 +663,8 @@ class Remote:
         # fingerprint is checked on the host itself: this connection may be
         # someone in between. Nothing to take out for a host not known yet,
         # and the file made first where it is not there (before_adding).
-        first = known.before_adding(where, changed, name, route.alias or route.host,
-                                    route.host, route.port)
-        note = known.note + (known.stale_elsewhere(route.alias or route.host, route.host,
-                                                    route.port) if changed else "")
+        first = known.before_adding(where, lookup, changed)
+        note = known.note + (known.stale_elsewhere(lookup) if changed else "")
         if key is None:
             # Review 54: this said "refusing the host key unavailable".
             why = f"it is not one {trusts} trusts for this host" if changed else \

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import getpass
-import ipaddress
 import os
 import re
 import shlex
@@ -22,6 +21,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -37,14 +37,6 @@ _ENV = re.compile(r"\$\{([^}]*)\}")
 _TOKEN = re.compile(r"%(.)")
 # Jump hosts that go through jump hosts of their own, at most this deep.
 _MOST_NESTED = 8
-
-
-def is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def unreachable(exc: BaseException, *, advise: bool = True) -> str:
@@ -114,30 +106,58 @@ class KnownHosts:
         said = [f"none for it in {' or '.join(there)}"] if there else []
         return ", and ".join(said + ([self.absent] if self.absent else []))
 
-    def lists(self, name: str, host: str, port: int) -> bool:
-        """Whether any file read holds a key (or a revoked one) for the host:
-        a key it offers that none holds is one not known yet, as ssh's "No
-        ... host key is known"; one that differs from a key held has changed
-        ("REMOTE HOST IDENTIFICATION HAS CHANGED"), a possible attack."""
-        return next(self._holding(self.files, name, host, port, revoked=True), None) is not None
+    def lists(self, lookup: Lookup | None) -> bool:
+        """Whether any file read holds a key (or a revoked one) for the host,
+        looked up as asyncssh looked it up (`lookup`: its name and the address
+        it connected to): a key it offers that none holds is one not known yet,
+        as ssh's "No ... host key is known"; one that differs from a key held
+        has changed ("REMOTE HOST IDENTIFICATION HAS CHANGED"), a possible
+        attack. Where that cannot be told (the lookup is not known, a file
+        cannot be read now), it is taken for changed: the alarm, not the calm."""
+        if lookup is None:
+            return True
+        for _path, found in self._found(self.files, lookup):
+            if found is None or found[0] or found[2]:
+                return True
+        return False
 
-    def before_adding(self, where: Path, changed: bool, listed_as: str, name: str, host: str,
-                      port: int) -> str:
+    def before_adding(self, where: Path, lookup: Lookup, changed: bool) -> str:
         """For a refusal's advice, what comes before the line is added to
-        `where`, ending in "then ": the stale entry taken out where that file
-        holds it (a changed key: ssh-keygen -R, as ssh advises); else, where
-        it is not there yet, the command that makes it as ssh would (mode
-        600, its folder 700) and leaves a file made since as it is. ssh-keygen
-        -R fails on a file that is not there, and a host not known yet has
+        `where`, ending in "then ": the stale entries taken out where that
+        file holds them (a changed key: ssh-keygen -R, as ssh advises, on each
+        name it holds the host by, its address's too); else, where it is not
+        there yet, the command that makes it as ssh would (mode 600, its
+        folder 700) and leaves a file made since as it is. ssh-keygen -R
+        fails on a file that is not there, and a host not known yet has
         nothing to take out."""
-        if changed and next(self._holding((where,), name, host, port), None) is not None:
-            return shlex.join(["ssh-keygen", "-R", listed_as, "-f", str(where)]) + ", then "
+        stale = self.entries(where, lookup) if changed else []
+        if stale:
+            return " && ".join(shlex.join(["ssh-keygen", "-R", name, "-f", str(where)])
+                               for name in stale) + ", then "
         if where.is_file():
             return ""
         made = shlex.join(["touch", str(where)])
         if not where.parent.is_dir():
             made = f"{shlex.join(['mkdir', '-p', str(where.parent)])} && {made}"
         return f"create {where} with mode 600: (umask 077 && {made}); then "
+
+    def entries(self, where: Path, lookup: Lookup) -> list[str]:
+        """The names `where` holds a key for the host by, as ssh-keygen -R
+        takes them: its name, and the address it connected to (review 55b
+        H1: a key held under the address alone is the host's to asyncssh).
+        With the port where any file holds a key so ([name]:port), for
+        asyncssh then looks no further; else without it."""
+        try:
+            every = asyncssh.read_known_hosts([str(f) for f in self.files if f.is_file()])
+            own = asyncssh.read_known_hosts(str(where))
+        except (OSError, ValueError):
+            return []
+        names = list(dict.fromkeys(n for n in (lookup.name, lookup.address) if n))
+        if lookup.port:
+            ported = [f"[{n}]:{lookup.port}" for n in names]
+            if any(found[0] or found[1] for found in (every.match(n, "", None) for n in ported)):
+                names = ported
+        return [n for n in names if own.match(n, "", None)[0]]
 
     @property
     def note(self) -> str:
@@ -147,30 +167,64 @@ class KnownHosts:
         return (f" (your ssh config names {' and '.join(self.missing)} as UserKnownHostsFile, "
                 f"which is not there; checked against {self.said} instead)")
 
-    def holding(self, name: str, host: str, port: int) -> Path:
+    def holding(self, lookup: Lookup) -> Path:
         """The first of the operator's own files that holds a key for the host
         (the one whose entry is stale), else the first of them."""
-        return next(self._holding(self.own, name, host, port), self.own[0])
+        return next((path for path, found in self._found(self.own, lookup)
+                     if found is not None and found[0]), self.own[0])
 
-    def stale_elsewhere(self, name: str, host: str, port: int) -> str:
+    def stale_elsewhere(self, lookup: Lookup) -> str:
         """For a refusal: the global file that holds another key for the host,
         which the operator's line does not take out."""
-        found = next(self._holding(self.shared, name, host, port), None)
+        found = next((path for path, found in self._found(self.shared, lookup)
+                      if found is not None and found[0]), None)
         return "" if found is None else \
             f" ({found} holds another key for it: tell whoever keeps that file)"
 
     @staticmethod
-    def _holding(files: tuple[Path, ...], name: str, host: str, port: int, *,
-                 revoked: bool = False) -> Iterator[Path]:
-        literal = host if is_address(host) else ""
+    def _found(files: tuple[Path, ...], lookup: Lookup) -> Iterator[tuple[Path, Any]]:
+        """Each file that is there, with what it holds for the host as
+        asyncssh matches it (host keys, CA keys, revoked keys, ...), or None
+        where it cannot be read now."""
         for path in files:
-            try:
-                found = asyncssh.read_known_hosts(str(path)).match(
-                    name, literal, None if port == 22 else port)
-            except (OSError, ValueError):
+            if not path.is_file():
                 continue
-            if found[0] or (revoked and found[2]):
-                yield path
+            try:
+                yield path, asyncssh.read_known_hosts(str(path)).match(
+                    lookup.name, lookup.address, lookup.port)
+            except (OSError, ValueError):
+                yield path, None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What asyncssh looked the host's key up by in known_hosts as it
+    connected (SSHClientConnection._connection_made): its HostKeyAlias, else
+    its HostName; the address it connected to ("" through a jump host or a
+    ProxyCommand, where asyncssh has none); the port, None for 22."""
+    name: str
+    address: str
+    port: int | None
+
+
+class WatchedKnownHosts(asyncssh.SSHKnownHosts):
+    """The known_hosts files a connection checks the host's key against,
+    read as asyncssh reads a list of files (as it looks the key up), that
+    keeps what it looked the key up by (`looked_up`): a refusal counts the
+    entries for the address too, as asyncssh does (review 55b H1: a changed
+    key held under the host's address alone read as "no key is trusted for
+    this host yet"). No file at all is no key known: asyncssh reads
+    ~/.ssh/known_hosts for an empty known_hosts (review 55b M1), and this is
+    never empty (an SSHKnownHosts is true)."""
+
+    def __init__(self, files: list[str]) -> None:
+        super().__init__()
+        self._files = files
+        self.looked_up: Lookup | None = None
+
+    def match(self, host: str, addr: str, port: int | None) -> Any:
+        self.looked_up = Lookup(host, addr, port)
+        return asyncssh.read_known_hosts(self._files).match(host, addr, port)
 
 
 def global_known_hosts(named: object, default: tuple[str, ...]) -> tuple[Path, ...]:
@@ -265,6 +319,13 @@ class Route:
     @property
     def known_hosts_name(self) -> str:
         return known_hosts_name(self.host, self.port, self.alias)
+
+    @property
+    def lookup(self) -> Lookup:
+        """What asyncssh looks the host's key up by, as far as the route tells
+        it: not the address it connects to, which only the connection knows
+        (WatchedKnownHosts)."""
+        return Lookup(self.alias or self.host, "", None if self.port == 22 else self.port)
 
 
 def known_hosts_name(host: str, port: int, alias: str | None = None) -> str:
@@ -366,16 +427,17 @@ async def _connect_hop(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
                        alias: str | None, known: KnownHosts,
                        via: asyncssh.SSHClientConnection | None, how: Through,
                        cannot: str) -> asyncssh.SSHClientConnection:
-    readable = known.readable
+    watched = WatchedKnownHosts(known.readable)
     options: dict[str, object] = {"connect_timeout": how.connect_timeout}
     if how.isolated:
         options["agent_path"] = None
     try:
         conn = await asyncssh.connect(
             hop.name, hop.port or (), username=hop.user or (), tunnel=via,
-            config=how.config, known_hosts=readable or b"", **options)
+            config=how.config, known_hosts=watched, **options)
     except asyncssh.HostKeyNotVerifiable:
-        raise await _hop_key_untrusted(hop, made, alias, known, via, how, cannot) from None
+        raise await _hop_key_untrusted(hop, made, alias, known, watched.looked_up, via, how,
+                                       cannot) from None
     except asyncssh.PermissionDenied:
         raise JumpHostRefused(
             f"{cannot}: {hop.name} refused our key for user {made.username}; check the User "
@@ -388,7 +450,7 @@ async def _connect_hop(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
 
 
 async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
-                             alias: str | None, known: KnownHosts,
+                             alias: str | None, known: KnownHosts, looked_up: Lookup | None,
                              via: asyncssh.SSHClientConnection | None, how: Through,
                              cannot: str) -> JumpHostRefused:
     """The refusal of a jump host whose key is not trusted: its fingerprint
@@ -405,18 +467,21 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
         key = None
     host, port = str(made.host or hop.name), int(made.port)
     name = known_hosts_name(host, port, alias)
-    where = known.holding(alias or host, host, port)
+    # As asyncssh looked it up: by its name and the address it connected to
+    # (review 55b H1); not known, the name alone, and taken for changed.
+    lookup = looked_up or Lookup(alias or host, "", None if port == 22 else port)
+    where = known.holding(lookup)
     # Listed with another key: changed, its entry to take out first. Listed
     # nowhere: not known yet, nothing to take out (ssh-keygen -R fails on a
     # file not there), and the file to make if it is not there (trial 55 F13).
-    changed = known.lists(alias or host, host, port)
-    why = known.stale_elsewhere(alias or host, host, port) if changed else \
+    changed = known.lists(looked_up)
+    why = known.stale_elsewhere(lookup) if changed else \
         f": no key is trusted for it yet{f' ({known.absent})' if known.absent else ''}"
     said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}{why}."
     trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
              f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
              "read there by another way than this connection (its console, say).")
-    first = known.before_adding(where, changed, name, alias or host, host, port)
+    first = known.before_adding(where, lookup, changed)
     if key is None:
         return JumpHostRefused(
             f"{said} Its key could not be read to show you (connect again to see its "

@@ -383,6 +383,40 @@ async def test_a_jump_host_whose_key_is_not_trusted_is_named_not_the_target(
         assert not target.forwarded, "nothing went past an untrusted jump host"
 
 
+async def test_a_jump_host_whose_changed_key_is_held_under_its_address_is_refused_as_changed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 55b H1, for a jump host: its HostName a name (localhost), its
+    known_hosts holding another key under the address it connects to
+    ([127.0.0.1]:port). asyncssh trusts that entry for it, so its key has
+    changed; it read "no key is trusted for it yet", with nothing to take out."""
+    _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        checked = tmp_path / "jump_known_hosts"
+        other = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+        checked.write_text(f"[127.0.0.1]:{jump_port} {other}")
+        config = _behind_bastion(tmp_path, jump_port).replace(
+            "HostName 127.0.0.1", "HostName localhost")
+        remote = _remote(tmp_path, "sm", 22, config, known)
+        with pytest.raises(JumpHostRefused) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert "no key is trusted" not in message, message
+        jump_key = (tmp_path / "jump_known_hosts_as_served").read_text().split()
+        line = f"[localhost]:{jump_port} {jump_key[0]} {jump_key[1]}"
+        remove = f"ssh-keygen -R '[127.0.0.1]:{jump_port}' -f {checked}"
+        assert message.endswith(f"Only if they are the same, {remove}, then add this line to "
+                                f"{checked}:\n{line}"), message
+        assert not target.forwarded
+        subprocess.run(["bash", "-c", remove], check=True, capture_output=True)
+        with checked.open("a") as file:
+            file.write(f"{err.value.known_hosts_line}\n")
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+
+
 async def test_a_jump_host_with_no_known_hosts_file_yet_is_refused_as_not_known(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Trial 55 F13, for a jump host: with no ~/.ssh/known_hosts yet, the

@@ -145,6 +145,91 @@ async def test_a_host_its_known_hosts_does_not_list_is_refused_as_not_known_not_
         assert err.value.known_hosts_line == _the_line(host)
 
 
+def _old_key() -> list[str]:
+    """Another ed25519 key's first two words, as known_hosts holds a key."""
+    return asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().split()[:2]
+
+
+@pytest.mark.parametrize("hashed", [False, True])
+async def test_a_changed_key_known_hosts_holds_under_the_hosts_address_is_refused_as_changed(
+        tmp_path: Path, hashed: bool) -> None:
+    """Review 55b H1: known_hosts held the host's old key under its address
+    only ([127.0.0.1]:port, as `ssh 10.0.0.5` writes it, or hashed, as
+    OpenSSH's CheckHostIP does), the config naming it by a hostname. asyncssh
+    trusts a key listed under the address it connected to, so that entry is
+    the host's; its key now differs. It read "no key is trusted for this host
+    yet", and the advice added the new line beside the stale one. It is a
+    changed key, and the entry to take out is the address's."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        old = _old_key()
+        known.write_text(f"[127.0.0.1]:{host.ssh_port} {old[0]} {old[1]}\n")
+        if hashed:
+            subprocess.run(["ssh-keygen", "-H", "-f", str(known)], check=True,
+                           capture_output=True)
+            assert "127.0.0.1" not in known.read_text()
+        remote = remote_for(host, address="localhost", known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert "no key is trusted" not in message, message
+        assert f"it is not the key {known} trusts for this host" in message, message
+        public = (host.state_dir / "ssh_host_ed25519_key.pub").read_text().split()
+        line = f"[localhost]:{host.ssh_port} {public[0]} {public[1]}"
+        remove = f"ssh-keygen -R '[127.0.0.1]:{host.ssh_port}' -f {known}"
+        assert message.endswith(f"Only if they are the same, {remove}, then add this line to "
+                                f"{known}:\n{line}"), message
+        # Done word for word, the stale entry is gone and the host goes in.
+        subprocess.run(["bash", "-c", remove], check=True, capture_output=True)
+        with known.open("a") as file:
+            file.write(f"{err.value.known_hosts_line}\n")
+        assert (await remote.run("true", timeout=10)).ok
+        assert old[1] not in known.read_text()
+        await remote.close()
+
+
+async def test_a_key_of_another_type_than_the_one_held_under_the_hosts_address_is_a_changed_key(
+        tmp_path: Path) -> None:
+    """Review 55b H1, its older side: known_hosts holding the host's old
+    ed25519 key under its address only, and the host now offering ECDSA alone,
+    failed as "cannot connect over SSH" (asyncssh offered only the type held
+    under the address; runbook looked the name up alone, found nothing held,
+    and took it for a host not reached)."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        known.write_text(host.known_hosts.read_text())  # [127.0.0.1]:port, the ed25519 key
+        await host.change_host_key("ecdsa-sha2-nistp256")
+        remote = remote_for(host, address="localhost", known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert "cannot connect" not in message, message
+        assert "which is of type ssh-ed25519; the host now offers one of type " \
+            "ecdsa-sha2-nistp256" in message, message
+        assert f"ssh-keygen -R '[127.0.0.1]:{host.ssh_port}' -f {known}, then " in message, \
+            message
+
+
+async def test_a_known_hosts_file_not_there_trusts_nothing_not_the_one_in_home(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 55b M1: [host] known_hosts naming a file that is not there (gone
+    since preflight, say) was passed to asyncssh as no file at all, which it
+    takes for "use ~/.ssh/known_hosts": a key trusted there let the host in,
+    past the file the operator chose (and, isolated, read ~/.ssh). It holds
+    no key: the host is refused as not known yet."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    async with rehearsal_host(tmp_path) as host:
+        (home / ".ssh" / "known_hosts").write_text(f"{_the_line(host)}\n")
+        gone = tmp_path / "gone"
+        remote = remote_for(host, known_hosts=gone)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        assert "no key is trusted for this host yet" in str(err.value), err.value
+        assert remote._conn is None
+
+
 async def test_a_host_that_cannot_be_reached_is_said_in_words_with_what_to_check(
         tmp_path: Path) -> None:
     """Operator trial: a wrong port read "cannot connect over SSH (Connect call
