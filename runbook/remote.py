@@ -54,6 +54,7 @@ from runbook.shell import privileged_script as privileged_script
 from runbook.shell import quote as quote
 from runbook.shell import sha256_command as sha256_command
 from runbook.ssh_route import (
+    CHANGED_SINCE,
     DEFAULT_KNOWN_HOSTS,
     GLOBAL_KNOWN_HOSTS,
     KnownHosts,
@@ -665,13 +666,15 @@ class Remote:
         # and the file made first where it is not there (before_adding).
         first = known.before_adding(where, lookup, changed)
         note = known.note + (known.stale_elsewhere(lookup) if changed else "")
+        # A changed key said as the alarm it is (review 55b M2), as a jump host's.
+        alarm = f" {CHANGED_SINCE}" if changed else ""
         if key is None:
             # Review 54: this said "refusing the host key unavailable".
             why = f"it is not one {trusts} trusts for this host" if changed else \
                 f"no key is trusted for this host yet ({known.unlisted()})"
             return HostKeyRefused((
                 f"{self.target}: refusing the host's key: {why}{note}, and its key could not be "
-                "read to show you (connect again to see its fingerprint). Trust a key only "
+                f"read to show you (connect again to see its fingerprint).{alarm} Trust a key only "
                 "once you know it is the host's: compare its fingerprint with the host's own, "
                 "read there by another way than this connection (its console, say): "
                 f"{compare}. Only if they are the same, {first}add a line to {where} of {name} "
@@ -689,8 +692,8 @@ class Remote:
         why = f"it is not the key {trusts} trusts for this host{other}" if changed else \
             f"no key is trusted for this host yet ({known.unlisted()})"
         return HostKeyRefused((
-            f"{self.target}: refusing the host key {key.get_fingerprint()}: {why}{note}. Trust "
-            "it only once you know it is the host's: compare the fingerprint with the host's "
+            f"{self.target}: refusing the host key {key.get_fingerprint()}: {why}{note}.{alarm} "
+            "Trust it only once you know it is the host's: compare the fingerprint with the host's "
             "own, read there by another way than this connection (its console, say): "
             f"{compare}. Only if they are the same, {first}{ADD_THIS_LINE}{where}:\n{line}"
         ), line)

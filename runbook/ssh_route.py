@@ -28,6 +28,9 @@ import asyncssh
 from runbook.shell import ADD_THIS_LINE, JumpHostRefused, RemoteError
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+# How a refusal says a key other than the one known_hosts lists, for the host
+# and a jump host alike: ssh's "REMOTE HOST IDENTIFICATION HAS CHANGED".
+CHANGED_SINCE = "Its key has changed since it was listed, or someone is in between."
 # The files ssh also trusts keys from where the ssh config names no
 # GlobalKnownHostsFile (ssh_config(5)): a fleet's keys kept centrally.
 GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
@@ -475,9 +478,12 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     # nowhere: not known yet, nothing to take out (ssh-keygen -R fails on a
     # file not there), and the file to make if it is not there (trial 55 F13).
     changed = known.lists(looked_up)
-    why = known.stale_elsewhere(lookup) if changed else \
-        f": no key is trusted for it yet{f' ({known.absent})' if known.absent else ''}"
-    said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}{why}."
+    # A changed key said as the alarm it is, as the host's (review 55b M2: it
+    # read calmer than a key not known yet).
+    why = f": it is not the key listed there for it{known.stale_elsewhere(lookup)}. " \
+        f"{CHANGED_SINCE}" if changed else \
+        f": no key is trusted for it yet{f' ({known.absent})' if known.absent else ''}."
+    said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}{why}"
     trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
              f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
              "read there by another way than this connection (its console, say).")

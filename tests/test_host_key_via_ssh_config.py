@@ -21,6 +21,7 @@ import pytest
 from runbook.config import HostSettings
 from runbook.rehearsal.host import RehearsalHost
 from runbook.remote import HostKeyRefused, JumpHostRefused, Remote, RemoteError
+from tests.test_remote import CHANGED
 
 # A name no resolver answers: only the jump host knows where it is.
 INSIDE = "sm-inside.invalid"
@@ -379,6 +380,10 @@ async def test_a_jump_host_whose_key_is_not_trusted_is_named_not_the_target(
             f"{tmp_path / 'jump_known_hosts'}:\n{line}" in message, message
         assert (": no key is trusted for it yet." in message) == (listed == "not listed"), \
             message
+        # A changed key is said as the alarm it is, as the host's (review 55b M2:
+        # it read calmer than a key not known yet).
+        changed = f"is not trusted in {checked}: it is not the key listed there for it. {CHANGED}"
+        assert (changed in message) == (listed == "another key"), message
         assert INSIDE not in message and f"-f {known}" not in message, message
         assert not target.forwarded, "nothing went past an untrusted jump host"
 
@@ -403,6 +408,7 @@ async def test_a_jump_host_whose_changed_key_is_held_under_its_address_is_refuse
             await remote.connect()
         message = str(err.value)
         assert "no key is trusted" not in message, message
+        assert f"it is not the key listed there for it. {CHANGED}" in message, message
         jump_key = (tmp_path / "jump_known_hosts_as_served").read_text().split()
         line = f"[localhost]:{jump_port} {jump_key[0]} {jump_key[1]}"
         remove = f"ssh-keygen -R '[127.0.0.1]:{jump_port}' -f {checked}"
@@ -871,9 +877,8 @@ async def test_a_changed_key_held_only_in_a_global_file_with_no_file_of_ones_own
         with pytest.raises(HostKeyRefused) as refused:
             await remote.connect()
         message = str(refused.value)
-        assert f"it is not the key {default} or {shared} trusts for this host" in message, message
-        assert f"({shared} holds another key for it: tell whoever keeps that file)" in message, \
-            message
+        assert f"it is not the key {default} or {shared} trusts for this host ({shared} holds " \
+            f"another key for it: tell whoever keeps that file). {CHANGED}" in message, message
         assert "ssh-keygen -R" not in message and "no key is trusted" not in message, message
         line = refused.value.known_hosts_line
         make = f"(umask 077 && mkdir -p {home / '.ssh'} && touch {default})"

@@ -27,6 +27,9 @@ from runbook.remote import CommandTimeout, HostKeyRefused, OutcomeUnknown, Remot
 from runbook.ssh_route import unreachable
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 
+# How a changed key is said, for the host and a jump host alike (review 55b M2).
+CHANGED = "Its key has changed since it was listed, or someone is in between."
+
 
 def remote_for(host, **changes) -> Remote:  # type: ignore[no-untyped-def]
     settings = rehearsal_settings(host)
@@ -173,7 +176,8 @@ async def test_a_changed_key_known_hosts_holds_under_the_hosts_address_is_refuse
             await remote.run("true", timeout=10)
         message = str(err.value)
         assert "no key is trusted" not in message, message
-        assert f"it is not the key {known} trusts for this host" in message, message
+        # Said as the alarm it is (review 55b M2).
+        assert f"it is not the key {known} trusts for this host. {CHANGED}" in message, message
         public = (host.state_dir / "ssh_host_ed25519_key.pub").read_text().split()
         line = f"[localhost]:{host.ssh_port} {public[0]} {public[1]}"
         remove = f"ssh-keygen -R '[127.0.0.1]:{host.ssh_port}' -f {known}"
@@ -1180,6 +1184,7 @@ async def test_a_host_key_of_another_type_than_known_hosts_holds_is_refused_as_a
             await remote.run("true", timeout=10)
         message = str(err.value)
         assert "Unable to find" not in message and "cannot connect" not in message, message
+        assert f"the host now offers one of type {algorithm}. {CHANGED}" in message, message
         offered = asyncssh.read_public_key(str(host.state_dir / public)).get_fingerprint()
         assert f"refusing the host key {offered}:" in message, message
         assert f"ssh-keygen -lf /etc/ssh/{public}." in message, message
