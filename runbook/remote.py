@@ -253,7 +253,9 @@ class Remote:
         self.host_key_dir = "/etc/ssh"
         # The global known_hosts files ssh trusts keys from where the ssh config
         # names no GlobalKnownHostsFile (a test puts its own in /etc's place).
-        self.global_known_hosts: tuple[str, ...] = GLOBAL_KNOWN_HOSTS
+        # None isolated: what a rehearsal trusts does not hang on this
+        # machine's /etc/ssh (review 55b L5).
+        self.global_known_hosts: tuple[str, ...] = () if isolated else GLOBAL_KNOWN_HOSTS
         # Isolated (rehearsal and tests): read nothing from ~/.ssh and no agent,
         # so the run depends only on what the config names.
         self.isolated = isolated

@@ -234,6 +234,32 @@ async def test_a_known_hosts_file_not_there_trusts_nothing_not_the_one_in_home(
         assert remote._conn is None
 
 
+async def test_isolated_no_global_known_hosts_file_is_read_and_otherwise_they_are(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 55b L5: isolated (a rehearsal, the tests) read the machine's
+    /etc/ssh/ssh_known_hosts{,2}, so what it trusted hung on that machine's
+    files. Isolated reads none of them; a real run still reads them, as ssh
+    does (here a file in tmp_path stands in for /etc's)."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "known_hosts").write_text("")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    async with rehearsal_host(tmp_path) as host:
+        shared = tmp_path / "ssh_known_hosts"
+        shared.write_text(f"{_the_line(host)}\n")
+        monkeypatch.setattr(rm, "GLOBAL_KNOWN_HOSTS", (str(shared),))
+        isolated = remote_for(host, known_hosts=None)
+        with pytest.raises(HostKeyRefused) as err:
+            await isolated.run("true", timeout=10)
+        assert str(shared) not in str(err.value), err.value
+        settings = rehearsal_settings(host)
+        real = Remote(HostSettings(**{**settings.host.__dict__, "known_hosts": None}),
+                      keepalive_interval=1, term_grace=1)
+        assert (await real.run("true", timeout=10)).ok
+        await real.close()
+
+
 async def test_a_host_that_cannot_be_reached_is_said_in_words_with_what_to_check(
         tmp_path: Path) -> None:
     """Operator trial: a wrong port read "cannot connect over SSH (Connect call
