@@ -54,6 +54,7 @@ from runbook.shell import privileged_script as privileged_script
 from runbook.shell import quote as quote
 from runbook.shell import sha256_command as sha256_command
 from runbook.ssh_route import (
+    CERTIFICATE_GONE,
     CHANGED_SINCE,
     DEFAULT_KNOWN_HOSTS,
     GLOBAL_KNOWN_HOSTS,
@@ -553,8 +554,12 @@ class Remote:
             known = asyncssh.read_known_hosts(route.known_hosts.readable)
         except (OSError, ValueError):
             return None
-        trusted = known.match(looked_up.name, looked_up.address, looked_up.port)[0]
-        if not trusted:
+        found = known.match(looked_up.name, looked_up.address, looked_up.port)
+        # A certificate authority trusted for it: asyncssh offered certificate
+        # types (review 55b L6: a host showing a plain key failed "Unable to
+        # find compatible server host key").
+        trusted, authorities = found[0], found[1]
+        if not trusted and not authorities:
             return None  # nothing held for it: asyncssh offered every type
         # The key it offers of any type first: a host that shows none did not
         # answer (a network that drops connections, an sshd at MaxStartups),
@@ -576,10 +581,11 @@ class Remote:
         else:
             return None
         held = {alg.decode() for k in trusted for alg in k.sig_algorithms}
-        if held & offered:
+        if held & offered or (authorities and any(t.endswith(_CERTIFICATE) for t in offered)):
             return None
         return self._host_key_refused(
-            route, key, looked_up, held=sorted({k.get_algorithm() for k in trusted}))
+            route, key, looked_up,
+            held=sorted({k.get_algorithm() for k in trusted}) if trusted else None)
 
     async def _offered_key_types(self, route: Route, via: asyncssh.SSHClientConnection | None
                                  ) -> set[str] | None:
@@ -668,12 +674,17 @@ class Remote:
         # and the file made first where it is not there (before_adding).
         first = known.before_adding(where, lookup, changed)
         note = known.note + (known.stale_elsewhere(lookup) if changed else "")
-        # A changed key said as the alarm it is (review 55b M2), as a jump host's.
-        alarm = f" {CHANGED_SINCE}" if changed else ""
+        # A changed key said as the alarm it is (review 55b M2), as a jump
+        # host's; so a key a certificate authority trusted for the host did
+        # not sign, not as a host not known yet (review 55b L6).
+        signed = not changed and known.authorities(lookup)
+        alarm = f" {CHANGED_SINCE}" if changed else f" {CERTIFICATE_GONE}" if signed else ""
+        unsigned = f"{trusts} trusts a certificate authority for this host, and the host " \
+            "showed a key it did not sign"
         if key is None:
             # Review 54: this said "refusing the host key unavailable".
-            why = f"it is not one {trusts} trusts for this host" if changed else \
-                f"no key is trusted for this host yet ({known.unlisted()})"
+            why = f"it is not one {trusts} trusts for this host" if changed else unsigned \
+                if signed else f"no key is trusted for this host yet ({known.unlisted()})"
             return HostKeyRefused((
                 f"{self.target}: refusing the host's key: {why}{note}, and its key could not be "
                 f"read to show you (connect again to see its fingerprint).{alarm} Trust a key only "
@@ -682,6 +693,13 @@ class Remote:
                 f"{compare}. Only if they are the same, {first}add a line to {where} of {name} "
                 f"and the first two words of the file of {own} whose fingerprint is the same"),
                 None)
+        revoked = known.revoked(lookup, key)
+        if revoked is not None:
+            # A key revoked is never offered to be trusted (review 55b L6).
+            return HostKeyRefused(
+                f"{self.target}: refusing the host key {key.get_fingerprint()}: {revoked} lists "
+                f"it as revoked: never trust it{known.note}. The host needs a new key, or "
+                "someone is in between.")
         public = key.export_public_key().decode().split()
         # On a line of its own, and carried as data: the front ends show
         # and copy it whole.
@@ -692,7 +710,7 @@ class Remote:
             f", which is of type {' or '.join(held)}; the host now offers one of type " \
             f"{key.get_algorithm()}"
         why = f"it is not the key {trusts} trusts for this host{other}" if changed else \
-            f"no key is trusted for this host yet ({known.unlisted()})"
+            unsigned if signed else f"no key is trusted for this host yet ({known.unlisted()})"
         return HostKeyRefused((
             f"{self.target}: refusing the host key {key.get_fingerprint()}: {why}{note}.{alarm} "
             "Trust it only once you know it is the host's: compare the fingerprint with the host's "

@@ -31,6 +31,9 @@ DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 # How a refusal says a key other than the one known_hosts lists, for the host
 # and a jump host alike: ssh's "REMOTE HOST IDENTIFICATION HAS CHANGED".
 CHANGED_SINCE = "Its key has changed since it was listed, or someone is in between."
+# And a host a certificate authority is trusted for that shows a key it did
+# not sign (known_hosts @cert-authority).
+CERTIFICATE_GONE = "Its certificate is gone, or someone is in between."
 # The files ssh also trusts keys from where the ssh config names no
 # GlobalKnownHostsFile (ssh_config(5)): a fleet's keys kept centrally.
 GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
@@ -123,6 +126,31 @@ class KnownHosts:
             if found is None or found[0] or found[2]:
                 return True
         return False
+
+    def authorities(self, lookup: Lookup) -> bool:
+        """Whether any file read trusts a certificate authority for the host
+        (@cert-authority): a plain key it shows, or a certificate another
+        signed, is then no host not known yet (review 55b L6)."""
+        return any(found is not None and found[1] for _path, found in
+                   self._found(self.files, lookup))
+
+    def revoked(self, lookup: Lookup, key: asyncssh.SSHKey) -> Path | None:
+        """The first file that lists `key` as revoked for the host (@revoked),
+        under any name asyncssh may look it up by, with the port or without
+        (asyncssh passes over a line with the port when nothing else is held
+        so; it is the operator's word all the same): a key never to be
+        advised for adding (review 55b L6)."""
+        names = [n for n in (lookup.name, lookup.address) if n]
+        forms = names + ([f"[{n}]:{lookup.port}" for n in names] if lookup.port else [])
+        for path in self.files:
+            try:
+                known = asyncssh.read_known_hosts(str(path))
+            except (OSError, ValueError):
+                continue
+            if any(k.public_data == key.public_data
+                   for form in forms for k in known.match(form, "", None)[2]):
+                return path
+        return None
 
     def before_adding(self, where: Path, lookup: Lookup, changed: bool) -> str:
         """For a refusal's advice, what comes before the line is added to
@@ -479,10 +507,16 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     # file not there), and the file to make if it is not there (trial 55 F13).
     changed = known.lists(looked_up)
     # A changed key said as the alarm it is, as the host's (review 55b M2: it
-    # read calmer than a key not known yet).
-    why = f": it is not the key listed there for it{known.stale_elsewhere(lookup)}. " \
-        f"{CHANGED_SINCE}" if changed else \
-        f": no key is trusted for it yet{f' ({known.absent})' if known.absent else ''}."
+    # read calmer than a key not known yet); so a key a certificate authority
+    # trusted for it did not sign (review 55b L6).
+    if changed:
+        why = f": it is not the key listed there for it{known.stale_elsewhere(lookup)}. " \
+            f"{CHANGED_SINCE}"
+    elif known.authorities(lookup):
+        why = (": a certificate authority is trusted for it there, and it showed a key that "
+               f"authority did not sign. {CERTIFICATE_GONE}")
+    else:
+        why = f": no key is trusted for it yet{f' ({known.absent})' if known.absent else ''}."
     said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}{why}"
     trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
              f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
@@ -493,6 +527,12 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
             f"{said} Its key could not be read to show you (connect again to see its "
             f"fingerprint). {trust} Only if they are the same, {first}add a line to "
             f"{where} of {name} and the first two words of that file")
+    revoked = known.revoked(lookup, key)
+    if revoked is not None:
+        # A key revoked is never offered to be trusted (review 55b L6).
+        return JumpHostRefused(
+            f"{cannot}: {hop.name}'s host key {key.get_fingerprint()} is listed as revoked in "
+            f"{revoked}: never trust it. It needs a new key, or someone is in between.")
     public = key.export_public_key().decode().split()
     line = f"{name} {public[0]} {public[1]}"
     # The line on a line of its own, as the host's: the front ends show and

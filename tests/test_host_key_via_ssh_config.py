@@ -423,6 +423,59 @@ async def test_a_jump_host_whose_changed_key_is_held_under_its_address_is_refuse
         await remote.close()
 
 
+@pytest.mark.parametrize("marker", ["revoked", "cert-authority"])
+async def test_a_jump_host_whose_key_is_revoked_or_not_signed_is_said_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, marker: str) -> None:
+    """Review 55b L6, for a jump host: its key listed as @revoked in the file
+    it is checked against (beside a line that trusts it) was refused as a
+    changed key, with the advice to add it again; a jump host showing a
+    certificate another authority signed read "no key is trusted for it
+    yet". A revoked key is said so, and no line offered; a certificate not
+    signed by the authority trusted for it is said so."""
+    _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        checked = tmp_path / "jump_known_hosts"
+        jump_line = checked.read_text()
+        config = _behind_bastion(tmp_path, jump_port)
+        server = None
+        if marker == "revoked":
+            checked.write_text(f"@revoked {jump_line}\n{jump_line}\n")
+        else:
+            # Another jump host on the bastion's name, showing a certificate
+            # another authority signed.
+            key = asyncssh.generate_private_key("ssh-ed25519")
+            cert = asyncssh.generate_private_key("ssh-ed25519").generate_host_certificate(
+                key, "127.0.0.1", principals=["127.0.0.1"])
+            server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[(key, cert)],
+                                           authorized_client_keys=None)
+            port = server.sockets[0].getsockname()[1]
+            config = config.replace(f"Port {jump_port}", f"Port {port}")
+            ca = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+            checked.write_text(f"@cert-authority [127.0.0.1]:{port} {ca}")
+        try:
+            remote = _remote(tmp_path, "sm", 22, config, known)
+            with pytest.raises(JumpHostRefused) as err:
+                await remote.connect()
+        finally:
+            if server is not None:
+                server.close()
+        message = str(err.value)
+        assert "no key is trusted" not in message, message
+        if marker == "revoked":
+            served = asyncssh.read_public_key(str(tmp_path / "jump_known_hosts_as_served"))
+            assert f"bastion's host key {served.get_fingerprint()} is listed as revoked in " \
+                f"{checked}: never trust it." in message, message
+            assert "add this line" not in message and "ssh-keygen -R" not in message, message
+            assert err.value.known_hosts_line is None
+        else:
+            assert f"bastion's host key is not trusted in {checked}: a certificate authority " \
+                "is trusted for it there, and it showed a key that authority did not sign. " \
+                "Its certificate is gone, or someone is in between." in message, message
+        assert not target.forwarded
+
+
 async def test_a_jump_host_with_no_known_hosts_file_yet_is_refused_as_not_known(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Trial 55 F13, for a jump host: with no ~/.ssh/known_hosts yet, the

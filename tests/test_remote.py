@@ -29,6 +29,8 @@ from tests.rehearsal import rehearsal_host, rehearsal_settings
 
 # How a changed key is said, for the host and a jump host alike (review 55b M2).
 CHANGED = "Its key has changed since it was listed, or someone is in between."
+# And a key a certificate authority known_hosts trusts for it did not sign (review 55b L6).
+NOT_SIGNED = "Its certificate is gone, or someone is in between."
 
 
 def remote_for(host, **changes) -> Remote:  # type: ignore[no-untyped-def]
@@ -232,6 +234,81 @@ async def test_a_known_hosts_file_not_there_trusts_nothing_not_the_one_in_home(
             await remote.run("true", timeout=10)
         assert "no key is trusted for this host yet" in str(err.value), err.value
         assert remote._conn is None
+
+
+@pytest.mark.parametrize("listed", [False, True])
+async def test_a_host_key_known_hosts_lists_as_revoked_is_never_offered_to_be_trusted(
+        tmp_path: Path, listed: bool) -> None:
+    """Review 55b L6: a key the operator's known_hosts marks @revoked was
+    refused as "not known yet" (or, listed besides, as changed) with the
+    advice to add it, which asyncssh would refuse again. It is said as
+    revoked, and no line is offered."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        known.write_text(f"@revoked {_the_line(host)}\n" + (f"{_the_line(host)}\n" * listed))
+        remote = remote_for(host, known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        trusted = remote_for(host)
+        await trusted.run("true", timeout=10)
+        await trusted.close()
+        assert f"refusing the host key {trusted.fingerprint}: {known} lists it as revoked: " \
+            "never trust it." in message, message
+        assert "no key is trusted" not in message and "add this line" not in message, message
+        assert "ssh-keygen -R" not in message, message
+        assert err.value.known_hosts_line is None
+
+
+async def test_a_host_a_certificate_authority_is_trusted_for_that_shows_a_plain_key(
+        tmp_path: Path) -> None:
+    """Review 55b L6: known_hosts trusting a certificate authority for the
+    host (@cert-authority), the host showing a plain key (its certificate
+    gone, or someone in between who has none) failed as "cannot connect over
+    SSH: Unable to find compatible server host key" (asyncssh offers only
+    certificate types then). It is said as what it is."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        ca = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+        known.write_text(f"@cert-authority [127.0.0.1]:{host.ssh_port} {ca}")
+        remote = remote_for(host, known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert "cannot connect" not in message and "no key is trusted" not in message, message
+        assert f"{known} trusts a certificate authority for this host, and the host showed a " \
+            f"key it did not sign. {NOT_SIGNED}" in message, message
+        assert "ssh-keygen -R" not in message, message
+        assert message.endswith(f"add this line to {known}:\n{_the_line(host)}"), message
+
+
+async def test_a_host_showing_a_certificate_of_another_authority_is_not_said_as_not_known(
+        tmp_path: Path) -> None:
+    """Review 55b L6: known_hosts trusting one certificate authority for the
+    host, the host showing a certificate signed by another read "no key is
+    trusted for this host yet", as if nothing were set up for it."""
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    other_ca = asyncssh.generate_private_key("ssh-ed25519")
+    cert = other_ca.generate_host_certificate(key, "127.0.0.1", principals=["127.0.0.1"])
+    server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[(key, cert)],
+                                   authorized_client_keys=None)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        known = tmp_path / "known_hosts"
+        ca = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+        known.write_text(f"@cert-authority [127.0.0.1]:{port} {ca}")
+        identity = tmp_path / "id"
+        identity.write_bytes(asyncssh.generate_private_key("ssh-ed25519").export_private_key())
+        remote = Remote(HostSettings("127.0.0.1", port, "nobody", identity=identity,
+                                     known_hosts=known), isolated=True, connect_timeout=5)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert "no key is trusted" not in message, message
+        assert f"{known} trusts a certificate authority for this host, and the host showed a " \
+            f"key it did not sign. {NOT_SIGNED}" in message, message
+    finally:
+        server.close()
 
 
 async def test_isolated_no_global_known_hosts_file_is_read_and_otherwise_they_are(
