@@ -135,11 +135,13 @@ async def replace_file(
         except OutcomeUnknown as exc:
             # Cut or stalled while sending: what arrived stays, for the next
             # try to go on from (the host may not even be reachable to remove it).
+            # The install has not run in this try (review 55b L1: it said
+            # "either as it was or wholly replaced ...: look at it"; a try
+            # before this one stopped at the staged copy's check).
             kept = ". " + _stays(staged, private_as, "What arrived of the new content",
                                  " for the next try to go on from")
             kept = kept if sending.content_there else ""
-            raise type(exc)(f"{exc}; {path} is either as it was or wholly replaced, never "
-                            f"cut short: look at it before going on{kept}") from None
+            raise type(exc)(f"{exc}; {path} is as it was{kept}") from None
         except RemoteError as exc:
             # Refused while staging (a full disk): the target was never touched.
             kept = await _discard(ssh, staged, private_as, "what arrived of the new content",
@@ -162,6 +164,10 @@ async def replace_file(
     if result.ok:
         return
     reason = result.last_error_line() or f"exit status {result.exit_status}"
+    if result.exit_status == _STAGED_WRONG:
+        # Not "sending again", as the script says: both tries are spent
+        # (review 55b L3).
+        reason = f"{staged}: not the bytes sent, on both tries; check the disk it is on"
     # The script removes the copy as it ends; not if it never ran (sudo
     # refused) or was killed before its end.
     kept = await _discard(ssh, staged, private_as, "the new content", timeout=timeout)
@@ -185,13 +191,16 @@ async def _discard(ssh: SshConnection, staged: str, private_as: str | None,
                    what: str, *, timeout: float) -> str:
     """Remove the staged copy after a failure, as the SSH user; best effort,
     so any failure of its own is not reported in place of the first one.
-    What the operator is to be told if the copy stays, else ""."""
+    What the operator is to be told if the copy stays, else "". Bounded as
+    a whole, a reconnect included (review 55b L2: a lost connection first
+    waited out a whole reconnect, 120 s, on top of the failure)."""
     try:
-        removed = await ssh.run(f"rm -f -- {quote(staged)}",
-                                timeout=min(_DISCARD_TIMEOUT_S, timeout))
+        async with asyncio.timeout(min(_DISCARD_TIMEOUT_S, timeout)):
+            removed = await ssh.run(f"rm -f -- {quote(staged)}",
+                                    timeout=min(_DISCARD_TIMEOUT_S, timeout))
         if removed.ok:
             return ""
-    except RemoteError:
+    except (RemoteError, TimeoutError):
         pass
     return f", and {_stays(staged, private_as, what)}"
 

@@ -18,12 +18,15 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import pytest
 
+from runbook import filewrite
 from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.filewrite import install_script
@@ -652,6 +655,9 @@ async def test_a_drop_while_sending_says_where_the_part_sent_stays(
             await writing
         said = str(cut.value)
         assert target.read_bytes() == OLD
+        # Review 55b L1: the install never ran, so the target is as it was; it
+        # said "either as it was or wholly replaced ...: look at it".
+        assert f"; {target} is as it was." in said and "either" not in said, said
         assert 0 < _size(staged) <= len(data), "what arrived is kept for the next try"
         assert str(staged) in said, said
         assert ("secret" in said) is private, said
@@ -664,3 +670,82 @@ async def test_a_drop_while_sending_says_where_the_part_sent_stays(
     assert target.read_bytes() == other
     assert _leftovers(host, target) == []
 
+
+
+async def test_a_copy_that_arrives_wrong_twice_is_not_said_to_be_sent_again(
+    rehearsal_host: RehearsalHost, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Review 55b L3: a host that stores other bytes than it is sent (a
+    failing disk) fails the check of the staged copy on both tries; the
+    error quoted the script's "not the bytes sent; sending again", and
+    nothing was sent again."""
+    from runbook.rehearsal.sshd import SandboxSFTPServer
+
+    plain_write = SandboxSFTPServer.write
+
+    def flips_a_byte(self, file_obj, offset, data):  # type: ignore[no-untyped-def]
+        return plain_write(self, file_obj, offset, bytes([data[0] ^ 0xFF]) + data[1:])
+
+    monkeypatch.setattr(SandboxSFTPServer, "write", flips_a_byte)
+    host = rehearsal_host
+    target = _target(host)
+    data = b"config.dbPass=new-secret\n"
+    remote = Remote(rehearsal_settings(host).host, isolated=True)
+    try:
+        with pytest.raises(RemoteError) as failed:
+            await remote.replace_file(str(target), data, staging_dir=str(host.upload_dir),
+                                      timeout=30, upload_timeout=30, private_as=str(target))
+    finally:
+        await remote.close()
+    said = str(failed.value)
+    assert not isinstance(failed.value, OutcomeUnknown), said
+    assert "sending again" not in said, said
+    assert f"{_staged(host, target, data)}: not the bytes sent, on both tries; check the " \
+        f"disk it is on; it is as it was" in said, said
+    assert target.read_bytes() == OLD and _leftovers(host, target) == []
+
+
+async def test_removing_a_staged_copy_waits_no_longer_than_its_bound_with_the_host_gone(
+    rehearsal_host: RehearsalHost, tmp_path: Path,
+) -> None:
+    """Review 55b L2: removing the staged copy after a failure is bounded
+    (10 s), but only its command was: with the connection lost, it first
+    waited out a whole reconnect (reconnect_within, 120 s by default) on top
+    of the failure the operator is to be told of. Here the host is reached
+    through a relay that then goes away."""
+    host = rehearsal_host
+
+    async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        dst.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", host.ssh_port)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    relayed = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = relayed.sockets[0].getsockname()[1]
+    public = (host.state_dir / "ssh_host_ed25519_key.pub").read_text().split()
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[127.0.0.1]:{port} {public[0]} {public[1]}\n")
+    settings = replace(rehearsal_settings(host).host, port=port, known_hosts=known)
+    remote = Remote(settings, isolated=True, connect_timeout=5, reconnect_within=40)
+    reconnecting: list[int] = []
+    remote.on_reconnecting = lambda attempt, _wait, _why: reconnecting.append(attempt)
+    try:
+        await remote.run("true", timeout=10)
+        relayed.close()  # the host is gone
+        remote.forget()  # and the connection with it
+        staged = str(host.upload_dir / "red5-web.properties.copy")
+        began = time.monotonic()
+        said = await filewrite._discard(remote, staged, None, "the new content", timeout=30)
+        took = time.monotonic() - began
+    finally:
+        relayed.close()
+        await remote.close()
+    assert reconnecting, "the connection was never tried again"
+    assert took < 15, f"the clean-up took {took:.0f}s"
+    assert f"the new content stays in {staged}" in said, said
