@@ -24,14 +24,19 @@ def unfinished(folder: Path, *, config: str | None = None,
     That is the run an operator would want to pick up again: stopped, failed,
     in doubt, or cut off without a run-end at all; not one older than a run of
     the same host that finished (upgraded, or rolled back), which says where
-    the host stands now. A damaged journal newer than
-    that run is a JournalError naming its file and line, unless what it still
-    shows is another host's (or config's) run."""
+    the host stands now. A run that began no step (began_no_step) is passed
+    over for an older unfinished one that did, and is the one only where
+    there is none (trial 55: a headless try stopped at its first question
+    became the run --resume continued, in place of one 10 steps in). A
+    damaged journal newer than that run is a JournalError naming its file
+    and line, unless what it still shows is another host's (or config's) run."""
     def another(found_config: str | None, found_host: str | None) -> bool:
         return _another_run(found_config, found_host, config=config, host=host)
 
     if not folder.is_dir():
         return None
+    # The newest unfinished run that began no step, if no older one did.
+    passed_over: Replay | None = None
     for path in journals_in(folder):
         try:
             history = replay(path)
@@ -49,12 +54,66 @@ def unfinished(folder: Path, *, config: str | None = None,
         # Rolled back is an end too: the old stream manager is whole again, and
         # the next attempt starts afresh from a new snapshot.
         if history.ended_as is None:
+            if began_no_step(path):
+                passed_over = passed_over or history
+                continue
             return history
         # ... and where the host stands: a run older than it is superseded
         # (trial 54, F24: one that failed at schema was offered, focused on
         # "Continue it", after a later run had upgraded the host; its preflight
         # then looked for the old release's java in the new install).
+        return passed_over
+    return passed_over
+
+
+# What a run that got somewhere has on record: a step begun (its actions
+# too), a cutover or a way back begun.
+_BEGUN = frozenset({Record.STEP_START, Record.ACTION_START, Record.CUTOVER_START,
+                    Record.WAY_BACK})
+
+
+def began_no_step(path: Path) -> bool:
+    """Whether the run in the journal at `path` (and every run resumed in it)
+    began no step and settled none: stopped at its first question, or its
+    first look failed (a connection refused). Such a run changed nothing and
+    has nothing to go on from, so it never stands in for a run of the same
+    host that got somewhere. Read only up to the first step begun; a journal
+    that cannot be read is not passed over for it (its damage is said where
+    it is read)."""
+    try:
+        for record in read(path):
+            event = record.get("event")
+            if event in _BEGUN or (event == Record.STEP_END
+                                   and record.get("state") in ("done", "skipped")):
+                return False
+    except (OSError, JournalError):
+        return False
+    return True
+
+
+def got_somewhere_before(newest: Path) -> Path | None:
+    """Where the run in `newest` began no step: the newest journal beside it,
+    last written before it, of a run of the same host (or config) that began
+    one, which `report` and `log` read instead (trial 55: the report of a
+    headless try stopped at its first question stood in for the prepare run
+    10 steps in). None where `newest` began a step, or no such run is there."""
+    start = first_record(newest)
+    if start is None or not began_no_step(newest):
         return None
+    for path in journals_in(newest.parent):
+        if path == newest:
+            continue
+        try:
+            if path.stat().st_mtime > newest.stat().st_mtime:
+                continue
+        except OSError:
+            continue
+        theirs = first_record(path)
+        if theirs is None or _another_run(theirs.get("config"), theirs.get("host"),
+                                          config=start.get("config"), host=start.get("host")):
+            continue
+        if not began_no_step(path):
+            return path
     return None
 
 

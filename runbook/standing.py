@@ -190,6 +190,13 @@ def rehearse_command(sandbox: Path | str, journal: Path | str, *, headless: bool
             + (" --headless" if headless else ""))
 
 
+def rehearse_anew_command(sandbox: Path | str, *, headless: bool = False) -> str:
+    """A new rehearsal in a lasting sandbox beside an unfinished one it leaves
+    as it is."""
+    return (f"runbook rehearse --sandbox {shlex.quote(os.path.abspath(sandbox))} --new-run"
+            + (" --headless" if headless else ""))
+
+
 def resume_command(config: str, journal: Path | str, *, headless: bool = False,
                    as_given: bool = False) -> str:
     """The run in `journal` continued from outside: `runbook run --resume`,
@@ -198,6 +205,13 @@ def resume_command(config: str, journal: Path | str, *, headless: bool = False,
     journal's relative path, whose folder is not on record)."""
     return (f"runbook run {_config_path(config, as_given)} --resume --journal "
             f"{shlex.quote(os.path.abspath(journal))}" + (" --headless" if headless else ""))
+
+
+def new_run_command(config: str, *, headless: bool = False) -> str:
+    """A new run of `config` on purpose, beside an unfinished one it leaves as
+    it is: `runbook run --new-run`, absolute as resume_command's."""
+    return (f"runbook run {_config_path(config, False)} --new-run"
+            + (" --headless" if headless else ""))
 
 
 def rollback_command(config: str, journal: Path, *, headless: bool = False,

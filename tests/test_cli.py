@@ -353,6 +353,30 @@ def test_log_and_report_name_the_journal_they_chose(tmp_path: Path, command: str
     assert named.returncode == 0 and named.stderr == "", named.stderr
 
 
+@pytest.mark.parametrize("command", ["log", "report"])
+def test_log_and_report_pass_over_a_run_that_began_no_step(tmp_path: Path,
+                                                           command: str) -> None:
+    """Trial 55, F1: after a headless try stopped at its first question, the
+    default `report` read that run ("Host key | not recorded", 0 of 17) and
+    not the prepare run stopped at 10 of 17 just before it. A run that began
+    no step does not stand for the host's run; which one was read is said."""
+    config = _closed_port_config(tmp_path)
+    host = f"ubuntu@127.0.0.1:{_port_of(config)}"
+    folder = tmp_path / "state" / "runbook"
+    real = folder / "127.0.0.1-20261206T115709Z.jsonl"
+    _prepare_run_stopped(real, config, host, done=10)
+    os.utime(real, (time.time() - 600, time.time() - 600))
+    empty = folder / "127.0.0.1-20261206T120111Z.jsonl"
+    _prepare_run_stopped(empty, config, host, done=0)
+    result = runbook(command, env={"XDG_STATE_HOME": str(tmp_path / "state")})
+    assert result.returncode == 0, result.stderr
+    said = result.stderr.strip()
+    assert "\n" not in said and said.startswith(f"runbook: read {real}, "), said
+    assert f"{empty} is newer, and its run began no step" in said, said
+    if command == "report":
+        assert "10 of 17 steps done" in result.stdout, result.stdout[:2000]
+
+
 @pytest.mark.parametrize("host", ["", "admin@SM1.Example.com:22"])
 def test_rollback_takes_this_hosts_journal_whoever_ran_it(tmp_path: Path, host: str) -> None:
     """Review: the host check must not refuse this host's own cutover: a
@@ -548,6 +572,79 @@ def test_a_new_run_never_writes_into_a_journal_that_holds_one(
     assert len(lines) == 1 and str(journal) in lines[0] and says in lines[0], result.stderr
     assert "a file that does not exist yet" in lines[0]
     assert journal.read_bytes() == before
+
+
+def _port_of(config: Path) -> str:
+    found = re.search(r"^port = (\d+)$", config.read_text(), re.M)
+    assert found is not None
+    return found.group(1)
+
+
+def _prepare_run_stopped(path: Path, config: Path, host: str, *, done: int) -> bytes:
+    """A journal of a run of `host` stopped before its cutover, its first
+    `done` prepare steps done (0: stopped at the first question, as a piped
+    `q` leaves one); its bytes."""
+    from runbook.journal import Journal
+    from steps import procedure
+
+    ids = [step.id for step in procedure()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    journal = Journal(path)
+    journal.write("run-start", config=str(config), host=host, steps=ids, rehearsal=False)
+    for step in ids[:done]:
+        journal.write("step-start", step=step)
+        journal.write("step-end", step=step, state="done", detail="ok")
+    journal.write("confirm", step=ids[done], answer="stop", reason="")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    return path.read_bytes()
+
+
+def test_headless_refuses_a_new_run_over_an_unfinished_one_naming_both_ways_on(
+        tmp_path: Path) -> None:
+    """Trial 55, F1: `run --headless` with a prepare run stopped at 10 of 17
+    steps said a note and began a new run in a journal of its own; the next
+    --resume, the TUI's dialog and report then followed that empty run, and
+    the real one was buried. As the README says: there is no dialog to ask
+    in, so it refuses (exit 2, nothing written), and names the command that
+    goes on with that run and the one that starts a new run on purpose."""
+    config = _closed_port_config(tmp_path)
+    folder = tmp_path / "state" / "runbook"
+    earlier = folder / "127.0.0.1-20261206T115709Z.jsonl"
+    before = _prepare_run_stopped(earlier, config, f"ubuntu@127.0.0.1:{_port_of(config)}",
+                                  done=10)
+    env = {"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")}
+    for given in (["--headless"], ["--yes"]):
+        result = runbook("run", str(config), *given, stdin="q\n", env=env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        line = result.stderr.strip()
+        assert "\n" not in line and line.startswith("runbook: "), result.stderr
+        assert f"runbook run {config} --resume --journal {earlier} --headless" in line, line
+        assert f"runbook run {config} --new-run --headless" in line, line
+        assert "10 of 17 steps done" in line, line
+        assert "journal:" not in result.stdout, "refused before any run began"
+        assert list(folder.glob("*.jsonl")) == [earlier]
+        assert earlier.read_bytes() == before
+
+
+def test_new_run_starts_a_run_of_its_own_beside_an_unfinished_one(tmp_path: Path) -> None:
+    """The refusal's second command: a new run on purpose, in a journal of
+    its own, the unfinished one left as it was; and --new-run with --resume
+    is refused as the contradiction it is."""
+    config = _closed_port_config(tmp_path)
+    folder = tmp_path / "state" / "runbook"
+    earlier = folder / "127.0.0.1-20261206T115709Z.jsonl"
+    before = _prepare_run_stopped(earlier, config, f"ubuntu@127.0.0.1:{_port_of(config)}",
+                                  done=10)
+    env = {"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(tmp_path / "state")}
+    result = runbook("run", str(config), "--new-run", "--headless", "--yes", env=env)
+    # Nothing listens on the port: the new run's preflight fails (exit 1).
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "journal:" in result.stdout and str(earlier) in result.stdout, result.stdout
+    assert len(list(folder.glob("*.jsonl"))) == 2 and earlier.read_bytes() == before
+    both = runbook("run", str(config), "--new-run", "--resume", "--headless", env=env)
+    assert both.returncode == 2, both.stdout + both.stderr
+    assert "--new-run and --resume cannot be given together" in both.stderr, both.stderr
 
 
 def test_rollback_with_no_record_says_the_record_is_this_machines(tmp_path: Path) -> None:

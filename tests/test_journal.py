@@ -344,6 +344,49 @@ def test_a_run_a_later_finished_run_of_the_same_host_superseded_is_not_offered(
     assert found is not None and found.path == tmp_path / "newest.jsonl"
 
 
+def _nothing_begun(path: Path, host: str, age: float, *, failed_look: bool = False) -> None:
+    """A run of `host` that began no step: stopped at its first question (a
+    piped `q`), or, `failed_look`, failed as preflight first looked (its
+    connection refused), last written `age` seconds ago."""
+    journal = Journal(path)
+    journal.write("run-start", config="sm.toml", host=host, rehearsal=False)
+    if failed_look:
+        journal.write("step-end", step="preflight", state="failed", detail="cannot connect")
+    else:
+        journal.write("confirm", step="preflight", answer="stop", reason="")
+    journal.write("run-end", outcome="stopped" if not failed_look else "failed",
+                  exit_code=3 if not failed_look else 1)
+    journal.close()
+    _age(path, age)
+
+
+@pytest.mark.parametrize("failed_look", [False, True])
+def test_a_run_that_began_no_step_does_not_hide_one_that_got_somewhere(
+    tmp_path: Path, failed_look: bool,
+) -> None:
+    """Trial 55, F1: a headless try stopped at its first question (0 of 17)
+    became the run --resume continued and the TUI offered, in place of the
+    run stopped at 10 of 17 an hour before. A run that began no step has
+    nothing to go on from: the run that got somewhere is the one offered.
+    With nothing else unfinished, it is still the one there is."""
+    _host_run(tmp_path / "real.jsonl", "ubuntu@sm1:22", "stopped", 3600)
+    _nothing_begun(tmp_path / "empty.jsonl", "ubuntu@sm1:22", 60, failed_look=failed_look)
+    found = unfinished(tmp_path, host="ubuntu@sm1:22")
+    assert found is not None and found.path == tmp_path / "real.jsonl"
+    # Another host's run with steps done is no reason to pass over this one's.
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    _host_run(alone / "theirs.jsonl", "ubuntu@sm2:22", "stopped", 3600)
+    _nothing_begun(alone / "empty.jsonl", "ubuntu@sm1:22", 60, failed_look=failed_look)
+    found = unfinished(alone, host="ubuntu@sm1:22")
+    assert found is not None and found.path == alone / "empty.jsonl"
+    # Nor is a finished run of the host: it says where the host stands, and
+    # the run begun since is the one to offer, as ever.
+    _host_run(tmp_path / "real.jsonl", "ubuntu@sm1:22", "done", 3600)
+    found = unfinished(tmp_path, host="ubuntu@sm1:22")
+    assert found is not None and found.path == tmp_path / "empty.jsonl"
+
+
 def _descriptor_of(path: Path) -> int:
     """The descriptor this process has the journal open on (the one it writes)."""
     for name in os.listdir("/proc/self/fd"):

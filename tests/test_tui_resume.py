@@ -617,3 +617,79 @@ async def test_a_done_step_offered_again_on_resume_still_counts_done(tmp_path: P
         await pilot.pause()
         assert app.run_state.finished == before - 1
         asked.cancel()
+
+
+def began_no_step(path: Path) -> Path:
+    """A rehearsal's journal of a run stopped at its first question (a piped
+    `q`, or a new run chosen and left at once): nothing done, nothing begun."""
+    journal = Journal(path)
+    journal.write("run-start", config=settings().source, host="red5admin@127.0.0.1:2222",
+                  rehearsal=True, steps=[], resumed=False)
+    journal.write("confirm", step="preflight", answer="stop", reason="")
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    return path
+
+
+async def test_the_dialog_offers_the_run_that_got_somewhere_not_a_newer_empty_one(
+        tmp_path: Path) -> None:
+    """Trial 55, F1: after a headless try stopped at its first question, the
+    dialog offered that run, every step pending, and nothing on screen spoke
+    of the run five steps in."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    os.utime(earlier, (1, 1))
+    began_no_step(tmp_path / "runs" / "127.0.0.1-20250102T080000Z.jsonl")
+    app, said = opened(tmp_path)
+    assert app.offered is not None and app.offered.path == earlier
+    assert any(str(earlier) in note for note in said), said
+    hold_the_run(app)
+    async with app.run_test(size=SIZE):
+        dialog = await the_dialog(app)
+        assert str(earlier) in text_of(dialog)
+        assert app.run_state.finished == len(PREPARED)
+
+
+def test_headless_refuses_a_new_rehearsal_over_an_unfinished_one(tmp_path: Path) -> None:
+    """As `run` says it (trial 55, F1), in the rehearsal's own commands: a
+    lasting sandbox's stopped run goes on with --resume there, or a new run
+    begins on purpose with --new-run; nothing is claimed meanwhile."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    with pytest.raises(ConfigError) as refused:
+        opened(tmp_path, "--headless")
+    said = str(refused.value)
+    assert "\n" not in said, said
+    assert f"runbook rehearse --sandbox {tmp_path} --resume --journal {earlier} --headless" \
+        in said, said
+    assert f"runbook rehearse --sandbox {tmp_path} --new-run --headless" in said, said
+    assert [p.name for p in earlier.parent.iterdir()] == [EARLIER], "no journal claimed"
+
+
+async def test_new_run_opens_a_new_run_without_the_dialog(tmp_path: Path) -> None:
+    """--new-run is the dialog's "New run", chosen beforehand: the TUI starts
+    it in a journal of its own, the earlier one left as it was."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    before = earlier.read_bytes()
+    app, said = opened(tmp_path, "--new-run")
+    assert app.offered is None
+    assert any("left as it is" in note and str(earlier) in note for note in said), said
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.main.ready, what="the main screen")
+        await pilot.pause()
+        assert not isinstance(app.screen, ResumeDialog)
+        assert app.journal_path != earlier and app.session.resume is None
+    assert earlier.read_bytes() == before
+
+
+@pytest.mark.parametrize("words", [("--new-run",), ("--new-run", "--headless")])
+def test_new_run_is_refused_while_a_runs_cutover_is_under_way_by_its_journal(
+        tmp_path: Path, words: tuple[str, ...]) -> None:
+    """The dialog offers no new run mid-cutover, whatever the host's record
+    says (it may be gone): nor does --new-run start one. The refusal names
+    going on and going back."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    with pytest.raises(ConfigError) as refused:
+        opened(tmp_path, *words)
+    said = str(refused.value)
+    assert "a cutover began here" in said and "--rollback-after backup-live" in said, said
+    assert "--new-run" not in said, said
+    assert [p.name for p in earlier.parent.iterdir()] == [EARLIER], "no journal claimed"

@@ -216,8 +216,13 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--yes", action="store_true", help="answer 'run' to every step")
     sub.add_argument("--journal", type=Path, metavar="PATH",
                      help="journal file (default: the user's state dir)")
-    sub.add_argument("--resume", action="store_true",
-                     help="continue the newest unfinished run (or the one in --journal)")
+    # One or the other: which run the operator means, said once.
+    which = sub.add_mutually_exclusive_group()
+    which.add_argument("--resume", action="store_true",
+                       help="continue the newest unfinished run (or the one in --journal)")
+    which.add_argument("--new-run", action="store_true",
+                       help="start a new run even where one is unfinished, leaving that one "
+                            "as it is (headless refuses to without it)")
     sub.add_argument("--rollback-after", metavar="STEP",
                      help="once STEP is done, take the way back (to rehearse it)")
 

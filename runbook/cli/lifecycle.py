@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runbook.cli.refusals import (
     drill_step,
+    refuse_a_new_run_over_an_unfinished_one,
     refuse_a_run_beside,
     refuse_a_second_cutover,
     refuse_decisions_the_run_cannot_use,
@@ -68,15 +69,25 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
     earlier = _resume_from(args, settings, folder, say) if offer_resume else None
     refuse_decisions_the_run_cannot_use(settings, earlier)
     refuse_sets_the_template_refuses(settings, earlier)
-    offered = earlier
-    if offered is None and offer_resume and args.journal is None and not is_headless(args):
-        offered = unfinished(folder, **runs_of(settings))
+    # The host's unfinished run, where a new one is asked for: the TUI offers
+    # it first, unless --new-run chose a new run already.
+    found = unfinished(folder, **runs_of(settings)) \
+        if earlier is None and offer_resume and args.journal is None else None
+    anew = bool(getattr(args, "new_run", False))
+    offered = earlier or (found if not is_headless(args) and not anew else None)
     # The TUI offers the cutover's own run (only continuing it, while the
     # stream manager is down): not refused, as a new run beside it is.
     refuse_a_second_cutover(host_state(settings, state_dir),
                             offered.path if offered is not None else None,
                             lambda journal: _command_to_go_on(args, settings, journal),
                             lambda journal: _command_to_go_back(args, settings, journal))
+    refuse_a_new_run_over(args, settings, found)
+    if found is not None:
+        # Also in the TUI, which offers it in a dialog: an operator who leaves
+        # there reads it on the way out (review).
+        say(f"note: an unfinished run is in {found.path}; it is left as it is, and this is "
+            "a new run (--new-run)" if anew else
+            f"note: an unfinished run is in {found.path}; --resume continues it")
 
     after = drill_step(args)
     if after is None and earlier is not None and earlier.rollback_after is not None:
@@ -174,14 +185,47 @@ def _resume_from(
         say(f"resuming the run in {earlier.path}")
         return earlier
     # (A --journal that holds a run was refused already: run_upgrade and rehearse
-    # refuse it before a token is asked for or a host started.)
+    # refuse it before a token is asked for or a host started. An unfinished
+    # run a new one would go beside is prepare_run's to offer or refuse.)
     refuse_a_run_beside(folder, settings)
-    earlier = unfinished(folder, **runs_of(settings)) if args.journal is None else None
-    if earlier is not None:
-        # Also in the TUI, which offers it in a dialog: an operator who leaves
-        # there reads it on the way out (review).
-        say(f"note: an unfinished run is in {earlier.path}; --resume continues it")
     return None
+
+
+def refuse_a_new_run_here(args: argparse.Namespace, settings: Settings, folder: Path,
+                          state_dir: Path) -> None:
+    """What prepare_run refuses of a new run nobody will be asked about
+    (headless, or --new-run: a cutover under way, the host's unfinished run),
+    refused before the token is asked for: typed at the terminal, and then
+    refused (review)."""
+    from runbook.earlier_runs import unfinished
+    from runbook.session import host_state
+
+    if args.resume or args.journal is not None or not (
+            is_headless(args) or getattr(args, "new_run", False)):
+        return
+    refuse_a_second_cutover(host_state(settings, state_dir), None,
+                            lambda journal: _command_to_go_on(args, settings, journal),
+                            lambda journal: _command_to_go_back(args, settings, journal))
+    refuse_a_new_run_over(args, settings, unfinished(folder, **runs_of(settings)))
+
+
+def refuse_a_new_run_over(args: argparse.Namespace, settings: Settings,
+                          found: Replay | None) -> None:
+    """A new run beside `found`, the host's unfinished run, refused where
+    nobody chose it over that one (refusals.refuse_a_new_run_over_an_unfinished_one),
+    with the commands as this one was started."""
+    from runbook.standing import new_run_command, rehearse_anew_command
+
+    headless = is_headless(args)
+    sandbox = getattr(args, "sandbox", None)
+    start_anew = rehearse_anew_command(sandbox, headless=headless) \
+        if args.command == "rehearse" and sandbox is not None else \
+        new_run_command(settings.source, headless=headless)
+    refuse_a_new_run_over_an_unfinished_one(
+        found, headless=headless, new_run=bool(getattr(args, "new_run", False)),
+        resume_command=lambda journal: _command_to_go_on(args, settings, journal),
+        way_back=lambda journal: _command_to_go_back(args, settings, journal),
+        start_anew=start_anew)
 
 
 def _say_a_change_of_pace(earlier: Replay, settings: Settings,

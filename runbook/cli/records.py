@@ -57,6 +57,17 @@ def log(args: argparse.Namespace) -> int:
 def _newest_said(journal: Path) -> Path:
     """The journal chosen for the operator, named on stderr: the newest in the
     state dir need not be the run they have in mind (operator trial: a
-    sandbox's run keeps its journal in the sandbox)."""
+    sandbox's run keeps its journal in the sandbox). Not a run that began no
+    step where one of the same host before it began some (trial 55: a
+    headless try stopped at its first question stood in for the prepare run
+    10 steps in): that one is read, and the one passed over named."""
+    from runbook.earlier_runs import got_somewhere_before
+
+    before = got_somewhere_before(journal)
+    if before is not None:
+        print(f"runbook: read {visible(str(before))}, the newest journal of its host whose run "
+              f"began a step; {visible(str(journal))} is newer, and its run began no step "
+              "(name it to read it)", file=sys.stderr)
+        return before
     print(f"runbook: read the newest journal, {visible(str(journal))}", file=sys.stderr)
     return journal

@@ -179,19 +179,59 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
         # journal is the word on it (code review).
         state.end_cutover(how)
         return
-    back = way_back(under_way.journal)
-    began = f"a cutover began here at {said_time(under_way.began)} and has not ended"
-    resume = resume_command(under_way.journal)
-    if _going_back_in_its_journal(under_way.journal):
+    raise ConfigError(state.target, _cutover_under_way(
+        said_time(under_way.began), resume_command(under_way.journal),
+        way_back(under_way.journal), going_back=_going_back_in_its_journal(under_way.journal)))
+
+
+def _cutover_under_way(began_at: str, resume: str, back: str | None, *,
+                       going_back: bool) -> str:
+    """Why a new run is refused while a cutover is under way, and the commands
+    that go on with it (`resume`) and back (`back`)."""
+    began = f"a cutover began here at {began_at} and has not ended"
+    if going_back:
         # Both commands go on back: the way back's first, said as what it is
         # (operator trial 54: "go on with it" read as going on with the upgrade).
-        raise ConfigError(state.target, f"{began}, and the way back to the old stream manager "
-                          f"is under way: go on back with {back}; or resume that run, which "
-                          f"goes on back too: {resume}" if back else
-                          f"{began}, and the way back to the old stream manager is under way: "
-                          f"go on back with {resume}")
-    raise ConfigError(state.target, f"{began}; go on with it: {resume}"
-                      + (f"; or go back to the old stream manager: {back}" if back else ""))
+        return (f"{began}, and the way back to the old stream manager is under way: go on "
+                f"back with {back}; or resume that run, which goes on back too: {resume}"
+                if back else
+                f"{began}, and the way back to the old stream manager is under way: go on "
+                f"back with {resume}")
+    return f"{began}; go on with it: {resume}" + (
+        f"; or go back to the old stream manager: {back}" if back else "")
+
+
+def refuse_a_new_run_over_an_unfinished_one(
+        earlier: Replay | None, *, headless: bool, new_run: bool,
+        resume_command: Callable[[str], str], way_back: Callable[[str], str | None],
+        start_anew: str) -> None:
+    """A new run beside `earlier`, the host's unfinished run (earlier_runs.
+    unfinished), where nobody chose one over it: headless, with no dialog to
+    ask in (trial 55: a note, and a new run whose empty journal --resume and
+    report then followed), unless --new-run (`new_run`) asked for it. The
+    refusal names the command that goes on with it (`resume_command`, given
+    its journal) and `start_anew`, which starts a new run on purpose. While
+    its cutover is under way by its journal, a new run is refused either way,
+    as the TUI's dialog offers none: that run's cutover is its own; the
+    refusal names the way back (`way_back`) instead."""
+    from runbook.config import ConfigError
+    from runbook.standing import said_time, service_state
+
+    if earlier is None or earlier.path is None:
+        return
+    journal = str(earlier.path)
+    began = earlier.cutover_started
+    if began is not None and earlier.downtime_s is None:
+        if headless or new_run:
+            raise ConfigError(journal, "holds this host's unfinished run: " + _cutover_under_way(
+                said_time(began), resume_command(journal), way_back(journal),
+                going_back=earlier.way_back_taken))
+        return
+    if headless and not new_run:
+        raise ConfigError(journal, f"holds this host's unfinished run; {service_state(earlier)}. "
+                          "Headless, there is no dialog to ask which run to go on with, so no "
+                          f"new run starts beside it: go on with it: {resume_command(journal)}; "
+                          f"or start a new run on purpose, leaving it as it is: {start_anew}")
 
 
 def _going_back_in_its_journal(journal: str) -> bool:

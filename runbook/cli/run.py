@@ -56,6 +56,7 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
             refuse_decisions_the_run_cannot_use(settings, None)
             refuse_sets_the_template_refuses(settings, None)
             refuse_a_run_beside(folder, settings)
+            lifecycle.refuse_a_new_run_here(args, settings, folder, default_dir())
         refuse_the_screen_without_a_terminal(args)
         token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
         prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
