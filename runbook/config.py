@@ -398,8 +398,14 @@ class _Reader:
         new_db_host = self._host_name("new_database", "host")
         base_url = self._base_url()
         token_env = self._str("api", "token_env", "SM_API_TOKEN")
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", token_env):
-            self._fail("api", "token_env", "must be the name of an environment variable")
+        if not _a_variables_name(token_env, os.environ):
+            # Never the value: it may be the token itself, pasted where its
+            # name goes (trial 55, F2: then on the token prompt, in every
+            # plan's curl line, and in the journal and report through them).
+            self._fail("api", "token_env", "must be the NAME of the environment variable that "
+                       "holds the token, in capitals, digits and '_' (as SM_API_TOKEN), not "
+                       "the token; if the token itself is there, remove it from the file, "
+                       "and take it as exposed")
         overrides = self.doc.get("properties", {}).get("set", {})
         for key in overrides if isinstance(overrides, dict) else ():
             value = overrides[key]
@@ -599,6 +605,24 @@ class _Reader:
 
 
 # --- secrets ------------------------------------------------------------------
+
+
+def _a_variables_name(name: str, environ: Mapping[str, str]) -> bool:
+    """Whether [api] token_env reads as the name of an environment variable
+    and not as a token pasted there: in the form names conventionally take
+    (POSIX: capitals, digits and '_', not first a digit), and, unless a
+    variable of that name is set, not shaped as a generated secret is (long,
+    no '_', letters and digits mixed throughout). A name in small letters is
+    refused though a shell takes it: Red5's sample token is `123abc`, and a
+    token with no '-' passed as a name (trial 55, F2)."""
+    if not re.fullmatch(r"[A-Z_][A-Z0-9_]*", name):
+        return False
+    if name in environ:
+        return True
+    from itertools import pairwise
+
+    mixed = sum(1 for a, b in pairwise(name) if a.isdigit() != b.isdigit())
+    return "_" in name or len(name) < 12 or mixed < 4
 
 
 class SecretUnavailable(Exception):

@@ -229,6 +229,51 @@ def test_plain_text_token_is_refused(tmp_path: Path) -> None:
     assert "token_env" in str(err.value)
 
 
+@pytest.mark.parametrize("pasted", [
+    "Xk9pQ2mZ7rT4vB8n",  # trial 55, F2: a token with no '-', taken as a name
+    "123abc",  # Red5's sample token
+    "XK9PQ2MZ7RT4VB8NW3",  # in capitals, not set here, and shaped as no name is
+    "c0ffee-1234-5678",  # the refusal there was, for a token with a '-'
+    "sm api",
+])
+def test_a_token_pasted_as_token_env_is_refused_without_showing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pasted: str
+) -> None:
+    """Trial 55, F2: the token itself typed as [api] token_env (the NAME of
+    the variable) went to the token prompt, every plan ($Xk9p...), and the
+    journal and report through them. A name is refused unless it has the
+    form an environment variable's conventionally has (capitals, digits, '_'),
+    and one in that form but shaped as a token (no '_', letters and digits
+    mixed, long) unless it is set; in one line, without the value, which is
+    a secret in the file now."""
+    monkeypatch.delenv(pasted, raising=False)
+    path = write(tmp_path, example_text().replace('token_env = "SM_API_TOKEN"',
+                                                  f'token_env = "{pasted}"'))
+    with pytest.raises(ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert pasted not in message and pasted.lower() not in message.lower(), message
+    assert "\n" not in message and ": api.token_env " in message, message
+    line = int(message.split(":")[1].split()[0])
+    assert pasted in path.read_text().splitlines()[line - 1], message
+    assert "SM_API_TOKEN" in message and "remove it from" in message, message
+    assert "exposed" in message, message
+
+
+@pytest.mark.parametrize("name", ["SM_API_TOKEN", "RED5_SM_TOKEN_2", "_TOKEN", "SMTOKEN",
+                                  "XK9PQ2MZ7RT4VB8NW3"])
+def test_names_of_environment_variables_are_taken_as_token_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The rule leaves the names operators give: the last is shaped as a token,
+    but it is set in this environment, so it is a variable's name."""
+    if name == "XK9PQ2MZ7RT4VB8NW3":
+        monkeypatch.setenv(name, "the-token")
+    path = write(tmp_path, example_text().replace('token_env = "SM_API_TOKEN"',
+                                                  f'token_env = "{name}"'))
+    assert config.load(path).token_env == name
+
+
 def test_a_secret_in_properties_set_is_refused_without_its_value(tmp_path: Path) -> None:
     path = write(tmp_path, example_text().replace(
         '# set = { "streammanager.ip" = "10.0.0.12" }', 'set = { "config.dbPass" = "hunter22" }'))
