@@ -25,7 +25,9 @@ class Opening:
     run), to show and to print on the way out. `new_journal`: the journal
     claimed for a new run, removed on the way out if no run wrote it;
     `claimed`, those claimed as a new run was chosen where an earlier one
-    was offered first (none before the choice), removed so too.
+    was offered first (none before the choice), removed so too. `named`:
+    the operator named `previous` as the run to go on with (--resume
+    --journal), so it goes on without the question whether to.
 
     A front end may be handed one after it has started (a rehearsal host
     starts after the first paint), so it is a value of its own."""
@@ -36,6 +38,7 @@ class Opening:
     notes: tuple[str, ...] = ()
     new_journal: Path | None = None
     claimed: list[Path] = field(default_factory=list)
+    named: bool = False
 
     def drop_unwritten(self) -> None:
         """Remove the journals claimed for a new run that no run wrote."""

@@ -93,7 +93,7 @@ class RunbookApp(App["Outcome | None"]):
                  previous: Replay | None = None, rehearsal: bool = False, host_label: str = "",
                  clock: Clock = time.time, start_run: bool = True,
                  new_journal: Path | None = None, going_back: GoingBack | None = None,
-                 notes: tuple[str, ...] = ()) -> None:
+                 notes: tuple[str, ...] = (), named: bool = False) -> None:
         super().__init__()
         self.rehearsal = rehearsal
         self.going_back = going_back
@@ -112,7 +112,7 @@ class RunbookApp(App["Outcome | None"]):
         self._review: ReviewHandoff | None = None
         if open_session is not None:
             self._open(Opening(open_session, previous, host_label, new_journal=new_journal,
-                               notes=notes))
+                               notes=notes, named=named))
 
     def _open(self, opening: Opening) -> None:
         """Everything that needs the run: its session, its state, the main screen.
@@ -142,6 +142,8 @@ class RunbookApp(App["Outcome | None"]):
                                   offering_resume=previous is not None,
                                   down_since=down_since(self.session.host_state, previous))
         self.offered = previous
+        # Named by the operator (--resume --journal): it goes on unasked.
+        self.named = opening.named
         self.notes = opening.notes
         self.store = OutputStore()
         self.main = MainScreen(self.run_state, self.store, max_lines=SHOWN_LINES,
@@ -279,7 +281,12 @@ class RunbookApp(App["Outcome | None"]):
             self.main.checklist.select_step(self.asking.report.id)
         self.show_previews()
         self.main.refresh_view()
-        if self.offered is not None and self.offered.path is not None:
+        if self.offered is not None and self.offered.path is not None and self.named:
+            # The operator said which run goes on (trial 55, F6: the dialog
+            # still asked, "New run" a key away): its notes say so, unanswered.
+            self._say_notes()
+            self._go_on_with_the_offered()
+        elif self.offered is not None and self.offered.path is not None:
             # The opening's notes come once it is answered: over the dialog
             # they covered its buttons for their ten seconds. So does the
             # estimate: which journal is this run's is not known before.
@@ -344,7 +351,6 @@ class RunbookApp(App["Outcome | None"]):
                 self._records.catch_up()
 
     def _resume_answered(self, choice: str | None) -> None:
-        from runbook.journal import drop_if_unwritten
         from screens.dialogs import CONTINUE, START_OVER
 
         earlier = str(self.offered.path) if self.offered is not None else None
@@ -364,16 +370,7 @@ class RunbookApp(App["Outcome | None"]):
                         f"Every step checks the host again.{kept}", title="New run",
                         timeout=15, markup=False)
         if choice == CONTINUE and self.offered is not None:
-            # Continue the earlier run where it stopped, in its own journal:
-            # the one claimed for a new run goes now, not as the app ends
-            # (operator trial: empty beside it all run, "not a journal").
-            drop_if_unwritten(self.new_journal)
-            self.session = self.open_session(self.offered)
-            self.main.where = replace(self.main.where, journal=self.session.journal_path)
-            self.show_previews()
-            # The earlier lines first, for the full log: then the run appends.
-            self.records.load_earlier(self.session.journal_path)
-            self._find_estimate()  # for the journal it goes on in
+            self._go_on_with_the_offered()
         elif choice == START_OVER:
             # The plans shown were the offered run's: the new run's instead.
             for step_id in set(self.run_state.plans) - set(self.run_state.final_plans):
@@ -387,6 +384,22 @@ class RunbookApp(App["Outcome | None"]):
             self.start_run()
         else:
             self.exit(Outcome.STOPPED)
+
+    def _go_on_with_the_offered(self) -> None:
+        """Continue the earlier run where it stopped, in its own journal: the
+        one claimed for a new run goes now, not as the app ends (operator
+        trial: empty beside it all run, "not a journal"). The run starts once
+        the earlier lines are in (on_earlier_lines)."""
+        from runbook.journal import drop_if_unwritten
+
+        assert self.offered is not None
+        drop_if_unwritten(self.new_journal)
+        self.session = self.open_session(self.offered)
+        self.main.where = replace(self.main.where, journal=self.session.journal_path)
+        self.show_previews()
+        # The earlier lines first, for the full log: then the run appends.
+        self.records.load_earlier(self.session.journal_path)
+        self._find_estimate()  # for the journal it goes on in
 
     def show_previews(self) -> None:
         """Plans as the session sees them before the run learns anything; each
@@ -710,7 +723,8 @@ def create_app(open_session: SessionFactory | None = None, *, opening: Preparing
                waiting: str = "", previous: Replay | None = None, rehearsal: bool = False,
                host_label: str = "", clock: Clock | None = None,
                start_run: bool = True, new_journal: Path | None = None,
-               going_back: GoingBack | None = None, notes: tuple[str, ...] = ()) -> RunbookApp:
+               going_back: GoingBack | None = None, notes: tuple[str, ...] = (),
+               named: bool = False) -> RunbookApp:
     """The one factory, for the CLI and the tests.
 
     `open_session(None)` is the new run; `open_session(previous)` continues the
@@ -724,10 +738,11 @@ def create_app(open_session: SessionFactory | None = None, *, opening: Preparing
     command that takes the run in a journal back to the old stream manager
     once the app has quit (None where the host ends with the app). `notes`:
     what the CLI said while it got `open_session` ready, shown as notices
-    (an `opening` brings its own)."""
+    (an `opening` brings its own). `named`: the operator named `previous` as
+    the run to go on with (--resume --journal): it goes on without asking."""
     assert (open_session is None) != (opening is None), "one of open_session and opening"
     return RunbookApp(open_session, opening=opening, waiting=waiting, previous=previous,
                       rehearsal=rehearsal, host_label=host_label, clock=clock or time.time,
                       start_run=start_run, new_journal=new_journal, going_back=going_back,
-                      notes=notes)
+                      notes=notes, named=named)
 

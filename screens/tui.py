@@ -23,13 +23,13 @@ async def run_tui(open_session: SessionFactory | None = None, *,
                   previous: Replay | None = None, host_label: str = "",
                   new_journal: Path | None = None,
                   going_back: GoingBack | None = None,
-                  notes: tuple[str, ...] = ()) -> Outcome:
+                  notes: tuple[str, ...] = (), named: bool = False) -> Outcome:
     """Run the app until the operator leaves; the run's outcome, STOPPED if the
     operator quit before the run ended. An `opening` that failed is raised,
     for the CLI to say in its one line."""
     app = create_app(open_session, opening=opening, waiting=waiting, previous=previous,
                      host_label=host_label, new_journal=new_journal, going_back=going_back,
-                     notes=notes)
+                     notes=notes, named=named)
     with drawing_survives_a_closed_terminal():
         await app.run_async()
     await finish_run(app)

@@ -73,7 +73,8 @@ def opened(tmp_path: Path, *words: str, host_says_down: Path | None = None
                                           state_dir=state_dir, offer_resume=True, stopper=Stopper(),
                                           isolated=True, say=said.append)
     app = create_app(opening.open_session, previous=opening.previous, rehearsal=True,
-                     clock=FakeClock(), start_run=False, new_journal=opening.new_journal)
+                     clock=FakeClock(), start_run=False, new_journal=opening.new_journal,
+                     named=opening.named)
     app.notes = tuple(said)
     return app, said
 
@@ -693,3 +694,52 @@ def test_new_run_is_refused_while_a_runs_cutover_is_under_way_by_its_journal(
     assert "a cutover began here" in said and "--rollback-after backup-live" in said, said
     assert "--new-run" not in said, said
     assert [p.name for p in earlier.parent.iterdir()] == [EARLIER], "no journal claimed"
+
+
+@pytest.mark.parametrize("cutover", [False, True], ids=["before-the-cutover", "mid-cutover"])
+async def test_resume_with_its_journal_named_goes_on_without_asking(
+        tmp_path: Path, cutover: bool) -> None:
+    """Trial 55, F6: `--resume --journal J`, the very line runbook printed,
+    still opened "Continue it (c) / New run (n) / Quit": the operator had
+    said which run, and "New run" was one key away from leaving it. With
+    both given it goes on with that run, in its journal, at once; what it
+    did shows on the main screen, and the notes say which run goes on."""
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=cutover)
+    app, said = opened(tmp_path, "--resume", "--journal", str(earlier),
+                       host_says_down=earlier if cutover else None)
+    notes = collect_notes(app)
+    starts = hold_the_run(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: starts, what="the run to go on")
+        await pilot.pause()
+        assert not isinstance(app.screen, ResumeDialog)
+        assert app.journal_path == earlier and app.session.resume is not None
+        assert app.run_state.finished == len(PREPARED) + (6 if cutover else 0)
+    assert list(earlier.parent.glob("*.jsonl")) == [earlier]
+    assert any(f"resuming the run in {earlier}" in note for note in notes), (notes, said)
+
+
+def test_the_cli_hands_the_tui_a_named_resume(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """lifecycle.go passes on that the run was named, and only then: --resume
+    alone still offers the dialog (the newest unfinished run, not seen yet)."""
+    import asyncio
+
+    import screens.tui
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    handed: list[bool] = []
+
+    async def run_tui(*_: Any, named: bool = False, **__: Any) -> Any:
+        handed.append(named)
+        from runbook.model import Outcome
+        return Outcome.STOPPED
+
+    monkeypatch.setattr(screens.tui, "run_tui", run_tui)
+    for words in (("--resume", "--journal", str(earlier)), ("--resume",)):
+        args = door.command_line().parse_args(["rehearse", "--sandbox", str(tmp_path), *words])
+        prepared = lifecycle.prepare_run(args, settings(), token=TOKEN, folder=tmp_path / "runs",
+                                         state_dir=tmp_path / "operator", offer_resume=True,
+                                         stopper=Stopper(), isolated=True, say=lambda _: None)
+        asyncio.run(lifecycle.go(args, *prepared))
+    assert handed == [True, False]

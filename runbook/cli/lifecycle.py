@@ -140,8 +140,11 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 
+    # --resume --journal J: the operator said which run, and that it goes on
+    # (trial 55, F6: the dialog still offered "New run", a key away).
+    named = bool(args.resume and args.journal is not None and earlier is not None)
     return Prepared(Opening(open_session, offered, host_label, new_journal=fresh,
-                            claimed=claimed), path, earlier)
+                            claimed=claimed, named=named), path, earlier)
 
 
 def _resume_from(
@@ -276,7 +279,7 @@ async def go(args: argparse.Namespace, opening: Opening, path: Path,
 
     return await run_tui(opening.open_session, previous=opening.previous,
                          host_label=opening.host_label, new_journal=opening.new_journal,
-                         notes=notes)
+                         notes=notes, named=opening.named)
 
 
 def where_it_stands(stopper: Stopper, settings: Settings | None, *,
