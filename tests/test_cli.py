@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.example_config import artifacts_in, example_here
+
 if TYPE_CHECKING:
     from runbook.hoststate import HostState
 
@@ -136,7 +138,7 @@ def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
 
 
 def test_a_missing_token_is_exit_2_before_connecting(tmp_path: Path) -> None:
-    result = runbook("run", str(EXAMPLE), "--headless", "--yes",
+    result = runbook("run", str(example_here(tmp_path)), "--headless", "--yes",
                      "--journal", str(tmp_path / "j.jsonl"))
     assert result.returncode == 2
     assert "export SM_API_TOKEN" in result.stderr and "Traceback" not in result.stderr
@@ -549,8 +551,8 @@ def _closed_port_config(folder: Path) -> Path:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = folder / "closed.toml"
-    config.write_text(EXAMPLE.read_text().replace('address = "sm1.example.com"',
-                                                  'address = "127.0.0.1"')
+    config.write_text(artifacts_in(folder, EXAMPLE.read_text())
+                      .replace('address = "sm1.example.com"', 'address = "127.0.0.1"')
                       .replace("port = 22\n", f"port = {port}\n", 1))
     return config
 

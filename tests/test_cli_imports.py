@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from runbook.journal import Journal, Record
+from tests.example_config import artifacts_in
 
 ROOT = Path(__file__).parents[1]
 PROPERTIES = ROOT / "tests" / "data" / "properties"
@@ -128,7 +129,9 @@ def test_the_first_paint_of_runbook_run_loads_no_event_class(tmp_path: Path) -> 
     """The same, through `runbook run` itself: before the paint the CLI reads
     the journals for an unfinished run to offer, and reading one needs only the
     records' names, not the events' eleven dataclasses (about 7 ms)."""
-    sample = (ROOT / "sample-configs" / "production.example.toml").read_text()
+    # Its zip and jar on this machine: `run` refuses before its screen without them.
+    sample = artifacts_in(tmp_path, (ROOT / "sample-configs" / "production.example.toml")
+                          .read_text())
     config = tmp_path / "run.toml"
     # Port 9 on loopback: nothing listens, and nothing is reached before the paint.
     config.write_text(sample.replace('address = "sm1.example.com"', 'address = "127.0.0.1"')

@@ -16,6 +16,7 @@ from runbook.earlier_runs import unfinished
 from runbook.journal import Journal, JournalError, JournalWriteError, Record, claim, in_use, read
 from runbook.journal_replay import replay
 from runbook.model import Phase, StepState
+from tests.example_config import example_here
 
 ROOT = Path(__file__).parents[1]
 EXAMPLE = ROOT / "sample-configs" / "production.example.toml"
@@ -456,8 +457,8 @@ def test_the_cli_reports_a_journal_it_cannot_write_in_one_line_and_exit_1(
 
     journal = tmp_path / "run.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "runbook.cli", "run", str(EXAMPLE), "--headless", "--yes",
-         "--journal", str(journal)],
+        [sys.executable, "-m", "runbook.cli", "run", str(example_here(tmp_path)), "--headless",
+         "--yes", "--journal", str(journal)],
         capture_output=True, text=True, timeout=120, cwd=ROOT, preexec_fn=small_files,
         env={**os.environ, "SM_API_TOKEN": "not-a-real-token",
              "XDG_STATE_HOME": str(tmp_path)})
@@ -469,13 +470,14 @@ def test_the_cli_reports_a_journal_it_cannot_write_in_one_line_and_exit_1(
 
 def test_resume_names_the_damaged_journal_in_one_line_and_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "runbook" / "sm-20260101T000000Z.jsonl"
+    config = example_here(tmp_path)
     journal = Journal(path)
-    journal.write("run-start", config=str(EXAMPLE))
+    journal.write("run-start", config=str(config))
     journal.close()
     _crash_mid_write(path, b'{"event": "action-e{"event": "run-start"}\n')
     result = subprocess.run(
-        [sys.executable, "-m", "runbook.cli", "run", str(EXAMPLE), "--headless", "--yes",
-         "--resume"],
+        [sys.executable, "-m", "runbook.cli", "run", str(config), "--headless",
+         "--yes", "--resume"],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
         env={**os.environ, "SM_API_TOKEN": "not-a-real-token",
              "XDG_STATE_HOME": str(tmp_path)})

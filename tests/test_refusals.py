@@ -67,6 +67,38 @@ def test_a_stream_manager_2_distribution_is_refused_before_anything_connects(
     assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.jsonl"))
 
 
+@pytest.mark.parametrize("missing", ["distribution", "cloud_controller"])
+def test_a_local_artifact_that_is_not_there_is_refused_before_anything_connects(
+    tmp_path: Path, missing: str
+) -> None:
+    """Trial 55, F7: a distribution path with a typo was found by preflight,
+    after connecting (exit 1, a journal begun), in words that named no
+    setting; a missing identity is refused before, exit 2. The zip and the
+    jar are this machine's files too: refused so, with the key and what to
+    do; `plan`, which may be made elsewhere, says it in a note."""
+    zip_path = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr(f"red5pro-server-11.1.0.b835/{PROPS}", "proxy.enabled=false\n")
+    config = write_config(tmp_path, zip_path)
+    gone = zip_path if missing == "distribution" else tmp_path / "aws-cloud-controller-11.0.0.jar"
+    gone.unlink()
+    result = runbook("run", str(config), "--headless", "--yes", tmp_path=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith(f"runbook: {config}: "), line
+    assert f"artifacts.{missing} {gone} is not on this machine" in line, line
+    assert "download" in line, line
+    assert "journal:" not in result.stdout, "refused before any run began"
+    assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.jsonl"))
+    plan = runbook("plan", str(config), tmp_path=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert f"artifacts.{missing} {gone} is not on this machine" in plan.stderr, plan.stderr
+    assert plan.stderr.startswith("runbook: note: "), plan.stderr
+    # The way back uploads nothing: it is not refused for them.
+    back = runbook("rollback", str(config), "--headless", "--yes", tmp_path=tmp_path)
+    assert back.returncode == 2 and "artifacts." not in back.stderr, back.stderr
+
+
 @pytest.mark.parametrize(("value", "refused"), [("yes", True), ("30s", True), ("true", False)],
                          ids=["word-for-boolean", "unit-for-number", "right-kind"])
 def test_a_config_set_of_another_kind_than_the_template_is_refused_before_anything_connects(
@@ -113,13 +145,16 @@ def test_plan_says_a_config_set_is_not_checked_without_the_distribution_here(
         "# set = {", 'set = { "proxy.enabled" = "yes" }\n# set = {'))
     result = runbook("plan", str(config), tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
-    assert "[properties] set" in result.stderr and "not checked" in result.stderr, result.stderr
-    assert str(zip_path) in result.stderr, result.stderr
-    # Nothing to check, nothing said.
+    # And, a line of its own (trial 55, F7), that `run` refuses the zip not here.
+    notes = result.stderr.splitlines()
+    assert len(notes) == 2 and "artifacts.distribution" in notes[1], result.stderr
+    assert "[properties] set" in notes[0] and "not checked" in notes[0], result.stderr
+    assert str(zip_path) in notes[0], result.stderr
+    # Nothing to check, nothing said of it.
     config.write_text(config.read_text().replace('set = { "proxy.enabled" = "yes" }\n', ""))
     result = runbook("plan", str(config), tmp_path=tmp_path)
-    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.returncode == 0 and "[properties] set" not in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "artifacts.distribution" in result.stderr
 
 
 def _damaged(zip_path: Path, how: str) -> None:

@@ -7,6 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from runbook.cli.refusals import (
+    refuse_artifacts_not_here,
     refuse_decisions_the_run_cannot_use,
     refuse_sets_the_template_refuses,
     refuse_what_this_procedure_cannot_do,
@@ -15,6 +16,8 @@ from runbook.cli.wiring import plan_settings, session
 from runbook.visible import visible
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from runbook.config import Settings
 
 
@@ -69,15 +72,23 @@ async def print_plan(args: argparse.Namespace) -> int:
 
 
 def _note_what_the_run_would_refuse(settings: Settings) -> None:
-    """The plan may come before `runbook diff` writes the decisions file, so a
-    file not there yet is no reason to refuse it; it is said, on stderr, so
-    the day-before check does not pass what the window refuses (operator trial)."""
+    """The plan may come before `runbook diff` writes the decisions file, or
+    on a machine that does not hold the zip and the jar, so a file not there
+    yet is no reason to refuse it; it is said, on stderr, so the day-before
+    check does not pass what the window refuses (operator trial, trial 55 F7)."""
     from runbook.config import ConfigError
     from runbook.properties.decisions import DecisionsError
 
-    try:
+    def decisions(settings: Settings) -> None:
         refuse_decisions_the_run_cannot_use(settings, None)
-    except (ConfigError, DecisionsError) as exc:
-        print(f"runbook: note: `runbook run` refuses this config as it stands: "
-              f"{visible(str(exc))}",
-              file=sys.stderr)
+
+    # (A rehearsal's zip and jar are made by `runbook rehearse` as its host starts.)
+    refusals: list[Callable[[Settings], None]] = [decisions] if settings.rehearsal else \
+        [refuse_artifacts_not_here, decisions]
+    for refusal in refusals:
+        try:
+            refusal(settings)
+        except (ConfigError, DecisionsError) as exc:
+            print(f"runbook: note: `runbook run` refuses this config as it stands: "
+                  f"{visible(str(exc))}",
+                  file=sys.stderr)

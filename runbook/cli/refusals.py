@@ -130,6 +130,31 @@ def _refuse_ssh_files_it_cannot_use(settings: Settings) -> None:
                           f"({exc.strerror or exc})", key="host.identity") from None
 
 
+def refuse_artifacts_not_here(settings: Settings) -> None:
+    """The distribution zip and the cloud-controller jar the config names, on
+    this machine, looked at before anything connects as the SSH files are
+    (trial 55, F7: a mistyped path was found by preflight, after connecting,
+    exit 1, in words that named no setting). Not for `rollback`, which
+    uploads nothing, nor for `plan`, which may be made on a machine that does
+    not hold them and says so in a note."""
+    from runbook.config import ConfigError
+
+    for key, path, what in (
+            ("artifacts.distribution", settings.distribution, "the Red5 Pro server zip"),
+            ("artifacts.cloud_controller", settings.cloud_controller,
+             "the cloud controller jar")):
+        if not path.is_file():
+            raise ConfigError(settings.source, f"{path} is not on this machine (or is not a "
+                              f"file): download {what} to it first, or correct the path",
+                              key=key)
+        try:
+            path.open("rb").close()
+        except OSError as exc:
+            raise ConfigError(settings.source, f"{path} cannot be read "
+                              f"({exc.strerror or exc}); give runbook read access to it",
+                              key=key) from None
+
+
 @contextmanager
 def holding_the_host(state: HostState, say: Callable[[str], None] | None = None
                      ) -> Iterator[None]:

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING
 # to time the first paint.
 from runbook.cli import lifecycle
 from runbook.cli.refusals import (
+    drill_step,
     holding_the_host,
     refuse_a_config_this_machine_cannot_use,
     refuse_a_journal_in_use,
     refuse_a_run_beside,
+    refuse_artifacts_not_here,
     refuse_decisions_the_run_cannot_use,
     refuse_sets_the_template_refuses,
     said_if_refused,
@@ -58,6 +60,11 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
             refuse_a_run_beside(folder, settings)
             lifecycle.refuse_a_new_run_here(args, settings, folder, default_dir())
         refuse_the_screen_without_a_terminal(args)
+        # Before the token is typed, as every refusal here (prepare_run asks
+        # drill_step again): an option given wrong first, then the files. The
+        # way back uploads nothing, so the files are not rollback's to refuse.
+        drill_step(args)
+        refuse_artifacts_not_here(settings)
         token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
         prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
                                          state_dir=default_dir(), offer_resume=True,
