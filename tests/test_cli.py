@@ -631,8 +631,8 @@ def test_headless_refuses_a_new_run_over_an_unfinished_one_naming_both_ways_on(
 
 def test_new_run_starts_a_run_of_its_own_beside_an_unfinished_one(tmp_path: Path) -> None:
     """The refusal's second command: a new run on purpose, in a journal of
-    its own, the unfinished one left as it was; and --new-run with --resume
-    is refused as the contradiction it is."""
+    its own, the unfinished one left as it was (as with a new --journal);
+    and --new-run with --resume is refused as the contradiction it is."""
     config = _closed_port_config(tmp_path)
     folder = tmp_path / "state" / "runbook"
     earlier = folder / "127.0.0.1-20261206T115709Z.jsonl"
@@ -644,6 +644,11 @@ def test_new_run_starts_a_run_of_its_own_beside_an_unfinished_one(tmp_path: Path
     assert result.returncode == 1, result.stdout + result.stderr
     assert "journal:" in result.stdout and str(earlier) in result.stdout, result.stdout
     assert len(list(folder.glob("*.jsonl"))) == 2 and earlier.read_bytes() == before
+    # A new file named with --journal is a new run chosen too.
+    own = tmp_path / "tonight.jsonl"
+    named = runbook("run", str(config), "--journal", str(own), "--headless", "--yes", env=env)
+    assert named.returncode == 1 and f"journal: {own}" in named.stdout, named.stderr
+    assert earlier.read_bytes() == before
     both = runbook("run", str(config), "--new-run", "--resume", "--headless", env=env)
     assert both.returncode == 2, both.stdout + both.stderr
     assert "--new-run and --resume cannot be given together" in both.stderr, both.stderr
