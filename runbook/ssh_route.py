@@ -238,6 +238,12 @@ class Lookup:
     port: int | None
 
 
+# Where asyncssh's known_hosts match puts the revoked keys, certificates and
+# X.509 subjects (host keys, CA keys, revoked keys, certs, revoked certs,
+# subjects, revoked subjects).
+_REVOKED = (2, 4, 6)
+
+
 class WatchedKnownHosts(asyncssh.SSHKnownHosts):
     """The known_hosts files a connection checks the host's key against,
     read as asyncssh reads a list of files (as it looks the key up), that
@@ -254,8 +260,20 @@ class WatchedKnownHosts(asyncssh.SSHKnownHosts):
         self.looked_up: Lookup | None = None
 
     def match(self, host: str, addr: str, port: int | None) -> Any:
+        """What asyncssh trusts for the host, with every key (and certificate
+        or subject) revoked under any form it is looked up by: with the port
+        and without it. asyncssh, finding nothing trusted with the port, looks
+        again without it and keeps only that lookup's revoked keys, so a key
+        trusted as `host KEY` and revoked as `@revoked [host]:port KEY` was
+        let in where ssh refuses it (review 55c H1)."""
         self.looked_up = Lookup(host, addr, port)
-        return asyncssh.read_known_hosts(self._files).match(host, addr, port)
+        known = asyncssh.read_known_hosts(self._files)
+        found: list[list[Any]] = [list(part) for part in known.match(host, addr, port)]
+        if port:
+            for other in (known._match(host, addr, port), known._match(host, addr)):
+                for i in _REVOKED:
+                    found[i] += [r for r in other[i] if r not in found[i]]
+        return tuple(found)
 
 
 def global_known_hosts(named: object, default: tuple[str, ...]) -> tuple[Path, ...]:

@@ -260,6 +260,29 @@ async def test_a_host_key_known_hosts_lists_as_revoked_is_never_offered_to_be_tr
         assert err.value.known_hosts_line is None
 
 
+@pytest.mark.parametrize("revoked_as", ["[127.0.0.1]:{port}", "[127.0.0.*]:{port}"])
+async def test_a_key_revoked_for_the_hosts_port_stays_revoked_when_trusted_without_the_port(
+        tmp_path: Path, revoked_as: str) -> None:
+    """Review 55c H1: known_hosts trusting the key under the bare address
+    (127.0.0.1 KEY) and revoking it for the host's port (@revoked
+    [127.0.0.1]:PORT KEY, or a pattern): asyncssh, finding nothing trusted
+    with the port, looked again without it and dropped the revocation, so
+    runbook connected where ssh says "marked as revoked". A key revoked
+    under any form the host is looked up by stays revoked."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        public = _the_line(host).split(None, 1)[1]
+        known.write_text(f"127.0.0.1 {public}\n"
+                         f"@revoked {revoked_as.format(port=host.ssh_port)} {public}\n")
+        remote = remote_for(host, known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        assert remote._conn is None
+        message = str(err.value)
+        assert f"{known} lists it as revoked: never trust it." in message, message
+        assert err.value.known_hosts_line is None
+
+
 async def test_a_host_a_certificate_authority_is_trusted_for_that_shows_a_plain_key(
         tmp_path: Path) -> None:
     """Review 55b L6: known_hosts trusting a certificate authority for the
