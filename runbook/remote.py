@@ -545,16 +545,17 @@ class Remote:
         one (review: the operator saw asyncssh's words).
 
         The keys held for it are those asyncssh offered the types of: looked
-        up as it looked them up (`looked_up`: its HostKeyAlias or HostName,
-        and the address it connected to; review 55b H1), or none where it
-        never did, the connection lost before."""
+        up as runbook has asyncssh trust them (`looked_up`: by its HostKeyAlias
+        or HostName alone, review 55c H2), or none where it never did, the
+        connection lost before."""
         if looked_up is None:
             return None
         try:
             known = asyncssh.read_known_hosts(route.known_hosts.readable)
         except (OSError, ValueError):
             return None
-        found = known.match(looked_up.name, looked_up.address, looked_up.port)
+        # By the name alone, as runbook trusts it (review 55c H2).
+        found = known.match(looked_up.name, "", looked_up.port)
         # A certificate authority trusted for it: asyncssh offered certificate
         # types (review 55b L6: a host showing a plain key failed "Unable to
         # find compatible server host key").
@@ -657,7 +658,13 @@ class Remote:
         # ssh says them (trial 55 F13: a host simply not listed yet was told
         # "not the key ... trusts" and to run ssh-keygen -R first). Where it
         # cannot be told, changed: the alarm, never the calm.
-        changed = held is not None or known.lists(looked_up)
+        changed = held is not None or known.lists(looked_up, key)
+        if held is None and changed and key is not None:
+            # A key of another type than those held under the address alone
+            # (review 55c H2: asyncssh no longer trusts them for the name, so
+            # it offered every type and the host showed its new one).
+            types = known.types_held(lookup)
+            held = sorted(types) if types and key.get_algorithm() not in types else None
         # The host's own key of the type it offered (review: it was always the
         # ed25519 one, whose fingerprint never matches an ECDSA or RSA key's).
         file = host_key_file(key.get_algorithm()) if key is not None else None
@@ -672,7 +679,7 @@ class Remote:
         # fingerprint is checked on the host itself: this connection may be
         # someone in between. Nothing to take out for a host not known yet,
         # and the file made first where it is not there (before_adding).
-        first = known.before_adding(where, lookup, changed)
+        first = known.before_adding(where, lookup, changed, key)
         note = known.note + (known.stale_elsewhere(lookup) if changed else "")
         # A changed key said as the alarm it is (review 55b M2), as a jump
         # host's; so a key a certificate authority trusted for the host did

@@ -112,27 +112,58 @@ class KnownHosts:
         said = [f"none for it in {' or '.join(there)}"] if there else []
         return ", and ".join(said + ([self.absent] if self.absent else []))
 
-    def lists(self, lookup: Lookup | None) -> bool:
+    def lists(self, lookup: Lookup | None, key: asyncssh.SSHKey | None = None) -> bool:
         """Whether any file read holds a key (or a revoked one) for the host,
         looked up as asyncssh looked it up (`lookup`: its name and the address
         it connected to): a key it offers that none holds is one not known yet,
         as ssh's "No ... host key is known"; one that differs from a key held
         has changed ("REMOTE HOST IDENTIFICATION HAS CHANGED"), a possible
-        attack. Where that cannot be told (the lookup is not known, a file
-        cannot be read now), it is taken for changed: the alarm, not the calm."""
+        attack. Trust is by the name alone (review 55c H2), but a key other
+        than `key` held under the address connected to is said as the alarm
+        too, as ssh's CheckHostIP warns of it; the host's own key held there
+        is no key for its name. Where that cannot be told (the lookup is not
+        known, a file cannot be read now), it is taken for changed: the
+        alarm, not the calm."""
         if lookup is None:
             return True
-        for _path, found in self._found(self.files, lookup):
-            if found is None or found[0] or found[2]:
+        for path in self.files:
+            if not path.is_file():
+                continue
+            try:
+                known = asyncssh.read_known_hosts(str(path))
+            except (OSError, ValueError):
+                return True
+            named = known.match(lookup.name, "", lookup.port)
+            if named[0] or named[2] or self._other_under_address(known, lookup, key):
                 return True
         return False
+
+    @staticmethod
+    def _other_under_address(known: asyncssh.SSHKnownHosts, lookup: Lookup,
+                             key: asyncssh.SSHKey | None) -> bool:
+        """Whether `known` holds a key other than `key` (any, where `key` is
+        not known) under the address connected to, not the name."""
+        if not lookup.address or lookup.address == lookup.name:
+            return False
+        held = known.match(lookup.address, "", lookup.port)[0]
+        return any(key is None or k.public_data != key.public_data for k in held)
+
+    def types_held(self, lookup: Lookup) -> set[str]:
+        """The key types any file read holds for the host, under its name or
+        the address connected to: for a refusal of a key of another type."""
+        try:
+            known = asyncssh.read_known_hosts(self.readable)
+        except (OSError, ValueError):
+            return set()
+        names = [lookup.name] + ([lookup.address] if lookup.address else [])
+        return {k.get_algorithm() for n in names for k in known.match(n, "", lookup.port)[0]}
 
     def authorities(self, lookup: Lookup) -> bool:
         """Whether any file read trusts a certificate authority for the host
         (@cert-authority): a plain key it shows, or a certificate another
         signed, is then no host not known yet (review 55b L6)."""
         return any(found is not None and found[1] for _path, found in
-                   self._found(self.files, lookup))
+                   self._found(self.files, Lookup(lookup.name, "", lookup.port)))
 
     def revoked(self, lookup: Lookup, key: asyncssh.SSHKey) -> Path | None:
         """The first file that lists `key` as revoked for the host (@revoked),
@@ -152,7 +183,8 @@ class KnownHosts:
                 return path
         return None
 
-    def before_adding(self, where: Path, lookup: Lookup, changed: bool) -> str:
+    def before_adding(self, where: Path, lookup: Lookup, changed: bool,
+                      key: asyncssh.SSHKey | None = None) -> str:
         """For a refusal's advice, what comes before the line is added to
         `where`, ending in "then ": the stale entries taken out where that
         file holds them (a changed key: ssh-keygen -R, as ssh advises, on each
@@ -161,7 +193,7 @@ class KnownHosts:
         folder 700) and leaves a file made since as it is. ssh-keygen -R
         fails on a file that is not there, and a host not known yet has
         nothing to take out."""
-        stale = self.entries(where, lookup) if changed else []
+        stale = self.entries(where, lookup, key) if changed else []
         if stale:
             return " && ".join(shlex.join(["ssh-keygen", "-R", name, "-f", str(where)])
                                for name in stale) + ", then "
@@ -172,10 +204,12 @@ class KnownHosts:
             made = f"{shlex.join(['mkdir', '-p', str(where.parent)])} && {made}"
         return f"create {where} with mode 600: (umask 077 && {made}); then "
 
-    def entries(self, where: Path, lookup: Lookup) -> list[str]:
+    def entries(self, where: Path, lookup: Lookup,
+                key: asyncssh.SSHKey | None = None) -> list[str]:
         """The names `where` holds a key for the host by, as ssh-keygen -R
-        takes them: its name, and the address it connected to (review 55b
-        H1: a key held under the address alone is the host's to asyncssh).
+        takes them: its name, and the address it connected to where a key
+        other than `key` is held under it (review 55b H1; a stale key there is
+        said as the alarm, review 55c H2; the host's own key there is left).
         With the port where any file holds a key so ([name]:port), for
         asyncssh then looks no further; else without it."""
         try:
@@ -188,7 +222,11 @@ class KnownHosts:
             ported = [f"[{n}]:{lookup.port}" for n in names]
             if any(found[0] or found[1] for found in (every.match(n, "", None) for n in ported)):
                 names = ported
-        return [n for n in names if own.match(n, "", None)[0]]
+        address = {lookup.address, f"[{lookup.address}]:{lookup.port}"} \
+            if lookup.address and lookup.address != lookup.name else set()
+        return [n for n in names if any(
+            n not in address or key is None or k.public_data != key.public_data
+            for k in own.match(n, "", None)[0])]
 
     @property
     def note(self) -> str:
@@ -265,14 +303,20 @@ class WatchedKnownHosts(asyncssh.SSHKnownHosts):
         and without it. asyncssh, finding nothing trusted with the port, looks
         again without it and keeps only that lookup's revoked keys, so a key
         trusted as `host KEY` and revoked as `@revoked [host]:port KEY` was
-        let in where ssh refuses it (review 55c H1)."""
+        let in where ssh refuses it (review 55c H1). A key is trusted only
+        under the name the host is looked up by (its HostKeyAlias, else its
+        HostName), with the port or, as asyncssh and ssh do, without it; one
+        held under the address connected to alone is not (review 55c H2), but
+        one revoked there stays revoked."""
         self.looked_up = Lookup(host, addr, port)
         known = asyncssh.read_known_hosts(self._files)
-        found: list[list[Any]] = [list(part) for part in known.match(host, addr, port)]
-        if port:
-            for other in (known._match(host, addr, port), known._match(host, addr)):
-                for i in _REVOKED:
-                    found[i] += [r for r in other[i] if r not in found[i]]
+        # Keys and authorities trusted under the name alone, as ssh looks the
+        # host up (review 55c H2: one held under the address connected to let
+        # in a host whose name known_hosts holds another key for).
+        found: list[list[Any]] = [list(part) for part in known.match(host, "", port)]
+        for other in (known._match(host, addr, port), known._match(host, addr)):
+            for i in _REVOKED:
+                found[i] += [r for r in other[i] if r not in found[i]]
         return tuple(found)
 
 
@@ -523,7 +567,7 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     # Listed with another key: changed, its entry to take out first. Listed
     # nowhere: not known yet, nothing to take out (ssh-keygen -R fails on a
     # file not there), and the file to make if it is not there (trial 55 F13).
-    changed = known.lists(looked_up)
+    changed = known.lists(looked_up, key)
     # A changed key said as the alarm it is, as the host's (review 55b M2: it
     # read calmer than a key not known yet); so a key a certificate authority
     # trusted for it did not sign (review 55b L6).
@@ -539,7 +583,7 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
              f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
              "read there by another way than this connection (its console, say).")
-    first = known.before_adding(where, lookup, changed)
+    first = known.before_adding(where, lookup, changed, key)
     if key is None:
         return JumpHostRefused(
             f"{said} Its key could not be read to show you (connect again to see its "

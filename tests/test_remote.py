@@ -194,6 +194,48 @@ async def test_a_changed_key_known_hosts_holds_under_the_hosts_address_is_refuse
         await remote.close()
 
 
+async def test_a_key_held_only_under_the_address_is_not_trusted_for_the_hosts_name(
+        tmp_path: Path) -> None:
+    """Review 55c H2: known_hosts holding the key under the address connected
+    to alone ([127.0.0.1]:PORT KEY), the config naming the host by a name
+    (localhost): asyncssh trusted it, where ssh (CheckHostIP off since
+    OpenSSH 8.5) looks the host up by its name alone and says no key is
+    known. Whoever steers the name to an address reaches any box whose key
+    was ever stored by address. It is a host not known yet under its name."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{_the_line(host)}\n")
+        remote = remote_for(host, address="localhost", known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        assert remote._conn is None
+        message = str(err.value)
+        assert "no key is trusted for this host yet" in message, message
+        assert CHANGED not in message and "ssh-keygen -R" not in message, message
+        public = _the_line(host).split(None, 1)[1]
+        assert err.value.known_hosts_line == f"[localhost]:{host.ssh_port} {public}"
+
+
+async def test_a_key_under_the_address_does_not_outvote_another_key_listed_under_the_name(
+        tmp_path: Path) -> None:
+    """Review 55c H2: known_hosts listing OLDKEY under the host's name
+    ([localhost]:PORT) and the host's key under the address connected to: it
+    connected, where ssh says the host's key has changed. Refused as changed;
+    the entry to take out is the name's, the address's (the same key) left."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        old = _old_key()
+        known.write_text(f"[localhost]:{host.ssh_port} {old[0]} {old[1]}\n{_the_line(host)}\n")
+        remote = remote_for(host, address="localhost", known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        assert remote._conn is None
+        message = str(err.value)
+        assert f"it is not the key {known} trusts for this host. {CHANGED}" in message, message
+        remove = f"ssh-keygen -R '[localhost]:{host.ssh_port}' -f {known}, then "
+        assert remove in message and "-R '[127.0.0.1]" not in message, message
+
+
 async def test_a_key_of_another_type_than_the_one_held_under_the_hosts_address_is_a_changed_key(
         tmp_path: Path) -> None:
     """Review 55b H1, its older side: known_hosts holding the host's old
