@@ -435,6 +435,49 @@ async def test_a_key_held_only_in_a_global_known_hosts_file_is_trusted_as_ssh_tr
         await remote.close()
 
 
+@pytest.mark.parametrize("case", ["revoked for the port", "under the address only",
+                                  "another key under the name"])
+async def test_known_hosts_trusts_and_revokes_a_key_by_the_name_as_ssh_does(
+        sshd: Sshd, tmp_path: Path, case: str) -> None:
+    """Review 55c H1, H2: runbook connected in each of these where OpenSSH's
+    ssh refuses: a key trusted without the port and revoked with it (asyncssh
+    dropped the revocation), and a key listed only under the address
+    connected to for a host named otherwise (asyncssh trusts the address,
+    ssh the name alone). Both refuse, and say it alike."""
+    key = " ".join(sshd.host_key.with_suffix(".pub").read_text().split()[:2])
+    _keygen(tmp_path / "old")
+    old = " ".join((tmp_path / "old.pub").read_text().split()[:2])
+    known = tmp_path / "known_hosts"
+    name = "127.0.0.1" if case == "revoked for the port" else "localhost"
+    known.write_text({
+        "revoked for the port": f"127.0.0.1 {key}\n@revoked [127.0.0.1]:{sshd.port} {key}\n",
+        "under the address only": f"[127.0.0.1]:{sshd.port} {key}\n",
+        "another key under the name": f"[localhost]:{sshd.port} {old}\n"
+                                      f"[127.0.0.1]:{sshd.port} {key}\n",
+    }[case])
+    said_by_ssh = subprocess.run(
+        ["ssh", "-F", "none", "-p", str(sshd.port), "-i", str(sshd.client_key),
+         "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+         "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known}",
+         "-o", "GlobalKnownHostsFile=/dev/null", f"{USER}@{name}", "true"],
+        capture_output=True, text=True, timeout=30)
+    assert said_by_ssh.returncode == 255, said_by_ssh.stderr
+    remote = sshd.remote(address=name, known_hosts=known)
+    remote.global_known_hosts = ()
+    with pytest.raises(HostKeyRefused) as refused:
+        await remote.run("true", timeout=10)
+    said = str(refused.value)
+    if case == "revoked for the port":
+        assert "marked as revoked" in said_by_ssh.stderr, said_by_ssh.stderr
+        assert f"{known} lists it as revoked: never trust it." in said, said
+    elif case == "under the address only":
+        assert "host key is known for" in said_by_ssh.stderr, said_by_ssh.stderr
+        assert "no key is trusted for this host yet" in said, said
+    else:
+        assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in said_by_ssh.stderr, said_by_ssh.stderr
+        assert f"it is not the key {known} trusts for this host" in said, said
+
+
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
 @pytest.mark.parametrize("listed", ["no file yet", "not listed", "another key"])
 async def test_a_host_not_known_yet_and_a_changed_key_are_told_apart_as_ssh_tells_them(
