@@ -455,6 +455,9 @@ class Remote:
         """The connection to the host, through `via` if given; its failure
         said in words (a changed key, our key refused, not reached)."""
         watched = WatchedKnownHosts(route.known_hosts.readable)
+        unreadable = watched.unreadable()
+        if unreadable:
+            raise RemoteError(f"{self.target}: the host's key cannot be checked: {unreadable}")
         try:
             # tunnel given always: asyncssh never opens a ProxyJump itself.
             conn = await asyncssh.connect(self.host.address, tunnel=via,

@@ -297,6 +297,25 @@ class WatchedKnownHosts(asyncssh.SSHKnownHosts):
         self._files = files
         self.looked_up: Lookup | None = None
 
+    def unreadable(self) -> str:
+        """The first line of a file read that asyncssh cannot read (an
+        unknown @marker, a line of one field, a hash of another kind), named
+        with its file, for a refusal in one line; "" where none. ssh skips
+        such a line; runbook refuses instead (review 55c L3: it ended the run
+        in a traceback): it may be a mistyped revocation, and skipping it
+        could trust a key the operator meant to refuse."""
+        for path in self._files:
+            try:
+                text = Path(path).read_text(errors="replace")
+            except OSError:
+                continue  # read again by asyncssh, which says why
+            for number, line in enumerate(text.splitlines(), 1):
+                try:
+                    asyncssh.import_known_hosts(line)
+                except ValueError as exc:
+                    return f"{path} line {number} cannot be read ({exc}): fix or remove it"
+        return ""
+
     def match(self, host: str, addr: str, port: int | None) -> Any:
         """What asyncssh trusts for the host, with every key (and certificate
         or subject) revoked under any form it is looked up by: with the port
@@ -521,6 +540,9 @@ async def _connect_hop(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
                        via: asyncssh.SSHClientConnection | None, how: Through,
                        cannot: str) -> asyncssh.SSHClientConnection:
     watched = WatchedKnownHosts(known.readable)
+    unreadable = watched.unreadable()
+    if unreadable:
+        raise RemoteError(f"{cannot}: {hop.name}'s key cannot be checked: {unreadable}")
     options: dict[str, object] = {"connect_timeout": how.connect_timeout}
     if how.isolated:
         options["agent_path"] = None

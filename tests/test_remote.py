@@ -325,6 +325,28 @@ async def test_a_key_revoked_for_the_hosts_port_stays_revoked_when_trusted_witho
         assert err.value.known_hosts_line is None
 
 
+@pytest.mark.parametrize("bad", ["@bogus x y", "just-one-field", "|2|YWJj|ZGVm {key}"])
+async def test_a_known_hosts_line_that_cannot_be_read_is_named_not_a_traceback(
+        tmp_path: Path, bad: str) -> None:
+    """Review 55c L3: one line asyncssh cannot read (an unknown @marker, a
+    line of one field, a hash of another kind) anywhere in a file read ended
+    the run in a raw ValueError traceback. ssh skips such a line; runbook
+    refuses, naming the file and the line: it may be a revocation mistyped,
+    and skipping it could trust a key the operator meant to refuse."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        public = _the_line(host).split(None, 1)[1]
+        known.write_text(f"{_the_line(host)}\n{bad.format(key=public)}\n")
+        remote = remote_for(host, known_hosts=known)
+        with pytest.raises(RemoteError) as err:
+            await remote.run("true", timeout=10)
+        assert remote._conn is None
+        message = str(err.value)
+        assert f"{known} line 2 cannot be read" in message and "fix or remove it" in message, \
+            message
+        assert "\n" not in message
+
+
 async def test_a_host_a_certificate_authority_is_trusted_for_that_shows_a_plain_key(
         tmp_path: Path) -> None:
     """Review 55b L6: known_hosts trusting a certificate authority for the
