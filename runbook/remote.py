@@ -66,6 +66,7 @@ from runbook.ssh_route import (
     global_known_hosts,
     known_hosts_named,
     open_hops,
+    read_known_hosts,
     tokens_of,
     unreachable,
 )
@@ -554,7 +555,7 @@ class Remote:
         if looked_up is None:
             return None
         try:
-            known = asyncssh.read_known_hosts(route.known_hosts.readable)
+            known = read_known_hosts(route.known_hosts.readable)
         except (OSError, ValueError):
             return None
         # By the name alone, as runbook trusts it (review 55c H2).

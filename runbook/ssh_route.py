@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import getpass
+import ipaddress
 import os
 import re
 import shlex
@@ -130,7 +131,7 @@ class KnownHosts:
             if not path.is_file():
                 continue
             try:
-                known = asyncssh.read_known_hosts(str(path))
+                known = read_known_hosts(str(path))
             except (OSError, ValueError):
                 return True
             named = known.match(lookup.name, "", lookup.port)
@@ -152,7 +153,7 @@ class KnownHosts:
         """The key types any file read holds for the host, under its name or
         the address connected to: for a refusal of a key of another type."""
         try:
-            known = asyncssh.read_known_hosts(self.readable)
+            known = read_known_hosts(self.readable)
         except (OSError, ValueError):
             return set()
         names = [lookup.name] + ([lookup.address] if lookup.address else [])
@@ -175,7 +176,7 @@ class KnownHosts:
         forms = names + ([f"[{n}]:{lookup.port}" for n in names] if lookup.port else [])
         for path in self.files:
             try:
-                known = asyncssh.read_known_hosts(str(path))
+                known = read_known_hosts(str(path))
             except (OSError, ValueError):
                 continue
             if any(k.public_data == key.public_data
@@ -213,8 +214,8 @@ class KnownHosts:
         With the port where any file holds a key so ([name]:port), for
         asyncssh then looks no further; else without it."""
         try:
-            every = asyncssh.read_known_hosts([str(f) for f in self.files if f.is_file()])
-            own = asyncssh.read_known_hosts(str(where))
+            every = read_known_hosts([str(f) for f in self.files if f.is_file()])
+            own = read_known_hosts(str(where))
         except (OSError, ValueError):
             return []
         names = list(dict.fromkeys(n for n in (lookup.name, lookup.address) if n))
@@ -259,7 +260,7 @@ class KnownHosts:
             if not path.is_file():
                 continue
             try:
-                yield path, asyncssh.read_known_hosts(str(path)).match(
+                yield path, read_known_hosts(str(path)).match(
                     lookup.name, lookup.address, lookup.port)
             except (OSError, ValueError):
                 yield path, None
@@ -280,6 +281,38 @@ class Lookup:
 # X.509 subjects (host keys, CA keys, revoked keys, certs, revoked certs,
 # subjects, revoked subjects).
 _REVOKED = (2, 4, 6)
+
+
+def read_known_hosts(files: str | list[str]) -> asyncssh.SSHKnownHosts:
+    """known_hosts files read as asyncssh reads them, but for a line that
+    trusts a key (or an authority) for a network written as a pattern
+    (127.0.0.0/8 KEY): asyncssh matches it against every address in that
+    network, where OpenSSH's known_hosts has no networks and the line trusts
+    nothing (review 55c L1). Such a line is left out; a revocation written so
+    is kept (it refuses, never trusts). Raises OSError and ValueError as
+    asyncssh does."""
+    known = asyncssh.SSHKnownHosts()
+    for name in [files] if isinstance(files, str) else files:
+        text = Path(name).read_text()
+        known.load("\n".join(line for line in text.splitlines() if not _trusts_a_network(line)))
+    return known
+
+
+def _trusts_a_network(line: str) -> bool:
+    words = line.split()
+    if not words or words[0].startswith("#") or words[0] == "@revoked":
+        return False
+    pattern = words[1] if words[0].startswith("@") and len(words) > 1 else words[0]
+    if pattern.startswith("|"):
+        return False  # hashed: never a network
+    for part in pattern.split(","):
+        if "/" in part and not part.startswith("!"):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                continue
+            return True
+    return False
 
 
 class WatchedKnownHosts(asyncssh.SSHKnownHosts):
@@ -328,7 +361,7 @@ class WatchedKnownHosts(asyncssh.SSHKnownHosts):
         held under the address connected to alone is not (review 55c H2), but
         one revoked there stays revoked."""
         self.looked_up = Lookup(host, addr, port)
-        known = asyncssh.read_known_hosts(self._files)
+        known = read_known_hosts(self._files)
         # Keys and authorities trusted under the name alone, as ssh looks the
         # host up (review 55c H2: one held under the address connected to let
         # in a host whose name known_hosts holds another key for).

@@ -347,6 +347,24 @@ async def test_a_known_hosts_line_that_cannot_be_read_is_named_not_a_traceback(
         assert "\n" not in message
 
 
+async def test_a_network_written_in_known_hosts_trusts_no_host_in_it(tmp_path: Path) -> None:
+    """Review 55c L1: asyncssh reads a known_hosts pattern with a "/" as a
+    network (127.0.0.0/8 KEY), so one line trusted a key for every address
+    in it; OpenSSH's known_hosts has no such thing and says no host key is
+    known. The host is not known yet."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        public = _the_line(host).split(None, 1)[1]
+        known.write_text(f"127.0.0.0/8 {public}\n")
+        remote = remote_for(host, known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        assert remote._conn is None
+        message = str(err.value)
+        assert "no key is trusted for this host yet" in message, message
+        assert err.value.known_hosts_line == _the_line(host)
+
+
 async def test_a_host_a_certificate_authority_is_trusted_for_that_shows_a_plain_key(
         tmp_path: Path) -> None:
     """Review 55b L6: known_hosts trusting a certificate authority for the
