@@ -662,7 +662,7 @@ class Remote:
         # ssh says them (trial 55 F13: a host simply not listed yet was told
         # "not the key ... trusts" and to run ssh-keygen -R first). Where it
         # cannot be told, changed: the alarm, never the calm.
-        changed = held is not None or known.lists(looked_up, key)
+        changed = held is not None or known.lists(looked_up, key, ported=name.startswith("["))
         if held is None and changed and key is not None:
             # A key of another type than those held under the address alone
             # (review 55c H2: asyncssh no longer trusts them for the name, so

@@ -113,7 +113,8 @@ class KnownHosts:
         said = [f"none for it in {' or '.join(there)}"] if there else []
         return ", and ".join(said + ([self.absent] if self.absent else []))
 
-    def lists(self, lookup: Lookup | None, key: asyncssh.SSHKey | None = None) -> bool:
+    def lists(self, lookup: Lookup | None, key: asyncssh.SSHKey | None = None, *,
+              ported: bool = False) -> bool:
         """Whether any file read holds a key (or a revoked one) for the host,
         looked up as asyncssh looked it up (`lookup`: its name and the address
         it connected to): a key it offers that none holds is one not known yet,
@@ -134,8 +135,17 @@ class KnownHosts:
                 known = read_known_hosts(str(path))
             except (OSError, ValueError):
                 return True
-            named = known.match(lookup.name, "", lookup.port)
-            if named[0] or named[2] or self._other_under_address(known, lookup, key):
+            # Where ssh's name has the port (`ported`: [name]:port, no
+            # HostKeyAlias), with the port as written for it: a key listed
+            # without it is the port-22 sshd's to ssh, which says no key is
+            # known for [name]:port (review 55c L2: it read "changed" and its
+            # advice took the port-22 entry out). A revocation counts either
+            # way.
+            port = lookup.port if ported else None
+            named = known._match(lookup.name, "", port) if port else \
+                known.match(lookup.name, "", lookup.port)
+            revoked = known._match(lookup.name, "")[2] if port else []
+            if named[0] or named[2] or revoked or self._other_under_address(known, lookup, key):
                 return True
         return False
 
@@ -622,7 +632,7 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     # Listed with another key: changed, its entry to take out first. Listed
     # nowhere: not known yet, nothing to take out (ssh-keygen -R fails on a
     # file not there), and the file to make if it is not there (trial 55 F13).
-    changed = known.lists(looked_up, key)
+    changed = known.lists(looked_up, key, ported=name.startswith("["))
     # A changed key said as the alarm it is, as the host's (review 55b M2: it
     # read calmer than a key not known yet); so a key a certificate authority
     # trusted for it did not sign (review 55b L6).

@@ -365,6 +365,26 @@ async def test_a_network_written_in_known_hosts_trusts_no_host_in_it(tmp_path: P
         assert err.value.known_hosts_line == _the_line(host)
 
 
+async def test_a_key_listed_for_port_22_is_not_a_changed_key_of_a_host_on_another_port(
+        tmp_path: Path) -> None:
+    """Review 55c L2: known_hosts holding the port-22 sshd's key under the
+    bare name (127.0.0.1 OLDKEY), the host on another port showing its own:
+    runbook said the key had changed and advised ssh-keygen -R 127.0.0.1,
+    deleting the port-22 sshd's still-good entry. ssh says no host key is
+    known for [127.0.0.1]:PORT; so does runbook, and takes nothing out."""
+    async with rehearsal_host(tmp_path) as host:
+        known = tmp_path / "known_hosts"
+        old = _old_key()
+        known.write_text(f"127.0.0.1 {old[0]} {old[1]}\n")
+        remote = remote_for(host, known_hosts=known)
+        with pytest.raises(HostKeyRefused) as err:
+            await remote.run("true", timeout=10)
+        message = str(err.value)
+        assert "no key is trusted for this host yet" in message, message
+        assert CHANGED not in message and "ssh-keygen -R" not in message, message
+        assert err.value.known_hosts_line == _the_line(host)
+
+
 async def test_a_host_a_certificate_authority_is_trusted_for_that_shows_a_plain_key(
         tmp_path: Path) -> None:
     """Review 55b L6: known_hosts trusting a certificate authority for the
