@@ -601,10 +601,52 @@ async def _connect_hop(hop: Hop, made: asyncssh.SSHClientConnectionOptions,
             f"{cannot}: {hop.name} refused our key for user {made.username}; check the User "
             f"and IdentityFile that {how.config_name} gives for {hop.name}") from None
     except (OSError, asyncssh.Error, TimeoutError) as exc:
+        if isinstance(exc, (asyncssh.KeyExchangeFailed, asyncssh.ConnectionLost,
+                            ConnectionResetError)) and \
+                await _key_of_another_type(hop, known, watched.looked_up, via, how):
+            raise await _hop_key_untrusted(hop, made, alias, known, watched.looked_up, via,
+                                           how, cannot) from None
         raise RemoteError(
             f"{cannot}: {unreachable(exc, advise=False)}; check the HostName and Port that "
             f"{how.config_name} gives for {hop.name}, and that it is up") from None
     return conn
+
+
+async def _key_of_another_type(hop: Hop, known: KnownHosts, looked_up: Lookup | None,
+                               via: asyncssh.SSHClientConnection | None, how: Through) -> bool:
+    """Whether a jump host whose key exchange failed offers no key of a type
+    its known_hosts holds for it (review 55c M1: a changed key read as a jump
+    host not reached). asyncssh offers it only the held types, so such a host
+    ends the key exchange instead of showing a key to refuse. As for the host
+    (Remote._key_of_another_type): the key it offers of any type, read on a
+    connection of its own that trusts nothing, is none held; and, asked
+    twice for the held types, it shows none (a blip is no changed key)."""
+    if looked_up is None:
+        return False
+    try:
+        trusted = read_known_hosts(known.readable).match(looked_up.name, "", looked_up.port)[0]
+    except (OSError, ValueError):
+        return False
+    if not trusted:
+        return False  # nothing held: asyncssh offered every type
+
+    async def probe(algorithms: list[str]) -> asyncssh.SSHKey | None:
+        try:
+            return await asyncio.wait_for(asyncssh.get_server_host_key(
+                hop.name, hop.port or (), tunnel=via or (),
+                config=how.config,  # type: ignore[arg-type]
+                server_host_key_algs=algorithms or ()), how.connect_timeout)
+        except (OSError, asyncssh.Error, TimeoutError, ValueError):
+            return None
+
+    key = await probe([])
+    if key is None or key.public_data in {k.public_data for k in trusted}:
+        return False
+    held = sorted({alg.decode() for k in trusted for alg in k.sig_algorithms})
+    for _ in range(2):
+        if await probe(held) is not None:
+            return False
+    return True
 
 
 async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions,

@@ -388,6 +388,31 @@ async def test_a_jump_host_whose_key_is_not_trusted_is_named_not_the_target(
         assert not target.forwarded, "nothing went past an untrusted jump host"
 
 
+async def test_a_jump_host_whose_key_changed_type_is_refused_as_changed_not_unreached(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 55c M1: the jump host's known_hosts holding an ECDSA key for it,
+    the jump host now offering ed25519 alone (a reinstall, or someone in
+    between): asyncssh offered only ECDSA, the key exchange failed, and it
+    read "cannot reach sm via jump host bastion: Unable to find compatible
+    server host key; check the HostName and Port", a network fault. It is
+    said as a changed key, as the host's own is."""
+    _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        checked = tmp_path / "jump_known_hosts"
+        other = asyncssh.generate_private_key("ecdsa-sha2-nistp256").export_public_key().decode()
+        checked.write_text(f"[127.0.0.1]:{jump_port} {other}")
+        remote = _remote(tmp_path, "sm", 22, _behind_bastion(tmp_path, jump_port), known)
+        with pytest.raises(JumpHostRefused) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert "compatible" not in message and "check the HostName" not in message, message
+        assert f"it is not the key listed there for it. {CHANGED}" in message, message
+        assert f"ssh-keygen -R '[127.0.0.1]:{jump_port}' -f {checked}, then " in message, message
+        assert not target.forwarded
+
+
 async def test_a_jump_host_whose_changed_key_is_held_under_its_address_is_refused_as_changed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review 55b H1, for a jump host: its HostName a name (localhost), its
