@@ -287,6 +287,56 @@ def test_facts_taken_back_from_a_journal_are_the_runs_own_copy() -> None:
     assert record == {"local_sha256": {"red5pro.zip": "abc"}}
 
 
+# A facts record as the code of review 55 journalled it (every field it
+# journalled, red5_log_start_offset among them), as one line of the journal.
+_FACTS_LINE_OF_REVIEW_55 = (
+    '{"ts": "2026-01-12T09:14:03.512+00:00", "mono": 5821.114, "event": "facts", "facts": '
+    '{"install_real": "/usr/local", "live_version": "6.2.0.b406", "new_version": '
+    '"11.1.0.b835", "live_tree": "2049:131", "api_version": "3.1", "controller": '
+    '"com.red5pro.services.streammanager.cloud.aws.component.AWSInstanceController", '
+    '"instance_prefix": "prod-sm-", "java": 11, "db_port": 3306, "db_user": "cluster", '
+    '"live_db_host": "10.0.0.5", "live_db_port": 3306, "new_top": "red5pro-server-11.1.0", '
+    '"new_flat": false, "new_tree": "2049:977", "local_sha256": {"/tmp/red5pro.zip": '
+    '"ab12"}, "snapshot": "/root/.local/state/runbook/hosts/a/snapshot.json", '
+    '"new_database_at": "10.0.0.9:3306", "old_database_at": "10.0.0.5:3306", '
+    '"schema_import_into": "10.0.0.9:3306", "red5_processes": {"4242": "java -Dred5.root=/x"}, '
+    '"restart_service": true, "started_without_database": false, "token_refused": false, '
+    '"new_api_version": "4.0", "red5_log_start_offset": 8192, "promoted_at": 1768209243.5, '
+    '"rollback_stamp": "20260112T091403", "new_nodegroups_left": "nodegroups eu-west"}}\n')
+
+
+def test_a_journal_of_the_earlier_code_loads_the_same_facts(tmp_path: Path) -> None:
+    """Review 55 M2 moved the facts a step keeps for itself only out of the
+    journalled names: a journal the earlier code wrote still loads every fact
+    it journalled, each unmasked or masked as before once journalled again.
+    (red5_log_start_offset is start-service's own: it sets it before it reads it.)"""
+
+    from runbook.redact import Redactor
+    from steps.facts import Red5Facts
+
+    path = tmp_path / "run.jsonl"
+    path.write_text(_FACTS_LINE_OF_REVIEW_55)
+    written = json.loads(_FACTS_LINE_OF_REVIEW_55)["facts"]
+    facts = Red5Facts()
+    facts.load(replay(path).facts)
+    taken = {name: value for name, value in written.items() if name != "red5_log_start_offset"}
+    for name, value in taken.items():
+        assert getattr(facts, name) == value, name
+    # Journalled again, the same names, the same ones masked: the secrets
+    # stand in for ones that happen to match inside a fact, each of them.
+    mask = Redactor(["3306", "red5.root", "AWSInstance", "prod", "/usr/local", "6.2.0",
+                     "11.1.0", "2049", "cluster", "10.0.0", "ab12", "snapshot", "20260112",
+                     "eu-west"])
+    again = facts.record(mask)
+    masked = {"controller": mask(written["controller"]),
+              "instance_prefix": mask(written["instance_prefix"]),
+              "schema_import_into": mask(written["schema_import_into"]),
+              "red5_processes": {"4242": mask(written["red5_processes"]["4242"])}}
+    assert all(masked[name] != written[name] for name in masked)
+    assert {n: v for n, v in again.items() if n != "red5_log_start_offset"} == {
+        **taken, **masked}
+
+
 async def _retire(host: object, group: str) -> None:
     """Delete one nodegroup through the live API, as an operator retiring it
     between the prepare day and the window would, and wait until it is gone."""
