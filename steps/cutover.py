@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn, TypeAlias
 
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
@@ -716,6 +716,66 @@ class ServiceUnit(Red5Step):
         return await self._looked(ctx, after_run=True)
 
 
+# Which release a step serves: the new one (the way forward) or the old one
+# (the way back, steps/rollback.py).
+Side: TypeAlias = Literal["new", "old"]
+
+
+def _other_side(side: Side) -> Side:
+    return "old" if side == "new" else "new"
+
+
+async def _tree_of(ctx: Ctx, side: Side) -> str | None:
+    return await (new_tree if side == "new" else old_tree)(ctx)
+
+
+def release_of(ctx: Ctx, side: Side) -> str | None:
+    """The release installed on `side`."""
+    return ctx.facts.new_version if side == "new" else ctx.facts.live_version
+
+
+def api_version_of(p: AnyContext, side: Side) -> str | None:
+    """The API version the release on `side` serves."""
+    return expected_api_version(p) if side == "new" else old_api_version(p)
+
+
+async def servers_of(ctx: Ctx, side: Side) -> tuple[list[int], list[int]]:
+    """PIDs running from the other install and from `side`'s, from one
+    listing: each listing is a root shell walking /proc, in the downtime."""
+    other, tree = await _tree_of(ctx, _other_side(side)), await _tree_of(ctx, side)
+    listing = await java_processes(ctx)
+    return ([proc.pid for proc in running_from(listing, other)],
+            [proc.pid for proc in running_from(listing, tree)])
+
+
+def other_runs(side: Side, pids: list[int]) -> Check:
+    """The other side's server runs: on the way back, the new release's
+    (review: the check called it the old server)."""
+    return Check(False, f"the {_other_side(side)} server (pid {', '.join(map(str, pids))}) "
+                 "still runs")
+
+
+async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
+    """The answering stream manager `api` is the release on `side`: nothing
+    runs from the other install, something runs from this one, the live
+    folder is this tree, and the API speaks this release's version."""
+    (other, ours), live = await asyncio.gather(servers_of(ctx, side),
+                                               folder_id(ctx, live_dir(ctx)))
+    if other:
+        return other_runs(side, other)
+    tree = await _tree_of(ctx, side)
+    if tree is None or live != tree:
+        return Check(False, f"{live_dir(ctx)} is not the {side} release")
+    if not ours:
+        return Check(False, f"no java process runs from the {side} install")
+    want = api_version_of(ctx, side)
+    if want is not None and api.version != want:
+        return Check(False, f"the API answering speaks {api.version}; Red5 Pro "
+                     f"{release_of(ctx, side)} speaks {want}")
+    return Check(True, f"API {api.version} answers from the {side} install "
+                 f"({release_of(ctx, side)})")
+
+
 class StartService(Red5Step):
     id = "start-service"
     title = "Start the red5pro service"
@@ -757,21 +817,11 @@ class StartService(Red5Step):
                   "once, then the same wait"),
         ]
 
-    # Which release must answer: the new one (the way forward) or the old one
-    # (the way back, steps/rollback.py).
-    side = "new"
-
-    async def _tree(self, ctx: Ctx) -> str | None:
-        return await new_tree(ctx)
-
-    async def _other_tree(self, ctx: Ctx) -> str | None:
-        return await old_tree(ctx)
-
-    def _release(self, ctx: Ctx) -> str | None:
-        return ctx.facts.new_version
+    # Which release must answer (StartOld: the old one).
+    side: Side = "new"
 
     def _speaks(self, p: AnyContext) -> str | None:
-        return expected_api_version(p)
+        return api_version_of(p, self.side)
 
     async def _prove(self, ctx: Ctx) -> None:
         """Before the API is asked: the token given is the serving install's.
@@ -779,14 +829,6 @@ class StartService(Red5Step):
         base_url and the token against the live file (the old one's or the
         new one's, resumed mid-cutover), and the properties step carries that
         token into the new file; the way back's start proves it (rollback)."""
-
-    async def _servers(self, ctx: Ctx) -> tuple[list[int], list[int]]:
-        """PIDs running from the other install and from this step's, from one
-        listing: each listing is a root shell walking /proc, in the downtime."""
-        other, tree = await self._other_tree(ctx), await self._tree(ctx)
-        listing = await java_processes(ctx)
-        return ([proc.pid for proc in running_from(listing, other)],
-                [proc.pid for proc in running_from(listing, tree)])
 
     async def _answering(self, ctx: Ctx, errors: list[SMApiError]) -> Any:
         try:
@@ -862,37 +904,12 @@ class StartService(Red5Step):
         except _TokenRefused:
             return None
 
-    async def _proof(self, ctx: Ctx, api: Any) -> Check:
-        """The answering stream manager is the release this step starts: nothing
-        runs from the other install, something runs from this one, the live
-        folder is this tree, and the API speaks this release's version."""
-        (other, ours), live = await asyncio.gather(self._servers(ctx),
-                                                   folder_id(ctx, live_dir(ctx)))
-        if other:
-            return self._other_runs(other)
-        tree = await self._tree(ctx)
-        if tree is None or live != tree:
-            return Check(False, f"{live_dir(ctx)} is not the {self.side} release")
-        if not ours:
-            return Check(False, f"no java process runs from the {self.side} install")
-        want = self._speaks(ctx)
-        if want is not None and api.version != want:
-            return Check(False, f"the API answering speaks {api.version}; Red5 Pro "
-                         f"{self._release(ctx)} speaks {want}")
-        return Check(True, f"API {api.version} answers from the {self.side} install "
-                     f"({self._release(ctx)})")
-
-    def _other_runs(self, pids: list[int]) -> Check:
-        # The other side's: on the way back, the new release (review: the
-        # check called it the old server).
-        other = "old" if self.side == "new" else "new"
-        return Check(False, f"the {other} server (pid {', '.join(map(str, pids))}) still runs")
-
     async def check(self, ctx: Ctx) -> Check:
         ctx.facts.restart_service = ctx.facts.token_refused = False
-        (other, ours), runs = await asyncio.gather(self._servers(ctx), self._runs(ctx))
+        (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
+                                                   self._runs(ctx))
         if other:
-            return self._other_runs(other)
+            return other_runs(self.side, other)
         if not runs:
             # Said: it decides, for a step left in doubt, between trying again
             # and the way back (re-trial: "not in place" alone).
@@ -909,14 +926,14 @@ class StartService(Red5Step):
             return Check(False, "the service refuses the API token, and its "
                          f"{red5.PROPERTIES.rsplit('/', 1)[-1]} was written since it started")
         if api:
-            proof = await self._proof(ctx, api)
+            proof = await serving_proof(ctx, api, self.side)
             if proof.done:
                 # Found serving, the step does not run: said here as run says
                 # it, or the report has not heard the release it proved
                 # (operator trial: a way back from before stop-service).
                 if self.side == "new":
                     ctx.facts.new_api_version = api.version
-                self._answered(ctx, api, version=self._release(ctx), controller=None)
+                self._answered(ctx, api, version=release_of(ctx, self.side), controller=None)
             return proof
         if ctx.facts.started_without_database:
             # It loaded without its database, which is back (or the step would
@@ -1155,7 +1172,7 @@ class StartService(Red5Step):
         return max(ages) if ages else None
 
     async def run(self, ctx: Ctx) -> None:
-        other, ours = await self._servers(ctx)
+        other, ours = await servers_of(ctx, self.side)
         if other:
             raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "
                              f"{', '.join(map(str, other))}) still runs and answers on the "
@@ -1223,7 +1240,7 @@ class StartService(Red5Step):
         ctx.facts.restart_service = ctx.facts.started_without_database = False
         ctx.facts.token_refused = False
         # Looks at the host, together: each is a round trip in the downtime.
-        proof, version = await asyncio.gather(self._proof(ctx, api),
+        proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
                                               install_version(ctx, live_dir(ctx)))
         if not proof.done:
             raise StepFailed(f"an API answers, but not the {self.side} release's: "
@@ -1253,12 +1270,22 @@ class StartService(Red5Step):
         api = await self._answering(ctx, [])
         if not api:
             return Check(False, "the API does not answer")
-        return await self._proof(ctx, api)
+        return await serving_proof(ctx, api, self.side)
 
 
 def expected_api_version(p: AnyContext) -> str | None:
     """The API version the new release serves: the config's word, else Red5's table."""
     return p.settings.new_api_version or red5.api_version(p.facts.new_version)
+
+
+def old_api_version(p: AnyContext) -> str | None:
+    """The API the old release serves: Red5's table's (FACTS section 2.1),
+    else the version preflight heard where the table names none. Not what
+    preflight heard first: an earlier run's preflight heard another stream
+    manager's 4.0 from a 6.2.0 install, and the way back then took "a process
+    runs from the old install" and "API 4.0 answers" for the old release
+    answering (trial 54)."""
+    return red5.api_version(p.facts.live_version) or p.facts.api_version
 
 
 def _images(launch_config: dict[str, Any]) -> set[str]:

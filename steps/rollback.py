@@ -21,7 +21,6 @@ from runbook.model import Action, Check, Note, Phase, Shell, Wait
 from runbook.shell import quote
 from runbook.smapi import SMApiError
 from runbook.step import StepFailed
-from steps import red5
 from steps.common import (
     JavaProcess,
     backup_dir,
@@ -47,6 +46,9 @@ from steps.cutover import (
     _wait,
     delete_nodegroup,
     expected_api_version,
+    old_api_version,
+    servers_of,
+    serving_proof,
 )
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
@@ -166,15 +168,14 @@ class DeleteNewNodegroups(Red5Step):
         facts._new_groups_api = facts._new_groups_said = None
         if not ctx.cutover_under_way:
             raise StepFailed(NO_CUTOVER)
-        serving = StartService()
-        other, ours = await serving._servers(ctx)
+        other, ours = await servers_of(ctx, "new")
         if other or not ours:
             # Never the old release's API: its nodegroups are the old database's.
             return self._none_to_delete(ctx, "the new release does not run")
         await self._prove(ctx)
         try:
             api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
-            proof = await serving._proof(ctx, api)
+            proof = await serving_proof(ctx, api, "new")
             if not proof.done:
                 return self._none_to_delete(ctx, f"the new release does not serve: "
                                             f"{proof.detail}")
@@ -434,18 +435,6 @@ class StartOld(StartService):
                           "it is the stream manager answering at [api] base_url is not proven",
                           AGAIN)
 
-    async def _tree(self, ctx: Ctx) -> str | None:
-        return await old_tree(ctx)
-
-    async def _other_tree(self, ctx: Ctx) -> str | None:
-        return await new_tree(ctx)
-
-    def _release(self, ctx: Ctx) -> str | None:
-        return ctx.facts.live_version
-
-    def _speaks(self, p: AnyContext) -> str | None:
-        return old_api_version(p)
-
 
 class RecreateOld(Recreate):
     id = "rollback-recreate"
@@ -470,16 +459,6 @@ class RecreateOld(Recreate):
         a staging copy of the old release would have A's snapshot rebuilt in it)."""
         await prove_token(ctx, live_dir(ctx), "the old release serves again, with nothing "
                           "rebuilt by this step", AGAIN)
-
-
-def old_api_version(p: AnyContext) -> str | None:
-    """The API the old release serves: Red5's table's (FACTS section 2.1),
-    else the version preflight heard where the table names none. Not what
-    preflight heard first: an earlier run's preflight heard another stream
-    manager's 4.0 from a 6.2.0 install, and the way back then took "a process
-    runs from the old install" and "API 4.0 answers" for the old release
-    answering (trial 54)."""
-    return red5.api_version(p.facts.live_version) or p.facts.api_version
 
 
 def way_back() -> list[Red5Step]:
