@@ -89,7 +89,7 @@ async def _trees_found(ctx: Ctx) -> tuple[str, str, bool]:
     old = live
     if new == live or not await exists(ctx, live, "-d"):
         old = backup_dir(ctx)
-    ctx.facts._trees = (old, new)
+    ctx.facts.scratch.trees = (old, new)
     return old, new, there
 
 
@@ -99,7 +99,7 @@ def planned_trees(p: AnyContext) -> tuple[str, str]:
     skipped carry-over's plan named the unpacked folder, gone by then, and
     bak.red5pro -> red5pro ran); before any look, where they are before the
     cutover."""
-    found = p.facts._trees
+    found = p.facts.scratch.trees
     return found if found is not None else (live_dir(p), new_dir(p))
 
 

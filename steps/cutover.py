@@ -169,7 +169,7 @@ class DeleteNodegroups(Red5Step):
     def plan(self, p: Plan) -> list[Action]:
         saved = load_snapshot(p)
         names = [g["name"] for g in saved["nodegroups"]] if saved else ["{each nodegroup}"]
-        listed, going = p.facts._nodegroups_listed, p.facts._nodegroups_going
+        listed, going = p.facts.scratch.nodegroups_listed, p.facts.scratch.nodegroups_going
         actions: list[Action] = []
         if listed is not None:
             # As run() will send them, once the check has looked: a group gone
@@ -194,8 +194,8 @@ class DeleteNodegroups(Red5Step):
                              "snapshot to rebuild them from")
         api = await ctx.api()
         live, going, unsaved = _as_listed(await _fleet_as_saved(ctx, api, found), found)
-        ctx.facts._nodegroups_listed = tuple(sorted(live))
-        ctx.facts._nodegroups_going = tuple(going)
+        ctx.facts.scratch.nodegroups_listed = tuple(sorted(live))
+        ctx.facts.scratch.nodegroups_going = tuple(going)
         if unsaved:
             # Only once the cutover has begun (before, the fleet's look above
             # refuses it): no new snapshot can be taken of a fleet being
@@ -255,8 +255,8 @@ class DeleteNodegroups(Red5Step):
         """Nothing is sent unless the groups are as the plan showed them: one
         made since (which the snapshot cannot rebuild), or one to delete that
         the plan did not show (its delete failed in the cloud), is refused."""
-        listed = ctx.facts._nodegroups_listed
-        planned = set(listed or ()) - set(ctx.facts._nodegroups_going)
+        listed = ctx.facts.scratch.nodegroups_listed
+        planned = set(listed or ()) - set(ctx.facts.scratch.nodegroups_going)
         changed = sorted(unsaved) + [name for name in deleting
                                      if listed is not None and name not in planned]
         if changed:
@@ -471,7 +471,7 @@ class StopService(Red5Step):
 def _origins_waited_for(ctx: Ctx) -> str:
     """The origins recreate waits for, with how many are in service of how
     many it wants, once a look has counted them (operator trial: no count)."""
-    counted = ctx.facts._origins_counted
+    counted = ctx.facts.scratch.origins_counted
     if counted is None:
         return "the origins to be in service"
     return f"the origins to be in service ({counted[0]} of {counted[1]})"
@@ -575,17 +575,18 @@ class ServiceUnit(Red5Step):
 
     def plan(self, p: Plan) -> list[Action]:
         unit = p.settings.unit_file
+        tuning = p.facts.scratch.unit_tuning
         return [
             Shell(f"test -f {quote(self._shipped(p))}", "does the release ship a unit"),
             Shell(copy_whole(p, unit, unit + ".bak", keep_times=True, unless_there=True),
                   "the old unit, kept beside; not again where a .bak is there already (an "
                   "earlier attempt's: preflight found it the same as the installed unit)"),
-            Shell(self._install(p, p.facts._unit_tuning or []),
+            Shell(self._install(p, tuning or []),
                   "where the release ships one" + (
-                      _carrying(p.facts._unit_tuning) if p.facts._unit_tuning is not None
+                      _carrying(tuning) if tuning is not None
                       else "; where the installed unit's heap or open-file limit differs, "
                            "sed carries it into the copy before the rename")),
-            Shell(self._refit(p, p.facts._unit_swap),
+            Shell(self._refit(p, p.facts.scratch.unit_swap),
                   "where it ships none and the unit's classpath names a commons-daemon jar "
                   "the release does not have"),
             Shell(root(p, "systemctl daemon-reload")),
@@ -645,12 +646,12 @@ class ServiceUnit(Red5Step):
                                  f"{release.last_error_line() or 'no answer'}")
             # The release's unit with the host's tuning in it: before the run,
             # the installed unit's (what the run carries); after, what it carried.
-            if after_run and ctx.facts._unit_tuning is not None:
-                tuning = ctx.facts._unit_tuning
+            if after_run and ctx.facts.scratch.unit_tuning is not None:
+                tuning = ctx.facts.scratch.unit_tuning
             else:
                 tuning = red5.unit_tuning(unit, release.stdout)
                 if not after_run:
-                    ctx.facts._unit_tuning = tuning
+                    ctx.facts.scratch.unit_tuning = tuning
             same = unit == red5.tuned_unit(release.stdout, tuning)
             if same and "changed on disk" not in status.stdout and have == want:
                 return Check(True, f"the release's unit is installed and loaded"
@@ -680,7 +681,7 @@ class ServiceUnit(Red5Step):
         if fit.unread and not after_run:
             ctx.info("the installed unit starts jsvc, but runbook cannot read its classpath: "
                      "it is kept as it is")
-        edited, ctx.facts._unit_swap = ctx.facts._unit_swap, fit.swap
+        edited, ctx.facts.scratch.unit_swap = ctx.facts.scratch.unit_swap, fit.swap
         if fit.swap is not None:
             if after_run:
                 return Check(False, f"the unit's classpath still names {fit.swap.named}")
@@ -701,11 +702,11 @@ class ServiceUnit(Red5Step):
         # A look: taken again after a drop, not an action left in doubt
         # (operator trial: the rehearsal's ssh-drop landed in it).
         ships = await ctx.probe(f"test -f {quote(self._shipped(ctx))}")
-        swap = ctx.facts._unit_swap
+        swap = ctx.facts.scratch.unit_swap
         if ships.ok or swap is not None:
             await ctx.sh(copy_whole(ctx, unit, unit + ".bak", keep_times=True,
                                     unless_there=True))
-            await ctx.sh(self._install(ctx, ctx.facts._unit_tuning or []) if ships.ok
+            await ctx.sh(self._install(ctx, ctx.facts.scratch.unit_tuning or []) if ships.ok
                          else self._refit(ctx, swap))
             ctx.note(AFTER_UPGRADE, f"the old service unit stays as {unit}.bak: remove it "
                      "with the old install")
@@ -851,7 +852,7 @@ class StartService(Red5Step):
         shell was blamed on the file, and the healthy server restarted)."""
         back = "; or roll back to the old stream manager" if self.side == "new" else ""
         where = f"{live_dir(ctx)}/{red5.PROPERTIES}"
-        if self.side == "new" and ctx.facts._token_taken:
+        if self.side == "new" and ctx.facts.scratch.token_taken:
             # This run's preflight saw the live stream manager take it (re-trial:
             # "if the file's is" read as a riddle where only the file can be).
             return (f"the new stream manager refuses the API token (HTTP 401) that the live "
@@ -1044,7 +1045,7 @@ class StartService(Red5Step):
         # As F11's comparison: loopback names alike, case and a trailing dot aside.
         if same_database(used[0], used[1], where.host, where.port):
             return True
-        if ctx.facts.red5_log_start_offset is None and await self._file_names(ctx, where):
+        if ctx.facts.scratch.red5_log_start_offset is None and await self._file_names(ctx, where):
             # A start runbook did not make, read from the top: the line can be
             # an earlier start's, from before the file was put right and the
             # service restarted by hand. This start's is waited for; one that
@@ -1077,7 +1078,7 @@ class StartService(Red5Step):
         """The database (host, port) the red5.log of the last start names in
         its dbURL line; None when it has written none yet."""
         log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
-        since = ctx.facts.red5_log_start_offset or 0
+        since = ctx.facts.scratch.red5_log_start_offset or 0
         # A log rotated since is smaller than the offset: read it whole.
         read = (f"if [ \"$(stat -L -c %s -- {log})\" -ge {since} ]; then tail -c +{since + 1} "
                 f"-- {log}; else cat -- {log}; fi | grep -a -o 'dbURL = jdbc:mysql://[^/]*/' "
@@ -1192,9 +1193,9 @@ class StartService(Red5Step):
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
         if restarted or not ours:  # what an earlier start logged is not this one's
-            ctx.facts.red5_log_start_offset = await self._log_size(ctx)
+            ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
         else:  # found running: where its start's lines begin is not known
-            ctx.facts.red5_log_start_offset = None
+            ctx.facts.scratch.red5_log_start_offset = None
         await self._systemctl(ctx, "restart" if restarted else "start")
         if not restarted:  # started: proven before its API is asked
             await self._prove(ctx)
@@ -1208,7 +1209,7 @@ class StartService(Red5Step):
                 # operator confirmed says so.
                 ctx.info(f"the service runs but its API has not answered in {limit:g}s: "
                          "restarting it once")
-                ctx.facts.red5_log_start_offset = await self._log_size(ctx)
+                ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
                 await self._systemctl(ctx, "restart")
                 last_wait = len(errors)
                 api = await self._wait_for_api(ctx, limit, errors)
@@ -1507,7 +1508,7 @@ class Recreate(Red5Step):
             need = max(1, len(origins_of(old.get("nodes", []))))
             up = sum(1 for n in origins_of(nodes) if state_of(n) == "inservice")
             have, want = have + min(up, need), want + need
-        ctx.facts._origins_counted = (have, want)
+        ctx.facts.scratch.origins_counted = (have, want)
         return have >= want
 
     async def _prove(self, ctx: Ctx) -> None:
@@ -1621,7 +1622,7 @@ class Recreate(Red5Step):
 
         limit = ctx.settings.timeouts.origins_inservice
         try:
-            ctx.facts._origins_counted = None
+            ctx.facts.scratch.origins_counted = None
             await _wait(ctx, lambda: _origins_waited_for(ctx), limit,
                         lambda: self._in_service(ctx, api))
         except StepFailed:

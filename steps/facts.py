@@ -1,16 +1,17 @@
 """What the upgrade's steps learn and hand to later steps.
 
-Journalled after every step (masked) and loaded back by a resumed run, so a
-later step (or a later process) never has to ask the host again. Fields that
-start with ``_`` are a step's scratch: rebuilt by its check, never journalled.
+Journalled after every step (masked, unless plain) and loaded back by a
+resumed run, so a later step (or a later process) never has to ask the host
+again. What a step keeps for itself only is in ``scratch``: rebuilt by its
+check, never journalled.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from runbook.facts import Facts
+from runbook.facts import Facts, not_journalled, plain
 from runbook.step import PlanContext, Step, StepContext
 
 if TYPE_CHECKING:
@@ -19,124 +20,127 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Red5Facts(Facts):
-    """What the steps learn about the host as they go, for the steps after them."""
-    # Journalled unmasked (safety review: a secret of digits matched inside
-    # live_tree, and a resumed run found no process of the old install). What
-    # may hold a secret (the processes' command lines) is not among them.
-    PLAIN: ClassVar[frozenset[str]] = frozenset({
-        "install_real", "live_version", "new_version", "live_tree",
-        "api_version", "java", "db_port", "db_user", "new_top", "new_flat", "new_tree",
-        "local_sha256",
-        "snapshot", "restart_service", "started_without_database", "token_refused",
-        "new_api_version", "rollback_stamp", "promoted_at", "new_nodegroups_left",
-        "new_database_at", "old_database_at", "live_db_host", "live_db_port",
-        "red5_log_start_offset"})
-    # preflight: the host as found before anything changed
-    install_real: str | None = None  # install.dir resolved on the host
-    live_version: str | None = None
-    new_version: str | None = None
-    live_tree: str | None = None  # device:inode of the live install folder
-    api_version: str | None = None
-    controller: str | None = None
-    instance_prefix: str = ""
-    java: int | None = None
-    db_port: int | None = None  # the new database's, once a step has read the login
-    db_user: str | None = None  # the live login's user (config.dbUser), never its password
-    # the live database (config.dbHost, config.dbPort of the old install's
-    # file): no command to drop a database is ever given for it
-    live_db_host: str | None = None
-    live_db_port: int | None = None
-    # the new release
-    new_top: str | None = None  # the folder the distribution unpacks into
-    new_flat: bool = False  # the zip holds no top folder: unzipped into new_top
-    new_tree: str | None = None  # device:inode of the unpacked folder
-    local_sha256: dict[str, str] = field(default_factory=dict)
-    snapshot: str | None = None  # path of the fleet snapshot this run uses
-    # properties: the databases (host:port, no login) the merged file and the
-    # live one name, for what recreate leaves to do after the upgrade
-    new_database_at: str | None = None
-    old_database_at: str | None = None
-    # schema: the database (host:port) its import began in, until it ends
-    # well; what that database holds of the release's tables is its own.
-    schema_import_into: str | None = None
-    # cutover
-    red5_processes: dict[str, str] = field(default_factory=dict)  # pid -> command line
-    restart_service: bool = False
-    # The new release was started while its database could not be reached: it
-    # is restarted at once when the step is tried again.
-    started_without_database: bool = False
-    # The service runs and refuses the API token: it reads its token only as
-    # it starts, so it is restarted at once.
-    token_refused: bool = False
-    new_api_version: str | None = None
+class Red5Scratch:
+    """What the steps keep for this process only, each for its own plan, run
+    and verify or for a later step's: never journalled, rebuilt by the checks."""
+
     # start-service: the byte offset in the new install's red5.log where the
     # lines of the service's last start begin (its size just before runbook
     # started or restarted it), so that a restart after a fix is not judged by
     # the dbURL line an earlier start wrote. None when runbook found the
     # service running and did not start it (after a resume, say): where that
     # start's lines begin is not known, and the log is read from the top.
+    # Its run sets it before it reads it: nothing for a later process.
     red5_log_start_offset: int | None = None
+    carry_over_xml: str | None = None
+    carry_over_diff: str = ""
+    export_shrink: str | None = None
+    # export-config, resumed: how the fleet differs from this run's snapshot
+    export_changed: str | None = None
+    # (old install, new tree) as the last look found them (common.trees): a
+    # plan shows the paths its run will use, after promote-new too
+    trees: tuple[str, str] | None = None
+    # service-unit: the kept unit's commons-daemon jar, to point at the release's
+    unit_swap: Swap | None = None
+    # recreate: origins in service, of those wanted, at its last look
+    origins_counted: tuple[int, int] | None = None
+    # service-unit: the installed unit's tuning, carried into the release's unit
+    unit_tuning: list[Tuned] | None = None
+    # The tables an unfinished import of schema left (its retry drops them
+    # and imports the file whole).
+    partial_schema: tuple[str, ...] = ()
+    # delete-nodegroups: the groups its check found listed, and those of them
+    # being deleted already (None: not looked yet, as in `runbook plan`)
+    nodegroups_listed: tuple[str, ...] | None = None
+    nodegroups_going: tuple[str, ...] = ()
+    # rollback-nodegroups: the same, of the new stream manager, the API
+    # version it speaks, and what its run ended with (for its verify)
+    new_groups_listed: tuple[str, ...] | None = None
+    new_groups_going: tuple[str, ...] = ()
+    new_groups_api: str | None = None
+    new_groups_said: str | None = None
+    # unpack: the new tree is there already, so the unzip goes over it
+    unpack_over: bool = False
+    properties_review: Review | None = None
+    # properties: the digest of the decisions file its review applied
+    properties_decided_by: str | None = None
+    # properties: the sha256 of the new file as its review read it (once
+    # written, the merge, which the review's template digest does not cover)
+    properties_file_read: str | None = None
+    # preflight: the API did not answer this time (mid-cutover), so its
+    # version is the earlier run's, not one this run saw
+    api_silent: bool = False
+    # preflight: resumed mid-cutover, the API answering is the new release's
+    # (its version), not the old one's the facts keep for the way back
+    api_answering: str | None = None
+    # preflight: resumed mid-cutover, the API answered with an error (an HTTP
+    # status, said as such): something serves there, up and failing
+    api_failing: str | None = None
+    # preflight: the stream manager serving then took this process's API
+    # token, so a release that refuses it later has another in its file
+    token_taken: bool = False
+    # upload: host path -> (size, sha256) its run just proved on the host, for
+    # its verify to take instead of reading the file again; never carried on
+    proven: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Red5Facts(Facts):
+    """What the steps learn about the host as they go, for the steps after them."""
+
+    # plain(): journalled unmasked (safety review: a secret of digits matched
+    # inside live_tree, and a resumed run found no process of the old install).
+    # What may hold a secret (the processes' command lines) is not among them.
+
+    # preflight: the host as found before anything changed
+    install_real: str | None = plain(None)  # install.dir resolved on the host
+    live_version: str | None = plain(None)
+    new_version: str | None = plain(None)
+    live_tree: str | None = plain(None)  # device:inode of the live install folder
+    api_version: str | None = plain(None)
+    controller: str | None = None
+    instance_prefix: str = ""
+    java: int | None = plain(None)
+    db_port: int | None = plain(None)  # the new database's, once a step has read the login
+    db_user: str | None = plain(None)  # the live login's user (config.dbUser), never its password
+    # the live database (config.dbHost, config.dbPort of the old install's
+    # file): no command to drop a database is ever given for it
+    live_db_host: str | None = plain(None)
+    live_db_port: int | None = plain(None)
+    # the new release
+    new_top: str | None = plain(None)  # the folder the distribution unpacks into
+    new_flat: bool = plain(False)  # the zip holds no top folder: unzipped into new_top
+    new_tree: str | None = plain(None)  # device:inode of the unpacked folder
+    local_sha256: dict[str, str] = plain(factory=dict)
+    snapshot: str | None = plain(None)  # path of the fleet snapshot this run uses
+    # properties: the databases (host:port, no login) the merged file and the
+    # live one name, for what recreate leaves to do after the upgrade
+    new_database_at: str | None = plain(None)
+    old_database_at: str | None = plain(None)
+    # schema: the database (host:port) its import began in, until it ends
+    # well; what that database holds of the release's tables is its own.
+    schema_import_into: str | None = None
+    # cutover
+    red5_processes: dict[str, str] = field(default_factory=dict)  # pid -> command line
+    restart_service: bool = plain(False)
+    # The new release was started while its database could not be reached: it
+    # is restarted at once when the step is tried again.
+    started_without_database: bool = plain(False)
+    # The service runs and refuses the API token: it reads its token only as
+    # it starts, so it is restarted at once.
+    token_refused: bool = plain(False)
+    new_api_version: str | None = plain(None)
     # promote-new: when it moved the new tree into place (this machine's
     # clock, before the rename); None until then, or from an older journal
-    promoted_at: float | None = None
+    promoted_at: float | None = plain(None)
     # the way back: when the new tree was set aside (its folder's name)
-    rollback_stamp: str | None = None
+    rollback_stamp: str | None = plain(None)
     # the way back: the new stream manager's nodegroups it could not delete
     # (names, or words for them when they could not be listed), whose nodes
     # the old stream manager tears down as it starts; None when none are left
-    new_nodegroups_left: str | None = None
-    # scratch, rebuilt by checks
-    _carry_over_xml: str | None = None
-    _carry_over_diff: str = ""
-    _export_shrink: str | None = None
-    # export-config, resumed: how the fleet differs from this run's snapshot
-    _export_changed: str | None = None
-    # (old install, new tree) as the last look found them (common.trees): a
-    # plan shows the paths its run will use, after promote-new too
-    _trees: tuple[str, str] | None = None
-    # service-unit: the kept unit's commons-daemon jar, to point at the release's
-    _unit_swap: Swap | None = None
-    # recreate: origins in service, of those wanted, at its last look
-    _origins_counted: tuple[int, int] | None = None
-    # service-unit: the installed unit's tuning, carried into the release's unit
-    _unit_tuning: list[Tuned] | None = None
-    # The tables an unfinished import of schema left (its retry drops them
-    # and imports the file whole).
-    _partial_schema: tuple[str, ...] = ()
-    # delete-nodegroups: the groups its check found listed, and those of them
-    # being deleted already (None: not looked yet, as in `runbook plan`)
-    _nodegroups_listed: tuple[str, ...] | None = None
-    _nodegroups_going: tuple[str, ...] = ()
-    # rollback-nodegroups: the same, of the new stream manager, the API
-    # version it speaks, and what its run ended with (for its verify)
-    _new_groups_listed: tuple[str, ...] | None = None
-    _new_groups_going: tuple[str, ...] = ()
-    _new_groups_api: str | None = None
-    _new_groups_said: str | None = None
-    # unpack: the new tree is there already, so the unzip goes over it
-    _unpack_over: bool = False
-    _properties_review: Review | None = None
-    # properties: the digest of the decisions file its review applied
-    _properties_decided_by: str | None = None
-    # properties: the sha256 of the new file as its review read it (once
-    # written, the merge, which the review's template digest does not cover)
-    _properties_file_read: str | None = None
-    # preflight: the API did not answer this time (mid-cutover), so its
-    # version is the earlier run's, not one this run saw
-    _api_silent: bool = False
-    # preflight: resumed mid-cutover, the API answering is the new release's
-    # (its version), not the old one's the facts keep for the way back
-    _api_answering: str | None = None
-    # preflight: resumed mid-cutover, the API answered with an error (an HTTP
-    # status, said as such): something serves there, up and failing
-    _api_failing: str | None = None
-    # preflight: the stream manager serving then took this process's API
-    # token, so a release that refuses it later has another in its file
-    _token_taken: bool = False
-    # upload: host path -> (size, sha256) its run just proved on the host, for
-    # its verify to take instead of reading the file again; never carried on
-    _proven: dict[str, tuple[int, str]] = field(default_factory=dict)
+    new_nodegroups_left: str | None = plain(None)
+    # what the steps keep for this process only
+    scratch: Red5Scratch = not_journalled(Red5Scratch)
 
 
 Ctx: TypeAlias = StepContext[Red5Facts]

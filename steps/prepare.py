@@ -373,9 +373,9 @@ class Preflight(Red5Step):
     async def _live_api(self, ctx: Ctx) -> None:
         """The live API answers the token; its version and controller, into
         the facts. Mid-cutover it may be down, or be the new release's."""
-        ctx.facts._api_silent = False
-        ctx.facts._api_answering = None
-        ctx.facts._api_failing = None
+        ctx.facts.scratch.api_silent = False
+        ctx.facts.scratch.api_answering = None
+        ctx.facts.scratch.api_failing = None
         # The version the live release serves (FACTS section 2.1's table):
         # one that answers another is another stream manager (trial 54).
         serves = red5.api_version(ctx.facts.live_version)
@@ -396,11 +396,11 @@ class Preflight(Red5Step):
                 # Resumed during cutover: the stream manager is expected to be down.
                 ctx.info(f"the Stream Manager API does not answer, as expected mid-cutover "
                          f"({exc})")
-                ctx.facts._api_silent = True
+                ctx.facts.scratch.api_silent = True
                 return
             # An answer, with an error: something serves there (code review:
             # an HTTP 500 was said as the silence of a stopped stream manager).
-            ctx.facts._api_failing = f"HTTP {exc.status}" if exc.status else "an error"
+            ctx.facts.scratch.api_failing = f"HTTP {exc.status}" if exc.status else "an error"
             ctx.info(f"the Stream Manager API answers with an error, where a stopped one would "
                      f"not answer at all: {str(exc).rstrip('.')}. If it is this host's stream "
                      "manager, starting or failing, the steps ahead stop or restart it as they "
@@ -411,7 +411,7 @@ class Preflight(Red5Step):
         self._the_live_release_answers(ctx, api.version, serves)
         recorded = ctx.facts.api_version if ctx.resumed and ctx.cutover_under_way else None
         if recorded and recorded != api.version:
-            ctx.facts._api_answering = api.version
+            ctx.facts.scratch.api_answering = api.version
             # Resumed mid-cutover with the new release serving: the old
             # release's API, recorded before anything moved, is the one
             # the way back must hear again (operator trial: this run's
@@ -423,7 +423,7 @@ class Preflight(Red5Step):
         # The live stream manager took the token: mid-cutover too, resumed
         # before the old release was stopped (operator trial: a 401 from the
         # new one then said no stream manager had taken it, and to quit).
-        ctx.facts._token_taken = True
+        ctx.facts.scratch.token_taken = True
         ctx.facts.api_version = api.version
         ctx.facts.controller = controller
         ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud "
@@ -604,14 +604,14 @@ class Preflight(Red5Step):
         # kept for the way back is the old one, not the live one (operator trial).
         old = "old" if ctx.cutover_under_way else "live"
         versions = f"{old} {ctx.facts.live_version}, new {ctx.facts.new_version}"
-        if ctx.facts._api_silent:
+        if ctx.facts.scratch.api_silent:
             # The version the earlier run saw is no proof the API answers now
             # (operator trial: "API 3.1" with the stream manager down).
             return Check(True, f"{versions}; the API does not answer, as expected mid-cutover")
-        if ctx.facts._api_failing:
+        if ctx.facts.scratch.api_failing:
             return Check(True, f"{versions}; the API answers with an error "
-                               f"({ctx.facts._api_failing}), mid-cutover")
-        answering = ctx.facts._api_answering
+                               f"({ctx.facts.scratch.api_failing}), mid-cutover")
+        answering = ctx.facts.scratch.api_answering
         if answering:  # the new release's, mid-cutover: not the version kept (review)
             return Check(True, f"{versions}; API {answering} answers (the new release's), "
                                f"{ctx.facts.api_version} kept for the way back")
@@ -782,9 +782,9 @@ class Schema(Red5Step):
                   "when it has the release's: nodegroups, launch configs and scale policies "
                   "an earlier attempt left in it"),
             Shell(database.query(p, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}")),
-            *([Shell(database.query(p, _drop(p.facts._partial_schema)),
+            *([Shell(database.query(p, _drop(p.facts.scratch.partial_schema)),
                      "the tables of this step's import that did not finish")]
-              if p.facts._partial_schema else []),
+              if p.facts.scratch.partial_schema else []),
             Shell(database.import_file(p, sql), "only into an empty cluster database"),
         ]
 
@@ -800,17 +800,17 @@ class Schema(Red5Step):
         return wanted, _tables(listed.stdout), sql, where
 
     def destructive_now(self, p: Plan) -> bool:
-        return bool(p.facts._partial_schema)
+        return bool(p.facts.scratch.partial_schema)
 
     async def check(self, ctx: Ctx) -> Check:
         wanted, have, _sql, where = await self._compare(ctx)
-        ctx.facts._partial_schema = ()
+        ctx.facts.scratch.partial_schema = ()
         if have and have <= wanted and _began_here(ctx, where) and not ctx.cutover_under_way:
             # Its own import, into this very database, never ended well: the
             # tables it made (all of them, when it stopped in the keys that
             # follow) go, and the file is imported whole. Before the cutover
             # nothing else writes to the new database.
-            ctx.facts._partial_schema = tuple(sorted(have))
+            ctx.facts.scratch.partial_schema = tuple(sorted(have))
             return Check(False, f"{len(have)} of the release's {len(wanted)} tables, made by "
                          "this step's import, which did not finish. Running the step again "
                          "drops them and imports the file whole")
@@ -868,9 +868,9 @@ class Schema(Red5Step):
         ctx.facts.schema_import_into = where.address
         await database.run_sql(ctx, where, database.query(
             ctx, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}", port=where.port))
-        if ctx.facts._partial_schema:
+        if ctx.facts.scratch.partial_schema:
             await database.run_sql(ctx, where, database.query(
-                ctx, _drop(ctx.facts._partial_schema), port=where.port))
+                ctx, _drop(ctx.facts.scratch.partial_schema), port=where.port))
         await database.run_sql(ctx, where, database.import_file(ctx, sql, port=where.port),
                                quiet=False)
         ctx.facts.schema_import_into = None
@@ -905,7 +905,7 @@ class ExportConfig(Red5Step):
 
     def plan(self, p: Plan) -> list[Action]:
         where = p.host_state.path / "snapshots" if p.host_state else "the host's state folder"
-        shrink, changed = p.facts._export_shrink, p.facts._export_changed
+        shrink, changed = p.facts.scratch.export_shrink, p.facts.scratch.export_changed
         return [
             *([Note(changed)] if changed else []),
             *([Note(f"WARNING: {shrink}")] if shrink else []),
@@ -951,7 +951,7 @@ class ExportConfig(Red5Step):
         groups = len(now["nodegroups"])
         origins = sum(len(origins_of(group["nodes"])) for group in now["nodegroups"])
         if groups < len(earlier.nodegroups) or origins < earlier.origins:
-            ctx.facts._export_shrink = (
+            ctx.facts.scratch.export_shrink = (
                 f"the live stream manager now has {groups} nodegroup(s) and {origins} "
                 f"origin(s), fewer than {earlier.describe()}. Run this only if the fleet "
                 "was made smaller on purpose: the new snapshot is what cutover rebuilds")
@@ -959,7 +959,7 @@ class ExportConfig(Red5Step):
             return Check(False)
         # Said in the plan too: the confirmation is where the operator asks
         # why a step done days ago is asked again.
-        why = ctx.facts._export_changed = (
+        why = ctx.facts.scratch.export_changed = (
             f"the fleet changed since {mine.describe()}: {fleet.said(changed)}; the snapshot "
             "is taken again, and the cutover rebuilds the fleet as it is now")
         # A warning, so the change ticket has it (re-trial: the report said
@@ -1006,7 +1006,7 @@ class ExportConfig(Red5Step):
         saved = ctx.host_state.save_snapshot(snapshot, journal=ctx.journal_path)
         ctx.facts.snapshot = str(saved.path)
         # Taken now: what the plan said of the snapshot before is past.
-        ctx.facts._export_changed = ctx.facts._export_shrink = None
+        ctx.facts.scratch.export_changed = ctx.facts.scratch.export_shrink = None
         ctx.note("snapshot", f"saved to {saved.path}: nodegroups {len(groups)}, launch configs "
                  f"{len(names)}, scale policies {len(snapshot['scalepolicies'])}",
                  path=str(saved.path), nodegroups=[g["name"] for g in groups])
@@ -1089,7 +1089,7 @@ class UploadArtifacts(Red5Step):
             raise StepFailed(f"{s.upload_dir} is not a folder owned by {s.host.user}; another "
                              "account could swap the zip before it is unzipped as root. Choose "
                              "another install.upload_dir")
-        ctx.facts._proven.clear()  # only what this run proves counts for its verify
+        ctx.facts.scratch.proven.clear()  # only what this run proves counts for its verify
         for local in (s.distribution, s.cloud_controller):
             remote = uploaded(s, local)
             if await self._on_host(ctx, local):
@@ -1098,7 +1098,7 @@ class UploadArtifacts(Red5Step):
                 # A file changed since _on_host looked has no sha256 here yet:
                 # then verify reads both copies again.
                 if (proven := ctx.facts.local_sha256.get(key)) is not None:
-                    ctx.facts._proven[remote] = (size, proven)
+                    ctx.facts.scratch.proven[remote] = (size, proven)
                 continue
             size, key = self._local(local)
             try:
@@ -1126,7 +1126,7 @@ class UploadArtifacts(Red5Step):
                 raise StepFailed(f"{remote} arrived with sha256 {got}, expected "
                                  f"{copied.sha256} (the bytes sent); run the step again")
             ctx.facts.local_sha256[key] = copied.sha256
-            ctx.facts._proven[remote] = (size, got)
+            ctx.facts.scratch.proven[remote] = (size, got)
             ctx.info(f"{local.name}: sha256 {got} matches")
 
     async def verify(self, ctx: Ctx) -> Check:
@@ -1140,7 +1140,7 @@ class UploadArtifacts(Red5Step):
         user's alone (mode 700, checked by run), so only that account could."""
         for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
             remote = uploaded(ctx.settings, local)
-            proven = ctx.facts._proven.pop(remote, None)
+            proven = ctx.facts.scratch.proven.pop(remote, None)
             size, key = self._local(local)
             if (proven is not None and proven == (size, ctx.facts.local_sha256.get(key))
                     and await size_remote(ctx, remote) == size):
@@ -1205,8 +1205,8 @@ class Unpack(Red5Step):
         live = await install_version(ctx, live_dir(ctx))
         if live is not None and live == ctx.facts.new_version:
             return Check(True, "the live folder already is the new release")
-        ctx.facts._unpack_over = await exists(ctx, target, "-d")
-        if ctx.facts._unpack_over:
+        ctx.facts.scratch.unpack_over = await exists(ctx, target, "-d")
+        if ctx.facts.scratch.unpack_over:
             why = f"it lacks {red5.PROPERTIES}" if finished.ok else \
                 "no unzip of this zip finished into it"
             return Check(False, f"{target} is there, but {why}; it is unzipped again over "
@@ -1217,7 +1217,7 @@ class Unpack(Red5Step):
         # Over the tree, it deletes the copies runbook kept and writes over
         # what the steps after it made there: asked as any step that deletes
         # (operator trial: only y).
-        return p.facts._unpack_over
+        return p.facts.scratch.unpack_over
 
     async def run(self, ctx: Ctx) -> None:
         new_folder(ctx.settings, ctx.facts)
@@ -1332,7 +1332,7 @@ class CarryOver(Red5Step):
         # as private as the live file, as LICENSE.KEY's `cp -p` is.
         return EditFile(f"{target}/{red5.APP_CONTEXT}",
                         "activate the live install's cloud-controller bean, comment out the "
-                        "dummy", p.facts._carry_over_diff,
+                        "dummy", p.facts.scratch.carry_over_diff,
                         private_as=f"{old}/{red5.APP_CONTEXT}")
 
     def plan(self, p: Plan) -> list[Action]:
@@ -1355,8 +1355,8 @@ class CarryOver(Red5Step):
             merged = red5.carry_controller(live_xml, new_xml)
         except ValueError as exc:
             raise StepFailed(f"{exc} (live: {live_path}; new: {new_path})") from None
-        ctx.facts._carry_over_xml = merged
-        ctx.facts._carry_over_diff = "\n".join(difflib.unified_diff(
+        ctx.facts.scratch.carry_over_xml = merged
+        ctx.facts.scratch.carry_over_diff = "\n".join(difflib.unified_diff(
             new_xml.splitlines(), merged.splitlines(), "shipped", "with live controller",
             lineterm=""))
         licence = await sha256_remote(ctx, f"{target}/LICENSE.KEY")
@@ -1387,8 +1387,8 @@ class CarryOver(Red5Step):
             raise StepFailed(f"{old}/LICENSE.KEY is missing; the new server would not "
                              "start without a licence")
         await ctx.sh(self._copy(ctx, old, target))
-        merged = ctx.facts._carry_over_xml
-        if merged is not None and (ctx.facts._carry_over_diff or await kept_otherwise(
+        merged = ctx.facts.scratch.carry_over_xml
+        if merged is not None and (ctx.facts.scratch.carry_over_diff or await kept_otherwise(
                 ctx, f"{target}/{red5.APP_CONTEXT}", f"{old}/{red5.APP_CONTEXT}")):
             await ctx.write_file(self._edit(ctx, old, target), merged)
 

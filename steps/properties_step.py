@@ -174,7 +174,7 @@ class Properties(Red5Step):
                   "the new template as shipped (once the merge is written, the copy kept "
                   "beside it)"),
             Shell(read_bytes_command(p, new), "the file as it is now: the merge, once written"),
-            self._edit(p, new, live, p.facts._properties_review),
+            self._edit(p, new, live, p.facts.scratch.properties_review),
         ]
 
     async def _where(self, ctx: Ctx) -> tuple[str, str]:
@@ -201,7 +201,7 @@ class Properties(Red5Step):
         old_data = await read_remote_bytes(ctx, live_path)
         template = await read_remote_bytes(ctx, new_path, read_as_it_was_command(ctx, new_path))
         now = await read_remote_bytes(ctx, new_path)
-        ctx.facts._properties_file_read = hashlib.sha256(now).hexdigest()
+        ctx.facts.scratch.properties_file_read = hashlib.sha256(now).hexdigest()
         # Named as read: once the merge is written, the template is the copy
         # kept beside it (operator trial: the review's header named the merge).
         template_name = new_path if now == template else f"{new_path}{AS_IT_WAS}"
@@ -228,7 +228,7 @@ class Properties(Red5Step):
                 outcome = decided.apply(result)
             except DecisionsError as exc:
                 raise StepFailed(str(exc)) from None
-            ctx.facts._properties_decided_by = decided.digest
+            ctx.facts.scratch.properties_decided_by = decided.digest
             result.decision_result = outcome  # what run() says about keys it left open
             if outcome.reopened:
                 ctx.info("the live file changed since the review; these keys need a new "
@@ -240,7 +240,7 @@ class Properties(Red5Step):
             for secret, name in outcome.missing_env.items():
                 ctx.info(f"{secret} takes its value from ${name}, which is not set in runbook's "
                          "environment")
-        ctx.facts._properties_review = result
+        ctx.facts.scratch.properties_review = result
         return result, now_text
 
     async def check(self, ctx: Ctx) -> Check:
@@ -309,7 +309,7 @@ class Properties(Red5Step):
         return Check(True, f"merged; config.dbHost = {want}")
 
     async def run(self, ctx: Ctx) -> None:
-        result = ctx.facts._properties_review
+        result = ctx.facts.scratch.properties_review
         if result is None:
             raise StepFailed("the properties review was not prepared; run the step again")
         self._refuse_decisions_changed_since(ctx)
@@ -410,7 +410,7 @@ class Properties(Red5Step):
             now = Decisions.load(path).digest
         except DecisionsError as exc:
             raise StepFailed(f"{exc}; nothing was written") from None
-        if now != ctx.facts._properties_decided_by:
+        if now != ctx.facts.scratch.properties_decided_by:
             raise _changed_since_the_plan([str(path)])
 
     async def _refuse_files_changed_since(self, ctx: Ctx, result: Review, live_path: str,
@@ -428,7 +428,7 @@ class Properties(Red5Step):
             # The file itself too: once written, a merge the template's copy
             # does not cover, and a hand fix made while the question waited
             # was written over (left from the trial).
-            (new_path, read_bytes_command(ctx, new_path), ctx.facts._properties_file_read)]
+            (new_path, read_bytes_command(ctx, new_path), ctx.facts.scratch.properties_file_read)]
         changed = []
         for path, command, reviewed in reads:
             data = await read_remote_bytes(ctx, path, command)
@@ -444,7 +444,7 @@ class Properties(Red5Step):
         verify failed and every retry asked the same keys again)."""
         from runbook.properties import PropertiesError, decode_properties
 
-        written = ctx.facts._properties_review
+        written = ctx.facts.scratch.properties_review
         if written is None:  # verify follows a check, which prepares it
             raise StepFailed("the properties review was not prepared; run the step again")
         live_path, new_path = await self._where(ctx)

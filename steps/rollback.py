@@ -146,8 +146,8 @@ class DeleteNewNodegroups(Red5Step):
                "does not know and tears them down as it starts, without a drain.")
 
     def plan(self, p: Plan) -> list[Action]:
-        listed, going = p.facts._new_groups_listed, p.facts._new_groups_going
-        version = p.facts._new_groups_api or expected_api_version(p)
+        listed, going = p.facts.scratch.new_groups_listed, p.facts.scratch.new_groups_going
+        version = p.facts.scratch.new_groups_api or expected_api_version(p)
         names = [name for name in listed if name not in going] if listed is not None \
             else ["{each nodegroup of the new stream manager}"]
         actions: list[Action] = [Note(f"before the new release stops: {SWEEP}")]
@@ -164,8 +164,8 @@ class DeleteNewNodegroups(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         facts = ctx.facts
-        facts._new_groups_listed, facts._new_groups_going = None, ()
-        facts._new_groups_api = facts._new_groups_said = None
+        facts.scratch.new_groups_listed, facts.scratch.new_groups_going = None, ()
+        facts.scratch.new_groups_api = facts.scratch.new_groups_said = None
         if not ctx.cutover_under_way:
             raise StepFailed(NO_CUTOVER)
         other, ours = await servers_of(ctx, "new")
@@ -186,11 +186,12 @@ class DeleteNewNodegroups(Red5Step):
         facts.new_nodegroups_left = None
         if not listed:
             return Check(True, "the new stream manager has no nodegroups")
-        facts._new_groups_listed = tuple(sorted(g["name"] for g in listed))
-        facts._new_groups_going = tuple(sorted(g["name"] for g in listed if being_deleted(g)))
-        facts._new_groups_api = api.version
+        facts.scratch.new_groups_listed = tuple(sorted(g["name"] for g in listed))
+        facts.scratch.new_groups_going = tuple(sorted(g["name"] for g in listed
+                                                      if being_deleted(g)))
+        facts.scratch.new_groups_api = api.version
         return Check(False, f"the new stream manager has {len(listed)} nodegroup(s): "
-                     f"{', '.join(facts._new_groups_listed)}")
+                     f"{', '.join(facts.scratch.new_groups_listed)}")
 
     async def _prove(self, ctx: Ctx) -> None:
         """The token given is the serving new release's (review 54b H1)."""
@@ -220,8 +221,8 @@ class DeleteNewNodegroups(Red5Step):
 
     async def run(self, ctx: Ctx) -> None:
         facts = ctx.facts
-        listed = set(facts._new_groups_listed or ())
-        going = set(facts._new_groups_going)
+        listed = set(facts.scratch.new_groups_listed or ())
+        going = set(facts.scratch.new_groups_going)
         waiting: list[str] = sorted(listed)
         since: list[str] = []
         await self._prove(ctx)
@@ -250,20 +251,20 @@ class DeleteNewNodegroups(Red5Step):
             # serves, and the old stream manager takes the nodes down anyway.
             why = str(exc).rstrip(".")
             self._leave(ctx, why, sorted({*waiting, *since}))
-            facts._new_groups_said = (f"not all deleted ({why}): left to the old stream "
+            facts.scratch.new_groups_said = (f"not all deleted ({why}): left to the old stream "
                                       f"manager: {', '.join(waiting) or 'see the warning'}")
             return
         if since:
             self._leave(ctx, "made after its plan was shown, so not deleted", since)
         else:
             facts.new_nodegroups_left = None
-        facts._new_groups_said = (f"deleted through the new API, their nodes terminated by "
+        facts.scratch.new_groups_said = (f"deleted through the new API, their nodes terminated by "
                                   f"the new stream manager: {', '.join(sorted(listed))}")
         ctx.note("new-nodegroups-deleted", f"the new stream manager's nodegroups are deleted "
                  f"({', '.join(sorted(listed))})", groups=sorted(listed))
 
     async def verify(self, ctx: Ctx) -> Check:
-        said = ctx.facts._new_groups_said
+        said = ctx.facts.scratch.new_groups_said
         return Check(True, said) if said else await self.check(ctx)
 
 

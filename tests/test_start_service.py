@@ -175,8 +175,8 @@ async def test_the_logged_database_is_compared_as_same_database_compares_it() ->
 
     ctx: Any = SimpleNamespace(settings=SimpleNamespace(install_dir="/usr/local",
                                                         source="/c.toml"),
-                               facts=SimpleNamespace(install_real=None,
-                                                     red5_log_start_offset=0))
+                               facts=SimpleNamespace(install_real=None, scratch=SimpleNamespace(
+                                   red5_log_start_offset=0)))
 
     async def check(logged: tuple[str, int], host: str, port: int) -> bool:
         step = StartService()

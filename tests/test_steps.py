@@ -157,8 +157,8 @@ async def test_properties_run_again_merges_against_the_shipped_template(tmp_path
         assert outcome is Outcome.DONE, detail(again, "properties")
         assert "cluster.password=Rotated-77" in new.read_text(encoding="latin-1")
         # The review names the template it read (the TUI's header, its errors).
-        assert facts._properties_review is not None
-        assert facts._properties_review.new_name == f"{new}.runbook-bak"
+        assert facts.scratch.properties_review is not None
+        assert facts.scratch.properties_review.new_name == f"{new}.runbook-bak"
         said = "\n".join(line for step, _, line in again.lines if step == "properties")
         assert "template changed" not in said and "confirmed" not in said, said
         assert Path(f"{new}.runbook-bak").read_bytes() == shipped, "the template stays as shipped"
@@ -1731,7 +1731,7 @@ async def test_a_merge_left_open_names_every_open_key_and_the_way_on(tmp_path: P
         outcome, facts = await run_only(host, _TO_PROPERTIES, tmp_path / "j.jsonl", front,
                                         decisions=None, headless=True)
     assert outcome is Outcome.FAILED
-    review = facts._properties_review
+    review = facts.scratch.properties_review
     assert review is not None and review.undecided and review.unconfirmed
     said = detail(front, "properties")
     for key in review.open_keys:

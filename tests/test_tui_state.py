@@ -486,8 +486,8 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
     class Ctx:
         settings = SimpleNamespace(timeouts=SimpleNamespace(nodegroups_gone=600.0))
         # What the check saw, which the plan showed.
-        facts = SimpleNamespace(_nodegroups_listed=("ap-south", "eu-west", "us-east"),
-                                _nodegroups_going=())
+        facts = SimpleNamespace(scratch=SimpleNamespace(
+            nodegroups_listed=("ap-south", "eu-west", "us-east"), nodegroups_going=()))
         host_state = None  # no fleet to set against the snapshot: only the wait is looked at
 
         async def api(self) -> Api:
