@@ -18,12 +18,14 @@ Prints the median of --rounds runs for each, and the ratios to the baseline.
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import bytecode
@@ -109,8 +111,17 @@ def first_paint(script: str, home: Path) -> float:
 
 
 def closed_port_config(home: Path) -> None:
-    """The sample production config, its host on a port nothing listens on."""
+    """The sample production config, its host on a port nothing listens on,
+    and its zip and jar where it names them (~/Downloads): `runbook run`
+    refuses, before anything is drawn, a config whose artifacts are not there."""
     sample = (ROOT / "sample-configs" / "production.example.toml").read_text()
+    downloads = home / "Downloads"
+    downloads.mkdir()
+    for name in re.findall(r'"~/Downloads/([^"]+)"', sample):
+        with zipfile.ZipFile(downloads / name, "w") as archive:
+            if name.startswith("red5pro-server-"):  # a 1.x stream manager's webapp, as run asks
+                archive.writestr(f"{name.removesuffix('-release.zip')}/webapps/streammanager/"
+                                 "WEB-INF/red5-web.properties", "proxy.enabled=false\n")
     with socket.socket() as probe:  # a free port, closed again: connects are refused
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
