@@ -109,7 +109,7 @@ class KnownHosts:
 
     def unlisted(self) -> str:
         """For the refusal of a host none of the files lists: what was read."""
-        there = [str(f) for f in self.files if f.is_file()]
+        there = self.readable
         said = [f"none for it in {' or '.join(there)}"] if there else []
         return ", and ".join(said + ([self.absent] if self.absent else []))
 
@@ -224,7 +224,7 @@ class KnownHosts:
         With the port where any file holds a key so ([name]:port), for
         asyncssh then looks no further; else without it."""
         try:
-            every = read_known_hosts([str(f) for f in self.files if f.is_file()])
+            every = read_known_hosts(self.readable)
             own = read_known_hosts(str(where))
         except (OSError, ValueError):
             return []
@@ -285,6 +285,12 @@ class Lookup:
     name: str
     address: str
     port: int | None
+
+    @classmethod
+    def by_name(cls, host: str, port: int, alias: str | None) -> Lookup:
+        """As far as a route tells it, before any connection: not the address
+        connected to, which only the connection knows (WatchedKnownHosts)."""
+        return cls(alias or host, "", None if port == 22 else port)
 
 
 # Where asyncssh's known_hosts match puts the revoked keys, certificates and
@@ -477,10 +483,8 @@ class Route:
 
     @property
     def lookup(self) -> Lookup:
-        """What asyncssh looks the host's key up by, as far as the route tells
-        it: not the address it connects to, which only the connection knows
-        (WatchedKnownHosts)."""
-        return Lookup(self.alias or self.host, "", None if self.port == 22 else self.port)
+        """What asyncssh looks the host's key up by, as far as the route tells it."""
+        return Lookup.by_name(self.host, self.port, self.alias)
 
 
 def known_hosts_name(host: str, port: int, alias: str | None = None) -> str:
@@ -669,7 +673,7 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     name = known_hosts_name(host, port, alias)
     # As asyncssh looked it up: by its name and the address it connected to
     # (review 55b H1); not known, the name alone, and taken for changed.
-    lookup = looked_up or Lookup(alias or host, "", None if port == 22 else port)
+    lookup = looked_up or Lookup.by_name(host, port, alias)
     where = known.holding(lookup)
     # Listed with another key: changed, its entry to take out first. Listed
     # nowhere: not known yet, nothing to take out (ssh-keygen -R fails on a
