@@ -48,7 +48,7 @@ from runbook.model import ALREADY_DONE, Action, Check, Phase, StepReport, StepSt
 # At home in the model, which screens load before the engine; the engine's
 # callers name it here still.
 from runbook.model import Outcome as Outcome
-from runbook.redact import Redactor
+from runbook.redact import SHORT_SECRET, Redactor, too_short_to_mask
 from runbook.run_context import (
     READ_ONLY_RERUNS,
     ApiFactory,
@@ -371,6 +371,12 @@ class Executor(Generic[F]):
         for note in (self.journal.repaired, self.journal.unlocked):
             if note:
                 self.front.tell(JournalNote(note))
+        # A secret known before any step (the API token) too short to be
+        # masked in free text: said once, now, and kept as the run's warning.
+        for name in self.redactor.untold_short():
+            said = too_short_to_mask(name)
+            self.journal.write(Record.NOTE, step="", kind=SHORT_SECRET, text=said)
+            self.front.tell(JournalNote(said))
         outcome = Outcome.DONE
         try:
             passed = self._drill_step_passed()

@@ -57,7 +57,8 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
             lines += [(step_id, text_of(item[1])) for item in record.get("lines") or []
                       if isinstance(item, list) and len(item) == 2]
         elif event in (Record.ACTION_START, Record.NOTE):
-            lines += [(step_id, line) for line in text_of(record.get("text")).split("\n")]
+            lines += [(step_id or RUN_MARK, line)
+                      for line in text_of(record.get("text")).split("\n")]
         elif event in (Record.ABORTED, Record.DETACHED):
             lines += _left(record)
         elif event == Record.WAY_BACK:

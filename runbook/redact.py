@@ -258,40 +258,102 @@ def mask_value(value: str) -> str:
     return f"{MASK} [{fingerprint(value)}]"
 
 
+# Shorter secrets are not masked inside free text: "1" or "no" would mask
+# unrelated text everywhere. They are masked where they stand as a value of
+# their own (_SHORT_AS_A_VALUE), and the run says so once (Redactor.untold_short).
+SHORTEST_MASKED_EVERYWHERE = 4
+
+# Where a short secret stands as a value of its own: the whole text, or the
+# value of a setting whose name says it is a secret: name=value, name: value
+# (a properties line, the option file's password="...", JSON's "name": "...",
+# a URL's ?accessToken=..., -Dname=...), or --name value (command_line_secrets).
+# `{values}` is filled in with the short secrets.
+_SHORT_AS_A_VALUE = (
+    r"(?:^|(?<=[\s\"'{{(\[,;?&]))"
+    r"(?P<head>(?:(?:-D|--)?(?P<q>[\"']?)(?P<name>[A-Za-z_][\w.\-]*)(?P=q)[ \t]*[=:][ \t]*"
+    r"(?P<open>[\"']?))|--(?P<flag>[\w.\-]+)[ \t]+(?P<open2>))"
+    r"(?P<value>{values})"
+    r"(?=(?:(?P=open)|(?P=open2))(?:$|[\s&;,)}}\]\"']))")
+
+
+# The journal's note kind for it.
+SHORT_SECRET = "short-secret"
+
+
+def too_short_to_mask(name: str) -> str:
+    """What the run says, once, of a secret too short to mask in free text:
+    by its name, never its value."""
+    return (f"warning: {name} is shorter than {SHORTEST_MASKED_EVERYWHERE} characters, so it "
+            "is masked only where it stands as a value of its own (a name=value line), not "
+            "inside other output or errors; change it to a longer one")
+
+
 class Redactor:
     """Masks every known secret value inside free text.
 
     Secrets are registered as they become known (token read from the
     environment, password read from a prompt, secret properties read from the
     host). Longer secrets are replaced first so that a secret containing
-    another one is not half-masked.
+    another one is not half-masked. One shorter than
+    SHORTEST_MASKED_EVERYWHERE is masked only where it stands as a value of
+    its own; its name waits in untold_short() for the run to say so.
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._short: set[str] = set()
+        self._short_pattern: re.Pattern[str] | None = None
+        self._untold: list[str] = []
         for secret in secrets:
             self.add(secret)
 
-    def add(self, secret: str | None) -> None:
-        """Register `secret`. One read from a properties file as Java reads it
+    def add(self, secret: str | None, *, name: str = "") -> None:
+        """Register `secret` (`name`: what holds it, which untold_short says
+        for a short one). One read from a properties file as Java reads it
         (ISO-8859-1) shows in UTF-8 text (a command's output, a log) as the
         characters its bytes spell in UTF-8: both forms are masked (review)."""
-        # Very short values ("1", "no") would mask unrelated text everywhere;
-        # they are not secrets anyone relies on, so they are not registered.
-        if not secret or len(secret) < 4 or secret in self._secrets:
+        if not secret or secret in self._secrets or secret in self._short:
             return
-        self._secrets.add(secret)
+        forms = {secret}
         # Not a UTF-8 text's bytes: the form given is the only one.
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-            self._secrets.add(secret.encode("latin-1").decode("utf-8"))
-        ordered = sorted(self._secrets, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            forms.add(secret.encode("latin-1").decode("utf-8"))
+        for form in forms:
+            (self._secrets if len(form) >= SHORTEST_MASKED_EVERYWHERE else self._short).add(form)
+        if self._secrets:
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+        if secret in self._short:
+            self._untold.append(name or "a secret")
+            ordered = sorted(self._short, key=len, reverse=True)
+            self._short_pattern = re.compile(_SHORT_AS_A_VALUE.format(
+                values="|".join(re.escape(s) for s in ordered)), re.MULTILINE)
+
+    def untold_short(self) -> list[str]:
+        """The names of the short secrets registered since the last call:
+        each for the run to say once that it is not masked in free text."""
+        untold, self._untold = self._untold, []
+        return untold
 
     def __call__(self, text: str) -> str:
-        if self._pattern is None or not text:
+        if not text:
             return text
-        return self._pattern.sub(lambda m: mask_value(m.group(0)), text)
+        if text in self._short:
+            return mask_value(text)
+        if self._pattern is not None:
+            text = self._pattern.sub(lambda m: mask_value(m.group(0)), text)
+        if self._short_pattern is not None:
+            text = self._short_pattern.sub(_masked_if_named_a_secret, text)
+        return text
 
     def __contains__(self, secret: str) -> bool:
-        return secret in self._secrets
+        return secret in self._secrets or secret in self._short
+
+
+def _masked_if_named_a_secret(match: re.Match[str]) -> str:
+    name, flag = match.group("name"), match.group("flag")
+    if (name is not None and (is_secret_key(name) or near_a_secret_name(name) is not None)) \
+            or (flag is not None and _ends_as_a_secret(flag)):
+        return match.group("head") + mask_value(match.group("value"))
+    return match.group(0)

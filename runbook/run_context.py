@@ -24,7 +24,7 @@ from runbook.facts import Facts
 from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Record
 from runbook.model import Action, EditFile, Phase, Shell, Upload
-from runbook.redact import Redactor
+from runbook.redact import SHORT_SECRET, Redactor, too_short_to_mask
 from runbook.shell import CommandResult, CommandTimeout, OutcomeUnknown, RemoteError, Uploaded
 from runbook.step import PlanContext, Step, StepFailed
 
@@ -418,8 +418,12 @@ class RunContext(Generic[F]):
                  of_limit: bool = False) -> None:
         self._x.front.tell(Progress(self._step.id, done, total, label, of_limit))
 
-    def add_secret(self, value: str) -> None:
-        self._x.redactor.add(value)
+    def add_secret(self, value: str, *, name: str = "") -> None:
+        """Mask `value` from now on; `name`, what holds it, is what the run
+        says if it is too short to be masked in free text (review 55 L5)."""
+        self._x.redactor.add(value, name=name)
+        for untold in self._x.redactor.untold_short():
+            self.note(SHORT_SECRET, too_short_to_mask(untold))
 
     def plan_context(self) -> PlanContext[F]:
         return self._x.plan_context()

@@ -114,7 +114,8 @@ class Session(Generic[F]):
         self.resume = resume
         self.host_state = host_state(settings, state_dir)
         self.cards: list[StepCard] = cards([*self.steps, *self.rollback])
-        self.redactor = Redactor([token])
+        self.redactor = Redactor()
+        self.redactor.add(token, name=settings.token_env)
         self.api = ApiClients(settings, token)
         self._executor: Executor[F] | None = None
         if resume is not None:

@@ -412,7 +412,8 @@ async def java_processes(ctx: Ctx) -> tuple[list[JavaProcess], str | None]:
     listing = parse_java_processes(result.stdout)
     for process in listing[0]:
         for secret in command_line_secrets(process.args):
-            ctx.add_secret(secret)  # masked wherever the command line is shown or kept
+            # Masked wherever the command line is shown or kept.
+            ctx.add_secret(secret, name=f"a setting on pid {process.pid}'s command line")
     return listing
 
 
@@ -538,7 +539,7 @@ async def prove_token(ctx: Ctx, folder: str, stands: str, again: str) -> None:
                          f"{stands}; see that the file is there and readable, then "
                          f"{again}") from None
     for token in tokens:
-        ctx.add_secret(token)
+        ctx.add_secret(token, name="rest.administratorToken")
     refused = token_refusal(ctx, tokens, where, stands, again)
     if refused:
         raise StepFailed(refused)

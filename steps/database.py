@@ -151,7 +151,7 @@ async def login(ctx: Ctx) -> Login:
     if not user or is_placeholder(user):
         raise StepFailed(f"the live {red5.PROPERTIES} names no config.dbUser; the new "
                          "database is reached with the live login")
-    ctx.add_secret(password)
+    ctx.add_secret(password, name="config.dbPass")
     # Before any query: the live database is never taken for the new one.
     refused = live_database_refusal(
         ctx.settings.new_db_host, ctx.settings.new_db_port, live,

@@ -240,7 +240,7 @@ class Preflight(Red5Step):
         live_props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")
         for key, value in live_props.items():
             if is_secret_key(key):
-                ctx.add_secret(value)
+                ctx.add_secret(value, name=key)
         ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
         return live_props
 
@@ -275,7 +275,7 @@ class Preflight(Red5Step):
             except (StepFailed, RemoteError):
                 more = []  # not there (yet, or any more): the one read decides
             for token in more:
-                ctx.add_secret(token)
+                ctx.add_secret(token, name="rest.administratorToken")
             tokens += more
         if not tokens:
             raise StepFailed(

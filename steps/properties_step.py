@@ -220,7 +220,7 @@ class Properties(Red5Step):
             if key.secret:
                 for value in (key.old, key.new, key.merged):
                     if value:
-                        ctx.add_secret(value)
+                        ctx.add_secret(value, name=key.key)
         decisions_path = ctx.settings.decisions
         if decisions_path is not None:
             try:

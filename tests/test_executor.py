@@ -1127,3 +1127,26 @@ def test_a_way_back_whose_run_end_was_cut_off_closes_the_record_as_rolled_back(
     journal.close()
     refuse_a_second_cutover(state, None, lambda j: "resume", lambda j: None)
     assert state.cutover() is None and state.ended(began) == "rolled back"
+
+
+async def test_a_short_api_token_is_said_once_as_the_run_begins(tmp_path: Path) -> None:
+    """Review 55 L5: an API token shorter than 4 characters was never masked and
+    nothing said so; the run now says it once, by its variable's name, on the
+    screen and in the journal (the report's warnings), never its value."""
+    from runbook.events import JournalNote
+    from runbook.log import RUN_MARK, log_lines
+    from runbook.report import build
+    from runbook.session import Session
+
+    front = ScriptedFrontEnd()
+    journal = tmp_path / "run.jsonl"
+    session = Session(SETTINGS, [Say("a")], Facts(), token="Q7z", journal_path=journal,
+                      state_dir=tmp_path)
+    assert await session.run(front) is Outcome.DONE
+    told = [e.message for e in front.events if isinstance(e, JournalNote)]
+    assert len(told) == 1 and told[0].startswith(f"warning: {SETTINGS.token_env} is shorter")
+    notes = [r for r in records(tmp_path) if r["event"] == "note" and r.get("text") == told[0]]
+    assert len(notes) == 1
+    assert told[0] in [warning.text for warning in build(journal).warnings]
+    assert (RUN_MARK, told[0]) in log_lines(journal)  # the run's line, as `runbook log` says
+    assert "Q7z" not in told[0]

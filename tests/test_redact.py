@@ -49,9 +49,44 @@ def test_masks_every_registered_secret_longest_first() -> None:
     assert fingerprint("hunter2hunter2") in text
 
 
-def test_short_values_are_not_treated_as_secrets() -> None:
+def test_a_short_secret_is_not_masked_inside_free_text() -> None:
+    """Masking "abc" everywhere would mangle every line that holds those letters."""
     redact = Redactor(["abc", ""])
     assert redact("abc def") == "abc def"
+
+
+@pytest.mark.parametrize("shown", [
+    "config.dbPass=Q7z", "config.dbPass = Q7z", "  config.dbPass=Q7z  ",
+    'password="Q7z"', '{"password": "Q7z", "user": "sm"}',
+    "GET /api?accessToken=Q7z&x=1", "java -Ddb.password=Q7z -jar red5.jar",
+    "red5 --db-password Q7z --port 5080", "Q7z",
+], ids=["property", "spaced", "padded", "option-file", "json", "query", "jvm", "next-word",
+        "whole"])
+def test_a_short_secret_is_masked_where_it_stands_as_a_value_of_its_own(shown: str) -> None:
+    """Review 55 L5: a 3-character config.dbPass was never masked at all, not
+    even as the value of a line that names it a secret."""
+    redact = Redactor(["Q7z"])
+    assert "Q7z" not in redact(shown)
+    assert MASK in redact(shown) and fingerprint("Q7z") in redact(shown)
+
+
+@pytest.mark.parametrize("shown", [
+    "retries=Q7z", "the code is Q7z", "Q7z=config.dbPass", "config.dbPass=Q7z9",
+    "--port Q7z",
+])
+def test_a_short_secret_is_left_where_nothing_says_it_is_one(shown: str) -> None:
+    assert Redactor(["Q7z"])(shown) == shown
+
+
+def test_a_short_secret_is_told_once_by_its_name_never_its_value() -> None:
+    redact = Redactor()
+    redact.add("Q7z", name="config.dbPass")
+    redact.add("long-enough", name="cluster.password")
+    redact.add("Q7z", name="config.dbPass")  # read again by a later step
+    assert redact.untold_short() == ["config.dbPass"]
+    assert redact.untold_short() == []
+    redact.add("", name="aws.accessKey")  # blank: nothing to mask, nothing to tell
+    assert redact.untold_short() == []
 
 
 def test_equal_secrets_share_a_fingerprint() -> None:

@@ -2108,3 +2108,63 @@ def test_the_refusal_of_the_live_database_says_the_port_it_took() -> None:
                                  "/x/red5-web.properties", "/c.toml")
     assert said is not None and "db.live:3306" in said
     assert "with no config.dbPort, so port 3306" in said and "/c.toml" in said, said
+
+
+async def test_a_short_live_password_is_masked_as_a_value_and_the_run_says_it_cannot_be_more(
+    tmp_path: Path
+) -> None:
+    """Review 55 L5: a 3-character config.dbPass was never registered, so a
+    command's output that named it (a properties line) reached the journal and
+    the report in clear, and nothing said the password could not be masked."""
+    from typing import Any
+
+    from runbook.model import Check, Shell
+    from runbook.report import build
+    from runbook.step import Step
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.install_dir / "red5pro" / "webapps/streammanager/WEB-INF/red5-web.properties"
+        user, password = host.db_account
+        data = live.read_text(encoding="latin-1")
+        assert f"\nconfig.dbPass={password}\n" in data
+        live.write_text(data.replace(f"\nconfig.dbPass={password}\n", "\nconfig.dbPass=Q7z\n"),
+                        encoding="latin-1")
+        for database in (host.databases.old, host.databases.new):
+            await database.set_password(user, "Q7z")
+        shows = f"grep -h '^config.dbPass' {live}"
+
+        class ShowsTheLiveLogin(Step):
+            id = "shows-login"
+            title = "Shows the live login"
+            phase = Phase.PREPARE
+            summary = "prints the live file's login lines"
+
+            def plan(self, p: object) -> list[Action]:
+                return [Shell(shows, "the live login")]
+
+            async def check(self, ctx: object) -> Check:
+                return Check(False, "not shown yet")
+
+            async def run(self, ctx: Any) -> None:
+                await ctx.sh(shows)
+
+            async def verify(self, ctx: object) -> Check:
+                return Check(True, "shown")
+
+        front = ScriptedFrontEnd()
+        journal = tmp_path / "j.jsonl"
+        steps = [*[s for s in procedure() if s.id == "preflight"], ShowsTheLiveLogin()]
+        run = Session(rehearsal_settings(host), steps, Red5Facts(), token=host.api_token,
+                      journal_path=journal, state_dir=host.sandbox / ".operator",
+                      isolated=True)
+        assert await run.run(front) is Outcome.DONE, front.states[-3:]
+        said = journal.read_text(encoding="utf-8")
+        for sink in (said, front.text()):
+            assert "config.dbPass=Q7z" not in sink
+            assert "config.dbPass=" in sink
+        told = [line for step, stream, line in front.lines
+                if stream == "info" and "config.dbPass" in line and "4 characters" in line]
+        assert len(told) == 1 and told[0].startswith("warning:"), front.lines
+        assert "Q7z" not in told[0]
+        assert told[0] in said
+        assert told[0] in [warning.text for warning in build(journal).warnings]
