@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sys
 from typing import TYPE_CHECKING
 
 from runbook.model import Outcome
@@ -52,11 +54,28 @@ async def run_tui(open_session: SessionFactory | None = None, *,
 
 async def finish_run(app: RunbookApp) -> None:
     """After the app has closed: a run still going is cancelled and awaited, so
-    the journal ends with the run and the SSH connection is closed on return."""
+    the journal ends with the run and the SSH connection is closed on return.
+    An error the run met as it stopped (as the app closed, or now) is said,
+    masked, and the run failed; ctrl+c or an exit while it is awaited goes on
+    up (review 55 L2: all of it was swallowed, and only "stopped" said)."""
+    from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
+
     runner = app.runner
-    if runner is not None and not runner.is_finished:
-        runner.cancel()
-        with contextlib.suppress(Exception, BaseException):
+    if runner is None:
+        return
+    if not runner.is_finished:
+        if not runner.is_cancelled:
+            # Textual cancels its workers as the app closes; once more would
+            # cut short the run's own stopping (and an error in it) mid-way.
+            runner.cancel()
+        # Stopped, as asked; or failed, which its state says below.
+        with contextlib.suppress(WorkerCancelled, WorkerFailed, asyncio.CancelledError):
             await runner.wait()
-        if app.run_state.outcome is None:
-            app.run_state.outcome = Outcome.STOPPED
+    if runner.state is WorkerState.ERROR and app.run_state.run_error is None:
+        # Not heard by the app, closed by then: said here, or never.
+        error = app.session.redactor(f"{type(runner.error).__name__}: {runner.error}")
+        app.run_state.ended(Outcome.FAILED, error)
+        with contextlib.suppress(OSError):  # a terminal that closed hears nothing
+            print(f"runbook: the run met an error as it stopped: {error}", file=sys.stderr)
+    if app.run_state.outcome is None:
+        app.run_state.outcome = Outcome.STOPPED

@@ -317,3 +317,47 @@ async def test_the_quit_dialog_is_not_drawn_over_a_notice_still_showing(
         await pilot.press("n")
         gate.set()
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+
+
+@pytest.mark.parametrize("stopping_s", [0.0, 1.0], ids=["at-once", "still-stopping"])
+async def test_an_engine_error_as_the_closed_app_stops_the_run_is_said_not_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stopping_s: float
+) -> None:
+    """Review 55 L2: the app closed while a step ran; the run, cancelled, met
+    an error as it stopped (the journal's disk full as it took the stop), as
+    the app closed or while it was awaited after. It was swallowed, and only
+    "stopped" was said. Now it is said, masked, and the run failed."""
+    from screens.tui import finish_run
+    from tests.polling import DEADLINE_S
+    from tests.test_journal import _descriptor_of, _fill_the_disk_under
+
+    journal = tmp_path / "run.jsonl"
+
+    class FullAsItStops(Talk):
+        async def run(self, ctx: StepContext[Facts]) -> None:
+            try:
+                await asyncio.sleep(DEADLINE_S)  # a long command on the host
+            except asyncio.CancelledError:
+                await asyncio.sleep(stopping_s)  # its stop sent to the host
+                _fill_the_disk_under(_descriptor_of(journal))
+                raise
+
+    app = make_app(journal=journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [FullAsItStops("preflight")], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.run_state.running == "preflight", what="the step to run")
+        # A secret the run learnt, as the error quotes it: the folder's name.
+        app.session.redactor.add(tmp_path.name)
+        app.exit()
+    assert app.runner is not None
+    assert app.runner.is_finished is (stopping_s == 0.0)
+    await finish_run(app)
+    said = capsys.readouterr().err
+    assert "No space left on device" in said, said
+    assert tmp_path.name not in said
+    assert app.outcome is Outcome.FAILED
