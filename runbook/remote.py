@@ -56,13 +56,13 @@ from runbook.shell import sha256_command as sha256_command
 from runbook.ssh_route import (
     CERTIFICATE_GONE,
     CHANGED_SINCE,
-    DEFAULT_KNOWN_HOSTS,
     GLOBAL_KNOWN_HOSTS,
     KnownHosts,
     Lookup,
     Route,
     Through,
     WatchedKnownHosts,
+    default_known_hosts,
     global_known_hosts,
     known_hosts_named,
     open_hops,
@@ -369,9 +369,8 @@ class Remote:
         as configured, checked against [host] known_hosts, else
         ~/.ssh/known_hosts and the global files ssh reads by default."""
         own = self.host.known_hosts
-        known = KnownHosts((own,)) if own is not None else KnownHosts(
-            (Path(DEFAULT_KNOWN_HOSTS).expanduser(),),
-            shared=global_known_hosts(None, self.global_known_hosts))
+        known = KnownHosts((own,)) if own is not None else default_known_hosts(
+            global_known_hosts(None, self.global_known_hosts))
         return Route(self.host.address, self.host.port, known)
 
     async def _resolve(self) -> Route:
@@ -409,8 +408,9 @@ class Remote:
         alias = made.host_key_alias if isinstance(made.host_key_alias, str) and \
             made.host_key_alias else None
         # runbook's own [host] known_hosts alone; else the files the ssh config
-        # names for the host as UserKnownHostsFile that are there, else
-        # ~/.ssh/known_hosts ("none" or /dev/null never turn checking off), and
+        # names for the host as UserKnownHostsFile (only those, as ssh), else
+        # ~/.ssh/known_hosts and known_hosts2 ("none" or /dev/null never turn
+        # checking off), and
         # beside them the global files ssh reads (GlobalKnownHostsFile).
         own = self.host.known_hosts
         known = KnownHosts((own,)) if own is not None else known_hosts_named(
@@ -684,7 +684,7 @@ class Remote:
         # someone in between. Nothing to take out for a host not known yet,
         # and the file made first where it is not there (before_adding).
         first = known.before_adding(where, lookup, changed, key)
-        note = known.note + (known.stale_elsewhere(lookup) if changed else "")
+        note = known.stale_elsewhere(lookup) if changed else ""
         # A changed key said as the alarm it is (review 55b M2), as a jump
         # host's; so a key a certificate authority trusted for the host did
         # not sign, not as a host not known yet (review 55b L6).
@@ -692,6 +692,13 @@ class Remote:
         alarm = f" {CHANGED_SINCE}" if changed else f" {CERTIFICATE_GONE}" if signed else ""
         unsigned = f"{trusts} trusts a certificate authority for this host, and the host " \
             "showed a key it did not sign"
+        # Its line would go to a file that cannot be read (a folder where
+        # ~/.ssh/known_hosts should be): that mended first, in one line, as
+        # ssh refuses the host too (a revoked key is still said as one).
+        unwritable = known.unwritable(where, f"{self.target}: refusing the host" + (
+            f" key {key.get_fingerprint()}" if key is not None else "'s key"))
+        if unwritable and (key is None or known.revoked(lookup, key) is None):
+            return HostKeyRefused(unwritable)
         if key is None:
             # Review 54: this said "refusing the host key unavailable".
             why = f"it is not one {trusts} trusts for this host" if changed else unsigned \
@@ -709,7 +716,7 @@ class Remote:
             # A key revoked is never offered to be trusted (review 55b L6).
             return HostKeyRefused(
                 f"{self.target}: refusing the host key {key.get_fingerprint()}: {revoked} lists "
-                f"it as revoked: never trust it{known.note}. The host needs a new key, or "
+                f"it as revoked: never trust it. The host needs a new key, or "
                 "someone is in between.")
         public = key.export_public_key().decode().split()
         # On a line of its own, and carried as data: the front ends show

@@ -29,6 +29,9 @@ import asyncssh
 from runbook.shell import ADD_THIS_LINE, JumpHostRefused, RemoteError
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+# ssh's default UserKnownHostsFile is both (ssh_config(5)); the second is read
+# where it is there, never written, and not said where it is not.
+DEFAULT_KNOWN_HOSTS2 = "~/.ssh/known_hosts2"
 # How a refusal says a key other than the one known_hosts lists, for the host
 # and a jump host alike: ssh's "REMOTE HOST IDENTIFICATION HAS CHANGED".
 CHANGED_SINCE = "Its key has changed since it was listed, or someone is in between."
@@ -73,45 +76,88 @@ def unreachable(exc: BaseException, *, advise: bool = True) -> str:
     return f"{what}; check {check}" if advise and check else what
 
 
+def cannot_read(path: Path) -> str:
+    """Why a known_hosts file that is there cannot be read (a folder, no
+    permission), in words; "" where it reads, or is not there at all. ssh
+    skips such a file and trusts what the others hold; so does runbook, and
+    a refusal says it (never "not there yet", nor `touch` as the way to it)."""
+    if not path.exists():
+        return ""
+    if not path.is_file():
+        return "it is a folder, not a file" if path.is_dir() else "it is not a plain file"
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    return ""
+
+
 @dataclass(frozen=True)
 class KnownHosts:
     """The known_hosts files a host's key is checked against: the operator's
-    own (`own`: where a line to trust a key goes, never a global file), the
-    global ones that are there (`shared`: GlobalKnownHostsFile, read as ssh
-    reads them and never written), and the files the ssh config named for it
-    that are not there (said in a refusal)."""
+    own (`own`: every UserKnownHostsFile named, there or not, as ssh reads
+    them; where a line to trust a key goes, never a global file), ssh's
+    second default file (`also`: ~/.ssh/known_hosts2, read where it is
+    there), and the global ones that are there (`shared`: GlobalKnownHostsFile,
+    read as ssh reads them and never written)."""
     own: tuple[Path, ...]
-    missing: tuple[str, ...] = ()
     shared: tuple[Path, ...] = ()
+    also: tuple[Path, ...] = ()
 
     @property
     def files(self) -> tuple[Path, ...]:
         """Every file read: a key any of them trusts is trusted, as by ssh."""
-        return self.own + self.shared
+        return self.own + self.also + self.shared
 
     @property
     def said(self) -> str:
-        return " or ".join(str(f) for f in self.files)
+        """The files checked against, for a refusal: ssh's second default
+        file only where it is there."""
+        return " or ".join(str(f) for f in self.own + tuple(
+            f for f in self.also if f.exists()) + self.shared)
 
     @property
     def readable(self) -> list[str]:
-        """The files to check against that are there (read as the connection
-        is made: one made since the route was read counts). A file not there
-        yet (~/.ssh/known_hosts on a new box) holds nothing: a key is then
-        refused as not known, never failed as "No such file or directory"."""
-        return [str(f) for f in self.files if f.is_file()]
+        """The files to check against that are there and can be read (read as
+        the connection is made: one made since the route was read counts). A
+        file not there yet (~/.ssh/known_hosts on a new box) holds nothing: a
+        key is then refused as not known, never failed as "No such file or
+        directory"; one that cannot be read is passed over, as ssh passes
+        over it, and said in a refusal (cannot_read)."""
+        return [str(f) for f in self.files if f.is_file() and not cannot_read(f)]
 
     @property
     def absent(self) -> str:
-        """For a refusal: the operator's own file that is not there yet."""
-        missing = [str(f) for f in self.own if not f.is_file()]
-        return f"{' and '.join(missing)} is not there yet" if missing else ""
+        """For a refusal: the operator's own files that are not there yet, and
+        those of the operator's that cannot be read, and why."""
+        missing = [str(f) for f in self.own if not f.exists()]
+        said = [f"{' and '.join(missing)} is not there yet"] if missing else []
+        return ", and ".join(said + [f"{f} cannot be read ({why})" for f in self.own + self.also
+                                     if (why := cannot_read(f))])
 
     def unlisted(self) -> str:
         """For the refusal of a host none of the files lists: what was read."""
         there = self.readable
         said = [f"none for it in {' or '.join(there)}"] if there else []
         return ", and ".join(said + ([self.absent] if self.absent else []))
+
+    def unwritable(self, where: Path, refusing: str) -> str:
+        """The refusal, in one line, of a key whose line would go to `where`,
+        a file that cannot be read (`refusing`: who refuses what): what to
+        mend before anything can be trusted (ssh refuses such a host too, as
+        one not known; runbook read the others, as ssh does), or "" where it
+        reads."""
+        why = cannot_read(where)
+        if not why:
+            return ""
+        others = self.readable
+        read = f" (none for it in {' or '.join(others)})" if others else ""
+        quoted = shlex.quote(str(where))
+        mend = f"move it aside (mv {quoted} {shlex.quote(str(where) + '.old')})" \
+            if where.is_dir() else \
+            f"give yourself read and write access to it (chmod u+rw {quoted})"
+        return (f"{refusing}: no key is trusted for it{read}, and {where} cannot be read "
+                f"({why}): {mend}, then connect again to see its key and whether to trust it")
 
     def lists(self, lookup: Lookup | None, key: asyncssh.SSHKey | None = None, *,
               ported: bool = False) -> bool:
@@ -124,15 +170,13 @@ class KnownHosts:
         than `key` held under the address connected to is said as the alarm
         too, as ssh's CheckHostIP warns of it; the host's own key held there
         is no key for its name. Where that cannot be told (the lookup is not
-        known, a file cannot be read now), it is taken for changed: the
+        known, a file read cannot be parsed now), it is taken for changed: the
         alarm, not the calm."""
         if lookup is None:
             return True
-        for path in self.files:
-            if not path.is_file():
-                continue
+        for path in self.readable:
             try:
-                known = read_known_hosts(str(path))
+                known = read_known_hosts(path)
             except (OSError, ValueError):
                 return True
             # Where ssh's name has the port (`ported`: [name]:port, no
@@ -239,18 +283,11 @@ class KnownHosts:
             n not in address or key is None or k.public_data != key.public_data
             for k in own.match(n, "", None)[0])]
 
-    @property
-    def note(self) -> str:
-        """For a refusal: which named file was not there, and what was read."""
-        if not self.missing:
-            return ""
-        return (f" (your ssh config names {' and '.join(self.missing)} as UserKnownHostsFile, "
-                f"which is not there; checked against {self.said} instead)")
-
     def holding(self, lookup: Lookup) -> Path:
-        """The first of the operator's own files that holds a key for the host
-        (the one whose entry is stale), else the first of them."""
-        return next((path for path, found in self._found(self.own, lookup)
+        """The first of the operator's own files (~/.ssh/known_hosts2 too)
+        that holds a key for the host (the one whose entry is stale), else
+        the first of them."""
+        return next((path for path, found in self._found(self.own + self.also, lookup)
                      if found is not None and found[0]), self.own[0])
 
     def stale_elsewhere(self, lookup: Lookup) -> str:
@@ -267,7 +304,7 @@ class KnownHosts:
         asyncssh matches it (host keys, CA keys, revoked keys, ...), or None
         where it cannot be read now."""
         for path in files:
-            if not path.is_file():
+            if not path.is_file() or cannot_read(path):
                 continue
             try:
                 yield path, read_known_hosts(str(path)).match(
@@ -403,31 +440,28 @@ def global_known_hosts(named: object, default: tuple[str, ...]) -> tuple[Path, .
 def known_hosts_named(named: object, tokens: dict[str, str], *, where: str,
                       prefix: str, or_else: str = "",
                       shared: tuple[Path, ...] = ()) -> KnownHosts:
-    """The files an ssh config's UserKnownHostsFile names for a host that are
-    files to read (all of them, as ssh reads them), ${VAR} and %-tokens
-    expanded as OpenSSH does; else ~/.ssh/known_hosts; and the global files
+    """The files an ssh config's UserKnownHostsFile names for a host (all of
+    them, and only them, as ssh reads them), ${VAR} and %-tokens expanded as
+    OpenSSH does; else ssh's default (default_known_hosts); and the global files
     `shared`, read beside them as ssh reads them. "none" (asyncssh
     reads it as no file at all, which turns checking off) and /dev/null
-    (which trusts nothing held elsewhere) are not followed; a file that is
-    not there is said (KnownHosts.note). A name that cannot be expanded is
+    (which trusts nothing held elsewhere) are not followed. A file named that
+    is not there is no reason to read another: ssh reads only the files named,
+    and a refusal says it is not there yet. A name that cannot be expanded is
     refused, its advice ending with `or_else` (another way, if there is one)."""
-    default = KnownHosts((Path(DEFAULT_KNOWN_HOSTS).expanduser(),), shared=shared)
     if not isinstance(named, list) or not all(isinstance(n, str) for n in named):
-        return default
-    files: list[Path] = []
-    missing: list[str] = []
-    for written in named:
-        path = Path(_expand(written, tokens, where=where, prefix=prefix,
-                            or_else=or_else)).expanduser()
-        if str(path) == os.devnull:
-            continue
-        if path.is_file() and os.access(path, os.R_OK):
-            files.append(path)
-        else:
-            missing.append(str(path))
-    if files:
-        return KnownHosts(tuple(files), shared=shared)
-    return KnownHosts(default.own, tuple(missing), shared)
+        return default_known_hosts(shared)
+    files = [path for path in (Path(_expand(written, tokens, where=where, prefix=prefix,
+                                            or_else=or_else)).expanduser() for written in named)
+             if str(path) != os.devnull]
+    return KnownHosts(tuple(files), shared=shared) if files else default_known_hosts(shared)
+
+
+def default_known_hosts(shared: tuple[Path, ...] = ()) -> KnownHosts:
+    """ssh's own files where nothing names others: ~/.ssh/known_hosts, where
+    a line to trust a key goes, and ~/.ssh/known_hosts2, read beside it."""
+    return KnownHosts((Path(DEFAULT_KNOWN_HOSTS).expanduser(),), shared=shared,
+                      also=(Path(DEFAULT_KNOWN_HOSTS2).expanduser(),))
 
 
 def _expand(written: str, tokens: dict[str, str], *, where: str, prefix: str,
@@ -690,11 +724,15 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
                f"authority did not sign. {CERTIFICATE_GONE}")
     else:
         why = f": no key is trusted for it yet{f' ({known.absent})' if known.absent else ''}."
-    said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{known.note}{why}"
+    said = f"{cannot}: {hop.name}'s host key is not trusted in {known.said}{why}"
     trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint with "
              f"the one `ssh-keygen -lf` shows for {hop.name}'s /etc/ssh/ssh_host_*_key.pub, "
              "read there by another way than this connection (its console, say).")
     first = known.before_adding(where, lookup, changed, key)
+    unwritable = known.unwritable(where, f"{cannot}: refusing {hop.name}'s host key" + (
+        f" {key.get_fingerprint()}" if key is not None else ""))
+    if unwritable and (key is None or known.revoked(lookup, key) is None):
+        return JumpHostRefused(unwritable)
     if key is None:
         return JumpHostRefused(
             f"{said} Its key could not be read to show you (connect again to see its "

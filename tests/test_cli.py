@@ -1035,14 +1035,19 @@ def test_a_key_ssh_cannot_use_is_refused_before_the_run(tmp_path: Path, kind: st
     assert "journal:" not in result.stdout, "refused before any run began"
 
 
+@pytest.mark.parametrize("known_hosts", ["not there", "a folder"])
 async def test_a_first_run_with_no_known_hosts_file_yet_says_the_host_is_not_known(
-        tmp_path: Path) -> None:
+        tmp_path: Path, known_hosts: str) -> None:
     """Trial 55 F13: the production example leaves known_hosts unset, so
     ~/.ssh/known_hosts is read; on a fresh ops box it is not there, and `run`
     failed preflight with "cannot connect over SSH: No such file or directory"
     and no fingerprint, nothing to add. It refuses a host not known yet: the
     fingerprint, the file to make, and the line to add alone on its line.
-    A real SSH server on loopback (the refusal comes before any login)."""
+    Where ~/.ssh/known_hosts is a folder, it read "not there yet" and advised
+    `touch`: it says in one line that it cannot be read and what to do, no
+    line to add (there is nowhere to add it). Exit 1, preflight failed, as
+    for any refused key. A real SSH server on loopback (the refusal comes
+    before any login)."""
     import asyncio
 
     import asyncssh
@@ -1053,6 +1058,9 @@ async def test_a_first_run_with_no_known_hosts_file_yet_says_the_host_is_not_kno
     port = server.sockets[0].getsockname()[1]
     home = tmp_path / "home"
     home.mkdir()
+    default = home / ".ssh" / "known_hosts"
+    if known_hosts == "a folder":
+        default.mkdir(parents=True)
     config = _closed_port_config(tmp_path)
     config.write_text(re.sub(r"^port = \d+$", f"port = {port}", config.read_text(), count=1,
                              flags=re.M))
@@ -1068,9 +1076,15 @@ async def test_a_first_run_with_no_known_hosts_file_yet_says_the_host_is_not_kno
         server.close()
     said = out.decode() + err.decode()
     assert process.returncode == 1, said
-    assert "No such file" not in said and "no key is trusted for this host yet" in said, said
+    assert "Traceback" not in said and "Errno" not in said, said
     assert key.get_fingerprint() in said and "ssh-keygen -R" not in said, said
-    default = home / ".ssh" / "known_hosts"
+    if known_hosts == "a folder":
+        refused = next(line for line in said.splitlines() if key.get_fingerprint() in line)
+        assert f"{default} cannot be read (it is a folder, not a file): move it aside" in refused, \
+            said
+        assert "not there" not in refused and "touch " not in refused, refused
+        return
+    assert "No such file" not in said and "no key is trusted for this host yet" in said, said
     assert f"{default} is not there yet" in said and "mode 600" in said, said
     line = f"[127.0.0.1]:{port} " + " ".join(key.export_public_key().decode().split()[:2])
     assert line in said.splitlines(), said

@@ -224,8 +224,10 @@ async def test_ssh_configs_user_known_hosts_file_is_read_when_runbook_names_none
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """[host] known_hosts unset and the ssh_config naming a UserKnownHostsFile
     for the host: runbook trusts what that file trusts, as ssh would, and a
-    refusal names that file. A file that is not there, or none, does not turn
-    checking off: ~/.ssh/known_hosts is read, as before."""
+    refusal names that file. none or /dev/null does not turn checking off:
+    ~/.ssh/known_hosts is read, as before. A file that is not there is read
+    as empty, as ssh reads it (not ~/.ssh/known_hosts instead), and the line
+    to add goes there."""
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / ".ssh").mkdir()
     (tmp_path / ".ssh" / "known_hosts").write_text("")
@@ -246,15 +248,16 @@ async def test_ssh_configs_user_known_hosts_file_is_read_when_runbook_names_none
         with pytest.raises(HostKeyRefused) as err:
             await remote.connect()
         assert f"-f {theirs}" in str(err.value), err.value
-        # none, /dev/null, a missing file: checked against ~/.ssh/known_hosts
-        # (empty here), so refused, never let through.
+        # none, /dev/null: checked against ~/.ssh/known_hosts (empty here), so
+        # refused, never let through; a missing file: against itself.
         for named in ("none", "/dev/null", str(tmp_path / "missing")):
             remote = _remote(tmp_path, "127.0.0.1", target.port,
                              f"Host 127.0.0.1\n  UserKnownHostsFile {named}\n", None)
             with pytest.raises(HostKeyRefused) as err:
                 await remote.connect()
-            assert f"add this line to {tmp_path / '.ssh' / 'known_hosts'}:" in str(err.value), \
-                (named, err.value)
+            into = tmp_path / "missing" if named.endswith("missing") else \
+                tmp_path / ".ssh" / "known_hosts"
+            assert f"add this line to {into}:" in str(err.value), (named, err.value)
         # runbook's own [host] known_hosts wins over the ssh_config's.
         own = tmp_path / "own_known_hosts"
         own.write_text(f"[127.0.0.1]:{target.port} {public}")
@@ -532,6 +535,19 @@ async def test_a_jump_host_with_no_known_hosts_file_yet_is_refused_as_not_known(
                                 f"{make}; then add this line to {default}:\n{line}"), message
         assert err.value.known_hosts_line == line
         assert not target.forwarded
+        # ~/.ssh/known_hosts a folder: said so in one line, with what to do
+        # (it read "not there yet", and `touch` as the way to make it).
+        default.mkdir(parents=True)
+        with pytest.raises(JumpHostRefused) as err:
+            await remote.connect()
+        message = str(err.value)
+        assert "cannot reach sm via jump host bastion: refusing bastion's host key SHA256:" \
+            in message, message
+        assert f"{default} cannot be read (it is a folder, not a file): move it aside" in message, \
+            message
+        assert "\n" not in message and err.value.known_hosts_line is None, message
+        assert "touch" not in message and "not there" not in message, message
+        default.rmdir()
         subprocess.run(["bash", "-c", make], check=True)
         default.write_text(line + "\n")
         conn = await remote.connect()
@@ -640,8 +656,8 @@ async def test_every_user_known_hosts_file_is_read_and_tokens_expanded(
 async def test_a_user_known_hosts_file_runbook_cannot_expand_or_find_is_said(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review 54 (4): a token runbook does not expand is refused in words;
-    a named file that is not there is said in the refusal, with the file
-    read instead."""
+    a named file that is not there is said in the refusal, and nothing is
+    read instead (ssh reads only the files named)."""
     default = _home(tmp_path, monkeypatch)
     async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, _jump_port):
         remote = _remote(tmp_path, "127.0.0.1", target.port,
@@ -666,8 +682,9 @@ async def test_a_user_known_hosts_file_runbook_cannot_expand_or_find_is_said(
         with pytest.raises(HostKeyRefused) as refused:
             await remote.connect()
         message = str(refused.value)
-        assert f"names {missing} as UserKnownHostsFile, which is not there; " \
-            f"checked against {default} instead" in message, message
+        assert f"no key is trusted for this host yet ({missing} is not there yet)" in message, \
+            message
+        assert str(default) not in message, message
 
 
 async def test_a_route_not_read_is_read_again_on_the_next_connect(tmp_path: Path) -> None:

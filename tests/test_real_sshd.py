@@ -547,6 +547,79 @@ async def test_a_host_not_known_yet_and_a_changed_key_are_told_apart_as_ssh_tell
     await remote.close()
 
 
+def _ssh_default_user_files() -> list[str]:
+    """The UserKnownHostsFile ssh reads where no ssh config names one, as
+    `ssh -G` says it (~ is the password file's home there, not $HOME)."""
+    said = subprocess.run(["ssh", "-G", "-F", "none", "x"], capture_output=True, text=True,
+                          check=True, timeout=30).stdout
+    return next(line.split()[1:] for line in said.splitlines()
+                if line.startswith("userknownhostsfile "))
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
+@pytest.mark.parametrize("case", ["in known_hosts2", "named file not there",
+                                  "known_hosts a folder, key in known_hosts2",
+                                  "known_hosts a folder"])
+async def test_the_known_hosts_files_read_are_the_ones_ssh_reads(
+        sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """runbook read ~/.ssh/known_hosts alone where ssh reads known_hosts2 too
+    (its default UserKnownHostsFile); where the ssh config named a file that
+    is not there it read ~/.ssh/known_hosts instead, which ssh never does;
+    and a ~/.ssh/known_hosts it cannot read (a folder) was said to be "not
+    there yet", with `touch` as the way to make it. ssh skips a file it
+    cannot read and trusts what the others hold. Given the same files, ssh
+    and runbook let the host in or refuse it alike, and runbook says why."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    monkeypatch.setenv("HOME", str(home))
+    default, second = home / ".ssh" / "known_hosts", home / ".ssh" / "known_hosts2"
+    assert [Path(f).name for f in _ssh_default_user_files()] == ["known_hosts", "known_hosts2"]
+    held = sshd.known_hosts.read_text()
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host 127.0.0.1\n  IdentityFile {sshd.client_key}\n  IdentitiesOnly yes\n"
+                      "  StrictHostKeyChecking yes\n  GlobalKnownHostsFile none\n")
+    named = [str(default), str(second)]  # ssh's default, in this HOME
+    if case == "named file not there":
+        default.write_text(held)
+        missing = tmp_path / "nowhere" / "known_hosts"
+        named = [str(missing)]
+        with config.open("a") as text:
+            text.write(f"  UserKnownHostsFile {missing}\n")
+    elif case == "in known_hosts2":
+        default.write_text("")
+        second.write_text(held)
+    else:
+        default.mkdir()
+        if case != "known_hosts a folder":
+            second.write_text(held)
+    ssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "-p", str(sshd.port),
+                          "-o", f"UserKnownHostsFile={' '.join(named)}", f"{USER}@127.0.0.1",
+                          "true"], capture_output=True, text=True, timeout=30)
+    remote = sshd.remote(known_hosts=None, ssh_config=config)
+    try:
+        if "known_hosts2" in case:
+            assert ssh.returncode == 0, ssh.stderr
+            assert (await remote.run("true", timeout=10)).ok
+            return
+        assert ssh.returncode == 255 and "Host key verification failed" in ssh.stderr, \
+            ssh.stderr
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.run("true", timeout=10)
+        said = str(refused.value)
+        assert _fingerprint(sshd.host_key.with_suffix(".pub")) in said, said
+        if case == "named file not there":
+            assert f"no key is trusted for this host yet ({missing} is not there yet)" in said, \
+                said
+            assert f"mkdir -p {missing.parent} && touch {missing}" in said, said
+            assert said.endswith(f"add this line to {missing}:\n{held.strip()}"), said
+        else:
+            assert "\n" not in said and refused.value.known_hosts_line is None, said
+            assert f"{default} cannot be read (it is a folder, not a file)" in said, said
+            assert "touch" not in said and "not there" not in said, said
+    finally:
+        await remote.close()
+
+
 # --- timeouts: is the command really stopped on the host? ---------------------
 
 
