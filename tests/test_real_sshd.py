@@ -36,6 +36,7 @@ from runbook.remote import (
     CommandResult,
     CommandTimeout,
     HostKeyRefused,
+    JumpHostRefused,
     OutcomeUnknown,
     Remote,
     RemoteError,
@@ -396,7 +397,19 @@ async def test_a_host_key_of_another_type_than_known_hosts_holds_is_refused_as_c
     assert f"refusing the host key {_fingerprint(sshd.host_key.with_suffix('.pub'))}:" in said
     assert "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub." in said, said
     assert f"ssh-keygen -R '[127.0.0.1]:{sshd.port}' -f {pinned}" in said, said
+    assert f"it is not the key {pinned} trusts for this host" in said, said
     assert remote._conn is None
+    if shutil.which("ssh") is not None:
+        # OpenSSH's ssh says the same of it: changed, not unknown, with -R.
+        ssh = subprocess.run(
+            ["ssh", "-F", "none", "-p", str(sshd.port), "-i", str(sshd.client_key),
+             "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={pinned}",
+             "-o", "GlobalKnownHostsFile=/dev/null", f"{USER}@127.0.0.1", "true"],
+            capture_output=True, text=True, timeout=30)
+        assert ssh.returncode == 255, ssh.stderr
+        assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in ssh.stderr, ssh.stderr
+        assert "-R" in ssh.stderr, ssh.stderr
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
@@ -618,6 +631,45 @@ async def test_the_known_hosts_files_read_are_the_ones_ssh_reads(
             assert "touch" not in said and "not there" not in said, said
     finally:
         await remote.close()
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
+async def test_a_jump_host_listed_with_a_key_of_another_type_is_refused_as_ssh_refuses_it(
+        sshd: Sshd, tmp_path: Path) -> None:
+    """A jump host whose known_hosts lists an ECDSA key for it and that
+    offers ed25519 alone (a reinstall, or someone in between): OpenSSH's ssh
+    says REMOTE HOST IDENTIFICATION HAS CHANGED, with ssh-keygen -R, as it
+    does for the host itself; runbook refuses it in the same words as the
+    host's changed key, the jump host named."""
+    subprocess.run([KEYGEN, "-q", "-t", "ecdsa", "-N", "", "-C", "", "-f",
+                    str(tmp_path / "old")], check=True)
+    key_type, blob = (tmp_path / "old.pub").read_text().split()[:2]
+    checked = tmp_path / "jump_known_hosts"
+    checked.write_text(f"[127.0.0.1]:{sshd.port} {key_type} {blob}\n")
+    config = tmp_path / "ssh_config"
+    common = (f"  HostName 127.0.0.1\n  Port {sshd.port}\n  User {USER}\n"
+              f"  IdentityFile {sshd.client_key}\n  IdentitiesOnly yes\n"
+              "  StrictHostKeyChecking yes\n  GlobalKnownHostsFile none\n")
+    config.write_text(f"Host sm\n{common}  ProxyJump bastion\n"
+                      f"  UserKnownHostsFile {sshd.known_hosts}\n"
+                      f"Host bastion\n{common}  UserKnownHostsFile {checked}\n")
+    ssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "sm", "true"],
+                         capture_output=True, text=True, timeout=30)
+    assert ssh.returncode == 255, ssh.stderr
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in ssh.stderr, ssh.stderr
+    assert "-R" in ssh.stderr, ssh.stderr
+    remote = sshd.remote(address="sm", known_hosts=None, ssh_config=config)
+    try:
+        with pytest.raises(JumpHostRefused) as refused:
+            await remote.run("true", timeout=10)
+    finally:
+        await remote.close()
+    said = str(refused.value)
+    assert f"via jump host bastion: bastion's host key is not trusted in {checked}" in said, said
+    assert "it is not the key listed there for it. Its key has changed since it was listed" \
+        in said, said
+    assert f"ssh-keygen -R '[127.0.0.1]:{sshd.port}' -f {checked}, then " in said, said
+    assert _fingerprint(sshd.host_key.with_suffix(".pub")) in said, said
 
 
 # --- timeouts: is the command really stopped on the host? ---------------------
