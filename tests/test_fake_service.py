@@ -465,9 +465,13 @@ async def test_missing_license_key_stops_the_server(
         httpx.get(install.base_url, timeout=1)
 
 
-async def test_unusable_database_makes_the_api_answer_503(
+async def test_a_webapp_that_did_not_load_answers_as_one_still_deploying(
     tmp_path: Path, start_service: StartService
 ) -> None:
+    """Facts audit 56a (M3): no source says a webapp that failed to load
+    answers with its cause; the fake gave 503 and the cause. It answers now as
+    the container does for a context it does not serve, as while it deploys:
+    its bare 404 page. The cause is in red5.log alone."""
     closed = make_install(tmp_path, db_port=free_port())
     placeholder = make_install(tmp_path, name="red5pro-template", db_port=3306, db_host="{host}")
     for install in (closed, placeholder):
@@ -476,8 +480,9 @@ async def test_unusable_database_makes_the_api_answer_503(
         refused = await http.get(closed.api("admin/nodegroup"), params=auth())
         skipped = await http.get(placeholder.api("admin/debug/cloudcontroller"), params=auth())
         alive = await http.get(closed.base_url + "/")
-    assert refused.status_code == 503 and "database" in refused.json()["errorMessage"]
-    assert skipped.status_code == 503 and "{host}" in skipped.json()["errorMessage"]
+    for answer in (refused, skipped):
+        assert answer.status_code == 404, answer
+        assert answer.text == service.container_page(404), answer.text
     assert alive.status_code == 200  # the server runs; only the webapp is down
     assert "cannot reach the database" in closed.log
     assert "Skipping database check" in placeholder.log
@@ -500,12 +505,12 @@ async def test_cloud_controller_answer_follows_the_active_bean(
             await http.get(i.api("admin/debug/cloudcontroller"), params=auth())
             for i in (dummy, aws, aws_no_jar)
         ]
-    assert [a.status_code for a in answers] == [200, 200, 503]
+    assert [a.status_code for a in answers] == [200, 200, 404]
     # What Stream Manager's commons CloudPlatform names the Dummy controller
     # (FACTS-scenarios, section 5, from the 6.2.0 bytecode).
     assert answers[0].text == "Streammanager Placebo"
     assert answers[1].text == "Amazon Web Services"
-    assert "ClassNotFoundException" in answers[2].json()["errorMessage"]
+    assert answers[2].text == service.container_page(404)  # the cause: in red5.log only
     assert f"ClassNotFoundException: {AWS_BEAN}" in aws_no_jar.log
 
 

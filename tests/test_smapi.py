@@ -5,6 +5,7 @@ can produce (a silent server, a closed port)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import subprocess
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from runbook.rehearsal import cloud, mysqlfake, sandbox
-from runbook.smapi import NoApiAnswer, SMApiError, StreamManagerAPI, _names
+from runbook.smapi import NoApiAnswer, NoApiServed, SMApiError, StreamManagerAPI, _names
 from tests.test_fake_service import (
     PREFIX,
     TOKEN,
@@ -183,46 +184,78 @@ async def test_rejected_request_carries_the_server_reason(fresh: Install) -> Non
     assert_token_hidden(error, TOKEN)
 
 
-async def test_unavailable_stream_manager_is_a_503(
+async def test_a_webapp_that_did_not_load_is_no_api_served(
     tmp_path: Path,
     start_service: StartService,  # noqa: F811
 ) -> None:
+    """Facts audit 56a (M3): a server whose webapp failed to load (its
+    database unreachable) serves no API, as one still loading: an answer (not
+    NoApiAnswer), at no version, and no cause, which is in red5.log only."""
     install = make_install(tmp_path, db_port=free_port())  # nothing listens there
     await start_service(install).settled()
     async with StreamManagerAPI(install.base_url, TOKEN) as api:
+        with pytest.raises(NoApiServed) as caught:
+            await api.detect_version()
+    error = caught.value
+    assert error.status == 404 and not isinstance(error, NoApiAnswer), "an answer came"
+    assert "database" not in str(error), str(error)
+    assert "cannot reach the database" in install.log
+    assert_token_hidden(error, TOKEN)
+
+
+@contextlib.asynccontextmanager
+async def answering_every_request(status: int, reason: str) -> AsyncIterator[str]:
+    """A bare HTTP server answering `status` with a short plain-text body to
+    every request (a status no fake here answers to a version look): its base URL."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                await reader.readuntil(b"\r\n\r\n")  # a GET: no body follows
+                body = reason.encode()
+                writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
+                             f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+
+
+async def test_unavailable_stream_manager_is_a_503() -> None:
+    async with answering_every_request(503, "Service Unavailable") as base, \
+            StreamManagerAPI(base, TOKEN) as api:
         with pytest.raises(SMApiError) as caught:
             await api.detect_version()
     error = caught.value
     assert error.status == 503 and not isinstance(error, NoApiAnswer), "an answer came"
-    assert "unavailable" in str(error) and "cannot reach the database" in str(error)
+    assert "is unavailable (HTTP 503)" in str(error), str(error)
     assert_token_hidden(error, TOKEN)
 
 
-async def test_a_server_failing_at_every_version_is_quoted_at_the_one_it_speaks(
-    tmp_path: Path,
-    start_service: StartService,  # noqa: F811
-) -> None:
-    """Operator trial (stop 51): a 6.2.0 up without its database answers 503
-    at every API path; looked for from the newest down, its error quoted
-    GET /streammanager/api/4.0/..., which 6.2.0 does not serve (FACTS §2.1).
-    The API a step expects is looked for first."""
+async def test_a_server_failing_at_every_version_is_quoted_at_the_one_it_speaks() -> None:
+    """Operator trial (stop 51): a server answering 503 at every API path,
+    looked for from the newest down, was quoted at GET
+    /streammanager/api/4.0/..., which 6.2.0 does not serve (FACTS §2.1). The
+    API a step expects is looked for first."""
     import dataclasses
 
     from runbook import config
     from runbook.session import ApiClients
 
-    install = make_install(tmp_path, db_port=free_port(), api_version="3.1",
-                           release="6.2.0.b406")
-    await start_service(install).settled()
     example = config.load(Path(__file__).parents[1] / "sample-configs/production.example.toml")
-    settings = dataclasses.replace(example, api_base_url=install.base_url, api_version=None,
-                                   new_api_version=None)
-    for expecting, quoted in ((None, "/api/4.0/"), ("3.1", "/api/3.1/")):
-        factory = ApiClients(settings, TOKEN)
-        with pytest.raises(SMApiError) as caught:
-            await factory(fresh=True, expecting=expecting)
-        await factory.aclose()
-        assert caught.value.status == 503 and quoted in str(caught.value), str(caught.value)
+    async with answering_every_request(503, "Service Unavailable") as base:
+        settings = dataclasses.replace(example, api_base_url=base, api_version=None,
+                                       new_api_version=None)
+        for expecting, quoted in ((None, "/api/4.0/"), ("3.1", "/api/3.1/")):
+            factory = ApiClients(settings, TOKEN)
+            with pytest.raises(SMApiError) as caught:
+                await factory(fresh=True, expecting=expecting)
+            await factory.aclose()
+            assert caught.value.status == 503 and quoted in str(caught.value), str(caught.value)
 
 
 async def test_silent_server_times_out() -> None:

@@ -53,11 +53,11 @@ async def test_a_service_that_runs_without_answering_is_restarted_once(
     assert plan[-1].endswith("systemctl restart red5pro"), "the restart was in the plan"
     assert "restarting it once" in second.text()
     # What the API answered is said with it (re-trial: "does not answer yet"
-    # of a webapp that answered it was unavailable, and why).
+    # alone). A webapp that did not load serves no API: HTTP 404.
     looked = [r["detail"] for r in (json.loads(line) for line in journal.read_text().splitlines())
               if r["event"] == "check" and r["step"] == "start-service"]
     silent = [detail for detail in looked if "does not answer" in detail]
-    assert silent and all("unavailable" in detail for detail in silent), looked
+    assert silent and all("No Stream Manager API answered" in detail for detail in silent), looked
 
 
 PROPERTIES = "webapps/streammanager/WEB-INF/red5-web.properties"

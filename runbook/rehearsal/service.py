@@ -621,7 +621,6 @@ class Server(ThreadingHTTPServer):
         super().__init__(address, Handler)
         self.sandbox = sandbox
         self.api: Api | None = None
-        self.webapp_error: str | None = None  # None while starting and once up
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -689,14 +688,12 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(404, f"nothing is served at {path}", bare=True)
             api = self.server.api
             if api is None:
-                if self.server.webapp_error is None:
-                    # Still deploying: the container has no /streammanager
-                    # context yet, so its own 404 (before the listener opened,
-                    # connections were refused).
-                    raise HttpError(404, "the streammanager webapp is deploying", bare=True)
-                # A webapp that failed to load. No source says what the real
-                # server answers then; the fake gives 503 and the reason.
-                raise HttpError(503, self.server.webapp_error)
+                # Still deploying, or failed to: the container serves no
+                # /streammanager context, so its own bare 404 (before the
+                # listener opened, connections were refused). Inferred: no
+                # source gives either answer. Why it failed is in red5.log
+                # only, as no source has the API telling it (facts audit 56a).
+                raise HttpError(404, "the streammanager webapp is not loaded", bare=True)
             if match is None or match["ver"] != api.sm.api_version:
                 # Only /api/<its version>/* is mapped (web.xml): the container's 404.
                 raise HttpError(404, f"no Stream Manager API is served at {path}", bare=True)
@@ -770,12 +767,10 @@ def _run_webapp(server: Server, home: Path, sandbox: Path) -> None:
     try:
         api = Api(start_webapp(home, sandbox), sandbox)
     except WebappError as exc:
-        server.webapp_error = f"{UNAVAILABLE_LINE}: {exc}"
-        log_sm.error("%s", server.webapp_error)
+        log_sm.error("%s: %s", UNAVAILABLE_LINE, exc)
         return
     except Exception as exc:
-        server.webapp_error = f"{UNAVAILABLE_LINE}: {type(exc).__name__}: {exc}"
-        log_sm.exception("%s", server.webapp_error)
+        log_sm.exception("%s: %s: %s", UNAVAILABLE_LINE, type(exc).__name__, exc)
         return
     server.api = api
     log_sm.info("%s (API %s, pid %d)", READY_LINE, api.sm.api_version, os.getpid())
@@ -822,7 +817,8 @@ def main(argv: list[str] | None = None) -> int:
     ).start()
     log.info("HTTP listening on %s:%d", *address)
     # The webapp starts beside the listener, as in Tomcat: the server answers
-    # (503) while the stream manager is still loading or if it failed to load.
+    # (the container's 404 for /streammanager) while the stream manager is
+    # still loading or if it failed to load.
     threading.Thread(
         target=_run_webapp, args=(server, home, sandbox), name="streammanager", daemon=True
     ).start()
