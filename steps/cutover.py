@@ -1393,8 +1393,8 @@ class Recreate(Red5Step):
         if facts.new_nodegroups_left:
             # The way back could not delete them (operator trial 53): they
             # are in the new database as well, and their nodes were left.
-            # Their nodes too: the old stream manager tears them down
-            # without a drain, or they run on (re-trial: only the step's
+            # Their nodes too: the old stream manager tears them down,
+            # probably without a drain, or they run on (re-trial: only the step's
             # warning, long scrolled away, said to look in the cloud).
             kept = (f"{facts.new_nodegroups_left}, with the launch configs and scale "
                     "policies recreate made, stay in the new database after the way back, "

@@ -137,7 +137,7 @@ class Red5Facts(Facts):
     rollback_stamp: str | None = plain(None)
     # the way back: the new stream manager's nodegroups it could not delete
     # (names, or words for them when they could not be listed), whose nodes
-    # the old stream manager tears down as it starts; None when none are left
+    # the old stream manager tears down once it runs; None when none are left
     new_nodegroups_left: str | None = plain(None)
     # what the steps keep for this process only
     scratch: Red5Scratch = not_journalled(Red5Scratch)

@@ -100,9 +100,11 @@ NO_CUTOVER = ("no cutover began on this host, so there is nothing to roll back: 
 
 # Why the new stream manager's nodegroups go before it stops (FACTS section 3):
 # the old one, started on the old database, tears down every node whose name
-# has its prefix and that its database does not know, without a drain.
+# has its prefix and that its database does not know. That it drains none,
+# and that it looks each cleanup interval, FACTS has as inferences only: said
+# as likely, as delete-nodegroups' caution does (facts audit 56a, M4).
 SWEEP = ("the old stream manager, started on the old database, tears down the nodes it "
-         "does not know whose names start with its prefix, without a drain")
+         "does not know whose names start with its prefix, probably without a drain")
 
 # How the way back is taken up again once [api] and the token are put right.
 AGAIN = ("take the way back up again (`runbook rollback CONFIG`, which goes on from here; the "
@@ -141,9 +143,9 @@ class DeleteNewNodegroups(Red5Step):
     summary = ("While the new release still serves, deletes through its API the nodegroups "
                "it made (recreate's) and waits until they are gone: their nodes are "
                "terminated by the stream manager that launched them, not torn down by the "
-               "old one as it starts.")
-    caution = ("Left, they would not stay: the old stream manager finds nodes its database "
-               "does not know and tears them down as it starts, without a drain.")
+               "old one once it runs.")
+    caution = ("Left, they would not stay: once the old stream manager runs, it finds nodes "
+               "its database does not know and tears them down, probably without a drain.")
 
     def plan(self, p: Plan) -> list[Action]:
         listed, going = p.facts.scratch.new_groups_listed, p.facts.scratch.new_groups_going

@@ -38,7 +38,7 @@ from runbook.rehearsal.sandbox import processes_mentioning
 from runbook.session import Session
 from runbook.smapi import StreamManagerAPI
 from steps import procedure, way_back
-from steps.rollback import RecreateOld
+from steps.rollback import SWEEP, DeleteNewNodegroups, RecreateOld
 from tests.rehearsal import rehearsal_host, rehearsal_settings
 from tests.scripted import ScriptedFrontEnd
 from tests.test_plan_is_what_runs import unplanned
@@ -1306,7 +1306,7 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     """The new release's API fails as the way back would delete its
     nodegroups: the way back does not stall (no wait, no question), goes on
     to the old stream manager, and says what it leaves: the nodes the old
-    stream manager tears down as it starts, without a drain. The warning is in
+    stream manager tears down, probably without a drain. The warning is in
     the report, and the exit lines name the nodegroups left in the new
     database."""
     journal = tmp_path / "run.jsonl"
@@ -1326,7 +1326,9 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     assert ("nothing deleted" if when == "at-its-look" else "not all deleted") in said, said
     warned = [line for step, _, line in front.lines if step == NEW_GROUPS
               and line.startswith("warning: the way back could not delete")]
-    assert warned and "without a drain" in warned[0], front.text()[-3000:]
+    # FACTS §3 has "without orderly draining" as an inference only: said as
+    # likely (facts audit 56a, M4), as delete-nodegroups' caution says it.
+    assert warned and "probably without a drain" in warned[0], front.text()[-3000:]
     # What it says is so: the old stream manager tore the nodes down.
     assert swept, "the old stream manager swept nothing"
     assert len(left) == 2, left
@@ -1472,3 +1474,11 @@ async def test_the_way_backs_start_does_not_take_another_old_release_for_this_ho
         again = await session(host, tmp_path / "back2.jsonl", only_back=True,
                               resume=replay(journal)).run(ScriptedFrontEnd())
         assert again is Outcome.ROLLED_BACK
+
+
+def test_the_way_back_says_the_sweep_drains_nothing_only_as_likely() -> None:
+    """Facts audit 56a (M4): FACTS §3 gives the old stream manager's sweep
+    "without orderly draining" as an inference, and when it runs (as it
+    starts, or each cleanup interval) as one too; the way back stated both."""
+    for said in (SWEEP, DeleteNewNodegroups.caution):
+        assert "probably without a drain" in said and "as it starts" not in said, said
