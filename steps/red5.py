@@ -122,21 +122,28 @@ def shipped_template(zip_path: Path) -> tuple[bytes, str] | None:
 def not_for_this_procedure(zip_path: Path) -> str | None:
     """Why a distribution cannot be the target of this procedure, if it cannot.
 
-    From release 14 Red5 Pro ships Stream Manager 2.0, a different,
-    container-based product with no streammanager webapp and no
-    red5-web.properties; this procedure upgrades the Stream Manager 1.x webapp.
-    (Release 14 is the product owner's brief's; no public source found names
-    the release: see the rehearsal's data README.)"""
+    This procedure upgrades the Stream Manager 1.x webapp; Stream Manager 2.0
+    is a different, container-based product (FACTS, its scope and section
+    2.6). A zip without webapps/streammanager is refused for that, a fact
+    about the file. One of release 14 or later is refused too, even with the
+    webapp: that Red5 Pro moved to Stream Manager 2.0 at 14 is the product
+    owner's brief's word, and no public source found names the release (the
+    rehearsal's data README), so it is said as not confirmed."""
     version = zip_version(zip_path)
     try:
         with zipfile.ZipFile(zip_path) as archive:
             webapp = any("/webapps/streammanager/" in f"/{name}" for name in archive.namelist())
     except (OSError, zipfile.BadZipFile):
         return None  # layout says what is wrong with the zip
-    if not webapp or (major(version) or 0) >= 14:
-        return (f"{zip_path.name} has no webapps/streammanager: from Red5 Pro 14 the stream "
-                "manager is Stream Manager 2.0, a separate container-based product with its "
-                "own upgrade path; this procedure upgrades the Stream Manager 1.x webapp only")
+    if not webapp:
+        return (f"{zip_path.name} has no webapps/streammanager, the Stream Manager 1.x webapp "
+                "this procedure upgrades; it cannot install a release without it (Stream "
+                "Manager 2.0 is a separate, container-based product)")
+    if (major(version) or 0) >= 14:
+        return (f"{zip_path.name} is release {version}: runbook takes no release from 14 on, "
+                "as Red5 Pro is believed to ship Stream Manager 2.0 from 14, a separate, "
+                "container-based product (no public source found confirms the release); this "
+                "procedure upgrades the Stream Manager 1.x webapp only")
     return None
 
 

@@ -52,8 +52,8 @@ def runbook(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
 def test_a_stream_manager_2_distribution_is_refused_before_anything_connects(
     tmp_path: Path,
 ) -> None:
-    # From Red5 Pro 14 the distribution has no streammanager webapp: Stream
-    # Manager 2.0 is a separate product this procedure cannot install.
+    # A distribution without the streammanager webapp (a Stream Manager 2.0
+    # release, say): a separate product this procedure cannot install.
     zip_path = tmp_path / "red5pro-server-15.0.0-release.zip"
     with zipfile.ZipFile(zip_path, "w") as archive:
         archive.writestr("red5pro-server-15.0.0/conf/red5.properties", "http.port=5080\n")
@@ -65,6 +65,34 @@ def test_a_stream_manager_2_distribution_is_refused_before_anything_connects(
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert "Stream Manager 2.0" in result.stderr and "artifacts.distribution" in result.stderr
     assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.jsonl"))
+
+
+@pytest.mark.parametrize("release", ["11.1.0", "15.0.0"])
+@pytest.mark.parametrize("webapp", [True, False])
+def test_a_distribution_is_refused_for_what_it_is_in_one_message(
+    tmp_path: Path, release: str, webapp: bool
+) -> None:
+    """Facts audit 56a (M6): a release 14 zip that had webapps/streammanager
+    was refused as having none, and "from Red5 Pro 14 the stream manager is
+    Stream Manager 2.0" was said as fact, which no source gives (the brief's
+    word). What the zip lacks is said as a fact about it; the release 14 line
+    with its doubt."""
+    from steps import red5
+
+    zip_path = tmp_path / f"red5pro-server-{release}-release.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr(f"red5pro-server-{release}/conf/red5.properties", "http.port=5080\n")
+        if webapp:
+            archive.writestr(f"red5pro-server-{release}/{PROPS}", "config.dbHost={host}\n")
+    refused = red5.not_for_this_procedure(zip_path)
+    if webapp and release == "11.1.0":
+        assert refused is None
+        return
+    assert refused is not None
+    assert ("has no webapps/streammanager" in refused) is not webapp, refused
+    assert "from Red5 Pro 14 the stream manager is" not in refused, refused
+    if webapp:
+        assert "14" in refused and "no public source" in refused, refused
 
 
 @pytest.mark.parametrize("missing", ["distribution", "cloud_controller"])
