@@ -481,6 +481,27 @@ async def test_jsvc_without_its_daemon_jar_fails_to_start_as_jsvc_does(
         status.stdout)
 
 
+async def test_a_jvm_too_old_for_the_release_fails_in_the_rehearsals_own_words(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit 56a (L5): a Java 8 unit starting a release that needs Java
+    11 failed with the Java 11+ launcher's "Error: LinkageError occurred ...",
+    which neither a Java 8 JVM nor jsvc writes, and no source gives what they
+    do write. The start still fails, in words marked as the rehearsal's."""
+    home = bare_host.red5_home
+    markers = list(home.glob("red5pro-server-*-release"))
+    assert markers, "6.2.0 has its root marker"
+    for marker in markers:
+        marker.unlink()
+    (home / "red5pro-server-11.1.0.b835-release").write_text("")
+    conn = await ssh_connect(bare_host)
+    result = await conn.run("sudo systemctl start red5pro")
+    assert result.exit_status == 1 and "Job for red5pro.service failed" in result.stderr
+    said = (home / "log/jsvc-service.log").read_text()
+    assert "LinkageError" not in said and "UnsupportedClassVersionError" not in said, said
+    assert "rehearsal" in said and "needs Java 11" in said and "Java 8" in said, said
+
+
 async def test_a_jsvc_unit_sending_its_output_to_dev_null_keeps_no_jsvc_log(
     bare_host: RehearsalHost, ssh_connect: SSHConnect
 ) -> None:
