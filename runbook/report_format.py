@@ -447,6 +447,21 @@ def estimate_source(report: Report) -> str:
     return which
 
 
+def rehearsal_estimate_note(report: Report) -> str | None:
+    """What a real-pace rehearsal's time stands for, said where a production
+    run is set against one: it paces the fake cloud only (README, "Pace"),
+    and Red5's upgrade page gives its own range (facts audit 56a, L7)."""
+    d = report.downtime
+    if report.rehearsal or not d.estimate_is_rehearsal or d.estimate_s is None \
+            or d.estimate_from is None:
+        return None
+    return ("A rehearsal at the real pace times only its fake cloud (the two-minute node "
+            "boot and a 60 s teardown); the server's start, the webapp's load and the "
+            "number of nodegroups are the rehearsal's own. Red5's upgrade page gives about "
+            "15 to 60 minutes of downtime, depending on how many nodegroups and nodes there "
+            "are.")
+
+
 def before_totals(report: Report) -> tuple[str, str]:
     """The origins and nodes before the cutover, summed over the snapshot's
     nodegroups: "?" when the snapshot could not be read (a throwaway

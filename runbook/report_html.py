@@ -28,6 +28,7 @@ from runbook.report_format import (
     nothing_recreated,
     outcome_cell,
     pace_words,
+    rehearsal_estimate_note,
     releases,
     said_again,
     shown,
@@ -142,6 +143,8 @@ def _downtime(report: Report) -> str:
         rows.append([f"{_e(which)} ({_code(str(d.estimate_from))})", "", "",
                      _e(duration(d.estimate_s))])
     out.append(_table(["", "began", "ended", "took"], rows))
+    if compared and (note := rehearsal_estimate_note(report)) is not None:
+        out.append(f"<p>{_e(note)}</p>")
     words, failed = failed_while_down(report)
     if failed:
         out.append(f"<p>{_e(words)} while the stream manager was down: "

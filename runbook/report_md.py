@@ -27,6 +27,7 @@ from runbook.report_format import (
     nothing_recreated,
     outcome_cell,
     pace_words,
+    rehearsal_estimate_note,
     releases,
     said_again,
     shown,
@@ -137,6 +138,8 @@ def _downtime(report: Report) -> list[str]:
         out.append(_row(f"{which} ({_code(str(d.estimate_from))})", "", "",
                         duration(d.estimate_s)))
     out.append("")
+    if compared and (note := rehearsal_estimate_note(report)) is not None:
+        out += [_md(note), ""]
     words, failed = failed_while_down(report)
     if failed:
         out += [f"{words} while the stream manager was down: "

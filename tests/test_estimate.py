@@ -324,6 +324,25 @@ def test_a_production_runs_report_has_no_pace_line(tmp_path: Path) -> None:
     assert "| last rehearsal at the real pace (`" in _downtime(text)
 
 
+def test_a_production_run_set_against_a_rehearsal_says_what_the_rehearsal_timed(
+        tmp_path: Path) -> None:
+    """Facts audit 56a (L7): a real-pace rehearsal paces only the fake cloud
+    (node boot and teardown); the server's start and the nodegroups are the
+    rehearsal's. Set against one, a production run's report gave its time
+    alone; it says what it timed, and the procedure's own 15-60 minutes."""
+    journal(tmp_path / "real.jsonl", rehearsal=True, pace=cloud.REAL_PACE, downtime=410.0,
+            ago=HOUR)
+    now = journal(tmp_path / "now.jsonl", rehearsal=False, downtime=380.0)
+    report = build(now, estimate_from=[tmp_path])
+    for text in (_downtime(markdown(report)), html(report)):
+        assert "times only its fake cloud" in text and "15 to 60 minutes" in text, text
+    # Set against a production run, there is nothing to say.
+    (tmp_path / "real.jsonl").unlink()
+    journal(tmp_path / "earlier.jsonl", rehearsal=False, downtime=410.0, ago=HOUR)
+    text = _downtime(markdown(build(now, estimate_from=[tmp_path])))
+    assert "earlier.jsonl" in text and "fake cloud" not in text, text
+
+
 def test_the_estimates_source_says_it_was_answered_by_yes_too(tmp_path: Path) -> None:
     """A run answered by --yes is set only against runs answered so: its
     report says so beside the pace, or "last rehearsal at the fast pace" reads
