@@ -48,6 +48,7 @@ from runbook.properties import (
     has_placeholder,
     merged_written,
     one_line,
+    read_as_latin1,
     visible,
     written_key,
 )
@@ -694,6 +695,10 @@ class PropertiesReviewScreen(Screen[bool]):
                          "with it unless they chose to.")
         if key == NEW_DATABASE_KEY and kr.status is not Status.OVERRIDDEN:
             notes.append(NEW_DATABASE_NOTE)
+        # Trial 55: "ZÃ¼rich" with no word of why read as runbook's garbling.
+        utf8 = read_as_latin1(kr, self._revealed == key, typed=kr.status is not Status.OVERRIDDEN)
+        if utf8 is not None:
+            notes.append(f"{utf8[:1].upper()}{utf8[1:]}.")
         if kr.secret:
             notes.append("Secret: v shows it on this row until the cursor moves."
                          if self._revealed != key else "Secret shown: move away to mask it.")

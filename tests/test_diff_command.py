@@ -1114,6 +1114,46 @@ def test_a_value_written_in_utf8_says_how_the_stream_manager_reads_it(
     assert "UTF-8" in entry and "ISO-8859-1" in entry and "\\u00e9" in entry, entry
 
 
+def test_a_utf8_value_in_the_template_alone_is_explained_in_check_and_json(
+    files: dict[str, Path]
+) -> None:
+    """Trial 55 F8: a value saved as UTF-8 shows as Java reads it (ISO-8859-1),
+    "ZÃ¼rich", which reads as runbook's garbling. --check explained it for
+    the live value only, and --json not at all: a template value (here a new
+    default the review keeps the live file's way of, given with --set) went
+    unexplained, and a script reading --json had nothing to go by."""
+    template = files["template"]
+    shipped = b"instancecontroller.corruptedNodesEndPoint=live"
+    assert shipped in template.read_bytes()
+    template.write_bytes(template.read_bytes().replace(
+        shipped, "instancecontroller.corruptedNodesEndPoint=livé".encode()))
+    sets = ["instancecontroller.corruptedNodesEndPoint=live"]
+    _code, out, _err = run(files["live"], template, sets=sets)
+    at = out.index("instancecontroller.corruptedNodesEndPoint")
+    entry = re.split(r"\n(?!      )", out[at:])[0]
+    assert "livÃ©" in entry, entry
+    assert "template is saved as UTF-8" in entry and "ISO-8859-1" in entry, entry
+    assert "liv\\u00e9" in entry, entry
+    _code, text, _err = run(files["live"], template, sets=sets, check=False, as_json=True)
+    keys = {key["key"]: key for key in json.loads(text)["keys"]}
+    assert keys["instancecontroller.corruptedNodesEndPoint"]["saved_as_utf8"] == [
+        {"file": "template", "meant": "livé", "escaped": "liv\\u00e9"}]
+    assert keys["config.dbUser"]["saved_as_utf8"] == []
+
+
+def test_a_utf8_secret_in_json_says_the_file_but_not_the_value(files: dict[str, Path]) -> None:
+    """As --check: the spelling meant of a secret would show the secret."""
+    live = files["live"]
+    text = live.read_bytes()
+    assert b"\nconfig.dbPass=" in text
+    live.write_bytes(text.replace(b"\nconfig.dbPass=", "\nconfig.dbPass=pé".encode(), 1))
+    _code, out, _err = run(live, files["template"], check=False, as_json=True)
+    keys = {key["key"]: key for key in json.loads(out)["keys"]}
+    assert keys["config.dbPass"]["saved_as_utf8"] == [
+        {"file": "live", "meant": None, "escaped": None}]
+    assert "pé" not in out and "p\\u00e9" not in out
+
+
 def test_the_refusals_say_each_name_once(files: dict[str, Path], tmp_path: Path) -> None:
     """Operator trial: "--out X is X, which the review reads", and "not
     applied to K: K: the template has ..."."""

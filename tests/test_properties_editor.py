@@ -321,6 +321,39 @@ async def test_config_db_host_says_the_run_points_it_at_the_new_database(
     assert said is (not sets), shown
 
 
+async def test_a_value_saved_as_utf8_says_how_the_stream_manager_reads_it(
+        pair: tuple[Path, Path]) -> None:
+    """Trial 55 F8: a live value saved as UTF-8 showed in the editor as Java
+    reads it, "prodÃ©", with no word of why: it read as runbook's garbling.
+    The detail says the file is UTF-8 that Java reads as ISO-8859-1, and how
+    to have the characters meant read (e typing them writes the escapes)."""
+    old, _new = pair
+    text = old.read_bytes()
+    assert b"instancecontroller.instanceNamePrefix=prodsm" in text
+    old.write_bytes(text.replace(b"instancecontroller.instanceNamePrefix=prodsm",
+                                 "instancecontroller.instanceNamePrefix=prodé".encode()))
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "instancecontroller.instanceNamePrefix")
+        shown = " ".join(str(screen.query_one("#review-detail", Static).render()).split())
+        assert "prodÃ©" in shown, shown
+        assert "live file is saved as UTF-8" in shown and "ISO-8859-1" in shown, shown
+        assert "prod\\u00e9" in shown and "prodé" in shown, shown
+        assert shown.count("UTF-8") == 1, shown
+        # An ASCII key says nothing of it.
+        await go_to(pilot, screen, "config.dbUser")
+        assert "UTF-8" not in str(screen.query_one("#review-detail", Static).render())
+        # e taking the characters meant writes what Java reads as them.
+        await go_to(pilot, screen, "instancecontroller.instanceNamePrefix")
+        await pilot.press("e")
+        screen.query_one("#review-edit", Input).value = "prodé"
+        await pilot.press("enter")
+        await pilot.pause()
+    merged = screen.review.merged_text()
+    assert merged.count("instancecontroller.instanceNamePrefix=prod\\u00e9\n") == 1
+
+
 async def test_at_80_columns_the_footer_shows_how_to_write_and_leave(
         pair: tuple[Path, Path]) -> None:
     """Operator trial (stop 26): at 80x24 the footer ended at "v Reve": w Write

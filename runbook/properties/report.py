@@ -47,7 +47,7 @@ from runbook.streams import write_whole
 from runbook.visible import visible, visible_json
 
 __all__ = ["diff_command", "given_the_wrong_way_round", "merged_written", "parse_sets",
-           "render_review", "review_to_json"]
+           "read_as_latin1", "render_review", "review_to_json", "saved_as_utf8"]
 
 # The order an operator should read the groups in: what needs them first.
 _GROUP_ORDER = (
@@ -236,6 +236,45 @@ def _text(value: str) -> str:
     return "(blank)" if value == "" else one_line(value)
 
 
+_FILE_WORDS = {"live": "the live file", "template": "the template"}
+
+
+def saved_as_utf8(kr: KeyReview, reveal: bool = False) -> list[dict[str, str | None]]:
+    """The files whose value for this key is UTF-8 beyond ASCII, which Java
+    reads byte by byte as ISO-8859-1 (codec.utf8_meant): each with the text
+    meant and how a .properties file says it to Java, both None for a secret
+    not revealed (its spelling would show it). Empty for most keys."""
+    found: list[dict[str, str | None]] = []
+    for file, value in (("live", kr.old), ("template", kr.new)):
+        said = utf8_meant(value) if value else None
+        if said is not None:
+            meant, escaped = (None, None) if kr.secret and not reveal else said
+            found.append({"file": file, "meant": meant, "escaped": escaped})
+    return found
+
+
+def read_as_latin1(kr: KeyReview, reveal: bool = False, *, typed: bool = False) -> str | None:
+    """One sentence for a key whose live or template value was saved as
+    UTF-8: the review shows it as the stream manager reads it, and how to
+    have the characters meant read. None for the rest. Trial 55 (F8):
+    "ZÃ¼rich" with no word of why read as runbook's garbling. With
+    `typed`, says that e typing them writes it so (the editor)."""
+    found = saved_as_utf8(kr, reveal)
+    if not found:
+        return None
+    files = " and ".join(_FILE_WORDS[str(f["file"])] for f in found)
+    said = (f"{files} {'are' if len(found) > 1 else 'is'} saved as UTF-8, but Java reads "
+            "a .properties file as ISO-8859-1: the stream manager sees the value as shown")
+    # The one the merged file takes, where it takes one of them.
+    merged = next((f for f in found if (kr.old if f["file"] == "live" else kr.new)
+                   == kr.merged), found[0])
+    if merged["meant"] is None:
+        return f"{said}; to have it read as the characters an editor shows, write them as \\uXXXX"
+    meant, escaped = visible(str(merged["meant"])), visible(str(merged["escaped"]))
+    said += f"; to have it read as {meant}, write {escaped}"
+    return said + (f" (e typing {meant} does)" if typed else "")
+
+
 def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
               twin: str | None = None) -> str:
     def shown(value: str) -> str:
@@ -274,13 +313,9 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
         flags.append(paint("still a placeholder", "bold", "red"))
     if kr.choice is not None:
         flags.append(f"decided: {kr.choice}")
-    utf8 = next(filter(None, map(utf8_meant, filter(None, (kr.merged, kr.old)))), None)
+    utf8 = read_as_latin1(kr, reveal)
     if utf8 is not None:
-        # Trial: "prodÃ©" with no word of why. A secret's own spelling stays unsaid.
-        meant, written = ("the characters an editor shows", "them as \\uXXXX") if kr.secret \
-            else map(visible, utf8)
-        flags.append("saved as UTF-8, which the stream manager reads byte by byte as "
-                     f"ISO-8859-1 (the value above); to mean {meant}, write {written}")
+        flags.append(utf8)
     line = f"  {head}"
     if details:
         line += f"\n      {'; '.join(details)}"
@@ -498,6 +533,8 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
                 "section": kr.section,
                 "old_line": kr.old_line,
                 "new_line": kr.new_line,
+                # Values Java reads otherwise than an editor shows them (trial 55).
+                "saved_as_utf8": saved_as_utf8(kr, reveal),
             }
             for kr in review
         ],
