@@ -145,6 +145,33 @@ def _count(n: int, thing: str) -> str:
     return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
+def _left_out_line(keys: list[str], room: int) -> str:
+    """The summary's count of the keys only the live file has that the
+    merged file leaves out, naming as many as `room` columns hold: in
+    --check's words where they fit, shorter in a narrow pane."""
+    count = _count(len(keys), "key")
+    heads = (f"{count} only the live file has will be left out of the merged file: ",
+             f"{count} only the live file has {'is' if len(keys) == 1 else 'are'} left out: ",
+             f"{_count(len(keys), 'live-only key')} left out: ",
+             f"{len(keys)} live-only left out: ")
+    # As many keys named as fit, in the longest words that let them (no
+    # more than the room could hold: a diff trial had a thousand keys).
+    for shown in range(min(len(keys), room // 3), 0, -1):
+        for head in heads:
+            more = len(keys) - shown
+            listed = ", ".join(written_key(key) for key in keys[:shown])
+            for tail in ((f" and {more} more (/ removed lists them)", f" and {more} more")
+                         if more else ("",)):
+                line = head + listed + tail
+                if Content(line).cell_length <= room:
+                    return line
+    # The first key cut at its start, as a row cuts it: its end tells it apart.
+    rest = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+    first = Content(written_key(keys[0]))
+    width = max(room - len(heads[-1]) - len(rest), 2)
+    return heads[-1] + _fit_tail(first, width).plain.rstrip() + rest
+
+
 def needs_decision(kr: KeyReview) -> bool:
     """Still open: nobody decided it, nobody has confirmed its new default or sample
     value yet, or it still holds a placeholder (the rule ``runbook diff --check`` uses)."""
@@ -628,6 +655,13 @@ class PropertiesReviewScreen(Screen[bool]):
             parts += [" · ", Content.styled(
                 f"⚠ {_count(len(leftover), 'merged value')} still holding a placeholder",
                 "$text-warning")]
+        if review.left_out and (counted or not self._filter):
+            # Left out by default, so no decision asks for them: counted here,
+            # or a plugin's own key went unless someone read the removed rows
+            # through (trial 55). Below 30 rows the filter's line takes its
+            # row while there is one, or at 80x24 the list had four.
+            parts += ["\n", Content.styled(_left_out_line(review.left_out, self.app.size.width - 2),
+                                           _STATUS_STYLE[Status.REMOVED])]
         if self._filter:
             shown = sum(1 for option in self._keys.options if option.id)
             parts += ["\n", Content.styled(
@@ -678,7 +712,9 @@ class PropertiesReviewScreen(Screen[bool]):
         # What the key must agree with outside this file first: cut below the
         # others at 80x24, it lost its reason (trial 53).
         notes: list[str] = [KEY_NOTES[key]] if key in KEY_NOTES else []
-        if kr.new_line is None and kr.section:
+        # Below 24 rows the summary's count of the keys left out takes a row
+        # (trial 55): where a removed key sat in the live file gives it back.
+        if kr.new_line is None and kr.section and self.app.size.height >= 24:
             notes.append(f"In the live file it sits under “{visible(kr.section)}”.")
         twin = self.review.case_twin(key)
         if twin is not None:
@@ -738,6 +774,10 @@ class PropertiesReviewScreen(Screen[bool]):
                                    "bold $text-error")
         elif kr.choice is not None:
             state = Content.styled(f"✓ Decided: {_CHOICE_TEXT[kr.choice]}.", "$text-success")
+        elif kr.status is Status.REMOVED:
+            # "Nothing to decide" read as nothing lost (trial 55).
+            state = Content.styled("· Left out by default: keep it if anything still reads it.",
+                                   "$text-muted")
         else:
             state = Content.styled("· Nothing to decide: the default stands.", "$text-muted")
         return state, Content.styled(hint, "$text-muted")
@@ -783,6 +823,10 @@ class PropertiesReviewScreen(Screen[bool]):
     def _opening_message(self) -> str:
         result = self.review.decision_result
         if result is None:
+            if self.app.size.width < _SLIM:
+                # One row in a split pane, where the summary may need two
+                # (keys left out, trial 55).
+                return "n next key to decide · / filter · v show a secret"
             return "n goes to the next key to decide; / filters; v shows the selected secret."
         parts = [f"The decisions file was applied to {len(result.applied)} keys."]
         if result.new_changed:

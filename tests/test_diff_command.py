@@ -1528,3 +1528,30 @@ def test_the_editor_asks_about_a_template_given_first(files: dict[str, Path]) ->
     assert any("did you give the template first?" in line for line in app.cautions), \
         app.cautions
     assert any("template first" in line for line in closing_lines(app))
+
+
+def test_keys_only_the_live_file_has_are_counted_in_the_headline(files: dict[str, Path]) -> None:
+    """Trial 55 F11: keys only the live file has are left out of the merged
+    file by default (the product owner's call), but the headline did not
+    count them: a key a plugin of the operator's reads went unless someone
+    read the removed group through. The headline counts and names them, a
+    kept one no longer; --json lists them."""
+    live = files["live"]
+    own = [f"notify.hook{n}" for n in range(6)]
+    live.write_text(live.read_text(encoding="latin-1") + "".join(f"{k}=x\n" for k in own),
+                    encoding="latin-1")
+    left_out = ["instancecontroller.recycleDeadNodes", *own]
+    _code, out, _err = run(live, files["template"])
+    headline = out.split("\n\n")[1]
+    said = [line for line in headline.splitlines() if "left out" in line]
+    assert said == ["7 keys only the live file has will be left out of the merged file: "
+                    f"{', '.join(left_out[:5])} and 2 more (listed below under removed)"], headline
+    _code, text, _err = run(live, files["template"], check=False, as_json=True)
+    assert json.loads(text)["left_out"] == left_out
+    _code, out, _err = run(live, files["template"], sets=[f"{k}=y" for k in own])
+    headline = out.split("\n\n")[1]
+    assert ("1 key only the live file has will be left out of the merged file: "
+            "instancecontroller.recycleDeadNodes") in headline.splitlines(), headline
+    _code, out, _err = run(live, files["template"], sets=[
+        *(f"{k}=y" for k in own), "instancecontroller.recycleDeadNodes=true"])
+    assert "left out of the merged file:" not in out.split("\n\n")[1]

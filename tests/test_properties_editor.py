@@ -354,6 +354,33 @@ async def test_a_value_saved_as_utf8_says_how_the_stream_manager_reads_it(
     assert merged.count("instancecontroller.instanceNamePrefix=prod\\u00e9\n") == 1
 
 
+@pytest.mark.parametrize("size", [SIZE, (80, 24), (60, 20)])
+async def test_the_summary_counts_the_keys_only_the_live_file_has(
+        pair: tuple[Path, Path], size: tuple[int, int]) -> None:
+    """Trial 55 F11: a key only the live file has is left out of the merged
+    file by default, and said "Nothing to decide: the default stands"; the
+    summary did not count it, so a key a plugin reads went unless someone
+    looked through the removed rows. The summary counts and names them
+    (as many as its line has room for), and the row's detail says it goes
+    by default; one kept is no longer counted."""
+    app = make_app(pair)
+    async with app.run_test(size=size) as pilot:
+        screen = await editor(pilot)
+        summary = str(screen.query_one("#review-summary", Static).render())
+        said = [line for line in summary.splitlines() if "left out" in line]
+        assert len(said) == 1 and said[0].startswith("1 "), summary
+        assert "only the live file has" in said[0] or "live-only" in said[0], summary
+        assert REMOVED_KEY in said[0], summary
+        assert len(said[0]) <= size[0] - 2, said
+        await go_to(pilot, screen, REMOVED_KEY)
+        shown = " ".join(str(screen.query_one("#review-detail", Static).render()).split())
+        assert "Left out by default" in shown and "Nothing to decide" not in shown, shown
+        await pilot.press("o")
+        await pilot.pause()
+        summary = str(screen.query_one("#review-summary", Static).render())
+        assert "left out" not in summary, summary
+
+
 async def test_at_80_columns_the_footer_shows_how_to_write_and_leave(
         pair: tuple[Path, Path]) -> None:
     """Operator trial (stop 26): at 80x24 the footer ended at "v Reve": w Write

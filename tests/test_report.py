@@ -258,6 +258,10 @@ def test_warnings_properties_and_fleet(upgraded: Rehearsed) -> None:
 
     decisions = section(text, "Properties decisions")
     assert "config.dbHost = " in decisions and "[decided: set]" in decisions
+    # Trial 55 F11: what the merged file leaves out is counted where the
+    # ticket's reader looks, not only in the removed group.
+    assert ("1 key only the live file has will be left out of the merged file: "
+            "instancecontroller.recycleDeadNodes") in decisions, decisions
 
     fleet = plain(section(text, "Nodegroups and origins"))
     recreated = upgraded.notes("nodegroup-recreated")

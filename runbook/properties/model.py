@@ -550,6 +550,15 @@ class Review:
         return [k for k, kr in self._current.items() if kr.is_open]
 
     @property
+    def left_out(self) -> list[str]:
+        """Keys only the live file has that the merged file leaves out: by
+        default, or decided so. Front ends count them where a reviewer looks
+        (trial 55: a plugin's own key went unless someone read the removed
+        group through)."""
+        return [k for k, kr in self._current.items()
+                if kr.status is Status.REMOVED and kr.merged is None]
+
+    @property
     def leftover_samples(self) -> list[str]:
         """Keys whose merged value is Red5's sample and nobody has said it is meant."""
         return [k for k, kr in self._current.items() if kr.sample and not kr.acknowledged]

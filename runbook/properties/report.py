@@ -426,6 +426,18 @@ def _count(n: int, thing: str) -> str:
     return f"1 {thing}" if n == 1 else f"{n} {thing}s"
 
 
+# The headline names this many keys the merged file leaves out.
+_LEFT_OUT_NAMES = 5
+
+
+def left_out_said(keys: list[str], *, most: int | None = None, rest: str = "") -> str:
+    """The line that counts and names the keys only the live file has that
+    the merged file leaves out (Review.left_out); a default, so no decision
+    is asked for, but said where a reviewer reads (trial 55, F11)."""
+    return (f"{_count(len(keys), 'key')} only the live file has will be left out of the "
+            f"merged file: {names(keys, most=most, rest=rest)}")
+
+
 def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN,
                   only: Callable[[KeyReview], bool] | None = None) -> str:
     """The whole review as plain text, grouped by status, most urgent group first;
@@ -436,6 +448,9 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN,
     counts = ", ".join(f"{summary[status]} {status}" for status in Status)
     lines = [f"{len(review)} keys: {counts}."]
     lines.extend(_open_lines(review, paint))
+    if review.left_out:
+        lines.append(left_out_said(review.left_out, most=_LEFT_OUT_NAMES,
+                                   rest=" (listed below under removed)"))
     groups: dict[Status, list[KeyReview]] = {status: [] for status in Status}
     for kr in review:
         groups[kr.group].append(kr)
@@ -546,6 +561,8 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
             {"file": d.file, "key": d.key, "lines": list(d.lines)} for d in review.duplicates
         ],
         "leftover_placeholders": review.leftover_placeholders,
+        # Only the live file has them, and the merged file leaves them out.
+        "left_out": review.left_out,
         "decisions": None
         if result is None
         else {
