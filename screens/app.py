@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from screens.questions import Questions
     from screens.records import EarlierLines, Records, ReportWritten
     from screens.review_handoff import ReviewHandoff
+    from screens.run_state import Question
     from screens.starting import Opened, OpeningFailed, Preparing
     from screens.widgets import ShowsClocks
 
@@ -150,8 +151,6 @@ class RunbookApp(App["Outcome | None"]):
                                clock=self.clock, where=Where(self.rehearsal, opening.host_label,
                                                              self.session.journal_path,
                                                              pace_shown(settings)))
-        # The question the runbook waits on; its future is the answer.
-        self.asking: ConfirmRequested | None = None
         self.opened = True
 
     @cached_property
@@ -187,6 +186,14 @@ class RunbookApp(App["Outcome | None"]):
     @property
     def reviewing(self) -> ReviewRequested | None:
         return self._review.pending if self._review is not None else None
+
+    @property
+    def asking(self) -> Question | None:
+        """The question the runbook waits on, until it is answered (the run
+        state keeps it); its future is the answer."""
+        if not self.opened or self.run_state.asking is None:
+            return None
+        return self.run_state.question
 
     @property
     def outcome(self) -> Outcome | None:
@@ -510,26 +517,25 @@ class RunbookApp(App["Outcome | None"]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is not self.runner or not event.worker.is_finished:
             return
-        touched = {self.run_state.running, self.run_state.asking} - {None}
+        asked = self.asking
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
-            self.run_state.ended(event.worker.result)
+            touched = self.run_state.ended(event.worker.result)
         elif event.state is WorkerState.ERROR:
             # Masked as every other sink is: an unforeseen error can quote a
             # request with the token in it.
             error = self.session.redactor(
                 f"{type(event.worker.error).__name__}: {event.worker.error}")
-            self.run_state.ended(Outcome.FAILED, error)
+            touched = self.run_state.ended(Outcome.FAILED, error)
             self.notify(error, title="The run stopped on an error", severity="error",
                         timeout=30, markup=False)
         else:
-            self.run_state.ended(Outcome.STOPPED)
-        if self.asking is not None and not self.asking.answer.done():
-            self.asking.answer.cancel()
+            touched = self.run_state.ended(Outcome.STOPPED)
+        if asked is not None and not asked.answer.done():
+            asked.answer.cancel()
         if self._review is not None:
             self._review.cancel()
-        self.asking = None
         for step_id in touched:
-            self.main.refresh_step(str(step_id))
+            self.main.refresh_step(step_id)
         self.main.refresh_view()
         self.keep_time()
         self.refresh_bindings()  # the report key in, run and skip out

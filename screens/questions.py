@@ -2,7 +2,7 @@
 waits on, what to do after a failure, and whether (and how) to leave.
 
 The executor waits on a future per question; the dialogs here settle it. The
-app keeps the question asked now (`app.asking`); this module decides what the
+run state keeps the question asked now (`app.asking` reads it); this module decides what the
 operator's keys may do about it, and says why when they may do nothing.
 What it uses of the app is the QuestionsHost below, so this module never
 names the app, which builds it (lint-imports keeps it so).
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from runbook.session import Session
     from screens.main import MainScreen
     from screens.records import Records
-    from screens.run_state import RunState
+    from screens.run_state import Question, RunState
 
 R = TypeVar("R")
 
@@ -57,9 +57,10 @@ class QuestionsHost(Protocol):
     """What the questions use of the app (screens.app.RunbookApp): its run,
     the question asked now, its screens and notices."""
 
-    asking: ConfirmRequested | None
     exit_when_done: bool
 
+    @property
+    def asking(self) -> Question | None: ...
     @property
     def run_state(self) -> RunState: ...
     @property
@@ -104,10 +105,10 @@ class Questions:
             # The operator chose to wait for the running step and then stop.
             message.answer.set_result(Decision(Answer.STOP))
             return
-        app.asking = message
-        app.refresh_bindings()  # the skip key follows the step asked about
         step_id = message.report.id
-        for changed in [*app.run_state.asked(step_id, message.plan), step_id]:
+        changed_rows = app.run_state.asked(message)
+        app.refresh_bindings()  # the skip key follows the step asked about
+        for changed in [*changed_rows, step_id]:
             app.main.refresh_step(changed)
         # Follow the procedure: the step that needs an answer is the one to see.
         if app.main.can_draw:
@@ -195,7 +196,7 @@ class Questions:
 
     # --- answered by the operator ------------------------------------------------------
 
-    def _on_selected(self, elsewhere: str) -> tuple[ConfirmRequested, StepCard] | None:
+    def _on_selected(self, elsewhere: str) -> tuple[Question, StepCard] | None:
         """The question asked now, if the selected step is the one asked about;
         otherwise say why nothing happens (`elsewhere` names the rule)."""
         app = self.app
@@ -209,10 +210,9 @@ class Questions:
             return None
         return asking, card
 
-    def _answer(self, asking: ConfirmRequested, decision: Decision) -> None:
+    def _answer(self, asking: Question, decision: Decision) -> None:
         if self.app.asking is asking and not asking.answer.done():
-            asking.answer.set_result(decision)
-            self.app.asking = None
+            asking.answer.set_result(decision)  # asked no more (RunState.asking)
             self.app.refresh_bindings()
             self.app.main.refresh_hint()
 

@@ -7,9 +7,10 @@ apart from drawing is what lets a test check it without a terminal.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runbook.model import (
     ALREADY_DONE,
@@ -38,6 +39,20 @@ if TYPE_CHECKING:
     from runbook.events import Event, Progress
     from runbook.journal_replay import Replay
 
+
+
+class Question(Protocol):
+    """A question the runbook waits on (screens.messages.ConfirmRequested):
+    the step asked about, its plan, and the future the answer settles."""
+
+    @property
+    def report(self) -> StepReport: ...
+    @property
+    def plan(self) -> list[Action]: ...
+    @property
+    def answer(self) -> asyncio.Future[Any]: ...
+
+
 FINISHED = (StepState.DONE.value, StepState.SKIPPED.value)
 TROUBLE = (StepState.FAILED.value, StepState.IN_DOUBT.value)
 # What the earlier run found that a continued run starts from.
@@ -56,7 +71,10 @@ class RunState:
     final_plans: set[str] = field(default_factory=set)
     started_at: dict[str, float] = field(default_factory=dict)
     progress: dict[str, Progress] = field(default_factory=dict)
-    asking: str | None = None
+    # The question the runbook waits on, kept here alone (`asking` reads it):
+    # a copy of it in the app outlived a skip and the hint offered the
+    # skipped step through the next step's checks (review 56b F1).
+    question: Question | None = None
     reviewing: str | None = None
     # The engine said the way back began (WayBackStarted): it stays begun when
     # its first step is left pending at its question.
@@ -195,11 +213,11 @@ class RunState:
         self.last_changed = report.id
         self.states[report.id] = report.state.value
         self.progress.pop(report.id, None)
+        if self.question is not None and self.question.report.id == report.id:
+            self.question = None  # answered, whatever the step does now
         if report.state is StepState.RUNNING:
             self.running = report.id
             self.started_at[report.id] = now
-            if self.asking == report.id:
-                self.asking = None
             return
         if self.running == report.id:
             self.running = None
@@ -212,19 +230,36 @@ class RunState:
             # the link (trial: "ssh uncertain" through minutes of steps done).
             self.connection = "uncertain"
 
-    def asked(self, step_id: str, plan: list[Action]) -> list[str]:
-        """`step_id` is the operator's turn; the steps whose rows that changed
-        besides its own: one asked before and not run (the way back chosen at
-        its question) shows what it last was again."""
-        left = [other for other, shown in self.states.items()
-                if shown == NEXT and other != step_id]
-        for other in left:
-            self.states[other] = self._as_it_was(other)
-        self.asking = step_id
+    @property
+    def asking(self) -> str | None:
+        """The step the runbook waits on the operator about, until answered:
+        run, skip, the way back or stop, the next question can be many
+        seconds of checks away, and this one is asked no more."""
+        question = self.question
+        if question is None or question.answer.done():
+            return None
+        return question.report.id
+
+    def asked(self, question: Question) -> list[str]:
+        """The question's step is the operator's turn; the steps whose rows
+        that changed besides its own: one asked before and not run (the way
+        back chosen at its question) shows what it last was again."""
+        step_id, plan = question.report.id, question.plan
+        left = self._left_asked(but=step_id)
+        self.question = question
         self.led_the_cursor = True
         self.plans[step_id] = plan
         self.final_plans.add(step_id)
         self.states[step_id] = NEXT
+        return left
+
+    def _left_asked(self, but: str | None = None) -> list[str]:
+        """Rows still the operator's turn whose question is gone: each shows
+        what it last was again."""
+        left = [other for other, shown in self.states.items()
+                if shown == NEXT and other != but]
+        for other in left:
+            self.states[other] = self._as_it_was(other)
         return left
 
     def _as_it_was(self, step_id: str) -> str:
@@ -240,19 +275,21 @@ class RunState:
             return earlier.state.value
         return StepState.PENDING.value
 
-    def ended(self, outcome: Outcome, error: str | None = None) -> None:
-        """The run's worker finished (or was cancelled, or raised)."""
+    def ended(self, outcome: Outcome, error: str | None = None) -> list[str]:
+        """The run's worker finished (or was cancelled, or raised); the steps
+        whose rows changed."""
         self.outcome = outcome
         self.run_error = error
+        changed = [self.running] if self.running is not None else []
         if error is None and outcome is Outcome.STOPPED and self.running is not None:
             # Cut off mid-step: the journal has it started and never ended.
             self.states[self.running] = StepState.IN_DOUBT.value
             self.running = None
-        if self.asking is not None:
-            self.states[self.asking] = self._as_it_was(self.asking)
-        self.asking = self.reviewing = None
+        changed += self._left_asked()
+        self.question = self.reviewing = None
         if self.run_started is not None:
             self.connection = "closed"
+        return changed
 
     # --- questions the views ask ------------------------------------------------------
 

@@ -26,6 +26,7 @@ from runbook.session import Session
 from runbook.standing import WayBack
 from runbook.step import PlanContext, Step, StepContext
 from screens.app import RunbookApp, create_app
+from screens.messages import ConfirmRequested
 from screens.presentation import clock, duration, fit, legend, output_lines, step_row
 from screens.wrap import wrap_text
 
@@ -78,6 +79,12 @@ def screen_text(app: RunbookApp) -> str:
 def report(step_id: str, state: StepState = StepState.PENDING, detail: str = "",
            elapsed: float | None = None) -> StepReport:
     return StepReport(step_id, state, detail, elapsed)
+
+
+def question(step_id: str, plan: list[Action] | None = None) -> ConfirmRequested:
+    """The executor's question about a step, unanswered (in a running loop)."""
+    return ConfirmRequested(report(step_id), plan or [],
+                            asyncio.get_running_loop().create_future())
 
 
 def tell(app: RunbookApp, *events: Event) -> None:

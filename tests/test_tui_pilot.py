@@ -48,6 +48,7 @@ from tests.test_tui_fakes import (
     ask,
     make_app,
     plan_of,
+    question,
     report,
     run_steps,
     screen_text,
@@ -194,6 +195,46 @@ async def test_a_skip_needs_a_reason() -> None:
         app.screen.query_one(Input).value = "exported by hand, ticket 42"
         await pilot.press("enter")
         assert await answer == Decision(Answer.SKIP, "exported by hand, ticket 42")
+
+
+class _Checking(Talk):
+    """A step whose check holds until `checking` is set: nothing is asked meanwhile."""
+
+    def __init__(self, step_id: str, checking: asyncio.Event) -> None:
+        super().__init__(step_id)
+        self.checking = checking
+
+    async def check(self, ctx: StepContext[Facts]) -> Check:
+        await self.checking.wait()
+        return Check(False)
+
+
+async def test_once_a_step_is_skipped_the_hint_no_longer_offers_it(tmp_path: Path) -> None:
+    """Review 56b F1: skipped, new-database's "enter shows exactly what ... will
+    run" stayed in the hint while the next step's check ran (the question was
+    kept twice, and only a step starting cleared the hint's copy), and enter
+    then said the runbook was checking the host."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    checking = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("new-database"), _Checking("upload", checking)], journal)
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("s")
+        await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
+        app.screen.query_one(Input).value = "made by hand, ticket 42"
+        await pilot.press("enter")
+        await until(lambda: app.run_state.states["new-database"] == StepState.SKIPPED.value,
+                    what="the skip")
+        await pilot.pause()
+        hint = str(app.main.query_one("#hint", Static).render())
+        assert app.by_id["new-database"].title not in hint and "enter" not in hint, hint
+        assert app.run_state.asking is None and app.asking is None
+        checking.set()
+        await until(lambda: app.asking is not None and app.asking.report.id == "upload",
+                    what="the next question")
+        app.exit()
 
 
 async def test_the_skip_dialogs_back_button_names_the_key_a_keymap_gives_it() -> None:
@@ -1301,7 +1342,7 @@ async def test_a_step_found_done_is_in_the_full_log_but_keeps_the_pane_where_it_
         assert app.store.last_step == "upload"
 
 
-def test_only_the_step_asked_now_is_your_turn() -> None:
+async def test_only_the_step_asked_now_is_your_turn() -> None:
     """Operator trial: at start-service's question the operator chose the way
     back; the checklist then showed "your turn" beside start-service and
     beside the way back's first step, as no later word of the executor
@@ -1312,8 +1353,8 @@ def test_only_the_step_asked_now_is_your_turn() -> None:
     app = make_app()
     state = RunState(app.cards, "x")
     state.apply(StepChanged(StepReport("start-service", StepState.FAILED, "no")), 1.0)
-    state.asked("start-service", [])
-    state.asked("rollback-set-aside", [])
+    state.asked(question("start-service"))
+    state.asked(question("rollback-set-aside"))
     turns = [step for step, shown in state.states.items() if shown == NEXT]
     assert turns == ["rollback-set-aside"], turns
     assert state.states["start-service"] == StepState.FAILED.value

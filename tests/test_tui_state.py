@@ -1132,7 +1132,7 @@ async def test_the_end_hint_after_a_stop_at_a_failure_names_resume(tmp_path: Pat
             assert "go on with --resume" in hint and "as runbook quits" in hint, hint
 
 
-def test_deletions_are_counted_from_the_plan_handed_over_not_the_preview() -> None:
+async def test_deletions_are_counted_from_the_plan_handed_over_not_the_preview() -> None:
     """Operator trial 54 (F16 LOW): while delete-nodegroups checked again after
     a refusal, the output pane said "nodegroups: 0 of 1 deletions sent, 1 left
     ({each nodegroup})": the preview's plan, made before the snapshot, with its
@@ -1140,6 +1140,7 @@ def test_deletions_are_counted_from_the_plan_handed_over_not_the_preview() -> No
     from runbook.model import ApiCall
     from screens.run_state import RunState
     from screens.views import deletions
+    from tests.test_tui_fakes import question
     from tests.test_tui_stop_step import procedure_cards
 
     step = "delete-nodegroups"
@@ -1150,6 +1151,6 @@ def test_deletions_are_counted_from_the_plan_handed_over_not_the_preview() -> No
     assert deletions(state, step, ()) is None
     final = [ApiCall("DELETE", f"admin/nodegroup/{name}", f"curl -X DELETE '.../{name}'")
              for name in ("group-a", "group-b")]
-    state.asked(step, final)
+    state.asked(question(step, final))
     assert deletions(state, step, [final[0].curl]) == \
         "nodegroups: 1 of 2 deletions sent, 1 left (group-b)"
