@@ -63,6 +63,9 @@ GoingBack = Callable[[Path], "WayBack | None"]
 # keyboard; no output, no timer.
 FLUSH_INTERVAL = 0.05
 SHOWN_LINES = 20_000
+# What each of the app's thread workers does, for the line that says it failed.
+BACKGROUND = {"report": "Writing the report", "estimate": "The downtime estimate",
+              "earlier-lines": "Reading the earlier run's log"}
 
 
 def load_review_screen() -> type[Screen[bool]] | None:
@@ -515,7 +518,11 @@ class RunbookApp(App["Outcome | None"]):
         self.main.refresh_status()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is not self.runner or not event.worker.is_finished:
+        if event.worker is not self.runner:
+            if event.state is WorkerState.ERROR:
+                self._worker_failed(event.worker)
+            return
+        if not event.worker.is_finished:
             return
         asked = self.asking
         if event.state is WorkerState.SUCCESS and event.worker.result is not None:
@@ -543,6 +550,17 @@ class RunbookApp(App["Outcome | None"]):
             self.exit(self.run_state.outcome)
         else:
             self._run_moved()
+
+    def _worker_failed(self, worker: Worker[Any]) -> None:
+        """One of the app's other workers (the report, the estimate, the
+        earlier lines) raised: said in one line, masked as every sink is,
+        not lost with the worker (review 56b F2)."""
+        what = BACKGROUND.get(worker.group, "Work in the background")
+        error = f"{type(worker.error).__name__}: {worker.error}"
+        if self.opened:
+            error = self.session.redactor(error)
+        self.notify(" ".join(error.split()), title=f"{what} failed", severity="error",
+                    timeout=30, markup=False)
 
     def _run_moved(self) -> None:
         """An open quit dialog says what is so now (the questions are built

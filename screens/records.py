@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 from textual.notifications import Notification, Notify
 
+from runbook.journal import JournalError
 from runbook.log import RUN_MARK, log_lines
 from runbook.model import StepCard
-from runbook.report import ReportError, build, write_private
+from runbook.report import build, write_private
 from runbook.report_md import markdown
 from screens.log_view import LogView
 from screens.output_store import OutputStore
@@ -137,7 +138,10 @@ class Records:
         target = report_path(journal)
         try:
             write_private(target, markdown(build(journal)))
-        except (ReportError, OSError) as exc:
+        except (JournalError, OSError) as exc:
+            # JournalError, not only ReportError (its kind): a damaged line
+            # in the middle of the journal ended this worker unsaid (review
+            # 56b F2), the night the report matters most.
             self.app.post_message(ReportWritten(None, str(exc)))
             return
         self.app.post_message(ReportWritten(target))

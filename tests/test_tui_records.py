@@ -349,3 +349,56 @@ async def test_a_detail_merely_shaped_like_a_host_key_refusal_offers_no_copy() -
         await pilot.press("q")
         await until(answer.done, what="the answer")
         assert answer.result() is Recovery.STOP
+
+
+async def _ended_run(app: RunbookApp, pilot: Any, journal: Path) -> None:
+    """A run over one step, confirmed and done: the report key is offered."""
+    await until(lambda: app.drawn, what="the first paint")
+    run_steps(app, [Talk("preflight")], journal)
+    await until(lambda: app.asking is not None, what="the question")
+    await pilot.press("enter")
+    await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+    await pilot.press("y")
+    await until(lambda: app.outcome is Outcome.DONE, what="the end of the run")
+
+
+async def test_w_says_why_there_is_no_report_when_the_journal_is_damaged(tmp_path: Path) -> None:
+    """Review 56b F2: a journal with a damaged line (not the last) made `w`
+    do nothing and say nothing: its JournalError was no ReportError, and
+    the worker it ended in was watched by nobody."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    notes: list[str] = []
+    app.notify = lambda message, **_: notes.append(message)  # type: ignore[method-assign,assignment]
+    async with app.run_test(size=SIZE) as pilot:
+        await _ended_run(app, pilot, journal)
+        first, *rest = journal.read_text().splitlines(keepends=True)
+        journal.write_text("".join([first, "{half a record\n", *rest]))
+        await pilot.press("w")
+        await until(lambda: any("No report" in n for n in notes), what="why no report")
+    said = next(n for n in notes if "No report" in n)
+    assert f"{journal}:2" in said and "damaged" in said and "\n" not in said, said
+    assert not (tmp_path / "run-report.md").exists()
+
+
+async def test_a_background_worker_that_fails_says_so_masked(tmp_path: Path) -> None:
+    """Review 56b F2: an error in one of the app's thread workers (the
+    estimate, the report) vanished with the worker. One handler says it, in
+    one line, masked as every sink is."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    notes: list[str] = []
+    app.notify = lambda message, **kw: notes.append(f"{kw.get('title', '')}| {message}")  # type: ignore[method-assign,assignment]
+    async with app.run_test(size=SIZE) as pilot:
+        await _ended_run(app, pilot, journal)
+
+        def broken(journal: Path) -> None:
+            # What cannot be made to fail here for real: an error nobody foresaw.
+            raise RuntimeError(f"unforeseen, with {TOKEN} in it\nand a second line")
+
+        app.records._write = broken  # type: ignore[method-assign]
+        await pilot.press("w")
+        await until(lambda: any("report" in n.lower() and "unforeseen" in n for n in notes),
+                    what="the worker's error")
+    said = next(n for n in notes if "unforeseen" in n)
+    assert TOKEN not in said and "RuntimeError" in said and "\n" not in said, said
