@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.events import Resize, ScreenResume
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, OptionList, Static
 
 from runbook.model import Phase, StepCard
@@ -201,10 +202,26 @@ class MainScreen(Screen[None]):
         self.log_widget.focus()
 
     def action_toggle_steps(self) -> None:
-        self.toggle_class("-steps-toggled")
-        left = self.query_one("#left")
-        self.call_after_refresh(lambda: self.checklist.focus() if left.display
-                                else self.log_widget.focus())
+        """Show the checklist, or hide it: at this width's default again the
+        choice is dropped (shown beside from 100 columns, hidden below)."""
+        show = not self.query_one("#left").display
+        self.remove_class("-checklist-shown", "-checklist-hidden")
+        if show != (self.width_class != "-narrow"):
+            self.add_class("-checklist-shown" if show else "-checklist-hidden")
+        self.call_after_refresh(self._focus_what_shows, prefer_checklist=True)
+
+    def _focus_what_shows(self, prefer_checklist: bool = False) -> None:
+        """The checklist where it shows (and is preferred, or nothing shown
+        has the focus), else the output: never a widget out of view."""
+        focused = self.focused
+        shown = focused is not None and all(
+            node.display for node in focused.ancestors_with_self if isinstance(node, Widget))
+        if shown and not prefer_checklist:
+            return
+        if self.query_one("#left").display:
+            self.checklist.focus()
+        else:
+            self.log_widget.focus()
 
     # --- drawing from the run state -------------------------------------------------
 
@@ -386,7 +403,7 @@ class MainScreen(Screen[None]):
         # From the new size, not the breakpoint class: Textual sets that after
         # this handler, and a screen under a dialog hears of one resize only
         # (review: closing the dialog left rows cut, or without their word).
-        self.width_class = breakpoint_for(event.size.width)
+        was, self.width_class = self.width_class, breakpoint_for(event.size.width)
         self.refresh_status()
         self.refresh_hint()
         # Keys closer together: at 80 columns the last one's word was cut. The
@@ -399,3 +416,6 @@ class MainScreen(Screen[None]):
             if checklist.words != self.words:
                 checklist.show_words(self.words)
                 self.query_one("#legend", Static).update(self.legend())
+        if self.ready and was != self.width_class:
+            # A pane gone out of view with the width took the focus with it.
+            self.call_after_refresh(self._focus_what_shows)

@@ -16,6 +16,7 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.pilot import Pilot
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from runbook.events import Output, Progress, StepChanged
@@ -71,6 +72,51 @@ async def test_below_100_columns_the_checklist_gives_way_and_a_key_brings_it_bac
         await pilot.resize_terminal(120, 40)
         await pilot.pause()
         assert left.display, "from 100 columns on the checklist is back by itself"
+
+
+def in_view(widget: Widget | None) -> bool:
+    """Shown: it and every container around it are displayed."""
+    return widget is not None and all(
+        node.display for node in widget.ancestors_with_self if isinstance(node, Widget))
+
+
+async def test_the_checklist_hidden_beside_stays_hidden_when_the_terminal_narrows() -> None:
+    """Review 56b F3: hidden with c at 120 columns, then the terminal narrowed
+    (a tmux split mid-cutover): the checklist took the whole width and the step
+    and its output went, with nothing focused. `c` meant "the other way from
+    this width's default", and the default flipped at the breakpoint."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        left, right = app.main.query_one("#left"), app.main.query_one("#right")
+        await pilot.press("c")
+        await pilot.pause()
+        assert not left.display and right.display
+        await pilot.resize_terminal(*NARROW)
+        await pilot.pause()
+        await pilot.pause()
+        assert right.display and not left.display, "the step and its output stay"
+        assert in_view(app.focused), app.focused
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not left.display, "hidden, as the operator left it"
+        await pilot.press("c")
+        await pilot.pause()
+        assert left.display and right.display
+        # Shown in the step's place at 80 columns; wider, both stand as usual,
+        # and narrower again the checklist has focus where it shows.
+        await pilot.resize_terminal(*NARROW)
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        assert left.display and not right.display
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert left.display and right.display
+        await pilot.resize_terminal(*NARROW)
+        await pilot.pause()
+        await pilot.pause()
+        assert in_view(app.focused), app.focused
 
 
 @pytest.mark.parametrize("width", [100, 110, 119])
