@@ -35,6 +35,7 @@ from runbook.events import (
 from runbook.executor import Answer, Decision, Recovery
 from runbook.model import (
     ALREADY_DONE,
+    DESTRUCTIVE_NOW,
     NOT_UNDONE,
     WAY_BACK_COULD_NOT,
     Action,
@@ -231,9 +232,10 @@ class HeadlessFrontEnd:
         return f"; {duration(-left)} over the last comparable cutover's " \
             f"{duration(self.estimate[0])}"
 
-    def _under(self, step_id: str) -> None:
-        """A line of `step_id` follows: its heading first, if it is not the last."""
-        card = self.cards.get(step_id)
+    def _under(self, step_id: str, card: StepCard | None = None) -> None:
+        """A line of `step_id` follows: its heading first, if it is not the
+        last; `card`, the step as it is asked now."""
+        card = card or self.cards.get(step_id)
         if card is not None and step_id != self._headed:
             self._heading(card)
 
@@ -248,7 +250,12 @@ class HeadlessFrontEnd:
         if step.destructive_now:
             card = dataclasses.replace(card, destructive=True)
         self._progress_of = None  # time at the prompt is not time waited
-        self._under(card.id)  # once: what it said before asking may have headed it
+        if card.id == self._headed and not self.cards[card.id].needs_typed_confirmation \
+                and card.needs_typed_confirmation:
+            # Headed by what it said before asking, from the card: this time
+            # its id is asked for, and the flag says why (review 56b F5).
+            self._print(f"  {self.paint('[DESTRUCTIVE]', 'bold', 'red')} {DESTRUCTIVE_NOW}")
+        self._under(card.id, card)  # once: what it said before asking may have headed it
         down = self._down_for()
         if down is not None:
             # Where the operator looks before answering; steps found done pass without it.

@@ -356,6 +356,11 @@ def result_line(state: str, detail: str) -> str:
     return f"{words}: {detail}"
 
 
+# Why a step that usually asks for y wants its id typed this time
+# (StepReport.destructive_now), as the TUI and headless say it.
+DESTRUCTIVE_NOW = "this time its plan deletes or overwrites something on the host"
+
+
 @dataclass
 class StepReport:
     """Where a step stands: what a front end is told as the run goes."""

@@ -23,7 +23,7 @@ from textual.timer import Timer
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from runbook.journal_replay import Replay
-from runbook.model import Action, Phase, StepCard, StepState, how_it_ended
+from runbook.model import DESTRUCTIVE_NOW, Action, Phase, StepCard, StepState, how_it_ended
 from screens.presentation import look
 from screens.widgets import ClocksRow, PlanView, Wrapped
 
@@ -167,14 +167,17 @@ class ConfirmDialog(Dialog[bool]):
     ]
 
     def __init__(self, step: StepCard, total: int, target: Target, plan: list[Action],
-                 warnings: Sequence[str] = ()) -> None:
+                 warnings: Sequence[str] = (), *, destructive_now: bool = False) -> None:
         super().__init__()
         self.step = step
         self.total = total
         self.target = target
         self.plan = plan
         self.warnings = list(warnings)
-        self.typed = step.needs_typed_confirmation
+        # Its plan as asked now deletes where it usually does not (schema over
+        # its own unfinished import): its id typed, and the badge says why.
+        self.destructive_now = destructive_now and not step.needs_typed_confirmation
+        self.typed = step.needs_typed_confirmation or destructive_now
 
     def compose_box(self) -> ComposeResult:
         step = self.step
@@ -211,6 +214,7 @@ class ConfirmDialog(Dialog[bool]):
                    "step makes until the nodegroups are back" if step.phase == "cutover"
                    else "the way back: the stream manager is down until it ends"
                    if step.phase == "rollback"
+                   else DESTRUCTIVE_NOW if self.destructive_now
                    else "it deletes or moves files on the host")
             yield Wrapped(Content.assemble((" DESTRUCTIVE ", "bold $text on $error"),
                                            "  ", (why, "$error")), id="confirm-badge")

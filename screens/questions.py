@@ -11,7 +11,6 @@ names the app, which builds it (lint-imports keeps it so).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from runbook.executor import Answer, Decision, Recovery
@@ -233,10 +232,9 @@ class Questions:
             if run:
                 self._answer(asking, Decision(Answer.RUN))
 
-        if asking.report.destructive_now:
-            card = replace(card, destructive=True)
         app.push_screen(ConfirmDialog(card, len(app.run_state.forward), target, asking.plan,
-                                      app.run_state.warnings_for(card)), answered)
+                                      app.run_state.warnings_for(card),
+                                      destructive_now=asking.report.destructive_now), answered)
 
     def skip_step(self) -> None:
         found = self._on_selected("Only the step the runbook waits on can be skipped: {step}.")

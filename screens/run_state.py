@@ -253,6 +253,15 @@ class RunState:
         self.states[step_id] = NEXT
         return left
 
+    def asks_for_its_id(self, card: StepCard) -> bool:
+        """Whether `card`'s question wants its id typed: always for some
+        steps, and this time for one whose plan as asked deletes
+        (StepReport.destructive_now)."""
+        question = self.question
+        return card.needs_typed_confirmation or (
+            question is not None and question.report.id == card.id
+            and question.report.destructive_now)
+
     def _left_asked(self, but: str | None = None) -> list[str]:
         """Rows still the operator's turn whose question is gone: each shows
         what it last was again."""

@@ -222,7 +222,8 @@ def group_titles(state: RunState) -> dict[str, str]:
 def detail(state: RunState, card: StepCard) -> Content:
     """The selected step in words: what it does, its caution, how it went."""
     shown = look(state.shown_state(card.id), card.the_way_back_word)
-    kind = "destructive: asks for its id" if card.needs_typed_confirmation else "asks for y"
+    # As it is asked now: a plan that deletes this time wants the id typed.
+    kind = "destructive: asks for its id" if state.asks_for_its_id(card) else "asks for y"
     parts: Parts = [
         (card.title, "bold"), "  ", (f"{shown.glyph} {shown.word}", shown.style), "\n",
         (f"{card.id} · {card.phase.value} · {kind}", "$text-muted"), "\n",

@@ -22,7 +22,7 @@ from pathlib import Path
 import javaproperties
 import pytest
 
-from runbook.events import CutoverStarted, Progress, RunEnded, StepChanged
+from runbook.events import CutoverStarted, Output, Progress, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.headless import HeadlessFrontEnd
 from runbook.model import Phase, StepCard, StepReport, StepState
@@ -259,6 +259,21 @@ def test_piped_answers_cannot_take_a_skipped_properties_step_into_the_cutover(
     assert ("properties", "skip") in confirmed and \
         not [c for c in confirmed if c[0] == "delete-nodegroups"], confirmed
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("said_before", [False, True], ids=["headed by the question",
+                                                             "headed by its output"])
+def test_a_step_destructive_this_time_is_headed_destructive(said_before: bool) -> None:
+    """Review 56b F5: upload asked with a plan that deletes (destructive_now)
+    wants its id typed, but its heading, printed from the card, left out
+    [DESTRUCTIVE]; so did a heading its output printed before the question."""
+    headless, shown = front("upload\n", UPLOAD)
+    if said_before:
+        headless.tell(Output("upload", "cmd", "$ ls /usr/local"))
+    answer = asyncio.run(headless.confirm(StepReport("upload", destructive_now=True), []))
+    assert answer == Decision(Answer.RUN)
+    text = shown.getvalue()
+    assert "[DESTRUCTIVE]" in text.split("type upload")[0], text
 
 
 # --- colour ------------------------------------------------------------------------

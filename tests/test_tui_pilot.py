@@ -164,6 +164,28 @@ async def test_after_a_wrong_id_the_next_typing_replaces_it() -> None:
         assert await answer == Decision(Answer.RUN)
 
 
+async def test_a_step_destructive_this_time_says_so_in_its_pane_and_dialog() -> None:
+    """Review 56b F5: schema asked over its own unfinished import (it drops
+    those tables first) wants its id typed, yet the Step pane said "asks for
+    y" and the dialog's badge said it "deletes or moves files on the host"."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        plan = await plan_of("schema")
+        answer = asyncio.ensure_future(app.front.confirm(
+            StepReport("schema", destructive_now=True), plan))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.pause()
+        pane = text_of(app.main)
+        assert "asks for y" not in pane and "asks for its id" in pane, pane
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.pause()
+        shown = text_of(app.screen)
+        assert "DESTRUCTIVE" in shown and "files" not in shown.split("What runs")[0], shown
+        answer.cancel()
+
+
 async def test_going_back_leaves_the_step_waiting() -> None:
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
