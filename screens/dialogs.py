@@ -789,8 +789,11 @@ class ResumeDialog(Dialog[str]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "choose('continue')", "Continue it", id="resume-continue"),
-        Binding("n", "choose('start-over')", "New run", id="resume-new"),
+        # Not n: every other dialog, and headless, takes n for "no", and a
+        # reflex n here began a new run from preflight (review 56b F7).
+        Binding("s", "choose('start-over')", "New run", id="resume-new"),
         Binding("escape", "choose('quit')", "Quit", id="resume-quit"),
+        Binding("n", "not_an_answer", "", id="resume-n", show=False),
     ]
 
     def __init__(self, journal: Path, replay: Replay, steps: list[StepCard], *,
@@ -874,7 +877,7 @@ class ResumeDialog(Dialog[str]):
                     f"done{again}; {skips}; a step in doubt is checked on the host first and "
                     "offered again only if its outcome is not there."]
                 if not self.mid_cutover:
-                    go_on += ["\n", ("n  New run", "bold"), ": a journal of its own from the "
+                    go_on += ["\n", ("s  New run", "bold"), ": a journal of its own from the "
                               "first step, the earlier one kept as it is; each step checks the "
                               "host again and counts as done when its outcome is already there."]
                 after = next((card for card in self.steps if card.id == self.rollback_after),
@@ -903,7 +906,7 @@ class ResumeDialog(Dialog[str]):
             with Horizontal(classes="buttons dialog-foot"):
                 yield Button("Continue it (c)", id="resume-continue", variant="primary")
                 if not self.mid_cutover:
-                    yield Button("New run (n)", id="resume-start-over")
+                    yield Button("New run (s)", id="resume-start-over")
                 yield Button("Quit (esc)", id="resume-quit")
         yield Footer()
 
@@ -916,6 +919,10 @@ class ResumeDialog(Dialog[str]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
+
+    def action_not_an_answer(self) -> None:
+        new = "" if self.mid_cutover else ", s starts a new run"
+        self.say(f"n is no answer here: c continues it{new}, escape quits.", True, 8)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -353,6 +353,27 @@ async def test_a_run_stopped_on_its_way_back_is_said_to_go_on_back(
         assert "preflight" not in said and "new-database" not in said, said
 
 
+async def test_n_at_the_resume_dialog_is_no_answer_and_starts_no_new_run(tmp_path: Path) -> None:
+    """Review 56b F7: `n` chose "New run" here, where every other dialog (and
+    headless) takes n for "no": a reflex n to "An earlier run did not finish"
+    left that run and began another from preflight. A new run is `s` now;
+    n starts nothing and says which keys answer."""
+    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    app, _ = opened(tmp_path, "--resume")
+    starts = hold_the_run(app)
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await the_dialog(app)
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.screen is dialog and not starts and app.session.resume is not None
+        said = str(dialog.query_one("#dialog-notice", Static).content)
+        assert "s starts a new run" in said and "c continues" in said, said
+        buttons = " ".join(str(b.label) for b in dialog.query(Button))
+        assert "(s)" in buttons and "(n)" not in buttons, buttons
+        shown = text_of(dialog)
+        assert "s  New run" in shown and "n  New run" not in shown, shown
+
+
 async def test_a_new_run_asked_for_after_resume_gets_its_own_journal(tmp_path: Path) -> None:
     """Before the cutover a new run is the operator's to choose, also after
     --resume: it goes into a fresh journal beside the earlier one (which is
@@ -368,7 +389,7 @@ async def test_a_new_run_asked_for_after_resume_gets_its_own_journal(tmp_path: P
         dialog = await the_dialog(app)
         assert app.run_state.finished == len(PREPARED)
         assert dialog.query("#resume-start-over")
-        await pilot.press("n")
+        await pilot.press("s")
         await until(lambda: starts, what="the new run to start")
         assert app.session.resume is None
         assert app.journal_path != earlier and app.journal_path.parent == earlier.parent
