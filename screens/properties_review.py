@@ -322,6 +322,7 @@ class PropertiesReviewScreen(Screen[bool]):
         old_name: str | None = None,
         new_name: str | None = None,
         in_run: bool = False,
+        host_file: str | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -336,6 +337,9 @@ class PropertiesReviewScreen(Screen[bool]):
         # leaving does, and where a decisions file is named, read otherwise
         # (trial 55: "the same command takes the review up again", in a run).
         self.in_run = in_run
+        # In a run, the file on the host the step writes the merge to as soon
+        # as the review ends (its plan's edit): w's words say so (review 56b F9).
+        self.host_file = host_file if in_run else None
         #: Human lines about what ``w`` wrote, for a front end to repeat after the screen.
         self.written: list[str] = []
         #: (key, environment variable) for each secret the decisions file stores by name.
@@ -649,7 +653,7 @@ class PropertiesReviewScreen(Screen[bool]):
             parts.append("n goes to it" if slim else "n goes to the next one")
         else:
             parts += [next_line, Content.styled("✓ Every key is decided", "bold $text-success"),
-                      f"; {self._write_hint()}"]
+                      f"; {self._write_hint(brief=True)}"]
         leftover = review.leftover_placeholders
         if leftover:
             parts += [" · ", Content.styled(
@@ -816,9 +820,20 @@ class PropertiesReviewScreen(Screen[bool]):
         names = [str(p) for p in (self.decisions_path, self.merged_path) if p is not None]
         return " and ".join(names)
 
-    def _write_hint(self) -> str:
+    @property
+    def _narrow(self) -> bool:
+        """Below 100 columns the message's three rows cut a host path."""
+        return self.size.width < 100
+
+    def _write_hint(self, *, brief: bool = False) -> str:
+        """What w does; `brief` for the status rows, which stay up and would
+        take three rows at 80 columns for the host's path."""
         targets = self._targets()
-        return f"w writes {targets}" if targets else "w ends the review"
+        said = f"w writes {targets}" if targets else "w ends the review"
+        if self.host_file:
+            said += ("; the step then writes the merged file on the host" if brief
+                     else f"; the step then writes the merged file to {self.host_file}")
+        return said
 
     def _opening_message(self) -> str:
         result = self.review.decision_result
@@ -964,7 +979,8 @@ class PropertiesReviewScreen(Screen[bool]):
     def _jump(self, direction: int) -> None:
         open_keys = self._open()
         if not open_keys:
-            self._say(f"Nothing is left to decide; {self._write_hint()}.", "success")
+            self._say(f"Nothing is left to decide; {self._write_hint(brief=self._narrow)}.",
+                      "success")
             return
         order = [kr.key for kr in self.review]
         current = self._current_key()
@@ -1012,7 +1028,8 @@ class PropertiesReviewScreen(Screen[bool]):
         self._refresh_status()
         left = len(self._open())
         self._say(f"{done} {_count(left, 'key')} left to decide." if left
-                  else f"{done} Every key is decided; {self._write_hint()}.", "success")
+                  else f"{done} Every key is decided; {self._write_hint(brief=self._narrow)}.",
+                  "success")
 
     def action_accept_new(self) -> None:
         """a, whatever it does on this row."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
-from runbook.model import PROPERTIES_STEP, StepState
+from runbook.model import PROPERTIES_STEP, EditFile, StepState
 from screens.messages import ReviewRequested
 from screens.run_state import RunState
 
@@ -64,8 +64,12 @@ class ReviewHandoff:
         if any(isinstance(s, screen_class) for s in self.app.screen_stack):
             return
         review = request.review
+        # Where the step writes the merge once the review ends: its plan's edit.
+        host_file = next((action.path for action in self.state.plans.get(request.step_id, [])
+                          if isinstance(action, EditFile)), None)
         screen = screen_class(review, decisions_path=request.decisions_path,  # type: ignore[call-arg,arg-type]
-                              old_name=review.old_name, new_name=review.new_name, in_run=True)
+                              old_name=review.old_name, new_name=review.new_name, in_run=True,
+                              host_file=host_file)
 
         def closed(finished: bool | None) -> None:
             # Secrets typed in the editor serve this run; the decisions file

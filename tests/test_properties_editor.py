@@ -8,6 +8,7 @@ operator would; the snapshot tests pin the layout with every secret masked.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -1097,6 +1098,40 @@ async def test_the_step_review_is_edited_in_place(pair: tuple[Path, Path]) -> No
     assert result.undecided == [] and result.unacknowledged == []
     assert result[NEEDS_VALUE_KEY].merged == "live"
     assert Decisions.load("decisions.toml").entries[NEEDS_VALUE_KEY].value == "live"
+
+
+async def test_in_a_run_w_says_the_step_then_writes_the_merged_file_to_the_host(
+        pair: tuple[Path, Path]) -> None:
+    """Review 56b F9: in a run, "w ends the review" left unsaid that the step
+    then writes the merged red5-web.properties to the host at once, with what
+    was decided here. It names the file, as the plan the operator confirmed did."""
+    from runbook.events import StepChanged
+    from runbook.model import EditFile, StepState
+    from tests.polling import until
+    from tests.test_tui_fakes import make_app as runbook_app
+    from tests.test_tui_fakes import report, tell
+
+    old, new = pair
+    result = review(old.read_text(), new.read_text(), overrides={"config.dbHost": NEW_DB})
+    app = runbook_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        target = next(a.path for a in app.run_state.plans["properties"]
+                      if isinstance(a, EditFile))
+        tell(app, StepChanged(report("properties", StepState.RUNNING)))
+        finished = asyncio.ensure_future(
+            app.front.review("properties", result, decisions_path=None))
+        screen = await editor(pilot)
+        while screen._open():
+            await pilot.press("n", "a")
+            if screen._editing is not None:
+                screen.query_one("#review-edit", Input).value = "live"
+                await pilot.press("enter")
+            await pilot.pause()
+        said = " ".join(message(screen).split())
+        assert "w ends the review" in said and f"merged file to {target}" in said, said
+        await pilot.press("w")
+        assert await finished is True
 
 
 def test_every_binding_has_an_id_and_a_label() -> None:

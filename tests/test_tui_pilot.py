@@ -23,7 +23,7 @@ from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.journal import Journal
 from runbook.journal_replay import replay
-from runbook.model import Check, Phase, StepReport, StepState
+from runbook.model import Check, EditFile, Phase, StepReport, StepState
 from runbook.rehearsal import cloud
 from runbook.session import Session
 from runbook.step import StepContext
@@ -470,9 +470,11 @@ async def test_the_properties_review_opens_and_its_answer_reaches_the_step(
             app.front.review("properties", subject, decisions_path=Path("d.toml")))
         await until(lambda: isinstance(app.screen, Review), what="the review screen")
         assert app.run_state.states["properties"] == StepState.NEEDS_REVIEW.value
+        target = next(a.path for a in app.run_state.plans["properties"]
+                      if isinstance(a, EditFile))
         assert opened == [{"review": subject, "decisions_path": Path("d.toml"),
                            "old_name": "live.properties", "new_name": "new.properties",
-                           "in_run": True}]
+                           "in_run": True, "host_file": target}]
         app.screen.dismiss(True)
         assert await finished is True
         await pilot.pause()
