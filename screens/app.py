@@ -211,7 +211,8 @@ class RunbookApp(App["Outcome | None"]):
     @property
     def drawn(self) -> bool:
         # Engine events can arrive before the main screen is composed; they only
-        # change state until then, and on_ready draws everything once.
+        # change state until then, and show_run (from on_ready, or on_opened
+        # once a rehearsal's host has started) draws everything once.
         return self.main.ready
 
     def deliver_screenshot(self, filename: str | None = None, path: str | None = None,

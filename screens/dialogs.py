@@ -1,5 +1,7 @@
-"""Dialogs: confirm a step, skip it with a reason, leave while something runs,
-and the read-only look at an unfinished earlier run.
+"""Dialogs: confirm a step, skip it with a reason, leave (how, while
+something runs), answer a failed step (try again, the way back, stop), take
+the way back, stop the running step, and what to do with an unfinished
+earlier run (continue it, start a new run, or quit).
 
 Each returns its answer through ``dismiss``; none of them knows the executor.
 Each has its own footer, so the keys that work right now are always on screen.

@@ -1,7 +1,8 @@
-"""Messages from the executor's side to the app's handlers.
+"""Messages from workers to the app's handlers.
 
 The executor runs in a worker and must never touch a widget; it tells the app
-what happened through these, and the app's handlers own every change on screen.
+what happened through these, as the estimate's worker does what it found, and
+the app's handlers own every change on screen.
 """
 
 from __future__ import annotations

@@ -748,10 +748,6 @@ class PropertiesReviewScreen(Screen[bool]):
             lines.append(hint)
         detail.update(Content("\n").join(lines))
 
-    def _decision_line(self, kr: KeyReview) -> Content:
-        state, hint = self._decision_parts(kr)
-        return Content.assemble(state, "   ", hint)
-
     def _decision_parts(self, kr: KeyReview) -> tuple[Content, Content]:
         """Where the key stands, and the letters that act on it."""
         # Only the letters that act on this key (operator trial: "a take the
