@@ -456,14 +456,14 @@ class QuitDialog(Dialog[str]):
                     yield Wrapped(Content.assemble(
                         ("w  Wait", "bold"), ": let it finish, then stop before the next step "
                         "and quit. Nothing is cut off.\n",
-                        ("d  Detach", "bold"), ": quit now; what the step started goes on "
-                        "without runbook and ends on its own (a command on the host at the "
-                        "latest at its time limit there).\n",
-                        ("a  Abort", "bold"), ": stop the step and quit: a command it runs "
-                        "on the host is asked to stop (TERM, then KILL after a grace period; a "
-                        "root SSH session may ignore these, and then the host's own time limit "
-                        "ends it); a request already sent to the API stands, and a wait just "
-                        "ends."),
+                        ("d  Detach", "bold"), ": quit now. What the step started goes on "
+                        "without runbook.\n"
+                        "   It ends on its own: a command on the host at its time limit there, "
+                        "at the latest.\n",
+                        ("a  Abort", "bold"), ": stop the step and quit.\n"
+                        "   A command on the host is told to stop: TERM, then KILL.\n"
+                        "   A root SSH session may ignore both; the host's time limit ends it.\n"
+                        "   An API request already sent stands. A wait just ends."),
                         indent=3, id="quit-text")
                     # Not one of the choices: not indented as one (operator trial).
                     yield Wrapped("After detach or abort the journal records the step as in "
@@ -871,17 +871,19 @@ class ResumeDialog(Dialog[str]):
                     else ""
                 # Mid-cutover the prepare steps skipped before it stay so
                 # (the executor's _keep_skipped): the cutover went ahead on them.
-                skips = ("a step skipped before the cutover began stays skipped, and is said "
-                         "once with what its check finds" if self.mid_cutover else
-                         "a skipped step is offered again with its reason")
+                skips = ("A step skipped before the cutover began stays skipped; what its "
+                         "check finds is said once." if self.mid_cutover else
+                         "A skipped step is offered again with its reason.")
                 go_on: list[Content | str | tuple[str, str]] = [
-                    ("c  Continue it", "bold"), ": the same journal goes on. Done steps stay "
-                    f"done{again}; {skips}; a step in doubt is checked on the host first and "
-                    "offered again only if its outcome is not there."]
+                    ("c  Continue it", "bold"), ": the same journal goes on.\n"
+                    f"   Done steps stay done{again}.\n   {skips}\n"
+                    "   A step in doubt is checked on the host first, and offered again only "
+                    "if its outcome is not there."]
                 if not self.mid_cutover:
                     go_on += ["\n", ("s  New run", "bold"), ": a journal of its own from the "
-                              "first step, the earlier one kept as it is; each step checks the "
-                              "host again and counts as done when its outcome is already there."]
+                              "first step; the earlier one is kept as it is.\n"
+                              "   Each step checks the host again, and counts as done when its "
+                              "outcome is already there."]
                 after = next((card for card in self.steps if card.id == self.rollback_after),
                              None)
                 if after is not None and not went_back:

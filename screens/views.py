@@ -462,15 +462,14 @@ def way_back(state: RunState, back: WayBack | None) -> tuple[str, bool]:
     aside = f" ({back.note})" if back is not None and back.note else ""
     later = (f"quit (q), then run this{aside}: {back.command}" if back is not None else
              "in a real run, quit (q), then run runbook rollback with the run's config and "
-             "--journal. This rehearsal's host ends when the app does: to practise that, "
-             "rehearse with --sandbox, whose exit line names the command that goes back.")
+             "--journal. This rehearsal's host ends with the app. To practise that, rehearse "
+             "with --sandbox: its exit line names the command that goes back.")
     if state.outcome is None and running is not None:
         # A step that will not end (origins never in service) need not be
         # sat out: its question offers the way back once it is stopped.
-        return (f"The stream manager is down, and {running.title} is running. To go back "
-                "now, stop it (x): its question offers the way back. Once the runbook waits "
-                "on a step, r goes back from there. Or, to go back without the app, "
-                f"{later}"), True
+        return (f"The stream manager is down, and {running.title} is running.\n"
+                "To go back now, stop it (x): its question offers the way back; so does r "
+                f"at the next question.\nOr, without the app, {later}"), True
     if state.outcome is None:
         return ("The stream manager is down, and the runbook is checking the host. Once the "
                 "runbook waits on a step (or a step fails), r goes back to the old stream "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -103,6 +104,16 @@ async def plan_of(step_id: str) -> list[Action]:
 def ask(app: RunbookApp, step_id: str, plan: list[Action]) -> asyncio.Task[Decision]:
     """Make the app's front end ask about a step, as the executor does."""
     return asyncio.ensure_future(app.front.confirm(report(step_id), plan))
+
+
+# Sentences short enough to read at 3 a.m. (review 56b F12); a line ends one too.
+WORDS_A_SENTENCE = 20
+
+
+def longest_sentence(text: str) -> str:
+    """The sentence of `text` with the most words."""
+    sentences = re.split(r"(?<=[.!?])\s+|\n", text)
+    return max(sentences, key=lambda sentence: len(sentence.split()))
 
 
 # --- a real Session over steps that need no host --------------------------------------

@@ -43,9 +43,11 @@ from screens.widgets import StatusBar, Wrapped
 from tests.polling import until
 from tests.test_tui_fakes import (
     TOKEN,
+    WORDS_A_SENTENCE,
     FakeClock,
     Talk,
     ask,
+    longest_sentence,
     make_app,
     plan_of,
     question,
@@ -383,6 +385,9 @@ async def test_r_while_a_cutover_step_runs_says_where_the_way_back_starts() -> N
     assert notes and "nothing to roll back" not in notes[-1].lower(), notes
     # A step that will not end need not be sat out: x stops it (stop 37).
     assert "stop it (x)" in notes[-1] and "runbook rollback" in notes[-1], notes[-1]
+    # Review 56b F12: four sentences and a command, one of them 23 words long.
+    longest = longest_sentence(notes[-1])
+    assert len(longest.split()) <= WORDS_A_SENTENCE, longest
 
 
 async def press_r_after_a_failed_cutover_step(app: RunbookApp) -> None:

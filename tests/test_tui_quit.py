@@ -20,8 +20,9 @@ from runbook.model import Check, Phase, StepState
 from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, QuitDialog, RecoverDialog
+from screens.widgets import Wrapped
 from tests.polling import until
-from tests.test_tui_fakes import Talk, make_app, run_steps
+from tests.test_tui_fakes import WORDS_A_SENTENCE, Talk, longest_sentence, make_app, run_steps
 from tests.test_tui_pilot import SIZE, started, text_of
 
 # How long a key that does nothing is given to do something, before the test
@@ -361,3 +362,23 @@ async def test_an_engine_error_as_the_closed_app_stops_the_run_is_said_not_lost(
     assert "No space left on device" in said, said
     assert tmp_path.name not in said
     assert app.outcome is Outcome.FAILED
+
+
+async def test_the_busy_quit_dialog_says_each_choice_in_short_sentences(
+        tmp_path: Path) -> None:
+    """Review 56b F12: Abort was one sentence of 60 words, with a nested
+    parenthesis and three colons."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        await quit_while_recreate_runs(app, pilot)
+        said = str(app.screen.query_one("#quit-text", Wrapped).content)
+        longest = longest_sentence(said)
+        assert len(longest.split()) <= WORDS_A_SENTENCE, longest
+        for meant in ("Abort", "TERM", "KILL", "time limit", "stands", "wait just ends"):
+            assert meant in said, said
+        gate.set()
+        await pilot.press("escape")

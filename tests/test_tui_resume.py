@@ -23,7 +23,7 @@ from screens.app import RunbookApp, create_app
 from screens.dialogs import ResumeDialog
 from screens.widgets import Wrapped
 from tests.polling import until
-from tests.test_tui_fakes import TOKEN, FakeClock, settings
+from tests.test_tui_fakes import TOKEN, WORDS_A_SENTENCE, FakeClock, longest_sentence, settings
 from tests.test_tui_pilot import SIZE, collect_notes, hold_the_run, text_of
 
 PREPARED = ("preflight", "new-database", "export-config", "upload", "unpack")
@@ -764,3 +764,20 @@ def test_the_cli_hands_the_tui_a_named_resume(tmp_path: Path,
                                          stopper=Stopper(), isolated=True, say=lambda _: None)
         asyncio.run(lifecycle.go(args, *prepared))
     assert handed == [True, False]
+
+
+@pytest.mark.parametrize("cutover", [False, True], ids=["before the cutover", "mid-cutover"])
+async def test_continue_it_is_said_in_short_sentences(tmp_path: Path, cutover: bool) -> None:
+    """Review 56b F12: "Continue it" was one sentence of 50 words and more,
+    its clauses joined by semicolons."""
+    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=cutover)
+    app, _ = opened(tmp_path, "--resume")
+    hold_the_run(app)
+    async with app.run_test(size=SIZE):
+        dialog = await the_dialog(app)
+        said = str(dialog.query_one("#resume-text", Wrapped).content)
+        longest = longest_sentence(said)
+        assert len(longest.split()) <= WORDS_A_SENTENCE, longest
+        for meant in ("same journal goes on", "Done steps stay done", "in doubt",
+                      "outcome is not there"):
+            assert meant in said, said
