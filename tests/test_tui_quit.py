@@ -161,7 +161,9 @@ async def test_a_step_failing_behind_the_quit_dialog_gives_way_to_its_question(
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
         assert not any(isinstance(s, QuitDialog) for s in app.screen_stack)
         # Operator trial: it promised "--resume picks it up", which a throwaway
-        # rehearsal cannot; the way out names how to go on.
+        # rehearsal cannot; the way out names how to go on. (Once composed:
+        # read as it was pushed, it was empty now and then.)
+        await until(lambda: "how to go on" in text_of(app.screen), what="the dialog's text")
         shown = text_of(app.screen)
         assert "--resume" not in shown and "how to go on" in shown, shown
         await pilot.press("q")  # stop, there
