@@ -222,6 +222,12 @@ class Executor(Generic[F]):
         under_way = host_state.cutover()
         if under_way is not None:
             self.cutover_began = datetime.fromisoformat(under_way.began).timestamp()
+        # The run it resumes completed the cutover (its end on record, the
+        # host's record closed): the new stream manager serves, and there is
+        # no way back to take, as `runbook rollback` and the front ends'
+        # clocks (hoststate.down_since) have it (review 56b, F4).
+        self.cutover_completed = under_way is None and resume is not None \
+            and resume.downtime_s is not None
 
     # -- plans ---------------------------------------------------------------
 
@@ -473,9 +479,26 @@ class Executor(Generic[F]):
         """Whether the way back can be taken at `step`: any forward step once a
         cutover is under way. A resumed run looks at prepare's steps again, and
         one failing then (the new database gone) is when the way back is needed
-        most (operator trial)."""
-        return bool(self.rollback) and self.cutover_began is not None \
-            and step.phase is not Phase.ROLLBACK
+        most (operator trial). The one rule: the front ends offer it by what
+        the step's report says (StepReport.way_back_open)."""
+        return self._way_back_closed(step) is None
+
+    def _way_back_closed(self, step: Step[F]) -> str | None:
+        """Why the way back cannot be taken at `step`, in the operator's
+        words; None when it can."""
+        from runbook.standing import ONLY_UNDER_WAY
+
+        if step.phase is Phase.ROLLBACK:
+            return "this is the way back already"
+        if self.cutover_began is None:
+            return ("nothing to go back from: the cutover has not begun, and the live stream "
+                    "manager serves as before")
+        if self.cutover_completed:
+            return ("nothing to go back from: the cutover is complete, and the new stream "
+                    f"manager serves; {ONLY_UNDER_WAY}")
+        if not self.rollback:
+            return "this run has no way back to take"
+        return None
 
     def _drill_step_passed(self) -> Step[F] | None:
         """The --rollback-after step, when the resumed run had done it: the
@@ -919,11 +942,9 @@ class Executor(Generic[F]):
                 reason = skipped_before
             self.journal.write(Record.CONFIRM, step=step.id, answer=decision.answer.value,
                                reason=reason)
-            if decision.answer is Answer.ROLLBACK and not self._way_back_open(step):
-                self.info(step, "nothing to go back from: the cutover has not begun, and the "
-                          "live stream manager serves as before. Run the step, or stop."
-                          if step.phase is not Phase.ROLLBACK else
-                          "this is the way back already. Run the step, or stop.")
+            closed = self._way_back_closed(step)
+            if decision.answer is Answer.ROLLBACK and closed is not None:
+                self.info(step, f"{closed}. Run the step, or stop.")
                 continue
             if decision.answer is not Answer.SKIP or step.skippable:
                 return Decision(decision.answer, reason)

@@ -1150,3 +1150,48 @@ async def test_a_short_api_token_is_said_once_as_the_run_begins(tmp_path: Path) 
     assert told[0] in [warning.text for warning in build(journal).warnings]
     assert (RUN_MARK, told[0]) in log_lines(journal)  # the run's line, as `runbook log` says
     assert "Q7z" not in told[0]
+
+
+async def _upgraded_then_cut_off(tmp_path: Path) -> list[Step]:
+    """An upgrade whose cutover completed, its run-end never written (a full
+    disk, a kill as it ended): resumable, with the new stream manager serving.
+    The steps of the resumed run: `look` only looks, so it is asked again."""
+
+    class Looks(Say):
+        read_only = True
+
+    steps: list[Step] = [Looks("look"), Say("cut", phase=Phase.CUTOVER, changes=True)]
+    back = [Say("back", phase=Phase.ROLLBACK)]
+    assert await run_steps(tmp_path, steps, ScriptedFrontEnd(), rollback=back) is Outcome.DONE
+    journal = tmp_path / "run.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    assert json.loads(lines[-1])["event"] == "run-end"
+    journal.write_text("".join(lines[:-1]))
+    assert replay(journal).downtime_s is not None and replay(journal).outcome is None
+    return [Looks("look", fail="cannot list processes"), Say("cut", phase=Phase.CUTOVER)]
+
+
+async def test_no_way_back_is_offered_once_the_cutover_completed(tmp_path: Path) -> None:
+    """Review 56b, F4: the engine took the cutover as under way from the
+    journal's cutover-start alone, so resumed after a completed cutover it
+    offered the way back at a failed step's question and took it at a
+    step's, where the headless prompt and the TUI offered none (they go by
+    the cutover's end on record) and `runbook rollback` refuses it: the old
+    stream manager would tear down the new nodegroups' nodes. Before the
+    fix: can_roll_back True, and the way back taken at look's question."""
+    steps = await _upgraded_then_cut_off(tmp_path)
+    front = ScriptedFrontEnd(recoveries={"look": [Recovery.ROLLBACK]})
+    outcome = await run_steps(tmp_path, steps, front, resume=True,
+                              rollback=[Say("back", phase=Phase.ROLLBACK)])
+    assert front.recovered == [("look", False)], front.recovered
+    assert outcome is Outcome.FAILED
+
+    steps = await _upgraded_then_cut_off(tmp_path / "asked")
+    steps[0].fail = ""  # type: ignore[attr-defined]
+    front = ScriptedFrontEnd({"look": [Decision(Answer.ROLLBACK), Decision(Answer.STOP)]})
+    outcome = await run_steps(tmp_path / "asked", steps, front, resume=True,
+                              rollback=[Say("back", phase=Phase.ROLLBACK)])
+    assert outcome is Outcome.STOPPED, outcome
+    said = [line for sid, stream, line in front.lines if sid == "look" and stream == "info"]
+    assert any("the cutover is complete" in line for line in said), said
+    assert not [r for r in records(tmp_path / "asked") if r["event"] == "way-back"]
