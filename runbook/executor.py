@@ -428,6 +428,7 @@ class Executor(Generic[F]):
                 outcome = await self._one(step)
                 while outcome is Outcome.FAILED:
                     can_roll_back = self._way_back_open(step)
+                    self.reports[step.id].way_back_open = can_roll_back
                     choice = await self.front.recover(
                         dataclasses.replace(self.reports[step.id]), can_roll_back=can_roll_back)
                     if choice is Recovery.RETRY:
@@ -935,6 +936,7 @@ class Executor(Generic[F]):
         masked, and an empty one keeps the reason of the skip it repeats."""
         report.destructive_now = step.destructive_now(self.plan_context())
         report.cutover_needs = already.cutover_needs if self.cutover_began is None else ""
+        report.way_back_open = self._way_back_open(step)
         while True:
             decision = await self.front.confirm(dataclasses.replace(report), self.plan_of(step))
             reason = self.redactor(decision.reason)

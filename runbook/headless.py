@@ -272,8 +272,9 @@ class HeadlessFrontEnd:
         if self.assume_yes:
             self._print("  -> run (--yes)")
             return Decision(Answer.RUN)
-        # With the stream manager down, the way back is an answer too (as r in the TUI).
-        back = down is not None and not self.going_back and card.phase is not Phase.ROLLBACK
+        # With the stream manager down, the way back is an answer too (as r in
+        # the TUI), where the engine says it is (review 56b, F4).
+        back = step.way_back_open
         others = [choice for choice, offered in (
             ("[s] skip", card.skippable),
             ("[r] roll back to the old stream manager", back)) if offered]

@@ -388,3 +388,7 @@ class StepReport:
     # keeps the cutover from beginning, which the TUI's skip dialog says before
     # the skip is confirmed (re-trial 53: said only after it). "" otherwise.
     cutover_needs: str = ""
+    # As it is asked (or after its failure), the way back can be the answer:
+    # the engine's one rule (Executor._way_back_open), which the front ends
+    # offer by, not by their own reading of the events (review 56b, F4).
+    way_back_open: bool = False

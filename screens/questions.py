@@ -254,13 +254,12 @@ class Questions:
                              answered)
 
     def can_go_back_now(self) -> bool:
-        """The runbook waits on a forward step with the stream manager down:
-        the way back can be the answer (the engine checks it again)."""
+        """The runbook waits on a step whose question can be answered with
+        the way back, as the engine says on its report (review 56b, F4)."""
         app = self.app
         asking = app.asking
         return (asking is not None and not asking.answer.done()
-                and app.run_state.running is None and app.run_state.service_down
-                and app.by_id[asking.report.id].phase is not Phase.ROLLBACK)
+                and app.run_state.running is None and asking.report.way_back_open)
 
     def roll_back(self) -> None:
         """Ask once, then answer the step the runbook waits on with the way back."""

@@ -1195,3 +1195,28 @@ async def test_no_way_back_is_offered_once_the_cutover_completed(tmp_path: Path)
     said = [line for sid, stream, line in front.lines if sid == "look" and stream == "info"]
     assert any("the cutover is complete" in line for line in said), said
     assert not [r for r in records(tmp_path / "asked") if r["event"] == "way-back"]
+
+
+async def test_each_question_says_whether_the_way_back_can_be_its_answer(
+        tmp_path: Path) -> None:
+    """Review 56b, F4: the headless prompt and the TUI each worked out from
+    the events whether to offer the way back at a step's question, and the
+    engine checked again by its own rule. The engine says it on the report
+    it asks with, as it says can_roll_back after a failure: before the
+    cutover no, during it yes, on the way back no, and after a completed
+    cutover no."""
+    asked: dict[str, bool | None] = {}
+    front = ScriptedFrontEnd(on_confirm=lambda report, plan: asked.setdefault(
+        report.id, getattr(report, "way_back_open", None)))
+    steps: list[Step] = [Say("look"), Say("cut", phase=Phase.CUTOVER, changes=True),
+                         Say("next", phase=Phase.CUTOVER)]
+    await run_steps(tmp_path, steps, front, rollback=[Say("back", phase=Phase.ROLLBACK)],
+                    rollback_after="next")
+    assert asked == {"look": False, "cut": False, "next": True, "back": False}, asked
+
+    steps = await _upgraded_then_cut_off(tmp_path / "complete")
+    steps[0].fail = ""  # type: ignore[attr-defined]
+    asked.clear()
+    await run_steps(tmp_path / "complete", steps, front, resume=True,
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    assert asked == {"look": False}, asked

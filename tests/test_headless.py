@@ -62,8 +62,11 @@ def front(answers: str, *cards: StepCard, assume_yes: bool = False,
                             stdin=stdin, estimate=estimate), shown
 
 
-def confirm(headless: HeadlessFrontEnd, step_id: str) -> Decision:
-    return asyncio.run(headless.confirm(StepReport(step_id), []))
+def confirm(headless: HeadlessFrontEnd, step_id: str, *, way_back_open: bool = False
+            ) -> Decision:
+    """Ask about `step_id`; `way_back_open`: the engine says the way back can
+    be the answer."""
+    return asyncio.run(headless.confirm(StepReport(step_id, way_back_open=way_back_open), []))
 
 
 def runbook(*args: str, stdin: str = "", env: dict[str, str] | None = None,
@@ -204,7 +207,7 @@ def test_a_refused_answer_names_every_answer_offered() -> None:
     back [q] stop, `yes` was refused with "answer y, s or q"."""
     headless, shown = front("yes\nq\n", UPLOAD)
     headless.tell(CutoverStarted("delete-nodegroups", time.time()))
-    assert confirm(headless, "upload") == Decision(Answer.STOP)
+    assert confirm(headless, "upload", way_back_open=True) == Decision(Answer.STOP)
     assert "answer y, s, r or q" in shown.getvalue(), shown.getvalue()
 
 
@@ -522,12 +525,29 @@ def test_while_the_stream_manager_is_down_a_step_can_be_answered_with_the_way_ba
                     "Kills it.", skippable=False, destructive=True)
     headless, shown = front("r\ny\n", CUTOVER, stop)
     headless.tell(CutoverStarted("delete-nodegroups", time.time()))
-    assert confirm(headless, "stop-service") == Decision(Answer.ROLLBACK)
+    assert confirm(headless, "stop-service", way_back_open=True) == Decision(Answer.ROLLBACK)
     assert "type stop-service to run it, [r] roll back to the old stream manager or [q] " \
         "stop" in shown.getvalue()
     headless, shown = front("r\nq\n", CUTOVER)
     assert confirm(headless, "delete-nodegroups") == Decision(Answer.STOP)
     assert "[r] roll back" not in shown.getvalue()
+
+
+def test_the_way_back_is_offered_at_a_question_as_the_engine_says() -> None:
+    """Review 56b, F4: headless offered [r] by its own reckoning of the
+    events (the stream manager down, no way back begun), where the engine
+    has the last word (a resumed run whose cutover completed: the stream
+    manager serves, and the engine refuses the way back). It offers what the
+    step's report says (StepReport.way_back_open), and no more."""
+    headless, shown = front("r\nq\n", CUTOVER)
+    headless.tell(CutoverStarted("delete-nodegroups", time.time()))
+    asked = StepReport(CUTOVER.id, way_back_open=False)
+    assert asyncio.run(headless.confirm(asked, [])) == Decision(Answer.STOP)
+    assert "[r] roll back" not in shown.getvalue(), shown.getvalue()
+    headless, shown = front("r\ny\n", CUTOVER)
+    asked = StepReport(CUTOVER.id, way_back_open=True)
+    assert asyncio.run(headless.confirm(asked, [])) == Decision(Answer.ROLLBACK)
+    assert "[r] roll back" in shown.getvalue(), shown.getvalue()
 
 
 def test_a_line_typed_during_a_wait_does_not_answer_the_next_question() -> None:
@@ -569,7 +589,8 @@ def test_the_way_back_is_taken_only_once_confirmed_with_y(piped: bool) -> None:
                     "Stops it.", skippable=False)
     headless, shown = front("r\nn\nq\n", CUTOVER, back, piped=piped)
     headless.tell(CutoverStarted("delete-nodegroups", time.time()))
-    assert confirm(headless, CUTOVER.id) == Decision(Answer.STOP), shown.getvalue()
+    assert confirm(headless, CUTOVER.id, way_back_open=True) == Decision(Answer.STOP), \
+        shown.getvalue()
     said = shown.getvalue()
     assert "18. Stop the new release" in said and "does not return to the upgrade" in said, said
     assert said.count(f"type {CUTOVER.id} to run it") == 2, said  # asked again after n

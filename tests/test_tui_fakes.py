@@ -101,9 +101,12 @@ async def plan_of(step_id: str) -> list[Action]:
     return plans[step_id] or []
 
 
-def ask(app: RunbookApp, step_id: str, plan: list[Action]) -> asyncio.Task[Decision]:
-    """Make the app's front end ask about a step, as the executor does."""
-    return asyncio.ensure_future(app.front.confirm(report(step_id), plan))
+def ask(app: RunbookApp, step_id: str, plan: list[Action], *,
+        way_back_open: bool = False) -> asyncio.Task[Decision]:
+    """Make the app's front end ask about a step, as the executor does;
+    `way_back_open`: the engine says the way back can be the answer."""
+    return asyncio.ensure_future(app.front.confirm(
+        StepReport(step_id, way_back_open=way_back_open), plan))
 
 
 # Sentences short enough to read at 3 a.m. (review 56b F12); a line ends one too.

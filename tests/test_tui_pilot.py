@@ -1449,8 +1449,8 @@ async def test_a_double_tap_of_r_does_not_take_the_way_back() -> None:
         await started(app)
         tell(app, CutoverStarted("delete-nodegroups", app.clock()),
              StepChanged(report("delete-nodegroups", StepState.DONE, "gone", 1.0)))
-        asked = asyncio.ensure_future(app.front.confirm(report("backup-live",
-                                                               StepState.PENDING), []))
+        asked = asyncio.ensure_future(app.front.confirm(
+            StepReport("backup-live", way_back_open=True), []))
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("r", "r")
         await pilot.pause()
@@ -1461,6 +1461,28 @@ async def test_a_double_tap_of_r_does_not_take_the_way_back() -> None:
         await pilot.press("y")
         await until(lambda: asked.done(), what="the answer")
     assert asked.result().answer is Answer.ROLLBACK
+
+
+async def test_r_at_a_question_goes_back_only_where_the_engine_says_it_can() -> None:
+    """Review 56b, F4: r at a step's question opened the way back's dialog
+    by the TUI's own reckoning (the stream manager down, a forward step),
+    where the engine has the last word: resumed after a completed cutover
+    it refuses the way back. r goes by the question's report
+    (StepReport.way_back_open)."""
+    from screens.dialogs import RollBackDialog
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        tell(app, CutoverStarted("delete-nodegroups", app.clock()))
+        asked = asyncio.ensure_future(app.front.confirm(
+            StepReport("preflight", way_back_open=False), []))
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, RollBackDialog), app.screen
+        assert not asked.done()
+        asked.cancel()
 
 
 async def test_r_at_preflight_of_a_resumed_cutover_names_the_step_it_goes_back_instead_of(
@@ -1476,7 +1498,7 @@ async def test_r_at_preflight_of_a_resumed_cutover_names_the_step_it_goes_back_i
         tell(app, CutoverStarted("delete-nodegroups", app.clock()),
              *[StepChanged(report(step, StepState.DONE, "ok", 1.0)) for step in (
                  "delete-nodegroups", "backup-live", "promote-new", "stop-service")])
-        asked = ask(app, "preflight", [])
+        asked = ask(app, "preflight", [], way_back_open=True)
         await until(lambda: app.asking is not None, what="preflight's question")
         await pilot.press("r")
         await until(lambda: isinstance(app.screen, RollBackDialog), what="the dialog")
