@@ -807,6 +807,7 @@ class Executor(Generic[F]):
         # A new attempt: how the last one ended (stopped) is past, even when
         # this one fails at its check (review: it still read "was stopped").
         report.stopped = False
+        report.found_done = False
         report.retry_helps = True
         report.known_hosts_line = None
         # Nor its running time: found done, or skipped, this attempt ran nothing
@@ -873,6 +874,7 @@ class Executor(Generic[F]):
         self.journal.write(Record.CHECK, step=step.id, done=already.done,
                            detail=self.redactor(already.detail))
         if already.done:
+            report.found_done = True
             self._set(step, StepState.DONE, f"{ALREADY_DONE}{already.detail}", already=True)
             return Outcome.DONE
         if earlier is not None and earlier.state is StepState.IN_DOUBT:

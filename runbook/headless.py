@@ -563,7 +563,7 @@ class HeadlessFrontEnd:
                 mark = "not reached"
             elif report.state is StepState.RUNNING:
                 mark = "cut off while running (in doubt)"
-            elif report.state is StepState.DONE and report.detail.startswith(ALREADY_DONE):
+            elif report.state is StepState.DONE and report.found_done:
                 # As it said when its check found the outcome in place
                 # (operator trial: the way back's "already done" steps read
                 # "done" here, as if they had acted).

@@ -392,3 +392,8 @@ class StepReport:
     # the engine's one rule (Executor._way_back_open), which the front ends
     # offer by, not by their own reading of the events (review 56b, F4).
     way_back_open: bool = False
+    # Its check found the outcome in place, and nothing ran: "already done"
+    # where the front ends mark it, as data, not read from the detail's
+    # first words (review 56b, F6). Not so of a step a resumed run trusts
+    # from the journal: done in the earlier run, it acted then.
+    found_done: bool = False

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runbook.model import (
-    ALREADY_DONE,
     WAY_BACK_COULD_NOT,
     Action,
     Outcome,
@@ -391,8 +390,7 @@ class RunState:
         # Its check found the work in place, and nothing ran (operator trial
         # 53: the way back's steps that found nothing to do read done).
         report = self.reports.get(step_id)
-        if state == StepState.DONE.value and report is not None \
-                and report.detail.startswith(ALREADY_DONE):
+        if state == StepState.DONE.value and report is not None and report.found_done:
             return ALREADY
         return state
 

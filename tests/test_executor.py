@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from runbook import config
-from runbook.events import RunEnded
+from runbook.events import RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError
@@ -671,6 +671,22 @@ async def test_a_retry_found_done_records_no_running_time_of_its_own(tmp_path: P
     assert [r["state"] for r in ends] == ["failed", "done"], ends
     assert ends[0]["elapsed_s"] >= 0.3
     assert ends[1].get("elapsed_s") is None, ends[1]
+
+
+async def test_a_step_found_done_says_so_as_data_not_in_its_words(tmp_path: Path) -> None:
+    """Review 56b, F6: headless and the TUI told a step its check found done
+    (nothing ran) by its result starting "already done: ". The report says
+    it (StepReport.found_done): of the attempt that found it so, not of the
+    one before that ran, nor of a step a resumed run trusts from the journal."""
+    front = ScriptedFrontEnd(recoveries={"slow": [Recovery.RETRY]})
+    assert await run_steps(tmp_path, [DoneButSaysFailed("slow")], front) is Outcome.DONE
+    ends = [(e.report.state.value, getattr(e.report, "found_done", None))
+            for e in front.events if isinstance(e, StepChanged)]
+    assert ends == [("running", False), ("failed", False), ("done", True)], ends
+    front = ScriptedFrontEnd()
+    await run_steps(tmp_path, [Say("slow")], front, resume=True)
+    assert front.detail("slow").startswith("done in the earlier run")
+    assert front.last_report("slow").found_done is False
 
 
 class Looks(Say):

@@ -865,14 +865,15 @@ def test_the_summary_of_a_rolled_back_run_says_the_nodegroups_were_recreated() -
 def test_the_summary_says_already_done_of_a_step_that_found_nothing_to_do() -> None:
     """Operator trial: way-back steps that found their outcome in place said
     "already done" as they ran, and plain "done" in the summary, as if they
-    had acted on the host."""
+    had acted on the host. Review 56b, F6: told by the report's found_done,
+    not by the words its result starts with."""
     back = StepCard(18, "rollback-stop-new", "Stop it", Phase.ROLLBACK, "Stops it.")
     unit = StepCard(21, "rollback-unit", "Put the unit back", Phase.ROLLBACK, "Puts it back.")
     headless, shown = front("", CUTOVER, back, unit)
     headless.tell(StepChanged(StepReport(CUTOVER.id, StepState.DONE,
-                                         "already done: no nodegroups left")))
+                                         "already done: no nodegroups left", found_done=True)))
     headless.tell(StepChanged(StepReport(back.id, StepState.DONE,
-                                         "already done: nothing runs from the new install")))
+                                         "nothing runs from the new install", found_done=True)))
     headless.tell(StepChanged(StepReport(unit.id, StepState.DONE, "the old unit is back", 0.5)))
     headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
     assert _summary_rows(shown) == {

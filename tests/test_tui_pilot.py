@@ -1674,16 +1674,15 @@ async def test_a_way_back_step_that_found_nothing_to_do_says_already_done(
         size: tuple[int, int]) -> None:
     """Operator trial 53 (item 11): after r, the way back's steps that found
     their work in place were ticked as done ("18 ✓ Stop the new release"
-    stopped nothing); the headless summary says "already done" of them."""
-    from runbook.model import ALREADY_DONE
-
+    stopped nothing); the headless summary says "already done" of them.
+    Review 56b, F6: told by the report's found_done, not by its words."""
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await started(app)
         tell(app, CutoverStarted("delete-nodegroups", app.clock()),
              StepChanged(report("delete-nodegroups", StepState.FAILED, "HTTP 500")),
-             StepChanged(report("rollback-stop-new", StepState.DONE,
-                                f"{ALREADY_DONE}the new release is not running", 0.2)),
+             StepChanged(StepReport("rollback-stop-new", StepState.DONE,
+                                    "the new release is not running", 0.2, found_done=True)),
              StepChanged(report("rollback-set-aside", StepState.DONE, "moved aside", 0.3)))
         if size[0] < 100:
             await pilot.press("c")  # the checklist, in the step's place
