@@ -127,6 +127,11 @@ class RunEnded:
     # attempt, one "what stays: what to do" each (Step.leaves), as the exit
     # lines say them (runbook.standing.before_another_attempt).
     before_another_attempt: tuple[str, ...] = ()
+    # After a way back: the steps whose work it could not touch at all
+    # (Step.untouched_by_the_way_back), from the journal as the report reads
+    # them: "not undone", where the others it does not undo read "partly
+    # undone" (review 56b, F6: found before by a sentence's words).
+    not_undone: tuple[str, ...] = ()
 
 
 Event = (RunStarted | Connected | Reconnecting | JournalNote | StepChanged | Output | Progress

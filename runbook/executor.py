@@ -178,6 +178,7 @@ class Executor(Generic[F]):
         self.facts = facts
         self._facts_kept: dict[str, Any] | None = None  # as last journalled
         self._leaves_kept: dict[str, str] | None = None  # as last journalled
+        self._not_undone_kept: dict[str, bool] | None = None  # as last journalled
         self.skipped: dict[str, str] = {}
         if resume is not None:
             facts.load(resume.facts)
@@ -269,9 +270,12 @@ class Executor(Generic[F]):
             # what it names (the new database's login: README walkthrough,
             # the command that drops it was not given).
             leaves = self._leaves()
-            more = {"leaves": leaves} if leaves != self._leaves_kept else {}
+            not_undone = self._not_undone(leaves)
+            more: dict[str, Any] = {"leaves": leaves} if leaves != self._leaves_kept else {}
+            if not_undone != self._not_undone_kept:
+                more["not_undone"] = not_undone
             self.journal.write(Record.FACTS, facts=facts, **more)
-            self._leaves_kept = leaves
+            self._leaves_kept, self._not_undone_kept = leaves, not_undone
             # A copy: a record holds the facts' own dicts, which a step then
             # changes in place (second review: a checksum added to one went
             # unseen against itself).
@@ -282,6 +286,15 @@ class Executor(Generic[F]):
         this run knows it now, masked as the journal is."""
         return {s.id: self.redactor(said) for s in self.steps
                 if (said := s.leaves(self.settings, self.facts))}
+
+    def _not_undone(self, leaves: dict[str, str]) -> dict[str, bool]:
+        """Of each step that leaves something after the way back, whether it
+        could not touch its work at all, as far as this run knows it now
+        (Step.untouched_by_the_way_back): journalled as data beside `leaves`,
+        and merged as it is (a way back run alone has no such steps of its
+        own), so no reader looks for it in their words (review 56b, F6)."""
+        return {s.id: s.untouched_by_the_way_back(self.facts) for s in self.steps
+                if s.id in leaves}
 
     def detach(self, *, exit_code: int | None = None) -> None:
         """Leave the command that runs now running on the host when the run is
@@ -368,7 +381,7 @@ class Executor(Generic[F]):
                    else os.path.abspath(self.settings.source), host=self.remote.target,
                    rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
                    cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
-                   leaves=self._leaves(),
+                   leaves=(leaves := self._leaves()), not_undone=self._not_undone(leaves),
                    # What the way back does with a step's work where it does
                    # not simply undo it (delete-nodegroups'), for the report.
                    way_back_did={s.id: s.the_way_back_did for s in self.steps
@@ -567,23 +580,26 @@ class Executor(Generic[F]):
         # (Operator trial: a run a SIGTERM stopped was journalled, and reported,
         # as exit 3, where the shell saw 143.)
         exit_code = outcome.exit_code if self.ended_by is None else self.ended_by
-        self._tell(RunEnded(outcome.value, exit_code,
-                            before_another_attempt=self._before_another_attempt(outcome)),
+        left, not_undone = self._after_the_way_back(outcome)
+        self._tell(RunEnded(outcome.value, exit_code, before_another_attempt=left,
+                            not_undone=not_undone),
                    Record.RUN_END, outcome=outcome.value, exit_code=exit_code)
 
-    def _before_another_attempt(self, outcome: Outcome) -> tuple[str, ...]:
-        """What a way back leaves to see to before the next attempt, from the
-        journal as the exit lines read it: every run of it, for a way back
-        that went on from an earlier run's recreate."""
+    def _after_the_way_back(self, outcome: Outcome) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What a way back leaves to see to before the next attempt, and the
+        steps it could not touch at all, from the journal as the exit lines
+        and the report read them: every run of it, for a way back that went
+        on from an earlier run's recreate."""
         from runbook.journal import JournalError
         from runbook.journal_replay import replay
 
         if outcome is not Outcome.ROLLED_BACK:
-            return ()
+            return (), ()
         try:
-            return tuple(replay(self.journal.path).left_by_the_way_back())
+            history = replay(self.journal.path)
         except (JournalError, OSError):
-            return ()  # the exit lines and the report say what they can read
+            return (), ()  # the exit lines and the report say what they can read
+        return tuple(history.left_by_the_way_back()), tuple(history.not_undone_by_the_way_back())
 
     async def _settle_the_upgrade(self, step: Step[F]) -> None:
         """What the upgrade's steps left running on the host (a drop does not

@@ -36,14 +36,14 @@ from runbook.executor import Answer, Decision, Recovery
 from runbook.model import (
     ALREADY_DONE,
     DESTRUCTIVE_NOW,
-    NOT_UNDONE,
-    WAY_BACK_COULD_NOT,
     Action,
     Outcome,
     Phase,
     StepCard,
     StepReport,
     StepState,
+    after_the_way_back,
+    after_the_way_back_said,
     duration,
     is_warning,
     outcome_words,
@@ -507,8 +507,8 @@ class HeadlessFrontEnd:
             case WayBackStarted(steps=steps):
                 self.going_back = True
                 self._way_back = steps
-            case RunEnded(outcome=outcome, before_another_attempt=left):
-                self._summary(outcome, left)
+            case RunEnded(outcome=outcome, not_undone=not_undone):
+                self._summary(outcome, not_undone)
 
     def _progress(self, event: Progress) -> None:
         now = time.monotonic()
@@ -530,7 +530,7 @@ class HeadlessFrontEnd:
             shown = f"{done / (1 << 20):.1f}/{total / (1 << 20):.1f} MiB"
         self._print(f"  ~ {event.label} {shown}".rstrip())
 
-    def _summary(self, outcome: str, left: Sequence[str] = ()) -> None:
+    def _summary(self, outcome: str, not_undone: Sequence[str] = ()) -> None:
         """Every step of the upgrade (of the way back, run alone), then any of
         the way back that ran: one still running when the run ended was cut
         off, one never reported was not reached (operator trial: after
@@ -575,14 +575,16 @@ class HeadlessFrontEnd:
             card = self.cards.get(step)
             # As the TUI's rows say: done, or left in doubt (trial: read as a
             # step to try again), the way back undid it; a failure stays said.
-            done_or_doubt = mark.lower().removeprefix("already ").startswith(
-                (StepState.DONE.words, StepState.IN_DOUBT.words))
-            if outcome == Outcome.ROLLED_BACK and card is not None \
-                    and card.phase is Phase.CUTOVER and done_or_doubt:
-                # Its work the way back could not touch at all (operator trial
-                # 54: "partly undone" beside the warning that it undid none).
-                kept = f", {NOT_UNDONE}" if any(WAY_BACK_COULD_NOT in line for line in left) \
-                    else ", partly undone by the way back"
-                mark += f", then {card.the_way_back_did}" if card.the_way_back_undoes else kept
+            # Its work the way back could not touch at all, as the run's end
+            # says (operator trial 54: "partly undone" beside the warning
+            # that it undid none).
+            state = report.state.value if report is not None else \
+                before.value if before in _MARK else None
+            after = after_the_way_back(step, state, undoes=card.the_way_back_undoes,
+                                       not_undone=not_undone) \
+                if outcome == Outcome.ROLLED_BACK and card is not None \
+                and card.phase is Phase.CUTOVER else None
+            if card is not None and after is not None:
+                mark += after_the_way_back_said(after, card.the_way_back_did)
             self._print(f"  {step:<{width}} {mark}")
         self._print(f"outcome: {outcome_words(outcome)}")

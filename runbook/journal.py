@@ -240,7 +240,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
 _FIELDS: dict[str, tuple[type, ...]] = {
     "ts": (str,), "step": (str,), "attempt": (str, int), "n": (int,), "lines": (list,),
     "steps": (list,), "cutover": (list,), "leaves": (dict,), "facts": (dict,),
-    "way_back_did": (dict,),
+    "way_back_did": (dict,), "not_undone": (dict,),
     "elapsed_s": (int, float),
     "state": (str,), "detail": (str,), "text": (str,),
 }
@@ -347,6 +347,15 @@ def text_of(value: Any) -> str:
     runbook may hold a number or null where text is meant. One coercion for
     every reader of records (the report, the log)."""
     return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def flags_of(record: dict[str, Any], name: str) -> dict[str, bool] | None:
+    """A record's field that maps step ids to yes or no (not_undone); None
+    where the record has none (an older runbook's)."""
+    found = record.get(name)
+    if not isinstance(found, dict):
+        return None
+    return {text_of(key): value is True for key, value in found.items()}
 
 
 def texts_of(record: dict[str, Any], name: str) -> dict[str, str]:

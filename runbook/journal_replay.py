@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook.journal import JournalError, Record, cutover_began, read, texts_of
-from runbook.model import REAL_PACE, StepState
+from runbook.journal import JournalError, Record, cutover_began, flags_of, read, texts_of
+from runbook.model import REAL_PACE, WAY_BACK_COULD_NOT, StepState
 
 
 @dataclass
@@ -96,6 +96,11 @@ class Replay:
     rollback_after: str | None = None
     # What each step leaves that the way back does not undo (Step.after_the_way_back).
     leaves: dict[str, str] = field(default_factory=dict)
+    # Of each step that leaves something after the way back, whether the way
+    # back could not touch its work at all, as last recorded
+    # (Step.untouched_by_the_way_back); None in a journal written before
+    # runbook recorded it (not_undone_of).
+    not_undone: dict[str, bool] | None = None
 
     def state(self, step_id: str) -> StepState:
         return self.steps.get(step_id, StepHistory()).state
@@ -129,11 +134,36 @@ class Replay:
             return self.outcome
         return "rolled-back" if self.way_back_ended() else None
 
+    def not_undone_by_the_way_back(self) -> list[str]:
+        """The steps whose work the way back could not touch (not_undone_of)."""
+        return not_undone_of(self.not_undone, self.leaves)
+
     def left_by_the_way_back(self) -> list[str]:
         """What the steps that changed something leave that the way back does
         not undo (left_behind)."""
         return left_behind(self.leaves, lambda step: step in self.steps
                            and self.steps[step].acted)
+
+
+def not_undone_of(recorded: Mapping[str, bool] | None, leaves: Mapping[str, str]) -> list[str]:
+    """The steps whose work the way back could not touch at all, as the
+    journal recorded them (`recorded`, every record's merged); in a journal
+    from before they were recorded, those whose `leaves` say so in the words
+    runbook wrote then (model.WAY_BACK_COULD_NOT). One rule for the replay
+    and the report."""
+    if recorded is not None:
+        return [step for step, untouched in recorded.items() if untouched]
+    return [step for step, said in leaves.items() if WAY_BACK_COULD_NOT in said]
+
+
+def merged_flags(recorded: dict[str, bool] | None, record: dict[str, Any],
+                 name: str) -> dict[str, bool] | None:
+    """`recorded` with `record`'s `name` (flags_of) laid over it: None while
+    no record has said any."""
+    said = flags_of(record, name)
+    if said is None:
+        return recorded
+    return {**(recorded or {}), **said}
 
 
 def left_behind(leaves: Mapping[str, str], acted: Callable[[str], bool]) -> list[str]:
@@ -170,6 +200,7 @@ def replay(path: Path) -> Replay:
             drill = record.get("rollback_after")
             result.rollback_after = drill if isinstance(drill, str) and drill else None
             result.leaves.update(texts_of(record, "leaves"))
+            result.not_undone = merged_flags(result.not_undone, record, "not_undone")
             result.finished = False
             result.outcome = None
         elif event == Record.WAY_BACK:
@@ -221,6 +252,7 @@ def replay(path: Path) -> Replay:
         elif event == Record.FACTS:
             result.facts.update(record.get("facts", {}))
             result.leaves.update(texts_of(record, "leaves"))
+            result.not_undone = merged_flags(result.not_undone, record, "not_undone")
         elif event == Record.CUTOVER_START:
             result.cutover_started = result.cutover_started or cutover_began(
                 record, str(record.get("ts", "")))

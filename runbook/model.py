@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -231,6 +232,45 @@ UNDONE_DID = "undone by the way back"
 # then: not even partly undone (operator trial 54).
 WAY_BACK_COULD_NOT = "which could not delete the nodegroups"
 NOT_UNDONE = "not undone by the way back, which could not delete its nodegroups (see the warning)"
+
+
+
+class AfterTheWayBack(StrEnum):
+    """What a way back that ended did with a cutover step's work."""
+
+    UNDONE = "undone"
+    # Some of it stays (recreate: its nodegroups deleted, its launch configs
+    # and scale policies left in the new database).
+    PART_UNDONE = "part-undone"
+    # None of it could be touched (recreate's nodegroups not deleted).
+    NOT_UNDONE = "not-undone"
+
+
+def after_the_way_back(step_id: str, state: str | None, *, undoes: bool,
+                       not_undone: Collection[str]) -> AfterTheWayBack | None:
+    """What the way back did with cutover step `step_id`'s work, in a run it
+    ended: undone where it `undoes` it (StepCard.the_way_back_undoes: no
+    after_the_way_back), not undone where the engine says it could not touch
+    it (`not_undone`: RunEnded.not_undone, the journal's), else partly. None
+    unless the step was done or left in doubt (`state`): a failure stays said,
+    as it is why the way back was taken. The one rule for headless's
+    summary, the TUI's rows and the report (review 56b, F6)."""
+    if state not in (StepState.DONE.value, StepState.IN_DOUBT.value):
+        return None
+    if undoes:
+        return AfterTheWayBack.UNDONE
+    return AfterTheWayBack.NOT_UNDONE if step_id in not_undone else AfterTheWayBack.PART_UNDONE
+
+
+def after_the_way_back_said(after: AfterTheWayBack, did: str = UNDONE_DID) -> str:
+    """`after` as a summary and a report say it after the step's state:
+    ", then undone by the way back" (`did`, the step's own words for it)."""
+    if after is AfterTheWayBack.UNDONE:
+        return f", then {did}"
+    if after is AfterTheWayBack.NOT_UNDONE:
+        return f", {NOT_UNDONE}"
+    return ", partly undone by the way back"
+
 
 # A step's result when its check found the outcome in place: nothing ran.
 ALREADY_DONE = "already done: "

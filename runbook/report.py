@@ -45,6 +45,8 @@ from runbook.journal_replay import (
     journal_scenario,
     journal_unattended,
     left_behind,
+    merged_flags,
+    not_undone_of,
     replay,
     way_back_finished,
 )
@@ -54,8 +56,9 @@ from runbook.model import (
     PROPERTIES_STEP,
     SERVICE_ANSWERED,
     UNDONE_DID,
-    WAY_BACK_COULD_NOT,
+    AfterTheWayBack,
     Outcome,
+    after_the_way_back,
     is_warning,
     signal_cause,
 )
@@ -172,15 +175,18 @@ class StepRun:
     # (stream, line): out, err or info, as the journal kept them.
     lines: list[tuple[str, str]] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
-    # A cutover step done, then undone by the way back the run ended with.
-    undone: bool = False
-    # ... or done, its work left by that way back (recreate's).
-    kept: bool = False
-    # ... none of it undone: the way back could not (operator trial 54).
-    not_undone: bool = False
+    # A cutover step done (or left in doubt), and what the way back the run
+    # ended with did with its work: undone; partly undone, some left
+    # (recreate's); or none of it, the way back could not (operator trial 54).
+    after_the_way_back: AfterTheWayBack | None = None
     # What that way back did with its work, said after "then": most steps'
     # it undid; delete-nodegroups' it made anew (run-start's way_back_did).
     way_back_did: str = UNDONE_DID
+
+    @property
+    def undone(self) -> bool:
+        """Undone by the way back the run ended with."""
+        return self.after_the_way_back is AfterTheWayBack.UNDONE
 
     @property
     def attempts(self) -> int:
@@ -456,6 +462,9 @@ class _Reader:
         self.cutover: set[str] = set()
         # What each step leaves that the way back does not undo (run-start).
         self.leaves: dict[str, str] = {}
+        # Of those, whether the way back could not touch it at all, as
+        # recorded (None in a journal from before: journal_replay.not_undone_of).
+        self.not_undone: dict[str, bool] | None = None
         # What the way back does with a step's work, where not undo it (run-start).
         self.way_back_did: dict[str, str] = {}
         # The step the last step record named: where a run ended between steps.
@@ -522,6 +531,7 @@ class _Reader:
             self.step(text_of(listed))
         self.cutover.update(text_of(listed) for listed in record.get("cutover") or [])
         self.leaves.update(texts_of(record, "leaves"))
+        self.not_undone = merged_flags(self.not_undone, record, "not_undone")
         self.way_back_did.update(texts_of(record, "way_back_did"))
         report.outcome = report.exit_code = None
         report.ended = None
@@ -686,6 +696,7 @@ class _Reader:
             self.report.facts.update(record["facts"])
         # Said anew once a step learnt what they name.
         self.leaves.update(texts_of(record, "leaves"))
+        self.not_undone = merged_flags(self.not_undone, record, "not_undone")
 
     def _cutover_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         downtime = self.report.downtime
@@ -766,13 +777,15 @@ class _Reader:
         if report.rolled_back:
             # What the cutover did, the way back undid: as done, its detail
             # (red5pro is the new release) read as the host's state (trial).
+            untouched = not_undone_of(self.not_undone, self.leaves)
             for step in report.steps:
                 # Not one whose work the way back leaves (recreate's, in the new
                 # database): "Before another attempt" says so (operator trial).
-                went = step.id in self.cutover and step.state in ("done", "in-doubt")
-                step.undone = went and step.id not in self.leaves
-                step.kept = went and step.id in self.leaves
-                step.not_undone = step.kept and WAY_BACK_COULD_NOT in self.leaves[step.id]
+                after = after_the_way_back(step.id, step.state, undoes=step.id not in self.leaves,
+                                           not_undone=untouched) \
+                    if step.id in self.cutover else None
+                went = after is not None
+                step.after_the_way_back = after
                 step.way_back_did = self.way_back_did.get(step.id, step.way_back_did)
                 if went and step.state == "in-doubt" and step.detail:
                     # Its advice (try again) was for a host the way back has

@@ -15,10 +15,10 @@ from decimal import Decimal
 
 from runbook.journal_replay import same_pace
 from runbook.model import (
-    NOT_UNDONE,
     PROPERTIES_STEP,
     REAL_PACE,
     WORDS,
+    after_the_way_back_said,
     outcome_words,
     result_line,
     state_words,
@@ -225,11 +225,8 @@ def outcome_cell(step: StepRun) -> str:
     step the way back undid says so, its detail being what it found then."""
     how = history(step)
     said = f"{state_words(step.state)} ({how})" if how else state_words(step.state)
-    if step.undone:
-        return f"{said}, then {step.way_back_did}"
-    if step.kept and step.not_undone:
-        return f"{said}, {NOT_UNDONE}"
-    return f"{said}, partly undone by the way back" if step.kept else said
+    after = step.after_the_way_back
+    return said if after is None else said + after_the_way_back_said(after, step.way_back_did)
 
 
 def took_cell(step: StepRun) -> str:

@@ -191,6 +191,14 @@ class Step(ABC, Generic[F]):
         again whenever what the steps learnt changes it."""
         return self.after_the_way_back
 
+    def untouched_by_the_way_back(self, facts: F) -> bool:
+        """Whether the way back could not undo any of this step's work, as
+        what the steps have learnt says (recreate's nodegroups the way back
+        could not delete): "not undone", where a step with
+        after_the_way_back is otherwise partly undone. Journalled beside
+        `leaves`, as data (review 56b, F6)."""
+        return False
+
     @property
     def skippable(self) -> bool:
         """Cutover is never skipped: with the stream manager down, a step whose

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runbook.model import (
-    WAY_BACK_COULD_NOT,
     Action,
+    AfterTheWayBack,
     Outcome,
     Phase,
     StepCard,
     StepReport,
     StepState,
+    after_the_way_back,
     is_warning,
 )
 from screens.presentation import (
@@ -112,8 +113,10 @@ class RunState:
     # The unfinished earlier run, shown while the operator decides about it.
     previous: Replay | None = None
     outcome: Outcome | None = None
-    # After a way back: what to see to before another attempt (RunEnded).
+    # After a way back: what to see to before another attempt, and the steps
+    # whose work it could not touch at all (RunEnded).
     before_another_attempt: tuple[str, ...] = ()
+    not_undone: tuple[str, ...] = ()
     run_error: str | None = None
     stop_requested: bool = False
     # The step the operator stopped (x), until it ends: its command is being
@@ -201,11 +204,12 @@ class RunState:
                 # and its clock goes on.
                 if complete:
                     self.downtime_s = downtime
-            case RunEnded(outcome=outcome, before_another_attempt=after):
+            case RunEnded(outcome=outcome, before_another_attempt=after, not_undone=untouched):
                 self.run_ended = now
                 self.connection = "closed"
                 self.outcome = Outcome(outcome)
                 self.before_another_attempt = after
+                self.not_undone = untouched
 
     def _step_changed(self, report: StepReport, now: float) -> None:
         self.reports[report.id] = report
@@ -339,23 +343,30 @@ class RunState:
 
     @property
     def way_back_could_not(self) -> bool:
-        """The way back could not undo what recreate made at all (its first
-        step could not delete the nodegroups), as what it leaves before
-        another attempt says: the summary and the report read "not undone"."""
-        return any(WAY_BACK_COULD_NOT in left for left in self.before_another_attempt)
+        """The way back could not undo what a step it left work of made at
+        all (recreate: its first step could not delete the nodegroups), as
+        the run's end says (RunEnded.not_undone): the summary and the report
+        read "not undone"."""
+        return any(card.id in self.not_undone for card in self.part_undone)
+
+    def after_the_way_back(self, card: StepCard) -> AfterTheWayBack | None:
+        """What the way back the run ended with did with a cutover step's
+        work, by the rule the headless summary and the report say it by
+        (model.after_the_way_back); None before the run ended rolled back."""
+        if self.outcome is not Outcome.ROLLED_BACK or card.phase is not Phase.CUTOVER:
+            return None
+        return after_the_way_back(card.id, self.states[card.id],
+                                  undoes=card.the_way_back_undoes, not_undone=self.not_undone)
 
     @property
     def part_undone(self) -> list[StepCard]:
-        """The cutover steps the way back ran after and undoes only in part
+        """The cutover steps the way back ran after and did not undo whole
         (recreate: its nodegroups deleted, its launch configs and scale
-        policies left), as the headless summary and the report reckon them
-        (not the_way_back_undoes, done or in doubt). Only once the run has
-        ended rolled back."""
-        if self.outcome is not Outcome.ROLLED_BACK:
-            return []
-        return [card for card in self.cards if card.phase is Phase.CUTOVER
-                and not card.the_way_back_undoes
-                and self.states[card.id] in (StepState.DONE.value, StepState.IN_DOUBT.value)]
+        policies left; or none of it, where it could not), as the headless
+        summary and the report reckon them. Only once the run has ended
+        rolled back."""
+        return [card for card in self.cards if self.after_the_way_back(card) in (
+            AfterTheWayBack.PART_UNDONE, AfterTheWayBack.NOT_UNDONE)]
 
     @property
     def finished_either_way(self) -> bool:
@@ -376,15 +387,14 @@ class RunState:
             return NOT_RUN
         # One left in doubt too: the way back undid whatever it did (operator
         # trial: "in doubt" read as a step still to try again). What failed
-        # stays said: it is why the way back was taken.
-        if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value) \
-                and self.by_id[step_id].the_way_back_undoes:
-            return UNDONE
-        # One it undoes in part (recreate), done or left in doubt: no step to
-        # try again either, and part of what it made stays (as the summary and
-        # the report say, "partly undone by the way back"; trial 54, F7).
-        if went_back and state in (StepState.DONE.value, StepState.IN_DOUBT.value):
-            return NOT_UNDONE if self.way_back_could_not else PART_UNDONE
+        # stays said: it is why the way back was taken. One it undoes in part
+        # (recreate), done or left in doubt: no step to try again either, and
+        # part of what it made stays (as the summary and the report say,
+        # "partly undone by the way back"; trial 54, F7), or all of it.
+        after = self.after_the_way_back(self.by_id[step_id]) if went_back else None
+        if after is not None:
+            return {AfterTheWayBack.UNDONE: UNDONE, AfterTheWayBack.PART_UNDONE: PART_UNDONE,
+                    AfterTheWayBack.NOT_UNDONE: NOT_UNDONE}[after]
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED
         # Its check found the work in place, and nothing ran (operator trial

@@ -1377,6 +1377,11 @@ class Recreate(Red5Step):
         "the launch configs and scale policies recreate made in the new database stay there "
         "after the way back (it deletes recreate's nodegroups)")
 
+    def untouched_by_the_way_back(self, facts: Red5Facts) -> bool:
+        # The way back could not delete the nodegroups it made (leaves says
+        # what stays then, in WAY_BACK_COULD_NOT's words).
+        return bool(facts.new_nodegroups_left)
+
     def leaves(self, settings: Settings, facts: Red5Facts) -> str:
         # Which database, as the config names it (operator trial: "drop its
         # cluster database", and not which); its port, where the config gives

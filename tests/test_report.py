@@ -1159,6 +1159,55 @@ def test_a_step_cut_off_in_the_downtime_is_not_called_failed(tmp_path: Path) -> 
     assert "unknown (2 attempts, 1 cut off)" in text, text
 
 
+@pytest.mark.parametrize(("recorded", "left", "said"), [
+    # As the journal says it now: which steps the way back could not touch,
+    # whatever the words of what they leave.
+    ({"not_undone": {"recreate": True, "other": False}},
+     {"recreate": "its nodegroups stay: drop it",
+                                    "other": "its rows stay: drop them"},
+     {"recreate": "not undone by the way back", "other": "partly undone by the way back"}),
+    ({"not_undone": {"recreate": False}},
+     {"recreate": "group-a stay, which could not delete the nodegroups"},
+     {"recreate": "partly undone by the way back"}),
+    # A journal written before that was recorded: read by the words, as then.
+    ({}, {"recreate": "group-a stay, which could not delete the nodegroups, and ...: drop it"},
+     {"recreate": "not undone by the way back"}),
+])
+def test_a_step_the_way_back_could_not_touch_is_read_from_the_journal_as_data(
+        tmp_path: Path, recorded: dict[str, Any], left: dict[str, str],
+        said: dict[str, str]) -> None:
+    """Review 56b, F6: the report called a step not undone where the words
+    of what it leaves held "which could not delete the nodegroups", and the
+    summary and the TUI did so of every step with something left, the run's
+    words searched whole. The journal says which steps (not_undone), and an
+    older journal, without it, is read by the words as before."""
+    from runbook.report_format import outcome_cell
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    cutover = list(left)
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=cutover,
+                  cutover=cutover, leaves=left, **recorded)
+    journal.write("cutover-start", step=cutover[0])
+    for step in cutover:
+        journal.write("step-start", step=step, attempt="a1")
+        journal.write("action-start", step=step, attempt="a1", n=1, text="curl x")
+        journal.write("action-end", step=step, attempt="a1", n=1, status="ok")
+        journal.write("step-end", step=step, state="done", detail="made", elapsed_s=1.0)
+    journal.write("way-back", why="asked", steps=["back"])
+    journal.write("step-end", step="back", state="done", detail="back", elapsed_s=1.0)
+    journal.write("cutover-end", complete=True, downtime_s=60.0)
+    journal.write("run-end", outcome="rolled-back", exit_code=4)
+    journal.close()
+    report = build(path, estimate_from=[])
+    cells = {step: outcome_cell(report.step(step)) for step in said}  # type: ignore[arg-type]
+    for step, words in said.items():
+        assert words in cells[step], cells
+        assert ("not undone" in cells[step]) is words.startswith("not"), cells
+    assert replay(path).not_undone_by_the_way_back() == [
+        step for step, words in said.items() if words.startswith("not")]
+
+
 @pytest.mark.parametrize(("fields", "words", "end"), [
     ({}, "Left running", "the operator left runbook while it ran"),
     ({"exit_code": 129}, "Left running", "the terminal closed (SIGHUP) while it ran"),

@@ -30,6 +30,7 @@ from runbook.earlier_runs import unfinished
 from runbook.events import Output, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.hoststate import HostState
+from runbook.journal import read
 from runbook.journal_replay import Replay, replay
 from runbook.model import Phase, StepReport, StepState
 from runbook.rehearsal import armed, cloud, databases, sandbox, scenarios
@@ -1350,6 +1351,13 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     ended = [event for event in front.events if isinstance(event, RunEnded)][-1]
     assert any("which could not delete the nodegroups" in line
                for line in ended.before_another_attempt), ended
+    # Review 56b, F6: said as data, on the run's end and in the journal
+    # where the report reads it, not found by those words.
+    assert ended.not_undone == ("recreate",), ended
+    recorded = [record.get("not_undone") for record in read(journal)
+                if record["event"] in ("run-start", "facts") and "not_undone" in record]
+    assert recorded and recorded[0]["recreate"] is False, recorded
+    assert recorded[-1]["recreate"] is True, recorded
     # Re-trial (stop 53): the exit lines read "the nodegroups (nodegroups
     # group-...)" and said nothing of the nodes left running, which only the
     # step's warning, long scrolled away, told to look for in the cloud.

@@ -556,10 +556,10 @@ WAY_BACK = ("rollback-nodegroups", "rollback-stop-new", "rollback-set-aside",
 
 
 def went_back_from(app: RunbookApp, failed: str, how: StepState = StepState.FAILED,
-                   left: tuple[str, ...] = ()) -> None:
+                   left: tuple[str, ...] = (), not_undone: tuple[str, ...] = ()) -> None:
     """A cutover whose steps were done up to `failed`, which failed (or ended
     as `how` says), and the whole way back after it, done; `left`, what it
-    leaves before another attempt."""
+    leaves before another attempt; `not_undone`, the steps it could not touch."""
     tell(app, CutoverStarted(CUTOVER[0], app.clock()))
     for step_id in CUTOVER[:CUTOVER.index(failed)]:
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
@@ -568,7 +568,7 @@ def went_back_from(app: RunbookApp, failed: str, how: StepState = StepState.FAIL
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
     tell(app, CutoverEnded(True, 4.0))
     tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code,
-                       before_another_attempt=left))
+                       before_another_attempt=left, not_undone=not_undone))
 
 
 async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() -> None:
@@ -735,16 +735,16 @@ async def test_recreate_the_way_back_could_not_touch_reads_not_undone() -> None:
     """Operator trial 54 (F9): the way back could not delete recreate's
     nodegroups (its first step warned, the nodes left running); the summary
     and the report say recreate was not undone, and the checklist read "part
-    undone" and "undid it, recreate partly" beside them."""
-    from runbook.model import WAY_BACK_COULD_NOT
-
-    left = (f"group-a and group-b, with the launch configs and scale policies recreate "
-            f"made, stay in the new database after the way back, {WAY_BACK_COULD_NOT}: "
-            "drop the cluster database first",)
+    undone" and "undid it, recreate partly" beside them. Review 56b, F6:
+    which steps, the run's end says (RunEnded.not_undone), not the words of
+    what they leave."""
+    left = ("group-a and group-b, with the launch configs and scale policies recreate "
+            "made, stay in the new database after the way back: drop the cluster database "
+            "first",)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        went_back_from(app, "recreate", StepState.DONE, left=left)
+        went_back_from(app, "recreate", StepState.DONE, left=left, not_undone=("recreate",))
         await pilot.pause()
         shown = str(app.main.checklist.get_option("recreate").prompt)
         assert "not undone" in shown and "part undone" not in shown, shown
