@@ -28,6 +28,7 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
     previous_end: dict[str, Any] | None = None  # the run before's run-end record
     last = ""  # the time of the record before this one: a cut came after it
     current = ""  # the step of the last record that named one
+    way_back = False  # a way back began earlier in the journal
     for record in records:
         step_id = text_of(record.get("step"))
         event = record["event"]
@@ -63,9 +64,13 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
             lines += _left(record)
         elif event == Record.WAY_BACK:
             # Between the failure and the way back's first command (trial).
+            # Where it began, once: each resume of it records it again
+            # (trial 56 F5: "began" at every resume).
             why = text_of(record.get("why"))
-            lines.append((RUN_MARK, "the way back to the old stream manager began"
+            lines.append((RUN_MARK, f"the way back to the old stream manager "
+                                    f"{'resumed' if way_back else 'began'}"
                                     + (f": {why}" if why else "")))
+            way_back = True
         elif event == Record.STEP_END and record.get("detail"):
             # How it ended, as the step's page and headless said it (a failure
             # can quote an API's stack trace: one entry a line, as above).

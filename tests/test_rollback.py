@@ -1490,3 +1490,26 @@ def test_the_way_back_says_the_sweep_drains_nothing_only_as_likely() -> None:
     starts, or each cleanup interval) as one too; the way back stated both."""
     for said in (SWEEP, DeleteNewNodegroups.caution):
         assert "probably without a drain" in said and "as it starts" not in said, said
+
+
+async def test_the_log_says_the_way_back_began_once_and_then_resumed(tmp_path: Path) -> None:
+    """Trial 56 F5: `runbook rollback` stopped between the way back's steps and
+    resumed twice; `runbook log` said "the way back ... began" at every resume,
+    where README has it say once where it began. Later sessions read as resumed."""
+    from runbook.log import log_lines
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        stopped = await session(host, journal).run(
+            ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)}))
+        outcomes = [stopped]
+        for stop_at in ("rollback-set-aside", "rollback-start", None):
+            answers = {stop_at: Decision(Answer.STOP)} if stop_at else {}
+            outcomes.append(await session(host, journal, resume=replay(journal),
+                                          only_back=True).run(ScriptedFrontEnd(answers)))
+    assert outcomes == [Outcome.STOPPED, Outcome.STOPPED, Outcome.STOPPED,
+                        Outcome.ROLLED_BACK], outcomes
+    said = [line for _step, line in log_lines(journal) if "way back" in line]
+    began = [line for line in said if "the way back to the old stream manager began" in line]
+    resumed = [line for line in said if "the way back to the old stream manager resumed" in line]
+    assert len(began) == 1 and len(resumed) == 2, "\n".join(said)
