@@ -80,6 +80,9 @@ class Replay:
     # runs rehearsed a fault: either makes its cutover no estimate for another.
     scenario: str | None = None
     faulted: bool = False
+    # Its --fault faults whose step never ran (faults_staged): a resume
+    # stages them again.
+    faults_never_up: list[str] = field(default_factory=list)
     # The steps of the run, in order, as its latest start that listed any did.
     step_ids: list[str] = field(default_factory=list)
     finished: bool = False
@@ -180,8 +183,11 @@ def replay(path: Path) -> Replay:
     # Keyed by attempt too: a resumed step numbers its actions from 1 again.
     open_actions: dict[tuple[str, str, int], tuple[str, str | None]] = {}
     starts: list[dict[str, Any]] = []
+    staging: list[dict[str, Any]] = []  # what faults_staged reads
     for record in read(path):
         result.empty = False
+        if record.get("event") in (Record.RUN_START, Record.CONFIRM):
+            staging.append(record)
         event = record.get("event")
         step = record.get("step", "")
         history = result.steps.setdefault(step, StepHistory()) if step else None
@@ -280,7 +286,30 @@ def replay(path: Path) -> Replay:
     result.unattended = journal_unattended(starts)
     result.scenario = journal_scenario(starts)
     result.faulted = any(start.get("faults") for start in starts)
+    _, result.faults_never_up = faults_staged(staging)
     return result
+
+
+def faults_staged(records: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
+    """A rehearsal's faults, as each run's --fault gave them, once each in order:
+    (those that came up, those that never did). One timed to a step comes up
+    when the operator says run to that step in a run that staged it; one not
+    timed to a step, as its run starts (rehearsal.faults.FaultSwitch). Trial 56
+    F1: the report called a fault whose step never ran "failed on purpose"."""
+    staged: list[str] = []
+    came_up: set[str] = set()
+    current: list[str] = []
+    for record in records:
+        event = record.get("event")
+        if event == Record.RUN_START:
+            current = [str(fault) for fault in record.get("faults") or ()]
+            staged += [fault for fault in current if fault not in staged]
+            came_up.update(fault for fault in current if "@" not in fault)
+        elif event == Record.CONFIRM and record.get("answer") == "run":
+            came_up.update(fault for fault in current
+                           if fault.partition("@")[2] == record.get("step"))
+    return ([fault for fault in staged if fault in came_up],
+            [fault for fault in staged if fault not in came_up])
 
 
 def run_pace(start: dict[str, Any]) -> float | None:

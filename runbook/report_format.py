@@ -383,6 +383,15 @@ NOT_COMPARED = ("This downtime includes the way back to the old release; an upgr
 # one, with a firewall to open).
 FAULTS_STAGED = ("{}: failed on purpose (rehearse --fault), so the failures they caused are "
                  "practice, not the host's")
+# One staged whose step never ran (trial 56 F1: called "failed on purpose").
+FAULTS_NEVER_UP = "{}: staged, never came up (their step did not run), so nothing failed of them"
+
+
+def faults_staged_words(came_up: list[str], never: list[str]) -> str:
+    """The report's "Faults staged" row: what failed on purpose, and what was
+    staged but never came up; empty for a run that staged none."""
+    return "; ".join([*([FAULTS_STAGED.format(", ".join(came_up))] if came_up else []),
+                      *([FAULTS_NEVER_UP.format(", ".join(never))] if never else [])])
 
 
 def pace_words(pace: float | None) -> str:

@@ -12,7 +12,6 @@ from html import escape
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun
 from runbook.report_format import (
-    FAULTS_STAGED,
     action_status,
     attempt_line,
     before_totals,
@@ -25,6 +24,7 @@ from runbook.report_format import (
     estimate_source,
     failed_heading,
     failed_while_down,
+    faults_staged_words,
     nothing_recreated,
     outcome_cell,
     pace_words,
@@ -107,8 +107,8 @@ def _summary(report: Report) -> str:
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", _code(report.config or "?") + (" (a rehearsal)" if report.rehearsal else "")),
         *([("Pace", _e(pace_words(report.pace)))] if report.rehearsal else []),
-        *([("Faults staged", _e(FAULTS_STAGED.format(", ".join(report.faults))))]
-          if report.faults else []),
+        *([("Faults staged", _e(faults_staged_words(report.faults, report.faults_never_up)))]
+          if report.faults or report.faults_never_up else []),
         *((name, _e(value)) for name, value in releases(report)),
         ("Started", _e(stamp(report.started))),
         ("Ended", _e(ended)),

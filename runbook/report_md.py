@@ -11,7 +11,6 @@ import re
 from runbook.model import outcome_words, state_words
 from runbook.report import Nodegroup, Report, StepRun
 from runbook.report_format import (
-    FAULTS_STAGED,
     action_status,
     attempt_line,
     before_totals,
@@ -24,6 +23,7 @@ from runbook.report_format import (
     estimate_source,
     failed_heading,
     failed_while_down,
+    faults_staged_words,
     nothing_recreated,
     outcome_cell,
     pace_words,
@@ -103,8 +103,8 @@ def _summary(report: Report) -> list[str]:
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", config),
         *([("Pace", _md(pace_words(report.pace)))] if report.rehearsal else []),
-        *([("Faults staged", _md(FAULTS_STAGED.format(", ".join(report.faults))))]
-          if report.faults else []),
+        *([("Faults staged", _md(faults_staged_words(report.faults, report.faults_never_up)))]
+          if report.faults or report.faults_never_up else []),
         *((name, _md(value)) for name, value in releases(report)),
         ("Started", stamp(report.started)),
         ("Ended", ended),

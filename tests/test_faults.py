@@ -1576,3 +1576,44 @@ async def test_start_service_says_what_the_api_answers_while_it_waits(tmp_path: 
         "said once, not at every look"
     said = failure(front, "start-service")
     assert "log/red5.log ends with:" in said and "cannot log in to the database" in said, said
+
+
+def test_a_rehearsal_resumed_without_its_fault_stages_the_one_that_never_came_up(
+        tmp_path: Path) -> None:
+    """Trial 56 F1: begun with `--fault api-error@recreate`, stopped at preflight
+    and resumed without --fault, the rehearsal dropped the fault without a word
+    (recreate passed), yet the report said "api-error@recreate: failed on
+    purpose". The report tells a fault staged that never came up from one that
+    failed on purpose, and a resume stages the faults that never came up, as it
+    goes on with a drill's --rollback-after, and says so."""
+    from runbook import report as report_mod
+    from runbook.report_md import markdown
+
+    sandbox = tmp_path / "sandbox"
+    env = {k: v for k, v in os.environ.items() if k != "SM_API_TOKEN"}
+    env["XDG_STATE_HOME"] = str(tmp_path / "state")
+    stopped = subprocess.run(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--sandbox",
+         str(sandbox), "--fault", "api-error@recreate"], input="q\n", capture_output=True,
+        text=True, timeout=180, cwd=ROOT, env=env)
+    assert stopped.returncode == 3, stopped.stdout[-3000:] + stopped.stderr
+    assert "faults that never came up (their step did not run): api-error@recreate" \
+        in stopped.stdout, stopped.stdout[-2000:]
+    journal = next((sandbox / ".operator" / "runs").glob("*.jsonl"))
+    staged = markdown(report_mod.build(journal))
+    line = next(row for row in staged.splitlines() if row.startswith("| Faults staged"))
+    assert "failed on purpose" not in line and "never came up" in line, line
+    go_on = next(row for row in stopped.stdout.splitlines()
+                 if row.startswith("runbook: to go on: "))
+    resumed = runbook(*go_on.split(": ", 2)[2].split()[1:], "--yes", tmp_path=tmp_path)
+    said = resumed.stdout + resumed.stderr
+    head = said.split("[preflight]")[0]
+    assert "api-error@recreate" in head, head
+    # The fault came up this time: recreate failed on purpose.
+    assert resumed.returncode == 1, said[-3000:]
+    assert "[recreate]" in said and "faults that never came up" not in said, said[-3000:]
+    line = next(row for row in markdown(report_mod.build(journal))
+                .splitlines() if row.startswith("| Faults staged"))
+    assert "api-error@recreate: failed on purpose" in line and "never came up" not in line, line
+    leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""

@@ -135,7 +135,13 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
                 new_run = fresh_journal(settings, chosen_in or folder)
                 claimed.append(new_run)
             journal = new_run
-        opened = session(settings, token=token, state_dir=state_dir, isolated=isolated,
+        # A rehearsal resumed without --fault stages again those of its
+        # faults that never came up, as a drill goes on as one (trial 56 F1:
+        # dropped without a word, and the report said they failed on purpose).
+        carried = continuing.faults_never_up if continuing is not None and \
+            settings.rehearsal and not settings.rehearsal_faults else []
+        opened = session(replace(settings, rehearsal_faults=tuple(carried)) if carried
+                         else settings, token=token, state_dir=state_dir, isolated=isolated,
                          journal_path=journal, resume=continuing, rollback_after=drill)
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
@@ -185,6 +191,10 @@ def _resume_from(
         if earlier.rollback_after is not None and getattr(args, "rollback_after", None) is None:
             say(f"note: that run is a drill of the way back (--rollback-after "
                 f"{earlier.rollback_after}); it goes on as one")
+        if earlier.faults_never_up and settings.rehearsal and not getattr(args, "fault", None):
+            say(f"note: that run staged --fault {' --fault '.join(earlier.faults_never_up)}, "
+                f"whose step has not run yet; this rehearsal stages "
+                f"{'them' if len(earlier.faults_never_up) > 1 else 'it'} again")
         say(f"resuming the run in {earlier.path}")
         return earlier
     # (A --journal that holds a run was refused already: run_upgrade and rehearse

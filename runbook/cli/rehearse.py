@@ -11,7 +11,7 @@ import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from runbook.cli import lifecycle
 from runbook.cli.refusals import (
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from runbook.opening import Opening
     from runbook.rehearsal.faults import FaultSwitch, Requested
     from runbook.rehearsal.host import RehearsalHost
+    from runbook.session import Session
     from runbook.standing import WayBack
     from runbook.stopping import Stopper
 
@@ -123,9 +124,11 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
 
     switch = rehearsal.switch
     if switch is not None:
-        missed = [str(a) for a in asked if a not in switch.fired]
+        missed = [str(a) for a in switch.requested if a not in switch.fired]
         if missed:
-            print(f"faults that never came up (their step did not run): {', '.join(missed)}")
+            print(f"faults that never came up (their step did not run): {', '.join(missed)}"
+                  + (f"; --resume stages {'them' if len(missed) > 1 else 'it'} again"
+                     if again is not None else ""))
     if outcome in (Outcome.FAILED, Outcome.STOPPED) and again is None and stopper.sessions:
         # The state line above was the rehearsal host's as it stopped; that
         # host is gone now, and says so, lest it read as something to go on from.
@@ -208,7 +211,7 @@ class Rehearsal:
         from runbook.journal import JournalError
 
         try:
-            tap = self.switch.tapped if self.switch is not None else None
+            tap = self.switch.tapped if self.switch is not None else self._tap_carried
             prepared = lifecycle.prepare_run(args, settings, token=host.api_token, folder=journals,
                                              state_dir=operator, offer_resume=self.lasting,
                                              isolated=True, stopper=stopper,
@@ -223,6 +226,24 @@ class Rehearsal:
         self.earlier = prepared.continues
         self.opened = prepared.opening
         return prepared
+
+    def _tap_carried(self, session: Session[Any]) -> Session[Any]:
+        """A resume given no --fault: the session stages the faults of the run
+        it continues that never came up (lifecycle.prepare_run); they are
+        armed as their steps come up, as --fault's are."""
+        from runbook.rehearsal import faults
+        from runbook.rehearsal.host import RehearsalHost
+
+        carried = session.settings.rehearsal_faults
+        if not carried or self.host is None:
+            return session
+        if self.switch is None:
+            try:
+                self.asked = faults.parse(carried, RehearsalHost)
+            except faults.FaultError:  # a fault this version no longer has
+                return session
+            self.switch = faults.FaultSwitch(self.host, self.asked, session.settings)
+        return self.switch.tapped(session)
 
     def going_back(self, journal: Path) -> WayBack | None:
         """The command that takes the run in `journal` back to the old stream
