@@ -23,7 +23,7 @@ from runbook.shell import (
     quote,
     sha256_command,
 )
-from runbook.step import StepFailed
+from runbook.step import NotInThisRun, StepFailed
 from steps import red5
 from steps.facts import AnyContext, Ctx, Red5Facts
 
@@ -542,4 +542,6 @@ async def prove_token(ctx: Ctx, folder: str, stands: str, again: str) -> None:
         ctx.add_secret(token, name="rest.administratorToken")
     refused = token_refusal(ctx, tokens, where, stands, again)
     if refused:
-        raise StepFailed(refused)
+        # The token is read once, as runbook starts: no try again in this
+        # run can mend it (trial 56 F3).
+        raise NotInThisRun(refused)

@@ -25,7 +25,7 @@ from runbook.shell import (
     sha256_command,
 )
 from runbook.smapi import NoApiAnswer, SMApiError, SMApiOutcomeUnknown
-from runbook.step import StepFailed
+from runbook.step import NotInThisRun, StepFailed
 from steps import database, fleet, red5
 from steps.common import (
     backup_dir,
@@ -293,7 +293,9 @@ class Preflight(Red5Step):
             again = "start runbook again (the token is read once, as it starts)"
         refused = token_refusal(ctx, tokens, where, stands, again)
         if refused:
-            raise StepFailed(refused)
+            # Read once, as runbook starts, as [api] base_url is: only a new
+            # start mends it, so no try again is offered (trial 56 F3).
+            raise NotInThisRun(refused)
 
     async def _new_release(self, ctx: Ctx) -> list[str]:
         """The zip and jar on this machine: there, readable, a newer release

@@ -38,6 +38,7 @@ from steps.common import (
     root,
     running_from,
     sha256_remote,
+    trees,
 )
 from steps.cutover import (
     Recreate,
@@ -111,6 +112,18 @@ AGAIN = ("take the way back up again (`runbook rollback CONFIG`, which goes on f
          "token is read once, as runbook starts)")
 
 
+async def _old_install(ctx: Ctx) -> str:
+    """Where the install preflight found live is now: red5pro, or bak.red5pro
+    while the cutover has it set aside; as trees() finds it where its
+    identity is not known."""
+    known = await old_tree(ctx)
+    for folder in (live_dir(ctx), backup_dir(ctx)):
+        if known is not None and await folder_id(ctx, folder) == known:
+            return folder
+    old, _new = await trees(ctx)
+    return old
+
+
 def _recreate_began(ctx: Ctx) -> bool:
     """Whether recreate changed anything in this cutover (an action on record),
     by this run's journal or the one the cutover began in (`runbook rollback`
@@ -170,6 +183,12 @@ class DeleteNewNodegroups(Red5Step):
         facts.scratch.new_groups_api = facts.scratch.new_groups_said = None
         if not ctx.cutover_under_way:
             raise StepFailed(NO_CUTOVER)
+        # Before the way back acts: the token given is the old install's,
+        # which rollback-start proves once that runs again (trial 56 F3: a
+        # wrong one was found only there, after `systemctl start` and three
+        # steps of the way back).
+        await prove_token(ctx, await _old_install(ctx), "the way back has changed nothing on "
+                          "the host yet", AGAIN)
         other, ours = await servers_of(ctx, "new")
         if other or not ours:
             # Never the old release's API: its nodegroups are the old database's.

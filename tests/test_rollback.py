@@ -1513,3 +1513,58 @@ async def test_the_log_says_the_way_back_began_once_and_then_resumed(tmp_path: P
     began = [line for line in said if "the way back to the old stream manager began" in line]
     resumed = [line for line in said if "the way back to the old stream manager resumed" in line]
     assert len(began) == 1 and len(resumed) == 2, "\n".join(said)
+
+
+async def test_a_wrong_token_is_refused_before_the_way_back_changes_anything(
+    tmp_path: Path,
+) -> None:
+    """Trial 56 F3: with a wrong API token, preflight's failure offered [t] try
+    again, though the token is read once, as runbook starts; and `runbook
+    rollback` found the token wrong only at rollback-start, after `systemctl
+    start` and three steps of the way back. The way back proves the token
+    against the old install's file before its first step acts; no try again
+    is offered where only a start with the right token helps."""
+    from runbook import config as config_mod
+
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    wrong = "wrongtoken123"
+    async with rehearsal_host(tmp_path) as host:
+        text = wiring.rehearsal_config_text()
+        for name, value in {**wiring.rehearsal_values(host.config_values()),
+                            "decisions": str(rehearsal_settings(host).decisions)}.items():
+            text = text.replace("{" + name + "}", value)
+        config = tmp_path / "sm.toml"
+        config.write_text(text.replace("[rehearsal]\nenabled = true\n", ""))
+        first = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "runbook.cli", "run", str(config),
+                             "--headless", "--new-run"],
+            input="y\n" + "q\n" * 5, cwd=ROOT, env=dict(env, SM_API_TOKEN=wrong),
+            capture_output=True, text=True, timeout=300)
+        state = tmp_path / "state" / "runbook"
+        journal = state / "run.jsonl"
+        stopped = await wiring.session(
+            config_mod.load(config), token=host.api_token, journal_path=journal,
+            state_dir=state, isolated=True).run(
+            ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)}))
+        live = (host.install_dir / "red5pro" / "conf" / "red5.ini").read_bytes()
+        result = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "runbook.cli", "rollback", str(config),
+                             "--headless"],
+            input="q\n" * 5, cwd=ROOT, env=dict(env, SM_API_TOKEN=wrong),
+            capture_output=True, text=True, timeout=300)
+        serving = processes_mentioning(host.sandbox / "usr/local" / "red5pro")
+        unchanged = (host.install_dir / "red5pro" / "conf" / "red5.ini").read_bytes() == live
+        aside = list(host.install_dir.glob("red5pro.failed-*"))
+    said = first.stdout + first.stderr
+    assert "[preflight]" in said and "rest.administratorToken" in said, said[-3000:]
+    assert "[t] try again" not in said, said[-2000:]
+    assert stopped is Outcome.STOPPED
+    said = result.stdout + result.stderr
+    assert result.returncode != 4, said[-3000:]
+    assert "rest.administratorToken" in said and "[t] try again" not in said, said[-3000:]
+    assert wrong not in said and host.api_token not in said
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    acted = [r["text"] for r in records if r["event"] == "action-start"
+             and str(r.get("step", "")).startswith("rollback-")]
+    assert acted == [], acted
+    assert unchanged and aside == [] and serving == [], (unchanged, aside, serving)
