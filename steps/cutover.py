@@ -127,8 +127,12 @@ class _WrongDatabase(Exception):
     than [new_database]: neither waiting nor a restart mends its file."""
 
 
-# What the stream manager logs as it starts: the database it uses (FACTS §3,
-# the 6.2.0 and 5.1.1 logs: dbURL = jdbc:mysql://<config.dbHost>:<config.dbPort>/cluster).
+# What a stream manager may log as it starts: the database it uses (dbURL =
+# jdbc:mysql://<config.dbHost>:<config.dbPort>/cluster, FACTS §3 and §5). Only
+# 5.1.1's red5.log has it (amanaviral/red5pro:log/red5.log); 6.2.0's has none
+# (andrelsouto/red5:log/red5.log), and no later one is known to write it. So it
+# only confirms: the installed file is compared with [new_database] before the
+# start (facts audit 56a H1).
 _DB_URL = re.compile(r"dbURL = jdbc:mysql://(\[[^\]]*\]|[^:/\s]*)(?::(\d+))?/")
 
 
@@ -1057,15 +1061,61 @@ class StartService(Red5Step):
     async def _file_names(self, ctx: Ctx, where: Any) -> bool:
         """Whether config.dbHost and config.dbPort of the install's file name
         the new database `where` now (False when they cannot be read)."""
-        import javaproperties  # here: only a start found running asks
+        written = await self._file_database(ctx)
+        if written is None:
+            return False
+        host, port = live_address(written)
+        return same_database(host, port, where.host, where.port)
+
+    async def _file_database(self, ctx: Ctx) -> dict[str, str] | None:
+        """config.dbHost and config.dbPort as the install's red5-web.properties
+        gives them (a key it lacks is left out); None when the file cannot be
+        read."""
+        import javaproperties  # here: only a start asks, and start-up need not load it
 
         path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
         keys = quote(r"^[[:space:]]*config\.db(Host|Port)[[:space:]=:]")
-        found = await ctx.probe(root(ctx, f"grep -E {keys} -- {quote(path)}"))
-        if not found.ok:
-            return False
-        host, port = live_address(dict(javaproperties.loads(found.stdout)))
-        return same_database(host, port, where.host, where.port)
+        # grep: 0 found, 1 none found (the file has neither key), else unread.
+        script = f"grep -E {keys} -- {quote(path)}; s=$?; [ $s -le 1 ] && echo '#read'"
+        found = await ctx.probe(privileged_script(script, ctx.settings.host.sudo))
+        if not found.ok or "#read" not in found.stdout:
+            return None
+        return dict(javaproperties.loads(found.stdout))
+
+    async def _names_the_new_database(self, ctx: Ctx) -> None:
+        """Before the new release starts: its red5-web.properties names
+        [new_database]. A webapp started on another database that answers
+        loads on it and its API answers, and of the releases whose red5.log
+        the sources show only 5.1.1 says which database it uses (facts
+        audit 56a H1): once started, a wrong one is not seen. StepFailed,
+        nothing started, when the file names another; nothing is said when it
+        cannot be read (the wait that follows reports what the server says)."""
+        from runbook.properties.codec import has_placeholder
+        from steps import database
+
+        written = await self._file_database(ctx)
+        if written is None:
+            return
+        path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        back = "; or roll back to the old stream manager"
+        host, port = live_address(written)
+        if not host or has_placeholder(host):
+            raise StepFailed(
+                f"config.dbHost in {path} is {host or 'blank'}, so the new release would start "
+                "with no database; the service was not started. The properties step ports "
+                "it: stop, then go on with --resume and let that step run (or set it there "
+                f"to the new database's host by hand and try this step again){back}")
+        where = await database.login(ctx)
+        raw = written.get("config.dbPort", "").strip()
+        if port is not None and same_database(host, port, where.host, where.port):
+            return
+        named = f"{host}:{port}" if port is not None else f"{host} (config.dbPort={raw})"
+        raise StepFailed(
+            f"config.dbHost and config.dbPort in {path} name the database at {named}, which "
+            f"disagrees with the new database at {where.address} ([new_database] in "
+            f"{ctx.settings.source}); the service was not started. Set them there to "
+            f"{where.host} and {where.port} (or, if {named} is the new database by another "
+            f"name, give that in [new_database]), then try the step again{back}")
 
     async def _log_size(self, ctx: Ctx) -> int:
         """The size of red5.log now (0 when it is not there yet)."""
@@ -1192,6 +1242,8 @@ class StartService(Red5Step):
             return
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
+        if self.side == "new":  # before anything starts: nothing to undo
+            await self._names_the_new_database(ctx)
         if restarted or not ours:  # what an earlier start logged is not this one's
             ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
         else:  # found running: where its start's lines begin is not known

@@ -12,12 +12,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal_replay import replay
 from runbook.model import Action, Shell, StepReport
 from runbook.rehearsal import armed, cloud
+from runbook.rehearsal.host import RehearsalHost
 from tests.polling import until
 from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
 from tests.scripted import ScriptedFrontEnd
@@ -66,7 +70,9 @@ PROPERTIES = "webapps/streammanager/WEB-INF/red5-web.properties"
 async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: int,
                        placeholder_at: str | None = None,
                        port_3306_at: str | None = None,
-                       slow_by: float | None = None) -> ScriptedFrontEnd:
+                       live_database_at: str | None = None,
+                       scenario: str | None = None,
+                       look: Callable[[RehearsalHost], None] | None = None) -> ScriptedFrontEnd:
     """A rehearsal with `skipping` skipped and start-service given
     `service_start` seconds, stopped at start-service's failure: its front end.
     `placeholder_at`: as that cutover step is asked, the installed
@@ -74,10 +80,11 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
     skipped properties step on the template as shipped no longer lets the
     cutover begin: trial 53). `port_3306_at`: as that step is asked, the
     installed file's config.dbPort is put back to the template's 3306 (a hand
-    fix that set config.dbHost only: trial 54). `slow_by`: the new webapp
-    takes that long to begin loading (the rehearsal's slow-start, armed by
-    hand with a delay of its own)."""
-    async with rehearsal_host(tmp_path) as host:
+    fix that set config.dbHost only: trial 54). `live_database_at`: as that
+    step is asked, the installed file's config.dbHost and config.dbPort are set
+    to the live database's, which is there and answers. `look`: called with
+    the host once the run has ended, before it stops."""
+    async with rehearsal_host(tmp_path, scenario=scenario) as host:
         settings = rehearsal_settings(host)
         settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
             settings.timeouts, service_start=service_start))
@@ -87,20 +94,23 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
                 path = host.install_dir / "red5pro" / PROPERTIES
                 path.write_text(re.sub(r"(?m)^config\.dbHost=.*$", "config.dbHost={host}",
                                        path.read_text()))
-            if slow_by is not None and step.id == "start-service":
-                armed.arm(host.sandbox, "slow-start", step="start-service", delay=slow_by)
             if step.id == port_3306_at:
                 path = host.install_dir / "red5pro" / PROPERTIES
                 path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", "config.dbPort=3306",
                                        path.read_text()))
+            if step.id == live_database_at:
+                path = host.install_dir / "red5pro" / PROPERTIES
+                text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}",
+                              path.read_text())
+                path.write_text(re.sub(r"(?m)^config\.dbPort=.*$",
+                                       f"config.dbPort={host.old_db[1]}", text))
 
         answers = {skipping: Decision(Answer.SKIP, "rehearsing a mistake")} if skipping else {}
         front = ScriptedFrontEnd(answers, recoveries={"start-service": [Recovery.STOP]},
                                  on_confirm=put_back)
-        try:
-            outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
-        finally:
-            armed.lift(host.sandbox, "slow-start")
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        if look is not None:
+            look(host)
     assert outcome is Outcome.FAILED, front.text()[-3000:]
     return front
 
@@ -150,16 +160,33 @@ async def test_a_database_port_other_than_the_new_databases_fails_the_step_at_on
     assert "longer" not in said and "restarting it once" not in front.text(), said
 
 
-async def test_a_database_port_logged_after_the_first_look_still_fails_the_step_at_once(
-        tmp_path: Path) -> None:
-    """A real server logs its dbURL line once the webapp loads, which can be
-    well after start-service's first look at the database (10 s): the log is
-    looked at again until it names one (a slow webapp, here 15 s)."""
-    front = await failed_start(tmp_path, skipping=None, service_start=60,
-                               port_3306_at="service-unit", slow_by=15)
+@pytest.mark.parametrize("scenario", ["6.2-to-11.1", "5.1-to-6.2"])
+async def test_a_file_naming_another_database_that_answers_fails_the_step_before_the_start(
+        tmp_path: Path, scenario: str) -> None:
+    """Facts audit 56a H1: only 5.1.1's red5.log says which database its
+    webapp uses (dbURL = ...); 6.2.0's does not. A new release whose file
+    names the live database, which is there and answers, loads on it and its
+    API answers: start-service passed, and the new stream manager ran on the
+    old fleet's database. The file is compared with [new_database] before
+    the service is started: the step fails at once, nothing started."""
+    seen: dict[str, object] = {}
+
+    def look(host: RehearsalHost) -> None:
+        log = host.install_dir / "red5pro" / "log" / "red5.log"
+        seen["pid"] = host.service_pid()
+        seen["log"] = log.read_text() if log.is_file() else ""
+        seen["live"] = f"{host.old_db[0]}:{host.old_db[1]}"
+
+    front = await failed_start(tmp_path, skipping=None, service_start=60, scenario=scenario,
+                               live_database_at="service-unit", look=look)
     report = front.last_report("start-service")
-    assert report.elapsed_s is not None and report.elapsed_s < 45, report
-    assert "127.0.0.3:3306" in report.detail and "[new_database]" in report.detail, report
+    assert report.elapsed_s is not None and report.elapsed_s < 10, report
+    said = report.detail
+    assert str(seen["live"]) in said and "[new_database]" in said, said
+    assert "config.dbHost" in said and "config.dbPort" in said and PROPERTIES in said, said
+    assert "roll back" in said and "not started" in said, said
+    # Nothing was started: no server runs, and the new install logged no start.
+    assert seen["pid"] is None and "starting from" not in str(seen["log"]), seen
 
 
 async def test_the_logged_database_is_compared_as_same_database_compares_it() -> None:
