@@ -8,7 +8,7 @@ cutover-end. What others spend in it is taken out:
                    counted from the last DELETE's answer; each new origin's boot
                    (RUNNING_UNTIL_S at the pace), from the last launch's answer
 * the service      from `systemctl start` being sent to the stream manager's
-                   "application started" line in the new install's red5.log
+                   line mapping the streammanager context in the new install's red5.log
 
 What remains is the runbook's: its SSH round trips, checks and verifications,
 polling slack, journal writes. The baseline is 0 (a perfect tool); the goal is

@@ -454,6 +454,36 @@ async def test_startup_sweep_tears_down_prefixed_nodes_unknown_to_its_database(
     assert listed.json() == []  # the new database starts empty
 
 
+# The lines 5.1.1's red5.log has as its webapp loads (amanaviral/red5pro:
+# log/red5.log) and 6.2.0's has not (andrelsouto/red5:log/red5.log), which
+# maps the context instead, as 5.1.1's does too (facts audit 56a H1).
+MAPPED = "org.red5.server.Server - Add mapping global: default host:  context: streammanager"
+DB_URL_5_1 = "c.r.s.s.ApplicationSettings - dbURL = jdbc:mysql://127.0.0.1:{port}/cluster"
+STARTED_5_1 = "c.r.s.streammanager.Application - Stream manager application started"
+
+
+async def test_only_a_5_1_webapp_logs_its_database_url_and_that_it_started(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """The fake wrote dbURL and "Stream manager application started" for
+    every release, so the rehearsal taught a 6.2 or 11.x operator to look for
+    lines their release is not known to write."""
+    installs = {version: make_install(tmp_path, name=f"red5pro-{version}", db_port=database,
+                                      api_version=version)
+                for version in ("3.0", "3.1", "4.0")}
+    for install in installs.values():
+        await start_service(install).settled()
+    logs = {version: install.log for version, install in installs.items()}
+    for version, log in logs.items():
+        assert MAPPED in log, (version, log)
+    assert DB_URL_5_1.format(port=database) in logs["3.0"], logs["3.0"]
+    assert STARTED_5_1 in logs["3.0"], logs["3.0"]
+    assert logs["3.0"].index(MAPPED) < logs["3.0"].index(STARTED_5_1), logs["3.0"]
+    for version in ("3.1", "4.0"):
+        assert "dbURL" not in logs[version], (version, logs[version])
+        assert "application started" not in logs[version], (version, logs[version])
+
+
 async def test_missing_license_key_stops_the_server(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:

@@ -36,7 +36,15 @@ import javaproperties
 from runbook.rehearsal import armed, cloud, cluster_rows, databases
 
 SANDBOX_ENV = "RUNBOOK_SANDBOX"
-READY_LINE = "Stream manager application started"
+# The line every release's red5.log has once the streammanager context is
+# mapped: 6.2.0's (andrelsouto/red5:log/red5.log) and 5.1.1's
+# (amanaviral/red5pro:log/red5.log) alike; what the rehearsal waits for.
+READY_LINE = "Add mapping global: default host:  context: streammanager"
+# Only 5.1.1's log has these two (facts audit 56a H1); 6.2.0's has neither,
+# and no later release is known to write them.
+STARTED_LINE_5_1 = "Stream manager application started"
+DB_URL_LINE_5_1 = "dbURL = jdbc:mysql://%s:%d/cluster"
+_LOGS_ITS_DATABASE = ("3.0",)
 UNAVAILABLE_LINE = "The streammanager webapp is unavailable"
 # What the shipped Dummy controller answers (commons CloudPlatform, 6.2.0
 # bytecode: FACTS-scenarios §5; the only source for it, taken for every release).
@@ -263,7 +271,8 @@ def start_webapp(home: Path, sandbox: Path) -> StreamManager:
         raise WebappError(
             f"config.dbPort={props.get('config.dbPort')!r} is not a port number"
         ) from None
-    log_sm.info("dbURL = jdbc:mysql://%s:%d/cluster", db_host, db_port)
+    if version in _LOGS_ITS_DATABASE:
+        logging.getLogger("c.r.s.s.ApplicationSettings").info(DB_URL_LINE_5_1, db_host, db_port)
     token = props.get("rest.administratorToken", "").strip()
     if not token:
         # The real line, by its real logger (FACTS §3, 6.2.0's red5.log).
@@ -773,7 +782,11 @@ def _run_webapp(server: Server, home: Path, sandbox: Path) -> None:
         log_sm.exception("%s: %s: %s", UNAVAILABLE_LINE, type(exc).__name__, exc)
         return
     server.api = api
-    log_sm.info("%s (API %s, pid %d)", READY_LINE, api.sm.api_version, os.getpid())
+    # The real lines, by their real loggers: the context mapped, then (5.1.1
+    # only) the application's own word.
+    logging.getLogger("org.red5.server.Server").info("%s", READY_LINE)
+    if api.sm.api_version in _LOGS_ITS_DATABASE:
+        logging.getLogger("c.r.s.streammanager.Application").info("%s", STARTED_LINE_5_1)
 
 
 def main(argv: list[str] | None = None) -> int:
