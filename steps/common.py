@@ -273,6 +273,21 @@ async def kept_otherwise(ctx: Ctx, path: str, like: str) -> str | None:
             "it carries the live file's secrets, so it is written again as the live file is")
 
 
+async def mask_licences(ctx: Ctx, *folders: str) -> None:
+    """Mask the LICENSE.KEY value of each install folder from here on: the
+    real server writes it in the clear near the top of red5.log as it starts
+    (6.2.0's and 5.1.1's logs, line 5), and runbook shows the end of that log
+    when a start fails (facts audit 56a M1). Read by root, not journalled; a
+    folder with no key to read is passed over (the steps that need one say so)."""
+    for folder in folders:
+        path = quote(f"{folder}/LICENSE.KEY")
+        found = await ctx.probe(privileged_script(f"cat -- {path} 2>/dev/null",
+                                                  ctx.settings.host.sudo))
+        if found.ok:
+            for line in found.stdout.splitlines():
+                ctx.add_secret(line.strip())
+
+
 async def read_remote(ctx: Ctx, path: str) -> str:
     result = await ctx.probe(root(ctx, f"cat -- {quote(path)}"))
     if not result.ok:

@@ -38,6 +38,7 @@ from steps.common import (
     java_processes_command,
     kept_otherwise,
     live_dir,
+    mask_licences,
     new_dir,
     new_folder,
     origins_of,
@@ -98,6 +99,8 @@ class Preflight(Red5Step):
             Shell(java_processes_command(p), "the java processes running from it"),
             Shell(read_bytes_command(p, f"{live}/{red5.PROPERTIES}"),
                   "the live properties (secrets masked from here on)"),
+            Shell(root(p, f"cat -- {quote(live + '/LICENSE.KEY')}"),
+                  "the licence key, masked from here on: the server writes it into its log"),
             Shell(f"df -Pk -- {quote(install_dir(p))}", "free disk for the new distribution"),
             Shell("java -version 2>&1", "the Java on the PATH"),
             Shell("command -v mysql || command -v mariadb",
@@ -122,6 +125,9 @@ class Preflight(Red5Step):
         folder = await self._live_install(ctx)
         await self._live_servers(ctx, folder)
         live_props = await self._live_properties(ctx, folder)
+        # Mid-cutover the install folder holds the new release, whose server
+        # writes its key into the red5.log a failed start shows.
+        await mask_licences(ctx, *dict.fromkeys((folder, live_dir(ctx))))
         problems += await self._new_release(ctx)
         # Once a finished upgrade or an older zip is said (after one, the
         # live database is the one a config names as new), before any request.
@@ -1361,6 +1367,7 @@ class CarryOver(Red5Step):
         ctx.facts.scratch.carry_over_diff = "\n".join(difflib.unified_diff(
             new_xml.splitlines(), merged.splitlines(), "shipped", "with live controller",
             lineterm=""))
+        await mask_licences(ctx, old, target)
         licence = await sha256_remote(ctx, f"{target}/LICENSE.KEY")
         live_licence = await sha256_remote(ctx, f"{old}/LICENSE.KEY")
         if merged == new_xml and licence is not None and licence == live_licence:
@@ -1385,6 +1392,7 @@ class CarryOver(Red5Step):
 
     async def run(self, ctx: Ctx) -> None:
         old, target = await trees_unpacked(ctx)
+        await mask_licences(ctx, old)
         if not await exists(ctx, f"{old}/LICENSE.KEY", "-f"):
             raise StepFailed(f"{old}/LICENSE.KEY is missing; the new server would not "
                              "start without a licence")

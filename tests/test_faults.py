@@ -759,6 +759,32 @@ async def test_a_start_that_fails_at_once_is_rolled_back(tmp_path: Path) -> None
     assert seen == {"serving": None}, "nothing runs once the new server has exited"
 
 
+async def test_a_failed_start_shows_its_log_without_the_licence_key(tmp_path: Path) -> None:
+    """Facts audit 56a M1: the real servers write LICENSE.KEY's value near the
+    top of red5.log (6.2.0's and 5.1.1's, line 5), and a server that exits as
+    it starts leaves a log short enough for the tail start-service shows to
+    hold it: on the screen, in the journal and the report from it."""
+    from runbook.report import build
+    from runbook.report_html import html
+    from runbook.report_md import markdown
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        key = (live(host) / "LICENSE.KEY").read_text().strip()
+        front = Operator(recoveries={"start-service": [Recovery.STOP]})
+        settings = with_timeouts(host, service_start=60)
+        outcome = await faulted(host, ["start-fails"], front, journal, settings)
+        log = (live(host) / "log" / "red5.log").read_text()
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    assert f"com.red5pro.license.LicenseManager - LICENSE.KEY: {key}" in log, log
+    said = failure(front, "start-service")
+    assert "exited as it started" in said and "LICENSE.KEY: " in front.text(), said
+    report = build(journal, estimate_from=[])
+    for where, text in (("screen", front.text()), ("journal", journal.read_text()),
+                        ("report", markdown(report)), ("html report", html(report))):
+        assert key not in text, where
+
+
 # --- the host ----------------------------------------------------------------------------
 
 

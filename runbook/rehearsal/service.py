@@ -808,6 +808,11 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = Path(sandbox_raw)
     if not (home / "LICENSE.KEY").is_file():
         return _fatal(f"No license key at {home / 'LICENSE.KEY'}; the server cannot start")
+    # The real line, by its real logger, early in the start as 6.2.0's and
+    # 5.1.1's red5.log have it (line 5 of each): the key's value in the clear.
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        key = (home / "LICENSE.KEY").read_text(encoding="utf-8").strip()
+        logging.getLogger("com.red5pro.license.LicenseManager").info("LICENSE.KEY: %s", key)
     if armed.armed(sandbox, "start-fails") is not None:
         # Rehearsed: the same end as a licence the server will not take.
         return _fatal(f"The license key at {home / 'LICENSE.KEY'} was not accepted; the "
