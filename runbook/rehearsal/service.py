@@ -77,6 +77,8 @@ _NOT_IN_RELEASE = {
     "3.0": {"TerraformCloudController"},
 }
 
+# A template's placeholder ({host}) or a brace left of one.
+PLACEHOLDER = re.compile(r"[{}]")
 log = logging.getLogger("red5")
 log_sm = logging.getLogger("streammanager")
 # The database check's outcome, in the rehearsal's own words: under a name of
@@ -102,6 +104,9 @@ class StreamManager:
     controller: str
     db_user: str = ""
     db_password: str = field(default="", repr=False)
+    # False when config.dbHost is blank or a template's placeholder: the
+    # webapp skipped its database check and runs without one.
+    has_database: bool = True
 
 
 # --- reading the install -----------------------------------------------------------
@@ -183,16 +188,12 @@ def load_controller(webinf: Path, bean_class: str, api: str = "4.0") -> str:
 def check_database(host: str, port: int, user: str, password: str,
                    schema: Path | None = None, *, fills_empty: bool = True) -> None:
     """Log in to the database as the stream manager does at startup, and find
-    the tables of its `cluster` schema; WebappError (logged in the style of
-    SQLTest's lines, FACTS section 3) when it cannot.
+    the tables of its `cluster` schema; WebappError when it cannot. (A blank
+    or placeholder host is not checked: start_webapp skips it, as the real
+    SQLTest does.)
 
     The rehearsal's stand-in databases are asked directly; a real MariaDB
     server through the installed mysql client (runbook.rehearsal.databases)."""
-    if not host or "{" in host or "}" in host:
-        raise WebappError(
-            f"Skipping database check: config.dbHost={host!r} is not a usable host name, "
-            "so the stream manager has no database"
-        )
     url = f"jdbc:mysql://{host}:{port}/{databases.DATABASE}"
     try:
         tables = databases.check_cluster(host, port, user, password, DB_CONNECT_TIMEOUT_S)
@@ -282,13 +283,24 @@ def start_webapp(home: Path, sandbox: Path) -> StreamManager:
     controller = load_controller(webinf, active_controller(webinf), version)
     log_sm.info("Cloud controller: %s", controller)
     db_user, db_password = props.get("config.dbUser", "").strip(), props.get("config.dbPass", "")
-    check_database(db_host, db_port, db_user, db_password, webinf / "sql" / "cluster.sql",
-                   fills_empty=not version.startswith("3."))
+    has_database = bool(db_host) and not PLACEHOLDER.search(db_host)
+    if has_database:
+        check_database(db_host, db_port, db_user, db_password, webinf / "sql" / "cluster.sql",
+                       fills_empty=not version.startswith("3."))
+    else:
+        # The real line, by its real logger, and the webapp goes on loading
+        # (5.1.1's and 6.2.0's red5.log, a template's {host} left in).
+        logging.getLogger("c.r.s.s.database.jdbc.sql.SQLTest").warning(
+            "Skipping database check since connection details have not been provided "
+            "correctly")
     prefix = props.get("instancecontroller.instanceNamePrefix", "").strip()
     sm = StreamManager(version, token, prefix, db_host, db_port, controller, db_user,
-                       db_password)
-    forget_a_dropped_database(sm, sandbox)
-    sweep(sm, sandbox)
+                       db_password, has_database)
+    if has_database:
+        # Inferred: without a database there is nothing to forget, nor any
+        # list of its own nodes to sweep the cloud against.
+        forget_a_dropped_database(sm, sandbox)
+        sweep(sm, sandbox)
     return sm
 
 
@@ -407,8 +419,9 @@ class Api:
         self.rows = cluster_rows.Mirror(functools.partial(
             databases.run_in_cluster, sm.db_host, sm.db_port, sm.db_user, sm.db_password,
             timeout=DB_CONNECT_TIMEOUT_S))
-        with self._database(time.time()):
-            pass  # the tables hold what this database has from the start
+        if sm.has_database:
+            with self._database(time.time()):
+                pass  # the tables hold what this database has from the start
         self.reject = rejection_status(sm.api_version)
         groups = r"admin/nodegroup"
         group = groups + r"/(?P<group>[^/]+)"
@@ -474,6 +487,11 @@ class Api:
     def _database(self, now: float) -> Iterator[tuple[cloud.State, cloud.Database]]:
         """This stream manager's database, settled at `now`, under the state
         lock; what it then holds goes to its cluster tables too."""
+        if not self.sm.has_database:
+            # Inferred: no source shows what a stream manager that skipped
+            # its database check answers for what needs the database; the
+            # controllers' error shape, with no cause given (data README).
+            raise HttpError(500, "no database connection")
         with cloud.locked_state(self.sandbox) as state:
             db = state.database(self.sm.db_host, self.sm.db_port)
             cloud.settle(state, db, now)
