@@ -1102,7 +1102,7 @@ class StartService(Red5Step):
         if not host or has_placeholder(host):
             raise StepFailed(
                 f"config.dbHost in {path} is {host or 'blank'}, so the new release would start "
-                "with no database; the service was not started. The properties step ports "
+                "with no database; runbook did not start the service. The properties step ports "
                 "it: stop, then go on with --resume and let that step run (or set it there "
                 f"to the new database's host by hand and try this step again){back}")
         where = await database.login(ctx)
@@ -1113,7 +1113,7 @@ class StartService(Red5Step):
         raise StepFailed(
             f"config.dbHost and config.dbPort in {path} name the database at {named}, which "
             f"disagrees with the new database at {where.address} ([new_database] in "
-            f"{ctx.settings.source}); the service was not started. Set them there to "
+            f"{ctx.settings.source}); runbook did not start the service. Set them there to "
             f"{where.host} and {where.port} (or, if {named} is the new database by another "
             f"name, give that in [new_database]), then try the step again{back}")
 

@@ -143,7 +143,7 @@ async def test_a_database_host_left_a_placeholder_is_named_when_the_service_will
     # Facts audit 56a M2: a real 5.1.1 or 6.2.0 skips its database check on a
     # placeholder and loads, its API answering; so it is refused before the
     # start, not left to a service that would not answer.
-    assert "not started" in said and report.elapsed_s is not None \
+    assert "did not start the service" in said and report.elapsed_s is not None \
         and report.elapsed_s < 10, report
 
 
@@ -190,7 +190,7 @@ async def test_a_file_naming_another_database_that_answers_fails_the_step_before
     said = report.detail
     assert str(seen["live"]) in said and "[new_database]" in said, said
     assert "config.dbHost" in said and "config.dbPort" in said and PROPERTIES in said, said
-    assert "roll back" in said and "not started" in said, said
+    assert "roll back" in said and "did not start the service" in said, said
     # Nothing was started: no server runs, and the new install logged no start.
     assert seen["pid"] is None and "starting from" not in str(seen["log"]), seen
 
