@@ -312,7 +312,8 @@ class Redactor:
         """Register `secret` (`name`: what holds it, which untold_short says
         for a short one). One read from a properties file as Java reads it
         (ISO-8859-1) shows in UTF-8 text (a command's output, a log) as the
-        characters its bytes spell in UTF-8: both forms are masked (review)."""
+        characters its bytes spell in UTF-8: both forms are masked (review),
+        each by its own length; if either is short the run says so of `name`."""
         if not secret or secret in self._secrets or secret in self._short:
             return
         forms = {secret}
@@ -324,7 +325,9 @@ class Redactor:
         if self._secrets:
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
-        if secret in self._short:
+        # Either form may be the short one: the UTF-8 spelling of a value read
+        # as ISO-8859-1 has fewer characters than the value as read (review 56c).
+        if forms & self._short:
             self._untold.append(name or "a secret")
             ordered = sorted(self._short, key=len, reverse=True)
             self._short_pattern = re.compile(_SHORT_AS_A_VALUE.format(

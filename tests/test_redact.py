@@ -297,3 +297,23 @@ def test_a_command_line_s_secret_is_found_given_as_a_word_of_its_own() -> None:
     assert command_line_secrets("java --use-token-auth start --no-password /usr/local/red5pro "
                                 "--password-file /etc/pw --keystore-pass KS-XYZ19") == \
         ["KS-XYZ19"]
+
+
+@pytest.mark.parametrize("as_utf8", ["éé", "日本", "ñ1é"], ids=["two", "cjk", "mixed"])
+def test_a_secret_whose_utf8_spelling_is_short_is_masked_as_a_short_one(as_utf8: str) -> None:
+    """Review 56c F1: a password read from red5-web.properties as Java reads
+    it (ISO-8859-1) shows in command output as its UTF-8 spelling. When that
+    spelling was under 4 characters and the value as read was not, it was put
+    among the short secrets but their pattern was never built, so
+    `config.dbPass=éé` went to the journal in clear, and nothing said so."""
+    as_read = as_utf8.encode().decode("latin-1")
+    assert len(as_read) >= 4  # the form given is long; only its UTF-8 form is short
+    redact = Redactor()
+    redact.add(as_read, name="config.dbPass")
+    for shown in (f"config.dbPass={as_utf8}", f'{{"password": "{as_utf8}"}}', as_utf8):
+        assert as_utf8 not in redact(shown), shown
+        assert fingerprint(as_utf8) in redact(shown)
+    assert as_read not in redact(f"grep says {as_read} here")  # the long form: everywhere
+    assert redact.untold_short() == ["config.dbPass"]
+    redact.add(as_read, name="config.dbPass")  # read again by a later step
+    assert redact.untold_short() == []
