@@ -305,7 +305,8 @@ class RunbookApp(App["Outcome | None"]):
             # is under way, and only continuing it is offered.
             self.push_screen(ResumeDialog(self.offered.path, self.offered, self.cards,
                                           mid_cutover=self.run_state.down_since is not None,
-                                          rollback_after=self.session.rollback_after),
+                                          rollback_after=self.session.rollback_after,
+                                          faults_again=self._faults_staged_again()),
                              self._resume_answered)
         else:
             self._find_estimate()
@@ -313,6 +314,16 @@ class RunbookApp(App["Outcome | None"]):
             if self.autostart:
                 self.start_run()
         self.keep_time()
+
+    def _faults_staged_again(self) -> tuple[str, ...]:
+        """The offered rehearsal's faults that never came up, when continuing
+        it stages them again (lifecycle.prepare_run, with no --fault given):
+        the dialog says so before the choice (review 56c F4: said only by
+        --resume, and a new run chosen after it was said to stage them)."""
+        if self.offered is None or not self.rehearsal:
+            return ()
+        never = tuple(self.offered.faults_never_up)
+        return never if never and self.session.settings.rehearsal_faults == never else ()
 
     def _say_notes(self) -> None:
         """The opening's notes, as one notice: one a note stood three high

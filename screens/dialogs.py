@@ -799,12 +799,15 @@ class ResumeDialog(Dialog[str]):
     ]
 
     def __init__(self, journal: Path, replay: Replay, steps: list[StepCard], *,
-                 mid_cutover: bool = False, rollback_after: str | None = None) -> None:
+                 mid_cutover: bool = False, rollback_after: str | None = None,
+                 faults_again: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.journal = journal
         self.replay = replay
         self.steps = steps
         self.mid_cutover = mid_cutover
+        # A rehearsal's faults that never came up, which continuing stages again.
+        self.faults_again = faults_again
         # The step after which this run was asked to take the way back.
         self.rollback_after = rollback_after
 
@@ -879,6 +882,10 @@ class ResumeDialog(Dialog[str]):
                     f"   Done steps stay done{again}.\n   {skips}\n"
                     "   A step in doubt is checked on the host first, and offered again only "
                     "if its outcome is not there."]
+                if self.faults_again:
+                    its = "their steps have" if len(self.faults_again) > 1 else "its step has"
+                    go_on += [f"\n   It stages again --fault {' --fault '.join(self.faults_again)}"
+                              f": {its} not run yet."]
                 if not self.mid_cutover:
                     go_on += ["\n", ("s  New run", "bold"), ": a journal of its own from the "
                               "first step; the earlier one is kept as it is.\n"

@@ -1643,3 +1643,58 @@ def test_a_rehearsal_resumed_without_its_fault_stages_the_one_that_never_came_up
     assert "api-error@recreate: failed on purpose" in line and "never came up" not in line, line
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(("words", "key"), [((), "s"), ((), "c"), (("--resume",), "s")],
+                         ids=["new-run", "continue", "resume-then-new-run"])
+def test_the_resume_dialog_says_which_faults_continuing_stages_and_the_end_agrees(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        words: tuple[str, ...], key: str) -> None:
+    """Review 56c F4: a rehearsal stopped before its fault's step, taken up in
+    the TUI. Continued from the resume dialog, it staged the fault again
+    without a word of it before the choice; a new run chosen there staged
+    none, yet the rehearsal ended "faults that never came up ...; --resume
+    stages it again" (and, after --resume, its opening note said so too)."""
+    from textual.pilot import Pilot
+
+    from runbook import cli
+    from screens.app import RunbookApp
+    from screens.dialogs import ResumeDialog
+    from tests.polling import until
+    from tests.test_tui_pilot import hold_the_run, text_of
+    from tests.test_tui_starting import drive
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("SM_API_TOKEN", raising=False)
+    sandbox = tmp_path / "sandbox"
+    stopped = runbook("rehearse", "--headless", "--sandbox", str(sandbox), "--fault",
+                      "api-error@recreate", tmp_path=tmp_path)
+    assert stopped.returncode == 3, stopped.stdout[-3000:] + stopped.stderr
+    seen: dict[str, Any] = {}
+
+    async def answer(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, RunbookApp)
+        await until(lambda: app.opened and isinstance(app.screen, ResumeDialog),
+                    timeout=60, what="the resume dialog")
+        await until(lambda: app.screen.query("#resume-continue"), what="its buttons")
+        seen["dialog"] = text_of(app.screen)
+        starts = hold_the_run(app)
+        await pilot.press(key)
+        await until(lambda: starts, what="the run to start")
+        app.exit()
+
+    drive(monkeypatch, answer)
+    capsys.readouterr()
+    code = cli.main(["rehearse", "--sandbox", str(sandbox), *words])
+    out = capsys.readouterr().out
+    assert code == Outcome.STOPPED.exit_code, out
+    go_on = next(line for line in seen["dialog"].splitlines() if "api-error" in line)
+    assert "stages again" in go_on and "--fault api-error@recreate" in go_on, seen["dialog"]
+    if key == "s":
+        assert "api-error" not in out, out
+    else:
+        assert "faults that never came up (their step did not run): api-error@recreate; " \
+            "--resume stages it again" in out, out
+    leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""

@@ -191,7 +191,11 @@ def _resume_from(
         if earlier.rollback_after is not None and getattr(args, "rollback_after", None) is None:
             say(f"note: that run is a drill of the way back (--rollback-after "
                 f"{earlier.rollback_after}); it goes on as one")
-        if earlier.faults_never_up and settings.rehearsal and not getattr(args, "fault", None):
+        # The TUI's resume dialog says it where it asks (a new run chosen
+        # there stages none: review 56c F4); said here when nothing will ask.
+        asks = not is_headless(args) and args.journal is None
+        if earlier.faults_never_up and settings.rehearsal and not getattr(args, "fault", None) \
+                and not asks:
             say(f"note: that run staged --fault {' --fault '.join(earlier.faults_never_up)}, "
                 f"whose step has not run yet; this rehearsal stages "
                 f"{'them' if len(earlier.faults_never_up) > 1 else 'it'} again")

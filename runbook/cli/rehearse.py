@@ -230,12 +230,18 @@ class Rehearsal:
     def _tap_carried(self, session: Session[Any]) -> Session[Any]:
         """A resume given no --fault: the session stages the faults of the run
         it continues that never came up (lifecycle.prepare_run); they are
-        armed as their steps come up, as --fault's are."""
+        armed as their steps come up, as --fault's are. Called for each
+        session opened: the TUI opens the run it offers before the operator
+        answers, and then the one chosen."""
         from runbook.rehearsal import faults
         from runbook.rehearsal.host import RehearsalHost
 
         carried = session.settings.rehearsal_faults
         if not carried or self.host is None:
+            # A new run chosen at the TUI's resume dialog stages none: the
+            # switch built for the run offered there is not this run's, and
+            # its faults must not be said on the way out (review 56c F4).
+            self.switch, self.asked = None, []
             return session
         if self.switch is None:
             try:
