@@ -57,6 +57,7 @@ from runbook.ssh_route import (
     CERTIFICATE_GONE,
     CHANGED_SINCE,
     GLOBAL_KNOWN_HOSTS,
+    GlobalFiles,
     KnownHosts,
     Lookup,
     Route,
@@ -409,16 +410,16 @@ class Remote:
             made.host_key_alias else None
         # runbook's own [host] known_hosts alone; else the files the ssh config
         # names for the host as UserKnownHostsFile (only those, as ssh), else
-        # ~/.ssh/known_hosts and known_hosts2 ("none" or /dev/null never turn
-        # checking off), and
-        # beside them the global files ssh reads (GlobalKnownHostsFile).
+        # ~/.ssh/known_hosts and known_hosts2; beside them the global files ssh
+        # reads (GlobalKnownHostsFile), which "none" or /dev/null leave alone
+        # to check against (never turning checking off).
         own = self.host.known_hosts
         known = KnownHosts((own,)) if own is not None else known_hosts_named(
             made.config.get("UserKnownHostsFile", ()),
             tokens_of(made, self.host.address, alias, self.host.port),
             where=self._config_name, prefix=self.target, or_else=", or set known_hosts in [host]",
-            shared=global_known_hosts(made.config.get("GlobalKnownHostsFile"),
-                                      self.global_known_hosts))
+            shared=GlobalFiles.of(made.config.get("GlobalKnownHostsFile"),
+                                  self.global_known_hosts))
         command = made.proxy_command
         self._route = Route(
             made.host or self.host.address, self.host.port, known,

@@ -99,10 +99,17 @@ class KnownHosts:
     them; where a line to trust a key goes, never a global file), ssh's
     second default file (`also`: ~/.ssh/known_hosts2, read where it is
     there), and the global ones that are there (`shared`: GlobalKnownHostsFile,
-    read as ssh reads them and never written)."""
+    read as ssh reads them and never written).
+
+    Where the ssh config's UserKnownHostsFile is none or /dev/null
+    (`user_none`, as written), ssh reads no file of the operator's, only the
+    global ones: `own` is then empty, and a line to trust a key goes to
+    `add_to`, the first global file, which root writes (review 56c F5)."""
     own: tuple[Path, ...]
     shared: tuple[Path, ...] = ()
     also: tuple[Path, ...] = ()
+    add_to: Path | None = None
+    user_none: str = ""
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -114,7 +121,7 @@ class KnownHosts:
         """The files checked against, for a refusal: ssh's second default
         file only where it is there."""
         return " or ".join(str(f) for f in self.own + tuple(
-            f for f in self.also if f.exists()) + self.shared)
+            f for f in self.also if f.exists()) + self.shared) or str(self.add_to)
 
     @property
     def readable(self) -> list[str]:
@@ -130,16 +137,23 @@ class KnownHosts:
     def absent(self) -> str:
         """For a refusal: the operator's own files that are not there yet, and
         those of the operator's that cannot be read, and why."""
-        missing = [str(f) for f in self.own if not f.exists()]
+        missing = [str(f) for f in self.own + self._add_to if not f.exists()]
         said = [f"{' and '.join(missing)} is not there yet"] if missing else []
         return ", and ".join(said + [f"{f} cannot be read ({why})" for f in self.own + self.also
                                      if (why := cannot_read(f))])
 
+    @property
+    def _add_to(self) -> tuple[Path, ...]:
+        return (self.add_to,) if self.add_to is not None and not self.own else ()
+
     def unlisted(self) -> str:
         """For the refusal of a host none of the files lists: what was read."""
         there = self.readable
-        said = [f"none for it in {' or '.join(there)}"] if there else []
-        return ", and ".join(said + ([self.absent] if self.absent else []))
+        found = [f"none for it in {' or '.join(there)}"] if there else []
+        said = ", and ".join(found + ([self.absent] if self.absent else []))
+        return said if not self.user_none else \
+            f"{said}; the ssh config's UserKnownHostsFile {self.user_none} has ssh read no " \
+            "file of yours"
 
     def unwritable(self, where: Path, refusing: str) -> str:
         """The refusal, in one line, of a key whose line would go to `where`,
@@ -252,6 +266,12 @@ class KnownHosts:
         if stale:
             return " && ".join(shlex.join(["ssh-keygen", "-R", name, "-f", str(where)])
                                for name in stale) + ", then "
+        if where in self._add_to:
+            # A global file: root's to write, and read by every user.
+            return "as root, " if where.is_file() else (
+                f"create {where} as root, readable by all: "
+                f"({shlex.join(['install', '-D', '-m', '644', '/dev/null', str(where)])}); "
+                "then, as root, ")
         if where.is_file():
             return ""
         made = shlex.join(["touch", str(where)])
@@ -288,7 +308,7 @@ class KnownHosts:
         that holds a key for the host (the one whose entry is stale), else
         the first of them."""
         return next((path for path, found in self._found(self.own + self.also, lookup)
-                     if found is not None and found[0]), self.own[0])
+                     if found is not None and found[0]), (self.own + self._add_to)[0])
 
     def stale_elsewhere(self, lookup: Lookup) -> str:
         """For a refusal: the global file that holds another key for the host,
@@ -425,36 +445,59 @@ class WatchedKnownHosts(asyncssh.SSHKnownHosts):
         return tuple(found)
 
 
+@dataclass(frozen=True)
+class GlobalFiles:
+    """The global known_hosts files ssh reads for a host: those the ssh
+    config names as GlobalKnownHostsFile, else the default (GLOBAL_KNOWN_HOSTS),
+    ~ expanded (ssh expands no token or variable in them). "none" (asyncssh
+    reads it as an empty list) reads none of them, which turns nothing off:
+    the operator's own files are still checked."""
+    named: tuple[Path, ...]
+
+    @classmethod
+    def of(cls, named: object, default: tuple[str, ...]) -> GlobalFiles:
+        names = named if isinstance(named, list) and all(isinstance(n, str) for n in named) \
+            else default
+        return cls(tuple(Path(n).expanduser() for n in names))
+
+    @property
+    def there(self) -> tuple[Path, ...]:
+        """Those that are there to read."""
+        return tuple(p for p in self.named if p.is_file() and os.access(p, os.R_OK))
+
+
 def global_known_hosts(named: object, default: tuple[str, ...]) -> tuple[Path, ...]:
     """The global known_hosts files ssh reads for a host that are there to
-    read: those the ssh config names as GlobalKnownHostsFile, else `default`
-    (GLOBAL_KNOWN_HOSTS), ~ expanded (ssh expands no token or variable in
-    them). "none" (asyncssh reads it as an empty list) reads none of them,
-    which turns nothing off: the operator's own files are still checked."""
-    names = named if isinstance(named, list) and all(isinstance(n, str) for n in named) \
-        else default
-    paths = (Path(n).expanduser() for n in names)
-    return tuple(p for p in paths if p.is_file() and os.access(p, os.R_OK))
+    read (GlobalFiles)."""
+    return GlobalFiles.of(named, default).there
 
 
 def known_hosts_named(named: object, tokens: dict[str, str], *, where: str,
                       prefix: str, or_else: str = "",
-                      shared: tuple[Path, ...] = ()) -> KnownHosts:
+                      shared: GlobalFiles = GlobalFiles(())) -> KnownHosts:
     """The files an ssh config's UserKnownHostsFile names for a host (all of
     them, and only them, as ssh reads them), ${VAR} and %-tokens expanded as
     OpenSSH does; else ssh's default (default_known_hosts); and the global files
-    `shared`, read beside them as ssh reads them. "none" (asyncssh
-    reads it as no file at all, which turns checking off) and /dev/null
-    (which trusts nothing held elsewhere) are not followed. A file named that
+    `shared`, read beside them as ssh reads them. "none" and /dev/null have
+    ssh read no file of the operator's: the global files alone are read, as
+    ssh reads them (review 56c F5: ~/.ssh/known_hosts and known_hosts2 were),
+    and checking is never turned off, as asyncssh would for none; a key is
+    then trusted by a line in the first global file. A file named that
     is not there is no reason to read another: ssh reads only the files named,
     and a refusal says it is not there yet. A name that cannot be expanded is
     refused, its advice ending with `or_else` (another way, if there is one)."""
     if not isinstance(named, list) or not all(isinstance(n, str) for n in named):
-        return default_known_hosts(shared)
+        return default_known_hosts(shared.there)
     files = [path for path in (Path(_expand(written, tokens, where=where, prefix=prefix,
                                             or_else=or_else)).expanduser() for written in named)
              if str(path) != os.devnull]
-    return KnownHosts(tuple(files), shared=shared) if files else default_known_hosts(shared)
+    if files:
+        return KnownHosts(tuple(files), shared=shared.there)
+    # With GlobalKnownHostsFile none too, ssh trusts no key at all; the
+    # line is then said for the file ssh reads where nothing names one.
+    first = (*shared.named, Path(GLOBAL_KNOWN_HOSTS[0]))[0]
+    return KnownHosts((), shared=shared.there, add_to=first,
+                      user_none=" ".join(named) if named else "none")
 
 
 def default_known_hosts(shared: tuple[Path, ...] = ()) -> KnownHosts:
@@ -599,8 +642,8 @@ async def _open_hop(hop: Hop, before: asyncssh.SSHClientConnection | None,
     known = known_hosts_named(made.config.get("UserKnownHostsFile", ()),
                               tokens_of(made, hop.name, alias, int(made.port)),
                               where=how.config_name, prefix=cannot,
-                              shared=global_known_hosts(made.config.get("GlobalKnownHostsFile"),
-                                                        how.global_known_hosts))
+                              shared=GlobalFiles.of(made.config.get("GlobalKnownHostsFile"),
+                                                    how.global_known_hosts))
     # The first jump host's own ProxyJump is followed, as asyncssh and ssh
     # follow it; a later one goes through the one before it only (asyncssh).
     own = made.tunnel if before is None and isinstance(made.tunnel, str) and \

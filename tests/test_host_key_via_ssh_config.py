@@ -225,7 +225,8 @@ async def test_ssh_configs_user_known_hosts_file_is_read_when_runbook_names_none
     """[host] known_hosts unset and the ssh_config naming a UserKnownHostsFile
     for the host: runbook trusts what that file trusts, as ssh would, and a
     refusal names that file. none or /dev/null does not turn checking off:
-    ~/.ssh/known_hosts is read, as before. A file that is not there is read
+    the global files are read, alone, as ssh reads them (review 56c F5), and
+    the line to add goes to the first of them. A file that is not there is read
     as empty, as ssh reads it (not ~/.ssh/known_hosts instead), and the line
     to add goes there."""
     monkeypatch.setenv("HOME", str(tmp_path))
@@ -248,16 +249,20 @@ async def test_ssh_configs_user_known_hosts_file_is_read_when_runbook_names_none
         with pytest.raises(HostKeyRefused) as err:
             await remote.connect()
         assert f"-f {theirs}" in str(err.value), err.value
-        # none, /dev/null: checked against ~/.ssh/known_hosts (empty here), so
-        # refused, never let through; a missing file: against itself.
+        # none, /dev/null: checked against the global file (not there here),
+        # so refused, never let through; a missing file: against itself.
+        shared = tmp_path / "global" / "ssh_known_hosts"
         for named in ("none", "/dev/null", str(tmp_path / "missing")):
             remote = _remote(tmp_path, "127.0.0.1", target.port,
-                             f"Host 127.0.0.1\n  UserKnownHostsFile {named}\n", None)
+                             f"Host 127.0.0.1\n  UserKnownHostsFile {named}\n"
+                             f"  GlobalKnownHostsFile {shared}\n", None)
             with pytest.raises(HostKeyRefused) as err:
                 await remote.connect()
-            into = tmp_path / "missing" if named.endswith("missing") else \
-                tmp_path / ".ssh" / "known_hosts"
-            assert f"add this line to {into}:" in str(err.value), (named, err.value)
+            if named.endswith("missing"):
+                assert f"add this line to {tmp_path / 'missing'}:" in str(err.value), err.value
+            else:
+                assert f"(install -D -m 644 /dev/null {shared}); then, as root, add this " \
+                    f"line to {shared}:" in str(err.value), (named, err.value)
         # runbook's own [host] known_hosts wins over the ssh_config's.
         own = tmp_path / "own_known_hosts"
         own.write_text(f"[127.0.0.1]:{target.port} {public}")
@@ -580,23 +585,31 @@ async def test_a_jump_host_that_refuses_our_key_is_named(
 async def test_a_jump_host_is_checked_whatever_its_user_known_hosts_file_says(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: str) -> None:
     """Review 54 (2): "UserKnownHostsFile none" for the jump host let any key
-    through. It is checked against ~/.ssh/known_hosts instead, and refused
-    when that does not hold it."""
+    through. It is checked against the global files, alone, as ssh checks it
+    (review 56c F5: ~/.ssh/known_hosts and known_hosts2 were read too), and
+    refused when they do not hold it."""
     default = _home(tmp_path, monkeypatch)
     async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
         known = tmp_path / "known_hosts"
         known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        shared = tmp_path / "ssh_known_hosts"
+        shared.write_text("")
         config = _behind_bastion(tmp_path, jump_port).replace(
-            f"UserKnownHostsFile {tmp_path / 'jump_known_hosts'}", f"UserKnownHostsFile {named}")
+            f"UserKnownHostsFile {tmp_path / 'jump_known_hosts'}",
+            f"UserKnownHostsFile {named}\n  GlobalKnownHostsFile {shared}")
+        # Held in the operator's own files, which ssh reads none of here.
+        default.write_text((tmp_path / "jump_known_hosts").read_text())
+        (default.parent / "known_hosts2").write_text(default.read_text())
         remote = _remote(tmp_path, "sm", 22, config, known)
         with pytest.raises(RemoteError) as err:
             await remote.connect()
         await remote.close()
         message = str(err.value)
-        assert f"bastion's host key is not trusted in {default}" in message, message
+        assert f"bastion's host key is not trusted in {shared}" in message, message
+        assert f"as root, add this line to {shared}:" in message, message
         assert not target.forwarded
-        # Trusted there, it is let through.
-        default.write_text((tmp_path / "jump_known_hosts").read_text())
+        # Trusted in the global file, it is let through.
+        shared.write_text((tmp_path / "jump_known_hosts").read_text())
         conn = await remote.connect()
         assert not conn.is_closed()
         await remote.close()

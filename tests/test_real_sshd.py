@@ -634,6 +634,51 @@ async def test_the_known_hosts_files_read_are_the_ones_ssh_reads(
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
+@pytest.mark.parametrize("named", ["none", "/dev/null"])
+async def test_user_known_hosts_file_none_reads_the_global_files_alone_as_ssh_does(
+        sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, named: str) -> None:
+    """Review 56c F5: with `UserKnownHostsFile none` (or /dev/null) runbook
+    still trusted a key held in ~/.ssh/known_hosts or known_hosts2, which ssh
+    then never reads: it reads the global files alone. Both refuse the host
+    now, and runbook's line goes to the global file, where ssh too trusts it."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    monkeypatch.setenv("HOME", str(home))
+    held = sshd.known_hosts.read_text()
+    (home / ".ssh" / "known_hosts").write_text(held)
+    (home / ".ssh" / "known_hosts2").write_text(held)
+    shared = tmp_path / "ssh_known_hosts"
+    shared.write_text("")
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host 127.0.0.1\n  IdentityFile {sshd.client_key}\n  IdentitiesOnly yes\n"
+                      f"  StrictHostKeyChecking yes\n  UserKnownHostsFile {named}\n"
+                      f"  GlobalKnownHostsFile {shared}\n")
+
+    def ssh() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "-p",
+                               str(sshd.port), f"{USER}@127.0.0.1", "true"],
+                              capture_output=True, text=True, timeout=30)
+
+    refused_by_ssh = ssh()
+    assert refused_by_ssh.returncode == 255, refused_by_ssh.stderr
+    assert "Host key verification failed" in refused_by_ssh.stderr, refused_by_ssh.stderr
+    remote = sshd.remote(known_hosts=None, ssh_config=config)
+    try:
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.run("true", timeout=10)
+        said = str(refused.value)
+        assert f"no key is trusted for this host yet (none for it in {shared}; the ssh " \
+            f"config's UserKnownHostsFile {named} has ssh read no file of yours)" in said, said
+        assert said.endswith(f"as root, add this line to {shared}:\n{held.strip()}"), said
+        assert str(home) not in said, said
+        shared.write_text(refused.value.known_hosts_line + "\n")
+        assert ssh().returncode == 0
+        assert (await remote.run("true", timeout=10)).ok
+    finally:
+        await remote.close()
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
 async def test_a_jump_host_listed_with_a_key_of_another_type_is_refused_as_ssh_refuses_it(
         sshd: Sshd, tmp_path: Path) -> None:
     """A jump host whose known_hosts lists an ECDSA key for it and that
