@@ -933,6 +933,11 @@ class StartService(Red5Step):
         if api:
             proof = await serving_proof(ctx, api, self.side)
             if proof.done:
+                if self.side == "new":
+                    # Started by hand (a resumed run): a 6.2+ server logs no
+                    # word of its database, and one that answers on another
+                    # would pass as the new stream manager.
+                    await self._names_the_new_database(ctx, running=True)
                 # Found serving, the step does not run: said here as run says
                 # it, or the report has not heard the release it proved
                 # (operator trial: a way back from before stop-service).
@@ -1082,40 +1087,57 @@ class StartService(Red5Step):
             return None
         return dict(javaproperties.loads(found.stdout))
 
-    async def _names_the_new_database(self, ctx: Ctx) -> None:
-        """Before the new release starts: its red5-web.properties names
-        [new_database]. A webapp started on another database that answers
-        loads on it and its API answers, and of the releases whose red5.log
-        the sources show only 5.1.1 says which database it uses (facts
-        audit 56a H1): once started, a wrong one is not seen. StepFailed,
-        nothing started, when the file names another; nothing is said when it
+    async def _names_the_new_database(self, ctx: Ctx, *, running: bool = False) -> bool:
+        """Whether the new release's red5-web.properties names [new_database]
+        (False when it cannot be read). A webapp started on another database
+        that answers loads on it and its API answers, and of the releases
+        whose red5.log the sources show only 5.1.1 says which database it
+        uses (facts audit 56a H1): once started, a wrong one is not seen.
+        StepFailed when the file names another: before a start, nothing
+        started; for a service found `running` and answering (started by
+        hand), it is left running as it is. Nothing is said when the file
         cannot be read (the wait that follows reports what the server says)."""
         from runbook.properties.codec import has_placeholder
         from steps import database
 
         written = await self._file_database(ctx)
         if written is None:
-            return
+            return False
         path = f"{live_dir(ctx)}/{red5.PROPERTIES}"
         back = "; or roll back to the old stream manager"
         host, port = live_address(written)
+        # A service found answering has read the file already: it is to be
+        # stopped by hand, so that the start that follows is runbook's, from
+        # the file it has just compared.
+        stop = "Stop it (systemctl stop red5pro), "
+        if running:
+            state = "the red5pro service runs and its API answers; runbook leaves it running"
+        else:
+            state = "runbook did not start the service"
         if not host or has_placeholder(host):
+            if running:
+                raise StepFailed(
+                    f"config.dbHost in {path} is {host or 'blank'}, so the new release has no "
+                    f"database to use; {state}. {stop}then go on with --resume and let the "
+                    "properties step run (or set it there to the new database's host by hand "
+                    f"and try this step again){back}")
             raise StepFailed(
                 f"config.dbHost in {path} is {host or 'blank'}, so the new release would start "
-                "with no database; runbook did not start the service. The properties step ports "
-                "it: stop, then go on with --resume and let that step run (or set it there "
-                f"to the new database's host by hand and try this step again){back}")
+                f"with no database; {state}. The properties step ports it: stop, then go on "
+                "with --resume and let that step run (or set it there to the new database's "
+                f"host by hand and try this step again){back}")
         where = await database.login(ctx)
         raw = written.get("config.dbPort", "").strip()
         if port is not None and same_database(host, port, where.host, where.port):
-            return
+            return True
         named = f"{host}:{port}" if port is not None else f"{host} (config.dbPort={raw})"
+        mend = (f"{stop}set them there to" if running else "Set them there to")
         raise StepFailed(
             f"config.dbHost and config.dbPort in {path} name the database at {named}, which "
             f"disagrees with the new database at {where.address} ([new_database] in "
-            f"{ctx.settings.source}); runbook did not start the service. Set them there to "
-            f"{where.host} and {where.port} (or, if {named} is the new database by another "
-            f"name, give that in [new_database]), then try the step again{back}")
+            f"{ctx.settings.source}); {state}. {mend} {where.host} and {where.port} (or, if "
+            f"{named} is the new database by another name, give that in [new_database]), then "
+            f"try the step again{', which starts it' if running else ''}{back}")
 
     async def _log_size(self, ctx: Ctx) -> int:
         """The size of red5.log now (0 when it is not there yet)."""

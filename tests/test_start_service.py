@@ -292,3 +292,47 @@ async def test_a_service_found_running_on_a_wrong_database_still_fails_the_step_
     assert front.final_state("start-service") == "failed", front.text()[-3000:]
     assert report.elapsed_s is not None and report.elapsed_s < 30, report
     assert "127.0.0.3:3306" in report.detail and "disagree" in report.detail, report
+
+
+async def test_a_service_started_by_hand_on_another_database_that_answers_fails_the_step(
+        tmp_path: Path) -> None:
+    """A resumed run found the service running (started by hand, outside
+    runbook) and its API answering, and passed without looking at the file:
+    on a 6.2+ release nothing in red5.log says which database it uses, so a
+    service on the live database, which answers, went on as the new stream
+    manager. The file is compared with [new_database] there too: the step
+    fails in one line, saying what to set where or to roll back, and the
+    running service is left as it is."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
+        path = host.install_dir / "red5pro" / PROPERTIES
+        text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}",
+                      path.read_text())
+        path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.old_db[1]}",
+                               text))
+        status, output = await host._run_shim("systemctl", "start", "red5pro")
+        assert status == 0, output
+        log = host.install_dir / "red5pro" / "log" / "red5.log"
+        await until(lambda: log.is_file() and service.READY_LINE in log.read_text(),
+                    what="the service started by hand to load on the live database")
+        pid = host.service_pid()
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]})
+        outcome = await rehearse(host, front, journal, settings, resume=replay(journal))
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+        still = host.service_pid()
+    report = front.last_report("start-service")
+    said = report.detail
+    assert "\n" not in said, said
+    assert f"{host.old_db[0]}:{host.old_db[1]}" in said and "[new_database]" in said, said
+    assert "config.dbHost" in said and "config.dbPort" in said and PROPERTIES in said, said
+    assert "roll back" in said and "systemctl stop red5pro" in said, said
+    # Left as it is: the same server runs, and runbook asked systemd for nothing.
+    assert pid is not None and still == pid, (pid, still)
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    resumed = max(n for n, r in enumerate(records) if r["event"] == "run-start")
+    assert not [r for r in records[resumed:] if r["event"] == "action-start"
+                and r["step"] == "start-service"], records[resumed:]
+
