@@ -114,8 +114,11 @@ _STATUS_HEADERS = ("●", "×", "Loaded:", "Active:", "Main PID:", "Docs:", "Pro
 # looked at once, from the host as the new release reaches it.
 _DATABASE_LOOK_AFTER_S = 10.0
 # After it, how often red5.log is looked at until it names the database its
-# webapp uses (a root shell each time, in the downtime).
+# webapp uses (a root shell each time, in the downtime), where it can say
+# something the file did not (_log_may_name_the_database).
 _LOG_EVERY_S = 2.0
+# The API versions of the releases known to log dbURL = ... (_DB_URL): 5.1.x.
+_LOGS_ITS_DATABASE = ("3.0",)
 
 
 class _NoDatabase(Exception):
@@ -968,7 +971,19 @@ class StartService(Red5Step):
     async def _runs(self, ctx: Ctx) -> bool:
         return (await ctx.probe(root(ctx, "systemctl is-active red5pro"))).ok
 
-    async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError]) -> Any:
+    def _log_may_name_the_database(self, ctx: Ctx, *, file_proven: bool) -> bool:
+        """Whether red5.log is worth reading for the database this start uses:
+        only a release known to log it (5.1.1; 6.2.0's log has no dbURL line,
+        facts audit 56a H1), and not for a start runbook made from a file it
+        had just found naming [new_database] (`file_proven`), which the line
+        would only repeat. A service found running may have read the file
+        before it was put right: there the line is what tells."""
+        if red5.api_version(ctx.facts.new_version) not in _LOGS_ITS_DATABASE:
+            return False
+        return not (file_proven and ctx.facts.scratch.red5_log_start_offset is not None)
+
+    async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
+                            file_proven: bool = False) -> Any:
         """The API once it answers; None when the limit passes first.
         _ServiceEnded as soon as systemd says the service is gone: a server
         that exits as it boots (no license key, say) never answers."""
@@ -977,6 +992,8 @@ class StartService(Red5Step):
         said: set[str] = set()
         began = time.monotonic()
         database_looked = self.side != "new"  # the way back's old release uses the old one
+        read_log = not database_looked and \
+            self._log_may_name_the_database(ctx, file_proven=file_proven)
         # The new database's login, once looked at; until the red5.log of this
         # start names the database it uses, it is looked at again (a server
         # logs it as its webapp loads, which can be later than the first look).
@@ -993,7 +1010,7 @@ class StartService(Red5Step):
                 # A release that cannot reach its database does not come up by
                 # waiting, nor by a restart (operator trial: two whole waits).
                 database_looked = True
-                new_database = await self._look_at_the_database(ctx)
+                new_database = await self._look_at_the_database(ctx, read_log=read_log)
                 log_looked = time.monotonic()
             elif new_database is not None and time.monotonic() - log_looked >= _LOG_EVERY_S:
                 log_looked = time.monotonic()
@@ -1025,18 +1042,19 @@ class StartService(Red5Step):
         except _GaveUp:  # a refused token is said at once, not waited out (code review)
             return None
 
-    async def _look_at_the_database(self, ctx: Ctx) -> Any:
+    async def _look_at_the_database(self, ctx: Ctx, *, read_log: bool) -> Any:
         """_NoDatabase when the host cannot log in to the new database;
-        _WrongDatabase when the red5.log of this start names another one.
-        The new database's login when its log names none yet, for a later
-        look (None once it named the new one)."""
+        _WrongDatabase when the red5.log of this start names another one
+        (looked for only where `read_log`). The new database's login when its
+        log names none yet, for a later look (None once it named the new one,
+        or where it is not read)."""
         from steps import database
 
         try:
             where = await database.login(ctx)
         except StepFailed as exc:
             raise _NoDatabase(str(exc)) from None
-        named = await self._logs_the_database(ctx, where)
+        named = await self._logs_the_database(ctx, where) if read_log else True
         try:
             await database.probe_sql(ctx, where, database.query(ctx, "SELECT 1",
                                                                 port=where.port))
@@ -1264,8 +1282,8 @@ class StartService(Red5Step):
             return
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
-        if self.side == "new":  # before anything starts: nothing to undo
-            await self._names_the_new_database(ctx)
+        # Before anything starts: nothing to undo.
+        proven = self.side == "new" and await self._names_the_new_database(ctx)
         if restarted or not ours:  # what an earlier start logged is not this one's
             ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
         else:  # found running: where its start's lines begin is not known
@@ -1275,7 +1293,8 @@ class StartService(Red5Step):
             await self._prove(ctx)
         last_wait = len(errors)  # where the last wait's answers begin
         try:
-            api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors)
+            api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors,
+                                           file_proven=proven)
             if not api and not restarted and await self._runs(ctx):
                 # Running and silent for the whole limit: a webapp that failed to
                 # deploy (its database was unreachable at boot, say) is not known
@@ -1286,7 +1305,7 @@ class StartService(Red5Step):
                 ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
                 await self._systemctl(ctx, "restart")
                 last_wait = len(errors)
-                api = await self._wait_for_api(ctx, limit, errors)
+                api = await self._wait_for_api(ctx, limit, errors, file_proven=proven)
         except _ServiceEnded as ended:
             await self._fail_with_log(ctx, f"the red5pro service is {ended.state}: the server "
                                       "exited as it started")

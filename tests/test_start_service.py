@@ -336,3 +336,60 @@ async def test_a_service_started_by_hand_on_another_database_that_answers_fails_
     assert not [r for r in records[resumed:] if r["event"] == "action-start"
                 and r["step"] == "start-service"], records[resumed:]
 
+
+async def test_a_slow_start_of_a_release_that_logs_no_database_does_not_read_red5_log_for_it(
+        tmp_path: Path) -> None:
+    """Once its API had been silent ten seconds, start-service looked in
+    red5.log for the dbURL line every two seconds until the API answered: a
+    root shell each time, in the downtime. Only 5.1.1's log is known to have
+    the line (facts audit 56a H1): on a 6.2 -> 11.1 upgrade the looks found
+    nothing, for the whole of a slow start. The file was compared with
+    [new_database] before the start anyway. Counted as the commands the host
+    was asked while the step ran."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(
+            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=60))
+        assert host.scenario.new.api == "4.0"
+        # The webapp loads well past the ten seconds, well within the limit.
+        armed.arm(host.sandbox, "slow-start", step="start-service", delay=17.0)
+        spans: dict[str, int] = {}
+
+        def mark(step: StepReport, plan: list[Action]) -> None:
+            spans[step.id] = len(host.commands)
+            if step.id == "recreate":
+                armed.lift(host.sandbox, "slow-start")
+
+        front = ScriptedFrontEnd(on_confirm=mark)
+        try:
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        finally:
+            armed.lift(host.sandbox, "slow-start")
+        asked = host.commands[spans["start-service"]:spans["recreate"]]
+    assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert front.final_state("start-service") == "done"
+    report = front.last_report("start-service")
+    assert report.elapsed_s is not None and report.elapsed_s > 15, report  # it was slow
+    looks = [command for command in asked if "dbURL" in command]
+    assert looks == [], f"{len(looks)} of {len(asked)} commands read red5.log for dbURL"
+
+
+def test_red5_log_is_read_for_the_database_only_where_it_can_say_what_the_file_did_not() -> None:
+    """No rehearsal starts a 5.1 release forward, so the choice is shown here:
+    only 5.1.x logs dbURL (facts audit 56a H1); and of a start runbook made
+    from a file it had just proven, the line would only repeat the file."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from steps.cutover import StartService
+
+    def reads(version: str, *, proven: bool, offset: int | None) -> bool:
+        ctx: Any = SimpleNamespace(facts=SimpleNamespace(
+            new_version=version, scratch=SimpleNamespace(red5_log_start_offset=offset)))
+        return StartService()._log_may_name_the_database(ctx, file_proven=proven)
+
+    assert reads("5.1.1.b236", proven=False, offset=0)  # the file could not be read
+    assert reads("5.1.1.b236", proven=True, offset=None)  # found running: read before the fix?
+    assert not reads("5.1.1.b236", proven=True, offset=0)
+    for version in ("6.2.0.b406", "10.9.2", "11.1.0", ""):
+        assert not reads(version, proven=False, offset=None), version

@@ -864,6 +864,12 @@ class RehearsalHost:
             self._sshd.arm_drop(skip, in_a_change=in_a_change, in_a_write=in_a_write)
 
     @property
+    def commands(self) -> list[str]:
+        """The commands runbook has asked of this host so far, oldest first
+        (the latest 20,000)."""
+        return list(self._sshd.commands) if self._sshd is not None else []
+
+    @property
     def ssh_drops(self) -> int:
         """How many armed drops have happened."""
         return self._sshd.drops if self._sshd is not None else 0

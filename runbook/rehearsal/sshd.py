@@ -18,6 +18,7 @@ runbook can tell the difference:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import logging
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 _CHUNK = 65536
 _HELLO = SHARED_SHELL_HELLO.encode()
+# How many of the latest commands RehearsalSSHServer.commands keeps.
+_COMMANDS_KEPT = 20_000
 # Environment a client may pass through, as Debian's sshd_config allows.
 _ACCEPTED_ENV_PREFIXES = ("LANG", "LC_")
 
@@ -216,6 +219,11 @@ class RehearsalSSHServer:
         self._drop_in_a_change = False
         self._drop_in_a_write = False
         self.drops = 0
+        # What the clients asked of this host, latest last: each exec
+        # request's command and each command a shared shell was given. For
+        # tests that count what a step costs the host; bounded, as a lasting
+        # host serves run after run.
+        self.commands: collections.deque[str] = collections.deque(maxlen=_COMMANDS_KEPT)
         self.sftp_bytes = 0  # written through SFTP, all sessions together
         self.sftp_bytes_at_drop: int | None = None  # of them, when a drop landed in a write
         # Process groups of every command ever started: what a leftover
@@ -401,6 +409,8 @@ class RehearsalSSHServer:
         # stdin: there, each command (not the shell's start) is where an armed
         # drop can land.
         shared = command == SHARED_SHELL
+        if not shared:
+            self.commands.append(command)
         feeder = asyncio.create_task(self._feed_stdin(process, proc, job if shared else None))
         if not shared and self.take_armed_drop(command=command):
             # Give the command its time (a short one ends), then cut the
@@ -472,6 +482,8 @@ class RehearsalSSHServer:
                 if not data:
                     break
                 # The shell's greeting is not a command.
+                if shared is not None and data != _HELLO:
+                    self.commands.append(data.decode(errors="replace"))
                 dropping = (shared is not None and data != _HELLO
                             and self.take_armed_drop(command=data.decode(errors="replace")))
                 if dropping:
