@@ -29,6 +29,7 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
     last = ""  # the time of the record before this one: a cut came after it
     current = ""  # the step of the last record that named one
     way_back = False  # a way back began earlier in the journal
+    attempts = 0  # reconnecting records since the connection was lost
     for record in records:
         step_id = text_of(record.get("step"))
         event = record["event"]
@@ -49,7 +50,16 @@ def log_lines(path: Path, *, step: str | None = None, grep: str | None = None,
         if step_id:
             steps[step_id] = None
             current = step_id
+        if event == Record.RUN_START:
+            attempts = 0  # that run's first connection is not a return
+        if event == Record.CONNECTED and attempts:
+            # When it was back: what waited for it ran then (trial 56, F4).
+            lines.append((current or RUN_MARK, f"SSH connection back at "
+                          f"{_said(text_of(record.get('ts')))}, after {attempts} attempt"
+                          + ("" if attempts == 1 else "s")))
+            attempts = 0
         if event == Record.RECONNECTING:
+            attempts += 1
             # Under the step it cut, as the screen shows it (operator trial).
             lines.append((current or RUN_MARK, f"SSH connection lost "
                           f"({text_of(record.get('reason'))}): reconnecting, attempt "

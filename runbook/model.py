@@ -279,6 +279,10 @@ ALREADY_DONE = "already done: "
 # it left behind, what changed, what it could not carry): the report's "After
 # the upgrade" lists them for the change ticket (operator trial 53).
 AFTER_UPGRADE = "after-upgrade"
+# A note's kind for what a way back that finished leaves on the host (the
+# failed tree it set aside, a unit backup, the new database): the report's
+# "Left on the host after the way back" lists them (operator trial 56, F2).
+AFTER_WAY_BACK = "after-way-back"
 # The other names the report reads a run by: the steps write them from here,
 # so a rename cannot quietly empty the report's fleet table.
 SERVICE_ANSWERED = "service-answered"

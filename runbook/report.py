@@ -23,7 +23,7 @@ import pwd
 import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -53,6 +53,7 @@ from runbook.journal_replay import (
 )
 from runbook.model import (
     AFTER_UPGRADE,
+    AFTER_WAY_BACK,
     NODEGROUP_RECREATED,
     PROPERTIES_STEP,
     SERVICE_ANSWERED,
@@ -88,6 +89,11 @@ class Action:
     status: str | None = None
     exit: int | None = None
     error: str = ""
+    # When its end was recorded, and, where the SSH connection was lost while
+    # it waited or ran, when it was back (operator trial 56, F4: the report
+    # dated an mv at its request, 80 s before the host was back to run it).
+    ended: str | None = None
+    connection_back: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,26 @@ class Note:
     text: str
     # When the same was said again (a resumed session looks again).
     again: tuple[str, ...] = ()
+
+
+def moment(ts: str | None) -> datetime | None:
+    if not ts:
+        return None
+    try:
+        when = datetime.fromisoformat(ts)
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def clock(ts: str | None, day: str | None = None) -> str:
+    """13:59:01, with the date when it is not `day`'s."""
+    when, first = moment(ts), moment(day)
+    if when is None:
+        return "-"
+    if first is not None and when.date() != first.date():
+        return when.strftime("%Y-%m-%d %H:%M:%S")
+    return when.strftime("%H:%M:%S")
 
 
 def said_once(notes: list[Note]) -> list[Note]:
@@ -311,6 +337,10 @@ class Report:
     warnings: list[Note] = field(default_factory=list)
     # What the steps said is left to do once the upgrade is done (AFTER_UPGRADE).
     after: list[Note] = field(default_factory=list)
+    # What the way back's steps said they left on the host (AFTER_WAY_BACK), and
+    # what the cutover's steps that acted leave that it does not undo (leaves).
+    after_way_back: list[Note] = field(default_factory=list)
+    left_by_way_back: list[str] = field(default_factory=list)
     # Things about the record itself: a repaired journal, a detached command.
     remarks: list[str] = field(default_factory=list)
     # An unfinished run: what serves now, and the commands that go on from there.
@@ -366,6 +396,18 @@ class Report:
         said = f"{ONLY_UNDER_WAY}; {AFTER_A_FINISHED_UPGRADE}"
         return [*self.after, Note("", self.ended or "", AFTER_UPGRADE,
                                   said[0].upper() + said[1:])]
+
+    @property
+    def left_after_the_way_back(self) -> list[Note]:
+        """What a way back that finished left on the host, for the change
+        ticket's follow-ups (operator trial 56, F2): none for a run that did
+        not go back, or whose way back did not finish (where it stands says
+        that)."""
+        if not self.rolled_back:
+            return []
+        return [*self.after_way_back,
+                *(Note("", self.ended or "", AFTER_WAY_BACK, text[0].upper() + text[1:])
+                  for text in self.left_by_way_back)]
 
     @property
     def went_back(self) -> bool:
@@ -552,21 +594,31 @@ class _Reader:
             f"({text_of(record.get('reason'))})")
         self.lost = (len(self.report.remarks) - 1, 1)
 
-    def _settle_loss(self, how: str) -> None:
+    def _settle_loss(self, how: str, at: str | None = None) -> None:
         """Say what the run did after the connection was lost: `how`, with
-        the attempts it made (journalled, one reconnecting record each)."""
+        the attempts it made (journalled, one reconnecting record each), and
+        `at`, when it was back."""
         if self.lost is None:
             return
         index, attempts = self.lost
         self.lost = None
         tries = f"{attempts} attempt" + ("" if attempts == 1 else "s")
-        said = f"reconnected after {tries}" if how == "reconnected" else f"{how} ({tries})"
+        when = f" at {clock(at, self.report.started)}" if at else ""
+        said = f"reconnected{when} after {tries}" if how == "reconnected" else f"{how} ({tries})"
         self.report.remarks[index] += f"; the run {said}"
 
-    def _connected(self, record: dict[str, Any], _ts: str, _step_id: str) -> None:
+    def _connected(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         report = self.report
         report.fingerprint = report.fingerprint or text_of(record.get("fingerprint")) or None
-        self._settle_loss("reconnected")
+        if self.lost is not None:
+            # A command asked before the connection was back waited for it
+            # (or ran on, detached, across the gap): its time alone is not
+            # when it ran.
+            for key in self.open_this_run:
+                action = self.open.get(key)
+                if action is not None and action.connection_back is None:
+                    action.connection_back = ts
+        self._settle_loss("reconnected", ts)
 
     def _journal_repaired(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
         self.report.remarks.append(f"{ts}: the journal was repaired at line "
@@ -649,13 +701,14 @@ class _Reader:
         self.open[key] = action
         self.open_this_run.add(key)
 
-    def _action_end(self, record: dict[str, Any], _ts: str, step_id: str) -> None:
+    def _action_end(self, record: dict[str, Any], ts: str, step_id: str) -> None:
         if not step_id:
             return
         key = (step_id, text_of(record.get("attempt")), int(record.get("n") or 0))
         ended = self.open.pop(key, None)
         if ended is not None:
             ended.status = text_of(record.get("status")) or None
+            ended.ended = ts
             exit_status = record.get("exit")
             ended.exit = exit_status if isinstance(exit_status, int) else None
             ended.error = text_of(record.get("error"))
@@ -683,6 +736,8 @@ class _Reader:
             report.warnings.append(note)
         if note.kind == AFTER_UPGRADE:
             report.after.append(note)
+        if note.kind == AFTER_WAY_BACK:
+            report.after_way_back.append(note)
         if note.kind == SERVICE_ANSWERED and record.get("side") == "old":
             # The old release on the way back: not what the upgrade went to.
             report.service_back = note.text
@@ -777,6 +832,7 @@ class _Reader:
         report.steps = list(self.steps.values())
         report.warnings = said_once(report.warnings)
         report.after = said_once(report.after)
+        report.after_way_back = said_once(report.after_way_back)
         if report.rolled_back:
             # What the cutover did, the way back undid: as done, its detail
             # (red5pro is the new release) read as the host's state (trial).
@@ -865,6 +921,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     left = left_behind(reader.leaves,
                        lambda step_id: bool((step := report.step(step_id)) and step.actions))
     report.before_another_attempt = before_another_attempt(report.outcome, left)
+    report.left_by_way_back = left
     _estimate(report, estimate_from)
     return report
 

@@ -10,7 +10,6 @@ import json
 import re
 import shlex
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from runbook.journal_replay import same_pace
@@ -33,34 +32,16 @@ from runbook.report import (
     Note,
     Report,
     StepRun,
+    clock,
+    moment,
 )
 from runbook.standing import ENDS_AS_BEGUN_S
-
-
-def moment(ts: str | None) -> datetime | None:
-    if not ts:
-        return None
-    try:
-        when = datetime.fromisoformat(ts)
-    except ValueError:
-        return None
-    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def stamp(ts: str | None) -> str:
     """2026-11-30 13:59:01 UTC."""
     when = moment(ts)
     return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "-"
-
-
-def clock(ts: str | None, day: str | None = None) -> str:
-    """13:59:01, with the date when it is not `day`'s."""
-    when, first = moment(ts), moment(day)
-    if when is None:
-        return "-"
-    if first is not None and when.date() != first.date():
-        return when.strftime("%Y-%m-%d %H:%M:%S")
-    return when.strftime("%H:%M:%S")
 
 
 def said_again(note: Note, day: str | None) -> str:
@@ -107,6 +88,17 @@ def shown(step: StepRun, action: Action) -> list[str]:
     if step.id == PROPERTIES_STEP and action.kind == "editfile" and len(lines) > 1:
         lines = [lines[0], "(the key-by-key review is under Properties decisions)"]
     return lines
+
+
+def action_line(action: Action, day: str | None) -> str:
+    """The comment above a command in the report: when it was asked and how it
+    ended; where the connection was lost while it waited or ran, when it was
+    back and when the command ended too (operator trial 56, F4)."""
+    if action.connection_back is None:
+        return f"# {clock(action.ts, day)} {action_status(action)}"
+    ended = f"ended {clock(action.ended, day)} " if action.ended else ""
+    return (f"# asked {clock(action.ts, day)}; the SSH connection was lost and back at "
+            f"{clock(action.connection_back, day)}; {ended}{action_status(action)}")
 
 
 def action_status(action: Action) -> str:
@@ -330,6 +322,14 @@ def breaks_while_down(report: Report, code: Callable[[str], str],
     return (plain(f"The run ended {times} while the stream manager was down, and was "
                   "resumed; the time between is downtime too: ")
             + plain("; ").join(said) + plain("."))
+
+
+def after_list(report: Report) -> tuple[str, list[Note]]:
+    """The follow-ups' list and its title: an upgrade's to do after it, or
+    what a way back that finished left on the host."""
+    if report.to_do_after:
+        return "After the upgrade", report.to_do_after
+    return "Left on the host after the way back", report.left_after_the_way_back
 
 
 # --- where the stream manager stands ------------------------------------------------------

@@ -10,14 +10,14 @@ from __future__ import annotations
 from html import escape
 
 from runbook.model import outcome_words, state_words
-from runbook.report import Nodegroup, Report, StepRun
+from runbook.report import Nodegroup, Report, StepRun, clock
 from runbook.report_format import (
-    action_status,
+    action_line,
+    after_list,
     attempt_line,
     before_totals,
     between,
     breaks_while_down,
-    clock,
     downtime_took,
     downtime_verdict,
     duration,
@@ -183,12 +183,14 @@ def _warnings(report: Report) -> str:
 
 
 def _after(report: Report) -> str:
-    """For the change ticket's follow-ups (operator trial 53): an upgrade's only."""
-    if not report.to_do_after:
+    """For the change ticket's follow-ups (operator trial 53): what an upgrade
+    leaves to do, or what a way back left on the host (trial 56, F2)."""
+    title, notes = after_list(report)
+    if not notes:
         return ""
-    return "<h2>After the upgrade</h2>\n<ul>" + "".join(
+    return f"<h2>{_e(title)}</h2>\n<ul>" + "".join(
         f"<li>{_code(note.step) + ': ' if note.step else ''}{_e(note.text)}</li>"
-        for note in report.to_do_after) + "</ul>"
+        for note in notes) + "</ul>"
 
 
 def _skipped(report: Report) -> str:
@@ -296,7 +298,7 @@ def _commands(report: Report) -> str:
             continue
         lines: list[str] = []
         for action in step.actions:
-            lines += [f"# {clock(action.ts, report.started)} {action_status(action)}",
+            lines += [action_line(action, report.started),
                       *shown(step, action)]
         out += [f"<h3>{number}. {_code(step.id)}</h3>", _pre(lines)]
     return "\n".join(out)

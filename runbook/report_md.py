@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 
 from runbook.model import outcome_words, state_words
-from runbook.report import Nodegroup, Report, StepRun
+from runbook.report import Nodegroup, Report, StepRun, clock
 from runbook.report_format import (
-    action_status,
+    action_line,
+    after_list,
     attempt_line,
     before_totals,
     between,
     breaks_while_down,
-    clock,
     downtime_took,
     downtime_verdict,
     duration,
@@ -181,12 +181,14 @@ def _warnings(report: Report) -> list[str]:
 
 
 def _after(report: Report) -> list[str]:
-    """For the change ticket's follow-ups (operator trial 53): an upgrade's only."""
-    if not report.to_do_after:
+    """For the change ticket's follow-ups (operator trial 53): what an upgrade
+    leaves to do, or what a way back left on the host (trial 56, F2)."""
+    title, notes = after_list(report)
+    if not notes:
         return []
-    return ["## After the upgrade", "",
+    return [f"## {title}", "",
             *(f"- {_code(note.step)}: {_md(note.text)}" if note.step else f"- {_md(note.text)}"
-              for note in report.to_do_after), ""]
+              for note in notes), ""]
 
 
 def _skipped(report: Report) -> list[str]:
@@ -298,7 +300,7 @@ def _commands(report: Report) -> list[str]:
             continue
         lines: list[str] = []
         for action in step.actions:
-            lines += [f"# {clock(action.ts, report.started)} {action_status(action)}",
+            lines += [action_line(action, report.started),
                       *shown(step, action)]
         out += [f"### {number}. {_code(step.id)}", "", *_block(lines), ""]
     return out

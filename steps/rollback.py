@@ -16,8 +16,9 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any
 
-from runbook.model import Action, Check, Note, Phase, Shell, Wait
+from runbook.model import AFTER_WAY_BACK, Action, Check, Note, Phase, Shell, Wait
 from runbook.shell import quote
 from runbook.smapi import SMApiError
 from runbook.step import StepFailed
@@ -51,6 +52,7 @@ from steps.cutover import (
     servers_of,
     serving_proof,
 )
+from steps.database import DATABASE, drop_command
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 
@@ -367,6 +369,7 @@ class SetAsideNew(Red5Step):
             # Set aside by an attempt whose end went unrecorded: the journal
             # and the report name the folder it is really in.
             ctx.facts.rollback_stamp = aside.rsplit(".failed-", 1)[-1]
+            _tree_left(ctx, aside)
             return Check(True, f"the new release is set aside as {aside}")
         return Check(True, f"the new release never went live as {live_dir(ctx)}; it stays "
                      "where unpack put it")
@@ -377,8 +380,16 @@ class SetAsideNew(Red5Step):
     async def verify(self, ctx: Ctx) -> Check:
         if await folder_id(ctx, failed_dir(ctx)) != await new_tree(ctx):
             return Check(False, f"{failed_dir(ctx)} does not hold the new release")
+        _tree_left(ctx, failed_dir(ctx))
         return Check(True, f"the new release is set aside as {failed_dir(ctx)}, for a look "
                      "later")
+
+
+def _tree_left(ctx: Ctx, aside: str) -> None:
+    """For the report's list of what the way back left: the failed tree."""
+    ctx.note(AFTER_WAY_BACK, f"the new release's tree is set aside as {aside}, as the way back "
+             f"found it: look in it if need be, then delete it: "
+             f"{root(ctx, 'rm -r -- ' + quote(aside))}")
 
 
 class RestoreOld(Red5Step):
@@ -429,6 +440,10 @@ class RestoreUnit(Red5Step):
         same = kept is not None and kept == await sha256_remote(ctx, unit, as_root=True)
         status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
         if same and "changed on disk" not in status.stdout:
+            # The copy stays: another attempt's service-unit keeps it as it is.
+            ctx.note(AFTER_WAY_BACK, f"{unit}.bak stays, the same as the old unit now back in "
+                     "place: another attempt keeps it as the old unit's copy; if none is "
+                     f"made, delete it: {root(ctx, 'rm -- ' + quote(unit + '.bak'))}")
             return Check(True, "the old unit is in place and loaded")
         return Check(False)
 
@@ -456,6 +471,26 @@ class StartOld(StartService):
         await prove_token(ctx, live_dir(ctx), "the old release was started here, but whether "
                           "it is the stream manager answering at [api] base_url is not proven",
                           AGAIN)
+
+
+    def _answered(self, ctx: Ctx, api: Any, *, version: str | None,
+                  controller: str | None) -> None:
+        super()._answered(ctx, api, version=version, controller=controller)
+        if not _recreate_began(ctx):  # else recreate's leaves say it, with more to drop
+            ctx.note(AFTER_WAY_BACK, _new_database_left(ctx))
+
+
+def _new_database_left(ctx: Ctx) -> str:
+    """The new database, which the way back does not touch (as Recreate.leaves
+    names it: the config's host, the port known, the live login by name; -p
+    asks for the password, which is never shown)."""
+    port = ctx.settings.new_db_port or ctx.facts.db_port
+    where = ctx.settings.new_db_host + (f":{port}" if port else "")
+    drop = drop_command(ctx.settings.new_db_host, port, ctx.facts.db_user or "USER")
+    return (f"the new database on {where} is as the upgrade left it (the way back does not "
+            f"touch a database): another attempt's schema step takes the release's tables in "
+            f"its {DATABASE} database as they are; if none is made, drop it from the stream "
+            f"manager host: {drop}")
 
 
 class RecreateOld(Recreate):

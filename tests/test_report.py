@@ -1029,6 +1029,10 @@ def test_a_way_back_that_finds_the_old_release_serving_says_it_serves(
     # database, which another attempt takes as it is (operator trial: told to
     # drop it all the same).
     assert "Before another attempt" not in head, head
+    # Nothing set aside, no unit replaced: the list has only the new database.
+    for said in _left_items(build(journal, estimate_from=[])):
+        assert "DROP DATABASE cluster" in said, said
+        assert "red5pro.failed-" not in said and "red5pro.service.bak" not in said, said
 
 
 def test_a_rolled_back_runs_downtime_is_not_compared_with_an_upgrade(
@@ -2438,7 +2442,9 @@ def test_a_lost_connection_says_whether_the_run_reconnected(tmp_path: Path) -> N
         said = " ".join(text.split())
         assert "as the steps say" not in said, said
         assert said.count("was lost") == 2, said
-        assert "(ConnectionLost); the run reconnected after 2 attempts" in said, said
+        # And when it was back (trial 56, F4).
+        assert re.search(r"\(ConnectionLost\); the run reconnected at \d\d:\d\d:\d\d after 2 "
+                         r"attempts", said), said
         assert "(TimeoutError); the run did not reconnect (3 attempts)" in said, said
 
 
@@ -2506,3 +2512,150 @@ def test_a_way_back_whose_run_end_was_cut_off_is_not_offered_to_resume(
                       "--sandbox", str(tmp_path / "sb"), state=tmp_path / "state")
     assert printed.returncode == 2, printed.stdout + printed.stderr
     assert "rolled back; there is nothing to resume" in printed.stderr, printed.stderr
+
+
+@dataclass
+class LeftOnHost:
+    """A run rolled back, and what the host held afterwards, looked at there."""
+    run: Rehearsed
+    failed_trees: list[Path]
+    unit_backups: list[Path]
+    new_db: tuple[str, int]
+
+
+@pytest.fixture(scope="module")
+def back_from_start(tmp_path_factory: pytest.TempPathFactory) -> LeftOnHost:
+    """`runbook rehearse --rollback-after start-service`: the new release
+    served, recreate never began, the way back put the old one back."""
+    from runbook.cli import wiring
+
+    tmp = tmp_path_factory.mktemp("back-from-start")
+    journal = tmp / "runs" / "run.jsonl"
+
+    async def go() -> LeftOnHost:
+        async with rehearsal_host(tmp) as host:
+            secrets = live_secrets(host)
+            session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
+                                     journal_path=journal, state_dir=host.sandbox / ".operator",
+                                     isolated=True, rollback_after="start-service")
+            outcome = await session.run(ScriptedFrontEnd())
+            units = host.sandbox / "lib/systemd/system"
+            return LeftOnHost(Rehearsed(journal, outcome, secrets, records(journal)),
+                              sorted(host.install_dir.glob("red5pro.failed-*")),
+                              sorted(units.glob("red5pro.service.bak")), host.new_db)
+
+    left = asyncio.run(go())
+    assert left.run.outcome is Outcome.ROLLED_BACK, left.run.records[-5:]
+    return left
+
+
+LEFT_AFTER_WAY_BACK = "Left on the host after the way back"
+
+
+def _left_items(report: Report) -> tuple[str, str]:
+    """The list of what the way back left, as Markdown (read plain) and as HTML."""
+    text = plain(markdown(report))
+    page = html(report)
+    found = re.search(rf"<h2>{LEFT_AFTER_WAY_BACK}</h2>\n<ul>(.*?)</ul>", page, re.S)
+    assert found, page[-4000:]
+    return section(text, LEFT_AFTER_WAY_BACK), found.group(1)
+
+
+def test_a_way_back_lists_what_it_left_on_the_host(back_from_start: LeftOnHost) -> None:
+    """Operator trial 56 (F2): after the way back the report listed nothing
+    left on the host, though the failed new tree (named only in one step's
+    detail), the old unit's red5pro.service.bak and the new database's cluster
+    schema were all still there; a finished upgrade has "After the upgrade"."""
+    left = back_from_start
+    assert len(left.failed_trees) == 1 and len(left.unit_backups) == 1, left
+    report = build(left.run.journal, estimate_from=[])
+    for said in _left_items(report):
+        # Each, by its path on the host, with how to look or remove it.
+        assert str(left.failed_trees[0]) in said, said
+        assert f"rm -r -- {left.failed_trees[0]}" in said, said
+        assert str(left.unit_backups[0]) in said, said
+        # The new database, which the way back does not touch: the schema
+        # step's tables, taken as they are by another attempt (recreate made
+        # nothing), and how to drop it where no attempt follows.
+        host, port = left.new_db
+        assert f"mysql --protocol=tcp -h {host} -P {port} -u " in said, said
+        assert "DROP DATABASE cluster" in said, said
+        assert not any(secret in said for secret in left.run.secrets), said
+    assert "After the upgrade" not in markdown(report)
+
+
+def test_a_way_back_after_recreate_lists_the_new_databases_leftovers_too(
+        went_back: Rehearsed) -> None:
+    """The list holds what "Before another attempt" says must go first, with
+    the rest, so the ticket's follow-ups are whole."""
+    report = build(went_back.journal, estimate_from=[])
+    for said in _left_items(report):
+        assert "red5pro.failed-" in said and "red5pro.service.bak" in said, said
+        assert "launch configs and scale policies recreate made" in said, said
+        # Not said twice: the schema's own line is for a database recreate left alone.
+        assert said.count("DROP DATABASE cluster") == 1, said
+
+
+def test_a_command_held_up_by_an_ssh_outage_is_dated_when_it_ran(tmp_path: Path) -> None:
+    """Operator trial 56 (F4): the host went down as promote-new was
+    confirmed and came back 80 s later; the report dated the mv at its
+    request ("# 15:11:57 ok") though it ran when the connection was back
+    (15:13:17), and neither the report nor `runbook log` said when that was."""
+    from runbook.cli import wiring
+    from runbook.report import clock
+    from runbook.standing import said_time
+
+    journal = tmp_path / "runs" / "run.jsonl"
+
+    async def go() -> Outcome:
+        async with rehearsal_host(tmp_path) as host:
+            sshd = host._sshd
+            assert sshd is not None and sshd._acceptor is not None
+            port = host.ssh_port
+            loop = asyncio.get_running_loop()
+            back: list[asyncio.Task[int]] = []
+
+            class HostDownAtPromote(ScriptedFrontEnd):
+                async def confirm(self, step: Any, plan: list[Any]) -> Decision:
+                    if step.id == "promote-new" and not back:
+                        # The host goes away while the operator reads the
+                        # plan: no new connection, the one there cut, and
+                        # runbook has seen it go before the answer.
+                        assert sshd._acceptor is not None
+                        sshd._acceptor.close()
+                        sshd._acceptor = None
+                        sshd.drop_connections()
+                        await asyncio.sleep(1)
+                        loop.call_later(3, lambda: back.append(
+                            loop.create_task(sshd.start(port))))
+                    return await super().confirm(step, plan)
+
+            session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
+                                     journal_path=journal, state_dir=host.sandbox / ".operator",
+                                     isolated=True)
+            outcome = await session.run(HostDownAtPromote())
+            assert back, "the host came back"
+            return outcome
+
+    assert asyncio.run(go()) is Outcome.DONE
+    said = records(journal)
+    asked = next(i for i, r in enumerate(said) if r["event"] == "action-start"
+                 and r.get("step") == "promote-new" and "mv -T" in r["text"])
+    ended = next(r for r in said[asked:] if r["event"] == "action-end"
+                 and r.get("step") == "promote-new")
+    lost = [r for r in said[asked:] if r["event"] == "reconnecting"]
+    again = next(r for r in said[asked:] if r["event"] == "connected")
+    assert lost and said.index(again) < said.index(ended), said[asked:]
+    started = said[0]["ts"]
+    when_back, when_ended = clock(again["ts"], started), clock(ended["ts"], started)
+    assert clock(said[asked]["ts"], started) != when_back, "the outage lasted seconds"
+    report = build(journal, estimate_from=[])
+    for text in (plain(markdown(report)), html(report)):
+        commands = text[text.index("promote-new", text.index("Commands")):]
+        command = commands[:commands.index("mv -T")]
+        # When it was asked, when the connection was back, and when it ended.
+        assert when_back in command and when_ended in command, command
+        remarks = text[text.index("On the record"):][:600]
+        assert f"reconnected at {when_back}" in remarks, remarks
+    log = [line for step, line in log_lines(journal) if step == "promote-new"]
+    assert any(f"SSH connection back at {said_time(again['ts'])}" in line for line in log), log
