@@ -150,6 +150,16 @@ def _recreate_began(ctx: Ctx) -> bool:
     return False
 
 
+def _not_answering(exc: SMApiError) -> str:
+    """Why the new release's API gave this step nothing to act on. A refused
+    token is said in a few words: the API's own advice (start runbook again
+    with the right one) is wrong here, where the token is the old install's
+    and the way back goes on (review 56c F3)."""
+    if exc.status == 401:
+        return "the new release refuses the API token given, the old install's (HTTP 401)"
+    return f"the new release's API does not answer ({str(exc).rstrip('.')})"
+
+
 class DeleteNewNodegroups(Red5Step):
     id = "rollback-nodegroups"
     title = "Delete recreate's nodegroups"
@@ -189,13 +199,17 @@ class DeleteNewNodegroups(Red5Step):
         # which rollback-start proves once that runs again (trial 56 F3: a
         # wrong one was found only there, after `systemctl start` and three
         # steps of the way back).
+        # The only proof of the token on the way back (review 56c F3): the
+        # old install is what must take it. The new release's file is not
+        # asked: the server reads its token as it starts, so only its answer
+        # tells; and where it refuses the token (start-service's 401), this
+        # step has nothing it can delete, which is no reason to stop.
         await prove_token(ctx, await _old_install(ctx), "the way back has changed nothing on "
                           "the host yet", AGAIN)
         other, ours = await servers_of(ctx, "new")
         if other or not ours:
             # Never the old release's API: its nodegroups are the old database's.
             return self._none_to_delete(ctx, "the new release does not run")
-        await self._prove(ctx)
         try:
             api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
             proof = await serving_proof(ctx, api, "new")
@@ -204,8 +218,7 @@ class DeleteNewNodegroups(Red5Step):
                                             f"{proof.detail}")
             listed = await api.list_nodegroups()
         except SMApiError as exc:
-            return self._none_to_delete(ctx, f"the new release's API does not answer "
-                                        f"({str(exc).rstrip('.')})")
+            return self._none_to_delete(ctx, _not_answering(exc))
         facts.new_nodegroups_left = None
         if not listed:
             return Check(True, "the new stream manager has no nodegroups")
@@ -215,11 +228,6 @@ class DeleteNewNodegroups(Red5Step):
         facts.scratch.new_groups_api = api.version
         return Check(False, f"the new stream manager has {len(listed)} nodegroup(s): "
                      f"{', '.join(facts.scratch.new_groups_listed)}")
-
-    async def _prove(self, ctx: Ctx) -> None:
-        """The token given is the serving new release's (review 54b H1)."""
-        await prove_token(ctx, live_dir(ctx), "the way back has changed nothing here yet: "
-                          "the new release still serves, with its nodegroups", AGAIN)
 
     def _none_to_delete(self, ctx: Ctx, why: str) -> Check:
         """Nothing this step can delete; where recreate began, what that leaves."""
@@ -248,7 +256,6 @@ class DeleteNewNodegroups(Red5Step):
         going = set(facts.scratch.new_groups_going)
         waiting: list[str] = sorted(listed)
         since: list[str] = []
-        await self._prove(ctx)
         try:
             api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
             now = {g["name"]: g for g in await api.list_nodegroups()}
@@ -272,7 +279,7 @@ class DeleteNewNodegroups(Red5Step):
         except (SMApiError, _GaveUp) as exc:
             # The way back goes on: the downtime lasts until the old release
             # serves, and the old stream manager takes the nodes down anyway.
-            why = str(exc).rstrip(".")
+            why = _not_answering(exc) if isinstance(exc, SMApiError) else str(exc).rstrip(".")
             self._leave(ctx, why, sorted({*waiting, *since}))
             facts.scratch.new_groups_said = (f"not all deleted ({why}): left to the old stream "
                                       f"manager: {', '.join(waiting) or 'see the warning'}")

@@ -652,6 +652,31 @@ async def test_a_token_put_right_after_start_service_failed_is_read_by_a_restart
     assert commands == ["start red5pro", "restart red5pro"], commands
 
 
+async def test_the_way_back_from_a_token_start_service_refused_gets_through(
+        tmp_path: Path) -> None:
+    """Review 56c F3: start-service failed with 401 (the new install's token
+    is not the live one's) and offers the way back; the way back proved the
+    token against the new install's file too, refused it with no try again,
+    and its advice (the new file's token) was refused by the proof against
+    the old install: the run ended FAILED at rollback-nodegroups, the stream
+    manager down. The way back needs the old install's token only; the new
+    release refusing it is its API not answering, and recreate never ran."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        groups = len(cloud.list_nodegroups(host.sandbox, *host.old_db))
+        front = _MistypesTheNewToken(host, recoveries={"start-service": [Recovery.ROLLBACK]})
+        front.at_failure = None  # the file is left as it is
+        outcome = await faulted(host, [], front, journal)
+        assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+        assert rolled_back(host, groups)
+    assert "refuses the API token" in failure(front, "start-service")
+    said = front.detail("rollback-nodegroups")
+    assert "nothing to delete" in said and "recreate made nothing" in said, said
+    assert "refuses the API token given" in said and "HTTP 401" in said, said
+    assert "start runbook again" not in said, said
+    assert "not-the-live-one" not in front.text() and host.api_token not in front.text()
+
+
 async def test_a_resumed_run_with_a_wrong_token_does_not_restart_the_new_release(
         tmp_path: Path) -> None:
     """Second review (stop 48): resumed mid-cutover with a wrong token in the
