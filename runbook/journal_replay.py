@@ -150,13 +150,16 @@ class Replay:
 
 def not_undone_of(recorded: Mapping[str, bool] | None, leaves: Mapping[str, str]) -> list[str]:
     """The steps whose work the way back could not touch at all, as the
-    journal recorded them (`recorded`, every record's merged); in a journal
-    from before they were recorded, those whose `leaves` say so in the words
-    runbook wrote then (model.WAY_BACK_COULD_NOT). One rule for the replay
-    and the report."""
-    if recorded is not None:
-        return [step for step, untouched in recorded.items() if untouched]
-    return [step for step, said in leaves.items() if WAY_BACK_COULD_NOT in said]
+    journal recorded them (`recorded`, every record's merged); a step with
+    nothing recorded (its run was written before they were) by whether its
+    `leaves` say so in the words runbook wrote then (model.WAY_BACK_COULD_NOT).
+    Step by step, not journal by journal: `runbook rollback` going on with an
+    older journal records none of the upgrade's steps (review 56c, F2). One
+    rule for the replay and the report."""
+    known = recorded or {}
+    steps = [*leaves, *(step for step in known if step not in leaves)]
+    return [step for step in steps
+            if (known[step] if step in known else WAY_BACK_COULD_NOT in leaves[step])]
 
 
 def merged_flags(recorded: dict[str, bool] | None, record: dict[str, Any],

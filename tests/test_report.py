@@ -1212,6 +1212,45 @@ def test_a_step_the_way_back_could_not_touch_is_read_from_the_journal_as_data(
         step for step, words in said.items() if words.startswith("not")]
 
 
+def test_an_older_journal_a_way_back_alone_goes_on_with_still_says_not_undone(
+        tmp_path: Path) -> None:
+    """Review 56c, F2: a journal written before not_undone was recorded, whose
+    way back `runbook rollback` (this code) took up: its run-start's
+    not_undone={} counted as recorded, so recreate's words in `leaves` were
+    never read, and the report, the replay and RunEnded said "partly undone"
+    where the runbook that wrote the journal said "not undone". Each step is
+    read by what was recorded of it, and by its words where nothing was."""
+    from runbook.report_format import outcome_cell
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    left = {"recreate": "group-a stay, which could not delete the nodegroups, and ...: drop it"}
+    # As the runbook before not_undone wrote it.
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=["recreate"],
+                  cutover=["recreate"], leaves=left)
+    journal.write("cutover-start", step="recreate")
+    journal.write("step-start", step="recreate", attempt="a1")
+    journal.write("action-start", step="recreate", attempt="a1", n=1, text="curl x")
+    journal.write("action-end", step="recreate", attempt="a1", n=1, status="ok")
+    journal.write("step-end", step="recreate", state="done", detail="made", elapsed_s=1.0)
+    journal.write("way-back", why="asked", steps=["rollback-nodegroups", "back"])
+    journal.write("step-end", step="rollback-nodegroups", state="done",
+                  detail="nothing deleted", elapsed_s=1.0)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    # `runbook rollback` now: the way back alone, which has no step of its own
+    # that leaves anything.
+    journal.write("run-start", config="sm.toml", host="u@h:22", steps=[], cutover=[],
+                  leaves={}, not_undone={})
+    journal.write("way-back", why="runbook rollback", steps=["rollback-nodegroups", "back"])
+    journal.write("step-end", step="back", state="done", detail="back", elapsed_s=1.0)
+    journal.write("cutover-end", complete=True, downtime_s=60.0)
+    journal.write("run-end", outcome="rolled-back", exit_code=4)
+    journal.close()
+    assert replay(path).not_undone_by_the_way_back() == ["recreate"]
+    cell = outcome_cell(build(path, estimate_from=[]).step("recreate"))  # type: ignore[arg-type]
+    assert "not undone by the way back" in cell and "partly" not in cell, cell
+
+
 @pytest.mark.parametrize(("fields", "words", "end"), [
     ({}, "Left running", "the operator left runbook while it ran"),
     ({"exit_code": 129}, "Left running", "the terminal closed (SIGHUP) while it ran"),
