@@ -160,8 +160,13 @@ class Executor(Generic[F]):
         resume: Replay | None = None,
         rollback: Sequence[Step[F]] = (),
         rollback_after: str | None = None,
+        upgrade: Sequence[Step[F]] | None = None,
     ) -> None:
         self.steps = list(steps)
+        # The steps whose leaves (and not_undone) the journal keeps: the run's
+        # own; for the way back alone, which runs none of the upgrade's, the
+        # upgrade's it goes back from (review 56c, F2).
+        self.upgrade = list(upgrade) if upgrade is not None else self.steps
         # The way back, offered when a cutover step fails; `rollback_after`
         # takes it once that step is done (a rehearsal of the way back).
         self.rollback = list(rollback)
@@ -284,16 +289,16 @@ class Executor(Generic[F]):
     def _leaves(self) -> dict[str, str]:
         """What each step leaves that the way back does not undo, as far as
         this run knows it now, masked as the journal is."""
-        return {s.id: self.redactor(said) for s in self.steps
+        return {s.id: self.redactor(said) for s in self.upgrade
                 if (said := s.leaves(self.settings, self.facts))}
 
     def _not_undone(self, leaves: dict[str, str]) -> dict[str, bool]:
         """Of each step that leaves something after the way back, whether it
         could not touch its work at all, as far as this run knows it now
         (Step.untouched_by_the_way_back): journalled as data beside `leaves`,
-        and merged as it is (a way back run alone has no such steps of its
-        own), so no reader looks for it in their words (review 56b, F6)."""
-        return {s.id: s.untouched_by_the_way_back(self.facts) for s in self.steps
+        so no reader looks for it in their words (review 56b, F6); the way
+        back alone says it of the upgrade's steps (review 56c, F2)."""
+        return {s.id: s.untouched_by_the_way_back(self.facts) for s in self.upgrade
                 if s.id in leaves}
 
     def detach(self, *, exit_code: int | None = None) -> None:

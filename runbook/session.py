@@ -103,9 +103,11 @@ class Session(Generic[F]):
         resume: Replay | None = None,
         rollback: Sequence[Step[F]] = (),
         rollback_after: str | None = None,
+        upgrade: Sequence[Step[F]] | None = None,
     ) -> None:
         self.settings = settings
         self.steps = list(steps)
+        self.upgrade = list(upgrade) if upgrade is not None else None  # Executor.upgrade
         self.rollback = list(rollback)
         self.rollback_after = rollback_after
         self.facts = facts
@@ -192,7 +194,8 @@ class Session(Generic[F]):
                 self.steps, settings=self.settings, facts=self.facts, remote=remote,
                 api_factory=self.api, curl=self.curl, journal=journal, front=front,
                 redactor=self.redactor, host_state=self.host_state, resume=self.resume,
-                rollback=self.rollback, rollback_after=self.rollback_after)
+                rollback=self.rollback, rollback_after=self.rollback_after,
+                upgrade=self.upgrade)
             return await self._executor.run()
         finally:
             self._executor = None

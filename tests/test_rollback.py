@@ -1366,6 +1366,39 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     assert "left running" in before_next and "cloud's console" in before_next, before_next
 
 
+async def test_runbook_rollback_that_cannot_delete_the_nodegroups_says_recreate_not_undone(
+    tmp_path: Path,
+) -> None:
+    """Review 56c, F2: `runbook rollback` (the way back alone) ran no step of
+    the upgrade, so it journalled no word of what recreate leaves: where its
+    rollback-nodegroups could not delete, recreate stayed "partly undone"
+    beside the warning that the way back undid none of it (and its advice
+    did not name the nodegroups). The way back alone keeps what the
+    upgrade's steps leave up to date, as a whole run does."""
+    from runbook import report as report_mod
+    from runbook.events import RunEnded
+    from runbook.report_format import outcome_cell
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        front = SilentNewApi(host.sandbox, "as-it-deletes")
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(front)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    assert "not all deleted" in front.detail(NEW_GROUPS), front.text()[-3000:]
+    ended = [event for event in front.events if isinstance(event, RunEnded)][-1]
+    assert ended.not_undone == ("recreate",), ended
+    assert any("which could not delete the nodegroups" in line
+               for line in ended.before_another_attempt), ended
+    recreate = report_mod.build(journal).step("recreate")
+    assert recreate is not None
+    cell = outcome_cell(recreate)
+    assert "partly undone" not in cell and "not undone by the way back" in cell, cell
+
+
 async def test_the_way_back_says_nothing_of_the_new_databases_alarms(tmp_path: Path) -> None:
     """Re-trial (stop 53): rollback-recreate, which rebuilds into the OLD
     database (whose alarm thresholds nothing changed), said "the new database

@@ -79,9 +79,13 @@ def session(
     from steps import procedure, way_back
     from steps.facts import Red5Facts
 
-    return Session(settings, [] if only_back else procedure(), Red5Facts(), token=token,
+    upgrade = procedure()
+    # The way back alone runs none of the upgrade's steps, but says what they
+    # leave as it learns it (review 56c, F2).
+    return Session(settings, [] if only_back else upgrade, Red5Facts(), token=token,
                    journal_path=journal_path, state_dir=state_dir, isolated=isolated,
-                   resume=resume, rollback=way_back(), rollback_after=rollback_after)
+                   resume=resume, rollback=way_back(), rollback_after=rollback_after,
+                   upgrade=upgrade if only_back else None)
 
 
 def _decisions_of_the_path(host: RehearsalHost) -> str:
