@@ -799,7 +799,13 @@ class StartService(Red5Step):
     def plan(self, p: Plan) -> list[Action]:
         limit = p.settings.timeouts.service_start
         first: list[Action] = [Shell(root(p, "systemctl start red5pro"))]
-        if p.facts.restart_service:
+        if p.facts.restart_service and p.facts.file_changed_since_start:
+            # It answers already: "unless its API answers" would be no condition.
+            first = [Note(f"the service started before its {red5.PROPERTIES.rsplit('/', 1)[-1]} "
+                          "last changed, and reads its database there only as it starts: it "
+                          "is restarted at once"),
+                     Shell(root(p, "systemctl restart red5pro"))]
+        elif p.facts.restart_service:
             # The reason the check found (operator trial: a start without the
             # database was said to have outlived the limit).
             if p.facts.token_refused:
@@ -875,8 +881,9 @@ class StartService(Red5Step):
 
     async def _written_since_it_started(self, ctx: Ctx, pids: list[int]) -> bool:
         """Whether the install's red5-web.properties was written since the
-        oldest of its server's processes `pids` started: a token set there
-        since is not read until a restart. False when that cannot be told.
+        oldest of its server's processes `pids` started: a token or database
+        set there since is not read until a restart. False when that cannot
+        be told.
 
         Told to a hundredth of a second where the host has /proc (a process's
         start in clock ticks, the file's time in nanoseconds): in whole
@@ -914,6 +921,7 @@ class StartService(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         ctx.facts.restart_service = ctx.facts.token_refused = False
+        ctx.facts.file_changed_since_start = False
         (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
                                                    self._runs(ctx))
         if other:
@@ -936,11 +944,18 @@ class StartService(Red5Step):
         if api:
             proof = await serving_proof(ctx, api, self.side)
             if proof.done:
-                if self.side == "new":
-                    # Started by hand (a resumed run): a 6.2+ server logs no
-                    # word of its database, and one that answers on another
-                    # would pass as the new stream manager.
-                    await self._names_the_new_database(ctx, running=True)
+                # Started by hand (a resumed run): a 6.2+ server logs no word
+                # of its database, and one that answers on another would pass
+                # as the new stream manager. A file put right while it ran is
+                # not what it read: it may use the database the file named
+                # at its start (the operator fixed the file and left it up).
+                if self.side == "new" and \
+                        await self._names_the_new_database(ctx, running=True) and \
+                        await self._written_since_it_started(ctx, ours):
+                    ctx.facts.restart_service = ctx.facts.file_changed_since_start = True
+                    return Check(False, "the service answers, but it started before its "
+                                 f"{red5.PROPERTIES.rsplit('/', 1)[-1]} last changed: it may "
+                                 "use the database the file named then")
                 # Found serving, the step does not run: said here as run says
                 # it, or the report has not heard the release it proved
                 # (operator trial: a way back from before stop-service).
@@ -1273,7 +1288,10 @@ class StartService(Red5Step):
         errors: list[SMApiError] = []
         if restarted:  # it runs: proven before its API is asked
             await self._prove(ctx)
-        if restarted and (api := await self._answering_unless_refused(ctx, errors)):
+        # An answer is what the restart is for where the service read an older
+        # file: it is restarted all the same.
+        if restarted and not ctx.facts.file_changed_since_start and \
+                (api := await self._answering_unless_refused(ctx, errors)):
             # It came up while the question waited (operator trial: a slow
             # release restarted as it answered, and never lived out a limit).
             ctx.info("the API answers now, as it did not when the step was planned: the "
@@ -1332,7 +1350,7 @@ class StartService(Red5Step):
     async def _proven(self, ctx: Ctx, api: Any) -> None:
         """The answering API is this step's release, put on record; fails if not."""
         ctx.facts.restart_service = ctx.facts.started_without_database = False
-        ctx.facts.token_refused = False
+        ctx.facts.token_refused = ctx.facts.file_changed_since_start = False
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
                                               install_version(ctx, live_dir(ctx)))

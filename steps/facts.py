@@ -129,6 +129,10 @@ class Red5Facts(Facts):
     # The service runs and refuses the API token: it reads its token only as
     # it starts, so it is restarted at once.
     token_refused: bool = plain(False)
+    # The service answers, and started before its red5-web.properties last
+    # changed (put right while it ran): it reads its database there only as
+    # it starts, so it is restarted at once, answering or not.
+    file_changed_since_start: bool = plain(False)
     new_api_version: str | None = plain(None)
     # promote-new: when it moved the new tree into place (this machine's
     # clock, before the rename); None until then, or from an older journal

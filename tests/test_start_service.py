@@ -337,6 +337,48 @@ async def test_a_service_started_by_hand_on_another_database_that_answers_fails_
                 and r["step"] == "start-service"], records[resumed:]
 
 
+async def test_a_service_started_on_another_database_then_its_file_put_right_is_restarted(
+        tmp_path: Path) -> None:
+    """The test above, with the operator's mend half done: told to stop the
+    service, fix the file and try again, the file was put right but the
+    service left running. The check then found the file naming
+    [new_database] and passed, while the server still used the live
+    database it had read at its start: the run went on with the new stream
+    manager on the old fleet's database. A service that started before the
+    file last changed is restarted, saying why, so that it reads the file."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
+        path = host.install_dir / "red5pro" / PROPERTIES
+        right = path.read_text()
+        text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}", right)
+        path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.old_db[1]}",
+                               text))
+        status, output = await host._run_shim("systemctl", "start", "red5pro")
+        assert status == 0, output
+        log = host.install_dir / "red5pro" / "log" / "red5.log"
+        await until(lambda: log.is_file() and service.READY_LINE in log.read_text(),
+                    what="the service started by hand to load on the live database")
+        pid = host.service_pid()
+        path.write_text(right)  # put right, the service left running
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, settings, resume=replay(journal))
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        still = host.service_pid()
+        # The rebuilt nodegroups are in the database the server used: the new one.
+        assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
+    assert pid is not None and still is not None and still != pid, (pid, still)
+    said = [r["detail"] for r in (json.loads(line) for line in journal.read_text().splitlines())
+            if r["event"] == "check" and r["step"] == "start-service"]
+    assert any("started before" in detail for detail in said), said
+    plan = front.plans["start-service"]
+    assert "restarted" in plan[0].render() and "\n" not in plan[0].render(), plan[0].render()
+    assert any(isinstance(a, Shell) and a.command.endswith("systemctl restart red5pro")
+               for a in plan[:2]), plan
+
+
 async def test_a_slow_start_of_a_release_that_logs_no_database_does_not_read_red5_log_for_it(
         tmp_path: Path) -> None:
     """Once its API had been silent ten seconds, start-service looked in
