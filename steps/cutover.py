@@ -968,8 +968,8 @@ class StartService(Red5Step):
             # fail again): waiting is not known to bring its webapp up.
             ctx.facts.restart_service = True
             return Check(False, "the service started while its database could not be reached")
-        # What it answers instead, said (re-trial: "does not answer yet" of a
-        # webapp that said it was unavailable, and why).
+        # What it answers instead, said (re-trial: "does not answer yet"
+        # alone, of a webapp that did not load: the rehearsal's answers 404).
         answered = f" ({str(errors[-1]).rstrip('.')})" if errors else ""
         age = await self._age(ctx, ours)
         if age is not None and age >= ctx.settings.timeouts.service_start:
