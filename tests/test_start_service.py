@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from runbook.config import Settings
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal_replay import replay
 from runbook.model import Action, Shell, StepReport
@@ -294,6 +295,25 @@ async def test_a_service_found_running_on_a_wrong_database_still_fails_the_step_
     assert "127.0.0.3:3306" in report.detail and "disagree" in report.detail, report
 
 
+async def _started_by_hand_on_the_live_database(
+        host: RehearsalHost, journal: Path, settings: Settings) -> tuple[str, int | None]:
+    """A run stopped at start-service, then the installed file set to the live
+    database and the service started by hand on it, loaded: the file as it
+    was (naming [new_database]) and the server's pid."""
+    first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+    assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
+    path = host.install_dir / "red5pro" / PROPERTIES
+    right = path.read_text()
+    text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}", right)
+    path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.old_db[1]}", text))
+    status, output = await host._run_shim("systemctl", "start", "red5pro")
+    assert status == 0, output
+    log = host.install_dir / "red5pro" / "log" / "red5.log"
+    await until(lambda: log.is_file() and service.READY_LINE in log.read_text(),
+                what="the service started by hand to load on the live database")
+    return right, host.service_pid()
+
+
 async def test_a_service_started_by_hand_on_another_database_that_answers_fails_the_step(
         tmp_path: Path) -> None:
     """A resumed run found the service running (started by hand, outside
@@ -306,19 +326,7 @@ async def test_a_service_started_by_hand_on_another_database_that_answers_fails_
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
         settings = rehearsal_settings(host)
-        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
-        assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
-        path = host.install_dir / "red5pro" / PROPERTIES
-        text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}",
-                      path.read_text())
-        path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.old_db[1]}",
-                               text))
-        status, output = await host._run_shim("systemctl", "start", "red5pro")
-        assert status == 0, output
-        log = host.install_dir / "red5pro" / "log" / "red5.log"
-        await until(lambda: log.is_file() and service.READY_LINE in log.read_text(),
-                    what="the service started by hand to load on the live database")
-        pid = host.service_pid()
+        _right, pid = await _started_by_hand_on_the_live_database(host, journal, settings)
         front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]})
         outcome = await rehearse(host, front, journal, settings, resume=replay(journal))
         assert outcome is Outcome.FAILED, front.text()[-3000:]
@@ -349,19 +357,8 @@ async def test_a_service_started_on_another_database_then_its_file_put_right_is_
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
         settings = rehearsal_settings(host)
-        first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
-        assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
+        right, pid = await _started_by_hand_on_the_live_database(host, journal, settings)
         path = host.install_dir / "red5pro" / PROPERTIES
-        right = path.read_text()
-        text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}", right)
-        path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.old_db[1]}",
-                               text))
-        status, output = await host._run_shim("systemctl", "start", "red5pro")
-        assert status == 0, output
-        log = host.install_dir / "red5pro" / "log" / "red5.log"
-        await until(lambda: log.is_file() and service.READY_LINE in log.read_text(),
-                    what="the service started by hand to load on the live database")
-        pid = host.service_pid()
         path.write_text(right)  # put right, the service left running
         front = ScriptedFrontEnd()
         outcome = await rehearse(host, front, journal, settings, resume=replay(journal))
