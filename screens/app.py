@@ -240,6 +240,14 @@ class RunbookApp(App["Outcome | None"]):
         say(f"{title}: {text}" if title else text, severity != "information",
             self.NOTIFICATION_TIMEOUT if timeout is None else timeout)
 
+    def refresh_bindings(self) -> None:
+        """The footer's keys worked out again, while there is a screen to show
+        them: the engine goes on telling until its worker is cancelled, which
+        is after the app has taken its screens down as it closes (an ad-hoc
+        script leaving without waiting: ScreenStackError)."""
+        if self.screen_stack:
+            super().refresh_bindings()
+
     def get_default_screen(self) -> Screen[Any]:
         if self.opened:
             return self.main

@@ -237,7 +237,8 @@ class MainScreen(Screen[None]):
         return self.state.shown_state(step_id), self.state.elapsed(step_id, now)
 
     def refresh_step(self, step_id: str) -> None:
-        if step_id not in self.checklist.steps or not self.can_draw:
+        # Whether it can draw first: its widgets are gone as the app closes.
+        if not self.can_draw or step_id not in self.checklist.steps:
             return
         self.checklist.show_state(step_id, *self.row_now(step_id, self.clock()))
         if self.checklist.selected_step == step_id:

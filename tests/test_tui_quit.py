@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from runbook.events import StepChanged
 from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.journal_replay import replay
-from runbook.model import Check, Phase, StepState
+from runbook.model import Check, Phase, StepReport, StepState
 from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, QuitDialog, RecoverDialog
@@ -384,3 +385,28 @@ async def test_the_busy_quit_dialog_says_each_choice_in_short_sentences(
             assert meant in said, said
         gate.set()
         await pilot.press("escape")
+
+
+async def test_engine_events_arriving_as_the_app_closes_draw_nothing_and_raise_nothing(
+        ) -> None:
+    """Seen in an ad-hoc script that left the app without waiting for the
+    run: an event that changes the keys (a step starting or ending) came in
+    after the app had taken its screens down, and refresh_bindings raised
+    ScreenStackError ("No screens on stack"). The engine goes on telling
+    until its worker is cancelled, which is after the screens go."""
+    app = make_app()
+
+    async def engine() -> None:
+        """Steps starting and ending, as fast as the executor can say it."""
+        while True:
+            for state in (StepState.RUNNING, StepState.DONE):
+                app.front.tell(StepChanged(StepReport("preflight", state)))
+                await asyncio.sleep(0)
+
+    async with app.run_test(size=SIZE):
+        await started(app)
+        telling = asyncio.ensure_future(engine())
+        await until(lambda: app.run_state.running == "preflight", what="the events in")
+        # Left at once, the engine still telling.
+    telling.cancel()
+    await asyncio.gather(telling, return_exceptions=True)
