@@ -325,8 +325,11 @@ class MainScreen(Screen[None]):
                        journal=self.where.journal)
         whole = said()
         width = self.size.width - 2
-        if width > 0 and len(whole.wrap(width)) > (3 if self.narrow else 2):
-            return said(brief=True)
+        lines = 3 if self.narrow else 2
+        if width > 0 and len(whole.wrap(width)) > lines:
+            # Brief, and told the lines it has: the keys to press next show
+            # whatever else gives way (trial 56, F6).
+            return said(brief=True, fits=lambda hint: len(hint.wrap(width)) <= lines)
         return whole
 
     # --- output ----------------------------------------------------------------------

@@ -5,7 +5,7 @@ in, Content out), so how the screen reads can be checked without an app."""
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from runbook.standing import WayBack
 
 Parts = list[Content | str | tuple[str, str]]
+# Whether a hint fits the lines it has (main: fitted_hint).
+Fits = Callable[[Content], bool]
 
 
 @dataclass(frozen=True)
@@ -315,21 +317,57 @@ def _how_it_ended(state: RunState, step_id: str) -> str:
     return "failed" if state.states[step_id] == StepState.FAILED.value else "was left in doubt"
 
 
+def _ending(body: list[str], keys: str, style: str, fits: Fits | None,
+            spare: Collection[str] = ()) -> Content:
+    """An ended run's hint: what to know (`body`, its sentences in the order
+    they read), then the keys to press next (`keys`: the report's w, q). The
+    keys always show (trial 56, F6: at 100x30 the hint was cut to "... left
+    in doubt. w", and q never showed): where `fits` says the whole does not
+    fit the hint's lines, the sentences in `spare` give way first (the screen
+    says them elsewhere), then the body's last ones; the one left loses its
+    asides, and is cut short ("…") as a last resort."""
+    said = [sentence for sentence in body if sentence]
+
+    def told(sentences: list[str]) -> Content:
+        return Content.styled(" ".join([*sentences, keys]), style)
+
+    if fits is None or fits(told(said)):
+        return told(said)
+    for gone in [*[s for s in spare if s in said], *reversed(said)]:
+        if len(said) == 1:
+            break
+        said.remove(gone)
+        if fits(told(said)):
+            return told(said)
+    # Its asides next ("(the report has the command)": w is beside it).
+    if said and fits(told([plain := re.sub(r" \([^)]*\)", "", said[0])])):
+        return told([plain])
+    words = said[0].split() if said else []
+    while words:
+        words.pop()
+        if fits(told([" ".join(words) + "…"])):
+            return told([" ".join(words) + "…"])
+    return told([])
+
+
 def hint(state: RunState, *, selected: str | None, journal: Path,
-         brief: bool = False) -> Content:
+         brief: bool = False, fits: Fits | None = None) -> Content:
     """One sentence: what the operator can do right now; `brief` where the
-    whole of it would not fit the lines the hint has (main: fitted_hint)."""
-    report = (f" The report is in {state.report}." if state.report
-              else " w writes the report." if brief
-              else " w writes the report for the change ticket.")
+    whole of it would not fit the lines the hint has (main: fitted_hint),
+    and `fits` says whether a hint fits them: an ended run's keys then show
+    whatever gives way (_ending)."""
+    report = (f"The report is in {state.report}." if state.report
+              else "w writes the report." if brief
+              else "w writes the report for the change ticket.")
+    then = f"{report} q quits."
     if state.run_error is not None:
-        return Content.styled(f"The run stopped on an error: {state.run_error}.{report} "
-                              "q quits.", "$error")
+        return _ending([f"The run stopped on an error: {state.run_error}."], then, "$error",
+                       fits)
     if state.outcome is not None:
         if state.outcome is Outcome.DONE:
             # The journal first: at 80 columns the hint's last words can be cut.
-            return Content.styled(f"Every step is done or skipped; the journal is "
-                                  f"{journal}.{report} q quits.", "$success")
+            return _ending([f"Every step is done or skipped; the journal is {journal}."], then,
+                           "$success", fits)
         trouble = state.in_trouble
         if state.outcome is Outcome.ROLLED_BACK:
             # Not "fix it and run again": that would start the upgrade over.
@@ -337,7 +375,7 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
             # beside the hint shows the way back's last step by now (review).
             failed = ""
             if trouble:
-                failed = f" Select step {trouble[0].number} to read why it " \
+                failed = f"Select step {trouble[0].number} to read why it " \
                          f"{_how_it_ended(state, trouble[0].id)}."
             # What the exit lines say once the app closes, said here too
             # (operator trial: only the exit lines named the database to drop):
@@ -354,13 +392,13 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
                 if cut:
                     # First, so that lines too few cut what the ROLLBACK
                     # heading says already, not where to drop what.
-                    return Content.styled(
-                        f"Before another attempt, {'; '.join(cut)}. The old stream manager "
-                        f"serves again.{failed}{report} q quits.", "$warning")
+                    serves = "The old stream manager serves again."
+                    return _ending([f"Before another attempt, {'; '.join(cut)}.", serves,
+                                    failed], then, "$warning", fits, spare=(serves,))
             todo = "; ".join(todos)
-            after = f" Before another attempt, {todo}." if todo else ""
-            return Content.styled(f"The way back is done: the old stream manager serves "
-                                  f"again.{after}{failed}{report} q quits.", "$warning")
+            after = f"Before another attempt, {todo}." if todo else ""
+            return _ending(["The way back is done: the old stream manager serves again.",
+                            after, failed], then, "$warning", fits)
         # The way on, as the exit lines name it (re-trial 53: "run runbook
         # again", where a cutover refused at a skipped properties step goes
         # on with --resume, which offers it again).
@@ -370,18 +408,19 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
         if trouble and state.service_down:
             # The worst moment of the night: both ways on, in one line; brief,
             # without where the result is (re-trial: cut at 100 columns).
+            # Where even that is too long, the row and the status line say
+            # what the first sentence does; r is in the second.
             where = "." if brief else "; its result is in the Step pane."
-            return Content.styled(
-                f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the stream "
-                f"manager is down{where} Fix the cause and {on}, or r says how to go back to "
-                f"the old one.{report} q quits.", "$error")
+            what = f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the " \
+                   f"stream manager is down{where}"
+            return _ending([what, f"Fix the cause and {on}, or r says how to go back to the "
+                            "old one."], then, "$error", fits, spare=(what,))
         if trouble:
-            done = " Done steps are recognised." if state.resumable else ""
-            return Content.styled(
-                f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)}; its result is "
-                f"in the Step pane. Fix the cause, then {on}.{done}{report} q quits.",
-                "$error")
-        return Content.styled(f"The run was stopped.{report} q quits.", "$warning")
+            done = "Done steps are recognised." if state.resumable else ""
+            return _ending([f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)}; "
+                            f"its result is in the Step pane.", f"Fix the cause, then {on}.",
+                            done], then, "$error", fits, spare=(done,))
+        return _ending(["The run was stopped."], then, "$warning", fits)
     if state.recovering is not None:
         card = state.by_id[state.recovering]
         last = state.reports.get(card.id)
