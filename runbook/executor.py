@@ -815,6 +815,15 @@ class Executor(Generic[F]):
         self.cutover_began = datetime.fromisoformat(began.began).timestamp()
         self._tell(CutoverStarted(step.id, self.cutover_began), Record.CUTOVER_START,
                    step=step.id, began=began.began)
+        report = self.reports[step.id]
+        if report.state is StepState.RUNNING and report.way_back_open != (
+                opened := self._way_back_open(step)):
+            # Asked before the cutover began, its report said no way back;
+            # the question it comes back to (stopped, failed) offers it from
+            # now, and a front end reads that off the running step's report
+            # (the TUI's stop dialog), not from its own reading of the events.
+            report.way_back_open = opened
+            self.front.tell(StepChanged(dataclasses.replace(report)))
 
     def info(self, step: Step[F], text: str) -> None:
         """What the runbook says of a step, journalled as the step's own info

@@ -301,7 +301,11 @@ class Questions:
             app.notify(f"Step {card.number}. {card.title} is being stopped: its question "
                        "comes once what it runs on the host has ended.", markup=False)
             return
-        way_back = app.run_state.service_down and card.phase is not Phase.ROLLBACK
+        # Whether its question will offer the way back, as the engine says on
+        # the running step's report (kept true as it runs: the cutover begun
+        # by this step opens it). A running step always has one: it is
+        # running by its report.
+        way_back = app.run_state.reports[card.id].way_back_open
 
         def answered(stop: bool | None) -> None:
             if not stop:

@@ -212,6 +212,11 @@ class RunState:
                 self.not_undone = untouched
 
     def _step_changed(self, report: StepReport, now: float) -> None:
+        if report.state is StepState.RUNNING and self.running == report.id:
+            # Said again as it runs (the cutover began: the way back is open
+            # at it now): its clock and progress go on.
+            self.reports[report.id] = report
+            return
         self.reports[report.id] = report
         self.last_changed = report.id
         self.states[report.id] = report.state.value

@@ -505,11 +505,18 @@ def way_back(state: RunState, back: WayBack | None) -> tuple[str, bool]:
              "with --sandbox: its exit line names the command that goes back.")
     if state.outcome is None and running is not None:
         # A step that will not end (origins never in service) need not be
-        # sat out: its question offers the way back once it is stopped.
-        return (f"The stream manager is down, and {running.title} is running.\n"
-                "To go back now, stop it (x): its question offers the way back; so does r "
-                f"at the next question.\nOr, without the app, {later}"), True
+        # sat out: its question offers the way back once it is stopped, as
+        # the engine says on the running step's report.
+        if state.reports[running.id].way_back_open:
+            return (f"The stream manager is down, and {running.title} is running.\n"
+                    "To go back now, stop it (x): its question offers the way back; so does "
+                    f"r at the next question.\nOr, without the app, {later}"), True
+        return (f"The stream manager is down, and {running.title} is running. This run "
+                f"offers no way back at its question.\nTo go back, {later}"), True
     if state.outcome is None:
+        # No step is asked about or running: no report says yet whether the
+        # next question offers the way back, so this says it as it goes in
+        # a cutover under way (the service down), where it does.
         return ("The stream manager is down, and the runbook is checking the host. Once the "
                 "runbook waits on a step (or a step fails), r goes back to the old stream "
                 f"manager from there. Or, to go back without the app, {later}"), True

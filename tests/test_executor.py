@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from runbook import config
-from runbook.events import RunEnded, StepChanged
+from runbook.events import CutoverStarted, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError
@@ -1229,6 +1229,19 @@ async def test_each_question_says_whether_the_way_back_can_be_its_answer(
     await run_steps(tmp_path, steps, front, rollback=[Say("back", phase=Phase.ROLLBACK)],
                     rollback_after="next")
     assert asked == {"look": False, "cut": False, "next": True, "back": False}, asked
+
+    # Asked before the cutover began, the first cutover step's report said
+    # no; once it begins the cutover, the question it would come back to
+    # (stopped, failed) offers the way back, and its report says so as it
+    # runs: the TUI's stop dialog reads it there.
+    running = [(e.report.id, e.report.way_back_open) for e in front.events
+               if isinstance(e, StepChanged) and e.report.state is StepState.RUNNING]
+    assert running == [("look", False), ("cut", False), ("cut", True), ("next", True),
+                       ("back", False)], running
+    cut_began = next(i for i, e in enumerate(front.events) if isinstance(e, CutoverStarted))
+    told = front.events[cut_began + 1]  # at once, not at its end
+    assert isinstance(told, StepChanged) and told.report.id == "cut", told
+    assert told.report.state is StepState.RUNNING and told.report.way_back_open, told
 
     steps = await _upgraded_then_cut_off(tmp_path / "complete")
     steps[0].fail = ""  # type: ignore[attr-defined]

@@ -378,8 +378,11 @@ async def test_r_while_a_cutover_step_runs_says_where_the_way_back_starts() -> N
     notes = collect_notes(app)
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
+        # As the engine tells it once the step began the cutover: the way
+        # back is open at its question (StepReport.way_back_open).
         tell(app, CutoverStarted("delete-nodegroups", app.clock()),
-             StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+             StepChanged(StepReport("delete-nodegroups", StepState.RUNNING,
+                                    way_back_open=True)))
         await pilot.press("r")
         await pilot.pause()
     assert notes and "nothing to roll back" not in notes[-1].lower(), notes
@@ -1652,8 +1655,11 @@ async def test_r_while_a_step_runs_never_shows_part_of_the_command(
     app = make_app(going_back=lambda _journal: WayBack(command))
     async with app.run_test(size=size, notifications=True) as pilot:
         await started(app)
+        # As the engine tells it once the step began the cutover: the way
+        # back is open at its question (StepReport.way_back_open).
         tell(app, CutoverStarted("delete-nodegroups", app.clock()),
-             StepChanged(report("delete-nodegroups", StepState.RUNNING)))
+             StepChanged(StepReport("delete-nodegroups", StepState.RUNNING,
+                                    way_back_open=True)))
         await pilot.press("r")
         await until(lambda: bool(app.main.query("Toast")), what="the notice")
         await pilot.pause(0.3)

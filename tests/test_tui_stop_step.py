@@ -265,3 +265,37 @@ def procedure_cards() -> list[StepCard]:
     from steps import procedure
 
     return [step.card(n) for n, step in enumerate(procedure(), start=1)]
+
+
+async def test_the_stop_dialog_and_r_say_the_way_back_as_the_engine_says_it(
+        tmp_path: Path) -> None:
+    """The engine/TUI merge (review 56b, F4): whether a step's question can
+    be answered with the way back is the engine's one rule, said on each
+    StepReport (way_back_open). The stop dialog ("its question offers the
+    way back") and r's words while a step ran still went by the TUI's own
+    reading (the stream manager down). A run with no way back to take (no
+    rollback steps) is where the two differ: the cutover under way, the
+    engine offers no way back, and neither may promise one."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal)
+    gate = asyncio.Event()
+    async with app.run_test(size=SIZE) as pilot:
+        await stop_dialog_over_recreate(app, pilot, gate, journal)  # no rollback steps
+        assert app.run_state.service_down, "the TUI's own reading: down, so the way back"
+        asked = text_of(app.screen)
+        assert "way back" not in asked and "try it again, or stop the run" in asked, asked
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="back to the main screen")
+        await pilot.press("r")
+        await until(lambda: any("is running" in n.message for n in app._notifications),
+                    what="r to say where the way back stands")
+        said = " ".join(n.message for n in app._notifications)
+        assert "its question offers the way back" not in said, said
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        await pilot.press("y")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the step's question")
+        shown = text_of(app.screen)
+        assert "Roll back" not in shown, "the engine offers none, as the dialog said"
+        await pilot.press("q")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
