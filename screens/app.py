@@ -335,9 +335,22 @@ class RunbookApp(App["Outcome | None"]):
 
     def _say_notes(self) -> None:
         """The opening's notes, as one notice: one a note stood three high
-        over the step and its plan on resume (operator trial)."""
-        if self.notes:
+        over the step and its plan on resume (operator trial). With the
+        cutover under way, in the output pane instead, as the first step's
+        lines (the step asked first, preflight): even one notice lay over
+        the step box (80x24) or the checklist (100x30) in the first seconds
+        of a resume, when where the cutover stands is what is read (trial
+        56, F8). The CLI prints them again as it closes, either way."""
+        if not self.notes:
+            return
+        if not self.run_state.service_down:
             self.notify("\n".join(self.notes), timeout=10, markup=False)
+            return
+        first = self.cards[0].id
+        for note in self.notes:
+            self.store.add(first, "info", note)
+        self.flush()
+        self.main.sync_output()
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are

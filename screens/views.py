@@ -221,12 +221,47 @@ def group_titles(state: RunState) -> dict[str, str]:
     return titles
 
 
+def cutover_goes_on(state: RunState, card: StepCard) -> tuple[StepCard, list[StepCard]] | None:
+    """Where a cutover under way stands while a resumed run asks about a
+    prepare step (`card`) first: the cutover step it goes on at, and the
+    prepare steps asked before it, this one first (those that look at the
+    host again, and any the earlier run did not finish). None otherwise.
+    Trial 56, F8: the first screen said only "Step 1 · Preflight checks"."""
+    if card.phase is not Phase.PREPARE or not state.service_down or state.going_back \
+            or state.asking != card.id:
+        return None
+    settled = (StepState.DONE.value, StepState.SKIPPED.value)
+    at = next((c for c in state.cards if c.phase is Phase.CUTOVER
+               and state.states[c.id] not in settled), None)
+    if at is None:
+        return None
+    first = state.cards.index(card)
+    asked = [c for c in state.cards[first:] if c.phase is Phase.PREPARE and (
+        c.id == card.id or state.states[c.id] not in settled or (
+            c.looks_again and c.id not in state.reports))]
+    return at, asked
+
+
+def _listed(cards: list[StepCard]) -> str:
+    ids = [c.id for c in cards]
+    return ", ".join(ids[:-1]) + f" and {ids[-1]}" if len(ids) > 1 else ids[0]
+
+
 def detail(state: RunState, card: StepCard) -> Content:
     """The selected step in words: what it does, its caution, how it went."""
     shown = look(state.shown_state(card.id), card.the_way_back_word)
     # As it is asked now: a plan that deletes this time wants the id typed.
     kind = "destructive: asks for its id" if state.asks_for_its_id(card) else "asks for y"
-    parts: Parts = [
+    parts: Parts = []
+    if (goes_on := cutover_goes_on(state, card)) is not None:
+        # First, as the downtime runs: where the cutover stands, and why a
+        # prepare step is asked (trial 56, F8).
+        at, asked = goes_on
+        parts += [(f"The cutover is under way: it goes on at step {at.number}, {at.title}.",
+                   "bold $warning"),
+                  f" First: {_listed(asked)}. A resumed run looks at the host again; later "
+                  "steps rely on what it finds.\n\n"]
+    parts += [
         (card.title, "bold"), "  ", (f"{shown.glyph} {shown.word}", shown.style), "\n",
         (f"{card.id} · {card.phase.value} · {kind}", "$text-muted"), "\n",
     ]
@@ -460,8 +495,14 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
         if selected == card.id:
             skip: Parts = ["; ", ("s", "bold"), " skips it with a reason."] if card.skippable \
                 else ["."]
+            # Mid-cutover, where the cutover goes on, first (trial 56, F8).
+            lead: Parts = []
+            if (goes_on := cutover_goes_on(state, card)) is not None:
+                at, asked = goes_on
+                lead = [(f"The cutover goes on at step {at.number} after {_listed(asked)}. ",
+                         "bold $warning")]
             return Content.assemble(
-                ("enter", "bold"), " shows exactly what ", (card.title, "bold"),
+                *lead, ("enter", "bold"), " shows exactly what ", (card.title, "bold"),
                 " will run and asks to confirm", *skip, *_last_result(state, brief))
         return Content.assemble(
             "The runbook waits on step ", (f"{card.number}. {card.title}", "bold"),

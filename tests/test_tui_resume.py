@@ -736,8 +736,10 @@ async def test_resume_with_its_journal_named_goes_on_without_asking(
         assert not isinstance(app.screen, ResumeDialog)
         assert app.journal_path == earlier and app.session.resume is not None
         assert app.run_state.finished == len(PREPARED) + (6 if cutover else 0)
+        # Mid-cutover, in the output pane, not over the step (trial 56, F8).
+        shown = list(app.store.of("preflight")) if cutover else notes
     assert list(earlier.parent.glob("*.jsonl")) == [earlier]
-    assert any(f"resuming the run in {earlier}" in note for note in notes), (notes, said)
+    assert any(f"resuming the run in {earlier}" in note for note in shown), (shown, said)
 
 
 def test_the_cli_hands_the_tui_a_named_resume(tmp_path: Path,
@@ -781,3 +783,46 @@ async def test_continue_it_is_said_in_short_sentences(tmp_path: Path, cutover: b
         for meant in ("same journal goes on", "Done steps stay done", "in doubt",
                       "outcome is not there"):
             assert meant in said, said
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)], ids=str)
+async def test_a_resume_mid_cutover_says_where_the_cutover_stands_and_hides_nothing(
+        tmp_path: Path, size: tuple[int, int]) -> None:
+    """Trial 56, F8: kill -9 mid-cutover, `rehearse --resume`, c: with the
+    downtime clock running, the first screen was "Step 1 of 17 · Preflight
+    checks ▶ your turn" and its enter hint, nothing said that the cutover
+    goes on at a later step nor why preflight came first, and the opening's
+    notices (the host, the service adopted, the pace) lay over the step box
+    (80x24) or the checklist (100x30) until the first step ran. The first
+    screen says which cutover step is next and that the steps that look at
+    the host are asked first; the notices go to the output pane, not over
+    the step."""
+    from tests.test_tui_fakes import ask, screen_text
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
+    # As `runbook rehearse --sandbox` says them as its host starts.
+    app.notes = (*app.notes, "rehearsal host: red5admin@127.0.0.1:2222, sandbox /tmp/sb1",
+                 "adopted the service left running by an earlier rehearsal (pid 19738)",
+                 "rehearsal pace fast: the fake cloud's nodes come and go 20x faster; "
+                 "RUNBOOK_REHEARSAL_PACE sets it")
+    starts = hold_the_run(app)
+    async with app.run_test(size=size) as pilot:
+        await the_dialog(app)
+        await pilot.press("c")
+        await until(lambda: starts, what="the run to go on")
+        asked = ask(app, "preflight", [])
+        await until(lambda: app.run_state.asking == "preflight", what="preflight asked again")
+        await pilot.pause()
+        shown = screen_text(app)
+        flat = " ".join(shown.split())
+        # The step's box, whole: no notice over it.
+        assert "Step 1 of 17 · Preflight checks" in shown, shown
+        assert not app._notifications, [n.message for n in app._notifications]
+        # Where the cutover stands, and why preflight comes first.
+        assert "step 13" in flat and "after preflight, new-database and cloud-controller" \
+            in flat, shown
+        # What the opening said: in the output pane, beside the step.
+        assert "adopted the service left running" in " ".join(app.store.of("preflight")), \
+            list(app.store.of("preflight"))
+        asked.cancel()
