@@ -43,6 +43,7 @@ from steps.common import (
     java_processes_command,
     live_dir,
     load_snapshot,
+    mask_licences,
     new_dir,
     new_tree,
     old_tree,
@@ -1210,6 +1211,9 @@ class StartService(Red5Step):
         """Fail, showing the end of the service log: what the server said is
         usually why, and the operator should not have to go and look."""
         log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
+        # Whichever run this is (a resumed one, the way back alone), the key
+        # the server wrote near the top of its log is masked before it shows.
+        await mask_licences(ctx, live_dir(ctx))
         tail = await ctx.probe(root(ctx, f"tail -n 15 -- {quote(log)}"))
         lines = [line for line in tail.stdout.splitlines() if line.strip()]
         for line in lines:

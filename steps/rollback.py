@@ -33,6 +33,7 @@ from steps.common import (
     java_processes,
     java_processes_command,
     live_dir,
+    mask_licences,
     new_tree,
     old_tree,
     prove_token,
@@ -469,6 +470,21 @@ class StartOld(StartService):
                "rest.administratorToken, and waits until the Stream Manager API answers from "
                "the old install, speaking the old release's API version, on the old database.")
     side = "old"
+
+    async def check(self, ctx: Ctx) -> Check:
+        await self._mask(ctx)
+        return await super().check(ctx)
+
+    async def run(self, ctx: Ctx) -> None:
+        await self._mask(ctx)
+        await super().run(ctx)
+
+    async def _mask(self, ctx: Ctx) -> None:
+        """The old install's LICENSE.KEY is masked before anything can show
+        its red5.log, or systemd's status of it (review 56d F1): `runbook
+        rollback` runs none of the upgrade's steps that read it, and an old
+        release that exits as it starts leaves the key in its log's last lines."""
+        await mask_licences(ctx, *dict.fromkeys((live_dir(ctx), backup_dir(ctx))))
 
     async def _prove(self, ctx: Ctx) -> None:
         """The token given is the old install's, back in place, before its API

@@ -810,6 +810,47 @@ async def test_a_failed_start_shows_its_log_without_the_licence_key(tmp_path: Pa
         assert key not in text, where
 
 
+
+async def test_the_way_back_alone_shows_the_old_releases_log_without_the_licence_key(
+    tmp_path: Path,
+) -> None:
+    """Review 56d F1: `runbook rollback` runs none of the upgrade's steps, so
+    it never read LICENSE.KEY to mask it; rollback-start shows the end of
+    red5.log when the old release exits as it starts, and the key was in it:
+    on the screen, in the journal, the report and `runbook log`."""
+    from runbook.log import log_lines
+    from runbook.report import build
+    from runbook.report_html import html
+    from runbook.report_md import markdown
+
+    journal, back = tmp_path / "run.jsonl", tmp_path / "back.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        key = (live(host) / "LICENSE.KEY").read_text().strip()
+        settings = with_timeouts(host, service_start=60)
+        first = Operator(recoveries={"start-service": [Recovery.STOP]})
+        outcome = await faulted(host, ["start-fails"], first, journal, settings)
+        assert outcome is Outcome.FAILED, first.text()[-3000:]
+        armed.arm(host.sandbox, "start-fails")  # the old release refuses its licence too
+        try:
+            front = ScriptedFrontEnd(recoveries={"rollback-start": [Recovery.STOP]})
+            outcome = await wiring.session(
+                settings, token=host.api_token, journal_path=back,
+                state_dir=host.sandbox / ".operator", isolated=True, resume=replay(journal),
+                only_back=True).run(front)
+        finally:
+            armed.lift(host.sandbox, "start-fails")
+        log = (live(host) / "log" / "red5.log").read_text()
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "rollback-start")
+    assert "exited as it started" in said and "LICENSE.KEY: " in front.text(), said
+    assert f"LICENSE.KEY: {key}" in log, log
+    report = build(back, estimate_from=[])
+    shown = "\n".join(line for _step, line in log_lines(back))
+    for where, text in (("screen", front.text()), ("journal", back.read_text()),
+                        ("report", markdown(report)), ("html report", html(report)),
+                        ("runbook log", shown)):
+        assert key not in text, where
+
 # --- the host ----------------------------------------------------------------------------
 
 
