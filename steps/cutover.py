@@ -57,7 +57,14 @@ from steps.common import (
     standing_origins,
     state_of,
 )
-from steps.database import DATABASE, DEFAULT_PORT, drop_command, live_address, same_database
+from steps.database import (
+    DATABASE,
+    DEFAULT_PORT,
+    live_address,
+    names_the_live_database,
+    new_database_drop,
+    same_database,
+)
 from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
 from steps.fleet import fleet_now
 
@@ -1504,9 +1511,7 @@ class Recreate(Red5Step):
         # the host that reaches it with the live login, once new-database has
         # read that (README walkthrough: no command was given). -p asks for
         # the password, which is never shown.
-        port = settings.new_db_port or facts.db_port
-        where = settings.new_db_host + (f":{port}" if port else "")
-        drop = drop_command(settings.new_db_host, port, facts.db_user or "USER")
+        where, drop = new_database_drop(settings, facts)
         login = f"the live login {facts.db_user}" if facts.db_user else \
             "the live login (USER is config.dbUser of the live red5-web.properties)"
         kept = self.after_the_way_back
@@ -1522,11 +1527,9 @@ class Recreate(Red5Step):
                     "database that holds nodegroups; their nodes were left running, so once "
                     "the old release serves, look in the cloud's console that none of them "
                     "still runs")
-        if facts.live_db_host and same_database(settings.new_db_host, port, facts.live_db_host,
-                                                facts.live_db_port):  # trial 54: never the live one
-            return (f"{kept}; [new_database] in the config now names the live stream manager's "
-                    f"database ({where}), so no command to drop it is given: drop the "
-                    f"{DATABASE} database of the new instance the upgrade used first")
+        if drop is None:  # trial 54: never the live one
+            return (f"{kept}; {names_the_live_database(where)}: drop the {DATABASE} database "
+                    "of the new instance the upgrade used first")
         return (f"{kept}: drop the {DATABASE} database on {where} first, "
                 f"from the stream manager host, as {login} ({drop})")
 

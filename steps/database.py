@@ -17,12 +17,13 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from runbook.config import Settings
 from runbook.option_file import option_file
 from runbook.shell import CommandResult, quote
 from runbook.step import StepFailed
 from steps import red5
 from steps.common import read_properties, trees
-from steps.facts import AnyContext, Ctx
+from steps.facts import AnyContext, Ctx, Red5Facts
 
 # The database name is fixed in the streammanager's Spring config (FACTS §5).
 DATABASE = "cluster"
@@ -102,6 +103,28 @@ def same_database(host: str, port: int | None, live_host: str, live_port: int | 
     if not live_host or _host_key(host) != _host_key(live_host):
         return False
     return port is None or live_port is None or port == live_port
+
+
+def new_database_drop(settings: Settings, facts: Red5Facts) -> tuple[str, str | None]:
+    """Where the new database is, as the config names it (its port where the
+    config gives one or a step has read it), and the command to drop it from
+    the stream manager host as the live login (-p asks for the password,
+    which is never shown); no command where [new_database] names the live
+    stream manager's database (trial 54, review 56d F3): journalled
+    live_db_host and live_db_port, read by preflight, say which that is."""
+    port = settings.new_db_port or facts.db_port
+    where = settings.new_db_host + (f":{port}" if port else "")
+    if facts.live_db_host and same_database(settings.new_db_host, port, facts.live_db_host,
+                                            facts.live_db_port):
+        return where, None
+    return where, drop_command(settings.new_db_host, port, facts.db_user or "USER")
+
+
+def names_the_live_database(where: str) -> str:
+    """Said in place of a drop command where [new_database] names the live
+    stream manager's database."""
+    return (f"[new_database] in the config now names the live stream manager's database "
+            f"({where}), which must not be dropped, so no command to drop it is given")
 
 
 def live_database_refusal(new_host: str, new_port: int | None, live: Mapping[str, str],

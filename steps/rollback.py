@@ -53,7 +53,7 @@ from steps.cutover import (
     servers_of,
     serving_proof,
 )
-from steps.database import DATABASE, drop_command
+from steps.database import DATABASE, names_the_live_database, new_database_drop
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 
@@ -505,11 +505,12 @@ class StartOld(StartService):
 
 def _new_database_left(ctx: Ctx) -> str:
     """The new database, which the way back does not touch (as Recreate.leaves
-    names it: the config's host, the port known, the live login by name; -p
-    asks for the password, which is never shown)."""
-    port = ctx.settings.new_db_port or ctx.facts.db_port
-    where = ctx.settings.new_db_host + (f":{port}" if port else "")
-    drop = drop_command(ctx.settings.new_db_host, port, ctx.facts.db_user or "USER")
+    names it, with the same guard: never a command to drop the live one)."""
+    where, drop = new_database_drop(ctx.settings, ctx.facts)
+    if drop is None:
+        return (f"{names_the_live_database(where)}: the old release runs on it again. If the "
+                f"upgrade used another database, its {DATABASE} database there is as the "
+                "upgrade left it (the way back does not touch a database)")
     return (f"the new database on {where} is as the upgrade left it (the way back does not "
             f"touch a database): another attempt's schema step takes the release's tables in "
             f"its {DATABASE} database as they are; if none is made, drop it from the stream "

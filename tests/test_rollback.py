@@ -1601,3 +1601,33 @@ async def test_a_wrong_token_is_refused_before_the_way_back_changes_anything(
              and str(r.get("step", "")).startswith("rollback-")]
     assert acted == [], acted
     assert unchanged and aside == [] and serving == [], (unchanged, aside, serving)
+
+
+async def test_the_way_back_alone_gives_no_drop_for_the_live_database(tmp_path: Path) -> None:
+    """Review 56d F3: with [new_database] naming the live stream manager's
+    database (start-service's own advice invites another name for it), the
+    report's "Left on the host after the way back" gave a DROP DATABASE
+    command for the very database the old release had just come back on.
+    Recreate.leaves never gives one for the live database; the way back's
+    note now says so the same way."""
+    from runbook.report import build
+    from runbook.report_md import markdown
+    from tests.test_faults import Operator, faulted, with_timeouts
+
+    journal, back = tmp_path / "run.jsonl", tmp_path / "back.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = Operator(recoveries={"start-service": [Recovery.STOP]})
+        outcome = await faulted(host, ["start-fails"], first, journal,
+                                with_timeouts(host, service_start=60))
+        assert outcome is Outcome.FAILED, first.text()[-3000:]
+        old_host, old_port = host.old_db
+        settings = rehearsal_settings(host, new_db_host=old_host, new_db_port=str(old_port))
+        front = ScriptedFrontEnd()
+        outcome = await session(host, back, settings=settings, resume=replay(journal),
+                                only_back=True).run(front)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    page = markdown(build(back, estimate_from=[]))
+    assert "Left on the host after the way back" in page, page
+    left = page.split("Left on the host after the way back", 1)[1]
+    assert f"-h {old_host} -P {old_port}" not in page and "DROP DATABASE" not in left, left
+    assert "live stream manager's database" in left and "no command to drop it" in left, left
