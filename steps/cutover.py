@@ -971,6 +971,14 @@ class StartService(Red5Step):
                     ctx.facts.new_api_version = api.version
                 self._answered(ctx, api, version=release_of(ctx, self.side), controller=None)
             return proof
+        if self.side == "new" and await self._written_since_it_started(ctx, ours):
+            # It read its database as it started, and the file has changed
+            # since (review 56d F2): `systemctl start` would leave it on the
+            # database it read, to answer there as the new stream manager.
+            ctx.facts.restart_service = ctx.facts.file_changed_since_start = True
+            return Check(False, "the service runs and its API does not answer yet, and it "
+                         f"started before its {red5.PROPERTIES.rsplit('/', 1)[-1]} last "
+                         "changed: it may use the database the file named then")
         if ctx.facts.started_without_database:
             # It loaded without its database, which is back (or the step would
             # fail again): waiting is not known to bring its webapp up.
@@ -1128,15 +1136,16 @@ class StartService(Red5Step):
             return None
         return dict(javaproperties.loads(found.stdout))
 
-    async def _names_the_new_database(self, ctx: Ctx, *, running: bool = False) -> bool:
+    async def _names_the_new_database(self, ctx: Ctx, *, running: bool = False,
+                                      answers: bool = True) -> bool:
         """Whether the new release's red5-web.properties names [new_database]
         (False when it cannot be read). A webapp started on another database
         that answers loads on it and its API answers, and of the releases
         whose red5.log the sources show only 5.1.1 says which database it
         uses (facts audit 56a H1): once started, a wrong one is not seen.
         StepFailed when the file names another: before a start, nothing
-        started; for a service found `running` and answering (started by
-        hand), it is left running as it is. Nothing is said when the file
+        started; for a service found `running` (started by hand; `answers`:
+        its API answers), it is left running as it is. Nothing is said when the file
         cannot be read (the wait that follows reports what the server says)."""
         from runbook.properties.codec import has_placeholder
         from steps import database
@@ -1152,7 +1161,9 @@ class StartService(Red5Step):
         # the file it has just compared.
         stop = "Stop it (systemctl stop red5pro), "
         if running:
-            state = "the red5pro service runs and its API answers; runbook leaves it running"
+            state = ("the red5pro service runs" + (" and its API answers" if answers else
+                                                   ", its API not answering yet")
+                     + "; runbook leaves it running")
         else:
             state = "runbook did not start the service"
         if not host or has_placeholder(host):
@@ -1312,7 +1323,10 @@ class StartService(Red5Step):
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
         # Before anything starts: nothing to undo.
-        proven = self.side == "new" and await self._names_the_new_database(ctx)
+        # A service found running has read its file (review 56d F2): the
+        # mend is to stop it, as `systemctl start` leaves it as it is.
+        proven = self.side == "new" and await self._names_the_new_database(
+            ctx, running=bool(ours), answers=False)
         if restarted or not ours:  # what an earlier start logged is not this one's
             ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
         else:  # found running: where its start's lines begin is not known

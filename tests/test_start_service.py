@@ -9,6 +9,7 @@ includes one restart when the service runs and does not answer in time.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import re
@@ -372,6 +373,91 @@ async def test_a_service_started_on_another_database_then_its_file_put_right_is_
     assert any("started before" in detail for detail in said), said
     plan = front.plans["start-service"]
     assert "restarted" in plan[0].render() and "\n" not in plan[0].render(), plan[0].render()
+    assert any(isinstance(a, Shell) and a.command.endswith("systemctl restart red5pro")
+               for a in plan[:2]), plan
+
+
+async def _started_by_hand_slowly_on_the_live_database(
+        host: RehearsalHost, journal: Path, settings: Settings,
+        delay: float) -> tuple[str, int | None]:
+    """As _started_by_hand_on_the_live_database, but its webapp, once it has
+    read the file, takes `delay` seconds more to load: the server runs, has
+    read the live database's address, and does not answer yet. The fault is
+    lifted then, so a restart loads at once."""
+    first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+    assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
+    path = host.install_dir / "red5pro" / PROPERTIES
+    right = path.read_text()
+    text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}", right)
+    path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.old_db[1]}", text))
+    armed.arm(host.sandbox, "slow-start", step="start-service", delay=delay,
+              after_reading=True)
+    try:
+        status, output = await host._run_shim("systemctl", "start", "red5pro")
+        assert status == 0, output
+        log = host.install_dir / "red5pro" / "log" / "red5.log"
+        await until(lambda: log.is_file() and "Loading the streammanager webapp"
+                    in log.read_text(), what="the service started by hand to load its webapp")
+        await asyncio.sleep(1)  # its file read, well within the delay
+    finally:
+        armed.lift(host.sandbox, "slow-start")
+    return right, host.service_pid()
+
+
+async def test_a_service_started_by_hand_on_another_database_not_answering_yet_says_stop_it(
+        tmp_path: Path) -> None:
+    """Review 56d F2 (second path): found running and not answering yet, its
+    file naming another database than [new_database], the step failed
+    saying "runbook did not start the service" and to set the file and try
+    again: tried again, `systemctl start` leaves the running server, on the
+    database it read, as it is. It says the service runs and to stop it."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(
+            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=60))
+        _right, pid = await _started_by_hand_slowly_on_the_live_database(
+            host, journal, settings, delay=40)
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]})
+        outcome = await rehearse(host, front, journal, settings, resume=replay(journal))
+        still = host.service_pid()
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    report = front.last_report("start-service")
+    said = report.detail
+    assert report.elapsed_s is not None and report.elapsed_s < 30, report
+    assert f"{host.old_db[0]}:{host.old_db[1]}" in said and "[new_database]" in said, said
+    assert "runbook did not start" not in said and "systemctl stop red5pro" in said, said
+    assert "its API answers" not in said, said
+    assert pid is not None and still == pid, (pid, still)
+
+
+async def test_a_service_not_answering_yet_whose_file_was_put_right_since_is_restarted(
+        tmp_path: Path) -> None:
+    """Review 56d F2 (second path, tried again): the server started by hand
+    read the live database's address and is still loading; the file is then
+    put right, the service left running. The check found it under way, the
+    file naming [new_database], and `systemctl start` left it as it was: its
+    API answered, on the live database, as the new stream manager. A service
+    that started before its file last changed is restarted, saying why."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(
+            settings, timeouts=dataclasses.replace(settings.timeouts, service_start=60))
+        right, pid = await _started_by_hand_slowly_on_the_live_database(
+            host, journal, settings, delay=12)
+        (host.install_dir / "red5pro" / PROPERTIES).write_text(right)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, settings, resume=replay(journal))
+        still = host.service_pid()
+        on_new = len(cloud.list_nodegroups(host.sandbox, *host.new_db))
+    assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert on_new == seeded_nodegroups(), "the rebuilt nodegroups are in the new database"
+    assert pid is not None and still is not None and still != pid, (pid, still)
+    said = [r["detail"] for r in (json.loads(line) for line in journal.read_text().splitlines())
+            if r["event"] == "check" and r["step"] == "start-service"]
+    assert any("started before" in detail for detail in said), said
+    plan = front.plans["start-service"]
     assert any(isinstance(a, Shell) and a.command.endswith("systemctl restart red5pro")
                for a in plan[:2]), plan
 

@@ -255,7 +255,10 @@ def _populate(url: str, host: str, port: int, user: str, password: str,
                           f"{exc.message}") from None
 
 
-def start_webapp(home: Path, sandbox: Path) -> StreamManager:
+def start_webapp(home: Path, sandbox: Path, *, loading: float = 0.0) -> StreamManager:
+    """The webapp, from its red5-web.properties; `loading`: seconds it then
+    takes before it serves, the file read already (rehearsal fault
+    slow-start with after_reading)."""
     webinf = home / "webapps" / "streammanager" / "WEB-INF"
     if not webinf.is_dir():
         raise WebappError(f"{webinf} does not exist")
@@ -265,6 +268,8 @@ def start_webapp(home: Path, sandbox: Path) -> StreamManager:
         props = read_properties(webinf / "red5-web.properties")
     except OSError as exc:
         raise WebappError(f"cannot read red5-web.properties: {exc}") from None
+    if loading:
+        time.sleep(loading)
     db_host = props.get("config.dbHost", "").strip()
     try:
         db_port = int(props.get("config.dbPort", "3306").strip())
@@ -784,15 +789,21 @@ def _bind_address(props: dict[str, str]) -> tuple[str, int]:
 
 def _run_webapp(server: Server, home: Path, sandbox: Path) -> None:
     slow = armed.armed(sandbox, "slow-start")
+    loading = 0.0
     if slow is not None:
         # Rehearsed: a webapp that takes its time to deploy. Until it has,
         # the container answers 404 for /streammanager, as while any deploy.
+        # after_reading (tests): the slow part comes once it has read its
+        # red5-web.properties, so a file changed meanwhile is not what it uses.
         delay = float(slow.get("delay") or 0)
         log_sm.info("Starting up context: streammanager (slowly: about %gs; rehearsal fault "
                     "slow-start)", delay)
-        time.sleep(delay)
+        if slow.get("after_reading"):
+            loading = delay
+        else:
+            time.sleep(delay)
     try:
-        api = Api(start_webapp(home, sandbox), sandbox)
+        api = Api(start_webapp(home, sandbox, loading=loading), sandbox)
     except WebappError as exc:
         log_sm.error("%s: %s", UNAVAILABLE_LINE, exc)
         return
