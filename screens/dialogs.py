@@ -795,7 +795,13 @@ class ResumeDialog(Dialog[str]):
         # reflex n here began a new run from preflight (review 56b F7).
         Binding("s", "choose('start-over')", "New run", id="resume-new"),
         Binding("escape", "choose('quit')", "Quit", id="resume-quit"),
-        Binding("n", "not_an_answer", "", id="resume-n", show=False),
+        # q, the main screen's quit key, quits here too: nothing has started
+        # yet, and the exit lines say how to go on (trial 56b F1: it did
+        # nothing, and said nothing).
+        Binding("q", "choose('quit')", "Quit", id="resume-quit-q", show=False),
+        Binding("n", "not_an_answer('n')", "", id="resume-n", show=False),
+        # s mid-cutover, where New run is not offered: said why (trial 56b F1).
+        Binding("s", "not_an_answer('s')", "", id="resume-new-refused", show=False),
     ]
 
     def __init__(self, journal: Path, replay: Replay, steps: list[StepCard], *,
@@ -926,14 +932,21 @@ class ResumeDialog(Dialog[str]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters == (START_OVER,):
             return not self.mid_cutover
+        if action == "not_an_answer" and parameters == ("s",):
+            return self.mid_cutover
         return True
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice)
 
-    def action_not_an_answer(self) -> None:
-        new = "" if self.mid_cutover else ", s starts a new run"
-        self.say(f"n is no answer here: c continues it{new}, escape quits.", True, 8)
+    def action_not_an_answer(self, key: str) -> None:
+        if self.mid_cutover:
+            why = "A new run is not offered while the cutover is under way" if key == "s" \
+                else f"{key} is no answer here"
+            self.say(f"{why}: c continues it, escape quits.", True, 8)
+        else:
+            self.say(f"{key} is no answer here: c continues it, s starts a new run, "
+                     "escape quits.", True, 8)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

@@ -826,3 +826,42 @@ async def test_a_resume_mid_cutover_says_where_the_cutover_stands_and_hides_noth
         assert "adopted the service left running" in " ".join(app.store.of("preflight")), \
             list(app.store.of("preflight"))
         asked.cancel()
+
+
+async def test_s_and_q_mid_cutover_are_answered(tmp_path: Path) -> None:
+    """Trial 56b F1: mid-cutover the dialog took `s` (a new run, not offered
+    then) and `q` (the main screen's quit key) in silence, where `n` said
+    which keys answer. `s` says why it is no answer; `q` quits, as escape
+    and ctrl+c do there: nothing has started yet."""
+    from runbook.model import Outcome
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
+    starts = hold_the_run(app)
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await the_dialog(app)
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.screen is dialog and not starts
+        said = str(dialog.query_one("#dialog-notice", Static).content)
+        assert "new run is not offered" in said.lower() and "c continues" in said, said
+        assert "s starts" not in said, said
+        await pilot.press("q")
+        await until(lambda: getattr(app, "return_value", None) is not None,
+                    what="the app to quit")
+    assert app.return_value is Outcome.STOPPED and not starts
+
+
+async def test_q_before_the_cutover_quits_the_resume_dialog(tmp_path: Path) -> None:
+    """Trial 56b F1: `q` at the dialog did nothing; it quits as escape does."""
+    from runbook.model import Outcome
+
+    stopped_part_way(tmp_path / "runs" / EARLIER, cutover=False)
+    app, _ = opened(tmp_path, "--resume")
+    starts = hold_the_run(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await the_dialog(app)
+        await pilot.press("q")
+        await until(lambda: getattr(app, "return_value", None) is not None,
+                    what="the app to quit")
+    assert app.return_value is Outcome.STOPPED and not starts
