@@ -852,6 +852,19 @@ class ResumeDialog(Dialog[str]):
                                        if card.phase is Phase.ROLLBACK):
             # First, with the downtime (TUI trial: said only after scrolling).
             said += " The way back to the old stream manager was begun: continued, it goes on."
+            return said
+        after = next((card for card in self.steps if card.id == self.rollback_after), None)
+        if after is not None and self.replay.state(after.id) is StepState.DONE:
+            return said  # continued, the way back begins at once (said below)
+        # Where it goes on, as the main screen says it once continued (trial
+        # 56b F2: at 80x24 that step's row was two pages down).
+        settled = (StepState.DONE, StepState.SKIPPED)
+        at = next((card for card in self.steps if card.phase is Phase.CUTOVER
+                   and self.replay.state(card.id) not in settled), None)
+        if at is not None:
+            named = f", {at.title}" if self.replay.state(at.id) not in (
+                StepState.FAILED, StepState.IN_DOUBT) else ""
+            said += f" It goes on at step {at.number}{named}."
         return said
 
     def compose_box(self) -> ComposeResult:

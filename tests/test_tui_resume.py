@@ -865,3 +865,26 @@ async def test_q_before_the_cutover_quits_the_resume_dialog(tmp_path: Path) -> N
         await until(lambda: getattr(app, "return_value", None) is not None,
                     what="the app to quit")
     assert app.return_value is Outcome.STOPPED and not starts
+
+
+async def test_a_resume_mid_cutover_names_the_step_it_goes_on_at_in_its_lead(
+        tmp_path: Path) -> None:
+    """Trial 56b F2: killed at start-service's turn, nothing failed, the
+    dialog's first screen at 80x24 said the stream manager was down but not
+    where the cutover goes on: that step's pending row was two pages down."""
+    from tests.test_tui_fakes import screen_text
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    app, _ = opened(tmp_path, "--resume", host_says_down=earlier)
+    hold_the_run(app)
+    at = next(card for card in app.cards if card.phase.value == "cutover"
+              and card.id not in ("delete-nodegroups", "backup-live"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        dialog = await the_dialog(app)
+        lead = " ".join(dialog.query_one("#resume-down", Wrapped).content.plain.split())
+        await pilot.pause()
+        # The box's borders, and the scroll bar, out of the wrapped lines.
+        shown = " ".join(screen_text(app).translate(str.maketrans("│▌▐▊▎┃", "      ")).split())
+    meant = f"goes on at step {at.number}, {at.title}"
+    assert meant in lead, lead
+    assert meant in shown, shown
