@@ -66,6 +66,31 @@ def unfinished(folder: Path, *, config: str | None = None,
     return passed_over
 
 
+def last_ended(folder: Path, *, config: str | None = None,
+               host: str | None = None) -> tuple[Replay, str | None] | None:
+    """The newest run in `folder` of `host` (or `config`, as for unfinished)
+    that ended, upgraded or rolled back, with the time of its journal's last
+    record (None if that says none): where the host stands when there is no
+    unfinished run to resume (trial 56b F4). A journal that cannot be read is
+    passed over: this only says why there is nothing to resume."""
+    if not folder.is_dir():
+        return None
+    for path in journals_in(folder):
+        try:
+            history = replay(path)
+            if _another_run(history.config, history.host, config=config, host=host):
+                continue
+            if history.ended_as is None:
+                continue
+            ts = None
+            for record in read(path):
+                ts = record.get("ts", ts)
+        except (OSError, JournalError):
+            continue
+        return history, ts if isinstance(ts, str) else None
+    return None
+
+
 # What a run that got somewhere has on record: a step begun (its actions
 # too), a cutover or a way back begun.
 _BEGUN = frozenset({Record.STEP_START, Record.ACTION_START, Record.CUTOVER_START,

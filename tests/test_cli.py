@@ -1907,3 +1907,37 @@ def test_rollback_after_a_finished_way_back_says_nothing_of_a_return_by_hand(
     host.end_cutover("rolled back")
     result = _rollback(state, str(journal))
     assert result.returncode == 2 and "by hand" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("outcome", ["rolled-back", "done"])
+def test_resume_after_the_last_run_ended_says_how_it_ended_and_what_next(
+        tmp_path: Path, outcome: str) -> None:
+    """Trial 56b F4: `--resume` after the host's last run rolled back said only
+    "no unfinished run to resume here", where the README says such a run
+    says where the host stands. The one line names how and when that run
+    ended, and what to run next; still exit 2."""
+    import re
+
+    from runbook.journal_replay import replay
+    from runbook.standing import said_time
+
+    config = _closed_port_config(tmp_path)
+    port = re.search(r"^port = (\d+)$", config.read_text(), re.M)
+    assert port is not None
+    state = tmp_path / "state"
+    journal = state / "runbook" / "127.0.0.1-20261206T160457Z.jsonl"
+    journal.parent.mkdir(parents=True)
+    _journal_of(journal, f"ubuntu@127.0.0.1:{port.group(1)}", outcome=outcome)
+    ended = json.loads(journal.read_text().splitlines()[-1])["ts"]
+    assert replay(journal).ended_as == outcome
+    result = runbook("run", str(config), "--headless", "--yes", "--resume",
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    assert journal.name in line and said_time(ended) in line, line
+    if outcome == "rolled-back":
+        assert "rolled back" in line and "old stream manager serves" in line, line
+        assert f"runbook run {config} --headless" in line and "--resume" not in line, line
+    else:
+        assert "upgrade" in line and f"runbook report {journal}" in line, line

@@ -168,7 +168,8 @@ def _resume_from(
         earlier = replay(args.journal) if args.journal is not None else \
             unfinished(folder, **runs_of(settings))
         if earlier is None or earlier.path is None:
-            raise ConfigError(str(args.journal or folder), "no unfinished run to resume here")
+            raise ConfigError(str(args.journal or folder), _nothing_to_resume(args, settings,
+                                                                              folder))
         if earlier.empty:
             # As report says it: most often one a killed runbook had claimed.
             raise ConfigError(str(earlier.path), "holds no records: no run was written in "
@@ -206,6 +207,38 @@ def _resume_from(
     # run a new one would go beside is prepare_run's to offer or refuse.)
     refuse_a_run_beside(folder, settings)
     return None
+
+
+def _nothing_to_resume(args: argparse.Namespace, settings: Settings, folder: Path) -> str:
+    """Why --resume finds nothing to go on with: where the host's last run
+    left it, and when, and what to run next (trial 56b F4: "no unfinished run
+    to resume here" alone, where the README says it tells where the host
+    stands)."""
+    import shlex
+
+    from runbook.earlier_runs import last_ended
+    from runbook.standing import said_time
+
+    said = "no unfinished run to resume here"
+    found = last_ended(folder, **runs_of(settings))
+    if found is None or found[0].path is None:
+        return said
+    last, ts = found
+    path = last.path
+    assert path is not None
+    at = f" at {said_time(ts)}" if ts else ""
+    if last.ended_as == "done":
+        return (f"{said}: the last run ({path.name}) finished{at}, the upgrade done; "
+                f"`runbook report {shlex.quote(str(path))}` tells what it did")
+    headless = " --headless" if is_headless(args) else ""
+    if args.command == "rehearse":
+        sandbox = getattr(args, "sandbox", None)
+        where = f" --sandbox {shlex.quote(os.path.abspath(sandbox))}" if sandbox else ""
+        again = f"runbook rehearse{where}{headless}"
+    else:
+        again = f"runbook run {shlex.quote(os.path.abspath(settings.source))}{headless}"
+    return (f"{said}: the last run ({path.name}) rolled back{at}, and the old stream manager "
+            f"serves; a new run starts with `{again}`")
 
 
 def refuse_a_new_run_here(args: argparse.Namespace, settings: Settings, folder: Path,
