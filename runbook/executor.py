@@ -234,6 +234,9 @@ class Executor(Generic[F]):
         # clocks (hoststate.down_since) have it (review 56b, F4).
         self.cutover_completed = under_way is None and resume is not None \
             and resume.downtime_s is not None
+        # Its end on record, whatever the host's record says: the downtime is
+        # the one recorded then, not ended again at this run's end.
+        self._ended_on_record = resume is not None and resume.downtime_s is not None
 
     # -- plans ---------------------------------------------------------------
 
@@ -579,9 +582,14 @@ class Executor(Generic[F]):
                 and self.reports[last[0].id].state.finished)
             if complete and outcome is not Outcome.ROLLED_BACK:
                 self._close_host_record("upgraded", last[0])
-            downtime = round(time.time() - self.cutover_began, 1)
-            self._tell(CutoverEnded(complete, downtime), Record.CUTOVER_END,
-                       complete=complete, downtime_s=downtime)
+            # A cutover that completed on record is not ended again: counted
+            # from its start to this run's end, a second end told a downtime
+            # of however long the run was left cut off (the report and the
+            # replay read the first complete end, older journals' too).
+            if not self._ended_on_record:
+                downtime = round(time.time() - self.cutover_began, 1)
+                self._tell(CutoverEnded(complete, downtime), Record.CUTOVER_END,
+                           complete=complete, downtime_s=downtime)
         # (Operator trial: a run a SIGTERM stopped was journalled, and reported,
         # as exit 3, where the shell saw 143.)
         exit_code = outcome.exit_code if self.ended_by is None else self.ended_by

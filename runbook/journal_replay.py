@@ -265,7 +265,11 @@ def replay(path: Path) -> Replay:
         elif event == Record.CUTOVER_START:
             result.cutover_started = result.cutover_started or cutover_began(
                 record, str(record.get("ts", "")))
-        elif event == Record.CUTOVER_END and record.get("complete", True):
+        elif event == Record.CUTOVER_END and record.get("complete", True) \
+                and result.downtime_s is None:
+            # The first complete end is the downtime, as the report reads it:
+            # a run resumed after it wrote another, timed to its own end, in
+            # journals from before that stopped (an hour, for seconds down).
             result.downtime_s = record.get("downtime_s")
         elif event == Record.RUN_END:
             result.finished = True

@@ -1213,6 +1213,71 @@ async def test_no_way_back_is_offered_once_the_cutover_completed(tmp_path: Path)
     assert not [r for r in records(tmp_path / "asked") if r["event"] == "way-back"]
 
 
+def _an_hour_earlier(journal: Path) -> float:
+    """The journal's cutover began an hour before it says (the host's own
+    record is closed, so a resumed run counts from the journal's), and its
+    cutover-end says the downtime it recorded: returned."""
+    from datetime import datetime, timedelta
+
+    rows = [json.loads(line) for line in journal.read_text().splitlines()]
+    for row in rows:
+        if row["event"] == "cutover-start":
+            row["began"] = (datetime.fromisoformat(row["began"])
+                            - timedelta(hours=1)).isoformat()
+    journal.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    ended = [row for row in rows if row["event"] == "cutover-end"]
+    assert len(ended) == 1 and ended[0]["complete"], ended
+    return float(ended[0]["downtime_s"])
+
+
+async def test_a_completed_cutover_on_record_is_not_ended_again(tmp_path: Path) -> None:
+    """A run resumed after a cutover that completed on record (its run-end
+    cut off) counted the downtime from the journal's cutover-start to its
+    own end and wrote a second cutover-end: the replay (`--resume`'s word,
+    the next estimate) took it, an hour where the record said under a
+    second. Before the fix: two cutover-ends, replay's downtime 3600s."""
+    from runbook.report import build
+    from runbook.standing import service_state
+
+    steps = await _upgraded_then_cut_off(tmp_path)
+    steps[0].fail = ""  # type: ignore[attr-defined]
+    journal = tmp_path / "run.jsonl"
+    recorded = _an_hour_earlier(journal)
+    front = ScriptedFrontEnd()
+    outcome = await run_steps(tmp_path, steps, front, resume=True,
+                              rollback=[Say("back", phase=Phase.ROLLBACK)])
+    assert outcome is Outcome.DONE, outcome
+    ended = [r for r in records(tmp_path) if r["event"] == "cutover-end"]
+    assert [r["downtime_s"] for r in ended] == [recorded], ended
+    assert replay(journal).downtime_s == recorded
+    assert build(journal).downtime.seconds == recorded
+    assert "the downtime was 0" in service_state(replay(journal)), service_state(replay(journal))
+
+
+def test_a_journal_that_ended_its_cutover_twice_says_the_first_downtime(
+        tmp_path: Path) -> None:
+    """Journals written before the fix above hold a second complete
+    cutover-end, the resumed run's, timed to its own end: the replay took
+    that one, the report the first. Both read the first now. Before the fix:
+    replay's downtime 3600.1."""
+    from runbook.report import build
+    from runbook.standing import service_state
+
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write(Record.RUN_START, steps=["cut"], cutover=["cut"])
+    journal.write(Record.CUTOVER_START, step="cut")
+    journal.write(Record.STEP_START, step="cut")
+    journal.write(Record.STEP_END, step="cut", state="done", detail="cut")
+    journal.write(Record.CUTOVER_END, complete=True, downtime_s=42.0)
+    journal.write(Record.RUN_START, steps=["cut"], cutover=["cut"], resumed=True)
+    journal.write(Record.CUTOVER_END, complete=True, downtime_s=3600.1)
+    journal.write(Record.RUN_END, outcome="done", exit_code=0)
+    journal.close()
+    assert replay(journal.path).downtime_s == 42.0
+    assert build(journal.path).downtime.seconds == 42.0
+    assert "the downtime was 42" in service_state(replay(journal.path))
+
+
 async def test_each_question_says_whether_the_way_back_can_be_its_answer(
         tmp_path: Path) -> None:
     """Review 56b, F4: the headless prompt and the TUI each worked out from
