@@ -228,15 +228,19 @@ class Executor(Generic[F]):
         under_way = host_state.cutover()
         if under_way is not None:
             self.cutover_began = datetime.fromisoformat(under_way.began).timestamp()
-        # The run it resumes completed the cutover (its end on record, the
-        # host's record closed): the new stream manager serves, and there is
-        # no way back to take, as `runbook rollback` and the front ends'
-        # clocks (hoststate.down_since) have it (review 56b, F4).
-        self.cutover_completed = under_way is None and resume is not None \
-            and resume.downtime_s is not None
         # Its end on record, whatever the host's record says: the downtime is
         # the one recorded then, not ended again at this run's end.
         self._ended_on_record = resume is not None and resume.downtime_s is not None
+        # The run it resumes completed the cutover (its complete end on
+        # record): the new stream manager serves, and there is no way back
+        # to take, as `runbook rollback`, the headless prompt and the TUI
+        # have it (review 56b, F4). The host's record of that same cutover
+        # may be left open (it could not be closed as it ended); it is
+        # closed before the run (refuse_a_second_cutover), and does not make
+        # the cutover under way again here. Only a record of another
+        # journal's cutover would.
+        self.cutover_completed = self._ended_on_record and (
+            under_way is None or under_way.journalled_in(journal.path))
 
     # -- plans ---------------------------------------------------------------
 

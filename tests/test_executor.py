@@ -19,7 +19,7 @@ from runbook import config
 from runbook.events import CutoverStarted, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Executor, Outcome, Recovery
 from runbook.facts import Facts
-from runbook.hoststate import HostState, HostStateError
+from runbook.hoststate import HostState, HostStateError, down_since
 from runbook.journal import Journal, JournalWriteError, Record, read
 from runbook.journal_replay import replay
 from runbook.model import Action, Check, EditFile, Note, Phase, Shell, StepState
@@ -1168,17 +1168,28 @@ async def test_a_short_api_token_is_said_once_as_the_run_begins(tmp_path: Path) 
     assert "Q7z" not in told[0]
 
 
-async def _upgraded_then_cut_off(tmp_path: Path) -> list[Step]:
+async def _upgraded_then_cut_off(tmp_path: Path, *, host_record_open: bool = False
+                                 ) -> list[Step]:
     """An upgrade whose cutover completed, its run-end never written (a full
     disk, a kill as it ended): resumable, with the new stream manager serving.
-    The steps of the resumed run: `look` only looks, so it is asked again."""
+    The steps of the resumed run: `look` only looks, so it is asked again.
+    `host_record_open`: the host's record of the cutover could not be closed
+    as it ended (a file in the way of the closed records' folder), so it is
+    still open, while the journal holds the cutover's complete end."""
 
     class Looks(Say):
         read_only = True
 
     steps: list[Step] = [Looks("look"), Say("cut", phase=Phase.CUTOVER, changes=True)]
     back = [Say("back", phase=Phase.ROLLBACK)]
+    in_the_way = HostState(tmp_path, "sm", 22).path / "cutovers"
+    if host_record_open:
+        in_the_way.parent.mkdir(parents=True)
+        in_the_way.write_text("not a folder")
     assert await run_steps(tmp_path, steps, ScriptedFrontEnd(), rollback=back) is Outcome.DONE
+    if host_record_open:
+        in_the_way.unlink()
+        assert HostState(tmp_path, "sm", 22).cutover() is not None
     journal = tmp_path / "run.jsonl"
     lines = journal.read_text().splitlines(keepends=True)
     assert json.loads(lines[-1])["event"] == "run-end"
@@ -1211,6 +1222,41 @@ async def test_no_way_back_is_offered_once_the_cutover_completed(tmp_path: Path)
     said = [line for sid, stream, line in front.lines if sid == "look" and stream == "info"]
     assert any("the cutover is complete" in line for line in said), said
     assert not [r for r in records(tmp_path / "asked") if r["event"] == "way-back"]
+
+
+async def test_no_way_back_is_offered_once_the_cutover_completed_on_record_alone(
+        tmp_path: Path) -> None:
+    """The cutover's complete end on record, the host's own record of it
+    left open (it could not be closed as the cutover ended), and that same
+    journal resumed: the engine took the open record as a cutover under
+    way and offered the way back, where the headless prompt, the TUI and
+    `runbook rollback` go by the journal and refuse it. Before the fix:
+    can_roll_back True at look's failure, and the way back taken."""
+    steps = await _upgraded_then_cut_off(tmp_path, host_record_open=True)
+    front = ScriptedFrontEnd(recoveries={"look": [Recovery.ROLLBACK]})
+    outcome = await run_steps(tmp_path, steps, front, resume=True,
+                              rollback=[Say("back", phase=Phase.ROLLBACK)])
+    assert front.recovered == [("look", False)], front.recovered
+    assert outcome is Outcome.FAILED
+    assert not [r for r in records(tmp_path) if r["event"] == "way-back"]
+
+
+def test_resuming_a_completed_cutover_closes_the_hosts_record_of_it(
+        tmp_path: Path) -> None:
+    """The same, before the resumed run begins: the refusal of a second
+    cutover let the journal's own run through without closing the host's
+    record, so the front ends' clocks (down_since) went on saying the
+    stream manager is down. The journal's complete end closes it, as it
+    does for another journal's run. Before the fix: the record still open."""
+    from runbook.cli.refusals import refuse_a_second_cutover
+
+    asyncio.run(_upgraded_then_cut_off(tmp_path, host_record_open=True))
+    state = HostState(tmp_path, "sm", 22)
+    began = state.cutover()
+    assert began is not None
+    refuse_a_second_cutover(state, tmp_path / "run.jsonl", lambda j: "resume", lambda j: None)
+    assert state.cutover() is None and state.ended(began.began) == "upgraded"
+    assert down_since(state, replay(tmp_path / "run.jsonl")) is None
 
 
 def _an_hour_earlier(journal: Path) -> float:

@@ -197,12 +197,16 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
     from runbook.standing import said_time
 
     under_way = state.cutover()
-    if under_way is None or (continuing is not None and under_way.journalled_in(continuing)):
+    if under_way is None:
         return
     if (how := _ended_in_its_journal(under_way.journal)) is not None:
         # Its run ended it, and could not write so here (a full disk): the
-        # journal is the word on it (code review).
+        # journal is the word on it (code review); also when that run is the
+        # one continued, else the front ends' clocks (down_since) say the
+        # stream manager is down while the new one serves.
         state.end_cutover(how)
+        return
+    if continuing is not None and under_way.journalled_in(continuing):
         return
     raise ConfigError(state.target, _cutover_under_way(
         said_time(under_way.began), resume_command(under_way.journal),
