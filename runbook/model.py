@@ -283,6 +283,10 @@ AFTER_UPGRADE = "after-upgrade"
 # failed tree it set aside, a unit backup, the new database): the report's
 # "Left on the host after the way back" lists them (operator trial 56, F2).
 AFTER_WAY_BACK = "after-way-back"
+# A note's kind for a file a step left in the upload folder (the zip, the jar,
+# unpack's marker), by its path in `path` and the folder in `folder`: both
+# lists above say what it holds and how to remove it (re-trial 56b, F3).
+UPLOADED = "uploaded"
 # The other names the report reads a run by: the steps write them from here,
 # so a rename cannot quietly empty the report's fleet table.
 SERVICE_ANSWERED = "service-answered"

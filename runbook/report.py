@@ -20,11 +20,12 @@ import dataclasses
 import json
 import os
 import pwd
+import shlex
 import sys
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from runbook.earlier_runs import last_downtime
@@ -58,6 +59,7 @@ from runbook.model import (
     PROPERTIES_STEP,
     SERVICE_ANSWERED,
     UNDONE_DID,
+    UPLOADED,
     AfterTheWayBack,
     Outcome,
     after_the_way_back,
@@ -341,6 +343,8 @@ class Report:
     # what the cutover's steps that acted leave that it does not undo (leaves).
     after_way_back: list[Note] = field(default_factory=list)
     left_by_way_back: list[str] = field(default_factory=list)
+    # What the steps said they left in the upload folder (UPLOADED): path -> folder.
+    uploaded: dict[str, str] = field(default_factory=dict)
     # Things about the record itself: a repaired journal, a detached command.
     remarks: list[str] = field(default_factory=list)
     # An unfinished run: what serves now, and the commands that go on from there.
@@ -388,14 +392,14 @@ class Report:
         if self.outcome != Outcome.DONE.value:
             return []
         if self.downtime.began is None:
-            return self.after  # no cutover: nothing to go back from
+            return [*self.after, *self._upload_left(AFTER_UPGRADE)]  # nothing to go back from
         # What runbook's way back is for, and what a return by hand must see
         # to first (operator trial 54: "it is the way back", then refused).
         from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY
 
         said = f"{ONLY_UNDER_WAY}; {AFTER_A_FINISHED_UPGRADE}"
-        return [*self.after, Note("", self.ended or "", AFTER_UPGRADE,
-                                  said[0].upper() + said[1:])]
+        return [*self.after, *self._upload_left(AFTER_UPGRADE),
+                Note("", self.ended or "", AFTER_UPGRADE, said[0].upper() + said[1:])]
 
     @property
     def left_after_the_way_back(self) -> list[Note]:
@@ -407,7 +411,24 @@ class Report:
             return []
         return [*self.after_way_back,
                 *(Note("", self.ended or "", AFTER_WAY_BACK, text[0].upper() + text[1:])
-                  for text in self.left_by_way_back)]
+                  for text in self.left_by_way_back),
+                *self._upload_left(AFTER_WAY_BACK)]
+
+    def _upload_left(self, kind: str) -> list[Note]:
+        """The upload folder's files as the journal names them, one item a
+        folder, with the command that removes those files and nothing else
+        (re-trial 56b, F3: the whole distribution, listed nowhere). runbook
+        never runs it: another attempt's upload takes what it finds whole."""
+        folders: dict[str, list[str]] = {}
+        for path, folder in self.uploaded.items():
+            folders.setdefault(folder, []).append(path)
+        return [Note("upload", self.ended or "", kind,
+                     f"the upload folder {folder} still holds "
+                     f"{', '.join(PurePosixPath(path).name for path in paths)}: another "
+                     "attempt's upload takes the files it finds whole there rather than "
+                     "sending them again; once none follows, remove them: rm -f -- "
+                     + " ".join(shlex.quote(path) for path in paths))
+                for folder, paths in folders.items()]
 
     @property
     def went_back(self) -> bool:
@@ -738,6 +759,12 @@ class _Reader:
             report.after.append(note)
         if note.kind == AFTER_WAY_BACK:
             report.after_way_back.append(note)
+        path, folder = text_of(record.get("path")), text_of(record.get("folder"))
+        # Only a file right in the folder: the command made of it removes
+        # nothing else (re-trial 56b, F3).
+        if note.kind == UPLOADED and folder and PurePosixPath(path).parent == \
+                PurePosixPath(folder) and ".." not in PurePosixPath(path).parts:
+            report.uploaded.setdefault(path, folder)
         if note.kind == SERVICE_ANSWERED and record.get("side") == "old":
             # The old release on the way back: not what the upgrade went to.
             report.service_back = note.text

@@ -10,7 +10,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from runbook.model import Action, Check, EditFile, Note, Phase, Shell, Upload
+from runbook.model import UPLOADED, Action, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
 from runbook.shell import (
     AS_IT_WAS,
@@ -1020,6 +1020,12 @@ class ExportConfig(Red5Step):
                  path=str(saved.path), nodegroups=[g["name"] for g in groups])
 
 
+def _left_in_upload(ctx: Ctx, path: str, said: str) -> None:
+    """`said` of a file in the upload folder, on record for the report's lists
+    of what is left on the host (re-trial 56b, F3)."""
+    ctx.note(UPLOADED, said, path=path, folder=ctx.settings.upload_dir)
+
+
 class UploadArtifacts(Red5Step):
     id = "upload"
     title = "Upload distribution and controller"
@@ -1086,6 +1092,10 @@ class UploadArtifacts(Red5Step):
         for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
             if not await self._on_host(ctx, local):
                 return Check(False)
+        # Sent by an earlier run: still this one's to clear away.
+        for local in (ctx.settings.distribution, ctx.settings.cloud_controller):
+            _left_in_upload(ctx, uploaded(ctx.settings, local),
+                            f"{local.name} is on the host in {ctx.settings.upload_dir}")
         return Check(True, "both files are on the host with matching sha256")
 
     async def run(self, ctx: Ctx) -> None:
@@ -1101,7 +1111,8 @@ class UploadArtifacts(Red5Step):
         for local in (s.distribution, s.cloud_controller):
             remote = uploaded(s, local)
             if await self._on_host(ctx, local):
-                ctx.info(f"{local.name} is already on the host with the same sha256; not sent")
+                _left_in_upload(ctx, remote, f"{local.name} is already on the host with the "
+                                "same sha256; not sent")
                 size, key = self._local(local)
                 # A file changed since _on_host looked has no sha256 here yet:
                 # then verify reads both copies again.
@@ -1135,7 +1146,7 @@ class UploadArtifacts(Red5Step):
                                  f"{copied.sha256} (the bytes sent); run the step again")
             ctx.facts.local_sha256[key] = copied.sha256
             ctx.facts.scratch.proven[remote] = (size, got)
-            ctx.info(f"{local.name}: sha256 {got} matches")
+            _left_in_upload(ctx, remote, f"{local.name}: sha256 {got} matches")
 
     async def verify(self, ctx: Ctx) -> Check:
         """What the run proved a moment ago is not read again (300 MiB read
@@ -1209,6 +1220,8 @@ class Unpack(Red5Step):
         if finished.ok and await exists(ctx, f"{target}/{red5.PROPERTIES}", "-f"):
             # Its identity is how cutover tells the new server from the old.
             ctx.facts.new_tree = await folder_id(ctx, target)
+            _left_in_upload(ctx, self._marker(ctx), f"{self._marker(ctx)} records that the "
+                            "unzip finished")
             return Check(True, f"{target} is unpacked")
         live = await install_version(ctx, live_dir(ctx))
         if live is not None and live == ctx.facts.new_version:

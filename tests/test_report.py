@@ -2212,6 +2212,20 @@ def test_a_step_cut_off_at_its_start_took_an_unknown_time(tmp_path: Path) -> Non
         assert took == "unknown", took
 
 
+def _upload_folder_said(run: Rehearsed, text: str) -> None:
+    """The upload folder's leftovers, looked at on the host: each file in it by
+    its path, with one command that removes those and nothing else."""
+    folder = next(run.journal.parents[1].rglob("tmp/runbook-upload"))
+    held = sorted(folder.iterdir())
+    # The zip, the controller jar, and unpack's marker beside the zip.
+    assert {path.suffix for path in held} == {".zip", ".jar", ".unpacked"}, held
+    command = re.search(r"rm -f -- ([^`<\n]*)", text)
+    assert command, text
+    removes = command.group(1).split()
+    assert sorted(removes) == [str(path) for path in held], (removes, held)
+    assert str(folder) in text, text
+
+
 def test_a_finished_runs_report_lists_what_is_left_to_do_after_the_upgrade(
         upgraded: Rehearsed) -> None:
     """Operator trial 53 (item 5): a successful run's report had no follow-ups
@@ -2236,6 +2250,9 @@ def test_a_finished_runs_report_lists_what_is_left_to_do_after_the_upgrade(
         assert "60 %" in text and "admin/alarm/scaleout/default" in text, text
         for secret in upgraded.secrets:
             assert secret not in text
+        # What the upload step sent, still in its folder (operator re-trial
+        # 56b, F3: the whole distribution, named nowhere).
+        _upload_folder_said(upgraded, text)
 
 
 def test_a_failed_run_has_no_after_the_upgrade_section(failed: Rehearsed) -> None:
@@ -2620,6 +2637,9 @@ def test_a_way_back_lists_what_it_left_on_the_host(back_from_start: LeftOnHost) 
         assert f"mysql --protocol=tcp -h {host} -P {port} -u " in said, said
         assert "DROP DATABASE cluster" in said, said
         assert not any(secret in said for secret in left.run.secrets), said
+        # The upload folder: the zip, the jar and unpack's marker stay there
+        # (operator re-trial 56b, F3: listed nowhere).
+        _upload_folder_said(left.run, said)
     assert "After the upgrade" not in markdown(report)
 
 
