@@ -422,12 +422,13 @@ class Report:
         folders: dict[str, list[str]] = {}
         for path, folder in self.uploaded.items():
             folders.setdefault(folder, []).append(path)
+        when = ("the upgrade no longer needs them" if kind == AFTER_UPGRADE else
+                "another attempt's upload takes the files it finds whole there rather than "
+                "sending them again; once none follows")
         return [Note("upload", self.ended or "", kind,
                      f"the upload folder {folder} still holds "
-                     f"{', '.join(PurePosixPath(path).name for path in paths)}: another "
-                     "attempt's upload takes the files it finds whole there rather than "
-                     "sending them again; once none follows, remove them: rm -f -- "
-                     + " ".join(shlex.quote(path) for path in paths))
+                     f"{', '.join(PurePosixPath(path).name for path in paths)}: {when}, "
+                     "remove them: rm -f -- " + " ".join(shlex.quote(path) for path in paths))
                 for folder, paths in folders.items()]
 
     @property

@@ -2718,3 +2718,19 @@ def test_a_command_held_up_by_an_ssh_outage_is_dated_when_it_ran(tmp_path: Path)
         assert f"reconnected at {when_back}" in remarks, remarks
     log = [line for step, line in log_lines(journal) if step == "promote-new"]
     assert any(f"SSH connection back at {said_time(again['ts'])}" in line for line in log), log
+
+
+def test_the_upload_folders_command_removes_nothing_outside_that_folder(
+        tmp_path: Path) -> None:
+    """The command to clear the upload folder is made from the journal's
+    paths: one that is not right in the folder it names is left out."""
+    journal = _journal(tmp_path, steps=["upload"])
+    inside = "/tmp/up/red5pro-server-11.1.0.b835-release.zip"
+    for path in (inside, "/etc/passwd", "/tmp/up/../etc/passwd", "/tmp/up/sub/x.jar", "x.jar"):
+        journal.write("note", step="upload", kind="uploaded", text=f"{path} is there",
+                      path=path, folder="/tmp/up")
+    journal.write("run-end", outcome="done", exit_code=0)
+    journal.close()
+    said = [note.text for note in build(journal.path, estimate_from=[]).to_do_after]
+    assert len(said) == 1, said
+    assert said[0].endswith(f"rm -f -- {inside}"), said
