@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -42,6 +44,27 @@ def tui_state_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     machine shows up in a picture or a clock."""
     if request.module.__name__.rpartition(".")[2].startswith("test_tui_"):
         monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_if_the_run_is_killed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The net under the whole run (tests/keeper.py): killed, the run tears
+    nothing down, so a keeper of its own session ends what names the run's
+    temp folder once the run is gone. Ended as it should, the run finds it
+    with nothing to do, or ends what a test left beyond its own net."""
+    base = tmp_path_factory.getbasetemp()
+    keeper = subprocess.Popen(
+        [sys.executable, "-m", "tests.keeper", str(base), str(os.getpid())],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=Path(__file__).resolve().parents[1], start_new_session=True)
+    yield
+    assert keeper.stdin is not None
+    keeper.stdin.close()
+    try:
+        keeper.wait(30)
+    except subprocess.TimeoutExpired:
+        keeper.kill()
+        keeper.wait()
 
 
 @pytest.fixture(autouse=True)
