@@ -16,16 +16,15 @@ throwaway sandbox (runbook.rehearsal.watchdog).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 
 from runbook.rehearsal.databases import socket_dir_of
 from runbook.rehearsal.sandbox import is_running, proc_cmdline
+from runbook.rehearsal.watchdog import end
 
 _TERM_WAIT_S = 10.0
 _KILL_WAIT_S = 2.0
@@ -54,12 +53,7 @@ def end_all(base: Path, run_pid: int) -> set[int]:
         left = naming(base, spared)
         if not left:
             break
-        for pid in left:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and any(is_running(pid) for pid in left):
-            time.sleep(0.1)
+        end(left, sig, wait)
     for folder in sockets:
         shutil.rmtree(folder, ignore_errors=True)
     return first

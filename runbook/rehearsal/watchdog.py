@@ -50,7 +50,8 @@ def _take_lock(lock: Path) -> int | None:
     return None
 
 
-def _end(pids: set[int], sig: signal.Signals, wait: float) -> None:
+def end(pids: set[int], sig: signal.Signals, wait: float) -> None:
+    """Send `sig` to `pids` and wait up to `wait` seconds for them to be gone."""
     from runbook.rehearsal.sandbox import is_running
 
     for pid in pids:
@@ -80,7 +81,7 @@ def tidy(sandbox: Path, lock: Path) -> None:
         left = running()
         if not left:
             break
-        _end(left, sig, wait)
+        end(left, sig, wait)
     for folder in sockets:
         shutil.rmtree(folder, ignore_errors=True)
     _keep_snapshots(sandbox)
