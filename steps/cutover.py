@@ -809,7 +809,7 @@ class StartService(Red5Step):
         first: list[Action] = [Shell(root(p, "systemctl start red5pro"))]
         if p.facts.restart_service and p.facts.file_changed_since_start:
             # It answers already: "unless its API answers" would be no condition.
-            first = [Note(f"the service started before its {red5.PROPERTIES.rsplit('/', 1)[-1]} "
+            first = [Note(f"the service started before its {red5.PROPERTIES_NAME} "
                           "last changed, and reads its database there only as it starts: it "
                           "is restarted at once"),
                      Shell(root(p, "systemctl restart red5pro"))]
@@ -948,7 +948,7 @@ class StartService(Red5Step):
             # It read its token as it started: only a restart reads the new one.
             ctx.facts.restart_service = ctx.facts.token_refused = True
             return Check(False, "the service refuses the API token, and its "
-                         f"{red5.PROPERTIES.rsplit('/', 1)[-1]} was written since it started")
+                         f"{red5.PROPERTIES_NAME} was written since it started")
         if api:
             proof = await serving_proof(ctx, api, self.side)
             if proof.done:
@@ -962,7 +962,7 @@ class StartService(Red5Step):
                         await self._written_since_it_started(ctx, ours):
                     ctx.facts.restart_service = ctx.facts.file_changed_since_start = True
                     return Check(False, "the service answers, but it started before its "
-                                 f"{red5.PROPERTIES.rsplit('/', 1)[-1]} last changed: it may "
+                                 f"{red5.PROPERTIES_NAME} last changed: it may "
                                  "use the database the file named then")
                 # Found serving, the step does not run: said here as run says
                 # it, or the report has not heard the release it proved
@@ -977,7 +977,7 @@ class StartService(Red5Step):
             # database it read, to answer there as the new stream manager.
             ctx.facts.restart_service = ctx.facts.file_changed_since_start = True
             return Check(False, "the service runs and its API does not answer yet, and it "
-                         f"started before its {red5.PROPERTIES.rsplit('/', 1)[-1]} last "
+                         f"started before its {red5.PROPERTIES_NAME} last "
                          "changed: it may use the database the file named then")
         if ctx.facts.started_without_database:
             # It loaded without its database, which is back (or the step would

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 WEB_INF = "webapps/streammanager/WEB-INF"
-PROPERTIES = f"{WEB_INF}/red5-web.properties"
+PROPERTIES_NAME = "red5-web.properties"
+PROPERTIES = f"{WEB_INF}/{PROPERTIES_NAME}"
 APP_CONTEXT = f"{WEB_INF}/applicationContext.xml"
 LIB = f"{WEB_INF}/lib"
 SERVICE_LOG = "log/red5.log"
