@@ -296,17 +296,24 @@ async def test_a_service_found_running_on_a_wrong_database_still_fails_the_step_
     assert "127.0.0.3:3306" in report.detail and "disagree" in report.detail, report
 
 
-async def _started_by_hand_on_the_live_database(
-        host: RehearsalHost, journal: Path, settings: Settings) -> tuple[str, int | None]:
+async def _stopped_with_its_file_on_the_live_database(
+        host: RehearsalHost, journal: Path, settings: Settings) -> str:
     """A run stopped at start-service, then the installed file set to the live
-    database and the service started by hand on it, loaded: the file as it
-    was (naming [new_database]) and the server's pid."""
+    database: the file as it was (naming [new_database])."""
     first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
     assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
     path = host.install_dir / "red5pro" / PROPERTIES
     right = path.read_text()
     text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}", right)
     path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.old_db[1]}", text))
+    return right
+
+
+async def _started_by_hand_on_the_live_database(
+        host: RehearsalHost, journal: Path, settings: Settings) -> tuple[str, int | None]:
+    """As _stopped_with_its_file_on_the_live_database, then the service
+    started by hand on that file, loaded: the file as it was and the server's pid."""
+    right = await _stopped_with_its_file_on_the_live_database(host, journal, settings)
     status, output = await host._run_shim("systemctl", "start", "red5pro")
     assert status == 0, output
     log = host.install_dir / "red5pro" / "log" / "red5.log"
@@ -384,12 +391,7 @@ async def _started_by_hand_slowly_on_the_live_database(
     read the file, takes `delay` seconds more to load: the server runs, has
     read the live database's address, and does not answer yet. The fault is
     lifted then, so a restart loads at once."""
-    first = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
-    assert await rehearse(host, first, journal, settings) is Outcome.STOPPED
-    path = host.install_dir / "red5pro" / PROPERTIES
-    right = path.read_text()
-    text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.old_db[0]}", right)
-    path.write_text(re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.old_db[1]}", text))
+    right = await _stopped_with_its_file_on_the_live_database(host, journal, settings)
     armed.arm(host.sandbox, "slow-start", step="start-service", delay=delay,
               after_reading=True)
     try:
