@@ -114,3 +114,28 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
     assert len(origins) == saved
     assert len(after) == len(snapshot["nodegroups"])
     assert images and all(config["image"] == IMAGE for config in images)
+
+
+def test_one_scenario_rehearses_a_zip_named_as_the_red5_account_names_downloads(
+        tmp_path: Path) -> None:
+    """Facts audit 56a, L1: every rehearsal zip was named by its release, so the
+    name an account download has (red5pro-server-us-<uuid>.zip, FACTS-scenarios
+    section 2), whose release preflight must read inside it, was never rehearsed.
+    The 10.9-to-11.1 scenario's download has that name; the end-to-end test
+    above upgrades it like the others."""
+    import re
+
+    from runbook.rehearsal import sandbox
+    from steps import red5
+
+    scenario = scenarios.scenario("10.9-to-11.1")
+    assert re.fullmatch(r"red5pro-server-us-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}\.zip",
+                        scenario.zip_name), scenario.zip_name
+    assert red5.distribution_version(scenario.zip_name) is None, "the name says no release"
+    # The others keep Red5's published names (TA's variables name them).
+    assert scenarios.scenario(scenarios.DEFAULT).zip_name == scenarios.R11_1.zip_name
+    root = tmp_path / "sb"
+    sandbox.create_sandbox(root, scenario, user="ops", api_port=5080,
+                           old_db=("127.0.0.2", 3306), secrets_=sandbox.LiveSecrets.generate())
+    download = sandbox.operator_dir(root) / scenario.zip_name
+    assert red5.zip_version(download) == scenario.new.version

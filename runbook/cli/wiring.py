@@ -54,7 +54,7 @@ def rehearsal_values(values: dict[str, str]) -> dict[str, str]:
         "install_dir": f"{sandbox}/usr/local",
         "upload_dir": f"{sandbox}/tmp/runbook-upload",
         "unit_file": f"{sandbox}/lib/systemd/system/red5pro.service",
-        "distribution": f"{sandbox}/{OPERATOR_DIRNAME}/{default.new.zip_name}",
+        "distribution": f"{sandbox}/{OPERATOR_DIRNAME}/{default.zip_name}",
         "cloud_controller": f"{sandbox}/{OPERATOR_DIRNAME}/{default.controller_jar}",
         "decisions": str(resources.files("runbook.sample_configs") / "rehearsal-decisions.toml"),
     }

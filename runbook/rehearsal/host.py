@@ -262,7 +262,7 @@ class RehearsalHost:
 
     @property
     def distribution(self) -> Path:
-        return sandbox.operator_dir(self.sandbox) / self.scenario.new.zip_name
+        return sandbox.operator_dir(self.sandbox) / self.scenario.zip_name
 
     @property
     def cloud_controller(self) -> Path:

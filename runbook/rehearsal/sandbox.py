@@ -709,7 +709,7 @@ def create_sandbox(
     (sandbox / "tmp").chmod(0o1777)
     write_old_install(sandbox, scenario, secrets_, api_port=api_port, old_db=old_db)
     install_jvms(sandbox, scenario)
-    build_distribution(operator_dir(sandbox) / scenario.new.zip_name, scenario.new, sandbox,
+    build_distribution(operator_dir(sandbox) / scenario.zip_name, scenario.new, sandbox,
                        api_port=api_port, dist_size=dist_size)
     build_controller_jar(operator_dir(sandbox) / scenario.controller_jar, scenario.new)
     install_shims(sandbox)

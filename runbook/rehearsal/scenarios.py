@@ -9,6 +9,7 @@ sandbox is created, and kept in its state.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Literal
 
@@ -98,6 +99,18 @@ class Scenario:
     old: Release
     new: Release
     what: str
+    # Named as the Red5 account names its downloads rather than by its release.
+    account_download: bool = False
+
+    @property
+    def zip_name(self) -> str:
+        """The new release's zip as the operator saved it: by Red5's published
+        name, or as an account download, red5pro-server-us-<uuid>.zip
+        (FACTS-scenarios §2), whose release preflight reads inside it. The
+        uuid is derived from the release so a resumed rehearsal finds the zip."""
+        if self.account_download:
+            return f"red5pro-server-us-{uuid.uuid5(uuid.NAMESPACE_URL, self.new.version)}.zip"
+        return self.new.zip_name
 
     @property
     def controller_jar(self) -> str:
@@ -113,7 +126,8 @@ SCENARIOS = {s.name: s for s in (
              "5.1.1 (API 3.0, no root marker: the version is in lib/) to 6.2.0 (API 3.1); the "
              "schema gains seven tables"),
     Scenario("10.9-to-11.1", R10_9, R11_1,
-             "10.9.2 to 11.1.0: API 4.0 and Java 11 on both sides"),
+             "10.9.2 to 11.1.0: API 4.0 and Java 11 on both sides; the zip is named as "
+             "the Red5 account names its downloads", account_download=True),
 )}
 DEFAULT = "6.2-to-11.1"
 
