@@ -556,7 +556,6 @@ class Executor(Generic[F]):
         outcome = await self._steps(self.rollback)
         if outcome is not Outcome.DONE:
             return outcome
-        self._close_host_record("rolled back", self.rollback[-1])
         return Outcome.ROLLED_BACK
 
     def _close_host_record(self, how: str, last: Step[F]) -> None:
@@ -584,8 +583,6 @@ class Executor(Generic[F]):
             complete = outcome is Outcome.ROLLED_BACK or (
                 not self.going_back and bool(last)
                 and self.reports[last[0].id].state.finished)
-            if complete and outcome is not Outcome.ROLLED_BACK:
-                self._close_host_record("upgraded", last[0])
             # A cutover that completed on record is not ended again: counted
             # from its start to this run's end, a second end told a downtime
             # of however long the run was left cut off (the report and the
@@ -594,6 +591,15 @@ class Executor(Generic[F]):
                 downtime = round(time.time() - self.cutover_began, 1)
                 self._tell(CutoverEnded(complete, downtime), Record.CUTOVER_END,
                            complete=complete, downtime_s=downtime)
+            # The host's record closes after the journal says the cutover
+            # ended. Killed between the two, the next run closes it from the
+            # journal (refuse_a_second_cutover); in the other order a resumed
+            # run read no end, said the new stream manager was down and
+            # offered the way back over it (review 57a, F1).
+            if outcome is Outcome.ROLLED_BACK:
+                self._close_host_record("rolled back", self.rollback[-1])
+            elif complete:
+                self._close_host_record("upgraded", last[0])
         # (Operator trial: a run a SIGTERM stopped was journalled, and reported,
         # as exit 3, where the shell saw 143.)
         exit_code = outcome.exit_code if self.ended_by is None else self.ended_by

@@ -1360,3 +1360,34 @@ async def test_each_question_says_whether_the_way_back_can_be_its_answer(
     await run_steps(tmp_path / "complete", steps, front, resume=True,
                     rollback=[Say("back", phase=Phase.ROLLBACK)])
     assert asked == {"look": False}, asked
+
+
+@pytest.mark.parametrize("how", ["upgraded", "rolled back"])
+async def test_the_journal_says_the_cutover_ended_before_the_hosts_record_closes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """Review 57a, F1: the host's record was closed ("upgraded") before the
+    journal's cutover-end was written. Killed between the two, `runbook
+    rollback` refused (the host's record says it ended) while `run --resume`
+    read no end: it said the stream manager was down while the new one
+    served, and offered the way back, which tears down the new fleet. The
+    journal's end comes first now; killed after it, the next run closes the
+    host's record from the journal (refuse_a_second_cutover)."""
+    seen: list[str] = []
+    close = HostState.end_cutover
+
+    def end_cutover(self: HostState, ended: str) -> None:
+        # What a kill -9 at this moment would leave in the journal.
+        seen.append(ended)
+        assert replay(tmp_path / "run.jsonl").downtime_s is not None, \
+            f"the host's record closed ({ended}) before the journal's cutover-end"
+        close(self, ended)
+
+    monkeypatch.setattr(HostState, "end_cutover", end_cutover)
+    steps: list[Step] = [Say("cut", phase=Phase.CUTOVER, changes=True),
+                         Say("last", phase=Phase.CUTOVER, fail="" if how == "upgraded"
+                             else "it did not come up")]
+    front = ScriptedFrontEnd(recoveries={"last": [Recovery.ROLLBACK]})
+    outcome = await run_steps(tmp_path, steps, front,
+                              rollback=[Say("back", phase=Phase.ROLLBACK)])
+    assert outcome is (Outcome.DONE if how == "upgraded" else Outcome.ROLLED_BACK)
+    assert seen == [how]
