@@ -72,6 +72,9 @@ class Cutover:
     """The host's record that a cutover began, and which journal began it."""
     began: str  # ISO time, UTC, of the first cutover action on the host
     journal: str  # absolute: a command run from another folder reads the same file
+    # The snapshot the run that began it took, which its deletes went by;
+    # empty in records from before it was kept, or when that run took none.
+    snapshot: str = ""
 
     def journalled_in(self, path: Path) -> bool:
         """Whether `path` is this cutover's journal, however it is spelt."""
@@ -233,7 +236,7 @@ class HostState:
                 f"{self._cutover_file}: its start of the cutover under way, {began!r}, is not "
                 "a time; write back when it began (as the `began` of the cutover-start record "
                 f"in {journal or 'its journal'})") from None
-        return Cutover(str(began), journal)
+        return Cutover(str(began), journal, str(data.get("snapshot") or ""))
 
     def begin_cutover(self, journal: Path) -> Cutover:
         """Record the first cutover action; a cutover already under way keeps
@@ -242,8 +245,10 @@ class HostState:
         if found is not None:
             return found
         self._folder()
-        began = Cutover(_now(), str(journal.resolve()))
-        _write_private(self._cutover_file, {"began": began.began, "journal": began.journal})
+        mine = [taken for taken in self.snapshots() if taken.taken_by(journal)]
+        began = Cutover(_now(), str(journal.resolve()), str(mine[-1].path) if mine else "")
+        _write_private(self._cutover_file, {"began": began.began, "journal": began.journal,
+                                            "snapshot": began.snapshot})
         return began
 
     def end_cutover(self, how: str) -> None:
@@ -305,11 +310,16 @@ class HostState:
         return Snapshot(path, str(data.get("taken", "")), data.get("api_version"), data)
 
     def before_cutover(self) -> Snapshot | None:
-        """The snapshot every run rebuilds from once a cutover began: the newest
-        one taken before its first action."""
+        """The snapshot every run rebuilds from once a cutover began: the one
+        its record names (the run that began it took it), else the newest one
+        taken before its first action. Not by the clock where the record says:
+        stepped back between the export and the first DELETE, the clock chose
+        an earlier attempt's snapshot, another fleet (review 57a, F2)."""
         cutover = self.cutover()
         if cutover is None:
             return None
+        if cutover.snapshot and Path(cutover.snapshot).is_file():
+            return self.load(Path(cutover.snapshot))
         earlier = [s for s in self.snapshots() if s.taken < cutover.began]
         return earlier[-1] if earlier else None
 

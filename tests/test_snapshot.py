@@ -163,3 +163,26 @@ def test_every_folder_made_for_a_hosts_state_is_the_operators_alone(tmp_path: Pa
     loose = [f"{path.relative_to(tmp_path)} {path.stat().st_mode & 0o777:o}" for path in made
              if path.stat().st_mode & 0o777 != 0o700]
     assert loose == []
+
+
+def test_a_clock_stepped_back_keeps_the_snapshot_the_cutover_deleted_by(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 57a, F2: once the cutover began, every run rebuilt from the newest
+    snapshot whose wall-clock time was earlier than the cutover's start. The
+    clock stepped back between export-config and the first DELETE (an NTP step
+    after a suspend, a moved VM), recreate and the way back took an earlier
+    attempt's snapshot, another fleet. The cutover's record names the snapshot
+    of the run that began it."""
+    from runbook import hoststate
+
+    state = HostState(tmp_path, "sm", 22)
+    times = iter(["2026-12-06T01:00:00.000+00:00",   # yesterday's attempt
+                  "2026-12-07T02:00:05.000+00:00",   # tonight's export-config
+                  "2026-12-07T02:00:00.000+00:00"])  # the first DELETE, the clock stepped back
+    monkeypatch.setattr(hoststate, "_now", lambda: next(times))
+    state.save_snapshot({"nodegroups": [{"name": "old-fleet"}]}, journal=tmp_path / "a.jsonl")
+    tonight = state.save_snapshot({"nodegroups": [{"name": "tonight"}]},
+                                  journal=tmp_path / "b.jsonl")
+    state.begin_cutover(tmp_path / "b.jsonl")
+    found = state.before_cutover()
+    assert found is not None and found.path == tonight.path, found
