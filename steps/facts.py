@@ -119,7 +119,8 @@ class Red5Facts(Facts):
     old_database_at: str | None = plain(None)
     # schema: the database (host:port) its import began in, until it ends
     # well; what that database holds of the release's tables is its own.
-    schema_import_into: str | None = None
+    # Plain as new_database_at: masked, a resume no longer knew its own import.
+    schema_import_into: str | None = plain(None)
     # cutover
     red5_processes: dict[str, str] = field(default_factory=dict)  # pid -> command line
     restart_service: bool = plain(False)

@@ -330,7 +330,6 @@ def test_a_journal_of_the_earlier_code_loads_the_same_facts(tmp_path: Path) -> N
     again = facts.record(mask)
     masked = {"controller": mask(written["controller"]),
               "instance_prefix": mask(written["instance_prefix"]),
-              "schema_import_into": mask(written["schema_import_into"]),
               "red5_processes": {"4242": mask(written["red5_processes"]["4242"])}}
     assert all(masked[name] != written[name] for name in masked)
     # A fact that journal did not have yet loads as its default, and is
@@ -515,3 +514,17 @@ async def test_a_resume_after_an_import_cut_short_goes_on_to_the_schema(tmp_path
     ended = [(s, state) for s, state, _ in again.states if s in ("new-database", "schema")]
     assert ("new-database", "done") in ended and ("schema", "done") in ended, \
         (ended, again.text()[-2000:])
+
+
+def test_the_database_a_schema_import_began_in_is_journalled_as_it_is() -> None:
+    """Review 57a, F4: schema_import_into (host:port, no login) was masked where
+    a secret happened to match inside the new database's host name, so a run
+    resumed after a kill -9 mid-import no longer knew the partial import as its
+    own, and refused the database. new_database_at, the same address, was plain."""
+    from runbook.redact import Redactor
+    from steps.facts import Red5Facts
+
+    facts = Red5Facts(schema_import_into="db-hunter2.example:3306",
+                      new_database_at="db-hunter2.example:3306")
+    again = facts.record(Redactor(["hunter2"]))
+    assert again["schema_import_into"] == again["new_database_at"] == "db-hunter2.example:3306"
