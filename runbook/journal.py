@@ -181,7 +181,10 @@ class Journal:
             raise JournalWriteError(self._failure)
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
         try:
-            self._append(line.encode("utf-8"), sync=event in _SYNCED)
+            # A lone surrogate (a path given in bytes that are not UTF-8, as
+            # Python decodes argv) goes in as its JSON escape: the line stays
+            # UTF-8 and reads back as given (review 57a, F4: it raised).
+            self._append(line.encode("utf-8", "backslashreplace"), sync=event in _SYNCED)
         except OSError as exc:
             self._failure = (f"{self.path}: cannot write the journal ({exc.strerror or exc}); "
                              "stopped rather than act unrecorded: make room or fix the file, "

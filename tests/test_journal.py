@@ -791,3 +791,16 @@ async def test_a_commands_last_line_before_it_goes_quiet_reaches_the_journal(
         journal.close()
     assert [line for record in written for _, line in record["lines"]] == [
         "first", "importing cluster.sql into the new database"], written
+
+
+def test_a_path_that_is_not_utf8_is_journalled_not_raised(tmp_path: Path) -> None:
+    """Review 57a, F4: a config path given with bytes that are not UTF-8 reaches
+    the journal as a lone surrogate (how Python decodes argv); writing it raised
+    UnicodeEncodeError, not JournalWriteError, past every handler of a write.
+    It is journalled as a JSON escape and reads back as it was given."""
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("note", text="/etc/caf\udce9.toml")
+    journal.close()
+    line = (tmp_path / "run.jsonl").read_bytes()
+    line.decode("utf-8")  # the journal stays UTF-8
+    assert json.loads(line)["text"] == "/etc/caf\udce9.toml"
