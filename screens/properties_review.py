@@ -14,7 +14,6 @@ operator explicitly revealed, and only until the cursor leaves it.
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -38,13 +37,12 @@ from runbook.properties import (
     NEW_DATABASE_NOTE,
     Choice,
     DecisionError,
-    Decisions,
-    DecisionsError,
+    DecisionsWriter,
     KeyReview,
+    MergedWriter,
+    Refused,
     Review,
     Status,
-    atomic_write,
-    encode_properties,
     has_placeholder,
     merged_written,
     one_line,
@@ -342,8 +340,11 @@ class PropertiesReviewScreen(Screen[bool]):
         self.host_file = host_file if in_run else None
         #: Human lines about what ``w`` wrote, for a front end to repeat after the screen.
         self.written: list[str] = []
-        #: (key, environment variable) for each secret the decisions file stores by name.
-        self.env_needed: list[tuple[str, str]] = []
+        # What w writes, and what is refused: the policy is the engine's.
+        self._decisions_writer = DecisionsWriter(review, self.decisions_path) \
+            if self.decisions_path is not None else None
+        self._merged_writer = MergedWriter(review, self.merged_path) \
+            if self.merged_path is not None else None
         self._filter = ""
         self._revealed: str | None = None
         self._editing: str | None = None
@@ -356,19 +357,9 @@ class PropertiesReviewScreen(Screen[bool]):
         # counts it so (operator trial: "keys undecided (1)" where the same
         # command opened with 2).
         self._unsaved: dict[str, bool] = {}
-        # The merged file asked for (--out) is not written yet: said on leaving
-        # (operator trial: a review reopened, every key decided, to write it
-        # was left with q at once, exit 0 and no merged file).
-        self.merged_unwritten = self.merged_path is not None
         # Left with decisions taken and not written to the decisions file.
         self.left_unwritten = False
         self._leave_armed = False  # q pressed once with unwritten decisions
-        # The decisions file as this review read it: w does not write over
-        # another hand's edit made meanwhile without saying so once (trial).
-        self._decisions_read = _contents(self.decisions_path)
-        # What the decisions file held when w said it had changed on disk
-        # (None inside: it was gone); None: not said.
-        self._warned_of: tuple[bytes | None] | None = None
         self._widths = (_STATUS_WIDTH, 40, _MIN_VALUE_WIDTH, _MIN_VALUE_WIDTH)
         # One Option per key, kept across filter changes: building rows is most of the
         # cost of a rebuild, and only a decision, a reveal or a resize changes one.
@@ -377,6 +368,18 @@ class PropertiesReviewScreen(Screen[bool]):
         for dup in review.duplicates:
             lines = ", ".join(str(n) for n in dup.lines)
             self._duplicates.setdefault(dup.key, []).append(f"{dup.file} (lines {lines})")
+
+    @property
+    def merged_unwritten(self) -> bool:
+        """The merged file asked for (--out) is not written yet: said on leaving
+        (operator trial: a review reopened, every key decided, to write it was
+        left with q at once, exit 0 and no merged file)."""
+        return self._merged_writer is not None and not self._merged_writer.done
+
+    @property
+    def env_needed(self) -> list[tuple[str, str]]:
+        """(key, environment variable) for each secret the decisions file stores by name."""
+        return self._decisions_writer.env_needed if self._decisions_writer is not None else []
 
     # -- layout ----------------------------------------------------------------------
 
@@ -1151,8 +1154,8 @@ class PropertiesReviewScreen(Screen[bool]):
                       f"review. Open: {named}.", "error")
             return
         written: list[str] = []
-        if self.decisions_path is not None:
-            if not self._save_decisions(self.decisions_path):
+        if self._decisions_writer is not None:
+            if not self._save_decisions(self._decisions_writer):
                 return
             self._unsaved.clear()
             if open_keys:
@@ -1175,31 +1178,23 @@ class PropertiesReviewScreen(Screen[bool]):
                 return
             written.append(f"wrote the decisions to {self.decisions_path}")
             self._dirty = False
-        changed = self._changed_since_read() if self.merged_path is not None else []
-        if changed:
-            # Merged from the file as it was read, it would undo the change
-            # (diff trial: a rotated database password went back to the old).
-            # The decisions are kept (second review: refused first, they were lost).
-            kept = f"The decisions are saved to {self.decisions_path}; " \
-                if self.decisions_path is not None else ""
-            self._say(f"Merged file not written: {' and '.join(changed)} changed on disk "
-                      f"since this review read it, so it would not hold what that says now. "
-                      f"{kept}q q leaves, and the same command reviews the files afresh.",
-                      "error")
-            self.merged_unwritten = True
-            self._keep_report(written)
+        merged = self._merged_writer.write() if self._merged_writer is not None else None
+        if isinstance(merged, Refused):
+            if merged.changed:
+                # Merged from the file as it was read, it would undo the change
+                # (diff trial: a rotated database password went back to the old).
+                # The decisions are kept (second review: refused first, they were lost).
+                kept = f"The decisions are saved to {self.decisions_path}; " \
+                    if self.decisions_path is not None else ""
+                self._say(f"Merged file not written: {merged.why}, so it would not hold what "
+                          f"that says now. {kept}q q leaves, and the same command reviews the "
+                          "files afresh.", "error")
+            else:
+                self._say(f"Not written: {merged.why}", "error")
+            self._keep_report(written)  # the decisions file, if any, is written
             return
-        if self.merged_path is not None:
-            try:
-                atomic_write(self.merged_path, encode_properties(self.review.merged_text()),
-                             private=True)
-            except OSError as exc:
-                self._say(f"Not written: {self.merged_path}: {exc.strerror or exc}", "error")
-                self.merged_unwritten = True
-                self._keep_report(written)  # the decisions file, if any, is written
-                return
-            self.merged_unwritten = False
-            written.append(merged_written(self.review, self.merged_path))
+        if merged is not None:
+            written.append(merged_written(self.review, merged.path))
         self._keep_report(written)
         self._dirty = False
         self._unsaved.clear()  # every one is in the merged file
@@ -1221,45 +1216,21 @@ class PropertiesReviewScreen(Screen[bool]):
         merged = "The merged file is written once none is; " if self.merged_path else ""
         return f"{merged}q leaves, and the same command takes the review up again."
 
-    def _changed_since_read(self) -> list[str]:
-        """The live file and template, where read from files, that are no longer
-        what this review read."""
-        changed = []
-        for name, read in ((self.review.old_name, self.review.old_sha256),
-                           (self.review.new_name, self.review.new_sha256)):
-            try:
-                now = hashlib.sha256(Path(name).read_bytes()).hexdigest()
-            except OSError:
-                continue  # not a file (a run's review), or gone: writing says what it can
-            if now != read:
-                changed.append(visible(name))
-        return changed
-
-    def _save_decisions(self, path: Path) -> bool:
-        on_disk = _contents(path)
-        # w again writes over the change it was told of, and only that one:
-        # an edit made after the warning is warned of in turn (review).
-        if on_disk != self._decisions_read and (on_disk,) != self._warned_of:
-            self._warned_of = (on_disk,)
+    def _save_decisions(self, writer: DecisionsWriter) -> bool:
+        """Write the decisions file; what stopped it, if anything, is said."""
+        result = writer.write()
+        if not isinstance(result, Refused):
+            return True
+        if result.changed:
+            # Another hand's edit made meanwhile (trial): w again writes over
+            # the change it was told of, and only that one (the writer's rule).
             afresh = "trying the step again" if self.in_run else "the same command"
-            self._say(f"Not written: {path} changed on disk since this review read it "
-                      "(another edit?). Every decision here would replace what it says "
-                      f"now: w again writes over it; q q leaves, and {afresh} "
-                      "reads it afresh.", "warning")
-            return False
-        try:
-            decisions = Decisions.load(path) if path.exists() else Decisions(name=str(path))
-            self.env_needed = decisions.record(self.review)
-            decisions.save(path)
-        except DecisionsError as exc:
-            self._say(f"Not written: {exc}", "error")
-            return False
-        except OSError as exc:
-            self._say(f"Not written: {path}: {exc.strerror or exc}", "error")
-            return False
-        self._decisions_read = _contents(path)
-        self._warned_of = None
-        return True
+            self._say(f"Not written: {result.why} (another edit?). Every decision here would "
+                      f"replace what it says now: w again writes over it; q q leaves, and "
+                      f"{afresh} reads it afresh.", "warning")
+        else:
+            self._say(f"Not written: {result.why}", "error")
+        return False
 
     def _keep_report(self, written: list[str]) -> None:
         """What was written, and each secret's variable, to say on stderr once
@@ -1307,12 +1278,4 @@ class PropertiesReviewScreen(Screen[bool]):
             # (operator trial: this said the decisions were not written).
             return (f"The merged file {self.merged_path} is not written: w writes it, "
                     "q again leaves without it.")
-        return None
-
-
-def _contents(path: Path | None) -> bytes | None:
-    """A file's bytes, to tell whether it changed; None when there is none."""
-    try:
-        return path.read_bytes() if path is not None else None
-    except OSError:
         return None

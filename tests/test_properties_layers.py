@@ -1,4 +1,4 @@
-"""runbook.properties imports one way only: codec <- model <- decisions <- report.
+"""runbook.properties imports one way only: codec <- model <- decisions <- report <- writer.
 
 The package was split out of three modules that imported each other (issue 10); this
 keeps a new import from quietly closing the loop again. TYPE_CHECKING imports count too:
@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "runbook" / "properties"
 # Lowest first: each module may import only the ones before it.
-LAYERS = ["codec", "model", "decisions", "report"]
+LAYERS = ["codec", "model", "decisions", "report", "writer"]
 
 
 def _imports(path: Path) -> set[str]:

@@ -10,6 +10,8 @@ the ones listed before it, never back:
 - :mod:`~runbook.properties.decisions`: the TOML decisions file, replayed onto a review.
 - :mod:`~runbook.properties.report`: plain text and JSON renderings, ``runbook diff``'s
   ``--check`` / ``--json`` command.
+- :mod:`~runbook.properties.writer`: writing what a review decided (the decisions file,
+  the merged file), refused over a change made on disk since the review read it.
 """
 
 from runbook.properties.codec import (
@@ -56,6 +58,7 @@ from runbook.properties.report import (
     stale_decisions,
     unknown_sets,
 )
+from runbook.properties.writer import DecisionsWriter, MergedWriter, Refused, Written
 from runbook.visible import visible
 
 __all__ = [
@@ -68,12 +71,16 @@ __all__ = [
     "DecisionSource",
     "Decisions",
     "DecisionsError",
+    "DecisionsWriter",
     "Duplicate",
     "Entry",
     "KeyReview",
+    "MergedWriter",
     "PropertiesError",
+    "Refused",
     "Review",
     "Status",
+    "Written",
     "against_the_template",
     "atomic_write",
     "cannot_write_to",
