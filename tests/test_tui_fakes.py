@@ -52,13 +52,23 @@ def settings() -> Settings:
 
 def make_app(*, clock_: FakeClock | None = None, journal: Path = SNAPSHOT_JOURNAL,
              resume: Path | None = None, settings_: Settings | None = None,
-             going_back: Callable[[Path], WayBack | None] | None = None) -> RunbookApp:
-    """The app over the real procedure (cards, plans), not started: tests feed
-    its front end engine events, or hand it a session over fake steps.
+             going_back: Callable[[Path], WayBack | None] | None = None,
+             steps: list[Step[Facts]] | None = None,
+             rollback: list[Step[Facts]] | None = None) -> RunbookApp:
+    """The app built by the one factory, not started: over the real procedure
+    (cards, plans), whose front end tests feed engine events; or, given
+    `steps` (and `rollback`), over a real Session of those steps (the real
+    executor, journal and redactor, and no host: the steps never touch one),
+    which `app.start_run()` runs once the app is drawn. Either way the cards,
+    the checklist and the run state are those of the session that runs.
     `settings_`: another run's settings (a production run's, say)."""
 
     def open_session(continuing: Replay | None) -> Session[Any]:
         path = continuing.path if continuing is not None and continuing.path else journal
+        if steps is not None:
+            return Session(settings_ or settings(), steps, Facts(), token=TOKEN,
+                           journal_path=path, state_dir=journal.parent, resume=continuing,
+                           rollback=rollback or ())
         return wiring.session(settings_ or settings(), token=TOKEN, state_dir=journal.parent,
                               journal_path=path, resume=continuing)
 
@@ -158,14 +168,6 @@ class Talk(Step[Facts]):
 
     async def verify(self, ctx: StepContext[Facts]) -> Check:
         return Check(True, f"{self.id} talked")
-
-
-def run_steps(app: RunbookApp, steps: list[Step[Facts]], journal: Path) -> None:
-    """Start the app's run over `steps`: the real session, executor, journal and
-    redactor, and no host (the steps never touch one)."""
-    app.session = Session(settings(), steps, Facts(), token=TOKEN, journal_path=journal,
-                          state_dir=journal.parent)
-    app.start_run()
 
 
 # --- the presentation helpers ----------------------------------------------------------

@@ -25,7 +25,6 @@ from runbook.journal import Journal
 from runbook.journal_replay import replay
 from runbook.model import Check, EditFile, Phase, StepReport, StepState
 from runbook.rehearsal import cloud
-from runbook.session import Session
 from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import (
@@ -52,7 +51,6 @@ from tests.test_tui_fakes import (
     plan_of,
     question,
     report,
-    run_steps,
     screen_text,
     settings,
     tell,
@@ -239,11 +237,11 @@ async def test_once_a_step_is_skipped_the_hint_no_longer_offers_it(tmp_path: Pat
     kept twice, and only a step starting cleared the hint's copy), and enter
     then said the runbook was checking the host."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     checking = asyncio.Event()
+    app = make_app(journal=journal, steps=[Talk("new-database"), _Checking("upload", checking)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Talk("new-database"), _Checking("upload", checking)], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("s")
         await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
@@ -301,10 +299,10 @@ async def test_skipping_a_step_the_cutover_needs_says_the_cutover_will_be_refuse
     confirmed, from what the step's check found (through the engine, not
     the step); a step whose check finds nothing of the kind says nothing."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[_TemplateAsShipped("properties"), Talk("carry-over")])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [_TemplateAsShipped("properties"), Talk("carry-over")], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("s")
         await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
@@ -506,10 +504,11 @@ async def test_without_the_editor_the_review_is_declined_plainly(
 # --- leaving, with a real executor --------------------------------------------------------
 
 
-async def first_question(app: RunbookApp, steps: list[Any], journal: Path) -> None:
-    """Start a run over `steps` (a real executor and journal) up to its first question."""
+async def first_question(app: RunbookApp) -> None:
+    """Start the app's run over its steps (a real executor and journal) up to
+    its first question."""
     await started(app)
-    run_steps(app, steps, journal)
+    app.start_run()
     await until(lambda: app.asking is not None, what="the first question")
 
 
@@ -518,9 +517,9 @@ async def test_the_next_question_says_how_the_last_step_ended(tmp_path: Path) ->
     ("no java process of the old install remains") was only on the finished
     step's own page: the operator went on without reading it."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight"), Talk("new-database")])
     async with app.run_test(size=SIZE) as pilot:
-        await first_question(app, [Talk("preflight"), Talk("new-database")], journal)
+        await first_question(app)
         assert "talked" not in str(app.main.query_one("#hint", Static).render())
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -545,10 +544,10 @@ async def test_a_step_found_done_does_not_take_the_output_pane(tmp_path: Path) -
     done by its check, between the one that ran and the next question, took
     the pane (which shows the step whose output came last) from it."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight"), AlreadyDone("new-database"),
+                                           Talk("export-config")])
     async with app.run_test(size=SIZE) as pilot:
-        await first_question(app, [Talk("preflight"), AlreadyDone("new-database"),
-                                   Talk("export-config")], journal)
+        await first_question(app)
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
         await pilot.press("y")
@@ -575,9 +574,9 @@ async def test_after_an_upgrade_the_way_back_reads_as_not_needed() -> None:
 
 async def test_quitting_between_steps_stops_the_run_cleanly(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight"), Talk("new-database")])
     async with app.run_test(size=SIZE) as pilot:
-        await first_question(app, [Talk("preflight"), Talk("new-database")], journal)
+        await first_question(app)
         await pilot.press("q")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
         said = text_of(app.screen)
@@ -601,22 +600,25 @@ async def test_quitting_while_the_stream_manager_is_down_says_so(tmp_path: Path)
     the stream manager down, which the dialog must say before the operator
     goes."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight"), Talk("new-database")])
     async with app.run_test(size=SIZE) as pilot:
-        await first_question(app, [Talk("preflight"), Talk("new-database")], journal)
+        await first_question(app)
         tell(app, CutoverStarted("delete-nodegroups", app.clock()))
         await pilot.press("q")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
         assert "stream manager is down" in text_of(app.screen), text_of(app.screen)
 
 
-async def run_until_quit_is_asked(app: RunbookApp, pilot: Pilot[Any], journal: Path,
-                                  gate: asyncio.Event, key: str) -> None:
-    """Start a run whose first step holds until `gate` is set, confirm it, and
+def held_at_first(journal: Path, gate: asyncio.Event) -> RunbookApp:
+    """The app over a run whose first step holds until `gate` is set."""
+    return make_app(journal=journal, steps=[Talk("preflight", gate=gate), Talk("new-database")])
+
+
+async def run_until_quit_is_asked(app: RunbookApp, pilot: Pilot[Any], key: str) -> None:
+    """Start the run of :func:`held_at_first`, confirm its first step, and
     press `key` while it runs, up to the quit dialog."""
     await started(app)
-    steps = [Talk("preflight", gate=gate), Talk("new-database")]
-    run_steps(app, steps, journal)
+    app.start_run()
     await until(lambda: app.asking is not None, what="the question")
     await pilot.press("enter")
     await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -629,10 +631,10 @@ async def run_until_quit_is_asked(app: RunbookApp, pilot: Pilot[Any], journal: P
 async def test_abort_cancels_the_running_step_and_the_journal_says_in_doubt(
         tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()  # never set: the step "runs" until it is cancelled
+    app = held_at_first(journal, gate)
     async with app.run_test(size=SIZE) as pilot:
-        await run_until_quit_is_asked(app, pilot, journal, gate, "ctrl+c")
+        await run_until_quit_is_asked(app, pilot, "ctrl+c")
         dialog = app.screen
         assert not dialog.query_one("#quit-detach", Button).disabled
         assert "in doubt" in text_of(dialog)
@@ -657,10 +659,10 @@ async def test_abort_cancels_the_running_step_and_the_journal_says_in_doubt(
 
 async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = held_at_first(journal, gate)
     async with app.run_test(size=SIZE) as pilot:
-        await run_until_quit_is_asked(app, pilot, journal, gate, "q")
+        await run_until_quit_is_asked(app, pilot, "q")
         await pilot.press("d")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
     events = [json.loads(line)["event"] for line in journal.read_text().splitlines()]
@@ -677,20 +679,19 @@ async def test_detach_leaves_the_command_and_the_journal_says_so(tmp_path: Path)
     assert any("the rehearsal host stopped with runbook" in r for r in remarks), remarks
 
 
-async def quit_once_the_step_ends(app: RunbookApp, pilot: Pilot[Any], journal: Path,
-                                  gate: asyncio.Event) -> None:
-    """A run whose first step holds on `gate`, and q, w pressed as it runs."""
-    await run_until_quit_is_asked(app, pilot, journal, gate, "q")
+async def quit_once_the_step_ends(app: RunbookApp, pilot: Pilot[Any]) -> None:
+    """The run of :func:`held_at_first`, and q, w pressed as its first step runs."""
+    await run_until_quit_is_asked(app, pilot, "q")
     await pilot.press("w")
     await until(lambda: app.run_state.stop_requested, what="the stop to wait")
 
 
 async def test_wait_lets_the_step_finish_then_stops(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = held_at_first(journal, gate)
     async with app.run_test(size=SIZE) as pilot:
-        await quit_once_the_step_ends(app, pilot, journal, gate)
+        await quit_once_the_step_ends(app, pilot)
         assert not app.runner.is_finished  # type: ignore[union-attr]
         gate.set()
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
@@ -721,11 +722,11 @@ async def test_try_again_after_a_wait_then_quit_calls_the_quit_off(tmp_path: Pat
     down, and the journal had the operator answer "stop" to the retry
     (operator trial, stop 47). The later answer is the one meant."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = make_app(journal=journal, steps=[FailsOnce("preflight", gate=gate), Talk("new-database")])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [FailsOnce("preflight", gate=gate), Talk("new-database")], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -763,10 +764,10 @@ async def test_stay_calls_off_a_quit_that_waits_for_the_step(tmp_path: Path) -> 
     the step ended (operator trial, stop 47). Stay is the answer meant now,
     and the dialog says so while a quit waits."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = held_at_first(journal, gate)
     async with app.run_test(size=SIZE) as pilot:
-        await quit_once_the_step_ends(app, pilot, journal, gate)
+        await quit_once_the_step_ends(app, pilot)
         await pilot.press("ctrl+c")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog again")
         assert "calls it off" in text_of(app.screen), text_of(app.screen)
@@ -782,10 +783,10 @@ async def test_stay_calls_off_a_quit_that_waits_for_the_step(tmp_path: Path) -> 
 
 async def test_ctrl_c_inside_a_dialog_asks_before_leaving(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight")])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Talk("preflight")], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -1763,7 +1764,7 @@ async def test_an_error_that_escapes_the_run_is_shown_with_its_secrets_masked(
     token (an exception quoting a URL with ?accessToken=, say) reached the
     notice and the status line as it was."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight")])
     notes = collect_notes(app)
 
     async def escapes(_front: Any) -> Outcome:
@@ -1771,8 +1772,6 @@ async def test_an_error_that_escapes_the_run_is_shown_with_its_secrets_masked(
 
     async with app.run_test(size=SIZE):
         await started(app)
-        app.session = Session(settings(), [Talk("preflight")], Facts(), token=TOKEN,
-                              journal_path=journal, state_dir=journal.parent)
         app.session.run = escapes  # type: ignore[method-assign]
         app.start_run()
         await until(lambda: app.run_state.outcome is not None, what="the run's end")

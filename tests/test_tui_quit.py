@@ -23,7 +23,7 @@ from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, QuitDialog, RecoverDialog
 from screens.widgets import Wrapped
 from tests.polling import until
-from tests.test_tui_fakes import WORDS_A_SENTENCE, Talk, longest_sentence, make_app, run_steps
+from tests.test_tui_fakes import WORDS_A_SENTENCE, Talk, longest_sentence, make_app
 from tests.test_tui_pilot import SIZE, started, text_of
 
 # How long a key that does nothing is given to do something, before the test
@@ -96,14 +96,16 @@ async def test_the_last_step_ending_behind_the_busy_quit_dialog(tmp_path: Path,
     quitting key the operator presses (the old dialog's or the new one's)
     quits."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = make_app(journal=journal, steps=[Talk("recreate", phase=Phase.CUTOVER, gate=gate)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        app.start_run()
         await quit_while_recreate_runs(app, pilot)
         before = text_of(app.screen)
-        assert "stream manager is down" in before and "Busy: step 17" in before, before
+        step = app.by_id["recreate"]
+        assert "stream manager is down" in before and f"Busy: step {step.number}" in before, \
+            before
         gate.set()
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
         await until(lambda: "The run has ended" in text_of(app.screen), timeout=GRACE_S,
@@ -111,7 +113,7 @@ async def test_the_last_step_ending_behind_the_busy_quit_dialog(tmp_path: Path,
         after = text_of(app.screen)
         assert isinstance(app.screen, QuitDialog)
         assert "stream manager is down" not in after, after
-        assert "Busy" not in after and "origins is running" not in after, after
+        assert "Busy" not in after and f"{step.title} is running" not in after, after
         await pilot.press(key)
         await exited(app, f"{key} after the run ended behind the dialog")
     assert app.return_value is Outcome.DONE
@@ -124,11 +126,11 @@ async def test_a_question_asked_behind_the_busy_quit_dialog(tmp_path: Path) -> N
     about, behind the dialog. It said busy still, and w then waited for a
     next question that had come already: neither stopped nor quit."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     checking = asyncio.Event()
+    app = make_app(journal=journal, steps=[Gated("preflight", checking), Talk("new-database")])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Gated("preflight", checking), Talk("new-database")], journal)
+        app.start_run()
         await pilot.pause()
         await pilot.press("q")
         await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
@@ -151,12 +153,11 @@ async def test_a_step_failing_behind_the_quit_dialog_gives_way_to_its_question(
     """A failed step asks what now (try again, roll back, stop); the quit
     dialog saying the step runs does not wait beneath it to be read after."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = make_app(journal=journal, steps=[Fails("recreate", phase=Phase.CUTOVER, gate=gate)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        failing = Fails("recreate", phase=Phase.CUTOVER, gate=gate)
-        run_steps(app, [failing], journal)
+        app.start_run()
         await quit_while_recreate_runs(app, pilot)
         gate.set()
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
@@ -181,11 +182,11 @@ async def test_a_quit_answer_that_comes_late_does_not_answer_the_failure(
     failure's question had taken its place, and popped the question unanswered:
     the run hung, with no dialog left to answer."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = make_app(journal=journal, steps=[Fails("recreate", phase=Phase.CUTOVER, gate=gate)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Fails("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        app.start_run()
         await quit_while_recreate_runs(app, pilot)
         quitting = app.screen
         assert isinstance(quitting, QuitDialog)
@@ -202,11 +203,11 @@ async def test_quitting_again_with_a_screen_over_the_quit_dialog_says_where_it_i
     the properties review the step opened), ctrl+c did nothing and said
     nothing: the operator could not tell a quit was already being asked."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = make_app(journal=journal, steps=[Talk("recreate", phase=Phase.CUTOVER, gate=gate)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        app.start_run()
         await log_over_the_quit_dialog(app, pilot)
         said = await said_after_ctrl_c(app, pilot)
         assert any("quit dialog" in line and "under" in line for line in said), said
@@ -221,11 +222,11 @@ async def test_quitting_while_a_failed_step_asks_points_to_its_dialog_not_the_qu
     question came on top. ctrl+c then said to close "this screen" to reach the
     quit dialog, and on the failure's dialog escape stops the run."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = make_app(journal=journal, steps=[Fails("recreate", phase=Phase.CUTOVER, gate=gate)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Fails("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        app.start_run()
         await log_over_the_quit_dialog(app, pilot)
         gate.set()
         await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure's dialog")
@@ -253,9 +254,10 @@ async def test_a_dialog_over_a_dialog_still_shows_the_clocks(tmp_path: Path) -> 
         assert "elapsed" in row and "downtime" in row, repr(row)
 
 
-async def failed_recreate(app: RunbookApp, pilot: Pilot[Any], journal: Path) -> None:
-    """Run a cutover step that fails: its dialog (try again, roll back, stop) is up."""
-    run_steps(app, [Fails("recreate", phase=Phase.CUTOVER)], journal)
+async def failed_recreate(app: RunbookApp, pilot: Pilot[Any]) -> None:
+    """Run the app's one step, a cutover step that fails (Fails("recreate")):
+    its dialog (try again, roll back, stop) is up."""
+    app.start_run()
     await until(lambda: app.asking is not None, what="the question")
     await pilot.press("enter")
     await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -270,10 +272,10 @@ async def test_escape_on_a_failed_steps_dialog_goes_back_to_read_and_stops_nothi
     and with it the way back the dialog offered. Escape now only lays the
     question aside: the run waits, and enter (or q) brings the dialog back."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Fails("recreate", phase=Phase.CUTOVER)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        await failed_recreate(app, pilot, journal)
+        await failed_recreate(app, pilot)
         await pilot.press("escape")
         await until(lambda: not isinstance(app.screen, RecoverDialog), what="the dialog to go")
         await asyncio.sleep(GRACE_S / 4)
@@ -300,11 +302,11 @@ async def test_the_quit_dialog_is_not_drawn_over_a_notice_still_showing(
     from textual.widgets._toast import Toast
 
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = make_app(journal=journal, steps=[Talk("recreate", phase=Phase.CUTOVER, gate=gate)])
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await started(app)
-        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -346,10 +348,10 @@ async def test_an_engine_error_as_the_closed_app_stops_the_run_is_said_not_lost(
                 _fill_the_disk_under(_descriptor_of(journal))
                 raise
 
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[FullAsItStops("preflight")])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [FullAsItStops("preflight")], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -372,11 +374,11 @@ async def test_the_busy_quit_dialog_says_each_choice_in_short_sentences(
     """Review 56b F12: Abort was one sentence of 60 words, with a nested
     parenthesis and three colons."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = make_app(journal=journal, steps=[Talk("recreate", phase=Phase.CUTOVER, gate=gate)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+        app.start_run()
         await quit_while_recreate_runs(app, pilot)
         said = str(app.screen.query_one("#quit-text", Wrapped).content)
         longest = longest_sentence(said)

@@ -24,7 +24,6 @@ from tests.test_tui_fakes import (
     make_app,
     plan_of,
     report,
-    run_steps,
     screen_text,
     tell,
 )
@@ -177,12 +176,12 @@ async def test_the_palette_copies_one_line_of_the_plan() -> None:
 
 async def test_at_the_end_w_writes_the_report_beside_the_journal(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight", lines=3)])
     notes: list[str] = []
     app.notify = lambda message, **_: notes.append(message)  # type: ignore[method-assign,assignment]
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        run_steps(app, [Talk("preflight", lines=3)], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         assert not any(b.action == "app.write_report" for _, b, enabled, _ in
                        app.screen.active_bindings.values() if enabled and b.show), \
@@ -351,10 +350,10 @@ async def test_a_detail_merely_shaped_like_a_host_key_refusal_offers_no_copy() -
         assert answer.result() is Recovery.STOP
 
 
-async def _ended_run(app: RunbookApp, pilot: Any, journal: Path) -> None:
-    """A run over one step, confirmed and done: the report key is offered."""
+async def _ended_run(app: RunbookApp, pilot: Any) -> None:
+    """The app's run over one step, confirmed and done: the report key is offered."""
     await until(lambda: app.drawn, what="the first paint")
-    run_steps(app, [Talk("preflight")], journal)
+    app.start_run()
     await until(lambda: app.asking is not None, what="the question")
     await pilot.press("enter")
     await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
@@ -367,11 +366,11 @@ async def test_w_says_why_there_is_no_report_when_the_journal_is_damaged(tmp_pat
     do nothing and say nothing: its JournalError was no ReportError, and
     the worker it ended in was watched by nobody."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight")])
     notes: list[str] = []
     app.notify = lambda message, **_: notes.append(message)  # type: ignore[method-assign,assignment]
     async with app.run_test(size=SIZE) as pilot:
-        await _ended_run(app, pilot, journal)
+        await _ended_run(app, pilot)
         first, *rest = journal.read_text().splitlines(keepends=True)
         journal.write_text("".join([first, "{half a record\n", *rest]))
         await pilot.press("w")
@@ -386,11 +385,11 @@ async def test_a_background_worker_that_fails_says_so_masked(tmp_path: Path) -> 
     estimate, the report) vanished with the worker. One handler says it, in
     one line, masked as every sink is."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("preflight")])
     notes: list[str] = []
     app.notify = lambda message, **kw: notes.append(f"{kw.get('title', '')}| {message}")  # type: ignore[method-assign,assignment]
     async with app.run_test(size=SIZE) as pilot:
-        await _ended_run(app, pilot, journal)
+        await _ended_run(app, pilot)
 
         def broken(journal: Path) -> None:
             # What cannot be made to fail here for real: an error nobody foresaw.

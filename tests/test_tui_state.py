@@ -131,13 +131,14 @@ async def test_the_clock_counts_from_the_moment_the_report_says_the_cutover_bega
     the app's clock is a fixed one far from the engine's: they agree only if
     the TUI takes the engine's moment."""
     from runbook.report import build
-    from tests.test_tui_fakes import Talk, run_steps
+    from tests.test_tui_fakes import Talk
 
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal, clock_=FakeClock(BEGAN))
+    app = make_app(journal=journal, clock_=FakeClock(BEGAN),
+                   steps=[Talk("delete-nodegroups", phase=Phase.CUTOVER)])
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        run_steps(app, [Talk("delete-nodegroups", phase=Phase.CUTOVER)], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")

@@ -17,12 +17,11 @@ from runbook.events import StepChanged
 from runbook.executor import Outcome
 from runbook.facts import Facts
 from runbook.model import Phase, StepCard, StepState
-from runbook.session import Session
 from runbook.step import StepContext
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, RecoverDialog, StopStepDialog
 from tests.polling import until
-from tests.test_tui_fakes import TOKEN, Talk, make_app, run_steps, settings
+from tests.test_tui_fakes import Talk, make_app
 from tests.test_tui_pilot import SIZE, started, text_of
 from tests.test_tui_quit import GRACE_S
 
@@ -36,11 +35,15 @@ async def confirm_recreate(app: RunbookApp, pilot: object) -> None:
     await until(lambda: app.run_state.running == "recreate", what="the step to run")
 
 
-async def stop_dialog_over_recreate(app: RunbookApp, pilot: object, gate: asyncio.Event,
-                                    journal: Path) -> None:
-    """Recreate runs until `gate` is set, and x has opened the stop dialog."""
+def recreate_held(journal: Path, gate: asyncio.Event) -> RunbookApp:
+    """The app over a run of recreate (a cutover step) that runs until `gate` is set."""
+    return make_app(journal=journal, steps=[Talk("recreate", phase=Phase.CUTOVER, gate=gate)])
+
+
+async def stop_dialog_over_recreate(app: RunbookApp, pilot: object) -> None:
+    """The run of :func:`recreate_held`, and x has opened the stop dialog."""
     await started(app)
-    run_steps(app, [Talk("recreate", phase=Phase.CUTOVER, gate=gate)], journal)
+    app.start_run()
     await confirm_recreate(app, pilot)
     await pilot.press("x")  # type: ignore[attr-defined]
     await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
@@ -54,15 +57,12 @@ def aborted(journal: Path) -> list[list[str]]:
 async def test_x_stops_a_running_cutover_step_and_its_question_offers_the_way_back(
         tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    # Never let go: it runs until it is stopped, as stuck origins do.
+    app = make_app(journal=journal,
+                   steps=[Talk("recreate", phase=Phase.CUTOVER, gate=asyncio.Event())],
+                   rollback=[Talk("rollback-stop-new", phase=Phase.ROLLBACK)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        # Never let go: it runs until it is stopped, as stuck origins do.
-        app.session = Session(settings(), [Talk("recreate", phase=Phase.CUTOVER,
-                                                gate=asyncio.Event())],
-                              Facts(), token=TOKEN, journal_path=journal,
-                              state_dir=journal.parent,
-                              rollback=[Talk("rollback-stop-new", phase=Phase.ROLLBACK)])
         app.start_run()
         await confirm_recreate(app, pilot)
         await pilot.pause()
@@ -75,7 +75,8 @@ async def test_x_stops_a_running_cutover_step_and_its_question_offers_the_way_ba
         await pilot.press("x")
         await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
         asked = text_of(app.screen)
-        assert "17" in asked and "Recreate" in asked and "way back" in asked, asked
+        step = app.by_id["recreate"]
+        assert f"{step.number}: {step.title}" in asked and "way back" in asked, asked
         # Recreate waits on the API, with no command on the host to stop
         # (operator trial: "The command it runs on the host is told to stop").
         assert "The command it runs on the host" not in asked and "a wait" in asked, asked
@@ -99,10 +100,10 @@ async def test_x_stops_a_running_cutover_step_and_its_question_offers_the_way_ba
 
 async def test_escape_keeps_the_step_running(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = recreate_held(journal, gate)
     async with app.run_test(size=SIZE) as pilot:
-        await stop_dialog_over_recreate(app, pilot, gate, journal)
+        await stop_dialog_over_recreate(app, pilot)
         await pilot.press("escape")
         await until(lambda: app.screen is app.main, what="back to the main screen")
         await asyncio.sleep(0.2)
@@ -117,10 +118,10 @@ async def test_a_step_that_ends_under_the_stop_dialog_closes_it(tmp_path: Path) 
     """Nothing is left to stop: the dialog goes, and says why, rather than
     stopping whatever runs next."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = recreate_held(journal, gate)
     async with app.run_test(size=SIZE) as pilot:
-        await stop_dialog_over_recreate(app, pilot, gate, journal)
+        await stop_dialog_over_recreate(app, pilot)
         gate.set()
         await until(lambda: not isinstance(app.screen, StopStepDialog), timeout=GRACE_S,
                     what="the stop dialog to close once the step ended")
@@ -133,10 +134,10 @@ async def test_a_step_that_ends_under_the_stop_dialog_closes_it(tmp_path: Path) 
 
 async def test_x_with_no_step_running_says_so(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
+    app = make_app(journal=journal, steps=[Talk("new-database")])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [Talk("new-database")], journal)
+        app.start_run()
         await until(lambda: app.asking is not None, what="the question")
         assert not app.offers("stop_step")
         await pilot.press("x")
@@ -166,11 +167,11 @@ async def test_x_again_while_the_stop_is_under_way_says_so(tmp_path: Path) -> No
     """Review: a second x while the host was still stopping the command said
     the step "ended before it could be stopped: nothing was stopped"."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     ended = asyncio.Event()
+    app = make_app(journal=journal, steps=[SlowToStop("recreate", ended)])
     async with app.run_test(size=SIZE) as pilot:
         await started(app)
-        run_steps(app, [SlowToStop("recreate", ended)], journal)
+        app.start_run()
         await confirm_recreate(app, pilot)
         await pilot.press("x")
         await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
@@ -222,13 +223,14 @@ async def test_over_a_dialog_the_palette_offers_no_operator_actions(tmp_path: Pa
     the lower one asking about a stop already made. A dialog is answered or
     left first: over one the palette keeps its own commands and Quit."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = recreate_held(journal, gate)
     async with app.run_test(size=SIZE) as pilot:
-        await stop_dialog_over_recreate(app, pilot, gate, journal)
+        await stop_dialog_over_recreate(app, pilot)
         titles = [command.title for command in app.get_system_commands(app.screen)]
-        for gone in ("Stop the running step", "Roll back", "Full log", "Show step 17: "
-                     "Recreate nodegroups"):
+        step = app.by_id["recreate"]
+        for gone in ("Stop the running step", "Roll back", "Full log",
+                     f"Show step {step.number}: {step.title}"):
             assert not any(title.startswith(gone) for title in titles), titles
         assert "Quit" in titles and "Keys" in titles, titles
         await pilot.press("escape")
@@ -277,10 +279,10 @@ async def test_the_stop_dialog_and_r_say_the_way_back_as_the_engine_says_it(
     rollback steps) is where the two differ: the cutover under way, the
     engine offers no way back, and neither may promise one."""
     journal = tmp_path / "run.jsonl"
-    app = make_app(journal=journal)
     gate = asyncio.Event()
+    app = recreate_held(journal, gate)
     async with app.run_test(size=SIZE) as pilot:
-        await stop_dialog_over_recreate(app, pilot, gate, journal)  # no rollback steps
+        await stop_dialog_over_recreate(app, pilot)  # no rollback steps
         assert app.run_state.service_down, "the TUI's own reading: down, so the way back"
         asked = text_of(app.screen)
         assert "way back" not in asked and "try it again, or stop the run" in asked, asked
