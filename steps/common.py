@@ -490,10 +490,6 @@ def running_from(listing: tuple[list[JavaProcess], str | None],
     return ours
 
 
-async def red5_pids(ctx: Ctx, tree: str | None) -> list[int]:
-    return [process.pid for process in await red5_processes(ctx, tree)]
-
-
 async def old_tree(ctx: Ctx) -> str | None:
     """Identity of the live install preflight found, wherever it is now."""
     known = ctx.facts.live_tree
