@@ -1391,6 +1391,16 @@ class StartService(Red5Step):
                              f"(its API answers \"{red5.DUMMY_ANSWER}\"), which launches no "
                              "node: carry-over did not make the live install's controller "
                              "the active one")
+        live, now = red5.cloud_of(ctx.facts.controller), red5.cloud_of(controller)
+        if self.side == "new" and live and now and live != now:
+            # FACTS §5: wait for the expected controller, not just any but the
+            # Dummy (operator trial 57: another cloud's passed, and recreate
+            # would have launched the fleet through it).
+            raise StepFailed(f"the new stream manager runs the {now} cloud controller (its API "
+                             f"answers \"{controller}\"), where the live one ran {live}'s "
+                             f"(\"{ctx.facts.controller}\"): recreate would launch the fleet "
+                             "in the wrong cloud. The new install's applicationContext.xml or "
+                             "its cloud-controller jar is another cloud's")
 
     def _answered(self, ctx: Ctx, api: Any, *, version: str | None,
                   controller: str | None) -> None:

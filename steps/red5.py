@@ -560,6 +560,24 @@ DUMMY_CONTROLLER = "com.red5pro.services.streammanager.cloud.sample.component.Du
 # active one (FACTS-scenarios §5, commons CloudPlatform): a stream manager on
 # it launches no node.
 DUMMY_ANSWER = "Streammanager Placebo"
+# The cloud each answer of that call names: the docs' table (FACTS §2.3) and
+# the 5.x/6.x commons CloudPlatform strings (FACTS-scenarios §5), which differ
+# for Terraform and the simulated cloud. Two releases may word one cloud two
+# ways, so answers are compared by the cloud they name.
+_CLOUD_OF_ANSWER = {
+    "Amazon Web Services": "AWS",
+    "Google Compute": "Google Cloud",
+    "Microsoft Azure": "Azure",
+    "Terraform Cloud Service": "Terraform",
+    "Terraform-Cloud-Platform": "Terraform",
+    "Simulated Cloud Services": "the simulated cloud",
+    "Simulated-Cloud-Platform": "the simulated cloud",
+}
+
+
+def cloud_of(answer: str | None) -> str | None:
+    """The cloud a cloudcontroller answer names; None for one not in the facts."""
+    return _CLOUD_OF_ANSWER.get(answer.strip()) if answer else None
 
 
 def _active_bridges(xml: str) -> list[re.Match[str]]:

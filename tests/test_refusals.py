@@ -404,6 +404,42 @@ async def test_a_new_release_left_on_the_dummy_controller_does_not_pass_start_se
     assert "Streammanager Placebo" in said and "carry-over" in said, said
 
 
+async def test_a_new_release_on_another_clouds_controller_does_not_pass_start_service(
+    tmp_path: Path,
+) -> None:
+    """Operator trial 57 (F10, its addendum): start-service refused only the
+    Dummy's answer. FACTS §5 waits for "the expected controller string": a new
+    stream manager answering "Google Compute" where the live one answered
+    "Amazon Web Services" passed, and recreate would have launched the fleet
+    through another cloud's controller. (Here its applicationContext.xml names
+    the Google bean, its jar beside it, after carry-over.)"""
+    from runbook.model import Action, StepReport
+    from steps import red5
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        def another_cloud(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "start-service":
+                webapp = host.install_dir / "red5pro" / red5.APP_CONTEXT
+                xml = webapp.read_text()
+                # The bean classes as FACTS §5 names them.
+                assert "com.red5pro.services.cloud.aws.component.AWSInstanceController" in xml
+                webapp.write_text(xml.replace(
+                    "com.red5pro.services.cloud.aws.component.AWSInstanceController",
+                    "com.red5pro.services.cloud.google.component.ComputeInstanceController"))
+                lib = webapp.parent / "lib"
+                jar = next(lib.glob("aws-cloud-controller*.jar"))
+                jar.rename(lib / "google-cloud-controller-11.0.0.jar")
+
+        front = ScriptedFrontEnd(on_confirm=another_cloud,
+                                 recoveries={"start-service": [Recovery.STOP]})
+        outcome = await rehearse(host, front, journal, rehearsal_settings(host))
+    assert outcome is not Outcome.DONE, front.text()[-3000:]
+    assert front.final_state("start-service") == "failed", front.text()[-3000:]
+    said = detail(front, "start-service")
+    assert "Google Compute" in said and "Amazon Web Services" in said, said
+
+
 async def test_a_kept_unit_naming_what_the_new_release_lacks_is_refused_at_preflight(
     tmp_path: Path,
 ) -> None:
