@@ -37,6 +37,9 @@ class Red5Scratch:
     export_shrink: str | None = None
     # export-config, resumed: how the fleet differs from this run's snapshot
     export_changed: str | None = None
+    # export-config: the snapshot whose 3.x-shape warnings this process said
+    # (its check runs again as its verify: said once)
+    export_shapes_said: str | None = None
     # (old install, new tree) as the last look found them (common.trees): a
     # plan shows the paths its run will use, after promote-new too
     trees: tuple[str, str] | None = None

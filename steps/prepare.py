@@ -895,6 +895,66 @@ def _drop(tables: tuple[str, ...]) -> str:
     return f"SET FOREIGN_KEY_CHECKS=0; DROP TABLE IF EXISTS {names}"
 
 
+# Said of each 3.x shape no source says API 4.0 takes (facts audit 57b, M2;
+# the rehearsal's data README gives the sources).
+_UNCONFIRMED = ("no source confirms API 4.0 takes it: try it on a staging stream manager of "
+                "the new release first, or check it after recreate and re-create it in the "
+                "4.0 shape")
+
+
+def _targets(body: dict[str, Any]) -> dict[str, Any]:
+    targets = body.get("targets")
+    return targets if isinstance(targets, dict) else {}
+
+
+def _entries(holder: Any, key: str) -> list[dict[str, Any]]:
+    found = holder.get(key) if isinstance(holder, dict) else None
+    return [entry for entry in found if isinstance(entry, dict)] \
+        if isinstance(found, list) else []
+
+
+def unconfirmed_on_api_4(saved: dict[str, Any], new_api: str | None) -> list[str]:
+    """Warnings, one line per kind, for bodies read from API 3.x whose shape no
+    source says API 4.0 takes, which recreate will post to it as they are:
+    version 0.0.2 (5.1.1's sample and its default), a scale policy's flat
+    `targets.target` (how 5.1.1 and 6.2.0 keep a 0.0.2 policy), a launch
+    config property whose value is not text (the sample's list), and a number
+    as connectionCapacity (as the 3.1 docs' example answer gives it). Nothing
+    when the new release does not serve 4.0 or the snapshot came from 4.0."""
+    if new_api != "4.0" or not str(saved.get("api_version") or "").startswith("3."):
+        return []
+    configs = {str(name): body for name, body in (saved.get("launchconfigs") or {}).items()
+               if isinstance(body, dict)}
+    policies = {str(name): body for name, body in (saved.get("scalepolicies") or {}).items()
+                if isinstance(body, dict)}
+    old = [f"launch config {name}" for name, body in configs.items()
+           if str(body.get("version")) == "0.0.2"]
+    old += [f"scale policy {name}" for name, body in policies.items()
+            if str(body.get("version")) == "0.0.2"]
+    flat = [name for name, body in policies.items()
+            if "target" in _targets(body) and "region" not in _targets(body)]
+    values = {name: sorted({str(entry.get("name")) for entry
+                            in _entries(body.get("properties"), "property")
+                            if "value" in entry and not isinstance(entry["value"], str)})
+              for name, body in configs.items()}
+    numbers = [name for name, body in configs.items()
+               if any(isinstance(target.get("connectionCapacity"), int | float)
+                      for target in _entries(_targets(body), "target"))]
+    lines = []
+    if old:
+        lines.append(f"{', '.join(old)}: version 0.0.2 (the 4.0 docs show 0.0.3)")
+    if flat:
+        lines.append(f"scale policy {', '.join(flat)}: targets flat (targets.target), not under "
+                     "regions as in the 4.0 docs")
+    if any(values.values()):
+        lines.append("launch config " + ", ".join(f"{name} ({', '.join(keys)})"
+                                                  for name, keys in values.items() if keys)
+                     + ": a property value that is not text")
+    if numbers:
+        lines.append(f"launch config {', '.join(numbers)}: connectionCapacity a number, not text")
+    return [f"warning: {line}; {_UNCONFIRMED}" for line in lines]
+
+
 class ExportConfig(Red5Step):
     id = "export-config"
     title = "Export nodegroups and policies"
@@ -955,6 +1015,7 @@ class ExportConfig(Red5Step):
             changed = fleet.changes(mine.data, now) + fleet.origins_changed(mine.data, now)
             if not changed:
                 ctx.facts.snapshot = str(mine.path)
+                self._shapes(ctx, str(mine.path), mine.data)
                 return Check(True, mine.describe())
         groups = len(now["nodegroups"])
         origins = sum(len(origins_of(group["nodes"])) for group in now["nodegroups"])
@@ -974,6 +1035,21 @@ class ExportConfig(Red5Step):
         # nothing of a fleet changed and taken again).
         ctx.info(f"warning: {why}")
         return Check(False, why)
+
+    @staticmethod
+    def _shapes(ctx: Ctx, path: str, saved: dict[str, Any]) -> None:
+        """Said ahead of the window, and kept in the report (warning lines):
+        what recreate will post to API 4.0 that no source says it takes. Said
+        by the check that finds the snapshot current, which also runs as the
+        verify of a fresh export, once per snapshot and process. The new
+        release's API as recreate takes it: the config's word, else Red5's
+        table (cutover.expected_api_version)."""
+        if ctx.facts.scratch.export_shapes_said == path:
+            return
+        ctx.facts.scratch.export_shapes_said = path
+        new_api = ctx.settings.new_api_version or red5.api_version(ctx.facts.new_version)
+        for line in unconfirmed_on_api_4(saved, new_api):
+            ctx.info(line)
 
     async def run(self, ctx: Ctx) -> None:
         api = await ctx.api()

@@ -186,3 +186,95 @@ def test_a_clock_stepped_back_keeps_the_snapshot_the_cutover_deleted_by(
     state.begin_cutover(tmp_path / "b.jsonl")
     found = state.before_cutover()
     assert found is not None and found.path == tonight.path, found
+
+
+# Red5's own 5.1.1 sample launch config (AM webapps/streammanager/WEB-INF/
+# launchconfigs/aws-default-v2.json), its placeholder image filled in as an
+# operator must, and a 0.0.2 scale policy with flat targets, as 5.1.1's and
+# 6.2.0's ScalePolicyMaster read and write one (data README; facts audit 57b, M2).
+SAMPLE_V2 = {
+    "name": "aws-default-v2",
+    "description": "This is a sample version launch configuration for second generation "
+                   "autoscaling for aws",
+    "image": "red5pro-node-image-us-east-1",
+    "version": "0.0.2",
+    "targets": {"target": [
+        {"role": "origin", "instanceType": "c4.xlarge", "connectionCapacity": "2000"},
+        {"role": "edge", "instanceType": "c4.xlarge", "connectionCapacity": "2000"},
+    ]},
+    "properties": {"property": [{"name": "vmSizeFallbacks",
+                                 "value": ["m4.xlarge", "c4.4xlarge"]}]},
+    "metadata": {"meta": [{"key": "meta-name", "value": "meta-value"}]},
+}
+FLAT_V2 = {
+    "name": "flat-policy-1o-1e",
+    "description": "one origin, one edge",
+    "type": "com.red5pro.services.autoscaling.model.ScalePolicyMaster",
+    "version": "0.0.2",
+    "targets": {"target": [
+        {"role": "origin", "minLimit": 1, "maxLimit": 1, "scaleAdjustment": 1},
+        {"role": "edge", "minLimit": 1, "maxLimit": 2, "scaleAdjustment": 1},
+    ]},
+}
+# As the 3.1 docs' example create answer gives it: connectionCapacity a number.
+NUMERIC = {**cloud.seed_launch_config(cloud.SEED_GROUPS[0]), "name": "numbers-3-1",
+           "targets": {"target": [{"role": "origin", "instanceType": "c5.large",
+                                   "connectionCapacity": 2000}]}}
+
+
+def test_bodies_in_api_3_shapes_are_warned_of_when_the_new_api_is_4_0() -> None:
+    """Facts audit 57b, M2: recreate re-posts 3.x bodies to 4.0 as they are,
+    and no source says 4.0 takes a 0.0.2 body, flat policy targets, a list as
+    a property value or a number as connectionCapacity. One line per kind,
+    naming the bodies; nothing for a 3.1 target or for bodies in 4.0's shape."""
+    from steps.prepare import unconfirmed_on_api_4
+
+    seeded = cloud.SEED_GROUPS[0]
+    saved = {"api_version": "3.0", "nodegroups": [],
+             "launchconfigs": {"aws-default-v2": SAMPLE_V2, "numbers-3-1": NUMERIC,
+                               seeded.launch_config: cloud.seed_launch_config(seeded)},
+             "scalepolicies": {"flat-policy-1o-1e": FLAT_V2,
+                               seeded.scale_policy: cloud.seed_scale_policy(seeded)}}
+    lines = unconfirmed_on_api_4(saved, "4.0")
+    assert len(lines) == 4, lines
+    assert all(line.startswith("warning: ") and "no source confirms API 4.0" in line
+               for line in lines), lines
+    version, flat, values, capacity = lines
+    assert "launch config aws-default-v2" in version and "scale policy flat-policy-1o-1e" \
+        in version and "0.0.2" in version, version
+    assert "flat-policy-1o-1e" in flat and "targets.target" in flat, flat
+    assert "aws-default-v2" in values and "vmSizeFallbacks" in values, values
+    assert "numbers-3-1" in capacity and "connectionCapacity" in capacity, capacity
+    for line in lines:
+        assert seeded.launch_config not in line and seeded.scale_policy not in line, line
+    assert unconfirmed_on_api_4(saved, "3.1") == []
+    assert unconfirmed_on_api_4(saved, None) == []
+    # Read from 4.0 already: that release holds them, and 3.x is not in the way.
+    assert unconfirmed_on_api_4({**saved, "api_version": "4.0"}, "4.0") == []
+
+
+async def test_export_warns_of_a_0_0_2_body_going_to_api_4_0_and_the_report_keeps_it(
+        tmp_path: Path) -> None:
+    """The 6.2-to-11.1 rehearsal, its live fleet given Red5's 5.1.1 sample
+    launch config and a 0.0.2 flat policy before export-config: the warning
+    is said ahead of the window and kept among the report's warnings."""
+    from runbook import report
+
+    async with rehearsal_host(tmp_path) as host:
+        async with httpx.AsyncClient(base_url=host.api_base_url) as client:
+            for path, body in (("launchconfig", {"launchconfig": SAMPLE_V2}),
+                               ("scalepolicy", {"policy": FLAT_V2})):
+                response = await client.post(
+                    f"/streammanager/api/3.1/admin/configurations/{path}", json=body,
+                    params={"accessToken": host.api_token})
+                assert response.status_code == 201, response.text
+        front = ScriptedFrontEnd({"upload": STOP})
+        journal = tmp_path / "run.jsonl"
+        assert await rehearse(host, front, journal) is Outcome.STOPPED
+    said = [line for step, stream, line in front.lines
+            if step == "export-config" and stream == "info" and "API 4.0" in line]
+    assert len(said) == 3, said  # version, flat targets, a list as a value
+    assert all(line.startswith("warning: ") for line in said), said
+    warned = [note.text for note in report.build(journal).warnings
+              if note.step == "export-config"]
+    assert set(said) <= set(warned), warned
