@@ -66,6 +66,8 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
                                     scenario.new.api) as api:
             images = [await api.get_launchconfig(name)
                       for name in await api.list_launchconfigs()]
+            policies = [await api.get_scalepolicy(name)
+                        for name in await api.list_scalepolicies()]
     install = host.install_dir
     # The versions: the new release live, the old one kept aside.
     live_marker = install / "red5pro" / scenario.new.top
@@ -114,6 +116,12 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
     assert len(origins) == saved
     assert len(after) == len(snapshot["nodegroups"])
     assert images and all(config["image"] == IMAGE for config in images)
+    # A 5.1 fleet set up from Red5's own sample carries 0.0.2 bodies, which
+    # 6.2.0 (API 3.1) reads (facts audit 57b, M2): the rehearsal carries one
+    # of each across. No scenario posts a 3.x body to API 4.0, so none warns.
+    carried = [body["name"] for body in (*images, *policies) if body.get("version") == "0.0.2"]
+    assert len(carried) == (2 if scenario.old.api == "3.0" else 0), carried
+    assert "no source confirms API 4.0" not in front.text()
 
 
 def test_one_scenario_rehearses_a_zip_named_as_the_red5_account_names_downloads(
@@ -139,3 +147,55 @@ def test_one_scenario_rehearses_a_zip_named_as_the_red5_account_names_downloads(
                            old_db=("127.0.0.2", 3306), secrets_=sandbox.LiveSecrets.generate())
     download = sandbox.operator_dir(root) / scenario.zip_name
     assert red5.zip_version(download) == scenario.new.version
+
+
+# Red5's own sample launch config as 5.1.1 ships it, its "launchconfig" object
+# (AM webapps/streammanager/WEB-INF/launchconfigs/aws-default-v2.json).
+AWS_DEFAULT_V2 = {
+    "name": "aws-default-v2",
+    "description": "This is a sample version launch configuration for second generation "
+                   "autoscaling for aws",
+    "image": "{red5pro-image-id}",
+    "version": "0.0.2",
+    "targets": {"target": [
+        {"role": "origin", "instanceType": "c4.xlarge", "connectionCapacity": "2000"},
+        {"role": "edge", "instanceType": "c4.xlarge", "connectionCapacity": "2000"}]},
+    "properties": {"property": [{"name": "vmSizeFallbacks",
+                                 "value": ["m4.xlarge", "c4.4xlarge"]}]},
+    "metadata": {"meta": [{"key": "meta-name", "value": "meta-value"}]},
+}
+
+
+def seeded(tmp_path: Path, release: scenarios.Release) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The live fleet's launch configs and scale policies, seeded for `release`."""
+    sandbox = tmp_path / release.version
+    cloud.seed_live_database(sandbox, "127.0.0.1", 3306, "pfx", api_version=release.api)
+    with cloud.locked_state(sandbox) as state:
+        db = state.database("127.0.0.1", 3306)
+        return dict(db["launchconfigs"]), dict(db["scalepolicies"])
+
+
+def test_the_5_1_fleet_has_a_nodegroup_set_up_from_red5s_own_sample(tmp_path: Path) -> None:
+    """Facts audit 57b, M2: every live fleet, 5.1.1's too, was seeded with 4.0-shaped
+    0.0.3 bodies, so no rehearsal carried a 0.0.2 one. 5.1.1's fleet now has one
+    nodegroup whose launch config is Red5's shipped sample (its name and image
+    placeholder filled in) and whose scale policy is 0.0.2 with flat targets, as
+    5.1.1's and 6.2.0's ScalePolicyMaster keep one; the others stay 0.0.3."""
+    configs, policies = seeded(tmp_path, scenarios.R5_1)
+    sample = [seed for seed in cloud.SEED_GROUPS
+              if configs[seed.launch_config]["version"] == "0.0.2"]
+    assert len(sample) == 1, configs
+    (seed,) = sample
+    assert configs[seed.launch_config] == {**AWS_DEFAULT_V2, "name": seed.launch_config,
+                                           "image": f"red5pro-node-image-{seed.region}"}
+    flat = policies[seed.scale_policy]
+    assert flat["version"] == "0.0.2" and set(flat["targets"]) == {"target"}, flat
+    assert cloud.role_limit(flat, "origin") == seed.max_origins
+    assert cloud.role_limit(flat, "edge", "minLimit") == seed.edges
+    for other in cloud.SEED_GROUPS:
+        if other != seed:
+            assert configs[other.launch_config] == cloud.seed_launch_config(other)
+            assert policies[other.scale_policy] == cloud.seed_scale_policy(other)
+    for release in (scenarios.R6_2, scenarios.R10_9):
+        configs, policies = seeded(tmp_path, release)
+        assert {body["version"] for body in (*configs.values(), *policies.values())} == {"0.0.3"}

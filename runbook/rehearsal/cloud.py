@@ -719,10 +719,58 @@ def seed_scale_policy(seed: SeedGroup) -> dict[str, Any]:
     }
 
 
-def seed_live_database(sandbox: Path, db_host: str, db_port: int, instance_prefix: str) -> None:
+def sample_launch_config(seed: SeedGroup) -> dict[str, Any]:
+    """A live launch config set up from Red5's own sample, the one 5.1.1 ships
+    (AM webapps/streammanager/WEB-INF/launchconfigs/aws-default-v2.json;
+    FACTS-scenarios section 6), with its name and its image placeholder
+    ``{red5pro-image-id}`` filled in as an operator must, and the rest as
+    shipped: version 0.0.2, a list as the value of ``vmSizeFallbacks``."""
+    return {
+        "name": seed.launch_config,
+        "description": "This is a sample version launch configuration for second generation "
+                       "autoscaling for aws",
+        "image": f"red5pro-node-image-{seed.region}",
+        "version": "0.0.2",
+        "targets": {
+            "target": [
+                {"role": "origin", "instanceType": "c4.xlarge", "connectionCapacity": "2000"},
+                {"role": "edge", "instanceType": "c4.xlarge", "connectionCapacity": "2000"},
+            ]
+        },
+        "properties": {
+            "property": [{"name": "vmSizeFallbacks", "value": ["m4.xlarge", "c4.4xlarge"]}]
+        },
+        "metadata": {"meta": [{"key": "meta-name", "value": "meta-value"}]},
+    }
+
+
+def flat_scale_policy(seed: SeedGroup) -> dict[str, Any]:
+    """The seed's scale policy as version 0.0.2, its targets flat
+    (``targets.target[]``, no regions): how 5.1.1's and 6.2.0's
+    ScalePolicyMaster read and write a 0.0.2 policy (their bytecode; facts
+    audit 57b, M2), each target with the fields of the 3.1 docs' flat answer
+    (rest-api-v-310 create-scale-policy.md)."""
+    policy = seed_scale_policy(seed)
+    return {**policy, "version": "0.0.2",
+            "targets": {"target": policy["targets"]["region"][0]["target"]}}
+
+
+def seed_bodies(seed: SeedGroup, api_version: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The seed's launch config and scale policy on a live stream manager of
+    that API version: a 5.1 fleet (API 3.0) has its last nodegroup set up
+    from Red5's sample and a 0.0.2 policy, so that a rehearsal carries a
+    0.0.2 body across; the rest are shaped as the 4.0 docs show."""
+    if api_version == "3.0" and seed == SEED_GROUPS[-1]:
+        return sample_launch_config(seed), flat_scale_policy(seed)
+    return seed_launch_config(seed), seed_scale_policy(seed)
+
+
+def seed_live_database(sandbox: Path, db_host: str, db_port: int, instance_prefix: str,
+                       *, api_version: str | None = None) -> None:
     """Give the live database what a running fleet has: per region, a launch
     config, a scale policy and an active nodegroup whose origins and edges
-    (as many as the policy's minimums) are in service.
+    (as many as the policy's minimums) are in service; their bodies as a
+    stream manager of `api_version` (the live release's) may hold them.
 
     Seeding happens once: a database that already holds a nodegroup or a
     launch config is left alone, so a resumed rehearsal does not grow more.
@@ -734,8 +782,9 @@ def seed_live_database(sandbox: Path, db_host: str, db_port: int, instance_prefi
             return
         long_ago = now - 86400.0
         for seed in SEED_GROUPS:
-            db["launchconfigs"][seed.launch_config] = seed_launch_config(seed)
-            db["scalepolicies"][seed.scale_policy] = seed_scale_policy(seed)
+            config, policy = seed_bodies(seed, api_version)
+            db["launchconfigs"][seed.launch_config] = config
+            db["scalepolicies"][seed.scale_policy] = policy
             group = new_nodegroup(
                 db, [seed.region], seed.launch_config, seed.scale_policy, long_ago,
                 state=GROUP_ACTIVE,

@@ -591,7 +591,8 @@ class RehearsalHost:
         if status != 0:
             raise RehearsalError(f"the systemctl shim does not work: {output.strip()}")
         await asyncio.to_thread(
-            cloud.seed_live_database, self.sandbox, old_db[0], old_db[1], secrets_.instance_prefix
+            cloud.seed_live_database, self.sandbox, old_db[0], old_db[1], secrets_.instance_prefix,
+            api_version=chosen.old.api,
         )
         await asyncio.to_thread(cluster_rows.write_now, self.sandbox, *old_db,
                                 secrets_.db_user, secrets_.db_password, DB_TIMEOUT_S)
