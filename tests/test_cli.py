@@ -1941,3 +1941,13 @@ def test_resume_after_the_last_run_ended_says_how_it_ended_and_what_next(
         assert f"runbook run {config} --headless" in line and "--resume" not in line, line
     else:
         assert "upgrade" in line and f"runbook report {journal}" in line, line
+
+
+def test_rehearse_help_names_the_variable_that_sets_its_pace() -> None:
+    """Operator trial 57, F16: a newcomer looks for the pace in `rehearse
+    --help`, which named neither an option nor RUNBOOK_REHEARSAL_PACE; only
+    the README and the first notice of a rehearsal already under way did."""
+    result = runbook("rehearse", "--help")
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "RUNBOOK_REHEARSAL_PACE" in text and "fast" in text and "real" in text, text
