@@ -395,7 +395,8 @@ class Preflight(Red5Step):
         except Exception as exc:
             if not ctx.cutover_under_way:
                 if isinstance(exc, SMApiError) and not isinstance(exc, SMApiOutcomeUnknown):
-                    raise StepFailed(_api_refused(exc, rehearsal=ctx.settings.rehearsal)) \
+                    raise StepFailed(_api_refused(exc, rehearsal=ctx.settings.rehearsal,
+                                                  config=os.path.abspath(ctx.settings.source))) \
                         from None
                 raise
             if not isinstance(exc, SMApiError):
@@ -626,8 +627,15 @@ class Preflight(Red5Step):
         return Check(True, f"{versions}, API {ctx.facts.api_version}")
 
 
-def _api_refused(exc: SMApiError, *, rehearsal: bool) -> str:
+def _api_refused(exc: SMApiError, *, rehearsal: bool, config: str) -> str:
     said = f"{str(exc).rstrip('.')}. Nothing on the host has changed (preflight only looks)"
+    if isinstance(exc, NoApiAnswer) and not rehearsal:
+        # Before the window the live stream manager serves: no answer there is
+        # most often the config's address (operator trial 57, F12: one port
+        # off, told to wait for an API that answered elsewhere).
+        return (f"{said}; check [api] base_url in {config} and that the live stream "
+                "manager runs there. The config is read once: after changing it, quit and "
+                "start again with --resume")
     if exc.status == 401 and rehearsal:
         # Its own token, made by the rehearsal host: nothing to export.
         return f"{said}; try the step again"

@@ -2168,3 +2168,26 @@ async def test_a_short_live_password_is_masked_as_a_value_and_the_run_says_it_ca
         assert "Q7z" not in told[0]
         assert told[0] in said
         assert told[0] in [warning.text for warning in build(journal).warnings]
+
+
+async def test_preflight_refused_at_the_api_address_names_the_setting_to_check(
+        tmp_path: Path) -> None:
+    """Operator trial 57, F12: base_url one port off, preflight said to try
+    again "once the API answers", with [t]: the live stream manager answers,
+    on another port, and the config is read once. Before the window a live
+    stream manager that does not answer is the config's address, or a stream
+    manager that is down: the line names [api] base_url and the file."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front,
+                                    api_base_url=f"http://127.0.0.1:{closed}",
+                                    rehearsal=False, source=str(tmp_path / "sm1.toml"))
+    assert outcome is Outcome.FAILED, front.text()[-2000:]
+    said = detail(front, "preflight")
+    assert "[api] base_url" in said and str(tmp_path / "sm1.toml") in said, said
+    assert "once the API answers" not in said, said
