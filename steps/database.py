@@ -194,7 +194,8 @@ async def login(ctx: Ctx) -> Login:
     return Login(user, password, ctx.settings.new_db_host, port)
 
 
-def failure(result: CommandResult, where: Login, *, cutover_under_way: bool) -> str:
+def failure(result: CommandResult, where: Login, *, cutover_under_way: bool,
+            config: str) -> str:
     """The client's error as an operator reads it, with what to do."""
     text = result.stderr.strip() or result.stdout.strip()
     match = _ERROR.search(text)
@@ -215,17 +216,25 @@ def failure(result: CommandResult, where: Login, *, cutover_under_way: bool) -> 
         return (f"the new database at {at} refuses the live login {where.user} "
                 f"({message}); create that user with the live password on the new "
                 f"instance{unchanged}")
-    if code in (2002, 2003, 2005, 2013):
+    if code == 2005:
+        # A name the host cannot resolve is the config's to mend, not the
+        # network's (operator trial 57, F11: sent to the firewall).
+        return (f"the stream manager host cannot resolve {where.host} ({message}); check "
+                f"[new_database] host in {config}{unchanged}")
+    if code in (2002, 2003, 2013):
+        # The client's (115) does not tell a refused port from a filtered one.
         return (f"the new database at {at} cannot be reached from the stream manager host "
-                f"({message}); allow the stream manager's address in its firewall or "
-                f"security group{unchanged}")
+                f"({message}); check [new_database] host and port in {config}, that the "
+                "instance runs and listens there, and that its firewall or security group "
+                f"lets the stream manager's address in{unchanged}")
     return f"the new database at {at} answered: {message or 'no reason given'}{unchanged}"
 
 
 async def run_sql(ctx: Ctx, where: Login, command: str, *, quiet: bool = True) -> CommandResult:
     result = await ctx.sh(command, input=where.option_file(), check=False, quiet=quiet)
     if not result.ok:
-        raise StepFailed(failure(result, where, cutover_under_way=ctx.cutover_under_way))
+        raise StepFailed(failure(result, where, cutover_under_way=ctx.cutover_under_way,
+                                 config=os.path.abspath(ctx.settings.source)))
     return result
 
 
@@ -233,7 +242,8 @@ async def probe_sql(ctx: Ctx, where: Login, command: str) -> CommandResult:
     """The same, read-only and not journalled as an action (checks)."""
     result = await ctx.probe(command, input=where.option_file())
     if not result.ok:
-        raise StepFailed(failure(result, where, cutover_under_way=ctx.cutover_under_way))
+        raise StepFailed(failure(result, where, cutover_under_way=ctx.cutover_under_way,
+                                 config=os.path.abspath(ctx.settings.source)))
     return result
 
 

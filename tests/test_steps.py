@@ -2191,3 +2191,24 @@ async def test_preflight_refused_at_the_api_address_names_the_setting_to_check(
     said = detail(front, "preflight")
     assert "[api] base_url" in said and str(tmp_path / "sm1.toml") in said, said
     assert "once the API answers" not in said, said
+
+
+@pytest.mark.parametrize(("error", "said", "not_said"), [
+    ("ERROR 2005 (HY000): Unknown server host 'sm-db-2.invalid' (-2)",
+     "cannot resolve sm-db-2.invalid", "firewall"),
+    ("ERROR 2003 (HY000): Can't connect to MySQL server on '10.0.0.9' (115)",
+     "firewall or security group", "cannot resolve")])
+def test_a_new_database_not_reached_says_what_to_check_for_its_cause(
+        error: str, said: str, not_said: str) -> None:
+    """Operator trial 57, F11: a host name that does not resolve was sent to
+    the firewall. It names [new_database] host in the config; a connection
+    that fails names the address, the instance and the firewall together (the
+    client's (115) does not tell a refusal from a filter)."""
+    from runbook.shell import CommandResult
+    from steps.database import Login, failure
+
+    result = CommandResult("mysql", 1, "", error)
+    where = Login("smadmin", "pw", "sm-db-2.invalid", 3306)
+    text = failure(result, where, cutover_under_way=False, config="/ops/sm1.toml")
+    assert said in text and not_said not in text, text
+    assert "[new_database]" in text and "/ops/sm1.toml" in text, text
