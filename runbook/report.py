@@ -303,7 +303,10 @@ class Report:
     operator: str = ""
     host: str = ""
     fingerprint: str | None = None
-    config: str = ""
+    config: str = ""  # the last session's: the one resume and rollback commands name
+    # Each config the run's sessions used, in order, once each (trial 57 F14:
+    # a run resumed with another config named only the last).
+    configs: list[str] = field(default_factory=list)
     rehearsal: bool = False
     # The pace the run went at (journal_pace): None when unknown.
     pace: float | None = None
@@ -591,6 +594,8 @@ class _Reader:
         report.runs += 1
         report.started = report.started or ts
         report.config = text_of(record.get("config")) or report.config
+        if report.config and report.config not in report.configs:
+            report.configs.append(report.config)
         report.host = text_of(record.get("host")) or report.host
         report.rehearsal = bool(record.get("rehearsal"))
         report.operator = text_of(record.get("operator")) or report.operator

@@ -335,6 +335,11 @@ def after_list(report: Report) -> tuple[str, list[Note]]:
 # --- where the stream manager stands ------------------------------------------------------
 
 
+def earlier_configs(report: Report) -> list[str]:
+    """The configs earlier sessions of the run used, where not the last's."""
+    return [config for config in report.configs if config != report.config]
+
+
 def releases(report: Report) -> list[tuple[str, str]]:
     """The summary's rows on the releases, in plain words. A run that went back
     says what stands now: the old release again, not an upgrade (operator

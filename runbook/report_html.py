@@ -21,6 +21,7 @@ from runbook.report_format import (
     downtime_took,
     downtime_verdict,
     duration,
+    earlier_configs,
     estimate_source,
     failed_heading,
     failed_while_down,
@@ -105,7 +106,9 @@ def _summary(report: Report) -> str:
         ("Operator", _e(report.operator or "unknown")),
         ("Target", _code(report.host or "?")),
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
-        ("Config", _code(report.config or "?") + (" (a rehearsal)" if report.rehearsal else "")),
+        ("Config", _code(report.config or "?") + (" (a rehearsal)" if report.rehearsal else "")
+         + "".join(f"; earlier sessions: {', '.join(_code(c) for c in earlier)}"
+                   for earlier in [earlier_configs(report)] if earlier)),
         *([("Pace", _e(pace_words(report.pace)))] if report.rehearsal else []),
         *([("Faults staged", _e(faults_staged_words(report.faults, report.faults_never_up)))]
           if report.faults or report.faults_never_up else []),

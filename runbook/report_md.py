@@ -20,6 +20,7 @@ from runbook.report_format import (
     downtime_took,
     downtime_verdict,
     duration,
+    earlier_configs,
     estimate_source,
     failed_heading,
     failed_while_down,
@@ -97,6 +98,8 @@ def _summary(report: Report) -> list[str]:
     if report.runs > 1:
         outcome += f"; resumed {report.runs - 1} time(s)"
     config = _code(report.config or "?") + (" (a rehearsal)" if report.rehearsal else "")
+    if earlier := earlier_configs(report):
+        config += "; earlier sessions: " + ", ".join(_code(c) for c in earlier)
     rows = [
         ("Operator", _md(report.operator or "unknown")),
         ("Target", _code(report.host or "?")),

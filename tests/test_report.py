@@ -2734,3 +2734,20 @@ def test_the_upload_folders_command_removes_nothing_outside_that_folder(
     said = [note.text for note in build(journal.path, estimate_from=[]).to_do_after]
     assert len(said) == 1, said
     assert said[0].endswith(f"rm -f -- {inside}"), said
+
+
+def test_every_config_a_run_used_is_on_the_ticket(tmp_path: Path) -> None:
+    """Operator trial 57, F14: a run begun with sm1.toml and resumed with
+    sm1b.toml named only sm1b.toml: the config that ran its first steps was
+    on no line of the ticket."""
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", config="/ops/sm1.toml", host="u@h:22", rehearsal=False,
+                  steps=["preflight"], resumed=False)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.write("run-start", config="/ops/sm1b.toml", host="u@h:22", rehearsal=False,
+                  steps=["preflight"], resumed=True)
+    journal.write("run-end", outcome="stopped", exit_code=3)
+    journal.close()
+    report = build(journal.path, estimate_from=[])
+    for text in (plain(markdown(report)), html(report)):
+        assert "/ops/sm1.toml" in text and "/ops/sm1b.toml" in text, text[:1500]
