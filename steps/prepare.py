@@ -79,8 +79,9 @@ class Preflight(Red5Step):
         "config says and its version is known, there is disk for the new release, the "
         "new database is not the live one, the token given is the live file's "
         "rest.administratorToken and the API answering speaks the live release's version "
-        "(another stream manager with the same token and release is not told apart), and "
-        "the Java the new release needs is there."
+        "(another stream manager with the same token and release is not told apart), the "
+        "cloud-controller jar holds the live install's controller class, and the Java the "
+        "new release needs is there."
     )
 
     def plan(self, p: Plan) -> list[Action]:
@@ -101,6 +102,8 @@ class Preflight(Red5Step):
                   "the live properties (secrets masked from here on)"),
             Shell(root(p, f"cat -- {quote(live + '/LICENSE.KEY')}"),
                   "the licence key, masked from here on: the server writes it into its log"),
+            Shell(root(p, f"cat -- {quote(live + '/' + red5.APP_CONTEXT)}"),
+                  "the live install's cloud-controller bean, whose class the jar must hold"),
             Shell(f"df -Pk -- {quote(install_dir(p))}", "free disk for the new distribution"),
             Shell("java -version 2>&1", "the Java on the PATH"),
             Shell("command -v mysql || command -v mariadb",
@@ -129,6 +132,7 @@ class Preflight(Red5Step):
         # writes its key into the red5.log a failed start shows.
         await mask_licences(ctx, *dict.fromkeys((folder, live_dir(ctx))))
         problems += await self._new_release(ctx)
+        problems += await self._controller_jar(ctx, folder)
         # Once a finished upgrade or an older zip is said (after one, the
         # live database is the one a config names as new), before any request.
         self._not_the_live_database(ctx, live_props, f"{folder}/{red5.PROPERTIES}")
@@ -350,6 +354,20 @@ class Preflight(Red5Step):
             if refused:
                 problems.append(refused)
         return problems
+
+    async def _controller_jar(self, ctx: Ctx, folder: str) -> list[str]:
+        """The jar holds the class of the bean the live install runs, which
+        carry-over activates in the new release (trial 57, F10: a jar of
+        another cloud passed until start-service, after the nodegroups were
+        deleted). Not once a cutover is under way: the jar is in place by
+        then, and the install folder may hold the new release."""
+        jar = ctx.settings.cloud_controller
+        if ctx.cutover_under_way or not jar.is_file():
+            return []  # a jar not here is said with the distribution
+        live_xml = await read_remote(ctx, f"{folder}/{red5.APP_CONTEXT}")
+        refused = red5.jar_refusal(jar, red5.active_controller(live_xml),
+                                   os.path.abspath(ctx.settings.source))
+        return [refused] if refused else []
 
     async def _disk(self, ctx: Ctx) -> list[str]:
         s = ctx.settings

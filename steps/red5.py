@@ -549,6 +549,32 @@ def zip_member(zip_path: Path, member: str) -> bytes | None:
         return None
 
 
+def jar_refusal(jar: Path, bean_class: str | None, config: str | None) -> str | None:
+    """Why `jar` cannot be the cloud-controller jar, if it cannot: it does not
+    open as a zip (a jar is one), or it lacks `bean_class`, the class of the
+    live install's controller bean, which carry-over makes the new release's
+    (trial 57, F10: found only in the downtime, by start-service). None
+    checks the zip alone; so does the Dummy bean, whose class ships with the
+    release, in no controller jar. The release the jar was built for is not
+    compared: Red5 pairs them loosely (FACTS-scenarios section 0). `config`,
+    where the refusal does not name the setting already."""
+    setting = f"[artifacts] cloud_controller in {config}" if config \
+        else "artifacts.cloud_controller"
+    try:
+        with zipfile.ZipFile(jar) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return (f"{jar} is not a jar (it does not open as a zip): download the cloud "
+                "controller jar again" + (f", or set {setting} to another" if config else
+                                          ", or correct the path"))
+    if bean_class is None or bean_class == DUMMY_CONTROLLER:
+        return None
+    if bean_class.replace(".", "/") + ".class" in names:
+        return None
+    return (f"{jar} does not hold {bean_class}, the live install's cloud controller, so the "
+            f"new release would not start with it: set {setting} to the jar for that cloud")
+
+
 # --- the cloud-controller bean of applicationContext.xml ---------------------
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)

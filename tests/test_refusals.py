@@ -463,3 +463,79 @@ async def test_a_kept_unit_naming_what_the_new_release_lacks_is_refused_at_prefl
         said = detail(front, "preflight")
         assert "lib/site-extras.jar" in said and "would not start" in said
         assert host.service_pid() is not None, "the live stream manager still runs"
+
+
+# FACTS section 5: the Google Compute bean's class, which a Google jar holds.
+GOOGLE = "com.red5pro.services.cloud.google.component.ComputeInstanceController"
+
+
+@pytest.mark.parametrize(("name", "holds"), [
+    ("google-cloud-controller-0.0.0.jar", [GOOGLE]),
+    ("aws-cloud-controller-11.0.0.jar", ["org.red5.example.NotAController"]),
+    ("aws-cloud-controller-11.0.0.jar", None),
+], ids=["another-clouds-jar", "no-controller-in-it", "not-a-zip"])
+async def test_a_controller_jar_without_the_live_bean_is_refused_at_preflight(
+    tmp_path: Path, name: str, holds: list[str] | None,
+) -> None:
+    """Trial 57, F10: a jar of another cloud (or any jar) passed every
+    prepare step; the bean carry-over activates would not load, and
+    start-service would fail after the nodegroups were deleted. Preflight
+    looks inside the jar for the class of the live install's bean."""
+    jar = tmp_path / name
+    jar.write_bytes(b"not a zip\n" if holds is None else
+                    sandbox.jar_bytes(name.rsplit("-", 1)[0], "0.0.0", holds))
+    async with rehearsal_host(tmp_path) as host:
+        settings = dataclasses.replace(rehearsal_settings(host), cloud_controller=jar)
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        assert outcome is Outcome.FAILED
+        assert front.asked == ["preflight"], "nothing ran after preflight"
+        said = detail(front, "preflight")
+        assert f"{jar} " in said and "[artifacts] cloud_controller" in said, said
+        if holds is None:
+            assert "is not a jar" in said, said
+        else:
+            assert f"does not hold {sandbox.AWS}" in said, said
+        assert host.service_pid() is not None, "the live stream manager still runs"
+
+
+async def test_a_live_install_on_the_dummy_controller_needs_no_class_from_the_jar(
+    tmp_path: Path,
+) -> None:
+    """The Dummy bean's class ships with the release (streammanager-commons),
+    in no controller jar: its absence from the jar given is no refusal."""
+    from tests.test_steps import run_only
+
+    async with rehearsal_host(tmp_path) as host:
+        context = host.install_dir / "red5pro" / "webapps/streammanager/WEB-INF" \
+            / "applicationContext.xml"
+        context.write_text(sandbox.application_context(sandbox.DUMMY))
+        jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+        jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0", []))
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "run.jsonl", front,
+                                    cloud_controller=jar)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+
+
+def test_a_controller_jar_that_is_no_zip_is_refused_before_anything_connects(
+    tmp_path: Path,
+) -> None:
+    """Trial 57, F10: any file named .jar passed until the window. A jar is a
+    zip; one that does not open as one is refused here, as a jar not here is
+    (`plan` says it in a note)."""
+    zip_path = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr(f"red5pro-server-11.1.0.b835/{PROPS}", "proxy.enabled=false\n")
+    config = write_config(tmp_path, zip_path)
+    jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+    jar.write_text("<html>the download page, saved under the jar's name</html>\n")
+    result = runbook("run", str(config), "--headless", "--yes", tmp_path=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    assert f"artifacts.cloud_controller {jar} is not a jar" in line, line
+    assert not (tmp_path / "state").exists() or not list((tmp_path / "state").rglob("*.jsonl"))
+    plan = runbook("plan", str(config), tmp_path=tmp_path)
+    assert plan.returncode == 0, plan.stderr
+    assert f"{jar} is not a jar" in plan.stderr and plan.stderr.startswith("runbook: note: ")

@@ -134,7 +134,7 @@ def refuse_artifacts_not_here(settings: Settings) -> None:
     """The distribution zip and the cloud-controller jar the config names, on
     this machine, looked at before anything connects as the SSH files are
     (trial 55, F7: a mistyped path was found by preflight, after connecting,
-    exit 1, in words that named no setting). Not for `rollback`, which
+    exit 1, in words that named no setting); the jar a zip. Not for `rollback`, which
     uploads nothing, nor for `plan`, which may be made on a machine that does
     not hold them and says so in a note."""
     from runbook.config import ConfigError
@@ -153,6 +153,13 @@ def refuse_artifacts_not_here(settings: Settings) -> None:
             raise ConfigError(settings.source, f"{path} cannot be read "
                               f"({exc.strerror or exc}); give runbook read access to it",
                               key=key) from None
+    # A jar is a zip: one that does not open as one is no jar (trial 57, F10).
+    # Which class it must hold is the live install's to say, at preflight.
+    from steps import red5
+
+    refused = red5.jar_refusal(settings.cloud_controller, None, None)
+    if refused:
+        raise ConfigError(settings.source, refused, key="artifacts.cloud_controller")
 
 
 @contextmanager
