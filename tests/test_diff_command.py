@@ -991,6 +991,29 @@ def test_a_file_that_is_no_red5_web_properties_is_named_so_not_a_cut_short_one(
     assert code == 2 and "cut short" in err and "path" not in err, err
 
 
+
+@pytest.mark.parametrize("text", ['{"a": 1}\n', "[server]\nport = 5080\nname = sm1\n", ""],
+                         ids=["json", "toml", "empty"])
+def test_a_small_file_with_none_of_the_red5_keys_is_named_not_a_red5_web_properties(
+        files: dict[str, Path], tmp_path: Path, text: str) -> None:
+    """Trial 57, F6: a.json ({"a": 1}) was said to lack config.dbHost and the
+    rest, "may have been cut short", with advice to restore the live file
+    from a backup; it was only the wrong file. None of the Red5 keys, and not
+    one key the template has either: not red5-web.properties at all. A file
+    with no keys at all is still cut short (a copy that failed)."""
+    other = tmp_path / "a.json"
+    other.write_text(text)
+    for old, new in ((other, files["template"]), (files["live"], other)):
+        code, _text, err = run(old, new)
+        assert code == 2 and err.count("\n") == 1, err
+        if not text:
+            assert "cut short" in err, err
+            continue
+        assert "cut short" not in err and "backup" not in err, err
+        assert "a.json: does not look like a red5-web.properties" in err, err
+        assert "the live red5-web.properties first, then the new release's" in err, err
+
+
 def test_json_stays_json_on_a_stdout_that_cannot_say_every_character(
     files: dict[str, Path], tmp_path: Path
 ) -> None:

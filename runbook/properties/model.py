@@ -793,15 +793,19 @@ def _refuse_cut_short(file: Parsed, other: Parsed, remedy: str) -> None:
         if not missing or not all(key in other.active for key in _RED5_KEYS):
             return
         # A file cut off in its first lines has a key or two before them
-        # (webapp.contextPath): cut short, not another file (second review).
-        if len(missing) == len(_RED5_KEYS) and len(file.active) >= _A_FILE_OF_ITS_OWN:
-            # Not one of them: another file given for it (applicationContext.xml
-            # sits beside it), not one cut short (diff trial: "restore it from a
-            # backup" said of a production file that was fine).
+        # (webapp.contextPath), which the other file has too: cut short, not
+        # another file (second review). Not one key the other has, or many
+        # keys but none of those: another file given for it (applicationContext.xml
+        # sits beside it; trial 57 F6, a.json), not one cut short (diff trial:
+        # "restore it from a backup" said of a production file that was fine).
+        if len(missing) == len(_RED5_KEYS) and (
+                len(file.active) >= _A_FILE_OF_ITS_OWN
+                or not any(key in other.active for key in file.active)):
             raise PropertiesError(
                 f"{file.name}: does not look like a red5-web.properties (none of "
                 f"{', '.join(_RED5_KEYS)} is set in it, and {other.name} sets them all); "
-                "check the path, then review again")
+                "check the paths (the live red5-web.properties first, then the new "
+                "release's template) and review again")
         problem = (f"lacks {', '.join(missing)}, which every Red5 red5-web.properties "
                    f"has ({other.name} has {'it' if len(missing) == 1 else 'them'})")
     raise PropertiesError(
