@@ -26,7 +26,9 @@ from runbook.properties import (
     Review,
     cannot_write_to,
     given_the_wrong_way_round,
+    identical_files,
     names,
+    one_file_given_twice,
     parse_sets,
     review_files,
     unknown_sets,
@@ -147,13 +149,16 @@ def create_diff_app(
         raise DiffInputError(str(exc)) from None
     _check_target(out, "--out")
     _check_target(decisions, "--decisions")
+    twice = one_file_given_twice(old, new)
+    if twice is not None:
+        raise DiffInputError(twice)
     # A decisions file that does not exist yet is where w will write the first one.
     loaded = Decisions.load(decisions) if decisions is not None and decisions.exists() else None
     result = review_files(old, new, overrides=overrides, decisions=loaded)
     result.asked = overrides
-    swapped = given_the_wrong_way_round(result)
+    said = [given_the_wrong_way_round(result), identical_files(old, new)]
     return DiffApp(result, decisions_path=decisions, merged_path=out,
-                   cautions=[*([swapped] if swapped else []), *unknown_sets(result, overrides)])
+                   cautions=[*(line for line in said if line), *unknown_sets(result, overrides)])
 
 
 def run_diff_app(

@@ -1553,6 +1553,56 @@ def test_the_editor_asks_about_a_template_given_first(files: dict[str, Path]) ->
     assert any("template first" in line for line in closing_lines(app))
 
 
+
+@pytest.mark.parametrize("spelling", ["same-path", "symlink"])
+def test_one_file_given_as_both_is_refused(files: dict[str, Path], tmp_path: Path,
+                                           spelling: str) -> None:
+    """Trial 57, F7: `runbook diff old.properties old.properties --check`
+    said nothing of it, and called the live passwords "Red5's sample value".
+    Bad input, refused in one line, exit 2, in --check, --json and the editor."""
+    from screens.diff_app import run_diff_app
+
+    live = files["live"]
+    other = live
+    if spelling == "symlink":
+        other = tmp_path / "link.properties"
+        other.symlink_to(live)
+    for as_json in (False, True):
+        code, text, err = run(live, other, as_json=as_json)
+        assert (code, text) == (2, ""), (code, text, err)
+        assert err.count("\n") == 1 and err.startswith("runbook diff: "), err
+        assert "sample value" not in err, err
+        assert ("is given as both files" if spelling == "same-path" else
+                f"{live} and {other} are the same file") in err, err
+        assert "the live red5-web.properties first, then the new release's template" in err
+    stderr = io.StringIO()
+    assert run_diff_app(live, other, sets=[], decisions=None, out=None, stderr=stderr) == 2
+    line = stderr.getvalue()
+    assert line.count("\n") == 1 and ("same file" in line or "both files" in line), line
+
+
+def test_two_files_of_the_same_bytes_are_said_to_be_identical(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Trial 57, F7: a copy of the live file given for the template passed
+    in silence, its secrets called Red5's sample value. Two files may be
+    identical on purpose (a live file checked against the merged one that
+    went live), so it is said, not refused: the review and its exit code stand."""
+    from screens.diff_app import closing_lines, create_diff_app
+
+    copy = tmp_path / "copy.properties"
+    copy.write_bytes(files["live"].read_bytes())
+    code, _text, err = run(files["live"], copy)
+    assert code in (0, 1), err
+    said = [line for line in err.splitlines() if "identical" in line]
+    assert said == [f"runbook diff: {files['live']} and {copy} are identical: every key reads "
+                    "unchanged, and a secret as Red5's sample value (give the live file, then "
+                    "the new release's template)"], err
+    app = create_diff_app(files["live"], copy, sets=[], decisions=None, out=None)
+    assert said[0] in app.cautions and said[0] in closing_lines(app), app.cautions
+    _code, _text, err = run(files["live"], files["template"])
+    assert "identical" not in err, err
+
+
 def test_keys_only_the_live_file_has_are_counted_in_the_headline(files: dict[str, Path]) -> None:
     """Trial 55 F11: keys only the live file has are left out of the merged
     file by default (the product owner's call), but the headline did not

@@ -10,6 +10,7 @@ loads or writes the decisions file (decisions); none of those import it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import sys
@@ -46,8 +47,9 @@ from runbook.properties.model import (
 from runbook.streams import write_whole
 from runbook.visible import visible, visible_json
 
-__all__ = ["diff_command", "given_the_wrong_way_round", "merged_written", "parse_sets",
-           "read_as_latin1", "render_review", "review_to_json", "saved_as_utf8"]
+__all__ = ["diff_command", "given_the_wrong_way_round", "identical_files", "merged_written",
+           "one_file_given_twice", "parse_sets", "read_as_latin1", "render_review",
+           "review_to_json", "saved_as_utf8"]
 
 # The order an operator should read the groups in: what needs them first.
 _GROUP_ORDER = (
@@ -203,6 +205,38 @@ def given_the_wrong_way_round(review: Review) -> str | None:
             f"{_count(len(keys), 'key')} that {visible(review.new_name)} sets "
             f"({names(keys, most=4)}): did you give the template first? runbook diff takes "
             "the live file first, then the new template")
+
+
+def one_file_given_twice(old: Path, new: Path) -> str | None:
+    """Why two paths that name one file are no review, if they do (trial 57,
+    F7: passed in silence, the live passwords called Red5's sample value).
+    Only for a regular file: a directory or a device given twice is said as
+    such when it is read."""
+    try:
+        same = old.is_file() and os.path.samefile(old, new)
+    except OSError:
+        return None
+    if not same:
+        return None
+    given = f"{old} is given as both files" if str(old) == str(new) \
+        else f"{old} and {new} are the same file"
+    return (f"{given}; give the live red5-web.properties first, then the new release's "
+            "template")
+
+
+def identical_files(old: Path, new: Path) -> str | None:
+    """A line for two files of the same bytes: not refused, as they may be so
+    on purpose (the live file against the merged one that went live), but
+    said, as the review then calls every secret Red5's sample value (trial
+    57, F7)."""
+    try:
+        if old.read_bytes() != new.read_bytes():
+            return None
+    except OSError:
+        return None
+    return (f"runbook diff: {visible(str(old))} and {visible(str(new))} are identical: every "
+            "key reads unchanged, and a secret as Red5's sample value (give the live file, "
+            "then the new release's template)")
 
 
 def _keys(count: int) -> str:
@@ -620,6 +654,9 @@ def diff_command(
     except ValueError as exc:
         return bad(str(exc))
     values = {**(overrides or {}), **asked}
+    twice = one_file_given_twice(old, new)
+    if twice is not None:
+        return bad(twice)
     try:
         old_text = read_properties(old)
         new_text = read_properties(new)
@@ -639,6 +676,9 @@ def diff_command(
     swapped = given_the_wrong_way_round(result)
     if swapped is not None:
         print(swapped, file=stderr)
+    identical = identical_files(old, new)
+    if identical is not None:
+        print(identical, file=stderr)
     for line in unknown_sets(result, asked, decisions):
         print(line, file=stderr)
     stale = stale_decisions(result.decision_result, result) if result.decision_result else None
