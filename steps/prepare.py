@@ -74,14 +74,10 @@ class Preflight(Red5Step):
     read_only = True
     can_skip = False
     summary = (
-        "Looks before anything is touched: the host answers over SSH with the key we "
-        "trust, sudo works without a password prompt, the live install is where the "
-        "config says and its version is known, there is disk for the new release, the "
-        "new database is not the live one, the token given is the live file's "
-        "rest.administratorToken and the API answering speaks the live release's version "
-        "(another stream manager with the same token and release is not told apart), the "
-        "cloud-controller jar holds the live install's controller class, and the Java the "
-        "new release needs is there."
+        "Looks, and changes nothing: SSH with the trusted key, sudo without a prompt, the "
+        "live install and its version, disk for the new release, a new database that is "
+        "not the live one, the live stream manager's token and API version, the live "
+        "controller's class in the cloud-controller jar, and the Java the new release needs."
     )
 
     def plan(self, p: Plan) -> list[Action]:
