@@ -361,8 +361,15 @@ class Preflight(Red5Step):
         if ctx.cutover_under_way or not jar.is_file():
             return []  # a jar not here is said with the distribution
         live_xml = await read_remote(ctx, f"{folder}/{red5.APP_CONTEXT}")
-        refused = red5.jar_refusal(jar, red5.active_controller(live_xml),
-                                   os.path.abspath(ctx.settings.source))
+        bean = red5.active_controller(live_xml)
+        if bean == red5.DUMMY_CONTROLLER:
+            # Carry-over keeps it, and start-service refuses a release on it:
+            # the run could only fail, in the downtime.
+            return [f"the live install runs the Dummy cloud controller ({red5.APP_CONTEXT}), "
+                    "which launches no node: carried over, the new stream manager could not "
+                    "rebuild the fleet, and start-service refuses it. Put the live install on "
+                    "its cloud's controller first, or upgrade it by hand"]
+        refused = red5.jar_refusal(jar, bean, os.path.abspath(ctx.settings.source))
         return [refused] if refused else []
 
     async def _disk(self, ctx: Ctx) -> list[str]:

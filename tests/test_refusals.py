@@ -499,11 +499,15 @@ async def test_a_controller_jar_without_the_live_bean_is_refused_at_preflight(
         assert host.service_pid() is not None, "the live stream manager still runs"
 
 
-async def test_a_live_install_on_the_dummy_controller_needs_no_class_from_the_jar(
+async def test_a_live_install_on_the_dummy_controller_is_refused_at_preflight(
     tmp_path: Path,
 ) -> None:
     """The Dummy bean's class ships with the release (streammanager-commons),
-    in no controller jar: its absence from the jar given is no refusal."""
+    in no controller jar: its absence from the jar is not what is said. But a
+    live install on the Dummy launches no node, and carry-over keeps its bean:
+    start-service refuses a new release on it, after the nodegroups were
+    deleted (hJ, trial 57 F10, left it: nothing before the window said so).
+    Preflight refuses it, before anything changes."""
     from tests.test_steps import run_only
 
     async with rehearsal_host(tmp_path) as host:
@@ -515,7 +519,9 @@ async def test_a_live_install_on_the_dummy_controller_needs_no_class_from_the_ja
         front = ScriptedFrontEnd()
         outcome, _ = await run_only(host, ["preflight"], tmp_path / "run.jsonl", front,
                                     cloud_controller=jar)
-        assert outcome is Outcome.DONE, front.text()[-2000:]
+        assert outcome is Outcome.FAILED, front.text()[-2000:]
+    said = detail(front, "preflight")
+    assert "Dummy" in said and "does not hold" not in said, said
 
 
 def test_a_controller_jar_that_is_no_zip_is_refused_before_anything_connects(
