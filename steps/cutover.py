@@ -1749,6 +1749,8 @@ class Recreate(Red5Step):
                     partial(api.create_nodegroup, old.get("regions", []),
                             old["launchConfig"], old["scalePolicy"]))
             new_name = group["name"]
+            if self.side == "new" and new_name not in ctx.facts.recreated_nodegroups:
+                ctx.facts.recreated_nodegroups.append(new_name)
             want = max(1, len(origins_of(old.get("nodes", []))))
             # An origin on its way out (terminating, say) is not one launched:
             # waiting for it would wait the whole limit for nothing.

@@ -61,6 +61,8 @@ class Red5Scratch:
     new_groups_listed: tuple[str, ...] | None = None
     new_groups_going: tuple[str, ...] = ()
     new_groups_api: str | None = None
+    # ... and those it listed that recreate did not make, which it keeps
+    new_groups_kept: tuple[str, ...] = ()
     new_groups_said: str | None = None
     # unpack: the new tree is there already, so the unzip goes over it
     unpack_over: bool = False
@@ -138,6 +140,10 @@ class Red5Facts(Facts):
     # it starts, so it is restarted at once, answering or not.
     file_changed_since_start: bool = plain(False)
     new_api_version: str | None = plain(None)
+    # recreate: the new stream manager's nodegroups it made or took to stand
+    # for a saved one, each as soon as the API named it: the way back deletes
+    # these and no other (one made there by hand is not this run's)
+    recreated_nodegroups: list[str] = plain(factory=list)
     # promote-new: when it moved the new tree into place (this machine's
     # clock, before the rename); None until then, or from an older journal
     promoted_at: float | None = plain(None)

@@ -161,15 +161,21 @@ def _not_answering(exc: SMApiError) -> str:
     return f"the new release's API does not answer ({str(exc).rstrip('.')})"
 
 
+def _kept(names: tuple[str, ...] | list[str]) -> str:
+    """The new stream manager's nodegroups this run's recreate did not make,
+    which the way back keeps: said once, by name."""
+    return f"not made by this run's recreate, so kept: {', '.join(names)}"
+
+
 class DeleteNewNodegroups(Red5Step):
     id = "rollback-nodegroups"
     title = "Delete recreate's nodegroups"
     phase = Phase.ROLLBACK
     destructive = True
     summary = ("While the new release still serves, deletes through its API the nodegroups "
-               "it made (recreate's) and waits until they are gone: their nodes are "
+               "this run's recreate made and waits until they are gone: their nodes are "
                "terminated by the stream manager that launched them, not torn down by the "
-               "old one once it runs.")
+               "old one once it runs. Any other nodegroup it lists is kept.")
     caution = ("Left, they would not stay: once the old stream manager runs, it finds nodes "
                "its database does not know and tears them down, probably without a drain.")
 
@@ -177,8 +183,10 @@ class DeleteNewNodegroups(Red5Step):
         listed, going = p.facts.scratch.new_groups_listed, p.facts.scratch.new_groups_going
         version = p.facts.scratch.new_groups_api or expected_api_version(p)
         names = [name for name in listed if name not in going] if listed is not None \
-            else ["{each nodegroup of the new stream manager}"]
+            else ["{each nodegroup this run's recreate made}"]
         actions: list[Action] = [Note(f"before the new release stops: {SWEEP}")]
+        if p.facts.scratch.new_groups_kept:
+            actions.append(Note(_kept(p.facts.scratch.new_groups_kept)))
         actions += [Note(f"{name}: being deleted already (a DELETE sent earlier); waited for, "
                          "not sent another") for name in going]
         actions += [p.api_call("DELETE", f"admin/nodegroup/{name}", version=version)
@@ -193,6 +201,7 @@ class DeleteNewNodegroups(Red5Step):
     async def check(self, ctx: Ctx) -> Check:
         facts = ctx.facts
         facts.scratch.new_groups_listed, facts.scratch.new_groups_going = None, ()
+        facts.scratch.new_groups_kept = ()
         facts.scratch.new_groups_api = facts.scratch.new_groups_said = None
         if not ctx.cutover_under_way:
             raise StepFailed(NO_CUTOVER)
@@ -223,12 +232,20 @@ class DeleteNewNodegroups(Red5Step):
         facts.new_nodegroups_left = None
         if not listed:
             return Check(True, "the new stream manager has no nodegroups")
-        facts.scratch.new_groups_listed = tuple(sorted(g["name"] for g in listed))
-        facts.scratch.new_groups_going = tuple(sorted(g["name"] for g in listed
+        # Only recreate's: one made there by hand, or there before this run,
+        # is not the way back's to delete.
+        made = set(facts.recreated_nodegroups)
+        recreated = [g for g in listed if g["name"] in made]
+        facts.scratch.new_groups_kept = tuple(sorted(g["name"] for g in listed
+                                                     if g["name"] not in made))
+        if not recreated:
+            return Check(True, _kept(facts.scratch.new_groups_kept))
+        facts.scratch.new_groups_listed = tuple(sorted(g["name"] for g in recreated))
+        facts.scratch.new_groups_going = tuple(sorted(g["name"] for g in recreated
                                                       if being_deleted(g)))
         facts.scratch.new_groups_api = api.version
-        return Check(False, f"the new stream manager has {len(listed)} nodegroup(s): "
-                     f"{', '.join(facts.scratch.new_groups_listed)}")
+        return Check(False, f"the new stream manager has {len(recreated)} nodegroup(s) this run's "
+                     f"recreate made: {', '.join(facts.scratch.new_groups_listed)}")
 
     def _none_to_delete(self, ctx: Ctx, why: str) -> Check:
         """Nothing this step can delete; where recreate began, what that leaves."""
@@ -260,10 +277,15 @@ class DeleteNewNodegroups(Red5Step):
         try:
             api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
             now = {g["name"]: g for g in await api.list_nodegroups()}
-            # Only what the plan showed is deleted; one made since is left, and said.
+            # Only what the plan showed is deleted; one of recreate's that it
+            # did not show is left, and warned of; any other is kept, and said.
             deleting = [name for name in sorted(listed) if name in now and name not in going
                         and not being_deleted(now[name])]
-            since = sorted(set(now) - listed)
+            made = set(facts.recreated_nodegroups)
+            since = sorted(name for name in set(now) - listed if name in made)
+            kept = sorted(name for name in set(now) - listed if name not in made)
+            if kept:
+                ctx.info(_kept(kept))
             if since:
                 ctx.info(f"made since the plan was shown, so not deleted: {', '.join(since)}")
             for name in deleting:

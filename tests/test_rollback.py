@@ -1631,3 +1631,81 @@ async def test_the_way_back_alone_gives_no_drop_for_the_live_database(tmp_path: 
     left = page.split("Left on the host after the way back", 1)[1]
     assert f"-h {old_host} -P {old_port}" not in page and "DROP DATABASE" not in left, left
     assert "live stream manager's database" in left and "no command to drop it" in left, left
+
+
+async def test_the_way_back_deletes_only_the_nodegroups_this_runs_recreate_made(
+    tmp_path: Path,
+) -> None:
+    """The way back deleted every nodegroup the new stream manager listed:
+    safe only while its database held recreate's alone. One an operator
+    made there by hand after the cutover (the same launch config and scale
+    policy as recreate's) was deleted with them. Now only the groups the
+    journal says recreate made go; the others are named, once, and kept."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        recreated = sorted(r["new"] for r in read(journal) if r["event"] == "note"
+                           and r.get("kind") == "nodegroup-recreated"
+                           and r.get("step") == "recreate")
+        assert len(recreated) == 2, recreated
+        like = (await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db))[0]
+        async with StreamManagerAPI(host.api_base_url, host.api_token,
+                                    host.scenario.new.api) as api:
+            mine = (await api.create_nodegroup(like["regions"], like["launchConfig"],
+                                               like["scalePolicy"]))["name"]
+        assert mine not in recreated
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(front)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    assert [group["name"] for group in left] == [mine], left
+    deletes = [action.render() for action in front.plans[NEW_GROUPS]
+               if "DELETE" in action.render()]
+    assert len(deletes) == 2 and not any(mine in text for text in deletes), deletes
+    said = [line for step, _, line in front.lines if step == NEW_GROUPS and mine in line]
+    assert len(said) == 1 and not any(name in said[0] for name in recreated), \
+        front.text()[-3000:]
+
+
+class OriginsRefused(ScriptedFrontEnd):
+    """The new API answers 500 from recreate's first origin launch on (its
+    nodegroup made, its note not yet written), until the operator is asked
+    what to do: they take the way back."""
+
+    def __init__(self, sandbox_dir: Path) -> None:
+        super().__init__(recoveries={"recreate": [Recovery.ROLLBACK]})
+        self.sandbox_dir = sandbox_dir
+
+    def tell(self, event: Any) -> None:
+        super().tell(event)
+        if isinstance(event, Output) and event.step_id == "recreate" \
+                and event.stream == "cmd" and "/node/origin" in event.line:
+            armed.arm(self.sandbox_dir, "api-error", step="recreate")
+
+    async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+        armed.lift(self.sandbox_dir, "api-error")
+        return await super().recover(step, can_roll_back=can_roll_back)
+
+
+async def test_the_way_back_deletes_a_nodegroup_recreate_made_before_it_failed(
+    tmp_path: Path,
+) -> None:
+    """Recreate made a nodegroup and failed launching its origin, before it
+    wrote what it rebuilt: the way back, which deletes only what this run's
+    recreate made, still knows that one (recorded as the API named it)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = OriginsRefused(host.sandbox)
+        outcome = await session(host, journal).run(front)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    assert front.recovered == [("recreate", True)], front.recovered
+    assert not [r for r in read(journal) if r.get("kind") == "nodegroup-recreated"
+                and r.get("step") == "recreate"], "recreate got as far as its note"
+    deletes = [r["text"] for r in read(journal) if r["event"] == "action-start"
+               and r["step"] == NEW_GROUPS]
+    assert len(deletes) == 1 and "DELETE" in deletes[0], deletes
+    assert left == [], left
