@@ -654,10 +654,6 @@ class Remote:
         # connected to (review 55b H1: a key held under the address is the
         # host's too). Where the connection did not say, the name alone.
         lookup = looked_up or route.lookup
-        # Every file checked is named; the advice goes to the one that holds
-        # the stale entry (else the first).
-        trusts = known.said
-        where = known.holding(lookup)
         # A key no file lists is one not known yet; a key other than the one
         # listed has changed, which can be someone in between: said apart, as
         # ssh says them (trial 55 F13: a host simply not listed yet was told
@@ -678,6 +674,12 @@ class Remote:
         every = f"{shlex.quote(self.host_key_dir.rstrip('/') + '/')}ssh_host_*_key.pub"
         compare = shlex.join(["ssh-keygen", "-lf", own]) if file else \
             f'for f in {every}; do ssh-keygen -lf "$f"; done'
+        if known.reads_none:
+            return self._none_read(known, key, name, compare, own)
+        # Every file checked is named; the advice goes to the one that holds
+        # the stale entry (else the first).
+        trusts = known.said
+        where = known.holding(lookup)
         # The stale entry out, the new one in, as OpenSSH's own refusal
         # advises (README walkthrough: the fingerprint command alone left the
         # line to write, and how, to be guessed), and only after the
@@ -736,6 +738,28 @@ class Remote:
             "own, read there by another way than this connection (its console, say): "
             f"{compare}. Only if they are the same, {first}{ADD_THIS_LINE}{where}:\n{line}"
         ), line)
+
+    def _none_read(self, known: KnownHosts, key: asyncssh.SSHKey | None, name: str,
+                   compare: str, own: str) -> HostKeyRefused:
+        """The refusal where the ssh config has no known_hosts file read at all
+        (UserKnownHostsFile and GlobalKnownHostsFile none): no file to add a
+        line to, only how to have one read, as ssh refuses every key then."""
+        name_one = known.name_one(self._config_name,
+                                  or_else=", or set known_hosts in [host] to one")
+        trust = ("Trust it only once you know it is the host's: compare the fingerprint with the "
+                 "host's own, read there by another way than this connection (its console, "
+                 f"say): {compare}. Only if they are the same, {name_one}")
+        if key is None:
+            return HostKeyRefused(
+                f"{self.target}: refusing the host's key: {known.none_read()}, and its key could "
+                f"not be read to show you (connect again to see its fingerprint). {trust}add to "
+                f"it a line of {name} and the first two words of the file of {own} whose "
+                "fingerprint is the same", None)
+        public = key.export_public_key().decode().split()
+        line = f"{name} {public[0]} {public[1]}"
+        return HostKeyRefused(
+            f"{self.target}: refusing the host key {key.get_fingerprint()}: {known.none_read()}. "
+            f"{trust}{ADD_THIS_LINE}it:\n{line}", line)
 
     async def close(self) -> None:
         self._drop_shells()

@@ -104,12 +104,35 @@ class KnownHosts:
     Where the ssh config's UserKnownHostsFile is none or /dev/null
     (`user_none`, as written), ssh reads no file of the operator's, only the
     global ones: `own` is then empty, and a line to trust a key goes to
-    `add_to`, the first global file, which root writes (review 56c F5)."""
+    `add_to`, the first global file, which root writes (review 56c F5).
+    Where its GlobalKnownHostsFile is none (or /dev/null) too (`global_none`,
+    as written), ssh reads no file at all and refuses every key: no file is
+    then named to add a line to, only how to have one read (none_read)."""
     own: tuple[Path, ...]
     shared: tuple[Path, ...] = ()
     also: tuple[Path, ...] = ()
     add_to: Path | None = None
     user_none: str = ""
+    global_none: str = ""
+
+    @property
+    def reads_none(self) -> bool:
+        """No known_hosts file is read at all: no key can be trusted."""
+        return bool(self.global_none)
+
+    def none_read(self) -> str:
+        """Why no key is trusted where no file is read, as ssh has it."""
+        return (f"the ssh config names UserKnownHostsFile {self.user_none} and "
+                f"GlobalKnownHostsFile {self.global_none} for it, so no known_hosts file is "
+                "read and no key is trusted (ssh refuses every key so, whatever "
+                "StrictHostKeyChecking says)")
+
+    @staticmethod
+    def name_one(config: str, *, or_else: str = "") -> str:
+        """Where no file is read, how to have one read, ending in "then "
+        (`or_else`: another way, if there is one)."""
+        return (f"name a known_hosts file for it in the ssh config {config} (UserKnownHostsFile "
+                f"~/.ssh/known_hosts, say){or_else}; then ")
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -451,14 +474,19 @@ class GlobalFiles:
     config names as GlobalKnownHostsFile, else the default (GLOBAL_KNOWN_HOSTS),
     ~ expanded (ssh expands no token or variable in them). "none" (asyncssh
     reads it as an empty list) reads none of them, which turns nothing off:
-    the operator's own files are still checked."""
+    the operator's own files are still checked. Where the ssh config names
+    none (or /dev/null alone), `none` is what it wrote."""
     named: tuple[Path, ...]
+    none: str = ""
 
     @classmethod
     def of(cls, named: object, default: tuple[str, ...]) -> GlobalFiles:
-        names = named if isinstance(named, list) and all(isinstance(n, str) for n in named) \
-            else default
-        return cls(tuple(Path(n).expanduser() for n in names))
+        given = isinstance(named, list) and all(isinstance(n, str) for n in named)
+        names = named if given else default
+        assert isinstance(names, list | tuple)
+        none = "" if not given else "none" if not names else \
+            " ".join(names) if all(n == os.devnull for n in names) else ""
+        return cls(tuple(Path(n).expanduser() for n in names), none)
 
     @property
     def there(self) -> tuple[Path, ...]:
@@ -493,11 +521,14 @@ def known_hosts_named(named: object, tokens: dict[str, str], *, where: str,
              if str(path) != os.devnull]
     if files:
         return KnownHosts(tuple(files), shared=shared.there)
-    # With GlobalKnownHostsFile none too, ssh trusts no key at all; the
-    # line is then said for the file ssh reads where nothing names one.
+    user_none = " ".join(named) if named else "none"
+    if shared.none:
+        # With GlobalKnownHostsFile none too, ssh reads no file and trusts
+        # no key at all: no file to add a line to (it named
+        # /etc/ssh/ssh_known_hosts, which ssh then never reads).
+        return KnownHosts((), user_none=user_none, global_none=shared.none)
     first = (*shared.named, Path(GLOBAL_KNOWN_HOSTS[0]))[0]
-    return KnownHosts((), shared=shared.there, add_to=first,
-                      user_none=" ".join(named) if named else "none")
+    return KnownHosts((), shared=shared.there, add_to=first, user_none=user_none)
 
 
 def default_known_hosts(shared: tuple[Path, ...] = ()) -> KnownHosts:
@@ -751,6 +782,20 @@ async def _hop_key_untrusted(hop: Hop, made: asyncssh.SSHClientConnectionOptions
     # As asyncssh looked it up: by its name and the address it connected to
     # (review 55b H1); not known, the name alone, and taken for changed.
     lookup = looked_up or Lookup.by_name(host, port, alias)
+    if known.reads_none:
+        public = key.export_public_key().decode().split() if key is not None else None
+        line = f"{name} {public[0]} {public[1]}" if public else None
+        offers = f"It offers {key.get_fingerprint()}. " if key is not None else \
+            "Its key could not be read to show you (connect again to see its fingerprint). "
+        trust = (f"Trust it only once you know it is {hop.name}'s: compare the fingerprint "
+                 f"with the one `ssh-keygen -lf` shows for {hop.name}'s "
+                 "/etc/ssh/ssh_host_*_key.pub, read there by another way than this connection "
+                 "(its console, say).")
+        add = f"{ADD_THIS_LINE}it:\n{line}" if line else \
+            f"add to it a line of {name} and the first two words of that file"
+        return JumpHostRefused(
+            f"{cannot}: {hop.name}'s host key is not trusted: {known.none_read()}. {offers}"
+            f"{trust} Only if they are the same, {known.name_one(how.config_name)}{add}", line)
     where = known.holding(lookup)
     # Listed with another key: changed, its entry to take out first. Listed
     # nowhere: not known yet, nothing to take out (ssh-keygen -R fails on a

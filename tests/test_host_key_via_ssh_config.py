@@ -615,6 +615,44 @@ async def test_a_jump_host_is_checked_whatever_its_user_known_hosts_file_says(
         await remote.close()
 
 
+@pytest.mark.parametrize("shared", ["none", "/dev/null"])
+async def test_a_jump_host_with_no_known_hosts_file_read_at_all_is_said_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared: str) -> None:
+    """UserKnownHostsFile none and GlobalKnownHostsFile none for the jump
+    host: ssh reads no file for it and refuses every key. runbook's advice
+    named /etc/ssh/ssh_known_hosts, which neither then reads. It says no file
+    is read and to name one; named, with the line in it, the jump host is
+    let through. (GlobalKnownHostsFile /dev/null had /dev/null made as root.)"""
+    default = _home(tmp_path, monkeypatch)
+    async with _hosts(tmp_path, ["ssh-ed25519"]) as (target, jump_port):
+        known = tmp_path / "known_hosts"
+        known.write_text(f"{INSIDE} {target.keys['ssh-ed25519'].export_public_key().decode()}")
+        config = _behind_bastion(tmp_path, jump_port).replace(
+            f"UserKnownHostsFile {tmp_path / 'jump_known_hosts'}",
+            f"UserKnownHostsFile none\n  GlobalKnownHostsFile {shared}")
+        default.write_text((tmp_path / "jump_known_hosts").read_text())
+        remote = _remote(tmp_path, "sm", 22, config, known)
+        with pytest.raises(JumpHostRefused) as err:
+            await remote.connect()
+        await remote.close()
+        message, line = str(err.value), err.value.known_hosts_line
+        assert line is not None and line in (tmp_path / "jump_known_hosts").read_text(), line
+        assert "ssh_known_hosts" not in message and str(default) not in message, message
+        assert "install -D" not in message, message
+        assert f"UserKnownHostsFile none and GlobalKnownHostsFile {shared}" in message, message
+        assert "no known_hosts file is read" in message, message
+        assert message.endswith(f"; then add this line to it:\n{line}"), message
+        assert "known_hosts in [host]" not in message, "[host] known_hosts is the host's only"
+        assert not target.forwarded
+        named = tmp_path / "named_known_hosts"
+        named.write_text(line + "\n")
+        remote = _remote(tmp_path, "sm", 22, config.replace("UserKnownHostsFile none",
+                                                            f"UserKnownHostsFile {named}"), known)
+        conn = await remote.connect()
+        assert not conn.is_closed()
+        await remote.close()
+
+
 @pytest.mark.parametrize("own_port", [22, 2200])
 async def test_an_ssh_config_port_that_differs_from_runbooks_is_refused_before_connecting(
         tmp_path: Path, own_port: int) -> None:

@@ -679,6 +679,63 @@ async def test_user_known_hosts_file_none_reads_the_global_files_alone_as_ssh_do
 
 
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
+@pytest.mark.parametrize("strict", ["yes", "no"])
+async def test_no_known_hosts_file_at_all_is_said_so_as_ssh_refuses_every_key(
+        sshd: Sshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, strict: str) -> None:
+    """With `UserKnownHostsFile none` and `GlobalKnownHostsFile none` ssh
+    reads no known_hosts file at all and refuses every host key, even with
+    StrictHostKeyChecking no. runbook refused too, but told the operator to
+    add the key's line to /etc/ssh/ssh_known_hosts, a file ssh (and runbook)
+    never reads with that config: done, ssh and runbook still refuse. The
+    advice says no file is read, and how to have one read."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    monkeypatch.setenv("HOME", str(home))
+    held = sshd.known_hosts.read_text()
+    (home / ".ssh" / "known_hosts").write_text(held)
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host 127.0.0.1\n  IdentityFile {sshd.client_key}\n  IdentitiesOnly yes\n"
+                      f"  StrictHostKeyChecking {strict}\n  UserKnownHostsFile none\n"
+                      "  GlobalKnownHostsFile none\n")
+    config.with_name("none_config").write_text(config.read_text())
+    ssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "-p",
+                          str(sshd.port), f"{USER}@127.0.0.1", "true"],
+                         capture_output=True, text=True, timeout=30)
+    assert ssh.returncode == 255 and "Host key verification failed" in ssh.stderr, ssh.stderr
+    remote = sshd.remote(known_hosts=None, ssh_config=config)
+    try:
+        with pytest.raises(HostKeyRefused) as refused:
+            await remote.run("true", timeout=10)
+    finally:
+        await remote.close()
+    said = str(refused.value)
+    line = refused.value.known_hosts_line
+    assert line == held.strip(), (line, held)
+    assert "ssh_known_hosts" not in said, said
+    assert "UserKnownHostsFile none and GlobalKnownHostsFile none" in said, said
+    assert "no known_hosts file is read" in said, said
+    assert f"name a known_hosts file for it in the ssh config {config}" in said, said
+    assert "or set known_hosts in [host] to one" in said, said
+    assert said.endswith(f"add this line to it:\n{line}"), said
+    assert _fingerprint(sshd.host_key.with_suffix(".pub")) in said, said
+    # The advice taken, either way, and the host is let in.
+    named = tmp_path / "named_known_hosts"
+    named.write_text(line + "\n")
+    config.write_text(config.read_text().replace("UserKnownHostsFile none",
+                                                 f"UserKnownHostsFile {named}"))
+    ssh = subprocess.run(["ssh", "-F", str(config), "-o", "BatchMode=yes", "-p",
+                          str(sshd.port), f"{USER}@127.0.0.1", "true"],
+                         capture_output=True, text=True, timeout=30)
+    assert ssh.returncode == 0, ssh.stderr
+    for remote in (sshd.remote(known_hosts=None, ssh_config=config),
+                   sshd.remote(known_hosts=named, ssh_config=config.with_name("none_config"))):
+        try:
+            assert (await remote.run("true", timeout=10)).ok
+        finally:
+            await remote.close()
+
+
+@pytest.mark.skipif(shutil.which("ssh") is None, reason="no OpenSSH ssh client to compare with")
 async def test_a_jump_host_listed_with_a_key_of_another_type_is_refused_as_ssh_refuses_it(
         sshd: Sshd, tmp_path: Path) -> None:
     """A jump host whose known_hosts lists an ECDSA key for it and that
