@@ -385,12 +385,10 @@ def _ending(body: list[str], keys: str, style: str, fits: Fits | None,
     return told([])
 
 
-def hint(state: RunState, *, selected: str | None, journal: Path,
-         brief: bool = False, fits: Fits | None = None) -> Content:
-    """One sentence: what the operator can do right now; `brief` where the
-    whole of it would not fit the lines the hint has (main: fitted_hint),
-    and `fits` says whether a hint fits them: an ended run's keys then show
-    whatever gives way (_ending)."""
+def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | None
+                ) -> Content:
+    """The hint once the run has ended (or stopped on an error): how, what to
+    see to, and the report's keys."""
     report = (f"The report is in {state.report}." if state.report
               else "w writes the report." if brief
               else "w writes the report for the change ticket.")
@@ -398,86 +396,122 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
     if state.run_error is not None:
         return _ending([f"The run stopped on an error: {state.run_error}."], then, "$error",
                        fits)
-    if state.outcome is not None:
-        if state.outcome is Outcome.DONE:
-            # The journal first: at 80 columns the hint's last words can be cut.
-            return _ending([f"Every step is done or skipped; the journal is {journal}."], then,
-                           "$success", fits)
-        trouble = state.in_trouble
-        if state.outcome is Outcome.ROLLED_BACK:
-            # Not "fix it and run again": that would start the upgrade over.
-            # Its word (failed, in doubt), and where to read why: the view
-            # beside the hint shows the way back's last step by now (review).
-            failed = ""
-            if trouble:
-                failed = f"Select step {trouble[0].number} to read why it " \
-                         f"{_how_it_ended(state, trouble[0].id)}."
-            # What the exit lines say once the app closes, said here too
-            # (operator trial: only the exit lines named the database to drop):
-            # what to do alone, the words after each one's reason (Step.leaves),
-            # so the hint keeps to its lines.
-            todos = [left.rsplit(": ", 1)[-1] for left in state.before_another_attempt]
-            if brief:
-                # A command cut by the hint's lines is worse than none (re-
-                # trial: "(mysql -h … -u smadmin" and no more): what to do
-                # and where, up to its first aside; the report has the rest.
-                cut = [re.split(r", | \(", todo, maxsplit=1)[0] for todo in todos]
-                if cut != todos:
-                    cut[-1] += " (the report has the command)"
-                if cut:
-                    # First, so that lines too few cut what the ROLLBACK
-                    # heading says already, not where to drop what.
-                    serves = "The old stream manager serves again."
-                    return _ending([f"Before another attempt, {'; '.join(cut)}.", serves,
-                                    failed], then, "$warning", fits, spare=(serves,))
-            todo = "; ".join(todos)
-            after = f"Before another attempt, {todo}." if todo else ""
-            return _ending(["The way back is done: the old stream manager serves again.",
-                            after, failed], then, "$warning", fits)
-        # The way on, as the exit lines name it (re-trial 53: "run runbook
-        # again", where a cutover refused at a skipped properties step goes
-        # on with --resume, which offers it again).
-        on = ("go on with --resume" if state.resumable else "rehearse again") + (
-            "" if brief else " (its command is printed as runbook quits)" if state.resumable
-            else " (this rehearsal's host goes when runbook quits)")
-        if trouble and state.service_down:
-            # The worst moment of the night: both ways on, in one line; brief,
-            # without where the result is (re-trial: cut at 100 columns).
-            # Where even that is too long, the row and the status line say
-            # what the first sentence does; r is in the second.
-            where = "." if brief else "; its result is in the Step pane."
-            what = f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the " \
-                   f"stream manager is down{where}"
-            return _ending([what, f"Fix the cause and {on}, or r says how to go back to the "
-                            "old one."], then, "$error", fits, spare=(what,))
+    if state.outcome is Outcome.DONE:
+        # The journal first: at 80 columns the hint's last words can be cut.
+        return _ending([f"Every step is done or skipped; the journal is {journal}."], then,
+                       "$success", fits)
+    trouble = state.in_trouble
+    if state.outcome is Outcome.ROLLED_BACK:
+        # Not "fix it and run again": that would start the upgrade over.
+        # Its word (failed, in doubt), and where to read why: the view
+        # beside the hint shows the way back's last step by now (review).
+        failed = ""
         if trouble:
-            done = "Done steps are recognised." if state.resumable else ""
-            return _ending([f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)}; "
-                            f"its result is in the Step pane.", f"Fix the cause, then {on}.",
-                            done], then, "$error", fits, spare=(done,))
-        return _ending(["The run was stopped."], then, "$warning", fits)
-    if state.recovering is not None:
-        card = state.by_id[state.recovering]
-        last = state.reports.get(card.id)
-        ended = "was stopped" if last is not None and last.stopped else "did not end well"
-        keys = state.recovery_keys
-        if "go" in keys:
-            stay = f"; {keys['stay']} goes back to the step's question" if "stay" in keys else ""
-            return Content.styled(f"Step {card.number} {ended}: {keys['go']} takes the way back "
-                                  f"to the old stream manager{stay}.", "$error")
-        if keys:
-            said = {"retry": "tries it again", "rollback": "takes the way back to the old "
-                    "stream manager", "stop": "stops the run"}
-            offered = ", ".join(f"{keys[choice]} {does}" for choice, does in said.items()
-                                if choice in keys)
-            aside = f"; {keys['back']} lays the question aside" if "back" in keys else ""
-            return Content.styled(f"Step {card.number} {ended}, and the run waits for your "
-                                  f"answer: {offered}{aside}.", "$error")
-        # Re-trial: "try it again" said under a question that does not offer it.
-        choices = "try it again, stop, and the way back where offered" if \
-            last is None or last.retry_helps else "stop, and the way back where offered"
+            failed = f"Select step {trouble[0].number} to read why it " \
+                     f"{_how_it_ended(state, trouble[0].id)}."
+        # What the exit lines say once the app closes, said here too
+        # (operator trial: only the exit lines named the database to drop):
+        # what to do alone, the words after each one's reason (Step.leaves),
+        # so the hint keeps to its lines.
+        todos = [left.rsplit(": ", 1)[-1] for left in state.before_another_attempt]
+        if brief:
+            # A command cut by the hint's lines is worse than none (re-
+            # trial: "(mysql -h … -u smadmin" and no more): what to do
+            # and where, up to its first aside; the report has the rest.
+            cut = [re.split(r", | \(", todo, maxsplit=1)[0] for todo in todos]
+            if cut != todos:
+                cut[-1] += " (the report has the command)"
+            if cut:
+                # First, so that lines too few cut what the ROLLBACK
+                # heading says already, not where to drop what.
+                serves = "The old stream manager serves again."
+                return _ending([f"Before another attempt, {'; '.join(cut)}.", serves,
+                                failed], then, "$warning", fits, spare=(serves,))
+        todo = "; ".join(todos)
+        after = f"Before another attempt, {todo}." if todo else ""
+        return _ending(["The way back is done: the old stream manager serves again.",
+                        after, failed], then, "$warning", fits)
+    # The way on, as the exit lines name it (re-trial 53: "run runbook
+    # again", where a cutover refused at a skipped properties step goes
+    # on with --resume, which offers it again).
+    on = ("go on with --resume" if state.resumable else "rehearse again") + (
+        "" if brief else " (its command is printed as runbook quits)" if state.resumable
+        else " (this rehearsal's host goes when runbook quits)")
+    if trouble and state.service_down:
+        # The worst moment of the night: both ways on, in one line; brief,
+        # without where the result is (re-trial: cut at 100 columns).
+        # Where even that is too long, the row and the status line say
+        # what the first sentence does; r is in the second.
+        where = "." if brief else "; its result is in the Step pane."
+        what = f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)} and the " \
+               f"stream manager is down{where}"
+        return _ending([what, f"Fix the cause and {on}, or r says how to go back to the "
+                        "old one."], then, "$error", fits, spare=(what,))
+    if trouble:
+        done = "Done steps are recognised." if state.resumable else ""
+        return _ending([f"Step {trouble[0].number} {_how_it_ended(state, trouble[0].id)}; "
+                        f"its result is in the Step pane.", f"Fix the cause, then {on}.",
+                        done], then, "$error", fits, spare=(done,))
+    return _ending(["The run was stopped."], then, "$warning", fits)
+
+
+def _hint_recovering(state: RunState, step_id: str) -> Content:
+    """The hint while a failed step's question waits for its answer."""
+    card = state.by_id[step_id]
+    last = state.reports.get(card.id)
+    ended = "was stopped" if last is not None and last.stopped else "did not end well"
+    keys = state.recovery_keys
+    if "go" in keys:
+        stay = f"; {keys['stay']} goes back to the step's question" if "stay" in keys else ""
+        return Content.styled(f"Step {card.number} {ended}: {keys['go']} takes the way back "
+                              f"to the old stream manager{stay}.", "$error")
+    if keys:
+        said = {"retry": "tries it again", "rollback": "takes the way back to the old "
+                "stream manager", "stop": "stops the run"}
+        offered = ", ".join(f"{keys[choice]} {does}" for choice, does in said.items()
+                            if choice in keys)
+        aside = f"; {keys['back']} lays the question aside" if "back" in keys else ""
         return Content.styled(f"Step {card.number} {ended}, and the run waits for your "
-                              f"answer: enter shows the choices ({choices}).", "$error")
+                              f"answer: {offered}{aside}.", "$error")
+    # Re-trial: "try it again" said under a question that does not offer it.
+    choices = "try it again, stop, and the way back where offered" if \
+        last is None or last.retry_helps else "stop, and the way back where offered"
+    return Content.styled(f"Step {card.number} {ended}, and the run waits for your "
+                          f"answer: enter shows the choices ({choices}).", "$error")
+
+
+def _hint_asking(state: RunState, step_id: str, *, selected: str | None,
+                 brief: bool) -> Content:
+    """The hint while the runbook waits on a step's question."""
+    card = state.by_id[step_id]
+    if selected == card.id:
+        skip: Parts = ["; ", ("s", "bold"), " skips it with a reason."] if card.skippable \
+            else ["."]
+        # Mid-cutover, where the cutover goes on, first (trial 56, F8).
+        lead: Parts = []
+        if (goes_on := cutover_goes_on(state, card)) is not None:
+            at, asked = goes_on
+            lead = [(f"The cutover goes on at step {at.number} after {_listed(asked)}. ",
+                     "bold $warning")]
+        return Content.assemble(
+            *lead, ("enter", "bold"), " shows exactly what ", (card.title, "bold"),
+            " will run and asks to confirm", *skip, *_last_result(state, brief))
+    return Content.assemble(
+        "The runbook waits on step ", (f"{card.number}. {card.title}", "bold"),
+        ": select it (↑/↓) and press ", ("enter", "bold"), ".",
+        *_last_result(state, brief))
+
+
+def hint(state: RunState, *, selected: str | None, journal: Path,
+         brief: bool = False, fits: Fits | None = None) -> Content:
+    """One sentence: what the operator can do right now; `brief` where the
+    whole of it would not fit the lines the hint has (main: fitted_hint),
+    and `fits` says whether a hint fits them: an ended run's keys then show
+    whatever gives way (_ending)."""
+    if state.run_error is not None or state.outcome is not None:
+        return _hint_ended(state, journal=journal, brief=brief, fits=fits)
+    if state.recovering is not None:
+        return _hint_recovering(state, state.recovering)
     if state.stop_requested:
         return Content.styled("Stopping once the running step has finished.", "$warning")
     if state.reviewing is not None:
@@ -491,23 +525,7 @@ def hint(state: RunState, *, selected: str | None, journal: Path,
         return Content.assemble((card.title, "bold"), " is running. Its output is below "
                                 "(l scrolls it); x stops it, q quits, each asking first.")
     if state.asking is not None:
-        card = state.by_id[state.asking]
-        if selected == card.id:
-            skip: Parts = ["; ", ("s", "bold"), " skips it with a reason."] if card.skippable \
-                else ["."]
-            # Mid-cutover, where the cutover goes on, first (trial 56, F8).
-            lead: Parts = []
-            if (goes_on := cutover_goes_on(state, card)) is not None:
-                at, asked = goes_on
-                lead = [(f"The cutover goes on at step {at.number} after {_listed(asked)}. ",
-                         "bold $warning")]
-            return Content.assemble(
-                *lead, ("enter", "bold"), " shows exactly what ", (card.title, "bold"),
-                " will run and asks to confirm", *skip, *_last_result(state, brief))
-        return Content.assemble(
-            "The runbook waits on step ", (f"{card.number}. {card.title}", "bold"),
-            ": select it (↑/↓) and press ", ("enter", "bold"), ".",
-            *_last_result(state, brief))
+        return _hint_asking(state, state.asking, selected=selected, brief=brief)
     if not state.started:
         if state.offering_resume:
             # Mid-cutover the dialog offers no new run (the stream manager is down).
