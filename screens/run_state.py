@@ -91,6 +91,11 @@ class RunState:
     # The step this run ran last, once it has ended: the next question says
     # how it went, since the view has moved on from its page.
     last_ended: str | None = None
+    # The way back's steps whose checks found them done, since it began or
+    # since the last of its steps that ran: the next question says so, not
+    # how a step from before them went (trial 56b, F5: "Step 2 done" under
+    # the way back's third step).
+    passed: list[str] = field(default_factory=list)
     # The step whose state the engine said last, and whether this run has
     # led the cursor (to a question, or a failure): a run that never did (a
     # resume that found its last steps done) ends showing that step, not
@@ -199,6 +204,10 @@ class RunState:
                     self.down_since = began
             case WayBackStarted():
                 self.way_back = True
+                # What the upgrade's last step did is no news once the way
+                # back is chosen.
+                self.last_ended = None
+                self.passed = []
             case CutoverEnded(complete=complete, downtime_s=downtime):
                 # Not complete: the run stopped with the stream manager down,
                 # and its clock goes on.
@@ -230,6 +239,10 @@ class RunState:
         if self.running == report.id:
             self.running = None
             self.last_ended = report.id
+            self.passed = []
+        elif self.way_back and report.state is StepState.DONE and report.found_done:
+            self.last_ended = None
+            self.passed.append(report.id)
         if self.stopping == report.id:
             self.stopping = None
         if report.state is StepState.IN_DOUBT and self.connection != "connected":

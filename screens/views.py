@@ -22,6 +22,7 @@ from runbook.model import (
     wall_clock,
 )
 from screens.presentation import (
+    ALREADY,
     GROUPS,
     NOT_NEEDED,
     NOT_UNDONE,
@@ -335,7 +336,15 @@ def plan_heading(final: bool) -> Content:
 def _last_result(state: RunState, brief: bool = False) -> Parts:
     """How the step run last ended, after the question: the view has moved on
     from its page. Last, so a narrow terminal cuts it before the question;
-    `brief`, without its detail (night trial: cut to "✓ Step 6 done:")."""
+    `brief`, without its detail (night trial: cut to "✓ Step 6 done:").
+    Once the way back's checks have found steps done since, those steps
+    (trial 56b, F5), as their rows say it."""
+    if state.passed:
+        shown = look(ALREADY)
+        numbers = [str(state.by_id[step_id].number) for step_id in state.passed]
+        steps = f"Step {numbers[0]}" if len(numbers) == 1 else \
+            f"Steps {', '.join(numbers[:-1])} and {numbers[-1]}"
+        return ["  ", (f"{shown.glyph} {steps} {shown.word}.", shown.style)]
     report = state.reports.get(state.last_ended or "")
     if report is None or not report.detail or report.state is not StepState.DONE:
         return []

@@ -228,3 +228,60 @@ async def test_the_way_back_after_recreate_through_the_app(
     assert "partly undone by the way back" in outcome_cell(recreate), outcome_cell(recreate)
     assert "part undone" in row and "not undone" not in row, row
     assert "recreate partly" in heading and "all but" not in heading, heading
+
+
+
+
+async def test_after_the_way_back_is_chosen_the_hint_echoes_nothing_from_before_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 56b, F5: r and y at start-service's turn; at the way back's "Set
+    the new tree aside" the hint still ended with the result of a step from
+    long before (the trial's "✓ Step 2 done: 127.0.0.3 accepts the live
+    login.", this run's step 15), and said nothing of the way back's steps
+    that had passed without a question. It echoes what happened last: those
+    steps, then, once a way back step has run, that step's result."""
+    from screens.dialogs import RollBackDialog
+
+    monkeypatch.setenv(cloud.PACE_ENV, "0.00125")
+    journal = tmp_path / "runs" / "run.jsonl"
+    review_screen = load_review_screen()
+    async with rehearsal_host(tmp_path) as host:
+        app = create_app(lambda continuing: rehearsal_session(host, journal, resume=continuing),
+                         rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(120, 40)) as pilot:
+
+            async def asked(step_id: str) -> str:
+                await until(lambda: app.asking is not None and app.asking.report.id == step_id,
+                            timeout=60, what=f"the question of {step_id}")
+                app.main.checklist.select_step(step_id)
+                await pilot.pause()
+                return str(app.main.query_one("#hint").render())
+
+            for info in app.run_state.forward:
+                if info.id == "start-service":
+                    break
+                await until(lambda i=info: (app.asking is not None
+                                            and app.asking.report.id == i.id)
+                            or app.run_state.states[i.id] in FINISHED,
+                            timeout=60, what=f"the runbook to reach {info.id}")
+                if app.run_state.states[info.id] not in FINISHED:
+                    await confirm_and_run(app, pilot, info, review_screen)
+            last = app.by_id["service-unit"].number
+            before = await asked("start-service")
+            assert f"Step {last} done:" in before, before  # the echo as it was right
+            await pilot.press("r")
+            await until(lambda: isinstance(app.screen, RollBackDialog), what="the way back asked")
+            await pilot.press("y")
+            at_set_aside = await asked("rollback-set-aside")
+            passed = [card.number for card in app.cards if card.phase.value == "rollback"
+                      and app.run_state.reports.get(card.id) is not None
+                      and app.run_state.reports[card.id].found_done]
+            await confirm_and_run(app, pilot, app.by_id["rollback-set-aside"], review_screen)
+            at_restore = await asked("rollback-restore")
+            await pilot.press("q")
+    assert f"Step {last}" not in at_set_aside, at_set_aside
+    assert len(passed) == 2, passed  # the nodegroups, and the new release, needed nothing
+    assert f"✓ Steps {passed[0]} and {passed[1]} already done." in at_set_aside, at_set_aside
+    set_aside = app.by_id["rollback-set-aside"].number
+    assert f"✓ Step {set_aside} done" in at_restore, at_restore
+    assert "already done" not in at_restore, at_restore
