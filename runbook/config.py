@@ -116,6 +116,11 @@ class Settings:
     # cutover of another path, or with a fault's waits in it, is no estimate.
     rehearsal_scenario: str | None = None
     rehearsal_faults: tuple[str, ...] = ()
+    # The rehearsal's new release has a stand-in red5-web.properties template
+    # and cluster.sql, not its own (runbook/rehearsal/data/README.md): the
+    # steps that use them say so. Set by `runbook rehearse`, never by a
+    # config file; a production run never says it.
+    rehearsal_stand_ins: bool = False
     # --yes answers every step: nobody reads a plan or types an id, so the
     # run's times are no estimate for a run at the keys (set by the CLI).
     unattended: bool = False

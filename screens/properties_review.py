@@ -409,19 +409,27 @@ class PropertiesReviewScreen(Screen[bool]):
     def _show_title(self, width: int) -> None:
         """One line per file: host paths are long, and a cut path is no use to
         anyone. Below 100 columns the heading makes way, or each label sat
-        alone on a line above its path (trial: five rows of 24)."""
-        if width < 100 and len(f"live {self.old_name}   template {self.new_name}") <= width - 2:
+        alone on a line above its path (trial: five rows of 24). A template
+        that is not the release's own (a rehearsal's stand-in) says so after
+        its name (trial 56, F10), on a line of its own under it: folded at the
+        line's end, it would be cut mid-word."""
+        under = " " * len("template  ") if width < 100 else \
+            " " * len("Properties review   template  ")
+        aside = Content.assemble("\n", under, (self.review.stand_in, "$warning")) \
+            if self.review.stand_in else Content("")
+        if width < 100 and not aside and \
+                len(f"live {self.old_name}   template {self.new_name}") <= width - 2:
             # Both on one line where they fit whole (trial 55: at 60x20
             # the header took five rows of twenty).
             title = Content.assemble(("live ", "bold"), self.old_name, "   ",
                                      ("template ", "bold"), self.new_name)
         elif width < 100:
             title = Content.assemble(("live      ", "bold"), self.old_name, "\n",
-                                     ("template  ", "bold"), self.new_name)
+                                     ("template  ", "bold"), self.new_name, aside)
         else:
             title = Content.assemble(
                 ("Properties review", "bold"), "   live      ", self.old_name, "\n",
-                " " * len("Properties review"), "   template  ", self.new_name)
+                " " * len("Properties review"), "   template  ", self.new_name, aside)
         self.query_one("#review-title", Static).update(title)
 
     def on_mount(self) -> None:

@@ -45,6 +45,16 @@ def new_folder(settings: Settings, facts: Red5Facts) -> str:
     return str(facts.new_top)
 
 
+def stood_in_for(p: AnyContext) -> str | None:
+    """The new release ("11.1.0") whose red5-web.properties template and
+    cluster.sql a rehearsal has stand-ins for (Settings.rehearsal_stand_ins),
+    for the steps that use them to say so (trial 56, F10); None otherwise,
+    and always in a production run."""
+    if not (p.settings.rehearsal and p.settings.rehearsal_stand_ins):
+        return None
+    return (p.facts.new_version or "").split(".b")[0] or "the new release"
+
+
 def install_dir(p: AnyContext) -> str:
     """The install folder as the host resolves it (realpath, found by preflight).
 

@@ -1100,6 +1100,25 @@ async def test_the_step_review_is_edited_in_place(pair: tuple[Path, Path]) -> No
     assert Decisions.load("decisions.toml").entries[NEEDS_VALUE_KEY].value == "live"
 
 
+@pytest.mark.parametrize("width", [120, 80])
+async def test_a_stand_in_template_says_so_under_its_name(pair: tuple[Path, Path],
+                                                          width: int) -> None:
+    """Trial 56, F10: a rehearsal's review showed its 11.1.0 template's keys
+    as the release's, though no 11.1.0 template was found (the rehearsal's
+    data README). The step marks the review; the header says it, whole, on
+    its own line under the template's name."""
+    old, new = pair
+    result = review(old.read_text(), new.read_text(), overrides={"config.dbHost": NEW_DB})
+    result.stand_in = "the rehearsal's stand-in, not the one 11.1.0 ships"
+    app = _Host(result, None)
+    async with app.run_test(size=(width, 40)) as pilot:
+        screen = await editor(pilot)
+        title = screen.query_one("#review-title", Static).render()
+        rows = str(title).splitlines()
+    assert rows[-1].strip() == result.stand_in, rows
+    assert "red5-web.properties" in rows[-2], rows
+
+
 async def test_in_a_run_w_says_the_step_then_writes_the_merged_file_to_the_host(
         pair: tuple[Path, Path]) -> None:
     """Review 56b F9: in a run, "w ends the review" left unsaid that the step

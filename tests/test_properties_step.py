@@ -72,10 +72,11 @@ class FinishesTheReview(ScriptedFrontEnd):
         return True
 
 
-def _session(host: object, journal: Path, **changes: object) -> Session[Red5Facts]:
+def _session(host: object, journal: Path, through: list[str] = THROUGH_PROPERTIES,
+             **changes: object) -> Session[Red5Facts]:
     settings = dataclasses.replace(rehearsal_settings(host), **changes)  # type: ignore[arg-type]
     resume = replay(journal) if journal.exists() else None
-    return Session(settings, [s for s in procedure() if s.id in THROUGH_PROPERTIES],
+    return Session(settings, [s for s in procedure() if s.id in through],
                    Red5Facts(), token=host.api_token, journal_path=journal,  # type: ignore[attr-defined]
                    state_dir=host.sandbox / ".operator", isolated=True,  # type: ignore[attr-defined]
                    resume=resume)
@@ -188,3 +189,55 @@ async def test_in_the_app_a_review_left_open_is_a_stop_not_a_failure(tmp_path: P
             await pilot.press("q")
     records = [json.loads(line) for line in journal.read_text().splitlines()]
     assert (records[-1]["outcome"], records[-1]["exit_code"]) == ("stopped", 3)
+
+
+class SeesTheStandIn(FinishesTheReview):
+    """Finishes the review, noting what it says of the template beside its name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stand_in: list[str | None] = []
+
+    async def review(self, step_id: str, review: Review, *,
+                     decisions_path: Path | None) -> bool:
+        self.stand_in.append(getattr(review, "stand_in", None))
+        return await super().review(step_id, review, decisions_path=decisions_path)
+
+
+async def test_a_rehearsal_says_the_new_releases_template_and_tables_are_its_stand_ins(
+        tmp_path: Path) -> None:
+    """Trial 56, F10: the report and the review showed the rehearsal's 11.1.0
+    template keys (default.server.application, ...) and "the cluster database
+    has the release's 26 tables" as if 11.1.0 shipped them; no 7.x-13.x
+    template was found (the data README: the 10.9 and 11.1 templates are a
+    file built for the rehearsal, the tables 6.2.0's). A rehearsal says so
+    once where each is used; a production run never does."""
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text("")  # every key asked, so the review opens
+    rehearsed, production = tmp_path / "rehearsal.jsonl", tmp_path / "production.jsonl"
+    through = [*THROUGH_PROPERTIES, "new-database", "schema"]
+    async with rehearsal_host(tmp_path) as host:
+        front = SeesTheStandIn()
+        outcome = await _session(host, rehearsed, through, decisions=decisions).run(front)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        # The same files, read by a run that is not a rehearsal (found in place).
+        again = SeesTheStandIn()
+        outcome = await _session(host, production, through, decisions=decisions,
+                                 rehearsal=False).run(again)
+        assert outcome is Outcome.DONE, again.text()[-3000:]
+    version = host.scenario.new.numbers
+    assert version == "11.1.0"
+    said = markdown(build(rehearsed))
+    properties = said.split("## Properties decisions")[1].split("\n## ")[0]
+    assert properties.count("stand-in") == 1, properties
+    line = next(line for line in properties.splitlines() if "stand-in" in line)
+    assert f"{version} template" in line and f"not the one {version} ships" in line, line
+    schema = next(line for line in said.splitlines() if line.startswith("| ")
+                  and "`schema`" in line)
+    assert "26 tables" in schema and f"not the one {version} ships" in schema, schema
+    assert said.count("stand-in") == 2, said
+    assert len(front.stand_in) == 1 and front.stand_in[0] is not None, front.stand_in
+    assert version in front.stand_in[0], front.stand_in
+    assert again.stand_in in ([], [None]), again.stand_in
+    assert "stand-in" not in markdown(build(production))
+    assert "stand-in" not in production.read_text()

@@ -104,6 +104,10 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
         assert len(kept) >= 2, "preflight and service-unit each say the tuning is kept"
     # The schema of the new release, in the new database.
     assert tables == schema_tables(scenario.new)
+    # Trial 56, F10: only a release whose template and tables the rehearsal
+    # stands in for says so (6.2.0's are its own).
+    assert ("stand-in list" in front.detail("schema")) is scenario.new.stand_in
+    assert ("the rehearsal's stand-in" in front.text()) is scenario.new.stand_in
     # The fleet: every nodegroup back with as many origins, on the new image.
     assert len(before) >= 2, "the rehearsal's fleet has several nodegroups"
     assert cloud.list_nodegroups(host.sandbox, *host.old_db) == []

@@ -125,4 +125,5 @@ def rehearsal_settings(host: RehearsalHost, **values: str) -> Settings:
                                 substitutions=filled)
     # The journal records it: a fast rehearsal's cutover time is no estimate
     # for a real one.
-    return replace(settings, rehearsal_pace=host.pace, rehearsal_scenario=host.scenario.name)
+    return replace(settings, rehearsal_pace=host.pace, rehearsal_scenario=host.scenario.name,
+                   rehearsal_stand_ins=host.scenario.new.stand_in)

@@ -374,6 +374,9 @@ class Review:
         self._values: dict[str, str] = {}  # the value behind each Choice.SET
         #: What the last Decisions.apply did, for front ends to report.
         self.decision_result: ApplyResult | None = None
+        #: Where the new template is not the release's own (a rehearsal's
+        #: stand-in): the words that say so, beside the template's name.
+        self.stand_in: str | None = None
         #: Values the operator gave (`runbook diff --set`): overrides here, and
         #: decisions in a decisions file written from this review. The runbook's
         #: own overrides (config.dbHost in a run) are decided afresh every time.

@@ -37,6 +37,11 @@ class Release:
     commons: str
     # Whether plugins/ holds the restreamer plugin (6.2.0 has it, 5.1.1 not).
     restreamer: bool = True
+    # Whether its red5-web.properties template and cluster.sql stand in for
+    # ones no source has (data/README.md: no shipped 7.x-13.x template was
+    # found, and 10.9 and 11.1 carry 6.2.0's cluster.sql): what a rehearsal
+    # says wherever it uses them.
+    stand_in: bool = False
 
     @property
     def numbers(self) -> str:
@@ -86,10 +91,12 @@ R6_2 = Release("6.2.0.b406", "3.1", 8, "page", marker=True,
                controller_jar="aws-cloud-controller.jar", commons="6.2.0")
 R10_9 = Release("10.9.2.b735", "4.0", 11, "shipped", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
-                controller_jar="aws-cloud-controller-10.9.0.jar", commons="10.9.2")
+                controller_jar="aws-cloud-controller-10.9.0.jar", commons="10.9.2",
+                stand_in=True)
 R11_1 = Release("11.1.0.b835", "4.0", 11, "shipped", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
-                controller_jar="aws-cloud-controller-11.0.0.jar", commons="11.1.0")
+                controller_jar="aws-cloud-controller-11.0.0.jar", commons="11.1.0",
+                stand_in=True)
 
 
 @dataclass(frozen=True)
