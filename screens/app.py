@@ -295,9 +295,10 @@ class RunbookApp(App["Outcome | None"]):
         self.ticker = self.set_interval(1.0, self.tick, pause=True, name="clock")
         self.screen_change_signal.subscribe(self, lambda _: self.keep_time())
         self.flush()  # whatever came before the first paint
-        self.main.checklist.focus()
         if self.asking is not None:
             self.main.checklist.select_step(self.asking.report.id)
+        # The checklist, or below 100 columns, where it gives way, the Step pane.
+        self.main.focus_what_shows(prefer_checklist=True)
         self.show_previews()
         self.main.refresh_view()
         if self.offered is not None and self.offered.path is not None and self.named:

@@ -208,11 +208,20 @@ class MainScreen(Screen[None]):
         self.remove_class("-checklist-shown", "-checklist-hidden")
         if show != (self.width_class != "-narrow"):
             self.add_class("-checklist-shown" if show else "-checklist-hidden")
-        self.call_after_refresh(self._focus_what_shows, prefer_checklist=True)
+        self.call_after_refresh(self.focus_what_shows, prefer_checklist=True)
 
-    def _focus_what_shows(self, prefer_checklist: bool = False) -> None:
+    def focus_what_shows(self, prefer_checklist: bool = False) -> None:
         """The checklist where it shows (and is preferred, or nothing shown
-        has the focus), else the output: never a widget out of view."""
+        has the focus), else the Step pane: never a widget out of view.
+
+        Hidden, the checklist's selection goes back to the step the run is on:
+        the Step pane shows the selected step, and the hint and enter speak of
+        the one asked about (operator trial 57, F1: browsed to step 19, then
+        hidden, it showed 19 under a hint about 11). The Step pane takes the
+        focus, so the arrows read on in its plan (F18: the hidden list kept the
+        focus, and the arrows moved its selection unseen)."""
+        if not self.query_one("#left").display:
+            self.follow_the_run()
         focused = self.focused
         shown = focused is not None and all(
             node.display for node in focused.ancestors_with_self if isinstance(node, Widget))
@@ -221,7 +230,14 @@ class MainScreen(Screen[None]):
         if self.query_one("#left").display:
             self.checklist.focus()
         else:
-            self.log_widget.focus()
+            self.detail.focus()
+
+    def follow_the_run(self) -> None:
+        """Select the step the runbook waits on, else the one running."""
+        state = self.state
+        step = state.recovering or state.asking or state.running
+        if step is not None and self.checklist.selected_step != step:
+            self.checklist.select_step(step)
 
     # --- drawing from the run state -------------------------------------------------
 
@@ -422,4 +438,4 @@ class MainScreen(Screen[None]):
                 self.query_one("#legend", Static).update(self.legend())
         if self.ready and was != self.width_class:
             # A pane gone out of view with the width took the focus with it.
-            self.call_after_refresh(self._focus_what_shows)
+            self.call_after_refresh(self.focus_what_shows)

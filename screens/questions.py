@@ -205,6 +205,10 @@ class Questions:
             return None
         card = app.by_id[asking.report.id]
         if app.main.checklist.selected_step != card.id:
+            # The runbook knows which step: it selects it, and the next key
+            # acts on it (operator trial 57, F1: "select it" named one step
+            # while another, browsed to, stayed shown).
+            app.main.checklist.select_step(card.id)
             app.notify(elsewhere.format(step=f"{card.number}. {card.title}"), markup=False)
             return None
         return asking, card
@@ -219,8 +223,8 @@ class Questions:
         if self.recovery is not None:
             self.show_recovery()
             return
-        found = self._on_selected("Steps run in order: next is {step}. Select it and press "
-                                  "enter.")
+        found = self._on_selected("Steps run in order: next is {step}, selected again. "
+                                  "Press enter to see its plan.")
         if found is None:
             return
         asking, card = found
@@ -237,7 +241,8 @@ class Questions:
                                       destructive_now=asking.report.destructive_now), answered)
 
     def skip_step(self) -> None:
-        found = self._on_selected("Only the step the runbook waits on can be skipped: {step}.")
+        found = self._on_selected("Only the step the runbook waits on can be skipped: {step}, "
+                                  "selected again.")
         if found is None:
             return
         asking, card = found

@@ -1013,3 +1013,68 @@ async def test_below_100_columns_a_notice_leaves_the_status_rows_and_the_clock_i
         rows = app.main.query_one("#status").region
         for toast in app.main.query("Toast"):
             assert not toast.region.overlaps(rows), (toast.region, rows)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+async def test_below_100_columns_the_arrows_read_the_step_not_a_hidden_list(
+        size: tuple[int, int]) -> None:
+    """Operator trial 57, F18: below 100 columns the checklist gives way, yet
+    it kept the focus: Down, pressed to read on in the Step pane, moved the
+    hidden list's selection to another step, under a hint and a footer that
+    still spoke of the one waiting. The Step pane has the focus there."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        asked = ask(app, "preflight", await plan_of("preflight"))
+        await pilot.pause()
+        assert not app.main.query_one("#left").display
+        await pilot.press("down", "down")
+        await pilot.pause()
+        assert app.main.checklist.selected_step == "preflight", \
+            app.main.checklist.selected_step
+        assert app.focused is app.main.detail, app.focused
+        asked.cancel()
+
+
+async def test_hiding_the_checklist_brings_back_the_step_the_run_waits_on() -> None:
+    """Operator trial 57, F1: `c`, PgDn, `c` at 60 columns left step 19 in the
+    Step pane, while the hint said enter shows the waiting step's plan, and
+    enter refused. Hidden, the checklist's selection goes back to that step."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        asked = ask(app, "preflight", await plan_of("preflight"))
+        await pilot.pause()
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.main.query_one("#left").display
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert app.main.checklist.selected_step != "preflight"
+        await pilot.press("c")
+        await pilot.pause()
+        assert not app.main.query_one("#left").display
+        assert app.main.checklist.selected_step == "preflight", \
+            app.main.checklist.selected_step
+        asked.cancel()
+
+
+async def test_enter_on_another_step_selects_the_one_the_run_waits_on() -> None:
+    """Operator trial 57, F1 (at 100x30 too): enter on a step browsed to said
+    "Steps run in order ... Select it and press enter"; the runbook knows
+    which: it selects it, and the next enter opens its confirmation."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        asked = ask(app, "preflight", await plan_of("preflight"))
+        await pilot.pause()
+        await pilot.press("down", "down", "down")
+        await pilot.pause()
+        assert app.main.checklist.selected_step != "preflight"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.main.checklist.selected_step == "preflight"
+        assert not isinstance(app.screen, ModalScreen), "nothing asked yet"
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ModalScreen), what="the confirmation")
+        asked.cancel()

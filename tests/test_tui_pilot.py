@@ -102,8 +102,8 @@ async def test_enter_confirms_only_the_step_the_runbook_waits_on() -> None:
         assert app.screen is app.main
         assert any("Steps run in order" in n for n in notes)
         assert not answer.done()
-
-        app.main.checklist.select_step("new-database")
+        # The one it waits on is selected again: the next enter opens it.
+        assert app.main.checklist.selected_step == "new-database"
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
         shown = text_of(app.screen)
