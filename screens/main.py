@@ -40,7 +40,10 @@ from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
 
 # The clocks row's forms, longest first: whole; without the last cutover's
 # time; each part the short way, as below 100 columns.
-CLOCKS_FORMS: tuple[dict[str, bool], ...] = ({}, {"brief": True}, {"narrow": True})
+CLOCKS_FORMS: tuple[dict[str, bool], ...] = (
+    {}, {"brief": True}, {"narrow": True}, {"narrow": True, "least": True})
+# Below 100 columns the row starts from the short way of saying it.
+NARROW_FORMS = 2
 
 # From this many columns the checklist stands beside the step (app.tcss);
 # from WIDE_FROM its rows say each state's word too.
@@ -292,11 +295,11 @@ class MainScreen(Screen[None]):
         the second, and it changed form by turns as the time left ran out
         (review)."""
         now = self.clock()
-        if self.narrow:
-            return status_clocks(self.state, now, narrow=True)
         width = self.status.content_region.width
         fitted_width, fitted = self.clocks_fit
-        for form in range(fitted if fitted_width == width else 0, len(CLOCKS_FORMS)):
+        first = NARROW_FORMS if self.narrow else 0
+        for form in range(max(first, fitted) if fitted_width == width else first,
+                          len(CLOCKS_FORMS)):
             row = status_clocks(self.state, now, **CLOCKS_FORMS[form])
             if row.cell_length <= width:
                 break

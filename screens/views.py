@@ -141,18 +141,22 @@ def _host_tail(where: Where, gap: str) -> list[Parts]:
 
 
 def status_clocks(state: RunState, now: float, *, narrow: bool = False,
-                  brief: bool = False) -> Content:
+                  brief: bool = False, least: bool = False) -> Content:
     """The status line's second row, the one that changes by the second:
     downtime, the run's elapsed time, the count of steps, the outcome.
     `brief` leaves out the last cutover's time beside a running downtime;
-    `narrow` says each part the short way (below 100 columns)."""
+    `narrow` says each part the short way (below 100 columns); `least`
+    leaves out the last cutover's time and the elapsed clock (about 60
+    columns: trial 57 F2, the count was cut to "1…" with 10 steps done)."""
     end = state.run_ended if state.run_ended is not None else now
     elapsed = end - state.run_started if state.run_started is not None else None
-    clocks: Parts = [*downtime(state, now, narrow=narrow, brief=brief), "   "]
-    # A continued run counts from this session's start, beside a downtime
-    # that counts from the cutover's (night trial: both read as the run's).
-    since = ("session " if narrow else "this session ") if state.continued else "elapsed "
-    clocks += [(since, "$text-muted"), clock(elapsed), "   "]
+    clocks: Parts = [*downtime(state, now, narrow=narrow, brief=brief or least,
+                               least=least), "   "]
+    if not least:
+        # A continued run counts from this session's start, beside a downtime
+        # that counts from the cutover's (night trial: both read as the run's).
+        since = ("session " if narrow else "this session ") if state.continued else "elapsed "
+        clocks += [(since, "$text-muted"), clock(elapsed), "   "]
     done = f"{state.finished}/{len(state.counted)}"
     if state.counts_the_way_back:
         clocks += [(f"way back {done} done", "")]
@@ -170,14 +174,15 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False,
 
 
 def downtime(state: RunState, now: float, *, narrow: bool = False,
-             brief: bool = False) -> Parts:
+             brief: bool = False, least: bool = False) -> Parts:
     """How long the stream manager has been down, counted from the first
-    cutover action on record, and what the last run says is left."""
+    cutover action on record, and what the last run says is left (`least`:
+    not before the cutover, where it is only the last one's time)."""
     down = state.down_for(now)
     if down is None:
         if state.downtime_s is not None:
             return [("was down ", "$text-muted"), (clock(state.downtime_s), "bold")]
-        if state.estimate_s is not None:
+        if state.estimate_s is not None and not least:
             return [("downtime not started", "$text-muted"), (
                 f" (last: {duration(state.estimate_s)})" if narrow
                 else f" (the last cutover took {duration(state.estimate_s)})", "$text-muted")]

@@ -1078,3 +1078,21 @@ async def test_enter_on_another_step_selects_the_one_the_run_waits_on() -> None:
         await pilot.press("enter")
         await until(lambda: isinstance(app.screen, ModalScreen), what="the confirmation")
         asked.cancel()
+
+
+async def test_at_60_columns_the_clocks_row_keeps_the_step_count_whole() -> None:
+    """Operator trial 57, F2: at 60x20 the clocks row read "downtime not
+    started (last: 52.5s)   elapsed 00:01:39   1…" with 10 steps done: the
+    count, the number a newcomer follows, read as 1. The row drops what
+    matters less (the last cutover's time, then the elapsed clock) first."""
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        app.run_state.estimate_s = 52.5
+        for card in app.cards[:10]:
+            tell(app, StepChanged(report(card.id, StepState.DONE)))
+        await pilot.pause()
+        row = app.main.clocks().plain
+        width = app.main.status.content_region.width
+        assert len(row) <= width, (row, width)
+        assert f"10/{len(app.run_state.counted)} done" in row, row
