@@ -969,7 +969,12 @@ class StartService(Red5Step):
                 # (operator trial: a way back from before stop-service).
                 if self.side == "new":
                     ctx.facts.new_api_version = api.version
-                self._answered(ctx, api, version=release_of(ctx, self.side), controller=None)
+                # Found serving, its controller is proved as a start's is
+                # (review 57c, H0: a resume found another cloud's "done").
+                controller = await api.cloud_controller()
+                self._answered(ctx, api, version=release_of(ctx, self.side),
+                               controller=controller)
+                self._refuse_the_wrong_controller(ctx, controller)
             return proof
         if self.side == "new" and await self._written_since_it_started(ctx, ours):
             # It read its database as it started, and the file has changed
@@ -1386,6 +1391,12 @@ class StartService(Red5Step):
         if self.side == "new":
             ctx.facts.new_api_version = api.version
         self._answered(ctx, api, version=version, controller=controller)
+        self._refuse_the_wrong_controller(ctx, controller)
+
+    def _refuse_the_wrong_controller(self, ctx: Ctx, controller: str | None) -> None:
+        """FACTS §5 waits for the expected controller: not the Dummy, which
+        launches no node, and (operator trial 57) not another cloud's than
+        the live one's, through which recreate would launch the fleet."""
         if controller is not None and controller.strip() == red5.DUMMY_ANSWER:
             raise StepFailed(f"the {self.side} stream manager runs the Dummy cloud controller "
                              f"(its API answers \"{red5.DUMMY_ANSWER}\"), which launches no "
@@ -1393,9 +1404,6 @@ class StartService(Red5Step):
                              "the active one")
         live, now = red5.cloud_of(ctx.facts.controller), red5.cloud_of(controller)
         if self.side == "new" and live and now and live != now:
-            # FACTS §5: wait for the expected controller, not just any but the
-            # Dummy (operator trial 57: another cloud's passed, and recreate
-            # would have launched the fleet through it).
             raise StepFailed(f"the new stream manager runs the {now} cloud controller (its API "
                              f"answers \"{controller}\"), where the live one ran {live}'s "
                              f"(\"{ctx.facts.controller}\"): recreate would launch the fleet "

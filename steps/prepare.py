@@ -456,7 +456,12 @@ class Preflight(Red5Step):
         # new one then said no stream manager had taken it, and to quit).
         ctx.facts.scratch.token_taken = True
         ctx.facts.api_version = api.version
-        ctx.facts.controller = controller
+        if not (ctx.cutover_under_way and ctx.facts.controller):
+            # Mid-cutover the answer may be the new release's, at the same API
+            # version: the live controller, recorded before, is what
+            # start-service compares with (review 57c, H0: a resume took the
+            # new release's other cloud for the live one's, and passed it).
+            ctx.facts.controller = controller
         ctx.note("live-api", f"Stream Manager API {api.version} answers; cloud "
                  f"controller: {controller}", api_version=api.version)
 

@@ -545,3 +545,43 @@ def test_a_controller_jar_that_is_no_zip_is_refused_before_anything_connects(
     plan = runbook("plan", str(config), tmp_path=tmp_path)
     assert plan.returncode == 0, plan.stderr
     assert f"{jar} is not a jar" in plan.stderr and plan.stderr.startswith("runbook: note: ")
+
+
+async def test_a_resume_keeps_the_live_cloud_start_service_compares_with(
+    tmp_path: Path,
+) -> None:
+    """Review 57c, H0: after start-service refused a new release on another
+    cloud's controller, a resume's preflight heard that release answer the
+    API version the live one spoke (4.0 on both sides, 10.9 to 11.1) and
+    recorded its controller as the live one's: start-service then compared
+    Google with Google and passed, and recreate went on. The live cloud, on
+    record before the cutover, stands."""
+    from runbook.journal_replay import replay
+    from runbook.model import Action, StepReport
+    from steps import red5
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
+        def another_cloud(step: StepReport, plan: list[Action]) -> None:
+            webapp = host.install_dir / "red5pro" / red5.APP_CONTEXT
+            if step.id != "start-service" or "AWSInstanceController" not in webapp.read_text():
+                return
+            webapp.write_text(webapp.read_text().replace(
+                "com.red5pro.services.cloud.aws.component.AWSInstanceController",
+                "com.red5pro.services.cloud.google.component.ComputeInstanceController"))
+            lib = webapp.parent / "lib"
+            next(lib.glob("aws-cloud-controller*.jar")).rename(
+                lib / "google-cloud-controller-11.0.0.jar")
+
+        front = ScriptedFrontEnd(on_confirm=another_cloud,
+                                 recoveries={"start-service": [Recovery.STOP]})
+        await rehearse(host, front, journal, rehearsal_settings(host))
+        assert front.final_state("start-service") == "failed", front.text()[-3000:]
+        # Quit and resumed, nothing changed on the host.
+        again = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP],
+                                             "recreate": [Recovery.STOP]})
+        await rehearse(host, again, journal, rehearsal_settings(host), resume=replay(journal))
+    assert again.final_state("start-service") == "failed", again.text()[-3000:]
+    assert "Amazon Web Services" in detail(again, "start-service")
+    assert again.final_state("recreate") is None or \
+        again.final_state("recreate") == "pending", again.final_state("recreate")
