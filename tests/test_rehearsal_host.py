@@ -197,6 +197,51 @@ def test_5_1_keeps_its_version_in_lib_only(tmp_path: Path) -> None:
     assert "/api/3.0/*" in (home / WEBINF / "web.xml").read_text()
 
 
+def _bean_keys(context: str) -> dict[str, list[str]]:
+    """Each controller bean's class (simple name) -> the keys of its ${...},
+    active or commented out."""
+    import re
+
+    beans = re.findall(r'<bean id="apiBridge" class="[\w.]*\.(\w+)".*?</bean>', context,
+                       re.DOTALL)
+    bodies = re.split(r'<bean id="apiBridge" class="[\w.]*\.\w+"', context)[1:]
+    return {name: re.findall(r"\$\{([^}:]+)\}", body.split("</bean>", 1)[0])
+            for name, body in zip(beans, bodies, strict=True)}
+
+
+def test_each_release_wires_its_controllers_as_its_own_file_does(tmp_path: Path) -> None:
+    """Facts audit 57b H1: one wiring, 6.2.0's, served every release, so the
+    5.1 live install's AWS bean named aws.forUsGovRegions, which 5.1.1's
+    template lacks. 5.1.1's applicationContext.xml (AM, f652853:
+    webapps/streammanager/WEB-INF/applicationContext.xml) ends its AWS bean
+    at faultZoneBlockMilliseconds, has no compute.network and no Terraform
+    bean, and wires the Simulated bean's recycleDeadNodes to
+    instancecontroller.recycleDeadNodes; 6.2.0's is the shared file's."""
+    old = sandbox.old_install_files(scenarios.R5_1, tmp_path, sandbox.LiveSecrets.generate(),
+                                    api_port=5080, old_db=("127.0.0.2", 3306))
+    live = _bean_keys(str(old[f"{WEBINF}/applicationContext.xml"][0]))
+    aws_5_1 = ["aws.accessKey", "aws.accessSecret", "aws.ec2KeyPairName", "aws.ec2SecurityGroup",
+               "aws.defaultzone", "aws.defaultVPC", "aws.vpcName",
+               "aws.operationTimeoutMilliseconds", "aws.faultZoneBlockMilliseconds"]
+    assert live["AWSInstanceController"] == aws_5_1
+    assert "compute.network" not in live["ComputeInstanceController"]
+    assert "TerraformCloudController" not in live
+    assert live["GenericSimulatedCloudController"][-1] == "instancecontroller.recycleDeadNodes"
+    # What the live 5.1 stream manager resolves: every key of its active bean is set.
+    props = javaproperties.loads(str(old[f"{WEBINF}/red5-web.properties"][0]))
+    assert [key for key in aws_5_1 if key not in props] == []
+
+    shipped = sandbox.release_files(scenarios.R6_2, tmp_path, api_port=5080)
+    new = _bean_keys(str(shipped[f"{WEBINF}/applicationContext.xml"][0]))
+    assert new["AWSInstanceController"] == [*aws_5_1, "aws.forUsGovRegions"]
+    assert new["ComputeInstanceController"][-1] == "compute.network"
+    assert new["GenericSimulatedCloudController"][-1] == "managed.recycleDeadNodes"
+    assert new["TerraformCloudController"] == [
+        "terra.operationTimeoutMilliseconds", "terra.regionNames", "terra.regionNames",
+        "terra.instanceName", "terra.token", "terra.sshkey", "terra.parallelism"]
+    assert len(new["AzureComputeController"]) == 15
+
+
 def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
     root = tmp_path / "sb"
     sandbox.create_sandbox(

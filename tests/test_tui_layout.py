@@ -637,11 +637,12 @@ def carry_over_diff() -> str:
     indented with tabs, and bean lines longer than any dialog is wide."""
     import difflib
 
-    from runbook.rehearsal.sandbox import CONTROLLER_BEANS, application_context
+    from runbook.rehearsal.sandbox import AWS, DUMMY, application_context
+    from runbook.rehearsal.scenarios import R6_2, R11_1
     from steps import red5
 
-    shipped = application_context(CONTROLLER_BEANS[0][0])
-    merged = red5.carry_controller(application_context(CONTROLLER_BEANS[1][0]), shipped)
+    shipped = application_context(DUMMY, R11_1)
+    merged = red5.carry_controller(application_context(AWS, R6_2), shipped)
     return "\n".join(difflib.unified_diff(shipped.splitlines(), merged.splitlines(),
                                           "shipped", "with live controller", lineterm=""))
 

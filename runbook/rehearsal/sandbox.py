@@ -51,69 +51,76 @@ SHIMS = {
 AWS = "com.red5pro.services.cloud.aws.component.AWSInstanceController"
 DUMMY = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
 
-# The cloud-controller beans an applicationContext.xml carries: class, label and
-# the properties each one is wired with. Only one may be active.
-CONTROLLER_BEANS: list[tuple[str, str, list[tuple[str, str]]]] = [
-    (DUMMY, "Default controller: launches nothing", []),
-    (
-        AWS,
-        "Amazon Web Services",
-        [
-            ("accessKey", "aws.accessKey"),
-            ("accessSecret", "aws.accessSecret"),
+GOOGLE = "com.red5pro.services.cloud.google.component.ComputeInstanceController"
+AZURE = "com.red5pro.services.cloud.microsoft.component.AzureComputeController"
+SIMULATED = "com.red5pro.services.simulatedcloud.generic.component.GenericSimulatedCloudController"
+TERRAFORM = "com.red5pro.services.terraform.component.TerraformCloudController"
+
+# A cloud-controller bean: its class, the label above it, and the properties
+# it is wired with (property name, the red5-web.properties key of its ${...}).
+Bean = tuple[str, str, list[tuple[str, str]]]
+
+_AWS_5_1 = [("accessKey", "aws.accessKey"), ("accessSecret", "aws.accessSecret"),
             ("ec2KeyPairName", "aws.ec2KeyPairName"),
-            ("ec2SecurityGroup", "aws.ec2SecurityGroup"),
-            ("defaultZone", "aws.defaultzone"),
-            ("defaultVPC", "aws.defaultVPC"),
-            ("vpcName", "aws.vpcName"),
+            ("ec2SecurityGroup", "aws.ec2SecurityGroup"), ("defaultZone", "aws.defaultzone"),
+            ("defaultVPC", "aws.defaultVPC"), ("vpcName", "aws.vpcName"),
             ("operationTimeoutMilliseconds", "aws.operationTimeoutMilliseconds"),
-            ("faultZoneBlockMilliseconds", "aws.faultZoneBlockMilliseconds"),
-            ("forUsGovRegions", "aws.forUsGovRegions"),
-        ],
-    ),
-    (
-        "com.red5pro.services.cloud.google.component.ComputeInstanceController",
-        "Google Compute Engine",
-        [
-            ("project", "compute.project"),
-            ("defaultZone", "compute.defaultzone"),
-            ("defaultDiskType", "compute.defaultdisk"),
-            ("network", "compute.network"),
-            ("operationTimeoutMilliseconds", "compute.operationTimeoutMilliseconds"),
-        ],
-    ),
-    (
-        "com.red5pro.services.cloud.microsoft.component.AzureComputeController",
-        "Microsoft Azure",
-        [
-            ("resourceGroupName", "az.resourceGroupName"),
-            ("resourceGroupRegion", "az.resourceGroupRegion"),
-            ("clientId", "az.clientId"),
-            ("clientKey", "az.clientKey"),
-            ("tenantId", "az.tenantId"),
-            ("subscriptionId", "az.subscriptionId"),
-        ],
-    ),
-    (
-        "com.red5pro.services.simulatedcloud.generic.component.GenericSimulatedCloudController",
-        "Simulated cloud",
-        [
-            ("regionNames", "managed.regionNames"),
-            ("availabilityZoneNames", "managed.availabilityZoneNames"),
-            ("operationTimeoutMilliseconds", "managed.operationTimeoutMilliseconds"),
-        ],
-    ),
-    (
-        "com.red5pro.services.terraform.component.TerraformCloudController",
-        "Terraform service",
-        [
-            ("host", "terra.host"),
-            ("port", "terra.port"),
-            ("token", "terra.token"),
-            ("regionNames", "terra.regionNames"),
-            ("instanceName", "terra.instanceName"),
-        ],
-    ),
+            ("faultZoneBlockMilliseconds", "aws.faultZoneBlockMilliseconds")]
+_AZURE = [("resourceGroupName", "az.resourceGroupName"),
+          ("resourceGroupRegion", "az.resourceGroupRegion"),
+          ("resourceNamePrefix", "az.resourceNamePrefix"),
+          ("instanceNamePrefix", "instancecontroller.instanceNamePrefix"),
+          ("clientId", "az.clientId"), ("clientKey", "az.clientKey"),
+          ("tenantId", "az.tenantId"), ("subscriptionId", "az.subscriptionId"),
+          ("vmUsername", "az.vmUsername"), ("vmPassword", "az.vmPassword"),
+          ("defaultSubnetName", "az.defaultSubnetName"),
+          ("operationTimeoutMilliseconds", "az.operationTimeoutMilliseconds"),
+          ("quickOperationResponse", "az.quickOperationResponse"),
+          ("quickResponseCheckInitialDelay", "az.quickResponseCheckInitialDelay"),
+          ("apiLogLevel", "az.apiLogLevel")]
+_GOOGLE_5_1 = [("project", "compute.project"), ("defaultZone", "compute.defaultzone"),
+               ("defaultDiskType", "compute.defaultdisk"),
+               ("operationTimeoutMilliseconds", "compute.operationTimeoutMilliseconds")]
+_SIMULATED = [("operationTimeoutMilliseconds", "managed.operationTimeoutMilliseconds"),
+              ("regionNames", "managed.regionNames"),
+              ("availabilityZoneNames", "managed.availabilityZoneNames")]
+_DUMMY: Bean = (DUMMY, "Default controller: launches nothing", [])
+
+# Each release's cloud-controller beans, wired as its applicationContext.xml
+# wires them (data README; the Limelight bean is left out of all). 5.1.1: AM's
+# file. 6.2.0: AS's (shared/red5pro/applicationContext.xml.6.2.0.b406), which
+# adds aws.forUsGovRegions and compute.network, moves the Simulated bean's
+# recycleDeadNodes to a managed.* key and adds the Terraform bean. API 4.0
+# (10.9, 11.1): no file was read; 6.2.0's, with the Terraform bean of the
+# Terraform service (inferred).
+CONTROLLER_BEANS: dict[str, list[Bean]] = {
+    "5.1.1": [
+        _DUMMY,
+        (AWS, "Amazon Web Services", _AWS_5_1),
+        (AZURE, "Microsoft Azure", _AZURE),
+        (GOOGLE, "Google Compute Engine", _GOOGLE_5_1),
+        (SIMULATED, "Simulated cloud",
+         [*_SIMULATED, ("recycleDeadNodes", "instancecontroller.recycleDeadNodes")]),
+    ],
+    "6.2.0": [
+        _DUMMY,
+        (AWS, "Amazon Web Services", [*_AWS_5_1, ("forUsGovRegions", "aws.forUsGovRegions")]),
+        (AZURE, "Microsoft Azure", _AZURE),
+        (GOOGLE, "Google Compute Engine", [*_GOOGLE_5_1, ("network", "compute.network")]),
+        (SIMULATED, "Simulated cloud",
+         [*_SIMULATED, ("recycleDeadNodes", "managed.recycleDeadNodes")]),
+        (TERRAFORM, "Terraform (DigitalOcean)",
+         [("operationTimeoutMilliseconds", "terra.operationTimeoutMilliseconds"),
+          ("regionNames", "terra.regionNames"), ("availabilityZoneNames", "terra.regionNames"),
+          ("instanceName", "terra.instanceName"), ("token", "terra.token"),
+          ("sshkey", "terra.sshkey"), ("parallelism", "terra.parallelism")]),
+    ],
+}
+CONTROLLER_BEANS["api4"] = [
+    *CONTROLLER_BEANS["6.2.0"][:-1],
+    (TERRAFORM, "Terraform service",
+     [("host", "terra.host"), ("port", "terra.port"), ("token", "terra.token"),
+      ("regionNames", "terra.regionNames"), ("instanceName", "terra.instanceName")]),
 ]
 
 
@@ -340,11 +347,12 @@ def old_properties(release: Release, secrets_: LiveSecrets, old_db: tuple[str, i
     return fill_properties(template, values, after)
 
 
-def application_context(active: str) -> str:
-    """applicationContext.xml with ``active`` as the one live apiBridge bean and
-    every other controller bean commented out."""
+def application_context(active: str, release: Release) -> str:
+    """`release`'s applicationContext.xml with ``active`` as the one live
+    apiBridge bean and every other controller bean commented out."""
+    beans = CONTROLLER_BEANS[release.wiring]
     blocks: list[str] = []
-    for bean_class, label, props in CONTROLLER_BEANS:
+    for bean_class, label, props in beans:
         lines = [f'<bean id="apiBridge" class="{bean_class}" init-method="initialize">']
         lines += [f'\t<property name="{name}" value="${{{key}}}" />' for name, key in props]
         lines.append("</bean>")
@@ -354,8 +362,8 @@ def application_context(active: str) -> str:
         else:
             body = "\n".join("\t\t" + line for line in lines)
             blocks.append(f"\t<!-- {label} -->\n\t<!--\n{body}\n\t-->\n")
-    if active not in {bean for bean, _, _ in CONTROLLER_BEANS}:
-        raise ValueError(f"unknown cloud controller {active}")
+    if active not in {bean for bean, _, _ in beans}:
+        raise ValueError(f"{release.version} has no cloud controller {active}")
     return data_text("applicationContext.xml.in").replace("@CONTROLLERS@", "\n".join(blocks))
 
 
@@ -473,7 +481,7 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
                       ["com.red5pro.clustering.autoscale.Configuration"]), 0o644),
         f"{WEBINF}/red5-web.properties": (data_text(release.properties), 0o644),
         f"{WEBINF}/web.xml": (web_xml(release.api), 0o644),
-        f"{WEBINF}/applicationContext.xml": (application_context(DUMMY), 0o644),
+        f"{WEBINF}/applicationContext.xml": (application_context(DUMMY, release), 0o644),
         f"{WEBINF}/sql/cluster.sql": (data_text(release.schema), 0o644),
         f"{WEBINF}/lib/{release.commons_jar}": (
             jar_bytes("streammanager-commons", numbers, [DUMMY]), 0o644),
@@ -524,7 +532,7 @@ def old_install_files(
     files.update({
         "LICENSE.KEY": (secrets_.license_key + "\n", 0o644),
         f"{WEBINF}/red5-web.properties": (old_properties(release, secrets_, old_db), 0o644),
-        f"{WEBINF}/applicationContext.xml": (application_context(AWS), 0o644),
+        f"{WEBINF}/applicationContext.xml": (application_context(AWS, release), 0o644),
         f"{WEBINF}/lib/{release.controller_jar}": (
             jar_bytes("aws-cloud-controller", release.numbers, [AWS]), 0o644),
     })

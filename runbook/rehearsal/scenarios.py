@@ -42,6 +42,9 @@ class Release:
     # found, and 10.9 and 11.1 carry 6.2.0's cluster.sql): what a rehearsal
     # says wherever it uses them.
     stand_in: bool = False
+    # How its applicationContext.xml wires the cloud-controller beans
+    # (sandbox.CONTROLLER_BEANS): 5.1.1's, 6.2.0's, or the API 4.0 releases'.
+    wiring: Literal["5.1.1", "6.2.0", "api4"] = "6.2.0"
 
     @property
     def numbers(self) -> str:
@@ -85,18 +88,19 @@ class Release:
 
 R5_1 = Release("5.1.1.b236", "3.0", 8, "page", marker=False,
                properties="red5-web.properties.5.1.1.236", schema="cluster.sql.5.1.1.236",
-               controller_jar="aws-cloud-controller.jar", commons="1.2.10", restreamer=False)
+               controller_jar="aws-cloud-controller.jar", commons="1.2.10", restreamer=False,
+               wiring="5.1.1")
 R6_2 = Release("6.2.0.b406", "3.1", 8, "page", marker=True,
                properties="red5-web.properties.6.2.0.b406", schema="cluster.sql.6.2.0.b406",
                controller_jar="aws-cloud-controller.jar", commons="6.2.0")
 R10_9 = Release("10.9.2.b735", "4.0", 11, "shipped", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
                 controller_jar="aws-cloud-controller-10.9.0.jar", commons="10.9.2",
-                stand_in=True)
+                stand_in=True, wiring="api4")
 R11_1 = Release("11.1.0.b835", "4.0", 11, "shipped", marker=True,
                 properties="red5-web.properties.api4", schema="cluster.sql.6.2.0.b406",
                 controller_jar="aws-cloud-controller-11.0.0.jar", commons="11.1.0",
-                stand_in=True)
+                stand_in=True, wiring="api4")
 
 
 @dataclass(frozen=True)
