@@ -22,6 +22,7 @@ import pytest
 
 from runbook.rehearsal import cloud, mysqlfake, sandbox, service
 from runbook.rehearsal.sandbox import data_text
+from runbook.rehearsal.scenarios import R6_2
 from tests.polling import DEADLINE_S, until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -512,6 +513,72 @@ async def test_a_webapp_that_did_not_load_answers_as_one_still_deploying(
     assert alive.status_code == 200  # the server runs; only the webapp is down
     assert "cannot reach the database" in closed.log
     assert service.READY_LINE not in closed.log
+
+
+def _with_the_aws_bean(install: Install, db_port: int, *, commented: tuple[str, ...]) -> None:
+    """The install's 6.2.0 webapp as an operator leaves it: the shipped
+    template with the AWS keys and the database filled in, except `commented`,
+    left as the template ships them; the AWS bean active in 6.2.0's wiring."""
+    webinf = install.home / "webapps" / "streammanager" / "WEB-INF"
+    aws = {"aws.defaultzone": "us-east-1a", "aws.operationTimeoutMilliseconds": "200000",
+           "aws.accessKey": "AKIAEXAMPLE", "aws.accessSecret": "example-secret",
+           "aws.ec2KeyPairName": "pair", "aws.ec2SecurityGroup": "sg",
+           "aws.defaultVPC": "false", "aws.vpcName": "vpc",
+           "aws.faultZoneBlockMilliseconds": "3600000", "aws.forUsGovRegions": "false"}
+    values = {"config.dbHost": "127.0.0.1", "config.dbPort": str(db_port),
+              "config.dbUser": "cluster", "config.dbPass": "db-secret-771",
+              "instancecontroller.instanceNamePrefix": PREFIX,
+              "rest.administratorToken": TOKEN,
+              **{key: value for key, value in aws.items() if key not in commented}}
+    (webinf / "red5-web.properties").write_text(
+        sandbox.fill_properties(data_text("red5-web.properties.6.2.0.b406"), values))
+    (webinf / "applicationContext.xml").write_text(sandbox.application_context(sandbox.AWS, R6_2))
+
+
+async def test_a_controller_key_the_file_leaves_commented_out_keeps_the_webapp_down(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """Facts audit 57b H1: 6.2.0's AWS bean wires ${aws.forUsGovRegions}, which
+    its template ships commented out, and its PropertyPlaceholderConfigurer
+    does not ignore what it cannot resolve (shared applicationContext.xml):
+    Spring then refuses the context (PlaceholderConfigurerSupport javadoc).
+    The fake loaded such a webapp, so a merge that left the key commented out
+    passed the rehearsal. The same install with the key set loads."""
+    down = make_install(tmp_path, name="red5pro-down", db_port=database, api_version="3.1",
+                        release="6.2.0.b406", controller_jar=True)
+    _with_the_aws_bean(down, database, commented=("aws.forUsGovRegions",))
+    up = make_install(tmp_path, name="red5pro-up", db_port=database, api_version="3.1",
+                      release="6.2.0.b406", controller_jar=True)
+    _with_the_aws_bean(up, database, commented=())
+    await start_service(down).settled()
+    await started(start_service, up)
+    async with httpx.AsyncClient() as http:
+        refused = await http.get(down.api("admin/debug/cloudcontroller"), params=auth())
+        served = await http.get(up.api("admin/debug/cloudcontroller"), params=auth())
+    assert (refused.status_code, refused.text) == (404, service.container_page(404))
+    assert service.READY_LINE not in down.log
+    assert ("BeanDefinitionStoreException: Invalid bean definition with name 'apiBridge'"
+            in down.log), down.log
+    assert "Could not resolve placeholder 'aws.forUsGovRegions'" in down.log, down.log
+    assert (served.status_code, served.text) == (200, "Amazon Web Services")
+
+
+def test_a_placeholder_with_a_default_needs_no_key(tmp_path: Path) -> None:
+    """${key:default} resolves without the key (Spring's value separator, ':'
+    by default: PlaceholderConfigurerSupport); only the active bean's
+    placeholders count, not a commented-out bean's."""
+    webinf = tmp_path / "WEB-INF"
+    webinf.mkdir()
+    (webinf / "applicationContext.xml").write_text(
+        '<beans xmlns="http://www.springframework.org/schema/beans">\n'
+        f'<bean id="apiBridge" class="{AWS_BEAN}">'
+        '<property name="a" value="${aws.a}"/><property name="b" value="${aws.b:x}"/>'
+        '<property name="c"><value>${aws.c}</value></property></bean>\n'
+        f'<!-- <bean id="apiBridge" class="{DUMMY_BEAN}"><property name="d" value="${{aws.d}}"/>'
+        '</bean> -->\n</beans>\n')
+    assert service.unresolved_placeholders(webinf, {"aws.a": ""}) == ["aws.c"]
+    assert service.unresolved_placeholders(webinf, {"aws.c": "1"}) == ["aws.a"]
+    assert service.unresolved_placeholders(webinf, {"aws.a": "1", "aws.c": "2"}) == []
 
 
 @pytest.mark.parametrize("api_version", ["3.0", "3.1", "4.0"])

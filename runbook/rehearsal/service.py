@@ -144,8 +144,8 @@ def api_version(webinf: Path) -> str:
     return match.group(1)
 
 
-def active_controller(webinf: Path) -> str:
-    """The class of the apiBridge bean that is not commented out."""
+def _active_bridge(webinf: Path) -> ET.Element:
+    """The apiBridge bean that is not commented out."""
     path = webinf / "applicationContext.xml"
     try:
         # ElementTree drops XML comments, which is exactly how Spring ignores
@@ -153,19 +153,54 @@ def active_controller(webinf: Path) -> str:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as exc:
         raise WebappError(f"cannot read {path.name}: {exc}") from None
-    classes = [
-        (element.get("class") or "").strip()
-        for element in root.iter()
-        if element.tag.rsplit("}", 1)[-1] == "bean" and element.get("id") == "apiBridge"
-    ]
-    if not classes:
+    beans = [element for element in root.iter()
+             if element.tag.rsplit("}", 1)[-1] == "bean" and element.get("id") == "apiBridge"]
+    if not beans:
         raise WebappError("applicationContext.xml defines no active apiBridge bean")
-    if len(classes) > 1:
+    if len(beans) > 1:
         raise WebappError(
             "applicationContext.xml defines the apiBridge bean more than once: "
-            + ", ".join(classes)
+            + ", ".join((bean.get("class") or "").strip() for bean in beans)
         )
-    return classes[0]
+    return beans[0]
+
+
+def active_controller(webinf: Path) -> str:
+    """The class of the apiBridge bean that is not commented out."""
+    return (_active_bridge(webinf).get("class") or "").strip()
+
+
+# ${key}, or ${key:default}, which resolves without the key (Spring's value
+# separator, ':' by default: PlaceholderConfigurerSupport).
+_SPRING_PLACEHOLDER = re.compile(r"\$\{([^}:]+)(:[^}]*)?\}")
+
+
+def unresolved_placeholders(webinf: Path, props: dict[str, str]) -> list[str]:
+    """The keys the active controller bean names as ${key} (in a value or a
+    <value>) that red5-web.properties does not set, in the bean's order. The
+    webapp's PropertyPlaceholderConfigurer sets no ignoreUnresolvablePlaceholders
+    (6.2.0's applicationContext.xml), so Spring refuses the whole context for
+    the first one (PlaceholderConfigurerSupport's javadoc). Only that bean is
+    read: the merge sets every key the others name, active in every template."""
+    texts = []
+    for element in _active_bridge(webinf).iter():
+        texts += [value for value in element.attrib.values()]
+        texts.append(element.text or "")
+    missing = [found.group(1) for text in texts for found in _SPRING_PLACEHOLDER.finditer(text)
+               if found.group(2) is None and found.group(1) not in props]
+    return list(dict.fromkeys(missing))
+
+
+def placeholder_refused(key: str) -> str:
+    """What Spring says of a bean whose ${key} it cannot resolve: its
+    BeanDefinitionStoreException for the bean, around PropertyPlaceholderHelper's
+    words (both read in Spring's source; how the resource is named and the
+    helper's last words, which changed between Spring releases, are inferred:
+    data README)."""
+    return ("org.springframework.beans.factory.BeanDefinitionStoreException: Invalid bean "
+            "definition with name 'apiBridge' defined in ServletContext resource "
+            f"[/WEB-INF/applicationContext.xml]: Could not resolve placeholder '{key}' in value "
+            f'"${{{key}}}"')
 
 
 def load_controller(webinf: Path, bean_class: str, api: str = "4.0") -> str:
@@ -270,6 +305,11 @@ def start_webapp(home: Path, sandbox: Path, *, loading: float = 0.0) -> StreamMa
         raise WebappError(f"cannot read red5-web.properties: {exc}") from None
     if loading:
         time.sleep(loading)
+    # Spring resolves the bean definitions' placeholders before it creates
+    # any bean: an unresolved one stops the context before a class loads.
+    missing = unresolved_placeholders(webinf, props)
+    if missing:
+        raise WebappError(placeholder_refused(missing[0]))
     db_host = props.get("config.dbHost", "").strip()
     try:
         db_port = int(props.get("config.dbPort", "3306").strip())
