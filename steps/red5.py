@@ -578,8 +578,11 @@ def jar_refusal(jar: Path, bean_class: str | None, config: str | None) -> str | 
 # --- the cloud-controller bean of applicationContext.xml ---------------------
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_BRIDGE = re.compile(r"<bean\s+id=\"apiBridge\"\s+class=\"(?P<cls>[^\"]+)\".*?(?:/>|</bean>)",
-                     re.DOTALL)
+# The whole bean: to its </bean>, or its own tag where that closes itself. (A
+# bean's first property closing itself ended it here once: the rest of the
+# bean, its other ${key}s, went unread.)
+_BRIDGE = re.compile(r"<bean\s+id=\"apiBridge\"\s+class=\"(?P<cls>[^\"]+)\"[^>]*?"
+                     r"(?:/>|>.*?</bean>)", re.DOTALL)
 
 DUMMY_CONTROLLER = "com.red5pro.services.streammanager.cloud.sample.component.DummyCloudController"
 # What the API's cloudcontroller call answers while the Dummy controller is the
@@ -641,3 +644,36 @@ def carry_controller(live_xml: str, new_xml: str) -> str:
         if bean and bean.group("cls") == wanted:
             return text[: comment.start()] + inner.strip() + text[comment.end():]
     raise ValueError(f"the new applicationContext.xml has no bean for {wanted} to activate")
+
+
+# ${key}, or ${key:default}: a placeholder the webapp's PropertyPlaceholderConfigurer
+# fills from red5-web.properties when it starts; with a default (Spring's ':'
+# separator) it needs no key.
+_PLACEHOLDER = re.compile(r"\$\{([^}:]+)(:[^}]*)?\}")
+
+
+def bean_keys(xml: str) -> list[str]:
+    """The red5-web.properties keys the active cloud-controller bean names as
+    ${key} without a default, in its order: each one the file leaves unset
+    keeps the webapp from starting, as its PropertyPlaceholderConfigurer does
+    not ignore what it cannot resolve (6.2.0's applicationContext.xml; Spring's
+    PlaceholderConfigurerSupport). [] without a single active bean."""
+    active = _active_bridges(xml)
+    if len(active) != 1:
+        return []
+    found = [m.group(1).strip() for m in _PLACEHOLDER.finditer(active[0].group(0))
+             if m.group(2) is None]
+    return list(dict.fromkeys(found))
+
+
+def keys_the_new_bean_reads(live_xml: str, new_xml: str) -> dict[str, str]:
+    """Key -> the bean's class (its simple name) for every key the controller
+    bean that carry-over activates in the new release names (carry_controller:
+    the live install's), as the new release wires it. {} where carry-over
+    could not activate one: it says why itself."""
+    try:
+        merged = carry_controller(live_xml, new_xml)
+    except ValueError:
+        return {}
+    bean = (active_controller(merged) or "").rsplit(".", 1)[-1]
+    return dict.fromkeys(bean_keys(merged), bean)

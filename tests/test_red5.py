@@ -73,6 +73,40 @@ def test_carrying_the_live_controller_activates_the_same_bean() -> None:
     assert red5.carry_controller(operator_edited, merged) == merged
 
 
+AWS_6_2_KEYS = ["aws.accessKey", "aws.accessSecret", "aws.ec2KeyPairName",
+                "aws.ec2SecurityGroup", "aws.defaultzone", "aws.defaultVPC", "aws.vpcName",
+                "aws.operationTimeoutMilliseconds", "aws.faultZoneBlockMilliseconds",
+                "aws.forUsGovRegions"]
+
+
+@pytest.mark.parametrize(("bean", "last"), [
+    (AWS, "aws.forUsGovRegions"),
+    ("com.red5pro.services.cloud.google.component.ComputeInstanceController", "compute.network"),
+    ("com.red5pro.services.simulatedcloud.generic.component.GenericSimulatedCloudController",
+     "managed.recycleDeadNodes"),
+])
+def test_the_keys_the_new_bean_reads_are_those_of_the_bean_carry_over_activates(
+        bean: str, last: str) -> None:
+    """Facts audit 57b H1: 6.2.0's AWS, Google and Simulated beans name keys
+    its template ships commented out (shared applicationContext.xml.6.2.0.b406,
+    line 166 and below). Every ${key} of the whole bean counts: the bean's
+    first property closing itself (/>) once ended the bean here."""
+    live = f"<beans><bean id=\"apiBridge\" class=\"{bean}\"> </bean></beans>"
+    reads = red5.keys_the_new_bean_reads(live, SHIPPED)
+    assert list(reads)[-1] == last
+    assert set(reads.values()) == {bean.rsplit(".", 1)[-1]}
+    if bean == AWS:
+        assert list(reads) == AWS_6_2_KEYS
+    # The same once carry-over has run: the new file read as it then is.
+    assert red5.keys_the_new_bean_reads(live, red5.carry_controller(live, SHIPPED)) == reads
+    # A default needs no key; the shipped file (the dummy active) names none.
+    assert red5.bean_keys('<beans><bean id="apiBridge" class="X">'
+                          '<property name="a" value="${a.b:x}"/>'
+                          '<property name="c" value="${c.d}"/></bean></beans>') == ["c.d"]
+    assert red5.bean_keys(SHIPPED) == []
+    assert red5.keys_the_new_bean_reads("<beans></beans>", SHIPPED) == {}
+
+
 def test_carrying_refuses_when_the_live_controller_is_unclear() -> None:
     with pytest.raises(ValueError, match="no single active"):
         red5.carry_controller("<beans></beans>", SHIPPED)
