@@ -220,7 +220,115 @@ def test_merged_file_changes_only_the_decided_lines_of_the_template() -> None:
     for kr in result:
         assert merged.get(kr.key) == kr.merged, kr.key
     assert "instancecontroller.recycleDeadNodes" not in merged
+    # A review told nothing of the bean the new release runs (no needs) has no
+    # word on the template's commented-out aws.forUsGovRegions: it stays so.
+    # The properties step always tells it (facts audit 57b H1; below).
     assert "#aws.forUsGovRegions=false\n" in result.merged_text()
+
+
+# 6.2.0's AWS bean (shared applicationContext.xml.6.2.0.b406), as the properties
+# step reads it from the new tree once carry-over has activated it.
+AWS_BEAN = "AWSInstanceController"
+AWS_6_2 = dict.fromkeys(
+    ["aws.accessKey", "aws.accessSecret", "aws.ec2KeyPairName", "aws.ec2SecurityGroup",
+     "aws.defaultzone", "aws.defaultVPC", "aws.vpcName", "aws.operationTimeoutMilliseconds",
+     "aws.faultZoneBlockMilliseconds", "aws.forUsGovRegions"], AWS_BEAN)
+
+
+def test_a_key_the_new_bean_reads_is_uncommented_with_the_templates_value_once_confirmed(
+) -> None:
+    """Facts audit 57b H1: 6.2.0's AWS bean reads ${aws.forUsGovRegions}, which
+    its template ships commented out (#aws.forUsGovRegions=false) and a 5.1.1
+    live file lacks. The merge kept the line commented, and the new stream
+    manager would not start (Spring refuses an unresolved placeholder). Now
+    it is a new key the new release needs, its value from the template's
+    line, which the operator confirms like any new default."""
+    result = live_review(needs=AWS_6_2)
+    kr = result["aws.forUsGovRegions"]
+    assert (kr.status, kr.old, kr.new, kr.merged) == (Status.NEW_DEFAULT, None, "false", "false")
+    assert kr.new_commented == "false" and kr.decided and not kr.acknowledged
+    assert kr.new_line == 67 and kr.section == "AWS CLOUD CONTROLLER CONFIGURATION"
+    assert "aws.forUsGovRegions" in result.unconfirmed and "aws.forUsGovRegions" in (
+        result.open_keys)
+    # Where the template has it, uncommented with its value, nothing else moved.
+    changes = changed_lines(result)
+    assert changes[67] == ("#aws.forUsGovRegions=false\n", "aws.forUsGovRegions=false\n")
+    assert set(changes) == set(changed_lines(live_review())) | {67}
+    # The rest of the bean's keys the live file sets already: nothing more to ask.
+    assert [key for key in AWS_6_2 if result[key].is_open] == ["aws.forUsGovRegions"]
+    said = render_review(result)
+    assert any(line.startswith("6 new defaults nobody has confirmed yet")
+               and line.endswith(", aws.forUsGovRegions") for line in said.splitlines()), said
+    assert "note: the new release's AWSInstanceController bean reads it" in said, said
+    assert review_to_json(result)["keys"][[k.key for k in result].index(
+        "aws.forUsGovRegions")]["needed_by"] == AWS_BEAN
+    # Confirmed (the editor's a, a decisions file's accept-new): no longer open.
+    result.accept_new("aws.forUsGovRegions")
+    assert not result["aws.forUsGovRegions"].is_open
+    result.set_value("aws.forUsGovRegions", "true")
+    assert javaproperties.loads(result.merged_text())["aws.forUsGovRegions"] == "true"
+    with pytest.raises(DecisionError, match="true or false"):
+        result.set_value("aws.forUsGovRegions", "yes")
+
+
+def test_the_decisions_file_keeps_a_needed_keys_confirmation() -> None:
+    """Written by `runbook diff` or the editor, replayed in the window: the
+    same accept-new as any new default; a file without it leaves it open."""
+    result = live_review(needs=AWS_6_2)
+    result.confirm("aws.forUsGovRegions")
+    saved = Decisions.from_review(result)
+    assert saved.entries["aws.forUsGovRegions"].action is Choice.ACCEPT_NEW
+    again = live_review(needs=AWS_6_2, decisions=Decisions.loads(saved.dumps()))
+    assert not again["aws.forUsGovRegions"].is_open
+    assert again.decision_result is not None and again.decision_result.stale == []
+    assert live_review(needs=AWS_6_2, decisions=Decisions.loads(
+        Decisions.from_review(live_review()).dumps()))["aws.forUsGovRegions"].is_open
+    # A review without the bean (runbook diff told no contexts) reads the
+    # decision as one for a key neither file has.
+    unaware = live_review(decisions=Decisions.loads(saved.dumps()))
+    assert unaware.decision_result is not None
+    assert unaware.decision_result.stale == ["aws.forUsGovRegions"]
+
+
+def test_a_needed_key_with_no_value_in_the_template_must_be_given_one() -> None:
+    """Only the shipped files' keys and values: a needed key whose template
+    line holds a placeholder, or that the template lacks, is asked for, and
+    the merge is not written until it has a value. A needed key only the live
+    file has is not left out by default; one it sets is kept as it is."""
+    live = LIVE.read_text(encoding="latin-1")
+    needs = {"compute.project": "ComputeInstanceController",
+             "compute.network": "ComputeInstanceController",
+             "compute.nowhere": "ComputeInstanceController",
+             "instancecontroller.recycleDeadNodes": "GenericSimulatedCloudController",
+             "aws.accessKey": AWS_BEAN}
+    result = review(live, TEMPLATE.read_text(encoding="latin-1"), needs=needs)
+    project, nowhere = result["compute.project"], result["compute.nowhere"]
+    assert (project.status, project.merged, project.decided) == (
+        Status.NEEDS_VALUE, "{project-id}", False)
+    assert (nowhere.status, nowhere.new, nowhere.merged, nowhere.decided) == (
+        Status.NEEDS_VALUE, None, None, False)
+    assert result["compute.network"].merged == "default"
+    recycled = result["instancecontroller.recycleDeadNodes"]
+    assert (recycled.status, recycled.decided) == (Status.REMOVED, False)
+    assert result["aws.accessKey"].status is Status.UNCOMMENTED
+    assert not result["aws.accessKey"].is_open
+    for key in ("compute.project", "compute.nowhere", "instancecontroller.recycleDeadNodes"):
+        assert key in result.undecided
+    with pytest.raises(DecisionError, match="placeholder"):
+        result.accept_new("compute.project")
+    with pytest.raises(DecisionError, match="must set it"):
+        result.accept_new("compute.nowhere")
+    with pytest.raises(DecisionError, match="must set it"):
+        result.drop_removed("instancecontroller.recycleDeadNodes")
+    with pytest.raises(DecisionError, match="must set it"):
+        result.accept_new("aws.accessKey")  # the template's commented line over the live value
+    result.set_value("compute.project", "my-project")
+    result.set_value("compute.nowhere", "x")
+    result.keep_removed("instancecontroller.recycleDeadNodes")
+    merged = javaproperties.loads(result.merged_text())
+    assert (merged["compute.project"], merged["compute.nowhere"]) == ("my-project", "x")
+    assert merged["instancecontroller.recycleDeadNodes"] == "true"
+    assert "# read by the new release's cloud-controller bean." in result.merged_text()
 
 
 def test_aws_access_key_is_uncommented_in_place_with_the_live_value() -> None:

@@ -350,7 +350,8 @@ _ACTIVE, _COMMENT, _APPEND = "active", "comment", "append"
 _KEPT_BLOCK = (
     "# ---- Added by runbook ----",
     "# The keys below are not part of this version's template. They come from the live",
-    "# file (kept on purpose during the properties review) or were set with --set.",
+    "# file (kept on purpose during the properties review), were set with --set, or are",
+    "# read by the new release's cloud-controller bean.",
     "# Check after the upgrade that this version of the stream manager still reads them.",
 )
 
@@ -362,12 +363,16 @@ class Review:
     does not fit the key; they never raise for a decision that merely repeats the default.
     """
 
-    def __init__(self, old: Parsed, new: Parsed, overrides: Mapping[str, str]) -> None:
+    def __init__(self, old: Parsed, new: Parsed, overrides: Mapping[str, str],
+                 needs: Mapping[str, str] | None = None) -> None:
         self.old_name = old.name
         self.new_name = new.name
         self._old = old
         self._new = new
         self._overrides = dict(overrides)
+        #: Keys the new release reads from this file to start (key -> what reads
+        #: it: the controller bean's class), which the merge must set.
+        self.needs: dict[str, str] = dict(needs or {})
         self._targets: dict[str, tuple[str, int]] = {}
         self._base: dict[str, KeyReview] = {}
         self._current: dict[str, KeyReview] = {}
@@ -384,6 +389,7 @@ class Review:
         # Keys only one file has, by their lower case (case_twin); built when first asked.
         self._by_case: dict[str, list[str]] | None = None
         self._classify(dict(overrides))
+        self._classify_needed()
         self._order = self._display_order()
         self._current = {key: self._base[key] for key in self._order}
 
@@ -452,6 +458,62 @@ class Review:
                 section, old_line, new_line, not sample, new_commented=commented_value,
                 sample=sample,
             )  # fmt: skip
+
+    def _classify_needed(self) -> None:
+        """The keys the new release reads (self.needs) that neither file sets
+        nor the runbook does: the template's commented-out line holds the value
+        the merge uncomments (a new default to confirm), or, where it has only
+        a placeholder or no line at all, someone must give one. A needed key
+        only the live file has is not left out by default: someone decides.
+        Red5 keys and values come from the two files only, never made up."""
+        commented, base, new = self._new.commented, self._base, self._new
+        for key in self.needs:
+            if key in base:
+                if base[key].merged is None:
+                    base[key] = base[key]._replace(decided=False)
+                continue
+            found = commented.get(key)
+            value = found[1] if found is not None else None
+            if found is not None:
+                self._targets[key] = (_COMMENT, found[0])
+                section, new_line = new.section(found[0]), new.starts[found[0]]
+            else:
+                self._targets[key] = (_APPEND, -1)
+                section, new_line = None, None
+            secret = is_secret_key(key) or (value is not None and carries_a_password(value))
+            if value is not None and not is_placeholder(value):
+                sample = is_sample(key, value, value, secret)
+                base[key] = KeyReview(
+                    key, Status.NEW_DEFAULT, None, value, value, secret, True, section, None,
+                    new_line, False, new_commented=value, sample=sample)
+            else:
+                base[key] = KeyReview(
+                    key, Status.NEEDS_VALUE, None, value, value, secret, False, section, None,
+                    new_line, False, new_commented=value)
+
+    def needed_note(self, key: str) -> str | None:
+        """Why the merge must set `key`, for a key the new release reads: said
+        wherever the review explains a key (the editor's detail, --check)."""
+        by = self.needs.get(key)
+        if by is None:
+            return None
+        said = (f"The new release's {by} bean reads it: while red5-web.properties leaves it "
+                "unset, the stream manager does not start.")
+        kr = self._base[key]
+        if kr.old is None and kr.new_commented is not None and kr.status is Status.NEW_DEFAULT:
+            said += (" The template ships it commented out; the merge uncomments it with the "
+                     "template's value unless you give another.")
+        return said
+
+    def notes(self, key: str) -> list[str]:
+        """What a front end says of a key beyond its values: what it must
+        agree with outside this file (KEY_NOTES), and why the new release
+        needs it (needed_note)."""
+        notes = [KEY_NOTES[key]] if key in KEY_NOTES else []
+        needed = self.needed_note(key)
+        if needed is not None:
+            notes.append(needed)
+        return notes
 
     def _display_order(self) -> list[str]:
         """Template order; a key only the live file has goes where it stood there."""
@@ -526,7 +588,7 @@ class Review:
         """The same files and overrides reviewed anew, with `decisions`
         applied: what a review taken up again from a decisions file opens
         with (decisions taken here and not saved are not in it)."""
-        result = Review(self._old, self._new, self._overrides)
+        result = Review(self._old, self._new, self._overrides, self.needs)
         if decisions is not None:
             result.decision_result = decisions.apply(result)
         return result
@@ -633,6 +695,9 @@ class Review:
             Choice.DROP: None,
             Choice.SET: value,
         }[choice]
+        if merged is None and key in self.needs:
+            raise _refused(key, f"the new release's {self.needs[key]} bean reads it, so the "
+                                "merged file must set it; give it a value")
         if choice is Choice.SET:
             assert value is not None
             self._values[key] = value
@@ -836,6 +901,7 @@ def review(
     overrides: dict[str, str] | None = None,
     decisions: DecisionSource | None = None,
     set_by: str = "--set",
+    needs: Mapping[str, str] | None = None,
 ) -> Review:
     """Classify every key of ``old`` (the live file) against ``new`` (the new template).
 
@@ -843,13 +909,15 @@ def review(
     the new database) or that came from ``--set``, or in a run the config's [properties]
     set: what ``set_by`` names in a refusal. They beat any decision. ``decisions``
     (a loaded decisions file) is applied last; what it did is in ``decision_result``.
+    ``needs`` names the keys the new release reads to start (key -> the bean that reads
+    it): each one the files leave unset is reviewed as a key the new template has.
     Raises :class:`PropertiesError` for a file Java would not read the same way, and for
     one that looks cut short: no keys, or without the Red5 keys the other file has.
     """
     old, new = parse(old_text, old_name), parse(new_text, new_name)
     _refuse_cut_short(old, new, "restore the live red5-web.properties from a backup")
     _refuse_cut_short(new, old, "take red5-web.properties again from the new release's zip")
-    result = Review(old, new, overrides or {})
+    result = Review(old, new, overrides or {}, needs)
     for key, value in (overrides or {}).items():
         try:
             _refuse_another_kind(result[key], value)

@@ -34,7 +34,6 @@ from runbook.properties.codec import (
 )
 from runbook.properties.decisions import Decisions, DecisionsError, env_name_for
 from runbook.properties.model import (
-    KEY_NOTES,
     NEW_DATABASE_KEY,
     NEW_DATABASE_NOTE,
     ApplyResult,
@@ -310,7 +309,7 @@ def read_as_latin1(kr: KeyReview, reveal: bool = False, *, typed: bool = False) 
 
 
 def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
-              twin: str | None = None) -> str:
+              twin: str | None = None, notes: Iterable[str] = ()) -> str:
     def shown(value: str) -> str:
         return _text(kr.show(value, reveal=reveal) or "")
 
@@ -355,8 +354,7 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
         line += f"\n      {'; '.join(details)}"
     if flags:
         line += f"\n      [{'; '.join(flags)}]"
-    if kr.key in KEY_NOTES:
-        note = KEY_NOTES[kr.key]
+    for note in notes:
         line += f"\n      note: {note[:1].lower()}{note[1:]}"
     return line
 
@@ -497,8 +495,8 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN,
                     f"{len(listed)} of {len(members)}"
                 lines.append("")
                 lines.append(paint(f"{status} ({count})", "bold") + f": {status.meaning}.")
-                lines.extend(_key_line(kr, reveal, paint, review.case_twin(kr.key))
-                             for kr in listed)
+                lines.extend(_key_line(kr, reveal, paint, review.case_twin(kr.key),
+                                       review.notes(kr.key)) for kr in listed)
             continue
         if not members:
             continue
@@ -509,11 +507,13 @@ def render_review(review: Review, reveal: bool = False, paint: Painter = PLAIN,
             # few an explicit decision has moved away from the shared value.
             moved = [kr for kr in members if kr.merged != kr.old or kr.is_open]
             # In both files, an unchanged key has no case twin.
-            lines.extend(_key_line(kr, reveal, paint) for kr in moved)
+            lines.extend(_key_line(kr, reveal, paint, notes=review.notes(kr.key))
+                         for kr in moved)
             if len(moved) < len(members):
                 lines.append(f"  ({len(members) - len(moved)} not listed: nothing to decide)")
             continue
-        lines.extend(_key_line(kr, reveal, paint, review.case_twin(kr.key)) for kr in members)
+        lines.extend(_key_line(kr, reveal, paint, review.case_twin(kr.key),
+                               review.notes(kr.key)) for kr in members)
     if review.duplicates:
         lines.append("")
         lines.append("Keys set more than once (Java uses the last line):")
@@ -584,6 +584,8 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
                 "new_line": kr.new_line,
                 # Values Java reads otherwise than an editor shows them (trial 55).
                 "saved_as_utf8": saved_as_utf8(kr, reveal),
+                # The new release's bean that reads it, where the merge must set it.
+                "needed_by": review.needs.get(kr.key),
             }
             for kr in review
         ],
@@ -623,6 +625,7 @@ def diff_command(
     check: bool,
     as_json: bool,
     overrides: dict[str, str] | None = None,
+    needs: dict[str, str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
@@ -630,8 +633,10 @@ def diff_command(
 
     Exit 0: nothing needs a decision. 1: something does. 2: bad input (one line on
     stderr). ``--set`` beats ``overrides`` for the same key: it is the later, more
-    specific instruction. When ``decisions`` names a file that does not exist yet, a
-    starter file with every key (and a hint on each undecided one) is written there.
+    specific instruction. ``needs``: the keys the new release's controller bean reads
+    (``--contexts``), which the merge must set. When ``decisions`` names a file that does
+    not exist yet, a starter file with every key (and a hint on each undecided one) is
+    written there.
     ``stdout``/``stderr`` default to the streams current at call time (not at import),
     so a redirected ``sys.stdout`` is honoured.
     """
@@ -668,6 +673,7 @@ def diff_command(
             new_name=str(new),
             overrides=values,
             decisions=loaded,
+            needs=needs,
         )
     except (PropertiesError, DecisionsError) as exc:
         return bad(str(exc))
