@@ -32,7 +32,6 @@ from textual.widgets import Footer, HelpPanel, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option, OptionDoesNotExist
 
 from runbook.properties import (
-    KEY_NOTES,
     NEW_DATABASE_KEY,
     NEW_DATABASE_NOTE,
     Choice,
@@ -726,7 +725,7 @@ class PropertiesReviewScreen(Screen[bool]):
         lines.extend(values) if long else lines.append(Content("   ").join(values))
         # What the key must agree with outside this file first: cut below the
         # others at 80x24, it lost its reason (trial 53).
-        notes: list[str] = [KEY_NOTES[key]] if key in KEY_NOTES else []
+        notes: list[str] = self.review.notes(key)
         # Below 24 rows the summary's count of the keys left out takes a row
         # (trial 55): where a removed key sat in the live file gives it back.
         if kr.new_line is None and kr.section and self.app.size.height >= 24:

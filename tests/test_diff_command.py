@@ -1628,3 +1628,61 @@ def test_keys_only_the_live_file_has_are_counted_in_the_headline(files: dict[str
     _code, out, _err = run(live, files["template"], sets=[
         *(f"{k}=y" for k in own), "instancecontroller.recycleDeadNodes=true"])
     assert "left out of the merged file:" not in out.split("\n\n")[1]
+
+
+def _live_context(tmp_path: Path) -> Path:
+    """The live install's applicationContext.xml, the AWS bean active: 6.2.0's
+    shipped file with the operator's hand edit (the dummy commented out)."""
+    shipped = (DATA.parent / "applicationContext.xml.6.2.0.b406").read_text()
+    dummy = re.search(r'<bean id="apiBridge"\s+class="[^"]*DummyCloudController".*?</bean>',
+                      shipped, re.DOTALL)
+    assert dummy is not None
+    text = shipped[:dummy.start()] + "<!-- " + dummy.group(0) + " -->" + shipped[dummy.end():]
+    start = text.index('<!-- <bean id="apiBridge" class="com.red5pro.services.cloud.aws')
+    end = text.index("-->", start)
+    path = tmp_path / "live-applicationContext.xml"
+    path.write_text(text[:start] + text[start + 5:end] + text[end + 3:])
+    return path
+
+
+def test_contexts_put_the_keys_the_new_bean_reads_in_the_review_and_the_decisions(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Facts audit 57b H1: ahead of the window, `runbook diff` knew nothing of
+    the bean the new release runs, so a decisions file it wrote could not
+    decide aws.forUsGovRegions, which 6.2.0's AWS bean reads and its template
+    ships commented out. Given both applicationContext.xml (--contexts), the
+    review has it as a new default to confirm, and the file records it."""
+    live_xml = _live_context(tmp_path)
+    new_xml = DATA.parent / "applicationContext.xml.6.2.0.b406"
+    decisions = tmp_path / "decisions.toml"
+    base = ["diff", str(files["live"]), str(files["template"]), "--set",
+            "serverapi.accessToken=node-token", "--decisions", str(decisions)]
+    first = runbook_cli(*base, "--contexts", str(live_xml), str(new_xml), "--json")
+    assert first.returncode == 1, first.stderr
+    keys = {k["key"]: k for k in json.loads(first.stdout)["keys"]}
+    forgov = keys["aws.forUsGovRegions"]
+    assert (forgov["found"], forgov["merged"], forgov["needed_by"]) == (
+        "new-default", "false", "AWSInstanceController")
+    assert "aws.forUsGovRegions" in json.loads(first.stdout)["unconfirmed"]
+    assert 'template default: \'false\'' in decisions.read_text()
+    # Without --contexts the review has no word of it (as before).
+    unaware = runbook_cli("diff", str(files["live"]), str(files["template"]), "--json")
+    assert "aws.forUsGovRegions" not in {k["key"] for k in json.loads(unaware.stdout)["keys"]}
+    # Confirmed in the file, the merge uncomments it with the template's value.
+    text = decisions.read_text()
+    for key in json.loads(first.stdout)["unconfirmed"]:
+        text = text.replace(f'[keys."{key}"]\n', f'[keys."{key}"]\naction = "accept-new"\n')
+    decisions.write_text(text)
+    out = tmp_path / "merged.properties"
+    done = runbook_cli(*base, "--contexts", str(live_xml), str(new_xml), "--check",
+                       "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert javaproperties.loads(out.read_text())["aws.forUsGovRegions"] == "false"
+    # Contexts that cannot say: one line, exit 2.
+    empty = tmp_path / "empty.xml"
+    empty.write_text("<beans></beans>\n")
+    bad = runbook_cli(*base, "--contexts", str(empty), str(new_xml), "--check")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("runbook diff: --contexts: the live applicationContext.xml "
+                                 "has no single active apiBridge bean"), bad.stderr
+    assert bad.stderr.count("\n") == 1

@@ -1929,3 +1929,25 @@ async def test_a_merged_file_written_from_a_crlf_live_file_says_how_to_compare_t
     assert app.exit_code == 0
     said = "\n".join(closing_lines(app))
     assert f"diff --strip-trailing-cr {old} merged.properties" in said, said
+
+
+async def test_a_key_the_new_bean_reads_is_a_new_default_the_editor_explains(
+        pair: tuple[Path, Path]) -> None:
+    """Facts audit 57b H1: a key the new release's controller bean reads and
+    the live file lacks (aws.forUsGovRegions, commented out in the template)
+    is a new default to confirm like the others, and its detail says why the
+    merge must set it; a confirms it with the template's value."""
+    key = "aws.forUsGovRegions"
+    app = make_app(pair, needs={key: "AWSInstanceController",
+                                "aws.accessKey": "AWSInstanceController"})
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        assert app.review[key].status is Status.NEW_DEFAULT and app.review[key].is_open
+        await go_to(pilot, screen, key)
+        detail = " ".join(str(screen.query_one("#review-detail", Static).render()).split())
+        assert "AWSInstanceController bean reads it" in detail, detail
+        assert "New default: confirm it with a" in detail, detail
+        await pilot.press("a")
+        assert not app.review[key].is_open
+    assert javaproperties.loads(app.review.merged_text())[key] == "false"
+    assert Decisions.from_review(app.review).entries[key].action is Choice.ACCEPT_NEW

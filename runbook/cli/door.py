@@ -193,6 +193,9 @@ def command_line() -> _Parser:
     diff.add_argument("--decisions", type=Path, metavar="FILE",
                       help="TOML decisions file to apply and update")
     diff.add_argument("--out", type=Path, metavar="FILE", help="write the merged file here")
+    diff.add_argument("--contexts", type=Path, nargs=2, metavar=("LIVE_XML", "NEW_XML"),
+                      help="the live and the new applicationContext.xml: the merge must set "
+                           "every key the new release's cloud-controller bean reads")
     # One or the other: both printed JSON unsaid (operator trial).
     as_text = diff.add_mutually_exclusive_group()
     as_text.add_argument("--check", action="store_true", help="plain review; exit 1 if undecided")

@@ -13,6 +13,9 @@ from runbook.cli.terminal import no_terminal_for_the_screen, paints
 
 
 def review_properties(args: argparse.Namespace) -> int:
+    needs = _needs(args)
+    if needs is None:
+        return 2
     if args.out is not None:
         from runbook.config import CommandRefused
         from runbook.journal import is_a_journal
@@ -41,15 +44,44 @@ def review_properties(args: argparse.Namespace) -> int:
             return 2
 
         return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,
-                            out=args.out)
+                            out=args.out, needs=needs)
     from runbook.properties import diff_command
 
     code = diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
-                        out=args.out, check=args.check, as_json=args.json)
+                        out=args.out, check=args.check, as_json=args.json, needs=needs)
     # Here, where a reader that went away can still be heard: its broken pipe
     # ends the command as the door ends any (`runbook diff ... | head`).
     sys.stdout.flush()
     return code
+
+
+def _needs(args: argparse.Namespace) -> dict[str, str] | None:
+    """The keys the new release's cloud-controller bean reads (--contexts: the
+    live applicationContext.xml, whose active bean carry-over activates in
+    the new one); {} without --contexts; None, said on stderr, for contexts
+    that cannot say."""
+    if not getattr(args, "contexts", None):
+        return {}
+    from runbook.visible import visible
+    from steps import red5
+
+    texts = []
+    for path in args.contexts:
+        try:
+            texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            print(f"runbook diff: --contexts {visible(str(path))}: cannot be read "
+                  f"({exc.strerror or exc})", file=sys.stderr)
+            return None
+    live, new = texts
+    try:
+        red5.carry_controller(live, new)  # what carry-over says, where it cannot
+    except ValueError as exc:
+        print(f"runbook diff: --contexts: {visible(str(exc))} (live: "
+              f"{visible(str(args.contexts[0]))}; new: {visible(str(args.contexts[1]))})",
+              file=sys.stderr)
+        return None
+    return red5.keys_the_new_bean_reads(live, new)
 
 
 def _read_by_the_review(out: Path, *read: tuple[Path | None, str]) -> tuple[Path, str] | None:
