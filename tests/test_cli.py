@@ -1688,6 +1688,12 @@ def _door_cases() -> tuple[list[tuple[list[str], str]], list[tuple[list[str], st
             if action.nargs == 0:
                 a_value.append(([*given, f"{option}=1"], f"{option} takes no value; give it "
                                                          f"alone, not {option}=1"))
+            elif isinstance(action.metavar, tuple):
+                # Several values (diff --contexts LIVE_XML NEW_XML): given none, or one.
+                wanted = f"{option} takes {action.nargs} values; give them, as in {option} " \
+                    f"{' '.join(action.metavar)}"
+                no_value.append(([*given, option], wanted))
+                no_value.append(([*given, option, "one.xml"], wanted))
             else:
                 # Its metavar, as --help shows it (one of its own: never None).
                 no_value.append(([*given, option], f"{option} is given no value; give one, as "

@@ -344,6 +344,10 @@ def _in_our_words(parser: argparse.ArgumentParser, refused: argparse.ArgumentErr
         typed = next((word for word in given if word.partition("=")[0] == name
                       and "=" in word), name)
         return f"{name} takes no value; give it alone, not {visible(typed)}"
+    if isinstance(action.nargs, int) and isinstance(action.metavar, tuple):
+        # Given fewer (diff --contexts LIVE_XML NEW_XML).
+        return (f"{name} takes {action.nargs} values; give them, as in {name} "
+                f"{' '.join(action.metavar)}")
     if action.nargs is None:
         after = next((given[i + 1] for i, word in enumerate(given[:-1]) if word == name), None)
         if after is not None and after.startswith("-") and \
