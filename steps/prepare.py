@@ -46,6 +46,7 @@ from steps.common import (
     read_bytes_command,
     read_properties,
     read_remote,
+    read_remote_bytes,
     root,
     run_shell,
     running_from,
@@ -97,10 +98,11 @@ class Preflight(Red5Step):
             Shell(java_processes_command(p), "the java processes running from it"),
             Shell(read_bytes_command(p, f"{live}/{red5.PROPERTIES}"),
                   "the live properties (secrets masked from here on)"),
+            Shell(root(p, f"cat -- {quote(live + '/' + red5.APP_CONTEXT)}"),
+                  "the live cloud-controller bean: its class the jar must hold, and any key "
+                  "the new release's wiring of it reads that the live file does not set"),
             Shell(root(p, f"cat -- {quote(live + '/LICENSE.KEY')}"),
                   "the licence key, masked from here on: the server writes it into its log"),
-            Shell(root(p, f"cat -- {quote(live + '/' + red5.APP_CONTEXT)}"),
-                  "the live install's cloud-controller bean, whose class the jar must hold"),
             Shell(f"df -Pk -- {quote(install_dir(p))}", "free disk for the new distribution"),
             Shell("java -version 2>&1", "the Java on the PATH"),
             Shell("command -v mysql || command -v mariadb",
@@ -129,7 +131,9 @@ class Preflight(Red5Step):
         # writes its key into the red5.log a failed start shows.
         await mask_licences(ctx, *dict.fromkeys((folder, live_dir(ctx))))
         problems += await self._new_release(ctx)
-        problems += await self._controller_jar(ctx, folder)
+        live_xml = await self._live_context(ctx, folder)
+        problems += self._controller_jar(ctx, live_xml)
+        await self._keys_the_new_bean_reads(ctx, folder, live_xml)
         # Once a finished upgrade or an older zip is said (after one, the
         # live database is the one a config names as new), before any request.
         self._not_the_live_database(ctx, live_props, f"{folder}/{red5.PROPERTIES}")
@@ -251,6 +255,69 @@ class Preflight(Red5Step):
         ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
         return live_props
 
+    async def _live_context(self, ctx: Ctx, folder: str) -> str | None:
+        """The live install's applicationContext.xml, read once for the two
+        looks at its controller bean; None mid-cutover (the install folder
+        may hold the new release) or where it cannot be read (carry-over,
+        which needs it, says why)."""
+        if ctx.cutover_under_way:
+            return None
+        looked = await ctx.probe(root(ctx, f"cat -- {quote(f'{folder}/{red5.APP_CONTEXT}')}"))
+        return looked.stdout if looked.ok else None
+
+    async def _keys_the_new_bean_reads(self, ctx: Ctx, folder: str,
+                                       live_xml: str | None) -> None:
+        """Ahead of the window, what the properties step will ask for beyond
+        the usual (facts audit 57b H1): keys the new release's cloud-controller
+        bean reads (the live install's bean, as the zip's applicationContext.xml
+        wires it) that neither the live file nor the template sets, and whether
+        the decisions file decides them. Said only; the properties step asks.
+        Where a file cannot be read, nothing: the steps that need it say why."""
+        from runbook.properties import (
+            Decisions,
+            DecisionsError,
+            PropertiesError,
+            decode_properties,
+            names,
+            review,
+        )
+        from steps.properties_step import added_for_the_bean, overrides
+
+        s = ctx.settings
+        if live_xml is None or not s.distribution.is_file():
+            return
+        template = red5.shipped_template(s.distribution)
+        shipped_xml = red5.shipped_template(s.distribution, red5.APP_CONTEXT)
+        if template is None or shipped_xml is None:
+            return
+        needs = red5.keys_the_new_bean_reads(live_xml,
+                                             shipped_xml[0].decode("utf-8", "replace"))
+        if not needs:
+            return
+        live_path = f"{folder}/{red5.PROPERTIES}"
+        try:
+            result = review(decode_properties(await read_remote_bytes(ctx, live_path), live_path),
+                            decode_properties(*template), needs=needs, overrides=overrides(ctx))
+        except (PropertiesError, StepFailed):
+            return
+        said = added_for_the_bean(result)
+        if not said:
+            return
+        added = [key for key in result.for_the_bean if result[key].old is None]
+        if s.decisions is not None:
+            try:
+                Decisions.load(s.decisions).apply(result)
+            except DecisionsError:
+                pass  # said where the run reads it
+            else:
+                left = [key for key in added if result[key].is_open]
+                said += (f"; {s.decisions} decides {'them' if len(added) > 1 else 'it'}"
+                         if not left else
+                         f"; {s.decisions} does not decide {names(left)}, so the properties "
+                         "step will ask (`runbook diff ... --contexts LIVE_XML NEW_XML` writes "
+                         "the decision ahead)")
+        ctx.info(said)
+
     def _not_the_live_database(self, ctx: Ctx, live_props: dict[str, str], where: str) -> None:
         """[new_database] is not the live stream manager's database (trial 54:
         its fleet was taken for an earlier attempt's leftovers, and a DROP
@@ -352,16 +419,15 @@ class Preflight(Red5Step):
                 problems.append(refused)
         return problems
 
-    async def _controller_jar(self, ctx: Ctx, folder: str) -> list[str]:
+    def _controller_jar(self, ctx: Ctx, live_xml: str | None) -> list[str]:
         """The jar holds the class of the bean the live install runs, which
         carry-over activates in the new release (trial 57, F10: a jar of
         another cloud passed until start-service, after the nodegroups were
-        deleted). Not once a cutover is under way: the jar is in place by
-        then, and the install folder may hold the new release."""
+        deleted). Not once a cutover is under way (no `live_xml`): the jar is
+        in place by then, and the install folder may hold the new release."""
         jar = ctx.settings.cloud_controller
-        if ctx.cutover_under_way or not jar.is_file():
+        if live_xml is None or not jar.is_file():
             return []  # a jar not here is said with the distribution
-        live_xml = await read_remote(ctx, f"{folder}/{red5.APP_CONTEXT}")
         bean = red5.active_controller(live_xml)
         if bean == red5.DUMMY_CONTROLLER:
             # Carry-over keeps it, and start-service refuses a release on it:

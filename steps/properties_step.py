@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from runbook.model import PROPERTIES_STEP, Action, Check, EditFile, Phase, Shell
-from runbook.shell import AS_IT_WAS
+from runbook.shell import AS_IT_WAS, quote
 from runbook.step import ReviewLeftOpen, StepFailed
 from steps import red5
 from steps.common import (
@@ -19,7 +19,9 @@ from steps.common import (
     planned_trees,
     read_as_it_was_command,
     read_bytes_command,
+    read_remote,
     read_remote_bytes,
+    root,
     stood_in_for,
     trees,
 )
@@ -121,10 +123,14 @@ def _left_open(result: Review, where: object) -> str:
         parts.append(f"{len(result.unconfirmed)} {'values need' if many else 'value needs'} "
                      f"confirming ({', '.join(result.unconfirmed)})")
     # Both ways, since the step cannot know the front end: headless has no
-    # editor, only the decisions file (second review).
+    # editor, only the decisions file (second review). A key only the new
+    # bean's wiring puts in the review, `runbook diff` has with --contexts.
+    contexts = " (given --contexts for keys the new release's bean reads)" if any(
+        key in result.for_the_bean for key in result.open_keys) else ""
     return (f"the file was not written: {' and '.join(parts)}. In the TUI, try the step "
             f"again to decide them in the editor; or give each an action (accept-new, "
-            f"keep-old or set) in {where}, which `runbook diff` can write, then try again")
+            f"keep-old or set) in {where}, which `runbook diff` can write{contexts}, then "
+            "try again")
 
 
 # How many keys a verdict names before it counts the rest.
@@ -165,9 +171,16 @@ class Properties(Red5Step):
 
     def plan(self, p: Plan) -> list[Action]:
         live, new = self._paths(p)
+        old_tree, new_tree = planned_trees(p)
         return [
             # Byte for byte, as Java reads them (ISO-8859-1), like `runbook diff`.
             Shell(read_bytes_command(p, live), "the live values"),
+            Shell(root(p, f"cat -- {quote(f'{old_tree}/{red5.APP_CONTEXT}')}"),
+                  "the live install's cloud-controller bean, which carry-over activates in "
+                  "the new release"),
+            Shell(root(p, f"cat -- {quote(f'{new_tree}/{red5.APP_CONTEXT}')}"),
+                  "the new release's wiring of that bean: every key it reads, the merge must "
+                  "set, or the new stream manager does not start"),
             # Once written, the file is runbook's merge: merged again against
             # it, the merge would take its own live values for Red5's defaults
             # (operator trial). The template as shipped is kept beside it.
@@ -200,6 +213,7 @@ class Properties(Red5Step):
         if not await exists(ctx, new_path, "-f"):
             raise StepFailed(f"{new_path} is not there; run unpack first")
         old_data = await read_remote_bytes(ctx, live_path)
+        needs = await self._needs(ctx)
         template = await read_remote_bytes(ctx, new_path, read_as_it_was_command(ctx, new_path))
         now = await read_remote_bytes(ctx, new_path)
         ctx.facts.scratch.properties_file_read = hashlib.sha256(now).hexdigest()
@@ -212,9 +226,12 @@ class Properties(Red5Step):
             now_text = template_text if now == template else decode_properties(now, new_path)
             result = review(old_text, template_text, old_name=live_path,
                             new_name=template_name, overrides=overrides(ctx),
-                            set_by=f"{ctx.settings.source} [properties] set")
+                            set_by=f"{ctx.settings.source} [properties] set", needs=needs)
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
+        added = added_for_the_bean(result)
+        if added:
+            ctx.info(added)
         for line in keys_neither_file_has(result, ctx.settings.property_overrides):
             ctx.info(f"[properties] set: {line}")
         for key in result.keys:
@@ -243,6 +260,17 @@ class Properties(Red5Step):
                          "environment")
         ctx.facts.scratch.properties_review = result
         return result, now_text
+
+    async def _needs(self, ctx: Ctx) -> dict[str, str]:
+        """The keys the new release's cloud-controller bean reads: the live
+        install's bean (the one carry-over activates, whether it has yet or
+        not), as the new release's applicationContext.xml wires it. The
+        webapp's placeholder configurer does not start on one the merged file
+        leaves unset (facts audit 57b H1)."""
+        old, new = await trees(ctx)
+        live_xml = await read_remote(ctx, f"{old}/{red5.APP_CONTEXT}")
+        new_xml = await read_remote(ctx, f"{new}/{red5.APP_CONTEXT}")
+        return red5.keys_the_new_bean_reads(live_xml, new_xml)
 
     async def check(self, ctx: Ctx) -> Check:
         from runbook.properties import sha256_text
@@ -459,6 +487,25 @@ class Properties(Red5Step):
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
         return await self._judged(ctx, written, new_text, live_path, new_path)
+
+
+def added_for_the_bean(result: Review) -> str:
+    """The line that names the keys the review has only because the new
+    release's bean reads them (the live file and the template's active lines
+    leave them unset), with the template's value where it has one; "" if none."""
+    from runbook.properties import Status, names
+
+    added = [result[key] for key in result.for_the_bean if result[key].old is None]
+    if not added:
+        return ""
+    beans = ", ".join(dict.fromkeys(result.needs[kr.key] for kr in added))
+    said = [f"{names([kr.key])} (the template's {kr.show(kr.new)}, commented out there: "
+            "goes in once confirmed)" if kr.status is Status.NEW_DEFAULT
+            else f"{names([kr.key])} (the template gives no value: one is asked for)"
+            for kr in added]
+    keys = "keys" if len(added) > 1 else "a key"
+    return (f"the new release's {beans} bean reads {keys} the live file does not set, without "
+            f"which the new stream manager does not start: {'; '.join(said)}")
 
 
 def _databases(result: Review) -> tuple[str, str]:

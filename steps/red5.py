@@ -102,14 +102,15 @@ def older(version: str | None, than: str | None) -> bool:
 _TEMPLATE_MOST = 1 << 20
 
 
-def shipped_template(zip_path: Path) -> tuple[bytes, str] | None:
-    """The red5-web.properties a distribution zip ships, and its name inside
-    the zip; None where the zip has none that can be read (preflight and
-    unpack say why)."""
+def shipped_template(zip_path: Path, wanted: str = PROPERTIES) -> tuple[bytes, str] | None:
+    """The red5-web.properties a distribution zip ships (or another of its
+    install's small files, `wanted`: its applicationContext.xml), and its name
+    inside the zip; None where the zip has none that can be read (preflight
+    and unpack say why)."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
             names = archive.namelist()
-            member = _member(names, _inside(names), PROPERTIES)
+            member = _member(names, _inside(names), wanted)
             if member is None or archive.getinfo(member).file_size > _TEMPLATE_MOST:
                 return None
             return archive.read(member), f"{zip_path.name}:{member}"

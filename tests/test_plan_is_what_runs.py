@@ -70,6 +70,14 @@ async def test_every_journalled_action_was_in_the_confirmed_plan(
     if scenario != "6.2-to-11.1":
         assert any("sed -i" in line and "commons-daemon" in line
                    for line in journal.read_text().splitlines()), "the edit was journalled"
+        # DONE because the merge set aws.forUsGovRegions, which 6.2.0's AWS bean
+        # reads and the 5.1 file lacks: it was in the review shown, and the
+        # edit journalled is that review's (facts audit 57b H1: the merge
+        # left it commented out, and the rehearsal's stream manager, unlike a
+        # real one, started anyway).
+        edits = [json.loads(line) for line in journal.read_text().splitlines()
+                 if '"editfile"' in line and "red5-web.properties" in line]
+        assert any("aws.forUsGovRegions = false" in record["text"] for record in edits), edits
         return
     # Not journalled, still shown: start-service waits on the NEW release's API.
     waits = [a.curl for a in front.plans["start-service"] if getattr(a, "curl", None)]

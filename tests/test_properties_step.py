@@ -241,3 +241,45 @@ async def test_a_rehearsal_says_the_new_releases_template_and_tables_are_its_sta
     assert again.stand_in in ([], [None]), again.stand_in
     assert "stand-in" not in markdown(build(production))
     assert "stand-in" not in production.read_text()
+
+
+async def test_from_5_1_the_merge_sets_the_key_the_new_aws_bean_reads(tmp_path: Path) -> None:
+    """Facts audit 57b H1: upgrading 5.1.1 to 6.2.0 on AWS, the merge kept the
+    template's #aws.forUsGovRegions=false commented out (the live file has no
+    such key), and 6.2.0's AWS bean reads it: the new stream manager would not
+    start. The step reads the bean and asks for the key as a new one, its value
+    from the template: without a decision for it the merge is not written; the
+    review confirming it writes aws.forUsGovRegions=false."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, scenario="5.1-to-6.2") as host:
+        path = Path(rehearsal_settings(host).decisions or "")
+        text = path.read_text()
+        assert '[keys."aws.forUsGovRegions"]\n' in text, "the path's copy decides it"
+        # An operator's file written without it: the review asks.
+        without = tmp_path / "without.toml"
+        without.write_text(text.split('[keys."aws.forUsGovRegions"]')[0])
+        first = ScriptedFrontEnd()
+        outcome = await _session(host, journal, decisions=without, headless=True).run(first)
+        assert outcome is not Outcome.DONE, first.text()[-3000:]
+        said = first.detail("properties")
+        assert "value needs confirming (aws.forUsGovRegions)" in said, said
+        assert "given --contexts for keys the new release's bean reads" in said, said
+        assert "AWSInstanceController bean reads a key the live file does not set" in \
+            first.text(), first.text()[-3000:]
+        # Said ahead, by preflight: the key, and that the decisions file leaves it open.
+        ahead = [line for step, _, line in first.lines if step == "preflight"
+                 and "aws.forUsGovRegions (the template's false" in line]
+        assert ahead and f"{without} does not decide aws.forUsGovRegions" in ahead[0], \
+            first.text()[-3000:]
+        merged = next(host.install_dir.glob("red5pro-server-*")) / sandbox.WEBINF / \
+            "red5-web.properties"
+        assert "#aws.forUsGovRegions=false\n" in merged.read_text(), "not written"
+        journal.unlink()
+
+        second = ScriptedFrontEnd()
+        outcome = await _session(host, journal, decisions=path).run(second)
+        assert outcome is Outcome.DONE, second.text()[-3000:]
+        assert any(step == "preflight" and line.endswith(f"; {path} decides it")
+                   for step, _, line in second.lines), second.text()[-3000:]
+        written = javaproperties.loads(merged.read_text(encoding="latin-1"))
+    assert written["aws.forUsGovRegions"] == "false"

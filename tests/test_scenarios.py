@@ -102,6 +102,20 @@ async def test_each_scenario_upgrades_end_to_end(tmp_path: Path, name: str) -> N
         kept = [line for line in front.text().splitlines()
                 if "with this host's -Xms5g, -Xmx5g, LimitNOFILE=1000000" in line]
         assert len(kept) >= 2, "preflight and service-unit each say the tuning is kept"
+    # The new release's AWS bean reads aws.forUsGovRegions (6.2.0 and, inferred,
+    # 10.9/11.1); its real webapp, like the fake, does not start while the
+    # merge leaves it commented out (facts audit 57b H1). From 5.1, whose file
+    # has no such key, the review set it: the template's value, confirmed in
+    # the rehearsal's decisions; from the others, the live value is carried.
+    merged = (install / "red5pro" / "webapps/streammanager/WEB-INF/red5-web.properties")
+    assert "\naws.forUsGovRegions=false\n" in merged.read_text(encoding="latin-1")
+    review_shown = "\n".join(action.render() for action in front.plans["properties"])
+    if scenario.old.wiring == "5.1.1":
+        assert "aws.forUsGovRegions = false" in review_shown, review_shown[-3000:]
+        assert "the new release's AWSInstanceController bean reads a key the live file " \
+            "does not set" in front.text()
+    else:
+        assert "the new release's AWSInstanceController bean reads" not in front.text()
     # The schema of the new release, in the new database.
     assert tables == schema_tables(scenario.new)
     # Trial 56, F10: only a release whose template and tables the rehearsal

@@ -92,18 +92,31 @@ def _decisions_of_the_path(host: RehearsalHost) -> str:
     """The sample decisions, less those for keys neither file of the host's
     upgrade path has: one sample serves every scenario, and a decision for a
     key the path lacks is said as stale (operator trial: a 5.1-to-6.2
-    rehearsal began with that warning, of its own file)."""
+    rehearsal began with that warning, of its own file). Reviewed as the
+    properties step will: the path's live file (its keys; the values are the
+    sandbox's own) against the new template, with the keys the new release's
+    AWS bean reads. So an accept-new for such a key stays only where the live
+    file does not set it (5.1's lacks aws.forUsGovRegions): over a live value
+    it would take the template's commented line, which the review refuses."""
     import tomlkit
 
-    from runbook.properties import review
-    from runbook.rehearsal.sandbox import data_text
+    from runbook.properties import Status, review
+    from runbook.rehearsal import sandbox
+    from steps import red5
 
     path = host.scenario
-    known = review(data_text(path.old.properties), data_text(path.new.properties))
+    live = sandbox.old_properties(path.old, sandbox.LiveSecrets.generate(), ("127.0.0.1", 3306))
+    needs = red5.keys_the_new_bean_reads(sandbox.application_context(sandbox.AWS, path.old),
+                                         sandbox.application_context(sandbox.DUMMY, path.new))
+    known = review(live, sandbox.data_text(path.new.properties), needs=needs)
     decisions = tomlkit.parse(_sample("rehearsal-decisions.toml"))
     keys = decisions["keys"]
     assert isinstance(keys, dict)
     for key in [key for key in keys if key not in known]:
+        del keys[key]
+    for key in [key for key, table in keys.items()
+                if key in needs and table.get("action") == "accept-new"
+                and known[key].status not in (Status.NEW_DEFAULT, Status.NEEDS_VALUE)]:
         del keys[key]
     return tomlkit.dumps(decisions)
 

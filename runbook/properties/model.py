@@ -373,6 +373,10 @@ class Review:
         #: Keys the new release reads from this file to start (key -> what reads
         #: it: the controller bean's class), which the merge must set.
         self.needs: dict[str, str] = dict(needs or {})
+        #: Those of them the review has only because it is read so (neither
+        #: file sets them), and those only the live file has: left unset
+        #: unless decided, so each says why.
+        self.for_the_bean: list[str] = []
         self._targets: dict[str, tuple[str, int]] = {}
         self._base: dict[str, KeyReview] = {}
         self._current: dict[str, KeyReview] = {}
@@ -471,7 +475,9 @@ class Review:
             if key in base:
                 if base[key].merged is None:
                     base[key] = base[key]._replace(decided=False)
+                    self.for_the_bean.append(key)
                 continue
+            self.for_the_bean.append(key)
             found = commented.get(key)
             value = found[1] if found is not None else None
             if found is not None:
@@ -494,9 +500,9 @@ class Review:
     def needed_note(self, key: str) -> str | None:
         """Why the merge must set `key`, for a key the new release reads: said
         wherever the review explains a key (the editor's detail, --check)."""
-        by = self.needs.get(key)
-        if by is None:
+        if key not in self.for_the_bean:
             return None
+        by = self.needs[key]
         said = (f"The new release's {by} bean reads it: while red5-web.properties leaves it "
                 "unset, the stream manager does not start.")
         kr = self._base[key]
