@@ -530,19 +530,22 @@ def tokens_of(props: dict[str, str]) -> list[str]:
 
 
 def token_refusal(ctx: Ctx, tokens: list[str], where: str, stands: str, again: str) -> str | None:
-    """Why the token given is not one of `tokens` (the serving file's), or
-    None where it is. Compared in constant time; neither is shown. The same
-    words for preflight and the way back (trial 54 F28, review 54b H1)."""
+    """Why the token given is not one of `tokens` (those of the file at
+    `where`, the serving install's), or None where it is. Compared in
+    constant time; neither is shown. The same words for preflight and the
+    way back (trial 54 F28, review 54b H1), naming the file read by its path:
+    on the way back it is bak.red5pro's, or red5pro's once more, not the
+    live file it was called."""
     s = ctx.settings
     if any(token and ctx.token_is(token) for token in tokens):
         return None
     given = f"${s.token_env}"
     config = os.path.abspath(s.source)
-    return (f"the API token given ({given}) is not the rest.administratorToken of the live "
-            f"{where}: the token is wrong, or [api] base_url in {config} ({s.api_base_url}) "
-            f"points at another stream manager, and the token is that one's. Nothing was "
-            f"sent to the API, and {stands}; give [api] base_url this host's stream manager "
-            f"and {given} the live file's rest.administratorToken, then {again}")
+    return (f"the API token given ({given}) is not the rest.administratorToken in {where}: "
+            f"the token is wrong, or [api] base_url in {config} ({s.api_base_url}) points at "
+            f"another stream manager, and the token is that one's. Nothing was sent to the "
+            f"API, and {stands}; give [api] base_url this host's stream manager and {given} "
+            f"the rest.administratorToken in that file, then {again}")
 
 
 async def prove_token(ctx: Ctx, folder: str, stands: str, again: str) -> None:

@@ -1440,6 +1440,11 @@ async def test_the_way_back_alone_refuses_another_stream_managers_api_before_sen
         assert outcome is Outcome.FAILED, back.text()[-2000:]
         said = back.detail(NEW_GROUPS)
         assert "rest.administratorToken" in said and "[api] base_url" in said, said
+        # The file it read, the old install's set aside, by its path: not
+        # "the live file" (it is bak.red5pro's).
+        read = host.install_dir / "bak.red5pro" / sandbox.WEBINF / "red5-web.properties"
+        assert f"rest.administratorToken in {read}:" in said, said
+        assert "the live " not in said and "live file" not in said, said
         assert other.api_token not in back.text() and host.api_token not in back.text()
         assert await asyncio.to_thread(cloud.list_nodegroups, other.sandbox, *other.old_db) \
             == theirs, "another stream manager's nodegroups were deleted"
