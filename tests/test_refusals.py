@@ -513,7 +513,7 @@ async def test_a_live_install_on_the_dummy_controller_is_refused_at_preflight(
     async with rehearsal_host(tmp_path) as host:
         context = host.install_dir / "red5pro" / "webapps/streammanager/WEB-INF" \
             / "applicationContext.xml"
-        context.write_text(sandbox.application_context(sandbox.DUMMY))
+        context.write_text(sandbox.application_context(sandbox.DUMMY, host.scenario.old))
         jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
         jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0", []))
         front = ScriptedFrontEnd()
