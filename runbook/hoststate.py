@@ -92,6 +92,12 @@ def _same_file(one: Path, other: Path) -> bool:
         return False
 
 
+def _seq(snapshot: Snapshot) -> int:
+    """Its place in the order snapshots were written (0: from before it was kept)."""
+    seq = snapshot.data.get("seq")
+    return seq if isinstance(seq, int) else 0
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -245,8 +251,9 @@ class HostState:
         if found is not None:
             return found
         self._folder()
-        mine = [taken for taken in self.snapshots() if taken.taken_by(journal)]
-        began = Cutover(_now(), str(journal.resolve()), str(mine[-1].path) if mine else "")
+        mine = max((taken for taken in self.snapshots() if taken.taken_by(journal)),
+                   key=lambda taken: (_seq(taken), taken.taken), default=None)
+        began = Cutover(_now(), str(journal.resolve()), str(mine.path) if mine else "")
         _write_private(self._cutover_file, {"began": began.began, "journal": began.journal,
                                             "snapshot": began.snapshot})
         return began
@@ -288,7 +295,11 @@ class HostState:
     def save_snapshot(self, data: dict[str, Any], *, journal: Path) -> Snapshot:
         taken = _now()
         path = self._folder("snapshots") / f"{taken.replace(':', '')}.json"
-        record = {**data, "taken": taken, "host": self.target,
+        # Which was written last, whatever the clock said: a run's newest is
+        # its highest (review 57c, M1: by time, a re-export after the clock
+        # stepped back lost to the export before it).
+        seq = 1 + max((_seq(s) for s in self.snapshots()), default=0)
+        record = {**data, "taken": taken, "host": self.target, "seq": seq,
                   "journal": str(journal.resolve())}  # found again from any folder
         _write_private(path, record)
         return Snapshot(path, taken, data.get("api_version"), record)
@@ -318,8 +329,10 @@ class HostState:
         cutover = self.cutover()
         if cutover is None:
             return None
-        if cutover.snapshot and Path(cutover.snapshot).is_file():
-            return self.load(Path(cutover.snapshot))
+        if cutover.snapshot:
+            # Named but gone: none, rather than another fleet found by the clock.
+            named = Path(cutover.snapshot)
+            return self.load(named) if named.is_file() else None
         earlier = [s for s in self.snapshots() if s.taken < cutover.began]
         return earlier[-1] if earlier else None
 

@@ -278,3 +278,24 @@ async def test_export_warns_of_a_0_0_2_body_going_to_api_4_0_and_the_report_keep
     warned = [note.text for note in report.build(journal).warnings
               if note.step == "export-config"]
     assert set(said) <= set(warned), warned
+
+
+def test_a_reexport_after_the_clock_stepped_back_is_the_one_the_cutover_keeps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 57c, M1: the cutover's record named its run's newest snapshot by
+    the wall-clock time each was taken: a re-export in the same run after the
+    clock stepped back left the first, older fleet named, which delete-
+    nodegroups had not gone by. The last one written is the run's."""
+    from runbook import hoststate
+
+    state = HostState(tmp_path / "state", "sm.example", 22)
+    journal = tmp_path / "run.jsonl"
+    times = iter(["2026-12-07T10:00:00.000+00:00",   # first export (the clock a day fast)
+                  "2026-12-06T10:00:00.000+00:00",   # re-export, the clock stepped back
+                  "2026-12-06T10:05:00.000+00:00"])  # the first DELETE
+    monkeypatch.setattr(hoststate, "_now", lambda: next(times))
+    state.save_snapshot({"nodegroups": [{"name": "old-fleet"}]}, journal=journal)
+    second = state.save_snapshot({"nodegroups": [{"name": "fleet-now"}]}, journal=journal)
+    state.begin_cutover(journal)
+    pinned = state.before_cutover()
+    assert pinned is not None and pinned.path == second.path, pinned
