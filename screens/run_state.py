@@ -91,10 +91,10 @@ class RunState:
     # The step this run ran last, once it has ended: the next question says
     # how it went, since the view has moved on from its page.
     last_ended: str | None = None
-    # The way back's steps whose checks found them done, since it began or
-    # since the last of its steps that ran: the next question says so, not
-    # how a step from before them went (trial 56b, F5: "Step 2 done" under
-    # the way back's third step).
+    # The steps whose checks found them done since the way back began or the
+    # last step that ran: the next question says so, not how a step from
+    # before them went (trial 56b, F5: "Step 2 done" under the way back's
+    # third step, and under start-service's question on a resume).
     passed: list[str] = field(default_factory=list)
     # The step whose state the engine said last, and whether this run has
     # led the cursor (to a question, or a failure): a run that never did (a
@@ -240,7 +240,7 @@ class RunState:
             self.running = None
             self.last_ended = report.id
             self.passed = []
-        elif self.way_back and report.state is StepState.DONE and report.found_done:
+        elif report.state is StepState.DONE and report.found_done:
             self.last_ended = None
             self.passed.append(report.id)
         if self.stopping == report.id:

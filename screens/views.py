@@ -346,9 +346,7 @@ def _last_result(state: RunState, brief: bool = False) -> Parts:
     (trial 56b, F5), as their rows say it."""
     if state.passed:
         shown = look(ALREADY)
-        numbers = [str(state.by_id[step_id].number) for step_id in state.passed]
-        steps = f"Step {numbers[0]}" if len(numbers) == 1 else \
-            f"Steps {', '.join(numbers[:-1])} and {numbers[-1]}"
+        steps = _step_numbers([state.by_id[step_id].number for step_id in state.passed])
         return ["  ", (f"{shown.glyph} {steps} {shown.word}.", shown.style)]
     report = state.reports.get(state.last_ended or "")
     if report is None or not report.detail or report.state is not StepState.DONE:
@@ -358,6 +356,16 @@ def _last_result(state: RunState, brief: bool = False) -> Parts:
     if brief:
         return ["  ", (f"{said}.", shown.style)]
     return ["  ", (f"{said}: ", shown.style), report.detail.rstrip(".") + "."]
+
+
+def _step_numbers(numbers: list[int]) -> str:
+    """Step 3; Steps 3 and 5; Steps 3 to 15 (a resume finds many done in a row)."""
+    if len(numbers) == 1:
+        return f"Step {numbers[0]}"
+    if len(numbers) > 2 and numbers == list(range(numbers[0], numbers[0] + len(numbers))):
+        return f"Steps {numbers[0]} to {numbers[-1]}"
+    shown = [str(number) for number in numbers]
+    return f"Steps {', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def _how_it_ended(state: RunState, step_id: str) -> str:

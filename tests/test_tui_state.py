@@ -1183,3 +1183,24 @@ async def test_deletions_are_counted_from_the_plan_handed_over_not_the_preview()
     state.asked(question(step, final))
     assert deletions(state, step, [final[0].curl]) == \
         "nodegroups: 1 of 2 deletions sent, 1 left (group-b)"
+
+
+def test_a_resumed_runs_next_question_says_the_steps_found_done_not_an_older_one() -> None:
+    """Review of trial 56b F5's fix (hD): on a resume, start-service's question
+    still echoed "✓ Step 2 done: ..." after steps 3 to 15 were found done
+    since; the echo is the last that happened, as for the way back."""
+    from runbook.events import StepChanged
+    from runbook.model import StepReport
+    from screens.run_state import RunState
+    from screens.views import _last_result
+    from tests.test_tui_stop_step import procedure_cards
+
+    state = RunState(procedure_cards(), "red5admin@sm1.example.com:22")
+    cards = state.cards
+    state.apply(StepChanged(StepReport(cards[1].id, StepState.RUNNING)), 1.0)
+    state.apply(StepChanged(StepReport(cards[1].id, StepState.DONE, "accepts the login")), 2.0)
+    for card in cards[2:6]:
+        state.apply(StepChanged(StepReport(card.id, StepState.DONE, "done before",
+                                           found_done=True)), 3.0)
+    said = "".join(part if isinstance(part, str) else part[0] for part in _last_result(state))
+    assert "Steps 3 to 6" in said and "Step 2" not in said, said
