@@ -855,7 +855,7 @@ class Executor(Generic[F]):
         # A new attempt: how the last one ended (stopped) is past, even when
         # this one fails at its check (review: it still read "was stopped").
         report.stopped = False
-        report.found_done = False
+        report.found_done = report.done_earlier = False
         report.retry_helps = True
         report.known_hosts_line = None
         # Nor its running time: found done, or skipped, this attempt ran nothing
@@ -874,6 +874,7 @@ class Executor(Generic[F]):
             # Said once, however many runs back (operator trial: each resume
             # wrapped the words of the one before).
             said = earlier.detail.removeprefix(EARLIER_DONE).removeprefix(ALREADY_DONE)
+            report.done_earlier = True
             self._set(step, StepState.DONE, f"{EARLIER_DONE}{said}", already=True)
             return Outcome.DONE
         skipped_before = earlier.skip_reason if earlier is not None and \

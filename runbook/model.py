@@ -445,3 +445,7 @@ class StepReport:
     # first words (review 56b, F6). Not so of a step a resumed run trusts
     # from the journal: done in the earlier run, it acted then.
     found_done: bool = False
+    # Done in the earlier run and trusted from its journal, not looked at
+    # again: the front ends say it as they say a step found done (review 57d,
+    # M1: the question after them still echoed a step from before them).
+    done_earlier: bool = False

@@ -240,7 +240,7 @@ class RunState:
             self.running = None
             self.last_ended = report.id
             self.passed = []
-        elif report.state is StepState.DONE and report.found_done:
+        elif report.state is StepState.DONE and (report.found_done or report.done_earlier):
             self.last_ended = None
             self.passed.append(report.id)
         if self.stopping == report.id:

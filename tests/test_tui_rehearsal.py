@@ -285,3 +285,45 @@ async def test_after_the_way_back_is_chosen_the_hint_echoes_nothing_from_before_
     set_aside = app.by_id["rollback-set-aside"].number
     assert f"✓ Step {set_aside} done" in at_restore, at_restore
     assert "already done" not in at_restore, at_restore
+
+
+async def test_a_real_resumes_question_echoes_the_steps_done_since_not_an_older_one(
+        tmp_path: Path) -> None:
+    """Review 57d, M1: d1f15c7 counted only steps a check found done; on a
+    real resume the steps done in the earlier run are trusted from the
+    journal, not checked, so start-service's question still echoed "Step 2
+    done" (preflight and new-database look again). A rehearsal stopped at
+    start-service and resumed, its question's echo read off the run state."""
+    from runbook.executor import Answer, Decision
+    from runbook.journal_replay import replay
+    from runbook.model import Action, StepReport
+    from screens.run_state import RunState
+    from screens.views import _last_result
+    from tests.rehearsal import rehearsal_settings, rehearse
+    from tests.scripted import ScriptedFrontEnd
+    from tests.test_tui_stop_step import procedure_cards
+
+    class Echoing(ScriptedFrontEnd):
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.state = RunState(procedure_cards(), "x@y:22")
+            self.echo: dict[str, str] = {}
+
+        def tell(self, event: Any) -> None:
+            super().tell(event)
+            self.state.apply(event, 1.0)
+
+        async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+            self.echo[step.id] = "".join(part if isinstance(part, str) else part[0]
+                                         for part in _last_result(self.state))
+            return await super().confirm(step, plan)
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd(answers={"start-service": Decision(Answer.STOP)})
+        await rehearse(host, first, journal, rehearsal_settings(host))
+        assert first.final_state("service-unit") == "done", first.text()[-2000:]
+        again = Echoing(answers={"start-service": Decision(Answer.STOP)})
+        await rehearse(host, again, journal, rehearsal_settings(host), resume=replay(journal))
+    said = again.echo["start-service"]
+    assert "Step 2 " not in said and "already done" in said, said
