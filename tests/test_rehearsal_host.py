@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import itertools
 import json
 import os
 import signal
@@ -426,6 +427,41 @@ async def test_systemctl_runs_the_service_like_systemd(
     cat = await conn.run("systemctl cat red5pro")
     assert "ExecStart=/usr/bin/jsvc" in cat.stdout and "java-8-openjdk" in cat.stdout
     assert (await conn.run("systemctl daemon-reload && systemctl enable red5pro")).exit_status == 0
+
+
+async def test_a_jsvc_unit_whose_exec_start_runs_over_continued_lines_starts(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit 57b (M1, L5): every unit Red5's pages write runs its
+    ExecStart over lines ended by a backslash (DC "Linux Install - JDK 8"),
+    which systemd joins (systemd.syntax(7)). The systemctl shim read the first
+    line alone, so such a unit started a jsvc without its classpath."""
+    unit = sandbox.unit_file(bare_host.sandbox)
+    home = bare_host.red5_home
+    lines = []
+    for line in unit.read_text().splitlines():
+        if line.startswith("ExecStart="):
+            # Each flag with its value on a line of its own, as the page has it.
+            words = line.split()
+            flags = [i for i, word in enumerate(words) if word.startswith("-")] + [len(words)]
+            parts = [" ".join(words[:flags[0]])] + [
+                " ".join(words[a:b]) for a, b in itertools.pairwise(flags)]
+            lines.append(" \\\n    ".join(parts))
+        else:
+            lines.append(line)
+    text = "\n".join(lines) + "\n"
+    assert "ExecStart=/usr/bin/jsvc \\\n    -debug \\\n    -home " in text, text
+    unit.write_text(text)
+    conn = await ssh_connect(bare_host)
+    result = await conn.run("sudo systemctl daemon-reload && sudo systemctl start red5pro")
+    assert result.exit_status == 0, (result.stderr, await conn.run("systemctl status red5pro"))
+    pid = bare_host.service_pid()
+    assert pid is not None
+    shown = sandbox.proc_cmdline(pid)
+    assert f"-cp {home}/commons-daemon-1.1.0.jar:" in shown, shown
+    assert shown.endswith("org.red5.daemon.EngineLauncher 9999"), shown
+    assert "\\" not in shown, shown
+    assert (await conn.run("systemctl stop red5pro")).exit_status == 0
 
 
 async def test_a_unit_without_jsvc_runs_one_java_as_red5_sh_starts_it(
