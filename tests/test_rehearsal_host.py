@@ -277,6 +277,11 @@ def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
         assert "java-11-openjdk" in unit and "LimitNOFILE=65536" in unit
         assert "ExecStart=/usr/bin/jsvc " in unit and " -Xms2g -Xmx2g " in unit
         assert "-cp ${RED5_HOME}/commons-daemon-1.2.4.jar:" in unit
+        # jsvc's output goes to /dev/null, as in Red5's own unit text, where
+        # log files are a change for debugging (facts audit 57b, M1); its
+        # ExecStart runs over continued lines, as the pages write it.
+        assert "\n    -outfile /dev/null -errfile /dev/null \\\n" in unit, unit
+        assert "jsvc-error.log" not in unit and "jsvc-service.log" not in unit, unit
         assert f"{TOP}/red5pro.sh" not in names
     assert template["config.dbHost"] == "{host}"
     assert template["spring.jackson.default-property-inclusion"] == "non_null"

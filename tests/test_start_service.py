@@ -74,7 +74,9 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
                        port_3306_at: str | None = None,
                        live_database_at: str | None = None,
                        scenario: str | None = None,
-                       look: Callable[[RehearsalHost], None] | None = None) -> ScriptedFrontEnd:
+                       look: Callable[[RehearsalHost], None] | None = None,
+                       at_start: Callable[[RehearsalHost], None] | None = None,
+                       ) -> ScriptedFrontEnd:
     """A rehearsal with `skipping` skipped and start-service given
     `service_start` seconds, stopped at start-service's failure: its front end.
     `placeholder_at`: as that cutover step is asked, the installed
@@ -85,13 +87,16 @@ async def failed_start(tmp_path: Path, *, skipping: str | None, service_start: i
     fix that set config.dbHost only: trial 54). `live_database_at`: as that
     step is asked, the installed file's config.dbHost and config.dbPort are set
     to the live database's, which is there and answers. `look`: called with
-    the host once the run has ended, before it stops."""
+    the host once the run has ended, before it stops. `at_start`: called with
+    the host as start-service is asked."""
     async with rehearsal_host(tmp_path, scenario=scenario) as host:
         settings = rehearsal_settings(host)
         settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
             settings.timeouts, service_start=service_start))
 
         def put_back(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "start-service" and at_start is not None:
+                at_start(host)
             if step.id == placeholder_at:
                 path = host.install_dir / "red5pro" / PROPERTIES
                 path.write_text(re.sub(r"(?m)^config\.dbHost=.*$", "config.dbHost={host}",
@@ -127,6 +132,33 @@ async def test_a_service_that_dies_at_boot_fails_the_step_at_once(tmp_path: Path
     assert report.elapsed_s is not None and report.elapsed_s < 30, report
     said = report.detail.lower()
     assert "failed" in said and "license key" in said, said
+
+
+async def test_a_shipped_unit_that_jsvc_cannot_start_says_it_kept_no_output(
+        tmp_path: Path) -> None:
+    """Facts audit 57b (M1): the unit 10.9 and 11.1 ship sends jsvc's output to
+    /dev/null, as Red5's own unit text does (DC "Linux Install - JDK 8": log
+    files there are a change for debugging, "not recommended in production").
+    The rehearsal's sent it to log/jsvc-error.log, so a failed 11.1 start
+    pointed there, where a production host has no such file. Here jsvc finds
+    no commons-daemon jar, as with a release missing it: systemd fails the
+    start, and the step says jsvc kept nothing."""
+    def lose_the_daemon_jar(host: RehearsalHost) -> None:
+        (host.install_dir / "red5pro" / "commons-daemon-1.2.4.jar").unlink()
+
+    seen: dict[str, bool] = {}
+
+    def look(host: RehearsalHost) -> None:
+        log = host.install_dir / "red5pro" / "log"
+        seen.update(jsvc_logs=any(log.glob("jsvc-*.log")))
+
+    front = await failed_start(tmp_path, skipping=None, service_start=60,
+                               at_start=lose_the_daemon_jar, look=look)
+    said = front.last_report("start-service").detail
+    assert "systemd could not start red5pro" in said, said
+    assert "-errfile and -outfile are /dev/null: jsvc kept no output" in said, said
+    assert "jsvc-error.log" not in front.text(), front.text()[-3000:]
+    assert seen == {"jsvc_logs": False}
 
 
 async def test_a_database_host_left_a_placeholder_is_named_when_the_service_will_not_answer(
