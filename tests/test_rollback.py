@@ -685,12 +685,17 @@ def _records(sandbox_dir: Path) -> list[dict[str, Any]]:
     return found
 
 
-def _kill_when(process: subprocess.Popen[str], sandbox_dir: Path, step: str) -> None:
-    """SIGKILL the runbook as `step` starts its first action."""
+def _kill_when(process: subprocess.Popen[str], sandbox_dir: Path, step: str,
+               output: Path) -> None:
+    """SIGKILL the runbook as `step` starts its first action. Its output goes
+    to a file (`output`), never to a pipe nobody reads while it runs: a run
+    that had written 64 KiB before `step` blocked on the full pipe and never
+    got there (seen once the 5.1/6.2 unit became the JDK 8 page's whole unit,
+    whose jsvc arguments preflight shows)."""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            out = process.stdout.read() if process.stdout else ""
+            out = output.read_text(errors="replace")
             raise AssertionError(f"the run ended before {step}: {out[-2000:]}")
         if any(r.get("event") == "action-start" and r.get("step") == step
                for r in _records(sandbox_dir)):
@@ -709,19 +714,19 @@ async def test_the_way_back_resumes_after_kill_9(tmp_path: Path, step: str) -> N
     sandbox_dir = tmp_path / "sandbox"
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
     env.pop("SM_API_TOKEN", None)
-    first = subprocess.Popen(
-        [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes",
-         "--sandbox", str(sandbox_dir), "--rollback-after", "start-service"],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    output = tmp_path / "first.out"
+    with output.open("w") as out:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "runbook.cli", "rehearse", "--headless", "--yes",
+             "--sandbox", str(sandbox_dir), "--rollback-after", "start-service"],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        await asyncio.to_thread(_kill_when, first, sandbox_dir, step)
+        await asyncio.to_thread(_kill_when, first, sandbox_dir, step, output)
     finally:
         if first.poll() is None:
             first.kill()
             first.wait()
-        if first.stdout is not None:
-            first.stdout.close()
     journal = next((sandbox_dir / ".operator" / "runs").glob("*.jsonl"))
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
