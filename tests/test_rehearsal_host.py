@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import itertools
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -443,28 +443,17 @@ async def test_a_jsvc_unit_whose_exec_start_runs_over_continued_lines_starts(
     line alone, so such a unit started a jsvc without its classpath."""
     unit = sandbox.unit_file(bare_host.sandbox)
     home = bare_host.red5_home
-    lines = []
-    for line in unit.read_text().splitlines():
-        if line.startswith("ExecStart="):
-            # Each flag with its value on a line of its own, as the page has it.
-            words = line.split()
-            flags = [i for i, word in enumerate(words) if word.startswith("-")] + [len(words)]
-            parts = [" ".join(words[:flags[0]])] + [
-                " ".join(words[a:b]) for a, b in itertools.pairwise(flags)]
-            lines.append(" \\\n    ".join(parts))
-        else:
-            lines.append(line)
-    text = "\n".join(lines) + "\n"
-    assert "ExecStart=/usr/bin/jsvc \\\n    -debug \\\n    -home " in text, text
-    unit.write_text(text)
+    assert "ExecStart=/usr/bin/jsvc -debug \\\n    -home " in unit.read_text()
     conn = await ssh_connect(bare_host)
-    result = await conn.run("sudo systemctl daemon-reload && sudo systemctl start red5pro")
+    result = await conn.run("sudo systemctl start red5pro")
     assert result.exit_status == 0, (result.stderr, await conn.run("systemctl status red5pro"))
     pid = bare_host.service_pid()
     assert pid is not None
     shown = sandbox.proc_cmdline(pid)
     assert f"-cp {home}/commons-daemon-1.1.0.jar:" in shown, shown
-    assert shown.endswith("org.red5.daemon.EngineLauncher 9999"), shown
+    assert "-Xms2g -Xmx2g -Xverify:none " in shown, shown
+    assert shown.endswith("-wait 60 -umask 011 -pidfile /var/run/red5pro.pid "
+                          "org.red5.daemon.EngineLauncher 9999"), shown
     assert "\\" not in shown, shown
     assert (await conn.run("systemctl stop red5pro")).exit_status == 0
 
@@ -478,9 +467,11 @@ async def test_a_unit_without_jsvc_runs_one_java_as_red5_sh_starts_it(
     added -Dred5.config_root). systemctl status names that process java."""
     unit = sandbox.unit_file(bare_host.sandbox)
     home = bare_host.red5_home
-    unit.write_text("\n".join(
-        "ExecStart=/usr/local/red5pro/red5pro.sh start" if line.startswith("ExecStart=")
-        else line for line in unit.read_text().splitlines()) + "\n")
+    # The page's ExecStart, continued lines and all, becomes red5pro.sh's.
+    text = re.sub(r"(?m)^ExecStart=(?:.*\\\n)*.*$",
+                  "ExecStart=/usr/local/red5pro/red5pro.sh start", unit.read_text())
+    assert "-Dred5.root" not in text, text
+    unit.write_text(text)
     conn = await ssh_connect(bare_host)
     assert (await conn.run("sudo systemctl daemon-reload && sudo systemctl start red5pro")
             ).exit_status == 0
@@ -832,6 +823,32 @@ def test_sandbox_helpers_reject_a_template_missing_keys() -> None:
         sandbox.fill_properties("a=1\n", {"no.such.key": "x"})
     filled = sandbox.fill_properties("#a.b={x}\nc=2\n", {"a.b": "v:1"}, {"d": ("c", "3")})
     assert javaproperties.load(io.StringIO(filled)) == {"a.b": "v:1", "c": "2", "d": "3"}
+
+
+def test_a_page_written_unit_is_the_jdk_8_pages_whole_unit(tmp_path: Path) -> None:
+    """Facts audit 57b (L5): the 5.1 and 6.2 installs' unit kept about ten of the
+    JDK 8 page's arguments on one line, where the page (DC "Linux Install - JDK
+    8", "Defining Red5 Pro as a Service") writes ExecStart over 18 continued
+    lines. The rehearsal keeps one change, said in its data README: jsvc's
+    output goes to the log files the page's NOTE gives for debugging, so a
+    rehearsed failed start leaves jsvc's lines to read."""
+    for release in (scenarios.R5_1, scenarios.R6_2):
+        unit = sandbox.unit_text(release, tmp_path)
+        start = unit[unit.index("ExecStart="):unit.index("\n\nExecStop=") + 1]
+        assert start.count(" \\\n") == 17, start
+        for line in ("ExecStart=/usr/bin/jsvc -debug \\\n",
+                     "\n    -Djava.library.path=${RED5_HOME}/lib/amd64-Linux-gpp/jni \\\n",
+                     "\n    -Dcatalina.home=${RED5_HOME} -Dcatalina.useNaming=true \\\n",
+                     "\n    -Xms2g -Xmx2g -Xverify:none \\\n",
+                     "\n    -XX:CMSInitiatingOccupancyFraction=60 \\\n",
+                     "\n    -wait 60 \\\n    -umask 011 \\\n",
+                     "\n    -pidfile ${PID} org.red5.daemon.EngineLauncher 9999\n"):
+            assert line in start, (line, start)
+        # The page's NOTE's debugging line, in place of its /dev/null one.
+        assert ("\n    -outfile ${RED5_HOME}/log/jsvc-service.log "
+                "-errfile ${RED5_HOME}/log/jsvc-error.log \\\n") in start, start
+        assert "/dev/null" not in start, start
+        assert f"Environment=JAVA_HOME={tmp_path}/usr/lib/jvm/java-8-openjdk-amd64\n" in unit
 
 
 def test_a_5_1_installs_unit_names_the_commons_daemon_of_its_time(tmp_path: Path) -> None:
