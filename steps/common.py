@@ -322,12 +322,16 @@ def _cannot(doing: tuple[str, str], what: str, result: CommandResult) -> StepFai
 
 
 async def install_version(ctx: Ctx, folder: str) -> str | None:
-    """The release installed in `folder` (its marker, else its lib jar)."""
-    result, lib = await asyncio.gather(ctx.probe(f"ls -1 -- {quote(folder)} 2>/dev/null"),
-                                       ctx.probe(f"ls -1 -- {quote(folder + '/lib')} 2>/dev/null"))
+    """The release installed in `folder`: its conf/red5.ini's server.version,
+    as Red5's installer reads it, else its marker, else its lib jar."""
+    result, lib, ini = await asyncio.gather(
+        ctx.probe(f"ls -1 -- {quote(folder)} 2>/dev/null"),
+        ctx.probe(f"ls -1 -- {quote(folder + '/lib')} 2>/dev/null"),
+        ctx.probe(f"cat -- {quote(folder + '/conf/red5.ini')} 2>/dev/null"))
     if not result.ok:
         return None
-    return red5.installed_version(result.stdout.splitlines(), lib.stdout.splitlines())
+    return red5.installed_version(result.stdout.splitlines(), lib.stdout.splitlines(),
+                                  ini.stdout if ini.ok else None)
 
 
 def being_deleted(group: dict[str, Any]) -> bool:

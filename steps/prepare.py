@@ -91,8 +91,11 @@ class Preflight(Red5Step):
         actions += [
             Shell(f"realpath -e -- {quote(s.install_dir)}",
                   "the install folder as the host resolves it; later steps use this path"),
-            Shell(f"ls -1 -- {quote(live)}", "the live install exists; its version marker"),
-            Shell(f"ls -1 -- {quote(live + '/lib')}", "its version, where there is no marker"),
+            Shell(f"ls -1 -- {quote(live)}", "the live install exists"),
+            Shell(f"cat -- {quote(live + '/conf/red5.ini')}",
+                  "its version, where Red5's installer reads it (server.version)"),
+            Shell(f"ls -1 -- {quote(live + '/lib')}",
+                  "its version, where red5.ini gives none: the root marker, else the lib jar"),
             Shell(f"stat -L -c %d:%i -- {quote(live)}",
                   "the live folder's identity, to know its processes by"),
             Shell(java_processes_command(p), "the java processes running from it"),
@@ -210,12 +213,16 @@ class Preflight(Red5Step):
         if not listing.ok:
             raise StepFailed(f"no live install at {live_dir(ctx)}; check install.dir in the "
                              "config")
+        ini = await ctx.sh(f"cat -- {quote(folder + '/conf/red5.ini')}", check=False,
+                           quiet=True)
         lib = await ctx.sh(f"ls -1 -- {quote(folder + '/lib')}", check=False, quiet=True)
-        found = red5.installed_version(listing.stdout.splitlines(), lib.stdout.splitlines())
+        found = red5.installed_version(listing.stdout.splitlines(), lib.stdout.splitlines(),
+                                       ini.stdout if ini.ok else None)
         # A resumed run keeps the version the first run saw before anything moved.
         live_version = (ctx.facts.live_version if resumed else None) or found
         if live_version is None:
-            raise StepFailed(f"{folder} has no red5pro-server-*-release marker and no "
+            raise StepFailed(f"{folder} has no conf/red5.ini with a server.version, no "
+                             "red5pro-server-*-release marker and no "
                              "lib/red5pro-X.Y.Z.N-RELEASE.jar, so its version is unknown; every "
                              "later check compares versions, so runbook stops")
         ctx.facts.live_version = live_version

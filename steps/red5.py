@@ -63,12 +63,9 @@ def zip_version(zip_path: Path) -> str | None:
             text = archive.read(ini).decode("utf-8", "replace") if ini else ""
     except (OSError, KeyError, zipfile.BadZipFile):
         return None
-    found = _INI_VERSION.search(text)
-    if found:
-        return found.group("version")
     return installed_version([rest for rest in inside if rest and "/" not in rest],
                              [rest.removeprefix("lib/") for rest in inside
-                              if rest.startswith("lib/")])
+                              if rest.startswith("lib/")], text)
 
 
 def major(version: str | None) -> int | None:
@@ -177,12 +174,22 @@ def java_major(version_banner: str) -> int | None:
     return first
 
 
-_LIB_JAR = re.compile(r"^red5pro-(\d+\.\d+\.\d+)\.(\d+)-RELEASE\.jar$")
+# lib/red5pro-6.2.0.406-RELEASE.jar: the release's numbers, then its build.
+# Three numbers or more: a four-part release (12.2.0.2, FACTS section 4)
+# naming its jar as 6.2.0 does would have four (facts audit 57b, M3).
+_LIB_JAR = re.compile(r"^red5pro-(\d+(?:\.\d+){2,})\.(\d+)-RELEASE\.jar$")
 
 
-def installed_version(listing: list[str], lib: list[str] | None = None) -> str | None:
-    """The release in a folder: its root marker (red5pro-server-X.Y.Z.bN-release),
-    else lib/red5pro-X.Y.Z.N-RELEASE.jar (5.1.1 ships no marker)."""
+def installed_version(listing: list[str], lib: list[str] | None = None,
+                      ini: str | None = None) -> str | None:
+    """The release in a folder, as Red5's installer reads it: conf/red5.ini's
+    server.version (`ini`, the file's text; FACTS-scenarios section 5), else
+    its root marker (red5pro-server-X.Y.Z.bN-release, known in 6.2.0), else
+    lib/red5pro-X.Y.Z.N-RELEASE.jar (`lib`, that folder's names; 5.1.1 ships
+    no marker). `listing`: the folder's names."""
+    found = _INI_VERSION.search(ini or "")
+    if found:
+        return found.group("version")
     for name in listing:
         version = distribution_version(name.strip())
         if version and not name.strip().endswith(".zip"):

@@ -40,6 +40,22 @@ def test_installed_version_reads_the_marker_file() -> None:
     assert red5.installed_version(["conf", "red5pro-server-6.2.0.b406-release.zip"]) is None
 
 
+def test_installed_version_reads_red5_ini_first_then_the_marker_then_the_lib_jar() -> None:
+    """As Red5's installer reads an install (conf/red5.ini's server.version,
+    FACTS-scenarios section 5), with the marker and lib jar behind it (facts
+    audit 57b, M3). A lib jar with four numbers before its build, as a
+    12.2.0.2 release (FACTS section 4) named as 6.2.0 names its jar would
+    have, gave None."""
+    marker = ["conf", "lib", "red5pro-server-6.2.0.b406-release"]
+    lib = ["red5pro-6.2.0.406-RELEASE.jar"]
+    ini = "# Red5 Pro\nserver.version=11.1.0.b835-release\r\n"
+    assert red5.installed_version(marker, lib, ini) == "11.1.0.b835"
+    assert red5.installed_version(marker, lib, "server.version=\n") == "6.2.0.b406"
+    assert red5.installed_version(["conf"], lib, None) == "6.2.0.b406"
+    assert red5.installed_version([], ["red5pro-12.2.0.2.953-RELEASE.jar"]) == "12.2.0.2.b953"
+    assert red5.installed_version([], ["red5pro-6.2.0-RELEASE.jar"]) is None
+
+
 def test_top_folder_requires_exactly_one(tmp_path: Path) -> None:
     good = tmp_path / "red5pro-server-11.1.0.b835-release.zip"
     with zipfile.ZipFile(good, "w") as archive:

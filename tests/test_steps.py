@@ -738,6 +738,27 @@ async def test_preflight_says_what_it_found_of_the_disk_not_only_df(tmp_path: Pa
         assert not any("needs about 0 MiB" in line for line in said), said
 
 
+async def test_preflight_reads_the_live_release_in_red5_ini_first(tmp_path: Path) -> None:
+    """Facts audit 57b (M3): Red5's installer reads an install's release in
+    conf/red5.ini's server.version (FACTS-scenarios section 5); preflight read
+    only the root marker and lib/red5pro-X.Y.Z.N-RELEASE.jar, which no source
+    shows for 10.x-12.x, and stopped, "version is unknown", on a live install
+    without a marker whose lib jar has four numbers before its build, as
+    12.2.0.2 (FACTS section 4) would name one."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.install_dir / "red5pro"
+        for marker in live.glob("red5pro-server-*-release"):
+            marker.unlink()
+        jar = live / "lib" / host.scenario.old.lib_jar
+        jar.rename(jar.with_name("red5pro-6.2.0.2.406-RELEASE.jar"))
+        assert (live / "conf/red5.ini").read_text() == "server.version=6.2.0.b406-release\n"
+        front = ScriptedFrontEnd()
+        outcome, facts = await run_only(host, ["preflight"], tmp_path / "j.jsonl", front)
+    assert outcome is Outcome.DONE, front.text()[-2000:]
+    assert facts.live_version == "6.2.0.b406"
+    assert f"live install: {live}, version 6.2.0.b406" in info_of(front, "preflight")
+
+
 async def test_preflight_without_the_zip_says_nothing_of_the_room_it_needs(
         tmp_path: Path) -> None:
     """No zip, no size: "needs about 0 MiB" beside "not on this machine"."""

@@ -26,7 +26,8 @@ class Release:
     # (in the distribution root, from 9.0 on).
     unit: Literal["page", "shipped"]
     # A root marker red5pro-server-VERSION-release, a symlink to its own name
-    # (5.1.1 has none: its version is read from lib/red5pro-X.Y.Z.N-RELEASE.jar).
+    # (5.1.1 has none). runbook reads every release's version in conf/red5.ini
+    # first, as Red5's installer does; the marker and lib jar are its fallbacks.
     marker: bool
     # Which real red5-web.properties template and cluster.sql it carries.
     properties: str
@@ -134,7 +135,7 @@ SCENARIOS = {s.name: s for s in (
              "6.2.0 (API 3.1, Java 8, a unit written from the install page) to 11.1.0 "
              "(API 4.0, Java 11, the red5pro.service it ships)"),
     Scenario("5.1-to-6.2", R5_1, R6_2,
-             "5.1.1 (API 3.0, no root marker: the version is in lib/) to 6.2.0 (API 3.1); the "
+             "5.1.1 (API 3.0, no root marker) to 6.2.0 (API 3.1); the "
              "schema gains seven tables"),
     Scenario("10.9-to-11.1", R10_9, R11_1,
              "10.9.2 to 11.1.0: API 4.0 and Java 11 on both sides; the zip is named as "
