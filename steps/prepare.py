@@ -225,6 +225,13 @@ class Preflight(Red5Step):
                              "red5pro-server-*-release marker and no "
                              "lib/red5pro-X.Y.Z.N-RELEASE.jar, so its version is unknown; every "
                              "later check compares versions, so runbook stops")
+        if red5.before_api_3(live_version):
+            raise StepFailed(
+                f"the live install is Red5 Pro {live_version}, older than 5.1, the first "
+                "release whose Stream Manager API runbook knows (3.0). Releases up to 4.5 "
+                "serve API 2.0, and before API 3.0 launch configs and scale policies were "
+                "files, not API objects (the procedure's step 7): runbook does not carry them "
+                "over. Nothing was changed; upgrade this stream manager by hand")
         ctx.facts.live_version = live_version
         if found in (None, live_version):
             ctx.info(f"live install: {folder}, version {live_version}")

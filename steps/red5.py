@@ -149,7 +149,11 @@ def not_for_this_procedure(zip_path: Path) -> str | None:
 def api_version(server_version: str | None) -> str | None:
     """The Stream Manager API a server release serves (Red5's API overview pages):
     4.0 from 7.0.0, 3.1 after 5.2.0, 3.0 for 5.1.1 (every 5.1.x: inferred, see the
-    rehearsal's data README). None where the table says nothing (5.2.0 itself)."""
+    rehearsal's data README). None where the table says nothing. 5.2.0 itself
+    too: the DC 3.1 overview says "greater than Version 5.2.0", Red5's older v3.1
+    page that 5.2.0 brought the updated API (facts audit 57b, L2). Kept None: a
+    wrong version would have preflight refuse a 5.2.0 stream manager answering
+    the other as "another stream manager's", where None only skips comparing."""
     numbers = re.findall(r"\d+", server_version or "")[:3]
     if len(numbers) < 2:
         return None
@@ -161,6 +165,14 @@ def api_version(server_version: str | None) -> str | None:
     if release[:2] == (5, 1):
         return "3.0"
     return None
+
+
+def before_api_3(server_version: str) -> bool:
+    """A release older than 5.1, whose Stream Manager API runbook does not know:
+    Red5's v3.1 API page sends "4.5 or earlier" to API 2.0, and before API 3.0
+    launch configs and scale policies were files (the procedure's step 7);
+    5.1.1 serves 3.0 (facts audit 57b, L2)."""
+    return release_numbers(server_version)[:2] < (5, 1)
 
 
 def java_major(version_banner: str) -> int | None:

@@ -250,6 +250,25 @@ async def test_an_older_release_is_refused_before_anything_changes(tmp_path: Pat
         assert host.service_pid() is not None, "the live stream manager still runs"
 
 
+async def test_a_live_release_before_5_1_is_refused_saying_why(tmp_path: Path) -> None:
+    """Facts audit 57b (L2): Red5's v3.1 API page sends releases "4.5 or
+    earlier" to API 2.0, and the procedure (step 7) says launch configs and
+    scale policies were files before API 3.0; runbook knows APIs from 3.0
+    (5.1.1) on. Such a live release went through preflight, which knew no
+    API version for it and compared none."""
+    async with rehearsal_host(tmp_path) as host:
+        ini = host.install_dir / "red5pro" / "conf" / "red5.ini"
+        ini.write_text("server.version=4.5.0.b100-release\n")
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.FAILED, front.text()[-2000:]
+        assert front.asked == ["preflight"], "nothing ran after preflight"
+        said = detail(front, "preflight")
+        assert "Red5 Pro 4.5.0.b100" in said and "older than 5.1" in said, said
+        assert "API 2.0" in said and "files" in said, said
+        assert host.service_pid() is not None, "the live stream manager still runs"
+
+
 async def test_a_wrong_database_password_stops_new_database(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         live = host.install_dir / "red5pro" / PROPS
