@@ -352,7 +352,8 @@ def origins_of(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # section 2.4): not one a launch would wait for, nor one the fleet still has.
 # Every other state, or none, counts as standing: a retry that launched again
 # for a NULL or UNRESPONSIVE origin would leave more origins than there were
-# (review); the facts name no node states for 5.1.1.
+# (review). 5.1.1 has the same states but RESETTING (AM's commons-1.2.10
+# NodeState, read with javap; facts audit 57b L1).
 LEAVING = frozenset({"stopping", "terminating", "disposed"})
 
 

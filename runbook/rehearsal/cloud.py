@@ -319,7 +319,9 @@ def known_identifiers(db: Database) -> set[str]:
 
 
 # Nodegroup states (FACTS-scenarios section 4: NEW, ACTIVE, TERMINATING,
-# INITIALIZING; lower-case on the wire as in the API's examples).
+# INITIALIZING; lower-case on the wire as in the API's examples). 5.1.1 has
+# the first three (AM's commons-1.2.10 InstanceGroupState, read with javap;
+# facts audit 57b L1).
 GROUP_NEW = "new"
 GROUP_ACTIVE = "active"
 GROUP_TERMINATING = "terminating"

@@ -46,8 +46,9 @@ STARTED_LINE_5_1 = "Stream manager application started"
 DB_URL_LINE_5_1 = "dbURL = jdbc:mysql://%s:%d/cluster"
 _LOGS_ITS_DATABASE = ("3.0",)
 UNAVAILABLE_LINE = "The streammanager webapp is unavailable"
-# What the shipped Dummy controller answers (commons CloudPlatform, 6.2.0
-# bytecode: FACTS-scenarios §5; the only source for it, taken for every release).
+# What the shipped Dummy controller answers (commons CloudPlatform: 6.2.0's,
+# FACTS-scenarios §5, and 5.1.1's, AM's commons-1.2.10 read with javap, facts
+# audit 57b L1; taken for the later releases too).
 DUMMY_CONTROLLER = "Streammanager Placebo"
 DB_CONNECT_TIMEOUT_S = 2.0
 
@@ -55,6 +56,9 @@ DB_CONNECT_TIMEOUT_S = 2.0
 # the jar name prefix that must sit in WEB-INF/lib for the class to load). The
 # answers are the API 4.0-era docs' (FACTS §2.3, the auto-*/api-basics pages);
 # _API_3_ANSWERS holds the 5.x/6.x releases' own where their bytecode differs.
+# Terraform's at 4.0 is the DigitalOcean page's; the Linode page, API 4.0 too,
+# says Terraform-Cloud-Platform, 6.2.0's string (facts audit 57b L3). No
+# rehearsal runs Terraform, and runbook compares only with the Dummy's.
 CONTROLLERS: dict[str, tuple[str, str | None]] = {
     "AWSInstanceController": ("Amazon Web Services", "aws-cloud-controller"),
     "ComputeInstanceController": ("Google Compute", "google-cloud-controller"),
@@ -434,7 +438,8 @@ def rejection_status(api_version: str) -> int:
     6.2.0 (API 3.1): every error of the NodeGroup, LaunchConfig and ScalePolicy
     controllers is 404, none is 400 (FACTS-scenarios section 0, from the
     bytecode); the LaunchConfig and ScalePolicy controllers of 5.1.1 (API 3.0)
-    too (section 4). Inferred: 5.1.1's NodeGroup controller likewise.
+    too (section 4), and its NodeGroup controller: NOT_FOUND for every error,
+    no BAD_REQUEST (AM's class read with javap; facts audit 57b L1).
     API 4.0: the docs give "HTTP CODE 400 or 404" (FACTS.md section 2.1).
     Inferred split: 400 for a request the fake cannot act on, 404 for a name
     that does not exist."""
@@ -488,7 +493,9 @@ class Api:
     @property
     def wraps_launchconfigs(self) -> bool:
         """6.2.0 wraps a launch config in ``launchconfig`` whenever it shows one
-        (FACTS-scenarios section 4, LaunchConfigurationSchema.toJSONObject).
+        (FACTS-scenarios section 4, LaunchConfigurationSchema.toJSONObject), and
+        so does 5.1.1 (API 3.0): AM's commons-1.2.10 toJSONObject wraps it, and
+        its create and read answer with it (javap; facts audit 57b L1).
         Inferred for 4.0-era builds: create and read answer the bare object, as
         Red5's Terraform script reads ``.name`` at the top of the create answer
         and FACTS-scenarios infers 11.x "returns an *unwrapped* launch config"
