@@ -424,9 +424,15 @@ class HeadlessFrontEnd:
             return True
         samples = set(review.leftover_samples)
         defaults = [k for k in unconfirmed if k not in samples]
+        renamed = [k for k in defaults if k in review.carried_from]
+        defaults = [k for k in defaults if k not in review.carried_from]
         if defaults:
             self._print(f"  {_count(len(defaults), 'new default')} nobody has confirmed yet:")
             self._keys(review, defaults)
+        if renamed:
+            self._print(f"  {_count(len(renamed), 'live value')} under a new key name nobody "
+                        "has confirmed yet:")
+            self._keys(review, renamed)
         if samples:
             self._print(f"  {_count(len(samples), 'key')} holding Red5's sample value, "
                         "which nobody has confirmed is meant:")
@@ -455,6 +461,8 @@ class HeadlessFrontEnd:
             shown = kr.show(kr.merged)
             where = f"template line {kr.new_line}" if kr.new_line is not None else \
                 f"live line {kr.old_line}"
+            if key in review.carried_from:
+                where = f"from {review.carried_from[key]}, live line {kr.old_line}"
             value = " (left out of the merged file)" if kr.merged is None else \
                 f" = {shown if shown else '(blank)'}"
             said = f": {kr.reopened}" if why and kr.reopened else ""

@@ -137,6 +137,7 @@ def create_diff_app(
     decisions: Path | None,
     out: Path | None,
     needs: dict[str, str] | None = None,
+    read_before: dict[str, str] | None = None,
 ) -> DiffApp:
     """Read and review both files, apply the decisions file if there is one, build the app.
 
@@ -155,7 +156,8 @@ def create_diff_app(
         raise DiffInputError(twice)
     # A decisions file that does not exist yet is where w will write the first one.
     loaded = Decisions.load(decisions) if decisions is not None and decisions.exists() else None
-    result = review_files(old, new, overrides=overrides, decisions=loaded, needs=needs)
+    result = review_files(old, new, overrides=overrides, decisions=loaded, needs=needs,
+                          read_before=read_before)
     result.asked = overrides
     said = [given_the_wrong_way_round(result), identical_files(old, new)]
     return DiffApp(result, decisions_path=decisions, merged_path=out,
@@ -170,12 +172,14 @@ def run_diff_app(
     decisions: Path | None,
     out: Path | None,
     needs: dict[str, str] | None = None,
+    read_before: dict[str, str] | None = None,
     stderr: TextIO = sys.stderr,
 ) -> int:
     """Run the editor; 0 nothing left to decide, 1 keys left undecided, 2 bad input,
     128 + the signal when SIGTERM or SIGHUP stopped it."""
     try:
-        app = create_diff_app(old, new, sets=sets, decisions=decisions, out=out, needs=needs)
+        app = create_diff_app(old, new, sets=sets, decisions=decisions, out=out, needs=needs,
+                              read_before=read_before)
     except (PropertiesError, DecisionsError, DiffInputError) as exc:
         print(f"runbook diff: {visible(str(exc))}", file=stderr)
         return EXIT_BAD_INPUT

@@ -651,12 +651,14 @@ class PropertiesReviewScreen(Screen[bool]):
         unconfirmed = [kr for kr in review if kr.decided and not kr.acknowledged]
         # Red5's sample values apart, as --check counts them (operator trial).
         samples = sum(1 for kr in unconfirmed if kr.sample)
-        defaults = len(unconfirmed) - samples
+        renamed = sum(1 for kr in unconfirmed if not kr.sample and kr.key in review.carried_from)
+        defaults = len(unconfirmed) - samples - renamed
         if undecided or unconfirmed:
             parts.append(next_line)
             if undecided:
                 parts += [Content.styled(f"! {undecided} to decide", "bold $text-error"), " · "]
-            for count, what in ((defaults, "new default"), (samples, "sample value")):
+            for count, what in ((defaults, "new default"), (renamed, "renamed live value"),
+                                (samples, "sample value")):
                 if count:
                     parts += [Content.styled(f"? {_count(count, what)} to confirm",
                                              "bold $text-warning"), " · "]
@@ -776,6 +778,12 @@ class PropertiesReviewScreen(Screen[bool]):
         elif kr.sample and not kr.acknowledged:
             state = Content.styled("? Red5's sample value: o or a keeps it if it really is "
                                    "yours, e types the real one.", "bold $text-warning")
+        elif not kr.acknowledged and kr.key in self.review.carried_from:
+            # The live value under the key's old name (review 57d M2): a
+            # would take the template's, so o is the letter that confirms.
+            was = written_key(self.review.carried_from[kr.key])
+            state = Content.styled(f"? The live value of {was}: keep it with o, or type "
+                                   "another with e.", "bold $text-warning")
         elif not kr.acknowledged:  # before is_open, which counts it too
             state = Content.styled("? New default: confirm it with a, or type another with e.",
                                    "bold $text-warning")

@@ -304,20 +304,21 @@ class Preflight(Red5Step):
         shipped_xml = red5.shipped_template(s.distribution, red5.APP_CONTEXT)
         if template is None or shipped_xml is None:
             return
-        needs = red5.keys_the_new_bean_reads(live_xml,
-                                             shipped_xml[0].decode("utf-8", "replace"))
+        new_xml = shipped_xml[0].decode("utf-8", "replace")
+        needs = red5.keys_the_new_bean_reads(live_xml, new_xml)
         if not needs:
             return
         live_path = f"{folder}/{red5.PROPERTIES}"
         try:
             result = review(decode_properties(await read_remote_bytes(ctx, live_path), live_path),
-                            decode_properties(*template), needs=needs, overrides=overrides(ctx))
+                            decode_properties(*template), needs=needs, overrides=overrides(ctx),
+                            read_before=red5.keys_read_before(live_xml, new_xml))
         except (PropertiesError, StepFailed):
             return
         said = added_for_the_bean(result)
         if not said:
             return
-        added = [key for key in result.for_the_bean if result[key].old is None]
+        added = result.unset_in_the_live_file
         if s.decisions is not None:
             try:
                 Decisions.load(s.decisions).apply(result)

@@ -28,7 +28,7 @@ from steps.common import (
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 
 if TYPE_CHECKING:
-    from runbook.properties import Review
+    from runbook.properties import KeyReview, Review
 
 # runbook.properties and javaproperties are imported where they are used: the
 # procedure is built before the first screen paints, and they cost 60 ms.
@@ -213,7 +213,7 @@ class Properties(Red5Step):
         if not await exists(ctx, new_path, "-f"):
             raise StepFailed(f"{new_path} is not there; run unpack first")
         old_data = await read_remote_bytes(ctx, live_path)
-        needs = await self._needs(ctx)
+        needs, read_before = await self._needs(ctx)
         template = await read_remote_bytes(ctx, new_path, read_as_it_was_command(ctx, new_path))
         now = await read_remote_bytes(ctx, new_path)
         ctx.facts.scratch.properties_file_read = hashlib.sha256(now).hexdigest()
@@ -226,7 +226,8 @@ class Properties(Red5Step):
             now_text = template_text if now == template else decode_properties(now, new_path)
             result = review(old_text, template_text, old_name=live_path,
                             new_name=template_name, overrides=overrides(ctx),
-                            set_by=f"{ctx.settings.source} [properties] set", needs=needs)
+                            set_by=f"{ctx.settings.source} [properties] set", needs=needs,
+                            read_before=read_before)
         except PropertiesError as exc:
             raise StepFailed(str(exc)) from None
         added = added_for_the_bean(result)
@@ -261,16 +262,18 @@ class Properties(Red5Step):
         ctx.facts.scratch.properties_review = result
         return result, now_text
 
-    async def _needs(self, ctx: Ctx) -> dict[str, str]:
+    async def _needs(self, ctx: Ctx) -> tuple[dict[str, str], dict[str, str]]:
         """The keys the new release's cloud-controller bean reads: the live
         install's bean (the one carry-over activates, whether it has yet or
         not), as the new release's applicationContext.xml wires it. The
         webapp's placeholder configurer does not start on one the merged file
-        leaves unset (facts audit 57b H1)."""
+        leaves unset (facts audit 57b H1). And the key the live bean read for
+        the same property, where it read another (review 57d M2)."""
         old, new = await trees(ctx)
         live_xml = await read_remote(ctx, f"{old}/{red5.APP_CONTEXT}")
         new_xml = await read_remote(ctx, f"{new}/{red5.APP_CONTEXT}")
-        return red5.keys_the_new_bean_reads(live_xml, new_xml)
+        return (red5.keys_the_new_bean_reads(live_xml, new_xml),
+                red5.keys_read_before(live_xml, new_xml))
 
     async def check(self, ctx: Ctx) -> Check:
         from runbook.properties import sha256_text
@@ -492,17 +495,27 @@ class Properties(Red5Step):
 def added_for_the_bean(result: Review) -> str:
     """The line that names the keys the review has only because the new
     release's bean reads them (the live file and the template's active lines
-    leave them unset), with the template's value where it has one; "" if none."""
+    leave them unset), with the value offered where there is one: the
+    template's, or the live file's for the key the live bean read instead; ""
+    if none."""
     from runbook.properties import Status, names
 
-    added = [result[key] for key in result.for_the_bean if result[key].old is None]
+    added = [result[key] for key in result.unset_in_the_live_file]
     if not added:
         return ""
     beans = ", ".join(dict.fromkeys(result.needs[kr.key] for kr in added))
-    said = [f"{names([kr.key])} (the template's {kr.show(kr.new)}, commented out there: "
-            "goes in once confirmed)" if kr.status is Status.NEW_DEFAULT
-            else f"{names([kr.key])} (the template gives no value: one is asked for)"
-            for kr in added]
+
+    def offered(kr: KeyReview) -> str:
+        was = result.carried_from.get(kr.key)
+        if was is not None:
+            return (f"{names([kr.key])} ({kr.show(kr.old)}, the live file's {names([was])}, "
+                    "which the same property read: goes in once confirmed)")
+        if kr.status is Status.NEW_DEFAULT:
+            return (f"{names([kr.key])} (the template's {kr.show(kr.new)}, commented out "
+                    "there: goes in once confirmed)")
+        return f"{names([kr.key])} (the template gives no value: one is asked for)"
+
+    said = [offered(kr) for kr in added]
     keys = "keys" if len(added) > 1 else "a key"
     return (f"the new release's {beans} bean reads {keys} the live file does not set, without "
             f"which the new stream manager does not start: {'; '.join(said)}")

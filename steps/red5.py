@@ -686,6 +686,46 @@ def bean_keys(xml: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# A bean's <property name="..." value="..."/>, its attributes in either order.
+_PROPERTY = re.compile(r"<property\b[^>]*>")
+_NAME = re.compile(r"\bname\s*=\s*\"([^\"]*)\"")
+_VALUE = re.compile(r"\bvalue\s*=\s*\"([^\"]*)\"")
+
+
+def _keys_by_property(bean: str) -> dict[str, str]:
+    """Property name -> the key its value names as ${key} (without a
+    default), for each property of one bean's text that names one."""
+    found: dict[str, str] = {}
+    for tag in _PROPERTY.finditer(bean):
+        name, value = _NAME.search(tag.group(0)), _VALUE.search(tag.group(0))
+        key = _PLACEHOLDER.fullmatch(value.group(1).strip()) if value else None
+        if name and key and key.group(2) is None:
+            found.setdefault(name.group(1).strip(), key.group(1).strip())
+    return found
+
+
+def keys_read_before(live_xml: str, new_xml: str) -> dict[str, str]:
+    """Key the new release's controller bean reads -> the key the live
+    install's bean read for the same property, where the two differ: 5.1.1's
+    Simulated bean reads recycleDeadNodes from
+    ${instancecontroller.recycleDeadNodes}, 6.2.0's from
+    ${managed.recycleDeadNodes}. The live file's value of the old key is the
+    one the install ran with. {} where carry-over could not activate a bean."""
+    try:
+        merged = carry_controller(live_xml, new_xml)
+    except ValueError:
+        return {}
+    live, new = _active_bridges(live_xml), _active_bridges(merged)
+    if len(live) != 1 or len(new) != 1:
+        return {}
+    was = _keys_by_property(live[0].group(0))
+    before: dict[str, str] = {}
+    for name, key in _keys_by_property(new[0].group(0)).items():
+        if name in was and was[name] != key:
+            before.setdefault(key, was[name])
+    return before
+
+
 def keys_the_new_bean_reads(live_xml: str, new_xml: str) -> dict[str, str]:
     """Key -> the bean's class (its simple name) for every key the controller
     bean that carry-over activates in the new release names (carry_controller:

@@ -1686,3 +1686,35 @@ def test_contexts_put_the_keys_the_new_bean_reads_in_the_review_and_the_decision
     assert bad.stderr.startswith("runbook diff: --contexts: the live applicationContext.xml "
                                  "has no single active apiBridge bean"), bad.stderr
     assert bad.stderr.count("\n") == 1
+
+
+def test_contexts_offer_the_live_value_a_renamed_bean_key_had(tmp_path: Path) -> None:
+    """Review 57d M2: 5.1.1's Simulated bean reads recycleDeadNodes from
+    ${instancecontroller.recycleDeadNodes}, 6.2.0's from
+    ${managed.recycleDeadNodes} (the rehearsal's 5.1.1 wiring, AM's file; the
+    shared 6.2.0 applicationContext.xml). The review left the old key out and
+    offered the template's commented `true` for the new one as a key the live
+    file does not set: one confirm turned the live `false` into `true`. The
+    new key is offered the live value, and its note names the old key."""
+    from runbook.rehearsal import sandbox
+    from runbook.rehearsal.scenarios import R5_1
+
+    live_xml = tmp_path / "live-applicationContext.xml"
+    live_xml.write_text(sandbox.application_context(sandbox.SIMULATED, R5_1))
+    new_xml = DATA.parent / "applicationContext.xml.6.2.0.b406"
+    live = tmp_path / "red5-web.properties"
+    live.write_text(sandbox.data_text("red5-web.properties.5.1.1.236").replace(
+        "instancecontroller.recycleDeadNodes=true", "instancecontroller.recycleDeadNodes=false"),
+        encoding="latin-1")
+    said = runbook_cli("diff", str(live), str(DATA / "red5-web.properties.6.2.0.b406"),
+                       "--contexts", str(live_xml), str(new_xml), "--json")
+    keys = {k["key"]: k for k in json.loads(said.stdout)["keys"]}
+    assert keys["instancecontroller.recycleDeadNodes"]["merged"] is None  # left out
+    offered = keys["managed.recycleDeadNodes"]
+    assert (offered["merged"], offered["old"]) == ("false", "false"), offered
+    assert "managed.recycleDeadNodes" in json.loads(said.stdout)["unconfirmed"]
+    text = runbook_cli("diff", str(live), str(DATA / "red5-web.properties.6.2.0.b406"),
+                       "--contexts", str(live_xml), str(new_xml), "--check").stdout
+    block = text.split("  managed.recycleDeadNodes = false\n")[1].split("\n\n")[0]
+    assert "sets instancecontroller.recycleDeadNodes instead, which the same property read" \
+        in block, block

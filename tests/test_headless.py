@@ -357,6 +357,31 @@ def test_new_defaults_are_listed_and_taken_only_on_a_yes() -> None:
     assert subject["instancecontroller.httptimeout"].merged == "30000"
 
 
+def test_a_live_value_under_a_new_key_name_is_listed_apart_and_take_keeps_it() -> None:
+    """Review 57d M2: 6.2.0's Simulated bean reads managed.recycleDeadNodes
+    where 5.1.1's read instancecontroller.recycleDeadNodes. The live false
+    offered for it is not listed as a new default, and take keeps it."""
+    from runbook.properties import review
+    from runbook.rehearsal import sandbox
+
+    key = "managed.recycleDeadNodes"
+    subject = review(sandbox.data_text("red5-web.properties.5.1.1.236").replace(
+        "instancecontroller.recycleDeadNodes=true", "instancecontroller.recycleDeadNodes=false"),
+        sandbox.data_text("red5-web.properties.6.2.0.b406"),
+        overrides={"config.dbHost": "db", "config.dbUser": "u", "config.dbPass": "p"},
+        needs={key: "GenericSimulatedCloudController"},
+        read_before={key: "instancecontroller.recycleDeadNodes"})
+    subject.set_value("cluster.password", "clu-pass-9")
+    assert key in subject.unconfirmed and subject.undecided == []
+    headless, shown = front("take\n", UPLOAD)
+    assert ask_review(headless, subject) is True, shown.getvalue()
+    text = shown.getvalue()
+    assert ("1 live value under a new key name nobody has confirmed yet:\n"
+            f"    {key} = false   (from instancecontroller.recycleDeadNodes, live line 22)"
+            ) in text, text
+    assert subject[key].merged == "false"
+
+
 @pytest.mark.parametrize("piped", [True, False])
 def test_a_y_meant_for_the_next_step_takes_no_new_default(piped: bool) -> None:
     """The review asks its own question right after `run it? [y]`: a `y` meant

@@ -290,6 +290,102 @@ def test_the_decisions_file_keeps_a_needed_keys_confirmation() -> None:
     assert unaware.decision_result.stale == ["aws.forUsGovRegions"]
 
 
+def _renamed_review(value: str = "false", **options: object) -> Review:
+    """5.1.1's live file (the shipped template filled in) with
+    instancecontroller.recycleDeadNodes={value}, reviewed against 6.2.0's with
+    the Simulated bean read as the two releases wire it: 5.1.1 read
+    recycleDeadNodes from that key (AM's applicationContext.xml, the
+    rehearsal's 5.1.1 wiring), 6.2.0 from managed.recycleDeadNodes."""
+    from runbook.rehearsal import sandbox
+    from runbook.rehearsal.scenarios import R5_1
+    from steps import red5
+
+    live_xml = sandbox.application_context(sandbox.SIMULATED, R5_1)
+    new_xml = (DATA.parent / "applicationContext.xml.6.2.0.b406").read_text()
+    live = sandbox.data_text("red5-web.properties.5.1.1.236").replace(
+        "instancecontroller.recycleDeadNodes=true", f"instancecontroller.recycleDeadNodes={value}")
+    return review(live, TEMPLATE.read_text(encoding="latin-1"),
+                  needs=red5.keys_the_new_bean_reads(live_xml, new_xml),
+                  read_before=red5.keys_read_before(live_xml, new_xml),
+                  **options)  # type: ignore[arg-type]
+
+
+def test_a_needed_key_the_live_bean_read_under_another_name_is_offered_the_live_value(
+) -> None:
+    """Review 57d M2: the old key was left out and the new one offered the
+    template's commented true: one confirm turned the live false into true.
+    The live value is offered, to confirm; a keeps the template's; the notes
+    of both keys name the other."""
+    result = _renamed_review()
+    kr = result["managed.recycleDeadNodes"]
+    assert (kr.status, kr.old, kr.new, kr.merged) == (Status.UNCOMMENTED, "false", "true",
+                                                      "false")
+    assert kr.decided and not kr.acknowledged and kr.old_line == 22 and kr.new_line == 96
+    assert result.carried_from == {"managed.recycleDeadNodes":
+                                   "instancecontroller.recycleDeadNodes"}
+    assert "managed.recycleDeadNodes" in result.unset_in_the_live_file
+    old = result["instancecontroller.recycleDeadNodes"]
+    assert (old.status, old.merged) == (Status.REMOVED, None)
+    said = result.notes("managed.recycleDeadNodes")[-1]
+    assert "sets instancecontroller.recycleDeadNodes instead, which the same property read" \
+        in said, said
+    assert "managed.recycleDeadNodes: the merge offers this value there" in \
+        result.notes("instancecontroller.recycleDeadNodes")[-1]
+    lines = render_review(result).splitlines()
+    assert ("1 live value under a new key name nobody has confirmed yet (confirm each, or "
+            "give another value): managed.recycleDeadNodes") in lines, lines[:12]
+    assert not any("new default" in line and "managed.recycleDeadNodes" in line
+                   for line in lines), lines[:12]
+    # What the properties step and preflight say of it.
+    from steps.properties_step import added_for_the_bean
+
+    said = added_for_the_bean(result)
+    assert ("managed.recycleDeadNodes (false, the live file's instancecontroller."
+            "recycleDeadNodes, which the same property read: goes in once confirmed)") in said, \
+        said
+    # One confirm (a decisions file's, headless take, --yes) keeps the live value.
+    result.confirm("managed.recycleDeadNodes")
+    assert javaproperties.loads(result.merged_text())["managed.recycleDeadNodes"] == "false"
+    saved = Decisions.from_review(result)
+    assert saved.entries["managed.recycleDeadNodes"].action is Choice.KEEP_OLD
+    again = _renamed_review(decisions=Decisions.loads(saved.dumps()))
+    assert not again["managed.recycleDeadNodes"].is_open
+    assert again["managed.recycleDeadNodes"].merged == "false"
+    # The live value changed since: decided again.
+    moved = _renamed_review("true", decisions=Decisions.loads(saved.dumps()))
+    assert moved["managed.recycleDeadNodes"].reopened, moved["managed.recycleDeadNodes"]
+    # a: the template's line as it ships.
+    result.accept_new("managed.recycleDeadNodes")
+    assert javaproperties.loads(result.merged_text())["managed.recycleDeadNodes"] == "true"
+    # Without the old key in the live file: the template's default, as before.
+    unset = review(sandbox_5_1_without_recycle(), TEMPLATE.read_text(encoding="latin-1"),
+                   needs=result.needs, read_before=result.read_before)
+    assert (unset["managed.recycleDeadNodes"].status, unset["managed.recycleDeadNodes"].merged,
+            unset.carried_from) == (Status.NEW_DEFAULT, "true", {})
+
+
+def sandbox_5_1_without_recycle() -> str:
+    from runbook.rehearsal import sandbox
+
+    return sandbox.data_text("red5-web.properties.5.1.1.236").replace(
+        "instancecontroller.recycleDeadNodes=true\n", "")
+
+
+def test_a_needed_key_the_template_lacks_names_the_key_the_live_bean_read() -> None:
+    """Where the template has no line for the key the new bean reads, the
+    live value is not guessed into it: someone gives one, and the note says
+    which live key the same property read."""
+    live = LIVE.read_text(encoding="latin-1")
+    result = review(live, TEMPLATE.read_text(encoding="latin-1"),
+                    needs={"managed.deadNodes": "GenericSimulatedCloudController"},
+                    read_before={"managed.deadNodes": "instancecontroller.recycleDeadNodes"})
+    kr = result["managed.deadNodes"]
+    assert (kr.status, kr.merged, kr.decided, result.carried_from) == (
+        Status.NEEDS_VALUE, None, False, {})
+    assert "The live file sets instancecontroller.recycleDeadNodes, which the same property " \
+        "read" in result.notes("managed.deadNodes")[-1]
+
+
 def test_a_needed_key_with_no_value_in_the_template_must_be_given_one() -> None:
     """Only the shipped files' keys and values: a needed key whose template
     line holds a placeholder, or that the template lacks, is asked for, and

@@ -1951,3 +1951,39 @@ async def test_a_key_the_new_bean_reads_is_a_new_default_the_editor_explains(
         assert not app.review[key].is_open
     assert javaproperties.loads(app.review.merged_text())[key] == "false"
     assert Decisions.from_review(app.review).entries[key].action is Choice.ACCEPT_NEW
+
+
+async def test_a_live_value_under_a_new_key_name_is_kept_with_o(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 57d M2: 6.2.0's Simulated bean reads managed.recycleDeadNodes
+    where 5.1.1's read instancecontroller.recycleDeadNodes. The review offers
+    the live false; the editor must not call it a new default to confirm with
+    a, which takes the template's true: o keeps it."""
+    from runbook.rehearsal import sandbox
+    from runbook.rehearsal.scenarios import R5_1
+    from steps import red5
+
+    monkeypatch.chdir(tmp_path)
+    old, new = Path("red5-web.properties.live"), Path("red5-web.properties.new")
+    old.write_text(sandbox.data_text("red5-web.properties.5.1.1.236").replace(
+        "instancecontroller.recycleDeadNodes=true", "instancecontroller.recycleDeadNodes=false"),
+        encoding="latin-1")
+    new.write_text(sandbox.data_text("red5-web.properties.6.2.0.b406"), encoding="latin-1")
+    live_xml = sandbox.application_context(sandbox.SIMULATED, R5_1)
+    new_xml = (Path(__file__).parent / "data" / "applicationContext.xml.6.2.0.b406").read_text()
+    key = "managed.recycleDeadNodes"
+    app = make_app((old, new), needs=red5.keys_the_new_bean_reads(live_xml, new_xml),
+                   read_before=red5.keys_read_before(live_xml, new_xml))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        summary = str(screen.query_one("#review-summary", Static).render())
+        assert "? 1 renamed live value to confirm" in summary, summary
+        await go_to(pilot, screen, key)
+        detail = " ".join(str(screen.query_one("#review-detail", Static).render()).split())
+        assert "? The live value of instancecontroller.recycleDeadNodes: keep it with o" in \
+            detail, detail
+        assert "New default" not in detail, detail
+        await pilot.press("o")
+        assert not app.review[key].is_open
+    assert javaproperties.loads(app.review.merged_text())[key] == "false"
+    assert Decisions.from_review(app.review).entries[key].action is Choice.KEEP_OLD

@@ -123,6 +123,29 @@ def test_the_keys_the_new_bean_reads_are_those_of_the_bean_carry_over_activates(
     assert red5.keys_the_new_bean_reads("<beans></beans>", SHIPPED) == {}
 
 
+def test_the_key_the_live_bean_read_for_a_property_the_new_bean_reads_under_another() -> None:
+    """Review 57d M2: 5.1.1's Simulated and Limelight beans read
+    recycleDeadNodes from ${instancecontroller.recycleDeadNodes} (AM's
+    applicationContext.xml; the rehearsal's 5.1.1 wiring), 6.2.0's from
+    ${managed.recycleDeadNodes} and ${limelight.recycleDeadNodes} (the shared
+    file, whose tags spread over lines). Matched by the property's name."""
+    from runbook.rehearsal import sandbox
+    from runbook.rehearsal.scenarios import R5_1
+
+    simulated = sandbox.application_context(sandbox.SIMULATED, R5_1)
+    assert red5.keys_read_before(simulated, SHIPPED) == {
+        "managed.recycleDeadNodes": "instancecontroller.recycleDeadNodes"}
+    for same in (sandbox.AWS, sandbox.GOOGLE, sandbox.AZURE):
+        assert red5.keys_read_before(sandbox.application_context(same, R5_1), SHIPPED) == {}
+    limelight = red5.carry_controller(
+        '<beans><bean id="apiBridge" class="com.red5pro.cloud.limelight.controllers.'
+        'LimelightCloudController"></bean></beans>', SHIPPED).replace(
+        "${limelight.recycleDeadNodes}", "${instancecontroller.recycleDeadNodes}")
+    assert red5.keys_read_before(limelight, SHIPPED) == {
+        "limelight.recycleDeadNodes": "instancecontroller.recycleDeadNodes"}
+    assert red5.keys_read_before("<beans></beans>", SHIPPED) == {}
+
+
 def test_carrying_refuses_when_the_live_controller_is_unclear() -> None:
     with pytest.raises(ValueError, match="no single active"):
         red5.carry_controller("<beans></beans>", SHIPPED)

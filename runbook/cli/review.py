@@ -13,9 +13,10 @@ from runbook.cli.terminal import no_terminal_for_the_screen, paints
 
 
 def review_properties(args: argparse.Namespace) -> int:
-    needs = _needs(args)
-    if needs is None:
+    bean = _needs(args)
+    if bean is None:
         return 2
+    needs, read_before = bean
     if args.out is not None:
         from runbook.config import CommandRefused
         from runbook.journal import is_a_journal
@@ -44,24 +45,26 @@ def review_properties(args: argparse.Namespace) -> int:
             return 2
 
         return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,
-                            out=args.out, needs=needs)
+                            out=args.out, needs=needs, read_before=read_before)
     from runbook.properties import diff_command
 
     code = diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
-                        out=args.out, check=args.check, as_json=args.json, needs=needs)
+                        out=args.out, check=args.check, as_json=args.json, needs=needs,
+                        read_before=read_before)
     # Here, where a reader that went away can still be heard: its broken pipe
     # ends the command as the door ends any (`runbook diff ... | head`).
     sys.stdout.flush()
     return code
 
 
-def _needs(args: argparse.Namespace) -> dict[str, str] | None:
+def _needs(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]] | None:
     """The keys the new release's cloud-controller bean reads (--contexts: the
     live applicationContext.xml, whose active bean carry-over activates in
-    the new one); {} without --contexts; None, said on stderr, for contexts
-    that cannot say."""
+    the new one), and the key the live bean read for the same property where
+    it read another; both {} without --contexts; None, said on stderr, for
+    contexts that cannot say."""
     if not getattr(args, "contexts", None):
-        return {}
+        return {}, {}
     from runbook.visible import visible
     from steps import red5
 
@@ -81,7 +84,7 @@ def _needs(args: argparse.Namespace) -> dict[str, str] | None:
               f"{visible(str(args.contexts[0]))}; new: {visible(str(args.contexts[1]))})",
               file=sys.stderr)
         return None
-    return red5.keys_the_new_bean_reads(live, new)
+    return red5.keys_the_new_bean_reads(live, new), red5.keys_read_before(live, new)
 
 
 def _read_by_the_review(out: Path, *read: tuple[Path | None, str]) -> tuple[Path, str] | None:

@@ -364,7 +364,8 @@ class Review:
     """
 
     def __init__(self, old: Parsed, new: Parsed, overrides: Mapping[str, str],
-                 needs: Mapping[str, str] | None = None) -> None:
+                 needs: Mapping[str, str] | None = None,
+                 read_before: Mapping[str, str] | None = None) -> None:
         self.old_name = old.name
         self.new_name = new.name
         self._old = old
@@ -373,6 +374,12 @@ class Review:
         #: Keys the new release reads from this file to start (key -> what reads
         #: it: the controller bean's class), which the merge must set.
         self.needs: dict[str, str] = dict(needs or {})
+        #: Of those, the key the live install's bean read for the same
+        #: property, where it read another (needed key -> old key).
+        self.read_before: dict[str, str] = dict(read_before or {})
+        #: The needed keys neither file sets that the merge gives the live
+        #: file's value of that old key (needed key -> old key).
+        self.carried_from: dict[str, str] = {}
         #: Those of them the review has only because it is read so (neither
         #: file sets them), and those only the live file has: left unset
         #: unless decided, so each says why.
@@ -467,9 +474,13 @@ class Review:
         """The keys the new release reads (self.needs) that neither file sets
         nor the runbook does: the template's commented-out line holds the value
         the merge uncomments (a new default to confirm), or, where it has only
-        a placeholder or no line at all, someone must give one. A needed key
-        only the live file has is not left out by default: someone decides.
-        Red5 keys and values come from the two files only, never made up."""
+        a placeholder or no line at all, someone must give one. Where the live
+        install's bean read the same property under another key the live file
+        sets (read_before), that live value is offered in place of the
+        template's, to confirm (review 57d M2: a live false became the
+        template's true). A needed key only the live file has is not left out
+        by default: someone decides. Red5 keys and values come from the two
+        files only, never made up."""
         commented, base, new = self._new.commented, self._base, self._new
         for key in self.needs:
             if key in base:
@@ -487,7 +498,16 @@ class Review:
                 self._targets[key] = (_APPEND, -1)
                 section, new_line = None, None
             secret = is_secret_key(key) or (value is not None and carries_a_password(value))
-            if value is not None and not is_placeholder(value):
+            was = self.read_before.get(key)
+            live = self._old.active.get(was) if was is not None else None
+            if was is not None and live is not None and found is not None:
+                self.carried_from[key] = was
+                secret = secret or is_secret_key(was) or carries_a_password(live[1])
+                base[key] = KeyReview(
+                    key, Status.UNCOMMENTED, live[1], value, live[1], secret, True, section,
+                    self._old.starts[live[0]], new_line, False, new_commented=value,
+                    sample=is_sample(key, live[1], value, secret))
+            elif value is not None and not is_placeholder(value):
                 sample = is_sample(key, value, value, secret)
                 base[key] = KeyReview(
                     key, Status.NEW_DEFAULT, None, value, value, secret, True, section, None,
@@ -496,6 +516,13 @@ class Review:
                 base[key] = KeyReview(
                     key, Status.NEEDS_VALUE, None, value, value, secret, False, section, None,
                     new_line, False, new_commented=value)
+
+    @property
+    def unset_in_the_live_file(self) -> list[str]:
+        """The keys the review has only because the new release's bean reads
+        them: neither file sets them (the live file may set the key the live
+        bean read for the same property, carried_from)."""
+        return [key for key in self.for_the_bean if key not in self._old.active]
 
     def needed_note(self, key: str) -> str | None:
         """Why the merge must set `key`, for a key the new release reads: said
@@ -506,9 +533,18 @@ class Review:
         said = (f"The new release's {by} bean reads it: while red5-web.properties leaves it "
                 "unset, the stream manager does not start.")
         kr = self._base[key]
-        if kr.old is None and kr.new_commented is not None and kr.status is Status.NEW_DEFAULT:
+        was = self.carried_from.get(key)
+        if was is not None:
+            said += (f" The live file sets {written_key(was)} instead, which the same property "
+                     "read in the live install's bean: the merge takes its value once you "
+                     "confirm it, unless you give another.")
+        elif (kr.old is None and kr.new_commented is not None
+              and kr.status is Status.NEW_DEFAULT):
             said += (" The template ships it commented out; the merge uncomments it with the "
                      "template's value unless you give another.")
+        elif (was := self.read_before.get(key)) is not None and was in self._old.active:
+            said += (f" The live file sets {written_key(was)}, which the same property read "
+                     "in the live install's bean: give its value here to keep it.")
         return said
 
     def notes(self, key: str) -> list[str]:
@@ -519,6 +555,10 @@ class Review:
         needed = self.needed_note(key)
         if needed is not None:
             notes.append(needed)
+        for new_key, was in self.carried_from.items():
+            if was == key:
+                notes.append(f"The new release's bean reads the same property as "
+                             f"{written_key(new_key)}: the merge offers this value there.")
         return notes
 
     def _display_order(self) -> list[str]:
@@ -594,7 +634,7 @@ class Review:
         """The same files and overrides reviewed anew, with `decisions`
         applied: what a review taken up again from a decisions file opens
         with (decisions taken here and not saved are not in it)."""
-        result = Review(self._old, self._new, self._overrides, self.needs)
+        result = Review(self._old, self._new, self._overrides, self.needs, self.read_before)
         if decisions is not None:
             result.decision_result = decisions.apply(result)
         return result
@@ -908,6 +948,7 @@ def review(
     decisions: DecisionSource | None = None,
     set_by: str = "--set",
     needs: Mapping[str, str] | None = None,
+    read_before: Mapping[str, str] | None = None,
 ) -> Review:
     """Classify every key of ``old`` (the live file) against ``new`` (the new template).
 
@@ -917,13 +958,15 @@ def review(
     (a loaded decisions file) is applied last; what it did is in ``decision_result``.
     ``needs`` names the keys the new release reads to start (key -> the bean that reads
     it): each one the files leave unset is reviewed as a key the new template has.
+    ``read_before``: of those, the key the live install's bean read for the same
+    property where it read another; the live file's value of it is offered.
     Raises :class:`PropertiesError` for a file Java would not read the same way, and for
     one that looks cut short: no keys, or without the Red5 keys the other file has.
     """
     old, new = parse(old_text, old_name), parse(new_text, new_name)
     _refuse_cut_short(old, new, "restore the live red5-web.properties from a backup")
     _refuse_cut_short(new, old, "take red5-web.properties again from the new release's zip")
-    result = Review(old, new, overrides or {}, needs)
+    result = Review(old, new, overrides or {}, needs, read_before)
     for key, value in (overrides or {}).items():
         try:
             _refuse_another_kind(result[key], value)

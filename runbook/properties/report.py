@@ -322,7 +322,7 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
     details: list[str] = []
     if kr.old is not None and kr.old != kr.merged:
         details.append(f"live: {shown(kr.old)}")
-    if kr.new is not None and kr.new != kr.merged:
+    if kr.new is not None and kr.new != kr.merged and kr.new != kr.new_commented:
         details.append(f"template: {shown(kr.new)}")
     if kr.new_commented is not None and kr.merged is not None:
         details.append(f"template had it commented out as: {shown(kr.new_commented)}")
@@ -440,10 +440,17 @@ def _open_lines(review: Review, paint: Painter) -> list[str]:
                      f"{names(undecided, most=_HEADLINE_NAMES, rest=_BELOW)}")
     samples = set(review.leftover_samples)
     defaults = [k for k in review.unconfirmed if k not in samples]
+    # A live value the review gives a key's new name (review 57d M2) is no new default.
+    renamed = [k for k in defaults if k in review.carried_from]
+    defaults = [k for k in defaults if k not in review.carried_from]
     if defaults:
         lines.append(f"{_count(len(defaults), 'new default')} nobody has confirmed yet (confirm "
                      "each, or give another value): "
                      f"{names(defaults, most=_HEADLINE_NAMES, rest=_BELOW)}")
+    if renamed:
+        lines.append(f"{_count(len(renamed), 'live value')} under a new key name nobody has "
+                     "confirmed yet (confirm each, or give another value): "
+                     f"{names(renamed, most=_HEADLINE_NAMES, rest=_BELOW)}")
     if samples:
         lines.append(f"{_count(len(samples), 'key')} still holding Red5's sample value: "
                      f"{names(review.leftover_samples, most=_HEADLINE_NAMES, rest=_BELOW)}")
@@ -586,6 +593,8 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
                 "saved_as_utf8": saved_as_utf8(kr, reveal),
                 # The new release's bean that reads it, where the merge must set it.
                 "needed_by": review.needs.get(kr.key),
+                # The live key whose value it is offered (the same property read it).
+                "live_key": review.carried_from.get(kr.key),
             }
             for kr in review
         ],
@@ -626,6 +635,7 @@ def diff_command(
     as_json: bool,
     overrides: dict[str, str] | None = None,
     needs: dict[str, str] | None = None,
+    read_before: dict[str, str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
@@ -634,9 +644,10 @@ def diff_command(
     Exit 0: nothing needs a decision. 1: something does. 2: bad input (one line on
     stderr). ``--set`` beats ``overrides`` for the same key: it is the later, more
     specific instruction. ``needs``: the keys the new release's controller bean reads
-    (``--contexts``), which the merge must set. When ``decisions`` names a file that does
-    not exist yet, a starter file with every key (and a hint on each undecided one) is
-    written there.
+    (``--contexts``), which the merge must set; ``read_before``, of those, the key the
+    live install's bean read for the same property where it read another. When
+    ``decisions`` names a file that does not exist yet, a starter file with every key
+    (and a hint on each undecided one) is written there.
     ``stdout``/``stderr`` default to the streams current at call time (not at import),
     so a redirected ``sys.stdout`` is honoured.
     """
@@ -674,6 +685,7 @@ def diff_command(
             overrides=values,
             decisions=loaded,
             needs=needs,
+            read_before=read_before,
         )
     except (PropertiesError, DecisionsError) as exc:
         return bad(str(exc))
