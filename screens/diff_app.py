@@ -138,6 +138,7 @@ def create_diff_app(
     out: Path | None,
     needs: dict[str, str] | None = None,
     read_before: dict[str, str] | None = None,
+    cautions: Sequence[str] = (),
 ) -> DiffApp:
     """Read and review both files, apply the decisions file if there is one, build the app.
 
@@ -161,7 +162,8 @@ def create_diff_app(
     result.asked = overrides
     said = [given_the_wrong_way_round(result), identical_files(old, new)]
     return DiffApp(result, decisions_path=decisions, merged_path=out,
-                   cautions=[*(line for line in said if line), *unknown_sets(result, overrides)])
+                   cautions=[*cautions, *(line for line in said if line),
+                             *unknown_sets(result, overrides)])
 
 
 def run_diff_app(
@@ -173,13 +175,14 @@ def run_diff_app(
     out: Path | None,
     needs: dict[str, str] | None = None,
     read_before: dict[str, str] | None = None,
+    cautions: Sequence[str] = (),
     stderr: TextIO = sys.stderr,
 ) -> int:
     """Run the editor; 0 nothing left to decide, 1 keys left undecided, 2 bad input,
     128 + the signal when SIGTERM or SIGHUP stopped it."""
     try:
         app = create_diff_app(old, new, sets=sets, decisions=decisions, out=out, needs=needs,
-                              read_before=read_before)
+                              read_before=read_before, cautions=cautions)
     except (PropertiesError, DecisionsError, DiffInputError) as exc:
         print(f"runbook diff: {visible(str(exc))}", file=stderr)
         return EXIT_BAD_INPUT

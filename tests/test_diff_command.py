@@ -1718,3 +1718,42 @@ def test_contexts_offer_the_live_value_a_renamed_bean_key_had(tmp_path: Path) ->
     block = text.split("  managed.recycleDeadNodes = false\n")[1].split("\n\n")[0]
     assert "sets instancecontroller.recycleDeadNodes instead, which the same property read" \
         in block, block
+
+
+@pytest.mark.parametrize(("which", "role"), [(0, "the live"), (1, "the new")])
+def test_out_naming_a_contexts_file_is_refused(files: dict[str, Path], tmp_path: Path,
+                                               which: int, role: str) -> None:
+    """Review 57d L1: --out naming one of the --contexts files wrote the
+    merged file, secrets in clear, over that applicationContext.xml (exit 0).
+    Refused as --out naming the live file is, exit 2."""
+    contexts = [_live_context(tmp_path), tmp_path / "new-applicationContext.xml"]
+    shutil.copyfile(DATA.parent / "applicationContext.xml.6.2.0.b406", contexts[1])
+    before = contexts[which].read_bytes()
+    # Every key decided: the merged file would be written.
+    result = runbook_cli("diff", str(filled_docs(files, tmp_path)), str(files["template"]),
+                         "--set", "config.dbHost=db2.internal", "--set",
+                         "aws.forUsGovRegions=false", "--contexts", *map(str, contexts),
+                         "--check", "--out", str(contexts[which]))
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert result.stderr.startswith(
+        f"runbook diff: --out {contexts[which]} is {role} applicationContext.xml, which the "
+        "review reads; write the merged file to a path of its own"), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert contexts[which].read_bytes() == before
+
+
+def test_contexts_whose_live_file_runs_the_dummy_say_no_bean_keys_are_checked(
+        files: dict[str, Path], tmp_path: Path) -> None:
+    """Review 57d L1: the shipped applicationContext.xml given as LIVE_XML
+    (its Dummy bean active) gave no keys to check, and --check said only
+    "Nothing needs a decision". One line says the file names no cloud
+    controller, so no bean keys are checked; the review goes on."""
+    shipped = DATA.parent / "applicationContext.xml.6.2.0.b406"
+    result = runbook_cli("diff", str(filled_docs(files, tmp_path)), str(files["template"]),
+                         "--set", "config.dbHost=db2.internal", "--contexts", str(shipped),
+                         str(shipped), "--check")
+    said = [line for line in result.stderr.splitlines() if "--contexts" in line]
+    assert said == [f"runbook diff: --contexts: {shipped} names no cloud controller (its "
+                    "active bean is the Dummy), so no keys the new release's bean reads are "
+                    "checked: give the live install's applicationContext.xml"], result.stderr
+    assert result.returncode == 0 and "Nothing needs a decision" in result.stdout

@@ -13,17 +13,18 @@ from runbook.cli.terminal import no_terminal_for_the_screen, paints
 
 
 def review_properties(args: argparse.Namespace) -> int:
-    bean = _needs(args)
-    if bean is None:
-        return 2
-    needs, read_before = bean
     if args.out is not None:
         from runbook.config import CommandRefused
         from runbook.journal import is_a_journal
 
+        contexts = getattr(args, "contexts", None) or (None, None)
+        # Review 57d L1: the merged file, secrets in clear, replaced an
+        # applicationContext.xml given to --contexts, exit 0.
         over = _read_by_the_review(args.out, (args.old, "the live file"),
                                    (args.new, "the new template"),
-                                   (args.decisions, "the decisions file"))
+                                   (args.decisions, "the decisions file"),
+                                   (contexts[0], "the live applicationContext.xml"),
+                                   (contexts[1], "the new applicationContext.xml"))
         if over is not None:
             # Operator trial: the merged file, secrets in clear, replaced the
             # decisions file meant to be shared, or the live copy; exit 0.
@@ -36,6 +37,10 @@ def review_properties(args: argparse.Namespace) -> int:
             # Bad-input trial: a run's record became the merged file, in clear.
             raise CommandRefused("diff", f"--out {args.out} is a run's journal; write the "
                                  "merged file to a path of its own")
+    bean = _needs(args)
+    if bean is None:
+        return 2
+    needs, read_before, caution = bean
     if paints(args):  # the editor, unless --check or --json asks for text
         from screens.diff_app import run_diff_app
 
@@ -45,7 +50,10 @@ def review_properties(args: argparse.Namespace) -> int:
             return 2
 
         return run_diff_app(args.old, args.new, sets=args.set, decisions=args.decisions,
-                            out=args.out, needs=needs, read_before=read_before)
+                            out=args.out, needs=needs, read_before=read_before,
+                            cautions=[caution] if caution else [])
+    if caution:
+        print(f"runbook diff: {caution}", file=sys.stderr)
     from runbook.properties import diff_command
 
     code = diff_command(args.old, args.new, sets=args.set, decisions=args.decisions,
@@ -57,14 +65,16 @@ def review_properties(args: argparse.Namespace) -> int:
     return code
 
 
-def _needs(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]] | None:
+def _needs(args: argparse.Namespace
+           ) -> tuple[dict[str, str], dict[str, str], str | None] | None:
     """The keys the new release's cloud-controller bean reads (--contexts: the
     live applicationContext.xml, whose active bean carry-over activates in
-    the new one), and the key the live bean read for the same property where
-    it read another; both {} without --contexts; None, said on stderr, for
-    contexts that cannot say."""
+    the new one), the key the live bean read for the same property where it
+    read another, and what to say of contexts that name no cloud controller;
+    {}, {}, None without --contexts; None, said on stderr, for contexts that
+    cannot say."""
     if not getattr(args, "contexts", None):
-        return {}, {}
+        return {}, {}, None
     from runbook.visible import visible
     from steps import red5
 
@@ -84,7 +94,14 @@ def _needs(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]] | 
               f"{visible(str(args.contexts[0]))}; new: {visible(str(args.contexts[1]))})",
               file=sys.stderr)
         return None
-    return red5.keys_the_new_bean_reads(live, new), red5.keys_read_before(live, new)
+    if red5.active_controller(live) == red5.DUMMY_CONTROLLER:
+        # Review 57d L1: the shipped file given as the live one; silent, the
+        # review said "Nothing needs a decision".
+        return {}, {}, (f"--contexts: {visible(str(args.contexts[0]))} names no cloud "
+                        "controller (its active bean is the Dummy), so no keys the new "
+                        "release's bean reads are checked: give the live install's "
+                        "applicationContext.xml")
+    return red5.keys_the_new_bean_reads(live, new), red5.keys_read_before(live, new), None
 
 
 def _read_by_the_review(out: Path, *read: tuple[Path | None, str]) -> tuple[Path, str] | None:
