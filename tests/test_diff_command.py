@@ -1757,3 +1757,28 @@ def test_contexts_whose_live_file_runs_the_dummy_say_no_bean_keys_are_checked(
                     "active bean is the Dummy), so no keys the new release's bean reads are "
                     "checked: give the live install's applicationContext.xml"], result.stderr
     assert result.returncode == 0 and "Nothing needs a decision" in result.stdout
+
+
+def test_a_decision_for_a_key_the_template_has_only_commented_out_is_not_called_unknown(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Operator re-trial 57b, F2: without --contexts, a decisions file deciding
+    aws.forUsGovRegions (written by a review that had them) was told the key is
+    in neither file, "gone from the template, or misspelt": the template has it,
+    commented out. Believed, the operator would delete a decision the window
+    needs. It says the template has the key commented out and --contexts
+    reads it."""
+    template = files["template"].read_text()
+    commented = next(line for line in template.splitlines()
+                     if line.startswith("#") and "=" in line and " " not in line.split("=")[0])
+    key = commented.lstrip("#").split("=", 1)[0].strip()
+    decisions = tmp_path / "decisions.toml"
+    runbook_cli("diff", str(files["live"]), str(files["template"]), "--check",
+                "--decisions", str(decisions))
+    decisions.write_text(decisions.read_text()
+                         + f'\n[keys."{key}"]\naction = "set"\nvalue = "x"\n')
+    result = runbook_cli("diff", str(files["live"]), str(files["template"]), "--check",
+                         "--decisions", str(decisions))
+    said = " ".join(result.stdout.split() + result.stderr.split())
+    assert "neither file has" not in said or key not in said.split("neither file has", 1)[1], said
+    assert "commented out" in said and "--contexts" in said, said

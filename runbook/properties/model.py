@@ -370,6 +370,9 @@ class Review:
         self.new_name = new.name
         self._old = old
         self._new = new
+        #: Keys the template has only on a commented-out line: not review keys
+        #: unless the new bean reads them (`needs`).
+        self.commented_in_template: frozenset[str] = frozenset(new.commented)
         self._overrides = dict(overrides)
         #: Keys the new release reads from this file to start (key -> what reads
         #: it: the controller bean's class), which the merge must set.

@@ -419,13 +419,26 @@ def stale_decisions(result: ApplyResult, review: Review) -> str | None:
     cannot say which; the closest key can point at the one meant."""
     if not result.stale:
         return None
+    # One the template has commented out is no typo: a review given the
+    # applicationContext files (--contexts) reads it where the new bean does
+    # (re-trial 57b, F2: called "gone from the template, or misspelt").
+    commented = [key for key in result.stale if key in review.commented_in_template]
     known = [kr.key for kr in review]
     shown = []
     for key in result.stale:
+        if key in commented:
+            continue
         close = closest(key, known)
         shown.append(visible(key) + (f" (did you mean {visible(close)}?)" if close else ""))
-    return ("recorded for keys neither file has (gone from the template, or misspelt), so "
-            f"not applied: {', '.join(shown)}")
+    said = []
+    if commented:
+        said.append("recorded for keys the template has only commented out, so not applied "
+                    f"here: {', '.join(map(visible, commented))}; with --contexts LIVE_XML "
+                    "NEW_XML the review reads those the new cloud-controller bean needs")
+    if shown:
+        said.append("recorded for keys neither file has (gone from the template, or misspelt), "
+                    f"so not applied: {', '.join(shown)}")
+    return "; ".join(said)
 
 
 def _open_lines(review: Review, paint: Painter) -> list[str]:
