@@ -1782,3 +1782,16 @@ def test_a_decision_for_a_key_the_template_has_only_commented_out_is_not_called_
     said = " ".join(result.stdout.split() + result.stderr.split())
     assert "neither file has" not in said or key not in said.split("neither file has", 1)[1], said
     assert "commented out" in said and "--contexts" in said, said
+
+
+def test_a_review_without_contexts_says_the_bean_keys_were_not_checked(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """Operator re-trial 57b, F3: without --contexts, --check and --json gave
+    no word that the keys the new cloud-controller bean reads were not looked
+    at: `needed_by: null` everywhere read as a complete review."""
+    text = runbook_cli("diff", str(files["live"]), str(files["template"]), "--check")
+    said = " ".join(text.stdout.split())
+    assert "--contexts" in said and "not checked" in said, said[-600:]
+    as_json = runbook_cli("diff", str(files["live"]), str(files["template"]), "--json")
+    assert json.loads(as_json.stdout)["bean_keys_checked"] is False

@@ -637,6 +637,11 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
     }
 
 
+BEAN_KEYS_NOT_CHECKED = (
+    "keys the new release's cloud-controller bean reads were not checked (no --contexts "
+    "LIVE_XML NEW_XML); preflight and the properties step check them in the run.")
+
+
 def diff_command(
     old: Path,
     new: Path,
@@ -744,10 +749,14 @@ def diff_command(
             print(merged_written(result, out), file=stderr)
 
     if as_json:
-        write_whole(stdout, _json_text(review_to_json(result), stdout.encoding) + "\n")
+        # needs None: no --contexts, so not a complete review (re-trial 57b F3).
+        shown = {**review_to_json(result), "bean_keys_checked": needs is not None}
+        write_whole(stdout, _json_text(shown, stdout.encoding) + "\n")
     else:
         stdout.write(f"Live file: {old}\nNew template: {new}\n\n")
         write_whole(stdout, render_review(result, paint=Painter.for_stream(stdout)))
         if NEW_DATABASE_KEY in result and result[NEW_DATABASE_KEY].status is not Status.OVERRIDDEN:
             stdout.write(f"\nNote: {NEW_DATABASE_NOTE}\n")
+        if needs is None:
+            stdout.write(f"\nNote: {BEAN_KEYS_NOT_CHECKED}\n")
     return 1 if undecided else 0
