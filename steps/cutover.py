@@ -1465,14 +1465,18 @@ def _with_image(launch_config: dict[str, Any], image: str | None) -> dict[str, A
     return changed
 
 
-def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """`new` stands for the saved group `old`: made the same way, and not on
-    its way out (a group being deleted would take its origins with it)."""
-    if being_deleted(new):
-        return False
+def made_like(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """`new` is made the way the saved group `old` was: its regions, launch
+    config and scale policy (what recreate's POST gives it)."""
     return (sorted(old.get("regions", [])) == sorted(new.get("regions", []))
             and old.get("launchConfig") == new.get("launchConfig")
             and old.get("scalePolicy") == new.get("scalePolicy"))
+
+
+def _same_group(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """`new` stands for the saved group `old`: made the same way, and not on
+    its way out (a group being deleted would take its origins with it)."""
+    return not being_deleted(new) and made_like(old, new)
 
 
 # What the rebuild's plan shows where it learns a value only as it runs, the way
@@ -1718,6 +1722,8 @@ class Recreate(Red5Step):
         if found is None:
             raise StepFailed("there is no snapshot from export-config to rebuild from")
         ctx.info(f"rebuilding from {found.describe()}")
+        if self.side == "new" and ctx.facts.recreated_nodegroups is None:
+            ctx.facts.recreated_nodegroups = []  # known from here on: none yet
         saved = found.data
         speaks = self._speaks(ctx)
         api = await ctx.api(fresh=True, old=self.side == "old")
@@ -1757,8 +1763,9 @@ class Recreate(Red5Step):
                     partial(api.create_nodegroup, old.get("regions", []),
                             old["launchConfig"], old["scalePolicy"]))
             new_name = group["name"]
-            if self.side == "new" and new_name not in ctx.facts.recreated_nodegroups:
-                ctx.facts.recreated_nodegroups.append(new_name)
+            made = ctx.facts.recreated_nodegroups
+            if self.side == "new" and made is not None and new_name not in made:
+                made.append(new_name)
             want = max(1, len(origins_of(old.get("nodes", []))))
             # An origin on its way out (terminating, say) is not one launched:
             # waiting for it would wait the whole limit for nothing.

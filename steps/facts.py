@@ -141,9 +141,13 @@ class Red5Facts(Facts):
     file_changed_since_start: bool = plain(False)
     new_api_version: str | None = plain(None)
     # recreate: the new stream manager's nodegroups it made or took to stand
-    # for a saved one, each as soon as the API named it: the way back deletes
-    # these and no other (one made there by hand is not this run's)
-    recreated_nodegroups: list[str] = plain(factory=list)
+    # for a saved one, each as soon as the API named it (journalled at its next
+    # action). None until recreate begins, and in a journal from before the
+    # fact: not known, so the way back takes every listed nodegroup for
+    # recreate's. Known, it takes these, its nodegroup-recreated notes', and
+    # one made like a saved nodegroup none of those stands for (its making
+    # not recorded: a kill -9 or a lost answer right after the POST).
+    recreated_nodegroups: list[str] | None = plain(None)
     # promote-new: when it moved the new tree into place (this machine's
     # clock, before the rename); None until then, or from an older journal
     promoted_at: float | None = plain(None)

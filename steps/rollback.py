@@ -16,9 +16,18 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runbook.model import AFTER_WAY_BACK, Action, Check, Note, Phase, Shell, Wait
+from runbook.model import (
+    AFTER_WAY_BACK,
+    NODEGROUP_RECREATED,
+    Action,
+    Check,
+    Note,
+    Phase,
+    Shell,
+    Wait,
+)
 from runbook.shell import quote
 from runbook.smapi import SMApiError
 from runbook.step import StepFailed
@@ -33,6 +42,7 @@ from steps.common import (
     java_processes,
     java_processes_command,
     live_dir,
+    load_snapshot,
     mask_licences,
     new_tree,
     old_tree,
@@ -49,12 +59,16 @@ from steps.cutover import (
     _wait,
     delete_nodegroup,
     expected_api_version,
+    made_like,
     old_api_version,
     servers_of,
     serving_proof,
 )
 from steps.database import DATABASE, names_the_live_database, new_database_drop
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
+
+if TYPE_CHECKING:
+    from runbook.journal_replay import Replay
 
 
 def failed_dir(p: AnyContext) -> str:
@@ -127,11 +141,10 @@ async def _old_install(ctx: Ctx) -> str:
     return old
 
 
-def _recreate_began(ctx: Ctx) -> bool:
-    """Whether recreate changed anything in this cutover (an action on record),
-    by this run's journal or the one the cutover began in (`runbook rollback`
-    writes its own). One that cannot be read is passed over: the host's look
-    is what decides, this only says what a silent API may have left."""
+def _journals(ctx: Ctx) -> list[Replay]:
+    """This run's journal and the one the cutover began in (`runbook rollback`
+    writes its own), as read now. One that cannot be read is passed over: the
+    host's look is what decides, these only say what recreate did."""
     # Here, not at the top: the first paint imports the steps for their
     # cards and none of the journal's readers (test_cli_imports).
     from runbook.journal import JournalError
@@ -141,14 +154,52 @@ def _recreate_began(ctx: Ctx) -> bool:
     under_way = ctx.host_state.cutover()
     if under_way is not None:
         paths.add(Path(under_way.journal))
+    found = []
     for path in paths:
         try:
-            history = replay(path).steps.get("recreate")
+            found.append(replay(path))
         except (JournalError, OSError):
             continue
+    return found
+
+
+def _recreate_began(ctx: Ctx) -> bool:
+    """Whether recreate changed anything in this cutover (an action on record)."""
+    for journal in _journals(ctx):
+        history = journal.steps.get("recreate")
         if history is not None and history.acted:
             return True
     return False
+
+
+def _recreates(ctx: Ctx, listed: list[dict[str, Any]]) -> set[str]:
+    """The names of the nodegroups in `listed` (the new API's) that this run's
+    recreate made, so the way back's to delete. Where the journal does not
+    record them (an older runbook's), every one, as the way back did then:
+    left, the old stream manager would tear their nodes down undrained. Else
+    those it names, those its notes name, and, for a saved nodegroup none of
+    these stands for, one made like it (the rule a retried recreate adopts
+    by): its making was not recorded (a kill -9 or a lost answer right after
+    the POST) but it is recreate's (review 57c H1)."""
+    names = {group["name"] for group in listed}
+    made = ctx.facts.recreated_nodegroups
+    if made is None:
+        return names if _recreate_began(ctx) else set()
+    known = set(made) | {str(note.get("new")) for journal in _journals(ctx)
+                         for note in journal.notes
+                         if note.get("kind") == NODEGROUP_RECREATED
+                         and note.get("step") == Recreate.id}
+    ours = {name for name in names if name in known}
+    unmatched = [group for group in listed if group["name"] in ours]
+    for old in (load_snapshot(ctx) or {}).get("nodegroups", []):
+        standing = next((g for g in unmatched if made_like(old, g)), None)
+        if standing is not None:
+            unmatched.remove(standing)
+            continue
+        like = next((g for g in listed if g["name"] not in ours and made_like(old, g)), None)
+        if like is not None:
+            ours.add(like["name"])
+    return ours
 
 
 def _not_answering(exc: SMApiError) -> str:
@@ -159,6 +210,13 @@ def _not_answering(exc: SMApiError) -> str:
     if exc.status == 401:
         return "the new release refuses the API token given, the old install's (HTTP 401)"
     return f"the new release's API does not answer ({str(exc).rstrip('.')})"
+
+
+# Said where the journal does not record recreate's nodegroups (an older
+# runbook's): every one listed is deleted, as the way back did then.
+UNRECORDED = ("this run's journal does not record which nodegroups recreate made (an earlier "
+              "runbook wrote it): every one the new stream manager lists is taken for "
+              "recreate's and deleted")
 
 
 def _kept(names: tuple[str, ...] | list[str]) -> str:
@@ -187,6 +245,8 @@ class DeleteNewNodegroups(Red5Step):
         actions: list[Action] = [Note(f"before the new release stops: {SWEEP}")]
         if p.facts.scratch.new_groups_kept:
             actions.append(Note(_kept(p.facts.scratch.new_groups_kept)))
+        if listed and p.facts.recreated_nodegroups is None:
+            actions.append(Note(UNRECORDED))
         actions += [Note(f"{name}: being deleted already (a DELETE sent earlier); waited for, "
                          "not sent another") for name in going]
         actions += [p.api_call("DELETE", f"admin/nodegroup/{name}", version=version)
@@ -234,7 +294,7 @@ class DeleteNewNodegroups(Red5Step):
             return Check(True, "the new stream manager has no nodegroups")
         # Only recreate's: one made there by hand, or there before this run,
         # is not the way back's to delete.
-        made = set(facts.recreated_nodegroups)
+        made = _recreates(ctx, listed)
         recreated = [g for g in listed if g["name"] in made]
         facts.scratch.new_groups_kept = tuple(sorted(g["name"] for g in listed
                                                      if g["name"] not in made))
@@ -277,11 +337,13 @@ class DeleteNewNodegroups(Red5Step):
         try:
             api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
             now = {g["name"]: g for g in await api.list_nodegroups()}
+            made = _recreates(ctx, list(now.values()))
+            if facts.recreated_nodegroups is None:
+                ctx.info(UNRECORDED)
             # Only what the plan showed is deleted; one of recreate's that it
             # did not show is left, and warned of; any other is kept, and said.
             deleting = [name for name in sorted(listed) if name in now and name not in going
                         and not being_deleted(now[name])]
-            made = set(facts.recreated_nodegroups)
             since = sorted(name for name in set(now) - listed if name in made)
             kept = sorted(name for name in set(now) - listed if name not in made)
             if kept:

@@ -1719,3 +1719,83 @@ async def test_the_way_back_deletes_a_nodegroup_recreate_made_before_it_failed(
                and r["step"] == NEW_GROUPS]
     assert len(deletes) == 1 and "DELETE" in deletes[0], deletes
     assert left == [], left
+
+
+def _recreated_by_note(journal: Path) -> list[str]:
+    return sorted(r["new"] for r in read(journal) if r["event"] == "note"
+                  and r.get("kind") == "nodegroup-recreated" and r.get("step") == "recreate")
+
+
+async def test_the_way_back_of_a_journal_without_the_record_deletes_every_nodegroup(
+    tmp_path: Path,
+) -> None:
+    """A journal written before recreate recorded the nodegroups it made (an
+    older runbook's, resumed by this one) cannot tell recreate's from any
+    other: the way back deletes every one the new stream manager lists, as
+    it did then, rather than leave recreate's to the old stream manager,
+    which tears their nodes down without a drain (review 57c H1)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        assert len(_recreated_by_note(journal)) == 2
+        lines = []
+        for line in journal.read_text().splitlines():
+            record = json.loads(line)
+            if record.get("event") == "facts":
+                record["facts"].pop("recreated_nodegroups", None)
+            lines.append(json.dumps(record, ensure_ascii=False))
+        journal.write_text("\n".join(lines) + "\n")
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(front)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    assert left == [], [group["name"] for group in left]
+    said = "does not record which nodegroups recreate made"
+    assert any(said in action.render() for action in front.plans[NEW_GROUPS]), \
+        front.plans[NEW_GROUPS]
+    assert said in front.text(), front.text()[-3000:]
+
+
+async def test_the_way_back_deletes_a_nodegroup_whose_making_was_never_recorded(
+    tmp_path: Path,
+) -> None:
+    """Killed right after recreate's POST admin/nodegroup ended (what a lost
+    answer to it leaves too): the group is made and nothing names it. The
+    way back still takes it for recreate's, by the saved nodegroup it is made
+    like, and deletes it; a nodegroup made like no saved one is kept, named
+    (review 57c H1)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        records = journal.read_text().splitlines(keepends=True)
+        parsed = [json.loads(line) for line in records]
+        created = next(r["n"] for r in parsed if r["event"] == "action-start"
+                       and r["step"] == "recreate" and "POST" in r["text"]
+                       and "admin/nodegroup" in r["text"] and "/node/" not in r["text"])
+        ended = next(number for number, r in enumerate(parsed) if r["event"] == "action-end"
+                     and r["step"] == "recreate" and r["n"] == created)
+        journal.write_text("".join(records[:ended + 1]))  # what a kill -9 there leaves
+        groups = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        first_made = min(groups, key=lambda group: group["id"])
+        other = max(groups, key=lambda group: group["id"])
+        assert first_made["launchConfig"] != other["launchConfig"], groups
+        async with StreamManagerAPI(host.api_base_url, host.api_token,
+                                    host.scenario.new.api) as api:
+            # Made by hand like no saved nodegroup: one's launch config, the
+            # other's scale policy.
+            mine = (await api.create_nodegroup(first_made["regions"], first_made["launchConfig"],
+                                               other["scalePolicy"]))["name"]
+        front = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(front)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    assert [group["name"] for group in left] == [mine], left
+    said = [line for step, _, line in front.lines if step == NEW_GROUPS
+            and "not made by this run's recreate" in line]
+    assert said and all(first_made["name"] not in line for line in said), said
