@@ -435,11 +435,13 @@ class Preflight(Red5Step):
         return problems
 
     def _controller_jar(self, ctx: Ctx, live_xml: str | None) -> list[str]:
-        """The jar holds the class of the bean the live install runs, which
-        carry-over activates in the new release (trial 57, F10: a jar of
-        another cloud passed until start-service, after the nodegroups were
-        deleted). Not once a cutover is under way (no `live_xml`): the jar is
-        in place by then, and the install folder may hold the new release."""
+        """The jar is not another cloud's: the bean the live install runs,
+        which carry-over activates in the new release, is in it, or at least
+        no other cloud's is (trial 57, F10: a jar of another cloud passed
+        until start-service, after the nodegroups were deleted; review 57c M2:
+        where it holds no known controller, warned of, not refused). Not once
+        a cutover is under way (no `live_xml`): the jar is in place by then,
+        and the install folder may hold the new release."""
         jar = ctx.settings.cloud_controller
         if live_xml is None or not jar.is_file():
             return []  # a jar not here is said with the distribution
@@ -452,7 +454,12 @@ class Preflight(Red5Step):
                     "rebuild the fleet, and start-service refuses it. Put the live install on "
                     "its cloud's controller first, or upgrade it by hand"]
         refused = red5.jar_refusal(jar, bean, os.path.abspath(ctx.settings.source))
-        return [refused] if refused else []
+        if refused:
+            return [refused]
+        unfound = red5.jar_warning(jar, bean)
+        if unfound:
+            ctx.note("controller-jar-unread", unfound)
+        return []
 
     async def _disk(self, ctx: Ctx) -> list[str]:
         s = ctx.settings

@@ -569,30 +569,77 @@ def zip_member(zip_path: Path, member: str) -> bytes | None:
         return None
 
 
-def jar_refusal(jar: Path, bean_class: str | None, config: str | None) -> str | None:
-    """Why `jar` cannot be the cloud-controller jar, if it cannot: it does not
-    open as a zip (a jar is one), or it lacks `bean_class`, the class of the
-    live install's controller bean, which carry-over makes the new release's
-    (trial 57, F10: found only in the downtime, by start-service). None
-    checks the zip alone; so does the Dummy bean, whose class ships with the
-    release, in no controller jar. The release the jar was built for is not
-    compared: Red5 pairs them loosely (FACTS-scenarios section 0). `config`,
-    where the refusal does not name the setting already."""
-    setting = f"[artifacts] cloud_controller in {config}" if config \
-        else "artifacts.cloud_controller"
+# The cloud-controller beans' classes in the webapp's applicationContext.xml,
+# and the cloud each is (FACTS §4: the 6.2.0 file, its commented-out beans).
+CONTROLLER_CLOUDS = {
+    "com.red5pro.services.cloud.aws.component.AWSInstanceController": "AWS",
+    "com.red5pro.services.cloud.microsoft.component.AzureComputeController": "Azure",
+    "com.red5pro.services.cloud.google.component.ComputeInstanceController": "Google Cloud",
+    "com.red5pro.cloud.limelight.controllers.LimelightCloudController": "Limelight",
+    "com.red5pro.services.simulatedcloud.generic.component.GenericSimulatedCloudController":
+        "the simulated cloud",
+    "com.red5pro.services.terraform.component.TerraformCloudController": "Terraform",
+}
+
+
+def _class_entry(name: str) -> str:
+    return name.replace(".", "/") + ".class"
+
+
+def _jar_entries(jar: Path) -> set[str] | None:
     try:
         with zipfile.ZipFile(jar) as archive:
-            names = set(archive.namelist())
+            return set(archive.namelist())
     except (zipfile.BadZipFile, OSError):
+        return None
+
+
+def jar_refusal(jar: Path, bean_class: str | None, config: str | None) -> str | None:
+    """Why `jar` cannot be the cloud-controller jar, if it cannot: it does not
+    open as a zip (a jar is one), or it holds another cloud's controller class
+    (CONTROLLER_CLOUDS) and not `bean_class`, the live install's, which
+    carry-over makes the new release's (trial 57, F10: a Google jar for an
+    AWS install, found only in the downtime, by start-service). That a
+    controller jar holds its bean's class as a plain entry is inferred (no
+    source lists a jar's entries): a jar with none of the known classes is
+    only warned of (jar_warning). None checks the zip alone; so does the
+    Dummy bean, whose class ships with the release, in no controller jar.
+    The release the jar was built for is not compared: Red5 pairs them
+    loosely (FACTS-scenarios section 0). `config`, where the refusal does
+    not name the setting already."""
+    setting = f"[artifacts] cloud_controller in {config}" if config \
+        else "artifacts.cloud_controller"
+    names = _jar_entries(jar)
+    if names is None:
         return (f"{jar} is not a jar (it does not open as a zip): download the cloud "
                 "controller jar again" + (f", or set {setting} to another" if config else
                                           ", or correct the path"))
-    if bean_class is None or bean_class == DUMMY_CONTROLLER:
+    if bean_class is None or bean_class == DUMMY_CONTROLLER or _class_entry(bean_class) in names:
         return None
-    if bean_class.replace(".", "/") + ".class" in names:
+    other = sorted(name for name in CONTROLLER_CLOUDS if _class_entry(name) in names)
+    if not other:
         return None
-    return (f"{jar} does not hold {bean_class}, the live install's cloud controller, so the "
-            f"new release would not start with it: set {setting} to the jar for that cloud")
+    clouds = " and ".join(dict.fromkeys(CONTROLLER_CLOUDS[name] for name in other))
+    return (f"{jar} holds {', '.join(other)}, {clouds}'s cloud controller, and not "
+            f"{bean_class}, the live install's, so the new release would not start with it: "
+            f"set {setting} to the jar for the live install's cloud")
+
+
+def jar_warning(jar: Path, bean_class: str | None) -> str | None:
+    """What to say where `jar` opens as a zip and holds neither the live
+    install's controller class nor any other known one: a jar laid out
+    otherwise than runbook looks (its premise is inferred), or not a
+    controller jar at all. Not a refusal: start-service, which checks the
+    new release's controller, tells."""
+    names = _jar_entries(jar)
+    if names is None or bean_class is None or bean_class == DUMMY_CONTROLLER:
+        return None
+    if _class_entry(bean_class) in names or any(_class_entry(name) in names
+                                                for name in CONTROLLER_CLOUDS):
+        return None
+    return (f"warning: runbook could not find {bean_class}, the live install's cloud "
+            f"controller, in {jar}, nor any other cloud's: make sure it is the jar for that "
+            "cloud; start-service will tell, once the new release runs")
 
 
 # --- the cloud-controller bean of applicationContext.xml ---------------------

@@ -484,22 +484,22 @@ async def test_a_kept_unit_naming_what_the_new_release_lacks_is_refused_at_prefl
         assert host.service_pid() is not None, "the live stream manager still runs"
 
 
-# FACTS section 5: the Google Compute bean's class, which a Google jar holds.
+# FACTS section 4: the Google Compute bean's class, which a Google jar holds.
 GOOGLE = "com.red5pro.services.cloud.google.component.ComputeInstanceController"
 
 
 @pytest.mark.parametrize(("name", "holds"), [
     ("google-cloud-controller-0.0.0.jar", [GOOGLE]),
-    ("aws-cloud-controller-11.0.0.jar", ["org.red5.example.NotAController"]),
     ("aws-cloud-controller-11.0.0.jar", None),
-], ids=["another-clouds-jar", "no-controller-in-it", "not-a-zip"])
-async def test_a_controller_jar_without_the_live_bean_is_refused_at_preflight(
+], ids=["another-clouds-jar", "not-a-zip"])
+async def test_a_controller_jar_of_another_cloud_is_refused_at_preflight(
     tmp_path: Path, name: str, holds: list[str] | None,
 ) -> None:
-    """Trial 57, F10: a jar of another cloud (or any jar) passed every
+    """Trial 57, F10: a jar of another cloud (or any file) passed every
     prepare step; the bean carry-over activates would not load, and
     start-service would fail after the nodegroups were deleted. Preflight
-    looks inside the jar for the class of the live install's bean."""
+    refuses a jar that holds another cloud's controller class and not the
+    live install's, and a file that is no zip."""
     jar = tmp_path / name
     jar.write_bytes(b"not a zip\n" if holds is None else
                     sandbox.jar_bytes(name.rsplit("-", 1)[0], "0.0.0", holds))
@@ -514,8 +514,34 @@ async def test_a_controller_jar_without_the_live_bean_is_refused_at_preflight(
         if holds is None:
             assert "is not a jar" in said, said
         else:
-            assert f"does not hold {sandbox.AWS}" in said, said
+            assert f"holds {GOOGLE}" in said and f"not {sandbox.AWS}" in said, said
         assert host.service_pid() is not None, "the live stream manager still runs"
+
+
+async def test_a_controller_jar_holding_no_known_controller_is_warned_of_not_refused(
+    tmp_path: Path,
+) -> None:
+    """Review 57c, M2: that a controller jar holds its bean's class as a
+    plain entry is inferred, no source lists a jar's entries. A jar holding
+    none of the controller classes FACTS names may be laid out otherwise:
+    refused, every run of that cloud would stop at preflight with nothing to
+    set. Preflight passes, and warns once, naming the class it looked for."""
+    from runbook.journal import read
+    from tests.test_steps import run_only
+
+    jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+    jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0",
+                                      ["org.red5.example.NotAController"]))
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], journal, front, cloud_controller=jar)
+    assert outcome is Outcome.DONE, front.text()[-2000:]
+    warned = [r["text"] for r in read(journal) if r["event"] == "note"
+              and r.get("step") == "preflight" and sandbox.AWS in r.get("text", "")]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith("warning:") and str(jar) in warned[0], warned
+    assert "start-service" in warned[0] and "\n" not in warned[0], warned
 
 
 async def test_a_live_install_on_the_dummy_controller_is_refused_at_preflight(
@@ -540,7 +566,7 @@ async def test_a_live_install_on_the_dummy_controller_is_refused_at_preflight(
                                     cloud_controller=jar)
         assert outcome is Outcome.FAILED, front.text()[-2000:]
     said = detail(front, "preflight")
-    assert "Dummy" in said and "does not hold" not in said, said
+    assert "Dummy" in said and "[artifacts] cloud_controller" not in said, said
 
 
 def test_a_controller_jar_that_is_no_zip_is_refused_before_anything_connects(
