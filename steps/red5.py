@@ -609,11 +609,15 @@ def jar_refusal(jar: Path, bean_class: str | None, config: str | None) -> str | 
     not name the setting already."""
     setting = f"[artifacts] cloud_controller in {config}" if config \
         else "artifacts.cloud_controller"
+    # A run reads its config once (re-trial 57b, F1: [t] after editing it
+    # read the old jar again): say how each fix is read.
+    then = (f". The config is read once: after changing it, quit and start again with "
+            f"--resume; or put the right jar at {jar} and try the step again") if config else ""
     names = _jar_entries(jar)
     if names is None:
         return (f"{jar} is not a jar (it does not open as a zip): download the cloud "
                 "controller jar again" + (f", or set {setting} to another" if config else
-                                          ", or correct the path"))
+                                          ", or correct the path") + then)
     if bean_class is None or bean_class == DUMMY_CONTROLLER or _class_entry(bean_class) in names:
         return None
     other = sorted(name for name in CONTROLLER_CLOUDS if _class_entry(name) in names)
@@ -622,7 +626,7 @@ def jar_refusal(jar: Path, bean_class: str | None, config: str | None) -> str | 
     clouds = " and ".join(dict.fromkeys(CONTROLLER_CLOUDS[name] for name in other))
     return (f"{jar} holds {', '.join(other)}, {clouds}'s cloud controller, and not "
             f"{bean_class}, the live install's, so the new release would not start with it: "
-            f"set {setting} to the jar for the live install's cloud")
+            f"set {setting} to the jar for the live install's cloud{then}")
 
 
 def jar_warning(jar: Path, bean_class: str | None) -> str | None:

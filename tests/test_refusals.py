@@ -515,6 +515,9 @@ async def test_a_controller_jar_of_another_cloud_is_refused_at_preflight(
             assert "is not a jar" in said, said
         else:
             assert f"holds {GOOGLE}" in said and f"not {sandbox.AWS}" in said, said
+        # Re-trial 57b, F1: [t] after editing the config read the old jar
+        # again (the config is read once): the line says how a change is read.
+        assert "--resume" in said and "try the step again" in said, said
         assert host.service_pid() is not None, "the live stream manager still runs"
 
 
