@@ -882,6 +882,9 @@ class PropertiesReviewScreen(Screen[bool]):
         self._leave_armed = False
         self._update_detail()
         self.refresh_bindings()
+        # A longer detail shrinks the list under it: the row stays in sight
+        # (re-trial 57b: a key with the bean's note scrolled out of view).
+        self._keep_cursor_in_view()
 
     @on(Input.Submitted, "#review-edit")
     def _edit_submitted(self, event: Input.Submitted) -> None:

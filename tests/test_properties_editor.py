@@ -1987,3 +1987,25 @@ async def test_a_live_value_under_a_new_key_name_is_kept_with_o(
         assert not app.review[key].is_open
     assert javaproperties.loads(app.review.merged_text())[key] == "false"
     assert Decisions.from_review(app.review).entries[key].action is Choice.KEEP_OLD
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_the_selected_key_stays_in_view_when_its_detail_grows(
+        pair: tuple[Path, Path], size: tuple[int, int]) -> None:
+    """Operator re-trial 57b: on aws.forUsGovRegions, whose detail is a few
+    rows longer (the bean's note), the key list shrank and its selected row
+    scrolled out of view, the list showing the rows above it while the detail
+    named the selected key."""
+    key = "aws.forUsGovRegions"
+    app = make_app(pair, needs={key: "AWSInstanceController"})
+    async with app.run_test(size=size) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, key)
+        await pilot.pause()
+        await pilot.pause()
+        keys = screen.query_one("#review-keys")
+        assert keys.highlighted is not None
+        line = keys._index_to_line[keys.highlighted]  # the option's first row in the list
+        top = keys.scroll_offset.y
+        assert top <= line < top + keys.scrollable_content_region.height, \
+            (line, top, keys.scrollable_content_region.height)
