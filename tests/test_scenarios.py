@@ -217,3 +217,27 @@ def test_the_5_1_fleet_has_a_nodegroup_set_up_from_red5s_own_sample(tmp_path: Pa
     for release in (scenarios.R6_2, scenarios.R10_9):
         configs, policies = seeded(tmp_path, release)
         assert {body["version"] for body in (*configs.values(), *policies.values())} == {"0.0.3"}
+
+
+@pytest.mark.parametrize("name", list(scenarios.SCENARIOS))
+def test_the_sample_decisions_used_as_they_are_decide_every_path(name: str) -> None:
+    """Found by `cutover_overhead.py --host-apart` (stop 57): `runbook run`
+    against a rehearsal host, with sample-configs/rehearsal-decisions.toml as
+    it is (README), stopped at properties on 6.2-to-11.1: its accept-new for
+    aws.forUsGovRegions, meant for 5.1's file, would take the template's
+    commented line over the live value, which the review refuses."""
+    from runbook.properties import Decisions, review
+    from runbook.rehearsal import sandbox
+    from steps import red5
+
+    path = scenarios.scenario(name)
+    live = sandbox.old_properties(path.old, sandbox.LiveSecrets.generate(),
+                                  ("127.0.0.1", 3306))
+    needs = red5.keys_the_new_bean_reads(sandbox.application_context(sandbox.AWS, path.old),
+                                         sandbox.application_context(sandbox.DUMMY, path.new))
+    result = review(live, sandbox.data_text(path.new.properties), needs=needs,
+                    overrides={"config.dbHost": "127.0.0.3"})
+    Decisions.load(Path(__file__).parents[1] / "sample-configs" / "rehearsal-decisions.toml"
+                   ).apply(result)
+    needed = [key for key in needs if key in result and result[key].is_open]
+    assert needed == [], needed
