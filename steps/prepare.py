@@ -305,14 +305,14 @@ class Preflight(Red5Step):
         if template is None or shipped_xml is None:
             return
         new_xml = shipped_xml[0].decode("utf-8", "replace")
-        needs = red5.keys_the_new_bean_reads(live_xml, new_xml)
+        needs, read_before = red5.new_bean_reads(live_xml, new_xml)
         if not needs:
             return
         live_path = f"{folder}/{red5.PROPERTIES}"
         try:
             result = review(decode_properties(await read_remote_bytes(ctx, live_path), live_path),
                             decode_properties(*template), needs=needs, overrides=overrides(ctx),
-                            read_before=red5.keys_read_before(live_xml, new_xml))
+                            read_before=read_before)
         except (PropertiesError, StepFailed):
             return
         said = added_for_the_bean(result)

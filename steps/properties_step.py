@@ -272,8 +272,7 @@ class Properties(Red5Step):
         old, new = await trees(ctx)
         live_xml = await read_remote(ctx, f"{old}/{red5.APP_CONTEXT}")
         new_xml = await read_remote(ctx, f"{new}/{red5.APP_CONTEXT}")
-        return (red5.keys_the_new_bean_reads(live_xml, new_xml),
-                red5.keys_read_before(live_xml, new_xml))
+        return red5.new_bean_reads(live_xml, new_xml)
 
     async def check(self, ctx: Ctx) -> Check:
         from runbook.properties import sha256_text

@@ -755,36 +755,38 @@ def _keys_by_property(bean: str) -> dict[str, str]:
     return found
 
 
-def keys_read_before(live_xml: str, new_xml: str) -> dict[str, str]:
-    """Key the new release's controller bean reads -> the key the live
-    install's bean read for the same property, where the two differ: 5.1.1's
-    Simulated bean reads recycleDeadNodes from
-    ${instancecontroller.recycleDeadNodes}, 6.2.0's from
-    ${managed.recycleDeadNodes}. The live file's value of the old key is the
-    one the install ran with. {} where carry-over could not activate a bean."""
+def new_bean_reads(live_xml: str, new_xml: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What the controller bean carry-over activates in the new release (the
+    live install's, carry_controller) reads, from one carry-over: key -> the
+    bean's class (its simple name) for every key it names, as the new release
+    wires it; and key -> the key the live install's bean read for the same
+    property, where the two differ (5.1.1's Simulated bean reads
+    recycleDeadNodes from ${instancecontroller.recycleDeadNodes}, 6.2.0's from
+    ${managed.recycleDeadNodes}: the live file's value of the old key is the
+    one the install ran with). Both {} where carry-over could not activate a
+    bean: it says why itself."""
     try:
         merged = carry_controller(live_xml, new_xml)
     except ValueError:
-        return {}
+        return {}, {}
+    bean = (active_controller(merged) or "").rsplit(".", 1)[-1]
+    needs = dict.fromkeys(bean_keys(merged), bean)
     live, new = _active_bridges(live_xml), _active_bridges(merged)
     if len(live) != 1 or len(new) != 1:
-        return {}
+        return needs, {}
     was = _keys_by_property(live[0].group(0))
     before: dict[str, str] = {}
     for name, key in _keys_by_property(new[0].group(0)).items():
         if name in was and was[name] != key:
             before.setdefault(key, was[name])
-    return before
+    return needs, before
+
+
+def keys_read_before(live_xml: str, new_xml: str) -> dict[str, str]:
+    """new_bean_reads's second half: the key the live bean read instead."""
+    return new_bean_reads(live_xml, new_xml)[1]
 
 
 def keys_the_new_bean_reads(live_xml: str, new_xml: str) -> dict[str, str]:
-    """Key -> the bean's class (its simple name) for every key the controller
-    bean that carry-over activates in the new release names (carry_controller:
-    the live install's), as the new release wires it. {} where carry-over
-    could not activate one: it says why itself."""
-    try:
-        merged = carry_controller(live_xml, new_xml)
-    except ValueError:
-        return {}
-    bean = (active_controller(merged) or "").rsplit(".", 1)[-1]
-    return dict.fromkeys(bean_keys(merged), bean)
+    """new_bean_reads's first half: every key the new bean reads."""
+    return new_bean_reads(live_xml, new_xml)[0]

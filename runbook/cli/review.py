@@ -101,7 +101,7 @@ def _needs(args: argparse.Namespace
                         "controller (its active bean is the Dummy), so no keys the new "
                         "release's bean reads are checked: give the live install's "
                         "applicationContext.xml")
-    return red5.keys_the_new_bean_reads(live, new), red5.keys_read_before(live, new), None
+    return (*red5.new_bean_reads(live, new), None)
 
 
 def _read_by_the_review(out: Path, *read: tuple[Path | None, str]) -> tuple[Path, str] | None:
