@@ -652,13 +652,14 @@ class PropertiesReviewScreen(Screen[bool]):
         # Red5's sample values apart, as --check counts them (operator trial).
         samples = sum(1 for kr in unconfirmed if kr.sample)
         renamed = sum(1 for kr in unconfirmed if not kr.sample and kr.key in review.carried_from)
-        defaults = len(unconfirmed) - samples - renamed
+        blanks = len(review.blank_where_expected)
+        defaults = len(unconfirmed) - samples - renamed - blanks
         if undecided or unconfirmed:
             parts.append(next_line)
             if undecided:
                 parts += [Content.styled(f"! {undecided} to decide", "bold $text-error"), " · "]
             for count, what in ((defaults, "new default"), (renamed, "renamed live value"),
-                                (samples, "sample value")):
+                                (blanks, "blank live value"), (samples, "sample value")):
                 if count:
                     parts += [Content.styled(f"? {_count(count, what)} to confirm",
                                              "bold $text-warning"), " · "]
@@ -784,6 +785,11 @@ class PropertiesReviewScreen(Screen[bool]):
             was = written_key(self.review.carried_from[kr.key])
             state = Content.styled(f"? The live value of {was}: keep it with o, or type "
                                    "another with e.", "bold $text-warning")
+        elif not kr.acknowledged and kr.key in self.review.blank_where_expected:
+            # Trial 57 F15: a would refuse the template's placeholder.
+            state = Content.styled("? Blank in the live file, where the new template asks for "
+                                   "a value: keep it blank with o, or type one with e.",
+                                   "bold $text-warning")
         elif not kr.acknowledged:  # before is_open, which counts it too
             state = Content.styled("? New default: confirm it with a, or type another with e.",
                                    "bold $text-warning")

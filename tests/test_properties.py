@@ -694,6 +694,28 @@ def test_needs_value_is_decided_only_by_a_value_or_an_explicit_empty() -> None:
     assert blank.undecided == [] and blank["streammanager.ip"].merged == ""
 
 
+def test_a_blank_live_value_where_the_new_template_expects_one_is_asked_about() -> None:
+    # Trial 57 F15: 5.1.1 ships serverapi.accessToken blank and 6.2.0 with a
+    # placeholder, and the docs list it among the keys to port by hand; a
+    # blank carried over the template's "give a value here" went unasked.
+    live, template = "serverapi.accessToken=\n", "serverapi.accessToken={node api security token}\n"
+    result = review(live, template)
+    kr = result["serverapi.accessToken"]
+    assert kr.merged == "" and kr.is_open
+    assert result.open_keys == ["serverapi.accessToken"]
+    headline = render_review(result).splitlines()[1]
+    assert "blank" in headline and "serverapi.accessToken" in headline
+    # Keeping it blank is a decision like giving a value.
+    result.keep_old("serverapi.accessToken")
+    assert result.open_keys == [] and result["serverapi.accessToken"].merged == ""
+    confirmed = review(live, template)
+    confirmed.confirm("serverapi.accessToken")
+    assert confirmed.open_keys == [] and confirmed["serverapi.accessToken"].merged == ""
+    # A blank over a template's real default, or over its blank, is no question.
+    assert review("rest.administratorToken=\n", "rest.administratorToken=\n").open_keys == []
+    assert review("proxy.enabled=\n", "proxy.enabled=false\n").open_keys == []
+
+
 def test_decision_methods_for_each_status() -> None:
     result = live_review()
     with pytest.raises(DecisionError, match="placeholder"):

@@ -2009,3 +2009,25 @@ async def test_the_selected_key_stays_in_view_when_its_detail_grows(
         top = keys.scroll_offset.y
         assert top <= line < top + keys.scrollable_content_region.height, \
             (line, top, keys.scrollable_content_region.height)
+
+
+async def test_a_blank_live_token_over_the_templates_placeholder_asks_to_keep_it_blank(
+    pair: tuple[Path, Path],
+) -> None:
+    """Trial 57 F15: a blank live serverapi.accessToken (5.1.1 ships it so)
+    over the template's placeholder is asked about; the editor must say what
+    it is and the letter that keeps it blank, not call it a new default."""
+    old, _ = pair
+    old.write_text(old.read_text().replace(
+        f"serverapi.accessToken={SECRETS['serverapi.accessToken']}", "serverapi.accessToken="))
+    app = make_app(pair)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await editor(pilot)
+        summary = " ".join(str(screen.query_one("#review-summary").render()).split())
+        assert "1 blank live value to confirm" in summary, summary
+        await go_to(pilot, screen, "serverapi.accessToken")
+        shown = " ".join(str(screen.query_one("#review-detail").render()).split())
+        assert "Blank in the live file" in shown and "New default" not in shown, shown
+        await pilot.press("o")
+        assert app.review["serverapi.accessToken"].merged == ""
+        assert not app.review["serverapi.accessToken"].is_open

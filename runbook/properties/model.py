@@ -426,6 +426,11 @@ class Review:
             elif found is not None:
                 merged = old_value
                 status = unchanged if old_value == value else carried
+                # A blank live value where the new template asks for one
+                # (5.1.1's serverapi.accessToken against 6.2.0's placeholder,
+                # a key the docs port by hand) is carried once someone says
+                # blank is meant (trial 57 F15).
+                acknowledged = not (old_value == "" and has_placeholder(value))
             elif is_placeholder(value):
                 status, merged = Status.NEEDS_VALUE, value
                 decided = acknowledged = False
@@ -671,6 +676,14 @@ class Review:
         group through)."""
         return [k for k, kr in self._current.items()
                 if kr.status is Status.REMOVED and kr.merged is None]
+
+    @property
+    def blank_where_expected(self) -> list[str]:
+        """Keys the live file leaves blank where the new template has a
+        placeholder, nobody has confirmed yet: o (or confirm) keeps them blank."""
+        return [k for k, kr in self._current.items()
+                if not kr.acknowledged and kr.decided and kr.merged == "" and kr.new is not None
+                and has_placeholder(kr.new)]
 
     @property
     def leftover_samples(self) -> list[str]:

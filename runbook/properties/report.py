@@ -340,6 +340,8 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
         flags.append(paint("NEEDS A DECISION", "bold", "red"))
     elif kr.sample and not kr.acknowledged:
         flags.append(paint("Red5's sample value, not confirmed yet", "bold", "yellow"))
+    elif not kr.acknowledged and kr.merged == "" and kr.new is not None and has_placeholder(kr.new):
+        flags.append(paint("blank in the live file, not confirmed yet", "bold", "yellow"))
     elif not kr.acknowledged:
         flags.append(paint("not confirmed yet", "bold", "yellow"))
     elif kr.is_open:
@@ -452,7 +454,8 @@ def _open_lines(review: Review, paint: Painter) -> list[str]:
         lines.append(f"{_keys(len(undecided))} a decision: "
                      f"{names(undecided, most=_HEADLINE_NAMES, rest=_BELOW)}")
     samples = set(review.leftover_samples)
-    defaults = [k for k in review.unconfirmed if k not in samples]
+    blanks = review.blank_where_expected
+    defaults = [k for k in review.unconfirmed if k not in samples and k not in blanks]
     # A live value the review gives a key's new name (review 57d M2) is no new default.
     renamed = [k for k in defaults if k in review.carried_from]
     defaults = [k for k in defaults if k not in review.carried_from]
@@ -464,6 +467,10 @@ def _open_lines(review: Review, paint: Painter) -> list[str]:
         lines.append(f"{_count(len(renamed), 'live value')} under a new key name nobody has "
                      "confirmed yet (confirm each, or give another value): "
                      f"{names(renamed, most=_HEADLINE_NAMES, rest=_BELOW)}")
+    if blanks:
+        lines.append(f"{_count(len(blanks), 'key')} blank in the live file where the new "
+                     "template asks for a value (keep it blank, or give one): "
+                     f"{names(blanks, most=_HEADLINE_NAMES, rest=_BELOW)}")
     if samples:
         lines.append(f"{_count(len(samples), 'key')} still holding Red5's sample value: "
                      f"{names(review.leftover_samples, most=_HEADLINE_NAMES, rest=_BELOW)}")
@@ -614,6 +621,8 @@ def review_to_json(review: Review, reveal: bool = False) -> dict[str, Any]:
         "undecided": review.undecided,
         "unconfirmed": review.unconfirmed,
         "sample_values": review.leftover_samples,
+        # Blank in the live file where the new template asks for a value.
+        "blank_where_expected": review.blank_where_expected,
         "open": review.open_keys,
         "duplicates": [
             {"file": d.file, "key": d.key, "lines": list(d.lines)} for d in review.duplicates
