@@ -1046,9 +1046,10 @@ def unconfirmed_on_api_4(saved: dict[str, Any], new_api: str | None) -> list[str
     source says API 4.0 takes, which recreate will post to it as they are:
     version 0.0.2 (5.1.1's sample and its default), a scale policy's flat
     `targets.target` (how 5.1.1 and 6.2.0 keep a 0.0.2 policy), a launch
-    config property whose value is not text (the sample's list), and a number
-    as connectionCapacity (as the 3.1 docs' example answer gives it). Nothing
-    when the new release does not serve 4.0 or the snapshot came from 4.0."""
+    config property whose value is not text (the sample's list). A number as
+    connectionCapacity is not among them: the 4.0 docs' update example sends
+    numbers and is answered 200 (facts audit 58b F3). Nothing when the new
+    release does not serve 4.0 or the snapshot came from 4.0."""
     if new_api != "4.0" or not str(saved.get("api_version") or "").startswith("3."):
         return []
     configs = {str(name): body for name, body in (saved.get("launchconfigs") or {}).items()
@@ -1065,9 +1066,6 @@ def unconfirmed_on_api_4(saved: dict[str, Any], new_api: str | None) -> list[str
                             in _entries(body.get("properties"), "property")
                             if "value" in entry and not isinstance(entry["value"], str)})
               for name, body in configs.items()}
-    numbers = [name for name, body in configs.items()
-               if any(isinstance(target.get("connectionCapacity"), int | float)
-                      for target in _entries(_targets(body), "target"))]
     lines = []
     if old:
         lines.append(f"{', '.join(old)}: version 0.0.2 (the 4.0 docs show 0.0.3)")
@@ -1078,8 +1076,6 @@ def unconfirmed_on_api_4(saved: dict[str, Any], new_api: str | None) -> list[str
         lines.append("launch config " + ", ".join(f"{name} ({', '.join(keys)})"
                                                   for name, keys in values.items() if keys)
                      + ": a property value that is not text")
-    if numbers:
-        lines.append(f"launch config {', '.join(numbers)}: connectionCapacity a number, not text")
     return [f"warning: {line}; {_UNCONFIRMED}" for line in lines]
 
 
