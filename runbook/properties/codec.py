@@ -193,7 +193,7 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(encode_properties(text)).hexdigest()
 
 
-# Red5's are 4 to 8 KB; a file past this is not one, and reviewing it would
+# Red5's templates are 3 to 4 KB; a file past this is not one, and reviewing it would
 # take minutes and gigabytes.
 LARGEST_PROPERTIES = 1 << 20
 
