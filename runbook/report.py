@@ -211,6 +211,8 @@ class StepRun:
     # What that way back did with its work, said after "then": most steps'
     # it undid; delete-nodegroups' it made anew (run-start's way_back_did).
     way_back_did: str = UNDONE_DID
+    # ... or none of its work was there for that way back to put back.
+    nothing_to_undo: bool = False
 
     @property
     def undone(self) -> bool:
@@ -870,12 +872,19 @@ class _Reader:
             # What the cutover did, the way back undid: as done, its detail
             # (red5pro is the new release) read as the host's state (trial).
             untouched = not_undone_of(self.not_undone, self.leaves)
+            # What the way back found nothing of to put back (its facts:
+            # rollback-unit, where service-unit had not replaced the unit):
+            # not said undone (operator re-trial 57b, F-G).
+            untold = report.facts.get("nothing_to_undo")
+            nothing = {text_of(step) for step in untold} if isinstance(untold, list) else set()
             for step in report.steps:
                 # Not one whose work the way back leaves (recreate's, in the new
                 # database): "Before another attempt" says so (operator trial).
                 after = after_the_way_back(step.id, step.state, undoes=step.id not in self.leaves,
                                            not_undone=untouched) \
                     if step.id in self.cutover else None
+                if after is not None and step.id in nothing:
+                    after, step.nothing_to_undo = None, True
                 went = after is not None
                 step.after_the_way_back = after
                 step.way_back_did = self.way_back_did.get(step.id, step.way_back_did)

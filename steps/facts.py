@@ -157,6 +157,10 @@ class Red5Facts(Facts):
     # (names, or words for them when they could not be listed), whose nodes
     # the old stream manager tears down once it runs; None when none are left
     new_nodegroups_left: str | None = plain(None)
+    # the way back: the cutover steps it found nothing of to put back
+    # (rollback-unit: service-unit had not replaced the unit), which the
+    # report does not call undone (operator re-trial 57b, F-G)
+    nothing_to_undo: list[str] = plain(factory=list)
     # what the steps keep for this process only
     scratch: Red5Scratch = not_journalled(Red5Scratch)
 

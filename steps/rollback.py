@@ -54,6 +54,7 @@ from steps.common import (
 )
 from steps.cutover import (
     Recreate,
+    ServiceUnit,
     StartService,
     _GaveUp,
     _wait,
@@ -524,7 +525,10 @@ class RestoreUnit(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         unit = ctx.settings.unit_file
-        if not await exists(ctx, unit + ".bak", "-f", as_root=True):
+        replaced = await exists(ctx, unit + ".bak", "-f", as_root=True)
+        left = [step for step in ctx.facts.nothing_to_undo if step != ServiceUnit.id]
+        ctx.facts.nothing_to_undo = left if replaced else [*left, ServiceUnit.id]
+        if not replaced:
             return Check(True, "service-unit did not replace the unit")
         kept = await sha256_remote(ctx, unit + ".bak", as_root=True)
         # A hash it could not have proves nothing (code review: two unreadable

@@ -2751,3 +2751,34 @@ def test_every_config_a_run_used_is_on_the_ticket(tmp_path: Path) -> None:
     report = build(journal.path, estimate_from=[])
     for text in (plain(markdown(report)), html(report)):
         assert "/ops/sm1.toml" in text and "/ops/sm1b.toml" in text, text[:1500]
+
+
+def test_a_unit_the_upgrade_did_not_replace_is_not_said_undone(tmp_path: Path) -> None:
+    """Operator re-trial 57b (F-G): 10.9 to 11.1, where 10.9 already runs the
+    unit 11.1 ships, then the way back. The report said service-unit was
+    "done, then undone by the way back", while rollback-unit said "service-unit
+    did not replace the unit": the way back had nothing of it to undo."""
+    from runbook.cli import wiring
+
+    journal = tmp_path / "runs" / "run.jsonl"
+
+    async def go() -> Outcome:
+        async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
+            session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
+                                     journal_path=journal, state_dir=host.sandbox / ".operator",
+                                     isolated=True, rollback_after="service-unit")
+            return await session.run(ScriptedFrontEnd())
+
+    assert asyncio.run(go()) is Outcome.ROLLED_BACK
+    report = build(journal, estimate_from=[])
+    rows = {line.split(" | ")[1].strip("` "): line for line in markdown(report).splitlines()
+            if line.startswith("| ") and line.count(" | ") > 5}
+    assert "did not replace the unit" in rows["rollback-unit"], rows["rollback-unit"]
+    said = rows["service-unit"]
+    assert "undone" not in said and "nothing of it for the way back to undo" in said, said
+    unit = report.step("service-unit")
+    assert unit is not None and not unit.undone
+    # The steps it did undo still say so.
+    assert "then undone by the way back" in rows["promote-new"], rows["promote-new"]
+    page = html(report)
+    assert "nothing of it for the way back to undo" in page
