@@ -7,6 +7,7 @@ safe defaults, and writes the merged file when nothing is left undecided.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from runbook.model import PROPERTIES_STEP, Action, Check, EditFile, Phase, Shell
@@ -349,11 +350,12 @@ class Properties(Red5Step):
         if result is None:
             raise StepFailed("the properties review was not prepared; run the step again")
         self._refuse_decisions_changed_since(ctx)
-        unconfirmed = result.unconfirmed
-        if result.open_keys:
+        unconfirmed, opened = result.unconfirmed, result.open_keys
+        if opened:
             # The front end asks now (the diff editor, or headless a yes for the
             # values nobody confirmed); the review is edited in place.
             await ctx.review(result, decisions_path=ctx.settings.decisions)
+            self._decided_in_review(ctx, result, opened)
         confirmed = [key for key in unconfirmed if key not in result.unconfirmed]
         if confirmed:
             ctx.info(f"confirmed during the run: {', '.join(confirmed)}")
@@ -432,6 +434,24 @@ class Properties(Red5Step):
             f"open ({listed}); nothing was written to the host. {kept[:1].upper()}{kept[1:]}. "
             "Trying the step again opens the review with them; so does a resumed run "
             "(--resume) once this one stops")
+
+    @staticmethod
+    def _decided_in_review(ctx: Ctx, result: Review, opened: list[str]) -> None:
+        """What the review decided after the decisions file was applied, and
+        whether it wrote that into the file (the editor's w), for the step's
+        account of the file (re-trial 57b, F-D: "applied to 0 keys" after w)."""
+        from runbook.properties import Decisions, DecisionsError
+
+        applied, path = result.decision_result, ctx.settings.decisions
+        decided = [key for key in opened if key not in result.open_keys]
+        if applied is None or path is None or not decided:
+            return
+        try:
+            written = Decisions.load(path).digest != ctx.facts.scratch.properties_decided_by
+        except DecisionsError:
+            written = False
+        result.decision_result = dataclasses.replace(
+            applied, in_review=decided, written_to=str(path) if written else "")
 
     def _refuse_decisions_changed_since(self, ctx: Ctx) -> None:
         """Edited while the question waited (before the editor, which saves it

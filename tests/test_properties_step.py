@@ -283,3 +283,40 @@ async def test_from_5_1_the_merge_sets_the_key_the_new_aws_bean_reads(tmp_path: 
                    for step, _, line in second.lines), second.text()[-3000:]
         written = javaproperties.loads(merged.read_text(encoding="latin-1"))
     assert written["aws.forUsGovRegions"] == "false"
+
+
+class DecidesAndWrites(ScriptedFrontEnd):
+    """The operator in the editor: decides every open key, writes the
+    decisions file with w, and ends the review."""
+
+    async def review(self, step_id: str, review: Review, *,
+                     decisions_path: Path | None) -> bool:
+        for key in review.unconfirmed:
+            review.confirm(key)
+        for key in review.undecided:
+            review.set_value(key, "decided-in-the-window")
+        assert decisions_path is not None
+        decisions = Decisions.load(decisions_path)
+        decisions.record(review)
+        decisions.save(decisions_path)
+        return True
+
+
+async def test_decisions_written_in_the_review_are_not_said_applied_to_none(
+        tmp_path: Path) -> None:
+    """Operator re-trial 57b (F-D): the decisions file was empty, the keys were
+    decided in the run's review and written to it with w; the step's output
+    then said "Decisions file: applied to 0 keys", as if the file just written
+    had been ignored. It says the decisions came from the review and went
+    into the file."""
+    journal = tmp_path / "run.jsonl"
+    decisions = tmp_path / "decisions.toml"
+    decisions.write_text("")
+    async with rehearsal_host(tmp_path) as host:
+        front = DecidesAndWrites()
+        outcome = await _session(host, journal, decisions=decisions).run(front)
+    assert outcome is Outcome.DONE, front.text()[-3000:]
+    said = "\n".join(line for step, _, line in front.lines if step == "properties")
+    block = said.split("Decisions file:", 1)[1]
+    assert "applied to 0 keys" not in block, block
+    assert f"decided in the review and written to {decisions}" in block, block

@@ -197,6 +197,11 @@ class ApplyResult:
     missing_env: dict[str, str] = field(default_factory=dict)
     old_changed: bool = False
     new_changed: bool = False
+    # Keys the run's review decided after the file was applied, and whether
+    # the file it wrote them into (the editor's w), if it did: not "applied
+    # to 0 keys" alone (operator re-trial 57b, F-D).
+    in_review: list[str] = field(default_factory=list)
+    written_to: str = ""
 
 
 # ---------------------------------------------------------------------------------------

@@ -392,7 +392,16 @@ def merged_written(review: Review, out: Path | str) -> str:
 
 def _decisions_lines(result: ApplyResult, review: Review) -> list[str]:
     lines = ["Decisions file:"]
-    lines.append(f"  applied to {len(result.applied)} keys")
+    if not result.in_review:
+        lines.append(f"  applied to {len(result.applied)} keys")
+    else:
+        if result.applied:
+            lines.append(f"  applied to {len(result.applied)} keys when the step read it")
+        where = f"written to {result.written_to}" if result.written_to \
+            else "not written to the file"
+        more = "more " if result.applied else ""
+        lines.append(f"  {len(result.in_review)} {more}decided in the review and {where}: "
+                     f"{names(result.in_review)}")
     if result.old_changed:
         lines.append("  the live file changed since the decisions were written")
     if result.new_changed:
