@@ -1,7 +1,7 @@
 """Formatting the run report's renderers (report_md, report_html) share.
 
-Times in UTC as the journal has them, durations in words an operator reads at
-a glance, an action's status, and what of an action's text a report shows.
+Times in UTC as the journal has them, durations as the exit lines write them,
+an action's status, and what of an action's text a report shows.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from runbook.journal_replay import same_pace
 from runbook.model import (
     PROPERTIES_STEP,
     REAL_PACE,
-    WORDS,
     after_the_way_back_said,
     outcome_words,
     result_line,
@@ -55,8 +54,10 @@ def said_again(note: Note, day: str | None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """4.2 s, 1 min 59 s, 1 h 02 min: runbook.model.duration in a document's words."""
-    return "-" if seconds is None else model_duration(seconds, WORDS)
+    """4.2s, 1m59s, 1h02m: runbook.model.duration, as the exit lines, the
+    headless run and the TUI's rows write them (re-trial 57b, F-H: "1 min 09 s"
+    here read as another figure than the exit's "1m09s")."""
+    return "-" if seconds is None else model_duration(seconds)
 
 
 def between(start: str | None, end: str | None) -> float | None:

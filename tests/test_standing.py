@@ -77,13 +77,16 @@ def test_the_exit_line_gives_the_downtime_as_the_run_and_the_tui_showed_it() -> 
 
 def test_the_report_and_the_headless_step_lines_cut_times_the_same_way() -> None:
     """The report rounded (119.6 s: "2 min 00 s") and headless printed a step's
-    raw seconds ("in 119.6s") where the TUI and the exit line say 1m59s."""
+    raw seconds ("in 119.6s") where the TUI and the exit line say 1m59s. And
+    the report spelt them apart ("1 min 59 s"), a second form for the same
+    figure (re-trial 57b, F-H): it writes them as the exit lines do."""
     from runbook.events import StepChanged
     from runbook.model import StepReport, StepState, duration
     from runbook.report_format import duration as written
 
-    assert written(119.6) == "1 min 59 s" and written(59.96) == "59.9 s"
-    assert written(-2.0) == "0.0 s"
+    assert written(119.6) == "1m59s" and written(59.96) == "59.9s"
+    assert written(-2.0) == "0.0s"
+    assert written(None) == "-"
     out = io.StringIO()
     HeadlessFrontEnd([], out=out, stdin=io.StringIO("")).tell(StepChanged(StepReport(
         "upload", state=StepState.DONE, detail="both files are on the host", elapsed_s=119.6)))
