@@ -135,6 +135,13 @@ class Settings:
         return self.rehearsal_pace if self.rehearsal else REAL_PACE
 
     @property
+    def sandboxed(self) -> bool:
+        """`runbook rehearse`'s own run: its config is built in memory for its
+        sandbox (`source` names no file) and its token is the host's own, so
+        advice to edit the one or give the other cannot apply (trial 57, F19)."""
+        return self.rehearsal and self.rehearsal_scenario is not None
+
+    @property
     def live_dir(self) -> str:
         return f"{self.install_dir.rstrip('/')}/red5pro"
 

@@ -62,7 +62,8 @@ class ApiClients:
         version = self.settings.new_api_version if fresh and not old \
             else self.settings.api_version
         api = StreamManagerAPI(self.settings.api_base_url, self.token, version,
-                               token_hint=f"${self.settings.token_env}")
+                               token_hint=f"${self.settings.token_env}",
+                               rehearsal=self.settings.sandboxed)
         try:
             if api.version is None:
                 # The version the server should speak, asked first: a server

@@ -170,11 +170,15 @@ class StreamManagerAPI:
         timeout: float = 10.0,
         token_hint: str = "$SM_API_TOKEN",
         transport: httpx.AsyncBaseTransport | None = None,
+        rehearsal: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.version = version
         self.timeout = timeout
         self.token_hint = token_hint
+        # `runbook rehearse` gives its host's own token: there is none for the
+        # operator to give again (trial 57, F19).
+        self.rehearsal = rehearsal
         self._token = token
         self._redact = Redactor([token])
         # Here, not at the top: the procedure imports this module for its
@@ -274,7 +278,14 @@ class StreamManagerAPI:
             return
         detail = self._error_message(response)
         said = f": {detail}" if detail else ""
-        if status == 401:
+        if status == 401 and self.rehearsal:
+            message = (
+                f"The stream manager at {self._shown_base} refused the API token "
+                f"(HTTP 401{said}). The token must be that install's "
+                "rest.administratorToken (its red5-web.properties). The rehearsal gives its "
+                "host's own token, so there is none to change here."
+            )
+        elif status == 401:
             message = (
                 f"The stream manager at {self._shown_base} refused the API token "
                 f"(HTTP 401{said}). "

@@ -127,11 +127,20 @@ def names_the_live_database(where: str) -> str:
             f"({where}), which must not be dropped, so no command to drop it is given")
 
 
+def config_file(settings: Settings) -> str | None:
+    """The config file a refusal names, as an absolute path; None for
+    `runbook rehearse`'s own, which is no file (Settings.sandboxed)."""
+    return None if settings.sandboxed else os.path.abspath(settings.source)
+
+
 def live_database_refusal(new_host: str, new_port: int | None, live: Mapping[str, str],
-                          live_file: str, config: str) -> str | None:
+                          live_file: str, config: str | None) -> str | None:
     """Why the config's new database is refused: it is the live stream
     manager's own (trial 54: its fleet was taken for an earlier attempt's
-    leftovers, and a DROP DATABASE printed for it). None when it is not."""
+    leftovers, and a DROP DATABASE printed for it). None when it is not.
+    `config`: the file that names it; None for `runbook rehearse`'s own,
+    built in memory, whose host is then upgraded already (trial 57, F19:
+    the refusal named a rehearsal.toml that did not exist)."""
     live_host, live_port = live_address(live)
     if not same_database(new_host, new_port, live_host, live_port):
         return None
@@ -140,6 +149,10 @@ def live_database_refusal(new_host: str, new_port: int | None, live: Mapping[str
         "no port (the live file's is taken)"
     keys = "config.dbHost and config.dbPort" if live.get("config.dbPort", "").strip() else \
         f"config.dbHost (with no config.dbPort, so port {DEFAULT_PORT})"
+    if config is None:
+        return (f"this rehearsal host is upgraded already: the live {live_file} uses {at}, "
+                "the new database this rehearsal moves to. Nothing was touched. To rehearse "
+                "again, start a fresh rehearsal: give --sandbox a new folder, or leave it out")
     return (f"the new database given is the one the live stream manager uses: {at} is "
             f"{keys} of the live {live_file}, and [new_database] in "
             f"{config} names it too (host {new_host}, {port}). runbook has not touched it; give "
@@ -178,7 +191,7 @@ async def login(ctx: Ctx) -> Login:
     # Before any query: the live database is never taken for the new one.
     refused = live_database_refusal(
         ctx.settings.new_db_host, ctx.settings.new_db_port, live,
-        f"{old}/{red5.PROPERTIES}", os.path.abspath(ctx.settings.source))
+        f"{old}/{red5.PROPERTIES}", config_file(ctx.settings))
     if refused:
         raise StepFailed(refused)
     ctx.facts.live_db_host, ctx.facts.live_db_port = live_address(live)

@@ -344,7 +344,7 @@ class Preflight(Red5Step):
         ctx.facts.live_db_host, ctx.facts.live_db_port = database.live_address(live_props)
         refused = database.live_database_refusal(
             ctx.settings.new_db_host, ctx.settings.new_db_port, live_props, where,
-            os.path.abspath(ctx.settings.source))
+            database.config_file(ctx.settings))
         if refused:
             raise StepFailed(refused)
 

@@ -279,9 +279,11 @@ async def test_a_rejected_token_stops_preflight_and_a_retry_goes_on(tmp_path: Pa
     # Operator trial: a throwaway rehearsal was told to start again with
     # --resume, which it cannot; its token is the rehearsal host's own.
     assert "--resume" not in said and "try the step again" in said, said
-    # Operator trial: it said to check the variable and try again; runbook
-    # reads it once, at its start, so a corrected value takes a new start.
-    assert "once, at its start" in said and "start runbook again" in said, said
+    # Operator trial 57 (F19): it said to quit and start runbook again with
+    # the right token, which a rehearsal operator cannot give: the rehearsal
+    # gives its host's own. Only trying the step again applies.
+    assert "start runbook again" not in said and "$SM_API_TOKEN" not in said, said
+    assert "The rehearsal gives its host's own token" in said, said
     assert host.api_token not in front.text()
     assert seen == {"pid": before, "uploaded": False}
 

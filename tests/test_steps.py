@@ -1952,8 +1952,11 @@ async def test_a_new_database_that_is_the_live_one_is_refused_at_preflight(
     async with rehearsal_host(tmp_path) as host:
         live_host, live_port = host.old_db
         front = ScriptedFrontEnd()
+        # A config file of one's own (runbook run against a rehearsal host):
+        # `runbook rehearse`'s own names the new database itself.
         outcome, _ = await run_only(host, step_ids(), tmp_path / "j.jsonl", front,
-                                    new_db_host=live_host, new_db_port=live_port)
+                                    new_db_host=live_host, new_db_port=live_port,
+                                    rehearsal_scenario=None)
         assert outcome is Outcome.FAILED
         assert front.final_state("preflight") == "failed"
         said = detail(front, "preflight")
@@ -1964,6 +1967,33 @@ async def test_a_new_database_that_is_the_live_one_is_refused_at_preflight(
         assert "DROP DATABASE" not in front.text()
 
 
+async def test_a_rehearsal_host_upgraded_already_is_said_so_not_a_config_to_edit(
+        tmp_path: Path) -> None:
+    """Operator trial 57 (F19): `runbook run` had upgraded the rehearsal host
+    of a --sandbox, and `runbook rehearse --sandbox` on it was refused with
+    "[new_database] in /CWD/rehearsal.toml names it too": no such file (the
+    rehearsal builds its config in memory), and advice that cannot be
+    followed. The rehearsal says its host is upgraded already, and to start
+    a fresh one."""
+    from runbook.rehearsal import sandbox
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / sandbox.WEBINF / "red5-web.properties"
+        text = live.read_text(encoding="latin-1")
+        text = re.sub(r"(?m)^config\.dbHost=.*$", f"config.dbHost={host.new_db[0]}", text)
+        text = re.sub(r"(?m)^config\.dbPort=.*$", f"config.dbPort={host.new_db[1]}", text)
+        live.write_text(text, encoding="latin-1")
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight", "new-database"], tmp_path / "j.jsonl",
+                                    front)
+    assert outcome is Outcome.FAILED
+    said = detail(front, "preflight")
+    assert "rehearsal.toml" not in said and "[new_database]" not in said, said
+    assert "this rehearsal host is upgraded already" in said, said
+    assert "--sandbox" in said, said
+    assert "DROP DATABASE" not in front.text()
+
+
 async def test_new_database_refuses_the_live_one_when_preflight_did_not_look(
         tmp_path: Path) -> None:
     """The same, at new-database (a config changed between runs, preflight
@@ -1972,7 +2002,8 @@ async def test_new_database_refuses_the_live_one_when_preflight_did_not_look(
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()
         outcome, _ = await run_only(host, ["new-database", "schema"], tmp_path / "j.jsonl",
-                                    front, new_db_host=host.old_db[0], new_db_port=None)
+                                    front, new_db_host=host.old_db[0], new_db_port=None,
+                                    rehearsal_scenario=None)  # a config file of one's own
         assert outcome is Outcome.FAILED
         said = detail(front, "new-database")
         assert f"{host.old_db[0]}:{host.old_db[1]}" in said
