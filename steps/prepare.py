@@ -453,12 +453,12 @@ class Preflight(Red5Step):
                     "which launches no node: carried over, the new stream manager could not "
                     "rebuild the fleet, and start-service refuses it. Put the live install on "
                     "its cloud's controller first, or upgrade it by hand"]
-        refused = red5.jar_refusal(jar, bean, os.path.abspath(ctx.settings.source))
-        if refused:
-            return [refused]
-        unfound = red5.jar_warning(jar, bean)
-        if unfound:
-            ctx.note("controller-jar-unread", unfound)
+        found = red5.jar_check(jar, bean, os.path.abspath(ctx.settings.source))
+        if found is None:
+            return []
+        if found.refuses:
+            return [found.text]
+        ctx.note("controller-jar-unread", found.text)
         return []
 
     async def _disk(self, ctx: Ctx) -> list[str]:

@@ -594,19 +594,31 @@ def _jar_entries(jar: Path) -> set[str] | None:
         return None
 
 
-def jar_refusal(jar: Path, bean_class: str | None, config: str | None) -> str | None:
-    """Why `jar` cannot be the cloud-controller jar, if it cannot: it does not
-    open as a zip (a jar is one), or it holds another cloud's controller class
-    (CONTROLLER_CLOUDS) and not `bean_class`, the live install's, which
-    carry-over makes the new release's (trial 57, F10: a Google jar for an
-    AWS install, found only in the downtime, by start-service). That a
-    controller jar holds its bean's class as a plain entry is inferred (no
-    source lists a jar's entries): a jar with none of the known classes is
-    only warned of (jar_warning). None checks the zip alone; so does the
-    Dummy bean, whose class ships with the release, in no controller jar.
-    The release the jar was built for is not compared: Red5 pairs them
-    loosely (FACTS-scenarios section 0). `config`, where the refusal does
-    not name the setting already."""
+class JarFinding(NamedTuple):
+    """What `jar_check` found: `text`, and whether it refuses the jar (else
+    it is only a warning)."""
+
+    text: str
+    refuses: bool
+
+
+def jar_check(jar: Path, bean_class: str | None, config: str | None) -> JarFinding | None:
+    """Whether `jar` can be the cloud-controller jar, from one read of it.
+
+    Refused: it does not open as a zip (a jar is one), or it holds another
+    cloud's controller class (CONTROLLER_CLOUDS) and not `bean_class`, the
+    live install's, which carry-over makes the new release's (trial 57, F10:
+    a Google jar for an AWS install, found only in the downtime, by
+    start-service). That a controller jar holds its bean's class as a plain
+    entry is inferred (no source lists a jar's entries): a jar with none of
+    the known classes is only warned of, as one laid out otherwise than
+    runbook looks (its premise is inferred) or not a controller jar at all;
+    start-service, which checks the new release's controller, tells.
+    `bean_class` None checks the zip alone; so does the Dummy bean, whose
+    class ships with the release, in no controller jar. The release the jar
+    was built for is not compared: Red5 pairs them loosely (FACTS-scenarios
+    section 0). `config`, where the refusal does not name the setting
+    already. None: nothing to say."""
     setting = f"[artifacts] cloud_controller in {config}" if config \
         else "artifacts.cloud_controller"
     # A run reads its config once (re-trial 57b, F1: [t] after editing it
@@ -615,35 +627,23 @@ def jar_refusal(jar: Path, bean_class: str | None, config: str | None) -> str | 
             f"--resume; or put the right jar at {jar} and try the step again") if config else ""
     names = _jar_entries(jar)
     if names is None:
-        return (f"{jar} is not a jar (it does not open as a zip): download the cloud "
-                "controller jar again" + (f", or set {setting} to another" if config else
-                                          ", or correct the path") + then)
+        return JarFinding(f"{jar} is not a jar (it does not open as a zip): download the cloud "
+                          "controller jar again" + (f", or set {setting} to another" if config
+                                                    else ", or correct the path") + then,
+                          refuses=True)
     if bean_class is None or bean_class == DUMMY_CONTROLLER or _class_entry(bean_class) in names:
         return None
     other = sorted(name for name in CONTROLLER_CLOUDS if _class_entry(name) in names)
     if not other:
-        return None
-    clouds = " and ".join(dict.fromkeys(CONTROLLER_CLOUDS[name] for name in other))
-    return (f"{jar} holds {', '.join(other)}, {clouds}'s cloud controller, and not "
-            f"{bean_class}, the live install's, so the new release would not start with it: "
-            f"set {setting} to the jar for the live install's cloud{then}")
-
-
-def jar_warning(jar: Path, bean_class: str | None) -> str | None:
-    """What to say where `jar` opens as a zip and holds neither the live
-    install's controller class nor any other known one: a jar laid out
-    otherwise than runbook looks (its premise is inferred), or not a
-    controller jar at all. Not a refusal: start-service, which checks the
-    new release's controller, tells."""
-    names = _jar_entries(jar)
-    if names is None or bean_class is None or bean_class == DUMMY_CONTROLLER:
-        return None
-    if _class_entry(bean_class) in names or any(_class_entry(name) in names
-                                                for name in CONTROLLER_CLOUDS):
-        return None
-    return (f"warning: runbook could not find {bean_class}, the live install's cloud "
+        return JarFinding(
+            f"warning: runbook could not find {bean_class}, the live install's cloud "
             f"controller, in {jar}, nor any other cloud's: make sure it is the jar for that "
-            "cloud; start-service will tell, once the new release runs")
+            "cloud; start-service will tell, once the new release runs", refuses=False)
+    clouds = " and ".join(dict.fromkeys(CONTROLLER_CLOUDS[name] for name in other))
+    return JarFinding(
+        f"{jar} holds {', '.join(other)}, {clouds}'s cloud controller, and not "
+        f"{bean_class}, the live install's, so the new release would not start with it: "
+        f"set {setting} to the jar for the live install's cloud{then}", refuses=True)
 
 
 # --- the cloud-controller bean of applicationContext.xml ---------------------

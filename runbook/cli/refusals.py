@@ -157,9 +157,10 @@ def refuse_artifacts_not_here(settings: Settings) -> None:
     # Which class it must hold is the live install's to say, at preflight.
     from steps import red5
 
-    refused = red5.jar_refusal(settings.cloud_controller, None, None)
-    if refused:
-        raise ConfigError(settings.source, refused, key="artifacts.cloud_controller")
+    # No bean to compare yet: the check refuses or says nothing.
+    found = red5.jar_check(settings.cloud_controller, None, None)
+    if found is not None:
+        raise ConfigError(settings.source, found.text, key="artifacts.cloud_controller")
 
 
 @contextmanager
