@@ -136,6 +136,24 @@ def _read(path: Path, mend: str = "move it aside if it is damaged") -> dict[str,
 # cutover under way in that folder.
 _HOSTS = "hosts"
 _CUTOVER = "cutover.json"
+# Its pointer to the last snapshot written (HostState._pointer).
+_LAST_SNAPSHOT = "last-snapshot.json"
+
+
+@dataclass(frozen=True)
+class _Pointer:
+    seq: int  # of the last snapshot written: the next one's is one more
+    path: Path  # that snapshot
+    journal: str  # the journal of the run that took it
+
+
+def _snapshot_names(folder: Path) -> set[str]:
+    """The names of the snapshots in `folder` (none where it is not there)."""
+    try:
+        return {name for name in os.listdir(folder) if name.endswith(".json")}
+    except FileNotFoundError:
+        return set()
+
 
 
 def cutover_under_way_in(root: Path) -> bool:
@@ -251,9 +269,8 @@ class HostState:
         if found is not None:
             return found
         self._folder()
-        mine = max((taken for taken in self.snapshots() if taken.taken_by(journal)),
-                   key=lambda taken: (_seq(taken), taken.taken), default=None)
-        began = Cutover(_now(), str(journal.resolve()), str(mine.path) if mine else "")
+        mine = self._last_of(journal)
+        began = Cutover(_now(), str(journal.resolve()), str(mine) if mine else "")
         _write_private(self._cutover_file, {"began": began.began, "journal": began.journal,
                                             "snapshot": began.snapshot})
         return began
@@ -294,15 +311,70 @@ class HostState:
 
     def save_snapshot(self, data: dict[str, Any], *, journal: Path) -> Snapshot:
         taken = _now()
-        path = self._folder("snapshots") / f"{taken.replace(':', '')}.json"
+        folder = self._folder("snapshots")
+        path = folder / f"{taken.replace(':', '')}.json"
         # Which was written last, whatever the clock said: a run's newest is
         # its highest (review 57c, M1: by time, a re-export after the clock
         # stepped back lost to the export before it).
-        seq = 1 + max((_seq(s) for s in self.snapshots()), default=0)
+        pointer = self._pointer()
+        if pointer is not None:
+            seq = 1 + pointer.seq
+        else:
+            seq = 1 + max((_seq(s) for s in self.snapshots()), default=0)
         record = {**data, "taken": taken, "host": self.target, "seq": seq,
                   "journal": str(journal.resolve())}  # found again from any folder
         _write_private(path, record)
+        # After the snapshot, never before: killed between the two (or not
+        # written at all), the pointer does not know the new file, and is not
+        # trusted (_pointer); the snapshot is what must not fail.
+        with contextlib.suppress(HostStateError, OSError):
+            _write_private(self._pointer_file, {
+                "seq": seq, "snapshot": path.name, "journal": record["journal"],
+                "names": sorted(_snapshot_names(folder) | {path.name})})
         return Snapshot(path, taken, data.get("api_version"), record)
+
+    # The host's pointer to its last snapshot, so that saving one and beginning
+    # the cutover (in the downtime) read one file, not every snapshot ever
+    # taken of the host. Beside the snapshots, not among them: their folder
+    # holds snapshots alone (keep_snapshots copies it whole).
+    @property
+    def _pointer_file(self) -> Path:
+        return self.path / _LAST_SNAPSHOT
+
+    def _pointer(self) -> _Pointer | None:
+        """The pointer, where it can be trusted: it names every snapshot in the
+        folder (a run killed after writing one and before the pointer left one
+        it does not) and the one it calls the last is there. None where it is
+        missing (state dirs from before it), unreadable or out of date: the
+        snapshots are read instead."""
+        try:
+            data = json.loads(self._pointer_file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        seq, name, journal, names = (data.get("seq"), data.get("snapshot"),
+                                     data.get("journal"), data.get("names"))
+        if not (isinstance(seq, int) and isinstance(name, str) and isinstance(journal, str)
+                and isinstance(names, list)):
+            return None
+        path = self.path / "snapshots" / name
+        try:
+            if not _snapshot_names(path.parent) <= set(names) or not path.is_file():
+                return None
+        except OSError:
+            return None
+        return _Pointer(seq, path, journal)
+
+    def _last_of(self, journal: Path) -> Path | None:
+        """The last snapshot the run journalled in `journal` took."""
+        pointer = self._pointer()
+        if pointer is not None and _same_file(Path(pointer.journal), journal):
+            return pointer.path
+        # Another run's was the last (or no pointer to go by): every one is read.
+        mine = max((taken for taken in self.snapshots() if taken.taken_by(journal)),
+                   key=lambda taken: (_seq(taken), taken.taken), default=None)
+        return mine.path if mine else None
 
     def snapshots(self) -> list[Snapshot]:
         """Every snapshot of this host, oldest first."""

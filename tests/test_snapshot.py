@@ -301,3 +301,90 @@ def test_a_reexport_after_the_clock_stepped_back_is_the_one_the_cutover_keeps(
     state.begin_cutover(journal)
     pinned = state.before_cutover()
     assert pinned is not None and pinned.path == second.path, pinned
+
+
+def _reads_of(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Every state file hoststate reads from now on (its one reader, wrapped:
+    it still reads)."""
+    from runbook import hoststate
+
+    read: list[Path] = []
+    real = hoststate._read
+
+    def counted(path: Path, *args: str) -> dict[str, object]:
+        read.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(hoststate, "_read", counted)
+    return read
+
+
+def test_saving_a_snapshot_and_beginning_the_cutover_read_no_other_snapshot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """begin_cutover runs at the first cutover action, in the downtime, and it
+    and save_snapshot read every snapshot file of the host to find the run's
+    last one and the next sequence: a host with many earlier attempts paid
+    for each, there. One read of the host's pointer to its last snapshot does."""
+    state = HostState(tmp_path / "state", "sm.example", 22)
+    journal = tmp_path / "run.jsonl"
+    for n in range(30):
+        state.save_snapshot({"nodegroups": [{"name": f"attempt-{n}"}]},
+                            journal=tmp_path / f"earlier-{n}.jsonl")
+    read = _reads_of(monkeypatch)
+    tonight = state.save_snapshot({"nodegroups": [{"name": "tonight"}]}, journal=journal)
+    assert len(read) <= 1, read
+    assert tonight.data["seq"] == 31
+    read.clear()
+    began = state.begin_cutover(journal)
+    assert began.snapshot == str(tonight.path)
+    assert len(read) <= 1, read
+
+
+def test_a_kill_between_the_snapshot_and_its_pointer_loses_no_snapshot(tmp_path: Path) -> None:
+    """The pointer is written after the snapshot: a run killed between the two
+    leaves a snapshot the pointer does not name. The cutover still goes by
+    it, and the next snapshot still comes after it."""
+    import subprocess
+    import sys
+    import textwrap
+
+    root, journal = tmp_path / "state", tmp_path / "run.jsonl"
+    state = HostState(root, "sm.example", 22)
+    state.save_snapshot({"nodegroups": [{"name": "yesterday"}]}, journal=journal)
+    # Killed outright (SIGKILL) as it writes the pointer, in a process of its own.
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from runbook import hoststate
+        real = hoststate.atomic_write
+        def write(path, data, **kw):
+            if Path(path).name == "last-snapshot.json":
+                os.kill(os.getpid(), signal.SIGKILL)
+            real(path, data, **kw)
+        hoststate.atomic_write = write
+        hoststate.HostState(Path({str(root)!r}), "sm.example", 22).save_snapshot(
+            {{"nodegroups": [{{"name": "tonight"}}]}}, journal=Path({str(journal)!r}))
+    """)], capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    (tonight,) = [s for s in state.snapshots() if s.nodegroups == [{"name": "tonight"}]]
+    assert state.begin_cutover(journal).snapshot == str(tonight.path)
+    pinned = state.before_cutover()
+    assert pinned is not None and pinned.path == tonight.path, pinned
+    later = state.save_snapshot({"nodegroups": []}, journal=tmp_path / "later.jsonl")
+    assert later.data["seq"] == tonight.data["seq"] + 1 == 3
+
+
+def test_a_snapshot_gone_since_the_pointer_named_it_is_not_what_the_cutover_goes_by(
+        tmp_path: Path) -> None:
+    """The pointer names the run's last snapshot; moved aside since, the
+    cutover's record must not name it, and a record naming a snapshot that
+    is gone rebuilds from none rather than another fleet."""
+    state = HostState(tmp_path / "state", "sm.example", 22)
+    journal = tmp_path / "run.jsonl"
+    first = state.save_snapshot({"nodegroups": [{"name": "first"}]}, journal=journal)
+    second = state.save_snapshot({"nodegroups": [{"name": "second"}]}, journal=journal)
+    second.path.unlink()
+    began = state.begin_cutover(journal)
+    assert began.snapshot == str(first.path), began
+    first.path.unlink()
+    assert state.before_cutover() is None
