@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from runbook.rehearsal import cloud, mysqlfake, sandbox, service
-from runbook.rehearsal.sandbox import data_text
+from runbook.rehearsal.sandbox import data_text, jar_bytes
 from runbook.rehearsal.scenarios import R6_2
 from tests.polling import DEADLINE_S, until
 
@@ -123,7 +123,8 @@ def make_install(
     (webinf / "sql").mkdir()
     (webinf / "sql" / "cluster.sql").write_text(data_text("cluster.sql.6.2.0.b406"))
     if controller_jar:
-        (webinf / "lib" / "aws-cloud-controller-11.0.0.jar").write_bytes(b"PK\x05\x06" + bytes(18))
+        (webinf / "lib" / "aws-cloud-controller-11.0.0.jar").write_bytes(
+            jar_bytes("aws-cloud-controller", "11.0.0", [AWS_BEAN]))
     return Install(home, port, api_version)
 
 
@@ -648,15 +649,43 @@ def test_a_release_answers_only_the_controllers_it_has(
 ) -> None:
     webinf = tmp_path / "WEB-INF"
     (webinf / "lib").mkdir(parents=True)
-    for jar in ("terraform-cloud-controller-1.jar", "azure-cloud-controller-1.jar",
-                "simulated-cloud-controller-1.jar"):
-        (webinf / "lib" / jar).write_bytes(b"")
     bean_class = f"com.red5pro.services.example.{bean}"
+    # Its class in a jar, so that only the release decides.
+    (webinf / "lib" / "controller-1.jar").write_bytes(
+        sandbox.jar_bytes("controller", "1", [bean_class]))
     if answer is None:
         with pytest.raises(service.WebappError, match=f"ClassNotFoundException: {bean_class}"):
             service.load_controller(webinf, bean_class, api)
     else:
         assert service.load_controller(webinf, bean_class, api) == answer
+
+
+def test_the_controller_bean_loads_from_the_jar_holding_its_class_whatever_its_name(
+    tmp_path: Path,
+) -> None:
+    """The fake loaded the active bean when a jar of its cloud's NAME sat in
+    WEB-INF/lib: a jar named aws-cloud-controller holding another class
+    passed, where Red5 (Spring) loads the class the bean names from the jars
+    in WEB-INF/lib, whatever they are called. It now goes by the class inside,
+    as preflight's jar check reads a jar (a `com/…/X.class` entry, inferred:
+    data README)."""
+    lib = tmp_path / "WEB-INF" / "lib"
+    lib.mkdir(parents=True)
+    named_aws = lib / "aws-cloud-controller-11.0.0.jar"
+    named_aws.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0", [sandbox.GOOGLE]))
+    webinf = lib.parent
+    with pytest.raises(service.WebappError, match=f"ClassNotFoundException: {AWS_BEAN}"):
+        service.load_controller(webinf, AWS_BEAN)
+    assert service.load_controller(webinf, sandbox.GOOGLE) == "Google Compute"
+    (lib / "controller.jar").write_bytes(sandbox.jar_bytes("controller", "1", [AWS_BEAN]))
+    assert service.load_controller(webinf, AWS_BEAN) == "Amazon Web Services"
+    # A file that is no zip holds no class (nor does another package's class
+    # of the same simple name).
+    named_aws.write_bytes(b"not a zip")
+    (lib / "google.jar").write_bytes(sandbox.jar_bytes(
+        "google", "1", ["com.example.ComputeInstanceController"]))
+    with pytest.raises(service.WebappError, match=f"ClassNotFoundException: {sandbox.GOOGLE}"):
+        service.load_controller(webinf, sandbox.GOOGLE)
 
 
 async def test_bad_requests_are_refused_with_reasons(

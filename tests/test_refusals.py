@@ -448,7 +448,9 @@ async def test_a_new_release_on_another_clouds_controller_does_not_pass_start_se
                     "com.red5pro.services.cloud.google.component.ComputeInstanceController"))
                 lib = webapp.parent / "lib"
                 jar = next(lib.glob("aws-cloud-controller*.jar"))
-                jar.rename(lib / "google-cloud-controller-11.0.0.jar")
+                jar.unlink()
+                (lib / "google-cloud-controller-11.0.0.jar").write_bytes(sandbox.jar_bytes(
+                    "google-cloud-controller", "11.0.0", [GOOGLE]))
 
         front = ScriptedFrontEnd(on_confirm=another_cloud,
                                  recoveries={"start-service": [Recovery.STOP]})
@@ -547,6 +549,31 @@ async def test_a_controller_jar_holding_no_known_controller_is_warned_of_not_ref
     assert "start-service" in warned[0] and "\n" not in warned[0], warned
 
 
+async def test_a_jar_holding_no_controller_passes_preflight_and_start_service_tells(
+    tmp_path: Path,
+) -> None:
+    """Preflight only warns of a jar holding no known controller class, and
+    says start-service will tell. In the rehearsal it did not: its stand-in
+    stream manager loaded the bean because a jar of its cloud's name sat in
+    WEB-INF/lib, so the new release started on a jar without the class. It
+    loads the class the bean names from the jars that hold it, as Red5 does."""
+    jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+    jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0",
+                                      ["org.red5.example.NotAController"]))
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        # A webapp that did not load is waited for, twice: not for long here.
+        settings = dataclasses.replace(settings, cloud_controller=jar, timeouts=dataclasses.replace(
+            settings.timeouts, service_start=4))
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]})
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+    assert outcome is not Outcome.DONE, front.text()[-3000:]
+    assert front.final_state("preflight") == "done", front.text()[-3000:]
+    assert front.final_state("start-service") == "failed", front.text()[-3000:]
+    said = detail(front, "start-service")
+    assert "ClassNotFoundException" in said and sandbox.AWS in said, said
+
+
 async def test_a_live_install_on_the_dummy_controller_is_refused_at_preflight(
     tmp_path: Path,
 ) -> None:
@@ -618,8 +645,9 @@ async def test_a_resume_keeps_the_live_cloud_start_service_compares_with(
                 "com.red5pro.services.cloud.aws.component.AWSInstanceController",
                 "com.red5pro.services.cloud.google.component.ComputeInstanceController"))
             lib = webapp.parent / "lib"
-            next(lib.glob("aws-cloud-controller*.jar")).rename(
-                lib / "google-cloud-controller-11.0.0.jar")
+            next(lib.glob("aws-cloud-controller*.jar")).unlink()
+            (lib / "google-cloud-controller-11.0.0.jar").write_bytes(sandbox.jar_bytes(
+                "google-cloud-controller", "11.0.0", [GOOGLE]))
 
         front = ScriptedFrontEnd(on_confirm=another_cloud,
                                  recoveries={"start-service": [Recovery.STOP]})

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,21 +53,23 @@ UNAVAILABLE_LINE = "The streammanager webapp is unavailable"
 DUMMY_CONTROLLER = "Streammanager Placebo"
 DB_CONNECT_TIMEOUT_S = 2.0
 
-# Active bean class (simple name) -> (what admin/debug/cloudcontroller answers,
-# the jar name prefix that must sit in WEB-INF/lib for the class to load). The
-# answers are the API 4.0-era docs' (FACTS §2.3, the auto-*/api-basics pages);
-# _API_3_ANSWERS holds the 5.x/6.x releases' own where their bytecode differs.
-# Terraform's at 4.0 is the DigitalOcean page's; the Linode page, API 4.0 too,
-# says Terraform-Cloud-Platform, 6.2.0's string (facts audit 57b L3). No
-# rehearsal runs Terraform, and runbook compares only with the Dummy's.
-CONTROLLERS: dict[str, tuple[str, str | None]] = {
-    "AWSInstanceController": ("Amazon Web Services", "aws-cloud-controller"),
-    "ComputeInstanceController": ("Google Compute", "google-cloud-controller"),
-    "AzureComputeController": ("Microsoft Azure", "azure-cloud-controller"),
-    "TerraformCloudController": ("Terraform Cloud Service", "terraform-cloud-controller"),
-    "GenericSimulatedCloudController": ("Simulated Cloud Services", "simulated-cloud-controller"),
-    "DummyCloudController": (DUMMY_CONTROLLER, None),
+# Active bean class (simple name) -> what admin/debug/cloudcontroller answers.
+# The answers are the API 4.0-era docs' (FACTS §2.3, the auto-*/api-basics
+# pages); _API_3_ANSWERS holds the 5.x/6.x releases' own where their bytecode
+# differs. Terraform's at 4.0 is the DigitalOcean page's; the Linode page, API
+# 4.0 too, says Terraform-Cloud-Platform, 6.2.0's string (facts audit 57b L3).
+# No rehearsal runs Terraform, and runbook compares only with the Dummy's.
+CONTROLLERS: dict[str, str] = {
+    "AWSInstanceController": "Amazon Web Services",
+    "ComputeInstanceController": "Google Compute",
+    "AzureComputeController": "Microsoft Azure",
+    "TerraformCloudController": "Terraform Cloud Service",
+    "GenericSimulatedCloudController": "Simulated Cloud Services",
+    "DummyCloudController": DUMMY_CONTROLLER,
 }
+# The Dummy's class ships with the release (streammanager-commons), in no
+# controller jar: it loads without one.
+_SHIPPED = {"DummyCloudController"}
 # FACTS-scenarios §5 (the commons CloudPlatform of the 5.x/6.x builds):
 # hyphenated names where the later docs have words.
 _API_3_ANSWERS = {
@@ -213,15 +216,31 @@ def load_controller(webinf: Path, bean_class: str, api: str = "4.0") -> str:
     simple = bean_class.rsplit(".", 1)[-1]
     if simple not in CONTROLLERS or simple in _NOT_IN_RELEASE.get(api, ()):
         raise WebappError(f"ClassNotFoundException: {bean_class} (no such cloud controller)")
-    name, jar_prefix = CONTROLLERS[simple]
+    name = CONTROLLERS[simple]
     if api.startswith("3."):
         name = _API_3_ANSWERS.get(simple, name)
-    if jar_prefix is not None and not any((webinf / "lib").glob(f"{jar_prefix}*.jar")):
+    if simple not in _SHIPPED and not _lib_holds(webinf / "lib", bean_class):
         raise WebappError(
-            f"ClassNotFoundException: {bean_class}; no {jar_prefix}-*.jar in WEB-INF/lib, "
+            f"ClassNotFoundException: {bean_class}; no jar in WEB-INF/lib holds it, "
             "so the active cloud controller bean cannot be created"
         )
     return name
+
+
+def _lib_holds(lib: Path, class_name: str) -> bool:
+    """Whether a jar in `lib` holds the class, whatever the jar is called: the
+    webapp's class loader reads every jar there. The class as a plain entry
+    (`com/…/X.class`), as preflight's jar check looks for it (steps/red5.py;
+    inferred, data README); a file that does not open as a zip holds none."""
+    entry = class_name.replace(".", "/") + ".class"
+    for jar in sorted(lib.glob("*.jar")):
+        try:
+            with zipfile.ZipFile(jar) as archive:
+                if entry in archive.namelist():
+                    return True
+        except (zipfile.BadZipFile, OSError):
+            continue
+    return False
 
 
 def check_database(host: str, port: int, user: str, password: str,
