@@ -1021,3 +1021,32 @@ async def test_systemctl_start_returns_once_the_service_runs(tmp_path: Path) -> 
         stopped = systemctl("stop", "red5pro")
     assert stopped.returncode == 0, stopped.stderr
     assert systemctl("is-active", "red5pro").stdout == "inactive\n"
+
+
+async def test_a_launch_configs_capacity_is_answered_as_a_number_as_it_was_given_as_text(
+    tmp_path: Path, database: int, start_service: StartService
+) -> None:
+    """Facts audit 58b F2: the 3.1 and 4.0 docs' create requests send
+    connectionCapacity as text ("2000"), and their create, read and update
+    answers give it as a number (6.2.0 reads it with getInt); the fake
+    answered the text back, and its seeded fleets held text, so the
+    rehearsal's snapshots had a shape no real one has."""
+    old = make_install(tmp_path, db_port=database, api_version="3.1", release="6.2.0.b406")
+    new = make_install(tmp_path, name="red5pro-new", db_port=database, prefix="rhnew")
+    await started(start_service, old)
+    await started(start_service, new)
+    lc = {**cloud.seed_launch_config(cloud.SEED_GROUPS[0]), "targets": {"target": [
+        {"role": "origin", "instanceType": "c5.large", "connectionCapacity": "2000"}]}}
+    async with httpx.AsyncClient() as http:
+        for i in (old, new):
+            created = await http.post(i.api("admin/configurations/launchconfig"), params=auth(),
+                                      json={"launchconfig": {**lc, "name": f"lc-{i.api_version}"}})
+            assert created.status_code == 201, created.text
+            read = await http.get(i.api(f"admin/configurations/launchconfig/lc-{i.api_version}"),
+                                  params=auth())
+            body = read.json().get("launchconfig", read.json())
+            assert body["targets"]["target"][0]["connectionCapacity"] == 2000, body
+    for seed in cloud.SEED_GROUPS:
+        for made in (cloud.seed_launch_config(seed), cloud.sample_launch_config(seed)):
+            capacities = [t["connectionCapacity"] for t in made["targets"]["target"]]
+            assert all(type(c) is int for c in capacities), made

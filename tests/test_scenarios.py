@@ -204,8 +204,13 @@ def test_the_5_1_fleet_has_a_nodegroup_set_up_from_red5s_own_sample(tmp_path: Pa
               if configs[seed.launch_config]["version"] == "0.0.2"]
     assert len(sample) == 1, configs
     (seed,) = sample
+    # Kept as the stream manager keeps a launch config: its capacity a number.
+    kept = {**AWS_DEFAULT_V2["targets"], "target": [  # type: ignore[dict-item]
+        {**target, "connectionCapacity": int(target["connectionCapacity"])}
+        for target in AWS_DEFAULT_V2["targets"]["target"]]}  # type: ignore[index]
     assert configs[seed.launch_config] == {**AWS_DEFAULT_V2, "name": seed.launch_config,
-                                           "image": f"red5pro-node-image-{seed.region}"}
+                                           "image": f"red5pro-node-image-{seed.region}",
+                                           "targets": kept}
     flat = policies[seed.scale_policy]
     assert flat["version"] == "0.0.2" and set(flat["targets"]) == {"target"}, flat
     assert cloud.role_limit(flat, "origin") == seed.max_origins

@@ -458,8 +458,8 @@ def delete_nodegroup(state: State, db: Database, name: str, now: float) -> dict[
 
 
 def role_capacity(launch_config: dict[str, Any] | None, role: str) -> int:
-    """A role's connectionCapacity from a launch config (strings in the API's
-    examples, numbers elsewhere); when absent, the docs' example launch config's
+    """A role's connectionCapacity from a launch config (text in the API's
+    request examples, numbers in its answers); when absent, the docs' example launch config's
     origin and edge values (inferred: see the data README)."""
     targets = ((launch_config or {}).get("targets") or {}).get("target") or []
     for target in targets:
@@ -685,8 +685,8 @@ def seed_launch_config(seed: SeedGroup) -> dict[str, Any]:
         "version": "0.0.3",
         "targets": {
             "target": [
-                {"role": "origin", "instanceType": "c5.large", "connectionCapacity": "30"},
-                {"role": "edge", "instanceType": "c5.large", "connectionCapacity": "300"},
+                {"role": "origin", "instanceType": "c5.large", "connectionCapacity": 30},
+                {"role": "edge", "instanceType": "c5.large", "connectionCapacity": 300},
             ]
         },
         "properties": {"property": [{"name": "region", "value": seed.region}]},
@@ -726,7 +726,9 @@ def sample_launch_config(seed: SeedGroup) -> dict[str, Any]:
     (AM webapps/streammanager/WEB-INF/launchconfigs/aws-default-v2.json;
     FACTS-scenarios section 6), with its name and its image placeholder
     ``{red5pro-image-id}`` filled in as an operator must, and the rest as
-    shipped: version 0.0.2, a list as the value of ``vmSizeFallbacks``."""
+    shipped: version 0.0.2, a list as the value of ``vmSizeFallbacks``; its
+    connectionCapacity "2000" kept as the stream manager keeps it, a number
+    (inferred for 5.1.1: see the data README)."""
     return {
         "name": seed.launch_config,
         "description": "This is a sample version launch configuration for second generation "
@@ -735,8 +737,8 @@ def sample_launch_config(seed: SeedGroup) -> dict[str, Any]:
         "version": "0.0.2",
         "targets": {
             "target": [
-                {"role": "origin", "instanceType": "c4.xlarge", "connectionCapacity": "2000"},
-                {"role": "edge", "instanceType": "c4.xlarge", "connectionCapacity": "2000"},
+                {"role": "origin", "instanceType": "c4.xlarge", "connectionCapacity": 2000},
+                {"role": "edge", "instanceType": "c4.xlarge", "connectionCapacity": 2000},
             ]
         },
         "properties": {
