@@ -829,7 +829,7 @@ class Executor(Generic[F]):
         here on every run rebuilds from the snapshot taken before this moment."""
         if step.phase is Phase.PREPARE or self.cutover_began is not None:
             return
-        began = self.host_state.begin_cutover(self.journal.path)
+        began = self.host_state.begin_cutover(self.journal.path, self.facts.snapshot_in_use())
         self.cutover_began = datetime.fromisoformat(began.began).timestamp()
         self._tell(CutoverStarted(step.id, self.cutover_began), Record.CUTOVER_START,
                    step=step.id, began=began.began)

@@ -73,6 +73,12 @@ class Facts:
                 else _redacted(getattr(self, f.name), redact)
                 for f in self.journalled_fields()}
 
+    def snapshot_in_use(self) -> str | None:
+        """The path of the fleet snapshot this run deletes by and rebuilds
+        from, where the procedure keeps one: the cutover's record names it as
+        the cutover begins (HostState.begin_cutover)."""
+        return None
+
     def load(self, record: Mapping[str, Any]) -> None:
         """Take back what an earlier run journalled; names this procedure no
         longer journals (or never did) are left out."""

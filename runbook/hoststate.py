@@ -262,14 +262,19 @@ class HostState:
                 f"in {journal or 'its journal'})") from None
         return Cutover(str(began), journal, str(data.get("snapshot") or ""))
 
-    def begin_cutover(self, journal: Path) -> Cutover:
+    def begin_cutover(self, journal: Path, in_use: str | None = None) -> Cutover:
         """Record the first cutover action; a cutover already under way keeps
-        its start (a resumed or new run does not restart the clock)."""
+        its start (a resumed or new run does not restart the clock). The
+        snapshot named is the one the run deletes by (`in_use`, where it is
+        there), else the last its journal took (run_snapshot): the rule the
+        steps go by before the cutover (review 58a, M2: a re-export cut off
+        before the facts named it, and the fleet back as the first export
+        had it, made the record name another fleet than the delete's)."""
         found = self.cutover()
         if found is not None:
             return found
         self._folder()
-        mine = self._last_of(journal)
+        mine = self.run_snapshot(journal, in_use)
         began = Cutover(_now(), str(journal.resolve()), str(mine) if mine else "")
         _write_private(self._cutover_file, {"began": began.began, "journal": began.journal,
                                             "snapshot": began.snapshot})
@@ -365,6 +370,14 @@ class HostState:
         except OSError:
             return None
         return _Pointer(seq, path, journal)
+
+    def run_snapshot(self, journal: Path | None, in_use: str | None) -> Path | None:
+        """The snapshot a run goes by before its cutover: the one its facts
+        name (`in_use`) while that file is there, else the last its journal
+        took."""
+        if in_use and Path(in_use).is_file():
+            return Path(in_use)
+        return self._last_of(journal) if journal is not None else None
 
     def _last_of(self, journal: Path) -> Path | None:
         """The last snapshot the run journalled in `journal` took."""

@@ -382,12 +382,9 @@ def snapshot(p: AnyContext) -> Snapshot | None:
         return None
     if state.cutover() is not None:
         return state.before_cutover()
-    path = p.facts.snapshot
-    if path and Path(path).is_file():
-        return state.load(Path(path))
-    journal = p.journal_path
-    mine = [taken for taken in state.snapshots() if journal and taken.taken_by(journal)]
-    return mine[-1] if mine else None
+    # The rule the cutover's record goes by as it begins (review 58a, M2).
+    found = state.run_snapshot(p.journal_path, p.facts.snapshot_in_use())
+    return state.load(found) if found is not None else None
 
 
 def load_snapshot(p: AnyContext) -> dict[str, Any] | None:

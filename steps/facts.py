@@ -164,6 +164,10 @@ class Red5Facts(Facts):
     # what the steps keep for this process only
     scratch: Red5Scratch = not_journalled(Red5Scratch)
 
+    def snapshot_in_use(self) -> str | None:
+        # export-config's, which delete-nodegroups deletes by (common.snapshot).
+        return self.snapshot
+
 
 Ctx: TypeAlias = StepContext[Red5Facts]
 Plan: TypeAlias = PlanContext[Red5Facts]

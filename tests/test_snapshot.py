@@ -388,3 +388,43 @@ def test_a_snapshot_gone_since_the_pointer_named_it_is_not_what_the_cutover_goes
     assert began.snapshot == str(first.path), began
     first.path.unlink()
     assert state.before_cutover() is None
+
+
+async def test_the_cutover_names_the_snapshot_the_run_deletes_by(tmp_path: Path) -> None:
+    """Review 58a, M2: a re-export saved B and was cut off before the facts
+    named it; the fleet was back as A had it, so the resumed export-config
+    kept A, and delete-nodegroups deleted by A. The first cutover action's
+    record named the journal's last snapshot, B: recreate and the way back
+    rebuilt a fleet the delete had not gone by."""
+    from runbook.journal import Journal
+    from runbook.model import Phase
+    from runbook.redact import Redactor
+    from runbook.remote import Remote
+    from steps.common import snapshot
+    from steps.facts import Red5Facts
+    from tests.test_executor import SETTINGS, Say, _no_api
+
+    journal = tmp_path / "run.jsonl"
+    host = HostState(tmp_path, "sm", 22)
+    a = host.save_snapshot({"api_version": "4.0", "nodegroups": [{"name": "a"}]},
+                           journal=journal)
+    host.save_snapshot({"api_version": "4.0", "nodegroups": [{"name": "b"}]}, journal=journal)
+    facts = Red5Facts()
+    facts.snapshot = str(a.path)
+    from runbook.executor import Executor
+
+    # Stopped at the second cutover step: the cutover is under way.
+    steps = [Say("cut", phase=Phase.CUTOVER, changes=True),
+             Say("recreate", phase=Phase.CUTOVER, changes=True)]
+    executor = Executor(steps, settings=SETTINGS,  # type: ignore[arg-type]
+                        facts=facts, remote=Remote(SETTINGS.host), api_factory=_no_api,
+                        curl=lambda *a, **k: "curl", journal=Journal(journal),
+                        front=ScriptedFrontEnd({"recreate": Decision(Answer.STOP)}),
+                        redactor=Redactor([]), host_state=host)
+    try:
+        assert await executor.run() is Outcome.STOPPED
+    finally:
+        executor.journal.close()
+    assert host.cutover() is not None
+    used = snapshot(executor.plan_context())
+    assert used is not None and used.path == a.path, (used, a.path)
