@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -419,8 +420,16 @@ class MainScreen(Screen[None]):
         # A row that shows its glyph alone is named by the legend only.
         undone = [] if self.words else [card.the_way_back_word for card in state.cards
                                         if state.shown_state(card.id) == UNDONE]
-        return legend(5 if self.words else 3, ended=state.finished_either_way,
-                      undone_words=undone)
+        # Below 100 columns the list spans the screen, less its border and
+        # padding: as many looks to a row as fit there, each glyph beside
+        # its word (operator trial 57 F3: at 60 columns "⚠" ended a row and
+        # "warnings" began the next).
+        room = self.app.size.width - 4 if self.narrow else None
+        for per_row in (5, 4, 3) if self.words else (3,):
+            drawn = legend(per_row, ended=state.finished_either_way, undone_words=undone)
+            if room is None or max(map(cell_len, drawn.plain.splitlines())) <= room:
+                break
+        return drawn
 
     def on_resize(self, event: Resize) -> None:
         # From the new size, not the breakpoint class: Textual sets that after
@@ -438,7 +447,10 @@ class MainScreen(Screen[None]):
         for checklist in self.query("#checklist").results(Checklist):
             if checklist.words != self.words:
                 checklist.show_words(self.words)
-                self.query_one("#legend", Static).update(self.legend())
+        for shown in self.query("#legend").results(Static):
+            drawn = self.legend()
+            if drawn.plain != str(shown.content):
+                shown.update(drawn)
         if self.ready and was != self.width_class:
             # A pane gone out of view with the width took the focus with it.
             self.call_after_refresh(self.focus_what_shows)

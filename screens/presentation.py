@@ -156,13 +156,18 @@ def title_lines(title: str, width: int = TITLE_WIDTH) -> tuple[str, str]:
 
 
 def step_row(number: int, title: str, state: str, elapsed: float | None, *,
-             word: bool = True, undone_word: str = LOOKS[UNDONE].word) -> Content:
-    """A checklist row; without `word`, the state shows by its glyph alone. A
-    title longer than its column goes on under itself, the row two lines."""
+             word: bool = True, time: bool = True,
+             undone_word: str = LOOKS[UNDONE].word) -> Content:
+    """A checklist row; without `word`, the state shows by its glyph alone;
+    without `time`, the row leaves out how long the step took (a checklist
+    too narrow for it). A title longer than its column goes on under itself,
+    the row two lines."""
     shown = look(state, undone_word)
     title_style = "bold" if state in (NEXT, StepState.RUNNING.value) else ""
-    said: list[str | tuple[str, str]] = [(fit(shown.word, WORD_WIDTH), shown.style), " "] \
+    said: list[str | tuple[str, str]] = [(fit(shown.word, WORD_WIDTH), shown.style)] \
         if word else []
+    if word and time:
+        said.append(" ")
     first, rest = title_lines(title)
     row = Content.assemble(
         (f"{number:>2} ", "$text-muted"),
@@ -170,11 +175,16 @@ def step_row(number: int, title: str, state: str, elapsed: float | None, *,
         (fit(first, TITLE_WIDTH), title_style),
         " ",
         *said,
-        (f"{duration(elapsed):>{ELAPSED_WIDTH}}", "$text-muted"),
+        (f"{duration(elapsed):>{ELAPSED_WIDTH}}", "$text-muted") if time else "",
     )
     if not rest:
         return row
     return Content.assemble(row, "\n", " " * 5, (fit(rest, TITLE_WIDTH).rstrip(), title_style))
+
+
+def row_width(*, word: bool = True, time: bool = True) -> int:
+    """The cells a checklist row's first line takes (every row the same)."""
+    return step_row(0, "", StepState.PENDING.value, None, word=word, time=time).cell_length
 
 
 # The looks only a run under way gives a row, and those only a run that ended

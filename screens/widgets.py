@@ -22,7 +22,14 @@ from textual.widgets.option_list import Option
 from runbook.model import Action, StepCard
 from screens.output_log import OutputLog
 from screens.output_store import OutputStore
-from screens.presentation import DIFF_MARKS, GROUPS, action_content, is_diff, step_row
+from screens.presentation import (
+    DIFF_MARKS,
+    GROUPS,
+    action_content,
+    is_diff,
+    row_width,
+    step_row,
+)
 from screens.wrap import wrap_content
 
 
@@ -39,6 +46,10 @@ class Checklist(OptionList):
         # word beside its glyph, and what each row shows now, to draw it
         # again when that changes.
         self.words = words
+        # Whether the rows say how long each step took: left out where the
+        # row would not fit whole (operator trial 57 F3: at 60 columns each
+        # step's time took a row of its own, and five steps filled the list).
+        self.times = True
         self.shown = {step.id: (shown or {}).get(step.id, ("pending", None)) for step in steps}
         self.titles: dict[str, str] = {
             phase: (titles or {}).get(phase, GROUPS.get(phase, phase.upper()))
@@ -56,7 +67,23 @@ class Checklist(OptionList):
 
     def _row(self, step: StepCard) -> Content:
         return step_row(step.number, step.title, *self.shown[step.id], word=self.words,
-                        undone_word=step.the_way_back_word)
+                        time=self.times, undone_word=step.the_way_back_word)
+
+    def _redraw_rows(self) -> None:
+        for step_id, step in self.steps.items():
+            self.replace_option_prompt(step_id, self._row(step))
+
+    def _times_fit(self) -> bool:
+        # The room for the rows as the list has it now (its scrollbar's
+        # cells out). Hidden, it has none: the rows stay as they were.
+        width = self.scrollable_content_region.width
+        return self.times if width <= 0 else width >= row_width(word=self.words)
+
+    def on_resize(self) -> None:
+        times = self._times_fit()
+        if times != self.times:
+            self.times = times
+            self._redraw_rows()
 
     def retitle_group(self, phase: str, title: str) -> None:
         # Asked on every refresh of the status: an unchanged title is not redrawn.
@@ -76,8 +103,8 @@ class Checklist(OptionList):
         """Rows with each state's word, or its glyph alone (less room)."""
         if words != self.words:
             self.words = words
-            for step_id, step in self.steps.items():
-                self.replace_option_prompt(step_id, self._row(step))
+            self.times = self._times_fit()
+            self._redraw_rows()
 
     def select_step(self, step_id: str) -> None:
         if step_id not in self.steps:

@@ -1097,3 +1097,33 @@ async def test_at_60_columns_the_clocks_row_keeps_the_step_count_whole() -> None
         width = app.main.status.content_region.width
         assert len(row) <= width, (row, width)
         assert f"10/{len(app.run_state.counted)} done" in row, row
+
+
+@pytest.mark.parametrize("width", [60, 70])
+async def test_a_narrow_checklist_keeps_each_step_on_one_row(width: int) -> None:
+    """Operator trials 57 F3 and 57b F-E: at 60 columns the checklist, shown
+    with `c`, put each step's time on a row of its own ("│0.1s    │"): half
+    its rows were times and five steps filled the pane. Where the row does not
+    fit whole, the time goes (the step pane says how long a step took)."""
+    app = make_app()
+    async with app.run_test(size=(width, 20)) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        for card in app.cards[:6]:
+            tell(app, StepChanged(report(card.id, StepState.DONE, elapsed=0.1)))
+        await pilot.press("c")
+        await pilot.pause()
+        assert app.main.query_one("#left").display
+        rows = [row.split("│")[1] for row in screen_text(app).splitlines()
+                if row.startswith("│") and row.count("│") >= 2]
+        assert not any(row.strip() and row.strip() == "0.1s" for row in rows), rows
+        for card in app.cards[:6]:
+            assert any(re.match(rf"\s*{card.number} ✓ \S", row) and "done" in row
+                       for row in rows), (card.title, rows)
+        # The legend under it, too: each glyph beside its word ("⚠" / "warnings").
+        for look in re.split(r"\s{3,}|\n", app.main.legend().plain):
+            assert any(look in row for row in rows), (look, rows[-4:])
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        rows = screen_text(app).splitlines()
+        assert any("done" in row and "0.1s" in row for row in rows), \
+            "with room, the time is back"
