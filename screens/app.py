@@ -607,6 +607,9 @@ class RunbookApp(App["Outcome | None"]):
     def action_run_step(self) -> None:
         self.questions.run_step()
 
+    def action_show_choices(self) -> None:
+        self.questions.show_recovery()
+
     def action_skip_step(self) -> None:
         self.questions.skip_step()
 
@@ -689,6 +692,10 @@ class RunbookApp(App["Outcome | None"]):
             return self.offers(action) and self.run_state.service_down
         if action == "review_properties":
             return self.offers(action) and self.run_state.reviewing is not None
+        if action in ("run_step", "show_choices"):
+            # Enter, a failed step's question laid aside: its choices, not a run.
+            recovering = self.run_state.recovering is not None
+            return self.offers("run_step") and recovering is (action == "show_choices")
         return self.offers(action)
 
     def _what_the_keys_follow(self) -> tuple[object, ...]:

@@ -71,6 +71,11 @@ class MainScreen(Screen[None]):
         # (whose own enter only selects) has the focus.
         Binding("enter", "app.run_step", "Run step", id="run-step", priority=True,
                 tooltip="Open the confirmation for the step the runbook is waiting on"),
+        # In its place while a failed step's question is laid aside (escape):
+        # enter brings that question back, and the footer says so (operator
+        # trial 57, F20: it said "Run step").
+        Binding("enter", "app.show_choices", "Choices", id="show-choices", priority=True,
+                tooltip="The failed step's question again: try again, stop, or the way back"),
         Binding("s", "app.skip_step", "Skip", id="skip-step",
                 tooltip="Skip the step the runbook is waiting on (asks for a reason)"),
         # While a step runs, where run and skip were.

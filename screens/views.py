@@ -24,6 +24,7 @@ from runbook.model import (
 from screens.presentation import (
     ALREADY,
     GROUPS,
+    NEXT,
     NOT_NEEDED,
     NOT_UNDONE,
     PART_UNDONE,
@@ -279,7 +280,16 @@ def detail(state: RunState, card: StepCard) -> Content:
         # has since put back (re-trial: read beside "undone").
         said = "Left in doubt, before the way back" if state.shown_state(card.id) in (
             UNDONE, PART_UNDONE, NOT_UNDONE) and report.state is StepState.IN_DOUBT else "Result"
-        parts += ["\n", (f"{said}{took}: ", f"bold {shown.style}"), report.detail, "\n"]
+        style = f"bold {shown.style}"
+        if state.shown_state(card.id) == NEXT and report.state in (
+                StepState.FAILED, StepState.IN_DOUBT):
+            # Asked again (try again): how the try before ended, not this
+            # one's result (operator trial 57, F20: "▶ your turn" over
+            # "Result after 0.3s: ... cannot be reached").
+            said = "Last try failed" if report.state is StepState.FAILED \
+                else "Last try left in doubt"
+            style = "bold $text-muted"
+        parts += ["\n", (f"{said}{took}: ", style), report.detail, "\n"]
     if (kept_state := state.shown_state(card.id)) in (PART_UNDONE, NOT_UNDONE):
         # In the words of the headless summary and the report (trial 54, F7).
         # What stays, as the engine said it (Step.leaves, before its advice),

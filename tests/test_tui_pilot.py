@@ -1800,3 +1800,42 @@ async def test_enter_twice_does_not_run_a_step() -> None:
         await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog again")
         await pilot.press("y")
         assert await answer == Decision(Answer.RUN)
+
+
+async def test_after_try_again_the_step_pane_says_the_failure_was_the_last_try(
+        tmp_path: Path) -> None:
+    """Operator trial 57, F20: after `t` the step pane's title read "▶ your
+    turn" while under it "Result after 0.3s: ... cannot be reached" read as
+    this attempt's. It is the try before, said as such. And with the failed
+    step's question laid aside (escape), the footer said "⏎ Run step" while
+    enter brought the question back: it names the choices."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal, steps=[FailsOnce("preflight"), Talk("new-database")])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app)
+        app.start_run()
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the failure dialog")
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="the main screen")
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "Run step" not in footer and "⏎ Choices" in footer, footer
+        detail = app.main.detail.query_one(Wrapped).content.plain
+        assert "Result after" in detail and "did not answer" in detail, detail
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="the question again")
+        await pilot.press("t")
+        await until(lambda: app.asking is not None and app.asking.report.id == "preflight",
+                    what="the step asked again")
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+        assert "Run step" in footer and "Choices" not in footer, footer
+        detail = app.main.detail.query_one(Wrapped).content.plain
+        assert "Result" not in detail, detail
+        assert "Last try failed after" in detail and "did not answer" in detail, detail
+        app.asking.answer.set_result(Decision(Answer.STOP))
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
