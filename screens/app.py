@@ -335,23 +335,27 @@ class RunbookApp(App["Outcome | None"]):
         return never if never and self.session.settings.rehearsal_faults == never else ()
 
     def _say_notes(self) -> None:
-        """The opening's notes, as one notice: one a note stood three high
-        over the step and its plan on resume (operator trial). With the
-        cutover under way, in the output pane instead, as the first step's
-        lines (the step asked first, preflight): even one notice lay over
-        the step box (80x24) or the checklist (100x30) in the first seconds
-        of a resume, when where the cutover stands is what is read (trial
-        56, F8). The CLI prints them again as it closes, either way."""
+        """The opening's notes in the output pane, as the first step's lines
+        (the step asked first, preflight), and in the full log: a rehearsal's
+        sandbox path is looked for mid-run (operator trial 57, F5: it was in
+        a notice alone, gone after ten seconds). Besides, as one notice (one
+        a note stood three high over the step and its plan on resume), where
+        that lies over the checklist: from 100 columns, and not with the
+        cutover under way. Below, a notice lies over the step's title (80x24
+        and 60x20, trial 57 F5), and with the cutover under way over the
+        step box or the checklist in the first seconds of a resume, when
+        where the cutover stands is what is read (trial 56, F8): the output
+        pane, in view there, says them. The CLI prints them again as it
+        closes, either way."""
         if not self.notes:
-            return
-        if not self.run_state.service_down:
-            self.notify("\n".join(self.notes), timeout=10, markup=False)
             return
         first = self.cards[0].id
         for note in self.notes:
             self.store.add(first, "info", note)
         self.flush()
         self.main.sync_output()
+        if not self.run_state.service_down and not self.main.narrow:
+            self.notify("\n".join(self.notes), timeout=10, markup=False)
 
     def keep_time(self) -> None:
         """Tick only while something changes by the second and the clocks are

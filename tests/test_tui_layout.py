@@ -22,7 +22,7 @@ from textual.widgets import Button, Static
 from runbook.events import Output, Progress, StepChanged
 from runbook.executor import Decision
 from runbook.model import StepReport, StepState
-from screens.app import RunbookApp
+from screens.app import RunbookApp, create_app
 from screens.dialogs import (
     BUSY,
     ENDED,
@@ -39,12 +39,15 @@ from screens.presentation import title_lines
 from screens.widgets import Checklist
 from tests.polling import until
 from tests.test_tui_fakes import (
+    SNAPSHOT_JOURNAL,
+    TOKEN,
     FakeClock,
     ask,
     make_app,
     plan_of,
     report,
     screen_text,
+    settings,
     tell,
 )
 from tests.test_tui_pilot import started, unfinished_journal
@@ -1127,3 +1130,34 @@ async def test_a_narrow_checklist_keeps_each_step_on_one_row(width: int) -> None
         rows = screen_text(app).splitlines()
         assert any("done" in row and "0.1s" in row for row in rows), \
             "with room, the time is back"
+
+
+@pytest.mark.parametrize("size", [(60, 20), NARROW, (120, 40)])
+async def test_the_opening_notes_are_in_the_output_and_leave_the_step_title_in_view(
+        size: tuple[int, int]) -> None:
+    """Operator trial 57, F5: `runbook rehearse`'s notes (its host, sandbox
+    and pace) lay over the Step pane's title and first rows for ten seconds
+    at 80x24 and 60x20, then went: the sandbox path, wanted mid-run, was in
+    no pane. They are the first lines of the output, at every width; below
+    100 columns no notice lies over the step's title."""
+    from runbook.cli import wiring
+
+    said = ("rehearsal host: red5admin@127.0.0.1:2222, sandbox /tmp/runbook-rehearsal-abcdefgh",
+            "rehearsal pace fast; RUNBOOK_REHEARSAL_PACE sets it")
+    journal = SNAPSHOT_JOURNAL
+    app = create_app(lambda _: wiring.session(settings(), token=TOKEN, state_dir=journal.parent,
+                                              journal_path=journal),
+                     rehearsal=True, clock=FakeClock(), start_run=False, notes=said)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await started(app)
+        await pilot.pause()
+        await pilot.pause()
+        shown = "\n".join(app.main.log_widget.lines)
+        for note in said:
+            assert note in shown, shown
+        title = app.main.detail.region._replace(height=1)  # its border, with the title
+        for toast in app.main.query("Toast"):
+            assert not toast.region.overlaps(title), (toast.region, title, screen_text(app))
+        assert "sandbox" in "\n".join(app.store.of(app.cards[0].id))
+        assert "/tmp/runbook-rehearsal-abcdefgh" in "\n".join(
+            line for _, line in app.store.history)

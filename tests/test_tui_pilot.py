@@ -999,7 +999,9 @@ async def test_the_opening_notes_on_resume_cover_not_the_step_nor_its_output(
     dialog: three notices (the rehearsal host, the service adopted, the
     pace) lay over the step's explanation and plan at 100x30, and over the
     output at 80x24, just as the operator read what the resume would do.
-    They come as one notice, beside the step where the checklist shows."""
+    They come as one notice, beside the step where the checklist shows;
+    below 100 columns, where one lay over the step's title (trial 57, F5),
+    in the output pane alone."""
     from textual.widgets._toast import Toast
 
     earlier = unfinished_journal(tmp_path / "earlier.jsonl")
@@ -1013,15 +1015,19 @@ async def test_the_opening_notes_on_resume_cover_not_the_step_nor_its_output(
         await pilot.pause()
         await pilot.press("c")
         await until(lambda: starts, what="the run to start")
+        await until(lambda: "pid 12345" in "\n".join(app.main.log_widget.lines),
+                    what="the notes in the output")
+        if size[0] < 100:
+            await pilot.pause(0.3)
+            assert not app.screen.query(Toast)
+            return
         await until(lambda: bool(app.screen.query(Toast)), what="the notice")
         await pilot.pause(0.3)
         toasts = list(app.screen.query(Toast))
         assert len(toasts) == 1, [t.region for t in toasts]
         said = str(toasts[0].render())
         assert "pid 12345" in said and "pace fast" in said and "2222" in said, said
-        # Below 100 columns the step's pane is the screen: the notice lies over
-        # the status rows and the pane's top border, not its text.
-        panes = ["#output", "#hint"] + (["#detail"] if size[0] >= 100 else [])
+        panes = ["#output", "#hint", "#detail"]
         for pane in map(app.main.query_one, panes):
             assert not toasts[0].region.overlaps(pane.region), (toasts[0].region, pane.region)
 
