@@ -14,6 +14,7 @@ operator explicitly revealed, and only until the cursor leaves it.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -189,6 +190,31 @@ def _fit_tail(content: Content, width: int) -> Content:
     while tail.cell_length > width - 1:  # a wide character takes two cells
         tail = tail[1:]
     return Content.assemble("…", tail)
+
+
+_MASKED = re.compile(r"(•+) \[([0-9a-f]+)\]")
+
+
+def _masked_fit(shown: Content, tag: str, width: int) -> Content:
+    """A masked secret's cell in `width`, showing it masked whatever the
+    width: fewer dots, then a shorter fingerprint, then none, then no tag
+    ("(edited)"), before the dots are cut (operator trial 57, F9: cut at its
+    start, "…83d85] (edited)" had lost the mask and half the fingerprint).
+    Any other value (a placeholder, blank) is cut at its start as before."""
+    found = _MASKED.fullmatch(shown.plain)
+    if found is None:
+        return _fit_tail(Content.assemble(shown, (tag, "$text-muted")), width)
+    dots, print_ = found[1], found[2]
+    short = dots[:4]
+    forms = [(dots, print_, tag), (short, print_, tag), (short, print_[:4], tag),
+             (short, "", tag), (short, print_, ""), (short, print_[:4], ""), (short, "", "")]
+    for mask, shown_print, shown_tag in forms:
+        cell = Content(mask + (f" [{shown_print}]" if shown_print else ""))
+        if shown_tag:
+            cell = Content.assemble(cell, (shown_tag, "$text-muted"))
+        if cell.cell_length <= width:
+            return _fit(cell, width)
+    return _fit(Content(short), width)
 
 
 class _KeyList(OptionList):
@@ -491,17 +517,22 @@ class PropertiesReviewScreen(Screen[bool]):
         return "·", "$text-muted"
 
     def _merged(self, kr: KeyReview) -> Content:
+        shown, tag = self._merged_parts(kr)
+        return Content.assemble(shown, (tag, "$text-muted")) if tag else shown
+
+    def _merged_parts(self, kr: KeyReview) -> tuple[Content, str]:
+        """The merged value as shown, and the tag said after it."""
         if kr.merged is None:
             absent = "(left out)" if kr.status is Status.REMOVED else "(stays commented out)"
-            return self._shown(kr, None, absent=absent)
+            return self._shown(kr, None, absent=absent), ""
         shown = self._shown(kr, kr.merged, absent="")
         if kr.status is Status.REMOVED:
-            return Content.assemble(shown, (" (kept)", "$text-muted"))
+            return shown, " (kept)"
         if kr.choice is Choice.SET and kr.group is not Status.EDITED:
             # Typed here: beside a template's value it read the same (trial).
             # Over a live value the status column says so (KeyReview.group).
-            return Content.assemble(shown, (" (edited)", "$text-muted"))
-        return shown
+            return shown, " (edited)"
+        return shown, ""
 
     def _row(self, kr: KeyReview) -> Content:
         status_w, key_w, old_w, merged_w = self._widths
@@ -512,12 +543,17 @@ class PropertiesReviewScreen(Screen[bool]):
             status = Content.styled(glyph, glyph_style)
         key = Content.styled(written_key(kr.key), "bold" if needs_decision(kr) else "")
         gap = " " * _GAP
-        value_fit = _fit_tail if kr.secret and self._revealed != kr.key else _fit
+        old = self._shown(kr, kr.old, absent="—")
+        if kr.secret and self._revealed != kr.key:
+            old_cell = _masked_fit(old, "", old_w)
+            merged_cell = _masked_fit(*self._merged_parts(kr), merged_w)
+        else:
+            old_cell, merged_cell = _fit(old, old_w), _fit(self._merged(kr), merged_w)
         return Content.assemble(
             _fit(status, status_w), gap,
             _fit_tail(key, key_w), gap,
-            value_fit(self._shown(kr, kr.old, absent="—"), old_w), gap,
-            value_fit(self._merged(kr), merged_w),
+            old_cell, gap,
+            merged_cell,
         )
 
     def _heading(self, text: str) -> Content:

@@ -1523,6 +1523,37 @@ async def test_at_80_columns_a_masked_secret_keeps_its_whole_tag(
                 assert tag in merged, (kr.key, merged)
 
 
+@pytest.mark.parametrize("width", [60, 80, 100])
+async def test_a_secret_typed_for_a_new_key_stays_shown_masked_in_its_cell(
+        pair: tuple[Path, Path], width: int) -> None:
+    """Operator trial 57, F9: at 80 columns a secret typed for a key only the
+    template has read "…83d85] (edited)" in the merged column: the dots and
+    half the tag cut off, the cell no longer said it was masked. The tag and
+    the fingerprint give way first; the mask always shows, never the value."""
+    new = pair[1]
+    new.write_text(new.read_text() + "\nnotify.signingKey=\n")
+    app = make_app(pair)
+    async with app.run_test(size=(width, 24)) as pilot:
+        screen = await editor(pilot)
+        await go_to(pilot, screen, "notify.signingKey")
+        await pilot.press("e")
+        screen.query_one("#review-edit", Input).value = "sign-9931-typed"
+        await pilot.press("enter")
+        await pilot.pause()
+        kr = next(kr for kr in screen.review if kr.key == "notify.signingKey")
+        assert kr.secret and kr.merged == "sign-9931-typed"
+        status_w, key_w, old_w, merged_w = screen._widths
+        row = screen._row(kr).plain
+        merged = row[status_w + key_w + old_w + 6:]
+        assert len(merged.rstrip()) <= merged_w, (merged, merged_w)
+        assert "••••" in merged, merged
+        assert "9931" not in screen_text(app)
+        tag = str(kr.show(kr.merged)).rsplit(" ", 1)[-1].strip("[]")
+        assert "[" not in merged or tag[:4] in merged, (merged, tag)
+        if merged_w >= len(str(kr.show(kr.merged))) + len(" (edited)"):
+            assert merged.rstrip().endswith(f"[{tag}] (edited)"), merged
+
+
 def _one_row_of_each_kind(screen: PropertiesReviewScreen) -> list[str]:
     """A key of each status, and a secret: the rows whose keys differ."""
     rows: dict[object, str] = {}
