@@ -62,14 +62,22 @@ class DiffApp(App[bool]):
         decisions_path: Path | None,
         merged_path: Path | None,
         cautions: Sequence[str] = (),
+        swapped: str | None = None,
     ) -> None:
         super().__init__()
         self.review = review
-        # Said as the editor opens and again on stderr once it has closed.
+        # Said as the editor opens and again on stderr once it has closed;
+        # `swapped`, one of them (the template given first, near certainly),
+        # under the editor's title all along instead of as a notice, which
+        # covered the list and went while it was read (operator trial 57, F8).
         self.cautions = list(cautions)
+        self.swapped = swapped
         self.stopped_by: signal.Signals | None = None
+        # One row down to 60 columns: the list keeps its rows (the summary
+        # counts the placeholders; stderr says which keys, as it closes).
+        header = "⚠ Given the template first? The live file goes first." if swapped else ""
         self.review_screen = PropertiesReviewScreen(
-            review, decisions_path=decisions_path, merged_path=merged_path
+            review, decisions_path=decisions_path, merged_path=merged_path, caution=header
         )
 
     def on_mount(self) -> None:
@@ -90,6 +98,8 @@ class DiffApp(App[bool]):
     def on_ready(self) -> None:
         start_up_over()  # painted: the collector no longer holds the operator up
         for caution in self.cautions:
+            if caution == self.swapped:
+                continue  # under the title
             # Plain text: the key is as a file spells it, brackets and all.
             self.notify(caution, severity="warning", timeout=30, markup=False)
 
@@ -160,10 +170,11 @@ def create_diff_app(
     result = review_files(old, new, overrides=overrides, decisions=loaded, needs=needs,
                           read_before=read_before)
     result.asked = overrides
-    said = [given_the_wrong_way_round(result), identical_files(old, new)]
+    swapped = given_the_wrong_way_round(result)
+    said = [swapped, identical_files(old, new)]
     return DiffApp(result, decisions_path=decisions, merged_path=out,
                    cautions=[*cautions, *(line for line in said if line),
-                             *unknown_sets(result, overrides)])
+                             *unknown_sets(result, overrides)], swapped=swapped)
 
 
 def run_diff_app(

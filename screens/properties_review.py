@@ -346,12 +346,17 @@ class PropertiesReviewScreen(Screen[bool]):
         new_name: str | None = None,
         in_run: bool = False,
         host_file: str | None = None,
+        caution: str = "",
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.review = review
+        # Said under the title for as long as the review is open (operator
+        # trial 57, F8: the template given first, said in a notice, covered
+        # the list, then went while the keys were still being read).
+        self.caution = caution
         self.decisions_path = Path(decisions_path) if decisions_path is not None else None
         self.merged_path = Path(merged_path) if merged_path is not None else None
         self.old_name = old_name or review.old_name
@@ -410,6 +415,8 @@ class PropertiesReviewScreen(Screen[bool]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="review-title")
+        yield Static(Content.styled(self.caution, "$text-warning"), id="review-caution",
+                     markup=False)
         yield Static(id="review-summary")
         yield Static(id="review-message")
         yield Static(id="review-columns")
@@ -458,6 +465,7 @@ class PropertiesReviewScreen(Screen[bool]):
         self.query_one("#review-title", Static).update(title)
 
     def on_mount(self) -> None:
+        self.query_one("#review-caution").display = bool(self.caution)
         self._show_title(self.app.size.width)
         self._set_widths(self.app.size.width)
         self._rebuild()

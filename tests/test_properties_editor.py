@@ -2062,3 +2062,35 @@ async def test_a_blank_live_token_over_the_templates_placeholder_asks_to_keep_it
         await pilot.press("o")
         assert app.review["serverapi.accessToken"].merged == ""
         assert not app.review["serverapi.accessToken"].is_open
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (120, 40)])
+async def test_the_template_given_first_stays_said_in_the_header(
+        pair: tuple[Path, Path], size: tuple[int, int]) -> None:
+    """Operator trial 57, F8: `runbook diff` given the template first said so
+    in a notice that covered 6 of 20 rows, then went after 30 s, while the
+    operator was still reviewing the keys. It is a line of the header for
+    as long as the review is open, and lies over no row of the list."""
+    old, new = pair
+    app = create_diff_app(new, old, sets=[], decisions=None, out=None)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        screen = await editor(pilot)
+        await pilot.pause()
+        caution = screen.query_one("#review-caution", Static)
+        said = " ".join(str(caution.render()).split())
+        assert caution.display and "template first?" in said, said
+        assert "live file goes first" in said, said
+        assert caution.region.height == 1, caution.region
+        shown = " ".join(screen_text(app).split())
+        assert said in shown, shown
+        assert caution.region.bottom <= screen.query_one("#review-keys").region.y
+        assert not [n for n in app._notifications if "template first" in n.message]
+        assert not screen.query("Toast"), "nothing lies over the rows"
+    assert any("did you give the template first?" in line for line in closing_lines(app))
+
+
+async def test_the_right_order_has_no_caution_line(pair: tuple[Path, Path]) -> None:
+    app = make_app(pair)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await editor(pilot)
+        assert not screen.query_one("#review-caution", Static).display
