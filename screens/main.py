@@ -38,6 +38,7 @@ from screens.views import (
     status_host,
 )
 from screens.widgets import Checklist, OutputPane, StatusBar, StepDetail
+from screens.wrap import wrap_content
 
 # The clocks row's forms, longest first: whole; without the last cutover's
 # time; each part the short way, as below 100 columns.
@@ -351,11 +352,26 @@ class MainScreen(Screen[None]):
         whole = said()
         width = self.size.width - 2
         lines = 3 if self.narrow else 2
-        if width > 0 and len(whole.wrap(width)) > lines:
+        if width <= 0:
+            return whole
+        journal = str(self.where.journal)
+
+        # A hint naming the journal is broken as plans are (screens.wrap):
+        # its path after a slash or a hyphen, never inside a word, and its
+        # name whole on its row where the lines allow (operator trial 57, F4:
+        # folded at the line's end, "...127.0.0.1-20261206T18" / "0751Z.jsonl").
+        def rows(hint: Content) -> list[Content]:
+            if journal not in hint.plain:
+                return hint.wrap(width)
+            kept = wrap_content(hint, width, whole=(self.where.journal.name,))
+            return kept if len(kept) <= lines else wrap_content(hint, width)
+
+        shown = whole
+        if len(rows(whole)) > lines:
             # Brief, and told the lines it has: the keys to press next show
             # whatever else gives way (trial 56, F6).
-            return said(brief=True, fits=lambda hint: len(hint.wrap(width)) <= lines)
-        return whole
+            shown = said(brief=True, fits=lambda hint: len(rows(hint)) <= lines)
+        return Content("\n").join(rows(shown)) if journal in shown.plain else shown
 
     # --- output ----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ the output pane, the full log) all break lines here, so they all agree.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from itertools import pairwise
 
 from rich.cells import cell_len, get_character_cell_size
@@ -24,17 +25,22 @@ _MASKED = re.compile(re.escape(MASK) + r"(?: \[[0-9a-f]{8}\])?")
 _BREAK_AFTER = re.compile(r"\s+|[/?&=,;|](?=[^\s/?&=,;|])|(?<=[A-Za-z0-9])-(?=[A-Za-z0-9])")
 
 
-def breaks(text: str, width: int, *, indent: int = 0) -> list[int]:
+def breaks(text: str, width: int, *, indent: int = 0, whole: Sequence[str] = ()) -> list[int]:
     """Offsets in `text` where a new row starts so that every row fits `width`
-    cells, continuation rows being `indent` cells narrower (they are indented)."""
+    cells, continuation rows being `indent` cells narrower (they are indented).
+    Each of `whole` (a file's name, say) is kept on one row where a row holds it."""
     width = max(1, width)
     if (len(text) <= width and text.isascii()) or cell_len(text) <= width:
         return []
-    return list(_breaks(text, width, max(1, width - indent)))
+    return list(_breaks(text, width, max(1, width - indent), whole))
 
 
-def _breaks(text: str, first: int, rest: int) -> list[int]:
+def _breaks(text: str, first: int, rest: int, whole: Sequence[str] = ()) -> list[int]:
     masks = [m.span() for m in _MASKED.finditer(text)] if MASK[0] in text else []
+    # A name kept whole is no place to break, like a mask (operator trial 57,
+    # F4: the journal's name broken mid-timestamp, "...T18" / "0751Z.jsonl").
+    masks += [m.span() for word in whole if word and cell_len(word) <= rest
+              for m in re.finditer(re.escape(word), text)]
     allowed = [m.end() for m in _BREAK_AFTER.finditer(text)
                if m.end() < len(text) and not any(a < m.end() < b for a, b in masks)]
     pieces = zip([0, *allowed], [*allowed, len(text)], strict=True)
@@ -95,7 +101,8 @@ TAB = 8
 
 
 def wrap_content(content: Content, width: int, *, indent: int = 0,
-                 hang: bool = False, marks: str = "") -> list[Content]:
+                 hang: bool = False, marks: str = "", whole: Sequence[str] = ()
+                 ) -> list[Content]:
     """Styled text as rows, broken where `wrap_text` breaks the plain text. A
     line after a newline starts a paragraph at the left, or, with `hang`, is
     indented like a continuation (a file edit's diff under its action).
@@ -129,11 +136,13 @@ def wrap_content(content: Content, width: int, *, indent: int = 0,
             head = indent + 1 + own
             first = width - head
             cuts = [head + cut for cut in
-                    breaks(line.plain[head:], first, indent=first - (width - lead.cell_length))
-                    ] if first > 0 else breaks(line.plain, width, indent=lead.cell_length)
+                    breaks(line.plain[head:], first, indent=first - (width - lead.cell_length),
+                           whole=whole)
+                    ] if first > 0 else breaks(line.plain, width, indent=lead.cell_length,
+                                               whole=whole)
         else:
             lead = pad
-            cuts = breaks(line.plain, width, indent=indent)
+            cuts = breaks(line.plain, width, indent=indent, whole=whole)
         pieces = [piece.rstrip() for piece in line.divide(cuts)] if cuts else [line]
         rows += [pieces[0], *(lead + piece for piece in pieces[1:])]
     return rows

@@ -9,6 +9,8 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Callable
 from functools import partial
+from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -1161,3 +1163,38 @@ async def test_the_opening_notes_are_in_the_output_and_leave_the_step_title_in_v
         assert "sandbox" in "\n".join(app.store.of(app.cards[0].id))
         assert "/tmp/runbook-rehearsal-abcdefgh" in "\n".join(
             line for _, line in app.store.history)
+
+
+@pytest.mark.parametrize(("journal", "size", "whole"), [
+    ("/tmp/hAhome/state/runbook/runs/127.0.0.1-20261206T180751Z.jsonl", (60, 20), True),
+    ("/tmp/hAhome/state/runbook/runs/127.0.0.1-20261206T180751Z.jsonl", NARROW, True),
+    # Whole, the name would take a fourth row at 60 columns: its hyphen breaks.
+    ("/tmp/hNhome/state/runbook/sandbox-runs/127.0.0.1-20261206T192322Z.jsonl", (60, 20),
+     False),
+    ("/tmp/hNhome/state/runbook/sandbox-runs/127.0.0.1-20261206T192322Z.jsonl", NARROW, True),
+])
+async def test_the_end_hint_breaks_the_journal_path_at_its_slashes(
+        journal: str, size: tuple[int, int], whole: bool) -> None:
+    """Operator trials 57 F4 and 57b F-F: at 60 columns the end hint broke the
+    journal's path inside its name ("...180751Z." / "jsonl.", "...20261206T" /
+    "192322Z.jsonl"), and a mouse copy of it broke too. Rows break after a
+    slash (or the name's hyphen), and the journal's name stays whole on its
+    row where the hint's lines allow. Nothing is written there (no run starts)."""
+    from runbook.events import RunEnded
+    from runbook.model import Outcome
+
+    path = Path(journal)
+    app = make_app(journal=path)
+    async with app.run_test(size=size) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        tell(app, RunEnded(Outcome.DONE.value, 0))
+        await until(lambda: app.run_state.outcome is not None, what="the run's end")
+        await pilot.pause()
+        shown = app.main.query_one("#hint", Static)
+        drawn = screen_text(app).splitlines()
+        rows = [row.strip() for row in drawn[-1 - shown.size.height:-1]]
+    assert journal in "".join(rows), rows
+    assert any(path.name in row for row in rows) is whole, rows
+    for row, after in pairwise(rows):
+        if f"{row.split()[-1]}{after.split()[0]}" in f"{journal}.":
+            assert row.endswith(("/", "-")), (row, after)
