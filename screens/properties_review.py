@@ -230,6 +230,21 @@ class _KeyList(OptionList):
         for cls in (ScrollableContainer, OptionList) for binding in cls.BINDINGS
         if isinstance(binding, Binding)}.values())
 
+    _height_seen = 0
+
+    def on_mount(self) -> None:
+        # Shrunk by a longer detail, a bar or the filter line, the list gets no
+        # Resize, and a scroll taken on the refresh before the new layout used
+        # the old height: the selected row ended just out of view now and then
+        # (re-trial 57b). After each layout, a new height scrolls to it.
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._after_layout)
+
+    def _after_layout(self, _screen: object) -> None:
+        height = self.scrollable_content_region.height
+        if height != self._height_seen:
+            self._height_seen = height
+            self.scroll_to_highlight()
+
     def action_cursor_up(self) -> None:
         self._step(-1)
 
