@@ -7,9 +7,10 @@ record names are runbook.journal.Record.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from runbook.model import StepReport
+from runbook.model import Leaves, StepReport
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,11 @@ class RunEnded:
     # Set when the journal could not be written: why the run stopped.
     journal_failure: str | None = None
     # After a way back: what its begun steps leave to see to before the next
-    # attempt, one "what stays: what to do" each (Step.leaves), as the exit
-    # lines say them (runbook.standing.before_another_attempt).
-    before_another_attempt: tuple[str, ...] = ()
+    # attempt, by step: what stays and what to do (Step.leaves), as the
+    # journal keeps them, for a front end to read each field, not to split a
+    # sentence again (review 57a, F3). The exit lines say each as one
+    # (runbook.standing.before_another_attempt).
+    before_another_attempt: Mapping[str, Leaves] = field(default_factory=dict)
     # After a way back: the steps whose work it could not touch at all
     # (Step.untouched_by_the_way_back), from the journal as the report reads
     # them: "not undone", where the others it does not undo read "partly

@@ -43,7 +43,7 @@ from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError, down_since
 from runbook.journal import Journal, JournalWriteError, Record
 from runbook.journal_replay import Replay, StepHistory
-from runbook.model import ALREADY_DONE, Action, Check, Phase, StepReport, StepState
+from runbook.model import ALREADY_DONE, Action, Check, Leaves, Phase, StepReport, StepState
 
 # At home in the model, which screens load before the engine; the engine's
 # callers name it here still.
@@ -143,6 +143,12 @@ def _known_hosts_line(exc: BaseException) -> str | None:
     return None
 
 
+def _journalled(leaves: dict[str, Leaves]) -> dict[str, dict[str, str]]:
+    """What each step leaves, as the journal keeps it: by step, its two
+    fields (journal_replay.leaves_of reads them back)."""
+    return {step: said.as_record() for step, said in leaves.items()}
+
+
 class Executor(Generic[F]):
     def __init__(
         self,
@@ -182,7 +188,7 @@ class Executor(Generic[F]):
         self.host_state = host_state
         self.facts = facts
         self._facts_kept: dict[str, Any] | None = None  # as last journalled
-        self._leaves_kept: dict[str, str] | None = None  # as last journalled
+        self._leaves_kept: dict[str, Leaves] | None = None  # as last journalled
         self._not_undone_kept: dict[str, bool] | None = None  # as last journalled
         self.skipped: dict[str, str] = {}
         if resume is not None:
@@ -283,7 +289,8 @@ class Executor(Generic[F]):
             # the command that drops it was not given).
             leaves = self._leaves()
             not_undone = self._not_undone(leaves)
-            more: dict[str, Any] = {"leaves": leaves} if leaves != self._leaves_kept else {}
+            more: dict[str, Any] = {"leaves": _journalled(leaves)} \
+                if leaves != self._leaves_kept else {}
             if not_undone != self._not_undone_kept:
                 more["not_undone"] = not_undone
             self.journal.write(Record.FACTS, facts=facts, **more)
@@ -293,13 +300,14 @@ class Executor(Generic[F]):
             # unseen against itself).
             self._facts_kept = copy.deepcopy(facts)
 
-    def _leaves(self) -> dict[str, str]:
+    def _leaves(self) -> dict[str, Leaves]:
         """What each step leaves that the way back does not undo, as far as
         this run knows it now, masked as the journal is."""
-        return {s.id: self.redactor(said) for s in self.upgrade
-                if (said := s.leaves(self.settings, self.facts))}
+        return {s.id: Leaves(self.redactor(said.stays), self.redactor(said.to_do))
+                for s in self.upgrade
+                if (said := s.leaves(self.settings, self.facts)) is not None}
 
-    def _not_undone(self, leaves: dict[str, str]) -> dict[str, bool]:
+    def _not_undone(self, leaves: dict[str, Leaves]) -> dict[str, bool]:
         """Of each step that leaves something after the way back, whether it
         could not touch its work at all, as far as this run knows it now
         (Step.untouched_by_the_way_back): journalled as data beside `leaves`,
@@ -393,7 +401,8 @@ class Executor(Generic[F]):
                    else os.path.abspath(self.settings.source), host=self.remote.target,
                    rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
                    cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
-                   leaves=(leaves := self._leaves()), not_undone=self._not_undone(leaves),
+                   leaves=_journalled(leaves := self._leaves()),
+                   not_undone=self._not_undone(leaves),
                    # What the way back does with a step's work where it does
                    # not simply undo it (delete-nodegroups'), for the report.
                    way_back_did={s.id: s.the_way_back_did for s in self.steps
@@ -608,7 +617,7 @@ class Executor(Generic[F]):
                             not_undone=not_undone),
                    Record.RUN_END, outcome=outcome.value, exit_code=exit_code)
 
-    def _after_the_way_back(self, outcome: Outcome) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def _after_the_way_back(self, outcome: Outcome) -> tuple[dict[str, Leaves], tuple[str, ...]]:
         """What a way back leaves to see to before the next attempt, and the
         steps it could not touch at all, from the journal as the exit lines
         and the report read them: every run of it, for a way back that went
@@ -617,12 +626,12 @@ class Executor(Generic[F]):
         from runbook.journal_replay import replay
 
         if outcome is not Outcome.ROLLED_BACK:
-            return (), ()
+            return {}, ()
         try:
             history = replay(self.journal.path)
         except (JournalError, OSError):
-            return (), ()  # the exit lines and the report say what they can read
-        return tuple(history.left_by_the_way_back()), tuple(history.not_undone_by_the_way_back())
+            return {}, ()  # the exit lines and the report say what they can read
+        return history.left_by_the_way_back(), tuple(history.not_undone_by_the_way_back())
 
     async def _settle_the_upgrade(self, step: Step[F]) -> None:
         """What the upgrade's steps left running on the host (a drop does not

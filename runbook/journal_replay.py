@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runbook.journal import JournalError, Record, cutover_began, flags_of, read, texts_of
-from runbook.model import REAL_PACE, WAY_BACK_COULD_NOT, StepState
+from runbook.journal import (
+    JournalError,
+    Record,
+    cutover_began,
+    flags_of,
+    read,
+    text_of,
+)
+from runbook.model import REAL_PACE, WAY_BACK_COULD_NOT, Leaves, StepState
 
 
 @dataclass
@@ -97,8 +104,8 @@ class Replay:
     # The step a drill turns back after (--rollback-after), as its last run
     # said: a resume goes on with it.
     rollback_after: str | None = None
-    # What each step leaves that the way back does not undo (Step.after_the_way_back).
-    leaves: dict[str, str] = field(default_factory=dict)
+    # What each step leaves that the way back does not undo (Step.leaves).
+    leaves: dict[str, Leaves] = field(default_factory=dict)
     # Of each step that leaves something after the way back, whether the way
     # back could not touch its work at all, as last recorded
     # (Step.untouched_by_the_way_back); None in a journal written before
@@ -141,14 +148,15 @@ class Replay:
         """The steps whose work the way back could not touch (not_undone_of)."""
         return not_undone_of(self.not_undone, self.leaves)
 
-    def left_by_the_way_back(self) -> list[str]:
+    def left_by_the_way_back(self) -> dict[str, Leaves]:
         """What the steps that changed something leave that the way back does
         not undo (left_behind)."""
         return left_behind(self.leaves, lambda step: step in self.steps
                            and self.steps[step].acted)
 
 
-def not_undone_of(recorded: Mapping[str, bool] | None, leaves: Mapping[str, str]) -> list[str]:
+def not_undone_of(recorded: Mapping[str, bool] | None,
+                  leaves: Mapping[str, Leaves]) -> list[str]:
     """The steps whose work the way back could not touch at all, as the
     journal recorded them (`recorded`, every record's merged); a step with
     nothing recorded (its run was written before they were) by whether its
@@ -159,7 +167,7 @@ def not_undone_of(recorded: Mapping[str, bool] | None, leaves: Mapping[str, str]
     known = recorded or {}
     steps = [*leaves, *(step for step in known if step not in leaves)]
     return [step for step in steps
-            if (known[step] if step in known else WAY_BACK_COULD_NOT in leaves[step])]
+            if (known[step] if step in known else WAY_BACK_COULD_NOT in leaves[step].sentence)]
 
 
 def merged_flags(recorded: dict[str, bool] | None, record: dict[str, Any],
@@ -172,13 +180,33 @@ def merged_flags(recorded: dict[str, bool] | None, record: dict[str, Any],
     return {**(recorded or {}), **said}
 
 
-def left_behind(leaves: Mapping[str, str], acted: Callable[[str], bool]) -> list[str]:
+def leaves_of(record: dict[str, Any]) -> dict[str, Leaves]:
+    """A record's `leaves`, by step: what stays and what to do, as the
+    executor journals them (Leaves.as_record). A journal written before they
+    were kept apart holds one sentence a step, "what stays: what to do",
+    read here alone, split at its first ": " (runbook's words of what stays
+    held none then). Empty where the record has none."""
+    found = record.get("leaves")
+    if not isinstance(found, dict):
+        return {}
+    said: dict[str, Leaves] = {}
+    for step, value in found.items():
+        if isinstance(value, dict):
+            said[text_of(step)] = Leaves(text_of(value.get("stays")), text_of(value.get("to_do")))
+        else:
+            stays, _, to_do = text_of(value).partition(": ")
+            said[text_of(step)] = Leaves(stays, to_do)
+    return said
+
+
+def left_behind(leaves: Mapping[str, Leaves],
+                acted: Callable[[str], bool]) -> dict[str, Leaves]:
     """What each step that `acted` (an action on record) leaves that the way
     back does not undo, from the run-start's `leaves`: one rule for the
     replay and the report. A step that changed nothing leaves nothing
     (operator trial: a recreate that failed on its first read was said to
     leave nodegroups in the new database)."""
-    return [text for step, text in leaves.items() if acted(step)]
+    return {step: said for step, said in leaves.items() if acted(step)}
 
 
 def replay(path: Path) -> Replay:
@@ -208,7 +236,7 @@ def replay(path: Path) -> Replay:
             result.headless = record.get("headless") is True
             drill = record.get("rollback_after")
             result.rollback_after = drill if isinstance(drill, str) and drill else None
-            result.leaves.update(texts_of(record, "leaves"))
+            result.leaves.update(leaves_of(record))
             result.not_undone = merged_flags(result.not_undone, record, "not_undone")
             result.finished = False
             result.outcome = None
@@ -260,7 +288,7 @@ def replay(path: Path) -> Replay:
             result.notes.append(record)
         elif event == Record.FACTS:
             result.facts.update(record.get("facts", {}))
-            result.leaves.update(texts_of(record, "leaves"))
+            result.leaves.update(leaves_of(record))
             result.not_undone = merged_flags(result.not_undone, record, "not_undone")
         elif event == Record.CUTOVER_START:
             result.cutover_started = result.cutover_started or cutover_began(

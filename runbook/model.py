@@ -234,6 +234,27 @@ WAY_BACK_COULD_NOT = "which could not delete the nodegroups"
 NOT_UNDONE = "not undone by the way back, which could not delete its nodegroups (see the warning)"
 
 
+class Leaves(NamedTuple):
+    """What a cutover step's work leaves after the way back (Step.leaves):
+    what stays, and what to do about it before another attempt ("" where the
+    step says none). Two fields, not one sentence a reader splits again: the
+    screen shows what stays beside the step, and what to do in its hint
+    (review 57a, F3: a step found by its id among the words, and what to do
+    cut at its own colon)."""
+
+    stays: str
+    to_do: str = ""
+
+    @property
+    def sentence(self) -> str:
+        """As the exit lines and the report say it: what stays, then what to do."""
+        return f"{self.stays}: {self.to_do}" if self.to_do else self.stays
+
+    def as_record(self) -> dict[str, str]:
+        """As the journal keeps it, under its step's id (journal_replay.leaves_of)."""
+        return {"stays": self.stays, "to_do": self.to_do}
+
+
 
 class AfterTheWayBack(StrEnum):
     """What a way back that ended did with a cutover step's work."""

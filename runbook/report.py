@@ -46,6 +46,7 @@ from runbook.journal_replay import (
     journal_pace,
     journal_scenario,
     journal_unattended,
+    leaves_of,
     left_behind,
     merged_flags,
     not_undone_of,
@@ -61,6 +62,7 @@ from runbook.model import (
     UNDONE_DID,
     UPLOADED,
     AfterTheWayBack,
+    Leaves,
     Outcome,
     after_the_way_back,
     is_warning,
@@ -533,7 +535,7 @@ class _Reader:
         # The cutover's steps, as the runs that listed them said.
         self.cutover: set[str] = set()
         # What each step leaves that the way back does not undo (run-start).
-        self.leaves: dict[str, str] = {}
+        self.leaves: dict[str, Leaves] = {}
         # Of those, whether the way back could not touch it at all, as
         # recorded (None in a journal from before: journal_replay.not_undone_of).
         self.not_undone: dict[str, bool] | None = None
@@ -604,7 +606,7 @@ class _Reader:
         for listed in record.get("steps") or []:
             self.step(text_of(listed))
         self.cutover.update(text_of(listed) for listed in record.get("cutover") or [])
-        self.leaves.update(texts_of(record, "leaves"))
+        self.leaves.update(leaves_of(record))
         self.not_undone = merged_flags(self.not_undone, record, "not_undone")
         self.way_back_did.update(texts_of(record, "way_back_did"))
         report.outcome = report.exit_code = None
@@ -788,7 +790,7 @@ class _Reader:
         if isinstance(record.get("facts"), dict):
             self.report.facts.update(record["facts"])
         # Said anew once a step learnt what they name.
-        self.leaves.update(texts_of(record, "leaves"))
+        self.leaves.update(leaves_of(record))
         self.not_undone = merged_flags(self.not_undone, record, "not_undone")
 
     def _cutover_start(self, record: dict[str, Any], ts: str, _step_id: str) -> None:
@@ -962,8 +964,8 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
         path, report, as_of=text_of(records[-1].get("ts")) or None, cutover=reader.cutover)
     left = left_behind(reader.leaves,
                        lambda step_id: bool((step := report.step(step_id)) and step.actions))
-    report.before_another_attempt = before_another_attempt(report.outcome, left)
-    report.left_by_way_back = left
+    report.before_another_attempt = before_another_attempt(report.outcome, left.values())
+    report.left_by_way_back = [said.sentence for said in left.values()]
     _estimate(report, estimate_from)
     return report
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from runbook.journal_replay import Replay
-from runbook.model import StepState, duration
+from runbook.model import Leaves, StepState, duration
 
 _FINISHED = (StepState.DONE, StepState.SKIPPED)
 
@@ -124,13 +124,13 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
     return f"the cutover has not begun: the live stream manager serves as before ({count})"
 
 
-def before_another_attempt(outcome: str | None, left: Sequence[str]) -> str:
+def before_another_attempt(outcome: str | None, left: Iterable[Leaves]) -> str:
     """What to see to before upgrading again after a run that ended with
     `outcome`: empty unless it went back, and then what its begun steps
     `left` that the way back does not undo (nothing, when it went back before
     any such step: operator trial, told to drop a database nothing was
     written to)."""
-    return "; ".join(left) if outcome == "rolled-back" else ""
+    return "; ".join(said.sentence for said in left) if outcome == "rolled-back" else ""
 
 
 def going_on(history: Replay, *, resume: str | None, rollback: str | None,

@@ -26,6 +26,7 @@ from runbook.model import (
     ApiCall,
     Check,
     EditFile,
+    Leaves,
     Phase,
     StepCard,
 )
@@ -184,12 +185,12 @@ class Step(ABC, Generic[F]):
     the_way_back_word: ClassVar[str] = UNDONE_WORD
     the_way_back_did: ClassVar[str] = UNDONE_DID
 
-    def leaves(self, settings: Settings, facts: F) -> str:
+    def leaves(self, settings: Settings, facts: F) -> Leaves | None:
         """What the step leaves after the way back, as this run's settings and
-        what its steps have learnt so far name it (after_the_way_back, which a
-        step may finish with what to do). Journalled as the run starts, and
-        again whenever what the steps learnt changes it."""
-        return self.after_the_way_back
+        what its steps have learnt so far name it (after_the_way_back, to which
+        a step may add what to do); None where it leaves nothing. Journalled
+        as the run starts, and again whenever what the steps learnt changes it."""
+        return Leaves(self.after_the_way_back) if self.after_the_way_back else None
 
     def untouched_by_the_way_back(self, facts: F) -> bool:
         """Whether the way back could not undo any of this step's work, as

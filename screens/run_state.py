@@ -8,6 +8,7 @@ apart from drawing is what lets a test check it without a terminal.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from runbook.model import (
     Action,
     AfterTheWayBack,
+    Leaves,
     Outcome,
     Phase,
     StepCard,
@@ -120,7 +122,7 @@ class RunState:
     outcome: Outcome | None = None
     # After a way back: what to see to before another attempt, and the steps
     # whose work it could not touch at all (RunEnded).
-    before_another_attempt: tuple[str, ...] = ()
+    before_another_attempt: Mapping[str, Leaves] = field(default_factory=dict)
     not_undone: tuple[str, ...] = ()
     run_error: str | None = None
     stop_requested: bool = False

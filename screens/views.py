@@ -292,14 +292,12 @@ def detail(state: RunState, card: StepCard) -> Content:
         parts += ["\n", (f"{said}{took}: ", style), report.detail, "\n"]
     if (kept_state := state.shown_state(card.id)) in (PART_UNDONE, NOT_UNDONE):
         # In the words of the headless summary and the report (trial 54, F7).
-        # What stays, as the engine said it (Step.leaves, before its advice),
-        # where it names this step.
-        stays = [left.rsplit(": ", 1)[0] for left in state.before_another_attempt
-                 if card.id in left.rsplit(": ", 1)[0]]
+        # What stays, as the engine said it of this step (Step.leaves).
+        left = state.before_another_attempt.get(card.id)
         label = "Partly undone by the way back" if kept_state == PART_UNDONE else \
             "Not undone by the way back"
         parts += ["\n", (label, f"bold {shown.style}"),
-                  f": {'; '.join(stays)}\n" if stays else
+                  f": {left.stays}\n" if left is not None and left.stays else
                   ": part of what this step made stays after it\n"]
     for warning in state.warnings.get(card.id, []):
         parts += ["\n", ("⚠ ", "bold $warning"), warning, "\n"]
@@ -443,9 +441,9 @@ def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | Non
                      f"{_how_it_ended(state, trouble[0].id)}."
         # What the exit lines say once the app closes, said here too
         # (operator trial: only the exit lines named the database to drop):
-        # what to do alone, the words after each one's reason (Step.leaves),
-        # so the hint keeps to its lines.
-        todos = [left.rsplit(": ", 1)[-1] for left in state.before_another_attempt]
+        # what to do alone, each step's without what stays (Step.leaves), so
+        # the hint keeps to its lines; what stays where a step says no more.
+        todos = [left.to_do or left.stays for left in state.before_another_attempt.values()]
         if brief:
             # A command cut by the hint's lines is worse than none (re-
             # trial: "(mysql -h … -u smadmin" and no more): what to do

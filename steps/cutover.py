@@ -19,6 +19,7 @@ from runbook.model import (
     WAY_BACK_COULD_NOT,
     Action,
     Check,
+    Leaves,
     Note,
     Phase,
     Shell,
@@ -1541,7 +1542,7 @@ class Recreate(Red5Step):
         # what stays then, in WAY_BACK_COULD_NOT's words).
         return bool(facts.new_nodegroups_left)
 
-    def leaves(self, settings: Settings, facts: Red5Facts) -> str:
+    def leaves(self, settings: Settings, facts: Red5Facts) -> Leaves:
         # Which database, as the config names it (operator trial: "drop its
         # cluster database", and not which); its port, where the config gives
         # one or a step has read it; and how, as the schema step says it, from
@@ -1565,10 +1566,11 @@ class Recreate(Red5Step):
                     "the old release serves, look in the cloud's console that none of them "
                     "still runs")
         if drop is None:  # trial 54: never the live one
-            return (f"{kept}; {names_the_live_database(where)}: drop the {DATABASE} database "
-                    "of the new instance the upgrade used first")
-        return (f"{kept}: drop the {DATABASE} database on {where} first, "
-                f"from the stream manager host, as {login} ({drop})")
+            return Leaves(f"{kept}; {names_the_live_database(where)}",
+                          f"drop the {DATABASE} database of the new instance the upgrade used "
+                          "first")
+        return Leaves(kept, f"drop the {DATABASE} database on {where} first, "
+                            f"from the stream manager host, as {login} ({drop})")
 
     def _speaks(self, p: AnyContext) -> str | None:
         return expected_api_version(p)

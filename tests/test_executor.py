@@ -22,7 +22,7 @@ from runbook.facts import Facts
 from runbook.hoststate import HostState, HostStateError, down_since
 from runbook.journal import Journal, JournalWriteError, Record, read
 from runbook.journal_replay import replay
-from runbook.model import Action, Check, EditFile, Note, Phase, Shell, StepState
+from runbook.model import Action, Check, EditFile, Leaves, Note, Phase, Shell, StepState
 from runbook.redact import Redactor
 from runbook.remote import OutcomeUnknown, Remote
 from runbook.step import PlanContext, Step, StepContext, StepFailed
@@ -1391,3 +1391,43 @@ async def test_the_journal_says_the_cutover_ended_before_the_hosts_record_closes
                               rollback=[Say("back", phase=Phase.ROLLBACK)])
     assert outcome is (Outcome.DONE if how == "upgraded" else Outcome.ROLLED_BACK)
     assert seen == [how]
+
+
+class MadeRows(Say):
+    """A cutover step whose work the way back leaves: its words name what
+    stays without its id, and what to do holds ": " itself."""
+
+    after_the_way_back = "the rows it made stay in the new database"
+
+    def leaves(self, settings: config.Settings, facts: Facts) -> Leaves:
+        return Leaves(self.after_the_way_back, "drop them before another attempt: the "
+                      "schema step refuses a database that holds them")
+
+
+async def test_what_a_way_back_leaves_reaches_the_screen_as_the_step_said_it(
+        tmp_path: Path) -> None:
+    """Review 57a, F3: the run's end carried what each step leaves as
+    sentences, and the screen found the step by its id among the words
+    before the last ": " and took what to do as the words after it: a step
+    whose words do not hold its id showed no "what stays", and what to do
+    holding ": " was cut to its last part."""
+    from screens.run_state import RunState
+    from screens.views import detail, hint
+
+    front = ScriptedFrontEnd(recoveries={"cut": [Recovery.ROLLBACK]})
+    steps: list[Step] = [MadeRows("made-rows", phase=Phase.CUTOVER, changes=True),
+                         Say("cut", phase=Phase.CUTOVER, fail="boom")]
+    back: list[Step] = [Say("back", phase=Phase.ROLLBACK)]
+    outcome = await run_steps(tmp_path, steps, front, rollback=back)
+    assert outcome is Outcome.ROLLED_BACK
+    state = RunState(cards=[*(s.card(n) for n, s in enumerate([*steps, *back], start=1))],
+                     target="sm")
+    for event in front.events:
+        state.apply(event, 0.0)
+    said = detail(state, state.by_id["made-rows"]).plain
+    assert "Partly undone by the way back: the rows it made stay in the new database" \
+        in said, said
+    told = hint(state, selected=None, journal=tmp_path / "run.jsonl").plain
+    assert ("Before another attempt, drop them before another attempt: the schema step "
+            "refuses a database that holds them.") in told, told
+

@@ -25,7 +25,7 @@ import pytest
 from runbook.events import CutoverStarted, Output, Progress, RunEnded, StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.headless import HeadlessFrontEnd
-from runbook.model import Phase, StepCard, StepReport, StepState
+from runbook.model import Leaves, Phase, StepCard, StepReport, StepState
 from runbook.properties import Review, review_files
 from tests.rehearsal import rehearsal_host, rehearsal_session, rehearsal_settings
 
@@ -1056,8 +1056,9 @@ def test_the_summary_says_the_way_back_undid_none_of_a_step_it_could_not_touch(
     headless = HeadlessFrontEnd([recreate, other], out=shown, stdin=io.StringIO(""))
     headless.tell(StepChanged(StepReport("recreate", StepState.DONE, "rebuilt", 1.0)))
     headless.tell(StepChanged(StepReport("other", StepState.DONE, "made rows", 1.0)))
-    left = ("group-a, with the launch configs and scale policies recreate made, stay in the "
-            "new database after the way back: drop it", "other's rows stay: drop them")
+    left = {"recreate": Leaves("group-a, with the launch configs and scale policies recreate "
+                               "made, stay in the new database after the way back", "drop it"),
+            "other": Leaves("other's rows stay", "drop them")}
     headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code,
                            before_another_attempt=left, not_undone=not_undone))
     rows = _summary_rows(shown)

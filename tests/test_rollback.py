@@ -1172,7 +1172,8 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         # first", and not which).
         start = json.loads((tmp_path / "first.jsonl").read_text().splitlines()[0])
         db_host, db_port = host.new_db
-        assert f"cluster database on {db_host}:{db_port}" in start["leaves"]["recreate"], start
+        assert f"cluster database on {db_host}:{db_port}" in start["leaves"]["recreate"]["to_do"], \
+            start
         # The TUI's screen says it as the way back ends, not only the exit
         # lines after it closes (operator trial, stop 47).
         from runbook.events import RunEnded
@@ -1185,7 +1186,8 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         for event in first.events:
             seen.apply(event, 0.0)
         ended = [event for event in first.events if isinstance(event, RunEnded)]
-        assert any("cluster database" in left for left in ended[-1].before_another_attempt), ended
+        assert any("cluster database" in left.to_do
+                   for left in ended[-1].before_another_attempt.values()), ended
         said = str(hint(seen, selected=None, journal=tmp_path / "first.jsonl"))
         user, password = live_account(host)
         drop = (f"mysql --protocol=tcp -h {db_host} -P {db_port} -u {user} -p -e "
@@ -1195,7 +1197,7 @@ async def test_a_second_attempt_after_the_way_back_is_not_made_on_the_first_ones
         # The command itself, as the schema step gives it, never the password
         # (README walkthrough: none was given once the way back was done).
         assert drop in said and password not in said, said
-        assert any(drop in left for left in ended[-1].before_another_attempt), ended
+        assert drop in ended[-1].before_another_attempt["recreate"].to_do, ended
         again = ScriptedFrontEnd(recoveries={"schema": []})
         outcome = await session(host, tmp_path / "again.jsonl").run(again)
         assert outcome is not Outcome.DONE, again.text()[-3000:]
@@ -1354,8 +1356,8 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     cell = outcome_cell(recreate)
     assert "partly undone" not in cell and "not undone by the way back" in cell, cell
     ended = [event for event in front.events if isinstance(event, RunEnded)][-1]
-    assert any("which could not delete the nodegroups" in line
-               for line in ended.before_another_attempt), ended
+    assert "which could not delete the nodegroups" in \
+        ended.before_another_attempt["recreate"].stays, ended
     # Review 56b, F6: said as data, on the run's end and in the journal
     # where the report reads it, not found by those words.
     assert ended.not_undone == ("recreate",), ended
@@ -1366,7 +1368,7 @@ async def test_the_way_back_goes_on_when_the_new_api_cannot_delete_its_nodegroup
     # Re-trial (stop 53): the exit lines read "the nodegroups (nodegroups
     # group-...)" and said nothing of the nodes left running, which only the
     # step's warning, long scrolled away, told to look for in the cloud.
-    before_next = " ".join(ended.before_another_attempt)
+    before_next = " ".join(left.sentence for left in ended.before_another_attempt.values())
     assert "nodegroups (nodegroups" not in before_next, before_next
     assert "left running" in before_next and "cloud's console" in before_next, before_next
 
@@ -1396,8 +1398,8 @@ async def test_runbook_rollback_that_cannot_delete_the_nodegroups_says_recreate_
     assert "not all deleted" in front.detail(NEW_GROUPS), front.text()[-3000:]
     ended = [event for event in front.events if isinstance(event, RunEnded)][-1]
     assert ended.not_undone == ("recreate",), ended
-    assert any("which could not delete the nodegroups" in line
-               for line in ended.before_another_attempt), ended
+    assert "which could not delete the nodegroups" in \
+        ended.before_another_attempt["recreate"].stays, ended
     recreate = report_mod.build(journal).step("recreate")
     assert recreate is not None
     cell = outcome_cell(recreate)

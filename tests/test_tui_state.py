@@ -29,7 +29,7 @@ from runbook.events import (
 from runbook.executor import Decision, Outcome
 from runbook.hoststate import HostState
 from runbook.journal import Journal
-from runbook.model import ApiCall, Phase, StepState
+from runbook.model import ApiCall, Leaves, Phase, StepState
 from runbook.rehearsal import cloud
 from screens.app import RunbookApp
 from screens.dialogs import ConfirmDialog, ResumeDialog
@@ -557,7 +557,8 @@ WAY_BACK = ("rollback-nodegroups", "rollback-stop-new", "rollback-set-aside",
 
 
 def went_back_from(app: RunbookApp, failed: str, how: StepState = StepState.FAILED,
-                   left: tuple[str, ...] = (), not_undone: tuple[str, ...] = ()) -> None:
+                   left: dict[str, Leaves] | None = None,
+                   not_undone: tuple[str, ...] = ()) -> None:
     """A cutover whose steps were done up to `failed`, which failed (or ended
     as `how` says), and the whole way back after it, done; `left`, what it
     leaves before another attempt; `not_undone`, the steps it could not touch."""
@@ -569,7 +570,7 @@ def went_back_from(app: RunbookApp, failed: str, how: StepState = StepState.FAIL
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.1)))
     tell(app, CutoverEnded(True, 4.0))
     tell(app, RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code,
-                       before_another_attempt=left, not_undone=not_undone))
+                       before_another_attempt=left or {}, not_undone=not_undone))
 
 
 async def test_after_the_way_back_the_hint_says_the_old_stream_manager_serves() -> None:
@@ -676,13 +677,13 @@ async def test_after_the_way_back_the_hint_gives_the_drop_command_whole_or_not_a
     host = "sm-db-2.abcdefghij.us-east-1.rds.amazonaws.com"
     command = (f"mysql --protocol=tcp -h {host} -P 3306 -u smadmin -p -e "
                "'DROP DATABASE cluster'")
-    left = ("the nodegroups recreate made stay in the new database: drop the cluster "
-            f"database on {host}:3306 first, from the stream manager host, as the live login "
-            f"smadmin ({command})")
+    left = Leaves("the nodegroups recreate made stay in the new database", "drop the cluster "
+                  f"database on {host}:3306 first, from the stream manager host, as the live "
+                  f"login smadmin ({command})")
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        went_back_from(app, "start-service", left=(left,))
+        went_back_from(app, "start-service", left={"recreate": left})
         await pilot.pause()
         hint = app.main.query_one("#hint")
         lines = hint.render().wrap(app.main.size.width - 2)  # type: ignore[union-attr]
@@ -706,13 +707,13 @@ async def test_after_the_way_back_the_hint_always_shows_the_keys(
     needs there: they always show, whatever else gives way."""
     command = (f"mysql --protocol=tcp -h {host} -P 29236 -u smadmin -p -e "
                "'DROP DATABASE cluster'")
-    left = ("the nodegroups recreate made stay in the new database: drop the cluster "
-            f"database on {host}:29236 first, from the stream manager host, as the live login "
-            f"smadmin ({command})")
+    left = Leaves("the nodegroups recreate made stay in the new database", "drop the cluster "
+                  f"database on {host}:29236 first, from the stream manager host, as the live "
+                  f"login smadmin ({command})")
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        went_back_from(app, "recreate", StepState.IN_DOUBT, left=(left,))
+        went_back_from(app, "recreate", StepState.IN_DOUBT, left={"recreate": left})
         await pilot.pause()
         hint = app.main.query_one("#hint")
         lines = hint.render().wrap(app.main.size.width - 2)  # type: ignore[union-attr]
@@ -767,9 +768,9 @@ async def test_recreate_the_way_back_could_not_touch_reads_not_undone() -> None:
     undone" and "undid it, recreate partly" beside them. Review 56b, F6:
     which steps, the run's end says (RunEnded.not_undone), not the words of
     what they leave."""
-    left = ("group-a and group-b, with the launch configs and scale policies recreate "
-            "made, stay in the new database after the way back: drop the cluster database "
-            "first",)
+    left = {"recreate": Leaves("group-a and group-b, with the launch configs and scale "
+                               "policies recreate made, stay in the new database after the "
+                               "way back", "drop the cluster database first")}
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")

@@ -373,7 +373,7 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
     elif resume is not None:
         back = practised_way_back(history, resume)
         rollback, note = (back.command, back.note) if back is not None else (None, "")
-    after = before_another_attempt(history.outcome, history.left_by_the_way_back())
+    after = before_another_attempt(history.outcome, history.left_by_the_way_back().values())
     lines = [f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback,
