@@ -65,6 +65,10 @@ class Output:
     step_id: str
     stream: str
     line: str
+    # A warning the step said (ctx.warn, ctx.note(..., warning=True)): the
+    # front ends mark the step by it, as the report lists it (review 57a, F3:
+    # each read it from the line's first word, by rules of its own).
+    warning: bool = False
 
 
 @dataclass(frozen=True)

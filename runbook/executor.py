@@ -415,7 +415,7 @@ class Executor(Generic[F]):
         # masked in free text: said once, now, and kept as the run's warning.
         for name in self.redactor.untold_short():
             said = too_short_to_mask(name)
-            self.journal.write(Record.NOTE, step="", kind=SHORT_SECRET, text=said)
+            self.journal.write(Record.NOTE, step="", kind=SHORT_SECRET, text=said, warning=True)
             self.front.tell(JournalNote(said))
         outcome = Outcome.DONE
         try:
@@ -783,7 +783,8 @@ class Executor(Generic[F]):
                 self.info(skipped, f"warning: {skipped.id} was skipped, and its check does "
                           f"not find its outcome in place: {found.detail or 'not done'}. The "
                           "cutover goes ahead on your word; to run it first, stop at the "
-                          f"cutover's question (a resumed run offers {skipped.id} again)")
+                          f"cutover's question (a resumed run offers {skipped.id} again)",
+                          warning=True)
         if not refusals:
             self._skips_looked_at = True
             return None
@@ -820,7 +821,7 @@ class Executor(Generic[F]):
             said = (f"warning: {step.id} was {said}, and its check does not find its outcome "
                     f"in place: {found.detail or 'not done'}. If the cutover needs it, do by "
                     "hand what it does, or take the way back at the next question")
-        self.info(step, said)
+        self.info(step, said, warning=not found.done)
         self.skipped[step.id] = reason
         self._set(step, StepState.SKIPPED, f"skipped in the earlier run: {reason}"
                   if reason else "skipped in the earlier run", reason=reason)
@@ -852,12 +853,15 @@ class Executor(Generic[F]):
             report.way_back_open = opened
             self.front.tell(StepChanged(dataclasses.replace(report)))
 
-    def info(self, step: Step[F], text: str) -> None:
+    def info(self, step: Step[F], text: str, *, warning: bool = False) -> None:
         """What the runbook says of a step, journalled as the step's own info
-        lines are: `runbook log` shows what the screen did (operator trial)."""
+        lines are: `runbook log` shows what the screen did (operator trial).
+        `warning`: one the front ends mark and the report lists; journalled
+        either way, as a record without it is an older runbook's
+        (journal_replay.said_as_warning)."""
         said = self.redactor(text)
-        self.journal.write(Record.OUTPUT, step=step.id, lines=[["info", said]])
-        self.front.tell(Output(step.id, "info", said))
+        self.journal.write(Record.OUTPUT, step=step.id, lines=[["info", said]], warning=warning)
+        self.front.tell(Output(step.id, "info", said, warning))
 
     async def _one(self, step: Step[F], *, again: bool = False) -> Outcome:
         report = self.reports[step.id]

@@ -45,7 +45,6 @@ from runbook.model import (
     after_the_way_back,
     after_the_way_back_said,
     duration,
-    is_warning,
     outcome_words,
     wall_clock,
     when_and_why,
@@ -477,8 +476,8 @@ class HeadlessFrontEnd:
                     took = "" if report.elapsed_s is None else f" in {duration(report.elapsed_s)}"
                     mark = self.paint(_MARK[report.state], *_MARK_STYLE[report.state])
                     self._print(f"  [{mark}{took}] {report.detail}".rstrip())
-            case Output(step_id=step_id, stream=stream, line=line):
-                if is_warning(line):
+            case Output(step_id=step_id, stream=stream, line=line, warning=warning):
+                if warning:
                     self._warned.add(step_id)
                 self._under(step_id)
                 prefix = _PREFIX.get(stream, "  | ")

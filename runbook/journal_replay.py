@@ -199,6 +199,18 @@ def leaves_of(record: dict[str, Any]) -> dict[str, Leaves]:
     return said
 
 
+def said_as_warning(record: dict[str, Any], line: str) -> bool:
+    """Whether a note, or an info line (`line`) of an output record, is a
+    warning: as the record says (ctx.warn, ctx.note(..., warning=True)). A
+    journal written before runbook recorded it is read here alone, by the
+    word its warnings began with then, "warning:" (review 57a, F3: the
+    screen and the report each had a word rule of their own)."""
+    said = record.get("warning")
+    if isinstance(said, bool):
+        return said
+    return line[:8].lower() == "warning:"
+
+
 def left_behind(leaves: Mapping[str, Leaves],
                 acted: Callable[[str], bool]) -> dict[str, Leaves]:
     """What each step that `acted` (an action on record) leaves that the way

@@ -409,12 +409,6 @@ def wall_clock(seconds: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
-def is_warning(line: str) -> bool:
-    """Steps say a warning as an info line that starts with the word (ctx.note):
-    the TUI marks the step, and the report lists it among the run's warnings."""
-    return line[:8].lower() == "warning:"
-
-
 def result_line(state: str, detail: str) -> str:
     """How a step ended, as the last line of its transcript (`runbook log`, the
     TUI's output): `done: …`, `in doubt: …`; a result that says it already

@@ -51,6 +51,7 @@ from runbook.journal_replay import (
     merged_flags,
     not_undone_of,
     replay,
+    said_as_warning,
     way_back_finished,
 )
 from runbook.model import (
@@ -65,7 +66,6 @@ from runbook.model import (
     Leaves,
     Outcome,
     after_the_way_back,
-    is_warning,
     signal_cause,
 )
 from runbook.standing import before_another_attempt
@@ -753,7 +753,7 @@ class _Reader:
             # report said "None" of a cutover gone ahead on three).
             self.report.warnings += [Note(step_id, ts, "warning", line)
                                      for stream, line in lines
-                                     if stream == "info" and is_warning(line)]
+                                     if stream == "info" and said_as_warning(record, line)]
 
     def _note(self, record: dict[str, Any], ts: str, step_id: str) -> None:
         report = self.report
@@ -763,7 +763,7 @@ class _Reader:
             # Among its output, where the screen and `runbook log` show it
             # (operator trial: a failed step's notes were missing there).
             self._showed(step_id, [("info", note.text)])
-        if note.text.lower().startswith("warning"):
+        if said_as_warning(record, note.text):
             report.warnings.append(note)
         if note.kind == AFTER_UPGRADE:
             report.after.append(note)

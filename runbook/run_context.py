@@ -177,7 +177,7 @@ class Engine(Protocol[F]):
 
     def begin_cutover(self, step: Step[F]) -> None: ...
     def keep_facts(self, *, always: bool = False) -> None: ...
-    def info(self, step: Step[F], text: str) -> None: ...
+    def info(self, step: Step[F], text: str, *, warning: bool = False) -> None: ...
     def plan_context(self) -> PlanContext[F]: ...
 
 
@@ -210,8 +210,8 @@ class RunContext(Generic[F]):
 
     # -- journalled actions --------------------------------------------------
 
-    def _say(self, stream: str, line: str) -> None:
-        self._x.front.tell(Output(self._step.id, stream, line))
+    def _say(self, stream: str, line: str, *, warning: bool = False) -> None:
+        self._x.front.tell(Output(self._step.id, stream, line, warning))
 
     def _start(self, action: Action, job: str | None = None) -> int:
         self._x.begin_cutover(self._step)
@@ -398,8 +398,14 @@ class RunContext(Generic[F]):
     def info(self, text: str) -> None:
         self._x.info(self._step, text)
 
-    def note(self, kind: str, text: str, **data: Any) -> None:
-        """A fact worth keeping for the report (journalled as its own record)."""
+    def warn(self, text: str) -> None:
+        self._x.info(self._step, text, warning=True)
+
+    def note(self, kind: str, text: str, *, warning: bool = False, **data: Any) -> None:
+        """A fact worth keeping for the report (journalled as its own record);
+        `warning`, one the report lists among the run's warnings, and the
+        front ends mark the step for. Journalled either way: a record without
+        it is an older runbook's (journal_replay.said_as_warning)."""
         redact = self._x.redactor
         text = redact(text)
 
@@ -411,8 +417,9 @@ class RunContext(Generic[F]):
             return redact(value) if isinstance(value, str) else value
 
         data = {key: masked(value) for key, value in data.items()}
-        self._x.journal.write(Record.NOTE, step=self._step.id, kind=kind, text=text, **data)
-        self._say("info", text)
+        self._x.journal.write(Record.NOTE, step=self._step.id, kind=kind, text=text,
+                              warning=warning, **data)
+        self._say("info", text, warning=warning)
 
     def progress(self, done: float, total: float | None, label: str, *,
                  of_limit: bool = False) -> None:
@@ -423,7 +430,7 @@ class RunContext(Generic[F]):
         says if it is too short to be masked in free text (review 55 L5)."""
         self._x.redactor.add(value, name=name)
         for untold in self._x.redactor.untold_short():
-            self.note(SHORT_SECRET, too_short_to_mask(untold))
+            self.note(SHORT_SECRET, too_short_to_mask(untold), warning=True)
 
     def plan_context(self) -> PlanContext[F]:
         return self._x.plan_context()

@@ -17,7 +17,7 @@ from textual.message import Message
 
 from runbook.events import Event, Output, Progress, StepChanged
 from runbook.executor import Decision, Recovery
-from runbook.model import Action, StepReport, StepState, is_warning, result_line
+from runbook.model import Action, StepReport, StepState, result_line
 from screens.messages import (
     ConfirmRequested,
     EngineEvent,
@@ -77,10 +77,10 @@ class TuiFrontEnd:
 
     def tell(self, event: Event) -> None:
         match event:
-            case Output(step_id=step_id, stream=stream, line=line):
+            case Output(step_id=step_id, stream=stream, line=line, warning=warning):
                 if self.store.add(step_id, stream, line):
                     self.app.post_message(OutputArrived())
-                if stream == "info" and is_warning(line):
+                if warning:
                     # Rare, and the run state keeps them: the store does not say.
                     self.app.post_message(EngineEvent(event))
             case Progress():

@@ -23,7 +23,6 @@ from runbook.model import (
     StepReport,
     StepState,
     after_the_way_back,
-    is_warning,
 )
 from screens.presentation import (
     ALREADY,
@@ -199,7 +198,7 @@ class RunState:
             case Reconnecting(attempt=attempt, wait_s=wait):
                 self.connection = f"lost, reconnecting (attempt {attempt}" + (
                     f", in {wait:.0f}s)" if wait >= 1 else ")")
-            case Output(step_id=step_id, line=line) if is_warning(line):
+            case Output(step_id=step_id, line=line, warning=True):
                 self.warnings.setdefault(step_id, []).append(line)
             case CutoverStarted(began=began):
                 if self.down_since is None:

@@ -458,7 +458,7 @@ class Preflight(Red5Step):
             return []
         if found.refuses:
             return [found.text]
-        ctx.note("controller-jar-unread", found.text)
+        ctx.note("controller-jar-unread", found.text, warning=True)
         return []
 
     async def _disk(self, ctx: Ctx) -> list[str]:
@@ -666,7 +666,7 @@ class Preflight(Red5Step):
                     ctx.note("unit-tuning-left", f"warning: the installed unit sets "
                              f"{', '.join(left)}, which the new release's unit does not set "
                              "(once) for service-unit to carry: plan to set it for the new "
-                             "release by hand after the cutover")
+                             "release by hand after the cutover", warning=True)
                 changed = await self._unit_changes(ctx, installed.stdout, unit) \
                     if installed.ok else []
                 if changed is None:
@@ -681,7 +681,8 @@ class Preflight(Red5Step):
                              f"{', '.join(changed)}, which its release did not ship and the "
                              "new release's unit does not have. service-unit does not carry "
                              "them (the old unit stays as red5pro.service.bak): plan to set "
-                             "again by hand after the cutover those the new release needs")
+                             "again by hand after the cutover those the new release needs",
+                             warning=True)
         elif installed.ok:
             unit, which = installed.stdout, f"the installed {s.unit_file}"
             ctx.info("the new release ships no red5pro.service: the installed unit stays")
@@ -691,7 +692,7 @@ class Preflight(Red5Step):
                 ctx.note("unit-classpath-unread", f"warning: the installed unit starts jsvc, "
                          "but runbook cannot read its classpath: make sure it names the "
                          f"commons-daemon jar Red5 Pro {ctx.facts.new_version} ships before "
-                         "the window")
+                         "the window", warning=True)
             if fit.missing:
                 return [f"the new release ships no red5pro.service, and the installed unit's "
                         f"classpath names {', '.join(fit.missing)} in {s.live_dir}, which "
@@ -710,7 +711,7 @@ class Preflight(Red5Step):
         want = red5.required_java(red5.major(ctx.facts.new_version))
         if not home:
             ctx.note("unit-java-unknown", f"warning: {which} sets no JAVA_HOME; Red5 Pro "
-                     f"{ctx.facts.new_version} needs Java {want}")
+                     f"{ctx.facts.new_version} needs Java {want}", warning=True)
             return []
         result = await ctx.sh(f"{quote(home + '/bin/java')} -version 2>&1", check=False,
                               quiet=True)
@@ -820,7 +821,7 @@ class NewDatabase(Red5Step):
                      "an earlier attempt's cutover left there: the schema step refuses this "
                      "database until its cluster database is dropped (from the stream manager "
                      f"host: {database.drop_command(where.host, where.port, where.user)})",
-                     nodegroups=left[0])
+                     nodegroups=left[0], warning=True)
 
     async def _nodegroups_left(self, ctx: Ctx, where: database.Login) -> tuple[int, ...] | None:
         """Nodegroups, launch configs and scale policies in the new database
@@ -1157,7 +1158,7 @@ class ExportConfig(Red5Step):
             "is taken again, and the cutover rebuilds the fleet as it is now")
         # A warning, so the change ticket has it (re-trial: the report said
         # nothing of a fleet changed and taken again).
-        ctx.info(f"warning: {why}")
+        ctx.warn(f"warning: {why}")
         return Check(False, why)
 
     @staticmethod
@@ -1173,7 +1174,7 @@ class ExportConfig(Red5Step):
         ctx.facts.scratch.export_shapes_said = path
         new_api = ctx.settings.new_api_version or red5.api_version(ctx.facts.new_version)
         for line in unconfirmed_on_api_4(saved, new_api):
-            ctx.info(line)
+            ctx.warn(line)
 
     async def run(self, ctx: Ctx) -> None:
         api = await ctx.api()

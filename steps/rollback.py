@@ -327,7 +327,7 @@ class DeleteNewNodegroups(Red5Step):
                  f"warning: the way back could not delete the new stream manager's nodegroups "
                  f"({why}): the nodes of {which} are left running, and {SWEEP}. Once the old "
                  "release serves, look in the cloud's console that none of them is still "
-                 "running (and billing)", groups=names or [])
+                 "running (and billing)", warning=True, groups=names or [])
 
     async def run(self, ctx: Ctx) -> None:
         facts = ctx.facts

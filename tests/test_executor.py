@@ -1431,3 +1431,33 @@ async def test_what_a_way_back_leaves_reaches_the_screen_as_the_step_said_it(
     assert ("Before another attempt, drop them before another attempt: the schema step "
             "refuses a database that holds them.") in told, told
 
+
+class Warns(Say):
+    """A step that says a note whose words begin like a warning's, and is
+    none, and two warnings whose words do not begin so."""
+
+    async def run(self, ctx: StepContext) -> None:
+        ctx.note("unit-read", "Warnings the unit's journal held: none")
+        ctx.note("unit-java", "the unit sets no JAVA_HOME", warning=True)
+        ctx.warn("the fleet changed since its snapshot")
+
+
+async def test_the_screen_and_the_report_agree_on_what_is_a_warning(tmp_path: Path) -> None:
+    """Review 57a, F3: the screen took a line for a warning by its first
+    eight letters, "warning:", and the report took a note for one by its
+    first seven, "warning": a note beginning "Warnings ..." was a warning in
+    the report and not on the screen. Whether it is one is the step's to
+    say, as data (ctx.warn, ctx.note(..., warning=True))."""
+    from runbook.report import build
+    from screens.run_state import RunState
+
+    front = ScriptedFrontEnd()
+    steps: list[Step] = [Warns("unit")]
+    assert await run_steps(tmp_path, steps, front) is Outcome.DONE
+    state = RunState(cards=[steps[0].card(1)], target="sm")
+    for event in front.events:
+        state.apply(event, 0.0)
+    on_screen = [line for lines in state.warnings.values() for line in lines]
+    in_report = [note.text for note in build(tmp_path / "run.jsonl", estimate_from=[]).warnings]
+    assert in_report == on_screen == ["the unit sets no JAVA_HOME",
+                                      "the fleet changed since its snapshot"], in_report

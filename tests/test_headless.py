@@ -1000,7 +1000,8 @@ def test_the_summary_marks_a_step_that_warned() -> None:
     shown = io.StringIO()
     headless = HeadlessFrontEnd([UPLOAD, back], out=shown, stdin=io.StringIO(""))
     headless.tell(StepChanged(StepReport("upload", StepState.DONE, "ok", 1.0)))
-    headless.tell(Output("rollback-nodegroups", "info", "warning: the nodes are left running"))
+    headless.tell(Output("rollback-nodegroups", "info", "warning: the nodes are left running",
+                         warning=True))
     headless.tell(StepChanged(StepReport("rollback-nodegroups", StepState.DONE, "nothing", 1.0)))
     headless.tell(RunEnded(Outcome.ROLLED_BACK.value, Outcome.ROLLED_BACK.exit_code))
     summary = shown.getvalue().split("=== summary ===")[1].splitlines()

@@ -2026,6 +2026,25 @@ def test_a_skipped_steps_warning_is_among_the_runs_warnings(tmp_path: Path) -> N
     assert "a command's own output" not in warnings, warnings
 
 
+def test_an_older_journals_warnings_are_read_by_the_word_they_began_with(
+        tmp_path: Path) -> None:
+    """Review 57a, F3: a journal written before a warning was recorded as
+    such is read by one word rule, the screen's ("warning:"), for notes as
+    for info lines: the report took any note beginning "warning" for one."""
+    journal = Journal(tmp_path / "run.jsonl")
+    journal.write("run-start", config="c.toml", host="u@h:22", rehearsal=False,
+                  steps=["preflight"], cutover=[], resumed=False)
+    journal.write("note", step="preflight", kind="unit-java-unknown",
+                  text="warning: red5pro.service sets no JAVA_HOME")
+    journal.write("note", step="preflight", kind="unit-read",
+                  text="Warnings the unit's journal held: none")
+    journal.write("step-end", step="preflight", state="done", detail="looked")
+    journal.write("run-end", outcome="done", exit_code=0)
+    journal.close()
+    assert [note.text for note in build(journal.path, estimate_from=[]).warnings] == [
+        "warning: red5pro.service sets no JAVA_HOME"]
+
+
 def test_a_warning_said_again_by_a_later_session_is_listed_once(tmp_path: Path) -> None:
     """Re-trial (stop 49): each session that looked at a skipped step again
     said its warning again, and the change ticket listed it once per

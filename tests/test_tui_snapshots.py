@@ -223,7 +223,7 @@ async def mid_cutover(pilot: Pilot[Any], clock: FakeClock) -> None:
     app: RunbookApp = pilot.app  # type: ignore[assignment]
     await ready(pilot)
     started(app)
-    app.front.tell(Output("preflight", "info", JAVA))
+    app.front.tell(Output("preflight", "info", JAVA, warning=True))
     for step_id in [*PREPARE, "schema"]:
         tell(app, StepChanged(report(step_id, StepState.DONE, "ok", 0.9)))
     await pilot.pause()
@@ -273,7 +273,7 @@ def test_the_confirmation_at(snap_compare: Any, size: tuple[int, int]) -> None:
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready(pilot)
         started(app)
-        app.front.tell(Output("preflight", "info", JAVA))
+        app.front.tell(Output("preflight", "info", JAVA, warning=True))
         for step_id in PREPARE:
             tell(app, StepChanged(report(step_id, StepState.DONE, "done", 0.5)))
         _pending.append(ask(app, "delete-nodegroups", await plan_of("delete-nodegroups")))

@@ -241,7 +241,7 @@ async def test_preflight_with_warnings_is_done_with_warnings_and_later_confirmat
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: app.drawn, what="the first paint")
-        app.front.tell(Output("preflight", "info", JAVA))
+        app.front.tell(Output("preflight", "info", JAVA, warning=True))
         tell(app, StepChanged(report("preflight", StepState.DONE, "live 6.2, new 11.1", 1.2)))
         await pilot.pause()
         assert app.run_state.shown_state("preflight") == "warned"
