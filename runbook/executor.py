@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from runbook.config import Settings
 from runbook.events import (
@@ -864,9 +864,46 @@ class Executor(Generic[F]):
         self.front.tell(Output(step.id, "info", said, warning))
 
     async def _one(self, step: Step[F], *, again: bool = False) -> Outcome:
+        """One attempt at a step: trusted from the journal, or looked at, then
+        asked, then run, skipped, or left for the way back. `again`: tried
+        again in this run, so what the earlier run said of it is past."""
         report = self.reports[step.id]
-        # A new attempt: how the last one ended (stopped) is past, even when
-        # this one fails at its check (review: it still read "was stopped").
+        self._new_attempt(report)
+        earlier = None if again else self._earlier(step)
+        if (trusted := self._done_earlier(step, earlier)) is not None:
+            return trusted
+        skipped_before = earlier.skip_reason if earlier is not None and \
+            earlier.state is StepState.SKIPPED else None
+        if skipped_before is not None and step.phase is Phase.PREPARE \
+                and self.cutover_began is not None:
+            return await self._keep_skipped(step, skipped_before)
+        if (refused := await self._cutover_refused(step)) is not None:
+            return refused
+        ctx = RunContext(self, step)
+        already = await self._settle_and_look(step, ctx)
+        if already is None:
+            return Outcome.FAILED
+        self.journal.write(Record.CHECK, step=step.id, done=already.done,
+                           detail=self.redactor(already.detail))
+        if already.done:
+            report.found_done = True
+            self._set(step, StepState.DONE, f"{ALREADY_DONE}{already.detail}", already=True)
+            return Outcome.DONE
+        self._say_why_it_is_asked_again(step, earlier, already, skipped_before)
+        decision = await self._ask(step, report, already, skipped_before)
+        if decision.answer is Answer.STOP:
+            return Outcome.STOPPED
+        if decision.answer is Answer.ROLLBACK:
+            self._way_back_instead(step, earlier)
+        if decision.answer is Answer.SKIP:
+            return self._skip(step, decision, already)
+        self.skipped.pop(step.id, None)
+        return await self._run(step, ctx)
+
+    @staticmethod
+    def _new_attempt(report: StepReport) -> None:
+        """A new attempt: how the last one ended (stopped) is past, even when
+        this one fails at its check (review: it still read "was stopped")."""
         report.stopped = False
         report.found_done = report.done_earlier = False
         report.retry_helps = True
@@ -874,45 +911,52 @@ class Executor(Generic[F]):
         # Nor its running time: found done, or skipped, this attempt ran nothing
         # (operator trial: the report added the last attempt's time again).
         report.elapsed_s = None
-        # Tried again in this run: what the earlier run said about it is past.
-        earlier = None if again else self._earlier(step)
+
+    def _done_earlier(self, step: Step[F], earlier: StepHistory | None) -> Outcome | None:
+        """Done in the earlier run, and not one that looks again: trusted from
+        the journal. After cutover the same check can be looking at a
+        different stream manager (the new one answers on the same address),
+        and "not in place" would invite deleting what was rebuilt. Only steps
+        that were in doubt, failed or never ran are checked again."""
         looks_again = step.read_only or step.recheck_when_resumed or (
             step.recheck_until_cutover and self.cutover_began is None)
-        if earlier is not None and earlier.state is StepState.DONE and not looks_again:
-            # Trust the journal: after cutover the same check can be looking at
-            # a different stream manager (the new one answers on the same
-            # address), and "not in place" would invite deleting what was
-            # rebuilt. Only steps that were in doubt, failed or never ran are
-            # checked again.
-            # Said once, however many runs back (operator trial: each resume
-            # wrapped the words of the one before).
-            said = earlier.detail.removeprefix(EARLIER_DONE).removeprefix(ALREADY_DONE)
-            report.done_earlier = True
-            self._set(step, StepState.DONE, f"{EARLIER_DONE}{said}", already=True)
-            return Outcome.DONE
-        skipped_before = earlier.skip_reason if earlier is not None and \
-            earlier.state is StepState.SKIPPED else None
-        if skipped_before is not None and step.phase is Phase.PREPARE \
-                and self.cutover_began is not None:
-            return await self._keep_skipped(step, skipped_before)
-        # The way back needs no prepare step: it undoes a cutover, whatever
-        # a resumed run has not looked at again.
-        if step.phase is Phase.CUTOVER:
-            unfinished = self._prepare_unfinished()
-            if unfinished:
-                self._set(step, StepState.FAILED,
-                          "cutover cannot begin: these prepare steps are not done or skipped "
-                          f"with a reason: {', '.join(unfinished)}")
+        if earlier is None or earlier.state is not StepState.DONE or looks_again:
+            return None
+        # Said once, however many runs back (operator trial: each resume
+        # wrapped the words of the one before).
+        said = earlier.detail.removeprefix(EARLIER_DONE).removeprefix(ALREADY_DONE)
+        self.reports[step.id].done_earlier = True
+        self._set(step, StepState.DONE, f"{EARLIER_DONE}{said}", already=True)
+        return Outcome.DONE
+
+    async def _cutover_refused(self, step: Step[F]) -> Outcome | None:
+        """A cutover step that may not begin: a prepare step not done nor
+        skipped with a reason, or a skipped one the cutover needs. The way
+        back needs no prepare step: it undoes a cutover, whatever a resumed
+        run has not looked at again."""
+        if step.phase is not Phase.CUTOVER:
+            return None
+        unfinished = self._prepare_unfinished()
+        if unfinished:
+            self._set(step, StepState.FAILED,
+                      "cutover cannot begin: these prepare steps are not done or skipped "
+                      f"with a reason: {', '.join(unfinished)}")
+            return Outcome.FAILED
+        # Each session, mid-cutover too (re-trial: resumed after
+        # promote-new, carry-over skipped again went unsaid, and
+        # start-service failed on the missing licence in the downtime).
+        if not self._skips_looked_at:
+            refused = await self._say_what_skipped_steps_left()
+            if refused is not None:
+                self._set(step, StepState.FAILED, refused)
                 return Outcome.FAILED
-            # Each session, mid-cutover too (re-trial: resumed after
-            # promote-new, carry-over skipped again went unsaid, and
-            # start-service failed on the missing licence in the downtime).
-            if not self._skips_looked_at:
-                refused = await self._say_what_skipped_steps_left()
-                if refused is not None:
-                    self._set(step, StepState.FAILED, refused)
-                    return Outcome.FAILED
-        ctx = RunContext(self, step)
+        return None
+
+    async def _settle_and_look(self, step: Step[F], ctx: RunContext[F]) -> Check | None:
+        """What an earlier attempt left running, waited for, then the step's
+        check; None, with the step failed, where either fails: any failure to
+        look is a reason not to act."""
+        report = self.reports[step.id]
         # What an earlier attempt left running on the host: a resumed run's, in
         # the journal; this run's, from the attempt left in doubt (review: once
         # the reconnect had given up, a retry ran the unzip beside the first).
@@ -925,20 +969,20 @@ class Executor(Generic[F]):
             self._left_running.pop(step.id, None)
             if self.rollback and step is self.rollback[0]:
                 await self._settle_the_upgrade(step)
-            already = await self._look(step, ctx)
+            return await self._look(step, ctx)
         except JournalWriteError:
             raise  # nothing more may happen unrecorded
         except Exception as exc:  # any failure to look is a reason not to act
             report.retry_helps = not isinstance(exc, NotInThisRun)
             report.known_hosts_line = _known_hosts_line(exc)
             self._set(step, StepState.FAILED, self._failure(step, exc))
-            return Outcome.FAILED
-        self.journal.write(Record.CHECK, step=step.id, done=already.done,
-                           detail=self.redactor(already.detail))
-        if already.done:
-            report.found_done = True
-            self._set(step, StepState.DONE, f"{ALREADY_DONE}{already.detail}", already=True)
-            return Outcome.DONE
+            return None
+
+    def _say_why_it_is_asked_again(self, step: Step[F], earlier: StepHistory | None,
+                                   already: Check, skipped_before: str | None) -> None:
+        """Before the question: why a step the earlier run left in doubt, or
+        skipped, is asked again."""
+        report = self.reports[step.id]
         if earlier is not None and earlier.state is StepState.IN_DOUBT:
             started = "; ".join(earlier.in_flight) or "the step"
             how = (f"in the earlier run the operator aborted it while it ran {started} (a command "
@@ -959,40 +1003,39 @@ class Executor(Generic[F]):
                 if step.phase is Phase.CUTOVER else
                 "; it cannot be skipped now, as later steps rely on what it does"))
 
-        decision = await self._ask(step, report, already, skipped_before)
-        if decision.answer is Answer.STOP:
-            return Outcome.STOPPED
-        if decision.answer is Answer.ROLLBACK:
-            # Re-trial: "was not run" of a step an earlier session had run
-            # (and left failed), where the Steps table said otherwise.
-            # Second review: after a retry in this session, too; re-trial: and
-            # after an attempt that failed at its first look.
-            tried = step.id in self._ran or (earlier is not None and (
-                earlier.acted or earlier.state in (StepState.FAILED, StepState.IN_DOUBT)))
-            # Done in the earlier run, and asked again as it looks again (trial
-            # 54: "tried before" of a preflight that was done read as failed).
-            done = step.id not in self._ran and earlier is not None \
-                and earlier.state is StepState.DONE
-            self.info(step, ("not run again (it was done in the earlier run)" if done else
-                             "not tried again (it had been tried before)" if tried else
-                             "not run") + ": the operator chose the way back to the old "
-                      "stream manager instead")
-            raise _WayBackChosen(step.id, "which was done in the earlier run, and was not run "
-                                 "again" if done else "which had been tried before, and was "
-                                 "not tried again" if tried else "which was not run")
-        if decision.answer is Answer.SKIP:
-            self.skipped[step.id] = decision.reason
-            if already.cutover_needs and self.cutover_began is None:
-                # Said now, in prepare, not first at the cutover's door.
-                self.info(step, "the cutover will not begin while this step's check does not "
-                          f"find its outcome in place (begun so, {already.cutover_needs}): do "
-                          "by hand what it does before then, or run it (--resume offers it "
-                          "again)")
-            self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",
-                      reason=decision.reason)
-            return Outcome.DONE
-        self.skipped.pop(step.id, None)
-        return await self._run(step, ctx)
+    def _way_back_instead(self, step: Step[F], earlier: StepHistory | None) -> NoReturn:
+        """The operator chose the way back at this step's question: said of
+        the step as it stands, run before or not."""
+        # Re-trial: "was not run" of a step an earlier session had run
+        # (and left failed), where the Steps table said otherwise.
+        # Second review: after a retry in this session, too; re-trial: and
+        # after an attempt that failed at its first look.
+        tried = step.id in self._ran or (earlier is not None and (
+            earlier.acted or earlier.state in (StepState.FAILED, StepState.IN_DOUBT)))
+        # Done in the earlier run, and asked again as it looks again (trial
+        # 54: "tried before" of a preflight that was done read as failed).
+        done = step.id not in self._ran and earlier is not None \
+            and earlier.state is StepState.DONE
+        self.info(step, ("not run again (it was done in the earlier run)" if done else
+                         "not tried again (it had been tried before)" if tried else
+                         "not run") + ": the operator chose the way back to the old "
+                  "stream manager instead")
+        raise _WayBackChosen(step.id, "which was done in the earlier run, and was not run "
+                             "again" if done else "which had been tried before, and was "
+                             "not tried again" if tried else "which was not run")
+
+    def _skip(self, step: Step[F], decision: Decision, already: Check) -> Outcome:
+        """The operator skipped the step, with their reason."""
+        self.skipped[step.id] = decision.reason
+        if already.cutover_needs and self.cutover_began is None:
+            # Said now, in prepare, not first at the cutover's door.
+            self.info(step, "the cutover will not begin while this step's check does not "
+                      f"find its outcome in place (begun so, {already.cutover_needs}): do "
+                      "by hand what it does before then, or run it (--resume offers it "
+                      "again)")
+        self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",
+                  reason=decision.reason)
+        return Outcome.DONE
 
     async def _ask(self, step: Step[F], report: StepReport, already: Check,
                    skipped_before: str | None) -> Decision:
