@@ -221,120 +221,190 @@ def left_behind(leaves: Mapping[str, Leaves],
     return {step: said for step, said in leaves.items() if acted(step)}
 
 
-def replay(path: Path) -> Replay:
-    result = Replay(path=path)
-    # Keyed by attempt too: a resumed step numbers its actions from 1 again.
-    open_actions: dict[tuple[str, str, int], tuple[str, str | None]] = {}
-    starts: list[dict[str, Any]] = []
-    staging: list[dict[str, Any]] = []  # what faults_staged reads
-    for record in read(path):
-        result.empty = False
-        if record.get("event") in (Record.RUN_START, Record.CONFIRM):
-            staging.append(record)
+class _Replaying:
+    """One pass over a journal's records, in order, into its Replay."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.result = Replay(path=path)
+        # Keyed by attempt too: a resumed step numbers its actions from 1 again.
+        self.open_actions: dict[tuple[str, str, int], tuple[str, str | None]] = {}
+        self.starts: list[dict[str, Any]] = []
+        self.staging: list[dict[str, Any]] = []  # what faults_staged reads
+
+    def read(self, record: dict[str, Any]) -> None:
+        self.result.empty = False
         event = record.get("event")
+        if event in (Record.RUN_START, Record.CONFIRM):
+            self.staging.append(record)
         step = record.get("step", "")
-        history = result.steps.setdefault(step, StepHistory()) if step else None
-        if event == Record.RUN_START:
-            starts.append(record)
-            # A resumed run appends to the same journal: it reopens the story.
-            result.config = record.get("config")
-            result.host = record.get("host")
-            rehearsal = record.get("rehearsal")
-            result.rehearsal = rehearsal if isinstance(rehearsal, bool) else None
-            # The way back alone (`runbook rollback`) lists no upgrade steps:
-            # the upgrade's are still the run's (operator trial: its exit
-            # line counted every step held, the way back's too).
-            result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
-            result.headless = record.get("headless") is True
-            drill = record.get("rollback_after")
-            result.rollback_after = drill if isinstance(drill, str) and drill else None
-            result.leaves.update(leaves_of(record))
-            result.not_undone = merged_flags(result.not_undone, record, "not_undone")
-            result.finished = False
-            result.outcome = None
-        elif event == Record.WAY_BACK:
-            result.way_back_taken = True
-            listed = [str(s) for s in record.get("steps") or []]
-            result.way_back_listed = listed or result.way_back_listed
-        elif event == Record.STEP_START and history is not None:
-            history.state = StepState.RUNNING
-            # A new attempt: the run that began it settled the earlier ones
-            # first (review: their commands read as in flight on a step done since).
-            history.in_flight_jobs.clear()
-            for key in [key for key in open_actions if key[0] == step]:
-                del open_actions[key]
-            history.aborted = False
-        elif event == Record.ABORTED:
-            for aborted in record.get("steps") or []:
-                if isinstance(aborted, str) and aborted in result.steps:
-                    result.steps[aborted].aborted = True
-        elif event == Record.ACTION_START:
-            if history is not None:
-                history.acted = True
-            key = (step, record.get("attempt", ""), record.get("n", 0))
-            open_actions[key] = (record.get("text", ""), record.get("job"))
-        elif event == Record.ACTION_END:
-            ended = open_actions.pop((step, record.get("attempt", ""), record.get("n", 0)), None)
-            if ended is not None and ended[1] and record.get("status") == "unknown" \
-                    and history is not None:
-                # Its end never came back: the command may still run on the host.
-                history.in_flight_jobs.append(ended[1])
-        elif event == Record.STEP_END and history is not None:
-            try:
-                state = StepState(str(record.get("state")))
-            except ValueError:
-                raise JournalError(f"{path}: unknown step state {record.get('state')!r}") \
-                    from None
-            elapsed = record.get("elapsed_s")
-            if isinstance(elapsed, int | float) and not isinstance(elapsed, bool):
-                history.elapsed_s = float(elapsed)
-            elif state is not history.state:
-                # Found so without running: no time of its own, and the last
-                # one was another attempt's (second review: a failure's time
-                # beside a later "done").
-                history.elapsed_s = None
-            history.state = state
-            history.detail = record.get("detail", "")
-            history.skip_reason = record.get("reason", "")
-        elif event == Record.NOTE:
-            result.notes.append(record)
-        elif event == Record.FACTS:
-            result.facts.update(record.get("facts", {}))
-            result.leaves.update(leaves_of(record))
-            result.not_undone = merged_flags(result.not_undone, record, "not_undone")
-        elif event == Record.CUTOVER_START:
-            result.cutover_started = result.cutover_started or cutover_began(
-                record, str(record.get("ts", "")))
-        elif event == Record.CUTOVER_END and record.get("complete", True) \
-                and result.downtime_s is None:
-            # The first complete end is the downtime, as the report reads it:
-            # a run resumed after it wrote another, timed to its own end, in
-            # journals from before that stopped (an hour, for seconds down).
-            result.downtime_s = record.get("downtime_s")
-        elif event == Record.RUN_END:
-            result.finished = True
-            result.outcome = record.get("outcome")
-            code = record.get("exit_code")
-            result.exit_code = code if isinstance(code, int) else None
-    if result.way_back_taken:
-        result.way_back = [step for step in result.steps if step not in result.step_ids]
-    for (step, _attempt, _n), (text, job) in open_actions.items():
-        history = result.steps.setdefault(step, StepHistory())
-        history.in_flight.append(text)
-        if job:
-            history.in_flight_jobs.append(job)
-        if history.state in (StepState.RUNNING, StepState.PENDING):
-            history.state = StepState.IN_DOUBT
-    for history in result.steps.values():
-        # A step that started and never ended was cut off mid-way.
-        if history.state is StepState.RUNNING:
-            history.state = StepState.IN_DOUBT
-    result.pace = journal_pace(starts)
-    result.unattended = journal_unattended(starts)
-    result.scenario = journal_scenario(starts)
-    result.faulted = any(start.get("faults") for start in starts)
-    _, result.faults_never_up = faults_staged(staging)
-    return result
+        history = self.result.steps.setdefault(step, StepHistory()) if step else None
+        reads = _REPLAYS.get(str(event))
+        if reads is not None:
+            reads(self, record, step, history)
+
+    def _a_run_begins(self, record: dict[str, Any], _step: str,
+                      _history: StepHistory | None) -> None:
+        result = self.result
+        self.starts.append(record)
+        # A resumed run appends to the same journal: it reopens the story.
+        result.config = record.get("config")
+        result.host = record.get("host")
+        rehearsal = record.get("rehearsal")
+        result.rehearsal = rehearsal if isinstance(rehearsal, bool) else None
+        # The way back alone (`runbook rollback`) lists no upgrade steps:
+        # the upgrade's are still the run's (operator trial: its exit
+        # line counted every step held, the way back's too).
+        result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
+        result.headless = record.get("headless") is True
+        drill = record.get("rollback_after")
+        result.rollback_after = drill if isinstance(drill, str) and drill else None
+        result.leaves.update(leaves_of(record))
+        result.not_undone = merged_flags(result.not_undone, record, "not_undone")
+        result.finished = False
+        result.outcome = None
+
+    def _the_way_back_is_taken(self, record: dict[str, Any], _step: str,
+                               _history: StepHistory | None) -> None:
+        self.result.way_back_taken = True
+        listed = [str(s) for s in record.get("steps") or []]
+        self.result.way_back_listed = listed or self.result.way_back_listed
+
+    def _an_attempt_begins(self, _record: dict[str, Any], step: str,
+                           history: StepHistory | None) -> None:
+        if history is None:
+            return
+        history.state = StepState.RUNNING
+        # A new attempt: the run that began it settled the earlier ones
+        # first (review: their commands read as in flight on a step done since).
+        history.in_flight_jobs.clear()
+        for key in [key for key in self.open_actions if key[0] == step]:
+            del self.open_actions[key]
+        history.aborted = False
+
+    def _steps_aborted(self, record: dict[str, Any], _step: str,
+                       _history: StepHistory | None) -> None:
+        for aborted in record.get("steps") or []:
+            if isinstance(aborted, str) and aborted in self.result.steps:
+                self.result.steps[aborted].aborted = True
+
+    def _an_action_begins(self, record: dict[str, Any], step: str,
+                          history: StepHistory | None) -> None:
+        if history is not None:
+            history.acted = True
+        key = (step, record.get("attempt", ""), record.get("n", 0))
+        self.open_actions[key] = (record.get("text", ""), record.get("job"))
+
+    def _an_action_ends(self, record: dict[str, Any], step: str,
+                        history: StepHistory | None) -> None:
+        ended = self.open_actions.pop((step, record.get("attempt", ""), record.get("n", 0)),
+                                      None)
+        if ended is not None and ended[1] and record.get("status") == "unknown" \
+                and history is not None:
+            # Its end never came back: the command may still run on the host.
+            history.in_flight_jobs.append(ended[1])
+
+    def _a_step_ends(self, record: dict[str, Any], _step: str,
+                     history: StepHistory | None) -> None:
+        if history is None:
+            return
+        try:
+            state = StepState(str(record.get("state")))
+        except ValueError:
+            raise JournalError(f"{self.path}: unknown step state {record.get('state')!r}") \
+                from None
+        elapsed = record.get("elapsed_s")
+        if isinstance(elapsed, int | float) and not isinstance(elapsed, bool):
+            history.elapsed_s = float(elapsed)
+        elif state is not history.state:
+            # Found so without running: no time of its own, and the last
+            # one was another attempt's (second review: a failure's time
+            # beside a later "done").
+            history.elapsed_s = None
+        history.state = state
+        history.detail = record.get("detail", "")
+        history.skip_reason = record.get("reason", "")
+
+    def _a_note(self, record: dict[str, Any], _step: str,
+                _history: StepHistory | None) -> None:
+        self.result.notes.append(record)
+
+    def _what_was_learnt(self, record: dict[str, Any], _step: str,
+                         _history: StepHistory | None) -> None:
+        result = self.result
+        result.facts.update(record.get("facts", {}))
+        result.leaves.update(leaves_of(record))
+        result.not_undone = merged_flags(result.not_undone, record, "not_undone")
+
+    def _the_cutover_begins(self, record: dict[str, Any], _step: str,
+                            _history: StepHistory | None) -> None:
+        self.result.cutover_started = self.result.cutover_started or cutover_began(
+            record, str(record.get("ts", "")))
+
+    def _the_cutover_ends(self, record: dict[str, Any], _step: str,
+                          _history: StepHistory | None) -> None:
+        # The first complete end is the downtime, as the report reads it:
+        # a run resumed after it wrote another, timed to its own end, in
+        # journals from before that stopped (an hour, for seconds down).
+        if record.get("complete", True) and self.result.downtime_s is None:
+            self.result.downtime_s = record.get("downtime_s")
+
+    def _the_run_ends(self, record: dict[str, Any], _step: str,
+                      _history: StepHistory | None) -> None:
+        result = self.result
+        result.finished = True
+        result.outcome = record.get("outcome")
+        code = record.get("exit_code")
+        result.exit_code = code if isinstance(code, int) else None
+
+    def ended(self) -> Replay:
+        """The Replay once every record is read: what was left in doubt, and
+        what the run's starts say of it as a whole."""
+        result = self.result
+        if result.way_back_taken:
+            result.way_back = [step for step in result.steps if step not in result.step_ids]
+        for (step, _attempt, _n), (text, job) in self.open_actions.items():
+            history = result.steps.setdefault(step, StepHistory())
+            history.in_flight.append(text)
+            if job:
+                history.in_flight_jobs.append(job)
+            if history.state in (StepState.RUNNING, StepState.PENDING):
+                history.state = StepState.IN_DOUBT
+        for history in result.steps.values():
+            # A step that started and never ended was cut off mid-way.
+            if history.state is StepState.RUNNING:
+                history.state = StepState.IN_DOUBT
+        result.pace = journal_pace(self.starts)
+        result.unattended = journal_unattended(self.starts)
+        result.scenario = journal_scenario(self.starts)
+        result.faulted = any(start.get("faults") for start in self.starts)
+        _, result.faults_never_up = faults_staged(self.staging)
+        return result
+
+
+# How the replay takes each kind of record; the others say nothing of the run.
+_REPLAYS: dict[str, Callable[[_Replaying, dict[str, Any], str, StepHistory | None], None]] = {
+    Record.RUN_START: _Replaying._a_run_begins,
+    Record.WAY_BACK: _Replaying._the_way_back_is_taken,
+    Record.STEP_START: _Replaying._an_attempt_begins,
+    Record.ABORTED: _Replaying._steps_aborted,
+    Record.ACTION_START: _Replaying._an_action_begins,
+    Record.ACTION_END: _Replaying._an_action_ends,
+    Record.STEP_END: _Replaying._a_step_ends,
+    Record.NOTE: _Replaying._a_note,
+    Record.FACTS: _Replaying._what_was_learnt,
+    Record.CUTOVER_START: _Replaying._the_cutover_begins,
+    Record.CUTOVER_END: _Replaying._the_cutover_ends,
+    Record.RUN_END: _Replaying._the_run_ends,
+}
+
+
+def replay(path: Path) -> Replay:
+    """What the journal at `path` says of its run, record by record."""
+    replaying = _Replaying(path)
+    for record in read(path):
+        replaying.read(record)
+    return replaying.ended()
 
 
 def faults_staged(records: Iterable[Mapping[str, Any]]) -> tuple[list[str], list[str]]:
