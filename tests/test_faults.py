@@ -224,7 +224,7 @@ async def test_back_from_a_recreate_that_created_nothing_asks_no_database_droppe
         outcome = await faulted(host, ["api-error@recreate"], front, journal)
         assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
     assert "HTTP 500" in failure(front, "recreate")
-    assert replay(journal).left_by_the_way_back() == []
+    assert replay(journal).left_by_the_way_back() == {}
     assert build(journal, estimate_from=[]).before_another_attempt == ""
 
 
