@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,9 @@ class Replay:
     facts: dict[str, Any] = field(default_factory=dict)
     cutover_started: str | None = None
     downtime_s: float | None = None
+    # Where no cutover-end record says it, the time the last cutover step
+    # ended done, which completed the cutover (cutover_completed_by).
+    completed_unrecorded: str | None = None
     # The pace the run went at (journal_pace): None when unknown.
     pace: float | None = None
     # Whether --yes answered every step (journal_unattended): None when a
@@ -231,6 +235,11 @@ class _Replaying:
         self.open_actions: dict[tuple[str, str, int], tuple[str, str | None]] = {}
         self.starts: list[dict[str, Any]] = []
         self.staging: list[dict[str, Any]] = []  # what faults_staged reads
+        # The run's cutover steps, as its latest start that listed any did,
+        # and when each step last ended: a cutover whose last step ended
+        # done, its own end cut off, is complete (cutover_completed_by).
+        self.cutover_steps: list[str] = []
+        self.step_ended: dict[str, str] = {}
 
     def read(self, record: dict[str, Any]) -> None:
         self.result.empty = False
@@ -259,6 +268,7 @@ class _Replaying:
         result.headless = record.get("headless") is True
         drill = record.get("rollback_after")
         result.rollback_after = drill if isinstance(drill, str) and drill else None
+        self.cutover_steps = [str(s) for s in record.get("cutover") or []] or self.cutover_steps
         result.leaves.update(leaves_of(record))
         result.not_undone = merged_flags(result.not_undone, record, "not_undone")
         result.finished = False
@@ -304,10 +314,11 @@ class _Replaying:
             # Its end never came back: the command may still run on the host.
             history.in_flight_jobs.append(ended[1])
 
-    def _a_step_ends(self, record: dict[str, Any], _step: str,
+    def _a_step_ends(self, record: dict[str, Any], step: str,
                      history: StepHistory | None) -> None:
         if history is None:
             return
+        self.step_ended[step] = str(record.get("ts", ""))
         try:
             state = StepState(str(record.get("state")))
         except ValueError:
@@ -374,6 +385,13 @@ class _Replaying:
             # A step that started and never ended was cut off mid-way.
             if history.state is StepState.RUNNING:
                 history.state = StepState.IN_DOUBT
+        if result.downtime_s is None and result.cutover_started is not None:
+            last = cutover_completed_by(self.cutover_steps, result.state,
+                                        result.way_back_taken, result.rollback_after)
+            if last is not None:
+                ended = self.step_ended.get(last, "")
+                result.downtime_s = seconds_between(result.cutover_started, ended)
+                result.completed_unrecorded = ended if result.downtime_s is not None else None
         result.pace = journal_pace(self.starts)
         result.unattended = journal_unattended(self.starts)
         result.scenario = journal_scenario(self.starts)
@@ -397,6 +415,30 @@ _REPLAYS: dict[str, Callable[[_Replaying, dict[str, Any], str, StepHistory | Non
     Record.CUTOVER_END: _Replaying._the_cutover_ends,
     Record.RUN_END: _Replaying._the_run_ends,
 }
+
+
+def cutover_completed_by(cutover: Sequence[str], state: Callable[[str], StepState],
+                         way_back_taken: bool, rollback_after: str | None) -> str | None:
+    """The last cutover step, where its end completed the cutover though no
+    cutover-end record says so: done or skipped, no way back taken, and no
+    drill turning back after it; as the executor's end of a run has it. A
+    run cut off between that step's end and its own (kill -9, a journal that
+    could not be written) was read as down, with the way back offered over
+    a new stream manager that serves (review 58a, H1). None otherwise."""
+    last = cutover[-1] if cutover else None
+    if last is None or way_back_taken or rollback_after == last:
+        return None
+    return last if state(last).finished else None
+
+
+def seconds_between(began: str, ended: str) -> float | None:
+    """From one journal time to another, to the tenth of a second, as a
+    cutover-end's downtime; None where either is not a time."""
+    try:
+        return round((datetime.fromisoformat(ended)
+                      - datetime.fromisoformat(began)).total_seconds(), 1)
+    except (TypeError, ValueError):
+        return None
 
 
 def replay(path: Path) -> Replay:

@@ -951,6 +951,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
             raise ReportError(f"{path}:{number}: a {record.get('event')} record that does not "
                               f"read ({exc}); the journal is damaged") from None
     report = reader.finish()
+    _completed_unrecorded(report, path)
     if torn is not None:
         report.warnings.append(Note("", text_of(records[-1].get("ts")), "journal", torn))
     starts = [r for r in records if r["event"] == Record.RUN_START]
@@ -968,6 +969,22 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.left_by_way_back = [said.sentence for said in left.values()]
     _estimate(report, estimate_from)
     return report
+
+
+def _completed_unrecorded(report: Report, path: Path) -> None:
+    """A cutover completed by its last step's end, the run cut off before
+    its cutover-end record (journal_replay.cutover_completed_by): complete
+    here as everywhere (review 58a, H1)."""
+    downtime = report.downtime
+    if downtime.complete or downtime.began is None:
+        return
+    try:
+        history = replay(path)
+    except (OSError, JournalError):
+        return
+    if history.completed_unrecorded is not None:
+        downtime.complete, downtime.ended = True, history.completed_unrecorded
+        downtime.seconds = history.downtime_s
 
 
 def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
