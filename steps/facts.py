@@ -157,6 +157,9 @@ class Red5Facts(Facts):
     # (names, or words for them when they could not be listed), whose nodes
     # the old stream manager tears down once it runs; None when none are left
     new_nodegroups_left: str | None = plain(None)
+    # the way back: rollback-nodegroups came to an end (all gone, none made,
+    # or some left): a resume trusts it unless it left some (review 58a, M1)
+    new_nodegroups_looked_at: bool = plain(False)
     # the way back: the cutover steps it found nothing of to put back
     # (rollback-unit: service-unit had not replaced the unit), which the
     # report does not call undone (operator re-trial 57b, F-G)

@@ -237,6 +237,9 @@ class DeleteNewNodegroups(Red5Step):
                "old one once it runs. Any other nodegroup it lists is kept.")
     caution = ("Left, they would not stay: once the old stream manager runs, it finds nodes "
                "its database does not know and tears them down, probably without a drain.")
+    # Done with some left (the new API failed it once), a resume looks again:
+    # the API may answer now (review 58a, M1); done with none left, trusted.
+    recheck_when_resumed = True
 
     def plan(self, p: Plan) -> list[Action]:
         listed, going = p.facts.scratch.new_groups_listed, p.facts.scratch.new_groups_going
@@ -266,6 +269,9 @@ class DeleteNewNodegroups(Red5Step):
         facts.scratch.new_groups_api = facts.scratch.new_groups_said = None
         if not ctx.cutover_under_way:
             raise StepFailed(NO_CUTOVER)
+        if facts.new_nodegroups_looked_at and not facts.new_nodegroups_left:
+            return Check(True, "done earlier on this way back: recreate's nodegroups are gone, "
+                         "or it made none")
         # Before the way back acts: the token given is the old install's,
         # which rollback-start proves once that runs again (trial 56 F3: a
         # wrong one was found only there, after `systemctl start` and three
@@ -292,6 +298,7 @@ class DeleteNewNodegroups(Red5Step):
             return self._none_to_delete(ctx, _not_answering(exc))
         facts.new_nodegroups_left = None
         if not listed:
+            facts.new_nodegroups_looked_at = True
             return Check(True, "the new stream manager has no nodegroups")
         # Only recreate's: one made there by hand, or there before this run,
         # is not the way back's to delete.
@@ -300,6 +307,7 @@ class DeleteNewNodegroups(Red5Step):
         facts.scratch.new_groups_kept = tuple(sorted(g["name"] for g in listed
                                                      if g["name"] not in made))
         if not recreated:
+            facts.new_nodegroups_looked_at = True
             return Check(True, _kept(facts.scratch.new_groups_kept))
         facts.scratch.new_groups_listed = tuple(sorted(g["name"] for g in recreated))
         facts.scratch.new_groups_going = tuple(sorted(g["name"] for g in recreated
@@ -310,6 +318,7 @@ class DeleteNewNodegroups(Red5Step):
 
     def _none_to_delete(self, ctx: Ctx, why: str) -> Check:
         """Nothing this step can delete; where recreate began, what that leaves."""
+        ctx.facts.new_nodegroups_looked_at = True
         if not _recreate_began(ctx):
             ctx.facts.new_nodegroups_left = None
             return Check(True, f"nothing to delete: {why}, and recreate made nothing in this "
@@ -366,10 +375,12 @@ class DeleteNewNodegroups(Red5Step):
             # The way back goes on: the downtime lasts until the old release
             # serves, and the old stream manager takes the nodes down anyway.
             why = _not_answering(exc) if isinstance(exc, SMApiError) else str(exc).rstrip(".")
+            facts.new_nodegroups_looked_at = True
             self._leave(ctx, why, sorted({*waiting, *since}))
             facts.scratch.new_groups_said = (f"not all deleted ({why}): left to the old stream "
                                       f"manager: {', '.join(waiting) or 'see the warning'}")
             return
+        facts.new_nodegroups_looked_at = True
         if since:
             self._leave(ctx, "made after its plan was shown, so not deleted", since)
         else:

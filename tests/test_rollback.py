@@ -1801,3 +1801,34 @@ async def test_the_way_back_deletes_a_nodegroup_whose_making_was_never_recorded(
     said = [line for step, _, line in front.lines if step == NEW_GROUPS
             and "not made by this run's recreate" in line]
     assert said and all(first_made["name"] not in line for line in said), said
+
+
+async def test_recreates_nodegroups_are_looked_for_again_once_the_new_api_answers(
+        tmp_path: Path) -> None:
+    """Review 58a, M1: one HTTP 500 from the new API as rollback-nodegroups
+    looked made it "done, nothing deleted", trusted by every resume: recreate's
+    nodegroups were never deleted though the API answered again long before
+    the new release stopped, and the old stream manager tore their nodes down
+    undrained. A resume looks again while it left them."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        assert await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        armed.arm(host.sandbox, "api-error", step=NEW_GROUPS)
+
+        def lifted(step: StepReport, plan: object) -> None:  # it answers again from here
+            armed.lift(host.sandbox, "api-error")
+
+        second = ScriptedFrontEnd({"rollback-stop-new": Decision(Answer.STOP)},
+                                  on_confirm=lifted)
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(second)
+        assert outcome is Outcome.STOPPED, second.text()[-3000:]
+        third = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(third)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert outcome is Outcome.ROLLED_BACK, third.text()[-3000:]
+    assert left == [], [group["name"] for group in left]
