@@ -240,6 +240,10 @@ class _Replaying:
         # done, its own end cut off, is complete (cutover_completed_by).
         self.cutover_steps: list[str] = []
         self.step_ended: dict[str, str] = {}
+        # Steps begun and not ended yet: an end with no start of its own is a
+        # resumed run's "done earlier", no new end (review 58c: it moved the
+        # downtime's end to the resume).
+        self.attempts_open: set[str] = set()
 
     def read(self, record: dict[str, Any]) -> None:
         self.result.empty = False
@@ -284,6 +288,7 @@ class _Replaying:
                            history: StepHistory | None) -> None:
         if history is None:
             return
+        self.attempts_open.add(step)
         history.state = StepState.RUNNING
         # A new attempt: the run that began it settled the earlier ones
         # first (review: their commands read as in flight on a step done since).
@@ -318,7 +323,9 @@ class _Replaying:
                      history: StepHistory | None) -> None:
         if history is None:
             return
-        self.step_ended[step] = str(record.get("ts", ""))
+        if step in self.attempts_open:
+            self.attempts_open.discard(step)
+            self.step_ended[step] = str(record.get("ts", ""))
         try:
             state = StepState(str(record.get("state")))
         except ValueError:

@@ -6,6 +6,7 @@ stops the new release)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -77,13 +78,38 @@ async def test_a_resume_offers_no_way_back_and_ends_done(
     assert replay(tmp_path / "run.jsonl").downtime_s is not None
 
 
+async def _killed_going_back(self: Executor, *args: object) -> None:
+    raise _Killed()
+
+
 async def test_a_drill_cut_off_there_is_still_on_its_way_back(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--rollback-after recreate goes back after it: cut off before the way
-    back's first record, the stream manager is not called upgraded."""
+    back's first record, the stream manager is not called upgraded (review
+    58c: killed after that record, the test held without the drill's rule)."""
+    monkeypatch.setattr(Executor, "_roll_back", _killed_going_back)
     await _cut_before_its_end(tmp_path, monkeypatch, _cutover(), rollback_after="recreate")
     history = replay(tmp_path / "run.jsonl")
+    assert not history.way_back_taken
     assert "new stream manager serves" not in service_state(history)
+
+
+async def test_a_resume_long_after_keeps_the_downtime_it_had(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 58c: the resumed run's "done earlier" end of the last step moved
+    the downtime's end to the resume, seconds or hours later, in the report,
+    the exit lines and the next night's estimate."""
+    from runbook import report
+
+    steps = _cutover(look=True)
+    await _cut_before_its_end(tmp_path, monkeypatch, steps)
+    before = replay(tmp_path / "run.jsonl").downtime_s
+    assert before is not None
+    await asyncio.sleep(1.5)  # the operator resumes later
+    await run_steps(tmp_path, steps, ScriptedFrontEnd(), resume=True,  # type: ignore[arg-type]
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    assert replay(tmp_path / "run.jsonl").downtime_s == before
+    assert report.build(tmp_path / "run.jsonl").downtime.seconds == before
 
 
 async def test_the_report_calls_the_cutover_complete(
