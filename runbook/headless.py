@@ -422,9 +422,14 @@ class HeadlessFrontEnd:
         if not unconfirmed:
             return True
         samples = set(review.leftover_samples)
-        defaults = [k for k in unconfirmed if k not in samples]
+        blanks = review.blank_where_expected
+        defaults = [k for k in unconfirmed if k not in samples and k not in blanks]
         renamed = [k for k in defaults if k in review.carried_from]
         defaults = [k for k in defaults if k not in review.carried_from]
+        if blanks:
+            self._print(f"  {_count(len(blanks), 'key')} blank in the live file where the new "
+                        "template asks for a value, which nobody has confirmed is meant:")
+            self._keys(review, blanks)
         if defaults:
             self._print(f"  {_count(len(defaults), 'new default')} nobody has confirmed yet:")
             self._keys(review, defaults)

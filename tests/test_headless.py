@@ -1065,3 +1065,19 @@ def test_the_summary_says_the_way_back_undid_none_of_a_step_it_could_not_touch(
     rows = _summary_rows(shown)
     assert rows["recreate"] == said, shown.getvalue()
     assert rows["other"] == "done, partly undone by the way back", shown.getvalue()
+
+
+def test_a_blank_live_value_over_a_placeholder_is_not_called_a_new_default() -> None:
+    """Review 58c: headless listed a live blank serverapi.accessToken under the
+    6.2 template's placeholder as "1 new default nobody has confirmed yet",
+    where --check and the editor say the template asks for a value."""
+    import asyncio
+
+    from runbook.properties import review
+
+    result = review("serverapi.accessToken=\n",
+                    "serverapi.accessToken={node api security token}\n")
+    headless, shown = front("", assume_yes=True)
+    assert asyncio.run(headless.review("properties", result, decisions_path=None))
+    said = shown.getvalue()
+    assert "new default" not in said and "blank in the live file" in said, said
