@@ -383,11 +383,10 @@ REAL_PACE = 1.0
 
 
 TERSE = Spelling("", "s", "m", "h", "?")
-WORDS = Spelling(" ", "s", "min", "h", "-")
 
 
 def duration(seconds: float, spelling: Spelling = TERSE) -> str:
-    """4.2s, 12m05s, 1h02m (in WORDS: 4.2 s, 12 min 05 s, 1 h 02 min): tenths
+    """4.2s, 12m05s, 1h02m: tenths
     under a minute, then cut, as a clock is, never rounded up and never below
     zero. The one rule for a run's times: the TUI, the headless run, the exit
     lines, the report. `unknown` for what a damaged journal can hold

@@ -453,7 +453,7 @@ class Preflight(Red5Step):
                     "which launches no node: carried over, the new stream manager could not "
                     "rebuild the fleet, and start-service refuses it. Put the live install on "
                     "its cloud's controller first, or upgrade it by hand"]
-        found = red5.jar_check(jar, bean, os.path.abspath(ctx.settings.source))
+        found = red5.jar_check(jar, bean, database.config_file(ctx.settings))
         if found is None:
             return []
         if found.refuses:
