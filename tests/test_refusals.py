@@ -506,7 +506,8 @@ async def test_a_controller_jar_of_another_cloud_is_refused_at_preflight(
     jar.write_bytes(b"not a zip\n" if holds is None else
                     sandbox.jar_bytes(name.rsplit("-", 1)[0], "0.0.0", holds))
     async with rehearsal_host(tmp_path) as host:
-        settings = dataclasses.replace(rehearsal_settings(host), cloud_controller=jar)
+        settings = dataclasses.replace(rehearsal_settings(host), cloud_controller=jar,
+                                       rehearsal_scenario=None)  # a config file of one's own
         front = ScriptedFrontEnd()
         outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
         assert outcome is Outcome.FAILED
