@@ -317,7 +317,6 @@ class HostState:
     def save_snapshot(self, data: dict[str, Any], *, journal: Path) -> Snapshot:
         taken = _now()
         folder = self._folder("snapshots")
-        path = folder / f"{taken.replace(':', '')}.json"
         # Which was written last, whatever the clock said: a run's newest is
         # its highest (review 57c, M1: by time, a re-export after the clock
         # stepped back lost to the export before it).
@@ -326,6 +325,9 @@ class HostState:
             seq = 1 + pointer.seq
         else:
             seq = 1 + max((_seq(s) for s in self.snapshots()), default=0)
+        # Named by the sequence too: two in one millisecond were one file
+        # (review 58a, L6).
+        path = folder / f"{taken.replace(':', '')}-{seq}.json"
         record = {**data, "taken": taken, "host": self.target, "seq": seq,
                   "journal": str(journal.resolve())}  # found again from any folder
         _write_private(path, record)
@@ -399,7 +401,7 @@ class HostState:
             data = _read(path)
             found.append(Snapshot(path, str(data.get("taken", "")), data.get("api_version"),
                                   data))
-        return sorted(found, key=lambda s: s.taken)
+        return sorted(found, key=lambda s: (s.taken, _seq(s)))
 
     def load(self, path: Path) -> Snapshot:
         data = _read(path)

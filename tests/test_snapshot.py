@@ -428,3 +428,18 @@ async def test_the_cutover_names_the_snapshot_the_run_deletes_by(tmp_path: Path)
     assert host.cutover() is not None
     used = snapshot(executor.plan_context())
     assert used is not None and used.path == a.path, (used, a.path)
+
+
+def test_two_snapshots_taken_in_the_same_millisecond_are_both_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 58a, L6: a snapshot's file was named by the millisecond it was
+    taken, so a second one in the same millisecond replaced the first."""
+    from runbook import hoststate
+
+    monkeypatch.setattr(hoststate, "_now", lambda: "2026-12-07T10:00:00.000+00:00")
+    state = HostState(tmp_path / "state", "sm.example", 22)
+    journal = tmp_path / "run.jsonl"
+    first = state.save_snapshot({"nodegroups": [{"name": "a"}]}, journal=journal)
+    second = state.save_snapshot({"nodegroups": [{"name": "b"}]}, journal=journal)
+    assert first.path != second.path
+    assert [s.data["nodegroups"][0]["name"] for s in state.snapshots()] == ["a", "b"]
