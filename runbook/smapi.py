@@ -308,6 +308,11 @@ class StreamManagerAPI:
             message = (
                 f"The stream manager answered {method} {path} with an error (HTTP {status}){said}"
             )
+        if status in (502, 504) and method.upper() != "GET":
+            # A proxy's word (one in front of the stream manager): the change
+            # may have been carried out behind it (review 58a, L5).
+            raise SMApiOutcomeUnknown(f"{message}; a proxy answered, so it may or may not "
+                                      "have taken effect.", status)
         raise SMApiError(message, status)
 
     async def _ensure_version(self) -> str:

@@ -374,3 +374,25 @@ async def test_clients_share_one_tls_setup(monkeypatch: pytest.MonkeyPatch) -> N
         async with StreamManagerAPI("http://127.0.0.1:9", TOKEN, "4.0"):
             pass
     assert len(built) <= 1
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_a_gateway_error_to_a_change_leaves_its_outcome_unknown(status: int) -> None:
+    """Review 58a, L5: a proxy in front of the stream manager (FACTS: it may
+    sit behind a load balancer) answers 502 or 504 when the stream manager
+    was slow, after it may have carried the change out: a DELETE so answered
+    was a definite failure ("could not delete"). A read is asked again."""
+    from runbook.smapi import SMApiOutcomeUnknown
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, text="Bad Gateway")
+
+    api = StreamManagerAPI(
+        "http://sm.test", "tok-123456", "4.0", transport=httpx.MockTransport(handler)
+    )
+    async with api:
+        with pytest.raises(SMApiOutcomeUnknown):
+            await api.delete_nodegroup("group-1")
+        with pytest.raises(SMApiError) as read:
+            await api.list_nodegroups()
+    assert not isinstance(read.value, SMApiOutcomeUnknown)
