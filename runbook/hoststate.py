@@ -81,6 +81,16 @@ class Cutover:
         return _same_file(Path(self.journal), path)
 
 
+@dataclass(frozen=True)
+class EndedCutover:
+    """A cutover this host's record says ended: when it began, its journal,
+    and how it ended ("upgraded", "rolled back")."""
+
+    began: str
+    journal: str
+    how: str
+
+
 def _same_file(one: Path, other: Path) -> bool:
     """The same file however spelt (links included); the same absolute path
     when either is not there to compare."""
@@ -308,6 +318,18 @@ class HostState:
         if not path.is_file():
             return None
         return str(_read(path).get("how") or "no word of how")
+
+    def last_ended(self) -> EndedCutover | None:
+        """The last cutover this host's record says ended, if any (trial 58,
+        M2: rollback without --journal after a finished upgrade asked for a
+        journal this record names)."""
+        folder = self.path / "cutovers"
+        names = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        if not names:
+            return None
+        data = _read(names[-1])  # names are the start times: the last is the newest
+        return EndedCutover(str(data.get("began") or ""), str(data.get("journal") or ""),
+                            str(data.get("how") or "no word of how"))
 
     def _ended_file(self, began: str) -> Path:
         return self.path / "cutovers" / f"{began.replace(':', '')}.json"

@@ -1904,6 +1904,31 @@ def test_rollback_after_a_finished_upgrade_says_what_a_return_by_hand_needs(
     assert "tears down the nodes it does not know" in said, said
 
 
+@pytest.mark.parametrize("how", ["upgraded", "rolled back"])
+@pytest.mark.parametrize("journal_kept", [True, False])
+def test_rollback_without_journal_after_an_ended_cutover_says_how_it_ended(
+        tmp_path: Path, how: str, journal_kept: bool) -> None:
+    """Trial 58 (M2): `runbook rollback CONFIG` after a finished upgrade (or a
+    way back) said this machine had no record of a cutover under way and to
+    give its journal, while the host's record of ended cutovers named it;
+    with --journal the same command said rightly how it ended. Without
+    --journal it now says the same, from the host's record."""
+    state = tmp_path / "state"
+    host = _example_host(state)
+    journal = tmp_path / "last.jsonl"
+    _cutover_under_way(host, journal)
+    host.end_cutover(how)
+    if not journal_kept:
+        journal.unlink()
+    result = _rollback(state)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    said = result.stderr
+    assert said.count("\n") == 1, said
+    assert "no record" not in said, said
+    assert f"ended: {how}" in said and str(journal) in said, said
+    assert ("by hand" in said) == (how == "upgraded"), said
+
+
 def test_rollback_after_a_finished_way_back_says_nothing_of_a_return_by_hand(
         tmp_path: Path) -> None:
     state = tmp_path / "state"

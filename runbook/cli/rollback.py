@@ -58,7 +58,7 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     (ConfigError) where that is not a cutover the way back can undo."""
     from runbook.config import ConfigError
     from runbook.journal_replay import replay
-    from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY, said_time
+    from runbook.standing import said_time
 
     under_way = host.cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
@@ -69,6 +69,10 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
         raise ConfigError(settings.source, f"the cutover under way on this host since "
                           f"{said_time(under_way.began)} is journalled in {under_way.journal}, "
                           "which is not there: give a copy of it with --journal")
+    last = host.last_ended() if journal is None else None
+    if last is not None:  # trial 58 (M2): "no record" sent the operator the wrong way
+        raise ConfigError(settings.source, _ended(last.how, last.began,
+                                                  f", journal {last.journal}"))
     if journal is None:
         # The record is this machine's: a cutover begun from another one, or
         # with another state dir, is not in it (operator trial).
@@ -79,11 +83,7 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     how = host.ended(history.cutover_started) \
         if under_way is None and history.cutover_started else None
     if how is not None:  # a copy from before it ended knows nothing of its end
-        after = f". {AFTER_A_FINISHED_UPGRADE[0].upper()}{AFTER_A_FINISHED_UPGRADE[1:]}" \
-            if how == "upgraded" else ""
-        raise ConfigError(str(journal), f"this host's record says that cutover (begun "
-                          f"{said_time(history.cutover_started or '')}) ended: {how}; "
-                          f"{ONLY_UNDER_WAY}{after}")
+        raise ConfigError(str(journal), _ended(how, history.cutover_started or ""))
     if under_way is not None and not under_way.journalled_in(journal):
         if Path(under_way.journal).is_file():
             raise ConfigError(str(journal), f"this host's cutover under way is journalled in "
@@ -94,6 +94,17 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
                               f"on this host, which began {said_time(under_way.began)} (its "
                               f"journal was {under_way.journal}): give a copy of that one")
     return journal, _cutover_to_undo(history, settings)
+
+
+def _ended(how: str, began: str, where: str = "") -> str:
+    """Why there is no way back to take: the host's record says the cutover
+    that began at `began` ended `how` (and `where` its journal is)."""
+    from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY, said_time
+
+    after = f". {AFTER_A_FINISHED_UPGRADE[0].upper()}{AFTER_A_FINISHED_UPGRADE[1:]}" \
+        if how == "upgraded" else ""
+    return (f"this host's record says that cutover (begun {said_time(began)}{where}) "
+            f"ended: {how}; {ONLY_UNDER_WAY}{after}")
 
 
 async def _go_back(args: argparse.Namespace, stopper: Stopper, settings: Settings,
