@@ -72,7 +72,7 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     last = host.last_ended() if journal is None else None
     if last is not None:  # trial 58 (M2): "no record" sent the operator the wrong way
         raise ConfigError(settings.source, _ended(last.how, last.began,
-                                                  f", journal {last.journal}"))
+                                                  f", journal {last.journal}", "its last"))
     if journal is None:
         # The record is this machine's: a cutover begun from another one, or
         # with another state dir, is not in it (operator trial).
@@ -96,14 +96,14 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     return journal, _cutover_to_undo(history, settings)
 
 
-def _ended(how: str, began: str, where: str = "") -> str:
+def _ended(how: str, began: str, where: str = "", which: str = "that") -> str:
     """Why there is no way back to take: the host's record says the cutover
     that began at `began` ended `how` (and `where` its journal is)."""
     from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY, said_time
 
     after = f". {AFTER_A_FINISHED_UPGRADE[0].upper()}{AFTER_A_FINISHED_UPGRADE[1:]}" \
         if how == "upgraded" else ""
-    return (f"this host's record says that cutover (begun {said_time(began)}{where}) "
+    return (f"this host's record says {which} cutover (begun {said_time(began)}{where}) "
             f"ended: {how}; {ONLY_UNDER_WAY}{after}")
 
 
