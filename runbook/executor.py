@@ -199,6 +199,9 @@ class Executor(Generic[F]):
         self.ended_by: int | None = None
         # Steps this session has run (started), so far.
         self._ran: set[str] = set()
+        # How each step's last attempt in this session ended (trial 58, L4:
+        # a way back chosen at a retry said "tried before", not "failed").
+        self._ended: dict[str, StepState] = {}
         # The jobs of an attempt left in doubt, waited for before a retry,
         # and forgotten only once waited for: the resumed run's among them
         # (review: a retry after a failed wait ran beside the earlier one's).
@@ -272,6 +275,7 @@ class Executor(Generic[F]):
         # terminal escapes in it are shown, never acted on, wherever it goes.
         report.detail = visible(self.redactor(detail), keep="\n\t")
         if state not in (StepState.RUNNING, StepState.PENDING):
+            self._ended[step.id] = state
             self.journal.write(Record.STEP_END, step=step.id, state=state.value,
                                detail=report.detail, elapsed_s=report.elapsed_s, **fields)
             self.keep_facts(always=True)
@@ -429,7 +433,7 @@ class Executor(Generic[F]):
                 outcome = await self._steps(self.steps, then=self.rollback_after)
             else:  # `runbook rollback`, or a resumed run that was on its way back
                 outcome = await self._roll_back(
-                    "a resumed run goes on back" if self.steps else "runbook rollback")
+                    "a resumed run goes on back" if self.steps else self._rollback_why())
         except JournalWriteError as exc:
             # The record ends at the last good line, the step in flight in
             # doubt: a resume after the disk is fixed checks it first.
@@ -488,6 +492,20 @@ class Executor(Generic[F]):
             return await self._roll_back(f"the operator chose it when the runbook asked to run "
                                          f"{chosen.step_id} next, {chosen.not_run}")
         return Outcome.DONE
+
+    def _rollback_why(self) -> str:
+        """Why `runbook rollback` goes back: the step of the earlier run that
+        failed or was left in doubt last, where there is one (trial 58, L4:
+        the report's Way back row said only "runbook rollback")."""
+        earlier = self.resume
+        stuck = [(step_id, history.state) for step_id, history in
+                 (earlier.steps.items() if earlier is not None else ())
+                 if history.state in (StepState.FAILED, StepState.IN_DOUBT)]
+        if not stuck:
+            return "runbook rollback"
+        step_id, state = stuck[-1]
+        ended = "failed" if state is StepState.FAILED else "was left in doubt"
+        return f"{step_id} {ended}, and the operator chose the way back (runbook rollback)"
 
     def _turned_back(self, step: Step[F], *, done_earlier: bool = False) -> str:
         """Why the way back begins after `step`, as --rollback-after asks: a
@@ -1016,12 +1034,16 @@ class Executor(Generic[F]):
         # 54: "tried before" of a preflight that was done read as failed).
         done = step.id not in self._ran and earlier is not None \
             and earlier.state is StepState.DONE
+        last = self._ended.get(step.id, earlier.state if earlier is not None else None)
+        # Trial 58 (L4): say how a tried step ended, where it failed or was in doubt.
+        how = "it had failed" if last is StepState.FAILED else \
+            "it was left in doubt" if last is StepState.IN_DOUBT else "it had been tried before"
         self.info(step, ("not run again (it was done in the earlier run)" if done else
-                         "not tried again (it had been tried before)" if tried else
+                         f"not tried again ({how})" if tried else
                          "not run") + ": the operator chose the way back to the old "
                   "stream manager instead")
         raise _WayBackChosen(step.id, "which was done in the earlier run, and was not run "
-                             "again" if done else "which had been tried before, and was "
+                             "again" if done else f"which {how[3:]}, and was "
                              "not tried again" if tried else "which was not run")
 
     def _skip(self, step: Step[F], decision: Decision, already: Check) -> Outcome:

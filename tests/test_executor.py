@@ -844,7 +844,7 @@ async def test_a_way_back_chosen_on_resume_at_a_step_an_earlier_session_ran_says
                     rollback=[Say("back", phase=Phase.ROLLBACK)])
     why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
     assert len(why) == 1 and "start-new" in why[0], why
-    assert "which was not run" not in why[0] and "tried before" in why[0], why
+    assert "which was not run" not in why[0] and "had failed" in why[0], why
     said = [line for sid, stream, line in front.lines if sid == "start-new" and stream == "info"]
     assert not [line for line in said if line.startswith("not run:")], said
 
@@ -864,7 +864,9 @@ async def test_a_way_back_chosen_at_a_retry_of_a_step_this_session_ran_says_so(
                              recoveries={"start-new": [Recovery.RETRY]})
     await run_steps(tmp_path, steps, front, rollback=[Say("back", phase=Phase.ROLLBACK)])
     why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
-    assert len(why) == 1 and "which was not run" not in why[0] and "tried before" in why[0], why
+    # Trial 58 (L4): "which had been tried before" (after t, then r at its
+    # turn) did not say that the step had failed.
+    assert len(why) == 1 and "which was not run" not in why[0] and "had failed" in why[0], why
 
 
 async def test_a_way_back_chosen_on_resume_after_a_step_failed_at_its_look_says_so(
@@ -886,7 +888,21 @@ async def test_a_way_back_chosen_on_resume_after_a_step_failed_at_its_look_says_
                                Say("start-new", phase=Phase.CUTOVER)], front, resume=True,
                     rollback=[Say("back", phase=Phase.ROLLBACK)])
     why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
-    assert len(why) == 1 and "tried before" in why[0], why
+    assert len(why) == 1 and "had failed" in why[0], why
+
+
+async def test_runbook_rollback_says_which_step_failed_before_it(tmp_path: Path) -> None:
+    """Trial 58 (L4): after a stop at start-new's failure, `runbook rollback`
+    wrote the way back's reason as just "runbook rollback"; the report's Way
+    back row said nothing of the step that failed."""
+    steps: list[Step] = [Say("stop-old", phase=Phase.CUTOVER, changes=True),
+                         Say("start-new", phase=Phase.CUTOVER, changes=True, fail="no")]
+    await run_steps(tmp_path, steps, ScriptedFrontEnd(),
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    await run_steps(tmp_path, [], ScriptedFrontEnd(), resume=True,
+                    rollback=[Say("back", phase=Phase.ROLLBACK)])
+    why = [r["why"] for r in records(tmp_path) if r["event"] == "way-back"]
+    assert len(why) == 1 and "start-new failed" in why[0] and "runbook rollback" in why[0], why
 
 
 async def test_a_way_back_chosen_on_resume_at_a_step_done_before_says_done_not_tried(
