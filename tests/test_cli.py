@@ -1501,6 +1501,53 @@ async def test_runbook_rollbacks_screen_says_that_the_host_cannot_be_locked(
 
 
 @pytest.mark.parametrize("command", ["run", "rollback"])
+async def test_a_production_screen_names_the_login_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Trial 58 (L5): the status bar of `runbook run` and `runbook rollback`
+    ended with the login again ("... host key SHA256:...  red5admin@sm2"),
+    after it began with it. That slot names a rehearsal's sandbox; a
+    production run has nothing more to say there."""
+    from runbook import config as config_mod
+    from runbook.cli import door, lifecycle, rollback, run
+    from runbook.model import Outcome
+    from runbook.stopping import Stopper
+
+    labels: list[object] = []
+
+    class Seen(Exception):
+        pass
+
+    async def run_tui(open_session: object, **given: object) -> Outcome:
+        labels.append(given.get("host_label"))
+        return Outcome.STOPPED
+
+    def prepare_run(*args: object, **given: object) -> object:
+        labels.append(given.get("host_label"))
+        raise Seen
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("SM_API_TOKEN", "not-a-real-token")
+    monkeypatch.setattr("screens.tui.run_tui", run_tui)
+    monkeypatch.setattr(lifecycle, "prepare_run", prepare_run)
+    for module in (run, rollback):
+        monkeypatch.setattr(module, "refuse_the_screen_without_a_terminal", lambda args: None)
+    config = tmp_path / "sm.toml"
+    config.write_text(artifacts_in(tmp_path, EXAMPLE.read_text()))
+    if command == "rollback":
+        journal = tmp_path / "cutover.jsonl"
+        _journal_of(journal, "ubuntu@sm1.example.com:22", outcome=None)
+        args = door.command_line().parse_args(["rollback", str(config), "--journal",
+                                               str(journal)])
+        await rollback.roll_back(args, Stopper())
+    else:
+        args = door.command_line().parse_args(["run", str(config)])
+        with pytest.raises(Seen):
+            await run.run_upgrade(args, Stopper())
+    login = config_mod.load(config).host.login
+    assert len(labels) == 1 and login not in str(labels[0]), (login, labels)
+
+
+@pytest.mark.parametrize("command", ["run", "rollback"])
 def test_a_cutover_record_whose_start_cannot_be_read_is_one_line(
         tmp_path: Path, command: str) -> None:
     """The host's record of a cutover under way, with a start time that is not

@@ -125,8 +125,8 @@ async def _go_back(args: argparse.Namespace, stopper: Stopper, settings: Setting
         else:
             from screens.tui import run_tui
 
-            outcome = await run_tui(lambda _earlier: back,
-                                    host_label=settings.host.login, notes=notes)
+            # No host_label: the status bar names the login already (trial 58, L5).
+            outcome = await run_tui(lambda _earlier: back, notes=notes)
     finally:
         # As every run ends (operator trial: a way back that failed said
         # neither what serves nor how to go on); it goes on as itself.

@@ -68,8 +68,7 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
         token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
         prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
                                          state_dir=default_dir(), offer_resume=True,
-                                         stopper=stopper, host_label=settings.host.login,
-                                         say=say)
+                                         stopper=stopper, say=say)
     try:
         outcome = await lifecycle.go(args, *prepared, notes=tuple(notes))
     finally:
