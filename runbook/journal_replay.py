@@ -478,6 +478,32 @@ def faults_staged(records: Iterable[Mapping[str, Any]]) -> tuple[list[str], list
             [fault for fault in staged if fault not in came_up])
 
 
+def faults_recovered(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The step-timed faults that came up and that their step got over: the
+    connection was lost and regained while it ran, and it then ended done
+    (trial 58, L7: the report said an ssh-drop the step recovered from
+    "failed on purpose")."""
+    current: list[str] = []
+    watching: dict[str, bool] = {}  # a fault come up, its step not ended: reconnected?
+    recovered: list[str] = []
+    for record in records:
+        event = record.get("event")
+        if event == Record.RUN_START:
+            current = [str(fault) for fault in record.get("faults") or ()]
+            watching = {}
+        elif event == Record.CONFIRM and record.get("answer") == "run":
+            watching.update((fault, False) for fault in current
+                            if fault.partition("@")[2] == record.get("step"))
+        elif event == Record.RECONNECTING:
+            watching = dict.fromkeys(watching, True)
+        elif event == Record.STEP_END:
+            for fault in [f for f in watching if f.partition("@")[2] == record.get("step")]:
+                if watching.pop(fault) and record.get("state") == StepState.DONE.value \
+                        and fault not in recovered:
+                    recovered.append(fault)
+    return recovered
+
+
 def run_pace(start: dict[str, Any]) -> float | None:
     """The pace a run-start record says its run went at: REAL_PACE for a run
     on a real host, a rehearsal's own as recorded. None when the record does

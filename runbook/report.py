@@ -42,6 +42,7 @@ from runbook.journal import (
     unwritten,
 )
 from runbook.journal_replay import (
+    faults_recovered,
     faults_staged,
     journal_pace,
     journal_scenario,
@@ -318,6 +319,8 @@ class Report:
     faults: list[str] = field(default_factory=list)
     # Those staged whose step never ran: nothing failed of them (trial 56 F1).
     faults_never_up: list[str] = field(default_factory=list)
+    # Those come up whose step recovered after reconnecting (trial 58, L7).
+    faults_recovered: list[str] = field(default_factory=list)
     # --yes answered every step (journal_unattended): None when mixed.
     unattended: bool | None = False
     # A rehearsal's upgrade path (journal_scenario): its estimate is one of it.
@@ -960,6 +963,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.scenario = journal_scenario(starts)
     # Each run's own (a resume may stage others), once each, in order.
     report.faults, report.faults_never_up = faults_staged(records)
+    report.faults_recovered = faults_recovered(records)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(
         path, report, as_of=text_of(records[-1].get("ts")) or None, cutover=reader.cutover)

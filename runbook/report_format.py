@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from runbook.journal_replay import same_pace
@@ -399,10 +399,19 @@ FAULTS_STAGED = ("{}: failed on purpose (rehearse --fault), so the failures they
 FAULTS_NEVER_UP = "{}: staged, never came up (their step did not run), so nothing failed of them"
 
 
-def faults_staged_words(came_up: list[str], never: list[str]) -> str:
-    """The report's "Faults staged" row: what failed on purpose, and what was
-    staged but never came up; empty for a run that staged none."""
-    return "; ".join([*([FAULTS_STAGED.format(", ".join(came_up))] if came_up else []),
+# One whose step lost the connection and then ended done (trial 58, L7).
+FAULTS_RECOVERED = "{}: came up, and the step recovered after reconnecting, so nothing failed"
+
+
+def faults_staged_words(came_up: list[str], never: list[str],
+                        recovered: Sequence[str] = ()) -> str:
+    """The report's "Faults staged" row: what failed on purpose, what came
+    up but the step recovered from, and what was staged but never came up;
+    empty for a run that staged none."""
+    failed = [fault for fault in came_up if fault not in recovered]
+    got_over = [fault for fault in came_up if fault in recovered]
+    return "; ".join([*([FAULTS_STAGED.format(", ".join(failed))] if failed else []),
+                      *([FAULTS_RECOVERED.format(", ".join(got_over))] if got_over else []),
                       *([FAULTS_NEVER_UP.format(", ".join(never))] if never else [])])
 
 

@@ -110,7 +110,8 @@ def _summary(report: Report) -> str:
          + "".join(f"; earlier sessions: {', '.join(_code(c) for c in earlier)}"
                    for earlier in [earlier_configs(report)] if earlier)),
         *([("Pace", _e(pace_words(report.pace)))] if report.rehearsal else []),
-        *([("Faults staged", _e(faults_staged_words(report.faults, report.faults_never_up)))]
+        *([("Faults staged", _e(faults_staged_words(
+            report.faults, report.faults_never_up, report.faults_recovered)))]
           if report.faults or report.faults_never_up else []),
         *((name, _e(value)) for name, value in releases(report)),
         ("Started", _e(stamp(report.started))),

@@ -106,7 +106,8 @@ def _summary(report: Report) -> list[str]:
         ("Host key", _code(report.fingerprint) if report.fingerprint else "not recorded"),
         ("Config", config),
         *([("Pace", _md(pace_words(report.pace)))] if report.rehearsal else []),
-        *([("Faults staged", _md(faults_staged_words(report.faults, report.faults_never_up)))]
+        *([("Faults staged", _md(faults_staged_words(
+            report.faults, report.faults_never_up, report.faults_recovered)))]
           if report.faults or report.faults_never_up else []),
         *((name, _md(value)) for name, value in releases(report)),
         ("Started", stamp(report.started)),

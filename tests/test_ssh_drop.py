@@ -129,7 +129,8 @@ def test_the_ssh_drop_fault_is_rehearsed_from_the_command_line(tmp_path: Path) -
     """`rehearse --fault ssh-drop@start-service`: the connection drops as the
     service is started; the run reconnects, finds the service up, and ends
     done with nobody asked."""
-    env = {**os.environ, "HOME": str(tmp_path / "home"), "NO_COLOR": "1"}
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "NO_COLOR": "1",
+           "XDG_STATE_HOME": str(tmp_path / "home" / "state")}
     result = subprocess.run(
         [sys.executable, "-c", "import sys; from runbook.cli import main; sys.exit(main())",
          "rehearse", "--headless", "--yes", "--fault", "ssh-drop@start-service"],
@@ -140,3 +141,14 @@ def test_the_ssh_drop_fault_is_rehearsed_from_the_command_line(tmp_path: Path) -
     assert "SSH connection lost" in said and "reconnecting" in said, \
         said[-3000:]
     assert "faults that never came up" not in said
+    # Trial 58 (L7): the report said the drop "failed on purpose", though the
+    # step recovered from it and nothing failed.
+    from runbook.report import build
+    from runbook.report_md import markdown
+
+    journals = list((tmp_path / "home").rglob("*.jsonl"))
+    assert len(journals) == 1, journals
+    row = next(line for line in markdown(build(journals[0])).splitlines()
+               if line.startswith("| Faults staged"))
+    assert "failed on purpose" not in row and "ssh-drop@start-service" in row, row
+    assert "recovered" in row, row
