@@ -467,6 +467,17 @@ def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | Non
     on = ("go on with --resume" if state.resumable else "rehearse again") + (
         "" if brief else " (its command is printed as runbook quits)" if state.resumable
         else " (this rehearsal's host goes when runbook quits)")
+    if trouble and state.service_down and state.going_back:
+        # Stopped part way back (trial 58, M3): what goes on is the way back,
+        # by the command runbook prints as it quits; r starts nothing more.
+        back = [card for card in trouble if card.phase is Phase.ROLLBACK] or trouble
+        card, where = back[-1], "." if brief else "; its result is in the Step pane."
+        what = f"On the way back, step {card.number} {_how_it_ended(state, card.id)} and " \
+               f"the stream manager is down{where}"
+        again = "go on back with the command runbook prints as it quits" \
+            if state.resumable else on
+        return _ending([what, f"Fix the cause, then {again}."], then, "$error", fits,
+                       spare=(what,))
     if trouble and state.service_down:
         # The worst moment of the night: both ways on, in one line; brief,
         # without where the result is (re-trial: cut at 100 columns).
@@ -609,6 +620,10 @@ def way_back(state: RunState, back: WayBack | None) -> tuple[str, bool]:
         return ("The stream manager is down, and the runbook is checking the host. Once the "
                 "runbook waits on a step (or a step fails), r goes back to the old stream "
                 f"manager from there. Or, to go back without the app, {later}"), True
+    if state.going_back:
+        # Stopped part way back (trial 58, M3): the command goes on from there.
+        return ("The way back stopped part way, and the stream manager is down. To go on "
+                f"back to the old stream manager, {later}"), True
     return ("The stream manager is down, and this run has ended: the way back cannot start "
             f"from here. To go back to the old stream manager, {later}"), True
 

@@ -301,3 +301,58 @@ async def test_the_stop_dialog_and_r_say_the_way_back_as_the_engine_says_it(
         assert "Roll back" not in shown, "the engine offers none, as the dialog said"
         await pilot.press("q")
         await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+
+
+async def test_stopped_on_the_way_back_the_hint_and_r_say_to_go_on_back(tmp_path: Path) -> None:
+    """Trial 58, M3: stopped on the way back (x, y, then q at its step's
+    question), the hint said "r says how to go back to the old one" where
+    the footer offered no r, and r said "the way back cannot start from
+    here", with the way back part done. Both now say to go on back with the
+    command that does, and r copies it."""
+    from runbook.standing import WayBack
+    from screens.dialogs import RollBackDialog
+
+    journal = tmp_path / "run.jsonl"
+    go_on = f"runbook rehearse --sandbox /s --resume --journal {journal}"
+    app = make_app(journal=journal,
+                   steps=[Talk("recreate", phase=Phase.CUTOVER, gate=asyncio.Event())],
+                   rollback=[Talk("rollback-recreate", phase=Phase.ROLLBACK,
+                                  gate=asyncio.Event())],
+                   going_back=lambda _: WayBack(go_on))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.start_run()
+        await confirm_recreate(app, pilot)
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        await pilot.press("y")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="recreate's question")
+        await pilot.press("r")
+        await until(lambda: isinstance(app.screen, RollBackDialog), what="the way back asked")
+        await pilot.press("y")
+        await until(lambda: app.run_state.asking == "rollback-recreate", what="the way back's step")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="its dialog")
+        await pilot.press(*"rollback-recreate", "enter")
+        await until(lambda: app.run_state.running == "rollback-recreate", what="it to run")
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, StopStepDialog), what="the stop dialog")
+        await pilot.press("y")
+        await until(lambda: isinstance(app.screen, RecoverDialog), what="its question")
+        await pilot.press("q")
+        await until(lambda: app.runner is not None and app.runner.is_finished, what="the end")
+        await pilot.pause()
+        assert not app.offers("rollback")
+        hint = str(app.main.query_one("#hint").render())
+        assert "r says" not in hint and "way back" in hint, hint
+        await pilot.press("r")
+        await until(lambda: bool(app._notifications), what="r's notice")
+        said = " ".join(n.message for n in app._notifications)
+        assert "cannot start from here" not in said and said.endswith(go_on), said
+        assert "way back" in said, said
+        for size in ((80, 24), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            hint = str(app.main.query_one("#hint").render())
+            assert "go on back" in hint and "q quits" in hint, (size, hint)
+    assert app.outcome is Outcome.STOPPED
