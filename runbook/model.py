@@ -346,6 +346,9 @@ class StepCard:
     # back recreates the nodegroups as new ones; operator trial: "undone").
     the_way_back_word: str = UNDONE_WORD
     the_way_back_did: str = UNDONE_DID
+    # What to see to at once where the way back could not touch the step's
+    # work at all (RunEnded.not_undone): the screen's last word says it.
+    the_way_back_could_not: str = ""
 
     @property
     def needs_typed_confirmation(self) -> bool:

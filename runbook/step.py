@@ -188,6 +188,9 @@ class Step(ABC, Generic[F]):
     # A step whose work it makes anew, rather than puts back as it was, says so.
     the_way_back_word: ClassVar[str] = UNDONE_WORD
     the_way_back_did: ClassVar[str] = UNDONE_DID
+    # Where the way back could not touch its work (untouched_by_the_way_back),
+    # what to see to at once, in a few words a front end's last hint can hold.
+    the_way_back_could_not: ClassVar[str] = ""
 
     def leaves(self, settings: Settings, facts: F) -> Leaves | None:
         """What the step leaves after the way back, as this run's settings and
@@ -220,7 +223,8 @@ class Step(ABC, Generic[F]):
                         looks_again_until_cutover=self.recheck_until_cutover,
                         the_way_back_undoes=not self.after_the_way_back,
                         the_way_back_word=self.the_way_back_word,
-                        the_way_back_did=self.the_way_back_did)
+                        the_way_back_did=self.the_way_back_did,
+                        the_way_back_could_not=self.the_way_back_could_not)
 
     def destructive_now(self, p: PlanContext[F]) -> bool:
         """Whether the plan as it stands deletes something, where the step

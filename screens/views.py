@@ -401,6 +401,16 @@ def _ending(body: list[str], keys: str, style: str, fits: Fits | None,
     for gone in [*[s for s in spare if s in said], *reversed(said)]:
         if len(said) == 1:
             break
+        if gone not in said:  # a spare one, gone already
+            continue
+        # Without its asides first ("(the report has the command)"): what
+        # it says to do stays (trial 58, M1, at 60x20).
+        plain = re.sub(r" \([^)]*\)", "", gone)
+        if plain != gone and gone not in spare:
+            said[said.index(gone)] = plain
+            if fits(told(said)):
+                return told(said)
+            gone = plain
         said.remove(gone)
         if fits(told(said)):
             return told(said)
@@ -444,6 +454,11 @@ def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | Non
         # what to do alone, each step's without what stays (Step.leaves), so
         # the hint keeps to its lines; what stays where a step says no more.
         todos = [left.to_do or left.stays for left in state.before_another_attempt.values()]
+        # What the way back could not touch, said at once where its step says
+        # what to see to (trial 58, M1: recreate's nodes left running, in the
+        # exit lines and the report only).
+        now = " ".join(f"Step {card.number}: {card.the_way_back_could_not}." for card in
+                       state.cards if card.id in state.not_undone and card.the_way_back_could_not)
         if brief:
             # A command cut by the hint's lines is worse than none (re-
             # trial: "(mysql -h … -u smadmin" and no more): what to do
@@ -455,11 +470,11 @@ def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | Non
                 # First, so that lines too few cut what the ROLLBACK
                 # heading says already, not where to drop what.
                 serves = "The old stream manager serves again."
-                return _ending([f"Before another attempt, {'; '.join(cut)}.", serves,
+                return _ending([now, f"Before another attempt, {'; '.join(cut)}.", serves,
                                 failed], then, "$warning", fits, spare=(serves,))
         todo = "; ".join(todos)
         after = f"Before another attempt, {todo}." if todo else ""
-        return _ending(["The way back is done: the old stream manager serves again.",
+        return _ending(["The way back is done: the old stream manager serves again.", now,
                         after, failed], then, "$warning", fits)
     # The way on, as the exit lines name it (re-trial 53: "run runbook
     # again", where a cutover refused at a skipped properties step goes
@@ -622,8 +637,8 @@ def way_back(state: RunState, back: WayBack | None) -> tuple[str, bool]:
                 f"manager from there. Or, to go back without the app, {later}"), True
     if state.going_back:
         # Stopped part way back (trial 58, M3): the command goes on from there.
-        return ("The way back stopped part way, and the stream manager is down. To go on "
-                f"back to the old stream manager, {later}"), True
+        return ("The stream manager is down, and this run has ended part way back. To go "
+                f"on back to the old stream manager, {later}"), True
     return ("The stream manager is down, and this run has ended: the way back cannot start "
             f"from here. To go back to the old stream manager, {later}"), True
 

@@ -1536,6 +1536,8 @@ class Recreate(Red5Step):
     after_the_way_back = (
         "the launch configs and scale policies recreate made in the new database stay there "
         "after the way back (it deletes recreate's nodegroups)")
+    # Trial 58, M1: the TUI's last hint said only to drop the new database.
+    the_way_back_could_not = "its nodes were left running; check the cloud's console"
 
     def untouched_by_the_way_back(self, facts: Red5Facts) -> bool:
         # The way back could not delete the nodegroups it made (leaves says

@@ -1205,3 +1205,33 @@ def test_a_resumed_runs_next_question_says_the_steps_found_done_not_an_older_one
                                            found_done=True)), 3.0)
     said = "".join(part if isinstance(part, str) else part[0] for part in _last_result(state))
     assert "Steps 3 to 6" in said and "Step 2" not in said, said
+
+
+async def test_the_hint_says_nodes_were_left_running_where_the_way_back_could_not_delete_them(
+        ) -> None:
+    """Trial 58, M1: the way back could not delete recreate's nodegroups,
+    and the final hint said only to drop the new database; that their nodes
+    were left running (and may bill) was in the exit lines and the report
+    alone. It is said by the run's end (RunEnded.not_undone) and recreate's
+    card, at every size, not read from what the step leaves."""
+    left = {"recreate": Leaves("group-a, with what recreate made, stays in the new database",
+                               "drop the cluster database on 127.0.0.3:24548 first, from the "
+                               "stream manager host (mysql -h 127.0.0.3 -p)")}
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "recreate", StepState.DONE, left=left, not_undone=("recreate",))
+        for size in (SIZE, (80, 24), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            hint = str(app.main.query_one("#hint").render())
+            assert "left running" in hint and "cloud's console" in hint, (size, hint)
+            assert "drop the cluster database" in hint and "q quits" in hint, (size, hint)
+    # Where it could delete them, no such word.
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "recreate", StepState.DONE, left=left)
+        await pilot.pause()
+        hint = str(app.main.query_one("#hint").render())
+        assert "left running" not in hint and "drop the cluster database" in hint, hint
