@@ -447,7 +447,8 @@ class MainScreen(Screen[None]):
         # "warnings" began the next).
         room = self.app.size.width - 4 if self.narrow else None
         for per_row in (5, 4, 3) if self.words else (3,):
-            drawn = legend(per_row, ended=state.finished_either_way, undone_words=undone)
+            drawn = legend(per_row, ended=state.finished_either_way, undone_words=undone,
+                           not_undone=state.way_back_could_not)
             if room is None or max(map(cell_len, drawn.plain.splitlines())) <= room:
                 break
         return drawn

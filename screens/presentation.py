@@ -195,23 +195,26 @@ _ONCE_ENDED = (UNDONE, NOT_RUN, PART_UNDONE, NOT_UNDONE)
 
 
 def legend(per_row: int = 5, *, ended: bool = False,
-           undone_words: Sequence[str] = ()) -> Content:
+           undone_words: Sequence[str] = (), not_undone: bool = False) -> Content:
     """Every look a row can have now in one place, for the operator who has
     not learnt them yet: `per_row` of them to a row (3 where the checklist is
     narrow); `ended`: the run ended upgraded or back. As many looks either
     way, so the legend keeps its height at the end. `undone_words`: what
     rows drawn undone say the way back did besides undo (recreated): a row
-    of its glyph alone is named by this (second review)."""
+    of its glyph alone is named by this (second review). `not_undone`: a row
+    reads not undone."""
     left_out = _WHILE_RUNNING if ended else _ONCE_ENDED
     parts: list[Content | str | tuple[str, str]] = []
     undone = "/".join(dict.fromkeys([LOOKS[UNDONE].word, *undone_words]))
     # Already done is done's glyph, named by the row's word and the step's
     # detail: the legend keeps its height (a row more at 100x30 hid one).
-    # Not undone is rare (the way back's first step failed), and its row says
-    # it in words: left out for the same reason.
+    # Not undone is rare (the way back's first step failed): named where a
+    # row shows it (trial 58, L1: its glyph alone was not), in part undone's
+    # place, as only recreate is undone in part or not at all.
+    dropped = PART_UNDONE if not_undone else NOT_UNDONE
     shown_looks = [replace(shown, word=undone) if state == UNDONE else shown
                    for state, shown in LOOKS.items()
-                   if state not in left_out and state not in (ALREADY, NOT_UNDONE)]
+                   if state not in left_out and state not in (ALREADY, dropped)]
     for number, shown in enumerate(shown_looks, start=1):
         parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
         parts.append("\n" if number % per_row == 0 else "   ")

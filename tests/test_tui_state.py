@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from runbook.config import Settings
 from runbook.events import (
@@ -1235,3 +1236,27 @@ async def test_the_hint_says_nodes_were_left_running_where_the_way_back_could_no
         await pilot.pause()
         hint = str(app.main.query_one("#hint").render())
         assert "left running" not in hint and "drop the cluster database" in hint, hint
+
+
+async def test_the_legend_names_not_undone_where_a_row_shows_it() -> None:
+    """Trial 58, L1: recreate's row read "≠ not undone" and the legend named
+    every glyph but that one, at every width. Only recreate is undone in
+    part or not at all, so no run shows both: where a row reads not undone,
+    its look takes part undone's place, and the legend keeps its height."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "recreate", StepState.DONE, not_undone=("recreate",))
+        for size in (SIZE, (80, 24), (60, 20)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause()
+            shown = str(app.main.query_one("#legend", Static).content)
+            assert "≠" in shown and "not undone" in shown, (size, shown)
+            assert "◐" not in shown, (size, shown)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await until(lambda: app.drawn, what="the first paint")
+        went_back_from(app, "recreate", StepState.DONE)
+        await pilot.pause()
+        shown = str(app.main.query_one("#legend", Static).content)
+        assert "◐" in shown and "≠" not in shown, shown
