@@ -474,9 +474,10 @@ class SetAsideNew(Red5Step):
             # and the report name the folder it is really in.
             ctx.facts.rollback_stamp = aside.rsplit(".failed-", 1)[-1]
             _tree_left(ctx, aside)
-            return Check(True, f"the new release is set aside as {aside}")
+            return Check(True, f"the new release is set aside as {aside}"
+                         f"{await _where_the_old_waits(ctx)}")
         return Check(True, f"the new release never went live as {live_dir(ctx)}; it stays "
-                     "where unpack put it")
+                     f"where unpack put it{await _where_the_old_waits(ctx)}")
 
     async def run(self, ctx: Ctx) -> None:
         await ctx.sh(root(ctx, f"mv -T -- {quote(live_dir(ctx))} {quote(failed_dir(ctx))}"))
@@ -486,7 +487,20 @@ class SetAsideNew(Red5Step):
             return Check(False, f"{failed_dir(ctx)} does not hold the new release")
         _tree_left(ctx, failed_dir(ctx))
         return Check(True, f"the new release is set aside as {failed_dir(ctx)}, for a look "
-                     "later")
+                     f"later{await _where_the_old_waits(ctx)}")
+
+
+async def _where_the_old_waits(ctx: Ctx) -> str:
+    """Where no install is live, where the old one waits (trial 58, L3: the
+    way back stopped here, and its exit line named the new release's folder
+    alone); nothing where one is live (put back by an earlier attempt)."""
+    if await exists(ctx, live_dir(ctx)):
+        return ""
+    old = await old_tree(ctx)
+    if old is not None and await folder_id(ctx, backup_dir(ctx)) == old:
+        return f"; there is no {live_dir(ctx)} until the old install, {backup_dir(ctx)}, " \
+               "is moved back"
+    return f"; there is no {live_dir(ctx)} now"
 
 
 def _tree_left(ctx: Ctx, aside: str) -> None:

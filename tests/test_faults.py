@@ -1086,6 +1086,17 @@ async def test_a_denied_permission_on_the_way_back_offers_no_way_back(tmp_path: 
     assert "take the way back" not in said, said
     # Operator trial: it said the sudo was needed "for the upgrade".
     assert "password-less sudo on the host for the way back" in said, said
+    # Trial 58, L3: stopped there, the host has no red5pro; the exit line
+    # named the new release's folder alone, not where the old one waits.
+    from runbook.standing import service_state
+
+    live = [path for path in host.sandbox.rglob("red5pro") if path.parent.name == "local"]
+    assert not live, live
+    old = [path for path in host.sandbox.rglob("bak.red5pro") if path.is_dir()]
+    assert len(old) == 1, old
+    standing = service_state(replay(tmp_path / "run.jsonl"))
+    assert f"there is no {old[0].with_name('red5pro')}" in standing, standing
+    assert f"the old install, {old[0]}, is moved back" in standing, standing
 
 
 @pytest.mark.parametrize("step", ["backup-live", "service-unit"])
@@ -1769,3 +1780,27 @@ def test_the_resume_dialog_says_which_faults_continuing_stages_and_the_end_agree
             "--resume stages it again" in out, out
     leftovers = subprocess.run(["pgrep", "-f", str(sandbox)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == ""
+
+
+async def test_the_way_back_stopped_after_setting_the_new_release_aside_says_where_the_old_waits(
+        tmp_path: Path) -> None:
+    """Trial 58, L3 (rehearse --rollback-after start-service --fault
+    permission-denied@rollback-restore): the way back set the new release
+    aside and stopped; the host had no red5pro, and the exit line named the
+    new release's folder alone, not where the old install waits."""
+    from runbook.standing import service_state
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"start-service": [Recovery.ROLLBACK],
+                                     "rollback-restore": [Recovery.STOP]})
+        outcome = await faulted(host, ["start-fails@start-service",
+                                       "permission-denied@rollback-restore"], front, journal)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    old = [path for path in host.sandbox.rglob("bak.red5pro") if path.is_dir()]
+    assert len(old) == 1 and not old[0].with_name("red5pro").exists(), old
+    assert list(old[0].parent.glob("red5pro.failed-*")), "the new release set aside"
+    standing = service_state(replay(journal))
+    assert "the last rollback-set-aside: the new release is set aside as" in standing, standing
+    assert f"there is no {old[0].with_name('red5pro')} until the old install, {old[0]}, " \
+           "is moved back" in standing, standing
