@@ -152,6 +152,8 @@ _LAST_SNAPSHOT = "last-snapshot.json"
 
 @dataclass(frozen=True)
 class _Pointer:
+    """The host's pointer to its last snapshot (last-snapshot.json), as read."""
+
     seq: int  # of the last snapshot written: the next one's is one more
     path: Path  # that snapshot
     journal: str  # the journal of the run that took it
