@@ -368,41 +368,25 @@ class StepCard:
             "a step left out would leave the stream manager down, half restored"
 
 
-class Spelling(NamedTuple):
-    """How `duration` writes a time's units: tersely on screens and in output
-    lines, in words in a report."""
-
-    gap: str
-    second: str
-    minute: str
-    hour: str
-    unknown: str
-
-
 # The pace of a real host: the documented durations, what a rehearsal's fake
 # cloud calls its REAL_PACE. A production run goes at it by definition; only
 # runs at the same pace can stand for each other's times.
 REAL_PACE = 1.0
 
 
-TERSE = Spelling("", "s", "m", "h", "?")
-
-
-def duration(seconds: float, spelling: Spelling = TERSE) -> str:
-    """4.2s, 12m05s, 1h02m: tenths
-    under a minute, then cut, as a clock is, never rounded up and never below
-    zero. The one rule for a run's times: the TUI, the headless run, the exit
-    lines, the report. `unknown` for what a damaged journal can hold
-    (Infinity, NaN)."""
+def duration(seconds: float) -> str:
+    """4.2s, 12m05s, 1h02m: tenths under a minute, then cut, as a clock is,
+    never rounded up and never below zero. The one rule for a run's times:
+    the TUI, the headless run, the exit lines, the report. `?` for what a
+    damaged journal can hold (Infinity, NaN)."""
     if not math.isfinite(seconds):
-        return spelling.unknown
+        return "?"
     whole, tenths = divmod(int(max(0.0, seconds) * 10), 10)
-    gap, second, minute, hour = spelling[:4]
     if whole < 60:
-        return f"{whole}.{tenths}{gap}{second}"
+        return f"{whole}.{tenths}s"
     if whole < 3600:
-        return f"{whole // 60}{gap}{minute}{gap}{whole % 60:02d}{gap}{second}"
-    return f"{whole // 3600}{gap}{hour}{gap}{(whole % 3600) // 60:02d}{gap}{minute}"
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
 
 
 def wall_clock(seconds: float) -> str:
