@@ -422,10 +422,7 @@ class HeadlessFrontEnd:
         if not unconfirmed:
             return True
         samples = set(review.leftover_samples)
-        blanks = review.blank_where_expected
-        defaults = [k for k in unconfirmed if k not in samples and k not in blanks]
-        renamed = [k for k in defaults if k in review.carried_from]
-        defaults = [k for k in defaults if k not in review.carried_from]
+        defaults, renamed, blanks = review.to_confirm
         if blanks:
             self._print(f"  {_count(len(blanks), 'key')} blank in the live file where the new "
                         "template asks for a value, which nobody has confirmed is meant:")

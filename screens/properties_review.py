@@ -709,10 +709,8 @@ class PropertiesReviewScreen(Screen[bool]):
         undecided = len(review.undecided)
         unconfirmed = [kr for kr in review if kr.decided and not kr.acknowledged]
         # Red5's sample values apart, as --check counts them (operator trial).
-        samples = sum(1 for kr in unconfirmed if kr.sample)
-        renamed = sum(1 for kr in unconfirmed if not kr.sample and kr.key in review.carried_from)
-        blanks = len(review.blank_where_expected)
-        defaults = len(unconfirmed) - samples - renamed - blanks
+        defaults, renamed, blanks = map(len, review.to_confirm)
+        samples = len(unconfirmed) - defaults - renamed - blanks
         if undecided or unconfirmed:
             parts.append(next_line)
             if undecided:
@@ -844,7 +842,7 @@ class PropertiesReviewScreen(Screen[bool]):
             was = written_key(self.review.carried_from[kr.key])
             state = Content.styled(f"? The live value of {was}: keep it with o, or type "
                                    "another with e.", "bold $text-warning")
-        elif not kr.acknowledged and kr.key in self.review.blank_where_expected:
+        elif kr.blank_over_placeholder:
             # Trial 57 F15: a would refuse the template's placeholder.
             state = Content.styled("? Blank in the live file, where the new template asks for "
                                    "a value: keep it blank with o, or type one with e.",

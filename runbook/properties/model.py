@@ -237,6 +237,14 @@ TEMPLATE_CHANGED_SINCE_ACCEPTED = ("the template's value changed since its defau
                                    "was accepted")
 
 
+class ToConfirm(NamedTuple):
+    """Keys with a value nobody has confirmed, apart from Red5's sample values."""
+
+    defaults: list[str]  # a new default of the template
+    renamed: list[str]  # a live value under the key's new name (Review.carried_from)
+    blanks: list[str]  # a live blank where the template asks for a value
+
+
 class KeyReview(NamedTuple):
     """Everything a front end shows for one key. Values are raw: mask with :meth:`show`.
 
@@ -280,6 +288,13 @@ class KeyReview(NamedTuple):
         if self.choice is Choice.SET and self.old is not None and self.merged != self.old:
             return Status.EDITED
         return self.status
+
+    @property
+    def blank_over_placeholder(self) -> bool:
+        """The live file leaves it blank where the new template has a
+        placeholder, and nobody has said blank is meant (trial 57 F15)."""
+        return (not self.acknowledged and self.merged == "" and self.new is not None
+                and has_placeholder(self.new))
 
     @property
     def is_open(self) -> bool:
@@ -686,9 +701,17 @@ class Review:
     def blank_where_expected(self) -> list[str]:
         """Keys the live file leaves blank where the new template has a
         placeholder, nobody has confirmed yet: o (or confirm) keeps them blank."""
-        return [k for k, kr in self._current.items()
-                if not kr.acknowledged and kr.decided and kr.merged == "" and kr.new is not None
-                and has_placeholder(kr.new)]
+        return [k for k, kr in self._current.items() if kr.decided and kr.blank_over_placeholder]
+
+    @property
+    def to_confirm(self) -> ToConfirm:
+        """The keys with a value nobody has confirmed, Red5's sample values
+        apart (leftover_samples), by why each waits: one split for --check,
+        headless and the editor."""
+        samples, blanks = set(self.leftover_samples), self.blank_where_expected
+        rest = [k for k in self.unconfirmed if k not in samples and k not in blanks]
+        return ToConfirm([k for k in rest if k not in self.carried_from],
+                         [k for k in rest if k in self.carried_from], blanks)
 
     @property
     def leftover_samples(self) -> list[str]:

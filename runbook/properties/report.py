@@ -340,7 +340,7 @@ def _key_line(kr: KeyReview, reveal: bool, paint: Painter = PLAIN,
         flags.append(paint("NEEDS A DECISION", "bold", "red"))
     elif kr.sample and not kr.acknowledged:
         flags.append(paint("Red5's sample value, not confirmed yet", "bold", "yellow"))
-    elif not kr.acknowledged and kr.merged == "" and kr.new is not None and has_placeholder(kr.new):
+    elif kr.blank_over_placeholder:
         flags.append(paint("blank in the live file, not confirmed yet", "bold", "yellow"))
     elif not kr.acknowledged:
         flags.append(paint("not confirmed yet", "bold", "yellow"))
@@ -462,12 +462,9 @@ def _open_lines(review: Review, paint: Painter) -> list[str]:
     if undecided:
         lines.append(f"{_keys(len(undecided))} a decision: "
                      f"{names(undecided, most=_HEADLINE_NAMES, rest=_BELOW)}")
-    samples = set(review.leftover_samples)
-    blanks = review.blank_where_expected
-    defaults = [k for k in review.unconfirmed if k not in samples and k not in blanks]
+    samples = review.leftover_samples
     # A live value the review gives a key's new name (review 57d M2) is no new default.
-    renamed = [k for k in defaults if k in review.carried_from]
-    defaults = [k for k in defaults if k not in review.carried_from]
+    defaults, renamed, blanks = review.to_confirm
     if defaults:
         lines.append(f"{_count(len(defaults), 'new default')} nobody has confirmed yet (confirm "
                      "each, or give another value): "
