@@ -42,6 +42,7 @@ from runbook.journal import (
     unwritten,
 )
 from runbook.journal_replay import (
+    Replay,
     faults_recovered,
     faults_staged,
     journal_pace,
@@ -954,7 +955,8 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
             raise ReportError(f"{path}:{number}: a {record.get('event')} record that does not "
                               f"read ({exc}); the journal is damaged") from None
     report = reader.finish()
-    _completed_unrecorded(report, path)
+    history = _replayed(path, report)  # once, for the two that read it
+    _completed_unrecorded(report, history)
     if torn is not None:
         report.warnings.append(Note("", text_of(records[-1].get("ts")), "journal", torn))
     starts = [r for r in records if r["event"] == Record.RUN_START]
@@ -966,7 +968,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     report.faults_recovered = faults_recovered(records)
     report.fleet = _fleet(report, reader.recreated)
     report.standing, report.going_on = _where_it_stands(
-        path, report, as_of=text_of(records[-1].get("ts")) or None, cutover=reader.cutover)
+        path, report, history, as_of=text_of(records[-1].get("ts")) or None, cutover=reader.cutover)
     left = left_behind(reader.leaves,
                        lambda step_id: bool((step := report.step(step_id)) and step.actions))
     report.before_another_attempt = before_another_attempt(report.outcome, left.values())
@@ -975,23 +977,33 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     return report
 
 
-def _completed_unrecorded(report: Report, path: Path) -> None:
+def _replayed(path: Path, report: Report) -> Replay | None:
+    """The journal's replay, where the report reads it: a run unfinished
+    (_where_it_stands), or a downtime with no complete end on record
+    (_completed_unrecorded). None otherwise, or where the journal cannot be
+    read again (what is wrong with it is said elsewhere in the report)."""
+    finished = report.outcome in (Outcome.DONE.value, Outcome.ROLLED_BACK.value)
+    if finished and (report.downtime.complete or report.downtime.began is None):
+        return None
+    try:
+        return replay(path)
+    except (OSError, JournalError):
+        return None
+
+
+def _completed_unrecorded(report: Report, history: Replay | None) -> None:
     """A cutover completed by its last step's end, the run cut off before
     its cutover-end record (journal_replay.cutover_completed_by): complete
     here as everywhere (review 58a, H1)."""
     downtime = report.downtime
-    if downtime.complete or downtime.began is None:
-        return
-    try:
-        history = replay(path)
-    except (OSError, JournalError):
+    if history is None or downtime.complete or downtime.began is None:
         return
     if history.completed_unrecorded is not None:
         downtime.complete, downtime.ended = True, history.completed_unrecorded
         downtime.seconds = history.downtime_s
 
 
-def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
+def _where_it_stands(path: Path, report: Report, history: Replay | None, *, as_of: str | None,
                      cutover: Collection[str]) -> tuple[str, list[tuple[str, str]]]:
     """What the exit lines said of an unfinished run: what serves, and the
     commands that go on and go back (operator trial: the report, which a
@@ -1008,12 +1020,8 @@ def _where_it_stands(path: Path, report: Report, *, as_of: str | None,
         service_state,
     )
 
-    if report.outcome in (Outcome.DONE.value, Outcome.ROLLED_BACK.value):
+    if report.outcome in (Outcome.DONE.value, Outcome.ROLLED_BACK.value) or history is None:
         return "", []
-    try:
-        history = replay(path)
-    except (OSError, JournalError):
-        return "", []  # what is wrong with the journal is said elsewhere in the report
     resume = rollback = None
     note = ""
     sandbox = _sandbox_of(path) if report.rehearsal else None
