@@ -278,22 +278,17 @@ class StreamManagerAPI:
             return
         detail = self._error_message(response)
         said = f": {detail}" if detail else ""
-        if status == 401 and self.rehearsal:
+        if status == 401:
+            # The rehearsal gives its host's own token: none to give again.
+            then = ("The rehearsal gives its host's own token, so there is none to change "
+                    "here.") if self.rehearsal else (
+                f"runbook took it once, at its start (from {self.token_hint}, or from its "
+                "prompt when that was not set): if it is wrong, quit and start runbook again "
+                "with the right one, since exporting it now changes nothing for this run.")
             message = (
                 f"The stream manager at {self._shown_base} refused the API token "
-                f"(HTTP 401{said}). The token must be that install's "
-                "rest.administratorToken (its red5-web.properties). The rehearsal gives its "
-                "host's own token, so there is none to change here."
-            )
-        elif status == 401:
-            message = (
-                f"The stream manager at {self._shown_base} refused the API token "
-                f"(HTTP 401{said}). "
-                "The token must be that install's rest.administratorToken (its "
-                f"red5-web.properties). runbook took it once, at its start (from "
-                f"{self.token_hint}, or from its prompt when that was not set): if it is "
-                "wrong, quit and start runbook again with the right one, since exporting it "
-                "now changes nothing for this run."
+                f"(HTTP 401{said}). The token must be that install's rest.administratorToken "
+                f"(its red5-web.properties). {then}"
             )
         elif status == 404:
             message = f"Not found (HTTP 404): {method} {path}{said}"
