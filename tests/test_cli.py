@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -26,6 +27,8 @@ EXAMPLE = ROOT / "sample-configs" / "production.example.toml"
 
 
 STATE = Path(tempfile.mkdtemp(prefix="runbook-test-state-"))
+# Gone with the test run, however it ends short of kill -9.
+atexit.register(shutil.rmtree, STATE, True)
 
 
 def runbook(*args: str, stdin: str = "", env: dict[str, str] | None = None,

@@ -8,11 +8,13 @@ end to end, through `runbook rehearse --headless` against the rehearsal host.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import dataclasses
 import io
 import json
 import os
 import pty
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,8 @@ PROPERTIES = "webapps/streammanager/WEB-INF/red5-web.properties"
 
 ROOT = Path(__file__).parents[1]
 STATE = Path(tempfile.mkdtemp(prefix="runbook-test-state-"))
+# Gone with the test run, however it ends short of kill -9.
+atexit.register(shutil.rmtree, STATE, True)
 # What a fresh rehearsal asks before cutover, in order: y, or the id of a step that
 # deletes or moves files.
 PREPARE_ANSWERS = "".join(f"{answer}\n" for answer in (

@@ -139,3 +139,15 @@ async def test_a_killed_test_run_leaves_no_process_behind(tmp_path: Path,
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
+
+
+@pytest.mark.parametrize("module", ["tests.test_cli", "tests.test_headless"])
+def test_a_test_modules_state_folder_goes_with_its_run(module: str) -> None:
+    """Every suite run left two runbook-test-state-* folders in /tmp, made as
+    the modules were imported and never removed: 26 of them by one day's runs."""
+    said = subprocess.run([sys.executable, "-c", f"import {module} as m; print(m.STATE)"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert said.returncode == 0, said.stderr
+    state = Path(said.stdout.strip())
+    assert state.name.startswith("runbook-test-state-")
+    assert not state.exists(), f"{module} left {state}"
