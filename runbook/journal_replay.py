@@ -240,10 +240,6 @@ class _Replaying:
         # done, its own end cut off, is complete (cutover_completed_by).
         self.cutover_steps: list[str] = []
         self.step_ended: dict[str, str] = {}
-        # Steps begun and not ended yet: an end with no start of its own is a
-        # resumed run's "done earlier", no new end (review 58c: it moved the
-        # downtime's end to the resume).
-        self.attempts_open: set[str] = set()
 
     def read(self, record: dict[str, Any]) -> None:
         self.result.empty = False
@@ -270,8 +266,11 @@ class _Replaying:
         # line counted every step held, the way back's too).
         result.step_ids = [str(s) for s in record.get("steps") or []] or result.step_ids
         result.headless = record.get("headless") is True
+        # A drill stays one for every run of its journal: `runbook rollback`'s
+        # own start names none (review 59a F7: cut off there, it read upgraded).
         drill = record.get("rollback_after")
-        result.rollback_after = drill if isinstance(drill, str) and drill else None
+        if isinstance(drill, str) and drill:
+            result.rollback_after = drill
         self.cutover_steps = [str(s) for s in record.get("cutover") or []] or self.cutover_steps
         result.leaves.update(leaves_of(record))
         result.not_undone = merged_flags(result.not_undone, record, "not_undone")
@@ -288,7 +287,6 @@ class _Replaying:
                            history: StepHistory | None) -> None:
         if history is None:
             return
-        self.attempts_open.add(step)
         history.state = StepState.RUNNING
         # A new attempt: the run that began it settled the earlier ones
         # first (review: their commands read as in flight on a step done since).
@@ -323,14 +321,17 @@ class _Replaying:
                      history: StepHistory | None) -> None:
         if history is None:
             return
-        if step in self.attempts_open:
-            self.attempts_open.discard(step)
-            self.step_ended[step] = str(record.get("ts", ""))
         try:
             state = StepState(str(record.get("state")))
         except ValueError:
             raise JournalError(f"{self.path}: unknown step state {record.get('state')!r}") \
                 from None
+        if state is not history.state:
+            # The end that made the step what it is: an attempt's, or a check
+            # finding it done (no attempt of its own: review 59a F1, F2). A
+            # resumed run's "done earlier" changes nothing and is no new end
+            # (review 58c: it moved the downtime's end to the resume).
+            self.step_ended[step] = str(record.get("ts", ""))
         elapsed = record.get("elapsed_s")
         if isinstance(elapsed, int | float) and not isinstance(elapsed, bool):
             history.elapsed_s = float(elapsed)

@@ -54,6 +54,7 @@ from runbook.journal_replay import (
     not_undone_of,
     replay,
     said_as_warning,
+    seconds_between,
     way_back_finished,
 )
 from runbook.model import (
@@ -998,9 +999,14 @@ def _completed_unrecorded(report: Report, history: Replay | None) -> None:
     downtime = report.downtime
     if history is None or downtime.complete or downtime.began is None:
         return
-    if history.completed_unrecorded is not None:
-        downtime.complete, downtime.ended = True, history.completed_unrecorded
+    completed = history.completed_unrecorded
+    if completed is not None:
+        downtime.complete, downtime.ended = True, completed
         downtime.seconds = history.downtime_s
+        # A run cut off after that end broke no downtime: it had ended
+        # (review 59a F3: the report called the gap downtime beside it).
+        downtime.breaks = [gap for gap in downtime.breaks
+                           if (seconds_between(gap.ended, completed) or 0) > 0]
 
 
 def _where_it_stands(path: Path, report: Report, history: Replay | None, *, as_of: str | None,
