@@ -2032,3 +2032,20 @@ def test_rehearse_help_names_the_variable_that_sets_its_pace() -> None:
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "RUNBOOK_REHEARSAL_PACE" in text and "fast" in text and "real" in text, text
+
+
+def test_rollback_without_journal_still_says_a_cutover_begun_elsewhere_needs_its_journal(
+        tmp_path: Path) -> None:
+    """Attempt 1 went back (ended on this machine's record). Attempt 2's
+    cutover is under way from a colleague's machine (or another state dir),
+    which this record cannot know: the stream manager is down now. Before
+    6202558 the refusal said "if one was begun elsewhere, give its journal
+    with --journal"; now it says only that the last cutover ended, and that
+    the way back undoes only one under way."""
+    state = tmp_path / "state"
+    host = _example_host(state)
+    _cutover_under_way(host, tmp_path / "attempt1.jsonl")
+    host.end_cutover("rolled back")
+    result = _rollback(state)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+    assert "--journal" in result.stderr, result.stderr

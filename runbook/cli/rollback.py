@@ -71,8 +71,11 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
                           "which is not there: give a copy of it with --journal")
     last = host.last_ended() if journal is None else None
     if last is not None:  # trial 58 (M2): "no record" sent the operator the wrong way
+        # This machine's last: one under way from elsewhere is not in its
+        # record, and --journal is still the way to it (review 59a F4).
         raise ConfigError(settings.source, _ended(last.how, last.began,
-                                                  f", journal {last.journal}", "its last"))
+                                                  f", journal {last.journal}", "its last",
+                                                  elsewhere=True))
     if journal is None:
         # The record is this machine's: a cutover begun from another one, or
         # with another state dir, is not in it (operator trial).
@@ -96,15 +99,19 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     return journal, _cutover_to_undo(history, settings)
 
 
-def _ended(how: str, began: str, where: str = "", which: str = "that") -> str:
-    """Why there is no way back to take: the host's record says the cutover
-    that began at `began` ended `how` (and `where` its journal is)."""
+def _ended(how: str, began: str, where: str = "", which: str = "that", *,
+           elsewhere: bool = False) -> str:
+    """Why there is no way back to take: this machine's record says the cutover
+    that began at `began` ended `how` (and `where` its journal is); with
+    `elsewhere`, how to reach one under way that the record cannot know."""
     from runbook.standing import AFTER_A_FINISHED_UPGRADE, ONLY_UNDER_WAY, said_time
 
     after = f". {AFTER_A_FINISHED_UPGRADE[0].upper()}{AFTER_A_FINISHED_UPGRADE[1:]}" \
         if how == "upgraded" else ""
-    return (f"this host's record says {which} cutover (begun {said_time(began)}{where}) "
-            f"ended: {how}; {ONLY_UNDER_WAY}{after}")
+    other = ("; if one is under way now, begun from another machine or state folder, give "
+             "its journal with --journal") if elsewhere else ""
+    return (f"this machine's record says {which} cutover (begun {said_time(began)}{where}) "
+            f"ended: {how}; {ONLY_UNDER_WAY}{other}{after}")
 
 
 async def _go_back(args: argparse.Namespace, stopper: Stopper, settings: Settings,
