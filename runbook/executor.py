@@ -494,13 +494,18 @@ class Executor(Generic[F]):
         return Outcome.DONE
 
     def _rollback_why(self) -> str:
-        """Why `runbook rollback` goes back: the step of the earlier run that
-        failed or was left in doubt last, where there is one (trial 58, L4:
-        the report's Way back row said only "runbook rollback")."""
+        """Why `runbook rollback` goes back: the upgrade's step that failed or
+        was left in doubt last, where there is one (trial 58, L4: the report's
+        Way back row said only "runbook rollback")."""
         earlier = self.resume
-        stuck = [(step_id, history.state) for step_id, history in
-                 (earlier.steps.items() if earlier is not None else ())
-                 if history.state in (StepState.FAILED, StepState.IN_DOUBT)]
+        if earlier is None:
+            return "runbook rollback"
+        if earlier.way_back_taken:
+            # Going on with a way back already taken: its own step stuck is
+            # no reason the operator chose it (review 59a F9).
+            return "going on where it stopped (runbook rollback)"
+        stuck = [(step_id, earlier.state(step_id)) for step_id in earlier.step_ids
+                 if earlier.state(step_id) in (StepState.FAILED, StepState.IN_DOUBT)]
         if not stuck:
             return "runbook rollback"
         step_id, state = stuck[-1]

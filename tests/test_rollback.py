@@ -1832,3 +1832,33 @@ async def test_recreates_nodegroups_are_looked_for_again_once_the_new_api_answer
         left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
     assert outcome is Outcome.ROLLED_BACK, third.text()[-3000:]
     assert left == [], [group["name"] for group in left]
+
+
+async def test_runbook_rollback_going_on_back_does_not_say_a_way_back_step_made_it_choose(
+        tmp_path: Path) -> None:
+    """ccfe576 (trial 58 L4): `runbook rollback`'s why names the earlier run's
+    last failed or in-doubt step. Going on with a way back that stopped at
+    its own step, that is a way-back step: `runbook log` then reads "the way
+    back ... resumed: rollback-restore failed, and the operator chose the way
+    back (runbook rollback)"."""
+    import json
+
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        def weather(step: StepReport, plan: object) -> None:
+            if step.id == "rollback-restore":
+                armed.arm(host.sandbox, "permission-denied", step="rollback-restore")
+
+        first = ScriptedFrontEnd(on_confirm=weather)
+        outcome = await session(host, journal, rollback_after="start-service").run(first)
+        assert outcome is Outcome.FAILED, first.text()[-3000:]
+        armed.lift(host.sandbox, "permission-denied")
+        second = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(second)
+        assert outcome is Outcome.ROLLED_BACK, second.text()[-3000:]
+    whys = [json.loads(line).get("why") for line in journal.read_text().splitlines()
+            if json.loads(line).get("event") == "way-back"]
+    assert not any("rollback-restore failed, and the operator chose" in (why or "")
+                   for why in whys), whys
