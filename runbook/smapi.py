@@ -50,9 +50,12 @@ logging.getLogger("httpx").addFilter(_MaskAccessToken())
 class SMApiError(Exception):
     """A Stream Manager API call failed; ``str()`` is one operator-facing sentence."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, *, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        # The API's own words (its errorMessage, or its answer's text), apart
+        # from the sentence runbook wraps them in; "" when it gave none.
+        self.detail = detail
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -308,7 +311,7 @@ class StreamManagerAPI:
             # may have been carried out behind it (review 58a, L5).
             raise SMApiOutcomeUnknown(f"{message}; a proxy answered, so it may or may not "
                                       "have taken effect.", status)
-        raise SMApiError(message, status)
+        raise SMApiError(message, status, detail=detail)
 
     async def _ensure_version(self) -> str:
         if self.version is None:

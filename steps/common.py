@@ -222,6 +222,23 @@ async def exists(ctx: Ctx, path: str, kind: str = "-e", *, as_root: bool = False
     return answer == "yes"
 
 
+async def unit_not_loaded(ctx: Ctx) -> str | None:
+    """Why systemd may not run the red5pro unit as it is on disk now, or None
+    when it does. Read from systemd's NeedDaemonReload property, not from the
+    words of `systemctl status` (review 58a L3: a status that could not be
+    read had none of them, and a unit never reloaded read as loaded). An
+    answer that cannot be read counts as not loaded: one reload more is
+    harmless, a unit taken for loaded is not."""
+    result = await ctx.probe(root(ctx, "systemctl show -p NeedDaemonReload --value red5pro"))
+    answer = result.stdout.strip()
+    if result.ok and answer == "no":
+        return None
+    if result.ok and answer == "yes":
+        return "systemd has not loaded the unit file as it is now (it needs a daemon-reload)"
+    return ("systemd did not say whether it loaded the unit file as it is now: "
+            f"{result.last_error_line() or answer or 'no answer'}")
+
+
 def read_bytes_command(p: AnyContext, path: str) -> str:
     """The look that reads a file's bytes exactly: a command's output comes back
     as UTF-8 text, where a byte that is not UTF-8 would turn into U+FFFD."""

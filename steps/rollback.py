@@ -51,6 +51,7 @@ from steps.common import (
     running_from,
     sha256_remote,
     trees,
+    unit_not_loaded,
 )
 from steps.cutover import (
     Recreate,
@@ -559,8 +560,7 @@ class RestoreUnit(Red5Step):
         # A hash it could not have proves nothing (code review: two unreadable
         # units were found the same, and the old release started under the new).
         same = kept is not None and kept == await sha256_remote(ctx, unit, as_root=True)
-        status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
-        if same and "changed on disk" not in status.stdout:
+        if same and await unit_not_loaded(ctx) is None:
             # The copy stays: another attempt's service-unit keeps it as it is.
             ctx.note(AFTER_WAY_BACK, f"{unit}.bak stays, the same as the old unit now back in "
                      "place: another attempt keeps it as the old unit's copy; if none is "

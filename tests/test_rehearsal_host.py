@@ -626,8 +626,13 @@ async def test_changed_unit_file_warns_until_daemon_reload(
                    f" && sudo cp {TOP}/red5pro.service '{unit}'", check=True)
     warned = await conn.run("systemctl status red5pro")
     assert "Run 'systemctl daemon-reload'" in warned.stderr
+    show = "systemctl show -p NeedDaemonReload --value red5pro"
+    assert (await conn.run(show, check=True)).stdout == "yes\n"
+    assert (await conn.run("systemctl show --property=NeedDaemonReload red5pro",
+                           check=True)).stdout == "NeedDaemonReload=yes\n"
     quiet = await conn.run("sudo systemctl daemon-reload && systemctl status red5pro")
     assert quiet.stderr == "" and "inactive (dead)" in quiet.stdout
+    assert (await conn.run(show, check=True)).stdout == "no\n"
     assert "java-11-openjdk" in (await conn.run("systemctl cat red5pro")).stdout
 
 

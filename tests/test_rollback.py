@@ -1063,6 +1063,57 @@ def reload_fails_once(host: RehearsalHost) -> Path:
     return mark
 
 
+def status_unreadable(host: RehearsalHost) -> Path:
+    """A `systemctl` on the host's PATH whose first daemon-reload fails and whose
+    `status` never answers, as under a stalled systemd; every other call is the
+    shim's. Returns the mark the failed reload leaves."""
+    mark = host.sandbox / ".rehearsal" / "reload-failed"
+    shim = sandbox.bin_dir(host.sandbox) / "systemctl"
+    shim.rename(shim.with_name("systemctl-shim"))
+    shim.write_text(
+        "#!/bin/bash\n"
+        f'if [[ " $* " == *" daemon-reload "* && ! -e {mark} ]]; then\n'
+        f"    : > {mark}\n"
+        '    echo "Failed to reload daemon: Connection timed out" >&2\n'
+        "    exit 1\n"
+        "fi\n"
+        'if [[ " $* " == *" status "* ]]; then\n'
+        '    echo "Failed to get properties: Connection timed out" >&2\n'
+        "    exit 1\n"
+        "fi\n"
+        f'exec {shim.with_name("systemctl-shim")} "$@"\n')
+    shim.chmod(0o700)
+    return mark
+
+
+@pytest.mark.parametrize("side", ["service-unit", "rollback-unit"])
+async def test_a_unit_systemd_has_not_loaded_is_reloaded_though_its_status_is_unreadable(
+        tmp_path: Path, side: str) -> None:
+    """Review 58a L3: whether systemd runs the unit on disk was read from
+    `systemctl status`'s words ("changed on disk"): a status that could not be
+    read had no such words, and a unit put in place whose daemon-reload had
+    failed was taken for loaded. The retry then reloaded nothing, and systemd
+    would start the unit it had loaded before (the old one under the new
+    release, or the new one under the old)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        marks: list[Path] = []
+
+        def stall(step: StepReport, plan: list[Any]) -> None:
+            if step.id == side and not marks:
+                marks.append(status_unreadable(host))
+        front = ScriptedFrontEnd({"start-service" if side == "service-unit"
+                                  else "rollback-start": Decision(Answer.STOP)},
+                                 recoveries={side: [Recovery.RETRY]}, on_confirm=stall)
+        await session(host, journal, rollback_after=None if side == "service-unit"
+                      else "start-service").run(front)
+        on_disk = (host.sandbox / "lib/systemd/system/red5pro.service").read_bytes()
+        loaded = (host.sandbox / "run/red5pro.unit").read_bytes()
+    assert marks and marks[0].exists(), "the failed reload was met"
+    assert (side, "failed") in [(sid, state) for sid, state, _ in front.states]
+    assert loaded == on_disk, front.text()[-3000:]
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="a plain SSH user is modelled from root")
 async def test_a_unit_in_a_folder_the_ssh_user_cannot_enter_is_still_put_back(
         tmp_path: Path) -> None:
