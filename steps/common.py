@@ -222,6 +222,41 @@ async def exists(ctx: Ctx, path: str, kind: str = "-e", *, as_root: bool = False
     return answer == "yes"
 
 
+async def host_boot_clock(ctx: Ctx) -> tuple[str | None, float | None]:
+    """The host's boot (its id) and the seconds since it: a clock of the
+    host's that no one sets, against which a process's start (/proc) is told
+    without any wall clock, this machine's or the host's (review 58a L4).
+    (None, None) where the host does not say."""
+    result = await ctx.probe("cat /proc/sys/kernel/random/boot_id && cut -d' ' -f1 /proc/uptime")
+    words = result.stdout.split()
+    if not result.ok or len(words) != 2:
+        return None, None
+    try:
+        return words[0], float(words[1])
+    except ValueError:
+        return None, None
+
+
+async def started_since_boot(ctx: Ctx, pids: list[int]) -> tuple[str | None, dict[int, float]]:
+    """The host's boot (its id) and when each of `pids` started, in seconds
+    since it (/proc/PID/stat's start in clock ticks); a process gone or not
+    read is left out."""
+    result = await ctx.probe(
+        "cat /proc/sys/kernel/random/boot_id && getconf CLK_TCK && "
+        f"for p in {' '.join(map(str, pids))}; do "
+        "printf '%s ' \"$p\"; sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f20; "
+        "echo; done")
+    lines = result.stdout.splitlines()
+    if not result.ok or len(lines) < 2 or not lines[1].strip().isdigit():
+        return None, {}
+    tick, started = int(lines[1].strip()), {}
+    for line in lines[2:]:
+        words = line.split()
+        if tick > 0 and len(words) == 2 and words[0].isdigit() and words[1].isdigit():
+            started[int(words[0])] = int(words[1]) / tick
+    return lines[0].strip() or None, started
+
+
 async def unit_not_loaded(ctx: Ctx) -> str | None:
     """Why systemd may not run the red5pro unit as it is on disk now, or None
     when it does. Read from systemd's NeedDaemonReload property, not from the

@@ -38,6 +38,7 @@ from steps.common import (
     exists,
     find_server_folders,
     folder_id,
+    host_boot_clock,
     install_dir,
     install_version,
     java_processes,
@@ -425,10 +426,10 @@ class PromoteNew(Red5Step):
         return Check(False)
 
     async def run(self, ctx: Ctx) -> None:
-        # This machine's clock, on record before the rename: a server the way
+        # The host's boot clock, on record before the rename: a server the way
         # back finds by its -Dred5.root path alone is the new release only if
         # it started after (steps.rollback._new_servers).
-        ctx.facts.promoted_at = time.time()
+        ctx.facts.promoted_boot, ctx.facts.promoted_uptime = await host_boot_clock(ctx)
         await run_shell(ctx, self.plan(ctx.plan_context())[1:])
 
 

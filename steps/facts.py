@@ -148,9 +148,12 @@ class Red5Facts(Facts):
     # one made like a saved nodegroup none of those stands for (its making
     # not recorded: a kill -9 or a lost answer right after the POST).
     recreated_nodegroups: list[str] | None = plain(None)
-    # promote-new: when it moved the new tree into place (this machine's
-    # clock, before the rename); None until then, or from an older journal
-    promoted_at: float | None = plain(None)
+    # promote-new: when it moved the new tree into place, on the host's boot
+    # clock (the boot's id, seconds since it), read before the rename; None
+    # until then, where the host did not say, or from an older journal (whose
+    # promoted_at was this machine's clock: review 58a L4)
+    promoted_boot: str | None = plain(None)
+    promoted_uptime: float | None = plain(None)
     # the way back: when the new tree was set aside (its folder's name)
     rollback_stamp: str | None = plain(None)
     # the way back: the new stream manager's nodegroups it could not delete

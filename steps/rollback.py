@@ -50,6 +50,7 @@ from steps.common import (
     root,
     running_from,
     sha256_remote,
+    started_since_boot,
     trees,
     unit_not_loaded,
 )
@@ -84,32 +85,28 @@ async def _new_servers(ctx: Ctx) -> list[JavaProcess]:
     before, that path named the old install, and the server is the old one
     (step review: the way back from before stop-service stopped and killed
     it, one restart more in the downtime, said to be the new release's). A
-    reboot's start of the new release, or start-service's, comes after."""
+    reboot's start of the new release, or start-service's, comes after.
+    Told on the host's boot clock alone (review 58a L4: this machine's clock,
+    stepped back, made a new server look started before promote-new)."""
     listing = await java_processes(ctx)
     found = running_from(listing, await new_tree(ctx))
     by_path = [proc.pid for proc in found if proc.cwd in (None, listing[1])]
-    promoted = ctx.facts.promoted_at
-    if promoted is None or not by_path:
-        return found  # when is not known (an older journal): as before
-    started = await _started_by(ctx, by_path)
+    boot, promoted = ctx.facts.promoted_boot, ctx.facts.promoted_uptime
+    if boot is None or promoted is None or not by_path:
+        return found  # when is not known (an older journal): every one is stopped
+    now_boot, started = await started_since_boot(ctx, by_path)
+    if now_boot != boot:
+        return found  # booted since promote-new (or not told): started after it
     # Old only when surely started before: one in doubt is stopped, which
     # costs the old server a restart, where passing a new one over would
     # leave it running as the way back moves its tree.
-    return [proc for proc in found
-            if proc.pid not in by_path or started.get(proc.pid, promoted) >= promoted]
+    return [proc for proc in found if proc.pid not in by_path
+            or started.get(proc.pid, promoted) + _TICK_SLACK_S >= promoted]
 
 
-async def _started_by(ctx: Ctx, pids: list[int]) -> dict[int, float]:
-    """The latest each of `pids` can have started, on this machine's clock:
-    now, less the whole seconds the host says it has run (ps leaves out the
-    part of a second; no clock of the host's is compared)."""
-    result = await ctx.probe("ps -o pid=,etimes= -p " + ",".join(map(str, pids)))
-    now, started = time.time(), {}
-    for line in result.stdout.splitlines():
-        words = line.split()
-        if len(words) == 2 and words[0].isdigit() and words[1].isdigit():
-            started[int(words[0])] = now - int(words[1])
-    return started
+# How closely /proc tells a process's start (clock ticks, a hundredth of a
+# second on Linux) from the uptime promote-new read.
+_TICK_SLACK_S = 0.02
 
 
 # Before the way back changes anything: nothing of the live stream manager has

@@ -950,13 +950,20 @@ async def test_the_way_back_before_start_service_leaves_the_old_server_known_by_
     assert not [text for text in sent if "kill" in text or "systemctl stop" in text], sent
 
 
+@pytest.mark.parametrize("stepped_back_s", [0, 3600])
 async def test_the_way_back_stops_a_new_release_known_by_its_root_that_started_after_promote(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stepped_back_s: int) -> None:
     """Second review (stop 50): the same server known only by -Dred5.root,
     started after promote-new (a reboot's start of the new release, or one by
     hand), is the new release's: the way back must stop it, or it moves the
-    tree from under it and the old release cannot be proven."""
+    tree from under it and the old release cannot be proven.
+
+    Review 58a L4: promote-new's time was this machine's clock and the
+    server's start the host's running time set against it: this machine's
+    clock stepped back an hour (an NTP correction) made the new server look
+    started before promote-new, the old one's, and it was left running."""
     journal = tmp_path / "run.jsonl"
+    real_time = time.time
     started: list[subprocess.Popen[bytes]] = []
     async with rehearsal_host(tmp_path) as host:
         live = host.sandbox / "usr/local/red5pro"
@@ -970,6 +977,8 @@ async def test_the_way_back_stops_a_new_release_known_by_its_root_that_started_a
                          f'exec -a java {sys.executable} -c "{sleep}" -Dred5.root={live}'],
                         cwd="/"))
                     await asyncio.sleep(1.5)  # for it to be running when the way back looks
+                    if stepped_back_s:
+                        monkeypatch.setattr(time, "time", lambda: real_time() - stepped_back_s)
                 return await super().confirm(step, plan)
 
         front = StartsTheNewOne({"stop-service": Decision(Answer.ROLLBACK)})
