@@ -1747,6 +1747,9 @@ class Recreate(Red5Step):
         ctx.info(f"rebuilding from {found.describe()}")
         if self.side == "new" and ctx.facts.recreated_nodegroups is None:
             ctx.facts.recreated_nodegroups = []  # known from here on: none yet
+        if self.side == "new" and ctx.facts.nodegroups_posted is None:
+            ctx.facts.nodegroups_posted = []
+        posted = ctx.facts.nodegroups_posted if self.side == "new" else []
         saved = found.data
         speaks = self._speaks(ctx)
         api = await ctx.api(fresh=True, old=self.side == "old")
@@ -1781,14 +1784,25 @@ class Recreate(Red5Step):
             if group is None:
                 body = {"regions": old.get("regions", []), "launchConfig": old["launchConfig"],
                         "scalePolicy": old["scalePolicy"]}
-                group = await ctx.act(
-                    api.api_call("POST", "admin/nodegroup", body),
-                    partial(api.create_nodegroup, old.get("regions", []),
-                            old["launchConfig"], old["scalePolicy"]))
+                if posted is not None and old["name"] not in posted:
+                    posted.append(old["name"])  # journalled as the POST's action begins
+                try:
+                    group = await ctx.act(
+                        api.api_call("POST", "admin/nodegroup", body),
+                        partial(api.create_nodegroup, old.get("regions", []),
+                                old["launchConfig"], old["scalePolicy"]))
+                except SMApiOutcomeUnknown:
+                    raise  # made or not: the way back may find it by its making
+                except SMApiError:
+                    if posted is not None and old["name"] in posted:
+                        posted.remove(old["name"])  # refused: nothing made
+                    raise
             new_name = group["name"]
             made = ctx.facts.recreated_nodegroups
             if self.side == "new" and made is not None and new_name not in made:
                 made.append(new_name)
+            if posted is not None and old["name"] in posted:
+                posted.remove(old["name"])
             want = max(1, len(origins_of(old.get("nodes", []))))
             # An origin on its way out (terminating, say) is not one launched:
             # waiting for it would wait the whole limit for nothing.

@@ -61,8 +61,10 @@ class Red5Scratch:
     new_groups_listed: tuple[str, ...] | None = None
     new_groups_going: tuple[str, ...] = ()
     new_groups_api: str | None = None
-    # ... and those it listed that recreate did not make, which it keeps
+    # ... and those it listed that recreate did not make, which it keeps,
+    # and those of which it cannot tell (made alike, one perhaps recreate's)
     new_groups_kept: tuple[str, ...] = ()
+    new_groups_unsure: tuple[str, ...] = ()
     new_groups_said: str | None = None
     # unpack: the new tree is there already, so the unzip goes over it
     unpack_over: bool = False
@@ -148,6 +150,13 @@ class Red5Facts(Facts):
     # one made like a saved nodegroup none of those stands for (its making
     # not recorded: a kill -9 or a lost answer right after the POST).
     recreated_nodegroups: list[str] | None = plain(None)
+    # recreate: the saved nodegroups whose POST admin/nodegroup it sent and
+    # whose group is not on record yet: journalled before the POST, cleared
+    # once the group is recorded or the API refused it. Only for these may the
+    # way back take a group made like one, not recorded, for recreate's
+    # (review 58a L2: a POST refused, one made by hand the same way was
+    # deleted). None until recreate begins, or in a journal from before it.
+    nodegroups_posted: list[str] | None = plain(None)
     # promote-new: when it moved the new tree into place, on the host's boot
     # clock (the boot's id, seconds since it), read before the rename; None
     # until then, where the host did not say, or from an older journal (whose

@@ -14,6 +14,7 @@ through the old API, into the old database.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -171,34 +172,48 @@ def _recreate_began(ctx: Ctx) -> bool:
     return False
 
 
-def _recreates(ctx: Ctx, listed: list[dict[str, Any]]) -> set[str]:
+def _recreates(ctx: Ctx, listed: list[dict[str, Any]]) -> tuple[set[str], set[str]]:
     """The names of the nodegroups in `listed` (the new API's) that this run's
-    recreate made, so the way back's to delete. Where the journal does not
-    record them (an older runbook's), every one, as the way back did then:
-    left, the old stream manager would tear their nodes down undrained. Else
-    those it names, those its notes name, and, for a saved nodegroup none of
-    these stands for, one made like it (the rule a retried recreate adopts
-    by): its making was not recorded (a kill -9 or a lost answer right after
-    the POST) but it is recreate's (review 57c H1)."""
+    recreate made, so the way back's to delete, and those it cannot tell of.
+    Where the journal does not record them (an older runbook's), every one,
+    as the way back did then: left, the old stream manager would tear their
+    nodes down undrained. Else those it names, those its notes name, and, for
+    a saved nodegroup whose POST recreate sent with no group on record (a
+    kill -9 or a lost answer right after it), the one group not on record
+    made like it (review 57c H1). Two or more such are not told apart: one
+    may be made by hand, so none is deleted (review 58a L2); nor is one made
+    like a saved nodegroup whose POST the API refused."""
     names = {group["name"] for group in listed}
     made = ctx.facts.recreated_nodegroups
     if made is None:
-        return names if _recreate_began(ctx) else set()
+        return (names if _recreate_began(ctx) else set()), set()
     known = set(made) | {str(note.get("new")) for journal in _journals(ctx)
                          for note in journal.notes
                          if note.get("kind") == NODEGROUP_RECREATED
                          and note.get("step") == Recreate.id}
     ours = {name for name in names if name in known}
+    unsure: set[str] = set()
+    posted = ctx.facts.nodegroups_posted  # None: a journal from before the fact
     unmatched = [group for group in listed if group["name"] in ours]
     for old in (load_snapshot(ctx) or {}).get("nodegroups", []):
         standing = next((g for g in unmatched if made_like(old, g)), None)
         if standing is not None:
             unmatched.remove(standing)
             continue
-        like = next((g for g in listed if g["name"] not in ours and made_like(old, g)), None)
-        if like is not None:
-            ours.add(like["name"])
-    return ours
+        if posted is not None and old.get("name") not in posted:
+            continue
+        like = [g["name"] for g in listed if g["name"] not in ours and made_like(old, g)]
+        if len(like) == 1:
+            ours.add(like[0])
+        else:
+            unsure.update(like)
+    return ours, unsure - ours
+
+
+def _unsure(names: Iterable[str]) -> str:
+    """Groups made alike, one of which may be recreate's: said, not deleted."""
+    return (f"made alike, and recreate's making of one such was not recorded: runbook cannot "
+            f"tell recreate's from one made by hand, so none is deleted: {', '.join(names)}")
 
 
 def _not_answering(exc: SMApiError) -> str:
@@ -247,6 +262,8 @@ class DeleteNewNodegroups(Red5Step):
         actions: list[Action] = [Note(f"before the new release stops: {SWEEP}")]
         if p.facts.scratch.new_groups_kept:
             actions.append(Note(_kept(p.facts.scratch.new_groups_kept)))
+        if p.facts.scratch.new_groups_unsure:
+            actions.append(Note(_unsure(p.facts.scratch.new_groups_unsure)))
         if listed and p.facts.recreated_nodegroups is None:
             actions.append(Note(UNRECORDED))
         actions += [Note(f"{name}: being deleted already (a DELETE sent earlier); waited for, "
@@ -263,7 +280,7 @@ class DeleteNewNodegroups(Red5Step):
     async def check(self, ctx: Ctx) -> Check:
         facts = ctx.facts
         facts.scratch.new_groups_listed, facts.scratch.new_groups_going = None, ()
-        facts.scratch.new_groups_kept = ()
+        facts.scratch.new_groups_kept = facts.scratch.new_groups_unsure = ()
         facts.scratch.new_groups_api = facts.scratch.new_groups_said = None
         if not ctx.cutover_under_way:
             raise StepFailed(NO_CUTOVER)
@@ -300,13 +317,18 @@ class DeleteNewNodegroups(Red5Step):
             return Check(True, "the new stream manager has no nodegroups")
         # Only recreate's: one made there by hand, or there before this run,
         # is not the way back's to delete.
-        made = _recreates(ctx, listed)
+        made, unsure = _recreates(ctx, listed)
         recreated = [g for g in listed if g["name"] in made]
         facts.scratch.new_groups_kept = tuple(sorted(g["name"] for g in listed
-                                                     if g["name"] not in made))
+                                                     if g["name"] not in made | unsure))
+        facts.scratch.new_groups_unsure = tuple(sorted(unsure))
         if not recreated:
             facts.new_nodegroups_looked_at = True
-            return Check(True, _kept(facts.scratch.new_groups_kept))
+            if unsure:
+                self._leave(ctx, "runbook cannot tell which is recreate's", sorted(unsure))
+            return Check(True, "; ".join(
+                [_kept(facts.scratch.new_groups_kept)] * bool(facts.scratch.new_groups_kept)
+                + [_unsure(sorted(unsure))] * bool(unsure)))
         facts.scratch.new_groups_listed = tuple(sorted(g["name"] for g in recreated))
         facts.scratch.new_groups_going = tuple(sorted(g["name"] for g in recreated
                                                       if being_deleted(g)))
@@ -345,7 +367,7 @@ class DeleteNewNodegroups(Red5Step):
         try:
             api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
             now = {g["name"]: g for g in await api.list_nodegroups()}
-            made = _recreates(ctx, list(now.values()))
+            made, unsure = _recreates(ctx, list(now.values()))
             if facts.recreated_nodegroups is None:
                 ctx.info(UNRECORDED)
             # Only what the plan showed is deleted; one of recreate's that it
@@ -353,9 +375,11 @@ class DeleteNewNodegroups(Red5Step):
             deleting = [name for name in sorted(listed) if name in now and name not in going
                         and not being_deleted(now[name])]
             since = sorted(name for name in set(now) - listed if name in made)
-            kept = sorted(name for name in set(now) - listed if name not in made)
+            kept = sorted(name for name in set(now) - listed if name not in made | unsure)
             if kept:
                 ctx.info(_kept(kept))
+            if unsure:
+                ctx.info(_unsure(sorted(unsure)))
             if since:
                 ctx.info(f"made since the plan was shown, so not deleted: {', '.join(since)}")
             for name in deleting:
@@ -379,10 +403,13 @@ class DeleteNewNodegroups(Red5Step):
                                       f"manager: {', '.join(waiting) or 'see the warning'}")
             return
         facts.new_nodegroups_looked_at = True
+        facts.new_nodegroups_left = None
+        if unsure:
+            self._leave(ctx, "runbook cannot tell which is recreate's", sorted(unsure))
         if since:
             self._leave(ctx, "made after its plan was shown, so not deleted", since)
-        else:
-            facts.new_nodegroups_left = None
+        if unsure and since:
+            facts.new_nodegroups_left = f"nodegroups {', '.join(sorted({*unsure, *since}))}"
         facts.scratch.new_groups_said = (f"deleted through the new API, their nodes terminated by "
                                   f"the new stream manager: {', '.join(sorted(listed))}")
         ctx.note("new-nodegroups-deleted", f"the new stream manager's nodegroups are deleted "
