@@ -116,7 +116,12 @@ class Session(Generic[F]):
         self.isolated = isolated
         self.resume = resume
         self.host_state = host_state(settings, state_dir)
-        self.cards: list[StepCard] = cards([*self.steps, *self.rollback])
+        # The way back numbered after the upgrade's steps, under `runbook
+        # rollback` too (whose run has none of them): 18 to 24 everywhere, as
+        # the README and the report have them (trial 58 L2).
+        upgrade_steps = len(self.upgrade if self.upgrade is not None else self.steps)
+        self.cards: list[StepCard] = [*cards(self.steps),
+                                      *cards(self.rollback, start=upgrade_steps + 1)]
         self.redactor = Redactor()
         self.redactor.add(token, name=settings.token_env)
         self.api = ApiClients(settings, token)

@@ -248,5 +248,5 @@ class Step(ABC, Generic[F]):
         return await self.check(ctx)
 
 
-def cards(steps: list[Step[Any]]) -> list[StepCard]:
-    return [step.card(number) for number, step in enumerate(steps, start=1)]
+def cards(steps: list[Step[Any]], *, start: int = 1) -> list[StepCard]:
+    return [step.card(number) for number, step in enumerate(steps, start=start)]

@@ -771,6 +771,21 @@ async def test_no_way_back_where_no_cutover_began(tmp_path: Path) -> None:
     assert not [r for r in records if r["event"] == "cutover-start"]
 
 
+async def test_the_way_back_is_numbered_alike_in_a_run_and_in_runbook_rollback(
+        tmp_path: Path) -> None:
+    """Trial 58 L2: the way back's steps were numbered 18 to 24 in a run (and
+    in the README and the report) but 1 to 7 under `runbook rollback`, whose
+    "Step 1 already done" read like preflight."""
+    async with rehearsal_host(tmp_path) as host:
+        run = session(host, tmp_path / "run.jsonl")
+        back = session(host, tmp_path / "back.jsonl", only_back=True)
+    numbered = {card.id: card.number for card in run.cards}
+    assert [numbered[step] for step in BACK] == list(range(len(CUTOVER) + len(
+        [s for s in procedure() if s.phase is not Phase.CUTOVER]) + 1, len(numbered) + 1))
+    assert [(card.id, card.number) for card in back.cards] == \
+        [(step, numbered[step]) for step in BACK]
+
+
 def test_rehearse_refuses_to_roll_back_after_a_prepare_step(tmp_path: Path) -> None:
     env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
     result = subprocess.run(
