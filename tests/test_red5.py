@@ -123,6 +123,33 @@ def test_the_keys_the_new_bean_reads_are_those_of_the_bean_carry_over_activates(
     assert red5.keys_the_new_bean_reads("<beans></beans>", SHIPPED) == {}
 
 
+def test_the_rehearsals_controller_beans_are_labelled_as_red5_labels_them() -> None:
+    """Facts audit 58b F11: the rehearsal's applicationContext.xml labelled
+    its controller beans in its own words ("Default controller: launches
+    nothing", "Amazon Web Services"), where Red5's files say
+    `<!-- Default CONTROLLER -->`, `<!-- AWS CONTROLLER -->` and so on (the
+    shared 6.2.0 file) and Red5's installer seds on those two comments and on
+    a commented bean that begins `<!-- <bean id="apiBridge" class="..."`: an
+    operator practising that edit on the rehearsal found none of them."""
+    import re
+
+    from runbook.rehearsal import sandbox
+    from runbook.rehearsal.scenarios import R5_1, R6_2, R11_1
+
+    red5s = set(re.findall(r"<!-- ([A-Za-z -]+CONTROLLER) -->", SHIPPED))
+    assert {"Default CONTROLLER", "AWS CONTROLLER"} <= red5s, red5s
+    for release in (R5_1, R6_2, R11_1):
+        for active, _, _ in sandbox.CONTROLLER_BEANS[release.wiring]:
+            text = sandbox.application_context(active, release)
+            labels = re.findall(r"<!-- ([^<>]*?) -->", text)
+            beans = [label for label in labels if label.endswith("CONTROLLER")]
+            assert "Default CONTROLLER" in beans and "AWS CONTROLLER" in beans, labels
+            assert set(beans) <= red5s, (release.version, beans)
+            assert len(beans) == len(sandbox.CONTROLLER_BEANS[release.wiring]), labels
+            if active != sandbox.AWS:
+                assert f'<!-- <bean id="apiBridge" class="{sandbox.AWS}"' in text, text
+
+
 def test_the_key_the_live_bean_read_for_a_property_the_new_bean_reads_under_another() -> None:
     """Review 57d M2: 5.1.1's Simulated and Limelight beans read
     recycleDeadNodes from ${instancecontroller.recycleDeadNodes} (AM's

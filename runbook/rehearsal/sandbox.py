@@ -56,8 +56,10 @@ AZURE = "com.red5pro.services.cloud.microsoft.component.AzureComputeController"
 SIMULATED = "com.red5pro.services.simulatedcloud.generic.component.GenericSimulatedCloudController"
 TERRAFORM = "com.red5pro.services.terraform.component.TerraformCloudController"
 
-# A cloud-controller bean: its class, the label above it, and the properties
-# it is wired with (property name, the red5-web.properties key of its ${...}).
+# A cloud-controller bean: its class, the label above it (Red5's comment, as
+# its files have it: `<!-- AWS CONTROLLER -->`, on which Red5's installer
+# seds; facts audit 58b F11), and the properties it is wired with (property
+# name, the red5-web.properties key of its ${...}).
 Bean = tuple[str, str, list[tuple[str, str]]]
 
 _AWS_5_1 = [("accessKey", "aws.accessKey"), ("accessSecret", "aws.accessSecret"),
@@ -84,7 +86,7 @@ _GOOGLE_5_1 = [("project", "compute.project"), ("defaultZone", "compute.defaultz
 _SIMULATED = [("operationTimeoutMilliseconds", "managed.operationTimeoutMilliseconds"),
               ("regionNames", "managed.regionNames"),
               ("availabilityZoneNames", "managed.availabilityZoneNames")]
-_DUMMY: Bean = (DUMMY, "Default controller: launches nothing", [])
+_DUMMY: Bean = (DUMMY, "Default CONTROLLER", [])
 
 # Each release's cloud-controller beans, wired as its applicationContext.xml
 # wires them (data README; the Limelight bean is left out of all). 5.1.1: AM's
@@ -96,20 +98,20 @@ _DUMMY: Bean = (DUMMY, "Default controller: launches nothing", [])
 CONTROLLER_BEANS: dict[str, list[Bean]] = {
     "5.1.1": [
         _DUMMY,
-        (AWS, "Amazon Web Services", _AWS_5_1),
-        (AZURE, "Microsoft Azure", _AZURE),
-        (GOOGLE, "Google Compute Engine", _GOOGLE_5_1),
-        (SIMULATED, "Simulated cloud",
+        (AWS, "AWS CONTROLLER", _AWS_5_1),
+        (AZURE, "AZURE CONTROLLER", _AZURE),
+        (GOOGLE, "GOOGLE COMPUTE CONTROLLER", _GOOGLE_5_1),
+        (SIMULATED, "SIMULATED-CLOUD CONTROLLER",
          [*_SIMULATED, ("recycleDeadNodes", "instancecontroller.recycleDeadNodes")]),
     ],
     "6.2.0": [
         _DUMMY,
-        (AWS, "Amazon Web Services", [*_AWS_5_1, ("forUsGovRegions", "aws.forUsGovRegions")]),
-        (AZURE, "Microsoft Azure", _AZURE),
-        (GOOGLE, "Google Compute Engine", [*_GOOGLE_5_1, ("network", "compute.network")]),
-        (SIMULATED, "Simulated cloud",
+        (AWS, "AWS CONTROLLER", [*_AWS_5_1, ("forUsGovRegions", "aws.forUsGovRegions")]),
+        (AZURE, "AZURE CONTROLLER", _AZURE),
+        (GOOGLE, "GOOGLE COMPUTE CONTROLLER", [*_GOOGLE_5_1, ("network", "compute.network")]),
+        (SIMULATED, "SIMULATED-CLOUD CONTROLLER",
          [*_SIMULATED, ("recycleDeadNodes", "managed.recycleDeadNodes")]),
-        (TERRAFORM, "Terraform (DigitalOcean)",
+        (TERRAFORM, "TERRAFORM-CLOUD CONTROLLER",
          [("operationTimeoutMilliseconds", "terra.operationTimeoutMilliseconds"),
           ("regionNames", "terra.regionNames"), ("availabilityZoneNames", "terra.regionNames"),
           ("instanceName", "terra.instanceName"), ("token", "terra.token"),
@@ -118,7 +120,7 @@ CONTROLLER_BEANS: dict[str, list[Bean]] = {
 }
 CONTROLLER_BEANS["api4"] = [
     *CONTROLLER_BEANS["6.2.0"][:-1],
-    (TERRAFORM, "Terraform service",
+    (TERRAFORM, "TERRAFORM-CLOUD CONTROLLER",
      [("host", "terra.host"), ("port", "terra.port"), ("token", "terra.token"),
       ("regionNames", "terra.regionNames"), ("instanceName", "terra.instanceName")]),
 ]
@@ -353,15 +355,20 @@ def application_context(active: str, release: Release) -> str:
     beans = CONTROLLER_BEANS[release.wiring]
     blocks: list[str] = []
     for bean_class, label, props in beans:
-        lines = [f'<bean id="apiBridge" class="{bean_class}" init-method="initialize">']
-        lines += [f'\t<property name="{name}" value="${{{key}}}" />' for name, key in props]
-        lines.append("</bean>")
+        wired = [f'<property name="{name}" value="${{{key}}}" />' for name, key in props]
         if bean_class == active:
+            lines = ['<bean id="apiBridge"', f'\tclass="{bean_class}"',
+                     '\tinit-method="initialize">', *("\t" + line for line in wired), "</bean>"]
+            body = "\n".join("\t" + line for line in lines)
+            blocks.append(f"\t<!-- {label} -->\n\n{body}\n")
+        else:
+            # Commented out as Red5 ships it: the comment opens on the bean's
+            # first line and closes after its end tag.
+            lines = [f'<!-- <bean id="apiBridge" class="{bean_class}"',
+                     '\tinit-method="initialize">', *("\t" + line for line in wired),
+                     "\t</bean> -->"]
             body = "\n".join("\t" + line for line in lines)
             blocks.append(f"\t<!-- {label} -->\n{body}\n")
-        else:
-            body = "\n".join("\t\t" + line for line in lines)
-            blocks.append(f"\t<!-- {label} -->\n\t<!--\n{body}\n\t-->\n")
     if active not in {bean for bean, _, _ in beans}:
         raise ValueError(f"{release.version} has no cloud controller {active}")
     return data_text("applicationContext.xml.in").replace("@CONTROLLERS@", "\n".join(blocks))
