@@ -518,6 +518,7 @@ def added_for_the_bean(result: Review) -> str:
     template's, or the live file's for the key the live bean read instead; ""
     if none."""
     from runbook.properties import Status, names
+    from runbook.properties.model import live_bean_writes
 
     added = [result[key] for key in result.unset_in_the_live_file]
     if not added:
@@ -529,10 +530,13 @@ def added_for_the_bean(result: Review) -> str:
         if was is not None:
             return (f"{names([kr.key])} ({kr.show(kr.old)}, the live file's {names([was])}, "
                     "which the same property read: goes in once confirmed)")
+        # Where the live bean writes the value itself (facts audit 58b F10).
+        prop = live_bean_writes(result.read_before.get(kr.key))
+        where = f"; the live applicationContext.xml writes it in its bean's {prop}" if prop else ""
         if kr.status is Status.NEW_DEFAULT:
             return (f"{names([kr.key])} (the template's {kr.show(kr.new)}, commented out "
-                    "there: goes in once confirmed)")
-        return f"{names([kr.key])} (the template gives no value: one is asked for)"
+                    f"there: goes in once confirmed{where})")
+        return f"{names([kr.key])} (the template gives no value: one is asked for{where})"
 
     said = [offered(kr) for kr in added]
     keys = "keys" if len(added) > 1 else "a key"

@@ -755,6 +755,17 @@ def _keys_by_property(bean: str) -> dict[str, str]:
     return found
 
 
+def _written_properties(bean: str) -> set[str]:
+    """The properties of one bean's text whose value is written out, not a
+    ${...} placeholder."""
+    found = set()
+    for tag in _PROPERTY.finditer(bean):
+        name, value = _NAME.search(tag.group(0)), _VALUE.search(tag.group(0))
+        if name and value and not _PLACEHOLDER.search(value.group(1)):
+            found.add(name.group(1).strip())
+    return found
+
+
 def new_bean_reads(live_xml: str, new_xml: str) -> tuple[dict[str, str], dict[str, str]]:
     """What the controller bean carry-over activates in the new release (the
     live install's, carry_controller) reads, from one carry-over: key -> the
@@ -774,11 +785,18 @@ def new_bean_reads(live_xml: str, new_xml: str) -> tuple[dict[str, str], dict[st
     live, new = _active_bridges(live_xml), _active_bridges(merged)
     if len(live) != 1 or len(new) != 1:
         return needs, {}
+    # Here: the CLI's first paint imports this module, not the properties package.
+    from runbook.properties.model import written_in_the_live_bean
+
     was = _keys_by_property(live[0].group(0))
+    written = _written_properties(live[0].group(0))
     before: dict[str, str] = {}
     for name, key in _keys_by_property(new[0].group(0)).items():
         if name in was and was[name] != key:
             before.setdefault(key, was[name])
+        elif name in written:
+            # Off-procedure (FACTS section 4): the live value is in the XML.
+            before.setdefault(key, written_in_the_live_bean(name))
     return needs, before
 
 

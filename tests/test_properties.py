@@ -310,6 +310,39 @@ def _renamed_review(value: str = "false", **options: object) -> Review:
                   **options)  # type: ignore[arg-type]
 
 
+def test_a_needed_key_the_live_bean_writes_in_its_xml_says_where_the_live_value_is() -> None:
+    """Facts audit 58b F10: a live bean that sets a property with a value
+    written in applicationContext.xml, not as ${key} (off the install pages'
+    procedure, FACTS section 4), left the review asking for the key the new
+    bean reads as if no value existed. It says where the live one is now,
+    without showing it."""
+    from runbook.rehearsal import sandbox
+    from runbook.rehearsal.scenarios import R5_1
+    from steps import red5
+    from steps.properties_step import added_for_the_bean
+
+    live_xml = sandbox.application_context(sandbox.AWS, R5_1).replace(
+        'value="${aws.accessKey}"', 'value="AKIAWRITTENINXML"').replace(
+        'value="${aws.operationTimeoutMilliseconds}"', 'value="90000"')
+    new_xml = (DATA.parent / "applicationContext.xml.6.2.0.b406").read_text()
+    live = sandbox.data_text("red5-web.properties.5.1.1.236")
+    result = review(live, TEMPLATE.read_text(encoding="latin-1"),
+                    needs=red5.keys_the_new_bean_reads(live_xml, new_xml),
+                    read_before=red5.keys_read_before(live_xml, new_xml))
+    assert "aws.accessKey" in result.unset_in_the_live_file
+    said = result.needed_note("aws.accessKey") or ""
+    assert "applicationContext.xml" in said and "accessKey" in said, said
+    assert "applicationContext.xml" not in (result.needed_note("aws.accessSecret") or "")
+    line = added_for_the_bean(result)
+    assert "aws.accessKey (the template gives no value: one is asked for; the live " \
+           "applicationContext.xml writes it" in line, line
+    assert "AKIAWRITTENINXML" not in said + line + render_review(result)
+    # One the template ships commented out with a value says it too.
+    timeout = result.needed_note("aws.operationTimeoutMilliseconds") or ""
+    assert "commented out" in timeout and "operationTimeoutMilliseconds in " \
+        "applicationContext.xml" in timeout, timeout
+
+
 def test_a_needed_key_the_live_bean_read_under_another_name_is_offered_the_live_value(
 ) -> None:
     """Review 57d M2: the old key was left out and the new one offered the

@@ -376,6 +376,25 @@ _KEPT_BLOCK = (
 )
 
 
+
+# A live bean may set a property with a value written in applicationContext.xml
+# rather than as ${key} (off the install pages' procedure, which say not to
+# change the bean's values: FACTS section 4). read_before then names, for the
+# key the new bean reads for that property, this marker and the property:
+# the live value is in the live XML, not in any key of the live file.
+_IN_THE_LIVE_BEAN = "applicationContext.xml#"
+
+
+def written_in_the_live_bean(prop: str) -> str:
+    """read_before's value for a property the live bean writes in its XML."""
+    return _IN_THE_LIVE_BEAN + prop
+
+
+def live_bean_writes(was: str | None) -> str | None:
+    """The property a read_before value says the live bean writes in its
+    XML; None for a key of the live file (or none)."""
+    return was[len(_IN_THE_LIVE_BEAN):] if was and was.startswith(_IN_THE_LIVE_BEAN) else None
+
 class Review:
     """The classification of every key plus the decisions taken so far.
 
@@ -573,6 +592,9 @@ class Review:
         elif (was := self.read_before.get(key)) is not None and was in self._old.active:
             said += (f" The live file sets {written_key(was)}, which the same property read "
                      "in the live install's bean: give its value here to keep it.")
+        if (prop := live_bean_writes(self.read_before.get(key))) is not None:
+            said += (f" The live install's bean sets its {prop} in applicationContext.xml "
+                     "itself, not from this file: its value is there.")
         return said
 
     def notes(self, key: str) -> list[str]:
