@@ -264,11 +264,12 @@ async def unit_not_loaded(ctx: Ctx) -> str | None:
     read had none of them, and a unit never reloaded read as loaded). An
     answer that cannot be read counts as not loaded: one reload more is
     harmless, a unit taken for loaded is not."""
-    result = await ctx.probe(root(ctx, "systemctl show -p NeedDaemonReload --value red5pro"))
+    # NAME=VALUE, not --value: systemd before 230 has no --value.
+    result = await ctx.probe(root(ctx, "systemctl show -p NeedDaemonReload red5pro"))
     answer = result.stdout.strip()
-    if result.ok and answer == "no":
+    if result.ok and answer == "NeedDaemonReload=no":
         return None
-    if result.ok and answer == "yes":
+    if result.ok and answer == "NeedDaemonReload=yes":
         return "systemd has not loaded the unit file as it is now (it needs a daemon-reload)"
     return ("systemd did not say whether it loaded the unit file as it is now: "
             f"{result.last_error_line() or answer or 'no answer'}")
