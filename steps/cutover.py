@@ -150,6 +150,16 @@ class _WrongDatabase(Exception):
 _DB_URL = re.compile(r"dbURL = jdbc:mysql://(\[[^\]]*\]|[^:/\s]*)(?::(\d+))?/")
 
 
+class _WillNotLoad(Exception):
+    """The red5.log of this start says the webapp's cloud-controller bean's
+    class was not found: a restart loads the same jars, so neither waiting
+    nor a restart mends it. `line`: the log's line; `bean`: the class."""
+
+    def __init__(self, line: str, bean: str) -> None:
+        super().__init__(line)
+        self.line, self.bean = line, bean
+
+
 class _TokenRefused(StepFailed):
     """The stream manager a service step started answers HTTP 401 to the token."""
 
@@ -838,6 +848,9 @@ class StartService(Red5Step):
             if p.facts.token_refused:
                 why = ("the service refuses the API token, and it reads its "
                        "rest.administratorToken only as it starts")
+            elif p.facts.webapp_did_not_load:
+                why = ("the service's webapp did not load as it started (its cloud controller's "
+                       "class was not found), and it loads its jars only as it starts")
             elif p.facts.started_without_database:
                 # Inferred, not in the sources (data README): a webapp that
                 # failed to load is not known to retry on its own.
@@ -1003,6 +1016,10 @@ class StartService(Red5Step):
             return Check(False, "the service runs and its API does not answer yet, and it "
                          f"started before its {red5.PROPERTIES_NAME} last "
                          "changed: it may use the database the file named then")
+        if ctx.facts.webapp_did_not_load:
+            # The jar put in place since is loaded only as it starts.
+            ctx.facts.restart_service = True
+            return Check(False, "the service runs, and its webapp did not load as it started")
         if ctx.facts.started_without_database:
             # It loaded without its database, which is back (or the step would
             # fail again): waiting is not known to bring its webapp up.
@@ -1054,13 +1071,22 @@ class StartService(Red5Step):
         # logs it as its webapp loads, which can be later than the first look).
         new_database: Any = None
         log_looked = 0.0
+        # When red5.log was last read for a start that cannot succeed; only a
+        # start runbook made, whose lines it knows where to find. Not at
+        # once: a boot that answers within the first look reads nothing.
+        fatal_looked = began
+        bean: list[str | None] = []  # the active bean's class, once read
 
         async def answering() -> Any:
-            nonlocal asked, database_looked, new_database, log_looked
+            nonlocal asked, database_looked, new_database, log_looked, fatal_looked
             before = len(errors)
             api = await self._answering(ctx, errors)
             if api:
                 return api
+            if ctx.facts.scratch.red5_log_start_offset is not None and \
+                    time.monotonic() - fatal_looked >= _LOG_EVERY_S:
+                fatal_looked = time.monotonic()
+                await self._raise_if_it_cannot_load(ctx, bean)
             if not database_looked and time.monotonic() - began >= _DATABASE_LOOK_AFTER_S:
                 # A release that cannot reach its database does not come up by
                 # waiting, nor by a restart (operator trial: two whole waits).
@@ -1096,6 +1122,38 @@ class StartService(Red5Step):
             return await _wait(ctx, "the Stream Manager API", limit, answering)
         except _GaveUp:  # a refused token is said at once, not waited out (code review)
             return None
+
+    async def _raise_if_it_cannot_load(self, ctx: Ctx, bean: list[str | None]) -> None:
+        """_WillNotLoad when the red5.log of this start says the class of the
+        install's active cloud-controller bean was not found (a jar holding
+        no controller passes preflight with a warning, trial 58). Only that
+        class's ClassNotFoundException: the line's other words are not in the
+        sources (data README), and another class's may be harmless. `bean`
+        keeps the class once applicationContext.xml was read."""
+        found = await ctx.probe(privileged_script(
+            self._this_starts_log(ctx, "grep -a -m 5 'ClassNotFoundException'"),
+            ctx.settings.host.sudo))
+        lines = [line.strip() for line in found.stdout.splitlines() if line.strip()]
+        if not found.ok or not lines:
+            return
+        if not bean:
+            context = quote(f"{live_dir(ctx)}/{red5.APP_CONTEXT}")
+            xml = await ctx.probe(root(ctx, f"cat -- {context}"))
+            bean.append(red5.active_controller(xml.stdout) if xml.ok else None)
+        if bean[0] is None:
+            return
+        for line in lines:
+            if re.search(rf"ClassNotFoundException:\s*{re.escape(bean[0])}\b", line):
+                raise _WillNotLoad(line, bean[0])
+
+    def _this_starts_log(self, ctx: Ctx, pipe: str) -> str:
+        """The shell pipeline that passes the red5.log of the last start
+        (from red5_log_start_offset; the whole log where it is not known, or
+        where it was rotated since and is smaller) through `pipe`."""
+        log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
+        since = ctx.facts.scratch.red5_log_start_offset or 0
+        return (f"if [ \"$(stat -L -c %s -- {log})\" -ge {since} ]; then tail -c +{since + 1} "
+                f"-- {log}; else cat -- {log}; fi | {pipe}")
 
     async def _look_at_the_database(self, ctx: Ctx, *, read_log: bool) -> Any:
         """_NoDatabase when the host cannot log in to the new database;
@@ -1225,12 +1283,8 @@ class StartService(Red5Step):
     async def _database_logged(self, ctx: Ctx) -> tuple[str, int] | None:
         """The database (host, port) the red5.log of the last start names in
         its dbURL line; None when it has written none yet."""
-        log = quote(f"{live_dir(ctx)}/{red5.SERVICE_LOG}")
-        since = ctx.facts.scratch.red5_log_start_offset or 0
         # A log rotated since is smaller than the offset: read it whole.
-        read = (f"if [ \"$(stat -L -c %s -- {log})\" -ge {since} ]; then tail -c +{since + 1} "
-                f"-- {log}; else cat -- {log}; fi | grep -a -o 'dbURL = jdbc:mysql://[^/]*/' "
-                "| tail -n 1")
+        read = self._this_starts_log(ctx, "grep -a -o 'dbURL = jdbc:mysql://[^/]*/' | tail -n 1")
         found = await ctx.probe(privileged_script(read, ctx.settings.host.sudo))
         match = _DB_URL.search(found.stdout) if found.ok else None
         if match is None:
@@ -1282,6 +1336,20 @@ class StartService(Red5Step):
         else:
             now = f"Nothing runs now: once the log's cause is fixed, try the step again{back}"
         raise StepFailed(f"{why}; {log} ends with: {said[0] if said else '(nothing)'}. {now}")
+
+    async def _fail_not_loading(self, ctx: Ctx, cannot: _WillNotLoad) -> NoReturn:
+        """Fail at once for a webapp whose controller class was not found:
+        the log's line, and where the jar goes."""
+        await mask_licences(ctx, live_dir(ctx))  # before the log's line shows
+        lib = f"{live_dir(ctx)}/{red5.LIB}"
+        back = "; or roll back to the old stream manager" if self.side == "new" else ""
+        runs = ("The service runs, its API not answering" if await self._runs(ctx)
+                else "Nothing runs now")
+        raise StepFailed(
+            f"the {self.side} release's webapp did not load, and neither waiting nor a restart "
+            f"mends it: {live_dir(ctx)}/{red5.SERVICE_LOG} says {cannot.line}. {runs}. Put the "
+            f"cloud controller jar that holds {cannot.bean} in {lib}, then try the step again, "
+            f"which restarts the service{back}")
 
     async def _database_host_unset(self, ctx: Ctx) -> str | None:
         """What the install's config.dbHost says, when it is still the
@@ -1384,6 +1452,10 @@ class StartService(Red5Step):
             # Restarted at once when tried again: it reads its file only as it starts.
             ctx.facts.started_without_database = True
             raise StepFailed(f"the new release's API does not answer, and {wrong}") from None
+        except _WillNotLoad as cannot:
+            # Restarted at once when tried again: it loads its jars only as it starts.
+            ctx.facts.webapp_did_not_load = True
+            await self._fail_not_loading(ctx, cannot)
         if not api:
             last = str(errors[-1]) if errors else "no answer at all"
             # From its first HTTP 500 of the last wait to the end, the API
@@ -1401,6 +1473,7 @@ class StartService(Red5Step):
         """The answering API is this step's release, put on record; fails if not."""
         ctx.facts.restart_service = ctx.facts.started_without_database = False
         ctx.facts.token_refused = ctx.facts.file_changed_since_start = False
+        ctx.facts.webapp_did_not_load = False
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
                                               install_version(ctx, live_dir(ctx)))

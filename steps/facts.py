@@ -134,6 +134,9 @@ class Red5Facts(Facts):
     # The new release was started while its database could not be reached: it
     # is restarted at once when the step is tried again.
     started_without_database: bool = plain(False)
+    # The new release's red5.log said its cloud-controller bean's class was not
+    # found: it is restarted at once when the step is tried again.
+    webapp_did_not_load: bool = plain(False)
     # The service runs and refuses the API token: it reads its token only as
     # it starts, so it is restarted at once.
     token_refused: bool = plain(False)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from runbook.config import Settings
+from runbook.events import StepChanged
 from runbook.executor import Answer, Decision, Outcome, Recovery
 from runbook.journal_replay import replay
 from runbook.model import Action, Shell, StepReport
@@ -552,3 +553,49 @@ def test_red5_log_is_read_for_the_database_only_where_it_can_say_what_the_file_d
     assert not reads("5.1.1.b236", proven=True, offset=0)
     for version in ("6.2.0.b406", "10.9.2", "11.1.0", ""):
         assert not reads(version, proven=False, offset=None), version
+
+
+async def test_a_controller_class_no_jar_holds_fails_the_step_without_waiting_it_out(
+    tmp_path: Path,
+) -> None:
+    """A jar holding no controller class passes preflight with a warning
+    (start-service tells). The webapp then does not load, and red5.log says
+    why (ClassNotFoundException for the bean's class) within a second of the
+    start; the step waited out its whole limit, restarted the service (which
+    loads the same jars) and waited it out again. It fails once the log says
+    so, quoting the line and saying where the jar goes; tried again once the
+    jar is there, it restarts the service at once."""
+    from runbook.model import Note
+    from runbook.rehearsal import sandbox
+
+    jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+    jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0",
+                                      ["org.red5.example.NotAController"]))
+    notes: list[str] = []
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(settings, cloud_controller=jar, timeouts=dataclasses.replace(
+            settings.timeouts, service_start=40))
+
+        def put_the_jar_right(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "start-service" and front.asked.count("start-service") == 2:
+                lib = host.install_dir / "red5pro" / "webapps/streammanager/WEB-INF/lib"
+                (lib / jar.name).write_bytes(sandbox.jar_bytes(
+                    "aws-cloud-controller", "11.0.0", [sandbox.AWS]))
+                notes.extend(a.text for a in plan if isinstance(a, Note))
+
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.RETRY]},
+                                 on_confirm=put_the_jar_right)
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+    assert outcome is Outcome.DONE, front.text()[-3000:]
+    failed = [e.report for e in front.events if isinstance(e, StepChanged)
+              and e.report.id == "start-service" and e.report.state.value == "failed"]
+    assert len(failed) == 1, front.states
+    assert "restarting it once" not in front.text()
+    said = failed[0].detail
+    assert f"java.lang.ClassNotFoundException: {sandbox.AWS}" in said, said
+    assert "WEB-INF/lib" in said and "restarts the service" in said, said
+    assert "The service runs" in said, said
+    elapsed = failed[0].elapsed_s
+    assert elapsed is not None and elapsed < 20, elapsed
+    assert notes and "did not load" in notes[0] and "restarted at once" in notes[0], notes

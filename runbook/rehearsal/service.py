@@ -210,20 +210,30 @@ def placeholder_refused(key: str) -> str:
             f'"${{{key}}}"')
 
 
+def class_not_found(bean_class: str) -> str:
+    """What Spring says of the controller bean whose class the webapp's class
+    loader cannot find: its CannotLoadBeanClassException around the JDK's
+    ClassNotFoundException (both read in Spring's source; FACTS has no
+    red5.log line for it, and the resource's description and the "nested
+    exception is" joint, Spring 5's and older, are inferred: data README)."""
+    return ("org.springframework.beans.factory.CannotLoadBeanClassException: Cannot find class "
+            f"[{bean_class}] for bean with name 'apiBridge' defined in ServletContext resource "
+            "[/WEB-INF/applicationContext.xml]; nested exception is "
+            f"java.lang.ClassNotFoundException: {bean_class}")
+
+
 def load_controller(webinf: Path, bean_class: str, api: str = "4.0") -> str:
     """What the controller bean answers as its platform, for a webapp speaking
-    `api`; WebappError if its class cannot load."""
+    `api`; WebappError if its class cannot load (one the fake does not
+    serve, or in no jar of WEB-INF/lib)."""
     simple = bean_class.rsplit(".", 1)[-1]
     if simple not in CONTROLLERS or simple in _NOT_IN_RELEASE.get(api, ()):
-        raise WebappError(f"ClassNotFoundException: {bean_class} (no such cloud controller)")
+        raise WebappError(class_not_found(bean_class))
     name = CONTROLLERS[simple]
     if api.startswith("3."):
         name = _API_3_ANSWERS.get(simple, name)
     if simple not in _SHIPPED and not _lib_holds(webinf / "lib", bean_class):
-        raise WebappError(
-            f"ClassNotFoundException: {bean_class}; no jar in WEB-INF/lib holds it, "
-            "so the active cloud controller bean cannot be created"
-        )
+        raise WebappError(class_not_found(bean_class))
     return name
 
 
