@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Literal, NoReturn, TypeAlias
+from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias
 
 from runbook.config import Settings
 from runbook.hoststate import Snapshot
@@ -158,6 +158,14 @@ class _WillNotLoad(Exception):
     def __init__(self, line: str, bean: str) -> None:
         super().__init__(line)
         self.line, self.bean = line, bean
+
+
+class _Answer(NamedTuple):
+    """The API answering, and what it answered first: its cloud controller
+    (asked once; the step records it and refuses the Dummy by it)."""
+
+    api: Any
+    controller: str
 
 
 class _TokenRefused(StepFailed):
@@ -884,10 +892,13 @@ class StartService(Red5Step):
         new one's, resumed mid-cutover), and the properties step carries that
         token into the new file; the way back's start proves it (rollback)."""
 
-    async def _answering(self, ctx: Ctx, errors: list[SMApiError]) -> Any:
+    async def _answering(self, ctx: Ctx, errors: list[SMApiError]) -> _Answer | None:
+        """The API and its cloud controller once it answers that; None while
+        it does not (why, appended to `errors`)."""
         try:
             api = await ctx.api(fresh=True, old=self.side == "old", expecting=self._speaks(ctx))
-            return await api.cloud_controller() and api
+            controller = await api.cloud_controller()
+            return _Answer(api, controller) if controller else None
         except SMApiError as exc:
             if exc.status == 401:
                 raise _TokenRefused(self._refused(ctx)) from None
@@ -951,7 +962,8 @@ class StartService(Red5Step):
             return False
         return written_after_start(numbers[0], numbers[1], max(numbers[2:]), slack=1)
 
-    async def _answering_unless_refused(self, ctx: Ctx, errors: list[SMApiError]) -> Any:
+    async def _answering_unless_refused(self, ctx: Ctx,
+                                        errors: list[SMApiError]) -> _Answer | None:
         """The API if it answers, before a restart: a refusal of the token is
         what the restart is for."""
         try:
@@ -962,6 +974,7 @@ class StartService(Red5Step):
     async def check(self, ctx: Ctx) -> Check:
         ctx.facts.restart_service = ctx.facts.token_refused = False
         ctx.facts.file_changed_since_start = False
+        ctx.facts.scratch.serving_proved = None
         (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
                                                    self._runs(ctx))
         if other:
@@ -973,7 +986,7 @@ class StartService(Red5Step):
         await self._prove(ctx)
         errors: list[SMApiError] = []
         try:
-            api = await self._answering(ctx, errors)
+            answer = await self._answering(ctx, errors)
         except _TokenRefused:
             if not await self._written_since_it_started(ctx, ours):
                 raise  # a restart would read the same file: the step fails, saying why
@@ -981,7 +994,8 @@ class StartService(Red5Step):
             ctx.facts.restart_service = ctx.facts.token_refused = True
             return Check(False, "the service refuses the API token, and its "
                          f"{red5.PROPERTIES_NAME} was written since it started")
-        if api:
+        if answer:
+            api = answer.api
             proof = await serving_proof(ctx, api, self.side)
             if proof.done:
                 # Started by hand (a resumed run): a 6.2+ server logs no word
@@ -1003,10 +1017,10 @@ class StartService(Red5Step):
                     ctx.facts.new_api_version = api.version
                 # Found serving, its controller is proved as a start's is
                 # (review 57c, H0: a resume found another cloud's "done").
-                controller = await api.cloud_controller()
                 self._answered(ctx, api, version=release_of(ctx, self.side),
-                               controller=controller)
-                self._refuse_the_wrong_controller(ctx, controller)
+                               controller=answer.controller)
+                self._refuse_the_wrong_controller(ctx, answer.controller)
+                ctx.facts.scratch.serving_proved = (self.side, proof)
             return proof
         if self.side == "new" and await self._written_since_it_started(ctx, ours):
             # It read its database as it started, and the file has changed
@@ -1055,7 +1069,7 @@ class StartService(Red5Step):
         return not (file_proven and ctx.facts.scratch.red5_log_start_offset is not None)
 
     async def _wait_for_api(self, ctx: Ctx, limit: float, errors: list[SMApiError], *,
-                            file_proven: bool = False) -> Any:
+                            file_proven: bool = False) -> _Answer | None:
         """The API once it answers; None when the limit passes first.
         _ServiceEnded as soon as systemd says the service is gone: a server
         that exits as it boots (no license key, say) never answers."""
@@ -1077,12 +1091,12 @@ class StartService(Red5Step):
         fatal_looked = began
         bean: list[str | None] = []  # the active bean's class, once read
 
-        async def answering() -> Any:
+        async def answering() -> _Answer | None:
             nonlocal asked, database_looked, new_database, log_looked, fatal_looked
             before = len(errors)
-            api = await self._answering(ctx, errors)
-            if api:
-                return api
+            found = await self._answering(ctx, errors)
+            if found:
+                return found
             if ctx.facts.scratch.red5_log_start_offset is not None and \
                     time.monotonic() - fatal_looked >= _LOG_EVERY_S:
                 fatal_looked = time.monotonic()
@@ -1119,9 +1133,10 @@ class StartService(Red5Step):
             return None
 
         try:
-            return await _wait(ctx, "the Stream Manager API", limit, answering)
+            answer: _Answer = await _wait(ctx, "the Stream Manager API", limit, answering)
         except _GaveUp:  # a refused token is said at once, not waited out (code review)
             return None
+        return answer
 
     async def _raise_if_it_cannot_load(self, ctx: Ctx, bean: list[str | None]) -> None:
         """_WillNotLoad when the red5.log of this start says the class of the
@@ -1405,12 +1420,12 @@ class StartService(Red5Step):
         # An answer is what the restart is for where the service read an older
         # file: it is restarted all the same.
         if restarted and not ctx.facts.file_changed_since_start and \
-                (api := await self._answering_unless_refused(ctx, errors)):
+                (answer := await self._answering_unless_refused(ctx, errors)):
             # It came up while the question waited (operator trial: a slow
             # release restarted as it answered, and never lived out a limit).
             ctx.info("the API answers now, as it did not when the step was planned: the "
                      "service is not restarted")
-            await self._proven(ctx, api)
+            await self._proven(ctx, answer)
             return
         # A service an earlier attempt started has had part of its time already.
         waited = 0 if restarted else (await self._age(ctx, ours) or 0)
@@ -1428,9 +1443,9 @@ class StartService(Red5Step):
             await self._prove(ctx)
         last_wait = len(errors)  # where the last wait's answers begin
         try:
-            api = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors,
-                                           file_proven=proven)
-            if not api and not restarted and await self._runs(ctx):
+            answer = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors,
+                                              file_proven=proven)
+            if not answer and not restarted and await self._runs(ctx):
                 # Running and silent for the whole limit: a webapp that failed to
                 # deploy (its database was unreachable at boot, say) is not known
                 # to come back by waiting (inferred: data README). The plan the
@@ -1440,7 +1455,7 @@ class StartService(Red5Step):
                 ctx.facts.scratch.red5_log_start_offset = await self._log_size(ctx)
                 await self._systemctl(ctx, "restart")
                 last_wait = len(errors)
-                api = await self._wait_for_api(ctx, limit, errors, file_proven=proven)
+                answer = await self._wait_for_api(ctx, limit, errors, file_proven=proven)
         except _ServiceEnded:
             # Not systemd's word for it pasted in (re-trial 57b: "the red5pro
             # service is failed"): the log's tail and "Nothing runs now" follow.
@@ -1456,7 +1471,7 @@ class StartService(Red5Step):
             # Restarted at once when tried again: it loads its jars only as it starts.
             ctx.facts.webapp_did_not_load = True
             await self._fail_not_loading(ctx, cannot)
-        if not api:
+        if not answer:
             last = str(errors[-1]) if errors else "no answer at all"
             # From its first HTTP 500 of the last wait to the end, the API
             # answered 500 alone: the webapp is up and failing, which more time
@@ -1467,10 +1482,12 @@ class StartService(Red5Step):
             failing = 500 in answers and set(answers[answers.index(500):]) == {500}
             await self._fail_with_log(ctx, "gave up after waiting for the Stream Manager API "
                                       f"(last answer: {last})", failing=failing)
-        await self._proven(ctx, api)
+        await self._proven(ctx, answer)
 
-    async def _proven(self, ctx: Ctx, api: Any) -> None:
-        """The answering API is this step's release, put on record; fails if not."""
+    async def _proven(self, ctx: Ctx, answer: _Answer) -> None:
+        """The answering API is this step's release, put on record (for the
+        verify that follows too); fails if not."""
+        api, controller = answer
         ctx.facts.restart_service = ctx.facts.started_without_database = False
         ctx.facts.token_refused = ctx.facts.file_changed_since_start = False
         ctx.facts.webapp_did_not_load = False
@@ -1480,11 +1497,11 @@ class StartService(Red5Step):
         if not proof.done:
             raise StepFailed(f"an API answers, but not the {self.side} release's: "
                              f"{proof.detail}")
-        controller = await api.cloud_controller()
         if self.side == "new":
             ctx.facts.new_api_version = api.version
         self._answered(ctx, api, version=version, controller=controller)
         self._refuse_the_wrong_controller(ctx, controller)
+        ctx.facts.scratch.serving_proved = (self.side, proof)
 
     def _refuse_the_wrong_controller(self, ctx: Ctx, controller: str | None) -> None:
         """FACTS §5 waits for the expected controller: not the Dummy, which
@@ -1515,10 +1532,15 @@ class StartService(Red5Step):
                  side=self.side)
 
     async def verify(self, ctx: Ctx) -> Check:
-        api = await self._answering(ctx, [])
-        if not api:
+        # What this process's run or check proved a moment ago, taken once:
+        # it asked the API and the host what this would ask again.
+        proved, ctx.facts.scratch.serving_proved = ctx.facts.scratch.serving_proved, None
+        if proved is not None and proved[0] == self.side:
+            return proved[1]
+        answer = await self._answering(ctx, [])
+        if not answer:
             return Check(False, "the API does not answer")
-        return await serving_proof(ctx, api, self.side)
+        return await serving_proof(ctx, answer.api, self.side)
 
 
 def expected_api_version(p: AnyContext) -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeAlias
 
 from runbook.facts import Facts, not_journalled, plain
+from runbook.model import Check
 from runbook.step import PlanContext, Step, StepContext
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ class Red5Scratch:
     # start's lines begin is not known, and the log is read from the top.
     # Its run sets it before it reads it: nothing for a later process.
     red5_log_start_offset: int | None = None
+    # start-service: the side (new, or old for the way back) and the proof
+    # that it serves, as its run or check just made it, for its verify to
+    # take once instead of asking the API and the host again
+    serving_proved: tuple[str, Check] | None = None
     carry_over_xml: str | None = None
     carry_over_diff: str = ""
     export_shrink: str | None = None

@@ -599,3 +599,43 @@ async def test_a_controller_class_no_jar_holds_fails_the_step_without_waiting_it
     elapsed = failed[0].elapsed_s
     assert elapsed is not None and elapsed < 20, elapsed
     assert notes and "did not load" in notes[0] and "restarted at once" in notes[0], notes
+
+
+async def test_a_start_asks_for_the_cloud_controller_once_and_proves_serving_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The API's first answer is its cloud controller: the step asked for it
+    again to record it, and a third time in its verify, which proved serving
+    again a moment after the run had (a helper's count, stop 58). Counted at
+    runbook's own client and proof, against the rehearsal's stream manager."""
+    from runbook import smapi
+    from steps import cutover
+
+    front = ScriptedFrontEnd({"recreate": Decision(Answer.STOP)})
+    asked: list[tuple[str | None, str]] = []
+    proved: list[str | None] = []
+
+    def step_now() -> str | None:
+        changed = [e.report.id for e in front.events if isinstance(e, StepChanged)]
+        return changed[-1] if changed else None
+
+    call, prove = smapi.StreamManagerAPI._call, cutover.serving_proof
+
+    async def counted_call(self: smapi.StreamManagerAPI, method: str, rel: str,
+                           *args: object, **kwargs: object) -> object:
+        asked.append((step_now(), rel))
+        return await call(self, method, rel, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def counted_proof(*args: object, **kwargs: object) -> object:
+        proved.append(step_now())
+        return await prove(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(smapi.StreamManagerAPI, "_call", counted_call)
+    monkeypatch.setattr(cutover, "serving_proof", counted_proof)
+    async with rehearsal_host(tmp_path) as host:
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl", rehearsal_settings(host))
+    assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    assert front.final_state("start-service") == "done", front.text()[-3000:]
+    controller = [step for step, rel in asked if rel == "admin/debug/cloudcontroller"]
+    assert controller.count("start-service") == 1, asked
+    assert proved.count("start-service") == 1, proved
