@@ -916,6 +916,12 @@ class StartService(Red5Step):
         shell was blamed on the file, and the healthy server restarted)."""
         back = "; or roll back to the old stream manager" if self.side == "new" else ""
         where = f"{live_dir(ctx)}/{red5.PROPERTIES}"
+        if ctx.facts.scratch.token_fault_on:
+            # Neither the file nor the token is wrong (a helper, stop 58: "is
+            # not the live one's", of a file that was right).
+            return (f"the {self.side} stream manager refuses the API token (HTTP 401): this "
+                    f"rehearsal's fault token-rejected@{self.id} has it refuse every token, "
+                    f"and is lifted once the step has failed. Try the step again{back}")
         if self.side == "new" and ctx.facts.scratch.token_taken:
             # This run's preflight saw the live stream manager take it (re-trial:
             # "if the file's is" read as a riddle where only the file can be).
@@ -975,6 +981,7 @@ class StartService(Red5Step):
         ctx.facts.restart_service = ctx.facts.token_refused = False
         ctx.facts.file_changed_since_start = False
         ctx.facts.scratch.serving_proved = None
+        ctx.facts.scratch.token_fault_on = False  # a fault is armed only once it runs
         (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
                                                    self._runs(ctx))
         if other:
@@ -1407,6 +1414,12 @@ class StartService(Red5Step):
         return max(ages) if ages else None
 
     async def run(self, ctx: Ctx) -> None:
+        # A rehearsal's token-rejected fault at this step is armed for its
+        # first run (as the operator says run) and lifted when it has failed.
+        first = self.id not in ctx.facts.scratch.runs_begun
+        ctx.facts.scratch.runs_begun.add(self.id)
+        ctx.facts.scratch.token_fault_on = first and ctx.settings.rehearsal and \
+            f"token-rejected@{self.id}" in ctx.settings.rehearsal_faults
         other, ours = await servers_of(ctx, self.side)
         if other:
             raise StepFailed(f"the {'old' if self.side == 'new' else 'new'} server (pid "

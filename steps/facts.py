@@ -91,6 +91,11 @@ class Red5Scratch:
     # preflight: the stream manager serving then took this process's API
     # token, so a release that refuses it later has another in its file
     token_taken: bool = False
+    # start-service (and the way back's start): the steps that have begun a
+    # run in this process, and whether this run is the one a rehearsal's
+    # token-rejected fault at the step is armed for (its first)
+    runs_begun: set[str] = field(default_factory=set)
+    token_fault_on: bool = False
     # upload: host path -> (size, sha256) its run just proved on the host, for
     # its verify to take instead of reading the file again; never carried on
     proven: dict[str, tuple[int, str]] = field(default_factory=dict)

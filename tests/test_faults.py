@@ -70,9 +70,13 @@ class Operator(ScriptedFrontEnd):
 async def faulted(host: RehearsalHost, asked: list[str], front: ScriptedFrontEnd,
                   journal: Path, settings: Settings | None = None,
                   resume: Replay | None = None) -> Outcome:
-    """The run `runbook rehearse --fault ...` makes, over this front end."""
+    """The run `runbook rehearse --fault ...` makes, over this front end: its
+    settings name the faults, as the command's do."""
     settings = settings or rehearsal_settings(host)
-    switch = faults.FaultSwitch(host, faults.parse(asked, RehearsalHost), settings)
+    requested = faults.parse(asked, RehearsalHost)
+    if requested:
+        settings = dataclasses.replace(settings, rehearsal_faults=tuple(map(str, requested)))
+    switch = faults.FaultSwitch(host, requested, settings)
     await switch.at_start()
     try:
         return await rehearse(host, switch.wrap(front), journal, settings, resume)
@@ -331,13 +335,14 @@ async def test_a_new_release_refusing_the_token_fails_start_service_at_once(
     "not up yet", waited out its limit, restarted the service inside the
     downtime, waited again, and failed with "no answer at all" and advice to
     raise service_start (code review, stop 48). A refused token is said at
-    once, and the service is started once."""
+    once, and the service is started once. (The new file's token is made
+    wrong by hand: the token-rejected fault says itself, below.)"""
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
-        front = ScriptedFrontEnd()
+        front = _MistypesTheNewToken(host)
+        front.at_failure = None
         settings = with_timeouts(host, service_start=4)
-        outcome = await faulted(host, ["token-rejected@start-service"], front, journal,
-                                settings)
+        outcome = await faulted(host, [], front, journal, settings)
         assert outcome is Outcome.FAILED, front.text()[-3000:]
     said = failure(front, "start-service")
     assert "refuses the API token" in said and "rest.administratorToken" in said, said
@@ -362,12 +367,32 @@ async def test_a_resumed_run_whose_preflight_saw_the_token_taken_says_so_at_a_40
     async with rehearsal_host(tmp_path) as host:
         first = ScriptedFrontEnd({"backup-live": Decision(Answer.STOP)})
         assert await faulted(host, [], first, journal) is Outcome.STOPPED
-        front = ScriptedFrontEnd()
-        outcome = await faulted(host, ["token-rejected@start-service"], front, journal,
+        front = _MistypesTheNewToken(host)
+        front.at_failure = None
+        outcome = await faulted(host, [], front, journal,
                                 with_timeouts(host, service_start=4), resume=replay(journal))
         assert outcome is Outcome.FAILED, front.text()[-3000:]
     said = failure(front, "start-service")
     assert "the live one took at preflight" in said and "quit" not in said, said
+
+
+async def test_the_token_rejected_fault_at_start_service_is_said_as_the_cause(
+        tmp_path: Path) -> None:
+    """`--fault token-rejected@start-service`: the step said the file's
+    token "is not the live one's" and to set it, when the file was right and
+    the fault made the stream manager refuse every token (a helper's finding,
+    stop 58). In a rehearsal with that fault the fault is said as the cause,
+    and trying again (the fault lifted) goes on."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.RETRY]})
+        outcome = await faulted(host, ["token-rejected@start-service"], front, journal,
+                                with_timeouts(host, service_start=4))
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    said = failure(front, "start-service")
+    assert "token-rejected@start-service" in said and "HTTP 401" in said, said
+    assert "is not the live one's" not in said and "Set it" not in said, said
+    assert "quit" not in said and "try the step again" in said.lower(), said
 
 
 async def test_a_resumed_preflight_says_an_api_error_mid_cutover_as_what_it_is(
