@@ -929,6 +929,15 @@ class StartService(Red5Step):
                     f"one took at preflight: the rest.administratorToken in {where} is not "
                     "the live one's. Set it to the live one's and try the step again, which "
                     f"restarts the service so that it reads it{back}")
+        if ctx.settings.sandboxed:
+            # `runbook rehearse` gives its host's own token, the live install's:
+            # none to give again, so no "quit and start runbook again" (a
+            # resumed rehearsal, whose preflight heard no API, said it).
+            return (f"the {self.side} stream manager refuses the API token (HTTP 401): the "
+                    "rehearsal gives its host's own token, the live install's, so the "
+                    f"rest.administratorToken in {where} is the one that differs. Set it to "
+                    "the live install's and try the step again, which restarts the service "
+                    f"so that it reads it{back}")
         return (f"the {self.side} stream manager refuses the API token runbook was given (HTTP "
                 f"401): it is not the rest.administratorToken in {where}, and this run has "
                 "not seen a stream manager take it. If the token is wrong, quit and start "

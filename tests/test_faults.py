@@ -376,6 +376,30 @@ async def test_a_resumed_run_whose_preflight_saw_the_token_taken_says_so_at_a_40
     assert "the live one took at preflight" in said and "quit" not in said, said
 
 
+async def test_a_resumed_rehearsal_whose_preflight_heard_no_api_is_not_told_to_start_again(
+        tmp_path: Path) -> None:
+    """Resumed after stop-service, preflight hears no stream manager take the
+    token, so a 401 at start-service said: "if the token is wrong, quit and
+    start runbook again with the right one". `runbook rehearse` gives its
+    host's own token (the live install's): there is none to give, and only
+    the new file's can differ (a helper's finding, stop 58)."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)})
+        assert await faulted(host, [], first, journal) is Outcome.STOPPED
+        assert host.service_pid() is None, "stop-service stopped the old release"
+        front = _MistypesTheNewToken(host)
+        front.at_failure = None
+        outcome = await faulted(host, [], front, journal,
+                                with_timeouts(host, service_start=4), resume=replay(journal))
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "start-service")
+    assert "HTTP 401" in said and "rest.administratorToken" in said, said
+    assert "quit" not in said and "start runbook again" not in said, said
+    assert "the rehearsal gives its host's own token" in said.lower(), said
+    assert "try the step again" in said, said
+
+
 async def test_the_token_rejected_fault_at_start_service_is_said_as_the_cause(
         tmp_path: Path) -> None:
     """`--fault token-rejected@start-service`: the step said the file's
