@@ -311,6 +311,11 @@ UPLOADED = "uploaded"
 # The other names the report reads a run by: the steps write them from here,
 # so a rename cannot quietly empty the report's fleet table.
 SERVICE_ANSWERED = "service-answered"
+# The fact (a procedure's, journalled plain: a sentence, or None) naming a
+# service a failed step left running without serving: the exit lines say it
+# while the stream manager is down (trial 58 L6: a new release left up without
+# its database, unsaid), until a later attempt decides it again.
+LEFT_RUNNING = "left_running"
 NODEGROUP_RECREATED = "nodegroup-recreated"
 PROPERTIES_STEP = "properties"
 

@@ -16,8 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from runbook.journal import text_of
 from runbook.journal_replay import Replay
-from runbook.model import Leaves, StepState, duration
+from runbook.model import LEFT_RUNNING, Leaves, StepState, duration
 
 _FINISHED = (StepState.DONE, StepState.SKIPPED)
 
@@ -112,7 +113,10 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
             left += f", then {doubt[-1]} in doubt" if doubt else ""
             return (f"{down}, on the way back to the old one: {len(finished)} of its steps "
                     f"done{left} ({count} before the way back)")
-        return f"{down}, {count}"
+        # What a failed step left running (start-service: the new release
+        # up without serving), as its facts last said (trial 58 L6).
+        left = text_of(history.facts.get(LEFT_RUNNING))
+        return f"{down}, {count}" + (f"; {left}" if left else "")
     if history.state("preflight") not in _FINISHED:
         # Nothing was looked at, or what was found was not a live install
         # (operator trial: its folder moved aside by a cutover this run knew

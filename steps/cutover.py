@@ -996,6 +996,8 @@ class StartService(Red5Step):
         if other:
             return other_runs(self.side, other)
         if not runs:
+            if self.side == "new":
+                ctx.facts.left_running = None  # stopped since (by hand, say)
             # Said: it decides, for a step left in doubt, between trying again
             # and the way back (re-trial: "not in place" alone).
             return Check(False, "the red5pro service does not run")
@@ -1347,7 +1349,7 @@ class StartService(Red5Step):
             ctx.info(f"{red5.SERVICE_LOG}: {line}")
         said = [line for line in lines if " ERROR " in line][-1:] or lines[-1:]
         back = ", or roll back to the old stream manager" if self.side == "new" else ""
-        runs = await self._runs(ctx)
+        runs = await self._left_running(ctx)
         placeholder = await self._database_host_unset(ctx) if self.side == "new" else None
         if placeholder is not None:
             # Neither a wait nor a restart mends it (re-trial: advice to try
@@ -1374,7 +1376,7 @@ class StartService(Red5Step):
         await mask_licences(ctx, live_dir(ctx))  # before the log's line shows
         lib = f"{live_dir(ctx)}/{red5.LIB}"
         back = "; or roll back to the old stream manager" if self.side == "new" else ""
-        runs = ("The service runs, its API not answering" if await self._runs(ctx)
+        runs = ("The service runs, its API not answering" if await self._left_running(ctx)
                 else "Nothing runs now")
         raise StepFailed(
             f"the {self.side} release's webapp did not load, and neither waiting nor a restart "
@@ -1422,7 +1424,36 @@ class StartService(Red5Step):
         ages = [int(word) for word in result.stdout.split() if word.isdigit()]
         return max(ages) if ages else None
 
+    async def _left_running(self, ctx: Ctx) -> bool:
+        """Whether the service runs, as a failure of this step leaves it: on
+        record (Red5Facts.left_running) for the exit lines, which say it
+        while the stream manager is down (trial 58 L6: a release left up
+        without its database, unsaid)."""
+        runs = await self._runs(ctx)
+        ctx.facts.scratch.left_looked = True
+        if self.side == "new":  # the way back's own lines say where it stands
+            ctx.facts.left_running = (f"the new release's service runs: {self.id} failed and "
+                                      "left it running") if runs else None
+        return runs
+
+    async def _what_runs(self, ctx: Ctx) -> str:
+        """What runs as this step fails, said at the end of its failure."""
+        if await self._left_running(ctx):
+            return f"The {self.side} release's service runs meanwhile, its API not answering"
+        return "Nothing runs now"
+
     async def run(self, ctx: Ctx) -> None:
+        ctx.facts.scratch.left_looked = False
+        if self.side == "new":
+            ctx.facts.left_running = None  # this attempt decides it again
+        try:
+            await self._start(ctx)
+        except StepFailed:
+            if not ctx.facts.scratch.left_looked:  # its failure did not say it
+                await self._left_running(ctx)
+            raise
+
+    async def _start(self, ctx: Ctx) -> None:
         # A rehearsal's token-rejected fault at this step is armed for its
         # first run (as the operator says run) and lifted when it has failed.
         first = self.id not in ctx.facts.scratch.runs_begun
@@ -1484,11 +1515,13 @@ class StartService(Red5Step):
             await self._fail_with_log(ctx, "the red5pro service exited as it started")
         except _NoDatabase as missing:
             ctx.facts.started_without_database = True
-            raise StepFailed(f"the new release's API does not answer, and {missing}") from None
+            raise StepFailed(f"the new release's API does not answer, and {missing}. "
+                             f"{await self._what_runs(ctx)}") from None
         except _WrongDatabase as wrong:
             # Restarted at once when tried again: it reads its file only as it starts.
             ctx.facts.started_without_database = True
-            raise StepFailed(f"the new release's API does not answer, and {wrong}") from None
+            raise StepFailed(f"the new release's API does not answer, and {wrong}. "
+                             f"{await self._what_runs(ctx)}") from None
         except _WillNotLoad as cannot:
             # Restarted at once when tried again: it loads its jars only as it starts.
             ctx.facts.webapp_did_not_load = True
@@ -1513,6 +1546,8 @@ class StartService(Red5Step):
         ctx.facts.restart_service = ctx.facts.started_without_database = False
         ctx.facts.token_refused = ctx.facts.file_changed_since_start = False
         ctx.facts.webapp_did_not_load = False
+        if self.side == "new":
+            ctx.facts.left_running = None
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
                                               install_version(ctx, live_dir(ctx)))

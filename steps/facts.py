@@ -96,6 +96,8 @@ class Red5Scratch:
     # token-rejected fault at the step is armed for (its first)
     runs_begun: set[str] = field(default_factory=set)
     token_fault_on: bool = False
+    # start-service: this run's failure has looked whether the service runs
+    left_looked: bool = False
     # upload: host path -> (size, sha256) its run just proved on the host, for
     # its verify to take instead of reading the file again; never carried on
     proven: dict[str, tuple[int, str]] = field(default_factory=dict)
@@ -155,6 +157,10 @@ class Red5Facts(Facts):
     # it starts, so it is restarted at once, answering or not.
     file_changed_since_start: bool = plain(False)
     new_api_version: str | None = plain(None)
+    # start-service failed and left the new release's service running (its
+    # words for it), which the exit lines say while the stream manager is
+    # down (model.LEFT_RUNNING); None when it left nothing running, or serves
+    left_running: str | None = plain(None)
     # recreate: the new stream manager's nodegroups it made or took to stand
     # for a saved one, each as soon as the API named it (journalled at its next
     # action). None until recreate begins, and in a journal from before the

@@ -174,6 +174,48 @@ async def test_db_unreachable_at_start_service_fails_at_once_without_a_blind_res
     assert time.monotonic() - began < limit, "failed long before the limit"
 
 
+async def test_db_unreachable_at_start_service_says_the_new_release_still_runs(
+        tmp_path: Path) -> None:
+    """Trial 58 L6: start-service failing on an unreachable new database
+    leaves the new release running (its server up, its API not answering),
+    but neither the failure nor the exit lines said a service runs, where
+    start-fails says "Nothing runs now". Both say it now, from what the step
+    looked at (systemd), and the exit lines from the journal."""
+    from runbook.standing import service_state
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"start-service": [Recovery.STOP]})
+        outcome = await faulted(host, ["db-unreachable@start-service"], front, journal,
+                                with_timeouts(host, service_start=60))
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+        assert host.service_pid() is not None, "the new release runs"
+    said = failure(front, "start-service")
+    assert "cannot be reached from the stream manager host" in said, said
+    assert "The new release's service runs" in said, said
+    exit_line = service_state(replay(journal))
+    assert "the stream manager is down since" in exit_line, exit_line
+    assert "the new release's service runs" in exit_line, exit_line
+
+
+async def test_start_fails_leaves_no_service_said_running_in_the_exit_lines(
+        tmp_path: Path) -> None:
+    """The other side of the rule: a new server that exits as it starts
+    leaves nothing running, and the exit lines say no service runs."""
+    from runbook.standing import service_state
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = Operator(recoveries={"start-service": [Recovery.STOP]})
+        outcome = await faulted(host, ["start-fails@start-service"], front, journal,
+                                with_timeouts(host, service_start=60))
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    assert "Nothing runs now" in failure(front, "start-service")
+    exit_line = service_state(replay(journal))
+    assert "the stream manager is down since" in exit_line, exit_line
+    assert "runs" not in exit_line, exit_line
+
+
 async def test_db_auth_fails_stops_new_database_and_a_resume_goes_on(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:

@@ -190,3 +190,22 @@ def test_a_rehearsals_way_back_with_no_cutover_step_finished_is_a_command_alone(
     lines = going_on(history, resume="R", rollback=back.command, rollback_note=back.note)
     said, command = lines[1].rsplit(": ", 1)
     assert command == back.command and "again" in said, lines
+
+
+def test_a_service_a_failed_step_left_running_is_said_while_down_and_not_on_the_way_back(
+) -> None:
+    """Trial 58 L6: the new release left up without serving (start-service
+    failed on an unreachable database) was not in the exit lines. Said from
+    the step's fact while the stream manager is down; on the way back its
+    own lines say where things stand (rollback-stop-new stops it)."""
+    from runbook.model import LEFT_RUNNING
+
+    began = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+    runs = "the new release's service runs: start-service failed and left it running"
+    down = story(outcome="failed", cutover_started=began, facts={LEFT_RUNNING: runs})
+    assert service_state(down).endswith(f"; {runs}"), service_state(down)
+    nothing = story(outcome="failed", cutover_started=began, facts={LEFT_RUNNING: None})
+    assert "runs" not in service_state(nothing), service_state(nothing)
+    back = story(outcome="failed", cutover_started=began, facts={LEFT_RUNNING: runs},
+                 way_back_taken=True)
+    assert "runs" not in service_state(back), service_state(back)
