@@ -132,6 +132,24 @@ _LOG_EVERY_S = 2.0
 _LOGS_ITS_DATABASE = ("3.0",)
 
 
+# How long the API may answer 404 before start-service gives up on it. A Red5
+# server opens its HTTP port only after Tomcat has started its webapps' contexts
+# (5.1.1's log: the ProtocolHandler starts after the streammanager context; Tomcat
+# starts its connectors after its container), so the container's 404 means the
+# webapp failed, and waiting does not mend it. Not at once: that 6.2 and later
+# start in the same order is inferred (data README), and a release that mapped
+# its API a little after opening its port would answer within seconds; and the
+# new database is looked at first (_DATABASE_LOOK_AFTER_S), which names an
+# unreachable one in its own words. 20 s against the two whole limits and a
+# restart (10 minutes by default) a failed webapp was waited out before.
+_NOT_LOADED_AFTER_S = 20.0
+
+
+class _NotLoaded(Exception):
+    """The server answers, and its API has answered 404 for _NOT_LOADED_AFTER_S:
+    the streammanager webapp did not load."""
+
+
 class _NoDatabase(Exception):
     """The new release's API is silent and the host cannot use the new database."""
 
@@ -576,14 +594,18 @@ def _carrying(tuning: list[red5.Tuned] | None) -> str:
     return f", with this host's {', '.join(map(str, tuning))} carried into it"
 
 
-def _as_a_boot_goes(error: SMApiError) -> str:
-    """What the API answered, said while the service boots: every version's
-    404 is how every boot begins, not yet a webapp missing (operator trial:
-    "is the streammanager webapp deployed there?" alarmed in an ordinary
-    start; a wait that ends so still says it)."""
-    if isinstance(error, NoApiServed):
-        return (f"nothing serves it at {error.where} yet (HTTP 404 at versions "
-                f"{', '.join(error.versions)}), as while the webapp loads")
+def _while_it_boots(error: SMApiError) -> str:
+    """What the API answered, said while the service boots. A refused
+    connection is a boot under way; a 404 is not: a Red5 server opens its
+    HTTP port only once Tomcat has started its webapps, so the container's
+    404 means the streammanager webapp did not load (facts audit 59b, H1: the
+    rehearsal's answered 404 while loading, and this said "as while the
+    webapp loads")."""
+    if error.status == 404:
+        where = f" at {error.where}" if isinstance(error, NoApiServed) else ""
+        return (f"the server answers{where}, but serves no Stream Manager API (HTTP 404): its "
+                "streammanager webapp did not load (while a server boots, its port refuses "
+                "connections)")
     return str(error)
 
 
@@ -859,6 +881,9 @@ class StartService(Red5Step):
             elif p.facts.webapp_did_not_load:
                 why = ("the service's webapp did not load as it started (its cloud controller's "
                        "class was not found), and it loads its jars only as it starts")
+            elif p.facts.webapp_not_loaded:
+                why = ("the service runs and its streammanager webapp did not load (its API "
+                       "answers HTTP 404), which only a restart changes")
             elif p.facts.started_without_database:
                 # Inferred, not in the sources (data README): a webapp that
                 # failed to load is not known to retry on its own.
@@ -988,7 +1013,7 @@ class StartService(Red5Step):
 
     async def check(self, ctx: Ctx) -> Check:
         ctx.facts.restart_service = ctx.facts.token_refused = False
-        ctx.facts.file_changed_since_start = False
+        ctx.facts.file_changed_since_start = ctx.facts.webapp_not_loaded = False
         ctx.facts.scratch.serving_proved = None
         ctx.facts.scratch.token_fault_on = False  # a fault is armed only once it runs
         (other, ours), runs = await asyncio.gather(servers_of(ctx, self.side),
@@ -1057,8 +1082,14 @@ class StartService(Red5Step):
             # fail again): waiting is not known to bring its webapp up.
             ctx.facts.restart_service = True
             return Check(False, "the service started while its database could not be reached")
+        if errors and errors[-1].status == 404:
+            # The port opens once the webapps have started: a 404 is a webapp
+            # that did not load, not a boot (facts audit 59b, H1).
+            ctx.facts.restart_service = ctx.facts.webapp_not_loaded = True
+            return Check(False, "the service runs, and its streammanager webapp did not load "
+                         "(its API answers HTTP 404)")
         # What it answers instead, said (re-trial: "does not answer yet"
-        # alone, of a webapp that did not load: the rehearsal's answers 404).
+        # alone, of a webapp that did not load).
         answered = f" ({str(errors[-1]).rstrip('.')})" if errors else ""
         age = await self._age(ctx, ours)
         if age is not None and age >= ctx.settings.timeouts.service_start:
@@ -1108,13 +1139,19 @@ class StartService(Red5Step):
         # once: a boot that answers within the first look reads nothing.
         fatal_looked = began
         bean: list[str | None] = []  # the active bean's class, once read
+        not_found_since: float | None = None  # the first of the 404s heard in a row
 
         async def answering() -> _Answer | None:
             nonlocal asked, database_looked, new_database, log_looked, fatal_looked
+            nonlocal not_found_since
             before = len(errors)
             found = await self._answering(ctx, errors)
             if found:
                 return found
+            if len(errors) > before and errors[-1].status == 404:
+                not_found_since = not_found_since or time.monotonic()
+            elif len(errors) > before:
+                not_found_since = None
             if ctx.facts.scratch.red5_log_start_offset is not None and \
                     time.monotonic() - fatal_looked >= _LOG_EVERY_S:
                 fatal_looked = time.monotonic()
@@ -1138,7 +1175,10 @@ class StartService(Red5Step):
             if len(errors) > before and \
                     (answer := re.sub(r"/api/[\d.]+/", "/api/", str(errors[-1]))) not in said:
                 said.add(answer)
-                ctx.info(f"the API does not answer yet: {_as_a_boot_goes(errors[-1])}")
+                ctx.info(f"the API does not answer yet: {_while_it_boots(errors[-1])}")
+            if not_found_since is not None and \
+                    time.monotonic() - not_found_since >= _NOT_LOADED_AFTER_S:
+                raise _NotLoaded
             # The API is asked at every look, systemd only every so often: its
             # look costs several API looks, and would stretch the gaps between
             # looks that next_look keeps short.
@@ -1336,7 +1376,8 @@ class StartService(Red5Step):
                 "then try the step again, which restarts the service; or roll back to the old "
                 "stream manager")
 
-    async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False) -> NoReturn:
+    async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False,
+                             not_loaded: bool = False) -> NoReturn:
         """Fail, showing the end of the service log: what the server said is
         usually why, and the operator should not have to go and look."""
         log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
@@ -1357,6 +1398,10 @@ class StartService(Red5Step):
             now = (f"{placeholder}: the new release has no database to use, which neither "
                    "waiting nor a restart mends. The properties step ports it: stop, then go "
                    f"on with --resume and let that step run{back}")
+        elif not_loaded and runs:
+            now = ("Waiting does not load it, nor is it known to load by itself: once the "
+                   "log's cause is fixed, try the step again, which restarts the service"
+                   f"{back}")
         elif failing and runs:
             now = ("The service runs, and its API answers HTTP 500: the webapp is up and "
                    "failing, which more waiting is unlikely to mend. Once the log's cause is "
@@ -1513,6 +1558,10 @@ class StartService(Red5Step):
             # Not systemd's word for it pasted in (re-trial 57b: "the red5pro
             # service is failed"): the log's tail and "Nothing runs now" follow.
             await self._fail_with_log(ctx, "the red5pro service exited as it started")
+        except _NotLoaded:
+            await self._fail_with_log(ctx, "the server answers, but its API has answered "
+                                      f"HTTP 404 for {_NOT_LOADED_AFTER_S:g}s: the "
+                                      "streammanager webapp did not load", not_loaded=True)
         except _NoDatabase as missing:
             ctx.facts.started_without_database = True
             raise StepFailed(f"the new release's API does not answer, and {missing}. "
@@ -1548,6 +1597,7 @@ class StartService(Red5Step):
         ctx.facts.webapp_did_not_load = False
         if self.side == "new":
             ctx.facts.left_running = None
+        ctx.facts.webapp_not_loaded = False
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
                                               install_version(ctx, live_dir(ctx)))

@@ -152,6 +152,9 @@ class Red5Facts(Facts):
     # The service runs and refuses the API token: it reads its token only as
     # it starts, so it is restarted at once.
     token_refused: bool = plain(False)
+    # The service runs and its API answers 404: its streammanager webapp did
+    # not load, which only a restart changes, so it is restarted at once.
+    webapp_not_loaded: bool = plain(False)
     # The service answers, and started before its red5-web.properties last
     # changed (put right while it ran): it reads its database there only as
     # it starts, so it is restarted at once, answering or not.

@@ -809,27 +809,31 @@ async def test_api_errors_follow_the_api_version(
         assert isinstance(error["timestamp"], int) and error["errorMessage"]
 
 
-async def test_the_webapp_answers_404_until_it_has_deployed(
+async def test_the_port_refuses_connections_until_the_webapp_has_deployed(
     tmp_path: Path, database: int, start_service: StartService
 ) -> None:
-    """Connection refused before the server listens, then the container's 404
-    while the streammanager webapp deploys, then the API."""
+    """Facts audit 59b (H1): a real Red5's Tomcat starts its connectors after
+    its contexts, so while the streammanager webapp deploys the port refuses
+    connections; once it listens, the API answers. The fake opened its
+    listener at once and answered the container's 404 while it deployed,
+    which taught that a 404 is how every boot begins."""
     install = make_install(tmp_path, db_port=database)
     url = install.api("admin/debug/cloudcontroller")
     async with httpx.AsyncClient() as http:
-        with pytest.raises(httpx.ConnectError):
-            await http.get(url, params=auth())
         # The webapp's start-up sweep needs the cloud's state lock: holding it
         # keeps the webapp deploying for as long as this test needs.
         with cloud.locked_state(tmp_path):
             svc = start_service(install)
-            await until(lambda: "HTTP listening" in install.log, what="the listener")
-            deploying = await http.get(url, params=auth())
-            assert service.READY_LINE not in install.log
+            await until(lambda: "Cloud controller:" in install.log, what="the webapp loading")
+            with pytest.raises(httpx.ConnectError):
+                await http.get(url, params=auth())
+            assert "HTTP listening" not in install.log
         await svc.settled()
         ready = await http.get(url, params=auth())
-    assert deploying.status_code == 404 and "json" not in deploying.headers["content-type"]
     assert (ready.status_code, ready.text) == (200, "Amazon Web Services")
+    # Listening before the context is mapped, as the real log has the
+    # ProtocolHandler started before its Loader maps the scopes.
+    assert install.log.index("HTTP listening") < install.log.index(service.READY_LINE)
 
 
 async def test_launch_configs_answer_bare_on_4_0_and_wrapped_on_3_1(

@@ -57,14 +57,16 @@ async def test_a_service_that_runs_without_answering_is_restarted_once(
         assert outcome is Outcome.DONE, second.text()[-3000:]
         assert len(cloud.list_nodegroups(host.sandbox, *host.new_db)) == seeded_nodegroups()
     plan = [a.command for a in second.plans["start-service"] if isinstance(a, Shell)]
-    assert plan[-1].endswith("systemctl restart red5pro"), "the restart was in the plan"
-    assert "restarting it once" in second.text()
-    # What the API answered is said with it (re-trial: "does not answer yet"
-    # alone). A webapp that did not load serves no API: HTTP 404.
+    assert plan[0].endswith("systemctl restart red5pro"), "restarted at once"
+    # A webapp that did not load serves no API: HTTP 404, which a real server
+    # answers only once its webapps have started (facts audit 59b, H1), so
+    # the check says so and the step restarts it at once, not after a wait.
+    assert "restarting it once" not in second.text()
     looked = [r["detail"] for r in (json.loads(line) for line in journal.read_text().splitlines())
               if r["event"] == "check" and r["step"] == "start-service"]
-    silent = [detail for detail in looked if "does not answer" in detail]
-    assert silent and all("No Stream Manager API answered" in detail for detail in silent), looked
+    assert any("webapp did not load (its API answers HTTP 404)" in d for d in looked), looked
+    notes = " ".join(a.render() for a in second.plans["start-service"])
+    assert "webapp did not load" in notes and "only a restart changes" in notes, notes
 
 
 PROPERTIES = "webapps/streammanager/WEB-INF/red5-web.properties"
@@ -639,3 +641,30 @@ async def test_a_start_asks_for_the_cloud_controller_once_and_proves_serving_onc
     controller = [step for step, rel in asked if rel == "admin/debug/cloudcontroller"]
     assert controller.count("start-service") == 1, asked
     assert proved.count("start-service") == 1, proved
+
+
+async def test_a_webapp_that_did_not_load_fails_the_step_soon_with_red5_log(
+        tmp_path: Path) -> None:
+    """Facts audit 59b (H1): a real Red5 opens its HTTP port only once Tomcat
+    has started the webapps' contexts, so a 404 for the Stream Manager API
+    means the streammanager webapp failed to load, which waiting does not
+    mend. start-service took it for a boot ("as while the webapp loads") and
+    waited its limit, restarted, and waited it again. Here the new install's
+    file leaves a key of the controller bean commented out: Spring refuses
+    the context. The step fails well within one limit, quoting red5.log."""
+    def unset_a_bean_key(host: RehearsalHost) -> None:
+        path = host.install_dir / "red5pro" / PROPERTIES
+        text = path.read_text()
+        assert re.search(r"(?m)^aws\.forUsGovRegions=", text), text
+        path.write_text(re.sub(r"(?m)^aws\.forUsGovRegions=", "#aws.forUsGovRegions=", text))
+
+    front = await failed_start(tmp_path, skipping=None, service_start=60,
+                               at_start=unset_a_bean_key)
+    report = front.last_report("start-service")
+    assert report.elapsed_s is not None and report.elapsed_s < 45, report
+    said = report.detail
+    assert "Could not resolve placeholder 'aws.forUsGovRegions'" in said, said
+    assert "did not load" in said and "roll back" in said, said
+    text = front.text()
+    assert "restarting it once" not in text and "as while the webapp loads" not in text, \
+        text[-3000:]

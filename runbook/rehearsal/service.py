@@ -736,15 +736,48 @@ class Api:
 
 
 class Server(ThreadingHTTPServer):
+    """The HTTP connector: bound at once (a port in use fails the start), but
+    listening only once opened. A real Red5's Tomcat starts its connectors
+    after its contexts (StandardService.startInternal; 5.1.1's log starts the
+    ProtocolHandler after the webapps), so while the webapps load the port
+    takes no request (data README)."""
+
     allow_reuse_address = True
     daemon_threads = True
     # Keep-alive connections would otherwise hold up server_close() on SIGTERM.
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], sandbox: Path) -> None:
-        super().__init__(address, Handler)
+        super().__init__(address, Handler, bind_and_activate=False)
+        try:
+            self.server_bind()
+        except BaseException:
+            self.server_close()
+            raise
         self.sandbox = sandbox
+        self.address = address
         self.api: Api | None = None
+        self._serving = False
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def open(self) -> None:
+        """Listen and serve, from now on."""
+        with self._lock:
+            if self._closed:
+                return
+            self.server_activate()
+            self._serving = True
+            threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
+                             name="http", daemon=True).start()
+        log.info("HTTP listening on %s:%d", *self.address)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._serving:
+                self.shutdown()
+            self.server_close()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -812,11 +845,11 @@ class Handler(BaseHTTPRequestHandler):
                 raise HttpError(404, f"nothing is served at {path}", bare=True)
             api = self.server.api
             if api is None:
-                # Still deploying, or failed to: the container serves no
-                # /streammanager context, so its own bare 404 (before the
-                # listener opened, connections were refused). Inferred: no
-                # source gives either answer. Why it failed is in red5.log
-                # only, as no source has the API telling it (facts audit 56a).
+                # It failed to deploy (the port opens only once it has loaded
+                # or failed to): the container serves no /streammanager
+                # context, so its own bare 404. Inferred: no source gives the
+                # answer. Why it failed is in red5.log only, as no source has
+                # the API telling it (facts audit 56a).
                 raise HttpError(404, "the streammanager webapp is not loaded", bare=True)
             if match is None or match["ver"] != api.sm.api_version:
                 # Only /api/<its version>/* is mapped (web.xml): the container's 404.
@@ -884,7 +917,8 @@ def _run_webapp(server: Server, home: Path, sandbox: Path) -> None:
     loading = 0.0
     if slow is not None:
         # Rehearsed: a webapp that takes its time to deploy. Until it has,
-        # the container answers 404 for /streammanager, as while any deploy.
+        # the port refuses connections, as a real server's does while Tomcat
+        # starts its contexts (the connector starts after them).
         # after_reading (tests): the slow part comes once it has read its
         # red5-web.properties, so a file changed meanwhile is not what it uses.
         delay = float(slow.get("delay") or 0)
@@ -894,15 +928,20 @@ def _run_webapp(server: Server, home: Path, sandbox: Path) -> None:
             loading = delay
         else:
             time.sleep(delay)
+    api: Api | None = None
     try:
         api = Api(start_webapp(home, sandbox, loading=loading), sandbox)
     except WebappError as exc:
         log_sm.error("%s: %s", UNAVAILABLE_LINE, exc)
-        return
     except Exception as exc:
         log_sm.exception("%s: %s: %s", UNAVAILABLE_LINE, type(exc).__name__, exc)
-        return
     server.api = api
+    # Only now the port opens, the webapp loaded or not: Tomcat starts its
+    # connectors after its contexts (data README). A webapp that failed gets
+    # the container's 404 from then on.
+    server.open()
+    if api is None:
+        return
     # The real lines, by their real loggers: the context mapped, then (5.1.1
     # only) the application's own word.
     logging.getLogger("org.red5.server.Server").info("%s", READY_LINE)
@@ -951,21 +990,15 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="http", daemon=True
-    ).start()
-    log.info("HTTP listening on %s:%d", *address)
-    # The webapp starts beside the listener, as in Tomcat: the server answers
-    # (the container's 404 for /streammanager) while the stream manager is
-    # still loading or if it failed to load.
+    # The port is bound, and refuses connections until the webapp has loaded
+    # or failed to (Server.open).
     threading.Thread(
         target=_run_webapp, args=(server, home, sandbox), name="streammanager", daemon=True
     ).start()
     while not stop.wait(0.5):
         pass
     log.info("Shutdown requested by signal; stopping Red5 Pro")
-    server.shutdown()
-    server.server_close()
+    server.close()
     if server.api is not None:
         server.api.close()
     logging.shutdown()
