@@ -1459,7 +1459,11 @@ class StartService(Red5Step):
             ctx.info(f"systemctl status: {line}")
         why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
             or [result.last_error_line() or f"exit status {result.exit_status}"]
-        raise StepFailed(f"systemd could not {verb} red5pro: {why[0]}")
+        # Where the server itself ended (a unit with jsvc's -wait fails the
+        # start when the JVM does, facts audit 59b M1), what it logged is why:
+        # the same account as for a server that exits after the start.
+        await self._fail_with_log(ctx, f"systemd could not {verb} red5pro: "
+                                  f"{why[0].rstrip('.')}")
 
     async def _age(self, ctx: Ctx, pids: list[int]) -> int | None:
         """How long the oldest of this install's `pids` has run, in seconds."""

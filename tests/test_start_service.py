@@ -160,6 +160,10 @@ async def test_a_shipped_unit_that_jsvc_cannot_start_says_it_kept_no_output(
     said = front.last_report("start-service").detail
     assert "systemd could not start red5pro" in said, said
     assert "-errfile and -outfile are /dev/null: jsvc kept no output" in said, said
+    # Facts audit 59b (M1): where `systemctl start` itself fails, red5.log's
+    # last line and what to do follow, as for a server that exits after the
+    # start (systemd's last status line alone before).
+    assert "red5.log ends with: " in said and "Nothing runs now" in said, said
     assert "jsvc-error.log" not in front.text(), front.text()[-3000:]
     assert seen == {"jsvc_logs": False}
 
