@@ -338,7 +338,7 @@ async def test_a_rejected_token_stops_preflight_and_a_retry_goes_on(tmp_path: Pa
 
 
 async def test_a_slow_start_fails_start_service_and_a_retry_finds_it_up(tmp_path: Path) -> None:
-    async with rehearsal_host(tmp_path) as host:
+    async with rehearsal_host(tmp_path, unit_wait=False) as host:
         seen: dict[str, object] = {}
 
         async def look(step: str) -> None:
@@ -839,7 +839,7 @@ async def test_a_service_answering_by_the_time_the_retry_is_confirmed_is_not_res
     restarted a stream manager that answered, which a release slower than
     the limit never survives."""
     journal = tmp_path / "run.jsonl"
-    async with rehearsal_host(tmp_path) as host:
+    async with rehearsal_host(tmp_path, unit_wait=False) as host:
         front = _WaitsForTheAPI(host, recoveries={"start-service": [Recovery.RETRY]})
         settings = with_timeouts(host, service_start=4)
         outcome = await faulted(host, ["slow-start"], front, journal, settings)
@@ -871,10 +871,12 @@ async def test_a_start_that_fails_at_once_is_rolled_back(tmp_path: Path) -> None
     report = next(e.report for e in front.events if isinstance(e, StepChanged)
                   and e.report.id == "start-service" and e.report.state.value == "failed")
     said = failure(front, "start-service").lower()
-    assert "exited as it started" in said and "licen" in said, said
+    # Under jsvc's -wait the start itself fails (facts audit 59b, M1), said
+    # with red5.log's last line, as a server that exits after the start is.
+    assert "systemd could not start red5pro" in said and "licen" in said, said
     # Re-trial 57b (F-H): "the red5pro service is failed", systemd's word
     # pasted into a sentence.
-    assert "is failed" not in said and "the red5pro service exited as it started" in said, said
+    assert "is failed" not in said and "red5.log ends with:" in said, said
     assert "roll back" in said, said
     assert report.elapsed_s is not None and report.elapsed_s < 30
     assert seen == {"serving": None}, "nothing runs once the new server has exited"
@@ -899,7 +901,7 @@ async def test_a_failed_start_shows_its_log_without_the_licence_key(tmp_path: Pa
     assert outcome is Outcome.FAILED, front.text()[-3000:]
     assert f"com.red5pro.license.LicenseManager - LICENSE.KEY: {key}" in log, log
     said = failure(front, "start-service")
-    assert "exited as it started" in said and "LICENSE.KEY: " in front.text(), said
+    assert "systemd could not start red5pro" in said and "LICENSE.KEY: " in front.text(), said
     report = build(journal, estimate_from=[])
     for where, text in (("screen", front.text()), ("journal", journal.read_text()),
                         ("report", markdown(report)), ("html report", html(report))):
@@ -938,7 +940,7 @@ async def test_the_way_back_alone_shows_the_old_releases_log_without_the_licence
         log = (live(host) / "log" / "red5.log").read_text()
     assert outcome is Outcome.FAILED, front.text()[-3000:]
     said = failure(front, "rollback-start")
-    assert "exited as it started" in said and "LICENSE.KEY: " in front.text(), said
+    assert "systemd could not start red5pro" in said and "LICENSE.KEY: " in front.text(), said
     assert f"LICENSE.KEY: {key}" in log, log
     report = build(back, estimate_from=[])
     shown = "\n".join(line for _step, line in log_lines(back))
@@ -1220,7 +1222,7 @@ async def test_an_ssh_drop_while_the_service_starts_waits_for_it_instead_of_fail
     a healthy upgrade. Ten seconds later a retry found it done. A start under
     way is waited for, within the step's own limit."""
     journal = tmp_path / "run.jsonl"
-    async with rehearsal_host(tmp_path) as host:
+    async with rehearsal_host(tmp_path, unit_wait=False) as host:
         # The webapp loads a few seconds after the start, well within the limit:
         # the reconnect finds the service running, its API not answering yet.
         armed.arm(host.sandbox, "slow-start", step="start-service", delay=6.0)
@@ -1768,10 +1770,10 @@ async def test_start_service_says_what_the_api_answers_while_it_waits(tmp_path: 
                                 tmp_path / "run.jsonl", settings)
         assert outcome is Outcome.FAILED, front.text()[-3000:]
     lines = [line for step, _, line in front.lines if step == "start-service"]
-    told = [n for n, line in enumerate(lines) if "nothing serves it at" in line]
+    told = [n for n, line in enumerate(lines) if "serves no Stream Manager API" in line]
     restarted = [n for n, line in enumerate(lines) if "has not answered in" in line]
     assert told and restarted and told[0] < restarted[0], "\n".join(lines)
-    assert sum("nothing serves it at" in line for line in lines[:restarted[0]]) == 1, \
+    assert sum("serves no Stream Manager API" in line for line in lines[:restarted[0]]) == 1, \
         "said once, not at every look"
     said = failure(front, "start-service")
     assert "log/red5.log ends with:" in said and "cannot log in to the database" in said, said

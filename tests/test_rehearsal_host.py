@@ -18,11 +18,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncssh
+import httpx
 import javaproperties
 import pytest
 
 from runbook.hoststate import HostState
-from runbook.rehearsal import cloud, sandbox, scenarios
+from runbook.rehearsal import armed, cloud, sandbox, scenarios
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import owned_processes, processes_mentioning
 from tests.conftest import SSHConnect
@@ -281,6 +282,11 @@ def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
         # log files are a change for debugging (facts audit 57b, M1); its
         # ExecStart runs over continued lines, as the pages write it.
         assert "\n    -outfile /dev/null -errfile /dev/null \\\n" in unit, unit
+        # The 9.x status sample's journal has jsvc's umask NOTICE, which it
+        # writes only for a -umask that lets group or other write, and 8 s from
+        # Starting to Started, jsvc's -wait (inferred): the JDK 8 page's two
+        # (facts audit 59b, M1).
+        assert "\n    -wait 60 \\\n    -umask 011 \\\n" in unit, unit
         assert "jsvc-error.log" not in unit and "jsvc-service.log" not in unit, unit
         assert f"{TOP}/red5pro.sh" not in names
     assert template["config.dbHost"] == "{host}"
@@ -416,8 +422,10 @@ async def test_systemctl_runs_the_service_like_systemd(
         await asyncio.sleep(0.05)
     assert (failed.stdout, failed.exit_status) == ("failed\n", 3)
     status = await conn.run("systemctl status red5pro")
-    assert status.exit_status == 3 and "signal KILL" in status.stdout
-    assert f"Main PID: {pid} (jsvc) ended" in status.stdout, status.stdout
+    # In systemd's words (facts audit 59b, L2: "Result: signal KILL" and
+    # "(jsvc) ended" were the rehearsal's).
+    assert status.exit_status == 3 and "Active: failed (Result: signal)\n" in status.stdout
+    assert f"Main PID: {pid} (code=killed, signal=KILL)" in status.stdout, status.stdout
     zombies = await conn.run(f"ps -o stat= -p {pid} || true")
     assert "Z" not in zombies.stdout, "a killed service is reaped at once"
 
@@ -456,6 +464,67 @@ async def test_a_jsvc_unit_whose_exec_start_runs_over_continued_lines_starts(
                           "org.red5.daemon.EngineLauncher 9999"), shown
     assert "\\" not in shown, shown
     assert (await conn.run("systemctl stop red5pro")).exit_status == 0
+
+
+async def test_a_jsvc_unit_with_wait_returns_from_start_once_the_server_serves(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit 59b (M1): jsvc's -wait (the JDK 8 unit's -wait 60) keeps its
+    launching process, and so systemd's start job, until the JVM's start()
+    has returned, which for Red5 is once Tomcat has started its webapps and
+    opened its port (AM log/jsvc-error.log: Starting ProtocolHandler, then
+    Daemon started successfully, then the jsvc_up file). The fake returned
+    as soon as the PID file was written, before the server served."""
+    assert "\n    -wait 60 \\\n" in sandbox.unit_file(bare_host.sandbox).read_text()
+    conn = await ssh_connect(bare_host)
+    started = await conn.run("sudo systemctl start red5pro")
+    assert started.exit_status == 0, started.stderr
+    async with httpx.AsyncClient() as http:
+        served = await http.get(f"{bare_host.api_base_url}/")
+    assert served.status_code == 200
+    assert (await conn.run("systemctl stop red5pro")).exit_status == 0
+
+
+async def test_a_jsvc_unit_with_wait_fails_the_start_when_the_jvm_ends_as_it_starts(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit 59b (M1): under -wait, a JVM that ends before its start()
+    has returned makes jsvc's launcher exit with its status, and systemd
+    fails the start job: `systemctl start` itself fails. Here the server
+    finds no LICENSE.KEY and exits."""
+    (bare_host.red5_home / "LICENSE.KEY").unlink()
+    conn = await ssh_connect(bare_host)
+    result = await conn.run("sudo systemctl start red5pro")
+    assert result.exit_status == 1, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Job for red5pro.service failed because the control "
+                                    "process exited with error code."), result.stderr
+    assert (await conn.run("systemctl is-active red5pro")).stdout == "failed\n"
+    status = await conn.run("systemctl status red5pro")
+    # systemd's own words for it (systemctl status, its journal lines).
+    assert "Active: failed (Result: exit-code)" in status.stdout, status.stdout
+    assert "Control process exited, code=exited, status=1/FAILURE" in status.stdout
+
+
+async def test_a_jsvc_unit_with_wait_fails_a_boot_longer_than_jsvc_waits(
+    bare_host: RehearsalHost, ssh_connect: SSHConnect
+) -> None:
+    """Facts audit 59b (M1): jsvc's wait_child looks ten times, a second and
+    then a tenth of -wait apart (Apache Commons Daemon jsvc-unix.c), and then
+    gives up: "It takes more than the wait time to start, something must be
+    wrong". Its launcher exits 1, systemd fails the start job and stops what
+    the unit left running. -wait 10 here: 20 s."""
+    unit = sandbox.unit_file(bare_host.sandbox)
+    unit.write_text(unit.read_text().replace("-wait 60", "-wait 10"))
+    armed.arm(bare_host.sandbox, "slow-start", step="start-service", delay=40)
+    conn = await ssh_connect(bare_host)
+    began = time.monotonic()
+    result = await conn.run("sudo systemctl daemon-reload && sudo systemctl start red5pro")
+    took = time.monotonic() - began
+    assert result.exit_status == 1 and "Job for red5pro.service failed" in result.stderr, \
+        result.stderr
+    assert 19 <= took < 30, took
+    assert bare_host.service_pid() is None, "systemd stopped the unit's processes"
+    assert (await conn.run("systemctl is-active red5pro")).stdout == "failed\n"
 
 
 async def test_a_unit_without_jsvc_runs_one_java_as_red5_sh_starts_it(

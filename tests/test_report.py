@@ -647,7 +647,7 @@ def test_a_failure_before_a_resume_stays_in_the_report(tmp_path: Path) -> None:
     journal = tmp_path / "runs" / "run.jsonl"
 
     async def go() -> tuple[Outcome, Outcome]:
-        async with rehearsal_host(tmp_path) as host:
+        async with rehearsal_host(tmp_path, unit_wait=False) as host:
             settings = with_timeouts(host, service_start=4)
             first = await faulted(host, ["slow-start"], Operator(), journal, settings)
             # The slow service comes up after all, as in the trial, before the resume.

@@ -192,7 +192,8 @@ FAULTS: dict[str, Fault] = {f.name: f for f in (
     Fault("slow-start",
           "the new stream manager takes longer to start than start-service waits",
           f"each start of the fake stream manager loads its webapp {SLOW_START_FACTOR:g} "
-          "times [timeouts] service_start late",
+          "times [timeouts] service_start late; under the unit's jsvc -wait 60, systemctl "
+          "start waits for it and fails after jsvc's 70 s, as in production",
           ("start-service",), "start-service", _slow_start, _unflag("slow-start")),
     Fault("start-fails",
           "the new server does not stay up: it stops over its LICENSE.KEY, the first "

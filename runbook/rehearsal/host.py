@@ -176,8 +176,11 @@ class RehearsalHost:
         scenario: str | None = None,
         databases: str | None = None,
         plain_user: bool = False,
+        unit_wait: bool = True,
     ) -> None:
         self._given_sandbox = sandbox is not None
+        # False (tests): the sandbox's units leave out jsvc's -wait (sandbox.WITHOUT_WAIT).
+        self.unit_wait = unit_wait
         # The SSH user is a plain user, not root: its commands get root's
         # powers only through sudo (sandbox.install_root_helper). Needs this
         # process to be root; otherwise the user is whoever runs the rehearsal.
@@ -573,6 +576,10 @@ class RehearsalHost:
     ) -> dict[str, Any]:
         api_port = ports.listening_port()
         old_db, new_db = self._db.old.address, self._db.new.address
+        if not self.unit_wait:
+            marker = self.sandbox / sandbox.WITHOUT_WAIT
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text("")
         await asyncio.to_thread(
             sandbox.create_sandbox,
             self.sandbox,

@@ -771,6 +771,12 @@ class Server(ThreadingHTTPServer):
             threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
                              name="http", daemon=True).start()
         log.info("HTTP listening on %s:%d", *self.address)
+        # Started: jsvc's mark that the JVM's start() has returned (its
+        # /tmp/<pid>.jsvc_up), which a unit's -wait waits for (the systemctl shim).
+        run_dir = os.environ.get("RUNBOOK_RUN_DIR")
+        if run_dir:
+            with contextlib.suppress(OSError):
+                Path(run_dir, "red5pro.jsvc_up").write_text(f"{os.getpid()}\n")
 
     def close(self) -> None:
         with self._lock:
