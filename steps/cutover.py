@@ -374,8 +374,11 @@ def _as_listed(listed: list[dict[str, Any]],
 # (FACTS-scenarios section 4, "Delete nodegroup", read from their bytecode).
 # The listing's "terminating" state says the same as data, but the 4.0 docs
 # never show that state (their delete answer says "active"; facts audit), so
-# there the words may be all that tells; that 4.0 says them too is inferred.
+# there the words may be all that tells; that 4.0 says them too is inferred,
+# with either of the statuses its docs give a failed DELETE, 400 or 404
+# (facts audit 59b, L4).
 ALREADY_TERMINATING = "this group is already being terminated"
+_REFUSED = (400, 404)
 
 
 async def delete_nodegroup(api: StreamManagerAPI, name: str) -> str:
@@ -388,7 +391,7 @@ async def delete_nodegroup(api: StreamManagerAPI, name: str) -> str:
     try:
         group = await api.delete_nodegroup(name)
     except SMApiError as exc:
-        if exc.status != 404:
+        if exc.status not in _REFUSED:
             raise
         try:
             listed = {g["name"]: g for g in await api.list_nodegroups()}

@@ -1695,6 +1695,29 @@ def test_the_snapshot_step_cannot_be_skipped() -> None:
     assert not ExportConfig().skippable
 
 
+async def test_a_4_0_build_saying_a_delete_is_under_way_with_400_is_waited_for() -> None:
+    """Facts audit 59b (L4): the 4.0 docs give a DELETE's failure as "400 or
+    404" (DC rest-api-v-400 delete-group.md), and the rehearsal's 4.0 answers
+    400 for a request it cannot act on; runbook took "already being
+    terminated" as a delete under way only with 404. A build that says it
+    with 400 would fail the step on a DELETE sent again. Only a canned answer
+    shows it: the rehearsal's 4.0 says it with 404, as 5.1.1 and 6.2.0 do."""
+    import httpx
+
+    from runbook.smapi import StreamManagerAPI
+    from steps.cutover import delete_nodegroup
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json={"errorMessage": "Unable delete node group This group "
+                                         "is already being terminated.", "timestamp": 1})
+
+    api = StreamManagerAPI("http://sm.test", "tok-123456", "4.0",
+                           transport=httpx.MockTransport(handler))
+    async with api:
+        said = await delete_nodegroup(api, "ng-1")
+    assert said.startswith("ng-1: being deleted already"), said
+
+
 async def test_a_delete_the_api_says_is_under_way_already_is_waited_for(
         tmp_path: Path) -> None:
     """Facts audit: a second DELETE of a nodegroup being deleted answers 404

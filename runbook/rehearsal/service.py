@@ -629,7 +629,9 @@ class Api:
             try:
                 answer = cloud.delete_nodegroup(state, db, group, now)
             except cloud.AlreadyTerminating as exc:
-                # 404 in 6.2.0 and 5.1.1 (FACTS-scenarios section 4); inferred for 4.0.
+                # 404 in 6.2.0 and 5.1.1 (FACTS-scenarios section 4); inferred for
+                # 4.0, against the split of rejection_status (its docs: "400 or
+                # 404"); runbook takes the words with either (facts audit 59b, L4).
                 raise HttpError(404, str(exc)) from None
         log_sm.info("Deleting nodegroup %s (%s)", group, answer["state"])
         return 200, answer
@@ -724,8 +726,9 @@ class Api:
         return self._list_named("scalepolicies")
 
     def get_scalepolicy(self, body: bytes, name: str) -> tuple[int, Any]:
-        # Wrapped for every API version: no source shows a read; the create
-        # answer is wrapped (below), so the read is taken to be (inferred).
+        # Wrapped for every API version: the 4.0 docs' read answers
+        # {"policy": ...} (DC rest-api-v-400 read-scale-policy.md; facts audit
+        # 59b, L1); for 5.x/6.x inferred, as their create answer is wrapped.
         return self._get_named("scalepolicies", "policy", name, "scale policy")
 
     def create_scalepolicy(self, body: bytes) -> tuple[int, Any]:
