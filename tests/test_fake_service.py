@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -293,10 +294,14 @@ async def test_admin_calls_need_the_configured_token(
     for refused in (missing, wrong, empty):
         assert "json" not in refused.headers["content-type"]
         assert "errorMessage" not in refused.text and TOKEN not in refused.text
-    # The real line (FACTS, section 3: 6.2.0's red5.log), not words of our own.
-    assert ("RestTokenAuthenticator - No administrator authentication token set in "
-            "configuration. All authentication requests will be denied by default"
-            in no_token.log)
+    # The real line (FACTS, section 3: 6.2.0's red5.log), not words of our own,
+    # in the real log's layout: logback's WARN padded to five (facts audit
+    # 59b, L5: Python's WARNING, which a grep of a production log never finds).
+    assert re.search(r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[[^]]+\] WARN  "
+                     r"c\.r\.s\.s\.r\.s\.RestTokenAuthenticator - No administrator "
+                     "authentication token set in configuration. All authentication requests "
+                     "will be denied by default$", no_token.log), no_token.log
+    assert " WARNING " not in no_token.log and "] INFO  " in no_token.log, no_token.log
 
 
 async def test_launched_origin_boots_pending_running_inservice(
@@ -886,8 +891,12 @@ async def test_launching_an_origin_fills_edges_up_to_the_policy_minimum(
     assert edge_min is not None and edge_min >= 2
     no_origin = {**sp, "name": "edges-only", "targets": {"region": [{"name": "default", "target": [
         t for t in sp["targets"]["region"][0]["target"] if t["role"] == "edge"]}]}}
+    no_edge_min = {**sp, "name": "edge-min-0", "targets": {"region": [{"name": "default",
+                                                                        "target": [
+        {**t, "minLimit": 0} if t["role"] == "edge" else t
+        for t in sp["targets"]["region"][0]["target"]]}]}}
     async with httpx.AsyncClient() as http:
-        for policy in (sp, no_origin):
+        for policy in (sp, no_origin, no_edge_min):
             await http.post(install.api("admin/configurations/scalepolicy"), params=auth(),
                             json={"policy": policy})
         await http.post(install.api("admin/configurations/launchconfig"), params=auth(),
@@ -927,6 +936,12 @@ async def test_launching_an_origin_fills_edges_up_to_the_policy_minimum(
         lone = await group("edges-only")
         once = await http.post(install.api(f"admin/nodegroup/{lone}/node/origin"), params=auth())
         twice = await http.post(install.api(f"admin/nodegroup/{lone}/node/origin"), params=auth())
+        # "At least one edge": one where the policy's edge minimum is 0 (facts
+        # audit 59b, L7: the fake launched none).
+        bare = await group("edge-min-0")
+        assert (await http.post(install.api(f"admin/nodegroup/{bare}/node/origin"),
+                                params=auth())).status_code == 201
+        assert sorted(n["role"] for n in await nodes(bare)) == ["edge", "origin"]
     assert once.status_code == 201
     assert twice.status_code == 400 and "at most 1" in twice.json()["errorMessage"]
 

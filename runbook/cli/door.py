@@ -156,8 +156,8 @@ def command_line() -> _Parser:
     rehearse = commands.add_parser(
         "rehearse", help="run the whole upgrade against a local fake stream manager host",
         epilog="The fake cloud's pace comes from RUNBOOK_REHEARSAL_PACE: fast (the default: a "
-               "two-minute boot takes three seconds), real (the documented times), or a "
-               "number the real times are multiplied by (0.5 is twice as fast).")
+               "boot of two minutes, the docs' most, takes three seconds), real (the documented "
+               "times), or a number the real times are multiplied by (0.5 is twice as fast).")
     _run_options(rehearse)
     rehearse.add_argument("--sandbox", type=Path, metavar="DIR",
                           help="keep the fake host's state in DIR (reused if it exists)")

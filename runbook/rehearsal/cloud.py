@@ -559,15 +559,18 @@ def live_members(state: State, db: Database, group: str, now: float) -> list[Ins
 def fill_edges(
     state: State, db: Database, group: dict[str, Any], prefix: str, origin: Instance
 ) -> list[Instance]:
-    """Launch edges until the group has its scale policy's edge minLimit.
+    """Launch edges until the group has its scale policy's edge minLimit, and
+    at least one.
 
     "Creating an origin server will also generate at least one edge, per
-    scaling policy min limit" (auto-aws/api-basics.md), and launching an origin
-    "will initiate the nodegroup and populate it per the nodegroup's scaling
+    scaling policy min limit" (auto-aws/api-basics.md; one where the minimum
+    is 0 or not given: facts audit 59b, L7), and launching an origin "will
+    initiate the nodegroup and populate it per the nodegroup's scaling
     policy" (launch-new-origin.md). Inferred: the edges are launched together
     with the origin (same instant and pace), the minimum counts for the whole
     group, and they are spread over its regions in turn."""
-    want = role_limit(db["scalepolicies"].get(group["scalePolicy"]), "edge", "minLimit") or 0
+    want = max(1, role_limit(db["scalepolicies"].get(group["scalePolicy"]), "edge",
+                             "minLimit") or 0)
     have = [i for i in live_members(state, db, group["name"], origin["created"])
             if i["role"] == "edge"]
     regions = group["regions"] or [origin["region"]]

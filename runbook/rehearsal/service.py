@@ -896,11 +896,25 @@ class Handler(BaseHTTPRequestHandler):
 # --- process ---------------------------------------------------------------------------
 
 
+_LOGBACK_LEVELS = {"WARNING": "WARN", "CRITICAL": "ERROR"}
+
+
+class _Red5Layout(logging.Formatter):
+    """The real red5.log's layout (AM's and AS's log/red5.log: `2020-03-23
+    09:25:29,510 [0.0.0.0-startStop-1] WARN  c.r.s.s.r.s.RestTokenAuthenticator
+    - ...`): logback's level names, padded to five (facts audit 59b, L5: the
+    fake wrote Python's WARNING)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.red5_level = _LOGBACK_LEVELS.get(record.levelname, record.levelname)
+        return super().format(record)
+
+
 def _setup_logging(home: Path) -> None:
     (home / "log").mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(home / "log" / "red5.log", encoding="utf-8")
     handler.setFormatter(
-        logging.Formatter("%(asctime)s [%(threadName)s] %(levelname)s %(name)s - %(message)s")
+        _Red5Layout("%(asctime)s [%(threadName)s] %(red5_level)-5s %(name)s - %(message)s")
     )
     root = logging.getLogger()
     root.addHandler(handler)
