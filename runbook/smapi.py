@@ -67,6 +67,12 @@ class NoApiAnswer(SMApiError):
     with an error status, which one that is up gives."""
 
 
+class NoConnection(NoApiAnswer):
+    """Not even a connection could be made (refused, or not within the
+    timeout): nothing listens there, or not yet. Unlike an exchange broken
+    mid-way, no sign that a stream manager is up there at all."""
+
+
 class SMApiOutcomeUnknown(SMApiError):
     """A call that changes something was sent, and no answer came back: it may
     or may not have taken effect. Check before sending it again."""
@@ -232,7 +238,7 @@ class StreamManagerAPI:
                 method, path, params={"accessToken": self._token}, json=body
             )
         except httpx.ConnectTimeout:
-            failure = NoApiAnswer(
+            failure = NoConnection(
                 f"Could not connect to the stream manager at {self._shown_base} within "
                 f"{self.timeout:g} s ({where})."
             )
@@ -240,7 +246,7 @@ class StreamManagerAPI:
             failure = self._lost(method, f"The stream manager at {self._shown_base} gave no "
                                  f"answer within {self.timeout:g} s to {where}")
         except httpx.ConnectError as exc:
-            failure = NoApiAnswer(
+            failure = NoConnection(
                 f"Could not connect to the stream manager at {self._shown_base}: "
                 f"{self._redact(_reason(exc))}."
             )

@@ -13,11 +13,12 @@ through the old API, into the old database.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from runbook.model import (
     AFTER_WAY_BACK,
@@ -30,7 +31,7 @@ from runbook.model import (
     Wait,
 )
 from runbook.shell import quote
-from runbook.smapi import SMApiError
+from runbook.smapi import NoApiAnswer, NoConnection, SMApiError, SMApiOutcomeUnknown
 from runbook.step import StepFailed
 from steps.common import (
     JavaProcess,
@@ -226,6 +227,90 @@ def _not_answering(exc: SMApiError) -> str:
     return f"the new release's API does not answer ({str(exc).rstrip('.')})"
 
 
+T = TypeVar("T")
+
+# The new API failing once (a 5xx from a stream manager busy launching, a
+# connection reset) is asked again before recreate's nodegroups are left to
+# the old stream manager (review 58a, M1): this many tries in all, this pause
+# between them, each try bounded as a whole (the client's own timeout bounds
+# each phase of an exchange only, not a trickling answer).
+API_TRIES = 3
+API_PAUSE_S = 2.0
+API_TRY_S = 30.0
+
+
+def _may_pass(exc: SMApiError) -> bool:
+    """A failure that may not repeat a moment later: the stream manager's own
+    error (HTTP 5xx), or an exchange that broke off (a reset, no answer in
+    time). A refused token or a path it does not serve (4xx) would only be
+    answered the same again; and where no connection can be made at all,
+    nothing serves there to ask again (a server that exits as it starts)."""
+    if isinstance(exc, NoConnection):
+        return False
+    return exc.status is None or exc.status >= 500
+
+
+async def _bounded(call: Callable[[], Awaitable[T]], what: str, *, reads: bool) -> T:
+    """`call` (one exchange with the new API) within API_TRY_S. One cut off
+    there is a read that got no answer, or a change whose outcome is unknown."""
+    try:
+        async with asyncio.timeout(API_TRY_S):
+            return await call()
+    except TimeoutError:
+        pass  # raised below, outside the handler
+    said = f"the new stream manager gave no whole answer within {API_TRY_S:g} s to {what}"
+    if reads:
+        raise NoApiAnswer(f"{said}.")
+    raise SMApiOutcomeUnknown(f"{said}; it may or may not have taken effect.")
+
+
+async def _read(ctx: Ctx, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """A read of the new API, asked again after a short pause where it failed
+    in a way that may pass; the last failure raised."""
+    for attempt in range(1, API_TRIES + 1):
+        try:
+            return await _bounded(call, what, reads=True)
+        except SMApiError as exc:
+            if attempt == API_TRIES or not _may_pass(exc):
+                raise
+            ctx.info(f"{what}: {str(exc).rstrip('.')}; asked again in {API_PAUSE_S:g} s "
+                     f"(try {attempt + 1} of {API_TRIES})")
+        await asyncio.sleep(API_PAUSE_S)
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+async def _listing(ctx: Ctx, api: Any) -> list[dict[str, Any]]:
+    return await _read(ctx, "GET admin/nodegroup", api.list_nodegroups)
+
+
+async def _delete(ctx: Ctx, api: Any, name: str) -> str:
+    """DELETE one of recreate's nodegroups; what to say of it. Where it fails
+    in a way that may pass, or its outcome is unknown, the listing is looked
+    at before another is sent: one gone or being deleted is sent no other
+    (the first took effect, whatever its answer said); one still standing
+    and not being deleted is (the first did not take). Even two crossing
+    each other harm nothing: the API answers a DELETE of a nodegroup being
+    terminated with a 404 "already being terminated", and takes no force
+    from it (FACTS-scenarios, delete nodegroup)."""
+    for attempt in range(1, API_TRIES + 1):
+        try:
+            return await ctx.act(api.api_call("DELETE", f"admin/nodegroup/{name}"),
+                                 partial(_bounded, partial(delete_nodegroup, api, name),
+                                         f"DELETE admin/nodegroup/{name}", reads=False))
+        except SMApiError as exc:
+            if attempt == API_TRIES or not _may_pass(exc):
+                raise
+            ctx.info(f"{name}: {str(exc).rstrip('.')}; the nodegroups are listed again in "
+                     f"{API_PAUSE_S:g} s before another DELETE is sent "
+                     f"(try {attempt + 1} of {API_TRIES})")
+        await asyncio.sleep(API_PAUSE_S)
+        group = next((g for g in await _listing(ctx, api) if g["name"] == name), None)
+        if group is None or being_deleted(group):
+            how = "gone" if group is None else "being deleted"
+            return f"{name}: {how}, the listing shows: its DELETE took effect"
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
 # Said where the journal does not record recreate's nodegroups (an older
 # runbook's): every one listed is deleted, as the way back did then.
 UNRECORDED = ("this run's journal does not record which nodegroups recreate made (an earlier "
@@ -272,9 +357,12 @@ class DeleteNewNodegroups(Red5Step):
                     for name in names]
         actions.append(Wait("GET admin/nodegroup lists none of them",
                             p.settings.timeouts.nodegroups_gone))
-        actions.append(Note("if the new API stops answering, or they are not gone by then, "
-                            "nothing more is sent: the way back goes on, and says which "
-                            "nodegroups are left to the old stream manager"))
+        actions.append(Note(f"a call the new API fails (an HTTP 5xx, no answer) is asked "
+                            f"again, up to {API_TRIES} times {API_PAUSE_S:g} s apart; a "
+                            "deletion only where the listing shows that nodegroup still "
+                            "standing. If the new API still fails, or they are not gone by "
+                            "then, nothing more is sent: the way back goes on, and says "
+                            "which nodegroups are left to the old stream manager"))
         return actions
 
     async def check(self, ctx: Ctx) -> Check:
@@ -303,12 +391,13 @@ class DeleteNewNodegroups(Red5Step):
             # Never the old release's API: its nodegroups are the old database's.
             return self._none_to_delete(ctx, "the new release does not run")
         try:
-            api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
+            api = await _read(ctx, "the new API's version", partial(
+                ctx.api, fresh=True, expecting=expected_api_version(ctx)))
             proof = await serving_proof(ctx, api, "new")
             if not proof.done:
                 return self._none_to_delete(ctx, f"the new release does not serve: "
                                             f"{proof.detail}")
-            listed = await api.list_nodegroups()
+            listed = await _listing(ctx, api)
         except SMApiError as exc:
             return self._none_to_delete(ctx, _not_answering(exc))
         facts.new_nodegroups_left = None
@@ -365,8 +454,9 @@ class DeleteNewNodegroups(Red5Step):
         waiting: list[str] = sorted(listed)
         since: list[str] = []
         try:
-            api = await ctx.api(fresh=True, expecting=expected_api_version(ctx))
-            now = {g["name"]: g for g in await api.list_nodegroups()}
+            api = await _read(ctx, "the new API's version", partial(
+                ctx.api, fresh=True, expecting=expected_api_version(ctx)))
+            now = {g["name"]: g for g in await _listing(ctx, api)}
             made, unsure = _recreates(ctx, list(now.values()))
             if facts.recreated_nodegroups is None:
                 ctx.info(UNRECORDED)
@@ -383,12 +473,10 @@ class DeleteNewNodegroups(Red5Step):
             if since:
                 ctx.info(f"made since the plan was shown, so not deleted: {', '.join(since)}")
             for name in deleting:
-                said = await ctx.act(api.api_call("DELETE", f"admin/nodegroup/{name}"),
-                                     partial(delete_nodegroup, api, name))
-                ctx.info(said)
+                ctx.info(await _delete(ctx, api, name))
 
             async def gone() -> bool:
-                waiting[:] = sorted(set(g["name"] for g in await api.list_nodegroups()) & listed)
+                waiting[:] = sorted(set(g["name"] for g in await _listing(ctx, api)) & listed)
                 return not waiting
 
             await _wait(ctx, lambda: f"{len(waiting)} of {len(listed)} nodegroups to be gone",

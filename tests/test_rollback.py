@@ -2023,3 +2023,50 @@ async def test_runbook_rollback_going_on_back_does_not_say_a_way_back_step_made_
             if json.loads(line).get("event") == "way-back"]
     assert not any("rollback-restore failed, and the operator chose" in (why or "")
                    for why in whys), whys
+
+
+async def test_one_failed_look_at_the_new_api_is_asked_again_before_it_is_given_up(
+        tmp_path: Path) -> None:
+    """One HTTP 500 as rollback-nodegroups looks at the new API (it is busy a
+    moment) no longer leaves recreate's nodegroups to the old stream manager,
+    whose sweep takes their nodes down undrained: the look is asked again
+    after a short pause, and they are deleted in the same run."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        assert await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        armed.arm(host.sandbox, "api-error", step=NEW_GROUPS, times=1)
+        second = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(second)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        still_armed = armed.armed(host.sandbox, "api-error")
+    assert still_armed is None  # the one 500 was answered
+    assert outcome is Outcome.ROLLED_BACK, second.text()[-3000:]
+    assert left == [], [group["name"] for group in left]
+
+
+async def test_a_delete_that_failed_once_is_sent_again_after_a_look(tmp_path: Path) -> None:
+    """One HTTP 500 to a DELETE: the listing is looked at, and the nodegroup,
+    still standing and not being deleted, is sent its DELETE again."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        made = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        assert made
+        armed.arm(host.sandbox, "api-error", step=NEW_GROUPS, method="DELETE", times=1)
+        second = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(second)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        still_armed = armed.armed(host.sandbox, "api-error")
+    assert still_armed is None
+    assert outcome is Outcome.ROLLED_BACK, second.text()[-3000:]
+    assert left == [], [group["name"] for group in left]
+    deletes = [line for step, _, line in second.lines
+               if step == NEW_GROUPS and "DELETE" in line]
+    assert deletes, second.text()[-3000:]
