@@ -139,6 +139,10 @@ class RunEnded:
     # them: "not undone", where the others it does not undo read "partly
     # undone" (review 56b, F6: found before by a sentence's words).
     not_undone: tuple[str, ...] = ()
+    # After a way back: the cutover steps whose work it found none of to put
+    # back (rollback-unit: service-unit had not replaced the unit), from the
+    # journal as the report reads them: not said undone (review 58c, 4).
+    nothing_to_undo: tuple[str, ...] = ()
 
 
 Event = (RunStarted | Connected | Reconnecting | JournalNote | StepChanged | Output | Progress

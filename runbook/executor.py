@@ -635,26 +635,28 @@ class Executor(Generic[F]):
         # (Operator trial: a run a SIGTERM stopped was journalled, and reported,
         # as exit 3, where the shell saw 143.)
         exit_code = outcome.exit_code if self.ended_by is None else self.ended_by
-        left, not_undone = self._after_the_way_back(outcome)
+        left, not_undone, nothing = self._after_the_way_back(outcome)
         self._tell(RunEnded(outcome.value, exit_code, before_another_attempt=left,
-                            not_undone=not_undone),
+                            not_undone=not_undone, nothing_to_undo=nothing),
                    Record.RUN_END, outcome=outcome.value, exit_code=exit_code)
 
-    def _after_the_way_back(self, outcome: Outcome) -> tuple[dict[str, Leaves], tuple[str, ...]]:
-        """What a way back leaves to see to before the next attempt, and the
-        steps it could not touch at all, from the journal as the exit lines
-        and the report read them: every run of it, for a way back that went
-        on from an earlier run's recreate."""
+    def _after_the_way_back(self, outcome: Outcome
+                            ) -> tuple[dict[str, Leaves], tuple[str, ...], tuple[str, ...]]:
+        """What a way back leaves to see to before the next attempt, the steps
+        it could not touch at all and those it found nothing of to undo, from
+        the journal as the exit lines and the report read them: every run of
+        it, for a way back that went on from an earlier run's recreate."""
         from runbook.journal import JournalError
         from runbook.journal_replay import replay
 
         if outcome is not Outcome.ROLLED_BACK:
-            return {}, ()
+            return {}, (), ()
         try:
             history = replay(self.journal.path)
         except (JournalError, OSError):
-            return {}, ()  # the exit lines and the report say what they can read
-        return history.left_by_the_way_back(), tuple(history.not_undone_by_the_way_back())
+            return {}, (), ()  # the exit lines and the report say what they can read
+        return (history.left_by_the_way_back(), tuple(history.not_undone_by_the_way_back()),
+                tuple(history.nothing_to_undo_by_the_way_back()))
 
     async def _settle_the_upgrade(self, step: Step[F]) -> None:
         """What the upgrade's steps left running on the host (a drop does not

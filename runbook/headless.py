@@ -516,8 +516,8 @@ class HeadlessFrontEnd:
             case WayBackStarted(steps=steps):
                 self.going_back = True
                 self._way_back = steps
-            case RunEnded(outcome=outcome, not_undone=not_undone):
-                self._summary(outcome, not_undone)
+            case RunEnded(outcome=outcome, not_undone=not_undone, nothing_to_undo=nothing):
+                self._summary(outcome, not_undone, nothing)
 
     def _progress(self, event: Progress) -> None:
         now = time.monotonic()
@@ -539,7 +539,8 @@ class HeadlessFrontEnd:
             shown = f"{done / (1 << 20):.1f}/{total / (1 << 20):.1f} MiB"
         self._print(f"  ~ {event.label} {shown}".rstrip())
 
-    def _summary(self, outcome: str, not_undone: Sequence[str] = ()) -> None:
+    def _summary(self, outcome: str, not_undone: Sequence[str] = (),
+                 nothing_to_undo: Sequence[str] = ()) -> None:
         """Every step of the upgrade (of the way back, run alone), then any of
         the way back that ran: one still running when the run ended was cut
         off, one never reported was not reached (operator trial: after
@@ -590,7 +591,7 @@ class HeadlessFrontEnd:
             state = report.state.value if report is not None else \
                 before.value if before in _MARK else None
             after = after_the_way_back(step, state, undoes=card.the_way_back_undoes,
-                                       not_undone=not_undone) \
+                                       not_undone=not_undone, nothing_to_undo=nothing_to_undo) \
                 if outcome == Outcome.ROLLED_BACK and card is not None \
                 and card.phase is Phase.CUTOVER else None
             if card is not None and after is not None:

@@ -152,6 +152,10 @@ class Replay:
         """The steps whose work the way back could not touch (not_undone_of)."""
         return not_undone_of(self.not_undone, self.leaves)
 
+    def nothing_to_undo_by_the_way_back(self) -> list[str]:
+        """The steps whose work the way back found none of (nothing_to_undo_of)."""
+        return nothing_to_undo_of(self.facts)
+
     def left_by_the_way_back(self) -> dict[str, Leaves]:
         """What the steps that changed something leave that the way back does
         not undo (left_behind)."""
@@ -172,6 +176,15 @@ def not_undone_of(recorded: Mapping[str, bool] | None,
     steps = [*leaves, *(step for step in known if step not in leaves)]
     return [step for step in steps
             if (known[step] if step in known else WAY_BACK_COULD_NOT in leaves[step].sentence)]
+
+
+def nothing_to_undo_of(facts: Mapping[str, Any]) -> list[str]:
+    """The cutover steps the way back found none of the work of to put back,
+    as its steps record them in the facts (rollback-unit: service-unit had not
+    replaced the unit; operator re-trial 57b, F-G). One rule for the replay
+    (the run's end, so the front ends) and the report."""
+    named = facts.get("nothing_to_undo")
+    return [step for step in named if isinstance(step, str)] if isinstance(named, list) else []
 
 
 def merged_flags(recorded: dict[str, bool] | None, record: dict[str, Any],

@@ -232,6 +232,8 @@ UNDONE_DID = "undone by the way back"
 # then: not even partly undone (operator trial 54).
 WAY_BACK_COULD_NOT = "which could not delete the nodegroups"
 NOT_UNDONE = "not undone by the way back, which could not delete its nodegroups (see the warning)"
+# ... and where it found none of the step's work to put back.
+NOTHING_TO_UNDO = "nothing of it for the way back to undo"
 
 
 class Leaves(NamedTuple):
@@ -265,19 +267,27 @@ class AfterTheWayBack(StrEnum):
     PART_UNDONE = "part-undone"
     # None of it could be touched (recreate's nodegroups not deleted).
     NOT_UNDONE = "not-undone"
+    # None of it was there to put back (service-unit, where it did not replace
+    # the unit: operator re-trial 57b, F-G).
+    NOTHING_TO_UNDO = "nothing-to-undo"
 
 
 def after_the_way_back(step_id: str, state: str | None, *, undoes: bool,
-                       not_undone: Collection[str]) -> AfterTheWayBack | None:
+                       not_undone: Collection[str],
+                       nothing_to_undo: Collection[str] = ()) -> AfterTheWayBack | None:
     """What the way back did with cutover step `step_id`'s work, in a run it
-    ended: undone where it `undoes` it (StepCard.the_way_back_undoes: no
-    after_the_way_back), not undone where the engine says it could not touch
-    it (`not_undone`: RunEnded.not_undone, the journal's), else partly. None
-    unless the step was done or left in doubt (`state`): a failure stays said,
-    as it is why the way back was taken. The one rule for headless's
-    summary, the TUI's rows and the report (review 56b, F6)."""
+    ended: nothing, where it found none of it to put back (`nothing_to_undo`:
+    RunEnded.nothing_to_undo, the journal's facts); undone where it `undoes`
+    it (StepCard.the_way_back_undoes: no after_the_way_back), not undone where
+    the engine says it could not touch it (`not_undone`: RunEnded.not_undone,
+    the journal's), else partly. None unless the step was done or left in
+    doubt (`state`): a failure stays said, as it is why the way back was
+    taken. The one rule for headless's summary, the TUI's rows and the report
+    (review 56b, F6)."""
     if state not in (StepState.DONE.value, StepState.IN_DOUBT.value):
         return None
+    if step_id in nothing_to_undo:
+        return AfterTheWayBack.NOTHING_TO_UNDO
     if undoes:
         return AfterTheWayBack.UNDONE
     return AfterTheWayBack.NOT_UNDONE if step_id in not_undone else AfterTheWayBack.PART_UNDONE
@@ -290,6 +300,8 @@ def after_the_way_back_said(after: AfterTheWayBack, did: str = UNDONE_DID) -> st
         return f", then {did}"
     if after is AfterTheWayBack.NOT_UNDONE:
         return f", {NOT_UNDONE}"
+    if after is AfterTheWayBack.NOTHING_TO_UNDO:
+        return f", {NOTHING_TO_UNDO}"
     return ", partly undone by the way back"
 
 

@@ -52,6 +52,7 @@ from runbook.journal_replay import (
     left_behind,
     merged_flags,
     not_undone_of,
+    nothing_to_undo_of,
     replay,
     said_as_warning,
     seconds_between,
@@ -216,8 +217,6 @@ class StepRun:
     # What that way back did with its work, said after "then": most steps'
     # it undid; delete-nodegroups' it made anew (run-start's way_back_did).
     way_back_did: str = UNDONE_DID
-    # ... or none of its work was there for that way back to put back.
-    nothing_to_undo: bool = False
 
     @property
     def undone(self) -> bool:
@@ -882,17 +881,14 @@ class _Reader:
             # What the way back found nothing of to put back (its facts:
             # rollback-unit, where service-unit had not replaced the unit):
             # not said undone (operator re-trial 57b, F-G).
-            untold = report.facts.get("nothing_to_undo")
-            nothing = {text_of(step) for step in untold} if isinstance(untold, list) else set()
+            nothing = nothing_to_undo_of(report.facts)
             for step in report.steps:
                 # Not one whose work the way back leaves (recreate's, in the new
                 # database): "Before another attempt" says so (operator trial).
                 after = after_the_way_back(step.id, step.state, undoes=step.id not in self.leaves,
-                                           not_undone=untouched) \
+                                           not_undone=untouched, nothing_to_undo=nothing) \
                     if step.id in self.cutover else None
-                if after is not None and step.id in nothing:
-                    after, step.nothing_to_undo = None, True
-                went = after is not None
+                went = after not in (None, AfterTheWayBack.NOTHING_TO_UNDO)
                 step.after_the_way_back = after
                 step.way_back_did = self.way_back_did.get(step.id, step.way_back_did)
                 if went and step.state == "in-doubt" and step.detail:

@@ -36,10 +36,6 @@ from runbook.report import (
 )
 from runbook.standing import ENDS_AS_BEGUN_S
 
-# A cutover step's row after a way back that found none of its work to put
-# back (rollback-unit: service-unit had not replaced the unit).
-NOTHING_TO_UNDO = "nothing of it for the way back to undo"
-
 
 def stamp(ts: str | None) -> str:
     """2026-11-30 13:59:01 UTC."""
@@ -223,8 +219,6 @@ def outcome_cell(step: StepRun) -> str:
     how = history(step)
     said = f"{state_words(step.state)} ({how})" if how else state_words(step.state)
     after = step.after_the_way_back
-    if step.nothing_to_undo:
-        return f"{said}, {NOTHING_TO_UNDO}"
     return said if after is None else said + after_the_way_back_said(after, step.way_back_did)
 
 

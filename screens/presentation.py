@@ -80,6 +80,11 @@ NOT_UNDONE = "not-undone"
 # nothing). Its glyph is done's, as the outcome is in place; muted, and its
 # word says so, as the headless summary does.
 ALREADY = "already"
+# Once the way back has ended: a cutover step it found none of the work of to
+# put back (service-unit, where it had not replaced the unit), as the summary
+# and the report say it, not undone (review 58c, 4). Done's glyph, muted, as
+# what it did is in place, and named by its word, as already done is.
+NOTHING_TO_UNDO = "nothing-to-undo"
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ LOOKS: dict[str, Look] = {
     NOT_RUN: Look("–", "not run", "$text-muted"),
     PART_UNDONE: Look("◐", "part undone", "$warning"),
     NOT_UNDONE: Look("≠", "not undone", "$warning"),
+    NOTHING_TO_UNDO: Look("✓", "none to undo", "$text-muted"),
 }
 
 TITLE_WIDTH = 34
@@ -191,7 +197,7 @@ def row_width(*, word: bool = True, time: bool = True) -> int:
 # upgraded or back gives (screens.run_state.RunState.shown_state). A step in
 # doubt at such an end is undone, or not undone, by then.
 _WHILE_RUNNING = (NEXT, StepState.RUNNING.value, StepState.IN_DOUBT.value)
-_ONCE_ENDED = (UNDONE, NOT_RUN, PART_UNDONE, NOT_UNDONE)
+_ONCE_ENDED = (UNDONE, NOT_RUN, PART_UNDONE, NOT_UNDONE, NOTHING_TO_UNDO)
 
 
 def legend(per_row: int = 5, *, ended: bool = False,
@@ -214,7 +220,8 @@ def legend(per_row: int = 5, *, ended: bool = False,
     dropped = PART_UNDONE if not_undone else NOT_UNDONE
     shown_looks = [replace(shown, word=undone) if state == UNDONE else shown
                    for state, shown in LOOKS.items()
-                   if state not in left_out and state not in (ALREADY, dropped)]
+                   if state not in left_out
+                   and state not in (ALREADY, NOTHING_TO_UNDO, dropped)]
     for number, shown in enumerate(shown_looks, start=1):
         parts += [(shown.glyph, shown.style), " ", (shown.word, shown.style)]
         parts.append("\n" if number % per_row == 0 else "   ")

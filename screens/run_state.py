@@ -29,6 +29,7 @@ from screens.presentation import (
     NEXT,
     NOT_RUN,
     NOT_UNDONE,
+    NOTHING_TO_UNDO,
     PART_UNDONE,
     UNDONE,
     WARNED,
@@ -119,10 +120,12 @@ class RunState:
     # The unfinished earlier run, shown while the operator decides about it.
     previous: Replay | None = None
     outcome: Outcome | None = None
-    # After a way back: what to see to before another attempt, and the steps
-    # whose work it could not touch at all (RunEnded).
+    # After a way back: what to see to before another attempt, the steps
+    # whose work it could not touch at all, and those it found none of the
+    # work of to put back (RunEnded).
     before_another_attempt: Mapping[str, Leaves] = field(default_factory=dict)
     not_undone: tuple[str, ...] = ()
+    nothing_to_undo: tuple[str, ...] = ()
     run_error: str | None = None
     stop_requested: bool = False
     # The step the operator stopped (x), until it ends: its command is being
@@ -214,12 +217,14 @@ class RunState:
                 # and its clock goes on.
                 if complete:
                     self.downtime_s = downtime
-            case RunEnded(outcome=outcome, before_another_attempt=after, not_undone=untouched):
+            case RunEnded(outcome=outcome, before_another_attempt=after, not_undone=untouched,
+                          nothing_to_undo=nothing):
                 self.run_ended = now
                 self.connection = "closed"
                 self.outcome = Outcome(outcome)
                 self.before_another_attempt = after
                 self.not_undone = untouched
+                self.nothing_to_undo = nothing
 
     def _step_changed(self, report: StepReport, now: float) -> None:
         if report.state is StepState.RUNNING and self.running == report.id:
@@ -375,7 +380,8 @@ class RunState:
         if self.outcome is not Outcome.ROLLED_BACK or card.phase is not Phase.CUTOVER:
             return None
         return after_the_way_back(card.id, self.states[card.id],
-                                  undoes=card.the_way_back_undoes, not_undone=self.not_undone)
+                                  undoes=card.the_way_back_undoes, not_undone=self.not_undone,
+                                  nothing_to_undo=self.nothing_to_undo)
 
     @property
     def part_undone(self) -> list[StepCard]:
@@ -413,7 +419,8 @@ class RunState:
         after = self.after_the_way_back(self.by_id[step_id]) if went_back else None
         if after is not None:
             return {AfterTheWayBack.UNDONE: UNDONE, AfterTheWayBack.PART_UNDONE: PART_UNDONE,
-                    AfterTheWayBack.NOT_UNDONE: NOT_UNDONE}[after]
+                    AfterTheWayBack.NOT_UNDONE: NOT_UNDONE,
+                    AfterTheWayBack.NOTHING_TO_UNDO: NOTHING_TO_UNDO}[after]
         if state == StepState.DONE.value and self.warnings.get(step_id):
             return WARNED
         # Its check found the work in place, and nothing ran (operator trial

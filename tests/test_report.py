@@ -2777,18 +2777,39 @@ def test_a_unit_the_upgrade_did_not_replace_is_not_said_undone(tmp_path: Path) -
     unit 11.1 ships, then the way back. The report said service-unit was
     "done, then undone by the way back", while rollback-unit said "service-unit
     did not replace the unit": the way back had nothing of it to undo."""
+    import io
+
     from runbook.cli import wiring
+    from runbook.headless import HeadlessFrontEnd
+    from screens.run_state import RunState
 
     journal = tmp_path / "runs" / "run.jsonl"
+    front = ScriptedFrontEnd()
+    cards: list[Any] = []
 
     async def go() -> Outcome:
         async with rehearsal_host(tmp_path, scenario="10.9-to-11.1") as host:
             session = wiring.session(wiring.rehearsal_settings(host), token=host.api_token,
                                      journal_path=journal, state_dir=host.sandbox / ".operator",
                                      isolated=True, rollback_after="service-unit")
-            return await session.run(ScriptedFrontEnd())
+            cards.extend(session.cards)
+            return await session.run(front)
 
     assert asyncio.run(go()) is Outcome.ROLLED_BACK
+    # The front ends say it as the report does, from the run's end (review
+    # 58c, 4: the TUI's row and the headless summary said it undone).
+    shown = io.StringIO()
+    headless = HeadlessFrontEnd(cards, out=shown, stdin=io.StringIO())
+    tui = RunState(cards, "u@h:22")
+    for n, event in enumerate(front.events):
+        headless.tell(event)
+        tui.apply(event, float(n))
+    summary = next(line for line in shown.getvalue().splitlines()
+                   if line.lstrip().startswith("service-unit "))
+    assert "undone" not in summary and "nothing of it for the way back to undo" in summary, \
+        summary
+    assert tui.shown_state("service-unit") == "nothing-to-undo"
+    assert tui.shown_state("promote-new") == "undone"
     report = build(journal, estimate_from=[])
     rows = {line.split(" | ")[1].strip("` "): line for line in markdown(report).splitlines()
             if line.startswith("| ") and line.count(" | ") > 5}
