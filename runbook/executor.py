@@ -234,6 +234,10 @@ class Executor(Generic[F]):
         self._kept_skipped: set[str] = set()
         if resume is not None and resume.cutover_started:
             self.cutover_began = datetime.fromisoformat(resume.cutover_started).timestamp()
+        # A record whose run was cut off before its journal said the cutover
+        # began: nothing was sent, and this run begins it afresh, its clock
+        # and its snapshot with it (review 58a, L1).
+        host_state.drop_cutover_never_begun()
         under_way = host_state.cutover()
         if under_way is not None:
             self.cutover_began = datetime.fromisoformat(under_way.began).timestamp()

@@ -292,6 +292,39 @@ class HostState:
                                             "snapshot": began.snapshot})
         return began
 
+    def drop_cutover_never_begun(self) -> Cutover | None:
+        """The record of a cutover under way, removed (and returned) where its
+        journal, there and readable, holds no cutover-start (review 58a, L1).
+        The record is written just before the journal's cutover-start, and
+        nothing is sent before both are: a run cut off between the two (killed,
+        or its journal full) changed nothing, as its journal says. Left, the
+        record told every later reader otherwise: a new run refused with the
+        way back offered, which `runbook rollback` then refused; the stream
+        manager down since then; a resumed run's fleet guard passed over, and
+        its clock started at the old record. A journal not there, or that
+        cannot be read, keeps the record: nothing then says nothing was sent.
+        The one rule for the runs, `runbook run`'s refusal and the way back."""
+        # Here, not at the top: the first paint reads the host's record, and
+        # none of the journal's readers (test_cli_imports).
+        from runbook.journal import JournalError
+        from runbook.journal_replay import replay
+
+        found = self.cutover()
+        if found is None:
+            return None
+        try:
+            if replay(Path(found.journal)).cutover_started is not None:
+                return None
+        except (JournalError, OSError):
+            return None
+        try:
+            self._cutover_file.unlink(missing_ok=True)
+        except OSError as exc:
+            raise HostStateError(f"{self._cutover_file}: cannot be removed "
+                                 f"({exc.strerror or exc})") from None
+        sync_folder(self.path)
+        return found
+
     def end_cutover(self, how: str) -> None:
         """The stream manager is whole again (upgraded or rolled back): the next
         upgrade of this host starts from a fresh snapshot."""

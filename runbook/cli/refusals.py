@@ -204,6 +204,9 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
     from runbook.config import ConfigError
     from runbook.standing import said_time
 
+    # Its run cut off before its journal said the cutover began: nothing was
+    # sent, and the live stream manager serves as before (review 58a, L1).
+    state.drop_cutover_never_begun()
     under_way = state.cutover()
     if under_way is None:
         return

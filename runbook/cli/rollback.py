@@ -18,7 +18,7 @@ from runbook.cli.wiring import session
 
 if TYPE_CHECKING:
     from runbook.config import Settings
-    from runbook.hoststate import HostState
+    from runbook.hoststate import Cutover, HostState
     from runbook.journal_replay import Replay
     from runbook.stopping import Stopper
 
@@ -60,6 +60,11 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     from runbook.journal_replay import replay
     from runbook.standing import said_time
 
+    never = host.drop_cutover_never_begun()
+    if never is not None and (args.journal is None or never.journalled_in(args.journal)):
+        # Said as what it is, where the refusal of a new run said it began
+        # and offered this way back (review 58a, L1).
+        raise ConfigError(settings.source, _never_began(never, settings, args))
     under_way = host.cutover()
     journal = args.journal or (Path(under_way.journal) if under_way else None)
     if args.journal is not None and not args.journal.is_file():
@@ -97,6 +102,18 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
                               f"on this host, which began {said_time(under_way.began)} (its "
                               f"journal was {under_way.journal}): give a copy of that one")
     return journal, _cutover_to_undo(history, settings)
+
+
+def _never_began(record: Cutover, settings: Settings, args: argparse.Namespace) -> str:
+    """Why there is no way back from a cutover recorded on the host whose
+    journal never says it began (HostState.drop_cutover_never_begun)."""
+    from runbook.standing import resume_command, said_time
+
+    return (f"this machine's record holds a cutover of {said_time(record.began)} that never "
+            f"began: its run ({record.journal}) was cut off before it sent anything, so "
+            "nothing was changed: the live stream manager serves as before, and there is no way "
+            "back to take. Go on with that run: "
+            f"{resume_command(settings.source, record.journal, headless=is_headless(args))}")
 
 
 def _ended(how: str, began: str, where: str = "", which: str = "that", *,
