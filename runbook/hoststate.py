@@ -72,8 +72,9 @@ class Cutover:
     """The host's record that a cutover began, and which journal began it."""
     began: str  # ISO time, UTC, of the first cutover action on the host
     journal: str  # absolute: a command run from another folder reads the same file
-    # The snapshot the run that began it took, which its deletes went by;
-    # empty in records from before it was kept, or when that run took none.
+    # The snapshot the run that began it took, which its deletes went by, as
+    # a path here (HostState.cutover finds the record's); empty in records
+    # from before it was kept, or when that run took none.
     snapshot: str = ""
 
     def journalled_in(self, path: Path) -> bool:
@@ -272,7 +273,30 @@ class HostState:
                 f"{self._cutover_file}: its start of the cutover under way, {began!r}, is not "
                 "a time; write back when it began (as the `began` of the cutover-start record "
                 f"in {journal or 'its journal'})") from None
-        return Cutover(str(began), journal, str(data.get("snapshot") or ""))
+        return Cutover(str(began), journal, self._snapshot_named(str(data.get("snapshot") or "")))
+
+    def _snapshot_named(self, named: str) -> str:
+        """The snapshot the cutover's record names, as a path here: where the
+        record says, while it is there, else by its name in this host's
+        snapshots folder (same name, same snapshot: names are unique per
+        host's folder). Review 58a, L7: the state folder copied to another
+        HOME mid-cutover, the recorded path found none though the file was
+        here. The record keeps the absolute path, which any runbook reads."""
+        if not named:
+            return ""
+        path = Path(named)
+        here = self.path / "snapshots" / path.name
+        return str(here) if not path.is_file() and here.is_file() else named
+
+    def snapshot_missing(self) -> Path | None:
+        """The snapshot the cutover under way names where it is not there:
+        the file to put back, for the steps that cannot go on without it."""
+        cutover = self.cutover()
+        if cutover is None or not cutover.snapshot:
+            return None
+        named = Path(cutover.snapshot)
+        # Where neither place has it: where this host keeps its snapshots.
+        return None if named.is_file() else self.path / "snapshots" / named.name
 
     def begin_cutover(self, journal: Path, in_use: str | None = None) -> Cutover:
         """Record the first cutover action; a cutover already under way keeps

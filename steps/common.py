@@ -440,6 +440,15 @@ def snapshot(p: AnyContext) -> Snapshot | None:
     return state.load(found) if found is not None else None
 
 
+def no_snapshot(p: AnyContext) -> str:
+    """Why a step has no snapshot to rebuild from: where the cutover's record
+    names one that is not there, that file, to put back (review 58a, L7)."""
+    said = "there is no snapshot from export-config to rebuild from"
+    missing = p.host_state.snapshot_missing() if p.host_state is not None else None
+    return f"{said}: the cutover's record names {missing}; put that file back there" \
+        if missing is not None else said
+
+
 def load_snapshot(p: AnyContext) -> dict[str, Any] | None:
     found = snapshot(p)
     return found.data if found is not None else None

@@ -48,6 +48,7 @@ from steps.common import (
     mask_licences,
     new_dir,
     new_tree,
+    no_snapshot,
     old_tree,
     origins_of,
     read_remote,
@@ -1861,7 +1862,7 @@ class Recreate(Red5Step):
     def _snapshot(self, ctx: Ctx) -> dict[str, Any]:
         found = load_snapshot(ctx)
         if found is None:
-            raise StepFailed("there is no snapshot from export-config to rebuild from")
+            raise StepFailed(no_snapshot(ctx))
         return found
 
     async def _matches(self, ctx: Ctx, api: Any) -> dict[str, dict[str, Any]]:
@@ -1952,7 +1953,7 @@ class Recreate(Red5Step):
     async def _rebuild(self, ctx: Ctx) -> None:
         found = snapshot(ctx)
         if found is None:
-            raise StepFailed("there is no snapshot from export-config to rebuild from")
+            raise StepFailed(no_snapshot(ctx))
         ctx.info(f"rebuilding from {found.describe()}")
         if self.side == "new" and ctx.facts.recreated_nodegroups is None:
             ctx.facts.recreated_nodegroups = []  # known from here on: none yet

@@ -1121,10 +1121,13 @@ class ExportConfig(Red5Step):
             # again would replace the fleet with nothing.
             pinned = state.before_cutover()
             if pinned is None:
-                raise StepFailed(f"a cutover began on this host at {under_way.began} and no "
-                                 f"snapshot taken before it is in {state.path}/snapshots; "
-                                 "runbook will not export the emptied system. Put the "
-                                 "snapshot file back there")
+                # The file its record names, where it names one (review 58a, L7).
+                missing = state.snapshot_missing()
+                where = f"its snapshot, {missing}, is not there" if missing is not None else \
+                    f"no snapshot taken before it is in {state.path}/snapshots"
+                raise StepFailed(f"a cutover began on this host at {under_way.began} and "
+                                 f"{where}; runbook will not export the emptied system. Put "
+                                 "the snapshot file back there")
             ctx.facts.snapshot = str(pinned.path)
             return Check(True, f"a cutover began at {under_way.began}; every run rebuilds from "
                          f"{pinned.describe()}")

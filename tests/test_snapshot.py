@@ -443,3 +443,51 @@ def test_two_snapshots_taken_in_the_same_millisecond_are_both_kept(
     second = state.save_snapshot({"nodegroups": [{"name": "b"}]}, journal=journal)
     assert first.path != second.path
     assert [s.data["nodegroups"][0]["name"] for s in state.snapshots()] == ["a", "b"]
+
+
+def _moved(old: Path, new: Path) -> HostState:
+    """The state folder `old` moved to `new` (another HOME, another machine),
+    as the same host's record."""
+    import shutil
+
+    new.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(old), str(new))
+    return HostState(new, "sm.example", 22)
+
+
+def test_a_moved_state_folder_still_finds_the_snapshot_its_cutover_names(
+        tmp_path: Path) -> None:
+    """Review 58a, L7: the cutover's record named its snapshot by absolute
+    path; once the state folder was moved mid-cutover, none was found there,
+    though the file was in this host's snapshots folder under the same name:
+    export-config said to put it back, recreate had nothing to rebuild from."""
+    old = tmp_path / "home-a" / "state"
+    state = HostState(old, "sm.example", 22)
+    journal = tmp_path / "run.jsonl"
+    state.save_snapshot({"nodegroups": [{"name": "earlier"}]}, journal=tmp_path / "other.jsonl")
+    state.save_snapshot({"nodegroups": [{"name": "tonight"}]}, journal=journal)
+    state.begin_cutover(journal)
+    moved = _moved(old, tmp_path / "home-b" / "state")
+    pinned = moved.before_cutover()
+    assert pinned is not None and pinned.nodegroups == [{"name": "tonight"}], pinned
+    assert pinned.path.is_file() and moved.path in pinned.path.parents, pinned.path
+
+
+def test_a_snapshot_gone_from_both_places_is_named_where_this_host_keeps_it(
+        tmp_path: Path) -> None:
+    """Moved, and the snapshot then gone: none is made up, and the file to put
+    back is named where this host keeps its snapshots now (export-config and
+    recreate say it)."""
+    old = tmp_path / "home-a" / "state"
+    state = HostState(old, "sm.example", 22)
+    journal = tmp_path / "run.jsonl"
+    taken = state.save_snapshot({"nodegroups": [{"name": "tonight"}]}, journal=journal)
+    state.begin_cutover(journal)
+    assert state.snapshot_missing() is None
+    moved = _moved(old, tmp_path / "home-b" / "state")
+    pinned = moved.before_cutover()
+    assert pinned is not None and pinned.nodegroups == [{"name": "tonight"}], pinned
+    assert moved.snapshot_missing() is None
+    pinned.path.unlink()
+    assert moved.before_cutover() is None
+    assert moved.snapshot_missing() == moved.path / "snapshots" / taken.path.name
