@@ -2070,3 +2070,71 @@ async def test_a_delete_that_failed_once_is_sent_again_after_a_look(tmp_path: Pa
     deletes = [line for step, _, line in second.lines
                if step == NEW_GROUPS and "DELETE" in line]
     assert deletes, second.text()[-3000:]
+
+
+async def test_a_resume_keeps_the_names_of_the_nodegroups_the_way_back_left(
+        tmp_path: Path) -> None:
+    """rollback-nodegroups listed recreate's two groups, then the new API
+    failed as it went to delete them: done, "left to the old stream manager:
+    group-a, group-b" (names in new_nodegroups_left, recreate's leaves, the
+    report). The operator stops after rollback-stop-new and resumes: the
+    step looks again (recheck_when_resumed, 7ee...), finds the new release
+    stopped, and says "whatever nodegroups recreate made" in their place."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        def weather(step: StepReport, plan: object) -> None:
+            if step.id == NEW_GROUPS:  # its check has listed them: the API fails now
+                armed.arm(host.sandbox, "api-error", step=NEW_GROUPS)
+            elif step.id == "rollback-stop-new":
+                armed.lift(host.sandbox, "api-error")
+
+        first = ScriptedFrontEnd({"rollback-set-aside": Decision(Answer.STOP)},
+                                 on_confirm=weather)
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        groups = [g["name"] for g in
+                  await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)]
+        assert groups
+        before = replay(journal).facts.get("new_nodegroups_left")
+        assert before and all(name in before for name in groups), before
+        second = ScriptedFrontEnd({"rollback-set-aside": Decision(Answer.STOP)})
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(second)
+        assert outcome is Outcome.STOPPED, second.text()[-3000:]
+    history = replay(journal)
+    after = history.facts.get("new_nodegroups_left")
+    warned = [n for n in history.notes if n.get("kind") == "new-nodegroups-left"]
+    assert after and all(name in after for name in groups), (before, after)
+    assert len(warned) == 1, [n["text"] for n in warned]
+
+
+async def test_a_resumed_look_at_left_nodegroups_does_not_say_the_way_back_changed_nothing(
+        tmp_path: Path) -> None:
+    """Since cee1af3 rollback-nodegroups looks again on a resume where it
+    left groups, and its first look proves the token "before the way back
+    acts". Resumed after stop-new and set-aside, with a token that is not
+    the old install's, it refuses saying "the way back has changed nothing
+    on the host yet", and the way back cannot go on to put the old install
+    back (before, the step was trusted and the way back went on)."""
+    from runbook.cli import wiring
+    from tests.rehearsal import rehearsal_settings
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        def weather(step: StepReport, plan: object) -> None:
+            if step.id == NEW_GROUPS:
+                armed.arm(host.sandbox, "api-error", step=NEW_GROUPS)
+            elif step.id == "rollback-stop-new":
+                armed.lift(host.sandbox, "api-error")
+
+        first = ScriptedFrontEnd({"rollback-restore": Decision(Answer.STOP)},
+                                 on_confirm=weather)
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        second = ScriptedFrontEnd()
+        resumed = wiring.session(rehearsal_settings(host), token="not-the-old-installs-token",
+                                 journal_path=journal, state_dir=host.sandbox / ".operator",
+                                 isolated=True, resume=replay(journal), only_back=True)
+        outcome = await resumed.run(second)
+    said = second.detail(NEW_GROUPS)
+    assert "changed nothing on the host" not in said, said
