@@ -463,13 +463,15 @@ class PromoteNew(Red5Step):
             listed = ", ".join(matches) or "none"
             raise StepFailed(f"expected exactly one red5pro-server-* folder in "
                              f"{install_dir(ctx)}, the unpacked {new_dir(ctx)}; found {listed}")
+        # The host's boot clock, journalled with the rename's action: a server
+        # the way back finds by its -Dred5.root path alone is the new release
+        # only if it started after (steps.rollback._new_servers). Read here,
+        # before the question: earlier only errs to the safe side (a server
+        # started meanwhile is stopped), and run's first look is the rename.
+        ctx.facts.promoted_boot, ctx.facts.promoted_uptime = await host_boot_clock(ctx)
         return Check(False)
 
     async def run(self, ctx: Ctx) -> None:
-        # The host's boot clock, on record before the rename: a server the way
-        # back finds by its -Dred5.root path alone is the new release only if
-        # it started after (steps.rollback._new_servers).
-        ctx.facts.promoted_boot, ctx.facts.promoted_uptime = await host_boot_clock(ctx)
         await run_shell(ctx, self.plan(ctx.plan_context())[1:])
 
 
