@@ -300,8 +300,8 @@ async def _delete(ctx: Ctx, api: Any, name: str) -> str:
         except SMApiError as exc:
             if attempt == API_TRIES or not _may_pass(exc):
                 raise
-            ctx.info(f"{name}: {str(exc).rstrip('.')}; the nodegroups are listed again in "
-                     f"{API_PAUSE_S:g} s before another DELETE is sent "
+            ctx.info(f"{name}: {str(exc).rstrip('.')}; looked for in the listing in "
+                     f"{API_PAUSE_S:g} s, and sent again only if it still stands "
                      f"(try {attempt + 1} of {API_TRIES})")
         await asyncio.sleep(API_PAUSE_S)
         group = next((g for g in await _listing(ctx, api) if g["name"] == name), None)
