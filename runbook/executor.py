@@ -237,7 +237,7 @@ class Executor(Generic[F]):
         # A record whose run was cut off before its journal said the cutover
         # began: nothing was sent, and this run begins it afresh, its clock
         # and its snapshot with it (review 58a, L1).
-        host_state.drop_cutover_never_begun()
+        host_state.drop_cutover_never_begun(resume)
         under_way = host_state.cutover()
         if under_way is not None:
             self.cutover_began = datetime.fromisoformat(under_way.began).timestamp()

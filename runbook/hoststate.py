@@ -316,7 +316,7 @@ class HostState:
                                             "snapshot": began.snapshot})
         return began
 
-    def drop_cutover_never_begun(self) -> Cutover | None:
+    def drop_cutover_never_begun(self, known: Replay | None = None) -> Cutover | None:
         """The record of a cutover under way, removed (and returned) where its
         journal, there and readable, holds no cutover-start (review 58a, L1).
         The record is written just before the journal's cutover-start, and
@@ -327,7 +327,9 @@ class HostState:
         manager down since then; a resumed run's fleet guard passed over, and
         its clock started at the old record. A journal not there, or that
         cannot be read, keeps the record: nothing then says nothing was sent.
-        The one rule for the runs, `runbook run`'s refusal and the way back."""
+        The one rule for the runs, `runbook run`'s refusal and the way back.
+        `known`: a journal read already (a resumed run's), not read again
+        where the record names it."""
         # Here, not at the top: the first paint reads the host's record, and
         # none of the journal's readers (test_cli_imports).
         from runbook.journal import JournalError
@@ -337,9 +339,11 @@ class HostState:
         if found is None:
             return None
         try:
-            if replay(Path(found.journal)).cutover_started is not None:
-                return None
+            history = known if known is not None and known.path is not None \
+                and found.journalled_in(known.path) else replay(Path(found.journal))
         except (JournalError, OSError):
+            return None
+        if history.cutover_started is not None:
             return None
         try:
             self._cutover_file.unlink(missing_ok=True)
