@@ -92,6 +92,20 @@ async def _trees_found(ctx: Ctx) -> tuple[str, str, bool]:
     live = live_dir(ctx)
     new = new_dir(ctx)
     there = await exists(ctx, new, "-d")
+    if await _promoted(ctx, live):
+        # Once promote-new is done the trees are bak.red5pro and red5pro,
+        # whatever else lies beside them (trial 59 F12: a distribution
+        # unzipped again by hand was taken for the new tree, red5pro for the
+        # old install, and new-database told the operator to change a
+        # [new_database] that was right).
+        if there and ctx.facts.scratch.stray_said != new:
+            ctx.facts.scratch.stray_said = new
+            ctx.warn(f"warning: {new} lies beside the promoted {live}; it is not the "
+                     f"release promote-new put in place, and runbook leaves it alone "
+                     "(remove it once the upgrade is done)")
+        old = backup_dir(ctx)
+        ctx.facts.scratch.trees = (old, live)
+        return old, live, True
     if not there:
         version = await install_version(ctx, live)
         if version is not None and version == ctx.facts.new_version:
@@ -101,6 +115,19 @@ async def _trees_found(ctx: Ctx) -> tuple[str, str, bool]:
         old = backup_dir(ctx)
     ctx.facts.scratch.trees = (old, new)
     return old, new, there
+
+
+async def _promoted(ctx: Ctx, live: str) -> bool:
+    """Whether promote-new is done: bak.red5pro is there and red5pro holds the
+    new release (the unpacked folder itself, where its identity is on record;
+    else its version)."""
+    if not await exists(ctx, backup_dir(ctx), "-d"):
+        return False
+    known = ctx.facts.new_tree
+    if known:
+        return await folder_id(ctx, live) == known
+    wanted = ctx.facts.new_version
+    return wanted is not None and await install_version(ctx, live) == wanted
 
 
 def planned_trees(p: AnyContext) -> tuple[str, str]:

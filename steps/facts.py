@@ -48,6 +48,9 @@ class Red5Scratch:
     # (old install, new tree) as the last look found them (common.trees): a
     # plan shows the paths its run will use, after promote-new too
     trees: tuple[str, str] | None = None
+    # the red5pro-server-* folder found beside the promoted install, once
+    # warned of (common.trees): said once, not at every step that looks
+    stray_said: str | None = None
     # service-unit: the kept unit's commons-daemon jar, to point at the release's
     unit_swap: Swap | None = None
     # recreate: origins in service, of those wanted, at its last look

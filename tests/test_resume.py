@@ -537,3 +537,33 @@ def test_the_database_a_schema_import_began_in_is_journalled_as_it_is() -> None:
                       new_database_at="db-hunter2.example:3306")
     again = facts.record(Redactor(["hunter2"]))
     assert again["schema_import_into"] == again["new_database_at"] == "db-hunter2.example:3306"
+
+
+async def test_a_stray_unzip_beside_the_promoted_install_is_not_taken_for_the_new_tree(
+        tmp_path: Path) -> None:
+    """Trial 59 F12: after promote-new, the distribution unzipped again into
+    the install dir by hand left a red5pro-server-* folder beside red5pro. The
+    resumed run took it for the new tree, and red5pro (the new release) for
+    the old install: new-database failed, telling the operator to change a
+    [new_database] that was right, with the stream manager down. Once
+    promote-new is done the trees are bak.red5pro and red5pro; the stray
+    folder is named in a warning."""
+    import zipfile
+
+    from tests.rehearsal import rehearsal_settings
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"stop-service": Decision(Answer.STOP)})
+        assert await rehearse(host, first, journal) is Outcome.STOPPED
+        assert replay(journal).state("promote-new") is StepState.DONE
+        with zipfile.ZipFile(rehearsal_settings(host).distribution) as zipped:
+            zipped.extractall(host.install_dir)
+        stray = host.install_dir / NEW
+        assert stray.is_dir()
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, journal, resume=replay(journal))
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    assert "is the one the live stream manager uses" not in front.text()
+    warned = [line for _sid, _stream, line in front.lines if str(stray) in line]
+    assert warned and "warning" in warned[0], front.text()[-3000:]
