@@ -27,7 +27,13 @@ from runbook.model import (
 )
 from runbook.redact import MASKED_FIELD, secret_fields_masked
 from runbook.shell import privileged_script, quote
-from runbook.smapi import NoApiServed, SMApiError, SMApiOutcomeUnknown, StreamManagerAPI
+from runbook.smapi import (
+    NoApiAnswer,
+    NoApiServed,
+    SMApiError,
+    SMApiOutcomeUnknown,
+    StreamManagerAPI,
+)
 from runbook.step import NotInThisRun, StepFailed
 from steps import fleet, red5
 from steps.common import (
@@ -1916,9 +1922,17 @@ class Recreate(Red5Step):
             return Check(True, "every saved nodegroup has its origins in service")
         return Check(False)
 
-    def _next(self) -> str:
-        """Where a failed rebuild leaves the operator, and what they can do."""
+    def _next(self, ctx: Ctx, *, answered: bool = True) -> str:
+        """Where a failed rebuild leaves the operator, and what they can do.
+        `answered`: whether the API answered at all; one that did not (its
+        service stopped under the step: trial 59 F10) is not said to run."""
         back = ", or roll back to the old stream manager" if self.side == "new" else ""
+        if not answered:
+            return (f"the {self.side} stream manager does not answer (its service may have "
+                    f"stopped): look at it on the host (systemctl status red5pro, and "
+                    f"{live_dir(ctx)}/log/red5.log), start it again if it stopped, then try "
+                    f"the step again{back}; what this step rebuilt so far stays, and trying "
+                    "again creates nothing twice")
         # Said as it is (review): a retry waits again for the origins already
         # launched rather than replacing them, and does not change a launch
         # config it finds (a corrected [nodes] image reaches only new ones).
@@ -1950,7 +1964,9 @@ class Recreate(Red5Step):
         except SMApiOutcomeUnknown:
             raise
         except SMApiError as exc:
-            raise StepFailed(f"{str(exc).rstrip('.')}; {self._next()}") from None
+            answered = not isinstance(exc, NoApiAnswer)
+            raise StepFailed(f"{str(exc).rstrip('.')}; "
+                             f"{self._next(ctx, answered=answered)}") from None
 
     async def _rebuild(self, ctx: Ctx) -> None:
         found = snapshot(ctx)
@@ -2041,7 +2057,7 @@ class Recreate(Red5Step):
         except StepFailed:
             raise StepFailed(f"gave up after {limit:g}s waiting for the origins to be in "
                              f"service; not in service yet: {await self._late_origins(ctx, api)}"
-                             f". {self._next().capitalize()}") from None
+                             f". {self._next(ctx).capitalize()}") from None
         ctx.note("origins-in-service", "every recreated nodegroup has its origins in service")
         if self._alarms():  # the way back's rebuild, into the old database, has none to say
             ctx.note(AFTER_UPGRADE, ALARMS_STAY_BEHIND)

@@ -256,6 +256,31 @@ async def test_api_error_during_recreate_fails_it_and_a_retry_finishes(tmp_path:
     assert seen == {"serving": live(host).resolve(), "backup": True}
 
 
+async def test_recreate_with_the_new_service_dead_does_not_say_it_runs(tmp_path: Path) -> None:
+    """Trial 59 F10: the new service killed under recreate; its failure said
+    "the new stream manager runs" and sent the operator to try the step
+    again, which fails the same way. Where the API does not answer, it says
+    so, and points at the service on the host."""
+    async with rehearsal_host(tmp_path) as host:
+        def kill(step: StepReport, plan: list[Action]) -> None:
+            if step.id != "recreate":
+                return
+            pid = host.service_pid()
+            assert pid is not None
+            os.kill(pid, 9)
+            deadline = time.monotonic() + 10
+            while host.service_pid() is not None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert host.service_pid() is None
+
+        front = Operator(on_confirm=kill)
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "recreate")
+    assert "the new stream manager runs" not in said, said
+    assert "does not answer" in said and "systemctl status red5pro" in said, said
+
+
 async def test_back_from_a_recreate_that_created_nothing_asks_no_database_dropped(
         tmp_path: Path) -> None:
     """Operator trial: recreate failed on its first read (HTTP 500), before it
