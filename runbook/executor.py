@@ -767,6 +767,13 @@ class Executor(Generic[F]):
         began also says that nothing changed, and the way on (operator trial:
         the API's error alone, beside "serves as before")."""
         said = _reason(exc)
+        if isinstance(exc, RemoteError) and not isinstance(exc, OutcomeUnknown) \
+                and exc.unsent is not None:
+            # Trial 59 F7: mid-cutover, whether the command ran is what the
+            # operator must know (a rename done or not), and the screen had
+            # shown it as if sent.
+            said = (f"{said.rstrip('.')}. Its command was never sent to the host: it did not "
+                    "run, and changed nothing there")
         if step.phase is Phase.CUTOVER and self.cutover_began is None:
             again = "" if isinstance(exc, NotInThisRun) else \
                 ": try the step again once this is fixed, or stop"

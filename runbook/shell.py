@@ -21,6 +21,12 @@ OutputSink = Callable[[str, str], None]
 class RemoteError(Exception):
     """A remote problem explained in one sentence for the operator."""
 
+    # The command a step gave (RunContext.sh) that this error kept from the
+    # host: runbook.remote raises OutcomeUnknown once a command may have gone
+    # out, so any other RemoteError of a command is one that was never sent.
+    # None where the error is not a command's (a look, an upload).
+    unsent: str | None = None
+
 
 class Refused(RemoteError):
     """The connection is refused for a reason that waiting will not mend (a

@@ -427,3 +427,31 @@ async def test_a_retry_after_the_host_came_back_waits_for_the_first_attempt(
     assert len(front.recovered) == retries_while_down + 1, front.recovered
     # Asked again, the retry would have run the command beside the first attempt.
     assert front.asked == [step.id], "the first attempt finished the job: nothing to confirm"
+
+
+async def test_a_command_never_sent_says_it_did_not_run(tmp_path: Path) -> None:
+    """Trial 59 F7: the connection lost at the step's question and not
+    re-opened, its command was never sent; the step failed (rightly, not in
+    doubt) but its failure did not say that the command never ran, which
+    mid-cutover is what the operator must know."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "never.done"
+        step = SlowTouch(marker, 0.1)
+        step.phase = Phase.CUTOVER
+        remote = Remote(rehearsal_settings(host).host, isolated=True, reconnect_within=0)
+
+        class LostAtTheQuestion(ScriptedFrontEnd):
+            async def confirm(self, report: StepReport, plan: list[Action]):  # type: ignore[no-untyped-def]
+                await remote.connect()  # the connection the step's looks had
+                host.drop_connections()
+                await until(lambda: remote._conn is None or remote._conn.is_closed())
+                return await super().confirm(report, plan)
+
+        front = LostAtTheQuestion()
+        assert await run_step(host, step, journal, front, remote=remote) is Outcome.FAILED
+        assert not marker.exists()
+    assert replay(journal).state(step.id) is StepState.FAILED
+    said = front.detail(step.id)
+    assert "could not be re-opened" in said, said
+    assert "never sent" in said and "did not run" in said, said
