@@ -26,7 +26,7 @@ from runbook.journal import Journal, JournalWriteError, Record
 from runbook.model import Action, EditFile, Phase, Shell, Upload
 from runbook.redact import SHORT_SECRET, Redactor, too_short_to_mask
 from runbook.shell import CommandResult, CommandTimeout, OutcomeUnknown, RemoteError, Uploaded
-from runbook.step import PlanContext, Step, StepFailed
+from runbook.step import CommandFailed, PlanContext, Step
 
 if TYPE_CHECKING:
     from runbook.config import Settings
@@ -314,7 +314,7 @@ class RunContext(Generic[F]):
         buffer.flush()
         self._end(n, "ok" if result.ok else "failed", exit=result.exit_status)
         if check and not result.ok:
-            raise StepFailed(redact(self._failed(command, result)))
+            raise CommandFailed(redact(self._failed(command, result)), result.exit_status)
         return result
 
     def _failed(self, command: str, result: CommandResult) -> str:

@@ -44,6 +44,16 @@ class StepFailed(Exception):
     """The step could not do its job; the message says why and what to do."""
 
 
+class CommandFailed(StepFailed):
+    """A command a step ran (StepContext.sh, checked) ended with a failing
+    exit status: the message says so, and `exit_status` is the status, for a
+    step that knows what a tool's status means (unzip's 50: a full disk)."""
+
+    def __init__(self, message: str, exit_status: int | None) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
 class NotInThisRun(StepFailed):
     """Refused before it changed anything, for a cause this run cannot mend
     (a snapshot only a resumed run takes again): its message names the way on,

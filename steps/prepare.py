@@ -25,7 +25,7 @@ from runbook.shell import (
     sha256_command,
 )
 from runbook.smapi import NoApiAnswer, SMApiError, SMApiOutcomeUnknown
-from runbook.step import NotInThisRun, StepFailed
+from runbook.step import CommandFailed, NotInThisRun, StepFailed
 from steps import database, fleet, red5
 from steps.common import (
     backup_dir,
@@ -1373,6 +1373,11 @@ class UploadArtifacts(Red5Step):
         return Check(True, "both files are on the host with matching sha256")
 
 
+# unzip's exit status when the disk is (or was) full during extraction
+# (Info-ZIP unzip(1), DIAGNOSTICS).
+UNZIP_DISK_FULL = 50
+
+
 class Unpack(Red5Step):
     id = "unpack"
     title = "Unpack beside the live install"
@@ -1448,8 +1453,19 @@ class Unpack(Red5Step):
         new_folder(ctx.settings, ctx.facts)
         # Detached: a large distribution takes a while, and a dropped
         # connection must not cut the unzip short.
-        await run_shell(ctx, self.plan(ctx.plan_context()), timeout=ctx.settings.timeouts.upload,
-                        detach=True)
+        try:
+            await run_shell(ctx, self.plan(ctx.plan_context()),
+                            timeout=ctx.settings.timeouts.upload, detach=True)
+        except CommandFailed as exc:
+            if exc.exit_status != UNZIP_DISK_FULL:
+                raise
+            # Trial 59 F11: said as unzip's status means it, not as its last
+            # line ("probably truncated") after the whole command again.
+            into = install_dir(ctx)
+            raise StepFailed(f"the host's disk filled during the unzip into {into} (unzip: "
+                             f"write error); free space on that filesystem (df -h {new_dir(ctx)}), "
+                             "then try the step again (it unzips again over what arrived)"
+                             ) from None
 
 
 class CloudController(Red5Step):

@@ -1004,6 +1004,32 @@ async def test_a_full_disk_during_upload_leaves_a_part_and_a_retry_sends_it(
     assert seen["pid"] == before
 
 
+async def test_a_disk_that_fills_during_the_unzip_says_so(tmp_path: Path) -> None:
+    """Trial 59 F11: the host's disk filled as unpack unzipped; the failure
+    repeated the whole command and ended on unzip's "probably truncated", the
+    cause only in the output above. A real full filesystem: a small tmpfs
+    mounted where the zip unpacks (root only)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small filesystem needs root")
+    async with rehearsal_host(tmp_path) as host:
+        small = unpacked(host)
+        small.mkdir(parents=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
+                                 capture_output=True, check=False)
+        if mounted.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
+        try:
+            front = Operator(recoveries={"unpack": [Recovery.STOP]})
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        finally:
+            subprocess.run(["umount", "-l", str(small)], check=False)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "unpack")
+    assert "disk" in said and "filled" in said, said
+    assert str(host.install_dir) in said and "free" in said and "try the step again" in said, said
+    assert "unzip -q" not in said, said
+
+
 async def test_a_full_disk_as_the_properties_are_written_says_what_failure_means(
     tmp_path: Path,
 ) -> None:
