@@ -107,6 +107,10 @@ class Preflight(Red5Step):
             Shell(root(p, f"cat -- {quote(live + '/LICENSE.KEY')}"),
                   "the licence key, masked from here on: the server writes it into its log"),
             Shell(f"df -Pk -- {quote(install_dir(p))}", "free disk for the new distribution"),
+            Shell(_upload_df(p), "free disk in the upload folder (or the nearest folder above "
+                  "it, before upload makes it)"),
+            Shell(_upload_sizes(p), "what of the files to upload is there already, where the "
+                  "upload folder is on a filesystem of its own"),
             Shell("java -version 2>&1", "the Java on the PATH"),
             Shell("command -v mysql || command -v mariadb",
                   "a mysql client, for the new database"),
@@ -473,7 +477,36 @@ class Preflight(Red5Step):
             return []
         room = (f"{s.install_dir} has {free_kb // 1024} MiB free; the new distribution "
                 f"needs about {-(-need_kb // 1024)} MiB")  # rounded up: never "0 MiB"
+        upload = await self._upload_disk(ctx, _mount_of(df.stdout))
         # The same words either way: a refusal, or what preflight found.
+        if free_kb < need_kb:
+            return [room, *upload]
+        ctx.info(room)
+        return upload
+
+    async def _upload_disk(self, ctx: Ctx, install_mount: str | None) -> list[str]:
+        """Room for the files upload sends in [install] upload_dir, where that
+        is a filesystem apart from [install] dir's, which _disk counted both
+        on (trial 59 F11: /tmp a small tmpfs, preflight passed and upload
+        failed on a full disk). What is there of them already counts as sent."""
+        files = _uploaded_files(ctx)
+        if len(files) < 2:  # a file missing here: a problem said already
+            return []
+        folder = ctx.settings.upload_dir
+        df = await ctx.sh(_upload_df(ctx), check=False)
+        free_kb = _free_kb(df.stdout)
+        if free_kb is None:
+            return [f"could not read the free disk space of {folder}"]
+        if _mount_of(df.stdout) == install_mount:
+            return []
+        there = await ctx.sh(_upload_sizes(ctx), check=False)
+        had = [int(n) for n in there.stdout.split() if n.isdigit()] if there.ok else []
+        sizes = [f.stat().st_size for f in files]
+        need_kb = max(0, sum(sizes) - (sum(had) if len(had) == len(sizes) else 0)) // 1024
+        if not need_kb:
+            return []
+        room = (f"{folder} has {free_kb // 1024} MiB free; upload sends about "
+                f"{-(-sum(sizes) // (1 << 20))} MiB there")
         if free_kb < need_kb:
             return [room]
         ctx.info(room)
@@ -760,6 +793,31 @@ def _api_refused(exc: SMApiError, *, rehearsal: bool, config: str) -> str:
                 "environment is read when runbook starts: for another one, quit and start "
                 "again with --resume)")
     return f"{said}; once the API answers, try the step again"
+
+
+def _upload_df(p: AnyContext) -> str:
+    """df of [install] upload_dir: before upload has made it, of the nearest
+    folder above it that is there."""
+    return (f'd={quote(p.settings.upload_dir)}; while [ ! -e "$d" ]; do d=$(dirname -- "$d"); '
+            'done; df -Pk -- "$d"')
+
+
+def _uploaded_files(p: AnyContext) -> list[Path]:
+    return [f for f in (p.settings.distribution, p.settings.cloud_controller) if f.is_file()]
+
+
+def _upload_sizes(p: AnyContext) -> str:
+    """The sizes of the files upload sends as the host has them (none: not there)."""
+    return ("stat -c %s -- " + " ".join(quote(uploaded(p.settings, f))
+                                         for f in (p.settings.distribution,
+                                                   p.settings.cloud_controller))
+            + " 2>/dev/null")
+
+
+def _mount_of(df_output: str) -> str | None:
+    """Where the filesystem `df -P` looked at is mounted (its last column)."""
+    lines = df_output.strip().splitlines()
+    return lines[-1].split()[-1] if len(lines) > 1 and lines[-1].split() else None
 
 
 def _free_kb(df_output: str) -> int | None:

@@ -1030,6 +1030,31 @@ async def test_a_disk_that_fills_during_the_unzip_says_so(tmp_path: Path) -> Non
     assert "unzip -q" not in said, said
 
 
+async def test_preflight_looks_at_the_room_in_the_upload_folder(tmp_path: Path) -> None:
+    """Trial 59 F11: with [install] upload_dir on a small filesystem of its
+    own (/tmp a tmpfs), preflight looked only under [install] dir and passed;
+    upload then failed on a full disk. Preflight is the day-ahead look."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small filesystem needs root")
+    async with rehearsal_host(tmp_path) as host:
+        small = host.upload_dir
+        small.mkdir(parents=True, exist_ok=True)
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4k,mode=0755", "tmpfs",
+                                  str(small)],
+                                 capture_output=True, check=False)
+        if mounted.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr!r}")
+        try:
+            front = Operator(recoveries={"preflight": [Recovery.STOP]})
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        finally:
+            subprocess.run(["umount", "-l", str(small)], check=False)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+        assert not (small / host.distribution.name).exists()
+    said = failure(front, "preflight")
+    assert f"{small} has 0 MiB free" in said and "upload" in said, said
+
+
 async def test_a_full_disk_as_the_properties_are_written_says_what_failure_means(
     tmp_path: Path,
 ) -> None:
