@@ -23,6 +23,7 @@ from runbook.journal import (
     text_of,
 )
 from runbook.model import REAL_PACE, WAY_BACK_COULD_NOT, Leaves, StepState
+from runbook.rehearsal import ON_A_REHEARSAL_HOST
 
 
 @dataclass
@@ -413,7 +414,11 @@ class _Replaying:
                 ended = self.step_ended.get(last, "")
                 result.downtime_s = seconds_between(result.cutover_started, ended)
                 result.completed_unrecorded = ended if result.downtime_s is not None else None
-        result.pace = journal_pace(self.starts)
+        # A run on a rehearsal host not started as a rehearsal: its pace,
+        # whatever its start says, is not known (trial 59 F5).
+        on_a_rehearsal_host = any(note.get("kind") == ON_A_REHEARSAL_HOST
+                                  for note in result.notes)
+        result.pace = None if on_a_rehearsal_host else journal_pace(self.starts)
         result.unattended = journal_unattended(self.starts)
         result.scenario = journal_scenario(self.starts)
         result.faulted = any(start.get("faults") for start in self.starts)

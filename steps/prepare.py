@@ -12,6 +12,7 @@ from typing import Any
 
 from runbook.model import UPLOADED, Action, Check, EditFile, Note, Phase, Shell, Upload
 from runbook.redact import is_secret_key
+from runbook.rehearsal import ON_A_REHEARSAL_HOST, SANDBOX_ENV
 from runbook.shell import (
     AS_IT_WAS,
     OTHERS_CAN_WRITE,
@@ -65,6 +66,10 @@ from steps.common import (
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
 from steps.fleet import fleet_now
 
+# A rehearsal host's sessions carry its sandbox's folder (runbook.rehearsal);
+# a real host's none, and this prints nothing there.
+_REHEARSAL_HOST_LOOK = f'printf "%s" "${{{SANDBOX_ENV}:-}}"'
+
 # A distribution zip unpacks to a few times its size; keep room for both.
 _DISK_FACTOR = 3
 
@@ -85,7 +90,10 @@ class Preflight(Red5Step):
     def plan(self, p: Plan) -> list[Action]:
         s = p.settings
         live = live_dir(p)
-        actions: list[Action] = [Shell("true", "SSH answers and the host key is known")]
+        actions: list[Action] = [Shell("true", "SSH answers and the host key is known"),
+                                 Shell(_REHEARSAL_HOST_LOOK,
+                                       "whether this is a rehearsal host (`runbook rehearse`'s, "
+                                       "whose times stand for no other run's)")]
         if s.host.sudo:
             actions.append(Shell("sudo -n true", "sudo works without a password prompt"))
         actions += [
@@ -129,6 +137,7 @@ class Preflight(Red5Step):
         # window is gathered and said together, what stops the look at once
         # (no host, no install, no version) raises where it is found.
         await self._reach(ctx)
+        await self._rehearsal_host(ctx)
         problems = await self._sudo(ctx)
         await self._install_folder(ctx)
         folder = await self._live_install(ctx)
@@ -169,6 +178,21 @@ class Preflight(Red5Step):
             then = "\n" if "\n" in said else ". "
             raise StepFailed(f"{said}{then}Nothing ran on the host, and {stands}. Once the "
                              "connection is settled, try the step again") from None
+
+    async def _rehearsal_host(self, ctx: Ctx) -> None:
+        """A run not started as a rehearsal that is on a rehearsal host (a
+        config filled from the rehearsal's by hand, as the README has it):
+        journalled so, for its pace is not known and its cutover's time must
+        not stand for a real one's (trial 59 F5: a two-minute fake cutover
+        was the next production run's estimate)."""
+        found = await ctx.sh(_REHEARSAL_HOST_LOOK, check=False)
+        sandbox = found.stdout.strip()
+        if ctx.settings.rehearsal or not found.ok or not sandbox:
+            return
+        ctx.note(ON_A_REHEARSAL_HOST,
+                 f"this host is a rehearsal host (sandbox {sandbox}): its fake cloud's pace is "
+                 "not known here, so this run's times are no estimate for any other run",
+                 sandbox=sandbox)
 
     async def _sudo(self, ctx: Ctx) -> list[str]:
         if not ctx.settings.host.sudo:

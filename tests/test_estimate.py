@@ -358,3 +358,30 @@ def test_the_estimates_source_says_it_was_answered_by_yes_too(tmp_path: Path) ->
     short = journal(tmp_path / "short.jsonl", rehearsal=True, pace=FAST, unattended=True)
     said = markdown(build(short, estimate_from=[tmp_path])).replace("\\", "")
     assert "The last rehearsal at the fast pace answered by --yes took " in said, said
+
+
+async def test_a_run_against_a_rehearsal_host_is_no_estimate(tmp_path: Path) -> None:
+    """Trial 59 F5: `runbook run` against a rehearsal host (a config with no
+    [rehearsal] table, as the README has it) was journalled as a production
+    run at the real pace, and its two-minute cutover became the next real
+    run's estimate. Its preflight finds the host is a rehearsal's (its SSH
+    sessions carry the sandbox's marker): the run's pace is not known, so it
+    is no estimate for anything."""
+    from runbook.executor import Outcome
+    from runbook.journal_replay import replay
+    from tests.rehearsal import rehearsal_host, rehearsal_session, rehearsal_settings
+    from tests.scripted import ScriptedFrontEnd
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    async with rehearsal_host(tmp_path) as host:
+        settings = replace(rehearsal_settings(host), rehearsal=False, rehearsal_pace=None,
+                           rehearsal_scenario=None, rehearsal_stand_ins=False)
+        front = ScriptedFrontEnd()
+        outcome = await rehearsal_session(host, runs / "against.jsonl", settings).run(front)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+    against = replay(runs / "against.jsonl")
+    assert against.downtime_s is not None
+    assert against.pace is None
+    now = journal(tmp_path / "now.jsonl", rehearsal=False)
+    assert estimate(now, runs) is None

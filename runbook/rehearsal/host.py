@@ -51,6 +51,7 @@ import javaproperties
 import runbook
 from runbook.hoststate import cutover_under_way_in
 from runbook.rehearsal import (
+    SANDBOX_ENV,
     RehearsalError,
     armed,
     cloud,
@@ -319,7 +320,7 @@ class RehearsalHost:
             "LOGNAME": self.user,
             "SHELL": "/bin/bash",
             "LANG": "C.UTF-8",
-            sandbox.SANDBOX_ENV: str(self.sandbox),
+            SANDBOX_ENV: str(self.sandbox),
             "RUNBOOK_PYTHON": sys.executable,
             "RUNBOOK_PYTHONHOME": _python_home(),
             "RUNBOOK_RED5_HOME": str(self.red5_home),
@@ -692,7 +693,7 @@ class RehearsalHost:
         """The throwaway sandbox's keeper (runbook.rehearsal.watchdog): it
         tidies the sandbox if this process dies without stopping the host.
         A session of its own: a kill of this one's process group spares it."""
-        env = {key: value for key, value in os.environ.items() if key != sandbox.SANDBOX_ENV}
+        env = {key: value for key, value in os.environ.items() if key != SANDBOX_ENV}
         return subprocess.Popen(
             [sys.executable, "-m", "runbook.rehearsal.watchdog", str(self.sandbox),
              str(self.state_dir / LOCK_NAME)],

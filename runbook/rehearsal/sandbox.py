@@ -35,10 +35,9 @@ from xml.etree import ElementTree
 
 import javaproperties
 
-from runbook.rehearsal import OPERATOR_DIRNAME, STATE_DIRNAME
+from runbook.rehearsal import OPERATOR_DIRNAME, SANDBOX_ENV, STATE_DIRNAME
 from runbook.rehearsal.scenarios import Release, Scenario
 
-SANDBOX_ENV = "RUNBOOK_SANDBOX"
 WEBINF = "webapps/streammanager/WEB-INF"
 
 # Shipped shim file -> where the sandbox needs it (relative to .rehearsal/).

@@ -34,9 +34,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import javaproperties
 
-from runbook.rehearsal import armed, cloud, cluster_rows, databases
+from runbook.rehearsal import SANDBOX_ENV, armed, cloud, cluster_rows, databases
 
-SANDBOX_ENV = "RUNBOOK_SANDBOX"
 # The line every release's red5.log has once the streammanager context is
 # mapped: 6.2.0's (andrelsouto/red5:log/red5.log) and 5.1.1's
 # (amanaviral/red5pro:log/red5.log) alike; what the rehearsal waits for.
