@@ -46,6 +46,14 @@ class Reconnecting:
 
 
 @dataclass(frozen=True)
+class NoEstimate:
+    """The run learnt its times stand for no other's, nor another's for it
+    (on a rehearsal host it was not started as one: trial 59 F5): a front end
+    drops the downtime estimate it had."""
+    why: str
+
+
+@dataclass(frozen=True)
 class JournalNote:
     """What the operator should know of the journal as the run begins: its
     last record, torn by a crash, was mended, or it cannot be locked."""
@@ -145,5 +153,6 @@ class RunEnded:
     nothing_to_undo: tuple[str, ...] = ()
 
 
-Event = (RunStarted | Connected | Reconnecting | JournalNote | StepChanged | Output | Progress
+Event = (RunStarted | Connected | Reconnecting | JournalNote | NoEstimate | StepChanged | Output
+         | Progress
          | CutoverStarted | CutoverEnded | WayBackStarted | Detached | RunEnded)

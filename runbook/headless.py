@@ -24,6 +24,7 @@ from runbook.events import (
     CutoverStarted,
     Event,
     JournalNote,
+    NoEstimate,
     Output,
     Progress,
     Reconnecting,
@@ -489,6 +490,8 @@ class HeadlessFrontEnd:
                 self._progress(event)
             case JournalNote(message=message):
                 self._print(f"note: {message}")
+            case NoEstimate():
+                self.estimate = None
             case Reconnecting(attempt=attempt, wait_s=wait, reason=reason):
                 later = f" in {wait:.0f}s" if wait >= 1 else ""
                 self._print(self.paint(f"  ~ SSH connection lost ({reason}): reconnecting"

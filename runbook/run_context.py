@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from runbook.events import Output, Progress
+from runbook.events import NoEstimate, Output, Progress
 from runbook.facts import Facts
 from runbook.jobs import job_name
 from runbook.journal import Journal, JournalWriteError, Record
@@ -421,6 +421,9 @@ class RunContext(Generic[F]):
         self._x.journal.write(Record.NOTE, step=self._step.id, kind=kind, text=text,
                               warning=warning, **data)
         self._say("info", text, warning=warning)
+
+    def no_estimate(self, why: str) -> None:
+        self._x.front.tell(NoEstimate(why))
 
     def progress(self, done: float, total: float | None, label: str, *,
                  of_limit: bool = False) -> None:

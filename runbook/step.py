@@ -161,6 +161,10 @@ class StepContext(Protocol[F]):
 
     def note(self, kind: str, text: str, *, warning: bool = False, **data: Any) -> None: ...
 
+    def no_estimate(self, why: str) -> None:
+        """This run's times stand for no other run's, nor another's for it:
+        the front ends drop the downtime estimate they had."""
+
     def progress(self, done: float, total: float | None, label: str, *,
                  of_limit: bool = False) -> None: ...
 

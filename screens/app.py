@@ -552,6 +552,8 @@ class RunbookApp(App["Outcome | None"]):
         self.main.refresh_hint()
 
     def on_estimate_found(self, message: EstimateFound) -> None:
+        if self.run_state.no_estimate:
+            return
         self.run_state.estimate_s = message.downtime_s
         self.main.refresh_status()
 

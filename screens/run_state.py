@@ -115,6 +115,8 @@ class RunState:
     # Set once the cutover (or the way back) is complete: the service is up.
     downtime_s: float | None = None
     estimate_s: float | None = None
+    # The run learnt it has no estimate (NoEstimate): one found later is not taken.
+    no_estimate: bool = False
     connection: str = "not connected yet"
     fingerprint: str | None = None
     # The unfinished earlier run, shown while the operator decides about it.
@@ -172,6 +174,7 @@ class RunState:
             Connected,
             CutoverEnded,
             CutoverStarted,
+            NoEstimate,
             Output,
             Progress,
             Reconnecting,
@@ -195,6 +198,11 @@ class RunState:
                 # rollback` said "downtime not started" all the way back).
                 if since is not None and self.down_since is None:
                     self.down_since = since
+            case NoEstimate():
+                # Its times stand for no other run's: none stands for it
+                # either, found before or after (the estimate's worker).
+                self.estimate_s = None
+                self.no_estimate = True
             case Connected(fingerprint=fingerprint):
                 self.connection = "connected"
                 self.fingerprint = fingerprint or self.fingerprint

@@ -193,6 +193,7 @@ class Preflight(Red5Step):
                  f"this host is a rehearsal host (sandbox {sandbox}): its fake cloud's pace is "
                  "not known here, so this run's times are no estimate for any other run",
                  sandbox=sandbox)
+        ctx.no_estimate("a run on a rehearsal host, at a pace not known")
 
     async def _sudo(self, ctx: Ctx) -> list[str]:
         if not ctx.settings.host.sudo:

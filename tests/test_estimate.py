@@ -380,8 +380,31 @@ async def test_a_run_against_a_rehearsal_host_is_no_estimate(tmp_path: Path) -> 
         front = ScriptedFrontEnd()
         outcome = await rehearsal_session(host, runs / "against.jsonl", settings).run(front)
         assert outcome is Outcome.DONE, front.text()[-3000:]
+    # Nor does the run itself go by an estimate once it knows (the README:
+    # "and gets none"): the front ends are told to drop the one they had.
+    told = [e for e in front.events if type(e).__name__ == "NoEstimate"]
+    assert told, "the front ends were not told the run has no estimate"
     against = replay(runs / "against.jsonl")
     assert against.downtime_s is not None
     assert against.pace is None
     now = journal(tmp_path / "now.jsonl", rehearsal=False)
     assert estimate(now, runs) is None
+
+
+def test_the_screen_and_headless_drop_the_estimate_when_told() -> None:
+    """Trial 59 F5: the run's own status bar went by an estimate (`~Xm
+    left`) that a run on a rehearsal host has none of."""
+    import io
+
+    from runbook.events import NoEstimate
+    from runbook.headless import HeadlessFrontEnd
+    from screens.run_state import RunState
+
+    state = RunState(cards=[], target="sm")
+    state.estimate_s = 144.0
+    state.apply(NoEstimate("on a rehearsal host"), 0.0)
+    assert state.estimate_s is None and state.no_estimate
+    front = HeadlessFrontEnd([], out=io.StringIO(), stdin=io.StringIO(),
+                             estimate=(144.0, Path("earlier.jsonl")))
+    front.tell(NoEstimate("on a rehearsal host"))
+    assert front.estimate is None
