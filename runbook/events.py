@@ -44,6 +44,11 @@ class Reconnecting:
     wait_s: float
     reason: str
 
+    def said(self) -> str:
+        """The line the front ends show in the running step's output."""
+        later = f" in {self.wait_s:.0f}s" if self.wait_s >= 1 else ""
+        return f"SSH connection lost ({self.reason}): reconnecting{later}, attempt {self.attempt}"
+
 
 @dataclass(frozen=True)
 class NoEstimate:

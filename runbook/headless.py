@@ -492,10 +492,8 @@ class HeadlessFrontEnd:
                 self._print(f"note: {message}")
             case NoEstimate():
                 self.estimate = None
-            case Reconnecting(attempt=attempt, wait_s=wait, reason=reason):
-                later = f" in {wait:.0f}s" if wait >= 1 else ""
-                self._print(self.paint(f"  ~ SSH connection lost ({reason}): reconnecting"
-                                       f"{later}, attempt {attempt}", "yellow"))
+            case Reconnecting():
+                self._print(self.paint(f"  ~ {event.said()}", "yellow"))
             case RunStarted(down_since=float(since)):
                 self.down_since = since
                 self._print(self.paint(

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
-from runbook.events import Event, Output, Progress, StepChanged
+from runbook.events import Event, Output, Progress, Reconnecting, StepChanged
 from runbook.executor import Decision, Recovery
 from runbook.model import Action, StepReport, StepState, result_line
 from screens.messages import (
@@ -64,6 +64,7 @@ class TuiFrontEnd:
         self.app = app
         self.store = store
         self._ran: set[str] = set()  # steps that ran (not only checked) in this run
+        self._running: str | None = None  # the step running now, if one is
 
     async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
         answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
@@ -85,12 +86,23 @@ class TuiFrontEnd:
                     self.app.post_message(EngineEvent(event))
             case Progress():
                 self.app.post_message(ProgressChanged(event))
+            case Reconnecting():
+                # In the running step's output too, as headless prints it
+                # (trial 59 F7: the pane showed the command as if sent, and
+                # only the status bar said the connection was gone).
+                if self._running is not None and self.store.add(self._running, "info",
+                                                                event.said()):
+                    self.app.post_message(OutputArrived())
+                self.app.post_message(EngineEvent(event))
             case StepChanged(report=report):
                 # The transcript of a step that ran ends with how it ended, as
                 # the journal's step-end (and `runbook log`) says it. Not one
                 # only checked: the pane shows the step whose output came last.
                 if report.state is StepState.RUNNING:
                     self._ran.add(report.id)
+                    self._running = report.id
+                elif report.id == self._running:
+                    self._running = None
                 if report.detail and report.state not in _UNDER_WAY:
                     verdict = with_copy_note(result_line(report.state.value, report.detail),
                                              report.known_hosts_line)

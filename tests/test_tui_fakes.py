@@ -505,3 +505,24 @@ def test_a_step_that_failed_in_the_earlier_run_says_why() -> None:
     earlier = Replay(steps={card.id: StepHistory(state=StepState.FAILED, detail=why)})
     state = RunState(cards=[card], target="u@h:22", previous=earlier)
     assert f"Earlier run: failed: {why}" in detail(state, card).plain
+
+
+def test_the_output_pane_says_the_reconnect_attempts_as_headless_does() -> None:
+    """Trial 59 F7: with the connection lost as a cutover step began, the
+    Output pane showed its command as if sent and nothing more for two
+    minutes; only the status bar said it was reconnecting. Headless prints
+    each attempt in the step's output: the pane does too."""
+    from runbook.events import Reconnecting, StepChanged
+    from screens.frontend import TuiFrontEnd
+    from screens.output_store import OutputStore
+
+    class Posted:
+        def post_message(self, message: object) -> bool:
+            return True
+
+    store = OutputStore()
+    front = TuiFrontEnd(Posted(), store)  # type: ignore[arg-type]
+    front.tell(StepChanged(StepReport("promote-new", StepState.RUNNING)))
+    front.tell(Reconnecting("u@h:22", 9, 9.0, "connection refused"))
+    said = "\n".join(store.of("promote-new"))
+    assert "reconnecting" in said and "attempt 9" in said and "connection refused" in said, said
