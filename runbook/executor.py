@@ -772,8 +772,11 @@ class Executor(Generic[F]):
             # Trial 59 F7: mid-cutover, whether the command ran is what the
             # operator must know (a rename done or not), and the screen had
             # shown it as if sent.
-            said = (f"{said.rstrip('.')}. Its command was never sent to the host: it did not "
-                    "run, and changed nothing there")
+            # After a known_hosts line to add, on a line of its own: nothing
+            # is put after it on that line.
+            then = "\n" if _known_hosts_line(exc) is not None else ". "
+            said = (f"{said.rstrip('.')}{then}Its command was never sent to the host: it did "
+                    "not run, and changed nothing there")
         if step.phase is Phase.CUTOVER and self.cutover_began is None:
             again = "" if isinstance(exc, NotInThisRun) else \
                 ": try the step again once this is fixed, or stop"

@@ -1021,7 +1021,8 @@ class Remote:
             try:
                 try:
                     conn = await self.connect()  # re-opened with backoff after a drop
-                except Refused:
+                except Refused as exc:
+                    exc.launched = True  # refused now, but the command runs on
                     raise
                 except RemoteError as exc:
                     raise OutcomeUnknown(f"{exc}; the command runs on by itself on the host, "

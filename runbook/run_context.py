@@ -303,7 +303,8 @@ class RunContext(Generic[F]):
         except RemoteError as exc:
             buffer.flush()
             self._end(n, "failed", error=redact(str(exc)))
-            exc.unsent = command  # not OutcomeUnknown: it never reached the host
+            if not exc.launched:
+                exc.unsent = command  # not OutcomeUnknown: it never reached the host
             raise
         except Exception:
             # Whatever else ends it: what it printed is kept, and no batch is

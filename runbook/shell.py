@@ -26,6 +26,9 @@ class RemoteError(Exception):
     # out, so any other RemoteError of a command is one that was never sent.
     # None where the error is not a command's (a look, an upload).
     unsent: str | None = None
+    # Set where the command had gone out all the same: a detached one whose
+    # reconnect was refused after it started (runbook.remote.run_detached).
+    launched: bool = False
 
 
 class Refused(RemoteError):

@@ -455,3 +455,53 @@ async def test_a_command_never_sent_says_it_did_not_run(tmp_path: Path) -> None:
     said = front.detail(step.id)
     assert "could not be re-opened" in said, said
     assert "never sent" in said and "did not run" in said, said
+
+
+async def test_a_detached_command_refused_its_reconnect_is_not_said_never_sent(
+        tmp_path: Path) -> None:
+    """The other side of trial 59 F7's fix: a detached command that started,
+    whose reconnect the host then refused (a new host key), did run; its
+    failure must not say it was never sent."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "refused.done"
+        step = SlowTouch(marker, 3.031, detach=True)
+
+        async def rekey() -> None:
+            await host.change_host_key()
+            host.drop_connections()
+
+        loop = asyncio.get_running_loop()
+        loop.call_later(1.0, lambda: loop.create_task(rekey()))
+        front = ScriptedFrontEnd()
+        assert await run_step(host, step, journal, front, reconnect_within=5) is Outcome.FAILED
+        await until(marker.exists, what="the command that ran on")
+    said = front.detail(step.id)
+    assert "never sent" not in said, said
+
+
+async def test_never_sent_after_a_refused_host_key_keeps_its_line_to_add_whole(
+        tmp_path: Path) -> None:
+    """The known_hosts line a refused key's advice ends with stands on a line
+    of its own: the words that the command was never sent come after it on
+    the next line, not glued to the line to add."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        step = SlowTouch(host.sandbox / "tmp" / "rekeyed.done", 0.1)
+        remote = Remote(rehearsal_settings(host).host, isolated=True, reconnect_within=5)
+
+        class RekeyedAtTheQuestion(ScriptedFrontEnd):
+            async def confirm(self, report: StepReport, plan: list[Action]):  # type: ignore[no-untyped-def]
+                await remote.connect()
+                await host.change_host_key()
+                host.drop_connections()
+                await until(lambda: remote._conn is None or remote._conn.is_closed())
+                return await super().confirm(report, plan)
+
+        front = RekeyedAtTheQuestion()
+        assert await run_step(host, step, journal, front, remote=remote) is Outcome.FAILED
+    report = front.last_report(step.id)
+    line = report.known_hosts_line
+    assert line is not None, report.detail
+    assert line in report.detail.splitlines(), report.detail
+    assert "never sent" in report.detail, report.detail
