@@ -92,8 +92,7 @@ class Preflight(Red5Step):
         live = live_dir(p)
         actions: list[Action] = [Shell("true", "SSH answers and the host key is known"),
                                  Shell(_REHEARSAL_HOST_LOOK,
-                                       "whether this is a rehearsal host (`runbook rehearse`'s, "
-                                       "whose times stand for no other run's)")]
+                                       "a rehearsal host? (its times stand for no real run's)")]
         if s.host.sudo:
             actions.append(Shell("sudo -n true", "sudo works without a password prompt"))
         actions += [
