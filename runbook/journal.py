@@ -130,6 +130,10 @@ class Journal:
         # queued to be written behind whatever comes next.
         self._fd: int | None = fd
         self._unsynced = False
+        # The file this run writes: one removed or replaced at its path under
+        # the run is checked for before each change (_gone).
+        opened = os.fstat(fd)
+        self._identity = (opened.st_dev, opened.st_ino)
         try:
             self._heal(fd)
         except BaseException:
@@ -180,6 +184,11 @@ class Journal:
             # bury the tear in the middle, where reopening cannot heal it.
             raise JournalWriteError(self._failure)
         line = json.dumps(record, ensure_ascii=False, default=str) + "\n"
+        if event in _SYNCED and (gone := self._gone()) is not None:
+            # Checked where a change follows, not for every line of output:
+            # a stat is cheap beside the fsync these records get anyway.
+            self._failure = gone
+            raise JournalWriteError(gone)
         try:
             # A lone surrogate (a path given in bytes that are not UTF-8, as
             # Python decodes argv) goes in as its JSON escape: the line stays
@@ -191,6 +200,54 @@ class Journal:
                              "then --resume")
             raise JournalWriteError(self._failure) from None
         return record
+
+    def _gone(self) -> str | None:
+        """Why the journal's path no longer holds this run's records (the file
+        removed or replaced while the run went on: operator trial 59, F9, went
+        on into the cutover recording into a removed file), None while it does.
+        What was recorded so far is written back, to its path where that is
+        free, else beside it, for --resume and the way back to read."""
+        if self._fd is None:
+            return None
+        try:
+            here = os.stat(self.path)
+            at_path = (here.st_dev, here.st_ino) == self._identity
+        except FileNotFoundError:
+            here, at_path = None, False
+        except OSError:
+            return None  # cannot tell (a folder gone unreadable): the writes will say
+        if at_path and os.fstat(self._fd).st_nlink > 0:
+            return None
+        how = "removed" if here is None else "replaced by another file"
+        kept = self._keep(self.path if here is None else None)
+        return (f"{self.path}: the journal was {how} during the run; stopped rather than act "
+                f"unrecorded: " + (f"what the run had recorded is back at {kept}; go on with "
+                                   f"--resume --journal {kept}" if kept is not None else
+                                   "what the run had recorded could not be written back"))
+
+    def _keep(self, path: Path | None) -> Path | None:
+        """The records written so far, in a new file at `path` (else beside
+        the journal's), made only where nothing is; None where none could be."""
+        assert self._fd is not None
+        try:
+            data = _contents(self._fd)
+            if path is None:
+                path = claim(self.path.parent, f"{self.path.stem}-kept")
+                flags = os.O_WRONLY | os.O_APPEND
+            else:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            fd = os.open(path, flags, _PRIVATE_FILE)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            sync_folder(path.parent)
+        except (OSError, JournalError):
+            return None
+        return path
 
     def _append(self, data: bytes, *, sync: bool = True) -> None:
         if self._fd is None:

@@ -448,6 +448,27 @@ async def test_a_journal_that_fails_mid_run_ends_it_as_failed(tmp_path: Path) ->
     assert replay(tmp_path / "run.jsonl").state("fills") is StepState.IN_DOUBT
 
 
+async def test_a_journal_removed_mid_run_stops_it_before_the_next_action(
+        tmp_path: Path) -> None:
+    """Operator trial 59, F9: the journal removed during a run, and the run
+    went on, through the cutover, writing into the removed file."""
+    class RemovesTheJournal(Say):
+        async def run(self, ctx: StepContext) -> None:
+            await super().run(ctx)
+            (tmp_path / "run.jsonl").unlink()
+
+    after = Say("after")
+    front = ScriptedFrontEnd()
+    with contextlib.suppress(JournalWriteError):
+        outcome = await run_steps(tmp_path, [RemovesTheJournal("removes"), after], front)
+        raise AssertionError(f"the run went on without its journal ({outcome})")
+    assert not after.ran
+    ended = [event for event in front.events if isinstance(event, RunEnded)]
+    assert ended and ended[-1].outcome == "failed"
+    assert "was removed" in (ended[-1].journal_failure or ""), ended
+    assert replay(tmp_path / "run.jsonl").state("removes") is StepState.IN_DOUBT
+
+
 async def test_a_signal_stops_the_run_when_the_journal_cannot_take_its_record(
         tmp_path: Path) -> None:
     """SIGTERM while a step's command runs and the journal's disk is full: the

@@ -804,3 +804,44 @@ def test_a_path_that_is_not_utf8_is_journalled_not_raised(tmp_path: Path) -> Non
     line = (tmp_path / "run.jsonl").read_bytes()
     line.decode("utf-8")  # the journal stays UTF-8
     assert json.loads(line)["text"] == "/etc/caf\udce9.toml"
+
+
+def test_a_journal_removed_under_its_run_stops_it_and_is_put_back(tmp_path: Path) -> None:
+    """Operator trial 59, F9: the journal removed during a run, and the run
+    went on into the cutover writing into the removed file; afterwards
+    nothing could resume it or take the way back. The next record that comes
+    before a change stops the run, as a full disk does, and what the run had
+    recorded goes back at its path, for --resume and rollback to read."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write(Record.RUN_START)
+    journal.write(Record.OUTPUT, step="upload", lines=[["out", "sent"]])
+    path.unlink()
+    with pytest.raises(JournalWriteError) as raised:
+        journal.write(Record.ACTION_START, step="upload", n=1)
+    message = str(raised.value)
+    assert str(path) in message and "removed" in message, message
+    assert "stopped rather than act unrecorded" in message and "\n" not in message, message
+    assert [r["event"] for r in read(path)] == ["run-start", "output"]
+    with pytest.raises(JournalWriteError):
+        journal.write(Record.RUN_END, outcome="failed")
+    journal.close()
+    assert [r["event"] for r in read(path)] == ["run-start", "output"]
+
+
+def test_a_journal_replaced_under_its_run_stops_it_and_leaves_the_new_file(
+        tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write(Record.RUN_START)
+    path.unlink()
+    path.write_text("someone else's\n")
+    with pytest.raises(JournalWriteError) as raised:
+        journal.write(Record.ACTION_START, step="upload", n=1)
+    message = str(raised.value)
+    assert str(path) in message and "replaced" in message, message
+    assert "stopped rather than act unrecorded" in message, message
+    journal.close()
+    assert path.read_text() == "someone else's\n"
+    kept = tmp_path / "run-kept.jsonl"
+    assert str(kept) in message and [r["event"] for r in read(kept)] == ["run-start"]
