@@ -481,6 +481,8 @@ def test_rollback_says_the_cutover_under_way_when_only_its_journal_is_gone(
     assert "no cutover is under way" not in result.stderr, result.stderr
     assert "under way" in result.stderr and str(gone) in result.stderr and "--journal" in \
         result.stderr, result.stderr
+    # Trial 59, F9: with no copy, the way that is left (by hand) is named too.
+    assert "by hand" in result.stderr and "The way back" in result.stderr, result.stderr
 
 
 def test_rollback_refuses_a_copy_of_a_cutover_the_host_records_as_ended(
@@ -2022,6 +2024,37 @@ def test_resume_after_the_last_run_ended_says_how_it_ended_and_what_next(
         assert f"runbook run {config} --headless" in line and "--resume" not in line, line
     else:
         assert "upgrade" in line and f"runbook report {journal}" in line, line
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_a_cutover_whose_journal_is_gone_is_said_so_not_the_old_stream_manager_serving(
+        tmp_path: Path, resume: bool) -> None:
+    """Operator trial 59, F9: the journal of a cutover under way removed, and
+    runbook killed. `--resume` said the last run had rolled back "and the old
+    stream manager serves" (it was down); a new run named commands for the
+    missing journal, which both failed. Both say the cutover's journal is
+    gone, and the ways that are left; still exit 2."""
+    import re
+
+    from runbook.hoststate import HostState
+
+    config = _closed_port_config(tmp_path)
+    port = re.search(r"^port = (\d+)$", config.read_text(), re.M)
+    assert port is not None
+    state = tmp_path / "state"
+    earlier = state / "runbook" / "127.0.0.1-20261206T160457Z.jsonl"
+    earlier.parent.mkdir(parents=True)
+    _journal_of(earlier, f"ubuntu@127.0.0.1:{port.group(1)}", outcome="rolled-back")
+    gone = state / "runbook" / "127.0.0.1-20261207T012118Z.jsonl"
+    HostState(state / "runbook", "127.0.0.1", int(port.group(1))).begin_cutover(gone)
+    result = runbook("run", str(config), "--headless", "--yes", *(["--resume"] if resume else []),
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(state)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    assert "serves" not in line and "no unfinished run" not in line, line
+    assert f"{gone}, is gone" in line and "may be down" in line, line
+    assert "runbook rollback" in line and "by hand" in line, line
 
 
 def test_rehearse_help_names_the_variable_that_sets_its_pace() -> None:

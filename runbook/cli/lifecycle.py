@@ -66,7 +66,7 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         settings = replace(settings, unattended=True)
     if is_headless(args):  # the journal says so: its report's commands go on so too
         settings = replace(settings, headless=True)
-    earlier = _resume_from(args, settings, folder, say) if offer_resume else None
+    earlier = _resume_from(args, settings, folder, state_dir, say) if offer_resume else None
     refuse_decisions_the_run_cannot_use(settings, earlier)
     refuse_sets_the_template_refuses(settings, earlier)
     # The host's unfinished run, where a new one is asked for: the TUI offers
@@ -154,7 +154,8 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
 
 
 def _resume_from(
-    args: argparse.Namespace, settings: Settings, folder: Path, say: Callable[[str], None] = print
+    args: argparse.Namespace, settings: Settings, folder: Path, state_dir: Path,
+    say: Callable[[str], None] = print
 ) -> Replay | None:
     """The unfinished run --resume continues; None for a new run."""
     from runbook.config import ConfigError
@@ -168,6 +169,14 @@ def _resume_from(
         earlier = replay(args.journal) if args.journal is not None else \
             unfinished(folder, **runs_of(settings))
         if earlier is None or earlier.path is None:
+            from runbook.session import host_state
+
+            # A cutover under way whose journal is gone (trial 59, F9: "the old
+            # stream manager serves" was said of one that was down) is said
+            # before where the last run left the host.
+            refuse_a_second_cutover(host_state(settings, state_dir), None,
+                                    lambda journal: _command_to_go_on(args, settings, journal),
+                                    lambda journal: _command_to_go_back(args, settings, journal))
             raise ConfigError(str(args.journal or folder), _nothing_to_resume(args, settings,
                                                                               folder))
         if earlier.empty:

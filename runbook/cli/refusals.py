@@ -219,9 +219,25 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
         return
     if continuing is not None and under_way.journalled_in(continuing):
         return
+    if not Path(under_way.journal).is_file():
+        # Trial 59, F9: both commands below failed on the missing journal.
+        raise ConfigError(state.target, journal_gone(
+            said_time(under_way.began), under_way.journal, under_way.snapshot,
+            way_back(under_way.journal) or resume_command(under_way.journal)))
     raise ConfigError(state.target, _cutover_under_way(
         said_time(under_way.began), resume_command(under_way.journal),
         way_back(under_way.journal), going_back=_going_back_in_its_journal(under_way.journal)))
+
+
+def journal_gone(began_at: str, journal: str, snapshot: str, command: str) -> str:
+    """What is left to do for a cutover under way whose journal, `journal`, is
+    gone: a copy put back lets `command` (the way back, or on) work; without
+    one, the way back by hand, from the fleet in `snapshot`."""
+    fleet = f"; the fleet to rebuild is in {snapshot}" if snapshot else ""
+    return (f"a cutover began here at {began_at} and has not ended, so the stream manager "
+            f"may be down, and its journal, {journal}, is gone: if there is a copy of it, put "
+            f"it back there and run {command}; if not, take the README's way back "
+            f"(\"The way back\") by hand{fleet}")
 
 
 def _cutover_under_way(began_at: str, resume: str, back: str | None, *,

@@ -73,7 +73,10 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
     if under_way is not None and (journal is None or not journal.is_file()):
         raise ConfigError(settings.source, f"the cutover under way on this host since "
                           f"{said_time(under_way.began)} is journalled in {under_way.journal}, "
-                          "which is not there: give a copy of it with --journal")
+                          "which is not there: give a copy of it with --journal; if there "
+                          "is none, take the README's way back (\"The way back\") by hand"
+                          + (f"; the fleet to rebuild is in {under_way.snapshot}"
+                             if under_way.snapshot else ""))
     last = host.last_ended() if journal is None else None
     if last is not None:  # trial 58 (M2): "no record" sent the operator the wrong way
         # This machine's last: one under way from elsewhere is not in its
