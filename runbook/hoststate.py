@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from runbook.statedir import make_private
+from runbook.statedir import make_private, why_not
 from runbook.wholefile import atomic_write, sync_folder
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _write_private(path: Path, data: dict[str, Any]) -> None:
     try:
         atomic_write(path, json.dumps(data, indent=2).encode("utf-8"), private=True)
     except OSError as exc:
-        raise HostStateError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+        raise HostStateError(f"{path}: cannot be written ({why_not(exc)})") from None
 
 
 def _private_folder(folder: Path) -> Path:
@@ -128,7 +128,7 @@ def _private_folder(folder: Path) -> Path:
     try:
         make_private(folder)
     except OSError as exc:
-        raise HostStateError(f"{folder}: cannot be created ({exc.strerror or exc})") from None
+        raise HostStateError(f"{folder}: cannot be created ({why_not(exc)})") from None
     return folder
 
 
@@ -197,6 +197,7 @@ class HostState:
 
     def __init__(self, root: Path, address: str, port: int) -> None:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", f"{address}-{port}")
+        self._root = root
         self.path = root / _HOSTS / name
         self.target = f"{address}:{port}"
 
@@ -221,7 +222,7 @@ class HostState:
         try:
             fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise HostStateError(f"{lock}: cannot be opened ({exc.strerror or exc})") from None
+            raise HostStateError(f"{lock}: cannot be opened ({why_not(exc, self._root)})") from None
         try:
             try:
                 taken = lock_within(fd, 0)
@@ -241,8 +242,12 @@ class HostState:
                     f"({holder or 'it holds ' + str(lock)}); let it finish, or stop it, "
                     "first") from None
             # Who holds it, for the refusal above; only the holder writes here.
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()}: {' '.join(_shown_argv())}\n".encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()}: {' '.join(_shown_argv())}\n".encode(), 0)
+            except OSError as exc:
+                raise HostStateError(f"{lock}: cannot be written "
+                                     f"({why_not(exc, self._root)})") from None
             yield None
         finally:
             os.close(fd)

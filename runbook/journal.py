@@ -25,7 +25,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from runbook.statedir import lock_within, make_private, no_locks_here, unguarded
+from runbook.statedir import lock_within, make_private, no_locks_here, unguarded, why_not
 from runbook.wholefile import special_file, sync_folder
 
 
@@ -107,7 +107,7 @@ class Journal:
                 sync_folder(path.parent)  # as claim does
         except OSError as exc:
             raise JournalError(f"{path}: cannot write the journal here "
-                               f"({exc.strerror or exc})") from None
+                               f"({why_not(exc)})") from None
         # Two runs writing one journal would both act on the host. in_use's
         # look holds the lock for an instant: waited out, not taken for a run.
         # Where no lock can be had at all, refusing would stop every run: go
@@ -348,7 +348,7 @@ def claim(folder: Path, name: str) -> Path:
             path, n = folder / f"{name}-{n}.jsonl", n + 1
         except OSError as exc:
             raise JournalError(f"{path}: cannot write the journal here "
-                               f"({exc.strerror or exc})") from None
+                               f"({why_not(exc)})") from None
 
 
 def unwritten(path: Path) -> bool:

@@ -79,3 +79,15 @@ def unguarded(path: Path, exc: OSError, what: str) -> str:
     """What to tell the operator when `path` cannot be locked at all, so that
     `what` would not be stopped."""
     return f"{path}: cannot be locked ({exc.strerror or exc}); {what} would not be stopped"
+
+
+def why_not(exc: OSError, folder: Path | None = None) -> str:
+    """Why a write in runbook's state folder `folder` (or one in it) failed,
+    in words: the error's, and where the disk is full, to make room (operator
+    trial 59, F2: a traceback, with no word of the state folder)."""
+    said = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        said += (f"; runbook's state folder, {folder}, has no room: make room there, or set "
+                 "XDG_STATE_HOME to a folder with room" if folder is not None else
+                 "; make room on that disk")
+    return said

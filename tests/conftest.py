@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -139,3 +140,27 @@ async def host_ssh(
 ) -> asyncssh.SSHClientConnection:
     """One SSH connection to ``rehearsal_host``."""
     return await ssh_connect(rehearsal_host)
+
+
+@pytest.fixture
+def full_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a filesystem with no room left: a small tmpfs, filled. A
+    real full disk (ENOSPC from the kernel); mounting one needs root, so the
+    tests that use it are skipped elsewhere."""
+    folder = tmp_path / "full"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        fill = os.open(folder / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fill, b"\0" * 4096)
+        finally:
+            os.close(fill)
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)

@@ -2057,6 +2057,21 @@ def test_a_cutover_whose_journal_is_gone_is_said_so_not_the_old_stream_manager_s
     assert "runbook rollback" in line and "by hand" in line, line
 
 
+def test_a_full_state_folder_at_start_is_one_line_and_exit_2(
+        tmp_path: Path, full_folder: Path) -> None:
+    """Operator trial 59, F2: a full state folder at start gave a traceback
+    (ENOSPC writing the host's lock) and exit 1, which says a step failed;
+    none had begun. One line naming the state folder, to make room; exit 2."""
+    config = _closed_port_config(tmp_path)
+    result = runbook("run", str(config), "--headless", "--yes",
+                     env={"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(full_folder)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    assert "No space left on device" in line and "make room" in line, line
+    assert f"{full_folder}/runbook" in line and "state folder" in line, line
+
+
 def test_rehearse_help_names_the_variable_that_sets_its_pace() -> None:
     """Operator trial 57, F16: a newcomer looks for the pace in `rehearse
     --help`, which named neither an option nor RUNBOOK_REHEARSAL_PACE; only
