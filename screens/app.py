@@ -64,6 +64,18 @@ GoingBack = Callable[[Path], "WayBack | None"]
 FLUSH_INTERVAL = 0.05
 SHOWN_LINES = 20_000
 # What each of the app's thread workers does, for the line that says it failed.
+def error_words(error: BaseException | None) -> str:
+    """An error that stopped the run, as the operator reads it: runbook's own
+    (a journal it cannot write, say) in its words alone, which say what to do;
+    an unforeseen one with its kind, which is all there is to go on
+    (operator trial 59, F8: "JournalWriteError: ..." on the screen)."""
+    from runbook.journal import JournalError
+
+    if isinstance(error, JournalError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 BACKGROUND = {"report": "Writing the report", "estimate": "The downtime estimate",
               "earlier-lines": "Reading the earlier run's log"}
 
@@ -570,8 +582,7 @@ class RunbookApp(App["Outcome | None"]):
         elif event.state is WorkerState.ERROR:
             # Masked as every other sink is: an unforeseen error can quote a
             # request with the token in it.
-            error = self.session.redactor(
-                f"{type(event.worker.error).__name__}: {event.worker.error}")
+            error = self.session.redactor(error_words(event.worker.error))
             touched = self.run_state.ended(Outcome.FAILED, error)
             self.notify(error, title="The run stopped on an error", severity="error",
                         timeout=30, markup=False)

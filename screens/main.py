@@ -340,9 +340,16 @@ class MainScreen(Screen[None]):
             for phase, title in group_titles(self.state).items():
                 self.checklist.retitle_group(phase, title)
 
+    # The lines the hint may take when the run stopped on an error: what to
+    # do about it is said whole (operator trial 59, F8: cut at "make…").
+    ERROR_LINES = 6
+
     def refresh_hint(self) -> None:
         if self.can_draw:
-            self.query_one("#hint", Static).update(self.fitted_hint())
+            shown = self.query_one("#hint", Static)
+            # Inline, over app.tcss's max-height; None gives it back.
+            shown.styles.max_height = self.ERROR_LINES if self.state.run_error else None
+            shown.update(self.fitted_hint())
 
     def fitted_hint(self) -> Content:
         """The hint whole where it fits its lines (app.tcss: #hint's max-height,
@@ -351,7 +358,7 @@ class MainScreen(Screen[None]):
                        journal=self.where.journal)
         whole = said()
         width = self.size.width - 2
-        lines = 3 if self.narrow else 2
+        lines = self.ERROR_LINES if self.state.run_error else 3 if self.narrow else 2
         if width <= 0:
             return whole
         journal = str(self.where.journal)

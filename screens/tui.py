@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from runbook.model import Outcome
-from screens.app import create_app
+from screens.app import create_app, error_words
 from screens.terminal import drawing_survives_a_closed_terminal
 
 if TYPE_CHECKING:
@@ -43,13 +43,27 @@ async def run_tui(open_session: SessionFactory | None = None, *,
             print(note)  # what opening the run said, as before the app it would have
         # Left at the resume dialog, no run wrote its journal: the earlier
         # run's is the one there is (review).
-        journal = app.session.journal_path if app.opened else None
-        if app.opened and app.runner is None and app.offered is not None \
-                and app.offered.path is not None:
-            journal = app.offered.path
-        print(f"runbook: {outcome.words}; journal: {journal}" if app.opened
-              else f"runbook: {outcome.words} before the run began")
+        for line in exit_lines(app, outcome):
+            print(line)
     return outcome
+
+
+def exit_lines(app: RunbookApp, outcome: Outcome) -> list[str]:
+    """What the terminal is told as the app closes: how the run ended, its
+    journal, and the error that stopped it, whose words say what to do
+    (operator trial 59, F8: a full disk was said only on the screen, gone by
+    then; headless says it last)."""
+    if not app.opened:
+        return [f"runbook: {outcome.words} before the run began"]
+    # Left at the resume dialog, no run wrote its journal: the earlier
+    # run's is the one there is (review).
+    journal = app.session.journal_path
+    if app.runner is None and app.offered is not None and app.offered.path is not None:
+        journal = app.offered.path
+    lines = [f"runbook: {outcome.words}; journal: {journal}"]
+    if app.run_state.run_error is not None:
+        lines.append(f"runbook: the run stopped on an error: {app.run_state.run_error}")
+    return lines
 
 
 async def finish_run(app: RunbookApp) -> None:
@@ -73,7 +87,7 @@ async def finish_run(app: RunbookApp) -> None:
             await runner.wait()
     if runner.state is WorkerState.ERROR and app.run_state.run_error is None:
         # Not heard by the app, closed by then: said here, or never.
-        error = app.session.redactor(f"{type(runner.error).__name__}: {runner.error}")
+        error = app.session.redactor(error_words(runner.error))
         app.run_state.ended(Outcome.FAILED, error)
         with contextlib.suppress(OSError):  # a terminal that closed hears nothing
             print(f"runbook: the run met an error as it stopped: {error}", file=sys.stderr)

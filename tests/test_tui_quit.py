@@ -7,6 +7,8 @@ A real executor and journal over steps that need no host (tests/test_tui_fakes.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -412,3 +414,56 @@ async def test_engine_events_arriving_as_the_app_closes_draw_nothing_and_raise_n
         # Left at once, the engine still telling.
     telling.cancel()
     await asyncio.gather(telling, return_exceptions=True)
+
+
+async def test_a_journal_that_fills_its_disk_is_said_in_words_whole_and_w_says_no_report(
+        tmp_path: Path, full_folder: Path) -> None:
+    """Operator trial 59, F8: the journal's disk full mid-run showed
+    "JournalWriteError: ..." (a class name), cut the instruction short with
+    "…", `w` wrote no report without a word, and the exit lines left the
+    cause out (headless says it last)."""
+    from textual.widgets import Static
+
+    (full_folder / "fill").unlink()  # room for the run's start
+    journal = full_folder / "runbook" / "127.0.0.1-20261207T012009Z.jsonl"
+    journal.parent.mkdir()
+
+    class FillsTheDisk(Talk):
+        async def run(self, ctx: StepContext[Facts]) -> None:
+            await super().run(ctx)
+            fill = os.open(full_folder / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(fill, b"\0" * 4096)
+            os.close(fill)
+            # Past the journal's last page, which still had room.
+            ctx.info("a long line " * 1000)
+
+    app = make_app(journal=journal, steps=[FillsTheDisk("preflight"), Talk("upload")])
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await started(app)
+        app.start_run()
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await until(lambda: app.run_state.outcome is not None, what="the run's end")
+        await pilot.pause()
+        hint = str(app.main.query_one("#hint", Static).render())
+        hint = " ".join(hint.split())
+        assert "JournalWriteError" not in hint and "…" not in hint, hint
+        assert "No space left on device" in hint and "then --resume" in hint, hint
+        assert "w writes the report" in hint and "q quits" in hint, hint
+        before = len(app._notifications)
+        await pilot.press("w")
+        await until(lambda: len(app._notifications) > before, timeout=GRACE_S,
+                    what="a word on the report")
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "No report" in said and "No space left on device" in said, said
+        app.exit()
+    from screens.tui import exit_lines
+
+    lines = exit_lines(app, Outcome.FAILED)
+    assert any("No space left on device" in line and "then --resume" in line
+               for line in lines), lines
+    assert not any("JournalWriteError" in line for line in lines), lines
