@@ -168,8 +168,9 @@ class Journal:
             raise JournalError(str(exc)) from None
         self.repaired = (
             f"{self.path}:{line}: the last record had lost its line end; added it" if whole
-            else f"{self.path}:{line}: cut off a record torn by a crash mid-write "
-                 f"({len(tail)} bytes; kept in a journal-repaired record)")
+            else f"{self.path}:{line}: cut off a record torn as it was written (runbook "
+                 f"killed, the machine stopped, or the disk filled; {len(tail)} bytes, kept in "
+                 "a journal-repaired record)")
 
     @property
     def failure(self) -> str | None:

@@ -483,7 +483,8 @@ def journal_records(path: Path) -> tuple[list[dict[str, Any]], str | None]:
                           "that claimed it was stopped before its run began, or it is no "
                           "journal); there is nothing to report")
     said = (f"the journal's last record was cut off as it was written ({cut[0]} bytes: "
-            "runbook was killed or the machine stopped then) and is left out; the host may "
+            "runbook was killed, the machine stopped, or the disk filled) and is left out; "
+            "the host may "
             "have gone one action further than this says") if cut and not in_use(path) \
         else None  # a run writing it now may be half way through a record
     return records, said

@@ -779,6 +779,14 @@ def test_a_journal_record_torn_at_its_end_is_named_not_dropped_in_silence(
         assert "cut off" in plain(text) and "last record" in plain(text), text
     said = [line for _step, line in log_lines(journal.path)]
     assert any("last record" in line and "cut off" in line for line in said), said
+    # Trial 59, F3: a full disk cuts a record short too, not only a crash.
+    assert any("the disk filled" in line for line in said), said
+    from runbook.journal import Journal
+
+    reopened = Journal(journal.path)
+    reopened.close()
+    assert reopened.repaired is not None and "the disk filled" in reopened.repaired, \
+        reopened.repaired
 
 
 def test_a_note_of_the_properties_step_is_reported_once(tmp_path: Path) -> None:
