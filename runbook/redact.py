@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from runbook.statedir import make_private
+from runbook.statedir import make_private, why_not
 
 MASK = "••••••"
 KEY_FILE = "tag-key"
@@ -180,12 +180,19 @@ def use_tag_key(key: bytes | None) -> bytes | None:
     return before
 
 
+# Why the tag key in use is this process's alone (kept_key could not save it),
+# for the command line to say once as it ends (operator trial 59, F4); None
+# while it is kept.
+key_not_kept: str | None = None
+
+
 def kept_key(folder: Path) -> bytes:
     """The tag key kept in `folder`, made on first use. Written whole or not at
     all, so a crash cannot leave a short key for every later run to trust; a
     damaged one (empty, short) is replaced. A folder that cannot hold it gets
     a key for this process alone: its tags still match each other, only not
     those of another run."""
+    global key_not_kept
     path = folder / KEY_FILE
     kept = _read_key(path)
     if len(kept) == _KEY_BYTES:
@@ -211,7 +218,9 @@ def kept_key(folder: Path) -> bytes:
             os.replace(draft, path)  # damaged: nothing tagged with it can be read back
         except OSError:  # a file system without hard links
             os.replace(draft, path)
-    except OSError:
+    except OSError as exc:
+        key_not_kept = (f"the secret tag key could not be kept in {path} ({why_not(exc)}); "
+                        "the tags of secrets shown this time match no other run's or review's")
         return key
     finally:
         if draft is not None:

@@ -1795,3 +1795,24 @@ def test_a_review_without_contexts_says_the_bean_keys_were_not_checked(
     assert "--contexts" in said and "not checked" in said, said[-600:]
     as_json = runbook_cli("diff", str(files["live"]), str(files["template"]), "--json")
     assert json.loads(as_json.stdout)["bean_keys_checked"] is False
+
+
+def test_a_tag_key_that_cannot_be_kept_is_said_once(
+        files: dict[str, Path], full_folder: Path) -> None:
+    """Operator trial 59, F4: with the state folder full, the secret tag key
+    could not be saved, and the tags changed from one review to the next
+    without a word, where the README promises them equal for equal values.
+    A note on stderr, once, says they match nothing else."""
+    tags = []
+    for _ in range(2):
+        result = runbook_cli("diff", str(files["live"]), str(files["template"]), "--check",
+                             env={"XDG_STATE_HOME": str(full_folder)})
+        assert "Traceback" not in result.stderr, result.stderr
+        found = re.findall(r"config\.dbPass = •+ \[([0-9a-f]{8})\]", result.stdout)
+        assert found, result.stdout
+        tags.append(found[0])
+        notes = [line for line in result.stderr.splitlines() if "tag key" in line]
+        assert len(notes) == 1, result.stderr
+        assert str(full_folder) in notes[0] and "No space left on device" in notes[0], notes
+        assert "match" in notes[0], notes
+    assert tags[0] != tags[1]  # as the note says
