@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
+from runbook import claim as host_claim
 from runbook.config import Settings
 from runbook.events import (
     Connected,
@@ -254,6 +255,12 @@ class Executor(Generic[F]):
         # journal's cutover would.
         self.cutover_completed = self._ended_on_record and (
             under_way is None or under_way.journalled_in(journal.path))
+        # This run's claim on the host itself (runbook.claim), once taken; and
+        # whether its cutover completed (or went back), which lets it go.
+        self._claim = host_claim.mine(str(journal.path.resolve()))
+        self._claimed = False
+        self._claim_note: str | None = None
+        self._cutover_whole = False
 
     # -- plans ---------------------------------------------------------------
 
@@ -394,6 +401,7 @@ class Executor(Generic[F]):
             timed_as["scenario"] = self.settings.rehearsal_scenario
         if self.settings.rehearsal_faults:
             timed_as["faults"] = list(self.settings.rehearsal_faults)
+        await self._first_claim()
         if self.rollback_after is not None:
             # A drill's turn back, for a resume to go on with (re-trial: a
             # resume without it finished the upgrade the drill was to undo).
@@ -419,6 +427,9 @@ class Executor(Generic[F]):
         for note in (self.journal.repaired, self.journal.unlocked):
             if note:
                 self.front.tell(JournalNote(note))
+        if self._claim_note:
+            self._said_of_the_claim(self._claim_note)
+            self._claim_note = None
         # A secret known before any step (the API token) too short to be
         # masked in free text: said once, now, and kept as the run's warning.
         for name in self.redactor.untold_short():
@@ -454,9 +465,58 @@ class Executor(Generic[F]):
             outcome = Outcome.FAILED
             raise
         finally:
-            if self.journal.failure is None:
-                self._finish(outcome)
+            try:
+                if self.journal.failure is None:
+                    self._finish(outcome)
+            finally:
+                await self._release_claim()
         return outcome
+
+    # -- the host's claim ------------------------------------------------------
+
+    async def _first_claim(self) -> None:
+        """The host claimed before anything is journalled or asked: another
+        run's claim refuses this one (HostClaimed, exit 2, the journal left
+        unwritten). Where the host cannot be reached yet, the first step
+        claims it (_claim_host), and says why it cannot."""
+        # Its connection is journalled once the claim is had: refused, the
+        # journal stays unwritten, and goes (no exit lines of a run that
+        # never began).
+        on_connect, connected = self.remote.on_connect, list[bool]()
+        self.remote.on_connect = lambda: connected.append(True)
+        try:
+            await self._claim_host()
+        except (host_claim.HostClaimed, asyncio.CancelledError):
+            raise
+        except Exception:
+            pass  # the first step says why, and tries again
+        finally:
+            self.remote.on_connect = on_connect
+        if connected and on_connect is not None:
+            on_connect()
+
+    async def _claim_host(self) -> None:
+        if self._claimed:
+            return
+        self._claim_note = await host_claim.take(self.remote, self._claim,
+                                                 over=self.settings.take_over_host)
+        self._claimed = True
+
+    def _said_of_the_claim(self, note: str) -> None:
+        self.journal.write(Record.NOTE, step="", kind="host-claim", text=note, warning=True)
+        self.front.tell(JournalNote(note))
+
+    async def _release_claim(self) -> None:
+        """Let the host's claim go, unless the run leaves a cutover under way:
+        no other run may enter that (a stop, a crash, a failed step in it)."""
+        if not self._claimed:
+            return
+        if self.cutover_began is not None and not self._cutover_whole:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
+                await host_claim.release(self.remote, self._claim)
+        self._claimed = False
 
     async def _steps(self, steps: Sequence[Step[F]], *, then: str | None = None) -> Outcome:
         """The steps in order; a failed one is retried, rolled back from or
@@ -619,6 +679,7 @@ class Executor(Generic[F]):
             complete = outcome is Outcome.ROLLED_BACK or (
                 not self.going_back and bool(last)
                 and self.reports[last[0].id].state.finished)
+            self._cutover_whole = complete or self.cutover_completed
             # A cutover that completed on record is not ended again: counted
             # from its start to this run's end, a second end told a downtime
             # of however long the run was left cut off (the report and the
@@ -1123,14 +1184,18 @@ class Executor(Generic[F]):
             for attempt in itertools.count(1):
                 state, detail = StepState.DONE, ""
                 try:
+                    await self._claim_host()
+                    if self._claim_note and attempt == 1:
+                        self._said_of_the_claim(self._claim_note)
+                        self._claim_note = None
                     await step.run(ctx)
                     proof: Check = await step.verify(ctx)
                     detail = proof.detail
                     if not proof.done:
                         state = StepState.FAILED
                         detail = f"the step ran but its outcome is not in place: {proof.detail}"
-                except JournalWriteError:
-                    raise  # nothing more may happen unrecorded
+                except (JournalWriteError, host_claim.HostClaimed):
+                    raise  # nothing more may happen unrecorded; nor beside another run
                 except ReviewLeftOpen as paused:
                     # The operator's pause: its question follows, as a step
                     # stopped with x, and its stop ends the run as theirs.

@@ -69,9 +69,10 @@ def error_words(error: BaseException | None) -> str:
     (a journal it cannot write, say) in its words alone, which say what to do;
     an unforeseen one with its kind, which is all there is to go on
     (operator trial 59, F8: "JournalWriteError: ..." on the screen)."""
+    from runbook.claim import HostClaimed
     from runbook.journal import JournalError
 
-    if isinstance(error, JournalError):
+    if isinstance(error, JournalError | HostClaimed):  # and another run's claim on the host
         return str(error)
     return f"{type(error).__name__}: {error}"
 

@@ -182,6 +182,7 @@ def command_line() -> _Parser:
     rollback.add_argument("--headless", action="store_true",
                           help="plain prompts instead of the TUI")
     rollback.add_argument("--yes", action="store_true", help="answer 'run' to every step")
+    _take_over(rollback)
     rollback.add_argument("--journal", type=Path, metavar="PATH",
                           help="the cutover's journal (default: the one the host's state names)")
 
@@ -217,6 +218,12 @@ def command_line() -> _Parser:
     return parser
 
 
+def _take_over(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--take-over-host", action="store_true",
+                     help="replace the claim another runbook left on the host (~/.runbook/"
+                          "run.lock there): only once that run is surely gone")
+
+
 def _run_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--headless", action="store_true", help="plain prompts instead of the TUI")
     sub.add_argument("--yes", action="store_true", help="answer 'run' to every step")
@@ -229,6 +236,7 @@ def _run_options(sub: argparse.ArgumentParser) -> None:
     which.add_argument("--new-run", action="store_true",
                        help="start a new run even where one is unfinished, leaving that one "
                             "as it is (headless refuses to without it)")
+    _take_over(sub)
     sub.add_argument("--rollback-after", metavar="STEP",
                      help="once STEP is done, take the way back (to rehearse it)")
 

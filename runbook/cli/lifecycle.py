@@ -66,6 +66,8 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         settings = replace(settings, unattended=True)
     if is_headless(args):  # the journal says so: its report's commands go on so too
         settings = replace(settings, headless=True)
+    if getattr(args, "take_over_host", False):
+        settings = replace(settings, take_over_host=True)
     earlier = _resume_from(args, settings, folder, state_dir, say) if offer_resume else None
     refuse_decisions_the_run_cannot_use(settings, earlier)
     refuse_sets_the_template_refuses(settings, earlier)

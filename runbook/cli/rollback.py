@@ -37,6 +37,8 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
         settings = replace(settings, unattended=True)
     if is_headless(args):
         settings = replace(settings, headless=True)
+    if args.take_over_host:
+        settings = replace(settings, take_over_host=True)
     state_dir = default_dir()
     host = host_state(settings, state_dir)
     # Said on the TUI's screen, as run's notes are: printed just before it

@@ -1,0 +1,182 @@
+"""The host's own mark that a runbook is working on it.
+
+The lock in the state folder (HostState.held) keeps a second runbook of this
+account off a host; a colleague's runbook, on another machine or another
+account, never sees it (operator trial 59, F1: a second operator took the
+first's half-done cutover for the live install and broke it). So each run
+also claims the host itself, in the SSH user's ``~/.runbook/run.lock``: a
+folder made with ``mkdir``, which only one can make, holding who made it
+(login, machine, pid, journal, since when; never a secret).
+
+The claim is taken before a run's first step touches the host, re-taken by
+the same run resumed (the same journal on the same machine), and let go when
+the run ends, unless it ends with a cutover under way: then no other run may
+enter it. A run found gone (its pid no longer runs on this machine, for this
+login) leaves a claim that is taken over, and said; one of another machine
+only with --take-over-host.
+
+Pure shell text and parsing, plus the two calls that send it; the executor
+decides when.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import re
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from shlex import quote
+from typing import TYPE_CHECKING
+
+from runbook.config import ConfigError
+
+if TYPE_CHECKING:
+    from runbook.remote import Remote
+
+# Expanded by the SSH user's own shell, as the job records' folder is.
+_PARENT = '"$HOME/.runbook"'
+_LOCK = '"$HOME/.runbook/run.lock"'
+WHERE = "~/.runbook/run.lock"
+# Every look and change here is small; the host bounds it, and so does the client.
+TIMEOUT_S = 20.0
+_FIELDS = ("login", "machine", "pid", "journal", "since")
+
+
+class HostClaimed(ConfigError):
+    """Another run has claimed the host: nothing was changed; one line naming
+    that run and what to do."""
+
+    def __init__(self, target: str, message: str) -> None:
+        super().__init__(target, message)
+        self.said = message
+
+
+@dataclass(frozen=True)
+class Claim:
+    login: str
+    machine: str
+    pid: int
+    journal: str
+    since: str
+
+    def same_run(self, other: Claim) -> bool:
+        """The same run however often resumed: its journal, on the same machine."""
+        return (self.journal, self.machine, self.login) == (
+            other.journal, other.machine, other.login)
+
+    def gone(self, mine: Claim) -> bool:
+        """Whether the run that made this claim surely runs no more: one of this
+        machine and login whose process is gone."""
+        if (self.machine, self.login) != (mine.machine, mine.login) or self.pid == mine.pid:
+            return False
+        if self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False  # there, as another user's
+        return False
+
+    def text(self) -> str:
+        return "".join(f"{key}={_one_line(str(getattr(self, key)))}\n" for key in _FIELDS)
+
+    def described(self) -> str:
+        return (f"{self.login} on {self.machine} (pid {self.pid}), since {self.since}, "
+                f"journal {self.journal}")
+
+
+def _one_line(value: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]", " ", value)
+
+
+def mine(journal: str) -> Claim:
+    try:
+        login = getpass.getuser()
+    except (KeyError, OSError):
+        login = f"uid {os.getuid()}"
+    return Claim(login, socket.gethostname(), os.getpid(), journal,
+                 datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+def parse(text: str) -> Claim | None:
+    """The claim in a holder file's text; None where it is not (yet) whole."""
+    fields = {}
+    for line in text.splitlines():
+        key, _, value = line.partition("=")
+        fields[key.strip()] = value.strip()
+    if not all(key in fields for key in _FIELDS):
+        return None
+    try:
+        pid = int(fields["pid"])
+    except ValueError:
+        pid = 0
+    return Claim(fields["login"], fields["machine"], pid, fields["journal"], fields["since"])
+
+
+def take_command(claim: Claim, *, over: bool) -> str:
+    """Make the claim folder and write the holder, whole; where it is there
+    already, say `held` and its holder. `over`: replace whatever is there."""
+    write = (f"printf %s {quote(claim.text())} > {_LOCK}/holder.new && "
+             f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
+    clear = f"rm -rf -- {_LOCK}; " if over else ""
+    return (f"umask 077; mkdir -p -- {_PARENT} && {clear}"
+            f"if mkdir -- {_LOCK} 2>/dev/null; then {write}; "
+            f"else echo held; cat -- {_LOCK}/holder 2>/dev/null; fi")
+
+
+def retake_command(claim: Claim) -> str:
+    """The holder written again (this run resumed, or taking over a gone one)."""
+    return (f"umask 077; mkdir -p -- {_LOCK} && printf %s {quote(claim.text())} > "
+            f"{_LOCK}/holder.new && mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
+
+
+def release_command(claim: Claim) -> str:
+    """The claim removed, only while it is this run's."""
+    line = quote(f"journal={_one_line(claim.journal)}")
+    machine = quote(f"machine={_one_line(claim.machine)}")
+    return (f"grep -qxF -- {line} {_LOCK}/holder 2>/dev/null && "
+            f"grep -qxF -- {machine} {_LOCK}/holder && rm -rf -- {_LOCK}; true")
+
+
+def refusal(target: str, other: Claim | None) -> str:
+    who = other.described() if other is not None else (
+        "one whose record is still being written, or cannot be read")
+    return (f"another runbook is working on this host: {who} ({WHERE} on the host). "
+            "Nothing was changed. Wait for that run to end; if it surely is gone "
+            "(its machine off, its process killed), run again with --take-over-host")
+
+
+async def take(remote: Remote, claim: Claim, *, over: bool = False) -> str | None:
+    """Claim the host for `claim`'s run. Raises HostClaimed where another run
+    holds it; returns a note to say where a gone run's claim was taken over
+    (or --take-over-host replaced one), else None. Connection errors go up."""
+    result = await remote.run(take_command(claim, over=over), timeout=TIMEOUT_S)
+    lines = result.stdout.splitlines()
+    if result.exit_status != 0 or not lines:
+        raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
+                          f"({result.last_error_line() or 'no answer'}); nothing was changed")
+    if lines[0].strip() == "taken":
+        return "--take-over-host: the host's earlier claim was replaced" if over else None
+    other = parse("\n".join(lines[1:]))
+    if other is not None and (other.same_run(claim) or other.gone(claim)):
+        again = await remote.run(retake_command(claim), timeout=TIMEOUT_S)
+        if again.exit_status != 0:
+            raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
+                              f"({again.last_error_line() or 'no answer'}); nothing was changed")
+        if other.same_run(claim):
+            return None
+        return (f"the host's claim of a run that is gone ({other.described()}) was taken "
+                "over")
+    raise HostClaimed(remote.target, refusal(remote.target, other))
+
+
+async def release(remote: Remote, claim: Claim) -> None:
+    """Let the claim go, if it is still this run's; a failure leaves it for
+    the next run of this machine to find gone."""
+    with contextlib.suppress(Exception):
+        await remote.run(release_command(claim), timeout=TIMEOUT_S)

@@ -1,0 +1,157 @@
+"""One run at a time on a host, whoever runs it: the claim kept on the host.
+
+Operator trial 59, F1: two operators (two state folders) against one host;
+the second went on beside the first, took its half-done cutover for the live
+install and broke it. F6: `runbook rehearse`'s own run and a `runbook run`
+against the same rehearsal host did the same. Each drives real runs over real
+SSH against the rehearsal host, each from a state folder of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runbook.cli import wiring
+from runbook.config import ConfigError
+from runbook.events import JournalNote
+from runbook.executor import Answer, Decision, Outcome
+from runbook.model import Action, StepReport
+from runbook.rehearsal.host import RehearsalHost
+from tests.rehearsal import rehearsal_session, rehearsal_settings
+from tests.scripted import ScriptedFrontEnd
+
+STOP = Decision(Answer.STOP)
+
+
+class HeldAt(ScriptedFrontEnd):
+    """Answers run to every step until `step`, where it waits until let go,
+    then stops there."""
+
+    def __init__(self, step: str, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.step = step
+        self.waiting = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+        if step.id == self.step:
+            self.asked.append(step.id)
+            self.waiting.set()
+            await self.go.wait()
+            return STOP
+        return await super().confirm(step, plan)
+
+
+def other_operator(host: RehearsalHost, folder: Path, **kw: Any) -> Any:
+    """A run as a second operator's `runbook run` would open it: another
+    state folder, another journal."""
+    return wiring.session(rehearsal_settings(host), token=host.api_token,
+                          journal_path=folder / "run.jsonl", state_dir=folder / "state", **kw)
+
+
+def claim_file(host: RehearsalHost) -> Path:
+    return host.home / ".runbook" / "run.lock" / "holder"
+
+
+async def test_a_second_operators_run_is_refused_while_the_rehearsals_run_holds_the_host(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """F6, and F1 before the cutover: the rehearsal's run (its own state
+    folder) waits at new-database's question; a `runbook run` from another
+    state folder is refused before it asks or runs anything, naming the run
+    that holds the host. Once that run has ended, the host is free again."""
+    first_journal = tmp_path / "first.jsonl"
+    first_front = HeldAt("new-database")
+    first = asyncio.create_task(
+        rehearsal_session(rehearsal_host, first_journal).run(first_front))
+    try:
+        await asyncio.wait_for(first_front.waiting.wait(), 120)
+        second_front = ScriptedFrontEnd()
+        with pytest.raises(ConfigError) as refused:
+            await other_operator(rehearsal_host, tmp_path / "b").run(second_front)
+        said = str(refused.value)
+        assert "\n" not in said
+        assert "another runbook is working on this host" in said, said
+        for part in (str(first_journal.resolve()), f"pid {os.getpid()}", socket.gethostname(),
+                     "--take-over-host"):
+            assert part in said, said
+        assert second_front.asked == [], "refused before any step is asked"
+        holder = claim_file(rehearsal_host).read_text()
+        assert f"journal={first_journal.resolve()}" in holder.splitlines(), holder
+        assert rehearsal_host.api_token not in holder
+    finally:
+        first_front.go.set()
+        outcome = await asyncio.wait_for(first, 120)
+    assert outcome is Outcome.STOPPED
+    # Ended before the cutover: let go.
+    assert not claim_file(rehearsal_host).exists()
+    third = ScriptedFrontEnd(answers={"preflight": STOP})
+    assert await other_operator(rehearsal_host, tmp_path / "c").run(third) is Outcome.STOPPED
+    assert third.asked == ["preflight"]
+
+
+async def test_a_run_stopped_mid_cutover_keeps_the_host_and_resumed_takes_it_again(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """F1 as the trial had it: the first run stopped with the stream manager
+    down (old service killed, new one not started). The host stays claimed:
+    a second operator's run is refused before it looks at anything, and the
+    first run, resumed from its journal, goes on and lets the host go at its
+    end."""
+    journal = tmp_path / "first.jsonl"
+    first = ScriptedFrontEnd({"start-service": STOP})
+    assert await rehearsal_session(rehearsal_host, journal).run(first) is Outcome.STOPPED
+    assert rehearsal_host.service_pid() is None
+    assert claim_file(rehearsal_host).is_file(), "a cutover under way keeps the host's claim"
+
+    second = ScriptedFrontEnd()
+    with pytest.raises(ConfigError) as refused:
+        await other_operator(rehearsal_host, tmp_path / "b").run(second)
+    assert str(journal.resolve()) in str(refused.value)
+    assert second.asked == []
+
+    from runbook.journal_replay import replay
+
+    again = ScriptedFrontEnd()
+    outcome = await rehearsal_session(rehearsal_host, journal, resume=replay(journal)).run(again)
+    assert outcome is Outcome.DONE, again.text()[-2000:]
+    assert not claim_file(rehearsal_host).exists()
+
+
+async def test_a_claim_of_a_gone_run_is_taken_over_and_another_machines_only_when_told(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """A run killed outright leaves its claim. One of this machine and login
+    whose process is gone is taken over, and said; one of another machine is
+    refused, unless --take-over-host says that run is gone."""
+    holder = claim_file(rehearsal_host)
+    holder.parent.mkdir(parents=True)
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)
+    holder.write_text(f"login={__import__('getpass').getuser()}\nmachine={socket.gethostname()}\n"
+                      f"pid={dead}\njournal=/gone/run.jsonl\nsince=2026-12-07T00:00:00+00:00\n")
+    first = ScriptedFrontEnd(answers={"preflight": STOP})
+    assert await other_operator(rehearsal_host, tmp_path / "a").run(first) is Outcome.STOPPED
+    said = [e.message for e in first.events if isinstance(e, JournalNote)]
+    assert any("/gone/run.jsonl" in line and "taken over" in line for line in said), said
+
+    holder.parent.mkdir(parents=True)
+    holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\njournal=/home/c/run.jsonl\n"
+                      "since=2026-12-07T00:00:00+00:00\n")
+    with pytest.raises(ConfigError) as refused:
+        await other_operator(rehearsal_host, tmp_path / "b").run(ScriptedFrontEnd())
+    assert "colleague on laptop-2 (pid 4242)" in str(refused.value)
+    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), take_over_host=True)
+    taken = ScriptedFrontEnd(answers={"preflight": STOP})
+    session = wiring.session(settings, token=rehearsal_host.api_token,
+                             journal_path=tmp_path / "c" / "run.jsonl",
+                             state_dir=tmp_path / "c" / "state")
+    assert await session.run(taken) is Outcome.STOPPED
+    assert taken.asked == ["preflight"]
+    assert not holder.exists()
+
