@@ -241,6 +241,12 @@ class Preflight(Red5Step):
         if not listing.ok:
             raise StepFailed(f"no live install at {live_dir(ctx)}; check install.dir in the "
                              "config")
+        if not ours and folder == live_dir(ctx) and await exists(ctx, backup_dir(ctx), "-d"):
+            # Trial 59, F1: a colleague's cutover, half done, read as a
+            # finished upgrade; said before anything is refused or asked.
+            ctx.warn(f"{backup_dir(ctx)} is beside the live install: an earlier upgrade left "
+                     "it, or another run (another machine or journal) has a cutover half done "
+                     "here. Find out which before you go on")
         ini = await ctx.sh(f"cat -- {quote(folder + '/conf/red5.ini')}", check=False,
                            quiet=True)
         lib = await ctx.sh(f"ls -1 -- {quote(folder + '/lib')}", check=False, quiet=True)
@@ -287,7 +293,10 @@ class Preflight(Red5Step):
             pids = ", ".join(str(process.pid) for process in found)
             ctx.info(f"running from {folder}: pid {pids}")
         else:
-            ctx.info(f"no java process runs from {folder} now")
+            # Trial 59, F1: the old java killed by another run's cutover.
+            ctx.warn(f"no java process runs from {folder} now: the live stream manager is not "
+                     "running. If nobody stopped it on purpose, another run may have a "
+                     "cutover half done here; find out before you go on")
 
     async def _live_properties(self, ctx: Ctx, folder: str) -> dict[str, str]:
         live_props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")

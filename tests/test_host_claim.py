@@ -19,7 +19,7 @@ import pytest
 
 from runbook.cli import wiring
 from runbook.config import ConfigError
-from runbook.events import JournalNote
+from runbook.events import JournalNote, Output
 from runbook.executor import Answer, Decision, Outcome
 from runbook.model import Action, StepReport
 from runbook.rehearsal.host import RehearsalHost
@@ -155,3 +155,25 @@ async def test_a_claim_of_a_gone_run_is_taken_over_and_another_machines_only_whe
     assert taken.asked == ["preflight"]
     assert not holder.exists()
 
+
+async def test_preflight_says_a_cutover_half_done_by_another_run_is_there(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Trial 59, F1: a third run's preflight, on a host where another run (of
+    another state folder) stopped after promote-new, said only that the live
+    install already runs the new release. It says now that bak.red5pro is
+    beside it and that no java runs from it."""
+    first = ScriptedFrontEnd({"start-service": STOP})
+    assert await rehearsal_session(rehearsal_host, tmp_path / "first.jsonl").run(first) \
+        is Outcome.STOPPED
+    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), take_over_host=True)
+    third = ScriptedFrontEnd()
+    session = wiring.session(settings, token=rehearsal_host.api_token,
+                             journal_path=tmp_path / "c" / "run.jsonl",
+                             state_dir=tmp_path / "c" / "state")
+    await session.run(third)
+    warned = [e.line for e in third.events
+              if isinstance(e, Output) and e.step_id == "preflight" and e.warning]
+    assert any("bak.red5pro is beside the live install" in line for line in warned), \
+        third.text()[-3000:]
+    assert any("no java process runs from" in line and "not running" in line
+               for line in warned), third.text()[-3000:]
