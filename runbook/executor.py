@@ -401,7 +401,7 @@ class Executor(Generic[F]):
             timed_as["scenario"] = self.settings.rehearsal_scenario
         if self.settings.rehearsal_faults:
             timed_as["faults"] = list(self.settings.rehearsal_faults)
-        await self._first_claim()
+        connected = await self._first_claim()
         if self.rollback_after is not None:
             # A drill's turn back, for a resume to go on with (re-trial: a
             # resume without it finished the upgrade the drill was to undo).
@@ -424,6 +424,8 @@ class Executor(Generic[F]):
                    way_back_did={s.id: s.the_way_back_did for s in self.steps
                                  if s.the_way_back_did != Step.the_way_back_did},
                    resumed=resumed)
+        if connected and self.remote.on_connect is not None:
+            self.remote.on_connect()
         for note in (self.journal.repaired, self.journal.unlocked):
             if note:
                 self.front.tell(JournalNote(note))
@@ -474,14 +476,14 @@ class Executor(Generic[F]):
 
     # -- the host's claim ------------------------------------------------------
 
-    async def _first_claim(self) -> None:
+    async def _first_claim(self) -> bool:
         """The host claimed before anything is journalled or asked: another
         run's claim refuses this one (HostClaimed, exit 2, the journal left
         unwritten). Where the host cannot be reached yet, the first step
         claims it (_claim_host), and says why it cannot."""
-        # Its connection is journalled once the claim is had: refused, the
-        # journal stays unwritten, and goes (no exit lines of a run that
-        # never began).
+        # Its connection is journalled after the run's start, as it was
+        # before the claim: refused, the journal stays unwritten, and goes
+        # (no exit lines of a run that never began).
         on_connect, connected = self.remote.on_connect, list[bool]()
         self.remote.on_connect = lambda: connected.append(True)
         try:
@@ -492,8 +494,7 @@ class Executor(Generic[F]):
             pass  # the first step says why, and tries again
         finally:
             self.remote.on_connect = on_connect
-        if connected and on_connect is not None:
-            on_connect()
+        return bool(connected)
 
     async def _claim_host(self) -> None:
         if self._claimed:
@@ -501,6 +502,20 @@ class Executor(Generic[F]):
         self._claim_note = await host_claim.take(self.remote, self._claim,
                                                  over=self.settings.take_over_host)
         self._claimed = True
+
+    async def _claim_of(self, step: Step[F]) -> None:
+        """The claim, before a step runs, where the run's start could not take
+        it (the host not reached then). A step that only looks goes on
+        without it where the host still cannot be reached, and says why in
+        its own words (preflight's: nothing ran); one that changes the host
+        does not."""
+        try:
+            await self._claim_host()
+        except host_claim.HostClaimed:
+            raise
+        except Exception:
+            if not step.read_only:
+                raise
 
     def _said_of_the_claim(self, note: str) -> None:
         self.journal.write(Record.NOTE, step="", kind="host-claim", text=note, warning=True)
@@ -1184,7 +1199,7 @@ class Executor(Generic[F]):
             for attempt in itertools.count(1):
                 state, detail = StepState.DONE, ""
                 try:
-                    await self._claim_host()
+                    await self._claim_of(step)
                     if self._claim_note and attempt == 1:
                         self._said_of_the_claim(self._claim_note)
                         self._claim_note = None

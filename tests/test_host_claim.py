@@ -177,3 +177,41 @@ async def test_preflight_says_a_cutover_half_done_by_another_run_is_there(
         third.text()[-3000:]
     assert any("no java process runs from" in line and "not running" in line
                for line in warned), third.text()[-3000:]
+
+
+def test_the_refusal_is_one_line_and_exit_2_and_take_over_host_goes_on(tmp_path: Path) -> None:
+    """As the operator sees it: `runbook rehearse` (its own host) finds a
+    claim another machine left there, refuses in one line with exit 2 and
+    leaves no journal; with --take-over-host it goes on to its first
+    question, and a stop there lets the host go."""
+    import subprocess
+    import sys
+
+    sandbox = tmp_path / "sandbox"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+
+    def rehearse(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "runbook.cli", "rehearse", "--sandbox",
+                               str(sandbox), "--headless", *args], input="q\n",
+                              capture_output=True, text=True, timeout=180, env=env)
+
+    made = rehearse()
+    assert made.returncode == 3, made.stdout + made.stderr
+    holder = next(sandbox.glob("home/*")) / ".runbook" / "run.lock" / "holder"
+    assert not holder.exists()
+    holder.parent.mkdir()
+    holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\njournal=/home/c/run.jsonl\n"
+                      "since=2026-12-07T00:00:00+00:00\n")
+    journals = set((sandbox / ".operator" / "runs").glob("*.jsonl"))
+
+    refused = rehearse("--new-run")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    line = refused.stderr.strip()
+    assert "\n" not in line and "colleague on laptop-2 (pid 4242)" in line, line
+    assert "--take-over-host" in line and "Traceback" not in refused.stderr
+    assert "serves as before" not in refused.stdout
+    assert set((sandbox / ".operator" / "runs").glob("*.jsonl")) == journals, "no journal"
+
+    taken = rehearse("--new-run", "--take-over-host")
+    assert taken.returncode == 3, taken.stdout + taken.stderr
+    assert not holder.exists()
