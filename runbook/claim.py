@@ -62,10 +62,12 @@ class Claim:
     journal: str
     since: str
 
-    def same_run(self, other: Claim) -> bool:
-        """The same run however often resumed: its journal, on the same machine."""
-        return (self.journal, self.machine, self.login) == (
-            other.journal, other.machine, other.login)
+    def same_run(self, other: Claim, continues: str | None = None) -> bool:
+        """The same run however often resumed: its journal, on the same
+        machine; or the run `continues` names (a journal this one goes on
+        from: `runbook rollback` of a cut-off cutover)."""
+        return (self.machine, self.login) == (other.machine, other.login) and (
+            self.journal in (other.journal, continues))
 
     def gone(self, mine: Claim) -> bool:
         """Whether the run that made this claim surely runs no more: one of this
@@ -151,10 +153,13 @@ def refusal(target: str, other: Claim | None) -> str:
             "(its machine off, its process killed), run again with --take-over-host")
 
 
-async def take(remote: Remote, claim: Claim, *, over: bool = False) -> str | None:
+async def take(remote: Remote, claim: Claim, *, over: bool = False,
+               continues: str | None = None) -> str | None:
     """Claim the host for `claim`'s run. Raises HostClaimed where another run
     holds it; returns a note to say where a gone run's claim was taken over
-    (or --take-over-host replaced one), else None. Connection errors go up."""
+    (or --take-over-host replaced one), else None. `continues`: the journal
+    of the run this one goes on from, whose claim is this run's too.
+    Connection errors go up."""
     result = await remote.run(take_command(claim, over=over), timeout=TIMEOUT_S)
     lines = result.stdout.splitlines()
     if result.exit_status != 0 or not lines:
@@ -163,12 +168,12 @@ async def take(remote: Remote, claim: Claim, *, over: bool = False) -> str | Non
     if lines[0].strip() == "taken":
         return "--take-over-host: the host's earlier claim was replaced" if over else None
     other = parse("\n".join(lines[1:]))
-    if other is not None and (other.same_run(claim) or other.gone(claim)):
+    if other is not None and (other.same_run(claim, continues) or other.gone(claim)):
         again = await remote.run(retake_command(claim), timeout=TIMEOUT_S)
         if again.exit_status != 0:
             raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
                               f"({again.last_error_line() or 'no answer'}); nothing was changed")
-        if other.same_run(claim):
+        if other.same_run(claim, continues):
             return None
         return (f"the host's claim of a run that is gone ({other.described()}) was taken "
                 "over")

@@ -499,8 +499,10 @@ class Executor(Generic[F]):
     async def _claim_host(self) -> None:
         if self._claimed:
             return
-        self._claim_note = await host_claim.take(self.remote, self._claim,
-                                                 over=self.settings.take_over_host)
+        continues = self.resume.path if self.resume is not None else None
+        self._claim_note = await host_claim.take(
+            self.remote, self._claim, over=self.settings.take_over_host,
+            continues=str(continues.resolve()) if continues is not None else None)
         self._claimed = True
 
     async def _claim_of(self, step: Step[F]) -> None:
