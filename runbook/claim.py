@@ -26,7 +26,7 @@ import getpass
 import os
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from shlex import quote
 from typing import TYPE_CHECKING
@@ -154,7 +154,7 @@ def refusal(target: str, other: Claim | None) -> str:
 
 
 async def take(remote: Remote, claim: Claim, *, over: bool = False,
-               continues: str | None = None) -> str | None:
+               continues: str | None = None) -> tuple[Claim, str | None]:
     """Claim the host for `claim`'s run. Raises HostClaimed where another run
     holds it; returns a note to say where a gone run's claim was taken over
     (or --take-over-host replaced one), else None. `continues`: the journal
@@ -166,17 +166,22 @@ async def take(remote: Remote, claim: Claim, *, over: bool = False,
         raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
                           f"({result.last_error_line() or 'no answer'}); nothing was changed")
     if lines[0].strip() == "taken":
-        return "--take-over-host: the host's earlier claim was replaced" if over else None
+        return claim, ("--take-over-host: the host's earlier claim was replaced" if over
+                       else None)
     other = parse("\n".join(lines[1:]))
     if other is not None and (other.same_run(claim, continues) or other.gone(claim)):
+        if other.same_run(claim, continues):
+            # Named by the journal it began with, whichever journal goes on
+            # with it (a rollback's, then another's): each finds it its own.
+            claim = replace(claim, journal=other.journal)
         again = await remote.run(retake_command(claim), timeout=TIMEOUT_S)
         if again.exit_status != 0:
             raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
                               f"({again.last_error_line() or 'no answer'}); nothing was changed")
         if other.same_run(claim, continues):
-            return None
-        return (f"the host's claim of a run that is gone ({other.described()}) was taken "
-                "over")
+            return claim, None
+        return claim, (f"the host's claim of a run that is gone ({other.described()}) was "
+                       "taken over")
     raise HostClaimed(remote.target, refusal(remote.target, other))
 
 

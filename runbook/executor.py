@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, Protocol, TypeVar
 
 from runbook import claim as host_claim
-from runbook.config import Settings
+from runbook.config import ConfigError, Settings
 from runbook.events import (
     Connected,
     CutoverEnded,
@@ -259,6 +259,7 @@ class Executor(Generic[F]):
         # whether its cutover completed (or went back), which lets it go.
         self._claim = host_claim.mine(str(journal.path.resolve()))
         self._claimed = False
+        self._claim_missed: set[str] = set()  # steps whose try found no host
         self._claim_note: str | None = None
         self._cutover_whole = False
 
@@ -488,7 +489,7 @@ class Executor(Generic[F]):
         self.remote.on_connect = lambda: connected.append(True)
         try:
             await self._claim_host()
-        except (host_claim.HostClaimed, asyncio.CancelledError):
+        except (host_claim.HostClaimed, ConfigError, asyncio.CancelledError):
             raise
         except Exception:
             pass  # the first step says why, and tries again
@@ -500,24 +501,30 @@ class Executor(Generic[F]):
         if self._claimed:
             return
         continues = self.resume.path if self.resume is not None else None
-        self._claim_note = await host_claim.take(
+        self._claim, self._claim_note = await host_claim.take(
             self.remote, self._claim, over=self.settings.take_over_host,
             continues=str(continues.resolve()) if continues is not None else None)
         self._claimed = True
 
-    async def _claim_of(self, step: Step[F]) -> None:
-        """The claim, before a step runs, where the run's start could not take
-        it (the host not reached then). A step that only looks goes on
-        without it where the host still cannot be reached, and says why in
-        its own words (preflight's: nothing ran); one that changes the host
-        does not."""
+    async def claim_host(self, step: Step[F]) -> None:
+        """The claim, before a step's action, where the run's start could not
+        take it (the host not reached then); tried once a step. Where the
+        host still cannot be reached, the action goes on to meet that itself,
+        and its step says so in its own words (preflight's: nothing ran, the
+        known_hosts line); the claim is tried again at the next step. Another
+        run's claim, or one that cannot be made there, stops the run."""
+        if self._claimed or step.id in self._claim_missed:
+            return
         try:
             await self._claim_host()
-        except host_claim.HostClaimed:
+        except (host_claim.HostClaimed, ConfigError):
             raise
         except Exception:
-            if not step.read_only:
-                raise
+            self._claim_missed.add(step.id)
+            return
+        if self._claim_note:
+            self._said_of_the_claim(self._claim_note)
+            self._claim_note = None
 
     def _said_of_the_claim(self, note: str) -> None:
         self.journal.write(Record.NOTE, step="", kind="host-claim", text=note, warning=True)
@@ -1199,12 +1206,9 @@ class Executor(Generic[F]):
         self._stoppable = (step.id, task)
         try:
             for attempt in itertools.count(1):
+                self._claim_missed.discard(step.id)
                 state, detail = StepState.DONE, ""
                 try:
-                    await self._claim_of(step)
-                    if self._claim_note and attempt == 1:
-                        self._said_of_the_claim(self._claim_note)
-                        self._claim_note = None
                     await step.run(ctx)
                     proof: Check = await step.verify(ctx)
                     detail = proof.detail

@@ -176,6 +176,7 @@ class Engine(Protocol[F]):
     def api_factory(self) -> ApiFactory: ...
 
     def begin_cutover(self, step: Step[F]) -> None: ...
+    async def claim_host(self, step: Step[F]) -> None: ...
     def keep_facts(self, *, always: bool = False) -> None: ...
     def info(self, step: Step[F], text: str, *, warning: bool = False) -> None: ...
     def plan_context(self) -> PlanContext[F]: ...
@@ -241,6 +242,8 @@ class RunContext(Generic[F]):
                               n=n, status=status, **fields)
 
     async def act(self, action: Action, operation: Callable[[], Awaitable[T]]) -> T:
+        # Not one action without this run's claim on the host (runbook.claim).
+        await self._x.claim_host(self._step)
         n = self._start(action)
         try:
             result = await operation()
@@ -262,6 +265,7 @@ class RunContext(Generic[F]):
         quiet: bool = False,
         detach: bool = False,
     ) -> CommandResult:
+        await self._x.claim_host(self._step)
         job = self._job()
         n = self._start(Shell(command, why), job)
         buffer = _OutputBuffer(self._x.journal, self._step.id)

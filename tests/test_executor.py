@@ -773,7 +773,8 @@ async def test_a_look_that_outlives_its_limit_is_not_sent_again(
     monkeypatch.setattr(__import__(__name__, fromlist=["Remote"]), "Remote", lambda _: hung)
     front = ScriptedFrontEnd()
     assert await run_steps(tmp_path, [_LooksOnce("look")], front) is Outcome.FAILED
-    assert hung.sent == ["systemctl is-active red5pro"]
+    # The run's claim on the host (runbook.claim) is sent first; then the look, once.
+    assert hung.sent[1:] == ["systemctl is-active red5pro"] and "run.lock" in hung.sent[0]
     assert "no result within" in front.detail("look"), front.detail("look")
     assert "reconnect" not in front.text(), front.text()
 
@@ -793,7 +794,8 @@ async def test_a_read_only_step_whose_command_outlives_its_limit_fails_once(
     monkeypatch.setattr(__import__(__name__, fromlist=["Remote"]), "Remote", lambda _: hung)
     front = ScriptedFrontEnd()
     assert await run_steps(tmp_path, [_ReadsOnly("reads")], front) is Outcome.FAILED
-    assert hung.sent == ["sha256sum /tmp/big.zip"]
+    # The run's claim on the host (runbook.claim) is sent first; then the look, once.
+    assert hung.sent[1:] == ["sha256sum /tmp/big.zip"] and "run.lock" in hung.sent[0]
     assert front.final_state("reads") == StepState.FAILED.value
     assert "no result within" in front.detail("reads"), front.detail("reads")
     assert "reconnect" not in front.text().lower(), front.text()

@@ -87,6 +87,9 @@ class _Run:
     def keep_facts(self) -> None:
         """These edits learn nothing: no facts to journal before them."""
 
+    async def claim_host(self, step: object) -> None:
+        """One edit, one engine: no other run to keep off the host here."""
+
     def context(self) -> RunContext:
         return RunContext(cast(Any, self), _Edit())
 
