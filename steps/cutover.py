@@ -1553,6 +1553,11 @@ class StartService(Red5Step):
         else:  # found running: where its start's lines begin is not known
             ctx.facts.scratch.red5_log_start_offset = None
         await self._systemctl(ctx, "restart" if restarted else "start")
+        # What an earlier attempt's start met is that start's: this one's
+        # failure names its own cause (review 59c M2: a jar mended two
+        # attempts before was still given as the reason to restart).
+        ctx.facts.started_without_database = ctx.facts.webapp_did_not_load = False
+        ctx.facts.webapp_not_loaded = False
         if not restarted:  # started: proven before its API is asked
             await self._prove(ctx)
         last_wait = len(errors)  # where the last wait's answers begin

@@ -611,6 +611,49 @@ async def test_a_controller_class_no_jar_holds_fails_the_step_without_waiting_it
     assert notes and "did not load" in notes[0] and "restarted at once" in notes[0], notes
 
 
+async def test_a_retry_names_its_own_cause_not_one_an_earlier_attempt_met(
+    tmp_path: Path,
+) -> None:
+    """Review 59c M2: each cause of a failed start was a fact that only a
+    served start cleared. A jar holding no controller failed the first
+    attempt; the jar put right and a bean key left out, the second failed on
+    HTTP 404; the third's plan still said the controller's class was not
+    found, a cause mended two attempts before."""
+    from runbook.model import Note
+    from runbook.rehearsal import sandbox
+
+    jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+    jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0",
+                                      ["org.red5.example.NotAController"]))
+    notes: list[str] = []
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(settings, cloud_controller=jar, timeouts=dataclasses.replace(
+            settings.timeouts, service_start=60))
+        new = host.install_dir / "red5pro"
+
+        def weather(step: StepReport, plan: list[Action]) -> None:
+            if step.id != "start-service":
+                return
+            tries = front.asked.count("start-service")
+            if tries == 2:  # the jar right, a key of the bean left out
+                (new / "webapps/streammanager/WEB-INF/lib" / jar.name).write_bytes(
+                    sandbox.jar_bytes("aws-cloud-controller", "11.0.0", [sandbox.AWS]))
+                path = new / PROPERTIES
+                path.write_text(re.sub(r"(?m)^aws\.forUsGovRegions=", "#aws.forUsGovRegions=",
+                                       path.read_text()))
+            elif tries == 3:
+                notes.extend(a.text for a in plan if isinstance(a, Note))
+
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.RETRY] * 2
+                                             + [Recovery.STOP]}, on_confirm=weather)
+        await rehearse(host, front, tmp_path / "run.jsonl", settings)
+    assert front.asked.count("start-service") == 3, front.text()[-3000:]
+    said = " ".join(notes)
+    assert "restarted at once" in said, said
+    assert "class was not found" not in said, said
+
+
 async def test_a_start_asks_for_the_cloud_controller_once_and_proves_serving_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
