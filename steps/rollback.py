@@ -496,7 +496,8 @@ class DeleteNewNodegroups(Red5Step):
             # serves, and the old stream manager takes the nodes down anyway.
             why = _not_answering(exc) if isinstance(exc, SMApiError) else str(exc).rstrip(".")
             facts.new_nodegroups_looked_at = True
-            self._leave(ctx, why, sorted({*waiting, *since}))
+            # Those the check could not tell apart are left too (review 59c M3).
+            self._leave(ctx, why, sorted({*waiting, *since, *facts.scratch.new_groups_unsure}))
             facts.scratch.new_groups_said = (f"not all deleted ({why}): left to the old stream "
                                       f"manager: {', '.join(waiting) or 'see the warning'}")
             return

@@ -1964,6 +1964,48 @@ async def test_two_nodegroups_made_like_one_whose_making_was_not_recorded_are_bo
     assert "cannot tell" in front.text(), front.text()[-3000:]
 
 
+async def test_nodegroups_it_cannot_tell_apart_are_warned_of_when_the_new_api_fails_too(
+    tmp_path: Path,
+) -> None:
+    """Review 59c M3: where rollback-nodegroups' run met a new API that fails
+    throughout, the warning named the groups it was to delete, not those its
+    check could not tell apart (left too, and torn down undrained by the old
+    stream manager once it runs): only an info line named them."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        records = journal.read_text().splitlines(keepends=True)
+        parsed = [json.loads(line) for line in records]
+        created = [r["n"] for r in parsed if r["event"] == "action-start"
+                   and r["step"] == "recreate" and "POST" in r["text"]
+                   and "admin/nodegroup" in r["text"] and "/node/" not in r["text"]][-1]
+        ended = next(number for number, r in enumerate(parsed) if r["event"] == "action-end"
+                     and r["step"] == "recreate" and r["n"] == created)
+        journal.write_text("".join(records[:ended + 1]))  # what a kill -9 there leaves
+        groups = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        unrecorded = max(groups, key=lambda group: group["id"])
+        async with StreamManagerAPI(host.api_base_url, host.api_token,
+                                    host.scenario.new.api) as api:
+            mine = (await api.create_nodegroup(unrecorded["regions"], unrecorded["launchConfig"],
+                                               unrecorded["scalePolicy"]))["name"]
+
+        def failing(step: StepReport, plan: object) -> None:  # after its check: its run fails
+            if step.id == NEW_GROUPS:
+                armed.arm(host.sandbox, "api-error", step=NEW_GROUPS)
+            else:  # the API answers again for the rest of the way back
+                armed.lift(host.sandbox, "api-error")
+
+        front = ScriptedFrontEnd(on_confirm=failing)
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(front)
+        armed.lift(host.sandbox, "api-error")
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    warned = [r for r in read(journal) if r.get("kind") == "new-nodegroups-left"]
+    assert warned and {mine, unrecorded["name"]} <= set(warned[-1]["groups"]), warned
+
+
 async def test_recreates_nodegroups_are_looked_for_again_once_the_new_api_answers(
         tmp_path: Path) -> None:
     """Review 58a, M1: one HTTP 500 from the new API as rollback-nodegroups
