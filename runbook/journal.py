@@ -221,10 +221,20 @@ class Journal:
             return None
         how = "removed" if here is None else "replaced by another file"
         kept = self._keep(self.path if here is None else None)
-        return (f"{self.path}: the journal was {how} during the run; stopped rather than act "
-                f"unrecorded: " + (f"what the run had recorded is back at {kept}; go on with "
-                                   f"--resume --journal {kept}" if kept is not None else
-                                   "what the run had recorded could not be written back"))
+        if kept is None:
+            then = "what the run had recorded could not be written back"
+        elif kept == self.path:
+            then = (f"what the run had recorded is back at {kept}; go on with --resume "
+                    f"--journal {kept}")
+        else:
+            # The host's record of a cutover names the journal's path, not
+            # the copy (review 59c M1: `--journal` with the copy was refused
+            # and sent to the other file): the copy goes back to the path.
+            then = (f"what the run had recorded is in {kept}: move the file now at "
+                    f"{self.path} aside, put {kept} in its place, then go on with --resume "
+                    f"--journal {self.path}")
+        return f"{self.path}: the journal was {how} during the run; stopped rather than act " \
+            f"unrecorded: {then}"
 
     def _keep(self, path: Path | None) -> Path | None:
         """The records written so far, in a new file at `path` (else beside

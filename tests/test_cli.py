@@ -2097,3 +2097,39 @@ def test_rollback_without_journal_still_says_a_cutover_begun_elsewhere_needs_its
     result = _rollback(state)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr
     assert "--journal" in result.stderr, result.stderr
+
+
+def test_the_advice_for_a_journal_replaced_mid_cutover_leads_to_the_way_back(
+        tmp_path: Path) -> None:
+    """Review 59c M1: a journal replaced by another file mid-cutover was
+    written back beside it, and the run said to go on with `--journal` and
+    that copy; the host's record names the journal's own path, so the way
+    back given the copy was refused and sent to the file that replaced it.
+    The advice now puts the copy back at the path, which the way back takes."""
+    import re as _re
+
+    from runbook.journal import Journal, JournalWriteError, Record
+
+    state = tmp_path / "state"
+    host = _example_host(state)
+    path = tmp_path / "run.jsonl"
+    began = host.begin_cutover(path).began
+    journal = Journal(path)
+    journal.write(Record.RUN_START, config=str(EXAMPLE), host="ubuntu@sm1.example.com:22",
+                  steps=["delete-nodegroups"], rehearsal=False)
+    journal.write(Record.CUTOVER_START, step="delete-nodegroups", began=began)
+    path.unlink()
+    path.write_text("someone else's\n")
+    with pytest.raises(JournalWriteError) as raised:
+        journal.write(Record.ACTION_START, step="delete-nodegroups", n=1)
+    journal.close()
+    said = str(raised.value)
+    found = _re.search(r"move the file now at (\S+) aside, put (\S+) in its place", said)
+    assert found is not None, said
+    aside, kept = Path(found.group(1)), Path(found.group(2))
+    assert aside == path and kept != path, said
+    path.rename(tmp_path / "someone-elses")
+    kept.rename(path)
+    result = _rollback(state, str(path))
+    assert "give that journal" not in result.stderr, result.stderr
+    assert "is not the journal" not in result.stderr, result.stderr
