@@ -414,11 +414,7 @@ class _Replaying:
                 ended = self.step_ended.get(last, "")
                 result.downtime_s = seconds_between(result.cutover_started, ended)
                 result.completed_unrecorded = ended if result.downtime_s is not None else None
-        # A run on a rehearsal host not started as a rehearsal: its pace,
-        # whatever its start says, is not known (trial 59 F5).
-        on_a_rehearsal_host = any(note.get("kind") == ON_A_REHEARSAL_HOST
-                                  for note in result.notes)
-        result.pace = None if on_a_rehearsal_host else journal_pace(self.starts)
+        result.pace = run_pace_of(self.starts, result.notes)
         result.unattended = journal_unattended(self.starts)
         result.scenario = journal_scenario(self.starts)
         result.faulted = any(start.get("faults") for start in self.starts)
@@ -521,6 +517,16 @@ def faults_recovered(records: Iterable[Mapping[str, Any]]) -> list[str]:
                         and fault not in recovered:
                     recovered.append(fault)
     return recovered
+
+
+def run_pace_of(starts: Sequence[dict[str, Any]],
+                notes: Iterable[Mapping[str, Any]]) -> float | None:
+    """The pace a journal's runs went at (journal_pace), None where a run
+    found itself on a rehearsal host it was not started as a rehearsal of:
+    its pace, whatever its start says, is not known (trial 59 F5)."""
+    if any(note.get("kind") == ON_A_REHEARSAL_HOST for note in notes):
+        return None
+    return journal_pace(starts)
 
 
 def run_pace(start: dict[str, Any]) -> float | None:

@@ -45,7 +45,6 @@ from runbook.journal_replay import (
     Replay,
     faults_recovered,
     faults_staged,
-    journal_pace,
     journal_scenario,
     journal_unattended,
     leaves_of,
@@ -54,6 +53,7 @@ from runbook.journal_replay import (
     not_undone_of,
     nothing_to_undo_of,
     replay,
+    run_pace_of,
     said_as_warning,
     seconds_between,
     way_back_finished,
@@ -314,7 +314,7 @@ class Report:
     # a run resumed with another config named only the last).
     configs: list[str] = field(default_factory=list)
     rehearsal: bool = False
-    # The pace the run went at (journal_pace): None when unknown.
+    # The pace the run went at (run_pace_of): None when unknown.
     pace: float | None = None
     # A rehearsal's faults, as --fault gave them: what failed on purpose.
     faults: list[str] = field(default_factory=list)
@@ -958,7 +958,7 @@ def build(path: Path, *, estimate_from: Sequence[Path] | None = None) -> Report:
     if torn is not None:
         report.warnings.append(Note("", text_of(records[-1].get("ts")), "journal", torn))
     starts = [r for r in records if r["event"] == Record.RUN_START]
-    report.pace = journal_pace(starts)
+    report.pace = run_pace_of(starts, (r for r in records if r["event"] == Record.NOTE))
     report.unattended = journal_unattended(starts)
     report.scenario = journal_scenario(starts)
     # Each run's own (a resume may stage others), once each, in order.

@@ -389,6 +389,10 @@ async def test_a_run_against_a_rehearsal_host_is_no_estimate(tmp_path: Path) -> 
     assert against.pace is None
     now = journal(tmp_path / "now.jsonl", rehearsal=False)
     assert estimate(now, runs) is None
+    # Its report neither (review 59c L3: it took its pace from the run-starts).
+    from runbook import report
+
+    assert report.build(runs / "against.jsonl").pace is None
 
 
 def test_the_screen_and_headless_drop_the_estimate_when_told() -> None:
