@@ -56,6 +56,9 @@ class HostClaimed(ConfigError):
 
 @dataclass(frozen=True)
 class Claim:
+    """A run's claim on the host, as its holder file says it: who (login,
+    machine, pid), which journal, and since when; never a secret."""
+
     login: str
     machine: str
     pid: int

@@ -537,6 +537,11 @@ class Executor(Generic[F]):
             return
         if self.cutover_began is not None and not self._cutover_whole:
             return
+        if not getattr(self.remote, "connected", True):
+            # Lost: not waited for again only to let the claim go (a host that
+            # stays unreachable is waited for once); this machine's next run
+            # finds it gone, another's needs --take-over-host.
+            return
         with contextlib.suppress(Exception):
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
                 await host_claim.release(self.remote, self._claim)

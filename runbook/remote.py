@@ -294,6 +294,11 @@ class Remote:
     def target(self) -> str:
         return self.host.target
 
+    @property
+    def connected(self) -> bool:
+        """Whether a connection to the host is open now (none is made to tell)."""
+        return self._conn is not None and not self._conn.is_closed()
+
     def _options(self, known: WatchedKnownHosts) -> dict[str, object]:
         """asyncssh's options for the connection, its key checked against
         `known`, always explicit: left to the ssh config, "UserKnownHostsFile

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import select
 import socket
-import threading
 from pathlib import Path
 
 from runbook.rehearsal.service import Server
@@ -14,9 +13,7 @@ from runbook.rehearsal.service import Server
 
 def test_a_response_arrives_whole_in_one_read(tmp_path: Path) -> None:
     server = Server(("127.0.0.1", 0), tmp_path)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
+    server.open()  # it listens once opened, as its webapp has loaded (59b H1)
     try:
         with socket.create_connection(server.server_address[:2], timeout=5) as client:
             for _ in range(3):  # one kept-alive connection, as httpx uses
