@@ -204,9 +204,9 @@ def _bean_keys(context: str) -> dict[str, list[str]]:
     active or commented out."""
     import re
 
-    beans = re.findall(r'<bean id="apiBridge" class="[\w.]*\.(\w+)".*?</bean>', context,
+    beans = re.findall(r'<bean id="apiBridge"\s+class="[\w.]*\.(\w+)".*?</bean>', context,
                        re.DOTALL)
-    bodies = re.split(r'<bean id="apiBridge" class="[\w.]*\.\w+"', context)[1:]
+    bodies = re.split(r'<bean id="apiBridge"\s+class="[\w.]*\.\w+"', context)[1:]
     return {name: re.findall(r"\$\{([^}:]+)\}", body.split("</bean>", 1)[0])
             for name, body in zip(beans, bodies, strict=True)}
 

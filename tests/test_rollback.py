@@ -1923,6 +1923,35 @@ async def test_a_nodegroup_made_by_hand_like_one_recreate_failed_to_make_is_kept
     assert said and all("not made by this run's recreate" in line for line in said), said
 
 
+async def _a_group_made_like_one_recreate_posted_unrecorded(
+        host: RehearsalHost, journal: Path) -> tuple[str, dict[str, Any]]:
+    """A drill stopped at the way back, its journal cut right after
+    recreate's last POST admin/nodegroup (what a kill -9 there leaves), and a
+    nodegroup then made by hand like the one that POST made: (the hand-made
+    one's name, the group the journal has no record of)."""
+    first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+    outcome = await session(host, journal, rollback_after="recreate").run(first)
+    assert outcome is Outcome.STOPPED, first.text()[-3000:]
+    records = journal.read_text().splitlines(keepends=True)
+    parsed = [json.loads(line) for line in records]
+    # The last group's POST: the journal then names the groups made
+    # before it, as on a host killed there (review 58a L2: a group the
+    # journal says no POST was sent for is not taken for recreate's).
+    created = [r["n"] for r in parsed if r["event"] == "action-start"
+               and r["step"] == "recreate" and "POST" in r["text"]
+               and "admin/nodegroup" in r["text"] and "/node/" not in r["text"]][-1]
+    ended = next(number for number, r in enumerate(parsed) if r["event"] == "action-end"
+                 and r["step"] == "recreate" and r["n"] == created)
+    journal.write_text("".join(records[:ended + 1]))  # what a kill -9 there leaves
+    groups = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    unrecorded = max(groups, key=lambda group: group["id"])
+    async with StreamManagerAPI(host.api_base_url, host.api_token,
+                                host.scenario.new.api) as api:
+        mine = (await api.create_nodegroup(unrecorded["regions"], unrecorded["launchConfig"],
+                                           unrecorded["scalePolicy"]))["name"]
+    return mine, unrecorded
+
+
 async def test_two_nodegroups_made_like_one_whose_making_was_not_recorded_are_both_left(
     tmp_path: Path,
 ) -> None:
@@ -1933,26 +1962,7 @@ async def test_two_nodegroups_made_like_one_whose_making_was_not_recorded_are_bo
     and the way back says both are left, as a warning."""
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
-        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
-        outcome = await session(host, journal, rollback_after="recreate").run(first)
-        assert outcome is Outcome.STOPPED, first.text()[-3000:]
-        records = journal.read_text().splitlines(keepends=True)
-        parsed = [json.loads(line) for line in records]
-        # The last group's POST: the journal then names the groups made
-        # before it, as on a host killed there (review 58a L2: a group the
-        # journal says no POST was sent for is not taken for recreate's).
-        created = [r["n"] for r in parsed if r["event"] == "action-start"
-                   and r["step"] == "recreate" and "POST" in r["text"]
-                   and "admin/nodegroup" in r["text"] and "/node/" not in r["text"]][-1]
-        ended = next(number for number, r in enumerate(parsed) if r["event"] == "action-end"
-                     and r["step"] == "recreate" and r["n"] == created)
-        journal.write_text("".join(records[:ended + 1]))  # what a kill -9 there leaves
-        groups = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
-        unrecorded = max(groups, key=lambda group: group["id"])
-        async with StreamManagerAPI(host.api_base_url, host.api_token,
-                                    host.scenario.new.api) as api:
-            mine = (await api.create_nodegroup(unrecorded["regions"], unrecorded["launchConfig"],
-                                               unrecorded["scalePolicy"]))["name"]
+        mine, unrecorded = await _a_group_made_like_one_recreate_posted_unrecorded(host, journal)
         front = ScriptedFrontEnd()
         outcome = await session(host, journal, resume=replay(journal),
                                 only_back=True).run(front)
@@ -1973,23 +1983,7 @@ async def test_nodegroups_it_cannot_tell_apart_are_warned_of_when_the_new_api_fa
     stream manager once it runs): only an info line named them."""
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
-        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
-        outcome = await session(host, journal, rollback_after="recreate").run(first)
-        assert outcome is Outcome.STOPPED, first.text()[-3000:]
-        records = journal.read_text().splitlines(keepends=True)
-        parsed = [json.loads(line) for line in records]
-        created = [r["n"] for r in parsed if r["event"] == "action-start"
-                   and r["step"] == "recreate" and "POST" in r["text"]
-                   and "admin/nodegroup" in r["text"] and "/node/" not in r["text"]][-1]
-        ended = next(number for number, r in enumerate(parsed) if r["event"] == "action-end"
-                     and r["step"] == "recreate" and r["n"] == created)
-        journal.write_text("".join(records[:ended + 1]))  # what a kill -9 there leaves
-        groups = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
-        unrecorded = max(groups, key=lambda group: group["id"])
-        async with StreamManagerAPI(host.api_base_url, host.api_token,
-                                    host.scenario.new.api) as api:
-            mine = (await api.create_nodegroup(unrecorded["regions"], unrecorded["launchConfig"],
-                                               unrecorded["scalePolicy"]))["name"]
+        mine, unrecorded = await _a_group_made_like_one_recreate_posted_unrecorded(host, journal)
 
         def failing(step: StepReport, plan: object) -> None:  # after its check: its run fails
             if step.id == NEW_GROUPS:

@@ -16,7 +16,13 @@ from runbook.model import Note
 from runbook.rehearsal import cloud
 from runbook.rehearsal.host import RehearsalHost
 from tests.polling import until
-from tests.rehearsal import rehearsal_host, rehearsal_settings, rehearse, seeded_nodegroups
+from tests.rehearsal import (
+    as_if_its_process_ended,
+    rehearsal_host,
+    rehearsal_settings,
+    rehearse,
+    seeded_nodegroups,
+)
 from tests.scripted import ScriptedFrontEnd
 
 STOP = Decision(Answer.STOP)
@@ -85,6 +91,7 @@ async def test_a_new_run_mid_cutover_rebuilds_from_the_snapshot_before_it(
         assert state.cutover() is not None
         taken = state.snapshots()
 
+        as_if_its_process_ended(host)  # the first run's, cut off
         second = ScriptedFrontEnd()
         outcome = await rehearse(host, second, tmp_path / "second.jsonl")
         assert outcome is Outcome.DONE, second.text()[-3000:]

@@ -1708,6 +1708,8 @@ async def test_a_4_0_build_saying_a_delete_is_under_way_with_400_is_waited_for()
     from steps.cutover import delete_nodegroup
 
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # the listing looked at first: still there, 4.0's "active"
+            return httpx.Response(200, json=[{"name": "ng-1", "state": "active"}])
         return httpx.Response(400, json={"errorMessage": "Unable delete node group This group "
                                          "is already being terminated.", "timestamp": 1})
 

@@ -42,11 +42,12 @@ def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     yield tmp_path / "state"
 
 
-def drive(monkeypatch: pytest.MonkeyPatch, autopilot: Autopilot) -> None:
+def drive(monkeypatch: pytest.MonkeyPatch, autopilot: Autopilot,
+          size: tuple[int, int] = SIZE) -> None:
     """`runbook rehearse` in this process, its app headless and driven by `autopilot`."""
     monkeypatch.setattr(terminal, "on_a_terminal", lambda: True)  # headless, without one
     monkeypatch.setattr(RunbookApp, "run_async", partialmethod(
-        RunbookApp.run_async, headless=True, size=SIZE, auto_pilot=autopilot))
+        RunbookApp.run_async, headless=True, size=size, auto_pilot=autopilot))
 
 
 def spy_on_start(monkeypatch: pytest.MonkeyPatch, gate: asyncio.Event | None = None,
@@ -148,7 +149,10 @@ def test_rehearse_paints_before_the_host_starts(
         seen["then"] = screen_text(app)
         app.exit()
 
-    drive(monkeypatch, look)
+    # Wide enough for the pace beside the host key: the run now connects as it
+    # begins (to claim the host), and at 120 columns the key's fingerprint
+    # comes first and the pace, whole or not at all, gives way.
+    drive(monkeypatch, look, size=(160, 40))
     code = cli.main(["rehearse", "--sandbox", str(tmp_path / "sandbox")])
     assert seen["starts at first paint"] == 0
     assert "Starting the rehearsal host" in seen["first"]

@@ -282,8 +282,12 @@ def _say_an_unkept_tag_key() -> None:
     the next, unsaid). Only where a secret was tagged (redact loaded)."""
     redact = sys.modules.get("runbook.redact")
     said = getattr(redact, "key_not_kept", None)
-    if said:
+    if said and redact is not None:
         import contextlib
+
+        # Said for this command alone (tests run many in one process); the
+        # module is looked up, not imported, as only a tagged secret loads it.
+        setattr(redact, "key_not_kept", None)  # noqa: B010
 
         with contextlib.suppress(OSError, ValueError):  # a closed stderr hears nothing
             print(f"runbook: note: {said}", file=sys.stderr)
