@@ -233,11 +233,16 @@ def journal_gone(began_at: str, journal: str, snapshot: str, command: str) -> st
     """What is left to do for a cutover under way whose journal, `journal`, is
     gone: a copy put back lets `command` (the way back, or on) work; without
     one, the way back by hand, from the fleet in `snapshot`."""
-    fleet = f"; the fleet to rebuild is in {snapshot}" if snapshot else ""
     return (f"a cutover began here at {began_at} and has not ended, so the stream manager "
             f"may be down, and its journal, {journal}, is gone: if there is a copy of it, put "
-            f"it back there and run {command}; if not, take the README's way back "
-            f"(\"The way back\") by hand{fleet}")
+            f"it back there and run {command}; if not, {by_hand(snapshot)}")
+
+
+def by_hand(snapshot: str) -> str:
+    """The way back where runbook has no journal to take it from: the README's,
+    by hand, from the fleet in `snapshot` (where the record names one)."""
+    fleet = f"; the fleet to rebuild is in {snapshot}" if snapshot else ""
+    return f"take the README's way back (\"The way back\") by hand{fleet}"
 
 
 def _cutover_under_way(began_at: str, resume: str, back: str | None, *,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from runbook.cli import lifecycle
 from runbook.cli.refusals import (
+    by_hand,
     holding_the_host,
     refuse_a_config_this_machine_cannot_use,
     said_if_refused,
@@ -76,9 +77,7 @@ def _the_cutover_under_way(args: argparse.Namespace, settings: Settings,
         raise ConfigError(settings.source, f"the cutover under way on this host since "
                           f"{said_time(under_way.began)} is journalled in {under_way.journal}, "
                           "which is not there: give a copy of it with --journal; if there "
-                          "is none, take the README's way back (\"The way back\") by hand"
-                          + (f"; the fleet to rebuild is in {under_way.snapshot}"
-                             if under_way.snapshot else ""))
+                          f"is none, {by_hand(under_way.snapshot)}")
     last = host.last_ended() if journal is None else None
     if last is not None:  # trial 58 (M2): "no record" sent the operator the wrong way
         # This machine's last: one under way from elsewhere is not in its
