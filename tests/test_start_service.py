@@ -565,6 +565,20 @@ def test_red5_log_is_read_for_the_database_only_where_it_can_say_what_the_file_d
         assert not reads(version, proven=False, offset=None), version
 
 
+def _with_a_jar_holding_no_controller(host: RehearsalHost, jar: Path, *,
+                                      service_start: float) -> Settings:
+    """The rehearsal's settings with `jar` for the cloud-controller jar, made
+    holding a class that is no controller (the new install's bean then names
+    a class no jar holds), and start-service's limit `service_start`."""
+    from runbook.rehearsal import sandbox
+
+    jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0",
+                                      ["org.red5.example.NotAController"]))
+    settings = rehearsal_settings(host)
+    return dataclasses.replace(settings, cloud_controller=jar, timeouts=dataclasses.replace(
+        settings.timeouts, service_start=service_start))
+
+
 async def test_a_controller_class_no_jar_holds_fails_the_step_without_waiting_it_out(
     tmp_path: Path,
 ) -> None:
@@ -579,13 +593,9 @@ async def test_a_controller_class_no_jar_holds_fails_the_step_without_waiting_it
     from runbook.rehearsal import sandbox
 
     jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
-    jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0",
-                                      ["org.red5.example.NotAController"]))
     notes: list[str] = []
     async with rehearsal_host(tmp_path) as host:
-        settings = rehearsal_settings(host)
-        settings = dataclasses.replace(settings, cloud_controller=jar, timeouts=dataclasses.replace(
-            settings.timeouts, service_start=40))
+        settings = _with_a_jar_holding_no_controller(host, jar, service_start=40)
 
         def put_the_jar_right(step: StepReport, plan: list[Action]) -> None:
             if step.id == "start-service" and front.asked.count("start-service") == 2:
@@ -623,13 +633,9 @@ async def test_a_retry_names_its_own_cause_not_one_an_earlier_attempt_met(
     from runbook.rehearsal import sandbox
 
     jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
-    jar.write_bytes(sandbox.jar_bytes("aws-cloud-controller", "11.0.0",
-                                      ["org.red5.example.NotAController"]))
     notes: list[str] = []
     async with rehearsal_host(tmp_path) as host:
-        settings = rehearsal_settings(host)
-        settings = dataclasses.replace(settings, cloud_controller=jar, timeouts=dataclasses.replace(
-            settings.timeouts, service_start=60))
+        settings = _with_a_jar_holding_no_controller(host, jar, service_start=60)
         new = host.install_dir / "red5pro"
 
         def weather(step: StepReport, plan: list[Action]) -> None:
