@@ -375,16 +375,16 @@ class DeleteNewNodegroups(Red5Step):
         if facts.new_nodegroups_looked_at and not facts.new_nodegroups_left:
             return Check(True, "done earlier on this way back: recreate's nodegroups are gone, "
                          "or it made none")
-        if facts.new_nodegroups_looked_at:
-            other, ours = await servers_of(ctx, "new")
-            if other or not ours:
-                # Resumed with the new release stopped since (by the way back,
-                # most likely): nothing can be deleted, what was left has been
-                # warned of by name, and the token is proved where it is used
-                # (review 59a F5: the names were lost and the warning said
-                # twice; F10: a wrong token here said nothing had changed).
-                return Check(True, f"left earlier, as warned: {facts.new_nodegroups_left}; the "
-                             "new release no longer runs, so nothing more can be deleted")
+        other, ours = await servers_of(ctx, "new")
+        new_runs = bool(ours) and not other
+        if facts.new_nodegroups_looked_at and not new_runs:
+            # Resumed with the new release stopped since (by the way back,
+            # most likely): nothing can be deleted, what was left has been
+            # warned of by name, and the token is proved where it is used
+            # (review 59a F5: the names were lost and the warning said
+            # twice; F10: a wrong token here said nothing had changed).
+            return Check(True, f"left earlier, as warned: {facts.new_nodegroups_left}; the "
+                         "new release no longer runs, so nothing more can be deleted")
         # Before the way back acts: the token given is the old install's,
         # which rollback-start proves once that runs again (trial 56 F3: a
         # wrong one was found only there, after `systemctl start` and three
@@ -396,8 +396,7 @@ class DeleteNewNodegroups(Red5Step):
         # step has nothing it can delete, which is no reason to stop.
         await prove_token(ctx, await _old_install(ctx), "the way back has changed nothing on "
                           "the host yet", AGAIN)
-        other, ours = await servers_of(ctx, "new")
-        if other or not ours:
+        if not new_runs:
             # Never the old release's API: its nodegroups are the old database's.
             return self._none_to_delete(ctx, "the new release does not run")
         try:
