@@ -121,6 +121,7 @@ class Preflight(Red5Step):
             Shell("java -version 2>&1", "the Java on the PATH"),
             Shell("command -v mysql || command -v mariadb",
                   "a mysql client, for the new database"),
+            Shell("command -v unzip", "unzip, for the new distribution"),
             Shell(root(p, f"cat -- {quote(s.unit_file)}"),
                   "the installed red5pro.service (a look: its lines are not journalled)"),
             Shell("<the unit's JAVA_HOME>/bin/java -version 2>&1",
@@ -549,10 +550,17 @@ class Preflight(Red5Step):
         java = await ctx.sh("java -version 2>&1", check=False)
         ctx.facts.java = red5.java_major(java.stdout)
         client = await ctx.sh("command -v mysql || command -v mariadb", check=False)
-        if client.ok:
-            return []
-        return ["the host has no mysql client, which new-database and schema use: install one "
-                "(Debian/Ubuntu: apt-get install default-mysql-client)"]
+        # (Facts audit 60b: without unzip a minimal host failed at unpack, after
+        # both uploads.)
+        unzip = await ctx.sh("command -v unzip", check=False)
+        missing = []
+        if not client.ok:
+            missing.append("the host has no mysql client, which new-database and schema use: "
+                           "install one (Debian/Ubuntu: apt-get install default-mysql-client)")
+        if not unzip.ok:
+            missing.append("the host has no unzip, which unpack uses: install it (Debian/Ubuntu: "
+                           "apt-get install unzip)")
+        return missing
 
     async def _live_api(self, ctx: Ctx) -> None:
         """The live API answers the token; its version and controller, into

@@ -335,13 +335,15 @@ async def test_a_new_database_with_tables_schema_did_not_make_is_never_overwritt
 class _NoMysqlClient(RehearsalHost):
     """A host whose PATH has every command but a mysql client."""
 
+    missing: tuple[str, ...] = ("mysql", "mariadb")
+
     def command_env(self) -> dict[str, str]:
         env = super().command_env()
-        tools = self.sandbox / "usr-bin-without-mysql"
+        tools = self.sandbox / "usr-bin-without"
         if not tools.is_dir():
             tools.mkdir()
             for entry in Path("/usr/bin").iterdir():
-                if not entry.name.startswith(("mysql", "mariadb")):
+                if not entry.name.startswith(self.missing):
                     (tools / entry.name).symlink_to(entry)
         shim = sandbox.bin_dir(self.sandbox)
         env["PATH"] = f"{shim}:{tools}"  # /bin is /usr/bin on merged-usr hosts
@@ -362,6 +364,27 @@ async def test_a_host_without_a_mysql_client_is_told_how_to_get_one(tmp_path: Pa
     assert outcome is Outcome.FAILED and front.asked == ["preflight"]
     assert "no mysql client" in detail(front, "preflight")
     assert "apt-get install default-mysql-client" in detail(front, "preflight")
+
+
+class _NoUnzip(_NoMysqlClient):
+    """A host whose PATH has every command but unzip (a minimal image)."""
+
+    missing = ("unzip",)
+
+
+async def test_a_host_without_unzip_is_told_before_anything_is_sent(tmp_path: Path) -> None:
+    """Facts audit 60b: unpack runs unzip as root, and preflight did not look
+    for it, so a minimal host failed at unpack, after the uploads."""
+    host = _NoUnzip(tmp_path / "sandbox")
+    await host.start()
+    try:
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+    finally:
+        await host.stop()
+    assert outcome is Outcome.FAILED and front.asked == ["preflight"]
+    said = detail(front, "preflight")
+    assert "no unzip" in said and "apt-get install unzip" in said, said
 
 
 async def test_without_its_schema_the_new_service_does_not_start_and_says_why(
