@@ -889,8 +889,8 @@ class NewDatabase(Red5Step):
                   "does the cluster database exist"),
             Shell(database.query(p, _LIST_TABLES), "and which tables it has"),
             Shell(database.query(p, _COUNT_NODEGROUPS),
-                  "before the cutover, when node_group is one of them: the nodegroups, launch "
-                  "configs and scale policies an earlier attempt left in it"),
+                  "before the cutover, when node_group is one of them: nodegroups, launch "
+                  "configs and scale policies already in it"),
         ]
 
     async def run(self, ctx: Ctx) -> None:
@@ -916,16 +916,17 @@ class NewDatabase(Red5Step):
         if left:
             # Said here, eight steps before schema refuses the database (trial).
             ctx.note("new-database-nodegroups",
-                     f"warning: {_left_said(left)} in the new database's cluster tables, which "
-                     "an earlier attempt's cutover left there: the schema step refuses this "
-                     "database until its cluster database is dropped (from the stream manager "
-                     f"host: {database.drop_command(where.host, where.port, where.user)})",
+                     f"warning: the new database's cluster tables already hold "
+                     f"{_left_said(left)}. {_WHOSE_ROWS} Find out which before the window: "
+                     "the schema step refuses this database while they are there, and says "
+                     "what to do in each case",
                      nodegroups=left[0], warning=True)
 
     async def _nodegroups_left(self, ctx: Ctx, where: database.Login) -> tuple[int, ...] | None:
         """Nodegroups, launch configs and scale policies in the new database
-        before the cutover (None: none): only an earlier attempt's cutover, which
-        the way back leaves there, puts them in."""
+        before the cutover (None: none): an earlier attempt's cutover, which the
+        way back leaves there, or another stream manager that already uses this
+        database (Red5's installer lets several share one) put them in."""
         if ctx.cutover_under_way:
             return None  # this attempt's own
         # Only for a warning, so it never fails the step (review): an import
@@ -959,12 +960,18 @@ def _tables(listing: str) -> set[str]:
 _NODEGROUPS = "node_group"
 # What a cutover's recreate writes there, besides the nodegroups: cluster.sql
 # seeds neither table (FACTS section 5), so rows in them before the cutover
-# are an earlier attempt's too. Its way back deletes the nodegroups through the
-# new API (trial 53), and leaves these: they are counted as well, or a second
-# attempt's recreate would take the first one's launch configs as they are.
+# were written by a stream manager: an earlier attempt's (its way back deletes
+# the nodegroups through the new API, trial 53, and leaves these), or another
+# one's that already uses this database (Red5's installer lets several share
+# one `cluster` database: FACTS-scenarios section 2, r5p_config_stream_manager.sh).
+# They are counted as well, or a second attempt's recreate would take the
+# first one's launch configs as they are.
 _LEFT_TABLES = (_NODEGROUPS, "launch_configs", "scale_policies")
 _LEFT_NAMES = (("nodegroup", "nodegroups"), ("launch config", "launch configs"),
                ("scale policy", "scale policies"))
+# Both causes, said alike by new-database and schema (facts audit 60b, M4).
+_WHOSE_ROWS = ("An earlier attempt's cutover may have left them, or another stream manager "
+               "may already use this database.")
 _COUNT_NODEGROUPS = "; ".join(f"SELECT COUNT(*) FROM {database.DATABASE}.{table}"
                               for table in _LEFT_TABLES)
 
@@ -997,8 +1004,9 @@ class Schema(Red5Step):
         "at a statement) in the same database, before the cutover: the file's tables it "
         "made, which running the step again drops (its id typed) before it imports the "
         "file whole. Before the cutover, the release's tables with nodegroups, launch configs "
-        "or scale policies in them are refused: an earlier attempt's cutover made them, and "
-        "the way back leaves them."
+        "or scale policies in them are refused: an earlier attempt's cutover, which the way "
+        "back leaves there, or another stream manager that already uses this database, put "
+        "them there."
     )
 
     def _sql(self, p: AnyContext, tree: str) -> str:
@@ -1011,7 +1019,7 @@ class Schema(Red5Step):
             Shell(database.query(p, _LIST_TABLES), "the tables the new database has"),
             Shell(database.query(p, _COUNT_NODEGROUPS),
                   "when it has the release's: nodegroups, launch configs and scale policies "
-                  "an earlier attempt left in it"),
+                  "already in it"),
             Shell(database.query(p, f"CREATE DATABASE IF NOT EXISTS {database.DATABASE}")),
             *([Shell(database.query(p, _drop(p.facts.scratch.partial_schema)),
                      "the tables of this step's import that did not finish")]
@@ -1068,10 +1076,11 @@ class Schema(Red5Step):
                                          wanted: set[str]) -> None:
         """Before the cutover, a new database with the release's tables and
         nodegroups, launch configs or scale policies in them holds another
-        attempt's cutover: the way back leaves them (but the nodegroups it can
-        delete). Upgrading onto it would start the new
-        stream manager with nodegroups whose nodes are gone, and recreate would
-        take them for its own."""
+        attempt's cutover (the way back leaves them, but the nodegroups it can
+        delete), or another stream manager's fleet. Upgrading onto it would start
+        the new stream manager with nodegroups that are not its own, and
+        recreate would take them for its own. Nothing here tells the two apart,
+        so no command to drop it is given: it may be a live one's."""
         if ctx.cutover_under_way or _NODEGROUPS not in wanted:
             return  # mid-cutover, they are this attempt's
         counted = await database.probe_sql(ctx, where, database.query(
@@ -1082,18 +1091,19 @@ class Schema(Red5Step):
                              f"policies in the new database at {where.address}: it answered "
                              f"{counted.stdout.strip()!r}")
         if any(left):
-            # The command as the operator types it, with what this step knows
-            # (operator trial: a rehearsal's port and login had to be dug out);
-            # -p asks for the password, which is never shown.
-            drop = database.drop_command(where.host, where.port, where.user)
+            # Where, with what this step knows (operator trial: a rehearsal's
+            # port and login had to be dug out), but no DROP command (facts
+            # audit 60b, M4): the database may be another stream manager's.
             raise StepFailed(
                 f"the new database at {where.address} already holds {_left_said(left)} in its "
-                f"{database.DATABASE} tables, left by an earlier attempt's cutover (its way "
-                "back deletes only the nodegroups it can). runbook does not upgrade onto "
-                "them. Give the upgrade an empty "
-                f"cluster database: drop the {database.DATABASE} database there as the live "
-                "account (config.dbUser and config.dbPass of the live red5-web.properties), for "
-                f"one: {drop}; then run this step again, which creates it")
+                f"{database.DATABASE} tables. runbook does not upgrade onto them. "
+                f"{_WHOSE_ROWS} Find out which first. Another stream manager's: do not "
+                "drop it; give this upgrade an empty database of its own (runbook upgrades "
+                "one stream manager with its own database). An earlier attempt's (its way "
+                "back deletes only the nodegroups it can): drop the "
+                f"{database.DATABASE} database on {where.address} as the live login "
+                f"({where.user}; README, \"Before another attempt\", has the command), then "
+                "run this step again, which creates it")
 
     async def run(self, ctx: Ctx) -> None:
         where = await database.login(ctx)

@@ -3,6 +3,7 @@ one clear message and the host left safe."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import shutil
@@ -330,6 +331,43 @@ async def test_a_new_database_with_tables_schema_did_not_make_is_never_overwritt
     said = detail(front, "schema")
     assert said_of_it in said and "does not overwrite" in said, said
     assert tables.split() == [table], "the database was left as it was"
+
+
+async def test_rows_already_in_the_new_database_may_be_another_stream_managers(
+        tmp_path: Path) -> None:
+    """Facts audit 60b (M4): Red5's own installer lets several stream managers
+    share one `cluster` database ("configured by another StreamManager. Skip.").
+    Launch configs found in the new database before the cutover were said to
+    be an earlier attempt's, and new-database and schema both handed over a
+    DROP DATABASE: run, it could drop another live stream manager's database.
+    Both causes are said, with what to do in each; no command is given."""
+    from runbook.rehearsal import databases as rehearsal_databases
+    from tests.test_steps import run_only, step_ids_through
+
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids_through("schema"), tmp_path / "one.jsonl",
+                                    first)
+        assert outcome is Outcome.DONE, first.text()[-2000:]
+        # Another stream manager, already on this database, keeps its config there.
+        await asyncio.to_thread(
+            rehearsal_databases.run_in_cluster, *host.new_db, *host.db_account,
+            "INSERT INTO launch_configs (id, name, data, updated) "
+            "VALUES (1, 'their-config', '{}', 0)", 5.0)
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["new-database", "schema"], tmp_path / "two.jsonl",
+                                    front)
+    assert outcome is Outcome.FAILED and front.final_state("schema") == "failed"
+    early = " ".join(line for step, _, line in front.lines if step == "new-database")
+    said = detail(front, "schema")
+    for text in (early, said):
+        assert "1 launch config" in text, text
+        said_low = text.lower()
+        assert "an earlier attempt" in said_low and "another stream manager" in said_low, text
+        assert "find out which" in said_low, text
+    # What to do in each case, at schema's refusal.
+    assert "do not drop it" in said and "its own" in said, said
+    assert "DROP DATABASE" not in front.text(), front.text()[-3000:]
 
 
 class _NoMysqlClient(RehearsalHost):
