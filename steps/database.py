@@ -73,6 +73,30 @@ def drop_command(host: str, port: int | str | None, user: str) -> str:
                        "-e", f"DROP DATABASE {DATABASE}"])
 
 
+# The JDBC drivers of MySQL, the only database runbook talks to (its mysql
+# client, cluster.sql): the streammanager webapp's default when
+# config.dbDriver is not set (applicationContext.xml: FACTS section 5), and
+# the name Connector/J 8.0 gave that class (dev.mysql.com/doc/connector-j/en/
+# connector-j-api-changes.html). 6.2.0's template offers
+# org.postgresql.Driver as well, with postgreSQL_cluster.sql (FACTS 1.3, 5).
+MYSQL_DRIVERS = frozenset({"com.mysql.jdbc.Driver", "com.mysql.cj.jdbc.Driver"})
+_DRIVER_NAMES = {"org.postgresql.Driver": "PostgreSQL"}
+
+
+def driver_refusal(live: Mapping[str, str], live_file: str) -> str | None:
+    """Why a live stream manager is refused for its database driver: one
+    other than MySQL's (facts audit 60b, M3). None where config.dbDriver is
+    not set (the webapp then uses MySQL's) or names MySQL's."""
+    driver = live.get("config.dbDriver", "").strip()
+    if not driver or driver in MYSQL_DRIVERS:
+        return None
+    named = _DRIVER_NAMES.get(driver)
+    uses = f"{named} ({driver})" if named else driver
+    return (f"runbook handles MySQL-backed stream managers only, and this one uses {uses}: "
+            f"config.dbDriver in the live {live_file}. Nothing was changed; upgrade this "
+            "stream manager by hand")
+
+
 # MySQL's port, which every red5-web.properties in FACTS.md gives as
 # config.dbPort (FACTS section 1): the one a file without it is taken to mean,
 # as login() takes it.

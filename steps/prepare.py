@@ -143,6 +143,7 @@ class Preflight(Red5Step):
         folder = await self._live_install(ctx)
         await self._live_servers(ctx, folder)
         live_props = await self._live_properties(ctx, folder)
+        self._mysql_driver(ctx, live_props, f"{folder}/{red5.PROPERTIES}")
         # Mid-cutover the install folder holds the new release, whose server
         # writes its key into the red5.log a failed start shows.
         await mask_licences(ctx, *dict.fromkeys((folder, live_dir(ctx))))
@@ -370,6 +371,17 @@ class Preflight(Red5Step):
                          "step will ask (`runbook diff ... --contexts LIVE_XML NEW_XML` writes "
                          "the decision ahead)")
         ctx.info(said)
+
+    def _mysql_driver(self, ctx: Ctx, live_props: dict[str, str], where: str) -> None:
+        """The live stream manager uses MySQL, which runbook's client and
+        cluster.sql speak (facts audit 60b, M3: one on PostgreSQL failed in
+        new-database, worded as network or login trouble). Not looked at
+        mid-cutover: one that got that far began on MySQL."""
+        if ctx.cutover_under_way:
+            return
+        refused = database.driver_refusal(live_props, where)
+        if refused:
+            raise StepFailed(refused)
 
     def _not_the_live_database(self, ctx: Ctx, live_props: dict[str, str], where: str) -> None:
         """[new_database] is not the live stream manager's database (trial 54:

@@ -270,6 +270,43 @@ async def test_a_live_release_before_5_1_is_refused_saying_why(tmp_path: Path) -
         assert host.service_pid() is not None, "the live stream manager still runs"
 
 
+async def test_a_live_stream_manager_on_postgresql_is_refused_at_preflight(
+        tmp_path: Path) -> None:
+    """Facts audit 60b (M3): 6.2.0's template offers
+    `#config.dbDriver=org.postgresql.Driver` (and ships postgreSQL_cluster.sql).
+    A live stream manager set so went through preflight; new-database and
+    schema then talked MySQL to a PostgreSQL server, and its failures read as
+    network or login trouble. Preflight reads the driver and refuses, before
+    anything changes."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.install_dir / "red5pro" / PROPS
+        live.write_text(live.read_text() + "\nconfig.dbDriver=org.postgresql.Driver\n")
+        front = ScriptedFrontEnd()
+        outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        assert outcome is Outcome.FAILED, front.text()[-2000:]
+        assert front.asked == ["preflight"], "nothing ran after preflight"
+        said = detail(front, "preflight")
+        assert "MySQL-backed stream managers only" in said, said
+        assert "org.postgresql.Driver" in said and "Nothing was changed" in said, said
+        assert host.service_pid() is not None, "the live stream manager still runs"
+
+
+@pytest.mark.parametrize("driver", ["com.mysql.jdbc.Driver", "com.mysql.cj.jdbc.Driver"])
+async def test_a_live_stream_manager_on_a_mysql_driver_passes_preflight(
+        tmp_path: Path, driver: str) -> None:
+    """The same look lets MySQL's drivers through: the webapp's default
+    (applicationContext.xml), and the name Connector/J 8.0 gave it
+    (dev.mysql.com, "Changes in the Connector/J API")."""
+    from tests.test_steps import run_only
+
+    async with rehearsal_host(tmp_path) as host:
+        live = host.install_dir / "red5pro" / PROPS
+        live.write_text(live.read_text() + f"\nconfig.dbDriver={driver}\n")
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, ["preflight"], tmp_path / "run.jsonl", front)
+    assert outcome is Outcome.DONE, front.text()[-2000:]
+
+
 async def test_a_wrong_database_password_stops_new_database(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         live = host.install_dir / "red5pro" / PROPS
