@@ -170,9 +170,14 @@ async def _ssh_drop(ctx: Context, step: str) -> None:
 
 
 FAULTS: dict[str, Fault] = {f.name: f for f in (
+    # Said as what it does (facts audit 60b, L7): a stopped server refuses
+    # at once; a security group drops, and the client waits out its
+    # --connect-timeout=10 (shared/notes/mariadb.md section 5). A silent
+    # listener would act that out, at ten seconds a look in every test of it.
     Fault("db-unreachable",
-          "the new database cannot be reached from the stream manager host (a firewall or "
-          "security group that was never opened, an instance that is down)",
+          "the new database server is down: the stream manager host's connections to it "
+          "are refused at once. A security group that was never opened drops them "
+          "instead; there each look first waits out the client's 10 s connect timeout",
           "the rehearsal's new database server is stopped; its address stays",
           DATABASE_STEPS, "new-database", _database_down, _database_up),
     Fault("db-auth-fails",
