@@ -349,9 +349,13 @@ _TUNED_SED = {
     "LimitNOFILE=": r"s/^\([[:blank:]]*LimitNOFILE[[:blank:]]*=[[:blank:]]*\){release}"
                     r"\([[:blank:]]*\)$/\1{host}\2/",
 }
-# What every unit in the sources starts with (FACTS §3, FACTS-scenarios §1):
-# a value other than these was set on the host.
-_AS_SHIPPED = {"-Xms": "2g", "-Xmx": "2g", "LimitNOFILE=": "65536"}
+# What the units in the sources ship (FACTS §3, FACTS-scenarios §1): a value
+# other than these was set on the host. -Xms2g -Xmx2g, as every unit there
+# ships them; LimitNOFILE 65536, as the JDK 8 page and the 10.x/11.x units
+# ship it, and 1000000, as the docs' later unit for 9.0 and on ships it
+# (facts audit 60b, L3).
+_AS_SHIPPED = {"-Xms": frozenset({"2g"}), "-Xmx": frozenset({"2g"}),
+               "LimitNOFILE=": frozenset({"65536", "1000000"})}
 
 
 class Tuned(NamedTuple):
@@ -393,7 +397,7 @@ def tuning_left_behind(installed: str, shipped: str) -> list[str]:
     left = []
     for setting, pattern in _TUNED.items():
         have, ships = pattern.findall(installed), pattern.findall(shipped)
-        if len(have) == 1 and len(ships) != 1 and have[0] != _AS_SHIPPED[setting]:
+        if len(have) == 1 and len(ships) != 1 and have[0] not in _AS_SHIPPED[setting]:
             left.append(f"{setting}{have[0]}")
     return left
 

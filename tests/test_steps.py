@@ -1320,6 +1320,22 @@ def test_the_hosts_tuning_goes_into_the_release_s_unit_alike_by_python_and_by_se
         assert made == installed
 
 
+def test_an_open_files_limit_as_a_later_unit_ships_it_is_not_named_as_the_hosts() -> None:
+    """Facts audit 60b (L3): the docs' unit for 9.0 and later ships
+    LimitNOFILE=1000000 (FACTS section 3), but only 65536 was taken as
+    shipped: upgrading from such a unit to one that sets no limit, preflight
+    said the host had set 1000000 and to set it again by hand. A value the
+    sources ship is not the host's; another one still is."""
+    from steps import red5
+
+    later = "[Service]\nLimitNOFILE=1000000\nExecStart = /usr/local/red5pro/red5pro.sh start\n"
+    none = "[Service]\nExecStart = /usr/local/red5pro/red5pro.sh start\n"
+    assert red5.tuning_left_behind(later, none) == []
+    assert red5.tuning_left_behind(later.replace("1000000", "65536"), none) == []
+    assert red5.tuning_left_behind(later.replace("1000000", "500000"), none) \
+        == ["LimitNOFILE=500000"]
+
+
 def test_tuning_is_carried_only_where_it_is_the_hosts_and_what_is_not_is_named(
         tmp_path: Path) -> None:
     """Second review (stop 51): an old release's 65536 open files was carried
