@@ -97,9 +97,12 @@ def driver_refusal(live: Mapping[str, str], live_file: str) -> str | None:
             "stream manager by hand")
 
 
-# MySQL's port, which every red5-web.properties in FACTS.md gives as
-# config.dbPort (FACTS section 1): the one a file without it is taken to mean,
-# as login() takes it.
+# MySQL's port, which every shipped template gives as config.dbPort (FACTS
+# section 1; the DigitalOcean docs' sample uses 25060 instead). A file without
+# config.dbPort would not load the webapp (it reads ${config.dbPort} with no
+# default: applicationContext.xml, and the data README's placeholder row), so
+# no stream manager runs on this "by default": 3306 is only runbook's guess,
+# for comparing, and for login() where the live file gives none.
 DEFAULT_PORT = 3306
 # One machine's own address, written either way: the same database from the
 # stream manager host. Other names are compared as written: whether a
@@ -114,7 +117,8 @@ def _host_key(host: str) -> str:
 
 def live_address(live: Mapping[str, str]) -> tuple[str, int | None]:
     """(config.dbHost, config.dbPort) of a live red5-web.properties; the port
-    3306 where the file gives none, None where it is not a number."""
+    3306 where the file gives none (runbook's guess: DEFAULT_PORT), None
+    where it is not a number."""
     written = live.get("config.dbPort", "").strip()
     port = DEFAULT_PORT if not written else int(written) if written.isdigit() else None
     return live.get("config.dbHost", "").strip(), port
