@@ -512,8 +512,10 @@ class HeadlessFrontEnd:
                     "a run finishes the cutover or takes the way back"
                 self._print(f"\ndowntime so far: {duration(downtime)}; the stream manager is still "
                             f"down until {ends}")
-            case RunEnded(journal_failure=str(failure)):
-                self._print(f"\nthe journal failed: {failure}")
+            case RunEnded(journal_failure=str()):
+                # Said once, as the command's one-line error (cli.door): the
+                # engine raises it on past this front end.
+                pass
             case WayBackStarted(steps=steps):
                 self.going_back = True
                 self._way_back = steps

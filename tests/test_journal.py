@@ -845,3 +845,35 @@ def test_a_journal_replaced_under_its_run_stops_it_and_leaves_the_new_file(
     assert path.read_text() == "someone else's\n"
     kept = tmp_path / "run-kept.jsonl"
     assert str(kept) in message and [r["event"] for r in read(kept)] == ["run-start"]
+
+
+def test_headless_says_a_journal_that_fails_mid_run_once(tmp_path: Path) -> None:
+    """Headless printed a journal that failed mid-run twice: once among its
+    lines ("the journal failed: ..."), then again as the command's one-line
+    error. The error line alone says it. The limit is half the journal a
+    whole run of this config writes, so the failure lands in its steps."""
+    import resource
+    import signal
+
+    def run(journal: Path, limit: int | None) -> subprocess.CompletedProcess[str]:
+        def small_files() -> None:
+            if limit is not None:
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        return subprocess.run(
+            [sys.executable, "-m", "runbook.cli", "run", str(example_here(tmp_path)),
+             "--headless", "--yes", "--journal", str(journal)],
+            capture_output=True, text=True, timeout=120, cwd=ROOT, preexec_fn=small_files,
+            env={**os.environ, "SM_API_TOKEN": "not-a-real-token",
+                 "XDG_STATE_HOME": str(tmp_path)})
+
+    whole = tmp_path / "whole.jsonl"
+    run(whole, None)
+    journal = tmp_path / "run.jsonl"
+    result = run(journal, whole.stat().st_size // 2)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said
+    assert "steps done or skipped" in result.stdout, "the run's own lines were printed"
+    assert said.count("cannot write the journal") == 1, said
+    assert result.stderr.startswith(f"runbook: {journal}: cannot write the journal"), said
