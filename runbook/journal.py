@@ -25,7 +25,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from runbook.statedir import lock_within, make_private, no_locks_here, unguarded, why_not
+from runbook.statedir import (
+    default_dir,
+    lock_within,
+    make_private,
+    no_locks_here,
+    unguarded,
+    why_not,
+)
 from runbook.wholefile import special_file, sync_folder
 
 
@@ -134,6 +141,10 @@ class Journal:
         # the run is checked for before each change (_gone).
         opened = os.fstat(fd)
         self._identity = (opened.st_dev, opened.st_ino)
+        # A new run's journal, empty until its first record: one whose first
+        # write fails holds nothing to go on with (--resume cannot help).
+        self._began_empty = opened.st_size == 0
+        self._written = False
         try:
             self._heal(fd)
         except BaseException:
@@ -196,11 +207,28 @@ class Journal:
             # UTF-8 and reads back as given (review 57a, F4: it raised).
             self._append(line.encode("utf-8", "backslashreplace"), sync=event in _SYNCED)
         except OSError as exc:
-            self._failure = (f"{self.path}: cannot write the journal ({exc.strerror or exc}); "
-                             "stopped rather than act unrecorded: make room or fix the file, "
-                             "then --resume")
+            if self._began_empty and not self._written:
+                self._failure = self._not_begun(exc)
+                # Any part of that record goes: the file reads as a run that
+                # never began (unwritten), not as one to go on with.
+                if self._fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.ftruncate(self._fd, 0)
+            else:
+                self._failure = (f"{self.path}: cannot write the journal "
+                                 f"({exc.strerror or exc}); stopped rather than act unrecorded: "
+                                 "make room or fix the file, then --resume")
             raise JournalWriteError(self._failure) from None
+        self._written = True
         return record
+
+    def _not_begun(self, exc: OSError) -> str:
+        """A new run's first record refused: nothing was done, nothing to
+        resume; where to make room (the state folder, named), then start again."""
+        folder = self.path.parent
+        said = why_not(exc, folder if folder == default_dir() else None)
+        return (f"{self.path}: cannot write the journal ({said}). The run did not begin "
+                "and changed nothing: start it again once the journal can be written")
 
     def _gone(self) -> str | None:
         """Why the journal's path no longer holds this run's records (the file

@@ -2072,6 +2072,34 @@ def test_a_full_state_folder_at_start_is_one_line_and_exit_2(
     assert f"{full_folder}/runbook" in line and "state folder" in line, line
 
 
+def test_a_full_state_folder_for_a_new_run_says_to_make_room_not_to_resume(
+        tmp_path: Path, full_folder: Path) -> None:
+    """`runbook run --new-run` with a full state folder was told to go on
+    with --resume, which is not what it asked for: it names the state
+    folder to make room in, then the same command again."""
+    config = _closed_port_config(tmp_path)
+    env = {"SM_API_TOKEN": "t", "XDG_STATE_HOME": str(full_folder)}
+    # An earlier run (refused by the closed port) left its unfinished journal
+    # and the host's lock while there was room; then the disk filled.
+    (full_folder / "fill").unlink()
+    assert runbook("run", str(config), "--headless", "--yes", env=env).returncode == 1
+    fill = os.open(full_folder / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fill, b"\0" * 4096)
+    finally:
+        os.close(fill)
+    result = runbook("run", str(config), "--headless", "--yes", "--new-run", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line, line
+    assert "--resume" not in result.stdout + line, result.stdout + line
+    assert "No space left on device" in line and "make room" in line, line
+    assert f"{full_folder}/runbook" in line and "state folder" in line, line
+    assert "did not begin" in line and "start it again" in line, line
+
+
 def test_rehearse_help_names_the_variable_that_sets_its_pace() -> None:
     """Operator trial 57, F16: a newcomer looks for the pace in `rehearse
     --help`, which named neither an option nor RUNBOOK_REHEARSAL_PACE; only

@@ -466,6 +466,9 @@ def test_the_cli_reports_a_journal_it_cannot_write_in_one_line_and_exit_1(
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"runbook: {journal}: ")
     assert "File too large" in result.stderr and "cannot write the journal" in result.stderr
+    # Its first record did not fit: no run began, so none to go on with.
+    assert "--resume" not in result.stdout + result.stderr, result.stdout + result.stderr
+    assert journal.stat().st_size == 0, "no part of a record left to read as a run"
 
 
 def test_resume_names_the_damaged_journal_in_one_line_and_exit_2(tmp_path: Path) -> None:
