@@ -60,7 +60,13 @@ from runbook.run_context import (
     outcome_unknown,
     redact_action,
 )
-from runbook.shell import HostKeyRefused, JumpHostRefused, OutcomeUnknown, RemoteError
+from runbook.shell import (
+    NOTHING_RAN,
+    HostKeyRefused,
+    JumpHostRefused,
+    OutcomeUnknown,
+    RemoteError,
+)
 from runbook.step import (
     CurlRenderer,
     NotInThisRun,
@@ -865,7 +871,8 @@ class Executor(Generic[F]):
             # After a known_hosts line to add, on a line of its own: nothing
             # is put after it on that line.
             then = "\n" if _known_hosts_line(exc) is not None else ". "
-            said = (f"{said.rstrip('.')}{then}Its command was never sent to the host: it did "
+            said = said.rstrip(".").removesuffix(NOTHING_RAN)
+            said = (f"{said}{then}Its command was never sent to the host: it did "
                     "not run, and changed nothing there")
         if step.phase is Phase.CUTOVER and self.cutover_began is None:
             again = "" if isinstance(exc, NotInThisRun) else \

@@ -38,7 +38,7 @@ from runbook import filewrite, jobs, upload
 from runbook.config import HostSettings
 from runbook.sftp import LOST, SFTP_LOST
 from runbook.sharedshell import SharedShell, ShellUnavailable
-from runbook.shell import ADD_THIS_LINE, loose_record
+from runbook.shell import ADD_THIS_LINE, NOTHING_RAN, loose_record
 from runbook.shell import CommandResult as CommandResult
 from runbook.shell import CommandTimeout as CommandTimeout
 from runbook.shell import HostKeyRefused as HostKeyRefused
@@ -809,7 +809,7 @@ class Remote:
         except (OSError, asyncssh.Error) as exc:
             self.forget()
             raise RemoteError(f"{self.target}: the SSH connection was lost before the command "
-                              f"was sent ({type(exc).__name__}); nothing ran") from None
+                              f"was sent ({type(exc).__name__}){NOTHING_RAN}") from None
         return shell
 
     async def _refuse_a_login_shell_that_is_not_bourne_style(
@@ -885,7 +885,7 @@ class Remote:
                     # No channel, no exec request: nothing ran.
                     self.forget()
                     raise RemoteError(f"{self.target}: the host did not open a channel for "
-                                      f"the command ({exc.reason}); nothing ran") from None
+                                      f"the command ({exc.reason}){NOTHING_RAN}") from None
                 if input is not None:
                     process.stdin.write(input)
                     process.stdin.write_eof()

@@ -31,6 +31,12 @@ class RemoteError(Exception):
     launched: bool = False
 
 
+# How a command's RemoteError ends when the command never reached the host
+# (runbook.remote). A step's failure says it in its own sentence instead
+# (Executor._failure), so it is taken off there: said once.
+NOTHING_RAN = "; nothing ran"
+
+
 class Refused(RemoteError):
     """The connection is refused for a reason that waiting will not mend (a
     host key not trusted, our key not let in, the settings disagreeing): a

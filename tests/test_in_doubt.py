@@ -8,6 +8,7 @@ import json
 from collections.abc import Awaitable
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from runbook.executor import Executor, Outcome, Recovery
@@ -455,6 +456,37 @@ async def test_a_command_never_sent_says_it_did_not_run(tmp_path: Path) -> None:
     said = front.detail(step.id)
     assert "could not be re-opened" in said, said
     assert "never sent" in said and "did not run" in said, said
+
+
+async def test_a_command_the_host_opened_no_channel_for_says_so_once(tmp_path: Path) -> None:
+    """A command the host opened no channel for never ran, and the failure
+    said so twice: the connection's words ("...; nothing ran"), then the
+    step's ("Its command was never sent to the host: it did not run...").
+    Once is enough. The host's SSH server refuses the session over the wire."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, boot_service=False) as host:
+        marker = host.sandbox / "tmp" / "no-channel.done"
+        step = SlowTouch(marker, 0.1)
+        remote = Remote(rehearsal_settings(host).host, isolated=True)
+        remote.shared_shells = False  # each command its own channel, as without shells
+
+        def refuse(packet: object) -> None:
+            raise asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED,
+                                            "open failed")
+
+        class RefusedAtTheQuestion(ScriptedFrontEnd):
+            async def confirm(self, report: StepReport, plan: list[Action]):  # type: ignore[no-untyped-def]
+                await remote.connect()
+                for conn in host._sshd._connections:  # type: ignore[union-attr]
+                    conn._process_session_open = refuse  # type: ignore[method-assign]
+                return await super().confirm(report, plan)
+
+        front = RefusedAtTheQuestion()
+        assert await run_step(host, step, journal, front, remote=remote) is Outcome.FAILED
+        assert not marker.exists()
+    said = front.detail(step.id)
+    assert "did not open a channel" in said and "never sent" in said, said
+    assert said.count("nothing ran") + said.count("did not run") == 1, said
 
 
 async def test_a_detached_command_refused_its_reconnect_is_not_said_never_sent(
