@@ -121,6 +121,9 @@ class Settings:
     # steps that use them say so. Set by `runbook rehearse`, never by a
     # config file; a production run never says it.
     rehearsal_stand_ins: bool = False
+    # `runbook rehearse` without --sandbox or --keep: its host and sandbox go
+    # as it ends, so --resume has nothing to go on with. Set by the CLI.
+    rehearsal_throwaway: bool = False
     # --yes answers every step: nobody reads a plan or types an id, so the
     # run's times are no estimate for a run at the keys (set by the CLI).
     unattended: bool = False
@@ -143,6 +146,12 @@ class Settings:
         sandbox (`source` names no file) and its token is the host's own, so
         advice to edit the one or give the other cannot apply (trial 57, F19)."""
         return self.rehearsal and self.rehearsal_scenario is not None
+
+    @property
+    def offers_again(self) -> str:
+        """What offers a step this run leaves again: --resume, or, for a
+        throwaway rehearsal, whose host goes as it ends, a new rehearsal."""
+        return "a new rehearsal" if self.rehearsal_throwaway else "--resume"
 
     @property
     def live_dir(self) -> str:

@@ -919,16 +919,29 @@ class Executor(Generic[F]):
                 self.info(skipped, f"warning: {skipped.id} was skipped, and its check does "
                           f"not find its outcome in place: {found.detail or 'not done'}. The "
                           "cutover goes ahead on your word; to run it first, stop at the "
-                          f"cutover's question (a resumed run offers {skipped.id} again)",
+                          f"cutover's question ({self._offered_again(skipped.id)})",
                           warning=True)
         if not refusals:
             self._skips_looked_at = True
             return None
         first = " and ".join(blocking)
+        if self.settings.rehearsal_throwaway:
+            # Its host goes as it ends: nothing for --resume to go on with.
+            run_it = (f"this rehearsal's host goes when it ends, so stop here (q), then "
+                      f"rehearse again and let {first} run")
+        else:
+            run_it = f"stop here (q) and go on with --resume, which offers {first} again"
         return ("the cutover cannot begin: " + " ".join(refusals) + ". Nothing was changed: "
-                "the old stream manager still serves. Run the step first: stop here (q) and "
-                f"go on with --resume, which offers {first} again; or, once you have done "
-                "by hand what it does, try again (t): its check looks again first")
+                f"the old stream manager still serves. Run the step first: {run_it}; or, "
+                "once you have done by hand what it does, try again (t): its check looks "
+                "again first")
+
+    def _offered_again(self, step_id: str) -> str:
+        """Where a skipped step is offered again: a resumed run, or, for a
+        throwaway rehearsal (its host gone as it ends), a new one."""
+        if self.settings.rehearsal_throwaway:
+            return f"a new rehearsal offers {step_id} again"
+        return f"a resumed run offers {step_id} again"
 
     async def _look_at_skipped(self, step: Step[F]) -> Check:
         """What a skipped step's check finds on the host; a check that fails
@@ -1171,8 +1184,8 @@ class Executor(Generic[F]):
             # Said now, in prepare, not first at the cutover's door.
             self.info(step, "the cutover will not begin while this step's check does not "
                       f"find its outcome in place (begun so, {already.cutover_needs}): do "
-                      "by hand what it does before then, or run it (--resume offers it "
-                      "again)")
+                      f"by hand what it does before then, or run it "
+                      f"({self.settings.offers_again} offers it again)")
         self._set(step, StepState.SKIPPED, decision.reason or "skipped by the operator",
                   reason=decision.reason)
         return Outcome.DONE

@@ -294,12 +294,16 @@ class SkipDialog(Dialog[str | None]):
         Binding("escape", "back", "Back", id="skip-back"),
     ]
 
-    def __init__(self, step: StepCard, *, cutover_needs: str = "") -> None:
+    def __init__(self, step: StepCard, *, cutover_needs: str = "",
+                 offers_again: str = "--resume") -> None:
         super().__init__()
         self.step = step
         # What its check found the cutover cannot work without (the engine's
         # StepReport.cutover_needs): skipped, the cutover is refused.
         self.cutover_needs = cutover_needs
+        # What offers it again (Settings.offers_again): a throwaway
+        # rehearsal's host is gone once it ends, so not --resume there.
+        self.offers_again = offers_again
 
     def compose_box(self) -> ComposeResult:
         with Vertical(id="skip", classes="dialog-box"):
@@ -317,7 +321,7 @@ class SkipDialog(Dialog[str | None]):
                         ("⚠ The cutover will not begin ", "bold $warning"),
                         "while this step's check does not find its outcome in place (begun "
                         f"so, {self.cutover_needs}): do by hand what it does before then, or "
-                        "run it (--resume offers it again)."), id="skip-refused")
+                        f"run it ({self.offers_again} offers it again)."), id="skip-refused")
                 if self.step.caution:  # as the step's page says it (operator trial)
                     yield Wrapped(Content.assemble(("The step's caution: ", "bold $warning"),
                                                    self.step.caution))

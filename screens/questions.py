@@ -255,7 +255,8 @@ class Questions:
             if reason:
                 self._answer(asking, Decision(Answer.SKIP, reason))
 
-        self.app.push_screen(SkipDialog(card, cutover_needs=asking.report.cutover_needs),
+        self.app.push_screen(SkipDialog(card, cutover_needs=asking.report.cutover_needs,
+                                        offers_again=self.app.session.settings.offers_again),
                              answered)
 
     def can_go_back_now(self) -> bool:

@@ -1334,16 +1334,19 @@ class StartService(Red5Step):
         else:
             state = "runbook did not start the service"
         if not host or has_placeholder(host):
+            # A throwaway rehearsal's host goes as it ends: --resume finds nothing.
+            go_on = "rehearse again" if ctx.settings.rehearsal_throwaway else \
+                "go on with --resume"
             if running:
                 raise StepFailed(
                     f"config.dbHost in {path} is {host or 'blank'}, so the new release has no "
-                    f"database to use; {state}. {stop}then go on with --resume and let the "
+                    f"database to use; {state}. {stop}then {go_on} and let the "
                     "properties step run (or set it there to the new database's host by hand "
                     f"and try this step again){back}")
             raise StepFailed(
                 f"config.dbHost in {path} is {host or 'blank'}, so the new release would start "
-                f"with no database; {state}. The properties step ports it: stop, then go on "
-                "with --resume and let that step run (or set it there to the new database's "
+                f"with no database; {state}. The properties step ports it: stop, then {go_on} "
+                "and let that step run (or set it there to the new database's "
                 f"host by hand and try this step again){back}")
         where = await database.login(ctx)
         raw = written.get("config.dbPort", "").strip()

@@ -638,6 +638,31 @@ async def test_a_file_fixed_by_hand_to_a_real_database_host_is_warned_of_not_ref
         "placeholders" in warned[0], warned
 
 
+async def test_a_placeholder_database_host_in_a_throwaway_rehearsal_is_not_told_to_resume(
+        tmp_path: Path) -> None:
+    """A throwaway rehearsal (no --sandbox) whose new release's file held
+    config.dbHost={host} at start-service was told to go on with --resume,
+    which finds nothing once its host is gone. It is told what helps."""
+    async with rehearsal_host(tmp_path) as host:
+        settings = dataclasses.replace(rehearsal_settings(host), rehearsal_throwaway=True)
+
+        def template_back(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "start-service":
+                found = sorted(live(host).glob(
+                    "webapps/streammanager/WEB-INF/red5-web.properties"))
+                assert len(found) == 1, found
+                shutil.copyfile(found[0].with_name(found[0].name + ".runbook-bak"), found[0])
+                assert "config.dbHost={host}" in found[0].read_text()
+
+        front = ScriptedFrontEnd(on_confirm=template_back,
+                                 recoveries={"start-service": [Recovery.STOP]})
+        outcome = await faulted(host, [], front, tmp_path / "run.jsonl", settings)
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "start-service")
+    assert "config.dbHost in " in said and "is {host}" in said, said
+    assert "--resume" not in said and "rehearse again" in said, said
+
+
 async def test_a_skipped_carry_over_says_what_is_missing_before_the_cutover(
         tmp_path: Path) -> None:
     """TUI trial: a skipped carry-over was warned of as "not done", where the

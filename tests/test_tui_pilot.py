@@ -327,6 +327,31 @@ async def test_skipping_a_step_the_cutover_needs_says_the_cutover_will_be_refuse
         await until(lambda: app.return_value is not None, what="the app to end")
 
 
+async def test_a_throwaway_rehearsal_s_skip_dialog_offers_a_new_rehearsal_not_resume(
+        tmp_path: Path) -> None:
+    """A throwaway rehearsal's host goes as it ends, so --resume has nothing
+    to go on with: its skip dialog says a new rehearsal offers the step again."""
+    journal = tmp_path / "run.jsonl"
+    app = make_app(journal=journal, steps=[_TemplateAsShipped("properties")],
+                   settings_=replace(settings(), rehearsal_throwaway=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await started(app)
+        app.start_run()
+        await until(lambda: app.asking is not None, what="the question")
+        await pilot.press("s")
+        await until(lambda: isinstance(app.screen, SkipDialog), what="the skip dialog")
+        await pilot.pause()
+        said = " ".join(text_of(app.screen).split())
+        assert "the cutover will not begin" in said.lower(), said
+        assert "--resume" not in said and "a new rehearsal offers it again" in said, said
+        await pilot.press("escape")
+        await until(lambda: app.screen is app.main, what="back from the skip dialog")
+        await pilot.press("q")
+        await until(lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+        await pilot.press("y")
+        await until(lambda: app.return_value is not None, what="the app to end")
+
+
 async def test_skipping_a_step_with_a_caution_says_it_first() -> None:
     """Operator trial: carry-over could be skipped with no word that without
     LICENSE.KEY the new server does not start, which its confirmation says."""

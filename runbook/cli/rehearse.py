@@ -176,6 +176,10 @@ class Rehearsal:
                                                 scenario=args.scenario)
         await host.start()
         settings = rehearsal_settings(host)
+        if not self.lasting:
+            from dataclasses import replace
+
+            settings = replace(settings, rehearsal_throwaway=True)
         operator = host.sandbox / OPERATOR_DIRNAME
         journals = operator / "runs" if self.lasting else rehearsals_dir()
         say(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}")
