@@ -873,6 +873,13 @@ def _mount_of(df_output: str) -> str | None:
     return lines[-1].split()[-1] if len(lines) > 1 and lines[-1].split() else None
 
 
+def _room(size: int) -> str:
+    """A size as df's room is said: KiB below one MiB (never "0 MiB" for some)."""
+    if size < 1 << 20:
+        return f"{-(-size // 1024)} KiB"
+    return f"{-(-size // (1 << 20))} MiB"
+
+
 def _free_kb(df_output: str) -> int | None:
     lines = df_output.strip().splitlines()
     try:
@@ -1451,6 +1458,9 @@ class UploadArtifacts(Red5Step):
                 raise
             except RemoteError as exc:
                 # Refused by the host (full, not ours to write): what arrived stays.
+                full = await self._disk_full(ctx, local, remote)
+                if full is not None:
+                    raise StepFailed(full) from None
                 raise StepFailed(f"{str(exc).rstrip('.')}; part of {local.name} may be left in "
                                  f"{s.upload_dir}. The live stream manager is untouched: free "
                                  "the space or fix the permission on the host, then try the "
@@ -1472,6 +1482,25 @@ class UploadArtifacts(Red5Step):
             ctx.facts.local_sha256[key] = copied.sha256
             ctx.facts.scratch.proven[remote] = (size, got)
             _left_in_upload(ctx, remote, f"{local.name}: sha256 {got} matches")
+
+    async def _disk_full(self, ctx: Ctx, local: Path, remote: str) -> str | None:
+        """After a write the host refused: the failure in operator words when
+        the upload folder's filesystem has less room than the file still needs
+        (df, as preflight looks), else None. SFTP gives no reason for a full
+        disk (OpenSSH answers "Failure"), so the room itself is looked at."""
+        folder = ctx.settings.upload_dir
+        df = await ctx.probe(f"df -Pk -- {quote(folder)}")
+        free_kb = _free_kb(df.stdout) if df.ok else None
+        have = await size_remote(ctx, remote) or 0
+        left = max(0, local.stat().st_size - have)
+        if free_kb is None or free_kb * 1024 >= left:
+            return None
+        mount = _mount_of(df.stdout) or folder
+        return (f"the host's disk is full: {folder} has {_room(free_kb * 1024)} free, and "
+                f"{local.name} needs about {_room(left)} more. Part of it is there. The live "
+                f"stream manager is untouched. Free room on {mount} (df -h {folder}), or set "
+                "install.upload_dir to a folder with room; then try the step again (it goes "
+                "on from what arrived)")
 
     async def verify(self, ctx: Ctx) -> Check:
         """What the run proved a moment ago is not read again (300 MiB read

@@ -1055,6 +1055,47 @@ async def test_a_disk_that_fills_during_the_unzip_says_so(tmp_path: Path) -> Non
     assert "unzip -q" not in said, said
 
 
+async def test_an_upload_onto_a_disk_that_fills_part_way_says_the_disk_is_full(
+        tmp_path: Path) -> None:
+    """The upload folder had room at preflight and filled while upload sent
+    the zip: the failure said only the SFTP server's words, and "free the
+    space or fix the permission". It says the host's disk is full, where,
+    how much room there is and how much more the file needs, and what to do.
+    A real full filesystem: a small tmpfs mounted on the upload folder at
+    upload's question (root only)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small filesystem needs root")
+    mounted: list[Path] = []
+    async with rehearsal_host(tmp_path, dist_size=4 << 20) as host:
+        small = host.upload_dir
+
+        def fill_up(step: StepReport, plan: list[Action]) -> None:
+            if step.id != "upload":
+                return
+            small.mkdir(parents=True, exist_ok=True)
+            done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs",
+                                   str(small)], capture_output=True, check=False)
+            if done.returncode == 0:
+                mounted.append(small)
+
+        front = Operator(recoveries={"upload": [Recovery.STOP]}, on_confirm=fill_up)
+        try:
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl")
+        finally:
+            for folder in mounted:
+                subprocess.run(["umount", "-l", str(folder)], check=False)
+        if not mounted:
+            pytest.skip("cannot mount a tmpfs here")
+        assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = failure(front, "upload")
+    assert said.startswith("the host's disk is full: "), said
+    assert re.search(rf"{re.escape(str(small))} has \d+ [KM]iB free", said), said
+    assert re.search(rf"{re.escape(host.distribution.name)} needs about \d+ [KM]iB more",
+                     said), said
+    assert f"df -h {small}" in said and "try the step again" in said, said
+    assert "permission" not in said and "sha256" not in said, said
+
+
 async def test_preflight_looks_at_the_room_in_the_upload_folder(tmp_path: Path) -> None:
     """Trial 59 F11: with [install] upload_dir on a small filesystem of its
     own (/tmp a tmpfs), preflight looked only under [install] dir and passed;
