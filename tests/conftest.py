@@ -15,6 +15,7 @@ import asyncssh
 import pytest
 
 from runbook.redact import use_tag_key
+from runbook.rehearsal.databases import remove_stale_socket_dirs
 from runbook.rehearsal.host import RehearsalHost
 from runbook.rehearsal.sandbox import processes_mentioning
 
@@ -53,6 +54,10 @@ def nothing_left_if_the_run_is_killed(tmp_path_factory: pytest.TempPathFactory) 
     nothing down, so a keeper of its own session ends what names the run's
     temp folder once the run is gone. Ended as it should, the run finds it
     with nothing to do, or ends what a test left beyond its own net."""
+    # What a run killed before this one left (its keeper ends its servers,
+    # but a socket folder whose server was ended first stays): those folders
+    # whose maker is gone and that no server names.
+    remove_stale_socket_dirs()
     base = tmp_path_factory.getbasetemp()
     keeper = subprocess.Popen(
         [sys.executable, "-m", "tests.keeper", str(base), str(os.getpid())],

@@ -8,6 +8,7 @@ and Red5 service running, orphaned."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # rehearsal's service names its sandbox), says where, and fails at once.
 _FAILS_LEAVING_A_PROCESS = '''
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -151,3 +153,41 @@ def test_a_test_modules_state_folder_goes_with_its_run(module: str) -> None:
     state = Path(said.stdout.strip())
     assert state.name.startswith("runbook-test-state-")
     assert not state.exists(), f"{module} left {state}"
+
+
+def test_a_test_session_removes_the_socket_folders_killed_runs_left(tmp_path: Path) -> None:
+    """A test run killed while its database servers ran left their socket
+    folders (/tmp/runbook-db-*) for good. A new session removes those whose
+    maker is gone and that no running process names; a folder a parallel
+    run still uses, or one just made, stays."""
+    import tempfile
+    import time
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = int(gone.stdout)
+    temp = Path(tempfile.gettempdir())
+    stale = Path(tempfile.mkdtemp(prefix=f"runbook-db-{dead}-", dir=temp))
+    (stale / "mysqld.sock").touch()
+    in_use = Path(tempfile.mkdtemp(prefix=f"runbook-db-{dead}-", dir=temp))
+    fresh = Path(tempfile.mkdtemp(prefix=f"runbook-db-{dead}-", dir=temp))
+    an_hour_ago = time.time() - 3600
+    for folder in (stale, in_use):
+        os.utime(folder, (an_hour_ago, an_hour_ago))
+    # A server of another run, named by its --socket in that folder.
+    user = subprocess.Popen(["bash", "-c", f"sleep 60; : --socket={in_use}/mysqld.sock"],
+                            start_new_session=True)
+    try:
+        session = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "tests/test_redact.py::test_secret_names"],
+            cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert session.returncode == 0, session.stdout[-2000:] + session.stderr[-2000:]
+        assert not stale.exists(), "the killed run's socket folder was left"
+        assert in_use.exists(), "a folder a running server names was removed"
+        assert fresh.exists(), "a folder just made (its server not started yet) was removed"
+    finally:
+        user.kill()
+        user.wait()
+        for folder in (stale, in_use, fresh):
+            shutil.rmtree(folder, ignore_errors=True)

@@ -71,6 +71,10 @@ _PORT_ATTEMPTS = 20
 # Measured: ready in 0.12-0.29 s, install-db 0.9-2 s; these only stop a hang.
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
+# A server's private socket folder in the temp folder: this, its maker's pid,
+# and mkdtemp's letters. One younger than this may not have its server yet.
+SOCKET_DIR_PREFIX = "runbook-db-"
+_SOCKET_DIR_GRACE_S = READY_TIMEOUT_S
 # The small footprint of shared/notes/mariadb.md: 26 MB instead of 114 MB.
 SMALL_FOOTPRINT = (
     "--innodb-log-file-size=8M",
@@ -286,7 +290,9 @@ class MariaDBServer:
     async def launch(self, host: str | None, port: int = 0) -> None:
         """Start the server on host:port (with no host: on its socket only) and
         wait until it greets."""
-        self._socket_dir = Path(tempfile.mkdtemp(prefix="runbook-db-"))
+        # Named by its maker: a folder whose maker and server are gone is a
+        # leftover (remove_stale_socket_dirs).
+        self._socket_dir = Path(tempfile.mkdtemp(prefix=f"{SOCKET_DIR_PREFIX}{os.getpid()}-"))
         offset = self.error_log.stat().st_size if self.error_log.exists() else 0
         network = ([f"--port={port}", f"--bind-address={host}"] if host is not None
                    else ["--skip-networking"])
@@ -682,6 +688,31 @@ async def stop_leftovers(datadir: Path, label: str) -> None:
         raise RehearsalError(f"a MariaDB server on {datadir} does not stop; end it and try again")
 
 
+def remove_stale_socket_dirs(under: Path | None = None) -> list[Path]:
+    """Remove the socket folders (runbook-db-*) in `under` (the temp folder)
+    that runs killed with their servers left: their maker is gone, no running
+    process names them, and they are older than a start takes. A folder of a
+    run going on beside this one stays. The folders removed."""
+    from runbook.rehearsal.sandbox import is_running, proc_cmdline
+
+    under = under or Path(tempfile.gettempdir())
+    named = " ".join(proc_cmdline(int(pid)) for pid in os.listdir("/proc")
+                     if pid.isdigit() and is_running(int(pid)))
+    removed = []
+    for folder in under.glob(f"{SOCKET_DIR_PREFIX}*"):
+        maker = folder.name.removeprefix(SOCKET_DIR_PREFIX).split("-", 1)[0]
+        try:
+            young = time.time() - folder.lstat().st_mtime < _SOCKET_DIR_GRACE_S
+        except OSError:
+            continue
+        if young or not folder.is_dir() or f"{folder}{os.sep}" in named or (
+                maker.isdigit() and is_running(int(maker))):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
 def socket_dir_of(pid: int) -> Path | None:
     """The runbook-db-* folder a server's --socket is in, if that is where it is."""
     try:
@@ -693,7 +724,7 @@ def socket_dir_of(pid: int) -> Path | None:
         if arg.startswith("--socket="):
             folder = Path(arg.split("=", 1)[1]).parent
             if folder.parent == Path(tempfile.gettempdir()) and folder.name.startswith(
-                "runbook-db-"
+                SOCKET_DIR_PREFIX
             ):
                 return folder
     return None
