@@ -1053,6 +1053,11 @@ class StartService(Red5Step):
             api = answer.api
             proof = await serving_proof(ctx, api, self.side)
             if proof.done:
+                # It serves: what earlier starts met is mended, and a
+                # failure's "left it running" is over (as _proven has it).
+                self._forget_earlier_starts(ctx)
+                if self.side == "new":
+                    ctx.facts.left_running = None
                 # Started by hand (a resumed run): a 6.2+ server logs no word
                 # of its database, and one that answers on another would pass
                 # as the new stream manager. A file put right while it ran is
@@ -1559,8 +1564,7 @@ class StartService(Red5Step):
         # What an earlier attempt's start met is that start's: this one's
         # failure names its own cause (review 59c M2: a jar mended two
         # attempts before was still given as the reason to restart).
-        ctx.facts.started_without_database = ctx.facts.webapp_did_not_load = False
-        ctx.facts.webapp_not_loaded = False
+        self._forget_earlier_starts(ctx)
         if not restarted:  # started: proven before its API is asked
             await self._prove(ctx)
         last_wait = len(errors)  # where the last wait's answers begin
@@ -1612,16 +1616,22 @@ class StartService(Red5Step):
                                       f"(last answer: {last})", failing=failing)
         await self._proven(ctx, answer)
 
+    @staticmethod
+    def _forget_earlier_starts(ctx: Ctx) -> None:
+        """What earlier starts met (their causes), forgotten: a start made
+        since, or found serving, has its own."""
+        ctx.facts.started_without_database = ctx.facts.webapp_did_not_load = False
+        ctx.facts.webapp_not_loaded = False
+
     async def _proven(self, ctx: Ctx, answer: _Answer) -> None:
         """The answering API is this step's release, put on record (for the
         verify that follows too); fails if not."""
         api, controller = answer
-        ctx.facts.restart_service = ctx.facts.started_without_database = False
-        ctx.facts.token_refused = ctx.facts.file_changed_since_start = False
-        ctx.facts.webapp_did_not_load = False
+        ctx.facts.restart_service = ctx.facts.token_refused = False
+        ctx.facts.file_changed_since_start = False
+        self._forget_earlier_starts(ctx)
         if self.side == "new":
             ctx.facts.left_running = None
-        ctx.facts.webapp_not_loaded = False
         # Looks at the host, together: each is a round trip in the downtime.
         proof, version = await asyncio.gather(serving_proof(ctx, api, self.side),
                                               install_version(ctx, live_dir(ctx)))

@@ -725,3 +725,54 @@ async def test_a_webapp_that_did_not_load_fails_the_step_soon_with_red5_log(
     text = front.text()
     assert "restarting it once" not in text and "as while the webapp loads" not in text, \
         text[-3000:]
+
+
+async def test_a_retry_that_finds_the_service_serving_forgets_the_causes_earlier_starts_met(
+    tmp_path: Path,
+) -> None:
+    """The path that finds the service serving kept what earlier starts met
+    (dd14858 cleared it on the start path alone). A jar holding no controller
+    failed the first attempt; the operator put the jar right and restarted
+    the service by hand, and the retry found it serving. The exit lines
+    still said the failed attempt had left it running. Later the webapp
+    failed to load (restarted while its database was away), and a resumed
+    run's plan still said the controller's class was not found, a cause
+    mended long before."""
+    from runbook.model import Note
+    from runbook.rehearsal import sandbox
+    from runbook.standing import service_state
+
+    jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        settings = _with_a_jar_holding_no_controller(host, jar, service_start=40)
+        new = host.install_dir / "red5pro"
+
+        class MendsByHand(ScriptedFrontEnd):
+            async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+                if step.id == "start-service":
+                    (new / "webapps/streammanager/WEB-INF/lib" / jar.name).write_bytes(
+                        sandbox.jar_bytes("aws-cloud-controller", "11.0.0", [sandbox.AWS]))
+                    status, output = await host._run_shim("systemctl", "restart", "red5pro")
+                    assert status == 0, output
+                return await super().recover(step, can_roll_back=can_roll_back)
+
+        first = MendsByHand({"recreate": Decision(Answer.STOP)},
+                            recoveries={"start-service": [Recovery.RETRY]})
+        assert await rehearse(host, first, journal, settings) is Outcome.STOPPED, \
+            first.text()[-3000:]
+        assert first.final_state("start-service") == "done", first.text()[-3000:]
+        # Found serving, nothing was left running by a failure.
+        assert "left it running" not in service_state(replay(journal))
+        # The webapp then fails to load: restarted while its database was away.
+        database = host._db.new
+        address = database.address
+        await database.stop()
+        status, output = await host._run_shim("systemctl", "restart", "red5pro")
+        assert status == 0, output
+        await database.launch(*address)
+        second = ScriptedFrontEnd({"start-service": Decision(Answer.STOP)})
+        await rehearse(host, second, journal, settings, resume=replay(journal))
+    said = " ".join(a.text for a in second.plans["start-service"] if isinstance(a, Note))
+    assert "HTTP 404" in said, said
+    assert "class was not found" not in said, said
