@@ -1219,20 +1219,29 @@ class StartService(Red5Step):
         no controller passes preflight with a warning, trial 58). Only that
         class's ClassNotFoundException: the line's other words are not in the
         sources (data README), and another class's may be harmless. `bean`
-        keeps the class once applicationContext.xml was read."""
-        found = await ctx.probe(privileged_script(
-            self._this_starts_log(ctx, "grep -a -m 5 'ClassNotFoundException'"),
-            ctx.settings.host.sudo))
-        lines = [line.strip() for line in found.stdout.splitlines() if line.strip()]
-        if not found.ok or not lines:
-            return
+        keeps the class once applicationContext.xml was read.
+
+        The bean's own line is looked for, however many others come first
+        (review 59c L4: only the first five were read); one line at most
+        comes back. Until the bean is known, only whether any such line is
+        there: the file is read once one is."""
+        sudo = ctx.settings.host.sudo
         if not bean:
+            found = await ctx.probe(privileged_script(
+                self._this_starts_log(ctx, "grep -a -q 'ClassNotFoundException'"), sudo))
+            if not found.ok:
+                return
             context = quote(f"{live_dir(ctx)}/{red5.APP_CONTEXT}")
             xml = await ctx.probe(root(ctx, f"cat -- {context}"))
             bean.append(red5.active_controller(xml.stdout) if xml.ok else None)
         if bean[0] is None:
             return
-        for line in lines:
+        # The class's name, a whole word, in grep's extended syntax.
+        named = re.sub(r"([.$])", r"\\\1", bean[0])
+        wanted = f"ClassNotFoundException:[[:space:]]*{named}([^[:alnum:]_$.]|$)"
+        found = await ctx.probe(privileged_script(
+            self._this_starts_log(ctx, f"grep -a -m 1 -E {quote(wanted)}"), sudo))
+        for line in (line.strip() for line in found.stdout.splitlines()):
             if re.search(rf"ClassNotFoundException:\s*{re.escape(bean[0])}\b", line):
                 raise _WillNotLoad(line, bean[0])
 

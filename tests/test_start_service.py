@@ -776,3 +776,47 @@ async def test_a_retry_that_finds_the_service_serving_forgets_the_causes_earlier
     said = " ".join(a.text for a in second.plans["start-service"] if isinstance(a, Note))
     assert "HTTP 404" in said, said
     assert "class was not found" not in said, said
+
+
+async def test_the_controllers_missing_class_is_found_behind_other_classes_not_found(
+    tmp_path: Path,
+) -> None:
+    """Review 59c L4: the look read only the first five ClassNotFoundException
+    lines of this start's red5.log. A start that logged more of them for
+    other classes first never found the bean's: the step waited for the
+    404 rule and failed later, without saying where the jar goes."""
+    from runbook.rehearsal import sandbox
+
+    jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+    async with rehearsal_host(tmp_path) as host:
+        settings = _with_a_jar_holding_no_controller(host, jar, service_start=60)
+        log = host.install_dir / "red5pro" / "log" / "red5.log"
+        # The webapp loads slowly; other classes not found are logged first.
+        armed.arm(host.sandbox, "slow-start", step="start-service", delay=4.0)
+
+        async def other_classes_not_found() -> None:
+            await until(lambda: log.is_file() and "slow-start)" in log.read_text(),
+                        what="this start's webapp to begin loading", timeout=120)
+            with log.open("a") as out:
+                for n in range(8):
+                    out.write(f"2026-12-07 04:00:0{n},000 [main] WARN  o.r.s.Loader - "
+                              f"java.lang.ClassNotFoundException: org.example.Plugin{n}\n")
+
+        def at_start(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "start-service":
+                tasks.append(asyncio.get_running_loop().create_task(other_classes_not_found()))
+
+        tasks: list[asyncio.Task[None]] = []
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]},
+                                 on_confirm=at_start)
+        try:
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        finally:
+            armed.lift(host.sandbox, "slow-start")
+        await asyncio.gather(*tasks)
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    report = front.last_report("start-service")
+    said = report.detail
+    assert f"java.lang.ClassNotFoundException: {sandbox.AWS}" in said, said
+    assert "WEB-INF/lib" in said, said
+    assert report.elapsed_s is not None and report.elapsed_s < 20, report
