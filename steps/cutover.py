@@ -1406,9 +1406,12 @@ class StartService(Red5Step):
                 "stream manager")
 
     async def _fail_with_log(self, ctx: Ctx, why: str, *, failing: bool = False,
-                             not_loaded: bool = False) -> NoReturn:
+                             not_loaded: bool = False,
+                             too_slow: tuple[int, float] | None = None) -> NoReturn:
         """Fail, showing the end of the service log: what the server said is
-        usually why, and the operator should not have to go and look."""
+        usually why, and the operator should not have to go and look.
+        `too_slow`: the unit's jsvc -wait and how long the start took, where
+        it ran out with no error in the log."""
         log = f"{live_dir(ctx)}/{red5.SERVICE_LOG}"
         # Whichever run this is (a resumed one, the way back alone), the key
         # the server wrote near the top of its log is masked before it shows.
@@ -1427,6 +1430,14 @@ class StartService(Red5Step):
             now = (f"{placeholder}: the new release has no database to use, which neither "
                    "waiting nor a restart mends. The properties step ports it: stop, then go "
                    f"on with --resume and let that step run{back}")
+        elif too_slow is not None and not runs:
+            wait, took = too_slow
+            now = (f"The start took {took:.0f}s: the server was still loading when the "
+                   f"unit's jsvc -wait {wait} ran out, so systemd stopped it. The log shows no "
+                   "error: the release starts too slowly for that wait, and a retry waits no "
+                   f"longer. Nothing runs now. Raise -wait in {ctx.settings.unit_file} and run "
+                   "systemctl daemon-reload, or find what slows the start; then try the step "
+                   f"again{back}")
         elif not_loaded and runs:
             now = ("Waiting does not load it, nor is it known to load by itself: once the "
                    "log's cause is fixed, try the step again, which restarts the service"
@@ -1479,20 +1490,40 @@ class StartService(Red5Step):
         systemd said, as its own answer only points at `systemctl status`."""
         # Detached: systemd waits for jsvc to fork, which can take a while;
         # a lost connection must not leave the start half-known.
+        began = time.monotonic()
         result = await ctx.sh(root(ctx, f"systemctl {verb} red5pro"), check=False, detach=True)
         if result.ok:
             return
+        took = time.monotonic() - began
         status = await ctx.probe(root(ctx, "systemctl status red5pro 2>&1"))
         lines = [line.strip() for line in status.stdout.splitlines() if line.strip()]
         for line in lines:
             ctx.info(f"systemctl status: {line}")
         why = [line for line in lines if not line.startswith(_STATUS_HEADERS)][-1:] \
             or [result.last_error_line() or f"exit status {result.exit_status}"]
+        failed = f"systemd could not {verb} red5pro: {why[0].rstrip('.')}"
+        wait = await self._outlasted(ctx, took)
+        if wait is not None:
+            # Still loading when jsvc's -wait ran out (review 59c L5): no
+            # cause in red5.log to send the operator to.
+            await self._fail_with_log(ctx, failed, too_slow=(wait, took))
         # Where the server itself ended (a unit with jsvc's -wait fails the
         # start when the JVM does, facts audit 59b M1), what it logged is why:
         # the same account as for a server that exits after the start.
-        await self._fail_with_log(ctx, f"systemd could not {verb} red5pro: "
-                                  f"{why[0].rstrip('.')}")
+        await self._fail_with_log(ctx, failed)
+
+    async def _outlasted(self, ctx: Ctx, took: float) -> int | None:
+        """The unit's jsvc -wait, where a failed start took at least that
+        long and this start's red5.log has no ERROR line: the server was
+        still loading when jsvc stopped waiting. None otherwise (a server
+        that ended on its own is said by its log)."""
+        unit = await ctx.probe(root(ctx, f"cat -- {quote(ctx.settings.unit_file)}"))
+        wait = red5.jsvc_wait(unit.stdout) if unit.ok else None
+        if wait is None or took < wait:
+            return None
+        errors = await ctx.probe(privileged_script(
+            self._this_starts_log(ctx, "grep -a -q ' ERROR '"), ctx.settings.host.sudo))
+        return None if errors.ok else wait
 
     async def _age(self, ctx: Ctx, pids: list[int]) -> int | None:
         """How long the oldest of this install's `pids` has run, in seconds."""

@@ -6,6 +6,7 @@ Pure functions only, so they can be tested on their own and used by plans
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 import zipfile
@@ -234,6 +235,18 @@ def exec_start(unit: str) -> str | None:
 def starts_jsvc(unit: str) -> bool:
     start = exec_start(unit) or ""
     return any(word.rsplit("/", 1)[-1] == "jsvc" for word in start.split())
+
+
+def jsvc_wait(unit: str) -> int | None:
+    """The seconds jsvc's `-wait N` in the unit's ExecStart lets the server
+    take to start (jsvc waits only where N is 10 or more: None below that,
+    and where the unit starts no jsvc or sets no -wait)."""
+    if not starts_jsvc(unit):
+        return None
+    words = (exec_start(unit) or "").split()
+    found = [int(after) for word, after in itertools.pairwise(words)
+             if word == "-wait" and after.isdigit()]
+    return found[-1] if found and found[-1] >= 10 else None
 
 
 class Entry(NamedTuple):

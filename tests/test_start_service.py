@@ -820,3 +820,54 @@ async def test_the_controllers_missing_class_is_found_behind_other_classes_not_f
     assert f"java.lang.ClassNotFoundException: {sandbox.AWS}" in said, said
     assert "WEB-INF/lib" in said, said
     assert report.elapsed_s is not None and report.elapsed_s < 20, report
+
+
+async def test_a_start_slower_than_the_units_jsvc_wait_is_said_so_not_sent_to_a_log_cause(
+    tmp_path: Path,
+) -> None:
+    """Review 59c L5: under jsvc's -wait, a server still loading when the
+    wait runs out fails the start, and systemd stops it. The step said "once
+    the log's cause is fixed, try the step again", where red5.log holds no
+    cause and a retry fails the same way. It says the start was too slow for
+    the unit's wait, and what to do. (The unit's -wait is made 10 here, so
+    jsvc gives up after 20 s, as its wait_child looks: data README.)"""
+    async with rehearsal_host(tmp_path) as host:
+        settings = rehearsal_settings(host)
+        settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
+            settings.timeouts, service_start=60))
+
+        def shorter_wait(step: StepReport, plan: list[Action]) -> None:
+            if step.id == "service-unit":  # the release's unit, which the step installs
+                unit = host.install_dir / "red5pro" / "red5pro.service"
+                text = unit.read_text()
+                assert "-wait 60 " in text, text
+                unit.write_text(text.replace("-wait 60 ", "-wait 10 "))
+            if step.id == "start-service":
+                armed.arm(host.sandbox, "slow-start", step="start-service", delay=40.0)
+
+        front = ScriptedFrontEnd(recoveries={"start-service": [Recovery.STOP]},
+                                 on_confirm=shorter_wait)
+        try:
+            outcome = await rehearse(host, front, tmp_path / "run.jsonl", settings)
+        finally:
+            armed.lift(host.sandbox, "slow-start")
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    said = front.last_report("start-service").detail
+    assert "systemd could not start red5pro" in said, said
+    assert "log's cause" not in said, said
+    assert "-wait 10" in said and "too slow" in said, said
+    assert "daemon-reload" in said and "Nothing runs now" in said, said
+
+
+def test_the_units_jsvc_wait_is_read_where_jsvc_waits() -> None:
+    """jsvc waits for the server's start only with -wait 10 or more."""
+    from steps import red5
+
+    def unit(start: str) -> str:
+        return f"[Service]\nType=forking\nExecStart={start}\n"
+
+    assert red5.jsvc_wait(unit("/usr/bin/jsvc -debug \\\n    -wait 60 \\\n    -pidfile x "
+                               "org.red5.daemon.EngineLauncher 9999")) == 60
+    assert red5.jsvc_wait(unit("/usr/bin/jsvc -wait 5 -pidfile x Launcher")) is None
+    assert red5.jsvc_wait(unit("/usr/bin/jsvc -pidfile x Launcher")) is None
+    assert red5.jsvc_wait(unit("/usr/bin/java -wait 60 -jar x.jar")) is None
