@@ -863,6 +863,13 @@ async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
                  f"({release_of(ctx, side)})")
 
 
+# What the exit lines say of the new release's service (Red5Facts.left_running),
+# as start-service last looked, or could not look.
+_NOT_LOOKED = ("whether the new release's service runs is not known: start-service was cut "
+               "off before it looked")
+_RUNS_UNANSWERING = "the new release's service runs and does not serve"
+
+
 class StartService(Red5Step):
     id = "start-service"
     title = "Start the red5pro service"
@@ -1038,6 +1045,10 @@ class StartService(Red5Step):
             # Said: it decides, for a step left in doubt, between trying again
             # and the way back (re-trial: "not in place" alone).
             return Check(False, "the red5pro service does not run")
+        if self.side == "new":
+            # Looked: it runs (serving, it is cleared below). A reconnect's
+            # look after a drop mid-start says so (review 59c L6).
+            ctx.facts.left_running = _RUNS_UNANSWERING
         await self._prove(ctx)
         errors: list[SMApiError] = []
         try:
@@ -1554,7 +1565,9 @@ class StartService(Red5Step):
     async def run(self, ctx: Ctx) -> None:
         ctx.facts.scratch.left_looked = False
         if self.side == "new":
-            ctx.facts.left_running = None  # this attempt decides it again
+            # This attempt decides it again; until it has looked, not known
+            # (review 59c L6: a drop mid-start left it as "nothing runs").
+            ctx.facts.left_running = _NOT_LOOKED
         try:
             await self._start(ctx)
         except StepFailed:

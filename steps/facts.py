@@ -165,7 +165,9 @@ class Red5Facts(Facts):
     new_api_version: str | None = plain(None)
     # start-service failed and left the new release's service running (its
     # words for it), which the exit lines say while the stream manager is
-    # down (model.LEFT_RUNNING); None when it left nothing running, or serves
+    # down (model.LEFT_RUNNING); None when it left nothing running, or serves.
+    # Set as each attempt begins to words saying it is not known, until the
+    # step looks (review 59c L6: a drop mid-start left it None, "nothing runs")
     left_running: str | None = plain(None)
     # recreate: the new stream manager's nodegroups it made or took to stand
     # for a saved one, each as soon as the API named it (journalled at its next

@@ -1382,6 +1382,46 @@ async def test_an_ssh_drop_while_the_service_starts_waits_for_it_instead_of_fail
     assert front.final_state("start-service") == "done"
 
 
+async def test_an_ssh_drop_while_the_service_starts_says_whether_it_runs_only_once_looked(
+        tmp_path: Path) -> None:
+    """Review 59c L6: a dropped connection mid-start left `left_running`
+    unset, as "nothing left running": the exit lines said nothing of a new
+    release that ran without serving, though the reconnect had looked and
+    found it so. Until the step has looked, they say it is not known; once
+    it has, what it found. Here its webapp does not load (a bean key left
+    out), so the reconnect finds it running and answering 404: in doubt."""
+    from runbook.standing import service_state
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        def unset_a_bean_key(step: StepReport, plan: list[Any]) -> None:
+            if step.id == "start-service":
+                path = live(host) / "webapps/streammanager/WEB-INF/red5-web.properties"
+                path.write_text(re.sub(r"(?m)^aws\.forUsGovRegions=", "#aws.forUsGovRegions=",
+                                       path.read_text()))
+
+        front = Operator(on_confirm=unset_a_bean_key,
+                         recoveries={"start-service": [Recovery.STOP]})
+        outcome = await faulted(host, ["ssh-drop@start-service"], front, journal,
+                                with_timeouts(host, service_start=60))
+        assert host.ssh_drops == 1
+        assert host.service_pid() is not None, "the new release runs"
+    assert outcome is Outcome.FAILED, front.text()[-3000:]
+    assert front.final_state("start-service") == "in-doubt", front.states
+    looked = service_state(replay(journal))
+    assert "the new release's service runs" in looked, looked
+    # Cut off where the drop landed, before any look (a kill -9 there).
+    lines = journal.read_text().splitlines(keepends=True)
+    cut = next(n for n, line in enumerate(lines)
+               if (r := json.loads(line))["event"] == "action-start"
+               and r.get("step") == "start-service" and "systemctl start" in r.get("text", ""))
+    early = tmp_path / "cut.jsonl"
+    early.write_text("".join(lines[:cut + 1]))
+    unlooked = service_state(replay(early))
+    assert "is not known" in unlooked, unlooked
+    assert "service runs:" not in unlooked, unlooked
+
+
 async def test_an_ssh_drop_at_upload_lands_while_the_file_is_sent(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
