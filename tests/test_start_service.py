@@ -871,3 +871,39 @@ def test_the_units_jsvc_wait_is_read_where_jsvc_waits() -> None:
     assert red5.jsvc_wait(unit("/usr/bin/jsvc -wait 5 -pidfile x Launcher")) is None
     assert red5.jsvc_wait(unit("/usr/bin/jsvc -pidfile x Launcher")) is None
     assert red5.jsvc_wait(unit("/usr/bin/java -wait 60 -jar x.jar")) is None
+
+
+async def test_the_way_backs_start_does_not_take_the_new_releases_cause_for_the_old_ones(
+    tmp_path: Path,
+) -> None:
+    """Review 59c L1: what the new release's start met (its controller's
+    class not found) is one fact for both sides. The way back, stopped before
+    rollback-start and the old release then started by hand (still loading),
+    had its plan say the old release's webapp did not load, and restart it
+    at once."""
+    from runbook.model import Note
+
+    jar = tmp_path / "aws-cloud-controller-11.0.0.jar"
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path, unit_wait=False) as host:
+        settings = _with_a_jar_holding_no_controller(host, jar, service_start=60)
+        first = ScriptedFrontEnd({"rollback-start": Decision(Answer.STOP)},
+                                 recoveries={"start-service": [Recovery.ROLLBACK]})
+        await rehearse(host, first, journal, settings)
+        assert first.final_state("start-service") == "failed", first.text()[-3000:]
+        assert "ClassNotFoundException" in first.last_report("start-service").detail
+        assert "rollback-start" in first.plans, first.text()[-3000:]
+        # The old release started by hand, still loading as the way back resumes.
+        armed.arm(host.sandbox, "slow-start", step="rollback-start", delay=30.0)
+        try:
+            status, output = await host._run_shim("systemctl", "start", "red5pro")
+            assert status == 0, output
+            second = ScriptedFrontEnd({"rollback-start": Decision(Answer.STOP)})
+            await rehearse(host, second, journal, settings, resume=replay(journal))
+        finally:
+            armed.lift(host.sandbox, "slow-start")
+    plan = second.plans["rollback-start"]
+    said = " ".join(a.text for a in plan if isinstance(a, Note))
+    assert "did not load" not in said, said
+    assert next(a.command for a in plan if isinstance(a, Shell)).endswith(
+        "systemctl start red5pro"), plan
