@@ -897,9 +897,6 @@ class StartService(Red5Step):
             if p.facts.token_refused:
                 why = ("the service refuses the API token, and it reads its "
                        "rest.administratorToken only as it starts")
-            elif p.facts.webapp_did_not_load:
-                why = ("the service's webapp did not load as it started (its cloud controller's "
-                       "class was not found), and it loads its jars only as it starts")
             elif p.facts.webapp_not_loaded:
                 why = ("the service runs and its streammanager webapp did not load (its API "
                        "answers HTTP 404), which only a restart changes")
@@ -1101,10 +1098,6 @@ class StartService(Red5Step):
             return Check(False, "the service runs and its API does not answer yet, and it "
                          f"started before its {red5.PROPERTIES_NAME} last "
                          "changed: it may use the database the file named then")
-        if ctx.facts.webapp_did_not_load:
-            # The jar put in place since is loaded only as it starts.
-            ctx.facts.restart_service = True
-            return Check(False, "the service runs, and its webapp did not load as it started")
         if ctx.facts.started_without_database:
             # It loaded without its database, which is back (or the step would
             # fail again): waiting is not known to bring its webapp up.
@@ -1112,7 +1105,10 @@ class StartService(Red5Step):
             return Check(False, "the service started while its database could not be reached")
         if errors and errors[-1].status == 404:
             # The port opens once the webapps have started: a 404 is a webapp
-            # that did not load, not a boot (facts audit 59b, H1).
+            # that did not load, not a boot (facts audit 59b, H1). Whatever
+            # the cause (a controller's class not found, a bean key left out),
+            # found here again, not kept from the failure that said it: only
+            # a restart loads it (review 59c L1, one fact for one state).
             ctx.facts.restart_service = ctx.facts.webapp_not_loaded = True
             return Check(False, "the service runs, and its streammanager webapp did not load "
                          "(its API answers HTTP 404)")
@@ -1653,8 +1649,8 @@ class StartService(Red5Step):
             raise StepFailed(f"the new release's API does not answer, and {wrong}. "
                              f"{await self._what_runs(ctx)}") from None
         except _WillNotLoad as cannot:
-            # Restarted at once when tried again: it loads its jars only as it starts.
-            ctx.facts.webapp_did_not_load = True
+            # Restarted at once when tried again: its webapp answers 404, which
+            # the check finds (it loads its jars only as it starts).
             await self._fail_not_loading(ctx, cannot)
         if not answer:
             last = str(errors[-1]) if errors else "no answer at all"
@@ -1673,8 +1669,7 @@ class StartService(Red5Step):
     def _forget_earlier_starts(ctx: Ctx) -> None:
         """What earlier starts met (their causes), forgotten: a start made
         since, or found serving, has its own."""
-        ctx.facts.started_without_database = ctx.facts.webapp_did_not_load = False
-        ctx.facts.webapp_not_loaded = False
+        ctx.facts.started_without_database = ctx.facts.webapp_not_loaded = False
 
     async def _proven(self, ctx: Ctx, answer: _Answer) -> None:
         """The answering API is this step's release, put on record (for the

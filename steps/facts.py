@@ -149,14 +149,13 @@ class Red5Facts(Facts):
     # The new release was started while its database could not be reached: it
     # is restarted at once when the step is tried again.
     started_without_database: bool = plain(False)
-    # The new release's red5.log said its cloud-controller bean's class was not
-    # found: it is restarted at once when the step is tried again.
-    webapp_did_not_load: bool = plain(False)
     # The service runs and refuses the API token: it reads its token only as
     # it starts, so it is restarted at once.
     token_refused: bool = plain(False)
     # The service runs and its API answers 404: its streammanager webapp did
     # not load, which only a restart changes, so it is restarted at once.
+    # Found by each check, whatever the cause (its controller's class not
+    # found, say), which the failure before it said.
     webapp_not_loaded: bool = plain(False)
     # The service answers, and started before its red5-web.properties last
     # changed (put right while it ran): it reads its database there only as
