@@ -865,8 +865,8 @@ async def serving_proof(ctx: Ctx, api: Any, side: Side) -> Check:
 
 # What the exit lines say of the new release's service (Red5Facts.left_running),
 # as start-service last looked, or could not look.
-_NOT_LOOKED = ("whether the new release's service runs is not known: start-service was cut "
-               "off before it looked")
+_NOT_LOOKED = ("whether the new release's service runs is not known: start-service ended "
+               "before it looked")
 _RUNS_UNANSWERING = "the new release's service runs and does not serve"
 
 
