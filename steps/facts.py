@@ -39,6 +39,9 @@ class Red5Scratch:
     serving_proved: tuple[str, Check] | None = None
     carry_over_xml: str | None = None
     carry_over_diff: str = ""
+    # carry-over: what it last said of the files and webapps it does not
+    # carry (its check runs again at a skipped step's look): said once
+    not_carried_said: str | None = None
     export_shrink: str | None = None
     # export-config, resumed: how the fleet differs from this run's snapshot
     export_changed: str | None = None

@@ -1701,6 +1701,92 @@ def _refuse_cut_short(path: str, xml: str, remedy: str) -> None:
                          f"merge into it: {remedy}, then run carry-over again")
 
 
+def _compare_script(old: str, new: str) -> str:
+    """One look, as root, at what Red5's upgrade page leaves to the operator:
+    each named file the live install has, against the new tree's (cmp -s, no
+    content printed), and the folders under webapps/ of each side."""
+    looks = []
+    for rel in red5.EDITED_BY_HAND:
+        live, fresh = quote(f"{old}/{rel}"), quote(f"{new}/{rel}")
+        looks.append(f"if [ -f {live} ]; then if [ ! -f {fresh} ]; then echo "
+                     f"{quote('lacks ' + rel)}; elif ! cmp -s -- {live} {fresh}; then echo "
+                     f"{quote('differs ' + rel)}; fi; fi")
+    for side, tree in (("live", old), ("new", new)):
+        looks.append(f"find {quote(tree + '/' + red5.WEBAPPS)} -mindepth 1 -maxdepth 1 "
+                     f"-type d -printf {quote(side + ' %f' + chr(10))} 2>/dev/null")
+    return "; ".join([*looks, "echo compared"])
+
+
+def _named(paths: list[str]) -> str:
+    return paths[0] if len(paths) == 1 else f"{', '.join(paths[:-1])} and {paths[-1]}"
+
+
+def not_carried_said(differ: list[str], lacking: list[str], webapps: list[str],
+                     base_url: str) -> list[tuple[str, str]]:
+    """(kind, warning) for what carry-over found and does not carry: the
+    files of red5.EDITED_BY_HAND that differ between the live install and
+    the new tree or that the new tree lacks, the live install's webapps the
+    new tree lacks, and, where [api] base_url is https, the start-service
+    that would fail on a conf/red5.properties left as shipped."""
+    said = []
+    if differ or lacking:
+        found = []
+        if differ:
+            verb = "differs" if len(differ) == 1 else "differ"
+            found.append(f"{_named(differ)} {verb} between the live install and the new tree")
+        if lacking:
+            found.append(f"the new tree has no {_named(lacking)}, which the live install has")
+        one = len(differ) + len(lacking) == 1
+        them, files = ("it", "file") if one else ("them", "files")
+        said.append(("edits-to-redo", (
+            f"warning: {'; '.join(found)} (the release's own changes can do that too). "
+            f"runbook carries no edit of {them}: Red5's upgrade page asks you to make your own "
+            f"edits again in the new tree, by hand, not by copying the live {files}. Do that "
+            "before the window")))
+    if webapps:
+        said.append(("webapps-to-copy", (
+            f"warning: the live install has webapps the new tree lacks: {', '.join(webapps)}. "
+            "If they are your own, Red5's upgrade page says to copy them into the new tree; "
+            "runbook does not. Do that before the window")))
+    if red5.RED5_PROPERTIES in differ + lacking and base_url.lower().startswith("https:"):
+        said.append(("https-at-risk", (
+            f"warning: [api] base_url is https ({base_url}), and the new tree's "
+            f"{red5.RED5_PROPERTIES} is not the live one. If the live file holds your SSL "
+            "settings, the new release serves no HTTPS until you make them again there, and "
+            "start-service, which reaches the API by that address, would fail in the downtime")))
+    return said
+
+
+async def _say_not_carried(ctx: Ctx, old: str, new: str) -> None:
+    """Warn, before the cutover, of what runbook does not carry (review 60b,
+    H1). Only a warning: it never fails the step."""
+    looked = await ctx.probe(privileged_script(_compare_script(old, new),
+                                               ctx.settings.host.sudo))
+    lines = looked.stdout.splitlines()
+    if not looked.ok or "compared" not in lines:
+        why = looked.last_error_line() or "the look printed nothing"
+        said = [("edits-unread", (
+            f"warning: runbook could not compare {_named(list(red5.EDITED_BY_HAND))} and the "
+            f"webapps of the live install and the new tree ({why}). Red5's upgrade page asks "
+            "you to make your own edits to them again in the new tree, by hand, before the "
+            "window"))]
+    else:
+        found: dict[str, list[str]] = {"differs": [], "lacks": [], "live": [], "new": []}
+        for line in lines:
+            word, _, rest = line.partition(" ")
+            if word in found and rest:
+                found[word].append(rest)
+        webapps = sorted(set(found["live"]) - set(found["new"]))
+        said = not_carried_said(found["differs"], found["lacks"], webapps,
+                                ctx.settings.api_base_url)
+    text = "\n".join(text for _, text in said)
+    if text == ctx.facts.scratch.not_carried_said:
+        return
+    ctx.facts.scratch.not_carried_said = text
+    for kind, warning in said:
+        ctx.note(kind, warning, warning=True)
+
+
 class CarryOver(Red5Step):
     id = "carry-over"
     title = "Carry over licence and controller"
@@ -1734,6 +1820,7 @@ class CarryOver(Red5Step):
         old, target = await trees(ctx)
         if not await exists(ctx, target, "-d"):
             return Check(False, f"{target} is not there")
+        await _say_not_carried(ctx, old, target)
         live_path, new_path = f"{old}/{red5.APP_CONTEXT}", f"{target}/{red5.APP_CONTEXT}"
         live_xml = await read_remote(ctx, live_path)
         new_xml = await read_remote(ctx, new_path)

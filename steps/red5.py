@@ -20,6 +20,15 @@ PROPERTIES = f"{WEB_INF}/{PROPERTIES_NAME}"
 APP_CONTEXT = f"{WEB_INF}/applicationContext.xml"
 LIB = f"{WEB_INF}/lib"
 SERVICE_LOG = "log/red5.log"
+# What Red5's "How to Upgrade Red5 Pro Server" page (DC
+# `stand-alone/red5-pro-upgrade.md`, which the procedure follows) names as
+# the files an operator most likely edited, to be edited again in the new
+# tree and never copied: SSL in conf/red5.properties (and conf/jee-container.xml
+# before 14.0.0), clustering in conf/cluster.xml. runbook carries none of
+# them; carry-over names those that differ (review 60b, H1).
+RED5_PROPERTIES = "conf/red5.properties"
+EDITED_BY_HAND = (RED5_PROPERTIES, "conf/jee-container.xml", "conf/cluster.xml")
+WEBAPPS = "webapps"
 
 _DIST = re.compile(r"red5pro-server-(?:[A-Z]+-)?(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)-release")
 

@@ -240,6 +240,88 @@ async def test_a_resume_before_the_cutover_looks_at_carry_over_again(tmp_path: P
         assert stat.S_IMODE(new.stat().st_mode) == 0o640
 
 
+def _notes(journal: Path, kind: str) -> list[dict[str, Any]]:
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    return [r for r in records if r["event"] == "note" and r["kind"] == kind]
+
+
+async def test_carry_over_names_the_hand_edits_it_does_not_carry(tmp_path: Path) -> None:
+    """Review 60b, H1: Red5's upgrade page, which the procedure follows, asks
+    for one's own edits to conf/red5.properties (SSL), jee-container.xml and
+    cluster.xml to be made again in the new tree, and one's own webapps
+    copied; runbook carried only LICENSE.KEY, the controller bean and
+    red5-web.properties and said nothing of the rest, so an SSL edit was lost
+    at the cutover unseen."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / "conf" / "red5.properties"
+        live.write_text(re.sub(r"(?m)^https\.port=.*$", "https.port=443", live.read_text()))
+        (host.red5_home / "webapps" / "myapp" / "WEB-INF").mkdir(parents=True)
+        journal = tmp_path / "j.jsonl"
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids_through("carry-over"), journal, front)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        new = next(host.install_dir.glob("red5pro-server-*"))
+        # Named, not copied.
+        assert (new / "conf" / "red5.properties").read_text() != live.read_text()
+        assert not (new / "webapps" / "myapp").exists()
+        edits = _notes(journal, "edits-to-redo")
+        assert len(edits) == 1 and edits[0]["warning"], edits
+        text = edits[0]["text"]
+        assert text.startswith("warning: ") and "\n" not in text, text
+        assert "conf/red5.properties" in text, text
+        assert "cluster.xml" not in text and "jee-container.xml" not in text, text
+        assert "release's own changes" in text and "by hand" in text, text
+        assert "upgrade page" in text and "before the window" in text, text
+        apps = _notes(journal, "webapps-to-copy")
+        assert len(apps) == 1 and apps[0]["warning"] and "myapp" in apps[0]["text"], apps
+        assert "streammanager" not in apps[0]["text"], apps
+        # The rehearsal's base_url is http: no word of HTTPS.
+        assert not _notes(journal, "https-at-risk")
+        # Shown before carry-over's question.
+        said = info_of(front, "carry-over")
+        assert any("conf/red5.properties" in line for line in said), said
+
+
+async def test_carry_over_says_nothing_where_the_named_files_are_alike(tmp_path: Path) -> None:
+    """The other side of H1: files alike and no webapp of one's own, no word."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / "conf" / "red5.properties"
+
+        def make_alike(step: StepReport, _plan: list[Action]) -> None:
+            if step.id == "cloud-controller":  # unpack is done
+                new = next(host.install_dir.glob("red5pro-server-*"))
+                shutil.copyfile(live, new / "conf" / "red5.properties")
+
+        journal = tmp_path / "j.jsonl"
+        front = ScriptedFrontEnd(on_confirm=make_alike)
+        outcome, _ = await run_only(host, step_ids_through("carry-over"), journal, front)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        assert not _notes(journal, "edits-to-redo")
+        assert not _notes(journal, "webapps-to-copy")
+
+
+def test_an_https_base_url_names_the_risk_of_a_red5_properties_left_behind() -> None:
+    """H1, the harm: start-service reaches the API by [api] base_url; with an
+    https one and the live red5.properties (where SSL is set) not redone, the
+    new release never answers it, inside the downtime. Said from what the
+    look found (an https stream manager API cannot run here)."""
+    from steps.prepare import not_carried_said
+
+    https = "https://sm.example.com/streammanager"
+    said = dict(not_carried_said(["conf/red5.properties"], [], [], https))
+    assert "https-at-risk" in said, said
+    risk = said["https-at-risk"]
+    assert risk.startswith("warning: ") and https in risk and "start-service" in risk, risk
+    assert "downtime" in risk, risk
+    # Only red5.properties holds the SSL settings from 14 on; before, both.
+    assert "https-at-risk" not in dict(not_carried_said(["conf/cluster.xml"], [], [], https))
+    assert "https-at-risk" not in dict(
+        not_carried_said(["conf/red5.properties"], [], [], "http://10.0.0.5:5080"))
+    # A file the new tree lacks is named as lacking.
+    lacking = dict(not_carried_said([], ["conf/jee-container.xml"], [], https))
+    assert "conf/jee-container.xml" in lacking["edits-to-redo"], lacking
+
+
 @pytest.mark.skipif(shutil.which("setfacl") is None, reason="needs setfacl (the acl package)")
 async def test_the_merge_keeps_the_access_list_the_service_reads_the_live_file_by(
         tmp_path: Path) -> None:
