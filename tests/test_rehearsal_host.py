@@ -187,6 +187,29 @@ def test_live_install_is_a_filled_in_6_2_install(tmp_path: Path) -> None:
     assert (root / "home/ops").is_dir() and (root / "tmp").is_dir()
 
 
+def test_the_live_install_has_an_ssl_edit_the_new_tree_lacks(tmp_path: Path) -> None:
+    """Review 60b, H1: the live and new conf/red5.properties were the same,
+    so no rehearsal ever showed carry-over's word on the edits Red5's upgrade
+    page asks to be made again by hand. The live one now has the SSL page's
+    edit (https.port 443, the keystore and truststore it names); the zip's is
+    as shipped, with the page's original values."""
+    root = tmp_path / "sb"
+    sandbox.create_sandbox(
+        root, DEFAULT, user="ops", api_port=5080, old_db=("127.0.0.2", 3306),
+        secrets_=sandbox.LiveSecrets.generate(),
+    )
+    live = javaproperties.loads(
+        (sandbox.red5_home(root) / "conf/red5.properties").read_text())
+    with zipfile.ZipFile(sandbox.operator_dir(root) / DEFAULT.new.zip_name) as archive:
+        shipped = javaproperties.loads(archive.read(f"{TOP}/conf/red5.properties").decode())
+    assert shipped["https.port"] == "5443" and live["https.port"] == "443"
+    assert shipped["rtmps.keystorefile"] == "conf/keystore.jks"
+    assert live["rtmps.keystorefile"].startswith("/etc/letsencrypt/live/")
+    # The fake service binds http.host:http.port, which the edit leaves alone.
+    for key in ("http.host", "http.port", "rtmp.port"):
+        assert live[key] == shipped[key], key
+
+
 def test_5_1_keeps_its_version_in_lib_only(tmp_path: Path) -> None:
     root = tmp_path / "sb"
     sandbox.create_sandbox(root, scenarios.scenario("5.1-to-6.2"), user="ops", api_port=5080,

@@ -65,6 +65,12 @@ async def test_full_rehearsal_upgrades_the_host(tmp_path: Path) -> None:
     for key, value in secrets.items():
         assert merged[key] == value, key
     assert merged["default.server.application"] == "live"
+    # The live SSL edit is named, not carried (review 60b, H1): the new
+    # release runs on its conf/red5.properties as shipped.
+    [edits] = notes(journal, "edits-to-redo")
+    assert edits["warning"] and "conf/red5.properties" in edits["text"], edits
+    assert "https.port=443" in (backup / "conf/red5.properties").read_text()
+    assert "https.port=5443" in (live / "conf/red5.properties").read_text()
 
     # The journal shows the new install answered, and the nodegroups came back.
     answered = notes(journal, "service-answered")

@@ -388,17 +388,37 @@ def web_xml(api_version: str) -> str:
     return data_text("web.xml.in").replace("@API_VERSION@", api_version)
 
 
-def red5_properties(api_port: int) -> str:
+# Red5's SSL page (DC `installation/ssl/red5-pro-ssl-configure-to-run-with-ssl.md`):
+# the keystore and truststore keys as shipped, and as its example edits them,
+# with HTTPS moved to 443 (data README).
+_SHIPPED_SSL = {"https.port": "5443",
+                "rtmps.keystorepass": "password",
+                "rtmps.keystorefile": "conf/keystore.jks",
+                "rtmps.truststorepass": "password",
+                "rtmps.truststorefile": "conf/truststore.jks"}
+_EDITED_SSL = {"https.port": "443",
+               "rtmps.keystorepass": "changeit",
+               "rtmps.keystorefile": "/etc/letsencrypt/live/ssl.example.com/keystore.jks",
+               "rtmps.truststorepass": "changeit",
+               "rtmps.truststorefile": "/etc/letsencrypt/live/ssl.example.com/truststore.jks"}
+
+
+def red5_properties(api_port: int, *, ssl_edited: bool = False) -> str:
+    """conf/red5.properties as shipped, or (`ssl_edited`) as the live install
+    has it: SSL set up by Red5's SSL page, an edit runbook does not carry and
+    carry-over names (review 60b, H1)."""
     # The fake service binds http.host:http.port; the other ports are the ones
     # FACTS §3 gives (https.port in this file, RTMP on 1935), so the file
     # reads like the real one. Its comment line is inferred; http.host and
     # rtmp.port are AS's conf/red5.properties keys (data README).
+    ssl = _EDITED_SSL if ssl_edited else _SHIPPED_SSL
     return (
         "# Red5 server network settings (rehearsal host)\n"
         "http.host=127.0.0.1\n"
         f"http.port={api_port}\n"
-        "https.port=5443\n"
+        f"https.port={ssl['https.port']}\n"
         "rtmp.port=1935\n"
+        + "".join(f"{key}={value}\n" for key, value in ssl.items() if key != "https.port")
     )
 
 
@@ -542,10 +562,12 @@ def old_install_files(
     old_db: tuple[str, int],
 ) -> dict[str, tuple[str | bytes, int]]:
     """Relative path -> (content, mode) of the live install: the release as
-    shipped, configured as the install pages tell an operator to."""
+    shipped, configured as the install pages tell an operator to, with SSL
+    set up as Red5's SSL page does it."""
     files = release_files(release, sandbox, api_port=api_port)
     files.update({
         "LICENSE.KEY": (secrets_.license_key + "\n", 0o644),
+        "conf/red5.properties": (red5_properties(api_port, ssl_edited=True), 0o644),
         f"{WEBINF}/red5-web.properties": (old_properties(release, secrets_, old_db), 0o644),
         f"{WEBINF}/applicationContext.xml": (application_context(AWS, release), 0o644),
         f"{WEBINF}/lib/{release.controller_jar}": (
