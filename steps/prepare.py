@@ -1794,7 +1794,10 @@ class CarryOver(Red5Step):
     summary = (
         "Copies LICENSE.KEY from the live install and activates, in the new "
         "applicationContext.xml, the same cloud-controller bean the live install uses: "
-        "a fresh distribution has no licence and runs the dummy controller."
+        "a fresh distribution has no licence and runs the dummy controller. It also "
+        "compares conf/red5.properties, jee-container.xml, cluster.xml and the webapps with "
+        "the live install's and warns of what differs: those edits are yours to make again, "
+        "by hand."
     )
     caution = "Without LICENSE.KEY the new server does not start."
     # As properties: the live install may change before the window (a licence
