@@ -1712,8 +1712,9 @@ def _compare_script(old: str, new: str) -> str:
                      f"{quote('lacks ' + rel)}; elif ! cmp -s -- {live} {fresh}; then echo "
                      f"{quote('differs ' + rel)}; fi; fi")
     for side, tree in (("live", old), ("new", new)):
+        each = quote(side + " %f\\n")  # find's own \n: one folder a line
         looks.append(f"find {quote(tree + '/' + red5.WEBAPPS)} -mindepth 1 -maxdepth 1 "
-                     f"-type d -printf {quote(side + ' %f' + chr(10))} 2>/dev/null")
+                     f"-type d -printf {each} 2>/dev/null")
     return "; ".join([*looks, "echo compared"])
 
 
