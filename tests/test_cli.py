@@ -857,7 +857,8 @@ def test_a_distribution_size_the_sandbox_cannot_hold_is_refused_before_anything_
     assert result.returncode == 2, result.stdout[-2000:]
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("runbook rehearse: --dist-size"), result.stderr
-    assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before
+    # None made: one of another run may go meanwhile (a parallel rehearsal ended).
+    assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) <= before
 
 
 def test_plan_says_what_the_run_would_refuse_in_its_properties(tmp_path: Path) -> None:
@@ -1823,7 +1824,8 @@ def test_a_commands_own_refusals_begin_as_the_doors_do(args: list[str], said: st
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
     # Review: as every other line of the door's ends.
     assert result.stderr.endswith(f" (see runbook {args[0]} --help)\n"), result.stderr
-    assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) == before
+    # None made: one of another run may go meanwhile (a parallel rehearsal ended).
+    assert set(Path(tempfile.gettempdir()).glob("runbook-rehearsal-*")) <= before
 
 
 @pytest.mark.parametrize(("out", "said"), [
