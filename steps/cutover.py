@@ -6,7 +6,7 @@ import asyncio
 import copy
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, Literal, NamedTuple, NoReturn, TypeAlias
 
@@ -388,20 +388,25 @@ ALREADY_TERMINATING = "this group is already being terminated"
 _REFUSED = (400, 404)
 
 
-async def delete_nodegroup(api: StreamManagerAPI, name: str) -> str:
+async def delete_nodegroup(
+        api: StreamManagerAPI, name: str, *,
+        send: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+        listing: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None) -> str:
     """DELETE one nodegroup; what to say of it. A 404 is looked into before it
     fails the step (review 58a L3): a group the listing no longer has is gone
     already (an empty group goes at once: a first DELETE whose answer was
     lost), and one it lists as terminating, or that the API's answer says is
     being deleted, is on its way out (an earlier DELETE, before a crash or a
-    drop): the step waits for it as for the others."""
+    drop): the step waits for it as for the others. `send` and `listing`,
+    where given, stand for the API's own DELETE and listing (the way back
+    bounds the one and asks the other again where it fails, review 59c L2)."""
     try:
-        group = await api.delete_nodegroup(name)
+        group = await (send or partial(api.delete_nodegroup, name))()
     except SMApiError as exc:
         if exc.status not in _REFUSED:
             raise
         try:
-            listed = {g["name"]: g for g in await api.list_nodegroups()}
+            listed = {g["name"]: g for g in await (listing or api.list_nodegroups)()}
         except SMApiError:
             raise exc from None
         if name not in listed:

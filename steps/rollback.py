@@ -264,19 +264,30 @@ async def _bounded(call: Callable[[], Awaitable[T]], what: str, *, reads: bool) 
     raise SMApiOutcomeUnknown(f"{said}; it may or may not have taken effect.")
 
 
-async def _read(ctx: Ctx, what: str, call: Callable[[], Awaitable[T]]) -> T:
-    """A read of the new API, asked again after a short pause where it failed
-    in a way that may pass; the last failure raised."""
+async def _tried(ctx: Ctx, what: str, call: Callable[[], Awaitable[T]], *, again: str,
+                 look: Callable[[], Awaitable[T | None]] | None = None) -> T:
+    """`call` (one exchange with the new API), made again after a short pause
+    where it failed in a way that may pass; the last failure raised. `look`,
+    where given, is asked after each pause first: an answer from it ends the
+    tries, none makes the call again."""
     for attempt in range(1, API_TRIES + 1):
         try:
-            return await _bounded(call, what, reads=True)
+            return await call()
         except SMApiError as exc:
             if attempt == API_TRIES or not _may_pass(exc):
                 raise
-            ctx.info(f"{what}: {str(exc).rstrip('.')}; asked again in {API_PAUSE_S:g} s "
-                     f"(try {attempt + 1} of {API_TRIES})")
+            ctx.info(f"{what}: {str(exc).rstrip('.')}; {again} (try {attempt + 1} of "
+                     f"{API_TRIES})")
         await asyncio.sleep(API_PAUSE_S)
+        if look is not None and (found := await look()) is not None:
+            return found
     raise AssertionError("unreachable: the last try returns or raises")
+
+
+async def _read(ctx: Ctx, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """A read of the new API, asked again where it failed in a way that may pass."""
+    return await _tried(ctx, what, partial(_bounded, call, what, reads=True),
+                        again=f"asked again in {API_PAUSE_S:g} s")
 
 
 async def _listing(ctx: Ctx, api: Any) -> list[dict[str, Any]]:
@@ -291,24 +302,24 @@ async def _delete(ctx: Ctx, api: Any, name: str) -> str:
     and not being deleted is (the first did not take). Even two crossing
     each other harm nothing: the API answers a DELETE of a nodegroup being
     terminated with a 404 "already being terminated", and takes no force
-    from it (FACTS-scenarios, delete nodegroup)."""
-    for attempt in range(1, API_TRIES + 1):
-        try:
-            return await ctx.act(api.api_call("DELETE", f"admin/nodegroup/{name}"),
-                                 partial(_bounded, partial(delete_nodegroup, api, name),
-                                         f"DELETE admin/nodegroup/{name}", reads=False))
-        except SMApiError as exc:
-            if attempt == API_TRIES or not _may_pass(exc):
-                raise
-            ctx.info(f"{name}: {str(exc).rstrip('.')}; looked for in the listing in "
-                     f"{API_PAUSE_S:g} s, and sent again only if it still stands "
-                     f"(try {attempt + 1} of {API_TRIES})")
-        await asyncio.sleep(API_PAUSE_S)
+    from it (FACTS-scenarios, delete nodegroup). The listing that tells a
+    404 apart is a read like the others, asked again (review 59c L2)."""
+    path = f"admin/nodegroup/{name}"
+    send = partial(_bounded, partial(api.delete_nodegroup, name), f"DELETE {path}",
+                   reads=False)
+    deleted = partial(delete_nodegroup, api, name, send=send,
+                      listing=partial(_listing, ctx, api))
+
+    async def took_effect() -> str | None:
         group = next((g for g in await _listing(ctx, api) if g["name"] == name), None)
         if group is None or being_deleted(group):
             how = "gone" if group is None else "being deleted"
             return f"{name}: {how}, the listing shows: its DELETE took effect"
-    raise AssertionError("unreachable: the last try returns or raises")
+        return None
+
+    return await _tried(ctx, name, partial(ctx.act, api.api_call("DELETE", path), deleted),
+                        again=f"looked for in the listing in {API_PAUSE_S:g} s, and sent "
+                        "again only if it still stands", look=took_effect)
 
 
 # Said where the journal does not record recreate's nodegroups (an older

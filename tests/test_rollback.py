@@ -2106,6 +2106,39 @@ async def test_a_delete_that_failed_once_is_sent_again_after_a_look(tmp_path: Pa
     assert deletes, second.text()[-3000:]
 
 
+async def test_a_delete_refused_as_under_way_asks_the_listing_again_if_it_fails_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 59c L2: where a DELETE is answered 404 "already being terminated"
+    (another DELETE went first), the listing is looked at to tell. That look
+    was asked once: one HTTP 500 there, and the 404 failed the step, leaving
+    every nodegroup to the old stream manager's sweep. It is asked again now,
+    like the step's other reads."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        assert await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        real = StreamManagerAPI.delete_nodegroup
+
+        async def another_went_first(api: StreamManagerAPI, name: str) -> dict[str, Any]:
+            await real(api, name)  # another's DELETE: the group is terminating
+            armed.arm(host.sandbox, "api-error", method="GET", times=1)
+            return await real(api, name)  # ours: 404, and the next listing a 500
+
+        monkeypatch.setattr(StreamManagerAPI, "delete_nodegroup", another_went_first)
+        second = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(second)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+        still_armed = armed.armed(host.sandbox, "api-error")
+    assert still_armed is None, "the listing's 500 was met"
+    assert outcome is Outcome.ROLLED_BACK, second.text()[-3000:]
+    assert left == [], second.detail(NEW_GROUPS)
+    warned = [r for r in read(journal) if r.get("kind") == "new-nodegroups-left"]
+    assert not warned, [r["text"] for r in warned]
+
+
 async def test_a_resume_keeps_the_names_of_the_nodegroups_the_way_back_left(
         tmp_path: Path) -> None:
     """rollback-nodegroups listed recreate's two groups, then the new API
