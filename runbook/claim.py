@@ -45,6 +45,19 @@ TIMEOUT_S = 20.0
 _FIELDS = ("login", "machine", "pid", "journal", "since")
 
 
+# The journal's note of a claim taken from another run (the record's kind).
+TAKEN_OVER = "host-claim"
+
+
+@dataclass(frozen=True)
+class TakenOver:
+    """Another run's claim this run took: what to say of it, and whose it
+    was (login on machine, or "" where its holder could not be read)."""
+
+    said: str
+    whose: str
+
+
 class HostClaimed(ConfigError):
     """Another run has claimed the host: nothing was changed; one line naming
     that run and what to do."""
@@ -90,6 +103,9 @@ class Claim:
     def text(self) -> str:
         return "".join(f"{key}={_one_line(str(getattr(self, key)))}\n" for key in _FIELDS)
 
+    def who(self) -> str:
+        return f"{self.login} on {self.machine}"
+
     def described(self) -> str:
         return (f"{self.login} on {self.machine} (pid {self.pid}), since {self.since}, "
                 f"journal {self.journal}")
@@ -123,13 +139,12 @@ def parse(text: str) -> Claim | None:
     return Claim(fields["login"], fields["machine"], pid, fields["journal"], fields["since"])
 
 
-def take_command(claim: Claim, *, over: bool) -> str:
+def take_command(claim: Claim) -> str:
     """Make the claim folder and write the holder, whole; where it is there
-    already, say `held` and its holder. `over`: replace whatever is there."""
+    already, say `held` and its holder."""
     write = (f"printf %s {quote(claim.text())} > {_LOCK}/holder.new && "
              f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
-    clear = f"rm -rf -- {_LOCK}; " if over else ""
-    return (f"umask 077; mkdir -p -- {_PARENT} && {clear}"
+    return (f"umask 077; mkdir -p -- {_PARENT} && "
             f"if mkdir -- {_LOCK} 2>/dev/null; then {write}; "
             f"else echo held; cat -- {_LOCK}/holder 2>/dev/null; fi")
 
@@ -157,35 +172,40 @@ def refusal(target: str, other: Claim | None) -> str:
 
 
 async def take(remote: Remote, claim: Claim, *, over: bool = False,
-               continues: str | None = None) -> tuple[Claim, str | None]:
+               continues: str | None = None) -> tuple[Claim, TakenOver | None]:
     """Claim the host for `claim`'s run. Raises HostClaimed where another run
-    holds it; returns a note to say where a gone run's claim was taken over
-    (or --take-over-host replaced one), else None. `continues`: the journal
-    of the run this one goes on from, whose claim is this run's too.
-    Connection errors go up."""
-    result = await remote.run(take_command(claim, over=over), timeout=TIMEOUT_S)
+    holds it; returns what to say where another run's claim was taken (a
+    gone run's, or any with `over`: --take-over-host), else None.
+    `continues`: the journal of the run this one goes on from, whose claim
+    is this run's too. Connection errors go up."""
+    result = await remote.run(take_command(claim), timeout=TIMEOUT_S)
     lines = result.stdout.splitlines()
     if result.exit_status != 0 or not lines:
         raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
                           f"({result.last_error_line() or 'no answer'}); nothing was changed")
     if lines[0].strip() == "taken":
-        return claim, ("--take-over-host: the host's earlier claim was replaced" if over
-                       else None)
+        return claim, None
     other = parse("\n".join(lines[1:]))
-    if other is not None and (other.same_run(claim, continues) or other.gone(claim)):
-        if other.same_run(claim, continues):
-            # Named by the journal it began with, whichever journal goes on
-            # with it (a rollback's, then another's): each finds it its own.
-            claim = replace(claim, journal=other.journal)
-        again = await remote.run(retake_command(claim), timeout=TIMEOUT_S)
-        if again.exit_status != 0:
-            raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
-                              f"({again.last_error_line() or 'no answer'}); nothing was changed")
-        if other.same_run(claim, continues):
-            return claim, None
-        return claim, (f"the host's claim of a run that is gone ({other.described()}) was "
-                       "taken over")
-    raise HostClaimed(remote.target, refusal(remote.target, other))
+    ours = other is not None and other.same_run(claim, continues)
+    gone = other is not None and not ours and other.gone(claim)
+    if other is not None and ours:
+        # Named by the journal it began with, whichever journal goes on
+        # with it (a rollback's, then another's): each finds it its own.
+        claim = replace(claim, journal=other.journal)
+    elif not (over or gone):
+        raise HostClaimed(remote.target, refusal(remote.target, other))
+    again = await remote.run(retake_command(claim), timeout=TIMEOUT_S)
+    if again.exit_status != 0:
+        raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
+                          f"({again.last_error_line() or 'no answer'}); nothing was changed")
+    if ours:
+        return claim, None
+    if other is None:
+        return claim, TakenOver("--take-over-host: the host's claim, which could not be "
+                                "read, was replaced", "")
+    how = "from a run that is gone:" if gone else "(--take-over-host) from"
+    return claim, TakenOver(f"the host's claim was taken over {how} {other.described()}",
+                            other.who())
 
 
 async def release(remote: Remote, claim: Claim) -> None:

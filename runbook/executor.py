@@ -266,7 +266,7 @@ class Executor(Generic[F]):
         self._claim = host_claim.mine(str(journal.path.resolve()))
         self._claimed = False
         self._claim_missed: set[str] = set()  # steps whose try found no host
-        self._claim_note: str | None = None
+        self._claim_note: host_claim.TakenOver | None = None
         self._cutover_whole = False
 
     # -- plans ---------------------------------------------------------------
@@ -532,9 +532,12 @@ class Executor(Generic[F]):
             self._said_of_the_claim(self._claim_note)
             self._claim_note = None
 
-    def _said_of_the_claim(self, note: str) -> None:
-        self.journal.write(Record.NOTE, step="", kind="host-claim", text=note, warning=True)
-        self.front.tell(JournalNote(note))
+    def _said_of_the_claim(self, note: host_claim.TakenOver) -> None:
+        # Whose: the exit lines say no more of the host than this run knows
+        # (standing.service_state).
+        self.journal.write(Record.NOTE, step="", kind=host_claim.TAKEN_OVER, text=note.said,
+                           warning=True, whose=note.whose)
+        self.front.tell(JournalNote(note.said))
 
     async def _release_claim(self) -> None:
         """Let the host's claim go, unless the run leaves a cutover under way:

@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
+from runbook.claim import TAKEN_OVER
 from runbook.journal import text_of
 from runbook.journal_replay import Replay
 from runbook.model import LEFT_RUNNING, Leaves, StepState, duration
@@ -117,6 +118,14 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
         # up without serving), as its facts last said (trial 58 L6).
         left = text_of(history.facts.get(LEFT_RUNNING))
         return f"{down}, {count}" + (f"; {left}" if left else "")
+    took = next((note for note in history.notes if note.get("kind") == TAKEN_OVER), None)
+    if took is not None:
+        # Another run's claim taken (--take-over-host, or a run gone): that
+        # run may have changed the host in ways preflight does not look at
+        # (nodegroups deleted), so what serves is not this run's to say.
+        whose = text_of(took.get("whose")) or "another run"
+        return (f"this run began no cutover; it took the host over from {whose}, whose run "
+                f"may have changed it: look at the host before going on ({count})")
     if history.state("preflight") not in _FINISHED:
         # Nothing was looked at, or what was found was not a live install
         # (operator trial: its folder moved aside by a cutover this run knew

@@ -215,3 +215,41 @@ def test_the_refusal_is_one_line_and_exit_2_and_take_over_host_goes_on(tmp_path:
     taken = rehearse("--new-run", "--take-over-host")
     assert taken.returncode == 3, taken.stdout + taken.stderr
     assert not holder.exists()
+
+
+def test_a_run_that_took_another_machines_claim_says_only_what_it_knows(
+        tmp_path: Path) -> None:
+    """--take-over-host replaced a claim another machine left: that run may
+    have changed the host (nodegroups deleted) in ways preflight does not
+    see. The exit line said "the live stream manager serves as before"; it
+    says now whose run the host was taken from, and to look at the host. And
+    where no claim was there to take, the run says not that one was replaced."""
+    import subprocess
+    import sys
+
+    sandbox = tmp_path / "sandbox"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+
+    def rehearse(*args: str, answers: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "runbook.cli", "rehearse", "--sandbox",
+                               str(sandbox), "--headless", "--new-run", *args], input=answers,
+                              capture_output=True, text=True, timeout=180, env=env)
+
+    # Preflight passes, then the operator quits at upload; nobody's claim was there.
+    alone = rehearse("--take-over-host", answers="y\nq\n")
+    assert alone.returncode == 3, alone.stdout + alone.stderr
+    assert "replaced" not in alone.stdout and "taken over" not in alone.stdout, alone.stdout
+    assert "serves as before" in alone.stdout, alone.stdout
+
+    holder = next(sandbox.glob("home/*")) / ".runbook" / "run.lock" / "holder"
+    holder.parent.mkdir()
+    holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\njournal=/home/c/run.jsonl\n"
+                      "since=2026-12-07T00:00:00+00:00\n")
+    taken = rehearse("--take-over-host", answers="y\nq\n")
+    assert taken.returncode == 3, taken.stdout + taken.stderr
+    assert "colleague on laptop-2" in taken.stdout.split("runbook: ")[0], \
+        "the take-over is said as it happens, naming whose claim it was"
+    exit_lines = [line for line in taken.stdout.splitlines() if line.startswith("runbook: ")]
+    said = exit_lines[0]
+    assert "serves as before" not in said, said
+    assert "colleague on laptop-2" in said and "look at the host" in said, said
