@@ -98,12 +98,16 @@ class HeadlessFrontEnd:
         stdin: TextIO | None = None,
         estimate: tuple[float, Path] | None = None,
         earlier: Replay | None = None,
+        journal: Path | None = None,
     ) -> None:
         """`estimate`: the last comparable cutover's downtime and its journal
         (Session.downtime_estimate), said at the cutover and against its clock.
         `earlier`: the run this one resumes, for the summary of steps it finished
-        that this run did not reach."""
+        that this run did not reach. `journal`: the run's, named once the run
+        has begun in it (a run refused before, by another's claim on the host,
+        leaves none: named first, it was gone by the time it was read)."""
         self.cards = {card.id: card for card in cards}
+        self.journal = journal
         self.earlier = earlier
         self.assume_yes = assume_yes
         self.out = out or sys.stdout
@@ -494,12 +498,15 @@ class HeadlessFrontEnd:
                 self.estimate = None
             case Reconnecting():
                 self._print(self.paint(f"  ~ {event.said()}", "yellow"))
-            case RunStarted(down_since=float(since)):
-                self.down_since = since
-                self._print(self.paint(
-                    f"the stream manager has been down since {wall_clock(since)} (for "
-                    f"{duration(time.time() - since)}): the cutover began then and has not "
-                    "ended", "bold", "yellow"))
+            case RunStarted(down_since=since):
+                if self.journal is not None:
+                    self._print(f"journal: {self.journal}")
+                if since is not None:
+                    self.down_since = since
+                    self._print(self.paint(
+                        f"the stream manager has been down since {wall_clock(since)} (for "
+                        f"{duration(time.time() - since)}): the cutover began then and has "
+                        "not ended", "bold", "yellow"))
             case CutoverStarted(began=began):
                 if self.down_since is None:
                     self.down_since = began

@@ -211,6 +211,10 @@ def test_the_refusal_is_one_line_and_exit_2_and_take_over_host_goes_on(tmp_path:
     assert "--take-over-host" in line and "Traceback" not in refused.stderr
     assert "serves as before" not in refused.stdout
     assert set((sandbox / ".operator" / "runs").glob("*.jsonl")) == journals, "no journal"
+    # Nor does it name one (it named the journal it claimed, then removed it).
+    named = [line.split("journal: ", 1)[1] for line in refused.stdout.splitlines()
+             if "journal: " in line]
+    assert all(Path(path).exists() for path in named), refused.stdout
 
     taken = rehearse("--new-run", "--take-over-host")
     assert taken.returncode == 3, taken.stdout + taken.stderr

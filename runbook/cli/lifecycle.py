@@ -328,11 +328,10 @@ async def go(args: argparse.Namespace, opening: Opening, path: Path,
     if is_headless(args):
         from runbook.headless import HeadlessFrontEnd
 
-        print(f"journal: {path}")
         run = opening.open_session(earlier)
         return await run.run(HeadlessFrontEnd(run.cards, assume_yes=args.yes,
                                               estimate=run.downtime_estimate(),
-                                              earlier=run.resume))
+                                              earlier=run.resume, journal=path))
     from screens.tui import run_tui
 
     return await run_tui(opening.open_session, previous=opening.previous,

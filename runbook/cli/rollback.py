@@ -143,13 +143,12 @@ async def _go_back(args: argparse.Namespace, stopper: Stopper, settings: Setting
 
     back = stopper.watch(session(settings, token=token, journal_path=journal,
                                  state_dir=state_dir, resume=earlier, only_back=True))
-    print(f"journal: {journal}")
     try:
         if is_headless(args):
             from runbook.headless import HeadlessFrontEnd
 
             outcome = await back.run(HeadlessFrontEnd(back.cards, assume_yes=args.yes,
-                                                      earlier=earlier))
+                                                      earlier=earlier, journal=journal))
         else:
             from screens.tui import run_tui
 
