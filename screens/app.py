@@ -583,9 +583,19 @@ class RunbookApp(App["Outcome | None"]):
         elif event.state is WorkerState.ERROR:
             # Masked as every other sink is: an unforeseen error can quote a
             # request with the token in it.
+            from runbook.claim import HostClaimed
+
             error = self.session.redactor(error_words(event.worker.error))
-            touched = self.run_state.ended(Outcome.FAILED, error)
-            self.notify(error, title="The run stopped on an error", severity="error",
+            refused = isinstance(event.worker.error, HostClaimed)
+            touched = self.run_state.ended(Outcome.FAILED, error, refused=refused)
+            if refused:
+                # Whole in the output pane, where it wraps and stays: at 80
+                # columns the hint had room for part of it only.
+                self.store.add("", "err", error)
+                self.flush()
+                self.main.sync_output()
+            self.notify(error, title="The run was refused" if refused
+                        else "The run stopped on an error", severity="error",
                         timeout=30, markup=False)
         else:
             touched = self.run_state.ended(Outcome.STOPPED)
@@ -730,7 +740,7 @@ class RunbookApp(App["Outcome | None"]):
         if not self.opened:
             return action == "request_quit"
         if action == "write_report":  # out of the footer until there is a run to report
-            return self.run_state.outcome is not None
+            return self.run_state.outcome is not None and not self.run_state.refused
         if action == "review_properties":
             # Once its step has ended there is no review to open (operator
             # trial: mid-cutover the palette offered it; d still says why).

@@ -129,6 +129,9 @@ class RunState:
     not_undone: tuple[str, ...] = ()
     nothing_to_undo: tuple[str, ...] = ()
     run_error: str | None = None
+    # The run_error is a refusal before the run began (another run's claim
+    # on the host): nothing ran, and there is no journal to report on.
+    refused: bool = False
     stop_requested: bool = False
     # The step the operator stopped (x), until it ends: its command is being
     # stopped on the host, which can take the command's grace period.
@@ -319,11 +322,13 @@ class RunState:
             return earlier.state.value
         return StepState.PENDING.value
 
-    def ended(self, outcome: Outcome, error: str | None = None) -> list[str]:
-        """The run's worker finished (or was cancelled, or raised); the steps
-        whose rows changed."""
+    def ended(self, outcome: Outcome, error: str | None = None, *,
+              refused: bool = False) -> list[str]:
+        """The run's worker finished (or was cancelled, or raised: `refused`
+        before it began); the steps whose rows changed."""
         self.outcome = outcome
         self.run_error = error
+        self.refused = refused
         changed = [self.running] if self.running is not None else []
         if error is None and outcome is Outcome.STOPPED and self.running is not None:
             # Cut off mid-step: the journal has it started and never ended.

@@ -169,8 +169,9 @@ def status_clocks(state: RunState, now: float, *, narrow: bool = False,
         clocks += [(short if narrow else f"steps {done} done or skipped", "")]
     if state.outcome is not None:
         outcome_style = {Outcome.DONE: "bold $success", Outcome.FAILED: "bold $error"}
+        words = "refused" if state.refused else state.outcome.words
         clocks += [("   run ", "$text-muted"),
-                   (state.outcome.words, outcome_style.get(state.outcome, "bold $warning"))]
+                   (words, outcome_style.get(state.outcome, "bold $warning"))]
     return Content.assemble(*clocks)
 
 
@@ -433,6 +434,10 @@ def _hint_ended(state: RunState, *, journal: Path, brief: bool, fits: Fits | Non
               else "w writes the report." if brief
               else "w writes the report for the change ticket.")
     then = f"{report} q quits."
+    if state.refused:
+        # Whole in the output pane: here, its gist and the one key there is.
+        return _ending(["The run was refused, and nothing ran: the output pane says why, "
+                        "and what to do."], "q quits.", "$error", fits)
     if state.run_error is not None:
         return _ending([f"The run stopped on an error: {state.run_error}."], then, "$error",
                        fits)

@@ -232,3 +232,40 @@ def test_the_first_paint_of_a_rehearsal_waits_for_neither_the_engine_nor_ssh(
              "runbook.rehearsal.host", "screens.main", "screens.dialogs"}
     assert loaded & later == set()
     assert "screens.starting" in loaded
+
+
+async def test_a_refusal_for_the_hosts_claim_is_readable_whole_at_80_columns(
+        tmp_path: Path) -> None:
+    """Another machine's run holds the host (runbook.claim): the run is refused
+    before it asks anything. At 80x24 the refusal, a long sentence naming that
+    run and what to do, was cut off in the bottom hint. Every word of it is
+    on the screen now, and nothing offers a report of a run that never began."""
+    from runbook.claim import HostClaimed
+    from tests.rehearsal import rehearsal_host, rehearsal_session
+
+    journal = tmp_path / "runs" / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        holder = host.home / ".runbook" / "run.lock" / "holder"
+        holder.parent.mkdir(parents=True)
+        holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\n"
+                          "journal=/home/colleague/.local/state/runbook/10.20.30.40-"
+                          "20261207T001500Z.jsonl\nsince=2026-12-07T00:15:00+00:00\n")
+        app = create_app(lambda continuing: rehearsal_session(host, journal, resume=continuing),
+                         rehearsal=True, host_label="pytest")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(lambda: app.runner is not None and app.runner.is_finished,
+                        timeout=60, what="the refusal")
+            await until(lambda: app.run_state.run_error is not None, what="the error said")
+            await pilot.pause()
+            refusal = str(app.runner.error)
+            assert isinstance(app.runner.error, HostClaimed), refusal
+            shown = " ".join(screen_text(app).replace("│", " ").split())
+            words = " ".join(refusal.split())
+            for part in ("colleague on laptop-2", "Nothing was changed",
+                         "run again with --take-over-host"):
+                assert part in words, words
+            missing = [word for word in words.split() if word not in shown]
+            assert not missing, (missing, screen_text(app))
+            assert "w writes the report" not in shown and "run refused" in shown, \
+                screen_text(app)
+            app.exit()
