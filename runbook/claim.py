@@ -32,6 +32,7 @@ from shlex import quote
 from typing import TYPE_CHECKING
 
 from runbook.config import ConfigError
+from runbook.model import duration
 
 if TYPE_CHECKING:
     from runbook.remote import Remote
@@ -106,9 +107,22 @@ class Claim:
     def who(self) -> str:
         return f"{self.login} on {self.machine}"
 
-    def described(self) -> str:
-        return (f"{self.login} on {self.machine} (pid {self.pid}), since {self.since}, "
+    def described(self, now: datetime | None = None) -> str:
+        return (f"{self.who()} (pid {self.pid}), since {_since(self.since, now)}, "
                 f"journal {self.journal}")
+
+
+def _since(since: str, now: datetime | None = None) -> str:
+    """When a claim was made, on this machine's clock, and how long ago (the
+    other machine's clock may differ a little): whether that run is surely
+    gone is the reader's to judge. As written where it cannot be read."""
+    try:
+        when = datetime.fromisoformat(since).astimezone()
+    except ValueError:
+        return since
+    now = (now or datetime.now(UTC)).astimezone()
+    shown = when.strftime("%H:%M:%S" if when.date() == now.date() else "%Y-%m-%d %H:%M:%S")
+    return f"{shown} ({duration((now - when).total_seconds())} ago)"
 
 
 def _one_line(value: str) -> str:
@@ -167,8 +181,9 @@ def refusal(target: str, other: Claim | None) -> str:
     who = other.described() if other is not None else (
         "one whose record is still being written, or cannot be read")
     return (f"another runbook is working on this host: {who} ({WHERE} on the host). "
-            "Nothing was changed. Wait for that run to end; if it surely is gone "
-            "(its machine off, its process killed), run again with --take-over-host")
+            "Nothing was changed. Wait for that run to end. If it is surely gone (its "
+            "machine off, its process killed, or it ended while the host was out of "
+            "reach), run again with --take-over-host")
 
 
 async def take(remote: Remote, claim: Claim, *, over: bool = False,
