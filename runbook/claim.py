@@ -107,20 +107,20 @@ class Claim:
     def who(self) -> str:
         return f"{self.login} on {self.machine}"
 
-    def described(self, now: datetime | None = None) -> str:
-        return (f"{self.who()} (pid {self.pid}), since {_since(self.since, now)}, "
+    def described(self) -> str:
+        return (f"{self.who()} (pid {self.pid}), since {_since(self.since)}, "
                 f"journal {self.journal}")
 
 
-def _since(since: str, now: datetime | None = None) -> str:
+def _since(since: str) -> str:
     """When a claim was made, on this machine's clock, and how long ago (the
     other machine's clock may differ a little): whether that run is surely
     gone is the reader's to judge. As written where it cannot be read."""
     try:
         when = datetime.fromisoformat(since).astimezone()
-    except ValueError:
+    except (ValueError, OverflowError):
         return since
-    now = (now or datetime.now(UTC)).astimezone()
+    now = datetime.now(UTC).astimezone()
     shown = when.strftime("%H:%M:%S" if when.date() == now.date() else "%Y-%m-%d %H:%M:%S")
     return f"{shown} ({duration((now - when).total_seconds())} ago)"
 
