@@ -63,6 +63,9 @@ class JournalNote:
     """What the operator should know of the journal as the run begins: its
     last record, torn by a crash, was mended, or it cannot be locked."""
     message: str
+    # Another run's claim on the host was taken: whose (runbook.claim), so
+    # front ends say no more of what serves than this run knows.
+    taken_from: str = ""
 
 
 @dataclass(frozen=True)

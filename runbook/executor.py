@@ -267,6 +267,11 @@ class Executor(Generic[F]):
         self._claimed = False
         self._claim_missed: set[str] = set()  # steps whose try found no host
         self._claim_note: host_claim.TakenOver | None = None
+        # Whose claim this run (or the one it continues) took: then what
+        # serves is not its to say.
+        from runbook.standing import taken_from
+
+        self._taken_from = taken_from(resume) if resume is not None else None
         self._cutover_whole = False
 
     # -- plans ---------------------------------------------------------------
@@ -535,9 +540,10 @@ class Executor(Generic[F]):
     def _said_of_the_claim(self, note: host_claim.TakenOver) -> None:
         # Whose: the exit lines say no more of the host than this run knows
         # (standing.service_state).
+        self._taken_from = note.whose or "another run"
         self.journal.write(Record.NOTE, step="", kind=host_claim.TAKEN_OVER, text=note.said,
                            warning=True, whose=note.whose)
-        self.front.tell(JournalNote(note.said))
+        self.front.tell(JournalNote(note.said, taken_from=self._taken_from))
 
     async def _release_claim(self) -> None:
         """Let the host's claim go, unless the run leaves a cutover under way:
@@ -646,10 +652,13 @@ class Executor(Generic[F]):
     def _way_back_closed(self, step: Step[F]) -> str | None:
         """Why the way back cannot be taken at `step`, in the operator's
         words; None when it can."""
-        from runbook.standing import ONLY_UNDER_WAY
+        from runbook.standing import ONLY_UNDER_WAY, took_over
 
         if step.phase is Phase.ROLLBACK:
             return "this is the way back already"
+        if self.cutover_began is None and self._taken_from is not None:
+            return ("nothing to go back from in this run, which began no cutover: "
+                    f"{took_over(self._taken_from)}")
         if self.cutover_began is None:
             return ("nothing to go back from: the cutover has not begun, and the live stream "
                     "manager serves as before")

@@ -60,6 +60,21 @@ def said_time(iso: str) -> str:
 ENDS_AS_BEGUN_S = 1.0
 
 
+def taken_from(history: Replay) -> str | None:
+    """Whose claim on the host the run took (--take-over-host, or a run
+    gone), as its journal says; None where it took none."""
+    took = next((note for note in history.notes if note.get("kind") == TAKEN_OVER), None)
+    return None if took is None else text_of(took.get("whose")) or "another run"
+
+
+def took_over(whose: str) -> str:
+    """What a run that took another's claim knows of the host: not what
+    serves. That run may have changed it in ways preflight does not look at
+    (nodegroups deleted)."""
+    return (f"it took the host over from {whose}, whose run may have changed it: look at "
+            "the host before going on")
+
+
 def service_state(history: Replay, *, as_of: str | None = None) -> str:
     """One sentence: what serves now, and since when it is down if it is;
     with `as_of` (the journal's last record, for a report read later) what
@@ -118,14 +133,9 @@ def service_state(history: Replay, *, as_of: str | None = None) -> str:
         # up without serving), as its facts last said (trial 58 L6).
         left = text_of(history.facts.get(LEFT_RUNNING))
         return f"{down}, {count}" + (f"; {left}" if left else "")
-    took = next((note for note in history.notes if note.get("kind") == TAKEN_OVER), None)
-    if took is not None:
-        # Another run's claim taken (--take-over-host, or a run gone): that
-        # run may have changed the host in ways preflight does not look at
-        # (nodegroups deleted), so what serves is not this run's to say.
-        whose = text_of(took.get("whose")) or "another run"
-        return (f"this run began no cutover; it took the host over from {whose}, whose run "
-                f"may have changed it: look at the host before going on ({count})")
+    whose = taken_from(history)
+    if whose is not None:
+        return f"this run began no cutover; {took_over(whose)} ({count})"
     if history.state("preflight") not in _FINISHED:
         # Nothing was looked at, or what was found was not a live install
         # (operator trial: its folder moved aside by a cutover this run knew

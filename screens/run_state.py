@@ -132,6 +132,9 @@ class RunState:
     # The run_error is a refusal before the run began (another run's claim
     # on the host): nothing ran, and there is no journal to report on.
     refused: bool = False
+    # Whose claim on the host the run took (JournalNote): what serves is
+    # then not the run's to say.
+    taken_from: str | None = None
     stop_requested: bool = False
     # The step the operator stopped (x), until it ends: its command is being
     # stopped on the host, which can take the command's grace period.
@@ -177,6 +180,7 @@ class RunState:
             Connected,
             CutoverEnded,
             CutoverStarted,
+            JournalNote,
             NoEstimate,
             Output,
             Progress,
@@ -201,6 +205,8 @@ class RunState:
                 # rollback` said "downtime not started" all the way back).
                 if since is not None and self.down_since is None:
                     self.down_since = since
+            case JournalNote(taken_from=whose) if whose:
+                self.taken_from = whose
             case NoEstimate():
                 # Its times stand for no other run's: none stands for it
                 # either, found before or after (the estimate's worker).

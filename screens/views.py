@@ -21,6 +21,7 @@ from runbook.model import (
     StepState,
     wall_clock,
 )
+from runbook.standing import taken_from, took_over
 from screens.presentation import (
     ALREADY,
     GROUPS,
@@ -614,6 +615,12 @@ def way_back(state: RunState, back: WayBack | None) -> tuple[str, bool]:
         if state.downtime_s is not None:
             return ("Nothing to roll back here: the cutover is complete and the new stream "
                     "manager serves."), False
+        # Another run's claim taken: what serves is not this run's to say.
+        whose = state.taken_from or (taken_from(state.previous)
+                                     if state.continued and state.previous else None)
+        if whose is not None:
+            return (f"Nothing to roll back in this run, which began no cutover: "
+                    f"{took_over(whose)}."), True
         return ("Nothing to roll back: the cutover has not started, and the live stream "
                 "manager serves as before."), False
     # The command last, with nothing after it: it is pasted into a shell (trial:

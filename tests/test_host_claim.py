@@ -295,3 +295,39 @@ async def test_a_claim_left_by_a_run_that_lost_its_host_is_said_whose_and_how_ol
     notes = [e.message for e in again.events if isinstance(e, JournalNote)]
     assert any("taken over" in note and str(journal.resolve()) in note for note in notes), notes
     assert again.asked == ["preflight"]
+
+
+async def test_the_way_back_asked_before_a_cutover_after_a_take_over_says_not_what_serves(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """After --take-over-host, asking for the way back before this run's
+    cutover said "the cutover has not begun, and the live stream manager
+    serves as before": that run may have begun one this run knows nothing of.
+    The engine's answer, and the TUI's r, say only what this run knows."""
+    from screens.app import create_app
+    from screens.views import way_back
+    from tests.polling import until
+    from tests.rehearsal import rehearsal_session
+
+    def claimed() -> None:
+        holder = claim_file(rehearsal_host)
+        holder.parent.mkdir(parents=True, exist_ok=True)
+        holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\n"
+                          "journal=/home/c/run.jsonl\nsince=2026-12-07T00:00:00+00:00\n")
+
+    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), take_over_host=True)
+    claimed()
+    front = ScriptedFrontEnd({"preflight": [Decision(Answer.ROLLBACK), STOP]})
+    await rehearsal_session(rehearsal_host, tmp_path / "a.jsonl", settings).run(front)
+    said = front.text()
+    assert "nothing to go back from" in said, said[-2000:]
+    assert "serves as before" not in said and "colleague on laptop-2" in said, said[-2000:]
+
+    claimed()
+    app = create_app(lambda continuing: rehearsal_session(
+        rehearsal_host, tmp_path / "b.jsonl", settings, resume=continuing),
+        rehearsal=True, host_label="pytest")
+    async with app.run_test(size=(120, 40)):
+        await until(lambda: app.asking is not None, timeout=60, what="preflight's question")
+        told, _warning = way_back(app.run_state, None)
+        assert "serves as before" not in told and "colleague on laptop-2" in told, told
+        app.exit()
