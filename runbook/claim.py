@@ -11,9 +11,12 @@ folder made with ``mkdir``, which only one can make, holding who made it
 The claim is taken before a run's first step touches the host, re-taken by
 the same run resumed (the same journal on the same machine), and let go when
 the run ends, unless it ends with a cutover under way: then no other run may
-enter it. A run found gone (its pid no longer runs on this machine, for this
-login) leaves a claim that is taken over, and said; one of another machine
-only with --take-over-host.
+enter it, and the claim says so (when that cutover began). A run found gone
+(its pid no longer runs on this machine, for this login) leaves a claim that
+is taken over, and said; one of another machine only with --take-over-host.
+A claim kept for a cutover under way is neither: only a run that goes on with
+that cutover (its journal resumed, or its way back, from a copy too) may take
+it, as its own or with --take-over-host (review 60a, F10 and F1).
 
 Pure shell text and parsing, plus the two calls that send it; the executor
 decides when.
@@ -28,6 +31,7 @@ import re
 import socket
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from shlex import quote
 from typing import TYPE_CHECKING
 
@@ -44,6 +48,8 @@ WHERE = "~/.runbook/run.lock"
 # Every look and change here is small; the host bounds it, and so does the client.
 TIMEOUT_S = 20.0
 _FIELDS = ("login", "machine", "pid", "journal", "since")
+# Written only on a claim kept for a cutover under way; older holders lack it.
+_CUTOVER = "cutover"
 
 
 # The journal's note of a claim taken from another run (the record's kind).
@@ -78,6 +84,9 @@ class Claim:
     pid: int
     journal: str
     since: str
+    # When the cutover this run began or goes on with began (the journal's
+    # cutover-start), once it is under way; empty before.
+    cutover: str = ""
 
     def same_run(self, other: Claim, continues: str | None = None) -> bool:
         """The same run however often resumed: its journal, on the same
@@ -88,8 +97,13 @@ class Claim:
 
     def gone(self, mine: Claim) -> bool:
         """Whether the run that made this claim surely runs no more: one of this
-        machine and login whose process is gone."""
+        machine and login whose process is gone. Never one kept for a cutover
+        under way, but by a run that goes on with that cutover: another state
+        folder of this login has no record of it, and a machine of the same
+        name is not this one (review 60a, F1)."""
         if (self.machine, self.login) != (mine.machine, mine.login) or self.pid == mine.pid:
+            return False
+        if self.cutover and self.cutover != mine.cutover:
             return False
         if self.pid <= 0:
             return False
@@ -102,7 +116,8 @@ class Claim:
         return False
 
     def text(self) -> str:
-        return "".join(f"{key}={_one_line(str(getattr(self, key)))}\n" for key in _FIELDS)
+        keys = (*_FIELDS, _CUTOVER) if self.cutover else _FIELDS
+        return "".join(f"{key}={_one_line(str(getattr(self, key)))}\n" for key in keys)
 
     def who(self) -> str:
         return f"{self.login} on {self.machine}"
@@ -150,7 +165,8 @@ def parse(text: str) -> Claim | None:
         pid = int(fields["pid"])
     except ValueError:
         pid = 0
-    return Claim(fields["login"], fields["machine"], pid, fields["journal"], fields["since"])
+    return Claim(fields["login"], fields["machine"], pid, fields["journal"], fields["since"],
+                 fields.get(_CUTOVER, ""))
 
 
 def take_command(claim: Claim) -> str:
@@ -160,7 +176,9 @@ def take_command(claim: Claim) -> str:
              f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
     return (f"umask 077; mkdir -p -- {_PARENT} && "
             f"if mkdir -- {_LOCK} 2>/dev/null; then {write}; "
-            f"else echo held; cat -- {_LOCK}/holder 2>/dev/null; fi")
+            # A folder with no holder (yet) is held too: refused, or replaced
+            # by --take-over-host, as before the take-over looked first.
+            f"else echo held; cat -- {_LOCK}/holder 2>/dev/null; true; fi")
 
 
 def retake_command(claim: Claim) -> str:
@@ -169,12 +187,46 @@ def retake_command(claim: Claim) -> str:
             f"{_LOCK}/holder.new && mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
 
 
-def release_command(claim: Claim) -> str:
-    """The claim removed, only while it is this run's."""
+def _still_mine(claim: Claim) -> str:
+    """Shell: true while the holder names this run (its journal and machine)."""
     line = quote(f"journal={_one_line(claim.journal)}")
     machine = quote(f"machine={_one_line(claim.machine)}")
     return (f"grep -qxF -- {line} {_LOCK}/holder 2>/dev/null && "
-            f"grep -qxF -- {machine} {_LOCK}/holder && rm -rf -- {_LOCK}; true")
+            f"grep -qxF -- {machine} {_LOCK}/holder")
+
+
+def release_command(claim: Claim) -> str:
+    """The claim removed, only while it is this run's."""
+    return f"{_still_mine(claim)} && rm -rf -- {_LOCK}; true"
+
+
+def mark_command(claim: Claim) -> str:
+    """The holder written again with the cutover under way, only while it is
+    this run's."""
+    return (f"umask 077; {_still_mine(claim)} && printf %s {quote(claim.text())} > "
+            f"{_LOCK}/holder.new && mv -f -- {_LOCK}/holder.new {_LOCK}/holder")
+
+
+def cutover_refusal(other: Claim, config: str | None, *, goes_on: bool) -> str:
+    """Why a run is refused where the claim was kept for a cutover under way:
+    no run but one that goes on with that cutover may enter (review 60a,
+    F10: told to wait for the run to end or take the host over, a second
+    operator's run upgraded from the emptied fleet). `goes_on`: this run goes
+    on with it, from elsewhere; only --take-over-host lets it in."""
+    from runbook.standing import resume_command, rollback_command, said_time
+
+    said = (f"a cutover begun {said_time(other.cutover)} by {other.login} on {other.machine} "
+            f"(journal {other.journal}) has not ended ({WHERE} on the host). The stream "
+            "manager may be down and its fleet deleted. Nothing was changed")
+    if goes_on:
+        return (f"{said}. This run goes on with that cutover: if the run on {other.machine} "
+                "is surely gone (its machine off, its runbook killed), run again with "
+                "--take-over-host")
+    config = config or "CONFIG"
+    return (f"{said}. Go on with that journal, not a new run: resume it "
+            f"({resume_command(config, other.journal)}) or take the way back "
+            f"({rollback_command(config, Path(other.journal))}), on {other.machine}, or "
+            "here with a copy of that journal")
 
 
 def refusal(target: str, other: Claim | None) -> str:
@@ -187,12 +239,14 @@ def refusal(target: str, other: Claim | None) -> str:
 
 
 async def take(remote: Remote, claim: Claim, *, over: bool = False,
-               continues: str | None = None) -> tuple[Claim, TakenOver | None]:
+               continues: str | None = None, config: str | None = None
+               ) -> tuple[Claim, TakenOver | None]:
     """Claim the host for `claim`'s run. Raises HostClaimed where another run
     holds it; returns what to say where another run's claim was taken (a
     gone run's, or any with `over`: --take-over-host), else None.
     `continues`: the journal of the run this one goes on from, whose claim
-    is this run's too. Connection errors go up."""
+    is this run's too; and `claim.cutover`, the cutover it goes on with.
+    `config`: for the commands a refusal names. Connection errors go up."""
     result = await remote.run(take_command(claim), timeout=TIMEOUT_S)
     lines = result.stdout.splitlines()
     if result.exit_status != 0 or not lines:
@@ -202,11 +256,17 @@ async def take(remote: Remote, claim: Claim, *, over: bool = False,
         return claim, None
     other = parse("\n".join(lines[1:]))
     ours = other is not None and other.same_run(claim, continues)
+    if other is not None and other.cutover and not ours:
+        # Kept for a cutover under way: only a run going on with that very
+        # cutover may enter, and only once its run is gone or with `over`.
+        goes_on = other.cutover == claim.cutover
+        if not (goes_on and (over or other.gone(claim))):
+            raise HostClaimed(remote.target, cutover_refusal(other, config, goes_on=goes_on))
     gone = other is not None and not ours and other.gone(claim)
     if other is not None and ours:
         # Named by the journal it began with, whichever journal goes on
         # with it (a rollback's, then another's): each finds it its own.
-        claim = replace(claim, journal=other.journal)
+        claim = replace(claim, journal=other.journal, cutover=claim.cutover or other.cutover)
     elif not (over or gone):
         raise HostClaimed(remote.target, refusal(remote.target, other))
     again = await remote.run(retake_command(claim), timeout=TIMEOUT_S)
@@ -221,6 +281,12 @@ async def take(remote: Remote, claim: Claim, *, over: bool = False,
     how = "from a run that is gone:" if gone else "(--take-over-host) from"
     return claim, TakenOver(f"the host's claim was taken over {how} {other.described()}",
                             other.who())
+
+
+async def mark(remote: Remote, claim: Claim) -> None:
+    """The claim, kept for the cutover under way, says so (`claim.cutover`),
+    if it is still this run's; errors go up."""
+    await remote.run(mark_command(claim), timeout=TIMEOUT_S)
 
 
 async def release(remote: Remote, claim: Claim) -> None:

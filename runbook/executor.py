@@ -239,8 +239,12 @@ class Executor(Generic[F]):
         # Prepare steps skipped before the cutover began, kept so by a run
         # resumed after it (_keep_skipped): said, and looked at, once.
         self._kept_skipped: set[str] = set()
+        # When the cutover under way began, as its journal and the host's
+        # record say it: the host's claim names it (runbook.claim).
+        self._cutover_at: str | None = None
         if resume is not None and resume.cutover_started:
             self.cutover_began = datetime.fromisoformat(resume.cutover_started).timestamp()
+            self._cutover_at = resume.cutover_started
         # A record whose run was cut off before its journal said the cutover
         # began: nothing was sent, and this run begins it afresh, its clock
         # and its snapshot with it (review 58a, L1).
@@ -248,6 +252,7 @@ class Executor(Generic[F]):
         under_way = host_state.cutover()
         if under_way is not None:
             self.cutover_began = datetime.fromisoformat(under_way.began).timestamp()
+            self._cutover_at = under_way.began
         # Its end on record, whatever the host's record says: the downtime is
         # the one recorded then, not ended again at this run's end.
         self._ended_on_record = resume is not None and resume.downtime_s is not None
@@ -263,8 +268,10 @@ class Executor(Generic[F]):
             under_way is None or under_way.journalled_in(journal.path))
         # This run's claim on the host itself (runbook.claim), once taken; and
         # whether its cutover completed (or went back), which lets it go.
-        self._claim = host_claim.mine(str(journal.path.resolve()))
+        self._claim = dataclasses.replace(host_claim.mine(str(journal.path.resolve())),
+                                          cutover=self._cutover_at or "")
         self._claimed = False
+        self._claim_marked = bool(self._cutover_at)  # see _mark_claim
         self._claim_missed: set[str] = set()  # steps whose try found no host
         self._claim_note: host_claim.TakenOver | None = None
         # Whose claim this run (or the one it continues) took: then what
@@ -514,7 +521,8 @@ class Executor(Generic[F]):
         continues = self.resume.path if self.resume is not None else None
         self._claim, self._claim_note = await host_claim.take(
             self.remote, self._claim, over=self.settings.take_over_host,
-            continues=str(continues.resolve()) if continues is not None else None)
+            continues=str(continues.resolve()) if continues is not None else None,
+            config=self.settings.source)
         self._claimed = True
 
     async def claim_host(self, step: Step[F]) -> None:
@@ -523,8 +531,12 @@ class Executor(Generic[F]):
         host still cannot be reached, the action goes on to meet that itself,
         and its step says so in its own words (preflight's: nothing ran, the
         known_hosts line); the claim is tried again at the next step. Another
-        run's claim, or one that cannot be made there, stops the run."""
-        if self._claimed or step.id in self._claim_missed:
+        run's claim, or one that cannot be made there, stops the run. Once
+        the cutover is under way, the claim says so (_mark_claim)."""
+        if self._claimed:
+            await self._mark_claim()
+            return
+        if step.id in self._claim_missed:
             return
         try:
             await self._claim_host()
@@ -551,6 +563,7 @@ class Executor(Generic[F]):
         if not self._claimed:
             return
         if self.cutover_began is not None and not self._cutover_whole:
+            await self._mark_claim(again=True)
             return
         if not getattr(self.remote, "connected", True):
             # Lost: not waited for again only to let the claim go (a host that
@@ -561,6 +574,25 @@ class Executor(Generic[F]):
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
                 await host_claim.release(self.remote, self._claim)
         self._claimed = False
+
+    async def _mark_claim(self, *, again: bool = False) -> None:
+        """The claim kept on the host says the cutover under way, and when it
+        began: no run but one that goes on with it may take it then, with
+        --take-over-host either (review 60a, F10). Tried at the action after
+        the cutover began (a run killed later leaves it so), and `again` as
+        the run ends if that try failed; a failure is left unsaid: the claim
+        then refuses others as any run's does."""
+        if self._cutover_at is None or (self._claim_marked and not again) \
+                or self._claim.cutover == self._cutover_at:
+            return
+        self._claim_marked = True
+        if not getattr(self.remote, "connected", True):
+            return
+        marked = dataclasses.replace(self._claim, cutover=self._cutover_at)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
+                await host_claim.mark(self.remote, marked)
+                self._claim = marked
 
     async def _steps(self, steps: Sequence[Step[F]], *, then: str | None = None) -> Outcome:
         """The steps in order; a failed one is retried, rolled back from or
@@ -1002,6 +1034,7 @@ class Executor(Generic[F]):
             return
         began = self.host_state.begin_cutover(self.journal.path, self.facts.snapshot_in_use())
         self.cutover_began = datetime.fromisoformat(began.began).timestamp()
+        self._cutover_at = began.began
         self._tell(CutoverStarted(step.id, self.cutover_began), Record.CUTOVER_START,
                    step=step.id, began=began.began)
         report = self.reports[step.id]

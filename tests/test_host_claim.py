@@ -165,7 +165,13 @@ async def test_preflight_says_a_cutover_half_done_by_another_run_is_there(
     first = ScriptedFrontEnd({"start-service": STOP})
     assert await rehearsal_session(rehearsal_host, tmp_path / "first.jsonl").run(first) \
         is Outcome.STOPPED
-    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), take_over_host=True)
+    # Its claim gone (removed by hand; or an older runbook's run, which
+    # made none): a claim kept for a cutover under way refuses even
+    # --take-over-host (review 60a, F10).
+    import shutil
+
+    shutil.rmtree(claim_file(rehearsal_host).parent)
+    settings = rehearsal_settings(rehearsal_host)
     third = ScriptedFrontEnd()
     session = wiring.session(settings, token=rehearsal_host.api_token,
                              journal_path=tmp_path / "c" / "run.jsonl",
@@ -331,3 +337,75 @@ async def test_the_way_back_asked_before_a_cutover_after_a_take_over_says_not_wh
         told, _warning = way_back(app.run_state, None)
         assert "serves as before" not in told and "colleague on laptop-2" in told, told
         app.exit()
+
+
+async def test_a_claim_kept_for_a_cutover_under_way_is_not_taken_as_gone(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Review 60a F1: the first run stops mid-cutover (stream manager down)
+    and its process ends. A run of the same login on the same machine, from
+    another state folder (XDG_STATE_HOME moved, say), took the kept claim
+    over as a gone run's, then let it go. It is refused, and the claim stays."""
+    from tests.rehearsal import as_if_its_process_ended
+
+    journal = tmp_path / "first.jsonl"
+    first = ScriptedFrontEnd({"start-service": STOP})
+    assert await rehearsal_session(rehearsal_host, journal).run(first) is Outcome.STOPPED
+    assert rehearsal_host.service_pid() is None
+    as_if_its_process_ended(rehearsal_host)
+    second = ScriptedFrontEnd(answers={"preflight": STOP})
+    with pytest.raises(ConfigError) as refused:
+        await other_operator(rehearsal_host, tmp_path / "b").run(second)
+    assert "has not ended" in str(refused.value), refused.value
+    assert second.asked == []
+    holder = claim_file(rehearsal_host).read_text()
+    assert f"journal={journal.resolve()}" in holder.splitlines(), holder
+
+
+async def test_take_over_host_is_refused_over_a_cutover_under_way_unless_it_goes_on_with_it(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Review 60a F10: A stopped mid-cutover (the fleet deleted) and ended.
+    B was told to wait for that run to end or use --take-over-host; it did,
+    and its run upgraded from the emptied fleet. Now the refusal says a
+    cutover is under way and to go on with its journal, and --take-over-host
+    is refused too; a run that goes on with that cutover (a copy of its
+    journal, elsewhere) may take the host over."""
+    from runbook.journal_replay import replay
+
+    journal = tmp_path / "a.jsonl"
+    first = ScriptedFrontEnd({"backup-live": STOP})
+    assert await rehearsal_session(rehearsal_host, journal).run(first) is Outcome.STOPPED
+    began = replay(journal).cutover_started
+    assert began is not None
+    holder = claim_file(rehearsal_host).read_text()
+    assert f"cutover={began}" in holder.splitlines(), holder
+    assert rehearsal_host.api_token not in holder
+
+    for over in (False, True):
+        settings = dataclasses.replace(rehearsal_settings(rehearsal_host), take_over_host=over)
+        front = ScriptedFrontEnd()
+        session = wiring.session(settings, token=rehearsal_host.api_token,
+                                 journal_path=tmp_path / f"b{over}" / "run.jsonl",
+                                 state_dir=tmp_path / f"b{over}" / "state")
+        with pytest.raises(ConfigError) as refused:
+            await session.run(front)
+        said = str(refused.value)
+        assert "\n" not in said
+        for part in ("cutover", "has not ended", str(journal.resolve()), "may be down",
+                     "--resume", "runbook rollback"):
+            assert part in said, said
+        assert "Wait for that run" not in said and "--take-over-host" not in said, said
+        assert front.asked == []
+        assert claim_file(rehearsal_host).read_text() == holder
+
+    # Its journal copied to another machine: the resume there goes on with it.
+    copy = tmp_path / "elsewhere" / "a.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes(journal.read_bytes())
+    settings = dataclasses.replace(rehearsal_settings(rehearsal_host), take_over_host=True)
+    going_on = ScriptedFrontEnd({"backup-live": STOP})
+    session = wiring.session(settings, token=rehearsal_host.api_token, journal_path=copy,
+                             state_dir=tmp_path / "elsewhere" / "state", resume=replay(copy))
+    assert await session.run(going_on) is Outcome.STOPPED
+    assert going_on.asked[-1] == "backup-live", going_on.text()[-2000:]
+    kept = claim_file(rehearsal_host).read_text().splitlines()
+    assert f"cutover={began}" in kept and f"journal={copy.resolve()}" in kept, kept
