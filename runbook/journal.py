@@ -145,6 +145,12 @@ class Journal:
         # write fails holds nothing to go on with (--resume cannot help).
         self._began_empty = opened.st_size == 0
         self._written = False
+        # Its contents as this run has them: what it found, and what it has
+        # appended since. A file written over in place (the same inode:
+        # `cp old.jsonl run.jsonl`, an editor's save) is told by its size and
+        # its last bytes, and what the run recorded is kept from here (review
+        # 60a, F3).
+        self._data = bytearray(_contents(fd))
         try:
             self._heal(fd)
         except BaseException:
@@ -166,6 +172,7 @@ class Journal:
                 self._append(b"\n")
             else:
                 os.ftruncate(fd, keep)
+                del self._data[keep:]
                 os.fsync(fd)
         except OSError as exc:
             raise JournalError(f"{self.path}:{line}: cannot repair the torn end of the journal "
@@ -246,8 +253,11 @@ class Journal:
         except OSError:
             return None  # cannot tell (a folder gone unreadable): the writes will say
         if at_path and os.fstat(self._fd).st_nlink > 0:
-            return None
-        how = "removed" if here is None else "replaced by another file"
+            if self._as_written():
+                return None
+            how = "written over in place (the same file, other contents)"
+        else:
+            how = "removed" if here is None else "replaced by another file"
         kept = self._keep(self.path if here is None else None)
         if kept is None:
             then = "what the run had recorded could not be written back"
@@ -264,12 +274,25 @@ class Journal:
         return f"{self.path}: the journal was {how} during the run; stopped rather than act " \
             f"unrecorded: {then}"
 
+    def _as_written(self) -> bool:
+        """Whether the file holds what this run has it hold, as far as its size
+        and last bytes tell; True where it cannot be read (the writes will say)."""
+        assert self._fd is not None
+        try:
+            if os.fstat(self._fd).st_size != len(self._data):
+                return False
+            tail = min(len(self._data), _TAIL_LOOKED_AT)
+            return os.pread(self._fd, tail, len(self._data) - tail) == \
+                self._data[len(self._data) - tail:]
+        except OSError:
+            return True
+
     def _keep(self, path: Path | None) -> Path | None:
         """The records written so far, in a new file at `path` (else beside
         the journal's), made only where nothing is; None where none could be."""
         assert self._fd is not None
         try:
-            data = _contents(self._fd)
+            data = bytes(self._data)
             if path is None:
                 path = claim(self.path.parent, f"{self.path.stem}-kept")
                 flags = os.O_WRONLY | os.O_APPEND
@@ -293,7 +316,9 @@ class Journal:
             raise ValueError(f"{self.path}: the journal is closed")
         view = memoryview(data)
         while view:
-            view = view[os.write(self._fd, view):]
+            written = os.write(self._fd, view)
+            self._data += view[:written]
+            view = view[written:]
         if sync:
             os.fsync(self._fd)
         self._unsynced = not sync
@@ -306,6 +331,11 @@ class Journal:
             if self._unsynced:
                 os.fsync(fd)
             os.close(fd)
+
+
+# The last bytes of the journal compared with the run's own at each record
+# before a change: a file written over with as many bytes is told by them.
+_TAIL_LOOKED_AT = 4096
 
 
 def _contents(fd: int) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -880,3 +881,47 @@ def test_headless_says_a_journal_that_fails_mid_run_once(tmp_path: Path) -> None
     assert "steps done or skipped" in result.stdout, "the run's own lines were printed"
     assert said.count("cannot write the journal") == 1, said
     assert result.stderr.startswith(f"runbook: {journal}: cannot write the journal"), said
+
+
+@pytest.mark.parametrize("how", ["an older copy", "emptied", "same length"])
+def test_a_journal_written_over_in_place_stops_its_run_and_is_kept_beside(
+        tmp_path: Path, how: str) -> None:
+    """Review 60a, F3: `cp old.jsonl run.jsonl`, an editor's save, `: >`
+    write into the same file (the same inode): the run went on appending after
+    an older copy, and the next reader took its cutover for one that never
+    began. Stopped as for a file replaced, what the run recorded is kept
+    beside it."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write(Record.RUN_START)
+    older = path.read_bytes()
+    journal.write(Record.CUTOVER_START, step="delete-nodegroups",
+                  began="2026-12-07T04:25:41.000+00:00")
+    journal.write(Record.OUTPUT, step="delete-nodegroups", lines=[["out", "sent"]])
+    ours = path.read_bytes()
+    if how == "an older copy":
+        shutil.copyfile(_older(tmp_path, older), path)  # opens it with O_TRUNC, as cp does
+        put = older
+    elif how == "emptied":
+        path.write_bytes(b"")
+        put = b""
+    else:
+        put = ours[:-2] + b"x\n"
+        path.write_bytes(put)
+    journal.write(Record.OUTPUT, step="delete-nodegroups", lines=[["out", "after"]])
+    with pytest.raises(JournalWriteError) as raised:
+        journal.write(Record.ACTION_START, step="delete-nodegroups", n=2)
+    message = str(raised.value)
+    assert str(path) in message and "written over" in message, message
+    assert "stopped rather than act unrecorded" in message and "\n" not in message, message
+    journal.close()
+    kept = tmp_path / "run-kept.jsonl"
+    assert str(kept) in message, message
+    assert [r["event"] for r in read(kept)] == ["run-start", "cutover-start", "output", "output"]
+    assert path.read_bytes().startswith(put)
+
+
+def _older(folder: Path, data: bytes) -> Path:
+    aside = folder / "backup.jsonl"
+    aside.write_bytes(data)
+    return aside
