@@ -20,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -76,6 +77,11 @@ class Cutover:
     # a path here (HostState.cutover finds the record's); empty in records
     # from before it was kept, or when that run took none.
     snapshot: str = ""
+    # How long its journal was as the record was written, just before its
+    # cutover-start: a journal shorter than that is an older copy, not one
+    # cut off between the two (review 60a, F6). None in records from before
+    # it was kept, or where the journal was not there yet.
+    journal_bytes: int | None = None
 
     def journalled_in(self, path: Path) -> bool:
         """Whether `path` is this cutover's journal, however it is spelt."""
@@ -101,6 +107,26 @@ def _same_file(one: Path, other: Path) -> bool:
         return os.path.realpath(one) == os.path.realpath(other)
     except (OSError, ValueError):
         return False
+
+
+def _older_than_the_cutover(found: Cutover) -> str:
+    """Why the journal at a cutover's path cannot be gone on with: it is an
+    older copy, from before the cutover began; and what is left to do."""
+    from runbook.standing import said_time
+
+    journal = Path(found.journal)
+    kept = sorted(journal.parent.glob(f"{glob_escape(journal.stem)}-kept*.jsonl"),
+                  key=lambda path: path.stat().st_mtime if path.exists() else 0.0)
+    fleet = f"; the fleet to rebuild is in {found.snapshot}" if found.snapshot else ""
+    if kept:
+        left = (f"What that run recorded is in {kept[-1]}, which runbook wrote: move "
+                f"{journal} aside, put that file in its place, and run this again")
+    else:
+        left = ("Put back a copy written at or after the cutover began, if there is one; "
+                "if not, take the README's way back (\"The way back\") by hand" + fleet)
+    return (f"{journal}: the journal put back is older than the cutover that began here at "
+            f"{said_time(found.began)}, and it cannot tell what was done: the stream manager "
+            f"may be down. Nothing was changed now. {left}")
 
 
 def _seq(snapshot: Snapshot) -> int:
@@ -278,7 +304,9 @@ class HostState:
                 f"{self._cutover_file}: its start of the cutover under way, {began!r}, is not "
                 "a time; write back when it began (as the `began` of the cutover-start record "
                 f"in {journal or 'its journal'})") from None
-        return Cutover(str(began), journal, self._snapshot_named(str(data.get("snapshot") or "")))
+        size = data.get("journal_bytes")
+        return Cutover(str(began), journal, self._snapshot_named(str(data.get("snapshot") or "")),
+                       size if isinstance(size, int) and not isinstance(size, bool) else None)
 
     def _snapshot_named(self, named: str) -> str:
         """The snapshot the cutover's record names, as a path here: where the
@@ -316,9 +344,16 @@ class HostState:
             return found
         self._folder()
         mine = self.run_snapshot(journal, in_use)
-        began = Cutover(_now(), str(journal.resolve()), str(mine) if mine else "")
-        _write_private(self._cutover_file, {"began": began.began, "journal": began.journal,
-                                            "snapshot": began.snapshot})
+        try:
+            size: int | None = journal.stat().st_size
+        except OSError:
+            size = None
+        began = Cutover(_now(), str(journal.resolve()), str(mine) if mine else "", size)
+        record: dict[str, Any] = {"began": began.began, "journal": began.journal,
+                                  "snapshot": began.snapshot}
+        if size is not None:
+            record["journal_bytes"] = size
+        _write_private(self._cutover_file, record)
         return began
 
     def drop_cutover_never_begun(self, known: Replay | None = None) -> Cutover | None:
@@ -332,7 +367,10 @@ class HostState:
         manager down since then; a resumed run's fleet guard passed over, and
         its clock started at the old record. A journal not there, or that
         cannot be read, keeps the record: nothing then says nothing was sent.
-        The one rule for the runs, `runbook run`'s refusal and the way back.
+        Nor does one shorter than it was as the record was written: an older
+        copy put back, which cannot tell what the cutover did; that raises
+        HostStateError saying so (review 60a, F6). The one rule for the runs,
+        `runbook run`'s refusal and the way back.
         `known`: a journal read already (a resumed run's), not read again
         where the record names it."""
         # Here, not at the top: the first paint reads the host's record, and
@@ -350,6 +388,13 @@ class HostState:
             return None
         if history.cutover_started is not None:
             return None
+        if found.journal_bytes is not None:
+            try:
+                now = Path(found.journal).stat().st_size
+            except OSError:
+                return None
+            if now < found.journal_bytes:
+                raise HostStateError(_older_than_the_cutover(found))
         try:
             self._cutover_file.unlink(missing_ok=True)
         except OSError as exc:

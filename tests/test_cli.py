@@ -2163,3 +2163,67 @@ def test_the_advice_for_a_journal_replaced_mid_cutover_leads_to_the_way_back(
     result = _rollback(state, str(path))
     assert "give that journal" not in result.stderr, result.stderr
     assert "is not the journal" not in result.stderr, result.stderr
+
+
+def test_an_older_copy_of_a_cutovers_journal_put_back_is_not_read_as_never_begun(
+        tmp_path: Path) -> None:
+    """Review 60a, F6: the journal of a cutover under way gone, runbook said
+    to put a copy back. The copy was older than the cutover's start (most
+    backups are): `runbook rollback` then said nothing was changed and the
+    live stream manager served as before, dropped the host's record, and
+    offered a resume that would begin a second cutover. The copy is now told
+    from a journal cut off between the record and its cutover-start (it is
+    shorter than the journal was then): the record stays, and the refusal
+    says the copy cannot tell what was done, and what is left."""
+    import re
+
+    from runbook.hoststate import HostState
+    from runbook.journal import Journal, Record
+
+    config = _closed_port_config(tmp_path)
+    port = re.search(r"^port = (\d+)$", config.read_text(), re.M)
+    assert port is not None
+    state = tmp_path / "state"
+    host = HostState(state / "runbook", "127.0.0.1", int(port.group(1)))
+    env = {"SM_API_TOKEN": "not-a-real-token", "XDG_STATE_HOME": str(state)}
+
+    def rollback(*given: str) -> subprocess.CompletedProcess[str]:
+        return runbook("rollback", str(config), "--headless", "--yes", *given, env=env)
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path)
+    journal.write(Record.RUN_START, config=str(config), host=f"ubuntu@127.0.0.1:{port.group(1)}",
+                  steps=["delete-nodegroups"], rehearsal=False)
+    older = path.read_bytes()  # the operator's backup, taken before the cutover
+    journal.write(Record.FACTS, facts={})
+    began = host.begin_cutover(path).began
+    cut_off = path.read_bytes()  # as the record was written
+    journal.write(Record.CUTOVER_START, step="delete-nodegroups", began=began)
+    journal.close()
+    path.unlink()
+    first = runbook("run", str(config), "--headless", "--yes", env=env)
+    assert first.returncode == 2, first.stderr
+    assert "written at or after" in first.stderr and "-kept" in first.stderr, first.stderr
+
+    path.write_bytes(older)
+    for result in (rollback(), rollback("--journal", str(path)),
+                   runbook("run", str(config), "--headless", "--yes", "--resume", "--journal",
+                           str(path), env=env)):
+        assert result.returncode == 2, result.stdout[-2000:] + result.stderr
+        line = result.stderr.strip()
+        assert "\n" not in line and "Traceback" not in line, line
+        assert "serves as before" not in line and "never began" not in line, line
+        assert "older than the cutover" in line and "cannot tell what was done" in line, line
+        assert "by hand" in line, line
+        assert host.cutover() is not None, "the record of the cutover under way stays"
+
+    kept = tmp_path / "run-kept.jsonl"
+    kept.write_bytes(older + b"{}\n")
+    result = rollback()
+    assert result.returncode == 2 and str(kept) in result.stderr, result.stderr
+
+    # A journal cut off between the record and its cutover-start is as long as
+    # it was then: that one never began, as before.
+    path.write_bytes(cut_off)
+    result = rollback()
+    assert "never began" in result.stderr, result.stderr
+    assert host.cutover() is None

@@ -2205,3 +2205,53 @@ async def test_a_resumed_look_at_left_nodegroups_does_not_say_the_way_back_chang
         outcome = await resumed.run(second)
     said = second.detail(NEW_GROUPS)
     assert "changed nothing on the host" not in said, said
+
+
+class _CopiesOverAt(ScriptedFrontEnd):
+    """Keeps a copy of the journal as delete-nodegroups is asked (before the
+    cutover began); at start-service's question, writes that copy over the
+    journal in place (the same file: cp opens it with O_TRUNC) and stops."""
+
+    def __init__(self, journal: Path) -> None:
+        super().__init__({"start-service": Decision(Answer.STOP)})
+        self.journal = journal
+        self.early: bytes | None = None
+
+    async def confirm(self, step: StepReport, plan: list[Any]) -> Decision:
+        import shutil
+
+        if step.id == "delete-nodegroups" and self.early is None:
+            self.early = self.journal.read_bytes()
+        if step.id == "start-service":
+            aside = self.journal.with_name("backup.jsonl")
+            aside.write_bytes(self.early or b"")
+            shutil.copyfile(aside, self.journal)  # the operator's `cp`
+        return await super().confirm(step, plan)
+
+
+async def test_a_journal_written_over_mid_cutover_keeps_the_cutover_under_way(
+        tmp_path: Path) -> None:
+    """Review 60a, F3: an older copy written over the journal in place
+    mid-cutover went unnoticed; the run stopped with the stream manager down,
+    and the next reader dropped the host's record of the cutover as never
+    begun. The run now stops on it, keeps its records beside the journal,
+    and the record stays: what is left to do names that kept copy."""
+    from runbook.hoststate import HostStateError
+    from runbook.journal import JournalWriteError
+    from runbook.session import host_state
+    from tests.rehearsal import rehearsal_session
+
+    journal = tmp_path / "run.jsonl"
+    front = _CopiesOverAt(journal)
+    async with rehearsal_host(tmp_path) as host:
+        with pytest.raises(JournalWriteError) as stopped:
+            await rehearsal_session(host, journal).run(front)
+        assert "written over" in str(stopped.value), stopped.value
+        assert host.service_pid() is None, "the stream manager is down"
+        state = host_state(rehearsal_settings(host), host.sandbox / ".operator")
+    kept = tmp_path / "run-kept.jsonl"
+    assert replay(kept).cutover_started is not None
+    with pytest.raises(HostStateError) as older:
+        state.drop_cutover_never_begun()
+    assert "older than the cutover" in str(older.value) and str(kept) in str(older.value)
+    assert state.cutover() is not None, "the record of the cutover under way stays"

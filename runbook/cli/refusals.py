@@ -232,10 +232,13 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
 def journal_gone(began_at: str, journal: str, snapshot: str, command: str) -> str:
     """What is left to do for a cutover under way whose journal, `journal`, is
     gone: a copy put back lets `command` (the way back, or on) work; without
-    one, the way back by hand, from the fleet in `snapshot`."""
+    one, the way back by hand, from the fleet in `snapshot`. Only a copy from
+    the cutover on knows what it did (review 60a, F6: an older one was read
+    as a cutover that never began)."""
     return (f"a cutover began here at {began_at} and has not ended, so the stream manager "
-            f"may be down, and its journal, {journal}, is gone: if there is a copy of it, put "
-            f"it back there and run {command}; if not, {by_hand(snapshot)}")
+            f"may be down, and its journal, {journal}, is gone: if there is a copy of it "
+            "written at or after the cutover began (or the -kept copy runbook wrote beside "
+            f"it), put it back there and run {command}; if not, {by_hand(snapshot)}")
 
 
 def by_hand(snapshot: str) -> str:
