@@ -160,7 +160,7 @@ class Journal:
     def _heal(self, fd: int) -> None:
         """Cut a record torn by a crash mid-write off the end, before anything
         is appended to it and the damage ends up in the middle."""
-        data = _contents(fd)
+        data = bytes(self._data)  # read as the journal opened
         keep = data.rfind(b"\n") + 1
         tail = data[keep:]
         if not tail:
