@@ -279,7 +279,10 @@ class Journal:
         and last bytes tell; True where it cannot be read (the writes will say)."""
         assert self._fd is not None
         try:
-            if os.fstat(self._fd).st_size != len(self._data):
+            opened = os.fstat(self._fd)
+            if not stat.S_ISREG(opened.st_mode):
+                return True  # no size to go by (a device)
+            if opened.st_size != len(self._data):
                 return False
             tail = min(len(self._data), _TAIL_LOOKED_AT)
             return os.pread(self._fd, tail, len(self._data) - tail) == \
