@@ -130,7 +130,8 @@ class Settings:
     # --headless: journalled, so a report names the commands that go on as
     # the run's exit lines do (set by the CLI).
     headless: bool = False
-    # --take-over-host: a claim another run left on the host is replaced
+    # --take-over-host: a claim another run left on the host is replaced,
+    # unless it was kept for a cutover this run does not go on with
     # (runbook.claim; set by the CLI, never journalled as a setting).
     take_over_host: bool = False
 
