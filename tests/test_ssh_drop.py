@@ -114,7 +114,7 @@ async def test_an_unzip_outlives_a_lost_connection(tmp_path: Path) -> None:
     journal = tmp_path / "run.jsonl"
     async with rehearsal_host(tmp_path) as host:
         # The launch goes through; the drop lands while the runbook follows it.
-        front = DropOnCommand(host, "unzip", skip=1)
+        front = DropOnCommand(host, "unzip -q", skip=1)
         outcome = await rehearse(host, front, journal)
         assert outcome is Outcome.DONE, front.text()[-3000:]
         assert host.ssh_drops == 1
