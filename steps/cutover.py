@@ -1443,13 +1443,16 @@ class StartService(Red5Step):
                    "waiting nor a restart mends. The properties step ports it: stop, then go "
                    f"on with --resume and let that step run{back}")
         elif too_slow is not None and not runs:
+            # No line of the log quoted: its last is the stop systemd asked
+            # for, which an operator read as the cause (trial 60, F14).
             wait, took = too_slow
-            now = (f"The start took {took:.0f}s: the server was still loading when the "
-                   f"unit's jsvc -wait {wait} ran out, so systemd stopped it. The log shows no "
-                   "error: the release starts too slowly for that wait, and a retry waits no "
-                   f"longer. Nothing runs now. Raise -wait in {ctx.settings.unit_file} and run "
-                   "systemctl daemon-reload, or find what slows the start; then try the step "
-                   f"again{back}")
+            raise StepFailed(
+                f"{why}. The start took {took:.0f}s: the server was still loading when the "
+                f"unit's jsvc -wait {wait} ran out, so systemd stopped it. {log} shows no "
+                "error (its last lines are above): the release starts too slowly for that "
+                "wait, and a retry waits no longer. Nothing runs now. Raise -wait in "
+                f"{ctx.settings.unit_file} and run systemctl daemon-reload, or find what "
+                f"slows the start; then try the step again{back}")
         elif not_loaded and runs:
             now = ("Waiting does not load it, nor is it known to load by itself: once the "
                    "log's cause is fixed, try the step again, which restarts the service"

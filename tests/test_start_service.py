@@ -828,9 +828,11 @@ async def test_a_start_slower_than_the_units_jsvc_wait_is_said_so_not_sent_to_a_
     """Review 59c L5: under jsvc's -wait, a server still loading when the
     wait runs out fails the start, and systemd stops it. The step said "once
     the log's cause is fixed, try the step again", where red5.log holds no
-    cause and a retry fails the same way. It says the start was too slow for
-    the unit's wait, and what to do. (The unit's -wait is made 10 here, so
-    jsvc gives up after 20 s, as its wait_child looks: data README.)"""
+    cause and a retry fails the same way; and it quoted the log's last line,
+    the stop systemd asked for, as if it were the cause (trial 60, F14). It
+    says the start was too slow for the unit's wait, and what to do. (The
+    unit's -wait is made 10 here, so jsvc gives up after 20 s, as its
+    wait_child looks: data README.)"""
     async with rehearsal_host(tmp_path) as host:
         settings = rehearsal_settings(host)
         settings = dataclasses.replace(settings, timeouts=dataclasses.replace(
@@ -857,6 +859,11 @@ async def test_a_start_slower_than_the_units_jsvc_wait_is_said_so_not_sent_to_a_
     assert "log's cause" not in said, said
     assert "-wait 10" in said and "too slow" in said, said
     assert "daemon-reload" in said and "Nothing runs now" in said, said
+    # Operator trial 60 (F14): the log's last line, quoted as what it "ends
+    # with", was only the stop systemd asked for ("Shutdown requested by
+    # signal"): an operator hunted for who sent a signal. Not quoted.
+    assert "ends with" not in said and "Shutdown requested" not in said, said
+    assert "shows no error" in said, said
 
 
 def test_the_units_jsvc_wait_is_read_where_jsvc_waits() -> None:
