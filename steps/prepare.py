@@ -74,6 +74,25 @@ _REHEARSAL_HOST_LOOK = f'printf "%s" "${{{SANDBOX_ENV}:-}}"'
 _DISK_FACTOR = 3
 
 
+def _upgraded_already(ctx: Ctx, version: str, live_props: dict[str, str]) -> str:
+    """Said where the live install runs the zip's release already: on the
+    new database, the host looks upgraded (by another run or by hand)."""
+    s = ctx.settings
+    live_host, live_port = database.live_address(live_props)
+    if database.same_database(s.new_db_host, s.new_db_port, live_host, live_port):
+        at = f"{live_host}:{live_port}" if live_port is not None else live_host
+        said = (f"the live install already runs {version}, the release you are upgrading to, "
+                f"on the new database ({at}): this host looks upgraded already, by another run "
+                "or by hand. There is nothing to do; nothing was changed")
+    else:
+        said = (f"the live install already runs {version}, the release you are upgrading to: "
+                "there is nothing to upgrade with this distribution. Nothing was changed")
+    if s.sandboxed:
+        said += ". To rehearse again, start a fresh rehearsal: give --sandbox a new folder, or " \
+                "leave it out"
+    return said
+
+
 class Preflight(Red5Step):
     id = "preflight"
     title = "Preflight checks"
@@ -140,14 +159,14 @@ class Preflight(Red5Step):
         await self._rehearsal_host(ctx)
         problems = await self._sudo(ctx)
         await self._install_folder(ctx)
-        folder = await self._live_install(ctx)
+        folder, found = await self._live_install(ctx)
         await self._live_servers(ctx, folder)
         live_props = await self._live_properties(ctx, folder)
         self._mysql_driver(ctx, live_props, f"{folder}/{red5.PROPERTIES}")
         # Mid-cutover the install folder holds the new release, whose server
         # writes its key into the red5.log a failed start shows.
         await mask_licences(ctx, *dict.fromkeys((folder, live_dir(ctx))))
-        problems += await self._new_release(ctx)
+        problems += await self._new_release(ctx, found, live_props)
         live_xml = await self._live_context(ctx, folder)
         problems += self._controller_jar(ctx, live_xml)
         await self._keys_the_new_bean_reads(ctx, folder, live_xml)
@@ -216,9 +235,11 @@ class Preflight(Red5Step):
             ctx.info(f"{s.install_dir} is {ctx.facts.install_real} on the host; every step "
                      "works on that path")
 
-    async def _live_install(self, ctx: Ctx) -> str:
+    async def _live_install(self, ctx: Ctx) -> tuple[str, str | None]:
         """The live install's folder (bak.red5pro, resumed mid-cutover), its
-        version and identity, into the facts."""
+        version and identity, into the facts; with the version found there
+        now (None where none is written), which a resumed run's facts may
+        not be."""
         resumed = ctx.resumed
         # Only a cutover this run's journal (or this machine's record of the
         # host) began may have moved the live install aside: a resumed run
@@ -281,7 +302,7 @@ class Preflight(Red5Step):
                 raise StepFailed(f"cannot read the identity of {folder}: "
                                  f"{identity.last_error_line()}")
             ctx.facts.live_tree = identity.stdout.strip()
-        return folder
+        return folder, found
 
     async def _live_servers(self, ctx: Ctx, folder: str) -> None:
         """Which java processes run from the live install now: what
@@ -436,10 +457,11 @@ class Preflight(Red5Step):
             # start mends it, so no try again is offered (trial 56 F3).
             raise NotInThisRun(refused)
 
-    async def _new_release(self, ctx: Ctx) -> list[str]:
+    async def _new_release(self, ctx: Ctx, found: str | None,
+                           live_props: dict[str, str]) -> list[str]:
         """The zip and jar on this machine: there, readable, a newer release
         this procedure upgrades to; and nothing of an earlier upgrade in the
-        way on the host."""
+        way on the host. `found`: the version the live install runs now."""
         s = ctx.settings
         resumed, live_version = ctx.resumed, ctx.facts.live_version
         # Read inside the zip when its name does not say it (an account
@@ -461,9 +483,11 @@ class Preflight(Red5Step):
                              "no conf/red5.ini, root marker or lib/red5pro-*-RELEASE.jar; is it "
                              "the Red5 Pro server distribution?")
         ctx.facts.new_version = new_version
-        if not resumed and live_version == new_version:
-            raise StepFailed(f"the live install already runs {new_version}; there is nothing to "
-                             "upgrade with this distribution")
+        # Before its cutover a resumed run looks at the host as it is now:
+        # another run may have upgraded it since (trial 60, F15: told to give
+        # [new_database] another address, the live one's being it).
+        if new_version is not None and not ctx.cutover_under_way and found == new_version:
+            raise NotInThisRun(_upgraded_already(ctx, new_version, live_props))
         if not resumed and red5.older(new_version, live_version):
             raise StepFailed(f"{s.distribution.name} is {new_version}, older than the live "
                              f"{live_version}: this procedure upgrades, it does not go back")

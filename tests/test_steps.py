@@ -967,6 +967,31 @@ async def test_a_finished_upgrade_is_not_run_again(tmp_path: Path) -> None:
         assert replay(tmp_path / "b.jsonl").state("preflight") is StepState.FAILED
 
 
+async def test_a_stale_run_resumed_on_a_host_upgraded_since_says_the_host_looks_upgraded(
+        tmp_path: Path) -> None:
+    """Operator trial 60 (F15): run A stopped before new-database; a
+    colleague's run B (another journal) upgraded the host. A, resumed, was
+    told its [new_database] is the live stream manager's and to give it
+    another: the live install already runs the zip's release on that
+    database, so the host is upgraded and there is nothing to do."""
+    async with rehearsal_host(tmp_path) as host:
+        # A config file of one's own (runbook run against a rehearsal host).
+        settings = dataclasses.replace(rehearsal_settings(host), rehearsal_scenario=None)
+        first = ScriptedFrontEnd({"new-database": Decision(Answer.STOP)})
+        assert await rehearse(host, first, tmp_path / "a.jsonl", settings) is Outcome.STOPPED
+        other = ScriptedFrontEnd()
+        assert await rehearse(host, other, tmp_path / "b.jsonl", settings) is Outcome.DONE, \
+            other.text()[-2000:]
+        again = ScriptedFrontEnd()
+        outcome = await rehearse(host, again, tmp_path / "a.jsonl", settings,
+                                 resume=replay(tmp_path / "a.jsonl"))
+    assert outcome is Outcome.FAILED, again.text()[-2000:]
+    said = detail(again, "preflight")
+    assert "already runs 11.1.0.b835" in said, said
+    assert "looks upgraded already" in said and "nothing to do" in said, said
+    assert "give [new_database]" not in said, said
+
+
 KEYSTORE_PASSWORD = "Sw0rdfish-9"
 
 
