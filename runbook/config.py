@@ -134,6 +134,10 @@ class Settings:
     # unless it was kept for a cutover this run does not go on with
     # (runbook.claim; set by the CLI, never journalled as a setting).
     take_over_host: bool = False
+    # The API token was typed at runbook's prompt, not read from token_env
+    # (set by the CLI): a refusal of it names the prompt, not a variable
+    # that is not set (trial 60, F13).
+    token_typed: bool = False
 
     @property
     def pace(self) -> float | None:
@@ -689,6 +693,12 @@ def api_token(
     if not token.strip():
         raise SecretUnavailable("no API token given; nothing was changed")
     return token
+
+
+def token_was_typed(settings: Settings, environ: Mapping[str, str] | None = None) -> bool:
+    """Whether api_token asked for the token: its variable holds none."""
+    env = os.environ if environ is None else environ
+    return not env.get(settings.token_env, "").strip()
 
 
 def interactive_prompt() -> Callable[[str], str] | None:

@@ -632,11 +632,20 @@ def token_refusal(ctx: Ctx, tokens: list[str], where: str, stands: str, again: s
         return None
     given = f"${s.token_env}"
     config = os.path.abspath(s.source)
-    return (f"the API token given ({given}) is not the rest.administratorToken in {where}: "
-            f"the token is wrong, or [api] base_url in {config} ({s.api_base_url}) points at "
-            f"another stream manager, and the token is that one's. Nothing was sent to the "
-            f"API, and {stands}; give [api] base_url this host's stream manager and {given} "
-            f"the rest.administratorToken in that file, then {again}")
+    if s.token_typed:
+        # Typed at the prompt, its variable not set (trial 60, F13): no
+        # export to look for.
+        token, to_do = "the API token you typed", (
+            f"give [api] base_url this host's stream manager, then {again} and type the "
+            f"rest.administratorToken in that file at its prompt (or export "
+            f"{s.token_env}=... with it first)")
+    else:
+        token, to_do = f"the API token given ({given})", (
+            f"give [api] base_url this host's stream manager and {given} the "
+            f"rest.administratorToken in that file, then {again}")
+    return (f"{token} is not the rest.administratorToken in {where}: the token is wrong, or "
+            f"[api] base_url in {config} ({s.api_base_url}) points at another stream manager, "
+            f"and the token is that one's. Nothing was sent to the API, and {stands}; {to_do}")
 
 
 async def prove_token(ctx: Ctx, folder: str, stands: str, again: str) -> None:

@@ -424,7 +424,7 @@ class Preflight(Red5Step):
         any request carries it (trial 54: another stream manager's base_url
         and token passed, and its fleet was deleted). Compared in constant
         time; neither is shown."""
-        given = f"${ctx.settings.token_env}"
+        given = "at its prompt" if ctx.settings.token_typed else f"in ${ctx.settings.token_env}"
         tokens = tokens_of(live_props)
         if ctx.cutover_under_way:
             # Resumed mid-cutover: the old release's file or the new one's,
@@ -443,7 +443,7 @@ class Preflight(Red5Step):
                 "then refuses every admin call, so runbook could not save, delete or rebuild "
                 "its nodegroups. Nothing on the host has changed; set a token there and "
                 "restart the stream manager before the window (it reads it only as it "
-                f"starts), then give runbook the same one in {given}")
+                f"starts), then give runbook the same one {given}")
         if ctx.cutover_under_way:
             stands = "the cutover begun earlier is still under way"
             again = ("start runbook again (the token is read once, as it starts; --resume "

@@ -2298,6 +2298,37 @@ async def test_preflight_takes_the_live_token_as_java_reads_it_trailing_blanks_a
         assert host.api_token not in front.text()
 
 
+async def test_a_token_typed_at_the_prompt_is_refused_as_typed_not_as_the_variable(
+        tmp_path: Path) -> None:
+    """Operator trial 60 (F13): SM_API_TOKEN not set, a wrong token typed at
+    runbook's prompt; preflight called it "the API token given
+    ($SM_API_TOKEN)" and said to give $SM_API_TOKEN the right one: the
+    operator looks for an export that is not there. It names the prompt."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        settings = dataclasses.replace(rehearsal_settings(host), rehearsal_scenario=None,
+                                       token_typed=True)
+        run = Session(settings, [s for s in procedure() if s.id == "preflight"], Red5Facts(),
+                      token="not-the-token", journal_path=tmp_path / "j.jsonl",
+                      state_dir=host.sandbox / ".operator", isolated=True)
+        assert await run.run(front) is Outcome.FAILED
+        said = detail(front, "preflight")
+        assert "the API token you typed" in said, said
+        assert "$SM_API_TOKEN" not in said, said
+        assert "type" in said.split("; ")[-1] and "export SM_API_TOKEN=" in said, said
+
+
+def test_a_token_is_typed_where_its_variable_holds_none() -> None:
+    from runbook.config import api_token, load, token_was_typed
+    from tests.example_config import EXAMPLE
+
+    settings = load(EXAMPLE)
+    assert api_token(settings, environ={}, prompt=lambda _: "typed") == "typed"
+    assert token_was_typed(settings, environ={})
+    assert token_was_typed(settings, environ={"SM_API_TOKEN": "  "})
+    assert not token_was_typed(settings, environ={"SM_API_TOKEN": "set"})
+
+
 async def test_a_live_port_that_is_not_a_number_is_refused_in_words(tmp_path: Path) -> None:
     """Review 54b L8: with no [new_database] port, a config.dbPort that is not
     a number raised ValueError out of database.login (an internal error)."""

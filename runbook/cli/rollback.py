@@ -50,6 +50,7 @@ async def roll_back(args: argparse.Namespace, stopper: Stopper) -> int:
             journal, earlier = _the_cutover_under_way(args, settings, host)
             refuse_the_screen_without_a_terminal(args)
             token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+            settings = replace(settings, token_typed=config_mod.token_was_typed(settings))
         return await _go_back(args, stopper, settings, journal, earlier, token=token,
                               state_dir=state_dir, notes=tuple(notes))
 

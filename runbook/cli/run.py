@@ -47,6 +47,8 @@ async def run_upgrade(args: argparse.Namespace, stopper: Stopper) -> int:
 async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
                                 settings: Settings, say: Callable[[str], None],
                                 notes: list[str]) -> int:
+    from dataclasses import replace
+
     from runbook import config as config_mod
     from runbook.statedir import default_dir
 
@@ -66,6 +68,7 @@ async def _run_holding_the_host(args: argparse.Namespace, stopper: Stopper,
         drill_step(args)
         refuse_artifacts_not_here(settings)
         token = config_mod.api_token(settings, prompt=config_mod.interactive_prompt())
+        settings = replace(settings, token_typed=config_mod.token_was_typed(settings))
         prepared = lifecycle.prepare_run(args, settings, token=token, folder=folder,
                                          state_dir=default_dir(), offer_resume=True,
                                          stopper=stopper, say=say)
