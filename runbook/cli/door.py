@@ -175,6 +175,10 @@ def command_line() -> _Parser:
                                "see --list-faults)")
     rehearse.add_argument("--list-faults", action="store_true",
                           help="list the failures a rehearsal can bring about, and exit")
+    rehearse.add_argument("--host-only", action="store_true",
+                          help="only keep the --sandbox's fake host up, until ctrl+c: it runs "
+                               "no step and claims nothing, for runbook run, plan or rollback "
+                               "to use")
 
     rollback = commands.add_parser("rollback", help="back to the old stream manager on the old "
                                                     "database, from any point of the cutover")
@@ -437,6 +441,10 @@ def _command(args: argparse.Namespace) -> int:
                 print(file=sys.stderr)  # off the prompt's line: ctrl+c there echoes nothing
             print("runbook: interrupted at the token prompt; nothing was run", file=sys.stderr)
             return _INTERRUPTED
+        if getattr(args, "host_only", False):
+            # rehearse --host-only ends so: nothing ran, nothing to go on from.
+            print("runbook: the rehearsal host is stopped", file=sys.stderr)
+            return 0
         if args.command not in _JOURNALLED:
             # No run to stop: as an interrupted shell command ends (review).
             print("runbook: interrupted", file=sys.stderr)

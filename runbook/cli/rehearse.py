@@ -69,6 +69,8 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
                                  f"scenario; choose one of {', '.join(scenarios.SCENARIOS)}")
     if args.resume and args.sandbox is None:
         raise CommandRefused("rehearse", "--resume needs the --sandbox of the run to continue")
+    if args.host_only:
+        _refuse_a_run_beside_host_only(args)
     # Refused before a sandbox is made and a host started for nothing (operator
     # trial); the journal itself is read once the host is up.
     if args.journal is not None and args.journal.is_dir():
@@ -91,6 +93,8 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
             not any((Path(args.sandbox) / OPERATOR_DIRNAME / "runs").glob("*.jsonl")):
         raise ConfigError(str(args.sandbox), "no rehearsal was run in this sandbox, so there "
                           "is none to resume; leave out --resume to begin one")
+    if args.host_only:
+        return await _the_host_alone(args)
     _refuse_faults_the_drill_never_reaches(drill_step(args), asked)
     refuse_the_screen_without_a_terminal(args)
     rehearsal = Rehearsal(args, asked)
@@ -137,6 +141,48 @@ async def rehearse(args: argparse.Namespace, stopper: Stopper) -> int:
     if rehearsal.lasting and host is not None:
         print(f"sandbox: {host.sandbox}")
     return outcome.exit_code
+
+
+def _refuse_a_run_beside_host_only(args: argparse.Namespace) -> None:
+    """--host-only runs no step: an option for a run is refused beside it,
+    and it needs a --sandbox, whose state.json the config is filled from."""
+    from runbook.config import CommandRefused
+
+    if args.sandbox is None:
+        raise CommandRefused("rehearse", "--host-only needs --sandbox DIR: the config for "
+                             "runbook run is filled from DIR/.rehearsal/state.json")
+    given = [name for name, on in (("--resume", args.resume), ("--journal", args.journal),
+                                   ("--fault", args.fault), ("--yes", args.yes),
+                                   ("--new-run", getattr(args, "new_run", False)),
+                                   ("--rollback-after", getattr(args, "rollback_after", None)))
+             if on]
+    if given:
+        them = ("it", "has") if len(given) == 1 else ("them", "have")
+        raise CommandRefused("rehearse", f"--host-only runs no step, so {', '.join(given)} "
+                             f"{them[1]} nothing to do; leave {them[0]} out")
+
+
+async def _the_host_alone(args: argparse.Namespace) -> int:
+    """`rehearse --host-only`: the sandbox's host up until ctrl+c (or a
+    SIGTERM), running no step and claiming nothing on it, so that a `runbook
+    run` against it, as the README has it, is not refused by the rehearsal's
+    own claim (trial 60, F6)."""
+    import asyncio
+
+    from runbook.rehearsal.host import RehearsalHost
+
+    host = RehearsalHost(args.sandbox, dist_size=args.dist_size, scenario=args.scenario)
+    try:
+        await host.start()
+        print(f"rehearsal host: {host.user}@127.0.0.1:{host.ssh_port}, sandbox {host.sandbox}",
+              flush=True)
+        print(f"its ports, user and new database: {host.state_dir / 'state.json'}. It runs no "
+              "step and claims nothing: point runbook run, plan or rollback at it (README: "
+              "runbook run against a rehearsal host). ctrl+c stops it", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await host.stop()
+    return 0
 
 
 class Rehearsal:

@@ -37,6 +37,8 @@ def paints(args: argparse.Namespace) -> bool:
     """Whether the command opens a screen (its app ends start-up at its first paint)."""
     if args.command == "diff":
         return not (args.check or args.json)
+    if getattr(args, "host_only", False):  # rehearse --host-only: lines, no screen
+        return False
     return args.command in ("run", "rehearse", "rollback") and not is_headless(args)
 
 

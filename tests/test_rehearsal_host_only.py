@@ -1,0 +1,102 @@
+"""README's "runbook run against a rehearsal host", followed as written: a
+rehearsal host kept up by `runbook rehearse --sandbox DIR --host-only`, and a
+config filled from DIR/.rehearsal/state.json by hand."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from runbook.cli.wiring import rehearsal_config_text
+from runbook.rehearsal import OPERATOR_DIRNAME, scenarios
+
+ROOT = Path(__file__).parents[1]
+
+
+def _filled(sandbox: Path) -> str:
+    """sample-configs/rehearsal.toml, its fields filled from state.json and
+    the paths the README names, its [rehearsal] table left out."""
+    state = json.loads((sandbox / ".rehearsal" / "state.json").read_text())
+    chosen = scenarios.scenario(scenarios.DEFAULT)
+    values = {
+        "ssh_port": str(state["ssh_port"]), "user": state["user"],
+        "api_base_url": f"http://127.0.0.1:{state['api_port']}",
+        "new_db_host": state["new_db"][0], "new_db_port": str(state["new_db"][1]),
+        "client_key": f"{sandbox}/.rehearsal/id_ed25519",
+        "known_hosts": f"{sandbox}/.rehearsal/known_hosts",
+        "install_dir": f"{sandbox}/usr/local", "upload_dir": f"{sandbox}/tmp/runbook-upload",
+        "unit_file": f"{sandbox}/lib/systemd/system/red5pro.service",
+        "distribution": f"{sandbox}/{OPERATOR_DIRNAME}/{chosen.zip_name}",
+        "cloud_controller": f"{sandbox}/{OPERATOR_DIRNAME}/{chosen.controller_jar}",
+        "decisions": str(ROOT / "sample-configs" / "rehearsal-decisions.toml"),
+    }
+    text = re.sub(r"(?ms)^\[rehearsal\]\n.*?\n\n", "", rehearsal_config_text())
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def _token(sandbox: Path) -> str:
+    props = next(sandbox.glob("usr/local/red5pro/webapps/streammanager/WEB-INF/"
+                              "red5-web.properties")).read_text()
+    found = re.search(r"(?m)^rest\.administratorToken=(.*)$", props)
+    assert found, props
+    return found.group(1).strip()
+
+
+def test_runbook_run_against_a_host_only_rehearsal_host_is_not_refused(tmp_path: Path) -> None:
+    """Operator trial 60 (F6): the README kept the host up with a rehearsal
+    "left waiting at its first question", whose own claim then refused the
+    run (exit 2) and steered to --take-over-host. `--host-only` keeps the
+    host up and claims nothing: the run goes on to its first question."""
+    sandbox = tmp_path / "sb"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+    served = subprocess.Popen(
+        [sys.executable, "-m", "runbook.cli", "rehearse", "--sandbox", str(sandbox),
+         "--host-only"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=ROOT)
+    try:
+        said = ""
+        while "ctrl+c stops it" not in said:  # printed flushed, line by line
+            line = served.stdout.readline()
+            assert line, said + served.stderr.read()
+            said += line
+        assert "claims nothing" in said, said
+        assert not list(sandbox.glob("home/*/.runbook/run.lock")), "a claim was taken"
+        config = tmp_path / "r1.toml"
+        config.write_text(_filled(sandbox))
+        ran = subprocess.run(
+            [sys.executable, "-m", "runbook.cli", "run", str(config), "--headless"],
+            input="q\n", capture_output=True, text=True, timeout=180, cwd=ROOT,
+            env={**env, "SM_API_TOKEN": _token(sandbox)})
+        out = ran.stdout + ran.stderr
+        assert "another runbook is working on this host" not in out, out
+        assert ran.returncode == 3, out  # stopped at its first question, as asked
+    finally:
+        served.send_signal(signal.SIGINT)
+        try:
+            rest = served.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            served.kill()
+            rest = served.communicate()
+    assert served.returncode == 0, rest
+    assert "rehearsal host is stopped" in rest[1], rest
+
+
+def test_host_only_needs_a_sandbox_and_takes_no_option_of_a_run(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HOME": str(tmp_path)}
+
+    def rehearse(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "runbook.cli", "rehearse", "--host-only",
+                               *args], capture_output=True, text=True, timeout=60, env=env,
+                              cwd=ROOT)
+
+    alone = rehearse()
+    assert alone.returncode == 2 and "--host-only needs --sandbox DIR" in alone.stderr, alone
+    with_yes = rehearse("--sandbox", str(tmp_path / "sb"), "--yes", "--fault", "disk-full")
+    assert with_yes.returncode == 2, with_yes
+    assert "--fault, --yes have nothing to do; leave them out" in with_yes.stderr, with_yes
+    assert not (tmp_path / "sb").exists()
