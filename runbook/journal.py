@@ -101,8 +101,14 @@ class JournalWriteError(JournalError):
 
 
 class Journal:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path,
+                 go_on: Callable[[Path], str | None] | None = None) -> None:
+        """`go_on`: the command that goes on with the run in a journal at a
+        path, as the exit lines give it, for a failure to name whole (trial
+        60, F8); it gives None where nothing can go on (a throwaway
+        rehearsal, whose host goes as it ends: F9). Not given: --resume."""
         self.path = path
+        self._go_on = go_on
         # A one-line account of the torn end healed on opening, for the front end.
         self.repaired: str | None = None
         self._failure: str | None = None
@@ -223,8 +229,8 @@ class Journal:
                         os.ftruncate(self._fd, 0)
             else:
                 self._failure = (f"{self.path}: cannot write the journal "
-                                 f"({exc.strerror or exc}); stopped rather than act unrecorded: "
-                                 "make room or fix the file, then --resume")
+                                 f"({exc.strerror or exc}); stopped rather than act unrecorded"
+                                 + self._then("make room or fix the file", self.path, "--resume"))
             raise JournalWriteError(self._failure) from None
         self._written = True
         return record
@@ -260,19 +266,35 @@ class Journal:
             how = "removed" if here is None else "replaced by another file"
         kept = self._keep(self.path if here is None else None)
         if kept is None:
-            then = "what the run had recorded could not be written back"
+            then = ": what the run had recorded could not be written back"
         elif kept == self.path:
-            then = (f"what the run had recorded is back at {kept}; go on with --resume "
-                    f"--journal {kept}")
+            # Its path said once: the line is read at 80 columns (trial 60, F8).
+            back = "what the run had recorded is back in its place"
+            then = self._then(back, kept, f"--resume --journal {kept}", back)
         else:
             # The host's record of a cutover names the journal's path, not
             # the copy (review 59c M1: `--journal` with the copy was refused
             # and sent to the other file): the copy goes back to the path.
-            then = (f"what the run had recorded is in {kept}: move the file now at "
-                    f"{self.path} aside, put {kept} in its place, then go on with --resume "
-                    f"--journal {self.path}")
-        return f"{self.path}: the journal was {how} during the run; stopped rather than act " \
-            f"unrecorded: {then}"
+            then = self._then(f"what the run had recorded is in {kept}: move the file now at "
+                              f"{self.path} aside, put {kept} in its place", self.path,
+                              f"--resume --journal {self.path}",
+                              f"what the run had recorded is in {kept}")
+        # Its path an aside, which a screen short of room leaves out before
+        # it cuts the command that goes on (trial 60, F8).
+        return f"the journal was {how} during the run ({self.path}); stopped rather than " \
+            f"act unrecorded{then}"
+
+    def _then(self, first: str, journal: Path, plain: str, kept: str = "") -> str:
+        """': {first}, then' the command that goes on with the run in
+        `journal` (`plain` where none was given); where nothing can go on,
+        where the records are (`kept`) and what to do instead."""
+        command = self._go_on(journal) if self._go_on is not None else plain
+        if command is None:
+            return (f"{': ' + kept if kept else ''}. This rehearsal's sandbox is removed as it "
+                    "ends, so nothing goes on from here; rehearse with --sandbox DIR to "
+                    "practise going on from a stop")
+        then = "then" if command == "--resume" else "then go on with"
+        return f": {first}, {then} {command}"
 
     def _as_written(self) -> bool:
         """Whether the file holds what this run has it hold, as far as its size

@@ -126,6 +126,10 @@ class Session(Generic[F]):
         self.redactor.add(token, name=settings.token_env)
         self.api = ApiClients(settings, token)
         self._executor: Executor[F] | None = None
+        # The command that goes on with the run in a journal at a path, for
+        # a journal that fails mid-run to name whole; it gives None where
+        # nothing can go on (a throwaway rehearsal). Set by the CLI.
+        self.go_on: Callable[[Path], str | None] | None = None
         if resume is not None:
             facts.load(resume.facts)
 
@@ -184,7 +188,7 @@ class Session(Generic[F]):
         from runbook.journal import Journal
         from runbook.remote import Remote
 
-        journal = Journal(self.journal_path)
+        journal = Journal(self.journal_path, go_on=self.go_on)
         try:
             self._still_the_run_it_continues()
         except BaseException:

@@ -512,14 +512,15 @@ class RunbookApp(App["Outcome | None"]):
                     self.main.checklist.select_step(report.id)
                     self.run_state.led_the_cursor = True
                 self.main.sync_output()
-            case RunEnded(journal_failure=failure):
+            case RunEnded():
                 # The hint's way on: --resume, unless this rehearsal's host
                 # goes with the app (going_back: None where its sandbox does).
                 self.run_state.resumable = not self.session.settings.rehearsal or (
                     self.going_back is not None and self.going_back(self.journal_path)
                     is not None)
-                if failure is not None:
-                    self.notify(failure, severity="error", timeout=60, markup=False)
+                # A journal that failed is said once, as the error that
+                # stopped the run (on_worker_state_changed, the hint): a toast
+                # here too hid the checklist at 80x24 (trial 60, F8).
                 self.main.refresh_rows()
                 ended_on = self.run_state.last_changed
                 if not self.run_state.led_the_cursor and ended_on and self.main.can_draw:
@@ -584,6 +585,7 @@ class RunbookApp(App["Outcome | None"]):
             # Masked as every other sink is: an unforeseen error can quote a
             # request with the token in it.
             from runbook.claim import HostClaimed
+            from runbook.journal import JournalError
 
             error = self.session.redactor(error_words(event.worker.error))
             refused = isinstance(event.worker.error, HostClaimed)
@@ -594,9 +596,13 @@ class RunbookApp(App["Outcome | None"]):
                 self.store.add("", "err", error)
                 self.flush()
                 self.main.sync_output()
-            self.notify(error, title="The run was refused" if refused
-                        else "The run stopped on an error", severity="error",
-                        timeout=30, markup=False)
+            # A journal that failed is said by the hint, which stays, and by
+            # the exit lines: a toast of its five lines as well hid the
+            # checklist at 80x24 (trial 60, F8).
+            if not isinstance(event.worker.error, JournalError):
+                self.notify(error, title="The run was refused" if refused
+                            else "The run stopped on an error", severity="error",
+                            timeout=30, markup=False)
         else:
             touched = self.run_state.ended(Outcome.STOPPED)
         if asked is not None and not asked.answer.done():

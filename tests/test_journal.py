@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -883,6 +884,7 @@ def test_headless_says_a_journal_that_fails_mid_run_once(tmp_path: Path) -> None
     assert result.stderr.startswith(f"runbook: {journal}: cannot write the journal"), said
 
 
+<<<<<<< HEAD
 @pytest.mark.parametrize("how", ["an older copy", "emptied", "same length"])
 def test_a_journal_written_over_in_place_stops_its_run_and_is_kept_beside(
         tmp_path: Path, how: str) -> None:
@@ -925,3 +927,70 @@ def _older(folder: Path, data: bytes) -> Path:
     aside = folder / "backup.jsonl"
     aside.write_bytes(data)
     return aside
+=======
+def test_a_journal_that_fails_names_the_whole_command_that_goes_on(tmp_path: Path) -> None:
+    """Operator trial 60, F8: the journal removed mid-run said "go on with
+    --resume --journal PATH", no command: a tired operator types `runbook run
+    --resume ...` for a rehearsal. Given the command that goes on (as the
+    exit lines have it), each failure names it whole."""
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path, go_on=lambda at: f"runbook rehearse --resume --sandbox SB "
+                                             f"--journal {at}")
+    journal.write(Record.RUN_START)
+    path.unlink()
+    with pytest.raises(JournalWriteError) as raised:
+        journal.write(Record.ACTION_START, step="upload", n=1)
+    journal.close()
+    message = str(raised.value)
+    assert f"go on with runbook rehearse --resume --sandbox SB --journal {path}" in message, \
+        message
+
+
+def test_a_throwaway_rehearsals_journal_that_fails_offers_no_resume(tmp_path: Path) -> None:
+    """Operator trial 60, F9: a throwaway rehearsal (its sandbox removed as
+    it ends) whose journal failed said "make room or fix the file, then
+    --resume": nothing is left to resume. It says the sandbox goes, and how
+    to practise going on."""
+    import resource
+    import signal
+
+    path = tmp_path / "run.jsonl"
+    journal = Journal(path, go_on=lambda _at: None)
+    journal.write(Record.RUN_START)
+    limit = path.stat().st_size + 16
+    old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        with pytest.raises(JournalWriteError) as raised:
+            journal.write(Record.OUTPUT, step="upload", lines=[["out", "x" * 200]])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, old)
+        journal.close()
+    message = str(raised.value)
+    assert "cannot write the journal" in message, message
+    assert "--resume" not in message, message
+    assert "--sandbox" in message and "removed" in message, message
+
+
+def test_a_rehearsal_gives_its_journal_the_command_that_goes_on_or_none() -> None:
+    """What `runbook rehearse` gives its journal to name (Journal's go_on): a
+    lasting sandbox's resume, as its exit lines give it; a throwaway one's
+    none, its host removed as it ends (trial 60, F8 and F9)."""
+    import argparse
+    from types import SimpleNamespace
+
+    from runbook.cli.rehearse import Rehearsal
+
+    def given(**options: object) -> argparse.Namespace:
+        return argparse.Namespace(**{"sandbox": None, "keep": False, "headless": False,
+                                     "yes": False, **options})
+
+    host: Any = SimpleNamespace(sandbox=Path("/srv/sb"))
+    throwaway = Rehearsal(given(), [])._go_on(host)
+    assert throwaway(Path("/srv/j.jsonl")) is None
+    lasting = Rehearsal(given(sandbox=Path("/srv/sb"), headless=True), [])._go_on(host)
+    assert lasting(Path("/srv/j.jsonl")) == \
+        "runbook rehearse --sandbox /srv/sb --resume --journal /srv/j.jsonl --headless"
+>>>>>>> e6162ac (A journal that fails mid-run names the whole command that goes on, says it once on the screen, and a throwaway rehearsal's offers no --resume (trial 60, F8 and F9). Removed mid-run, the 80x24 TUI showed its five lines twice as toasts over the checklist (the run's end and the worker's error) and a third time in the hint, cut; and its 'go on with --resume --journal PATH' named no command (runbook run typed for a rehearsal). A throwaway rehearsal whose state folder filled said 'make room or fix the file, then --resume', its sandbox removed as it ends. The session gives the journal the command its exit lines give (Session.go_on: lifecycle's, or the rehearsal's own, None for a throwaway sandbox); the journal's path is an aside the hint drops before the command; the hint alone says it on screen. Before: test_a_journal_removed_mid_run_is_said_once_with_the_whole_command (three times, no command), test_a_journal_that_fails_names_the_whole_command_that_goes_on and test_a_throwaway_rehearsals_journal_that_fails_offers_no_resume failed)

@@ -467,3 +467,44 @@ async def test_a_journal_that_fills_its_disk_is_said_in_words_whole_and_w_says_n
     assert any("No space left on device" in line and "then --resume" in line
                for line in lines), lines
     assert not any("JournalWriteError" in line for line in lines), lines
+
+
+async def test_a_journal_removed_mid_run_is_said_once_with_the_whole_command(
+        tmp_path: Path) -> None:
+    """Operator trial 60, F8: the journal removed mid-run (80x24): the left
+    pane said the same five-line reason twice, pushing the checklist off the
+    screen, and its "go on with --resume --journal PATH" named no command.
+    Once, and with the command the exit lines give."""
+    from tests.test_tui_fakes import screen_text
+
+    journal = tmp_path / "runbook" / "127.0.0.1-20261207T043000Z.jsonl"
+    journal.parent.mkdir()
+
+    class RemovesTheJournal(Talk):
+        async def run(self, ctx: StepContext[Facts]) -> None:
+            await super().run(ctx)
+            journal.unlink()
+
+    app = make_app(journal=journal, steps=[RemovesTheJournal("preflight"), Talk("upload")])
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await started(app)
+        app.session.go_on = lambda at: f"runbook rehearse --sandbox SB --resume --journal {at}"
+        app.start_run()
+        for _ in range(2):
+            await until(lambda: app.asking is not None or app.run_state.outcome is not None,
+                        what="a question or the end")
+            if app.run_state.outcome is not None:
+                break
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+            await pilot.press("y")
+            await until(lambda: app.asking is None or app.run_state.outcome is not None,
+                        what="the answer taken")
+        await until(lambda: app.run_state.outcome is not None, what="the run's end")
+        await pilot.pause()
+        shown = screen_text(app)
+        print(shown)
+        flat = " ".join(shown.split())
+        assert flat.count("was removed during the run") == 1, shown
+        assert "go on with runbook rehearse --sandbox SB --resume" in flat, shown
+        app.exit()

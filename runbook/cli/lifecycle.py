@@ -51,10 +51,13 @@ class Prepared(NamedTuple):
 def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, folder: Path,
                 state_dir: Path, offer_resume: bool, stopper: Stopper, isolated: bool = False,
                 host_label: str = "", tap: Callable[[Session[Any]], Session[Any]] | None = None,
-                say: Callable[[str], None] = print) -> Prepared:
+                say: Callable[[str], None] = print,
+                go_on: Callable[[Path], str | None] | None = None) -> Prepared:
     """The session the arguments ask for, ready to open (through `tap`, which a
     rehearsal's faults listen with), after the refusals; its journal and the
-    earlier run it continues. The opening offers the TUI an unfinished run too."""
+    earlier run it continues. The opening offers the TUI an unfinished run too.
+    `go_on`: the command that goes on with a run in a journal, for a journal
+    that fails to name (Session.go_on); by default the one the exit lines give."""
     from dataclasses import replace  # here: it brings inspect, which --help never needs
 
     from runbook.earlier_runs import unfinished
@@ -145,6 +148,8 @@ def prepare_run(args: argparse.Namespace, settings: Settings, *, token: str, fol
         opened = session(replace(settings, rehearsal_faults=tuple(carried)) if carried
                          else settings, token=token, state_dir=state_dir, isolated=isolated,
                          journal_path=journal, resume=continuing, rollback_after=drill)
+        opened.go_on = go_on if go_on is not None else \
+            (lambda at: _command_to_go_on(args, settings, str(at)))
         stopper.watch(opened)
         return tap(opened) if tap is not None else opened
 

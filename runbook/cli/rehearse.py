@@ -265,7 +265,8 @@ class Rehearsal:
             prepared = lifecycle.prepare_run(args, settings, token=host.api_token, folder=journals,
                                              state_dir=operator, offer_resume=self.lasting,
                                              isolated=True, stopper=stopper,
-                                             host_label=f"sandbox {host.sandbox}", tap=tap, say=say)
+                                             host_label=f"sandbox {host.sandbox}", tap=tap, say=say,
+                                             go_on=self._go_on(host))
         except (ConfigError, JournalError, HostStateError):
             # Refused: the service stays as it was found (operator trial: one
             # left running mid-cutover was adopted, then stopped on the way out).
@@ -276,6 +277,17 @@ class Rehearsal:
         self.earlier = prepared.continues
         self.opened = prepared.opening
         return prepared
+
+    def _go_on(self, host: RehearsalHost) -> Callable[[Path], str | None]:
+        """The command that goes on with this rehearsal's run in a journal,
+        for a journal that fails to name; None for a throwaway sandbox's,
+        removed as the rehearsal ends (trial 60, F9)."""
+        from runbook.standing import rehearse_command
+
+        if not self.lasting:
+            return lambda _journal: None
+        headless = is_headless(self.args)
+        return lambda journal: rehearse_command(host.sandbox, journal, headless=headless)
 
     def _tap_carried(self, session: Session[Any]) -> Session[Any]:
         """A resume given no --fault: the session stages the faults of the run
