@@ -884,7 +884,6 @@ def test_headless_says_a_journal_that_fails_mid_run_once(tmp_path: Path) -> None
     assert result.stderr.startswith(f"runbook: {journal}: cannot write the journal"), said
 
 
-<<<<<<< HEAD
 @pytest.mark.parametrize("how", ["an older copy", "emptied", "same length"])
 def test_a_journal_written_over_in_place_stops_its_run_and_is_kept_beside(
         tmp_path: Path, how: str) -> None:
@@ -927,7 +926,8 @@ def _older(folder: Path, data: bytes) -> Path:
     aside = folder / "backup.jsonl"
     aside.write_bytes(data)
     return aside
-=======
+
+
 def test_a_journal_that_fails_names_the_whole_command_that_goes_on(tmp_path: Path) -> None:
     """Operator trial 60, F8: the journal removed mid-run said "go on with
     --resume --journal PATH", no command: a tired operator types `runbook run
@@ -993,4 +993,3 @@ def test_a_rehearsal_gives_its_journal_the_command_that_goes_on_or_none() -> Non
     lasting = Rehearsal(given(sandbox=Path("/srv/sb"), headless=True), [])._go_on(host)
     assert lasting(Path("/srv/j.jsonl")) == \
         "runbook rehearse --sandbox /srv/sb --resume --journal /srv/j.jsonl --headless"
->>>>>>> e6162ac (A journal that fails mid-run names the whole command that goes on, says it once on the screen, and a throwaway rehearsal's offers no --resume (trial 60, F8 and F9). Removed mid-run, the 80x24 TUI showed its five lines twice as toasts over the checklist (the run's end and the worker's error) and a third time in the hint, cut; and its 'go on with --resume --journal PATH' named no command (runbook run typed for a rehearsal). A throwaway rehearsal whose state folder filled said 'make room or fix the file, then --resume', its sandbox removed as it ends. The session gives the journal the command its exit lines give (Session.go_on: lifecycle's, or the rehearsal's own, None for a throwaway sandbox); the journal's path is an aside the hint drops before the command; the hint alone says it on screen. Before: test_a_journal_removed_mid_run_is_said_once_with_the_whole_command (three times, no command), test_a_journal_that_fails_names_the_whole_command_that_goes_on and test_a_throwaway_rehearsals_journal_that_fails_offers_no_resume failed)
