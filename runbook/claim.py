@@ -115,6 +115,21 @@ class Claim:
             return False  # there, as another user's
         return False
 
+    def runs_here(self, mine: Claim) -> bool:
+        """Whether the run that made this claim is seen running on this
+        machine: its pid alive here, whoever's it is. Such a run is not gone,
+        whatever --take-over-host says (trial 60, F5: taken, it was never told
+        and went on beside the taker)."""
+        if self.machine != mine.machine or self.pid <= 0 or self.pid == mine.pid:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # there, as another user's
+        return True
+
     def text(self) -> str:
         keys = (*_FIELDS, _CUTOVER) if self.cutover else _FIELDS
         return "".join(f"{key}={_one_line(str(getattr(self, key)))}\n" for key in keys)
@@ -238,6 +253,12 @@ def refusal(target: str, other: Claim | None) -> str:
             "reach), run again with --take-over-host")
 
 
+def still_running_here(other: Claim) -> str:
+    return (f"another runbook is working on this host: {other.described()} ({WHERE} on the "
+            f"host). That run still runs on this machine (pid {other.pid}), so it is not "
+            "gone: quit it first (or let it end), then run again. Nothing was changed")
+
+
 async def take(remote: Remote, claim: Claim, *, over: bool = False,
                continues: str | None = None, config: str | None = None
                ) -> tuple[Claim, TakenOver | None]:
@@ -263,6 +284,8 @@ async def take(remote: Remote, claim: Claim, *, over: bool = False,
         if not (goes_on and (over or other.gone(claim))):
             raise HostClaimed(remote.target, cutover_refusal(other, config, goes_on=goes_on))
     gone = other is not None and not ours and other.gone(claim)
+    if other is not None and not ours and other.runs_here(claim):
+        raise HostClaimed(remote.target, still_running_here(other))
     if other is not None and ours:
         # Named by the journal it began with, whichever journal goes on
         # with it (a rollback's, then another's): each finds it its own.

@@ -409,3 +409,31 @@ async def test_take_over_host_is_refused_over_a_cutover_under_way_unless_it_goes
     assert going_on.asked[-1] == "backup-live", going_on.text()[-2000:]
     kept = claim_file(rehearsal_host).read_text().splitlines()
     assert f"cutover={began}" in kept and f"journal={copy.resolve()}" in kept, kept
+
+
+async def test_take_over_host_is_refused_over_a_run_that_still_runs_on_this_machine(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Trial 60, F5: --take-over-host replaced the claim of a runbook still
+    running on this very machine (its pid alive); that run was never told and
+    went on into its cutover beside the taker. A run whose process is seen
+    running here is not gone, whatever the operator says: quit it first."""
+    holder = claim_file(rehearsal_host)
+    holder.parent.mkdir(parents=True)
+    alive = await asyncio.create_subprocess_exec("sleep", "60")
+    try:
+        holder.write_text(f"login={__import__('getpass').getuser()}\n"
+                          f"machine={socket.gethostname()}\npid={alive.pid}\n"
+                          "journal=/elsewhere/run.jsonl\nsince=2026-12-07T00:00:00+00:00\n")
+        settings = dataclasses.replace(rehearsal_settings(rehearsal_host), take_over_host=True)
+        session = wiring.session(settings, token=rehearsal_host.api_token,
+                                 journal_path=tmp_path / "b" / "run.jsonl",
+                                 state_dir=tmp_path / "b" / "state")
+        with pytest.raises(ConfigError) as refused:
+            await session.run(ScriptedFrontEnd())
+        said = str(refused.value)
+        assert f"pid {alive.pid}" in said and "still runs on this machine" in said, said
+        assert "--take-over-host" not in said.split("still runs on this machine")[1], said
+        assert f"pid={alive.pid}" in holder.read_text(), "the running run's claim is kept"
+    finally:
+        alive.kill()
+        await alive.wait()
