@@ -1,4 +1,4 @@
-"""One run at a time on a host, whoever runs it: the claim kept on the host.
+"""One run at a time on a host, per SSH login: the claim kept on the host.
 
 Operator trial 59, F1: two operators (two state folders) against one host;
 the second went on beside the first, took its half-done cutover for the live
