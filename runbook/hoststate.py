@@ -281,16 +281,18 @@ class HostState:
     # --- cutover ----------------------------------------------------------------
 
     @property
-    def _cutover_file(self) -> Path:
+    def cutover_record(self) -> Path:
+        """This machine's record of the cutover under way (removed by hand
+        only once the way back was taken by hand: see cli.refusals.by_hand)."""
         return self.path / _CUTOVER
 
     def cutover(self) -> Cutover | None:
         """The cutover under way on this host, if one began and has not ended."""
-        if not self._cutover_file.exists():
+        if not self.cutover_record.exists():
             return None
         # Not "move it aside": it is what keeps a new run off a stream manager
         # that is down (re-trial: moved, a new run began there).
-        data = _read(self._cutover_file, mend=(
+        data = _read(self.cutover_record, mend=(
             "it records a cutover under way on this host: mend it (JSON with `began`, the "
             "time of the journal's cutover-start, and `journal`, that journal's path) rather "
             "than remove it, which would let a new run begin over a stream manager that is "
@@ -301,7 +303,7 @@ class HostState:
         except (TypeError, ValueError):
             # Every run reckons the downtime from it (code review: a traceback).
             raise HostStateError(
-                f"{self._cutover_file}: its start of the cutover under way, {began!r}, is not "
+                f"{self.cutover_record}: its start of the cutover under way, {began!r}, is not "
                 "a time; write back when it began (as the `began` of the cutover-start record "
                 f"in {journal or 'its journal'})") from None
         size = data.get("journal_bytes")
@@ -353,7 +355,7 @@ class HostState:
                                   "snapshot": began.snapshot}
         if size is not None:
             record["journal_bytes"] = size
-        _write_private(self._cutover_file, record)
+        _write_private(self.cutover_record, record)
         return began
 
     def drop_cutover_never_begun(self, known: Replay | None = None) -> Cutover | None:
@@ -396,9 +398,9 @@ class HostState:
             if now < found.journal_bytes:
                 raise HostStateError(_older_than_the_cutover(found))
         try:
-            self._cutover_file.unlink(missing_ok=True)
+            self.cutover_record.unlink(missing_ok=True)
         except OSError as exc:
-            raise HostStateError(f"{self._cutover_file}: cannot be removed "
+            raise HostStateError(f"{self.cutover_record}: cannot be removed "
                                  f"({exc.strerror or exc})") from None
         sync_folder(self.path)
         return found
@@ -414,9 +416,9 @@ class HostState:
         _write_private(done, {"began": found.began, "journal": found.journal, "ended": _now(),
                               "how": how})
         try:
-            self._cutover_file.unlink(missing_ok=True)
+            self.cutover_record.unlink(missing_ok=True)
         except OSError as exc:  # one line, as every error of this folder (second review)
-            raise HostStateError(f"{self._cutover_file}: cannot be removed "
+            raise HostStateError(f"{self.cutover_record}: cannot be removed "
                                  f"({exc.strerror or exc})") from None
         sync_folder(self.path)  # else a power cut could bring the ended cutover back
 

@@ -483,6 +483,11 @@ def test_rollback_says_the_cutover_under_way_when_only_its_journal_is_gone(
         result.stderr, result.stderr
     # Trial 59, F9: with no copy, the way that is left (by hand) is named too.
     assert "by hand" in result.stderr and "The way back" in result.stderr, result.stderr
+    # Review 60a, F4: and how to end this record and the host's claim once
+    # that is done: else every later run and rollback is refused as now.
+    record = _example_host(state).path / "cutover.json"
+    assert f"remove {record}" in result.stderr, result.stderr
+    assert "~/.runbook/run.lock on the host" in result.stderr, result.stderr
 
 
 def test_rollback_refuses_a_copy_of_a_cutover_the_host_records_as_ended(
@@ -815,7 +820,7 @@ def test_a_damaged_host_record_does_not_break_the_boot_line(tmp_path: Path) -> N
     from runbook.session import host_state
 
     settings = plan_settings(None)
-    record = host_state(settings, tmp_path)._cutover_file
+    record = host_state(settings, tmp_path).cutover_record
     record.parent.mkdir(parents=True)
     record.write_text("{not json")
     said = boot_said("exit status 1", settings, tmp_path)

@@ -461,7 +461,7 @@ async def test_a_cutover_the_journal_records_is_not_refused_for_a_lost_host_reco
         assert first.final_state("delete-nodegroups") == "failed", first.text()[-2000:]
         state = HostState(host.sandbox / ".operator", settings.host.address, settings.host.port)
         assert state.cutover() is not None
-        state._cutover_file.unlink()  # lost, as under another state dir
+        state.cutover_record.unlink()  # lost, as under another state dir
         second = ScriptedFrontEnd({"backup-live": Decision(Answer.STOP)})
         outcome = await rehearse(host, second, journal, resume=replay(journal))
     assert outcome is Outcome.STOPPED, second.text()[-3000:]

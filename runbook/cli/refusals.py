@@ -223,13 +223,15 @@ def refuse_a_second_cutover(state: HostState, continuing: Path | None,
         # Trial 59, F9: both commands below failed on the missing journal.
         raise ConfigError(state.target, journal_gone(
             said_time(under_way.began), under_way.journal, under_way.snapshot,
-            way_back(under_way.journal) or resume_command(under_way.journal)))
+            way_back(under_way.journal) or resume_command(under_way.journal),
+            state.cutover_record))
     raise ConfigError(state.target, _cutover_under_way(
         said_time(under_way.began), resume_command(under_way.journal),
         way_back(under_way.journal), going_back=_going_back_in_its_journal(under_way.journal)))
 
 
-def journal_gone(began_at: str, journal: str, snapshot: str, command: str) -> str:
+def journal_gone(began_at: str, journal: str, snapshot: str, command: str,
+                 record: Path) -> str:
     """What is left to do for a cutover under way whose journal, `journal`, is
     gone: a copy put back lets `command` (the way back, or on) work; without
     one, the way back by hand, from the fleet in `snapshot`. Only a copy from
@@ -238,14 +240,20 @@ def journal_gone(began_at: str, journal: str, snapshot: str, command: str) -> st
     return (f"a cutover began here at {began_at} and has not ended, so the stream manager "
             f"may be down, and its journal, {journal}, is gone: if there is a copy of it "
             "written at or after the cutover began (or the -kept copy runbook wrote beside "
-            f"it), put it back there and run {command}; if not, {by_hand(snapshot)}")
+            f"it), put it back there and run {command}; if not, {by_hand(snapshot, record)}")
 
 
-def by_hand(snapshot: str) -> str:
+def by_hand(snapshot: str, record: Path) -> str:
     """The way back where runbook has no journal to take it from: the README's,
-    by hand, from the fleet in `snapshot` (where the record names one)."""
+    by hand, from the fleet in `snapshot` (where the record names one); then
+    how to end this machine's `record` of the cutover and the host's claim,
+    which would refuse every later run (review 60a, F4)."""
+    from runbook.claim import WHERE
+
     fleet = f"; the fleet to rebuild is in {snapshot}" if snapshot else ""
-    return f"take the README's way back (\"The way back\") by hand{fleet}"
+    return (f"take the README's way back (\"The way back\") by hand{fleet}. Once the old "
+            f"stream manager is back, remove {record} here and {WHERE} on the host: "
+            "runbook then takes the cutover as ended")
 
 
 def _cutover_under_way(began_at: str, resume: str, back: str | None, *,
