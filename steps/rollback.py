@@ -31,7 +31,13 @@ from runbook.model import (
     Wait,
 )
 from runbook.shell import quote
-from runbook.smapi import NoApiAnswer, NoConnection, SMApiError, SMApiOutcomeUnknown
+from runbook.smapi import (
+    NoApiAnswer,
+    NoApiServed,
+    NoConnection,
+    SMApiError,
+    SMApiOutcomeUnknown,
+)
 from runbook.step import StepFailed
 from steps.common import (
     JavaProcess,
@@ -217,6 +223,13 @@ def _unsure(names: Iterable[str]) -> str:
             f"tell recreate's from one made by hand, so none is deleted: {', '.join(names)}")
 
 
+def _this_group(exc: SMApiError) -> bool:
+    """A DELETE's failure that is the group's own: the API answered, with an
+    error for that one call. One that is the API's as a whole (nothing
+    answers, the token refused, no API served) stops the deleting."""
+    return exc.status is not None and exc.status != 401 and not isinstance(exc, NoApiServed)
+
+
 def _not_answering(exc: SMApiError) -> str:
     """Why the new release's API gave this step nothing to act on. A refused
     token is said in a few words: the API's own advice (start runbook again
@@ -371,9 +384,11 @@ class DeleteNewNodegroups(Red5Step):
         actions.append(Note(f"a call the new API fails (an HTTP 5xx, no answer) is asked "
                             f"again, up to {API_TRIES} times {API_PAUSE_S:g} s apart; a "
                             "deletion only where the listing shows that nodegroup still "
-                            "standing. If the new API still fails, or they are not gone by "
-                            "then, nothing more is sent: the way back goes on, and says "
-                            "which nodegroups are left to the old stream manager"))
+                            "standing. A nodegroup whose DELETE still fails is left, and "
+                            "the others are deleted. If the new API still fails as a whole, "
+                            "or they are not gone by then, nothing more is sent: the way "
+                            "back goes on, and says which nodegroups are left to the old "
+                            "stream manager"))
         return actions
 
     async def check(self, ctx: Ctx) -> Check:
@@ -473,6 +488,7 @@ class DeleteNewNodegroups(Red5Step):
         going = set(facts.scratch.new_groups_going)
         waiting: list[str] = sorted(listed)
         since: list[str] = []
+        failed: list[str] = []  # those whose DELETE failed for good, the others sent theirs
         try:
             api = await _read(ctx, "the new API's version", partial(
                 ctx.api, fresh=True, expecting=expected_api_version(ctx)))
@@ -493,13 +509,24 @@ class DeleteNewNodegroups(Red5Step):
             if since:
                 ctx.info(f"made since the plan was shown, so not deleted: {', '.join(since)}")
             for name in deleting:
-                ctx.info(await _delete(ctx, api, name))
+                try:
+                    ctx.info(await _delete(ctx, api, name))
+                except SMApiError as exc:
+                    if not _this_group(exc):
+                        raise
+                    # This group's own trouble: the others still get theirs
+                    # (review 60a F8: the loop ended here, and those after
+                    # it were left to the old stream manager's sweep).
+                    failed.append(name)
+                    ctx.info(f"{name}: not deleted, its DELETE still fails "
+                             f"({str(exc).rstrip('.')}): left to the old stream manager")
+            sent = listed - set(failed)
 
             async def gone() -> bool:
-                waiting[:] = sorted(set(g["name"] for g in await _listing(ctx, api)) & listed)
+                waiting[:] = sorted(set(g["name"] for g in await _listing(ctx, api)) & sent)
                 return not waiting
 
-            await _wait(ctx, lambda: f"{len(waiting)} of {len(listed)} nodegroups to be gone",
+            await _wait(ctx, lambda: f"{len(waiting)} of {len(sent)} nodegroups to be gone",
                         ctx.settings.timeouts.nodegroups_gone, gone)
         except (SMApiError, _GaveUp) as exc:
             # The way back goes on: the downtime lasts until the old release
@@ -507,22 +534,32 @@ class DeleteNewNodegroups(Red5Step):
             why = _not_answering(exc) if isinstance(exc, SMApiError) else str(exc).rstrip(".")
             facts.new_nodegroups_looked_at = True
             # Those the check could not tell apart are left too (review 59c M3).
-            self._leave(ctx, why, sorted({*waiting, *since, *facts.scratch.new_groups_unsure}))
+            left = sorted({*waiting, *failed, *since, *facts.scratch.new_groups_unsure})
+            self._leave(ctx, why, left)
             facts.scratch.new_groups_said = (f"not all deleted ({why}): left to the old stream "
-                                      f"manager: {', '.join(waiting) or 'see the warning'}")
+                                             f"manager: {', '.join(left) or 'see the warning'}")
             return
         facts.new_nodegroups_looked_at = True
         facts.new_nodegroups_left = None
+        if failed:
+            self._leave(ctx, "the new API fails their DELETE", failed)
         if unsure:
             self._leave(ctx, "runbook cannot tell which is recreate's", sorted(unsure))
         if since:
             self._leave(ctx, "made after its plan was shown, so not deleted", since)
-        if unsure and since:
-            facts.new_nodegroups_left = f"nodegroups {', '.join(sorted({*unsure, *since}))}"
-        facts.scratch.new_groups_said = (f"deleted through the new API, their nodes terminated by "
-                                  f"the new stream manager: {', '.join(sorted(listed))}")
-        ctx.note("new-nodegroups-deleted", f"the new stream manager's nodegroups are deleted "
-                 f"({', '.join(sorted(listed))})", groups=sorted(listed))
+        left = sorted({*failed, *unsure, *since})
+        if len(left) > max(len(failed), len(unsure), len(since)):  # from more than one cause
+            facts.new_nodegroups_left = f"nodegroups {', '.join(left)}"
+        deleted = sorted(sent)
+        said = [f"deleted through the new API, their nodes terminated by the new stream "
+                f"manager: {', '.join(deleted)}"] if deleted else []
+        if failed:
+            said.append(f"not all deleted (the new API fails their DELETE): left to the old "
+                        f"stream manager: {', '.join(failed)}")
+        facts.scratch.new_groups_said = "; ".join(said)
+        if deleted:
+            ctx.note("new-nodegroups-deleted", f"the new stream manager's nodegroups are "
+                     f"deleted ({', '.join(deleted)})", groups=deleted)
 
     async def verify(self, ctx: Ctx) -> Check:
         said = ctx.facts.scratch.new_groups_said

@@ -2106,6 +2106,36 @@ async def test_a_delete_that_failed_once_is_sent_again_after_a_look(tmp_path: Pa
     assert deletes, second.text()[-3000:]
 
 
+async def test_one_nodegroup_whose_delete_keeps_failing_does_not_stop_the_others(
+        tmp_path: Path) -> None:
+    """Review 60a F8: one of recreate's nodegroups whose DELETE the new API
+    fails every time (a group in a bad state on its side) ended the loop:
+    the groups after it were sent no DELETE and were all left to the old
+    stream manager, which tears their nodes down undrained. Each group gets
+    its tries now; only the one that failed is left, and warned of by name."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({NEW_GROUPS: Decision(Answer.STOP)})
+        outcome = await session(host, journal, rollback_after="recreate").run(first)
+        assert outcome is Outcome.STOPPED, first.text()[-3000:]
+        made = sorted(g["name"] for g in
+                      await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db))
+        assert len(made) >= 2, made
+        stuck = made[0]  # the first one deleted: the others come after it
+        armed.arm(host.sandbox, "api-error", method="DELETE", path=f"admin/nodegroup/{stuck}")
+        second = ScriptedFrontEnd()
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(second)
+        armed.lift(host.sandbox, "api-error")
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert outcome is Outcome.ROLLED_BACK, second.text()[-3000:]
+    assert [g["name"] for g in left] == [stuck], second.detail(NEW_GROUPS)
+    warned = [r for r in read(journal) if r.get("kind") == "new-nodegroups-left"]
+    assert warned and warned[-1]["groups"] == [stuck], [r["text"] for r in warned]
+    assert f"left to the old stream manager: {stuck}" in second.detail(NEW_GROUPS), \
+        second.detail(NEW_GROUPS)
+
+
 async def test_a_delete_refused_as_under_way_asks_the_listing_again_if_it_fails_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Review 59c L2: where a DELETE is answered 404 "already being terminated"

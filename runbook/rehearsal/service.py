@@ -868,7 +868,7 @@ class Handler(BaseHTTPRequestHandler):
                     # Rehearsed: the token given is not this install's.
                     raise HttpError(401, "access token missing or invalid", bare=True)
                 self._authorize(api.sm.token, parse_qs(url.query).get("accessToken", [""])[0])
-            if self._api_fails(method):
+            if self._api_fails(method, rest):
                 # Rehearsed: a controller fails. Inferred: no source gives the
                 # body of a 500, so it has the controllers' error shape.
                 raise HttpError(500, "internal error (rehearsal fault api-error)")
@@ -880,13 +880,15 @@ class Handler(BaseHTTPRequestHandler):
             log_sm.exception("Request %s %s failed", method, path)
             self._error(HttpError(500, f"internal error: {type(exc).__name__}"))
 
-    def _api_fails(self, method: str) -> bool:
+    def _api_fails(self, method: str, rest: str) -> bool:
         """Whether the api-error fault fails this request: while it is armed,
-        each one, or only those of its `method`, and only its first `times`
-        (a one-off failure that passes: the fault lifts itself after them)."""
+        each one, or only those of its `method` and its `path` (the part after
+        the version: one nodegroup's, say), and only its first `times` (a
+        one-off failure that passes: the fault lifts itself after them)."""
         sandbox = self.server.sandbox
         fault = armed.armed(sandbox, "api-error")
-        if fault is None or fault.get("method", method) != method:
+        if fault is None or fault.get("method", method) != method \
+                or fault.get("path", rest) != rest:
             return False
         times = fault.get("times")
         if isinstance(times, int):
