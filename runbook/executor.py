@@ -62,6 +62,7 @@ from runbook.run_context import (
 )
 from runbook.shell import (
     NOTHING_RAN,
+    CommandTimeout,
     HostKeyRefused,
     JumpHostRefused,
     OutcomeUnknown,
@@ -94,6 +95,24 @@ class Answer(StrEnum):
     # Instead of this step, back to the old stream manager: once the cutover
     # has begun, the operator need not wait for a failure to choose it.
     ROLLBACK = "rollback"
+
+
+class _Unclaimed(Exception):
+    """A step that changes the host met a claim that could not be made (its
+    command cut off, say): it sends nothing unclaimed (review 60a F5), and
+    its try again claims the host first."""
+
+
+def _unclaimed(exc: BaseException) -> str:
+    """Why a changing step stopped before its first action: the claim."""
+    if isinstance(exc, CommandTimeout):
+        how = "the claim got no answer in time"
+    elif isinstance(exc, OutcomeUnknown):
+        how = "the connection dropped as the claim was made"
+    else:
+        how = _reason(exc).rstrip(".")
+    return (f"the host could not be claimed for this step: {how}. Nothing of this try was "
+            "sent. Try it again: it claims the host first")
 
 
 class _WayBackChosen(Exception):
@@ -134,7 +153,7 @@ def _reason(exc: BaseException) -> str:
     """Our own errors speak for themselves; anything else is named."""
     from runbook.smapi import SMApiError
 
-    if isinstance(exc, StepFailed | RemoteError | SMApiError):
+    if isinstance(exc, StepFailed | RemoteError | SMApiError | _Unclaimed):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -527,12 +546,16 @@ class Executor(Generic[F]):
 
     async def claim_host(self, step: Step[F]) -> None:
         """The claim, before a step's action, where the run's start could not
-        take it (the host not reached then); tried once a step. Where the
-        host still cannot be reached, the action goes on to meet that itself,
-        and its step says so in its own words (preflight's: nothing ran, the
-        known_hosts line); the claim is tried again at the next step. Another
-        run's claim, or one that cannot be made there, stops the run. Once
-        the cutover is under way, the claim says so (_mark_claim)."""
+        take it (the host not reached then, or its command cut off); tried
+        once a try of a step. Where the host still cannot be reached, the
+        action goes on to meet that itself, and its step says so in its own
+        words (preflight's: nothing ran, the known_hosts line). Where the
+        claim's command was cut off, or failed some other way, a step that
+        only looks (read_only) goes on unclaimed; any other step fails
+        before its first action, and its try again claims first (review 60a
+        F5: it acted unclaimed, unsaid). Another run's claim, or one that
+        cannot be made there, stops the run. Once the cutover is under way,
+        the claim says so (_mark_claim)."""
         if self._claimed:
             await self._mark_claim()
             return
@@ -542,7 +565,12 @@ class Executor(Generic[F]):
             await self._claim_host()
         except (host_claim.HostClaimed, ConfigError):
             raise
-        except Exception:
+        except Exception as exc:
+            # Not reached at all (nothing of the claim's command went out):
+            # the action cannot run either, and says so in its own words.
+            reached = not isinstance(exc, RemoteError) or isinstance(exc, OutcomeUnknown)
+            if reached and not step.read_only:
+                raise _Unclaimed(_unclaimed(exc)) from exc
             self._claim_missed.add(step.id)
             return
         if self._claim_note:

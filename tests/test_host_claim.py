@@ -437,3 +437,57 @@ async def test_take_over_host_is_refused_over_a_run_that_still_runs_on_this_mach
     finally:
         alive.kill()
         await alive.wait()
+
+
+async def test_a_step_that_changes_the_host_does_not_act_where_its_claim_was_cut_off(
+        rehearsal_host: RehearsalHost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 60a F5: the claim's own command cut off (the connection dropped
+    as it ran) at the run's start and again at each step: preflight and
+    new-database, which only look, go on as before; the first step that is
+    not only a look (export-config: its snapshot is what recreate rebuilds
+    from) ran its actions with no claim on the host, and nothing said so.
+    It fails now before its first action, saying the claim could not be
+    made; tried again, it claims the host first, then acts."""
+    import json
+
+    from runbook import claim as host_claim
+    from runbook.executor import Recovery
+    from runbook.shell import OutcomeUnknown
+
+    real = host_claim.take
+    cut: list[bool] = [True]
+
+    async def cut_off(*args: Any, **kw: Any) -> Any:  # the only stand-in: a drop mid-command
+        if cut[0]:
+            raise OutcomeUnknown("the SSH connection was lost while the command ran "
+                                 "(ConnectionLost); it may or may not have finished")
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(host_claim, "take", cut_off)
+    held: dict[str, bool] = {}
+
+    class Front(ScriptedFrontEnd):
+        async def recover(self, step: StepReport, *, can_roll_back: bool) -> Recovery:
+            cut[0] = False  # the connection holds again for the try again
+            return await super().recover(step, can_roll_back=can_roll_back)
+
+    front = Front({"upload": STOP}, recoveries={"export-config": [Recovery.RETRY]},
+                  on_confirm=lambda step, plan: held.setdefault(
+                      step.id, claim_file(rehearsal_host).exists()))
+    journal = tmp_path / "run.jsonl"
+    outcome = await rehearsal_session(rehearsal_host, journal).run(front)
+    assert outcome is Outcome.STOPPED, front.text()[-3000:]
+    assert front.final_state("preflight") == front.final_state("new-database") == "done", \
+        front.text()[-3000:]
+    failed = [detail for step, state, detail in front.states
+              if step == "export-config" and state == "failed"]
+    assert failed and "could not be claimed" in failed[0] \
+        and "the connection dropped" in failed[0], front.states
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    ours = [r for r in records if r.get("step") == "export-config"
+            and r["event"] in ("action-start", "step-end")]
+    ended = [n for n, r in enumerate(ours) if r["event"] == "step-end"]
+    assert ours[ended[0]]["state"] == "failed", ours
+    assert not ours[:ended[0]], ours  # nothing in the try whose claim was cut off
+    assert any(r["event"] == "action-start" for r in ours[ended[0]:]), ours
+    assert held.get("upload") is True, held
