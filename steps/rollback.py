@@ -385,8 +385,9 @@ class DeleteNewNodegroups(Red5Step):
                             f"again, up to {API_TRIES} times {API_PAUSE_S:g} s apart; a "
                             "deletion only where the listing shows that nodegroup still "
                             "standing. A nodegroup the new API still will not delete is "
-                            "left, and the others are deleted. If the new API still fails as a whole, "
-                            "or they are not gone by then, nothing more is sent: the way "
+                            "left, and the others are deleted. If the new API still fails "
+                            "as a whole, or they are not gone by then, nothing more is "
+                            "sent: the way "
                             "back goes on, and says which nodegroups are left to the old "
                             "stream manager"))
         return actions
