@@ -205,6 +205,13 @@ class _ServiceEnded(Exception):
         self.state = state
 
 
+# Said in the plan where nothing is listed to delete and no cutover is on
+# record here: the fleet may be another run's, emptied by its cutover.
+DELETES_NONE = ("it deletes none: the live stream manager lists no nodegroups, and no cutover "
+                "is on record here. If another run's cutover deleted them, stop: go on with "
+                "that run's journal instead")
+
+
 class DeleteNodegroups(Red5Step):
     id = "delete-nodegroups"
     title = "Delete the nodegroups"
@@ -244,6 +251,14 @@ class DeleteNodegroups(Red5Step):
         known = {g["name"]: g for g in saved["nodegroups"]} if saved else {}
         actions += [p.api_call("DELETE", f"admin/nodegroup/{name}", why=_known_as(known.get(name)))
                     for name in names]
+        # Looked at (its check): what it found; else the snapshot and this
+        # machine's record.
+        none = p.facts.scratch.nodegroups_none if listed is not None else \
+            saved is not None and not names and (p.host_state is None
+                                                 or p.host_state.cutover() is None)
+        if none and not names and not going:
+            # Trial 60 F5/F7: another run's cutover may have emptied the fleet.
+            actions.append(Note(DELETES_NONE))
         actions.append(Wait("GET admin/nodegroup lists none",
                             p.settings.timeouts.nodegroups_gone))
         return actions
@@ -257,6 +272,7 @@ class DeleteNodegroups(Red5Step):
         live, going, unsaved = _as_listed(await _fleet_as_saved(ctx, api, found), found)
         ctx.facts.scratch.nodegroups_listed = tuple(sorted(live))
         ctx.facts.scratch.nodegroups_going = tuple(going)
+        ctx.facts.scratch.nodegroups_none = not live and not ctx.cutover_under_way
         if unsaved:
             # Only once the cutover has begun (before, the fleet's look above
             # refuses it): no new snapshot can be taken of a fleet being

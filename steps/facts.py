@@ -67,6 +67,9 @@ class Red5Scratch:
     # being deleted already (None: not looked yet, as in `runbook plan`)
     nodegroups_listed: tuple[str, ...] | None = None
     nodegroups_going: tuple[str, ...] = ()
+    # delete-nodegroups: its check found none listed, and no cutover on
+    # record here (this machine's record, this run's journal): it deletes none.
+    nodegroups_none: bool = False
     # rollback-nodegroups: the same, of the new stream manager, the API
     # version it speaks, and what its run ended with (for its verify)
     new_groups_listed: tuple[str, ...] | None = None

@@ -498,3 +498,41 @@ def test_a_snapshot_gone_from_both_places_is_named_where_this_host_keeps_it(
     pinned.path.unlink()
     assert moved.before_cutover() is None
     assert moved.snapshot_missing() == moved.path / "snapshots" / taken.path.name
+
+
+async def test_an_export_of_no_nodegroups_warns_and_delete_nodegroups_plans_none(
+        tmp_path: Path) -> None:
+    """Trial 60 F5/F7: a run that took over another run's half-done cutover
+    (its nodegroups deleted) saved a snapshot of no nodegroups, unsaid, and
+    found delete-nodegroups done: nothing told the operator the fleet was
+    gone. export-config warns before the snapshot is kept, and
+    delete-nodegroups' plan says it deletes none, where no cutover is on
+    record here."""
+    from runbook.step import PlanContext
+    from steps.cutover import DELETES_NONE, DeleteNodegroups
+    from steps.facts import Red5Facts
+    from steps.prepare import NO_FLEET
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        groups = cloud.list_nodegroups(host.sandbox, *host.old_db)
+        assert groups
+        async with httpx.AsyncClient(base_url=host.api_base_url) as client:
+            for group in groups:  # what another run's delete-nodegroups leaves
+                response = await client.delete(
+                    f"/streammanager/api/3.1/admin/nodegroup/{group['name']}",
+                    params={"accessToken": host.api_token})
+                assert response.status_code == 200
+        await until(lambda: not cloud.list_nodegroups(host.sandbox, *host.old_db),
+                    what="the deleted groups to go")
+        front = ScriptedFrontEnd({"upload": STOP})
+        assert await rehearse(host, front, journal) is Outcome.STOPPED
+        state = state_of(host)
+        plan = DeleteNodegroups().plan(PlanContext(
+            rehearsal_settings(host), lambda *a, **k: "curl", Red5Facts(), state, journal))
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    said = [n for n, r in enumerate(records) if r.get("step") == "export-config"
+            and NO_FLEET in json.dumps(r)]
+    kept = [n for n, r in enumerate(records) if r.get("kind") == "snapshot"]
+    assert said and kept and said[0] < kept[0], front.text()[-3000:]
+    assert any(isinstance(a, Note) and a.text == DELETES_NONE for a in plan), plan
