@@ -888,3 +888,25 @@ async def test_a_resume_mid_cutover_names_the_step_it_goes_on_at_in_its_lead(
     meant = f"goes on at step {at.number}, {at.title}"
     assert meant in lead, lead
     assert meant in shown, shown
+
+
+def test_exit_lines_of_a_run_whose_journal_was_replaced_come_from_the_kept_copy(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Trial 60, F11: a journal replaced mid-cutover (another file now at its
+    path, the run's records kept beside it as NAME-kept.jsonl): the exit lines
+    said nothing of the stream manager, down since the cutover began, nor the
+    commands that go on or back, which every other stop of a cutover says."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    kept = earlier.with_name(f"{earlier.stem}-kept.jsonl")
+    earlier.rename(kept)
+    earlier.write_text('{"not": "mine"}\n')
+    stopper = Stopper()
+    stopper.sessions.append(SimpleNamespace(journal_path=earlier))  # type: ignore[arg-type]
+    lifecycle.where_it_stands(stopper, replace(settings(), rehearsal=False), headless=True)
+    said = capsys.readouterr().out
+    assert "down" in said, said
+    assert f"--resume --journal {earlier}" in said and "runbook rollback " in said, said
+    assert str(kept) in said, "where the run's records are"

@@ -375,10 +375,20 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
             print(f"runbook: another runbook is writing {journal}; the run goes on there, "
                   "and that runbook says where it stands", flush=True)
         return
+    kept: Path | None = None
     try:
         history = replay(journal)
     except (OSError, JournalError):
-        return  # the journal's own error was said where it happened
+        # Replaced under the run (trial 60, F11): its records are in the
+        # copy it kept beside, which the advice puts back at this path; the
+        # commands name the path, as they will work once it is there.
+        kept = _kept_copy(journal)
+        if kept is None:
+            return  # the journal's own error was said where it happened
+        try:
+            history = replay(kept)
+        except (OSError, JournalError):
+            return
     rollback, note = None, ""
     if settings is not None and not settings.rehearsal:
         resume = resume or resume_command(settings.source, journal, headless=headless)
@@ -389,7 +399,10 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
         back = practised_way_back(history, resume)
         rollback, note = (back.command, back.note) if back is not None else (None, "")
     after = before_another_attempt(history.outcome, history.left_by_the_way_back().values())
-    lines = [f"runbook: {service_state(history)}",
+    lines = [*([f"runbook: the run's records are in {kept}: the file at {journal} is not "
+                f"the run's now; put {kept.name} in its place before the commands below"]
+               if kept is not None else []),
+             f"runbook: {service_state(history)}",
              *(f"runbook: {line}" for line in going_on(history, resume=resume,
                                                        rollback=rollback,
                                                        rollback_note=note)),
@@ -404,6 +417,14 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
                         "the journal is closed")
     with contextlib.suppress(OSError):
         print("\n".join(lines), flush=True)
+
+
+def _kept_copy(journal: Path) -> Path | None:
+    """The newest copy of `journal`'s records its run kept beside it as it
+    stopped (Journal: NAME-kept.jsonl, NAME-kept-2.jsonl, ...), if any."""
+    copies = [path for path in journal.parent.glob(f"{journal.stem}-kept*.jsonl")
+              if path.is_file()]
+    return max(copies, key=lambda path: path.stat().st_mtime, default=None)
 
 
 def last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
