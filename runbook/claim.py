@@ -210,6 +210,12 @@ def _still_mine(claim: Claim) -> str:
             f"grep -qxF -- {machine} {_LOCK}/holder")
 
 
+def holder_if_not_mine_command(claim: Claim) -> str:
+    """`mine` while the holder names this run; else `other` and the holder."""
+    return (f"if {_still_mine(claim)}; then echo mine; "
+            f"else echo other; cat -- {_LOCK}/holder 2>/dev/null; true; fi")
+
+
 def release_command(claim: Claim) -> str:
     """The claim removed, only while it is this run's."""
     return f"{_still_mine(claim)} && rm -rf -- {_LOCK}; true"
@@ -310,6 +316,25 @@ async def mark(remote: Remote, claim: Claim) -> None:
     """The claim, kept for the cutover under way, says so (`claim.cutover`),
     if it is still this run's; errors go up."""
     await remote.run(mark_command(claim), timeout=TIMEOUT_S)
+
+
+async def taken_from_us(remote: Remote, claim: Claim) -> Claim | None:
+    """The claim another run holds now where this run's was (another
+    machine's --take-over-host while this run waited at a question), else
+    None: also where the host could not say (the change that follows meets
+    that itself)."""
+    result = await remote.run(holder_if_not_mine_command(claim), timeout=TIMEOUT_S)
+    lines = result.stdout.splitlines()
+    if result.exit_status != 0 or not lines or lines[0].strip() != "other":
+        return None
+    return parse("\n".join(lines[1:])) or Claim("?", "?", 0, "?", "?")
+
+
+def taken_refusal(other: Claim) -> str:
+    return (f"this run's claim on the host was taken meanwhile by another run: "
+            f"{other.described()} ({WHERE} on the host). Nothing of the cutover was sent. "
+            "Find out who works on the host before anything more; this run cannot go on "
+            "beside it")
 
 
 async def release(remote: Remote, claim: Claim) -> None:

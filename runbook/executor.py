@@ -557,6 +557,8 @@ class Executor(Generic[F]):
         cannot be made there, stops the run. Once the cutover is under way,
         the claim says so (_mark_claim)."""
         if self._claimed:
+            if step.phase is Phase.CUTOVER and self.cutover_began is None:
+                await self._still_ours()
             await self._mark_claim()
             return
         if step.id in self._claim_missed:
@@ -602,6 +604,19 @@ class Executor(Generic[F]):
             async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
                 await host_claim.release(self.remote, self._claim)
         self._claimed = False
+
+    async def _still_ours(self) -> None:
+        """Before the cutover's first change, the claim is looked at once more:
+        another machine's --take-over-host may have taken it while this run
+        waited at a question, and two runs in one cutover lose the fleet
+        (trial 60, F5). A look that cannot be made lets the change meet that."""
+        try:
+            async with asyncio.timeout(host_claim.TIMEOUT_S + 5):
+                other = await host_claim.taken_from_us(self.remote, self._claim)
+        except Exception:
+            return
+        if other is not None:
+            raise _Unclaimed(host_claim.taken_refusal(other))
 
     async def _mark_claim(self, *, again: bool = False) -> None:
         """The claim kept on the host says the cutover under way, and when it

@@ -491,3 +491,30 @@ async def test_a_step_that_changes_the_host_does_not_act_where_its_claim_was_cut
     assert not ours[:ended[0]], ours  # nothing in the try whose claim was cut off
     assert any(r["event"] == "action-start" for r in ours[ended[0]:]), ours
     assert held.get("upload") is True, held
+
+
+async def test_a_run_whose_claim_was_taken_meanwhile_does_not_begin_its_cutover(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Trial 60, F5 (b): another machine's run took this run's claim with
+    --take-over-host while this one waited at a question; this run, never
+    told, went on into its cutover beside it. Before the cutover's first
+    change a run looks that the claim is still its own, and stops if not."""
+    holder = claim_file(rehearsal_host)
+
+    class TakenAtDelete(ScriptedFrontEnd):
+        async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+            if step.id == "delete-nodegroups":
+                holder.write_text("login=colleague\nmachine=laptop-2\npid=4242\n"
+                                  "journal=/home/c/run.jsonl\n"
+                                  "since=2026-12-07T00:00:00+00:00\n")
+            return await super().confirm(step, plan)
+
+    journal = tmp_path / "run.jsonl"
+    front = TakenAtDelete(answers={"delete-nodegroups": Decision(Answer.RUN)},
+                          recoveries={"delete-nodegroups": []})
+    session = rehearsal_session(rehearsal_host, journal)
+    await session.run(front)
+    said = front.detail("delete-nodegroups")
+    assert "colleague on laptop-2" in said and "Nothing of the cutover was sent" in said, said
+    assert session.host_state.cutover() is None, "the cutover did not begin"
+    assert "machine=laptop-2" in holder.read_text(), "the other run's claim is left to it"
