@@ -196,10 +196,24 @@ def take_command(claim: Claim) -> str:
             f"else echo held; cat -- {_LOCK}/holder 2>/dev/null; true; fi")
 
 
-def retake_command(claim: Claim) -> str:
-    """The holder written again (this run resumed, or taking over a gone one)."""
-    return (f"umask 077; mkdir -p -- {_LOCK} && printf %s {quote(claim.text())} > "
-            f"{_LOCK}/holder.new && mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
+def retake_command(claim: Claim, *, replacing: str | None = None) -> str:
+    """The holder written again: this run resumed; or, `replacing` the holder
+    text it read, another run's claim taken over, only while the holder is
+    still that one, one taker at a time (the `taking` folder, made by one
+    winner; one a killed taker left goes after a minute). Two runs taking
+    over one gone claim at once were both told taken (review 60a, F7)."""
+    write = (f"printf %s {quote(claim.text())} > {_LOCK}/holder.new && "
+             f"mv -f -- {_LOCK}/holder.new {_LOCK}/holder && echo taken")
+    if replacing is None:
+        return f"umask 077; mkdir -p -- {_LOCK} && {write}"
+    taking, read = f"{_LOCK}/taking", quote(replacing.rstrip("\n"))
+    held = f"echo held; cat -- {_LOCK}/holder 2>/dev/null"
+    return (f"umask 077; mkdir -p -- {_LOCK} && "
+            f"find {_LOCK} -maxdepth 1 -name taking -mmin +1 -exec rmdir {{}} + 2>/dev/null; "
+            f"if mkdir -- {taking} 2>/dev/null; then "
+            f"if [ \"$(cat -- {_LOCK}/holder 2>/dev/null)\" = {read} ]; "
+            f"then {write}; else {held}; fi; rmdir -- {taking}; "
+            f"else {held}; fi; true")
 
 
 def _still_mine(claim: Claim) -> str:
@@ -298,10 +312,14 @@ async def take(remote: Remote, claim: Claim, *, over: bool = False,
         claim = replace(claim, journal=other.journal, cutover=claim.cutover or other.cutover)
     elif not (over or gone):
         raise HostClaimed(remote.target, refusal(remote.target, other))
-    again = await remote.run(retake_command(claim), timeout=TIMEOUT_S)
-    if again.exit_status != 0:
+    again = await remote.run(retake_command(
+        claim, replacing=None if ours else "\n".join(lines[1:])), timeout=TIMEOUT_S)
+    said = again.stdout.splitlines()
+    if again.exit_status != 0 or not said:
         raise ConfigError(remote.target, f"cannot claim the host in {WHERE} "
                           f"({again.last_error_line() or 'no answer'}); nothing was changed")
+    if said[0].strip() == "held":  # another run took it over first, just now
+        raise HostClaimed(remote.target, refusal(remote.target, parse("\n".join(said[1:]))))
     if ours:
         return claim, None
     if other is None:

@@ -518,3 +518,34 @@ async def test_a_run_whose_claim_was_taken_meanwhile_does_not_begin_its_cutover(
     assert "colleague on laptop-2" in said and "Nothing of the cutover was sent" in said, said
     assert session.host_state.cutover() is None, "the cutover did not begin"
     assert "machine=laptop-2" in holder.read_text(), "the other run's claim is left to it"
+
+
+def test_two_runs_taking_over_one_gone_claim_at_once_do_not_both_hold_the_host(
+        tmp_path: Path) -> None:
+    """Review 60a, F7: a take-over read the holder, then wrote its own over
+    it; two runs taking over the same gone claim at once were both told
+    "taken", and both ran. The take-over writes only where the holder is
+    still the one it read, one taker at a time."""
+    import subprocess
+
+    from runbook import claim as host_claim
+
+    def sh(command: str) -> list[str]:
+        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                              env={**os.environ, "HOME": str(tmp_path)}, timeout=30)
+        return done.stdout.splitlines()
+
+    gone = host_claim.Claim("ops", "jump-1", 11, "/gone/run.jsonl", "2026-12-07T00:00:00+00:00")
+    first = dataclasses.replace(gone, pid=12, journal="/a/run.jsonl")
+    second = dataclasses.replace(gone, pid=13, journal="/b/run.jsonl")
+    assert sh(host_claim.take_command(gone))[0] == "taken"
+    read = "\n".join(sh(host_claim.take_command(first))[1:])  # both read the gone holder
+    assert read == "\n".join(sh(host_claim.take_command(second))[1:])
+    assert sh(host_claim.retake_command(first, replacing=read))[0] == "taken"
+    late = sh(host_claim.retake_command(second, replacing=read))
+    assert late[0] == "held" and "journal=/a/run.jsonl" in late, late
+    holder = tmp_path / ".runbook" / "run.lock" / "holder"
+    assert "journal=/a/run.jsonl" in holder.read_text()
+    # One taking over right now (its mark left there): the other waits its turn.
+    (holder.parent / "taking").mkdir()
+    assert sh(host_claim.retake_command(second, replacing=holder.read_text()))[0] == "held"
