@@ -157,6 +157,9 @@ class Journal:
         # its last bytes, and what the run recorded is kept from here (review
         # 60a, F3).
         self._data = bytearray(_contents(fd))
+        # Where the run's records were kept, where another file took the
+        # journal's place (its exit lines read this copy: review 60c, F4).
+        self.kept_beside: Path | None = None
         try:
             self._heal(fd)
         except BaseException:
@@ -265,6 +268,8 @@ class Journal:
         else:
             how = "removed" if here is None else "replaced by another file"
         kept = self._keep(self.path if here is None else None)
+        if kept is not None and kept != self.path:
+            self.kept_beside = kept
         if kept is None:
             then = ": what the run had recorded could not be written back"
         elif kept == self.path:

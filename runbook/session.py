@@ -113,6 +113,9 @@ class Session(Generic[F]):
         self.rollback_after = rollback_after
         self.facts = facts
         self.journal_path = journal_path
+        # Where the run's records went when another file took the journal's
+        # place (Journal.kept_beside), once the run has ended.
+        self.kept_beside: Path | None = None
         self.isolated = isolated
         self.resume = resume
         self.host_state = host_state(settings, state_dir)
@@ -212,6 +215,7 @@ class Session(Generic[F]):
             await self.api.aclose()
             await remote.close()
             journal.close()
+            self.kept_beside = journal.kept_beside
 
     def _still_the_run_it_continues(self) -> None:
         """Once this process holds the journal: it still says what it said when

@@ -920,6 +920,8 @@ def test_a_journal_written_over_in_place_stops_its_run_and_is_kept_beside(
     assert str(kept) in message, message
     assert [r["event"] for r in read(kept)] == ["run-start", "cutover-start", "output", "output"]
     assert path.read_bytes().startswith(put)
+    # Review 60c, F4: the exit lines read the copy, not the file at the path.
+    assert journal.kept_beside == kept
 
 
 def _older(folder: Path, data: bytes) -> Path:

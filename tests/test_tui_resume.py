@@ -910,3 +910,25 @@ def test_exit_lines_of_a_run_whose_journal_was_replaced_come_from_the_kept_copy(
     assert "down" in said, said
     assert f"--resume --journal {earlier}" in said and "runbook rollback " in said, said
     assert str(kept) in said, "where the run's records are"
+
+
+def test_exit_lines_read_the_kept_copy_where_an_older_journal_was_copied_over_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Review 60c, F4: an older journal copied over the run's mid-cutover
+    (the run stopped and kept its records beside): the file at the path
+    still parses, and the exit lines read it: "the cutover has not begun:
+    the live stream manager serves as before", while it was down."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    earlier = stopped_part_way(tmp_path / "runs" / EARLIER, cutover=True)
+    kept = earlier.with_name(f"{earlier.stem}-kept.jsonl")
+    earlier.rename(kept)
+    stopped_part_way(earlier, cutover=False)  # the older copy, parseable
+    stopper = Stopper()
+    stopper.sessions.append(SimpleNamespace(  # type: ignore[arg-type]
+        journal_path=earlier, kept_beside=kept))
+    lifecycle.where_it_stands(stopper, replace(settings(), rehearsal=False), headless=True)
+    said = capsys.readouterr().out
+    assert "serves as before" not in said and "down" in said, said
+    assert str(kept) in said, said

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -375,14 +376,16 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
             print(f"runbook: another runbook is writing {journal}; the run goes on there, "
                   "and that runbook says where it stands", flush=True)
         return
-    kept: Path | None = None
+    # Replaced under the run (trial 60, F11), or written over with an older
+    # copy that reads well (review 60c, F4): its records are in the copy it
+    # kept beside, which the advice puts back at this path; the commands
+    # name the path, as they work once it is there.
+    kept: Path | None = getattr(stopper.sessions[-1], "kept_beside", None) \
+        if stopper.sessions else None
     try:
-        history = replay(journal)
+        history = replay(kept or journal)
     except (OSError, JournalError):
-        # Replaced under the run (trial 60, F11): its records are in the
-        # copy it kept beside, which the advice puts back at this path; the
-        # commands name the path, as they will work once it is there.
-        kept = _kept_copy(journal)
+        kept = None if kept is not None else _kept_copy(journal)
         if kept is None:
             return  # the journal's own error was said where it happened
         try:
@@ -422,7 +425,7 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
 def _kept_copy(journal: Path) -> Path | None:
     """The newest copy of `journal`'s records its run kept beside it as it
     stopped (Journal: NAME-kept.jsonl, NAME-kept-2.jsonl, ...), if any."""
-    copies = [path for path in journal.parent.glob(f"{journal.stem}-kept*.jsonl")
+    copies = [path for path in journal.parent.glob(f"{glob.escape(journal.stem)}-kept*.jsonl")
               if path.is_file()]
     return max(copies, key=lambda path: path.stat().st_mtime, default=None)
 
