@@ -345,7 +345,16 @@ async def taken_from_us(remote: Remote, claim: Claim) -> Claim | None:
     lines = result.stdout.splitlines()
     if result.exit_status != 0 or not lines or lines[0].strip() != "other":
         return None
-    return parse("\n".join(lines[1:])) or Claim("?", "?", 0, "?", "?")
+    other = parse("\n".join(lines[1:]))
+    if other is None:
+        # Nobody's now (removed by hand, say): this run's again, as it was
+        # (review 60c, F5: said taken by "? on ?", which no retry passed).
+        again = await remote.run(take_command(claim), timeout=TIMEOUT_S)
+        said = again.stdout.splitlines()
+        if again.exit_status == 0 and said and said[0].strip() == "taken":
+            return None
+        other = parse("\n".join(said[1:]))
+    return other or Claim("?", "?", 0, "?", "?")
 
 
 def taken_refusal(other: Claim) -> str:

@@ -559,6 +559,10 @@ class Executor(Generic[F]):
         if self._claimed:
             if step.phase is Phase.CUTOVER and self.cutover_began is None:
                 await self._still_ours()
+                # The cutover begins with this action: the claim says so
+                # before it goes out, not from the next (review 60c, F1: a
+                # run cut off in the first DELETE left a plain claim).
+                self.begin_cutover(step)
             await self._mark_claim()
             return
         if step.id in self._claim_missed:

@@ -549,3 +549,49 @@ def test_two_runs_taking_over_one_gone_claim_at_once_do_not_both_hold_the_host(
     # One taking over right now (its mark left there): the other waits its turn.
     (holder.parent / "taking").mkdir()
     assert sh(host_claim.retake_command(second, replacing=holder.read_text()))[0] == "held"
+
+
+async def test_the_cutovers_first_change_goes_out_under_a_claim_that_says_so(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Review 60c, F1: the claim was marked with the cutover only at its
+    second action, so a run cut off during the first DELETE left a plain
+    claim, which another run could take over."""
+    holder = claim_file(rehearsal_host)
+    seen: list[str] = []
+
+    class Watching(ScriptedFrontEnd):
+        def tell(self, event: Any) -> None:
+            if isinstance(event, Output) and event.step_id == "delete-nodegroups" \
+                    and event.stream == "cmd" and "DELETE" in event.line and not seen:
+                seen.append(holder.read_text())  # as the first DELETE is about to go
+            super().tell(event)
+
+    front = Watching({"start-service": STOP})
+    session = rehearsal_session(rehearsal_host, tmp_path / "run.jsonl")
+    await session.run(front)
+    assert seen and session.host_state.cutover() is not None
+    assert "cutover=" in seen[0], seen[0]
+
+
+async def test_a_claim_removed_meanwhile_is_taken_again_not_said_taken_by_nobody(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Review 60c, F5: the claim folder removed while the run waited at
+    delete-nodegroups' question (the by-hand advice's rm, say): the run said
+    it was "taken meanwhile by another run: ? on ? (pid 0)", and trying again
+    could never pass. Nobody holds it: the run claims it again and goes on."""
+    import shutil
+
+    holder = claim_file(rehearsal_host)
+
+    class RemovedAtDelete(ScriptedFrontEnd):
+        async def confirm(self, step: StepReport, plan: list[Action]) -> Decision:
+            if step.id == "delete-nodegroups":
+                shutil.rmtree(holder.parent)
+            return await super().confirm(step, plan)
+
+    front = RemovedAtDelete({"backup-live": STOP})
+    session = rehearsal_session(rehearsal_host, tmp_path / "run.jsonl")
+    assert await session.run(front) is Outcome.STOPPED, front.text()[-2000:]
+    assert front.final_state("delete-nodegroups") == "done", front.text()[-2000:]
+    kept = holder.read_text()
+    assert "cutover=" in kept and f"pid={os.getpid()}" in kept, kept
