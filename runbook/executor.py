@@ -440,42 +440,48 @@ class Executor(Generic[F]):
         if self.settings.rehearsal_faults:
             timed_as["faults"] = list(self.settings.rehearsal_faults)
         connected = await self._first_claim()
-        if self.rollback_after is not None:
-            # A drill's turn back, for a resume to go on with (re-trial: a
-            # resume without it finished the upgrade the drill was to undo).
-            timed_as["rollback_after"] = self.rollback_after
-        self._tell(RunStarted(self.settings.source, self.remote.target,
-                              self.settings.rehearsal, ids, resumed,
-                              down_since(self.host_state, self.resume)),
-                   # The config's absolute path (operator trial 54: as given,
-                   # relative, the report's commands named it from wherever the
-                   # report was made); a rehearsal's as given, which tells its
-                   # runs apart (cli.refusals.runs_of).
-                   Record.RUN_START, config=self.settings.source if self.settings.rehearsal
-                   else os.path.abspath(self.settings.source), host=self.remote.target,
-                   rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
-                   cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
-                   leaves=_journalled(leaves := self._leaves()),
-                   not_undone=self._not_undone(leaves),
-                   # What the way back does with a step's work where it does
-                   # not simply undo it (delete-nodegroups'), for the report.
-                   way_back_did={s.id: s.the_way_back_did for s in self.steps
-                                 if s.the_way_back_did != Step.the_way_back_did},
-                   resumed=resumed)
-        if connected and self.remote.on_connect is not None:
-            self.remote.on_connect()
-        for note in (self.journal.repaired, self.journal.unlocked):
-            if note:
-                self.front.tell(JournalNote(note))
-        if self._claim_note:
-            self._said_of_the_claim(self._claim_note)
-            self._claim_note = None
-        # A secret known before any step (the API token) too short to be
-        # masked in free text: said once, now, and kept as the run's warning.
-        for name in self.redactor.untold_short():
-            said = too_short_to_mask(name)
-            self.journal.write(Record.NOTE, step="", kind=SHORT_SECRET, text=said, warning=True)
-            self.front.tell(JournalNote(said))
+        try:
+            if self.rollback_after is not None:
+                # A drill's turn back, for a resume to go on with (re-trial: a
+                # resume without it finished the upgrade the drill was to undo).
+                timed_as["rollback_after"] = self.rollback_after
+            self._tell(RunStarted(self.settings.source, self.remote.target,
+                                  self.settings.rehearsal, ids, resumed,
+                                  down_since(self.host_state, self.resume)),
+                       # The config's absolute path (operator trial 54: as given,
+                       # relative, the report's commands named it from wherever the
+                       # report was made); a rehearsal's as given, which tells its
+                       # runs apart (cli.refusals.runs_of).
+                       Record.RUN_START, config=self.settings.source if self.settings.rehearsal
+                       else os.path.abspath(self.settings.source), host=self.remote.target,
+                       rehearsal=self.settings.rehearsal, **timed_as, steps=list(ids),
+                       cutover=[s.id for s in self.steps if s.phase is Phase.CUTOVER],
+                       leaves=_journalled(leaves := self._leaves()),
+                       not_undone=self._not_undone(leaves),
+                       # What the way back does with a step's work where it does
+                       # not simply undo it (delete-nodegroups'), for the report.
+                       way_back_did={s.id: s.the_way_back_did for s in self.steps
+                                     if s.the_way_back_did != Step.the_way_back_did},
+                       resumed=resumed)
+            if connected and self.remote.on_connect is not None:
+                self.remote.on_connect()
+            for note in (self.journal.repaired, self.journal.unlocked):
+                if note:
+                    self.front.tell(JournalNote(note))
+            if self._claim_note:
+                self._said_of_the_claim(self._claim_note)
+                self._claim_note = None
+            # A secret known before any step (the API token) too short to be
+            # masked in free text: said once, now, and kept as the run's warning.
+            for name in self.redactor.untold_short():
+                said = too_short_to_mask(name)
+                self.journal.write(Record.NOTE, step="", kind=SHORT_SECRET, text=said, warning=True)
+                self.front.tell(JournalNote(said))
+        except BaseException:
+            # Before the run began (its first record did not fit, say): the
+            # claim goes with it, as it said it changed nothing (review 60c, F3).
+            await self._release_claim()
+            raise
         outcome = Outcome.DONE
         try:
             passed = self._drill_step_passed()

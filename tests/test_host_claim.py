@@ -595,3 +595,17 @@ async def test_a_claim_removed_meanwhile_is_taken_again_not_said_taken_by_nobody
     assert front.final_state("delete-nodegroups") == "done", front.text()[-2000:]
     kept = holder.read_text()
     assert "cutover=" in kept and f"pid={os.getpid()}" in kept, kept
+
+
+async def test_a_run_whose_first_record_does_not_fit_lets_its_claim_go(
+        rehearsal_host: RehearsalHost, tmp_path: Path, full_folder: Path) -> None:
+    """Review 60c, F3: the state folder full, the run said it did not begin
+    and changed nothing, but left its claim on the host, refusing the next
+    run of a colleague."""
+    from runbook.journal import JournalWriteError
+
+    session = rehearsal_session(rehearsal_host, full_folder / "run.jsonl")
+    with pytest.raises(JournalWriteError) as failed:
+        await session.run(ScriptedFrontEnd())
+    assert "did not begin" in str(failed.value), failed.value
+    assert not claim_file(rehearsal_host).exists(), claim_file(rehearsal_host).read_text()
