@@ -109,7 +109,20 @@ def _same_file(one: Path, other: Path) -> bool:
         return False
 
 
-def _older_than_the_cutover(found: Cutover) -> str:
+def by_hand(snapshot: str, record: Path) -> str:
+    """The way back where runbook has no journal to take it from: the README's,
+    by hand, from the fleet in `snapshot` (where the record names one); then
+    how to end this machine's `record` of the cutover and the host's claim,
+    which would refuse every later run (review 60a, F4)."""
+    from runbook.claim import WHERE
+
+    fleet = f"; the fleet to rebuild is in {snapshot}" if snapshot else ""
+    return (f"take the README's way back (\"The way back\") by hand{fleet}. Once the old "
+            f"stream manager is back, remove {record} here and {WHERE} on the host: "
+            "runbook then takes the cutover as ended")
+
+
+def _older_than_the_cutover(found: Cutover, record: Path) -> str:
     """Why the journal at a cutover's path cannot be gone on with: it is an
     older copy, from before the cutover began; and what is left to do."""
     from runbook.standing import said_time
@@ -117,13 +130,12 @@ def _older_than_the_cutover(found: Cutover) -> str:
     journal = Path(found.journal)
     kept = sorted(journal.parent.glob(f"{glob_escape(journal.stem)}-kept*.jsonl"),
                   key=lambda path: path.stat().st_mtime if path.exists() else 0.0)
-    fleet = f"; the fleet to rebuild is in {found.snapshot}" if found.snapshot else ""
     if kept:
         left = (f"What that run recorded is in {kept[-1]}, which runbook wrote: move "
                 f"{journal} aside, put that file in its place, and run this again")
     else:
         left = ("Put back a copy written at or after the cutover began, if there is one; "
-                "if not, take the README's way back (\"The way back\") by hand" + fleet)
+                f"if not, {by_hand(found.snapshot, record)}")
     return (f"{journal}: the journal put back is older than the cutover that began here at "
             f"{said_time(found.began)}, and it cannot tell what was done: the stream manager "
             f"may be down. Nothing was changed now. {left}")
@@ -283,7 +295,7 @@ class HostState:
     @property
     def cutover_record(self) -> Path:
         """This machine's record of the cutover under way (removed by hand
-        only once the way back was taken by hand: see cli.refusals.by_hand)."""
+        only once the way back was taken by hand: see by_hand)."""
         return self.path / _CUTOVER
 
     def cutover(self) -> Cutover | None:
@@ -396,7 +408,7 @@ class HostState:
             except OSError:
                 return None
             if now < found.journal_bytes:
-                raise HostStateError(_older_than_the_cutover(found))
+                raise HostStateError(_older_than_the_cutover(found, self.cutover_record))
         try:
             self.cutover_record.unlink(missing_ok=True)
         except OSError as exc:

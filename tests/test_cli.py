@@ -2218,6 +2218,8 @@ def test_an_older_copy_of_a_cutovers_journal_put_back_is_not_read_as_never_begun
         assert "\n" not in line and "Traceback" not in line, line
         assert "serves as before" not in line and "never began" not in line, line
         assert "older than the cutover" in line and "cannot tell what was done" in line, line
+        # Review 60c, F6: and how to end the cutover for runbook after the way back by hand.
+        assert "cutover.json here and ~/.runbook/run.lock on the host" in line, line
         assert "by hand" in line, line
         assert host.cutover() is not None, "the record of the cutover under way stays"
 

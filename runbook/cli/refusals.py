@@ -244,16 +244,11 @@ def journal_gone(began_at: str, journal: str, snapshot: str, command: str,
 
 
 def by_hand(snapshot: str, record: Path) -> str:
-    """The way back where runbook has no journal to take it from: the README's,
-    by hand, from the fleet in `snapshot` (where the record names one); then
-    how to end this machine's `record` of the cutover and the host's claim,
-    which would refuse every later run (review 60a, F4)."""
-    from runbook.claim import WHERE
+    """The way back by hand, and how to end the cutover for runbook after it
+    (runbook.hoststate.by_hand: the record's refusal of an older copy says it too)."""
+    from runbook.hoststate import by_hand as said
 
-    fleet = f"; the fleet to rebuild is in {snapshot}" if snapshot else ""
-    return (f"take the README's way back (\"The way back\") by hand{fleet}. Once the old "
-            f"stream manager is back, remove {record} here and {WHERE} on the host: "
-            "runbook then takes the cutover as ended")
+    return said(snapshot, record)
 
 
 def _cutover_under_way(began_at: str, resume: str, back: str | None, *,
