@@ -21,7 +21,6 @@ from runbook.model import (
     StepState,
     wall_clock,
 )
-from runbook.standing import taken_from, took_over
 from screens.presentation import (
     ALREADY,
     GROUPS,
@@ -616,6 +615,10 @@ def way_back(state: RunState, back: WayBack | None) -> tuple[str, bool]:
             return ("Nothing to roll back here: the cutover is complete and the new stream "
                     "manager serves."), False
         # Another run's claim taken: what serves is not this run's to say.
+        # (Imported here: the first paint needs neither the journal nor the
+        # claim's modules; issue 12.)
+        from runbook.standing import taken_from, took_over
+
         whose = state.taken_from or (taken_from(state.previous)
                                      if state.continued and state.previous else None)
         if whose is not None:
