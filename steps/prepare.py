@@ -83,7 +83,9 @@ def _upgraded_already(ctx: Ctx, version: str, live_props: dict[str, str]) -> str
         at = f"{live_host}:{live_port}" if live_port is not None else live_host
         said = (f"the live install already runs {version}, the release you are upgrading to, "
                 f"on the new database ({at}): this host looks upgraded already, by another run "
-                "or by hand. There is nothing to do; nothing was changed")
+                "or by hand. There is nothing to do, unless a run's cutover there has not "
+                "finished (its nodegroups not recreated yet): then go on with that run's "
+                "journal. Nothing was changed")
     else:
         said = (f"the live install already runs {version}, the release you are upgrading to: "
                 "there is nothing to upgrade with this distribution. Nothing was changed")

@@ -989,6 +989,8 @@ async def test_a_stale_run_resumed_on_a_host_upgraded_since_says_the_host_looks_
     said = detail(again, "preflight")
     assert "already runs 11.1.0.b835" in said, said
     assert "looks upgraded already" in said and "nothing to do" in said, said
+    # Review 60c, F12: unless another run's cutover there is not finished.
+    assert "cutover there has not finished" in said, said
     assert "give [new_database]" not in said, said
 
 
