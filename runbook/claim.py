@@ -107,13 +107,7 @@ class Claim:
             return False
         if self.pid <= 0:
             return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            return False  # there, as another user's
-        return False
+        return not _runbook_runs(self.pid)
 
     def runs_here(self, mine: Claim) -> bool:
         """Whether the run that made this claim is seen running on this
@@ -122,13 +116,7 @@ class Claim:
         and went on beside the taker)."""
         if self.machine != mine.machine or self.pid <= 0 or self.pid == mine.pid:
             return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except OSError:
-            return True  # there, as another user's
-        return True
+        return _runbook_runs(self.pid)
 
     def text(self) -> str:
         keys = (*_FIELDS, _CUTOVER) if self.cutover else _FIELDS
@@ -140,6 +128,27 @@ class Claim:
     def described(self) -> str:
         return (f"{self.who()} (pid {self.pid}), since {_since(self.since)}, "
                 f"journal {self.journal}")
+
+
+def _runbook_runs(pid: int) -> bool:
+    """Whether a runbook runs as `pid` on this machine: a live pid whose
+    command line names runbook. A pid given to another program since (a run
+    killed, the machine rebooted) is not one (review 60c, F2: a bare live pid
+    blocked the host for good, --take-over-host too). Where the command line
+    cannot be read (no /proc, another user's process), a live pid counts."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # there, as another user's
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"runbook" in cmdline.read()
+    except FileNotFoundError:
+        return not os.path.isdir("/proc/self")  # ended meanwhile, or no /proc at all
+    except OSError:
+        return True
 
 
 def _since(since: str) -> str:

@@ -419,7 +419,9 @@ async def test_take_over_host_is_refused_over_a_run_that_still_runs_on_this_mach
     running here is not gone, whatever the operator says: quit it first."""
     holder = claim_file(rehearsal_host)
     holder.parent.mkdir(parents=True)
-    alive = await asyncio.create_subprocess_exec("sleep", "60")
+    # A runbook's process as `ps` shows it (its argv[0]): a bare live pid
+    # reused by another program is not one (review 60c, F2, below).
+    alive = await asyncio.create_subprocess_exec("bash", "-c", "exec -a runbook sleep 60")
     try:
         holder.write_text(f"login={__import__('getpass').getuser()}\n"
                           f"machine={socket.gethostname()}\npid={alive.pid}\n"
@@ -609,3 +611,26 @@ async def test_a_run_whose_first_record_does_not_fit_lets_its_claim_go(
         await session.run(ScriptedFrontEnd())
     assert "did not begin" in str(failed.value), failed.value
     assert not claim_file(rehearsal_host).exists(), claim_file(rehearsal_host).read_text()
+
+
+async def test_a_claims_pid_reused_by_another_program_does_not_block_the_host(
+        rehearsal_host: RehearsalHost, tmp_path: Path) -> None:
+    """Review 60c, F2: a run killed, its pid later given to another program
+    (after a reboot, say): every run was refused as "still runs on this
+    machine", --take-over-host too, with no way on. A pid that is not a
+    runbook's is a gone run's."""
+    holder = claim_file(rehearsal_host)
+    holder.parent.mkdir(parents=True)
+    other = await asyncio.create_subprocess_exec("sleep", "60")
+    try:
+        holder.write_text(f"login={__import__('getpass').getuser()}\n"
+                          f"machine={socket.gethostname()}\npid={other.pid}\n"
+                          "journal=/gone/run.jsonl\nsince=2026-12-07T00:00:00+00:00\n")
+        front = ScriptedFrontEnd(answers={"preflight": STOP})
+        session = other_operator(rehearsal_host, tmp_path / "b")
+        assert await session.run(front) is Outcome.STOPPED
+        said = [e.message for e in front.events if isinstance(e, JournalNote)]
+        assert any("/gone/run.jsonl" in line and "taken over" in line for line in said), said
+    finally:
+        other.kill()
+        await other.wait()
