@@ -1085,6 +1085,10 @@ class Executor(Generic[F]):
         here on every run rebuilds from the snapshot taken before this moment."""
         if step.phase is Phase.PREPARE or self.cutover_began is not None:
             return
+        # The journal's size the record keeps is one on disk: a power cut
+        # before the cutover's start reaches it reads as cut off, not as an
+        # older copy put back (review 60c, F9).
+        self.journal.sync()
         began = self.host_state.begin_cutover(self.journal.path, self.facts.snapshot_in_use())
         self.cutover_began = datetime.fromisoformat(began.began).timestamp()
         self._cutover_at = began.began

@@ -353,6 +353,13 @@ class Journal:
             os.fsync(self._fd)
         self._unsynced = not sync
 
+    def sync(self) -> None:
+        """What was written, on disk now: a size measured after this is one a
+        power cut leaves (the host's record of a cutover keeps it)."""
+        if self._fd is not None and self._unsynced:
+            os.fsync(self._fd)
+            self._unsynced = False
+
     def close(self) -> None:
         if self._fd is None:
             return

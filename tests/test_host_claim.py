@@ -9,6 +9,7 @@ SSH against the rehearsal host, each from a state folder of its own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import socket
@@ -634,3 +635,29 @@ async def test_a_claims_pid_reused_by_another_program_does_not_block_the_host(
     finally:
         other.kill()
         await other.wait()
+
+
+async def test_the_cutover_record_counts_only_journal_bytes_on_disk(
+        rehearsal_host: RehearsalHost, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 60c, F9: the record of the cutover kept the journal's size with
+    records not yet synced to disk; a power cut before the cutover's start
+    reached the journal then read as an older copy put back, and sent the
+    operator to the way back by hand for a cutover that sent nothing. The
+    size kept is one the journal had on disk."""
+    journal = tmp_path / "run.jsonl"
+    synced: list[int] = []
+    fsync = os.fsync
+
+    def watched(fd: int) -> None:
+        fsync(fd)
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/self/fd/{fd}") == str(journal):
+                synced.append(os.fstat(fd).st_size)
+
+    monkeypatch.setattr(os, "fsync", watched)
+    session = rehearsal_session(rehearsal_host, journal)
+    assert await session.run(ScriptedFrontEnd({"backup-live": STOP})) is Outcome.STOPPED
+    record = session.host_state.cutover()
+    assert record is not None and record.journal_bytes is not None
+    assert record.journal_bytes in synced, (record.journal_bytes, synced[-5:])
