@@ -147,6 +147,17 @@ async def host_ssh(
     return await ssh_connect(rehearsal_host)
 
 
+def fill_up(path: Path) -> None:
+    """Write zeros to `path` until its filesystem has no room left."""
+    fill = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fill, b"\0" * 4096)
+    finally:
+        os.close(fill)
+
+
 @pytest.fixture
 def full_folder(tmp_path: Path) -> Iterator[Path]:
     """A folder on a filesystem with no room left: a small tmpfs, filled. A
@@ -159,13 +170,7 @@ def full_folder(tmp_path: Path) -> Iterator[Path]:
     if mounted.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
     try:
-        fill = os.open(folder / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            with contextlib.suppress(OSError):
-                while True:
-                    os.write(fill, b"\0" * 4096)
-        finally:
-            os.close(fill)
+        fill_up(folder / "fill")
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)

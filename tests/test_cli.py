@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import fill_up
 from tests.example_config import artifacts_in, example_here
 
 if TYPE_CHECKING:
@@ -2090,13 +2091,7 @@ def test_a_full_state_folder_for_a_new_run_says_to_make_room_not_to_resume(
     # and the host's lock while there was room; then the disk filled.
     (full_folder / "fill").unlink()
     assert runbook("run", str(config), "--headless", "--yes", env=env).returncode == 1
-    fill = os.open(full_folder / "fill", os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        with contextlib.suppress(OSError):
-            while True:
-                os.write(fill, b"\0" * 4096)
-    finally:
-        os.close(fill)
+    fill_up(full_folder / "fill")
     result = runbook("run", str(config), "--headless", "--yes", "--new-run", env=env)
     assert result.returncode == 1, result.stdout + result.stderr
     line = result.stderr.strip()
