@@ -971,7 +971,11 @@ class Executor(Generic[F]):
             said = said.rstrip(".").removesuffix(NOTHING_RAN)
             said = (f"{said}{then}Its command was never sent to the host: it did "
                     "not run, and changed nothing there")
-        if step.phase is Phase.CUTOVER and self.cutover_began is None:
+        # A claim's own words say what was sent and the way on (review 60c,
+        # F13: said twice); and where another run took the host, what serves
+        # is not this run's to say.
+        if step.phase is Phase.CUTOVER and self.cutover_began is None \
+                and not isinstance(exc, _Unclaimed):
             again = "" if isinstance(exc, NotInThisRun) else \
                 ": try the step again once this is fixed, or stop"
             said = (f"{said.rstrip('.')}; nothing was changed yet (the cutover has not begun, "

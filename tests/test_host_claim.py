@@ -519,6 +519,8 @@ async def test_a_run_whose_claim_was_taken_meanwhile_does_not_begin_its_cutover(
     await session.run(front)
     said = front.detail("delete-nodegroups")
     assert "colleague on laptop-2" in said and "Nothing of the cutover was sent" in said, said
+    # Review 60c, F13: said once; and what serves is the other run's to say now.
+    assert "is as it was" not in said and "try the step again" not in said, said
     assert session.host_state.cutover() is None, "the cutover did not begin"
     assert "machine=laptop-2" in holder.read_text(), "the other run's claim is left to it"
 
