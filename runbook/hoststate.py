@@ -20,7 +20,6 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from glob import escape as glob_escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,13 +124,13 @@ def by_hand(snapshot: str, record: Path) -> str:
 def _older_than_the_cutover(found: Cutover, record: Path) -> str:
     """Why the journal at a cutover's path cannot be gone on with: it is an
     older copy, from before the cutover began; and what is left to do."""
+    from runbook.journal import kept_copy
     from runbook.standing import said_time
 
     journal = Path(found.journal)
-    kept = sorted(journal.parent.glob(f"{glob_escape(journal.stem)}-kept*.jsonl"),
-                  key=lambda path: path.stat().st_mtime if path.exists() else 0.0)
-    if kept:
-        left = (f"What that run recorded is in {kept[-1]}, which runbook wrote: move "
+    kept = kept_copy(journal)
+    if kept is not None:
+        left = (f"What that run recorded is in {kept}, which runbook wrote: move "
                 f"{journal} aside, put that file in its place, and run this again")
     else:
         left = ("Put back a copy written at or after the cutover began, if there is one; "

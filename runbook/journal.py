@@ -15,6 +15,7 @@ by the caller (the executor passes everything through the run's redactor).
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import stat
@@ -455,6 +456,14 @@ def claim(folder: Path, name: str) -> Path:
         except OSError as exc:
             raise JournalError(f"{path}: cannot write the journal here "
                                f"({why_not(exc)})") from None
+
+
+def kept_copy(journal: Path) -> Path | None:
+    """The newest copy of `journal`'s records a run kept beside it as it
+    stopped (Journal._keep: NAME-kept.jsonl, NAME-kept-2.jsonl, ...), if any."""
+    copies = [path for path in journal.parent.glob(f"{glob.escape(journal.stem)}-kept*.jsonl")
+              if path.is_file()]
+    return max(copies, key=lambda path: path.stat().st_mtime, default=None)
 
 
 def unwritten(path: Path) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -355,7 +354,7 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
     wrote anything (the TUI's resume dialog: its new run has a journal of
     its own). `own_host`: the host is this process's rehearsal host, which
     stops with it."""
-    from runbook.journal import JournalError, in_use, unwritten
+    from runbook.journal import JournalError, in_use, kept_copy, unwritten
     from runbook.journal_replay import replay
     from runbook.standing import (
         before_another_attempt,
@@ -385,7 +384,7 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
     try:
         history = replay(kept or journal)
     except (OSError, JournalError):
-        kept = None if kept is not None else _kept_copy(journal)
+        kept = None if kept is not None else kept_copy(journal)
         if kept is None:
             return  # the journal's own error was said where it happened
         try:
@@ -420,14 +419,6 @@ def where_it_stands(stopper: Stopper, settings: Settings | None, *,
                         "the journal is closed")
     with contextlib.suppress(OSError):
         print("\n".join(lines), flush=True)
-
-
-def _kept_copy(journal: Path) -> Path | None:
-    """The newest copy of `journal`'s records its run kept beside it as it
-    stopped (Journal: NAME-kept.jsonl, NAME-kept-2.jsonl, ...), if any."""
-    copies = [path for path in journal.parent.glob(f"{glob.escape(journal.stem)}-kept*.jsonl")
-              if path.is_file()]
-    return max(copies, key=lambda path: path.stat().st_mtime, default=None)
 
 
 def last_journal(stopper: Stopper, earlier: Replay | None) -> Path | None:
