@@ -1682,19 +1682,35 @@ class CloudController(Red5Step):
         await ctx.sh(self._copy(ctx, tree))
 
 
+# What a stream manager does without, in plugins/: the node-side autoscale
+# plugin (the procedure's step 5) and the WebRTC plugin, which every release
+# ships (5.1.1 and 6.2.0 as red5pro-webrtc-plugin-<version>-RELEASE.jar) and
+# which Red5's general stream manager upgrade page removes from the new
+# distribution with it, as its stream manager install pages and installers
+# delete it (data README; facts audit 61, M1).
+_NOT_ON_A_STREAM_MANAGER = ("red5pro-autoscale-plugin-*.jar", "red5pro-webrtc-plugin-*.jar")
+
+
+def _plugin_names(*more: str) -> str:
+    """find's test for those plugins (and `more` names): one -name each, or'd."""
+    names = " -o ".join(f"-name {quote(glob)}" for glob in (*more, *_NOT_ON_A_STREAM_MANAGER))
+    return f"\\( {names} \\)"
+
+
 class StripAutoscale(Red5Step):
     id = "strip-autoscale"
     title = "Remove the autoscale plugin"
     phase = Phase.PREPARE
     destructive = True
     summary = (
-        "Deletes conf/autoscale.xml and plugins/red5pro-autoscale-plugin-*.jar from the NEW "
-        "distribution: they belong on nodes, not on a stream manager."
+        "Deletes conf/autoscale.xml, plugins/red5pro-autoscale-plugin-*.jar and "
+        "plugins/red5pro-webrtc-plugin-*.jar from the NEW distribution: Red5 removes them "
+        "from a stream manager (they serve nodes)."
     )
 
     def _find(self, base: str) -> str:
         return (f"find {quote(base + '/conf')} {quote(base + '/plugins')} -maxdepth 1 "
-                "\\( -name autoscale.xml -o -name 'red5pro-autoscale-plugin-*.jar' \\) -print")
+                f"{_plugin_names('autoscale.xml')} -print")
 
     def plan(self, p: Plan) -> list[Action]:
         return self._removals(p, planned_trees(p)[1])
@@ -1702,8 +1718,8 @@ class StripAutoscale(Red5Step):
     def _removals(self, p: AnyContext, base: str) -> list[Action]:
         return [
             Shell(root(p, f"rm -f -- {quote(base + '/conf/autoscale.xml')}")),
-            Shell(root(p, f"find {quote(base + '/plugins')} -maxdepth 1 -name "
-                          "'red5pro-autoscale-plugin-*.jar' -delete")),
+            Shell(root(p, f"find {quote(base + '/plugins')} -maxdepth 1 {_plugin_names()} "
+                          "-delete")),
         ]
 
     async def check(self, ctx: Ctx) -> Check:
@@ -1712,7 +1728,8 @@ class StripAutoscale(Red5Step):
             return Check(False, f"{tree} is not there")
         found = await ctx.probe(self._find(tree))
         if found.ok and not found.stdout.strip():
-            return Check(True, "no autoscale.xml and no autoscale plugin in the new tree")
+            return Check(True, "no autoscale.xml, autoscale plugin or WebRTC plugin in the new "
+                         "tree")
         # On one line: a warning that spans two loses its step's name on the
         # second in `runbook log` (TUI trial).
         left = [line.strip() for line in found.stdout.splitlines() if line.strip()]

@@ -728,6 +728,7 @@ async def test_a_skipped_strip_autoscale_is_warned_of_on_one_line(tmp_path: Path
             if sid == "strip-autoscale" and "was skipped" in line]
     assert len(said) == 1 and "\n" not in said[0], said
     assert "autoscale.xml" in said[0] and "red5pro-autoscale-plugin-" in said[0], said
+    assert "red5pro-webrtc-plugin-" in said[0], said  # facts audit 61, M1
 
 
 async def test_the_installed_units_contents_stay_out_of_the_journal(tmp_path: Path) -> None:

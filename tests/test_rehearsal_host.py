@@ -175,9 +175,12 @@ def test_live_install_is_a_filled_in_6_2_install(tmp_path: Path) -> None:
     # 120000 in AS), which anything that follows it meets as a loop.
     marker = home / "red5pro-server-6.2.0.b406-release"
     assert marker.is_symlink() and os.readlink(marker) == marker.name
-    # A stream manager is installed without the node-side autoscale pieces.
+    # A stream manager is installed without the node-side autoscale pieces,
+    # and without the WebRTC plugin, as Red5's stream manager install pages
+    # have it deleted (facts audit 61, M1).
     assert not (home / "conf/autoscale.xml").exists()
     assert not list((home / "plugins").glob("red5pro-autoscale-plugin-*"))
+    assert not list((home / "plugins").glob("red5pro-webrtc-plugin-*"))
     assert "http.port=5080" in (home / "conf/red5.properties").read_text()
     # 6.2.0 runs on Java 8 under jsvc, from a unit the install page had written.
     unit = sandbox.unit_file(root).read_text()
@@ -278,7 +281,10 @@ def test_operator_downloads_have_the_real_layout(tmp_path: Path) -> None:
     with zipfile.ZipFile(dist) as archive:
         names = archive.namelist()
         assert {name.split("/")[0] for name in names} == {TOP}
+        # The WebRTC plugin ships as 5.1.1's and 6.2.0's do (AM, AS plugins/;
+        # facts audit 61, M1).
         for rel in ("conf/autoscale.xml", "plugins/red5pro-autoscale-plugin-11.1.0.835-RELEASE.jar",
+                    "plugins/red5pro-webrtc-plugin-11.1.0.835-RELEASE.jar",
                     "plugins/red5pro-restreamer-plugin-11.1.0.835-RELEASE.jar",
                     "red5pro.service", "commons-daemon-1.2.4.jar",
                     f"{WEBINF}/red5-web.properties", f"{WEBINF}/applicationContext.xml",

@@ -937,6 +937,24 @@ async def test_a_step_that_needs_the_unpacked_tree_says_unpack_was_skipped(
         assert "cannot create" not in said, said
 
 
+async def test_strip_autoscale_removes_the_webrtc_plugin_too(tmp_path: Path) -> None:
+    """Facts audit 61, M1: every release ships plugins/red5pro-webrtc-plugin-*
+    (AM, AS), Red5's stream manager install pages delete it and its general
+    upgrade page removes it from the new distribution; strip-autoscale left
+    it in the new tree, unnamed."""
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids_through("strip-autoscale"),
+                                    tmp_path / "j.jsonl", front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        plugins = next(host.install_dir.glob("red5pro-server-*")) / "plugins"
+        assert not list(plugins.glob("red5pro-webrtc-plugin-*")), sorted(plugins.iterdir())
+        assert not list(plugins.glob("red5pro-autoscale-plugin-*"))
+        assert list(plugins.glob("red5pro-restreamer-plugin-*")), "other plugins stay"
+    planned = " ".join(repr(action) for action in front.plans["strip-autoscale"])
+    assert "red5pro-webrtc-plugin-" in planned, planned
+
+
 async def test_promote_moves_only_the_unpacked_folder(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()

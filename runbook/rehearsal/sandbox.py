@@ -514,6 +514,11 @@ def release_files(release: Release, sandbox: Path, *, api_port: int
         f"plugins/red5pro-autoscale-plugin-{numbers}.{build}-RELEASE.jar": (
             jar_bytes("red5pro-autoscale-plugin", f"{numbers}.{build}",
                       ["com.red5pro.clustering.autoscale.Configuration"]), 0o644),
+        # Every release ships it (AM, AS); a stream manager has it deleted
+        # (data README): strip-autoscale removes it from the new tree.
+        f"plugins/red5pro-webrtc-plugin-{numbers}.{build}-RELEASE.jar": (
+            jar_bytes("red5pro-webrtc-plugin", f"{numbers}.{build}",
+                      ["com.red5pro.webrtc.plugin.WebRTCPlugin"]), 0o644),
         f"{WEBINF}/red5-web.properties": (data_text(release.properties), 0o644),
         f"{WEBINF}/web.xml": (web_xml(release.api), 0o644),
         f"{WEBINF}/applicationContext.xml": (application_context(DUMMY, release), 0o644),
@@ -573,9 +578,11 @@ def old_install_files(
         f"{WEBINF}/lib/{release.controller_jar}": (
             jar_bytes("aws-cloud-controller", release.numbers, [AWS]), 0o644),
     })
-    # The node-side autoscale pieces were removed when it became a stream manager.
+    # The node-side autoscale pieces, and the WebRTC plugin, were removed when
+    # it became a stream manager, as Red5's install pages have it (data README).
+    gone = ("plugins/red5pro-autoscale-plugin-", "plugins/red5pro-webrtc-plugin-")
     for rel in list(files):
-        if rel == "conf/autoscale.xml" or rel.startswith("plugins/red5pro-autoscale-plugin-"):
+        if rel == "conf/autoscale.xml" or rel.startswith(gone):
             del files[rel]
     return files
 
