@@ -1775,12 +1775,13 @@ def _named(paths: list[str]) -> str:
 
 
 def not_carried_said(differ: list[str], lacking: list[str], webapps: list[str],
-                     base_url: str) -> list[tuple[str, str]]:
+                     base_url: str, *, cors_lost: bool = False) -> list[tuple[str, str]]:
     """(kind, warning) for what carry-over found and does not carry: the
     files of red5.EDITED_BY_HAND that differ between the live install and
     the new tree or that the new tree lacks, the live install's webapps the
-    new tree lacks, and, where [api] base_url is https, the start-service
-    that would fail on a conf/red5.properties left as shipped."""
+    new tree lacks, a CorsFilter the live streammanager web.xml has and the
+    new one lacks (`cors_lost`), and, where [api] base_url is https, the
+    start-service that would fail on a conf/red5.properties left as shipped."""
     said = []
     if differ or lacking:
         found = []
@@ -1801,6 +1802,13 @@ def not_carried_said(differ: list[str], lacking: list[str], webapps: list[str],
             f"warning: the live install has webapps the new tree lacks: {', '.join(webapps)}. "
             "If they are your own, Red5's upgrade page says to copy them into the new tree; "
             "runbook does not. Do that before the window")))
+    if cors_lost:
+        said.append(("cors-to-redo", (
+            f"warning: the live install's {red5.WEB_XML} has a CorsFilter, which lets web "
+            "pages on other sites call the stream manager API, and the new tree's has none "
+            "active. runbook does not carry it: add that <filter> and its <filter-mapping> to "
+            "the new tree's web.xml again, by hand (Red5's CORS page), before the window, or "
+            "those pages lose the API at the cutover")))
     if red5.RED5_PROPERTIES in differ + lacking and base_url.lower().startswith("https:"):
         said.append(("https-at-risk", (
             f"warning: [api] base_url is https ({base_url}), and the new tree's "
@@ -1808,6 +1816,24 @@ def not_carried_said(differ: list[str], lacking: list[str], webapps: list[str],
             "settings, the new release serves no HTTPS until you make them again there, and "
             "start-service, which reaches the API by that address, would fail in the downtime")))
     return said
+
+
+async def _cors_lost(ctx: Ctx, old: str, new: str) -> bool:
+    """Whether the live streammanager web.xml has a CorsFilter the new tree's
+    lacks (facts audit 61, M2). Compared by what the filter is, not byte for
+    byte: the file's servlet mappings change with the API version, so every
+    upgrade across one would differ. A file that cannot be read says
+    nothing here; the steps after carry-over read the new tree anyway."""
+    def look(tree: str) -> str:
+        path = quote(f"{tree}/{red5.WEB_XML}")
+        return privileged_script(f"if [ -f {path} ]; then cat -- {path}; fi",
+                                 ctx.settings.host.sudo)
+
+    live = await ctx.probe(look(old))
+    if not live.ok or not red5.has_cors_filter(live.stdout):
+        return False
+    fresh = await ctx.probe(look(new))
+    return fresh.ok and not red5.has_cors_filter(fresh.stdout)
 
 
 async def _say_not_carried(ctx: Ctx, old: str, new: str) -> None:
@@ -1831,7 +1857,8 @@ async def _say_not_carried(ctx: Ctx, old: str, new: str) -> None:
                 found[word].append(rest)
         webapps = sorted(set(found["live"]) - set(found["new"]))
         said = not_carried_said(found["differs"], found["lacks"], webapps,
-                                ctx.settings.api_base_url)
+                                ctx.settings.api_base_url,
+                                cors_lost=await _cors_lost(ctx, old, new))
     text = "\n".join(text for _, text in said)
     if text == ctx.facts.scratch.not_carried_said:
         return
@@ -1848,9 +1875,9 @@ class CarryOver(Red5Step):
         "Copies LICENSE.KEY from the live install and activates, in the new "
         "applicationContext.xml, the same cloud-controller bean the live install uses: "
         "a fresh distribution has no licence and runs the dummy controller. It also "
-        "compares conf/red5.properties, jee-container.xml, cluster.xml and the webapps with "
-        "the live install's and warns of what differs: those edits are yours to make again, "
-        "by hand."
+        "compares conf/red5.properties, jee-container.xml, cluster.xml, the webapps and the "
+        "streammanager web.xml's CorsFilter with the live install's and warns of what "
+        "differs: those edits are yours to make again, by hand."
     )
     caution = "Without LICENSE.KEY the new server does not start."
     # As properties: the live install may change before the window (a licence

@@ -29,6 +29,21 @@ SERVICE_LOG = "log/red5.log"
 RED5_PROPERTIES = "conf/red5.properties"
 EDITED_BY_HAND = (RED5_PROPERTIES, "conf/jee-container.xml", "conf/cluster.xml")
 WEBAPPS = "webapps"
+# Where a CorsFilter lets web pages on other sites call the stream manager API:
+# Red5's CORS page has the operator add one, and Red5's 10.9.2-11.x installer
+# adds one; no release found ships one active (5.1.1 and 6.2.0 have none).
+# runbook does not carry it; carry-over names one the new tree lacks (facts
+# audit 61, M2; data README).
+WEB_XML = f"{WEB_INF}/web.xml"
+_CORS_FILTER = re.compile(
+    r"<filter-class>\s*org\.apache\.catalina\.filters\.CorsFilter\s*</filter-class>")
+_XML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def has_cors_filter(web_xml: str) -> bool:
+    """Whether a web.xml declares Tomcat's CorsFilter outside comments (a
+    release may ship one commented out, for the operator to uncomment)."""
+    return bool(_CORS_FILTER.search(_XML_COMMENT.sub("", web_xml)))
 
 _DIST = re.compile(r"red5pro-server-(?:[A-Z]+-)?(?P<version>\d+(?:\.\d+)*(?:\.b\d+)?)-release")
 

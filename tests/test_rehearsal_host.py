@@ -166,6 +166,8 @@ def test_live_install_is_a_filled_in_6_2_install(tmp_path: Path) -> None:
     context = (home / WEBINF / "applicationContext.xml").read_text()
     assert sandbox.active_controllers(context) == [sandbox.AWS]
     assert "/api/3.1/*" in (home / WEBINF / "web.xml").read_text()
+    # Installed by the page, not by Red5's 10.9-11.x installer: no CorsFilter.
+    assert "CorsFilter" not in (home / WEBINF / "web.xml").read_text()
     for rel in ("LICENSE.KEY", "log",
                 "lib/red5pro-6.2.0.406-RELEASE.jar", "conf/red5.ini", "red5.service",
                 f"{WEBINF}/lib/aws-cloud-controller.jar",
@@ -211,6 +213,29 @@ def test_the_live_install_has_an_ssl_edit_the_new_tree_lacks(tmp_path: Path) -> 
     # The fake service binds http.host:http.port, which the edit leaves alone.
     for key in ("http.host", "http.port", "rtmp.port"):
         assert live[key] == shipped[key], key
+
+
+def test_a_10_9_live_install_has_the_installers_cors_filter_the_new_tree_lacks(
+        tmp_path: Path) -> None:
+    """Facts audit 61, M2: Red5's 10.9.2-11.x installer, which set up the live
+    10.9 stream manager (data README), adds a CorsFilter to the streammanager
+    webapp's web.xml; the release's own web.xml has none, so no rehearsal
+    showed what the cutover loses there."""
+    root = tmp_path / "sb"
+    ten_nine = scenarios.scenario("10.9-to-11.1")
+    sandbox.create_sandbox(
+        root, ten_nine, user="ops", api_port=5080, old_db=("127.0.0.2", 3306),
+        secrets_=sandbox.LiveSecrets.generate(),
+    )
+    live = (sandbox.red5_home(root) / WEBINF / "web.xml").read_text()
+    with zipfile.ZipFile(sandbox.operator_dir(root) / ten_nine.zip_name) as archive:
+        shipped = archive.read(f"{ten_nine.new.top}/{WEBINF}/web.xml").decode()
+    filter_class = "<filter-class>org.apache.catalina.filters.CorsFilter</filter-class>"
+    assert filter_class in live and "CorsFilter" not in shipped
+    # Inserted before </web-app>, as the installer's sed does; the rest as shipped.
+    assert live.rstrip().endswith("</filter-mapping>\n</web-app>")
+    # Both API 4.0: the same file as shipped, but for the filter.
+    assert live.replace(sandbox.data_text("web.xml.cors"), "") == shipped
 
 
 def test_5_1_keeps_its_version_in_lib_only(tmp_path: Path) -> None:

@@ -282,6 +282,48 @@ async def test_carry_over_names_the_hand_edits_it_does_not_carry(tmp_path: Path)
         assert any("conf/red5.properties" in line for line in said), said
 
 
+_CORS = """<filter>
+<filter-name>CorsFilter</filter-name>
+<filter-class>org.apache.catalina.filters.CorsFilter</filter-class>
+</filter>
+<filter-mapping>
+<filter-name>CorsFilter</filter-name>
+<url-pattern>/api/*</url-pattern>
+</filter-mapping>
+"""
+
+
+async def test_carry_over_names_a_cors_filter_the_new_web_xml_lacks(tmp_path: Path) -> None:
+    """Facts audit 61, M2: Red5's CORS page has the operator add a CorsFilter
+    to the streammanager webapp's web.xml, and Red5's installer adds one; the
+    release's web.xml has none (5.1.1, 6.2.0) or only inside a comment, so at
+    the cutover browser pages on other sites lost the API, and carry-over
+    said nothing of it."""
+    async with rehearsal_host(tmp_path) as host:
+        live = host.red5_home / "webapps/streammanager/WEB-INF/web.xml"
+        live.write_text(live.read_text().replace("</web-app>", _CORS + "</web-app>"))
+
+        def comment_one_in(step: StepReport, _plan: list[Action]) -> None:
+            if step.id == "cloud-controller":  # unpack is done: a shipped one, commented
+                new = next(host.install_dir.glob("red5pro-server-*"))
+                fresh = new / "webapps/streammanager/WEB-INF/web.xml"
+                fresh.write_text(fresh.read_text().replace(
+                    "</web-app>", f"<!-- uncomment to add CorsFilter {_CORS} -->\n</web-app>"))
+
+        journal = tmp_path / "j.jsonl"
+        front = ScriptedFrontEnd(on_confirm=comment_one_in)
+        outcome, _ = await run_only(host, step_ids_through("carry-over"), journal, front)
+        assert outcome is Outcome.DONE, front.text()[-3000:]
+        new = next(host.install_dir.glob("red5pro-server-*"))
+        # Named, not copied.
+        assert "<!-- uncomment" in (new / "webapps/streammanager/WEB-INF/web.xml").read_text()
+    [cors] = _notes(journal, "cors-to-redo")
+    text = cors["text"]
+    assert cors["warning"] and text.startswith("warning: ") and "\n" not in text, text
+    assert "webapps/streammanager/WEB-INF/web.xml" in text and "CorsFilter" in text, text
+    assert "by hand" in text and "before the window" in text, text
+
+
 async def test_carry_over_says_nothing_where_the_named_files_are_alike(tmp_path: Path) -> None:
     """The other side of H1: files alike and no webapp of one's own, no word."""
     async with rehearsal_host(tmp_path) as host:
@@ -291,6 +333,9 @@ async def test_carry_over_says_nothing_where_the_named_files_are_alike(tmp_path:
             if step.id == "cloud-controller":  # unpack is done
                 new = next(host.install_dir.glob("red5pro-server-*"))
                 shutil.copyfile(live, new / "conf" / "red5.properties")
+                # The live CorsFilter made again in the new tree (M2).
+                web_xml = "webapps/streammanager/WEB-INF/web.xml"
+                shutil.copyfile(host.red5_home / web_xml, new / web_xml)
 
         journal = tmp_path / "j.jsonl"
         front = ScriptedFrontEnd(on_confirm=make_alike)
@@ -298,6 +343,7 @@ async def test_carry_over_says_nothing_where_the_named_files_are_alike(tmp_path:
         assert outcome is Outcome.DONE, front.text()[-3000:]
         assert not _notes(journal, "edits-to-redo")
         assert not _notes(journal, "webapps-to-copy")
+        assert not _notes(journal, "cors-to-redo")
 
 
 def test_an_https_base_url_names_the_risk_of_a_red5_properties_left_behind() -> None:

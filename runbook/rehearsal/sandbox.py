@@ -487,6 +487,18 @@ _INSTALLER_EDITS = (("-Xms2g -Xmx2g", "-Xms5g -Xmx5g"),
                     ("LimitNOFILE=65536", "LimitNOFILE=1000000"))
 
 
+def installed_web_xml(release: Release) -> str:
+    """The streammanager webapp's web.xml on a host where `release` is live:
+    where Red5's 10.9.2-11.x installer set it up (a release that ships its
+    unit, as above), with the CorsFilter that installer's config_sm_cors puts
+    before </web-app> (data/web.xml.cors, its sed's very output; data README),
+    which no release ships and runbook does not carry (facts audit 61, M2)."""
+    text = web_xml(release.api)
+    if release.unit == "shipped":
+        text = text.replace("</web-app>", data_text("web.xml.cors") + "</web-app>")
+    return text
+
+
 def installed_unit_text(release: Release, sandbox: Path) -> str:
     """The red5pro.service in place on a host where `release` is live."""
     text = unit_text(release, sandbox)
@@ -568,13 +580,15 @@ def old_install_files(
 ) -> dict[str, tuple[str | bytes, int]]:
     """Relative path -> (content, mode) of the live install: the release as
     shipped, configured as the install pages tell an operator to, with SSL
-    set up as Red5's SSL page does it."""
+    set up as Red5's SSL page does it, and CORS as Red5's installer does
+    where it set the release up."""
     files = release_files(release, sandbox, api_port=api_port)
     files.update({
         "LICENSE.KEY": (secrets_.license_key + "\n", 0o644),
         "conf/red5.properties": (red5_properties(api_port, ssl_edited=True), 0o644),
         f"{WEBINF}/red5-web.properties": (old_properties(release, secrets_, old_db), 0o644),
         f"{WEBINF}/applicationContext.xml": (application_context(AWS, release), 0o644),
+        f"{WEBINF}/web.xml": (installed_web_xml(release), 0o644),
         f"{WEBINF}/lib/{release.controller_jar}": (
             jar_bytes("aws-cloud-controller", release.numbers, [AWS]), 0o644),
     })
