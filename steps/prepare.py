@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import os
 import re
@@ -16,6 +17,7 @@ from runbook.rehearsal import ON_A_REHEARSAL_HOST, SANDBOX_ENV
 from runbook.shell import (
     AS_IT_WAS,
     OTHERS_CAN_WRITE,
+    CommandResult,
     OutcomeUnknown,
     RemoteError,
     landing_sha256_command,
@@ -922,7 +924,8 @@ class NewDatabase(Red5Step):
     summary = (
         "Logs in to the new autoscaling database from the stream manager host, with the "
         "live install's config.dbUser and config.dbPass (the new instance has the same "
-        "credentials), and says whether its cluster database exists and is empty. The "
+        "credentials), and says whether its cluster database exists and is empty, and "
+        "whether it allows as many connections as the live one (max_connections). The "
         "password reaches the client on its stdin, as an option file read from that pipe: "
         "never on a command line, never on the host's disk."
     )
@@ -932,11 +935,22 @@ class NewDatabase(Red5Step):
             Shell(database.query(p, "SELECT 1"), "the live login is accepted"),
             Shell(database.query(p, f"SHOW DATABASES LIKE '{database.DATABASE}'"),
                   "does the cluster database exist"),
+            Shell(database.query(p, _MAX_CONNECTIONS),
+                  "before the cutover: how many connections the new database allows"),
+            Shell(self._live_connections(p),
+                  "and the live database, with the same login: the new one should allow "
+                  "as many"),
             Shell(database.query(p, _LIST_TABLES), "and which tables it has"),
             Shell(database.query(p, _COUNT_NODEGROUPS),
                   "before the cutover, when node_group is one of them: nodegroups, launch "
                   "configs and scale policies already in it"),
         ]
+
+    def _live_connections(self, p: AnyContext) -> str:
+        """The query of the live database's max_connections (read only)."""
+        host = p.facts.live_db_host or "<the live config.dbHost>"
+        port = p.facts.live_db_port or "<the live config.dbPort>"
+        return database.client(host, port, f"-N -B -e {quote(_MAX_CONNECTIONS)}")
 
     async def run(self, ctx: Ctx) -> None:
         where = await database.login(ctx)
@@ -945,6 +959,7 @@ class NewDatabase(Red5Step):
         found = await database.run_sql(ctx, where, database.query(
             ctx, f"SHOW DATABASES LIKE '{database.DATABASE}'", port=port))
         at = where.address
+        await self._compare_connections(ctx, where)
         if not found.stdout.strip():
             ctx.note("new-database", f"{at} accepts the live login; it has no cluster database "
                      "yet (the schema step creates it)", tables=None)
@@ -966,6 +981,39 @@ class NewDatabase(Red5Step):
                      "the schema step refuses this database while they are there, and says "
                      "what to do in each case",
                      nodegroups=left[0], warning=True)
+
+    async def _compare_connections(self, ctx: Ctx, where: database.Login) -> None:
+        """Warn where the new database allows fewer connections than the live
+        one (facts audit 61, L8): the procedure asks for the new instance to
+        have "the same instance configuration" as the live one, and Red5's
+        database pages raise max_connections for the stream manager, which
+        needs 3 connections a node (data README). Only a warning: a value
+        that cannot be read says so in one line and the step goes on."""
+        if ctx.cutover_under_way or ctx.facts.live_db_host is None or \
+                ctx.facts.live_db_port is None:
+            return  # mid-cutover the live database is no longer the comparison
+        new = await ctx.sh(database.query(ctx, _MAX_CONNECTIONS, port=where.port),
+                           input=where.option_file(), check=False, quiet=True)
+        live_login = dataclasses.replace(where, host=ctx.facts.live_db_host,
+                                         port=ctx.facts.live_db_port)
+        live = await ctx.sh(self._live_connections(ctx), input=live_login.option_file(),
+                            check=False, quiet=True)
+        allowed, live_allowed = _count_of(new), _count_of(live)
+        if allowed is None or live_allowed is None:
+            ctx.info("could not read max_connections of the new and the live database to "
+                     "compare them; the new instance should allow as many connections as "
+                     "the live one")
+            return
+        if allowed < live_allowed:
+            ctx.note("new-database-connections",
+                     f"warning: the new database at {where.address} allows {allowed} "
+                     "connections at once (max_connections), and the live one at "
+                     f"{live_login.address} allows {live_allowed}. Red5's upgrade page asks "
+                     "for the new instance to have the live one's configuration, and the "
+                     "stream manager takes 3 connections for each node: raise "
+                     f"max_connections on the new instance to {live_allowed} or more before "
+                     "the window",
+                     allowed=allowed, live=live_allowed, warning=True)
 
     async def _nodegroups_left(self, ctx: Ctx, where: database.Login) -> tuple[int, ...] | None:
         """Nodegroups, launch configs and scale policies in the new database
@@ -989,6 +1037,15 @@ class NewDatabase(Red5Step):
 
     async def verify(self, ctx: Ctx) -> Check:
         return Check(True, f"{ctx.settings.new_db_host} accepts the live login")
+
+
+_MAX_CONNECTIONS = "SELECT @@max_connections"
+
+
+def _count_of(result: CommandResult) -> int | None:
+    """The one number a query printed, if it ran and printed one."""
+    words = result.stdout.split() if result.ok else []
+    return int(words[0]) if len(words) == 1 and words[0].isdigit() else None
 
 
 _LIST_TABLES = ("SELECT table_name FROM information_schema.tables "

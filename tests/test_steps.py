@@ -105,6 +105,30 @@ def detail(front: ScriptedFrontEnd, step_id: str) -> str:
     return [d for sid, _state, d in front.states if sid == step_id][-1]
 
 
+async def test_new_database_warns_of_fewer_connections_than_the_live_one(
+        tmp_path: Path) -> None:
+    """Facts audit 61, L8: the procedure asks for the new instance to have the
+    live one's configuration, and Red5's database pages raise max_connections
+    for the stream manager (3 connections a node); new-database let a new
+    instance that allows fewer through without a word."""
+    async with rehearsal_host(tmp_path) as host:
+        journal = tmp_path / "j.jsonl"
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids_through("new-database"), journal, front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+        assert not _notes(journal, "new-database-connections")  # alike: no word
+        await host.databases.new.set_max_connections(10)
+        journal = tmp_path / "k.jsonl"
+        front = ScriptedFrontEnd()
+        outcome, _ = await run_only(host, step_ids_through("new-database"), journal, front)
+        assert outcome is Outcome.DONE, front.text()[-2000:]
+    [said] = _notes(journal, "new-database-connections")
+    text = said["text"]
+    assert said["warning"] and text.startswith("warning: ") and "\n" not in text, text
+    assert "max_connections" in text and " 10 " in text and "151" in text, text
+    assert "before the window" in text, text
+
+
 async def test_unreachable_new_database_stops_before_anything_changes(tmp_path: Path) -> None:
     async with rehearsal_host(tmp_path) as host:
         front = ScriptedFrontEnd()

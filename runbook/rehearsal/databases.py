@@ -185,6 +185,9 @@ class Server(Protocol):
     async def set_password(self, user: str, password: str) -> None:
         """Give an existing account another password (a rehearsed fault)."""
 
+    async def set_max_connections(self, count: int) -> None:
+        """Allow `count` connections at once (a server's max_connections)."""
+
 
 class StandInDatabase:
     """A stand-in server: a listener in this process over stand-in.json."""
@@ -225,6 +228,12 @@ class StandInDatabase:
             mysqlfake.ServerState.load(self.state_path)
         account = state.accounts[user]
         state.create_user(user, password, account["grants"])
+        await asyncio.to_thread(state.save)
+
+    async def set_max_connections(self, count: int) -> None:
+        state = self._server.state if self._server is not None else \
+            mysqlfake.ServerState.load(self.state_path)
+        state.max_connections = count
         await asyncio.to_thread(state.save)
 
 
@@ -354,6 +363,10 @@ class MariaDBServer:
 
     async def set_password(self, user: str, password: str) -> None:
         await self.sql(f"ALTER USER {sql_string(user)}@'%' IDENTIFIED BY {sql_string(password)};\n")
+
+    async def set_max_connections(self, count: int) -> None:
+        # Until the server restarts, as SET GLOBAL is (no option file keeps it).
+        await self.sql(f"SET GLOBAL max_connections = {int(count)};\n")
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -560,6 +573,9 @@ class _Unstarted:
         pass
 
     async def set_password(self, user: str, password: str) -> None:
+        raise RehearsalError("the databases have not been set up")
+
+    async def set_max_connections(self, count: int) -> None:
         raise RehearsalError("the databases have not been set up")
 
 

@@ -42,6 +42,9 @@ SERVER_VERSION = "10.11.6-MariaDB (rehearsal stand-in)"
 HANDSHAKE_TIMEOUT_S = 10.0
 REQUEST_LIMIT = 64 << 20  # max_allowed_packet
 INFORMATION_SCHEMA = "information_schema"
+# What a server allows until someone sets it: MariaDB's and MySQL's default
+# (their server system variable pages give 151).
+DEFAULT_MAX_CONNECTIONS = 151
 CLIENT_HOST = "localhost"  # a loopback client, as MariaDB names it
 
 _IDENT = r"(?:`(?:[^`]|``)+`|[A-Za-z0-9_$]+)"
@@ -129,6 +132,14 @@ class ServerState:
             json.dump(self.data, handle, indent=2, sort_keys=True)
             handle.write("\n")
         tmp.replace(self.path)
+
+    @property
+    def max_connections(self) -> int:
+        return int(self.data.get("max_connections", DEFAULT_MAX_CONNECTIONS))
+
+    @max_connections.setter
+    def max_connections(self, count: int) -> None:
+        self.data["max_connections"] = count
 
     # --- accounts --------------------------------------------------------------------
 
@@ -246,6 +257,8 @@ class Session:
             (r"SELECT\s+(CURRENT_USER(?:\(\s*\))?)",
              lambda m: Result([m[1]], [[f"{self.user}@%"]])),
             (r"SELECT\s+(VERSION\(\s*\))", lambda m: Result([m[1]], [[SERVER_VERSION]])),
+            (r"SELECT\s+(@@(?:GLOBAL\.)?max_connections)",
+             lambda m: Result([m[1]], [[str(self.state.max_connections)]])),
             (r"SELECT\s+(COUNT\(\s*\*\s*\))\s+FROM\s+information_schema\s*\.\s*tables\s+"
              r"WHERE\s+table_schema\s*=\s*'([^']*)'", self._count_tables),
             (r"SELECT\s+(table_name)\s+FROM\s+information_schema\s*\.\s*tables\s+"
