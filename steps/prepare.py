@@ -72,7 +72,11 @@ from steps.fleet import fleet_now
 # a real host's none, and this prints nothing there.
 _REHEARSAL_HOST_LOOK = f'printf "%s" "${{{SANDBOX_ENV}:-}}"'
 
-# A distribution zip unpacks to a few times its size; keep room for both.
+# Room for the zip (upload_dir may share the filesystem) and the tree it
+# unpacks to, taken as at most twice the zip. Inferred, not a source's: no
+# source gives a release's zip size beside its unpacked size (data README;
+# facts audit 61, L2). Most of a release's bytes are jars, which zip cannot
+# shrink again, so the tree is likely not much bigger than the zip.
 _DISK_FACTOR = 3
 
 
