@@ -14,8 +14,9 @@ import functools
 import logging
 import re
 import socket
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from runbook.curl import ApiTarget, api_path, curl_line
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     import httpx
 
 DEFAULT_VERSIONS = ("4.0", "3.1", "3.0")
+
+T = TypeVar("T")
 
 _ACCESS_TOKEN_IN_URL = re.compile(r"(accessToken=)[^&\s\"']+")
 
@@ -325,11 +328,16 @@ class StreamManagerAPI:
         assert self.version is not None
         return self.version
 
-    async def _call(self, method: str, rel: str, body: Any = None, *, text: bool = False) -> Any:
+    async def _answered(self, method: str, rel: str, body: Any = None) -> httpx.Response:
+        """The answer to one call, once it is not an error."""
         await self._ensure_version()
         path = self._api_path(rel)
         response = await self._send(method, path, body)
         self._check(response, method, path)
+        return response
+
+    async def _call(self, method: str, rel: str, body: Any = None, *, text: bool = False) -> Any:
+        response = await self._answered(method, rel, body)
         if text:
             return response.text.strip()
         try:
@@ -337,9 +345,27 @@ class StreamManagerAPI:
         except ValueError:
             pass  # raised below, outside the handler, so no chained context
         raise SMApiError(
-            f"The stream manager answered {method} {path} with something that is not JSON.",
-            response.status_code,
+            f"The stream manager answered {method} {self._api_path(rel)} with something that "
+            "is not JSON.", response.status_code,
         )
+
+    async def _change(self, method: str, rel: str, read: Callable[[Any], T],
+                      body: Any = None) -> T:
+        """A call that changes something, its JSON answer checked by `read`.
+        One the stream manager accepted (2xx) with an answer runbook cannot
+        read (a proxy's page, an empty body, another shape) may have been
+        carried out: it is not a refusal (review 61, F1: recreate took such a
+        POST for one, and the way back kept the nodegroup it made). No
+        status, as for a lost answer: the callers look before sending again."""
+        response = await self._answered(method, rel, body)
+        try:
+            return read(response.json())
+        except (ValueError, SMApiError):
+            pass  # raised below, outside the handler, so no chained context
+        raise SMApiOutcomeUnknown(
+            f"The stream manager accepted {method} {self._api_path(rel)} (HTTP "
+            f"{response.status_code}), but its answer is not what runbook can read; it may or "
+            "may not have taken effect.")
 
     # --- the API --------------------------------------------------------------
 
@@ -382,15 +408,16 @@ class StreamManagerAPI:
             "launchConfig": launch_config,
             "scalePolicy": scale_policy,
         }
-        return _object(await self._call("POST", "admin/nodegroup", body), "nodegroup")
+        return await self._change("POST", "admin/nodegroup",
+                                  functools.partial(_object, what="nodegroup"), body)
 
     async def delete_nodegroup(self, name: str) -> dict[str, Any]:
-        return _object(await self._call("DELETE", f"admin/nodegroup/{quote(name, safe='')}"),
-                       "nodegroup")
+        return await self._change("DELETE", f"admin/nodegroup/{quote(name, safe='')}",
+                                  functools.partial(_object, what="nodegroup"))
 
     async def launch_origin(self, group: str) -> dict[str, Any]:
-        return _object(await self._call(
-            "POST", f"admin/nodegroup/{quote(group, safe='')}/node/origin"), "node")
+        return await self._change("POST", f"admin/nodegroup/{quote(group, safe='')}/node/origin",
+                                  functools.partial(_object, what="node"))
 
     async def list_nodes(self, group: str) -> list[dict[str, Any]]:
         return _objects(await self._call(
@@ -407,10 +434,10 @@ class StreamManagerAPI:
 
     async def create_launchconfig(self, config: dict[str, Any]) -> dict[str, Any]:
         inner = _unwrap(config, "launchconfig", "launch configuration")
-        data = await self._call(
-            "POST", "admin/configurations/launchconfig", {"launchconfig": inner}
-        )
-        return _unwrap(data, "launchconfig", "launch configuration")
+        return await self._change(
+            "POST", "admin/configurations/launchconfig",
+            functools.partial(_unwrap, key="launchconfig", what="launch configuration"),
+            {"launchconfig": inner})
 
     async def list_scalepolicies(self) -> list[str]:
         return _names(await self._call("GET", "admin/configurations/scalepolicy"), "scale policies")
@@ -421,8 +448,9 @@ class StreamManagerAPI:
 
     async def create_scalepolicy(self, policy: dict[str, Any]) -> dict[str, Any]:
         inner = _unwrap(policy, "policy", "scale policy")
-        data = await self._call("POST", "admin/configurations/scalepolicy", {"policy": inner})
-        return _unwrap(data, "policy", "scale policy")
+        return await self._change("POST", "admin/configurations/scalepolicy",
+                                  functools.partial(_unwrap, key="policy", what="scale policy"),
+                                  {"policy": inner})
 
     # --- for plans --------------------------------------------------------------
 

@@ -2285,3 +2285,43 @@ async def test_a_journal_written_over_mid_cutover_keeps_the_cutover_under_way(
         state.drop_cutover_never_begun()
     assert "older than the cutover" in str(older.value) and str(kept) in str(older.value)
     assert state.cutover() is not None, "the record of the cutover under way stays"
+
+
+async def test_a_nodegroup_post_carried_out_with_an_unreadable_answer_is_deleted_by_the_way_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review 61, F1: recreate's second POST admin/nodegroup is carried out by
+    the new API, but its 200 answer is a page runbook cannot read (a proxy's,
+    say). It was taken as refused: the saved name left nodegroups_posted, and
+    the way back kept the group recreate made as "not made by this run's
+    recreate", its nodes left to the old stream manager's sweep. Its outcome
+    is unknown now, so the way back finds the group by its making and deletes
+    it. Only the answer's body is stood in for: the POST is the fake SM's."""
+    import httpx
+
+    real = StreamManagerAPI._send
+    posts: list[str] = []
+
+    async def unreadable_second_answer(self: StreamManagerAPI, method: str, path: str,
+                                       body: Any = None) -> httpx.Response:
+        response = await real(self, method, path, body)
+        if method == "POST" and path.endswith("/admin/nodegroup") \
+                and self.version == host.scenario.new.api:
+            posts.append(response.json()["name"])
+            if len(posts) == 2:
+                return httpx.Response(200, headers={"content-type": "text/html"},
+                                      text="<html><body>OK</body></html>",
+                                      request=response.request)
+        return response
+
+    monkeypatch.setattr(StreamManagerAPI, "_send", unreadable_second_answer)
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd(recoveries={"recreate": [Recovery.ROLLBACK]})
+        outcome = await session(host, journal).run(front)
+        left = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert len(posts) == 2, posts
+    assert "may or may not have taken effect" in front.detail("recreate"), front.text()[-3000:]
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    assert left == [], left
+    said = [line for step, _, line in front.lines if step == NEW_GROUPS and posts[1] in line]
+    assert said and not any("not made by this run's recreate" in line for line in said), said

@@ -396,3 +396,40 @@ async def test_a_gateway_error_to_a_change_leaves_its_outcome_unknown(status: in
         with pytest.raises(SMApiError) as read:
             await api.list_nodegroups()
     assert not isinstance(read.value, SMApiOutcomeUnknown)
+
+
+@pytest.mark.parametrize(("method", "answer"), [
+    ("POST", httpx.Response(200, headers={"content-type": "text/html"}, text="<html>ok</html>")),
+    ("POST", httpx.Response(201)),
+    ("POST", httpx.Response(200, json=["group-1"])),
+    ("DELETE", httpx.Response(204)),
+    ("DELETE", httpx.Response(200, json="deleted")),
+])
+async def test_a_change_answered_2xx_unreadably_leaves_its_outcome_unknown(
+        method: str, answer: httpx.Response) -> None:
+    """Review 61, F1: a POST or DELETE the stream manager carried out (2xx),
+    whose answer is not the JSON object expected (a proxy's page, an empty
+    body), was a plain SMApiError: recreate took the POST as refused and the
+    way back then kept the nodegroup it made. It may have taken effect; a
+    read answered so is a plain failure, asked again at will."""
+    from runbook.smapi import SMApiOutcomeUnknown
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return answer if request.method == method else httpx.Response(200, text="<html/>")
+
+    api = StreamManagerAPI(
+        "http://sm.test", "tok-123456", "4.0", transport=httpx.MockTransport(handler)
+    )
+    async with api:
+        with pytest.raises(SMApiOutcomeUnknown) as change:
+            if method == "POST":
+                await api.create_nodegroup(["us-east-1"], "lc", "sp")
+            else:
+                await api.delete_nodegroup("group-1")
+        with pytest.raises(SMApiError) as read:
+            await api.list_nodegroups()
+    said = str(change.value)
+    assert f"HTTP {answer.status_code}" in said and "may or may not have taken effect" in said
+    assert "\n" not in said and "tok-123456" not in said
+    assert change.value.status is None  # as a lost answer: looked for, not taken as refused
+    assert not isinstance(read.value, SMApiOutcomeUnknown)
