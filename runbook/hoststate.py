@@ -36,6 +36,33 @@ class HostStateError(Exception):
     """The host's state cannot be read or written; one line naming the file."""
 
 
+# Node states of a node on its way out (FACTS-scenarios section 4, 6.2.0's
+# STOPPING, TERMINATING, DISPOSED; the 4.0 docs name "terminating", FACTS.md
+# section 2.4): not one a launch would wait for, nor one the fleet still has.
+# Every other state, or none, counts as standing: a retry that launched again
+# for a NULL or UNRESPONSIVE origin would leave more origins than there were
+# (review). 5.1.1 has the same states but RESETTING (AM's commons-1.2.10
+# NodeState, read with javap; facts audit 57b L1).
+LEAVING = frozenset({"stopping", "terminating", "disposed"})
+
+
+def standing_origins(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The origins among a nodegroup's nodes that are not on their way out:
+    the ones a launch has to wait for rather than make again."""
+    return [node for node in nodes if node.get("role") == "origin"
+            and str(node.get("state") or "").lower() not in LEAVING]
+
+
+def origins_to_rebuild(group: dict[str, Any]) -> int:
+    """How many origins recreate launches (and waits for) in place of the
+    saved nodegroup `group`: its standing origins, and at least one. One
+    count for recreate, the fleet guard, export and the report (review 61,
+    F3: recreate counted an origin on its way out at export, launched one
+    more than the fleet had, and at the policy's origin limit never
+    finished)."""
+    return max(1, len(standing_origins(group.get("nodes") or [])))
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What export-config kept of the fleet before the cutover deleted the
@@ -52,8 +79,10 @@ class Snapshot:
 
     @property
     def origins(self) -> int:
-        return sum(1 for group in self.nodegroups for node in group.get("nodes", [])
-                   if node.get("role") == "origin")
+        """Its origins the fleet has (standing_origins): those on their way
+        out at export are none recreate rebuilds."""
+        return sum(len(standing_origins(group.get("nodes") or []))
+                   for group in self.nodegroups)
 
     def taken_by(self, journal: Path) -> bool:
         """Whether the run journalled in `journal` took it, however the path

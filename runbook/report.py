@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
 from runbook.earlier_runs import last_downtime
-from runbook.hoststate import HostState, HostStateError, Snapshot
+from runbook.hoststate import HostState, HostStateError, Snapshot, standing_origins
 from runbook.journal import (
     JournalError,
     Record,
@@ -1114,7 +1114,7 @@ def _group_before(group: Any) -> Nodegroup | None:
     nodes = [n for n in group.get("nodes") or [] if isinstance(n, dict)]
     return Nodegroup(text_of(group.get("name")), _regions(group.get("regions")),
                      text_of(group.get("launchConfig")), text_of(group.get("scalePolicy")),
-                     sum(1 for n in nodes if n.get("role") == "origin"), len(nodes))
+                     len(standing_origins(nodes)), len(nodes))
 
 
 def _fleet(report: Report, recreated: dict[str, Nodegroup]) -> Fleet:

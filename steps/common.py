@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from runbook.config import Settings
+
+# The origins recreate rebuilds are counted beside the snapshot, so the
+# report counts them the same (review 61, F3).
 from runbook.hoststate import Snapshot
+from runbook.hoststate import origins_to_rebuild as origins_to_rebuild
+from runbook.hoststate import standing_origins as standing_origins
 from runbook.model import Action, Shell
 from runbook.redact import command_line_secrets
 from runbook.shell import (
@@ -427,26 +432,10 @@ def origins_of(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [node for node in nodes if node.get("role") == "origin"]
 
 
-# Node states of a node on its way out (FACTS-scenarios section 4, 6.2.0's
-# STOPPING, TERMINATING, DISPOSED; the 4.0 docs name "terminating", FACTS.md
-# section 2.4): not one a launch would wait for, nor one the fleet still has.
-# Every other state, or none, counts as standing: a retry that launched again
-# for a NULL or UNRESPONSIVE origin would leave more origins than there were
-# (review). 5.1.1 has the same states but RESETTING (AM's commons-1.2.10
-# NodeState, read with javap; facts audit 57b L1).
-LEAVING = frozenset({"stopping", "terminating", "disposed"})
-
-
 def state_of(node: dict[str, Any]) -> str:
     """A node's state in lower case: the 4.0 docs write "inservice", 6.2.0's
     enum INSERVICE (FACTS-scenarios section 4)."""
     return str(node.get("state") or "").lower()
-
-
-def standing_origins(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The origins among a nodegroup's nodes that are not on their way out:
-    the ones a launch has to wait for rather than make again."""
-    return [node for node in origins_of(nodes) if state_of(node) not in LEAVING]
 
 
 def snapshot(p: AnyContext) -> Snapshot | None:

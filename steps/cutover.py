@@ -57,6 +57,7 @@ from steps.common import (
     no_snapshot,
     old_tree,
     origins_of,
+    origins_to_rebuild,
     read_remote,
     root,
     run_shell,
@@ -346,7 +347,7 @@ def _known_as(group: dict[str, Any] | None) -> str:
     """A saved nodegroup as its plan names it: regions, launch config, origins."""
     if group is None:
         return ""
-    origins = len(origins_of(group.get("nodes") or []))
+    origins = origins_to_rebuild(group)
     return (f"regions {', '.join(group.get('regions') or []) or '(none)'}, launch config "
             f"{group.get('launchConfig')}, {origins} origin(s)")
 
@@ -1945,7 +1946,7 @@ class Recreate(Red5Step):
             actions.append(p.api_call("POST", "admin/nodegroup", {
                 "regions": group.get("regions", []), "launchConfig": group.get("launchConfig"),
                 "scalePolicy": group.get("scalePolicy")}, why=f"replaces {group['name']}"))
-            for _ in range(max(1, len(origins_of(group.get("nodes", []))))):
+            for _ in range(origins_to_rebuild(group)):
                 actions.append(p.api_call("POST", NEW_ORIGIN))
         actions.append(Wait("origins in service", p.settings.timeouts.origins_inservice))
         return actions + self._alarms()
@@ -1995,7 +1996,7 @@ class Recreate(Red5Step):
                                         for old in groups))
         have = want = 0
         for old, nodes in zip(groups, listed, strict=True):
-            need = max(1, len(origins_of(old.get("nodes", []))))
+            need = origins_to_rebuild(old)
             up = sum(1 for n in origins_of(nodes) if state_of(n) == "inservice")
             have, want = have + min(up, need), want + need
         ctx.facts.scratch.origins_counted = (have, want)
@@ -2121,7 +2122,7 @@ class Recreate(Red5Step):
                 made.append(new_name)
             if posted is not None and old["name"] in posted:
                 posted.remove(old["name"])
-            want = max(1, len(origins_of(old.get("nodes", []))))
+            want = origins_to_rebuild(old)
             # An origin on its way out (terminating, say) is not one launched:
             # waiting for it would wait the whole limit for nothing.
             have_origins = len(standing_origins(await api.list_nodes(new_name)))

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
+from runbook.hoststate import origins_to_rebuild
 from runbook.smapi import StreamManagerAPI
 from steps.common import being_deleted, standing_origins
 
@@ -71,14 +72,14 @@ def changes(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
 
 def origins_changed(saved: Mapping[str, Any], now: Mapping[str, Any]) -> list[str]:
     """The nodegroups (in both) whose origins recreate would launch in another
-    number now: it launches one per origin the snapshot holds, and at least
-    one. Origins on their way out are not counted, nor are nodes compared: an
-    origin replaced since is rebuilt the same."""
+    number now: origins_to_rebuild, recreate's own count (origins on their
+    way out are not counted). Nodes are not compared: an origin replaced
+    since is rebuilt the same."""
     before, after = _groups(saved), _groups(now)
     return [f"nodegroup {name} has {after[name]['origins']} origin(s), the snapshot "
             f"{before[name]['origins']}"
             for name in sorted(before.keys() & after.keys())
-            if max(1, before[name]["origins"]) != max(1, after[name]["origins"])]
+            if before[name]["rebuilt"] != after[name]["rebuilt"]]
 
 
 def said(found: list[str]) -> str:
@@ -94,6 +95,7 @@ def _groups(fleet: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "launch config": group.get("launchConfig"),
             "scale policy": group.get("scalePolicy"),
             "origins": len(standing_origins(group.get("nodes") or [])),
+            "rebuilt": origins_to_rebuild(group),
         }
         for group in fleet.get("nodegroups") or [] if not being_deleted(group)
     }

@@ -58,6 +58,7 @@ from steps.common import (
     sha256_remote,
     size_remote,
     snapshot,
+    standing_origins,
     stood_in_for,
     token_refusal,
     tokens_of,
@@ -1366,7 +1367,7 @@ class ExportConfig(Red5Step):
                 self._shapes(ctx, str(mine.path), mine.data)
                 return Check(True, mine.describe())
         groups = len(now["nodegroups"])
-        origins = sum(len(origins_of(group["nodes"])) for group in now["nodegroups"])
+        origins = sum(len(standing_origins(group["nodes"])) for group in now["nodegroups"])
         if groups < len(earlier.nodegroups) or origins < earlier.origins:
             ctx.facts.scratch.export_shrink = (
                 f"the live stream manager now has {groups} nodegroup(s) and {origins} "
@@ -1420,9 +1421,12 @@ class ExportConfig(Red5Step):
                 api.api_call("GET", f"admin/nodegroup/{name}/node"),
                 partial(api.list_nodes, name))
             snapshot["nodegroups"].append({**group, "nodes": nodes})
+            # Counted as recreate rebuilds them (review 61, F3).
+            leaving = len(origins_of(nodes)) - len(standing_origins(nodes))
+            going = f" (and {leaving} on its way out, not rebuilt)" if leaving else ""
             ctx.info(f"{name}: regions {', '.join(group.get('regions', []))}, launch config "
                      f"{group.get('launchConfig')}, scale policy {group.get('scalePolicy')}, "
-                     f"{len(origins_of(nodes))} origin(s), "
+                     f"{len(standing_origins(nodes))} origin(s){going}, "
                      f"{len(nodes)} node(s)")
         names = await api.list_launchconfigs()
         for name in names:

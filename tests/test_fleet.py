@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from steps.fleet import changes, origins_changed
@@ -71,3 +73,46 @@ def test_an_origin_counts_as_standing_unless_it_is_on_its_way_out() -> None:
     nodes = [{"role": "origin", "state": state} for state in states]
     nodes += [{"role": "edge", "state": "inservice"}]
     assert [node["state"] for node in standing_origins(nodes)] == states[:7]
+
+
+async def test_a_saved_origin_on_its_way_out_is_not_launched_again(tmp_path: Path) -> None:
+    """Review 61, F3: the snapshot holds, beside a group's origin, one more
+    on its way out (an export taken while an origin was replaced). The guard
+    before the first DELETE counted it out, recreate in: it launched two
+    origins for a fleet of one, which the group's scale policy (at most one
+    origin, Red5's default) refused, so recreate failed, and failed again at
+    each try. Recreate now launches and waits for the origins the guard
+    counts, and finishes."""
+    import json
+
+    from runbook.executor import Outcome
+    from runbook.journal import read
+    from runbook.model import NODEGROUP_RECREATED
+    from runbook.rehearsal import cloud
+    from tests.rehearsal import rehearsal_host
+    from tests.scripted import ScriptedFrontEnd
+    from tests.test_rollback import host_state, session
+
+    edited: list[str] = []
+
+    def leaving_origin_in_the_snapshot(step: Any, plan: Any) -> None:
+        if step.id != "delete-nodegroups" or edited:
+            return
+        saved = host_state(host).snapshots()[-1]
+        data = json.loads(saved.path.read_text())
+        one = next(g for g in data["nodegroups"] if "1o-1e" in str(g["scalePolicy"]))
+        one["nodes"].append({"identifier": "node-replaced-0", "role": "origin",
+                             "state": "terminating"})
+        saved.path.write_text(json.dumps(data))
+        edited.append(one["launchConfig"])
+
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        front = ScriptedFrontEnd(on_confirm=leaving_origin_in_the_snapshot)
+        outcome = await session(host, journal).run(front)
+        groups = await asyncio.to_thread(cloud.list_nodegroups, host.sandbox, *host.new_db)
+    assert edited, front.text()[-3000:]
+    assert outcome is Outcome.DONE, front.text()[-3000:]
+    made = [r for r in read(journal) if r.get("kind") == NODEGROUP_RECREATED]
+    assert [r["origins"] for r in made if r["launch_config"] == edited[0]] == [1], made
+    assert len(groups) == len(made), groups
