@@ -76,6 +76,15 @@ class NoConnection(NoApiAnswer):
     mid-way, no sign that a stream manager is up there at all."""
 
 
+class Redirected(SMApiError):
+    """The stream manager answered with a redirect (3xx): [api] base_url
+    names another place than the API's (http where it serves https, say)."""
+
+    def __init__(self, message: str, status: int, *, where: str) -> None:
+        super().__init__(message, status)
+        self.where = where  # where it points, its query left out; "" when it named none
+
+
 class SMApiOutcomeUnknown(SMApiError):
     """A call that changes something was sent, and no answer came back: it may
     or may not have taken effect. Check before sending it again."""
@@ -237,9 +246,12 @@ class StreamManagerAPI:
         failure: SMApiError
         where = f"{method} {path}"
         try:
-            return await self._client.request(
+            response = await self._client.request(
                 method, path, params={"accessToken": self._token}, json=body
             )
+            if not 300 <= response.status_code < 400:
+                return response
+            failure = self._redirected(response, where)
         except httpx.ConnectTimeout:
             failure = NoConnection(
                 f"Could not connect to the stream manager at {self._shown_base} within "
@@ -261,6 +273,25 @@ class StreamManagerAPI:
                                  f"{self._redact(_reason(exc))}",
                                  answered=not isinstance(exc, httpx.TransportError))
         raise failure
+
+    def _redirected(self, response: httpx.Response, where: str) -> Redirected:
+        """A 3xx is no answer of the API's (review 61, F2: a proxy's http ->
+        https redirect was taken for the API served, its page for the cloud
+        controller). Not followed: the token would go on to wherever it
+        points; the operator sets [api] base_url to the place instead."""
+        location = response.headers.get("location", "")
+        if not location:
+            return Redirected(f"The stream manager at {self._shown_base} answers {where} with a "
+                              f"redirect (HTTP {response.status_code}) that names no place; set "
+                              "[api] base_url to where its API answers.",
+                              response.status_code, where="")
+        target = response.request.url.join(location)
+        shown = self._redact(_without_query(str(target)))
+        base = self._redact(urlunsplit((target.scheme, target.netloc.decode(), "", "", "")))
+        return Redirected(f"The stream manager at {self._shown_base} redirects {where} to "
+                          f"{shown} (HTTP {response.status_code}), which runbook does not follow: "
+                          f"set [api] base_url to where its API answers ({base}, it seems).",
+                          response.status_code, where=shown)
 
     @staticmethod
     def _lost(method: str, message: str, *, answered: bool = False) -> SMApiError:

@@ -30,6 +30,7 @@ from runbook.shell import privileged_script, quote
 from runbook.smapi import (
     NoApiAnswer,
     NoApiServed,
+    Redirected,
     SMApiError,
     SMApiOutcomeUnknown,
     StreamManagerAPI,
@@ -965,6 +966,9 @@ class StartService(Red5Step):
         except SMApiError as exc:
             if exc.status == 401:
                 raise _TokenRefused(self._refused(ctx)) from None
+            if isinstance(exc, Redirected):
+                # Not one that passes as it boots: [api] base_url is to change.
+                raise StepFailed(str(exc)) from None
             errors.append(exc)  # not up yet: keep waiting, remember why
             return None
 

@@ -27,7 +27,7 @@ from runbook.shell import (
     quote,
     sha256_command,
 )
-from runbook.smapi import NoApiAnswer, SMApiError, SMApiOutcomeUnknown
+from runbook.smapi import NoApiAnswer, Redirected, SMApiError, SMApiOutcomeUnknown
 from runbook.step import CommandFailed, NotInThisRun, StepFailed
 from steps import database, fleet, red5
 from steps.common import (
@@ -871,6 +871,9 @@ def _api_refused(exc: SMApiError, *, rehearsal: bool, config: str) -> str:
         return (f"{said}; check [api] base_url in {config} and that the live stream "
                 "manager runs there. The config is read once: after changing it, quit and "
                 "start again with --resume")
+    if isinstance(exc, Redirected):
+        # It says what to set (review 61, F2); the config is read once.
+        return (f"{said}; after changing {config}, quit and start again with --resume")
     if exc.status == 401 and rehearsal:
         # Its own token, made by the rehearsal host: nothing to export.
         return f"{said}; try the step again"

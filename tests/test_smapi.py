@@ -433,3 +433,30 @@ async def test_a_change_answered_2xx_unreadably_leaves_its_outcome_unknown(
     assert "\n" not in said and "tok-123456" not in said
     assert change.value.status is None  # as a lost answer: looked for, not taken as refused
     assert not isinstance(read.value, SMApiOutcomeUnknown)
+
+
+async def test_a_redirect_is_no_api_served_and_names_where_it_points() -> None:
+    """Review 61, F2: a proxy's (or the new release's) http->https redirect,
+    a 301 with a small page, was taken for the API served: detect_version
+    settled on the first version it asked, and the page was taken for the
+    cloud controller, so start-service was proven on it. A 3xx is no answer:
+    one line naming where it points and what to set."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            301, headers={"location": f"https://sm.test{request.url.raw_path.decode()}",
+                          "content-type": "text/html"},
+            text="<html><body>301 Moved Permanently</body></html>")
+
+    api = StreamManagerAPI("http://sm.test:5080", "tok-123456",
+                           transport=httpx.MockTransport(handler))
+    async with api:
+        with pytest.raises(SMApiError) as detected:
+            await api.detect_version()
+        api.version = "4.0"
+        with pytest.raises(SMApiError) as asked:
+            await api.cloud_controller()
+    for caught in (detected, asked):
+        said = str(caught.value)
+        assert "https://sm.test" in said and "[api] base_url" in said, said
+        assert "\n" not in said and "HTTP 301" in said, said
+        assert_token_hidden(caught.value, "tok-123456")

@@ -914,3 +914,39 @@ async def test_the_way_backs_start_does_not_take_the_new_releases_cause_for_the_
     assert "did not load" not in said, said
     assert next(a.command for a in plan if isinstance(a, Shell)).endswith(
         "systemctl start red5pro"), plan
+
+
+async def test_a_redirect_fails_the_look_at_once_naming_where_it_points() -> None:
+    """Review 61, F2: [api] base_url http where the new release (or a proxy)
+    redirects to https. The 301's page was taken for the cloud controller and
+    start-service was proven on it; recreate then failed in the downtime. The
+    look fails at once, saying where it points and what to set; no waiting
+    out the limit (a redirect does not pass as a server boots)."""
+    import httpx
+
+    from runbook.smapi import StreamManagerAPI
+    from runbook.step import StepFailed
+    from steps.cutover import StartService
+
+    def redirecting(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"location": "https://sm.test/"},
+                              text="<html>302 Found</html>")
+
+    api = StreamManagerAPI("http://sm.test:5080", "tok-123456",
+                           transport=httpx.MockTransport(redirecting))
+
+    class Looking:
+        """What _answering asks of the step's context: the API, version found."""
+
+        async def api(self, **_: object) -> StreamManagerAPI:
+            await api.detect_version()
+            return api
+
+    step = StartService()
+    step._speaks = lambda p: None  # type: ignore[method-assign]
+    errors: list[object] = []
+    async with api:
+        with pytest.raises(StepFailed) as failed:
+            await step._answering(Looking(), errors)  # type: ignore[arg-type]
+    assert "https://sm.test/" in str(failed.value), failed.value
+    assert "[api] base_url" in str(failed.value), failed.value
