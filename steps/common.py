@@ -18,7 +18,7 @@ from runbook.hoststate import Snapshot
 from runbook.hoststate import origins_to_rebuild as origins_to_rebuild
 from runbook.hoststate import standing_origins as standing_origins
 from runbook.model import Action, Shell
-from runbook.redact import command_line_secrets
+from runbook.redact import command_line_secrets, is_secret_key
 from runbook.shell import (
     AS_IT_WAS,
     CommandResult,
@@ -382,6 +382,30 @@ async def mask_licences(ctx: Ctx, *folders: str) -> None:
                 ctx.add_secret(line.strip())
 
 
+def register_secrets(ctx: Ctx, props: dict[str, str]) -> None:
+    """Mask from here on each value of a red5-web.properties whose key says it
+    is a secret (config.dbPass, aws.accessSecret, ...): preflight's and the
+    way back's reads alike, as a server's log may quote one (review 61, F4)."""
+    for key, value in props.items():
+        if is_secret_key(key):
+            ctx.add_secret(value, name=key)
+
+
+async def mask_install_secrets(ctx: Ctx, *folders: str) -> None:
+    """Mask from here on the secrets of each install folder: its LICENSE.KEY
+    and its red5-web.properties' secret values. For `runbook rollback`, which
+    runs none of the steps that read them, before it shows a server's log or
+    systemd's status (review 61, F4). A file that cannot be read is passed
+    over: the steps that need it say so."""
+    await mask_licences(ctx, *folders)
+    for folder in folders:
+        try:
+            props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")
+        except (RemoteError, StepFailed):
+            continue
+        register_secrets(ctx, props)
+
+
 async def read_remote(ctx: Ctx, path: str) -> str:
     result = await ctx.probe(root(ctx, f"cat -- {quote(path)}"))
     if not result.ok:
@@ -644,12 +668,16 @@ async def prove_token(ctx: Ctx, folder: str, stands: str, again: str) -> None:
     base_url and token deleted that one's nodegroups)."""
     where = f"{folder}/{red5.PROPERTIES}"
     try:
-        tokens = tokens_of(await read_properties(ctx, where))
+        props = await read_properties(ctx, where)
     except RemoteError as exc:
         raise StepFailed(f"could not read {where} to prove the API token is this host's "
                          f"({str(exc).rstrip('.')}); nothing was sent to the API, and "
                          f"{stands}; see that the file is there and readable, then "
                          f"{again}") from None
+    # The file's other secrets too (review 61, F4): the way back alone reads
+    # no other, and shows red5.log's and systemd's lines.
+    register_secrets(ctx, props)
+    tokens = tokens_of(props)
     for token in tokens:
         ctx.add_secret(token, name="rest.administratorToken")
     refused = token_refusal(ctx, tokens, where, stands, again)

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from runbook.model import UPLOADED, Action, Check, EditFile, Note, Phase, Shell, Upload
-from runbook.redact import is_secret_key
 from runbook.rehearsal import ON_A_REHEARSAL_HOST, SANDBOX_ENV
 from runbook.shell import (
     AS_IT_WAS,
@@ -50,6 +49,7 @@ from steps.common import (
     read_properties,
     read_remote,
     read_remote_bytes,
+    register_secrets,
     root,
     run_shell,
     running_from,
@@ -332,9 +332,7 @@ class Preflight(Red5Step):
 
     async def _live_properties(self, ctx: Ctx, folder: str) -> dict[str, str]:
         live_props = await read_properties(ctx, f"{folder}/{red5.PROPERTIES}")
-        for key, value in live_props.items():
-            if is_secret_key(key):
-                ctx.add_secret(value, name=key)
+        register_secrets(ctx, live_props)
         ctx.facts.instance_prefix = live_props.get("instancecontroller.instanceNamePrefix", "")
         return live_props
 

@@ -51,7 +51,7 @@ from steps.common import (
     java_processes_command,
     live_dir,
     load_snapshot,
-    mask_licences,
+    mask_install_secrets,
     new_tree,
     old_tree,
     prove_token,
@@ -597,6 +597,9 @@ class StopNew(Red5Step):
         return Check(False, f"running: {', '.join(str(proc.pid) for proc in found)}")
 
     async def run(self, ctx: Ctx) -> None:
+        # systemd's lines of the stop can quote what the server said: the
+        # way back alone has read none of the installs' secrets (review 61, F4).
+        await mask_install_secrets(ctx, *dict.fromkeys(await trees(ctx)))
         await ctx.sh(root(ctx, "systemctl stop red5pro"), check=False)
         left = sorted({int(pid) for pid in ctx.facts.red5_processes}
                       & {proc.pid for proc in await _new_servers(ctx)})
@@ -769,11 +772,12 @@ class StartOld(StartService):
         await super().run(ctx)
 
     async def _mask(self, ctx: Ctx) -> None:
-        """The old install's LICENSE.KEY is masked before anything can show
-        its red5.log, or systemd's status of it (review 56d F1): `runbook
-        rollback` runs none of the upgrade's steps that read it, and an old
-        release that exits as it starts leaves the key in its log's last lines."""
-        await mask_licences(ctx, *dict.fromkeys((live_dir(ctx), backup_dir(ctx))))
+        """The old install's LICENSE.KEY and its properties' secrets are masked
+        before anything can show its red5.log, or systemd's status of it
+        (review 56d F1, review 61 F4): `runbook rollback` runs none of the
+        upgrade's steps that read them, and an old release that exits as it
+        starts leaves the key in its log's last lines."""
+        await mask_install_secrets(ctx, *dict.fromkeys((live_dir(ctx), backup_dir(ctx))))
 
     async def _prove(self, ctx: Ctx) -> None:
         """The token given is the old install's, back in place, before its API

@@ -2325,3 +2325,32 @@ async def test_a_nodegroup_post_carried_out_with_an_unreadable_answer_is_deleted
     assert left == [], left
     said = [line for step, _, line in front.lines if step == NEW_GROUPS and posts[1] in line]
     assert said and not any("not made by this run's recreate" in line for line in said), said
+
+
+async def test_runbook_rollback_masks_the_old_installs_secrets_in_the_log_it_shows(
+        tmp_path: Path) -> None:
+    """Review 61, F4: `runbook rollback` (a new process: no preflight read the
+    properties) registered only the API token and LICENSE.KEY. Where the old
+    release fails to start and red5.log's last lines quote its config.dbPass
+    (a JDBC URL, say), the step showed them in clear, on screen, in the
+    journal and the report. Every secret of the properties file the way back
+    reads is masked now, as preflight masks them."""
+    journal = tmp_path / "run.jsonl"
+    async with rehearsal_host(tmp_path) as host:
+        first = ScriptedFrontEnd({"service-unit": Decision(Answer.STOP)})
+        assert await session(host, journal).run(first) is Outcome.STOPPED, first.text()[-3000:]
+        old = host.install_dir / "bak.red5pro"
+        props = javaproperties.loads((old / PROPS).read_text(encoding="latin-1"))
+        password = props["config.dbPass"]
+        assert len(password) >= 6, "a password the redactor masks"
+        with (old / "log" / "red5.log").open("a") as log:
+            log.write(f"ERROR [main] jdbc:mysql://db/cluster?password={password} refused\n")
+        jvm = sandbox.jvm_home(host.sandbox, host.scenario.old.java)
+        front = PutsBack("rollback-start", jvm, recoveries={"rollback-start": [Recovery.RETRY]})
+        outcome = await session(host, journal, resume=replay(journal),
+                                only_back=True).run(front)
+    assert outcome is Outcome.ROLLED_BACK, front.text()[-3000:]
+    shown = [line for sid, _, line in front.lines if sid == "rollback-start"]
+    assert any("jdbc:mysql://db/cluster?password=" in line for line in shown), shown
+    assert password not in front.text(), [line for line in shown if password in line]
+    assert password not in journal.read_text()
