@@ -79,49 +79,11 @@ from steps.database import (
 )
 from steps.facts import AnyContext, Ctx, Plan, Red5Facts, Red5Step
 from steps.fleet import fleet_now
-
-# Often enough that a waiting operator sees progress promptly, rarely enough
-# to be nothing to the stream manager.
-_POLL_S = 0.5
-# Everything a wait overshoots is downtime: a short wait is looked at more
-# often, so the overshoot stays within a fortieth of what was waited anyway
-# (a 3 s boot in a rehearsal, 75 ms; from 20 s on, a real boot's half second).
-# Each look is a few small requests, nothing to a stream manager that serves
-# no one in the downtime.
-_FIRST_POLL_S = 0.025
-
+from steps.waiting import POLL_S, GaveUp, wait_until, wait_until_gone
 
 # How often a wait for the API also asks systemd whether the service still
 # runs: a server that exits as it boots is seen within this, not at the limit.
 _SYSTEMD_EVERY_S = 0.25
-
-
-def next_look(waited: float) -> float:
-    """Seconds until the next look, after `waited` seconds of waiting."""
-    return min(_POLL_S, max(_FIRST_POLL_S, waited / 40))
-
-
-class _GaveUp(StepFailed):
-    """The limit of a wait passed before what it waited for came."""
-
-
-async def _wait(ctx: Ctx, what: str | Callable[[], str], timeout: float, probe: Any) -> Any:
-    """Poll `probe` until it returns something truthy, with a visible countdown;
-    _GaveUp when `timeout` passes first. `what` may be worked out after each
-    probe (how many are left, say)."""
-    started = time.monotonic()
-    deadline = started + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        waited_for = what() if callable(what) else what
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise _GaveUp(f"gave up after {timeout:g}s waiting for {waited_for}")
-        ctx.progress(timeout - left, timeout, f"waiting for {waited_for}: {left:.0f}s left",
-                     of_limit=True)
-        await asyncio.sleep(min(next_look(time.monotonic() - started), left))
 
 
 # The lines of `systemctl status` that describe the unit rather than say why
@@ -313,20 +275,8 @@ class DeleteNodegroups(Red5Step):
                                  partial(delete_nodegroup, api, name))
             ctx.info(said)
 
-        # The cloud takes the groups down one by one: how many are still
-        # there is what the operator waits on, more than the seconds.
-        still = sorted(live)
-
-        async def gone() -> bool:
-            listed = sorted(g["name"] for g in await api.list_nodegroups())
-            if listed and listed != still:
-                ctx.info(f"{len(listed)} of {len(live)} nodegroups still there: "
-                         f"{', '.join(listed)}")
-            still[:] = listed
-            return not listed
-
-        await _wait(ctx, lambda: f"{len(still)} of {len(live)} nodegroups to be gone",
-                    ctx.settings.timeouts.nodegroups_gone, gone)
+        await wait_until_gone(ctx, api.list_nodegroups, ctx.settings.timeouts.nodegroups_gone,
+                              still=sorted(live))
         ctx.note("nodegroups-deleted", "every nodegroup is deleted on the live database")
 
     def _refuse_groups_changed_since(self, ctx: Ctx, unsaved: set[str],
@@ -567,8 +517,8 @@ class StopService(Red5Step):
         async def none_left() -> bool:
             return not await self._old_pids(ctx)
 
-        await _wait(ctx, "the java processes to exit", ctx.settings.timeouts.service_stop,
-                    none_left)
+        await wait_until(ctx, "the java processes to exit", ctx.settings.timeouts.service_stop,
+                         none_left)
         return Check(True, "no java process of the old install remains")
 
 
@@ -1241,8 +1191,8 @@ class StartService(Red5Step):
             return None
 
         try:
-            answer: _Answer = await _wait(ctx, "the Stream Manager API", limit, answering)
-        except _GaveUp:  # a refused token is said at once, not waited out (code review)
+            answer: _Answer = await wait_until(ctx, "the Stream Manager API", limit, answering)
+        except GaveUp:  # a refused token is said at once, not waited out (code review)
             return None
         return answer
 
@@ -1647,7 +1597,7 @@ class StartService(Red5Step):
             await self._prove(ctx)
         last_wait = len(errors)  # where the last wait's answers begin
         try:
-            answer = await self._wait_for_api(ctx, max(limit - waited, _POLL_S), errors,
+            answer = await self._wait_for_api(ctx, max(limit - waited, POLL_S), errors,
                                               file_proven=proven)
             if not answer and not restarted and await self._runs(ctx):
                 # Running and silent for the whole limit: a webapp that failed to
@@ -2147,8 +2097,8 @@ class Recreate(Red5Step):
         limit = ctx.settings.timeouts.origins_inservice
         try:
             ctx.facts.scratch.origins_counted = None
-            await _wait(ctx, lambda: _origins_waited_for(ctx), limit,
-                        lambda: self._in_service(ctx, api))
+            await wait_until(ctx, lambda: _origins_waited_for(ctx), limit,
+                             lambda: self._in_service(ctx, api))
         except StepFailed:
             raise StepFailed(f"gave up after {limit:g}s waiting for the origins to be in "
                              f"service; not in service yet: {await self._late_origins(ctx, api)}"

@@ -66,8 +66,6 @@ from steps.cutover import (
     Recreate,
     ServiceUnit,
     StartService,
-    _GaveUp,
-    _wait,
     delete_nodegroup,
     expected_api_version,
     made_like,
@@ -77,6 +75,7 @@ from steps.cutover import (
 )
 from steps.database import DATABASE, names_the_live_database, new_database_drop
 from steps.facts import AnyContext, Ctx, Plan, Red5Step
+from steps.waiting import GaveUp, wait_until, wait_until_gone
 
 if TYPE_CHECKING:
     from runbook.journal_replay import Replay
@@ -522,14 +521,9 @@ class DeleteNewNodegroups(Red5Step):
                     ctx.info(f"{name}: not deleted, its DELETE still fails "
                              f"({str(exc).rstrip('.')}): left to the old stream manager")
             sent = listed - set(failed)
-
-            async def gone() -> bool:
-                waiting[:] = sorted(set(g["name"] for g in await _listing(ctx, api)) & sent)
-                return not waiting
-
-            await _wait(ctx, lambda: f"{len(waiting)} of {len(sent)} nodegroups to be gone",
-                        ctx.settings.timeouts.nodegroups_gone, gone)
-        except (SMApiError, _GaveUp) as exc:
+            await wait_until_gone(ctx, partial(_listing, ctx, api),
+                                  ctx.settings.timeouts.nodegroups_gone, of=sent, still=waiting)
+        except (SMApiError, GaveUp) as exc:
             # The way back goes on: the downtime lasts until the old release
             # serves, and the old stream manager takes the nodes down anyway.
             why = _not_answering(exc) if isinstance(exc, SMApiError) else str(exc).rstrip(".")
@@ -610,8 +604,8 @@ class StopNew(Red5Step):
         async def none_left() -> bool:
             return not await _new_servers(ctx)
 
-        await _wait(ctx, "the new release's processes to exit",
-                    ctx.settings.timeouts.service_stop, none_left)
+        await wait_until(ctx, "the new release's processes to exit",
+                         ctx.settings.timeouts.service_stop, none_left)
         return Check(True, "nothing runs from the new install")
 
 

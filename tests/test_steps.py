@@ -1216,7 +1216,7 @@ def test_a_short_wait_overshoots_by_a_fortieth_at_most_and_a_long_one_polls_gent
     (1.5 s teardowns, 3 s boots, a quarter-second service start); a twentieth
     with a 0.1 s floor still left 0.35 s across them. A real two-minute boot
     must still not have the stream manager asked more than twice a second."""
-    from steps.cutover import next_look
+    from steps.waiting import next_look
 
     for waited in (0.0, 0.05, 0.5, 1.0, 1.5, 3.0, 5.0):
         assert next_look(waited) <= max(0.025, waited / 40)

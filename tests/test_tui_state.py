@@ -473,6 +473,7 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
     from types import SimpleNamespace
 
     import steps.cutover as cutover
+    import steps.waiting as waiting
 
     listings = [["eu-west", "us-east", "ap-south"],  # before the deletions
                 ["eu-west", "us-east", "ap-south"], ["us-east", "ap-south"], ["ap-south"], []]
@@ -514,7 +515,7 @@ async def test_while_delete_nodegroups_waits_it_says_how_many_are_still_there(
     saved = SimpleNamespace(nodegroups=[{"name": n} for n in ("eu-west", "us-east", "ap-south")],
                             describe=lambda: "the snapshot")
     monkeypatch.setattr(cutover, "snapshot", lambda _ctx: saved)
-    monkeypatch.setattr(cutover, "_POLL_S", 0.0)
+    monkeypatch.setattr(waiting, "POLL_S", 0.0)
     await cutover.DeleteNodegroups().run(Ctx())  # type: ignore[arg-type]
     waiting = [line for line in said if "left" in line]
     assert any("3 of 3 nodegroups" in line for line in waiting), said
